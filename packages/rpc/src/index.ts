@@ -1,0 +1,2 @@
+/** @chainjobs/rpc */
+export {}

@@ -1,0 +1,2 @@
+/** @chainjobs/server */
+export {}

@@ -1,0 +1,2 @@
+/** @chainjobs/store-sql */
+export {}

@@ -1,0 +1,75 @@
+/**
+ * The record of one task: what it is, where it stands, and what it produced.
+ *
+ * A `TaskInfo` is plain data (a `Schema.Struct`), so the same value is kept in
+ * memory, written by every store, sent over RPC and shown on the dashboard.
+ * Payload, result, error and checkpoint are held *encoded* through the task
+ * kind's Schemas; the supervisor decodes them when a caller awaits a result.
+ * Timestamps are epoch milliseconds taken from Effect's `Clock`.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/** Where a task stands in its lifecycle: pending → running → completed | failed | interrupted. */
+export const TaskStatus = Schema.Literals(["pending", "running", "completed", "failed", "interrupted"])
+/** @see TaskStatus */
+export type TaskStatus = typeof TaskStatus.Type
+
+/** The statuses a task never leaves. */
+export const terminalStatuses: ReadonlyArray<TaskStatus> = ["completed", "failed", "interrupted"]
+
+/** True once a task has reached a status it never leaves. */
+export const isTerminal = (status: TaskStatus): boolean =>
+  status === "completed" || status === "failed" || status === "interrupted"
+
+/**
+ * Why a task failed: its handler's typed `error`, a `defect` (a thrown
+ * exception or `Effect.die`), its `timeout`, a missed `heartbeat`, or `lost`
+ * (the process running it died and its kind does not resume).
+ */
+export const FailureReason = Schema.Literals(["error", "defect", "timeout", "heartbeat", "lost"])
+/** @see FailureReason */
+export type FailureReason = typeof FailureReason.Type
+
+/** The record of one task, as every store keeps it and every client sees it. */
+export const TaskInfo = Schema.Struct({
+  /** Unique, time-ordered id (UUID v7). */
+  id: Schema.String,
+  /** The task kind's name. */
+  kind: Schema.String,
+  status: TaskStatus,
+  /** Set when `status` is `failed`. */
+  reason: Schema.NullOr(FailureReason),
+  /** Higher runs first; FIFO within one priority. */
+  priority: Schema.Number,
+  /** The concurrency key derived from the payload, if the kind has one. */
+  key: Schema.NullOr(Schema.String),
+  /** The principal that submitted the task, if any. */
+  owner: Schema.NullOr(Schema.String),
+  /** 1 for the first run; grows with every retry and every resume after a restart. */
+  attempt: Schema.Number,
+  /** Progress in percent, 0 to 100. */
+  progress: Schema.Number,
+  /** The last progress message. */
+  message: Schema.NullOr(Schema.String),
+  /** The payload, encoded through the kind's payload Schema. */
+  payload: Schema.Unknown,
+  /** The success value, encoded through the kind's success Schema (when completed). */
+  result: Schema.Unknown,
+  /** The typed error, encoded through the kind's error Schema (when failed with reason `error`). */
+  error: Schema.Unknown,
+  /** A human-readable account of the failure (any reason). */
+  errorMessage: Schema.NullOr(Schema.String),
+  /** The last checkpoint the handler saved, as the handler gave it (JSON). */
+  checkpoint: Schema.Unknown,
+  createdAt: Schema.Number,
+  startedAt: Schema.NullOr(Schema.Number),
+  finishedAt: Schema.NullOr(Schema.Number),
+  /** Last heartbeat (a progress report counts as one). */
+  heartbeatAt: Schema.NullOr(Schema.Number),
+  /** When a finished record may be purged (finishedAt + the kind's retention). */
+  expiresAt: Schema.NullOr(Schema.Number)
+})
+/** @see TaskInfo */
+export type TaskInfo = typeof TaskInfo.Type

@@ -1,0 +1,111 @@
+/**
+ * Where task records live. The supervisor writes every state change through
+ * this service and reads records back for `get`, `list` and restart recovery;
+ * the memory store here serves tests and throwaway runs, `@chainjobs/store-sql`
+ * provides SQLite and PostgreSQL. Every implementation runs the conformance
+ * suite in `test/TaskStoreConformance.ts`.
+ *
+ * Contract:
+ * - `insert` and `update` are durable when they succeed: a store may batch
+ *   writes (group commit) but must not acknowledge before the batch committed.
+ * - `updateProgress` may be coalesced (latest wins) and acknowledged early.
+ * - `list` returns newest first (ids are time-ordered) with keyset pagination.
+ * - `purge` removes only finished records.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Option } from "effect"
+import { TaskStoreError } from "./TaskError.ts"
+import { isTerminal, type TaskInfo, type TaskStatus } from "./TaskInfo.ts"
+import { defaultLimit, type PurgeFilter, type TaskPage, type TaskQuery } from "./TaskQuery.ts"
+
+/** The persistence interface of the task runtime. */
+export class TaskStore extends Context.Service<TaskStore, {
+  /** Records a new task; durable once it succeeds. Fails if the id exists. */
+  insert(info: TaskInfo): Effect.Effect<void, TaskStoreError>
+  /** Overwrites a task's record with a state change; durable once it succeeds. */
+  update(info: TaskInfo): Effect.Effect<void, TaskStoreError>
+  /** Overwrites a task's record with new progress; may be coalesced (latest wins). */
+  updateProgress(info: TaskInfo): Effect.Effect<void, TaskStoreError>
+  /** Reads one record. */
+  get(id: string): Effect.Effect<Option.Option<TaskInfo>, TaskStoreError>
+  /** Lists records newest first, filtered and paginated. */
+  list(query: TaskQuery): Effect.Effect<TaskPage, TaskStoreError>
+  /** Deletes one record; true if it existed. */
+  remove(id: string): Effect.Effect<boolean, TaskStoreError>
+  /** Deletes finished records matching the filter; returns how many. */
+  purge(filter: PurgeFilter): Effect.Effect<number, TaskStoreError>
+  /** Every record still `pending` or `running`, oldest first: what a restart must recover. */
+  readonly unfinished: Effect.Effect<ReadonlyArray<TaskInfo>, TaskStoreError>
+}>()("@chainjobs/tasks/TaskStore") {}
+
+/** True when a record passes a query's filters (cursor and limit aside). */
+export const matchesQuery = (info: TaskInfo, query: TaskQuery): boolean =>
+  (query.status === undefined || query.status.includes(info.status)) &&
+  (query.kind === undefined || query.kind.includes(info.kind)) &&
+  (query.owner === undefined || info.owner === query.owner) &&
+  (query.createdAfter === undefined || info.createdAt >= query.createdAfter) &&
+  (query.createdBefore === undefined || info.createdAt < query.createdBefore)
+
+/** True when a finished record is covered by a purge filter. */
+export const matchesPurge = (info: TaskInfo, filter: PurgeFilter): boolean =>
+  isTerminal(info.status) &&
+  (filter.status === undefined || filter.status.includes(info.status)) &&
+  (filter.finishedBefore === undefined || (info.finishedAt !== null && info.finishedAt < filter.finishedBefore)) &&
+  (filter.expiredBy === undefined || (info.expiresAt !== null && info.expiresAt <= filter.expiredBy))
+
+const unfinishedStatuses: ReadonlyArray<TaskStatus> = ["pending", "running"]
+
+/**
+ * A store held in a `Map`: fast, and gone with the process. Use it in tests,
+ * benchmarks and programs that need no durability.
+ */
+export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() => {
+  const records = new Map<string, TaskInfo>()
+  const write = (info: TaskInfo) =>
+    Effect.sync(() => {
+      records.set(info.id, info)
+    })
+  return TaskStore.of({
+    insert: (info) =>
+      Effect.suspend(() =>
+        records.has(info.id)
+          ? Effect.fail(new TaskStoreError({ operation: "insert", message: `task ${info.id} already exists` }))
+          : write(info)
+      ),
+    update: write,
+    updateProgress: write,
+    get: (id) => Effect.sync(() => Option.fromNullishOr(records.get(id))),
+    list: (query) =>
+      Effect.sync(() => {
+        const limit = query.limit ?? defaultLimit
+        const items: Array<TaskInfo> = []
+        for (const info of records.values()) {
+          if (matchesQuery(info, query) && (query.cursor === undefined || info.id < query.cursor)) items.push(info)
+        }
+        items.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        const page = items.slice(0, limit)
+        return { items: page, nextCursor: items.length > limit ? page[page.length - 1].id : null }
+      }),
+    remove: (id) => Effect.sync(() => records.delete(id)),
+    purge: (filter) =>
+      Effect.sync(() => {
+        let purged = 0
+        for (const info of records.values()) {
+          if (matchesPurge(info, filter)) {
+            records.delete(info.id)
+            purged++
+          }
+        }
+        return purged
+      }),
+    unfinished: Effect.sync(() =>
+      Array.from(records.values())
+        .filter((info) => unfinishedStatuses.includes(info.status))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    )
+  })
+})
+
+/** The memory store as a layer. */
+export const layerMemory: Layer.Layer<TaskStore> = Layer.effect(TaskStore, makeMemory)

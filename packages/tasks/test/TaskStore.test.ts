@@ -1,0 +1,4 @@
+import { layerMemory } from "../src/TaskStore.ts"
+import { storeConformance } from "./TaskStoreConformance.ts"
+
+storeConformance("memory", layerMemory)

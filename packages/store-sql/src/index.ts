@@ -1,2 +1,7 @@
-/** @chainjobs/store-sql */
-export {}
+/**
+ * @chainjobs/store-sql — the durable task store: SQLite through `node:sqlite`
+ * by default, PostgreSQL for scale.
+ *
+ * @since 0.1.0
+ */
+export * as NodeSqliteClient from "./NodeSqliteClient.ts"

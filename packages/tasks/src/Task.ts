@@ -1,0 +1,84 @@
+/**
+ * Task kinds: what a task takes, returns and fails with (as Schemas), and the
+ * policy it runs under. `define` makes a kind; `implement` registers its
+ * handler with the supervisor as a `Layer`, and the handler's own
+ * requirements (a chain client, a store) become the layer's requirements.
+ *
+ * ```ts
+ * const Sleep = Task.define("sleep", {
+ *   payload: Schema.Struct({ ms: Schema.Number }),
+ *   success: Schema.Number,
+ *   policy: { timeout: "1 minute" }
+ * })
+ * const SleepLive = Task.implement(Sleep, ({ ms }) => Effect.sleep(ms).pipe(Effect.as(ms)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Schema } from "effect"
+import { TaskContext } from "./TaskContext.ts"
+import * as TaskPolicy from "./TaskPolicy.ts"
+import { Tasks } from "./TaskSupervisor.ts"
+
+/** A Schema with no service requirements, as task kinds use for their data. */
+export type PlainSchema = Schema.Codec<any, any, never, never>
+
+/** A task kind: its name, Schemas and resolved policy. */
+export interface TaskKind<
+  Name extends string = string,
+  Payload extends PlainSchema = PlainSchema,
+  Success extends PlainSchema = PlainSchema,
+  Error extends PlainSchema = PlainSchema
+> {
+  readonly name: Name
+  readonly payload: Payload
+  readonly success: Success
+  readonly error: Error
+  readonly policy: TaskPolicy.ResolvedPolicy
+}
+
+/** Any task kind. */
+export type Any = TaskKind<string, PlainSchema, PlainSchema, PlainSchema>
+
+/** The payload type of a kind. */
+export type Payload<K extends Any> = K["payload"]["Type"]
+/** The success type of a kind. */
+export type Success<K extends Any> = K["success"]["Type"]
+/** The typed error of a kind. */
+export type Error<K extends Any> = K["error"]["Type"]
+
+/** Defines a task kind. `error` defaults to `Schema.Never` (the kind fails only with defects). */
+export const define = <
+  const Name extends string,
+  Payload extends PlainSchema,
+  Success extends PlainSchema,
+  Error extends PlainSchema = Schema.Never
+>(name: Name, options: {
+  readonly payload: Payload
+  readonly success: Success
+  readonly error?: Error | undefined
+  readonly policy?: TaskPolicy.TaskPolicy<Payload["Type"], Error["Type"]> | undefined
+}): TaskKind<Name, Payload, Success, Error> => ({
+  name,
+  payload: options.payload,
+  success: options.success,
+  error: (options.error ?? Schema.Never) as Error,
+  policy: TaskPolicy.resolve(options.policy)
+})
+
+/** The function that runs a task of kind `K`. `TaskContext` is provided by the supervisor. */
+export type Handler<K extends Any, R> = (payload: Payload<K>) => Effect.Effect<Success<K>, Error<K>, R>
+
+/**
+ * Registers the handler of a kind with the supervisor. The layer requires the
+ * supervisor and whatever the handler needs besides its `TaskContext`.
+ */
+export const implement = <K extends Any, R>(
+  kind: K,
+  handler: Handler<K, R>
+): Layer.Layer<never, never, Tasks | Exclude<R, TaskContext>> =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const tasks = yield* Tasks
+    const context = yield* Effect.context<Exclude<R, TaskContext>>()
+    yield* tasks.register(kind, (payload) => Effect.provideContext(handler(payload), context as any) as any)
+  }))

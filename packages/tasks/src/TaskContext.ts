@@ -1,0 +1,28 @@
+/**
+ * What a running handler sees of its own task: its id and attempt, and the
+ * means to report progress, prove it is alive, and save a checkpoint that a
+ * resumed run starts from. Provided by the supervisor to every handler.
+ *
+ * @since 0.1.0
+ */
+import { Context, type Effect, type Option } from "effect"
+import type { TaskStoreError } from "./TaskError.ts"
+
+/** The task a handler runs for. */
+export class TaskContext extends Context.Service<TaskContext, {
+  /** The task's id. */
+  readonly taskId: string
+  /** 1 for the first run; grows with retries and with resumes after a restart. */
+  readonly attempt: number
+  /** Reports progress (percent clamped to 0–100) and an optional message; counts as a heartbeat. */
+  progress(percent: number, message?: string): Effect.Effect<void>
+  /** Tells the watchdog the task is alive. */
+  readonly heartbeat: Effect.Effect<void>
+  /**
+   * Saves a checkpoint (JSON data) with the task's record, durably. A task
+   * resumed after a restart or retried after a failure sees it as `lastCheckpoint`.
+   */
+  checkpoint(state: unknown): Effect.Effect<void, TaskStoreError>
+  /** The last checkpoint saved by an earlier attempt or by this one. */
+  readonly lastCheckpoint: Effect.Effect<Option.Option<unknown>>
+}>()("@chainjobs/tasks/TaskContext") {}

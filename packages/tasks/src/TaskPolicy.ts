@@ -1,0 +1,85 @@
+/**
+ * How the supervisor runs a task kind: limits, timing, retries, priority,
+ * retention, and what happens to its tasks after a restart. Every field is
+ * optional; `resolve` fills in the defaults documented here.
+ *
+ * @since 0.1.0
+ */
+import { Duration, type Schedule } from "effect"
+
+/** What a submission does when another task holds its exclusive key. */
+export type OnConflict = "reject" | "join" | "queue"
+
+/** The policy of a task kind, as written in `Task.define`. */
+export interface TaskPolicy<Payload = any, Error = any> {
+  /** Time limit of one attempt; the attempt fails with reason `timeout`. Default: none. */
+  readonly timeout?: Duration.Input | undefined
+  /**
+   * A running task silent for longer than this (no heartbeat, no progress) is
+   * interrupted and fails with reason `heartbeat`. Default: none.
+   */
+  readonly heartbeatTimeout?: Duration.Input | undefined
+  /**
+   * Retries of failed attempts. By default only the kind's typed errors are
+   * retried; errors whose `_tag` is listed in `doNotRetry` never are, and
+   * defects are retried only with `defects: true`. Timeouts, heartbeats and
+   * interruptions are never retried. Default: no retries.
+   */
+  readonly retry?: {
+    readonly schedule: Schedule.Schedule<any, Error>
+    readonly doNotRetry?: ReadonlyArray<string> | undefined
+    readonly defects?: boolean | undefined
+  } | undefined
+  /** At most this many tasks of the kind run at once. Default: unlimited (the global limit applies). */
+  readonly concurrency?: number | undefined
+  /** Derives a concurrency key from the payload (e.g. the address a scan covers). Default: no key. */
+  readonly key?: ((payload: Payload) => string) | undefined
+  /** At most this many tasks with one key are unfinished at once. Default: 1 (exclusive). */
+  readonly keyConcurrency?: number | undefined
+  /** What a submission does when its key is taken; the caller may override it. Default: `queue`. */
+  readonly onConflict?: OnConflict | undefined
+  /** Higher runs first; the caller may override it. Default: 0. */
+  readonly priority?: number | undefined
+  /** How long a finished record is kept before the sweeper purges it. Default: 24 hours. */
+  readonly retention?: Duration.Input | undefined
+  /**
+   * A task found running after a restart (its process died) or stopped by a
+   * shutdown: `resume` runs it again (attempt + 1) from its last checkpoint;
+   * `fail` records it as failed with reason `lost`. Default: `fail`.
+   */
+  readonly onRestart?: "resume" | "fail" | undefined
+}
+
+/** A policy with every default filled in, durations in milliseconds. */
+export interface ResolvedPolicy {
+  readonly timeoutMillis: number | undefined
+  readonly heartbeatTimeoutMillis: number | undefined
+  readonly retry: TaskPolicy["retry"]
+  readonly concurrency: number
+  readonly key: ((payload: any) => string) | undefined
+  readonly keyConcurrency: number
+  readonly onConflict: OnConflict
+  readonly priority: number
+  readonly retentionMillis: number
+  readonly onRestart: "resume" | "fail"
+}
+
+/** The default retention of finished records: 24 hours. */
+export const defaultRetention: Duration.Duration = Duration.hours(24)
+
+const millis = (input: Duration.Input | undefined): number | undefined =>
+  input === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(input))
+
+/** Fills in the defaults of a policy. */
+export const resolve = (policy: TaskPolicy = {}): ResolvedPolicy => ({
+  timeoutMillis: millis(policy.timeout),
+  heartbeatTimeoutMillis: millis(policy.heartbeatTimeout),
+  retry: policy.retry,
+  concurrency: policy.concurrency ?? Number.POSITIVE_INFINITY,
+  key: policy.key,
+  keyConcurrency: policy.keyConcurrency ?? 1,
+  onConflict: policy.onConflict ?? "queue",
+  priority: policy.priority ?? 0,
+  retentionMillis: millis(policy.retention) ?? Duration.toMillis(defaultRetention),
+  onRestart: policy.onRestart ?? "fail"
+})

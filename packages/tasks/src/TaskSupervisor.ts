@@ -1,0 +1,790 @@
+/**
+ * The supervisor: the service that accepts tasks, runs each one as a fiber it
+ * supervises, and answers for them. Every submitted task is recorded in the
+ * `TaskStore` before `submit` returns, waits in priority order (FIFO within a
+ * priority) until the global, per-kind and per-key limits let it start, then
+ * runs its kind's handler under the kind's policy: timeout, retries, heartbeat
+ * watchdog. Callers hold a `TaskHandle` to await, follow or interrupt it.
+ *
+ * Closing the supervisor's scope (the layer's) refuses new submissions, lets
+ * running tasks finish within the grace period, then interrupts the rest and
+ * records their final state. At start it recovers what a dead process left:
+ * pending tasks wait again; running ones resume from their checkpoint or fail
+ * as `lost`, as their kind's policy says.
+ *
+ * @since 0.1.0
+ */
+import {
+  Cause,
+  Clock,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  PubSub,
+  Queue,
+  Schedule,
+  Schema,
+  Scope,
+  Stream
+} from "effect"
+import * as codec from "./internal/codec.ts"
+import * as recurring from "./internal/recurring.ts"
+import { PendingQueue } from "./internal/PendingQueue.ts"
+import { uuidv7 } from "./internal/uuid.ts"
+import type * as Task from "./Task.ts"
+import { TaskContext } from "./TaskContext.ts"
+import {
+  type InvalidPayload,
+  type ResultDecodeError,
+  SubmitRejected,
+  TaskAborted,
+  TaskNotFound,
+  type TaskStoreError,
+  UnknownTaskKind
+} from "./TaskError.ts"
+import type { TaskHandle } from "./TaskHandle.ts"
+import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
+import type { OnConflict } from "./TaskPolicy.ts"
+import type { PurgeFilter, TaskPage, TaskQuery } from "./TaskQuery.ts"
+import { TaskStore } from "./TaskStore.ts"
+
+/** Settings of the supervisor. */
+export interface TaskSupervisorConfig {
+  /** At most this many tasks run at once, all kinds together (the seeds' `max_workers`). Default: 100. */
+  readonly maxWorkers: number
+  /** How often the watchdog looks for running tasks that missed their heartbeat. Default: 10 seconds. */
+  readonly heartbeatCheckInterval: Duration.Input
+  /** How long a shutdown lets running tasks finish before interrupting them. Default: 30 seconds. */
+  readonly shutdownGracePeriod: Duration.Input
+  /** How often finished records past their retention are purged. Default: 1 minute. */
+  readonly retentionSweepInterval: Duration.Input
+}
+
+/** The defaults of `TaskSupervisorConfig`. */
+export const defaults: TaskSupervisorConfig = {
+  maxWorkers: 100,
+  heartbeatCheckInterval: "10 seconds",
+  shutdownGracePeriod: "30 seconds",
+  retentionSweepInterval: "1 minute"
+}
+
+/** Options of one submission. */
+export interface SubmitOptions {
+  /** Overrides the kind's priority: higher runs first. */
+  readonly priority?: number | undefined
+  /** The principal submitting the task; recorded as its owner. */
+  readonly owner?: string | undefined
+  /** Overrides the kind's choice when another task holds the exclusive key. */
+  readonly onConflict?: OnConflict | undefined
+}
+
+/** Counts of what the supervisor holds right now. */
+export interface TaskStats {
+  readonly pending: number
+  readonly running: number
+  readonly maxWorkers: number
+  /** Running tasks per kind. */
+  readonly runningByKind: Readonly<Record<string, number>>
+  readonly accepting: boolean
+}
+
+/** A recurring submission: cancel it, or read the last task it submitted. */
+export interface Recurring {
+  readonly cancel: Effect.Effect<void>
+  readonly lastTask: Effect.Effect<Option.Option<string>>
+}
+
+/** A daemon: a task kept running, restarted on the schedule when it ends. */
+export interface Daemon {
+  /** The id of the task currently standing for the daemon, if one was submitted. */
+  readonly current: Effect.Effect<Option.Option<string>>
+  /** How many times the daemon's task has been (re)started. */
+  readonly starts: Effect.Effect<number>
+  /** Stops restarting and interrupts the current task. */
+  readonly stop: Effect.Effect<void>
+}
+
+/** Errors of submitting a task. */
+export type SubmitError = InvalidPayload | SubmitRejected | UnknownTaskKind | TaskStoreError
+
+/** The supervisor service. */
+export class Tasks extends Context.Service<Tasks, {
+  /** Registers the handler of a kind (use `Task.implement`); tasks of the kind recovered from the store start now. */
+  register(kind: Task.Any, handler: (payload: any) => Effect.Effect<unknown, unknown, TaskContext>): Effect.Effect<void>
+  /** The registered kinds. */
+  readonly kinds: Effect.Effect<ReadonlyArray<Task.Any>>
+  /** Submits a task and returns its handle once the task is recorded. */
+  submit<K extends Task.Any>(
+    kind: K,
+    payload: Task.Payload<K>,
+    options?: SubmitOptions
+  ): Effect.Effect<TaskHandle<Task.Success<K>, Task.Error<K>>, SubmitError>
+  /** Submits a task by kind name with an encoded payload (a remote caller's), decoding it first. */
+  submitEncoded(kind: string, payload: unknown, options?: SubmitOptions): Effect.Effect<TaskHandle<unknown, unknown>, SubmitError>
+  /** Submits a task and waits for its result (the seeds' synchronous mode). */
+  run<K extends Task.Any>(
+    kind: K,
+    payload: Task.Payload<K>,
+    options?: SubmitOptions
+  ): Effect.Effect<
+    Task.Success<K>,
+    Task.Error<K> | TaskAborted | SubmitError | TaskNotFound | ResultDecodeError
+  >
+  /** A handle to an existing task. */
+  handle(id: string): Effect.Effect<TaskHandle<unknown, unknown>, TaskNotFound | TaskStoreError>
+  /** A task's current record. */
+  get(id: string): Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError>
+  /** Waits until a task has finished and returns its final record. */
+  awaitInfo(id: string): Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError>
+  /** A task's record at once, then at every change; ends after a terminal status. */
+  watch(id: string): Stream.Stream<TaskInfo, TaskNotFound | TaskStoreError>
+  /** Lists records, newest first. */
+  list(query: TaskQuery): Effect.Effect<TaskPage, TaskStoreError>
+  /** Interrupts a task (a pending one never starts) and waits until it has stopped. */
+  interrupt(id: string): Effect.Effect<void, TaskNotFound | TaskStoreError>
+  /** Deletes a task's record, interrupting it first if it has not finished. */
+  delete(id: string): Effect.Effect<void, TaskNotFound | TaskStoreError>
+  /** Deletes finished records by age and status; returns how many. */
+  purge(filter: PurgeFilter): Effect.Effect<number, TaskStoreError>
+  /** Every change of every task, from now on. */
+  readonly events: Stream.Stream<TaskInfo>
+  /** What the supervisor holds right now. */
+  readonly stats: Effect.Effect<TaskStats>
+  /**
+   * Submits a task on a schedule (`Schedule.cron(...)`, `Schedule.spaced(...)`) until
+   * cancelled. `overlap` says what a tick does while the previous run is unfinished:
+   * `skip` it, `queue` behind it, or `allow` both to run.
+   */
+  schedule<K extends Task.Any>(
+    kind: K,
+    payload: Task.Payload<K>,
+    options: {
+      readonly schedule: Schedule.Schedule<unknown>
+      readonly overlap?: "skip" | "queue" | "allow" | undefined
+      readonly submit?: SubmitOptions | undefined
+    }
+  ): Effect.Effect<Recurring, InvalidPayload | UnknownTaskKind>
+  /**
+   * Keeps a task of the kind running, like systemd's `Restart=`: when it fails
+   * (or, with `restartOn: "always"`, ends in any way but an interruption) it is
+   * submitted again after the delay of `restart` (e.g. exponential backoff).
+   */
+  daemon<K extends Task.Any>(
+    kind: K,
+    payload: Task.Payload<K>,
+    options: {
+      readonly restart: Schedule.Schedule<unknown>
+      readonly restartOn?: "failure" | "always" | undefined
+      readonly submit?: SubmitOptions | undefined
+    }
+  ): Effect.Effect<Daemon, InvalidPayload | UnknownTaskKind>
+}>()("@chainjobs/tasks/Tasks") {}
+
+interface Registered {
+  readonly kind: Task.Any
+  readonly handler: (payload: any) => Effect.Effect<unknown, unknown, TaskContext>
+}
+
+/** A task the supervisor holds in memory: from submission until it has finished. */
+interface Entry {
+  info: TaskInfo
+  readonly registered: Registered
+  readonly payload: unknown
+  fiber: Fiber.Fiber<void> | undefined
+  /** Waiters on the final record, made on first use. */
+  done: Deferred.Deferred<TaskInfo> | undefined
+  listeners: Set<Queue.Queue<TaskInfo, Cause.Done>> | undefined
+  /** Why the supervisor itself stopped the task, if it did. */
+  stoppedBy: "heartbeat" | "shutdown" | undefined
+}
+
+/** Marks a defect as retryable while a kind's retry policy asks for defect retries. */
+class RetryableDefect {
+  readonly defect: unknown
+  constructor(defect: unknown) {
+    this.defect = defect
+  }
+}
+
+/** Makes a supervisor in the current scope; closing the scope shuts it down gracefully. */
+export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorConfig> = {}) {
+  const config = { ...defaults, ...options }
+  const store = yield* TaskStore
+  const clock = yield* Clock.Clock
+  const context = yield* Effect.context<never>()
+  const scope = yield* Scope.Scope
+  const runFork = Effect.runForkWith(context)
+  const now = () => clock.currentTimeMillisUnsafe()
+
+  const registry = new Map<string, Registered>()
+  /** Records found unfinished at start whose kind is not registered yet. */
+  const dormant = new Map<string, Array<TaskInfo>>()
+  const entries = new Map<string, Entry>()
+  const pending = new PendingQueue<Entry>()
+  const running = new Set<Entry>()
+  const runningByKind = new Map<string, number>()
+  const runningByKey = new Map<string, number>()
+  /** Unfinished tasks per key, in submission order. */
+  const keyHolders = new Map<string, Array<Entry>>()
+  const allEvents = yield* PubSub.unbounded<TaskInfo>()
+  let accepting = true
+
+  const bump = (map: Map<string, number>, key: string, by: number) => {
+    const n = (map.get(key) ?? 0) + by
+    if (n === 0) map.delete(key)
+    else map.set(key, n)
+  }
+
+  const publish = (entry: Entry) => {
+    const info = entry.info
+    if (entry.listeners !== undefined) {
+      for (const queue of entry.listeners) {
+        Queue.offerUnsafe(queue, info)
+        if (isTerminal(info.status)) Queue.endUnsafe(queue)
+      }
+    }
+    PubSub.publishUnsafe(allEvents, info)
+  }
+
+  // ---------------------------------------------------------------------------
+  // admission
+  // ---------------------------------------------------------------------------
+
+  const canStart = (entry: Entry): boolean => {
+    const policy = entry.registered.kind.policy
+    if ((runningByKind.get(entry.info.kind) ?? 0) >= policy.concurrency) return false
+    const key = entry.info.key
+    return key === null || (runningByKey.get(key) ?? 0) < policy.keyConcurrency
+  }
+
+  let dispatching = false
+  let dispatchAgain = false
+  /** Starts waiting tasks while limits allow. Re-entrant calls (a task finishing synchronously) loop instead of recursing. */
+  const dispatch = (): void => {
+    if (dispatching) {
+      dispatchAgain = true
+      return
+    }
+    dispatching = true
+    try {
+      do {
+        dispatchAgain = false
+        while (accepting && running.size < config.maxWorkers && pending.size > 0) {
+          const entry = pending.take(canStart)
+          if (entry === undefined) break
+          start(entry)
+        }
+      } while (dispatchAgain)
+    } finally {
+      dispatching = false
+    }
+  }
+
+  const start = (entry: Entry) => {
+    running.add(entry)
+    bump(runningByKind, entry.info.kind, 1)
+    if (entry.info.key !== null) bump(runningByKey, entry.info.key, 1)
+    entry.fiber = runFork(runTask(entry))
+  }
+
+  // ---------------------------------------------------------------------------
+  // running one task
+  // ---------------------------------------------------------------------------
+
+  const contextFor = (entry: Entry, attempt: number): TaskContext["Service"] => {
+    const touch = () => {
+      entry.info = { ...entry.info, heartbeatAt: now() }
+    }
+    return TaskContext.of({
+      taskId: entry.info.id,
+      attempt,
+      progress: (percent, message) =>
+        Effect.suspend(() => {
+          const p = Math.min(100, Math.max(0, Number.isFinite(percent) ? percent : 0))
+          entry.info = { ...entry.info, progress: p, message: message ?? entry.info.message, heartbeatAt: now() }
+          publish(entry)
+          return Effect.ignore(store.updateProgress(entry.info))
+        }),
+      heartbeat: Effect.sync(touch),
+      checkpoint: (state) =>
+        Effect.suspend(() => {
+          entry.info = { ...entry.info, checkpoint: state ?? null, heartbeatAt: now() }
+          return store.update(entry.info)
+        }),
+      lastCheckpoint: Effect.sync(() => Option.fromNullishOr(entry.info.checkpoint))
+    })
+  }
+
+  /** One attempt: mark running, run the handler under the kind's timeout. */
+  const attemptOnce = (entry: Entry, first: boolean): Effect.Effect<unknown, unknown> =>
+    Effect.suspend(() => {
+      const { kind, handler } = entry.registered
+      const policy = kind.policy
+      const at = now()
+      const attempt = first ? entry.info.attempt : entry.info.attempt + 1
+      entry.info = {
+        ...entry.info,
+        status: "running",
+        attempt,
+        startedAt: entry.info.startedAt ?? at,
+        heartbeatAt: at
+      }
+      publish(entry)
+      let effect: Effect.Effect<unknown, unknown> = Effect.provideService(
+        handler(entry.payload),
+        TaskContext,
+        contextFor(entry, attempt)
+      )
+      if (policy.timeoutMillis !== undefined) {
+        const timeoutMillis = policy.timeoutMillis
+        effect = Effect.timeoutOrElse(effect, {
+          duration: timeoutMillis,
+          orElse: () =>
+            Effect.fail(
+              new TaskAborted({ id: entry.info.id, reason: "timeout", message: `timed out after ${Duration.format(Duration.millis(timeoutMillis))}` })
+            )
+        })
+      }
+      if (policy.retry?.defects === true) {
+        effect = Effect.catchDefect(effect, (defect) => Effect.fail(new RetryableDefect(defect)))
+      }
+      return Effect.andThen(Effect.orDie(store.update(entry.info)), effect)
+    })
+
+  const attempts = (entry: Entry): Effect.Effect<unknown, unknown> => {
+    const retry = entry.registered.kind.policy.retry
+    if (retry === undefined) return attemptOnce(entry, true)
+    let first = true
+    const doNotRetry = retry.doNotRetry ?? []
+    return Effect.suspend(() => {
+      const isFirst = first
+      first = false
+      return attemptOnce(entry, isFirst)
+    }).pipe(
+      Effect.retry({
+        schedule: retry.schedule,
+        while: (error: unknown) =>
+          !(error instanceof TaskAborted) &&
+          !(typeof error === "object" && error !== null && "_tag" in error && doNotRetry.includes(String(error._tag)))
+      }),
+      Effect.catchIf(
+        (error): error is RetryableDefect => error instanceof RetryableDefect,
+        (error) => Effect.die(error.defect)
+      )
+    )
+  }
+
+  const runTask = (entry: Entry): Effect.Effect<void> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(Effect.exit(restore(attempts(entry))), (exit) => finish(entry, exit))
+    )
+
+  /** Records a task's outcome, wakes its waiters, frees its slot and starts the next tasks. */
+  const finish = (entry: Entry, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const { kind } = entry.registered
+      const at = now()
+      let outcome: Pick<TaskInfo, "status" | "reason" | "result" | "error" | "errorMessage">
+      if (Exit.isSuccess(exit)) {
+        const encoded = Schema.encodeUnknownExit(kind.success)(exit.value)
+        outcome = Exit.isSuccess(encoded)
+          ? { status: "completed", reason: null, result: encoded.value ?? null, error: null, errorMessage: null }
+          : {
+            status: "failed",
+            reason: "defect",
+            result: null,
+            error: null,
+            errorMessage: `the handler's result does not match its kind's Schema: ${encoded.cause}`
+          }
+      } else if (entry.stoppedBy === "heartbeat") {
+        outcome = {
+          status: "failed",
+          reason: "heartbeat",
+          result: null,
+          error: null,
+          errorMessage: `no heartbeat for over ${Duration.format(Duration.millis(kind.policy.heartbeatTimeoutMillis ?? 0))}`
+        }
+      } else if (entry.stoppedBy === "shutdown" && kind.policy.onRestart === "resume") {
+        // Left for the next process to resume from its checkpoint.
+        outcome = { status: "pending", reason: null, result: null, error: null, errorMessage: null }
+      } else {
+        outcome = { result: null, ...codec.describeFailure(exit.cause, kind.error) }
+      }
+      const finished = outcome.status !== "pending"
+      entry.info = {
+        ...entry.info,
+        ...outcome,
+        attempt: finished ? entry.info.attempt : entry.info.attempt + 1,
+        finishedAt: finished ? at : null,
+        expiresAt: finished ? at + kind.policy.retentionMillis : null
+      }
+      return store.update(entry.info).pipe(
+        Effect.catchCause((cause) =>
+          Effect.logError("chainjobs: could not record the outcome of task", entry.info.id, cause)
+        ),
+        Effect.ensuring(Effect.sync(() => release(entry)))
+      )
+    })
+
+  /** Forgets a finished (or shut-down) task: frees its slots and key, wakes waiters, starts the next tasks. */
+  const release = (entry: Entry) => {
+    if (running.delete(entry)) {
+      bump(runningByKind, entry.info.kind, -1)
+      if (entry.info.key !== null) bump(runningByKey, entry.info.key, -1)
+    }
+    releaseKey(entry)
+    entries.delete(entry.info.id)
+    publish(entry)
+    if (entry.done !== undefined) Deferred.doneUnsafe(entry.done, Exit.succeed(entry.info))
+    dispatch()
+  }
+
+  const releaseKey = (entry: Entry) => {
+    const key = entry.info.key
+    if (key === null) return
+    const holders = keyHolders.get(key)
+    if (holders === undefined) return
+    const index = holders.indexOf(entry)
+    if (index >= 0) holders.splice(index, 1)
+    if (holders.length === 0) keyHolders.delete(key)
+  }
+
+  // ---------------------------------------------------------------------------
+  // submission
+  // ---------------------------------------------------------------------------
+
+  const addEntry = (info: TaskInfo, registered: Registered, payload: unknown): Entry => {
+    const entry: Entry = {
+      info,
+      registered,
+      payload,
+      fiber: undefined,
+      done: undefined,
+      listeners: undefined,
+      stoppedBy: undefined
+    }
+    entries.set(info.id, entry)
+    if (info.key !== null) {
+      const holders = keyHolders.get(info.key)
+      if (holders === undefined) keyHolders.set(info.key, [entry])
+      else holders.push(entry)
+    }
+    return entry
+  }
+
+  const enqueue = (entry: Entry) => {
+    pending.push(entry, entry.info.priority)
+    publish(entry)
+    dispatch()
+  }
+
+  const submitDecoded = (
+    registered: Registered,
+    payload: unknown,
+    encoded: unknown,
+    options: SubmitOptions | undefined
+  ): Effect.Effect<TaskHandle<any, any>, SubmitRejected | TaskStoreError> =>
+    Effect.suspend((): Effect.Effect<TaskHandle<any, any>, SubmitRejected | TaskStoreError> => {
+      const kind = registered.kind
+      if (!accepting) {
+        return Effect.fail(
+          new SubmitRejected({ kind: kind.name, reason: "shutting-down", message: "the supervisor is shutting down" })
+        )
+      }
+      const key = kind.policy.key === undefined ? null : kind.policy.key(payload)
+      if (key !== null) {
+        const holders = keyHolders.get(key)
+        if (holders !== undefined && holders.length >= kind.policy.keyConcurrency) {
+          const onConflict = options?.onConflict ?? kind.policy.onConflict
+          if (onConflict === "join") return Effect.succeed(makeHandle(holders[0].info.id, kind))
+          if (onConflict === "reject") {
+            return Effect.fail(
+              new SubmitRejected({
+                kind: kind.name,
+                reason: "key-busy",
+                holder: holders[0].info.id,
+                message: `task ${holders[0].info.id} already holds key "${key}"`
+              })
+            )
+          }
+        }
+      }
+      const createdAt = now()
+      const info: TaskInfo = {
+        id: uuidv7(createdAt),
+        kind: kind.name,
+        status: "pending",
+        reason: null,
+        priority: options?.priority ?? kind.policy.priority,
+        key,
+        owner: options?.owner ?? null,
+        attempt: 1,
+        progress: 0,
+        message: null,
+        payload: encoded ?? null,
+        result: null,
+        error: null,
+        errorMessage: null,
+        checkpoint: null,
+        createdAt,
+        startedAt: null,
+        finishedAt: null,
+        heartbeatAt: null,
+        expiresAt: null
+      }
+      // The entry holds its key from now on, so that concurrent submissions see the conflict.
+      const entry = addEntry(info, registered, payload)
+      return store.insert(info).pipe(
+        Effect.onError(() =>
+          Effect.sync(() => {
+            releaseKey(entry)
+            entries.delete(info.id)
+          })
+        ),
+        Effect.map(() => {
+          enqueue(entry)
+          return makeHandle(info.id, kind)
+        })
+      )
+    })
+
+  const lookupKind = (name: string): Effect.Effect<Registered, UnknownTaskKind> => {
+    const registered = registry.get(name)
+    return registered === undefined
+      ? Effect.fail(new UnknownTaskKind({ kind: name, message: `no task kind "${name}" is registered` }))
+      : Effect.succeed(registered)
+  }
+
+  const submit = <K extends Task.Any>(kind: K, payload: Task.Payload<K>, options?: SubmitOptions) =>
+    Effect.flatMap(lookupKind(kind.name), (registered) =>
+      Effect.flatMap(codec.encodePayload(kind.name, kind.payload, payload), (encoded) =>
+        submitDecoded(registered, payload, encoded, options)
+      )
+    ) as Effect.Effect<TaskHandle<Task.Success<K>, Task.Error<K>>, SubmitError>
+
+  const submitEncoded = (name: string, encoded: unknown, options?: SubmitOptions) =>
+    Effect.flatMap(lookupKind(name), (registered) =>
+      Effect.flatMap(codec.decodePayload(name, registered.kind.payload, encoded), (payload) =>
+        submitDecoded(registered, payload, encoded, options)
+      )
+    )
+
+  // ---------------------------------------------------------------------------
+  // reading, awaiting, interrupting
+  // ---------------------------------------------------------------------------
+
+  const notFound = (id: string) => new TaskNotFound({ id, message: `no task with id ${id}` })
+
+  const get = (id: string): Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError> => {
+    const entry = entries.get(id)
+    if (entry !== undefined) return Effect.succeed(entry.info)
+    return Effect.flatMap(store.get(id), (option) =>
+      Option.isSome(option) ? Effect.succeed(option.value) : Effect.fail(notFound(id))
+    )
+  }
+
+  const awaitInfo = (id: string): Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError> =>
+    Effect.suspend(() => {
+      const entry = entries.get(id)
+      if (entry === undefined) return get(id)
+      if (entry.done === undefined) entry.done = Deferred.makeUnsafe<TaskInfo>()
+      return Deferred.await(entry.done)
+    })
+
+  const awaitExit = (id: string, kind: Task.Any | undefined) =>
+    Effect.flatMap(awaitInfo(id), (info) => {
+      const registered = kind ?? registry.get(info.kind)?.kind
+      if (isTerminal(info.status) && registered !== undefined) {
+        return codec.exitFromInfo(info, registered.success, registered.error)
+      }
+      // The supervisor shut down before the task finished, or its kind is not registered here.
+      return Effect.succeed(Exit.interrupt() as Exit.Exit<unknown, unknown>)
+    })
+
+  const watch = (id: string): Stream.Stream<TaskInfo, TaskNotFound | TaskStoreError> =>
+    Stream.unwrap(Effect.sync(() => {
+      const entry = entries.get(id)
+      if (entry === undefined) return Stream.fromEffect(get(id))
+      return Stream.callback<TaskInfo>((queue) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            const live = entries.get(id)
+            Queue.offerUnsafe(queue, entry.info)
+            if (live === undefined || isTerminal(entry.info.status)) {
+              Queue.endUnsafe(queue)
+              return
+            }
+            if (entry.listeners === undefined) entry.listeners = new Set()
+            entry.listeners.add(queue)
+          }),
+          () => Effect.sync(() => entry.listeners?.delete(queue))
+        )
+      )
+    }))
+
+  const interrupt = (id: string): Effect.Effect<void, TaskNotFound | TaskStoreError> =>
+    Effect.suspend(() => {
+      const entry = entries.get(id)
+      if (entry === undefined) return Effect.asVoid(get(id))
+      if (entry.fiber === undefined && pending.remove(entry, entry.info.priority)) {
+        const at = now()
+        entry.info = {
+          ...entry.info,
+          status: "interrupted",
+          finishedAt: at,
+          expiresAt: at + entry.registered.kind.policy.retentionMillis
+        }
+        return store.update(entry.info).pipe(Effect.ensuring(Effect.sync(() => release(entry))))
+      }
+      const fiber = entry.fiber
+      if (fiber !== undefined) fiber.interruptUnsafe()
+      return Effect.asVoid(awaitInfo(id))
+    })
+
+  const makeHandle = (id: string, kind: Task.Any | undefined): TaskHandle<any, any> => {
+    const awaitTyped = awaitExit(id, kind)
+    return {
+      id,
+      kind: kind?.name ?? "",
+      info: get(id),
+      status: Effect.map(get(id), (info) => info.status),
+      await: awaitTyped,
+      join: Effect.flatMap(awaitTyped, (exit) => exit),
+      events: watch(id),
+      interrupt: interrupt(id)
+    }
+  }
+
+  const handle = (id: string) =>
+    Effect.map(get(id), (info) => ({ ...makeHandle(id, registry.get(info.kind)?.kind), kind: info.kind }))
+
+  // ---------------------------------------------------------------------------
+  // recovery, watchdog, retention, shutdown
+  // ---------------------------------------------------------------------------
+
+  /** Takes back a record a dead process left unfinished. */
+  const recover = (registered: Registered, info: TaskInfo): Effect.Effect<void, TaskStoreError> => {
+    const kind = registered.kind
+    const payload = codec.decodePayload(kind.name, kind.payload, info.payload)
+    const at = now()
+    if (Exit.isFailure(payload) || (info.status === "running" && kind.policy.onRestart === "fail")) {
+      const lost: TaskInfo = {
+        ...info,
+        status: "failed",
+        reason: "lost",
+        errorMessage: Exit.isFailure(payload)
+          ? `the stored payload no longer decodes: ${Cause.pretty(payload.cause)}`
+          : "the process running the task stopped before it finished",
+        finishedAt: at,
+        expiresAt: at + kind.policy.retentionMillis
+      }
+      return store.update(lost)
+    }
+    const resumed: TaskInfo = info.status === "running" ? { ...info, status: "pending", attempt: info.attempt + 1 } : info
+    const entry = addEntry(resumed, registered, payload.value)
+    return Effect.map(info.status === "running" ? store.update(resumed) : Effect.void, () => enqueue(entry))
+  }
+
+  const register = (kind: Task.Any, handler: Registered["handler"]) =>
+    Effect.suspend(() => {
+      const registered = { kind, handler }
+      registry.set(kind.name, registered)
+      const waiting = dormant.get(kind.name) ?? []
+      dormant.delete(kind.name)
+      return Effect.forEach(waiting, (info) => recover(registered, info), { discard: true }).pipe(
+        Effect.catchCause((cause) => Effect.logError("chainjobs: recovering tasks of kind", kind.name, "failed", cause))
+      )
+    })
+
+  yield* Effect.forEach(yield* Effect.orDie(store.unfinished), (info) =>
+    Effect.sync(() => {
+      const list = dormant.get(info.kind)
+      if (list === undefined) dormant.set(info.kind, [info])
+      else list.push(info)
+    }), { discard: true })
+
+  const checkHeartbeats = Effect.sync(() => {
+    const at = now()
+    for (const entry of running) {
+      const limit = entry.registered.kind.policy.heartbeatTimeoutMillis
+      if (limit === undefined || entry.stoppedBy !== undefined || entry.info.status !== "running") continue
+      if (at - (entry.info.heartbeatAt ?? at) > limit) {
+        entry.stoppedBy = "heartbeat"
+        entry.fiber?.interruptUnsafe()
+      }
+    }
+  })
+  yield* Effect.forkScoped(Effect.repeat(checkHeartbeats, Schedule.spaced(config.heartbeatCheckInterval)))
+
+  const sweep = Effect.suspend(() => store.purge({ expiredBy: now() })).pipe(
+    Effect.catchCause((cause) => Effect.logWarning("chainjobs: retention sweep failed", cause))
+  )
+  yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(config.retentionSweepInterval)))
+
+  const shutdown = Effect.gen(function*() {
+    accepting = false
+    const awaitAll = (list: ReadonlyArray<Entry>) =>
+      Effect.forEach(list, (entry) => Effect.ignore(awaitInfo(entry.info.id)), { discard: true })
+    yield* Effect.timeoutOption(awaitAll(Array.from(running)), config.shutdownGracePeriod)
+    const remaining = Array.from(running)
+    for (const entry of remaining) {
+      entry.stoppedBy = "shutdown"
+      entry.fiber?.interruptUnsafe()
+    }
+    yield* awaitAll(remaining)
+    // Tasks that never started stay pending in the store for the next process; local waiters learn of the shutdown.
+    for (const entry of pending.drain()) {
+      entries.delete(entry.info.id)
+      if (entry.done !== undefined) Deferred.doneUnsafe(entry.done, Exit.succeed(entry.info))
+      if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.endUnsafe(queue)
+    }
+  })
+  yield* Effect.addFinalizer(() => shutdown)
+
+  const tasks: Tasks["Service"] = Tasks.of({
+    register,
+    kinds: Effect.sync(() => Array.from(registry.values(), (r) => r.kind)),
+    submit,
+    submitEncoded,
+    run: (kind, payload, options) =>
+      Effect.flatMap(submit(kind, payload, options), (handle) => handle.join),
+    handle,
+    get,
+    awaitInfo,
+    watch,
+    list: (query) => store.list(query),
+    interrupt,
+    delete: (id) => Effect.andThen(interrupt(id), Effect.asVoid(store.remove(id))),
+    purge: (filter) => store.purge(filter),
+    events: Stream.fromPubSub(allEvents),
+    stats: Effect.sync(() => ({
+      pending: pending.size,
+      running: running.size,
+      maxWorkers: config.maxWorkers,
+      runningByKind: Object.fromEntries(runningByKind),
+      accepting
+    })),
+    schedule: (kind, payload, options) =>
+      Effect.flatMap(lookupKind(kind.name), () =>
+        Effect.flatMap(codec.encodePayload(kind.name, kind.payload, payload), () =>
+          recurring.schedule(tasks, scope, kind, payload, options)
+        )
+      ),
+    daemon: (kind, payload, options) =>
+      Effect.flatMap(lookupKind(kind.name), () =>
+        Effect.flatMap(codec.encodePayload(kind.name, kind.payload, payload), () =>
+          recurring.daemon(tasks, scope, kind, payload, options)
+        )
+      )
+  })
+  return tasks
+})
+
+/** The supervisor as a layer, with the given settings over the defaults. Requires a `TaskStore`. */
+export const layer = (options: Partial<TaskSupervisorConfig> = {}): Layer.Layer<Tasks, never, TaskStore> =>
+  Layer.effect(Tasks, make(options))

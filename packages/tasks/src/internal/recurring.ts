@@ -1,0 +1,86 @@
+/**
+ * Recurring submissions and daemons, built on the supervisor's own API: each
+ * run is an ordinary task. Their driving fibers live in the supervisor's
+ * scope, so they stop when it shuts down.
+ */
+import { Effect, Exit, Fiber, Option, type Schedule, type Scope } from "effect"
+import type * as Task from "../Task.ts"
+import { isTerminal } from "../TaskInfo.ts"
+import type { Daemon, Recurring, SubmitOptions, Tasks } from "../TaskSupervisor.ts"
+
+/** Submits `kind` on every tick of `schedule`, honouring the overlap policy. */
+export const schedule = <K extends Task.Any>(
+  tasks: Tasks["Service"],
+  scope: Scope.Scope,
+  kind: K,
+  payload: Task.Payload<K>,
+  options: {
+    readonly schedule: Schedule.Schedule<unknown>
+    readonly overlap?: "skip" | "queue" | "allow" | undefined
+    readonly submit?: SubmitOptions | undefined
+  }
+): Effect.Effect<Recurring> =>
+  Effect.gen(function*() {
+    const overlap = options.overlap ?? "skip"
+    let last: Option.Option<string> = Option.none()
+    const tick = Effect.gen(function*() {
+      if (Option.isSome(last) && overlap !== "allow") {
+        const previous = yield* Effect.option(tasks.get(last.value))
+        if (Option.isSome(previous) && !isTerminal(previous.value.status)) {
+          if (overlap === "skip") return
+          yield* Effect.ignore(tasks.awaitInfo(last.value))
+        }
+      }
+      const handle = yield* tasks.submit(kind, payload, options.submit)
+      last = Option.some(handle.id)
+    }).pipe(
+      Effect.catchCause((cause) => Effect.logWarning(`chainjobs: recurring submission of "${kind.name}" failed`, cause))
+    )
+    const fiber = yield* Effect.forkIn(Effect.schedule(tick, options.schedule), scope)
+    return {
+      cancel: Fiber.interrupt(fiber),
+      lastTask: Effect.sync(() => last)
+    }
+  })
+
+/** Why one daemon run asks to be restarted. */
+const restart = Symbol("restart")
+
+/** Keeps a task of `kind` running, resubmitting it on the `restart` schedule when it ends. */
+export const daemon = <K extends Task.Any>(
+  tasks: Tasks["Service"],
+  scope: Scope.Scope,
+  kind: K,
+  payload: Task.Payload<K>,
+  options: {
+    readonly restart: Schedule.Schedule<unknown>
+    readonly restartOn?: "failure" | "always" | undefined
+    readonly submit?: SubmitOptions | undefined
+  }
+): Effect.Effect<Daemon> =>
+  Effect.gen(function*() {
+    let current: Option.Option<string> = Option.none()
+    let starts = 0
+    const runOnce = Effect.gen(function*() {
+      const handle = yield* tasks.submit(kind, payload, options.submit)
+      current = Option.some(handle.id)
+      starts++
+      const exit = yield* handle.await
+      if (Exit.isFailure(exit) && Exit.hasInterrupts(exit)) return
+      if (Exit.isSuccess(exit) && options.restartOn !== "always") return
+      return yield* Effect.fail(restart)
+    })
+    const loop = runOnce.pipe(
+      Effect.retry({ schedule: options.restart, while: (error) => error === restart }),
+      Effect.catchCause((cause) => Effect.logWarning(`chainjobs: daemon "${kind.name}" stopped`, cause))
+    )
+    const fiber = yield* Effect.forkIn(loop, scope)
+    return {
+      current: Effect.sync(() => current),
+      starts: Effect.sync(() => starts),
+      stop: Effect.gen(function*() {
+        yield* Fiber.interrupt(fiber)
+        if (Option.isSome(current)) yield* Effect.ignore(tasks.interrupt(current.value))
+      })
+    }
+  })

@@ -1,0 +1,153 @@
+/**
+ * Group commit: the writes of many concurrent tasks share one transaction.
+ *
+ * Committing once per state change caps a durable store at the rate of its
+ * disk flushes. Here the first write of a batch opens a short window
+ * (`flushInterval`, or until `maxBatchSize` records are waiting); every write
+ * arriving meanwhile joins the batch, and one `write` call stores them all.
+ * An `insert` or `update` is acknowledged only after its batch committed.
+ *
+ * Within a batch, the latest state change of an id wins (each is a whole
+ * record), and progress is coalesced per id, latest wins. A state change
+ * drops the progress of the same id queued before it, and the batch hands
+ * progress to `write` as newer than the state changes: an older progress write
+ * therefore never overwrites a later state change. Progress is acknowledged
+ * as soon as it is queued, as the `TaskStore` contract allows.
+ *
+ * @since 0.1.0
+ */
+import { Deferred, Duration, Effect, Latch, type Scope } from "effect"
+import { TaskError, type TaskInfo as TaskInfoModule } from "@chainjobs/tasks"
+
+type TaskInfo = TaskInfoModule.TaskInfo
+type TaskStoreError = TaskError.TaskStoreError
+
+/** How batches are formed. */
+export interface GroupCommitConfig {
+  /** How long the first write of a batch waits for others to join it. Default 1 millisecond. */
+  readonly flushInterval?: Duration.Input | undefined
+  /** A batch holding this many records is written without waiting out the interval. Default 500. */
+  readonly maxBatchSize?: number | undefined
+}
+
+/** The writes one transaction must store, in this order: inserts, then updates, then progress. */
+export interface Batch {
+  /** New records by id. */
+  readonly inserts: ReadonlyMap<string, TaskInfo>
+  /** The latest state change by id. */
+  readonly updates: ReadonlyMap<string, TaskInfo>
+  /** The latest progress by id, each queued after any state change of the same id in `updates`. */
+  readonly progress: ReadonlyMap<string, TaskInfo>
+}
+
+/**
+ * Stores one batch in one transaction. Succeeds with the ids of `inserts`
+ * that were not stored because a record with that id already existed.
+ */
+export type WriteBatch = (batch: Batch) => Effect.Effect<ReadonlySet<string>, TaskStoreError>
+
+/** The batching front of a store's writes. */
+export interface GroupCommit {
+  /** Queues a new record; succeeds once it is committed, fails if the id exists. */
+  insert(info: TaskInfo): Effect.Effect<void, TaskStoreError>
+  /** Queues a state change; succeeds once it is committed. */
+  update(info: TaskInfo): Effect.Effect<void, TaskStoreError>
+  /** Queues progress, coalesced with other progress of the same id; succeeds at once. */
+  updateProgress(info: TaskInfo): Effect.Effect<void, TaskStoreError>
+}
+
+interface PendingBatch extends Batch {
+  readonly inserts: Map<string, TaskInfo>
+  readonly updates: Map<string, TaskInfo>
+  readonly progress: Map<string, TaskInfo>
+  readonly committed: Deferred.Deferred<ReadonlySet<string>, TaskStoreError>
+}
+
+const emptyBatch = (): PendingBatch => ({
+  inserts: new Map(),
+  updates: new Map(),
+  progress: new Map(),
+  committed: Deferred.makeUnsafe()
+})
+
+const size = (batch: Batch) => batch.inserts.size + batch.updates.size + batch.progress.size
+
+const alreadyExists = (id: string) => new TaskError.TaskStoreError({ operation: "insert", message: `task ${id} already exists` })
+
+/**
+ * Starts the writer fiber for the current scope. Closing the scope writes
+ * what is still queued; writes queued after that fail.
+ */
+export const make = Effect.fnUntraced(function*(
+  write: WriteBatch,
+  config: GroupCommitConfig = {}
+): Effect.fn.Return<GroupCommit, never, Scope.Scope> {
+  const flushInterval = config.flushInterval ?? Duration.millis(1)
+  const maxBatchSize = config.maxBatchSize ?? 500
+  let pending = emptyBatch()
+  let closed = false
+  const queued = yield* Latch.make(false)
+  const full = yield* Latch.make(false)
+
+  const flush = Effect.suspend(() => {
+    const batch = pending
+    pending = emptyBatch()
+    queued.closeUnsafe()
+    full.closeUnsafe()
+    if (size(batch) === 0) return Effect.void
+    return write(batch).pipe(
+      Effect.tapError((error) =>
+        batch.progress.size > 0
+          ? Effect.logWarning(`group commit lost ${batch.progress.size} progress updates`, error)
+          : Effect.void
+      ),
+      Effect.exit,
+      Effect.flatMap((exit) => Deferred.done(batch.committed, exit))
+    )
+  })
+
+  yield* Effect.forkScoped(
+    Effect.forever(Effect.gen(function*() {
+      yield* queued.await
+      yield* Effect.raceFirst(Effect.sleep(flushInterval), full.await)
+      yield* Effect.uninterruptible(flush)
+    })).pipe(Effect.onInterrupt(() =>
+      Effect.andThen(Effect.sync(() => {
+        closed = true
+      }), flush)
+    ))
+  )
+
+  /** Adds a write to the pending batch and returns that batch; fails if `add` refuses or the store is closed. */
+  const enqueue = (operation: string, add: (batch: PendingBatch) => TaskStoreError | void) =>
+    Effect.suspend(() => {
+      if (closed) return Effect.fail(new TaskError.TaskStoreError({ operation, message: "the task store is closed" }))
+      const batch = pending
+      const refused = add(batch)
+      if (refused !== undefined) return Effect.fail(refused)
+      queued.openUnsafe()
+      if (size(batch) >= maxBatchSize) full.openUnsafe()
+      return Effect.succeed(batch)
+    })
+
+  return {
+    insert: (info) =>
+      enqueue("insert", (batch) => {
+        if (batch.inserts.has(info.id)) return alreadyExists(info.id)
+        batch.inserts.set(info.id, info)
+        batch.progress.delete(info.id)
+      }).pipe(
+        Effect.flatMap((batch) => Deferred.await(batch.committed)),
+        Effect.flatMap((rejected) => rejected.has(info.id) ? Effect.fail(alreadyExists(info.id)) : Effect.void)
+      ),
+    update: (info) =>
+      enqueue("update", (batch) => {
+        batch.updates.set(info.id, info)
+        batch.progress.delete(info.id)
+      }).pipe(Effect.flatMap((batch) => Effect.asVoid(Deferred.await(batch.committed)))),
+    updateProgress: (info) =>
+      Effect.asVoid(enqueue("updateProgress", (batch) => {
+        batch.progress.set(info.id, info)
+      }))
+  }
+})

@@ -1,0 +1,162 @@
+/**
+ * The durable `TaskStore`: one implementation on `effect/sql` serving SQLite
+ * (through `NodeSqliteClient`, the embedded default) and PostgreSQL (through
+ * `@effect/sql-pg`).
+ *
+ * The store migrates its table when it starts. Writes go through group commit
+ * (see `GroupCommit`): many tasks' inserts and state changes share one
+ * transaction, and each is acknowledged only after that transaction
+ * committed. Reads go straight to the database. Lists walk indexes in id
+ * order (ids are time-ordered), so keyset pages cost the same however deep
+ * they are, and the retention purge is one `DELETE`.
+ *
+ * `update` and `updateProgress` write whole records (an upsert), and progress
+ * never overwrites a finished record.
+ *
+ * @since 0.1.0
+ */
+import { TaskError, type TaskInfo, TaskQuery, TaskStore } from "@chainjobs/tasks"
+import { PgClient } from "@effect/sql-pg"
+import { Array as Arr, Clock, Effect, Layer, Option } from "effect"
+import { SqlClient, type SqlError, type Statement } from "effect/sql"
+import * as GroupCommit from "./GroupCommit.ts"
+import { columns, fromRow, migrate, table, type TaskRow, toRow } from "./internal/taskTable.ts"
+import * as NodeSqliteClient from "./NodeSqliteClient.ts"
+
+/** Settings of the store itself, whatever the database. */
+export interface SqlTaskStoreConfig extends GroupCommit.GroupCommitConfig {}
+
+const terminalStatuses = ["completed", "failed", "interrupted"] as const
+
+/** Rows per multi-row statement: 20 columns × 500 rows stays under both dialects' parameter limits. */
+const rowsPerStatement = 500
+
+const storeError = (operation: string) => (cause: SqlError.SqlError | { readonly message: string }) =>
+  new TaskError.TaskStoreError({ operation, message: cause.message, cause })
+
+/** Builds the store on the `SqlClient` in context, migrating its table first. */
+export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {}) {
+  const sql = yield* SqlClient.SqlClient
+  yield* migrate.pipe(Effect.mapError(storeError("migrate")))
+
+  const selectColumns = sql.literal(columns.join(", "))
+  const upsert = sql.literal(
+    `ON CONFLICT (id) DO UPDATE SET ${columns.slice(1).map((column) => `${column} = excluded.${column}`).join(", ")}`
+  )
+  const unlessFinished = sql.literal(`WHERE ${table}.status NOT IN ('${terminalStatuses.join("', '")}')`)
+
+  const statements = <A>(records: ReadonlyMap<string, TaskInfo.TaskInfo>, run: (rows: Arr.NonEmptyReadonlyArray<TaskRow>) => Effect.Effect<A, SqlError.SqlError>) =>
+    Effect.forEach(Arr.chunksOf(Array.from(records.values(), toRow), rowsPerStatement), run)
+
+  const write: GroupCommit.WriteBatch = (batch) =>
+    sql.withTransaction(Effect.gen(function*() {
+      const inserted = yield* statements(batch.inserts, (rows) =>
+        sql<{ readonly id: string }>`INSERT INTO ${sql(table)} ${sql.insert(rows)} ON CONFLICT (id) DO NOTHING RETURNING id`)
+      yield* statements(batch.updates, (rows) => sql`INSERT INTO ${sql(table)} ${sql.insert(rows)} ${upsert}`)
+      yield* statements(batch.progress, (rows) => sql`INSERT INTO ${sql(table)} ${sql.insert(rows)} ${upsert} ${unlessFinished}`)
+      const stored = new Set(inserted.flat().map((row) => row.id))
+      return new Set(Array.from(batch.inserts.keys()).filter((id) => !stored.has(id)))
+    })).pipe(Effect.mapError(storeError("commit")))
+
+  // The batching window is about disk flushes, so it runs on the wall clock even under a test clock.
+  const writer = yield* GroupCommit.make(write, config).pipe(Effect.provideService(Clock.Clock, Clock.Clock.defaultValue()))
+
+  const select = (where: Statement.Fragment, order: "ASC" | "DESC", limit?: number) =>
+    sql<TaskRow>`SELECT ${selectColumns} FROM ${sql(table)} WHERE ${where} ORDER BY id ${sql.literal(order)}${
+      limit === undefined ? sql.literal("") : sql` LIMIT ${limit}`
+    }`.pipe(Effect.map((rows) => rows.map(fromRow)))
+
+  const list = (query: TaskQuery.TaskQuery) => {
+    if (query.status?.length === 0 || query.kind?.length === 0) return Effect.succeed({ items: [], nextCursor: null })
+    const limit = Math.min(query.limit ?? TaskQuery.defaultLimit, TaskQuery.maxLimit)
+    const where = sql.and([
+      ...(query.status === undefined ? [] : [sql.in("status", query.status)]),
+      ...(query.kind === undefined ? [] : [sql.in("kind", query.kind)]),
+      ...(query.owner === undefined ? [] : [sql`owner = ${query.owner}`]),
+      ...(query.createdAfter === undefined ? [] : [sql`created_at >= ${query.createdAfter}`]),
+      ...(query.createdBefore === undefined ? [] : [sql`created_at < ${query.createdBefore}`]),
+      ...(query.cursor === undefined ? [] : [sql`id < ${query.cursor}`])
+    ])
+    // One row more than the page tells whether another page follows.
+    return Effect.map(select(where, "DESC", limit + 1), (items) => {
+      const page = items.slice(0, limit)
+      return { items: page, nextCursor: items.length > limit ? page[page.length - 1].id : null }
+    })
+  }
+
+  const purge = (filter: TaskQuery.PurgeFilter) => {
+    const statuses = terminalStatuses.filter((status) => filter.status === undefined || filter.status.includes(status))
+    if (statuses.length === 0) return Effect.succeed(0)
+    const where = sql.and([
+      sql.in("status", statuses),
+      ...(filter.finishedBefore === undefined ? [] : [sql`finished_at < ${filter.finishedBefore}`]),
+      ...(filter.expiredBy === undefined ? [] : [sql`expires_at <= ${filter.expiredBy}`])
+    ])
+    const counted = sql.onDialectOrElse({
+      pg: () => sql<{ readonly n: unknown }>`WITH purged AS (DELETE FROM ${sql(table)} WHERE ${where} RETURNING 1) SELECT count(*) AS n FROM purged`,
+      orElse: () =>
+        sql.withTransaction(Effect.andThen(
+          sql`DELETE FROM ${sql(table)} WHERE ${where}`,
+          sql<{ readonly n: unknown }>`SELECT changes() AS n`
+        ))
+    })
+    return Effect.map(counted, ([row]) => Number(row.n))
+  }
+
+  return TaskStore.TaskStore.of({
+    insert: writer.insert,
+    update: writer.update,
+    updateProgress: writer.updateProgress,
+    get: (id) =>
+      select(sql.and([sql`id = ${id}`]), "ASC").pipe(
+        Effect.map((rows) => Option.fromNullishOr(rows[0])),
+        Effect.mapError(storeError("get"))
+      ),
+    list: (query) => list(query).pipe(Effect.mapError(storeError("list"))),
+    remove: (id) =>
+      sql`DELETE FROM ${sql(table)} WHERE id = ${id} RETURNING id`.pipe(
+        Effect.map((rows) => rows.length > 0),
+        Effect.mapError(storeError("remove"))
+      ),
+    purge: (filter) => purge(filter).pipe(Effect.mapError(storeError("purge"))),
+    unfinished: select(sql.and([sql.in("status", ["pending", "running"])]), "ASC").pipe(
+      Effect.mapError(storeError("unfinished"))
+    )
+  })
+})
+
+/** The store on the `SqlClient` provided to it. */
+export const layer = (config: SqlTaskStoreConfig = {}): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError, SqlClient.SqlClient> =>
+  Layer.effect(TaskStore.TaskStore, make(config))
+
+/** Settings of the SQLite store: the database file and how batches are formed. */
+export interface SqliteConfig extends NodeSqliteClient.NodeSqliteClientConfig, SqlTaskStoreConfig {}
+
+/**
+ * The store on a SQLite file, opened with `synchronous = FULL` unless
+ * configured otherwise: an acknowledged write survives a crash of the process
+ * or the machine.
+ */
+export const layerSqlite = (
+  config: SqliteConfig
+): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError> =>
+  layer(config).pipe(Layer.provide(NodeSqliteClient.layer({ synchronous: "FULL", ...config })))
+
+/** Settings of the PostgreSQL store: the connection pool, the schema and how batches are formed. */
+export interface PgConfig extends PgClient.PgPoolConfig, SqlTaskStoreConfig {
+  /** The schema holding the store's tables, created when missing. Default: the server's `search_path` (usually `public`). */
+  readonly schema?: string | undefined
+}
+
+/** The store on PostgreSQL. */
+export const layerPg = (config: PgConfig): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError> => {
+  const schema = config.schema
+  const client = PgClient.layer(
+    schema === undefined ? config : { ...config, startupParameters: { ...config.startupParameters, search_path: schema } }
+  )
+  const createSchema = Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    if (schema !== undefined) yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`
+  }).pipe(Effect.mapError(storeError("createSchema")))
+  return Layer.effect(TaskStore.TaskStore, Effect.andThen(createSchema, make(config))).pipe(Layer.provide(client))
+}

@@ -1,0 +1,145 @@
+/**
+ * The table that holds task records: its migrations, and the mapping between
+ * a `TaskInfo` and a row. Payload, result, error and checkpoint are stored as
+ * JSON text, timestamps as epoch milliseconds.
+ */
+import type { TaskInfo as TaskInfoModule } from "@chainjobs/tasks"
+import { Effect } from "effect"
+import { Migrator, SqlClient } from "effect/sql"
+
+type TaskInfo = TaskInfoModule.TaskInfo
+
+/** The table of task records. */
+export const table = "chainjobs_tasks"
+
+/** Where the migrator records which migrations ran. */
+export const migrationsTable = "chainjobs_tasks_migrations"
+
+/** Column names, in the order `toRow` produces them. */
+export const columns = [
+  "id",
+  "kind",
+  "status",
+  "reason",
+  "priority",
+  "concurrency_key",
+  "owner",
+  "attempt",
+  "progress",
+  "message",
+  "payload",
+  "result",
+  "error",
+  "error_message",
+  "checkpoint",
+  "created_at",
+  "started_at",
+  "finished_at",
+  "heartbeat_at",
+  "expires_at"
+] as const
+
+/** A stored task record. */
+export type TaskRow = { readonly [K in (typeof columns)[number]]: unknown }
+
+const createTasks = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const float = sql.onDialectOrElse({ pg: () => "double precision", orElse: () => "REAL" })
+  const int64 = sql.onDialectOrElse({ pg: () => "bigint", orElse: () => "INTEGER" })
+  yield* sql.unsafe(`CREATE TABLE ${table} (
+    id text PRIMARY KEY NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    reason text,
+    priority ${float} NOT NULL,
+    concurrency_key text,
+    owner text,
+    attempt integer NOT NULL,
+    progress ${float} NOT NULL,
+    message text,
+    payload text,
+    result text,
+    error text,
+    error_message text,
+    checkpoint text,
+    created_at ${int64} NOT NULL,
+    started_at ${int64},
+    finished_at ${int64},
+    heartbeat_at ${int64},
+    expires_at ${int64}
+  )`)
+  // Each list filter walks an index in id order, so keyset pages stay cheap;
+  // the retention purge finds finished records through the last two.
+  for (
+    const index of [
+      `${table}_status ON ${table} (status, id)`,
+      `${table}_kind ON ${table} (kind, id)`,
+      `${table}_owner ON ${table} (owner, id) WHERE owner IS NOT NULL`,
+      `${table}_created_at ON ${table} (created_at)`,
+      `${table}_finished_at ON ${table} (finished_at) WHERE finished_at IS NOT NULL`,
+      `${table}_expires_at ON ${table} (expires_at) WHERE expires_at IS NOT NULL`
+    ]
+  ) {
+    yield* sql.unsafe(`CREATE INDEX ${index}`)
+  }
+})
+
+/** Creates or upgrades the task table. */
+export const migrate = Migrator.make({})({
+  loader: Migrator.fromRecord({ "0001_create_tasks": createTasks }),
+  table: migrationsTable
+})
+
+const toJson = (value: unknown): string | null => value === undefined ? null : JSON.stringify(value)
+const fromJson = (text: unknown): unknown => text === null ? null : JSON.parse(text as string)
+/** PostgreSQL returns `bigint` columns as JavaScript bigints. */
+const toNumber = (value: unknown): number => Number(value)
+const toNullableNumber = (value: unknown): number | null => value === null ? null : Number(value)
+
+/** A record as a row for `sql.insert`. */
+export const toRow = (info: TaskInfo): TaskRow => ({
+  id: info.id,
+  kind: info.kind,
+  status: info.status,
+  reason: info.reason,
+  priority: info.priority,
+  concurrency_key: info.key,
+  owner: info.owner,
+  attempt: info.attempt,
+  progress: info.progress,
+  message: info.message,
+  payload: toJson(info.payload),
+  result: toJson(info.result),
+  error: toJson(info.error),
+  error_message: info.errorMessage,
+  checkpoint: toJson(info.checkpoint),
+  created_at: info.createdAt,
+  started_at: info.startedAt,
+  finished_at: info.finishedAt,
+  heartbeat_at: info.heartbeatAt,
+  expires_at: info.expiresAt
+})
+
+/** A row read back as a record. The table only ever holds rows written by `toRow`. */
+export const fromRow = (row: TaskRow): TaskInfo => ({
+  id: row.id as string,
+  kind: row.kind as string,
+  status: row.status as TaskInfo["status"],
+  reason: row.reason as TaskInfo["reason"],
+  priority: toNumber(row.priority),
+  key: row.concurrency_key as string | null,
+  owner: row.owner as string | null,
+  attempt: toNumber(row.attempt),
+  progress: toNumber(row.progress),
+  message: row.message as string | null,
+  payload: fromJson(row.payload),
+  result: fromJson(row.result),
+  error: fromJson(row.error),
+  errorMessage: row.error_message as string | null,
+  checkpoint: fromJson(row.checkpoint),
+  createdAt: toNumber(row.created_at),
+  startedAt: toNullableNumber(row.started_at),
+  finishedAt: toNullableNumber(row.finished_at),
+  heartbeatAt: toNullableNumber(row.heartbeat_at),
+  expiresAt: toNullableNumber(row.expires_at)
+})

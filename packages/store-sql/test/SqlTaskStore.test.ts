@@ -1,0 +1,83 @@
+import { record, storeConformance } from "@chainjobs/tasks/test/TaskStoreConformance"
+import { TaskStore } from "@chainjobs/tasks"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
+import * as SqlTaskStore from "../src/SqlTaskStore.ts"
+import { pgTestStore, pgTestUrl, pgSkipReason } from "./pgTestDatabase.ts"
+import { tempDatabaseFile } from "./tempDirectory.ts"
+
+/** A store on a fresh SQLite file in a temp directory, removed when the layer is released. */
+const sqliteStore = Layer.unwrap(Effect.map(tempDatabaseFile, (filename) => SqlTaskStore.layerSqlite({ filename })))
+
+storeConformance("sqlite file", sqliteStore)
+
+describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
+  storeConformance("postgresql", pgTestStore)
+})
+if (pgTestUrl === undefined) console.log(pgSkipReason)
+
+/** Runs `body` with a store on `filename`, closing it afterwards. */
+const withStore = <A, E>(filename: string, body: (store: TaskStore.TaskStore["Service"]) => Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const store = yield* TaskStore.TaskStore
+    return yield* body(store)
+  }).pipe(Effect.provide(SqlTaskStore.layerSqlite({ filename }), { local: true }))
+
+describe("SqlTaskStore on SQLite", () => {
+  it.effect("every acknowledged concurrent write is on disk after the file is closed and reopened", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const all = Array.from({ length: 2_000 }, () => record())
+      yield* withStore(file, (store) =>
+        Effect.forEach(all, (info) =>
+          Effect.andThen(
+            store.insert(info),
+            store.update({ ...info, status: "completed", finishedAt: 5, result: { id: info.id } })
+          ), { concurrency: "unbounded", discard: true }))
+      const page = yield* withStore(file, (store) => store.list({ status: ["completed"], limit: 1000 }))
+      const rest = yield* withStore(file, (store) => store.list({ limit: 1000, cursor: page.nextCursor! }))
+      const stored = [...page.items, ...rest.items]
+      assert.strictEqual(stored.length, all.length)
+      for (const info of stored) assert.deepStrictEqual(info.result, { id: info.id })
+    }))
+
+  it.effect("a progress write never overwrites a finished record", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const info = record({ status: "running", startedAt: 1 })
+      const read = yield* withStore(file, (store) =>
+        Effect.gen(function*() {
+          yield* store.insert(info)
+          yield* store.update({ ...info, status: "completed", progress: 100, finishedAt: 2, result: "done" })
+          // A late report from the handler's fiber, raced past the completion.
+          yield* store.updateProgress({ ...info, progress: 50, message: "stale" })
+          yield* store.update({ ...info, id: record().id }) // a later state change flushes the progress batch
+          return yield* store.get(info.id)
+        }))
+      const stored = Option.getOrThrow(read)
+      assert.strictEqual(stored.status, "completed")
+      assert.strictEqual(stored.progress, 100)
+    }))
+
+  it.effect("queued progress reaches the file when the store closes", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const info = record({ status: "running", startedAt: 1 })
+      yield* withStore(file, (store) =>
+        Effect.andThen(store.insert(info), store.updateProgress({ ...info, progress: 30, message: "a third" })))
+      const stored = Option.getOrThrow(yield* withStore(file, (store) => store.get(info.id)))
+      assert.strictEqual(stored.progress, 30)
+      assert.strictEqual(stored.message, "a third")
+    }))
+
+  it.effect("unfinished records are there for recovery after a restart", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const pending = record()
+      const running = record({ status: "running", startedAt: 1, checkpoint: { block: 42 } })
+      const done = record({ status: "completed", finishedAt: 2 })
+      yield* withStore(file, (store) => Effect.forEach([pending, running, done], store.insert, { discard: true }))
+      const unfinished = yield* withStore(file, (store) => store.unfinished)
+      assert.deepStrictEqual(unfinished, [pending, running])
+    }))
+})

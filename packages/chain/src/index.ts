@@ -1,2 +1,7 @@
-/** @chainjobs/chain */
-export {}
+/**
+ * @chainjobs/chain — EVM client layers (pool, rate limit, circuit breaker,
+ * failover) and chain operations as chainjobs task kinds.
+ *
+ * @since 0.1.0
+ */
+export * as DevChain from "./DevChain.ts"

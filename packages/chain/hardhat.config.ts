@@ -1,0 +1,2 @@
+/** Hardhat configuration of the dev chain that `DevChain` starts: defaults only. */
+export default {}

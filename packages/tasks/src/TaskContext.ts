@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import { Context, type Effect, type Option } from "effect"
-import type { TaskStoreError } from "./TaskError.ts"
 
 /** The task a handler runs for. */
 export class TaskContext extends Context.Service<TaskContext, {
@@ -21,8 +20,9 @@ export class TaskContext extends Context.Service<TaskContext, {
   /**
    * Saves a checkpoint (JSON data) with the task's record, durably. A task
    * resumed after a restart or retried after a failure sees it as `lastCheckpoint`.
+   * If the store cannot write it, the task fails with a defect.
    */
-  checkpoint(state: unknown): Effect.Effect<void, TaskStoreError>
+  checkpoint(state: unknown): Effect.Effect<void>
   /** The last checkpoint saved by an earlier attempt or by this one. */
   readonly lastCheckpoint: Effect.Effect<Option.Option<unknown>>
 }>()("@chainjobs/tasks/TaskContext") {}

@@ -164,7 +164,7 @@ export class Tasks extends Context.Service<Tasks, {
     kind: K,
     payload: Task.Payload<K>,
     options: {
-      readonly schedule: Schedule.Schedule<unknown>
+      readonly schedule: Schedule.Schedule<unknown, unknown, unknown>
       readonly overlap?: "skip" | "queue" | "allow" | undefined
       readonly submit?: SubmitOptions | undefined
     }
@@ -178,7 +178,7 @@ export class Tasks extends Context.Service<Tasks, {
     kind: K,
     payload: Task.Payload<K>,
     options: {
-      readonly restart: Schedule.Schedule<unknown>
+      readonly restart: Schedule.Schedule<unknown, unknown, unknown>
       readonly restartOn?: "failure" | "always" | undefined
       readonly submit?: SubmitOptions | undefined
     }
@@ -314,7 +314,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       checkpoint: (state) =>
         Effect.suspend(() => {
           entry.info = { ...entry.info, checkpoint: state ?? null, heartbeatAt: now() }
-          return store.update(entry.info)
+          return Effect.orDie(store.update(entry.info))
         }),
       lastCheckpoint: Effect.sync(() => Option.fromNullishOr(entry.info.checkpoint))
     })
@@ -580,13 +580,14 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
 
   const notFound = (id: string) => new TaskNotFound({ id, message: `no task with id ${id}` })
 
-  const get = (id: string): Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError> => {
-    const entry = entries.get(id)
-    if (entry !== undefined) return Effect.succeed(entry.info)
-    return Effect.flatMap(store.get(id), (option) =>
-      Option.isSome(option) ? Effect.succeed(option.value) : Effect.fail(notFound(id))
-    )
-  }
+  const get = (id: string): Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError> =>
+    Effect.suspend(() => {
+      const entry = entries.get(id)
+      if (entry !== undefined) return Effect.succeed(entry.info)
+      return Effect.flatMap(store.get(id), (option) =>
+        Option.isSome(option) ? Effect.succeed(option.value) : Effect.fail(notFound(id))
+      )
+    })
 
   const awaitInfo = (id: string): Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError> =>
     Effect.suspend(() => {

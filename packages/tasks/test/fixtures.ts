@@ -1,5 +1,5 @@
 /** Task kinds and layers shared by the supervisor tests. */
-import { Effect, Layer, Schema } from "effect"
+import { Deferred, Effect, Layer, Ref, Schema } from "effect"
 import * as Task from "../src/Task.ts"
 import { TaskContext } from "../src/TaskContext.ts"
 import * as TaskStore from "../src/TaskStore.ts"
@@ -13,15 +13,64 @@ export const Add = Task.define("add", {
   payload: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
   success: Schema.Number
 })
+/** The handler of `Add`. */
 export const AddLive = Task.implement(Add, ({ a, b }) => Effect.succeed(a + b))
 
-/** Fails with `Boom` when asked to. */
+/** Fails with `Boom`. */
 export const Fail = Task.define("fail", {
   payload: Schema.Struct({ message: Schema.String }),
   success: Schema.Void,
   error: Boom
 })
+/** The handler of `Fail`. */
 export const FailLive = Task.implement(Fail, ({ message }) => Effect.fail(new Boom({ message })))
+
+/** Sleeps, reporting progress every second; notes when its finalizer runs. */
+export const Sleep = Task.define("sleep", {
+  payload: Schema.Struct({ seconds: Schema.Int, tag: Schema.optionalKey(Schema.String) }),
+  success: Schema.Int
+})
+
+/** The handler of `Sleep`, logging `start:<tag>` and `finalized:<tag>` into the given ref. */
+export const sleepLive = (log: Ref.Ref<ReadonlyArray<string>>) =>
+  Task.implement(Sleep, ({ seconds, tag }) =>
+    Effect.gen(function*() {
+      const context = yield* TaskContext
+      const name = tag ?? context.taskId
+      yield* Ref.update(log, (l) => [...l, `start:${name}`])
+      yield* Effect.addFinalizer(() => Ref.update(log, (l) => [...l, `finalized:${name}`]))
+      for (let i = 1; i <= seconds; i++) {
+        yield* Effect.sleep("1 second")
+        yield* context.progress((i / seconds) * 100, `slept ${i}s`)
+      }
+      return seconds
+    }).pipe(Effect.scoped))
+
+/** A kind whose tasks wait until the test opens their gate. */
+export const Gate = Task.define("gate", {
+  payload: Schema.Struct({ id: Schema.String }),
+  success: Schema.String
+})
+
+/** The handler of `Gate`: completes when `open(id)` is called. */
+export const gateLive = Effect.gen(function*() {
+  const gates = new Map<string, Deferred.Deferred<void>>()
+  const gateOf = (id: string) => {
+    let gate = gates.get(id)
+    if (gate === undefined) {
+      gate = Deferred.makeUnsafe<void>()
+      gates.set(id, gate)
+    }
+    return gate
+  }
+  return {
+    layer: Task.implement(Gate, ({ id }) => Effect.as(Deferred.await(gateOf(id)), id)),
+    open: (id: string) => Deferred.succeed(gateOf(id), undefined)
+  }
+})
+
+/** Settings for tests: no grace period, so closing the test's scope never waits on the TestClock. */
+export const testConfig: Partial<TaskSupervisor.TaskSupervisorConfig> = { shutdownGracePeriod: 0 }
 
 /** A supervisor on a memory store with the given kinds registered. */
 export const supervisor = <E, R>(
@@ -29,8 +78,11 @@ export const supervisor = <E, R>(
   options: Partial<TaskSupervisor.TaskSupervisorConfig> = {}
 ) =>
   implementations.pipe(
-    Layer.provideMerge(TaskSupervisor.layer(options)),
+    Layer.provideMerge(TaskSupervisor.layer({ ...testConfig, ...options })),
     Layer.provideMerge(TaskStore.layerMemory)
   )
 
-export { TaskContext }
+/** Lets forked fibers run until they block. */
+export const settle = Effect.gen(function*() {
+  for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+})

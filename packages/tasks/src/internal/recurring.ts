@@ -15,7 +15,7 @@ export const schedule = <K extends Task.Any>(
   kind: K,
   payload: Task.Payload<K>,
   options: {
-    readonly schedule: Schedule.Schedule<unknown>
+    readonly schedule: Schedule.Schedule<unknown, unknown, unknown>
     readonly overlap?: "skip" | "queue" | "allow" | undefined
     readonly submit?: SubmitOptions | undefined
   }
@@ -53,7 +53,7 @@ export const daemon = <K extends Task.Any>(
   kind: K,
   payload: Task.Payload<K>,
   options: {
-    readonly restart: Schedule.Schedule<unknown>
+    readonly restart: Schedule.Schedule<unknown, unknown, unknown>
     readonly restartOn?: "failure" | "always" | undefined
     readonly submit?: SubmitOptions | undefined
   }

@@ -1,0 +1,139 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Option, Ref, Schedule, Schema } from "effect"
+import { TestClock } from "effect/testing"
+import * as Task from "../src/Task.ts"
+import { Tasks } from "../src/TaskSupervisor.ts"
+import { settle, Sleep, sleepLive, supervisor } from "./fixtures.ts"
+
+const withSleep = <A, E, R>(body: (log: Ref.Ref<ReadonlyArray<string>>) => Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const log = yield* Ref.make<ReadonlyArray<string>>([])
+    return yield* body(log).pipe(Effect.provide(supervisor(sleepLive(log))))
+  })
+
+const started = (log: Ref.Ref<ReadonlyArray<string>>) =>
+  Effect.map(Ref.get(log), (l) => l.filter((line) => line.startsWith("start")).length)
+
+describe("recurring submissions", () => {
+  it.effect("a fixed interval submits an ordinary task on every tick", () =>
+    withSleep((log) =>
+      Effect.gen(function*() {
+        const tasks = yield* Tasks
+        const recurring = yield* tasks.schedule(Sleep, { seconds: 1 }, { schedule: Schedule.spaced("1 minute") })
+        yield* settle
+        assert.strictEqual(yield* started(log), 0)
+        yield* TestClock.adjust("3 minutes")
+        assert.strictEqual(yield* started(log), 3)
+        yield* TestClock.adjust("1 second")
+        const page = yield* tasks.list({ kind: ["sleep"] })
+        assert.strictEqual(page.items.length, 3)
+        assert.isTrue(page.items.every((info) => info.status === "completed"))
+        const last = yield* recurring.lastTask
+        assert.strictEqual(Option.getOrThrow(last), page.items[0].id)
+        yield* recurring.cancel
+        yield* TestClock.adjust("3 minutes")
+        assert.strictEqual(yield* started(log), 3)
+      })))
+
+  it.effect("cron fires on its boundaries", () =>
+    withSleep((log) =>
+      Effect.gen(function*() {
+        const tasks = yield* Tasks
+        yield* TestClock.adjust("30 minutes")
+        yield* tasks.schedule(Sleep, { seconds: 1 }, { schedule: Schedule.cron("0 * * * *") })
+        yield* TestClock.adjust("29 minutes")
+        assert.strictEqual(yield* started(log), 0)
+        yield* TestClock.adjust("2 minutes")
+        assert.strictEqual(yield* started(log), 1)
+        yield* TestClock.adjust("1 hour")
+        assert.strictEqual(yield* started(log), 2)
+      })))
+
+  it.effect("overlap skip drops ticks while the previous run is unfinished", () =>
+    withSleep((log) =>
+      Effect.gen(function*() {
+        const tasks = yield* Tasks
+        yield* tasks.schedule(Sleep, { seconds: 150 }, { schedule: Schedule.spaced("1 minute"), overlap: "skip" })
+        for (let i = 0; i < 6; i++) yield* TestClock.adjust("1 minute")
+        // ticks at 1, 2, 3, 4, 5, 6 min: a run starts at 1 min and lasts 2.5 min, so 2 and 3 are skipped
+        assert.strictEqual(yield* started(log), 2)
+      })))
+
+  it.effect("overlap allow runs every tick at once; queue waits for the previous run", () =>
+    withSleep((log) =>
+      Effect.gen(function*() {
+        const tasks = yield* Tasks
+        const allow = yield* tasks.schedule(Sleep, { seconds: 150, tag: "allow" }, {
+          schedule: Schedule.spaced("1 minute"),
+          overlap: "allow"
+        })
+        for (let i = 0; i < 3; i++) yield* TestClock.adjust("1 minute")
+        assert.strictEqual(yield* started(log), 3)
+        yield* allow.cancel
+        const before = yield* started(log)
+        yield* tasks.schedule(Sleep, { seconds: 150, tag: "queue" }, {
+          schedule: Schedule.spaced("1 minute"),
+          overlap: "queue"
+        })
+        for (let i = 0; i < 6; i++) yield* TestClock.adjust("1 minute")
+        // queued runs start back to back: at 1, 3.5, 6 minutes
+        assert.strictEqual((yield* started(log)) - before, 3)
+      })))
+})
+
+class Crash extends Schema.TaggedError<Crash>()("Crash", { message: Schema.String }) {}
+const Follower = Task.define("follower", {
+  payload: Schema.Struct({ crashAfter: Schema.Int }),
+  success: Schema.Void,
+  error: Crash
+})
+
+describe("daemons", () => {
+  it.effect("a failing daemon is restarted with backoff; stop interrupts it", () =>
+    Effect.gen(function*() {
+      const runs = yield* Ref.make(0)
+      const live = Task.implement(Follower, ({ crashAfter }) =>
+        Effect.andThen(Ref.update(runs, (n) => n + 1), Effect.andThen(Effect.sleep(`${crashAfter} seconds`), Effect.fail(new Crash({ message: "rpc went away" })))))
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks
+        const daemon = yield* tasks.daemon(Follower, { crashAfter: 10 }, {
+          restart: Schedule.exponential("1 second")
+        })
+        yield* settle
+        assert.strictEqual(yield* Ref.get(runs), 1)
+        yield* TestClock.adjust("10 seconds") // crash, restart after 1 s
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* Ref.get(runs), 2)
+        yield* TestClock.adjust("10 seconds") // crash, restart after 2 s
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* Ref.get(runs), 2)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* Ref.get(runs), 3)
+        assert.strictEqual(yield* daemon.starts, 3)
+        const failed = yield* tasks.list({ kind: ["follower"], status: ["failed"] })
+        assert.strictEqual(failed.items.length, 2)
+        const current = Option.getOrThrow(yield* daemon.current)
+        yield* daemon.stop
+        assert.strictEqual((yield* tasks.get(current)).status, "interrupted")
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(yield* Ref.get(runs), 3)
+      }).pipe(Effect.provide(supervisor(live)))
+    }))
+
+  it.effect("a daemon that ends cleanly is not restarted unless restartOn is always", () =>
+    Effect.gen(function*() {
+      const runs = yield* Ref.make(0)
+      const Once = Task.define("once", { payload: Schema.Struct({}), success: Schema.Void })
+      const live = Task.implement(Once, () => Ref.update(runs, (n) => n + 1))
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks
+        yield* tasks.daemon(Once, {}, { restart: Schedule.spaced("1 second") })
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(yield* Ref.get(runs), 1)
+        const always = yield* tasks.daemon(Once, {}, { restart: Schedule.spaced("1 second"), restartOn: "always" })
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual(yield* Ref.get(runs), 7)
+        yield* always.stop
+      }).pipe(Effect.provide(supervisor(live)))
+    }))
+})

@@ -1,0 +1,226 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer, Option, Ref, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import { Tasks } from "../src/TaskSupervisor.ts"
+import { TaskStore } from "../src/TaskStore.ts"
+import { Add, AddLive, Boom, Fail, FailLive, Gate, gateLive, settle, Sleep, sleepLive, supervisor } from "./fixtures.ts"
+
+const withBasics = <A, E, R>(body: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const log = yield* Ref.make<ReadonlyArray<string>>([])
+    return yield* body.pipe(Effect.provide(supervisor(Layer.mergeAll(AddLive, FailLive, sleepLive(log)))))
+  })
+
+describe("Tasks", () => {
+  it.effect("submit returns a handle at once and await gives the typed result", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const handle = yield* tasks.submit(Sleep, { seconds: 2 })
+      assert.strictEqual((yield* handle.info).kind, "sleep")
+      const waiting = yield* Effect.forkChild(handle.await)
+      yield* TestClock.adjust("2 seconds")
+      const exit = yield* Fiber.join(waiting)
+      assert.deepStrictEqual(exit, Exit.succeed(2))
+      const info = yield* handle.info
+      assert.strictEqual(info.status, "completed")
+      assert.strictEqual(info.result, 2)
+      assert.strictEqual(info.progress, 100)
+      assert.strictEqual(info.attempt, 1)
+      assert.strictEqual(info.startedAt, 0)
+      assert.strictEqual(info.finishedAt, 2000)
+      assert.strictEqual(info.expiresAt, 2000 + 24 * 3600 * 1000)
+    })))
+
+  it.effect("run submits and waits; a typed failure is the kind's error", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      assert.strictEqual(yield* tasks.run(Add, { a: 2, b: 40 }), 42)
+      const error = yield* Effect.flip(tasks.run(Fail, { message: "no luck" }))
+      assert.instanceOf(error, Boom)
+      assert.strictEqual((error as Boom).message, "no luck")
+    })))
+
+  it.effect("a failed task's record carries the encoded error and reason", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const handle = yield* tasks.submit(Fail, { message: "bad" })
+      const exit = yield* handle.await
+      assert.deepStrictEqual(exit, Exit.fail(new Boom({ message: "bad" })))
+      const info = yield* handle.info
+      assert.strictEqual(info.status, "failed")
+      assert.strictEqual(info.reason, "error")
+      assert.deepStrictEqual(info.error, { _tag: "Boom", message: "bad" })
+    })))
+
+  it.effect("a payload that fails its Schema is rejected naming the field, and nothing is recorded", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const error = yield* Effect.flip(tasks.submitEncoded("add", { a: 1, b: "two" }))
+      assert.strictEqual(error._tag, "InvalidPayload")
+      if (error._tag !== "InvalidPayload") return
+      assert.deepStrictEqual(error.issues.map((i) => i.path), [["b"]])
+      assert.include(error.message, "b:")
+      const typed = yield* Effect.flip(tasks.submit(Add, { a: 1 } as any))
+      assert.strictEqual(typed._tag, "InvalidPayload")
+      const page = yield* tasks.list({})
+      assert.strictEqual(page.items.length, 0)
+    })))
+
+  it.effect("an unknown kind and an unknown id give typed errors", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      assert.strictEqual((yield* Effect.flip(tasks.submitEncoded("nope", {})))._tag, "UnknownTaskKind")
+      for (const op of [tasks.get("x"), tasks.interrupt("x"), tasks.delete("x"), tasks.awaitInfo("x")]) {
+        assert.strictEqual((yield* Effect.flip(op))._tag, "TaskNotFound")
+      }
+      assert.strictEqual((yield* Effect.flip(tasks.handle("x")))._tag, "TaskNotFound")
+    })))
+
+  it.effect("events stream status and progress changes and ends at the terminal state", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const handle = yield* tasks.submit(Sleep, { seconds: 3 })
+      const collected = yield* Effect.forkChild(Stream.runCollect(handle.events))
+      yield* settle
+      yield* TestClock.adjust("3 seconds")
+      const events = yield* Fiber.join(collected)
+      const seen = events.map((info) => `${info.status}:${Math.round(info.progress)}`)
+      assert.deepStrictEqual(seen.slice(-4), ["running:33", "running:67", "running:100", "completed:100"])
+      assert.strictEqual(seen[0].split(":")[0], "running")
+    })))
+
+  it.effect("events of a finished task give its final record once", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const handle = yield* tasks.submit(Add, { a: 1, b: 1 })
+      yield* handle.await
+      const events = yield* Stream.runCollect(handle.events)
+      assert.deepStrictEqual(events.map((info) => info.status), ["completed"])
+    })))
+
+  it.effect("interrupting a running task runs its finalizers and records it interrupted", () =>
+    Effect.gen(function*() {
+      const log = yield* Ref.make<ReadonlyArray<string>>([])
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks
+        const handle = yield* tasks.submit(Sleep, { seconds: 100, tag: "long" })
+        yield* settle
+        yield* TestClock.adjust("5 seconds")
+        yield* handle.interrupt
+        assert.deepStrictEqual(yield* Ref.get(log), ["start:long", "finalized:long"])
+        const info = yield* handle.info
+        assert.strictEqual(info.status, "interrupted")
+        assert.strictEqual(info.progress, 5)
+        assert.isTrue(Exit.hasInterrupts(yield* handle.await))
+      }).pipe(Effect.provide(supervisor(sleepLive(log))))
+    }))
+
+  it.effect("interrupting a pending task means it never starts", () =>
+    Effect.gen(function*() {
+      const gates = yield* gateLive
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks
+        const first = yield* tasks.submit(Gate, { id: "a" })
+        const second = yield* tasks.submit(Gate, { id: "b" })
+        yield* settle
+        assert.strictEqual(yield* second.status, "pending")
+        yield* second.interrupt
+        assert.strictEqual(yield* second.status, "interrupted")
+        assert.isNull((yield* second.info).startedAt)
+        yield* gates.open("a")
+        assert.strictEqual(yield* first.join, "a")
+      }).pipe(Effect.provide(supervisor(gates.layer, { maxWorkers: 1 })))
+    }))
+
+  it.effect("a handle from an id awaits the typed result", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const submitted = yield* tasks.submit(Add, { a: 5, b: 5 })
+      const handle = yield* tasks.handle(submitted.id)
+      assert.strictEqual(handle.kind, "add")
+      assert.deepStrictEqual(yield* handle.await, Exit.succeed(10))
+    })))
+
+  it.effect("list filters and paginates through the store", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      for (let i = 0; i < 5; i++) yield* tasks.run(Add, { a: i, b: 0 })
+      yield* Effect.ignore(tasks.run(Fail, { message: "x" }))
+      const failed = yield* tasks.list({ status: ["failed"] })
+      assert.strictEqual(failed.items.length, 1)
+      const first = yield* tasks.list({ kind: ["add"], limit: 3 })
+      assert.deepStrictEqual(first.items.map((i) => i.payload), [{ a: 4, b: 0 }, { a: 3, b: 0 }, { a: 2, b: 0 }])
+      const second = yield* tasks.list({ kind: ["add"], limit: 3, cursor: first.nextCursor! })
+      assert.deepStrictEqual(second.items.map((i) => i.payload), [{ a: 1, b: 0 }, { a: 0, b: 0 }])
+      assert.isNull(second.nextCursor)
+    })))
+
+  it.effect("delete interrupts an unfinished task and removes its record", () =>
+    Effect.gen(function*() {
+      const log = yield* Ref.make<ReadonlyArray<string>>([])
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks
+        const handle = yield* tasks.submit(Sleep, { seconds: 100, tag: "gone" })
+        yield* settle
+        yield* tasks.delete(handle.id)
+        assert.deepStrictEqual(yield* Ref.get(log), ["start:gone", "finalized:gone"])
+        assert.strictEqual((yield* Effect.flip(tasks.get(handle.id)))._tag, "TaskNotFound")
+      }).pipe(Effect.provide(supervisor(sleepLive(log))))
+    }))
+
+  it.effect("purge removes finished records by age and status", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const old = yield* tasks.submit(Add, { a: 1, b: 1 })
+      yield* old.await
+      yield* TestClock.adjust("1 hour")
+      const recent = yield* tasks.submit(Add, { a: 2, b: 2 })
+      yield* recent.await
+      assert.strictEqual(yield* tasks.purge({ finishedBefore: 30 * 60 * 1000 }), 1)
+      assert.strictEqual((yield* Effect.flip(tasks.get(old.id)))._tag, "TaskNotFound")
+      assert.strictEqual((yield* tasks.get(recent.id)).status, "completed")
+      assert.strictEqual(yield* tasks.purge({ status: ["failed"] }), 0)
+    })))
+
+  it.effect("the retention sweeper purges finished records after their retention", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const store = yield* TaskStore
+      const handle = yield* tasks.submit(Add, { a: 1, b: 1 })
+      yield* handle.await
+      yield* TestClock.adjust("23 hours")
+      assert.isTrue(Option.isSome(yield* store.get(handle.id)))
+      yield* TestClock.adjust("1 hour")
+      yield* TestClock.adjust("1 minute")
+      assert.isTrue(Option.isNone(yield* store.get(handle.id)))
+    })))
+
+  it.effect("events of all tasks are published to watchers", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const watcher = yield* Effect.forkChild(
+        tasks.events.pipe(Stream.filter((info) => info.status === "completed"), Stream.take(2), Stream.runCollect)
+      )
+      yield* settle
+      yield* tasks.run(Add, { a: 1, b: 2 })
+      yield* tasks.run(Add, { a: 3, b: 4 })
+      const completed = yield* Fiber.join(watcher)
+      assert.deepStrictEqual(completed.map((info) => info.result), [3, 7])
+    })))
+
+  it.effect("stats count pending and running tasks", () =>
+    Effect.gen(function*() {
+      const gates = yield* gateLive
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks
+        yield* tasks.submit(Gate, { id: "a" })
+        yield* tasks.submit(Gate, { id: "b" })
+        yield* tasks.submit(Gate, { id: "c" })
+        yield* settle
+        const stats = yield* tasks.stats
+        assert.strictEqual(stats.running, 2)
+        assert.strictEqual(stats.pending, 1)
+        assert.deepStrictEqual(stats.runningByKind, { gate: 2 })
+      }).pipe(Effect.provide(supervisor(gates.layer, { maxWorkers: 2 })))
+    }))
+})

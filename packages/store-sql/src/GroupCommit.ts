@@ -106,17 +106,20 @@ export const make = Effect.fnUntraced(function*(
     )
   })
 
-  yield* Effect.forkScoped(
-    Effect.forever(Effect.gen(function*() {
-      yield* queued.await
-      yield* Effect.raceFirst(Effect.sleep(flushInterval), full.await)
-      yield* Effect.uninterruptible(flush)
-    })).pipe(Effect.onInterrupt(() =>
-      Effect.andThen(Effect.sync(() => {
+  // Registered before the writer, so it runs after the writer stopped: what is still queued gets written.
+  yield* Effect.addFinalizer(() =>
+    Effect.andThen(
+      Effect.sync(() => {
         closed = true
-      }), flush)
-    ))
+      }),
+      flush
+    )
   )
+  yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+    yield* queued.await
+    yield* Effect.raceFirst(Effect.sleep(flushInterval), full.await)
+    yield* Effect.uninterruptible(flush)
+  })))
 
   /** Adds a write to the pending batch and returns that batch; fails if `add` refuses or the store is closed. */
   const enqueue = (operation: string, add: (batch: PendingBatch) => TaskStoreError | void) =>

@@ -1,0 +1,142 @@
+import { TaskError } from "@chainjobs/tasks"
+import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Latch, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import * as GroupCommit from "../src/GroupCommit.ts"
+
+/** A fake database: records every batch it is asked to write; `gate` holds writes back while closed. */
+const makeDatabase = Effect.gen(function*() {
+  const batches: Array<{ inserts: Array<string>; updates: Array<string>; progress: Array<[string, number]> }> = []
+  const gate = yield* Latch.make(true)
+  const state = { rejected: new Set<string>(), failure: undefined as TaskError.TaskStoreError | undefined }
+  const write: GroupCommit.WriteBatch = (batch) =>
+    Effect.andThen(
+      gate.await,
+      Effect.suspend(() => {
+        batches.push({
+          inserts: [...batch.inserts.keys()],
+          updates: [...batch.updates.values()].map((info) => `${info.id}:${info.status}`),
+          progress: [...batch.progress.values()].map((info) => [info.id, info.progress])
+        })
+        return state.failure === undefined ? Effect.succeed(state.rejected) : Effect.fail(state.failure)
+      })
+    )
+  return { batches, gate, state, write }
+})
+
+const fork = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
+
+describe("GroupCommit", () => {
+  it.effect("writes queued within the interval share one batch, acknowledged only once it committed", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write, { flushInterval: "10 millis" })
+      const [a, b, c] = [record(), record(), record()]
+      yield* db.gate.close
+      const writes = yield* fork(Effect.all([
+        commit.insert(a),
+        commit.insert(b),
+        commit.update({ ...c, status: "running" })
+      ], { concurrency: "unbounded" }))
+      yield* TestClock.adjust("9 millis")
+      assert.strictEqual(db.batches.length, 0)
+      yield* TestClock.adjust("1 millis")
+      assert.isUndefined(writes.pollUnsafe(), "acknowledged before the batch committed")
+      yield* db.gate.open
+      yield* Fiber.join(writes)
+      assert.deepStrictEqual(db.batches, [{ inserts: [a.id, b.id], updates: [`${c.id}:running`], progress: [] }])
+    }))
+
+  it.effect("a full batch is written without waiting out the interval", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write, { flushInterval: "1 hour", maxBatchSize: 3 })
+      yield* Effect.forEach([record(), record(), record()], commit.insert, { concurrency: "unbounded" })
+      assert.strictEqual(db.batches.length, 1)
+      assert.strictEqual(db.batches[0].inserts.length, 3)
+    }))
+
+  it.effect("per id the latest state change wins, and progress queued before a state change gives way to it", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write, { flushInterval: "10 millis" })
+      const [a, b] = [record({ status: "running" }), record({ status: "running" })]
+      // In this order: each write is queued before the next starts.
+      yield* commit.updateProgress({ ...a, progress: 10 })
+      const running = yield* fork(commit.update({ ...a, status: "running" }))
+      yield* commit.updateProgress({ ...a, progress: 20 })
+      yield* commit.updateProgress({ ...a, progress: 30 })
+      yield* commit.updateProgress({ ...b, progress: 5 })
+      const completed = yield* fork(commit.update({ ...b, status: "completed" }))
+      const failed = yield* fork(commit.update({ ...b, status: "failed" }))
+      const stateChanges = yield* fork(Fiber.joinAll([running, completed, failed]))
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.join(stateChanges)
+      assert.deepStrictEqual(db.batches, [{
+        inserts: [],
+        updates: [`${a.id}:running`, `${b.id}:failed`],
+        progress: [[a.id, 30]]
+      }])
+    }))
+
+  it.effect("progress is acknowledged at once and written with the next batch", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write, { flushInterval: "10 millis" })
+      const a = record({ status: "running" })
+      yield* commit.updateProgress({ ...a, progress: 40 })
+      assert.strictEqual(db.batches.length, 0)
+      yield* TestClock.adjust("10 millis")
+      assert.deepStrictEqual(db.batches, [{ inserts: [], updates: [], progress: [[a.id, 40]] }])
+    }))
+
+  it.effect("an insert fails when its id is already queued or already stored", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write, { flushInterval: "10 millis" })
+      const [queued, stored] = [record(), record()]
+      db.state.rejected = new Set([stored.id])
+      const first = yield* fork(commit.insert(queued))
+      const again = yield* Effect.flip(commit.insert({ ...queued, kind: "other" }))
+      assert.strictEqual(again._tag, "TaskStoreError")
+      const existing = yield* fork(Effect.flip(commit.insert(stored)))
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.join(first)
+      assert.match((yield* Fiber.join(existing)).message, /already exists/)
+      assert.deepStrictEqual(db.batches[0].inserts, [queued.id, stored.id])
+    }))
+
+  it.effect("a failed write fails every write of its batch, and the next batch is written", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write, { flushInterval: "10 millis" })
+      db.state.failure = new TaskError.TaskStoreError({ operation: "commit", message: "disk full" })
+      const failed = yield* fork(Effect.all([
+        Effect.flip(commit.insert(record())),
+        Effect.flip(commit.update(record()))
+      ], { concurrency: "unbounded" }))
+      yield* TestClock.adjust("10 millis")
+      assert.deepStrictEqual((yield* Fiber.join(failed)).map((error) => error.message), ["disk full", "disk full"])
+      db.state.failure = undefined
+      const next = yield* fork(commit.insert(record()))
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.join(next)
+      assert.strictEqual(db.batches.length, 2)
+    }))
+
+  it.effect("closing the scope writes what is queued and refuses later writes", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const scope = yield* Scope.make()
+      const commit = yield* GroupCommit.make(db.write, { flushInterval: "1 hour" }).pipe(Scope.provide(scope))
+      const a = record()
+      const queued = yield* fork(commit.insert(a))
+      yield* commit.updateProgress({ ...a, progress: 1 })
+      yield* Scope.close(scope, Exit.void)
+      yield* Fiber.join(queued)
+      assert.deepStrictEqual(db.batches, [{ inserts: [a.id], updates: [], progress: [[a.id, 1]] }])
+      const late = yield* Effect.flip(commit.update(a))
+      assert.match(late.message, /closed/)
+    }))
+})

@@ -54,9 +54,9 @@ export const accounts: ReadonlyArray<DevAccount> = Array.from({ length: 20 }, (_
   return { address: account.address, privateKey: toHex(account.getHdKey().privateKey!) }
 })
 
-/** Starting the dev chain failed: the process could not start, exited, or never answered. */
+/** The dev chain failed: its process could not start, exited or never answered, or seeding it failed. */
 export class DevChainError extends Schema.TaggedError<DevChainError>()("DevChainError", {
-  reason: Schema.Literals(["Spawn", "Exited", "Timeout"]),
+  reason: Schema.Literals(["Spawn", "Exited", "Timeout", "Seed"]),
   message: Schema.String
 }) {}
 

@@ -5,3 +5,5 @@
  * @since 0.1.0
  */
 export * as DevChain from "./DevChain.ts"
+export * as Activity from "./Activity.ts"
+export * as DevSeed from "./DevSeed.ts"

@@ -80,5 +80,5 @@ export const implement = <K extends Any, R>(
   Layer.effectDiscard(Effect.gen(function*() {
     const tasks = yield* Tasks
     const context = yield* Effect.context<Exclude<R, TaskContext>>()
-    yield* tasks.register(kind, (payload) => Effect.provideContext(handler(payload), context as any) as any)
+    yield* tasks.register(kind, handler, context)
   }))

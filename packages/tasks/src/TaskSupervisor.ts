@@ -28,7 +28,6 @@ import {
   PubSub,
   Queue,
   Schedule,
-  Schema,
   Scope,
   Stream
 } from "effect"
@@ -115,7 +114,11 @@ export type SubmitError = InvalidPayload | SubmitRejected | UnknownTaskKind | Ta
 /** The supervisor service. */
 export class Tasks extends Context.Service<Tasks, {
   /** Registers the handler of a kind (use `Task.implement`); tasks of the kind recovered from the store start now. */
-  register(kind: Task.Any, handler: (payload: any) => Effect.Effect<unknown, unknown, TaskContext>): Effect.Effect<void>
+  register<R>(
+    kind: Task.Any,
+    handler: (payload: any) => Effect.Effect<unknown, unknown, R>,
+    context: Context.Context<Exclude<R, TaskContext>>
+  ): Effect.Effect<void>
   /** The registered kinds. */
   readonly kinds: Effect.Effect<ReadonlyArray<Task.Any>>
   /** Submits a task and returns its handle once the task is recorded. */
@@ -187,7 +190,10 @@ export class Tasks extends Context.Service<Tasks, {
 
 interface Registered {
   readonly kind: Task.Any
-  readonly handler: (payload: any) => Effect.Effect<unknown, unknown, TaskContext>
+  readonly handler: (payload: any) => Effect.Effect<unknown, unknown, any>
+  readonly codec: codec.KindCodec
+  /** The supervisor's services merged with the handler's: what the task fibers of the kind run with. */
+  readonly context: Context.Context<never>
 }
 
 /** A task the supervisor holds in memory: from submission until it has finished. */
@@ -211,6 +217,54 @@ class RetryableDefect {
   }
 }
 
+/** What every task context of one supervisor shares. */
+interface Shared {
+  readonly store: TaskStore["Service"]
+  readonly now: () => number
+  readonly publish: (entry: Entry) => void
+}
+
+/** The `TaskContext` of one running task: a small object whose methods act on the supervisor's entry. */
+type TaskContextService = TaskContext["Service"]
+
+class LiveTaskContext implements TaskContextService {
+  readonly entry: Entry
+  readonly shared: Shared
+  constructor(entry: Entry, shared: Shared) {
+    this.entry = entry
+    this.shared = shared
+  }
+  get taskId() {
+    return this.entry.info.id
+  }
+  get attempt() {
+    return this.entry.info.attempt
+  }
+  progress(percent: number, message?: string): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const entry = this.entry
+      const p = Math.min(100, Math.max(0, Number.isFinite(percent) ? percent : 0))
+      entry.info = { ...entry.info, progress: p, message: message ?? entry.info.message, heartbeatAt: this.shared.now() }
+      this.shared.publish(entry)
+      return Effect.ignore(this.shared.store.updateProgress(entry.info))
+    })
+  }
+  get heartbeat(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.entry.info = { ...this.entry.info, heartbeatAt: this.shared.now() }
+    })
+  }
+  checkpoint(state: unknown): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.entry.info = { ...this.entry.info, checkpoint: state ?? null, heartbeatAt: this.shared.now() }
+      return Effect.orDie(this.shared.store.update(this.entry.info))
+    })
+  }
+  get lastCheckpoint(): Effect.Effect<Option.Option<unknown>> {
+    return Effect.sync(() => Option.fromNullishOr(this.entry.info.checkpoint))
+  }
+}
+
 /** Makes a supervisor in the current scope; closing the scope shuts it down gracefully. */
 export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorConfig> = {}) {
   const config = { ...defaults, ...options }
@@ -218,7 +272,6 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
   const clock = yield* Clock.Clock
   const context = yield* Effect.context<never>()
   const scope = yield* Scope.Scope
-  const runFork = Effect.runForkWith(context)
   const now = () => clock.currentTimeMillisUnsafe()
 
   const registry = new Map<string, Registered>()
@@ -240,6 +293,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     else map.set(key, n)
   }
 
+  /** How many `events` streams are open: nothing is published to the PubSub while there are none. */
+  let watchers = 0
   const publish = (entry: Entry) => {
     const info = entry.info
     if (entry.listeners !== undefined) {
@@ -248,8 +303,9 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         if (isTerminal(info.status)) Queue.endUnsafe(queue)
       }
     }
-    PubSub.publishUnsafe(allEvents, info)
+    if (watchers > 0) PubSub.publishUnsafe(allEvents, info)
   }
+  const shared: Shared = { store, now, publish }
 
   // ---------------------------------------------------------------------------
   // admission
@@ -289,36 +345,14 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     running.add(entry)
     bump(runningByKind, entry.info.kind, 1)
     if (entry.info.key !== null) bump(runningByKey, entry.info.key, 1)
-    entry.fiber = runFork(runTask(entry))
+    entry.fiber = Effect.runForkWith(Context.add(entry.registered.context, TaskContext, new LiveTaskContext(entry, shared)))(
+      runTask(entry)
+    )
   }
 
   // ---------------------------------------------------------------------------
   // running one task
   // ---------------------------------------------------------------------------
-
-  const contextFor = (entry: Entry, attempt: number): TaskContext["Service"] => {
-    const touch = () => {
-      entry.info = { ...entry.info, heartbeatAt: now() }
-    }
-    return TaskContext.of({
-      taskId: entry.info.id,
-      attempt,
-      progress: (percent, message) =>
-        Effect.suspend(() => {
-          const p = Math.min(100, Math.max(0, Number.isFinite(percent) ? percent : 0))
-          entry.info = { ...entry.info, progress: p, message: message ?? entry.info.message, heartbeatAt: now() }
-          publish(entry)
-          return Effect.ignore(store.updateProgress(entry.info))
-        }),
-      heartbeat: Effect.sync(touch),
-      checkpoint: (state) =>
-        Effect.suspend(() => {
-          entry.info = { ...entry.info, checkpoint: state ?? null, heartbeatAt: now() }
-          return Effect.orDie(store.update(entry.info))
-        }),
-      lastCheckpoint: Effect.sync(() => Option.fromNullishOr(entry.info.checkpoint))
-    })
-  }
 
   /** One attempt: mark running, run the handler under the kind's timeout. */
   const attemptOnce = (entry: Entry, first: boolean): Effect.Effect<unknown, unknown> =>
@@ -335,11 +369,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         heartbeatAt: at
       }
       publish(entry)
-      let effect: Effect.Effect<unknown, unknown> = Effect.provideService(
-        handler(entry.payload),
-        TaskContext,
-        contextFor(entry, attempt)
-      )
+      let effect = handler(entry.payload) as Effect.Effect<unknown, unknown>
       if (policy.timeoutMillis !== undefined) {
         const timeoutMillis = policy.timeoutMillis
         effect = Effect.timeoutOrElse(effect, {
@@ -389,19 +419,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     Effect.suspend(() => {
       const { kind } = entry.registered
       const at = now()
-      let outcome: Pick<TaskInfo, "status" | "reason" | "result" | "error" | "errorMessage">
-      if (Exit.isSuccess(exit)) {
-        const encoded = Schema.encodeUnknownExit(kind.success)(exit.value)
-        outcome = Exit.isSuccess(encoded)
-          ? { status: "completed", reason: null, result: encoded.value ?? null, error: null, errorMessage: null }
-          : {
-            status: "failed",
-            reason: "defect",
-            result: null,
-            error: null,
-            errorMessage: `the handler's result does not match its kind's Schema: ${encoded.cause}`
-          }
-      } else if (entry.stoppedBy === "heartbeat") {
+      let outcome: codec.Outcome
+      if (entry.stoppedBy === "heartbeat" && Exit.isFailure(exit)) {
         outcome = {
           status: "failed",
           reason: "heartbeat",
@@ -409,11 +428,11 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
           error: null,
           errorMessage: `no heartbeat for over ${Duration.format(Duration.millis(kind.policy.heartbeatTimeoutMillis ?? 0))}`
         }
-      } else if (entry.stoppedBy === "shutdown" && kind.policy.onRestart === "resume") {
+      } else if (entry.stoppedBy === "shutdown" && Exit.isFailure(exit) && kind.policy.onRestart === "resume") {
         // Left for the next process to resume from its checkpoint.
         outcome = { status: "pending", reason: null, result: null, error: null, errorMessage: null }
       } else {
-        outcome = { result: null, ...codec.describeFailure(exit.cause, kind.error) }
+        outcome = entry.registered.codec.outcome(exit)
       }
       const finished = outcome.status !== "pending"
       entry.info = {
@@ -562,14 +581,14 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
 
   const submit = <K extends Task.Any>(kind: K, payload: Task.Payload<K>, options?: SubmitOptions) =>
     Effect.flatMap(lookupKind(kind.name), (registered) =>
-      Effect.flatMap(codec.encodePayload(kind.name, kind.payload, payload), (encoded) =>
+      Effect.flatMap(registered.codec.encodePayload(payload), (encoded) =>
         submitDecoded(registered, payload, encoded, options)
       )
     ) as Effect.Effect<TaskHandle<Task.Success<K>, Task.Error<K>>, SubmitError>
 
   const submitEncoded = (name: string, encoded: unknown, options?: SubmitOptions) =>
     Effect.flatMap(lookupKind(name), (registered) =>
-      Effect.flatMap(codec.decodePayload(name, registered.kind.payload, encoded), (payload) =>
+      Effect.flatMap(registered.codec.decodePayload(encoded), (payload) =>
         submitDecoded(registered, payload, encoded, options)
       )
     )
@@ -599,12 +618,9 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
 
   const awaitExit = (id: string, kind: Task.Any | undefined) =>
     Effect.flatMap(awaitInfo(id), (info) => {
-      const registered = kind ?? registry.get(info.kind)?.kind
-      if (isTerminal(info.status) && registered !== undefined) {
-        return codec.exitFromInfo(info, registered.success, registered.error)
-      }
-      // The supervisor shut down before the task finished, or its kind is not registered here.
-      return Effect.succeed(Exit.interrupt() as Exit.Exit<unknown, unknown>)
+      const known = kind ?? registry.get(info.kind)?.kind
+      // Unknown kind here: the outcome cannot be decoded, only told as an interruption.
+      return known === undefined ? Effect.succeed(Exit.interrupt() as Exit.Exit<unknown, unknown>) : codec.forKind(known).exitFromInfo(info)
     })
 
   const watch = (id: string): Stream.Stream<TaskInfo, TaskNotFound | TaskStoreError> =>
@@ -671,7 +687,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
   /** Takes back a record a dead process left unfinished. */
   const recover = (registered: Registered, info: TaskInfo): Effect.Effect<void, TaskStoreError> => {
     const kind = registered.kind
-    const payload = codec.decodePayload(kind.name, kind.payload, info.payload)
+    const payload = registered.codec.decodePayload(info.payload)
     const at = now()
     if (Exit.isFailure(payload) || (info.status === "running" && kind.policy.onRestart === "fail")) {
       const lost: TaskInfo = {
@@ -691,9 +707,14 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     return Effect.map(info.status === "running" ? store.update(resumed) : Effect.void, () => enqueue(entry))
   }
 
-  const register = (kind: Task.Any, handler: Registered["handler"]) =>
+  const register = (kind: Task.Any, handler: Registered["handler"], handlerContext: Context.Context<any>) =>
     Effect.suspend(() => {
-      const registered = { kind, handler }
+      const registered: Registered = {
+        kind,
+        handler,
+        codec: codec.forKind(kind),
+        context: Context.merge(context, handlerContext)
+      }
       registry.set(kind.name, registered)
       const waiting = dormant.get(kind.name) ?? []
       dormant.delete(kind.name)
@@ -762,7 +783,17 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     interrupt,
     delete: (id) => Effect.andThen(interrupt(id), Effect.asVoid(store.remove(id))),
     purge: (filter) => store.purge(filter),
-    events: Stream.fromPubSub(allEvents),
+    events: Stream.unwrap(
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          watchers++
+        }),
+        () =>
+          Effect.sync(() => {
+            watchers--
+          })
+      ).pipe(Effect.as(Stream.fromPubSub(allEvents)))
+    ),
     stats: Effect.sync(() => ({
       pending: pending.size,
       running: running.size,
@@ -772,13 +803,13 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     })),
     schedule: (kind, payload, options) =>
       Effect.flatMap(lookupKind(kind.name), () =>
-        Effect.flatMap(codec.encodePayload(kind.name, kind.payload, payload), () =>
+        Effect.flatMap(codec.forKind(kind).encodePayload(payload), () =>
           recurring.schedule(tasks, scope, kind, payload, options)
         )
       ),
     daemon: (kind, payload, options) =>
       Effect.flatMap(lookupKind(kind.name), () =>
-        Effect.flatMap(codec.encodePayload(kind.name, kind.payload, payload), () =>
+        Effect.flatMap(codec.forKind(kind).encodePayload(payload), () =>
           recurring.daemon(tasks, scope, kind, payload, options)
         )
       )

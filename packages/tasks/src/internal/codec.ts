@@ -1,16 +1,17 @@
 /**
  * Schema glue of the supervisor: payload validation that names the bad field,
  * and the encoding of results and errors into (and out of) task records.
+ * Parsers are built once per kind (`forKind`), never per task.
  */
-import { Cause, Effect, Exit, Option, Schema, SchemaIssue } from "effect"
+import { Cause, Exit, Option, Schema, SchemaIssue } from "effect"
+import type { PlainSchema, TaskKind } from "../Task.ts"
 import { InvalidPayload, ResultDecodeError, TaskAborted } from "../TaskError.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
-import type { PlainSchema } from "../Task.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
 /** Turns a Schema failure on a payload into `InvalidPayload`, naming each bad field. */
-export const invalidPayload = (kind: string, issue: SchemaIssue.Issue): InvalidPayload => {
+const invalidPayload = (kind: string, issue: SchemaIssue.Issue): InvalidPayload => {
   const issues = formatter(issue).issues.map((i) => ({
     path: (i.path ?? []).map((key) => String(typeof key === "object" && key !== null && "key" in key ? key.key : key)),
     message: i.message
@@ -19,69 +20,112 @@ export const invalidPayload = (kind: string, issue: SchemaIssue.Issue): InvalidP
   return new InvalidPayload({ kind, issues, message: `invalid payload for task kind "${kind}": ${described.join("; ")}` })
 }
 
-/** Validates a typed payload and returns its encoded form, or fails with `InvalidPayload`. */
-export const encodePayload = (kind: string, schema: PlainSchema, payload: unknown): Exit.Exit<unknown, InvalidPayload> =>
-  Exit.mapError(Schema.encodeUnknownExit(schema)(payload), (error) => invalidPayload(kind, error.issue))
+/** The outcome fields of a finished record. */
+export type Outcome = Pick<TaskInfo, "status" | "reason" | "result" | "error" | "errorMessage">
 
-/** Decodes an encoded payload (from a remote caller or a stored record), or fails with `InvalidPayload`. */
-export const decodePayload = (kind: string, schema: PlainSchema, encoded: unknown): Exit.Exit<unknown, InvalidPayload> =>
-  Exit.mapError(Schema.decodeUnknownExit(schema)(encoded), (error) => invalidPayload(kind, error.issue))
-
-/** The outcome of a finished task, decoded from its record with its kind's Schemas. */
-export const exitFromInfo = (
-  info: TaskInfo,
-  success: PlainSchema,
-  error: PlainSchema
-): Effect.Effect<Exit.Exit<unknown, unknown>, ResultDecodeError> => {
-  const decodeWith = (schema: PlainSchema, value: unknown, what: string) =>
-    Schema.decodeUnknownEffect(schema)(value).pipe(
-      Effect.mapError((e) => new ResultDecodeError({ id: info.id, message: `stored ${what} does not decode: ${e.message}` }))
-    )
-  switch (info.status) {
-    case "completed":
-      return Effect.map(decodeWith(success, info.result, "result"), Exit.succeed)
-    case "interrupted":
-      return Effect.succeed(Exit.interrupt())
-    case "failed":
-      switch (info.reason) {
-        case "error":
-          return Effect.map(decodeWith(error, info.error, "error"), Exit.fail)
-        case "timeout":
-        case "heartbeat":
-        case "lost":
-          return Effect.succeed(
-            Exit.fail(new TaskAborted({ id: info.id, reason: info.reason, message: info.errorMessage ?? info.reason }))
-          )
-        default:
-          return Effect.succeed(Exit.die(new Error(info.errorMessage ?? "task died")))
-      }
-    default:
-      return Effect.die(new Error(`task ${info.id} has not finished`))
-  }
+/** The Schema operations the supervisor needs for one kind. */
+export interface KindCodec {
+  /** Validates a typed payload and returns its encoded form. */
+  encodePayload(payload: unknown): Exit.Exit<unknown, InvalidPayload>
+  /** Decodes an encoded payload (a remote caller's, or a stored one). */
+  decodePayload(encoded: unknown): Exit.Exit<unknown, InvalidPayload>
+  /** The outcome fields of a record for a handler's exit. */
+  outcome(exit: Exit.Exit<unknown, unknown>): Outcome
+  /** The typed outcome of a finished record. */
+  exitFromInfo(info: TaskInfo): Exit.Exit<Exit.Exit<unknown, unknown>, ResultDecodeError>
 }
 
-/** The terminal fields of a record for a failed attempt's cause. */
-export const describeFailure = (
-  cause: Cause.Cause<unknown>,
-  errorSchema: PlainSchema
-): Pick<TaskInfo, "status" | "reason" | "error" | "errorMessage"> => {
-  const failure = Cause.findErrorOption(cause)
-  if (Option.isSome(failure)) {
-    const e = failure.value
-    if (e instanceof TaskAborted) return { status: "failed", reason: e.reason, error: null, errorMessage: e.message }
-    const encoded = Schema.encodeUnknownExit(errorSchema)(e)
-    if (Exit.isSuccess(encoded)) {
-      return { status: "failed", reason: "error", error: encoded.value, errorMessage: messageOf(e) }
+const codecs = new WeakMap<object, KindCodec>()
+
+/** The codec of a kind, built on first use. */
+export const forKind = (kind: TaskKind<string, PlainSchema, PlainSchema, PlainSchema>): KindCodec => {
+  let codec = codecs.get(kind)
+  if (codec === undefined) {
+    codec = make(kind)
+    codecs.set(kind, codec)
+  }
+  return codec
+}
+
+const make = (kind: TaskKind<string, PlainSchema, PlainSchema, PlainSchema>): KindCodec => {
+  const encodePayload = Schema.encodeUnknownExit(kind.payload)
+  const decodePayload = Schema.decodeUnknownExit(kind.payload)
+  const encodeSuccess = Schema.encodeUnknownExit(kind.success)
+  const decodeSuccess = Schema.decodeUnknownExit(kind.success)
+  const encodeError = Schema.encodeUnknownExit(kind.error)
+  const decodeError = Schema.decodeUnknownExit(kind.error)
+
+  const failure = (cause: Cause.Cause<unknown>): Outcome => {
+    const found = Cause.findErrorOption(cause)
+    if (Option.isSome(found)) {
+      const e = found.value
+      if (e instanceof TaskAborted) return { status: "failed", reason: e.reason, result: null, error: null, errorMessage: e.message }
+      const encoded = encodeError(e)
+      if (Exit.isSuccess(encoded)) {
+        return { status: "failed", reason: "error", result: null, error: encoded.value ?? null, errorMessage: messageOf(e) }
+      }
+      return {
+        status: "failed",
+        reason: "defect",
+        result: null,
+        error: null,
+        errorMessage: `the handler failed with an error its kind's Schema does not describe: ${messageOf(e)}`
+      }
     }
-    return {
-      status: "failed",
-      reason: "defect",
-      error: null,
-      errorMessage: `the handler failed with an error its kind's Schema does not describe: ${messageOf(e)}`
+    if (Cause.hasDies(cause)) {
+      return { status: "failed", reason: "defect", result: null, error: null, errorMessage: Cause.pretty(cause) }
+    }
+    return { status: "interrupted", reason: null, result: null, error: null, errorMessage: null }
+  }
+
+  /** Stores keep an absent result (`Schema.Void`) as null. */
+  const decodeResult = (result: unknown) => {
+    const exit = decodeSuccess(result)
+    return Exit.isFailure(exit) && result === null ? decodeSuccess(undefined) : exit
+  }
+
+  const decoded = (info: TaskInfo, what: string, exit: Exit.Exit<unknown, Schema.SchemaError>) =>
+    Exit.mapError(exit, (e) => new ResultDecodeError({ id: info.id, message: `stored ${what} does not decode: ${e.message}` }))
+
+  return {
+    encodePayload: (payload) => Exit.mapError(encodePayload(payload), (e) => invalidPayload(kind.name, e.issue)),
+    decodePayload: (encoded) => Exit.mapError(decodePayload(encoded), (e) => invalidPayload(kind.name, e.issue)),
+    outcome: (exit) => {
+      if (Exit.isFailure(exit)) return failure(exit.cause)
+      const encoded = encodeSuccess(exit.value)
+      return Exit.isSuccess(encoded)
+        ? { status: "completed", reason: null, result: encoded.value ?? null, error: null, errorMessage: null }
+        : {
+          status: "failed",
+          reason: "defect",
+          result: null,
+          error: null,
+          errorMessage: `the handler's result does not match its kind's Schema: ${encoded.cause}`
+        }
+    },
+    exitFromInfo: (info) => {
+      switch (info.status) {
+        case "completed":
+          return Exit.map(decoded(info, "result", decodeResult(info.result)), Exit.succeed)
+        case "failed":
+          switch (info.reason) {
+            case "error":
+              return Exit.map(decoded(info, "error", decodeError(info.error)), Exit.fail)
+            case "timeout":
+            case "heartbeat":
+            case "lost":
+              return Exit.succeed(
+                Exit.fail(new TaskAborted({ id: info.id, reason: info.reason, message: info.errorMessage ?? info.reason }))
+              )
+            default:
+              return Exit.succeed(Exit.die(new Error(info.errorMessage ?? "task died")))
+          }
+        default:
+          // interrupted, or unfinished when its supervisor shut down
+          return Exit.succeed(Exit.interrupt())
+      }
     }
   }
-  if (Cause.hasDies(cause)) return { status: "failed", reason: "defect", error: null, errorMessage: Cause.pretty(cause) }
-  return { status: "interrupted", reason: null, error: null, errorMessage: null }
 }
 
 const messageOf = (e: unknown): string =>

@@ -1,0 +1,32 @@
+/** Helpers shared by the benchmarks: timing, repetition and heap readings. */
+
+/** Runs `body` `runs` times and returns the median of the rates it reports. */
+export const medianRate = async (runs: number, body: () => Promise<number>): Promise<number> => {
+  const rates: Array<number> = []
+  for (let i = 0; i < runs; i++) rates.push(await body())
+  rates.sort((a, b) => a - b)
+  return rates[Math.floor(rates.length / 2)]
+}
+
+/** Operations per second for `count` operations done in `millis`. */
+export const perSecond = (count: number, millis: number): number => (count * 1000) / millis
+
+/** Forces a full collection (needs `--expose-gc`) and returns the bytes in use on the heap. */
+export const heapUsed = (): number => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc !== undefined) {
+    gc()
+    gc()
+  }
+  return process.memoryUsage().heapUsed
+}
+
+/** Formats a number with thousands separators. */
+export const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+
+/** Prints aligned rows of a small table. */
+export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): void => {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)))
+  for (const row of rows) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  "))
+}

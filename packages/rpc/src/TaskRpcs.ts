@@ -1,0 +1,96 @@
+/**
+ * The RPC group of the task supervisor: what a remote client can ask of a
+ * chainjobs server. Task payloads, results and errors cross the wire encoded
+ * (as the kinds' Schemas encode them); `TaskInfo` records carry them that way,
+ * and the typed client decodes them with the kind's Schemas.
+ *
+ * Every call passes two middlewares: `Authentication` (a bearer token, see
+ * `Auth`) and `RequestValidation` (a request that does not match its Schema
+ * fails with `MalformedRequest` naming the problem, and changes nothing).
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { Rpc, RpcGroup, RpcMiddleware } from "effect/rpc"
+import { TaskError, TaskInfo, TaskQuery } from "@chainjobs/tasks"
+import { Authentication } from "./Auth.ts"
+import { lenient } from "./internal/lenient.ts"
+import { Forbidden, MalformedRequest, PayloadTooLarge, RateLimited } from "./TaskRpcError.ts"
+
+/** The RPC middleware that refuses a request whose payload does not match its Schema. */
+export class RequestValidation extends RpcMiddleware.Service<RequestValidation>()(
+  "@chainjobs/rpc/TaskRpcs/RequestValidation",
+  { error: MalformedRequest }
+) {}
+
+/** The payload of `Submit`: a kind's name, the payload encoded with its Schema, and submission options. */
+export const SubmitRequest = Schema.Struct({
+  kind: Schema.String,
+  /** The task payload, encoded with the kind's payload Schema. */
+  payload: Schema.Unknown,
+  /** Overrides the kind's priority: higher runs first. */
+  priority: Schema.optionalKey(Schema.Finite),
+  /** Overrides the kind's choice when another task holds the exclusive key. */
+  onConflict: Schema.optionalKey(Schema.Literals(["reject", "join", "queue"]))
+})
+/** @see SubmitRequest */
+export type SubmitRequest = typeof SubmitRequest.Type
+
+/** What the supervisor holds right now (`Tasks.stats`). */
+export const TaskStats = Schema.Struct({
+  pending: Schema.Number,
+  running: Schema.Number,
+  maxWorkers: Schema.Number,
+  runningByKind: Schema.Record(Schema.String, Schema.Number),
+  accepting: Schema.Boolean
+})
+/** @see TaskStats */
+export type TaskStats = typeof TaskStats.Type
+
+const ById = lenient(Schema.Struct({ id: Schema.String }))
+
+/** The errors of reading or controlling one task. */
+export const TaskAccessError = Schema.Union([TaskError.TaskNotFound, TaskError.TaskStoreError, Forbidden])
+
+/** The errors of `Submit`. */
+export const SubmitError = Schema.Union([
+  TaskError.InvalidPayload,
+  TaskError.SubmitRejected,
+  TaskError.UnknownTaskKind,
+  TaskError.TaskStoreError,
+  RateLimited,
+  PayloadTooLarge,
+  Forbidden
+])
+
+/** The RPC group exposing the task supervisor. */
+export class TaskRpcs extends RpcGroup.make(
+  /** Submits a task owned by the caller; returns its first record. */
+  Rpc.make("Submit", { payload: lenient(SubmitRequest), success: TaskInfo.TaskInfo, error: SubmitError }),
+  /** A task's current record. */
+  Rpc.make("Get", { payload: ById, success: TaskInfo.TaskInfo, error: TaskAccessError }),
+  /** Waits until a task has finished and returns its final record. Stopping the call leaves the task running. */
+  Rpc.make("Await", { payload: ById, success: TaskInfo.TaskInfo, error: TaskAccessError }),
+  /** A task's record at once, then at every change; ends after a terminal status. */
+  Rpc.make("Watch", { payload: ById, success: TaskInfo.TaskInfo, error: TaskAccessError, stream: true }),
+  /** Interrupts a task on the server (its finalizers run there) and waits until it has stopped. */
+  Rpc.make("Interrupt", { payload: ById, error: TaskAccessError }),
+  /** Lists records, newest first; a principal that is not an admin sees only its own. */
+  Rpc.make("List", {
+    payload: lenient(TaskQuery.TaskQuery),
+    success: TaskQuery.TaskPage,
+    error: Schema.Union([TaskError.TaskStoreError, Forbidden])
+  }),
+  /** Deletes a task's record, interrupting it first if it has not finished. */
+  Rpc.make("Delete", { payload: ById, error: TaskAccessError }),
+  /** Deletes finished records by age and status (admins only); returns how many. */
+  Rpc.make("Purge", {
+    payload: lenient(TaskQuery.PurgeFilter),
+    success: Schema.Number,
+    error: Schema.Union([TaskError.TaskStoreError, Forbidden])
+  }),
+  /** What the supervisor holds right now. */
+  Rpc.make("Stats", { success: TaskStats }),
+  /** Every change of every task the caller may see, from now on (for dashboards). */
+  Rpc.make("WatchAll", { success: TaskInfo.TaskInfo, stream: true })
+).middleware(RequestValidation).middleware(Authentication) {}

@@ -1,0 +1,175 @@
+import { assert, describe, layer } from "@effect/vitest"
+import { Cause, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import { RpcMiddleware, RpcTest } from "effect/rpc"
+import * as Auth from "../src/Auth.ts"
+import * as TaskRpcClient from "../src/TaskRpcClient.ts"
+import { TaskRpcs } from "../src/TaskRpcs.ts"
+import { Add, Boom, Fail, kinds, serverDependencies, Steps, TaskRpcServer } from "./fixtures.ts"
+
+const finished = new Map<string, string>()
+
+const Server = (options: Partial<TaskRpcServer.TaskRpcServerConfig> = {}) =>
+  TaskRpcServer.layerHandlers(options).pipe(
+    Layer.provideMerge(serverDependencies(kinds((id, how) => Effect.sync(() => finished.set(id, how)))))
+  )
+
+/** An in-memory typed client (no serialization) whose calls carry `token`. */
+const clientFor = (token: string) =>
+  RpcTest.makeClient(TaskRpcs).pipe(
+    Effect.provide(Auth.layerClient(token)),
+    Effect.map((rpc) => TaskRpcClient.make(rpc))
+  )
+
+/** A client that sends no token at all. */
+const anonymous = RpcTest.makeClient(TaskRpcs).pipe(
+  Effect.provide(RpcMiddleware.layerClient(Auth.Authentication, ({ next, request }) => next(request))),
+  Effect.map((rpc) => TaskRpcClient.make(rpc))
+)
+
+const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
+  assert.isTrue(Exit.isFailure(exit))
+  const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
+  assert.isTrue(Option.isSome(error), "expected a typed failure")
+  return Option.getOrThrow(error)
+}
+
+describe("TaskRpcServer", () => {
+  layer(Server({ maxPayloadBytes: 200 }), { excludeTestServices: true })("handles and ownership", (it) => {
+    it.effect("submit then await decodes the kind's success Schema", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        const sum = yield* alice.submit(Add, { a: 2, b: 3 })
+        assert.deepStrictEqual(yield* sum.await, Exit.succeed(5))
+        const steps = yield* alice.submit(Steps, { steps: 1, delayMs: 1 })
+        const result = yield* steps.join
+        assert.instanceOf(result.at, Date)
+        assert.strictEqual((yield* steps.info).owner, "alice")
+      }))
+
+    it.effect("await of a failing task gives the kind's typed error", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        const handle = yield* alice.submit(Fail, { message: "no luck" })
+        const error = failureOf(yield* handle.await)
+        assert.instanceOf(error, Boom)
+        assert.strictEqual((error as Boom).message, "no luck")
+      }))
+
+    it.effect("events report progress and end at the terminal status", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        const handle = yield* alice.submit(Steps, { steps: 3, delayMs: 5 })
+        const events = yield* Stream.runCollect(handle.events)
+        const last = events[events.length - 1]
+        assert.strictEqual(last.status, "completed")
+        const running = events.filter((e) => e.status === "running" && e.progress > 0)
+        assert.deepStrictEqual(running.map((e) => e.message), ["step 1", "step 2", "step 3"])
+      }))
+
+    it.effect("stopping a client-side await or watch leaves the task running", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        const handle = yield* alice.submit(Steps, { steps: 4, delayMs: 10 })
+        assert.isTrue(Option.isNone(yield* Effect.timeoutOption(handle.await, "5 millis")))
+        yield* Stream.runDrain(Stream.take(handle.events, 1))
+        const watching = yield* Effect.forkChild(Stream.runDrain(handle.events))
+        yield* Fiber.interrupt(watching)
+        assert.isTrue(Exit.isSuccess(yield* handle.await))
+        assert.strictEqual(finished.get(handle.id), "done")
+      }))
+
+    it.effect("interrupt stops the task on the server and runs its finalizer", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        const handle = yield* alice.submit(Steps, { steps: 1000, delayMs: 10 })
+        yield* Stream.runDrain(Stream.take(Stream.filter(handle.events, (e) => e.status === "running"), 1))
+        yield* handle.interrupt
+        assert.strictEqual(yield* handle.status, "interrupted")
+        assert.strictEqual(finished.get(handle.id), "interrupted")
+        assert.isTrue(Exit.hasInterrupts(yield* handle.await))
+      }))
+
+    it.effect("another principal can neither see nor control a task", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        const bob = yield* clientFor("bob-token")
+        const root = yield* clientFor("root-token")
+        const handle = yield* alice.submit(Steps, { steps: 1000, delayMs: 10 })
+        const foreign = bob.handle(Steps, handle.id)
+        for (const attempt of [foreign.info, foreign.interrupt, Effect.asVoid(foreign.await), bob.delete(handle.id)]) {
+          const error = failureOf(yield* Effect.exit(attempt))
+          assert.strictEqual(error._tag, "Forbidden")
+        }
+        assert.strictEqual(failureOf(yield* Effect.exit(Stream.runDrain(foreign.events)))._tag, "Forbidden")
+        assert.strictEqual(yield* handle.status, "running")
+        const bobs = yield* bob.list()
+        assert.isFalse(bobs.items.some((info) => info.id === handle.id))
+        assert.strictEqual(failureOf(yield* Effect.exit(bob.list({ owner: "alice" })))._tag, "Forbidden")
+        assert.strictEqual(failureOf(yield* Effect.exit(alice.purge({})))._tag, "Forbidden")
+        // an admin sees and controls every task
+        assert.isTrue((yield* root.list({ owner: "alice" })).items.some((info) => info.id === handle.id))
+        yield* root.interrupt(handle.id)
+        assert.strictEqual(yield* handle.status, "interrupted")
+      }))
+
+    it.effect("watchAll shows a principal only its own tasks", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        const bob = yield* clientFor("bob-token")
+        const seen = yield* Effect.forkChild(Stream.runHead(alice.watchAll))
+        yield* Effect.sleep("20 millis")
+        yield* bob.submit(Add, { a: 1, b: 1 })
+        const mine = yield* alice.submit(Add, { a: 1, b: 2 })
+        const first = yield* Fiber.join(seen)
+        assert.strictEqual(Option.getOrThrow(first).id, mine.id)
+      }))
+
+    it.effect("a call without a known token is refused and changes nothing", () =>
+      Effect.gen(function*() {
+        const root = yield* clientFor("root-token")
+        const before = (yield* root.list()).items.length
+        const none = failureOf(yield* Effect.exit(Effect.flatMap(anonymous, (c) => c.submit(Add, { a: 1, b: 1 }))))
+        assert.deepInclude(none, { _tag: "Unauthenticated", reason: "missing-token" })
+        const stranger = yield* clientFor("forged-token")
+        const unknown = failureOf(yield* Effect.exit(stranger.submit(Add, { a: 1, b: 1 })))
+        assert.deepInclude(unknown, { _tag: "Unauthenticated", reason: "unknown-token" })
+        assert.strictEqual(failureOf(yield* Effect.exit(stranger.stats))._tag, "Unauthenticated")
+        assert.strictEqual((yield* root.list()).items.length, before)
+      }))
+
+    it.effect("an oversized or Schema-invalid payload is refused with a typed error and nothing is recorded", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        const before = (yield* alice.list()).items.length
+        const big = failureOf(yield* Effect.exit(alice.submit(Fail, { message: "x".repeat(500) })))
+        assert.deepInclude(big, { _tag: "PayloadTooLarge", limit: 200 })
+        const invalid = failureOf(yield* Effect.exit(alice.submit(Add, { a: 1, b: "two" } as never)))
+        assert.strictEqual(invalid._tag, "InvalidPayload")
+        assert.deepStrictEqual(invalid._tag === "InvalidPayload" ? invalid.issues.map((i) => i.path) : [], [["b"]])
+        const unknownKind = failureOf(yield* Effect.exit(alice.submit({ ...Add, name: "nope" } as unknown as typeof Add, {
+          a: 1,
+          b: 1
+        })))
+        assert.strictEqual(unknownKind._tag, "UnknownTaskKind")
+        assert.strictEqual((yield* alice.list()).items.length, before)
+      }))
+  })
+
+  layer(Server({ submitLimit: 2, submitWindow: "1 hour" }), { excludeTestServices: true })("rate limit", (it) => {
+    it.effect("submissions beyond the limit fail with RateLimited and a retry-after, per principal", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        const bob = yield* clientFor("bob-token")
+        yield* alice.submit(Add, { a: 1, b: 1 })
+        yield* alice.submit(Add, { a: 1, b: 2 })
+        const error = failureOf(yield* Effect.exit(alice.submit(Add, { a: 1, b: 3 })))
+        assert.strictEqual(error._tag, "RateLimited")
+        if (error._tag === "RateLimited") {
+          assert.strictEqual(error.limit, 2)
+          assert.isAbove(error.retryAfterMillis, 0)
+        }
+        assert.strictEqual((yield* alice.list()).items.length, 2)
+        yield* bob.submit(Add, { a: 2, b: 2 })
+      }))
+  })
+})

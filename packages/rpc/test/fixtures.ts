@@ -1,0 +1,71 @@
+/** Task kinds and layers shared by the RPC tests, in process and in the server child process. */
+import { Effect, Layer, Schema } from "effect"
+import { RateLimiter } from "effect/persistence"
+import { Task, TaskContext, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import * as Auth from "../src/Auth.ts"
+import * as TaskRpcServer from "../src/TaskRpcServer.ts"
+
+/** The typed error of `Fail`. */
+export class Boom extends Schema.TaggedError<Boom>()("Boom", { message: Schema.String }) {}
+
+/** Adds two numbers. */
+export const Add = Task.define("add", {
+  payload: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+  success: Schema.Number
+})
+
+/** Fails with `Boom`. */
+export const Fail = Task.define("fail", {
+  payload: Schema.Struct({ message: Schema.String }),
+  success: Schema.Void,
+  error: Boom
+})
+
+/** Counts `steps` steps of `delayMs` each, reporting progress; its result is a Date, to show Schemas crossing the wire. */
+export const Steps = Task.define("steps", {
+  payload: Schema.Struct({ steps: Schema.Int, delayMs: Schema.Int }),
+  success: Schema.Struct({ steps: Schema.Int, at: Schema.Date })
+})
+
+/**
+ * The handlers. `onFinish` is told how each `steps` task ended, from its
+ * finalizer, so a test can see that an interrupt ran the finalizer where the
+ * task runs.
+ */
+export const kinds = (onFinish: (id: string, how: "interrupted" | "done") => Effect.Effect<void>) =>
+  Layer.mergeAll(
+    Task.implement(Add, ({ a, b }) => Effect.succeed(a + b)),
+    Task.implement(Fail, ({ message }) => Effect.fail(new Boom({ message }))),
+    Task.implement(Steps, ({ delayMs, steps }) =>
+      TaskContext.TaskContext.use((context) =>
+        Effect.gen(function*() {
+          for (let step = 1; step <= steps; step++) {
+            yield* Effect.sleep(delayMs)
+            yield* context.progress((100 * step) / steps, `step ${step}`)
+          }
+          return { steps, at: new Date(0) }
+        }).pipe(Effect.onExit((exit) => onFinish(context.taskId, exit._tag === "Failure" ? "interrupted" : "done")))
+      ))
+  )
+
+/** The tokens of the tests: two principals and an admin. */
+export const tokens: Auth.AuthConfig = {
+  tokens: {
+    "alice-token": { principal: "alice" },
+    "bob-token": { principal: "bob" },
+    "root-token": { principal: "root", admin: true }
+  }
+}
+
+/** Everything the RPC server needs but the HTTP router: supervisor, kinds, rate limiter, authentication. */
+export const serverDependencies = <E, R>(implementations: Layer.Layer<never, E, R>) =>
+  Layer.mergeAll(
+    implementations.pipe(
+      Layer.provideMerge(TaskSupervisor.layer({ shutdownGracePeriod: "10 millis" })),
+      Layer.provideMerge(TaskStore.layerMemory)
+    ),
+    RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
+    Auth.layer(tokens)
+  )
+
+export { TaskRpcServer }

@@ -1,2 +1,13 @@
-/** @chainjobs/server */
-export {}
+/**
+ * @chainjobs/server — the runnable service: configuration, the REST facade
+ * with OpenAPI and docs, the live dashboard, probes and metrics, the CLI.
+ *
+ * @since 0.1.0
+ */
+export * as Dashboard from "./Dashboard.ts"
+export * as DemoTasks from "./DemoTasks.ts"
+export * as Metrics from "./Metrics.ts"
+export * as RestApi from "./RestApi.ts"
+export * as RestServer from "./RestServer.ts"
+export * as Server from "./Server.ts"
+export * as ServerConfig from "./ServerConfig.ts"

@@ -1,0 +1,81 @@
+/**
+ * Prometheus metrics at `/metrics`. Task metrics are kept from the
+ * supervisor's event stream (submissions, outcomes by kind and status,
+ * durations) and read from its stats at scrape time (queue depth, running
+ * tasks by kind, worker limit). Every other Effect `Metric` in the process —
+ * the chain layer's pool and rate-limit metrics, RPC latency — is rendered
+ * with them, since all share Effect's metric registry.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Metric, Stream } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { PrometheusMetrics } from "effect/observability"
+import { TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
+
+/** Tasks accepted, by kind. */
+export const submitted = Metric.counter("chainjobs_tasks_submitted_total", {
+  description: "Tasks accepted by the supervisor",
+  incremental: true
+})
+/** Tasks finished, by kind, status and failure reason. */
+export const finished = Metric.counter("chainjobs_tasks_finished_total", {
+  description: "Tasks that reached a terminal status",
+  incremental: true
+})
+/** Run time of finished tasks (first start to finish), by kind and status. */
+export const duration = Metric.histogram("chainjobs_task_duration_seconds", {
+  description: "Run time of finished tasks, from first start to finish",
+  boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 4, count: 10 })
+})
+/** Tasks waiting for a worker (the queue depth). */
+export const pending = Metric.gauge("chainjobs_tasks_pending", { description: "Tasks waiting for a worker" })
+/** Tasks running, by kind. */
+export const running = Metric.gauge("chainjobs_tasks_running", { description: "Tasks running now" })
+/** The supervisor's worker limit. */
+export const maxWorkers = Metric.gauge("chainjobs_workers_max", { description: "At most this many tasks run at once" })
+/** 1 while the supervisor accepts tasks, 0 while it shuts down. */
+export const accepting = Metric.gauge("chainjobs_accepting", { description: "1 while new tasks are accepted" })
+
+const record = (info: TaskInfo.TaskInfo): Effect.Effect<void> => {
+  if (info.status === "pending" && info.attempt === 1 && info.startedAt === null) {
+    return Metric.update(Metric.withAttributes(submitted, { kind: info.kind }), 1)
+  }
+  if (!TaskInfo.isTerminal(info.status)) return Effect.void
+  const attributes = { kind: info.kind, status: info.status }
+  const seconds = ((info.finishedAt ?? 0) - (info.startedAt ?? info.createdAt)) / 1000
+  return Effect.andThen(
+    Metric.update(Metric.withAttributes(finished, { ...attributes, reason: info.reason ?? "none" }), 1),
+    Metric.update(Metric.withAttributes(duration, attributes), Math.max(0, seconds))
+  )
+}
+
+/** Sets the gauges from the supervisor's current stats. */
+export const sample = Effect.fnUntraced(function*(tasks: TaskSupervisor.Tasks["Service"]) {
+  const stats = yield* tasks.stats
+  const kinds = yield* tasks.kinds
+  yield* Metric.update(pending, stats.pending)
+  yield* Metric.update(maxWorkers, stats.maxWorkers)
+  yield* Metric.update(accepting, stats.accepting ? 1 : 0)
+  for (const kind of kinds) {
+    yield* Metric.update(Metric.withAttributes(running, { kind: kind.name }), stats.runningByKind[kind.name] ?? 0)
+  }
+})
+
+/** Follows the supervisor's events into the task metrics and serves `/metrics`. */
+export const layer: Layer.Layer<never, never, HttpRouter.HttpRouter | TaskSupervisor.Tasks> = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const tasks = yield* TaskSupervisor.Tasks
+    yield* Effect.forkScoped(Stream.runForEach(tasks.events, record))
+    const router = yield* HttpRouter.HttpRouter
+    yield* router.add(
+      "GET",
+      "/metrics",
+      Effect.andThen(
+        sample(tasks),
+        Effect.map(PrometheusMetrics.format(), (body) =>
+          HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+      )
+    )
+  })
+)

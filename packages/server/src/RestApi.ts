@@ -1,0 +1,194 @@
+/**
+ * The REST facade, as a schema-first `HttpApi`: the contract the server
+ * implements (`RestServer.ts`), the typed client the CLI uses, and the
+ * OpenAPI document the docs page renders. It follows seed 001's job API:
+ * submitting answers `202` with the URLs to follow the task, listing takes
+ * `status`, `kind`, `page` and `limit`, and `?wait=true` runs a task
+ * synchronously (seed 003).
+ *
+ * Every endpoint under `/api` goes through `Authorization`; `/healthz` and
+ * `/readyz` do not.
+ *
+ * @since 0.1.0
+ */
+import { Context, Schema } from "effect"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "effect/http-api"
+import { TaskError, TaskInfo, TaskQuery } from "@chainjobs/tasks"
+
+/** The principal a request acts for: the name its bearer token maps to, or `anonymous` when auth is off. */
+export class CurrentPrincipal extends Context.Service<CurrentPrincipal, string>()("@chainjobs/server/CurrentPrincipal") {}
+
+/** The request carried no bearer token, or one the server does not know. */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
+  message: Schema.String
+}, { httpApiStatus: 401 }) {}
+
+/**
+ * Bearer-token authentication. A token is read from the `Authorization:
+ * Bearer` header, or from the `access_token` query parameter for clients that
+ * cannot set headers (the browser's `EventSource`).
+ */
+export class Authorization extends HttpApiMiddleware.Service<Authorization, {
+  provides: CurrentPrincipal
+}>()("@chainjobs/server/Authorization", {
+  security: {
+    bearer: HttpApiSecurity.bearer,
+    query: HttpApiSecurity.apiKey({ key: "access_token", in: "query" })
+  },
+  error: Unauthorized
+}) {}
+
+/** A finished task did not complete: it failed or was interrupted. The body says why. */
+export class TaskFailed extends Schema.TaggedError<TaskFailed>()("TaskFailed", {
+  taskId: Schema.String,
+  status: Schema.Literals(["failed", "interrupted"]),
+  /** Set when `status` is `failed`: `error`, `defect`, `timeout`, `heartbeat` or `lost`. */
+  reason: Schema.NullOr(TaskInfo.FailureReason),
+  /** The kind's typed error, encoded, when `reason` is `error`. */
+  error: Schema.Unknown,
+  message: Schema.String
+}, { httpApiStatus: 409 }) {}
+
+/** The answer to a submission: where to follow the task (seed 001's contract). */
+export const SubmitAccepted = Schema.Struct({
+  taskId: Schema.String,
+  kind: Schema.String,
+  status: TaskInfo.TaskStatus,
+  statusUrl: Schema.String,
+  resultUrl: Schema.String,
+  eventsUrl: Schema.String
+})
+/** @see SubmitAccepted */
+export type SubmitAccepted = typeof SubmitAccepted.Type
+
+/** The result of a completed task. */
+export const TaskResult = Schema.Struct({
+  taskId: Schema.String,
+  status: Schema.Literal("completed"),
+  /** The success value, encoded through the kind's Schema. */
+  result: Schema.Unknown,
+  completedAt: Schema.Number
+})
+
+/** The answer to a result request while the task has not finished (status 202). */
+export const TaskRunning = Schema.Struct({
+  taskId: Schema.String,
+  status: Schema.Literals(["pending", "running"]),
+  progress: Schema.Number,
+  message: Schema.NullOr(Schema.String)
+})
+
+/** One page of a listing. `page` counts from 1; `nextCursor` fetches the next page without counting. */
+export const TaskList = Schema.Struct({
+  items: Schema.Array(TaskInfo.TaskInfo),
+  page: Schema.Number,
+  limit: Schema.Number,
+  nextCursor: Schema.NullOr(Schema.String)
+})
+/** @see TaskList */
+export type TaskList = typeof TaskList.Type
+
+/** A registered task kind and the JSON Schema of its payload. */
+export const KindInfo = Schema.Struct({
+  name: Schema.String,
+  payloadSchema: Schema.Unknown
+})
+
+/** What the supervisor holds right now. */
+export const Stats = Schema.Struct({
+  pending: Schema.Number,
+  running: Schema.Number,
+  maxWorkers: Schema.Number,
+  runningByKind: Schema.Record(Schema.String, Schema.Number),
+  accepting: Schema.Boolean
+})
+
+/** Which finished tasks to purge. */
+export const PurgeRequest = Schema.Struct({
+  /** Only tasks finished at least this long ago, in milliseconds. Default: 0 (all finished tasks). */
+  olderThanMillis: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** Only these terminal statuses. Default: all three. */
+  status: Schema.optionalKey(Schema.Array(TaskInfo.TaskStatus))
+})
+
+const PositiveIntFromString = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(1))
+const TaskId = { id: Schema.String }
+
+const storeErrors = [TaskError.TaskNotFound, TaskError.TaskStoreError] as const
+
+/** The task endpoints, under `/api`. */
+export class TasksGroup extends HttpApiGroup.make("tasks")
+  .add(
+    HttpApiEndpoint.post("submit", "/tasks/:kind", {
+      params: { kind: Schema.String },
+      query: {
+        /** `true` runs the task synchronously and answers with its final record. */
+        wait: Schema.optional(Schema.Literals(["true", "false"])),
+        priority: Schema.optional(Schema.NumberFromString.check(Schema.isInt()))
+      },
+      payload: Schema.Unknown,
+      success: [SubmitAccepted.pipe(HttpApiSchema.status(202)), TaskInfo.TaskInfo],
+      error: [TaskError.UnknownTaskKind, TaskError.InvalidPayload, TaskError.SubmitRejected, ...storeErrors]
+    }).annotate(OpenApi.Description, "Submits a task of a registered kind with a JSON payload."),
+    HttpApiEndpoint.get("list", "/tasks", {
+      query: {
+        status: Schema.optional(TaskInfo.TaskStatus),
+        kind: Schema.optional(Schema.String),
+        page: Schema.optional(PositiveIntFromString),
+        limit: Schema.optional(PositiveIntFromString.check(Schema.isBetween({ minimum: 1, maximum: TaskQuery.maxLimit }))),
+        cursor: Schema.optional(Schema.String)
+      },
+      success: TaskList,
+      error: TaskError.TaskStoreError
+    }).annotate(OpenApi.Description, "Lists tasks, newest first."),
+    HttpApiEndpoint.get("get", "/tasks/:id", { params: TaskId, success: TaskInfo.TaskInfo, error: storeErrors }),
+    HttpApiEndpoint.get("result", "/tasks/:id/result", {
+      params: TaskId,
+      success: [TaskResult, TaskRunning.pipe(HttpApiSchema.status(202))],
+      error: [TaskFailed, ...storeErrors]
+    }).annotate(OpenApi.Description, "The task's result: 200 when completed, 202 while unfinished, 409 when failed or interrupted."),
+    HttpApiEndpoint.get("events", "/tasks/:id/events", {
+      params: TaskId,
+      success: HttpApiSchema.StreamSse({ data: TaskInfo.TaskInfo }),
+      error: storeErrors
+    }).annotate(OpenApi.Description, "Server-sent events: the task's record now and at every change, until it finishes."),
+    HttpApiEndpoint.post("interrupt", "/tasks/:id/interrupt", { params: TaskId, success: TaskInfo.TaskInfo, error: storeErrors })
+      .annotate(OpenApi.Description, "Interrupts the task, waits until it has stopped, and returns its final record."),
+    HttpApiEndpoint.delete("delete", "/tasks/:id", { params: TaskId, success: HttpApiSchema.NoContent, error: storeErrors })
+      .annotate(OpenApi.Description, "Deletes the task's record, interrupting it first if it has not finished."),
+    HttpApiEndpoint.post("purge", "/purge", {
+      payload: PurgeRequest,
+      success: Schema.Struct({ purged: Schema.Number }),
+      error: TaskError.TaskStoreError
+    }).annotate(OpenApi.Description, "Deletes finished tasks."),
+    HttpApiEndpoint.get("allEvents", "/events", { success: HttpApiSchema.StreamSse({ data: TaskInfo.TaskInfo }) })
+      .annotate(OpenApi.Description, "Server-sent events: every change of every task, from now on."),
+    HttpApiEndpoint.get("kinds", "/kinds", { success: Schema.Array(KindInfo) })
+      .annotate(OpenApi.Description, "The registered task kinds and their payload schemas."),
+    HttpApiEndpoint.get("stats", "/stats", { success: Stats })
+  )
+  .middleware(Authorization)
+  .prefix("/api")
+  .annotateMerge(OpenApi.annotations({ title: "Tasks", description: "Submit, follow, interrupt and list tasks." }))
+{}
+
+/** Liveness and readiness probes. */
+export class HealthGroup extends HttpApiGroup.make("health", { topLevel: true })
+  .add(
+    HttpApiEndpoint.get("healthz", "/healthz", { success: Schema.Struct({ status: Schema.Literal("ok") }) }),
+    HttpApiEndpoint.get("readyz", "/readyz", {
+      success: Schema.Struct({ status: Schema.Literal("ready") }),
+      error: Schema.Struct({ status: Schema.Literal("shutting-down") }).pipe(HttpApiSchema.status(503))
+    })
+  )
+{}
+
+/** The whole REST API. */
+export class RestApi extends HttpApi.make("chainjobs")
+  .add(TasksGroup)
+  .add(HealthGroup)
+  .annotateMerge(OpenApi.annotations({
+    title: "chainjobs",
+    description: "Long-running blockchain work as supervised tasks: submit, follow, interrupt."
+  }))
+{}

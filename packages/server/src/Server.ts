@@ -1,0 +1,85 @@
+/**
+ * The service assembled: a task store, the supervisor with the registered
+ * kinds, and one HTTP server carrying the REST facade, the docs page, the
+ * dashboard, the probes and `/metrics`.
+ *
+ * Shutdown is the layer's scope closing (on SIGTERM/SIGINT, `main.ts`): the
+ * HTTP server stops taking connections first, then the supervisor refuses new
+ * tasks, lets running ones finish within the grace period, interrupts the
+ * rest and records their final state.
+ *
+ * Seams for the packages landing next to this one:
+ * - `layerStore` serves the memory store; `@chainjobs/store-sql` replaces it
+ *   with SQLite under `dataDir` (or PostgreSQL at `databaseUrl`).
+ * - `layerKinds` registers the demo kinds; `@chainjobs/chain`'s kinds and dev
+ *   chain join them.
+ * - `layerRoutes` is where `@chainjobs/rpc`'s HTTP/WebSocket routes mount.
+ *
+ * @since 0.1.0
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import { Console, Duration, Effect, Layer } from "effect"
+import { HttpRouter, HttpServer, type HttpServerError } from "effect/http"
+import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { createServer } from "node:http"
+import * as Dashboard from "./Dashboard.ts"
+import * as DemoTasks from "./DemoTasks.ts"
+import * as Metrics from "./Metrics.ts"
+import * as RestServer from "./RestServer.ts"
+import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
+
+/** The task store. Seam: the memory store until `@chainjobs/store-sql` provides its layers. */
+export const layerStore = (_settings: ServerSettings): Layer.Layer<TaskStore.TaskStore> =>
+  Layer.provideMerge(
+    TaskStore.layerMemory,
+    Layer.effectDiscard(Effect.logWarning("chainjobs: tasks are kept in memory; they do not survive a restart"))
+  )
+
+/** The registered task kinds. Seam: the demo kinds until `@chainjobs/chain` provides chain kinds. */
+export const layerKinds: Layer.Layer<never, never, TaskSupervisor.Tasks> = DemoTasks.layer
+
+/** The supervisor with its kinds registered, over the store. */
+export const layerTasks = (settings: ServerSettings): Layer.Layer<TaskSupervisor.Tasks | TaskStore.TaskStore> =>
+  layerKinds.pipe(
+    Layer.provideMerge(TaskSupervisor.layer({
+      maxWorkers: settings.maxWorkers,
+      shutdownGracePeriod: settings.shutdownGrace
+    })),
+    Layer.provideMerge(layerStore(settings))
+  )
+
+/** Every HTTP route of the service. */
+export const layerRoutes = Layer.mergeAll(RestServer.layer, Dashboard.layer, Metrics.layer)
+
+/** Prints where the dashboard and docs are, once the server listens. */
+const layerBanner = Layer.effectDiscard(Effect.gen(function*() {
+  const server = yield* HttpServer.HttpServer
+  const base = HttpServer.formatAddress(server.address)
+  yield* Console.log(
+    [
+      `chainjobs is listening on ${base}`,
+      `  dashboard  ${base}/`,
+      `  API docs   ${base}/docs  (OpenAPI: ${base}/openapi.json)`,
+      `  metrics    ${base}/metrics`
+    ].join("\n")
+  )
+}))
+
+/** The whole service on the configured host and port. Provides the bound `HttpServer` (for its address) and `Tasks`. */
+export const layer: Layer.Layer<
+  HttpServer.HttpServer | TaskSupervisor.Tasks,
+  HttpServerError.ServeError,
+  ServerConfig
+> = Layer.unwrap(Effect.gen(function*() {
+  const settings = yield* ServerConfig
+  const http = NodeHttpServer.layer(createServer, {
+    host: settings.host,
+    port: settings.port,
+    gracefulShutdownTimeout: Duration.seconds(5)
+  })
+  return HttpRouter.serve(layerRoutes, { disableLogger: true }).pipe(
+    Layer.merge(layerBanner),
+    Layer.provideMerge(http),
+    Layer.provideMerge(layerTasks(settings))
+  )
+}))

@@ -1,0 +1,111 @@
+/**
+ * The settings of the service, read from the environment (and from `serve`'s
+ * flags, which take precedence) and validated at start: a bad value stops the
+ * service before it binds anything, with a message naming the variable.
+ *
+ * | variable | flag | default |
+ * | --- | --- | --- |
+ * | `CHAINJOBS_HOST` | `--host` | `127.0.0.1` |
+ * | `CHAINJOBS_PORT` | `--port` | `8080` |
+ * | `CHAINJOBS_DATA_DIR` | `--data-dir` | `./data` (SQLite file `chainjobs.db`) |
+ * | `CHAINJOBS_DATABASE_URL` | `--database-url` | none: PostgreSQL instead of SQLite |
+ * | `CHAINJOBS_CHAINS` | `--chains` | none: `name=url,name=url`; none starts a local dev chain |
+ * | `CHAINJOBS_AUTH_TOKENS` | `--auth-tokens` | none: `principal=token,...`; none turns auth off |
+ * | `CHAINJOBS_MAX_WORKERS` | `--max-workers` | `100` |
+ * | `CHAINJOBS_SHUTDOWN_GRACE` | `--shutdown-grace` | `30 seconds` |
+ *
+ * @since 0.1.0
+ */
+import { Config, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+
+/** The settings of the service. */
+export interface ServerSettings {
+  /** Interface the HTTP server binds to. Default: `127.0.0.1`. */
+  readonly host: string
+  /** TCP port of the HTTP server; `0` picks a free one. Default: `8080`. */
+  readonly port: number
+  /** Directory of the SQLite database file. Default: `./data`. */
+  readonly dataDir: string
+  /** PostgreSQL connection URL; when set, tasks are stored there instead of SQLite. */
+  readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  /** RPC endpoints by chain name. Empty: the service starts a local dev chain. */
+  readonly chains: Readonly<Record<string, string>>
+  /** Bearer tokens by principal. Empty: auth is off and every caller is `anonymous`. */
+  readonly authTokens: Readonly<Record<string, Redacted.Redacted<string>>>
+  /** At most this many tasks run at once. Default: 100. */
+  readonly maxWorkers: number
+  /** How long a shutdown lets running tasks finish before interrupting them. Default: 30 seconds. */
+  readonly shutdownGrace: Duration.Duration
+}
+
+/** The defaults of every setting. */
+export const defaults: ServerSettings = {
+  host: "127.0.0.1",
+  port: 8080,
+  dataDir: "./data",
+  databaseUrl: Option.none(),
+  chains: {},
+  authTokens: {},
+  maxWorkers: 100,
+  shutdownGrace: Duration.seconds(30)
+}
+
+/** A setting has a value the service cannot use. */
+export class ServerConfigError extends Schema.TaggedError<ServerConfigError>()("ServerConfigError", {
+  message: Schema.String
+}) {}
+
+/** The service's settings. */
+export class ServerConfig extends Context.Service<ServerConfig, ServerSettings>()("@chainjobs/server/ServerConfig") {}
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+
+/** The settings as a `Config`, read under the `CHAINJOBS_` names. */
+export const config: Config.Config<ServerSettings> = Config.all({
+  host: Config.String("CHAINJOBS_HOST").pipe(Config.withDefault(defaults.host)),
+  port: Config.Port("CHAINJOBS_PORT").pipe(Config.withDefault(defaults.port)),
+  dataDir: Config.NonEmptyString("CHAINJOBS_DATA_DIR").pipe(Config.withDefault(defaults.dataDir)),
+  databaseUrl: Config.option(
+    Config.URL("CHAINJOBS_DATABASE_URL").pipe(Config.map((url) => Redacted.make(url.toString())))
+  ),
+  chains: Config.Record(Schema.String, Schema.URLFromString, "CHAINJOBS_CHAINS").pipe(
+    Config.withDefault({})
+  ),
+  authTokens: Config.Record(Schema.String, Schema.NonEmptyString, "CHAINJOBS_AUTH_TOKENS").pipe(
+    Config.withDefault({})
+  ),
+  maxWorkers: Config.schema(PositiveInt, "CHAINJOBS_MAX_WORKERS").pipe(Config.withDefault(defaults.maxWorkers)),
+  shutdownGrace: Config.Duration("CHAINJOBS_SHUTDOWN_GRACE").pipe(Config.withDefault(defaults.shutdownGrace))
+}).pipe(Config.map((settings) => ({
+  ...settings,
+  chains: Object.fromEntries(Object.entries(settings.chains).map(([name, url]) => [name, url.toString()])),
+  authTokens: Object.fromEntries(Object.entries(settings.authTokens).map(([name, token]) => [name, Redacted.make(token)]))
+})))
+
+/** Reads and validates the settings from the current `ConfigProvider`, failing with one clear message. */
+export const load: Effect.Effect<ServerSettings, ServerConfigError> = Effect.mapError(
+  config,
+  (error) => new ServerConfigError({ message: `invalid configuration: ${error.message}` })
+)
+
+/** The settings from the current `ConfigProvider` (the environment by default). */
+export const layer: Layer.Layer<ServerConfig, ServerConfigError> = Layer.effect(ServerConfig, load)
+
+/**
+ * The settings from `overrides` (keyed by variable name, as flags give them),
+ * falling back to the current `ConfigProvider`.
+ */
+export const layerWith = (overrides: Readonly<Record<string, string>>): Layer.Layer<ServerConfig, ServerConfigError> =>
+  Layer.effect(
+    ServerConfig,
+    Effect.flatMap(ConfigProvider.ConfigProvider, (fallback) =>
+      Effect.provideService(
+        load,
+        ConfigProvider.ConfigProvider,
+        ConfigProvider.orElse(ConfigProvider.fromUnknown(overrides), fallback)
+      ))
+  )
+
+/** Fixed settings over the defaults, for tests and embedding. */
+export const layerTest = (settings: Partial<ServerSettings> = {}): Layer.Layer<ServerConfig> =>
+  Layer.succeed(ServerConfig, { ...defaults, ...settings })

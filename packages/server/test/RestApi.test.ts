@@ -1,0 +1,189 @@
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect, Redacted } from "effect"
+import { request, sseData, testServer } from "./http.ts"
+
+const quickScan = { fromBlock: 1, toBlock: 3, delayMillis: 0 }
+/** Runs until interrupted, for all a test cares. */
+const endlessScan = { fromBlock: 0, toBlock: 1_000_000, delayMillis: 1000 }
+
+layer(testServer(), { excludeTestServices: true })("REST facade", (it) => {
+  it.effect("a submission answers 202 with the URLs to follow the task", () =>
+    Effect.gen(function*() {
+      const reply = yield* request("POST", "/api/tasks/demo-scan", { body: quickScan })
+      assert.strictEqual(reply.status, 202)
+      const id: string = reply.body.taskId
+      assert.deepStrictEqual(reply.body, {
+        taskId: id,
+        kind: "demo-scan",
+        status: "pending",
+        statusUrl: `/api/tasks/${id}`,
+        resultUrl: `/api/tasks/${id}/result`,
+        eventsUrl: `/api/tasks/${id}/events`
+      })
+      const status = yield* request("GET", reply.body.statusUrl)
+      assert.strictEqual(status.status, 200)
+      assert.strictEqual(status.body.id, id)
+      assert.strictEqual(status.body.owner, "anonymous")
+    }))
+
+  it.effect("?wait=true runs the task synchronously and answers with its final record", () =>
+    Effect.gen(function*() {
+      const reply = yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: quickScan })
+      assert.strictEqual(reply.status, 200)
+      assert.strictEqual(reply.body.status, "completed")
+      assert.strictEqual(reply.body.progress, 100)
+      assert.deepStrictEqual(reply.body.result, { blocks: 3, transfers: 3 })
+      const result = yield* request("GET", `/api/tasks/${reply.body.id}/result`)
+      assert.strictEqual(result.status, 200)
+      assert.deepStrictEqual(result.body, {
+        taskId: reply.body.id,
+        status: "completed",
+        result: { blocks: 3, transfers: 3 },
+        completedAt: reply.body.finishedAt
+      })
+    }))
+
+  it.effect("a failed task's result is a 409 carrying the kind's typed error", () =>
+    Effect.gen(function*() {
+      const done = yield* request("POST", "/api/tasks/demo-fail?wait=true", { body: { steps: 1, delayMillis: 0 } })
+      assert.strictEqual(done.body.status, "failed")
+      const result = yield* request("GET", `/api/tasks/${done.body.id}/result`)
+      assert.strictEqual(result.status, 409)
+      assert.strictEqual(result.body._tag, "TaskFailed")
+      assert.strictEqual(result.body.reason, "error")
+      assert.deepStrictEqual(result.body.error, { _tag: "DemoError", message: "gave up after 1 steps, as asked" })
+    }))
+
+  it.effect("a running task's result is a 202; interrupting it returns its final record", () =>
+    Effect.gen(function*() {
+      const { body } = yield* request("POST", "/api/tasks/demo-scan", { body: endlessScan })
+      const early = yield* request("GET", body.resultUrl)
+      assert.strictEqual(early.status, 202)
+      assert.include(["pending", "running"], early.body.status)
+      const interrupted = yield* request("POST", `/api/tasks/${body.taskId}/interrupt`)
+      assert.strictEqual(interrupted.status, 200)
+      assert.strictEqual(interrupted.body.status, "interrupted")
+      const late = yield* request("GET", body.resultUrl)
+      assert.strictEqual(late.status, 409)
+      assert.strictEqual(late.body.status, "interrupted")
+    }))
+
+  it.effect("bad input gets a typed 4xx naming the problem", () =>
+    Effect.gen(function*() {
+      const invalid = yield* request("POST", "/api/tasks/demo-scan", { body: { fromBlock: "one", toBlock: 2, delayMillis: 0 } })
+      assert.strictEqual(invalid.status, 400)
+      assert.strictEqual(invalid.body._tag, "InvalidPayload")
+      assert.deepStrictEqual(invalid.body.issues.map((issue: any) => issue.path), [["fromBlock"]])
+      const unknownKind = yield* request("POST", "/api/tasks/no-such-kind", { body: {} })
+      assert.strictEqual(unknownKind.status, 404)
+      assert.strictEqual(unknownKind.body._tag, "UnknownTaskKind")
+      const missing = yield* request("GET", "/api/tasks/no-such-task")
+      assert.strictEqual(missing.status, 404)
+      assert.strictEqual(missing.body._tag, "TaskNotFound")
+      const badStatus = yield* request("GET", "/api/tasks?status=sleeping")
+      assert.strictEqual(badStatus.status, 400)
+      const badLimit = yield* request("GET", "/api/tasks?limit=0")
+      assert.strictEqual(badLimit.status, 400)
+    }))
+
+  it.effect("listing filters by status and kind and pages newest first", () =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 3; i++) yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: quickScan })
+      const all = yield* request("GET", "/api/tasks?status=completed&kind=demo-scan&limit=1000")
+      assert.isAtLeast(all.body.items.length, 3)
+      assert.isTrue(all.body.items.every((task: any) => task.status === "completed" && task.kind === "demo-scan"))
+      const ids = all.body.items.map((task: any) => task.id)
+      assert.deepStrictEqual([...ids].sort().reverse(), ids)
+      const page2 = yield* request("GET", "/api/tasks?status=completed&kind=demo-scan&page=2&limit=2")
+      assert.strictEqual(page2.body.page, 2)
+      assert.deepStrictEqual(page2.body.items.map((task: any) => task.id), ids.slice(2, 4))
+      const byCursor = yield* request("GET", `/api/tasks?status=completed&kind=demo-scan&limit=2&cursor=${ids[1]}`)
+      assert.deepStrictEqual(byCursor.body.items.map((task: any) => task.id), ids.slice(2, 4))
+      const none = yield* request("GET", "/api/tasks?kind=demo-fail&status=completed")
+      assert.deepStrictEqual(none.body.items, [])
+    }))
+
+  it.effect("deleting a task removes its record", () =>
+    Effect.gen(function*() {
+      const { body } = yield* request("POST", "/api/tasks/demo-scan", { body: endlessScan })
+      const deleted = yield* request("DELETE", `/api/tasks/${body.taskId}`)
+      assert.strictEqual(deleted.status, 204)
+      const gone = yield* request("GET", `/api/tasks/${body.taskId}`)
+      assert.strictEqual(gone.status, 404)
+    }))
+
+  it.effect("a task's events are server-sent, progress climbing, ending at its terminal record", () =>
+    Effect.gen(function*() {
+      const { body } = yield* request("POST", "/api/tasks/demo-scan", { body: { fromBlock: 1, toBlock: 5, delayMillis: 20 } })
+      const events = yield* request("GET", body.eventsUrl)
+      assert.strictEqual(events.status, 200)
+      assert.include(events.contentType, "text/event-stream")
+      const records = sseData(events.text)
+      assert.isTrue(records.every((record) => record.id === body.taskId))
+      const progress = records.map((record) => record.progress)
+      assert.deepStrictEqual([...progress].sort((a, b) => a - b), progress)
+      assert.strictEqual(records[records.length - 1].status, "completed")
+      const missing = yield* request("GET", "/api/tasks/nope/events")
+      assert.strictEqual(missing.status, 404)
+    }))
+
+  it.effect("purging deletes finished tasks only", () =>
+    Effect.gen(function*() {
+      const running = yield* request("POST", "/api/tasks/demo-scan", { body: endlessScan })
+      const purged = yield* request("POST", "/api/purge", { body: {} })
+      assert.isAtLeast(purged.body.purged, 1)
+      const left = yield* request("GET", "/api/tasks?limit=1000")
+      assert.isTrue(left.body.items.every((task: any) => task.status === "pending" || task.status === "running"))
+      yield* request("DELETE", `/api/tasks/${running.body.taskId}`)
+    }))
+
+  it.effect("kinds are listed with their payload schemas and an example", () =>
+    Effect.gen(function*() {
+      const kinds = yield* request("GET", "/api/kinds")
+      const names = kinds.body.map((kind: any) => kind.name).sort()
+      assert.deepStrictEqual(names, ["demo-fail", "demo-scan"])
+      const scan = kinds.body.find((kind: any) => kind.name === "demo-scan")
+      assert.deepStrictEqual(Object.keys(scan.payloadSchema.schema.properties).sort(), ["delayMillis", "fromBlock", "toBlock"])
+    }))
+
+  it.effect("the OpenAPI document and an offline docs page are served", () =>
+    Effect.gen(function*() {
+      const openapi = yield* request("GET", "/openapi.json")
+      assert.strictEqual(openapi.status, 200)
+      assert.include(Object.keys(openapi.body.paths), "/api/tasks/{kind}")
+      assert.include(Object.keys(openapi.body.paths), "/api/tasks/{id}/events")
+      const docs = yield* request("GET", "/docs")
+      assert.strictEqual(docs.status, 200)
+      assert.include(docs.contentType, "text/html")
+      assert.notMatch(docs.text, /<script[^>]+src="https?:/)
+    }))
+
+  it.effect("probes answer while the service accepts tasks", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual((yield* request("GET", "/healthz")).body, { status: "ok" })
+      assert.deepStrictEqual((yield* request("GET", "/readyz")).body, { status: "ready" })
+    }))
+})
+
+describe("REST facade with auth tokens", () => {
+  layer(testServer({ authTokens: { alice: Redacted.make("s3cret") } }), { excludeTestServices: true })("tokens", (it) => {
+    it.effect("requests without a known bearer token are refused with 401", () =>
+      Effect.gen(function*() {
+        const anonymous = yield* request("POST", "/api/tasks/demo-scan", { body: quickScan })
+        assert.strictEqual(anonymous.status, 401)
+        assert.strictEqual(anonymous.body._tag, "Unauthorized")
+        const wrong = yield* request("GET", "/api/tasks", { token: "guess" })
+        assert.strictEqual(wrong.status, 401)
+        assert.strictEqual((yield* request("GET", "/healthz")).status, 200)
+      }))
+
+    it.effect("a known token acts as its principal, from the header or the access_token parameter", () =>
+      Effect.gen(function*() {
+        const accepted = yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: quickScan, token: "s3cret" })
+        assert.strictEqual(accepted.status, 200)
+        assert.strictEqual(accepted.body.owner, "alice")
+        const byQuery = yield* request("GET", `/api/tasks/${accepted.body.id}?access_token=s3cret`)
+        assert.strictEqual(byQuery.status, 200)
+      }))
+  })
+})

@@ -1,0 +1,44 @@
+/** Helpers for talking to a server under test over real HTTP on 127.0.0.1. */
+import { Duration, Effect, Layer } from "effect"
+import { HttpServer } from "effect/http"
+import * as Server from "../src/Server.ts"
+import * as ServerConfig from "../src/ServerConfig.ts"
+
+/** The whole service on a free port, with the given settings. */
+export const testServer = (settings: Partial<ServerConfig.ServerSettings> = {}) =>
+  Server.layer.pipe(Layer.provide(ServerConfig.layerTest({ port: 0, shutdownGrace: Duration.seconds(1), ...settings })))
+
+/** The base URL of the server under test. */
+export const baseUrl = Effect.map(HttpServer.HttpServer, (server) => HttpServer.formatAddress(server.address))
+
+/** A response: status, headers and the body parsed as JSON when it is JSON. */
+export interface Reply {
+  readonly status: number
+  readonly contentType: string
+  readonly body: any
+  readonly text: string
+}
+
+/** Sends one request to the server under test. */
+export const request = (method: string, path: string, options: { body?: unknown; token?: string } = {}) =>
+  Effect.flatMap(baseUrl, (base) =>
+    Effect.promise(async (): Promise<Reply> => {
+      const headers: Record<string, string> = {}
+      if (options.body !== undefined) headers["content-type"] = "application/json"
+      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
+      const response = await fetch(base + path, {
+        method,
+        headers,
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) })
+      })
+      const text = await response.text()
+      const contentType = response.headers.get("content-type") ?? ""
+      return { status: response.status, contentType, text, body: contentType.includes("json") ? JSON.parse(text) : undefined }
+    }))
+
+/** The `data` of every server-sent event in a body, parsed as JSON. */
+export const sseData = (text: string): Array<any> =>
+  text.split("\n\n").flatMap((event) => {
+    const data = event.split("\n").filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trim())
+    return data.length === 0 ? [] : [JSON.parse(data.join("\n"))]
+  })

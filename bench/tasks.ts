@@ -1,7 +1,9 @@
 /**
  * The core runtime against bare fibers, in one run:
  * - throughput: no-op tasks submitted and completed through `Tasks` (memory
- *   store) next to `Effect.forkChild` + `Fiber.join` of the same count;
+ *   store, every state change written) next to `Effect.forkChild` +
+ *   `Fiber.join` of the same count; once with no global limit (like the bare
+ *   fibers) and once with the default limit of 100 running tasks;
  * - memory: heap and RSS for 100k concurrent idle tasks next to 100k idle
  *   bare fibers.
  */
@@ -33,13 +35,13 @@ const bareFibers = timed(Effect.gen(function*() {
   yield* Effect.forEach(fibers, Fiber.join, { discard: true })
 }))
 
-const supervisedTasks = Effect.gen(function*() {
+const supervisedTasks = (maxWorkers: number) => Effect.gen(function*() {
   const tasks = yield* TaskSupervisor.Tasks
   return yield* timed(Effect.gen(function*() {
     const handles = yield* Effect.forEach(Array.from({ length: COUNT }, (_, n) => n), (n) => tasks.submit(Noop, { n }))
     yield* Effect.forEach(handles, (handle) => handle.await, { discard: true })
   }))
-}).pipe(Effect.provide(runtime(1_000)))
+}).pipe(Effect.provide(runtime(maxWorkers)))
 
 const idleTasks = Effect.gen(function*() {
   const before = heapUsed()
@@ -54,7 +56,7 @@ const idleTasks = Effect.gen(function*() {
     console.log(`idle tasks: ${fmt(stats.running)} running`)
     result.tasksHeap = (after - before) / COUNT
     result.tasksRss = (process.memoryUsage().rss - rssBefore) / COUNT
-  }).pipe(Effect.provide(runtime(COUNT)))
+  }).pipe(Effect.provide(runtime(maxWorkers)))
 })
 
 const idleFibers = Effect.gen(function*() {
@@ -72,14 +74,16 @@ const result = { tasksHeap: 0, tasksRss: 0, fibersHeap: 0, fibersRss: 0 }
 const main = async () => {
   // warm up both paths once
   await Effect.runPromise(bareFibers)
-  await Effect.runPromise(supervisedTasks)
+  await Effect.runPromise(supervisedTasks(COUNT))
   const bare = await medianRate(RUNS, () => Effect.runPromise(bareFibers))
-  const supervised = await medianRate(RUNS, () => Effect.runPromise(supervisedTasks))
+  const supervised = await medianRate(RUNS, () => Effect.runPromise(supervisedTasks(COUNT)))
+  const queued = await medianRate(RUNS, () => Effect.runPromise(supervisedTasks(100)))
   console.log(`throughput: ${fmt(COUNT)} no-op tasks, median of ${RUNS} runs (node ${process.version})`)
   table([
     ["", "per second", "ratio"],
     ["bare Effect.forkChild + join", fmt(bare), "1.00"],
-    ["Tasks.submit + await (memory store)", fmt(supervised), fmt(supervised / bare, 2)]
+    ["Tasks.submit + await, maxWorkers = count", fmt(supervised), fmt(supervised / bare, 2)],
+    ["Tasks.submit + await, maxWorkers = 100 (default)", fmt(queued), fmt(queued / bare, 2)]
   ])
   await Effect.runPromise(idleFibers)
   await Effect.runPromise(idleTasks)

@@ -217,6 +217,49 @@ class RetryableDefect {
   }
 }
 
+/** The supervisor operations a handle is made of. */
+interface HandleOperations {
+  readonly get: (id: string) => Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError>
+  readonly awaitExit: (
+    id: string,
+    kind: Task.Any | undefined
+  ) => Effect.Effect<Exit.Exit<unknown, unknown>, TaskNotFound | TaskStoreError | ResultDecodeError>
+  readonly watch: (id: string) => Stream.Stream<TaskInfo, TaskNotFound | TaskStoreError>
+  readonly interrupt: (id: string) => Effect.Effect<void, TaskNotFound | TaskStoreError>
+}
+
+/** A local task handle: its effects are made when read, so an unused handle costs three fields. */
+class LiveTaskHandle implements TaskHandle<any, any> {
+  readonly id: string
+  readonly kind: string
+  readonly known: Task.Any | undefined
+  readonly operations: HandleOperations
+  constructor(id: string, kind: string, known: Task.Any | undefined, operations: HandleOperations) {
+    this.id = id
+    this.kind = kind
+    this.known = known
+    this.operations = operations
+  }
+  get info() {
+    return this.operations.get(this.id)
+  }
+  get status() {
+    return Effect.map(this.operations.get(this.id), (info) => info.status)
+  }
+  get await() {
+    return this.operations.awaitExit(this.id, this.known) as Effect.Effect<Exit.Exit<any, any>, any>
+  }
+  get join() {
+    return Effect.flatMap(this.await, (exit) => exit)
+  }
+  get events() {
+    return this.operations.watch(this.id)
+  }
+  get interrupt() {
+    return this.operations.interrupt(this.id)
+  }
+}
+
 /** What every task context of one supervisor shares. */
 interface Shared {
   readonly store: TaskStore["Service"]
@@ -442,12 +485,12 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         finishedAt: finished ? at : null,
         expiresAt: finished ? at + kind.policy.retentionMillis : null
       }
-      return store.update(entry.info).pipe(
-        Effect.catchCause((cause) =>
-          Effect.logError("chainjobs: could not record the outcome of task", entry.info.id, cause)
-        ),
-        Effect.ensuring(Effect.sync(() => release(entry)))
-      )
+      return Effect.flatMap(Effect.exit(store.update(entry.info)), (written) => {
+        release(entry)
+        return Exit.isSuccess(written)
+          ? Effect.void
+          : Effect.logError("chainjobs: could not record the outcome of task", entry.info.id, written.cause)
+      })
     })
 
   /** Forgets a finished (or shut-down) task: frees its slots and key, wakes waiters, starts the next tasks. */
@@ -663,22 +706,12 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       return Effect.asVoid(awaitInfo(id))
     })
 
-  const makeHandle = (id: string, kind: Task.Any | undefined): TaskHandle<any, any> => {
-    const awaitTyped = awaitExit(id, kind)
-    return {
-      id,
-      kind: kind?.name ?? "",
-      info: get(id),
-      status: Effect.map(get(id), (info) => info.status),
-      await: awaitTyped,
-      join: Effect.flatMap(awaitTyped, (exit) => exit),
-      events: watch(id),
-      interrupt: interrupt(id)
-    }
-  }
+  const operations: HandleOperations = { get, awaitExit, watch, interrupt }
+  const makeHandle = (id: string, kind: Task.Any | undefined, kindName = kind?.name ?? ""): TaskHandle<any, any> =>
+    new LiveTaskHandle(id, kindName, kind, operations)
 
   const handle = (id: string) =>
-    Effect.map(get(id), (info) => ({ ...makeHandle(id, registry.get(info.kind)?.kind), kind: info.kind }))
+    Effect.map(get(id), (info) => makeHandle(id, registry.get(info.kind)?.kind, info.kind))
 
   // ---------------------------------------------------------------------------
   // recovery, watchdog, retention, shutdown

@@ -1,9 +1,9 @@
 import { defineConfig } from "vitest/config"
 
-/** Every package under packages/ is a test project; `npm test` runs them all. */
+/** Every package under packages/ is a test project, and so are the examples; `npm test` runs them all. */
 export default defineConfig({
   test: {
-    projects: ["packages/*"],
+    projects: ["packages/*", "examples"],
     testTimeout: 30_000,
     hookTimeout: 60_000
   }

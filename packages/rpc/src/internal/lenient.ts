@@ -4,7 +4,7 @@
  * a payload to a `Malformed` marker, which the `RequestValidation` middleware
  * turns into a typed `MalformedRequest` before any handler runs.
  */
-import { Effect, Option, Schema, SchemaIssue } from "effect"
+import { Effect, Schema, SchemaIssue, SchemaTransformation } from "effect"
 
 const format = SchemaIssue.makeFormatterDefault()
 
@@ -21,5 +21,15 @@ export class Malformed {
  * marker instead of failing. Its type stays that of `schema`: only the
  * validation middleware ever sees the marker.
  */
-export const lenient = <S extends Schema.Top>(schema: S) =>
-  schema.pipe(Schema.catchDecoding((issue) => Effect.succeed(Option.some(new Malformed(issue) as S["Type"]))))
+export const lenient = <S extends Schema.Codec<any, any, never, never>>(schema: S) => {
+  const decode = Schema.decodeUnknownEffect(schema)
+  const encode = Schema.encodeUnknownEffect(schema)
+  return Schema.Unknown.pipe(Schema.decodeTo(
+    Schema.declare((_: unknown): _ is S["Type"] => true),
+    SchemaTransformation.transformEffect({
+      decode: (input: unknown) =>
+        Effect.catch(decode(input), (error) => Effect.succeed(new Malformed(error.issue) as S["Type"])),
+      encode: (value: S["Type"]) => Effect.mapError(encode(value), (error) => error.issue)
+    })
+  ))
+}

@@ -56,7 +56,7 @@ const idleTasks = Effect.gen(function*() {
     console.log(`idle tasks: ${fmt(stats.running)} running`)
     result.tasksHeap = (after - before) / COUNT
     result.tasksRss = (process.memoryUsage().rss - rssBefore) / COUNT
-  }).pipe(Effect.provide(runtime(maxWorkers)))
+  }).pipe(Effect.provide(runtime(COUNT)))
 })
 
 const idleFibers = Effect.gen(function*() {

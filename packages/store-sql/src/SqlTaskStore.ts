@@ -10,7 +10,8 @@
  * order (ids are time-ordered), so keyset pages cost the same however deep
  * they are, and the retention purge is one `DELETE`.
  *
- * `update` and `updateProgress` write whole records (an upsert), and progress
+ * `update` and `updateProgress` write whole records (an upsert) except what
+ * is fixed at insert (kind, key, owner, payload, creation time), and progress
  * never overwrites a finished record.
  *
  * @since 0.1.0
@@ -20,7 +21,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Array as Arr, Clock, Effect, Layer, Option } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import * as GroupCommit from "./GroupCommit.ts"
-import { columns, fromRow, migrate, table, type TaskRow, toRow } from "./internal/taskTable.ts"
+import { columns, fromRow, migrate, table, type TaskRow, toRow, updatedColumns } from "./internal/taskTable.ts"
 import * as NodeSqliteClient from "./NodeSqliteClient.ts"
 
 /** Settings of the store itself, whatever the database. */
@@ -41,7 +42,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
 
   const selectColumns = sql.literal(columns.join(", "))
   const upsert = sql.literal(
-    `ON CONFLICT (id) DO UPDATE SET ${columns.slice(1).map((column) => `${column} = excluded.${column}`).join(", ")}`
+    `ON CONFLICT (id) DO UPDATE SET ${updatedColumns.map((column) => `${column} = excluded.${column}`).join(", ")}`
   )
   const unlessFinished = sql.literal(`WHERE ${table}.status NOT IN ('${terminalStatuses.join("', '")}')`)
 

@@ -39,6 +39,16 @@ export const columns = [
   "expires_at"
 ] as const
 
+/**
+ * Columns fixed when a task is inserted: a state change never alters what the
+ * task is, who submitted it or when. Updates leave them, and the indexes on
+ * them, untouched.
+ */
+const insertOnly: ReadonlySet<string> = new Set(["id", "kind", "concurrency_key", "owner", "payload", "created_at"])
+
+/** The columns a state change or progress write updates. */
+export const updatedColumns = columns.filter((column) => !insertOnly.has(column))
+
 /** A stored task record. */
 export type TaskRow = { readonly [K in (typeof columns)[number]]: unknown }
 

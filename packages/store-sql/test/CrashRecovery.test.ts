@@ -1,0 +1,81 @@
+import { TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { runtime } from "./fixtures/crashTasks.ts"
+import { tempDatabaseFile } from "./tempDirectory.ts"
+
+const worker = fileURLToPath(new URL("./fixtures/crashWorker.ts", import.meta.url))
+
+/** What the killed worker reported before it died. */
+interface Reported {
+  readonly acked: ReadonlyArray<string>
+  /** The highest stored checkpoint per task. */
+  readonly checkpoints: ReadonlyMap<string, number>
+}
+
+/** Runs the worker on `filename` and kills it with SIGKILL once all `tasks` are acknowledged and some made progress. */
+const runUntilKilled = (filename: string, tasks: number) =>
+  Effect.callback<Reported, Error>((resume) => {
+    const child = spawn(process.execPath, [worker, filename, String(tasks)], { stdio: ["ignore", "pipe", "inherit"] })
+    const acked: Array<string> = []
+    const checkpoints = new Map<string, number>()
+    let pending = ""
+    let stored = 0
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      const lines = (pending + chunk).split("\n")
+      pending = lines.pop()!
+      for (const line of lines) {
+        const [what, id, count] = line.split(" ")
+        if (what === "acked") acked.push(id)
+        if (what === "checkpoint") {
+          checkpoints.set(id, Number(count))
+          stored++
+        }
+      }
+      if (acked.length === tasks && stored >= 6) child.kill("SIGKILL")
+    })
+    child.on("close", (code, signal) =>
+      resume(
+        signal === "SIGKILL"
+          ? Effect.succeed({ acked, checkpoints })
+          : Effect.fail(new Error(`the worker exited on its own (code ${code})`))
+      ))
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+describe("crash recovery on SQLite", () => {
+  it.live("after SIGKILL every acknowledged task finishes, and resumed tasks continue from their checkpoint", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const reported = yield* runUntilKilled(file, 15)
+      const finals = yield* Effect.gen(function*() {
+        const tasks = yield* TaskSupervisor.Tasks
+        return yield* Effect.forEach(reported.acked, tasks.awaitInfo, { concurrency: "unbounded" })
+      }).pipe(Effect.provide(runtime(file), { local: true }))
+
+      assert.strictEqual(finals.length, 15)
+      let resumed = 0
+      let lost = 0
+      for (const info of finals) {
+        assert.isTrue(TaskInfo.isTerminal(info.status), `${info.id} is ${info.status}`)
+        if (info.kind === "fragile") {
+          if (info.reason === "lost") lost++
+          else assert.strictEqual(info.status, "completed")
+          continue
+        }
+        assert.strictEqual(info.status, "completed")
+        const result = info.result as { resumedFrom: number; attempt: number }
+        const before = reported.checkpoints.get(info.id) ?? 0
+        assert.isAtLeast(result.resumedFrom, before, `${info.id} started over below its stored checkpoint`)
+        if (result.resumedFrom > 0) {
+          resumed++
+          assert.strictEqual(result.attempt, 2)
+        }
+      }
+      // The kill came while counters were mid-count and fragile tasks were running.
+      assert.isAbove(resumed, 0)
+      assert.isAbove(lost, 0)
+    }), 60_000)
+})

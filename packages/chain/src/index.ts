@@ -7,3 +7,8 @@
 export * as DevChain from "./DevChain.ts"
 export * as Activity from "./Activity.ts"
 export * as DevSeed from "./DevSeed.ts"
+export * as ChainConfig from "./ChainConfig.ts"
+export * as Chains from "./Chains.ts"
+export * as EndpointPool from "./EndpointPool.ts"
+export * as EvmClient from "./EvmClient.ts"
+export * as RpcError from "./RpcError.ts"

@@ -1,0 +1,157 @@
+/**
+ * One JSON-RPC endpoint behind its limits: a pool of keep-alive connections
+ * (at most `maxConnections`; a request that finds none free within
+ * `acquireTimeout` fails with `PoolExhausted`), a rate limiter (token bucket
+ * from `effect/persistence`, in whatever `RateLimiterStore` is provided), a
+ * pause after a 429, and a per-request timeout. It sends one call or a batch
+ * and classifies every failure as an `RpcError` reason; retries and failover
+ * belong to `EvmClient`.
+ *
+ * Metrics, each with an `endpoint` attribute: `chainjobs_rpc_connections_in_use`
+ * and `chainjobs_rpc_pool_utilization` (gauges), `chainjobs_rpc_pool_wait_ms`
+ * (histogram of the wait for a connection), `chainjobs_rpc_requests` and
+ * `chainjobs_rpc_failures` (counters; a batch counts once).
+ *
+ * @since 0.1.0
+ */
+import { Clock, Duration, Effect, Metric, Pool, Result, type Scope } from "effect"
+import { RateLimiter } from "effect/persistence"
+import type { EndpointConfig } from "./ChainConfig.ts"
+import * as HttpConnection from "./internal/httpConnection.ts"
+import * as JsonRpc from "./internal/jsonRpc.ts"
+import { HttpStatus, Network, PoolExhausted, RateLimited, RpcError, Timeout } from "./RpcError.ts"
+
+/** A snapshot of an endpoint's pool. */
+export interface EndpointStats {
+  readonly url: string
+  /** Connections lent out now. */
+  readonly inUse: number
+  /** Open connections not lent out. */
+  readonly idle: number
+  /** Requests waiting for a connection. */
+  readonly waiting: number
+  /** `maxConnections`. */
+  readonly max: number
+  /** `inUse / max`, 0–1. */
+  readonly utilization: number
+}
+
+/** An endpoint ready to send calls. */
+export interface Endpoint {
+  readonly url: string
+  /** Sends the calls (one, or a batch) and returns their results in order. */
+  send(calls: ReadonlyArray<JsonRpc.Call>): Effect.Effect<ReadonlyArray<unknown>, RpcError>
+  /** The pool's current state. */
+  readonly stats: Effect.Effect<EndpointStats>
+}
+
+export type { Call } from "./internal/jsonRpc.ts"
+
+const millis = (input: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(input))
+
+/** Opens an endpoint; its connections are closed when the scope closes. */
+export const make = Effect.fn("EndpointPool.make")(function*(
+  config: EndpointConfig,
+  requestTimeout: Duration.Input
+): Effect.fn.Return<Endpoint, never, Scope.Scope | RateLimiter.RateLimiter> {
+  const endpoint = config.url
+  const attributes = { endpoint }
+  const inUseGauge = Metric.gauge("chainjobs_rpc_connections_in_use", { attributes })
+  const utilizationGauge = Metric.gauge("chainjobs_rpc_pool_utilization", { attributes })
+  const waitHistogram = Metric.histogram("chainjobs_rpc_pool_wait_ms", {
+    attributes,
+    boundaries: Metric.exponentialBoundaries({ start: 1, factor: 4, count: 8 })
+  })
+  const requests = Metric.counter("chainjobs_rpc_requests", { attributes })
+  const failures = Metric.counter("chainjobs_rpc_failures", { attributes })
+
+  const limiter = yield* RateLimiter.RateLimiter
+  const pool = yield* Pool.makeWithTTL({
+    acquire: HttpConnection.open(endpoint),
+    min: 0,
+    max: config.maxConnections,
+    timeToLive: config.idleTimeout
+  })
+  const acquireMillis = millis(config.acquireTimeout)
+  const timeoutMillis = millis(requestTimeout)
+  const pauseMillis = millis(config.rateLimitedPause)
+  let pausedUntil = 0
+  let nextId = 1
+
+  const stats = Effect.map(Pool.stats(pool), (stats): EndpointStats => ({
+    url: endpoint,
+    inUse: stats.used,
+    idle: stats.idle,
+    waiting: stats.pending,
+    max: stats.max,
+    utilization: stats.used / stats.max
+  }))
+  const report = Effect.flatMap(stats, (stats) =>
+    Effect.andThen(Metric.update(inUseGauge, stats.inUse), Metric.update(utilizationGauge, stats.utilization)))
+
+  const fail = (reason: RpcError["reason"]) => Effect.fail(new RpcError({ reason }))
+
+  const waitForBudget = (tokens: number) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      if (pausedUntil > now) yield* Effect.sleep(pausedUntil - now)
+      if (config.rateLimit === undefined) return
+      const { delay } = yield* limiter.consume({
+        key: `chainjobs/rpc/${endpoint}`,
+        algorithm: "token-bucket",
+        onExceeded: "delay",
+        limit: config.rateLimit.limit,
+        window: config.rateLimit.window,
+        tokens: Math.min(tokens, config.rateLimit.limit)
+      }).pipe(Effect.orDie)
+      if (!Duration.isZero(delay)) yield* Effect.sleep(delay)
+    })
+
+  const borrow = Effect.gen(function*() {
+    const start = yield* Clock.currentTimeMillis
+    const connection = yield* Pool.get(pool).pipe(
+      Effect.timeoutOrElse({
+        duration: acquireMillis,
+        orElse: () => fail(new PoolExhausted({ endpoint, waitedMillis: acquireMillis }))
+      })
+    )
+    yield* Metric.update(waitHistogram, (yield* Clock.currentTimeMillis) - start)
+    yield* Effect.addFinalizer(() => report)
+    yield* report
+    return connection
+  })
+
+  const post = (connection: HttpConnection.HttpConnection, body: string) =>
+    HttpConnection.post(connection, body).pipe(
+      Effect.catch((detail) => fail(new Network({ endpoint, detail }))),
+      Effect.timeoutOrElse({
+        duration: timeoutMillis,
+        orElse: () => fail(new Timeout({ endpoint, millis: timeoutMillis }))
+      })
+    )
+
+  const send = (calls: ReadonlyArray<JsonRpc.Call>) =>
+    Effect.gen(function*() {
+      yield* waitForBudget(calls.length)
+      const firstId = nextId
+      nextId += calls.length
+      yield* Metric.update(requests, 1)
+      const answer = yield* Effect.scoped(Effect.flatMap(borrow, (connection) =>
+        post(connection, JsonRpc.encode(calls, firstId))))
+      if (answer.status === 429) {
+        const retryAfterMillis = answer.retryAfterMillis ?? pauseMillis
+        pausedUntil = (yield* Clock.currentTimeMillis) + retryAfterMillis
+        return yield* fail(new RateLimited({ endpoint, retryAfterMillis }))
+      }
+      if (answer.status === 408 || answer.status >= 500) return yield* fail(new HttpStatus({ endpoint, status: answer.status }))
+      const results = JsonRpc.decode(endpoint, answer.body, calls.length, firstId)
+      if (answer.status < 300) return yield* results
+      // a 4xx is the node's verdict when it carries a JSON-RPC error, a transport failure otherwise
+      const decoded = yield* Effect.result(results)
+      return yield* Result.isFailure(decoded) && decoded.failure.reason._tag === "JsonRpc"
+        ? Effect.fail(decoded.failure)
+        : fail(new HttpStatus({ endpoint, status: answer.status }))
+    }).pipe(Effect.tapError(() => Metric.update(failures, 1)))
+
+  return { url: endpoint, send, stats }
+})

@@ -1,0 +1,217 @@
+/**
+ * The client of one EVM chain: JSON-RPC calls over the chain's endpoints
+ * (each an `EndpointPool`), with a circuit breaker per endpoint and failover
+ * in order of preference, retries of transient failures with jittered
+ * exponential backoff, a cached chain head, batched block and receipt reads,
+ * and `eth_getLogs` ranges that adapt to what the node accepts. Blocks,
+ * transactions, receipts and logs are viem's types, formatted by viem.
+ * Every call is an Effect: interrupting it aborts its HTTP request.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Duration, Effect, Exit, Result, Schedule, type Scope } from "effect"
+import { CircuitBreaker, type RateLimiter } from "effect/persistence"
+import {
+  type Address,
+  type Block,
+  formatBlock,
+  formatLog,
+  formatTransactionReceipt,
+  type Hash,
+  type Hex,
+  hexToNumber,
+  type Log,
+  numberToHex,
+  type TransactionReceipt
+} from "viem"
+import type { ChainConfig } from "./ChainConfig.ts"
+import * as EndpointPool from "./EndpointPool.ts"
+import { InvalidResponse, isTransient, RpcError, Unavailable } from "./RpcError.ts"
+
+/** An `eth_getLogs` filter over an inclusive block range. */
+export interface LogFilter {
+  readonly address?: Address | ReadonlyArray<Address> | undefined
+  /** Topic filters by position: a topic, any of several (an array), or null for any. */
+  readonly topics?: ReadonlyArray<Hex | ReadonlyArray<Hex> | null> | undefined
+  readonly fromBlock: number
+  readonly toBlock: number
+}
+
+/** A circuit's state and an endpoint's pool. */
+export interface EndpointHealth extends EndpointPool.EndpointStats {
+  readonly circuit: CircuitBreaker.State["_tag"]
+}
+
+/** The client of one chain. */
+export interface EvmClient {
+  /** The chain's configured name. */
+  readonly chain: string
+  /** The chain's id. */
+  readonly chainId: number
+  /** One JSON-RPC call, with failover and retries. */
+  request(method: string, params?: ReadonlyArray<unknown>): Effect.Effect<unknown, RpcError>
+  /** Many calls as JSON-RPC batches of `batchSize`, `batchConcurrency` at once; results in call order. */
+  batch(calls: ReadonlyArray<EndpointPool.Call>): Effect.Effect<ReadonlyArray<unknown>, RpcError>
+  /** The latest block number, cached for `headTtl`. */
+  readonly head: Effect.Effect<number, RpcError>
+  /** Blocks by number (with full transactions when asked), read in batches. */
+  getBlocks(
+    numbers: ReadonlyArray<number>,
+    options?: { readonly transactions?: boolean | undefined }
+  ): Effect.Effect<ReadonlyArray<Block>, RpcError>
+  /** Receipts by transaction hash, read in batches. */
+  getReceipts(hashes: ReadonlyArray<Hash>): Effect.Effect<ReadonlyArray<TransactionReceipt>, RpcError>
+  /** Logs over a range, split into ranges the node accepts. */
+  getLogs(filter: LogFilter): Effect.Effect<ReadonlyArray<Log>, RpcError>
+  /** The `eth_getLogs` range, in blocks, the next request starts with. */
+  readonly logRange: Effect.Effect<number>
+  /** Submits a signed transaction; returns its hash. */
+  sendRawTransaction(serialized: Hex): Effect.Effect<Hash, RpcError>
+  /** Every endpoint's circuit and pool. */
+  readonly health: Effect.Effect<ReadonlyArray<EndpointHealth>>
+}
+
+const rangeTooLarge = /block range|range (is )?too (large|wide|big)|too many (results|logs|blocks)|returned more than|exceed|response size/i
+
+/** Whether an error is a node rejecting an `eth_getLogs` range as too large. */
+export const isRangeTooLarge = (error: RpcError): boolean =>
+  error.reason._tag === "JsonRpc" && (error.reason.code === -32005 || rangeTooLarge.test(error.reason.detail))
+
+const chunk = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
+  const chunks: Array<ReadonlyArray<A>> = []
+  for (let index = 0; index < items.length; index += size) chunks.push(items.slice(index, index + size))
+  return chunks
+}
+
+/** Opens a chain's client; its connections close when the scope closes. */
+export const make = Effect.fn("EvmClient.make")(function*(
+  config: ChainConfig
+): Effect.fn.Return<EvmClient, never, Scope.Scope | RateLimiter.RateLimiter | CircuitBreaker.CircuitBreakerStore> {
+  const endpoints = yield* Effect.forEach(config.endpoints, (endpoint) => EndpointPool.make(endpoint, config.requestTimeout))
+  const breaker = yield* CircuitBreaker.make({
+    tripPolicy: CircuitBreaker.consecutive(config.breaker.failures),
+    openDuration: config.breaker.openDuration
+  })
+  // a 429 pauses its endpoint instead of counting against its circuit; the node's own errors prove it healthy
+  const classify = (exit: Exit.Exit<ReadonlyArray<unknown>, RpcError>): CircuitBreaker.Outcome => {
+    if (Exit.isSuccess(exit)) return CircuitBreaker.success
+    const error = Cause.findErrorOption(exit.cause)
+    if (error._tag === "None") return CircuitBreaker.ignored
+    if (error.value.reason._tag === "RateLimited") return CircuitBreaker.ignored
+    return isTransient(error.value) ? CircuitBreaker.failure() : CircuitBreaker.success
+  }
+
+  /** One attempt: the endpoints in order, moving on after a transient failure or an open circuit. */
+  const attempt = (calls: ReadonlyArray<EndpointPool.Call>) =>
+    Effect.gen(function*() {
+      let lastError: RpcError | undefined
+      let retryAfterMillis = Number.POSITIVE_INFINITY
+      for (const endpoint of endpoints) {
+        const result = yield* Effect.result(endpoint.send(calls).pipe(breaker.execute({ key: endpoint.url, classify })))
+        if (Result.isSuccess(result)) return result.success
+        const error = result.failure
+        if (error._tag === "CircuitBreakerError") {
+          if (error.reason._tag === "CircuitOpen") {
+            retryAfterMillis = Math.min(retryAfterMillis, Duration.toMillis(error.reason.retryAfter))
+          }
+          continue
+        }
+        if (!isTransient(error)) return yield* error
+        lastError = error
+      }
+      return yield* lastError ?? new RpcError({
+        reason: new Unavailable({
+          chain: config.name,
+          retryAfterMillis: Number.isFinite(retryAfterMillis) ? retryAfterMillis : 0
+        })
+      })
+    })
+
+  const backoff = Schedule.min([
+    Schedule.exponential(config.retry.base).pipe(Schedule.jittered),
+    Schedule.spaced(config.retry.max)
+  ])
+  const call = (calls: ReadonlyArray<EndpointPool.Call>) =>
+    attempt(calls).pipe(Effect.retry({ schedule: backoff, times: config.retry.times, while: isTransient }))
+
+  const request = (method: string, params: ReadonlyArray<unknown> = []) =>
+    Effect.map(call([{ method, params }]), (results) => results[0])
+
+  const batch = (calls: ReadonlyArray<EndpointPool.Call>) =>
+    Effect.map(
+      Effect.forEach(chunk(calls, config.batchSize), call, { concurrency: config.batchConcurrency }),
+      (results) => results.flat()
+    )
+
+  const missing = (what: string) =>
+    new RpcError({ reason: new InvalidResponse({ endpoint: config.name, detail: `${what} not found` }) })
+
+  const head = yield* request("eth_blockNumber").pipe(
+    Effect.map((result) => hexToNumber(result as Hex)),
+    Effect.cachedWithTTL((exit: Exit.Exit<number, RpcError>) => Exit.isSuccess(exit) ? config.headTtl : Duration.zero)
+  )
+
+  const getBlocks = (numbers: ReadonlyArray<number>, options?: { readonly transactions?: boolean | undefined }) =>
+    batch(numbers.map((number) => ({
+      method: "eth_getBlockByNumber",
+      params: [numberToHex(number), options?.transactions ?? false]
+    }))).pipe(Effect.flatMap(Effect.forEach((block, index) =>
+      block === null ? Effect.fail(missing(`block ${numbers[index]}`)) : Effect.succeed(formatBlock(block as any) as Block)
+    )))
+
+  const getReceipts = (hashes: ReadonlyArray<Hash>) =>
+    batch(hashes.map((hash) => ({ method: "eth_getTransactionReceipt", params: [hash] }))).pipe(
+      Effect.flatMap(Effect.forEach((receipt, index) =>
+        receipt === null
+          ? Effect.fail(missing(`receipt of ${hashes[index]}`))
+          : Effect.succeed(formatTransactionReceipt(receipt as any))
+      ))
+    )
+
+  let range = config.logRange.initial
+  const getLogs = (filter: LogFilter) =>
+    Effect.gen(function*() {
+      const logs: Array<Log> = []
+      let from = filter.fromBlock
+      while (from <= filter.toBlock) {
+        const size = range
+        const to = Math.min(filter.toBlock, from + size - 1)
+        const result = yield* Effect.result(request("eth_getLogs", [{
+          ...(filter.address === undefined ? {} : { address: filter.address }),
+          ...(filter.topics === undefined ? {} : { topics: filter.topics }),
+          fromBlock: numberToHex(from),
+          toBlock: numberToHex(to)
+        }]))
+        if (result._tag === "Failure") {
+          if (!isRangeTooLarge(result.failure) || size <= config.logRange.min) return yield* result.failure
+          range = Math.max(config.logRange.min, Math.floor(size / 2))
+          continue
+        }
+        for (const log of result.success as ReadonlyArray<unknown>) logs.push(formatLog(log as any))
+        range = Math.min(config.logRange.max, size * 2)
+        from = to + 1
+      }
+      return logs as ReadonlyArray<Log>
+    })
+
+  const health = Effect.forEach(endpoints, (endpoint) =>
+    Effect.zipWith(
+      endpoint.stats,
+      breaker.state(endpoint.url).pipe(Effect.map((state) => state._tag), Effect.orElseSucceed(() => "Closed" as const)),
+      (stats, circuit) => ({ ...stats, circuit })
+    ))
+
+  return {
+    chain: config.name,
+    chainId: config.chainId,
+    request,
+    batch,
+    head,
+    getBlocks,
+    getReceipts,
+    getLogs,
+    logRange: Effect.sync(() => range),
+    sendRawTransaction: (serialized) => Effect.map(request("eth_sendRawTransaction", [serialized]), (hash) => hash as Hash),
+    health
+  } satisfies EvmClient
+})

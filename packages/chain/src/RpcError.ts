@@ -1,0 +1,131 @@
+/**
+ * The one error of talking to a chain: `RpcError`, whose `reason` says what
+ * went wrong. Transient reasons (a timeout, a 429, a 5xx, a dropped
+ * connection, a garbled answer, an open circuit) are retried with backoff and
+ * fail over to another endpoint; the others are final — `JsonRpc` (the node
+ * answered with an error), `PoolExhausted` (no connection within the acquire
+ * timeout) and `UnknownChain` are never retried.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/** The request took longer than the per-request timeout. Transient. */
+export class Timeout extends Schema.TaggedClass<Timeout>()("Timeout", {
+  endpoint: Schema.String,
+  millis: Schema.Number
+}) {}
+
+/** The endpoint answered 429 Too Many Requests. Transient; the endpoint pauses for `retryAfterMillis`. */
+export class RateLimited extends Schema.TaggedClass<RateLimited>()("RateLimited", {
+  endpoint: Schema.String,
+  retryAfterMillis: Schema.Number
+}) {}
+
+/** The endpoint answered with an HTTP error status. Transient when 408 or 5xx. */
+export class HttpStatus extends Schema.TaggedClass<HttpStatus>()("HttpStatus", {
+  endpoint: Schema.String,
+  status: Schema.Number
+}) {}
+
+/** The connection failed or was dropped. Transient. */
+export class Network extends Schema.TaggedClass<Network>()("Network", {
+  endpoint: Schema.String,
+  detail: Schema.String
+}) {}
+
+/** The answer was not a JSON-RPC response to the request. Transient. */
+export class InvalidResponse extends Schema.TaggedClass<InvalidResponse>()("InvalidResponse", {
+  endpoint: Schema.String,
+  detail: Schema.String
+}) {}
+
+/** The node answered with a JSON-RPC error. Not retried: the request itself is at fault. */
+export class JsonRpc extends Schema.TaggedClass<JsonRpc>()("JsonRpc", {
+  endpoint: Schema.String,
+  code: Schema.Number,
+  detail: Schema.String,
+  data: Schema.optional(Schema.Unknown)
+}) {}
+
+/** No pooled connection was free within the acquire timeout. Not retried. */
+export class PoolExhausted extends Schema.TaggedClass<PoolExhausted>()("PoolExhausted", {
+  endpoint: Schema.String,
+  waitedMillis: Schema.Number
+}) {}
+
+/** Every endpoint's circuit is open. Transient. */
+export class Unavailable extends Schema.TaggedClass<Unavailable>()("Unavailable", {
+  chain: Schema.String,
+  retryAfterMillis: Schema.Number
+}) {}
+
+/** No chain of that name is configured. Not retried. */
+export class UnknownChain extends Schema.TaggedClass<UnknownChain>()("UnknownChain", {
+  chain: Schema.String
+}) {}
+
+/** Why a request failed. */
+export const RpcErrorReason = Schema.Union([
+  Timeout,
+  RateLimited,
+  HttpStatus,
+  Network,
+  InvalidResponse,
+  JsonRpc,
+  PoolExhausted,
+  Unavailable,
+  UnknownChain
+])
+
+/** Why a request failed. */
+export type RpcErrorReason = typeof RpcErrorReason.Type
+
+const describe = (reason: RpcErrorReason): string => {
+  switch (reason._tag) {
+    case "Timeout":
+      return `${reason.endpoint}: no answer within ${reason.millis} ms`
+    case "RateLimited":
+      return `${reason.endpoint}: rate limited (429), retry after ${reason.retryAfterMillis} ms`
+    case "HttpStatus":
+      return `${reason.endpoint}: HTTP ${reason.status}`
+    case "Network":
+    case "InvalidResponse":
+      return `${reason.endpoint}: ${reason.detail}`
+    case "JsonRpc":
+      return `${reason.endpoint}: JSON-RPC error ${reason.code}: ${reason.detail}`
+    case "PoolExhausted":
+      return `${reason.endpoint}: no free connection after ${reason.waitedMillis} ms`
+    case "Unavailable":
+      return `${reason.chain}: every endpoint's circuit is open, retry after ${reason.retryAfterMillis} ms`
+    case "UnknownChain":
+      return `unknown chain ${reason.chain}`
+  }
+}
+
+/** A request to a chain failed. */
+export class RpcError extends Schema.TaggedError<RpcError>()("RpcError", {
+  reason: RpcErrorReason
+}) {
+  override get message(): string {
+    return describe(this.reason)
+  }
+}
+
+/** Whether a retry (after a backoff, possibly on another endpoint) may succeed. */
+export const isTransient = (error: RpcError): boolean => {
+  switch (error.reason._tag) {
+    case "Timeout":
+    case "RateLimited":
+    case "Network":
+    case "InvalidResponse":
+    case "Unavailable":
+      return true
+    case "HttpStatus":
+      return error.reason.status === 408 || error.reason.status >= 500
+    case "JsonRpc":
+    case "PoolExhausted":
+    case "UnknownChain":
+      return false
+  }
+}

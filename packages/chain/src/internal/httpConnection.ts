@@ -1,0 +1,65 @@
+/**
+ * One keep-alive HTTP connection to a JSON-RPC endpoint: an agent that holds
+ * at most one socket, so a pool of these bounds the sockets to the endpoint.
+ * A POST is interruptible: interruption aborts the request.
+ */
+import * as Http from "node:http"
+import * as Https from "node:https"
+import { Effect } from "effect"
+
+/** One connection. */
+export interface HttpConnection {
+  readonly agent: Http.Agent
+  readonly url: URL
+}
+
+/** The raw answer to a POST. */
+export interface HttpAnswer {
+  readonly status: number
+  /** The `Retry-After` header in milliseconds, if any. */
+  readonly retryAfterMillis: number | undefined
+  readonly body: string
+}
+
+/** Opens a connection; it is closed when the scope closes. */
+export const open = (url: string) =>
+  Effect.acquireRelease(
+    Effect.sync((): HttpConnection => {
+      const parsed = new URL(url)
+      const options = { keepAlive: true, maxSockets: 1 }
+      return { url: parsed, agent: parsed.protocol === "https:" ? new Https.Agent(options) : new Http.Agent(options) }
+    }),
+    (connection) => Effect.sync(() => connection.agent.destroy())
+  )
+
+const retryAfter = (header: string | undefined): number | undefined => {
+  if (header === undefined) return undefined
+  const seconds = Number(header)
+  if (Number.isFinite(seconds)) return seconds * 1000
+  const date = Date.parse(header)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+}
+
+/** POSTs a JSON body; fails with the transport's error message. */
+export const post = (connection: HttpConnection, body: string) =>
+  Effect.callback<HttpAnswer, string>((resume, signal) => {
+    const module = connection.url.protocol === "https:" ? Https : Http
+    const request = module.request(connection.url, {
+      method: "POST",
+      agent: connection.agent,
+      signal,
+      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) }
+    }, (response) => {
+      const chunks: Array<Buffer> = []
+      response.on("data", (chunk: Buffer) => chunks.push(chunk))
+      response.on("error", (error) => resume(Effect.fail(error.message)))
+      response.on("end", () =>
+        resume(Effect.succeed({
+          status: response.statusCode ?? 0,
+          retryAfterMillis: retryAfter(response.headers["retry-after"]),
+          body: Buffer.concat(chunks).toString("utf8")
+        })))
+    })
+    request.on("error", (error) => resume(Effect.fail(error.message)))
+    request.end(body)
+  })

@@ -1,0 +1,72 @@
+/**
+ * JSON-RPC 2.0 messages: one call is sent as an object, several as a batch
+ * (an array); answers are matched to calls by id, whatever their order.
+ */
+import { Effect } from "effect"
+import { InvalidResponse, JsonRpc, RpcError } from "../RpcError.ts"
+
+/** One JSON-RPC call. */
+export interface Call {
+  readonly method: string
+  readonly params: ReadonlyArray<unknown>
+}
+
+/** The request body for calls numbered from `firstId`. */
+export const encode = (calls: ReadonlyArray<Call>, firstId: number): string => {
+  const messages = calls.map((call, index) => ({ jsonrpc: "2.0", id: firstId + index, ...call }))
+  return JSON.stringify(messages.length === 1 ? messages[0] : messages)
+}
+
+interface Answer {
+  readonly id?: unknown
+  readonly result?: unknown
+  readonly error?: { readonly code?: unknown; readonly message?: unknown; readonly data?: unknown }
+}
+
+const isAnswer = (value: unknown): value is Answer => typeof value === "object" && value !== null
+
+const invalid = (endpoint: string, detail: string) => new RpcError({ reason: new InvalidResponse({ endpoint, detail }) })
+
+/** The error of a JSON-RPC error answer. */
+export const errorOf = (endpoint: string, error: NonNullable<Answer["error"]>) =>
+  new RpcError({
+    reason: new JsonRpc({
+      endpoint,
+      code: typeof error.code === "number" ? error.code : 0,
+      detail: typeof error.message === "string" ? error.message : JSON.stringify(error),
+      data: error.data
+    })
+  })
+
+/**
+ * The results of the calls numbered from `firstId`, in call order. Fails with
+ * the first JSON-RPC error among them, or `InvalidResponse` when the body is
+ * not an answer to every call.
+ */
+export const decode = (endpoint: string, body: string, count: number, firstId: number) =>
+  Effect.suspend(() => {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(body)
+    } catch {
+      return Effect.fail(invalid(endpoint, `not JSON: ${body.slice(0, 80)}`))
+    }
+    const answers = Array.isArray(parsed) ? parsed : [parsed]
+    const byId = new Map<unknown, Answer>()
+    for (const answer of answers) if (isAnswer(answer)) byId.set(answer.id, answer)
+    const results: Array<unknown> = []
+    for (let index = 0; index < count; index++) {
+      const answer = byId.get(firstId + index)
+      if (answer === undefined) {
+        // a node that cannot parse a request answers with a null id
+        const rejected = byId.get(null)
+        return Effect.fail(
+          rejected?.error ? errorOf(endpoint, rejected.error) : invalid(endpoint, `no answer to call ${firstId + index}`)
+        )
+      }
+      if (answer.error) return Effect.fail(errorOf(endpoint, answer.error))
+      if (!("result" in answer)) return Effect.fail(invalid(endpoint, `answer ${firstId + index} has no result`))
+      results.push(answer.result)
+    }
+    return Effect.succeed(results as ReadonlyArray<unknown>)
+  })

@@ -1,0 +1,119 @@
+import { assert, layer } from "@effect/vitest"
+import { Effect, Fiber, Schedule } from "effect"
+import { encodeEventTopics, type Hash } from "viem"
+import { DevChain } from "../src/DevChain.ts"
+import { devTokenAbi } from "../src/internal/devToken.ts"
+import * as FaultProxy from "./FaultProxy.ts"
+import { client, devChainConfig, Seeded, seededChain } from "./fixtures.ts"
+
+const transferTopic = encodeEventTopics({ abi: devTokenAbi, eventName: "Transfer" })[0]
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index)
+
+/** Polls (on the real clock) until the condition holds: for waiting on a real server. */
+const eventually = (condition: () => boolean) =>
+  Effect.suspend(() => condition() ? Effect.void : Effect.fail("not yet")).pipe(
+    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 }),
+    Effect.orDie
+  )
+
+layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (it) => {
+  it.effect("reads blocks and receipts in batches, identical to one-by-one reads", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const seeded = yield* Seeded
+      const evm = yield* client(devChainConfig([chain.url], { batchSize: 7 }))
+      const numbers = range(seeded.fromBlock, seeded.fromBlock + 30)
+      const batched = yield* evm.getBlocks(numbers, { transactions: true })
+      const single = yield* Effect.forEach(numbers, (number) => evm.getBlocks([number], { transactions: true }))
+      assert.deepStrictEqual(batched, single.flat())
+      assert.deepStrictEqual(batched.map((block) => Number(block.number)), numbers)
+      const hashes = batched.flatMap((block) => block.transactions.map((tx) => (tx as { hash: Hash }).hash))
+      const receipts = yield* evm.getReceipts(hashes)
+      assert.deepStrictEqual(receipts.map((receipt) => receipt.transactionHash), hashes)
+    }))
+
+  it.effect("caches the head for its TTL", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const cached = yield* client(devChainConfig([chain.url], { headTtl: "1 hour" }))
+      const fresh = yield* client(devChainConfig([chain.url], { headTtl: 0 }))
+      const before = yield* cached.head
+      yield* fresh.request("hardhat_mine", ["0x2"])
+      assert.strictEqual(yield* cached.head, before)
+      assert.strictEqual(yield* fresh.head, before + 2)
+    }))
+
+  it.effect("shrinks eth_getLogs ranges a node rejects and grows them back", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const seeded = yield* Seeded
+      const proxy = yield* FaultProxy.make(chain.url, { maxLogRange: 16 })
+      const direct = yield* client(devChainConfig([chain.url]))
+      const limited = yield* client(devChainConfig([proxy.url], { logRange: { initial: 1000, max: 1000 } }))
+      const filter = { topics: [transferTopic], fromBlock: 0, toBlock: seeded.toBlock }
+      const expected = yield* direct.getLogs(filter)
+      assert.strictEqual(expected.length, seeded.activity.filter((item) => item.kind === "erc20").length)
+      assert.deepStrictEqual(yield* limited.getLogs(filter), expected)
+      assert.isAbove(proxy.counts.rangeRejected, 0)
+      const shrunk = yield* limited.logRange
+      assert.isAtMost(shrunk, 64)
+      proxy.set({ maxLogRange: Number.POSITIVE_INFINITY })
+      assert.deepStrictEqual(yield* limited.getLogs(filter), expected)
+      assert.isAbove(yield* limited.logRange, shrunk * 2)
+    }))
+
+  it.effect("fails over to the next endpoint and opens the failing endpoint's circuit", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const down = yield* FaultProxy.make(chain.url, { serverError: 1 })
+      const evm = yield* client(devChainConfig([down.url, chain.url], { breaker: { failures: 3, openDuration: "1 hour" } }))
+      const heads = yield* Effect.forEach(range(1, 10), () => evm.request("eth_chainId"))
+      assert.deepStrictEqual(new Set(heads), new Set(["0x7a69"]))
+      assert.strictEqual(down.counts.serverError, 3)
+      const health = yield* evm.health
+      assert.deepStrictEqual(health.map((endpoint) => endpoint.circuit), ["Open", "Closed"])
+    }))
+
+  it.effect("fails with PoolExhausted when no connection frees up within the acquire timeout", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const stalling = yield* FaultProxy.make(chain.url, { stall: 1 })
+      const evm = yield* client(devChainConfig([{ url: stalling.url, maxConnections: 1, acquireTimeout: "50 millis" }], {
+        requestTimeout: "5 seconds",
+        retry: { times: 0 }
+      }))
+      const holder = yield* Effect.forkChild(evm.request("eth_chainId"))
+      yield* eventually(() => stalling.counts.stall === 1)
+      const error = yield* Effect.flip(evm.request("eth_chainId"))
+      assert.strictEqual(error.reason._tag, "PoolExhausted")
+      const [stats] = yield* evm.health
+      assert.deepStrictEqual([stats!.inUse, stats!.max, stats!.utilization], [1, 1, 1])
+      yield* Fiber.interrupt(holder)
+    }))
+
+  it.effect("holds requests back once the endpoint's rate limit is spent", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const counting = yield* FaultProxy.make(chain.url)
+      const evm = yield* client(devChainConfig([{ url: counting.url, rateLimit: { limit: 5, window: "1 minute" } }]))
+      const fibers = yield* Effect.forEach(range(1, 8), () => Effect.forkChild(evm.request("eth_chainId")))
+      yield* eventually(() => counting.counts.forwarded === 5)
+      yield* Effect.sleep("200 millis")
+      assert.strictEqual(counting.counts.requests, 5)
+      yield* Effect.forEach(fibers, Fiber.interrupt)
+    }))
+
+  it.effect("returns the same blocks through 429s, 5xx, stalls and garbled answers", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const seeded = yield* Seeded
+      const faulty = yield* FaultProxy.make(chain.url, { rateLimited: 0.1, serverError: 0.1, stall: 0.05, garble: 0.1 })
+      const direct = yield* client(devChainConfig([chain.url]))
+      const evm = yield* client(devChainConfig([faulty.url], { batchSize: 5, requestTimeout: "200 millis" }))
+      const numbers = range(seeded.fromBlock, seeded.toBlock)
+      assert.deepStrictEqual(yield* evm.getBlocks(numbers), yield* direct.getBlocks(numbers))
+      const { counts } = faulty
+      assert.isTrue(counts.rateLimited > 0 && counts.serverError > 0 && counts.stall > 0 && counts.garble > 0)
+    }))
+})

@@ -1,0 +1,132 @@
+/**
+ * A JSON-RPC proxy on 127.0.0.1 that injects faults: it answers 429 or 500,
+ * stalls (never answers), garbles the body, or rejects `eth_getLogs` ranges
+ * above a size, at set rates, drawn from a seeded generator so that a run is
+ * reproducible. Everything else is forwarded to the target node. It counts
+ * what it did, so a test can check that faults really happened.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { Effect } from "effect"
+
+/** Fault rates (0–1, per request) and limits. */
+export interface Faults {
+  readonly rateLimited: number
+  readonly serverError: number
+  readonly stall: number
+  readonly garble: number
+  /** `eth_getLogs` calls spanning more blocks than this are rejected as too large. */
+  readonly maxLogRange: number
+}
+
+/** No faults. */
+export const none: Faults = { rateLimited: 0, serverError: 0, stall: 0, garble: 0, maxLogRange: Number.POSITIVE_INFINITY }
+
+/** What the proxy did so far. */
+export interface Counts {
+  requests: number
+  forwarded: number
+  rateLimited: number
+  serverError: number
+  stall: number
+  garble: number
+  rangeRejected: number
+}
+
+/** A running proxy. */
+export interface FaultProxy {
+  readonly url: string
+  readonly counts: Counts
+  /** Changes the faults from now on. */
+  set(faults: Partial<Faults>): void
+}
+
+/** A small seeded generator (mulberry32). */
+const random = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+interface Message {
+  readonly id: unknown
+  readonly method: string
+  readonly params: ReadonlyArray<any>
+}
+
+const logRange = (message: Message) =>
+  message.method === "eth_getLogs"
+    ? Number(BigInt(message.params[0].toBlock)) - Number(BigInt(message.params[0].fromBlock)) + 1
+    : 0
+
+/** Starts a proxy in front of `target`; it stops when the scope closes. */
+export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
+  Effect.acquireRelease(
+    Effect.callback<{ readonly proxy: FaultProxy; readonly close: () => void }>((resume) => {
+      let current: Faults = { ...none, ...faults }
+      const next = random(seed)
+      const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0 }
+      const stalled = new Set<ServerResponse>()
+      const handle = async (request: IncomingMessage, response: ServerResponse) => {
+        const chunks: Array<Buffer> = []
+        for await (const chunk of request) chunks.push(chunk as Buffer)
+        const body = Buffer.concat(chunks).toString("utf8")
+        counts.requests++
+        const draw = next()
+        let threshold = current.rateLimited
+        if (draw < threshold) {
+          counts.rateLimited++
+          return response.writeHead(429, { "retry-after": "0" }).end("too many requests")
+        }
+        if (draw < (threshold += current.serverError)) {
+          counts.serverError++
+          return response.writeHead(502).end("bad gateway")
+        }
+        if (draw < (threshold += current.stall)) {
+          counts.stall++
+          stalled.add(response)
+          return response.on("close", () => stalled.delete(response))
+        }
+        const parsed = JSON.parse(body) as Message | ReadonlyArray<Message>
+        const messages = Array.isArray(parsed) ? parsed : [parsed as Message]
+        const tooLarge = messages.find((message) => logRange(message) > current.maxLogRange)
+        if (tooLarge !== undefined) {
+          counts.rangeRejected++
+          const error = {
+            jsonrpc: "2.0",
+            id: tooLarge.id,
+            error: { code: -32005, message: `query exceeds max block range ${current.maxLogRange}` }
+          }
+          return response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(error))
+        }
+        const answer = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body })
+        const text = await answer.text()
+        if (draw < (threshold += current.garble)) {
+          counts.garble++
+          return response.writeHead(200, { "content-type": "application/json" }).end(text.slice(0, text.length >> 1))
+        }
+        counts.forwarded++
+        response.writeHead(answer.status, { "content-type": "application/json" }).end(text)
+      }
+      const server = createServer((request, response) => {
+        handle(request, response).catch(() => response.writeHead(500).end())
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        const port = typeof address === "object" && address !== null ? address.port : 0
+        resume(Effect.succeed({
+          proxy: {
+            url: `http://127.0.0.1:${port}`,
+            counts,
+            set: (faults) => current = { ...current, ...faults }
+          },
+          close: () => {
+            for (const response of stalled) response.destroy()
+            server.closeAllConnections()
+            server.close()
+          }
+        }))
+      })
+    }),
+    ({ close }) => Effect.sync(close)
+  ).pipe(Effect.map(({ proxy }) => proxy))

@@ -1,0 +1,38 @@
+/** Shared test setup: a seeded dev chain, chain configs with quick retries, clients on memory stores. */
+import { Context, Effect, Layer } from "effect"
+import { CircuitBreaker, RateLimiter } from "effect/persistence"
+import * as ChainConfig from "../src/ChainConfig.ts"
+import * as DevChain from "../src/DevChain.ts"
+import * as DevSeed from "../src/DevSeed.ts"
+import * as EvmClient from "../src/EvmClient.ts"
+
+/** The activity seeded on the shared dev chain. */
+export class Seeded extends Context.Service<Seeded, DevSeed.Seeded>()("test/Seeded") {}
+
+/** A dev chain with known activity, shared by the tests of a file. */
+export const seededChain = (options: Partial<DevSeed.SeedOptions> = {}) =>
+  Layer.effect(Seeded, DevSeed.seed(options)).pipe(Layer.provideMerge(DevChain.layer()))
+
+type ChainOptions = Omit<Parameters<typeof ChainConfig.chain>[0], "name" | "chainId" | "endpoints">
+
+/** The dev chain behind the given endpoints, with retries and circuits quick enough for tests. */
+export const devChainConfig = (
+  endpoints: ReadonlyArray<string | Partial<ChainConfig.EndpointConfig> & { readonly url: string }>,
+  options: ChainOptions = {}
+) =>
+  ChainConfig.chain({
+    name: "dev",
+    chainId: DevChain.chainId,
+    endpoints: endpoints.map((endpoint) => typeof endpoint === "string" ? { url: endpoint } : endpoint),
+    requestTimeout: "500 millis",
+    ...options,
+    retry: { base: "5 millis", max: "50 millis", times: 10, ...options.retry },
+    breaker: { failures: 3, openDuration: "100 millis", ...options.breaker }
+  })
+
+/** A client of its own (own limiter and circuits), closed with the scope. */
+export const client = (config: ChainConfig.ChainConfig) =>
+  Layer.build(Layer.mergeAll(
+    RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
+    CircuitBreaker.layerStoreMemory()
+  )).pipe(Effect.flatMap((stores) => EvmClient.make(config).pipe(Effect.provideContext(stores))))

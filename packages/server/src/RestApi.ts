@@ -11,12 +11,10 @@
  *
  * @since 0.1.0
  */
-import { Context, Schema } from "effect"
+import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "effect/http-api"
+import { Auth, TaskRpcError, TaskRpcs } from "@chainjobs/rpc"
 import { TaskError, TaskInfo, TaskQuery } from "@chainjobs/tasks"
-
-/** The principal a request acts for: the name its bearer token maps to, or `anonymous` when auth is off. */
-export class CurrentPrincipal extends Context.Service<CurrentPrincipal, string>()("@chainjobs/server/CurrentPrincipal") {}
 
 /** The request carried no bearer token, or one the server does not know. */
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
@@ -26,10 +24,11 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthoriz
 /**
  * Bearer-token authentication. A token is read from the `Authorization:
  * Bearer` header, or from the `access_token` query parameter for clients that
- * cannot set headers (the browser's `EventSource`).
+ * cannot set headers (the browser's `EventSource`). It provides the same
+ * principal the RPC layer does.
  */
 export class Authorization extends HttpApiMiddleware.Service<Authorization, {
-  provides: CurrentPrincipal
+  provides: Auth.CurrentPrincipal
 }>()("@chainjobs/server/Authorization", {
   security: {
     bearer: HttpApiSecurity.bearer,
@@ -94,15 +93,6 @@ export const KindInfo = Schema.Struct({
   payloadSchema: Schema.Unknown
 })
 
-/** What the supervisor holds right now. */
-export const Stats = Schema.Struct({
-  pending: Schema.Number,
-  running: Schema.Number,
-  maxWorkers: Schema.Number,
-  runningByKind: Schema.Record(Schema.String, Schema.Number),
-  accepting: Schema.Boolean
-})
-
 /** Which finished tasks to purge. */
 export const PurgeRequest = Schema.Struct({
   /** Only tasks finished at least this long ago, in milliseconds. Default: 0 (all finished tasks). */
@@ -114,7 +104,7 @@ export const PurgeRequest = Schema.Struct({
 const PositiveIntFromString = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(1))
 const TaskId = { id: Schema.String }
 
-const storeErrors = [TaskError.TaskNotFound, TaskError.TaskStoreError] as const
+const storeErrors = [TaskError.TaskNotFound, TaskError.TaskStoreError, TaskRpcError.Forbidden] as const
 
 /** The task endpoints, under `/api`. */
 export class TasksGroup extends HttpApiGroup.make("tasks")
@@ -128,7 +118,13 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       },
       payload: Schema.Unknown,
       success: [SubmitAccepted.pipe(HttpApiSchema.status(202)), TaskInfo.TaskInfo],
-      error: [TaskError.UnknownTaskKind, TaskError.InvalidPayload, TaskError.SubmitRejected, ...storeErrors]
+      error: [
+        TaskError.UnknownTaskKind,
+        TaskError.InvalidPayload,
+        TaskError.SubmitRejected,
+        TaskRpcError.RateLimited,
+        ...storeErrors
+      ]
     }).annotate(OpenApi.Description, "Submits a task of a registered kind with a JSON payload."),
     HttpApiEndpoint.get("list", "/tasks", {
       query: {
@@ -140,7 +136,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       },
       success: TaskList,
       error: TaskError.TaskStoreError
-    }).annotate(OpenApi.Description, "Lists tasks, newest first."),
+    }).annotate(OpenApi.Description, "Lists tasks, newest first: the caller's own, or every task for an admin."),
     HttpApiEndpoint.get("get", "/tasks/:id", { params: TaskId, success: TaskInfo.TaskInfo, error: storeErrors }),
     HttpApiEndpoint.get("result", "/tasks/:id/result", {
       params: TaskId,
@@ -159,13 +155,13 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
     HttpApiEndpoint.post("purge", "/purge", {
       payload: PurgeRequest,
       success: Schema.Struct({ purged: Schema.Number }),
-      error: TaskError.TaskStoreError
-    }).annotate(OpenApi.Description, "Deletes finished tasks."),
+      error: [TaskError.TaskStoreError, TaskRpcError.Forbidden]
+    }).annotate(OpenApi.Description, "Deletes finished tasks (admins only)."),
     HttpApiEndpoint.get("allEvents", "/events", { success: HttpApiSchema.StreamSse({ data: TaskInfo.TaskInfo }) })
-      .annotate(OpenApi.Description, "Server-sent events: every change of every task, from now on."),
+      .annotate(OpenApi.Description, "Server-sent events: every change of every task the caller may see, from now on."),
     HttpApiEndpoint.get("kinds", "/kinds", { success: Schema.Array(KindInfo) })
       .annotate(OpenApi.Description, "The registered task kinds and their payload schemas."),
-    HttpApiEndpoint.get("stats", "/stats", { success: Stats })
+    HttpApiEndpoint.get("stats", "/stats", { success: TaskRpcs.TaskStats })
   )
   .middleware(Authorization)
   .prefix("/api")

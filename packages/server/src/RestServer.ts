@@ -1,32 +1,18 @@
 /**
  * The server side of the REST facade: handlers of `RestApi` over the `Tasks`
- * supervisor, bearer-token authorization from the configured tokens, the
- * OpenAPI document at `/openapi.json` and an offline docs page at `/docs`.
+ * supervisor under the access rules of `Access.ts` (ownership, admins, the
+ * shared submission quota), the OpenAPI document at `/openapi.json` and an
+ * offline docs page at `/docs`.
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Layer, Redacted, Schema, Stream } from "effect"
+import { Clock, Effect, Layer, Schema, Stream } from "effect"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
+import { RateLimiter } from "effect/persistence"
+import { Auth } from "@chainjobs/rpc"
 import { type TaskInfo, TaskQuery, TaskSupervisor } from "@chainjobs/tasks"
-import { Authorization, CurrentPrincipal, RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning, Unauthorized } from "./RestApi.ts"
-import { ServerConfig } from "./ServerConfig.ts"
-
-/** Bearer tokens checked against `ServerConfig.authTokens`; with no tokens configured every caller is `anonymous`. */
-export const layerAuthorization: Layer.Layer<Authorization, never, ServerConfig> = Layer.effect(
-  Authorization,
-  Effect.gen(function*() {
-    const { authTokens } = yield* ServerConfig
-    const principals = new Map(Object.entries(authTokens).map(([principal, token]) => [Redacted.value(token), principal]))
-    const check = (effect: Effect.Effect<any, any, any>, { credential }: { readonly credential: Redacted.Redacted }) => {
-      if (principals.size === 0) return Effect.provideService(effect, CurrentPrincipal, "anonymous")
-      const principal = principals.get(Redacted.value(credential))
-      return principal === undefined
-        ? Effect.fail(new Unauthorized({ message: "missing or unknown bearer token" }))
-        : Effect.provideService(effect, CurrentPrincipal, principal)
-    }
-    return Authorization.of({ bearer: check, query: check })
-  })
-)
+import * as Access from "./Access.ts"
+import { RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
 
 /** The URLs a client follows a task with. */
 export const taskUrls = (id: string) => ({
@@ -61,6 +47,13 @@ const resultOf = (
 /** The handlers of the task endpoints. */
 export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntraced(function*(handlers) {
   const tasks = yield* TaskSupervisor.Tasks
+  const limiter = yield* RateLimiter.RateLimiter
+
+  /** The record of a task the caller may see. */
+  const accessible = (id: string) =>
+    Auth.CurrentPrincipal.use((principal) =>
+      Effect.flatMap(tasks.get(id), (info) =>
+        Access.canSee(principal, info) ? Effect.succeed(info) : Effect.fail(Access.forbidden(principal, `task ${id}`))))
 
   const list = Effect.fnUntraced(function*(query: {
     readonly status?: TaskInfo.TaskStatus | undefined
@@ -69,10 +62,12 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
     readonly limit?: number | undefined
     readonly cursor?: string | undefined
   }) {
+    const principal = yield* Auth.CurrentPrincipal
     const page = query.page ?? 1
     const limit = query.limit ?? TaskQuery.defaultLimit
     const filter: TaskQuery.TaskQuery = {
       limit,
+      ...(principal.admin ? {} : { owner: principal.id }),
       ...(query.status === undefined ? {} : { status: [query.status] }),
       ...(query.kind === undefined ? {} : { kind: [query.kind] })
     }
@@ -89,21 +84,25 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
 
   return handlers.handleAll({
     submit: Effect.fnUntraced(function*({ params, query, payload }) {
-      const owner = yield* CurrentPrincipal
+      const principal = yield* Auth.CurrentPrincipal
+      yield* Access.consumeQuota(limiter, principal)
       const handle = yield* tasks.submitEncoded(params.kind, payload, {
-        owner,
+        owner: principal.id,
         ...(query.priority === undefined ? {} : { priority: query.priority })
       })
       if (query.wait === "true") return yield* tasks.awaitInfo(handle.id)
       return { taskId: handle.id, kind: params.kind, status: "pending" as const, ...taskUrls(handle.id) }
     }),
     list: ({ query }) => list(query),
-    get: ({ params }) => tasks.get(params.id),
-    result: ({ params }) => Effect.flatMap(tasks.get(params.id), resultOf),
-    events: ({ params }) => Effect.as(tasks.get(params.id), tasks.watch(params.id).pipe(Stream.orDie)),
-    interrupt: ({ params }) => Effect.andThen(tasks.interrupt(params.id), tasks.get(params.id)),
-    delete: ({ params }) => tasks.delete(params.id),
+    get: ({ params }) => accessible(params.id),
+    result: ({ params }) => Effect.flatMap(accessible(params.id), resultOf),
+    events: ({ params }) => Effect.as(accessible(params.id), tasks.watch(params.id).pipe(Stream.orDie)),
+    interrupt: ({ params }) =>
+      accessible(params.id).pipe(Effect.andThen(tasks.interrupt(params.id)), Effect.andThen(tasks.get(params.id))),
+    delete: ({ params }) => Effect.andThen(accessible(params.id), tasks.delete(params.id)),
     purge: Effect.fnUntraced(function*({ payload }) {
+      const principal = yield* Auth.CurrentPrincipal
+      if (!principal.admin) return yield* Access.forbidden(principal, "purge")
       const now = yield* Clock.currentTimeMillis
       const purged = yield* tasks.purge({
         ...(payload.olderThanMillis === undefined ? {} : { finishedBefore: now - payload.olderThanMillis }),
@@ -111,7 +110,8 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
       })
       return { purged }
     }),
-    allEvents: () => Effect.succeed(tasks.events),
+    allEvents: () =>
+      Auth.CurrentPrincipal.useSync((principal) => Stream.filter(tasks.events, (info) => Access.canSee(principal, info))),
     kinds: () =>
       Effect.map(tasks.kinds, (kinds) =>
         kinds.map((kind) => ({ name: kind.name, payloadSchema: Schema.toJsonSchemaDocument(kind.payload) }))),
@@ -136,7 +136,7 @@ export const layerHealth = HttpApiBuilder.group(RestApi, "health", Effect.fnUntr
 export const layer = Layer.mergeAll(
   HttpApiBuilder.layer(RestApi, { openapiPath: "/openapi.json" }).pipe(
     Layer.provide([layerTasks, layerHealth]),
-    Layer.provide(layerAuthorization)
+    Layer.provide(Access.layerRest)
   ),
   HttpApiScalar.layer(RestApi, { path: "/docs" })
 )

@@ -1,7 +1,7 @@
 /**
  * The service assembled: a task store, the supervisor with the registered
  * kinds, and one HTTP server carrying the REST facade, the docs page, the
- * dashboard, the probes and `/metrics`.
+ * dashboard, the RPC endpoints (`/rpc`, `/ws`), the probes and `/metrics`.
  *
  * Shutdown is the layer's scope closing (on SIGTERM/SIGINT, `main.ts`): the
  * HTTP server stops taking connections first, then the supervisor refuses new
@@ -13,15 +13,16 @@
  *   with SQLite under `dataDir` (or PostgreSQL at `databaseUrl`).
  * - `layerKinds` registers the demo kinds; `@chainjobs/chain`'s kinds and dev
  *   chain join them.
- * - `layerRoutes` is where `@chainjobs/rpc`'s HTTP/WebSocket routes mount.
  *
  * @since 0.1.0
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import { Console, Duration, Effect, Layer } from "effect"
 import { HttpRouter, HttpServer, type HttpServerError } from "effect/http"
+import { TaskRpcServer } from "@chainjobs/rpc"
 import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
 import { createServer } from "node:http"
+import * as Access from "./Access.ts"
 import * as Dashboard from "./Dashboard.ts"
 import * as DemoTasks from "./DemoTasks.ts"
 import * as Metrics from "./Metrics.ts"
@@ -48,8 +49,16 @@ export const layerTasks = (settings: ServerSettings): Layer.Layer<TaskSupervisor
     Layer.provideMerge(layerStore(settings))
   )
 
-/** Every HTTP route of the service. */
-export const layerRoutes = Layer.mergeAll(RestServer.layer, Dashboard.layer, Metrics.layer)
+/** The RPC endpoints of `@chainjobs/rpc`: HTTP at `/rpc` (ndjson), WebSocket at `/ws`. */
+export const layerRpc = Layer.mergeAll(
+  TaskRpcServer.layerHttp({ path: "/rpc", submitLimit: Access.submitLimit }),
+  TaskRpcServer.layerWebsocket({ path: "/ws", submitLimit: Access.submitLimit })
+).pipe(Layer.provide(Access.layerRpc))
+
+/** Every HTTP route of the service; REST and RPC share one submission quota. */
+export const layerRoutes = Layer.mergeAll(RestServer.layer, layerRpc, Dashboard.layer, Metrics.layer).pipe(
+  Layer.provide(Access.layerRateLimiter)
+)
 
 /** Prints where the dashboard and docs are, once the server listens. */
 const layerBanner = Layer.effectDiscard(Effect.gen(function*() {
@@ -60,6 +69,7 @@ const layerBanner = Layer.effectDiscard(Effect.gen(function*() {
       `chainjobs is listening on ${base}`,
       `  dashboard  ${base}/`,
       `  API docs   ${base}/docs  (OpenAPI: ${base}/openapi.json)`,
+      `  RPC        ${base}/rpc  (WebSocket: ${base.replace(/^http/, "ws")}/ws)`,
       `  metrics    ${base}/metrics`
     ].join("\n")
   )

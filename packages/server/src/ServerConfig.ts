@@ -11,6 +11,7 @@
  * | `CHAINJOBS_DATABASE_URL` | `--database-url` | none: PostgreSQL instead of SQLite |
  * | `CHAINJOBS_CHAINS` | `--chains` | none: `name=url,name=url`; none starts a local dev chain |
  * | `CHAINJOBS_AUTH_TOKENS` | `--auth-tokens` | none: `principal=token,...`; none turns auth off |
+ * | `CHAINJOBS_ADMINS` | `--admins` | none: principals (`a,b`) that see every task and may purge |
  * | `CHAINJOBS_MAX_WORKERS` | `--max-workers` | `100` |
  * | `CHAINJOBS_SHUTDOWN_GRACE` | `--shutdown-grace` | `30 seconds` |
  *
@@ -32,6 +33,8 @@ export interface ServerSettings {
   readonly chains: Readonly<Record<string, string>>
   /** Bearer tokens by principal. Empty: auth is off and every caller is `anonymous`. */
   readonly authTokens: Readonly<Record<string, Redacted.Redacted<string>>>
+  /** Principals that see and control every task and may purge. Default: none. */
+  readonly admins: ReadonlyArray<string>
   /** At most this many tasks run at once. Default: 100. */
   readonly maxWorkers: number
   /** How long a shutdown lets running tasks finish before interrupting them. Default: 30 seconds. */
@@ -46,6 +49,7 @@ export const defaults: ServerSettings = {
   databaseUrl: Option.none(),
   chains: {},
   authTokens: {},
+  admins: [],
   maxWorkers: 100,
   shutdownGrace: Duration.seconds(30)
 }
@@ -74,6 +78,7 @@ export const config: Config.Config<ServerSettings> = Config.all({
   authTokens: Config.Record(Schema.String, Schema.NonEmptyString, "CHAINJOBS_AUTH_TOKENS").pipe(
     Config.withDefault({})
   ),
+  admins: Config.Array(Schema.NonEmptyString, "CHAINJOBS_ADMINS").pipe(Config.withDefault([])),
   maxWorkers: Config.schema(PositiveInt, "CHAINJOBS_MAX_WORKERS").pipe(Config.withDefault(defaults.maxWorkers)),
   shutdownGrace: Config.Duration("CHAINJOBS_SHUTDOWN_GRACE").pipe(Config.withDefault(defaults.shutdownGrace))
 }).pipe(Config.map((settings) => ({

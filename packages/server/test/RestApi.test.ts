@@ -166,7 +166,11 @@ layer(testServer(), { excludeTestServices: true })("REST facade", (it) => {
 })
 
 describe("REST facade with auth tokens", () => {
-  layer(testServer({ authTokens: { alice: Redacted.make("s3cret") } }), { excludeTestServices: true })("tokens", (it) => {
+  const settings = {
+    authTokens: { alice: Redacted.make("alice-token"), bob: Redacted.make("bob-token"), ops: Redacted.make("ops-token") },
+    admins: ["ops"]
+  }
+  layer(testServer(settings), { excludeTestServices: true })("tokens", (it) => {
     it.effect("requests without a known bearer token are refused with 401", () =>
       Effect.gen(function*() {
         const anonymous = yield* request("POST", "/api/tasks/demo-scan", { body: quickScan })
@@ -179,11 +183,31 @@ describe("REST facade with auth tokens", () => {
 
     it.effect("a known token acts as its principal, from the header or the access_token parameter", () =>
       Effect.gen(function*() {
-        const accepted = yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: quickScan, token: "s3cret" })
+        const accepted = yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: quickScan, token: "alice-token" })
         assert.strictEqual(accepted.status, 200)
         assert.strictEqual(accepted.body.owner, "alice")
-        const byQuery = yield* request("GET", `/api/tasks/${accepted.body.id}?access_token=s3cret`)
+        const byQuery = yield* request("GET", `/api/tasks/${accepted.body.id}?access_token=alice-token`)
         assert.strictEqual(byQuery.status, 200)
+      }))
+
+    it.effect("a principal sees and controls only its own tasks; an admin sees all and alone purges", () =>
+      Effect.gen(function*() {
+        const mine = yield* request("POST", "/api/tasks/demo-scan", { body: endlessScan, token: "alice-token" })
+        const id = mine.body.taskId
+        const peek = yield* request("GET", `/api/tasks/${id}`, { token: "bob-token" })
+        assert.strictEqual(peek.status, 403)
+        assert.strictEqual(peek.body._tag, "Forbidden")
+        assert.strictEqual((yield* request("POST", `/api/tasks/${id}/interrupt`, { token: "bob-token" })).status, 403)
+        const bobs = yield* request("GET", "/api/tasks?limit=1000", { token: "bob-token" })
+        assert.isFalse(bobs.body.items.some((task: any) => task.id === id))
+        const all = yield* request("GET", "/api/tasks?limit=1000", { token: "ops-token" })
+        assert.isTrue(all.body.items.some((task: any) => task.id === id))
+        assert.strictEqual((yield* request("POST", "/api/purge", { body: {}, token: "alice-token" })).status, 403)
+        const stopped = yield* request("POST", `/api/tasks/${id}/interrupt`, { token: "ops-token" })
+        assert.strictEqual(stopped.body.status, "interrupted")
+        const purged = yield* request("POST", "/api/purge", { body: {}, token: "ops-token" })
+        assert.strictEqual(purged.status, 200)
+        assert.isAtLeast(purged.body.purged, 1)
       }))
   })
 })

@@ -1,0 +1,95 @@
+/**
+ * Who may do what, the same over REST and RPC. The configured tokens name
+ * principals (`ServerConfig.authTokens`), some of them admins
+ * (`ServerConfig.admins`). A principal sees and controls only the tasks it
+ * submitted; an admin sees and controls all of them and alone may purge.
+ * Submissions count against one per-principal quota shared by both
+ * transports (the RPC layer's key in one `RateLimiter`).
+ *
+ * With no tokens configured, auth is off: every caller is the admin
+ * `anonymous`, as a local development service should be.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Layer, Redacted } from "effect"
+import { RateLimiter } from "effect/persistence"
+import { Auth, TaskRpcError } from "@chainjobs/rpc"
+import type { TaskInfo } from "@chainjobs/tasks"
+import { Authorization, Unauthorized } from "./RestApi.ts"
+import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
+
+/** The principal every caller is while auth is off. */
+export const anonymous: Auth.Principal = { id: "anonymous", admin: true }
+
+/** Submissions a principal may make per second, over REST and RPC together. */
+export const submitLimit = 1000
+
+/** The configured principals by token; empty while auth is off. */
+export const principals = (settings: ServerSettings): ReadonlyMap<string, Auth.Principal> =>
+  new Map(
+    Object.entries(settings.authTokens).map(([id, token]) => [Redacted.value(token), { id, admin: settings.admins.includes(id) }])
+  )
+
+/** True when the principal may see and control the task. */
+export const canSee = (principal: Auth.Principal, info: TaskInfo.TaskInfo): boolean =>
+  principal.admin || info.owner === principal.id
+
+/** The refusal of a principal's access to `target`. */
+export const forbidden = (principal: Auth.Principal, target: string): TaskRpcError.Forbidden =>
+  new TaskRpcError.Forbidden({ principal: principal.id, target, message: `principal "${principal.id}" may not access ${target}` })
+
+/** The REST middleware: a bearer token (header or `access_token` parameter) names the principal. */
+export const layerRest: Layer.Layer<Authorization, never, ServerConfig> = Layer.effect(
+  Authorization,
+  Effect.gen(function*() {
+    const known = principals(yield* ServerConfig)
+    const check = (effect: Effect.Effect<any, any, any>, { credential }: { readonly credential: Redacted.Redacted }) => {
+      if (known.size === 0) return Effect.provideService(effect, Auth.CurrentPrincipal, anonymous)
+      const principal = known.get(Redacted.value(credential))
+      return principal === undefined
+        ? Effect.fail(new Unauthorized({ message: "missing or unknown bearer token" }))
+        : Effect.provideService(effect, Auth.CurrentPrincipal, principal)
+    }
+    return Authorization.of({ bearer: check, query: check })
+  })
+)
+
+/** The RPC middleware over the same principals. */
+export const layerRpc: Layer.Layer<Auth.Authentication, never, ServerConfig> = Layer.unwrap(
+  Effect.gen(function*() {
+    const known = principals(yield* ServerConfig)
+    if (known.size === 0) {
+      return Layer.succeed(Auth.Authentication)((effect) => Effect.provideService(effect, Auth.CurrentPrincipal, anonymous))
+    }
+    return Auth.layer({
+      tokens: Object.fromEntries(Array.from(known, ([token, principal]) => [token, { principal: principal.id, admin: principal.admin }]))
+    })
+  })
+)
+
+/** The rate limiter the quota is kept in (in memory: per process). */
+export const layerRateLimiter: Layer.Layer<RateLimiter.RateLimiter> = RateLimiter.layer.pipe(
+  Layer.provide(RateLimiter.layerStoreMemory)
+)
+
+/** Counts one submission against the principal's quota, failing with `RateLimited` past it. */
+export const consumeQuota = Effect.fnUntraced(function*(
+  limiter: RateLimiter.RateLimiter,
+  principal: Auth.Principal
+) {
+  const result = yield* Effect.result(limiter.consume({
+    key: `chainjobs/rpc/submit/${principal.id}`,
+    limit: submitLimit,
+    window: "1 second",
+    algorithm: "fixed-window",
+    onExceeded: "fail"
+  }))
+  if (result._tag === "Success") return
+  const reason = result.failure.reason
+  return yield* new TaskRpcError.RateLimited({
+    principal: principal.id,
+    retryAfterMillis: reason._tag === "RateLimitExceeded" ? Duration.toMillis(reason.retryAfter) : 1000,
+    limit: submitLimit,
+    message: `principal "${principal.id}" may submit ${submitLimit} tasks per second`
+  })
+})

@@ -21,10 +21,10 @@ export const Fail = Task.define("fail", {
   error: Boom
 })
 
-/** Counts `steps` steps of `delayMs` each, reporting progress; its result is a Date, to show Schemas crossing the wire. */
+/** Counts `steps` steps of `delayMs` each, reporting progress; its result holds a Date (a string on the wire), to show the kind's Schema decoding on the client. */
 export const Steps = Task.define("steps", {
   payload: Schema.Struct({ steps: Schema.Int, delayMs: Schema.Int }),
-  success: Schema.Struct({ steps: Schema.Int, at: Schema.Date })
+  success: Schema.Struct({ steps: Schema.Int, at: Schema.DateFromString })
 })
 
 /**

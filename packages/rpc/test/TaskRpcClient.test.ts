@@ -1,0 +1,170 @@
+/**
+ * The client and the server in separate processes: the server runs
+ * `server.ts` in a child process; the clients here talk to it over HTTP and
+ * WebSocket.
+ */
+import { assert, describe, layer } from "@effect/vitest"
+import { Cause, Context, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import * as TaskRpcClient from "../src/TaskRpcClient.ts"
+import { Add, Boom, Fail, Steps } from "./fixtures.ts"
+import { proxy, ServerProcess } from "./ServerProcess.ts"
+
+const connect = (client: Layer.Layer<TaskRpcClient.TaskRpcClient>) =>
+  Effect.map(Layer.build(client), Context.get(TaskRpcClient.TaskRpcClient))
+
+const overWebsocket = (token: string, port?: number) =>
+  ServerProcess.use((server) =>
+    connect(TaskRpcClient.layerWebsocket({ url: `ws://127.0.0.1:${port ?? server.port}/ws`, token })))
+
+const overHttp = (token: string) =>
+  ServerProcess.use((server) =>
+    connect(TaskRpcClient.layerHttp({ url: `http://127.0.0.1:${server.port}/rpc`, token })))
+
+const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
+  const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
+  assert.isTrue(Option.isSome(error), "expected a typed failure")
+  return Option.getOrThrow(error)
+}
+
+/** One call sent as raw ndjson over HTTP, as a client in another language would; returns the error it failed with. */
+const rawFailure = (tag: string, payload: unknown, headers: ReadonlyArray<[string, string]>) =>
+  ServerProcess.use((server) =>
+    Effect.promise(async () => {
+      const response = await fetch(`http://127.0.0.1:${server.port}/rpc`, {
+        method: "POST",
+        headers: { "content-type": "application/ndjson" },
+        body: `${JSON.stringify({ _tag: "Request", id: "1", tag, payload, headers })}\n`
+      })
+      const messages = (await response.text()).trim().split("\n").map((line) => JSON.parse(line))
+      const exit = messages.find((message) => message._tag === "Exit")?.exit
+      assert.strictEqual(exit?._tag, "Failure")
+      return exit.cause[0].error as { readonly _tag: string; readonly message: string }
+    }))
+
+const runningStep = (info: { readonly status: string; readonly progress: number }) =>
+  info.status === "running" && info.progress > 0
+
+describe("TaskRpcClient across processes", () => {
+  layer(ServerProcess.layer, { excludeTestServices: true, timeout: "30 seconds" })("server in a child process", (it) => {
+    it.effect("submits over HTTP and awaits a typed success and a typed failure", () =>
+      Effect.gen(function*() {
+        const alice = yield* overHttp("alice-token")
+        const sum = yield* alice.submit(Add, { a: 20, b: 22 })
+        assert.strictEqual(yield* sum.join, 42)
+        const steps = yield* alice.submit(Steps, { steps: 2, delayMs: 5 })
+        assert.instanceOf((yield* steps.join).at, Date)
+        const failing = yield* alice.submit(Fail, { message: "remote boom" })
+        const error = failureOf(yield* failing.await)
+        assert.instanceOf(error, Boom)
+        assert.strictEqual((error as Boom).message, "remote boom")
+      }))
+
+    it.effect("watches progress over WebSocket until the task completes", () =>
+      Effect.gen(function*() {
+        const alice = yield* overWebsocket("alice-token")
+        const handle = yield* alice.submit(Steps, { steps: 3, delayMs: 20 })
+        const events = yield* Stream.runCollect(handle.events)
+        assert.deepStrictEqual(events.filter(runningStep).map((e) => e.message), ["step 1", "step 2", "step 3"])
+        assert.strictEqual(events[events.length - 1].status, "completed")
+        assert.isTrue(Exit.isSuccess(yield* handle.await))
+      }))
+
+    it.effect("interrupts a task remotely and its finalizer runs on the server", () =>
+      Effect.gen(function*() {
+        const server = yield* ServerProcess
+        const alice = yield* overWebsocket("alice-token")
+        const handle = yield* alice.submit(Steps, { steps: 1000, delayMs: 10 })
+        yield* Stream.runHead(Stream.filter(handle.events, runningStep))
+        yield* handle.interrupt
+        yield* server.waitForLine(`finished ${handle.id} interrupted`)
+        assert.strictEqual(yield* handle.status, "interrupted")
+        assert.isTrue(Exit.hasInterrupts(yield* handle.await))
+      }))
+
+    it.effect("a client that disconnects mid-watch leaves the task running", () =>
+      Effect.gen(function*() {
+        const server = yield* ServerProcess
+        const id = yield* Effect.scoped(Effect.gen(function*() {
+          const alice = yield* overWebsocket("alice-token")
+          const handle = yield* alice.submit(Steps, { steps: 4, delayMs: 30 })
+          yield* Stream.runHead(Stream.filter(handle.events, runningStep))
+          return handle.id
+        }))
+        // the first client's socket is closed; another connection finds the task still going
+        const again = yield* overHttp("alice-token")
+        const handle = again.handle(Steps, id)
+        assert.strictEqual(yield* handle.status, "running")
+        assert.isTrue(Exit.isSuccess(yield* handle.await))
+        yield* server.waitForLine(`finished ${id} done`)
+      }))
+
+    it.effect("a dropped WebSocket reconnects and the watch resumes where it stood", () =>
+      Effect.gen(function*() {
+        const server = yield* ServerProcess
+        const cut = yield* proxy(server.port)
+        const alice = yield* overWebsocket("alice-token", cut.port)
+        const handle = yield* alice.submit(Steps, { steps: 5, delayMs: 40 })
+        let severed = false
+        const events = yield* handle.events.pipe(
+          Stream.tap((info) =>
+            Effect.sync(() => {
+              if (!severed && info.message === "step 1") {
+                severed = true
+                cut.sever()
+              }
+            })
+          ),
+          Stream.runCollect
+        )
+        assert.isAtLeast(cut.connections(), 2, "the client reconnected")
+        const steps = events.filter(runningStep).map((e) => e.progress)
+        assert.deepStrictEqual(steps, [...steps].sort((a, b) => a - b), "in order")
+        assert.strictEqual(new Set(steps).size, steps.length, "nothing delivered twice")
+        assert.strictEqual(events[events.length - 1].status, "completed")
+      }))
+
+    it.effect("another principal is refused", () =>
+      Effect.gen(function*() {
+        const alice = yield* overWebsocket("alice-token")
+        const bob = yield* overHttp("bob-token")
+        const handle = yield* alice.submit(Steps, { steps: 1000, delayMs: 10 })
+        const foreign = bob.handle(Steps, handle.id)
+        assert.strictEqual(failureOf(yield* Effect.exit(foreign.info))._tag, "Forbidden")
+        assert.strictEqual(failureOf(yield* Effect.exit(foreign.interrupt))._tag, "Forbidden")
+        assert.strictEqual(yield* handle.status, "running")
+        yield* handle.interrupt
+      }))
+
+    it.effect("an unauthenticated call is refused", () =>
+      Effect.gen(function*() {
+        const missing = yield* rawFailure("Submit", { kind: "add", payload: { a: 1, b: 2 } }, [])
+        assert.strictEqual(missing._tag, "Unauthenticated")
+        const stranger = yield* overWebsocket("stolen-token")
+        const error = failureOf(yield* Effect.exit(stranger.submit(Add, { a: 1, b: 2 })))
+        assert.deepInclude(error, { _tag: "Unauthenticated", reason: "unknown-token" })
+      }))
+
+    it.effect("a Schema-invalid request gets a MalformedRequest naming the field", () =>
+      Effect.gen(function*() {
+        const auth: ReadonlyArray<[string, string]> = [["authorization", "Bearer alice-token"]]
+        const list = yield* rawFailure("List", { limit: 5000 }, auth)
+        assert.strictEqual(list._tag, "MalformedRequest")
+        assert.include(list.message, "limit")
+        const submit = yield* rawFailure("Submit", { payload: { a: 1, b: 2 } }, auth)
+        assert.strictEqual(submit._tag, "MalformedRequest")
+        assert.include(submit.message, "kind")
+        const alice = yield* overHttp("alice-token")
+        assert.strictEqual((yield* alice.list({ kind: ["add"], limit: 1000 })).items.every((i) => i.owner === "alice"), true)
+      }))
+
+    it.effect("a watch stopped on the client does not stop the task", () =>
+      Effect.gen(function*() {
+        const alice = yield* overWebsocket("alice-token")
+        const handle = yield* alice.submit(Steps, { steps: 3, delayMs: 20 })
+        const watching = yield* Effect.forkChild(Stream.runDrain(handle.events))
+        yield* Fiber.interrupt(watching)
+        assert.isTrue(Option.isNone(yield* Effect.timeoutOption(handle.await, "1 millis")))
+        assert.isTrue(Exit.isSuccess(yield* handle.await))
+      }))
+  })
+})

@@ -207,6 +207,8 @@ interface Entry {
   listeners: Set<Queue.Queue<TaskInfo, Cause.Done>> | undefined
   /** Why the supervisor itself stopped the task, if it did. */
   stoppedBy: "heartbeat" | "shutdown" | undefined
+  /** True while the task waits out a retry delay: the watchdog leaves it alone then. */
+  backingOff: boolean
 }
 
 /** Marks a defect as retryable while a kind's retry policy asks for defect retries. */
@@ -404,6 +406,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       const policy = kind.policy
       const at = now()
       const attempt = first ? entry.info.attempt : entry.info.attempt + 1
+      entry.backingOff = false
       entry.info = {
         ...entry.info,
         status: "running",
@@ -439,6 +442,11 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       first = false
       return attemptOnce(entry, isFirst)
     }).pipe(
+      Effect.onError(() =>
+        Effect.sync(() => {
+          entry.backingOff = true
+        })
+      ),
       Effect.retry({
         schedule: retry.schedule,
         while: (error: unknown) =>
@@ -528,7 +536,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       fiber: undefined,
       done: undefined,
       listeners: undefined,
-      stoppedBy: undefined
+      stoppedBy: undefined,
+      backingOff: false
     }
     entries.set(info.id, entry)
     if (info.key !== null) {
@@ -767,7 +776,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     const at = now()
     for (const entry of running) {
       const limit = entry.registered.kind.policy.heartbeatTimeoutMillis
-      if (limit === undefined || entry.stoppedBy !== undefined || entry.info.status !== "running") continue
+      if (limit === undefined || entry.stoppedBy !== undefined || entry.backingOff) continue
       if (at - (entry.info.heartbeatAt ?? at) > limit) {
         entry.stoppedBy = "heartbeat"
         entry.fiber?.interruptUnsafe()

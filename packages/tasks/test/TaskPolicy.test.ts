@@ -147,6 +147,29 @@ describe("task policy", () => {
       }).pipe(Effect.provide(supervisor(beatingLive(finalized))))
     }))
 
+  it.effect("the watchdog leaves a task alone while it waits out a retry delay", () =>
+    Effect.gen(function*() {
+      const SlowRetry = Task.define("slow-retry", {
+        payload: Schema.Struct({}),
+        success: Schema.Int,
+        error: Boom,
+        policy: { heartbeatTimeout: "1 minute", retry: { schedule: Schedule.spaced("5 minutes").pipe(Schedule.upTo({ times: 1 })) } }
+      })
+      const live = Task.implement(SlowRetry, () =>
+        Effect.gen(function*() {
+          const { attempt } = yield* TaskContext
+          if (attempt === 1) return yield* new Boom({ message: "first" })
+          return attempt
+        }))
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks
+        const handle = yield* tasks.submit(SlowRetry, {})
+        const waiting = yield* Effect.forkChild(handle.await)
+        yield* TestClock.adjust("5 minutes")
+        assert.deepStrictEqual(yield* Fiber.join(waiting), Exit.succeed(2))
+      }).pipe(Effect.provide(supervisor(live)))
+    }))
+
   it.effect("heartbeat check interval and timeout are configurable", () =>
     Effect.gen(function*() {
       const finalized = yield* Ref.make(0)

@@ -310,6 +310,8 @@ class LiveTaskContext implements TaskContextService {
   }
 }
 
+const unknownKind = (name: string) => new UnknownTaskKind({ kind: name, message: `no task kind "${name}" is registered` })
+
 /** Makes a supervisor in the current scope; closing the scope shuts it down gracefully. */
 export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorConfig> = {}) {
   const config = { ...defaults, ...options }
@@ -554,19 +556,34 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     dispatch()
   }
 
-  const submitDecoded = (
-    registered: Registered,
-    payload: unknown,
-    encoded: unknown,
+  const lookupKind = (name: string): Effect.Effect<Registered, UnknownTaskKind> => {
+    const registered = registry.get(name)
+    return registered === undefined ? Effect.fail(unknownKind(name)) : Effect.succeed(registered)
+  }
+
+  /**
+   * Validates and records a task, then queues it. `input` is the typed payload, or
+   * the encoded one when `fromEncoded` (a remote caller's). Everything before the
+   * store write is synchronous, so concurrent submissions see each other's keys.
+   */
+  const submitAny = (
+    name: string,
+    input: unknown,
+    fromEncoded: boolean,
     options: SubmitOptions | undefined
-  ): Effect.Effect<TaskHandle<any, any>, SubmitRejected | TaskStoreError> =>
-    Effect.suspend((): Effect.Effect<TaskHandle<any, any>, SubmitRejected | TaskStoreError> => {
+  ): Effect.Effect<TaskHandle<any, any>, SubmitError> =>
+    Effect.suspend((): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
+      const registered = registry.get(name)
+      if (registered === undefined) return Effect.fail(unknownKind(name))
       const kind = registered.kind
       if (!accepting) {
         return Effect.fail(
           new SubmitRejected({ kind: kind.name, reason: "shutting-down", message: "the supervisor is shutting down" })
         )
       }
+      const converted = fromEncoded ? registered.codec.decodePayload(input) : registered.codec.encodePayload(input)
+      if (Exit.isFailure(converted)) return Effect.failCause(converted.cause)
+      const payload = fromEncoded ? converted.value : input
       const key = kind.policy.key === undefined ? null : kind.policy.key(payload)
       if (key !== null) {
         const holders = keyHolders.get(key)
@@ -597,7 +614,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         attempt: 1,
         progress: 0,
         message: null,
-        payload: encoded ?? null,
+        payload: (fromEncoded ? input : converted.value) ?? null,
         result: null,
         error: null,
         errorMessage: null,
@@ -610,40 +627,22 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       }
       // The entry holds its key from now on, so that concurrent submissions see the conflict.
       const entry = addEntry(info, registered, payload)
-      return store.insert(info).pipe(
-        Effect.onError(() =>
-          Effect.sync(() => {
-            releaseKey(entry)
-            entries.delete(info.id)
-          })
-        ),
-        Effect.map(() => {
-          enqueue(entry)
-          return makeHandle(info.id, kind)
-        })
-      )
+      return Effect.flatMap(Effect.exit(store.insert(info)), (written) => {
+        if (Exit.isFailure(written)) {
+          releaseKey(entry)
+          entries.delete(info.id)
+          return Effect.failCause(written.cause)
+        }
+        enqueue(entry)
+        return Effect.succeed(makeHandle(info.id, kind))
+      })
     })
 
-  const lookupKind = (name: string): Effect.Effect<Registered, UnknownTaskKind> => {
-    const registered = registry.get(name)
-    return registered === undefined
-      ? Effect.fail(new UnknownTaskKind({ kind: name, message: `no task kind "${name}" is registered` }))
-      : Effect.succeed(registered)
-  }
-
   const submit = <K extends Task.Any>(kind: K, payload: Task.Payload<K>, options?: SubmitOptions) =>
-    Effect.flatMap(lookupKind(kind.name), (registered) =>
-      Effect.flatMap(registered.codec.encodePayload(payload), (encoded) =>
-        submitDecoded(registered, payload, encoded, options)
-      )
-    ) as Effect.Effect<TaskHandle<Task.Success<K>, Task.Error<K>>, SubmitError>
+    submitAny(kind.name, payload, false, options) as Effect.Effect<TaskHandle<Task.Success<K>, Task.Error<K>>, SubmitError>
 
   const submitEncoded = (name: string, encoded: unknown, options?: SubmitOptions) =>
-    Effect.flatMap(lookupKind(name), (registered) =>
-      Effect.flatMap(registered.codec.decodePayload(encoded), (payload) =>
-        submitDecoded(registered, payload, encoded, options)
-      )
-    )
+    submitAny(name, encoded, true, options)
 
   // ---------------------------------------------------------------------------
   // reading, awaiting, interrupting

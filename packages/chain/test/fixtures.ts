@@ -1,7 +1,9 @@
 /** Shared test setup: a seeded dev chain, chain configs with quick retries, clients on memory stores. */
 import { Context, Effect, Layer } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
+import { TaskSupervisor } from "@chainjobs/tasks"
 import * as ChainConfig from "../src/ChainConfig.ts"
+import * as Chains from "../src/Chains.ts"
 import * as DevChain from "../src/DevChain.ts"
 import * as DevSeed from "../src/DevSeed.ts"
 import * as EvmClient from "../src/EvmClient.ts"
@@ -36,3 +38,14 @@ export const client = (config: ChainConfig.ChainConfig) =>
     RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
     CircuitBreaker.layerStoreMemory()
   )).pipe(Effect.flatMap((stores) => EvmClient.make(config).pipe(Effect.provideContext(stores))))
+
+/** The supervisor on a memory store (unless one is provided) with the chain kinds registered, over the given chains. */
+export const supervisor = <E, R>(
+  kinds: Layer.Layer<never, E, R>,
+  chains: ReadonlyArray<ChainConfig.ChainConfig>,
+  options: Partial<TaskSupervisor.TaskSupervisorConfig> = {}
+) =>
+  kinds.pipe(
+    Layer.provideMerge(TaskSupervisor.layer(options)),
+    Layer.provideMerge(Chains.layerMemory(chains))
+  )

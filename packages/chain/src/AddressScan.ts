@@ -1,0 +1,79 @@
+/**
+ * Scanning many addresses over a block range in one pass: every block's
+ * transactions are read once (in JSON-RPC batches) and matched against the
+ * whole address set, and ERC-20 `Transfer` logs touching any of them come
+ * from two `eth_getLogs` queries per range (sender side, recipient side),
+ * whatever the number of addresses. The task kind built on it lives in
+ * `ChainTasks`; this module is the operation on one range.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import { type Address, encodeEventTopics, type Hex, type Log, pad, type Transaction } from "viem"
+import * as Activity from "./Activity.ts"
+import type { EvmClient } from "./EvmClient.ts"
+import { devTokenAbi } from "./internal/devToken.ts"
+import type { RpcError } from "./RpcError.ts"
+
+/** The topic of the ERC-20 (and ERC-721) `Transfer` event. */
+export const transferTopic: Hex = encodeEventTopics({ abi: devTokenAbi, eventName: "Transfer" })[0]
+
+const addressOfTopic = (topic: Hex): string => `0x${topic.slice(26)}`.toLowerCase()
+
+/** An ERC-20 transfer has three topics and one word of data (an ERC-721 transfer indexes its token id). */
+const isErc20Transfer = (log: Log) => log.topics.length === 3 && log.data.length === 66
+
+const fromLog = (log: Log) =>
+  new Activity.Activity({
+    kind: "erc20",
+    blockNumber: Number(log.blockNumber),
+    transactionHash: log.transactionHash!,
+    logIndex: log.logIndex!,
+    from: addressOfTopic(log.topics[1]!),
+    to: addressOfTopic(log.topics[2]!),
+    value: BigInt(log.data).toString(),
+    token: log.address.toLowerCase()
+  })
+
+const fromTransaction = (transaction: Transaction) =>
+  new Activity.Activity({
+    kind: "native",
+    blockNumber: Number(transaction.blockNumber),
+    transactionHash: transaction.hash,
+    logIndex: null,
+    from: transaction.from.toLowerCase(),
+    to: transaction.to?.toLowerCase() ?? null,
+    value: transaction.value.toString(),
+    token: null
+  })
+
+/** The activity of the addresses in blocks `fromBlock`–`toBlock` (inclusive), in chain order. */
+export const scanRange = (
+  client: EvmClient,
+  addresses: ReadonlyArray<Address>,
+  fromBlock: number,
+  toBlock: number
+): Effect.Effect<ReadonlyArray<Activity.Activity>, RpcError> => {
+  const watched = new Set(addresses.map((address) => address.toLowerCase()))
+  const topics = Array.from(watched, (address) => pad(address as Address))
+  const numbers = Array.from({ length: toBlock - fromBlock + 1 }, (_, index) => fromBlock + index)
+  return Effect.all([
+    client.getBlocks(numbers, { transactions: true }),
+    client.getLogs({ topics: [transferTopic, topics], fromBlock, toBlock }),
+    client.getLogs({ topics: [transferTopic, null, topics], fromBlock, toBlock })
+  ], { concurrency: "unbounded" }).pipe(Effect.map(([blocks, sent, received]) => {
+    const found = new Map<string, Activity.Activity>()
+    for (const block of blocks) {
+      for (const transaction of block.transactions as ReadonlyArray<Transaction>) {
+        const item = fromTransaction(transaction)
+        if (Activity.touches(item, watched)) found.set(Activity.key(item), item)
+      }
+    }
+    for (const log of [...sent, ...received]) {
+      if (!isErc20Transfer(log)) continue
+      const item = fromLog(log)
+      found.set(Activity.key(item), item)
+    }
+    return Array.from(found.values()).sort(Activity.order)
+  }))
+}

@@ -1,0 +1,208 @@
+/**
+ * Chain operations as chainjobs task kinds. Each payload names its chain
+ * (a name configured in `Chains`). Range operations walk their range in
+ * chunks, report progress and save a checkpoint after every chunk, and
+ * resume from it after a restart (`onRestart: "resume"`) or a retry.
+ *
+ * ```ts
+ * const tasks = yield* Tasks
+ * const handle = yield* tasks.submit(ChainTasks.ScanAddresses, {
+ *   chain: "mainnet", addresses: [alice, bob], fromBlock: 19_000_000, toBlock: 19_010_000
+ * })
+ * ```
+ *
+ * `layer` registers every kind; it needs `Chains`, `BlockFeed` and the supervisor.
+ *
+ * @since 0.1.0
+ */
+import { Task } from "@chainjobs/tasks"
+import { Clock, Effect, Layer, Schedule, Schema } from "effect"
+import { type Abi, type AbiEvent, type Address, type Hex, parseAbi, toEventSelector } from "viem"
+import * as Activity from "./Activity.ts"
+import * as AddressScan from "./AddressScan.ts"
+import { Chains } from "./Chains.ts"
+import * as Chunked from "./internal/chunked.ts"
+import { isTransient, RpcError } from "./RpcError.ts"
+
+const BlockNumber = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const ChunkSize = Schema.Int.check(Schema.isGreaterThan(0))
+
+/** Retries a range task whose client gave up on a transient failure: 3 times, 1 s apart and doubling. */
+const retryTransient = {
+  schedule: Schedule.exponential("1 second").pipe(
+    Schedule.setInputType<RpcError>(),
+    Schedule.while(({ input }) => isTransient(input)),
+    Schedule.upTo({ times: 3 })
+  )
+}
+
+/** One block as `FetchBlocks` reports it. */
+export const BlockSummary = Schema.Struct({
+  number: Schema.Int,
+  hash: Schema.String,
+  parentHash: Schema.String,
+  timestamp: Schema.Int,
+  transactions: Schema.Int,
+  gasUsed: Schema.String
+})
+/** One block as `FetchBlocks` reports it. */
+export type BlockSummary = typeof BlockSummary.Type
+
+/** Fetches the blocks of a range (inclusive), in batches. */
+export const FetchBlocks = Task.define("chain/fetch-blocks", {
+  payload: Schema.Struct({
+    chain: Schema.String,
+    fromBlock: BlockNumber,
+    toBlock: BlockNumber,
+    /** Blocks per chunk (progress and checkpoint after each). Default: 100. */
+    chunkSize: Schema.optional(ChunkSize)
+  }),
+  success: Schema.Struct({ fromBlock: Schema.Int, toBlock: Schema.Int, blocks: Schema.Array(BlockSummary) }),
+  error: RpcError,
+  policy: { onRestart: "resume", retry: retryTransient }
+})
+
+/** The result of `ScanAddresses`: every item of activity of the addresses in the range, in chain order. */
+export const ScanResult = Schema.Struct({
+  fromBlock: Schema.Int,
+  toBlock: Schema.Int,
+  addresses: Schema.Int,
+  activity: Schema.Array(Activity.Activity)
+})
+
+/** Scans addresses over a range in one pass: native transactions from/to them and ERC-20 transfers touching them. */
+export const ScanAddresses = Task.define("chain/scan-addresses", {
+  payload: Schema.Struct({
+    chain: Schema.String,
+    addresses: Schema.Array(Schema.String),
+    fromBlock: BlockNumber,
+    toBlock: BlockNumber,
+    /** Blocks per chunk (progress and checkpoint after each). Default: 100. */
+    chunkSize: Schema.optional(ChunkSize)
+  }),
+  success: ScanResult,
+  error: RpcError,
+  policy: { onRestart: "resume", retry: retryTransient }
+})
+
+/** The result of `SyncEvents`. */
+export const SyncSummary = Schema.Struct({
+  fromBlock: Schema.Int,
+  toBlock: Schema.Int,
+  /** Logs by event name; logs of events not given in the payload count under their topic. */
+  counts: Schema.Record(Schema.String, Schema.Int),
+  total: Schema.Int,
+  /** Time spent reading and counting, summed over resumed runs. */
+  processingMillis: Schema.Number
+})
+
+/** Syncs a contract's events from a block (default: genesis) or over the last N blocks, up to the head. */
+export const SyncEvents = Task.define("chain/sync-events", {
+  payload: Schema.Struct({
+    chain: Schema.String,
+    address: Schema.String,
+    /** Event signatures to name, e.g. `event Transfer(address indexed from, address indexed to, uint256 value)`. */
+    events: Schema.Array(Schema.String),
+    /** The first block. Default: 0, unless `lastBlocks` is given. */
+    fromBlock: Schema.optional(BlockNumber),
+    /** Sync only the last N blocks up to the head. */
+    lastBlocks: Schema.optional(ChunkSize),
+    /** Blocks per chunk. Default: 2000. */
+    chunkSize: Schema.optional(ChunkSize)
+  }),
+  success: SyncSummary,
+  error: RpcError,
+  policy: { onRestart: "resume", retry: retryTransient }
+})
+
+const summarize = (block: { number: bigint | null; hash: Hex | null; parentHash: Hex; timestamp: bigint; transactions: ReadonlyArray<unknown>; gasUsed: bigint }): BlockSummary => ({
+  number: Number(block.number),
+  hash: block.hash!,
+  parentHash: block.parentHash,
+  timestamp: Number(block.timestamp),
+  transactions: block.transactions.length,
+  gasUsed: block.gasUsed.toString()
+})
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index)
+
+/** Runs `FetchBlocks`. */
+export const fetchBlocks = Effect.fn("ChainTasks.fetchBlocks")(function*(payload: Task.Payload<typeof FetchBlocks>) {
+  const client = yield* (yield* Chains).client(payload.chain)
+  const blocks = yield* Chunked.walk({
+    fromBlock: payload.fromBlock,
+    toBlock: payload.toBlock,
+    chunkSize: payload.chunkSize ?? 100,
+    state: Schema.Array(BlockSummary),
+    initial: [] as ReadonlyArray<BlockSummary>,
+    step: (blocks, from, to) =>
+      Effect.map(client.getBlocks(range(from, to)), (more) => [...blocks, ...more.map(summarize)]),
+    describe: (blocks, to) => `${blocks.length} blocks up to ${to}`
+  })
+  return { fromBlock: payload.fromBlock, toBlock: payload.toBlock, blocks }
+})
+
+/** Runs `ScanAddresses`. */
+export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(payload: Task.Payload<typeof ScanAddresses>) {
+  const client = yield* (yield* Chains).client(payload.chain)
+  const addresses = payload.addresses as ReadonlyArray<Address>
+  const activity = yield* Chunked.walk({
+    fromBlock: payload.fromBlock,
+    toBlock: payload.toBlock,
+    chunkSize: payload.chunkSize ?? 100,
+    state: Schema.Array(Activity.Activity),
+    initial: [] as ReadonlyArray<Activity.Activity>,
+    step: (found, from, to) =>
+      Effect.map(AddressScan.scanRange(client, addresses, from, to), (more) => [...found, ...more]),
+    describe: (found, to) => `${found.length} items up to block ${to}`
+  })
+  return { fromBlock: payload.fromBlock, toBlock: payload.toBlock, addresses: addresses.length, activity }
+})
+
+const SyncState = Schema.Struct({
+  counts: Schema.Record(Schema.String, Schema.Int),
+  total: Schema.Int,
+  processingMillis: Schema.Number
+})
+
+/** Runs `SyncEvents`. */
+export const syncEvents = Effect.fn("ChainTasks.syncEvents")(function*(payload: Task.Payload<typeof SyncEvents>) {
+  const client = yield* (yield* Chains).client(payload.chain)
+  const abi: Abi = parseAbi(payload.events as ReadonlyArray<string>)
+  const names = new Map<string, string>(
+    abi.filter((item): item is AbiEvent => item.type === "event").map((event) => [toEventSelector(event), event.name])
+  )
+  const toBlock = yield* client.head
+  const fromBlock = payload.lastBlocks === undefined
+    ? payload.fromBlock ?? 0
+    : Math.max(0, toBlock - payload.lastBlocks + 1)
+  const summary = yield* Chunked.walk({
+    fromBlock,
+    toBlock,
+    chunkSize: payload.chunkSize ?? 2000,
+    state: SyncState,
+    initial: { counts: {}, total: 0, processingMillis: 0 },
+    step: (state, from, to) =>
+      Effect.gen(function*() {
+        const start = yield* Clock.currentTimeMillis
+        const logs = yield* client.getLogs({ address: payload.address as Address, fromBlock: from, toBlock: to })
+        const counts = { ...state.counts }
+        for (const log of logs) {
+          const topic = log.topics[0] ?? "anonymous"
+          const name = names.get(topic) ?? topic
+          counts[name] = (counts[name] ?? 0) + 1
+        }
+        const elapsed = (yield* Clock.currentTimeMillis) - start
+        return { counts, total: state.total + logs.length, processingMillis: state.processingMillis + elapsed }
+      }),
+    describe: (state, to) => `${state.total} events up to block ${to}`
+  })
+  return { fromBlock, toBlock, ...summary }
+})
+
+/** Registers the range kinds: `FetchBlocks`, `ScanAddresses`, `SyncEvents`. */
+export const layerRanges = Layer.mergeAll(
+  Task.implement(FetchBlocks, fetchBlocks),
+  Task.implement(ScanAddresses, scanAddresses),
+  Task.implement(SyncEvents, syncEvents)
+)

@@ -1,0 +1,42 @@
+/**
+ * The loop of a task that walks a block range in chunks: it starts after the
+ * last checkpoint (if any), folds each chunk into its state, reports progress
+ * and saves `{ lastBlock, state }` after every chunk, so a resumed or retried
+ * run continues where the last one stopped and never repeats a chunk.
+ */
+import { Effect, Option, Schema } from "effect"
+import { TaskContext } from "@chainjobs/tasks"
+
+/** The walk of one range. */
+export interface Walk<S, E, R> {
+  readonly fromBlock: number
+  readonly toBlock: number
+  readonly chunkSize: number
+  /** The state's Schema: checkpoints are stored encoded. */
+  readonly state: Schema.Codec<S, any>
+  readonly initial: S
+  /** Folds blocks `from`–`to` into the state. */
+  readonly step: (state: S, from: number, to: number) => Effect.Effect<S, E, R>
+  /** The progress message after a chunk. */
+  readonly describe: (state: S, to: number) => string
+}
+
+/** Walks the range; returns the final state. */
+export const walk = <S, E, R>(options: Walk<S, E, R>): Effect.Effect<S, E, R | TaskContext.TaskContext> =>
+  Effect.gen(function*() {
+    const context = yield* TaskContext.TaskContext
+    const checkpoint = Schema.Struct({ lastBlock: Schema.Int, state: options.state })
+    const encode = Schema.encodeSync(checkpoint)
+    const resumed = Option.flatMap(yield* context.lastCheckpoint, Schema.decodeUnknownOption(checkpoint))
+    let state = Option.isSome(resumed) ? resumed.value.state : options.initial
+    let from = Option.isSome(resumed) ? resumed.value.lastBlock + 1 : options.fromBlock
+    const total = options.toBlock - options.fromBlock + 1
+    while (from <= options.toBlock) {
+      const to = Math.min(options.toBlock, from + options.chunkSize - 1)
+      state = yield* options.step(state, from, to)
+      yield* Effect.orDie(context.checkpoint(encode({ lastBlock: to, state })))
+      yield* context.progress((to - options.fromBlock + 1) / total * 100, options.describe(state, to))
+      from = to + 1
+    }
+    return state
+  })

@@ -1,0 +1,154 @@
+import { assert, layer } from "@effect/vitest"
+import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { Context, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
+import { pad, toHex } from "viem"
+import * as Activity from "../src/Activity.ts"
+import * as ChainTasks from "../src/ChainTasks.ts"
+import { DevChain } from "../src/DevChain.ts"
+import * as DevSeed from "../src/DevSeed.ts"
+import * as FaultProxy from "./FaultProxy.ts"
+import { devChainConfig, Seeded, seededChain, supervisor } from "./fixtures.ts"
+
+/** 100 addresses without activity. */
+const strangers = Array.from({ length: 100 }, (_, index) => pad(toHex(index + 1000), { size: 20 }))
+
+const keys = (activity: ReadonlyArray<Activity.Activity>) => activity.map(Activity.key)
+
+/** Runs a program with the supervisor and the range kinds over a chain reached through `urls`. */
+const withTasks = (urls: ReadonlyArray<string>) =>
+  Effect.provide(supervisor(ChainTasks.layerRanges, [devChainConfig(urls)]).pipe(Layer.provide(TaskStore.layerMemory)))
+
+layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
+  it.effect("a scan finds exactly the seeded activity of its addresses", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const chain = yield* DevChain
+      const watched = [seeded.participants[1]!, seeded.participants[4]!, ...strangers]
+      const result = yield* TaskSupervisor.Tasks.use((tasks) =>
+        tasks.run(ChainTasks.ScanAddresses, {
+          chain: "dev",
+          addresses: watched,
+          fromBlock: seeded.fromBlock,
+          toBlock: seeded.toBlock,
+          chunkSize: 25
+        })).pipe(withTasks([chain.url]))
+      const expected = DevSeed.expectedFor(seeded, watched)
+      assert.isAbove(expected.filter((item) => item.kind === "erc20").length, 10)
+      assert.isAbove(expected.filter((item) => item.kind === "native").length, 10)
+      assert.deepStrictEqual(result.activity.map((item) => ({ ...item })), expected.map((item) => ({ ...item })))
+      assert.strictEqual(result.addresses, 102)
+    }))
+
+  it.effect("a scan through failing endpoints finds the same set as a fault-free one", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const chain = yield* DevChain
+      const faults = { rateLimited: 0.1, serverError: 0.1, stall: 0.05, garble: 0.05, maxLogRange: 40 }
+      const first = yield* FaultProxy.make(chain.url, faults, 7)
+      const second = yield* FaultProxy.make(chain.url, faults, 8)
+      const payload = {
+        chain: "dev",
+        addresses: seeded.participants,
+        fromBlock: seeded.fromBlock,
+        toBlock: seeded.toBlock,
+        chunkSize: 50
+      }
+      const run = TaskSupervisor.Tasks.use((tasks) => tasks.run(ChainTasks.ScanAddresses, payload))
+      const clean = yield* run.pipe(withTasks([chain.url]))
+      const faulty = yield* run.pipe(
+        Effect.provide(
+          supervisor(ChainTasks.layerRanges, [
+            devChainConfig([
+              { url: first.url, rateLimit: { limit: 200, window: "1 second" } },
+              { url: second.url, rateLimit: { limit: 200, window: "1 second" } }
+            ], { requestTimeout: "200 millis", batchSize: 20 })
+          ]).pipe(Layer.provide(TaskStore.layerMemory))
+        )
+      )
+      assert.deepStrictEqual(keys(faulty.activity), keys(clean.activity))
+      assert.deepStrictEqual(keys(clean.activity), keys(DevSeed.expectedFor(seeded, seeded.participants)))
+      const injected = [first.counts, second.counts].reduce(
+        (sum, counts) => sum + counts.rateLimited + counts.serverError + counts.stall + counts.garble + counts.rangeRejected,
+        0
+      )
+      assert.isAbove(injected, 10)
+    }))
+
+  it.effect("a scan stopped by a shutdown resumes from its checkpoint and finds the same set once", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const chain = yield* DevChain
+      const proxy = yield* FaultProxy.make(chain.url)
+      const store = yield* Layer.build(TaskStore.layerMemory)
+      const kinds = supervisor(ChainTasks.layerRanges, [devChainConfig([proxy.url])], { shutdownGracePeriod: "10 millis" })
+      const start = (scope: Scope.Scope) =>
+        Layer.buildWithScope(kinds, scope).pipe(Effect.provideContext(store), Effect.map(Context.get(TaskSupervisor.Tasks)))
+
+      const firstScope = yield* Scope.make()
+      const first = yield* start(firstScope)
+      const handle = yield* first.submit(ChainTasks.ScanAddresses, {
+        chain: "dev",
+        addresses: seeded.participants,
+        fromBlock: seeded.fromBlock,
+        toBlock: seeded.toBlock,
+        chunkSize: 20
+      })
+      // once a third of the range is done, the endpoint stops answering and the process shuts down
+      yield* handle.events.pipe(Stream.takeUntil((info) => info.progress >= 30), Stream.runDrain)
+      proxy.set({ stall: 1 })
+      yield* Scope.close(firstScope, Exit.void)
+      const stopped = Option.getOrThrow(yield* Context.get(store, TaskStore.TaskStore).get(handle.id))
+      assert.strictEqual(stopped.status, "pending")
+      assert.isTrue(stopped.progress >= 30 && stopped.progress < 100, `stopped at ${stopped.progress}%`)
+
+      proxy.set({ stall: 0 })
+      const second = yield* start(yield* Effect.scope)
+      const resumed = yield* second.awaitInfo(handle.id)
+      assert.strictEqual(resumed.status, "completed")
+      assert.strictEqual(resumed.attempt, 2)
+      const result = yield* (yield* second.handle(handle.id)).join
+      const activity = (result as typeof ChainTasks.ScanResult.Type).activity
+      const expected = keys(DevSeed.expectedFor(seeded, seeded.participants))
+      assert.deepStrictEqual(keys(activity), expected)
+      assert.strictEqual(new Set(keys(activity)).size, activity.length)
+    }))
+
+  it.effect("syncs a contract's events into counts by event name", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const chain = yield* DevChain
+      const events = [
+        "event Transfer(address indexed from, address indexed to, uint256 value)",
+        "event Approval(address indexed owner, address indexed spender, uint256 value)"
+      ]
+      const transfers = seeded.activity.filter((item) => item.kind === "erc20").length
+      const [all, recent] = yield* TaskSupervisor.Tasks.use((tasks) =>
+        Effect.all([
+          tasks.run(ChainTasks.SyncEvents, { chain: "dev", address: seeded.token, events, chunkSize: 64 }),
+          tasks.run(ChainTasks.SyncEvents, { chain: "dev", address: seeded.token, events, lastBlocks: 50 })
+        ])).pipe(withTasks([chain.url]))
+      assert.strictEqual(all.fromBlock, 0)
+      assert.isAtLeast(all.toBlock, seeded.toBlock)
+      assert.deepStrictEqual(all.counts, { Transfer: transfers })
+      assert.strictEqual(all.total, transfers)
+      assert.strictEqual(recent.toBlock - recent.fromBlock + 1, 50)
+      const inRange = seeded.activity.filter((item) =>
+        item.kind === "erc20" && item.blockNumber >= recent.fromBlock && item.blockNumber <= recent.toBlock
+      )
+      assert.deepStrictEqual(recent.counts, inRange.length === 0 ? {} : { Transfer: inRange.length })
+    }))
+
+  it.effect("fetches a block range as linked block summaries", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const chain = yield* DevChain
+      const result = yield* TaskSupervisor.Tasks.use((tasks) =>
+        tasks.run(ChainTasks.FetchBlocks, { chain: "dev", fromBlock: 0, toBlock: seeded.toBlock, chunkSize: 64 })).pipe(
+          withTasks([chain.url])
+        )
+      assert.deepStrictEqual(result.blocks.map((block) => block.number), Array.from({ length: seeded.toBlock + 1 }, (_, n) => n))
+      result.blocks.slice(1).forEach((block, index) => assert.strictEqual(block.parentHash, result.blocks[index]!.hash))
+      const transactions = result.blocks.reduce((sum, block) => sum + block.transactions, 0)
+      assert.strictEqual(transactions, seeded.activity.filter((item) => item.kind === "native").length)
+    }))
+})

@@ -1,14 +1,18 @@
 /**
- * The durable task store at the level of `TaskStore`: every task is written
- * three times (inserted pending, updated running, updated completed), each
- * write acknowledged only once committed, on SQLite with synchronous=FULL
- * and, when `CHAINJOBS_TEST_PG_URL` is set, on PostgreSQL.
- * - group commit: many tasks write concurrently and share transactions;
- * - one commit per write: one task at a time, so every write is a commit of its own.
- * Also reports the latency of an acknowledged insert under the concurrent load.
+ * Durable throughput, every state change persisted before it is acknowledged:
+ * - end to end: no-op tasks submitted through `Tasks` and awaited until
+ *   completed, on the memory store, on SQLite (synchronous=FULL) and, when
+ *   `CHAINJOBS_TEST_PG_URL` is set, on PostgreSQL; latency is the submit's
+ *   acknowledgement;
+ * - the store alone: each task inserted pending, updated running, updated
+ *   completed, with group commit (many tasks at once sharing transactions)
+ *   next to one commit per write (one task at a time); latency is the insert's
+ *   acknowledgement.
+ * On PostgreSQL every run writes into a schema of its own, `bench_<pid>_<n>`.
  */
-import { type TaskInfo, TaskStore } from "@chainjobs/tasks"
-import { Effect, Layer, Redacted } from "effect"
+import { Task, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
+import { Effect, Layer, Redacted, Schema } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -19,98 +23,106 @@ const TASKS = 20_000
 const CONCURRENCY = 1_000
 const SEQUENTIAL_TASKS = 300
 
-let sequence = 0
-const newRecord = (): TaskInfo.TaskInfo => {
-  sequence++
-  return {
-    id: `0190${Date.now().toString(16).padStart(12, "0")}-${sequence.toString().padStart(12, "0")}`,
-    kind: "bench",
-    status: "pending",
-    reason: null,
-    priority: 0,
-    key: null,
-    owner: null,
-    attempt: 1,
-    progress: 0,
-    message: null,
-    payload: { n: sequence },
-    result: null,
-    error: null,
-    errorMessage: null,
-    checkpoint: null,
-    createdAt: Date.now(),
-    startedAt: null,
-    finishedAt: null,
-    heartbeatAt: null,
-    expiresAt: null
-  }
-}
+type StoreLayer = Layer.Layer<TaskStore.TaskStore, unknown>
 
 interface Figures {
-  readonly tasksPerSecond: number
-  readonly insertP50: number
-  readonly insertP99: number
+  readonly perSecond: number
+  readonly ackP50: number
+  readonly ackP99: number
 }
 
-/** Runs `count` task lifecycles, `concurrency` at a time. */
-const lifecycles = (count: number, concurrency: number) =>
+/**
+ * Runs `count` tasks, `concurrency` at a time. `task` returns once the step
+ * whose latency is measured was acknowledged, with the rest of the task to run.
+ */
+const timed = <R>(
+  count: number,
+  concurrency: number,
+  task: (n: number) => Effect.Effect<Effect.Effect<unknown, unknown, R>, unknown, R>
+) =>
   Effect.gen(function*() {
-    const store = yield* TaskStore.TaskStore
     const latencies: Array<number> = []
     const start = performance.now()
-    yield* Effect.forEach(Array.from({ length: count }, newRecord), (info) =>
+    yield* Effect.forEach(Array.from({ length: count }, (_, n) => n), (n) =>
       Effect.gen(function*() {
         const before = performance.now()
-        yield* store.insert(info)
+        const rest = yield* task(n)
         latencies.push(performance.now() - before)
-        const running = { ...info, status: "running" as const, startedAt: Date.now() }
-        yield* store.update(running)
-        yield* store.update({ ...running, status: "completed", progress: 100, finishedAt: Date.now(), result: info.id })
+        yield* rest
       }), { concurrency, discard: true })
     const elapsed = performance.now() - start
     latencies.sort((a, b) => a - b)
     return {
-      tasksPerSecond: (count * 1000) / elapsed,
-      insertP50: latencies[Math.floor(latencies.length * 0.5)],
-      insertP99: latencies[Math.floor(latencies.length * 0.99)]
+      perSecond: (count * 1000) / elapsed,
+      ackP50: latencies[Math.floor(latencies.length * 0.5)],
+      ackP99: latencies[Math.floor(latencies.length * 0.99)]
     } satisfies Figures
   })
 
-const measure = (layer: Layer.Layer<TaskStore.TaskStore, unknown>, count: number, concurrency: number) =>
-  Effect.runPromise(Effect.provide(lifecycles(count, concurrency), layer))
+const Noop = Task.define("noop", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Void })
 
-const row = (name: string, figures: Figures) => [
+const endToEnd = (store: StoreLayer) =>
+  Effect.gen(function*() {
+    const tasks = yield* TaskSupervisor.Tasks
+    return yield* timed(TASKS, CONCURRENCY, (n) => Effect.map(tasks.submit(Noop, { n }), (handle) => handle.await))
+  }).pipe(
+    Effect.provide(Task.implement(Noop, () => Effect.void).pipe(
+      Layer.provideMerge(TaskSupervisor.layer({ maxWorkers: CONCURRENCY, shutdownGracePeriod: 0 })),
+      Layer.provideMerge(store)
+    )),
+    Effect.runPromise
+  )
+
+const storeAlone = (store: StoreLayer, count: number, concurrency: number) =>
+  Effect.gen(function*() {
+    const tasks = yield* TaskStore.TaskStore
+    return yield* timed(count, concurrency, () => {
+      const info = record()
+      const running = { ...info, status: "running" as const, startedAt: Date.now() }
+      const completed = { ...running, status: "completed" as const, progress: 100, finishedAt: Date.now(), result: info.id }
+      return Effect.as(tasks.insert(info), Effect.andThen(tasks.update(running), tasks.update(completed)))
+    })
+  }).pipe(Effect.provide(store), Effect.runPromise)
+
+const row = (name: string, figures: Figures, writesPerTask?: number) => [
   name,
-  fmt(figures.tasksPerSecond),
-  fmt(figures.tasksPerSecond * 3),
-  fmt(figures.insertP50, 2),
-  fmt(figures.insertP99, 2)
+  fmt(figures.perSecond),
+  writesPerTask === undefined ? "" : fmt(figures.perSecond * writesPerTask),
+  fmt(figures.ackP50, 2),
+  fmt(figures.ackP99, 2)
 ]
+
+let schemas = 0
 
 const main = async () => {
   const directory = mkdtempSync(join(tmpdir(), "chainjobs-bench-"))
-  const sqlite = (name: string, config: SqlTaskStore.SqlTaskStoreConfig = {}) =>
-    SqlTaskStore.layerSqlite({ filename: join(directory, `${name}.db`), synchronous: "FULL", ...config })
-  const rows = [["", "tasks/s", "writes/s", "insert ack p50 ms", "p99 ms"]]
+  const sqlite = (config: SqlTaskStore.SqlTaskStoreConfig = {}) =>
+    SqlTaskStore.layerSqlite({ filename: join(directory, `${++schemas}.db`), synchronous: "FULL", ...config })
+  const url = process.env.CHAINJOBS_TEST_PG_URL
+  const pg = url === undefined ? undefined : (config: SqlTaskStore.SqlTaskStoreConfig = {}) =>
+    SqlTaskStore.layerPg({ url: Redacted.make(url), schema: `bench_${process.pid}_${++schemas}`, maxConnections: 4, ...config })
+  if (pg === undefined) console.log("PostgreSQL skipped: set CHAINJOBS_TEST_PG_URL to a database URL to include it")
   try {
-    rows.push(row(`SQLite, group commit (${fmt(CONCURRENCY)} concurrent)`, await measure(sqlite("group"), TASKS, CONCURRENCY)))
-    rows.push(row("SQLite, one commit per write", await measure(sqlite("single", { maxBatchSize: 1 }), SEQUENTIAL_TASKS, 1)))
-    const url = process.env.CHAINJOBS_TEST_PG_URL
-    if (url === undefined) {
-      console.log("PostgreSQL skipped: set CHAINJOBS_TEST_PG_URL to a database URL to include it")
-    } else {
-      const pg = (config: SqlTaskStore.SqlTaskStoreConfig = {}) =>
-        SqlTaskStore.layerPg({ url: Redacted.make(url), schema: `bench_${process.pid}_${sequence}`, maxConnections: 4, ...config })
-      rows.push(row(`PostgreSQL, group commit (${fmt(CONCURRENCY)} concurrent)`, await measure(pg(), TASKS, CONCURRENCY)))
-      rows.push(row("PostgreSQL, one commit per write", await measure(pg({ maxBatchSize: 1 }), SEQUENTIAL_TASKS, 1)))
+    console.log(`end to end: ${fmt(TASKS)} no-op tasks, ${fmt(CONCURRENCY)} submitting at once (node ${process.version})`)
+    const e2e = [["", "tasks/s", "", "submit ack p50 ms", "p99 ms"]]
+    e2e.push(row("memory store", await endToEnd(TaskStore.layerMemory)))
+    e2e.push(row("SQLite, synchronous=FULL", await endToEnd(sqlite())))
+    if (pg !== undefined) e2e.push(row("PostgreSQL", await endToEnd(pg())))
+    table(e2e)
+
+    console.log(`\nthe store alone: task lifecycles (insert, running, completed), every write durable`)
+    const alone = [["", "tasks/s", "writes/s", "insert ack p50 ms", "p99 ms"]]
+    alone.push(row(`SQLite, group commit (${fmt(CONCURRENCY)} at once)`, await storeAlone(sqlite(), TASKS, CONCURRENCY), 3))
+    alone.push(row("SQLite, one commit per write", await storeAlone(sqlite({ maxBatchSize: 1 }), SEQUENTIAL_TASKS, 1), 3))
+    if (pg !== undefined) {
+      alone.push(row(`PostgreSQL, group commit (${fmt(CONCURRENCY)} at once)`, await storeAlone(pg(), TASKS, CONCURRENCY), 3))
+      alone.push(row("PostgreSQL, one commit per write", await storeAlone(pg({ maxBatchSize: 1 }), SEQUENTIAL_TASKS, 1), 3))
     }
+    table(alone)
   } finally {
     rmSync(directory, { recursive: true, force: true })
   }
-  console.log(`store-sql: task lifecycles (insert, running, completed), every write durable (node ${process.version})`)
-  table(rows)
 }
-
 
 main().catch((error) => {
   console.error(error)

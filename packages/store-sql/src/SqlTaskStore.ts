@@ -32,7 +32,7 @@ const terminalStatuses = ["completed", "failed", "interrupted"] as const
 /** Rows per multi-row statement: 20 columns × 500 rows stays under both dialects' parameter limits. */
 const rowsPerStatement = 500
 
-const storeError = (operation: string) => (cause: SqlError.SqlError | { readonly message: string }) =>
+const storeError = (operation: string) => (cause: { readonly message: string }) =>
   new TaskError.TaskStoreError({ operation, message: cause.message, cause })
 
 /** Builds the store on the `SqlClient` in context, migrating its table first. */
@@ -41,20 +41,32 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
   yield* migrate.pipe(Effect.mapError(storeError("migrate")))
 
   const selectColumns = sql.literal(columns.join(", "))
-  const upsert = sql.literal(
-    `ON CONFLICT (id) DO UPDATE SET ${updatedColumns.map((column) => `${column} = excluded.${column}`).join(", ")}`
-  )
-  const unlessFinished = sql.literal(`WHERE ${table}.status NOT IN ('${terminalStatuses.join("', '")}')`)
+  const insertNew = sql.literal("ON CONFLICT (id) DO NOTHING RETURNING id")
+  const overwrite = `ON CONFLICT (id) DO UPDATE SET ${updatedColumns.map((column) => `${column} = excluded.${column}`).join(", ")}`
+  const upsert = sql.literal(overwrite)
+  const upsertUnlessFinished = sql.literal(`${overwrite} WHERE ${table}.status NOT IN ('${terminalStatuses.join("', '")}')`)
 
-  const statements = <A>(records: ReadonlyMap<string, TaskInfo.TaskInfo>, run: (rows: Arr.NonEmptyReadonlyArray<TaskRow>) => Effect.Effect<A, SqlError.SqlError>) =>
-    Effect.forEach(Arr.chunksOf(Array.from(records.values(), toRow), rowsPerStatement), run)
+  /**
+   * Writes records in statements of up to `rowsPerStatement` rows. SQLite
+   * takes them as parameters; PostgreSQL as one JSON parameter expanded into
+   * rows of the table's type, which keeps the statement text fixed and spares
+   * the protocol thousands of parameters.
+   */
+  const writeRows = <A extends object>(records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: Statement.Fragment) =>
+    Effect.forEach(Arr.chunksOf(Array.from(records.values(), toRow), rowsPerStatement), (rows) =>
+      sql.onDialectOrElse({
+        pg: () =>
+          sql<A>`INSERT INTO ${sql(table)} SELECT * FROM json_populate_recordset(NULL::${sql(table)}, ${
+            JSON.stringify(rows)
+          }::json) ${conflict}`,
+        orElse: () => sql<A>`INSERT INTO ${sql(table)} ${sql.insert(rows)} ${conflict}`
+      }))
 
   const write: GroupCommit.WriteBatch = (batch) =>
     sql.withTransaction(Effect.gen(function*() {
-      const inserted = yield* statements(batch.inserts, (rows) =>
-        sql<{ readonly id: string }>`INSERT INTO ${sql(table)} ${sql.insert(rows)} ON CONFLICT (id) DO NOTHING RETURNING id`)
-      yield* statements(batch.updates, (rows) => sql`INSERT INTO ${sql(table)} ${sql.insert(rows)} ${upsert}`)
-      yield* statements(batch.progress, (rows) => sql`INSERT INTO ${sql(table)} ${sql.insert(rows)} ${upsert} ${unlessFinished}`)
+      const inserted = yield* writeRows<{ readonly id: string }>(batch.inserts, insertNew)
+      yield* writeRows(batch.updates, upsert)
+      yield* writeRows(batch.progress, upsertUnlessFinished)
       const stored = new Set(inserted.flat().map((row) => row.id))
       return new Set(Array.from(batch.inserts.keys()).filter((id) => !stored.has(id)))
     })).pipe(Effect.mapError(storeError("commit")))

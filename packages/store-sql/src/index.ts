@@ -4,4 +4,6 @@
  *
  * @since 0.1.0
  */
+export * as GroupCommit from "./GroupCommit.ts"
 export * as NodeSqliteClient from "./NodeSqliteClient.ts"
+export * as SqlTaskStore from "./SqlTaskStore.ts"

@@ -34,6 +34,6 @@ describe("examples", () => {
       const output = execFileSync(process.execPath, [join(here, name, "main.ts")], { encoding: "utf8", timeout: 60_000 })
       const readme = readFileSync(join(here, name, "README.md"), "utf8")
       expect(normalize(output)).toEqual(normalize(expectedOutput(readme)))
-    })
+    }, 60_000)
   }
 })

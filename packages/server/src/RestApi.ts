@@ -101,6 +101,17 @@ export const PurgeRequest = Schema.Struct({
   status: Schema.optionalKey(Schema.Array(TaskInfo.TaskStatus))
 })
 
+/**
+ * An event of the all-tasks stream: `ready` (with the supervisor's stats) as
+ * soon as the stream stands, then a `message` with each changed record.
+ */
+export const TaskFeedEvent = Schema.Union([
+  Schema.Struct({ event: Schema.Literal("ready"), data: Schema.fromJsonString(TaskRpcs.TaskStats) }),
+  Schema.Struct({ event: Schema.Literal("message"), data: Schema.fromJsonString(TaskInfo.TaskInfo) })
+])
+/** @see TaskFeedEvent */
+export type TaskFeedEvent = typeof TaskFeedEvent.Type
+
 const PositiveIntFromString = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(1))
 const TaskId = { id: Schema.String }
 
@@ -157,8 +168,11 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       success: Schema.Struct({ purged: Schema.Number }),
       error: [TaskError.TaskStoreError, TaskRpcError.Forbidden]
     }).annotate(OpenApi.Description, "Deletes finished tasks (admins only)."),
-    HttpApiEndpoint.get("allEvents", "/events", { success: HttpApiSchema.StreamSse({ data: TaskInfo.TaskInfo }) })
-      .annotate(OpenApi.Description, "Server-sent events: every change of every task the caller may see, from now on."),
+    HttpApiEndpoint.get("allEvents", "/events", { success: HttpApiSchema.StreamSse({ events: TaskFeedEvent }) })
+      .annotate(
+        OpenApi.Description,
+        "Server-sent events: `ready` with the stats, then every change of every task the caller may see (`message`)."
+      ),
     HttpApiEndpoint.get("kinds", "/kinds", { success: Schema.Array(KindInfo) })
       .annotate(OpenApi.Description, "The registered task kinds and their payload schemas."),
     HttpApiEndpoint.get("stats", "/stats", { success: TaskRpcs.TaskStats })

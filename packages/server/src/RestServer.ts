@@ -12,7 +12,7 @@ import { RateLimiter } from "effect/persistence"
 import { Auth } from "@chainjobs/rpc"
 import { type TaskInfo, TaskQuery, TaskSupervisor } from "@chainjobs/tasks"
 import * as Access from "./Access.ts"
-import { RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
+import { RestApi, TaskFailed, type TaskFeedEvent, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
 
 /** The URLs a client follows a task with. */
 export const taskUrls = (id: string) => ({
@@ -111,7 +111,17 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
       return { purged }
     }),
     allEvents: () =>
-      Auth.CurrentPrincipal.useSync((principal) => Stream.filter(tasks.events, (info) => Access.canSee(principal, info))),
+      Effect.gen(function*() {
+        const principal = yield* Auth.CurrentPrincipal
+        const ready: TaskFeedEvent = { event: "ready", data: yield* tasks.stats }
+        return Stream.concat(
+          Stream.succeed(ready),
+          tasks.events.pipe(
+            Stream.filter((info) => Access.canSee(principal, info)),
+            Stream.map((info): TaskFeedEvent => ({ event: "message", data: info }))
+          )
+        )
+      }),
     kinds: () =>
       Effect.map(tasks.kinds, (kinds) =>
         kinds.map((kind) => ({ name: kind.name, payloadSchema: Schema.toJsonSchemaDocument(kind.payload) }))),

@@ -4,9 +4,9 @@
  * dashboard, the RPC endpoints (`/rpc`, `/ws`), the probes and `/metrics`.
  *
  * Shutdown is the layer's scope closing (on SIGTERM/SIGINT, `main.ts`): the
- * HTTP server stops taking connections first, then the supervisor refuses new
- * tasks, lets running ones finish within the grace period, interrupts the
- * rest and records their final state.
+ * supervisor refuses new tasks, lets running ones finish within the grace
+ * period, interrupts the rest and records their final state; then the HTTP
+ * server stops.
  *
  * Seams for the packages landing next to this one:
  * - `layerStore` serves the memory store; `@chainjobs/store-sql` replaces it
@@ -17,7 +17,7 @@
  * @since 0.1.0
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Console, Duration, Effect, Layer } from "effect"
+import { Console, Context, Duration, Effect, type Exit, Layer, Scope } from "effect"
 import { HttpRouter, HttpServer, type HttpServerError } from "effect/http"
 import { TaskRpcServer } from "@chainjobs/rpc"
 import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
@@ -75,21 +75,39 @@ const layerBanner = Layer.effectDiscard(Effect.gen(function*() {
   )
 }))
 
-/** The whole service on the configured host and port. Provides the bound `HttpServer` (for its address) and `Tasks`. */
+/**
+ * The whole service on the configured host and port. Provides the bound
+ * `HttpServer` (for its address) and `Tasks`.
+ *
+ * The supervisor lives in a scope of its own, closed before the HTTP server's:
+ * a shutdown first drains the tasks while clients can still watch them (new
+ * submissions are refused and `/readyz` answers 503), then stops serving.
+ */
 export const layer: Layer.Layer<
   HttpServer.HttpServer | TaskSupervisor.Tasks,
   HttpServerError.ServeError,
   ServerConfig
-> = Layer.unwrap(Effect.gen(function*() {
+> = Layer.effectContext(Effect.gen(function*() {
   const settings = yield* ServerConfig
-  const http = NodeHttpServer.layer(createServer, {
-    host: settings.host,
-    port: settings.port,
-    gracefulShutdownTimeout: Duration.seconds(5)
-  })
-  return HttpRouter.serve(layerRoutes, { disableLogger: true }).pipe(
-    Layer.merge(layerBanner),
-    Layer.provideMerge(http),
-    Layer.provideMerge(layerTasks(settings))
+  const tasksScope = yield* Scope.make()
+  const drain = (exit: Exit.Exit<unknown, unknown>) => Scope.close(tasksScope, exit)
+  // Closes the supervisor's scope should building the HTTP server fail (a no-op once closed).
+  yield* Effect.addFinalizer(drain)
+  const tasks = yield* Layer.buildWithScope(layerTasks(settings), tasksScope)
+  const http = yield* Layer.build(
+    HttpRouter.serve(layerRoutes, { disableLogger: true }).pipe(
+      Layer.merge(layerBanner),
+      Layer.provideMerge(NodeHttpServer.layer(createServer, {
+        host: settings.host,
+        port: settings.port,
+        // By then tasks have drained: only open event streams are left to cut.
+        gracefulShutdownTimeout: Duration.seconds(1)
+      })),
+      Layer.provide(Layer.succeedContext(tasks)),
+      Layer.provide(Layer.succeed(ServerConfig, settings))
+    )
   )
+  // Runs first at shutdown: drain the tasks while the HTTP server still serves.
+  yield* Effect.addFinalizer(drain)
+  return Context.merge(tasks, http)
 }))

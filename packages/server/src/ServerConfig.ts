@@ -63,11 +63,12 @@ export class ServerConfigError extends Schema.TaggedError<ServerConfigError>()("
 export class ServerConfig extends Context.Service<ServerConfig, ServerSettings>()("@chainjobs/server/ServerConfig") {}
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+const Port = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))
 
 /** The settings as a `Config`, read under the `CHAINJOBS_` names. */
 export const config: Config.Config<ServerSettings> = Config.all({
   host: Config.String("CHAINJOBS_HOST").pipe(Config.withDefault(defaults.host)),
-  port: Config.Port("CHAINJOBS_PORT").pipe(Config.withDefault(defaults.port)),
+  port: Config.schema(Port, "CHAINJOBS_PORT").pipe(Config.withDefault(defaults.port)),
   dataDir: Config.NonEmptyString("CHAINJOBS_DATA_DIR").pipe(Config.withDefault(defaults.dataDir)),
   databaseUrl: Config.option(
     Config.URL("CHAINJOBS_DATABASE_URL").pipe(Config.map((url) => Redacted.make(url.toString())))

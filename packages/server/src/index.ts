@@ -4,8 +4,9 @@
  *
  * @since 0.1.0
  */
-export * as Dashboard from "./Dashboard.ts"
 export * as Access from "./Access.ts"
+export * as Cli from "./Cli.ts"
+export * as Dashboard from "./Dashboard.ts"
 export * as DemoTasks from "./DemoTasks.ts"
 export * as Metrics from "./Metrics.ts"
 export * as RestApi from "./RestApi.ts"

@@ -42,3 +42,57 @@ export const sseData = (text: string): Array<any> =>
     const data = event.split("\n").filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trim())
     return data.length === 0 ? [] : [JSON.parse(data.join("\n"))]
   })
+
+/** A server-sent event stream being read: every event so far, and a way to wait for one. */
+export interface EventFeed {
+  /** Every event received so far, parsed. */
+  readonly received: ReadonlyArray<any>
+  /** Resolves with the first event (received or to come) that satisfies `predicate`; rejects if the stream ends first. */
+  until(predicate: (event: any) => boolean): Promise<any>
+  /** Resolves when the stream has ended. */
+  readonly ended: Promise<void>
+  readonly close: () => void
+}
+
+/** Opens a server-sent event stream with `fetch` and parses its events as they arrive. */
+export const openEvents = async (url: string): Promise<EventFeed> => {
+  const controller = new AbortController()
+  const response = await fetch(url, { signal: controller.signal })
+  const received: Array<any> = []
+  const waiters = new Set<{ predicate: (event: any) => boolean; resolve: (event: any) => void; reject: (e: Error) => void }>()
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+  const ended = (async () => {
+    let buffer = ""
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        buffer += value
+        const events = buffer.split("\n\n")
+        buffer = events.pop() ?? ""
+        for (const event of sseData(events.join("\n\n"))) {
+          received.push(event)
+          for (const waiter of waiters) {
+            if (waiter.predicate(event)) {
+              waiters.delete(waiter)
+              waiter.resolve(event)
+            }
+          }
+        }
+      }
+    } catch {
+      // aborted by `close`, or cut by the server
+    }
+    for (const waiter of waiters) waiter.reject(new Error("the event stream ended first"))
+  })()
+  return {
+    received,
+    until: (predicate) => {
+      const found = received.find(predicate)
+      if (found !== undefined) return Promise.resolve(found)
+      return new Promise((resolve, reject) => waiters.add({ predicate, resolve, reject }))
+    },
+    ended,
+    close: () => controller.abort()
+  }
+}

@@ -1,0 +1,75 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect, Exit, Option, Redacted } from "effect"
+import * as ServerConfig from "../src/ServerConfig.ts"
+
+const loadFrom = (env: Record<string, string>) =>
+  Effect.exit(Effect.provideService(ServerConfig.load, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })))
+
+describe("ServerConfig", () => {
+  it.effect("with nothing set, the embedded defaults apply", () =>
+    Effect.gen(function*() {
+      const settings = yield* loadFrom({})
+      assert.isTrue(Exit.isSuccess(settings))
+      if (Exit.isSuccess(settings)) assert.deepStrictEqual(settings.value, ServerConfig.defaults)
+    }))
+
+  it.effect("every setting is read from its CHAINJOBS_ variable", () =>
+    Effect.gen(function*() {
+      const exit = yield* loadFrom({
+        CHAINJOBS_HOST: "0.0.0.0",
+        CHAINJOBS_PORT: "9090",
+        CHAINJOBS_DATA_DIR: "/var/lib/chainjobs",
+        CHAINJOBS_DATABASE_URL: "postgres://jobs@db:5432/jobs",
+        CHAINJOBS_CHAINS: "mainnet=https://eth.example/rpc,base=https://base.example/rpc",
+        CHAINJOBS_AUTH_TOKENS: "alice=t1,ops=t2",
+        CHAINJOBS_ADMINS: "ops",
+        CHAINJOBS_MAX_WORKERS: "8",
+        CHAINJOBS_SHUTDOWN_GRACE: "5 seconds"
+      })
+      assert.isTrue(Exit.isSuccess(exit))
+      if (!Exit.isSuccess(exit)) return
+      const settings = exit.value
+      assert.strictEqual(settings.host, "0.0.0.0")
+      assert.strictEqual(settings.port, 9090)
+      assert.strictEqual(settings.dataDir, "/var/lib/chainjobs")
+      assert.strictEqual(Option.map(settings.databaseUrl, Redacted.value).pipe(Option.getOrUndefined), "postgres://jobs@db:5432/jobs")
+      assert.deepStrictEqual(settings.chains, { mainnet: "https://eth.example/rpc", base: "https://base.example/rpc" })
+      assert.deepStrictEqual(Object.keys(settings.authTokens), ["alice", "ops"])
+      assert.strictEqual(Redacted.value(settings.authTokens.alice), "t1")
+      assert.deepStrictEqual(settings.admins, ["ops"])
+      assert.strictEqual(settings.maxWorkers, 8)
+      assert.strictEqual(Duration.toMillis(settings.shutdownGrace), 5000)
+    }))
+
+  it.effect("a bad value fails with a message naming the variable", () =>
+    Effect.gen(function*() {
+      for (const [variable, value] of [
+        ["CHAINJOBS_PORT", "80000"],
+        ["CHAINJOBS_MAX_WORKERS", "none"],
+        ["CHAINJOBS_MAX_WORKERS", "0"],
+        ["CHAINJOBS_DATABASE_URL", "not a url"],
+        ["CHAINJOBS_SHUTDOWN_GRACE", "soon"]
+      ]) {
+        const exit = yield* loadFrom({ [variable]: value })
+        assert.isTrue(Exit.isFailure(exit), `${variable}=${value} was accepted`)
+        if (Exit.isFailure(exit)) {
+          const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+          assert.strictEqual(error?._tag === "Fail" && error.error._tag, "ServerConfigError")
+          assert.include(error?._tag === "Fail" ? error.error.message : "", variable)
+        }
+      }
+    }))
+
+  it.effect("overrides (from flags) win over the environment", () =>
+    Effect.gen(function*() {
+      const settings = yield* ServerConfig.ServerConfig.pipe(
+        Effect.provide(ServerConfig.layerWith({ CHAINJOBS_PORT: "7070" })),
+        Effect.provideService(
+          ConfigProvider.ConfigProvider,
+          ConfigProvider.fromEnv({ env: { CHAINJOBS_PORT: "9090", CHAINJOBS_HOST: "0.0.0.0" } })
+        )
+      )
+      assert.strictEqual(settings.port, 7070)
+      assert.strictEqual(settings.host, "0.0.0.0")
+    }))
+})

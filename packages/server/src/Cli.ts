@@ -81,11 +81,11 @@ const watch = (client: TaskRpcClient.RawClient, id: string) =>
   Effect.gen(function*() {
     const tty = process.stdout.isTTY === true
     let last: TaskInfo.TaskInfo | undefined
-    yield* Stream.runForEach(client.Watch({ id }), (info) =>
-      Effect.sync(() => {
-        last = info
-        process.stdout.write(tty ? `\r${progressBar(info)}\x1b[K` : `${progressBar(info)}\n`)
-      }))
+    // A terminal gets one bar redrawn in place; a pipe gets a line per change.
+    yield* Stream.runForEach(client.Watch({ id }), (info) => {
+      last = info
+      return tty ? Effect.sync(() => process.stdout.write(`\r${progressBar(info)}\x1b[K`)) : Console.log(progressBar(info))
+    })
     if (tty) process.stdout.write("\n")
     if (last === undefined || !TaskInfo.isTerminal(last.status)) {
       return yield* new CliError({ message: `lost track of task ${id} before it finished` })

@@ -11,15 +11,20 @@
  * })
  * ```
  *
- * `layer` registers every kind; it needs `Chains`, `BlockFeed` and the supervisor.
+ * `layer` registers every kind; it needs `Chains`, a `BlockFeed` and the supervisor.
  *
  * @since 0.1.0
  */
 import { Task } from "@chainjobs/tasks"
-import { Clock, Effect, Layer, Schedule, Schema } from "effect"
+import { Clock, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { type Abi, type AbiEvent, type Address, type Hex, parseAbi, toEventSelector } from "viem"
 import * as Activity from "./Activity.ts"
 import * as AddressScan from "./AddressScan.ts"
+import { BlockFeed } from "./BlockFeed.ts"
+import * as BlockValidation from "./BlockValidation.ts"
+import { BlockValidationError, ParentMismatch, ValidatedBlock } from "./BlockValidation.ts"
+import * as Broadcasting from "./Broadcast.ts"
+import { BroadcastError, BroadcastReceipt } from "./Broadcast.ts"
 import { Chains } from "./Chains.ts"
 import * as Chunked from "./internal/chunked.ts"
 import { isTransient, RpcError } from "./RpcError.ts"
@@ -200,9 +205,83 @@ export const syncEvents = Effect.fn("ChainTasks.syncEvents")(function*(payload: 
   return { fromBlock, toBlock, ...summary }
 })
 
-/** Registers the range kinds: `FetchBlocks`, `ScanAddresses`, `SyncEvents`. */
-export const layerRanges = Layer.mergeAll(
+/** Broadcasts a signed transaction and waits for its receipt with N confirmations. */
+export const Broadcast = Task.define("chain/broadcast", {
+  payload: Schema.Struct({
+    chain: Schema.String,
+    /** The signed, serialized transaction. */
+    transaction: Schema.String,
+    /** Confirmations to wait for. Default: 1. */
+    confirmations: Schema.optional(ChunkSize),
+    /** How long to wait for them, in milliseconds. Default: 120 000. */
+    timeoutMillis: Schema.optional(ChunkSize),
+    /** How often the receipt is polled, in milliseconds. Default: 1000. */
+    pollMillis: Schema.optional(ChunkSize)
+  }),
+  success: BroadcastReceipt,
+  error: Schema.Union([BroadcastError, RpcError]),
+  // sending again is harmless (see `Broadcast.broadcast`), so a restart resumes the wait
+  policy: { onRestart: "resume" }
+})
+
+/** Validates a block: its hash recomputed from its header, its parent linkage, its transaction hashes. */
+export const ValidateBlock = Task.define("chain/validate-block", {
+  payload: Schema.Struct({ chain: Schema.String, number: BlockNumber }),
+  success: ValidatedBlock,
+  error: Schema.Union([BlockValidationError, RpcError])
+})
+
+/**
+ * Processes an incoming block: validates it, checks that it follows the
+ * chain's last recorded block (when that is its parent's number), records it
+ * in the `BlockFeed` and publishes it to the feed's subscribers.
+ */
+export const ProcessBlock = Task.define("chain/process-block", {
+  payload: Schema.Struct({ chain: Schema.String, number: BlockNumber }),
+  success: ValidatedBlock,
+  error: Schema.Union([BlockValidationError, RpcError]),
+  policy: { key: (payload: { readonly chain: string }) => payload.chain }
+})
+
+/** Runs `Broadcast`. */
+export const broadcast = Effect.fn("ChainTasks.broadcast")(function*(payload: Task.Payload<typeof Broadcast>) {
+  const client = yield* (yield* Chains).client(payload.chain)
+  return yield* Broadcasting.broadcast(client, payload.transaction as Hex, {
+    ...(payload.confirmations === undefined ? {} : { confirmations: payload.confirmations }),
+    ...(payload.timeoutMillis === undefined ? {} : { timeout: payload.timeoutMillis }),
+    ...(payload.pollMillis === undefined ? {} : { pollInterval: payload.pollMillis })
+  })
+})
+
+/** Runs `ValidateBlock`. */
+export const validateBlock = Effect.fn("ChainTasks.validateBlock")(function*(payload: Task.Payload<typeof ValidateBlock>) {
+  return yield* BlockValidation.validate(yield* (yield* Chains).client(payload.chain), payload.number)
+})
+
+/** Runs `ProcessBlock`. */
+export const processBlock = Effect.fn("ChainTasks.processBlock")(function*(payload: Task.Payload<typeof ProcessBlock>) {
+  const feed = yield* BlockFeed
+  const block = yield* BlockValidation.validate(yield* (yield* Chains).client(payload.chain), payload.number)
+  const latest = yield* feed.latest(payload.chain)
+  if (Option.isSome(latest) && latest.value.number === block.number - 1 && latest.value.hash !== block.parentHash) {
+    return yield* new BlockValidationError({
+      reason: new ParentMismatch({
+        number: block.number,
+        parentHash: block.parentHash,
+        actualParentHash: latest.value.hash
+      })
+    })
+  }
+  yield* feed.record(payload.chain, block)
+  return block
+})
+
+/** Registers every chain kind with the supervisor. */
+export const layer = Layer.mergeAll(
   Task.implement(FetchBlocks, fetchBlocks),
   Task.implement(ScanAddresses, scanAddresses),
-  Task.implement(SyncEvents, syncEvents)
+  Task.implement(SyncEvents, syncEvents),
+  Task.implement(Broadcast, broadcast),
+  Task.implement(ValidateBlock, validateBlock),
+  Task.implement(ProcessBlock, processBlock)
 )

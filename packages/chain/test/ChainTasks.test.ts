@@ -16,7 +16,7 @@ const keys = (activity: ReadonlyArray<Activity.Activity>) => activity.map(Activi
 
 /** Runs a program with the supervisor and the range kinds over a chain reached through `urls`. */
 const withTasks = (urls: ReadonlyArray<string>) =>
-  Effect.provide(supervisor(ChainTasks.layerRanges, [devChainConfig(urls)]).pipe(Layer.provide(TaskStore.layerMemory)))
+  Effect.provide(supervisor(ChainTasks.layer, [devChainConfig(urls)]).pipe(Layer.provide(TaskStore.layerMemory)))
 
 layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
   it.effect("a scan finds exactly the seeded activity of its addresses", () =>
@@ -57,7 +57,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       const clean = yield* run.pipe(withTasks([chain.url]))
       const faulty = yield* run.pipe(
         Effect.provide(
-          supervisor(ChainTasks.layerRanges, [
+          supervisor(ChainTasks.layer, [
             devChainConfig([
               { url: first.url, rateLimit: { limit: 200, window: "1 second" } },
               { url: second.url, rateLimit: { limit: 200, window: "1 second" } }
@@ -80,7 +80,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       const chain = yield* DevChain
       const proxy = yield* FaultProxy.make(chain.url)
       const store = yield* Layer.build(TaskStore.layerMemory)
-      const kinds = supervisor(ChainTasks.layerRanges, [devChainConfig([proxy.url])], { shutdownGracePeriod: "10 millis" })
+      const kinds = supervisor(ChainTasks.layer, [devChainConfig([proxy.url])], { shutdownGracePeriod: "10 millis" })
       const start = (scope: Scope.Scope) =>
         Layer.buildWithScope(kinds, scope).pipe(Effect.provideContext(store), Effect.map(Context.get(TaskSupervisor.Tasks)))
 

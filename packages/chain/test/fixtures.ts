@@ -2,6 +2,7 @@
 import { Context, Effect, Layer } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import { TaskSupervisor } from "@chainjobs/tasks"
+import * as BlockFeed from "../src/BlockFeed.ts"
 import * as ChainConfig from "../src/ChainConfig.ts"
 import * as Chains from "../src/Chains.ts"
 import * as DevChain from "../src/DevChain.ts"
@@ -39,7 +40,7 @@ export const client = (config: ChainConfig.ChainConfig) =>
     CircuitBreaker.layerStoreMemory()
   )).pipe(Effect.flatMap((stores) => EvmClient.make(config).pipe(Effect.provideContext(stores))))
 
-/** The supervisor on a memory store (unless one is provided) with the chain kinds registered, over the given chains. */
+/** The supervisor (it needs a task store) with the given kinds, over the given chains, with a memory block feed. */
 export const supervisor = <E, R>(
   kinds: Layer.Layer<never, E, R>,
   chains: ReadonlyArray<ChainConfig.ChainConfig>,
@@ -47,5 +48,6 @@ export const supervisor = <E, R>(
 ) =>
   kinds.pipe(
     Layer.provideMerge(TaskSupervisor.layer(options)),
-    Layer.provideMerge(Chains.layerMemory(chains))
+    Layer.provideMerge(Chains.layerMemory(chains)),
+    Layer.provideMerge(BlockFeed.layerMemory)
   )

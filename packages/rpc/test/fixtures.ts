@@ -2,8 +2,7 @@
 import { Effect, Layer, Schema } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { Task, TaskContext, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
-import * as Auth from "../src/Auth.ts"
-import * as TaskRpcServer from "../src/TaskRpcServer.ts"
+import { Auth } from "@chainjobs/rpc"
 
 /** The typed error of `Fail`. */
 export class Boom extends Schema.TaggedError<Boom>()("Boom", { message: Schema.String }) {}
@@ -68,4 +67,3 @@ export const serverDependencies = <E, R>(implementations: Layer.Layer<never, E, 
     Auth.layer(tokens)
   )
 
-export { TaskRpcServer }

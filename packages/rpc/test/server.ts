@@ -9,7 +9,8 @@ import { createServer } from "node:http"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
-import { kinds, serverDependencies, TaskRpcServer } from "./fixtures.ts"
+import { TaskRpcServer } from "@chainjobs/rpc"
+import { kinds, serverDependencies } from "./fixtures.ts"
 
 const say = (line: string) => Effect.sync(() => process.stdout.write(`${line}\n`))
 

@@ -20,7 +20,9 @@ export const DemoScan = Task.define("demo-scan", {
     toBlock: NonNegativeInt,
     /** Time spent on each block, in milliseconds. */
     delayMillis: NonNegativeInt.check(Schema.isLessThanOrEqualTo(60_000))
-  }).check(Schema.makeFilter((p) => p.toBlock >= p.fromBlock || "toBlock must not be below fromBlock")),
+  }).annotate({ examples: [{ fromBlock: 1, toBlock: 100, delayMillis: 100 }] }).check(
+    Schema.makeFilter((p) => p.toBlock >= p.fromBlock || "toBlock must not be below fromBlock")
+  ),
   success: Schema.Struct({ blocks: Schema.Number, transfers: Schema.Number }),
   policy: { heartbeatTimeout: "2 minutes" }
 })
@@ -30,7 +32,8 @@ export class DemoError extends Schema.TaggedError<DemoError>()("DemoError", { me
 
 /** Works for `steps` steps, then fails with `DemoError`: shows how a typed failure looks. */
 export const DemoFail = Task.define("demo-fail", {
-  payload: Schema.Struct({ steps: NonNegativeInt.check(Schema.isLessThanOrEqualTo(1000)), delayMillis: NonNegativeInt }),
+  payload: Schema.Struct({ steps: NonNegativeInt.check(Schema.isLessThanOrEqualTo(1000)), delayMillis: NonNegativeInt })
+    .annotate({ examples: [{ steps: 10, delayMillis: 200 }] }),
   success: Schema.Void,
   error: DemoError
 })

@@ -144,6 +144,7 @@ layer(testServer(), { excludeTestServices: true })("REST facade", (it) => {
       assert.deepStrictEqual(names, ["demo-fail", "demo-scan"])
       const scan = kinds.body.find((kind: any) => kind.name === "demo-scan")
       assert.deepStrictEqual(Object.keys(scan.payloadSchema.schema.properties).sort(), ["delayMillis", "fromBlock", "toBlock"])
+      assert.deepStrictEqual(scan.payloadSchema.schema.examples, [{ fromBlock: 1, toBlock: 100, delayMillis: 100 }])
     }))
 
   it.effect("the OpenAPI document and an offline docs page are served", () =>

@@ -1,0 +1,105 @@
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { chromium, type Page } from "playwright-core"
+import { baseUrl, request, testServer } from "./http.ts"
+
+const executablePath = "/usr/bin/chromium"
+const hasChromium = existsSync(executablePath)
+if (!hasChromium) console.warn(`Dashboard.test.ts: skipped, ${executablePath} is not installed (apt-get install chromium)`)
+
+/** A fresh headless Chromium page, closed (with its profile) when the scope closes. */
+const browserPage = Effect.acquireRelease(
+  Effect.promise(async () => {
+    const profile = mkdtempSync(join(tmpdir(), "chainjobs-chromium-"))
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath,
+      headless: true,
+      viewport: { width: 1400, height: 800 },
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync"
+      ]
+    })
+    return { context, profile, page: context.pages()[0] ?? await context.newPage() }
+  }),
+  ({ context, profile }) => Effect.promise(() => context.close().finally(() => rmSync(profile, { recursive: true, force: true })))
+)
+
+const row = (page: Page, id: string) => page.locator(`tr[data-task-id="${id}"]`)
+/** Waits until the task's row shows progress strictly between `above` and `below`. */
+const progressBetween = (page: Page, id: string, above: number, below: number) =>
+  page.waitForFunction(`(() => {
+    const cell = document.querySelector('tr[data-task-id="${id}"] td[data-progress]')
+    const progress = cell === null ? NaN : Number(cell.dataset.progress)
+    return progress > ${above} && progress < ${below}
+  })()`)
+const progressOf = (page: Page, id: string) =>
+  row(page, id).locator("td[data-progress]").getAttribute("data-progress").then(Number)
+
+describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
+  layer(testServer(), { excludeTestServices: true, timeout: "30 seconds" })("dashboard", (it) => {
+    it.effect("submits a scan and shows its progress bar move, interrupts another task, shows results", () =>
+      Effect.gen(function*() {
+        const base = yield* baseUrl
+        const { page } = yield* browserPage
+        const victim = yield* request("POST", "/api/tasks/demo-scan", {
+          body: { fromBlock: 0, toBlock: 1_000_000, delayMillis: 1000 }
+        })
+        yield* Effect.promise(async () => {
+          await page.goto(`${base}/`)
+          await page.locator("#live.on").waitFor()
+          await row(page, victim.body.taskId).waitFor()
+
+          // Submit a scan through the form; the page selects it.
+          await page.selectOption("#submit-kind", "demo-scan")
+          await page.fill("#submit-payload", JSON.stringify({ fromBlock: 1, toBlock: 30, delayMillis: 60 }))
+          await page.click("#submit-button")
+          const scanId = (await page.locator("#detail-body code").textContent({ timeout: 5000 }))!
+          assert.notStrictEqual(scanId, victim.body.taskId)
+
+          // Its bar moves: seen part-way, then further along, then full.
+          await progressBetween(page, scanId, 0, 80)
+          const early = await progressOf(page, scanId)
+          await progressBetween(page, scanId, early, 101)
+          assert.match(await row(page, scanId).locator(".bar > div").getAttribute("style") ?? "", /width: \d+%/)
+
+          // Interrupt the other task from its row; its status changes live.
+          await page.screenshot({ path: join(tmpdir(), "chainjobs-dashboard-running.png") })
+          await row(page, victim.body.taskId).locator('button[data-action="interrupt"]').click()
+          await page.locator(`tr[data-task-id="${victim.body.taskId}"][data-status="interrupted"]`).waitFor()
+          assert.strictEqual(await row(page, victim.body.taskId).locator('button[data-action="interrupt"]').count(), 0)
+
+          // The scan completes; its detail view shows the result.
+          await page.locator(`tr[data-task-id="${scanId}"][data-status="completed"]`).waitFor({ timeout: 15_000 })
+          assert.strictEqual(await progressOf(page, scanId), 100)
+          await row(page, scanId).click()
+          const detail = await page.locator("#detail-body").textContent()
+          assert.include(detail, "Result")
+          assert.include(detail, '"blocks": 30')
+
+          // Filters narrow the table.
+          await page.selectOption("#filter-status", "interrupted")
+          await page.locator(`tr[data-task-id="${scanId}"]`).waitFor({ state: "detached" })
+          assert.strictEqual(await row(page, victim.body.taskId).count(), 1)
+          await page.selectOption("#filter-status", "")
+          await row(page, scanId).waitFor()
+
+          // A rejected payload is explained next to the form.
+          await page.fill("#submit-payload", JSON.stringify({ fromBlock: "x", toBlock: 1, delayMillis: 0 }))
+          await page.click("#submit-button")
+          await page.locator("#submit-error", { hasText: "fromBlock" }).waitFor()
+          await page.screenshot({ path: join(tmpdir(), "chainjobs-dashboard.png") })
+        })
+        const server = yield* request("GET", `/api/tasks/${victim.body.taskId}`)
+        assert.strictEqual(server.body.status, "interrupted")
+      }), { timeout: 30_000 })
+  })
+})

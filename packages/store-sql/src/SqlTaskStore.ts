@@ -18,7 +18,7 @@
  */
 import { TaskError, type TaskInfo, TaskQuery, TaskStore } from "@chainjobs/tasks"
 import { PgClient } from "@effect/sql-pg"
-import { Array as Arr, Clock, Effect, Layer, Option } from "effect"
+import { Array as Arr, Clock, Config, Effect, Layer, Option } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import * as GroupCommit from "./GroupCommit.ts"
 import { columns, fromRow, migrate, table, type TaskRow, toRow, updatedColumns } from "./internal/taskTable.ts"
@@ -155,6 +155,12 @@ export const layerSqlite = (
 ): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError> =>
   layer(config).pipe(Layer.provide(NodeSqliteClient.layer({ synchronous: "FULL", ...config })))
 
+/** `layerSqlite` with its settings read from configuration, e.g. `{ filename: Config.String("TASKS_DB") }`. */
+export const layerSqliteConfig = (
+  config: Config.Wrap<SqliteConfig>
+): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError | Config.ConfigError> =>
+  Layer.unwrap(Effect.map(Config.unwrap(config), layerSqlite))
+
 /** Settings of the PostgreSQL store: the connection pool, the schema and how batches are formed. */
 export interface PgConfig extends PgClient.PgPoolConfig, SqlTaskStoreConfig {
   /** The schema holding the store's tables, created when missing. Default: the server's `search_path` (usually `public`). */
@@ -173,3 +179,9 @@ export const layerPg = (config: PgConfig): Layer.Layer<TaskStore.TaskStore, Task
   }).pipe(Effect.mapError(storeError("createSchema")))
   return Layer.effect(TaskStore.TaskStore, Effect.andThen(createSchema, make(config))).pipe(Layer.provide(client))
 }
+
+/** `layerPg` with its settings read from configuration, e.g. `{ url: Config.Redacted("DATABASE_URL") }`. */
+export const layerPgConfig = (
+  config: Config.Wrap<PgConfig>
+): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError | Config.ConfigError> =>
+  Layer.unwrap(Effect.map(Config.unwrap(config), layerPg))

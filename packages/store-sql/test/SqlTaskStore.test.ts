@@ -1,7 +1,7 @@
 import { record, storeConformance } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Config, ConfigProvider, Effect, Layer, Option } from "effect"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import { pgTestStore, pgTestUrl, pgSkipReason } from "./pgTestDatabase.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
@@ -68,6 +68,21 @@ describe("SqlTaskStore on SQLite", () => {
       const stored = Option.getOrThrow(yield* withStore(file, (store) => store.get(info.id)))
       assert.strictEqual(stored.progress, 30)
       assert.strictEqual(stored.message, "a third")
+    }))
+
+  it.effect("the config-driven layer opens the file the configuration names", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const info = record()
+      yield* withStore(file, (store) => store.insert(info))
+      const read = yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        return yield* store.get(info.id)
+      }).pipe(
+        Effect.provide(SqlTaskStore.layerSqliteConfig({ filename: Config.String("TASKS_DB") }), { local: true }),
+        Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown({ TASKS_DB: file }))
+      )
+      assert.deepStrictEqual(Option.getOrThrow(read), info)
     }))
 
   it.effect("unfinished records are there for recovery after a restart", () =>

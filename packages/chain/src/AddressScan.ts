@@ -9,14 +9,13 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import { type Address, encodeEventTopics, type Hex, type Log, pad, type Transaction } from "viem"
+import { type Address, type Hex, type Log, pad, toEventSelector, type Transaction } from "viem"
 import * as Activity from "./Activity.ts"
 import type { EvmClient } from "./EvmClient.ts"
-import { devTokenAbi } from "./internal/devToken.ts"
 import type { RpcError } from "./RpcError.ts"
 
 /** The topic of the ERC-20 (and ERC-721) `Transfer` event. */
-export const transferTopic: Hex = encodeEventTopics({ abi: devTokenAbi, eventName: "Transfer" })[0]
+export const transferTopic: Hex = toEventSelector("Transfer(address,address,uint256)")
 
 const addressOfTopic = (topic: Hex): string => `0x${topic.slice(26)}`.toLowerCase()
 

@@ -17,7 +17,7 @@
  */
 import { Task } from "@chainjobs/tasks"
 import { Clock, Effect, Layer, Option, Schedule, Schema } from "effect"
-import { type Abi, type AbiEvent, type Address, type Hex, parseAbi, toEventSelector } from "viem"
+import { type Abi, type AbiEvent, type Address, type Block, type Hex, parseAbi, toEventSelector } from "viem"
 import * as Activity from "./Activity.ts"
 import * as AddressScan from "./AddressScan.ts"
 import { BlockFeed } from "./BlockFeed.ts"
@@ -120,7 +120,7 @@ export const SyncEvents = Task.define("chain/sync-events", {
   policy: { onRestart: "resume", retry: retryTransient }
 })
 
-const summarize = (block: { number: bigint | null; hash: Hex | null; parentHash: Hex; timestamp: bigint; transactions: ReadonlyArray<unknown>; gasUsed: bigint }): BlockSummary => ({
+const summarize = (block: Block): BlockSummary => ({
   number: Number(block.number),
   hash: block.hash!,
   parentHash: block.parentHash,

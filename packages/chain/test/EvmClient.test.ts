@@ -1,12 +1,10 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber, Schedule } from "effect"
-import { encodeEventTopics, type Hash } from "viem"
+import type { Hash } from "viem"
+import { transferTopic } from "../src/AddressScan.ts"
 import { DevChain } from "../src/DevChain.ts"
-import { devTokenAbi } from "../src/internal/devToken.ts"
 import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig, Seeded, seededChain } from "./fixtures.ts"
-
-const transferTopic = encodeEventTopics({ abi: devTokenAbi, eventName: "Transfer" })[0]
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index)
 

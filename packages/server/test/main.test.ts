@@ -39,7 +39,7 @@ const post = (url: string, body: unknown) =>
 describe("chainjobs serve", () => {
   it.live("SIGTERM stops intake, drains running tasks within the grace period, and exits 0", () =>
     Effect.gen(function*() {
-      const child = yield* serve("--shutdown-grace", "2 seconds")
+      const child = yield* serve("--shutdown-grace", "3 seconds")
       const base = yield* listening(child)
       const feed = yield* Effect.promise(() => openEvents(`${base}/api/events`))
       const short = yield* Effect.promise(() =>

@@ -1,0 +1,41 @@
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { request, testServer } from "./http.ts"
+
+/** The value of the first sample of `name` whose labels include every one of `labels`. */
+const sample = (text: string, name: string, labels: Record<string, string> = {}): number | undefined => {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue
+    const match = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line)
+    if (match === null || match[1] !== name) continue
+    const set = match[2] ?? ""
+    if (Object.entries(labels).every(([key, value]) => set.includes(`${key}="${value}"`))) return Number(match[3])
+  }
+  return undefined
+}
+
+layer(testServer(), { excludeTestServices: true })("metrics", (it) => {
+  it.effect("/metrics renders task counts by kind and status, durations and queue depth in Prometheus text", () =>
+    Effect.gen(function*() {
+      yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: { fromBlock: 1, toBlock: 2, delayMillis: 0 } })
+      yield* request("POST", "/api/tasks/demo-fail?wait=true", { body: { steps: 0, delayMillis: 0 } })
+      const running = yield* request("POST", "/api/tasks/demo-scan", { body: { fromBlock: 0, toBlock: 1_000_000, delayMillis: 1000 } })
+      const metrics = yield* request("GET", "/metrics")
+      assert.strictEqual(metrics.status, 200)
+      assert.include(metrics.contentType, "text/plain")
+      const text = metrics.text
+      assert.include(text, "# TYPE chainjobs_tasks_submitted_total counter")
+      assert.strictEqual(sample(text, "chainjobs_tasks_submitted_total", { kind: "demo-scan" }), 2)
+      assert.strictEqual(sample(text, "chainjobs_tasks_submitted_total", { kind: "demo-fail" }), 1)
+      assert.strictEqual(sample(text, "chainjobs_tasks_finished_total", { kind: "demo-scan", status: "completed" }), 1)
+      assert.strictEqual(
+        sample(text, "chainjobs_tasks_finished_total", { kind: "demo-fail", status: "failed", reason: "error" }),
+        1
+      )
+      assert.strictEqual(sample(text, "chainjobs_task_duration_seconds_count", { kind: "demo-scan", status: "completed" }), 1)
+      assert.strictEqual(sample(text, "chainjobs_tasks_running", { kind: "demo-scan" }), 1)
+      assert.strictEqual(sample(text, "chainjobs_tasks_pending"), 0)
+      assert.strictEqual(sample(text, "chainjobs_accepting"), 1)
+      yield* request("DELETE", `/api/tasks/${running.body.taskId}`)
+    }))
+})

@@ -11,7 +11,7 @@
 import { Effect, Layer } from "effect"
 import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
 import { createPublicClient, http, pad, parseAbiItem, toHex, type Transaction } from "viem"
-import { Activity, BlockFeed, ChainConfig, Chains, ChainTasks, DevChain, DevSeed } from "@chainjobs/chain"
+import { Activity, BlockFeed, Chains, ChainTasks, DevChain, DevSeed } from "@chainjobs/chain"
 import { fmt, perSecond, table } from "./_measure.ts"
 
 const ADDRESSES = 100
@@ -76,16 +76,12 @@ const main = Effect.gen(function*() {
   ])
 })
 
-const runtime = Layer.unwrap(DevChain.DevChain.use((chain) => Effect.succeed(
-  ChainTasks.layer.pipe(
-    Layer.provideMerge(TaskSupervisor.layer()),
-    Layer.provideMerge(TaskStore.layerMemory),
-    Layer.provideMerge(Chains.layerMemory([
-      ChainConfig.chain({ name: "dev", chainId: chain.chainId, endpoints: [{ url: chain.url }], batchSize: 100 })
-    ])),
-    Layer.provideMerge(BlockFeed.layerMemory)
-  )
-))).pipe(Layer.provideMerge(DevChain.layer()))
+const runtime = ChainTasks.layer.pipe(
+  Layer.provideMerge(TaskSupervisor.layer()),
+  Layer.provideMerge(TaskStore.layerMemory),
+  Layer.provideMerge(BlockFeed.layerMemory),
+  Layer.provideMerge(Chains.layerDev())
+)
 
 Effect.runPromise(main.pipe(Effect.provide(runtime))).catch((error) => {
   console.error(error)

@@ -1,0 +1,38 @@
+import { assert, layer } from "@effect/vitest"
+import { Context, Effect, Layer } from "effect"
+import * as ChainConfig from "../src/ChainConfig.ts"
+import * as Chains from "../src/Chains.ts"
+import { DevChain } from "../src/DevChain.ts"
+import * as FaultProxy from "./FaultProxy.ts"
+
+layer(Chains.layerDev(), { excludeTestServices: true })("Chains", (it) => {
+  it.effect("hands out the embedded dev chain as `dev` and fails with UnknownChain for other names", () =>
+    Effect.gen(function*() {
+      const chains = yield* Chains.Chains
+      assert.deepStrictEqual(chains.names, ["dev"])
+      const dev = yield* chains.client("dev")
+      assert.strictEqual(yield* dev.request("eth_chainId"), "0x7a69")
+      const error = yield* Effect.flip(chains.client("mainnet"))
+      assert.deepInclude(error.reason, { _tag: "UnknownChain", chain: "mainnet" })
+    }))
+
+  it.effect("keeps several chains apart, each on its own endpoints", () =>
+    Effect.gen(function*() {
+      const node = yield* DevChain
+      const first = yield* FaultProxy.make(node.url)
+      const second = yield* FaultProxy.make(node.url)
+      const config = (name: string, url: string) =>
+        ChainConfig.chain({ name, chainId: node.chainId, endpoints: [{ url, maxConnections: 2 }] })
+      const chains = Context.get(
+        yield* Layer.build(Chains.layerMemory([config("a", first.url), config("b", second.url)])),
+        Chains.Chains
+      )
+      const [a, b] = [yield* chains.client("a"), yield* chains.client("b")]
+      yield* Effect.all([a.request("eth_blockNumber"), a.request("eth_chainId"), b.request("eth_chainId")], {
+        concurrency: "unbounded"
+      })
+      assert.deepStrictEqual([first.counts.requests, second.counts.requests], [2, 1])
+      assert.deepStrictEqual((yield* a.health).map((endpoint) => [endpoint.url, endpoint.max]), [[first.url, 2]])
+      assert.deepStrictEqual((yield* b.health).map((endpoint) => endpoint.url), [second.url])
+    }))
+})

@@ -1,7 +1,8 @@
 /**
  * Durable throughput, every state change persisted before it is acknowledged:
  * - end to end: no-op tasks submitted through `Tasks` and awaited until
- *   completed, on the memory store, on SQLite (synchronous=FULL) and, when
+ *   completed, on the memory store, on SQLite (synchronous=FULL; on the
+ *   calling thread and on a worker thread) and, when
  *   `CHAINJOBS_TEST_PG_URL` is set, on PostgreSQL; latency is the submit's
  *   acknowledgement;
  * - the store alone: each task inserted pending, updated running, updated
@@ -96,7 +97,8 @@ let schemas = 0
 
 const main = async () => {
   const directory = mkdtempSync(join(tmpdir(), "chainjobs-bench-"))
-  const sqlite = () => SqlTaskStore.layerSqlite({ filename: join(directory, `${++schemas}.db`), synchronous: "FULL" })
+  const sqlite = (worker = false) =>
+    SqlTaskStore.layerSqlite({ filename: join(directory, `${++schemas}.db`), synchronous: "FULL", worker })
   const url = process.env.CHAINJOBS_TEST_PG_URL
   const pg = url === undefined ? undefined : () =>
     SqlTaskStore.layerPg({ url: Redacted.make(url), schema: `bench_${process.pid}_${++schemas}`, maxConnections: 4 })
@@ -106,12 +108,14 @@ const main = async () => {
     const e2e = [["", "tasks/s", "", "submit ack p50 ms", "p99 ms"]]
     e2e.push(row("memory store", await endToEnd(TaskStore.layerMemory)))
     e2e.push(row("SQLite, synchronous=FULL", await endToEnd(sqlite())))
+    e2e.push(row("SQLite on a worker thread", await endToEnd(sqlite(true))))
     if (pg !== undefined) e2e.push(row("PostgreSQL", await endToEnd(pg())))
     table(e2e)
 
     console.log(`\nthe store alone: task lifecycles (insert, running, completed), every write durable`)
     const alone = [["", "tasks/s", "writes/s", "insert ack p50 ms", "p99 ms"]]
     alone.push(row(`SQLite, group commit (${fmt(CONCURRENCY)} at once)`, await storeAlone(sqlite(), TASKS, CONCURRENCY), 3))
+    alone.push(row(`SQLite on a worker thread, group commit`, await storeAlone(sqlite(true), TASKS, CONCURRENCY), 3))
     alone.push(row("SQLite, one commit per write", await storeAlone(sqlite(), SEQUENTIAL_TASKS, 1), 3))
     if (pg !== undefined) {
       alone.push(row(`PostgreSQL, group commit (${fmt(CONCURRENCY)} at once)`, await storeAlone(pg(), TASKS, CONCURRENCY), 3))

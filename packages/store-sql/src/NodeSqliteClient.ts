@@ -10,15 +10,19 @@
  * transaction. It lives in its own module so that an official driver can
  * replace it without touching the task store.
  *
- * `DatabaseSync` is synchronous: a statement blocks the event loop while it
- * runs and an Effect timeout cannot preempt it. Keep statements short.
+ * `DatabaseSync` is synchronous: on the caller's thread a statement blocks
+ * the event loop while it runs and an Effect timeout cannot preempt it. With
+ * `worker: true` the database lives on a worker thread instead.
  *
  * @since 0.1.0
  */
-import { Cause, Context, Duration, Effect, Layer, Semaphore, Stream } from "effect"
+import { Cause, Context, Duration, Effect, Layer, type Scope, Semaphore, Stream } from "effect"
 import { Reactivity } from "effect/reactivity"
 import { SqlClient, type SqlConnection, SqlError, Statement } from "effect/sql"
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite"
+import type { SQLInputValue } from "node:sqlite"
+import { Worker } from "node:worker_threads"
+import { open, type OpenOptions } from "./internal/sqliteDatabase.ts"
+import type { Failure, Opened, Reply, Request } from "./internal/sqliteWorker.ts"
 
 /** How hard SQLite works to make a commit survive a crash or power loss (`PRAGMA synchronous`). */
 export type Synchronous = "OFF" | "NORMAL" | "FULL" | "EXTRA"
@@ -35,6 +39,13 @@ export interface NodeSqliteClientConfig {
   readonly synchronous?: Synchronous | undefined
   /** Use the write-ahead log (`journal_mode = WAL`) on file databases. Default `true`. */
   readonly wal?: boolean | undefined
+  /**
+   * Hold the database on a worker thread. Statements, and the disk flush of
+   * every commit, then no longer block the event loop, and the caller's work
+   * overlaps with SQLite's; each statement pays a message round trip, and a
+   * streamed query reads all its rows before handing them on. Default `false`.
+   */
+  readonly worker?: boolean | undefined
   /** How many prepared statements to keep, least recently used evicted first. Default 200. */
   readonly preparedStatementCacheSize?: number | undefined
   /** Extra attributes for the spans of every statement. */
@@ -66,91 +77,129 @@ const toSqlite = (value: unknown): SQLInputValue => {
 }
 const bind = (params: ReadonlyArray<unknown>): Array<SQLInputValue> => params.map(toSqlite)
 
-type TransformRows = (<A extends object>(rows: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+/** Runs statements against the database, wherever it lives. */
+interface Executor {
+  rows(sql: string, params: ReadonlyArray<unknown>, arrays: boolean, prepared: boolean): Effect.Effect<Array<any>, SqlError.SqlError>
+  raw(sql: string, params: ReadonlyArray<unknown>): Effect.Effect<unknown, SqlError.SqlError>
+  stream(sql: string, params: ReadonlyArray<unknown>): Stream.Stream<any, SqlError.SqlError>
+  readonly isTransaction: () => boolean
+}
 
 /** Rows a streamed query hands on at a time. */
 const streamChunkSize = 128
 
-const makeConnection = (db: DatabaseSync, cacheSize: number): SqlConnection.Connection => {
-  // A Map iterates in insertion order, so re-inserting on a hit makes the first key the least recently used.
-  const cache = new Map<string, StatementSync>()
-  const prepare = (sql: string): StatementSync => {
-    const cached = cache.get(sql)
-    if (cached !== undefined) {
-      cache.delete(sql)
-      cache.set(sql, cached)
-      return cached
+const openInThread = (options: OpenOptions): Effect.Effect<Executor, SqlError.SqlError, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(attempt("open", () => open(options)), (db) => Effect.sync(db.close)),
+    (db) => ({
+      rows: (sql, params, arrays, prepared) =>
+        attempt("execute", () => db.rows(sql, bind(params), arrays, prepared) as Array<any>),
+      raw: (sql, params) => attempt("execute", () => db.raw(sql, bind(params))),
+      stream: (sql, params) =>
+        Stream.fromPull(attempt("stream", () => {
+          const iterator = db.iterate(sql, bind(params))
+          return Effect.flatMap(
+            attempt("stream", () => {
+              const chunk: Array<any> = []
+              while (chunk.length < streamChunkSize) {
+                const next = iterator.next()
+                if (next.done === true) break
+                chunk.push(next.value)
+              }
+              return chunk
+            }),
+            (chunk) => chunk.length === 0 ? Cause.done() : Effect.succeed(chunk as [any, ...Array<any>])
+          )
+        })),
+      isTransaction: db.isTransaction
+    })
+  )
+
+const fromFailure = (failure: Failure, operation: string) =>
+  classify(Object.assign(new Error(failure.message), { code: failure.code, errcode: failure.errcode }), operation)
+
+const openOnWorker = Effect.fnUntraced(function*(options: OpenOptions) {
+  const worker = yield* Effect.acquireRelease(
+    Effect.callback<Worker, SqlError.SqlError>((resume) => {
+      const worker = new Worker(new URL("./internal/sqliteWorker.ts", import.meta.url), { workerData: options })
+      worker.once("message", (opened: Opened) =>
+        resume(opened.opened ? Effect.succeed(worker) : Effect.fail(fromFailure(opened.failure, "open"))))
+      worker.once("error", (error) => resume(Effect.fail(classify(error, "open"))))
+    }),
+    (worker) =>
+      Effect.callback<void>((resume) => {
+        worker.once("exit", () => resume(Effect.void))
+        worker.postMessage({ id: -1, op: "close" } satisfies Request)
+      })
+  )
+  const waiting = new Map<number, (reply: Reply) => void>()
+  let isTransaction = false
+  let nextId = 0
+  worker.on("message", (reply: Reply) => {
+    isTransaction = reply.isTransaction
+    const resume = waiting.get(reply.id)
+    waiting.delete(reply.id)
+    resume?.(reply)
+  })
+  worker.on("exit", () => {
+    for (const [id, resume] of waiting) {
+      resume({ id, ok: false, failure: { message: "the SQLite worker thread stopped" }, isTransaction: false })
     }
-    const statement = db.prepare(sql)
-    cache.set(sql, statement)
-    if (cache.size > cacheSize) cache.delete(cache.keys().next().value!)
-    return statement
-  }
-  const rows = (statement: StatementSync, params: ReadonlyArray<unknown>, arrays: boolean) => {
-    statement.setReturnArrays(arrays)
-    return statement.all(...bind(params))
-  }
-  const withTransform = (result: ReadonlyArray<any>, transformRows: TransformRows) =>
-    transformRows === undefined ? result : transformRows(result)
-
+    waiting.clear()
+  })
+  const request = (message: DistributiveOmit<Exclude<Request, { op: "close" }>, "id">) =>
+    Effect.callback<any, SqlError.SqlError>((resume) => {
+      const id = nextId++
+      waiting.set(id, (reply) => resume(reply.ok ? Effect.succeed(reply.result) : Effect.fail(fromFailure(reply.failure, "execute"))))
+      worker.postMessage({ ...message, id })
+    })
+  const rows = (sql: string, params: ReadonlyArray<unknown>, arrays: boolean, prepared: boolean) =>
+    request({ op: "rows", sql, params: bind(params), arrays, prepared })
   return {
-    execute: (sql, params, transformRows) =>
-      attempt("execute", () => withTransform(rows(prepare(sql), params, false), transformRows)),
+    rows,
+    raw: (sql, params) => request({ op: "raw", sql, params: bind(params) }),
+    // Rows do not stream across the thread boundary: the query runs to the end, then its rows are handed on.
+    stream: (sql, params) => Stream.unwrap(Effect.map(rows(sql, params, false, false), Stream.fromArray)),
+    isTransaction: () => isTransaction
+  } satisfies Executor
+})
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+const makeConnection = (executor: Executor): SqlConnection.Connection => {
+  const withTransform = (rows: Effect.Effect<Array<any>, SqlError.SqlError>, transformRows: TransformRows) =>
+    transformRows === undefined ? rows : Effect.map(rows, transformRows)
+  return {
+    execute: (sql, params, transformRows) => withTransform(executor.rows(sql, params, false, true), transformRows),
     executeUnprepared: (sql, params, transformRows) =>
-      attempt("execute", () => withTransform(rows(db.prepare(sql), params, false), transformRows)),
-    executeRaw: (sql, params) =>
-      attempt("execute", () => {
-        const statement = prepare(sql)
-        if (statement.columns().length > 0) return rows(statement, params, false)
-        return statement.run(...bind(params))
-      }),
-    executeValues: (sql, params) => attempt("execute", () => rows(prepare(sql), params, true) as any),
-    executeValuesUnprepared: (sql, params) => attempt("execute", () => rows(db.prepare(sql), params, true) as any),
+      withTransform(executor.rows(sql, params, false, false), transformRows),
+    executeRaw: executor.raw,
+    executeValues: (sql, params) => executor.rows(sql, params, true, true),
+    executeValuesUnprepared: (sql, params) => executor.rows(sql, params, true, false),
     executeStream: (sql, params, transformRows) =>
-      Stream.fromPull(attempt("stream", () => {
-        // Not from the cache: a cached statement could be reset by another query while this one is open.
-        const iterator = db.prepare(sql).iterate(...bind(params))
-        return Effect.flatMap(
-          attempt("stream", () => {
-            const chunk: Array<any> = []
-            while (chunk.length < streamChunkSize) {
-              const next = iterator.next()
-              if (next.done === true) break
-              chunk.push(next.value)
-            }
-            return chunk
-          }),
-          (chunk) => chunk.length === 0 ? Cause.done() : Effect.succeed(withTransform(chunk, transformRows) as [any, ...Array<any>])
-        )
-      }))
+      transformRows === undefined
+        ? executor.stream(sql, params)
+        : Stream.mapArray(executor.stream(sql, params), (rows) => transformRows(rows) as [any, ...Array<any>])
   }
 }
 
-const pragmas = (config: NodeSqliteClientConfig): Array<string> => {
-  const onFile = config.filename !== ":memory:" && config.readOnly !== true
-  return [
-    ...(onFile && config.wal !== false ? ["PRAGMA journal_mode = WAL"] : []),
-    `PRAGMA synchronous = ${config.synchronous ?? "FULL"}`
-  ]
-}
+type TransformRows = (<A extends object>(rows: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
 
 /** Opens the database for the lifetime of the current scope and builds a client over it. */
 export const make = Effect.fnUntraced(function*(config: NodeSqliteClientConfig) {
-  const db = yield* Effect.acquireRelease(
-    attempt("open", () =>
-      new DatabaseSync(config.filename, {
-        readOnly: config.readOnly ?? false,
-        timeout: Duration.toMillis(config.busyTimeout ?? "5 seconds")
-      })),
-    (db) => Effect.sync(() => db.close())
-  )
-  for (const pragma of pragmas(config)) yield* attempt("open", () => db.exec(pragma))
-
-  const connection = makeConnection(db, config.preparedStatementCacheSize ?? 200)
+  const options: OpenOptions = {
+    filename: config.filename,
+    readOnly: config.readOnly ?? false,
+    busyTimeoutMillis: Duration.toMillis(config.busyTimeout ?? "5 seconds"),
+    synchronous: config.synchronous ?? "FULL",
+    wal: config.wal ?? true,
+    cacheSize: config.preparedStatementCacheSize ?? 200
+  }
+  const executor = yield* (config.worker === true ? openOnWorker(options) : openInThread(options))
   const acquirers = SqlClient.makeSqliteAcquirers({
-    connection: Effect.succeed(connection),
+    connection: Effect.succeed(makeConnection(executor)),
     semaphore: yield* Semaphore.make(1),
-    isTransaction: () => db.isTransaction
+    isTransaction: executor.isTransaction
   })
   const client = yield* SqlClient.make({
     ...acquirers,

@@ -4,155 +4,164 @@ import { SqlClient } from "effect/sql"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
 
-/** Runs `body` against a client on `filename`; the database is closed when it ends. */
-const withClient = <A, E>(
-  filename: string,
-  body: Effect.Effect<A, E, SqlClient.SqlClient | NodeSqliteClient.NodeSqliteClient>,
-  config: Partial<NodeSqliteClient.NodeSqliteClientConfig> = {}
-) => Effect.provide(body, NodeSqliteClient.layer({ filename, ...config }), { local: true })
-
 const createTable = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql`CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, flag INTEGER, at TEXT)`
 })
 
-/** A test against a client on a fresh file holding an empty `items` table. */
-const withItems = (
-  title: string,
-  body: (sql: SqlClient.SqlClient) => Effect.Effect<void, unknown>,
-  config: Partial<NodeSqliteClient.NodeSqliteClientConfig> = {}
-) =>
-  it.effect(title, () =>
-    Effect.gen(function*() {
-      const file = yield* tempDatabaseFile
-      yield* withClient(file, Effect.gen(function*() {
-        yield* createTable
-        yield* body(yield* SqlClient.SqlClient)
-      }), config)
-    }))
+// Every test runs against both homes of the database: the calling thread and a worker thread.
+for (const worker of [false, true]) {
+  /** Runs `body` against a client on `filename`; the database is closed when it ends. */
+  const withClient = <A, E>(
+    filename: string,
+    body: Effect.Effect<A, E, SqlClient.SqlClient | NodeSqliteClient.NodeSqliteClient>,
+    config: Partial<NodeSqliteClient.NodeSqliteClientConfig> = {}
+  ) => Effect.provide(body, NodeSqliteClient.layer({ filename, worker, ...config }), { local: true })
 
-describe("NodeSqliteClient", () => {
-  it.effect("opens a file in WAL mode with the configured synchronous level", () =>
-    Effect.gen(function*() {
-      const file = yield* tempDatabaseFile
-      yield* withClient(file, Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const [journal] = yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`
-        const [sync] = yield* sql<{ synchronous: number }>`PRAGMA synchronous`
-        assert.strictEqual(journal.journal_mode, "wal")
-        assert.strictEqual(sync.synchronous, 2) // FULL
-        assert.strictEqual(sql.onDialectOrElse({ sqlite: () => "sqlite", orElse: () => "other" }), "sqlite")
+  /** A test against a client on a fresh file holding an empty `items` table. */
+  const withItems = (
+    title: string,
+    body: (sql: SqlClient.SqlClient) => Effect.Effect<void, unknown>,
+    config: Partial<NodeSqliteClient.NodeSqliteClientConfig> = {}
+  ) =>
+    it.effect(title, () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        yield* withClient(file, Effect.gen(function*() {
+          yield* createTable
+          yield* body(yield* SqlClient.SqlClient)
+        }), config)
       }))
-      yield* withClient(file, Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const [sync] = yield* sql<{ synchronous: number }>`PRAGMA synchronous`
-        assert.strictEqual(sync.synchronous, 1)
-      }), { synchronous: "NORMAL" })
-    }))
 
-  withItems("binds booleans, dates and undefined, and returns rows as objects or arrays", (sql) =>
-    Effect.gen(function*() {
-      const at = new Date(Date.UTC(2026, 0, 2))
-      yield* sql`INSERT INTO items ${sql.insert({ id: 1, name: "a", flag: true, at })}`
-      yield* sql`INSERT INTO items ${sql.insert({ id: 2, name: "b", flag: false, at: undefined })}`
-      const rows = yield* sql`SELECT id, name, flag, at FROM items ORDER BY id`
-      assert.deepStrictEqual(rows, [
-        { id: 1, name: "a", flag: 1, at: "2026-01-02T00:00:00.000Z" },
-        { id: 2, name: "b", flag: 0, at: null }
-      ])
-      assert.deepStrictEqual(yield* sql`SELECT id, name FROM items ORDER BY id`.values, [[1, "a"], [2, "b"]])
-      // The same cached statement serves objects again after serving arrays.
-      assert.deepStrictEqual(yield* sql`SELECT id, name FROM items ORDER BY id`, [{ id: 1, name: "a" }, { id: 2, name: "b" }])
-    }))
+  describe(`NodeSqliteClient ${worker ? "on a worker thread" : "on the calling thread"}`, () => {
+    it.effect("opens a file in WAL mode with the configured synchronous level", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        yield* withClient(file, Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          const [journal] = yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`
+          const [sync] = yield* sql<{ synchronous: number }>`PRAGMA synchronous`
+          assert.strictEqual(journal.journal_mode, "wal")
+          assert.strictEqual(sync.synchronous, 2) // FULL
+          assert.strictEqual(sql.onDialectOrElse({ sqlite: () => "sqlite", orElse: () => "other" }), "sqlite")
+        }))
+        yield* withClient(file, Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          const [sync] = yield* sql<{ synchronous: number }>`PRAGMA synchronous`
+          assert.strictEqual(sync.synchronous, 1)
+        }), { synchronous: "NORMAL" })
+      }))
 
-  withItems("keeps working when more distinct statements run than the cache holds", (sql) =>
-    Effect.gen(function*() {
-      for (let round = 0; round < 3; round++) {
-        for (let id = 1; id <= 5; id++) {
-          yield* sql`INSERT OR REPLACE INTO items (id, name) VALUES (${id}, ${`item-${id}`})`
-          yield* sql.unsafe(`SELECT name FROM items WHERE id = ${id}`)
+    withItems("binds booleans, dates and undefined, and returns rows as objects or arrays", (sql) =>
+      Effect.gen(function*() {
+        const at = new Date(Date.UTC(2026, 0, 2))
+        yield* sql`INSERT INTO items ${sql.insert({ id: 1, name: "a", flag: true, at })}`
+        yield* sql`INSERT INTO items ${sql.insert({ id: 2, name: "b", flag: false, at: undefined })}`
+        const rows = yield* sql`SELECT id, name, flag, at FROM items ORDER BY id`
+        assert.deepStrictEqual(rows, [
+          { id: 1, name: "a", flag: 1, at: "2026-01-02T00:00:00.000Z" },
+          { id: 2, name: "b", flag: 0, at: null }
+        ])
+        assert.deepStrictEqual(yield* sql`SELECT id, name FROM items ORDER BY id`.values, [[1, "a"], [2, "b"]])
+        // The same cached statement serves objects again after serving arrays.
+        assert.deepStrictEqual(yield* sql`SELECT id, name FROM items ORDER BY id`, [{ id: 1, name: "a" }, { id: 2, name: "b" }])
+      }))
+
+    withItems("keeps working when more distinct statements run than the cache holds", (sql) =>
+      Effect.gen(function*() {
+        for (let round = 0; round < 3; round++) {
+          for (let id = 1; id <= 5; id++) {
+            yield* sql`INSERT OR REPLACE INTO items (id, name) VALUES (${id}, ${`item-${id}`})`
+            yield* sql.unsafe(`SELECT name FROM items WHERE id = ${id}`)
+          }
         }
-      }
-      const rows = yield* sql<{ n: number }>`SELECT count(*) AS n FROM items`
-      assert.strictEqual(rows[0].n, 5)
-    }), { preparedStatementCacheSize: 2 })
+        const rows = yield* sql<{ n: number }>`SELECT count(*) AS n FROM items`
+        assert.strictEqual(rows[0].n, 5)
+      }), { preparedStatementCacheSize: 2 })
 
-  withItems("classifies constraint violations", (sql) =>
-    Effect.gen(function*() {
-      yield* sql`INSERT INTO items (id, name) VALUES (1, 'a')`
-      const unique = yield* Effect.flip(sql`INSERT INTO items (id, name) VALUES (2, 'a')`)
-      assert.strictEqual(unique.reason._tag, "UniqueViolation")
-      const primaryKey = yield* Effect.flip(sql`INSERT INTO items (id, name) VALUES (1, 'b')`)
-      assert.strictEqual(primaryKey.reason._tag, "ConstraintError")
-      const syntax = yield* Effect.flip(sql`SELEC 1`)
-      assert.strictEqual(syntax.reason._tag, "UnknownError")
-      assert.match(syntax.message, /syntax error/)
-    }))
-
-  withItems("rolls back a failed transaction and a failed savepoint", (sql) =>
-    Effect.gen(function*() {
-      const failed = yield* Effect.exit(sql.withTransaction(Effect.andThen(
-        sql`INSERT INTO items (id, name) VALUES (1, 'a')`,
-        Effect.fail("boom")
-      )))
-      assert.isTrue(Exit.isFailure(failed))
-      yield* sql.withTransaction(Effect.gen(function*() {
-        yield* sql`INSERT INTO items (id, name) VALUES (2, 'b')`
-        yield* Effect.exit(sql.withTransaction(Effect.andThen(sql`INSERT INTO items (id, name) VALUES (3, 'c')`, Effect.fail("inner"))))
-    }))
-    assert.deepStrictEqual(yield* sql`SELECT id FROM items`.values, [[2]])
-    }))
-
-  withItems("a statement from another fiber waits for an open transaction instead of joining it", (sql) =>
-    Effect.gen(function*() {
-      const inside = yield* Latch.make()
-      const finish = yield* Latch.make()
-      const transaction = yield* Effect.forkChild(sql.withTransaction(Effect.gen(function*() {
+    withItems("classifies constraint violations", (sql) =>
+      Effect.gen(function*() {
         yield* sql`INSERT INTO items (id, name) VALUES (1, 'a')`
-        yield* inside.open
-        yield* finish.await
-        yield* sql`INSERT INTO items (id, name) VALUES (2, 'b')`
-    })))
-    yield* inside.await
-    const read = yield* Effect.forkChild(sql<{ n: number }>`SELECT count(*) AS n FROM items`)
-    for (let i = 0; i < 10; i++) yield* Effect.yieldNow
-    assert.isUndefined(read.pollUnsafe(), "the read ran inside another fiber's transaction")
-    yield* finish.open
-    yield* Fiber.join(transaction)
-    assert.deepStrictEqual(yield* Fiber.join(read), [{ n: 2 }])
-    }))
-
-  withItems("streams large results in chunks", (sql) =>
-    Effect.gen(function*() {
-      const rows = Array.from({ length: 1003 }, (_, i) => ({ id: i + 1, name: `n${i}` }))
-      yield* sql`INSERT INTO items ${sql.insert([rows[0], ...rows.slice(1)])}`
-      const ids = yield* sql<{ id: number }>`SELECT id FROM items ORDER BY id`.stream.pipe(
-        Stream.map((row) => row.id),
-        Stream.runCollect
-      )
-      assert.strictEqual(ids.length, 1003)
-      assert.strictEqual(ids[1002], 1003)
-    }))
-
-  it.effect("committed rows survive closing and reopening the file", () =>
-    Effect.gen(function*() {
-      const file = yield* tempDatabaseFile
-      yield* withClient(file, Effect.andThen(createTable, Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        yield* sql.withTransaction(sql`INSERT INTO items (id, name) VALUES (1, 'kept')`)
-      })))
-      const rows = yield* withClient(file, Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        return yield* sql`SELECT name FROM items`
+        const unique = yield* Effect.flip(sql`INSERT INTO items (id, name) VALUES (2, 'a')`)
+        assert.strictEqual(unique.reason._tag, "UniqueViolation")
+        const primaryKey = yield* Effect.flip(sql`INSERT INTO items (id, name) VALUES (1, 'b')`)
+        assert.strictEqual(primaryKey.reason._tag, "ConstraintError")
+        const syntax = yield* Effect.flip(sql`SELEC 1`)
+        assert.strictEqual(syntax.reason._tag, "UnknownError")
+        assert.match(syntax.message, /syntax error/)
       }))
-      assert.deepStrictEqual(rows, [{ name: "kept" }])
-    }))
 
-  it.effect("provides the same client under both tags", () =>
-    Effect.gen(function*() {
-      const context = yield* Layer.build(NodeSqliteClient.layer({ filename: ":memory:" }))
-      const client = Context.get(context, NodeSqliteClient.NodeSqliteClient)
-      assert.strictEqual(client, Context.get(context, SqlClient.SqlClient))
-      assert.strictEqual(client.config.filename, ":memory:")
-    }))
-})
+    withItems("rolls back a failed transaction and a failed savepoint", (sql) =>
+      Effect.gen(function*() {
+        const failed = yield* Effect.exit(sql.withTransaction(Effect.andThen(
+          sql`INSERT INTO items (id, name) VALUES (1, 'a')`,
+          Effect.fail("boom")
+        )))
+        assert.isTrue(Exit.isFailure(failed))
+        yield* sql.withTransaction(Effect.gen(function*() {
+          yield* sql`INSERT INTO items (id, name) VALUES (2, 'b')`
+          yield* Effect.exit(sql.withTransaction(Effect.andThen(sql`INSERT INTO items (id, name) VALUES (3, 'c')`, Effect.fail("inner"))))
+      }))
+      assert.deepStrictEqual(yield* sql`SELECT id FROM items`.values, [[2]])
+      }))
+
+    withItems("a statement from another fiber waits for an open transaction instead of joining it", (sql) =>
+      Effect.gen(function*() {
+        const inside = yield* Latch.make()
+        const finish = yield* Latch.make()
+        const transaction = yield* Effect.forkChild(sql.withTransaction(Effect.gen(function*() {
+          yield* sql`INSERT INTO items (id, name) VALUES (1, 'a')`
+          yield* inside.open
+          yield* finish.await
+          yield* sql`INSERT INTO items (id, name) VALUES (2, 'b')`
+      })))
+      yield* inside.await
+      const read = yield* Effect.forkChild(sql<{ n: number }>`SELECT count(*) AS n FROM items`)
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      assert.isUndefined(read.pollUnsafe(), "the read ran inside another fiber's transaction")
+      yield* finish.open
+      yield* Fiber.join(transaction)
+      assert.deepStrictEqual(yield* Fiber.join(read), [{ n: 2 }])
+      }))
+
+    withItems("streams large results in chunks", (sql) =>
+      Effect.gen(function*() {
+        const rows = Array.from({ length: 1003 }, (_, i) => ({ id: i + 1, name: `n${i}` }))
+        yield* sql`INSERT INTO items ${sql.insert([rows[0], ...rows.slice(1)])}`
+        const ids = yield* sql<{ id: number }>`SELECT id FROM items ORDER BY id`.stream.pipe(
+          Stream.map((row) => row.id),
+          Stream.runCollect
+        )
+        assert.strictEqual(ids.length, 1003)
+        assert.strictEqual(ids[1002], 1003)
+      }))
+
+    it.effect("committed rows survive closing and reopening the file", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        yield* withClient(file, Effect.andThen(createTable, Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          yield* sql.withTransaction(sql`INSERT INTO items (id, name) VALUES (1, 'kept')`)
+        })))
+        const rows = yield* withClient(file, Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          return yield* sql`SELECT name FROM items`
+        }))
+        assert.deepStrictEqual(rows, [{ name: "kept" }])
+      }))
+
+    it.effect("a file that cannot be opened fails the layer with a connection error", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(Layer.build(NodeSqliteClient.layer({ filename: "/no/such/directory/tasks.db", worker })))
+        assert.strictEqual(error.reason._tag, "ConnectionError")
+      }))
+
+    it.effect("provides the same client under both tags", () =>
+      Effect.gen(function*() {
+        const context = yield* Layer.build(NodeSqliteClient.layer({ filename: ":memory:", worker }))
+        const client = Context.get(context, NodeSqliteClient.NodeSqliteClient)
+        assert.strictEqual(client, Context.get(context, SqlClient.SqlClient))
+        assert.strictEqual(client.config.filename, ":memory:")
+      }))
+  })
+}

@@ -7,9 +7,11 @@ import { pgTestStore, pgTestUrl, pgSkipReason } from "./pgTestDatabase.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
 
 /** A store on a fresh SQLite file in a temp directory, removed when the layer is released. */
-const sqliteStore = Layer.unwrap(Effect.map(tempDatabaseFile, (filename) => SqlTaskStore.layerSqlite({ filename })))
+const sqliteStore = (worker: boolean) =>
+  Layer.unwrap(Effect.map(tempDatabaseFile, (filename) => SqlTaskStore.layerSqlite({ filename, worker })))
 
-storeConformance("sqlite file", sqliteStore)
+storeConformance("sqlite file", sqliteStore(false))
+storeConformance("sqlite file on a worker thread", sqliteStore(true))
 
 describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
   storeConformance("postgresql", pgTestStore)

@@ -1,0 +1,70 @@
+/**
+ * The part of the `node:sqlite` driver that runs where the database lives, on
+ * the caller's thread or on a worker: opening the file, and running statements
+ * through an LRU cache of prepared statements. It imports nothing but Node, so
+ * a worker thread can load it as is.
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite"
+
+/** How to open the database; the public settings with their defaults applied. */
+export interface OpenOptions {
+  readonly filename: string
+  readonly readOnly: boolean
+  readonly busyTimeoutMillis: number
+  readonly synchronous: string
+  readonly wal: boolean
+  readonly cacheSize: number
+}
+
+/** An open database. Every method throws what `node:sqlite` throws. */
+export interface Database {
+  /** All result rows, as objects or as arrays; `prepared` statements come from the cache. */
+  rows(sql: string, params: ReadonlyArray<SQLInputValue>, arrays: boolean, prepared: boolean): Array<unknown>
+  /** The rows of a query, or the change count of any other statement. */
+  raw(sql: string, params: ReadonlyArray<SQLInputValue>): unknown
+  /** The rows of a query, one at a time, from a statement of its own. */
+  iterate(sql: string, params: ReadonlyArray<SQLInputValue>): Iterator<unknown>
+  readonly isTransaction: () => boolean
+  readonly close: () => void
+}
+
+/** Opens the file and applies the pragmas. */
+export const open = (options: OpenOptions): Database => {
+  const db = new DatabaseSync(options.filename, { readOnly: options.readOnly, timeout: options.busyTimeoutMillis })
+  try {
+    if (options.wal && options.filename !== ":memory:" && !options.readOnly) db.exec("PRAGMA journal_mode = WAL")
+    db.exec(`PRAGMA synchronous = ${options.synchronous}`)
+  } catch (error) {
+    db.close()
+    throw error
+  }
+  // A Map iterates in insertion order, so re-inserting on a hit makes the first key the least recently used.
+  const cache = new Map<string, StatementSync>()
+  const prepare = (sql: string): StatementSync => {
+    const cached = cache.get(sql)
+    if (cached !== undefined) {
+      cache.delete(sql)
+      cache.set(sql, cached)
+      return cached
+    }
+    const statement = db.prepare(sql)
+    cache.set(sql, statement)
+    if (cache.size > options.cacheSize) cache.delete(cache.keys().next().value!)
+    return statement
+  }
+  const rows = (statement: StatementSync, params: ReadonlyArray<SQLInputValue>, arrays: boolean) => {
+    statement.setReturnArrays(arrays)
+    return statement.all(...params)
+  }
+  return {
+    rows: (sql, params, arrays, prepared) => rows(prepared ? prepare(sql) : db.prepare(sql), params, arrays),
+    raw: (sql, params) => {
+      const statement = prepare(sql)
+      return statement.columns().length > 0 ? rows(statement, params, false) : statement.run(...params)
+    },
+    // Not from the cache: a cached statement could be reset by another query while this one is open.
+    iterate: (sql, params) => db.prepare(sql).iterate(...params),
+    isTransaction: () => db.isTransaction,
+    close: () => db.close()
+  }
+}

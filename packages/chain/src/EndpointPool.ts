@@ -45,6 +45,7 @@ export interface Endpoint {
   readonly stats: Effect.Effect<EndpointStats>
 }
 
+/** One JSON-RPC call: a method and its parameters. */
 export type { Call } from "./internal/jsonRpc.ts"
 
 const millis = (input: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(input))

@@ -73,7 +73,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       assert.deepStrictEqual(health.map((endpoint) => endpoint.circuit), ["Open", "Closed"])
     }))
 
-  it.effect("fails with PoolExhausted when no connection frees up within the acquire timeout", () =>
+  it.effect("fails with PoolExhausted when no connection frees up in time, and an interrupted request frees its connection", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain
       const stalling = yield* FaultProxy.make(chain.url, { stall: 1 })
@@ -87,7 +87,11 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       assert.strictEqual(error.reason._tag, "PoolExhausted")
       const [stats] = yield* evm.health
       assert.deepStrictEqual([stats!.inUse, stats!.max, stats!.utilization], [1, 1, 1])
+      // interrupting the stalled request aborts it and frees its connection
       yield* Fiber.interrupt(holder)
+      assert.strictEqual((yield* evm.health)[0]!.inUse, 0)
+      stalling.set({ stall: 0 })
+      assert.strictEqual(yield* evm.request("eth_chainId"), "0x7a69")
     }))
 
   it.effect("holds requests back once the endpoint's rate limit is spent", () =>

@@ -29,7 +29,7 @@ export interface SqlTaskStoreConfig extends GroupCommit.GroupCommitConfig {}
 
 const terminalStatuses = ["completed", "failed", "interrupted"] as const
 
-/** Rows per multi-row statement: 20 columns × 500 rows stays under both dialects' parameter limits. */
+/** Rows per statement: on SQLite, 20 columns × 500 rows stays well under its limit of 32,766 parameters. */
 const rowsPerStatement = 500
 
 const storeError = (operation: string) => (cause: { readonly message: string }) =>

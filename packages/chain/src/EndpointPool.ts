@@ -43,6 +43,8 @@ export interface Endpoint {
   send(calls: ReadonlyArray<JsonRpc.Call>): Effect.Effect<ReadonlyArray<unknown>, RpcError>
   /** The pool's current state. */
   readonly stats: Effect.Effect<EndpointStats>
+  /** How long the endpoint stays paused after a 429, in milliseconds (0: not paused). */
+  readonly pausedFor: Effect.Effect<number>
 }
 
 /** One JSON-RPC call: a method and its parameters. */
@@ -154,5 +156,7 @@ export const make = Effect.fn("EndpointPool.make")(function*(
         : fail(new HttpStatus({ endpoint, status: answer.status }))
     }).pipe(Effect.tapError(() => Metric.update(failures, 1)))
 
-  return { url: endpoint, send, stats }
+  const pausedFor = Effect.map(Clock.currentTimeMillis, (now) => Math.max(0, pausedUntil - now))
+
+  return { url: endpoint, send, stats, pausedFor }
 })

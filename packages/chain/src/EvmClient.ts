@@ -101,12 +101,18 @@ export const make = Effect.fn("EvmClient.make")(function*(
     return isTransient(error.value) ? CircuitBreaker.failure() : CircuitBreaker.success
   }
 
+  /** The endpoints in order of preference, those paused after a 429 last. */
+  const preferred = Effect.map(
+    Effect.forEach(endpoints, (endpoint) => endpoint.pausedFor),
+    (paused) => endpoints.filter((_, index) => paused[index] === 0).concat(endpoints.filter((_, index) => paused[index]! > 0))
+  )
+
   /** One attempt: the endpoints in order, moving on after a transient failure or an open circuit. */
   const attempt = (calls: ReadonlyArray<EndpointPool.Call>) =>
     Effect.gen(function*() {
       let lastError: RpcError | undefined
       let retryAfterMillis = Number.POSITIVE_INFINITY
-      for (const endpoint of endpoints) {
+      for (const endpoint of yield* preferred) {
         const result = yield* Effect.result(endpoint.send(calls).pipe(breaker.execute({ key: endpoint.url, classify })))
         if (Result.isSuccess(result)) return result.success
         const error = result.failure

@@ -73,6 +73,27 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       assert.deepStrictEqual(health.map((endpoint) => endpoint.circuit), ["Open", "Closed"])
     }))
 
+  it.effect("does not retry a node's own JSON-RPC error", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const counting = yield* FaultProxy.make(chain.url)
+      const evm = yield* client(devChainConfig([counting.url]))
+      const error = yield* Effect.flip(evm.request("eth_noSuchMethod"))
+      assert.strictEqual(error.reason._tag, "JsonRpc")
+      assert.strictEqual(counting.counts.requests, 1)
+    }))
+
+  it.effect("moves off an endpoint that answers 429 for its Retry-After, without opening its circuit", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const throttled = yield* FaultProxy.make(chain.url, { rateLimited: 1, retryAfterSeconds: 3600 })
+      const evm = yield* client(devChainConfig([throttled.url, chain.url]))
+      const answers = yield* Effect.forEach(range(1, 10), () => evm.request("eth_chainId"))
+      assert.deepStrictEqual(new Set(answers), new Set(["0x7a69"]))
+      assert.strictEqual(throttled.counts.rateLimited, 1)
+      assert.deepStrictEqual((yield* evm.health).map((endpoint) => endpoint.circuit), ["Closed", "Closed"])
+    }))
+
   it.effect("fails with PoolExhausted when no connection frees up in time, and an interrupted request frees its connection", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain

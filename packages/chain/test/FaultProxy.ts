@@ -16,10 +16,19 @@ export interface Faults {
   readonly garble: number
   /** `eth_getLogs` calls spanning more blocks than this are rejected as too large. */
   readonly maxLogRange: number
+  /** The `Retry-After` of a 429, in seconds. */
+  readonly retryAfterSeconds: number
 }
 
 /** No faults. */
-export const none: Faults = { rateLimited: 0, serverError: 0, stall: 0, garble: 0, maxLogRange: Number.POSITIVE_INFINITY }
+export const none: Faults = {
+  rateLimited: 0,
+  serverError: 0,
+  stall: 0,
+  garble: 0,
+  maxLogRange: Number.POSITIVE_INFINITY,
+  retryAfterSeconds: 0
+}
 
 /** What the proxy did so far. */
 export interface Counts {
@@ -76,7 +85,7 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
         let threshold = current.rateLimited
         if (draw < threshold) {
           counts.rateLimited++
-          return response.writeHead(429, { "retry-after": "0" }).end("too many requests")
+          return response.writeHead(429, { "retry-after": String(current.retryAfterSeconds) }).end("too many requests")
         }
         if (draw < (threshold += current.serverError)) {
           counts.serverError++

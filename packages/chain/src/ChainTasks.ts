@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Task } from "@chainjobs/tasks"
+import { Task, TaskContext } from "@chainjobs/tasks"
 import { Clock, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { type Abi, type AbiEvent, type Address, type Block, type Hex, parseAbi, toEventSelector } from "viem"
 import * as Activity from "./Activity.ts"
@@ -258,11 +258,31 @@ export const validateBlock = Effect.fn("ChainTasks.validateBlock")(function*(pay
   return yield* BlockValidation.validate(yield* (yield* Chains).client(payload.chain), payload.number)
 })
 
-/** Runs `ProcessBlock`. */
-export const processBlock = Effect.fn("ChainTasks.processBlock")(function*(payload: Task.Payload<typeof ProcessBlock>) {
+/**
+ * Follows a chain's head (the LunaLib daemon): processes every new block as
+ * `ProcessBlock` does, in order, from `fromBlock` (default: the head when it
+ * starts), polling the head every `pollMillis`. It runs until interrupted;
+ * its checkpoint is the last processed block, so a restart resumes after it.
+ * A block that does not follow the last one fails it (a reorg): run it under
+ * `Tasks.daemon` to start again.
+ */
+export const FollowHead = Task.define("chain/follow-head", {
+  payload: Schema.Struct({
+    chain: Schema.String,
+    fromBlock: Schema.optional(BlockNumber),
+    /** How often the head is polled, in milliseconds. Default: 1000. */
+    pollMillis: Schema.optional(ChunkSize)
+  }),
+  success: Schema.Void,
+  error: Schema.Union([BlockValidationError, RpcError]),
+  policy: { onRestart: "resume", key: (payload: { readonly chain: string }) => `follow-head:${payload.chain}` }
+})
+
+/** Validates a block, checks it against the chain's last recorded block, records and publishes it. */
+const processOne = Effect.fn("ChainTasks.processOne")(function*(chain: string, number: number) {
   const feed = yield* BlockFeed
-  const block = yield* BlockValidation.validate(yield* (yield* Chains).client(payload.chain), payload.number)
-  const latest = yield* feed.latest(payload.chain)
+  const block = yield* BlockValidation.validate(yield* (yield* Chains).client(chain), number)
+  const latest = yield* feed.latest(chain)
   if (Option.isSome(latest) && latest.value.number === block.number - 1 && latest.value.hash !== block.parentHash) {
     return yield* new BlockValidationError({
       reason: new ParentMismatch({
@@ -272,8 +292,30 @@ export const processBlock = Effect.fn("ChainTasks.processBlock")(function*(paylo
       })
     })
   }
-  yield* feed.record(payload.chain, block)
+  yield* feed.record(chain, block)
   return block
+})
+
+/** Runs `ProcessBlock`. */
+export const processBlock = (payload: Task.Payload<typeof ProcessBlock>) => processOne(payload.chain, payload.number)
+
+const FollowCheckpoint = Schema.Struct({ lastBlock: Schema.Int })
+
+/** Runs `FollowHead`. */
+export const followHead = Effect.fn("ChainTasks.followHead")(function*(payload: Task.Payload<typeof FollowHead>) {
+  const context = yield* TaskContext.TaskContext
+  const client = yield* (yield* Chains).client(payload.chain)
+  const resumed = Option.flatMap(yield* context.lastCheckpoint, Schema.decodeUnknownOption(FollowCheckpoint))
+  let next = Option.isSome(resumed) ? resumed.value.lastBlock + 1 : payload.fromBlock ?? (yield* client.head)
+  while (true) {
+    const head = yield* client.head
+    for (; next <= head; next++) {
+      yield* processOne(payload.chain, next)
+      yield* Effect.orDie(context.checkpoint(Schema.encodeSync(FollowCheckpoint)({ lastBlock: next })))
+    }
+    yield* context.heartbeat
+    yield* Effect.sleep(payload.pollMillis ?? 1000)
+  }
 })
 
 /** Registers every chain kind with the supervisor. */
@@ -283,5 +325,6 @@ export const layer = Layer.mergeAll(
   Task.implement(SyncEvents, syncEvents),
   Task.implement(Broadcast, broadcast),
   Task.implement(ValidateBlock, validateBlock),
-  Task.implement(ProcessBlock, processBlock)
+  Task.implement(ProcessBlock, processBlock),
+  Task.implement(FollowHead, followHead)
 )

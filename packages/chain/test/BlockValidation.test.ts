@@ -1,12 +1,16 @@
 import { assert, layer } from "@effect/vitest"
 import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
 import { Effect, Fiber, Layer, Option, Stream } from "effect"
-import type { Block, Transaction } from "viem"
+import { type Block, type Hex, hexToNumber, type Transaction } from "viem"
 import { BlockFeed } from "../src/BlockFeed.ts"
 import * as BlockValidation from "../src/BlockValidation.ts"
 import * as ChainTasks from "../src/ChainTasks.ts"
 import { DevChain } from "../src/DevChain.ts"
 import { client, devChainConfig, Seeded, seededChain, supervisor } from "./fixtures.ts"
+
+const withTasks = Effect.provide(Layer.unwrap(DevChain.use((chain) =>
+  Effect.succeed(supervisor(ChainTasks.layer, [devChainConfig([chain.url])]).pipe(Layer.provide(TaskStore.layerMemory)))
+)))
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index)
 
@@ -55,7 +59,21 @@ layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidati
       const error = yield* Effect.flip(tasks.run(ChainTasks.ProcessBlock, { chain: "dev", number: seeded.fromBlock + 5 }))
       assert.deepInclude(error, { _tag: "BlockValidationError" })
       assert.strictEqual((error as BlockValidation.BlockValidationError).reason._tag, "ParentMismatch")
-    }).pipe(Effect.provide(Layer.unwrap(DevChain.use((chain) => Effect.succeed(
-      supervisor(ChainTasks.layer, [devChainConfig([chain.url])]).pipe(Layer.provide(TaskStore.layerMemory))
-    ))))))
+    }).pipe(withTasks))
+
+  it.effect("FollowHead processes each new block in order as the chain grows", () =>
+    Effect.gen(function*() {
+      const tasks = yield* TaskSupervisor.Tasks
+      const feed = yield* BlockFeed
+      const evm = yield* client(devChainConfig([(yield* DevChain).url]))
+      const head = hexToNumber((yield* evm.request("eth_blockNumber")) as Hex)
+      const published = yield* Effect.forkChild(Stream.runCollect(Stream.take(yield* feed.subscribe, 3)))
+      const follower = yield* tasks.submit(ChainTasks.FollowHead, { chain: "dev", fromBlock: head + 1, pollMillis: 10 })
+      yield* evm.request("hardhat_mine", ["0x3"])
+      const blocks = (yield* Fiber.join(published)).map((item) => item.block)
+      assert.deepStrictEqual(blocks.map((block) => block.number), [head + 1, head + 2, head + 3])
+      assert.strictEqual(blocks[2]!.parentHash, blocks[1]!.hash)
+      assert.strictEqual(yield* follower.status, "running")
+      yield* follower.interrupt
+    }).pipe(withTasks))
 })

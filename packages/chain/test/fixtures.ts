@@ -28,6 +28,7 @@ export const devChainConfig = (
     chainId: DevChain.chainId,
     endpoints: endpoints.map((endpoint) => typeof endpoint === "string" ? { url: endpoint } : endpoint),
     requestTimeout: "500 millis",
+    headTtl: "10 millis",
     ...options,
     retry: { base: "5 millis", max: "50 millis", times: 10, ...options.retry },
     breaker: { failures: 3, openDuration: "100 millis", ...options.breaker }

@@ -62,6 +62,12 @@ export interface GroupCommit {
   update(info: TaskInfo): Effect.Effect<void, TaskStoreError>
   /** Queues progress, coalesced with other progress of the same id; succeeds at once. */
   updateProgress(info: TaskInfo): Effect.Effect<void, TaskStoreError>
+  /**
+   * Waits until every write queued so far has been written or has failed. A
+   * delete runs after it, so that no write queued before the delete can
+   * bring the record back.
+   */
+  readonly settled: Effect.Effect<void>
 }
 
 interface PendingBatch extends Batch {
@@ -93,6 +99,8 @@ export const make = Effect.fnUntraced(function*(
   const flushInterval = config.flushInterval ?? Duration.zero
   const maxBatchSize = config.maxBatchSize ?? 500
   let pending = emptyBatch()
+  /** The batch being written, if any. */
+  let writing: PendingBatch | undefined
   let closed = false
   const queued = yield* Latch.make(false)
   const full = yield* Latch.make(false)
@@ -106,6 +114,7 @@ export const make = Effect.fnUntraced(function*(
     queued.closeUnsafe()
     full.closeUnsafe()
     if (size(batch) === 0) return Effect.void
+    writing = batch
     return write(batch).pipe(
       Effect.tapError((error) =>
         batch.progress.size > 0
@@ -113,7 +122,10 @@ export const make = Effect.fnUntraced(function*(
           : Effect.void
       ),
       Effect.exit,
-      Effect.flatMap((exit) => Deferred.done(batch.committed, exit))
+      Effect.flatMap((exit) => Deferred.done(batch.committed, exit)),
+      Effect.ensuring(Effect.sync(() => {
+        writing = undefined
+      }))
     )
   })
 
@@ -159,6 +171,12 @@ export const make = Effect.fnUntraced(function*(
         batch.updates.set(info.id, info)
         batch.progress.delete(info.id)
       }).pipe(Effect.flatMap((batch) => Effect.asVoid(Deferred.await(batch.committed)))),
+    settled: Effect.suspend(() => {
+      // Batches are written one after the other: the last one settling means all did.
+      const last = size(pending) > 0 ? pending : writing
+      if (last === pending) full.openUnsafe()
+      return last === undefined ? Effect.void : Effect.ignore(Deferred.await(last.committed))
+    }),
     updateProgress: (info) =>
       Effect.asVoid(enqueue("updateProgress", (batch) => {
         batch.progress.set(info.id, info)

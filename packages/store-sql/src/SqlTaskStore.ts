@@ -127,11 +127,12 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
       ),
     list: (query) => list(query).pipe(Effect.mapError(storeError("list"))),
     remove: (id) =>
-      sql`DELETE FROM ${sql(table)} WHERE id = ${id} RETURNING id`.pipe(
+      writer.settled.pipe(
+        Effect.andThen(sql`DELETE FROM ${sql(table)} WHERE id = ${id} RETURNING id`),
         Effect.map((rows) => rows.length > 0),
         Effect.mapError(storeError("remove"))
       ),
-    purge: (filter) => purge(filter).pipe(Effect.mapError(storeError("purge"))),
+    purge: (filter) => writer.settled.pipe(Effect.andThen(purge(filter)), Effect.mapError(storeError("purge"))),
     unfinished: select(sql.and([sql.in("status", ["pending", "running"])]), "ASC").pipe(
       Effect.mapError(storeError("unfinished"))
     )

@@ -140,6 +140,22 @@ describe("GroupCommit", () => {
       assert.strictEqual(db.batches.length, 2)
     }))
 
+  it.effect("settled waits for every queued write, and returns at once when nothing is queued", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write, { flushInterval: "1 hour" })
+      yield* commit.settled
+      yield* db.gate.close
+      const info = record({ status: "running" })
+      yield* commit.updateProgress({ ...info, progress: 5 })
+      const settled = yield* fork(commit.settled)
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      assert.isUndefined(settled.pollUnsafe(), "settled before the queued progress was written")
+      yield* db.gate.open
+      yield* Fiber.join(settled)
+      assert.deepStrictEqual(db.batches, [{ inserts: [], updates: [], progress: [[info.id, 5]] }])
+    }))
+
   it.effect("closing the scope writes what is queued and refuses later writes", () =>
     Effect.gen(function*() {
       const db = yield* makeDatabase

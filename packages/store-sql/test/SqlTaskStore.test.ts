@@ -61,6 +61,21 @@ describe("SqlTaskStore on SQLite", () => {
       assert.strictEqual(stored.progress, 100)
     }))
 
+  it.effect("a record removed right after a progress report stays removed", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const info = record({ status: "running", startedAt: 1 })
+      const read = yield* withStore(file, (store) =>
+        Effect.gen(function*() {
+          yield* store.insert(info)
+          yield* store.updateProgress({ ...info, progress: 10 }) // acknowledged at once, still queued
+          assert.isTrue(yield* store.remove(info.id))
+          yield* store.insert(record()) // anything still queued is written by now
+          return yield* store.get(info.id)
+        }))
+      assert.isTrue(Option.isNone(read))
+    }))
+
   it.effect("queued progress reaches the file when the store closes", () =>
     Effect.gen(function*() {
       const file = yield* tempDatabaseFile

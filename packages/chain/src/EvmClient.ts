@@ -133,10 +133,18 @@ export const make = Effect.fn("EvmClient.make")(function*(
       })
     })
 
+  // jittered exponential backoff, capped; when every circuit is open, wait at least until one may close
   const backoff = Schedule.min([
     Schedule.exponential(config.retry.base).pipe(Schedule.jittered),
     Schedule.spaced(config.retry.max)
-  ])
+  ]).pipe(
+    Schedule.setInputType<RpcError>(),
+    Schedule.modifyDelay(({ duration, input }) =>
+      Effect.succeed(
+        input.reason._tag === "Unavailable" ? Duration.max(duration, Duration.millis(input.reason.retryAfterMillis)) : duration
+      )
+    )
+  )
   const call = (calls: ReadonlyArray<EndpointPool.Call>) =>
     attempt(calls).pipe(Effect.retry({ schedule: backoff, times: config.retry.times, while: isTransient }))
 

@@ -73,6 +73,21 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       assert.deepStrictEqual(health.map((endpoint) => endpoint.circuit), ["Open", "Closed"])
     }))
 
+  it.effect("retries once an open circuit may close instead of giving up while it is open", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const failing = yield* FaultProxy.make(chain.url, { serverError: 1 })
+      const evm = yield* client(devChainConfig([failing.url], {
+        retry: { times: 3, base: "5 millis", max: "20 millis" },
+        breaker: { failures: 2, openDuration: "500 millis" }
+      }))
+      const request = yield* Effect.forkChild(evm.request("eth_chainId"))
+      yield* eventually(() => failing.counts.serverError === 2)
+      failing.set({ serverError: 0 })
+      assert.strictEqual(yield* Fiber.join(request), "0x7a69")
+      assert.strictEqual(failing.counts.forwarded, 1)
+    }))
+
   it.effect("does not retry a node's own JSON-RPC error", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain

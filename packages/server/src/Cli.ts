@@ -168,9 +168,10 @@ const serve = Command.make("serve", {
   settings: {
     host: setting("host", "CHAINJOBS_HOST", "Interface to bind"),
     port: setting("port", "CHAINJOBS_PORT", "Port to listen on"),
-    dataDir: setting("data-dir", "CHAINJOBS_DATA_DIR", "Directory of the SQLite database"),
+    dataDir: setting("data-dir", "CHAINJOBS_DATA_DIR", "Directory of the SQLite database (:memory: for none)"),
     databaseUrl: setting("database-url", "CHAINJOBS_DATABASE_URL", "PostgreSQL URL, instead of SQLite"),
-    chains: setting("chains", "CHAINJOBS_CHAINS", "Chain endpoints, name=url,..."),
+    chains: setting("chains", "CHAINJOBS_CHAINS", "Chains, as JSON: [{name, chainId, endpoints: [{url}]}]"),
+    devChain: setting("dev-chain", "CHAINJOBS_DEV_CHAIN", "Start a local Hardhat chain when no chains are configured"),
     authTokens: setting("auth-tokens", "CHAINJOBS_AUTH_TOKENS", "Bearer tokens, principal=token,..."),
     admins: setting("admins", "CHAINJOBS_ADMINS", "Admin principals, a,b,..."),
     maxWorkers: setting("max-workers", "CHAINJOBS_MAX_WORKERS", "Tasks running at once"),

@@ -8,46 +8,111 @@
  * period, interrupts the rest and records their final state; then the HTTP
  * server stops.
  *
- * Seams for the packages landing next to this one:
- * - `layerStore` serves the memory store; `@chainjobs/store-sql` replaces it
- *   with SQLite under `dataDir` (or PostgreSQL at `databaseUrl`).
- * - `layerKinds` registers the demo kinds; `@chainjobs/chain`'s kinds and dev
- *   chain join them.
+ * Tasks are kept by `@chainjobs/store-sql` (SQLite under `dataDir`, or
+ * PostgreSQL); chain kinds come from `@chainjobs/chain`, on the configured
+ * chains or on a local dev chain the service starts.
  *
  * @since 0.1.0
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Console, Context, Duration, Effect, type Exit, Layer, Scope } from "effect"
+import { Console, Context, Duration, Effect, type Exit, Layer, Option, Scope } from "effect"
 import { HttpRouter, HttpServer, type HttpServerError } from "effect/http"
+import type { SqlError } from "effect/sql"
+import { BlockFeed, ChainConfig, Chains, ChainTasks, type DevChain } from "@chainjobs/chain"
 import { TaskRpcServer } from "@chainjobs/rpc"
-import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { SqlTaskStore } from "@chainjobs/store-sql"
+import { TaskError, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { mkdirSync } from "node:fs"
 import { createServer } from "node:http"
+import { join } from "node:path"
 import * as Access from "./Access.ts"
 import * as Dashboard from "./Dashboard.ts"
+import * as DevActivity from "./DevActivity.ts"
 import * as DemoTasks from "./DemoTasks.ts"
 import * as Metrics from "./Metrics.ts"
 import * as RestServer from "./RestServer.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 
-/** The task store. Seam: the memory store until `@chainjobs/store-sql` provides its layers. */
-export const layerStore = (_settings: ServerSettings): Layer.Layer<TaskStore.TaskStore> =>
-  Layer.provideMerge(
-    TaskStore.layerMemory,
-    Layer.effectDiscard(Effect.logWarning("chainjobs: tasks are kept in memory; they do not survive a restart"))
+/** Why the service could not start: its port, its store, or its dev chain. */
+export type StartError =
+  | HttpServerError.ServeError
+  | TaskError.TaskStoreError
+  | SqlError.SqlError
+  | DevChain.DevChainError
+
+/** The task store: PostgreSQL at `databaseUrl`, else SQLite under `dataDir`, else (`:memory:`) memory. */
+export const layerStore = (
+  settings: ServerSettings
+): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError> => {
+  if (Option.isSome(settings.databaseUrl)) return SqlTaskStore.layerPg({ url: settings.databaseUrl.value })
+  if (settings.dataDir === ":memory:") {
+    return Layer.provideMerge(
+      TaskStore.layerMemory,
+      Layer.effectDiscard(Effect.logWarning("chainjobs: tasks are kept in memory; they do not survive a restart"))
+    )
+  }
+  const dataDir = settings.dataDir
+  return Layer.unwrap(Effect.try({
+    try: () => {
+      mkdirSync(dataDir, { recursive: true })
+      return SqlTaskStore.layerSqlite({ filename: join(dataDir, "chainjobs.db") })
+    },
+    catch: (cause) => new TaskError.TaskStoreError({ operation: "open", message: `cannot create ${dataDir}: ${cause}`, cause })
+  }))
+}
+
+/** The configured chains as `@chainjobs/chain` configuration. */
+export const chainConfigs = (settings: ServerSettings): ReadonlyArray<ChainConfig.ChainConfig> =>
+  settings.chains.map((chain) =>
+    ChainConfig.chain({
+      name: chain.name,
+      chainId: chain.chainId,
+      endpoints: chain.endpoints.map((endpoint) => ({
+        url: endpoint.url,
+        ...(endpoint.maxConnections === undefined ? {} : { maxConnections: endpoint.maxConnections }),
+        ...(endpoint.rateLimit === undefined
+          ? {}
+          : { rateLimit: { limit: endpoint.rateLimit.limit, window: Duration.millis(endpoint.rateLimit.windowMillis) } })
+      }))
+    })
   )
 
-/** The registered task kinds. Seam: the demo kinds until `@chainjobs/chain` provides chain kinds. */
-export const layerKinds: Layer.Layer<never, never, TaskSupervisor.Tasks> = DemoTasks.layer
-
-/** The supervisor with its kinds registered, over the store. */
-export const layerTasks = (settings: ServerSettings): Layer.Layer<TaskSupervisor.Tasks | TaskStore.TaskStore> =>
-  layerKinds.pipe(
-    Layer.provideMerge(TaskSupervisor.layer({
-      maxWorkers: settings.maxWorkers,
-      shutdownGracePeriod: settings.shutdownGrace
-    })),
-    Layer.provideMerge(layerStore(settings))
+/**
+ * The chains task kinds use, if any: the configured ones, or else (unless
+ * `devChain` is off) a local Hardhat chain `dev` with live activity.
+ */
+export const layerChains = (
+  settings: ServerSettings
+): Option.Option<Layer.Layer<Chains.Chains | BlockFeed.BlockFeed, DevChain.DevChainError>> => {
+  if (settings.chains.length > 0) {
+    return Option.some(Layer.merge(Chains.layerMemory(chainConfigs(settings)), BlockFeed.layerMemory))
+  }
+  if (!settings.devChain) return Option.none()
+  return Option.some(
+    DevActivity.layer.pipe(Layer.provideMerge(Chains.layerDev()), Layer.merge(BlockFeed.layerMemory))
   )
+}
+
+/**
+ * The supervisor with its kinds registered, over the store: the demo kinds,
+ * and the chain kinds when there are chains. The chains are built before the
+ * supervisor, so they outlive its drain at shutdown.
+ */
+export const layerTasks = (
+  settings: ServerSettings
+): Layer.Layer<TaskSupervisor.Tasks | TaskStore.TaskStore, Exclude<StartError, HttpServerError.ServeError>> => {
+  const supervisor = TaskSupervisor.layer({ maxWorkers: settings.maxWorkers, shutdownGracePeriod: settings.shutdownGrace })
+  const store = layerStore(settings)
+  return Option.match(layerChains(settings), {
+    onNone: () => DemoTasks.layer.pipe(Layer.provideMerge(supervisor), Layer.provideMerge(store)),
+    onSome: (chains) =>
+      Layer.merge(DemoTasks.layer, ChainTasks.layer).pipe(
+        Layer.provideMerge(supervisor),
+        Layer.provideMerge(chains),
+        Layer.provideMerge(store)
+      )
+  })
+}
 
 /** The RPC endpoints of `@chainjobs/rpc`: HTTP at `/rpc` (ndjson), WebSocket at `/ws`. */
 export const layerRpc = Layer.mergeAll(
@@ -60,9 +125,8 @@ export const layerRoutes = Layer.mergeAll(RestServer.layer, layerRpc, Dashboard.
   Layer.provide(Access.layerRateLimiter)
 )
 
-/** Prints where the dashboard and docs are, once the server listens. */
-const layerBanner = Layer.effectDiscard(Effect.gen(function*() {
-  const server = yield* HttpServer.HttpServer
+/** Prints where the dashboard, docs and RPC endpoints of a serving server are. */
+const banner = Effect.fnUntraced(function*(server: HttpServer.HttpServer["Service"]) {
   const base = HttpServer.formatAddress(server.address)
   yield* Console.log(
     [
@@ -73,7 +137,7 @@ const layerBanner = Layer.effectDiscard(Effect.gen(function*() {
       `  metrics    ${base}/metrics`
     ].join("\n")
   )
-}))
+})
 
 /**
  * The whole service on the configured host and port. Provides the bound
@@ -83,11 +147,7 @@ const layerBanner = Layer.effectDiscard(Effect.gen(function*() {
  * a shutdown first drains the tasks while clients can still watch them (new
  * submissions are refused and `/readyz` answers 503), then stops serving.
  */
-export const layer: Layer.Layer<
-  HttpServer.HttpServer | TaskSupervisor.Tasks,
-  HttpServerError.ServeError,
-  ServerConfig
-> = Layer.effectContext(Effect.gen(function*() {
+export const layer: Layer.Layer<HttpServer.HttpServer | TaskSupervisor.Tasks, StartError, ServerConfig> = Layer.effectContext(Effect.gen(function*() {
   const settings = yield* ServerConfig
   const tasksScope = yield* Scope.make()
   const drain = (exit: Exit.Exit<unknown, unknown>) => Scope.close(tasksScope, exit)
@@ -96,7 +156,6 @@ export const layer: Layer.Layer<
   const tasks = yield* Layer.buildWithScope(layerTasks(settings), tasksScope)
   const http = yield* Layer.build(
     HttpRouter.serve(layerRoutes, { disableLogger: true }).pipe(
-      Layer.merge(layerBanner),
       Layer.provideMerge(NodeHttpServer.layer(createServer, {
         host: settings.host,
         port: settings.port,
@@ -107,6 +166,8 @@ export const layer: Layer.Layer<
       Layer.provide(Layer.succeed(ServerConfig, settings))
     )
   )
+  // Only now are requests handled: tell the world.
+  yield* banner(Context.get(http, HttpServer.HttpServer))
   // Runs first at shutdown: drain the tasks while the HTTP server still serves.
   yield* Effect.addFinalizer(drain)
   return Context.merge(tasks, http)

@@ -7,9 +7,10 @@
  * | --- | --- | --- |
  * | `CHAINJOBS_HOST` | `--host` | `127.0.0.1` |
  * | `CHAINJOBS_PORT` | `--port` | `8080` |
- * | `CHAINJOBS_DATA_DIR` | `--data-dir` | `./data` (SQLite file `chainjobs.db`) |
+ * | `CHAINJOBS_DATA_DIR` | `--data-dir` | `./data` (SQLite file `chainjobs.db`); `:memory:` keeps tasks in memory |
  * | `CHAINJOBS_DATABASE_URL` | `--database-url` | none: PostgreSQL instead of SQLite |
- * | `CHAINJOBS_CHAINS` | `--chains` | none: `name=url,name=url`; none starts a local dev chain |
+ * | `CHAINJOBS_CHAINS` | `--chains` | none: a JSON array of chains (see `ChainSetting`) |
+ * | `CHAINJOBS_DEV_CHAIN` | `--dev-chain` | `true`: with no chains configured, start a local Hardhat chain |
  * | `CHAINJOBS_AUTH_TOKENS` | `--auth-tokens` | none: `principal=token,...`; none turns auth off |
  * | `CHAINJOBS_ADMINS` | `--admins` | none: principals (`a,b`) that see every task and may purge |
  * | `CHAINJOBS_MAX_WORKERS` | `--max-workers` | `100` |
@@ -19,18 +20,41 @@
  */
 import { Config, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 
+/** One endpoint of a configured chain: its URL, connection pool and request budget. */
+export const EndpointSetting = Schema.Struct({
+  url: Schema.String,
+  /** Connections kept open at most. Default: 8. */
+  maxConnections: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))),
+  /** At most `limit` requests per `windowMillis` milliseconds. Default: no limit. */
+  rateLimit: Schema.optionalKey(Schema.Struct({
+    limit: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+    windowMillis: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+  }))
+})
+
+/** A configured chain: `{"name":"mainnet","chainId":1,"endpoints":[{"url":"https://…"}]}`; endpoints in order of preference. */
+export const ChainSetting = Schema.Struct({
+  name: Schema.NonEmptyString,
+  chainId: Schema.Int,
+  endpoints: Schema.NonEmptyArray(EndpointSetting)
+})
+/** @see ChainSetting */
+export type ChainSetting = typeof ChainSetting.Type
+
 /** The settings of the service. */
 export interface ServerSettings {
   /** Interface the HTTP server binds to. Default: `127.0.0.1`. */
   readonly host: string
   /** TCP port of the HTTP server; `0` picks a free one. Default: `8080`. */
   readonly port: number
-  /** Directory of the SQLite database file. Default: `./data`. */
+  /** Directory of the SQLite database file; `:memory:` keeps tasks in memory. Default: `./data`. */
   readonly dataDir: string
   /** PostgreSQL connection URL; when set, tasks are stored there instead of SQLite. */
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
-  /** RPC endpoints by chain name. Empty: the service starts a local dev chain. */
-  readonly chains: Readonly<Record<string, string>>
+  /** The chains task kinds may use. Default: none. */
+  readonly chains: ReadonlyArray<ChainSetting>
+  /** With no chains configured, start a local Hardhat chain named `dev`, with live activity. Default: true. */
+  readonly devChain: boolean
   /** Bearer tokens by principal. Empty: auth is off and every caller is `anonymous`. */
   readonly authTokens: Readonly<Record<string, Redacted.Redacted<string>>>
   /** Principals that see and control every task and may purge. Default: none. */
@@ -47,7 +71,8 @@ export const defaults: ServerSettings = {
   port: 8080,
   dataDir: "./data",
   databaseUrl: Option.none(),
-  chains: {},
+  chains: [],
+  devChain: true,
   authTokens: {},
   admins: [],
   maxWorkers: 100,
@@ -73,9 +98,10 @@ export const config: Config.Config<ServerSettings> = Config.all({
   databaseUrl: Config.option(
     Config.URL("CHAINJOBS_DATABASE_URL").pipe(Config.map((url) => Redacted.make(url.toString())))
   ),
-  chains: Config.Record(Schema.String, Schema.URLFromString, "CHAINJOBS_CHAINS").pipe(
-    Config.withDefault({})
+  chains: Config.schema(Schema.fromJsonString(Schema.Array(ChainSetting)), "CHAINJOBS_CHAINS").pipe(
+    Config.withDefault([])
   ),
+  devChain: Config.Boolean("CHAINJOBS_DEV_CHAIN").pipe(Config.withDefault(true)),
   authTokens: Config.Record(Schema.String, Schema.NonEmptyString, "CHAINJOBS_AUTH_TOKENS").pipe(
     Config.withDefault({})
   ),
@@ -84,7 +110,6 @@ export const config: Config.Config<ServerSettings> = Config.all({
   shutdownGrace: Config.Duration("CHAINJOBS_SHUTDOWN_GRACE").pipe(Config.withDefault(defaults.shutdownGrace))
 }).pipe(Config.map((settings) => ({
   ...settings,
-  chains: Object.fromEntries(Object.entries(settings.chains).map(([name, url]) => [name, url.toString()])),
   authTokens: Object.fromEntries(Object.entries(settings.authTokens).map(([name, token]) => [name, Redacted.make(token)]))
 })))
 

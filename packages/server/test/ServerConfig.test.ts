@@ -20,7 +20,14 @@ describe("ServerConfig", () => {
         CHAINJOBS_PORT: "9090",
         CHAINJOBS_DATA_DIR: "/var/lib/chainjobs",
         CHAINJOBS_DATABASE_URL: "postgres://jobs@db:5432/jobs",
-        CHAINJOBS_CHAINS: "mainnet=https://eth.example/rpc,base=https://base.example/rpc",
+        CHAINJOBS_CHAINS: JSON.stringify([{
+          name: "mainnet",
+          chainId: 1,
+          endpoints: [{ url: "https://a.example/rpc", maxConnections: 4, rateLimit: { limit: 25, windowMillis: 1000 } }, {
+            url: "https://b.example/rpc"
+          }]
+        }]),
+        CHAINJOBS_DEV_CHAIN: "false",
         CHAINJOBS_AUTH_TOKENS: "alice=t1,ops=t2",
         CHAINJOBS_ADMINS: "ops",
         CHAINJOBS_MAX_WORKERS: "8",
@@ -33,7 +40,9 @@ describe("ServerConfig", () => {
       assert.strictEqual(settings.port, 9090)
       assert.strictEqual(settings.dataDir, "/var/lib/chainjobs")
       assert.strictEqual(Option.map(settings.databaseUrl, Redacted.value).pipe(Option.getOrUndefined), "postgres://jobs@db:5432/jobs")
-      assert.deepStrictEqual(settings.chains, { mainnet: "https://eth.example/rpc", base: "https://base.example/rpc" })
+      assert.deepStrictEqual(settings.chains.map((chain) => [chain.name, chain.chainId, chain.endpoints.length]), [["mainnet", 1, 2]])
+      assert.deepStrictEqual(settings.chains[0].endpoints[0].rateLimit, { limit: 25, windowMillis: 1000 })
+      assert.strictEqual(settings.devChain, false)
       assert.deepStrictEqual(Object.keys(settings.authTokens), ["alice", "ops"])
       assert.strictEqual(Redacted.value(settings.authTokens.alice), "t1")
       assert.deepStrictEqual(settings.admins, ["ops"])
@@ -48,7 +57,8 @@ describe("ServerConfig", () => {
         ["CHAINJOBS_MAX_WORKERS", "none"],
         ["CHAINJOBS_MAX_WORKERS", "0"],
         ["CHAINJOBS_DATABASE_URL", "not a url"],
-        ["CHAINJOBS_SHUTDOWN_GRACE", "soon"]
+        ["CHAINJOBS_SHUTDOWN_GRACE", "soon"],
+        ["CHAINJOBS_CHAINS", '[{"name":"mainnet","endpoints":[]}]']
       ]) {
         const exit = yield* loadFrom({ [variable]: value })
         assert.isTrue(Exit.isFailure(exit), `${variable}=${value} was accepted`)

@@ -6,7 +6,7 @@ import * as ServerConfig from "../src/ServerConfig.ts"
 
 /** The whole service on a free port, with the given settings. */
 export const testServer = (settings: Partial<ServerConfig.ServerSettings> = {}) =>
-  Server.layer.pipe(Layer.provide(ServerConfig.layerTest({ port: 0, shutdownGrace: Duration.seconds(1), ...settings })))
+  Server.layer.pipe(Layer.provide(ServerConfig.layerTest({ port: 0, dataDir: ":memory:", devChain: false, shutdownGrace: Duration.seconds(1), ...settings })))
 
 /** The base URL of the server under test. */
 export const baseUrl = Effect.map(HttpServer.HttpServer, (server) => HttpServer.formatAddress(server.address))

@@ -1,6 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { SqlTaskStore } from "@chainjobs/store-sql"
+import { TaskStore } from "@chainjobs/tasks"
+import { Effect, Option } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { openEvents } from "./http.ts"
 
@@ -39,7 +44,11 @@ const post = (url: string, body: unknown) =>
 describe("chainjobs serve", () => {
   it.live("SIGTERM stops intake, drains running tasks within the grace period, and exits 0", () =>
     Effect.gen(function*() {
-      const child = yield* serve("--shutdown-grace", "3 seconds")
+      const dataDir = yield* Effect.acquireRelease(
+        Effect.sync(() => mkdtempSync(join(tmpdir(), "chainjobs-data-"))),
+        (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+      )
+      const child = yield* serve("--shutdown-grace", "3 seconds", "--data-dir", dataDir, "--dev-chain", "false")
       const base = yield* listening(child)
       const feed = yield* Effect.promise(() => openEvents(`${base}/api/events`))
       const short = yield* Effect.promise(() =>
@@ -70,5 +79,12 @@ describe("chainjobs serve", () => {
       assert.strictEqual(longFinal.status, "interrupted")
       assert.strictEqual(yield* exited(child), 0)
       yield* Effect.promise(() => feed.ended)
+
+      // The final states are in the SQLite file for the next process.
+      const stored = yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        return yield* Effect.forEach([short.taskId, long.taskId], (id) => store.get(id))
+      }).pipe(Effect.provide(SqlTaskStore.layerSqlite({ filename: join(dataDir, "chainjobs.db") })))
+      assert.deepStrictEqual(stored.map((info) => Option.map(info, (i) => i.status)), [Option.some("completed"), Option.some("interrupted")])
     }), { timeout: 20_000 })
 })

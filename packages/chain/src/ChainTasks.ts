@@ -30,7 +30,9 @@ import * as Chunked from "./internal/chunked.ts"
 import { isTransient, RpcError } from "./RpcError.ts"
 
 const BlockNumber = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-const ChunkSize = Schema.Int.check(Schema.isGreaterThan(0))
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+const EvmAddress = Schema.String.check(Schema.isPattern(/^0x[0-9a-fA-F]{40}$/))
+const HexData = Schema.String.check(Schema.isPattern(/^0x([0-9a-fA-F]{2})*$/))
 
 /** Retries a range task whose client gave up on a transient failure: 3 times, 1 s apart and doubling. */
 const retryTransient = {
@@ -60,7 +62,7 @@ export const FetchBlocks = Task.define("chain/fetch-blocks", {
     fromBlock: BlockNumber,
     toBlock: BlockNumber,
     /** Blocks per chunk (progress and checkpoint after each). Default: 100. */
-    chunkSize: Schema.optional(ChunkSize)
+    chunkSize: Schema.optional(PositiveInt)
   }),
   success: Schema.Struct({ fromBlock: Schema.Int, toBlock: Schema.Int, blocks: Schema.Array(BlockSummary) }),
   error: RpcError,
@@ -79,11 +81,11 @@ export const ScanResult = Schema.Struct({
 export const ScanAddresses = Task.define("chain/scan-addresses", {
   payload: Schema.Struct({
     chain: Schema.String,
-    addresses: Schema.Array(Schema.String),
+    addresses: Schema.Array(EvmAddress),
     fromBlock: BlockNumber,
     toBlock: BlockNumber,
     /** Blocks per chunk (progress and checkpoint after each). Default: 100. */
-    chunkSize: Schema.optional(ChunkSize)
+    chunkSize: Schema.optional(PositiveInt)
   }),
   success: ScanResult,
   error: RpcError,
@@ -105,15 +107,15 @@ export const SyncSummary = Schema.Struct({
 export const SyncEvents = Task.define("chain/sync-events", {
   payload: Schema.Struct({
     chain: Schema.String,
-    address: Schema.String,
+    address: EvmAddress,
     /** Event signatures to name, e.g. `event Transfer(address indexed from, address indexed to, uint256 value)`. */
     events: Schema.Array(Schema.String),
     /** The first block. Default: 0, unless `lastBlocks` is given. */
     fromBlock: Schema.optional(BlockNumber),
     /** Sync only the last N blocks up to the head. */
-    lastBlocks: Schema.optional(ChunkSize),
+    lastBlocks: Schema.optional(PositiveInt),
     /** Blocks per chunk. Default: 2000. */
-    chunkSize: Schema.optional(ChunkSize)
+    chunkSize: Schema.optional(PositiveInt)
   }),
   success: SyncSummary,
   error: RpcError,
@@ -210,13 +212,13 @@ export const Broadcast = Task.define("chain/broadcast", {
   payload: Schema.Struct({
     chain: Schema.String,
     /** The signed, serialized transaction. */
-    transaction: Schema.String,
+    transaction: HexData,
     /** Confirmations to wait for. Default: 1. */
-    confirmations: Schema.optional(ChunkSize),
+    confirmations: Schema.optional(PositiveInt),
     /** How long to wait for them, in milliseconds. Default: 120 000. */
-    timeoutMillis: Schema.optional(ChunkSize),
+    timeoutMillis: Schema.optional(PositiveInt),
     /** How often the receipt is polled, in milliseconds. Default: 1000. */
-    pollMillis: Schema.optional(ChunkSize)
+    pollMillis: Schema.optional(PositiveInt)
   }),
   success: BroadcastReceipt,
   error: Schema.Union([BroadcastError, RpcError]),
@@ -271,7 +273,7 @@ export const FollowHead = Task.define("chain/follow-head", {
     chain: Schema.String,
     fromBlock: Schema.optional(BlockNumber),
     /** How often the head is polled, in milliseconds. Default: 1000. */
-    pollMillis: Schema.optional(ChunkSize)
+    pollMillis: Schema.optional(PositiveInt)
   }),
   success: Schema.Void,
   error: Schema.Union([BlockValidationError, RpcError]),

@@ -39,6 +39,15 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       assert.strictEqual(result.addresses, 102)
     }))
 
+  it.effect("a scan of a malformed address is rejected at submission", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const error = yield* Effect.flip(TaskSupervisor.Tasks.use((tasks) =>
+        tasks.submit(ChainTasks.ScanAddresses, { chain: "dev", addresses: ["0x1234"], fromBlock: 0, toBlock: 1 })
+      ).pipe(withTasks([chain.url])))
+      assert.strictEqual(error._tag, "InvalidPayload")
+    }))
+
   it.effect("a scan through failing endpoints finds the same set as a fault-free one", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded

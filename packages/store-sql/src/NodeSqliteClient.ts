@@ -118,39 +118,48 @@ const openInThread = (options: OpenOptions): Effect.Effect<Executor, SqlError.Sq
 const fromFailure = (failure: Failure, operation: string) =>
   classify(Object.assign(new Error(failure.message), { code: failure.code, errcode: failure.errcode }), operation)
 
+const stopped = () =>
+  new SqlError.SqlError({
+    reason: new SqlError.ConnectionError({ message: "the SQLite worker thread stopped", operation: "execute", cause: undefined })
+  })
+
 const openOnWorker = Effect.fnUntraced(function*(options: OpenOptions) {
+  const waiting = new Map<number, (result: Effect.Effect<any, SqlError.SqlError>) => void>()
+  let isTransaction = false
+  let running = true
+  let nextId = 0
   const worker = yield* Effect.acquireRelease(
     Effect.callback<Worker, SqlError.SqlError>((resume) => {
       const worker = new Worker(new URL("./internal/sqliteWorker.ts", import.meta.url), { workerData: options })
       worker.once("message", (opened: Opened) =>
         resume(opened.opened ? Effect.succeed(worker) : Effect.fail(fromFailure(opened.failure, "open"))))
-      worker.once("error", (error) => resume(Effect.fail(classify(error, "open"))))
+      // An error ends the thread: before it opened, the open fails; after, the exit fails whatever waits.
+      worker.on("error", (error) => resume(Effect.fail(classify(error, "open"))))
+      worker.on("exit", () => {
+        running = false
+        for (const resume of waiting.values()) resume(Effect.fail(stopped()))
+        waiting.clear()
+      })
     }),
     (worker) =>
-      Effect.callback<void>((resume) => {
-        worker.once("exit", () => resume(Effect.void))
-        worker.postMessage({ id: -1, op: "close" } satisfies Request)
-      })
+      running
+        ? Effect.callback<void>((resume) => {
+          worker.once("exit", () => resume(Effect.void))
+          worker.postMessage({ id: -1, op: "close" } satisfies Request)
+        })
+        : Effect.void
   )
-  const waiting = new Map<number, (reply: Reply) => void>()
-  let isTransaction = false
-  let nextId = 0
   worker.on("message", (reply: Reply) => {
     isTransaction = reply.isTransaction
     const resume = waiting.get(reply.id)
     waiting.delete(reply.id)
-    resume?.(reply)
-  })
-  worker.on("exit", () => {
-    for (const [id, resume] of waiting) {
-      resume({ id, ok: false, failure: { message: "the SQLite worker thread stopped" }, isTransaction: false })
-    }
-    waiting.clear()
+    resume?.(reply.ok ? Effect.succeed(reply.result) : Effect.fail(fromFailure(reply.failure, "execute")))
   })
   const request = (message: DistributiveOmit<Exclude<Request, { op: "close" }>, "id">) =>
     Effect.callback<any, SqlError.SqlError>((resume) => {
+      if (!running) return resume(Effect.fail(stopped()))
       const id = nextId++
-      waiting.set(id, (reply) => resume(reply.ok ? Effect.succeed(reply.result) : Effect.fail(fromFailure(reply.failure, "execute"))))
+      waiting.set(id, resume)
       worker.postMessage({ ...message, id })
     })
   const rows = (sql: string, params: ReadonlyArray<unknown>, arrays: boolean, prepared: boolean) =>

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Latch, Layer, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Latch, Layer, Scope, Stream } from "effect"
 import { SqlClient } from "effect/sql"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
@@ -165,3 +165,17 @@ for (const worker of [false, true]) {
       }))
   })
 }
+
+describe("NodeSqliteClient on a worker thread, once closed", () => {
+  it.effect("fails statements with a connection error instead of waiting for a thread that is gone", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(NodeSqliteClient.layer({ filename: file, worker: true }), scope)
+      const sql = Context.get(context, SqlClient.SqlClient)
+      yield* sql`SELECT 1`
+      yield* Scope.close(scope, Exit.void)
+      const error = yield* Effect.flip(sql`SELECT 1`)
+      assert.strictEqual(error.reason._tag, "ConnectionError")
+    }))
+})

@@ -1,7 +1,8 @@
 /**
  * The chains a process talks to, several at once, each with its own
  * endpoints and limits (seed 002's `connect_to_chain` / `get_connection`):
- * the `Chains` service hands out each configured chain's `EvmClient`. Rate
+ * the `Chains` service hands out each connected chain's `EvmClient`, and
+ * connects or disconnects chains while it runs. Rate
  * limits and circuits live in the `RateLimiterStore` and
  * `CircuitBreakerStore` provided to `layer`: `layerMemory` uses the memory
  * stores; provide the Redis stores of `effect/persistence` to share them
@@ -10,31 +11,62 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Exit, Layer, Scope, Semaphore } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import * as ChainConfig from "./ChainConfig.ts"
 import * as DevChain from "./DevChain.ts"
 import * as EvmClient from "./EvmClient.ts"
 import { RpcError, UnknownChain } from "./RpcError.ts"
 
-/** The configured chains' clients. */
+/** The chains' clients. */
 export class Chains extends Context.Service<Chains, {
-  /** The names of the configured chains. */
-  readonly names: ReadonlyArray<string>
+  /** The names of the connected chains. */
+  readonly names: Effect.Effect<ReadonlyArray<string>>
   /** The client of a chain, by name. */
   client(chain: string): Effect.Effect<EvmClient.EvmClient, RpcError>
+  /** Connects a chain (or returns the client of the connected chain of that name). */
+  connect(config: ChainConfig.ChainConfig): Effect.Effect<EvmClient.EvmClient>
+  /** Closes a chain's connections and forgets it; nothing happens for an unknown name. */
+  disconnect(chain: string): Effect.Effect<void>
 }>()("@chainjobs/chain/Chains") {}
 
-/** Opens a client per chain; their connections close when the scope closes. */
+/** Connects the given chains; every chain's connections close when the scope closes. */
 export const make = Effect.fn("Chains.make")(function*(chains: ReadonlyArray<ChainConfig.ChainConfig>) {
-  const clients = new Map<string, EvmClient.EvmClient>()
-  for (const config of chains) clients.set(config.name, yield* EvmClient.make(config))
+  const scope = yield* Effect.scope
+  const stores = yield* Effect.context<RateLimiter.RateLimiter | CircuitBreaker.CircuitBreakerStore>()
+  const connected = new Map<string, { readonly client: EvmClient.EvmClient; readonly scope: Scope.Closeable }>()
+  const lock = yield* Semaphore.make(1)
+
+  const connect = (config: ChainConfig.ChainConfig) =>
+    lock.withPermit(Effect.gen(function*() {
+      const existing = connected.get(config.name)
+      if (existing !== undefined) return existing.client
+      const own = yield* Scope.fork(scope)
+      const client = yield* EvmClient.make(config).pipe(Scope.provide(own), Effect.provideContext(stores))
+      connected.set(config.name, { client, scope: own })
+      return client
+    }))
+
+  const disconnect = (chain: string) =>
+    lock.withPermit(Effect.suspend(() => {
+      const entry = connected.get(chain)
+      if (entry === undefined) return Effect.void
+      connected.delete(chain)
+      return Scope.close(entry.scope, Exit.void)
+    }))
+
+  yield* Effect.forEach(chains, connect, { discard: true })
   return Chains.of({
-    names: chains.map((config) => config.name),
-    client: (chain) => {
-      const client = clients.get(chain)
-      return client === undefined ? Effect.fail(new RpcError({ reason: new UnknownChain({ chain }) })) : Effect.succeed(client)
-    }
+    names: Effect.sync(() => Array.from(connected.keys())),
+    client: (chain) =>
+      Effect.suspend(() => {
+        const entry = connected.get(chain)
+        return entry === undefined
+          ? Effect.fail(new RpcError({ reason: new UnknownChain({ chain }) }))
+          : Effect.succeed(entry.client)
+      }),
+    connect,
+    disconnect
   })
 })
 

@@ -9,7 +9,7 @@ layer(Chains.layerDev(), { excludeTestServices: true })("Chains", (it) => {
   it.effect("hands out the embedded dev chain as `dev` and fails with UnknownChain for other names", () =>
     Effect.gen(function*() {
       const chains = yield* Chains.Chains
-      assert.deepStrictEqual(chains.names, ["dev"])
+      assert.deepStrictEqual(yield* chains.names, ["dev"])
       const dev = yield* chains.client("dev")
       assert.strictEqual(yield* dev.request("eth_chainId"), "0x7a69")
       const error = yield* Effect.flip(chains.client("mainnet"))
@@ -34,5 +34,23 @@ layer(Chains.layerDev(), { excludeTestServices: true })("Chains", (it) => {
       assert.deepStrictEqual([first.counts.requests, second.counts.requests], [2, 1])
       assert.deepStrictEqual((yield* a.health).map((endpoint) => [endpoint.url, endpoint.max]), [[first.url, 2]])
       assert.deepStrictEqual((yield* b.health).map((endpoint) => endpoint.url), [second.url])
+    }))
+
+  it.effect("connects a chain while running and forgets it, closing its connections, on disconnect", () =>
+    Effect.gen(function*() {
+      const node = yield* DevChain
+      const chains = yield* Chains.Chains
+      const proxy = yield* FaultProxy.make(node.url)
+      const config = ChainConfig.chain({ name: "late", chainId: node.chainId, endpoints: [{ url: proxy.url }] })
+      const late = yield* chains.connect(config)
+      assert.strictEqual(yield* chains.connect(config), late)
+      assert.strictEqual(yield* late.request("eth_chainId"), "0x7a69")
+      assert.deepStrictEqual(yield* chains.names, ["dev", "late"])
+      yield* chains.disconnect("late")
+      assert.deepStrictEqual(yield* chains.names, ["dev"])
+      assert.strictEqual((yield* Effect.flip(chains.client("late"))).reason._tag, "UnknownChain")
+      // the closed client's pool refuses work
+      const exit = yield* Effect.exit(late.request("eth_chainId"))
+      assert.isTrue(exit._tag === "Failure")
     }))
 })

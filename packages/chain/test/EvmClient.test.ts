@@ -1,5 +1,5 @@
 import { assert, layer } from "@effect/vitest"
-import { Effect, Fiber, Schedule } from "effect"
+import { Effect, Fiber, Metric, Schedule } from "effect"
 import type { Hash } from "viem"
 import { transferTopic } from "../src/AddressScan.ts"
 import { DevChain } from "../src/DevChain.ts"
@@ -123,6 +123,12 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       assert.strictEqual(error.reason._tag, "PoolExhausted")
       const [stats] = yield* evm.health
       assert.deepStrictEqual([stats!.inUse, stats!.max, stats!.utilization], [1, 1, 1])
+      const metrics = (yield* Metric.snapshot).filter((metric) => metric.attributes?.endpoint === stalling.url)
+      const state = (id: string) => metrics.find((metric) => metric.id === id)?.state as Record<string, number> | undefined
+      assert.strictEqual(state("chainjobs_rpc_connections_in_use")?.value, 1)
+      assert.strictEqual(state("chainjobs_rpc_pool_utilization")?.value, 1)
+      assert.strictEqual(state("chainjobs_rpc_pool_wait_ms")?.count, 1)
+      assert.strictEqual(state("chainjobs_rpc_failures")?.count, 1)
       // interrupting the stalled request aborts it and frees its connection
       yield* Fiber.interrupt(holder)
       assert.strictEqual((yield* evm.health)[0]!.inUse, 0)

@@ -54,6 +54,7 @@ export const scanRange = (
   toBlock: number
 ): Effect.Effect<ReadonlyArray<Activity.Activity>, RpcError> => {
   const watched = new Set(addresses.map((address) => address.toLowerCase()))
+  if (watched.size === 0) return Effect.succeed([])
   const topics = Array.from(watched, (address) => pad(address as Address))
   const numbers = Array.from({ length: toBlock - fromBlock + 1 }, (_, index) => fromBlock + index)
   return Effect.all([

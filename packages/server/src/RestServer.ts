@@ -7,7 +7,8 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Layer, Schema, Stream } from "effect"
-import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { HttpApiBuilder, HttpApiError, HttpApiScalar } from "effect/http-api"
 import { RateLimiter } from "effect/persistence"
 import { Auth } from "@chainjobs/rpc"
 import { type TaskInfo, TaskQuery, TaskSupervisor } from "@chainjobs/tasks"
@@ -142,8 +143,23 @@ export const layerHealth = HttpApiBuilder.group(RestApi, "health", Effect.fnUntr
   })
 }))
 
+/**
+ * Gives requests the API could not decode (a malformed JSON body, a bad query
+ * parameter) a typed body, `{"_tag":"BadRequest","part":"Query","message":…}`,
+ * where the HttpApi default answers an empty 400.
+ */
+export const layerBadRequest = HttpRouter.middleware((httpEffect) =>
+  Effect.catchDefect(httpEffect, (defect) =>
+    HttpApiError.HttpApiSchemaError.is(defect) && defect.kind !== "Body" && defect.kind !== "ResponseHeaders"
+      ? Effect.succeed(HttpServerResponse.jsonUnsafe(
+        { _tag: "BadRequest", part: defect.kind, message: defect.cause.message },
+        { status: 400 }
+      ))
+      : Effect.die(defect)), { global: true })
+
 /** The REST routes, `/openapi.json` and the docs page at `/docs` (self-contained: no CDN). */
 export const layer = Layer.mergeAll(
+  layerBadRequest,
   HttpApiBuilder.layer(RestApi, { openapiPath: "/openapi.json" }).pipe(
     Layer.provide([layerTasks, layerHealth]),
     Layer.provide(Access.layerRest)

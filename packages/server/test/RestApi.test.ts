@@ -1,6 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { request, sseData, testServer } from "./http.ts"
+import { baseUrl, request, sseData, testServer } from "./http.ts"
 
 const quickScan = { fromBlock: 1, toBlock: 3, delayMillis: 0 }
 /** Runs until interrupted, for all a test cares. */
@@ -82,8 +82,19 @@ layer(testServer(), { excludeTestServices: true })("REST facade", (it) => {
       assert.strictEqual(missing.body._tag, "TaskNotFound")
       const badStatus = yield* request("GET", "/api/tasks?status=sleeping")
       assert.strictEqual(badStatus.status, 400)
+      assert.strictEqual(badStatus.body._tag, "BadRequest")
+      assert.strictEqual(badStatus.body.part, "Query")
+      assert.include(badStatus.body.message, "status")
       const badLimit = yield* request("GET", "/api/tasks?limit=0")
       assert.strictEqual(badLimit.status, 400)
+      assert.include(badLimit.body.message, "limit")
+      const malformed = yield* Effect.flatMap(baseUrl, (base) =>
+        Effect.promise(() =>
+          fetch(`${base}/api/tasks/demo-scan`, { method: "POST", headers: { "content-type": "application/json" }, body: "{oops" })
+            .then(async (r) => ({ status: r.status, body: await r.json() as any }))
+        ))
+      assert.strictEqual(malformed.status, 400)
+      assert.strictEqual(malformed.body.part, "Payload")
     }))
 
   it.effect("listing filters by status and kind and pages newest first", () =>

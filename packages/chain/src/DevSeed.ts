@@ -15,6 +15,7 @@ import { Effect } from "effect"
 import {
   type Address,
   createPublicClient,
+  createTestClient,
   createWalletClient,
   decodeEventLog,
   defineChain,
@@ -97,6 +98,7 @@ export const seed = Effect.fn("DevSeed.seed")(function*(options: Partial<SeedOpt
   const transport = http(chain.url)
   const wallet = createWalletClient({ chain: definition, transport })
   const reader = createPublicClient({ chain: definition, transport })
+  const miner = createTestClient({ chain: definition, transport, mode: "hardhat" })
   const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: seedError })
   const accounts = chain.accounts.map((account) => account.address.toLowerCase() as Address)
   const participants = accounts.slice(0, config.participants)
@@ -129,7 +131,7 @@ export const seed = Effect.fn("DevSeed.seed")(function*(options: Partial<SeedOpt
     yield* sendToken(token, participants[(round + 2) % n]!, participants[(round + 2 + offset) % n]!, BigInt(round + 1))
     yield* sendEth(bystanders[round % 2]!, bystanders[(round + 1) % 2]!, 1n)
     const gap = (round * 7) % (config.maxGap + 1)
-    if (gap > 0) yield* call(() => reader.request({ method: "hardhat_mine" as any, params: [`0x${gap.toString(16)}`] as any }))
+    if (gap > 0) yield* call(() => miner.mine({ blocks: gap }))
   }
   const toBlock = Number(yield* call(() => reader.getBlockNumber({ cacheTime: 0 })))
   return {

@@ -22,6 +22,9 @@ import {
   hexToNumber,
   type Log,
   numberToHex,
+  type RpcBlock,
+  type RpcLog,
+  type RpcTransactionReceipt,
   type TransactionReceipt
 } from "viem"
 import type { ChainConfig } from "./ChainConfig.ts"
@@ -170,7 +173,7 @@ export const make = Effect.fn("EvmClient.make")(function*(
       method: "eth_getBlockByNumber",
       params: [numberToHex(number), options?.transactions ?? false]
     }))).pipe(Effect.flatMap(Effect.forEach((block, index) =>
-      block === null ? Effect.fail(missing(`block ${numbers[index]}`)) : Effect.succeed(formatBlock(block as any) as Block)
+      block === null ? Effect.fail(missing(`block ${numbers[index]}`)) : Effect.succeed(formatBlock(block as RpcBlock) as Block)
     )))
 
   const getReceipts = (hashes: ReadonlyArray<Hash>) =>
@@ -178,7 +181,7 @@ export const make = Effect.fn("EvmClient.make")(function*(
       Effect.flatMap(Effect.forEach((receipt, index) =>
         receipt === null
           ? Effect.fail(missing(`receipt of ${hashes[index]}`))
-          : Effect.succeed(formatTransactionReceipt(receipt as any))
+          : Effect.succeed(formatTransactionReceipt(receipt as RpcTransactionReceipt))
       ))
     )
 
@@ -201,7 +204,7 @@ export const make = Effect.fn("EvmClient.make")(function*(
           range = Math.max(config.logRange.min, Math.floor(size / 2))
           continue
         }
-        for (const log of result.success as ReadonlyArray<unknown>) logs.push(formatLog(log as any))
+        for (const log of result.success as ReadonlyArray<RpcLog>) logs.push(formatLog(log))
         range = Math.min(config.logRange.max, size * 2)
         from = to + 1
       }

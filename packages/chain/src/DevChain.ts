@@ -130,7 +130,7 @@ export const make = Effect.fn("DevChain.make")(function*(options: Partial<DevCha
     (child) => stop(child, config.stopTimeout)
   )
   let stderr = ""
-  child.stderr?.on("data", (chunk) => stderr += String(chunk))
+  child.stderr?.on("data", (chunk) => stderr = (stderr + String(chunk)).slice(-4096))
   child.once("exit", (code, signal) =>
     Deferred.doneUnsafe(
       exited,

@@ -106,7 +106,12 @@ export const make = Effect.fn("EndpointPool.make")(function*(
         limit: config.rateLimit.limit,
         window: config.rateLimit.window,
         tokens: Math.min(tokens, config.rateLimit.limit)
-      }).pipe(Effect.orDie)
+      }).pipe(
+        // like the circuit breaker's default, a failing store lets requests through rather than stopping them
+        Effect.catch((error) =>
+          Effect.as(Effect.logWarning("chainjobs: rate limiter store failed", error), { delay: Duration.zero })
+        )
+      )
       if (!Duration.isZero(delay)) yield* Effect.sleep(delay)
     })
 

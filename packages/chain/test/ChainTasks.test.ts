@@ -70,7 +70,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
             devChainConfig([
               { url: first.url, rateLimit: { limit: 200, window: "1 second" } },
               { url: second.url, rateLimit: { limit: 200, window: "1 second" } }
-            ], { requestTimeout: "200 millis", batchSize: 20 })
+            ], { batchSize: 20 })
           ]).pipe(Layer.provide(TaskStore.layerMemory))
         )
       )

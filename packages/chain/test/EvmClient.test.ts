@@ -154,7 +154,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       const seeded = yield* Seeded
       const faulty = yield* FaultProxy.make(chain.url, { rateLimited: 0.1, serverError: 0.1, stall: 0.05, garble: 0.1 })
       const direct = yield* client(devChainConfig([chain.url]))
-      const evm = yield* client(devChainConfig([faulty.url], { batchSize: 5, requestTimeout: "200 millis" }))
+      const evm = yield* client(devChainConfig([faulty.url], { batchSize: 5 }))
       const numbers = range(seeded.fromBlock, seeded.toBlock)
       assert.deepStrictEqual(yield* evm.getBlocks(numbers), yield* direct.getBlocks(numbers))
       const { counts } = faulty

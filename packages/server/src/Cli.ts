@@ -23,6 +23,7 @@ import { Auth, type TaskRpcClient, TaskRpcs } from "@chainjobs/rpc"
 import { TaskInfo } from "@chainjobs/tasks"
 import * as Server from "./Server.ts"
 import * as ServerConfig from "./ServerConfig.ts"
+import * as Telemetry from "./Telemetry.ts"
 
 /** A command could not do what it was asked; `message` says why. */
 export class CliError extends Schema.TaggedError<CliError>()("CliError", { message: Schema.String }) {}
@@ -182,6 +183,7 @@ const serve = Command.make("serve", {
   for (const [variable, value] of Object.values(settings).flatMap(Option.toArray)) overrides[variable] = value
   return Layer.launch(Server.layer).pipe(
     Effect.provide(ServerConfig.layerWith(overrides)),
+    Effect.provide(Telemetry.layer),
     Effect.provide(Logger.layer([Logger.consoleJson]))
   )
 }).pipe(Command.withDescription("Run the service: REST API, dashboard, RPC, metrics"))

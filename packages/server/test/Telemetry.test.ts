@@ -1,0 +1,51 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Telemetry from "../src/Telemetry.ts"
+
+/** A stand-in OTLP collector on 127.0.0.1 that keeps every request: path and body. */
+const collector = Effect.acquireRelease(
+  Effect.callback<{ readonly url: string; readonly received: Array<{ path: string; body: string }>; close: () => void }>((resume) => {
+    const received: Array<{ path: string; body: string }> = []
+    const server = createServer((request, response) => {
+      let body = ""
+      request.on("data", (chunk) => body += String(chunk))
+      request.on("end", () => {
+        received.push({ path: request.url ?? "", body })
+        response.writeHead(200, { "content-type": "application/json" }).end("{}")
+      })
+    })
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, received, close: () => server.close() }))
+    })
+  }),
+  ({ close }) => Effect.sync(close)
+)
+
+const withEnv = (env: Record<string, string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+
+describe("Telemetry", () => {
+  it.live("with an OTLP endpoint configured, spans are exported as service chainjobs", () =>
+    Effect.gen(function*() {
+      const { url, received } = yield* collector
+      yield* Effect.void.pipe(
+        Effect.withSpan("chainjobs.test-span"),
+        Effect.provide(Telemetry.layer),
+        withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: url })
+      )
+      const traces = received.filter((request) => request.path === "/v1/traces")
+      assert.strictEqual(traces.length, 1)
+      assert.include(traces[0].body, "chainjobs.test-span")
+      assert.include(traces[0].body, '"stringValue":"chainjobs"')
+    }))
+
+  it.live("without an endpoint nothing is exported", () =>
+    Effect.gen(function*() {
+      const { received } = yield* collector
+      yield* Effect.void.pipe(Effect.withSpan("quiet"), Effect.provide(Telemetry.layer), withEnv({}))
+      assert.deepStrictEqual(received, [])
+    }))
+})

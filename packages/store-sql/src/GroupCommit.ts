@@ -19,7 +19,7 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Duration, Effect, Latch, type Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Latch, type Scope } from "effect"
 import { TaskError, type TaskInfo as TaskInfoModule } from "@chainjobs/tasks"
 
 type TaskInfo = TaskInfoModule.TaskInfo
@@ -48,11 +48,16 @@ export interface Batch {
   readonly progress: ReadonlyMap<string, TaskInfo>
 }
 
-/**
- * Stores one batch in one transaction. Succeeds with the ids of `inserts`
- * that were not stored because a record with that id already existed.
- */
-export type WriteBatch = (batch: Batch) => Effect.Effect<ReadonlySet<string>, TaskStoreError>
+/** What became of a batch that was written. */
+export interface BatchResult {
+  /** Ids of `inserts` not stored because a record with that id already existed. */
+  readonly duplicates: ReadonlySet<string>
+  /** Writes that failed on their own while the rest of the batch was stored, by id. */
+  readonly failed: ReadonlyMap<string, TaskStoreError>
+}
+
+/** Stores one batch; fails when none of it could be stored. */
+export type WriteBatch = (batch: Batch) => Effect.Effect<BatchResult, TaskStoreError>
 
 /** The batching front of a store's writes. */
 export interface GroupCommit {
@@ -74,7 +79,7 @@ interface PendingBatch extends Batch {
   readonly inserts: Map<string, TaskInfo>
   readonly updates: Map<string, TaskInfo>
   readonly progress: Map<string, TaskInfo>
-  readonly committed: Deferred.Deferred<ReadonlySet<string>, TaskStoreError>
+  readonly committed: Deferred.Deferred<BatchResult, TaskStoreError>
 }
 
 const emptyBatch = (): PendingBatch => ({
@@ -84,7 +89,14 @@ const emptyBatch = (): PendingBatch => ({
   committed: Deferred.makeUnsafe()
 })
 
-const size = (batch: Batch) => batch.inserts.size + batch.updates.size + batch.progress.size
+/** How many records a batch holds. */
+export const size = (batch: Batch): number => batch.inserts.size + batch.updates.size + batch.progress.size
+
+/** Fails with the error of the write of `id` if that write failed on its own. */
+const outcome = (result: BatchResult, id: string) => {
+  const failure = result.failed.get(id)
+  return failure === undefined ? Effect.succeed(result) : Effect.fail(failure)
+}
 
 const alreadyExists = (id: string) => new TaskError.TaskStoreError({ operation: "insert", message: `task ${id} already exists` })
 
@@ -116,12 +128,13 @@ export const make = Effect.fnUntraced(function*(
     if (size(batch) === 0) return Effect.void
     writing = batch
     return write(batch).pipe(
-      Effect.tapError((error) =>
-        batch.progress.size > 0
-          ? Effect.logWarning(`group commit lost ${batch.progress.size} progress updates`, error)
-          : Effect.void
-      ),
       Effect.exit,
+      Effect.tap((exit) => {
+        const lost = Exit.isSuccess(exit)
+          ? Array.from(batch.progress.keys()).filter((id) => exit.value.failed.has(id)).length
+          : batch.progress.size
+        return lost > 0 ? Effect.logWarning(`group commit lost ${lost} progress updates`, exit) : Effect.void
+      }),
       Effect.flatMap((exit) => Deferred.done(batch.committed, exit)),
       Effect.ensuring(Effect.sync(() => {
         writing = undefined
@@ -164,13 +177,17 @@ export const make = Effect.fnUntraced(function*(
         batch.progress.delete(info.id)
       }).pipe(
         Effect.flatMap((batch) => Deferred.await(batch.committed)),
-        Effect.flatMap((rejected) => rejected.has(info.id) ? Effect.fail(alreadyExists(info.id)) : Effect.void)
+        Effect.flatMap((result) => outcome(result, info.id)),
+        Effect.flatMap((result) => result.duplicates.has(info.id) ? Effect.fail(alreadyExists(info.id)) : Effect.void)
       ),
     update: (info) =>
       enqueue("update", (batch) => {
         batch.updates.set(info.id, info)
         batch.progress.delete(info.id)
-      }).pipe(Effect.flatMap((batch) => Effect.asVoid(Deferred.await(batch.committed)))),
+      }).pipe(
+        Effect.flatMap((batch) => Deferred.await(batch.committed)),
+        Effect.flatMap((result) => Effect.asVoid(outcome(result, info.id)))
+      ),
     settled: Effect.suspend(() => {
       // Batches are written one after the other: the last one settling means all did.
       const last = size(pending) > 0 ? pending : writing

@@ -18,7 +18,7 @@
  */
 import { TaskError, type TaskInfo, TaskQuery, TaskStore } from "@chainjobs/tasks"
 import { PgClient } from "@effect/sql-pg"
-import { Array as Arr, Clock, Config, Effect, Layer, Option } from "effect"
+import { Array as Arr, Cause, Clock, Config, Effect, Exit, Layer, Option } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import * as GroupCommit from "./GroupCommit.ts"
 import { columns, fromRow, migrate, table, type TaskRow, toRow, updatedColumns } from "./internal/taskTable.ts"
@@ -31,6 +31,8 @@ const terminalStatuses = ["completed", "failed", "interrupted"] as const
 
 /** Rows per statement: on SQLite, 20 columns × 500 rows stays well under its limit of 32,766 parameters. */
 const rowsPerStatement = 500
+
+const emptyBatch: GroupCommit.Batch = { inserts: new Map(), updates: new Map(), progress: new Map() }
 
 const storeError = (operation: string) => (cause: { readonly message: string }) =>
   new TaskError.TaskStoreError({ operation, message: cause.message, cause })
@@ -62,14 +64,50 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
         orElse: () => sql<A>`INSERT INTO ${sql(table)} ${sql.insert(rows)} ${conflict}`
       }))
 
-  const write: GroupCommit.WriteBatch = (batch) =>
+  const writeTogether = (batch: GroupCommit.Batch) =>
     sql.withTransaction(Effect.gen(function*() {
       const inserted = yield* writeRows<{ readonly id: string }>(batch.inserts, insertNew)
       yield* writeRows(batch.updates, upsert)
       yield* writeRows(batch.progress, upsertUnlessFinished)
       const stored = new Set(inserted.flat().map((row) => row.id))
       return new Set(Array.from(batch.inserts.keys()).filter((id) => !stored.has(id)))
-    })).pipe(Effect.mapError(storeError("commit")))
+    }))
+
+  /** Writes each record of a batch in a transaction of its own, collecting the failures by id. */
+  const writeOneByOne = (batch: GroupCommit.Batch) =>
+    Effect.gen(function*() {
+      const duplicates = new Set<string>()
+      const failed = new Map<string, TaskError.TaskStoreError>()
+      for (const part of ["inserts", "updates", "progress"] as const) {
+        for (const info of batch[part].values()) {
+          const exit = yield* Effect.exit(writeTogether({ ...emptyBatch, [part]: new Map([[info.id, info]]) }))
+          if (Exit.isSuccess(exit)) exit.value.forEach((id) => duplicates.add(id))
+          else {
+            const cause = Cause.squash(exit.cause)
+            failed.set(info.id, new TaskError.TaskStoreError({ operation: "commit", message: String(cause), cause }))
+          }
+        }
+      }
+      return { duplicates, failed }
+    })
+
+  /**
+   * Writes a batch in one transaction. When that fails on something in the
+   * data (a constraint, a value that does not encode), every task in the
+   * batch would fail with it, so the records are written again one by one and
+   * only the culprit fails. A lost connection, a lock held too long and the
+   * like fail the whole batch: each record alone would meet them too.
+   */
+  const write: GroupCommit.WriteBatch = (batch) =>
+    writeTogether(batch).pipe(
+      Effect.map((duplicates) => ({ duplicates, failed: new Map() })),
+      Effect.catchCause((cause) =>
+        GroupCommit.size(batch) > 1 && !cause.reasons.some((reason) => Cause.isFailReason(reason) && reason.error.isRetryable)
+          ? writeOneByOne(batch)
+          : Effect.failCause(cause)
+      ),
+      Effect.mapError(storeError("commit"))
+    )
 
   // The batching window is about disk flushes, so it runs on the wall clock even under a test clock.
   const writer = yield* GroupCommit.make(write, config).pipe(Effect.provideService(Clock.Clock, Clock.Clock.defaultValue()))

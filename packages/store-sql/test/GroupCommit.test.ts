@@ -9,7 +9,11 @@ import * as GroupCommit from "../src/GroupCommit.ts"
 const makeDatabase = Effect.gen(function*() {
   const batches: Array<{ inserts: Array<string>; updates: Array<string>; progress: Array<[string, number]> }> = []
   const gate = yield* Latch.make(true)
-  const state = { rejected: new Set<string>(), failure: undefined as TaskError.TaskStoreError | undefined }
+  const state = {
+    rejected: new Set<string>(),
+    failedAlone: new Map<string, TaskError.TaskStoreError>(),
+    failure: undefined as TaskError.TaskStoreError | undefined
+  }
   const write: GroupCommit.WriteBatch = (batch) =>
     Effect.andThen(
       gate.await,
@@ -19,7 +23,9 @@ const makeDatabase = Effect.gen(function*() {
           updates: [...batch.updates.values()].map((info) => `${info.id}:${info.status}`),
           progress: [...batch.progress.values()].map((info) => [info.id, info.progress])
         })
-        return state.failure === undefined ? Effect.succeed(state.rejected) : Effect.fail(state.failure)
+        return state.failure === undefined
+          ? Effect.succeed({ duplicates: state.rejected, failed: state.failedAlone })
+          : Effect.fail(state.failure)
       })
     )
   return { batches, gate, state, write }
@@ -120,6 +126,26 @@ describe("GroupCommit", () => {
       yield* Fiber.join(first)
       assert.match((yield* Fiber.join(existing)).message, /already exists/)
       assert.deepStrictEqual(db.batches[0].inserts, [queued.id, stored.id])
+    }))
+
+  it.effect("a write that failed on its own fails only its caller", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write)
+      const [good, bad, badUpdate] = [record(), record(), record()]
+      db.state.failedAlone = new Map([
+        [bad.id, new TaskError.TaskStoreError({ operation: "commit", message: "NOT NULL constraint failed" })],
+        [badUpdate.id, new TaskError.TaskStoreError({ operation: "commit", message: "not JSON" })]
+      ])
+      const [first, second, third] = yield* Effect.all([
+        Effect.exit(commit.insert(good)),
+        Effect.flip(commit.insert(bad)),
+        Effect.flip(commit.update(badUpdate))
+      ], { concurrency: "unbounded" })
+      assert.isTrue(Exit.isSuccess(first))
+      assert.strictEqual(second.message, "NOT NULL constraint failed")
+      assert.strictEqual(third.message, "not JSON")
+      assert.strictEqual(db.batches.length, 1)
     }))
 
   it.effect("a failed write fails every write of its batch, and the next batch is written", () =>

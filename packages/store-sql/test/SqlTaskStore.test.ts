@@ -1,7 +1,7 @@
 import { record, storeConformance } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Effect, Layer, Option } from "effect"
+import { Config, ConfigProvider, Effect, Exit, Layer, Option } from "effect"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import { pgTestStore, pgTestUrl, pgSkipReason } from "./pgTestDatabase.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
@@ -10,11 +10,29 @@ import { tempDatabaseFile } from "./tempDirectory.ts"
 const sqliteStore = (worker: boolean) =>
   Layer.unwrap(Effect.map(tempDatabaseFile, (filename) => SqlTaskStore.layerSqlite({ filename, worker })))
 
+/** A batch holding a record the database refuses still stores the others: on each database. */
+const isolation = (name: string, layer: Layer.Layer<TaskStore.TaskStore, unknown>) =>
+  it.effect(`${name}: a record that cannot be stored fails its own write, not the others in its batch`, () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.TaskStore
+      const [good, otherGood] = [record(), record()]
+      const notNull = record({ priority: Number.NaN }) // violates NOT NULL
+      const notJson = record({ payload: { amount: 1n } }) // JSON.stringify throws
+      const results = yield* Effect.all([good, notNull, notJson, otherGood].map((info) => Effect.exit(store.insert(info))), {
+        concurrency: "unbounded"
+      })
+      assert.deepStrictEqual(results.map(Exit.isSuccess), [true, false, false, true])
+      const stored = yield* store.list({})
+      assert.deepStrictEqual(stored.items.map((info) => info.id), [otherGood.id, good.id])
+    }).pipe(Effect.provide(layer, { local: true })))
+
 storeConformance("sqlite file", sqliteStore(false))
 storeConformance("sqlite file on a worker thread", sqliteStore(true))
+isolation("SQLite", sqliteStore(false))
 
 describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
   storeConformance("postgresql", pgTestStore)
+  isolation("PostgreSQL", pgTestStore)
 })
 if (pgTestUrl === undefined) console.log(pgSkipReason)
 

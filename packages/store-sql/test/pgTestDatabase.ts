@@ -13,7 +13,7 @@ export const pgTestUrl = process.env.CHAINJOBS_TEST_PG_URL
 
 /** Why the PostgreSQL tests are skipped when no database is configured. */
 export const pgSkipReason =
-  "store-sql: skipping the PostgreSQL tests (conformance on PostgreSQL): CHAINJOBS_TEST_PG_URL is not set. " +
+  "store-sql: skipping the PostgreSQL tests (store conformance and batch isolation on PostgreSQL): CHAINJOBS_TEST_PG_URL is not set. " +
   "Set it to a database URL, as .ci/run does, to run them."
 
 let schemas = 0

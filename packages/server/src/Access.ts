@@ -4,14 +4,15 @@
  * (`ServerConfig.admins`). A principal sees and controls only the tasks it
  * submitted; an admin sees and controls all of them and alone may purge.
  * Submissions count against one per-principal quota shared by both
- * transports (the RPC layer's key in one `RateLimiter`).
+ * transports (`ServerConfig.submitLimit`, the RPC layer's key in one
+ * `RateLimiter`).
  *
  * With no tokens configured, auth is off: every caller is the admin
  * `anonymous`, as a local development service should be.
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Layer, Redacted } from "effect"
+import { Duration, Effect, Layer, Metric, Redacted } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { Auth, TaskRpcError } from "@chainjobs/rpc"
 import type { TaskInfo } from "@chainjobs/tasks"
@@ -20,9 +21,6 @@ import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 
 /** The principal every caller is while auth is off. */
 export const anonymous: Auth.Principal = { id: "anonymous", admin: true }
-
-/** Submissions a principal may make per second, over REST and RPC together. */
-export const submitLimit = 1000
 
 /** The configured principals by token; empty while auth is off. */
 export const principals = (settings: ServerSettings): ReadonlyMap<string, Auth.Principal> =>
@@ -67,18 +65,40 @@ export const layerRpc: Layer.Layer<Auth.Authentication, never, ServerConfig> = L
   })
 )
 
-/** The rate limiter the quota is kept in (in memory: per process). */
-export const layerRateLimiter: Layer.Layer<RateLimiter.RateLimiter> = RateLimiter.layer.pipe(
-  Layer.provide(RateLimiter.layerStoreMemory)
-)
+/** Submissions refused for exceeding the quota, by principal, over REST and RPC. */
+export const rateLimited = Metric.counter("chainjobs_submissions_rate_limited_total", {
+  description: "Submissions refused because the principal exceeded its quota",
+  incremental: true
+})
+
+/** The quota's key prefix: the RPC layer's, so that both transports draw on one budget. */
+const quotaPrefix = "chainjobs/rpc/submit/"
+
+/**
+ * The rate limiter the quota is kept in (in memory: per process), counting
+ * every refusal in `rateLimited`, whichever transport asked.
+ */
+export const layerRateLimiter: Layer.Layer<RateLimiter.RateLimiter> = Layer.effect(
+  RateLimiter.RateLimiter,
+  Effect.map(RateLimiter.make, (limiter) => ({
+    ...limiter,
+    consume: (options) =>
+      Effect.tapError(limiter.consume(options), (error) =>
+        error.reason._tag === "RateLimitExceeded" && options.key.startsWith(quotaPrefix)
+          ? Metric.update(Metric.withAttributes(rateLimited, { principal: options.key.slice(quotaPrefix.length) }), 1)
+          : Effect.void)
+  }))
+).pipe(Layer.provide(RateLimiter.layerStoreMemory))
 
 /** Counts one submission against the principal's quota, failing with `RateLimited` past it. */
 export const consumeQuota = Effect.fnUntraced(function*(
   limiter: RateLimiter.RateLimiter,
-  principal: Auth.Principal
+  principal: Auth.Principal,
+  /** Submissions allowed per second. */
+  submitLimit: number
 ) {
   const result = yield* Effect.result(limiter.consume({
-    key: `chainjobs/rpc/submit/${principal.id}`,
+    key: `${quotaPrefix}${principal.id}`,
     limit: submitLimit,
     window: "1 second",
     algorithm: "fixed-window",

@@ -176,6 +176,7 @@ const serve = Command.make("serve", {
     authTokens: setting("auth-tokens", "CHAINJOBS_AUTH_TOKENS", "Bearer tokens, principal=token,..."),
     admins: setting("admins", "CHAINJOBS_ADMINS", "Admin principals, a,b,..."),
     maxWorkers: setting("max-workers", "CHAINJOBS_MAX_WORKERS", "Tasks running at once"),
+    submitLimit: setting("submit-limit", "CHAINJOBS_SUBMIT_LIMIT", "Submissions per principal per second"),
     shutdownGrace: setting("shutdown-grace", "CHAINJOBS_SHUTDOWN_GRACE", "Time running tasks get to finish on shutdown")
   }
 }, ({ settings }) => {

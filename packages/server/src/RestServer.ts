@@ -13,6 +13,7 @@ import { RateLimiter } from "effect/persistence"
 import { Auth } from "@chainjobs/rpc"
 import { type TaskInfo, TaskQuery, TaskSupervisor } from "@chainjobs/tasks"
 import * as Access from "./Access.ts"
+import { ServerConfig } from "./ServerConfig.ts"
 import { RestApi, TaskFailed, type TaskFeedEvent, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
 
 /** The URLs a client follows a task with. */
@@ -49,6 +50,7 @@ const resultOf = (
 export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntraced(function*(handlers) {
   const tasks = yield* TaskSupervisor.Tasks
   const limiter = yield* RateLimiter.RateLimiter
+  const { submitLimit } = yield* ServerConfig
 
   /** The record of a task the caller may see. */
   const accessible = (id: string) =>
@@ -86,7 +88,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
   return handlers.handleAll({
     submit: Effect.fnUntraced(function*({ params, query, payload }) {
       const principal = yield* Auth.CurrentPrincipal
-      yield* Access.consumeQuota(limiter, principal)
+      yield* Access.consumeQuota(limiter, principal, submitLimit)
       const handle = yield* tasks.submitEncoded(params.kind, payload, {
         owner: principal.id,
         ...(query.priority === undefined ? {} : { priority: query.priority })

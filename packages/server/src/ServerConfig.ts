@@ -14,6 +14,7 @@
  * | `CHAINJOBS_AUTH_TOKENS` | `--auth-tokens` | none: `principal=token,...`; none turns auth off |
  * | `CHAINJOBS_ADMINS` | `--admins` | none: principals (`a,b`) that see every task and may purge |
  * | `CHAINJOBS_MAX_WORKERS` | `--max-workers` | `100` |
+ * | `CHAINJOBS_SUBMIT_LIMIT` | `--submit-limit` | `1000` submissions per principal per second |
  * | `CHAINJOBS_SHUTDOWN_GRACE` | `--shutdown-grace` | `30 seconds` |
  *
  * @since 0.1.0
@@ -61,6 +62,8 @@ export interface ServerSettings {
   readonly admins: ReadonlyArray<string>
   /** At most this many tasks run at once. Default: 100. */
   readonly maxWorkers: number
+  /** Submissions a principal may make per second, over REST and RPC together. Default: 1000. */
+  readonly submitLimit: number
   /** How long a shutdown lets running tasks finish before interrupting them. Default: 30 seconds. */
   readonly shutdownGrace: Duration.Duration
 }
@@ -76,6 +79,7 @@ export const defaults: ServerSettings = {
   authTokens: {},
   admins: [],
   maxWorkers: 100,
+  submitLimit: 1000,
   shutdownGrace: Duration.seconds(30)
 }
 
@@ -107,6 +111,7 @@ export const config: Config.Config<ServerSettings> = Config.all({
   ),
   admins: Config.Array(Schema.NonEmptyString, "CHAINJOBS_ADMINS").pipe(Config.withDefault([])),
   maxWorkers: Config.schema(PositiveInt, "CHAINJOBS_MAX_WORKERS").pipe(Config.withDefault(defaults.maxWorkers)),
+  submitLimit: Config.schema(PositiveInt, "CHAINJOBS_SUBMIT_LIMIT").pipe(Config.withDefault(defaults.submitLimit)),
   shutdownGrace: Config.Duration("CHAINJOBS_SHUTDOWN_GRACE").pipe(Config.withDefault(defaults.shutdownGrace))
 }).pipe(Config.map((settings) => ({
   ...settings,

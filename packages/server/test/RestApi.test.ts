@@ -223,3 +223,23 @@ describe("REST facade with auth tokens", () => {
       }))
   })
 })
+
+describe("REST facade with a submission quota", () => {
+  layer(testServer({ submitLimit: 2 }), { excludeTestServices: true })("quota", (it) => {
+    it.effect("submissions past the principal's quota are refused with 429 and counted", () =>
+      Effect.gen(function*() {
+        // Five quick submissions hold three within one one-second window, whatever the clock: one is refused.
+        const replies = []
+        for (let i = 0; i < 5; i++) replies.push(yield* request("POST", "/api/tasks/demo-scan", { body: quickScan }))
+        const refused = replies.filter((reply) => reply.status === 429)
+        assert.isAtLeast(refused.length, 1)
+        assert.isTrue(replies.every((reply) => reply.status === 202 || reply.status === 429))
+        assert.strictEqual(refused[0].body._tag, "RateLimited")
+        assert.strictEqual(refused[0].body.principal, "anonymous")
+        assert.strictEqual(refused[0].body.limit, 2)
+        const metrics = yield* request("GET", "/metrics")
+        const counted = /chainjobs_submissions_rate_limited_total\{principal="anonymous"\} (\d+)/.exec(metrics.text)
+        assert.strictEqual(Number(counted?.[1]), refused.length)
+      }))
+  })
+})

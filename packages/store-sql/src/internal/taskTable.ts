@@ -56,8 +56,10 @@ const createTasks = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const float = sql.onDialectOrElse({ pg: () => "double precision", orElse: () => "REAL" })
   const int64 = sql.onDialectOrElse({ pg: () => "bigint", orElse: () => "INTEGER" })
+  // Ids compare byte by byte, as in SQLite and in JavaScript, whatever the database's locale.
+  const bytewise = sql.onDialectOrElse({ pg: () => ` COLLATE "C"`, orElse: () => "" })
   yield* sql.unsafe(`CREATE TABLE ${table} (
-    id text PRIMARY KEY NOT NULL,
+    id text${bytewise} PRIMARY KEY NOT NULL,
     kind text NOT NULL,
     status text NOT NULL,
     reason text,

@@ -9,6 +9,7 @@
  */
 import { Effect, FileSystem, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
+import { fileURLToPath } from "node:url"
 
 /** Where the page lives, next to this module. */
 export const pageUrl: URL = new URL("./dashboard.html", import.meta.url)
@@ -17,7 +18,7 @@ export const pageUrl: URL = new URL("./dashboard.html", import.meta.url)
 export const layer: Layer.Layer<never, never, HttpRouter.HttpRouter | FileSystem.FileSystem> = Layer.effectDiscard(
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const html = yield* Effect.orDie(fs.readFileString(pageUrl.pathname))
+    const html = yield* Effect.orDie(fs.readFileString(fileURLToPath(pageUrl)))
     const router = yield* HttpRouter.HttpRouter
     yield* router.add("GET", "/", Effect.succeed(HttpServerResponse.html(html)))
   })

@@ -103,7 +103,11 @@ export const SyncSummary = Schema.Struct({
   processingMillis: Schema.Number
 })
 
-/** Syncs a contract's events from a block (default: genesis) or over the last N blocks, up to the head. */
+/**
+ * Syncs a contract's events from a block (default: genesis) or over the last
+ * N blocks, up to the head. A resumed run keeps its counts and continues to
+ * the head at the time it resumes.
+ */
 export const SyncEvents = Task.define("chain/sync-events", {
   payload: Schema.Struct({
     chain: Schema.String,

@@ -1,9 +1,10 @@
 import { TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { runtime } from "./fixtures/crashTasks.ts"
+import { pgTestSchema, pgTestUrl, reportSkipped } from "./pgTestDatabase.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
 
 const worker = fileURLToPath(new URL("./fixtures/crashWorker.ts", import.meta.url))
@@ -15,10 +16,10 @@ interface Reported {
   readonly checkpoints: ReadonlyMap<string, number>
 }
 
-/** Runs the worker on `filename` and kills it with SIGKILL once all `tasks` are acknowledged and some made progress. */
-const runUntilKilled = (filename: string, tasks: number) =>
+/** Runs the worker on `database` and kills it with SIGKILL once all `tasks` are acknowledged and some made progress. */
+const runUntilKilled = (database: string, tasks: number) =>
   Effect.callback<Reported, Error>((resume) => {
-    const child = spawn(process.execPath, [worker, filename, String(tasks)], { stdio: ["ignore", "pipe", "inherit"] })
+    const child = spawn(process.execPath, [worker, database, String(tasks)], { stdio: ["ignore", "pipe", "inherit"] })
     const acked: Array<string> = []
     const checkpoints = new Map<string, number>()
     let pending = ""
@@ -45,16 +46,16 @@ const runUntilKilled = (filename: string, tasks: number) =>
     return Effect.sync(() => child.kill("SIGKILL"))
   })
 
-describe("crash recovery on SQLite", () => {
+/** The crash test on the database a spec names (see `crashTasks.storeFor`); `database` makes a fresh one. */
+const crashTest = <E>(database: Effect.Effect<string, E, Scope.Scope>) =>
   it.live("after SIGKILL every acknowledged task finishes, and resumed tasks continue from their checkpoint", () =>
     Effect.gen(function*() {
-      const file = yield* tempDatabaseFile
-      const reported = yield* runUntilKilled(file, 15)
+      const spec = yield* database
+      const reported = yield* runUntilKilled(spec, 15)
       const finals = yield* Effect.gen(function*() {
         const tasks = yield* TaskSupervisor.Tasks
         return yield* Effect.forEach(reported.acked, tasks.awaitInfo, { concurrency: "unbounded" })
-      }).pipe(Effect.provide(runtime(file), { local: true }))
-
+      }).pipe(Effect.provide(runtime(spec), { local: true }))
       assert.strictEqual(finals.length, 15)
       let resumed = 0
       let lost = 0
@@ -78,4 +79,12 @@ describe("crash recovery on SQLite", () => {
       assert.isAbove(resumed, 0)
       assert.isAbove(lost, 0)
     }), 60_000)
+
+describe("crash recovery on SQLite", () => {
+  crashTest(Effect.map(tempDatabaseFile, (file) => `sqlite:${file}`))
 })
+
+describe.skipIf(pgTestUrl === undefined)("crash recovery on PostgreSQL", () => {
+  crashTest(Effect.map(pgTestSchema, (schema) => `pg:${schema}`))
+})
+reportSkipped("the crash test")

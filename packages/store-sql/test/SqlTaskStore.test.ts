@@ -3,7 +3,7 @@ import { TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Exit, Layer, Option } from "effect"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
-import { pgTestStore, pgTestUrl, pgSkipReason } from "./pgTestDatabase.ts"
+import { pgTestStore, pgTestUrl, reportSkipped } from "./pgTestDatabase.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
 
 /** A store on a fresh SQLite file in a temp directory, removed when the layer is released. */
@@ -34,7 +34,7 @@ describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
   storeConformance("postgresql", pgTestStore)
   isolation("PostgreSQL", pgTestStore)
 })
-if (pgTestUrl === undefined) console.log(pgSkipReason)
+reportSkipped("the store conformance suite and the batch isolation test")
 
 /** Runs `body` with a store on `filename`, closing it afterwards. */
 const withStore = <A, E>(filename: string, body: (store: TaskStore.TaskStore["Service"]) => Effect.Effect<A, E>) =>

@@ -1,0 +1,59 @@
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect, Layer, Option, Redacted } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { SqlTaskStore } from "@chainjobs/store-sql"
+import { type TaskInfo, TaskStore } from "@chainjobs/tasks"
+import { request, testServer } from "./http.ts"
+
+const pgUrl = process.env.CHAINJOBS_TEST_PG_URL
+if (pgUrl === undefined) {
+  console.warn("Store.test.ts: skipping the PostgreSQL case: CHAINJOBS_TEST_PG_URL is not set (.ci/run sets it)")
+}
+
+/** Submits a task, waits for it, and reads it back by id. */
+const roundTrip = Effect.gen(function*() {
+  const done = yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: { fromBlock: 1, toBlock: 3, delayMillis: 0 } })
+  assert.strictEqual(done.body.status, "completed")
+  const read = yield* request("GET", `/api/tasks/${done.body.id}`)
+  assert.deepStrictEqual(read.body, done.body)
+  return done.body.id as string
+})
+
+/** Reads a record straight from a store, bypassing the server. */
+const storedStatus = (id: string, store: Layer.Layer<TaskStore.TaskStore, unknown>) =>
+  TaskStore.TaskStore.use((tasks) => tasks.get(id)).pipe(
+    Effect.map(Option.map((info: TaskInfo.TaskInfo) => info.status)),
+    Effect.provide(store),
+    Effect.orDie
+  )
+
+const dataDir = join(mkdtempSync(join(tmpdir(), "chainjobs-store-")), "nested", "data")
+/** The server on a fresh data directory, removed when the layer is released. */
+const sqliteServer = Layer.provideMerge(
+  testServer({ dataDir }),
+  Layer.effectDiscard(Effect.addFinalizer(() => Effect.sync(() => rmSync(join(dataDir, "..", ".."), { recursive: true, force: true }))))
+)
+
+describe("task store", () => {
+  layer(sqliteServer, { excludeTestServices: true })("SQLite under dataDir", (it) => {
+    it.effect("tasks are kept in the SQLite file, its directory created as needed", () =>
+      Effect.gen(function*() {
+        const id = yield* roundTrip
+        const status = yield* storedStatus(id, SqlTaskStore.layerSqlite({ filename: join(dataDir, "chainjobs.db") }))
+        assert.deepStrictEqual(status, Option.some("completed"))
+      }))
+  })
+
+  describe.skipIf(pgUrl === undefined)("PostgreSQL", () => {
+    layer(testServer({ databaseUrl: Option.some(Redacted.make(pgUrl ?? "")) }), { excludeTestServices: true })("at databaseUrl", (it) => {
+      it.effect("tasks are kept in PostgreSQL when a database URL is configured", () =>
+        Effect.gen(function*() {
+          const id = yield* roundTrip
+          const status = yield* storedStatus(id, SqlTaskStore.layerPg({ url: Redacted.make(pgUrl ?? ""), maxConnections: 1 }))
+          assert.deepStrictEqual(status, Option.some("completed"))
+        }))
+    })
+  })
+})

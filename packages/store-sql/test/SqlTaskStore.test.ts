@@ -10,31 +10,61 @@ import { tempDatabaseFile } from "./tempDirectory.ts"
 const sqliteStore = (worker: boolean) =>
   Layer.unwrap(Effect.map(tempDatabaseFile, (filename) => SqlTaskStore.layerSqlite({ filename, worker })))
 
-/** A batch holding a record the database refuses still stores the others: on each database. */
-const isolation = (name: string, layer: Layer.Layer<TaskStore.TaskStore, unknown>) =>
-  it.effect(`${name}: a record that cannot be stored fails its own write, not the others in its batch`, () =>
-    Effect.gen(function*() {
-      const store = yield* TaskStore.TaskStore
-      const [good, otherGood] = [record(), record()]
-      const notNull = record({ priority: Number.NaN }) // violates NOT NULL
-      const notJson = record({ payload: { amount: 1n } }) // JSON.stringify throws
-      const results = yield* Effect.all([good, notNull, notJson, otherGood].map((info) => Effect.exit(store.insert(info))), {
-        concurrency: "unbounded"
-      })
-      assert.deepStrictEqual(results.map(Exit.isSuccess), [true, false, false, true])
-      const stored = yield* store.list({})
-      assert.deepStrictEqual(stored.items.map((info) => info.id), [otherGood.id, good.id])
-    }).pipe(Effect.provide(layer, { local: true })))
+/** What the store promises beyond the conformance suite, on each database. */
+const beyondConformance = (name: string, layer: Layer.Layer<TaskStore.TaskStore, unknown>) =>
+  describe(`SqlTaskStore on ${name}`, () => {
+    const test = (title: string, body: (store: TaskStore.TaskStore["Service"]) => Effect.Effect<void, unknown>) =>
+      it.effect(title, () =>
+        Effect.gen(function*() {
+          yield* body(yield* TaskStore.TaskStore)
+        }).pipe(Effect.provide(layer, { local: true })))
+
+    test("a record that cannot be stored fails its own write, not the others in its batch", (store) =>
+      Effect.gen(function*() {
+        const [good, otherGood] = [record(), record()]
+        const notNull = record({ priority: Number.NaN }) // violates NOT NULL
+        const notJson = record({ payload: { amount: 1n } }) // JSON.stringify throws
+        const results = yield* Effect.all([good, notNull, notJson, otherGood].map((info) => Effect.exit(store.insert(info))), {
+          concurrency: "unbounded"
+        })
+        assert.deepStrictEqual(results.map(Exit.isSuccess), [true, false, false, true])
+        const stored = yield* store.list({})
+        assert.deepStrictEqual(stored.items.map((info) => info.id), [otherGood.id, good.id])
+      }))
+
+    test("a progress write never overwrites a finished record", (store) =>
+      Effect.gen(function*() {
+        const info = record({ status: "running", startedAt: 1 })
+        yield* store.insert(info)
+        yield* store.update({ ...info, status: "completed", progress: 100, finishedAt: 2, result: "done" })
+        // A late report from the handler's fiber, raced past the completion.
+        yield* store.updateProgress({ ...info, progress: 50, message: "stale" })
+        yield* store.insert(record()) // anything still queued is written by now
+        const stored = Option.getOrThrow(yield* store.get(info.id))
+        assert.strictEqual(stored.status, "completed")
+        assert.strictEqual(stored.progress, 100)
+      }))
+
+    test("a record removed right after a progress report stays removed", (store) =>
+      Effect.gen(function*() {
+        const info = record({ status: "running", startedAt: 1 })
+        yield* store.insert(info)
+        yield* store.updateProgress({ ...info, progress: 10 }) // acknowledged at once, still queued
+        assert.isTrue(yield* store.remove(info.id))
+        yield* store.insert(record()) // anything still queued is written by now
+        assert.isTrue(Option.isNone(yield* store.get(info.id)))
+      }))
+  })
 
 storeConformance("sqlite file", sqliteStore(false))
 storeConformance("sqlite file on a worker thread", sqliteStore(true))
-isolation("SQLite", sqliteStore(false))
+beyondConformance("a SQLite file", sqliteStore(false))
 
 describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
   storeConformance("postgresql", pgTestStore)
-  isolation("PostgreSQL", pgTestStore)
+  beyondConformance("PostgreSQL", pgTestStore)
 })
-reportSkipped("the store conformance suite and the batch isolation test")
+reportSkipped("the store conformance suite and the tests of what the store promises beyond it")
 
 /** Runs `body` with a store on `filename`, closing it afterwards. */
 const withStore = <A, E>(filename: string, body: (store: TaskStore.TaskStore["Service"]) => Effect.Effect<A, E>) =>
@@ -43,7 +73,7 @@ const withStore = <A, E>(filename: string, body: (store: TaskStore.TaskStore["Se
     return yield* body(store)
   }).pipe(Effect.provide(SqlTaskStore.layerSqlite({ filename }), { local: true }))
 
-describe("SqlTaskStore on SQLite", () => {
+describe("SqlTaskStore on a SQLite file, reopened", () => {
   it.effect("every acknowledged concurrent write is on disk after the file is closed and reopened", () =>
     Effect.gen(function*() {
       const file = yield* tempDatabaseFile
@@ -59,39 +89,6 @@ describe("SqlTaskStore on SQLite", () => {
       const stored = [...page.items, ...rest.items]
       assert.strictEqual(stored.length, all.length)
       for (const info of stored) assert.deepStrictEqual(info.result, { id: info.id })
-    }))
-
-  it.effect("a progress write never overwrites a finished record", () =>
-    Effect.gen(function*() {
-      const file = yield* tempDatabaseFile
-      const info = record({ status: "running", startedAt: 1 })
-      const read = yield* withStore(file, (store) =>
-        Effect.gen(function*() {
-          yield* store.insert(info)
-          yield* store.update({ ...info, status: "completed", progress: 100, finishedAt: 2, result: "done" })
-          // A late report from the handler's fiber, raced past the completion.
-          yield* store.updateProgress({ ...info, progress: 50, message: "stale" })
-          yield* store.update({ ...info, id: record().id }) // a later state change flushes the progress batch
-          return yield* store.get(info.id)
-        }))
-      const stored = Option.getOrThrow(read)
-      assert.strictEqual(stored.status, "completed")
-      assert.strictEqual(stored.progress, 100)
-    }))
-
-  it.effect("a record removed right after a progress report stays removed", () =>
-    Effect.gen(function*() {
-      const file = yield* tempDatabaseFile
-      const info = record({ status: "running", startedAt: 1 })
-      const read = yield* withStore(file, (store) =>
-        Effect.gen(function*() {
-          yield* store.insert(info)
-          yield* store.updateProgress({ ...info, progress: 10 }) // acknowledged at once, still queued
-          assert.isTrue(yield* store.remove(info.id))
-          yield* store.insert(record()) // anything still queued is written by now
-          return yield* store.get(info.id)
-        }))
-      assert.isTrue(Option.isNone(read))
     }))
 
   it.effect("queued progress reaches the file when the store closes", () =>

@@ -89,8 +89,7 @@ const emptyBatch = (): PendingBatch => ({
   committed: Deferred.makeUnsafe()
 })
 
-/** How many records a batch holds. */
-export const size = (batch: Batch): number => batch.inserts.size + batch.updates.size + batch.progress.size
+const size = (batch: Batch): number => batch.inserts.size + batch.updates.size + batch.progress.size
 
 /** Fails with the error of the write of `id` if that write failed on its own. */
 const outcome = (result: BatchResult, id: string) => {

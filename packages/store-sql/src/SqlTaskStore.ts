@@ -95,14 +95,15 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    * Writes a batch in one transaction. When that fails on something in the
    * data (a constraint, a value that does not encode), every task in the
    * batch would fail with it, so the records are written again one by one and
-   * only the culprit fails. A lost connection, a lock held too long and the
-   * like fail the whole batch: each record alone would meet them too.
+   * only the culprit fails, with a `TaskStoreError` even when the cause was a
+   * defect. A lost connection, a lock held too long and the like fail the
+   * whole batch: each record alone would meet them too.
    */
   const write: GroupCommit.WriteBatch = (batch) =>
     writeTogether(batch).pipe(
       Effect.map((duplicates) => ({ duplicates, failed: new Map() })),
       Effect.catchCause((cause) =>
-        GroupCommit.size(batch) > 1 && !cause.reasons.some((reason) => Cause.isFailReason(reason) && reason.error.isRetryable)
+        !cause.reasons.some((reason) => Cause.isFailReason(reason) && reason.error.isRetryable)
           ? writeOneByOne(batch)
           : Effect.failCause(cause)
       ),

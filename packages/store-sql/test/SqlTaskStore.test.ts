@@ -30,6 +30,9 @@ const beyondConformance = (name: string, layer: Layer.Layer<TaskStore.TaskStore,
         assert.deepStrictEqual(results.map(Exit.isSuccess), [true, false, false, true])
         const stored = yield* store.list({})
         assert.deepStrictEqual(stored.items.map((info) => info.id), [otherGood.id, good.id])
+        // Alone in its batch, a record that does not encode is a typed failure too, not a defect.
+        const alone = yield* Effect.flip(store.insert(record({ payload: { amount: 2n } })))
+        assert.strictEqual(alone._tag, "TaskStoreError")
       }))
 
     test("a progress write never overwrites a finished record", (store) =>

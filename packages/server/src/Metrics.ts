@@ -2,14 +2,15 @@
  * Prometheus metrics at `/metrics`. Task metrics are kept from the
  * supervisor's event stream (submissions, outcomes by kind and status,
  * durations) and read from its stats at scrape time (queue depth, running
- * tasks by kind, worker limit). Every other Effect `Metric` in the process —
- * the chain layer's pool and rate-limit metrics, RPC latency — is rendered
+ * tasks by kind, worker limit); request latency of the REST API, RPC and
+ * dashboard is timed by a middleware. Every other Effect `Metric` in the
+ * process — the chain layer's pool, wait and request metrics — is rendered
  * with them, since all share Effect's metric registry.
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Metric, Stream } from "effect"
-import { HttpRouter, HttpServerResponse } from "effect/http"
+import { Clock, Effect, Exit, Layer, Metric, Stream } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import { TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
 
@@ -37,6 +38,29 @@ export const maxWorkers = Metric.gauge("chainjobs_workers_max", { description: "
 /** 1 while the supervisor accepts tasks, 0 while it shuts down. */
 export const accepting = Metric.gauge("chainjobs_accepting", { description: "1 while new tasks are accepted" })
 
+/** Time to respond to an HTTP request (to the first byte of a stream), by surface, method and status. */
+export const requestDuration = Metric.histogram("chainjobs_http_request_duration_seconds", {
+  description: "Time to respond to a request: REST API, RPC, WebSocket upgrade, dashboard",
+  boundaries: Metric.exponentialBoundaries({ start: 0.001, factor: 4, count: 10 })
+})
+
+/** Which part of the service a path belongs to: a bounded label, unlike the path itself. */
+export const surface = (path: string): string =>
+  path.startsWith("/api/") ? "api" : path === "/rpc" ? "rpc" : path === "/ws" ? "ws" : path === "/" ? "dashboard" : "other"
+
+/** Times every request into `requestDuration`. */
+export const layerRequestTiming = HttpRouter.middleware((httpEffect) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const started = yield* Clock.currentTimeNanos
+    const exit = yield* Effect.exit(httpEffect)
+    const seconds = Number((yield* Clock.currentTimeNanos) - started) / 1e9
+    const status = Exit.isSuccess(exit) ? exit.value.status : 500
+    const attributes = { surface: surface(new URL(request.url, "http://x").pathname), method: request.method, status: String(status) }
+    yield* Metric.update(Metric.withAttributes(requestDuration, attributes), seconds)
+    return yield* exit
+  }), { global: true })
+
 const record = (info: TaskInfo.TaskInfo): Effect.Effect<void> => {
   if (info.status === "pending" && info.attempt === 1 && info.startedAt === null) {
     return Metric.update(Metric.withAttributes(submitted, { kind: info.kind }), 1)
@@ -63,7 +87,7 @@ export const sample = Effect.fnUntraced(function*(tasks: TaskSupervisor.Tasks["S
 })
 
 /** Follows the supervisor's events into the task metrics and serves `/metrics`. */
-export const layer: Layer.Layer<never, never, HttpRouter.HttpRouter | TaskSupervisor.Tasks> = Layer.effectDiscard(
+export const layerTasks: Layer.Layer<never, never, HttpRouter.HttpRouter | TaskSupervisor.Tasks> = Layer.effectDiscard(
   Effect.gen(function*() {
     const tasks = yield* TaskSupervisor.Tasks
     yield* Effect.forkScoped(Stream.runForEach(tasks.events, record))
@@ -79,3 +103,6 @@ export const layer: Layer.Layer<never, never, HttpRouter.HttpRouter | TaskSuperv
     )
   })
 )
+
+/** The task metrics, request timing and `/metrics`. */
+export const layer = Layer.merge(layerTasks, layerRequestTiming)

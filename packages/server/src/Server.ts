@@ -32,6 +32,7 @@ import * as DemoTasks from "./DemoTasks.ts"
 import * as Metrics from "./Metrics.ts"
 import * as RestServer from "./RestServer.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
+import * as TaskLog from "./TaskLog.ts"
 
 /** Why the service could not start: its port, its store, or its dev chain. */
 export type StartError =
@@ -104,9 +105,9 @@ export const layerTasks = (
   const supervisor = TaskSupervisor.layer({ maxWorkers: settings.maxWorkers, shutdownGracePeriod: settings.shutdownGrace })
   const store = layerStore(settings)
   return Option.match(layerChains(settings), {
-    onNone: () => DemoTasks.layer.pipe(Layer.provideMerge(supervisor), Layer.provideMerge(store)),
+    onNone: () => Layer.merge(DemoTasks.layer, TaskLog.layer).pipe(Layer.provideMerge(supervisor), Layer.provideMerge(store)),
     onSome: (chains) =>
-      Layer.merge(DemoTasks.layer, ChainTasks.layer).pipe(
+      Layer.mergeAll(DemoTasks.layer, ChainTasks.layer, TaskLog.layer).pipe(
         Layer.provideMerge(supervisor),
         Layer.provideMerge(chains),
         Layer.provideMerge(store)

@@ -36,6 +36,15 @@ layer(testServer(), { excludeTestServices: true })("metrics", (it) => {
       assert.strictEqual(sample(text, "chainjobs_tasks_running", { kind: "demo-scan" }), 1)
       assert.strictEqual(sample(text, "chainjobs_tasks_pending"), 0)
       assert.strictEqual(sample(text, "chainjobs_accepting"), 1)
+      // Requests so far: three submissions (202 and two 200s with wait=true) before this scrape.
+      assert.strictEqual(
+        sample(text, "chainjobs_http_request_duration_seconds_count", { surface: "api", method: "POST", status: "202" }),
+        1
+      )
+      assert.strictEqual(
+        sample(text, "chainjobs_http_request_duration_seconds_count", { surface: "api", method: "POST", status: "200" }),
+        2
+      )
       yield* request("DELETE", `/api/tasks/${running.body.taskId}`)
     }))
 })

@@ -86,5 +86,5 @@ describe("chainjobs serve", () => {
         return yield* Effect.forEach([short.taskId, long.taskId], (id) => store.get(id))
       }).pipe(Effect.provide(SqlTaskStore.layerSqlite({ filename: join(dataDir, "chainjobs.db") })))
       assert.deepStrictEqual(stored.map((info) => Option.map(info, (i) => i.status)), [Option.some("completed"), Option.some("interrupted")])
-    }), { timeout: 20_000 })
+    }), { timeout: 60_000 })
 })

@@ -16,9 +16,6 @@ export const TaskStatus = Schema.Literals(["pending", "running", "completed", "f
 /** @see TaskStatus */
 export type TaskStatus = typeof TaskStatus.Type
 
-/** The statuses a task never leaves. */
-export const terminalStatuses: ReadonlyArray<TaskStatus> = ["completed", "failed", "interrupted"]
-
 /** True once a task has reached a status it never leaves. */
 export const isTerminal = (status: TaskStatus): boolean =>
   status === "completed" || status === "failed" || status === "interrupted"

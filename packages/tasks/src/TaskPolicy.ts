@@ -20,10 +20,10 @@ export interface TaskPolicy<Payload = any, Error = any> {
    */
   readonly heartbeatTimeout?: Duration.Input | undefined
   /**
-   * Retries of failed attempts. By default only the kind's typed errors are
-   * retried; errors whose `_tag` is listed in `doNotRetry` never are, and
-   * defects are retried only with `defects: true`. Timeouts, heartbeats and
-   * interruptions are never retried. Default: no retries.
+   * Retries of failed attempts on `schedule`. Failures are retried except errors
+   * whose `_tag` is listed in `doNotRetry`; defects are retried only with
+   * `defects: true` (the schedule then sees them wrapped). Timeouts, missed
+   * heartbeats and interruptions are never retried. Default: no retries.
    */
   readonly retry?: {
     readonly schedule: Schedule.Schedule<any, Error>
@@ -43,9 +43,11 @@ export interface TaskPolicy<Payload = any, Error = any> {
   /** How long a finished record is kept before the sweeper purges it. Default: 24 hours. */
   readonly retention?: Duration.Input | undefined
   /**
-   * A task found running after a restart (its process died) or stopped by a
-   * shutdown: `resume` runs it again (attempt + 1) from its last checkpoint;
-   * `fail` records it as failed with reason `lost`. Default: `fail`.
+   * A task found running after a restart (its process died): `resume` runs it
+   * again (attempt + 1) from its last checkpoint; `fail` records it as failed
+   * with reason `lost`. A task stopped by a graceful shutdown is stored back as
+   * `pending` for the next process with `resume`, and as `interrupted` with
+   * `fail`. Default: `fail`.
    */
   readonly onRestart?: "resume" | "fail" | undefined
 }

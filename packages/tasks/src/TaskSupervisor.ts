@@ -25,7 +25,6 @@ import {
   Fiber,
   Layer,
   Option,
-  PubSub,
   Queue,
   Schedule,
   Scope,
@@ -38,7 +37,7 @@ import { uuidv7 } from "./internal/uuid.ts"
 import type * as Task from "./Task.ts"
 import { TaskContext } from "./TaskContext.ts"
 import {
-  type InvalidPayload,
+  InvalidPayload,
   type ResultDecodeError,
   SubmitRejected,
   TaskAborted,
@@ -175,7 +174,8 @@ export class Tasks extends Context.Service<Tasks, {
   /**
    * Keeps a task of the kind running, like systemd's `Restart=`: when it fails
    * (or, with `restartOn: "always"`, ends in any way but an interruption) it is
-   * submitted again after the delay of `restart` (e.g. exponential backoff).
+   * submitted again after the delay of `restart` (e.g. exponential backoff). A run
+   * that lasted `resetAfter` (default 1 minute) starts the schedule over.
    */
   daemon<K extends Task.Any>(
     kind: K,
@@ -183,6 +183,7 @@ export class Tasks extends Context.Service<Tasks, {
     options: {
       readonly restart: Schedule.Schedule<unknown, unknown, unknown>
       readonly restartOn?: "failure" | "always" | undefined
+      readonly resetAfter?: Duration.Input | undefined
       readonly submit?: SubmitOptions | undefined
     }
   ): Effect.Effect<Daemon, InvalidPayload | UnknownTaskKind>
@@ -205,8 +206,10 @@ interface Entry {
   /** Waiters on the final record, made on first use. */
   done: Deferred.Deferred<TaskInfo> | undefined
   listeners: Set<Queue.Queue<TaskInfo, Cause.Done>> | undefined
-  /** Why the supervisor itself stopped the task, if it did. */
-  stoppedBy: "heartbeat" | "shutdown" | undefined
+  /** Who stopped the task, if anyone did: the first reason wins. */
+  stoppedBy: "user" | "heartbeat" | "shutdown" | undefined
+  /** The key's slot in the limit maps: keys of different kinds never collide. */
+  readonly slot: string | null
   /** True while the task waits out a retry delay: the watchdog leaves it alone then. */
   backingOff: boolean
 }
@@ -310,6 +313,12 @@ class LiveTaskContext implements TaskContextService {
   }
 }
 
+/** The slot of a key in the limit maps: kind and key, so that kinds never share keys. */
+const slotOf = (kind: string, key: string | null): string | null => (key === null ? null : `${kind}\u0000${key}`)
+
+/** How often the final record of a task is written again before the failure is only logged. */
+const finalWriteRetries = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 5 }))
+
 const unknownKind = (name: string) => new UnknownTaskKind({ kind: name, message: `no task kind "${name}" is registered` })
 
 /** Makes a supervisor in the current scope; closing the scope shuts it down gracefully. */
@@ -331,7 +340,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
   const runningByKey = new Map<string, number>()
   /** Unfinished tasks per key, in submission order. */
   const keyHolders = new Map<string, Array<Entry>>()
-  const allEvents = yield* PubSub.unbounded<TaskInfo>()
+  /** The queues of open `events` streams (every change of every task). */
+  const watchers = new Set<Queue.Queue<TaskInfo, Cause.Done>>()
   let accepting = true
 
   const bump = (map: Map<string, number>, key: string, by: number) => {
@@ -340,17 +350,10 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     else map.set(key, n)
   }
 
-  /** How many `events` streams are open: nothing is published to the PubSub while there are none. */
-  let watchers = 0
   const publish = (entry: Entry) => {
     const info = entry.info
-    if (entry.listeners !== undefined) {
-      for (const queue of entry.listeners) {
-        Queue.offerUnsafe(queue, info)
-        if (isTerminal(info.status)) Queue.endUnsafe(queue)
-      }
-    }
-    if (watchers > 0) PubSub.publishUnsafe(allEvents, info)
+    if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.offerUnsafe(queue, info)
+    for (const queue of watchers) Queue.offerUnsafe(queue, info)
   }
   const shared: Shared = { store, now, publish }
 
@@ -361,8 +364,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
   const canStart = (entry: Entry): boolean => {
     const policy = entry.registered.kind.policy
     if ((runningByKind.get(entry.info.kind) ?? 0) >= policy.concurrency) return false
-    const key = entry.info.key
-    return key === null || (runningByKey.get(key) ?? 0) < policy.keyConcurrency
+    return entry.slot === null || (runningByKey.get(entry.slot) ?? 0) < policy.keyConcurrency
   }
 
   let dispatching = false
@@ -391,7 +393,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
   const start = (entry: Entry) => {
     running.add(entry)
     bump(runningByKind, entry.info.kind, 1)
-    if (entry.info.key !== null) bump(runningByKey, entry.info.key, 1)
+    if (entry.slot !== null) bump(runningByKey, entry.slot, 1)
     entry.fiber = Effect.runForkWith(Context.add(entry.registered.context, TaskContext, new LiveTaskContext(entry, shared)))(
       runTask(entry)
     )
@@ -417,7 +419,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         heartbeatAt: at
       }
       publish(entry)
-      let effect = handler(entry.payload) as Effect.Effect<unknown, unknown>
+      // Each attempt gets a scope of its own: a handler's finalizers run when the attempt ends.
+      let effect = Effect.scoped(handler(entry.payload) as Effect.Effect<unknown, unknown, Scope.Scope>)
       if (policy.timeoutMillis !== undefined) {
         const timeoutMillis = policy.timeoutMillis
         effect = Effect.timeoutOrElse(effect, {
@@ -495,7 +498,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         finishedAt: finished ? at : null,
         expiresAt: finished ? at + kind.policy.retentionMillis : null
       }
-      return Effect.flatMap(Effect.exit(store.update(entry.info)), (written) => {
+      return Effect.flatMap(Effect.exit(Effect.retry(store.update(entry.info), finalWriteRetries)), (written) => {
         release(entry)
         return Exit.isSuccess(written)
           ? Effect.void
@@ -507,23 +510,24 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
   const release = (entry: Entry) => {
     if (running.delete(entry)) {
       bump(runningByKind, entry.info.kind, -1)
-      if (entry.info.key !== null) bump(runningByKey, entry.info.key, -1)
+      if (entry.slot !== null) bump(runningByKey, entry.slot, -1)
     }
     releaseKey(entry)
     entries.delete(entry.info.id)
     publish(entry)
+    // This process is done with the task: its followers end here, whatever its status.
+    if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.endUnsafe(queue)
     if (entry.done !== undefined) Deferred.doneUnsafe(entry.done, Exit.succeed(entry.info))
     dispatch()
   }
 
   const releaseKey = (entry: Entry) => {
-    const key = entry.info.key
-    if (key === null) return
-    const holders = keyHolders.get(key)
+    if (entry.slot === null) return
+    const holders = keyHolders.get(entry.slot)
     if (holders === undefined) return
     const index = holders.indexOf(entry)
     if (index >= 0) holders.splice(index, 1)
-    if (holders.length === 0) keyHolders.delete(key)
+    if (holders.length === 0) keyHolders.delete(entry.slot)
   }
 
   // ---------------------------------------------------------------------------
@@ -539,12 +543,13 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       done: undefined,
       listeners: undefined,
       stoppedBy: undefined,
-      backingOff: false
+      backingOff: false,
+      slot: slotOf(info.kind, info.key)
     }
     entries.set(info.id, entry)
-    if (info.key !== null) {
-      const holders = keyHolders.get(info.key)
-      if (holders === undefined) keyHolders.set(info.key, [entry])
+    if (entry.slot !== null) {
+      const holders = keyHolders.get(entry.slot)
+      if (holders === undefined) keyHolders.set(entry.slot, [entry])
       else holders.push(entry)
     }
     return entry
@@ -584,9 +589,19 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       const converted = fromEncoded ? registered.codec.decodePayload(input) : registered.codec.encodePayload(input)
       if (Exit.isFailure(converted)) return Effect.failCause(converted.cause)
       const payload = fromEncoded ? converted.value : input
+      const priority = options?.priority ?? kind.policy.priority
+      if (!Number.isFinite(priority)) {
+        return Effect.fail(
+          new InvalidPayload({
+            kind: kind.name,
+            issues: [{ path: ["priority"], message: "Expected a finite number" }],
+            message: `invalid priority for task kind "${kind.name}": ${priority}`
+          })
+        )
+      }
       const key = kind.policy.key === undefined ? null : kind.policy.key(payload)
       if (key !== null) {
-        const holders = keyHolders.get(key)
+        const holders = keyHolders.get(slotOf(kind.name, key)!)
         if (holders !== undefined && holders.length >= kind.policy.keyConcurrency) {
           const onConflict = options?.onConflict ?? kind.policy.onConflict
           if (onConflict === "join") return Effect.succeed(makeHandle(holders[0].info.id, kind))
@@ -608,7 +623,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         kind: kind.name,
         status: "pending",
         reason: null,
-        priority: options?.priority ?? kind.policy.priority,
+        priority,
         key,
         owner: options?.owner ?? null,
         attempt: 1,
@@ -633,8 +648,13 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
           entries.delete(info.id)
           return Effect.failCause(written.cause)
         }
+        const handle = makeHandle(info.id, kind)
+        // Recorded, but the supervisor began shutting down meanwhile: it stays pending for the next process.
+        if (!accepting) return Effect.as(Effect.sync(() => abandon(entry)), handle)
+        // Interrupted while being recorded: it never starts.
+        if (entry.stoppedBy === "user") return Effect.as(interruptPending(entry), handle)
         enqueue(entry)
-        return Effect.succeed(makeHandle(info.id, kind))
+        return Effect.succeed(handle)
       })
     })
 
@@ -695,22 +715,38 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       )
     }))
 
+  /** Records a task that never started as interrupted and forgets it. */
+  const interruptPending = (entry: Entry): Effect.Effect<void, TaskStoreError> =>
+    Effect.suspend(() => {
+      const at = now()
+      entry.info = {
+        ...entry.info,
+        status: "interrupted",
+        finishedAt: at,
+        expiresAt: at + entry.registered.kind.policy.retentionMillis
+      }
+      return store.update(entry.info).pipe(Effect.ensuring(Effect.sync(() => release(entry))))
+    })
+
+  /** Forgets a task this process will not run (it shut down): followers end, waiters learn its last record. */
+  const abandon = (entry: Entry) => {
+    releaseKey(entry)
+    entries.delete(entry.info.id)
+    if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.endUnsafe(queue)
+    if (entry.done !== undefined) Deferred.doneUnsafe(entry.done, Exit.succeed(entry.info))
+  }
+
   const interrupt = (id: string): Effect.Effect<void, TaskNotFound | TaskStoreError> =>
     Effect.suspend(() => {
       const entry = entries.get(id)
-      if (entry === undefined) return Effect.asVoid(get(id))
-      if (entry.fiber === undefined && pending.remove(entry, entry.info.priority)) {
-        const at = now()
-        entry.info = {
-          ...entry.info,
-          status: "interrupted",
-          finishedAt: at,
-          expiresAt: at + entry.registered.kind.policy.retentionMillis
-        }
-        return store.update(entry.info).pipe(Effect.ensuring(Effect.sync(() => release(entry))))
+      if (entry === undefined) {
+        dropDormant(id)
+        return Effect.asVoid(get(id))
       }
-      const fiber = entry.fiber
-      if (fiber !== undefined) fiber.interruptUnsafe()
+      entry.stoppedBy ??= "user"
+      if (entry.fiber === undefined && pending.remove(entry, entry.info.priority)) return interruptPending(entry)
+      // Running: interrupt its fiber. Still being recorded: submit sees the request and never queues it.
+      entry.fiber?.interruptUnsafe()
       return Effect.asVoid(awaitInfo(id))
     })
 
@@ -746,6 +782,18 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     const resumed: TaskInfo = info.status === "running" ? { ...info, status: "pending", attempt: info.attempt + 1 } : info
     const entry = addEntry(resumed, registered, payload.value)
     return Effect.map(info.status === "running" ? store.update(resumed) : Effect.void, () => enqueue(entry))
+  }
+
+  /** Forgets a record found unfinished at start (it was interrupted or deleted before its kind registered). */
+  const dropDormant = (id: string) => {
+    for (const [kind, list] of dormant) {
+      const index = list.findIndex((info) => info.id === id)
+      if (index >= 0) {
+        list.splice(index, 1)
+        if (list.length === 0) dormant.delete(kind)
+        return
+      }
+    }
   }
 
   const register = (kind: Task.Any, handler: Registered["handler"], handlerContext: Context.Context<any>) =>
@@ -796,16 +844,13 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     yield* Effect.timeoutOption(awaitAll(Array.from(running)), config.shutdownGracePeriod)
     const remaining = Array.from(running)
     for (const entry of remaining) {
-      entry.stoppedBy = "shutdown"
+      entry.stoppedBy ??= "shutdown"
       entry.fiber?.interruptUnsafe()
     }
     yield* awaitAll(remaining)
     // Tasks that never started stay pending in the store for the next process; local waiters learn of the shutdown.
-    for (const entry of pending.drain()) {
-      entries.delete(entry.info.id)
-      if (entry.done !== undefined) Deferred.doneUnsafe(entry.done, Exit.succeed(entry.info))
-      if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.endUnsafe(queue)
-    }
+    for (const entry of pending.drain()) abandon(entry)
+    for (const queue of watchers) Queue.endUnsafe(queue)
   })
   yield* Effect.addFinalizer(() => shutdown)
 
@@ -824,18 +869,15 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     interrupt,
     delete: (id) => Effect.andThen(interrupt(id), Effect.asVoid(store.remove(id))),
     purge: (filter) => store.purge(filter),
-    events: Stream.unwrap(
+    events: Stream.callback<TaskInfo>((queue) =>
       Effect.acquireRelease(
         Effect.sync(() => {
-          watchers++
+          if (accepting) watchers.add(queue)
+          else Queue.endUnsafe(queue)
         }),
-        () =>
-          Effect.sync(() => {
-            watchers--
-          })
-      ).pipe(Effect.as(Stream.fromPubSub(allEvents)))
-    ),
-    stats: Effect.sync(() => ({
+        () => Effect.sync(() => watchers.delete(queue))
+      )
+    ),    stats: Effect.sync(() => ({
       pending: pending.size,
       running: running.size,
       maxWorkers: config.maxWorkers,

@@ -115,6 +115,21 @@ describe("concurrency", () => {
       }).pipe(Effect.provide(supervisor(h.layer)))
     }))
 
+  it.effect("kinds never share keys: the same key in two kinds neither blocks nor joins across them", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const Other = Task.define("other-scan", { payload: Scan.payload, success: Schema.String, policy: { key: (p: { address: string }) => p.address } })
+      const layer = Layer.merge(h.layer, Task.implement(Other, ({ name }) => Effect.succeed(name)))
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks
+        const scan = yield* tasks.submit(Scan, { name: "s", address: "0xa" })
+        const other = yield* tasks.submit(Other, { name: "o", address: "0xa" }, { onConflict: "join" })
+        assert.notStrictEqual(other.id, scan.id)
+        assert.strictEqual(yield* other.join, "o")
+        assert.strictEqual(yield* scan.status, "running")
+      }).pipe(Effect.provide(supervisor(layer)))
+    }))
+
   it.effect("concurrent rejecting submissions on one key admit exactly one", () =>
     Effect.gen(function*() {
       const h = yield* harness

@@ -3,6 +3,7 @@ import { Context, Effect, Exit, Fiber, Layer, Option, Ref, Schema, Scope } from 
 import { TestClock } from "effect/testing"
 import * as Task from "../src/Task.ts"
 import { TaskContext } from "../src/TaskContext.ts"
+import { TaskAborted } from "../src/TaskError.ts"
 import * as TaskStore from "../src/TaskStore.ts"
 import * as TaskSupervisor from "../src/TaskSupervisor.ts"
 import { settle } from "./fixtures.ts"
@@ -109,7 +110,10 @@ describe("restart recovery", () => {
       assert.strictEqual(lost.status, "failed")
       assert.strictEqual(lost.reason, "lost")
       const lostExit = yield* (yield* tasks.handle(once.id)).await
-      assert.isTrue(Exit.isFailure(lostExit))
+      assert.deepStrictEqual(
+        lostExit,
+        Exit.fail(new TaskAborted({ id: once.id, reason: "lost", message: "the process running the task stopped before it finished" }))
+      )
 
       yield* settle
       yield* TestClock.adjust("2 seconds")

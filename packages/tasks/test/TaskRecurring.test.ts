@@ -120,6 +120,25 @@ describe("daemons", () => {
       }).pipe(Effect.provide(supervisor(live)))
     }))
 
+  it.effect("a daemon that ran healthily for resetAfter starts its backoff over", () =>
+    Effect.gen(function*() {
+      const runs = yield* Ref.make(0)
+      const live = Task.implement(Follower, ({ crashAfter }) =>
+        Effect.andThen(Ref.update(runs, (n) => n + 1), Effect.andThen(Effect.sleep(`${crashAfter} seconds`), Effect.fail(new Crash({ message: "crash" })))))
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks
+        yield* tasks.daemon(Follower, { crashAfter: 120 }, { restart: Schedule.exponential("10 seconds"), resetAfter: "1 minute" })
+        yield* settle
+        // every run lasts 2 minutes, longer than resetAfter: each restart waits the first delay, 10 s
+        for (let run = 1; run <= 4; run++) {
+          assert.strictEqual(yield* Ref.get(runs), run)
+          yield* TestClock.adjust("120 seconds")
+          yield* TestClock.adjust("10 seconds")
+        }
+        assert.strictEqual(yield* Ref.get(runs), 5)
+      }).pipe(Effect.provide(supervisor(live)))
+    }))
+
   it.effect("a daemon that ends cleanly is not restarted unless restartOn is always", () =>
     Effect.gen(function*() {
       const runs = yield* Ref.make(0)

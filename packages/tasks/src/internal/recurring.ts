@@ -3,7 +3,7 @@
  * run is an ordinary task. Their driving fibers live in the supervisor's
  * scope, so they stop when it shuts down.
  */
-import { Effect, Exit, Fiber, Option, type Schedule, type Scope } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Option, type Schedule, type Scope } from "effect"
 import type * as Task from "../Task.ts"
 import { isTerminal } from "../TaskInfo.ts"
 import type { Daemon, Recurring, SubmitOptions, Tasks } from "../TaskSupervisor.ts"
@@ -45,8 +45,14 @@ export const schedule = <K extends Task.Any>(
 
 /** Why one daemon run asks to be restarted. */
 const restart = Symbol("restart")
+/** A run that was healthy for `resetAfter`: restart with the schedule from its beginning. */
+const restartFresh = Symbol("restartFresh")
 
-/** Keeps a task of `kind` running, resubmitting it on the `restart` schedule when it ends. */
+/**
+ * Keeps a task of `kind` running, resubmitting it on the `restart` schedule when it ends.
+ * A run that lasted at least `resetAfter` starts the schedule over, so a daemon that
+ * crashes once a week does not inherit the backoff of last week's crash loop.
+ */
 export const daemon = <K extends Task.Any>(
   tasks: Tasks["Service"],
   scope: Scope.Scope,
@@ -55,26 +61,46 @@ export const daemon = <K extends Task.Any>(
   options: {
     readonly restart: Schedule.Schedule<unknown, unknown, unknown>
     readonly restartOn?: "failure" | "always" | undefined
+    readonly resetAfter?: Duration.Input | undefined
     readonly submit?: SubmitOptions | undefined
   }
 ): Effect.Effect<Daemon> =>
   Effect.gen(function*() {
+    const resetAfter = Duration.toMillis(Duration.fromInputUnsafe(options.resetAfter ?? "1 minute"))
     let current: Option.Option<string> = Option.none()
     let starts = 0
+    let fresh = false
     const runOnce = Effect.gen(function*() {
       const handle = yield* tasks.submit(kind, payload, options.submit)
       current = Option.some(handle.id)
       starts++
+      const startedAt = yield* Clock.currentTimeMillis
       const exit = yield* handle.await
       if (Exit.isFailure(exit) && Exit.hasInterrupts(exit)) return
       if (Exit.isSuccess(exit) && options.restartOn !== "always") return
-      return yield* Effect.fail(restart)
+      const healthy = (yield* Clock.currentTimeMillis) - startedAt >= resetAfter
+      return yield* Effect.fail(healthy ? restartFresh : restart)
     })
-    const loop = runOnce.pipe(
-      Effect.retry({ schedule: options.restart, while: (error) => error === restart }),
-      Effect.catchCause((cause) => Effect.logWarning(`chainjobs: daemon "${kind.name}" stopped`, cause))
+    // After a healthy run, a new cycle begins with the schedule's first delay.
+    const attempt = Effect.suspend(() => {
+      if (!fresh) return runOnce
+      fresh = false
+      return Effect.fail(restart)
+    })
+    const cycle = Effect.retry(attempt, { schedule: options.restart, while: (error) => error === restart })
+    const loop: Effect.Effect<void, unknown> = Effect.catchIf(
+      cycle,
+      (error) => error === restartFresh,
+      () =>
+        Effect.suspend(() => {
+          fresh = true
+          return loop
+        })
     )
-    const fiber = yield* Effect.forkIn(loop, scope)
+    const fiber = yield* Effect.forkIn(
+      loop.pipe(Effect.catchCause((cause) => Effect.logWarning(`chainjobs: daemon "${kind.name}" stopped`, cause))),
+      scope
+    )
     return {
       current: Effect.sync(() => current),
       starts: Effect.sync(() => starts),

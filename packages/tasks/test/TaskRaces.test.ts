@@ -1,0 +1,145 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Exit, Fiber, Layer, Option, Ref, Schema, Scope, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import * as Task from "../src/Task.ts"
+import * as TaskStore from "../src/TaskStore.ts"
+import * as TaskSupervisor from "../src/TaskSupervisor.ts"
+import { settle } from "./fixtures.ts"
+
+/** A memory store whose writes take 10 ms (of the TestClock), as a database's would. */
+const slowStore = Effect.map(TaskStore.makeMemory, (store) =>
+  TaskStore.TaskStore.of({
+    ...store,
+    insert: (info) => Effect.andThen(Effect.sleep("10 millis"), store.insert(info)),
+    update: (info) => Effect.andThen(Effect.sleep("10 millis"), store.update(info))
+  }))
+
+/** Waits forever; its finalizer takes `finalizerMillis`. */
+const Wait = Task.define("wait", {
+  payload: Schema.Struct({ key: Schema.String, finalizerMillis: Schema.Int }),
+  success: Schema.Void,
+  policy: { key: (p: { key: string }) => p.key, onRestart: "resume" }
+})
+const WaitLive = Task.implement(Wait, ({ finalizerMillis }) =>
+  Effect.never.pipe(Effect.onInterrupt(() => Effect.sleep(`${finalizerMillis} millis`))))
+
+const start = (store: TaskStore.TaskStore["Service"], options: Partial<TaskSupervisor.TaskSupervisorConfig> = {}) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(
+      WaitLive.pipe(
+        Layer.provideMerge(TaskSupervisor.layer({ shutdownGracePeriod: 0, ...options })),
+        Layer.provide(Layer.succeed(TaskStore.TaskStore, store))
+      ),
+      scope
+    )
+    return { tasks: Context.get(context, TaskSupervisor.Tasks), scope }
+  })
+
+describe("races with shutdown and interruption", () => {
+  it.effect("a submission still being recorded when shutdown begins stays pending and its waiters wake", () =>
+    Effect.gen(function*() {
+      const store = yield* slowStore
+      const { scope, tasks } = yield* start(store)
+      const submitting = yield* Effect.forkChild(tasks.submit(Wait, { key: "a", finalizerMillis: 0 }))
+      yield* settle
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* settle
+      yield* TestClock.adjust("10 millis")
+      const handle = yield* Fiber.join(submitting)
+      yield* Fiber.join(closing)
+      assert.isTrue(Exit.hasInterrupts(yield* handle.await))
+      assert.strictEqual(Option.getOrThrow(yield* store.get(handle.id)).status, "pending")
+    }))
+
+  it.effect("an interrupt while the submission is being recorded means the task never starts", () =>
+    Effect.gen(function*() {
+      const store = yield* slowStore
+      const { scope, tasks } = yield* start(store)
+      const submitting = yield* Effect.forkChild(tasks.submit(Wait, { key: "a", finalizerMillis: 0 }))
+      yield* settle
+      // a second submission joins the first while the store is still recording it
+      const joined = yield* tasks.submit(Wait, { key: "a", finalizerMillis: 0 }, { onConflict: "join" })
+      const interrupting = yield* Effect.forkChild(joined.interrupt)
+      yield* settle
+      yield* TestClock.adjust("20 millis")
+      const handle = yield* Fiber.join(submitting)
+      yield* Fiber.join(interrupting)
+      assert.strictEqual(handle.id, joined.id)
+      const info = Option.getOrThrow(yield* store.get(handle.id))
+      assert.strictEqual(info.status, "interrupted")
+      assert.isNull(info.startedAt)
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.effect("a user's interrupt is not turned into a resumable shutdown stop", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.makeMemory
+      const { scope, tasks } = yield* start(store)
+      const handle = yield* tasks.submit(Wait, { key: "a", finalizerMillis: 100 })
+      yield* settle
+      const interrupting = yield* Effect.forkChild(handle.interrupt)
+      yield* settle
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* settle
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(interrupting)
+      yield* Fiber.join(closing)
+      assert.strictEqual(Option.getOrThrow(yield* store.get(handle.id)).status, "interrupted")
+    }))
+
+  it.effect("followers of a task and of all tasks see their streams end at shutdown", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.makeMemory
+      const { scope, tasks } = yield* start(store)
+      const handle = yield* tasks.submit(Wait, { key: "a", finalizerMillis: 0 })
+      const one = yield* Effect.forkChild(Stream.runCollect(handle.events))
+      const all = yield* Effect.forkChild(Stream.runCollect(tasks.events))
+      yield* settle
+      yield* Scope.close(scope, Exit.void)
+      const seen = yield* Fiber.join(one)
+      assert.strictEqual(seen[seen.length - 1].status, "pending") // left for the next process to resume
+      const everything = yield* Fiber.join(all)
+      assert.strictEqual(everything[everything.length - 1].id, handle.id)
+    }))
+
+  it.effect("concurrent rejecting submissions on one key admit exactly one, with a store that takes its time", () =>
+    Effect.gen(function*() {
+      const store = yield* slowStore
+      const { scope, tasks } = yield* start(store)
+      const submitting = yield* Effect.forkChild(
+        Effect.forEach(
+          Array.from({ length: 10 }, () => 0),
+          () => Effect.result(tasks.submit(Wait, { key: "k", finalizerMillis: 0 }, { onConflict: "reject" })),
+          { concurrency: "unbounded" }
+        )
+      )
+      yield* settle
+      yield* TestClock.adjust("10 millis")
+      const results = yield* Fiber.join(submitting)
+      assert.strictEqual(results.filter((r) => r._tag === "Success").length, 1)
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* settle
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.join(closing)
+    }))
+})
+
+describe("handler scope", () => {
+  it.effect("a handler's finalizers run when its attempt ends, not when the supervisor closes", () =>
+    Effect.gen(function*() {
+      const finalized = yield* Ref.make(0)
+      const Open = Task.define("open", { payload: Schema.Struct({}), success: Schema.Void })
+      const live = Task.implement(Open, () => Effect.addFinalizer(() => Ref.update(finalized, (n) => n + 1)))
+      const store = yield* TaskStore.makeMemory
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        live.pipe(Layer.provideMerge(TaskSupervisor.layer()), Layer.provide(Layer.succeed(TaskStore.TaskStore, store))),
+        scope
+      )
+      const tasks = Context.get(context, TaskSupervisor.Tasks)
+      for (let i = 0; i < 3; i++) yield* tasks.run(Open, {})
+      assert.strictEqual(yield* Ref.get(finalized), 3)
+      yield* Scope.close(scope, Exit.void)
+    }))
+})

@@ -8,7 +8,9 @@
  * Contract:
  * - `insert` and `update` are durable when they succeed: a store may batch
  *   writes (group commit) but must not acknowledge before the batch committed.
- * - `updateProgress` may be coalesced (latest wins) and acknowledged early.
+ * - `updateProgress` may be coalesced (latest wins) and acknowledged early; it
+ *   never overwrites a finished record, and a read may not show it yet.
+ * - `insert` fails on an existing id; `update` of an unknown id records it.
  * - `list` returns newest first (ids are time-ordered) with keyset pagination.
  * - `purge` removes only finished records.
  *
@@ -74,7 +76,11 @@ export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() =>
           : write(info)
       ),
     update: write,
-    updateProgress: write,
+    updateProgress: (info) =>
+      Effect.sync(() => {
+        const current = records.get(info.id)
+        if (current === undefined || !isTerminal(current.status)) records.set(info.id, info)
+      }),
     get: (id) => Effect.sync(() => Option.fromNullishOr(records.get(id))),
     list: (query) =>
       Effect.sync(() => {

@@ -137,8 +137,12 @@ export class Tasks extends Context.Service<Tasks, {
     Task.Success<K>,
     Task.Error<K> | TaskAborted | SubmitError | TaskNotFound | ResultDecodeError
   >
-  /** A handle to an existing task. */
+  /** A handle to an existing task; given its kind, a typed one (a task of another kind is not found). */
   handle(id: string): Effect.Effect<TaskHandle<unknown, unknown>, TaskNotFound | TaskStoreError>
+  handle<K extends Task.Any>(
+    id: string,
+    kind: K
+  ): Effect.Effect<TaskHandle<Task.Success<K>, Task.Error<K>>, TaskNotFound | TaskStoreError>
   /** A task's current record. */
   get(id: string): Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError>
   /** Waits until a task has finished and returns its final record. */
@@ -754,8 +758,13 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
   const makeHandle = (id: string, kind: Task.Any | undefined, kindName = kind?.name ?? ""): TaskHandle<any, any> =>
     new LiveTaskHandle(id, kindName, kind, operations)
 
-  const handle = (id: string) =>
-    Effect.map(get(id), (info) => makeHandle(id, registry.get(info.kind)?.kind, info.kind))
+  const handle = (id: string, kind?: Task.Any): Effect.Effect<TaskHandle<any, any>, TaskNotFound | TaskStoreError> =>
+    Effect.flatMap(get(id), (info) => {
+      if (kind !== undefined && kind.name !== info.kind) {
+        return Effect.fail(new TaskNotFound({ id, message: `task ${id} is of kind "${info.kind}", not "${kind.name}"` }))
+      }
+      return Effect.succeed(makeHandle(id, kind ?? registry.get(info.kind)?.kind, info.kind))
+    })
 
   // ---------------------------------------------------------------------------
   // recovery, watchdog, retention, shutdown

@@ -103,6 +103,18 @@ export const storeConformance = <E>(name: string, layer: Layer.Layer<TaskStore, 
         assert.strictEqual(read.status, "completed")
       }))
 
+    test("a late progress update never overwrites a finished record", (store) =>
+      Effect.gen(function*() {
+        const info = record({ status: "running" })
+        yield* store.insert(info)
+        const done = { ...info, status: "completed" as const, finishedAt: 3, result: "ok", progress: 100 }
+        yield* store.update(done)
+        yield* store.updateProgress({ ...info, progress: 50, message: "late" })
+        // a store that writes progress late must still not apply it over the finished record
+        yield* store.list({})
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.get(info.id)), done)
+      }))
+
     test("list filters by status, kind, owner and time, newest first", (store) =>
       Effect.gen(function*() {
         const a = record({ kind: "scan", owner: "alice", status: "completed", createdAt: 10 })

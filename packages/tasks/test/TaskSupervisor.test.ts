@@ -132,13 +132,17 @@ describe("Tasks", () => {
       }).pipe(Effect.provide(supervisor(gates.layer, { maxWorkers: 1 })))
     }))
 
-  it.effect("a handle from an id awaits the typed result", () =>
+  it.effect("a handle from an id awaits the result, typed when given the kind", () =>
     withBasics(Effect.gen(function*() {
       const tasks = yield* Tasks
       const submitted = yield* tasks.submit(Add, { a: 5, b: 5 })
       const handle = yield* tasks.handle(submitted.id)
       assert.strictEqual(handle.kind, "add")
       assert.deepStrictEqual(yield* handle.await, Exit.succeed(10))
+      const typed = yield* tasks.handle(submitted.id, Add)
+      const sum: number = yield* typed.join
+      assert.strictEqual(sum, 10)
+      assert.strictEqual((yield* Effect.flip(tasks.handle(submitted.id, Fail)))._tag, "TaskNotFound")
     })))
 
   it.effect("list filters and paginates through the store", () =>

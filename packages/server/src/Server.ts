@@ -105,7 +105,8 @@ export const layerTasks = (
   const supervisor = TaskSupervisor.layer({ maxWorkers: settings.maxWorkers, shutdownGracePeriod: settings.shutdownGrace })
   const store = layerStore(settings)
   return Option.match(layerChains(settings), {
-    onNone: () => Layer.merge(DemoTasks.layer, TaskLog.layer).pipe(Layer.provideMerge(supervisor), Layer.provideMerge(store)),
+    onNone: () =>
+      Layer.merge(DemoTasks.layer, TaskLog.layer).pipe(Layer.provideMerge(supervisor), Layer.provideMerge(store)),
     onSome: (chains) =>
       Layer.mergeAll(DemoTasks.layer, ChainTasks.layer, TaskLog.layer).pipe(
         Layer.provideMerge(supervisor),
@@ -150,7 +151,11 @@ const banner = Effect.fnUntraced(function*(server: HttpServer.HttpServer["Servic
  * a shutdown first drains the tasks while clients can still watch them (new
  * submissions are refused and `/readyz` answers 503), then stops serving.
  */
-export const layer: Layer.Layer<HttpServer.HttpServer | TaskSupervisor.Tasks, StartError, ServerConfig> = Layer.effectContext(Effect.gen(function*() {
+export const layer: Layer.Layer<
+  HttpServer.HttpServer | TaskSupervisor.Tasks,
+  StartError,
+  ServerConfig
+> = Layer.effectContext(Effect.gen(function*() {
   const settings = yield* ServerConfig
   const tasksScope = yield* Scope.make()
   const drain = (exit: Exit.Exit<unknown, unknown>) => Scope.close(tasksScope, exit)

@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import { TaskContext } from "./TaskContext.ts"
 import * as TaskPolicy from "./TaskPolicy.ts"
 import { Tasks } from "./TaskSupervisor.ts"
@@ -28,17 +28,20 @@ export interface TaskKind<
   Name extends string = string,
   Payload extends PlainSchema = PlainSchema,
   Success extends PlainSchema = PlainSchema,
-  Error extends PlainSchema = PlainSchema
+  Error extends PlainSchema = PlainSchema,
+  Checkpoint extends PlainSchema = PlainSchema
 > {
   readonly name: Name
   readonly payload: Payload
   readonly success: Success
   readonly error: Error
+  /** The Schema of the kind's checkpoints (`Schema.Unknown` unless given): see `saveCheckpoint`. */
+  readonly checkpoint: Checkpoint
   readonly policy: TaskPolicy.ResolvedPolicy
 }
 
 /** Any task kind. */
-export type Any = TaskKind<string, PlainSchema, PlainSchema, PlainSchema>
+export type Any = TaskKind<string, PlainSchema, PlainSchema, PlainSchema, PlainSchema>
 
 /** The payload type of a kind. */
 export type Payload<K extends Any> = K["payload"]["Type"]
@@ -46,25 +49,54 @@ export type Payload<K extends Any> = K["payload"]["Type"]
 export type Success<K extends Any> = K["success"]["Type"]
 /** The typed error of a kind. */
 export type Error<K extends Any> = K["error"]["Type"]
+/** The checkpoint type of a kind. */
+export type Checkpoint<K extends Any> = K["checkpoint"]["Type"]
 
-/** Defines a task kind. `error` defaults to `Schema.Never` (the kind fails only with defects). */
+/**
+ * Defines a task kind. `error` defaults to `Schema.Never` (the kind fails only
+ * with defects); `checkpoint` to `Schema.Unknown` (any JSON).
+ */
 export const define = <
   const Name extends string,
   Payload extends PlainSchema,
   Success extends PlainSchema,
-  Error extends PlainSchema = Schema.Never
+  Error extends PlainSchema = Schema.Never,
+  Checkpoint extends PlainSchema = Schema.Unknown
 >(name: Name, options: {
   readonly payload: Payload
   readonly success: Success
   readonly error?: Error | undefined
+  readonly checkpoint?: Checkpoint | undefined
   readonly policy?: TaskPolicy.TaskPolicy<Payload["Type"], Error["Type"]> | undefined
-}): TaskKind<Name, Payload, Success, Error> => ({
+}): TaskKind<Name, Payload, Success, Error, Checkpoint> => ({
   name,
   payload: options.payload,
   success: options.success,
   error: (options.error ?? Schema.Never) as Error,
+  checkpoint: (options.checkpoint ?? Schema.Unknown) as Checkpoint,
   policy: TaskPolicy.resolve(options.policy)
 })
+
+/** Saves a checkpoint of a kind's task, encoded with the kind's checkpoint Schema (durably, like `TaskContext.checkpoint`). */
+export const saveCheckpoint = <K extends Any>(kind: K, state: Checkpoint<K>): Effect.Effect<void, never, TaskContext> =>
+  Effect.gen(function*() {
+    const context = yield* TaskContext
+    const encoded = yield* Effect.orDie(Schema.encodeUnknownEffect(kind.checkpoint)(state))
+    yield* context.checkpoint(encoded)
+  })
+
+/**
+ * The last checkpoint of a kind's task, decoded with the kind's checkpoint
+ * Schema. A stored checkpoint that no longer decodes (the Schema changed) reads
+ * as none, so the task starts over rather than failing.
+ */
+export const loadCheckpoint = <K extends Any>(kind: K): Effect.Effect<Option.Option<Checkpoint<K>>, never, TaskContext> =>
+  Effect.gen(function*() {
+    const context = yield* TaskContext
+    const last = yield* context.lastCheckpoint
+    if (Option.isNone(last)) return Option.none()
+    return yield* Effect.option(Schema.decodeUnknownEffect(kind.checkpoint)(last.value))
+  })
 
 /** The function that runs a task of kind `K`. `TaskContext` is provided by the supervisor. */
 export type Handler<K extends Any, R> = (payload: Payload<K>) => Effect.Effect<Success<K>, Error<K>, R>

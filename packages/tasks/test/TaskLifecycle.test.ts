@@ -13,25 +13,27 @@ import { record } from "./TaskStoreConformance.ts"
 const Count = Task.define("count", {
   payload: Schema.Struct({ to: Schema.Int }),
   success: Schema.Int,
+  checkpoint: Schema.Struct({ block: Schema.Int }),
   policy: { onRestart: "resume" }
 })
 /** The same, but a restart fails it as lost. */
 const CountOnce = Task.define("count-once", {
   payload: Count.payload,
   success: Schema.Int,
+  checkpoint: Count.checkpoint,
   policy: { onRestart: "fail" }
 })
 
 const counting = (seen: Ref.Ref<ReadonlyArray<string>>) => (({ to }: { to: number }) =>
   Effect.gen(function*() {
     const context = yield* TaskContext
-    const last = yield* context.lastCheckpoint
-    let block = Option.isSome(last) ? (last.value as { block: number }).block : 0
+    const last = yield* Task.loadCheckpoint(Count)
+    let block = Option.isSome(last) ? last.value.block : 0
     yield* Ref.update(seen, (s) => [...s, `attempt ${context.attempt} from ${block}`])
     while (block < to) {
       yield* Effect.sleep("1 second")
       block++
-      yield* context.checkpoint({ block })
+      yield* Task.saveCheckpoint(Count, { block })
       yield* context.progress((block / to) * 100)
     }
     return block
@@ -101,7 +103,8 @@ describe("restart recovery", () => {
       // what a process killed mid-flight leaves behind
       const resumable = record({ kind: "count", status: "running", payload: { to: 5 }, checkpoint: { block: 3 }, attempt: 1, startedAt: 0 })
       const once = record({ kind: "count-once", status: "running", payload: { to: 5 }, checkpoint: { block: 2 }, startedAt: 0 })
-      const waiting = record({ kind: "count", status: "pending", payload: { to: 2 } })
+      // a checkpoint its kind's Schema no longer reads: the task starts over
+      const waiting = record({ kind: "count", status: "pending", payload: { to: 2 }, checkpoint: { blk: "x" } })
       const unknownKind = record({ kind: "retired-kind", status: "running" })
       for (const info of [resumable, once, waiting, unknownKind]) yield* store.insert(info)
 

@@ -1,0 +1,148 @@
+/**
+ * The RPC layer against the in-process supervisor, in one run:
+ * - throughput: no-op tasks submitted and awaited (`submit` + `join`, two
+ *   calls each) by 50 concurrent WebSocket clients, each its own principal
+ *   with 16 tasks in flight, against a server in a child process (memory
+ *   store, default server and supervisor settings); next to the same calls
+ *   made on `Tasks` in this process;
+ * - latency: sequential `get` round trips from one WebSocket client, next to
+ *   `Tasks.get` in this process.
+ *
+ * `node bench/rpc.ts server` is the server half: it prints `listening <port>`
+ * and stops when its stdin closes.
+ */
+import { spawn } from "node:child_process"
+import { createServer } from "node:http"
+import { loadavg } from "node:os"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Context, Effect, Exit, Layer, Schema, Scope } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
+import { RateLimiter } from "effect/persistence"
+import { Task, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { Auth, TaskRpcClient, TaskRpcServer } from "@chainjobs/rpc"
+import { fmt, medianRate, perSecond, table } from "./_measure.ts"
+
+const CLIENTS = 50
+const IN_FLIGHT = 16
+const TASKS = 10_000
+const GETS = 2_000
+const RUNS = 3
+
+const Noop = Task.define("noop", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Number })
+
+const supervisor = Task.implement(Noop, ({ n }) => Effect.succeed(n)).pipe(
+  Layer.provideMerge(TaskSupervisor.layer({ shutdownGracePeriod: 0 })),
+  Layer.provideMerge(TaskStore.layerMemory)
+)
+
+const tokenOf = (client: number) => `bench-token-${client}`
+const tokens = Object.fromEntries(Array.from({ length: CLIENTS }, (_, c) => [tokenOf(c), { principal: `client-${c}` }]))
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+/** The server half, run in the child process. */
+const serve = Effect.gen(function*() {
+  const server = yield* HttpServer.HttpServer
+  if (server.address._tag !== "UnixPathAddress") console.log(`listening ${server.address.port}`)
+  yield* Effect.callback<void>((resume) => {
+    process.stdin.once("close", () => resume(Effect.void))
+    process.stdin.resume()
+  })
+}).pipe(Effect.provide(
+  HttpRouter.serve(TaskRpcServer.layerWebsocket({ path: "/ws" }), { disableLogger: true, disableListenLog: true }).pipe(
+    Layer.provide([
+      supervisor,
+      RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
+      Auth.layer({ tokens })
+    ]),
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+  )
+))
+
+/** Starts the server half in a child process; resolves to its port and a function that stops it. */
+const startServer = () =>
+  new Promise<{ readonly port: number; readonly stop: () => void }>((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "server"], { stdio: ["pipe", "pipe", "inherit"] })
+    child.once("error", reject)
+    createInterface({ input: child.stdout }).once("line", (line) => {
+      const port = Number(line.split(" ")[1])
+      resolve({ port, stop: () => child.stdin.end() })
+    })
+  })
+
+/** Submits and awaits `TASKS` tasks: `CLIENTS` callers, each with `IN_FLIGHT` at a time. */
+const throughput = (submitAndJoin: (caller: number, n: number) => Effect.Effect<unknown, unknown>) =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    yield* Effect.forEach(range(CLIENTS), (caller) =>
+      Effect.forEach(range(TASKS / CLIENTS), (n) => submitAndJoin(caller, n), { concurrency: IN_FLIGHT, discard: true }), {
+      concurrency: "unbounded",
+      discard: true
+    })
+    return perSecond(TASKS, performance.now() - start)
+  })
+
+/** `GETS` sequential calls of `get`. */
+const roundTrips = (get: Effect.Effect<unknown, unknown>) =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    for (let i = 0; i < GETS; i++) yield* get
+    return perSecond(GETS, performance.now() - start)
+  })
+
+const main = async () => {
+  const scope = Effect.runSync(Scope.make())
+  const build = <I, S>(layer: Layer.Layer<I>, tag: Context.Key<I, S>) =>
+    Effect.runPromise(Effect.map(Layer.buildWithScope(layer, scope), Context.get(tag)))
+
+  const tasks = await build(supervisor, TaskSupervisor.Tasks)
+  const local = throughput((_, n) => Effect.flatMap(tasks.submit(Noop, { n }), (handle) => handle.join))
+  const someTask = await Effect.runPromise(tasks.submit(Noop, { n: 0 }))
+  const localGet = roundTrips(tasks.get(someTask.id))
+
+  const server = await startServer()
+  const clients = await Promise.all(range(CLIENTS).map((c) =>
+    build(TaskRpcClient.layerWebsocket({ url: `ws://127.0.0.1:${server.port}/ws`, token: tokenOf(c) }), TaskRpcClient.TaskRpcClient)
+  ))
+  const remote = throughput((caller, n) => Effect.flatMap(clients[caller].submit(Noop, { n }), (handle) => handle.join))
+  const remoteTask = await Effect.runPromise(clients[0].submit(Noop, { n: 0 }))
+  const remoteGet = roundTrips(remoteTask.info)
+
+  // warm up every path once
+  for (const effect of [local, localGet, remote, remoteGet]) await Effect.runPromise(effect)
+  const rates = {
+    local: await medianRate(RUNS, () => Effect.runPromise(local)),
+    remote: await medianRate(RUNS, () => Effect.runPromise(remote)),
+    localGet: await medianRate(RUNS, () => Effect.runPromise(localGet)),
+    remoteGet: await medianRate(RUNS, () => Effect.runPromise(remoteGet))
+  }
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  server.stop()
+
+  console.log(
+    `throughput: ${fmt(TASKS)} no-op tasks submitted and awaited by ${CLIENTS} callers, ${IN_FLIGHT} in flight each, ` +
+      `median of ${RUNS} runs (node ${process.version}, load average ${fmt(loadavg()[0], 1)})`
+  )
+  table([
+    ["", "tasks per second"],
+    ["Tasks.submit + join, in process", fmt(rates.local)],
+    [`TaskRpcClient over WebSocket, ${CLIENTS} clients, server in a child process`, fmt(rates.remote)]
+  ])
+  console.log(`\nlatency: ${fmt(GETS)} sequential get round trips, median of ${RUNS} runs`)
+  table([
+    ["", "round trips per second"],
+    ["Tasks.get, in process", fmt(rates.localGet)],
+    ["TaskRpcClient.get over WebSocket", fmt(rates.remoteGet)]
+  ])
+}
+
+if (process.argv[2] === "server") {
+  Effect.runFork(serve)
+} else {
+  main().catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
+}

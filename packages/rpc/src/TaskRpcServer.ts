@@ -124,9 +124,9 @@ export const layerHandlers = (options: Partial<TaskRpcServerConfig> = {}) =>
             priority: request.priority,
             onConflict: request.onConflict
           })
-          // `onConflict: "join"` may hand back another principal's task.
+          // Joining (`onConflict: "join"`, asked for or the kind's default) may hand back another principal's task.
           const info = yield* Effect.catchTag(handle.info, "TaskNotFound", Effect.die)
-          return canSee(principal, info) ? info : yield* forbidden(principal, `task ${info.id}`)
+          return canSee(principal, info) ? { id: info.id } : yield* forbidden(principal, `task ${info.id}`)
         }),
         Get: ({ id }) => accessible(id),
         Await: ({ id }) => Effect.andThen(accessible(id), tasks.awaitInfo(id)),

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Schema, Struct } from "effect"
 import { Rpc, RpcGroup, RpcMiddleware } from "effect/rpc"
 import { TaskError, TaskInfo, TaskQuery } from "@chainjobs/tasks"
 import { Authentication } from "./Auth.ts"
@@ -35,6 +35,19 @@ export const SubmitRequest = Schema.Struct({
 })
 /** @see SubmitRequest */
 export type SubmitRequest = typeof SubmitRequest.Type
+
+/** The answer to `Submit`: the id of the task (the new one, or the one joined with `onConflict: "join"`). */
+export const Submitted = Schema.Struct({ id: Schema.String })
+/** @see Submitted */
+export type Submitted = typeof Submitted.Type
+
+/**
+ * The fields of a final record that say how the task ended: what `Await`
+ * returns. `result` and `error` are encoded with the kind's Schemas.
+ */
+export const TaskOutcome = TaskInfo.TaskInfo.mapFields(Struct.pick(["id", "status", "reason", "result", "error", "errorMessage"]))
+/** @see TaskOutcome */
+export type TaskOutcome = typeof TaskOutcome.Type
 
 /** What the supervisor holds right now (`Tasks.stats`). */
 export const TaskStats = Schema.Struct({
@@ -65,12 +78,12 @@ export const SubmitError = Schema.Union([
 
 /** The RPC group exposing the task supervisor. */
 export class TaskRpcs extends RpcGroup.make(
-  /** Submits a task owned by the caller; returns its first record. */
-  Rpc.make("Submit", { payload: lenient(SubmitRequest), success: TaskInfo.TaskInfo, error: SubmitError }),
+  /** Submits a task owned by the caller; returns its id once it is recorded. */
+  Rpc.make("Submit", { payload: lenient(SubmitRequest), success: Submitted, error: SubmitError }),
   /** A task's current record. */
   Rpc.make("Get", { payload: ById, success: TaskInfo.TaskInfo, error: TaskAccessError }),
-  /** Waits until a task has finished and returns its final record. Stopping the call leaves the task running. */
-  Rpc.make("Await", { payload: ById, success: TaskInfo.TaskInfo, error: TaskAccessError }),
+  /** Waits until a task has finished and returns how it ended. Stopping the call leaves the task running. */
+  Rpc.make("Await", { payload: ById, success: TaskOutcome, error: TaskAccessError }),
   /** A task's record at once, then at every change; ends after a terminal status. */
   Rpc.make("Watch", { payload: ById, success: TaskInfo.TaskInfo, error: TaskAccessError, stream: true }),
   /** Interrupts a task on the server (its finalizers run there) and waits until it has stopped. */

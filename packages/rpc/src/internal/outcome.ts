@@ -4,17 +4,18 @@
  * the same for local handles; its helper is internal to `@chainjobs/tasks`.)
  */
 import { Effect, Exit, Schema } from "effect"
-import { type Task, TaskError, type TaskInfo } from "@chainjobs/tasks"
+import { type Task, TaskError } from "@chainjobs/tasks"
+import type { TaskOutcome } from "../TaskRpcs.ts"
 
-const decodeStored = (info: TaskInfo.TaskInfo, schema: Task.PlainSchema, value: unknown) =>
+const decodeStored = (info: TaskOutcome, schema: Task.PlainSchema, value: unknown) =>
   Effect.mapError(
     Schema.decodeUnknownEffect(schema)(value),
     (error) => new TaskError.ResultDecodeError({ id: info.id, message: `task ${info.id}: ${error.message}` })
   )
 
-/** The outcome a final record stands for. A record that is not final (the server stopped first) reads as an interruption. */
+/** The `Exit` a final record stands for. A record that is not final (the server stopped first) reads as an interruption. */
 export const outcome = (
-  info: TaskInfo.TaskInfo,
+  info: TaskOutcome,
   kind: Task.Any
 ): Effect.Effect<Exit.Exit<unknown, unknown>, TaskError.ResultDecodeError> => {
   if (info.status === "completed") return Effect.map(decodeStored(info, kind.success, info.result), Exit.succeed)

@@ -153,6 +153,24 @@ describe("TaskRpcClient across processes", () => {
         assert.strictEqual((yield* alice.list({ kind: ["add"], limit: 1000 })).items.every((i) => i.owner === "alice"), true)
       }))
 
+    it.effect("an HTTP body over the server's limit is refused before it is read and records nothing", () =>
+      Effect.gen(function*() {
+        const server = yield* ServerProcess
+        const alice = yield* overHttp("alice-token")
+        const before = (yield* alice.list({ limit: 1000 })).items.length
+        const status = yield* Effect.promise(async () => {
+          const request = { kind: "fail", payload: { message: "x".repeat(2 * 1024 * 1024) } }
+          const response = await fetch(`http://127.0.0.1:${server.port}/rpc`, {
+            method: "POST",
+            body: `${JSON.stringify({ _tag: "Request", id: "1", tag: "Submit", payload: request, headers: [["authorization", "Bearer alice-token"]] })}\n`
+          })
+          await response.arrayBuffer()
+          return response.status
+        })
+        assert.strictEqual(status, 413)
+        assert.strictEqual((yield* alice.list({ limit: 1000 })).items.length, before)
+      }))
+
     it.effect("a watch stopped on the client does not stop the task", () =>
       Effect.gen(function*() {
         const alice = yield* overWebsocket("alice-token")

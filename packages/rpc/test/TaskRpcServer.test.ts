@@ -3,7 +3,7 @@ import { Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
 import { RpcMiddleware, RpcTest } from "effect/rpc"
 import { Auth, TaskRpcClient, TaskRpcs, TaskRpcServer } from "@chainjobs/rpc"
 import { failureOf } from "./assertions.ts"
-import { Add, Boom, Fail, kinds, serverDependencies, Steps } from "./fixtures.ts"
+import { Add, Boom, Exclusive, Fail, kinds, serverDependencies, Steps } from "./fixtures.ts"
 
 const finished = new Map<string, string>()
 
@@ -103,6 +103,18 @@ describe("TaskRpcServer", () => {
         assert.isTrue((yield* root.list({ owner: "alice" })).items.some((info) => info.id === handle.id))
         yield* root.interrupt(handle.id)
         assert.strictEqual(yield* handle.status, "interrupted")
+      }))
+
+    it.effect("joining a keyed task of another principal is refused", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        const bob = yield* clientFor("bob-token")
+        const first = yield* alice.submit(Exclusive, { key: "wallet-1", delayMs: 1000 })
+        const again = yield* alice.submit(Exclusive, { key: "wallet-1", delayMs: 1000 })
+        assert.strictEqual(again.id, first.id)
+        const error = failureOf(yield* Effect.exit(bob.submit(Exclusive, { key: "wallet-1", delayMs: 1000 })))
+        assert.deepInclude(error, { _tag: "Forbidden", target: `task ${first.id}` })
+        yield* first.interrupt
       }))
 
     it.effect("watchAll shows a principal only its own tasks", () =>

@@ -26,6 +26,13 @@ export const Steps = Task.define("steps", {
   success: Schema.Struct({ steps: Schema.Int, at: Schema.DateFromString })
 })
 
+/** Holds an exclusive key for `delayMs`; a second submission with the same key joins the first. */
+export const Exclusive = Task.define("exclusive", {
+  payload: Schema.Struct({ key: Schema.String, delayMs: Schema.Int }),
+  success: Schema.Void,
+  policy: { key: ({ key }) => key, onConflict: "join" }
+})
+
 /**
  * The handlers. `onFinish` is told how each `steps` task ended, from its
  * finalizer, so a test can see that an interrupt ran the finalizer where the
@@ -35,6 +42,7 @@ export const kinds = (onFinish: (id: string, how: "interrupted" | "done") => Eff
   Layer.mergeAll(
     Task.implement(Add, ({ a, b }) => Effect.succeed(a + b)),
     Task.implement(Fail, ({ message }) => Effect.fail(new Boom({ message }))),
+    Task.implement(Exclusive, ({ delayMs }) => Effect.sleep(delayMs)),
     Task.implement(Steps, ({ delayMs, steps }) =>
       TaskContext.TaskContext.use((context) =>
         Effect.gen(function*() {

@@ -502,7 +502,9 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         finishedAt: finished ? at : null,
         expiresAt: finished ? at + kind.policy.retentionMillis : null
       }
-      return Effect.flatMap(Effect.exit(Effect.retry(store.update(entry.info), finalWriteRetries)), (written) => {
+      const write = store.update(entry.info)
+      // retried only once it failed: a retry schedule costs an allocation per task otherwise
+      return Effect.flatMap(Effect.exit(Effect.catch(write, () => Effect.retry(write, finalWriteRetries))), (written) => {
         release(entry)
         return Exit.isSuccess(written)
           ? Effect.void

@@ -7,9 +7,11 @@
  *   made on `Tasks` in this process;
  * - latency: sequential `get` round trips from one WebSocket client, next to
  *   `Tasks.get` in this process.
+ * The remote figures come twice: with the default settings, and with
+ * `disableTracing` on the server and the clients.
  *
- * `node bench/rpc.ts server` is the server half: it prints `listening <port>`
- * and stops when its stdin closes.
+ * `node bench/rpc.ts server [notrace]` is the server half: it prints
+ * `listening <port>` and stops when its stdin closes.
  */
 import { spawn } from "node:child_process"
 import { createServer } from "node:http"
@@ -43,7 +45,7 @@ const tokens = Object.fromEntries(Array.from({ length: CLIENTS }, (_, c) => [tok
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
 /** The server half, run in the child process. */
-const serve = Effect.gen(function*() {
+const serve = (disableTracing: boolean) => Effect.gen(function*() {
   const server = yield* HttpServer.HttpServer
   if (server.address._tag !== "UnixPathAddress") console.log(`listening ${server.address.port}`)
   yield* Effect.callback<void>((resume) => {
@@ -51,7 +53,7 @@ const serve = Effect.gen(function*() {
     process.stdin.resume()
   })
 }).pipe(Effect.provide(
-  HttpRouter.serve(TaskRpcServer.layerWebsocket({ path: "/ws" }), { disableLogger: true, disableListenLog: true }).pipe(
+  HttpRouter.serve(TaskRpcServer.layerWebsocket({ path: "/ws", disableTracing }), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provide([
       supervisor,
       RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
@@ -62,9 +64,10 @@ const serve = Effect.gen(function*() {
 ))
 
 /** Starts the server half in a child process; resolves to its port and a function that stops it. */
-const startServer = () =>
+const startServer = (disableTracing: boolean) =>
   new Promise<{ readonly port: number; readonly stop: () => void }>((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "server"], { stdio: ["pipe", "pipe", "inherit"] })
+    const args = [fileURLToPath(import.meta.url), "server", ...(disableTracing ? ["notrace"] : [])]
+    const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] })
     child.once("error", reject)
     createInterface({ input: child.stdout }).once("line", (line) => {
       const port = Number(line.split(" ")[1])
@@ -93,33 +96,49 @@ const roundTrips = (get: Effect.Effect<unknown, unknown>) =>
   })
 
 const main = async () => {
-  const scope = Effect.runSync(Scope.make())
-  const build = <I, S>(layer: Layer.Layer<I>, tag: Context.Key<I, S>) =>
+  const build = <I, S>(layer: Layer.Layer<I>, tag: Context.Key<I, S>, scope: Scope.Scope) =>
     Effect.runPromise(Effect.map(Layer.buildWithScope(layer, scope), Context.get(tag)))
+  const scope = Effect.runSync(Scope.make())
 
-  const tasks = await build(supervisor, TaskSupervisor.Tasks)
+  const tasks = await build(supervisor, TaskSupervisor.Tasks, scope)
   const local = throughput((_, n) => Effect.flatMap(tasks.submit(Noop, { n }), (handle) => handle.join))
   const someTask = await Effect.runPromise(tasks.submit(Noop, { n: 0 }))
   const localGet = roundTrips(tasks.get(someTask.id))
 
-  const server = await startServer()
-  const clients = await Promise.all(range(CLIENTS).map((c) =>
-    build(TaskRpcClient.layerWebsocket({ url: `ws://127.0.0.1:${server.port}/ws`, token: tokenOf(c) }), TaskRpcClient.TaskRpcClient)
-  ))
-  const remote = throughput((caller, n) => Effect.flatMap(clients[caller].submit(Noop, { n }), (handle) => handle.join))
-  const remoteTask = await Effect.runPromise(clients[0].submit(Noop, { n: 0 }))
-  const remoteGet = roundTrips(remoteTask.info)
+  /** The remote throughput and get figures against a fresh server. */
+  const remote = async (disableTracing: boolean) => {
+    const server = await startServer(disableTracing)
+    const connections = Effect.runSync(Scope.make())
+    const clients = await Promise.all(range(CLIENTS).map((c) =>
+      build(
+        TaskRpcClient.layerWebsocket({ url: `ws://127.0.0.1:${server.port}/ws`, token: tokenOf(c), disableTracing }),
+        TaskRpcClient.TaskRpcClient,
+        connections
+      )
+    ))
+    const submitAndJoin = throughput((caller, n) => Effect.flatMap(clients[caller].submit(Noop, { n }), (handle) => handle.join))
+    const someRemoteTask = await Effect.runPromise(clients[0].submit(Noop, { n: 0 }))
+    const get = roundTrips(someRemoteTask.info)
+    await Effect.runPromise(submitAndJoin)
+    await Effect.runPromise(get)
+    const rates = {
+      tasks: await medianRate(RUNS, () => Effect.runPromise(submitAndJoin)),
+      gets: await medianRate(RUNS, () => Effect.runPromise(get))
+    }
+    await Effect.runPromise(Scope.close(connections, Exit.void))
+    server.stop()
+    return rates
+  }
 
-  // warm up every path once
-  for (const effect of [local, localGet, remote, remoteGet]) await Effect.runPromise(effect)
+  // warm up the in-process paths once
+  for (const effect of [local, localGet]) await Effect.runPromise(effect)
   const rates = {
     local: await medianRate(RUNS, () => Effect.runPromise(local)),
-    remote: await medianRate(RUNS, () => Effect.runPromise(remote)),
     localGet: await medianRate(RUNS, () => Effect.runPromise(localGet)),
-    remoteGet: await medianRate(RUNS, () => Effect.runPromise(remoteGet))
+    traced: await remote(false),
+    untraced: await remote(true)
   }
   await Effect.runPromise(Scope.close(scope, Exit.void))
-  server.stop()
 
   console.log(
     `throughput: ${fmt(TASKS)} no-op tasks submitted and awaited by ${CLIENTS} callers, ${IN_FLIGHT} in flight each, ` +
@@ -128,18 +147,20 @@ const main = async () => {
   table([
     ["", "tasks per second"],
     ["Tasks.submit + join, in process", fmt(rates.local)],
-    [`TaskRpcClient over WebSocket, ${CLIENTS} clients, server in a child process`, fmt(rates.remote)]
+    [`TaskRpcClient over WebSocket, ${CLIENTS} clients, server in a child process`, fmt(rates.traced.tasks)],
+    ["  the same with disableTracing", fmt(rates.untraced.tasks)]
   ])
   console.log(`\nlatency: ${fmt(GETS)} sequential get round trips, median of ${RUNS} runs`)
   table([
     ["", "round trips per second"],
     ["Tasks.get, in process", fmt(rates.localGet)],
-    ["TaskRpcClient.get over WebSocket", fmt(rates.remoteGet)]
+    ["TaskRpcClient.get over WebSocket", fmt(rates.traced.gets)],
+    ["  the same with disableTracing", fmt(rates.untraced.gets)]
   ])
 }
 
 if (process.argv[2] === "server") {
-  Effect.runFork(serve)
+  Effect.runFork(serve(process.argv[3] === "notrace"))
 } else {
   main().catch((error) => {
     console.error(error)

@@ -16,11 +16,10 @@
  * @since 0.1.0
  */
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
-import { Context, Duration, Effect, Exit, Layer, Schedule, Schema, SchemaIssue, Stream } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Schedule, Stream } from "effect"
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
-import { type Task, TaskError, type TaskInfo, type TaskQuery } from "@chainjobs/tasks"
+import { Task, TaskError, type TaskInfo, type TaskQuery } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
-import { outcome } from "./internal/outcome.ts"
 import type { AccessError, CallError, RemoteTaskHandle } from "./RemoteTaskHandle.ts"
 import type { Forbidden, PayloadTooLarge, RateLimited } from "./TaskRpcError.ts"
 import { type TaskStats, TaskRpcs } from "./TaskRpcs.ts"
@@ -93,18 +92,6 @@ export class TaskRpcClient extends Context.Service<TaskRpcClient, {
   readonly watchAll: Stream.Stream<TaskInfo.TaskInfo, CallError>
 }>()("@chainjobs/rpc/TaskRpcClient") {}
 
-const formatIssue = SchemaIssue.makeFormatterStandardSchemaV1()
-
-/** Encodes a payload with its kind's Schema, or fails with `InvalidPayload` naming each bad field. */
-const encodePayload = (kind: Task.Any, payload: unknown) =>
-  Effect.mapError(Schema.encodeUnknownEffect(kind.payload)(payload), (error) => {
-    const issues = formatIssue(error.issue).issues.map((issue) => ({
-      path: (issue.path ?? []).map((segment) => String(typeof segment === "object" ? segment.key : segment)),
-      message: issue.message
-    }))
-    return new TaskError.InvalidPayload({ kind: kind.name, issues, message: `invalid payload for "${kind.name}": ${error.message}` })
-  })
-
 /** A field-by-field change between two records of the same task, as a watch reports it. */
 const changed = (a: TaskInfo.TaskInfo, b: TaskInfo.TaskInfo) =>
   a.status !== b.status || a.progress !== b.progress || a.message !== b.message || a.attempt !== b.attempt ||
@@ -146,10 +133,10 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
   const interrupt = (id: string) => retrying(rpc.Interrupt({ id }))
 
   const handle = <K extends Task.Any>(kind: K, id: string): RemoteTaskHandle<Task.Success<K>, Task.Error<K>> => {
-    const awaitExit = Effect.flatMap(retrying(rpc.Await({ id })), (info) => outcome(info, kind)) as Effect.Effect<
+    const awaitExit: Effect.Effect<
       Exit.Exit<Task.Success<K>, Task.Error<K> | TaskError.TaskAborted>,
       AccessError | TaskError.ResultDecodeError
-    >
+    > = Effect.flatMap(retrying(rpc.Await({ id })), (info) => Task.outcome(kind, info))
     return {
       id,
       kind: kind.name,
@@ -164,7 +151,7 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
 
   return TaskRpcClient.of({
     submit: (kind, payload, submitOptions) =>
-      encodePayload(kind, payload).pipe(
+      Task.encodePayload(kind, payload).pipe(
         Effect.flatMap((encoded) =>
           rpc.Submit({
             kind: kind.name,

@@ -15,8 +15,10 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Option, Schema } from "effect"
+import { Effect, type Exit, Layer, Option, Schema } from "effect"
+import * as codec from "./internal/codec.ts"
 import { TaskContext } from "./TaskContext.ts"
+import type { InvalidPayload, ResultDecodeError, TaskAborted } from "./TaskError.ts"
 import * as TaskPolicy from "./TaskPolicy.ts"
 import { Tasks } from "./TaskSupervisor.ts"
 
@@ -77,11 +79,31 @@ export const define = <
   policy: TaskPolicy.resolve(options.policy)
 })
 
+/**
+ * Validates a payload of a kind and encodes it as a task record holds it (JSON),
+ * or fails with `InvalidPayload` naming each bad field: what a remote client
+ * sends as the encoded payload of a submission.
+ */
+export const encodePayload = <K extends Any>(kind: K, payload: Payload<K>): Exit.Exit<unknown, InvalidPayload> =>
+  codec.forKind(kind).encodePayload(payload)
+
+/**
+ * The typed outcome a task record stands for, decoded with the kind's Schemas:
+ * success, the kind's error, `TaskAborted` (timeout, heartbeat, lost), a
+ * defect, or an interruption (also for a record that has not finished). This is
+ * what a handle's `await` returns; a remote client reads records the same way.
+ */
+export const outcome = <K extends Any>(
+  kind: K,
+  info: codec.FinalFields
+): Exit.Exit<Exit.Exit<Success<K>, Error<K> | TaskAborted>, ResultDecodeError> =>
+  codec.forKind(kind).exitFromInfo(info) as Exit.Exit<Exit.Exit<Success<K>, Error<K> | TaskAborted>, ResultDecodeError>
+
 /** Saves a checkpoint of a kind's task, encoded with the kind's checkpoint Schema (durably, like `TaskContext.checkpoint`). */
 export const saveCheckpoint = <K extends Any>(kind: K, state: Checkpoint<K>): Effect.Effect<void, never, TaskContext> =>
   Effect.gen(function*() {
     const context = yield* TaskContext
-    const encoded = yield* Effect.orDie(Schema.encodeUnknownEffect(kind.checkpoint)(state))
+    const encoded = yield* Effect.orDie(Schema.encodeUnknownEffect(Schema.toCodecJson(kind.checkpoint))(state))
     yield* context.checkpoint(encoded)
   })
 
@@ -95,7 +117,7 @@ export const loadCheckpoint = <K extends Any>(kind: K): Effect.Effect<Option.Opt
     const context = yield* TaskContext
     const last = yield* context.lastCheckpoint
     if (Option.isNone(last)) return Option.none()
-    return yield* Effect.option(Schema.decodeUnknownEffect(kind.checkpoint)(last.value))
+    return yield* Effect.option(Schema.decodeUnknownEffect(Schema.toCodecJson(kind.checkpoint))(last.value))
   })
 
 /** The function that runs a task of kind `K`. `TaskContext` is provided by the supervisor. */

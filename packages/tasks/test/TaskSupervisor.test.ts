@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, Ref, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Option, Ref, Schema, Stream } from "effect"
+import * as Task from "../src/Task.ts"
 import { TestClock } from "effect/testing"
 import { Tasks } from "../src/TaskSupervisor.ts"
 import { TaskStore } from "../src/TaskStore.ts"
@@ -88,6 +89,28 @@ describe("Tasks", () => {
       assert.deepStrictEqual(seen.slice(-4), ["running:33", "running:67", "running:100", "completed:100"])
       assert.strictEqual(seen[0].split(":")[0], "running")
     })))
+
+  it.effect("records hold plain JSON: dates and bigints are encoded, and decoded again on await", () =>
+    Effect.gen(function*() {
+      const Stamp = Task.define("stamp", {
+        payload: Schema.Struct({ at: Schema.Date }),
+        success: Schema.Struct({ at: Schema.Date, wei: Schema.BigInt })
+      })
+      const live = Task.implement(Stamp, ({ at }) => Effect.succeed({ at, wei: 10n ** 18n }))
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks
+        const handle = yield* tasks.submit(Stamp, { at: new Date(0) })
+        const result = yield* handle.join
+        assert.instanceOf(result.at, Date)
+        assert.strictEqual(result.wei, 10n ** 18n)
+        const info = yield* handle.info
+        assert.deepStrictEqual(info.payload, { at: "1970-01-01T00:00:00.000Z" })
+        assert.deepStrictEqual(info.result, { at: "1970-01-01T00:00:00.000Z", wei: "1000000000000000000" })
+        assert.deepStrictEqual(JSON.parse(JSON.stringify(info)), info)
+        const remote = yield* tasks.submitEncoded("stamp", { at: "2020-01-01T00:00:00.000Z" })
+        assert.deepStrictEqual(yield* remote.join, { at: new Date("2020-01-01T00:00:00.000Z"), wei: 10n ** 18n })
+      }).pipe(Effect.provide(supervisor(live)))
+    }))
 
   it.effect("events of a finished task give its final record once", () =>
     withBasics(Effect.gen(function*() {

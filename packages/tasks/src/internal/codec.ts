@@ -1,6 +1,9 @@
 /**
  * Schema glue of the supervisor: payload validation that names the bad field,
  * and the encoding of results and errors into (and out of) task records.
+ * Everything is encoded through the JSON codec of the kind's Schemas
+ * (`Schema.toCodecJson`), so a record is plain JSON whatever the store or the
+ * transport: a `Date` is an ISO string, a `bigint` a decimal string, `void` null.
  * Parsers are built once per kind (`forKind`), never per task.
  */
 import { Cause, Exit, Option, Schema, SchemaIssue } from "effect"
@@ -23,6 +26,9 @@ const invalidPayload = (kind: string, issue: SchemaIssue.Issue): InvalidPayload 
 /** The outcome fields of a finished record. */
 export type Outcome = Pick<TaskInfo, "status" | "reason" | "result" | "error" | "errorMessage">
 
+/** What decoding a record's outcome reads of it. */
+export type FinalFields = Outcome & Pick<TaskInfo, "id">
+
 /** The Schema operations the supervisor needs for one kind. */
 export interface KindCodec {
   /** Validates a typed payload and returns its encoded form. */
@@ -32,7 +38,7 @@ export interface KindCodec {
   /** The outcome fields of a record for a handler's exit. */
   outcome(exit: Exit.Exit<unknown, unknown>): Outcome
   /** The typed outcome of a finished record. */
-  exitFromInfo(info: TaskInfo): Exit.Exit<Exit.Exit<unknown, unknown>, ResultDecodeError>
+  exitFromInfo(info: FinalFields): Exit.Exit<Exit.Exit<unknown, unknown>, ResultDecodeError>
 }
 
 const codecs = new WeakMap<object, KindCodec>()
@@ -48,12 +54,15 @@ export const forKind = (kind: TaskKind<string, PlainSchema, PlainSchema, PlainSc
 }
 
 const make = (kind: TaskKind<string, PlainSchema, PlainSchema, PlainSchema>): KindCodec => {
-  const encodePayload = Schema.encodeUnknownExit(kind.payload)
-  const decodePayload = Schema.decodeUnknownExit(kind.payload)
-  const encodeSuccess = Schema.encodeUnknownExit(kind.success)
-  const decodeSuccess = Schema.decodeUnknownExit(kind.success)
-  const encodeError = Schema.encodeUnknownExit(kind.error)
-  const decodeError = Schema.decodeUnknownExit(kind.error)
+  const payload = Schema.toCodecJson(kind.payload)
+  const success = Schema.toCodecJson(kind.success)
+  const error = Schema.toCodecJson(kind.error)
+  const encodePayload = Schema.encodeUnknownExit(payload)
+  const decodePayload = Schema.decodeUnknownExit(payload)
+  const encodeSuccess = Schema.encodeUnknownExit(success)
+  const decodeSuccess = Schema.decodeUnknownExit(success)
+  const encodeError = Schema.encodeUnknownExit(error)
+  const decodeError = Schema.decodeUnknownExit(error)
 
   const failure = (cause: Cause.Cause<unknown>): Outcome => {
     const found = Cause.findErrorOption(cause)
@@ -78,13 +87,7 @@ const make = (kind: TaskKind<string, PlainSchema, PlainSchema, PlainSchema>): Ki
     return { status: "interrupted", reason: null, result: null, error: null, errorMessage: null }
   }
 
-  /** Stores keep an absent result (`Schema.Void`) as null. */
-  const decodeResult = (result: unknown) => {
-    const exit = decodeSuccess(result)
-    return Exit.isFailure(exit) && result === null ? decodeSuccess(undefined) : exit
-  }
-
-  const decoded = (info: TaskInfo, what: string, exit: Exit.Exit<unknown, Schema.SchemaError>) =>
+  const decoded = (info: FinalFields, what: string, exit: Exit.Exit<unknown, Schema.SchemaError>) =>
     Exit.mapError(exit, (e) => new ResultDecodeError({ id: info.id, message: `stored ${what} does not decode: ${e.message}` }))
 
   return {
@@ -106,7 +109,7 @@ const make = (kind: TaskKind<string, PlainSchema, PlainSchema, PlainSchema>): Ki
     exitFromInfo: (info) => {
       switch (info.status) {
         case "completed":
-          return Exit.map(decoded(info, "result", decodeResult(info.result)), Exit.succeed)
+          return Exit.map(decoded(info, "result", decodeSuccess(info.result)), Exit.succeed)
         case "failed":
           switch (info.reason) {
             case "error":

@@ -3,7 +3,14 @@
  * transactions are read once (in JSON-RPC batches) and matched against the
  * whole address set, and ERC-20 `Transfer` logs touching any of them come
  * from two `eth_getLogs` queries per range (sender side, recipient side),
- * whatever the number of addresses. The task kind built on it lives in
+ * whatever the number of addresses.
+ *
+ * The logs are queried only once every block of the range has been read: a
+ * node answers `eth_getLogs` for blocks it does not have yet with nothing,
+ * so logs read first could miss a block that the block reads then find. Each
+ * log must come from the very block that was read (same hash); a log from
+ * another block (the range's end reorganized in between) fails the range
+ * with a transient `InvalidResponse`, so that it is read again. The task kind built on it lives in
  * `ChainTasks`; this module is the operation on one range.
  *
  * @since 0.1.0
@@ -12,7 +19,7 @@ import { Effect } from "effect"
 import { type Address, type Hex, type Log, pad, toEventSelector, type Transaction } from "viem"
 import * as Activity from "./Activity.ts"
 import type { EvmClient } from "./EvmClient.ts"
-import type { RpcError } from "./RpcError.ts"
+import { InvalidResponse, RpcError } from "./RpcError.ts"
 
 /** The topic of the ERC-20 (and ERC-721) `Transfer` event. */
 export const transferTopic: Hex = toEventSelector("Transfer(address,address,uint256)")
@@ -57,11 +64,13 @@ export const scanRange = (
   if (watched.size === 0) return Effect.succeed([])
   const topics = Array.from(watched, (address) => pad(address as Address))
   const numbers = Array.from({ length: toBlock - fromBlock + 1 }, (_, index) => fromBlock + index)
-  return Effect.all([
-    client.getBlocks(numbers, { transactions: true }),
-    client.getLogs({ topics: [transferTopic, topics], fromBlock, toBlock }),
-    client.getLogs({ topics: [transferTopic, null, topics], fromBlock, toBlock })
-  ], { concurrency: "unbounded" }).pipe(Effect.map(([blocks, sent, received]) => {
+  return Effect.gen(function*() {
+    const blocks = yield* client.getBlocks(numbers, { transactions: true })
+    const [sent, received] = yield* Effect.all([
+      client.getLogs({ topics: [transferTopic, topics], fromBlock, toBlock }),
+      client.getLogs({ topics: [transferTopic, null, topics], fromBlock, toBlock })
+    ], { concurrency: "unbounded" })
+    const hashes = new Map(blocks.map((block) => [Number(block.number), block.hash]))
     const found = new Map<string, Activity.Activity>()
     for (const block of blocks) {
       for (const transaction of block.transactions as ReadonlyArray<Transaction>) {
@@ -70,10 +79,18 @@ export const scanRange = (
       }
     }
     for (const log of [...sent, ...received]) {
+      if (hashes.get(Number(log.blockNumber)) !== log.blockHash) {
+        return yield* new RpcError({
+          reason: new InvalidResponse({
+            endpoint: client.chain,
+            detail: `log ${log.transactionHash}:${log.logIndex} is of block ${log.blockHash}, not of the block read`
+          })
+        })
+      }
       if (!isErc20Transfer(log)) continue
       const item = fromLog(log)
       found.set(Activity.key(item), item)
     }
     return Array.from(found.values()).sort(Activity.order)
-  }))
+  })
 }

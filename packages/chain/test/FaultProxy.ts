@@ -2,7 +2,7 @@
  * A JSON-RPC proxy on 127.0.0.1 that injects faults: it answers 429 or 500,
  * stalls (never answers), garbles the body, or rejects `eth_getLogs` ranges
  * above a size, at set rates, drawn from a seeded generator so that a run is
- * reproducible. Everything else is forwarded to the target node. It counts
+ * reproducible; it can also hold back the calls of one method. Everything else is forwarded to the target node. It counts
  * what it did, so a test can check that faults really happened.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -18,6 +18,9 @@ export interface Faults {
   readonly maxLogRange: number
   /** The `Retry-After` of a 429, in seconds. */
   readonly retryAfterSeconds: number
+  /** Requests that call this method are forwarded only after `slowMillis`. */
+  readonly slowMethod: string | undefined
+  readonly slowMillis: number
 }
 
 /** No faults. */
@@ -27,7 +30,9 @@ export const none: Faults = {
   stall: 0,
   garble: 0,
   maxLogRange: Number.POSITIVE_INFINITY,
-  retryAfterSeconds: 0
+  retryAfterSeconds: 0,
+  slowMethod: undefined,
+  slowMillis: 0
 }
 
 /** What the proxy did so far. */
@@ -107,6 +112,9 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
             error: { code: -32005, message: `query exceeds max block range ${current.maxLogRange}` }
           }
           return response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(error))
+        }
+        if (messages.some((message) => message.method === current.slowMethod)) {
+          await new Promise((resolve) => setTimeout(resolve, current.slowMillis))
         }
         const answer = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body })
         const text = await answer.text()

@@ -1,0 +1,31 @@
+import { assert, layer } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import { encodeFunctionData, type Hex, hexToNumber } from "viem"
+import * as AddressScan from "../src/AddressScan.ts"
+import { DevChain } from "../src/DevChain.ts"
+import { devTokenAbi } from "../src/internal/devToken.ts"
+import * as FaultProxy from "./FaultProxy.ts"
+import { client, devChainConfig, Seeded, seededChain } from "./fixtures.ts"
+
+layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("AddressScan.scanRange", (it) => {
+  it.effect("a range mined while its blocks are read finds the block's token transfers too", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const seeded = yield* Seeded
+      // block reads are slow: the block is mined between the scan's start and their answer
+      const proxy = yield* FaultProxy.make(chain.url, { slowMethod: "eth_getBlockByNumber", slowMillis: 300 })
+      const evm = yield* client(devChainConfig([proxy.url], { headTtl: 0, requestTimeout: "2 seconds" }))
+      const next = (yield* evm.head) + 1
+      const [sender, recipient] = [seeded.participants[0]!, seeded.participants[1]!]
+      const scan = yield* Effect.forkChild(AddressScan.scanRange(evm, [recipient], next, next))
+      // block `next` is mined (automine) with a token transfer to the watched address
+      yield* Effect.sleep("100 millis")
+      const data = encodeFunctionData({ abi: devTokenAbi, functionName: "transfer", args: [recipient, 5n] })
+      yield* evm.request("eth_sendTransaction", [{ from: sender, to: seeded.token, data }])
+      assert.strictEqual(hexToNumber((yield* evm.request("eth_blockNumber")) as Hex), next)
+      const found = yield* Fiber.join(scan)
+      assert.deepStrictEqual(found.map((item) => [item.kind, item.blockNumber, item.from, item.to]), [
+        ["erc20", next, sender, recipient]
+      ])
+    }))
+})

@@ -91,6 +91,28 @@ export interface TaskStats {
   readonly accepting: boolean
 }
 
+/** How `Tasks.schedule` submits: on which ticks, and what a tick does while the previous run is unfinished. */
+export interface ScheduleOptions {
+  /** When to submit, e.g. `Schedule.cron("0 * * * *")` or `Schedule.spaced("5 minutes")`; the first run waits for the first tick. */
+  readonly schedule: Schedule.Schedule<unknown, unknown, unknown>
+  /** `skip` the tick (default), `queue` it behind the previous run, or `allow` both to run. */
+  readonly overlap?: "skip" | "queue" | "allow" | undefined
+  /** Options of every submission. */
+  readonly submit?: SubmitOptions | undefined
+}
+
+/** How `Tasks.daemon` restarts its task. */
+export interface DaemonOptions {
+  /** The delays between restarts, e.g. `Schedule.exponential("1 second")`; when it ends, the daemon stops. */
+  readonly restart: Schedule.Schedule<unknown, unknown, unknown>
+  /** Restart on `failure` only (default), or `always` (any end but an interruption). */
+  readonly restartOn?: "failure" | "always" | undefined
+  /** A run that lasted this long starts `restart` over from its first delay. Default: 1 minute. */
+  readonly resetAfter?: Duration.Input | undefined
+  /** Options of every submission. */
+  readonly submit?: SubmitOptions | undefined
+}
+
 /** A recurring submission: cancel it, or read the last task it submitted. */
 export interface Recurring {
   readonly cancel: Effect.Effect<void>
@@ -169,11 +191,7 @@ export class Tasks extends Context.Service<Tasks, {
   schedule<K extends Task.Any>(
     kind: K,
     payload: Task.Payload<K>,
-    options: {
-      readonly schedule: Schedule.Schedule<unknown, unknown, unknown>
-      readonly overlap?: "skip" | "queue" | "allow" | undefined
-      readonly submit?: SubmitOptions | undefined
-    }
+    options: ScheduleOptions
   ): Effect.Effect<Recurring, InvalidPayload | UnknownTaskKind>
   /**
    * Keeps a task of the kind running, like systemd's `Restart=`: when it fails
@@ -184,12 +202,7 @@ export class Tasks extends Context.Service<Tasks, {
   daemon<K extends Task.Any>(
     kind: K,
     payload: Task.Payload<K>,
-    options: {
-      readonly restart: Schedule.Schedule<unknown, unknown, unknown>
-      readonly restartOn?: "failure" | "always" | undefined
-      readonly resetAfter?: Duration.Input | undefined
-      readonly submit?: SubmitOptions | undefined
-    }
+    options: DaemonOptions
   ): Effect.Effect<Daemon, InvalidPayload | UnknownTaskKind>
 }>()("@chainjobs/tasks/Tasks") {}
 

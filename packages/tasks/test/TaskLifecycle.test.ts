@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Option, Ref, Schema, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Option, Ref, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as Task from "../src/Task.ts"
 import { TaskContext } from "../src/TaskContext.ts"
 import { TaskAborted } from "../src/TaskError.ts"
 import * as TaskStore from "../src/TaskStore.ts"
 import * as TaskSupervisor from "../src/TaskSupervisor.ts"
-import { settle } from "./fixtures.ts"
+import { settle, startOn } from "./fixtures.ts"
 import { record } from "./TaskStoreConformance.ts"
 
 /** Counts blocks from its checkpoint up to `to`, one per second, checkpointing each; notes what it saw. */
@@ -42,23 +42,12 @@ const counting = (seen: Ref.Ref<ReadonlyArray<string>>) => (({ to }: { to: numbe
 const implementations = (seen: Ref.Ref<ReadonlyArray<string>>) =>
   Layer.mergeAll(Task.implement(Count, counting(seen)), Task.implement(CountOnce, counting(seen)))
 
-/** Starts a supervisor on `store` in a scope of its own, so that a test can shut it down and start another. */
+/** A supervisor running both counting kinds on `store`. */
 const startSupervisor = (
   store: TaskStore.TaskStore["Service"],
   seen: Ref.Ref<ReadonlyArray<string>>,
   options: Partial<TaskSupervisor.TaskSupervisorConfig> = {}
-) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(
-      implementations(seen).pipe(
-        Layer.provideMerge(TaskSupervisor.layer(options)),
-        Layer.provide(Layer.succeed(TaskStore.TaskStore, store))
-      ),
-      scope
-    )
-    return { tasks: Context.get(context, TaskSupervisor.Tasks), scope }
-  })
+) => startOn(store, implementations(seen), options)
 
 describe("graceful shutdown", () => {
   it.effect("refuses new tasks, lets running ones finish within the grace period, then records the rest", () =>

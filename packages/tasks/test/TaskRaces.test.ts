@@ -1,10 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Option, Ref, Schema, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Option, Ref, Schema, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Task from "../src/Task.ts"
 import * as TaskStore from "../src/TaskStore.ts"
-import * as TaskSupervisor from "../src/TaskSupervisor.ts"
-import { settle } from "./fixtures.ts"
+import { settle, startOn } from "./fixtures.ts"
 
 /** A memory store whose writes take 10 ms (of the TestClock), as a database's would. */
 const slowStore = Effect.map(TaskStore.makeMemory, (store) =>
@@ -23,18 +22,7 @@ const Wait = Task.define("wait", {
 const WaitLive = Task.implement(Wait, ({ finalizerMillis }) =>
   Effect.never.pipe(Effect.onInterrupt(() => Effect.sleep(`${finalizerMillis} millis`))))
 
-const start = (store: TaskStore.TaskStore["Service"], options: Partial<TaskSupervisor.TaskSupervisorConfig> = {}) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(
-      WaitLive.pipe(
-        Layer.provideMerge(TaskSupervisor.layer({ shutdownGracePeriod: 0, ...options })),
-        Layer.provide(Layer.succeed(TaskStore.TaskStore, store))
-      ),
-      scope
-    )
-    return { tasks: Context.get(context, TaskSupervisor.Tasks), scope }
-  })
+const start = (store: TaskStore.TaskStore["Service"]) => startOn(store, WaitLive, { shutdownGracePeriod: 0 })
 
 describe("races with shutdown and interruption", () => {
   it.effect("a submission still being recorded when shutdown begins stays pending and its waiters wake", () =>
@@ -131,13 +119,7 @@ describe("handler scope", () => {
       const finalized = yield* Ref.make(0)
       const Open = Task.define("open", { payload: Schema.Struct({}), success: Schema.Void })
       const live = Task.implement(Open, () => Effect.addFinalizer(() => Ref.update(finalized, (n) => n + 1)))
-      const store = yield* TaskStore.makeMemory
-      const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(
-        live.pipe(Layer.provideMerge(TaskSupervisor.layer()), Layer.provide(Layer.succeed(TaskStore.TaskStore, store))),
-        scope
-      )
-      const tasks = Context.get(context, TaskSupervisor.Tasks)
+      const { scope, tasks } = yield* startOn(yield* TaskStore.makeMemory, live)
       for (let i = 0; i < 3; i++) yield* tasks.run(Open, {})
       assert.strictEqual(yield* Ref.get(finalized), 3)
       yield* Scope.close(scope, Exit.void)

@@ -1,5 +1,5 @@
 /** Task kinds and layers shared by the supervisor tests. */
-import { Deferred, Effect, Layer, Ref, Schema } from "effect"
+import { Context, Deferred, Effect, Layer, Ref, Schema, Scope } from "effect"
 import * as Task from "../src/Task.ts"
 import { TaskContext } from "../src/TaskContext.ts"
 import * as TaskStore from "../src/TaskStore.ts"
@@ -81,6 +81,28 @@ export const supervisor = <E, R>(
     Layer.provideMerge(TaskSupervisor.layer({ ...testConfig, ...options })),
     Layer.provideMerge(TaskStore.layerMemory)
   )
+
+/**
+ * Starts a supervisor with `implementations` on an existing `store`, in a scope of
+ * its own, so that a test can shut it down (close the scope) and start another on
+ * the same store.
+ */
+export const startOn = <E, R>(
+  store: TaskStore.TaskStore["Service"],
+  implementations: Layer.Layer<never, E, R>,
+  options: Partial<TaskSupervisor.TaskSupervisorConfig> = {}
+) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(
+      implementations.pipe(
+        Layer.provideMerge(TaskSupervisor.layer(options)),
+        Layer.provide(Layer.succeed(TaskStore.TaskStore, store))
+      ),
+      scope
+    )
+    return { tasks: Context.get(context, TaskSupervisor.Tasks), scope }
+  })
 
 /** Lets forked fibers run until they block. */
 export const settle = Effect.gen(function*() {

@@ -3,10 +3,10 @@
  * run is an ordinary task. Their driving fibers live in the supervisor's
  * scope, so they stop when it shuts down.
  */
-import { Clock, Duration, Effect, Exit, Fiber, Option, type Schedule, type Scope } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Option, type Scope } from "effect"
 import type * as Task from "../Task.ts"
 import { isTerminal } from "../TaskInfo.ts"
-import type { Daemon, Recurring, SubmitOptions, Tasks } from "../TaskSupervisor.ts"
+import type { Daemon, DaemonOptions, Recurring, ScheduleOptions, Tasks } from "../TaskSupervisor.ts"
 
 /** Submits `kind` on every tick of `schedule`, honouring the overlap policy. */
 export const schedule = <K extends Task.Any>(
@@ -14,11 +14,7 @@ export const schedule = <K extends Task.Any>(
   scope: Scope.Scope,
   kind: K,
   payload: Task.Payload<K>,
-  options: {
-    readonly schedule: Schedule.Schedule<unknown, unknown, unknown>
-    readonly overlap?: "skip" | "queue" | "allow" | undefined
-    readonly submit?: SubmitOptions | undefined
-  }
+  options: ScheduleOptions
 ): Effect.Effect<Recurring> =>
   Effect.gen(function*() {
     const overlap = options.overlap ?? "skip"
@@ -58,12 +54,7 @@ export const daemon = <K extends Task.Any>(
   scope: Scope.Scope,
   kind: K,
   payload: Task.Payload<K>,
-  options: {
-    readonly restart: Schedule.Schedule<unknown, unknown, unknown>
-    readonly restartOn?: "failure" | "always" | undefined
-    readonly resetAfter?: Duration.Input | undefined
-    readonly submit?: SubmitOptions | undefined
-  }
+  options: DaemonOptions
 ): Effect.Effect<Daemon> =>
   Effect.gen(function*() {
     const resetAfter = Duration.toMillis(Duration.fromInputUnsafe(options.resetAfter ?? "1 minute"))

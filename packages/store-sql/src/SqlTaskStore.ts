@@ -203,19 +203,30 @@ export const layerSqliteConfig = (
 
 /** Settings of the PostgreSQL store: the connection pool, the schema and how batches are formed. */
 export interface PgConfig extends PgClient.PgPoolConfig, SqlTaskStoreConfig {
-  /** The schema holding the store's tables, created when missing. Default: the server's `search_path` (usually `public`). */
+  /**
+   * The schema holding the store's tables, created when missing; the name is
+   * taken as it is (case, dots and commas included). Default: the server's
+   * `search_path` (usually `public`).
+   */
   readonly schema?: string | undefined
 }
 
+/**
+ * A PostgreSQL identifier quoted whole: `sql(name)` would split it at dots,
+ * and an unquoted `search_path` would fold it to lower case and split it at
+ * commas, sending the tables to another schema.
+ */
+const quoteIdentifier = (name: string): string => `"${name.replaceAll("\"", "\"\"")}"`
+
 /** The store on PostgreSQL. */
 export const layerPg = (config: PgConfig): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError> => {
-  const schema = config.schema
+  const schema = config.schema === undefined ? undefined : quoteIdentifier(config.schema)
   const client = PgClient.layer(
     schema === undefined ? config : { ...config, startupParameters: { ...config.startupParameters, search_path: schema } }
   )
   const createSchema = Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    if (schema !== undefined) yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`
+    if (schema !== undefined) yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql.literal(schema)}`
   }).pipe(Effect.mapError(storeError("createSchema")))
   return Layer.effect(TaskStore.TaskStore, Effect.andThen(createSchema, make(config))).pipe(Layer.provide(client))
 }

@@ -2,8 +2,17 @@ import { record, storeConformance } from "@chainjobs/tasks/test/TaskStoreConform
 import { TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Exit, Layer, Option } from "effect"
+import { SqlClient } from "effect/sql"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
-import { pgTestStore, pgTestUrl, reportSkipped } from "./pgTestDatabase.ts"
+import {
+  onPgTestDatabase,
+  pgStoreIn,
+  pgTestSchemaNamed,
+  pgTestStore,
+  pgTestUrl,
+  quoted,
+  reportSkipped
+} from "./pgTestDatabase.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
 
 /** A store on a fresh SQLite file in a temp directory, removed when the layer is released. */
@@ -66,6 +75,22 @@ beyondConformance("a SQLite file", sqliteStore(false))
 describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
   storeConformance("postgresql", pgTestStore)
   beyondConformance("PostgreSQL", pgTestStore)
+
+  it.effect("the schema name is taken as it is: case, dots, commas and quotes", () =>
+    Effect.gen(function*() {
+      // Unquoted, `search_path` would read this as the schemas `odd.schema` and `public`.
+      const schema = yield* pgTestSchemaNamed(`Odd.Schema, public "x"`)
+      const info = record()
+      yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        yield* store.insert(info)
+      }).pipe(Effect.provide(pgStoreIn(schema), { local: true }))
+      const stored = yield* onPgTestDatabase(Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        return yield* sql<{ id: string }>`SELECT id FROM ${sql.literal(quoted(schema))}.chainjobs_tasks`
+      }))
+      assert.deepStrictEqual(stored.map((row) => row.id), [info.id])
+    }))
 })
 reportSkipped("the store conformance suite and the tests of what the store promises beyond it")
 

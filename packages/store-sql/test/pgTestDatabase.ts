@@ -23,18 +23,29 @@ export const reportSkipped = (tests: string) => {
 
 let schemas = 0
 
-const dropSchema = (url: string, schema: string) =>
-  Effect.gen(function*() {
+/** Runs `effect` on a connection of its own to the test database. */
+export const onPgTestDatabase = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
+  Effect.provide(effect, PgClient.layer({ url: Redacted.make(pgTestUrl ?? ""), maxConnections: 1 }), { local: true })
+
+/** `name` quoted whole as a PostgreSQL identifier. */
+export const quoted = (name: string) => `"${name.replaceAll("\"", "\"\"")}"`
+
+const dropSchema = (schema: string) =>
+  onPgTestDatabase(Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`
-  }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })), Effect.orDie)
+    yield* sql`DROP SCHEMA IF EXISTS ${sql.literal(quoted(schema))} CASCADE`
+  })).pipe(Effect.orDie)
+
+/** A fresh schema name starting with `prefix`, dropped with everything in it when the scope closes. */
+export const pgTestSchemaNamed = (prefix: string) =>
+  Effect.gen(function*() {
+    const schema = `${prefix}_${process.pid}_${++schemas}`
+    yield* Effect.addFinalizer(() => dropSchema(schema))
+    return schema
+  })
 
 /** A fresh schema name on the test database, dropped with everything in it when the scope closes. */
-export const pgTestSchema = Effect.gen(function*() {
-  const schema = `store_test_${process.pid}_${++schemas}`
-  yield* Effect.addFinalizer(() => dropSchema(pgTestUrl ?? "", schema))
-  return schema
-})
+export const pgTestSchema = pgTestSchemaNamed("store_test")
 
 /** A store on the test database, in the given schema. */
 export const pgStoreIn = (schema: string) =>

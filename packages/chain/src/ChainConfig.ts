@@ -56,7 +56,7 @@ export interface BreakerConfig {
   readonly openDuration: Duration.Input
 }
 
-/** `eth_getLogs` block ranges: they halve when a node rejects a range as too large, and double after a success. */
+/** `eth_getLogs` block ranges: they halve when a node rejects a range as too large, and double after a query of the whole range succeeds. */
 export interface LogRangeConfig {
   /** The first range tried, in blocks. Default: 2000. */
   readonly initial: number

@@ -185,7 +185,9 @@ export const make = Effect.fn("EvmClient.make")(function*(
       ))
     )
 
-  let range = config.logRange.initial
+  // a range of 0 blocks would never advance
+  const minRange = Math.max(1, config.logRange.min)
+  let range = Math.max(minRange, config.logRange.initial)
   const getLogs = (filter: LogFilter) =>
     Effect.gen(function*() {
       const logs: Array<Log> = []
@@ -200,12 +202,13 @@ export const make = Effect.fn("EvmClient.make")(function*(
           toBlock: numberToHex(to)
         }]))
         if (result._tag === "Failure") {
-          if (!isRangeTooLarge(result.failure) || size <= config.logRange.min) return yield* result.failure
-          range = Math.max(config.logRange.min, Math.floor(size / 2))
+          if (!isRangeTooLarge(result.failure) || size <= minRange) return yield* result.failure
+          range = Math.max(minRange, Math.floor(size / 2))
           continue
         }
         for (const log of result.success as ReadonlyArray<RpcLog>) logs.push(formatLog(log))
-        range = Math.min(config.logRange.max, size * 2)
+        // only a query of the whole range shows that the node accepts it; a shorter one (the filter's end) proves nothing
+        if (to - from + 1 === size) range = Math.min(config.logRange.max, size * 2)
         from = to + 1
       }
       return logs as ReadonlyArray<Log>

@@ -61,6 +61,21 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       assert.isAbove(yield* limited.logRange, shrunk * 2)
     }))
 
+  it.effect("grows eth_getLogs ranges only after a request of the full range succeeded", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const seeded = yield* Seeded
+      const proxy = yield* FaultProxy.make(chain.url, { maxLogRange: 16 })
+      const evm = yield* client(devChainConfig([proxy.url], { logRange: { initial: 16, max: 1024 } }))
+      // short queries (4 blocks) prove nothing about 32 or more blocks
+      for (let from = 0; from < 40; from += 4) yield* evm.getLogs({ topics: [transferTopic], fromBlock: from, toBlock: from + 3 })
+      assert.strictEqual(yield* evm.logRange, 16)
+      assert.strictEqual(proxy.counts.rangeRejected, 0)
+      yield* evm.getLogs({ topics: [transferTopic], fromBlock: 0, toBlock: seeded.toBlock })
+      // at most one rejection per 16 blocks (each attempt to grow), none of a size grown by short queries
+      assert.isAtMost(proxy.counts.rangeRejected, Math.ceil((seeded.toBlock + 1) / 16))
+    }))
+
   it.effect("fails over to the next endpoint and opens the failing endpoint's circuit", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain

@@ -52,8 +52,12 @@ export interface Batch {
 export interface BatchResult {
   /** Ids of `inserts` not stored because a record with that id already existed. */
   readonly duplicates: ReadonlySet<string>
-  /** Writes that failed on their own while the rest of the batch was stored, by id. */
-  readonly failed: ReadonlyMap<string, TaskStoreError>
+  /**
+   * Writes that failed on their own while the rest of the batch was stored,
+   * by part of the batch and id: a failed progress write does not fail the
+   * committed state change of the same id.
+   */
+  readonly failed: { readonly [Part in keyof Batch]: ReadonlyMap<string, TaskStoreError> }
 }
 
 /** Stores one batch; fails when none of it could be stored. */
@@ -91,9 +95,9 @@ const emptyBatch = (): PendingBatch => ({
 
 const size = (batch: Batch): number => batch.inserts.size + batch.updates.size + batch.progress.size
 
-/** Fails with the error of the write of `id` if that write failed on its own. */
-const outcome = (result: BatchResult, id: string) => {
-  const failure = result.failed.get(id)
+/** Fails with the error of the write of `id` in `part` if that write failed on its own. */
+const outcome = (result: BatchResult, part: keyof Batch, id: string) => {
+  const failure = result.failed[part].get(id)
   return failure === undefined ? Effect.succeed(result) : Effect.fail(failure)
 }
 
@@ -129,9 +133,7 @@ export const make = Effect.fnUntraced(function*(
     return write(batch).pipe(
       Effect.exit,
       Effect.tap((exit) => {
-        const lost = Exit.isSuccess(exit)
-          ? Array.from(batch.progress.keys()).filter((id) => exit.value.failed.has(id)).length
-          : batch.progress.size
+        const lost = Exit.isSuccess(exit) ? exit.value.failed.progress.size : batch.progress.size
         return lost > 0 ? Effect.logWarning(`group commit lost ${lost} progress updates`, exit) : Effect.void
       }),
       Effect.flatMap((exit) => Deferred.done(batch.committed, exit)),
@@ -176,7 +178,7 @@ export const make = Effect.fnUntraced(function*(
         batch.progress.delete(info.id)
       }).pipe(
         Effect.flatMap((batch) => Deferred.await(batch.committed)),
-        Effect.flatMap((result) => outcome(result, info.id)),
+        Effect.flatMap((result) => outcome(result, "inserts", info.id)),
         Effect.flatMap((result) => result.duplicates.has(info.id) ? Effect.fail(alreadyExists(info.id)) : Effect.void)
       ),
     update: (info) =>
@@ -185,7 +187,7 @@ export const make = Effect.fnUntraced(function*(
         batch.progress.delete(info.id)
       }).pipe(
         Effect.flatMap((batch) => Deferred.await(batch.committed)),
-        Effect.flatMap((result) => Effect.asVoid(outcome(result, info.id)))
+        Effect.flatMap((result) => Effect.asVoid(outcome(result, "updates", info.id)))
       ),
     settled: Effect.suspend(() => {
       // Batches are written one after the other: the last one settling means all did.

@@ -34,6 +34,8 @@ const rowsPerStatement = 500
 
 const emptyBatch: GroupCommit.Batch = { inserts: new Map(), updates: new Map(), progress: new Map() }
 
+const noFailures: GroupCommit.BatchResult["failed"] = { inserts: new Map(), updates: new Map(), progress: new Map() }
+
 const storeError = (operation: string) => (cause: { readonly message: string }) =>
   new TaskError.TaskStoreError({ operation, message: cause.message, cause })
 
@@ -77,18 +79,22 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
   const writeOneByOne = (batch: GroupCommit.Batch) =>
     Effect.gen(function*() {
       const duplicates = new Set<string>()
-      const failed = new Map<string, TaskError.TaskStoreError>()
+      const failed = {
+        inserts: new Map<string, TaskError.TaskStoreError>(),
+        updates: new Map<string, TaskError.TaskStoreError>(),
+        progress: new Map<string, TaskError.TaskStoreError>()
+      }
       for (const part of ["inserts", "updates", "progress"] as const) {
         for (const info of batch[part].values()) {
           const exit = yield* Effect.exit(writeTogether({ ...emptyBatch, [part]: new Map([[info.id, info]]) }))
           if (Exit.isSuccess(exit)) exit.value.forEach((id) => duplicates.add(id))
           else {
             const cause = Cause.squash(exit.cause)
-            failed.set(info.id, new TaskError.TaskStoreError({ operation: "commit", message: String(cause), cause }))
+            failed[part].set(info.id, new TaskError.TaskStoreError({ operation: "commit", message: String(cause), cause }))
           }
         }
       }
-      return { duplicates, failed }
+      return { duplicates, failed } satisfies GroupCommit.BatchResult
     })
 
   /**
@@ -101,7 +107,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    */
   const write: GroupCommit.WriteBatch = (batch) =>
     writeTogether(batch).pipe(
-      Effect.map((duplicates) => ({ duplicates, failed: new Map() })),
+      Effect.map((duplicates) => ({ duplicates, failed: noFailures })),
       Effect.catchCause((cause) =>
         !cause.reasons.some((reason) => Cause.isFailReason(reason) && reason.error.isRetryable)
           ? writeOneByOne(batch)

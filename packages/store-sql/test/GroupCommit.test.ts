@@ -11,7 +11,11 @@ const makeDatabase = Effect.gen(function*() {
   const gate = yield* Latch.make(true)
   const state = {
     rejected: new Set<string>(),
-    failedAlone: new Map<string, TaskError.TaskStoreError>(),
+    failedAlone: {
+      inserts: new Map<string, TaskError.TaskStoreError>(),
+      updates: new Map<string, TaskError.TaskStoreError>(),
+      progress: new Map<string, TaskError.TaskStoreError>()
+    },
     failure: undefined as TaskError.TaskStoreError | undefined
   }
   const write: GroupCommit.WriteBatch = (batch) =>
@@ -133,10 +137,8 @@ describe("GroupCommit", () => {
       const db = yield* makeDatabase
       const commit = yield* GroupCommit.make(db.write)
       const [good, bad, badUpdate] = [record(), record(), record()]
-      db.state.failedAlone = new Map([
-        [bad.id, new TaskError.TaskStoreError({ operation: "commit", message: "NOT NULL constraint failed" })],
-        [badUpdate.id, new TaskError.TaskStoreError({ operation: "commit", message: "not JSON" })]
-      ])
+      db.state.failedAlone.inserts.set(bad.id, new TaskError.TaskStoreError({ operation: "commit", message: "NOT NULL constraint failed" }))
+      db.state.failedAlone.updates.set(badUpdate.id, new TaskError.TaskStoreError({ operation: "commit", message: "not JSON" }))
       const [first, second, third] = yield* Effect.all([
         Effect.exit(commit.insert(good)),
         Effect.flip(commit.insert(bad)),
@@ -146,6 +148,22 @@ describe("GroupCommit", () => {
       assert.strictEqual(second.message, "NOT NULL constraint failed")
       assert.strictEqual(third.message, "not JSON")
       assert.strictEqual(db.batches.length, 1)
+    }))
+
+  it.effect("a progress write that failed on its own fails no insert or update of the same id", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write, { flushInterval: "10 millis" })
+      const [a, b] = [record(), record({ status: "running" })]
+      for (const info of [a, b]) {
+        db.state.failedAlone.progress.set(info.id, new TaskError.TaskStoreError({ operation: "commit", message: "not JSON" }))
+      }
+      const writes = yield* fork(Effect.all([commit.insert(a), commit.update(b)], { concurrency: "unbounded" }))
+      yield* commit.updateProgress({ ...a, progress: 1 })
+      yield* commit.updateProgress({ ...b, progress: 1 })
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.join(writes)
+      assert.deepStrictEqual(db.batches, [{ inserts: [a.id], updates: [`${b.id}:running`], progress: [[a.id, 1], [b.id, 1]] }])
     }))
 
   it.effect("a failed write fails every write of its batch, and the next batch is written", () =>

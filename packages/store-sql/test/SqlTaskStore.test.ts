@@ -1,7 +1,7 @@
 import { record, storeConformance } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Effect, Exit, Layer, Option } from "effect"
+import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import {
@@ -42,6 +42,18 @@ const beyondConformance = (name: string, layer: Layer.Layer<TaskStore.TaskStore,
         // Alone in its batch, a record that does not encode is a typed failure too, not a defect.
         const alone = yield* Effect.flip(store.insert(record({ payload: { amount: 2n } })))
         assert.strictEqual(alone._tag, "TaskStoreError")
+      }))
+
+    test("a progress write that cannot be stored does not fail the state change of its task in the same batch", (store) =>
+      Effect.gen(function*() {
+        const info = record()
+        yield* store.insert(info)
+        const running = { ...info, status: "running" as const, startedAt: 1 }
+        const update = yield* Effect.forkChild(Effect.exit(store.update(running)), { startImmediately: true })
+        yield* store.updateProgress({ ...running, progress: 10, checkpoint: { block: 1n } }) // JSON.stringify throws
+        const updated = yield* Fiber.join(update)
+        assert.isTrue(Exit.isSuccess(updated), "the committed update was reported failed")
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.get(info.id)), running)
       }))
 
     test("a progress write never overwrites a finished record", (store) =>

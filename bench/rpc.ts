@@ -1,7 +1,7 @@
 /**
  * The RPC layer against the in-process supervisor, in one run:
  * - throughput: no-op tasks submitted and awaited (`submit` + `join`, two
- *   calls each) by 50 concurrent WebSocket clients, each its own principal
+ *   calls each, and `run`, one call) by 50 concurrent WebSocket clients, each its own principal
  *   with 16 tasks in flight, against a server in a child process (memory
  *   store, default server and supervisor settings); next to the same calls
  *   made on `Tasks` in this process;
@@ -117,12 +117,15 @@ const main = async () => {
       )
     ))
     const submitAndJoin = throughput((caller, n) => Effect.flatMap(clients[caller].submit(Noop, { n }), (handle) => handle.join))
+    const run = throughput((caller, n) => clients[caller].run(Noop, { n }))
     const someRemoteTask = await Effect.runPromise(clients[0].submit(Noop, { n: 0 }))
     const get = roundTrips(someRemoteTask.info)
     await Effect.runPromise(submitAndJoin)
+    await Effect.runPromise(run)
     await Effect.runPromise(get)
     const rates = {
       tasks: await medianRate(RUNS, () => Effect.runPromise(submitAndJoin)),
+      runs: await medianRate(RUNS, () => Effect.runPromise(run)),
       gets: await medianRate(RUNS, () => Effect.runPromise(get))
     }
     await Effect.runPromise(Scope.close(connections, Exit.void))
@@ -147,8 +150,10 @@ const main = async () => {
   table([
     ["", "tasks per second"],
     ["Tasks.submit + join, in process", fmt(rates.local)],
-    [`TaskRpcClient over WebSocket, ${CLIENTS} clients, server in a child process`, fmt(rates.traced.tasks)],
-    ["  the same with disableTracing", fmt(rates.untraced.tasks)]
+    [`TaskRpcClient submit + join over WebSocket, ${CLIENTS} clients, server in a child process`, fmt(rates.traced.tasks)],
+    ["  the same with disableTracing", fmt(rates.untraced.tasks)],
+    ["TaskRpcClient.run (one call per task) over WebSocket", fmt(rates.traced.runs)],
+    ["  the same with disableTracing", fmt(rates.untraced.runs)]
   ])
   console.log(`\nlatency: ${fmt(GETS)} sequential get round trips, median of ${RUNS} runs`)
   table([

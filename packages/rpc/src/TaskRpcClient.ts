@@ -74,6 +74,18 @@ export class TaskRpcClient extends Context.Service<TaskRpcClient, {
     payload: Task.Payload<K>,
     options?: SubmitOptions
   ): Effect.Effect<RemoteTaskHandle<Task.Success<K>, Task.Error<K>>, SubmitError>
+  /**
+   * Submits a task and waits for its result in one call (the seeds' synchronous
+   * mode): its success, or its kind's typed error. Stopping the call leaves the task running.
+   */
+  run<K extends Task.Any>(
+    kind: K,
+    payload: Task.Payload<K>,
+    options?: SubmitOptions
+  ): Effect.Effect<
+    Task.Success<K>,
+    Task.Error<K> | TaskError.TaskAborted | TaskError.ResultDecodeError | TaskError.TaskNotFound | SubmitError
+  >
   /** A handle to an existing task of `kind`, without a call. */
   handle<K extends Task.Any>(kind: K, id: string): RemoteTaskHandle<Task.Success<K>, Task.Error<K>>
   /** A task's current record. */
@@ -149,18 +161,26 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
     }
   }
 
+  /** The `Submit` / `Run` request for a payload, validated and encoded with its kind's Schema. */
+  const request = <K extends Task.Any>(kind: K, payload: Task.Payload<K>, submitOptions: SubmitOptions | undefined) =>
+    Effect.map(Task.encodePayload(kind, payload), (encoded) => ({
+      kind: kind.name,
+      payload: encoded,
+      ...(submitOptions?.priority === undefined ? {} : { priority: submitOptions.priority }),
+      ...(submitOptions?.onConflict === undefined ? {} : { onConflict: submitOptions.onConflict })
+    }))
+
   return TaskRpcClient.of({
     submit: (kind, payload, submitOptions) =>
-      Task.encodePayload(kind, payload).pipe(
-        Effect.flatMap((encoded) =>
-          rpc.Submit({
-            kind: kind.name,
-            payload: encoded,
-            ...(submitOptions?.priority === undefined ? {} : { priority: submitOptions.priority }),
-            ...(submitOptions?.onConflict === undefined ? {} : { onConflict: submitOptions.onConflict })
-          })
-        ),
+      request(kind, payload, submitOptions).pipe(
+        Effect.flatMap(rpc.Submit),
         Effect.map((info) => handle(kind, info.id))
+      ),
+    run: (kind, payload, submitOptions) =>
+      request(kind, payload, submitOptions).pipe(
+        Effect.flatMap(rpc.Run),
+        Effect.flatMap((info) => Task.outcome(kind, info)),
+        Effect.flatten
       ),
     handle,
     get,

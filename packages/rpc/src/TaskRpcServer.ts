@@ -26,7 +26,7 @@ import { TaskError, type TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
 import { type Authentication, CurrentPrincipal, type Principal } from "./Auth.ts"
 import { Malformed } from "./internal/lenient.ts"
 import { Forbidden, MalformedRequest, PayloadTooLarge, RateLimited } from "./TaskRpcError.ts"
-import { RequestValidation, TaskRpcs } from "./TaskRpcs.ts"
+import { RequestValidation, type SubmitRequest, TaskRpcs } from "./TaskRpcs.ts"
 
 /** Settings of the RPC server. */
 export interface TaskRpcServerConfig {
@@ -114,20 +114,24 @@ export const layerHandlers = (options: Partial<TaskRpcServerConfig> = {}) =>
             )
             : Effect.fail(new TaskError.TaskStoreError({ operation: "rate-limit", message: error.message, cause: error }))))
 
+      /** Checks and records a submission for the calling principal; returns the id of its task. */
+      const submitFor = Effect.fnUntraced(function*(request: SubmitRequest) {
+        const principal = yield* CurrentPrincipal
+        yield* checkSize(request.payload)
+        yield* consumeQuota(principal)
+        const handle = yield* tasks.submitEncoded(request.kind, request.payload, {
+          owner: principal.id,
+          priority: request.priority,
+          onConflict: request.onConflict
+        })
+        // Joining (`onConflict: "join"`, asked for or the kind's default) may hand back another principal's task.
+        const info = yield* Effect.catchTag(handle.info, "TaskNotFound", Effect.die)
+        return canSee(principal, info) ? info.id : yield* forbidden(principal, `task ${info.id}`)
+      })
+
       return TaskRpcs.of({
-        Submit: Effect.fnUntraced(function*(request) {
-          const principal = yield* CurrentPrincipal
-          yield* checkSize(request.payload)
-          yield* consumeQuota(principal)
-          const handle = yield* tasks.submitEncoded(request.kind, request.payload, {
-            owner: principal.id,
-            priority: request.priority,
-            onConflict: request.onConflict
-          })
-          // Joining (`onConflict: "join"`, asked for or the kind's default) may hand back another principal's task.
-          const info = yield* Effect.catchTag(handle.info, "TaskNotFound", Effect.die)
-          return canSee(principal, info) ? { id: info.id } : yield* forbidden(principal, `task ${info.id}`)
-        }),
+        Submit: (request) => Effect.map(submitFor(request), (id) => ({ id })),
+        Run: (request) => Effect.flatMap(submitFor(request), tasks.awaitInfo),
         Get: ({ id }) => accessible(id),
         Await: ({ id }) => Effect.andThen(accessible(id), tasks.awaitInfo(id)),
         Watch: ({ id }) => Stream.unwrap(Effect.as(accessible(id), tasks.watch(id))),

@@ -76,10 +76,18 @@ export const SubmitError = Schema.Union([
   Forbidden
 ])
 
+/** The errors of `Run`: those of `Submit`, and a task deleted before it finished. */
+export const RunError = Schema.Union([...SubmitError.members, TaskError.TaskNotFound])
+
 /** The RPC group exposing the task supervisor. */
 export class TaskRpcs extends RpcGroup.make(
   /** Submits a task owned by the caller; returns its id once it is recorded. */
   Rpc.make("Submit", { payload: lenient(SubmitRequest), success: Submitted, error: SubmitError }),
+  /**
+   * Submits a task and waits until it has finished, in one call (the seeds'
+   * synchronous mode); returns how it ended. Stopping the call leaves the task running.
+   */
+  Rpc.make("Run", { payload: lenient(SubmitRequest), success: TaskOutcome, error: RunError }),
   /** A task's current record. */
   Rpc.make("Get", { payload: ById, success: TaskInfo.TaskInfo, error: TaskAccessError }),
   /** Waits until a task has finished and returns how it ended. Stopping the call leaves the task running. */

@@ -48,6 +48,26 @@ describe("TaskRpcServer", () => {
         assert.strictEqual((error as Boom).message, "no luck")
       }))
 
+    it.effect("run submits and awaits in one call: the typed success, or the kind's typed error", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        assert.strictEqual(yield* alice.run(Add, { a: 40, b: 2 }), 42)
+        const error = yield* Effect.flip(alice.run(Fail, { message: "nope" }))
+        assert.instanceOf(error, Boom)
+        const invalid = yield* Effect.flip(alice.run(Add, { a: 1 } as any))
+        assert.strictEqual(invalid._tag, "InvalidPayload")
+      }))
+
+    it.effect("stopping a run call leaves its task running to completion", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        assert.isTrue(Option.isNone(yield* Effect.timeoutOption(alice.run(Steps, { steps: 3, delayMs: 10 }), "5 millis")))
+        const page = yield* alice.list({ kind: ["steps"], limit: 1 })
+        const handle = alice.handle(Steps, page.items[0].id)
+        assert.isTrue(Exit.isSuccess(yield* handle.await))
+        assert.strictEqual(finished.get(handle.id), "done")
+      }))
+
     it.effect("events report progress and end at the terminal status", () =>
       Effect.gen(function*() {
         const alice = yield* clientFor("alice-token")

@@ -11,7 +11,10 @@
  * its batch committed.
  *
  * Within a batch, the latest state change of an id wins (each is a whole
- * record), and progress is coalesced per id, latest wins. A state change
+ * record), and progress is coalesced per id, latest wins. An insert fails if
+ * a write of its id is already queued, as it would once that write is stored
+ * (an update of an unknown id records it), instead of being written first
+ * and overwritten by the older write. A state change
  * drops the progress of the same id queued before it, and the batch hands
  * progress to `write` as newer than the state changes: an older progress write
  * therefore never overwrites a later state change. Progress is acknowledged
@@ -65,7 +68,7 @@ export type WriteBatch = (batch: Batch) => Effect.Effect<BatchResult, TaskStoreE
 
 /** The batching front of a store's writes. */
 export interface GroupCommit {
-  /** Queues a new record; succeeds once it is committed, fails if the id exists. */
+  /** Queues a new record; succeeds once it is committed, fails if the id exists or a write of it is queued. */
   insert(info: TaskInfo): Effect.Effect<void, TaskStoreError>
   /** Queues a state change; succeeds once it is committed. */
   update(info: TaskInfo): Effect.Effect<void, TaskStoreError>
@@ -173,9 +176,11 @@ export const make = Effect.fnUntraced(function*(
   return {
     insert: (info) =>
       enqueue("insert", (batch) => {
-        if (batch.inserts.has(info.id)) return alreadyExists(info.id)
+        // A write of the id queued before it records the id first (it is an upsert): the insert finds it existing.
+        if (batch.inserts.has(info.id) || batch.updates.has(info.id) || batch.progress.has(info.id)) {
+          return alreadyExists(info.id)
+        }
         batch.inserts.set(info.id, info)
-        batch.progress.delete(info.id)
       }).pipe(
         Effect.flatMap((batch) => Deferred.await(batch.committed)),
         Effect.flatMap((result) => outcome(result, "inserts", info.id)),

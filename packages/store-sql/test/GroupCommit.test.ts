@@ -132,6 +132,23 @@ describe("GroupCommit", () => {
       assert.deepStrictEqual(db.batches[0].inserts, [queued.id, stored.id])
     }))
 
+  it.effect("an insert fails when an update or progress of its id is queued before it in the same batch", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write, { flushInterval: "10 millis" })
+      const [updated, reported] = [record({ status: "running" }), record({ status: "running" })]
+      const update = yield* fork(commit.update(updated))
+      yield* commit.updateProgress({ ...reported, progress: 5 })
+      const inserts = yield* fork(Effect.all([
+        Effect.flip(commit.insert({ ...updated, status: "pending" })),
+        Effect.flip(commit.insert({ ...reported, status: "pending" }))
+      ]))
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.join(update)
+      for (const error of yield* Fiber.join(inserts)) assert.match(error.message, /already exists/)
+      assert.deepStrictEqual(db.batches, [{ inserts: [], updates: [`${updated.id}:running`], progress: [[reported.id, 5]] }])
+    }))
+
   it.effect("a write that failed on its own fails only its caller", () =>
     Effect.gen(function*() {
       const db = yield* makeDatabase

@@ -56,6 +56,16 @@ const beyondConformance = (name: string, layer: Layer.Layer<TaskStore.TaskStore,
         assert.deepStrictEqual(Option.getOrThrow(yield* store.get(info.id)), running)
       }))
 
+    test("an insert fails when an update of its id was queued before it, and the update's record stays", (store) =>
+      Effect.gen(function*() {
+        const info = record({ status: "running", startedAt: 1 })
+        const update = yield* Effect.forkChild(store.update(info), { startImmediately: true })
+        const insert = yield* Effect.flip(store.insert({ ...info, status: "pending", startedAt: null }))
+        yield* Fiber.join(update)
+        assert.match(insert.message, /already exists/)
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.get(info.id)), info)
+      }))
+
     test("a progress write never overwrites a finished record", (store) =>
       Effect.gen(function*() {
         const info = record({ status: "running", startedAt: 1 })

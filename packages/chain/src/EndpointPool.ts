@@ -94,25 +94,31 @@ export const make = Effect.fn("EndpointPool.make")(function*(
 
   const fail = (reason: RpcError["reason"]) => Effect.fail(new RpcError({ reason }))
 
+  // A token is taken only when one is there: a request that must wait sleeps and tries again, so a request
+  // interrupted while it waits (a timeout, a sibling's failure) has reserved nothing the next ones must wait for.
   const waitForBudget = (tokens: number) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       if (pausedUntil > now) yield* Effect.sleep(pausedUntil - now)
       if (config.rateLimit === undefined) return
-      const { delay } = yield* limiter.consume({
+      const budget = {
         key: `chainjobs/rpc/${endpoint}`,
         algorithm: "token-bucket",
-        onExceeded: "delay",
+        onExceeded: "fail",
         limit: config.rateLimit.limit,
         window: config.rateLimit.window,
         tokens: Math.min(tokens, config.rateLimit.limit)
-      }).pipe(
-        // like the circuit breaker's default, a failing store lets requests through rather than stopping them
-        Effect.catch((error) =>
-          Effect.as(Effect.logWarning("chainjobs: rate limiter store failed", error), { delay: Duration.zero })
-        )
-      )
-      if (!Duration.isZero(delay)) yield* Effect.sleep(delay)
+      } as const
+      while (true) {
+        const consumed = yield* Effect.result(limiter.consume(budget))
+        if (Result.isSuccess(consumed)) return
+        const reason = consumed.failure.reason
+        if (reason._tag !== "RateLimitExceeded") {
+          // like the circuit breaker's default, a failing store lets requests through rather than stopping them
+          return yield* Effect.logWarning("chainjobs: rate limiter store failed", consumed.failure)
+        }
+        yield* Effect.sleep(Duration.max(reason.retryAfter, Duration.millis(1)))
+      }
     })
 
   const borrow = Effect.gen(function*() {

@@ -1,8 +1,10 @@
 import { assert, layer } from "@effect/vitest"
-import { Effect, Fiber, Metric, Schedule } from "effect"
+import { Clock, Effect, Fiber, Layer, Metric, Schedule } from "effect"
+import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import type { Hash } from "viem"
 import { transferTopic } from "../src/AddressScan.ts"
 import { DevChain } from "../src/DevChain.ts"
+import * as EvmClient from "../src/EvmClient.ts"
 import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig, Seeded, seededChain } from "./fixtures.ts"
 
@@ -161,6 +163,43 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       yield* Effect.sleep("200 millis")
       assert.strictEqual(counting.counts.requests, 5)
       yield* Effect.forEach(fibers, Fiber.interrupt)
+    }))
+
+  it.effect("requests interrupted while they wait for the rate limit leave its budget to the next ones", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const counting = yield* FaultProxy.make(chain.url)
+      // 2 requests a second: a token every 500 ms
+      const evm = yield* client(devChainConfig([{ url: counting.url, rateLimit: { limit: 2, window: "1 second" } }]))
+      const waiting = yield* Effect.forEach(range(1, 10), () => Effect.forkChild(evm.request("eth_chainId")))
+      yield* eventually(() => counting.counts.forwarded === 2)
+      yield* Effect.forEach(waiting, Fiber.interrupt)
+      const start = yield* Clock.currentTimeMillis
+      assert.strictEqual(yield* evm.request("eth_chainId"), "0x7a69")
+      // the next token, not the 8 the interrupted requests would have taken (4 seconds)
+      assert.isBelow((yield* Clock.currentTimeMillis) - start, 1500)
+      assert.strictEqual(counting.counts.requests, 3)
+    }))
+
+  it.effect("lets requests through when the rate limiter's store fails", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const broken = Effect.fail(
+        new RateLimiter.RateLimiterError({ reason: new RateLimiter.RateLimitStoreError({ message: "store down" }) })
+      )
+      const store = RateLimiter.RateLimiterStore.of({
+        fixedWindow: () => broken,
+        tokenBucket: () => broken,
+        adaptiveConsume: () => broken,
+        adaptiveFeedback: () => broken
+      })
+      const stores = yield* Layer.build(Layer.mergeAll(
+        RateLimiter.layer.pipe(Layer.provide(Layer.succeed(RateLimiter.RateLimiterStore, store))),
+        CircuitBreaker.layerStoreMemory()
+      ))
+      const config = devChainConfig([{ url: chain.url, rateLimit: { limit: 1, window: "1 hour" } }])
+      const evm = yield* EvmClient.make(config).pipe(Effect.provideContext(stores))
+      assert.deepStrictEqual(yield* Effect.all([evm.request("eth_chainId"), evm.request("eth_chainId")]), ["0x7a69", "0x7a69"])
     }))
 
   it.effect("returns the same blocks through 429s, 5xx, stalls and garbled answers", () =>

@@ -1,0 +1,41 @@
+/**
+ * Scan wallets on a real local chain: start a Hardhat node, produce known ETH
+ * and ERC-20 activity, then scan two wallets over that range as a supervised
+ * task with progress events, and compare what it found with what was seeded.
+ */
+import { Effect, Layer, Stream } from "effect"
+import { BlockFeed, Chains, ChainTasks, DevChain, DevSeed } from "@chainjobs/chain"
+import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+
+const program = Effect.gen(function*() {
+  const chain = yield* DevChain.DevChain
+  console.log(`dev chain up on 127.0.0.1 (chain id ${chain.chainId})`)
+  const seeded = yield* DevSeed.seed({ rounds: 20 })
+  console.log(`seeded 20 rounds of ETH and token transfers among ${seeded.participants.length} accounts`)
+
+  const wallets = [seeded.participants[1], seeded.participants[2]]
+  const tasks = yield* TaskSupervisor.Tasks
+  const scan = yield* tasks.submit(ChainTasks.ScanAddresses, {
+    chain: "dev",
+    addresses: wallets,
+    fromBlock: seeded.fromBlock,
+    toBlock: seeded.toBlock,
+    chunkSize: 10
+  })
+  const events = yield* Stream.runCollect(scan.events)
+  console.log(`progress events: ${events.length > 2 ? "several" : events.length}, last: ${events[events.length - 1].status}`)
+
+  const { activity } = yield* scan.join
+  const expected = DevSeed.expectedFor(seeded, wallets)
+  const same = activity.length === expected.length && activity.every((item, i) => item.transactionHash === expected[i].transactionHash && item.kind === expected[i].kind)
+  console.log(`found ${activity.length > 0 ? "activity" : "nothing"}; exactly what was seeded: ${same}`)
+})
+
+const Runtime = ChainTasks.layer.pipe(
+  Layer.provideMerge(TaskSupervisor.layer()),
+  Layer.provideMerge(TaskStore.layerMemory),
+  Layer.provideMerge(Chains.layerDev()),
+  Layer.provideMerge(BlockFeed.layerMemory)
+)
+
+Effect.runPromise(program.pipe(Effect.provide(Runtime)))

@@ -156,6 +156,20 @@ for (const worker of [false, true]) {
         assert.strictEqual(error.reason._tag, "ConnectionError")
       }))
 
+    it.effect("refuses a synchronous level it does not know instead of running it as SQL", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        // From configuration, a level is only a string at run time.
+        const synchronous = "FULL; CREATE TABLE injected (x)" as NodeSqliteClient.Synchronous
+        const error = yield* Effect.flip(Layer.build(NodeSqliteClient.layer({ filename: file, worker, synchronous })))
+        assert.match(error.message, /synchronous must be one of/)
+        const tables = yield* withClient(file, Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          return yield* sql<{ name: string }>`SELECT name FROM sqlite_master`
+        }))
+        assert.deepStrictEqual(tables, [])
+      }))
+
     it.effect("provides the same client under both tags", () =>
       Effect.gen(function*() {
         const context = yield* Layer.build(NodeSqliteClient.layer({ filename: ":memory:", worker }))

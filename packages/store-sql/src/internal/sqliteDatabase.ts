@@ -28,8 +28,15 @@ export interface Database {
   readonly close: () => void
 }
 
+/** The levels `PRAGMA synchronous` takes. */
+const synchronousLevels: ReadonlySet<string> = new Set(["OFF", "NORMAL", "FULL", "EXTRA"])
+
 /** Opens the file and applies the pragmas. */
 export const open = (options: OpenOptions): Database => {
+  // The level is spliced into the pragma (which `exec` runs with whatever follows it), so only a known level passes.
+  if (!synchronousLevels.has(options.synchronous)) {
+    throw new Error(`synchronous must be one of ${Array.from(synchronousLevels).join(", ")}, not ${JSON.stringify(options.synchronous)}`)
+  }
   const db = new DatabaseSync(options.filename, { readOnly: options.readOnly, timeout: options.busyTimeoutMillis })
   try {
     if (options.wal && options.filename !== ":memory:" && !options.readOnly) db.exec("PRAGMA journal_mode = WAL")

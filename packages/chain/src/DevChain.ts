@@ -2,7 +2,9 @@
  * A local development chain: a Hardhat 3 node (EDR) started as a child
  * process on a free 127.0.0.1 port, ready once it answers JSON-RPC, and
  * stopped when the layer's scope closes. Tests and the service's embedded
- * default use it; its 20 dev accounts are funded with 10 000 ETH each.
+ * default use it; its 20 dev accounts are funded with 10 000 ETH each. The
+ * node also exits when the process that started it dies without closing
+ * the scope (it watches its stdin, a pipe from that process).
  *
  * ```ts
  * const program = Effect.gen(function*() {
@@ -90,6 +92,18 @@ const freePort = Effect.callback<number, DevChainError>((resume) => {
   })
 })
 
+/**
+ * Loaded into the node's process before Hardhat: the node exits once its
+ * stdin (a pipe from this process) ends, which happens when this process
+ * closes it or dies in any way, even by SIGKILL, so a node never outlives
+ * the process that started it.
+ */
+const exitWithParent = `data:text/javascript,${
+  encodeURIComponent(
+    "process.stdin.on('end', () => process.exit(0)); process.stdin.on('error', () => process.exit(0)); process.stdin.resume()"
+  )
+}`
+
 const stop = (child: ChildProcess, timeout: Duration.Input) =>
   Effect.callback<void>((resume) => {
     if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
@@ -98,6 +112,7 @@ const stop = (child: ChildProcess, timeout: Duration.Input) =>
       clearTimeout(timer)
       resume(Effect.void)
     })
+    child.stdin?.end()
     child.kill("SIGTERM")
   })
 
@@ -121,16 +136,21 @@ export const make = Effect.fn("DevChain.make")(function*(options: Partial<DevCha
   const child = yield* Effect.acquireRelease(
     Effect.try({
       try: () =>
-        spawn(process.execPath, [hardhatCli, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
-          cwd: packageDir,
-          stdio: ["ignore", "ignore", "pipe"]
-        }),
+        spawn(
+          process.execPath,
+          ["--import", exitWithParent, hardhatCli, "node", "--hostname", "127.0.0.1", "--port", String(port)],
+          { cwd: packageDir, stdio: ["pipe", "ignore", "pipe"] }
+        ),
       catch: (cause) => new DevChainError({ reason: "Spawn", message: String(cause) })
     }),
     (child) => stop(child, config.stopTimeout)
   )
   let stderr = ""
   child.stderr?.on("data", (chunk) => stderr = (stderr + String(chunk)).slice(-4096))
+  // without a listener, a failed spawn (or a broken stdin pipe) would be thrown as an uncaught exception
+  child.stdin?.on("error", () => {})
+  child.once("error", (cause) =>
+    Deferred.doneUnsafe(exited, Effect.fail(new DevChainError({ reason: "Spawn", message: String(cause) }))))
   child.once("exit", (code, signal) =>
     Deferred.doneUnsafe(
       exited,

@@ -1,5 +1,6 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { execFileSync, spawn } from "node:child_process"
+import { Effect, Schedule } from "effect"
 import * as DevChain from "../src/DevChain.ts"
 
 const rpc = (url: string, method: string, params: Array<unknown> = []) =>
@@ -31,4 +32,34 @@ describe("DevChain.make", () => {
       const refused = yield* Effect.flip(rpc(url, "eth_chainId"))
       assert.strictEqual(refused._tag, "UnknownError")
     }))
+})
+
+/** The pids of processes whose command line contains the text. */
+const pidsWith = (text: string) =>
+  execFileSync("ps", ["-eo", "pid=,args="]).toString().split("\n")
+    .filter((line) => line.includes(text) && !line.includes("ps -eo"))
+    .map((line) => Number(line.trim().split(" ")[0]))
+
+describe("DevChain.make, its parent killed", () => {
+  it.live("the node exits when the process that started it dies without closing its scope", () =>
+    Effect.gen(function*() {
+      const parent = spawn(process.execPath, [new URL("./programs/devChainThenHang.ts", import.meta.url).pathname], {
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      const url = yield* Effect.callback<string>((resume) => {
+        parent.stdout.once("data", (chunk) => resume(Effect.succeed(String(chunk).trim())))
+      })
+      assert.strictEqual(Number((yield* rpc(url, "eth_chainId")).result), DevChain.chainId)
+      parent.kill("SIGKILL")
+      const port = new URL(url).port
+      const gone = yield* rpc(url, "eth_chainId").pipe(
+        Effect.flip,
+        Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 30 }),
+        Effect.as(true),
+        Effect.orElseSucceed(() => false)
+      )
+      // never leave an orphan behind, even when the test fails
+      for (const pid of pidsWith(`--port ${port}`)) process.kill(pid, "SIGKILL")
+      assert.isTrue(gone, "the node still answers after its parent died")
+    }), 15_000)
 })

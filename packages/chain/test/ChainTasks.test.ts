@@ -109,8 +109,11 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       const stopped = Option.getOrThrow(yield* Context.get(store, TaskStore.TaskStore).get(handle.id))
       assert.strictEqual(stopped.status, "pending")
       assert.isTrue(stopped.progress >= 30 && stopped.progress < 100, `stopped at ${stopped.progress}%`)
+      const { lastBlock } = stopped.checkpoint as { readonly lastBlock: number }
+      assert.isTrue(lastBlock > seeded.fromBlock && lastBlock < seeded.toBlock, `checkpoint at block ${lastBlock}`)
 
       proxy.set({ stall: 0 })
+      proxy.counts.blocksRead.length = 0
       const second = yield* start(yield* Effect.scope)
       const resumed = yield* second.awaitInfo(handle.id)
       assert.strictEqual(resumed.status, "completed")
@@ -120,6 +123,9 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       const expected = keys(DevSeed.expectedFor(seeded, seeded.participants))
       assert.deepStrictEqual(keys(activity), expected)
       assert.strictEqual(new Set(keys(activity)).size, activity.length)
+      // the resumed run read the blocks after the checkpoint, each once, and none before it
+      const reread = [...proxy.counts.blocksRead].sort((a, b) => a - b)
+      assert.deepStrictEqual(reread, Array.from({ length: seeded.toBlock - lastBlock }, (_, index) => lastBlock + 1 + index))
     }))
 
   it.effect("syncs a contract's events into counts by event name", () =>

@@ -44,6 +44,8 @@ export interface Counts {
   stall: number
   garble: number
   rangeRejected: number
+  /** The blocks of the `eth_getBlockByNumber` calls forwarded, in order. */
+  blocksRead: Array<number>
 }
 
 /** A running proxy. */
@@ -79,7 +81,7 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
     Effect.callback<{ readonly proxy: FaultProxy; readonly close: () => void }>((resume) => {
       let current: Faults = { ...none, ...faults }
       const next = random(seed)
-      const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0 }
+      const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0, blocksRead: [] }
       const stalled = new Set<ServerResponse>()
       const handle = async (request: IncomingMessage, response: ServerResponse) => {
         const chunks: Array<Buffer> = []
@@ -123,6 +125,9 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
           return response.writeHead(200, { "content-type": "application/json" }).end(text.slice(0, text.length >> 1))
         }
         counts.forwarded++
+        for (const message of messages) {
+          if (message.method === "eth_getBlockByNumber") counts.blocksRead.push(Number(BigInt(message.params[0])))
+        }
         response.writeHead(answer.status, { "content-type": "application/json" }).end(text)
       }
       const server = createServer((request, response) => {

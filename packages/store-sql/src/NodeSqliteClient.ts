@@ -159,8 +159,13 @@ const openOnWorker = Effect.fnUntraced(function*(options: OpenOptions) {
     Effect.callback<any, SqlError.SqlError>((resume) => {
       if (!running) return resume(Effect.fail(stopped()))
       const id = nextId++
+      try {
+        worker.postMessage({ ...message, id })
+      } catch (error) {
+        // A parameter that cannot be cloned to the thread (a function, a symbol): a failed statement, not a defect.
+        return resume(Effect.fail(classify(error, "execute")))
+      }
       waiting.set(id, resume)
-      worker.postMessage({ ...message, id })
     })
   const rows = (sql: string, params: ReadonlyArray<unknown>, arrays: boolean, prepared: boolean) =>
     request({ op: "rows", sql, params: bind(params), arrays, prepared })

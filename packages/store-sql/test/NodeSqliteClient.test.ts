@@ -180,6 +180,18 @@ for (const worker of [false, true]) {
   })
 }
 
+describe("NodeSqliteClient on a worker thread", () => {
+  it.effect("a parameter that cannot be sent to the thread fails its statement with a SqlError, and the client goes on", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const unsendable: unknown = () => 1
+      const error = yield* Effect.flip(sql`SELECT ${unsendable as string} AS x`)
+      assert.strictEqual(error._tag, "SqlError")
+      assert.match(error.message, /could not be cloned/)
+      assert.deepStrictEqual(yield* sql`SELECT 1 AS one`, [{ one: 1 }])
+    }).pipe(Effect.provide(NodeSqliteClient.layer({ filename: ":memory:", worker: true }))))
+})
+
 describe("NodeSqliteClient on a worker thread, once closed", () => {
   it.effect("fails statements with a connection error instead of waiting for a thread that is gone", () =>
     Effect.gen(function*() {

@@ -95,22 +95,28 @@ const openInThread = (options: OpenOptions): Effect.Effect<Executor, SqlError.Sq
       rows: (sql, params, arrays, prepared) =>
         attempt("execute", () => db.rows(sql, bind(params), arrays, prepared) as Array<any>),
       raw: (sql, params) => attempt("execute", () => db.raw(sql, bind(params))),
+      // The statement is reset when the stream ends, however early: left open, it would hold a read snapshot
+      // that keeps every later commit in the WAL until it is garbage collected.
       stream: (sql, params) =>
-        Stream.fromPull(attempt("stream", () => {
-          const iterator = db.iterate(sql, bind(params))
-          return Effect.flatMap(
-            attempt("stream", () => {
-              const chunk: Array<any> = []
-              while (chunk.length < streamChunkSize) {
-                const next = iterator.next()
-                if (next.done === true) break
-                chunk.push(next.value)
-              }
-              return chunk
-            }),
-            (chunk) => chunk.length === 0 ? Cause.done() : Effect.succeed(chunk as [any, ...Array<any>])
-          )
-        })),
+        Stream.unwrap(Effect.map(
+          Effect.acquireRelease(
+            attempt("stream", () => db.iterate(sql, bind(params))),
+            (iterator) => Effect.sync(() => iterator.return?.())
+          ),
+          (iterator) =>
+            Stream.fromPull(Effect.succeed(Effect.flatMap(
+              attempt("stream", () => {
+                const chunk: Array<any> = []
+                while (chunk.length < streamChunkSize) {
+                  const next = iterator.next()
+                  if (next.done === true) break
+                  chunk.push(next.value)
+                }
+                return chunk
+              }),
+              (chunk) => chunk.length === 0 ? Cause.done() : Effect.succeed(chunk as [any, ...Array<any>])
+            )))
+        )),
       isTransaction: db.isTransaction
     })
   )

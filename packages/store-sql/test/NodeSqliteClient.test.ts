@@ -128,12 +128,25 @@ for (const worker of [false, true]) {
       Effect.gen(function*() {
         const rows = Array.from({ length: 1003 }, (_, i) => ({ id: i + 1, name: `n${i}` }))
         yield* sql`INSERT INTO items ${sql.insert([rows[0], ...rows.slice(1)])}`
-        const ids = yield* sql<{ id: number }>`SELECT id FROM items ORDER BY id`.stream.pipe(
-          Stream.map((row) => row.id),
+        const chunks = yield* sql<{ id: number }>`SELECT id FROM items ORDER BY id`.stream.pipe(
+          Stream.chunks,
+          Stream.map((chunk) => chunk.map((row) => row.id)),
           Stream.runCollect
         )
-        assert.strictEqual(ids.length, 1003)
-        assert.strictEqual(ids[1002], 1003)
+        assert.deepStrictEqual(chunks.flat(), rows.map((row) => row.id))
+        // On the calling thread rows are read 128 at a time; across the thread boundary the query is read whole.
+        if (!worker) assert.deepStrictEqual(chunks.map((chunk) => chunk.length), [128, 128, 128, 128, 128, 128, 128, 107])
+      }))
+
+    withItems("a stream stopped early releases its statement, so the WAL can be checkpointed", (sql) =>
+      Effect.gen(function*() {
+        const rows = Array.from({ length: 300 }, (_, i) => ({ id: i + 1, name: `n${i}` }))
+        yield* sql`INSERT INTO items ${sql.insert([rows[0], ...rows.slice(1)])}`
+        const first = yield* sql<{ id: number }>`SELECT id FROM items ORDER BY id`.stream.pipe(Stream.take(1), Stream.runCollect)
+        assert.deepStrictEqual(first, [{ id: 1 }])
+        yield* sql`INSERT INTO items (id, name) VALUES (1000, 'later')`
+        const [checkpoint] = yield* sql<{ busy: number }>`PRAGMA wal_checkpoint(TRUNCATE)`
+        assert.strictEqual(checkpoint.busy, 0, "a reader still holds the WAL")
       }))
 
     it.effect("committed rows survive closing and reopening the file", () =>

@@ -1,7 +1,7 @@
 /**
  * The table that holds task records: its migrations, and the mapping between
- * a `TaskInfo` and a row. Payload, result, error and checkpoint are stored as
- * JSON text, timestamps as epoch milliseconds.
+ * a `TaskInfo` and a row. Payload, result, error, checkpoint and progress
+ * detail are stored as JSON text, timestamps as epoch milliseconds.
  */
 import type { TaskInfo as TaskInfoModule } from "@chainjobs/tasks"
 import { Effect } from "effect"
@@ -27,6 +27,7 @@ export const columns = [
   "attempt",
   "progress",
   "message",
+  "detail",
   "payload",
   "result",
   "error",
@@ -96,9 +97,15 @@ const createTasks = Effect.gen(function*() {
   }
 })
 
+/** Progress details arrived after the first release. */
+const addDetail = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`ALTER TABLE ${table} ADD COLUMN detail text`)
+})
+
 /** Creates or upgrades the task table. */
 export const migrate = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_create_tasks": createTasks }),
+  loader: Migrator.fromRecord({ "0001_create_tasks": createTasks, "0002_add_detail": addDetail }),
   table: migrationsTable
 })
 
@@ -120,6 +127,7 @@ export const toRow = (info: TaskInfo): TaskRow => ({
   attempt: info.attempt,
   progress: info.progress,
   message: info.message,
+  detail: toJson(info.detail),
   payload: toJson(info.payload),
   result: toJson(info.result),
   error: toJson(info.error),
@@ -144,6 +152,7 @@ export const fromRow = (row: TaskRow): TaskInfo => ({
   attempt: toNumber(row.attempt),
   progress: toNumber(row.progress),
   message: row.message as string | null,
+  detail: fromJson(row.detail ?? null),
   payload: fromJson(row.payload),
   result: fromJson(row.result),
   error: fromJson(row.error),

@@ -226,15 +226,24 @@ const quoteIdentifier = (name: string): string => `"${name.replaceAll("\"", "\"\
 
 /** The store on PostgreSQL. */
 export const layerPg = (config: PgConfig): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError> => {
-  const schema = config.schema === undefined ? undefined : quoteIdentifier(config.schema)
+  const schema = config.schema
   const client = PgClient.layer(
-    schema === undefined ? config : { ...config, startupParameters: { ...config.startupParameters, search_path: schema } }
+    schema === undefined
+      ? config
+      : { ...config, startupParameters: { ...config.startupParameters, search_path: quoteIdentifier(schema) } }
   )
-  const createSchema = Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    if (schema !== undefined) yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql.literal(schema)}`
-  }).pipe(Effect.mapError(storeError("createSchema")))
-  return Layer.effect(TaskStore.TaskStore, Effect.andThen(createSchema, make(config))).pipe(Layer.provide(client))
+  // Only when missing: even with IF NOT EXISTS, CREATE SCHEMA needs the CREATE privilege on the database,
+  // which a role owning no more than its schema lacks.
+  const createSchema = (name: string) =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const existing = yield* sql`SELECT 1 FROM pg_namespace WHERE nspname = ${name}`
+      if (existing.length === 0) yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql.literal(quoteIdentifier(name))}`
+    }).pipe(Effect.mapError(storeError("createSchema")))
+  return Layer.effect(
+    TaskStore.TaskStore,
+    Effect.andThen(schema === undefined ? Effect.void : createSchema(schema), make(config))
+  ).pipe(Layer.provide(client))
 }
 
 /** `layerPg` with its settings read from configuration, e.g. `{ url: Config.Redacted("DATABASE_URL") }`. */

@@ -1,7 +1,7 @@
 import { record, storeConformance } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import {
@@ -112,6 +112,38 @@ describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
         return yield* sql<{ id: string }>`SELECT id FROM ${sql.literal(quoted(schema))}.chainjobs_tasks`
       }))
       assert.deepStrictEqual(stored.map((row) => row.id), [info.id])
+    }))
+
+  it.effect("a role that may create tables only in its existing schema opens the store", () =>
+    Effect.gen(function*() {
+      const schema = yield* pgTestSchemaNamed("store_role")
+      const role = `${schema}_role`
+      yield* Effect.acquireRelease(
+        onPgTestDatabase(Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          yield* sql`CREATE SCHEMA ${sql.literal(quoted(schema))}`
+          yield* sql`CREATE ROLE ${sql.literal(quoted(role))} LOGIN PASSWORD 'store-role'`
+          yield* sql`GRANT USAGE, CREATE ON SCHEMA ${sql.literal(quoted(schema))} TO ${sql.literal(quoted(role))}`
+        })),
+        () =>
+          onPgTestDatabase(Effect.gen(function*() {
+            const sql = yield* SqlClient.SqlClient
+            yield* sql`DROP OWNED BY ${sql.literal(quoted(role))}`
+            yield* sql`DROP ROLE ${sql.literal(quoted(role))}`
+          })).pipe(Effect.orDie)
+      )
+      const url = new URL(pgTestUrl!)
+      url.username = role
+      url.password = "store-role"
+      const info = record()
+      const read = yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        yield* store.insert(info)
+        return yield* store.get(info.id)
+      }).pipe(
+        Effect.provide(SqlTaskStore.layerPg({ url: Redacted.make(url.href), schema, maxConnections: 1 }), { local: true })
+      )
+      assert.deepStrictEqual(Option.getOrThrow(read), info)
     }))
 })
 reportSkipped("the store conformance suite and the tests of what the store promises beyond it")

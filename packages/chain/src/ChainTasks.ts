@@ -268,9 +268,12 @@ export const validateBlock = Effect.fn("ChainTasks.validateBlock")(function*(pay
  * Follows a chain's head (the LunaLib daemon): processes every new block as
  * `ProcessBlock` does, in order, from `fromBlock` (default: the head when it
  * starts), polling the head every `pollMillis`. It runs until interrupted;
- * its checkpoint is the last processed block, so a restart resumes after it.
- * A block that does not follow the last one fails it (a reorg): run it under
- * `Tasks.daemon` to start again.
+ * its checkpoint is the last processed block and the hashes of the last
+ * `followWindow` blocks, so a restart resumes after it. A reorganization
+ * within that window is followed: when a new block does not follow the last
+ * one, the task goes back to the last block it processed that is still on
+ * the chain and processes the chain's blocks from there (subscribers of the
+ * feed see the replaced numbers again). A deeper one fails the task.
  */
 export const FollowHead = Task.define("chain/follow-head", {
   payload: Schema.Struct({
@@ -284,10 +287,12 @@ export const FollowHead = Task.define("chain/follow-head", {
   policy: { onRestart: "resume", key: (payload: { readonly chain: string }) => `follow-head:${payload.chain}` }
 })
 
-/** Validates a block, checks it against the chain's last recorded block, records and publishes it. */
-const processOne = Effect.fn("ChainTasks.processOne")(function*(chain: string, number: number) {
+/** How many of its last blocks `FollowHead` remembers, and so the deepest reorganization it follows. */
+export const followWindow = 64
+
+/** Checks a validated block against the chain's last recorded block, then records and publishes it. */
+const record = Effect.fn("ChainTasks.record")(function*(chain: string, block: ValidatedBlock) {
   const feed = yield* BlockFeed
-  const block = yield* BlockValidation.validate(yield* (yield* Chains).client(chain), number)
   const latest = yield* feed.latest(chain)
   if (Option.isSome(latest) && latest.value.number === block.number - 1 && latest.value.hash !== block.parentHash) {
     return yield* new BlockValidationError({
@@ -303,9 +308,16 @@ const processOne = Effect.fn("ChainTasks.processOne")(function*(chain: string, n
 })
 
 /** Runs `ProcessBlock`. */
-export const processBlock = (payload: Task.Payload<typeof ProcessBlock>) => processOne(payload.chain, payload.number)
+export const processBlock = Effect.fn("ChainTasks.processBlock")(function*(payload: Task.Payload<typeof ProcessBlock>) {
+  const block = yield* BlockValidation.validate(yield* (yield* Chains).client(payload.chain), payload.number)
+  return yield* record(payload.chain, block)
+})
 
-const FollowCheckpoint = Schema.Struct({ lastBlock: Schema.Int })
+const FollowCheckpoint = Schema.Struct({
+  lastBlock: Schema.Int,
+  /** The last blocks processed, oldest first (absent from the checkpoints of earlier versions). */
+  recent: Schema.optional(Schema.Array(Schema.Struct({ number: Schema.Int, hash: Schema.String })))
+})
 
 /** Runs `FollowHead`. */
 export const followHead = Effect.fn("ChainTasks.followHead")(function*(payload: Task.Payload<typeof FollowHead>) {
@@ -313,11 +325,43 @@ export const followHead = Effect.fn("ChainTasks.followHead")(function*(payload: 
   const client = yield* (yield* Chains).client(payload.chain)
   const resumed = Option.flatMap(yield* context.lastCheckpoint, Schema.decodeUnknownOption(FollowCheckpoint))
   let next = Option.isSome(resumed) ? resumed.value.lastBlock + 1 : payload.fromBlock ?? (yield* client.head)
+  let recent = Option.isSome(resumed) ? resumed.value.recent ?? [] : []
+  // a checkpoint of an earlier version remembers no block: the blocks before it are unknown
+  const resumedWithout = Option.isSome(resumed) && resumed.value.recent === undefined
+
+  /**
+   * The block after the last remembered one still on the chain; the first one remembered when none is but every
+   * block processed so far is remembered (the fork is before them); none when the fork is older than the window.
+   */
+  const forkPoint = Effect.gen(function*() {
+    for (let index = recent.length - 1; index >= 0; index--) {
+      const [onChain] = yield* client.getBlocks([recent[index]!.number])
+      if (onChain!.hash === recent[index]!.hash) return Option.some(recent[index]!.number + 1)
+    }
+    return recent.length < followWindow && !resumedWithout ? Option.some(recent[0]!.number) : Option.none<number>()
+  })
+
   while (true) {
     const head = yield* client.head
-    for (; next <= head; next++) {
-      yield* processOne(payload.chain, next)
-      yield* Effect.orDie(context.checkpoint(Schema.encodeSync(FollowCheckpoint)({ lastBlock: next })))
+    while (next <= head) {
+      const block = yield* BlockValidation.validate(client, next)
+      const previous = recent.at(-1)
+      if (previous !== undefined && previous.number === block.number - 1 && previous.hash !== block.parentHash) {
+        const from = yield* forkPoint
+        if (Option.isNone(from)) {
+          return yield* new BlockValidationError({
+            reason: new ParentMismatch({ number: block.number, parentHash: block.parentHash, actualParentHash: previous.hash })
+          })
+        }
+        yield* Effect.logInfo(`chainjobs: ${payload.chain} reorganized from block ${from.value}`)
+        next = from.value
+        recent = recent.filter((item) => item.number < next)
+        continue
+      }
+      yield* record(payload.chain, block)
+      recent = [...recent, { number: block.number, hash: block.hash }].slice(-followWindow)
+      yield* context.checkpoint(Schema.encodeSync(FollowCheckpoint)({ lastBlock: next, recent }))
+      next++
     }
     yield* context.heartbeat
     yield* Effect.sleep(payload.pollMillis ?? 1000)

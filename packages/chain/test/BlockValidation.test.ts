@@ -76,4 +76,31 @@ layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidati
       assert.strictEqual(yield* follower.status, "running")
       yield* follower.interrupt
     }).pipe(withTasks))
+
+  it.effect("FollowHead follows a reorganization: it goes back to the last block still on the chain and processes the new ones", () =>
+    Effect.gen(function*() {
+      const tasks = yield* TaskSupervisor.Tasks
+      const feed = yield* BlockFeed
+      const chain = yield* DevChain
+      const evm = yield* client(devChainConfig([chain.url]))
+      const head = hexToNumber((yield* evm.request("eth_blockNumber")) as Hex)
+      const snapshot = yield* evm.request("evm_snapshot")
+      const published = yield* Effect.forkChild(Stream.runCollect(Stream.take(yield* feed.subscribe, 7)))
+      const follower = yield* tasks.submit(ChainTasks.FollowHead, { chain: "dev", fromBlock: head + 1, pollMillis: 10 })
+      yield* evm.request("hardhat_mine", ["0x3"])
+      while (!Option.exists(yield* feed.latest("dev"), (block) => block.number === head + 3)) yield* Effect.sleep("10 millis")
+      // the three blocks are replaced by four others, the first with a transaction
+      yield* evm.request("evm_revert", [snapshot])
+      const [from, to] = [chain.accounts[11]!.address, chain.accounts[12]!.address]
+      yield* evm.request("eth_sendTransaction", [{ from, to, value: "0x1" }])
+      yield* evm.request("hardhat_mine", ["0x3"])
+      const blocks = (yield* Fiber.join(published).pipe(Effect.timeout("3 seconds"))).map((item) => item.block)
+      assert.deepStrictEqual(blocks.map((block) => block.number), [head + 1, head + 2, head + 3, head + 1, head + 2, head + 3, head + 4])
+      const replaced = blocks.slice(3)
+      assert.notStrictEqual(replaced[0]!.hash, blocks[0]!.hash)
+      assert.strictEqual(replaced[0]!.transactions, 1)
+      replaced.slice(1).forEach((block, index) => assert.strictEqual(block.parentHash, replaced[index]!.hash))
+      assert.strictEqual(yield* follower.status, "running")
+      yield* follower.interrupt
+    }).pipe(withTasks))
 })

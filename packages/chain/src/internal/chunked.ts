@@ -34,7 +34,7 @@ export const walk = <S, E, R>(options: Walk<S, E, R>): Effect.Effect<S, E, R | T
     while (from <= options.toBlock) {
       const to = Math.min(options.toBlock, from + options.chunkSize - 1)
       state = yield* options.step(state, from, to)
-      yield* Effect.orDie(context.checkpoint(encode({ lastBlock: to, state })))
+      yield* context.checkpoint(encode({ lastBlock: to, state }))
       yield* context.progress((to - options.fromBlock + 1) / total * 100, options.describe(state, to))
       from = to + 1
     }

@@ -5,7 +5,7 @@ import { logChange } from "../src/TaskLog.ts"
 
 const pending: TaskInfo.TaskInfo = {
   id: "t-1", kind: "demo-scan", status: "pending", reason: null, priority: 0, key: null, owner: "alice", attempt: 1,
-  progress: 0, message: null, payload: {}, result: null, error: null, errorMessage: null, checkpoint: null,
+  progress: 0, message: null, detail: null, payload: {}, result: null, error: null, errorMessage: null, checkpoint: null,
   createdAt: 1000, startedAt: null, finishedAt: null, heartbeatAt: null, expiresAt: null
 }
 

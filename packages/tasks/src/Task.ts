@@ -31,7 +31,8 @@ export interface TaskKind<
   Payload extends PlainSchema = PlainSchema,
   Success extends PlainSchema = PlainSchema,
   Error extends PlainSchema = PlainSchema,
-  Checkpoint extends PlainSchema = PlainSchema
+  Checkpoint extends PlainSchema = PlainSchema,
+  Detail extends PlainSchema = PlainSchema
 > {
   readonly name: Name
   readonly payload: Payload
@@ -39,11 +40,13 @@ export interface TaskKind<
   readonly error: Error
   /** The Schema of the kind's checkpoints (`Schema.Unknown` unless given): see `saveCheckpoint`. */
   readonly checkpoint: Checkpoint
+  /** The Schema of the kind's progress details (`Schema.Unknown` unless given): see `reportProgress`. */
+  readonly detail: Detail
   readonly policy: TaskPolicy.ResolvedPolicy
 }
 
 /** Any task kind. */
-export type Any = TaskKind<string, PlainSchema, PlainSchema, PlainSchema, PlainSchema>
+export type Any = TaskKind<string, PlainSchema, PlainSchema, PlainSchema, PlainSchema, PlainSchema>
 
 /** The payload type of a kind. */
 export type Payload<K extends Any> = K["payload"]["Type"]
@@ -53,29 +56,34 @@ export type Success<K extends Any> = K["success"]["Type"]
 export type Error<K extends Any> = K["error"]["Type"]
 /** The checkpoint type of a kind. */
 export type Checkpoint<K extends Any> = K["checkpoint"]["Type"]
+/** The progress detail type of a kind. */
+export type Detail<K extends Any> = K["detail"]["Type"]
 
 /**
  * Defines a task kind. `error` defaults to `Schema.Never` (the kind fails only
- * with defects); `checkpoint` to `Schema.Unknown` (any JSON).
+ * with defects); `checkpoint` and `detail` (progress details) to `Schema.Unknown` (any JSON).
  */
 export const define = <
   const Name extends string,
   Payload extends PlainSchema,
   Success extends PlainSchema,
   Error extends PlainSchema = Schema.Never,
-  Checkpoint extends PlainSchema = Schema.Unknown
+  Checkpoint extends PlainSchema = Schema.Unknown,
+  Detail extends PlainSchema = Schema.Unknown
 >(name: Name, options: {
   readonly payload: Payload
   readonly success: Success
   readonly error?: Error | undefined
   readonly checkpoint?: Checkpoint | undefined
+  readonly detail?: Detail | undefined
   readonly policy?: TaskPolicy.TaskPolicy<Payload["Type"], Error["Type"]> | undefined
-}): TaskKind<Name, Payload, Success, Error, Checkpoint> => ({
+}): TaskKind<Name, Payload, Success, Error, Checkpoint, Detail> => ({
   name,
   payload: options.payload,
   success: options.success,
   error: (options.error ?? Schema.Never) as Error,
   checkpoint: (options.checkpoint ?? Schema.Unknown) as Checkpoint,
+  detail: (options.detail ?? Schema.Unknown) as Detail,
   policy: TaskPolicy.resolve(options.policy)
 })
 
@@ -98,6 +106,22 @@ export const outcome = <K extends Any>(
   info: codec.FinalFields
 ): Exit.Exit<Exit.Exit<Success<K>, Error<K> | TaskAborted>, ResultDecodeError> =>
   codec.forKind(kind).exitFromInfo(info) as Exit.Exit<Exit.Exit<Success<K>, Error<K> | TaskAborted>, ResultDecodeError>
+
+/**
+ * Reports progress of a kind's task with a typed detail, encoded with the
+ * kind's detail Schema into the record (like `TaskContext.progress`).
+ */
+export const reportProgress = <K extends Any>(
+  kind: K,
+  percent: number,
+  message: string,
+  detail: Detail<K>
+): Effect.Effect<void, never, TaskContext> =>
+  Effect.gen(function*() {
+    const context = yield* TaskContext
+    const encoded = yield* Effect.orDie(Schema.encodeUnknownEffect(Schema.toCodecJson(kind.detail))(detail))
+    yield* context.progress(percent, message, encoded)
+  })
 
 /** Saves a checkpoint of a kind's task, encoded with the kind's checkpoint Schema (durably, like `TaskContext.checkpoint`). */
 export const saveCheckpoint = <K extends Any>(kind: K, state: Checkpoint<K>): Effect.Effect<void, never, TaskContext> =>

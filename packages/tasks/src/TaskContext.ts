@@ -13,8 +13,12 @@ export class TaskContext extends Context.Service<TaskContext, {
   readonly taskId: string
   /** 1 for the first run; grows with retries and with resumes after a restart. */
   readonly attempt: number
-  /** Reports progress (percent clamped to 0–100) and an optional message; counts as a heartbeat. */
-  progress(percent: number, message?: string): Effect.Effect<void>
+  /**
+   * Reports progress (percent clamped to 0–100), an optional message and an
+   * optional detail (JSON; `Task.reportProgress` encodes a typed one with the
+   * kind's detail Schema). What is not given keeps its last value. Counts as a heartbeat.
+   */
+  progress(percent: number, message?: string, detail?: unknown): Effect.Effect<void>
   /** Tells the watchdog the task is alive. */
   readonly heartbeat: Effect.Effect<void>
   /**

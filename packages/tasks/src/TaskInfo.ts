@@ -50,6 +50,8 @@ export const TaskInfo = Schema.Struct({
   progress: Schema.Number,
   /** The last progress message. */
   message: Schema.NullOr(Schema.String),
+  /** The last progress detail, encoded with the kind's detail Schema (null when none was reported). */
+  detail: Schema.Unknown,
   /** The payload, encoded through the kind's payload Schema. */
   payload: Schema.Unknown,
   /** The success value, encoded through the kind's success Schema (when completed). */

@@ -305,11 +305,17 @@ class LiveTaskContext implements TaskContextService {
   get attempt() {
     return this.entry.info.attempt
   }
-  progress(percent: number, message?: string): Effect.Effect<void> {
+  progress(percent: number, message?: string, detail?: unknown): Effect.Effect<void> {
     return Effect.suspend(() => {
       const entry = this.entry
       const p = Math.min(100, Math.max(0, Number.isFinite(percent) ? percent : 0))
-      entry.info = { ...entry.info, progress: p, message: message ?? entry.info.message, heartbeatAt: this.shared.now() }
+      entry.info = {
+        ...entry.info,
+        progress: p,
+        message: message ?? entry.info.message,
+        detail: detail === undefined ? entry.info.detail : detail,
+        heartbeatAt: this.shared.now()
+      }
       this.shared.publish(entry)
       return Effect.ignore(this.shared.store.updateProgress(entry.info))
     })
@@ -648,6 +654,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         attempt: 1,
         progress: 0,
         message: null,
+        detail: null,
         payload: (fromEncoded ? input : converted.value) ?? null,
         result: null,
         error: null,

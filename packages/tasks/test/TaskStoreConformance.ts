@@ -22,6 +22,7 @@ export const record = (overrides: Partial<TaskInfo> = {}): TaskInfo => {
     attempt: 1,
     progress: 0,
     message: null,
+    detail: null,
     payload: { n: sequence },
     result: null,
     error: null,
@@ -75,13 +76,14 @@ export const storeConformance = <E>(name: string, layer: Layer.Layer<TaskStore, 
         yield* store.insert(info)
         const running = { ...info, status: "running" as const, startedAt: 5, heartbeatAt: 5, checkpoint: { block: 7 } }
         yield* store.update(running)
-        yield* store.updateProgress({ ...running, progress: 40, message: "halfway", heartbeatAt: 6 })
+        yield* store.updateProgress({ ...running, progress: 40, message: "halfway", detail: { blocks: [1, 2] }, heartbeatAt: 6 })
         const done = {
           ...running,
           status: "failed" as const,
           reason: "error" as const,
           progress: 40,
           message: "halfway",
+          detail: { blocks: [1, 2] },
           error: { _tag: "Boom", detail: [1, 2] },
           errorMessage: "Boom",
           finishedAt: 9,

@@ -5,6 +5,7 @@ import { TestClock } from "effect/testing"
 import { Tasks } from "../src/TaskSupervisor.ts"
 import { TaskStore } from "../src/TaskStore.ts"
 import { Add, AddLive, Boom, Fail, FailLive, Gate, gateLive, settle, Sleep, sleepLive, supervisor } from "./fixtures.ts"
+import { TaskContext } from "../src/TaskContext.ts"
 
 const withBasics = <A, E, R>(body: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
@@ -109,6 +110,35 @@ describe("Tasks", () => {
         assert.deepStrictEqual(JSON.parse(JSON.stringify(info)), info)
         const remote = yield* tasks.submitEncoded("stamp", { at: "2020-01-01T00:00:00.000Z" })
         assert.deepStrictEqual(yield* remote.join, { at: new Date("2020-01-01T00:00:00.000Z"), wei: 10n ** 18n })
+      }).pipe(Effect.provide(supervisor(live)))
+    }))
+
+  it.effect("progress may carry a typed detail, kept encoded in the record until the next one", () =>
+    Effect.gen(function*() {
+      const Sync = Task.define("sync", {
+        payload: Schema.Struct({}),
+        success: Schema.Void,
+        detail: Schema.Struct({ block: Schema.BigInt, events: Schema.Int })
+      })
+      const live = Task.implement(Sync, () =>
+        Effect.gen(function*() {
+          yield* Task.reportProgress(Sync, 50, "half", { block: 7n, events: 3 })
+          yield* Effect.sleep("1 second")
+          const context = yield* TaskContext
+          yield* context.progress(60)
+        }))
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks
+        const handle = yield* tasks.submit(Sync, {})
+        const collecting = yield* Effect.forkChild(Stream.runCollect(handle.events))
+        yield* settle
+        yield* TestClock.adjust("1 second")
+        const events = yield* Fiber.join(collecting)
+        assert.deepStrictEqual(events.map((info) => [info.progress, info.message, info.detail]), [
+          [50, "half", { block: "7", events: 3 }],
+          [60, "half", { block: "7", events: 3 }],
+          [60, "half", { block: "7", events: 3 }]
+        ])
       }).pipe(Effect.provide(supervisor(live)))
     }))
 

@@ -11,14 +11,14 @@
  * its batch committed.
  *
  * Within a batch, the latest state change of an id wins (each is a whole
- * record), and progress is coalesced per id, latest wins. An insert fails if
- * a write of its id is already queued, as it would once that write is stored
- * (an update of an unknown id records it), instead of being written first
- * and overwritten by the older write. A state change
+ * record), and progress is coalesced per id, latest wins. A state change
  * drops the progress of the same id queued before it, and the batch hands
  * progress to `write` as newer than the state changes: an older progress write
- * therefore never overwrites a later state change. Progress is acknowledged
- * as soon as it is queued, as the `TaskStore` contract allows.
+ * therefore never overwrites a later state change. An insert fails if a write
+ * of its id is already queued, as it would once that write is stored (an
+ * update of an unknown id records it), instead of being written first and
+ * overwritten by the older write. Progress is acknowledged as soon as it is
+ * queued, as the `TaskStore` contract allows.
  *
  * @since 0.1.0
  */

@@ -6,6 +6,7 @@ import { privateKeyToAccount } from "viem/accounts"
 import * as ChainTasks from "../src/ChainTasks.ts"
 import { DevChain } from "../src/DevChain.ts"
 import { devTokenAbi } from "../src/internal/devToken.ts"
+import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig, Seeded, seededChain, supervisor } from "./fixtures.ts"
 
 layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("Broadcast", (it) => {
@@ -86,5 +87,22 @@ layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("Broadcast", (i
       const { rejection, sign } = yield* setup
       const reason = yield* rejection(yield* sign(), { confirmations: 1000, timeoutMillis: 300 })
       assert.deepInclude(reason, { _tag: "Timeout", confirmations: 1 })
+    }))
+
+  it.effect("a broadcast whose answer is lost is sent again and lands once", () =>
+    Effect.gen(function*() {
+      const { evm, nonce, sign } = yield* setup
+      const chain = yield* DevChain
+      const lossy = yield* FaultProxy.make(chain.url, { dropAnswers: 1, dropAnswerMethod: "eth_sendRawTransaction" })
+      const transaction = yield* sign({ value: 3n })
+      const receipt = yield* TaskSupervisor.Tasks.use((tasks) =>
+        tasks.run(ChainTasks.Broadcast, { chain: "dev", transaction, pollMillis: 20, timeoutMillis: 10_000 })
+      ).pipe(
+        Effect.provide(supervisor(ChainTasks.layer, [devChainConfig([lossy.url])]).pipe(Layer.provide(TaskStore.layerMemory)))
+      )
+      assert.strictEqual(lossy.counts.stall, 1)
+      assert.strictEqual(receipt.transactionHash, keccak256(transaction))
+      const sender = privateKeyToAccount(chain.accounts[9]!.privateKey).address
+      assert.strictEqual(hexToNumber((yield* evm.request("eth_getTransactionCount", [sender, "latest"])) as Hex), nonce + 1)
     }))
 })

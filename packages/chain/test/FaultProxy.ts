@@ -2,7 +2,8 @@
  * A JSON-RPC proxy on 127.0.0.1 that injects faults: it answers 429 or 500,
  * stalls (never answers), garbles the body, or rejects `eth_getLogs` ranges
  * above a size, at set rates, drawn from a seeded generator so that a run is
- * reproducible; it can also hold back the calls of one method. Everything else is forwarded to the target node. It counts
+ * reproducible; it can also hold back the calls of one method, or lose
+ * the answers to them after they reached the node. Everything else is forwarded to the target node. It counts
  * what it did, so a test can check that faults really happened.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -21,6 +22,9 @@ export interface Faults {
   /** Requests that call this method are forwarded only after `slowMillis`. */
   readonly slowMethod: string | undefined
   readonly slowMillis: number
+  /** The next this many calls of `dropAnswerMethod` reach the node, but their answers never come back. */
+  readonly dropAnswers: number
+  readonly dropAnswerMethod: string | undefined
 }
 
 /** No faults. */
@@ -32,7 +36,9 @@ export const none: Faults = {
   maxLogRange: Number.POSITIVE_INFINITY,
   retryAfterSeconds: 0,
   slowMethod: undefined,
-  slowMillis: 0
+  slowMillis: 0,
+  dropAnswers: 0,
+  dropAnswerMethod: undefined
 }
 
 /** What the proxy did so far. */
@@ -120,6 +126,12 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
         }
         const answer = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body })
         const text = await answer.text()
+        if (current.dropAnswers > 0 && messages.some((message) => message.method === current.dropAnswerMethod)) {
+          current = { ...current, dropAnswers: current.dropAnswers - 1 }
+          counts.stall++
+          stalled.add(response)
+          return response.on("close", () => stalled.delete(response))
+        }
         if (draw < (threshold += current.garble)) {
           counts.garble++
           return response.writeHead(200, { "content-type": "application/json" }).end(text.slice(0, text.length >> 1))

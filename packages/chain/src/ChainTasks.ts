@@ -106,7 +106,8 @@ export const SyncSummary = Schema.Struct({
 /**
  * Syncs a contract's events from a block (default: genesis) or over the last
  * N blocks, up to the head. A resumed run keeps its counts and continues to
- * the head at the time it resumes.
+ * the head at the time it resumes: its summary covers the blocks from the
+ * first run's first block (more than N when the head moved meanwhile).
  */
 export const SyncEvents = Task.define("chain/sync-events", {
   payload: Schema.Struct({
@@ -171,6 +172,8 @@ export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(pay
 })
 
 const SyncState = Schema.Struct({
+  /** The first block, fixed by the first run: a resumed run counts on from where that one stopped. */
+  fromBlock: Schema.Int,
   counts: Schema.Record(Schema.String, Schema.Int),
   total: Schema.Int,
   processingMillis: Schema.Number
@@ -192,7 +195,7 @@ export const syncEvents = Effect.fn("ChainTasks.syncEvents")(function*(payload: 
     toBlock,
     chunkSize: payload.chunkSize ?? 2000,
     state: SyncState,
-    initial: { counts: {}, total: 0, processingMillis: 0 },
+    initial: { fromBlock, counts: {}, total: 0, processingMillis: 0 },
     step: (state, from, to) =>
       Effect.gen(function*() {
         const start = yield* Clock.currentTimeMillis
@@ -204,11 +207,16 @@ export const syncEvents = Effect.fn("ChainTasks.syncEvents")(function*(payload: 
           counts[name] = (counts[name] ?? 0) + 1
         }
         const elapsed = (yield* Clock.currentTimeMillis) - start
-        return { counts, total: state.total + logs.length, processingMillis: state.processingMillis + elapsed }
+        return {
+          fromBlock: state.fromBlock,
+          counts,
+          total: state.total + logs.length,
+          processingMillis: state.processingMillis + elapsed
+        }
       }),
     describe: (state, to) => `${state.total} events up to block ${to}`
   })
-  return { fromBlock, toBlock, ...summary }
+  return { toBlock, ...summary }
 })
 
 /** Broadcasts a signed transaction and waits for its receipt with N confirmations. */

@@ -166,4 +166,47 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       const transactions = result.blocks.reduce((sum, block) => sum + block.transactions, 0)
       assert.strictEqual(transactions, seeded.activity.filter((item) => item.kind === "native").length)
     }))
+
+  // last: it mines blocks
+  it.effect("a resumed sync of the last N blocks reports the range its counts cover", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const chain = yield* DevChain
+      const proxy = yield* FaultProxy.make(chain.url)
+      const store = yield* Layer.build(TaskStore.layerMemory)
+      const kinds = supervisor(ChainTasks.layer, [devChainConfig([proxy.url])], { shutdownGracePeriod: "10 millis" })
+      const start = (scope: Scope.Scope) =>
+        Layer.buildWithScope(kinds, scope).pipe(Effect.provideContext(store), Effect.map(Context.get(TaskSupervisor.Tasks)))
+      const event = "event Transfer(address indexed from, address indexed to, uint256 value)"
+
+      const firstScope = yield* Scope.make()
+      const first = yield* start(firstScope)
+      const handle = yield* first.submit(ChainTasks.SyncEvents, {
+        chain: "dev",
+        address: seeded.token,
+        events: [event],
+        lastBlocks: 100,
+        chunkSize: 5
+      })
+      yield* handle.events.pipe(Stream.takeUntil((info) => info.progress >= 30), Stream.runDrain)
+      proxy.set({ stall: 1 })
+      yield* Scope.close(firstScope, Exit.void)
+      // the chain moves on by more than N blocks before the sync resumes
+      proxy.set({ stall: 0 })
+      yield* Effect.promise(() =>
+        fetch(chain.url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "hardhat_mine", params: ["0xc8"] })
+        })
+      )
+      const second = yield* start(yield* Effect.scope)
+      assert.strictEqual((yield* second.awaitInfo(handle.id)).status, "completed")
+      const summary = (yield* (yield* second.handle(handle.id)).join) as typeof ChainTasks.SyncSummary.Type
+      const covered = seeded.activity.filter((item) =>
+        item.kind === "erc20" && item.blockNumber >= summary.fromBlock && item.blockNumber <= summary.toBlock
+      )
+      assert.isAbove(covered.length, 0)
+      assert.deepStrictEqual(summary.counts, { Transfer: covered.length })
+    }))
 })

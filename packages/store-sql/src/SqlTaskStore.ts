@@ -36,6 +36,21 @@ const emptyBatch: GroupCommit.Batch = { inserts: new Map(), updates: new Map(), 
 
 const noFailures: GroupCommit.BatchResult["failed"] = { inserts: new Map(), updates: new Map(), progress: new Map() }
 
+/**
+ * Rows as the JSON text PostgreSQL expands into the table's type. Its `text`
+ * cannot hold U+0000, which a message or an error's message may carry (bytes
+ * decoded as text): there it becomes U+FFFD, where SQLite keeps it, instead
+ * of failing the write, a task's final state with it. The JSON columns never
+ * hold it raw (`JSON.stringify` escapes it), so they are left as they are.
+ */
+const pgRows = (rows: ReadonlyArray<TaskRow>): string => {
+  const text = JSON.stringify(rows)
+  // Cheap test first: a raw U+0000 anywhere shows as this escape.
+  return text.includes("\\u0000")
+    ? JSON.stringify(rows, (_, value) => typeof value === "string" ? value.replaceAll("\u0000", "\uFFFD") : value)
+    : text
+}
+
 const storeError = (operation: string) => (cause: { readonly message: string }) =>
   new TaskError.TaskStoreError({ operation, message: cause.message, cause })
 
@@ -53,15 +68,15 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
   /**
    * Writes records in statements of up to `rowsPerStatement` rows. SQLite
    * takes them as parameters; PostgreSQL as one JSON parameter expanded into
-   * rows of the table's type, which keeps the statement text fixed and spares
-   * the protocol thousands of parameters.
+   * rows of the table's type (see `pgRows`), which keeps the statement text
+   * fixed and spares the protocol thousands of parameters.
    */
   const writeRows = <A extends object>(records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: Statement.Fragment) =>
     Effect.forEach(Arr.chunksOf(Array.from(records.values(), toRow), rowsPerStatement), (rows) =>
       sql.onDialectOrElse({
         pg: () =>
           sql<A>`INSERT INTO ${sql(table)} SELECT * FROM json_populate_recordset(NULL::${sql(table)}, ${
-            JSON.stringify(rows)
+            pgRows(rows)
           }::json) ${conflict}`,
         orElse: () => sql<A>`INSERT INTO ${sql(table)} ${sql.insert(rows)} ${conflict}`
       }))

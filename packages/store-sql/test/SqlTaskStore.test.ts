@@ -66,6 +66,25 @@ const beyondConformance = (name: string, layer: Layer.Layer<TaskStore.TaskStore,
         assert.deepStrictEqual(Option.getOrThrow(yield* store.get(info.id)), info)
       }))
 
+    test("a final state whose text holds U+0000 is stored (on PostgreSQL, whose text cannot hold it, as U+FFFD)", (store) =>
+      Effect.gen(function*() {
+        const info = record({ status: "running", startedAt: 1 })
+        yield* store.insert(info)
+        const failed = {
+          ...info,
+          status: "failed" as const,
+          reason: "error" as const,
+          message: "decoding\u0000",
+          error: { _tag: "Revert", data: "\u0000\u0001" },
+          errorMessage: "reverted: \u0000\u0001",
+          finishedAt: 2
+        }
+        yield* store.update(failed)
+        const stored = Option.getOrThrow(yield* store.get(info.id))
+        const nul = name === "PostgreSQL" ? "\uFFFD" : "\u0000"
+        assert.deepStrictEqual(stored, { ...failed, message: `decoding${nul}`, errorMessage: `reverted: ${nul}\u0001` })
+      }))
+
     test("a progress write never overwrites a finished record", (store) =>
       Effect.gen(function*() {
         const info = record({ status: "running", startedAt: 1 })

@@ -3,7 +3,8 @@
  * (at most `maxConnections`; a request that finds none free within
  * `acquireTimeout` fails with `PoolExhausted`), a rate limiter (token bucket
  * from `effect/persistence`, in whatever `RateLimiterStore` is provided), a
- * pause after a 429, and a per-request timeout. It sends one call or a batch
+ * pause after a 429 (or a JSON-RPC error that says the request budget is
+ * spent), and a per-request timeout. It sends one call or a batch
  * and classifies every failure as an `RpcError` reason; retries and failover
  * belong to `EvmClient`.
  *
@@ -152,13 +153,16 @@ export const make = Effect.fn("EndpointPool.make")(function*(
       yield* Metric.update(requests, 1)
       const answer = yield* Effect.scoped(Effect.flatMap(borrow, (connection) =>
         post(connection, JsonRpc.encode(calls, firstId))))
-      if (answer.status === 429) {
-        const retryAfterMillis = answer.retryAfterMillis ?? pauseMillis
+      const rateLimited = Effect.fnUntraced(function*(retryAfterMillis: number) {
         pausedUntil = (yield* Clock.currentTimeMillis) + retryAfterMillis
         return yield* fail(new RateLimited({ endpoint, retryAfterMillis }))
-      }
+      })
+      if (answer.status === 429) return yield* rateLimited(answer.retryAfterMillis ?? pauseMillis)
       if (answer.status === 408 || answer.status >= 500) return yield* fail(new HttpStatus({ endpoint, status: answer.status }))
-      const results = JsonRpc.decode(endpoint, answer.body, calls.length, firstId)
+      // a rate limit told as a JSON-RPC error is a 429 too (not the node's verdict on the request)
+      const results = JsonRpc.decode(endpoint, answer.body, calls.length, firstId).pipe(
+        Effect.catchIf(JsonRpc.isRateLimitAnswer, () => rateLimited(answer.retryAfterMillis ?? pauseMillis))
+      )
       if (answer.status < 300) return yield* results
       // a 4xx is the node's verdict when it carries a JSON-RPC error, a transport failure otherwise
       const decoded = yield* Effect.result(results)

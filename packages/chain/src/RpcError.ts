@@ -16,7 +16,7 @@ export class Timeout extends Schema.TaggedClass<Timeout>()("Timeout", {
   millis: Schema.Number
 }) {}
 
-/** The endpoint answered 429 Too Many Requests. Transient; the endpoint pauses for `retryAfterMillis`. */
+/** The endpoint answered 429 Too Many Requests, or a JSON-RPC error saying its request budget is spent. Transient; the endpoint pauses for `retryAfterMillis`. */
 export class RateLimited extends Schema.TaggedClass<RateLimited>()("RateLimited", {
   endpoint: Schema.String,
   retryAfterMillis: Schema.Number

@@ -78,6 +78,22 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       assert.isAtMost(proxy.counts.rangeRejected, Math.ceil((seeded.toBlock + 1) / 16))
     }))
 
+  it.effect("treats a JSON-RPC error that says the request budget is spent as a 429, not as a range too large", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const seeded = yield* Seeded
+      const throttled = yield* FaultProxy.make(chain.url, { rpcRateLimited: 0.3 }, 3)
+      const direct = yield* client(devChainConfig([chain.url]))
+      const evm = yield* client(devChainConfig([{ url: throttled.url, rateLimitedPause: "5 millis" }], {
+        logRange: { initial: 1000, max: 1000 }
+      }))
+      const filter = { topics: [transferTopic], fromBlock: 0, toBlock: seeded.toBlock }
+      for (let round = 0; round < 5; round++) assert.deepStrictEqual(yield* evm.getLogs(filter), yield* direct.getLogs(filter))
+      assert.deepStrictEqual(yield* Effect.forEach(range(1, 10), () => evm.request("eth_chainId")), range(1, 10).map(() => "0x7a69"))
+      assert.isAbove(throttled.counts.rpcRateLimited, 2)
+      assert.strictEqual(yield* evm.logRange, 1000)
+    }))
+
   it.effect("fails over to the next endpoint and opens the failing endpoint's circuit", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain

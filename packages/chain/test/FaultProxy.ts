@@ -12,6 +12,8 @@ import { Effect } from "effect"
 /** Fault rates (0–1, per request) and limits. */
 export interface Faults {
   readonly rateLimited: number
+  /** Answers HTTP 200 with Infura's JSON-RPC error for a spent request budget (-32005). */
+  readonly rpcRateLimited: number
   readonly serverError: number
   readonly stall: number
   readonly garble: number
@@ -30,6 +32,7 @@ export interface Faults {
 /** No faults. */
 export const none: Faults = {
   rateLimited: 0,
+  rpcRateLimited: 0,
   serverError: 0,
   stall: 0,
   garble: 0,
@@ -46,6 +49,7 @@ export interface Counts {
   requests: number
   forwarded: number
   rateLimited: number
+  rpcRateLimited: number
   serverError: number
   stall: number
   garble: number
@@ -87,7 +91,7 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
     Effect.callback<{ readonly proxy: FaultProxy; readonly close: () => void }>((resume) => {
       let current: Faults = { ...none, ...faults }
       const next = random(seed)
-      const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0, blocksRead: [] }
+      const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, rpcRateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0, blocksRead: [] }
       const stalled = new Set<ServerResponse>()
       const handle = async (request: IncomingMessage, response: ServerResponse) => {
         const chunks: Array<Buffer> = []
@@ -99,6 +103,11 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
         if (draw < threshold) {
           counts.rateLimited++
           return response.writeHead(429, { "retry-after": String(current.retryAfterSeconds) }).end("too many requests")
+        }
+        if (draw < (threshold += current.rpcRateLimited)) {
+          counts.rpcRateLimited++
+          const error = { jsonrpc: "2.0", id: null, error: { code: -32005, message: "daily request count exceeded, request rate limited" } }
+          return response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(error))
         }
         if (draw < (threshold += current.serverError)) {
           counts.serverError++

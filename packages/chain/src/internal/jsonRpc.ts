@@ -70,3 +70,15 @@ export const decode = (endpoint: string, body: string, count: number, firstId: n
     }
     return Effect.succeed(results as ReadonlyArray<unknown>)
   })
+
+const rateLimitedDetail = /rate.?limit|too many requests|request rate|daily request|exceeded (your |the )?(quota|capacity|compute units)/i
+
+/**
+ * Whether a JSON-RPC error is the provider refusing for its request budget
+ * (some answer HTTP 200 with such an error instead of a 429): code 429 or
+ * -32029, or a message that says so. Infura's -32005 means either that or a
+ * result too large, so the message decides.
+ */
+export const isRateLimitAnswer = (error: RpcError): boolean =>
+  error.reason._tag === "JsonRpc" &&
+  (error.reason.code === 429 || error.reason.code === -32029 || rateLimitedDetail.test(error.reason.detail))

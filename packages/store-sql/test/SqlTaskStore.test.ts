@@ -1,7 +1,7 @@
 import { record, storeConformance } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
+import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import {
@@ -190,6 +190,35 @@ describe("SqlTaskStore on a SQLite file, reopened", () => {
       const stored = [...page.items, ...rest.items]
       assert.strictEqual(stored.length, all.length)
       for (const info of stored) assert.deepStrictEqual(info.result, { id: info.id })
+    }))
+
+  it.effect("a bad record in a big batch is found by halves, not by writing every record alone", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      let transactions = 0
+      const tracer = Tracer.make({
+        span(options) {
+          if (options.name === "sql.transaction") transactions++
+          return Tracer.nativeTracer.span(options)
+        }
+      })
+      const all = Array.from({ length: 1024 }, (_, n) => n === 700 ? record({ payload: { amount: 1n } }) : record())
+      const exits = yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        transactions = 0
+        return yield* Effect.forEach(all, (info) => Effect.exit(store.insert(info)), { concurrency: "unbounded" })
+      }).pipe(
+        // One batch: the writer waits until all 1,024 are queued.
+        Effect.provide(SqlTaskStore.layerSqlite({ filename: file, flushInterval: "1 hour", maxBatchSize: all.length }), {
+          local: true
+        }),
+        Effect.provideService(Tracer.Tracer, tracer)
+      )
+      assert.deepStrictEqual(exits.flatMap((exit, n) => Exit.isFailure(exit) ? [n] : []), [700])
+      // The failed batch, then two halves for each of ten levels: 21. One by one it took 1 + 1,024.
+      assert.strictEqual(transactions, 21)
+      const stored = yield* withStore(file, (store) => store.list({ limit: 1000 }))
+      assert.strictEqual(stored.items.length, 1000)
     }))
 
   it.effect("queued progress reaches the file when the store closes", () =>

@@ -73,6 +73,7 @@ export const FetchBlocks = Task.define("chain/fetch-blocks", {
 export const ScanResult = Schema.Struct({
   fromBlock: Schema.Int,
   toBlock: Schema.Int,
+  /** How many distinct addresses were scanned (addresses differing only in case are one). */
   addresses: Schema.Int,
   activity: Schema.Array(Activity.Activity)
 })
@@ -157,7 +158,7 @@ export const fetchBlocks = Effect.fn("ChainTasks.fetchBlocks")(function*(payload
 /** Runs `ScanAddresses`. */
 export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(payload: Task.Payload<typeof ScanAddresses>) {
   const client = yield* (yield* Chains).client(payload.chain)
-  const addresses = payload.addresses as ReadonlyArray<Address>
+  const addresses = Array.from(new Set(payload.addresses.map((address) => address.toLowerCase() as Address)))
   const activity = yield* Chunked.walk({
     fromBlock: payload.fromBlock,
     toBlock: payload.toBlock,

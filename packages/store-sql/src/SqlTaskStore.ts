@@ -43,16 +43,18 @@ const noFailures: GroupCommit.BatchResult["failed"] = { inserts: new Map(), upda
 
 /**
  * Rows as the JSON text PostgreSQL expands into the table's type. Its `text`
- * cannot hold U+0000, which a message or an error's message may carry (bytes
- * decoded as text): there it becomes U+FFFD, where SQLite keeps it, instead
- * of failing the write, a task's final state with it. The JSON columns never
- * hold it raw (`JSON.stringify` escapes it), so they are left as they are.
+ * cannot hold U+0000 nor half of a surrogate pair, which a message or an
+ * error's message may carry (bytes decoded as text, a message cut short in
+ * the middle of an emoji): there they become U+FFFD, as SQLite stores a lone
+ * surrogate, instead of failing the write, a task's final state with it. The
+ * JSON columns hold them escaped (`JSON.stringify`), so they are left as they
+ * are.
  */
 const pgRows = (rows: ReadonlyArray<TaskRow>): string => {
   const text = JSON.stringify(rows)
-  // Cheap test first: a raw U+0000 anywhere shows as this escape.
-  return text.includes("\\u0000")
-    ? JSON.stringify(rows, (_, value) => typeof value === "string" ? value.replaceAll("\u0000", "\uFFFD") : value)
+  // Cheap test first: a raw U+0000 or lone surrogate anywhere shows as one of these escapes.
+  return /\\u(?:0000|d[89a-f])/i.test(text)
+    ? JSON.stringify(rows, (_, value) => typeof value === "string" ? value.toWellFormed().replaceAll("\u0000", "\uFFFD") : value)
     : text
 }
 

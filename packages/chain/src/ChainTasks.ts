@@ -43,6 +43,9 @@ const retryTransient = {
   )
 }
 
+/** The default of `checkpointItems`: the most items a `FetchBlocks` or `ScanAddresses` checkpoint holds. */
+export const checkpointItems = 10_000
+
 /** One block as `FetchBlocks` reports it. */
 export const BlockSummary = Schema.Struct({
   number: Schema.Int,
@@ -62,7 +65,13 @@ export const FetchBlocks = Task.define("chain/fetch-blocks", {
     fromBlock: BlockNumber,
     toBlock: BlockNumber,
     /** Blocks per chunk (progress and checkpoint after each). Default: 100. */
-    chunkSize: Schema.optional(PositiveInt)
+    chunkSize: Schema.optional(PositiveInt),
+    /**
+     * Items (blocks, or activity) a checkpoint holds at most. Default: 10 000.
+     * Past it, no further checkpoint is saved: a resumed or retried run starts
+     * again after the last one saved.
+     */
+    checkpointItems: Schema.optional(PositiveInt)
   }),
   success: Schema.Struct({ fromBlock: Schema.Int, toBlock: Schema.Int, blocks: Schema.Array(BlockSummary) }),
   error: RpcError,
@@ -86,7 +95,13 @@ export const ScanAddresses = Task.define("chain/scan-addresses", {
     fromBlock: BlockNumber,
     toBlock: BlockNumber,
     /** Blocks per chunk (progress and checkpoint after each). Default: 100. */
-    chunkSize: Schema.optional(PositiveInt)
+    chunkSize: Schema.optional(PositiveInt),
+    /**
+     * Items (blocks, or activity) a checkpoint holds at most. Default: 10 000.
+     * Past it, no further checkpoint is saved: a resumed or retried run starts
+     * again after the last one saved.
+     */
+    checkpointItems: Schema.optional(PositiveInt)
   }),
   success: ScanResult,
   error: RpcError,
@@ -150,7 +165,9 @@ export const fetchBlocks = Effect.fn("ChainTasks.fetchBlocks")(function*(payload
     initial: [] as ReadonlyArray<BlockSummary>,
     step: (blocks, from, to) =>
       Effect.map(client.getBlocks(range(from, to)), (more) => [...blocks, ...more.map(summarize)]),
-    describe: (blocks, to) => `${blocks.length} blocks up to ${to}`
+    describe: (blocks, to) => `${blocks.length} blocks up to ${to}`,
+    size: (blocks) => blocks.length,
+    maxSize: payload.checkpointItems ?? checkpointItems
   })
   return { fromBlock: payload.fromBlock, toBlock: payload.toBlock, blocks }
 })
@@ -167,7 +184,9 @@ export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(pay
     initial: [] as ReadonlyArray<Activity.Activity>,
     step: (found, from, to) =>
       Effect.map(AddressScan.scanRange(client, addresses, from, to), (more) => [...found, ...more]),
-    describe: (found, to) => `${found.length} items up to block ${to}`
+    describe: (found, to) => `${found.length} items up to block ${to}`,
+    size: (found) => found.length,
+    maxSize: payload.checkpointItems ?? checkpointItems
   })
   return { fromBlock: payload.fromBlock, toBlock: payload.toBlock, addresses: addresses.length, activity }
 })

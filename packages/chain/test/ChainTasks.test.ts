@@ -129,6 +129,34 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       assert.deepStrictEqual(reread, Array.from({ length: seeded.toBlock - lastBlock }, (_, index) => lastBlock + 1 + index))
     }))
 
+  it.effect("a scan stops checkpointing once its checkpoint would hold more items than its limit", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const chain = yield* DevChain
+      const store = yield* Layer.build(TaskStore.layerMemory)
+      const tasks = Context.get(
+        yield* Layer.build(supervisor(ChainTasks.layer, [devChainConfig([chain.url])])).pipe(Effect.provideContext(store)),
+        TaskSupervisor.Tasks
+      )
+      const handle = yield* tasks.submit(ChainTasks.ScanAddresses, {
+        chain: "dev",
+        addresses: seeded.participants,
+        fromBlock: seeded.fromBlock,
+        toBlock: seeded.toBlock,
+        chunkSize: 10,
+        checkpointItems: 20
+      })
+      const result = yield* handle.join
+      assert.deepStrictEqual(keys(result.activity), keys(DevSeed.expectedFor(seeded, seeded.participants)))
+      const checkpoint = Option.getOrThrow(yield* Context.get(store, TaskStore.TaskStore).get(handle.id)).checkpoint as {
+        readonly lastBlock: number
+        readonly state: ReadonlyArray<unknown>
+      }
+      assert.isAtMost(checkpoint.state.length, 20)
+      assert.isAbove(checkpoint.state.length, 0)
+      assert.isBelow(checkpoint.lastBlock, seeded.toBlock)
+    }))
+
   it.effect("syncs a contract's events into counts by event name", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded

@@ -3,6 +3,12 @@
  * last checkpoint (if any), folds each chunk into its state, reports progress
  * and saves `{ lastBlock, state }` after every chunk, so a resumed or retried
  * run continues where the last one stopped and never repeats a chunk.
+ *
+ * A state that grows with what is found (a list) makes every checkpoint
+ * rewrite it all: with `size` and `maxSize`, no checkpoint is saved once the
+ * state is larger than `maxSize`, so a checkpoint stays bounded and a resumed
+ * or retried run starts again after the last one saved (later chunks are read
+ * again, none is skipped or counted twice).
  */
 import { Effect, Option, Schema } from "effect"
 import { TaskContext } from "@chainjobs/tasks"
@@ -19,6 +25,10 @@ export interface Walk<S, E, R> {
   readonly step: (state: S, from: number, to: number) => Effect.Effect<S, E, R>
   /** The progress message after a chunk. */
   readonly describe: (state: S, to: number) => string
+  /** The state's size, for `maxSize`. */
+  readonly size?: ((state: S) => number) | undefined
+  /** The largest state a checkpoint holds. Default: no limit. */
+  readonly maxSize?: number | undefined
 }
 
 /** Walks the range; returns the final state. */
@@ -31,10 +41,17 @@ export const walk = <S, E, R>(options: Walk<S, E, R>): Effect.Effect<S, E, R | T
     let state = Option.isSome(resumed) ? resumed.value.state : options.initial
     let from = Option.isSome(resumed) ? resumed.value.lastBlock + 1 : options.fromBlock
     const total = options.toBlock - options.fromBlock + 1
+    let stopped = false
     while (from <= options.toBlock) {
       const to = Math.min(options.toBlock, from + options.chunkSize - 1)
       state = yield* options.step(state, from, to)
-      yield* context.checkpoint(encode({ lastBlock: to, state }))
+      const size = options.size?.(state) ?? 0
+      if (options.maxSize === undefined || size <= options.maxSize) {
+        yield* context.checkpoint(encode({ lastBlock: to, state }))
+      } else if (!stopped) {
+        stopped = true
+        yield* Effect.logInfo(`chainjobs: no more checkpoints after block ${from - 1}: ${size} items > ${options.maxSize}`)
+      }
       yield* context.progress((to - options.fromBlock + 1) / total * 100, options.describe(state, to))
       from = to + 1
     }

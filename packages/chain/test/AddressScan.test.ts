@@ -3,6 +3,7 @@ import { Effect, Fiber } from "effect"
 import { encodeFunctionData, type Hex, hexToNumber } from "viem"
 import * as AddressScan from "../src/AddressScan.ts"
 import { DevChain } from "../src/DevChain.ts"
+import { isTransient } from "../src/RpcError.ts"
 import { devTokenAbi } from "../src/internal/devToken.ts"
 import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig, Seeded, seededChain } from "./fixtures.ts"
@@ -27,5 +28,31 @@ layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("AddressScan.sc
       assert.deepStrictEqual(found.map((item) => [item.kind, item.blockNumber, item.from, item.to]), [
         ["erc20", next, sender, recipient]
       ])
+    }))
+
+  it.effect("a range whose block is replaced between the block and log reads fails, to be read again", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const seeded = yield* Seeded
+      // log reads are slow: the block is replaced by another between the two reads
+      const proxy = yield* FaultProxy.make(chain.url, { slowMethod: "eth_getLogs", slowMillis: 300 })
+      const evm = yield* client(devChainConfig([proxy.url], { headTtl: 0, requestTimeout: "2 seconds" }))
+      const [sender, recipient] = [seeded.participants[0]!, seeded.participants[1]!]
+      const transfer = (amount: bigint) =>
+        evm.request("eth_sendTransaction", [{
+          from: sender,
+          to: seeded.token,
+          data: encodeFunctionData({ abi: devTokenAbi, functionName: "transfer", args: [recipient, amount] })
+        }])
+      const snapshot = yield* evm.request("evm_snapshot")
+      yield* transfer(1n)
+      const mined = hexToNumber((yield* evm.request("eth_blockNumber")) as Hex)
+      const scan = yield* Effect.forkChild(Effect.flip(AddressScan.scanRange(evm, [recipient], mined, mined)))
+      yield* Effect.sleep("100 millis")
+      yield* evm.request("evm_revert", [snapshot])
+      yield* transfer(2n)
+      const error = yield* Fiber.join(scan)
+      assert.strictEqual(error.reason._tag, "InvalidResponse")
+      assert.isTrue(isTransient(error))
     }))
 })

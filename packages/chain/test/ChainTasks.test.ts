@@ -18,6 +18,30 @@ const keys = (activity: ReadonlyArray<Activity.Activity>) => activity.map(Activi
 const withTasks = (urls: ReadonlyArray<string>) =>
   Effect.provide(supervisor(ChainTasks.layer, [devChainConfig(urls)]).pipe(Layer.provide(TaskStore.layerMemory)))
 
+/** A supervisor over the chain behind `url`, on a task store that outlives it: `start` builds one in the scope given. */
+const restartable = (url: string) =>
+  Effect.map(Layer.build(TaskStore.layerMemory), (store) => {
+    const kinds = supervisor(ChainTasks.layer, [devChainConfig([url])], { shutdownGracePeriod: "10 millis" })
+    return {
+      store: Context.get(store, TaskStore.TaskStore),
+      start: (scope: Scope.Scope) =>
+        Layer.buildWithScope(kinds, scope).pipe(Effect.provideContext(store), Effect.map(Context.get(TaskSupervisor.Tasks)))
+    }
+  })
+
+/** Once the task reports 30 %, its endpoint stops answering and its supervisor (in `scope`) shuts down. */
+const shutDownAt30 = <E>(
+  events: Stream.Stream<{ readonly progress: number }, E>,
+  proxy: FaultProxy.FaultProxy,
+  scope: Scope.Closeable
+) =>
+  Effect.gen(function*() {
+    yield* events.pipe(Stream.takeUntil((info) => info.progress >= 30), Stream.runDrain)
+    proxy.set({ stall: 1 })
+    yield* Scope.close(scope, Exit.void)
+    proxy.set({ stall: 0 })
+  })
+
 layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
   it.effect("a scan finds exactly the seeded activity of its addresses", () =>
     Effect.gen(function*() {
@@ -89,10 +113,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       const seeded = yield* Seeded
       const chain = yield* DevChain
       const proxy = yield* FaultProxy.make(chain.url)
-      const store = yield* Layer.build(TaskStore.layerMemory)
-      const kinds = supervisor(ChainTasks.layer, [devChainConfig([proxy.url])], { shutdownGracePeriod: "10 millis" })
-      const start = (scope: Scope.Scope) =>
-        Layer.buildWithScope(kinds, scope).pipe(Effect.provideContext(store), Effect.map(Context.get(TaskSupervisor.Tasks)))
+      const { start, store } = yield* restartable(proxy.url)
 
       const firstScope = yield* Scope.make()
       const first = yield* start(firstScope)
@@ -103,17 +124,13 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
         toBlock: seeded.toBlock,
         chunkSize: 20
       })
-      // once a third of the range is done, the endpoint stops answering and the process shuts down
-      yield* handle.events.pipe(Stream.takeUntil((info) => info.progress >= 30), Stream.runDrain)
-      proxy.set({ stall: 1 })
-      yield* Scope.close(firstScope, Exit.void)
-      const stopped = Option.getOrThrow(yield* Context.get(store, TaskStore.TaskStore).get(handle.id))
+      yield* shutDownAt30(handle.events, proxy, firstScope)
+      const stopped = Option.getOrThrow(yield* store.get(handle.id))
       assert.strictEqual(stopped.status, "pending")
       assert.isTrue(stopped.progress >= 30 && stopped.progress < 100, `stopped at ${stopped.progress}%`)
       const { lastBlock } = stopped.checkpoint as { readonly lastBlock: number }
       assert.isTrue(lastBlock > seeded.fromBlock && lastBlock < seeded.toBlock, `checkpoint at block ${lastBlock}`)
 
-      proxy.set({ stall: 0 })
       proxy.counts.blocksRead.length = 0
       const second = yield* start(yield* Effect.scope)
       const resumed = yield* second.awaitInfo(handle.id)
@@ -202,10 +219,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       const seeded = yield* Seeded
       const chain = yield* DevChain
       const proxy = yield* FaultProxy.make(chain.url)
-      const store = yield* Layer.build(TaskStore.layerMemory)
-      const kinds = supervisor(ChainTasks.layer, [devChainConfig([proxy.url])], { shutdownGracePeriod: "10 millis" })
-      const start = (scope: Scope.Scope) =>
-        Layer.buildWithScope(kinds, scope).pipe(Effect.provideContext(store), Effect.map(Context.get(TaskSupervisor.Tasks)))
+      const { start } = yield* restartable(proxy.url)
       const event = "event Transfer(address indexed from, address indexed to, uint256 value)"
 
       const firstScope = yield* Scope.make()
@@ -217,11 +231,8 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
         lastBlocks: 100,
         chunkSize: 5
       })
-      yield* handle.events.pipe(Stream.takeUntil((info) => info.progress >= 30), Stream.runDrain)
-      proxy.set({ stall: 1 })
-      yield* Scope.close(firstScope, Exit.void)
+      yield* shutDownAt30(handle.events, proxy, firstScope)
       // the chain moves on by more than N blocks before the sync resumes
-      proxy.set({ stall: 0 })
       yield* Effect.promise(() =>
         fetch(chain.url, {
           method: "POST",

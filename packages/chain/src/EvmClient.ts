@@ -95,12 +95,16 @@ export const make = Effect.fn("EvmClient.make")(function*(
     tripPolicy: CircuitBreaker.consecutive(config.breaker.failures),
     openDuration: config.breaker.openDuration
   })
-  // a 429 pauses its endpoint instead of counting against its circuit; the node's own errors prove it healthy
+  // a 429 pauses its endpoint instead of counting against its circuit; a request that found no free connection
+  // never reached the endpoint (counted a success, it broke the streak of the timeouts holding the connections);
+  // the node's own errors prove it healthy
   const classify = (exit: Exit.Exit<ReadonlyArray<unknown>, RpcError>): CircuitBreaker.Outcome => {
     if (Exit.isSuccess(exit)) return CircuitBreaker.success
     const error = Cause.findErrorOption(exit.cause)
     if (error._tag === "None") return CircuitBreaker.ignored
-    if (error.value.reason._tag === "RateLimited") return CircuitBreaker.ignored
+    if (error.value.reason._tag === "RateLimited" || error.value.reason._tag === "PoolExhausted") {
+      return CircuitBreaker.ignored
+    }
     return isTransient(error.value) ? CircuitBreaker.failure() : CircuitBreaker.success
   }
 

@@ -169,6 +169,26 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       assert.strictEqual(yield* evm.request("eth_chainId"), "0x7a69")
     }))
 
+  it.effect("a request that found no free connection does not count for the endpoint's circuit", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const stalling = yield* FaultProxy.make(chain.url, { stall: 1 })
+      const evm = yield* client(devChainConfig([{ url: stalling.url, maxConnections: 1, acquireTimeout: "20 millis" }], {
+        requestTimeout: "150 millis",
+        retry: { times: 0 },
+        breaker: { failures: 2, openDuration: "1 hour" }
+      }))
+      // each time: one request holds the only connection and times out, another finds none free meanwhile
+      for (let round = 1; round <= 2; round++) {
+        const holder = yield* Effect.forkChild(Effect.flip(evm.request("eth_chainId")))
+        yield* eventually(() => stalling.counts.stall === round)
+        assert.strictEqual((yield* Effect.flip(evm.request("eth_chainId"))).reason._tag, "PoolExhausted")
+        assert.strictEqual((yield* Fiber.join(holder)).reason._tag, "Timeout")
+      }
+      // two timeouts in a row open the circuit: no answer came in between
+      assert.deepStrictEqual((yield* evm.health).map((endpoint) => endpoint.circuit), ["Open"])
+    }))
+
   it.effect("holds requests back once the endpoint's rate limit is spent", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain

@@ -114,10 +114,14 @@ export const make = Effect.fn("EvmClient.make")(function*(
     (paused) => endpoints.filter((_, index) => paused[index] === 0).concat(endpoints.filter((_, index) => paused[index]! > 0))
   )
 
-  /** One attempt: the endpoints in order, moving on after a transient failure or an open circuit. */
+  /**
+   * One attempt: the endpoints in order, moving on after a transient failure, an open circuit or no free
+   * connection (`PoolExhausted` when no endpoint had one: it is not retried).
+   */
   const attempt = (calls: ReadonlyArray<EndpointPool.Call>) =>
     Effect.gen(function*() {
       let lastError: RpcError | undefined
+      let exhausted: RpcError | undefined
       let retryAfterMillis = Number.POSITIVE_INFINITY
       for (const endpoint of yield* preferred) {
         const result = yield* Effect.result(endpoint.send(calls).pipe(breaker.execute({ key: endpoint.url, classify })))
@@ -129,10 +133,14 @@ export const make = Effect.fn("EvmClient.make")(function*(
           }
           continue
         }
+        if (error.reason._tag === "PoolExhausted") {
+          exhausted = error
+          continue
+        }
         if (!isTransient(error)) return yield* error
         lastError = error
       }
-      return yield* lastError ?? new RpcError({
+      return yield* lastError ?? exhausted ?? new RpcError({
         reason: new Unavailable({
           chain: config.name,
           retryAfterMillis: Number.isFinite(retryAfterMillis) ? retryAfterMillis : 0

@@ -48,7 +48,7 @@ export class JsonRpc extends Schema.TaggedClass<JsonRpc>()("JsonRpc", {
   data: Schema.optional(Schema.Unknown)
 }) {}
 
-/** No pooled connection was free within the acquire timeout. Not retried. */
+/** No pooled connection was free within the acquire timeout (on every endpoint tried: the next is tried). Not retried. */
 export class PoolExhausted extends Schema.TaggedClass<PoolExhausted>()("PoolExhausted", {
   endpoint: Schema.String,
   waitedMillis: Schema.Number

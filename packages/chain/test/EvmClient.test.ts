@@ -189,6 +189,29 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       assert.deepStrictEqual((yield* evm.health).map((endpoint) => endpoint.circuit), ["Open"])
     }))
 
+  it.effect("moves to the next endpoint when one has no free connection, and fails with PoolExhausted only when none has", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      const stalling = yield* FaultProxy.make(chain.url, { stall: 1 })
+      const spare = yield* FaultProxy.make(chain.url)
+      const busy = { url: stalling.url, maxConnections: 1, acquireTimeout: "20 millis" }
+      const evm = yield* client(devChainConfig([busy, { url: spare.url, maxConnections: 1, acquireTimeout: "20 millis" }], {
+        requestTimeout: "5 seconds",
+        retry: { times: 0 }
+      }))
+      const holder = yield* Effect.forkChild(evm.request("eth_chainId"))
+      yield* eventually(() => stalling.counts.stall === 1)
+      assert.strictEqual(yield* evm.request("eth_chainId"), "0x7a69")
+      assert.strictEqual(spare.counts.forwarded, 1)
+      // with the spare's only connection held too, nothing is free
+      spare.set({ stall: 1 })
+      const second = yield* Effect.forkChild(evm.request("eth_chainId"))
+      yield* eventually(() => spare.counts.stall === 1)
+      assert.strictEqual((yield* Effect.flip(evm.request("eth_chainId"))).reason._tag, "PoolExhausted")
+      yield* Fiber.interrupt(holder)
+      yield* Fiber.interrupt(second)
+    }))
+
   it.effect("holds requests back once the endpoint's rate limit is spent", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain

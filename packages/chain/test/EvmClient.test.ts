@@ -194,7 +194,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       const chain = yield* DevChain
       const stalling = yield* FaultProxy.make(chain.url, { stall: 1 })
       const spare = yield* FaultProxy.make(chain.url)
-      const busy = { url: stalling.url, maxConnections: 1, acquireTimeout: "20 millis" }
+      const busy = { url: stalling.url, maxConnections: 1, acquireTimeout: "20 millis" } as const
       const evm = yield* client(devChainConfig([busy, { url: spare.url, maxConnections: 1, acquireTimeout: "20 millis" }], {
         requestTimeout: "5 seconds",
         retry: { times: 0 }

@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Metric, Pool, Result, type Scope } from "effect"
+import { Clock, Duration, Effect, Metric, Pool, Result, type Scope, Semaphore } from "effect"
 import { RateLimiter } from "effect/persistence"
 import type { EndpointConfig } from "./ChainConfig.ts"
 import * as HttpConnection from "./internal/httpConnection.ts"
@@ -97,6 +97,9 @@ export const make = Effect.fn("EndpointPool.make")(function*(
 
   // A token is taken only when one is there: a request that must wait sleeps and tries again, so a request
   // interrupted while it waits (a timeout, a sibling's failure) has reserved nothing the next ones must wait for.
+  // The requests of this process take their turns in order, so a batch that needs many tokens is not passed over
+  // by single calls again and again.
+  const turn = yield* Semaphore.make(1)
   const waitForBudget = (tokens: number) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
@@ -110,16 +113,18 @@ export const make = Effect.fn("EndpointPool.make")(function*(
         window: config.rateLimit.window,
         tokens: Math.min(tokens, config.rateLimit.limit)
       } as const
-      while (true) {
-        const consumed = yield* Effect.result(limiter.consume(budget))
-        if (Result.isSuccess(consumed)) return
-        const reason = consumed.failure.reason
-        if (reason._tag !== "RateLimitExceeded") {
-          // like the circuit breaker's default, a failing store lets requests through rather than stopping them
-          return yield* Effect.logWarning("chainjobs: rate limiter store failed", consumed.failure)
+      yield* turn.withPermit(Effect.gen(function*() {
+        while (true) {
+          const consumed = yield* Effect.result(limiter.consume(budget))
+          if (Result.isSuccess(consumed)) return
+          const reason = consumed.failure.reason
+          if (reason._tag !== "RateLimitExceeded") {
+            // like the circuit breaker's default, a failing store lets requests through rather than stopping them
+            return yield* Effect.logWarning("chainjobs: rate limiter store failed", consumed.failure)
+          }
+          yield* Effect.sleep(Duration.max(reason.retryAfter, Duration.millis(1)))
         }
-        yield* Effect.sleep(Duration.max(reason.retryAfter, Duration.millis(1)))
-      }
+      }))
     })
 
   const borrow = Effect.gen(function*() {

@@ -240,6 +240,24 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       assert.strictEqual(counting.counts.requests, 3)
     }))
 
+  it.effect("a batch waiting for the rate limit is not passed over by the single calls after it", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain
+      // a token every 100 ms, 4 at most
+      const evm = yield* client(devChainConfig([{ url: chain.url, rateLimit: { limit: 4, window: "400 millis" } }]))
+      const calls = range(1, 4).map(() => ({ method: "eth_chainId", params: [] }))
+      yield* evm.batch(calls)
+      const start = yield* Clock.currentTimeMillis
+      const batch = yield* Effect.forkChild(evm.batch(calls))
+      // a single call every 50 ms would take each token as it comes
+      const singles = yield* Effect.forkChild(
+        Effect.forEach(range(1, 30), () => Effect.andThen(Effect.sleep("50 millis"), Effect.forkChild(evm.request("eth_chainId"))))
+      )
+      yield* Fiber.join(batch)
+      assert.isBelow((yield* Clock.currentTimeMillis) - start, 1000)
+      yield* Fiber.interrupt(singles)
+    }))
+
   it.effect("lets requests through when the rate limiter's store fails", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain

@@ -22,7 +22,6 @@ import {
   Duration,
   Effect,
   Exit,
-  Fiber,
   Layer,
   Option,
   Queue,
@@ -31,8 +30,17 @@ import {
   Stream
 } from "effect"
 import * as codec from "./internal/codec.ts"
-import * as recurring from "./internal/recurring.ts"
+import {
+  type Entry,
+  type HandleOperations,
+  LiveTaskContext,
+  LiveTaskHandle,
+  type Registered,
+  type Shared,
+  slotOf
+} from "./internal/entry.ts"
 import { PendingQueue } from "./internal/PendingQueue.ts"
+import * as recurring from "./internal/recurring.ts"
 import { uuidv7 } from "./internal/uuid.ts"
 import type * as Task from "./Task.ts"
 import { TaskContext } from "./TaskContext.ts"
@@ -206,31 +214,6 @@ export class Tasks extends Context.Service<Tasks, {
   ): Effect.Effect<Daemon, InvalidPayload | UnknownTaskKind>
 }>()("@chainjobs/tasks/Tasks") {}
 
-interface Registered {
-  readonly kind: Task.Any
-  readonly handler: (payload: any) => Effect.Effect<unknown, unknown, any>
-  readonly codec: codec.KindCodec
-  /** The supervisor's services merged with the handler's: what the task fibers of the kind run with. */
-  readonly context: Context.Context<never>
-}
-
-/** A task the supervisor holds in memory: from submission until it has finished. */
-interface Entry {
-  info: TaskInfo
-  readonly registered: Registered
-  readonly payload: unknown
-  fiber: Fiber.Fiber<void> | undefined
-  /** Waiters on the final record, made on first use. */
-  done: Deferred.Deferred<TaskInfo> | undefined
-  listeners: Set<Queue.Queue<TaskInfo, Cause.Done>> | undefined
-  /** Who stopped the task, if anyone did: the first reason wins. */
-  stoppedBy: "user" | "heartbeat" | "shutdown" | undefined
-  /** The key's slot in the limit maps: keys of different kinds never collide. */
-  readonly slot: string | null
-  /** True while the task waits out a retry delay: the watchdog leaves it alone then. */
-  backingOff: boolean
-}
-
 /** Marks a defect as retryable while a kind's retry policy asks for defect retries. */
 class RetryableDefect {
   readonly defect: unknown
@@ -238,106 +221,6 @@ class RetryableDefect {
     this.defect = defect
   }
 }
-
-/** The supervisor operations a handle is made of. */
-interface HandleOperations {
-  readonly get: (id: string) => Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError>
-  readonly awaitExit: (
-    id: string,
-    kind: Task.Any | undefined
-  ) => Effect.Effect<Exit.Exit<unknown, unknown>, TaskNotFound | TaskStoreError | ResultDecodeError>
-  readonly watch: (id: string) => Stream.Stream<TaskInfo, TaskNotFound | TaskStoreError>
-  readonly interrupt: (id: string) => Effect.Effect<void, TaskNotFound | TaskStoreError>
-}
-
-/** A local task handle: its effects are made when read, so an unused handle costs three fields. */
-class LiveTaskHandle implements TaskHandle<any, any> {
-  readonly id: string
-  readonly kind: string
-  readonly known: Task.Any | undefined
-  readonly operations: HandleOperations
-  constructor(id: string, kind: string, known: Task.Any | undefined, operations: HandleOperations) {
-    this.id = id
-    this.kind = kind
-    this.known = known
-    this.operations = operations
-  }
-  get info() {
-    return this.operations.get(this.id)
-  }
-  get status() {
-    return Effect.map(this.operations.get(this.id), (info) => info.status)
-  }
-  get await() {
-    return this.operations.awaitExit(this.id, this.known) as Effect.Effect<Exit.Exit<any, any>, any>
-  }
-  get join() {
-    return Effect.flatMap(this.await, (exit) => exit)
-  }
-  get events() {
-    return this.operations.watch(this.id)
-  }
-  get interrupt() {
-    return this.operations.interrupt(this.id)
-  }
-}
-
-/** What every task context of one supervisor shares. */
-interface Shared {
-  readonly store: TaskStore["Service"]
-  readonly now: () => number
-  readonly publish: (entry: Entry) => void
-}
-
-/** The `TaskContext` of one running task: a small object whose methods act on the supervisor's entry. */
-type TaskContextService = TaskContext["Service"]
-
-class LiveTaskContext implements TaskContextService {
-  readonly entry: Entry
-  readonly shared: Shared
-  constructor(entry: Entry, shared: Shared) {
-    this.entry = entry
-    this.shared = shared
-  }
-  get taskId() {
-    return this.entry.info.id
-  }
-  get attempt() {
-    return this.entry.info.attempt
-  }
-  progress(percent: number, message?: string, detail?: unknown): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const entry = this.entry
-      const p = Math.min(100, Math.max(0, Number.isFinite(percent) ? percent : 0))
-      entry.info = {
-        ...entry.info,
-        progress: p,
-        message: message ?? entry.info.message,
-        detail: detail === undefined ? entry.info.detail : detail,
-        heartbeatAt: this.shared.now()
-      }
-      this.shared.publish(entry)
-      return Effect.ignore(this.shared.store.updateProgress(entry.info))
-    })
-  }
-  get heartbeat(): Effect.Effect<void> {
-    return Effect.sync(() => {
-      this.entry.info = { ...this.entry.info, heartbeatAt: this.shared.now() }
-    })
-  }
-  checkpoint(state: unknown): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      this.entry.info = { ...this.entry.info, checkpoint: state ?? null, heartbeatAt: this.shared.now() }
-      return Effect.orDie(this.shared.store.update(this.entry.info))
-    })
-  }
-  get lastCheckpoint(): Effect.Effect<Option.Option<unknown>> {
-    return Effect.sync(() => Option.fromNullishOr(this.entry.info.checkpoint))
-  }
-}
-
-/** The slot of a key in the limit maps: kind and key, so that kinds never share keys. */
-const slotOf = (kind: string, key: string | null): string | null => (key === null ? null : `${kind}\u0000${key}`)
 
 /** How often the final record of a task is written again before the failure is only logged. */
 const finalWriteRetries = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 5 }))

@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, type Exit, Layer, Option, Schema } from "effect"
+import { Effect, Exit, Layer, Option, Schema } from "effect"
 import * as codec from "./internal/codec.ts"
 import { TaskContext } from "./TaskContext.ts"
 import type { InvalidPayload, ResultDecodeError, TaskAborted } from "./TaskError.ts"
@@ -119,7 +119,7 @@ export const reportProgress = <K extends Any>(
 ): Effect.Effect<void, never, TaskContext> =>
   Effect.gen(function*() {
     const context = yield* TaskContext
-    const encoded = yield* Effect.orDie(Schema.encodeUnknownEffect(Schema.toCodecJson(kind.detail))(detail))
+    const encoded = yield* Effect.orDie(codec.forKind(kind).encodeDetail(detail))
     yield* context.progress(percent, message, encoded)
   })
 
@@ -127,7 +127,7 @@ export const reportProgress = <K extends Any>(
 export const saveCheckpoint = <K extends Any>(kind: K, state: Checkpoint<K>): Effect.Effect<void, never, TaskContext> =>
   Effect.gen(function*() {
     const context = yield* TaskContext
-    const encoded = yield* Effect.orDie(Schema.encodeUnknownEffect(Schema.toCodecJson(kind.checkpoint))(state))
+    const encoded = yield* Effect.orDie(codec.forKind(kind).encodeCheckpoint(state))
     yield* context.checkpoint(encoded)
   })
 
@@ -141,7 +141,7 @@ export const loadCheckpoint = <K extends Any>(kind: K): Effect.Effect<Option.Opt
     const context = yield* TaskContext
     const last = yield* context.lastCheckpoint
     if (Option.isNone(last)) return Option.none()
-    return yield* Effect.option(Schema.decodeUnknownEffect(Schema.toCodecJson(kind.checkpoint))(last.value))
+    return Exit.getSuccess(codec.forKind(kind).decodeCheckpoint(last.value)) as Option.Option<Checkpoint<K>>
   })
 
 /** The function that runs a task of kind `K`. `TaskContext` is provided by the supervisor. */

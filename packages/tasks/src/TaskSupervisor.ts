@@ -225,6 +225,9 @@ class RetryableDefect {
 /** How often the final record of a task is written again before the failure is only logged. */
 const finalWriteRetries = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 5 }))
 
+/** The fields of a record that finishes at `at`: when, and until when it is kept. */
+const finishedAt = (kind: Task.Any, at: number) => ({ finishedAt: at, expiresAt: at + kind.policy.retentionMillis })
+
 const unknownKind = (name: string) => new UnknownTaskKind({ kind: name, message: `no task kind "${name}" is registered` })
 
 /** Makes a supervisor in the current scope; closing the scope shuts it down gracefully. */
@@ -401,8 +404,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         ...entry.info,
         ...outcome,
         attempt: finished ? entry.info.attempt : entry.info.attempt + 1,
-        finishedAt: finished ? at : null,
-        expiresAt: finished ? at + kind.policy.retentionMillis : null
+        ...(finished ? finishedAt(kind, at) : { finishedAt: null, expiresAt: null })
       }
       const write = store.update(entry.info)
       // retried only once it failed: a retry schedule costs an allocation per task otherwise
@@ -420,12 +422,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       bump(runningByKind, entry.info.kind, -1)
       if (entry.slot !== null) bump(runningByKey, entry.slot, -1)
     }
-    releaseKey(entry)
-    entries.delete(entry.info.id)
     publish(entry)
-    // This process is done with the task: its followers end here, whatever its status.
-    if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.endUnsafe(queue)
-    if (entry.done !== undefined) Deferred.doneUnsafe(entry.done, Exit.succeed(entry.info))
+    forget(entry)
     dispatch()
   }
 
@@ -469,10 +467,12 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     dispatch()
   }
 
-  const lookupKind = (name: string): Effect.Effect<Registered, UnknownTaskKind> => {
-    const registered = registry.get(name)
-    return registered === undefined ? Effect.fail(unknownKind(name)) : Effect.succeed(registered)
-  }
+  /** Checks, before anything is scheduled, that a kind is registered and a payload fits it. */
+  const validate = (kind: Task.Any, payload: unknown): Effect.Effect<void, InvalidPayload | UnknownTaskKind> =>
+    Effect.suspend((): Effect.Effect<void, InvalidPayload | UnknownTaskKind> => {
+      const registered = registry.get(kind.name)
+      return registered === undefined ? Effect.fail(unknownKind(kind.name)) : Effect.asVoid(registered.codec.encodePayload(payload))
+    })
 
   /**
    * Validates and records a task, then queues it. `input` is the typed payload, or
@@ -559,7 +559,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         }
         const handle = makeHandle(info.id, kind)
         // Recorded, but the supervisor began shutting down meanwhile: it stays pending for the next process.
-        if (!accepting) return Effect.as(Effect.sync(() => abandon(entry)), handle)
+        if (!accepting) return Effect.as(Effect.sync(() => forget(entry)), handle)
         // Interrupted while being recorded: it never starts.
         if (entry.stoppedBy === "user") return Effect.as(interruptPending(entry), handle)
         enqueue(entry)
@@ -627,18 +627,12 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
   /** Records a task that never started as interrupted and forgets it. */
   const interruptPending = (entry: Entry): Effect.Effect<void, TaskStoreError> =>
     Effect.suspend(() => {
-      const at = now()
-      entry.info = {
-        ...entry.info,
-        status: "interrupted",
-        finishedAt: at,
-        expiresAt: at + entry.registered.kind.policy.retentionMillis
-      }
+      entry.info = { ...entry.info, status: "interrupted", ...finishedAt(entry.registered.kind, now()) }
       return store.update(entry.info).pipe(Effect.ensuring(Effect.sync(() => release(entry))))
     })
 
-  /** Forgets a task this process will not run (it shut down): followers end, waiters learn its last record. */
-  const abandon = (entry: Entry) => {
+  /** This process is done with a task, whatever its status: its key is free, followers end, waiters learn its last record. */
+  const forget = (entry: Entry) => {
     releaseKey(entry)
     entries.delete(entry.info.id)
     if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.endUnsafe(queue)
@@ -679,7 +673,6 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
   const recover = (registered: Registered, info: TaskInfo): Effect.Effect<void, TaskStoreError> => {
     const kind = registered.kind
     const payload = registered.codec.decodePayload(info.payload)
-    const at = now()
     if (Exit.isFailure(payload) || (info.status === "running" && kind.policy.onRestart === "fail")) {
       const lost: TaskInfo = {
         ...info,
@@ -688,8 +681,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         errorMessage: Exit.isFailure(payload)
           ? `the stored payload no longer decodes: ${Cause.pretty(payload.cause)}`
           : "the process running the task stopped before it finished",
-        finishedAt: at,
-        expiresAt: at + kind.policy.retentionMillis
+        ...finishedAt(kind, now())
       }
       return store.update(lost)
     }
@@ -726,12 +718,11 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       )
     })
 
-  yield* Effect.forEach(yield* Effect.orDie(store.unfinished), (info) =>
-    Effect.sync(() => {
-      const list = dormant.get(info.kind)
-      if (list === undefined) dormant.set(info.kind, [info])
-      else list.push(info)
-    }), { discard: true })
+  for (const info of yield* Effect.orDie(store.unfinished)) {
+    const list = dormant.get(info.kind)
+    if (list === undefined) dormant.set(info.kind, [info])
+    else list.push(info)
+  }
 
   const checkHeartbeats = Effect.sync(() => {
     const at = now()
@@ -763,7 +754,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
     }
     yield* awaitAll(remaining)
     // Tasks that never started stay pending in the store for the next process; local waiters learn of the shutdown.
-    for (const entry of pending.drain()) abandon(entry)
+    for (const entry of pending.drain()) forget(entry)
     for (const queue of watchers) Queue.endUnsafe(queue)
   })
   yield* Effect.addFinalizer(() => shutdown)
@@ -791,7 +782,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
         }),
         () => Effect.sync(() => watchers.delete(queue))
       )
-    ),    stats: Effect.sync(() => ({
+    ),
+    stats: Effect.sync(() => ({
       pending: pending.size,
       running: running.size,
       maxWorkers: config.maxWorkers,
@@ -799,17 +791,9 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       accepting
     })),
     schedule: (kind, payload, options) =>
-      Effect.flatMap(lookupKind(kind.name), () =>
-        Effect.flatMap(codec.forKind(kind).encodePayload(payload), () =>
-          recurring.schedule(tasks, scope, kind, payload, options)
-        )
-      ),
+      Effect.andThen(validate(kind, payload), recurring.schedule(tasks, scope, kind, payload, options)),
     daemon: (kind, payload, options) =>
-      Effect.flatMap(lookupKind(kind.name), () =>
-        Effect.flatMap(codec.forKind(kind).encodePayload(payload), () =>
-          recurring.daemon(tasks, scope, kind, payload, options)
-        )
-      )
+      Effect.andThen(validate(kind, payload), recurring.daemon(tasks, scope, kind, payload, options))
   })
   return tasks
 })

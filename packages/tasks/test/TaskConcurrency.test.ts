@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Layer, Ref, Schema } from "effect"
 import * as Task from "../src/Task.ts"
 import { Tasks } from "../src/TaskSupervisor.ts"
-import { settle, supervisor } from "./fixtures.ts"
+import { makeGates, settle, supervisor } from "./fixtures.ts"
 
 /** Tasks that record when they start and wait until the test releases them by name. */
 const Job = Task.define("job", {
@@ -18,15 +18,7 @@ const Scan = Task.define("scan", {
 
 const harness = Effect.gen(function*() {
   const started = yield* Ref.make<ReadonlyArray<string>>([])
-  const gates = new Map<string, Deferred.Deferred<void>>()
-  const gate = (name: string) => {
-    let g = gates.get(name)
-    if (g === undefined) {
-      g = Deferred.makeUnsafe<void>()
-      gates.set(name, g)
-    }
-    return g
-  }
+  const gate = makeGates()
   const handler = ({ name }: { name: string }) =>
     Effect.gen(function*() {
       yield* Ref.update(started, (s) => [...s, name])
@@ -128,19 +120,5 @@ describe("concurrency", () => {
         assert.strictEqual(yield* other.join, "o")
         assert.strictEqual(yield* scan.status, "running")
       }).pipe(Effect.provide(supervisor(layer)))
-    }))
-
-  it.effect("concurrent rejecting submissions on one key admit exactly one", () =>
-    Effect.gen(function*() {
-      const h = yield* harness
-      yield* Effect.gen(function*() {
-        const tasks = yield* Tasks
-        const results = yield* Effect.forEach(
-          Array.from({ length: 10 }, (_, i) => i),
-          (i) => Effect.result(tasks.submit(Scan, { name: `c${i}`, address: "0xc" }, { onConflict: "reject" })),
-          { concurrency: "unbounded" }
-        )
-        assert.strictEqual(results.filter((r) => r._tag === "Success").length, 1)
-      }).pipe(Effect.provide(supervisor(h.layer)))
     }))
 })

@@ -52,17 +52,22 @@ export const Gate = Task.define("gate", {
   success: Schema.String
 })
 
-/** The handler of `Gate`: completes when `open(id)` is called. */
-export const gateLive = Effect.gen(function*() {
+/** Named gates a test opens: `gateOf(name)` is the same `Deferred` every time it is asked for. */
+export const makeGates = () => {
   const gates = new Map<string, Deferred.Deferred<void>>()
-  const gateOf = (id: string) => {
-    let gate = gates.get(id)
+  return (name: string) => {
+    let gate = gates.get(name)
     if (gate === undefined) {
       gate = Deferred.makeUnsafe<void>()
-      gates.set(id, gate)
+      gates.set(name, gate)
     }
     return gate
   }
+}
+
+/** The handler of `Gate`: completes when `open(id)` is called. */
+export const gateLive = Effect.gen(function*() {
+  const gateOf = makeGates()
   return {
     layer: Task.implement(Gate, ({ id }) => Effect.as(Deferred.await(gateOf(id)), id)),
     open: (id: string) => Deferred.succeed(gateOf(id), undefined)

@@ -7,7 +7,7 @@
  * Parsers are built once per kind (`forKind`), never per task.
  */
 import { Cause, Exit, Option, Schema, SchemaIssue } from "effect"
-import type { PlainSchema, TaskKind } from "../Task.ts"
+import type { Any } from "../Task.ts"
 import { InvalidPayload, ResultDecodeError, TaskAborted } from "../TaskError.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
 
@@ -39,12 +39,18 @@ export interface KindCodec {
   outcome(exit: Exit.Exit<unknown, unknown>): Outcome
   /** The typed outcome of a finished record. */
   exitFromInfo(info: FinalFields): Exit.Exit<Exit.Exit<unknown, unknown>, ResultDecodeError>
+  /** Encodes a checkpoint with the kind's checkpoint Schema. */
+  encodeCheckpoint(state: unknown): Exit.Exit<unknown, Schema.SchemaError>
+  /** Decodes a stored checkpoint with the kind's checkpoint Schema. */
+  decodeCheckpoint(stored: unknown): Exit.Exit<unknown, Schema.SchemaError>
+  /** Encodes a progress detail with the kind's detail Schema. */
+  encodeDetail(detail: unknown): Exit.Exit<unknown, Schema.SchemaError>
 }
 
 const codecs = new WeakMap<object, KindCodec>()
 
 /** The codec of a kind, built on first use. */
-export const forKind = (kind: TaskKind<string, PlainSchema, PlainSchema, PlainSchema>): KindCodec => {
+export const forKind = (kind: Any): KindCodec => {
   let codec = codecs.get(kind)
   if (codec === undefined) {
     codec = make(kind)
@@ -53,7 +59,7 @@ export const forKind = (kind: TaskKind<string, PlainSchema, PlainSchema, PlainSc
   return codec
 }
 
-const make = (kind: TaskKind<string, PlainSchema, PlainSchema, PlainSchema>): KindCodec => {
+const make = (kind: Any): KindCodec => {
   const payload = Schema.toCodecJson(kind.payload)
   const success = Schema.toCodecJson(kind.success)
   const error = Schema.toCodecJson(kind.error)
@@ -63,6 +69,7 @@ const make = (kind: TaskKind<string, PlainSchema, PlainSchema, PlainSchema>): Ki
   const decodeSuccess = Schema.decodeUnknownExit(success)
   const encodeError = Schema.encodeUnknownExit(error)
   const decodeError = Schema.decodeUnknownExit(error)
+  const checkpoint = Schema.toCodecJson(kind.checkpoint)
 
   const failure = (cause: Cause.Cause<unknown>): Outcome => {
     const found = Cause.findErrorOption(cause)
@@ -91,6 +98,9 @@ const make = (kind: TaskKind<string, PlainSchema, PlainSchema, PlainSchema>): Ki
     Exit.mapError(exit, (e) => new ResultDecodeError({ id: info.id, message: `stored ${what} does not decode: ${e.message}` }))
 
   return {
+    encodeCheckpoint: Schema.encodeUnknownExit(checkpoint),
+    decodeCheckpoint: Schema.decodeUnknownExit(checkpoint),
+    encodeDetail: Schema.encodeUnknownExit(Schema.toCodecJson(kind.detail)),
     encodePayload: (payload) => Exit.mapError(encodePayload(payload), (e) => invalidPayload(kind.name, e.issue)),
     decodePayload: (encoded) => Exit.mapError(decodePayload(encoded), (e) => invalidPayload(kind.name, e.issue)),
     outcome: (exit) => {

@@ -58,33 +58,6 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
       Effect.flatMap(tasks.get(id), (info) =>
         Access.canSee(principal, info) ? Effect.succeed(info) : Effect.fail(Access.forbidden(principal, `task ${id}`))))
 
-  const list = Effect.fnUntraced(function*(query: {
-    readonly status?: TaskInfo.TaskStatus | undefined
-    readonly kind?: string | undefined
-    readonly page?: number | undefined
-    readonly limit?: number | undefined
-    readonly cursor?: string | undefined
-  }) {
-    const principal = yield* Auth.CurrentPrincipal
-    const page = query.page ?? 1
-    const limit = query.limit ?? TaskQuery.defaultLimit
-    const filter: TaskQuery.TaskQuery = {
-      limit,
-      ...(principal.admin ? {} : { owner: principal.id }),
-      ...(query.status === undefined ? {} : { status: [query.status] }),
-      ...(query.kind === undefined ? {} : { kind: [query.kind] })
-    }
-    // Pages are keyset pages underneath: page n follows n - 1 cursors (a `cursor` skips the walk).
-    let cursor = query.cursor
-    for (let skipped = 1; query.cursor === undefined && skipped < page; skipped++) {
-      const previous: TaskQuery.TaskPage = yield* tasks.list(cursor === undefined ? filter : { ...filter, cursor })
-      if (previous.nextCursor === null) return { items: [], page, limit, nextCursor: null } satisfies TaskList
-      cursor = previous.nextCursor
-    }
-    const found = yield* tasks.list(cursor === undefined ? filter : { ...filter, cursor })
-    return { items: found.items, page, limit, nextCursor: found.nextCursor } satisfies TaskList
-  })
-
   return handlers.handleAll({
     submit: Effect.fnUntraced(function*({ params, query, payload }) {
       const principal = yield* Auth.CurrentPrincipal
@@ -96,7 +69,27 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
       if (query.wait === "true") return yield* tasks.awaitInfo(handle.id)
       return { taskId: handle.id, kind: params.kind, status: "pending" as const, ...taskUrls(handle.id) }
     }),
-    list: ({ query }) => list(query),
+    list: Effect.fnUntraced(function*({ query }) {
+      const principal = yield* Auth.CurrentPrincipal
+      const page = query.page ?? 1
+      const limit = query.limit ?? TaskQuery.defaultLimit
+      const filter: TaskQuery.TaskQuery = {
+        limit,
+        ...(principal.admin ? {} : { owner: principal.id }),
+        ...(query.status === undefined ? {} : { status: [query.status] }),
+        ...(query.kind === undefined ? {} : { kind: [query.kind] })
+      }
+      const from = (cursor: string | undefined) => tasks.list(cursor === undefined ? filter : { ...filter, cursor })
+      // Pages are keyset pages underneath: page n follows n - 1 cursors (a `cursor` skips the walk).
+      let cursor = query.cursor
+      for (let skipped = 1; query.cursor === undefined && skipped < page; skipped++) {
+        const previous = yield* from(cursor)
+        if (previous.nextCursor === null) return { items: [], page, limit, nextCursor: null } satisfies TaskList
+        cursor = previous.nextCursor
+      }
+      const found = yield* from(cursor)
+      return { items: found.items, page, limit, nextCursor: found.nextCursor } satisfies TaskList
+    }),
     get: ({ params }) => accessible(params.id),
     result: ({ params }) => Effect.flatMap(accessible(params.id), resultOf),
     events: ({ params }) => Effect.as(accessible(params.id), tasks.watch(params.id).pipe(Stream.orDie)),

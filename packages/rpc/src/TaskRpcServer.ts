@@ -22,7 +22,7 @@ import { ByteSize, Duration, Effect, Layer, Scope, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, type HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { RateLimiter } from "effect/persistence"
 import { RpcSerialization, RpcServer } from "effect/rpc"
-import { TaskError, type TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
+import { TaskError, TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
 import { type Authentication, CurrentPrincipal, type Principal } from "./Auth.ts"
 import { Malformed } from "./internal/lenient.ts"
 import { Forbidden, MalformedRequest, PayloadTooLarge, RateLimited } from "./TaskRpcError.ts"
@@ -133,7 +133,9 @@ export const layerHandlers = (options: Partial<TaskRpcServerConfig> = {}) =>
         Submit: (request) => Effect.map(submitFor(request), (id) => ({ id })),
         Run: (request) => Effect.flatMap(submitFor(request), tasks.awaitInfo),
         Get: ({ id }) => accessible(id),
-        Await: ({ id }) => Effect.andThen(accessible(id), tasks.awaitInfo(id)),
+        // A finished record is final: answer it rather than read it again.
+        Await: ({ id }) =>
+          Effect.flatMap(accessible(id), (info) => TaskInfo.isTerminal(info.status) ? Effect.succeed(info) : tasks.awaitInfo(id)),
         Watch: ({ id }) => Stream.unwrap(Effect.as(accessible(id), tasks.watch(id))),
         Interrupt: ({ id }) => Effect.andThen(accessible(id), tasks.interrupt(id)),
         List: Effect.fnUntraced(function*(query) {

@@ -18,7 +18,7 @@
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { Context, Duration, Effect, Exit, Layer, Schedule, Stream } from "effect"
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
-import { Task, TaskError, type TaskInfo, type TaskQuery } from "@chainjobs/tasks"
+import { Task, TaskError, type TaskInfo, type TaskPolicy, type TaskQuery } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
 import type { AccessError, CallError, RemoteTaskHandle } from "./RemoteTaskHandle.ts"
 import type { Forbidden, PayloadTooLarge, RateLimited } from "./TaskRpcError.ts"
@@ -49,7 +49,7 @@ export interface SubmitOptions {
   /** Overrides the kind's priority: higher runs first. */
   readonly priority?: number | undefined
   /** Overrides the kind's choice when another task holds the exclusive key. */
-  readonly onConflict?: "reject" | "join" | "queue" | undefined
+  readonly onConflict?: TaskPolicy.OnConflict | undefined
 }
 
 /** What `submit` can fail with. */

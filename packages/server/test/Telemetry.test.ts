@@ -42,10 +42,7 @@ describe("Telemetry", () => {
       assert.include(traces[0].body, '"stringValue":"chainjobs"')
     }))
 
-  it.live("without an endpoint nothing is exported", () =>
-    Effect.gen(function*() {
-      const { received } = yield* collector
-      yield* Effect.void.pipe(Effect.withSpan("quiet"), Effect.provide(Telemetry.layer), withEnv({}))
-      assert.deepStrictEqual(received, [])
-    }))
+  // Nothing could reach a collector whose address no setting names, so this checks only that the layer is harmless.
+  it.live("without an endpoint the layer builds and the program runs", () =>
+    Effect.void.pipe(Effect.withSpan("quiet"), Effect.provide(Telemetry.layer), withEnv({})))
 })

@@ -85,8 +85,6 @@ describe("TaskRpcServer", () => {
         const handle = yield* alice.submit(Steps, { steps: 4, delayMs: 10 })
         assert.isTrue(Option.isNone(yield* Effect.timeoutOption(handle.await, "5 millis")))
         yield* Stream.runDrain(Stream.take(handle.events, 1))
-        const watching = yield* Effect.forkChild(Stream.runDrain(handle.events))
-        yield* Fiber.interrupt(watching)
         assert.isTrue(Exit.isSuccess(yield* handle.await))
         assert.strictEqual(finished.get(handle.id), "done")
       }))

@@ -103,17 +103,15 @@ export const layerTasks = (
   settings: ServerSettings
 ): Layer.Layer<TaskSupervisor.Tasks | TaskStore.TaskStore, Exclude<StartError, HttpServerError.ServeError>> => {
   const supervisor = TaskSupervisor.layer({ maxWorkers: settings.maxWorkers, shutdownGracePeriod: settings.shutdownGrace })
-  const store = layerStore(settings)
-  return Option.match(layerChains(settings), {
-    onNone: () =>
-      Layer.merge(DemoTasks.layer, TaskLog.layer).pipe(Layer.provideMerge(supervisor), Layer.provideMerge(store)),
+  const kinds = Option.match(layerChains(settings), {
+    onNone: () => Layer.merge(DemoTasks.layer, TaskLog.layer).pipe(Layer.provideMerge(supervisor)),
     onSome: (chains) =>
       Layer.mergeAll(DemoTasks.layer, ChainTasks.layer, TaskLog.layer).pipe(
         Layer.provideMerge(supervisor),
-        Layer.provideMerge(chains),
-        Layer.provideMerge(store)
+        Layer.provideMerge(chains)
       )
   })
+  return Layer.provideMerge(kinds, layerStore(settings))
 }
 
 /** The RPC endpoints of `@chainjobs/rpc`: HTTP at `/rpc` (ndjson), WebSocket at `/ws`. */

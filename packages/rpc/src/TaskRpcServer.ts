@@ -114,7 +114,11 @@ export const layerHandlers = (options: Partial<TaskRpcServerConfig> = {}) =>
             )
             : Effect.fail(new TaskError.TaskStoreError({ operation: "rate-limit", message: error.message, cause: error }))))
 
-      /** Checks and records a submission for the calling principal; returns the id of its task. */
+      /** The final record of a task, from `info` if it has finished (a final record does not change), else by waiting. */
+      const settled = (info: TaskInfo.TaskInfo) =>
+        TaskInfo.isTerminal(info.status) ? Effect.succeed(info) : tasks.awaitInfo(info.id)
+
+      /** Checks and records a submission for the calling principal; returns its task's record. */
       const submitFor = Effect.fnUntraced(function*(request: SubmitRequest) {
         const principal = yield* CurrentPrincipal
         yield* checkSize(request.payload)
@@ -126,16 +130,14 @@ export const layerHandlers = (options: Partial<TaskRpcServerConfig> = {}) =>
         })
         // Joining (`onConflict: "join"`, asked for or the kind's default) may hand back another principal's task.
         const info = yield* Effect.catchTag(handle.info, "TaskNotFound", Effect.die)
-        return canSee(principal, info) ? info.id : yield* forbidden(principal, `task ${info.id}`)
+        return canSee(principal, info) ? info : yield* forbidden(principal, `task ${info.id}`)
       })
 
       return TaskRpcs.of({
-        Submit: (request) => Effect.map(submitFor(request), (id) => ({ id })),
-        Run: (request) => Effect.flatMap(submitFor(request), tasks.awaitInfo),
+        Submit: (request) => Effect.map(submitFor(request), (info) => ({ id: info.id })),
+        Run: (request) => Effect.flatMap(submitFor(request), settled),
         Get: ({ id }) => accessible(id),
-        // A finished record is final: answer it rather than read it again.
-        Await: ({ id }) =>
-          Effect.flatMap(accessible(id), (info) => TaskInfo.isTerminal(info.status) ? Effect.succeed(info) : tasks.awaitInfo(id)),
+        Await: ({ id }) => Effect.flatMap(accessible(id), settled),
         Watch: ({ id }) => Stream.unwrap(Effect.as(accessible(id), tasks.watch(id))),
         Interrupt: ({ id }) => Effect.andThen(accessible(id), tasks.interrupt(id)),
         List: Effect.fnUntraced(function*(query) {

@@ -138,7 +138,8 @@ export const layerHandlers = (options: Partial<TaskRpcServerConfig> = {}) =>
         Run: (request) => Effect.flatMap(submitFor(request), settled),
         Get: ({ id }) => accessible(id),
         Await: ({ id }) => Effect.flatMap(accessible(id), settled),
-        Watch: ({ id }) => Stream.unwrap(Effect.as(accessible(id), tasks.watch(id))),
+        Watch: ({ id }) =>
+          Stream.unwrap(Effect.map(accessible(id), (info) => TaskInfo.isTerminal(info.status) ? Stream.make(info) : tasks.watch(id))),
         Interrupt: ({ id }) => Effect.andThen(accessible(id), tasks.interrupt(id)),
         List: Effect.fnUntraced(function*(query) {
           const principal = yield* CurrentPrincipal

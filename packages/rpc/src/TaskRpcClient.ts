@@ -107,7 +107,8 @@ export class TaskRpcClient extends Context.Service<TaskRpcClient, {
 /** A field-by-field change between two records of the same task, as a watch reports it. */
 const changed = (a: TaskInfo.TaskInfo, b: TaskInfo.TaskInfo) =>
   a.status !== b.status || a.progress !== b.progress || a.message !== b.message || a.attempt !== b.attempt ||
-  a.heartbeatAt !== b.heartbeatAt || a.finishedAt !== b.finishedAt
+  a.heartbeatAt !== b.heartbeatAt || a.finishedAt !== b.finishedAt ||
+  JSON.stringify(a.detail) !== JSON.stringify(b.detail)
 
 /** Exponential backoff from `retryDelay`, capped at `retryMaxDelay`. */
 const backoff = (options: Partial<TaskRpcClientConfig>) =>

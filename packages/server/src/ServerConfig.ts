@@ -21,15 +21,17 @@
  */
 import { Config, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+
 /** One endpoint of a configured chain: its URL, connection pool and request budget. */
 export const EndpointSetting = Schema.Struct({
   url: Schema.String,
   /** Connections kept open at most. Default: 8. */
-  maxConnections: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))),
+  maxConnections: Schema.optionalKey(PositiveInt),
   /** At most `limit` requests per `windowMillis` milliseconds. Default: no limit. */
   rateLimit: Schema.optionalKey(Schema.Struct({
-    limit: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
-    windowMillis: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+    limit: PositiveInt,
+    windowMillis: PositiveInt
   }))
 })
 
@@ -91,7 +93,6 @@ export class ServerConfigError extends Schema.TaggedError<ServerConfigError>()("
 /** The service's settings. */
 export class ServerConfig extends Context.Service<ServerConfig, ServerSettings>()("@chainjobs/server/ServerConfig") {}
 
-const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 const Port = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))
 
 /** The settings as a `Config`, read under the `CHAINJOBS_` names. */

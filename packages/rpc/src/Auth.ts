@@ -11,10 +11,12 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Duration, Effect, Layer, Option } from "effect"
 import { Headers } from "effect/http"
+import type { RateLimiter } from "effect/persistence"
 import { RpcMiddleware } from "effect/rpc"
-import { Unauthenticated } from "./TaskRpcError.ts"
+import { TaskError, type TaskInfo } from "@chainjobs/tasks"
+import { Forbidden, RateLimited, Unauthenticated } from "./TaskRpcError.ts"
 
 /** Who is calling: the owner recorded on the tasks it submits. */
 export interface Principal {
@@ -23,6 +25,49 @@ export interface Principal {
   /** An admin sees and controls every task, and may purge. */
   readonly admin: boolean
 }
+
+/** True when the principal may see and control the task: its owner, or an admin. */
+export const canSee = (principal: Principal, info: TaskInfo.TaskInfo): boolean => principal.admin || info.owner === principal.id
+
+/** The refusal of a principal's access to `target`. */
+export const forbidden = (principal: Principal, target: string): Forbidden =>
+  new Forbidden({ principal: principal.id, target, message: `principal "${principal.id}" may not access ${target}` })
+
+/** The prefix of the rate-limiter keys of submission quotas; the principal's id follows it. */
+export const quotaKeyPrefix = "chainjobs/rpc/submit/"
+
+/**
+ * Counts one submission against the principal's quota (`limit` per `window`,
+ * fixed window), failing with `RateLimited` past it. Every transport that
+ * takes submissions draws on the same budget through this key.
+ */
+export const consumeQuota = (
+  limiter: RateLimiter.RateLimiter,
+  principal: Principal,
+  quota: { readonly limit: number; readonly window: Duration.Input }
+): Effect.Effect<void, RateLimited | TaskError.TaskStoreError> =>
+  limiter.consume({
+    key: `${quotaKeyPrefix}${principal.id}`,
+    limit: quota.limit,
+    window: quota.window,
+    algorithm: "fixed-window",
+    onExceeded: "fail"
+  }).pipe(
+    Effect.asVoid,
+    Effect.catchTag("RateLimiterError", (error): Effect.Effect<never, RateLimited | TaskError.TaskStoreError> =>
+      error.reason._tag === "RateLimitExceeded"
+        ? Effect.fail(
+          new RateLimited({
+            principal: principal.id,
+            retryAfterMillis: Duration.toMillis(error.reason.retryAfter),
+            limit: error.reason.limit,
+            message: `principal "${principal.id}" may submit ${error.reason.limit} tasks per ${
+              Duration.format(Duration.fromInputUnsafe(quota.window))
+            }`
+          })
+        )
+        : Effect.fail(new TaskError.TaskStoreError({ operation: "rate-limit", message: error.message, cause: error })))
+  )
 
 /** The principal of the request being handled, provided by `Authentication`. */
 export class CurrentPrincipal extends Context.Service<CurrentPrincipal, Principal>()(

@@ -22,10 +22,10 @@ import { ByteSize, Duration, Effect, Layer, Scope, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, type HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { RateLimiter } from "effect/persistence"
 import { RpcSerialization, RpcServer } from "effect/rpc"
-import { TaskError, TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
-import { type Authentication, CurrentPrincipal, type Principal } from "./Auth.ts"
+import { TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
+import { type Authentication, canSee, consumeQuota, CurrentPrincipal, forbidden } from "./Auth.ts"
 import { Malformed } from "./internal/lenient.ts"
-import { Forbidden, MalformedRequest, PayloadTooLarge, RateLimited } from "./TaskRpcError.ts"
+import { MalformedRequest, PayloadTooLarge } from "./TaskRpcError.ts"
 import { RequestValidation, type SubmitRequest, TaskRpcs } from "./TaskRpcs.ts"
 
 /** Settings of the RPC server. */
@@ -53,11 +53,6 @@ export const defaults: TaskRpcServerConfig = {
 
 /** What the server layers require: the supervisor, a rate limiter and the authentication middleware. */
 export type Requirements = TaskSupervisor.Tasks | RateLimiter.RateLimiter | Authentication
-
-const canSee = (principal: Principal, info: TaskInfo.TaskInfo) => principal.admin || info.owner === principal.id
-
-const forbidden = (principal: Principal, target: string) =>
-  new Forbidden({ principal: principal.id, target, message: `principal "${principal.id}" may not access ${target}` })
 
 /** Refuses any request whose payload did not decode, naming the problem. */
 export const layerRequestValidation: Layer.Layer<RequestValidation> = Layer.succeed(RequestValidation)(
@@ -93,27 +88,6 @@ export const layerHandlers = (options: Partial<TaskRpcServerConfig> = {}) =>
           )
         })
 
-      const consumeQuota = (principal: Principal) =>
-        limiter.consume({
-          key: `chainjobs/rpc/submit/${principal.id}`,
-          limit: config.submitLimit,
-          window: config.submitWindow,
-          algorithm: "fixed-window",
-          onExceeded: "fail"
-        }).pipe(Effect.catchTag("RateLimiterError", (error): Effect.Effect<never, RateLimited | TaskError.TaskStoreError> =>
-          error.reason._tag === "RateLimitExceeded"
-            ? Effect.fail(
-              new RateLimited({
-                principal: principal.id,
-                retryAfterMillis: Duration.toMillis(error.reason.retryAfter),
-                limit: error.reason.limit,
-                message: `principal "${principal.id}" may submit ${error.reason.limit} tasks per ${
-                  Duration.format(Duration.fromInputUnsafe(config.submitWindow))
-                }`
-              })
-            )
-            : Effect.fail(new TaskError.TaskStoreError({ operation: "rate-limit", message: error.message, cause: error }))))
-
       /** The final record of a task, from `info` if it has finished (a final record does not change), else by waiting. */
       const settled = (info: TaskInfo.TaskInfo) =>
         TaskInfo.isTerminal(info.status) ? Effect.succeed(info) : tasks.awaitInfo(info.id)
@@ -122,7 +96,7 @@ export const layerHandlers = (options: Partial<TaskRpcServerConfig> = {}) =>
       const submitFor = Effect.fnUntraced(function*(request: SubmitRequest) {
         const principal = yield* CurrentPrincipal
         yield* checkSize(request.payload)
-        yield* consumeQuota(principal)
+        yield* consumeQuota(limiter, principal, { limit: config.submitLimit, window: config.submitWindow })
         const handle = yield* tasks.submitEncoded(request.kind, request.payload, {
           owner: principal.id,
           priority: request.priority,

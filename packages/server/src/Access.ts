@@ -12,10 +12,9 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Layer, Metric, Redacted } from "effect"
+import { Effect, Layer, Metric, Redacted } from "effect"
 import { RateLimiter } from "effect/persistence"
-import { Auth, TaskRpcError } from "@chainjobs/rpc"
-import type { TaskInfo } from "@chainjobs/tasks"
+import { Auth } from "@chainjobs/rpc"
 import { Authorization, Unauthorized } from "./RestApi.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 
@@ -27,14 +26,6 @@ export const principals = (settings: ServerSettings): ReadonlyMap<string, Auth.P
   new Map(
     Object.entries(settings.authTokens).map(([id, token]) => [Redacted.value(token), { id, admin: settings.admins.includes(id) }])
   )
-
-/** True when the principal may see and control the task. */
-export const canSee = (principal: Auth.Principal, info: TaskInfo.TaskInfo): boolean =>
-  principal.admin || info.owner === principal.id
-
-/** The refusal of a principal's access to `target`. */
-export const forbidden = (principal: Auth.Principal, target: string): TaskRpcError.Forbidden =>
-  new TaskRpcError.Forbidden({ principal: principal.id, target, message: `principal "${principal.id}" may not access ${target}` })
 
 /** The REST middleware: a bearer token (header or `access_token` parameter) names the principal. */
 export const layerRest: Layer.Layer<Authorization, never, ServerConfig> = Layer.effect(
@@ -71,9 +62,6 @@ export const rateLimited = Metric.counter("chainjobs_submissions_rate_limited_to
   incremental: true
 })
 
-/** The quota's key prefix: the RPC layer's, so that both transports draw on one budget. */
-const quotaPrefix = "chainjobs/rpc/submit/"
-
 /**
  * The rate limiter the quota is kept in (in memory: per process), counting
  * every refusal in `rateLimited`, whichever transport asked.
@@ -84,32 +72,8 @@ export const layerRateLimiter: Layer.Layer<RateLimiter.RateLimiter> = Layer.effe
     ...limiter,
     consume: (options) =>
       Effect.tapError(limiter.consume(options), (error) =>
-        error.reason._tag === "RateLimitExceeded" && options.key.startsWith(quotaPrefix)
-          ? Metric.update(Metric.withAttributes(rateLimited, { principal: options.key.slice(quotaPrefix.length) }), 1)
+        error.reason._tag === "RateLimitExceeded" && options.key.startsWith(Auth.quotaKeyPrefix)
+          ? Metric.update(Metric.withAttributes(rateLimited, { principal: options.key.slice(Auth.quotaKeyPrefix.length) }), 1)
           : Effect.void)
   }))
 ).pipe(Layer.provide(RateLimiter.layerStoreMemory))
-
-/** Counts one submission against the principal's quota, failing with `RateLimited` past it. */
-export const consumeQuota = Effect.fnUntraced(function*(
-  limiter: RateLimiter.RateLimiter,
-  principal: Auth.Principal,
-  /** Submissions allowed per second. */
-  submitLimit: number
-) {
-  const result = yield* Effect.result(limiter.consume({
-    key: `${quotaPrefix}${principal.id}`,
-    limit: submitLimit,
-    window: "1 second",
-    algorithm: "fixed-window",
-    onExceeded: "fail"
-  }))
-  if (result._tag === "Success") return
-  const reason = result.failure.reason
-  return yield* new TaskRpcError.RateLimited({
-    principal: principal.id,
-    retryAfterMillis: reason._tag === "RateLimitExceeded" ? Duration.toMillis(reason.retryAfter) : 1000,
-    limit: submitLimit,
-    message: `principal "${principal.id}" may submit ${submitLimit} tasks per second`
-  })
-})

@@ -56,12 +56,12 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
   const accessible = (id: string) =>
     Auth.CurrentPrincipal.use((principal) =>
       Effect.flatMap(tasks.get(id), (info) =>
-        Access.canSee(principal, info) ? Effect.succeed(info) : Effect.fail(Access.forbidden(principal, `task ${id}`))))
+        Auth.canSee(principal, info) ? Effect.succeed(info) : Effect.fail(Auth.forbidden(principal, `task ${id}`))))
 
   return handlers.handleAll({
     submit: Effect.fnUntraced(function*({ params, query, payload }) {
       const principal = yield* Auth.CurrentPrincipal
-      yield* Access.consumeQuota(limiter, principal, submitLimit)
+      yield* Auth.consumeQuota(limiter, principal, { limit: submitLimit, window: "1 second" })
       const handle = yield* tasks.submitEncoded(params.kind, payload, {
         owner: principal.id,
         ...(query.priority === undefined ? {} : { priority: query.priority })
@@ -98,7 +98,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
     delete: ({ params }) => Effect.andThen(accessible(params.id), tasks.delete(params.id)),
     purge: Effect.fnUntraced(function*({ payload }) {
       const principal = yield* Auth.CurrentPrincipal
-      if (!principal.admin) return yield* Access.forbidden(principal, "purge")
+      if (!principal.admin) return yield* Auth.forbidden(principal, "purge")
       const now = yield* Clock.currentTimeMillis
       const purged = yield* tasks.purge({
         ...(payload.olderThanMillis === undefined ? {} : { finishedBefore: now - payload.olderThanMillis }),
@@ -113,7 +113,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
         return Stream.concat(
           Stream.succeed(ready),
           tasks.events.pipe(
-            Stream.filter((info) => Access.canSee(principal, info)),
+            Stream.filter((info) => Auth.canSee(principal, info)),
             Stream.map((info): TaskFeedEvent => ({ event: "message", data: info }))
           )
         )

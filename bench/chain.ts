@@ -11,7 +11,8 @@
 import { Effect, Layer } from "effect"
 import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
 import { createPublicClient, http, pad, parseAbiItem, toHex, type Transaction } from "viem"
-import { Activity, BlockFeed, Chains, ChainTasks, DevChain, DevSeed } from "@chainjobs/chain"
+import { Activity, BlockFeed, ChainTasks } from "@chainjobs/chain"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
 import { fmt, perSecond, table } from "./_measure.ts"
 
 const ADDRESSES = 100
@@ -80,7 +81,7 @@ const runtime = ChainTasks.layer.pipe(
   Layer.provideMerge(TaskSupervisor.layer()),
   Layer.provideMerge(TaskStore.layerMemory),
   Layer.provideMerge(BlockFeed.layerMemory),
-  Layer.provideMerge(Chains.layerDev())
+  Layer.provideMerge(DevChain.layerChains())
 )
 
 Effect.runPromise(main.pipe(Effect.provide(runtime))).catch((error) => {

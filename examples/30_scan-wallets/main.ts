@@ -4,7 +4,8 @@
  * task with progress events, and compare what it found with what was seeded.
  */
 import { Effect, Layer, Stream } from "effect"
-import { BlockFeed, Chains, ChainTasks, DevChain, DevSeed } from "@chainjobs/chain"
+import { BlockFeed, ChainTasks } from "@chainjobs/chain"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
 import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
 
 const program = Effect.gen(function*() {
@@ -34,7 +35,7 @@ const program = Effect.gen(function*() {
 const Runtime = ChainTasks.layer.pipe(
   Layer.provideMerge(TaskSupervisor.layer()),
   Layer.provideMerge(TaskStore.layerMemory),
-  Layer.provideMerge(Chains.layerDev()),
+  Layer.provideMerge(DevChain.layerChains()),
   Layer.provideMerge(BlockFeed.layerMemory)
 )
 

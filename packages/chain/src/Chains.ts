@@ -6,15 +6,14 @@
  * limits and circuits live in the `RateLimiterStore` and
  * `CircuitBreakerStore` provided to `layer`: `layerMemory` uses the memory
  * stores; provide the Redis stores of `effect/persistence` to share them
- * between processes. `layerDev` is the embedded default: a local dev chain
- * configured as the chain `dev`.
+ * between processes. `@chainjobs/devchain` adds a local dev chain as the
+ * chain `dev` (`DevChain.layerChains`).
  *
  * @since 0.1.0
  */
 import { Context, Effect, Exit, Layer, Scope, Semaphore } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import * as ChainConfig from "./ChainConfig.ts"
-import * as DevChain from "./DevChain.ts"
 import * as EvmClient from "./EvmClient.ts"
 import { RpcError, UnknownChain } from "./RpcError.ts"
 
@@ -81,13 +80,3 @@ export const layerMemory = (chains: ReadonlyArray<ChainConfig.ChainConfig>): Lay
   layer(chains).pipe(
     Layer.provide([RateLimiter.layerStoreMemory, CircuitBreaker.layerStoreMemory()])
   )
-
-/** A dev chain (see `DevChain`) started for the layer's lifetime and configured as the chain `dev`, on memory stores. */
-export const layerDev = (
-  options: Partial<DevChain.DevChainOptions> = {}
-): Layer.Layer<Chains | DevChain.DevChain, DevChain.DevChainError> =>
-  Layer.unwrap(DevChain.DevChain.use((chain) =>
-    Effect.succeed(layerMemory([
-      ChainConfig.chain({ name: "dev", chainId: chain.chainId, endpoints: [{ url: chain.url }] })
-    ]))
-  )).pipe(Layer.provideMerge(DevChain.layer(options)))

@@ -2,16 +2,15 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { encodeFunctionData, type Hex, hexToNumber } from "viem"
 import * as AddressScan from "../src/AddressScan.ts"
-import { DevChain } from "../src/DevChain.ts"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
 import { isTransient } from "../src/RpcError.ts"
-import { devTokenAbi } from "../src/internal/devToken.ts"
 import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig, Seeded, seededChain } from "./fixtures.ts"
 
 layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("AddressScan.scanRange", (it) => {
   it.effect("a range mined while its blocks are read finds the block's token transfers too", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const seeded = yield* Seeded
       // block reads are slow: the block is mined between the scan's start and their answer
       const proxy = yield* FaultProxy.make(chain.url, { slowMethod: "eth_getBlockByNumber", slowMillis: 300 })
@@ -21,7 +20,7 @@ layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("AddressScan.sc
       const scan = yield* Effect.forkChild(AddressScan.scanRange(evm, [recipient], next, next))
       // block `next` is mined (automine) with a token transfer to the watched address
       yield* Effect.sleep("100 millis")
-      const data = encodeFunctionData({ abi: devTokenAbi, functionName: "transfer", args: [recipient, 5n] })
+      const data = encodeFunctionData({ abi: DevSeed.tokenAbi, functionName: "transfer", args: [recipient, 5n] })
       yield* evm.request("eth_sendTransaction", [{ from: sender, to: seeded.token, data }])
       assert.strictEqual(hexToNumber((yield* evm.request("eth_blockNumber")) as Hex), next)
       const found = yield* Fiber.join(scan)
@@ -32,7 +31,7 @@ layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("AddressScan.sc
 
   it.effect("a range whose block is replaced between the block and log reads fails, to be read again", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const seeded = yield* Seeded
       // log reads are slow: the block is replaced by another between the two reads
       const proxy = yield* FaultProxy.make(chain.url, { slowMethod: "eth_getLogs", slowMillis: 300 })
@@ -42,7 +41,7 @@ layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("AddressScan.sc
         evm.request("eth_sendTransaction", [{
           from: sender,
           to: seeded.token,
-          data: encodeFunctionData({ abi: devTokenAbi, functionName: "transfer", args: [recipient, amount] })
+          data: encodeFunctionData({ abi: DevSeed.tokenAbi, functionName: "transfer", args: [recipient, amount] })
         }])
       const snapshot = yield* evm.request("evm_snapshot")
       yield* transfer(1n)

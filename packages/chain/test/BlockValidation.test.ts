@@ -5,10 +5,10 @@ import { type Block, type Hex, hexToNumber, type Transaction } from "viem"
 import { BlockFeed } from "../src/BlockFeed.ts"
 import * as BlockValidation from "../src/BlockValidation.ts"
 import * as ChainTasks from "../src/ChainTasks.ts"
-import { DevChain } from "../src/DevChain.ts"
+import { DevChain } from "@chainjobs/devchain"
 import { client, devChainConfig, Seeded, seededChain, supervisor } from "./fixtures.ts"
 
-const withTasks = Effect.provide(Layer.unwrap(DevChain.use((chain) =>
+const withTasks = Effect.provide(Layer.unwrap(DevChain.DevChain.use((chain) =>
   Effect.succeed(supervisor(ChainTasks.layer, [devChainConfig([chain.url])]).pipe(Layer.provide(TaskStore.layerMemory)))
 )))
 
@@ -18,7 +18,7 @@ layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidati
   it.effect("accepts every block of the chain: header hash, parent and transaction hashes", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded
-      const evm = yield* client(devChainConfig([(yield* DevChain).url]))
+      const evm = yield* client(devChainConfig([(yield* DevChain.DevChain).url]))
       const validated = yield* Effect.forEach(range(0, seeded.toBlock), (number) => BlockValidation.validate(evm, number))
       assert.deepStrictEqual(validated.map((block) => block.number), range(0, seeded.toBlock))
       assert.strictEqual(
@@ -30,7 +30,7 @@ layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidati
   it.effect("rejects a tampered header, a foreign parent and a tampered transaction", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded
-      const evm = yield* client(devChainConfig([(yield* DevChain).url]))
+      const evm = yield* client(devChainConfig([(yield* DevChain.DevChain).url]))
       const [parent, block, other] = yield* evm.getBlocks([seeded.fromBlock, seeded.fromBlock + 1, seeded.fromBlock + 2], {
         transactions: true
       })
@@ -65,7 +65,7 @@ layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidati
     Effect.gen(function*() {
       const tasks = yield* TaskSupervisor.Tasks
       const feed = yield* BlockFeed
-      const evm = yield* client(devChainConfig([(yield* DevChain).url]))
+      const evm = yield* client(devChainConfig([(yield* DevChain.DevChain).url]))
       const head = hexToNumber((yield* evm.request("eth_blockNumber")) as Hex)
       const published = yield* Effect.forkChild(Stream.runCollect(Stream.take(yield* feed.subscribe, 3)))
       const follower = yield* tasks.submit(ChainTasks.FollowHead, { chain: "dev", fromBlock: head + 1, pollMillis: 10 })
@@ -81,7 +81,7 @@ layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidati
     Effect.gen(function*() {
       const tasks = yield* TaskSupervisor.Tasks
       const feed = yield* BlockFeed
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const evm = yield* client(devChainConfig([chain.url]))
       const head = hexToNumber((yield* evm.request("eth_blockNumber")) as Hex)
       const snapshot = yield* evm.request("evm_snapshot")

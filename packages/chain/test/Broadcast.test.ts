@@ -4,14 +4,13 @@ import { Effect, Fiber, Layer, Schedule } from "effect"
 import { encodeFunctionData, type Hex, hexToNumber, keccak256, type TransactionSerializableEIP1559 } from "viem"
 import { privateKeyToAccount } from "viem/accounts"
 import * as ChainTasks from "../src/ChainTasks.ts"
-import { DevChain } from "../src/DevChain.ts"
-import { devTokenAbi } from "../src/internal/devToken.ts"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
 import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig, Seeded, seededChain, supervisor } from "./fixtures.ts"
 
 layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("Broadcast", (it) => {
   const setup = Effect.gen(function*() {
-    const chain = yield* DevChain
+    const chain = yield* DevChain.DevChain
     const evm = yield* client(devChainConfig([chain.url]))
     const sender = privateKeyToAccount(chain.accounts[9]!.privateKey)
     const nonce = hexToNumber((yield* evm.request("eth_getTransactionCount", [sender.address, "pending"])) as Hex)
@@ -77,7 +76,7 @@ layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("Broadcast", (i
     Effect.gen(function*() {
       const { rejection, sign } = yield* setup
       const seeded = yield* Seeded
-      const data = encodeFunctionData({ abi: devTokenAbi, functionName: "transfer", args: [seeded.participants[0]!, 1n] })
+      const data = encodeFunctionData({ abi: DevSeed.tokenAbi, functionName: "transfer", args: [seeded.participants[0]!, 1n] })
       const reason = yield* rejection(yield* sign({ to: seeded.token, value: 0n, data }))
       assert.strictEqual(reason._tag, "Reverted")
     }))
@@ -92,7 +91,7 @@ layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("Broadcast", (i
   it.effect("a broadcast whose answer is lost is sent again and lands once", () =>
     Effect.gen(function*() {
       const { evm, nonce, sign } = yield* setup
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const lossy = yield* FaultProxy.make(chain.url, { dropAnswers: 1, dropAnswerMethod: "eth_sendRawTransaction" })
       const transaction = yield* sign({ value: 3n })
       const receipt = yield* TaskSupervisor.Tasks.use((tasks) =>

@@ -4,8 +4,7 @@ import { Context, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import { pad, toHex } from "viem"
 import * as Activity from "../src/Activity.ts"
 import * as ChainTasks from "../src/ChainTasks.ts"
-import { DevChain } from "../src/DevChain.ts"
-import * as DevSeed from "../src/DevSeed.ts"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
 import * as FaultProxy from "./FaultProxy.ts"
 import { devChainConfig, Seeded, seededChain, supervisor } from "./fixtures.ts"
 
@@ -46,7 +45,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
   it.effect("a scan finds exactly the seeded activity of its addresses", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const watched = [seeded.participants[1]!, seeded.participants[4]!, ...strangers]
       const result = yield* TaskSupervisor.Tasks.use((tasks) =>
         tasks.run(ChainTasks.ScanAddresses, {
@@ -66,7 +65,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
 
   it.effect("a scan of a malformed address is rejected at submission", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const error = yield* Effect.flip(TaskSupervisor.Tasks.use((tasks) =>
         tasks.submit(ChainTasks.ScanAddresses, { chain: "dev", addresses: ["0x1234"], fromBlock: 0, toBlock: 1 })
       ).pipe(withTasks([chain.url])))
@@ -76,7 +75,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
   it.effect("a scan through failing endpoints finds the same set as a fault-free one", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const faults = { rateLimited: 0.1, serverError: 0.1, stall: 0.05, garble: 0.05, maxLogRange: 40 }
       const first = yield* FaultProxy.make(chain.url, faults, 7)
       const second = yield* FaultProxy.make(chain.url, faults, 8)
@@ -111,7 +110,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
   it.effect("a scan stopped by a shutdown resumes from its checkpoint and finds the same set once", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const proxy = yield* FaultProxy.make(chain.url)
       const { start, store } = yield* restartable(proxy.url)
 
@@ -149,7 +148,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
   it.effect("a scan stops checkpointing once its checkpoint would hold more items than its limit", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const store = yield* Layer.build(TaskStore.layerMemory)
       const tasks = Context.get(
         yield* Layer.build(supervisor(ChainTasks.layer, [devChainConfig([chain.url])])).pipe(Effect.provideContext(store)),
@@ -177,7 +176,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
   it.effect("syncs a contract's events into counts by event name", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const events = [
         "event Transfer(address indexed from, address indexed to, uint256 value)",
         "event Approval(address indexed owner, address indexed spender, uint256 value)"
@@ -202,7 +201,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
   it.effect("fetches a block range as linked block summaries", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const result = yield* TaskSupervisor.Tasks.use((tasks) =>
         tasks.run(ChainTasks.FetchBlocks, { chain: "dev", fromBlock: 0, toBlock: seeded.toBlock, chunkSize: 64 })).pipe(
           withTasks([chain.url])
@@ -217,7 +216,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
   it.effect("a resumed sync of the last N blocks reports the range its counts cover", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const proxy = yield* FaultProxy.make(chain.url)
       const { start } = yield* restartable(proxy.url)
       const event = "event Transfer(address indexed from, address indexed to, uint256 value)"

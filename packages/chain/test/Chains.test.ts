@@ -2,10 +2,10 @@ import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import * as ChainConfig from "../src/ChainConfig.ts"
 import * as Chains from "../src/Chains.ts"
-import { DevChain } from "../src/DevChain.ts"
+import { DevChain } from "@chainjobs/devchain"
 import * as FaultProxy from "./FaultProxy.ts"
 
-layer(Chains.layerDev(), { excludeTestServices: true })("Chains", (it) => {
+layer(DevChain.layerChains(), { excludeTestServices: true })("Chains", (it) => {
   it.effect("hands out the embedded dev chain as `dev` and fails with UnknownChain for other names", () =>
     Effect.gen(function*() {
       const chains = yield* Chains.Chains
@@ -18,7 +18,7 @@ layer(Chains.layerDev(), { excludeTestServices: true })("Chains", (it) => {
 
   it.effect("keeps several chains apart, each on its own endpoints", () =>
     Effect.gen(function*() {
-      const node = yield* DevChain
+      const node = yield* DevChain.DevChain
       const first = yield* FaultProxy.make(node.url)
       const second = yield* FaultProxy.make(node.url)
       const config = (name: string, url: string) =>
@@ -38,7 +38,7 @@ layer(Chains.layerDev(), { excludeTestServices: true })("Chains", (it) => {
 
   it.effect("connects a chain while running and forgets it, closing its connections, on disconnect", () =>
     Effect.gen(function*() {
-      const node = yield* DevChain
+      const node = yield* DevChain.DevChain
       const chains = yield* Chains.Chains
       const proxy = yield* FaultProxy.make(node.url)
       const config = ChainConfig.chain({ name: "late", chainId: node.chainId, endpoints: [{ url: proxy.url }] })

@@ -3,7 +3,7 @@ import { Clock, Effect, Fiber, Layer, Metric, Schedule } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import type { Hash } from "viem"
 import { transferTopic } from "../src/AddressScan.ts"
-import { DevChain } from "../src/DevChain.ts"
+import { DevChain } from "@chainjobs/devchain"
 import * as EvmClient from "../src/EvmClient.ts"
 import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig, Seeded, seededChain } from "./fixtures.ts"
@@ -20,7 +20,7 @@ const eventually = (condition: () => boolean) =>
 layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (it) => {
   it.effect("reads blocks and receipts in batches, identical to one-by-one reads", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const seeded = yield* Seeded
       const evm = yield* client(devChainConfig([chain.url], { batchSize: 7 }))
       const numbers = range(seeded.fromBlock, seeded.fromBlock + 30)
@@ -35,7 +35,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("caches the head for its TTL", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const cached = yield* client(devChainConfig([chain.url], { headTtl: "1 hour" }))
       const fresh = yield* client(devChainConfig([chain.url], { headTtl: 0 }))
       const before = yield* cached.head
@@ -46,7 +46,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("shrinks eth_getLogs ranges a node rejects and grows them back", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const seeded = yield* Seeded
       const proxy = yield* FaultProxy.make(chain.url, { maxLogRange: 16 })
       const direct = yield* client(devChainConfig([chain.url]))
@@ -65,7 +65,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("grows eth_getLogs ranges only after a request of the full range succeeded", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const seeded = yield* Seeded
       const proxy = yield* FaultProxy.make(chain.url, { maxLogRange: 16 })
       const evm = yield* client(devChainConfig([proxy.url], { logRange: { initial: 16, max: 1024 } }))
@@ -80,7 +80,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("treats a JSON-RPC error that says the request budget is spent as a 429, not as a range too large", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const seeded = yield* Seeded
       const throttled = yield* FaultProxy.make(chain.url, { rpcRateLimited: 0.3 }, 3)
       const direct = yield* client(devChainConfig([chain.url]))
@@ -96,7 +96,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("fails over to the next endpoint and opens the failing endpoint's circuit", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const down = yield* FaultProxy.make(chain.url, { serverError: 1 })
       const evm = yield* client(devChainConfig([down.url, chain.url], { breaker: { failures: 3, openDuration: "1 hour" } }))
       const heads = yield* Effect.forEach(range(1, 10), () => evm.request("eth_chainId"))
@@ -108,7 +108,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("retries once an open circuit may close instead of giving up while it is open", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const failing = yield* FaultProxy.make(chain.url, { serverError: 1 })
       const evm = yield* client(devChainConfig([failing.url], {
         retry: { times: 3, base: "5 millis", max: "20 millis" },
@@ -123,7 +123,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("does not retry a node's own JSON-RPC error", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const counting = yield* FaultProxy.make(chain.url)
       const evm = yield* client(devChainConfig([counting.url]))
       const error = yield* Effect.flip(evm.request("eth_noSuchMethod"))
@@ -133,7 +133,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("moves off an endpoint that answers 429 for its Retry-After, without opening its circuit", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const throttled = yield* FaultProxy.make(chain.url, { rateLimited: 1, retryAfterSeconds: 3600 })
       const evm = yield* client(devChainConfig([throttled.url, chain.url]))
       const answers = yield* Effect.forEach(range(1, 10), () => evm.request("eth_chainId"))
@@ -144,7 +144,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("fails with PoolExhausted when no connection frees up in time, and an interrupted request frees its connection", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const stalling = yield* FaultProxy.make(chain.url, { stall: 1 })
       const evm = yield* client(devChainConfig([{ url: stalling.url, maxConnections: 1, acquireTimeout: "50 millis" }], {
         requestTimeout: "5 seconds",
@@ -171,7 +171,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("a request that found no free connection does not count for the endpoint's circuit", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const stalling = yield* FaultProxy.make(chain.url, { stall: 1 })
       const evm = yield* client(devChainConfig([{ url: stalling.url, maxConnections: 1, acquireTimeout: "20 millis" }], {
         requestTimeout: "150 millis",
@@ -191,7 +191,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("moves to the next endpoint when one has no free connection, and fails with PoolExhausted only when none has", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const stalling = yield* FaultProxy.make(chain.url, { stall: 1 })
       const spare = yield* FaultProxy.make(chain.url)
       const busy = { url: stalling.url, maxConnections: 1, acquireTimeout: "20 millis" } as const
@@ -214,7 +214,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("holds requests back once the endpoint's rate limit is spent", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const counting = yield* FaultProxy.make(chain.url)
       const evm = yield* client(devChainConfig([{ url: counting.url, rateLimit: { limit: 5, window: "1 minute" } }]))
       const fibers = yield* Effect.forEach(range(1, 8), () => Effect.forkChild(evm.request("eth_chainId")))
@@ -226,7 +226,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("requests interrupted while they wait for the rate limit leave its budget to the next ones", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const counting = yield* FaultProxy.make(chain.url)
       // 2 requests a second: a token every 500 ms
       const evm = yield* client(devChainConfig([{ url: counting.url, rateLimit: { limit: 2, window: "1 second" } }]))
@@ -242,7 +242,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("a batch waiting for the rate limit is not passed over by the single calls after it", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       // a token every 100 ms, 4 at most
       const evm = yield* client(devChainConfig([{ url: chain.url, rateLimit: { limit: 4, window: "400 millis" } }]))
       const calls = range(1, 4).map(() => ({ method: "eth_chainId", params: [] }))
@@ -260,7 +260,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("lets requests through when the rate limiter's store fails", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const broken = Effect.fail(
         new RateLimiter.RateLimiterError({ reason: new RateLimiter.RateLimitStoreError({ message: "store down" }) })
       )
@@ -281,7 +281,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
 
   it.effect("returns the same blocks through 429s, 5xx, stalls and garbled answers", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain
+      const chain = yield* DevChain.DevChain
       const seeded = yield* Seeded
       const faulty = yield* FaultProxy.make(chain.url, { rateLimited: 0.1, serverError: 0.1, stall: 0.05, garble: 0.1 })
       const direct = yield* client(devChainConfig([chain.url]))

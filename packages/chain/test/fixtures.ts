@@ -5,8 +5,7 @@ import { TaskSupervisor } from "@chainjobs/tasks"
 import * as BlockFeed from "../src/BlockFeed.ts"
 import * as ChainConfig from "../src/ChainConfig.ts"
 import * as Chains from "../src/Chains.ts"
-import * as DevChain from "../src/DevChain.ts"
-import * as DevSeed from "../src/DevSeed.ts"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
 import * as EvmClient from "../src/EvmClient.ts"
 
 /** The activity seeded on the shared dev chain. */

@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { Console, Effect, Layer, Schedule, Schema } from "effect"
-import { DevChain, DevSeed } from "@chainjobs/chain"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
 
 /** A transaction of the live activity was refused. */
 export class DevActivityError extends Schema.TaggedError<DevActivityError>()("DevActivityError", {

@@ -18,7 +18,8 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Console, Context, Duration, Effect, type Exit, Layer, Option, Scope } from "effect"
 import { HttpRouter, HttpServer, type HttpServerError } from "effect/http"
 import type { SqlError } from "effect/sql"
-import { BlockFeed, ChainConfig, Chains, ChainTasks, type DevChain } from "@chainjobs/chain"
+import { BlockFeed, ChainConfig, Chains, ChainTasks } from "@chainjobs/chain"
+import { DevChain } from "@chainjobs/devchain"
 import { TaskRpcServer } from "@chainjobs/rpc"
 import { SqlTaskStore } from "@chainjobs/store-sql"
 import { TaskError, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
@@ -90,7 +91,7 @@ export const layerChains = (
   }
   if (!settings.devChain) return Option.none()
   return Option.some(
-    DevActivity.layer.pipe(Layer.provideMerge(Chains.layerDev()), Layer.merge(BlockFeed.layerMemory))
+    DevActivity.layer.pipe(Layer.provideMerge(DevChain.layerChains()), Layer.merge(BlockFeed.layerMemory))
   )
 }
 

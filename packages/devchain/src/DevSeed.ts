@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
+import { Activity } from "@chainjobs/chain"
 import {
   type Address,
   createPublicClient,
@@ -23,9 +24,11 @@ import {
   http,
   type TransactionReceipt
 } from "viem"
-import * as Activity from "./Activity.ts"
 import { DevChain, DevChainError } from "./DevChain.ts"
 import { devTokenAbi, devTokenBytecode } from "./internal/devToken.ts"
+
+/** The ABI of the seeded ERC-20 (`Seeded.token`), for calls to it. */
+export const tokenAbi = devTokenAbi
 
 /** Options of `seed`. */
 export interface SeedOptions {
@@ -56,7 +59,7 @@ export interface Seeded {
   readonly activity: ReadonlyArray<Activity.Activity>
 }
 
-const seedError = (cause: unknown) => new DevChainError({ reason: "Seed", message: String(cause) })
+const seedError = (cause: unknown) => new DevChainError({ reason: "Seed", detail: String(cause) })
 
 const activityOf = (receipt: TransactionReceipt, value: bigint): ReadonlyArray<Activity.Activity> => {
   const native = new Activity.Activity({

@@ -4,7 +4,8 @@
  * stopped when the layer's scope closes. Tests and the service's embedded
  * default use it; its 20 dev accounts are funded with 10 000 ETH each. The
  * node also exits when the process that started it dies without closing
- * the scope (it watches its stdin, a pipe from that process).
+ * the scope (it watches its stdin, a pipe from that process). `layerChains`
+ * adds it to `@chainjobs/chain` as the chain `dev`.
  *
  * ```ts
  * const program = Effect.gen(function*() {
@@ -23,6 +24,7 @@ import { fileURLToPath } from "node:url"
 import { Context, Deferred, Duration, Effect, Layer, Schedule, Schema } from "effect"
 import { type Address, type Hex, toHex } from "viem"
 import { mnemonicToAccount } from "viem/accounts"
+import { ChainConfig, Chains } from "@chainjobs/chain"
 
 /** A funded account of the dev chain, with its private key. */
 export interface DevAccount {
@@ -57,10 +59,14 @@ export const accounts: ReadonlyArray<DevAccount> = Array.from({ length: 20 }, (_
 })
 
 /** The dev chain failed: its process could not start, exited or never answered, or seeding it failed. */
-export class DevChainError extends Schema.TaggedError<DevChainError>()("DevChainError", {
+export class DevChainError extends Schema.TaggedError<DevChainError>("@chainjobs/devchain/DevChainError")("DevChainError", {
   reason: Schema.Literals(["Spawn", "Exited", "Timeout", "Seed"]),
-  message: Schema.String
-}) {}
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `dev chain ${this.reason.toLowerCase()}: ${this.detail}`
+  }
+}
 
 /** A running dev chain. */
 export class DevChain extends Context.Service<DevChain, {
@@ -74,7 +80,7 @@ export class DevChain extends Context.Service<DevChain, {
   readonly chainId: number
   /** Its funded dev accounts. */
   readonly accounts: ReadonlyArray<DevAccount>
-}>()("@chainjobs/chain/DevChain") {}
+}>()("@chainjobs/devchain/DevChain") {}
 
 /** The package directory: Hardhat runs there so that it finds its config and its local install. */
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..")
@@ -84,7 +90,7 @@ const hardhatCli = join(dirname(createRequire(import.meta.url).resolve("hardhat"
 const freePort = Effect.callback<number, DevChainError>((resume) => {
   const server = createServer()
   server.once("error", (cause) =>
-    resume(Effect.fail(new DevChainError({ reason: "Spawn", message: `no free port: ${cause.message}` }))))
+    resume(Effect.fail(new DevChainError({ reason: "Spawn", detail: `no free port: ${cause.message}` }))))
   server.listen(0, "127.0.0.1", () => {
     const address = server.address()
     const port = typeof address === "object" && address !== null ? address.port : 0
@@ -125,7 +131,7 @@ const answers = (url: string) =>
         body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
         signal
       }).then((response) => response.json()),
-    catch: () => new DevChainError({ reason: "Timeout", message: `${url} does not answer` })
+    catch: () => new DevChainError({ reason: "Timeout", detail: `${url} does not answer` })
   })
 
 /** Starts a Hardhat node; it is stopped when the scope closes. */
@@ -141,7 +147,7 @@ export const make = Effect.fn("DevChain.make")(function*(options: Partial<DevCha
           ["--import", exitWithParent, hardhatCli, "node", "--hostname", "127.0.0.1", "--port", String(port)],
           { cwd: packageDir, stdio: ["pipe", "ignore", "pipe"] }
         ),
-      catch: (cause) => new DevChainError({ reason: "Spawn", message: String(cause) })
+      catch: (cause) => new DevChainError({ reason: "Spawn", detail: String(cause) })
     }),
     (child) => stop(child, config.stopTimeout)
   )
@@ -150,12 +156,12 @@ export const make = Effect.fn("DevChain.make")(function*(options: Partial<DevCha
   // without a listener, a failed spawn (or a broken stdin pipe) would be thrown as an uncaught exception
   child.stdin?.on("error", () => {})
   child.once("error", (cause) =>
-    Deferred.doneUnsafe(exited, Effect.fail(new DevChainError({ reason: "Spawn", message: String(cause) }))))
+    Deferred.doneUnsafe(exited, Effect.fail(new DevChainError({ reason: "Spawn", detail: String(cause) }))))
   child.once("exit", (code, signal) =>
     Deferred.doneUnsafe(
       exited,
       Effect.fail(
-        new DevChainError({ reason: "Exited", message: `hardhat node exited (${signal ?? code}): ${stderr.trim()}` })
+        new DevChainError({ reason: "Exited", detail: `hardhat node exited (${signal ?? code}): ${stderr.trim()}` })
       )
     ))
   const url = `http://127.0.0.1:${port}`
@@ -164,7 +170,7 @@ export const make = Effect.fn("DevChain.make")(function*(options: Partial<DevCha
     Effect.timeoutOrElse({
       duration: config.startTimeout,
       orElse: () =>
-        Effect.fail(new DevChainError({ reason: "Timeout", message: `hardhat node did not answer at ${url}` }))
+        Effect.fail(new DevChainError({ reason: "Timeout", detail: `hardhat node did not answer at ${url}` }))
     }),
     Effect.raceFirst(Deferred.await(exited))
   )
@@ -174,3 +180,13 @@ export const make = Effect.fn("DevChain.make")(function*(options: Partial<DevCha
 /** A dev chain for the lifetime of the layer. */
 export const layer = (options: Partial<DevChainOptions> = {}): Layer.Layer<DevChain, DevChainError> =>
   Layer.effect(DevChain, make(options))
+
+/** A dev chain started for the layer's lifetime and configured as the chain `dev` of `Chains`, on memory stores. */
+export const layerChains = (
+  options: Partial<DevChainOptions> = {}
+): Layer.Layer<Chains.Chains | DevChain, DevChainError> =>
+  Layer.unwrap(DevChain.use((chain) =>
+    Effect.succeed(Chains.layerMemory([
+      ChainConfig.chain({ name: "dev", chainId: chain.chainId, endpoints: [{ url: chain.url }] })
+    ]))
+  )).pipe(Layer.provideMerge(layer(options)))

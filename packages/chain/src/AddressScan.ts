@@ -19,7 +19,7 @@ import { Effect } from "effect"
 import { type Address, type Hex, type Log, pad, toEventSelector, type Transaction } from "viem"
 import * as Activity from "./Activity.ts"
 import type { EvmClient } from "./EvmClient.ts"
-import { InvalidResponse, RpcError } from "./RpcError.ts"
+import { InvalidResponse, ChainRequestError } from "./ChainRequestError.ts"
 
 /** The topic of the ERC-20 (and ERC-721) `Transfer` event. */
 export const transferTopic: Hex = toEventSelector("Transfer(address,address,uint256)")
@@ -59,7 +59,7 @@ export const scanRange = (
   addresses: ReadonlyArray<Address>,
   fromBlock: number,
   toBlock: number
-): Effect.Effect<ReadonlyArray<Activity.Activity>, RpcError> => {
+): Effect.Effect<ReadonlyArray<Activity.Activity>, ChainRequestError> => {
   const watched = new Set(addresses.map((address) => address.toLowerCase()))
   if (watched.size === 0) return Effect.succeed([])
   const topics = Array.from(watched, (address) => pad(address as Address))
@@ -80,7 +80,7 @@ export const scanRange = (
     }
     for (const log of [...sent, ...received]) {
       if (hashes.get(Number(log.blockNumber)) !== log.blockHash) {
-        return yield* new RpcError({
+        return yield* new ChainRequestError({
           reason: new InvalidResponse({
             endpoint: client.chain,
             detail: `log ${log.transactionHash}:${log.logIndex} is of block ${log.blockHash}, not of the block read`

@@ -1,5 +1,5 @@
 /**
- * Where processed blocks go (the LunaLib daemon's "record, publish"): the
+ * Where processed blocks go (each is recorded, then published): the
  * feed records each chain's latest validated block, and publishes every
  * recorded block to its subscribers. `ProcessBlock` (in `ChainTasks`) checks
  * an incoming block against the recorded one before recording it.

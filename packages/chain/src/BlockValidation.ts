@@ -17,7 +17,7 @@ import {
   toRlp
 } from "viem"
 import type { EvmClient } from "./EvmClient.ts"
-import type { RpcError } from "./RpcError.ts"
+import type { ChainRequestError } from "./ChainRequestError.ts"
 
 /** The hash recomputed from the header differs from the block's hash. */
 export class HashMismatch extends Schema.TaggedClass<HashMismatch>()("HashMismatch", {
@@ -45,7 +45,7 @@ export class TransactionHashMismatch extends Schema.TaggedClass<TransactionHashM
 export const BlockValidationErrorReason = Schema.Union([HashMismatch, ParentMismatch, TransactionHashMismatch])
 
 /** A block failed validation. */
-export class BlockValidationError extends Schema.TaggedError<BlockValidationError>()("BlockValidationError", {
+export class BlockValidationError extends Schema.TaggedError<BlockValidationError>("@chainjobs/chain/BlockValidationError")("BlockValidationError", {
   reason: BlockValidationErrorReason
 }) {
   override get message(): string {
@@ -151,7 +151,7 @@ export const verify = (block: Block, parent: Block | undefined): Effect.Effect<V
   })
 
 /** Reads a block and its parent from the chain and verifies it. */
-export const validate = (client: EvmClient, number: number): Effect.Effect<ValidatedBlock, BlockValidationError | RpcError> =>
+export const validate = (client: EvmClient, number: number): Effect.Effect<ValidatedBlock, BlockValidationError | ChainRequestError> =>
   Effect.flatMap(
     client.getBlocks(number === 0 ? [0] : [number, number - 1], { transactions: true }),
     ([block, parent]) => verify(block!, parent)

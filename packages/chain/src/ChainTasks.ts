@@ -23,11 +23,11 @@ import * as AddressScan from "./AddressScan.ts"
 import { BlockFeed } from "./BlockFeed.ts"
 import * as BlockValidation from "./BlockValidation.ts"
 import { BlockValidationError, ParentMismatch, ValidatedBlock } from "./BlockValidation.ts"
-import * as Broadcasting from "./Broadcast.ts"
-import { BroadcastError, BroadcastReceipt } from "./Broadcast.ts"
+import * as SignedTransaction from "./SignedTransaction.ts"
+import { BroadcastError, BroadcastReceipt } from "./SignedTransaction.ts"
 import { Chains } from "./Chains.ts"
 import * as Chunked from "./internal/chunked.ts"
-import { isTransient, RpcError } from "./RpcError.ts"
+import { ChainRequestError, isTransient } from "./ChainRequestError.ts"
 
 const BlockNumber = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
@@ -37,7 +37,7 @@ const HexData = Schema.String.check(Schema.isPattern(/^0x([0-9a-fA-F]{2})*$/))
 /** Retries a range task whose client gave up on a transient failure: 3 times, 1 s apart and doubling. */
 const retryTransient = {
   schedule: Schedule.exponential("1 second").pipe(
-    Schedule.setInputType<RpcError>(),
+    Schedule.setInputType<ChainRequestError>(),
     Schedule.while(({ input }) => isTransient(input)),
     Schedule.upTo({ times: 3 })
   )
@@ -74,7 +74,9 @@ export const FetchBlocks = Task.define("chain/fetch-blocks", {
     checkpointItems: Schema.optional(PositiveInt)
   }),
   success: Schema.Struct({ fromBlock: Schema.Int, toBlock: Schema.Int, blocks: Schema.Array(BlockSummary) }),
-  error: RpcError,
+  error: ChainRequestError,
+  /** The last block read and the blocks read up to it. */
+  checkpoint: Chunked.Checkpoint(Schema.Array(BlockSummary)),
   policy: { onRestart: "resume", retry: retryTransient }
 })
 
@@ -104,8 +106,19 @@ export const ScanAddresses = Task.define("chain/scan-addresses", {
     checkpointItems: Schema.optional(PositiveInt)
   }),
   success: ScanResult,
-  error: RpcError,
+  error: ChainRequestError,
+  /** The last block scanned and the activity found up to it. */
+  checkpoint: Chunked.Checkpoint(Schema.Array(Activity.Activity)),
   policy: { onRestart: "resume", retry: retryTransient }
+})
+
+/** What `SyncEvents` has counted so far. */
+export const SyncState = Schema.Struct({
+  /** The first block, fixed by the first run: a resumed run counts on from where that one stopped. */
+  fromBlock: Schema.Int,
+  counts: Schema.Record(Schema.String, Schema.Int),
+  total: Schema.Int,
+  processingMillis: Schema.Number
 })
 
 /** The result of `SyncEvents`. */
@@ -139,7 +152,9 @@ export const SyncEvents = Task.define("chain/sync-events", {
     chunkSize: Schema.optional(PositiveInt)
   }),
   success: SyncSummary,
-  error: RpcError,
+  error: ChainRequestError,
+  /** The last block synced and the counts up to it. */
+  checkpoint: Chunked.Checkpoint(SyncState),
   policy: { onRestart: "resume", retry: retryTransient }
 })
 
@@ -161,8 +176,9 @@ export const fetchBlocks = Effect.fn("ChainTasks.fetchBlocks")(function*(payload
     fromBlock: payload.fromBlock,
     toBlock: payload.toBlock,
     chunkSize: payload.chunkSize ?? 100,
-    state: Schema.Array(BlockSummary),
     initial: [] as ReadonlyArray<BlockSummary>,
+    resumed: yield* Task.loadCheckpoint(FetchBlocks),
+    save: (checkpoint) => Task.saveCheckpoint(FetchBlocks, checkpoint),
     step: (blocks, from, to) =>
       Effect.map(client.getBlocks(range(from, to)), (more) => [...blocks, ...more.map(summarize)]),
     describe: (blocks, to) => `${blocks.length} blocks up to ${to}`,
@@ -180,8 +196,9 @@ export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(pay
     fromBlock: payload.fromBlock,
     toBlock: payload.toBlock,
     chunkSize: payload.chunkSize ?? 100,
-    state: Schema.Array(Activity.Activity),
     initial: [] as ReadonlyArray<Activity.Activity>,
+    resumed: yield* Task.loadCheckpoint(ScanAddresses),
+    save: (checkpoint) => Task.saveCheckpoint(ScanAddresses, checkpoint),
     step: (found, from, to) =>
       Effect.map(AddressScan.scanRange(client, addresses, from, to), (more) => [...found, ...more]),
     describe: (found, to) => `${found.length} items up to block ${to}`,
@@ -189,14 +206,6 @@ export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(pay
     maxSize: payload.checkpointItems ?? checkpointItems
   })
   return { fromBlock: payload.fromBlock, toBlock: payload.toBlock, addresses: addresses.length, activity }
-})
-
-const SyncState = Schema.Struct({
-  /** The first block, fixed by the first run: a resumed run counts on from where that one stopped. */
-  fromBlock: Schema.Int,
-  counts: Schema.Record(Schema.String, Schema.Int),
-  total: Schema.Int,
-  processingMillis: Schema.Number
 })
 
 /** Runs `SyncEvents`. */
@@ -214,7 +223,8 @@ export const syncEvents = Effect.fn("ChainTasks.syncEvents")(function*(payload: 
     fromBlock,
     toBlock,
     chunkSize: payload.chunkSize ?? 2000,
-    state: SyncState,
+    resumed: yield* Task.loadCheckpoint(SyncEvents),
+    save: (checkpoint) => Task.saveCheckpoint(SyncEvents, checkpoint),
     initial: { fromBlock, counts: {}, total: 0, processingMillis: 0 },
     step: (state, from, to) =>
       Effect.gen(function*() {
@@ -253,8 +263,10 @@ export const Broadcast = Task.define("chain/broadcast", {
     pollMillis: Schema.optional(PositiveInt)
   }),
   success: BroadcastReceipt,
-  error: Schema.Union([BroadcastError, RpcError]),
-  // sending again is harmless (see `Broadcast.broadcast`), so a restart resumes the wait
+  error: Schema.Union([BroadcastError, ChainRequestError]),
+  /** None: a resumed broadcast sends the same transaction again. */
+  checkpoint: Schema.Never,
+  // sending again is harmless (see `SignedTransaction.broadcast`), so a restart resumes the wait
   policy: { onRestart: "resume" }
 })
 
@@ -262,7 +274,9 @@ export const Broadcast = Task.define("chain/broadcast", {
 export const ValidateBlock = Task.define("chain/validate-block", {
   payload: Schema.Struct({ chain: Schema.String, number: BlockNumber }),
   success: ValidatedBlock,
-  error: Schema.Union([BlockValidationError, RpcError])
+  error: Schema.Union([BlockValidationError, ChainRequestError]),
+  /** None: one block is validated at once. */
+  checkpoint: Schema.Never
 })
 
 /**
@@ -273,14 +287,16 @@ export const ValidateBlock = Task.define("chain/validate-block", {
 export const ProcessBlock = Task.define("chain/process-block", {
   payload: Schema.Struct({ chain: Schema.String, number: BlockNumber }),
   success: ValidatedBlock,
-  error: Schema.Union([BlockValidationError, RpcError]),
+  error: Schema.Union([BlockValidationError, ChainRequestError]),
+  /** None: one block is processed at once. */
+  checkpoint: Schema.Never,
   policy: { key: (payload: { readonly chain: string }) => payload.chain }
 })
 
 /** Runs `Broadcast`. */
 export const broadcast = Effect.fn("ChainTasks.broadcast")(function*(payload: Task.Payload<typeof Broadcast>) {
   const client = yield* (yield* Chains).client(payload.chain)
-  return yield* Broadcasting.broadcast(client, payload.transaction as Hex, {
+  return yield* SignedTransaction.broadcast(client, payload.transaction as Hex, {
     ...(payload.confirmations === undefined ? {} : { confirmations: payload.confirmations }),
     ...(payload.timeoutMillis === undefined ? {} : { timeout: payload.timeoutMillis }),
     ...(payload.pollMillis === undefined ? {} : { pollInterval: payload.pollMillis })
@@ -292,8 +308,15 @@ export const validateBlock = Effect.fn("ChainTasks.validateBlock")(function*(pay
   return yield* BlockValidation.validate(yield* (yield* Chains).client(payload.chain), payload.number)
 })
 
+/** The checkpoint of `FollowHead`: its last processed block and the blocks before it. */
+export const FollowCheckpoint = Schema.Struct({
+  lastBlock: Schema.Int,
+  /** The last blocks processed, oldest first (absent from the checkpoints of earlier versions). */
+  recent: Schema.optional(Schema.Array(Schema.Struct({ number: Schema.Int, hash: Schema.String })))
+})
+
 /**
- * Follows a chain's head (the LunaLib daemon): processes every new block as
+ * Follows a chain's head: processes every new block as
  * `ProcessBlock` does, in order, from `fromBlock` (default: the head when it
  * starts), polling the head every `pollMillis`. It runs until interrupted;
  * its checkpoint is the last processed block and the hashes of the last
@@ -311,7 +334,8 @@ export const FollowHead = Task.define("chain/follow-head", {
     pollMillis: Schema.optional(PositiveInt)
   }),
   success: Schema.Void,
-  error: Schema.Union([BlockValidationError, RpcError]),
+  error: Schema.Union([BlockValidationError, ChainRequestError]),
+  checkpoint: FollowCheckpoint,
   policy: { onRestart: "resume", key: (payload: { readonly chain: string }) => `follow-head:${payload.chain}` }
 })
 
@@ -341,17 +365,11 @@ export const processBlock = Effect.fn("ChainTasks.processBlock")(function*(paylo
   return yield* record(payload.chain, block)
 })
 
-const FollowCheckpoint = Schema.Struct({
-  lastBlock: Schema.Int,
-  /** The last blocks processed, oldest first (absent from the checkpoints of earlier versions). */
-  recent: Schema.optional(Schema.Array(Schema.Struct({ number: Schema.Int, hash: Schema.String })))
-})
-
 /** Runs `FollowHead`. */
 export const followHead = Effect.fn("ChainTasks.followHead")(function*(payload: Task.Payload<typeof FollowHead>) {
   const context = yield* TaskContext.TaskContext
   const client = yield* (yield* Chains).client(payload.chain)
-  const resumed = Option.flatMap(yield* context.lastCheckpoint, Schema.decodeUnknownOption(FollowCheckpoint))
+  const resumed = yield* Task.loadCheckpoint(FollowHead)
   let next = Option.isSome(resumed) ? resumed.value.lastBlock + 1 : payload.fromBlock ?? (yield* client.head)
   let recent = Option.isSome(resumed) ? resumed.value.recent ?? [] : []
   // a checkpoint of an earlier version remembers no block: the blocks before it are unknown
@@ -388,7 +406,7 @@ export const followHead = Effect.fn("ChainTasks.followHead")(function*(payload: 
       }
       yield* record(payload.chain, block)
       recent = [...recent, { number: block.number, hash: block.hash }].slice(-followWindow)
-      yield* context.checkpoint(Schema.encodeSync(FollowCheckpoint)({ lastBlock: next, recent }))
+      yield* Task.saveCheckpoint(FollowHead, { lastBlock: next, recent })
       next++
     }
     yield* context.heartbeat

@@ -1,6 +1,6 @@
 /**
  * The chains a process talks to, several at once, each with its own
- * endpoints and limits (seed 002's `connect_to_chain` / `get_connection`):
+ * endpoints and limits:
  * the `Chains` service hands out each connected chain's `EvmClient`, and
  * connects or disconnects chains while it runs. Rate
  * limits and circuits live in the `RateLimiterStore` and
@@ -15,14 +15,14 @@ import { Context, Effect, Exit, Layer, Scope, Semaphore } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import * as ChainConfig from "./ChainConfig.ts"
 import * as EvmClient from "./EvmClient.ts"
-import { RpcError, UnknownChain } from "./RpcError.ts"
+import { ChainRequestError, UnknownChain } from "./ChainRequestError.ts"
 
 /** The chains' clients. */
 export class Chains extends Context.Service<Chains, {
   /** The names of the connected chains. */
   readonly names: Effect.Effect<ReadonlyArray<string>>
   /** The client of a chain, by name. */
-  client(chain: string): Effect.Effect<EvmClient.EvmClient, RpcError>
+  client(chain: string): Effect.Effect<EvmClient.EvmClient, ChainRequestError>
   /** Connects a chain (or returns the client of the connected chain of that name). */
   connect(config: ChainConfig.ChainConfig): Effect.Effect<EvmClient.EvmClient>
   /** Closes a chain's connections and forgets it; nothing happens for an unknown name. */
@@ -61,7 +61,7 @@ export const make = Effect.fn("Chains.make")(function*(chains: ReadonlyArray<Cha
       Effect.suspend(() => {
         const entry = connected.get(chain)
         return entry === undefined
-          ? Effect.fail(new RpcError({ reason: new UnknownChain({ chain }) }))
+          ? Effect.fail(new ChainRequestError({ reason: new UnknownChain({ chain }) }))
           : Effect.succeed(entry.client)
       }),
     connect,

@@ -5,7 +5,7 @@
  * from `effect/persistence`, in whatever `RateLimiterStore` is provided), a
  * pause after a 429 (or a JSON-RPC error that says the request budget is
  * spent), and a per-request timeout. It sends one call or a batch
- * and classifies every failure as an `RpcError` reason; retries and failover
+ * and classifies every failure as an `ChainRequestError` reason; retries and failover
  * belong to `EvmClient`.
  *
  * Metrics, each with an `endpoint` attribute: `chainjobs_rpc_connections_in_use`
@@ -20,7 +20,7 @@ import { RateLimiter } from "effect/persistence"
 import type { EndpointConfig } from "./ChainConfig.ts"
 import * as HttpConnection from "./internal/httpConnection.ts"
 import * as JsonRpc from "./internal/jsonRpc.ts"
-import { HttpStatus, Network, PoolExhausted, RateLimited, RpcError, Timeout } from "./RpcError.ts"
+import { HttpStatus, Network, PoolExhausted, RateLimited, ChainRequestError, Timeout } from "./ChainRequestError.ts"
 
 /** A snapshot of an endpoint's pool. */
 export interface EndpointStats {
@@ -41,7 +41,7 @@ export interface EndpointStats {
 export interface Endpoint {
   readonly url: string
   /** Sends the calls (one, or a batch) and returns their results in order. */
-  send(calls: ReadonlyArray<JsonRpc.Call>): Effect.Effect<ReadonlyArray<unknown>, RpcError>
+  send(calls: ReadonlyArray<JsonRpc.Call>): Effect.Effect<ReadonlyArray<unknown>, ChainRequestError>
   /** The pool's current state. */
   readonly stats: Effect.Effect<EndpointStats>
   /** How long the endpoint stays paused after a 429, in milliseconds (0: not paused). */
@@ -93,7 +93,7 @@ export const make = Effect.fn("EndpointPool.make")(function*(
   const report = Effect.flatMap(stats, (stats) =>
     Effect.andThen(Metric.update(inUseGauge, stats.inUse), Metric.update(utilizationGauge, stats.utilization)))
 
-  const fail = (reason: RpcError["reason"]) => Effect.fail(new RpcError({ reason }))
+  const fail = (reason: ChainRequestError["reason"]) => Effect.fail(new ChainRequestError({ reason }))
 
   // A token is taken only when one is there: a request that must wait sleeps and tries again, so a request
   // interrupted while it waits (a timeout, a sibling's failure) has reserved nothing the next ones must wait for.

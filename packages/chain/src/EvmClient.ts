@@ -29,7 +29,7 @@ import {
 } from "viem"
 import type { ChainConfig } from "./ChainConfig.ts"
 import * as EndpointPool from "./EndpointPool.ts"
-import { InvalidResponse, isTransient, RpcError, Unavailable } from "./RpcError.ts"
+import { InvalidResponse, isTransient, ChainRequestError, Unavailable } from "./ChainRequestError.ts"
 
 /** An `eth_getLogs` filter over an inclusive block range. */
 export interface LogFilter {
@@ -52,24 +52,24 @@ export interface EvmClient {
   /** The chain's id. */
   readonly chainId: number
   /** One JSON-RPC call, with failover and retries. */
-  request(method: string, params?: ReadonlyArray<unknown>): Effect.Effect<unknown, RpcError>
+  request(method: string, params?: ReadonlyArray<unknown>): Effect.Effect<unknown, ChainRequestError>
   /** Many calls as JSON-RPC batches of `batchSize`, `batchConcurrency` at once; results in call order. */
-  batch(calls: ReadonlyArray<EndpointPool.Call>): Effect.Effect<ReadonlyArray<unknown>, RpcError>
+  batch(calls: ReadonlyArray<EndpointPool.Call>): Effect.Effect<ReadonlyArray<unknown>, ChainRequestError>
   /** The latest block number, cached for `headTtl`. */
-  readonly head: Effect.Effect<number, RpcError>
+  readonly head: Effect.Effect<number, ChainRequestError>
   /** Blocks by number (with full transactions when asked), read in batches. */
   getBlocks(
     numbers: ReadonlyArray<number>,
     options?: { readonly transactions?: boolean | undefined }
-  ): Effect.Effect<ReadonlyArray<Block>, RpcError>
+  ): Effect.Effect<ReadonlyArray<Block>, ChainRequestError>
   /** Receipts by transaction hash, read in batches. */
-  getReceipts(hashes: ReadonlyArray<Hash>): Effect.Effect<ReadonlyArray<TransactionReceipt>, RpcError>
+  getReceipts(hashes: ReadonlyArray<Hash>): Effect.Effect<ReadonlyArray<TransactionReceipt>, ChainRequestError>
   /** Logs over a range, split into ranges the node accepts. */
-  getLogs(filter: LogFilter): Effect.Effect<ReadonlyArray<Log>, RpcError>
+  getLogs(filter: LogFilter): Effect.Effect<ReadonlyArray<Log>, ChainRequestError>
   /** The `eth_getLogs` range, in blocks, the next request starts with. */
   readonly logRange: Effect.Effect<number>
   /** Submits a signed transaction; returns its hash. */
-  sendRawTransaction(serialized: Hex): Effect.Effect<Hash, RpcError>
+  sendRawTransaction(serialized: Hex): Effect.Effect<Hash, ChainRequestError>
   /** Every endpoint's circuit and pool. */
   readonly health: Effect.Effect<ReadonlyArray<EndpointHealth>>
 }
@@ -77,7 +77,7 @@ export interface EvmClient {
 const rangeTooLarge = /block range|range (is )?too (large|wide|big)|too many (results|logs|blocks)|returned more than|exceed|response size/i
 
 /** Whether an error is a node rejecting an `eth_getLogs` range as too large. */
-export const isRangeTooLarge = (error: RpcError): boolean =>
+export const isRangeTooLarge = (error: ChainRequestError): boolean =>
   error.reason._tag === "JsonRpc" && (error.reason.code === -32005 || rangeTooLarge.test(error.reason.detail))
 
 const chunk = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
@@ -98,7 +98,7 @@ export const make = Effect.fn("EvmClient.make")(function*(
   // a 429 pauses its endpoint instead of counting against its circuit; a request that found no free connection
   // never reached the endpoint (counted a success, it broke the streak of the timeouts holding the connections);
   // the node's own errors prove it healthy
-  const classify = (exit: Exit.Exit<ReadonlyArray<unknown>, RpcError>): CircuitBreaker.Outcome => {
+  const classify = (exit: Exit.Exit<ReadonlyArray<unknown>, ChainRequestError>): CircuitBreaker.Outcome => {
     if (Exit.isSuccess(exit)) return CircuitBreaker.success
     const error = Cause.findErrorOption(exit.cause)
     if (error._tag === "None") return CircuitBreaker.ignored
@@ -120,8 +120,8 @@ export const make = Effect.fn("EvmClient.make")(function*(
    */
   const attempt = (calls: ReadonlyArray<EndpointPool.Call>) =>
     Effect.gen(function*() {
-      let lastError: RpcError | undefined
-      let exhausted: RpcError | undefined
+      let lastError: ChainRequestError | undefined
+      let exhausted: ChainRequestError | undefined
       let retryAfterMillis = Number.POSITIVE_INFINITY
       for (const endpoint of yield* preferred) {
         const result = yield* Effect.result(endpoint.send(calls).pipe(breaker.execute({ key: endpoint.url, classify })))
@@ -140,7 +140,7 @@ export const make = Effect.fn("EvmClient.make")(function*(
         if (!isTransient(error)) return yield* error
         lastError = error
       }
-      return yield* lastError ?? exhausted ?? new RpcError({
+      return yield* lastError ?? exhausted ?? new ChainRequestError({
         reason: new Unavailable({
           chain: config.name,
           retryAfterMillis: Number.isFinite(retryAfterMillis) ? retryAfterMillis : 0
@@ -153,7 +153,7 @@ export const make = Effect.fn("EvmClient.make")(function*(
     Schedule.exponential(config.retry.base).pipe(Schedule.jittered),
     Schedule.spaced(config.retry.max)
   ]).pipe(
-    Schedule.setInputType<RpcError>(),
+    Schedule.setInputType<ChainRequestError>(),
     Schedule.modifyDelay(({ duration, input }) =>
       Effect.succeed(
         input.reason._tag === "Unavailable" ? Duration.max(duration, Duration.millis(input.reason.retryAfterMillis)) : duration
@@ -173,11 +173,11 @@ export const make = Effect.fn("EvmClient.make")(function*(
     )
 
   const missing = (what: string) =>
-    new RpcError({ reason: new InvalidResponse({ endpoint: config.name, detail: `${what} not found` }) })
+    new ChainRequestError({ reason: new InvalidResponse({ endpoint: config.name, detail: `${what} not found` }) })
 
   const head = yield* request("eth_blockNumber").pipe(
     Effect.map((result) => hexToNumber(result as Hex)),
-    Effect.cachedWithTTL((exit: Exit.Exit<number, RpcError>) => Exit.isSuccess(exit) ? config.headTtl : Duration.zero)
+    Effect.cachedWithTTL((exit: Exit.Exit<number, ChainRequestError>) => Exit.isSuccess(exit) ? config.headTtl : Duration.zero)
   )
 
   const getBlocks = (numbers: ReadonlyArray<number>, options?: { readonly transactions?: boolean | undefined }) =>

@@ -3,7 +3,7 @@ import { Effect, Fiber } from "effect"
 import { encodeFunctionData, type Hex, hexToNumber } from "viem"
 import * as AddressScan from "../src/AddressScan.ts"
 import { DevChain, DevSeed } from "@chainjobs/devchain"
-import { isTransient } from "../src/RpcError.ts"
+import { isTransient } from "../src/ChainRequestError.ts"
 import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig, Seeded, seededChain } from "./fixtures.ts"
 

@@ -13,14 +13,26 @@
 import { Effect, Option, Schema } from "effect"
 import { TaskContext } from "@chainjobs/tasks"
 
+/** The checkpoint of a range walk whose state has the given Schema: the last block done and the state after it. */
+export const Checkpoint = <S extends Schema.Codec<any, any, never, never>>(state: S) =>
+  Schema.Struct({ lastBlock: Schema.Int, state })
+
+/** A decoded checkpoint of a walk. */
+export interface Checkpoint<S> {
+  readonly lastBlock: number
+  readonly state: S
+}
+
 /** The walk of one range. */
 export interface Walk<S, E, R> {
   readonly fromBlock: number
   readonly toBlock: number
   readonly chunkSize: number
-  /** The state's Schema: checkpoints are stored encoded. */
-  readonly state: Schema.Codec<S, any>
   readonly initial: S
+  /** The last checkpoint saved, decoded by the kind's checkpoint Schema. */
+  readonly resumed: Option.Option<Checkpoint<S>>
+  /** Saves a checkpoint (encoded by the kind's checkpoint Schema). */
+  readonly save: (checkpoint: Checkpoint<S>) => Effect.Effect<void, never, TaskContext.TaskContext>
   /** Folds blocks `from`–`to` into the state. */
   readonly step: (state: S, from: number, to: number) => Effect.Effect<S, E, R>
   /** The progress message after a chunk. */
@@ -35,9 +47,7 @@ export interface Walk<S, E, R> {
 export const walk = <S, E, R>(options: Walk<S, E, R>): Effect.Effect<S, E, R | TaskContext.TaskContext> =>
   Effect.gen(function*() {
     const context = yield* TaskContext.TaskContext
-    const checkpoint = Schema.Struct({ lastBlock: Schema.Int, state: options.state })
-    const encode = Schema.encodeSync(checkpoint)
-    const resumed = Option.flatMap(yield* context.lastCheckpoint, Schema.decodeUnknownOption(checkpoint))
+    const resumed = options.resumed
     let state = Option.isSome(resumed) ? resumed.value.state : options.initial
     let from = Option.isSome(resumed) ? resumed.value.lastBlock + 1 : options.fromBlock
     const total = options.toBlock - options.fromBlock + 1
@@ -47,7 +57,7 @@ export const walk = <S, E, R>(options: Walk<S, E, R>): Effect.Effect<S, E, R | T
       state = yield* options.step(state, from, to)
       const size = options.size?.(state) ?? 0
       if (options.maxSize === undefined || size <= options.maxSize) {
-        yield* context.checkpoint(encode({ lastBlock: to, state }))
+        yield* options.save({ lastBlock: to, state })
       } else if (!stopped) {
         stopped = true
         yield* Effect.logInfo(`chainjobs: no more checkpoints after block ${from - 1}: ${size} items > ${options.maxSize}`)

@@ -3,7 +3,7 @@
  * (an array); answers are matched to calls by id, whatever their order.
  */
 import { Effect } from "effect"
-import { InvalidResponse, JsonRpc, RpcError } from "../RpcError.ts"
+import { InvalidResponse, JsonRpc, ChainRequestError } from "../ChainRequestError.ts"
 
 /** One JSON-RPC call. */
 export interface Call {
@@ -25,11 +25,11 @@ interface Answer {
 
 const isAnswer = (value: unknown): value is Answer => typeof value === "object" && value !== null
 
-const invalid = (endpoint: string, detail: string) => new RpcError({ reason: new InvalidResponse({ endpoint, detail }) })
+const invalid = (endpoint: string, detail: string) => new ChainRequestError({ reason: new InvalidResponse({ endpoint, detail }) })
 
 /** The error of a JSON-RPC error answer. */
 export const errorOf = (endpoint: string, error: NonNullable<Answer["error"]>) =>
-  new RpcError({
+  new ChainRequestError({
     reason: new JsonRpc({
       endpoint,
       code: typeof error.code === "number" ? error.code : 0,
@@ -79,6 +79,6 @@ const rateLimitedDetail = /rate.?limit|too many requests|request rate|daily requ
  * -32029, or a message that says so. Infura's -32005 means either that or a
  * result too large, so the message decides.
  */
-export const isRateLimitAnswer = (error: RpcError): boolean =>
+export const isRateLimitAnswer = (error: ChainRequestError): boolean =>
   error.reason._tag === "JsonRpc" &&
   (error.reason.code === 429 || error.reason.code === -32029 || rateLimitedDetail.test(error.reason.detail))

@@ -10,7 +10,7 @@
 import { Duration, Effect, Schema } from "effect"
 import { type Hash, type Hex, hexToNumber, keccak256 } from "viem"
 import type { EvmClient } from "./EvmClient.ts"
-import type { RpcError } from "./RpcError.ts"
+import type { ChainRequestError } from "./ChainRequestError.ts"
 
 /** The node rejected the nonce as already used. */
 export class NonceTooLow extends Schema.TaggedClass<NonceTooLow>()("NonceTooLow", { detail: Schema.String }) {}
@@ -28,17 +28,17 @@ export class Reverted extends Schema.TaggedClass<Reverted>()("Reverted", {
 export class Rejected extends Schema.TaggedClass<Rejected>()("Rejected", { detail: Schema.String }) {}
 
 /** The receipt or its confirmations did not come in time. */
-export class Timeout extends Schema.TaggedClass<Timeout>()("Timeout", {
+export class ConfirmationTimeout extends Schema.TaggedClass<ConfirmationTimeout>()("ConfirmationTimeout", {
   transactionHash: Schema.String,
   /** Confirmations seen when time ran out (0: not mined). */
   confirmations: Schema.Int
 }) {}
 
 /** Why a broadcast failed. */
-export const BroadcastErrorReason = Schema.Union([NonceTooLow, Underpriced, Reverted, Rejected, Timeout])
+export const BroadcastErrorReason = Schema.Union([NonceTooLow, Underpriced, Reverted, Rejected, ConfirmationTimeout])
 
-/** A broadcast failed for a reason of its own (transport failures are `RpcError`s). */
-export class BroadcastError extends Schema.TaggedError<BroadcastError>()("BroadcastError", {
+/** A broadcast failed for a reason of its own (transport failures are `ChainRequestError`s). */
+export class BroadcastError extends Schema.TaggedError<BroadcastError>("@chainjobs/chain/BroadcastError")("BroadcastError", {
   reason: BroadcastErrorReason
 }) {
   override get message(): string {
@@ -50,7 +50,7 @@ export class BroadcastError extends Schema.TaggedError<BroadcastError>()("Broadc
         return `${reason._tag}: ${reason.detail}`
       case "Reverted":
         return `${reason.transactionHash} reverted in block ${reason.blockNumber}`
-      case "Timeout":
+      case "ConfirmationTimeout":
         return `${reason.transactionHash}: ${reason.confirmations} confirmations when time ran out`
     }
   }
@@ -98,7 +98,7 @@ export const broadcast = (
   client: EvmClient,
   serialized: Hex,
   options: Partial<BroadcastOptions> = {}
-): Effect.Effect<BroadcastReceipt, BroadcastError | RpcError> => {
+): Effect.Effect<BroadcastReceipt, BroadcastError | ChainRequestError> => {
   const config = { ...defaults, ...options }
   const hash: Hash = keccak256(serialized)
   const receipt = Effect.map(client.request("eth_getTransactionReceipt", [hash]), (receipt) => receipt as RpcReceipt | null)
@@ -107,7 +107,7 @@ export const broadcast = (
   // the node's error is final unless the transaction is mined after all (a revert under automine, a resend)
   const submit = client.sendRawTransaction(serialized).pipe(
     Effect.asVoid,
-    Effect.catchReason("RpcError", "JsonRpc", (rejection) =>
+    Effect.catchReason("ChainRequestError", "JsonRpc", (rejection) =>
       Effect.flatMap(receipt, (mined) => {
         if (mined !== null) return Effect.void
         if (nonceTooLow.test(rejection.detail)) return fail(new NonceTooLow({ detail: rejection.detail }))
@@ -142,7 +142,7 @@ export const broadcast = (
   return Effect.andThen(submit, confirmed).pipe(
     Effect.timeoutOrElse({
       duration: config.timeout,
-      orElse: () => fail(new Timeout({ transactionHash: hash, confirmations }))
+      orElse: () => fail(new ConfirmationTimeout({ transactionHash: hash, confirmations }))
     })
   )
 }

@@ -8,7 +8,7 @@ import { DevChain, DevSeed } from "@chainjobs/devchain"
 import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig, Seeded, seededChain, supervisor } from "./fixtures.ts"
 
-layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("Broadcast", (it) => {
+layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("SignedTransaction", (it) => {
   const setup = Effect.gen(function*() {
     const chain = yield* DevChain.DevChain
     const evm = yield* client(devChainConfig([chain.url]))
@@ -81,11 +81,11 @@ layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("Broadcast", (i
       assert.strictEqual(reason._tag, "Reverted")
     }))
 
-  it.effect("fails with Timeout when the confirmations do not come in time", () =>
+  it.effect("fails with ConfirmationTimeout when the confirmations do not come in time", () =>
     Effect.gen(function*() {
       const { rejection, sign } = yield* setup
       const reason = yield* rejection(yield* sign(), { confirmations: 1000, timeoutMillis: 300 })
-      assert.deepInclude(reason, { _tag: "Timeout", confirmations: 1 })
+      assert.deepInclude(reason, { _tag: "ConfirmationTimeout", confirmations: 1 })
     }))
 
   it.effect("a broadcast whose answer is lost is sent again and lands once", () =>

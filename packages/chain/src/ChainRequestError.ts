@@ -1,5 +1,5 @@
 /**
- * The one error of talking to a chain: `RpcError`, whose `reason` says what
+ * The one error of talking to a chain: `ChainRequestError`, whose `reason` says what
  * went wrong. Transient reasons (a timeout, a 429, a 5xx, a dropped
  * connection, a garbled answer, an open circuit) are retried with backoff and
  * fail over to another endpoint; the others are final — `JsonRpc` (the node
@@ -66,7 +66,7 @@ export class UnknownChain extends Schema.TaggedClass<UnknownChain>()("UnknownCha
 }) {}
 
 /** Why a request failed. */
-export const RpcErrorReason = Schema.Union([
+export const ChainRequestErrorReason = Schema.Union([
   Timeout,
   RateLimited,
   HttpStatus,
@@ -79,9 +79,9 @@ export const RpcErrorReason = Schema.Union([
 ])
 
 /** Why a request failed. */
-export type RpcErrorReason = typeof RpcErrorReason.Type
+export type ChainRequestErrorReason = typeof ChainRequestErrorReason.Type
 
-const describe = (reason: RpcErrorReason): string => {
+const describe = (reason: ChainRequestErrorReason): string => {
   switch (reason._tag) {
     case "Timeout":
       return `${reason.endpoint}: no answer within ${reason.millis} ms`
@@ -104,8 +104,8 @@ const describe = (reason: RpcErrorReason): string => {
 }
 
 /** A request to a chain failed. */
-export class RpcError extends Schema.TaggedError<RpcError>()("RpcError", {
-  reason: RpcErrorReason
+export class ChainRequestError extends Schema.TaggedError<ChainRequestError>("@chainjobs/chain/ChainRequestError")("ChainRequestError", {
+  reason: ChainRequestErrorReason
 }) {
   override get message(): string {
     return describe(this.reason)
@@ -113,7 +113,7 @@ export class RpcError extends Schema.TaggedError<RpcError>()("RpcError", {
 }
 
 /** Whether a retry (after a backoff, possibly on another endpoint) may succeed. */
-export const isTransient = (error: RpcError): boolean => {
+export const isTransient = (error: ChainRequestError): boolean => {
   switch (error.reason._tag) {
     case "Timeout":
     case "RateLimited":

@@ -9,7 +9,7 @@
  * Both must find the same activity; the report gives the ratio.
  */
 import { Effect, Layer } from "effect"
-import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { TaskStore, Tasks } from "@chainjobs/tasks"
 import { createPublicClient, http, pad, parseAbiItem, toHex, type Transaction } from "viem"
 import { Activity, BlockFeed, ChainTasks } from "@chainjobs/chain"
 import { DevChain, DevSeed } from "@chainjobs/devchain"
@@ -49,7 +49,7 @@ const main = Effect.gen(function*() {
   ]
   const blocks = seeded.toBlock - seeded.fromBlock + 1
   const expected = DevSeed.expectedFor(seeded, addresses).map(Activity.key)
-  const tasks = yield* TaskSupervisor.Tasks
+  const tasks = yield* Tasks.Tasks
   const payload = { chain: "dev", addresses, fromBlock: seeded.fromBlock, toBlock: seeded.toBlock, chunkSize: 500 }
 
   const sameSet = (keys: ReadonlyArray<string>) => [...keys].sort().join() === [...expected].sort().join()
@@ -78,7 +78,7 @@ const main = Effect.gen(function*() {
 })
 
 const runtime = ChainTasks.layer.pipe(
-  Layer.provideMerge(TaskSupervisor.layer()),
+  Layer.provideMerge(Tasks.layer()),
   Layer.provideMerge(TaskStore.layerMemory),
   Layer.provideMerge(BlockFeed.layerMemory),
   Layer.provideMerge(DevChain.layerChains())

@@ -22,7 +22,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Exit, Layer, Schema, Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { RateLimiter } from "effect/persistence"
-import { Task, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { Task, TaskStore, Tasks } from "@chainjobs/tasks"
 import { Auth, TaskRpcClient, TaskRpcServer } from "@chainjobs/rpc"
 import { fmt, medianRate, perSecond, table } from "./_measure.ts"
 
@@ -35,7 +35,7 @@ const RUNS = 3
 const Noop = Task.define("noop", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Number })
 
 const supervisor = Task.implement(Noop, ({ n }) => Effect.succeed(n)).pipe(
-  Layer.provideMerge(TaskSupervisor.layer({ shutdownGracePeriod: 0 })),
+  Layer.provideMerge(Tasks.layer({ shutdownGracePeriod: 0 })),
   Layer.provideMerge(TaskStore.layerMemory)
 )
 
@@ -100,7 +100,7 @@ const main = async () => {
     Effect.runPromise(Effect.map(Layer.buildWithScope(layer, scope), Context.get(tag)))
   const scope = Effect.runSync(Scope.make())
 
-  const tasks = await build(supervisor, TaskSupervisor.Tasks, scope)
+  const tasks = await build(supervisor, Tasks.Tasks, scope)
   const local = throughput((_, n) => Effect.flatMap(tasks.submit(Noop, { n }), (handle) => handle.join))
   const someTask = await Effect.runPromise(tasks.submit(Noop, { n: 0 }))
   const localGet = roundTrips(tasks.get(someTask.id))

@@ -11,7 +11,7 @@
  *   acknowledgement.
  * On PostgreSQL every run writes into a schema of its own, `bench_<pid>_<n>`.
  */
-import { Task, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { Task, TaskStore, Tasks } from "@chainjobs/tasks"
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -64,11 +64,11 @@ const Noop = Task.define("noop", { payload: Schema.Struct({ n: Schema.Number }),
 
 const endToEnd = (store: StoreLayer) =>
   Effect.gen(function*() {
-    const tasks = yield* TaskSupervisor.Tasks
+    const tasks = yield* Tasks.Tasks
     return yield* timed(TASKS, CONCURRENCY, (n) => Effect.map(tasks.submit(Noop, { n }), (handle) => handle.await))
   }).pipe(
     Effect.provide(Task.implement(Noop, () => Effect.void).pipe(
-      Layer.provideMerge(TaskSupervisor.layer({ maxWorkers: CONCURRENCY, shutdownGracePeriod: 0 })),
+      Layer.provideMerge(Tasks.layer({ maxWorkers: CONCURRENCY, shutdownGracePeriod: 0 })),
       Layer.provideMerge(store)
     )),
     Effect.runPromise

@@ -8,7 +8,7 @@
  *   bare fibers.
  */
 import { Effect, Fiber, Layer, Schema } from "effect"
-import { Task, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { Task, TaskStore, Tasks } from "@chainjobs/tasks"
 import { fmt, heapUsed, medianRate, perSecond, table } from "./_measure.ts"
 
 const COUNT = 100_000
@@ -19,7 +19,7 @@ const Idle = Task.define("idle", { payload: Schema.Struct({ n: Schema.Number }),
 
 const runtime = (maxWorkers: number) =>
   Layer.mergeAll(Task.implement(Noop, () => Effect.void), Task.implement(Idle, () => Effect.never)).pipe(
-    Layer.provideMerge(TaskSupervisor.layer({ maxWorkers, shutdownGracePeriod: 0 })),
+    Layer.provideMerge(Tasks.layer({ maxWorkers, shutdownGracePeriod: 0 })),
     Layer.provideMerge(TaskStore.layerMemory)
   )
 
@@ -36,7 +36,7 @@ const bareFibers = timed(Effect.gen(function*() {
 }))
 
 const supervisedTasks = (maxWorkers: number) => Effect.gen(function*() {
-  const tasks = yield* TaskSupervisor.Tasks
+  const tasks = yield* Tasks.Tasks
   return yield* timed(Effect.gen(function*() {
     const handles = yield* Effect.forEach(Array.from({ length: COUNT }, (_, n) => n), (n) => tasks.submit(Noop, { n }))
     yield* Effect.forEach(handles, (handle) => handle.await, { discard: true })
@@ -47,7 +47,7 @@ const idleTasks = Effect.gen(function*() {
   const before = heapUsed()
   const rssBefore = process.memoryUsage().rss
   yield* Effect.gen(function*() {
-    const tasks = yield* TaskSupervisor.Tasks
+    const tasks = yield* Tasks.Tasks
     for (let n = 0; n < COUNT; n++) yield* tasks.submit(Idle, { n })
     yield* Effect.sleep("10 millis")
     const stats = yield* tasks.stats

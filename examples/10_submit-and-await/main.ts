@@ -3,7 +3,7 @@
  * await its typed result — all in one process, on the in-memory store.
  */
 import { Effect, Layer, Schema, Stream } from "effect"
-import { Task, TaskContext, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { Task, TaskContext, TaskStore, Tasks } from "@chainjobs/tasks"
 
 // 1. A kind: what it takes, what it returns, how it runs.
 const CountBlocks = Task.define("count-blocks", {
@@ -25,7 +25,7 @@ const CountBlocksLive = Task.implement(CountBlocks, ({ from, to }) =>
 
 // 3. Submit, watch, await.
 const program = Effect.gen(function*() {
-  const tasks = yield* TaskSupervisor.Tasks
+  const tasks = yield* Tasks.Tasks
   const handle = yield* tasks.submit(CountBlocks, { from: 100, to: 104 })
   console.log(`submitted ${handle.id}`)
   yield* handle.events.pipe(
@@ -35,7 +35,7 @@ const program = Effect.gen(function*() {
 })
 
 const Runtime = CountBlocksLive.pipe(
-  Layer.provideMerge(TaskSupervisor.layer()),
+  Layer.provideMerge(Tasks.layer()),
   Layer.provideMerge(TaskStore.layerMemory)
 )
 

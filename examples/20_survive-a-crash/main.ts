@@ -12,7 +12,7 @@ import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { Effect, Layer, Option, Schema, Stream } from "effect"
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { Task, TaskContext, TaskSupervisor } from "@chainjobs/tasks"
+import { Task, TaskContext, Tasks } from "@chainjobs/tasks"
 
 // A resumable kind: it checkpoints the last block it processed.
 const Sync = Task.define("sync", {
@@ -35,11 +35,11 @@ const SyncLive = Task.implement(Sync, ({ to }) =>
   }))
 
 const runtime = (file: string) =>
-  SyncLive.pipe(Layer.provideMerge(TaskSupervisor.layer()), Layer.provideMerge(SqlTaskStore.layerSqlite({ filename: file })))
+  SyncLive.pipe(Layer.provideMerge(Tasks.layer()), Layer.provideMerge(SqlTaskStore.layerSqlite({ filename: file })))
 
 const worker = (file: string) =>
   Effect.gen(function*() {
-    const tasks = yield* TaskSupervisor.Tasks
+    const tasks = yield* Tasks.Tasks
     const handle = yield* tasks.submit(Sync, { to: 8 })
     console.log(`submitted ${handle.id}`)
     yield* handle.events.pipe(
@@ -50,7 +50,7 @@ const worker = (file: string) =>
 
 const recover = (file: string) =>
   Effect.gen(function*() {
-    const tasks = yield* TaskSupervisor.Tasks
+    const tasks = yield* Tasks.Tasks
     const [stored] = (yield* tasks.list({})).items
     const info = yield* tasks.get(stored.id)
     const handle = yield* tasks.handle(info.id)

@@ -6,7 +6,7 @@
 import { Effect, Layer, Stream } from "effect"
 import { BlockFeed, ChainTasks } from "@chainjobs/chain"
 import { DevChain, DevSeed } from "@chainjobs/devchain"
-import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { TaskStore, Tasks } from "@chainjobs/tasks"
 
 const program = Effect.gen(function*() {
   const chain = yield* DevChain.DevChain
@@ -15,7 +15,7 @@ const program = Effect.gen(function*() {
   console.log(`seeded 20 rounds of ETH and token transfers among ${seeded.participants.length} accounts`)
 
   const wallets = [seeded.participants[1], seeded.participants[2]]
-  const tasks = yield* TaskSupervisor.Tasks
+  const tasks = yield* Tasks.Tasks
   const scan = yield* tasks.submit(ChainTasks.ScanAddresses, {
     chain: "dev",
     addresses: wallets,
@@ -33,7 +33,7 @@ const program = Effect.gen(function*() {
 })
 
 const Runtime = ChainTasks.layer.pipe(
-  Layer.provideMerge(TaskSupervisor.layer()),
+  Layer.provideMerge(Tasks.layer()),
   Layer.provideMerge(TaskStore.layerMemory),
   Layer.provideMerge(DevChain.layerChains()),
   Layer.provideMerge(BlockFeed.layerMemory)

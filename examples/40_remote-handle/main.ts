@@ -9,7 +9,7 @@ import { Effect, Exit, Layer, Schema, Stream } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { RateLimiter } from "effect/persistence"
 import { Auth, TaskRpcClient, TaskRpcServer } from "@chainjobs/rpc"
-import { Task, TaskContext, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { Task, TaskContext, TaskStore, Tasks } from "@chainjobs/tasks"
 
 // The task kind: the same definition on both sides.
 const Reconcile = Task.define("reconcile", {
@@ -31,7 +31,7 @@ const ReconcileLive = Task.implement(Reconcile, ({ accounts }) =>
 
 const Server = HttpRouter.serve(TaskRpcServer.layerWebsocket({ path: "/ws" }), { disableLogger: true, disableListenLog: true }).pipe(
   Layer.provide([
-    ReconcileLive.pipe(Layer.provideMerge(TaskSupervisor.layer()), Layer.provideMerge(TaskStore.layerMemory)),
+    ReconcileLive.pipe(Layer.provideMerge(Tasks.layer()), Layer.provideMerge(TaskStore.layerMemory)),
     RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
     Auth.layer({ tokens: { "billing-token": { principal: "billing" } } })
   ]),

@@ -1,5 +1,5 @@
 import { assert, layer } from "@effect/vitest"
-import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { TaskStore, Tasks } from "@chainjobs/tasks"
 import { Effect, Fiber, Layer, Option, Stream } from "effect"
 import { type Block, type Hex, hexToNumber, type Transaction } from "viem"
 import { BlockFeed } from "../src/BlockFeed.ts"
@@ -46,7 +46,7 @@ layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidati
   it.effect("ProcessBlock records and publishes blocks that follow the last recorded one, and rejects one that does not", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded
-      const tasks = yield* TaskSupervisor.Tasks
+      const tasks = yield* Tasks.Tasks
       const feed = yield* BlockFeed
       const published = yield* Effect.forkChild(Stream.runCollect(Stream.take(yield* feed.subscribe, 3)))
       const numbers = [seeded.fromBlock, seeded.fromBlock + 1, seeded.fromBlock + 2]
@@ -63,7 +63,7 @@ layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidati
 
   it.effect("FollowHead processes each new block in order as the chain grows", () =>
     Effect.gen(function*() {
-      const tasks = yield* TaskSupervisor.Tasks
+      const tasks = yield* Tasks.Tasks
       const feed = yield* BlockFeed
       const evm = yield* client(devChainConfig([(yield* DevChain.DevChain).url]))
       const head = hexToNumber((yield* evm.request("eth_blockNumber")) as Hex)
@@ -79,7 +79,7 @@ layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidati
 
   it.effect("FollowHead follows a reorganization: it goes back to the last block still on the chain and processes the new ones", () =>
     Effect.gen(function*() {
-      const tasks = yield* TaskSupervisor.Tasks
+      const tasks = yield* Tasks.Tasks
       const feed = yield* BlockFeed
       const chain = yield* DevChain.DevChain
       const evm = yield* client(devChainConfig([chain.url]))

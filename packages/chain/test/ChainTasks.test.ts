@@ -1,5 +1,5 @@
 import { assert, layer } from "@effect/vitest"
-import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { TaskStore, Tasks } from "@chainjobs/tasks"
 import { Context, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import { pad, toHex } from "viem"
 import * as Activity from "../src/Activity.ts"
@@ -24,7 +24,7 @@ const restartable = (url: string) =>
     return {
       store: Context.get(store, TaskStore.TaskStore),
       start: (scope: Scope.Scope) =>
-        Layer.buildWithScope(kinds, scope).pipe(Effect.provideContext(store), Effect.map(Context.get(TaskSupervisor.Tasks)))
+        Layer.buildWithScope(kinds, scope).pipe(Effect.provideContext(store), Effect.map(Context.get(Tasks.Tasks)))
     }
   })
 
@@ -47,7 +47,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       const seeded = yield* Seeded
       const chain = yield* DevChain.DevChain
       const watched = [seeded.participants[1]!, seeded.participants[4]!, ...strangers]
-      const result = yield* TaskSupervisor.Tasks.use((tasks) =>
+      const result = yield* Tasks.Tasks.use((tasks) =>
         tasks.run(ChainTasks.ScanAddresses, {
           chain: "dev",
           // an address given twice, in another case, is scanned once
@@ -66,7 +66,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
   it.effect("a scan of a malformed address is rejected at submission", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
-      const error = yield* Effect.flip(TaskSupervisor.Tasks.use((tasks) =>
+      const error = yield* Effect.flip(Tasks.Tasks.use((tasks) =>
         tasks.submit(ChainTasks.ScanAddresses, { chain: "dev", addresses: ["0x1234"], fromBlock: 0, toBlock: 1 })
       ).pipe(withTasks([chain.url])))
       assert.strictEqual(error._tag, "InvalidPayload")
@@ -86,7 +86,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
         toBlock: seeded.toBlock,
         chunkSize: 50
       }
-      const run = TaskSupervisor.Tasks.use((tasks) => tasks.run(ChainTasks.ScanAddresses, payload))
+      const run = Tasks.Tasks.use((tasks) => tasks.run(ChainTasks.ScanAddresses, payload))
       const clean = yield* run.pipe(withTasks([chain.url]))
       const faulty = yield* run.pipe(
         Effect.provide(
@@ -152,7 +152,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       const store = yield* Layer.build(TaskStore.layerMemory)
       const tasks = Context.get(
         yield* Layer.build(supervisor(ChainTasks.layer, [devChainConfig([chain.url])])).pipe(Effect.provideContext(store)),
-        TaskSupervisor.Tasks
+        Tasks.Tasks
       )
       const handle = yield* tasks.submit(ChainTasks.ScanAddresses, {
         chain: "dev",
@@ -182,7 +182,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
         "event Approval(address indexed owner, address indexed spender, uint256 value)"
       ]
       const transfers = seeded.activity.filter((item) => item.kind === "erc20").length
-      const [all, recent] = yield* TaskSupervisor.Tasks.use((tasks) =>
+      const [all, recent] = yield* Tasks.Tasks.use((tasks) =>
         Effect.all([
           tasks.run(ChainTasks.SyncEvents, { chain: "dev", address: seeded.token, events, chunkSize: 64 }),
           tasks.run(ChainTasks.SyncEvents, { chain: "dev", address: seeded.token, events, lastBlocks: 50 })
@@ -202,7 +202,7 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
     Effect.gen(function*() {
       const seeded = yield* Seeded
       const chain = yield* DevChain.DevChain
-      const result = yield* TaskSupervisor.Tasks.use((tasks) =>
+      const result = yield* Tasks.Tasks.use((tasks) =>
         tasks.run(ChainTasks.FetchBlocks, { chain: "dev", fromBlock: 0, toBlock: seeded.toBlock, chunkSize: 64 })).pipe(
           withTasks([chain.url])
         )

@@ -1,5 +1,5 @@
 import { assert, layer } from "@effect/vitest"
-import { TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { TaskStore, Tasks } from "@chainjobs/tasks"
 import { Effect, Fiber, Layer, Schedule } from "effect"
 import { encodeFunctionData, type Hex, hexToNumber, keccak256, type TransactionSerializableEIP1559 } from "viem"
 import { privateKeyToAccount } from "viem/accounts"
@@ -29,7 +29,7 @@ layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("SignedTransact
         })
       )
     const broadcast = (transaction: Hex, options: { confirmations?: number; timeoutMillis?: number } = {}) =>
-      TaskSupervisor.Tasks.use((tasks) =>
+      Tasks.Tasks.use((tasks) =>
         tasks.run(ChainTasks.Broadcast, { chain: "dev", transaction, pollMillis: 20, timeoutMillis: 10_000, ...options })
       ).pipe(
         Effect.provide(supervisor(ChainTasks.layer, [devChainConfig([chain.url])]).pipe(Layer.provide(TaskStore.layerMemory)))
@@ -94,7 +94,7 @@ layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("SignedTransact
       const chain = yield* DevChain.DevChain
       const lossy = yield* FaultProxy.make(chain.url, { dropAnswers: 1, dropAnswerMethod: "eth_sendRawTransaction" })
       const transaction = yield* sign({ value: 3n })
-      const receipt = yield* TaskSupervisor.Tasks.use((tasks) =>
+      const receipt = yield* Tasks.Tasks.use((tasks) =>
         tasks.run(ChainTasks.Broadcast, { chain: "dev", transaction, pollMillis: 20, timeoutMillis: 10_000 })
       ).pipe(
         Effect.provide(supervisor(ChainTasks.layer, [devChainConfig([lossy.url])]).pipe(Layer.provide(TaskStore.layerMemory)))

@@ -1,7 +1,7 @@
 /** Shared test setup: a seeded dev chain, chain configs with quick retries, clients on memory stores. */
 import { Context, Effect, Layer } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
-import { TaskSupervisor } from "@chainjobs/tasks"
+import { Tasks, TasksConfig } from "@chainjobs/tasks"
 import * as BlockFeed from "../src/BlockFeed.ts"
 import * as ChainConfig from "../src/ChainConfig.ts"
 import * as Chains from "../src/Chains.ts"
@@ -44,10 +44,10 @@ export const client = (config: ChainConfig.ChainConfig) =>
 export const supervisor = <E, R>(
   kinds: Layer.Layer<never, E, R>,
   chains: ReadonlyArray<ChainConfig.ChainConfig>,
-  options: Partial<TaskSupervisor.TaskSupervisorConfig> = {}
+  options: Partial<TasksConfig.TasksConfig["Service"]> = {}
 ) =>
   kinds.pipe(
-    Layer.provideMerge(TaskSupervisor.layer(options)),
+    Layer.provideMerge(Tasks.layer(options)),
     Layer.provideMerge(Chains.layerMemory(chains)),
     Layer.provideMerge(BlockFeed.layerMemory)
   )

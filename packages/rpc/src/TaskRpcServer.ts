@@ -22,7 +22,7 @@ import { ByteSize, Duration, Effect, Layer, Scope, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, type HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { RateLimiter } from "effect/persistence"
 import { RpcSerialization, RpcServer } from "effect/rpc"
-import { TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
+import { TaskInfo, Tasks } from "@chainjobs/tasks"
 import { type Authentication, canSee, consumeQuota, CurrentPrincipal, forbidden } from "./Auth.ts"
 import { Malformed } from "./internal/lenient.ts"
 import { MalformedRequest, PayloadTooLarge } from "./TaskRpcError.ts"
@@ -52,7 +52,7 @@ export const defaults: TaskRpcServerConfig = {
 }
 
 /** What the server layers require: the supervisor, a rate limiter and the authentication middleware. */
-export type Requirements = TaskSupervisor.Tasks | RateLimiter.RateLimiter | Authentication
+export type Requirements = Tasks.Tasks | RateLimiter.RateLimiter | Authentication
 
 /** Refuses any request whose payload did not decode, naming the problem. */
 export const layerRequestValidation: Layer.Layer<RequestValidation> = Layer.succeed(RequestValidation)(
@@ -67,7 +67,7 @@ export const layerHandlers = (options: Partial<TaskRpcServerConfig> = {}) =>
   Layer.merge(
     TaskRpcs.toLayer(Effect.gen(function*() {
       const config = { ...defaults, ...options }
-      const tasks = yield* TaskSupervisor.Tasks
+      const tasks = yield* Tasks.Tasks
       const limiter = yield* RateLimiter.RateLimiter
 
       /** The record of a task the caller may see. */

@@ -1,7 +1,7 @@
 /** Task kinds and layers shared by the RPC tests, in process and in the server child process. */
 import { Effect, Layer, Schema } from "effect"
 import { RateLimiter } from "effect/persistence"
-import { Task, TaskContext, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { Task, TaskContext, TaskStore, Tasks } from "@chainjobs/tasks"
 import { Auth } from "@chainjobs/rpc"
 
 /** The typed error of `Fail`. */
@@ -68,7 +68,7 @@ export const tokens: Auth.AuthConfig = {
 export const serverDependencies = <E, R>(implementations: Layer.Layer<never, E, R>) =>
   Layer.mergeAll(
     implementations.pipe(
-      Layer.provideMerge(TaskSupervisor.layer({ shutdownGracePeriod: "10 millis" })),
+      Layer.provideMerge(Tasks.layer({ shutdownGracePeriod: "10 millis" })),
       Layer.provideMerge(TaskStore.layerMemory)
     ),
     RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),

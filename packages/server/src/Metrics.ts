@@ -12,7 +12,7 @@
 import { Clock, Effect, Exit, Layer, Metric, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
-import { TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
+import { TaskInfo, Tasks } from "@chainjobs/tasks"
 
 /** Tasks accepted, by kind. */
 export const submitted = Metric.counter("chainjobs_tasks_submitted_total", {
@@ -75,7 +75,7 @@ const record = (info: TaskInfo.TaskInfo): Effect.Effect<void> => {
 }
 
 /** Sets the gauges from the supervisor's current stats. */
-export const sample = Effect.fnUntraced(function*(tasks: TaskSupervisor.Tasks["Service"]) {
+export const sample = Effect.fnUntraced(function*(tasks: Tasks.Tasks["Service"]) {
   const stats = yield* tasks.stats
   const kinds = yield* tasks.kinds
   yield* Metric.update(pending, stats.pending)
@@ -87,9 +87,9 @@ export const sample = Effect.fnUntraced(function*(tasks: TaskSupervisor.Tasks["S
 })
 
 /** Follows the supervisor's events into the task metrics and serves `/metrics`. */
-export const layerTasks: Layer.Layer<never, never, HttpRouter.HttpRouter | TaskSupervisor.Tasks> = Layer.effectDiscard(
+export const layerTasks: Layer.Layer<never, never, HttpRouter.HttpRouter | Tasks.Tasks> = Layer.effectDiscard(
   Effect.gen(function*() {
-    const tasks = yield* TaskSupervisor.Tasks
+    const tasks = yield* Tasks.Tasks
     yield* Effect.forkScoped(Stream.runForEach(tasks.events, record))
     const router = yield* HttpRouter.HttpRouter
     yield* router.add(

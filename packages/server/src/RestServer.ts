@@ -11,7 +11,7 @@ import { HttpRouter, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiScalar } from "effect/http-api"
 import { RateLimiter } from "effect/persistence"
 import { Auth } from "@chainjobs/rpc"
-import { type TaskInfo, TaskQuery, TaskSupervisor } from "@chainjobs/tasks"
+import { type TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
 import * as Access from "./Access.ts"
 import { ServerConfig } from "./ServerConfig.ts"
 import { RestApi, TaskFailed, type TaskFeedEvent, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
@@ -48,7 +48,7 @@ const resultOf = (
 
 /** The handlers of the task endpoints. */
 export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntraced(function*(handlers) {
-  const tasks = yield* TaskSupervisor.Tasks
+  const tasks = yield* Tasks.Tasks
   const limiter = yield* RateLimiter.RateLimiter
   const { submitLimit } = yield* ServerConfig
 
@@ -127,7 +127,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
 
 /** The handlers of the probes: ready while the supervisor accepts tasks. */
 export const layerHealth = HttpApiBuilder.group(RestApi, "health", Effect.fnUntraced(function*(handlers) {
-  const tasks = yield* TaskSupervisor.Tasks
+  const tasks = yield* Tasks.Tasks
   return handlers.handleAll({
     healthz: () => Effect.succeed({ status: "ok" as const }),
     readyz: () =>

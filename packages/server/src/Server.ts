@@ -22,7 +22,7 @@ import { BlockFeed, ChainConfig, Chains, ChainTasks } from "@chainjobs/chain"
 import { DevChain } from "@chainjobs/devchain"
 import { TaskRpcServer } from "@chainjobs/rpc"
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { TaskError, TaskStore, TaskSupervisor } from "@chainjobs/tasks"
+import { TaskError, TaskStore, Tasks } from "@chainjobs/tasks"
 import { mkdirSync } from "node:fs"
 import { createServer } from "node:http"
 import { join } from "node:path"
@@ -102,8 +102,8 @@ export const layerChains = (
  */
 export const layerTasks = (
   settings: ServerSettings
-): Layer.Layer<TaskSupervisor.Tasks | TaskStore.TaskStore, Exclude<StartError, HttpServerError.ServeError>> => {
-  const supervisor = TaskSupervisor.layer({ maxWorkers: settings.maxWorkers, shutdownGracePeriod: settings.shutdownGrace })
+): Layer.Layer<Tasks.Tasks | TaskStore.TaskStore, Exclude<StartError, HttpServerError.ServeError>> => {
+  const supervisor = Tasks.layer({ maxWorkers: settings.maxWorkers, shutdownGracePeriod: settings.shutdownGrace })
   const kinds = Option.match(layerChains(settings), {
     onNone: () => Layer.merge(DemoTasks.layer, TaskLog.layer).pipe(Layer.provideMerge(supervisor)),
     onSome: (chains) =>
@@ -151,7 +151,7 @@ const banner = Effect.fnUntraced(function*(server: HttpServer.HttpServer["Servic
  * submissions are refused and `/readyz` answers 503), then stops serving.
  */
 export const layer: Layer.Layer<
-  HttpServer.HttpServer | TaskSupervisor.Tasks,
+  HttpServer.HttpServer | Tasks.Tasks,
   StartError,
   ServerConfig
 > = Layer.effectContext(Effect.gen(function*() {

@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { Effect, Layer, Stream } from "effect"
-import { TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
+import { TaskInfo, Tasks } from "@chainjobs/tasks"
 
 /** Logs one change of a task, if it is a submission or an outcome. */
 export const logChange = (info: TaskInfo.TaskInfo): Effect.Effect<void> => {
@@ -28,6 +28,6 @@ export const logChange = (info: TaskInfo.TaskInfo): Effect.Effect<void> => {
 }
 
 /** Logs every task's submission and outcome while the layer lives. */
-export const layer: Layer.Layer<never, never, TaskSupervisor.Tasks> = Layer.effectDiscard(
-  TaskSupervisor.Tasks.use((tasks) => Effect.forkScoped(Stream.runForEach(tasks.events, logChange)))
+export const layer: Layer.Layer<never, never, Tasks.Tasks> = Layer.effectDiscard(
+  Tasks.Tasks.use((tasks) => Effect.forkScoped(Stream.runForEach(tasks.events, logChange)))
 )

@@ -1,4 +1,4 @@
-import { TaskInfo, TaskSupervisor } from "@chainjobs/tasks"
+import { TaskInfo, Tasks } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, type Scope } from "effect"
 import { spawn } from "node:child_process"
@@ -53,7 +53,7 @@ const crashTest = <E>(database: Effect.Effect<string, E, Scope.Scope>) =>
       const spec = yield* database
       const reported = yield* runUntilKilled(spec, 15)
       const finals = yield* Effect.gen(function*() {
-        const tasks = yield* TaskSupervisor.Tasks
+        const tasks = yield* Tasks.Tasks
         return yield* Effect.forEach(reported.acked, tasks.awaitInfo, { concurrency: "unbounded" })
       }).pipe(Effect.provide(runtime(spec), { local: true }))
       assert.strictEqual(finals.length, 15)

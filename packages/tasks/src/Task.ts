@@ -19,45 +19,28 @@ import { Effect, Exit, Layer, Option, Schema } from "effect"
 import * as codec from "./internal/codec.ts"
 import { TaskContext } from "./TaskContext.ts"
 import type { InvalidPayload, ResultDecodeError, TaskAborted } from "./TaskError.ts"
+import type { Any, Checkpoint, Detail, Error, Payload, PlainSchema, Success, TaskKind } from "./TaskKind.ts"
 import * as TaskPolicy from "./TaskPolicy.ts"
-import { Tasks } from "./TaskSupervisor.ts"
+import { Tasks } from "./Tasks.ts"
 
-/** A Schema with no service requirements, as task kinds use for their data. */
-export type PlainSchema = Schema.Codec<any, any, never, never>
-
-/** A task kind: its name, Schemas and resolved policy. */
-export interface TaskKind<
-  Name extends string = string,
-  Payload extends PlainSchema = PlainSchema,
-  Success extends PlainSchema = PlainSchema,
-  Error extends PlainSchema = PlainSchema,
-  Checkpoint extends PlainSchema = PlainSchema,
-  Detail extends PlainSchema = PlainSchema
-> {
-  readonly name: Name
-  readonly payload: Payload
-  readonly success: Success
-  readonly error: Error
-  /** The Schema of the kind's checkpoints (`Schema.Unknown` unless given): see `saveCheckpoint`. */
-  readonly checkpoint: Checkpoint
-  /** The Schema of the kind's progress details (`Schema.Unknown` unless given): see `reportProgress`. */
-  readonly detail: Detail
-  readonly policy: TaskPolicy.ResolvedPolicy
-}
-
-/** Any task kind. */
-export type Any = TaskKind<string, PlainSchema, PlainSchema, PlainSchema, PlainSchema, PlainSchema>
-
-/** The payload type of a kind. */
-export type Payload<K extends Any> = K["payload"]["Type"]
-/** The success type of a kind. */
-export type Success<K extends Any> = K["success"]["Type"]
-/** The typed error of a kind. */
-export type Error<K extends Any> = K["error"]["Type"]
-/** The checkpoint type of a kind. */
-export type Checkpoint<K extends Any> = K["checkpoint"]["Type"]
-/** The progress detail type of a kind. */
-export type Detail<K extends Any> = K["detail"]["Type"]
+export type {
+  /** Any task kind. */
+  Any,
+  /** The checkpoint type of a kind. */
+  Checkpoint,
+  /** The progress detail type of a kind. */
+  Detail,
+  /** The typed error of a kind. */
+  Error,
+  /** The payload type of a kind. */
+  Payload,
+  /** A Schema with no service requirements, as task kinds use for their data. */
+  PlainSchema,
+  /** The success type of a kind. */
+  Success,
+  /** A task kind: its name, Schemas and resolved policy. */
+  TaskKind
+} from "./TaskKind.ts"
 
 /**
  * Defines a task kind. `error` defaults to `Schema.Never` (the kind fails only

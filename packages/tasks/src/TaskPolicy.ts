@@ -10,6 +10,16 @@ import { Duration, type Schedule } from "effect"
 /** What a submission does when another task holds its exclusive key. */
 export type OnConflict = "reject" | "join" | "queue"
 
+/** Options of one submission: who submits it, and the policy choices a caller may override. */
+export interface SubmitOptions {
+  /** Overrides the kind's priority: higher runs first. */
+  readonly priority?: number | undefined
+  /** The principal submitting the task; recorded as its owner. */
+  readonly owner?: string | undefined
+  /** Overrides the kind's choice when another task holds the exclusive key. */
+  readonly onConflict?: OnConflict | undefined
+}
+
 /** The policy of a task kind, as written in `Task.define`. */
 export interface TaskPolicy<Payload = any, Error = any> {
   /** Time limit of one attempt; the attempt fails with reason `timeout`. Default: none. */

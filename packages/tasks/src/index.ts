@@ -3,12 +3,17 @@
  *
  * @since 0.1.0
  */
+export * as Schedules from "./Schedules.ts"
 export * as Task from "./Task.ts"
 export * as TaskContext from "./TaskContext.ts"
 export * as TaskError from "./TaskError.ts"
 export * as TaskHandle from "./TaskHandle.ts"
 export * as TaskInfo from "./TaskInfo.ts"
+export * as TaskKind from "./TaskKind.ts"
 export * as TaskPolicy from "./TaskPolicy.ts"
 export * as TaskQuery from "./TaskQuery.ts"
+export * as Tasks from "./Tasks.ts"
+export * as TasksConfig from "./TasksConfig.ts"
 export * as TaskStore from "./TaskStore.ts"
-export * as TaskSupervisor from "./TaskSupervisor.ts"
+/** @deprecated The supervisor's module is `Tasks` (its service is `Tasks.Tasks`); this alias goes in the next release. */
+export * as TaskSupervisor from "./Tasks.ts"

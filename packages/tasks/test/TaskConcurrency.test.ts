@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Layer, Ref, Schema } from "effect"
 import * as Task from "../src/Task.ts"
-import { Tasks } from "../src/TaskSupervisor.ts"
+import { Tasks } from "../src/Tasks.ts"
 import { makeGates, settle, supervisor } from "./fixtures.ts"
 
 /** Tasks that record when they start and wait until the test releases them by name. */

@@ -5,7 +5,7 @@ import * as Task from "../src/Task.ts"
 import { TaskContext } from "../src/TaskContext.ts"
 import { TaskAborted } from "../src/TaskError.ts"
 import * as TaskStore from "../src/TaskStore.ts"
-import * as TaskSupervisor from "../src/TaskSupervisor.ts"
+import * as TasksConfig from "../src/TasksConfig.ts"
 import { settle, startOn } from "./fixtures.ts"
 import { record } from "./TaskStoreConformance.ts"
 
@@ -46,7 +46,7 @@ const implementations = (seen: Ref.Ref<ReadonlyArray<string>>) =>
 const startSupervisor = (
   store: TaskStore.TaskStore["Service"],
   seen: Ref.Ref<ReadonlyArray<string>>,
-  options: Partial<TaskSupervisor.TaskSupervisorConfig> = {}
+  options: Partial<TasksConfig.TasksConfig["Service"]> = {}
 ) => startOn(store, implementations(seen), options)
 
 describe("graceful shutdown", () => {

@@ -4,7 +4,7 @@ import { TestClock } from "effect/testing"
 import * as Task from "../src/Task.ts"
 import { TaskContext } from "../src/TaskContext.ts"
 import { TaskAborted } from "../src/TaskError.ts"
-import { Tasks } from "../src/TaskSupervisor.ts"
+import { Tasks } from "../src/Tasks.ts"
 import { Boom, settle, supervisor } from "./fixtures.ts"
 
 class Permanent extends Schema.TaggedError<Permanent>()("Permanent", { message: Schema.String }) {}

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, Ref, Schedule, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as Task from "../src/Task.ts"
-import { Tasks } from "../src/TaskSupervisor.ts"
+import { Tasks } from "../src/Tasks.ts"
 import { settle, Sleep, sleepLive, supervisor } from "./fixtures.ts"
 
 const withSleep = <A, E, R>(body: (log: Ref.Ref<ReadonlyArray<string>>) => Effect.Effect<A, E, R>) =>

@@ -3,7 +3,8 @@ import { Context, Deferred, Effect, Layer, Ref, Schema, Scope } from "effect"
 import * as Task from "../src/Task.ts"
 import { TaskContext } from "../src/TaskContext.ts"
 import * as TaskStore from "../src/TaskStore.ts"
-import * as TaskSupervisor from "../src/TaskSupervisor.ts"
+import * as Tasks from "../src/Tasks.ts"
+import * as TasksConfig from "../src/TasksConfig.ts"
 
 /** The typed error of the test kinds. */
 export class Boom extends Schema.TaggedError<Boom>()("Boom", { message: Schema.String }) {}
@@ -75,15 +76,15 @@ export const gateLive = Effect.gen(function*() {
 })
 
 /** Settings for tests: no grace period, so closing the test's scope never waits on the TestClock. */
-export const testConfig: Partial<TaskSupervisor.TaskSupervisorConfig> = { shutdownGracePeriod: 0 }
+export const testConfig: Partial<TasksConfig.TasksConfig["Service"]> = { shutdownGracePeriod: 0 }
 
 /** A supervisor on a memory store with the given kinds registered. */
 export const supervisor = <E, R>(
   implementations: Layer.Layer<never, E, R>,
-  options: Partial<TaskSupervisor.TaskSupervisorConfig> = {}
+  options: Partial<TasksConfig.TasksConfig["Service"]> = {}
 ) =>
   implementations.pipe(
-    Layer.provideMerge(TaskSupervisor.layer({ ...testConfig, ...options })),
+    Layer.provideMerge(Tasks.layer({ ...testConfig, ...options })),
     Layer.provideMerge(TaskStore.layerMemory)
   )
 
@@ -95,18 +96,18 @@ export const supervisor = <E, R>(
 export const startOn = <E, R>(
   store: TaskStore.TaskStore["Service"],
   implementations: Layer.Layer<never, E, R>,
-  options: Partial<TaskSupervisor.TaskSupervisorConfig> = {}
+  options: Partial<TasksConfig.TasksConfig["Service"]> = {}
 ) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const context = yield* Layer.buildWithScope(
       implementations.pipe(
-        Layer.provideMerge(TaskSupervisor.layer(options)),
+        Layer.provideMerge(Tasks.layer(options)),
         Layer.provide(Layer.succeed(TaskStore.TaskStore, store))
       ),
       scope
     )
-    return { tasks: Context.get(context, TaskSupervisor.Tasks), scope }
+    return { tasks: Context.get(context, Tasks.Tasks), scope }
   })
 
 /** Lets forked fibers run until they block. */

@@ -7,7 +7,7 @@
  * Parsers are built once per kind (`forKind`), never per task.
  */
 import { Cause, Exit, Option, Schema, SchemaIssue } from "effect"
-import type { Any } from "../Task.ts"
+import type { Any } from "../TaskKind.ts"
 import { InvalidPayload, ResultDecodeError, TaskAborted } from "../TaskError.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
 

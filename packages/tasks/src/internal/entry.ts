@@ -6,7 +6,7 @@
  */
 import type { Cause, Context, Deferred, Exit, Fiber, Queue, Stream } from "effect"
 import { Effect, Option } from "effect"
-import type * as Task from "../Task.ts"
+import type * as Task from "../TaskKind.ts"
 import type { TaskContext } from "../TaskContext.ts"
 import type { ResultDecodeError, TaskNotFound, TaskStoreError } from "../TaskError.ts"
 import type { TaskHandle } from "../TaskHandle.ts"

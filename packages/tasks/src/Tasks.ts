@@ -12,6 +12,8 @@
  * pending tasks wait again; running ones resume from their checkpoint or fail
  * as `lost`, as their kind's policy says.
  *
+ * Settings come from `TasksConfig`; schedules and daemons are in `Schedules`.
+ *
  * @since 0.1.0
  */
 import {
@@ -40,9 +42,9 @@ import {
   slotOf
 } from "./internal/entry.ts"
 import { PendingQueue } from "./internal/PendingQueue.ts"
-import * as recurring from "./internal/recurring.ts"
 import { uuidv7 } from "./internal/uuid.ts"
-import type * as Task from "./Task.ts"
+import * as Schedules from "./Schedules.ts"
+import type * as Task from "./TaskKind.ts"
 import { TaskContext } from "./TaskContext.ts"
 import {
   InvalidPayload,
@@ -55,39 +57,13 @@ import {
 } from "./TaskError.ts"
 import type { TaskHandle } from "./TaskHandle.ts"
 import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
-import type { OnConflict } from "./TaskPolicy.ts"
+import type { SubmitOptions } from "./TaskPolicy.ts"
 import type { PurgeFilter, TaskPage, TaskQuery } from "./TaskQuery.ts"
 import { TaskStore } from "./TaskStore.ts"
+import * as TasksConfig from "./TasksConfig.ts"
 
-/** Settings of the supervisor. */
-export interface TaskSupervisorConfig {
-  /** At most this many tasks run at once, all kinds together (the seeds' `max_workers`). Default: 100. */
-  readonly maxWorkers: number
-  /** How often the watchdog looks for running tasks that missed their heartbeat. Default: 10 seconds. */
-  readonly heartbeatCheckInterval: Duration.Input
-  /** How long a shutdown lets running tasks finish before interrupting them. Default: 30 seconds. */
-  readonly shutdownGracePeriod: Duration.Input
-  /** How often finished records past their retention are purged. Default: 1 minute. */
-  readonly retentionSweepInterval: Duration.Input
-}
-
-/** The defaults of `TaskSupervisorConfig`. */
-export const defaults: TaskSupervisorConfig = {
-  maxWorkers: 100,
-  heartbeatCheckInterval: "10 seconds",
-  shutdownGracePeriod: "30 seconds",
-  retentionSweepInterval: "1 minute"
-}
-
-/** Options of one submission. */
-export interface SubmitOptions {
-  /** Overrides the kind's priority: higher runs first. */
-  readonly priority?: number | undefined
-  /** The principal submitting the task; recorded as its owner. */
-  readonly owner?: string | undefined
-  /** Overrides the kind's choice when another task holds the exclusive key. */
-  readonly onConflict?: OnConflict | undefined
-}
+/** Options of one submission (defined with the policy it overrides). */
+export type { SubmitOptions } from "./TaskPolicy.ts"
 
 /** Counts of what the supervisor holds right now. */
 export interface TaskStats {
@@ -97,44 +73,6 @@ export interface TaskStats {
   /** Running tasks per kind. */
   readonly runningByKind: Readonly<Record<string, number>>
   readonly accepting: boolean
-}
-
-/** How `Tasks.schedule` submits: on which ticks, and what a tick does while the previous run is unfinished. */
-export interface ScheduleOptions {
-  /** When to submit, e.g. `Schedule.cron("0 * * * *")` or `Schedule.spaced("5 minutes")`; the first run waits for the first tick. */
-  readonly schedule: Schedule.Schedule<unknown, unknown, unknown>
-  /** `skip` the tick (default), `queue` it behind the previous run, or `allow` both to run. */
-  readonly overlap?: "skip" | "queue" | "allow" | undefined
-  /** Options of every submission. */
-  readonly submit?: SubmitOptions | undefined
-}
-
-/** How `Tasks.daemon` restarts its task. */
-export interface DaemonOptions {
-  /** The delays between restarts, e.g. `Schedule.exponential("1 second")`; when it ends, the daemon stops. */
-  readonly restart: Schedule.Schedule<unknown, unknown, unknown>
-  /** Restart on `failure` only (default), or `always` (any end but an interruption). */
-  readonly restartOn?: "failure" | "always" | undefined
-  /** A run that lasted this long starts `restart` over from its first delay. Default: 1 minute. */
-  readonly resetAfter?: Duration.Input | undefined
-  /** Options of every submission. */
-  readonly submit?: SubmitOptions | undefined
-}
-
-/** A recurring submission: cancel it, or read the last task it submitted. */
-export interface Recurring {
-  readonly cancel: Effect.Effect<void>
-  readonly lastTask: Effect.Effect<Option.Option<string>>
-}
-
-/** A daemon: a task kept running, restarted on the schedule when it ends. */
-export interface Daemon {
-  /** The id of the task currently standing for the daemon, if one was submitted. */
-  readonly current: Effect.Effect<Option.Option<string>>
-  /** How many times the daemon's task has been (re)started. */
-  readonly starts: Effect.Effect<number>
-  /** Stops restarting and interrupts the current task. */
-  readonly stop: Effect.Effect<void>
 }
 
 /** Errors of submitting a task. */
@@ -199,8 +137,8 @@ export class Tasks extends Context.Service<Tasks, {
   schedule<K extends Task.Any>(
     kind: K,
     payload: Task.Payload<K>,
-    options: ScheduleOptions
-  ): Effect.Effect<Recurring, InvalidPayload | UnknownTaskKind>
+    options: Schedules.ScheduleOptions
+  ): Effect.Effect<Schedules.Recurring, InvalidPayload | UnknownTaskKind>
   /**
    * Keeps a task of the kind running, like systemd's `Restart=`: when it fails
    * (or, with `restartOn: "always"`, ends in any way but an interruption) it is
@@ -210,8 +148,8 @@ export class Tasks extends Context.Service<Tasks, {
   daemon<K extends Task.Any>(
     kind: K,
     payload: Task.Payload<K>,
-    options: DaemonOptions
-  ): Effect.Effect<Daemon, InvalidPayload | UnknownTaskKind>
+    options: Schedules.DaemonOptions
+  ): Effect.Effect<Schedules.Daemon, InvalidPayload | UnknownTaskKind>
 }>()("@chainjobs/tasks/Tasks") {}
 
 /** Marks a defect as retryable while a kind's retry policy asks for defect retries. */
@@ -231,8 +169,8 @@ const finishedAt = (kind: Task.Any, at: number) => ({ finishedAt: at, expiresAt:
 const unknownKind = (name: string) => new UnknownTaskKind({ kind: name, message: `no task kind "${name}" is registered` })
 
 /** Makes a supervisor in the current scope; closing the scope shuts it down gracefully. */
-export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorConfig> = {}) {
-  const config = { ...defaults, ...options }
+export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfig.TasksConfig | Scope.Scope> = Effect.gen(function*() {
+  const config = yield* TasksConfig.TasksConfig
   const store = yield* TaskStore
   const clock = yield* Clock.Clock
   const context = yield* Effect.context<never>()
@@ -791,13 +729,16 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskSupervisorC
       accepting
     })),
     schedule: (kind, payload, options) =>
-      Effect.andThen(validate(kind, payload), recurring.schedule(tasks, scope, kind, payload, options)),
+      Effect.andThen(validate(kind, payload), Schedules.schedule(tasks, scope, kind, payload, options)),
     daemon: (kind, payload, options) =>
-      Effect.andThen(validate(kind, payload), recurring.daemon(tasks, scope, kind, payload, options))
+      Effect.andThen(validate(kind, payload), Schedules.daemon(tasks, scope, kind, payload, options))
   })
   return tasks
 })
 
+/** The supervisor as a layer, reading its settings from `TasksConfig`. Requires a `TaskStore`. */
+export const layerConfig: Layer.Layer<Tasks, never, TaskStore | TasksConfig.TasksConfig> = Layer.effect(Tasks, make)
+
 /** The supervisor as a layer, with the given settings over the defaults. Requires a `TaskStore`. */
-export const layer = (options: Partial<TaskSupervisorConfig> = {}): Layer.Layer<Tasks, never, TaskStore> =>
-  Layer.effect(Tasks, make(options))
+export const layer = (options?: Partial<TasksConfig.TasksConfig["Service"]>): Layer.Layer<Tasks, never, TaskStore> =>
+  Layer.provide(layerConfig, TasksConfig.layer(options))

@@ -103,7 +103,7 @@ export const layerChains = (
 export const layerTasks = (
   settings: ServerSettings
 ): Layer.Layer<Tasks.Tasks | TaskStore.TaskStore, Exclude<StartError, HttpServerError.ServeError>> => {
-  const supervisor = Tasks.layer({ maxWorkers: settings.maxWorkers, shutdownGracePeriod: settings.shutdownGrace })
+  const supervisor = Tasks.layer(settings.tasks)
   const kinds = Option.match(layerChains(settings), {
     onNone: () => Layer.merge(DemoTasks.layer, TaskLog.layer).pipe(Layer.provideMerge(supervisor)),
     onSome: (chains) =>

@@ -16,10 +16,16 @@
  * | `CHAINJOBS_MAX_WORKERS` | `--max-workers` | `100` |
  * | `CHAINJOBS_SUBMIT_LIMIT` | `--submit-limit` | `1000` submissions per principal per second |
  * | `CHAINJOBS_SHUTDOWN_GRACE` | `--shutdown-grace` | `30 seconds` |
+ * | `CHAINJOBS_HEARTBEAT_CHECK_INTERVAL` | | `10 seconds` |
+ * | `CHAINJOBS_RETENTION_SWEEP_INTERVAL` | | `1 minute` |
+ *
+ * The supervisor's settings (workers, grace period, watchdog and sweep
+ * periods) are `TasksConfig`'s, read by its own `config` under these names.
  *
  * @since 0.1.0
  */
-import { Config, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { TasksConfig } from "@chainjobs/tasks"
+import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
@@ -62,12 +68,10 @@ export interface ServerSettings {
   readonly authTokens: Readonly<Record<string, Redacted.Redacted<string>>>
   /** Principals that see and control every task and may purge. Default: none. */
   readonly admins: ReadonlyArray<string>
-  /** At most this many tasks run at once. Default: 100. */
-  readonly maxWorkers: number
+  /** The supervisor's settings: workers running at once, shutdown grace, watchdog and sweep periods. */
+  readonly tasks: TasksConfig.TasksConfig["Service"]
   /** Submissions a principal may make per second, over REST and RPC together. Default: 1000. */
   readonly submitLimit: number
-  /** How long a shutdown lets running tasks finish before interrupting them. Default: 30 seconds. */
-  readonly shutdownGrace: Duration.Duration
 }
 
 /** The defaults of every setting. */
@@ -80,9 +84,8 @@ export const defaults: ServerSettings = {
   devChain: true,
   authTokens: {},
   admins: [],
-  maxWorkers: 100,
-  submitLimit: 1000,
-  shutdownGrace: Duration.seconds(30)
+  tasks: TasksConfig.defaults,
+  submitLimit: 1000
 }
 
 /** A setting has a value the service cannot use. */
@@ -111,9 +114,8 @@ export const config: Config.Config<ServerSettings> = Config.all({
     Config.withDefault({})
   ),
   admins: Config.Array(Schema.NonEmptyString, "CHAINJOBS_ADMINS").pipe(Config.withDefault([])),
-  maxWorkers: Config.schema(PositiveInt, "CHAINJOBS_MAX_WORKERS").pipe(Config.withDefault(defaults.maxWorkers)),
-  submitLimit: Config.schema(PositiveInt, "CHAINJOBS_SUBMIT_LIMIT").pipe(Config.withDefault(defaults.submitLimit)),
-  shutdownGrace: Config.Duration("CHAINJOBS_SHUTDOWN_GRACE").pipe(Config.withDefault(defaults.shutdownGrace))
+  tasks: TasksConfig.config,
+  submitLimit: Config.schema(PositiveInt, "CHAINJOBS_SUBMIT_LIMIT").pipe(Config.withDefault(defaults.submitLimit))
 }).pipe(Config.map((settings) => ({
   ...settings,
   authTokens: Object.fromEntries(Object.entries(settings.authTokens).map(([name, token]) => [name, Redacted.make(token)]))

@@ -46,8 +46,8 @@ describe("ServerConfig", () => {
       assert.deepStrictEqual(Object.keys(settings.authTokens), ["alice", "ops"])
       assert.strictEqual(Redacted.value(settings.authTokens.alice), "t1")
       assert.deepStrictEqual(settings.admins, ["ops"])
-      assert.strictEqual(settings.maxWorkers, 8)
-      assert.strictEqual(Duration.toMillis(settings.shutdownGrace), 5000)
+      assert.strictEqual(settings.tasks.maxWorkers, 8)
+      assert.strictEqual(Duration.toMillis(Duration.fromInputUnsafe(settings.tasks.shutdownGracePeriod)), 5000)
     }))
 
   it.effect("a bad value fails with a message naming the variable", () =>

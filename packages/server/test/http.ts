@@ -1,12 +1,13 @@
 /** Helpers for talking to a server under test over real HTTP on 127.0.0.1. */
 import { Duration, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
+import { TasksConfig } from "@chainjobs/tasks"
 import * as Server from "../src/Server.ts"
 import * as ServerConfig from "../src/ServerConfig.ts"
 
 /** The whole service on a free port, with the given settings. */
 export const testServer = (settings: Partial<ServerConfig.ServerSettings> = {}) =>
-  Server.layer.pipe(Layer.provide(ServerConfig.layerTest({ port: 0, dataDir: ":memory:", devChain: false, shutdownGrace: Duration.seconds(1), ...settings })))
+  Server.layer.pipe(Layer.provide(ServerConfig.layerTest({ port: 0, dataDir: ":memory:", devChain: false, tasks: TasksConfig.make({ shutdownGracePeriod: Duration.seconds(1) }), ...settings })))
 
 /** The base URL of the server under test. */
 export const baseUrl = Effect.map(HttpServer.HttpServer, (server) => HttpServer.formatAddress(server.address))

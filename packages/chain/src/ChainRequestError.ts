@@ -1,7 +1,8 @@
 /**
  * The one error of talking to a chain: `ChainRequestError`, whose `reason` says what
  * went wrong. Transient reasons (a timeout, a 429, a 5xx, a dropped
- * connection, a garbled answer, an open circuit) are retried with backoff and
+ * connection, a garbled answer, a block the answering node does not have
+ * yet, an open circuit) are retried with backoff and
  * fail over to another endpoint; the others are final — `JsonRpc` (the node
  * answered with an error), `PoolExhausted` (no connection within the acquire
  * timeout) and `UnknownChain` are never retried.
@@ -31,6 +32,13 @@ export class HttpStatus extends Schema.TaggedClass<HttpStatus>()("HttpStatus", {
 /** The connection failed or was dropped. Transient. */
 export class Network extends Schema.TaggedClass<Network>()("Network", {
   endpoint: Schema.String,
+  detail: Schema.String
+}) {}
+
+/** The node answered that it does not have the block asked about (it lags behind others of the provider). Transient. */
+export class MissingBlock extends Schema.TaggedClass<MissingBlock>()("MissingBlock", {
+  endpoint: Schema.String,
+  code: Schema.Number,
   detail: Schema.String
 }) {}
 
@@ -72,6 +80,7 @@ export const ChainRequestErrorReason = Schema.Union([
   HttpStatus,
   Network,
   InvalidResponse,
+  MissingBlock,
   JsonRpc,
   PoolExhausted,
   Unavailable,
@@ -92,6 +101,8 @@ const describe = (reason: ChainRequestErrorReason): string => {
     case "Network":
     case "InvalidResponse":
       return `${reason.endpoint}: ${reason.detail}`
+    case "MissingBlock":
+      return `${reason.endpoint}: block not there yet (JSON-RPC error ${reason.code}: ${reason.detail})`
     case "JsonRpc":
       return `${reason.endpoint}: JSON-RPC error ${reason.code}: ${reason.detail}`
     case "PoolExhausted":
@@ -119,6 +130,7 @@ export const isTransient = (error: ChainRequestError): boolean => {
     case "RateLimited":
     case "Network":
     case "InvalidResponse":
+    case "MissingBlock":
     case "Unavailable":
       return true
     case "HttpStatus":

@@ -4,7 +4,7 @@
  * `acquireTimeout` fails with `PoolExhausted`), a rate limiter (token bucket
  * from `effect/persistence`, in whatever `RateLimiterStore` is provided), a
  * pause after a 429 (or a JSON-RPC error that says the request budget is
- * spent), and a per-request timeout. It sends one call or a batch
+ * spent, by the table of `ProviderErrors`), and a per-request timeout. It sends one call or a batch
  * and classifies every failure as an `ChainRequestError` reason; retries and failover
  * belong to `EvmClient`.
  *
@@ -166,12 +166,14 @@ export const make = Effect.fn("EndpointPool.make")(function*(
       if (answer.status === 408 || answer.status >= 500) return yield* fail(new HttpStatus({ endpoint, status: answer.status }))
       // a rate limit told as a JSON-RPC error is a 429 too (not the node's verdict on the request)
       const results = JsonRpc.decode(endpoint, answer.body, calls.length, firstId).pipe(
-        Effect.catchIf(JsonRpc.isRateLimitAnswer, () => rateLimited(answer.retryAfterMillis ?? pauseMillis))
+        Effect.catchIf(JsonRpc.isRateLimitAnswer, () => rateLimited(answer.retryAfterMillis ?? pauseMillis)),
+        Effect.mapError(JsonRpc.missingBlock)
       )
       if (answer.status < 300) return yield* results
-      // a 4xx is the node's verdict when it carries a JSON-RPC error, a transport failure otherwise
+      // a 4xx is the node's verdict when it carries a JSON-RPC error (read as any other: a spent budget, a missing
+      // block...), a transport failure otherwise
       const decoded = yield* Effect.result(results)
-      return yield* Result.isFailure(decoded) && decoded.failure.reason._tag === "JsonRpc"
+      return yield* Result.isFailure(decoded) && decoded.failure.reason._tag !== "InvalidResponse"
         ? Effect.fail(decoded.failure)
         : fail(new HttpStatus({ endpoint, status: answer.status }))
     }).pipe(Effect.tapError(() => Metric.update(failures, 1)))

@@ -29,6 +29,7 @@ import {
 } from "viem"
 import type { ChainConfig } from "./ChainConfig.ts"
 import * as EndpointPool from "./EndpointPool.ts"
+import * as ProviderErrors from "./ProviderErrors.ts"
 import { InvalidResponse, isTransient, ChainRequestError, Unavailable } from "./ChainRequestError.ts"
 
 /** An `eth_getLogs` filter over an inclusive block range. */
@@ -74,11 +75,9 @@ export interface EvmClient {
   readonly health: Effect.Effect<ReadonlyArray<EndpointHealth>>
 }
 
-const rangeTooLarge = /block range|range (is )?too (large|wide|big)|too many (results|logs|blocks)|returned more than|exceed|response size/i
-
-/** Whether an error is a node rejecting an `eth_getLogs` range as too large. */
+/** Whether an error is a node rejecting an `eth_getLogs` range (or its result) as too large, by the table of `ProviderErrors`. */
 export const isRangeTooLarge = (error: ChainRequestError): boolean =>
-  error.reason._tag === "JsonRpc" && (error.reason.code === -32005 || rangeTooLarge.test(error.reason.detail))
+  error.reason._tag === "JsonRpc" && ProviderErrors.classify(error.reason.code, error.reason.detail) === "RangeTooLarge"
 
 const chunk = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const chunks: Array<ReadonlyArray<A>> = []

@@ -2,8 +2,9 @@
  * A JSON-RPC proxy on 127.0.0.1 that injects faults: it answers 429 or 500,
  * stalls (never answers), garbles the body, or rejects `eth_getLogs` ranges
  * above a size, at set rates, drawn from a seeded generator so that a run is
- * reproducible; it can also hold back the calls of one method, or lose
- * the answers to them after they reached the node. Everything else is forwarded to the target node. It counts
+ * reproducible; it can also hold back the calls of one method, lose
+ * the answers to them after they reached the node, or answer them with a
+ * given provider's JSON-RPC error. Everything else is forwarded to the target node. It counts
  * what it did, so a test can check that faults really happened.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -27,6 +28,22 @@ export interface Faults {
   /** The next this many calls of `dropAnswerMethod` reach the node, but their answers never come back. */
   readonly dropAnswers: number
   readonly dropAnswerMethod: string | undefined
+  /** The JSON-RPC error (and HTTP status, default 200) answered to a range above `maxLogRange`. */
+  readonly rangeError: ProviderError
+  /** A provider's JSON-RPC error answered to requests calling `providerErrorMethod` (any, if undefined)... */
+  readonly providerError: ProviderError | undefined
+  readonly providerErrorMethod: string | undefined
+  /** ...at this rate... */
+  readonly providerErrorRate: number
+  /** ...or to the next this many of them. */
+  readonly providerErrorTimes: number
+}
+
+/** A JSON-RPC error as a provider sends it. */
+export interface ProviderError {
+  readonly code: number
+  readonly message: string
+  readonly status?: number | undefined
 }
 
 /** No faults. */
@@ -41,7 +58,12 @@ export const none: Faults = {
   slowMethod: undefined,
   slowMillis: 0,
   dropAnswers: 0,
-  dropAnswerMethod: undefined
+  dropAnswerMethod: undefined,
+  rangeError: { code: -32005, message: "query exceeds max block range" },
+  providerError: undefined,
+  providerErrorMethod: undefined,
+  providerErrorRate: 0,
+  providerErrorTimes: 0
 }
 
 /** What the proxy did so far. */
@@ -54,6 +76,7 @@ export interface Counts {
   stall: number
   garble: number
   rangeRejected: number
+  providerError: number
   /** The blocks of the `eth_getBlockByNumber` calls forwarded, in order. */
   blocksRead: Array<number>
 }
@@ -91,7 +114,7 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
     Effect.callback<{ readonly proxy: FaultProxy; readonly close: () => void }>((resume) => {
       let current: Faults = { ...none, ...faults }
       const next = random(seed)
-      const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, rpcRateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0, blocksRead: [] }
+      const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, rpcRateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0, providerError: 0, blocksRead: [] }
       const stalled = new Set<ServerResponse>()
       const handle = async (request: IncomingMessage, response: ServerResponse) => {
         const chunks: Array<Buffer> = []
@@ -123,12 +146,25 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
         const tooLarge = messages.find((message) => logRange(message) > current.maxLogRange)
         if (tooLarge !== undefined) {
           counts.rangeRejected++
-          const error = {
+          const { code, message, status } = current.rangeError
+          const error = { jsonrpc: "2.0", id: tooLarge.id, error: { code, message: `${message} (${current.maxLogRange})` } }
+          return response.writeHead(status ?? 200, { "content-type": "application/json" }).end(JSON.stringify(error))
+        }
+        const injected = current.providerError
+        if (
+          injected !== undefined &&
+          messages.some((message) => current.providerErrorMethod === undefined || message.method === current.providerErrorMethod) &&
+          (current.providerErrorTimes > 0 || next() < current.providerErrorRate)
+        ) {
+          if (current.providerErrorTimes > 0) current = { ...current, providerErrorTimes: current.providerErrorTimes - 1 }
+          counts.providerError++
+          const errors = messages.map((message) => ({
             jsonrpc: "2.0",
-            id: tooLarge.id,
-            error: { code: -32005, message: `query exceeds max block range ${current.maxLogRange}` }
-          }
-          return response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(error))
+            id: message.id,
+            error: { code: injected.code, message: injected.message }
+          }))
+          return response.writeHead(injected.status ?? 200, { "content-type": "application/json" })
+            .end(JSON.stringify(Array.isArray(parsed) ? errors : errors[0]))
         }
         if (messages.some((message) => message.method === current.slowMethod)) {
           await new Promise((resolve) => setTimeout(resolve, current.slowMillis))

@@ -3,7 +3,8 @@
  * (an array); answers are matched to calls by id, whatever their order.
  */
 import { Effect } from "effect"
-import { InvalidResponse, JsonRpc, ChainRequestError } from "../ChainRequestError.ts"
+import { ChainRequestError, InvalidResponse, JsonRpc, MissingBlock } from "../ChainRequestError.ts"
+import * as ProviderErrors from "../ProviderErrors.ts"
 
 /** One JSON-RPC call. */
 export interface Call {
@@ -71,14 +72,18 @@ export const decode = (endpoint: string, body: string, count: number, firstId: n
     return Effect.succeed(results as ReadonlyArray<unknown>)
   })
 
-const rateLimitedDetail = /rate.?limit|too many requests|request rate|daily request|exceeded (your |the )?(quota|capacity|compute units)/i
-
 /**
  * Whether a JSON-RPC error is the provider refusing for its request budget
- * (some answer HTTP 200 with such an error instead of a 429): code 429 or
- * -32029, or a message that says so. Infura's -32005 means either that or a
- * result too large, so the message decides.
+ * (some answer HTTP 200 or 4xx with such an error instead of a 429), by the
+ * table of `ProviderErrors`.
  */
 export const isRateLimitAnswer = (error: ChainRequestError): boolean =>
-  error.reason._tag === "JsonRpc" &&
-  (error.reason.code === 429 || error.reason.code === -32029 || rateLimitedDetail.test(error.reason.detail))
+  error.reason._tag === "JsonRpc" && ProviderErrors.classify(error.reason.code, error.reason.detail) === "RateLimited"
+
+/** A JSON-RPC error saying that the answering node does not have the block, as the transient `MissingBlock`; others as they are. */
+export const missingBlock = (error: ChainRequestError): ChainRequestError =>
+  error.reason._tag === "JsonRpc" && ProviderErrors.classify(error.reason.code, error.reason.detail) === "MissingBlock"
+    ? new ChainRequestError({
+      reason: new MissingBlock({ endpoint: error.reason.endpoint, code: error.reason.code, detail: error.reason.detail })
+    })
+    : error

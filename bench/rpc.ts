@@ -21,8 +21,7 @@ import { fileURLToPath } from "node:url"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Exit, Layer, Schema, Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
-import { RateLimiter } from "effect/persistence"
-import { Task, TaskStore, Tasks } from "@chainjobs/tasks"
+import { Task, TaskAccess, TaskStore, Tasks } from "@chainjobs/tasks"
 import { Auth, TaskRpcClient, TaskRpcServer } from "@chainjobs/rpc"
 import { fmt, medianRate, perSecond, table } from "./_measure.ts"
 
@@ -55,9 +54,8 @@ const serve = (disableTracing: boolean) => Effect.gen(function*() {
 }).pipe(Effect.provide(
   HttpRouter.serve(TaskRpcServer.layerWebsocket({ path: "/ws", disableTracing }), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provide([
-      supervisor,
-      RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
-      Auth.layer({ tokens })
+      TaskAccess.layer().pipe(Layer.provideMerge(supervisor)),
+      Auth.layerTokens(tokens)
     ]),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
   )

@@ -7,9 +7,8 @@ import { createServer } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Exit, Layer, Schema, Stream } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
-import { RateLimiter } from "effect/persistence"
 import { Auth, TaskRpcClient, TaskRpcServer } from "@chainjobs/rpc"
-import { Task, TaskContext, TaskStore, Tasks } from "@chainjobs/tasks"
+import { Task, TaskAccess, TaskContext, TaskStore, Tasks } from "@chainjobs/tasks"
 
 // The task kind: the same definition on both sides.
 const Reconcile = Task.define("reconcile", {
@@ -31,9 +30,12 @@ const ReconcileLive = Task.implement(Reconcile, ({ accounts }) =>
 
 const Server = HttpRouter.serve(TaskRpcServer.layerWebsocket({ path: "/ws" }), { disableLogger: true, disableListenLog: true }).pipe(
   Layer.provide([
-    ReconcileLive.pipe(Layer.provideMerge(Tasks.layer()), Layer.provideMerge(TaskStore.layerMemory)),
-    RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
-    Auth.layer({ tokens: { "billing-token": { principal: "billing" } } })
+    TaskAccess.layer().pipe(
+      Layer.provideMerge(ReconcileLive),
+      Layer.provideMerge(Tasks.layer()),
+      Layer.provideMerge(TaskStore.layerMemory)
+    ),
+    Auth.layerTokens({ "billing-token": { principal: "billing" } })
   ]),
   Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )

@@ -9,14 +9,14 @@
  */
 import type { Effect, Exit, Stream } from "effect"
 import type { RpcClientError } from "effect/rpc"
-import type { TaskError, TaskInfo } from "@chainjobs/tasks"
-import type { Forbidden, MalformedRequest, Unauthenticated } from "./TaskRpcError.ts"
+import type { TaskAccessError, TaskError, TaskInfo } from "@chainjobs/tasks"
+import type { MalformedRequest } from "./TaskRpcError.ts"
 
-/** What any call can fail with before reaching its handler: the transport, the token, or a malformed request. */
-export type CallError = RpcClientError.RpcClientError | Unauthenticated | MalformedRequest
+/** What any call can fail with before reaching its handler: the transport, the token (`TaskAccessError`), or a malformed request. */
+export type CallError = RpcClientError.RpcClientError | TaskAccessError.TaskAccessError | MalformedRequest
 
-/** What reading or controlling a task can fail with. */
-export type AccessError = TaskError.TaskNotFound | TaskError.TaskStoreError | Forbidden | CallError
+/** What reading or controlling a task can fail with (another principal's task is not found, like a missing one). */
+export type AccessError = TaskError.TaskNotFound | TaskError.TaskStoreError | CallError
 
 /** A handle to a remote task whose success is `A` and typed error is `E`. */
 export interface RemoteTaskHandle<A, E> {

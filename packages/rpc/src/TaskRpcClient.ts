@@ -18,11 +18,10 @@
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { Context, Duration, Effect, Exit, Layer, Schedule, Stream } from "effect"
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
-import { Task, TaskError, type TaskInfo, type TaskPolicy, type TaskQuery } from "@chainjobs/tasks"
+import { Task, type TaskAccess, TaskError, type TaskInfo, type TaskPolicy, type TaskQuery } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
 import type { AccessError, CallError, RemoteTaskHandle } from "./RemoteTaskHandle.ts"
-import type { Forbidden, PayloadTooLarge, RateLimited } from "./TaskRpcError.ts"
-import { type TaskStats, TaskRpcs } from "./TaskRpcs.ts"
+import { TaskRpcs } from "./TaskRpcs.ts"
 
 /** Settings of the client. */
 export interface TaskRpcClientConfig {
@@ -58,9 +57,7 @@ export type SubmitError =
   | TaskError.SubmitRejected
   | TaskError.UnknownTaskKind
   | TaskError.TaskStoreError
-  | RateLimited
-  | PayloadTooLarge
-  | Forbidden
+  | TaskError.TaskNotFound
   | CallError
 
 /** The raw `effect/rpc` client of `TaskRpcs`. */
@@ -75,7 +72,7 @@ export class TaskRpcClient extends Context.Service<TaskRpcClient, {
     options?: SubmitOptions
   ): Effect.Effect<RemoteTaskHandle<Task.Success<K>, Task.Error<K>>, SubmitError>
   /**
-   * Submits a task and waits for its result in one call (the seeds' synchronous
+   * Submits a task and waits for its result in one call (synchronous
    * mode): its success, or its kind's typed error. Stopping the call leaves the task running.
    */
   run<K extends Task.Any>(
@@ -91,15 +88,15 @@ export class TaskRpcClient extends Context.Service<TaskRpcClient, {
   /** A task's current record. */
   get(id: string): Effect.Effect<TaskInfo.TaskInfo, AccessError>
   /** Lists the records the caller may see, newest first. */
-  list(query?: TaskQuery.TaskQuery): Effect.Effect<TaskQuery.TaskPage, TaskError.TaskStoreError | Forbidden | CallError>
+  list(query?: TaskQuery.TaskQuery): Effect.Effect<TaskQuery.TaskPage, TaskError.TaskStoreError | CallError>
   /** Interrupts a task on the server and waits until it has stopped. */
   interrupt(id: string): Effect.Effect<void, AccessError>
   /** Deletes a task's record, interrupting it first if it has not finished. */
   delete(id: string): Effect.Effect<void, AccessError>
   /** Deletes finished records (admins only); returns how many. */
-  purge(filter: TaskQuery.PurgeFilter): Effect.Effect<number, TaskError.TaskStoreError | Forbidden | CallError>
+  purge(filter: TaskQuery.PurgeFilter): Effect.Effect<number, TaskError.TaskStoreError | CallError>
   /** What the server's supervisor holds right now. */
-  readonly stats: Effect.Effect<TaskStats, CallError>
+  readonly stats: Effect.Effect<TaskAccess.TaskStats, CallError>
   /** Every change of every task the caller may see, from now on. Changes made while reconnecting are missed. */
   readonly watchAll: Stream.Stream<TaskInfo.TaskInfo, CallError>
 }>()("@chainjobs/rpc/TaskRpcClient") {}

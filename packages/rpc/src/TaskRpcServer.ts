@@ -1,8 +1,8 @@
 /**
- * The server side of `TaskRpcs`: handlers over the `Tasks` supervisor that
- * enforce ownership, payload size and a per-principal submission rate, and
- * layers that mount them into an existing `HttpRouter` over HTTP (streaming
- * with ndjson framing) or WebSocket.
+ * The server side of `TaskRpcs`: handlers that map each call onto the
+ * runtime's access facade (`TaskAccess`: ownership, admins, the submission
+ * quota, the payload limit), and layers that mount them into an existing
+ * `HttpRouter` over HTTP (streaming with ndjson framing) or WebSocket.
  *
  * A task belongs to the principal that submitted it. A principal reads,
  * follows, interrupts and deletes only its own tasks and lists only those;
@@ -12,131 +12,66 @@
  * const Rpc = Layer.mergeAll(
  *   TaskRpcServer.layerHttp({ path: "/rpc" }),
  *   TaskRpcServer.layerWebsocket({ path: "/ws" })
- * ).pipe(Layer.provide([Auth.layer(config), RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory))]))
+ * ).pipe(Layer.provide([Auth.layer, Principal.layer(tokens), TaskAccess.layer()]))
  * HttpRouter.serve(Rpc).pipe(Layer.provide(NodeHttpServer.layer(createServer, { port: 8080 })))
  * ```
  *
  * @since 0.1.0
  */
-import { ByteSize, Duration, Effect, Layer, Scope, Stream } from "effect"
+import { ByteSize, Effect, Layer, Scope } from "effect"
 import { HttpIncomingMessage, HttpRouter, type HttpServerRequest, type HttpServerResponse } from "effect/http"
-import { RateLimiter } from "effect/persistence"
 import { RpcSerialization, RpcServer } from "effect/rpc"
-import { TaskInfo, Tasks } from "@chainjobs/tasks"
-import { type Authentication, canSee, consumeQuota, CurrentPrincipal, forbidden } from "./Auth.ts"
+import { TaskAccess } from "@chainjobs/tasks"
+import type { Authentication } from "./Auth.ts"
 import { Malformed } from "./internal/lenient.ts"
-import { MalformedRequest, PayloadTooLarge } from "./TaskRpcError.ts"
-import { RequestValidation, type SubmitRequest, TaskRpcs } from "./TaskRpcs.ts"
+import { MalformedRequest } from "./TaskRpcError.ts"
+import { RequestValidation, TaskRpcs } from "./TaskRpcs.ts"
 
-/** Settings of the RPC server. */
+/** Settings of the RPC transport (the access rules and the payload limit are `TaskAccess`'s). */
 export interface TaskRpcServerConfig {
-  /** The largest task payload `Submit` accepts, measured as JSON, in bytes. Default: 65536 (64 KiB). */
-  readonly maxPayloadBytes: number
   /** The largest HTTP request body read, in bytes (a batch of calls, envelopes included). Default: 1048576 (1 MiB). */
   readonly maxBodyBytes: number
-  /** Submissions a principal may make per `submitWindow`. Default: 1000. */
-  readonly submitLimit: number
-  /** The window of `submitLimit` (a fixed window). Default: 1 second. */
-  readonly submitWindow: Duration.Input
   /** Skips the tracing span of every call (saves CPU when nothing collects traces). Default: false. */
   readonly disableTracing: boolean
 }
 
 /** The defaults of `TaskRpcServerConfig`. */
 export const defaults: TaskRpcServerConfig = {
-  maxPayloadBytes: 64 * 1024,
   maxBodyBytes: 1024 * 1024,
-  submitLimit: 1000,
-  submitWindow: "1 second",
   disableTracing: false
 }
 
-/** What the server layers require: the supervisor, a rate limiter and the authentication middleware. */
-export type Requirements = Tasks.Tasks | RateLimiter.RateLimiter | Authentication
+/** What the server layers require: the access facade and the authentication middleware. */
+export type Requirements = TaskAccess.TaskAccess | Authentication
 
 /** Refuses any request whose payload did not decode, naming the problem. */
 export const layerRequestValidation: Layer.Layer<RequestValidation> = Layer.succeed(RequestValidation)(
   (effect, { payload, rpc }) =>
     payload instanceof Malformed
-      ? Effect.fail(new MalformedRequest({ rpc: rpc._tag, message: `invalid ${rpc._tag} request: ${payload.description}` }))
+      ? Effect.fail(new MalformedRequest({ problem: "payload", rpc: rpc._tag, detail: payload.description }))
       : effect
 )
 
-/** The handlers of `TaskRpcs` (and the request validation middleware), with the given settings over the defaults. */
-export const layerHandlers = (options: Partial<TaskRpcServerConfig> = {}) =>
-  Layer.merge(
-    TaskRpcs.toLayer(Effect.gen(function*() {
-      const config = { ...defaults, ...options }
-      const tasks = yield* Tasks.Tasks
-      const limiter = yield* RateLimiter.RateLimiter
-
-      /** The record of a task the caller may see. */
-      const accessible = (id: string) =>
-        CurrentPrincipal.use((principal) =>
-          Effect.flatMap(tasks.get(id), (info) =>
-            canSee(principal, info) ? Effect.succeed(info) : Effect.fail(forbidden(principal, `task ${id}`))))
-
-      const checkSize = (payload: unknown) =>
-        Effect.suspend(() => {
-          const size = Buffer.byteLength(JSON.stringify(payload) ?? "null")
-          return size <= config.maxPayloadBytes ? Effect.void : Effect.fail(
-            new PayloadTooLarge({
-              size,
-              limit: config.maxPayloadBytes,
-              message: `the payload is ${size} bytes; at most ${config.maxPayloadBytes} are accepted`
-            })
-          )
-        })
-
-      /** The final record of a task, from `info` if it has finished (a final record does not change), else by waiting. */
-      const settled = (info: TaskInfo.TaskInfo) =>
-        TaskInfo.isTerminal(info.status) ? Effect.succeed(info) : tasks.awaitInfo(info.id)
-
-      /** Checks and records a submission for the calling principal; returns its task's record. */
-      const submitFor = Effect.fnUntraced(function*(request: SubmitRequest) {
-        const principal = yield* CurrentPrincipal
-        yield* checkSize(request.payload)
-        yield* consumeQuota(limiter, principal, { limit: config.submitLimit, window: config.submitWindow })
-        const handle = yield* tasks.submitEncoded(request.kind, request.payload, {
-          owner: principal.id,
-          priority: request.priority,
-          onConflict: request.onConflict
-        })
-        // Joining (`onConflict: "join"`, asked for or the kind's default) may hand back another principal's task.
-        const info = yield* Effect.catchTag(handle.info, "TaskNotFound", Effect.die)
-        return canSee(principal, info) ? info : yield* forbidden(principal, `task ${info.id}`)
-      })
-
-      return TaskRpcs.of({
-        Submit: (request) => Effect.map(submitFor(request), (info) => ({ id: info.id })),
-        Run: (request) => Effect.flatMap(submitFor(request), settled),
-        Get: ({ id }) => accessible(id),
-        Await: ({ id }) => Effect.flatMap(accessible(id), settled),
-        Watch: ({ id }) =>
-          Stream.unwrap(Effect.map(accessible(id), (info) => TaskInfo.isTerminal(info.status) ? Stream.make(info) : tasks.watch(id))),
-        Interrupt: ({ id }) => Effect.andThen(accessible(id), tasks.interrupt(id)),
-        List: Effect.fnUntraced(function*(query) {
-          const principal = yield* CurrentPrincipal
-          if (principal.admin) return yield* tasks.list(query)
-          if (query.owner !== undefined && query.owner !== principal.id) {
-            return yield* forbidden(principal, `the tasks of "${query.owner}"`)
-          }
-          return yield* tasks.list({ ...query, owner: principal.id })
-        }),
-        Delete: ({ id }) => Effect.andThen(accessible(id), tasks.delete(id)),
-        Purge: Effect.fnUntraced(function*(filter) {
-          const principal = yield* CurrentPrincipal
-          if (!principal.admin) return yield* forbidden(principal, "purge")
-          return yield* tasks.purge(filter)
-        }),
-        Stats: () => tasks.stats,
-        WatchAll: () =>
-          Stream.unwrap(CurrentPrincipal.useSync((principal) =>
-            Stream.filter(tasks.events, (info) => canSee(principal, info))))
-      })
-    })),
-    layerRequestValidation
-  )
+/** The handlers of `TaskRpcs` (and the request validation middleware): each call maps onto `TaskAccess`. */
+export const layerHandlers = Layer.merge(
+  TaskRpcs.toLayer(Effect.gen(function*() {
+    const access = yield* TaskAccess.TaskAccess
+    return TaskRpcs.of({
+      Submit: (request) => Effect.map(access.submit(request), (info) => ({ id: info.id })),
+      Run: (request) => Effect.flatMap(access.submit(request), (info) => access.awaitInfo(info.id)),
+      Get: ({ id }) => access.get(id),
+      Await: ({ id }) => access.awaitInfo(id),
+      Watch: ({ id }) => access.watch(id),
+      Interrupt: ({ id }) => access.interrupt(id),
+      List: (query) => access.list(query),
+      Delete: ({ id }) => access.delete(id),
+      Purge: (filter) => access.purge(filter),
+      Stats: () => access.stats,
+      WatchAll: () => access.events
+    })
+  })),
+  layerRequestValidation
+)
 
 type HttpApp = Effect.Effect<HttpServerResponse.HttpServerResponse, never, Scope.Scope | HttpServerRequest.HttpServerRequest>
 
@@ -151,13 +86,13 @@ const limitBody = (app: HttpApp, maxBodyBytes: number): HttpApp =>
 export const toHttpEffect = (options: Partial<TaskRpcServerConfig> = {}) =>
   RpcServer.toHttpEffect(TaskRpcs, { disableTracing: options.disableTracing ?? defaults.disableTracing }).pipe(
     Effect.map((app) => limitBody(app, options.maxBodyBytes ?? defaults.maxBodyBytes)),
-    Effect.provide(Layer.merge(layerHandlers(options), RpcSerialization.layerNdjson))
+    Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson))
   )
 
 /** Starts the RPC server in the current scope and returns the HTTP app that upgrades requests to WebSocket. */
 export const toHttpEffectWebsocket = (options: Partial<TaskRpcServerConfig> = {}) =>
   RpcServer.toHttpEffectWebsocket(TaskRpcs, { disableTracing: options.disableTracing ?? defaults.disableTracing }).pipe(
-    Effect.provide(Layer.merge(layerHandlers(options), RpcSerialization.layerNdjson))
+    Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson))
   )
 
 /** Options of the server layers: where to mount, and the server's settings. */

@@ -12,29 +12,16 @@
  */
 import { Schema, Struct } from "effect"
 import { Rpc, RpcGroup, RpcMiddleware } from "effect/rpc"
-import { TaskError, TaskInfo, TaskQuery } from "@chainjobs/tasks"
+import { TaskAccess, TaskAccessError, TaskError, TaskInfo, TaskQuery } from "@chainjobs/tasks"
 import { Authentication } from "./Auth.ts"
 import { lenient } from "./internal/lenient.ts"
-import { Forbidden, MalformedRequest, PayloadTooLarge, RateLimited } from "./TaskRpcError.ts"
+import { MalformedRequest } from "./TaskRpcError.ts"
 
 /** The RPC middleware that refuses a request whose payload does not match its Schema. */
 export class RequestValidation extends RpcMiddleware.Service<RequestValidation>()(
   "@chainjobs/rpc/TaskRpcs/RequestValidation",
   { error: MalformedRequest }
 ) {}
-
-/** The payload of `Submit`: a kind's name, the payload encoded with its Schema, and submission options. */
-export const SubmitRequest = Schema.Struct({
-  kind: Schema.String,
-  /** The task payload, encoded with the kind's payload Schema. */
-  payload: Schema.Unknown,
-  /** Overrides the kind's priority: higher runs first. */
-  priority: Schema.optionalKey(Schema.Finite),
-  /** Overrides the kind's choice when another task holds the exclusive key. */
-  onConflict: Schema.optionalKey(Schema.Literals(["reject", "join", "queue"]))
-})
-/** @see SubmitRequest */
-export type SubmitRequest = typeof SubmitRequest.Type
 
 /** The answer to `Submit`: the id of the task (the new one, or the one joined with `onConflict: "join"`). */
 export const Submitted = Schema.Struct({ id: Schema.String })
@@ -49,21 +36,13 @@ export const TaskOutcome = TaskInfo.TaskInfo.mapFields(Struct.pick(["id", "statu
 /** @see TaskOutcome */
 export type TaskOutcome = typeof TaskOutcome.Type
 
-/** What the supervisor holds right now (`Tasks.stats`). */
-export const TaskStats = Schema.Struct({
-  pending: Schema.Number,
-  running: Schema.Number,
-  maxWorkers: Schema.Number,
-  runningByKind: Schema.Record(Schema.String, Schema.Number),
-  accepting: Schema.Boolean
-})
-/** @see TaskStats */
-export type TaskStats = typeof TaskStats.Type
-
 const ById = lenient(Schema.Struct({ id: Schema.String }))
 
-/** The errors of reading or controlling one task. */
-export const TaskAccessError = Schema.Union([TaskError.TaskNotFound, TaskError.TaskStoreError, Forbidden])
+/** The errors of reading or controlling one task (another principal's task is not found, like a missing one). */
+export const TaskReadError = Schema.Union([TaskError.TaskNotFound, TaskError.TaskStoreError])
+
+/** The errors of calls the access rules may refuse outright (listing others' tasks, purging). */
+export const TaskAdminError = Schema.Union([TaskError.TaskStoreError, TaskAccessError.TaskAccessError])
 
 /** The errors of `Submit`. */
 export const SubmitError = Schema.Union([
@@ -71,47 +50,46 @@ export const SubmitError = Schema.Union([
   TaskError.SubmitRejected,
   TaskError.UnknownTaskKind,
   TaskError.TaskStoreError,
-  RateLimited,
-  PayloadTooLarge,
-  Forbidden
+  TaskError.TaskNotFound,
+  TaskAccessError.TaskAccessError
 ])
 
-/** The errors of `Run`: those of `Submit`, and a task deleted before it finished. */
-export const RunError = Schema.Union([...SubmitError.members, TaskError.TaskNotFound])
+/** The errors of `Run`: those of `Submit` (a task deleted before it finished is `TaskNotFound`). */
+export const RunError = SubmitError
 
 /** The RPC group exposing the task supervisor. */
 export class TaskRpcs extends RpcGroup.make(
   /** Submits a task owned by the caller; returns its id once it is recorded. */
-  Rpc.make("Submit", { payload: lenient(SubmitRequest), success: Submitted, error: SubmitError }),
+  Rpc.make("Submit", { payload: lenient(TaskAccess.SubmitRequest), success: Submitted, error: SubmitError }),
   /**
-   * Submits a task and waits until it has finished, in one call (the seeds'
-   * synchronous mode); returns how it ended. Stopping the call leaves the task running.
+   * Submits a task and waits until it has finished, in one call (synchronous
+   * mode); returns how it ended. Stopping the call leaves the task running.
    */
-  Rpc.make("Run", { payload: lenient(SubmitRequest), success: TaskOutcome, error: RunError }),
+  Rpc.make("Run", { payload: lenient(TaskAccess.SubmitRequest), success: TaskOutcome, error: RunError }),
   /** A task's current record. */
-  Rpc.make("Get", { payload: ById, success: TaskInfo.TaskInfo, error: TaskAccessError }),
+  Rpc.make("Get", { payload: ById, success: TaskInfo.TaskInfo, error: TaskReadError }),
   /** Waits until a task has finished and returns how it ended. Stopping the call leaves the task running. */
-  Rpc.make("Await", { payload: ById, success: TaskOutcome, error: TaskAccessError }),
+  Rpc.make("Await", { payload: ById, success: TaskOutcome, error: TaskReadError }),
   /** A task's record at once, then at every change; ends after a terminal status. */
-  Rpc.make("Watch", { payload: ById, success: TaskInfo.TaskInfo, error: TaskAccessError, stream: true }),
+  Rpc.make("Watch", { payload: ById, success: TaskInfo.TaskInfo, error: TaskReadError, stream: true }),
   /** Interrupts a task on the server (its finalizers run there) and waits until it has stopped. */
-  Rpc.make("Interrupt", { payload: ById, error: TaskAccessError }),
+  Rpc.make("Interrupt", { payload: ById, error: TaskReadError }),
   /** Lists records, newest first; a principal that is not an admin sees only its own. */
   Rpc.make("List", {
     payload: lenient(TaskQuery.TaskQuery),
     success: TaskQuery.TaskPage,
-    error: Schema.Union([TaskError.TaskStoreError, Forbidden])
+    error: TaskAdminError
   }),
   /** Deletes a task's record, interrupting it first if it has not finished. */
-  Rpc.make("Delete", { payload: ById, error: TaskAccessError }),
+  Rpc.make("Delete", { payload: ById, error: TaskReadError }),
   /** Deletes finished records by age and status (admins only); returns how many. */
   Rpc.make("Purge", {
     payload: lenient(TaskQuery.PurgeFilter),
     success: Schema.Number,
-    error: Schema.Union([TaskError.TaskStoreError, Forbidden])
+    error: TaskAdminError
   }),
   /** What the supervisor holds right now. */
-  Rpc.make("Stats", { success: TaskStats }),
+  Rpc.make("Stats", { success: TaskAccess.TaskStats }),
   /** Every change of every task the caller may see, from now on (for dashboards). */
   Rpc.make("WatchAll", { success: TaskInfo.TaskInfo, stream: true })
 ).middleware(RequestValidation).middleware(Authentication) {}

@@ -34,7 +34,7 @@ const rawFailure = (tag: string, payload: unknown, headers: ReadonlyArray<[strin
       const messages = (await response.text()).trim().split("\n").map((line) => JSON.parse(line))
       const exit = messages.find((message) => message._tag === "Exit")?.exit
       assert.strictEqual(exit?._tag, "Failure")
-      return exit.cause[0].error as { readonly _tag: string; readonly message: string }
+      return exit.cause[0].error as { readonly _tag: string; readonly detail?: string; readonly reason?: any }
     }))
 
 const runningStep = (info: { readonly status: string; readonly progress: number }) =>
@@ -119,14 +119,14 @@ describe("TaskRpcClient across processes", () => {
         assert.strictEqual(events[events.length - 1].status, "completed")
       }))
 
-    it.effect("another principal is refused", () =>
+    it.effect("another principal's task is not found, as a missing one", () =>
       Effect.gen(function*() {
         const alice = yield* overWebsocket("alice-token")
         const bob = yield* overHttp("bob-token")
         const handle = yield* alice.submit(Steps, { steps: 1000, delayMs: 10 })
         const foreign = bob.handle(Steps, handle.id)
-        assert.strictEqual(failureOf(yield* Effect.exit(foreign.info))._tag, "Forbidden")
-        assert.strictEqual(failureOf(yield* Effect.exit(foreign.interrupt))._tag, "Forbidden")
+        assert.strictEqual(failureOf(yield* Effect.exit(foreign.info))._tag, "TaskNotFound")
+        assert.strictEqual(failureOf(yield* Effect.exit(foreign.interrupt))._tag, "TaskNotFound")
         assert.strictEqual(yield* handle.status, "running")
         yield* handle.interrupt
       }))
@@ -134,10 +134,12 @@ describe("TaskRpcClient across processes", () => {
     it.effect("an unauthenticated call is refused", () =>
       Effect.gen(function*() {
         const missing = yield* rawFailure("Submit", { kind: "add", payload: { a: 1, b: 2 } }, [])
-        assert.strictEqual(missing._tag, "Unauthenticated")
+        assert.strictEqual(missing._tag, "TaskAccessError")
+        assert.deepStrictEqual(missing.reason, { _tag: "Unauthenticated", credential: "missing-token" })
         const stranger = yield* overWebsocket("stolen-token")
         const error = failureOf(yield* Effect.exit(stranger.submit(Add, { a: 1, b: 2 })))
-        assert.deepInclude(error, { _tag: "Unauthenticated", reason: "unknown-token" })
+        assert.strictEqual(error._tag, "TaskAccessError")
+        assert.deepInclude(error._tag === "TaskAccessError" ? error.reason : {}, { _tag: "Unauthenticated", credential: "unknown-token" })
       }))
 
     it.effect("a Schema-invalid request gets a MalformedRequest naming the field", () =>
@@ -145,10 +147,10 @@ describe("TaskRpcClient across processes", () => {
         const auth: ReadonlyArray<[string, string]> = [["authorization", "Bearer alice-token"]]
         const list = yield* rawFailure("List", { limit: 5000 }, auth)
         assert.strictEqual(list._tag, "MalformedRequest")
-        assert.include(list.message, "limit")
+        assert.include(list.detail, "limit")
         const submit = yield* rawFailure("Submit", { payload: { a: 1, b: 2 } }, auth)
         assert.strictEqual(submit._tag, "MalformedRequest")
-        assert.include(submit.message, "kind")
+        assert.include(submit.detail, "kind")
         const alice = yield* overHttp("alice-token")
         assert.strictEqual((yield* alice.list({ kind: ["add"], limit: 1000 })).items.every((i) => i.owner === "alice"), true)
       }))

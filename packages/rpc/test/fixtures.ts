@@ -1,7 +1,6 @@
 /** Task kinds and layers shared by the RPC tests, in process and in the server child process. */
 import { Effect, Layer, Schema } from "effect"
-import { RateLimiter } from "effect/persistence"
-import { Task, TaskContext, TaskStore, Tasks } from "@chainjobs/tasks"
+import { type Principal, Task, TaskAccess, TaskContext, TaskStore, Tasks } from "@chainjobs/tasks"
 import { Auth } from "@chainjobs/rpc"
 
 /** The typed error of `Fail`. */
@@ -56,22 +55,23 @@ export const kinds = (onFinish: (id: string, how: "interrupted" | "done") => Eff
   )
 
 /** The tokens of the tests: two principals and an admin. */
-export const tokens: Auth.AuthConfig = {
-  tokens: {
-    "alice-token": { principal: "alice" },
-    "bob-token": { principal: "bob" },
-    "root-token": { principal: "root", admin: true }
-  }
+export const tokens: Readonly<Record<string, Principal.TokenGrant>> = {
+  "alice-token": { principal: "alice" },
+  "bob-token": { principal: "bob" },
+  "root-token": { principal: "root", admin: true }
 }
 
-/** Everything the RPC server needs but the HTTP router: supervisor, kinds, rate limiter, authentication. */
-export const serverDependencies = <E, R>(implementations: Layer.Layer<never, E, R>) =>
+/** Everything the RPC server needs but the HTTP router: supervisor, kinds, the access rules, authentication. */
+export const serverDependencies = <E, R>(
+  implementations: Layer.Layer<never, E, R>,
+  access: Partial<TaskAccess.TaskAccessConfig> = {}
+) =>
   Layer.mergeAll(
-    implementations.pipe(
+    TaskAccess.layer(access).pipe(
+      Layer.provideMerge(implementations),
       Layer.provideMerge(Tasks.layer({ shutdownGracePeriod: "10 millis" })),
       Layer.provideMerge(TaskStore.layerMemory)
     ),
-    RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
-    Auth.layer(tokens)
+    Auth.layerTokens(tokens)
   )
 

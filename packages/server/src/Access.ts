@@ -1,79 +1,64 @@
 /**
- * Who may do what, the same over REST and RPC. The configured tokens name
+ * The service's access rules, mapped from its settings onto the runtime's
+ * `TaskAccess` facade, the same over REST and RPC. The configured tokens name
  * principals (`ServerConfig.authTokens`), some of them admins
  * (`ServerConfig.admins`). A principal sees and controls only the tasks it
  * submitted; an admin sees and controls all of them and alone may purge.
- * Submissions count against one per-principal quota shared by both
- * transports (`ServerConfig.submitLimit`, the RPC layer's key in one
- * `RateLimiter`).
+ * Submissions draw on one per-principal quota shared by both transports
+ * (`ServerConfig.submitLimit`), and payloads are held to one limit
+ * (`ServerConfig.maxPayloadBytes`, `ServerConfig.maxPayloadDepth`).
  *
  * With no tokens configured, auth is off: every caller is the admin
  * `anonymous`, as a local development service should be.
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Metric, Redacted } from "effect"
-import { RateLimiter } from "effect/persistence"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { Auth } from "@chainjobs/rpc"
-import { Authorization, Unauthorized } from "./RestApi.ts"
+import { Principal, TaskAccess, type Tasks } from "@chainjobs/tasks"
+import { Authorization } from "./RestApi.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 
-/** The principal every caller is while auth is off. */
-export const anonymous: Auth.Principal = { id: "anonymous", admin: true }
-
-/** The configured principals by token; empty while auth is off. */
-export const principals = (settings: ServerSettings): ReadonlyMap<string, Auth.Principal> =>
-  new Map(
-    Object.entries(settings.authTokens).map(([id, token]) => [Redacted.value(token), { id, admin: settings.admins.includes(id) }])
+/** The token table of the configured principals; empty while auth is off. */
+export const grants = (settings: ServerSettings): Readonly<Record<string, Principal.TokenGrant>> =>
+  Object.fromEntries(
+    Object.entries(settings.authTokens).map(([id, token]) => [Redacted.value(token), { principal: id, admin: settings.admins.includes(id) }])
   )
 
+/** Whether requests must carry a token: some are configured. */
+export const authEnabled = (settings: ServerSettings): boolean => Object.keys(settings.authTokens).length > 0
+
+/** The configured principals, or (auth off) everyone as `anonymous`. */
+export const layerPrincipals: Layer.Layer<Principal.Principals, never, ServerConfig> = Layer.unwrap(
+  ServerConfig.useSync((settings) =>
+    authEnabled(settings) ? Principal.layer(grants(settings)) : Principal.layerAnonymous)
+)
+
 /** The REST middleware: a bearer token (header or `access_token` parameter) names the principal. */
-export const layerRest: Layer.Layer<Authorization, never, ServerConfig> = Layer.effect(
+export const layerRest: Layer.Layer<Authorization, never, Principal.Principals> = Layer.effect(
   Authorization,
   Effect.gen(function*() {
-    const known = principals(yield* ServerConfig)
+    const principals = yield* Principal.Principals
     const check = (effect: Effect.Effect<any, any, any>, { credential }: { readonly credential: Redacted.Redacted }) => {
-      if (known.size === 0) return Effect.provideService(effect, Auth.CurrentPrincipal, anonymous)
-      const principal = known.get(Redacted.value(credential))
-      return principal === undefined
-        ? Effect.fail(new Unauthorized({ message: "missing or unknown bearer token" }))
-        : Effect.provideService(effect, Auth.CurrentPrincipal, principal)
+      const token = Redacted.value(credential)
+      return principals.authenticate(token === "" ? Option.none() : Option.some(token)).pipe(
+        Effect.catchTag("TaskAccessError", (error) => Effect.fail(error.reason)),
+        Effect.flatMap((principal) => Effect.provideService(effect, Principal.CurrentPrincipal, principal))
+      )
     }
     return Authorization.of({ bearer: check, query: check })
   })
 )
 
-/** The RPC middleware over the same principals. */
-export const layerRpc: Layer.Layer<Auth.Authentication, never, ServerConfig> = Layer.unwrap(
-  Effect.gen(function*() {
-    const known = principals(yield* ServerConfig)
-    if (known.size === 0) {
-      return Layer.succeed(Auth.Authentication)((effect) => Effect.provideService(effect, Auth.CurrentPrincipal, anonymous))
-    }
-    return Auth.layer({
-      tokens: Object.fromEntries(Array.from(known, ([token, principal]) => [token, { principal: principal.id, admin: principal.admin }]))
-    })
-  })
+/** The access facade with the service's quota and payload limit. */
+export const layerTaskAccess: Layer.Layer<TaskAccess.TaskAccess, never, ServerConfig | Tasks.Tasks> = Layer.unwrap(
+  ServerConfig.useSync((settings) =>
+    TaskAccess.layer({
+      submitLimit: settings.submitLimit,
+      submitWindow: "1 second",
+      payloadLimit: { maxBytes: settings.maxPayloadBytes, maxDepth: settings.maxPayloadDepth }
+    }))
 )
 
-/** Submissions refused for exceeding the quota, by principal, over REST and RPC. */
-export const rateLimited = Metric.counter("chainjobs_submissions_rate_limited_total", {
-  description: "Submissions refused because the principal exceeded its quota",
-  incremental: true
-})
-
-/**
- * The rate limiter the quota is kept in (in memory: per process), counting
- * every refusal in `rateLimited`, whichever transport asked.
- */
-export const layerRateLimiter: Layer.Layer<RateLimiter.RateLimiter> = Layer.effect(
-  RateLimiter.RateLimiter,
-  Effect.map(RateLimiter.make, (limiter) => ({
-    ...limiter,
-    consume: (options) =>
-      Effect.tapError(limiter.consume(options), (error) =>
-        error.reason._tag === "RateLimitExceeded" && options.key.startsWith(Auth.quotaKeyPrefix)
-          ? Metric.update(Metric.withAttributes(rateLimited, { principal: options.key.slice(Auth.quotaKeyPrefix.length) }), 1)
-          : Effect.void)
-  }))
-).pipe(Layer.provide(RateLimiter.layerStoreMemory))
+/** Everything both transports authorize with: principals, the REST and RPC middlewares, the facade. */
+export const layer = Layer.mergeAll(layerRest, Auth.layer, layerTaskAccess).pipe(Layer.provideMerge(layerPrincipals))

@@ -1,10 +1,13 @@
 /**
  * The REST facade, as a schema-first `HttpApi`: the contract the server
  * implements (`RestServer.ts`), the typed client the CLI uses, and the
- * OpenAPI document the docs page renders. It follows seed 001's job API:
- * submitting answers `202` with the URLs to follow the task, listing takes
- * `status`, `kind`, `page` and `limit`, and `?wait=true` runs a task
- * synchronously (seed 003).
+ * OpenAPI document the docs page renders. Submitting answers `202` with the
+ * URLs to follow the task, listing takes `status`, `kind`, `page` and
+ * `limit`, and `?wait=true` runs a task synchronously.
+ *
+ * Refusals of the access rules (`TaskAccess`) answer with their reason as
+ * the body: 401 `Unauthenticated`, 403 `Forbidden`, 413 `PayloadTooLarge`,
+ * 400 `PayloadTooDeep`, 429 `QuotaExceeded` (with a `Retry-After` header).
  *
  * Every endpoint under `/api` goes through `Authorization`; `/healthz` and
  * `/readyz` do not.
@@ -13,13 +16,7 @@
  */
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "effect/http-api"
-import { Auth, TaskRpcError, TaskRpcs } from "@chainjobs/rpc"
-import { TaskError, TaskInfo, TaskQuery } from "@chainjobs/tasks"
-
-/** The request carried no bearer token, or one the server does not know. */
-export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
-  message: Schema.String
-}, { httpApiStatus: 401 }) {}
+import { Principal, TaskAccess, TaskAccessError, TaskError, TaskInfo, TaskQuery } from "@chainjobs/tasks"
 
 /**
  * Bearer-token authentication. A token is read from the `Authorization:
@@ -28,13 +25,13 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthoriz
  * principal the RPC layer does.
  */
 export class Authorization extends HttpApiMiddleware.Service<Authorization, {
-  provides: Auth.CurrentPrincipal
+  provides: Principal.CurrentPrincipal
 }>()("@chainjobs/server/Authorization", {
   security: {
     bearer: HttpApiSecurity.bearer,
     query: HttpApiSecurity.apiKey({ key: "access_token", in: "query" })
   },
-  error: Unauthorized
+  error: TaskAccessError.Unauthenticated
 }) {}
 
 /** A finished task did not complete: it failed or was interrupted. The body says why. */
@@ -48,7 +45,7 @@ export class TaskFailed extends Schema.TaggedError<TaskFailed>()("TaskFailed", {
   message: Schema.String
 }, { httpApiStatus: 409 }) {}
 
-/** The answer to a submission: where to follow the task (seed 001's contract). */
+/** The answer to a submission: where to follow the task. */
 export const SubmitAccepted = Schema.Struct({
   taskId: Schema.String,
   kind: Schema.String,
@@ -106,7 +103,7 @@ export const PurgeRequest = Schema.Struct({
  * soon as the stream stands, then a `message` with each changed record.
  */
 export const TaskFeedEvent = Schema.Union([
-  Schema.Struct({ event: Schema.Literal("ready"), data: Schema.fromJsonString(TaskRpcs.TaskStats) }),
+  Schema.Struct({ event: Schema.Literal("ready"), data: Schema.fromJsonString(TaskAccess.TaskStats) }),
   Schema.Struct({ event: Schema.Literal("message"), data: Schema.fromJsonString(TaskInfo.TaskInfo) })
 ])
 /** @see TaskFeedEvent */
@@ -115,7 +112,8 @@ export type TaskFeedEvent = typeof TaskFeedEvent.Type
 const PositiveIntFromString = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(1))
 const TaskId = { id: Schema.String }
 
-const storeErrors = [TaskError.TaskNotFound, TaskError.TaskStoreError, TaskRpcError.Forbidden] as const
+/** The errors of reading or controlling one task: another principal's task is not found, like a missing one. */
+const storeErrors = [TaskError.TaskNotFound, TaskError.TaskStoreError] as const
 
 /** The task endpoints, under `/api`. */
 export class TasksGroup extends HttpApiGroup.make("tasks")
@@ -133,7 +131,9 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         TaskError.UnknownTaskKind,
         TaskError.InvalidPayload,
         TaskError.SubmitRejected,
-        TaskRpcError.RateLimited,
+        TaskAccessError.QuotaExceeded,
+        TaskAccessError.PayloadTooLarge,
+        TaskAccessError.PayloadTooDeep,
         ...storeErrors
       ]
     }).annotate(OpenApi.Description, "Submits a task of a registered kind with a JSON payload."),
@@ -166,7 +166,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
     HttpApiEndpoint.post("purge", "/purge", {
       payload: PurgeRequest,
       success: Schema.Struct({ purged: Schema.Number }),
-      error: [TaskError.TaskStoreError, TaskRpcError.Forbidden]
+      error: [TaskError.TaskStoreError, TaskAccessError.Forbidden]
     }).annotate(OpenApi.Description, "Deletes finished tasks (admins only)."),
     HttpApiEndpoint.get("allEvents", "/events", { success: HttpApiSchema.StreamSse({ events: TaskFeedEvent }) })
       .annotate(
@@ -175,7 +175,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       ),
     HttpApiEndpoint.get("kinds", "/kinds", { success: Schema.Array(KindInfo) })
       .annotate(OpenApi.Description, "The registered task kinds and their payload schemas."),
-    HttpApiEndpoint.get("stats", "/stats", { success: TaskRpcs.TaskStats })
+    HttpApiEndpoint.get("stats", "/stats", { success: TaskAccess.TaskStats })
   )
   .middleware(Authorization)
   .prefix("/api")

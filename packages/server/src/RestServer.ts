@@ -1,19 +1,18 @@
 /**
- * The server side of the REST facade: handlers of `RestApi` over the `Tasks`
- * supervisor under the access rules of `Access.ts` (ownership, admins, the
- * shared submission quota), the OpenAPI document at `/openapi.json` and an
- * offline docs page at `/docs`.
+ * The server side of the REST facade: handlers of `RestApi` that map onto the
+ * runtime's access facade (`TaskAccess`: ownership, admins, the shared
+ * submission quota, the payload limit), the OpenAPI document at
+ * `/openapi.json` and an offline docs page at `/docs`. A refusal of the access
+ * rules answers with its reason as the body (`Unauthenticated` 401,
+ * `Forbidden` 403, `PayloadTooLarge` 413, `PayloadTooDeep` 400,
+ * `QuotaExceeded` 429 with `Retry-After`).
  *
  * @since 0.1.0
  */
 import { Clock, Effect, Layer, Schema, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiScalar } from "effect/http-api"
-import { RateLimiter } from "effect/persistence"
-import { Auth } from "@chainjobs/rpc"
-import { type TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
-import * as Access from "./Access.ts"
-import { ServerConfig } from "./ServerConfig.ts"
+import { Principal, TaskAccess, TaskAccessError, type TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
 import { RestApi, TaskFailed, type TaskFeedEvent, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
 
 /** The URLs a client follows a task with. */
@@ -46,40 +45,63 @@ const resultOf = (
   }
 }
 
+/**
+ * Answers a refusal of the access rules with its reason (which carries its
+ * HTTP status), for the reasons the endpoint can meet; any other is a defect.
+ */
+const answerRefusal = <const Tag extends TaskAccessError.TaskAccessErrorReason["_tag"]>(...expected: ReadonlyArray<Tag>) =>
+<A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<
+  A,
+  Exclude<E, TaskAccessError.TaskAccessError> | Extract<TaskAccessError.TaskAccessErrorReason, { readonly _tag: Tag }>,
+  R
+> =>
+  Effect.catchIf(
+    effect,
+    (error): error is Extract<E, TaskAccessError.TaskAccessError> => error instanceof TaskAccessError.TaskAccessError,
+    (error) =>
+      (expected as ReadonlyArray<string>).includes(error.reason._tag)
+        ? Effect.fail(error.reason as Extract<TaskAccessError.TaskAccessErrorReason, { readonly _tag: Tag }>)
+        : Effect.die(error)
+  ) as any
+
+const encodeQuotaExceeded = Schema.encodeSync(TaskAccessError.QuotaExceeded)
+
+/** A 429 with the standard `Retry-After` header (whole seconds, rounded up) next to the typed body. */
+const tooManyRequests = (refusal: TaskAccessError.QuotaExceeded) =>
+  HttpServerResponse.jsonUnsafe(encodeQuotaExceeded(refusal), {
+    status: 429,
+    headers: { "retry-after": String(Math.max(1, Math.ceil(refusal.retryAfterMillis / 1000))) }
+  })
+
 /** The handlers of the task endpoints. */
 export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntraced(function*(handlers) {
+  const access = yield* TaskAccess.TaskAccess
   const tasks = yield* Tasks.Tasks
-  const limiter = yield* RateLimiter.RateLimiter
-  const { submitLimit } = yield* ServerConfig
-
-  /** The record of a task the caller may see. */
-  const accessible = (id: string) =>
-    Auth.CurrentPrincipal.use((principal) =>
-      Effect.flatMap(tasks.get(id), (info) =>
-        Auth.canSee(principal, info) ? Effect.succeed(info) : Effect.fail(Auth.forbidden(principal, `task ${id}`))))
 
   return handlers.handleAll({
-    submit: Effect.fnUntraced(function*({ params, query, payload }) {
-      const principal = yield* Auth.CurrentPrincipal
-      yield* Auth.consumeQuota(limiter, principal, { limit: submitLimit, window: "1 second" })
-      const handle = yield* tasks.submitEncoded(params.kind, payload, {
-        owner: principal.id,
-        ...(query.priority === undefined ? {} : { priority: query.priority })
-      })
-      if (query.wait === "true") return yield* tasks.awaitInfo(handle.id)
-      return { taskId: handle.id, kind: params.kind, status: "pending" as const, ...taskUrls(handle.id) }
-    }),
+    submit: ({ params, query, payload }) =>
+      answerRefusal("QuotaExceeded", "PayloadTooLarge", "PayloadTooDeep")(Effect.gen(function*() {
+        const info = yield* access.submit({
+          kind: params.kind,
+          payload,
+          ...(query.priority === undefined ? {} : { priority: query.priority })
+        })
+        if (query.wait === "true") return yield* access.awaitInfo(info.id)
+        return { taskId: info.id, kind: params.kind, status: "pending" as const, ...taskUrls(info.id) }
+      })).pipe(Effect.catchTag("QuotaExceeded", (refusal) => Effect.succeed(tooManyRequests(refusal)))),
     list: Effect.fnUntraced(function*({ query }) {
-      const principal = yield* Auth.CurrentPrincipal
       const page = query.page ?? 1
       const limit = query.limit ?? TaskQuery.defaultLimit
       const filter: TaskQuery.TaskQuery = {
         limit,
-        ...(principal.admin ? {} : { owner: principal.id }),
         ...(query.status === undefined ? {} : { status: [query.status] }),
         ...(query.kind === undefined ? {} : { kind: [query.kind] })
       }
-      const from = (cursor: string | undefined) => tasks.list(cursor === undefined ? filter : { ...filter, cursor })
+      // The filter names no owner, so the access rules cannot refuse it: only the store can fail.
+      const from = (cursor: string | undefined) =>
+        answerRefusal<never>()(access.list(cursor === undefined ? filter : { ...filter, cursor }))
       // Pages are keyset pages underneath: page n follows n - 1 cursors (a `cursor` skips the walk).
       let cursor = query.cursor
       for (let skipped = 1; query.cursor === undefined && skipped < page; skipped++) {
@@ -90,38 +112,41 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
       const found = yield* from(cursor)
       return { items: found.items, page, limit, nextCursor: found.nextCursor } satisfies TaskList
     }),
-    get: ({ params }) => accessible(params.id),
-    result: ({ params }) => Effect.flatMap(accessible(params.id), resultOf),
-    events: ({ params }) => Effect.as(accessible(params.id), tasks.watch(params.id).pipe(Stream.orDie)),
-    interrupt: ({ params }) =>
-      accessible(params.id).pipe(Effect.andThen(tasks.interrupt(params.id)), Effect.andThen(tasks.get(params.id))),
-    delete: ({ params }) => Effect.andThen(accessible(params.id), tasks.delete(params.id)),
-    purge: Effect.fnUntraced(function*({ payload }) {
-      const principal = yield* Auth.CurrentPrincipal
-      if (!principal.admin) return yield* Auth.forbidden(principal, "purge")
-      const now = yield* Clock.currentTimeMillis
-      const purged = yield* tasks.purge({
-        ...(payload.olderThanMillis === undefined ? {} : { finishedBefore: now - payload.olderThanMillis }),
-        ...(payload.status === undefined ? {} : { status: payload.status })
-      })
-      return { purged }
-    }),
+    get: ({ params }) => access.get(params.id),
+    result: ({ params }) => Effect.flatMap(access.get(params.id), resultOf),
+    events: ({ params }) =>
+      Effect.gen(function*() {
+        yield* access.get(params.id)
+        const context = yield* Effect.context<Principal.CurrentPrincipal>()
+        return access.watch(params.id).pipe(Stream.orDie, Stream.provideContext(context))
+      }),
+    interrupt: ({ params }) => Effect.andThen(access.interrupt(params.id), access.get(params.id)),
+    delete: ({ params }) => access.delete(params.id),
+    purge: ({ payload }) =>
+      answerRefusal("Forbidden")(Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const purged = yield* access.purge({
+          ...(payload.olderThanMillis === undefined ? {} : { finishedBefore: now - payload.olderThanMillis }),
+          ...(payload.status === undefined ? {} : { status: payload.status })
+        })
+        return { purged }
+      })),
     allEvents: () =>
       Effect.gen(function*() {
-        const principal = yield* Auth.CurrentPrincipal
-        const ready: TaskFeedEvent = { event: "ready", data: yield* tasks.stats }
+        const ready: TaskFeedEvent = { event: "ready", data: yield* access.stats }
+        const context = yield* Effect.context<Principal.CurrentPrincipal>()
         return Stream.concat(
           Stream.succeed(ready),
-          tasks.events.pipe(
-            Stream.filter((info) => Auth.canSee(principal, info)),
-            Stream.map((info): TaskFeedEvent => ({ event: "message", data: info }))
+          access.events.pipe(
+            Stream.map((info): TaskFeedEvent => ({ event: "message", data: info })),
+            Stream.provideContext(context)
           )
         )
       }),
     kinds: () =>
       Effect.map(tasks.kinds, (kinds) =>
         kinds.map((kind) => ({ name: kind.name, payloadSchema: Schema.toJsonSchemaDocument(kind.payload) }))),
-    stats: () => tasks.stats
+    stats: () => access.stats
   })
 }))
 
@@ -156,8 +181,7 @@ export const layerBadRequest = HttpRouter.middleware((httpEffect) =>
 export const layer = Layer.mergeAll(
   layerBadRequest,
   HttpApiBuilder.layer(RestApi, { openapiPath: "/openapi.json" }).pipe(
-    Layer.provide([layerTasks, layerHealth]),
-    Layer.provide(Access.layerRest)
+    Layer.provide([layerTasks, layerHealth])
   ),
   HttpApiScalar.layer(RestApi, { path: "/docs" })
 )

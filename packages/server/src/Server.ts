@@ -116,17 +116,15 @@ export const layerTasks = (
 }
 
 /** The RPC endpoints of `@chainjobs/rpc`: HTTP at `/rpc` (ndjson), WebSocket at `/ws`. */
-export const layerRpc = (settings: ServerSettings) =>
-  Layer.mergeAll(
-    TaskRpcServer.layerHttp({ path: "/rpc", submitLimit: settings.submitLimit }),
-    TaskRpcServer.layerWebsocket({ path: "/ws", submitLimit: settings.submitLimit })
-  ).pipe(Layer.provide(Access.layerRpc))
+export const layerRpc = Layer.mergeAll(
+  TaskRpcServer.layerHttp({ path: "/rpc" }),
+  TaskRpcServer.layerWebsocket({ path: "/ws" })
+)
 
-/** Every HTTP route of the service; REST and RPC share one submission quota. */
-export const layerRoutes = (settings: ServerSettings) =>
-  Layer.mergeAll(RestServer.layer, layerRpc(settings), Dashboard.layer, Metrics.layer).pipe(
-    Layer.provide(Access.layerRateLimiter)
-  )
+/** Every HTTP route of the service; REST and RPC map onto one access facade (one quota, one payload limit). */
+export const layerRoutes = Layer.mergeAll(RestServer.layer, layerRpc, Dashboard.layer, Metrics.layer).pipe(
+  Layer.provide(Access.layer)
+)
 
 /** Prints where the dashboard, docs and RPC endpoints of a serving server are. */
 const banner = Effect.fnUntraced(function*(server: HttpServer.HttpServer["Service"]) {
@@ -162,7 +160,7 @@ export const layer: Layer.Layer<
   yield* Effect.addFinalizer(drain)
   const tasks = yield* Layer.buildWithScope(layerTasks(settings), tasksScope)
   const http = yield* Layer.build(
-    HttpRouter.serve(layerRoutes(settings), { disableLogger: true }).pipe(
+    HttpRouter.serve(layerRoutes, { disableLogger: true }).pipe(
       Layer.provideMerge(NodeHttpServer.layer(createServer, {
         host: settings.host,
         port: settings.port,

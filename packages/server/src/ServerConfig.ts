@@ -15,6 +15,9 @@
  * | `CHAINJOBS_ADMINS` | `--admins` | none: principals (`a,b`) that see every task and may purge |
  * | `CHAINJOBS_MAX_WORKERS` | `--max-workers` | `100` |
  * | `CHAINJOBS_SUBMIT_LIMIT` | `--submit-limit` | `1000` submissions per principal per second |
+ * | `CHAINJOBS_MAX_PAYLOAD_BYTES` | `--max-payload-bytes` | `65536`: largest task payload (and REST body), in bytes |
+ * | `CHAINJOBS_MAX_PAYLOAD_DEPTH` | `--max-payload-depth` | `32`: deepest nesting of a payload's arrays and objects |
+ * | `CHAINJOBS_METRICS_TOKEN` | `--metrics-token` | none: with auth on, `/metrics` needs this bearer token or an admin's |
  * | `CHAINJOBS_SHUTDOWN_GRACE` | `--shutdown-grace` | `30 seconds` |
  * | `CHAINJOBS_HEARTBEAT_CHECK_INTERVAL` | | `10 seconds` |
  * | `CHAINJOBS_RETENTION_SWEEP_INTERVAL` | | `1 minute` |
@@ -70,8 +73,14 @@ export interface ServerSettings {
   readonly admins: ReadonlyArray<string>
   /** The supervisor's settings: workers running at once, shutdown grace, watchdog and sweep periods. */
   readonly tasks: TasksConfig.TasksConfig["Service"]
-  /** Submissions a principal may make per second, over REST and RPC together. Default: 1000. */
+  /** Submissions a principal may make per second, over REST and RPC together (a token bucket). Default: 1000. */
   readonly submitLimit: number
+  /** The largest task payload accepted on every surface (and the largest REST body), in bytes of JSON. Default: 65536. */
+  readonly maxPayloadBytes: number
+  /** The deepest nesting of arrays and objects accepted in a payload, on every surface. Default: 32. */
+  readonly maxPayloadDepth: number
+  /** With auth on, a bearer token that may read `/metrics` (an admin's token may too). Default: none. */
+  readonly metricsToken: Option.Option<Redacted.Redacted<string>>
 }
 
 /** The defaults of every setting. */
@@ -85,7 +94,10 @@ export const defaults: ServerSettings = {
   authTokens: {},
   admins: [],
   tasks: TasksConfig.defaults,
-  submitLimit: 1000
+  submitLimit: 1000,
+  maxPayloadBytes: 64 * 1024,
+  maxPayloadDepth: 32,
+  metricsToken: Option.none()
 }
 
 /** A setting has a value the service cannot use. */
@@ -115,7 +127,10 @@ export const config: Config.Config<ServerSettings> = Config.all({
   ),
   admins: Config.Array(Schema.NonEmptyString, "CHAINJOBS_ADMINS").pipe(Config.withDefault([])),
   tasks: TasksConfig.config,
-  submitLimit: Config.schema(PositiveInt, "CHAINJOBS_SUBMIT_LIMIT").pipe(Config.withDefault(defaults.submitLimit))
+  submitLimit: Config.schema(PositiveInt, "CHAINJOBS_SUBMIT_LIMIT").pipe(Config.withDefault(defaults.submitLimit)),
+  maxPayloadBytes: Config.schema(PositiveInt, "CHAINJOBS_MAX_PAYLOAD_BYTES").pipe(Config.withDefault(defaults.maxPayloadBytes)),
+  maxPayloadDepth: Config.schema(PositiveInt, "CHAINJOBS_MAX_PAYLOAD_DEPTH").pipe(Config.withDefault(defaults.maxPayloadDepth)),
+  metricsToken: Config.option(Config.NonEmptyString("CHAINJOBS_METRICS_TOKEN").pipe(Config.map((token) => Redacted.make(token))))
 }).pipe(Config.map((settings) => ({
   ...settings,
   authTokens: Object.fromEntries(Object.entries(settings.authTokens).map(([name, token]) => [name, Redacted.make(token)]))

@@ -187,7 +187,7 @@ describe("REST facade with auth tokens", () => {
       Effect.gen(function*() {
         const anonymous = yield* request("POST", "/api/tasks/demo-scan", { body: quickScan })
         assert.strictEqual(anonymous.status, 401)
-        assert.strictEqual(anonymous.body._tag, "Unauthorized")
+        assert.deepStrictEqual(anonymous.body, { _tag: "Unauthenticated", credential: "missing-token" })
         const wrong = yield* request("GET", "/api/tasks", { token: "guess" })
         assert.strictEqual(wrong.status, 401)
         assert.strictEqual((yield* request("GET", "/healthz")).status, 200)
@@ -202,19 +202,21 @@ describe("REST facade with auth tokens", () => {
         assert.strictEqual(byQuery.status, 200)
       }))
 
-    it.effect("a principal sees and controls only its own tasks; an admin sees all and alone purges", () =>
+    it.effect("a principal sees and controls only its own tasks (another's is not found); an admin sees all and alone purges", () =>
       Effect.gen(function*() {
         const mine = yield* request("POST", "/api/tasks/demo-scan", { body: endlessScan, token: "alice-token" })
         const id = mine.body.taskId
         const peek = yield* request("GET", `/api/tasks/${id}`, { token: "bob-token" })
-        assert.strictEqual(peek.status, 403)
-        assert.strictEqual(peek.body._tag, "Forbidden")
-        assert.strictEqual((yield* request("POST", `/api/tasks/${id}/interrupt`, { token: "bob-token" })).status, 403)
+        assert.strictEqual(peek.status, 404)
+        assert.strictEqual(peek.body._tag, "TaskNotFound")
+        assert.strictEqual((yield* request("POST", `/api/tasks/${id}/interrupt`, { token: "bob-token" })).status, 404)
         const bobs = yield* request("GET", "/api/tasks?limit=1000", { token: "bob-token" })
         assert.isFalse(bobs.body.items.some((task: any) => task.id === id))
         const all = yield* request("GET", "/api/tasks?limit=1000", { token: "ops-token" })
         assert.isTrue(all.body.items.some((task: any) => task.id === id))
-        assert.strictEqual((yield* request("POST", "/api/purge", { body: {}, token: "alice-token" })).status, 403)
+        const notAdmin = yield* request("POST", "/api/purge", { body: {}, token: "alice-token" })
+        assert.strictEqual(notAdmin.status, 403)
+        assert.deepStrictEqual(notAdmin.body, { _tag: "Forbidden", principal: "alice", operation: "purge" })
         const stopped = yield* request("POST", `/api/tasks/${id}/interrupt`, { token: "ops-token" })
         assert.strictEqual(stopped.body.status, "interrupted")
         const purged = yield* request("POST", "/api/purge", { body: {}, token: "ops-token" })
@@ -226,7 +228,7 @@ describe("REST facade with auth tokens", () => {
 
 describe("REST facade with a submission quota", () => {
   layer(testServer({ submitLimit: 2 }), { excludeTestServices: true })("quota", (it) => {
-    it.effect("submissions past the principal's quota are refused with 429 and counted", () =>
+    it.effect("submissions past the principal's quota are refused with 429 and Retry-After, and counted; invalid ones use none", () =>
       Effect.gen(function*() {
         // Five quick submissions hold three within one one-second window, whatever the clock: one is refused.
         const replies = []
@@ -234,9 +236,11 @@ describe("REST facade with a submission quota", () => {
         const refused = replies.filter((reply) => reply.status === 429)
         assert.isAtLeast(refused.length, 1)
         assert.isTrue(replies.every((reply) => reply.status === 202 || reply.status === 429))
-        assert.strictEqual(refused[0].body._tag, "RateLimited")
+        assert.strictEqual(refused[0].body._tag, "QuotaExceeded")
         assert.strictEqual(refused[0].body.principal, "anonymous")
         assert.strictEqual(refused[0].body.limit, 2)
+        assert.strictEqual(refused[0].headers.get("retry-after"), String(Math.ceil(refused[0].body.retryAfterMillis / 1000)))
+        assert.isAtLeast(Number(refused[0].headers.get("retry-after")), 1)
         const metrics = yield* request("GET", "/metrics")
         const counted = /chainjobs_submissions_rate_limited_total\{principal="anonymous"\} (\d+)/.exec(metrics.text)
         assert.strictEqual(Number(counted?.[1]), refused.length)

@@ -18,6 +18,7 @@ export interface Reply {
   readonly contentType: string
   readonly body: any
   readonly text: string
+  readonly headers: Headers
 }
 
 /** Sends one request to the server under test. */
@@ -34,7 +35,13 @@ export const request = (method: string, path: string, options: { body?: unknown;
       })
       const text = await response.text()
       const contentType = response.headers.get("content-type") ?? ""
-      return { status: response.status, contentType, text, body: contentType.includes("json") ? JSON.parse(text) : undefined }
+      return {
+        status: response.status,
+        contentType,
+        text,
+        headers: response.headers,
+        body: contentType.includes("json") ? JSON.parse(text) : undefined
+      }
     }))
 
 /** The `data` of every server-sent event in a body, parsed as JSON. */

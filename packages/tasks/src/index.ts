@@ -3,8 +3,13 @@
  *
  * @since 0.1.0
  */
+export * as PayloadLimit from "./PayloadLimit.ts"
+export * as Principal from "./Principal.ts"
+export * as Quota from "./Quota.ts"
 export * as Schedules from "./Schedules.ts"
 export * as Task from "./Task.ts"
+export * as TaskAccess from "./TaskAccess.ts"
+export * as TaskAccessError from "./TaskAccessError.ts"
 export * as TaskContext from "./TaskContext.ts"
 export * as TaskError from "./TaskError.ts"
 export * as TaskHandle from "./TaskHandle.ts"

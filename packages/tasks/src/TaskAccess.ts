@@ -1,0 +1,218 @@
+/**
+ * The access rules over the supervisor, the same for every transport: a
+ * principal-scoped facade of `Tasks`. Every operation acts for the
+ * `CurrentPrincipal` its transport authenticated (see `Principal`):
+ *
+ * - **Ownership.** A principal reads, awaits, follows, interrupts and deletes
+ *   only the tasks it submitted, and lists and follows only those; an admin
+ *   does all of it for every task and alone may purge. Another principal's
+ *   task is answered exactly as a missing one (`TaskNotFound`), so a caller
+ *   cannot learn which ids exist; a refused submission never names another
+ *   principal's task.
+ * - **Quota.** Submissions draw on one token bucket per principal
+ *   (`submitLimit` per `submitWindow`, see `Quota`), whichever transport
+ *   carries them. A submission refused as invalid (unknown kind, payload not
+ *   matching its kind) gives its token back.
+ * - **Payload limit.** A payload larger or deeper than `payloadLimit` is
+ *   refused before it is decoded (see `PayloadLimit`).
+ *
+ * Every refusal is a `TaskAccessError` (reasons `Unauthenticated`,
+ * `Forbidden`, `QuotaExceeded`, `PayloadTooLarge`, `PayloadTooDeep`) raised
+ * before anything is recorded.
+ *
+ * @since 0.1.0
+ */
+import { Context, Duration, Effect, Layer, Metric, Schema, Stream } from "effect"
+import { canSee, CurrentPrincipal, type Principal } from "./Principal.ts"
+import * as PayloadLimit from "./PayloadLimit.ts"
+import * as Quota from "./Quota.ts"
+import { Forbidden, QuotaExceeded, refuse, type TaskAccessError } from "./TaskAccessError.ts"
+import { InvalidPayload, SubmitRejected, TaskNotFound, type TaskStoreError, type UnknownTaskKind } from "./TaskError.ts"
+import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
+import type { OnConflict } from "./TaskPolicy.ts"
+import type { PurgeFilter, TaskPage, TaskQuery } from "./TaskQuery.ts"
+import { Tasks } from "./Tasks.ts"
+
+/** Settings of the access rules. */
+export interface TaskAccessConfig {
+  /** Submissions a principal may make per `submitWindow` (a token bucket of this size). Default: 1000. */
+  readonly submitLimit: number
+  /** The time in which a principal's `submitLimit` tokens refill. Default: 1 second. */
+  readonly submitWindow: Duration.Input
+  /** The largest and deepest payload accepted, on every transport. Default: 64 KiB, 32 levels. */
+  readonly payloadLimit: PayloadLimit.PayloadLimit
+}
+
+/** The defaults of `TaskAccessConfig`. */
+export const defaults: TaskAccessConfig = {
+  submitLimit: 1000,
+  submitWindow: "1 second",
+  payloadLimit: PayloadLimit.defaults
+}
+
+/** A submission: a kind's name, the payload encoded with its Schema, and submission options. */
+export const SubmitRequest = Schema.Struct({
+  kind: Schema.String,
+  /** The task payload, encoded with the kind's payload Schema. */
+  payload: Schema.Unknown,
+  /** Overrides the kind's priority: higher runs first. */
+  priority: Schema.optionalKey(Schema.Finite),
+  /** Overrides the kind's choice when another task holds the exclusive key. */
+  onConflict: Schema.optionalKey(Schema.Literals(["reject", "join", "queue"]))
+})
+/** @see SubmitRequest */
+export type SubmitRequest = typeof SubmitRequest.Type
+
+/** What the supervisor holds right now: counts only, open to every principal. */
+export const TaskStats = Schema.Struct({
+  pending: Schema.Number,
+  running: Schema.Number,
+  maxWorkers: Schema.Number,
+  /** Running tasks per kind. */
+  runningByKind: Schema.Record(Schema.String, Schema.Number),
+  accepting: Schema.Boolean
+})
+/** @see TaskStats */
+export type TaskStats = typeof TaskStats.Type
+
+/** Errors of a submission: the access rules', and the supervisor's. */
+export type SubmitError =
+  | TaskAccessError
+  | InvalidPayload
+  | SubmitRejected
+  | UnknownTaskKind
+  | TaskStoreError
+  | TaskNotFound
+
+/** Errors of reading or controlling one task: a foreign task is not found, like a missing one. */
+export type TaskError = TaskNotFound | TaskStoreError
+
+/** Submissions refused for exceeding the quota, by principal. */
+export const quotaExceeded = Metric.counter("chainjobs_submissions_rate_limited_total", {
+  description: "Submissions refused because the principal exceeded its quota",
+  incremental: true
+})
+
+/** The supervisor as the current principal may use it. */
+export class TaskAccess extends Context.Service<TaskAccess, {
+  /** The settings in force (transports read `payloadLimit` to refuse oversized requests at the door). */
+  readonly config: TaskAccessConfig
+  /** Submits a task owned by the caller; returns its record (the joined one with `onConflict: "join"`). */
+  submit(request: SubmitRequest): Effect.Effect<TaskInfo, SubmitError, CurrentPrincipal>
+  /** A task's current record. */
+  get(id: string): Effect.Effect<TaskInfo, TaskError, CurrentPrincipal>
+  /** Waits until a task has finished and returns its final record. */
+  awaitInfo(id: string): Effect.Effect<TaskInfo, TaskError, CurrentPrincipal>
+  /** A task's record at once, then at every change; ends after a terminal status. */
+  watch(id: string): Stream.Stream<TaskInfo, TaskError, CurrentPrincipal>
+  /** Lists records, newest first: the caller's own, or (admins) any owner's. */
+  list(query: TaskQuery): Effect.Effect<TaskPage, TaskStoreError | TaskAccessError, CurrentPrincipal>
+  /** Interrupts a task and waits until it has stopped. */
+  interrupt(id: string): Effect.Effect<void, TaskError, CurrentPrincipal>
+  /** Deletes a task's record, interrupting it first if it has not finished. */
+  delete(id: string): Effect.Effect<void, TaskError, CurrentPrincipal>
+  /** Deletes finished records by age and status (admins only); returns how many. */
+  purge(filter: PurgeFilter): Effect.Effect<number, TaskStoreError | TaskAccessError, CurrentPrincipal>
+  /** Every change of every task the caller may see, from now on. */
+  readonly events: Stream.Stream<TaskInfo, never, CurrentPrincipal>
+  /** What the supervisor holds right now. */
+  readonly stats: Effect.Effect<TaskStats>
+}>()("@chainjobs/tasks/TaskAccess") {}
+
+/** The answer for a task the caller may not see: the one a missing task gets. */
+const notFound = (id: string) => new TaskNotFound({ id, message: `no task with id ${id}` })
+
+/** The access rules over the `Tasks` of the context, with the given settings over the defaults. */
+export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfig> = {}) {
+  const config: TaskAccessConfig = { ...defaults, ...options }
+  const tasks = yield* Tasks
+  const quota = Quota.make({ limit: config.submitLimit, window: config.submitWindow })
+
+  /** The record of a task the caller may see; any other is not found. */
+  const visible = (id: string) =>
+    CurrentPrincipal.use((principal) =>
+      Effect.flatMap(tasks.get(id), (info) => canSee(principal, info) ? Effect.succeed(info) : Effect.fail(notFound(id))))
+
+  /** Takes a submission token of the principal, or refuses with how long to wait. */
+  const takeToken = (principal: Principal) =>
+    Effect.flatMap(quota.take(principal.id), (taken) =>
+      taken._tag === "Granted" ? Effect.void : Metric.update(Metric.withAttributes(quotaExceeded, { principal: principal.id }), 1).pipe(
+        Effect.andThen(Effect.fail(refuse(
+          new QuotaExceeded({
+            principal: principal.id,
+            limit: quota.rate.limit,
+            windowMillis: quota.rate.windowMillis,
+            retryAfterMillis: taken.retryAfterMillis
+          })
+        )))
+      ))
+
+  /** A key conflict, told without naming a holder the caller may not see. */
+  const hideHolder = (principal: Principal, rejected: SubmitRejected) =>
+    rejected.holder === undefined
+      ? Effect.fail(rejected)
+      : tasks.get(rejected.holder).pipe(
+        Effect.map((holder) => canSee(principal, holder)),
+        Effect.orElseSucceed(() => false),
+        Effect.flatMap((visibleHolder) => Effect.fail(visibleHolder ? rejected : keyBusyElsewhere(rejected.kind)))
+      )
+
+  const submit = Effect.fnUntraced(function*(request: SubmitRequest) {
+    const principal = yield* CurrentPrincipal
+    yield* PayloadLimit.check(config.payloadLimit, request.payload)
+    yield* takeToken(principal)
+    const handle = yield* tasks.submitEncoded(request.kind, request.payload, {
+      owner: principal.id,
+      priority: request.priority,
+      onConflict: request.onConflict as OnConflict | undefined
+    }).pipe(
+      Effect.catchTags({
+        // An invalid submission does not use up the quota.
+        InvalidPayload: (error) => Effect.andThen(quota.refund(principal.id), Effect.fail(error)),
+        UnknownTaskKind: (error) => Effect.andThen(quota.refund(principal.id), Effect.fail(error)),
+        SubmitRejected: (error) => hideHolder(principal, error)
+      })
+    )
+    const info = yield* handle.info
+    // Joining (`onConflict: "join"`, asked for or the kind's default) may find another principal's task.
+    return canSee(principal, info) ? info : yield* keyBusyElsewhere(request.kind)
+  })
+
+  /** The final record of a visible task: the one read if it has finished, else by waiting. */
+  const settled = (info: TaskInfo) => isTerminal(info.status) ? Effect.succeed(info) : tasks.awaitInfo(info.id)
+
+  return TaskAccess.of({
+    config,
+    submit,
+    get: visible,
+    awaitInfo: (id) => Effect.flatMap(visible(id), settled),
+    watch: (id) =>
+      Stream.unwrap(Effect.map(visible(id), (info) => isTerminal(info.status) ? Stream.make(info) : tasks.watch(id))),
+    list: (query) =>
+      CurrentPrincipal.use((principal): Effect.Effect<TaskPage, TaskStoreError | TaskAccessError> => {
+        if (principal.admin) return tasks.list(query)
+        if (query.owner !== undefined && query.owner !== principal.id) {
+          return Effect.fail(refuse(new Forbidden({ principal: principal.id, operation: "list-others" })))
+        }
+        return tasks.list({ ...query, owner: principal.id })
+      }),
+    interrupt: (id) => Effect.andThen(visible(id), tasks.interrupt(id)),
+    delete: (id) => Effect.andThen(visible(id), tasks.delete(id)),
+    purge: (filter) =>
+      CurrentPrincipal.use((principal): Effect.Effect<number, TaskStoreError | TaskAccessError> =>
+        principal.admin
+          ? tasks.purge(filter)
+          : Effect.fail(refuse(new Forbidden({ principal: principal.id, operation: "purge" })))
+      ),
+    events: Stream.unwrap(CurrentPrincipal.useSync((principal) => Stream.filter(tasks.events, (info) => canSee(principal, info)))),
+    stats: tasks.stats
+  })
+})
+
+/** The refusal of a submission whose exclusive key another principal's task holds: it names no task. */
+const keyBusyElsewhere = (kind: string) =>
+  new SubmitRejected({ kind, reason: "key-busy", message: `a task of another principal holds this task's exclusive key` })
+
+/** `TaskAccess` over the `Tasks` of the context. */
+export const layer = (options: Partial<TaskAccessConfig> = {}): Layer.Layer<TaskAccess, never, Tasks> =>
+  Layer.effect(TaskAccess, make(options))

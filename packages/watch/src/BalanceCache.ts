@@ -1,0 +1,374 @@
+/**
+ * The balance cache: one amount per (chain, account, asset) in SQL, read with
+ * its age. A read asking for a maximum age the cached amount exceeds, or for
+ * verification (before a withdrawal), reads the chain, corrects the cache and
+ * records the change in the audit table — as drift when the cached amount was
+ * not known to be stale. Watchers mark the balances of the accounts their items
+ * move value for as stale (`observe`); `refreshStale` and `reconcile` (run as
+ * tasks on schedules by `BalanceUpkeep`) read the chain for the stale ones and
+ * for all, recording what they change.
+ *
+ * Pending amounts — a transaction broadcast but not yet confirmed — are kept
+ * beside the confirmed amount (`addPending`) until a watcher records the
+ * transaction at confirmation depth (`observe`), `refreshStale` finds it
+ * confirmed or failed, or `settlePending` is told.
+ *
+ * Tables: `chainjobs_balances`, `chainjobs_balance_pending`,
+ * `chainjobs_balance_audit`.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
+import { Migrator, SqlClient } from "effect/sql"
+import { type Asset, ChainAdapters } from "./ChainAdapter.ts"
+import { Invalid, storeFailed, WatchError } from "./WatchError.ts"
+import * as WatchItem from "./WatchItem.ts"
+
+const balancesTable = "chainjobs_balances"
+const pendingTable = "chainjobs_balance_pending"
+const auditTable = "chainjobs_balance_audit"
+
+/** Why a cached amount was read from the chain. */
+export const Cause = Schema.Literals(["fill", "max-age", "verify", "refresh", "reconcile"])
+/** @see Cause */
+export type Cause = typeof Cause.Type
+
+/** A balance as read: the confirmed amount, its age, and what is pending beside it. Amounts in the asset's smallest unit. */
+export interface Balance {
+  readonly chain: string
+  readonly account: string
+  readonly asset: Asset
+  readonly amount: bigint
+  /** Incoming amounts broadcast but not confirmed. */
+  readonly pendingIn: bigint
+  /** Outgoing amounts broadcast but not confirmed. */
+  readonly pendingOut: bigint
+  /** When the amount was read from the chain (epoch ms), and how long ago. */
+  readonly checkedAt: number
+  readonly ageMillis: number
+  /** Activity was seen since the amount was read. */
+  readonly stale: boolean
+  /** Whether this read went to the chain. */
+  readonly fromChain: boolean
+}
+
+/** One change the cache made, as its audit table holds it. */
+export interface AuditEntry {
+  readonly chain: string
+  readonly account: string
+  readonly asset: Asset
+  readonly cause: Cause
+  readonly before: bigint | null
+  readonly after: bigint
+  /** The change was not explained by activity the cache knew of (the cached amount was not stale). */
+  readonly drift: boolean
+  readonly at: number
+}
+
+/** What a refresh or reconcile pass did. */
+export interface UpkeepResult {
+  readonly checked: number
+  readonly changed: number
+  readonly drifted: number
+}
+
+/** How to read a balance. */
+export interface ReadOptions {
+  /** Read the chain when the cached amount is older than this many milliseconds. */
+  readonly maxAgeMillis?: number | undefined
+  /** Read the chain whatever the cached amount's age (before a critical operation). */
+  readonly verify?: boolean | undefined
+}
+
+/** A pending transfer of a broadcast transaction. */
+export interface Pending {
+  readonly chain: string
+  readonly transaction: string
+  readonly account: string
+  readonly asset: Asset
+  readonly direction: "in" | "out"
+  readonly amount: bigint
+}
+
+/** Settings of the cache. */
+export interface BalanceCacheConfig {
+  /** Blocks above a transaction's block before `refreshStale` clears its pending amounts. Default: 1. */
+  readonly confirmations: number
+}
+
+/** The balance cache. */
+export class BalanceCache extends Context.Service<BalanceCache, {
+  /** A balance: cached, or read from the chain when missing, older than `maxAgeMillis`, or `verify` is asked. */
+  read(chain: string, account: string, asset: Asset, options?: ReadOptions): Effect.Effect<Balance, WatchError>
+  /** Records a pending transfer of a broadcast transaction. */
+  addPending(pending: Pending): Effect.Effect<void, WatchError>
+  /** Clears a transaction's pending transfers: it confirmed (its accounts' balances become stale) or failed. */
+  settlePending(chain: string, transaction: string, outcome: "confirmed" | "failed"): Effect.Effect<void, WatchError>
+  /** Tells the cache of recorded items: their accounts' balances become stale, their transactions' pending transfers confirm. */
+  observe(chain: string, items: ReadonlyArray<WatchItem.WatchItem>): Effect.Effect<void, WatchError>
+  /** Reads the chain for every stale balance, and settles pending transfers found confirmed or failed. */
+  readonly refreshStale: Effect.Effect<UpkeepResult, WatchError>
+  /** Reads the chain for every cached balance. */
+  readonly reconcile: Effect.Effect<UpkeepResult, WatchError>
+  /** The audit of changes, newest first, at most `limit`. */
+  audit(limit?: number): Effect.Effect<ReadonlyArray<AuditEntry>, WatchError>
+}>()("@chainjobs/watch/BalanceCache") {}
+
+const createTables = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const int64 = sql.onDialectOrElse({ pg: () => "bigint", orElse: () => "INTEGER" })
+  const serial = sql.onDialectOrElse({ pg: () => "bigserial PRIMARY KEY", orElse: () => "INTEGER PRIMARY KEY AUTOINCREMENT" })
+  yield* sql.unsafe(`CREATE TABLE ${balancesTable} (
+    chain text NOT NULL,
+    account text NOT NULL,
+    asset text NOT NULL,
+    amount text NOT NULL,
+    checked_at ${int64} NOT NULL,
+    stale integer NOT NULL,
+    PRIMARY KEY (chain, account, asset)
+  )`)
+  yield* sql.unsafe(`CREATE INDEX ${balancesTable}_stale ON ${balancesTable} (stale)`)
+  yield* sql.unsafe(`CREATE TABLE ${pendingTable} (
+    chain text NOT NULL,
+    tx text NOT NULL,
+    account text NOT NULL,
+    asset text NOT NULL,
+    direction text NOT NULL,
+    amount text NOT NULL,
+    created_at ${int64} NOT NULL,
+    PRIMARY KEY (chain, tx, account, asset, direction)
+  )`)
+  yield* sql.unsafe(`CREATE TABLE ${auditTable} (
+    id ${serial},
+    chain text NOT NULL,
+    account text NOT NULL,
+    asset text NOT NULL,
+    cause text NOT NULL,
+    before text,
+    after text NOT NULL,
+    drift integer NOT NULL,
+    at ${int64} NOT NULL
+  )`)
+})
+
+/** Creates or upgrades the balance tables. */
+export const migrate = Migrator.make({})({
+  loader: Migrator.fromRecord({ "0001_create_balances": createTables }),
+  table: "chainjobs_balances_migrations"
+}).pipe(Effect.asVoid, Effect.mapError(storeFailed("migrate")))
+
+type Row = Record<string, unknown>
+
+const invalid = (detail: string) => new WatchError({ reason: new Invalid({ watcher: "balances", detail }) })
+
+/** Makes the cache on the `SqlClient` and the chain adapters in context. */
+export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheConfig> = {}) {
+  const confirmations = options.confirmations ?? 1
+  const sql = yield* SqlClient.SqlClient
+  const adapters = yield* ChainAdapters
+  yield* migrate
+
+  const db = <A, E>(operation: string, effect: Effect.Effect<A, E>) =>
+    Effect.mapError(effect, (cause) => storeFailed(operation)(cause as { readonly message: string }))
+
+  /** The asset and account in the chain's spelling (`native` stays), or `Invalid`. */
+  const normalize = (chain: string, account: string, asset: Asset) =>
+    Effect.gen(function*() {
+      const adapter = yield* adapters.adapter(chain)
+      const who = adapter.normalizeAccount(account)
+      if (!who.ok) return yield* invalid(who.detail)
+      if (asset === "native") return { adapter, account: who.account, asset }
+      const token = adapter.normalizeAccount(asset)
+      if (!token.ok) return yield* invalid(`asset: ${token.detail}`)
+      return { adapter, account: who.account, asset: token.account }
+    })
+
+  const pendingOf = (chain: string, account: string, asset: string) =>
+    db(
+      "pending",
+      sql<Row>`SELECT direction, amount FROM ${sql(pendingTable)} WHERE chain = ${chain} AND account = ${account} AND asset = ${asset}`
+    ).pipe(Effect.map((rows) => {
+      let pendingIn = 0n
+      let pendingOut = 0n
+      for (const row of rows) {
+        if (row.direction === "in") pendingIn += BigInt(row.amount as string)
+        else pendingOut += BigInt(row.amount as string)
+      }
+      return { pendingIn, pendingOut }
+    }))
+
+  const cached = (chain: string, account: string, asset: string) =>
+    db(
+      "read",
+      sql<Row>`SELECT amount, checked_at, stale FROM ${sql(balancesTable)} WHERE chain = ${chain} AND account = ${account} AND asset = ${asset}`
+    ).pipe(Effect.map((rows) => Option.fromNullishOr(rows[0])))
+
+  /** Reads the chain and stores the amount, recording a change (as drift when the cached amount was not stale). */
+  const fromChain = (chain: string, account: string, asset: string, cause: Cause) =>
+    Effect.gen(function*() {
+      const adapter = yield* adapters.adapter(chain)
+      const amount = yield* adapter.balance(account, asset)
+      const at = yield* Clock.currentTimeMillis
+      const entry = yield* db("write", sql.withTransaction(Effect.gen(function*() {
+        const [before] = yield* sql<Row>`SELECT amount, stale FROM ${sql(balancesTable)}
+          WHERE chain = ${chain} AND account = ${account} AND asset = ${asset}`
+        yield* sql`INSERT INTO ${sql(balancesTable)} ${
+          sql.insert({ chain, account, asset, amount: amount.toString(), checked_at: at, stale: 0 })
+        } ON CONFLICT (chain, account, asset) DO UPDATE SET amount = excluded.amount, checked_at = excluded.checked_at, stale = 0`
+        const previous = before === undefined ? null : BigInt(before.amount as string)
+        if (previous === amount) return undefined
+        const drift = before !== undefined && Number(before.stale) === 0
+        yield* sql`INSERT INTO ${sql(auditTable)} ${
+          sql.insert({
+            chain,
+            account,
+            asset,
+            cause,
+            before: previous === null ? null : previous.toString(),
+            after: amount.toString(),
+            drift: drift ? 1 : 0,
+            at
+          })
+        }`
+        return { drift }
+      })))
+      return { amount, at, changed: entry !== undefined, drift: entry?.drift ?? false }
+    })
+
+  const read = (chain: string, account: string, asset: Asset, readOptions: ReadOptions = {}) =>
+    Effect.gen(function*() {
+      const key = yield* normalize(chain, account, asset)
+      const now = yield* Clock.currentTimeMillis
+      const row = yield* cached(chain, key.account, key.asset)
+      const cause: Cause | undefined = Option.isNone(row)
+        ? "fill"
+        : readOptions.verify === true
+        ? "verify"
+        : readOptions.maxAgeMillis !== undefined && now - Number(row.value.checked_at) > readOptions.maxAgeMillis
+        ? "max-age"
+        : undefined
+      const pending = yield* pendingOf(chain, key.account, key.asset)
+      if (cause === undefined && Option.isSome(row)) {
+        const checkedAt = Number(row.value.checked_at)
+        return {
+          chain,
+          account: key.account,
+          asset: key.asset,
+          amount: BigInt(row.value.amount as string),
+          ...pending,
+          checkedAt,
+          ageMillis: now - checkedAt,
+          stale: Number(row.value.stale) === 1,
+          fromChain: false
+        } satisfies Balance
+      }
+      const read = yield* fromChain(chain, key.account, key.asset, cause!)
+      return {
+        chain,
+        account: key.account,
+        asset: key.asset,
+        amount: read.amount,
+        ...pending,
+        checkedAt: read.at,
+        ageMillis: 0,
+        stale: false,
+        fromChain: true
+      } satisfies Balance
+    })
+
+  const markStale = (chain: string, accounts: ReadonlyArray<string>) =>
+    accounts.length === 0
+      ? Effect.void
+      : db("markStale", sql`UPDATE ${sql(balancesTable)} SET stale = 1 WHERE chain = ${chain} AND ${sql.in("account", accounts)}`)
+
+  const settlePending = (chain: string, transaction: string, outcome: "confirmed" | "failed") =>
+    Effect.gen(function*() {
+      const rows = yield* db(
+        "settlePending",
+        sql<Row>`DELETE FROM ${sql(pendingTable)} WHERE chain = ${chain} AND tx = ${transaction} RETURNING account`
+      )
+      if (outcome === "confirmed") yield* markStale(chain, rows.map((row) => row.account as string))
+    })
+
+  const upkeep = (rows: ReadonlyArray<Row>, cause: Cause) =>
+    Effect.reduce(rows, (): UpkeepResult => ({ checked: 0, changed: 0, drifted: 0 }), (total, row) =>
+      Effect.map(fromChain(row.chain as string, row.account as string, row.asset as string, cause), (result) => ({
+        checked: total.checked + 1,
+        changed: total.changed + (result.changed ? 1 : 0),
+        drifted: total.drifted + (result.drift ? 1 : 0)
+      })))
+
+  const settleIncluded = Effect.gen(function*() {
+    const rows = yield* db("pending", sql<Row>`SELECT DISTINCT chain, tx FROM ${sql(pendingTable)}`)
+    for (const row of rows) {
+      const chain = row.chain as string
+      const adapter = yield* adapters.adapter(chain)
+      const status = yield* adapter.transactionStatus(row.tx as string)
+      if (status._tag === "Pending") continue
+      if (!status.succeeded) yield* settlePending(chain, row.tx as string, "failed")
+      else if ((yield* adapter.head) - status.block >= confirmations) yield* settlePending(chain, row.tx as string, "confirmed")
+    }
+  })
+
+  return BalanceCache.of({
+    read,
+    addPending: (pending) =>
+      Effect.gen(function*() {
+        if (pending.amount <= 0n) return yield* invalid(`a pending amount must be positive, not ${pending.amount}`)
+        const key = yield* normalize(pending.chain, pending.account, pending.asset)
+        const at = yield* Clock.currentTimeMillis
+        yield* db(
+          "addPending",
+          sql`INSERT INTO ${sql(pendingTable)} ${
+            sql.insert({
+              chain: pending.chain,
+              tx: pending.transaction,
+              account: key.account,
+              asset: key.asset,
+              direction: pending.direction,
+              amount: pending.amount.toString(),
+              created_at: at
+            })
+          } ON CONFLICT (chain, tx, account, asset, direction) DO UPDATE SET amount = excluded.amount`
+        )
+      }),
+    settlePending,
+    observe: (chain, items) =>
+      Effect.gen(function*() {
+        if (items.length === 0) return
+        yield* markStale(chain, Array.from(new Set(items.flatMap(WatchItem.accounts))))
+        for (const transaction of new Set(items.map((item) => item.transaction))) {
+          yield* settlePending(chain, transaction, "confirmed")
+        }
+      }),
+    refreshStale: Effect.gen(function*() {
+      yield* settleIncluded
+      const rows = yield* db("refreshStale", sql<Row>`SELECT chain, account, asset FROM ${sql(balancesTable)} WHERE stale = 1`)
+      return yield* upkeep(rows, "refresh")
+    }),
+    reconcile: Effect.flatMap(
+      db("reconcile", sql<Row>`SELECT chain, account, asset FROM ${sql(balancesTable)}`),
+      (rows) => upkeep(rows, "reconcile")
+    ),
+    audit: (limit = 100) =>
+      db("audit", sql<Row>`SELECT * FROM ${sql(auditTable)} ORDER BY id DESC LIMIT ${limit}`).pipe(
+        Effect.map((rows) =>
+          rows.map((row): AuditEntry => ({
+            chain: row.chain as string,
+            account: row.account as string,
+            asset: row.asset as string,
+            cause: row.cause as Cause,
+            before: row.before === null ? null : BigInt(row.before as string),
+            after: BigInt(row.after as string),
+            drift: Number(row.drift) === 1,
+            at: Number(row.at)
+          }))
+        )
+      )
+  })
+})
+
+/** The cache on the `SqlClient` and chain adapters provided. */
+export const layer = (
+  options: Partial<BalanceCacheConfig> = {}
+): Layer.Layer<BalanceCache, WatchError, SqlClient.SqlClient | ChainAdapters> => Layer.effect(BalanceCache, make(options))

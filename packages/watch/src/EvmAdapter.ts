@@ -1,0 +1,205 @@
+/**
+ * The EVM implementation of `ChainAdapter`, on a chain's `EvmClient`: account
+ * activity comes from `AddressScan.scanRange` (every block of a range read once
+ * in JSON-RPC batches and matched against the whole account set, ERC-20
+ * transfers from two `eth_getLogs` queries whatever the number of accounts),
+ * contract events from one `eth_getLogs` query per range decoded with viem,
+ * balances from `eth_getBalance` and ERC-20 `balanceOf`.
+ *
+ * `layer` serves the adapters of the chains of the `Chains` service.
+ *
+ * @since 0.1.0
+ */
+import { AddressScan, type Activity, Chains, type EvmClient } from "@chainjobs/chain"
+import { Effect, Layer } from "effect"
+import {
+  type AbiEvent,
+  type Address,
+  decodeEventLog,
+  encodeFunctionData,
+  type Hex,
+  hexToBigInt,
+  isAddress,
+  parseAbiItem,
+  toEventSelector
+} from "viem"
+import { type Asset, type ChainAdapter, ChainAdapters, type ContractWatch, type Detected } from "./ChainAdapter.ts"
+import { chainFailed } from "./WatchError.ts"
+
+const balanceOfAbi = [{
+  type: "function",
+  name: "balanceOf",
+  stateMutability: "view",
+  inputs: [{ name: "account", type: "address" }],
+  outputs: [{ name: "", type: "uint256" }]
+}] as const
+
+/** Decoded event arguments as JSON-safe values: integers become decimal strings. */
+const jsonSafe = (value: unknown): unknown => {
+  if (typeof value === "bigint") return value.toString()
+  if (Array.isArray(value)) return value.map(jsonSafe)
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, jsonSafe(inner)]))
+  }
+  return value
+}
+
+/** An event signature as an ABI item, or the reason it is not one. */
+const parseEvent = (signature: string): AbiEvent | string => {
+  try {
+    const item = parseAbiItem(`event ${signature.replace(/^event\s+/, "")}`) as AbiEvent
+    return item.type === "event" ? item : `"${signature}" is not an event signature`
+  } catch (error) {
+    return `"${signature}" is not an event signature: ${(error as Error).message.split("\n")[0]}`
+  }
+}
+
+const fromActivity = (activity: Activity.Activity, chain: string): Omit<Detected, "blockHash"> => ({
+  chain,
+  kind: activity.kind === "native" ? "native" : "token",
+  block: activity.blockNumber,
+  transaction: activity.transactionHash,
+  position: activity.logIndex,
+  from: activity.from,
+  to: activity.to,
+  amount: activity.value,
+  asset: activity.token,
+  contract: null,
+  event: null,
+  args: null
+})
+
+/** The adapter of one EVM chain. */
+export const make = (client: EvmClient.EvmClient): ChainAdapter => {
+  const failed = chainFailed(client.chain)
+
+  const blocks = (numbers: ReadonlyArray<number>) =>
+    client.getBlocks(numbers).pipe(
+      Effect.map((read) => read.map((block) => ({ number: Number(block.number), hash: block.hash!, parentHash: block.parentHash }))),
+      Effect.mapError(failed)
+    )
+
+  const events = (contracts: ReadonlyArray<ContractWatch>, from: number, to: number) =>
+    Effect.gen(function*() {
+      if (contracts.length === 0) return []
+      const abi = contracts.flatMap((contract) => contract.events.map(parseEvent)).filter((item): item is AbiEvent => typeof item !== "string")
+      const selectors = Array.from(new Set(abi.map((item) => toEventSelector(item))))
+      const logs = yield* client.getLogs({
+        address: contracts.map((contract) => contract.address.toLowerCase() as Address),
+        topics: [selectors],
+        fromBlock: from,
+        toBlock: to
+      }).pipe(Effect.mapError(failed))
+      const found: Array<Detected> = []
+      for (const log of logs) {
+        let decoded: { eventName: string; args: unknown }
+        try {
+          decoded = decodeEventLog({ abi, data: log.data, topics: log.topics as [Hex, ...Array<Hex>] }) as typeof decoded
+        } catch {
+          continue // a log with the selector but another layout (e.g. ERC-721's Transfer)
+        }
+        found.push({
+          chain: client.chain,
+          kind: "event",
+          block: Number(log.blockNumber),
+          blockHash: log.blockHash!,
+          transaction: log.transactionHash!,
+          position: log.logIndex!,
+          from: null,
+          to: null,
+          amount: null,
+          asset: null,
+          contract: log.address.toLowerCase(),
+          event: decoded.eventName,
+          args: jsonSafe(decoded.args ?? {}) as Record<string, unknown>
+        })
+      }
+      return found
+    })
+
+  const scan = (filter: { readonly accounts: ReadonlyArray<string>; readonly contracts: ReadonlyArray<ContractWatch> }, from: number, to: number) =>
+    Effect.gen(function*() {
+      const [activity, decoded] = yield* Effect.all([
+        AddressScan.scanRange(client, filter.accounts as ReadonlyArray<Address>, from, to).pipe(Effect.mapError(failed)),
+        events(filter.contracts, from, to)
+      ], { concurrency: "unbounded" })
+      // the scan reads every block but keeps only the activity: the hashes of the blocks holding some
+      const holding = Array.from(new Set(activity.map((item) => item.blockNumber))).sort((a, b) => a - b)
+      const refs = holding.length === 0 ? [] : yield* blocks(holding)
+      const hashes = new Map(refs.map((ref) => [ref.number, ref.hash]))
+      const byId = new Map<string, Detected>()
+      for (const item of activity) {
+        const detected = { ...fromActivity(item, client.chain), blockHash: hashes.get(item.blockNumber)! }
+        byId.set(`${detected.transaction}:${detected.position}`, detected)
+      }
+      // a decoded event of a watched contract is the more informative view of a transfer log that is both
+      for (const item of decoded) byId.set(`${item.transaction}:${item.position}`, item)
+      return Array.from(byId.values()).sort((a, b) =>
+        a.block - b.block || (a.position ?? -1) - (b.position ?? -1) || a.transaction.localeCompare(b.transaction)
+      )
+    })
+
+  const balance = (account: string, asset: Asset) =>
+    (asset === "native"
+      ? client.request("eth_getBalance", [account, "latest"])
+      : client.request("eth_call", [{
+        to: asset,
+        data: encodeFunctionData({ abi: balanceOfAbi, functionName: "balanceOf", args: [account as Address] })
+      }, "latest"])).pipe(
+        Effect.map((result) => hexToBigInt(result as Hex)),
+        Effect.mapError(failed)
+      )
+
+  const transactionStatus = (transaction: string) =>
+    client.request("eth_getTransactionReceipt", [transaction]).pipe(
+      Effect.map((receipt) => {
+        if (receipt === null) return { _tag: "Pending" } as const
+        const { blockNumber, status } = receipt as { readonly blockNumber: Hex; readonly status: Hex }
+        return { _tag: "Included", block: Number(hexToBigInt(blockNumber)), succeeded: status === "0x1" } as const
+      }),
+      Effect.mapError(failed)
+    )
+
+  return {
+    chain: client.chain,
+    family: "evm",
+    head: Effect.mapError(client.head, failed),
+    blocks,
+    scan,
+    balance,
+    transactionStatus,
+    normalizeAccount: (account) =>
+      isAddress(account, { strict: false })
+        ? { ok: true, account: account.toLowerCase() }
+        : { ok: false, detail: `"${account}" is not an EVM address (0x and 40 hex digits)` },
+    checkContract: (contract) => {
+      if (!isAddress(contract.address, { strict: false })) return `"${contract.address}" is not an EVM address`
+      if (contract.events.length === 0) return `contract ${contract.address} lists no events`
+      return contract.events.map(parseEvent).find((item): item is string => typeof item === "string")
+    }
+  }
+}
+
+/** The adapters of the chains of the `Chains` service, each made once. */
+export const layer: Layer.Layer<ChainAdapters, never, Chains.Chains> = Layer.effect(
+  ChainAdapters,
+  Effect.gen(function*() {
+    const chains = yield* Chains.Chains
+    const adapters = new Map<string, ChainAdapter>()
+    return ChainAdapters.of({
+      adapter: (chain) =>
+        Effect.suspend(() => {
+          const known = adapters.get(chain)
+          if (known !== undefined) return Effect.succeed(known)
+          return chains.client(chain).pipe(
+            Effect.map((client) => {
+              const adapter = make(client)
+              adapters.set(chain, adapter)
+              return adapter
+            }),
+            Effect.mapError(chainFailed(chain))
+          )
+        })
+    })
+  })
+)

@@ -1,0 +1,330 @@
+/**
+ * The watch tables, on the `SqlClient` in context (SQLite or PostgreSQL,
+ * through `effect/sql`), and every statement over them:
+ *
+ * - `chainjobs_watchers`: each watcher's definition, state (`active`,
+ *   `paused`) and cursor — the last confirmed block and its hash;
+ * - `chainjobs_watcher_accounts`: the monitored account sets, each effective
+ *   from a block, so that a change takes effect at a stated block;
+ * - `chainjobs_watch_items`: every detected item (the audit table): where it
+ *   stands (`detected`, `submitted`, `processed`, `failed`), its task, its
+ *   outcome.
+ *
+ * Items and the cursor that passes them are written in one transaction, so a
+ * crash leaves either both or neither.
+ *
+ * @since 0.1.0
+ */
+import { Array as Arr, Effect, Option, Schema } from "effect"
+import { Migrator, SqlClient } from "effect/sql"
+import type { ContractWatch } from "./ChainAdapter.ts"
+import { storeFailed, type WatchError } from "./WatchError.ts"
+import * as WatchItem from "./WatchItem.ts"
+
+/** The table of watcher definitions and cursors. */
+export const watchersTable = "chainjobs_watchers"
+/** The table of monitored account sets. */
+export const accountsTable = "chainjobs_watcher_accounts"
+/** The audit table of detected items. */
+export const itemsTable = "chainjobs_watch_items"
+
+/** Where an item stands: found, handed to its task, or finished by it. */
+export const ItemStatus = Schema.Literals(["detected", "submitted", "processed", "failed"])
+/** @see ItemStatus */
+export type ItemStatus = typeof ItemStatus.Type
+
+/** A watcher as stored. */
+export interface WatcherRow {
+  readonly name: string
+  readonly chain: string
+  /** The task kind processing each item. */
+  readonly processor: string
+  readonly confirmations: number
+  readonly startBlock: number
+  readonly status: "active" | "paused"
+  readonly contracts: ReadonlyArray<ContractWatch>
+  /** The last block whose items are recorded; `startBlock - 1` before the first. */
+  readonly confirmedBlock: number
+  /** That block's hash; null before the first. */
+  readonly confirmedHash: string | null
+  readonly createdAt: number
+}
+
+/** A monitored account set, effective from `fromBlock` until the next set's. */
+export interface AccountSet {
+  readonly fromBlock: number
+  readonly accounts: ReadonlyArray<string>
+}
+
+/** One row of the audit table. */
+export interface ItemRow {
+  readonly id: string
+  readonly item: WatchItem.WatchItem
+  readonly status: ItemStatus
+  readonly taskId: string | null
+  /** The processing task's result (JSON), once processed. */
+  readonly outcome: unknown
+  /** Why processing failed, once failed. */
+  readonly error: string | null
+  readonly detectedAt: number
+  readonly finishedAt: number | null
+}
+
+const createTables = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const int64 = sql.onDialectOrElse({ pg: () => "bigint", orElse: () => "INTEGER" })
+  yield* sql.unsafe(`CREATE TABLE ${watchersTable} (
+    name text PRIMARY KEY NOT NULL,
+    chain text NOT NULL,
+    processor text NOT NULL,
+    confirmations integer NOT NULL,
+    start_block ${int64} NOT NULL,
+    status text NOT NULL,
+    contracts text NOT NULL,
+    confirmed_block ${int64} NOT NULL,
+    confirmed_hash text,
+    created_at ${int64} NOT NULL
+  )`)
+  yield* sql.unsafe(`CREATE TABLE ${accountsTable} (
+    watcher text NOT NULL,
+    from_block ${int64} NOT NULL,
+    accounts text NOT NULL,
+    PRIMARY KEY (watcher, from_block)
+  )`)
+  yield* sql.unsafe(`CREATE TABLE ${itemsTable} (
+    watcher text NOT NULL,
+    item_id text NOT NULL,
+    block ${int64} NOT NULL,
+    item text NOT NULL,
+    status text NOT NULL,
+    task_id text,
+    outcome text,
+    error text,
+    detected_at ${int64} NOT NULL,
+    finished_at ${int64},
+    PRIMARY KEY (watcher, item_id)
+  )`)
+  yield* sql.unsafe(`CREATE INDEX ${itemsTable}_status ON ${itemsTable} (watcher, status, block)`)
+})
+
+/** Creates or upgrades the watch tables. */
+export const migrate: Effect.Effect<void, WatchError, SqlClient.SqlClient> = Migrator.make({})({
+  loader: Migrator.fromRecord({ "0001_create_watch": createTables }),
+  table: "chainjobs_watch_migrations"
+}).pipe(Effect.asVoid, Effect.mapError(storeFailed("migrate")))
+
+type Row = Record<string, unknown>
+
+const toWatcher = (row: Row): WatcherRow => ({
+  name: row.name as string,
+  chain: row.chain as string,
+  processor: row.processor as string,
+  confirmations: Number(row.confirmations),
+  startBlock: Number(row.start_block),
+  status: row.status as WatcherRow["status"],
+  contracts: JSON.parse(row.contracts as string),
+  confirmedBlock: Number(row.confirmed_block),
+  confirmedHash: (row.confirmed_hash as string | null) ?? null,
+  createdAt: Number(row.created_at)
+})
+
+const decodeItem = Schema.decodeUnknownSync(WatchItem.WatchItem)
+const encodeItem = Schema.encodeSync(WatchItem.WatchItem)
+
+const toItem = (row: Row): ItemRow => ({
+  id: row.item_id as string,
+  item: decodeItem(JSON.parse(row.item as string)),
+  status: row.status as ItemStatus,
+  taskId: (row.task_id as string | null) ?? null,
+  outcome: row.outcome === null || row.outcome === undefined ? null : JSON.parse(row.outcome as string),
+  error: (row.error as string | null) ?? null,
+  detectedAt: Number(row.detected_at),
+  finishedAt: row.finished_at === null || row.finished_at === undefined ? null : Number(row.finished_at)
+})
+
+const withSql = <A>(operation: string, f: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
+  Effect.flatMap(Effect.service(SqlClient.SqlClient), f).pipe(
+    Effect.mapError((cause) => storeFailed(operation)(cause as { readonly message: string }))
+  ) as Effect.Effect<A, WatchError, SqlClient.SqlClient>
+
+/** Records a new watcher with its first account set; false (nothing written) when the name is taken. */
+export const insertWatcher = (watcher: WatcherRow, accounts: ReadonlyArray<string>) =>
+  withSql("insertWatcher", (sql) =>
+    sql.withTransaction(Effect.gen(function*() {
+      const existing = yield* sql`SELECT name FROM ${sql(watchersTable)} WHERE name = ${watcher.name}`
+      if (existing.length > 0) return false
+      yield* sql`INSERT INTO ${sql(watchersTable)} ${
+        sql.insert({
+          name: watcher.name,
+          chain: watcher.chain,
+          processor: watcher.processor,
+          confirmations: watcher.confirmations,
+          start_block: watcher.startBlock,
+          status: watcher.status,
+          contracts: JSON.stringify(watcher.contracts),
+          confirmed_block: watcher.confirmedBlock,
+          confirmed_hash: watcher.confirmedHash,
+          created_at: watcher.createdAt
+        })
+      }`
+      yield* sql`INSERT INTO ${sql(accountsTable)} ${
+        sql.insert({ watcher: watcher.name, from_block: watcher.startBlock, accounts: JSON.stringify(accounts) })
+      }`
+      return true
+    })))
+
+/** A watcher, if it exists. */
+export const getWatcher = (name: string) =>
+  withSql("getWatcher", (sql) =>
+    Effect.map(sql<Row>`SELECT * FROM ${sql(watchersTable)} WHERE name = ${name}`, (rows) =>
+      Option.map(Option.fromNullishOr(rows[0]), toWatcher)))
+
+/** Every watcher, by name. */
+export const listWatchers = withSql("listWatchers", (sql) =>
+  Effect.map(sql<Row>`SELECT * FROM ${sql(watchersTable)} ORDER BY name`, (rows) => rows.map(toWatcher)))
+
+/** Sets a watcher's state; false when there is no such watcher. */
+export const setStatus = (name: string, status: WatcherRow["status"]) =>
+  withSql("setStatus", (sql) =>
+    Effect.map(
+      sql<Row>`UPDATE ${sql(watchersTable)} SET status = ${status} WHERE name = ${name} RETURNING name`,
+      (rows) => rows.length > 0
+    ))
+
+/**
+ * Deletes a watcher, its account sets and its items not yet handed to a task;
+ * the audit of handed and finished items stays (a watcher added again under
+ * the name does not process them twice). False when there is no such watcher.
+ */
+export const deleteWatcher = (name: string) =>
+  withSql("deleteWatcher", (sql) =>
+    sql.withTransaction(Effect.gen(function*() {
+      const deleted = yield* sql<Row>`DELETE FROM ${sql(watchersTable)} WHERE name = ${name} RETURNING name`
+      yield* sql`DELETE FROM ${sql(accountsTable)} WHERE watcher = ${name}`
+      yield* sql`DELETE FROM ${sql(itemsTable)} WHERE watcher = ${name} AND status = 'detected'`
+      return deleted.length > 0
+    })))
+
+/** A watcher's account sets, oldest first. */
+export const accountSets = (name: string) =>
+  withSql("accountSets", (sql) =>
+    Effect.map(
+      sql<Row>`SELECT from_block, accounts FROM ${sql(accountsTable)} WHERE watcher = ${name} ORDER BY from_block`,
+      (rows): ReadonlyArray<AccountSet> =>
+        rows.map((row) => ({ fromBlock: Number(row.from_block), accounts: JSON.parse(row.accounts as string) }))
+    ))
+
+/**
+ * Makes `accounts` the watcher's set from `fromBlock` on, replacing sets that
+ * would start later. Refused (false) when `fromBlock` is not after the
+ * confirmed cursor: a recorded block is never scanned again.
+ */
+export const putAccountSet = (name: string, fromBlock: number, accounts: ReadonlyArray<string>) =>
+  withSql("putAccountSet", (sql) =>
+    sql.withTransaction(Effect.gen(function*() {
+      const rows = yield* sql<Row>`SELECT confirmed_block FROM ${sql(watchersTable)} WHERE name = ${name}`
+      if (rows.length === 0 || Number(rows[0]!.confirmed_block) >= fromBlock) return false
+      yield* sql`DELETE FROM ${sql(accountsTable)} WHERE watcher = ${name} AND from_block >= ${fromBlock}`
+      yield* sql`INSERT INTO ${sql(accountsTable)} ${
+        sql.insert({ watcher: name, from_block: fromBlock, accounts: JSON.stringify(accounts) })
+      }`
+      return true
+    })))
+
+/** Rows per insert: 6 columns × 500 rows stays well under SQLite's parameter limit. */
+const rowsPerStatement = 500
+
+/**
+ * Records the items of blocks up to `block` and moves the cursor there, in one
+ * transaction, if the cursor is still at `after` (false otherwise: another
+ * runner moved it, nothing written). An item already recorded is left as it
+ * is.
+ */
+export const ingest = (
+  name: string,
+  after: number,
+  block: number,
+  hash: string,
+  items: ReadonlyArray<WatchItem.WatchItem>,
+  now: number
+) =>
+  withSql("ingest", (sql) =>
+    sql.withTransaction(Effect.gen(function*() {
+      const moved = yield* sql<Row>`UPDATE ${sql(watchersTable)} SET confirmed_block = ${block}, confirmed_hash = ${hash}
+        WHERE name = ${name} AND confirmed_block = ${after} RETURNING name`
+      if (moved.length === 0) return false
+      const rows = items.map((item) => ({
+        watcher: name,
+        item_id: WatchItem.id(item),
+        block: item.block,
+        item: JSON.stringify(encodeItem(item)),
+        status: "detected",
+        detected_at: now
+      }))
+      for (const chunk of Arr.chunksOf(rows, rowsPerStatement)) {
+        yield* sql`INSERT INTO ${sql(itemsTable)} ${sql.insert(chunk)} ON CONFLICT (watcher, item_id) DO NOTHING`
+      }
+      return true
+    })))
+
+/** A watcher's items in one state, in chain order, at most `limit`. */
+export const itemsIn = (name: string, status: ItemStatus, limit: number) =>
+  withSql("itemsIn", (sql) =>
+    Effect.map(
+      sql<Row>`SELECT * FROM ${sql(itemsTable)} WHERE watcher = ${name} AND status = ${status}
+        ORDER BY block, item_id LIMIT ${limit}`,
+      (rows) => rows.map(toItem)
+    ))
+
+/** A watcher's items, in chain order (the audit). */
+export const items = (name: string) =>
+  withSql("items", (sql) =>
+    Effect.map(sql<Row>`SELECT * FROM ${sql(itemsTable)} WHERE watcher = ${name} ORDER BY block, item_id`, (rows) =>
+      rows.map(toItem)))
+
+/** One item of a watcher, if recorded. */
+export const getItem = (name: string, id: string) =>
+  withSql("getItem", (sql) =>
+    Effect.map(sql<Row>`SELECT * FROM ${sql(itemsTable)} WHERE watcher = ${name} AND item_id = ${id}`, (rows) =>
+      Option.map(Option.fromNullishOr(rows[0]), toItem)))
+
+/** Marks detected items as handed to their tasks. */
+export const markSubmitted = (name: string, submitted: ReadonlyArray<{ readonly id: string; readonly taskId: string }>) =>
+  withSql("markSubmitted", (sql) =>
+    sql.withTransaction(Effect.forEach(submitted, ({ id, taskId }) =>
+      sql`UPDATE ${sql(itemsTable)} SET status = 'submitted', task_id = ${taskId}
+        WHERE watcher = ${name} AND item_id = ${id} AND status = 'detected'`, { discard: true })))
+
+/**
+ * Records an item's outcome unless it is already `processed` (a finished
+ * processing is never undone); true when written. Runs in the caller's
+ * transaction when there is one.
+ */
+export const markFinished = (
+  name: string,
+  id: string,
+  finished: { readonly status: "processed" | "failed"; readonly outcome: unknown; readonly error: string | null; readonly at: number }
+) =>
+  withSql("markFinished", (sql) =>
+    Effect.map(
+      sql<Row>`UPDATE ${sql(itemsTable)} SET status = ${finished.status},
+        outcome = ${finished.outcome === undefined ? null : JSON.stringify(finished.outcome)},
+        error = ${finished.error}, finished_at = ${finished.at}
+        WHERE watcher = ${name} AND item_id = ${id} AND status <> 'processed' RETURNING item_id`,
+      (rows) => rows.length > 0
+    ))
+
+/**
+ * The processed cursor: the last block up to which every recorded item is
+ * finished (processed or failed) — the confirmed cursor when nothing waits.
+ */
+export const processedBlock = (watcher: WatcherRow) =>
+  withSql("processedBlock", (sql) =>
+    Effect.map(
+      sql<Row>`SELECT min(block) AS block FROM ${sql(itemsTable)}
+        WHERE watcher = ${watcher.name} AND status IN ('detected', 'submitted')`,
+      (rows) => {
+        const waiting = rows[0]?.block
+        return waiting === null || waiting === undefined ? watcher.confirmedBlock : Number(waiting) - 1
+      }
+    ))

@@ -1,0 +1,443 @@
+/**
+ * The watchers: continuous followers of a chain that turn every item of
+ * activity of their accounts and contracts into a processing task, exactly
+ * once. `Watchers` adds, pauses, resumes, changes and removes them at run time
+ * (`WatchersConfig.watchers` declares some at start); they are persisted in
+ * the watch tables (`WatchStore`) and resume from their cursor after a
+ * restart.
+ *
+ * Each active watcher runs one loop. A tick reads the head; checks that the
+ * unconfirmed blocks above the confirmation depth still link by parent hash
+ * (a change counts as a reorg, observable in `lag`); then, while the cursor is
+ * below `head - confirmations`, scans the next range of at most `maxRange`
+ * blocks with the adapter's range scan (catch-up at scan speed, not block by
+ * block), checks that the range's first block extends the confirmed one, and
+ * records its items together with the new cursor in one transaction. Recorded
+ * items are then submitted to the watcher's processor kind, whose key is the
+ * item's identity (`WatchProcessor`): a submission repeated after a crash
+ * joins the task already recorded. Only blocks at confirmation depth are ever
+ * recorded, so an item reorganized away before it is never processed, and one
+ * re-included in another block is recorded once, under its identity.
+ *
+ * Head following polls (`pollInterval`); there is no WebSocket subscription yet.
+ *
+ * @since 0.1.0
+ */
+import { TaskSupervisor } from "@chainjobs/tasks"
+import { Clock, Context, Duration, Effect, FiberMap, Layer, Option, Schedule, Schema, Semaphore } from "effect"
+import type { SqlClient } from "effect/sql"
+import { BalanceCache } from "./BalanceCache.ts"
+import { type BlockRef, type ChainAdapter, ChainAdapters, type ContractWatch, type Detected } from "./ChainAdapter.ts"
+import { DeepReorg, Invalid, UnknownWatcher, WatchError } from "./WatchError.ts"
+import * as WatchItem from "./WatchItem.ts"
+import * as WatchStore from "./WatchStore.ts"
+
+/** A contract and the event signatures of it to decode. */
+export const ContractSpec = Schema.Struct({
+  address: Schema.String,
+  events: Schema.Array(Schema.String)
+})
+
+/** A watcher's definition, as configuration or a request gives it. */
+export const WatcherSpec = Schema.Struct({
+  /** Unique name: letters, digits, `.`, `_`, `-`; at most 100 characters. */
+  name: Schema.String,
+  /** The chain, by its configured name. */
+  chain: Schema.String,
+  /** The name of the task kind (see `WatchProcessor.define`) that processes each item. */
+  processor: Schema.String,
+  /** Monitored accounts: their native and token transfers are items. */
+  accounts: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** Monitored contracts: their decoded events are items. */
+  contracts: Schema.optionalKey(Schema.Array(ContractSpec)),
+  /** Blocks a block must have above it before its items are recorded. Default: 12. */
+  confirmations: Schema.optionalKey(Schema.Int),
+  /** The first block to scan. Default: the first block not yet at confirmation depth when the watcher is added. */
+  startBlock: Schema.optionalKey(Schema.Int),
+  /** Added paused. Default: false. */
+  paused: Schema.optionalKey(Schema.Boolean)
+})
+/** @see WatcherSpec */
+export type WatcherSpec = typeof WatcherSpec.Type
+
+/** A watcher as it stands. */
+export interface WatcherInfo {
+  readonly name: string
+  readonly chain: string
+  readonly processor: string
+  readonly confirmations: number
+  readonly startBlock: number
+  readonly status: "active" | "paused"
+  readonly contracts: ReadonlyArray<ContractWatch>
+  /** The account sets, each from its block on. */
+  readonly accountSets: ReadonlyArray<WatchStore.AccountSet>
+  /** The last block whose items are recorded. */
+  readonly confirmedBlock: number
+}
+
+/** How far behind a watcher is. */
+export interface Lag {
+  readonly watcher: string
+  /** The head the watcher saw last (null before its first tick). */
+  readonly head: number | null
+  /** The last block whose items are recorded. */
+  readonly confirmed: number
+  /** The last block whose items are all processed (or failed). */
+  readonly processed: number
+  /** Reorganizations of unconfirmed blocks seen since start. */
+  readonly reorgs: number
+  /** The failure of the last tick, if it failed. */
+  readonly lastError: string | null
+}
+
+/** Settings of the watchers. */
+export interface WatchersConfig {
+  /** How often a watcher reads the head. Default: 1 second. */
+  readonly pollInterval: Duration.Input
+  /** The largest range one scan covers. Default: 1000 blocks. */
+  readonly maxRange: number
+  /** Watchers declared at start: added when missing (one that exists keeps its stored state). */
+  readonly watchers: ReadonlyArray<WatcherSpec>
+}
+
+/** The defaults of `WatchersConfig`. */
+export const defaults: WatchersConfig = { pollInterval: "1 second", maxRange: 1000, watchers: [] }
+
+/** The default confirmation depth. */
+export const defaultConfirmations = 12
+
+/** The watchers service. */
+export class Watchers extends Context.Service<Watchers, {
+  /** Adds a watcher (and starts it unless `paused`); `Invalid` for a bad definition or a taken name, nothing written. */
+  add(spec: WatcherSpec): Effect.Effect<WatcherInfo, WatchError>
+  /** A watcher. */
+  get(name: string): Effect.Effect<WatcherInfo, WatchError>
+  /** Every watcher, by name. */
+  readonly list: Effect.Effect<ReadonlyArray<WatcherInfo>, WatchError>
+  /** Stops a watcher's loop; its cursor stays. Submitted items still run. */
+  pause(name: string): Effect.Effect<void, WatchError>
+  /** Starts a paused watcher again from its cursor. */
+  resume(name: string): Effect.Effect<void, WatchError>
+  /** Stops and deletes a watcher; the audit of its handed items stays. */
+  remove(name: string): Effect.Effect<void, WatchError>
+  /**
+   * Makes `accounts` the watcher's account set from block `fromBlock` on
+   * (default: the block after the confirmed cursor); `Invalid` when that
+   * block is already recorded. Returns the block it takes effect at.
+   */
+  setAccounts(
+    name: string,
+    accounts: ReadonlyArray<string>,
+    options?: { readonly fromBlock?: number | undefined }
+  ): Effect.Effect<number, WatchError>
+  /** Head, confirmed and processed cursor of a watcher. */
+  lag(name: string): Effect.Effect<Lag, WatchError>
+  /** The audit of a watcher's items, in chain order. */
+  items(name: string): Effect.Effect<ReadonlyArray<WatchStore.ItemRow>, WatchError>
+  /** Runs one tick of a watcher now (its loop keeps running): catches up to the head's confirmation depth and submits. */
+  poll(name: string): Effect.Effect<void, WatchError>
+}>()("@chainjobs/watch/Watchers") {}
+
+const namePattern = /^[A-Za-z0-9._-]{1,100}$/
+
+/** Per watcher, in memory: its loop's lock and what `lag` reports beside the stored cursors. */
+interface Running {
+  readonly lock: Semaphore.Semaphore
+  head: number | null
+  reorgs: number
+  lastError: string | null
+  /** The unconfirmed blocks seen last, by number. */
+  tip: Map<number, BlockRef>
+}
+
+const invalid = (watcher: string, detail: string) => new WatchError({ reason: new Invalid({ watcher, detail }) })
+const unknown = (watcher: string) => new WatchError({ reason: new UnknownWatcher({ watcher }) })
+
+/** Accounts in the adapter's spelling, or `Invalid` naming the first bad one. */
+const normalizeAccounts = (adapter: ChainAdapter, watcher: string, accounts: ReadonlyArray<string>) => {
+  const normalized = new Set<string>()
+  for (const account of accounts) {
+    const result = adapter.normalizeAccount(account)
+    if (!result.ok) return Effect.fail(invalid(watcher, result.detail))
+    normalized.add(result.account)
+  }
+  return Effect.succeed(Array.from(normalized))
+}
+
+/** Splits `from`–`to` by the account sets in force, each part with its set. */
+const segments = (sets: ReadonlyArray<WatchStore.AccountSet>, from: number, to: number) =>
+  sets.flatMap((set, index) => {
+    const next = sets[index + 1]
+    const start = Math.max(from, set.fromBlock)
+    const end = Math.min(to, next === undefined ? to : next.fromBlock - 1)
+    return start <= end ? [{ from: start, to: end, accounts: set.accounts }] : []
+  })
+
+/** Makes the watchers in the current scope; their loops stop when it closes. */
+export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig> = {}) {
+  const config = { ...defaults, ...options }
+  const pollInterval = Duration.fromInputUnsafe(config.pollInterval)
+  const tasks = yield* TaskSupervisor.Tasks
+  const adapters = yield* ChainAdapters
+  const balances = yield* Effect.serviceOption(BalanceCache)
+  const context = yield* Effect.context<SqlClient.SqlClient>()
+  const fibers = yield* FiberMap.make<string>()
+  const running = new Map<string, Running>()
+  const encodeItem = Schema.encodeSync(WatchItem.WatchItem)
+
+  yield* WatchStore.migrate
+
+  const stateOf = (name: string): Running => {
+    let state = running.get(name)
+    if (state === undefined) {
+      state = { lock: Semaphore.makeUnsafe(1), head: null, reorgs: 0, lastError: null, tip: new Map() }
+      running.set(name, state)
+    }
+    return state
+  }
+
+  const info = (row: WatchStore.WatcherRow) =>
+    Effect.map(WatchStore.accountSets(row.name), (accountSets): WatcherInfo => ({
+      name: row.name,
+      chain: row.chain,
+      processor: row.processor,
+      confirmations: row.confirmations,
+      startBlock: row.startBlock,
+      status: row.status,
+      contracts: row.contracts,
+      accountSets,
+      confirmedBlock: row.confirmedBlock
+    }))
+
+  const row = (name: string) =>
+    Effect.flatMap(WatchStore.getWatcher(name), Option.match({
+      onNone: () => Effect.fail(unknown(name)),
+      onSome: Effect.succeed
+    }))
+
+  /** Notes reorganizations among the unconfirmed blocks: a known block whose hash changed, or a break in the parent links. */
+  const followTip = (state: Running, adapter: ChainAdapter, confirmed: number, head: number) =>
+    Effect.gen(function*() {
+      const numbers = Array.from({ length: Math.max(0, head - confirmed) }, (_, index) => confirmed + 1 + index)
+      if (numbers.length === 0) return
+      const refs = yield* adapter.blocks(numbers)
+      let reorganized = false
+      for (const [index, ref] of refs.entries()) {
+        const known = state.tip.get(ref.number)
+        if (known !== undefined && known.hash !== ref.hash) reorganized = true
+        const previous = refs[index - 1]
+        if (previous !== undefined && previous.hash !== ref.parentHash) reorganized = true
+      }
+      if (reorganized) state.reorgs++
+      state.tip = new Map(refs.map((ref) => [ref.number, ref]))
+    })
+
+  /** Submits the watcher's recorded items; a repeated submission joins the task already recorded for the item. */
+  const dispatch = (watcher: WatchStore.WatcherRow) =>
+    Effect.gen(function*() {
+      while (true) {
+        const waiting = yield* WatchStore.itemsIn(watcher.name, "detected", 500)
+        if (waiting.length === 0) return
+        const submitted = yield* Effect.forEach(waiting, (row) =>
+          tasks.submitEncoded(watcher.processor, encodeItem(row.item), { onConflict: "join" }).pipe(
+            Effect.map((handle) => ({ id: row.id, taskId: handle.id }))
+          ), { concurrency: 64 }).pipe(
+            Effect.mapError((error) => invalid(watcher.name, `submitting to "${watcher.processor}": ${error.message}`))
+          )
+        yield* WatchStore.markSubmitted(watcher.name, submitted)
+      }
+    })
+
+  /** Records the outcome of items whose task ended without recording it (timed out, lost, interrupted, deleted). */
+  const settle = (watcher: WatchStore.WatcherRow) =>
+    Effect.gen(function*() {
+      const handed = yield* WatchStore.itemsIn(watcher.name, "submitted", 100)
+      const at = yield* Clock.currentTimeMillis
+      yield* Effect.forEach(handed, (row) =>
+        tasks.get(row.taskId!).pipe(
+          Effect.flatMap((task) => {
+            if (task.status === "completed") {
+              return WatchStore.markFinished(watcher.name, row.id, { status: "processed", outcome: task.result, error: null, at })
+            }
+            if (task.status === "failed" || task.status === "interrupted") {
+              return WatchStore.markFinished(watcher.name, row.id, {
+                status: "failed",
+                outcome: null,
+                error: task.errorMessage ?? `task ${task.status}${task.reason === null ? "" : ` (${task.reason})`}`,
+                at
+              })
+            }
+            return Effect.void
+          }),
+          Effect.catchTag("TaskNotFound", () =>
+            WatchStore.markFinished(watcher.name, row.id, { status: "failed", outcome: null, error: "its task record is gone", at })),
+          Effect.catchTag("TaskStoreError", () => Effect.void)
+        ), { discard: true, concurrency: 8 })
+    })
+
+  /** One tick: follow the head, record every confirmed range up to depth, submit, settle. */
+  const tick = (name: string) =>
+    Effect.gen(function*() {
+      const state = stateOf(name)
+      let watcher = yield* row(name)
+      const adapter = yield* adapters.adapter(watcher.chain)
+      const head = yield* adapter.head
+      state.head = head
+      const target = head - watcher.confirmations
+      yield* followTip(state, adapter, Math.max(target, watcher.confirmedBlock), head)
+      while (watcher.confirmedBlock < target) {
+        const from = watcher.confirmedBlock + 1
+        const to = Math.min(target, from + config.maxRange - 1)
+        const sets = yield* WatchStore.accountSets(name)
+        const found: Array<Detected> = []
+        for (const part of segments(sets, from, to)) {
+          found.push(...yield* adapter.scan({ accounts: part.accounts, contracts: watcher.contracts }, part.from, part.to))
+        }
+        const [first, last] = yield* adapter.blocks(from === to ? [from] : [from, to]).pipe(
+          Effect.map((refs) => [refs[0]!, refs[refs.length - 1]!] as const)
+        )
+        if (watcher.confirmedHash !== null && first.parentHash !== watcher.confirmedHash) {
+          return yield* new WatchError({
+            reason: new DeepReorg({ watcher: name, block: from, expectedParent: watcher.confirmedHash, foundParent: first.parentHash })
+          })
+        }
+        const items = found.map((item) => new WatchItem.WatchItem({ ...item, watcher: name }))
+        const now = yield* Clock.currentTimeMillis
+        const moved = yield* WatchStore.ingest(name, watcher.confirmedBlock, to, last.hash, items, now)
+        if (!moved) return
+        watcher = { ...watcher, confirmedBlock: to, confirmedHash: last.hash }
+        if (Option.isSome(balances)) yield* balances.value.observe(watcher.chain, items)
+        yield* dispatch(watcher)
+      }
+      yield* dispatch(watcher)
+      yield* settle(watcher)
+      state.lastError = null
+    }).pipe(
+      Effect.tapError((error) => Effect.sync(() => void (stateOf(name).lastError = error.message))),
+      stateOf(name).lock.withPermit
+    )
+
+  const loop = (name: string) =>
+    tick(name).pipe(
+      Effect.catch((error) => Effect.logWarning(`chainjobs watch: watcher ${name}: ${error.message}`)),
+      Effect.repeat(Schedule.spaced(pollInterval)),
+      Effect.provideContext(context)
+    )
+
+  const start = (name: string) => FiberMap.run(fibers, name, loop(name), { onlyIfMissing: true }).pipe(Effect.asVoid)
+
+  const add = (spec: WatcherSpec) =>
+    Effect.gen(function*() {
+      if (!namePattern.test(spec.name)) {
+        return yield* invalid(spec.name, "a name is 1 to 100 letters, digits, '.', '_' or '-'")
+      }
+      const confirmations = spec.confirmations ?? defaultConfirmations
+      if (!Number.isSafeInteger(confirmations) || confirmations < 0) {
+        return yield* invalid(spec.name, `confirmations must be a whole number ≥ 0, not ${confirmations}`)
+      }
+      if (spec.processor.length === 0) return yield* invalid(spec.name, "no processor task kind named")
+      const adapter = yield* adapters.adapter(spec.chain).pipe(
+        Effect.mapError(() => invalid(spec.name, `unknown chain "${spec.chain}"`))
+      )
+      const accounts = yield* normalizeAccounts(adapter, spec.name, spec.accounts ?? [])
+      const contracts = (spec.contracts ?? []).map((contract) => ({ address: contract.address.toLowerCase(), events: contract.events }))
+      for (const contract of contracts) {
+        const problem = adapter.checkContract(contract)
+        if (problem !== undefined) return yield* invalid(spec.name, problem)
+      }
+      if (accounts.length === 0 && contracts.length === 0) return yield* invalid(spec.name, "it watches no account and no contract")
+      if (spec.startBlock !== undefined && (!Number.isSafeInteger(spec.startBlock) || spec.startBlock < 0)) {
+        return yield* invalid(spec.name, `startBlock must be a block number ≥ 0, not ${spec.startBlock}`)
+      }
+      const startBlock = spec.startBlock ?? Math.max(0, (yield* adapter.head) - confirmations + 1)
+      const watcher: WatchStore.WatcherRow = {
+        name: spec.name,
+        chain: spec.chain,
+        processor: spec.processor,
+        confirmations,
+        startBlock,
+        status: spec.paused === true ? "paused" : "active",
+        contracts,
+        confirmedBlock: startBlock - 1,
+        confirmedHash: null,
+        createdAt: yield* Clock.currentTimeMillis
+      }
+      const inserted = yield* WatchStore.insertWatcher(watcher, accounts)
+      if (!inserted) return yield* invalid(spec.name, "a watcher of this name exists")
+      if (watcher.status === "active") yield* start(watcher.name)
+      return yield* info(watcher)
+    }).pipe(Effect.provideContext(context))
+
+  const setAccounts = (name: string, accounts: ReadonlyArray<string>, options?: { readonly fromBlock?: number | undefined }) =>
+    Effect.gen(function*() {
+      const watcher = yield* row(name)
+      const adapter = yield* adapters.adapter(watcher.chain)
+      const normalized = yield* normalizeAccounts(adapter, name, accounts)
+      if (normalized.length === 0 && watcher.contracts.length === 0) return yield* invalid(name, "it would watch no account and no contract")
+      // under the loop's lock, so that the cursor cannot pass the block while the set is written
+      return yield* stateOf(name).lock.withPermit(Effect.gen(function*() {
+        const current = yield* row(name)
+        const fromBlock = options?.fromBlock ?? current.confirmedBlock + 1
+        if (!Number.isSafeInteger(fromBlock) || fromBlock <= current.confirmedBlock) {
+          return yield* invalid(name, `block ${fromBlock} is already recorded (the cursor is at ${current.confirmedBlock})`)
+        }
+        const written = yield* WatchStore.putAccountSet(name, fromBlock, normalized)
+        if (!written) return yield* invalid(name, `block ${fromBlock} is already recorded`)
+        return fromBlock
+      }))
+    }).pipe(Effect.provideContext(context))
+
+  const service = Watchers.of({
+    add,
+    get: (name) => Effect.flatMap(row(name), info).pipe(Effect.provideContext(context)),
+    list: Effect.flatMap(WatchStore.listWatchers, Effect.forEach(info)).pipe(Effect.provideContext(context)),
+    pause: (name) =>
+      Effect.gen(function*() {
+        if (!(yield* WatchStore.setStatus(name, "paused"))) return yield* unknown(name)
+        yield* FiberMap.remove(fibers, name)
+      }).pipe(Effect.provideContext(context)),
+    resume: (name) =>
+      Effect.gen(function*() {
+        if (!(yield* WatchStore.setStatus(name, "active"))) return yield* unknown(name)
+        yield* start(name)
+      }).pipe(Effect.provideContext(context)),
+    remove: (name) =>
+      Effect.gen(function*() {
+        yield* FiberMap.remove(fibers, name)
+        if (!(yield* WatchStore.deleteWatcher(name))) return yield* unknown(name)
+        running.delete(name)
+      }).pipe(Effect.provideContext(context)),
+    setAccounts,
+    lag: (name) =>
+      Effect.gen(function*() {
+        const watcher = yield* row(name)
+        const processed = yield* WatchStore.processedBlock(watcher)
+        const state = stateOf(name)
+        return {
+          watcher: name,
+          head: state.head,
+          confirmed: watcher.confirmedBlock,
+          processed,
+          reorgs: state.reorgs,
+          lastError: state.lastError
+        }
+      }).pipe(Effect.provideContext(context)),
+    items: (name) => Effect.andThen(row(name), WatchStore.items(name)).pipe(Effect.provideContext(context)),
+    poll: (name) => tick(name).pipe(Effect.provideContext(context))
+  })
+
+  for (const spec of config.watchers) {
+    const existing = yield* WatchStore.getWatcher(spec.name)
+    if (Option.isNone(existing)) yield* add(spec)
+  }
+  for (const watcher of yield* WatchStore.listWatchers) {
+    if (watcher.status === "active") yield* start(watcher.name)
+  }
+  return service
+})
+
+/** The watchers, on the `SqlClient` (watch tables), the supervisor and the chain adapters provided; a `BalanceCache`, when provided too, is told of every item. */
+export const layer = (
+  options: Partial<WatchersConfig> = {}
+): Layer.Layer<Watchers, WatchError, SqlClient.SqlClient | TaskSupervisor.Tasks | ChainAdapters> =>
+  Layer.effect(Watchers, make(options))

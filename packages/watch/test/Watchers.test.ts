@@ -1,0 +1,148 @@
+import { AddressScan, Chains, DevSeed } from "@chainjobs/chain"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import * as Watchers from "../src/Watchers.ts"
+import * as WatchItem from "../src/WatchItem.ts"
+import { address, DevChain, eventually, node, processedCounts, Record, runtime, tempDirectory } from "./fixtures.ts"
+
+/** A fresh watch runtime on the file's dev chain, in a fresh directory, for one test. */
+const fresh = <A, E, R>(body: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const chain = yield* DevChain.DevChain
+    const directory = yield* tempDirectory
+    return yield* body.pipe(Effect.provide(runtime(directory, chain.url), { local: true }))
+  }).pipe(Effect.scoped)
+
+/** Waits until the watcher has recorded and finished every item up to `block`. */
+const caughtUp = (name: string, block: number) =>
+  eventually(Effect.gen(function*() {
+    const watchers = yield* Watchers.Watchers
+    const lag = yield* watchers.lag(name)
+    return lag.confirmed >= block && lag.processed >= block
+  }))
+
+layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watchers", (it) => {
+  it.effect("every item of seeded and live activity is processed exactly once, as an independent scan finds it", () =>
+    fresh(Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const seeded = yield* DevSeed.seed({ rounds: 12, participants: 4 })
+      const watchers = yield* Watchers.Watchers
+      const watched = seeded.participants.slice(0, 2)
+      yield* watchers.add({
+        name: "accounts",
+        chain: "dev",
+        processor: Record.name,
+        accounts: watched,
+        confirmations: 2,
+        startBlock: seeded.fromBlock
+      })
+      yield* watchers.add({
+        name: "token",
+        chain: "dev",
+        processor: Record.name,
+        contracts: [{ address: seeded.token, events: ["Transfer(address indexed from, address indexed to, uint256 value)"] }],
+        confirmations: 2,
+        startBlock: seeded.fromBlock
+      })
+      // live activity while the watchers run: transfers to and from the watched accounts, and some that are not theirs
+      const act = node(chain.url)
+      for (let round = 0; round < 6; round++) {
+        yield* act.send(round % 4, address((round + 1) % 4), BigInt(round + 1))
+        yield* act.send(7, address(8), 1n)
+        if (round % 2 === 0) yield* act.mine(1)
+      }
+      yield* act.mine(2)
+      const last = (yield* act.head) - 2
+      yield* caughtUp("accounts", last)
+      yield* caughtUp("token", last)
+
+      const client = yield* (yield* Chains.Chains).client("dev")
+      const independent = yield* AddressScan.scanRange(client, watched, seeded.fromBlock, last)
+      const expected = independent.map((item) =>
+        WatchItem.id({ chain: "dev", transaction: item.transactionHash, position: item.logIndex })
+      ).sort()
+      const counts = yield* processedCounts("accounts")
+      assert.deepStrictEqual(Array.from(counts.keys()).sort(), expected)
+      assert.isTrue(Array.from(counts.values()).every((count) => count === 1))
+      assert.isTrue(expected.length > 12)
+      const audit = yield* watchers.items("accounts")
+      assert.deepStrictEqual(audit.map((row) => row.status).filter((status) => status !== "processed"), [])
+
+      // the token watcher decodes every Transfer of the token: the seed's token transfers
+      const tokenTransfers = seeded.activity.filter((item) => item.kind === "erc20").map((item) =>
+        WatchItem.id({ chain: "dev", transaction: item.transactionHash, position: item.logIndex })
+      ).sort()
+      const tokenCounts = yield* processedCounts("token")
+      assert.deepStrictEqual(Array.from(tokenCounts.keys()).sort(), tokenTransfers)
+      assert.isTrue(Array.from(tokenCounts.values()).every((count) => count === 1))
+      const decoded = (yield* watchers.items("token")).map((row) => row.item)
+      assert.isTrue(decoded.every((item) => item.kind === "event" && item.event === "Transfer" && typeof item.args?.value === "string"))
+    })))
+
+  it.effect("a reorganization before confirmation depth: the dropped item is never processed, the new branch's are, a re-included one once", () =>
+    fresh(Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const watchers = yield* Watchers.Watchers
+      const watched = address(11)
+      yield* watchers.add({ name: "reorg", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 3, paused: true })
+      const base = yield* act.snapshot
+      // branch 1: A (dropped) and C (re-included later), in two blocks, seen by the watcher while unconfirmed
+      const dropped = yield* act.sign(9, watched, 1_000n)
+      const reincluded = yield* act.sign(10, watched, 2_000n)
+      const droppedHash = yield* act.sendRaw(dropped)
+      const reincludedHash = yield* act.sendRaw(reincluded)
+      yield* watchers.poll("reorg")
+      assert.deepStrictEqual(yield* watchers.items("reorg"), [])
+      // branch 2 from before both: C again as it was, and B instead of A, then deep enough
+      yield* act.revert(base)
+      yield* act.mine(1)
+      yield* act.sendRaw(reincluded)
+      const replacement = yield* act.sign(9, watched, 3_000n)
+      const replacementHash = yield* act.sendRaw(replacement)
+      yield* watchers.poll("reorg")
+      yield* act.mine(3)
+      yield* watchers.resume("reorg")
+      yield* caughtUp("reorg", (yield* act.head) - 3)
+
+      const counts = yield* processedCounts("reorg")
+      assert.deepStrictEqual(Array.from(counts.keys()).sort(), [`dev:${reincludedHash}`, `dev:${replacementHash}`].sort())
+      assert.isFalse(counts.has(`dev:${droppedHash}`))
+      assert.isTrue(Array.from(counts.values()).every((count) => count === 1))
+      assert.isTrue((yield* watchers.lag("reorg")).reorgs >= 1)
+    })))
+
+  it.effect("an account-set change takes effect at the stated block", () =>
+    fresh(Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const watchers = yield* Watchers.Watchers
+      const [first, second] = [address(12), address(13)]
+      yield* watchers.add({ name: "switch", chain: "dev", processor: Record.name, accounts: [first], confirmations: 1 })
+      const at = (yield* act.head) + 5
+      assert.strictEqual(yield* watchers.setAccounts("switch", [second], { fromBlock: at }), at)
+      // one transfer to each account per block, on both sides of the switch
+      const sent: Array<{ readonly hash: string; readonly to: string; readonly block: number }> = []
+      while ((yield* act.head) < at + 3) {
+        yield* act.setAutomine(false)
+        const toFirst = yield* act.sendRaw(yield* act.sign(14, first, 1n))
+        const toSecond = yield* act.sendRaw(yield* act.sign(15, second, 1n))
+        yield* act.mine(1)
+        yield* act.setAutomine(true)
+        const block = yield* act.head
+        sent.push({ hash: toFirst, to: first, block }, { hash: toSecond, to: second, block })
+      }
+      yield* act.mine(1)
+      const last = (yield* act.head) - 1
+      yield* caughtUp("switch", last)
+      const expected = sent.filter((tx) => tx.block <= last && (tx.block < at ? tx.to === first : tx.to === second))
+        .map((tx) => `dev:${tx.hash}`).sort()
+      const counts = yield* processedCounts("switch")
+      assert.deepStrictEqual(Array.from(counts.keys()).sort(), expected)
+      // a block already recorded cannot be changed
+      const refused = yield* Effect.exit(watchers.setAccounts("switch", [first], { fromBlock: at }))
+      assert.isTrue(Exit.isFailure(refused))
+      assert.deepStrictEqual((yield* watchers.get("switch")).accountSets.map((set) => set.fromBlock).slice(1), [at])
+    })))
+})
+

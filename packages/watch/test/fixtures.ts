@@ -1,0 +1,155 @@
+/**
+ * Shared test setup: a real Hardhat dev chain, the watch runtime on real SQLite
+ * files (task store and watch tables), a processor kind that logs each run in
+ * the watch database inside its item's transaction, and viem clients that act
+ * on the node (send, mine, snapshot, revert, set balances).
+ */
+import { ChainConfig, Chains, DevChain } from "@chainjobs/chain"
+import { NodeSqliteClient, SqlTaskStore } from "@chainjobs/store-sql"
+import { TaskSupervisor } from "@chainjobs/tasks"
+import { Effect, Layer, Random } from "effect"
+import { SqlClient } from "effect/sql"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import {
+  type Address,
+  createPublicClient,
+  createTestClient,
+  createWalletClient,
+  defineChain,
+  type Hash,
+  type Hex,
+  http
+} from "viem"
+import { privateKeyToAccount } from "viem/accounts"
+import * as BalanceCache from "../src/BalanceCache.ts"
+import * as BalanceUpkeep from "../src/BalanceUpkeep.ts"
+import * as EvmAdapter from "../src/EvmAdapter.ts"
+import * as Watchers from "../src/Watchers.ts"
+import * as WatchItem from "../src/WatchItem.ts"
+import * as WatchProcessor from "../src/WatchProcessor.ts"
+
+export { DevChain }
+
+/** A fresh directory, removed with everything in it when the scope closes. */
+export const tempDirectory = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "chainjobs-watch-"))),
+  (directory) => Effect.sync(() => rmSync(directory, { recursive: true, force: true }))
+)
+
+/** The dev chain as the chain `dev`, with a head cache short enough to follow a node mining on demand. */
+export const devChainConfig = (url: string) =>
+  ChainConfig.chain({
+    name: "dev",
+    chainId: DevChain.chainId,
+    endpoints: [{ url }],
+    requestTimeout: "2 seconds",
+    headTtl: "1 millis",
+    retry: { base: "5 millis", max: "50 millis", times: 10 },
+    breaker: { failures: 5, openDuration: "100 millis" }
+  })
+
+/** The table where the test processor logs each run (no unique key: a second run of an item shows as a second row). */
+export const processedLog = "test_processed_log"
+
+/** The test processor: logs the item in the watch database, in the item's transaction. */
+export const Record = WatchProcessor.define("test.record", { success: WatchItem.WatchItem })
+
+/** The test processor's handler; `jitterMillis` sleeps up to that long inside the transaction (to widen crash windows). */
+export const recordLayer = (jitterMillis = 0) =>
+  WatchProcessor.implement(Record, (item) =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`INSERT INTO ${sql(processedLog)} ${sql.insert({ watcher: item.watcher, item_id: WatchItem.id(item) })}`
+      if (jitterMillis > 0) yield* Effect.sleep(yield* Random.nextIntBetween(0, jitterMillis))
+      return item
+    }).pipe(Effect.orDie))
+
+const createLog = Layer.effectDiscard(Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${processedLog} (watcher text NOT NULL, item_id text NOT NULL)`)
+}).pipe(Effect.orDie))
+
+/** The runtime of a watching process: supervisor on `directory/tasks.db`, watch tables on `directory/watch.db`. */
+export const runtime = (directory: string, url: string, options: {
+  readonly watchers?: Partial<Watchers.WatchersConfig>
+  readonly jitterMillis?: number
+} = {}) => {
+  const sqlite = NodeSqliteClient.layer({ filename: join(directory, "watch.db"), synchronous: "FULL" })
+  const chains = Chains.layerMemory([devChainConfig(url)])
+  const adapters = EvmAdapter.layer.pipe(Layer.provide(chains))
+  const supervisor = TaskSupervisor.layer({ shutdownGracePeriod: "1 second" }).pipe(
+    Layer.provide(SqlTaskStore.layerSqlite({ filename: join(directory, "tasks.db") }))
+  )
+  const balances = BalanceCache.layer()
+  const watchers = Watchers.layer({ pollInterval: "50 millis", ...options.watchers })
+  return Layer.mergeAll(recordLayer(options.jitterMillis), BalanceUpkeep.layer).pipe(
+    Layer.provideMerge(watchers),
+    Layer.provideMerge(balances),
+    Layer.provideMerge(Layer.mergeAll(adapters, supervisor, chains)),
+    Layer.provideMerge(createLog),
+    Layer.provideMerge(sqlite),
+    Layer.orDie
+  )
+}
+
+/** Each logged run of the test processor: item id → how many times it ran. */
+export const processedCounts = (watcher: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{ readonly item_id: string }>`SELECT item_id FROM ${sql(processedLog)} WHERE watcher = ${watcher}`
+    const counts = new Map<string, number>()
+    for (const row of rows) counts.set(row.item_id, (counts.get(row.item_id) ?? 0) + 1)
+    return counts
+  }).pipe(Effect.orDie)
+
+/** Acting on the node: transfers signed locally (so a reverted one can be sent again as it was), mining, snapshots, balances. */
+export const node = (url: string) => {
+  const chain = defineChain({
+    id: DevChain.chainId,
+    name: "dev",
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [url] } }
+  })
+  const transport = http(url)
+  const reader = createPublicClient({ chain, transport })
+  const tester = createTestClient({ chain, transport, mode: "hardhat" })
+  const call = <A>(f: () => Promise<A>) => Effect.promise(f)
+  return {
+    head: call(() => reader.getBlockNumber({ cacheTime: 0 })).pipe(Effect.map(Number)),
+    /** Signs a transfer of `value` wei from dev account `from` (index) to `to`; returns the raw transaction. */
+    sign: (from: number, to: Address, value: bigint) =>
+      Effect.gen(function*() {
+        const account = privateKeyToAccount(DevChain.accounts[from]!.privateKey)
+        const nonce = yield* call(() => reader.getTransactionCount({ address: account.address, blockTag: "pending" }))
+        const wallet = createWalletClient({ chain, transport, account })
+        const request = yield* call(() => wallet.prepareTransactionRequest({ to, value, nonce, chain }))
+        return yield* call(() => wallet.signTransaction(request as never))
+      }),
+    sendRaw: (raw: Hex) => call(() => reader.sendRawTransaction({ serializedTransaction: raw })),
+    /** Sends `value` wei from dev account `from` to `to` and waits for it to be mined. */
+    send: (from: number, to: Address, value: bigint): Effect.Effect<Hash> =>
+      Effect.gen(function*() {
+        const wallet = createWalletClient({ chain, transport })
+        const hash = yield* call(() => wallet.sendTransaction({ account: DevChain.accounts[from]!.address, to, value, chain }))
+        yield* call(() => reader.waitForTransactionReceipt({ hash, pollingInterval: 20 }))
+        return hash
+      }),
+    mine: (blocks: number) => call(() => tester.mine({ blocks })),
+    snapshot: call(() => tester.snapshot()),
+    revert: (id: Hex) => call(() => tester.revert({ id })),
+    setBalance: (address: Address, value: bigint) => call(() => tester.setBalance({ address, value })),
+    setAutomine: (enabled: boolean) => call(() => tester.setAutomine(enabled)),
+    balance: (address: Address) => call(() => reader.getBalance({ address }))
+  }
+}
+
+/** A dev account's address, lowercase. */
+export const address = (index: number) => DevChain.accounts[index]!.address.toLowerCase() as Address
+
+/** Polls `check` every 25 ms until it holds (the test's own timeout bounds it). */
+export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>) =>
+  Effect.gen(function*() {
+    while (!(yield* check)) yield* Effect.sleep("25 millis")
+  })

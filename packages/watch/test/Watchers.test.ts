@@ -77,7 +77,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
       assert.isTrue(Array.from(tokenCounts.values()).every((count) => count === 1))
       const decoded = (yield* watchers.items("token")).map((row) => row.item)
       assert.isTrue(decoded.every((item) => item.kind === "event" && item.event === "Transfer" && typeof item.args?.value === "string"))
-    })))
+    })), 60_000)
 
   it.effect("a reorganization before confirmation depth: the dropped item is never processed, the new branch's are, a re-included one once", () =>
     fresh(Effect.gen(function*() {
@@ -110,7 +110,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
       assert.isFalse(counts.has(`dev:${droppedHash}`))
       assert.isTrue(Array.from(counts.values()).every((count) => count === 1))
       assert.isTrue((yield* watchers.lag("reorg")).reorgs >= 1)
-    })))
+    })), 60_000)
 
   it.effect("an account-set change takes effect at the stated block", () =>
     fresh(Effect.gen(function*() {
@@ -143,6 +143,6 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
       const refused = yield* Effect.exit(watchers.setAccounts("switch", [first], { fromBlock: at }))
       assert.isTrue(Exit.isFailure(refused))
       assert.deepStrictEqual((yield* watchers.get("switch")).accountSets.map((set) => set.fromBlock).slice(1), [at])
-    })))
+    })), 60_000)
 })
 

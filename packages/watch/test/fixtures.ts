@@ -153,3 +153,11 @@ export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>) =>
   Effect.gen(function*() {
     while (!(yield* check)) yield* Effect.sleep("25 millis")
   })
+
+/** A dev chain and a watch runtime on it in a fresh directory, shared by the tests of a file. */
+export const sharedRuntime = (options: Parameters<typeof runtime>[2] = {}) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const chain = yield* DevChain.DevChain
+    const directory = yield* tempDirectory
+    return runtime(directory, chain.url, options)
+  })).pipe(Layer.provideMerge(DevChain.layer()))

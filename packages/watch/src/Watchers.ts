@@ -27,7 +27,7 @@ import { TaskSupervisor } from "@chainjobs/tasks"
 import { Clock, Context, Duration, Effect, FiberMap, Layer, Option, Schedule, Schema, Semaphore } from "effect"
 import type { SqlClient } from "effect/sql"
 import { BalanceCache } from "./BalanceCache.ts"
-import { type BlockRef, type ChainAdapter, ChainAdapters, type ContractWatch, type Detected } from "./ChainAdapter.ts"
+import { type BlockRef, type ChainAdapter, ChainAdapters, type Detected } from "./ChainAdapter.ts"
 import { DeepReorg, Invalid, UnknownWatcher, WatchError } from "./WatchError.ts"
 import * as WatchItem from "./WatchItem.ts"
 import * as WatchStore from "./WatchStore.ts"
@@ -60,19 +60,9 @@ export const WatcherSpec = Schema.Struct({
 /** @see WatcherSpec */
 export type WatcherSpec = typeof WatcherSpec.Type
 
-/** A watcher as it stands. */
-export interface WatcherInfo {
-  readonly name: string
-  readonly chain: string
-  readonly processor: string
-  readonly confirmations: number
-  readonly startBlock: number
-  readonly status: "active" | "paused"
-  readonly contracts: ReadonlyArray<ContractWatch>
-  /** The account sets, each from its block on. */
+/** A watcher as it stands: its stored definition and cursor, and its account sets, each from its block on. */
+export interface WatcherInfo extends Omit<WatchStore.WatcherRow, "confirmedHash" | "createdAt"> {
   readonly accountSets: ReadonlyArray<WatchStore.AccountSet>
-  /** The last block whose items are recorded. */
-  readonly confirmedBlock: number
 }
 
 /** How far behind a watcher is. */

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Task, TaskSupervisor } from "@chainjobs/tasks"
+import { Task, Tasks } from "@chainjobs/tasks"
 import { Duration, Effect, Layer, Schedule, Schema } from "effect"
 import { BalanceCache } from "./BalanceCache.ts"
 
@@ -31,7 +31,7 @@ export const ReconcileAll = Task.define("chainjobs.balances.reconcile", {
 })
 
 /** Registers both kinds with the supervisor. A pass's failure is a defect of its task (its message says what). */
-export const layer: Layer.Layer<never, never, TaskSupervisor.Tasks | BalanceCache> = Layer.mergeAll(
+export const layer: Layer.Layer<never, never, Tasks.Tasks | BalanceCache> = Layer.mergeAll(
   Task.implement(RefreshStale, () => BalanceCache.use((cache) => Effect.orDie(cache.refreshStale))),
   Task.implement(ReconcileAll, () => BalanceCache.use((cache) => Effect.orDie(cache.reconcile)))
 )
@@ -50,10 +50,10 @@ export const defaults: UpkeepSchedules = { refreshEvery: "5 minutes", reconcileE
 /** Submits both kinds on their schedules for the layer's lifetime (register them with `layer`). */
 export const layerSchedules = (
   options: Partial<UpkeepSchedules> = {}
-): Layer.Layer<never, never, TaskSupervisor.Tasks> =>
+): Layer.Layer<never, never, Tasks.Tasks> =>
   Layer.effectDiscard(Effect.gen(function*() {
     const schedules = { ...defaults, ...options }
-    const tasks = yield* TaskSupervisor.Tasks
+    const tasks = yield* Tasks.Tasks
     const refresh = yield* Effect.orDie(tasks.schedule(RefreshStale, {}, { schedule: Schedule.spaced(schedules.refreshEvery) }))
     const reconcile = yield* Effect.orDie(tasks.schedule(ReconcileAll, {}, { schedule: Schedule.spaced(schedules.reconcileEvery) }))
     yield* Effect.addFinalizer(() => Effect.andThen(refresh.cancel, reconcile.cancel))

@@ -23,7 +23,7 @@
  *
  * @since 0.1.0
  */
-import { TaskSupervisor } from "@chainjobs/tasks"
+import { Tasks } from "@chainjobs/tasks"
 import { Clock, Context, Duration, Effect, FiberMap, Layer, Option, Schedule, Schema, Semaphore } from "effect"
 import type { SqlClient } from "effect/sql"
 import { BalanceCache } from "./BalanceCache.ts"
@@ -167,7 +167,7 @@ const segments = (sets: ReadonlyArray<WatchStore.AccountSet>, from: number, to: 
 export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig> = {}) {
   const config = { ...defaults, ...options }
   const pollInterval = Duration.fromInputUnsafe(config.pollInterval)
-  const tasks = yield* TaskSupervisor.Tasks
+  const tasks = yield* Tasks.Tasks
   const adapters = yield* ChainAdapters
   const balances = yield* Effect.serviceOption(BalanceCache)
   const context = yield* Effect.context<SqlClient.SqlClient>()
@@ -429,5 +429,5 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
 /** The watchers, on the `SqlClient` (watch tables), the supervisor and the chain adapters provided; a `BalanceCache`, when provided too, is told of every item. */
 export const layer = (
   options: Partial<WatchersConfig> = {}
-): Layer.Layer<Watchers, WatchError, SqlClient.SqlClient | TaskSupervisor.Tasks | ChainAdapters> =>
+): Layer.Layer<Watchers, WatchError, SqlClient.SqlClient | Tasks.Tasks | ChainAdapters> =>
   Layer.effect(Watchers, make(options))

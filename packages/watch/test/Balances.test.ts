@@ -4,7 +4,7 @@ import { isAddress, keccak256 } from "viem"
 import * as BalanceCache from "../src/BalanceCache.ts"
 import * as BalanceUpkeep from "../src/BalanceUpkeep.ts"
 import * as Watchers from "../src/Watchers.ts"
-import { TaskSupervisor } from "@chainjobs/tasks"
+import { Tasks } from "@chainjobs/tasks"
 import { address, DevChain, node, Record, sharedRuntime } from "./fixtures.ts"
 
 const ether = 10n ** 18n
@@ -36,7 +36,7 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Balance
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
       const cache = yield* BalanceCache.BalanceCache
-      const tasks = yield* TaskSupervisor.Tasks
+      const tasks = yield* Tasks.Tasks
       const account = address(17)
       const before = (yield* cache.read("dev", account, "native")).amount
       yield* node(chain.url).setBalance(account, 7n * ether)
@@ -53,7 +53,7 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Balance
       const act = node(chain.url)
       const cache = yield* BalanceCache.BalanceCache
       const watchers = yield* Watchers.Watchers
-      const tasks = yield* TaskSupervisor.Tasks
+      const tasks = yield* Tasks.Tasks
       const [sender, recipient] = [address(18), address(19)]
       yield* watchers.add({ name: "wallets", chain: "dev", processor: Record.name, accounts: [sender, recipient], confirmations: 2, paused: true })
       const senderBefore = (yield* cache.read("dev", sender, "native")).amount

@@ -1,4 +1,5 @@
-import { AddressScan, Chains, DevSeed } from "@chainjobs/chain"
+import { AddressScan, Chains } from "@chainjobs/chain"
+import { DevSeed } from "@chainjobs/devchain"
 import { NodeSqliteClient } from "@chainjobs/store-sql"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Random } from "effect"

@@ -4,9 +4,10 @@
  * the watch database inside its item's transaction, and viem clients that act
  * on the node (send, mine, snapshot, revert, set balances).
  */
-import { ChainConfig, Chains, DevChain } from "@chainjobs/chain"
+import { ChainConfig, Chains } from "@chainjobs/chain"
+import { DevChain } from "@chainjobs/devchain"
 import { NodeSqliteClient, SqlTaskStore } from "@chainjobs/store-sql"
-import { TaskSupervisor } from "@chainjobs/tasks"
+import { Tasks } from "@chainjobs/tasks"
 import { Effect, Layer, Random } from "effect"
 import { SqlClient } from "effect/sql"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -79,7 +80,7 @@ export const runtime = (directory: string, url: string, options: {
   const sqlite = NodeSqliteClient.layer({ filename: join(directory, "watch.db"), synchronous: "FULL" })
   const chains = Chains.layerMemory([devChainConfig(url)])
   const adapters = EvmAdapter.layer.pipe(Layer.provide(chains))
-  const supervisor = TaskSupervisor.layer({ shutdownGracePeriod: "1 second" }).pipe(
+  const supervisor = Tasks.layer({ shutdownGracePeriod: "1 second" }).pipe(
     Layer.provide(SqlTaskStore.layerSqlite({ filename: join(directory, "tasks.db") }))
   )
   const balances = BalanceCache.layer()

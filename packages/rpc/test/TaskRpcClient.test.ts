@@ -58,7 +58,7 @@ describe("TaskRpcClient across processes", () => {
     it.effect("watches progress over WebSocket until the task completes", () =>
       Effect.gen(function*() {
         const alice = yield* overWebsocket("alice-token")
-        const handle = yield* alice.submit(Steps, { steps: 3, delayMs: 20 })
+        const handle = yield* alice.submit(Steps, { steps: 3, delayMs: 250 })
         const events = yield* Stream.runCollect(handle.events)
         assert.deepStrictEqual(events.filter(runningStep).map((e) => e.message), ["step 1", "step 2", "step 3"])
         assert.strictEqual(events[events.length - 1].status, "completed")
@@ -176,7 +176,7 @@ describe("TaskRpcClient across processes", () => {
     it.effect("a watch stopped on the client does not stop the task", () =>
       Effect.gen(function*() {
         const alice = yield* overWebsocket("alice-token")
-        const handle = yield* alice.submit(Steps, { steps: 3, delayMs: 20 })
+        const handle = yield* alice.submit(Steps, { steps: 3, delayMs: 250 })
         // the watch is opened (its first record arrives) and then stopped
         yield* Stream.runHead(handle.events)
         assert.isTrue(Option.isNone(yield* Effect.timeoutOption(handle.await, "1 millis")))

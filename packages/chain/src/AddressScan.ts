@@ -10,16 +10,20 @@
  * so logs read first could miss a block that the block reads then find. Each
  * log must come from the very block that was read (same hash); a log from
  * another block (the range's end reorganized in between) fails the range
- * with a transient `InvalidResponse`, so that it is read again. The task kind built on it lives in
- * `ChainTasks`; this module is the operation on one range.
+ * with a transient `InvalidResponse`, so that it is read again; so does a
+ * range whose blocks do not form one chain (each block's parent is the block
+ * read before it). `scanLinked` also gives the range's first parent hash and
+ * last hash, so that consecutive ranges can be checked for linkage too. The
+ * task kind built on it lives in `ChainTasks`; this module is the operation
+ * on one range.
  *
  * @since 0.1.0
  */
 import { Effect } from "effect"
 import { type Address, type Hex, type Log, pad, toEventSelector, type Transaction } from "viem"
 import * as Activity from "./Activity.ts"
-import type { EvmClient } from "./EvmClient.ts"
-import { InvalidResponse, ChainRequestError } from "./ChainRequestError.ts"
+import { type EvmClient, getLinkedBlocks } from "./EvmClient.ts"
+import { ChainRequestError, InvalidResponse } from "./ChainRequestError.ts"
 
 /** The topic of the ERC-20 (and ERC-721) `Transfer` event. */
 export const transferTopic: Hex = toEventSelector("Transfer(address,address,uint256)")
@@ -59,13 +63,37 @@ export const scanRange = (
   addresses: ReadonlyArray<Address>,
   fromBlock: number,
   toBlock: number
-): Effect.Effect<ReadonlyArray<Activity.Activity>, ChainRequestError> => {
+): Effect.Effect<ReadonlyArray<Activity.Activity>, ChainRequestError> =>
+  addresses.length === 0 || toBlock < fromBlock
+    ? Effect.succeed([])
+    : Effect.map(scanLinked(client, addresses, fromBlock, toBlock), (scanned) => scanned.activity)
+
+/** What `scanLinked` found in a range, and how the range hangs on the chain. */
+export interface ScannedRange {
+  readonly activity: ReadonlyArray<Activity.Activity>
+  /** The parent hash of the range's first block. */
+  readonly parentHash: Hex
+  /** The hash of the range's last block. */
+  readonly lastHash: Hex
+}
+
+/**
+ * Like `scanRange`, with the parent hash of the range's first block and the
+ * hash of its last (for linkage checks); the range must not be empty. With
+ * no addresses, it reads the blocks' headers only.
+ */
+export const scanLinked = (
+  client: EvmClient,
+  addresses: ReadonlyArray<Address>,
+  fromBlock: number,
+  toBlock: number
+): Effect.Effect<ScannedRange, ChainRequestError> => {
   const watched = new Set(addresses.map((address) => address.toLowerCase()))
-  if (watched.size === 0) return Effect.succeed([])
   const topics = Array.from(watched, (address) => pad(address as Address))
-  const numbers = Array.from({ length: toBlock - fromBlock + 1 }, (_, index) => fromBlock + index)
   return Effect.gen(function*() {
-    const blocks = yield* client.getBlocks(numbers, { transactions: true })
+    const blocks = yield* getLinkedBlocks(client, fromBlock, toBlock, { transactions: watched.size > 0 })
+    const linkage = { parentHash: blocks[0]!.parentHash, lastHash: blocks.at(-1)!.hash! }
+    if (watched.size === 0) return { activity: [], ...linkage }
     const [sent, received] = yield* Effect.all([
       client.getLogs({ topics: [transferTopic, topics], fromBlock, toBlock }),
       client.getLogs({ topics: [transferTopic, null, topics], fromBlock, toBlock })
@@ -91,6 +119,6 @@ export const scanRange = (
       const item = fromLog(log)
       found.set(Activity.key(item), item)
     }
-    return Array.from(found.values()).sort(Activity.order)
+    return { activity: Array.from(found.values()).sort(Activity.order), ...linkage }
   })
 }

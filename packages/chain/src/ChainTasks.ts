@@ -26,6 +26,7 @@ import { BlockValidationError, ParentMismatch, ValidatedBlock } from "./BlockVal
 import * as SignedTransaction from "./SignedTransaction.ts"
 import { BroadcastError, BroadcastReceipt } from "./SignedTransaction.ts"
 import { Chains } from "./Chains.ts"
+import { type EvmClient, getLinkedBlocks } from "./EvmClient.ts"
 import * as Chunked from "./internal/chunked.ts"
 import { ChainRequestError, isTransient } from "./ChainRequestError.ts"
 
@@ -58,7 +59,11 @@ export const BlockSummary = Schema.Struct({
 /** One block as `FetchBlocks` reports it. */
 export type BlockSummary = typeof BlockSummary.Type
 
-/** Fetches the blocks of a range (inclusive), in batches. */
+/**
+ * Fetches the blocks of a range (inclusive), in batches. The blocks are one
+ * chain: a range read across a reorganization is read again from where the
+ * chain forked (see `confirmations` to stay clear of the head).
+ */
 export const FetchBlocks = Task.define("chain/fetch-blocks", {
   payload: Schema.Struct({
     chain: Schema.String,
@@ -71,7 +76,14 @@ export const FetchBlocks = Task.define("chain/fetch-blocks", {
      * Past it, no further checkpoint is saved: a resumed or retried run starts
      * again after the last one saved.
      */
-    checkpointItems: Schema.optional(PositiveInt)
+    checkpointItems: Schema.optional(PositiveInt),
+    /**
+     * Confirmations a block needs before it is read (head − block + 1):
+     * chunks near the head wait until they are that deep. Default: none.
+     */
+    confirmations: Schema.optional(PositiveInt),
+    /** How often the head is polled while waiting for confirmations, in milliseconds. Default: 1000. */
+    pollMillis: Schema.optional(PositiveInt)
   }),
   success: Schema.Struct({ fromBlock: Schema.Int, toBlock: Schema.Int, blocks: Schema.Array(BlockSummary) }),
   error: ChainRequestError,
@@ -89,7 +101,13 @@ export const ScanResult = Schema.Struct({
   activity: Schema.Array(Activity.Activity)
 })
 
-/** Scans addresses over a range in one pass: native transactions from/to them and ERC-20 transfers touching them. */
+/**
+ * Scans addresses over a range in one pass: native transactions from/to them
+ * and ERC-20 transfers touching them. The blocks scanned are one chain: a
+ * scan that runs across a reorganization reads again from where the chain
+ * forked, so its result holds the activity of the chain as it is when the
+ * scan completes (see `confirmations` to stay clear of the head).
+ */
 export const ScanAddresses = Task.define("chain/scan-addresses", {
   payload: Schema.Struct({
     chain: Schema.String,
@@ -103,7 +121,14 @@ export const ScanAddresses = Task.define("chain/scan-addresses", {
      * Past it, no further checkpoint is saved: a resumed or retried run starts
      * again after the last one saved.
      */
-    checkpointItems: Schema.optional(PositiveInt)
+    checkpointItems: Schema.optional(PositiveInt),
+    /**
+     * Confirmations a block needs before it is read (head − block + 1):
+     * chunks near the head wait until they are that deep. Default: none.
+     */
+    confirmations: Schema.optional(PositiveInt),
+    /** How often the head is polled while waiting for confirmations, in milliseconds. Default: 1000. */
+    pollMillis: Schema.optional(PositiveInt)
   }),
   success: ScanResult,
   error: ChainRequestError,
@@ -167,7 +192,19 @@ const summarize = (block: Block): BlockSummary => ({
   gasUsed: block.gasUsed.toString()
 })
 
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index)
+/**
+ * What a range walk needs to stay on one chain (see `internal/chunked.ts`): the chain's hash of a block now, and
+ * the head for the payload's confirmations.
+ */
+const linkedOn = (
+  client: EvmClient,
+  payload: { readonly confirmations?: number | undefined; readonly pollMillis?: number | undefined }
+) => ({
+  hashOf: (number: number) => Effect.map(client.getBlocks([number]), ([block]) => block!.hash!),
+  confirmations: payload.confirmations,
+  head: client.head,
+  pollInterval: payload.pollMillis ?? 1000
+})
 
 /** Runs `FetchBlocks`. */
 export const fetchBlocks = Effect.fn("ChainTasks.fetchBlocks")(function*(payload: Task.Payload<typeof FetchBlocks>) {
@@ -180,7 +217,13 @@ export const fetchBlocks = Effect.fn("ChainTasks.fetchBlocks")(function*(payload
     resumed: yield* Task.loadCheckpoint(FetchBlocks),
     save: (checkpoint) => Task.saveCheckpoint(FetchBlocks, checkpoint),
     step: (blocks, from, to) =>
-      Effect.map(client.getBlocks(range(from, to)), (more) => [...blocks, ...more.map(summarize)]),
+      Effect.map(getLinkedBlocks(client, from, to), (more) => ({
+        state: [...blocks, ...more.map(summarize)],
+        parentHash: more[0]!.parentHash,
+        lastHash: more.at(-1)!.hash!
+      })),
+    ...linkedOn(client, payload),
+    rewind: (blocks, from) => blocks.filter((block) => block.number < from),
     describe: (blocks, to) => `${blocks.length} blocks up to ${to}`,
     size: (blocks) => blocks.length,
     maxSize: payload.checkpointItems ?? checkpointItems
@@ -200,7 +243,13 @@ export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(pay
     resumed: yield* Task.loadCheckpoint(ScanAddresses),
     save: (checkpoint) => Task.saveCheckpoint(ScanAddresses, checkpoint),
     step: (found, from, to) =>
-      Effect.map(AddressScan.scanRange(client, addresses, from, to), (more) => [...found, ...more]),
+      Effect.map(AddressScan.scanLinked(client, addresses, from, to), (more) => ({
+        state: [...found, ...more.activity],
+        parentHash: more.parentHash,
+        lastHash: more.lastHash
+      })),
+    ...linkedOn(client, payload),
+    rewind: (found, from) => found.filter((item) => item.blockNumber < from),
     describe: (found, to) => `${found.length} items up to block ${to}`,
     size: (found) => found.length,
     maxSize: payload.checkpointItems ?? checkpointItems
@@ -238,10 +287,12 @@ export const syncEvents = Effect.fn("ChainTasks.syncEvents")(function*(payload: 
         }
         const elapsed = (yield* Clock.currentTimeMillis) - start
         return {
-          fromBlock: state.fromBlock,
-          counts,
-          total: state.total + logs.length,
-          processingMillis: state.processingMillis + elapsed
+          state: {
+            fromBlock: state.fromBlock,
+            counts,
+            total: state.total + logs.length,
+            processingMillis: state.processingMillis + elapsed
+          }
         }
       }),
     describe: (state, to) => `${state.total} events up to block ${to}`
@@ -322,7 +373,8 @@ export const FollowCheckpoint = Schema.Struct({
  * its checkpoint is the last processed block and the hashes of the last
  * `followWindow` blocks, so a restart resumes after it. A reorganization
  * within that window is followed: when a new block does not follow the last
- * one, the task goes back to the last block it processed that is still on
+ * one, or (while no new block comes) the last one is no longer on the chain
+ * because as many blocks or fewer replaced it, the task goes back to the last block it processed that is still on
  * the chain and processes the chain's blocks from there (subscribers of the
  * feed see the replaced numbers again). A deeper one fails the task.
  */
@@ -379,29 +431,46 @@ export const followHead = Effect.fn("ChainTasks.followHead")(function*(payload: 
    * The block after the last remembered one still on the chain; the first one remembered when none is but every
    * block processed so far is remembered (the fork is before them); none when the fork is older than the window.
    */
-  const forkPoint = Effect.gen(function*() {
-    for (let index = recent.length - 1; index >= 0; index--) {
-      const [onChain] = yield* client.getBlocks([recent[index]!.number])
-      if (onChain!.hash === recent[index]!.hash) return Option.some(recent[index]!.number + 1)
-    }
-    return recent.length < followWindow && !resumedWithout ? Option.some(recent[0]!.number) : Option.none<number>()
-  })
+  /** Whether a remembered block is still on the chain whose head is `head`. */
+  const onChain = (item: { readonly number: number; readonly hash: string }, head: number) =>
+    item.number > head
+      ? Effect.succeed(false)
+      : Effect.map(client.getBlocks([item.number]), ([block]) => block!.hash === item.hash)
+
+  const forkPoint = (head: number) =>
+    Effect.gen(function*() {
+      for (let index = recent.length - 1; index >= 0; index--) {
+        if (yield* onChain(recent[index]!, head)) return Option.some(recent[index]!.number + 1)
+      }
+      return recent.length < followWindow && !resumedWithout ? Option.some(recent[0]!.number) : Option.none<number>()
+    })
+
+  /** Goes back to the block after the last remembered one still on the chain, or fails when there is none. */
+  const goBack = (head: number, mismatch: ParentMismatch) =>
+    Effect.gen(function*() {
+      const from = yield* forkPoint(head)
+      if (Option.isNone(from)) return yield* new BlockValidationError({ reason: mismatch })
+      yield* Effect.logInfo(`chainjobs: ${payload.chain} reorganized from block ${from.value}`)
+      next = from.value
+      recent = recent.filter((item) => item.number < next)
+    })
 
   while (true) {
     const head = yield* client.head
+    // a reorganization that replaced the last blocks by as many others (or fewer) shows only in their hashes
+    const last = recent.at(-1)
+    if (last !== undefined && next > head && !(yield* onChain(last, head))) {
+      const replaced = head >= last.number ? (yield* client.getBlocks([last.number]))[0]!.hash! : "(none)"
+      yield* goBack(head, new ParentMismatch({ number: last.number + 1, parentHash: replaced, actualParentHash: last.hash }))
+    }
     while (next <= head) {
       const block = yield* BlockValidation.validate(client, next)
       const previous = recent.at(-1)
       if (previous !== undefined && previous.number === block.number - 1 && previous.hash !== block.parentHash) {
-        const from = yield* forkPoint
-        if (Option.isNone(from)) {
-          return yield* new BlockValidationError({
-            reason: new ParentMismatch({ number: block.number, parentHash: block.parentHash, actualParentHash: previous.hash })
-          })
-        }
-        yield* Effect.logInfo(`chainjobs: ${payload.chain} reorganized from block ${from.value}`)
-        next = from.value
-        recent = recent.filter((item) => item.number < next)
+        yield* goBack(
+          head,
+          new ParentMismatch({ number: block.number, parentHash: block.parentHash, actualParentHash: previous.hash })
+        )
         continue
       }
       yield* record(payload.chain, block)

@@ -30,7 +30,7 @@ import {
 import type { ChainConfig } from "./ChainConfig.ts"
 import * as EndpointPool from "./EndpointPool.ts"
 import * as ProviderErrors from "./ProviderErrors.ts"
-import { InvalidResponse, isTransient, ChainRequestError, Unavailable } from "./ChainRequestError.ts"
+import { ChainRequestError, InvalidResponse, isTransient, Unavailable } from "./ChainRequestError.ts"
 
 /** An `eth_getLogs` filter over an inclusive block range. */
 export interface LogFilter {
@@ -78,6 +78,38 @@ export interface EvmClient {
 /** Whether an error is a node rejecting an `eth_getLogs` range (or its result) as too large, by the table of `ProviderErrors`. */
 export const isRangeTooLarge = (error: ChainRequestError): boolean =>
   error.reason._tag === "JsonRpc" && ProviderErrors.classify(error.reason.code, error.reason.detail) === "RangeTooLarge"
+
+/**
+ * The consecutive blocks `fromBlock`–`toBlock` (inclusive; with full
+ * transactions when asked), checked to form one chain: each block's parent is
+ * the block read before it. Blocks read while the chain reorganized fail with
+ * a transient `InvalidResponse`, so that a retry reads them again.
+ */
+export const getLinkedBlocks = (
+  client: EvmClient,
+  fromBlock: number,
+  toBlock: number,
+  options?: { readonly transactions?: boolean | undefined }
+): Effect.Effect<ReadonlyArray<Block>, ChainRequestError> =>
+  Effect.flatMap(
+    client.getBlocks(Array.from({ length: toBlock - fromBlock + 1 }, (_, index) => fromBlock + index), options),
+    (blocks) => {
+      for (let index = 1; index < blocks.length; index++) {
+        if (blocks[index]!.parentHash !== blocks[index - 1]!.hash) {
+          return Effect.fail(
+            new ChainRequestError({
+              reason: new InvalidResponse({
+                endpoint: client.chain,
+                detail: `block ${fromBlock + index} is not the child of block ${fromBlock + index - 1} as read: ` +
+                  "the chain reorganized while the range was read"
+              })
+            })
+          )
+        }
+      }
+      return Effect.succeed(blocks)
+    }
+  )
 
 const chunk = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const chunks: Array<ReadonlyArray<A>> = []

@@ -140,9 +140,13 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       const expected = keys(DevSeed.expectedFor(seeded, seeded.participants))
       assert.deepStrictEqual(keys(activity), expected)
       assert.strictEqual(new Set(keys(activity)).size, activity.length)
-      // the resumed run read the blocks after the checkpoint, each once, and none before it
+      // the resumed run read the blocks after the checkpoint, each once, and none before it; then the last block
+      // once more, to check that the range's end is still on the chain
       const reread = [...proxy.counts.blocksRead].sort((a, b) => a - b)
-      assert.deepStrictEqual(reread, Array.from({ length: seeded.toBlock - lastBlock }, (_, index) => lastBlock + 1 + index))
+      assert.deepStrictEqual(reread, [
+        ...Array.from({ length: seeded.toBlock - lastBlock }, (_, index) => lastBlock + 1 + index),
+        seeded.toBlock
+      ])
     }))
 
   it.effect("a scan stops checkpointing once its checkpoint would hold more items than its limit", () =>

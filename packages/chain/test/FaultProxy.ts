@@ -3,8 +3,9 @@
  * stalls (never answers), garbles the body, or rejects `eth_getLogs` ranges
  * above a size, at set rates, drawn from a seeded generator so that a run is
  * reproducible; it can also hold back the calls of one method, lose
- * the answers to them after they reached the node, or answer them with a
- * given provider's JSON-RPC error. Everything else is forwarded to the target node. It counts
+ * the answers to them after they reached the node, answer them with a
+ * given provider's JSON-RPC error, or hold back reads of blocks above a
+ * number until told otherwise. Everything else is forwarded to the target node. It counts
  * what it did, so a test can check that faults really happened.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -37,6 +38,8 @@ export interface Faults {
   readonly providerErrorRate: number
   /** ...or to the next this many of them. */
   readonly providerErrorTimes: number
+  /** `eth_getBlockByNumber` requests for a block above this one wait until it is raised (by `set`). */
+  readonly holdAbove: number
 }
 
 /** A JSON-RPC error as a provider sends it. */
@@ -63,7 +66,8 @@ export const none: Faults = {
   providerError: undefined,
   providerErrorMethod: undefined,
   providerErrorRate: 0,
-  providerErrorTimes: 0
+  providerErrorTimes: 0,
+  holdAbove: Number.POSITIVE_INFINITY
 }
 
 /** What the proxy did so far. */
@@ -77,6 +81,8 @@ export interface Counts {
   garble: number
   rangeRejected: number
   providerError: number
+  /** Requests held back by `holdAbove`. */
+  held: number
   /** The blocks of the `eth_getBlockByNumber` calls forwarded, in order. */
   blocksRead: Array<number>
 }
@@ -114,7 +120,10 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
     Effect.callback<{ readonly proxy: FaultProxy; readonly close: () => void }>((resume) => {
       let current: Faults = { ...none, ...faults }
       const next = random(seed)
-      const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, rpcRateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0, providerError: 0, blocksRead: [] }
+      const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, rpcRateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0, providerError: 0, held: 0, blocksRead: [] }
+      const holding = new Set<() => void>()
+      const heldBack = (messages: ReadonlyArray<Message>) =>
+        messages.some((message) => message.method === "eth_getBlockByNumber" && Number(BigInt(message.params[0])) > current.holdAbove)
       const stalled = new Set<ServerResponse>()
       const handle = async (request: IncomingMessage, response: ServerResponse) => {
         const chunks: Array<Buffer> = []
@@ -166,6 +175,10 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
           return response.writeHead(injected.status ?? 200, { "content-type": "application/json" })
             .end(JSON.stringify(Array.isArray(parsed) ? errors : errors[0]))
         }
+        if (heldBack(messages)) {
+          counts.held++
+          while (heldBack(messages)) await new Promise<void>((resolve) => holding.add(resolve))
+        }
         if (messages.some((message) => message.method === current.slowMethod)) {
           await new Promise((resolve) => setTimeout(resolve, current.slowMillis))
         }
@@ -197,9 +210,15 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
           proxy: {
             url: `http://127.0.0.1:${port}`,
             counts,
-            set: (faults) => current = { ...current, ...faults }
+            set: (faults) => {
+              current = { ...current, ...faults }
+              for (const resume of holding) resume()
+              holding.clear()
+            }
           },
           close: () => {
+            current = { ...current, holdAbove: Number.POSITIVE_INFINITY }
+            for (const resume of holding) resume()
             for (const response of stalled) response.destroy()
             server.closeAllConnections()
             server.close()

@@ -18,7 +18,7 @@
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { Context, Duration, Effect, Exit, Layer, Schedule, Stream } from "effect"
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
-import { Task, type TaskAccess, TaskError, type TaskInfo, type TaskPolicy, type TaskQuery } from "@chainjobs/tasks"
+import { Task, type TaskAccess, TaskError, type TaskFeed, type TaskInfo, type TaskPolicy, type TaskQuery } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
 import type { AccessError, CallError, RemoteTaskHandle } from "./RemoteTaskHandle.ts"
 import { TaskRpcs } from "./TaskRpcs.ts"
@@ -97,8 +97,12 @@ export class TaskRpcClient extends Context.Service<TaskRpcClient, {
   purge(filter: TaskQuery.PurgeFilter): Effect.Effect<number, TaskError.TaskStoreError | CallError>
   /** What the server's supervisor holds right now. */
   readonly stats: Effect.Effect<TaskAccess.TaskStats, CallError>
-  /** Every change of every task the caller may see, from now on. Changes made while reconnecting are missed. */
-  readonly watchAll: Stream.Stream<TaskInfo.TaskInfo, CallError>
+  /**
+   * Every change of every task the caller may see, from now on. The stream
+   * reconnects when the connection drops or the server drops it for falling
+   * behind; changes made meanwhile are missed.
+   */
+  readonly watchAll: Stream.Stream<TaskInfo.TaskInfo, CallError | TaskFeed.SubscriberDropped>
 }>()("@chainjobs/rpc/TaskRpcClient") {}
 
 /** A field-by-field change between two records of the same task, as a watch reports it. */
@@ -120,6 +124,12 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
     Schedule.upTo({ duration: options.retryFor ?? defaults.retryFor }),
     Schedule.setInputType<{ readonly _tag: string }>(),
     Schedule.while(({ input }) => input._tag === "RpcClientError")
+  )
+  /** Retries a transport failure, or a subscription the server dropped for falling behind. */
+  const resubscribe = backoff(options).pipe(
+    Schedule.upTo({ duration: options.retryFor ?? defaults.retryFor }),
+    Schedule.setInputType<{ readonly _tag: string }>(),
+    Schedule.while(({ input }) => input._tag === "RpcClientError" || input._tag === "SubscriberDropped")
   )
   /** Retries a call that failed in transport (it is idempotent). */
   const retrying = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
@@ -187,7 +197,7 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
     delete: (id) => rpc.Delete({ id }),
     purge: (filter) => rpc.Purge(filter),
     stats: retrying(rpc.Stats()),
-    watchAll: Stream.retry(rpc.WatchAll(), retryPolicy)
+    watchAll: Stream.retry(rpc.WatchAll(), resubscribe)
   })
 }
 

@@ -12,7 +12,7 @@
  */
 import { Schema, Struct } from "effect"
 import { Rpc, RpcGroup, RpcMiddleware } from "effect/rpc"
-import { TaskAccess, TaskAccessError, TaskError, TaskInfo, TaskQuery } from "@chainjobs/tasks"
+import { TaskAccess, TaskAccessError, TaskError, TaskFeed, TaskInfo, TaskQuery } from "@chainjobs/tasks"
 import { Authentication } from "./Auth.ts"
 import { lenient } from "./internal/lenient.ts"
 import { MalformedRequest } from "./TaskRpcError.ts"
@@ -90,6 +90,9 @@ export class TaskRpcs extends RpcGroup.make(
   }),
   /** What the supervisor holds right now. */
   Rpc.make("Stats", { success: TaskAccess.TaskStats }),
-  /** Every change of every task the caller may see, from now on (for dashboards). */
-  Rpc.make("WatchAll", { success: TaskInfo.TaskInfo, stream: true })
+  /**
+   * Every change of every task the caller may see, from now on (for dashboards).
+   * A subscriber that falls too far behind is dropped with `SubscriberDropped`.
+   */
+  Rpc.make("WatchAll", { success: TaskInfo.TaskInfo, error: TaskFeed.SubscriberDropped, stream: true })
 ).middleware(RequestValidation).middleware(Authentication) {}

@@ -99,15 +99,11 @@ export const PurgeRequest = Schema.Struct({
 })
 
 /**
- * An event of the all-tasks stream: `ready` (with the supervisor's stats) as
- * soon as the stream stands, then a `message` with each changed record.
+ * A server-sent event stream, written as frames the task feed encodes once
+ * for every subscriber (so the body is declared as bytes; the events are
+ * described on each endpoint).
  */
-export const TaskFeedEvent = Schema.Union([
-  Schema.Struct({ event: Schema.Literal("ready"), data: Schema.fromJsonString(TaskAccess.TaskStats) }),
-  Schema.Struct({ event: Schema.Literal("message"), data: Schema.fromJsonString(TaskInfo.TaskInfo) })
-])
-/** @see TaskFeedEvent */
-export type TaskFeedEvent = typeof TaskFeedEvent.Type
+const EventStream = HttpApiSchema.StreamUint8Array({ contentType: "text/event-stream" })
 
 const PositiveIntFromString = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(1))
 const TaskId = { id: Schema.String }
@@ -156,9 +152,13 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
     }).annotate(OpenApi.Description, "The task's result: 200 when completed, 202 while unfinished, 409 when failed or interrupted."),
     HttpApiEndpoint.get("events", "/tasks/:id/events", {
       params: TaskId,
-      success: HttpApiSchema.StreamSse({ data: TaskInfo.TaskInfo }),
+      success: EventStream,
       error: storeErrors
-    }).annotate(OpenApi.Description, "Server-sent events: the task's record now and at every change, until it finishes."),
+    }).annotate(
+      OpenApi.Description,
+      "Server-sent events: the task's record (`message`, JSON `TaskInfo`) now and at changes, until it finishes. " +
+        "A slow reader gets the latest records, not every intermediate one."
+    ),
     HttpApiEndpoint.post("interrupt", "/tasks/:id/interrupt", { params: TaskId, success: TaskInfo.TaskInfo, error: storeErrors })
       .annotate(OpenApi.Description, "Interrupts the task, waits until it has stopped, and returns its final record."),
     HttpApiEndpoint.delete("delete", "/tasks/:id", { params: TaskId, success: HttpApiSchema.NoContent, error: storeErrors })
@@ -168,11 +168,19 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       success: Schema.Struct({ purged: Schema.Number }),
       error: [TaskError.TaskStoreError, TaskAccessError.Forbidden]
     }).annotate(OpenApi.Description, "Deletes finished tasks (admins only)."),
-    HttpApiEndpoint.get("allEvents", "/events", { success: HttpApiSchema.StreamSse({ events: TaskFeedEvent }) })
-      .annotate(
-        OpenApi.Description,
-        "Server-sent events: `ready` with the stats, then every change of every task the caller may see (`message`)."
-      ),
+    HttpApiEndpoint.get("allEvents", "/events", {
+      headers: {
+        /** The `id` of the last event received: the stream resumes after it (sent by `EventSource` on reconnecting). */
+        "last-event-id": Schema.optional(Schema.String)
+      },
+      success: EventStream
+    }).annotate(
+      OpenApi.Description,
+      "Server-sent events: `ready` (the stats), then every change of every task the caller may see (`message`, JSON " +
+        "`TaskInfo`, with an `id`). With `Last-Event-ID` the stream replays the changes after that id, or sends `reset` " +
+        "when it no longer can (reload the list). A reader that falls too far behind gets `dropped` " +
+        "(`{reason, limit, lastEventId}`) and the stream ends: reconnect with `Last-Event-ID`."
+    ),
     HttpApiEndpoint.get("kinds", "/kinds", { success: Schema.Array(KindInfo) })
       .annotate(OpenApi.Description, "The registered task kinds and their payload schemas."),
     HttpApiEndpoint.get("stats", "/stats", { success: TaskAccess.TaskStats })

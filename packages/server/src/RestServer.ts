@@ -12,8 +12,27 @@
 import { Clock, Effect, Layer, Schema, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiScalar } from "effect/http-api"
-import { Principal, TaskAccess, TaskAccessError, type TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
-import { RestApi, TaskFailed, type TaskFeedEvent, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
+import { Principal, TaskAccess, TaskAccessError, TaskFeed, type TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
+import { RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
+
+const utf8 = new TextEncoder()
+
+/** One server-sent event carrying `data` as JSON (a task change is framed by the feed instead, once for all). */
+const sseEvent = (event: string, data: unknown, retryMillis?: number): Uint8Array =>
+  utf8.encode(`${retryMillis === undefined ? "" : `retry: ${retryMillis}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+
+/** How long an `EventSource` waits before reconnecting to `/api/events` (browsers default to seconds). */
+const reconnectMillis = 500
+
+/** The frames of the all-tasks stream: changes as the feed framed them, a gap as `reset`, a drop as `dropped`. */
+const feedFrames = (
+  changes: Stream.Stream<TaskFeed.Change | TaskFeed.Gap, TaskFeed.SubscriberDropped>
+): Stream.Stream<Uint8Array> =>
+  changes.pipe(
+    Stream.map((item) => item._tag === "Change" ? item.sse : sseEvent("reset", { reason: item.reason, after: item.after })),
+    Stream.catchTag("SubscriberDropped", (dropped) =>
+      Stream.succeed(sseEvent("dropped", { reason: dropped.reason, limit: dropped.limit, lastEventId: dropped.lastEventId })))
+  )
 
 /** The URLs a client follows a task with. */
 export const taskUrls = (id: string) => ({
@@ -118,7 +137,11 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
       Effect.gen(function*() {
         yield* access.get(params.id)
         const context = yield* Effect.context<Principal.CurrentPrincipal>()
-        return access.watch(params.id).pipe(Stream.orDie, Stream.provideContext(context))
+        return access.watchChanges(params.id).pipe(
+          Stream.map((change) => change.sse),
+          Stream.orDie,
+          Stream.provideContext(context)
+        )
       }),
     interrupt: ({ params }) => Effect.andThen(access.interrupt(params.id), access.get(params.id)),
     delete: ({ params }) => access.delete(params.id),
@@ -131,17 +154,12 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
         })
         return { purged }
       })),
-    allEvents: () =>
+    allEvents: ({ headers }) =>
       Effect.gen(function*() {
-        const ready: TaskFeedEvent = { event: "ready", data: yield* access.stats }
+        const ready = sseEvent("ready", yield* access.stats, reconnectMillis)
         const context = yield* Effect.context<Principal.CurrentPrincipal>()
-        return Stream.concat(
-          Stream.succeed(ready),
-          access.events.pipe(
-            Stream.map((info): TaskFeedEvent => ({ event: "message", data: info })),
-            Stream.provideContext(context)
-          )
-        )
+        const changes = access.changes(headers["last-event-id"]).pipe(Stream.provideContext(context))
+        return Stream.concat(Stream.succeed(ready), feedFrames(changes))
       }),
     kinds: () =>
       Effect.map(tasks.kinds, (kinds) =>

@@ -22,7 +22,7 @@ import { BlockFeed, ChainConfig, Chains, ChainTasks } from "@chainjobs/chain"
 import { DevChain } from "@chainjobs/devchain"
 import { TaskRpcServer } from "@chainjobs/rpc"
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { TaskError, TaskStore, Tasks } from "@chainjobs/tasks"
+import { TaskError, TaskFeed, TaskStore, Tasks } from "@chainjobs/tasks"
 import { mkdirSync } from "node:fs"
 import { createServer } from "node:http"
 import { join } from "node:path"
@@ -159,6 +159,13 @@ export const layer: Layer.Layer<
   // Closes the supervisor's scope should building the HTTP server fail (a no-op once closed).
   yield* Effect.addFinalizer(drain)
   const tasks = yield* Layer.buildWithScope(layerTasks(settings), tasksScope)
+  // The one feed every event stream and watch reads. It outlives the supervisor's drain, whose final
+  // records it still carries, and ends its streams when the supervisor's events end.
+  const feed = yield* Layer.build(
+    TaskFeed.layer({ subscriberBuffer: settings.eventBuffer, replay: settings.eventReplay }).pipe(
+      Layer.provide(Layer.succeedContext(tasks))
+    )
+  )
   const http = yield* Layer.build(
     HttpRouter.serve(layerRoutes, { disableLogger: true }).pipe(
       Layer.provideMerge(NodeHttpServer.layer(createServer, {
@@ -167,7 +174,7 @@ export const layer: Layer.Layer<
         // By then tasks have drained: only open event streams are left to cut.
         gracefulShutdownTimeout: Duration.seconds(1)
       })),
-      Layer.provide(Layer.succeedContext(tasks)),
+      Layer.provide(Layer.succeedContext(Context.merge(tasks, feed))),
       Layer.provide(Layer.succeed(ServerConfig, settings))
     )
   )

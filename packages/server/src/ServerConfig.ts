@@ -19,6 +19,8 @@
  * | `CHAINJOBS_MAX_PAYLOAD_DEPTH` | `--max-payload-depth` | `32`: deepest nesting of a payload's arrays and objects |
  * | `CHAINJOBS_METRICS_TOKEN` | `--metrics-token` | none: with auth on, `/metrics` needs this bearer token or an admin's |
  * | `CHAINJOBS_SHUTDOWN_GRACE` | `--shutdown-grace` | `30 seconds` |
+ * | `CHAINJOBS_EVENT_BUFFER` | `--event-buffer` | `1024` changes an all-tasks subscriber may lag before it is dropped |
+ * | `CHAINJOBS_EVENT_REPLAY` | `--event-replay` | `8192` changes kept for `/api/events` to resume from |
  * | `CHAINJOBS_HEARTBEAT_CHECK_INTERVAL` | | `10 seconds` |
  * | `CHAINJOBS_RETENTION_SWEEP_INTERVAL` | | `1 minute` |
  *
@@ -81,6 +83,10 @@ export interface ServerSettings {
   readonly maxPayloadDepth: number
   /** With auth on, a bearer token that may read `/metrics` (an admin's token may too). Default: none. */
   readonly metricsToken: Option.Option<Redacted.Redacted<string>>
+  /** Changes an all-tasks event subscriber may fall behind before it is dropped (it resumes by event id). Default: 1024. */
+  readonly eventBuffer: number
+  /** Changes kept for all-tasks event streams to resume from by `Last-Event-ID`. Default: 8192. */
+  readonly eventReplay: number
 }
 
 /** The defaults of every setting. */
@@ -97,7 +103,9 @@ export const defaults: ServerSettings = {
   submitLimit: 1000,
   maxPayloadBytes: 64 * 1024,
   maxPayloadDepth: 32,
-  metricsToken: Option.none()
+  metricsToken: Option.none(),
+  eventBuffer: 1024,
+  eventReplay: 8192
 }
 
 /** A setting has a value the service cannot use. */
@@ -130,7 +138,9 @@ export const config: Config.Config<ServerSettings> = Config.all({
   submitLimit: Config.schema(PositiveInt, "CHAINJOBS_SUBMIT_LIMIT").pipe(Config.withDefault(defaults.submitLimit)),
   maxPayloadBytes: Config.schema(PositiveInt, "CHAINJOBS_MAX_PAYLOAD_BYTES").pipe(Config.withDefault(defaults.maxPayloadBytes)),
   maxPayloadDepth: Config.schema(PositiveInt, "CHAINJOBS_MAX_PAYLOAD_DEPTH").pipe(Config.withDefault(defaults.maxPayloadDepth)),
-  metricsToken: Config.option(Config.NonEmptyString("CHAINJOBS_METRICS_TOKEN").pipe(Config.map((token) => Redacted.make(token))))
+  metricsToken: Config.option(Config.NonEmptyString("CHAINJOBS_METRICS_TOKEN").pipe(Config.map((token) => Redacted.make(token)))),
+  eventBuffer: Config.schema(PositiveInt, "CHAINJOBS_EVENT_BUFFER").pipe(Config.withDefault(defaults.eventBuffer)),
+  eventReplay: Config.schema(PositiveInt, "CHAINJOBS_EVENT_REPLAY").pipe(Config.withDefault(defaults.eventReplay))
 }).pipe(Config.map((settings) => ({
   ...settings,
   authTokens: Object.fromEntries(Object.entries(settings.authTokens).map(([name, token]) => [name, Redacted.make(token)]))

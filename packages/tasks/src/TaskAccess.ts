@@ -22,12 +22,13 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Metric, Schema, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Metric, Result, Schema, Stream } from "effect"
 import { canSee, CurrentPrincipal, type Principal } from "./Principal.ts"
 import * as PayloadLimit from "./PayloadLimit.ts"
 import * as Quota from "./Quota.ts"
 import { Forbidden, QuotaExceeded, refuse, type TaskAccessError } from "./TaskAccessError.ts"
 import { InvalidPayload, SubmitRejected, TaskNotFound, type TaskStoreError, type UnknownTaskKind } from "./TaskError.ts"
+import * as TaskFeed from "./TaskFeed.ts"
 import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
 import type { OnConflict } from "./TaskPolicy.ts"
 import type { PurgeFilter, TaskPage, TaskQuery } from "./TaskQuery.ts"
@@ -103,8 +104,10 @@ export class TaskAccess extends Context.Service<TaskAccess, {
   get(id: string): Effect.Effect<TaskInfo, TaskError, CurrentPrincipal>
   /** Waits until a task has finished and returns its final record. */
   awaitInfo(id: string): Effect.Effect<TaskInfo, TaskError, CurrentPrincipal>
-  /** A task's record at once, then at every change; ends after a terminal status. */
+  /** A task's record at once, then at every change (a slow reader skips to the latest); ends after a terminal status. */
   watch(id: string): Stream.Stream<TaskInfo, TaskError, CurrentPrincipal>
+  /** `watch` as the feed's changes, each with its encoded frame. */
+  watchChanges(id: string): Stream.Stream<TaskFeed.Change, TaskError, CurrentPrincipal>
   /** Lists records, newest first: the caller's own, or (admins) any owner's. */
   list(query: TaskQuery): Effect.Effect<TaskPage, TaskStoreError | TaskAccessError, CurrentPrincipal>
   /** Interrupts a task and waits until it has stopped. */
@@ -113,8 +116,10 @@ export class TaskAccess extends Context.Service<TaskAccess, {
   delete(id: string): Effect.Effect<void, TaskError, CurrentPrincipal>
   /** Deletes finished records by age and status (admins only); returns how many. */
   purge(filter: PurgeFilter): Effect.Effect<number, TaskStoreError | TaskAccessError, CurrentPrincipal>
-  /** Every change of every task the caller may see, from now on. */
-  readonly events: Stream.Stream<TaskInfo, never, CurrentPrincipal>
+  /** Every change of every task the caller may see, from now on; a reader that falls too far behind is dropped. */
+  readonly events: Stream.Stream<TaskInfo, TaskFeed.SubscriberDropped, CurrentPrincipal>
+  /** `events` as the feed's changes, each with its event id and encoded frame, resuming after `after` if given. */
+  changes(after?: string): Stream.Stream<TaskFeed.Change | TaskFeed.Gap, TaskFeed.SubscriberDropped, CurrentPrincipal>
   /** What the supervisor holds right now. */
   readonly stats: Effect.Effect<TaskStats>
 }>()("@chainjobs/tasks/TaskAccess") {}
@@ -126,6 +131,7 @@ const notFound = (id: string) => new TaskNotFound({ id, message: `no task with i
 export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfig> = {}) {
   const config: TaskAccessConfig = { ...defaults, ...options }
   const tasks = yield* Tasks
+  const feed = yield* TaskFeed.current
   const quota = Quota.make({ limit: config.submitLimit, window: config.submitWindow })
 
   /** The record of a task the caller may see; any other is not found. */
@@ -178,6 +184,10 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
     return canSee(principal, info) ? info : yield* keyBusyElsewhere(request.kind)
   })
 
+  const watchChanges = (id: string) => Stream.unwrap(Effect.map(visible(id), (info) => feed.watch(id, info)))
+  const changes = (after?: string) =>
+    Stream.unwrap(CurrentPrincipal.useSync((principal) => feed.all({ visible: (info) => canSee(principal, info), after })))
+
   /** The final record of a visible task: the one read if it has finished, else by waiting. */
   const settled = (info: TaskInfo) => isTerminal(info.status) ? Effect.succeed(info) : tasks.awaitInfo(info.id)
 
@@ -186,8 +196,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
     submit,
     get: visible,
     awaitInfo: (id) => Effect.flatMap(visible(id), settled),
-    watch: (id) =>
-      Stream.unwrap(Effect.map(visible(id), (info) => isTerminal(info.status) ? Stream.make(info) : tasks.watch(id))),
+    watch: (id) => Stream.map(watchChanges(id), (change) => change.info),
+    watchChanges,
     list: (query) =>
       CurrentPrincipal.use((principal): Effect.Effect<TaskPage, TaskStoreError | TaskAccessError> => {
         if (principal.admin) return tasks.list(query)
@@ -204,7 +214,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
           ? tasks.purge(filter)
           : Effect.fail(refuse(new Forbidden({ principal: principal.id, operation: "purge" })))
       ),
-    events: Stream.unwrap(CurrentPrincipal.useSync((principal) => Stream.filter(tasks.events, (info) => canSee(principal, info)))),
+    events: Stream.filterMap(changes(), (item) => item._tag === "Change" ? Result.succeed(item.info) : Result.failVoid),
+    changes,
     stats: tasks.stats
   })
 })

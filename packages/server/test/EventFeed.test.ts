@@ -1,0 +1,219 @@
+/**
+ * The event streams under a slow or returning reader, against the service on
+ * 127.0.0.1: a task's stream keeps only the latest records, `/api/events`
+ * drops a reader that falls behind with a reason and resumes by
+ * `Last-Event-ID`, and `WatchAll` over WebSocket drops a slow client too.
+ */
+import { NodeSocket } from "@effect/platform-node"
+import { assert, layer } from "@effect/vitest"
+import { Deferred, Effect, Layer, Schema, Stream } from "effect"
+import { RpcClient, RpcSerialization } from "effect/rpc"
+import { Auth, TaskRpcs } from "@chainjobs/rpc"
+import { TasksConfig } from "@chainjobs/tasks"
+import { get as httpGet, type IncomingMessage } from "node:http"
+import { baseUrl, openEvents, request, testServer } from "./http.ts"
+
+/** One parsed server-sent event. */
+interface SseEvent {
+  readonly id: string | undefined
+  readonly event: string
+  readonly data: any
+}
+
+const parseEvents = (text: string): Array<SseEvent> =>
+  text.split("\n\n").flatMap((block) => {
+    let id: string | undefined
+    let event = "message"
+    const data: Array<string> = []
+    for (const line of block.split("\n")) {
+      if (line.startsWith("id:")) id = line.slice(3).trim()
+      else if (line.startsWith("event:")) event = line.slice(6).trim()
+      else if (line.startsWith("data:")) data.push(line.slice(5).trim())
+    }
+    return data.length === 0 ? [] : [{ id, event, data: JSON.parse(data.join("\n")) }]
+  })
+
+/** An event stream opened with its reading paused: nothing is read until `readToEnd` (or `readUntil`). */
+interface PausedStream {
+  /** Reads everything until the server ends the stream. */
+  readonly readToEnd: () => Promise<Array<SseEvent>>
+  /** Reads until an event satisfies `predicate`, then closes the connection; returns every event read. */
+  readonly readUntil: (predicate: (event: SseEvent) => boolean) => Promise<Array<SseEvent>>
+}
+
+const openPaused = (url: string, headers: Record<string, string> = {}) =>
+  Effect.promise(() =>
+    new Promise<PausedStream>((resolve, reject) => {
+      const req = httpGet(url, { headers }, (response: IncomingMessage) => {
+        response.pause()
+        response.setEncoding("utf8")
+        const read = (predicate: (event: SseEvent) => boolean) =>
+          new Promise<Array<SseEvent>>((done) => {
+            const events: Array<SseEvent> = []
+            let buffer = ""
+            const finish = () => done(events)
+            response.on("data", (chunk: string) => {
+              buffer += chunk
+              const end = buffer.lastIndexOf("\n\n")
+              if (end < 0) return
+              const complete = parseEvents(buffer.slice(0, end))
+              buffer = buffer.slice(end + 2)
+              events.push(...complete)
+              if (complete.some(predicate)) {
+                response.destroy()
+                finish()
+              }
+            })
+            response.on("end", finish)
+            response.on("close", finish)
+            response.resume()
+          })
+        resolve({ readToEnd: () => read(() => false), readUntil: read })
+      })
+      req.on("error", reject)
+    })
+  )
+
+const scan = (blocks: number) => ({ fromBlock: 1, toBlock: blocks, delayMillis: 0 })
+
+/** Tasks in a flood, and blocks each: enough changes to fill every socket buffer between a paused reader and the server. */
+const floodTasks = 300
+const floodBlocks = 100
+
+/** Runs a flood of tasks at once and waits for them all; returns their ids. */
+const flood = Effect.flatMap(baseUrl, (base) =>
+  Effect.promise(() =>
+    Promise.all(Array.from({ length: floodTasks }, async () => {
+      const response = await fetch(`${base}/api/tasks/demo-scan?wait=true`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(scan(floodBlocks))
+      })
+      const record = await response.json() as { readonly id: string }
+      return record.id
+    }))
+  ))
+
+/** A raw RPC client over WebSocket to the server under test: it retries nothing, so a test sees every failure. */
+const rawRpc = Effect.gen(function*() {
+  const base = yield* baseUrl
+  // Built in the test's scope: the connection lives until the test ends.
+  const connection = yield* Layer.build(Layer.mergeAll(
+    Auth.layerClient("none"),
+    RpcClient.layerProtocolSocket().pipe(
+      Layer.provide(NodeSocket.layerWebSocket(`${base.replace(/^http/, "ws")}/ws`)),
+      Layer.provide(RpcSerialization.layerNdjson)
+    )
+  ))
+  return yield* Effect.provideContext(RpcClient.make(TaskRpcs.TaskRpcs), connection)
+})
+
+/** Resolves when a task's event stream (read as it comes, over REST) has ended: the task has finished. */
+const finished = (id: string) =>
+  Effect.flatMap(baseUrl, (base) => Effect.promise(() => openEvents(`${base}/api/tasks/${id}/events`).then((feed) => feed.ended)))
+
+layer(
+  testServer({ eventBuffer: 8, eventReplay: 100_000, tasks: { ...TasksConfig.defaults, maxWorkers: floodTasks } }),
+  { excludeTestServices: true }
+)(
+  "event streams under load",
+  (it) => {
+  it.effect("a task's stream whose reader stalls skips to the latest records and ends at the terminal one", () =>
+    Effect.gen(function*() {
+      const rpc = yield* rawRpc
+      const { body } = yield* request("POST", "/api/tasks/demo-scan", { body: scan(400) })
+      const records = yield* rpc.Watch({ id: body.taskId }).pipe(
+        // The first record stalls the reader until the task has finished.
+        Stream.mapEffect((info, index) => index === 0 ? Effect.as(finished(body.taskId), info) : Effect.succeed(info)),
+        Stream.runCollect
+      )
+      assert.strictEqual(records[records.length - 1].status, "completed")
+      assert.isBelow(records.length, 100, "a stalled reader is not sent every change")
+      const progress = records.map((info) => info.progress)
+      assert.deepStrictEqual(progress, [...progress].sort((a, b) => a - b), "records arrive in order")
+    }), 20_000)
+
+  it.effect("a reader of /api/events that falls behind is dropped with a reason, and resuming by Last-Event-ID misses nothing", () =>
+    Effect.gen(function*() {
+      const base = yield* baseUrl
+      const paused = yield* openPaused(`${base}/api/events`)
+      const ids = new Set(yield* flood)
+      const first = yield* Effect.promise(() => paused.readToEnd())
+      assert.strictEqual(first[0].event, "ready")
+      const dropped = first[first.length - 1]
+      assert.strictEqual(dropped.event, "dropped")
+      assert.strictEqual(dropped.data.reason, "slow-consumer")
+      assert.strictEqual(dropped.data.limit, 8)
+      const delivered = first.filter((e) => e.event === "message")
+      assert.strictEqual(dropped.data.lastEventId, delivered[delivered.length - 1].id)
+
+      const resumed = yield* openPaused(`${base}/api/events`, { "last-event-id": dropped.data.lastEventId })
+      const unfinished = new Set(ids)
+      const rest = yield* Effect.promise(() =>
+        resumed.readUntil((e) => {
+          if (e.event === "message" && e.data.status === "completed") unfinished.delete(e.data.id)
+          return unfinished.size === 0
+        })
+      )
+      assert.strictEqual(rest[0].event, "ready")
+      const ours = [...delivered, ...rest.filter((e) => e.event === "message")].filter((e) => ids.has(e.data.id))
+      // Every change of every task, each once: submitted, started, one per block, completed.
+      assert.strictEqual(ours.length, floodTasks * (floodBlocks + 3))
+      const seqs = ours.map((e) => Number(e.id!.split("-")[1]))
+      assert.isTrue(seqs.every((n, i) => i === 0 || n > seqs[i - 1]), "ids grow")
+    }), 30_000)
+
+  it.effect("WatchAll over WebSocket drops a client that stops reading, with SubscriberDropped", () =>
+    Effect.gen(function*() {
+      const rpc = yield* rawRpc
+      const watching = yield* Deferred.make<void>()
+      // Changes until the watch has seen one (it cannot say when it stands).
+      yield* Effect.forkScoped(
+        request("POST", "/api/tasks/demo-scan", { body: scan(1) }).pipe(
+          Effect.andThen(Effect.sleep("50 millis")),
+          Effect.repeat({ until: () => Deferred.isDoneUnsafe(watching) })
+        )
+      )
+      const outcome = yield* rpc.WatchAll().pipe(
+        // The first change stalls the reader until a flood is over.
+        Stream.mapEffect((info, index) =>
+          index === 0 ? Effect.as(Effect.andThen(Deferred.succeed(watching, undefined), flood), info) : Effect.succeed(info)),
+        Stream.runDrain,
+        Effect.flip
+      )
+      assert.strictEqual(outcome._tag, "SubscriberDropped")
+    }), 30_000)
+})
+
+layer(testServer({ eventBuffer: 1024, eventReplay: 4 }), { excludeTestServices: true })("resuming /api/events", (it) => {
+  it.effect("an id older than the replay ring starts the resumed stream with reset (expired)", () =>
+    Effect.gen(function*() {
+      const base = yield* baseUrl
+      const live = yield* openPaused(`${base}/api/events`)
+      const one = yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: scan(1) })
+      const seen = yield* Effect.promise(() => live.readUntil((e) => e.data.id === one.body.id && e.data.status === "completed"))
+      const last = seen[seen.length - 1].id!
+      yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: scan(8) })
+      const resumed = yield* openPaused(`${base}/api/events`, { "last-event-id": last })
+      const events = yield* Effect.promise(() => resumed.readUntil((e) => e.event === "reset"))
+      assert.deepStrictEqual(events.map((e) => e.event), ["ready", "reset"])
+      assert.deepStrictEqual(events[1].data, { reason: "expired", after: last })
+    }))
+
+  it.effect.prop(
+    "an id this server never sent starts the resumed stream with reset (unknown), then live changes",
+    [Schema.String.check(Schema.isMaxLength(40))],
+    ([text]) =>
+      Effect.gen(function*() {
+        const base = yield* baseUrl
+        // A header value: printable ASCII, not blank.
+        const garbled = text.replace(/[^!-~]/g, "x") || "x"
+        const resumed = yield* openPaused(`${base}/api/events`, { "last-event-id": garbled })
+        const { body } = yield* request("POST", "/api/tasks/demo-scan", { body: scan(1) })
+        const events = yield* Effect.promise(() => resumed.readUntil((e) => e.data.id === body.taskId))
+        assert.deepStrictEqual(events.slice(0, 2).map((e) => e.event), ["ready", "reset"])
+        assert.strictEqual(events[1].data.reason, "unknown")
+      }),
+    { arbitrary: { runs: 15 } }
+  )
+})

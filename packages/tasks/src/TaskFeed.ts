@@ -1,0 +1,317 @@
+/**
+ * The fan-out of task changes to watchers: one subscription to the
+ * supervisor's `events`, one sequence number and one encoded frame per
+ * change, shared by every subscriber — `TaskAccess`'s `watch` and `events`,
+ * which every transport serves (REST server-sent events, RPC `Watch` and
+ * `WatchAll`) — so a change costs the same whatever the number of
+ * subscribers.
+ *
+ * Every subscriber's buffer is bounded, with a stated policy:
+ * - a task's stream (`watch`) holds the latest `taskBuffer` records: a reader
+ *   that falls behind loses the oldest, never the latest (a record is a
+ *   snapshot of the whole task, so the newest one says everything), and the
+ *   stream ends after the terminal record;
+ * - the all-tasks stream (`all`) holds nothing of its own: every subscriber
+ *   is a cursor into one ring of the last `replay` changes, reading what it
+ *   has not read when its stream is pulled. A subscriber that falls more than
+ *   `subscriberBuffer` changes behind is dropped: its stream fails with
+ *   `SubscriberDropped`, naming the id of the last change it read.
+ *   Subscribing again after that id (`after`, or SSE's `Last-Event-ID`)
+ *   replays what followed from the ring; an id the ring no longer holds (or
+ *   another process's) starts the stream with a `Gap`, so the client knows to
+ *   reload.
+ *
+ * Event ids are `<feed>-<sequence>`: the feed's random tag (one per process)
+ * and a number that grows by one per change.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Context, Effect, Layer, Option, Queue, Schema, type Scope, Stream } from "effect"
+import { isReadonlyArrayNonEmpty as isNonEmptyArray, type NonEmptyReadonlyArray } from "effect/Array"
+import type { TaskNotFound, TaskStoreError } from "./TaskError.ts"
+import * as TaskInfo from "./TaskInfo.ts"
+import { Tasks } from "./Tasks.ts"
+
+/** Settings of a feed. */
+export interface TaskFeedConfig {
+  /** Records a task stream may have waiting; past it the oldest is dropped (the latest wins). Default: 16. */
+  readonly taskBuffer: number
+  /** Changes an all-tasks subscriber may fall behind before it is dropped (keep it well under `replay`, so it can resume). Default: 1024. */
+  readonly subscriberBuffer: number
+  /** Changes kept for resuming by event id. Default: 8192. */
+  readonly replay: number
+}
+
+/** The defaults of `TaskFeedConfig`. */
+export const defaults: TaskFeedConfig = { taskBuffer: 16, subscriberBuffer: 1024, replay: 8192 }
+
+const encodeInfo = Schema.encodeSync(Schema.toCodecJson(TaskInfo.TaskInfo))
+const utf8 = new TextEncoder()
+
+/** One change of a task as the feed carries it: the record and its event id, with its frame encoded on first use. */
+export class Change {
+  readonly _tag = "Change"
+  /** The change's place in the feed's sequence. */
+  readonly seq: number
+  /** `<feed>-<seq>`: what a client resumes from. */
+  readonly eventId: string
+  readonly info: TaskInfo.TaskInfo
+  #sse: Uint8Array | undefined
+  constructor(seq: number, eventId: string, info: TaskInfo.TaskInfo) {
+    this.seq = seq
+    this.eventId = eventId
+    this.info = info
+  }
+  /** The change as one server-sent event (`id`, `event: message`, `data`): encoded once, written to every stream. */
+  get sse(): Uint8Array {
+    return this.#sse ??= utf8.encode(`id: ${this.eventId}\nevent: message\ndata: ${JSON.stringify(encodeInfo(this.info))}\n\n`)
+  }
+}
+
+/** Starts a resumed all-tasks stream whose id could not be honoured: changes were missed, reload. */
+export class Gap {
+  readonly _tag = "Gap"
+  /** `expired`: the ring no longer holds the id's successor; `unknown`: the id is not one of this feed's (another process, or garbled). */
+  readonly reason: "expired" | "unknown"
+  readonly after: string
+  constructor(reason: "expired" | "unknown", after: string) {
+    this.reason = reason
+    this.after = after
+  }
+}
+
+/** An all-tasks subscriber fell `limit` changes behind and was dropped; resume after `lastEventId`. */
+export class SubscriberDropped extends Schema.TaggedError<SubscriberDropped>("@chainjobs/tasks/SubscriberDropped")(
+  "SubscriberDropped",
+  {
+    reason: Schema.Literal("slow-consumer"),
+    /** The subscriber's buffer, in changes. */
+    limit: Schema.Number,
+    /** The id of the last change the stream delivered (empty if none): resume after it. */
+    lastEventId: Schema.String
+  }
+) {
+  override get message(): string {
+    return `dropped: ${this.limit} changes were waiting for this subscriber; resume after "${this.lastEventId}"`
+  }
+}
+
+/** Subscribers per stream kind, as `/metrics` reports them. */
+export interface FeedStats {
+  /** Open task streams (`watch`). */
+  readonly task: number
+  /** Open all-tasks streams (`all`). */
+  readonly all: number
+  /** All-tasks subscribers dropped so far for falling behind. */
+  readonly dropped: number
+  /** The event id of the last change. */
+  readonly lastEventId: string
+}
+
+/** Options of an all-tasks subscription. */
+export interface AllOptions {
+  /** Only changes of records this accepts are delivered (and count against the buffer). */
+  readonly visible: (info: TaskInfo.TaskInfo) => boolean
+  /** Resume after this event id: replays what followed, or starts with a `Gap`. */
+  readonly after?: string | undefined
+}
+
+/** The task-change hub. */
+export class TaskFeed extends Context.Service<TaskFeed, {
+  /** A task's latest record now, then at every change (the latest wins over a slow reader), ending after its terminal record. `known` skips a read when the caller has just read it. */
+  watch(id: string, known?: TaskInfo.TaskInfo): Stream.Stream<Change, TaskNotFound | TaskStoreError>
+  /** Every change the subscriber may see, from now on (or after `after`); dropped if it falls `subscriberBuffer` behind. */
+  all(options: AllOptions): Stream.Stream<Change | Gap, SubscriberDropped>
+  /** Subscriber counts. */
+  readonly stats: Effect.Effect<FeedStats>
+}>()("@chainjobs/tasks/TaskFeed") {}
+
+interface TaskSubscriber {
+  readonly queue: Queue.Queue<Change, Cause.Done | TaskNotFound | TaskStoreError>
+  delivered: boolean
+}
+
+/**
+ * An all-tasks subscriber is a cursor into the ring: it holds no changes of
+ * its own, and reads what it has not yet read when its stream is pulled.
+ */
+interface AllSubscriber {
+  readonly visible: (info: TaskInfo.TaskInfo) => boolean
+  /** The last change read (delivered, or skipped as not visible). */
+  cursor: number
+  /** The last change published when it subscribed: lag before it is not held against it (a resume catching up). */
+  readonly since: number
+  /** Why its stream fails at the next pull, once it is dropped. */
+  dropped: SubscriberDropped | undefined
+  /** A gap to report first, on a resume that could not be honoured. */
+  gap: Gap | undefined
+  /** Resumes its stream's pull waiting for a change, if it waits. */
+  wake: (() => void) | undefined
+}
+
+/** Changes handed to an all-tasks stream per pull, at most. */
+const batchSize = 256
+
+/** Makes a feed over the current supervisor, following its events for as long as the scope lasts. */
+export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig> = {}) {
+  const config = { ...defaults, ...options }
+  const tasks = yield* Tasks
+  const tag = Math.floor(Math.random() * 36 ** 6).toString(36).padStart(6, "0")
+  let seq = 0
+  const ring: Array<Change | undefined> = new Array(config.replay)
+  /** The latest change of every unfinished task seen: what a new task stream starts with. */
+  const latest = new Map<string, Change>()
+  const byTask = new Map<string, Set<TaskSubscriber>>()
+  const everyone = new Set<AllSubscriber>()
+  let dropped = 0
+
+  const eventId = (n: number) => `${tag}-${n}`
+
+  const deliverTask = (subscriber: TaskSubscriber, change: Change) => {
+    subscriber.delivered = true
+    Queue.offerUnsafe(subscriber.queue, change)
+    if (TaskInfo.isTerminal(change.info.status)) Queue.endUnsafe(subscriber.queue)
+  }
+
+  /** Drops every all-tasks subscriber that fell more than its buffer behind, and wakes the others. */
+  const settle = () => {
+    for (const subscriber of everyone) {
+      const lag = seq - Math.max(subscriber.cursor, subscriber.since)
+      if (lag > config.subscriberBuffer || seq - subscriber.cursor >= config.replay) {
+        everyone.delete(subscriber)
+        dropped++
+        subscriber.dropped = new SubscriberDropped({
+          reason: "slow-consumer",
+          limit: config.subscriberBuffer,
+          lastEventId: eventId(subscriber.cursor)
+        })
+      }
+      const wake = subscriber.wake
+      subscriber.wake = undefined
+      wake?.()
+    }
+  }
+
+  const publish = (infos: ReadonlyArray<TaskInfo.TaskInfo>) => {
+    for (const info of infos) {
+      seq++
+      const change = new Change(seq, eventId(seq), info)
+      ring[seq % config.replay] = change
+      if (TaskInfo.isTerminal(info.status)) latest.delete(info.id)
+      else latest.set(info.id, change)
+      const watchers = byTask.get(info.id)
+      if (watchers !== undefined) for (const subscriber of watchers) deliverTask(subscriber, change)
+    }
+    settle()
+  }
+  /** Set once the supervisor's events have ended (it shut down): every stream ends, and new ones end at once. */
+  let closed = false
+  const close = () => {
+    closed = true
+    settle()
+    for (const watchers of byTask.values()) for (const subscriber of watchers) Queue.endUnsafe(subscriber.queue)
+  }
+  yield* Effect.forkScoped(
+    Stream.runForEachArray(tasks.events, (infos) => Effect.sync(() => publish(infos))).pipe(Effect.ensuring(Effect.sync(close)))
+  )
+
+  /** The sequence number to resume after, or why `after` cannot be resumed from. */
+  const resumeFrom = (after: string): number | Gap => {
+    const match = /^([0-9a-z]+)-(\d+)$/.exec(after)
+    if (match === null || match[1] !== tag || Number(match[2]) > seq) return new Gap("unknown", after)
+    const from = Number(match[2])
+    return seq - from >= config.replay ? new Gap("expired", after) : from
+  }
+
+  /** The subscriber's next changes: those it has not read, or the first to come; a drop fails it, a closed feed ends it. */
+  const pull = (subscriber: AllSubscriber): Effect.Effect<NonEmptyReadonlyArray<Change | Gap>, SubscriberDropped | Cause.Done> =>
+    Effect.suspend(() => {
+      if (subscriber.gap !== undefined) {
+        const gap = subscriber.gap
+        subscriber.gap = undefined
+        return Effect.succeed([gap] as const)
+      }
+      if (subscriber.dropped !== undefined) return Effect.fail(subscriber.dropped)
+      const batch: Array<Change> = []
+      while (subscriber.cursor < seq && batch.length < batchSize) {
+        const change = ring[++subscriber.cursor % config.replay]!
+        if (subscriber.visible(change.info)) batch.push(change)
+      }
+      if (isNonEmptyArray(batch)) return Effect.succeed(batch)
+      if (subscriber.cursor < seq) return pull(subscriber)
+      if (closed) return Cause.done()
+      return Effect.andThen(
+        Effect.callback<void>((resume) => {
+          subscriber.wake = () => resume(Effect.void)
+          return Effect.sync(() => {
+            subscriber.wake = undefined
+          })
+        }),
+        pull(subscriber)
+      )
+    })
+
+  const watch = (id: string, known?: TaskInfo.TaskInfo) =>
+    Stream.callback<Change, TaskNotFound | TaskStoreError>(
+      Effect.fnUntraced(function*(queue) {
+        const subscriber: TaskSubscriber = { queue, delivered: false }
+        // Registered before the first record is read, so no change falls in between.
+        let watchers = byTask.get(id)
+        if (watchers === undefined) byTask.set(id, watchers = new Set())
+        watchers.add(subscriber)
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            watchers.delete(subscriber)
+            if (watchers.size === 0 && byTask.get(id) === watchers) byTask.delete(id)
+          })
+        )
+        const seen = latest.get(id)
+        if (seen !== undefined) deliverTask(subscriber, seen)
+        else {
+          const info = known ?? (yield* tasks.get(id))
+          if (!subscriber.delivered) deliverTask(subscriber, new Change(seq, eventId(seq), info))
+        }
+        if (closed) Queue.endUnsafe(queue)
+      }),
+      { bufferSize: config.taskBuffer, strategy: "sliding" }
+    )
+
+  const all = (options: AllOptions): Stream.Stream<Change | Gap, SubscriberDropped> =>
+    Stream.unwrap(Effect.map(
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const from = options.after === undefined ? seq : resumeFrom(options.after)
+          const subscriber: AllSubscriber = {
+            visible: options.visible,
+            cursor: typeof from === "number" ? from : seq,
+            since: seq,
+            dropped: undefined,
+            gap: typeof from === "number" ? undefined : from,
+            wake: undefined
+          }
+          if (!closed) everyone.add(subscriber)
+          return subscriber
+        }),
+        (subscriber) => Effect.sync(() => everyone.delete(subscriber))
+      ),
+      (subscriber) => Stream.fromPull(Effect.succeed(pull(subscriber)))
+    ))
+
+  const stats = Effect.sync((): FeedStats => {
+    let task = 0
+    for (const watchers of byTask.values()) task += watchers.size
+    return { task, all: everyone.size, dropped, lastEventId: eventId(seq) }
+  })
+
+  return TaskFeed.of({ watch, all, stats })
+})
+
+/** A feed over the supervisor, with the given settings over the defaults. */
+export const layer = (options: Partial<TaskFeedConfig> = {}): Layer.Layer<TaskFeed, never, Tasks> =>
+  Layer.effect(TaskFeed, make(options))
+
+/** The provided feed, else a new one for the current scope (an embedding that provides none). */
+export const current: Effect.Effect<TaskFeed["Service"], never, Tasks | Scope.Scope> = Effect.flatMap(
+  Effect.serviceOption(TaskFeed),
+  Option.match({ onNone: () => make(), onSome: Effect.succeed })
+)

@@ -1,0 +1,41 @@
+/**
+ * StrykerJS settings for one package of the workspace, named by
+ * `CHAINJOBS_MUTATE_PACKAGE` (set by `mutation/run.ts`, which
+ * `npm run mutate -- <package>` starts): its `src/` is mutated and its own
+ * tests, run by vitest, must kill the mutants. Reports land in
+ * `reports/mutation/<package>/` (git-ignored): `index.html`, `mutation.json`
+ * and the incremental file that lets a second run test only mutants whose
+ * code or tests changed.
+ */
+const name = process.env.CHAINJOBS_MUTATE_PACKAGE
+if (name === undefined || name === "") {
+  throw new Error("mutation/stryker.config.mjs: run it through `npm run mutate -- <package>`")
+}
+const reports = `reports/mutation/${name}`
+
+/** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
+export default {
+  testRunner: "vitest",
+  plugins: ["@stryker-mutator/vitest-runner"],
+  vitest: { configFile: "vitest.config.ts", dir: `packages/${name}`, related: false },
+  mutate: [`packages/${name}/src/**/*.ts`],
+  coverageAnalysis: "perTest",
+  // The development machines have 2 cores shared by several people; `--concurrency n` overrides it.
+  concurrency: 1,
+  // Mutants reached only while a module loads would need a fresh vitest per mutant.
+  ignoreStatic: true,
+  incremental: true,
+  incrementalFile: `${reports}/incremental.json`,
+  reporters: ["clear-text", "progress", "html", "json"],
+  htmlReporter: { fileName: `${reports}/index.html` },
+  jsonReporter: { fileName: `${reports}/mutation.json` },
+  clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0, reportScoreTable: true, reportMutants: true },
+  tempDirName: ".stryker-tmp",
+  // Stryker rewrites the tsconfig it names with TypeScript's JS API, which TypeScript 7 no longer has; the
+  // sandbox needs no rewrite (vitest strips types itself, no path leaves the repository), so it names none.
+  tsconfigFile: "mutation/none.json",
+  cleanTempDir: "always",
+  ignorePatterns: ["bench", "data", "coverage", ".vitest"],
+  timeoutMS: 10_000,
+  dryRunTimeoutMinutes: 15
+}

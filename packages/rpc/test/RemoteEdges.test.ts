@@ -1,0 +1,83 @@
+/**
+ * Two edges of the remote surface: the payload limit is inclusive (a payload
+ * of exactly `maxPayloadBytes` bytes of JSON is accepted, one byte more is
+ * refused), and a watch whose record does not change while its WebSocket
+ * reconnects does not deliver that record twice.
+ */
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Context, Effect, Exit, Layer, Schema, Stream } from "effect"
+import { RpcTest } from "effect/rpc"
+import { Auth, TaskRpcClient, TaskRpcs, TaskRpcServer } from "@chainjobs/rpc"
+import { Fail, kinds, serverDependencies, Steps } from "./fixtures.ts"
+import { proxy, ServerProcess } from "./ServerProcess.ts"
+
+/** The RPC handlers over a memory supervisor, refusing payloads over `maxPayloadBytes`. */
+const server = (maxPayloadBytes: number) =>
+  TaskRpcServer.layerHandlers({ maxPayloadBytes }).pipe(
+    Layer.provideMerge(serverDependencies(kinds(() => Effect.void)))
+  )
+
+/** An in-memory typed client whose calls carry alice's token. */
+const alice = RpcTest.makeClient(TaskRpcs.TaskRpcs).pipe(
+  Effect.provide(Auth.layerClient("alice-token")),
+  Effect.map((rpc) => TaskRpcClient.make(rpc))
+)
+
+/** Text beyond ASCII, so that bytes and characters differ. */
+const wide = "é✓😀"
+
+describe("the payload limit", () => {
+  it.effect.prop(
+    "a payload of exactly maxPayloadBytes bytes is accepted, one byte more is refused",
+    [Schema.String],
+    ([text]) =>
+      Effect.gen(function*() {
+        const payload = { message: text + wide }
+        const size = Buffer.byteLength(JSON.stringify(payload))
+        const atLimit = yield* Effect.exit(Effect.flatMap(alice, (client) => client.submit(Fail, payload))).pipe(
+          Effect.provide(server(size), { local: true })
+        )
+        assert.isTrue(Exit.isSuccess(atLimit), `a payload of ${size} bytes was refused at a limit of ${size}`)
+        const overLimit = yield* Effect.flip(Effect.flatMap(alice, (client) => client.submit(Fail, payload))).pipe(
+          Effect.provide(server(size - 1), { local: true })
+        )
+        assert.deepInclude(overLimit, { _tag: "PayloadTooLarge", size, limit: size - 1 })
+      }),
+    { arbitrary: { runs: 25 } }
+  )
+})
+
+const runningAt = (info: { readonly status: string; readonly progress: number }) => info.status === "running"
+
+describe("a watch across a reconnect", () => {
+  layer(ServerProcess.layer, { excludeTestServices: true, timeout: "30 seconds" })("server in a child process", (it) => {
+    it.effect("a record that did not change while the WebSocket reconnected is not delivered again", () =>
+      Effect.gen(function*() {
+        const server = yield* ServerProcess
+        const cut = yield* proxy(server.port)
+        const client = yield* Effect.map(
+          Layer.build(TaskRpcClient.layerWebsocket({ url: `ws://127.0.0.1:${cut.port}/ws`, token: "alice-token" })),
+          Context.get(TaskRpcClient.TaskRpcClient)
+        )
+        // Running at 0% for a second: long enough for the client to reconnect while nothing changes.
+        const handle = yield* client.submit(Steps, { steps: 1, delayMs: 1000 })
+        let severed = false
+        const events = yield* handle.events.pipe(
+          Stream.tap((info) =>
+            Effect.sync(() => {
+              if (!severed && runningAt(info)) {
+                severed = true
+                cut.sever()
+              }
+            })
+          ),
+          Stream.runCollect
+        )
+        assert.isAtLeast(cut.connections(), 2, "the client reconnected")
+        const seen = events.map((info) => JSON.stringify(info))
+        assert.strictEqual(new Set(seen).size, seen.length, `delivered twice: ${seen.join("\n")}`)
+        assert.strictEqual(events.filter((info) => runningAt(info) && info.progress === 0).length, 1)
+        assert.strictEqual(events[events.length - 1].status, "completed")
+      }))
+  })
+})

@@ -1,22 +1,7 @@
-import { NodeServices } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Console, Effect, Exit } from "effect"
-import * as Cli from "../src/Cli.ts"
-import { baseUrl, request, testServer } from "./http.ts"
-
-/** Runs the command line against the server under test, capturing what it prints. */
-const chainjobs = (...args: Array<string>) =>
-  Effect.gen(function*() {
-    const base = yield* baseUrl
-    const lines: Array<string> = []
-    const capture = { ...globalThis.console, log: (...parts: Array<unknown>) => lines.push(parts.join(" ")) }
-    const exit = yield* Cli.run(["--url", base, ...args]).pipe(
-      Effect.provideService(Console.Console, capture),
-      Effect.provide(NodeServices.layer),
-      Effect.exit
-    )
-    return { exit, lines }
-  })
+import { Effect, Exit } from "effect"
+import { chainjobs } from "./cli.ts"
+import { request, testServer } from "./http.ts"
 
 const failure = (exit: Exit.Exit<unknown, unknown>): string => {
   if (!Exit.isFailure(exit)) return ""

@@ -1,0 +1,19 @@
+/** Runs the command line in process against the server under test, as a user would from a terminal. */
+import { NodeServices } from "@effect/platform-node"
+import { Console, Effect } from "effect"
+import * as Cli from "../src/Cli.ts"
+import { baseUrl } from "./http.ts"
+
+/** Runs `chainjobs --url <server under test> ...args`, capturing what it prints. */
+export const chainjobs = (...args: Array<string>) =>
+  Effect.gen(function*() {
+    const base = yield* baseUrl
+    const lines: Array<string> = []
+    const capture = { ...globalThis.console, log: (...parts: Array<unknown>) => lines.push(parts.join(" ")) }
+    const exit = yield* Cli.run(["--url", base, ...args]).pipe(
+      Effect.provideService(Console.Console, capture),
+      Effect.provide(NodeServices.layer),
+      Effect.exit
+    )
+    return { exit, lines }
+  })

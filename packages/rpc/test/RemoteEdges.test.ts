@@ -1,6 +1,6 @@
 /**
  * Two edges of the remote surface: the payload limit is inclusive (a payload
- * of exactly `maxPayloadBytes` bytes of JSON is accepted, one byte more is
+ * of exactly the limit's `maxBytes` bytes of JSON is accepted, one byte more is
  * refused), and a watch whose record does not change while its WebSocket
  * reconnects does not deliver that record twice.
  */
@@ -8,13 +8,14 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Schema, Stream } from "effect"
 import { RpcTest } from "effect/rpc"
 import { Auth, TaskRpcClient, TaskRpcs, TaskRpcServer } from "@chainjobs/rpc"
+import type { TaskAccessError } from "@chainjobs/tasks"
 import { Fail, kinds, serverDependencies, Steps } from "./fixtures.ts"
 import { proxy, ServerProcess } from "./ServerProcess.ts"
 
-/** The RPC handlers over a memory supervisor, refusing payloads over `maxPayloadBytes`. */
-const server = (maxPayloadBytes: number) =>
-  TaskRpcServer.layerHandlers({ maxPayloadBytes }).pipe(
-    Layer.provideMerge(serverDependencies(kinds(() => Effect.void)))
+/** The RPC handlers over a memory supervisor, refusing payloads of more than `maxBytes` bytes of JSON. */
+const server = (maxBytes: number) =>
+  TaskRpcServer.layerHandlers.pipe(
+    Layer.provideMerge(serverDependencies(kinds(() => Effect.void), { payloadLimit: { maxBytes, maxDepth: 32 } }))
   )
 
 /** An in-memory typed client whose calls carry alice's token. */
@@ -41,7 +42,8 @@ describe("the payload limit", () => {
         const overLimit = yield* Effect.flip(Effect.flatMap(alice, (client) => client.submit(Fail, payload))).pipe(
           Effect.provide(server(size - 1), { local: true })
         )
-        assert.deepInclude(overLimit, { _tag: "PayloadTooLarge", size, limit: size - 1 })
+        assert.strictEqual(overLimit._tag, "TaskAccessError")
+        assert.deepInclude((overLimit as TaskAccessError.TaskAccessError).reason, { _tag: "PayloadTooLarge", size, limit: size - 1 })
       }),
     { arbitrary: { runs: 25 } }
   )

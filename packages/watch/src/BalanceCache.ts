@@ -183,25 +183,32 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
       return { adapter, account: who.account, asset: token.account }
     })
 
+  const sumPending = (rows: ReadonlyArray<Row>) => {
+    let pendingIn = 0n
+    let pendingOut = 0n
+    for (const row of rows) {
+      if (row.direction === "in") pendingIn += BigInt(row.pending as string)
+      else if (row.direction === "out") pendingOut += BigInt(row.pending as string)
+    }
+    return { pendingIn, pendingOut }
+  }
+
   const pendingOf = (chain: string, account: string, asset: string) =>
     db(
       "pending",
-      sql<Row>`SELECT direction, amount FROM ${sql(pendingTable)} WHERE chain = ${chain} AND account = ${account} AND asset = ${asset}`
-    ).pipe(Effect.map((rows) => {
-      let pendingIn = 0n
-      let pendingOut = 0n
-      for (const row of rows) {
-        if (row.direction === "in") pendingIn += BigInt(row.amount as string)
-        else pendingOut += BigInt(row.amount as string)
-      }
-      return { pendingIn, pendingOut }
-    }))
+      sql<Row>`SELECT direction, amount AS pending FROM ${sql(pendingTable)}
+        WHERE chain = ${chain} AND account = ${account} AND asset = ${asset}`
+    ).pipe(Effect.map(sumPending))
 
+  /** The cached amount with the pending transfers beside it, in one query: a row per pending transfer, or one without. */
   const cached = (chain: string, account: string, asset: string) =>
     db(
       "read",
-      sql<Row>`SELECT amount, checked_at, stale FROM ${sql(balancesTable)} WHERE chain = ${chain} AND account = ${account} AND asset = ${asset}`
-    ).pipe(Effect.map((rows) => Option.fromNullishOr(rows[0])))
+      sql<Row>`SELECT b.amount, b.checked_at, b.stale, p.direction, p.amount AS pending
+        FROM ${sql(balancesTable)} b LEFT JOIN ${sql(pendingTable)} p
+          ON p.chain = b.chain AND p.account = b.account AND p.asset = b.asset
+        WHERE b.chain = ${chain} AND b.account = ${account} AND b.asset = ${asset}`
+    ).pipe(Effect.map((rows) => rows.length === 0 ? Option.none() : Option.some({ row: rows[0]!, ...sumPending(rows) })))
 
   /** Reads the chain and stores the amount, recording a change (as drift when the cached amount was not stale). */
   const fromChain = (chain: string, account: string, asset: string, cause: Cause) =>
@@ -244,25 +251,26 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
         ? "fill"
         : readOptions.verify === true
         ? "verify"
-        : readOptions.maxAgeMillis !== undefined && now - Number(row.value.checked_at) > readOptions.maxAgeMillis
+        : readOptions.maxAgeMillis !== undefined && now - Number(row.value.row.checked_at) > readOptions.maxAgeMillis
         ? "max-age"
         : undefined
-      const pending = yield* pendingOf(chain, key.account, key.asset)
       if (cause === undefined && Option.isSome(row)) {
-        const checkedAt = Number(row.value.checked_at)
+        const checkedAt = Number(row.value.row.checked_at)
         return {
           chain,
           account: key.account,
           asset: key.asset,
-          amount: BigInt(row.value.amount as string),
-          ...pending,
+          amount: BigInt(row.value.row.amount as string),
+          pendingIn: row.value.pendingIn,
+          pendingOut: row.value.pendingOut,
           checkedAt,
           ageMillis: now - checkedAt,
-          stale: Number(row.value.stale) === 1,
+          stale: Number(row.value.row.stale) === 1,
           fromChain: false
         } satisfies Balance
       }
       const read = yield* fromChain(chain, key.account, key.asset, cause!)
+      const pending = yield* pendingOf(chain, key.account, key.asset)
       return {
         chain,
         account: key.account,

@@ -18,13 +18,19 @@
  * joins the task already recorded. Only blocks at confirmation depth are ever
  * recorded, so an item reorganized away before it is never processed, and one
  * re-included in another block is recorded once, under its identity.
+ * Submission runs beside the scans during a catch-up (one pass at a time per
+ * watcher), and once more at the end of every tick.
+ *
+ * Lag is `lag(name)` and the gauges `chainjobs_watch_head`,
+ * `chainjobs_watch_confirmed_block` and `chainjobs_watch_processed_block`
+ * (attributes `watcher`, `chain`), rendered at the service's `/metrics`.
  *
  * Head following polls (`pollInterval`); there is no WebSocket subscription yet.
  *
  * @since 0.1.0
  */
 import { Tasks } from "@chainjobs/tasks"
-import { Clock, Context, Duration, Effect, FiberMap, Layer, Option, Schedule, Schema, Semaphore } from "effect"
+import { Clock, Context, Duration, Effect, FiberMap, Layer, Metric, Option, Schedule, Schema, Semaphore } from "effect"
 import type { SqlClient } from "effect/sql"
 import { BalanceCache } from "./BalanceCache.ts"
 import { type BlockRef, type ChainAdapter, ChainAdapters, type Detected } from "./ChainAdapter.ts"
@@ -130,9 +136,24 @@ export class Watchers extends Context.Service<Watchers, {
 
 const namePattern = /^[A-Za-z0-9._-]{1,100}$/
 
+/** The head each watcher saw last (attributes `watcher`, `chain`). */
+export const headGauge = Metric.gauge("chainjobs_watch_head", { description: "The chain head a watcher saw last" })
+/** Each watcher's confirmed cursor: the last block whose items are recorded. */
+export const confirmedGauge = Metric.gauge("chainjobs_watch_confirmed_block", {
+  description: "The last block whose items a watcher has recorded"
+})
+/** Each watcher's processed cursor: the last block whose items are all processed. */
+export const processedGauge = Metric.gauge("chainjobs_watch_processed_block", {
+  description: "The last block whose items a watcher has all processed"
+})
+
 /** Per watcher, in memory: its loop's lock and what `lag` reports beside the stored cursors. */
 interface Running {
   readonly lock: Semaphore.Semaphore
+  /** Held by the one submission pass of the watcher at a time. */
+  readonly submitting: Semaphore.Semaphore
+  /** A submission pass is running, or asked to run again once it ends. */
+  kicked: "idle" | "running" | "again"
   head: number | null
   reorgs: number
   lastError: string | null
@@ -172,6 +193,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
   const balances = yield* Effect.serviceOption(BalanceCache)
   const context = yield* Effect.context<SqlClient.SqlClient>()
   const fibers = yield* FiberMap.make<string>()
+  const scope = yield* Effect.scope
   const running = new Map<string, Running>()
   const encodeItem = Schema.encodeSync(WatchItem.WatchItem)
 
@@ -180,7 +202,15 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
   const stateOf = (name: string): Running => {
     let state = running.get(name)
     if (state === undefined) {
-      state = { lock: Semaphore.makeUnsafe(1), head: null, reorgs: 0, lastError: null, tip: new Map() }
+      state = {
+        lock: Semaphore.makeUnsafe(1),
+        submitting: Semaphore.makeUnsafe(1),
+        kicked: "idle",
+        head: null,
+        reorgs: 0,
+        lastError: null,
+        tip: new Map()
+      }
       running.set(name, state)
     }
     return state
@@ -224,7 +254,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
 
   /** Submits the watcher's recorded items; a repeated submission joins the task already recorded for the item. */
   const dispatch = (watcher: WatchStore.WatcherRow) =>
-    Effect.gen(function*() {
+    stateOf(watcher.name).submitting.withPermit(Effect.gen(function*() {
       while (true) {
         const waiting = yield* WatchStore.itemsIn(watcher.name, "detected", 500)
         if (waiting.length === 0) return
@@ -236,6 +266,43 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
           )
         yield* WatchStore.markSubmitted(watcher.name, submitted)
       }
+    }))
+
+  /**
+   * Starts a submission pass in the background, so that a catch-up goes on
+   * scanning while the items of the ranges already recorded are submitted; a
+   * kick during a pass makes it run once more.
+   */
+  const kick = (watcher: WatchStore.WatcherRow) =>
+    Effect.suspend(() => {
+      const state = stateOf(watcher.name)
+      if (state.kicked !== "idle") {
+        state.kicked = "again"
+        return Effect.void
+      }
+      state.kicked = "running"
+      const pass: Effect.Effect<void> = dispatch(watcher).pipe(
+        Effect.catch((error) => Effect.logWarning(`chainjobs watch: watcher ${watcher.name}: ${error.message}`)),
+        Effect.provideContext(context),
+        Effect.andThen(Effect.suspend(() => {
+          if (state.kicked === "again") {
+            state.kicked = "running"
+            return pass
+          }
+          state.kicked = "idle"
+          return Effect.void
+        }))
+      )
+      return Effect.asVoid(Effect.forkIn(pass, scope))
+    })
+
+  const gauges = (watcher: WatchStore.WatcherRow, head: number) =>
+    Effect.gen(function*() {
+      const attributes = { watcher: watcher.name, chain: watcher.chain }
+      const processed = yield* WatchStore.processedBlock(watcher)
+      yield* Metric.update(Metric.withAttributes(headGauge, attributes), head)
+      yield* Metric.update(Metric.withAttributes(confirmedGauge, attributes), watcher.confirmedBlock)
+      yield* Metric.update(Metric.withAttributes(processedGauge, attributes), processed)
     })
 
   /** Records the outcome of items whose task ended without recording it (timed out, lost, interrupted, deleted). */
@@ -297,10 +364,11 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
         if (!moved) return
         watcher = { ...watcher, confirmedBlock: to, confirmedHash: last.hash }
         if (Option.isSome(balances)) yield* balances.value.observe(watcher.chain, items)
-        yield* dispatch(watcher)
+        if (items.length > 0) yield* kick(watcher)
       }
       yield* dispatch(watcher)
       yield* settle(watcher)
+      yield* gauges(watcher, head)
       state.lastError = null
     }).pipe(
       Effect.tapError((error) => Effect.sync(() => void (stateOf(name).lastError = error.message))),

@@ -1,0 +1,235 @@
+/**
+ * Watchers and the balance cache on a local Hardhat node, side by side in one run:
+ *
+ * - catch-up: a watcher starting ~1,000 blocks behind the head with 10,000
+ *   monitored addresses (6 with activity) reaches the head (confirmed cursor)
+ *   and finishes processing every item, against two naive sequential viem
+ *   loops over the same blocks, one request at a time: one that asks the node
+ *   about each block and each address (per block a `getBlock` with
+ *   transactions; per address a `getLogs` of its sent and one of its received
+ *   Transfers over the range), and a kinder one whose cost does not grow with
+ *   the address count (per block a `getBlock` and a `getLogs` of every
+ *   Transfer, matched in process); all must find the same items;
+ * - steady-state lag: one transfer to a watched address at a time, then the
+ *   blocks that bring it to confirmation depth; the time from the last of
+ *   those blocks being mined to the item's processing task finishing (from the
+ *   supervisor's events), p50 and p99, against the poll interval;
+ * - balance reads: a cached read (`BalanceCache.read`, SQLite) against a chain
+ *   read (the adapter's `eth_getBalance`), per read, in process.
+ */
+import { Activity, ChainConfig, Chains } from "@chainjobs/chain"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
+import { NodeSqliteClient } from "@chainjobs/store-sql"
+import { TaskStore, Tasks } from "@chainjobs/tasks"
+import { BalanceCache, ChainAdapter, EvmAdapter, Watchers, WatchProcessor } from "@chainjobs/watch"
+import { Effect, Fiber, Layer, Stream } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { type Address, createPublicClient, createTestClient, createWalletClient, http, pad, parseAbiItem, toHex, type Transaction } from "viem"
+import { fmt, perSecond, table } from "./_measure.ts"
+
+const ADDRESSES = 10_000
+const POLL_MILLIS = 100
+const CONFIRMATIONS = 2
+const LAG_SAMPLES = 60
+const READS = 2_000
+
+const transfer = parseAbiItem("event Transfer(address indexed from, address indexed to, uint256 value)")
+
+/** The naive loop asking about each block and each address: a block query per block, two log queries per address. */
+const perAddressScan = async (url: string, addresses: ReadonlyArray<string>, fromBlock: number, toBlock: number) => {
+  const client = createPublicClient({ transport: http(url) })
+  const watched = new Set(addresses)
+  const found = new Set<string>()
+  for (let number = fromBlock; number <= toBlock; number++) {
+    const block = await client.getBlock({ blockNumber: BigInt(number), includeTransactions: true })
+    for (const tx of block.transactions as ReadonlyArray<Transaction>) {
+      if (watched.has(tx.from.toLowerCase()) || (tx.to !== null && watched.has(tx.to.toLowerCase()))) found.add(tx.hash)
+    }
+  }
+  for (const address of addresses) {
+    for (const args of [{ from: address as Address }, { to: address as Address }]) {
+      const logs = await client.getLogs({ event: transfer, args, fromBlock: BigInt(fromBlock), toBlock: BigInt(toBlock) })
+      for (const log of logs) found.add(`${log.transactionHash}:${log.logIndex}`)
+    }
+  }
+  return Array.from(found)
+}
+
+/** The kinder naive loop: one block and one log query per block, matched in process, sequentially. */
+const naiveScan = async (url: string, addresses: ReadonlyArray<string>, fromBlock: number, toBlock: number) => {
+  const client = createPublicClient({ transport: http(url) })
+  const watched = new Set(addresses)
+  const found: Array<string> = []
+  for (let number = fromBlock; number <= toBlock; number++) {
+    const block = await client.getBlock({ blockNumber: BigInt(number), includeTransactions: true })
+    for (const tx of block.transactions as ReadonlyArray<Transaction>) {
+      if (watched.has(tx.from.toLowerCase()) || (tx.to !== null && watched.has(tx.to.toLowerCase()))) found.push(tx.hash)
+    }
+    const logs = await client.getLogs({ event: transfer, fromBlock: BigInt(number), toBlock: BigInt(number) })
+    for (const log of logs) {
+      if (watched.has(log.args.from!.toLowerCase()) || watched.has(log.args.to!.toLowerCase())) {
+        found.push(`${log.transactionHash}:${log.logIndex}`)
+      }
+    }
+  }
+  return found
+}
+
+const Noop = WatchProcessor.define("bench.noop")
+const NoopLive = WatchProcessor.implement(Noop, () => Effect.void)
+
+const percentile = (values: ReadonlyArray<number>, p: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!
+}
+
+const waitUntil = (check: Effect.Effect<boolean, unknown>) =>
+  Effect.gen(function*() {
+    while (!(yield* check)) yield* Effect.sleep("2 millis")
+  })
+
+const main = Effect.gen(function*() {
+  const chain = yield* DevChain.DevChain
+  const watchers = yield* Watchers.Watchers
+  const tasks = yield* Tasks.Tasks
+  const seeded = yield* DevSeed.seed({ rounds: 150, maxGap: 8 })
+  const addresses = [
+    ...seeded.participants,
+    ...Array.from({ length: ADDRESSES - seeded.participants.length }, (_, index) => pad(toHex(index + 1000), { size: 20 }))
+  ]
+  const blocks = seeded.toBlock - seeded.fromBlock + 1
+  const expected = DevSeed.expectedFor(seeded, addresses).map(Activity.key).sort()
+  const sameSet = (keys: ReadonlyArray<string>) => [...keys].sort().join() === expected.join()
+
+  // catch-up: the watcher, then the naive loop
+  let start = performance.now()
+  yield* watchers.add({
+    name: "catch-up",
+    chain: "dev",
+    processor: Noop.name,
+    accounts: addresses,
+    confirmations: 0,
+    startBlock: seeded.fromBlock
+  })
+  yield* waitUntil(Effect.map(watchers.lag("catch-up"), (lag) => lag.confirmed >= seeded.toBlock))
+  const confirmedMillis = performance.now() - start
+  yield* waitUntil(Effect.map(watchers.lag("catch-up"), (lag) => lag.processed >= seeded.toBlock))
+  const processedMillis = performance.now() - start
+  yield* watchers.pause("catch-up")
+  const recorded = (yield* watchers.items("catch-up")).filter((row) => row.item.block <= seeded.toBlock)
+  const keys = recorded.map((row) => row.item.position === null ? row.item.transaction : `${row.item.transaction}:${row.item.position}`)
+  if (!sameSet(keys)) throw new Error(`the watcher found ${keys.length} items, expected ${expected.length}`)
+  if (recorded.some((row) => row.status !== "processed")) throw new Error("an item was not processed")
+  start = performance.now()
+  const found = yield* Effect.promise(() => naiveScan(chain.url, addresses, seeded.fromBlock, seeded.toBlock))
+  const naiveMillis = performance.now() - start
+  if (!sameSet(found)) throw new Error("the naive loop missed activity")
+  start = performance.now()
+  const foundPerAddress = yield* Effect.promise(() => perAddressScan(chain.url, addresses, seeded.fromBlock, seeded.toBlock))
+  const perAddressMillis = performance.now() - start
+  if (!sameSet(foundPerAddress)) throw new Error("the per-address loop missed activity")
+
+  // steady-state lag
+  const finished = new Map<string, number>()
+  const listener = yield* tasks.events.pipe(
+    Stream.runForEach((info) =>
+      Effect.sync(() => {
+        if (info.kind === Noop.name && info.status === "completed") {
+          const item = info.payload as { readonly transaction: string }
+          finished.set(item.transaction, performance.now())
+        }
+      })
+    ),
+    Effect.forkChild
+  )
+  const watched = seeded.participants[1]!
+  yield* watchers.add({ name: "steady", chain: "dev", processor: Noop.name, accounts: [watched], confirmations: CONFIRMATIONS })
+  const transport = http(chain.url)
+  const wallet = createWalletClient({ transport })
+  const reader = createPublicClient({ transport })
+  const miner = createTestClient({ transport, mode: "hardhat" })
+  const lags: Array<number> = []
+  for (let sample = 0; sample < LAG_SAMPLES; sample++) {
+    const hash = yield* Effect.promise(() =>
+      wallet.sendTransaction({ account: DevChain.accounts[12]!.address, to: watched, value: 1n, chain: null })
+    )
+    yield* Effect.promise(() => reader.waitForTransactionReceipt({ hash, pollingInterval: 5 }))
+    // at a random point of the poll interval, the block reaches confirmation depth
+    yield* Effect.sleep(Math.floor(Math.random() * POLL_MILLIS))
+    yield* Effect.promise(() => miner.mine({ blocks: CONFIRMATIONS }))
+    const confirmedAt = performance.now()
+    yield* waitUntil(Effect.sync(() => finished.has(hash)))
+    lags.push(finished.get(hash)! - confirmedAt)
+  }
+  yield* Fiber.interrupt(listener)
+
+  // balance reads
+  const cache = yield* BalanceCache.BalanceCache
+  const adapter = yield* (yield* ChainAdapter.ChainAdapters).adapter("dev")
+  const account = seeded.participants[2]!
+  yield* cache.read("dev", account, "native")
+  const time = (effect: Effect.Effect<unknown, unknown>) =>
+    Effect.gen(function*() {
+      const millis: Array<number> = []
+      for (let read = 0; read < READS; read++) {
+        const begin = performance.now()
+        yield* effect
+        millis.push(performance.now() - begin)
+      }
+      return millis
+    })
+  const cached = yield* time(cache.read("dev", account, "native"))
+  const fromChain = yield* time(adapter.balance(account, "native"))
+
+  console.log(`watch: node ${process.version}, poll interval ${POLL_MILLIS} ms, SQLite watch tables (synchronous FULL, on a worker thread), memory task store`)
+  console.log(`\ncatch-up: ${fmt(blocks)} blocks × ${fmt(ADDRESSES)} addresses, ${expected.length} items (same items found by both)`)
+  table([
+    ["", "ms", "blocks per second", "vs per-address loop", "vs per-block loop"],
+    ["naive loop, each block and each address", fmt(perAddressMillis), fmt(perSecond(blocks, perAddressMillis)), "1.00", fmt(naiveMillis / perAddressMillis, 2)],
+    ["naive loop, each block (matched in process)", fmt(naiveMillis), fmt(perSecond(blocks, naiveMillis)), fmt(perAddressMillis / naiveMillis, 2), "1.00"],
+    ["watcher, to the head (confirmed cursor)", fmt(confirmedMillis), fmt(perSecond(blocks, confirmedMillis)), fmt(perAddressMillis / confirmedMillis, 2), fmt(naiveMillis / confirmedMillis, 2)],
+    ["watcher, every item processed", fmt(processedMillis), fmt(perSecond(blocks, processedMillis)), fmt(perAddressMillis / processedMillis, 2), fmt(naiveMillis / processedMillis, 2)]
+  ])
+  console.log(`\nsteady-state lag, block at depth ${CONFIRMATIONS} → processing task finished, ${LAG_SAMPLES} samples (goal p50 ≤ ${POLL_MILLIS + 50} ms)`)
+  table([
+    ["p50 ms", "p99 ms", "max ms"],
+    [fmt(percentile(lags, 50), 1), fmt(percentile(lags, 99), 1), fmt(Math.max(...lags), 1)]
+  ])
+  const cachedP50 = percentile(cached, 50)
+  const chainP50 = percentile(fromChain, 50)
+  console.log(`\nbalance reads, ${fmt(READS)} each, in process`)
+  table([
+    ["", "p50 ms", "p99 ms", "ratio (p50)"],
+    ["chain read (eth_getBalance)", fmt(chainP50, 3), fmt(percentile(fromChain, 99), 3), "1.00"],
+    ["cached read", fmt(cachedP50, 3), fmt(percentile(cached, 99), 3), fmt(chainP50 / cachedP50, 1)]
+  ])
+})
+
+const directory = mkdtempSync(join(tmpdir(), "chainjobs-bench-watch-"))
+const chains = Layer.unwrap(DevChain.DevChain.use((chain) =>
+  Effect.succeed(Chains.layerMemory([
+    ChainConfig.chain({ name: "dev", chainId: chain.chainId, endpoints: [{ url: chain.url }], headTtl: "1 millis" })
+  ]))
+))
+const runtime = NoopLive.pipe(
+  Layer.provideMerge(Watchers.layer({ pollInterval: `${POLL_MILLIS} millis` })),
+  Layer.provideMerge(BalanceCache.layer()),
+  Layer.provideMerge(EvmAdapter.layer),
+  Layer.provideMerge(Tasks.layer()),
+  Layer.provideMerge(TaskStore.layerMemory),
+  Layer.provideMerge(NodeSqliteClient.layer({ filename: join(directory, "watch.db"), worker: true })),
+  Layer.provideMerge(chains),
+  Layer.provideMerge(DevChain.layer())
+)
+
+Effect.runPromise(main.pipe(Effect.provide(runtime))).then(
+  () => rmSync(directory, { recursive: true, force: true }),
+  (error) => {
+    console.error(error)
+    rmSync(directory, { recursive: true, force: true })
+    process.exit(1)
+  }
+)
+

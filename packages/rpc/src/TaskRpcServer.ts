@@ -18,18 +18,20 @@
  *
  * @since 0.1.0
  */
-import { ByteSize, Effect, Layer, Scope } from "effect"
-import { HttpIncomingMessage, HttpRouter, type HttpServerRequest, type HttpServerResponse } from "effect/http"
+import { ByteSize, Effect, Layer, Schema, Scope } from "effect"
+import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { RpcSerialization, RpcServer } from "effect/rpc"
-import { TaskAccess } from "@chainjobs/tasks"
+import { Socket } from "effect/socket"
+import { TaskAccess, TaskAccessError } from "@chainjobs/tasks"
 import type { Authentication } from "./Auth.ts"
+import * as Frames from "./internal/frames.ts"
 import { Malformed } from "./internal/lenient.ts"
 import { MalformedRequest } from "./TaskRpcError.ts"
 import { RequestValidation, TaskRpcs } from "./TaskRpcs.ts"
 
 /** Settings of the RPC transport (the access rules and the payload limit are `TaskAccess`'s). */
 export interface TaskRpcServerConfig {
-  /** The largest HTTP request body read, in bytes (a batch of calls, envelopes included). Default: 1048576 (1 MiB). */
+  /** The largest HTTP request body read, and the longest WebSocket line, in bytes (a batch of calls, envelopes included). Default: 1048576 (1 MiB). */
   readonly maxBodyBytes: number
   /** Skips the tracing span of every call (saves CPU when nothing collects traces). Default: false. */
   readonly disableTracing: boolean
@@ -75,25 +77,119 @@ export const layerHandlers = Layer.merge(
 
 type HttpApp = Effect.Effect<HttpServerResponse.HttpServerResponse, never, Scope.Scope | HttpServerRequest.HttpServerRequest>
 
-const limitBody = (app: HttpApp, maxBodyBytes: number): HttpApp =>
-  Effect.provideService(app, HttpIncomingMessage.MaxBodySize, ByteSize.bytes(maxBodyBytes))
+const encodeMalformed = Schema.encodeSync(MalformedRequest)
+const encodeAccessError = Schema.encodeSync(TaskAccessError.TaskAccessError)
+
+/** The answer to a body refused whole at the door: 413 when too large, else 400, with the typed error as the body. */
+const refuse = (refusal: Frames.Refusal): HttpServerResponse.HttpServerResponse =>
+  refusal._tag === "MalformedRequest"
+    ? HttpServerResponse.jsonUnsafe(encodeMalformed(refusal), { status: 400 })
+    : HttpServerResponse.jsonUnsafe(encodeAccessError(refusal), {
+      status: refusal.reason._tag === "PayloadTooLarge" ? 413 : 400
+    })
+
+/** The door of the TaskRpcs group, with the payload depth limit of the access rules. */
+const makeDoor = TaskAccess.TaskAccess.useSync((access) =>
+  Frames.make(TaskRpcs.requests as ReadonlyMap<string, any>, access.config.payloadLimit.maxDepth))
+
+/**
+ * Reads the body (at most `maxBodyBytes`) and refuses it whole, answering a
+ * typed 4xx, if any line of it is not a well-formed request of the group;
+ * else hands it to the RPC server. No client mistake gets a 5xx or an
+ * untyped defect.
+ */
+const guardHttp = (app: HttpApp, door: Frames.Door, maxBodyBytes: number): HttpApp =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const body = yield* Effect.result(request.text)
+    if (body._tag === "Failure") {
+      const error = body.failure
+      const tooLarge = error.reason._tag === "RequestParseError" && error.reason.reason === "BodyTooLarge"
+      return tooLarge
+        ? refuse(TaskAccessError.refuse(new TaskAccessError.PayloadTooLarge({ size: maxBodyBytes + 1, limit: maxBodyBytes })))
+        : refuse(new MalformedRequest({ problem: "frame", detail: "the request body could not be read" }))
+    }
+    const refusal = Frames.checkBody(door, body.success)
+    return refusal === undefined ? yield* app : refuse(refusal)
+  }).pipe(Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(maxBodyBytes)))
+
+/**
+ * The socket, its incoming messages checked line by line: the first line that
+ * is not a well-formed request of the group closes the socket with a code
+ * (1007 not a message, 1008 refused, 1009 too large) and a reason; the lines
+ * before it are served.
+ */
+const guardSocket = (socket: Socket.Socket, door: Frames.Door, maxLineBytes: number): Socket.Socket =>
+  Socket.make({
+    writer: socket.writer,
+    reader: Effect.gen(function*() {
+      const reader = yield* socket.reader
+      const writer = yield* socket.writer
+      const lines = new Frames.LineSplitter(maxLineBytes)
+      let refused: Frames.Refusal | undefined
+      const close = (refusal: Frames.Refusal) =>
+        Effect.andThen(
+          Effect.ignore(writer.write(new Socket.CloseEvent(Frames.closeCode(refusal), Frames.closeReason(refusal)))),
+          Effect.fail(
+            new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: Frames.closeCode(refusal) }) })
+          )
+        )
+      const pull: Effect.Effect<readonly [string, ...Array<string>], Socket.SocketError> = Effect.suspend(() => {
+        if (refused !== undefined) return close(refused)
+        return Effect.flatMap(reader.pull, (messages) => {
+          const passed: Array<string> = []
+          for (const message of messages) {
+            const split = lines.push(message)
+            if (split === "too-long") {
+              refused = TaskAccessError.refuse(new TaskAccessError.PayloadTooLarge({ size: maxLineBytes + 1, limit: maxLineBytes }))
+              break
+            }
+            for (const line of split) {
+              if (line.trim() === "") continue
+              refused = door.check(line, undefined)
+              if (refused !== undefined) break
+              passed.push(`${line}\n`)
+            }
+            if (refused !== undefined) break
+          }
+          if (passed.length > 0) return Effect.succeed(passed as unknown as readonly [string, ...Array<string>])
+          return refused !== undefined ? close(refused) : pull
+        })
+      })
+      return { ...reader, pull }
+    })
+  })
 
 /**
  * Starts the RPC server in the current scope and returns the HTTP app serving
  * it over plain HTTP POST (ndjson framing, so streams flow as they are
- * produced), for an app that routes requests itself.
+ * produced), for an app that routes requests itself. A body that is not a
+ * batch of well-formed requests is refused whole with a typed 400 (or 413).
  */
 export const toHttpEffect = (options: Partial<TaskRpcServerConfig> = {}) =>
-  RpcServer.toHttpEffect(TaskRpcs, { disableTracing: options.disableTracing ?? defaults.disableTracing }).pipe(
-    Effect.map((app) => limitBody(app, options.maxBodyBytes ?? defaults.maxBodyBytes)),
-    Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson))
-  )
+  Effect.gen(function*() {
+    const door = yield* makeDoor
+    const app = yield* RpcServer.toHttpEffect(TaskRpcs, { disableTracing: options.disableTracing ?? defaults.disableTracing })
+    return guardHttp(app, door, options.maxBodyBytes ?? defaults.maxBodyBytes)
+  }).pipe(Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson)))
 
-/** Starts the RPC server in the current scope and returns the HTTP app that upgrades requests to WebSocket. */
+/**
+ * Starts the RPC server in the current scope and returns the HTTP app that
+ * upgrades requests to WebSocket; a line that is not a well-formed request
+ * closes the socket with a code and a reason.
+ */
 export const toHttpEffectWebsocket = (options: Partial<TaskRpcServerConfig> = {}) =>
-  RpcServer.toHttpEffectWebsocket(TaskRpcs, { disableTracing: options.disableTracing ?? defaults.disableTracing }).pipe(
-    Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson))
-  )
+  Effect.gen(function*() {
+    const door = yield* makeDoor
+    const app = yield* RpcServer.toHttpEffectWebsocket(TaskRpcs, {
+      disableTracing: options.disableTracing ?? defaults.disableTracing
+    })
+    const maxLineBytes = options.maxBodyBytes ?? defaults.maxBodyBytes
+    return Effect.updateService(app, HttpServerRequest.HttpServerRequest, (request) =>
+      Object.create(request, {
+        upgrade: { value: Effect.map(request.upgrade, (socket) => guardSocket(socket, door, maxLineBytes)) }
+      }) as HttpServerRequest.HttpServerRequest)
+  }).pipe(Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson)))
 
 /** Options of the server layers: where to mount, and the server's settings. */
 export interface MountOptions extends Partial<TaskRpcServerConfig> {

@@ -9,10 +9,10 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Layer, Schema, Stream } from "effect"
-import { HttpRouter, HttpServerResponse } from "effect/http"
+import { ByteSize, Clock, Effect, Layer, Schema, Stream } from "effect"
+import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiScalar } from "effect/http-api"
-import { Principal, TaskAccess, TaskAccessError, TaskFeed, type TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
+import { PayloadLimit, Principal, TaskAccess, TaskAccessError, TaskFeed, type TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
 import { RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
 
 const utf8 = new TextEncoder()
@@ -195,9 +195,39 @@ export const layerBadRequest = HttpRouter.middleware((httpEffect) =>
       ))
       : Effect.die(defect)), { global: true })
 
+const encodeReason = Schema.encodeSync(TaskAccessError.TaskAccessErrorReason)
+
+/**
+ * Holds every request body under `/api` to the payload limit of the access
+ * rules before the API reads it: a body larger than `maxBytes` answers 413
+ * `PayloadTooLarge` (reading stops at the limit), one nested deeper than
+ * `maxDepth` answers 400 `PayloadTooDeep` before it is parsed.
+ */
+export const layerRequestLimits = HttpRouter.middleware(
+  TaskAccess.TaskAccess.useSync(({ config: { payloadLimit } }) => {
+    const maxBodySize = ByteSize.bytes(payloadLimit.maxBytes)
+    return (httpEffect) =>
+      HttpServerRequest.HttpServerRequest.use((request) => {
+        if (!request.url.startsWith("/api/") || request.method === "GET" || request.method === "HEAD") return httpEffect
+        return Effect.gen(function*() {
+          const body = yield* Effect.result(request.text)
+          const refusal = body._tag === "Failure"
+            ? body.failure.reason._tag === "RequestParseError" && body.failure.reason.reason === "BodyTooLarge"
+              ? new TaskAccessError.PayloadTooLarge({ size: payloadLimit.maxBytes + 1, limit: payloadLimit.maxBytes })
+              : undefined
+            : PayloadLimit.scanText(payloadLimit.maxDepth, body.success)?.reason
+          if (refusal === undefined) return yield* httpEffect
+          return HttpServerResponse.jsonUnsafe(encodeReason(refusal), { status: refusal._tag === "PayloadTooLarge" ? 413 : 400 })
+        }).pipe(Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize))
+      })
+  }),
+  { global: true }
+)
+
 /** The REST routes, `/openapi.json` and the docs page at `/docs` (self-contained: no CDN). */
 export const layer = Layer.mergeAll(
   layerBadRequest,
+  layerRequestLimits,
   HttpApiBuilder.layer(RestApi, { openapiPath: "/openapi.json" }).pipe(
     Layer.provide([layerTasks, layerHealth])
   ),

@@ -24,7 +24,7 @@ export class Malformed {
 export const lenient = <S extends Schema.Codec<any, any, never, never>>(schema: S) => {
   const decode = Schema.decodeUnknownEffect(schema)
   const encode = Schema.encodeUnknownEffect(schema)
-  return Schema.Unknown.pipe(Schema.decodeTo(
+  const made = Schema.Unknown.pipe(Schema.decodeTo(
     Schema.declare((_: unknown): _ is S["Type"] => true),
     SchemaTransformation.transformEffect({
       decode: (input: unknown) =>
@@ -32,4 +32,11 @@ export const lenient = <S extends Schema.Codec<any, any, never, never>>(schema: 
       encode: (value: S["Type"]) => Effect.mapError(encode(value), (error) => error.issue)
     })
   ))
+  lenientSchemas.add(made)
+  return made
 }
+
+const lenientSchemas = new WeakSet<object>()
+
+/** Whether `schema` was made by `lenient` (it decodes any payload, to a `Malformed` marker if need be). */
+export const isLenient = (schema: object): boolean => lenientSchemas.has(schema)

@@ -1,0 +1,158 @@
+/**
+ * The door of the RPC transports: every ndjson line a client sends is checked
+ * before `RpcServer` parses it, so that no client mistake reaches the
+ * protocol loop as an untyped defect. A line must be a message of the
+ * protocol (`Request`, `Ack`, `Interrupt`, `Ping`, `Eof`) with a well-formed
+ * envelope — a string or number id, string header pairs — naming an RPC of
+ * the group, nested no deeper than the payload limit allows; a payload the
+ * RPC's Schema validates leniently passes (its handler's middleware answers
+ * `MalformedRequest` for it), any other must decode here. Over HTTP no id may
+ * repeat within one body.
+ */
+import { Schema } from "effect"
+import type { Rpc } from "effect/rpc"
+import { PayloadLimit, type TaskAccessError } from "@chainjobs/tasks"
+import { MalformedRequest } from "../TaskRpcError.ts"
+import { isLenient } from "./lenient.ts"
+
+/** Levels of a line around a payload: the message object, and the headers' pairs. */
+const envelopeDepth = 2
+
+/** Why a line or body was refused. */
+export type Refusal = MalformedRequest | TaskAccessError.TaskAccessError
+
+/** What the door knows of the group: its RPCs, and the deepest payload accepted. */
+export interface Door {
+  readonly maxDepth: number
+  check(line: string, seen: Set<string | number> | undefined): Refusal | undefined
+}
+
+const frame = (detail: string, rpc?: string) =>
+  new MalformedRequest({ problem: "frame", detail, ...(rpc === undefined ? {} : { rpc }) })
+
+const isId = (id: unknown): id is string | number =>
+  typeof id === "string" || (typeof id === "number" && Number.isFinite(id))
+
+const isHeaderPairs = (headers: unknown): boolean =>
+  Array.isArray(headers) &&
+  headers.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === "string" && typeof pair[1] === "string")
+
+const describe = (value: unknown): string => value === null ? "null" : Array.isArray(value) ? "an array" : typeof value
+
+/** A door for the RPCs of `requests`, refusing payloads deeper than `maxDepth`. */
+export const make = (requests: ReadonlyMap<string, Rpc.AnyWithProps>, maxDepth: number): Door => {
+  const strict = new Map<string, (payload: unknown) => boolean>()
+  for (const [tag, rpc] of requests) {
+    if (!isLenient(rpc.payloadSchema)) {
+      const decode = Schema.decodeUnknownExit(Schema.toCodecJson(rpc.payloadSchema as Schema.Codec<unknown, unknown>))
+      strict.set(tag, (payload) => decode(payload)._tag === "Success")
+    }
+  }
+  const checkMessage = (message: unknown, seen: Set<string | number> | undefined): MalformedRequest | undefined => {
+    if (message === null || typeof message !== "object" || Array.isArray(message)) {
+      return frame(`a message must be a JSON object, not ${describe(message)}`)
+    }
+    const m = message as Record<string, unknown>
+    switch (m._tag) {
+      case "Ping":
+      case "Eof":
+        return undefined
+      case "Ack":
+      case "Interrupt":
+        return isId(m.requestId) ? undefined : frame(`${m._tag}.requestId must be a string or a number`)
+      case "Request": {
+        const tag = typeof m.tag === "string" ? m.tag : undefined
+        if (tag === undefined) return frame("Request.tag must be a string")
+        if (!isId(m.id)) return frame("Request.id must be a string or a number", tag)
+        if (!isHeaderPairs(m.headers)) return frame("Request.headers must be an array of [name, value] string pairs", tag)
+        for (const key of ["traceId", "spanId"] as const) {
+          if (m[key] !== undefined && typeof m[key] !== "string") return frame(`Request.${key} must be a string`, tag)
+        }
+        if (m.sampled !== undefined && typeof m.sampled !== "boolean") return frame("Request.sampled must be a boolean", tag)
+        if (m.isNotification !== undefined && m.isNotification !== true) return frame("Request.isNotification must be true", tag)
+        if (m.discard !== undefined && m.discard !== true) return frame("Request.discard must be true", tag)
+        if (!requests.has(tag)) return new MalformedRequest({ problem: "unknown-rpc", rpc: tag, detail: `no RPC is named "${tag}"` })
+        const decodes = strict.get(tag)
+        if (decodes !== undefined && !decodes(m.payload)) {
+          return new MalformedRequest({ problem: "payload", rpc: tag, detail: `${tag} takes no payload` })
+        }
+        if (seen !== undefined) {
+          if (seen.has(m.id)) {
+            return new MalformedRequest({ problem: "duplicate-id", rpc: tag, detail: `request id ${String(m.id)} is used twice` })
+          }
+          seen.add(m.id)
+        }
+        return undefined
+      }
+      default:
+        return frame(`unknown message type ${JSON.stringify(typeof m._tag === "string" ? m._tag : describe(m._tag))}`)
+    }
+  }
+  return {
+    maxDepth,
+    check: (line, seen) => {
+      const tooDeep = PayloadLimit.scanText(maxDepth, line, envelopeDepth)
+      if (tooDeep !== undefined) return tooDeep
+      let message: unknown
+      try {
+        message = JSON.parse(line)
+      } catch (cause) {
+        return frame(`not JSON: ${(cause as Error).message}`)
+      }
+      return checkMessage(message, seen)
+    }
+  }
+}
+
+/** Checks every line of an ndjson body; ids may not repeat within it. */
+export const checkBody = (door: Door, body: string): Refusal | undefined => {
+  const seen = new Set<string | number>()
+  let start = 0
+  while (start < body.length) {
+    let end = body.indexOf("\n", start)
+    if (end === -1) end = body.length
+    const line = body.slice(start, end).trim()
+    start = end + 1
+    if (line === "") continue
+    const refusal = door.check(line, seen)
+    if (refusal !== undefined) return refusal
+  }
+  return undefined
+}
+
+/** The WebSocket close code for a refusal: 1009 too big, 1007 a line that is not a message, 1008 any other. */
+export const closeCode = (refusal: Refusal): number =>
+  refusal._tag === "MalformedRequest"
+    ? refusal.problem === "frame" ? 1007 : 1008
+    : refusal.reason._tag === "PayloadTooLarge"
+    ? 1009
+    : 1008
+
+/** A WebSocket close reason: at most 123 bytes of UTF-8, as the protocol allows. */
+export const closeReason = (refusal: Refusal): string => {
+  const text = `${refusal._tag}: ${refusal.message}`
+  const bytes = new TextEncoder().encode(text)
+  return bytes.length <= 123 ? text : `${new TextDecoder().decode(bytes.slice(0, 120)).replace(/\uFFFD$/, "")}...`
+}
+
+/**
+ * The ndjson lines of a stream of WebSocket messages: a line may span
+ * messages, so the part after the last newline waits for the next one.
+ */
+export class LineSplitter {
+  private partial = ""
+  private readonly decoder = new TextDecoder()
+  private readonly maxLineBytes: number
+  constructor(maxLineBytes: number) {
+    this.maxLineBytes = maxLineBytes
+  }
+
+  /** The complete lines of `data` (and of what waited), or the size refusal of an overlong line. */
+  push(data: string | Uint8Array): ReadonlyArray<string> | "too-long" {
+    const text = this.partial + (typeof data === "string" ? data : this.decoder.decode(data, { stream: true }))
+    const lines = text.split("\n")
+    this.partial = lines.pop()!
+    if (this.partial.length > this.maxLineBytes || lines.some((line) => line.length > this.maxLineBytes)) return "too-long"
+    return lines
+  }
+}

@@ -12,7 +12,8 @@
 import { Clock, Effect, Exit, Layer, Metric, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
-import { TaskInfo, Tasks } from "@chainjobs/tasks"
+import type { TaskEvent } from "@chainjobs/tasks"
+import { Tasks } from "@chainjobs/tasks"
 
 /** Tasks accepted, by kind. */
 export const submitted = Metric.counter("chainjobs_tasks_submitted_total", {
@@ -61,17 +62,22 @@ export const layerRequestTiming = HttpRouter.middleware((httpEffect) =>
     return yield* exit
   }), { global: true })
 
-const record = (info: TaskInfo.TaskInfo): Effect.Effect<void> => {
-  if (info.status === "pending" && info.attempt === 1 && info.startedAt === null) {
-    return Metric.update(Metric.withAttributes(submitted, { kind: info.kind }), 1)
+const record = (event: TaskEvent.TaskEvent): Effect.Effect<void> => {
+  const info = event.info
+  switch (event._tag) {
+    case "Submitted":
+      return Metric.update(Metric.withAttributes(submitted, { kind: info.kind }), 1)
+    case "Finished": {
+      const attributes = { kind: info.kind, status: info.status }
+      const seconds = ((info.finishedAt ?? 0) - (info.startedAt ?? info.createdAt)) / 1000
+      return Effect.andThen(
+        Metric.update(Metric.withAttributes(finished, { ...attributes, reason: info.reason ?? "none" }), 1),
+        Metric.update(Metric.withAttributes(duration, attributes), Math.max(0, seconds))
+      )
+    }
+    default:
+      return Effect.void
   }
-  if (!TaskInfo.isTerminal(info.status)) return Effect.void
-  const attributes = { kind: info.kind, status: info.status }
-  const seconds = ((info.finishedAt ?? 0) - (info.startedAt ?? info.createdAt)) / 1000
-  return Effect.andThen(
-    Metric.update(Metric.withAttributes(finished, { ...attributes, reason: info.reason ?? "none" }), 1),
-    Metric.update(Metric.withAttributes(duration, attributes), Math.max(0, seconds))
-  )
 }
 
 /** Sets the gauges from the supervisor's current stats. */

@@ -8,15 +8,15 @@
  * @since 0.1.0
  */
 import { Effect, Layer, Stream } from "effect"
-import { TaskInfo, Tasks } from "@chainjobs/tasks"
+import type { TaskEvent } from "@chainjobs/tasks"
+import { Tasks } from "@chainjobs/tasks"
 
-/** Logs one change of a task, if it is a submission or an outcome. */
-export const logChange = (info: TaskInfo.TaskInfo): Effect.Effect<void> => {
+/** Logs one task event, if it is a submission or an outcome. */
+export const logEvent = (event: TaskEvent.TaskEvent): Effect.Effect<void> => {
+  const info = event.info
   const base = { taskId: info.id, kind: info.kind, owner: info.owner ?? "", attempt: info.attempt }
-  if (info.status === "pending" && info.attempt === 1 && info.startedAt === null) {
-    return Effect.logInfo("task submitted").pipe(Effect.annotateLogs(base))
-  }
-  if (!TaskInfo.isTerminal(info.status)) return Effect.void
+  if (event._tag === "Submitted") return Effect.logInfo("task submitted").pipe(Effect.annotateLogs(base))
+  if (event._tag !== "Finished") return Effect.void
   const outcome = {
     ...base,
     ...(info.reason === null ? {} : { reason: info.reason }),
@@ -29,5 +29,5 @@ export const logChange = (info: TaskInfo.TaskInfo): Effect.Effect<void> => {
 
 /** Logs every task's submission and outcome while the layer lives. */
 export const layer: Layer.Layer<never, never, Tasks.Tasks> = Layer.effectDiscard(
-  Tasks.Tasks.use((tasks) => Effect.forkScoped(Stream.runForEach(tasks.events, logChange)))
+  Tasks.Tasks.use((tasks) => Effect.forkScoped(Stream.runForEach(tasks.events, logEvent)))
 )

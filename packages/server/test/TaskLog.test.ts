@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Logger } from "effect"
-import type { TaskInfo } from "@chainjobs/tasks"
-import { logChange } from "../src/TaskLog.ts"
+import type { TaskEvent, TaskInfo } from "@chainjobs/tasks"
+import { logEvent } from "../src/TaskLog.ts"
 
 const pending: TaskInfo.TaskInfo = {
   id: "t-1", kind: "demo-scan", status: "pending", reason: null, priority: 0, key: null, owner: "alice", attempt: 1,
@@ -21,14 +21,18 @@ const logsOf = <A, E>(effect: Effect.Effect<A, E>) =>
   })
 
 describe("TaskLog", () => {
-  it.effect("a submission and each outcome is one structured line; progress is not logged", () =>
+  it.effect("a submission and each outcome is one structured line; starts and progress are not logged", () =>
     Effect.gen(function*() {
       const entries = yield* logsOf(Effect.forEach([
-        pending,
-        { ...pending, status: "running", startedAt: 1100, progress: 50 },
-        { ...pending, status: "completed", startedAt: 1100, finishedAt: 1600, progress: 100 },
-        { ...pending, id: "t-2", status: "failed", reason: "timeout", errorMessage: "timed out after 1s", startedAt: 1100, finishedAt: 2100 }
-      ] satisfies Array<TaskInfo.TaskInfo>, logChange))
+        { _tag: "Submitted", info: pending },
+        { _tag: "Started", info: { ...pending, status: "running", startedAt: 1100 } },
+        { _tag: "Progressed", info: { ...pending, status: "running", startedAt: 1100, progress: 50 } },
+        { _tag: "Finished", info: { ...pending, status: "completed", startedAt: 1100, finishedAt: 1600, progress: 100 } },
+        {
+          _tag: "Finished",
+          info: { ...pending, id: "t-2", status: "failed", reason: "timeout", errorMessage: "timed out after 1s", startedAt: 1100, finishedAt: 2100 }
+        }
+      ] satisfies Array<TaskEvent.TaskEvent>, logEvent))
       assert.deepStrictEqual(entries.map((entry) => [entry.level, entry.message]), [
         ["INFO", "task submitted"],
         ["INFO", "task completed"],

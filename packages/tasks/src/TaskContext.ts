@@ -30,3 +30,6 @@ export class TaskContext extends Context.Service<TaskContext, {
   /** The last checkpoint saved by an earlier attempt or by this one. */
   readonly lastCheckpoint: Effect.Effect<Option.Option<unknown>>
 }>()("@chainjobs/tasks/TaskContext") {}
+
+/** The untyped service a handler finds as `TaskContext` (checkpoints and details as JSON). */
+export type Untyped = TaskContext["Service"]

@@ -212,7 +212,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     for (const watchers of byTask.values()) for (const subscriber of watchers) Queue.endUnsafe(subscriber.queue)
   }
   yield* Effect.forkScoped(
-    Stream.runForEachArray(tasks.events, (infos) => Effect.sync(() => publish(infos))).pipe(Effect.ensuring(Effect.sync(close)))
+    Stream.runForEachArray(tasks.changes, (infos) => Effect.sync(() => publish(infos))).pipe(Effect.ensuring(Effect.sync(close)))
   )
 
   /** The sequence number to resume after, or why `after` cannot be resumed from. */

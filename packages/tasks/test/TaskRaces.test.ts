@@ -82,7 +82,7 @@ describe("races with shutdown and interruption", () => {
       const { scope, tasks } = yield* start(store)
       const handle = yield* tasks.submit(Wait, { key: "a", finalizerMillis: 0 })
       const one = yield* Effect.forkChild(Stream.runCollect(handle.events))
-      const all = yield* Effect.forkChild(Stream.runCollect(tasks.events))
+      const all = yield* Effect.forkChild(Stream.runCollect(tasks.changes))
       yield* settle
       yield* Scope.close(scope, Exit.void)
       const seen = yield* Fiber.join(one)

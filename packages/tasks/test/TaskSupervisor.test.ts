@@ -252,17 +252,38 @@ describe("Tasks", () => {
       assert.isTrue(Option.isNone(yield* store.get(handle.id)))
     })))
 
-  it.effect("events of all tasks are published to watchers", () =>
+  it.effect("changes of all tasks are published to watchers as records", () =>
     withBasics(Effect.gen(function*() {
       const tasks = yield* Tasks
       const watcher = yield* Effect.forkChild(
-        tasks.events.pipe(Stream.filter((info) => info.status === "completed"), Stream.take(2), Stream.runCollect)
+        tasks.changes.pipe(Stream.filter((info) => info.status === "completed"), Stream.take(2), Stream.runCollect)
       )
       yield* settle
       yield* tasks.run(Add, { a: 1, b: 2 })
       yield* tasks.run(Add, { a: 3, b: 4 })
       const completed = yield* Fiber.join(watcher)
       assert.deepStrictEqual(completed.map((info) => info.result), [3, 7])
+    })))
+
+  it.effect("task events tell submission, each start, progress and the outcome by tag", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const watcher = yield* Effect.forkChild(
+        tasks.events.pipe(Stream.takeUntil((event) => event._tag === "Finished"), Stream.runCollect)
+      )
+      yield* settle
+      const handle = yield* tasks.submit(Sleep, { seconds: 2 })
+      yield* TestClock.adjust("2 seconds")
+      yield* handle.await
+      const events = yield* Fiber.join(watcher)
+      assert.deepStrictEqual(events.map((event) => [event._tag, event.info.status, event.info.progress]), [
+        ["Submitted", "pending", 0],
+        ["Started", "running", 0],
+        ["Progressed", "running", 50],
+        ["Progressed", "running", 100],
+        ["Finished", "completed", 100]
+      ])
+      assert.isTrue(events.every((event) => event.info.id === handle.id))
     })))
 
   it.effect("stats count pending and running tasks", () =>

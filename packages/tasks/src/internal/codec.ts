@@ -6,10 +6,11 @@
  * transport: a `Date` is an ISO string, a `bigint` a decimal string, `void` null.
  * Parsers are built once per kind (`forKind`), never per task.
  */
-import { Cause, Exit, Option, Schema, SchemaIssue } from "effect"
+import { Cause, Exit, Schema, SchemaIssue } from "effect"
 import type { Any } from "../TaskKind.ts"
 import { InvalidPayload, ResultDecodeError, TaskAborted } from "../TaskError.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
+import type { Ending } from "./stop.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -23,7 +24,7 @@ const invalidPayload = (kind: string, issue: SchemaIssue.Issue): InvalidPayload 
   return new InvalidPayload({ kind, issues, message: `invalid payload for task kind "${kind}": ${described.join("; ")}` })
 }
 
-/** The outcome fields of a finished record. */
+/** The outcome fields of a finished record (or of one stored back as `pending` for the next process). */
 export type Outcome = Pick<TaskInfo, "status" | "reason" | "result" | "error" | "errorMessage">
 
 /** What decoding a record's outcome reads of it. */
@@ -35,8 +36,8 @@ export interface KindCodec {
   encodePayload(payload: unknown): Exit.Exit<unknown, InvalidPayload>
   /** Decodes an encoded payload (a remote caller's, or a stored one). */
   decodePayload(encoded: unknown): Exit.Exit<unknown, InvalidPayload>
-  /** The outcome fields of a record for a handler's exit. */
-  outcome(exit: Exit.Exit<unknown, unknown>): Outcome
+  /** The outcome fields of a record for how its run ended, the result and error encoded with the kind's Schemas. */
+  outcome(ending: Ending): Outcome
   /** The typed outcome of a finished record. */
   exitFromInfo(info: FinalFields): Exit.Exit<Exit.Exit<unknown, unknown>, ResultDecodeError>
   /** Encodes a checkpoint with the kind's checkpoint Schema. */
@@ -71,27 +72,31 @@ const make = (kind: Any): KindCodec => {
   const decodeError = Schema.decodeUnknownExit(error)
   const checkpoint = Schema.toCodecJson(kind.checkpoint)
 
-  const failure = (cause: Cause.Cause<unknown>): Outcome => {
-    const found = Cause.findErrorOption(cause)
-    if (Option.isSome(found)) {
-      const e = found.value
-      if (e instanceof TaskAborted) return { status: "failed", reason: e.reason, result: null, error: null, errorMessage: e.message }
-      const encoded = encodeError(e)
-      if (Exit.isSuccess(encoded)) {
-        return { status: "failed", reason: "error", result: null, error: encoded.value ?? null, errorMessage: messageOf(e) }
-      }
-      return {
+  const failed = (error: unknown): Outcome => {
+    const encoded = encodeError(error)
+    if (Exit.isSuccess(encoded)) {
+      return { status: "failed", reason: "error", result: null, error: encoded.value ?? null, errorMessage: messageOf(error) }
+    }
+    return {
+      status: "failed",
+      reason: "defect",
+      result: null,
+      error: null,
+      errorMessage: `the handler failed with an error its kind's Schema does not describe: ${messageOf(error)}`
+    }
+  }
+
+  const completed = (value: unknown): Outcome => {
+    const encoded = encodeSuccess(value)
+    return Exit.isSuccess(encoded)
+      ? { status: "completed", reason: null, result: encoded.value ?? null, error: null, errorMessage: null }
+      : {
         status: "failed",
         reason: "defect",
         result: null,
         error: null,
-        errorMessage: `the handler failed with an error its kind's Schema does not describe: ${messageOf(e)}`
+        errorMessage: `the handler's result does not match its kind's Schema: ${encoded.cause}`
       }
-    }
-    if (Cause.hasDies(cause)) {
-      return { status: "failed", reason: "defect", result: null, error: null, errorMessage: Cause.pretty(cause) }
-    }
-    return { status: "interrupted", reason: null, result: null, error: null, errorMessage: null }
   }
 
   const decoded = (info: FinalFields, what: string, exit: Exit.Exit<unknown, Schema.SchemaError>) =>
@@ -103,18 +108,21 @@ const make = (kind: Any): KindCodec => {
     encodeDetail: Schema.encodeUnknownExit(Schema.toCodecJson(kind.detail)),
     encodePayload: (payload) => Exit.mapError(encodePayload(payload), (e) => invalidPayload(kind.name, e.issue)),
     decodePayload: (encoded) => Exit.mapError(decodePayload(encoded), (e) => invalidPayload(kind.name, e.issue)),
-    outcome: (exit) => {
-      if (Exit.isFailure(exit)) return failure(exit.cause)
-      const encoded = encodeSuccess(exit.value)
-      return Exit.isSuccess(encoded)
-        ? { status: "completed", reason: null, result: encoded.value ?? null, error: null, errorMessage: null }
-        : {
-          status: "failed",
-          reason: "defect",
-          result: null,
-          error: null,
-          errorMessage: `the handler's result does not match its kind's Schema: ${encoded.cause}`
-        }
+    outcome: (ending) => {
+      switch (ending._tag) {
+        case "Completed":
+          return completed(ending.value)
+        case "Failed":
+          return failed(ending.error)
+        case "Aborted":
+          return { status: "failed", reason: ending.reason, result: null, error: null, errorMessage: ending.message }
+        case "Died":
+          return { status: "failed", reason: "defect", result: null, error: null, errorMessage: Cause.pretty(ending.cause) }
+        case "Interrupted":
+          return interruptedOutcome
+        case "Suspended":
+          return suspendedOutcome
+      }
     },
     exitFromInfo: (info) => {
       switch (info.status) {
@@ -140,6 +148,9 @@ const make = (kind: Any): KindCodec => {
     }
   }
 }
+
+const interruptedOutcome: Outcome = { status: "interrupted", reason: null, result: null, error: null, errorMessage: null }
+const suspendedOutcome: Outcome = { status: "pending", reason: null, result: null, error: null, errorMessage: null }
 
 const messageOf = (e: unknown): string =>
   e instanceof Error ? `${e.name}: ${e.message}` : typeof e === "object" && e !== null && "_tag" in e ? String(e._tag) : String(e)

@@ -1,142 +1,156 @@
 /**
- * What the supervisor holds of a task while it lives in this process, and of a
- * registered kind; and the small objects a handler and a caller see of it:
- * the task's `TaskContext` and a local `TaskHandle`, each a few fields whose
- * effects are made when used.
+ * What the supervisor holds of a task while it lives in this process, and of
+ * a registered kind. An `Entry` owns the task's record: every change to it —
+ * submission, start of an attempt, progress, heartbeat, checkpoint, outcome —
+ * is a method here, and nothing else assigns it. Writing the record to the
+ * store and telling followers stay with the callers, which know whether a
+ * change is durable.
  */
-import type { Cause, Context, Deferred, Exit, Fiber, Queue, Stream } from "effect"
-import { Effect, Option } from "effect"
-import type * as Task from "../TaskKind.ts"
-import type { TaskContext } from "../TaskContext.ts"
-import type { ResultDecodeError, TaskNotFound, TaskStoreError } from "../TaskError.ts"
-import type { TaskHandle } from "../TaskHandle.ts"
+import type { Cause, Context, Deferred, Effect, Fiber, Queue } from "effect"
+import type { Any } from "../TaskKind.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
-import type { TaskStore } from "../TaskStore.ts"
 import type * as codec from "./codec.ts"
+import type { StopReason } from "./stop.ts"
 
 /** A registered kind: its handler, codec, and the services its task fibers run with. */
 export interface Registered {
-  readonly kind: Task.Any
-  readonly handler: (payload: any) => Effect.Effect<unknown, unknown, any>
+  readonly kind: Any
+  readonly handler: (payload: any, context: any) => Effect.Effect<unknown, unknown, any>
   readonly codec: codec.KindCodec
   /** The supervisor's services merged with the handler's: what the task fibers of the kind run with. */
   readonly context: Context.Context<never>
 }
 
-/** A task the supervisor holds in memory: from submission until it has finished. */
-export interface Entry {
-  info: TaskInfo
-  readonly registered: Registered
-  readonly payload: unknown
-  fiber: Fiber.Fiber<void> | undefined
-  /** Waiters on the final record, made on first use. */
-  done: Deferred.Deferred<TaskInfo> | undefined
-  listeners: Set<Queue.Queue<TaskInfo, Cause.Done>> | undefined
-  /** Who stopped the task, if anyone did: the first reason wins. */
-  stoppedBy: "user" | "heartbeat" | "shutdown" | undefined
-  /** The key's slot in the limit maps: keys of different kinds never collide. */
-  readonly slot: string | null
-  /** True while the task waits out a retry delay: the watchdog leaves it alone then. */
-  backingOff: boolean
-}
-
 /** The slot of a key in the limit maps: kind and key, so that kinds never share keys. */
 export const slotOf = (kind: string, key: string | null): string | null => (key === null ? null : `${kind}\u0000${key}`)
 
-/** The supervisor operations a handle is made of. */
-export interface HandleOperations {
-  readonly get: (id: string) => Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError>
-  readonly awaitExit: (
-    id: string,
-    kind: Task.Any | undefined
-  ) => Effect.Effect<Exit.Exit<unknown, unknown>, TaskNotFound | TaskStoreError | ResultDecodeError>
-  readonly watch: (id: string) => Stream.Stream<TaskInfo, TaskNotFound | TaskStoreError>
-  readonly interrupt: (id: string) => Effect.Effect<void, TaskNotFound | TaskStoreError>
+/** A task the supervisor holds in memory: from submission (or recovery) until it has finished here. */
+export class Entry {
+  private record: TaskInfo
+  /** The kind and handler the task runs with. */
+  readonly registered: Registered
+  /** The decoded payload. */
+  readonly payload: unknown
+  /** The key's slot in the limit maps (kind and key), or null for a task without a key. */
+  readonly slot: string | null
+  /** The task's fiber, from its start. */
+  fiber: Fiber.Fiber<void> | undefined = undefined
+  /** Waiters on the final record, made on first use. */
+  done: Deferred.Deferred<TaskInfo> | undefined = undefined
+  /** The queues of `watch` streams following this task, made on first use. */
+  listeners: Set<Queue.Queue<TaskInfo, Cause.Done>> | undefined = undefined
+  /** Who asked the task to stop, if anyone did: the first request wins (see `stop`). */
+  stoppedBy: StopReason | undefined = undefined
+  /** True while the task waits out a retry delay: the watchdog leaves it alone then. */
+  backingOff = false
+
+  constructor(info: TaskInfo, registered: Registered, payload: unknown) {
+    this.record = info
+    this.registered = registered
+    this.payload = payload
+    this.slot = slotOf(info.kind, info.key)
+  }
+
+  /** The task's record as it stands. */
+  get info(): TaskInfo {
+    return this.record
+  }
+  /** The task's id. */
+  get id(): string {
+    return this.record.id
+  }
+  /** The kind's name (what per-kind limits count). */
+  get kindName(): string {
+    return this.record.kind
+  }
+  /** The task's priority (higher first). */
+  get priority(): number {
+    return this.record.priority
+  }
+  /** At most this many tasks of the kind run at once. */
+  get concurrency(): number {
+    return this.registered.kind.policy.concurrency
+  }
+  /** At most this many tasks of one key run (or are unfinished, for conflicts) at once. */
+  get keyConcurrency(): number {
+    return this.registered.kind.policy.keyConcurrency
+  }
+
+  /**
+   * Asks the task to stop for `reason`: the first request is kept (a task
+   * stopped by its user and then by the shutdown ends as the user asked) and
+   * its fiber, if it runs, is interrupted. False if a request came before.
+   */
+  stop(reason: StopReason): boolean {
+    if (this.stoppedBy !== undefined) return false
+    this.stoppedBy = reason
+    this.fiber?.interruptUnsafe()
+    return true
+  }
+
+  /** An attempt begins at `at`: running, heartbeat now; `retry` counts a new attempt. */
+  markRunning(at: number, retry: boolean): TaskInfo {
+    const info = this.record
+    this.backingOff = false
+    return this.record = {
+      ...info,
+      status: "running",
+      attempt: retry ? info.attempt + 1 : info.attempt,
+      startedAt: info.startedAt ?? at,
+      heartbeatAt: at
+    }
+  }
+
+  /** Progress reported at `at`: percent clamped to 0–100; what is not given keeps its value. Counts as a heartbeat. */
+  markProgress(percent: number, message: string | undefined, detail: unknown, at: number): TaskInfo {
+    const info = this.record
+    return this.record = {
+      ...info,
+      progress: Math.min(100, Math.max(0, Number.isFinite(percent) ? percent : 0)),
+      message: message ?? info.message,
+      detail: detail === undefined ? info.detail : detail,
+      heartbeatAt: at
+    }
+  }
+
+  /** A heartbeat at `at`. */
+  markAlive(at: number): void {
+    this.record = { ...this.record, heartbeatAt: at }
+  }
+
+  /** A checkpoint saved at `at` (counts as a heartbeat). */
+  markCheckpoint(state: unknown, at: number): TaskInfo {
+    return this.record = { ...this.record, checkpoint: state ?? null, heartbeatAt: at }
+  }
+
+  /**
+   * The task's outcome at `at`. A terminal one is kept for the kind's
+   * retention; a `pending` one (a resumable task stopped by a shutdown) waits
+   * for the next process as its next attempt.
+   */
+  settle(outcome: codec.Outcome, at: number): TaskInfo {
+    const info = this.record
+    const finished = outcome.status !== "pending"
+    return this.record = {
+      ...info,
+      ...outcome,
+      attempt: finished ? info.attempt : info.attempt + 1,
+      finishedAt: finished ? at : null,
+      expiresAt: finished ? at + this.registered.kind.policy.retentionMillis : null
+    }
+  }
 }
 
-/** A local task handle: its effects are made when read, so an unused handle costs three fields. */
-export class LiveTaskHandle implements TaskHandle<any, any> {
-  readonly id: string
-  readonly kind: string
-  readonly known: Task.Any | undefined
-  readonly operations: HandleOperations
-  constructor(id: string, kind: string, known: Task.Any | undefined, operations: HandleOperations) {
-    this.id = id
-    this.kind = kind
-    this.known = known
-    this.operations = operations
-  }
-  get info() {
-    return this.operations.get(this.id)
-  }
-  get status() {
-    return Effect.map(this.operations.get(this.id), (info) => info.status)
-  }
-  get await() {
-    return this.operations.awaitExit(this.id, this.known) as Effect.Effect<Exit.Exit<any, any>, any>
-  }
-  get join() {
-    return Effect.flatMap(this.await, (exit) => exit)
-  }
-  get events() {
-    return this.operations.watch(this.id)
-  }
-  get interrupt() {
-    return this.operations.interrupt(this.id)
-  }
-}
+/** A record found unfinished at start, taken back: a running one becomes pending as its next attempt. */
+export const resumed = (info: TaskInfo): TaskInfo =>
+  info.status === "running" ? { ...info, status: "pending", attempt: info.attempt + 1 } : info
 
-/** What every task context of one supervisor shares. */
-export interface Shared {
-  readonly store: TaskStore["Service"]
-  readonly now: () => number
-  readonly publish: (entry: Entry) => void
-}
-
-/** The `TaskContext` of one running task: a small object whose methods act on the supervisor's entry. */
-type TaskContextService = TaskContext["Service"]
-
-export class LiveTaskContext implements TaskContextService {
-  readonly entry: Entry
-  readonly shared: Shared
-  constructor(entry: Entry, shared: Shared) {
-    this.entry = entry
-    this.shared = shared
-  }
-  get taskId() {
-    return this.entry.info.id
-  }
-  get attempt() {
-    return this.entry.info.attempt
-  }
-  progress(percent: number, message?: string, detail?: unknown): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const entry = this.entry
-      const p = Math.min(100, Math.max(0, Number.isFinite(percent) ? percent : 0))
-      entry.info = {
-        ...entry.info,
-        progress: p,
-        message: message ?? entry.info.message,
-        detail: detail === undefined ? entry.info.detail : detail,
-        heartbeatAt: this.shared.now()
-      }
-      this.shared.publish(entry)
-      return Effect.ignore(this.shared.store.updateProgress(entry.info))
-    })
-  }
-  get heartbeat(): Effect.Effect<void> {
-    return Effect.sync(() => {
-      this.entry.info = { ...this.entry.info, heartbeatAt: this.shared.now() }
-    })
-  }
-  checkpoint(state: unknown): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      this.entry.info = { ...this.entry.info, checkpoint: state ?? null, heartbeatAt: this.shared.now() }
-      return Effect.orDie(this.shared.store.update(this.entry.info))
-    })
-  }
-  get lastCheckpoint(): Effect.Effect<Option.Option<unknown>> {
-    return Effect.sync(() => Option.fromNullishOr(this.entry.info.checkpoint))
-  }
-}
-
+/** A record found unfinished at start that cannot resume: failed as `lost`, kept for the kind's retention. */
+export const lost = (info: TaskInfo, kind: Any, errorMessage: string, at: number): TaskInfo => ({
+  ...info,
+  status: "failed",
+  reason: "lost",
+  errorMessage,
+  finishedAt: at,
+  expiresAt: at + kind.policy.retentionMillis
+})

@@ -1,0 +1,55 @@
+/**
+ * Who hears of a change: the followers of one task (`watch`, a handle's
+ * `events`), the open streams of every task's records (`changes`), and the
+ * open streams of task events (`events`). It owns the queues of the all-task
+ * streams; an event object is made only when someone listens.
+ */
+import { type Cause, Effect, Queue, Stream } from "effect"
+import type { Tag, TaskEvent } from "../TaskEvent.ts"
+import type { TaskInfo } from "../TaskInfo.ts"
+import type { Entry } from "./entry.ts"
+
+/** The listeners of one supervisor. */
+export class Publisher {
+  private readonly changeQueues = new Set<Queue.Queue<TaskInfo, Cause.Done>>()
+  private readonly eventQueues = new Set<Queue.Queue<TaskEvent, Cause.Done>>()
+  private refusing = false
+
+  /** Tells everyone following `entry` its current record, and the event `tag` if the change is one. */
+  publish(entry: Entry, tag: Tag | undefined): void {
+    const info = entry.info
+    if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.offerUnsafe(queue, info)
+    for (const queue of this.changeQueues) Queue.offerUnsafe(queue, info)
+    if (tag === undefined || this.eventQueues.size === 0) return
+    const event = { _tag: tag, info } as TaskEvent
+    for (const queue of this.eventQueues) Queue.offerUnsafe(queue, event)
+  }
+
+  /** Every change of every task, as its record, from now until `close`. */
+  readonly changes: Stream.Stream<TaskInfo> = Stream.callback<TaskInfo>((queue) => this.follow(this.changeQueues, queue))
+
+  /** Every task event, from now until `close`. */
+  readonly events: Stream.Stream<TaskEvent> = Stream.callback<TaskEvent>((queue) => this.follow(this.eventQueues, queue))
+
+  /** Streams opened from now on end at once (the supervisor is shutting down); open ones go on until `close`. */
+  refuseNew(): void {
+    this.refusing = true
+  }
+
+  /** Ends every open stream; streams opened later end at once. */
+  close(): void {
+    this.refusing = true
+    for (const queue of this.changeQueues) Queue.endUnsafe(queue)
+    for (const queue of this.eventQueues) Queue.endUnsafe(queue)
+  }
+
+  private follow<A>(set: Set<Queue.Queue<A, Cause.Done>>, queue: Queue.Queue<A, Cause.Done>) {
+    return Effect.acquireRelease(
+      Effect.sync(() => {
+        if (this.refusing) Queue.endUnsafe(queue)
+        else set.add(queue)
+      }),
+      () => Effect.sync(() => set.delete(queue))
+    )
+  }
+}

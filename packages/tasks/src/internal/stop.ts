@@ -1,0 +1,72 @@
+/**
+ * How a task's run ends, in one place: who may ask a task to stop
+ * (`StopReason`), the ways a run can end (`Ending`), and the one pure function
+ * from a run's `Exit` and the stop request to its ending. The attempt runner
+ * records what `ending` says; nothing else reads a stop request.
+ */
+import { Cause, Duration, Exit, Option } from "effect"
+import { TaskAborted } from "../TaskError.ts"
+import type { ResolvedPolicy } from "../TaskPolicy.ts"
+
+/** Who asked a running (or waiting) task to stop. */
+export type StopReason =
+  /** Its user, through `interrupt` or `delete`. */
+  | { readonly _tag: "Interrupt" }
+  /** The watchdog: no heartbeat within the kind's heartbeat timeout. */
+  | { readonly _tag: "HeartbeatMissed" }
+  /** The supervisor's shutdown, after the grace period. */
+  | { readonly _tag: "Shutdown" }
+
+/** The user's request to stop. */
+export const Interrupt: StopReason = { _tag: "Interrupt" }
+/** The watchdog's request to stop. */
+export const HeartbeatMissed: StopReason = { _tag: "HeartbeatMissed" }
+/** The shutdown's request to stop. */
+export const Shutdown: StopReason = { _tag: "Shutdown" }
+
+/** How a task's run ended. */
+export type Ending =
+  /** The handler succeeded. */
+  | { readonly _tag: "Completed"; readonly value: unknown }
+  /** The handler failed with an error (the kind's typed error, if its Schema describes it). */
+  | { readonly _tag: "Failed"; readonly error: unknown }
+  /** The run was cut short: the kind's timeout or heartbeat timeout (or the handler passed on another task's abort). */
+  | { readonly _tag: "Aborted"; readonly reason: "timeout" | "heartbeat" | "lost"; readonly message: string }
+  /** The handler died (a defect). */
+  | { readonly _tag: "Died"; readonly cause: Cause.Cause<unknown> }
+  /** The run was interrupted: by its user, or by a shutdown of a kind that does not resume. */
+  | { readonly _tag: "Interrupted" }
+  /** A shutdown stopped a kind that resumes: the task waits for the next process, from its checkpoint. */
+  | { readonly _tag: "Suspended" }
+
+const interrupted: Ending = { _tag: "Interrupted" }
+const suspended: Ending = { _tag: "Suspended" }
+
+/**
+ * The ending of a run from its exit and the stop request it got, if any. A
+ * success is a success whoever asked to stop; a failure after the watchdog's
+ * request is a missed heartbeat; after a shutdown's, a resumable kind is
+ * suspended; otherwise the cause tells.
+ */
+export const ending = (
+  exit: Exit.Exit<unknown, unknown>,
+  stop: StopReason | undefined,
+  policy: ResolvedPolicy
+): Ending => {
+  if (Exit.isSuccess(exit)) return { _tag: "Completed", value: exit.value }
+  if (stop?._tag === "HeartbeatMissed") {
+    return {
+      _tag: "Aborted",
+      reason: "heartbeat",
+      message: `no heartbeat for over ${Duration.format(Duration.millis(policy.heartbeatTimeoutMillis ?? 0))}`
+    }
+  }
+  if (stop?._tag === "Shutdown" && policy.onRestart === "resume") return suspended
+  const found = Cause.findErrorOption(exit.cause)
+  if (Option.isSome(found)) {
+    const error = found.value
+    if (error instanceof TaskAborted) return { _tag: "Aborted", reason: error.reason, message: error.message }
+    return { _tag: "Failed", error }
+  }
+  return Cause.hasDies(exit.cause) ? { _tag: "Died", cause: exit.cause } : interrupted
+}

@@ -133,7 +133,7 @@ const main = Effect.gen(function*() {
 
   // steady-state lag
   const finished = new Map<string, number>()
-  const listener = yield* tasks.events.pipe(
+  const listener = yield* tasks.changes.pipe(
     Stream.runForEach((info) =>
       Effect.sync(() => {
         if (info.kind === Noop.name && info.status === "completed") {

@@ -7,13 +7,19 @@
  * process — the chain layer's pool, wait and request metrics — is rendered
  * with them, since all share Effect's metric registry.
  *
+ * The process is measured too, at scrape time: resident memory and heap,
+ * event-loop delay (p50, p99 and max since the last scrape), garbage
+ * collections by kind and their time, open HTTP connections (WebSockets and
+ * event streams included) and event subscribers per stream kind.
+ *
  * @since 0.1.0
  */
 import { Clock, Effect, Exit, Layer, Metric, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
-import type { TaskEvent } from "@chainjobs/tasks"
-import { Tasks } from "@chainjobs/tasks"
+import { type TaskEvent, TaskFeed, Tasks } from "@chainjobs/tasks"
+import type { Server } from "node:http"
+import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
 
 /** Tasks accepted, by kind. */
 export const submitted = Metric.counter("chainjobs_tasks_submitted_total", {
@@ -38,6 +44,96 @@ export const running = Metric.gauge("chainjobs_tasks_running", { description: "T
 export const maxWorkers = Metric.gauge("chainjobs_workers_max", { description: "At most this many tasks run at once" })
 /** 1 while the supervisor accepts tasks, 0 while it shuts down. */
 export const accepting = Metric.gauge("chainjobs_accepting", { description: "1 while new tasks are accepted" })
+
+/** The process's resident set size. */
+export const residentMemory = Metric.gauge("process_resident_memory_bytes", { description: "Resident memory size in bytes" })
+/** V8 heap in use and allocated, and memory held outside it (buffers). */
+export const heapUsed = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use, in bytes" })
+/** @see heapUsed */
+export const heapTotal = Metric.gauge("nodejs_heap_total_bytes", { description: "V8 heap allocated, in bytes" })
+/** @see heapUsed */
+export const externalMemory = Metric.gauge("nodejs_external_memory_bytes", {
+  description: "Memory of C++ objects bound to JavaScript (buffers included), in bytes"
+})
+/** Event-loop delay since the previous scrape, by `quantile` (`0.5`, `0.99`, `max`). */
+export const eventLoopDelay = Metric.gauge("nodejs_eventloop_delay_seconds", {
+  description: "Event-loop delay since the previous scrape, by quantile"
+})
+/** Garbage collections, by kind (`minor`, `major`, `incremental`, `weakcb`). */
+export const gcRuns = Metric.counter("nodejs_gc_runs_total", { description: "Garbage collections, by kind", incremental: true })
+/** Time spent collecting garbage, by kind. */
+export const gcSeconds = Metric.counter("nodejs_gc_duration_seconds_total", {
+  description: "Time spent in garbage collection, by kind",
+  incremental: true
+})
+/** Open TCP connections of the HTTP server: requests, event streams and WebSockets alike. */
+export const openConnections = Metric.gauge("chainjobs_http_connections_open", { description: "Open HTTP connections" })
+/** Open event subscribers, by stream kind (`task`: a task's stream; `all`: `/api/events` and `WatchAll`). */
+export const eventSubscribers = Metric.gauge("chainjobs_event_subscribers", { description: "Open event subscribers, by stream kind" })
+/** All-tasks event subscribers dropped for falling behind. */
+export const eventSubscribersDropped = Metric.counter("chainjobs_event_subscribers_dropped_total", {
+  description: "All-tasks event subscribers dropped for falling behind",
+  incremental: true
+})
+
+/** Open connections of the servers passed to `trackConnections`. */
+let connections = 0
+
+/** Counts the server's open connections into `openConnections`; returns the server. */
+export const trackConnections = <S extends Server>(server: S): S => {
+  server.on("connection", (socket) => {
+    connections++
+    socket.once("close", () => connections--)
+  })
+  return server
+}
+
+const gcKinds: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: "minor",
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: "major",
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental",
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb"
+}
+
+/**
+ * Measures the process for as long as the scope lasts; returns the effect
+ * that sets the process gauges (run at each scrape).
+ */
+export const processSampler = Effect.gen(function*() {
+  const delay = monitorEventLoopDelay({ resolution: 10 })
+  delay.enable()
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const detail: { readonly kind?: number } | undefined = (entry as { readonly detail?: { readonly kind?: number } }).detail
+      const kind = gcKinds[detail?.kind ?? 0] ?? "other"
+      Effect.runSync(Effect.andThen(
+        Metric.update(Metric.withAttributes(gcRuns, { kind }), 1),
+        Metric.update(Metric.withAttributes(gcSeconds, { kind }), entry.duration / 1000)
+      ))
+    }
+  })
+  gc.observe({ entryTypes: ["gc"] })
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      delay.disable()
+      gc.disconnect()
+    })
+  )
+  return Effect.suspend(() => {
+    const memory = process.memoryUsage()
+    const quantiles = { "0.5": delay.percentile(50), "0.99": delay.percentile(99), max: delay.max }
+    delay.reset()
+    return Effect.all([
+      Metric.update(residentMemory, memory.rss),
+      Metric.update(heapUsed, memory.heapUsed),
+      Metric.update(heapTotal, memory.heapTotal),
+      Metric.update(externalMemory, memory.external),
+      Metric.update(openConnections, connections),
+      ...Object.entries(quantiles).map(([quantile, nanos]) =>
+        Metric.update(Metric.withAttributes(eventLoopDelay, { quantile }), Number.isFinite(nanos) ? nanos / 1e9 : 0))
+    ], { discard: true })
+  })
+})
 
 /** Time to respond to an HTTP request (to the first byte of a stream), by surface, method and status. */
 export const requestDuration = Metric.histogram("chainjobs_http_request_duration_seconds", {
@@ -80,6 +176,15 @@ const record = (event: TaskEvent.TaskEvent): Effect.Effect<void> => {
   }
 }
 
+/** Sets the subscriber gauges from the feed's counts; `dropped` is what the counter held before. */
+const sampleFeed = Effect.fnUntraced(function*(feed: TaskFeed.TaskFeed["Service"], dropped: { count: number }) {
+  const stats = yield* feed.stats
+  yield* Metric.update(Metric.withAttributes(eventSubscribers, { stream: "task" }), stats.task)
+  yield* Metric.update(Metric.withAttributes(eventSubscribers, { stream: "all" }), stats.all)
+  yield* Metric.update(eventSubscribersDropped, stats.dropped - dropped.count)
+  dropped.count = stats.dropped
+})
+
 /** Sets the gauges from the supervisor's current stats. */
 export const sample = Effect.fnUntraced(function*(tasks: Tasks.Tasks["Service"]) {
   const stats = yield* tasks.stats
@@ -92,23 +197,28 @@ export const sample = Effect.fnUntraced(function*(tasks: Tasks.Tasks["Service"])
   }
 })
 
-/** Follows the supervisor's events into the task metrics and serves `/metrics`. */
-export const layerTasks: Layer.Layer<never, never, HttpRouter.HttpRouter | Tasks.Tasks> = Layer.effectDiscard(
-  Effect.gen(function*() {
-    const tasks = yield* Tasks.Tasks
-    yield* Effect.forkScoped(Stream.runForEach(tasks.events, record))
-    const router = yield* HttpRouter.HttpRouter
-    yield* router.add(
-      "GET",
-      "/metrics",
-      Effect.andThen(
-        sample(tasks),
-        Effect.map(PrometheusMetrics.format(), (body) =>
-          HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+/** Follows the supervisor's events into the task metrics, measures the process, and serves `/metrics`. */
+export const layerTasks: Layer.Layer<never, never, HttpRouter.HttpRouter | Tasks.Tasks | TaskFeed.TaskFeed> = Layer
+  .effectDiscard(
+    Effect.gen(function*() {
+      const tasks = yield* Tasks.Tasks
+      const feed = yield* TaskFeed.TaskFeed
+      yield* Effect.forkScoped(Stream.runForEach(tasks.events, record))
+      const sampleProcess = yield* processSampler
+      const dropped = { count: 0 }
+      const router = yield* HttpRouter.HttpRouter
+      yield* router.add(
+        "GET",
+        "/metrics",
+        sample(tasks).pipe(
+          Effect.andThen(sampleProcess),
+          Effect.andThen(sampleFeed(feed, dropped)),
+          Effect.andThen(PrometheusMetrics.format()),
+          Effect.map((body) => HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+        )
       )
-    )
-  })
-)
+    })
+  )
 
 /** The task metrics, request timing and `/metrics`. */
 export const layer = Layer.merge(layerTasks, layerRequestTiming)

@@ -168,7 +168,7 @@ export const layer: Layer.Layer<
   )
   const http = yield* Layer.build(
     HttpRouter.serve(layerRoutes, { disableLogger: true }).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(createServer, {
+      Layer.provideMerge(NodeHttpServer.layer(() => Metrics.trackConnections(createServer()), {
         host: settings.host,
         port: settings.port,
         // By then tasks have drained: only open event streams are left to cut.

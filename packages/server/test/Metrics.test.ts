@@ -1,6 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { request, testServer } from "./http.ts"
+import { baseUrl, openEvents, request, testServer } from "./http.ts"
 
 /** The value of the first sample of `name` whose labels include every one of `labels`. */
 const sample = (text: string, name: string, labels: Record<string, string> = {}): number | undefined => {
@@ -46,5 +46,28 @@ layer(testServer(), { excludeTestServices: true })("metrics", (it) => {
         2
       )
       yield* request("DELETE", `/api/tasks/${running.body.taskId}`)
+    }))
+
+  it.effect("/metrics measures the process: memory, heap, event-loop delay, open connections and event subscribers per stream", () =>
+    Effect.gen(function*() {
+      const base = yield* baseUrl
+      const long = yield* request("POST", "/api/tasks/demo-scan", { body: { fromBlock: 0, toBlock: 1_000_000, delayMillis: 1000 } })
+      const all = yield* Effect.promise(() => openEvents(`${base}/api/events`))
+      const one = yield* Effect.promise(() => openEvents(`${base}${long.body.eventsUrl}`))
+      yield* Effect.promise(() => one.until((record) => record.id === long.body.taskId))
+      const text = (yield* request("GET", "/metrics")).text
+      assert.isAbove(sample(text, "process_resident_memory_bytes") ?? 0, 0)
+      assert.isAbove(sample(text, "nodejs_heap_used_bytes") ?? 0, 0)
+      assert.isAbove(sample(text, "nodejs_heap_total_bytes") ?? 0, 0)
+      for (const quantile of ["0.5", "0.99", "max"]) {
+        assert.isAtLeast(sample(text, "nodejs_eventloop_delay_seconds", { quantile }) ?? -1, 0)
+      }
+      assert.strictEqual(sample(text, "chainjobs_event_subscribers", { stream: "all" }), 1)
+      assert.strictEqual(sample(text, "chainjobs_event_subscribers", { stream: "task" }), 1)
+      // The two event streams and the scrape's own connection, at least.
+      assert.isAtLeast(sample(text, "chainjobs_http_connections_open") ?? 0, 3)
+      all.close()
+      one.close()
+      yield* request("DELETE", `/api/tasks/${long.body.taskId}`)
     }))
 })

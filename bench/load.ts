@@ -1,0 +1,240 @@
+/**
+ * `npm run bench -- load`: the service under a mix of submissions and
+ * watchers, each side in a process of its own — the service
+ * (`chainjobs serve`, SQLite, `--max-workers 300`) and the load generator
+ * (`_load-generator.ts`). Prints, per interval and at the end: submissions
+ * acknowledged vs sent, errors by kind, status-read latency p50/p99 on new and
+ * open connections, delivery lag p50/p99 per stream kind, the service's RSS
+ * and heap, and the RSS slope after warm-up; then, with every client gone,
+ * whether RSS comes back within 20% of its warm-up level.
+ *
+ * The default mix is a short one (60 s). `--full` (or `LOAD_MIX=full`) runs
+ * the mix of issue 17: 200 one-second tasks per second for 5 minutes, 790
+ * single-task event streams (a new connection per task), 10 readers of
+ * `/api/events`, 190 WebSocket `Watch` and 10 `WatchAll` clients, then a
+ * minute of rest. Every figure is settable: `--duration=`, `--rate=`,
+ * `--task-ms=`, `--status-rate=`, `--sse-task=`, `--sse-all=`, `--ws-watch=`,
+ * `--ws-all=`, `--interval=`, `--warmup=`, `--cooldown=` (or `LOAD_DURATION`,
+ * `LOAD_RATE`, … in the environment).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import type { IntervalReport, Mix, Quantiles } from "./_load-generator.ts"
+import { fmt, table } from "./_measure.ts"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const main = join(here, "..", "packages", "server", "src", "main.ts")
+
+const args = process.argv.slice(2)
+const full = args.includes("--full") || process.env.LOAD_MIX === "full"
+/** A setting from `--name=value`, else `LOAD_NAME`, else the mix's default. */
+const setting = (name: string, short: number, whole: number): number => {
+  const flag = args.find((arg) => arg.startsWith(`--${name}=`))
+  const value = flag?.slice(name.length + 3) ?? process.env[`LOAD_${name.toUpperCase().replace(/-/g, "_")}`]
+  const parsed = value === undefined ? Number.NaN : Number(value)
+  return Number.isFinite(parsed) && parsed >= 0 ? parsed : full ? whole : short
+}
+
+const mix: Mix = {
+  durationSeconds: setting("duration", 60, 300),
+  intervalSeconds: setting("interval", 10, 10),
+  rate: setting("rate", 50, 200),
+  taskMillis: setting("task-ms", 1000, 1000),
+  statusRate: setting("status-rate", 5, 5),
+  sseTask: setting("sse-task", 200, 790),
+  sseAll: setting("sse-all", 5, 10),
+  wsWatch: setting("ws-watch", 50, 190),
+  wsAll: setting("ws-all", 5, 10)
+}
+const warmupSeconds = setting("warmup", 20, 60)
+const cooldownSeconds = setting("cooldown", 20, 60)
+
+const sleep = (millis: number) => new Promise<void>((wake) => setTimeout(wake, millis))
+
+/** Lines a child prints, one callback each. */
+const lines = (child: ChildProcess, onLine: (line: string) => void) => createInterface({ input: child.stdout! }).on("line", onLine)
+
+/** The service's resident set, from /proc (read without asking the service). */
+const rssOf = (pid: number): number => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  const match = /VmRSS:\s+(\d+) kB/.exec(status)
+  return match === null ? 0 : Number(match[1]) * 1024
+}
+
+/** One scrape of the service's /metrics: the process figures the table shows. */
+const scrape = async (base: string) => {
+  try {
+    const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
+    const value = (name: string, labels = "") => {
+      const line = text.split("\n").find((l) => l.startsWith(`${name}${labels} `) || (labels === "" && l.startsWith(`${name} `)))
+      return line === undefined ? Number.NaN : Number(line.split(" ").pop())
+    }
+    return {
+      heap: value("nodejs_heap_used_bytes"),
+      loopP99: value("nodejs_eventloop_delay_seconds", `{quantile="0.99"}`),
+      connections: value("chainjobs_http_connections_open"),
+      taskSubscribers: value("chainjobs_event_subscribers", `{stream="task"}`),
+      allSubscribers: value("chainjobs_event_subscribers", `{stream="all"}`)
+    }
+  } catch {
+    return { heap: Number.NaN, loopP99: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
+  }
+}
+
+const mb = (bytes: number) => (Number.isFinite(bytes) ? fmt(bytes / 2 ** 20) : "?")
+const ms = (q: Quantiles) => (q.n === 0 ? "-" : `${fmt(q.p50)}/${fmt(q.p99)}`)
+
+/** The slope of `points` by least squares. */
+const slope = (points: ReadonlyArray<readonly [number, number]>): number => {
+  const n = points.length
+  if (n < 2) return 0
+  const mx = points.reduce((s, [x]) => s + x, 0) / n
+  const my = points.reduce((s, [, y]) => s + y, 0) / n
+  const sxy = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0)
+  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0)
+  return sxx === 0 ? 0 : sxy / sxx
+}
+
+console.log(
+  `load (${full ? "full" : "short"} mix): ${mix.rate} submissions/s of ${mix.taskMillis}-ms tasks for ${mix.durationSeconds} s; ` +
+    `watchers: ${mix.sseTask} task SSE (new connection per task), ${mix.sseAll} /api/events, ` +
+    `${mix.wsWatch} WS Watch, ${mix.wsAll} WS WatchAll; ${mix.statusRate} status reads/s on new and on open connections`
+)
+
+const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-load-"))
+const server = spawn(
+  process.execPath,
+  [main, "serve", "--port", "0", "--data-dir", dataDir, "--max-workers", "300", "--dev-chain", "false"],
+  { stdio: ["ignore", "pipe", "inherit"] }
+)
+const stopServer = async () => {
+  if (server.exitCode !== null || server.signalCode !== null) return
+  server.kill("SIGTERM")
+  await Promise.race([new Promise((done) => server.once("exit", done)), sleep(10_000)])
+  if (server.exitCode === null && server.signalCode === null) server.kill("SIGKILL")
+}
+process.on("exit", () => {
+  if (server.exitCode === null) server.kill("SIGKILL")
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+const base = await new Promise<string>((resolve, reject) => {
+  lines(server, (line) => {
+    const match = /listening on (http:\/\/\S+)/.exec(line)
+    if (match !== null) resolve(match[1])
+  })
+  server.once("exit", (code) => reject(new Error(`the service exited (${code}) before listening`)))
+})
+
+const header = [
+  "t s",
+  "sent",
+  "acked",
+  "status new ms",
+  "status open ms",
+  "lag task-SSE ms",
+  "lag events ms",
+  "lag WS Watch ms",
+  "lag WatchAll ms",
+  "drops",
+  "RSS MB",
+  "heap MB",
+  "loop p99 ms",
+  "conns",
+  "errors"
+]
+/** Prints a row of the interval table: cells right-aligned under the header (latencies as p50/p99). */
+const printRow = (row: ReadonlyArray<string>) =>
+  console.log(row.map((cell, c) => (c === row.length - 1 ? `  ${cell}` : cell.padStart(Math.max(header[c].length, 6)))).join(" "))
+printRow(header)
+
+const reports: Array<IntervalReport> = []
+const rss: Array<readonly [number, number]> = []
+const generator = spawn(process.execPath, [join(here, "_load-generator.ts"), base, JSON.stringify(mix)], {
+  stdio: ["ignore", "pipe", "inherit"]
+})
+lines(generator, async (line) => {
+  const report: IntervalReport = JSON.parse(line)
+  reports.push(report)
+  const resident = rssOf(server.pid!)
+  rss.push([report.t, resident])
+  const process_ = await scrape(base)
+  const errors = Object.entries(report.errors).map(([kind, n]) => `${kind}:${n}`).join(" ") || "0"
+  printRow([
+    String(report.t),
+    String(report.sent),
+    String(report.acked),
+    ms(report.statusNew),
+    ms(report.statusOpen),
+    ms(report.lag.sseTask),
+    ms(report.lag.sseAll),
+    ms(report.lag.wsWatch),
+    ms(report.lag.wsAll),
+    String(report.dropped),
+    mb(resident),
+    mb(process_.heap),
+    Number.isFinite(process_.loopP99) ? fmt(process_.loopP99 * 1000) : "?",
+    Number.isFinite(process_.connections) ? String(process_.connections) : "?",
+    errors
+  ])
+})
+await new Promise((done) => generator.once("exit", done))
+
+// Every client is gone: does memory come back?
+const warm = rss.find(([t]) => t >= warmupSeconds) ?? rss[rss.length - 1]
+const afterWarmup = rss.filter(([t]) => t >= warmupSeconds)
+const slopePerMinute = slope(afterWarmup) * 60
+console.log(`resting ${cooldownSeconds} s with no client…`)
+await sleep(cooldownSeconds * 1000)
+const rested = rssOf(server.pid!)
+await stopServer()
+
+// ---------------------------------------------------------------------------
+// the whole run
+// ---------------------------------------------------------------------------
+
+const all = (pick: (r: IntervalReport) => Quantiles) => {
+  // The run's percentiles are not the intervals' merged exactly; the worst interval's p99 is the honest bound.
+  const items = reports.map(pick).filter((q) => q.n > 0)
+  return {
+    n: items.reduce((s, q) => s + q.n, 0),
+    p50: items.length === 0 ? 0 : items.map((q) => q.p50).sort((a, b) => a - b)[Math.floor(items.length / 2)],
+    p99: items.reduce((m, q) => Math.max(m, q.p99), 0)
+  }
+}
+const errors: Record<string, number> = {}
+for (const report of reports) for (const [kind, n] of Object.entries(report.errors)) errors[kind] = (errors[kind] ?? 0) + n
+const errorCount = Object.values(errors).reduce((s, n) => s + n, 0)
+const sent = reports.reduce((s, r) => s + r.sent, 0)
+const acked = reports.reduce((s, r) => s + r.acked, 0)
+const statusNew = all((r) => r.statusNew)
+const statusOpen = all((r) => r.statusOpen)
+const lagTask = all((r) => r.lag.sseTask)
+const lagAll = all((r) => r.lag.sseAll)
+const returned = warm === undefined ? Number.NaN : (rested - warm[1]) / warm[1]
+const verdict = (ok: boolean) => (ok ? "ok" : "MISSED")
+
+console.log("whole run (p50: median of the intervals' medians; p99: the worst interval's):")
+table([
+  ["figure", "value", "goal", ""],
+  ["acknowledged / sent", `${acked} / ${sent}`, "all", verdict(acked === sent)],
+  ["errors", errorCount === 0 ? "0" : Object.entries(errors).map(([k, n]) => `${k}:${n}`).join(" "), "0", verdict(errorCount === 0)],
+  ["status p50/p99, new connection (ms)", ms(statusNew), "p99 <= 100", verdict(statusNew.p99 <= 100)],
+  ["status p50/p99, open connection (ms)", ms(statusOpen), "p99 <= 100", verdict(statusOpen.p99 <= 100)],
+  ["lag p50/p99, task SSE (ms)", ms(lagTask), "p99 <= 1000", verdict(lagTask.p99 <= 1000)],
+  ["lag p50/p99, /api/events (ms)", ms(lagAll), "p99 <= 1000", verdict(lagAll.p99 <= 1000)],
+  ["lag p50/p99, WS Watch (ms)", ms(all((r) => r.lag.wsWatch)), "", ""],
+  ["lag p50/p99, WS WatchAll (ms)", ms(all((r) => r.lag.wsAll)), "", ""],
+  ["subscribers dropped / resets", `${reports.reduce((s, r) => s + r.dropped, 0)} / ${reports.reduce((s, r) => s + r.resets, 0)}`, "", ""],
+  [`RSS slope after ${warmupSeconds} s warm-up (MB/min)`, fmt(slopePerMinute / 2 ** 20, 1), "<= 5", verdict(slopePerMinute / 2 ** 20 <= 5)],
+  [
+    `RSS warm-up -> end of load -> ${cooldownSeconds} s later (MB)`,
+    `${mb(warm?.[1] ?? Number.NaN)} -> ${mb(rss[rss.length - 1]?.[1] ?? Number.NaN)} -> ${mb(rested)}`,
+    "rest within 20% of warm-up",
+    verdict(returned <= 0.2)
+  ]
+])

@@ -1,15 +1,16 @@
-import { assert, layer } from "@effect/vitest"
-import { Effect, Exit, Schema } from "effect"
+import { assert, describe, layer, type Vitest } from "@effect/vitest"
+import { Effect, Exit, type Layer, Schema } from "effect"
 import { isAddress, keccak256 } from "viem"
 import * as BalanceCache from "../src/BalanceCache.ts"
 import * as BalanceUpkeep from "../src/BalanceUpkeep.ts"
 import * as Watchers from "../src/Watchers.ts"
 import { Tasks } from "@chainjobs/tasks"
-import { address, DevChain, node, Record, sharedRuntime } from "./fixtures.ts"
+import { address, DevChain, node, pgTestUrl, pgWatchTables, Record, sharedRuntime } from "./fixtures.ts"
 
 const ether = 10n ** 18n
 
-layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("BalanceCache", (it) => {
+/** The cache's tests, on the watch tables a runtime was built with. */
+const balanceTests = (it: Vitest.MethodsNonLive<Layer.Success<ReturnType<typeof sharedRuntime>>>) => {
   it.effect("a drift injected behind the cache is found by a verified read, and a max-age read goes to the chain", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
@@ -105,4 +106,15 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Balance
       }),
     60_000
   )
-})
+}
+
+layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("BalanceCache", balanceTests)
+
+if (pgTestUrl === undefined) {
+  describe.skip("BalanceCache with its tables on PostgreSQL (CHAINJOBS_TEST_PG_URL is not set)", () => {})
+} else {
+  layer(sharedRuntime({ watchTables: pgWatchTables }), { excludeTestServices: true, timeout: 120_000 })(
+    "BalanceCache with its tables on PostgreSQL",
+    balanceTests
+  )
+}

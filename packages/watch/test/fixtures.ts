@@ -8,7 +8,8 @@ import { ChainConfig, Chains } from "@chainjobs/chain"
 import { DevChain } from "@chainjobs/devchain"
 import { NodeSqliteClient, SqlTaskStore } from "@chainjobs/store-sql"
 import { Tasks } from "@chainjobs/tasks"
-import { Effect, Layer, Random } from "effect"
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, Random, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -72,12 +73,35 @@ const createLog = Layer.effectDiscard(Effect.gen(function*() {
   yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${processedLog} (watcher text NOT NULL, item_id text NOT NULL)`)
 }).pipe(Effect.orDie))
 
-/** The runtime of a watching process: supervisor on `directory/tasks.db`, watch tables on `directory/watch.db`. */
+/** The test database's URL, if one is configured (`CHAINJOBS_TEST_PG_URL`): the PostgreSQL variants skip without it. */
+export const pgTestUrl = process.env.CHAINJOBS_TEST_PG_URL
+
+let schemas = 0
+
+/** The watch tables on the PostgreSQL test database, in a fresh schema dropped when the layer is released. */
+export const pgWatchTables: Layer.Layer<SqlClient.SqlClient> = Layer.unwrap(Effect.gen(function*() {
+  const schema = `watch_test_${process.pid}_${++schemas}`
+  const admin = PgClient.layer({ url: Redacted.make(pgTestUrl ?? ""), maxConnections: 1 })
+  const run = (statement: string) =>
+    Effect.flatMap(Effect.service(SqlClient.SqlClient), (sql) => sql.unsafe(statement)).pipe(
+      Effect.provide(admin, { local: true }),
+      Effect.orDie
+    )
+  yield* Effect.acquireRelease(run(`CREATE SCHEMA "${schema}"`), () => run(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`))
+  return PgClient.layer({
+    url: Redacted.make(pgTestUrl ?? ""),
+    maxConnections: 4,
+    startupParameters: { search_path: `"${schema}"` }
+  })
+})).pipe(Layer.orDie)
+
+/** The runtime of a watching process: supervisor on `directory/tasks.db`, watch tables on `directory/watch.db` (or the given database). */
 export const runtime = (directory: string, url: string, options: {
   readonly watchers?: Partial<Watchers.WatchersConfig>
   readonly jitterMillis?: number
+  readonly watchTables?: Layer.Layer<SqlClient.SqlClient> | undefined
 } = {}) => {
-  const sqlite = NodeSqliteClient.layer({ filename: join(directory, "watch.db"), synchronous: "FULL" })
+  const sqlite = options.watchTables ?? NodeSqliteClient.layer({ filename: join(directory, "watch.db"), synchronous: "FULL" })
   const chains = Chains.layerMemory([devChainConfig(url)])
   const adapters = EvmAdapter.layer.pipe(Layer.provide(chains))
   const supervisor = Tasks.layer({ shutdownGracePeriod: "1 second" }).pipe(

@@ -30,3 +30,20 @@ export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): void => {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)))
   for (const row of rows) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  "))
 }
+
+/** Throughput and acknowledgement latency percentiles of a run. */
+export interface LatencyFigures {
+  readonly perSecond: number
+  readonly ackP50: number
+  readonly ackP99: number
+}
+
+/** The figures of `count` operations done in `millis`, from each one's acknowledgement latency (sorted here). */
+export const latencyFigures = (latencies: Array<number>, count: number, millis: number): LatencyFigures => {
+  latencies.sort((a, b) => a - b)
+  return {
+    perSecond: perSecond(count, millis),
+    ackP50: latencies[Math.floor(latencies.length * 0.5)],
+    ackP99: latencies[Math.floor(latencies.length * 0.99)]
+  }
+}

@@ -22,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Duration, Effect, Exit, Latch, type Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Latch, type Scope, Semaphore } from "effect"
 import { TaskError, type TaskInfo as TaskInfoModule } from "@chainjobs/tasks"
 
 type TaskInfo = TaskInfoModule.TaskInfo
@@ -39,6 +39,13 @@ export interface GroupCommitConfig {
   readonly flushInterval?: Duration.Input | undefined
   /** With a `flushInterval`, a batch holding this many records is written without waiting it out. Default 500. */
   readonly maxBatchSize?: number | undefined
+  /**
+   * How many batches may be written at once, each on a connection of its own:
+   * a batch starts once the one before it is placed. Only for a database
+   * whose row locks order concurrent transactions (PostgreSQL). Default 1:
+   * a batch starts once the one before it committed.
+   */
+  readonly batchesInFlight?: number | undefined
 }
 
 /** The writes one transaction must store, in this order: inserts, then updates, then progress. */
@@ -63,8 +70,13 @@ export interface BatchResult {
   readonly failed: { readonly [Part in keyof Batch]: ReadonlyMap<string, TaskStoreError> }
 }
 
-/** Stores one batch; fails when none of it could be stored. */
-export type WriteBatch = (batch: Batch) => Effect.Effect<BatchResult, TaskStoreError>
+/**
+ * Stores one batch; fails when none of it could be stored. `placed` tells the
+ * writer that the batch holds its place in the order of writes (inside its
+ * transaction, once every statement ran, before the commit): the next batch
+ * may start. A write that never runs it is placed when it ends.
+ */
+export type WriteBatch = (batch: Batch, placed: Effect.Effect<void>) => Effect.Effect<BatchResult, TaskStoreError>
 
 /** The batching front of a store's writes. */
 export interface GroupCommit {
@@ -116,9 +128,10 @@ export const make = Effect.fnUntraced(function*(
 ): Effect.fn.Return<GroupCommit, never, Scope.Scope> {
   const flushInterval = config.flushInterval ?? Duration.zero
   const maxBatchSize = config.maxBatchSize ?? 500
+  const slots = yield* Semaphore.make(Math.max(1, config.batchesInFlight ?? 1))
   let pending = emptyBatch()
-  /** The batch being written, if any. */
-  let writing: PendingBatch | undefined
+  /** The batches being written. */
+  const writing = new Set<PendingBatch>()
   let closed = false
   const queued = yield* Latch.make(false)
   const full = yield* Latch.make(false)
@@ -126,14 +139,19 @@ export const make = Effect.fnUntraced(function*(
     ? Effect.void
     : Effect.raceFirst(Effect.sleep(flushInterval), full.await)
 
-  const flush = Effect.suspend(() => {
+  /** Takes the pending batch, unless it is empty. */
+  const take = (): PendingBatch | undefined => {
     const batch = pending
     pending = emptyBatch()
     queued.closeUnsafe()
     full.closeUnsafe()
-    if (size(batch) === 0) return Effect.void
-    writing = batch
-    return write(batch).pipe(
+    return size(batch) === 0 ? undefined : batch
+  }
+
+  /** Writes a batch and settles its writers, running `placed` once it is placed (at the latest when it ends). */
+  const writeBatch = (batch: PendingBatch, placed: Deferred.Deferred<void>) => {
+    writing.add(batch)
+    return write(batch, Deferred.succeed(placed, undefined).pipe(Effect.asVoid)).pipe(
       Effect.exit,
       Effect.tap((exit) => {
         const lost = Exit.isSuccess(exit) ? exit.value.failed.progress.size : batch.progress.size
@@ -141,24 +159,42 @@ export const make = Effect.fnUntraced(function*(
       }),
       Effect.flatMap((exit) => Deferred.done(batch.committed, exit)),
       Effect.ensuring(Effect.sync(() => {
-        writing = undefined
+        writing.delete(batch)
+        Deferred.doneUnsafe(placed, Exit.void)
       }))
+    )
+  }
+
+  /** Starts writing the pending batch in a slot of its own and returns once it is placed. */
+  const start = Effect.suspend(() => {
+    const batch = take()
+    if (batch === undefined) return slots.release(1)
+    const placed = Deferred.makeUnsafe<void>()
+    return Effect.andThen(
+      Effect.forkDetach(Effect.ensuring(writeBatch(batch, placed), slots.release(1))),
+      Deferred.await(placed)
     )
   })
 
+  /** Waits until every batch being written has committed or failed. */
+  const drained = Effect.suspend(() =>
+    Effect.forEach(Array.from(writing), (batch) => Effect.ignore(Deferred.await(batch.committed)), { discard: true })
+  )
+
   // Registered before the writer, so it runs after the writer stopped: what is still queued gets written.
   yield* Effect.addFinalizer(() =>
-    Effect.andThen(
-      Effect.sync(() => {
-        closed = true
-      }),
-      flush
-    )
+    Effect.gen(function*() {
+      closed = true
+      yield* drained
+      const batch = take()
+      if (batch !== undefined) yield* writeBatch(batch, Deferred.makeUnsafe())
+    })
   )
   yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
     yield* queued.await
     yield* gather
-    yield* Effect.uninterruptible(flush)
+    yield* slots.take(1)
+    yield* Effect.uninterruptible(start)
   })))
 
   /** Adds a write to the pending batch and returns that batch; fails if `add` refuses or the store is closed. */
@@ -195,10 +231,11 @@ export const make = Effect.fnUntraced(function*(
         Effect.flatMap((result) => Effect.asVoid(outcome(result, "updates", info.id)))
       ),
     settled: Effect.suspend(() => {
-      // Batches are written one after the other: the last one settling means all did.
-      const last = size(pending) > 0 ? pending : writing
-      if (last === pending) full.openUnsafe()
-      return last === undefined ? Effect.void : Effect.ignore(Deferred.await(last.committed))
+      if (size(pending) === 0) return drained
+      // Batches start in order, so the pending one starts after every batch being written now.
+      full.openUnsafe()
+      const last = pending
+      return Effect.andThen(Effect.ignore(Deferred.await(last.committed)), drained)
     }),
     updateProgress: (info) =>
       Effect.asVoid(enqueue("updateProgress", (batch) => {

@@ -18,19 +18,16 @@
  */
 import { TaskError, type TaskInfo, TaskQuery, TaskStore } from "@chainjobs/tasks"
 import { PgClient } from "@effect/sql-pg"
-import { Array as Arr, Cause, Clock, Config, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Clock, Config, Effect, Exit, Layer, Option } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import * as GroupCommit from "./GroupCommit.ts"
-import { columns, fromRow, migrate, table, type TaskRow, toRow, updatedColumns } from "./internal/taskTable.ts"
+import { columns, fromRow, migrate, sizeClasses, table, type TaskRow, toRow, toValues, updatedColumns } from "./internal/taskTable.ts"
 import * as NodeSqliteClient from "./NodeSqliteClient.ts"
 
 /** Settings of the store itself, whatever the database. */
 export interface SqlTaskStoreConfig extends GroupCommit.GroupCommitConfig {}
 
 const terminalStatuses = ["completed", "failed", "interrupted"] as const
-
-/** Rows per statement: on SQLite, 21 columns × 500 rows stays well under its limit of 32,766 parameters. */
-const rowsPerStatement = 500
 
 type Part = keyof GroupCommit.Batch
 
@@ -67,32 +64,53 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
   yield* migrate.pipe(Effect.mapError(storeError("migrate")))
 
   const selectColumns = sql.literal(columns.join(", "))
-  const insertNew = sql.literal("ON CONFLICT (id) DO NOTHING RETURNING id")
-  const overwrite = `ON CONFLICT (id) DO UPDATE SET ${updatedColumns.map((column) => `${column} = excluded.${column}`).join(", ")}`
-  const upsert = sql.literal(overwrite)
-  const upsertUnlessFinished = sql.literal(`${overwrite} WHERE ${table}.status NOT IN ('${terminalStatuses.join("', '")}')`)
+  const insertNew = "ON CONFLICT (id) DO NOTHING RETURNING id"
+  const upsert = `ON CONFLICT (id) DO UPDATE SET ${updatedColumns.map((column) => `${column} = excluded.${column}`).join(", ")}`
+  const upsertUnlessFinished = `${upsert} WHERE ${table}.status NOT IN ('${terminalStatuses.join("', '")}')`
+
+  /** SQLite statement texts by shape (row count and conflict clause), each built once. */
+  const sqliteTexts = new Map<string, string>()
+  const rowParameters = `(${columns.map(() => "?").join(", ")})`
+  const sqliteText = (count: number, conflict: string) => {
+    const shape = `${count} ${conflict}`
+    let text = sqliteTexts.get(shape)
+    if (text === undefined) {
+      text = `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${Array(count).fill(rowParameters).join(", ")} ${conflict}`
+      sqliteTexts.set(shape, text)
+    }
+    return text
+  }
 
   /**
-   * Writes records in statements of up to `rowsPerStatement` rows. SQLite
-   * takes them as parameters; PostgreSQL as one JSON parameter expanded into
-   * rows of the table's type (see `pgRows`), which keeps the statement text
-   * fixed and spares the protocol thousands of parameters.
+   * Writes records in statements of `sizeClasses` rows. SQLite takes them as
+   * parameters, in a text built once per shape; PostgreSQL as one JSON
+   * parameter expanded into rows of the table's type (see `pgRows`), which
+   * keeps the statement text fixed and spares the protocol thousands of
+   * parameters.
    */
-  const writeRows = <A extends object>(records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: Statement.Fragment) =>
-    Effect.forEach(Arr.chunksOf(Array.from(records.values(), toRow), rowsPerStatement), (rows) =>
-      sql.onDialectOrElse({
-        pg: () =>
-          sql<A>`INSERT INTO ${sql(table)} SELECT * FROM json_populate_recordset(NULL::${sql(table)}, ${
-            pgRows(rows)
-          }::json) ${conflict}`,
-        orElse: () => sql<A>`INSERT INTO ${sql(table)} ${sql.insert(rows)} ${conflict}`
-      }))
+  const writeRows = <A extends object>(records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: string) =>
+    Effect.suspend(() => {
+      const all = Array.from(records.values())
+      let offset = 0
+      return Effect.forEach(sizeClasses(all.length), (count) => {
+        const infos = all.slice(offset, offset += count)
+        return sql.onDialectOrElse({
+          pg: () =>
+            sql<A>`INSERT INTO ${sql(table)} SELECT * FROM json_populate_recordset(NULL::${sql(table)}, ${
+              pgRows(infos.map(toRow))
+            }::json) ${sql.literal(conflict)}`,
+          orElse: () => sql.unsafe<A>(sqliteText(count, conflict), infos.flatMap(toValues))
+        })
+      })
+    })
 
-  const writeTogether = (batch: GroupCommit.Batch) =>
+  /** Writes a batch in one transaction, running `placed` once its statements ran, before it commits. */
+  const writeTogether = (batch: GroupCommit.Batch, placed: Effect.Effect<void> = Effect.void) =>
     sql.withTransaction(Effect.gen(function*() {
       const inserted = yield* writeRows<{ readonly id: string }>(batch.inserts, insertNew)
       yield* writeRows(batch.updates, upsert)
       yield* writeRows(batch.progress, upsertUnlessFinished)
+      yield* placed
       const stored = new Set(inserted.flat().map((row) => row.id))
       return new Set(Array.from(batch.inserts.keys()).filter((id) => !stored.has(id)))
     }))
@@ -140,11 +158,12 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    * data (a constraint, a value that does not encode), every task in the
    * batch would fail with it, so the batch is written again apart (see
    * `writeApart`) and only the culprits fail, with a `TaskStoreError` even
-   * when the cause was a defect. A lost connection, a lock held too long and
+   * when the cause was a defect; the batch is placed (the next one may start)
+   * only once that is done, so that its writes keep their place in the order. A lost connection, a lock held too long and
    * the like fail the whole batch: each record alone would meet them too.
    */
-  const write: GroupCommit.WriteBatch = (batch) =>
-    writeTogether(batch).pipe(
+  const write: GroupCommit.WriteBatch = (batch, placed) =>
+    writeTogether(batch, placed).pipe(
       Effect.map((duplicates) => ({ duplicates, failed: noFailures })),
       Effect.catchCause((cause) => {
         if (cause.reasons.some((reason) => Cause.isFailReason(reason) && reason.error.isRetryable)) {

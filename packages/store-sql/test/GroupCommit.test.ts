@@ -217,6 +217,40 @@ describe("GroupCommit", () => {
       assert.deepStrictEqual(db.batches, [{ inserts: [], updates: [], progress: [[info.id, 5]] }])
     }))
 
+  it.effect("with batches in flight, the next batch starts once the one before it is placed, before it committed", () =>
+    Effect.gen(function*() {
+      const started: Array<string> = []
+      const commits = yield* Latch.make(false)
+      // Each batch is placed at once and commits only when the latch opens.
+      const write: GroupCommit.WriteBatch = (batch, placed) =>
+        Effect.gen(function*() {
+          started.push(...batch.inserts.keys())
+          yield* placed
+          yield* commits.await
+          return { duplicates: new Set(), failed: { inserts: new Map(), updates: new Map(), progress: new Map() } }
+        })
+      const commit = yield* GroupCommit.make(write, { batchesInFlight: 2 })
+      const [a, b, c] = [record(), record(), record()]
+      const first = yield* fork(commit.insert(a))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      assert.deepStrictEqual(started, [a.id])
+      const second = yield* fork(commit.insert(b))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      assert.deepStrictEqual(started, [a.id, b.id], "the second batch waited for the first to commit")
+      // Two batches in flight: a third waits for a slot.
+      const third = yield* fork(commit.insert(c))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      assert.deepStrictEqual(started, [a.id, b.id])
+      assert.isUndefined(first.pollUnsafe(), "acknowledged before its batch committed")
+      const settled = yield* fork(commit.settled)
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      assert.isUndefined(settled.pollUnsafe(), "settled while batches were still being written")
+      yield* commits.open
+      yield* Fiber.joinAll([first, second, third])
+      yield* Fiber.join(settled)
+      assert.deepStrictEqual(started, [a.id, b.id, c.id])
+    }))
+
   it.effect("closing the scope writes what is queued and refuses later writes", () =>
     Effect.gen(function*() {
       const db = yield* makeDatabase

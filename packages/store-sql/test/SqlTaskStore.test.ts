@@ -1,12 +1,14 @@
 import { record, storeConformance } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted, Tracer } from "effect"
+import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted, Schema, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
+import { sizeClasses } from "../src/internal/taskTable.ts"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import {
   onPgTestDatabase,
   pgStoreIn,
+  pgTestSchema,
   pgTestSchemaNamed,
   pgTestStore,
   pgTestUrl,
@@ -115,12 +117,28 @@ const beyondConformance = (name: string, layer: Layer.Layer<TaskStore.TaskStore,
       }))
   })
 
+describe("statement shapes", () => {
+  it.prop(
+    "a batch of any size is written in statements of a few fixed row counts, powers of two up to 512",
+    [Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 20_000 }))],
+    ([count]) => {
+      const sizes = sizeClasses(count)
+      assert.strictEqual(sizes.reduce((sum, size) => sum + size, 0), count)
+      for (const size of sizes) assert.isTrue(size <= 512 && Number.isInteger(Math.log2(size)), `${size} rows`)
+      // Full statements first, then one of each smaller size at most.
+      const rest = sizes.filter((size) => size < 512)
+      assert.deepStrictEqual(rest, [...new Set(rest)].sort((a, b) => b - a))
+    }
+  )
+})
+
 storeConformance("sqlite file", sqliteStore(false))
 storeConformance("sqlite file on a worker thread", sqliteStore(true))
 beyondConformance("a SQLite file", sqliteStore(false))
 
 describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
   storeConformance("postgresql", pgTestStore)
+  storeConformance("postgresql, 4 batches in flight", Layer.unwrap(Effect.map(pgTestSchema, (schema) => pgStoreIn(schema, { batchesInFlight: 4 }))))
   beyondConformance("PostgreSQL", pgTestStore)
 
   it.effect("the schema name is taken as it is: case, dots, commas and quotes", () =>

@@ -47,9 +47,9 @@ export const pgTestSchemaNamed = (prefix: string) =>
 /** A fresh schema name on the test database, dropped with everything in it when the scope closes. */
 export const pgTestSchema = pgTestSchemaNamed("store_test")
 
-/** A store on the test database, in the given schema. */
-export const pgStoreIn = (schema: string) =>
-  SqlTaskStore.layerPg({ url: Redacted.make(pgTestUrl ?? ""), schema, maxConnections: 4 })
+/** A store on the test database, in the given schema, with `config` on top of the defaults. */
+export const pgStoreIn = (schema: string, config: SqlTaskStore.SqlTaskStoreConfig = {}) =>
+  SqlTaskStore.layerPg({ url: Redacted.make(pgTestUrl ?? ""), schema, maxConnections: 4, ...config })
 
 /** A store on the test database, in a fresh schema. */
 export const pgTestStore = Layer.unwrap(Effect.map(pgTestSchema, pgStoreIn))

@@ -15,7 +15,7 @@ export const table = "chainjobs_tasks"
 /** Where the migrator records which migrations ran. */
 export const migrationsTable = "chainjobs_tasks_migrations"
 
-/** Column names, in the order `toRow` produces them. */
+/** Column names, in the order `toValues` produces their values. */
 export const columns = [
   "id",
   "kind",
@@ -109,38 +109,69 @@ export const migrate = Migrator.make({})({
   table: migrationsTable
 })
 
+/**
+ * Rows per statement at most: on SQLite, 21 columns × 512 rows stays well
+ * under its limit of 32,766 parameters.
+ */
+const rowsPerStatement = 512
+
+/**
+ * How many rows each statement writing `count` rows takes: the biggest power
+ * of two that fits, then the next. On SQLite, where each row is a group of
+ * parameters, the statement texts therefore come in 10 shapes per conflict
+ * clause, all of them kept in the prepared-statement cache, instead of one
+ * text per batch size (each a fresh parse and plan).
+ */
+export const sizeClasses = (count: number): Array<number> => {
+  const sizes: Array<number> = []
+  for (let left = count; left > 0;) {
+    const size = Math.min(rowsPerStatement, 2 ** Math.floor(Math.log2(left)))
+    sizes.push(size)
+    left -= size
+  }
+  return sizes
+}
+
 const toJson = (value: unknown): string | null => value === undefined ? null : JSON.stringify(value)
 const fromJson = (text: unknown): unknown => text === null ? null : JSON.parse(text as string)
 /** PostgreSQL returns `bigint` columns as JavaScript bigints. */
 const toNumber = (value: unknown): number => Number(value)
 const toNullableNumber = (value: unknown): number | null => value === null ? null : Number(value)
 
-/** A record as a row for `sql.insert`. */
-export const toRow = (info: TaskInfo): TaskRow => ({
-  id: info.id,
-  kind: info.kind,
-  status: info.status,
-  reason: info.reason,
-  priority: info.priority,
-  concurrency_key: info.key,
-  owner: info.owner,
-  attempt: info.attempt,
-  progress: info.progress,
-  message: info.message,
-  detail: toJson(info.detail),
-  payload: toJson(info.payload),
-  result: toJson(info.result),
-  error: toJson(info.error),
-  error_message: info.errorMessage,
-  checkpoint: toJson(info.checkpoint),
-  created_at: info.createdAt,
-  started_at: info.startedAt,
-  finished_at: info.finishedAt,
-  heartbeat_at: info.heartbeatAt,
-  expires_at: info.expiresAt
-})
+/** A record's column values in the order of `columns`, as parameters of a statement. */
+export const toValues = (info: TaskInfo): Array<unknown> => [
+  info.id,
+  info.kind,
+  info.status,
+  info.reason,
+  info.priority,
+  info.key,
+  info.owner,
+  info.attempt,
+  info.progress,
+  info.message,
+  toJson(info.detail),
+  toJson(info.payload),
+  toJson(info.result),
+  toJson(info.error),
+  info.errorMessage,
+  toJson(info.checkpoint),
+  info.createdAt,
+  info.startedAt,
+  info.finishedAt,
+  info.heartbeatAt,
+  info.expiresAt
+]
 
-/** A row read back as a record. The table only ever holds rows written by `toRow`. */
+/** A record as a row: its column values by column name. */
+export const toRow = (info: TaskInfo): TaskRow => {
+  const values = toValues(info)
+  const row: Record<string, unknown> = {}
+  for (let i = 0; i < columns.length; i++) row[columns[i]] = values[i]
+  return row as TaskRow
+}
+
+/** A row read back as a record. The table only ever holds rows written from `toValues`. */
 export const fromRow = (row: TaskRow): TaskInfo => ({
   id: row.id as string,
   kind: row.kind as string,

@@ -39,7 +39,7 @@
  * `node bench/queues.ts <system>` runs one system and prints its figures as
  * JSON.
  */
-import { Task, TaskSupervisor } from "@chainjobs/tasks"
+import { Task, Tasks } from "@chainjobs/tasks"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -137,7 +137,7 @@ const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "lone"): Promise<Rep
     : SqlTaskStore.layerPg({ url: Redacted.make(url!), schema, maxConnections: 4 })
   const count = mode === "lone" ? LONE : TASKS
   const program = Effect.gen(function*() {
-    const tasks = yield* TaskSupervisor.Tasks
+    const tasks = yield* Tasks.Tasks
     const latencies: Array<number> = []
     const start = performance.now()
     yield* Effect.forEach(range(count), (n) =>
@@ -154,7 +154,7 @@ const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "lone"): Promise<Rep
     : Effect.sync(() => rmSync(directory, { recursive: true, force: true }))
   return program.pipe(
     Effect.provide(Task.implement(Noop, () => Effect.void).pipe(
-      Layer.provideMerge(TaskSupervisor.layer({ maxWorkers: SUBMITTERS, shutdownGracePeriod: 0 })),
+      Layer.provideMerge(Tasks.layer({ maxWorkers: SUBMITTERS, shutdownGracePeriod: 0 })),
       Layer.provideMerge(storeLayer)
     )),
     Effect.map((figures): Report => ({ figures })),

@@ -8,14 +8,18 @@
  * (`ServerConfig.submitLimit`), and payloads are held to one limit
  * (`ServerConfig.maxPayloadBytes`, `ServerConfig.maxPayloadDepth`).
  *
+ * With auth on, `/metrics` (whose labels name principals) is read only with
+ * the metrics token (`ServerConfig.metricsToken`) or an admin's token.
+ *
  * With no tokens configured, auth is off: every caller is the admin
  * `anonymous`, as a local development service should be.
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer, Option, Redacted, Schema } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { Auth } from "@chainjobs/rpc"
-import { Principal, TaskAccess, type Tasks } from "@chainjobs/tasks"
+import { Principal, TaskAccess, TaskAccessError, type Tasks } from "@chainjobs/tasks"
 import { Authorization } from "./RestApi.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 
@@ -62,3 +66,40 @@ export const layerTaskAccess: Layer.Layer<TaskAccess.TaskAccess, never, ServerCo
 
 /** Everything both transports authorize with: principals, the REST and RPC middlewares, the facade. */
 export const layer = Layer.mergeAll(layerRest, Auth.layer, layerTaskAccess).pipe(Layer.provideMerge(layerPrincipals))
+
+const encodeReason = Schema.encodeSync(TaskAccessError.TaskAccessErrorReason)
+
+/** The path of the Prometheus metrics. */
+export const metricsPath = "/metrics"
+
+/**
+ * Guards `/metrics` while auth is on: the metrics token or an admin's token
+ * reads it; no token or an unknown one gets 401 `Unauthenticated`, another
+ * principal's 403 `Forbidden`. With auth off it stays open.
+ */
+export const layerMetricsAuth = HttpRouter.middleware(
+  Effect.gen(function*() {
+    const settings = yield* ServerConfig
+    const principals = yield* Principal.Principals
+    const metricsToken = Option.map(settings.metricsToken, Redacted.value)
+    const enabled = authEnabled(settings)
+    return (httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, any, any>) =>
+      !enabled ? httpEffect : HttpServerRequest.HttpServerRequest.use((request) => {
+        if (request.method !== "GET" || request.url.split("?")[0] !== metricsPath) return httpEffect
+        const token = Auth.bearer(request.headers)
+        if (Option.isSome(token) && Option.isSome(metricsToken) && token.value === metricsToken.value) return httpEffect
+        return principals.authenticate(token).pipe(
+          Effect.flatMap((principal) =>
+            principal.admin
+              ? httpEffect
+              : Effect.succeed(HttpServerResponse.jsonUnsafe(
+                encodeReason(new TaskAccessError.Forbidden({ principal: principal.id, operation: "metrics" })),
+                { status: 403 }
+              ))),
+          Effect.catchTag("TaskAccessError", (error) =>
+            Effect.succeed(HttpServerResponse.jsonUnsafe(encodeReason(error.reason), { status: 401 })))
+        )
+      })
+  }),
+  { global: true }
+)

@@ -180,6 +180,8 @@ const serve = Command.make("serve", {
     maxPayloadBytes: setting("max-payload-bytes", "CHAINJOBS_MAX_PAYLOAD_BYTES", "Largest task payload, in bytes"),
     maxPayloadDepth: setting("max-payload-depth", "CHAINJOBS_MAX_PAYLOAD_DEPTH", "Deepest nesting of a task payload"),
     metricsToken: setting("metrics-token", "CHAINJOBS_METRICS_TOKEN", "Bearer token that may read /metrics when auth is on"),
+    headersTimeout: setting("headers-timeout", "CHAINJOBS_HEADERS_TIMEOUT", "Time a client gets to send a request's headers"),
+    requestTimeout: setting("request-timeout", "CHAINJOBS_REQUEST_TIMEOUT", "Time a client gets to send a whole request"),
     eventBuffer: setting("event-buffer", "CHAINJOBS_EVENT_BUFFER", "Changes an all-tasks event subscriber may lag"),
     eventReplay: setting("event-replay", "CHAINJOBS_EVENT_REPLAY", "Changes kept for event streams to resume from"),
     shutdownGrace: setting("shutdown-grace", "CHAINJOBS_SHUTDOWN_GRACE", "Time running tasks get to finish on shutdown")

@@ -30,6 +30,7 @@ import * as Access from "./Access.ts"
 import * as Dashboard from "./Dashboard.ts"
 import * as DevActivity from "./DevActivity.ts"
 import * as DemoTasks from "./DemoTasks.ts"
+import * as HeldRequests from "./HeldRequests.ts"
 import * as Metrics from "./Metrics.ts"
 import * as RestServer from "./RestServer.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
@@ -122,9 +123,27 @@ export const layerRpc = Layer.mergeAll(
 )
 
 /** Every HTTP route of the service; REST and RPC map onto one access facade (one quota, one payload limit). */
-export const layerRoutes = Layer.mergeAll(RestServer.layer, layerRpc, Dashboard.layer, Metrics.layer).pipe(
+export const layerRoutes = Layer.mergeAll(RestServer.layer, layerRpc, Dashboard.layer, Metrics.layer, Access.layerMetricsAuth).pipe(
   Layer.provide(Access.layer)
 )
+
+/**
+ * The Node HTTP server: slow or partial requests are cut (`headersTimeout`,
+ * `requestTimeout`, checked every second at most), requests that arrive
+ * before the handler is attached are held for it (`HeldRequests`), and open
+ * connections are counted for `/metrics`.
+ */
+export const nodeServer = (settings: ServerSettings) => {
+  const headersTimeout = Duration.toMillis(settings.headersTimeout)
+  const requestTimeout = Math.max(headersTimeout, Duration.toMillis(settings.requestTimeout))
+  const server = createServer({
+    headersTimeout,
+    requestTimeout,
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 2)))
+  })
+  HeldRequests.hold(server)
+  return Metrics.trackConnections(server)
+}
 
 /** Prints where the dashboard, docs and RPC endpoints of a serving server are. */
 const banner = Effect.fnUntraced(function*(server: HttpServer.HttpServer["Service"]) {
@@ -168,7 +187,7 @@ export const layer: Layer.Layer<
   )
   const http = yield* Layer.build(
     HttpRouter.serve(layerRoutes, { disableLogger: true }).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(() => Metrics.trackConnections(createServer()), {
+      Layer.provideMerge(NodeHttpServer.layer(() => nodeServer(settings), {
         host: settings.host,
         port: settings.port,
         // By then tasks have drained: only open event streams are left to cut.

@@ -18,6 +18,8 @@
  * | `CHAINJOBS_MAX_PAYLOAD_BYTES` | `--max-payload-bytes` | `65536`: largest task payload (and REST body), in bytes |
  * | `CHAINJOBS_MAX_PAYLOAD_DEPTH` | `--max-payload-depth` | `32`: deepest nesting of a payload's arrays and objects |
  * | `CHAINJOBS_METRICS_TOKEN` | `--metrics-token` | none: with auth on, `/metrics` needs this bearer token or an admin's |
+ * | `CHAINJOBS_HEADERS_TIMEOUT` | `--headers-timeout` | `10 seconds` for a client to send a request's headers |
+ * | `CHAINJOBS_REQUEST_TIMEOUT` | `--request-timeout` | `30 seconds` for a client to send a whole request, body included |
  * | `CHAINJOBS_SHUTDOWN_GRACE` | `--shutdown-grace` | `30 seconds` |
  * | `CHAINJOBS_EVENT_BUFFER` | `--event-buffer` | `1024` changes an all-tasks subscriber may lag before it is dropped |
  * | `CHAINJOBS_EVENT_REPLAY` | `--event-replay` | `8192` changes kept for `/api/events` to resume from |
@@ -30,7 +32,7 @@
  * @since 0.1.0
  */
 import { TasksConfig } from "@chainjobs/tasks"
-import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Config, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
@@ -83,6 +85,10 @@ export interface ServerSettings {
   readonly maxPayloadDepth: number
   /** With auth on, a bearer token that may read `/metrics` (an admin's token may too). Default: none. */
   readonly metricsToken: Option.Option<Redacted.Redacted<string>>
+  /** How long a client may take to send a request's headers before its connection is closed (408). Default: 10 seconds. */
+  readonly headersTimeout: Duration.Duration
+  /** How long a client may take to send a whole request, body included, before it is cut (408). Default: 30 seconds. */
+  readonly requestTimeout: Duration.Duration
   /** Changes an all-tasks event subscriber may fall behind before it is dropped (it resumes by event id). Default: 1024. */
   readonly eventBuffer: number
   /** Changes kept for all-tasks event streams to resume from by `Last-Event-ID`. Default: 8192. */
@@ -104,6 +110,8 @@ export const defaults: ServerSettings = {
   maxPayloadBytes: 64 * 1024,
   maxPayloadDepth: 32,
   metricsToken: Option.none(),
+  headersTimeout: Duration.seconds(10),
+  requestTimeout: Duration.seconds(30),
   eventBuffer: 1024,
   eventReplay: 8192
 }
@@ -139,6 +147,8 @@ export const config: Config.Config<ServerSettings> = Config.all({
   maxPayloadBytes: Config.schema(PositiveInt, "CHAINJOBS_MAX_PAYLOAD_BYTES").pipe(Config.withDefault(defaults.maxPayloadBytes)),
   maxPayloadDepth: Config.schema(PositiveInt, "CHAINJOBS_MAX_PAYLOAD_DEPTH").pipe(Config.withDefault(defaults.maxPayloadDepth)),
   metricsToken: Config.option(Config.NonEmptyString("CHAINJOBS_METRICS_TOKEN").pipe(Config.map((token) => Redacted.make(token)))),
+  headersTimeout: Config.Duration("CHAINJOBS_HEADERS_TIMEOUT").pipe(Config.withDefault(defaults.headersTimeout)),
+  requestTimeout: Config.Duration("CHAINJOBS_REQUEST_TIMEOUT").pipe(Config.withDefault(defaults.requestTimeout)),
   eventBuffer: Config.schema(PositiveInt, "CHAINJOBS_EVENT_BUFFER").pipe(Config.withDefault(defaults.eventBuffer)),
   eventReplay: Config.schema(PositiveInt, "CHAINJOBS_EVENT_REPLAY").pipe(Config.withDefault(defaults.eventReplay))
 }).pipe(Config.map((settings) => ({

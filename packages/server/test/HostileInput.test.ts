@@ -6,7 +6,8 @@
  * service keeps answering.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Arbitrary, Effect, Redacted, Schema } from "effect"
+import { Arbitrary, Duration, Effect, Redacted, Schema } from "effect"
+import { connect } from "node:net"
 import { baseUrl, request, testServer } from "./http.ts"
 
 const settings = {
@@ -302,6 +303,39 @@ describe("hostile input, the reported cases", () => {
         )
         assert.strictEqual(closed.code, 1007)
         assert.include(closed.reason, "MalformedRequest")
+        yield* stillHealthy
+      }))
+  })
+})
+
+/** Opens a raw connection, sends `text` and never finishes; resolves with what the server sent once it closed the connection. */
+const sendAndStall = (base: string, text: string) =>
+  Effect.promise(() =>
+    new Promise<string>((resolve) => {
+      const { hostname, port } = new URL(base)
+      const socket = connect(Number(port), hostname, () => socket.write(text))
+      let answer = ""
+      socket.on("data", (chunk) => (answer += chunk.toString()))
+      socket.on("close", () => resolve(answer))
+      socket.on("error", () => undefined)
+    })
+  )
+
+describe("hostile input, slow clients", () => {
+  layer(
+    testServer({ ...settings, headersTimeout: Duration.millis(200), requestTimeout: Duration.millis(400) }),
+    { excludeTestServices: true, timeout: "60 seconds" }
+  )("against the whole service", (it) => {
+    it.effect("headers sent without their end, or a chunked body that never finishes, lose their connection", () =>
+      Effect.gen(function*() {
+        const base = yield* baseUrl
+        const partialHeaders = yield* sendAndStall(base, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        assert.match(partialHeaders, /^(HTTP\/1\.1 408|$)/)
+        const partialBody = yield* sendAndStall(
+          base,
+          "POST /api/tasks/demo-scan HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer alice-token\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"fro\r\n"
+        )
+        assert.notMatch(partialBody, /^HTTP\/1\.1 (2|5)\d\d/)
         yield* stillHealthy
       }))
   })

@@ -29,13 +29,13 @@ export class Unauthenticated extends Schema.Error<Unauthenticated>("@chainjobs/t
 export class Forbidden extends Schema.Error<Forbidden>("@chainjobs/tasks/TaskAccessError/Forbidden")({
   _tag: Schema.tag("Forbidden"),
   principal: Schema.String,
-  /** What was refused: `purge` (admins only) or `list-others` (listing another owner's tasks). */
-  operation: Schema.Literals(["purge", "list-others"])
+  /** What was refused: `purge` and `metrics` (admins only), or `list-others` (listing another owner's tasks). */
+  operation: Schema.Literals(["purge", "metrics", "list-others"])
 }, { httpApiStatus: 403 }) {
   override get message(): string {
-    return this.operation === "purge"
-      ? `principal "${this.principal}" may not purge: only admins may`
-      : `principal "${this.principal}" may list only its own tasks`
+    return this.operation === "list-others"
+      ? `principal "${this.principal}" may list only its own tasks`
+      : `principal "${this.principal}" may not ${this.operation === "purge" ? "purge" : "read the metrics"}: only admins may`
   }
 }
 

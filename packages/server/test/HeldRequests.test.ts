@@ -1,0 +1,50 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Schedule } from "effect"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import * as HeldRequests from "../src/HeldRequests.ts"
+
+/** A server with held requests, listening on a free port of 127.0.0.1, and no handler yet. */
+const start = Effect.promise(() =>
+  new Promise<{ readonly server: Server; readonly held: HeldRequests.Held }>((resolve) => {
+    const server = createServer()
+    const held = HeldRequests.hold(server)
+    server.listen(0, "127.0.0.1", () => resolve({ server, held }))
+  })
+)
+
+const stop = (server: Server) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+
+const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+
+/** Waits until `count` requests are held. */
+const holding = (held: HeldRequests.Held, count: number) =>
+  Effect.sync(held.size).pipe(Effect.repeat({ until: (size) => size >= count, schedule: Schedule.spaced("5 millis") }))
+
+describe("HeldRequests", () => {
+  it.live("requests that arrive before the handler is attached are answered by it once it is", () =>
+    Effect.gen(function*() {
+      const { held, server } = yield* Effect.acquireRelease(start, ({ server }) => stop(server))
+      const replies = Array.from({ length: 3 }, (_, i) => fetch(`${urlOf(server)}${i}`).then(async (r) => `${r.status} ${await r.text()}`))
+      yield* holding(held, 3)
+      server.on("request", (request, response) => response.end(`served ${request.url}`))
+      const answers = yield* Effect.promise(() => Promise.all(replies))
+      assert.deepStrictEqual(answers, ["200 served /0", "200 served /1", "200 served /2"])
+      // and later requests go straight to the handler
+      assert.strictEqual(yield* Effect.promise(() => fetch(`${urlOf(server)}later`).then((r) => r.text())), "served /later")
+    }))
+
+  it.live("requests still held when the server closes are answered 503 with Retry-After", () =>
+    Effect.gen(function*() {
+      const { held, server } = yield* start
+      const reply = fetch(urlOf(server)).then(async (r) => ({ status: r.status, retryAfter: r.headers.get("retry-after"), body: await r.json() }))
+      yield* holding(held, 1)
+      const closed = Effect.runPromise(stop(server))
+      assert.deepStrictEqual(yield* Effect.promise(() => reply), {
+        status: 503,
+        retryAfter: "1",
+        body: { _tag: "ServiceUnavailable", reason: "starting" }
+      })
+      yield* Effect.promise(() => closed)
+    }))
+})

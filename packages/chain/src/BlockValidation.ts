@@ -1,8 +1,14 @@
 /**
  * Validating a block against what it claims: its hash recomputed from its
- * header (RLP of the header fields, keccak-256, post-London fields included
- * when present), its parent's hash and number, and each transaction's hash
- * recomputed from the signed transaction.
+ * header (RLP of the header fields, keccak-256, the fields of later forks
+ * included when present), its parent's hash and number, each transaction's
+ * hash recomputed from the signed transaction, the header's
+ * `transactionsRoot` recomputed from the transactions (so that none is
+ * reordered, dropped, added or substituted) and its `withdrawalsRoot` from
+ * the withdrawals, and each transaction's sender recovered from its
+ * signature and compared with its `from` (the field scans match on). A
+ * block read with transaction hashes only cannot be checked: it is refused
+ * with `TransactionsNotIncluded`.
  *
  * @since 0.1.0
  */
@@ -11,11 +17,14 @@ import {
   type Block,
   type Hex,
   keccak256,
+  recoverTransactionAddress,
   serializeTransaction,
   type Transaction,
   type TransactionSerializable,
-  toRlp
+  toRlp,
+  type Withdrawal
 } from "viem"
+import { orderedRoot, quantity } from "./internal/trie.ts"
 import type { EvmClient } from "./EvmClient.ts"
 import type { ChainRequestError } from "./ChainRequestError.ts"
 
@@ -41,8 +50,43 @@ export class TransactionHashMismatch extends Schema.TaggedClass<TransactionHashM
   computed: Schema.String
 }) {}
 
+/** The transactions do not hash to the header's `transactionsRoot`: one was reordered, dropped, added or substituted. */
+export class TransactionsRootMismatch extends Schema.TaggedClass<TransactionsRootMismatch>()("TransactionsRootMismatch", {
+  number: Schema.Int,
+  reported: Schema.String,
+  computed: Schema.String
+}) {}
+
+/** The withdrawals do not hash to the header's `withdrawalsRoot`, or one is there without the other. */
+export class WithdrawalsRootMismatch extends Schema.TaggedClass<WithdrawalsRootMismatch>()("WithdrawalsRootMismatch", {
+  number: Schema.Int,
+  reported: Schema.NullOr(Schema.String),
+  computed: Schema.NullOr(Schema.String)
+}) {}
+
+/** A transaction's `from` is not the address its signature recovers to (null: the signature recovers to none). */
+export class SenderMismatch extends Schema.TaggedClass<SenderMismatch>()("SenderMismatch", {
+  number: Schema.Int,
+  index: Schema.Int,
+  reported: Schema.String,
+  recovered: Schema.NullOr(Schema.String)
+}) {}
+
+/** The block was read with its transactions' hashes only: there is nothing to check them against. */
+export class TransactionsNotIncluded extends Schema.TaggedClass<TransactionsNotIncluded>()("TransactionsNotIncluded", {
+  number: Schema.Int
+}) {}
+
 /** Why a block is invalid. */
-export const BlockValidationErrorReason = Schema.Union([HashMismatch, ParentMismatch, TransactionHashMismatch])
+export const BlockValidationErrorReason = Schema.Union([
+  HashMismatch,
+  ParentMismatch,
+  TransactionHashMismatch,
+  TransactionsRootMismatch,
+  WithdrawalsRootMismatch,
+  SenderMismatch,
+  TransactionsNotIncluded
+])
 
 /** A block failed validation. */
 export class BlockValidationError extends Schema.TaggedError<BlockValidationError>("@chainjobs/chain/BlockValidationError")("BlockValidationError", {
@@ -57,6 +101,18 @@ export class BlockValidationError extends Schema.TaggedError<BlockValidationErro
         return `block ${reason.number}: parent hash ${reason.parentHash}, parent is ${reason.actualParentHash}`
       case "TransactionHashMismatch":
         return `block ${reason.number}: transaction ${reason.index} is ${reason.reported}, hashes to ${reason.computed}`
+      case "TransactionsRootMismatch":
+        return `block ${reason.number}: transactionsRoot ${reason.reported}, transactions hash to ${reason.computed}`
+      case "WithdrawalsRootMismatch":
+        return `block ${reason.number}: withdrawalsRoot ${reason.reported ?? "absent"}, withdrawals hash to ${
+          reason.computed ?? "(none given)"
+        }`
+      case "SenderMismatch":
+        return `block ${reason.number}: transaction ${reason.index} claims sender ${reason.reported}, signed by ${
+          reason.recovered ?? "no valid signature"
+        }`
+      case "TransactionsNotIncluded":
+        return `block ${reason.number}: read with transaction hashes only, nothing to validate them against`
     }
   }
 }
@@ -71,12 +127,6 @@ export const ValidatedBlock = Schema.Struct({
 })
 /** A block that passed validation. */
 export type ValidatedBlock = typeof ValidatedBlock.Type
-
-/** A quantity as RLP wants it: minimal big-endian bytes, zero as the empty string. */
-const quantity = (value: bigint | number): Hex => {
-  const hex = BigInt(value).toString(16)
-  return value === 0n || value === 0 ? "0x" : `0x${hex.length % 2 === 0 ? hex : `0${hex}`}`
-}
 
 /** Header fields added by later forks, in order: each is present only if the previous ones are. */
 const forkFields = [
@@ -116,38 +166,92 @@ export const headerHash = (block: Block): Hex => {
   return keccak256(toRlp(fields))
 }
 
-/** A transaction's hash computed from its signed, serialized form. */
-export const transactionHash = (transaction: Transaction): Hex =>
-  keccak256(serializeTransaction(
+/** A transaction's signed, serialized form: what its hash is computed from and what the transactions trie holds. */
+export const signedTransaction = (transaction: Transaction): Hex =>
+  serializeTransaction(
     { ...transaction, data: transaction.input } as TransactionSerializable,
     { r: transaction.r, s: transaction.s, v: transaction.v, yParity: transaction.yParity }
+  )
+
+/** A transaction's hash computed from its signed, serialized form. */
+export const transactionHash = (transaction: Transaction): Hex => keccak256(signedTransaction(transaction))
+
+/** The `transactionsRoot` computed from the transactions. */
+export const transactionsRoot = (transactions: ReadonlyArray<Transaction>): Hex =>
+  orderedRoot(transactions.map(signedTransaction))
+
+/** The `withdrawalsRoot` computed from the withdrawals (amounts in Gwei). */
+export const withdrawalsRoot = (withdrawals: ReadonlyArray<Withdrawal>): Hex =>
+  orderedRoot(withdrawals.map((withdrawal) =>
+    toRlp([
+      quantity(BigInt(withdrawal.index)),
+      quantity(BigInt(withdrawal.validatorIndex)),
+      withdrawal.address,
+      quantity(BigInt(withdrawal.amount))
+    ])
   ))
+
+/** The address a signed transaction recovers to, or null when its signature is not valid. */
+const sender = (transaction: Transaction) =>
+  Effect.promise(() =>
+    recoverTransactionAddress({ serializedTransaction: signedTransaction(transaction) as never }).then(
+      (address) => address.toLowerCase(),
+      () => null
+    )
+  )
+
+/**
+ * Hardhat's genesis block gives an empty list the root keccak-256("") instead of the empty trie's: accepted for an
+ * empty list only (any item would hash to another root, so this binds nothing less).
+ */
+const emptyAsHashOfNothing = (items: ReadonlyArray<unknown>, root: Hex | null | undefined) =>
+  items.length === 0 && root === keccak256("0x")
 
 const fail = (reason: typeof BlockValidationErrorReason.Type) => Effect.fail(new BlockValidationError({ reason }))
 
 /** Checks a block (read with full transactions) against its parent, if given. */
 export const verify = (block: Block, parent: Block | undefined): Effect.Effect<ValidatedBlock, BlockValidationError> =>
-  Effect.suspend(() => {
+  Effect.gen(function*() {
     const number = Number(block.number)
     const computed = headerHash(block)
-    if (computed !== block.hash) return fail(new HashMismatch({ number, reported: block.hash!, computed }))
+    if (computed !== block.hash) return yield* fail(new HashMismatch({ number, reported: block.hash!, computed }))
     if (parent !== undefined && (parent.hash !== block.parentHash || Number(parent.number) !== number - 1)) {
-      return fail(new ParentMismatch({ number, parentHash: block.parentHash, actualParentHash: parent.hash! }))
+      return yield* fail(new ParentMismatch({ number, parentHash: block.parentHash, actualParentHash: parent.hash! }))
+    }
+    if (block.transactions.some((transaction) => typeof transaction === "string")) {
+      return yield* fail(new TransactionsNotIncluded({ number }))
     }
     const transactions = block.transactions as ReadonlyArray<Transaction>
     for (const [index, transaction] of transactions.entries()) {
       const computed = transactionHash(transaction)
       if (computed !== transaction.hash) {
-        return fail(new TransactionHashMismatch({ number, index, reported: transaction.hash, computed }))
+        return yield* fail(new TransactionHashMismatch({ number, index, reported: transaction.hash, computed }))
       }
     }
-    return Effect.succeed({
+    const root = transactionsRoot(transactions)
+    if (root !== block.transactionsRoot && !emptyAsHashOfNothing(transactions, block.transactionsRoot)) {
+      return yield* fail(new TransactionsRootMismatch({ number, reported: block.transactionsRoot, computed: root }))
+    }
+    const withdrawals = block.withdrawals === undefined ? null : withdrawalsRoot(block.withdrawals)
+    if (
+      withdrawals !== (block.withdrawalsRoot ?? null) &&
+      !(block.withdrawals !== undefined && emptyAsHashOfNothing(block.withdrawals, block.withdrawalsRoot))
+    ) {
+      return yield* fail(new WithdrawalsRootMismatch({ number, reported: block.withdrawalsRoot ?? null, computed: withdrawals }))
+    }
+    const senders = yield* Effect.forEach(transactions, sender)
+    for (const [index, transaction] of transactions.entries()) {
+      if (senders[index] !== transaction.from.toLowerCase()) {
+        return yield* fail(new SenderMismatch({ number, index, reported: transaction.from, recovered: senders[index]! }))
+      }
+    }
+    return {
       number,
       hash: block.hash!,
       parentHash: block.parentHash,
       timestamp: Number(block.timestamp),
       transactions: transactions.length
-    })
+    }
   })
 
 /** Reads a block and its parent from the chain and verifies it. */

@@ -321,7 +321,10 @@ export const Broadcast = Task.define("chain/broadcast", {
   policy: { onRestart: "resume" }
 })
 
-/** Validates a block: its hash recomputed from its header, its parent linkage, its transaction hashes. */
+/**
+ * Validates a block: its hash recomputed from its header, its parent linkage, its transaction hashes, its
+ * transactions and withdrawals roots recomputed, and each transaction's sender recovered from its signature.
+ */
 export const ValidateBlock = Task.define("chain/validate-block", {
   payload: Schema.Struct({ chain: Schema.String, number: BlockNumber }),
   success: ValidatedBlock,

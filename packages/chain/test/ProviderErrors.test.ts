@@ -6,12 +6,15 @@
  * as quoted in public bug reports and provider documentation.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Schema } from "effect"
-import { DevChain } from "@chainjobs/devchain"
+import { TaskStore, Tasks } from "@chainjobs/tasks"
+import { Effect, Layer, Schema } from "effect"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
+import * as Activity from "../src/Activity.ts"
 import { transferTopic } from "../src/AddressScan.ts"
+import * as ChainTasks from "../src/ChainTasks.ts"
 import * as ProviderErrors from "../src/ProviderErrors.ts"
 import * as FaultProxy from "./FaultProxy.ts"
-import { client, devChainConfig, Seeded, seededChain } from "./fixtures.ts"
+import { client, devChainConfig, Seeded, seededChain, supervisor } from "./fixtures.ts"
 
 interface Sample extends FaultProxy.ProviderError {
   readonly from: string
@@ -164,6 +167,28 @@ layer(seededChain({ rounds: 5 }), { excludeTestServices: true })("provider error
         assert.strictEqual(proxy.counts.providerError, 2)
       }))
   }
+
+  it.effect("a scan through a provider answering 30% of requests with -32005 \"limit exceeded\" finds exactly the seeded activity", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const seeded = yield* Seeded
+      const proxy = yield* FaultProxy.make(chain.url, { providerError: rateLimits[0]!, providerErrorRate: 0.3 }, 7)
+      const kinds = supervisor(ChainTasks.layer, [devChainConfig([{ url: proxy.url, rateLimitedPause: "1 millis" }])])
+      const result = yield* Tasks.Tasks.use((tasks) =>
+        tasks.run(ChainTasks.ScanAddresses, {
+          chain: "dev",
+          addresses: seeded.participants,
+          fromBlock: seeded.fromBlock,
+          toBlock: seeded.toBlock,
+          chunkSize: 10
+        })
+      ).pipe(Effect.provide(kinds.pipe(Layer.provide(TaskStore.layerMemory))))
+      assert.deepStrictEqual(
+        result.activity.map(Activity.key),
+        DevSeed.expectedFor(seeded, seeded.participants).map(Activity.key)
+      )
+      assert.isAbove(proxy.counts.providerError, 2)
+    }))
 
   for (const sample of finals) {
     it.effect(`final, not retried: ${label(sample)}`, () =>

@@ -2,7 +2,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
 import { isAddress } from "viem"
 import * as Watchers from "../src/Watchers.ts"
-import { address, Record, sharedRuntime } from "./fixtures.ts"
+import { address, DevChain, node, Record, runtime, sharedRuntime, tempDirectory } from "./fixtures.ts"
 
 const reasonOf = (exit: Exit.Exit<unknown, { readonly reason: { readonly _tag: string } }>) => {
   const error = Exit.findErrorOption(exit)
@@ -52,4 +52,28 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
       assert.strictEqual(reasonOf(yield* Effect.exit(watchers.pause("lifecycle"))), "UnknownWatcher")
       assert.deepStrictEqual((yield* watchers.list).map((watcher) => watcher.name), [])
     }), 60_000)
+
+  it.effect("watchers added, paused and changed at run time are there again after a restart, with their cursors", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const directory = yield* tempDirectory
+      const act = node(chain.url)
+      const before = yield* Effect.gen(function*() {
+        const watchers = yield* Watchers.Watchers
+        yield* watchers.add({ name: "kept", chain: "dev", processor: Record.name, accounts: [address(6)], confirmations: 0 })
+        yield* watchers.add({ name: "resting", chain: "dev", processor: Record.name, accounts: [address(7)], paused: true })
+        yield* act.sendRaw(yield* act.sign(8, address(6), 1n))
+        yield* watchers.poll("kept")
+        yield* watchers.setAccounts("kept", [address(6), address(7)])
+        return yield* watchers.list
+      }).pipe(Effect.provide(runtime(directory, chain.url), { local: true }))
+      const after = yield* Watchers.Watchers.use((watchers) => watchers.list).pipe(
+        Effect.provide(runtime(directory, chain.url), { local: true })
+      )
+      assert.deepStrictEqual(after, before)
+      assert.deepStrictEqual(after.map((watcher) => [watcher.name, watcher.status, watcher.accountSets.length]), [
+        ["kept", "active", 2],
+        ["resting", "paused", 1]
+      ])
+    }).pipe(Effect.scoped), 60_000)
 })

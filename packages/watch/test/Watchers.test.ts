@@ -3,6 +3,7 @@ import { DevSeed } from "@chainjobs/devchain"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, type Layer } from "effect"
 import type { SqlClient } from "effect/sql"
+import { Tasks } from "@chainjobs/tasks"
 import * as Watchers from "../src/Watchers.ts"
 import * as WatchItem from "../src/WatchItem.ts"
 import {
@@ -14,6 +15,7 @@ import {
   pgWatchTables,
   processedCounts,
   Record,
+  Refuse,
   runtime,
   tempDirectory
 } from "./fixtures.ts"
@@ -163,5 +165,47 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
       assert.isTrue(Exit.isFailure(refused))
       assert.deepStrictEqual((yield* watchers.get("switch")).accountSets.map((set) => set.fromBlock).slice(1), [at])
     })), 60_000)
-})
 
+  it.effect("a reorganization deeper than the confirmation depth stops the watcher with DeepReorg; what it processed stays processed once", () =>
+    fresh(Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const watchers = yield* Watchers.Watchers
+      const watched = address(5)
+      yield* watchers.add({ name: "deep", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 1, paused: true })
+      const base = yield* act.snapshot
+      const hash = yield* act.sendRaw(yield* act.sign(6, watched, 1n))
+      yield* act.mine(2)
+      yield* watchers.poll("deep")
+      yield* caughtUp("deep", (yield* act.head) - 1)
+      const confirmed = (yield* watchers.lag("deep")).confirmed
+      // another branch from before the confirmed blocks, longer than the old one
+      yield* act.revert(base)
+      yield* act.sendRaw(yield* act.sign(7, address(8), 1n))
+      yield* act.mine(4)
+      const exit = yield* Effect.exit(watchers.poll("deep"))
+      const error = Exit.findErrorOption(exit)
+      assert.strictEqual(error._tag === "Some" ? error.value.reason._tag : "none", "DeepReorg")
+      const lag = yield* watchers.lag("deep")
+      assert.strictEqual(lag.confirmed, confirmed)
+      assert.match(lag.lastError ?? "", /deeper than the confirmation depth/)
+      assert.deepStrictEqual(Array.from((yield* processedCounts("deep")).entries()), [[`dev:${hash}`, 1]])
+    })), 60_000)
+
+  it.effect("a processing failure is the item's recorded outcome, and the item is not submitted again", () =>
+    fresh(Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const watchers = yield* Watchers.Watchers
+      const watched = address(9)
+      yield* watchers.add({ name: "refusing", chain: "dev", processor: Refuse.name, accounts: [watched], confirmations: 0 })
+      const hash = yield* act.sendRaw(yield* act.sign(10, watched, 1n))
+      yield* caughtUp("refusing", yield* act.head)
+      yield* watchers.poll("refusing")
+      const rows = yield* watchers.items("refusing")
+      assert.deepStrictEqual(rows.map((row) => [row.id, row.status, row.error]), [[`dev:${hash}`, "failed", `refused dev:${hash}`]])
+      const tasks = yield* Tasks.Tasks
+      const page = yield* tasks.list({ kind: [Refuse.name] })
+      assert.strictEqual(page.items.length, 1)
+    })), 60_000)
+})

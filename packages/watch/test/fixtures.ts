@@ -9,7 +9,7 @@ import { DevChain } from "@chainjobs/devchain"
 import { NodeSqliteClient, SqlTaskStore } from "@chainjobs/store-sql"
 import { Tasks } from "@chainjobs/tasks"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Random, Redacted } from "effect"
+import { Effect, Layer, Random, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -68,6 +68,18 @@ export const recordLayer = (jitterMillis = 0) =>
       return item
     }).pipe(Effect.orDie))
 
+/** The error of the refusing processor. */
+export class Refused extends Schema.TaggedError<Refused>("test/Refused")("Refused", { item: Schema.String }) {
+  override get message() {
+    return `refused ${this.item}`
+  }
+}
+
+/** A processor that refuses every item: its failures are the items' outcomes. */
+export const Refuse = WatchProcessor.define("test.refuse", { error: Refused })
+
+const refuseLayer = WatchProcessor.implement(Refuse, (item) => Effect.fail(new Refused({ item: WatchItem.id(item) })))
+
 const createLog = Layer.effectDiscard(Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${processedLog} (watcher text NOT NULL, item_id text NOT NULL)`)
@@ -109,7 +121,7 @@ export const runtime = (directory: string, url: string, options: {
   )
   const balances = BalanceCache.layer()
   const watchers = Watchers.layer({ pollInterval: "50 millis", ...options.watchers })
-  return Layer.mergeAll(recordLayer(options.jitterMillis), BalanceUpkeep.layer).pipe(
+  return Layer.mergeAll(recordLayer(options.jitterMillis), refuseLayer, BalanceUpkeep.layer).pipe(
     Layer.provideMerge(watchers),
     Layer.provideMerge(balances),
     Layer.provideMerge(Layer.mergeAll(adapters, supervisor, chains)),

@@ -166,6 +166,9 @@ const call = (method: string, path: string, agent: Agent | false, body?: unknown
 
 const payload = { fromBlock: 1, toBlock: 4, delayMillis: Math.max(0, Math.round(mix.taskMillis / 4)) }
 
+/** Submissions not yet answered: the run waits for them before its last report. */
+const inFlight = new Set<Promise<void>>()
+
 const submitOne = async () => {
   sent++
   const started = performance.now()
@@ -189,7 +192,9 @@ const submissions = async () => {
     const target = Math.floor(((performance.now() - begin) / 1000) * mix.rate)
     while (due < target) {
       due++
-      void submitOne()
+      const submission = submitOne()
+      inFlight.add(submission)
+      void submission.finally(() => inFlight.delete(submission))
     }
     await sleep(5)
   }
@@ -421,6 +426,9 @@ const loops = [
 await sleep(endsAt - Date.now())
 running = false
 clearInterval(ticker)
+// The last submissions are answered (or fail) before the last, partial interval is told.
+await Promise.all(inFlight)
+report()
 for (const req of streams) req.destroy()
 for (const socket of sockets) socket.close()
 await Promise.race([Promise.all(loops), sleep(5000)])

@@ -15,7 +15,8 @@
  * minute of rest. Every figure is settable: `--duration=`, `--rate=`,
  * `--task-ms=`, `--status-rate=`, `--sse-task=`, `--sse-all=`, `--ws-watch=`,
  * `--ws-all=`, `--interval=`, `--warmup=`, `--cooldown=` (or `LOAD_DURATION`,
- * `LOAD_RATE`, … in the environment).
+ * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
+ * the service there (`node --cpu-prof`).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -105,10 +106,11 @@ console.log(
     `${mix.wsWatch} WS Watch, ${mix.wsAll} WS WatchAll; ${mix.statusRate} status reads/s on new and on open connections`
 )
 
+const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)
 const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-load-"))
 const server = spawn(
   process.execPath,
-  [main, "serve", "--port", "0", "--data-dir", dataDir, "--max-workers", "300", "--dev-chain", "false"],
+  [...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]), main, "serve", "--port", "0", "--data-dir", dataDir, "--max-workers", "300", "--dev-chain", "false"],
   { stdio: ["ignore", "pipe", "inherit"] }
 )
 const stopServer = async () => {

@@ -58,7 +58,8 @@ export const layerStore = (
   return Layer.unwrap(Effect.try({
     try: () => {
       mkdirSync(dataDir, { recursive: true })
-      return SqlTaskStore.layerSqlite({ filename: join(dataDir, "chainjobs.db") })
+      // On a worker thread: a commit's disk flush (synchronous = FULL) does not block the event loop serving requests.
+      return SqlTaskStore.layerSqlite({ filename: join(dataDir, "chainjobs.db"), worker: true })
     },
     catch: (cause) => new TaskError.TaskStoreError({ operation: "open", message: `cannot create ${dataDir}: ${cause}`, cause })
   }))

@@ -15,9 +15,10 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, Layer, Option, Schema } from "effect"
+import { Effect, type Exit, Layer, type Option, Schema } from "effect"
 import * as codec from "./internal/codec.ts"
-import { TaskContext } from "./TaskContext.ts"
+import { KindTaskContext } from "./internal/context.ts"
+import * as TaskContext from "./TaskContext.ts"
 import type { InvalidPayload, ResultDecodeError, TaskAborted } from "./TaskError.ts"
 import type { Any, Checkpoint, Detail, Error, Payload, PlainSchema, Success, TaskKind } from "./TaskKind.ts"
 import * as TaskPolicy from "./TaskPolicy.ts"
@@ -90,45 +91,51 @@ export const outcome = <K extends Any>(
 ): Exit.Exit<Exit.Exit<Success<K>, Error<K> | TaskAborted>, ResultDecodeError> =>
   codec.forKind(kind).exitFromInfo(info) as Exit.Exit<Exit.Exit<Success<K>, Error<K> | TaskAborted>, ResultDecodeError>
 
+/** The context of the running task typed by `kind`: what a handler of the kind gets as its second argument. */
+export type Context<K extends Any> = TaskContext.Typed<Checkpoint<K>, Detail<K>>
+
+/**
+ * The running task's context typed by `kind`, for code called by a handler
+ * (the handler itself gets it as its second argument).
+ */
+export const context = <K extends Any>(kind: K): Effect.Effect<Context<K>, never, TaskContext.TaskContext> =>
+  TaskContext.TaskContext.useSync((untyped) => new KindTaskContext(untyped, codec.forKind(kind)) as Context<K>)
+
 /**
  * Reports progress of a kind's task with a typed detail, encoded with the
- * kind's detail Schema into the record (like `TaskContext.progress`).
+ * kind's detail Schema into the record (like `context(kind).progress`).
  */
 export const reportProgress = <K extends Any>(
   kind: K,
   percent: number,
   message: string,
   detail: Detail<K>
-): Effect.Effect<void, never, TaskContext> =>
-  Effect.gen(function*() {
-    const context = yield* TaskContext
-    const encoded = yield* Effect.orDie(codec.forKind(kind).encodeDetail(detail))
-    yield* context.progress(percent, message, encoded)
-  })
+): Effect.Effect<void, never, TaskContext.TaskContext> =>
+  Effect.flatMap(context(kind), (typed) => typed.progress(percent, message, detail))
 
-/** Saves a checkpoint of a kind's task, encoded with the kind's checkpoint Schema (durably, like `TaskContext.checkpoint`). */
-export const saveCheckpoint = <K extends Any>(kind: K, state: Checkpoint<K>): Effect.Effect<void, never, TaskContext> =>
-  Effect.gen(function*() {
-    const context = yield* TaskContext
-    const encoded = yield* Effect.orDie(codec.forKind(kind).encodeCheckpoint(state))
-    yield* context.checkpoint(encoded)
-  })
+/** Saves a checkpoint of a kind's task, encoded with the kind's checkpoint Schema (durably, like `context(kind).checkpoint`). */
+export const saveCheckpoint = <K extends Any>(kind: K, state: Checkpoint<K>): Effect.Effect<void, never, TaskContext.TaskContext> =>
+  Effect.flatMap(context(kind), (typed) => typed.checkpoint(state))
 
 /**
  * The last checkpoint of a kind's task, decoded with the kind's checkpoint
  * Schema. A stored checkpoint that no longer decodes (the Schema changed) reads
  * as none, so the task starts over rather than failing.
  */
-export const loadCheckpoint = <K extends Any>(kind: K): Effect.Effect<Option.Option<Checkpoint<K>>, never, TaskContext> =>
-  Effect.gen(function*() {
-    const context = yield* TaskContext
-    const last = yield* context.lastCheckpoint
-    if (Option.isNone(last)) return Option.none()
-    return Exit.getSuccess(codec.forKind(kind).decodeCheckpoint(last.value)) as Option.Option<Checkpoint<K>>
-  })
+export const loadCheckpoint = <K extends Any>(
+  kind: K
+): Effect.Effect<Option.Option<Checkpoint<K>>, never, TaskContext.TaskContext> =>
+  Effect.flatMap(context(kind), (typed) => typed.lastCheckpoint)
 
-/** The function that runs a task of kind `K`. `TaskContext` is provided by the supervisor. */
-export type Handler<K extends Any, R> = (payload: Payload<K>) => Effect.Effect<Success<K>, Error<K>, R>
+/**
+ * The function that runs a task of kind `K`: it gets the payload and the
+ * task's context typed by `K`. The untyped `TaskContext` service is provided
+ * as well, for code deeper in the call.
+ */
+export type Handler<K extends Any, R> = (
+  payload: Payload<K>,
+  context: Context<K>
+) => Effect.Effect<Success<K>, Error<K>, R>
 
 /**
  * Registers the handler of a kind with the supervisor. The layer requires the
@@ -137,9 +144,9 @@ export type Handler<K extends Any, R> = (payload: Payload<K>) => Effect.Effect<S
 export const implement = <K extends Any, R>(
   kind: K,
   handler: Handler<K, R>
-): Layer.Layer<never, never, Tasks | Exclude<R, TaskContext>> =>
+): Layer.Layer<never, never, Tasks | Exclude<R, TaskContext.TaskContext>> =>
   Layer.effectDiscard(Effect.gen(function*() {
     const tasks = yield* Tasks
-    const context = yield* Effect.context<Exclude<R, TaskContext>>()
-    yield* tasks.register(kind, handler, context)
+    const services = yield* Effect.context<Exclude<R, TaskContext.TaskContext>>()
+    yield* tasks.register(kind, handler, services)
   }))

@@ -1,7 +1,11 @@
 /**
  * What a running handler sees of its own task: its id and attempt, and the
  * means to report progress, prove it is alive, and save a checkpoint that a
- * resumed run starts from. Provided by the supervisor to every handler.
+ * resumed run starts from. The supervisor passes every handler its context
+ * typed by the handler's kind (`Typed`: checkpoints and progress details in
+ * the kind's own types, encoded with its Schemas) and also provides the
+ * untyped `TaskContext` service, for code deeper in the call that only needs
+ * the id, progress or a heartbeat.
  *
  * @since 0.1.0
  */
@@ -33,3 +37,36 @@ export class TaskContext extends Context.Service<TaskContext, {
 
 /** The untyped service a handler finds as `TaskContext` (checkpoints and details as JSON). */
 export type Untyped = TaskContext["Service"]
+
+/**
+ * The context a handler of a kind gets as its second argument, typed by the
+ * kind: `Checkpoint` and `Detail` are the types of its checkpoint and detail
+ * Schemas.
+ */
+export interface Typed<Checkpoint, Detail> {
+  /** The task's id. */
+  readonly taskId: string
+  /** 1 for the first run; grows with retries and with resumes after a restart. */
+  readonly attempt: number
+  /**
+   * Reports progress (percent clamped to 0–100), an optional message and an
+   * optional detail, encoded with the kind's detail Schema. What is not given
+   * keeps its last value. Counts as a heartbeat.
+   */
+  progress(percent: number, message?: string, detail?: Detail): Effect.Effect<void>
+  /** Tells the watchdog the task is alive. */
+  readonly heartbeat: Effect.Effect<void>
+  /**
+   * Saves a checkpoint, encoded with the kind's checkpoint Schema, durably
+   * with the task's record. A task resumed after a restart or retried after a
+   * failure sees it as `lastCheckpoint`. If the store cannot write it, or it
+   * does not encode, the task fails with a defect.
+   */
+  checkpoint(state: Checkpoint): Effect.Effect<void>
+  /**
+   * The last checkpoint saved by an earlier attempt or by this one, decoded
+   * with the kind's checkpoint Schema. A stored checkpoint that no longer
+   * decodes (the Schema changed) reads as none, so the task starts over.
+   */
+  readonly lastCheckpoint: Effect.Effect<Option.Option<Checkpoint>>
+}

@@ -68,7 +68,7 @@ export class Tasks extends Context.Service<Tasks, {
   /** Registers the handler of a kind (use `Task.implement`); tasks of the kind recovered from the store start now. */
   register<R>(
     kind: Task.Any,
-    handler: (payload: any) => Effect.Effect<unknown, unknown, R>,
+    handler: (payload: any, context: any) => Effect.Effect<unknown, unknown, R>,
     context: Context.Context<Exclude<R, TaskContext>>
   ): Effect.Effect<void>
   /** The registered kinds. */

@@ -139,3 +139,48 @@ describe("restart recovery", () => {
       yield* Scope.close(second.scope, Exit.void)
     }))
 })
+
+/** A scan over bigint blocks: its checkpoint and progress detail hold bigints, stored as decimal strings. */
+const Scan = Task.define("scan", {
+  payload: Schema.Struct({ to: Schema.BigInt }),
+  success: Schema.BigInt,
+  checkpoint: Schema.Struct({ next: Schema.BigInt }),
+  detail: Schema.Struct({ at: Schema.BigInt }),
+  policy: { onRestart: "resume" }
+})
+
+describe("the typed handler context", () => {
+  it.effect("a handler's context saves, reads and reports in its kind's types, stored as JSON, across a restart", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.makeMemory
+      const seen = yield* Ref.make<ReadonlyArray<string>>([])
+      const ScanLive = Task.implement(Scan, ({ to }, context) =>
+        Effect.gen(function*() {
+          const last = yield* context.lastCheckpoint
+          let next = Option.isSome(last) ? last.value.next : 0n
+          yield* Ref.update(seen, (s) => [...s, `attempt ${context.attempt} from ${typeof next} ${next}`])
+          while (next < to) {
+            yield* Effect.sleep("1 second")
+            next += 1n
+            yield* context.checkpoint({ next })
+            yield* context.progress(Number((next * 100n) / to), undefined, { at: next })
+          }
+          return next
+        }))
+      const first = yield* startOn(store, ScanLive, { shutdownGracePeriod: 0 })
+      const handle = yield* first.tasks.submit(Scan, { to: 5n })
+      yield* settle
+      yield* TestClock.adjust("3 seconds")
+      const stored = Option.getOrThrow(yield* store.get(handle.id))
+      assert.deepStrictEqual(stored.checkpoint, { next: "3" })
+      assert.deepStrictEqual(stored.detail, { at: "3" })
+      yield* Scope.close(first.scope, Exit.void)
+
+      const second = yield* startOn(store, ScanLive)
+      yield* settle
+      yield* TestClock.adjust("2 seconds")
+      assert.deepStrictEqual(yield* (yield* second.tasks.handle(handle.id, Scan)).await, Exit.succeed(5n))
+      assert.deepStrictEqual(yield* Ref.get(seen), ["attempt 1 from bigint 0", "attempt 2 from bigint 3"])
+      yield* Scope.close(second.scope, Exit.void)
+    }))
+})

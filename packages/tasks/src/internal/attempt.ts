@@ -9,7 +9,7 @@
 import { Context, Duration, Effect, Exit, Schedule, type Scope } from "effect"
 import { TaskAborted } from "../TaskError.ts"
 import { TaskContext } from "../TaskContext.ts"
-import { LiveTaskContext, type Shared } from "./context.ts"
+import { KindTaskContext, LiveTaskContext, type Shared } from "./context.ts"
 import type { Entry } from "./entry.ts"
 import { ending } from "./stop.ts"
 
@@ -35,7 +35,7 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
   const { store, now, publisher } = shared
 
   /** One attempt: mark running, write it, run the handler under the kind's timeout. */
-  const attemptOnce = (entry: Entry, retry: boolean): Effect.Effect<unknown, unknown> =>
+  const attemptOnce = (entry: Entry, typed: KindTaskContext, retry: boolean): Effect.Effect<unknown, unknown> =>
     Effect.suspend(() => {
       const { kind, handler } = entry.registered
       const policy = kind.policy
@@ -43,7 +43,7 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
       const info = entry.markRunning(now(), retry)
       publisher.publish(entry, "Started")
       // Each attempt gets a scope of its own: a handler's finalizers run when the attempt ends.
-      let effect = Effect.scoped(handler(entry.payload, undefined) as Effect.Effect<unknown, unknown, Scope.Scope>)
+      let effect = Effect.scoped(handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>)
       if (policy.timeoutMillis !== undefined) {
         const timeoutMillis = policy.timeoutMillis
         effect = Effect.timeoutOrElse(effect, {
@@ -64,15 +64,15 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
       return Effect.andThen(Effect.orDie(store.update(info)), effect)
     })
 
-  const attempts = (entry: Entry): Effect.Effect<unknown, unknown> => {
+  const attempts = (entry: Entry, typed: KindTaskContext): Effect.Effect<unknown, unknown> => {
     const retry = entry.registered.kind.policy.retry
-    if (retry === undefined) return attemptOnce(entry, false)
+    if (retry === undefined) return attemptOnce(entry, typed, false)
     let first = true
     const doNotRetry = retry.doNotRetry ?? []
     return Effect.suspend(() => {
       const isRetry = !first
       first = false
-      return attemptOnce(entry, isRetry)
+      return attemptOnce(entry, typed, isRetry)
     }).pipe(
       Effect.onError(() =>
         Effect.sync(() => {
@@ -106,15 +106,16 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
       })
     })
 
-  const run = (entry: Entry): Effect.Effect<void> =>
+  const run = (entry: Entry, typed: KindTaskContext): Effect.Effect<void> =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.exit(restore(attempts(entry))), (exit) => finish(entry, exit))
+      Effect.flatMap(Effect.exit(restore(attempts(entry, typed))), (exit) => finish(entry, exit))
     )
 
   return {
     start: (entry) => {
-      const context = Context.add(entry.registered.context, TaskContext, new LiveTaskContext(entry, shared))
-      entry.fiber = Effect.runForkWith(context)(run(entry))
+      const live = new LiveTaskContext(entry, shared)
+      const context = Context.add(entry.registered.context, TaskContext, live)
+      entry.fiber = Effect.runForkWith(context)(run(entry, new KindTaskContext(live, entry.registered.codec)))
     }
   }
 }

@@ -1,11 +1,13 @@
 /**
  * The `TaskContext` of one running task: a small object whose methods change
  * the task's record through its `Entry`, publish the change and write it to
- * the store (progress may be coalesced by the store; a checkpoint is durable).
+ * the store (progress may be coalesced by the store; a checkpoint is durable);
+ * and the same context typed by the task's kind, as its handler gets it.
  */
-import { Effect, Option } from "effect"
+import { Effect, Exit, Option } from "effect"
 import type * as TaskContext from "../TaskContext.ts"
 import type { TaskStore } from "../TaskStore.ts"
+import type { KindCodec } from "./codec.ts"
 import type { Entry } from "./entry.ts"
 import type { Publisher } from "./publisher.ts"
 
@@ -45,5 +47,39 @@ export class LiveTaskContext implements TaskContext.Untyped {
   }
   get lastCheckpoint(): Effect.Effect<Option.Option<unknown>> {
     return Effect.sync(() => Option.fromNullishOr(this.entry.info.checkpoint))
+  }
+}
+
+/** A task's context typed by its kind: checkpoints and details go through the kind's Schemas, the rest through `untyped`. */
+export class KindTaskContext implements TaskContext.Typed<unknown, unknown> {
+  readonly untyped: TaskContext.Untyped
+  readonly codec: KindCodec
+  constructor(untyped: TaskContext.Untyped, codec: KindCodec) {
+    this.untyped = untyped
+    this.codec = codec
+  }
+  get taskId() {
+    return this.untyped.taskId
+  }
+  get attempt() {
+    return this.untyped.attempt
+  }
+  progress(percent: number, message?: string, detail?: unknown): Effect.Effect<void> {
+    if (detail === undefined) return this.untyped.progress(percent, message)
+    return Effect.suspend(() =>
+      Effect.flatMap(Effect.orDie(this.codec.encodeDetail(detail)), (encoded) => this.untyped.progress(percent, message, encoded))
+    )
+  }
+  get heartbeat(): Effect.Effect<void> {
+    return this.untyped.heartbeat
+  }
+  checkpoint(state: unknown): Effect.Effect<void> {
+    return Effect.suspend(() =>
+      Effect.flatMap(Effect.orDie(this.codec.encodeCheckpoint(state)), (encoded) => this.untyped.checkpoint(encoded))
+    )
+  }
+  get lastCheckpoint(): Effect.Effect<Option.Option<unknown>> {
+    return Effect.map(this.untyped.lastCheckpoint, (stored) =>
+      Option.isNone(stored) ? stored : Exit.getSuccess(this.codec.decodeCheckpoint(stored.value)))
   }
 }

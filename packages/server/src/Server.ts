@@ -104,12 +104,13 @@ export const layerChains = (
  */
 export const layerTasks = (
   settings: ServerSettings
-): Layer.Layer<Tasks.Tasks | TaskStore.TaskStore, Exclude<StartError, HttpServerError.ServeError>> => {
-  const supervisor = Tasks.layer(settings.tasks)
+): Layer.Layer<Tasks.Tasks | TaskStore.TaskStore | TaskLog.TaskLog, Exclude<StartError, HttpServerError.ServeError>> => {
+  // The task log is built before the kinds register, so it hears of the tasks their registration recovers.
+  const supervisor = TaskLog.layer.pipe(Layer.provideMerge(Tasks.layer(settings.tasks)))
   const kinds = Option.match(layerChains(settings), {
-    onNone: () => Layer.merge(DemoTasks.layer, TaskLog.layer).pipe(Layer.provideMerge(supervisor)),
+    onNone: () => DemoTasks.layer.pipe(Layer.provideMerge(supervisor)),
     onSome: (chains) =>
-      Layer.mergeAll(DemoTasks.layer, ChainTasks.layer, TaskLog.layer).pipe(
+      Layer.mergeAll(DemoTasks.layer, ChainTasks.layer).pipe(
         Layer.provideMerge(supervisor),
         Layer.provideMerge(chains)
       )
@@ -175,10 +176,13 @@ export const layer: Layer.Layer<
 > = Layer.effectContext(Effect.gen(function*() {
   const settings = yield* ServerConfig
   const tasksScope = yield* Scope.make()
-  const drain = (exit: Exit.Exit<unknown, unknown>) => Scope.close(tasksScope, exit)
+  let logDrained: Effect.Effect<void> = Effect.void
+  // The supervisor's shutdown, then the last lines of the task log (the outcomes the shutdown caused).
+  const drain = (exit: Exit.Exit<unknown, unknown>) => Effect.andThen(Scope.close(tasksScope, exit), Effect.suspend(() => logDrained))
   // Closes the supervisor's scope should building the HTTP server fail (a no-op once closed).
   yield* Effect.addFinalizer(drain)
   const tasks = yield* Layer.buildWithScope(layerTasks(settings), tasksScope)
+  logDrained = Context.get(tasks, TaskLog.TaskLog).drained
   // The one feed every event stream and watch reads. It outlives the supervisor's drain, whose final
   // records it still carries, and ends its streams when the supervisor's events end.
   const feed = yield* Layer.build(

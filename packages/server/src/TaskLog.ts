@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Stream } from "effect"
+import { Context, Effect, Fiber, Layer, Stream } from "effect"
 import type { TaskEvent } from "@chainjobs/tasks"
 import { Tasks } from "@chainjobs/tasks"
 
@@ -27,7 +27,26 @@ export const logEvent = (event: TaskEvent.TaskEvent): Effect.Effect<void> => {
   return (info.status === "failed" ? Effect.logWarning(line) : Effect.logInfo(line)).pipe(Effect.annotateLogs(outcome))
 }
 
-/** Logs every task's submission and outcome while the layer lives. */
-export const layer: Layer.Layer<never, never, Tasks.Tasks> = Layer.effectDiscard(
-  Tasks.Tasks.use((tasks) => Effect.forkScoped(Stream.runForEach(tasks.events, logEvent)))
+/** The task log: the fiber writing it, which ends once the supervisor's event stream has ended and been written. */
+export class TaskLog extends Context.Service<TaskLog, {
+  /** Waits until every event up to the end of the supervisor's stream (its shutdown included) is logged. */
+  readonly drained: Effect.Effect<void>
+}>()("@chainjobs/server/TaskLog") {}
+
+/**
+ * Logs every task's submission and outcome, from the moment the layer is
+ * built until the supervisor's event stream ends. The stream ends only after
+ * the supervisor's shutdown, so the outcomes a shutdown causes (interrupted
+ * tasks) are logged too, though this layer's own scope closes first: the
+ * logging fiber is not bound to it (await `drained` after the shutdown), and
+ * it subscribes before the layer is built, so no event between the two is
+ * missed.
+ */
+export const layer: Layer.Layer<TaskLog, never, Tasks.Tasks> = Layer.effect(
+  TaskLog,
+  Tasks.Tasks.use((tasks) =>
+    Effect.map(
+      Effect.forkDetach(Stream.runForEach(tasks.events, logEvent), { startImmediately: true }),
+      (fiber) => TaskLog.of({ drained: Effect.asVoid(Fiber.await(fiber)) })
+    ))
 )

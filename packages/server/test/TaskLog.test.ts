@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger } from "effect"
-import type { TaskEvent, TaskInfo } from "@chainjobs/tasks"
+import { Context, Effect, Exit, Layer, Logger, Schema, Scope, Stream } from "effect"
+import { Task, type TaskEvent, type TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
+import * as TaskLog from "../src/TaskLog.ts"
 import { logEvent } from "../src/TaskLog.ts"
 
 const pending: TaskInfo.TaskInfo = {
@@ -42,5 +43,69 @@ describe("TaskLog", () => {
       assert.deepStrictEqual(entries[2].annotations, {
         taskId: "t-2", kind: "demo-scan", owner: "alice", attempt: 1, reason: "timeout", error: "timed out after 1s", durationMillis: 1000
       })
+    }))
+})
+
+/** Runs forever; a shutdown interrupts it (its kind does not resume). */
+const Endless = Task.define("endless", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Void })
+const EndlessLive = Task.implement(Endless, () => Effect.never)
+
+/** Starts a supervisor with the task log on `store`, in a scope of its own that the caller closes (a shutdown). */
+const startOn = (store: TaskStore.TaskStore["Service"]) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(
+      EndlessLive.pipe(
+        // The log is built before the kinds register, so it hears of the tasks their registration recovers.
+        Layer.provideMerge(TaskLog.layer),
+        Layer.provideMerge(Tasks.layer({ shutdownGracePeriod: 0 })),
+        Layer.provide(Layer.succeed(TaskStore.TaskStore, store))
+      ),
+      scope
+    )
+    const log = Context.get(context, TaskLog.TaskLog)
+    /** Shuts the supervisor down and waits until the log has written everything. */
+    const shutdown = Effect.andThen(Scope.close(scope, Exit.void), log.drained)
+    return { tasks: Context.get(context, Tasks.Tasks), shutdown }
+  })
+
+/** The messages of the captured entries about task `id`. */
+const linesOf = (entries: ReadonlyArray<{ readonly message: unknown; readonly annotations: Record<string, unknown> }>, id: string) =>
+  entries.filter((entry) => entry.annotations.taskId === id).map((entry) => String(entry.message))
+
+describe("TaskLog with a supervisor", () => {
+  it.live("a shutdown logs each task it interrupts once, whoever caused it", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.makeMemory
+      const entries = yield* logsOf(Effect.gen(function*() {
+        const { shutdown, tasks } = yield* startOn(store)
+        const handles = yield* Effect.forEach([1, 2, 3], (n) => tasks.submit(Endless, { n }))
+        for (const handle of handles) {
+          yield* Stream.runHead(Stream.filter(handle.events, (info) => info.status === "running"))
+        }
+        yield* shutdown
+        return handles.map((handle) => handle.id)
+      }).pipe(Effect.map((ids) => ids)))
+      const ids = [...new Set(entries.map((entry) => entry.annotations.taskId as string))]
+      assert.strictEqual(ids.length, 3)
+      for (const id of ids) assert.deepStrictEqual(linesOf(entries, id), ["task submitted", "task interrupted"])
+    }))
+
+  it.live("a recovered task that is lost is logged as failed, and a recovered pending one is not submitted again", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.makeMemory
+      const base = { ...pending, kind: "endless", payload: { n: 1 }, owner: null }
+      yield* store.insert({ ...base, id: "01a00000-0000-7000-8000-000000000001", status: "running", startedAt: 1100, heartbeatAt: 1100 })
+      yield* store.insert({ ...base, id: "01a00000-0000-7000-8000-000000000002" })
+      const entries = yield* logsOf(Effect.gen(function*() {
+        const { shutdown, tasks } = yield* startOn(store)
+        const recovered = yield* tasks.handle("01a00000-0000-7000-8000-000000000002")
+        yield* Stream.runHead(Stream.filter(recovered.events, (info) => info.status === "running"))
+        yield* shutdown
+      }))
+      assert.deepStrictEqual(linesOf(entries, "01a00000-0000-7000-8000-000000000001"), ["task failed"])
+      const lost = entries.find((entry) => entry.annotations.taskId === "01a00000-0000-7000-8000-000000000001")!
+      assert.strictEqual(lost.annotations.reason, "lost")
+      assert.deepStrictEqual(linesOf(entries, "01a00000-0000-7000-8000-000000000002"), ["task interrupted"])
     }))
 })

@@ -430,7 +430,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
             lifecycle.recover(store, now(), registered, info, (entry) => {
               hold(entry)
               enqueue(entry, undefined)
-            }),
+            }, (record) => publisher.announce(record, "Finished")),
           { discard: true }
         ).pipe(
           Effect.catchCause((cause) => Effect.logError("chainjobs: recovering tasks of kind", kind.name, "failed", cause))

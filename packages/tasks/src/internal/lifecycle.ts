@@ -56,22 +56,25 @@ export class Dormant {
  * Takes back a record a dead process left unfinished: a pending one waits
  * again; a running one waits as its next attempt (resumed from its
  * checkpoint) if its kind resumes, else it fails as `lost`, as does a record
- * whose payload no longer decodes. `admit` holds and queues the new entry.
+ * whose payload no longer decodes. `admit` holds and queues the new entry;
+ * `finished` is told of a record that ended as `lost` once it is stored.
  */
 export const recover = (
   store: TaskStore["Service"],
   at: number,
   registered: Registered,
   info: TaskInfo,
-  admit: (entry: Entry) => void
+  admit: (entry: Entry) => void,
+  finished: (info: TaskInfo) => void
 ): Effect.Effect<void, TaskStoreError> => {
   const kind = registered.kind
+  const fail = (record: TaskInfo) => Effect.map(store.update(record), () => finished(record))
   const payload = registered.codec.decodePayload(info.payload)
   if (Exit.isFailure(payload)) {
-    return store.update(lost(info, kind, `the stored payload no longer decodes: ${Cause.pretty(payload.cause)}`, at))
+    return fail(lost(info, kind, `the stored payload no longer decodes: ${Cause.pretty(payload.cause)}`, at))
   }
   if (info.status === "running" && kind.policy.onRestart === "fail") {
-    return store.update(lost(info, kind, "the process running the task stopped before it finished", at))
+    return fail(lost(info, kind, "the process running the task stopped before it finished", at))
   }
   const record = resumed(info)
   const entry = new Entry(record, registered, payload.value)

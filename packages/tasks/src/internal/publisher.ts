@@ -25,6 +25,14 @@ export class Publisher {
     for (const queue of this.eventQueues) Queue.offerUnsafe(queue, event)
   }
 
+  /** Tells the all-task streams of a record no entry stands for (a task recovery found lost), and its event `tag`. */
+  announce(info: TaskInfo, tag: Tag): void {
+    for (const queue of this.changeQueues) Queue.offerUnsafe(queue, info)
+    if (this.eventQueues.size === 0) return
+    const event = { _tag: tag, info } as TaskEvent
+    for (const queue of this.eventQueues) Queue.offerUnsafe(queue, event)
+  }
+
   /** Every change of every task, as its record, from now until `close`. */
   readonly changes: Stream.Stream<TaskInfo> = Stream.callback<TaskInfo>((queue) => this.follow(this.changeQueues, queue))
 

@@ -1,0 +1,188 @@
+/**
+ * Watchers and balances over HTTP, as a schema-first `HttpApi` under
+ * `/api/watch`: list, add, read, pause, resume, change the accounts of and
+ * remove watchers, read their lag and their item audit, and read balances
+ * (cached, or from the chain with `maxAgeMillis` or `verify=true`). A
+ * `WatchError` answers by its reason: `UnknownWatcher` 404, `Invalid` 400
+ * (nothing was changed), a failure of the chain or the database 503.
+ *
+ * `layer` serves it (and its OpenAPI document at `/api/watch/openapi.json`)
+ * on the `HttpRouter` it is given, over the `Watchers` and `BalanceCache`
+ * provided. It has no authentication of its own: serve it only where the
+ * callers are trusted, or behind the service's access rules.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Schema } from "effect"
+import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
+import { BalanceCache } from "./BalanceCache.ts"
+import type { WatchError } from "./WatchError.ts"
+import * as WatchItem from "./WatchItem.ts"
+import { ItemStatus } from "./WatchStore.ts"
+import { ContractSpec, Watchers, WatcherSpec } from "./Watchers.ts"
+
+/** No watcher of that name exists. */
+export class WatcherNotFound extends Schema.TaggedError<WatcherNotFound>("@chainjobs/watch/WatcherNotFound")(
+  "WatcherNotFound",
+  { watcher: Schema.String, message: Schema.String },
+  { httpApiStatus: 404 }
+) {}
+
+/** The request was refused; nothing was changed. */
+export class InvalidWatchRequest extends Schema.TaggedError<InvalidWatchRequest>("@chainjobs/watch/InvalidWatchRequest")(
+  "InvalidWatchRequest",
+  { message: Schema.String },
+  { httpApiStatus: 400 }
+) {}
+
+/** The chain or the database failed (or the chain reorganized deeper than the confirmation depth). */
+export class WatchUnavailable extends Schema.TaggedError<WatchUnavailable>("@chainjobs/watch/WatchUnavailable")(
+  "WatchUnavailable",
+  { reason: Schema.String, message: Schema.String },
+  { httpApiStatus: 503 }
+) {}
+
+const errors = [WatcherNotFound, InvalidWatchRequest, WatchUnavailable] as const
+
+/** A `WatchError` as the HTTP error of its reason. */
+const answer = <A, R>(effect: Effect.Effect<A, WatchError, R>) =>
+  Effect.mapError(effect, (error) => {
+    switch (error.reason._tag) {
+      case "UnknownWatcher":
+        return new WatcherNotFound({ watcher: error.reason.watcher, message: error.message })
+      case "Invalid":
+        return new InvalidWatchRequest({ message: error.message })
+      default:
+        return new WatchUnavailable({ reason: error.reason._tag, message: error.message })
+    }
+  })
+
+/** An account set, effective from its block on. */
+export const AccountSet = Schema.Struct({ fromBlock: Schema.Int, accounts: Schema.Array(Schema.String) })
+
+/** A watcher as it stands. */
+export const WatcherInfo = Schema.Struct({
+  name: Schema.String,
+  chain: Schema.String,
+  processor: Schema.String,
+  confirmations: Schema.Int,
+  startBlock: Schema.Int,
+  status: Schema.Literals(["active", "paused"]),
+  contracts: Schema.Array(ContractSpec),
+  accountSets: Schema.Array(AccountSet),
+  confirmedBlock: Schema.Int
+})
+
+/** How far behind a watcher is. */
+export const Lag = Schema.Struct({
+  watcher: Schema.String,
+  head: Schema.NullOr(Schema.Int),
+  confirmed: Schema.Int,
+  processed: Schema.Int,
+  reorgs: Schema.Int,
+  lastError: Schema.NullOr(Schema.String)
+})
+
+/** One row of a watcher's item audit. */
+export const ItemRow = Schema.Struct({
+  id: Schema.String,
+  item: WatchItem.WatchItem,
+  status: ItemStatus,
+  taskId: Schema.NullOr(Schema.String),
+  outcome: Schema.Unknown,
+  error: Schema.NullOr(Schema.String),
+  detectedAt: Schema.Number,
+  finishedAt: Schema.NullOr(Schema.Number)
+})
+
+/** A balance; amounts are decimal strings of the asset's smallest unit. */
+export const Balance = Schema.Struct({
+  chain: Schema.String,
+  account: Schema.String,
+  asset: Schema.String,
+  amount: Schema.String,
+  pendingIn: Schema.String,
+  pendingOut: Schema.String,
+  checkedAt: Schema.Number,
+  ageMillis: Schema.Number,
+  stale: Schema.Boolean,
+  fromChain: Schema.Boolean
+})
+
+const Name = { name: Schema.String }
+
+/** The watch endpoints, under `/api/watch`. */
+export class WatchGroup extends HttpApiGroup.make("watch")
+  .add(
+    HttpApiEndpoint.get("list", "/watchers", { success: Schema.Array(WatcherInfo), error: errors }),
+    HttpApiEndpoint.post("add", "/watchers", {
+      payload: WatcherSpec,
+      success: WatcherInfo.pipe(HttpApiSchema.status(201)),
+      error: errors
+    }).annotate(OpenApi.Description, "Adds a watcher (started unless `paused`)."),
+    HttpApiEndpoint.get("get", "/watchers/:name", { params: Name, success: WatcherInfo, error: errors }),
+    HttpApiEndpoint.get("lag", "/watchers/:name/lag", { params: Name, success: Lag, error: errors })
+      .annotate(OpenApi.Description, "The head seen last, the confirmed and the processed cursor."),
+    HttpApiEndpoint.get("items", "/watchers/:name/items", { params: Name, success: Schema.Array(ItemRow), error: errors })
+      .annotate(OpenApi.Description, "Every item the watcher detected, in chain order, with its processing outcome."),
+    HttpApiEndpoint.post("pause", "/watchers/:name/pause", { params: Name, success: HttpApiSchema.NoContent, error: errors }),
+    HttpApiEndpoint.post("resume", "/watchers/:name/resume", { params: Name, success: HttpApiSchema.NoContent, error: errors }),
+    HttpApiEndpoint.put("accounts", "/watchers/:name/accounts", {
+      params: Name,
+      payload: Schema.Struct({ accounts: Schema.Array(Schema.String), fromBlock: Schema.optionalKey(Schema.Int) }),
+      success: Schema.Struct({ fromBlock: Schema.Int }),
+      error: errors
+    }).annotate(OpenApi.Description, "Replaces the account set from `fromBlock` on (default: the block after the confirmed cursor)."),
+    HttpApiEndpoint.delete("remove", "/watchers/:name", { params: Name, success: HttpApiSchema.NoContent, error: errors }),
+    HttpApiEndpoint.get("balance", "/balances/:chain/:account/:asset", {
+      params: { chain: Schema.String, account: Schema.String, asset: Schema.String },
+      query: {
+        maxAgeMillis: Schema.optional(Schema.NumberFromString.check(Schema.isGreaterThanOrEqualTo(0))),
+        verify: Schema.optional(Schema.Literals(["true", "false"]))
+      },
+      success: Balance,
+      error: errors
+    }).annotate(OpenApi.Description, "A balance: cached with its age, or read from the chain when older than `maxAgeMillis` or `verify=true`.")
+  )
+  .prefix("/api/watch")
+  .annotateMerge(OpenApi.annotations({ title: "Watch", description: "Chain watchers and cached balances." }))
+{}
+
+/** The API of this module alone. */
+export class WatchApi extends HttpApi.make("chainjobs-watch").add(WatchGroup) {}
+
+/** The handlers, over the `Watchers` and `BalanceCache` provided. */
+export const layerHandlers = HttpApiBuilder.group(WatchApi, "watch", Effect.fnUntraced(function*(handlers) {
+  const watchers = yield* Watchers
+  const balances = yield* BalanceCache
+  return handlers.handleAll({
+    list: () => answer(watchers.list),
+    add: ({ payload }) => answer(watchers.add(payload)),
+    get: ({ params }) => answer(watchers.get(params.name)),
+    lag: ({ params }) => answer(watchers.lag(params.name)),
+    items: ({ params }) => answer(watchers.items(params.name)),
+    pause: ({ params }) => answer(watchers.pause(params.name)),
+    resume: ({ params }) => answer(watchers.resume(params.name)),
+    accounts: ({ params, payload }) =>
+      answer(Effect.map(
+        watchers.setAccounts(params.name, payload.accounts, payload.fromBlock === undefined ? {} : { fromBlock: payload.fromBlock }),
+        (fromBlock) => ({ fromBlock })
+      )),
+    remove: ({ params }) => answer(watchers.remove(params.name)),
+    balance: ({ params, query }) =>
+      answer(balances.read(params.chain, params.account, params.asset, {
+        maxAgeMillis: query.maxAgeMillis,
+        verify: query.verify === "true"
+      })).pipe(Effect.map((balance) => ({
+        ...balance,
+        amount: balance.amount.toString(),
+        pendingIn: balance.pendingIn.toString(),
+        pendingOut: balance.pendingOut.toString()
+      })))
+  })
+}))
+
+/** The API's routes and its OpenAPI document at `/api/watch/openapi.json`. */
+export const layer = HttpApiBuilder.layer(WatchApi, { openapiPath: "/api/watch/openapi.json" }).pipe(
+  Layer.provide(layerHandlers)
+)

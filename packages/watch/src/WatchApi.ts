@@ -17,9 +17,8 @@ import { Effect, Layer, Schema } from "effect"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { BalanceCache } from "./BalanceCache.ts"
 import type { WatchError } from "./WatchError.ts"
-import * as WatchItem from "./WatchItem.ts"
-import { ItemStatus } from "./WatchStore.ts"
-import { ContractSpec, Watchers, WatcherSpec } from "./Watchers.ts"
+import { ItemRow } from "./WatchStore.ts"
+import { Lag, WatcherInfo, Watchers, WatcherSpec } from "./Watchers.ts"
 
 /** No watcher of that name exists. */
 export class WatcherNotFound extends Schema.TaggedError<WatcherNotFound>("@chainjobs/watch/WatcherNotFound")(
@@ -56,44 +55,6 @@ const answer = <A, R>(effect: Effect.Effect<A, WatchError, R>) =>
         return new WatchUnavailable({ reason: error.reason._tag, message: error.message })
     }
   })
-
-/** An account set, effective from its block on. */
-export const AccountSet = Schema.Struct({ fromBlock: Schema.Int, accounts: Schema.Array(Schema.String) })
-
-/** A watcher as it stands. */
-export const WatcherInfo = Schema.Struct({
-  name: Schema.String,
-  chain: Schema.String,
-  processor: Schema.String,
-  confirmations: Schema.Int,
-  startBlock: Schema.Int,
-  status: Schema.Literals(["active", "paused"]),
-  contracts: Schema.Array(ContractSpec),
-  accountSets: Schema.Array(AccountSet),
-  confirmedBlock: Schema.Int
-})
-
-/** How far behind a watcher is. */
-export const Lag = Schema.Struct({
-  watcher: Schema.String,
-  head: Schema.NullOr(Schema.Int),
-  confirmed: Schema.Int,
-  processed: Schema.Int,
-  reorgs: Schema.Int,
-  lastError: Schema.NullOr(Schema.String)
-})
-
-/** One row of a watcher's item audit. */
-export const ItemRow = Schema.Struct({
-  id: Schema.String,
-  item: WatchItem.WatchItem,
-  status: ItemStatus,
-  taskId: Schema.NullOr(Schema.String),
-  outcome: Schema.Unknown,
-  error: Schema.NullOr(Schema.String),
-  detectedAt: Schema.Number,
-  finishedAt: Schema.NullOr(Schema.Number)
-})
 
 /** A balance; amounts are decimal strings of the asset's smallest unit. */
 export const Balance = Schema.Struct({

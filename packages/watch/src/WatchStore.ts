@@ -51,24 +51,26 @@ export interface WatcherRow {
 }
 
 /** A monitored account set, effective from `fromBlock` until the next set's. */
-export interface AccountSet {
-  readonly fromBlock: number
-  readonly accounts: ReadonlyArray<string>
-}
+export const AccountSet = Schema.Struct({ fromBlock: Schema.Int, accounts: Schema.Array(Schema.String) })
+/** @see AccountSet */
+export type AccountSet = typeof AccountSet.Type
 
 /** One row of the audit table. */
-export interface ItemRow {
-  readonly id: string
-  readonly item: WatchItem.WatchItem
-  readonly status: ItemStatus
-  readonly taskId: string | null
+export const ItemRow = Schema.Struct({
+  /** The item's identity (`WatchItem.id`). */
+  id: Schema.String,
+  item: WatchItem.WatchItem,
+  status: ItemStatus,
+  taskId: Schema.NullOr(Schema.String),
   /** The processing task's result (JSON), once processed. */
-  readonly outcome: unknown
+  outcome: Schema.Unknown,
   /** Why processing failed, once failed. */
-  readonly error: string | null
-  readonly detectedAt: number
-  readonly finishedAt: number | null
-}
+  error: Schema.NullOr(Schema.String),
+  detectedAt: Schema.Number,
+  finishedAt: Schema.NullOr(Schema.Number)
+})
+/** @see ItemRow */
+export type ItemRow = typeof ItemRow.Type
 
 const createTables = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient

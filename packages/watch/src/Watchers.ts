@@ -66,25 +66,38 @@ export const WatcherSpec = Schema.Struct({
 /** @see WatcherSpec */
 export type WatcherSpec = typeof WatcherSpec.Type
 
-/** A watcher as it stands: its stored definition and cursor, and its account sets, each from its block on. */
-export interface WatcherInfo extends Omit<WatchStore.WatcherRow, "confirmedHash" | "createdAt"> {
-  readonly accountSets: ReadonlyArray<WatchStore.AccountSet>
-}
+/** A watcher as it stands: its definition (defaults filled in), state and confirmed cursor, and its account sets, each from its block on. */
+export const WatcherInfo = Schema.Struct({
+  name: Schema.String,
+  chain: Schema.String,
+  processor: Schema.String,
+  confirmations: Schema.Int,
+  startBlock: Schema.Int,
+  status: Schema.Literals(["active", "paused"]),
+  contracts: Schema.Array(ContractSpec),
+  accountSets: Schema.Array(WatchStore.AccountSet),
+  /** The last block whose items are recorded. */
+  confirmedBlock: Schema.Int
+})
+/** @see WatcherInfo */
+export type WatcherInfo = typeof WatcherInfo.Type
 
 /** How far behind a watcher is. */
-export interface Lag {
-  readonly watcher: string
+export const Lag = Schema.Struct({
+  watcher: Schema.String,
   /** The head the watcher saw last (null before its first tick). */
-  readonly head: number | null
+  head: Schema.NullOr(Schema.Int),
   /** The last block whose items are recorded. */
-  readonly confirmed: number
+  confirmed: Schema.Int,
   /** The last block whose items are all processed (or failed). */
-  readonly processed: number
+  processed: Schema.Int,
   /** Reorganizations of unconfirmed blocks seen since start. */
-  readonly reorgs: number
+  reorgs: Schema.Int,
   /** The failure of the last tick, if it failed. */
-  readonly lastError: string | null
-}
+  lastError: Schema.NullOr(Schema.String)
+})
+/** @see Lag */
+export type Lag = typeof Lag.Type
 
 /** Settings of the watchers. */
 export interface WatchersConfig {

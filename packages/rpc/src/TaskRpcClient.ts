@@ -18,7 +18,7 @@
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { Context, Duration, Effect, Exit, Layer, Schedule, Stream } from "effect"
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
-import { Task, type TaskAccess, TaskError, type TaskFeed, type TaskInfo, type TaskPolicy, type TaskQuery } from "@chainjobs/tasks"
+import { Task, TaskError, type TaskFeed, type TaskInfo, type TaskPolicy, type TaskQuery, type TaskStats } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
 import type { AccessError, CallError, RemoteTaskHandle } from "./RemoteTaskHandle.ts"
 import { TaskRpcs } from "./TaskRpcs.ts"
@@ -43,13 +43,8 @@ export const defaults: TaskRpcClientConfig = {
   disableTracing: false
 }
 
-/** Options of one submission. */
-export interface SubmitOptions {
-  /** Overrides the kind's priority: higher runs first. */
-  readonly priority?: number | undefined
-  /** Overrides the kind's choice when another task holds the exclusive key. */
-  readonly onConflict?: TaskPolicy.OnConflict | undefined
-}
+/** Options of one remote submission: the supervisor's, but the owner, which is the caller's principal. */
+export type SubmitOptions = Omit<TaskPolicy.SubmitOptions, "owner">
 
 /** What `submit` can fail with. */
 export type SubmitError =
@@ -96,7 +91,7 @@ export class TaskRpcClient extends Context.Service<TaskRpcClient, {
   /** Deletes finished records (admins only); returns how many. */
   purge(filter: TaskQuery.PurgeFilter): Effect.Effect<number, TaskError.TaskStoreError | CallError>
   /** What the server's supervisor holds right now. */
-  readonly stats: Effect.Effect<TaskAccess.TaskStats, CallError>
+  readonly stats: Effect.Effect<TaskStats.TaskStats, CallError>
   /**
    * Every change of every task the caller may see, from now on. The stream
    * reconnects when the connection drops or the server drops it for falling

@@ -12,7 +12,7 @@
  */
 import { Schema, Struct } from "effect"
 import { Rpc, RpcGroup, RpcMiddleware } from "effect/rpc"
-import { TaskAccess, TaskAccessError, TaskError, TaskFeed, TaskInfo, TaskQuery } from "@chainjobs/tasks"
+import { TaskAccess, TaskAccessError, TaskError, TaskFeed, TaskInfo, TaskQuery, TaskStats } from "@chainjobs/tasks"
 import { Authentication } from "./Auth.ts"
 import { lenient } from "./internal/lenient.ts"
 import { MalformedRequest } from "./TaskRpcError.ts"
@@ -89,7 +89,7 @@ export class TaskRpcs extends RpcGroup.make(
     error: TaskAdminError
   }),
   /** What the supervisor holds right now. */
-  Rpc.make("Stats", { success: TaskAccess.TaskStats }),
+  Rpc.make("Stats", { success: TaskStats.TaskStats }),
   /**
    * Every change of every task the caller may see, from now on (for dashboards).
    * A subscriber that falls too far behind is dropped with `SubscriberDropped`.

@@ -16,7 +16,7 @@
  */
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "effect/http-api"
-import { Principal, TaskAccess, TaskAccessError, TaskError, TaskInfo, TaskQuery } from "@chainjobs/tasks"
+import { Principal, TaskAccessError, TaskError, TaskInfo, TaskQuery, TaskStats } from "@chainjobs/tasks"
 
 /**
  * Bearer-token authentication. A token is read from the `Authorization:
@@ -183,7 +183,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
     ),
     HttpApiEndpoint.get("kinds", "/kinds", { success: Schema.Array(KindInfo) })
       .annotate(OpenApi.Description, "The registered task kinds and their payload schemas."),
-    HttpApiEndpoint.get("stats", "/stats", { success: TaskAccess.TaskStats })
+    HttpApiEndpoint.get("stats", "/stats", { success: TaskStats.TaskStats })
   )
   .middleware(Authorization)
   .prefix("/api")

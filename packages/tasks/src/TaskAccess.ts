@@ -30,6 +30,7 @@ import { Forbidden, QuotaExceeded, refuse, type TaskAccessError } from "./TaskAc
 import { InvalidPayload, SubmitRejected, TaskNotFound, type TaskStoreError, type UnknownTaskKind } from "./TaskError.ts"
 import * as TaskFeed from "./TaskFeed.ts"
 import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
+import type { TaskStats } from "./TaskStats.ts"
 import type { OnConflict } from "./TaskPolicy.ts"
 import type { PurgeFilter, TaskPage, TaskQuery } from "./TaskQuery.ts"
 import { Tasks } from "./Tasks.ts"
@@ -64,17 +65,6 @@ export const SubmitRequest = Schema.Struct({
 /** @see SubmitRequest */
 export type SubmitRequest = typeof SubmitRequest.Type
 
-/** What the supervisor holds right now: counts only, open to every principal. */
-export const TaskStats = Schema.Struct({
-  pending: Schema.Number,
-  running: Schema.Number,
-  maxWorkers: Schema.Number,
-  /** Running tasks per kind. */
-  runningByKind: Schema.Record(Schema.String, Schema.Number),
-  accepting: Schema.Boolean
-})
-/** @see TaskStats */
-export type TaskStats = typeof TaskStats.Type
 
 /** Errors of a submission: the access rules', and the supervisor's. */
 export type SubmitError =

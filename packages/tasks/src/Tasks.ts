@@ -39,6 +39,7 @@ import {
   UnknownTaskKind
 } from "./TaskError.ts"
 import type { TaskEvent } from "./TaskEvent.ts"
+import type { TaskStats } from "./TaskStats.ts"
 import type { TaskHandle } from "./TaskHandle.ts"
 import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
 import type * as Task from "./TaskKind.ts"
@@ -50,15 +51,8 @@ import * as TasksConfig from "./TasksConfig.ts"
 /** Options of one submission (defined with the policy it overrides). */
 export type { SubmitOptions } from "./TaskPolicy.ts"
 
-/** Counts of what the supervisor holds right now. */
-export interface TaskStats {
-  readonly pending: number
-  readonly running: number
-  readonly maxWorkers: number
-  /** Running tasks per kind. */
-  readonly runningByKind: Readonly<Record<string, number>>
-  readonly accepting: boolean
-}
+/** Counts of what the supervisor holds right now (a Schema, for the facades that send them). */
+export type { TaskStats } from "./TaskStats.ts"
 
 /** Errors of submitting a task. */
 export type SubmitError = InvalidPayload | SubmitRejected | UnknownTaskKind | TaskStoreError

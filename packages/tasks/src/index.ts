@@ -20,6 +20,7 @@ export * as TaskKind from "./TaskKind.ts"
 export * as TaskPolicy from "./TaskPolicy.ts"
 export * as TaskQuery from "./TaskQuery.ts"
 export * as Tasks from "./Tasks.ts"
+export * as TaskStats from "./TaskStats.ts"
 export * as TasksConfig from "./TasksConfig.ts"
 export * as TaskStore from "./TaskStore.ts"
 /** @deprecated The supervisor's module is `Tasks` (its service is `Tasks.Tasks`); this alias goes in the next release. */

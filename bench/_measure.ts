@@ -31,19 +31,31 @@ export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): void => {
   for (const row of rows) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  "))
 }
 
-/** Throughput and acknowledgement latency percentiles of a run. */
+/** Throughput, acknowledgement latency percentiles and processor time of a run. */
 export interface LatencyFigures {
   readonly perSecond: number
   readonly ackP50: number
   readonly ackP99: number
+  /** Milliseconds of processor time (user and system) of this process per 1,000 operations, when measured. */
+  readonly cpuPerThousand?: number | undefined
 }
 
-/** The figures of `count` operations done in `millis`, from each one's acknowledgement latency (sorted here). */
-export const latencyFigures = (latencies: Array<number>, count: number, millis: number): LatencyFigures => {
+/**
+ * The figures of `count` operations done in `millis`, from each one's
+ * acknowledgement latency (sorted here) and, if given, the processor time
+ * the run took (`process.cpuUsage(before)`).
+ */
+export const latencyFigures = (
+  latencies: Array<number>,
+  count: number,
+  millis: number,
+  cpu?: NodeJS.CpuUsage
+): LatencyFigures => {
   latencies.sort((a, b) => a - b)
   return {
     perSecond: perSecond(count, millis),
     ackP50: latencies[Math.floor(latencies.length * 0.5)],
-    ackP99: latencies[Math.floor(latencies.length * 0.99)]
+    ackP99: latencies[Math.floor(latencies.length * 0.99)],
+    cpuPerThousand: cpu === undefined ? undefined : (cpu.user + cpu.system) / count
   }
 }

@@ -28,6 +28,10 @@
  *   speed. A job counts when the worker's `completed` event fired (after the
  *   job moved to completed in Redis). Skipped when `redis-server` is missing.
  *
+ * "CPU ms / 1k" is the processor time the system's own process (producer and
+ * workers; not the database server) spent per 1,000 jobs: steadier than
+ * tasks/s on a machine shared with other work.
+ *
  * The peers enqueue in bulk, batches of 1,000, one call at a time while their
  * workers run; each job's acknowledgement is its batch call's. PostgreSQL is
  * the database `CHAINJOBS_TEST_PG_URL` (or `--pg <url>`) names; each system
@@ -98,6 +102,7 @@ const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A
  */
 const bulk = async (count: number, enqueue: (ns: ReadonlyArray<number>) => Promise<unknown>, done: () => Promise<void>) => {
   const latencies: Array<number> = []
+  const cpu = process.cpuUsage()
   const start = performance.now()
   for (const batch of chunks(range(count), BATCH)) {
     const before = performance.now()
@@ -106,7 +111,7 @@ const bulk = async (count: number, enqueue: (ns: ReadonlyArray<number>) => Promi
     for (let i = 0; i < batch.length; i++) latencies.push(latency)
   }
   await done()
-  return latencyFigures(latencies, count, performance.now() - start)
+  return latencyFigures(latencies, count, performance.now() - start, process.cpuUsage(cpu))
 }
 
 /** Resolves once `check` answers true, asking every `millis`. */
@@ -139,6 +144,7 @@ const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "lone"): Promise<Rep
   const program = Effect.gen(function*() {
     const tasks = yield* Tasks.Tasks
     const latencies: Array<number> = []
+    const cpu = process.cpuUsage()
     const start = performance.now()
     yield* Effect.forEach(range(count), (n) =>
       Effect.gen(function*() {
@@ -147,7 +153,7 @@ const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "lone"): Promise<Rep
         latencies.push(performance.now() - before)
         yield* handle.await
       }), { concurrency: mode === "lone" ? 1 : SUBMITTERS, discard: true })
-    return latencyFigures(latencies, count, performance.now() - start)
+    return latencyFigures(latencies, count, performance.now() - start, process.cpuUsage(cpu))
   })
   const cleanup = store === "pg"
     ? Effect.promise(() => dropSchema(url!, schema))
@@ -384,14 +390,14 @@ const main = async () => {
   }
   const sqlite = rate("chainjobs-sqlite")
   const pg = rate("chainjobs-pg")
-  const rows = [["system", "tasks/s", "SQLite chainjobs ÷ it", "PostgreSQL chainjobs ÷ it", "ack p50 ms", "ack p99 ms"]]
+  const rows = [["system", "tasks/s", "SQLite chainjobs ÷ it", "PostgreSQL chainjobs ÷ it", "ack p50 ms", "ack p99 ms", "CPU ms / 1k"]]
   for (const system of systems) {
     const report = reports.get(system)!
     if ("skipped" in report) {
-      rows.push([labels[system], `skipped: ${report.skipped}`, "", "", "", ""])
+      rows.push([labels[system], `skipped: ${report.skipped}`, "", "", "", "", ""])
       continue
     }
-    const { perSecond, ackP50, ackP99 } = report.figures
+    const { ackP50, ackP99, cpuPerThousand, perSecond } = report.figures
     // The lone submitter measures latency, not throughput: its rate is no peer's to compare with.
     const compared = system !== "chainjobs-sqlite-lone"
     rows.push([
@@ -400,7 +406,8 @@ const main = async () => {
       compared ? ratio(system, sqlite) : "",
       compared ? ratio(system, pg) : "",
       fmt(ackP50, 2),
-      fmt(ackP99, 2)
+      fmt(ackP99, 2),
+      cpuPerThousand === undefined ? "" : fmt(cpuPerThousand)
     ])
   }
   table(rows)

@@ -21,7 +21,7 @@ import { Admission } from "./internal/admission.ts"
 import { makeRunner } from "./internal/attempt.ts"
 import * as codec from "./internal/codec.ts"
 import type { Shared } from "./internal/context.ts"
-import { Entry, type Registered, slotOf } from "./internal/entry.ts"
+import { asRunning, Entry, type Registered, slotOf } from "./internal/entry.ts"
 import { type HandleOperations, LiveTaskHandle } from "./internal/handle.ts"
 import * as lifecycle from "./internal/lifecycle.ts"
 import { Publisher } from "./internal/publisher.ts"
@@ -301,18 +301,28 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         // The entry holds its key from now on, so that concurrent submissions see the conflict.
         const entry = new Entry(info, registered, payload)
         hold(entry)
-        return Effect.flatMap(Effect.exit(store.insert(info)), (written) => {
+        // A task that may start at once is recorded running: one write instead of a pending one and a running one.
+        // Its handler runs only once that record is committed, as it would after a running write.
+        const startsNow = admission.startNow(entry)
+        return Effect.flatMap(Effect.exit(store.insert(startsNow ? asRunning(info, createdAt, false) : info)), (written) => {
           if (Exit.isFailure(written)) {
+            if (startsNow) admission.stopped(entry)
             admission.unhold(entry)
             entries.delete(info.id)
+            if (startsNow) dispatch()
             return Effect.failCause(written.cause)
           }
           const handle = makeHandle(info.id, kind)
           // Recorded, but the supervisor began shutting down meanwhile: it stays pending for the next process.
-          if (!admission.isOpen) return Effect.as(Effect.sync(() => forget(entry)), handle)
+          if (!admission.isOpen) return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
           // Interrupted while being recorded: it never starts.
           if (entry.stoppedBy !== undefined) return Effect.as(interruptPending(entry), handle)
-          enqueue(entry, "Submitted")
+          if (!startsNow) {
+            enqueue(entry, "Submitted")
+            return Effect.succeed(handle)
+          }
+          publisher.publish(entry, "Submitted")
+          runner.start(entry, createdAt)
           return Effect.succeed(handle)
         })
       })
@@ -373,6 +383,15 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
           )
         )
       }))
+
+    /** Stores a task recorded running at submission back as pending (it never started) and releases it. */
+    const notStarted = (entry: Entry): Effect.Effect<void> =>
+      Effect.suspend(() =>
+        store.update(entry.info).pipe(
+          Effect.catchCause((cause) => Effect.logError("chainjobs: could not store task", entry.id, "back as pending", cause)),
+          Effect.ensuring(Effect.sync(() => release(entry)))
+        )
+      )
 
     /** Records a task that never started as interrupted and forgets it. */
     const interruptPending = (entry: Entry): Effect.Effect<void, TaskStoreError> =>

@@ -33,6 +33,9 @@ describe("races with shutdown and interruption", () => {
       yield* settle
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* settle
+      // The insert, then the write that stores the task back as pending (it was inserted running, to start at once).
+      yield* TestClock.adjust("10 millis")
+      yield* settle
       yield* TestClock.adjust("10 millis")
       const handle = yield* Fiber.join(submitting)
       yield* Fiber.join(closing)

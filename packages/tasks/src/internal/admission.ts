@@ -118,6 +118,19 @@ export class Admission<A extends Admittable> {
     return task
   }
 
+  /**
+   * Counts a task that is not queued as running from now, if it may start at
+   * once: admission is open, a worker is free, no task waits (so it jumps no
+   * queue) and its kind and key are under their limits. False otherwise.
+   */
+  startNow(task: A): boolean {
+    if (!this.open || this.running.size >= this.maxWorkers || this.pending.size > 0 || !this.canStart(task)) return false
+    this.running.add(task)
+    bump(this.runningByKind, task.kindName, 1)
+    if (task.slot !== null) bump(this.runningByKey, task.slot, 1)
+    return true
+  }
+
   private readonly canStart = (task: A): boolean => {
     if ((this.runningByKind.get(task.kindName) ?? 0) >= task.concurrency) return false
     return task.slot === null || (this.runningByKey.get(task.slot) ?? 0) < task.keyConcurrency

@@ -26,21 +26,31 @@ const finalWriteRetries = Schedule.exponential("100 millis").pipe(Schedule.upTo(
 
 /** Starts tasks as fibers and records their outcomes. */
 export interface Runner {
-  /** Forks the task's fiber; when it has recorded its outcome, `released` gets the entry. */
-  readonly start: (entry: Entry) => void
+  /**
+   * Forks the task's fiber; when it has recorded its outcome, `released` gets
+   * the entry. `recordedAt`: the first attempt's running record, begun at that
+   * time, is already stored (the task was inserted so at submission), so it
+   * is not written again.
+   */
+  readonly start: (entry: Entry, recordedAt?: number) => void
 }
 
 /** A runner over the supervisor's store and publisher; `released` frees what the task held once it ended here. */
 export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Runner => {
   const { store, now, publisher } = shared
 
-  /** One attempt: mark running, write it, run the handler under the kind's timeout. */
-  const attemptOnce = (entry: Entry, typed: KindTaskContext, retry: boolean): Effect.Effect<unknown, unknown> =>
+  /** One attempt: mark running and write it (unless `recordedAt` says it is stored), run the handler under the kind's timeout. */
+  const attemptOnce = (
+    entry: Entry,
+    typed: KindTaskContext,
+    retry: boolean,
+    recordedAt: number | undefined
+  ): Effect.Effect<unknown, unknown> =>
     Effect.suspend(() => {
       const { kind, handler } = entry.registered
       const policy = kind.policy
       if (retry) publisher.publish(entry, "Retrying")
-      const info = entry.markRunning(now(), retry)
+      const info = entry.markRunning(recordedAt ?? now(), retry)
       publisher.publish(entry, "Started")
       // Each attempt gets a scope of its own: a handler's finalizers run when the attempt ends.
       let effect = Effect.scoped(handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>)
@@ -61,18 +71,18 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
       if (policy.retry?.defects === true) {
         effect = Effect.catchDefect(effect, (defect) => Effect.fail(new RetryableDefect(defect)))
       }
-      return Effect.andThen(Effect.orDie(store.update(info)), effect)
+      return recordedAt !== undefined ? effect : Effect.andThen(Effect.orDie(store.update(info)), effect)
     })
 
-  const attempts = (entry: Entry, typed: KindTaskContext): Effect.Effect<unknown, unknown> => {
+  const attempts = (entry: Entry, typed: KindTaskContext, recordedAt: number | undefined): Effect.Effect<unknown, unknown> => {
     const retry = entry.registered.kind.policy.retry
-    if (retry === undefined) return attemptOnce(entry, typed, false)
+    if (retry === undefined) return attemptOnce(entry, typed, false, recordedAt)
     let first = true
     const doNotRetry = retry.doNotRetry ?? []
     return Effect.suspend(() => {
       const isRetry = !first
       first = false
-      return attemptOnce(entry, typed, isRetry)
+      return attemptOnce(entry, typed, isRetry, isRetry ? undefined : recordedAt)
     }).pipe(
       Effect.onError(() =>
         Effect.sync(() => {
@@ -106,16 +116,16 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
       })
     })
 
-  const run = (entry: Entry, typed: KindTaskContext): Effect.Effect<void> =>
+  const run = (entry: Entry, typed: KindTaskContext, recordedAt: number | undefined): Effect.Effect<void> =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.exit(restore(attempts(entry, typed))), (exit) => finish(entry, exit))
+      Effect.flatMap(Effect.exit(restore(attempts(entry, typed, recordedAt))), (exit) => finish(entry, exit))
     )
 
   return {
-    start: (entry) => {
+    start: (entry, recordedAt) => {
       const live = new LiveTaskContext(entry, shared)
       const context = Context.add(entry.registered.context, TaskContext, live)
-      entry.fiber = Effect.runForkWith(context)(run(entry, new KindTaskContext(live, entry.registered.codec)))
+      entry.fiber = Effect.runForkWith(context)(run(entry, new KindTaskContext(live, entry.registered.codec), recordedAt))
     }
   }
 }

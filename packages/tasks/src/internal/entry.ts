@@ -90,15 +90,8 @@ export class Entry {
 
   /** An attempt begins at `at`: running, heartbeat now; `retry` counts a new attempt. */
   markRunning(at: number, retry: boolean): TaskInfo {
-    const info = this.record
     this.backingOff = false
-    return this.record = {
-      ...info,
-      status: "running",
-      attempt: retry ? info.attempt + 1 : info.attempt,
-      startedAt: info.startedAt ?? at,
-      heartbeatAt: at
-    }
+    return this.record = asRunning(this.record, at, retry)
   }
 
   /** Progress reported at `at`: percent clamped to 0–100; what is not given keeps its value. Counts as a heartbeat. */
@@ -140,6 +133,19 @@ export class Entry {
     }
   }
 }
+
+/**
+ * `info` as an attempt beginning at `at` makes it: running, heartbeat now;
+ * `retry` counts a new attempt. What `Entry.markRunning` records, and what a
+ * task that starts at once is inserted as.
+ */
+export const asRunning = (info: TaskInfo, at: number, retry: boolean): TaskInfo => ({
+  ...info,
+  status: "running",
+  attempt: retry ? info.attempt + 1 : info.attempt,
+  startedAt: info.startedAt ?? at,
+  heartbeatAt: at
+})
 
 /** A record found unfinished at start, taken back: a running one becomes pending as its next attempt. */
 export const resumed = (info: TaskInfo): TaskInfo =>

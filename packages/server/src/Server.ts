@@ -61,7 +61,7 @@ export const layerStore = (
       // On a worker thread: a commit's disk flush (synchronous = FULL) does not block the event loop serving requests.
       return SqlTaskStore.layerSqlite({ filename: join(dataDir, "chainjobs.db"), worker: true })
     },
-    catch: (cause) => new TaskError.TaskStoreError({ operation: "open", message: `cannot create ${dataDir}: ${cause}`, cause })
+    catch: (cause) => new TaskError.TaskStoreError({ operation: "open", detail: `cannot create ${dataDir}: ${cause}`, cause })
   }))
 }
 

@@ -116,7 +116,7 @@ const outcome = (result: BatchResult, part: keyof Batch, id: string) => {
   return failure === undefined ? Effect.succeed(result) : Effect.fail(failure)
 }
 
-const alreadyExists = (id: string) => new TaskError.TaskStoreError({ operation: "insert", message: `task ${id} already exists` })
+const alreadyExists = (id: string) => new TaskError.TaskStoreError({ operation: "insert", detail: `task ${id} already exists` })
 
 /**
  * Starts the writer fiber for the current scope. Closing the scope writes
@@ -200,7 +200,7 @@ export const make = Effect.fnUntraced(function*(
   /** Adds a write to the pending batch and returns that batch; fails if `add` refuses or the store is closed. */
   const enqueue = (operation: string, add: (batch: PendingBatch) => TaskStoreError | void) =>
     Effect.suspend(() => {
-      if (closed) return Effect.fail(new TaskError.TaskStoreError({ operation, message: "the task store is closed" }))
+      if (closed) return Effect.fail(new TaskError.TaskStoreError({ operation, detail: "the task store is closed" }))
       const batch = pending
       const refused = add(batch)
       if (refused !== undefined) return Effect.fail(refused)

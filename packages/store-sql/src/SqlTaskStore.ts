@@ -56,7 +56,7 @@ const pgRows = (rows: ReadonlyArray<TaskRow>): string => {
 }
 
 const storeError = (operation: string) => (cause: { readonly message: string }) =>
-  new TaskError.TaskStoreError({ operation, message: cause.message, cause })
+  new TaskError.TaskStoreError({ operation, detail: cause.message, cause })
 
 /** Builds the store on the `SqlClient` in context, migrating its table first. */
 export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {}) {
@@ -139,7 +139,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
       if (writes.length === 1) {
         const [part, info] = writes[0]
         const error = Cause.squash(cause)
-        result.failed[part].set(info.id, new TaskError.TaskStoreError({ operation: "commit", message: String(error), cause: error }))
+        result.failed[part].set(info.id, new TaskError.TaskStoreError({ operation: "commit", detail: String(error), cause: error }))
         return
       }
       const ids = Array.from(new Set(writes.map(([, info]) => info.id)))

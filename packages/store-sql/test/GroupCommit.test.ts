@@ -154,16 +154,16 @@ describe("GroupCommit", () => {
       const db = yield* makeDatabase
       const commit = yield* GroupCommit.make(db.write)
       const [good, bad, badUpdate] = [record(), record(), record()]
-      db.state.failedAlone.inserts.set(bad.id, new TaskError.TaskStoreError({ operation: "commit", message: "NOT NULL constraint failed" }))
-      db.state.failedAlone.updates.set(badUpdate.id, new TaskError.TaskStoreError({ operation: "commit", message: "not JSON" }))
+      db.state.failedAlone.inserts.set(bad.id, new TaskError.TaskStoreError({ operation: "commit", detail: "NOT NULL constraint failed" }))
+      db.state.failedAlone.updates.set(badUpdate.id, new TaskError.TaskStoreError({ operation: "commit", detail: "not JSON" }))
       const [first, second, third] = yield* Effect.all([
         Effect.exit(commit.insert(good)),
         Effect.flip(commit.insert(bad)),
         Effect.flip(commit.update(badUpdate))
       ], { concurrency: "unbounded" })
       assert.isTrue(Exit.isSuccess(first))
-      assert.strictEqual(second.message, "NOT NULL constraint failed")
-      assert.strictEqual(third.message, "not JSON")
+      assert.strictEqual(second.detail, "NOT NULL constraint failed")
+      assert.strictEqual(third.detail, "not JSON")
       assert.strictEqual(db.batches.length, 1)
     }))
 
@@ -173,7 +173,7 @@ describe("GroupCommit", () => {
       const commit = yield* GroupCommit.make(db.write, { flushInterval: "10 millis" })
       const [a, b] = [record(), record({ status: "running" })]
       for (const info of [a, b]) {
-        db.state.failedAlone.progress.set(info.id, new TaskError.TaskStoreError({ operation: "commit", message: "not JSON" }))
+        db.state.failedAlone.progress.set(info.id, new TaskError.TaskStoreError({ operation: "commit", detail: "not JSON" }))
       }
       const writes = yield* fork(Effect.all([commit.insert(a), commit.update(b)], { concurrency: "unbounded" }))
       yield* commit.updateProgress({ ...a, progress: 1 })
@@ -187,13 +187,13 @@ describe("GroupCommit", () => {
     Effect.gen(function*() {
       const db = yield* makeDatabase
       const commit = yield* GroupCommit.make(db.write, { flushInterval: "10 millis" })
-      db.state.failure = new TaskError.TaskStoreError({ operation: "commit", message: "disk full" })
+      db.state.failure = new TaskError.TaskStoreError({ operation: "commit", detail: "disk full" })
       const failed = yield* fork(Effect.all([
         Effect.flip(commit.insert(record())),
         Effect.flip(commit.update(record()))
       ], { concurrency: "unbounded" }))
       yield* TestClock.adjust("10 millis")
-      assert.deepStrictEqual((yield* Fiber.join(failed)).map((error) => error.message), ["disk full", "disk full"])
+      assert.deepStrictEqual((yield* Fiber.join(failed)).map((error) => error.detail), ["disk full", "disk full"])
       db.state.failure = undefined
       const next = yield* fork(commit.insert(record()))
       yield* TestClock.adjust("10 millis")

@@ -115,7 +115,7 @@ export class TaskAccess extends Context.Service<TaskAccess, {
 }>()("@chainjobs/tasks/TaskAccess") {}
 
 /** The answer for a task the caller may not see: the one a missing task gets. */
-const notFound = (id: string) => new TaskNotFound({ id, message: `no task with id ${id}` })
+const notFound = (id: string) => new TaskNotFound({ id })
 
 /** The access rules over the `Tasks` of the context, with the given settings over the defaults. */
 export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfig> = {}) {
@@ -212,7 +212,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
 
 /** The refusal of a submission whose exclusive key another principal's task holds: it names no task. */
 const keyBusyElsewhere = (kind: string) =>
-  new SubmitRejected({ kind, reason: "key-busy", message: `a task of another principal holds this task's exclusive key` })
+  new SubmitRejected({ kind, reason: "key-busy" })
 
 /** `TaskAccess` over the `Tasks` of the context. */
 export const layer = (options: Partial<TaskAccessConfig> = {}): Layer.Layer<TaskAccess, never, Tasks> =>

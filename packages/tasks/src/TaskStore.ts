@@ -72,7 +72,7 @@ export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() =>
     insert: (info) =>
       Effect.suspend(() =>
         records.has(info.id)
-          ? Effect.fail(new TaskStoreError({ operation: "insert", message: `task ${info.id} already exists` }))
+          ? Effect.fail(new TaskStoreError({ operation: "insert", detail: `task ${info.id} already exists` }))
           : write(info)
       ),
     update: write,

@@ -75,7 +75,7 @@ export class Tasks extends Context.Service<Tasks, {
   ): Effect.Effect<TaskHandle<Task.Success<K>, Task.Error<K>>, SubmitError>
   /** Submits a task by kind name with an encoded payload (a remote caller's), decoding it first. */
   submitEncoded(kind: string, payload: unknown, options?: SubmitOptions): Effect.Effect<TaskHandle<unknown, unknown>, SubmitError>
-  /** Submits a task and waits for its result (the seeds' synchronous mode). */
+  /** Submits a task and waits for its result (synchronous mode: the caller waits for the outcome). */
   run<K extends Task.Any>(
     kind: K,
     payload: Task.Payload<K>,
@@ -133,8 +133,8 @@ export class Tasks extends Context.Service<Tasks, {
   ): Effect.Effect<Schedules.Daemon, InvalidPayload | UnknownTaskKind>
 }>()("@chainjobs/tasks/Tasks") {}
 
-const unknownKind = (name: string) => new UnknownTaskKind({ kind: name, message: `no task kind "${name}" is registered` })
-const notFound = (id: string) => new TaskNotFound({ id, message: `no task with id ${id}` })
+const unknownKind = (name: string) => new UnknownTaskKind({ kind: name })
+const notFound = (id: string) => new TaskNotFound({ id })
 
 /** The outcome fields of a task interrupted before it started. */
 const interruptedBeforeStart: codec.Outcome = {
@@ -240,7 +240,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         const kind = registered.kind
         if (!admission.isOpen) {
           return Effect.fail(
-            new SubmitRejected({ kind: kind.name, reason: "shutting-down", message: "the supervisor is shutting down" })
+            new SubmitRejected({ kind: kind.name, reason: "shutting-down" })
           )
         }
         const converted = fromEncoded ? registered.codec.decodePayload(input) : registered.codec.encodePayload(input)
@@ -251,8 +251,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
           return Effect.fail(
             new InvalidPayload({
               kind: kind.name,
-              issues: [{ path: ["priority"], message: "Expected a finite number" }],
-              message: `invalid priority for task kind "${kind.name}": ${priority}`
+              issues: [{ path: ["priority"], message: `Expected a finite number, got ${priority}` }]
             })
           )
         }
@@ -267,8 +266,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
                 new SubmitRejected({
                   kind: kind.name,
                   reason: "key-busy",
-                  holder: holder.id,
-                  message: `task ${holder.id} already holds key "${key}"`
+                  key,
+                  holder: holder.id
                 })
               )
             }
@@ -421,7 +420,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     const handle = (id: string, kind?: Task.Any): Effect.Effect<TaskHandle<any, any>, TaskNotFound | TaskStoreError> =>
       Effect.flatMap(get(id), (info) => {
         if (kind !== undefined && kind.name !== info.kind) {
-          return Effect.fail(new TaskNotFound({ id, message: `task ${id} is of kind "${info.kind}", not "${kind.name}"` }))
+          return Effect.fail(new TaskNotFound({ id, kindMismatch: { expected: kind.name, actual: info.kind } }))
         }
         return Effect.succeed(makeHandle(id, kind ?? registry.get(info.kind)?.kind, info.kind))
       })

@@ -36,7 +36,7 @@ describe("ending", () => {
   it("otherwise the cause tells: typed error, abort, defect, interruption", () => {
     const boom = new Boom({ message: "no luck" })
     assert.deepStrictEqual(ending(Exit.fail(boom), undefined, fails), { _tag: "Failed", error: boom })
-    const timeout = new TaskAborted({ id: "t", reason: "timeout", message: "timed out after 1s" })
+    const timeout = new TaskAborted({ id: "t", reason: "timeout", detail: "timed out after 1s" })
     assert.deepStrictEqual(ending(Exit.fail(timeout), undefined, fails), {
       _tag: "Aborted",
       reason: "timeout",

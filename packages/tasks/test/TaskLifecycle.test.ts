@@ -104,7 +104,7 @@ describe("restart recovery", () => {
       const lostExit = yield* (yield* tasks.handle(once.id)).await
       assert.deepStrictEqual(
         lostExit,
-        Exit.fail(new TaskAborted({ id: once.id, reason: "lost", message: "the process running the task stopped before it finished" }))
+        Exit.fail(new TaskAborted({ id: once.id, reason: "lost", detail: "the process running the task stopped before it finished" }))
       )
 
       yield* settle

@@ -137,7 +137,7 @@ describe("task policy", () => {
         const exit = yield* silent.await
         assert.deepStrictEqual(
           exit,
-          Exit.fail(new TaskAborted({ id: silent.id, reason: "heartbeat", message: "no heartbeat for over 2m" }))
+          Exit.fail(new TaskAborted({ id: silent.id, reason: "heartbeat", detail: "no heartbeat for over 2m" }))
         )
         const info = yield* silent.info
         assert.strictEqual(info.reason, "heartbeat")

@@ -63,7 +63,7 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
               new TaskAborted({
                 id: entry.id,
                 reason: "timeout",
-                message: `timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
+                detail: `timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
               })
             )
         })

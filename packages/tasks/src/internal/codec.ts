@@ -20,8 +20,7 @@ const invalidPayload = (kind: string, issue: SchemaIssue.Issue): InvalidPayload 
     path: (i.path ?? []).map((key) => String(typeof key === "object" && key !== null && "key" in key ? key.key : key)),
     message: i.message
   }))
-  const described = issues.map((i) => (i.path.length > 0 ? `${i.path.join(".")}: ${i.message}` : i.message))
-  return new InvalidPayload({ kind, issues, message: `invalid payload for task kind "${kind}": ${described.join("; ")}` })
+  return new InvalidPayload({ kind, issues })
 }
 
 /** The outcome fields of a finished record (or of one stored back as `pending` for the next process). */
@@ -99,8 +98,8 @@ const make = (kind: Any): KindCodec => {
       }
   }
 
-  const decoded = (info: FinalFields, what: string, exit: Exit.Exit<unknown, Schema.SchemaError>) =>
-    Exit.mapError(exit, (e) => new ResultDecodeError({ id: info.id, message: `stored ${what} does not decode: ${e.message}` }))
+  const decoded = (info: FinalFields, part: "result" | "error", exit: Exit.Exit<unknown, Schema.SchemaError>) =>
+    Exit.mapError(exit, (e) => new ResultDecodeError({ id: info.id, part, issue: e.message }))
 
   return {
     encodeCheckpoint: Schema.encodeUnknownExit(checkpoint),
@@ -136,7 +135,7 @@ const make = (kind: Any): KindCodec => {
             case "heartbeat":
             case "lost":
               return Exit.succeed(
-                Exit.fail(new TaskAborted({ id: info.id, reason: info.reason, message: info.errorMessage ?? info.reason }))
+                Exit.fail(new TaskAborted({ id: info.id, reason: info.reason, detail: info.errorMessage ?? info.reason }))
               )
             default:
               return Exit.succeed(Exit.die(new Error(info.errorMessage ?? "task died")))

@@ -65,7 +65,7 @@ export const ending = (
   const found = Cause.findErrorOption(exit.cause)
   if (Option.isSome(found)) {
     const error = found.value
-    if (error instanceof TaskAborted) return { _tag: "Aborted", reason: error.reason, message: error.message }
+    if (error instanceof TaskAborted) return { _tag: "Aborted", reason: error.reason, message: error.detail }
     return { _tag: "Failed", error }
   }
   return Cause.hasDies(exit.cause) ? { _tag: "Died", cause: exit.cause } : interrupted

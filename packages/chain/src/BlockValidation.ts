@@ -29,21 +29,21 @@ import type { EvmClient } from "./EvmClient.ts"
 import type { ChainRequestError } from "./ChainRequestError.ts"
 
 /** The hash recomputed from the header differs from the block's hash. */
-export class HashMismatch extends Schema.TaggedClass<HashMismatch>()("HashMismatch", {
+export class HashMismatch extends Schema.TaggedClass<HashMismatch>("@chainjobs/chain/BlockValidation/HashMismatch")("HashMismatch", {
   number: Schema.Int,
   reported: Schema.String,
   computed: Schema.String
 }) {}
 
 /** The block does not follow its parent: another parent hash, or a number that is not the parent's + 1. */
-export class ParentMismatch extends Schema.TaggedClass<ParentMismatch>()("ParentMismatch", {
+export class ParentMismatch extends Schema.TaggedClass<ParentMismatch>("@chainjobs/chain/BlockValidation/ParentMismatch")("ParentMismatch", {
   number: Schema.Int,
   parentHash: Schema.String,
   actualParentHash: Schema.String
 }) {}
 
 /** A transaction's hash recomputed from its signed form differs from the reported one. */
-export class TransactionHashMismatch extends Schema.TaggedClass<TransactionHashMismatch>()("TransactionHashMismatch", {
+export class TransactionHashMismatch extends Schema.TaggedClass<TransactionHashMismatch>("@chainjobs/chain/BlockValidation/TransactionHashMismatch")("TransactionHashMismatch", {
   number: Schema.Int,
   index: Schema.Int,
   reported: Schema.String,
@@ -51,21 +51,21 @@ export class TransactionHashMismatch extends Schema.TaggedClass<TransactionHashM
 }) {}
 
 /** The transactions do not hash to the header's `transactionsRoot`: one was reordered, dropped, added or substituted. */
-export class TransactionsRootMismatch extends Schema.TaggedClass<TransactionsRootMismatch>()("TransactionsRootMismatch", {
+export class TransactionsRootMismatch extends Schema.TaggedClass<TransactionsRootMismatch>("@chainjobs/chain/BlockValidation/TransactionsRootMismatch")("TransactionsRootMismatch", {
   number: Schema.Int,
   reported: Schema.String,
   computed: Schema.String
 }) {}
 
 /** The withdrawals do not hash to the header's `withdrawalsRoot`, or one is there without the other. */
-export class WithdrawalsRootMismatch extends Schema.TaggedClass<WithdrawalsRootMismatch>()("WithdrawalsRootMismatch", {
+export class WithdrawalsRootMismatch extends Schema.TaggedClass<WithdrawalsRootMismatch>("@chainjobs/chain/BlockValidation/WithdrawalsRootMismatch")("WithdrawalsRootMismatch", {
   number: Schema.Int,
   reported: Schema.NullOr(Schema.String),
   computed: Schema.NullOr(Schema.String)
 }) {}
 
 /** A transaction's `from` is not the address its signature recovers to (null: the signature recovers to none). */
-export class SenderMismatch extends Schema.TaggedClass<SenderMismatch>()("SenderMismatch", {
+export class SenderMismatch extends Schema.TaggedClass<SenderMismatch>("@chainjobs/chain/BlockValidation/SenderMismatch")("SenderMismatch", {
   number: Schema.Int,
   index: Schema.Int,
   reported: Schema.String,
@@ -73,7 +73,7 @@ export class SenderMismatch extends Schema.TaggedClass<SenderMismatch>()("Sender
 }) {}
 
 /** The block was read with its transactions' hashes only: there is nothing to check them against. */
-export class TransactionsNotIncluded extends Schema.TaggedClass<TransactionsNotIncluded>()("TransactionsNotIncluded", {
+export class TransactionsNotIncluded extends Schema.TaggedClass<TransactionsNotIncluded>("@chainjobs/chain/BlockValidation/TransactionsNotIncluded")("TransactionsNotIncluded", {
   number: Schema.Int
 }) {}
 

@@ -12,44 +12,44 @@
 import { Schema } from "effect"
 
 /** The request took longer than the per-request timeout. Transient. */
-export class Timeout extends Schema.TaggedClass<Timeout>()("Timeout", {
+export class Timeout extends Schema.TaggedClass<Timeout>("@chainjobs/chain/ChainRequestError/Timeout")("Timeout", {
   endpoint: Schema.String,
   millis: Schema.Number
 }) {}
 
 /** The endpoint answered 429 Too Many Requests, or a JSON-RPC error saying its request budget is spent. Transient; the endpoint pauses for `retryAfterMillis`. */
-export class RateLimited extends Schema.TaggedClass<RateLimited>()("RateLimited", {
+export class RateLimited extends Schema.TaggedClass<RateLimited>("@chainjobs/chain/ChainRequestError/RateLimited")("RateLimited", {
   endpoint: Schema.String,
   retryAfterMillis: Schema.Number
 }) {}
 
 /** The endpoint answered with an HTTP error status. Transient when 408 or 5xx. */
-export class HttpStatus extends Schema.TaggedClass<HttpStatus>()("HttpStatus", {
+export class HttpStatus extends Schema.TaggedClass<HttpStatus>("@chainjobs/chain/ChainRequestError/HttpStatus")("HttpStatus", {
   endpoint: Schema.String,
   status: Schema.Number
 }) {}
 
 /** The connection failed or was dropped. Transient. */
-export class Network extends Schema.TaggedClass<Network>()("Network", {
+export class Network extends Schema.TaggedClass<Network>("@chainjobs/chain/ChainRequestError/Network")("Network", {
   endpoint: Schema.String,
   detail: Schema.String
 }) {}
 
 /** The node answered that it does not have the block asked about (it lags behind others of the provider). Transient. */
-export class MissingBlock extends Schema.TaggedClass<MissingBlock>()("MissingBlock", {
+export class MissingBlock extends Schema.TaggedClass<MissingBlock>("@chainjobs/chain/ChainRequestError/MissingBlock")("MissingBlock", {
   endpoint: Schema.String,
   code: Schema.Number,
   detail: Schema.String
 }) {}
 
 /** The answer was not a JSON-RPC response to the request. Transient. */
-export class InvalidResponse extends Schema.TaggedClass<InvalidResponse>()("InvalidResponse", {
+export class InvalidResponse extends Schema.TaggedClass<InvalidResponse>("@chainjobs/chain/ChainRequestError/InvalidResponse")("InvalidResponse", {
   endpoint: Schema.String,
   detail: Schema.String
 }) {}
 
 /** The node answered with a JSON-RPC error. Not retried: the request itself is at fault. */
-export class JsonRpc extends Schema.TaggedClass<JsonRpc>()("JsonRpc", {
+export class JsonRpc extends Schema.TaggedClass<JsonRpc>("@chainjobs/chain/ChainRequestError/JsonRpc")("JsonRpc", {
   endpoint: Schema.String,
   code: Schema.Number,
   detail: Schema.String,
@@ -57,19 +57,19 @@ export class JsonRpc extends Schema.TaggedClass<JsonRpc>()("JsonRpc", {
 }) {}
 
 /** No pooled connection was free within the acquire timeout (on every endpoint tried: the next is tried). Not retried. */
-export class PoolExhausted extends Schema.TaggedClass<PoolExhausted>()("PoolExhausted", {
+export class PoolExhausted extends Schema.TaggedClass<PoolExhausted>("@chainjobs/chain/ChainRequestError/PoolExhausted")("PoolExhausted", {
   endpoint: Schema.String,
   waitedMillis: Schema.Number
 }) {}
 
 /** Every endpoint's circuit is open. Transient. */
-export class Unavailable extends Schema.TaggedClass<Unavailable>()("Unavailable", {
+export class Unavailable extends Schema.TaggedClass<Unavailable>("@chainjobs/chain/ChainRequestError/Unavailable")("Unavailable", {
   chain: Schema.String,
   retryAfterMillis: Schema.Number
 }) {}
 
 /** No chain of that name is configured. Not retried. */
-export class UnknownChain extends Schema.TaggedClass<UnknownChain>()("UnknownChain", {
+export class UnknownChain extends Schema.TaggedClass<UnknownChain>("@chainjobs/chain/ChainRequestError/UnknownChain")("UnknownChain", {
   chain: Schema.String
 }) {}
 

@@ -159,7 +159,7 @@ export const SyncSummary = Schema.Struct({
 
 /**
  * Syncs a contract's events from a block (default: genesis) or over the last
- * N blocks, up to the head. A resumed run keeps its counts and continues to
+ * N blocks, up to the head (or the last block with `confirmations`). A resumed run keeps its counts and continues to
  * the head at the time it resumes: its summary covers the blocks from the
  * first run's first block (more than N when the head moved meanwhile).
  */
@@ -174,7 +174,12 @@ export const SyncEvents = Task.define("chain/sync-events", {
     /** Sync only the last N blocks up to the head. */
     lastBlocks: Schema.optional(PositiveInt),
     /** Blocks per chunk. Default: 2000. */
-    chunkSize: Schema.optional(PositiveInt)
+    chunkSize: Schema.optional(PositiveInt),
+    /**
+     * Sync up to the last block with this many confirmations (head − block + 1)
+     * instead of the head, so that no log near the head is counted. Default: none.
+     */
+    confirmations: Schema.optional(PositiveInt)
   }),
   success: SyncSummary,
   error: ChainRequestError,
@@ -264,7 +269,7 @@ export const syncEvents = Effect.fn("ChainTasks.syncEvents")(function*(payload: 
   const names = new Map<string, string>(
     abi.filter((item): item is AbiEvent => item.type === "event").map((event) => [toEventSelector(event), event.name])
   )
-  const toBlock = yield* client.head
+  const toBlock = (yield* client.head) - (payload.confirmations ?? 1) + 1
   const fromBlock = payload.lastBlocks === undefined
     ? payload.fromBlock ?? 0
     : Math.max(0, toBlock - payload.lastBlocks + 1)

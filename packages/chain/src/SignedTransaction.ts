@@ -13,22 +13,22 @@ import type { EvmClient } from "./EvmClient.ts"
 import type { ChainRequestError } from "./ChainRequestError.ts"
 
 /** The node rejected the nonce as already used. */
-export class NonceTooLow extends Schema.TaggedClass<NonceTooLow>()("NonceTooLow", { detail: Schema.String }) {}
+export class NonceTooLow extends Schema.TaggedClass<NonceTooLow>("@chainjobs/chain/SignedTransaction/NonceTooLow")("NonceTooLow", { detail: Schema.String }) {}
 
 /** The fees are too low for the node (below the base fee, or too low to replace a pending transaction). */
-export class Underpriced extends Schema.TaggedClass<Underpriced>()("Underpriced", { detail: Schema.String }) {}
+export class Underpriced extends Schema.TaggedClass<Underpriced>("@chainjobs/chain/SignedTransaction/Underpriced")("Underpriced", { detail: Schema.String }) {}
 
 /** The transaction was mined and reverted. */
-export class Reverted extends Schema.TaggedClass<Reverted>()("Reverted", {
+export class Reverted extends Schema.TaggedClass<Reverted>("@chainjobs/chain/SignedTransaction/Reverted")("Reverted", {
   transactionHash: Schema.String,
   blockNumber: Schema.Int
 }) {}
 
 /** The node rejected the transaction for another reason. */
-export class Rejected extends Schema.TaggedClass<Rejected>()("Rejected", { detail: Schema.String }) {}
+export class Rejected extends Schema.TaggedClass<Rejected>("@chainjobs/chain/SignedTransaction/Rejected")("Rejected", { detail: Schema.String }) {}
 
 /** The receipt or its confirmations did not come in time. */
-export class ConfirmationTimeout extends Schema.TaggedClass<ConfirmationTimeout>()("ConfirmationTimeout", {
+export class ConfirmationTimeout extends Schema.TaggedClass<ConfirmationTimeout>("@chainjobs/chain/SignedTransaction/ConfirmationTimeout")("ConfirmationTimeout", {
   transactionHash: Schema.String,
   /** Confirmations seen when time ran out (0: not mined). */
   confirmations: Schema.Int

@@ -6,8 +6,8 @@
 import { assert, layer } from "@effect/vitest"
 import { TaskStore, Tasks } from "@chainjobs/tasks"
 import { Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
-import { type Hex, hexToNumber, toHex } from "viem"
-import { DevChain } from "@chainjobs/devchain"
+import { encodeFunctionData, type Hex, hexToNumber, toHex } from "viem"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
 import * as Activity from "../src/Activity.ts"
 import * as AddressScan from "../src/AddressScan.ts"
 import { BlockFeed } from "../src/BlockFeed.ts"
@@ -104,6 +104,26 @@ layer(seededChain({ rounds: 4 }), { excludeTestServices: true })("reorganization
       const result = yield* Fiber.join(scan)
       const found = new Set(keys(result.activity))
       assert.isTrue(sent.every((hash) => found.has(hash)))
+    }))
+
+  it.effect("with confirmations, SyncEvents counts no log of a block not yet that deep", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const seeded = yield* Seeded
+      const evm = yield* client(devChainConfig([chain.url]))
+      const [alice, bob] = seeded.participants
+      const head = yield* headOf(evm)
+      const data = encodeFunctionData({ abi: DevSeed.tokenAbi, functionName: "transfer", args: [bob!, 7n] })
+      yield* evm.request("eth_sendTransaction", [{ from: alice, to: seeded.token, data }])
+      const events = ["event Transfer(address indexed from, address indexed to, uint256 value)"]
+      const [confirmed, all] = yield* Tasks.Tasks.use((tasks) =>
+        Effect.all([
+          tasks.run(ChainTasks.SyncEvents, { chain: "dev", address: seeded.token, events, fromBlock: head, confirmations: 2 }),
+          tasks.run(ChainTasks.SyncEvents, { chain: "dev", address: seeded.token, events, fromBlock: head })
+        ])
+      ).pipe(withTasks(chain.url))
+      assert.deepInclude(confirmed, { toBlock: head, total: 0 })
+      assert.deepInclude(all, { toBlock: head + 1, total: 1 })
     }))
 
   it.effect("FollowHead notices blocks replaced by as many others, though the head does not move", () =>

@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Task, TaskContext } from "@chainjobs/tasks"
+import { Task } from "@chainjobs/tasks"
 import { Clock, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { type Abi, type AbiEvent, type Address, type Block, type Hex, parseAbi, toEventSelector } from "viem"
 import * as Activity from "./Activity.ts"
@@ -212,15 +212,17 @@ const linkedOn = (
 })
 
 /** Runs `FetchBlocks`. */
-export const fetchBlocks = Effect.fn("ChainTasks.fetchBlocks")(function*(payload: Task.Payload<typeof FetchBlocks>) {
+export const fetchBlocks = Effect.fn("ChainTasks.fetchBlocks")(function*(
+  payload: Task.Payload<typeof FetchBlocks>,
+  context: Task.Context<typeof FetchBlocks>
+) {
   const client = yield* (yield* Chains).client(payload.chain)
   const blocks = yield* Chunked.walk({
     fromBlock: payload.fromBlock,
     toBlock: payload.toBlock,
     chunkSize: payload.chunkSize ?? 100,
     initial: [] as ReadonlyArray<BlockSummary>,
-    resumed: yield* Task.loadCheckpoint(FetchBlocks),
-    save: (checkpoint) => Task.saveCheckpoint(FetchBlocks, checkpoint),
+    context,
     step: (blocks, from, to) =>
       Effect.map(getLinkedBlocks(client, from, to), (more) => ({
         state: [...blocks, ...more.map(summarize)],
@@ -237,7 +239,10 @@ export const fetchBlocks = Effect.fn("ChainTasks.fetchBlocks")(function*(payload
 })
 
 /** Runs `ScanAddresses`. */
-export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(payload: Task.Payload<typeof ScanAddresses>) {
+export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(
+  payload: Task.Payload<typeof ScanAddresses>,
+  context: Task.Context<typeof ScanAddresses>
+) {
   const client = yield* (yield* Chains).client(payload.chain)
   const addresses = Array.from(new Set(payload.addresses.map((address) => address.toLowerCase() as Address)))
   const activity = yield* Chunked.walk({
@@ -245,8 +250,7 @@ export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(pay
     toBlock: payload.toBlock,
     chunkSize: payload.chunkSize ?? 100,
     initial: [] as ReadonlyArray<Activity.Activity>,
-    resumed: yield* Task.loadCheckpoint(ScanAddresses),
-    save: (checkpoint) => Task.saveCheckpoint(ScanAddresses, checkpoint),
+    context,
     step: (found, from, to) =>
       Effect.map(AddressScan.scanLinked(client, addresses, from, to), (more) => ({
         state: [...found, ...more.activity],
@@ -263,7 +267,10 @@ export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(pay
 })
 
 /** Runs `SyncEvents`. */
-export const syncEvents = Effect.fn("ChainTasks.syncEvents")(function*(payload: Task.Payload<typeof SyncEvents>) {
+export const syncEvents = Effect.fn("ChainTasks.syncEvents")(function*(
+  payload: Task.Payload<typeof SyncEvents>,
+  context: Task.Context<typeof SyncEvents>
+) {
   const client = yield* (yield* Chains).client(payload.chain)
   const abi: Abi = parseAbi(payload.events as ReadonlyArray<string>)
   const names = new Map<string, string>(
@@ -277,8 +284,7 @@ export const syncEvents = Effect.fn("ChainTasks.syncEvents")(function*(payload: 
     fromBlock,
     toBlock,
     chunkSize: payload.chunkSize ?? 2000,
-    resumed: yield* Task.loadCheckpoint(SyncEvents),
-    save: (checkpoint) => Task.saveCheckpoint(SyncEvents, checkpoint),
+    context,
     initial: { fromBlock, counts: {}, total: 0, processingMillis: 0 },
     step: (state, from, to) =>
       Effect.gen(function*() {
@@ -426,10 +432,12 @@ export const processBlock = Effect.fn("ChainTasks.processBlock")(function*(paylo
 })
 
 /** Runs `FollowHead`. */
-export const followHead = Effect.fn("ChainTasks.followHead")(function*(payload: Task.Payload<typeof FollowHead>) {
-  const context = yield* TaskContext.TaskContext
+export const followHead = Effect.fn("ChainTasks.followHead")(function*(
+  payload: Task.Payload<typeof FollowHead>,
+  context: Task.Context<typeof FollowHead>
+) {
   const client = yield* (yield* Chains).client(payload.chain)
-  const resumed = yield* Task.loadCheckpoint(FollowHead)
+  const resumed = yield* context.lastCheckpoint
   let next = Option.isSome(resumed) ? resumed.value.lastBlock + 1 : payload.fromBlock ?? (yield* client.head)
   let recent = Option.isSome(resumed) ? resumed.value.recent ?? [] : []
   // a checkpoint of an earlier version remembers no block: the blocks before it are unknown
@@ -483,7 +491,7 @@ export const followHead = Effect.fn("ChainTasks.followHead")(function*(payload: 
       }
       yield* record(payload.chain, block)
       recent = [...recent, { number: block.number, hash: block.hash }].slice(-followWindow)
-      yield* Task.saveCheckpoint(FollowHead, { lastBlock: next, recent })
+      yield* context.checkpoint({ lastBlock: next, recent })
       next++
     }
     yield* context.heartbeat

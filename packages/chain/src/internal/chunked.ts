@@ -1,7 +1,8 @@
 /**
  * The loop of a task that walks a block range in chunks: it starts after the
  * last checkpoint (if any), folds each chunk into its state, reports progress
- * and saves `{ lastBlock, state, links }` after every chunk, so a resumed or
+ * and saves `{ lastBlock, state, links }` (through the kind's typed handler
+ * context) after every chunk, so a resumed or
  * retried run continues where the last one stopped and never repeats a chunk.
  *
  * A linked walk (given `hashOf` and `rewind`) stays on one chain across
@@ -21,7 +22,7 @@
  * again, none is skipped or counted twice).
  */
 import { Duration, Effect, Option, Schema } from "effect"
-import { TaskContext } from "@chainjobs/tasks"
+import type { TaskContext } from "@chainjobs/tasks"
 
 /** A chunk's last block, as read. */
 export const Link = Schema.Struct({ number: Schema.Int, hash: Schema.String })
@@ -59,10 +60,8 @@ export interface Walk<S, E, R> {
   readonly toBlock: number
   readonly chunkSize: number
   readonly initial: S
-  /** The last checkpoint saved, decoded by the kind's checkpoint Schema. */
-  readonly resumed: Option.Option<Checkpoint<S>>
-  /** Saves a checkpoint (encoded by the kind's checkpoint Schema). */
-  readonly save: (checkpoint: Checkpoint<S>) => Effect.Effect<void, never, TaskContext.TaskContext>
+  /** The running task's context, typed by its kind (whose checkpoint Schema is `Checkpoint(state)`). */
+  readonly context: TaskContext.Typed<Checkpoint<S>, any>
   /** Folds blocks `from`–`to` into the state. */
   readonly step: (state: S, from: number, to: number) => Effect.Effect<Step<S>, E, R>
   /** The progress message after a chunk. */
@@ -84,10 +83,10 @@ export interface Walk<S, E, R> {
 }
 
 /** Walks the range; returns the final state. */
-export const walk = <S, E, R>(options: Walk<S, E, R>): Effect.Effect<S, E, R | TaskContext.TaskContext> =>
+export const walk = <S, E, R>(options: Walk<S, E, R>): Effect.Effect<S, E, R> =>
   Effect.gen(function*() {
-    const context = yield* TaskContext.TaskContext
-    const resumed = options.resumed
+    const context = options.context
+    const resumed = yield* context.lastCheckpoint
     let state = Option.isSome(resumed) ? resumed.value.state : options.initial
     let from = Option.isSome(resumed) ? resumed.value.lastBlock + 1 : options.fromBlock
     let links: ReadonlyArray<Link> = Option.isSome(resumed) ? resumed.value.links ?? [] : []
@@ -134,7 +133,7 @@ export const walk = <S, E, R>(options: Walk<S, E, R>): Effect.Effect<S, E, R | T
         if (linked && step.lastHash !== undefined) links = [...links, { number: to, hash: step.lastHash }].slice(-linkWindow)
         const size = options.size?.(state) ?? 0
         if (options.maxSize === undefined || size <= options.maxSize) {
-          yield* options.save({ lastBlock: to, state, ...(linked ? { links } : {}) })
+          yield* context.checkpoint({ lastBlock: to, state, ...(linked ? { links } : {}) })
         } else if (!stopped) {
           stopped = true
           yield* Effect.logInfo(`chainjobs: no more checkpoints after block ${from - 1}: ${size} items > ${options.maxSize}`)

@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import { ByteSize, Clock, Effect, Layer, Schema, Stream } from "effect"
-import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpIncomingMessage, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiScalar } from "effect/http-api"
 import { PayloadLimit, Principal, TaskAccess, TaskAccessError, TaskFeed, type TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
 import { RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
@@ -184,16 +184,27 @@ export const layerHealth = HttpApiBuilder.group(RestApi, "health", Effect.fnUntr
 /**
  * Gives requests the API could not decode (a malformed JSON body, a bad query
  * parameter) a typed body, `{"_tag":"BadRequest","part":"Query","message":…}`,
- * where the HttpApi default answers an empty 400.
+ * where the HttpApi default answers an empty 400; and a request no route
+ * serves `404 {"_tag":"RouteNotFound","method":…,"path":…}` instead of an
+ * empty 404.
  */
 export const layerBadRequest = HttpRouter.middleware((httpEffect) =>
-  Effect.catchDefect(httpEffect, (defect) =>
-    HttpApiError.HttpApiSchemaError.is(defect) && defect.kind !== "Body" && defect.kind !== "ResponseHeaders"
-      ? Effect.succeed(HttpServerResponse.jsonUnsafe(
-        { _tag: "BadRequest", part: defect.kind, message: defect.cause.message },
-        { status: 400 }
-      ))
-      : Effect.die(defect)), { global: true })
+  httpEffect.pipe(
+    Effect.catchDefect((defect) =>
+      HttpApiError.HttpApiSchemaError.is(defect) && defect.kind !== "Body" && defect.kind !== "ResponseHeaders"
+        ? Effect.succeed(HttpServerResponse.jsonUnsafe(
+          { _tag: "BadRequest", part: defect.kind, message: defect.cause.message },
+          { status: 400 }
+        ))
+        : Effect.die(defect)),
+    Effect.catch((error: unknown) =>
+      HttpServerError.isHttpServerError(error) && error.reason._tag === "RouteNotFound"
+        ? Effect.succeed(HttpServerResponse.jsonUnsafe(
+          { _tag: "RouteNotFound", method: error.request.method, path: error.request.url.split("?")[0] },
+          { status: 404 }
+        ))
+        : Effect.fail(error))
+  ), { global: true })
 
 const encodeReason = Schema.encodeSync(TaskAccessError.TaskAccessErrorReason)
 

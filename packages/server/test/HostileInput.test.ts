@@ -41,7 +41,17 @@ interface RestCase {
 
 const restCase: Arbitrary.Arbitrary<RestCase> = Arbitrary.flatMap(
   Arbitrary.schema(
-    Schema.Literals(["unknown-kind", "invalid-payload", "not-json", "too-deep", "too-large", "bad-token", "bad-id", "bad-query"])
+    Schema.Literals([
+      "unknown-kind",
+      "invalid-payload",
+      "not-json",
+      "too-deep",
+      "too-large",
+      "bad-token",
+      "bad-id",
+      "bad-query",
+      "unknown-route"
+    ])
   ),
   (kind): Arbitrary.Arbitrary<RestCase> => {
     switch (kind) {
@@ -87,6 +97,12 @@ const restCase: Arbitrary.Arbitrary<RestCase> = Arbitrary.flatMap(
           const [method, suffix] = route.split(" ")
           return { method, path: `/api/tasks/${encodeURIComponent(id.toWellFormed()) || "x"}${suffix}`, token: "alice-token" }
         })
+      case "unknown-route":
+        return Arbitrary.map(Arbitrary.all([text, Arbitrary.schema(Schema.Literals(["GET", "PUT", "PATCH", "POST", "DELETE"]))]), ([path, method]) => ({
+          method,
+          path: `/${["api/", "", "rpc/", "ws/"][path.length % 4]}nope-${encodeURIComponent(path.toWellFormed())}`,
+          token: "alice-token"
+        }))
       case "bad-query":
         return Arbitrary.map(Arbitrary.all([text, text]), ([status, limit]) => ({
           method: "GET",

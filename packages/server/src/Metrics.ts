@@ -20,6 +20,7 @@ import { PrometheusMetrics } from "effect/observability"
 import { type TaskEvent, TaskFeed, Tasks } from "@chainjobs/tasks"
 import type { Server } from "node:http"
 import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
+import { getHeapSpaceStatistics } from "node:v8"
 
 /** Tasks accepted, by kind. */
 export const submitted = Metric.counter("chainjobs_tasks_submitted_total", {
@@ -55,6 +56,10 @@ export const heapTotal = Metric.gauge("nodejs_heap_total_bytes", { description: 
 export const externalMemory = Metric.gauge("nodejs_external_memory_bytes", {
   description: "Memory of C++ objects bound to JavaScript (buffers included), in bytes"
 })
+/** V8 heap spaces' sizes, by `space` (`new_space`, `old_space`, `code_space`, `large_object_space`, …). */
+export const heapSpaceSize = Metric.gauge("nodejs_heap_space_size_bytes", { description: "V8 heap space size, by space" })
+/** @see heapSpaceSize */
+export const heapSpaceUsed = Metric.gauge("nodejs_heap_space_used_bytes", { description: "V8 heap space in use, by space" })
 /** Event-loop delay since the previous scrape, by `quantile` (`0.5`, `0.99`, `max`). */
 export const eventLoopDelay = Metric.gauge("nodejs_eventloop_delay_seconds", {
   description: "Event-loop delay since the previous scrape, by quantile"
@@ -129,6 +134,10 @@ export const processSampler = Effect.gen(function*() {
       Metric.update(heapTotal, memory.heapTotal),
       Metric.update(externalMemory, memory.external),
       Metric.update(openConnections, connections),
+      ...getHeapSpaceStatistics().flatMap((space) => [
+        Metric.update(Metric.withAttributes(heapSpaceSize, { space: space.space_name }), space.space_size),
+        Metric.update(Metric.withAttributes(heapSpaceUsed, { space: space.space_name }), space.space_used_size)
+      ]),
       ...Object.entries(quantiles).map(([quantile, nanos]) =>
         Metric.update(Metric.withAttributes(eventLoopDelay, { quantile }), Number.isFinite(nanos) ? nanos / 1e9 : 0))
     ], { discard: true })

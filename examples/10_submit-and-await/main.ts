@@ -1,9 +1,12 @@
 /**
  * Define a task kind, implement it, submit a task, follow its progress and
  * await its typed result — all in one process, on the in-memory store.
+ * `NodeRuntime.runMain` runs it: Ctrl-C interrupts the program and the
+ * supervisor's graceful shutdown runs before the process exits.
  */
-import { Effect, Layer, Schema, Stream } from "effect"
-import { Task, TaskContext, TaskStore, Tasks } from "@chainjobs/tasks"
+import { NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Layer, Schema, Stream } from "effect"
+import { Task, TaskStore, Tasks } from "@chainjobs/tasks"
 
 // 1. A kind: what it takes, what it returns, how it runs.
 const CountBlocks = Task.define("count-blocks", {
@@ -12,10 +15,9 @@ const CountBlocks = Task.define("count-blocks", {
   policy: { timeout: "1 minute" }
 })
 
-// 2. Its handler, with progress reports.
-const CountBlocksLive = Task.implement(CountBlocks, ({ from, to }) =>
+// 2. Its handler: the payload, and the task's context (typed by the kind) for progress reports.
+const CountBlocksLive = Task.implement(CountBlocks, ({ from, to }, task) =>
   Effect.gen(function*() {
-    const task = yield* TaskContext.TaskContext
     for (let block = from; block <= to; block++) {
       yield* Effect.sleep("20 millis")
       yield* task.progress(((block - from + 1) / (to - from + 1)) * 100, `block ${block}`)
@@ -27,11 +29,12 @@ const CountBlocksLive = Task.implement(CountBlocks, ({ from, to }) =>
 const program = Effect.gen(function*() {
   const tasks = yield* Tasks.Tasks
   const handle = yield* tasks.submit(CountBlocks, { from: 100, to: 104 })
-  console.log(`submitted ${handle.id}`)
+  yield* Console.log(`submitted ${handle.id}`)
   yield* handle.events.pipe(
-    Stream.runForEach((info) => Effect.sync(() => console.log(`${info.status} ${info.progress}% ${info.message ?? ""}`)))
+    Stream.runForEach((info) => Console.log(`${info.status} ${info.progress}% ${info.message ?? ""}`))
   )
-  console.log(`result: ${yield* handle.join} blocks`)
+  const blocks = yield* handle.join
+  yield* Console.log(`result: ${blocks} blocks`)
 })
 
 const Runtime = CountBlocksLive.pipe(
@@ -39,4 +42,4 @@ const Runtime = CountBlocksLive.pipe(
   Layer.provideMerge(TaskStore.layerMemory)
 )
 
-Effect.runPromise(program.pipe(Effect.provide(Runtime)))
+NodeRuntime.runMain(program.pipe(Effect.provide(Runtime)))

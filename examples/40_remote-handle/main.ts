@@ -4,11 +4,11 @@
  * talks to the server over a real WebSocket on 127.0.0.1 with a bearer token.
  */
 import { createServer } from "node:http"
-import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Exit, Layer, Schema, Stream } from "effect"
+import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Exit, Layer, Schema, Stream } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { Auth, TaskRpcClient, TaskRpcServer } from "@chainjobs/rpc"
-import { Task, TaskAccess, TaskContext, TaskStore, Tasks } from "@chainjobs/tasks"
+import { Task, TaskAccess, TaskStore, Tasks } from "@chainjobs/tasks"
 
 // The task kind: the same definition on both sides.
 const Reconcile = Task.define("reconcile", {
@@ -18,15 +18,14 @@ const Reconcile = Task.define("reconcile", {
 })
 
 // The server side: the handler, the supervisor, RPC over WebSocket at /ws.
-const ReconcileLive = Task.implement(Reconcile, ({ accounts }) =>
+const ReconcileLive = Task.implement(Reconcile, ({ accounts }, task) =>
   Effect.gen(function*() {
-    const task = yield* TaskContext.TaskContext
     for (let i = 1; i <= accounts; i++) {
       yield* Effect.sleep("50 millis")
       yield* task.progress((i / accounts) * 100, `account ${i} of ${accounts}`)
     }
     return { checked: accounts }
-  }).pipe(Effect.onInterrupt(() => Effect.sync(() => console.log("server: a reconcile task was interrupted; its finalizer ran")))))
+  }).pipe(Effect.onInterrupt(() => Console.log("server: a reconcile task was interrupted; its finalizer ran"))))
 
 const Server = HttpRouter.serve(TaskRpcServer.layerWebsocket({ path: "/ws" }), { disableLogger: true, disableListenLog: true }).pipe(
   Layer.provide([
@@ -46,14 +45,17 @@ const client = Effect.gen(function*() {
   const handle = yield* client.submit(Reconcile, { accounts: 3 })
   yield* handle.events.pipe(
     Stream.filter((info) => info.message !== null),
-    Stream.runForEach((info) => Effect.sync(() => console.log(`client: ${info.status} ${Math.round(info.progress)}% ${info.message}`)))
+    Stream.runForEach((info) => Console.log(`client: ${info.status} ${Math.round(info.progress)}% ${info.message}`))
   )
-  console.log(`client: result ${JSON.stringify(yield* handle.join)}`)
+  const result = yield* handle.join
+  yield* Console.log(`client: result ${JSON.stringify(result)}`)
 
   const long = yield* client.submit(Reconcile, { accounts: 1000 })
   yield* Stream.runDrain(Stream.take(Stream.filter(long.events, (info) => info.progress > 0), 1))
   yield* long.interrupt
-  console.log(`client: the long task is ${yield* long.status}; await says interrupted: ${Exit.hasInterrupts(yield* long.await)}`)
+  const status = yield* long.status
+  const exit = yield* long.await
+  yield* Console.log(`client: the long task is ${status}; await says interrupted: ${Exit.hasInterrupts(exit)}`)
 })
 
 const program = Effect.gen(function*() {
@@ -62,4 +64,4 @@ const program = Effect.gen(function*() {
   yield* client.pipe(Effect.provide(TaskRpcClient.layerWebsocket({ url: `ws://127.0.0.1:${port}/ws`, token: "billing-token" })))
 })
 
-Effect.runPromise(Effect.scoped(program.pipe(Effect.provide(Server))))
+NodeRuntime.runMain(program.pipe(Effect.provide(Server)))

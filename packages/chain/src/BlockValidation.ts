@@ -15,6 +15,7 @@
 import { Effect, Schema } from "effect"
 import {
   type Block,
+  concatHex,
   type Hex,
   keccak256,
   recoverTransactionAddress,
@@ -22,6 +23,7 @@ import {
   type Transaction,
   type TransactionSerializable,
   toRlp,
+  type TransactionReceipt,
   type Withdrawal
 } from "viem"
 import { orderedRoot, quantity } from "./internal/trie.ts"
@@ -72,6 +74,13 @@ export class SenderMismatch extends Schema.TaggedClass<SenderMismatch>("@chainjo
   recovered: Schema.NullOr(Schema.String)
 }) {}
 
+/** The receipts do not hash to the header's `receiptsRoot`: one was changed, reordered, dropped or added. */
+export class ReceiptsRootMismatch extends Schema.TaggedClass<ReceiptsRootMismatch>("@chainjobs/chain/BlockValidation/ReceiptsRootMismatch")("ReceiptsRootMismatch", {
+  number: Schema.Int,
+  reported: Schema.String,
+  computed: Schema.String
+}) {}
+
 /** The block was read with its transactions' hashes only: there is nothing to check them against. */
 export class TransactionsNotIncluded extends Schema.TaggedClass<TransactionsNotIncluded>("@chainjobs/chain/BlockValidation/TransactionsNotIncluded")("TransactionsNotIncluded", {
   number: Schema.Int
@@ -85,6 +94,7 @@ export const BlockValidationErrorReason = Schema.Union([
   TransactionsRootMismatch,
   WithdrawalsRootMismatch,
   SenderMismatch,
+  ReceiptsRootMismatch,
   TransactionsNotIncluded
 ])
 
@@ -111,6 +121,8 @@ export class BlockValidationError extends Schema.TaggedError<BlockValidationErro
         return `block ${reason.number}: transaction ${reason.index} claims sender ${reason.reported}, signed by ${
           reason.recovered ?? "no valid signature"
         }`
+      case "ReceiptsRootMismatch":
+        return `block ${reason.number}: receiptsRoot ${reason.reported}, receipts hash to ${reason.computed}`
       case "TransactionsNotIncluded":
         return `block ${reason.number}: read with transaction hashes only, nothing to validate them against`
     }
@@ -190,6 +202,36 @@ export const withdrawalsRoot = (withdrawals: ReadonlyArray<Withdrawal>): Hex =>
       quantity(BigInt(withdrawal.amount))
     ])
   ))
+
+const receiptTypes: Record<string, number> = { legacy: 0, eip2930: 1, eip1559: 2, eip4844: 3, eip7702: 4 }
+
+/**
+ * A receipt as the receipts trie holds it: RLP of [status (or the post-state root before Byzantium), cumulative gas,
+ * logs bloom, logs], prefixed with its transaction's type byte unless legacy.
+ */
+const encodedReceipt = (receipt: TransactionReceipt): Hex => {
+  const root = (receipt as { readonly root?: Hex | undefined }).root
+  const encoded = toRlp([
+    root ?? (receipt.status === "success" ? "0x01" : "0x"),
+    quantity(receipt.cumulativeGasUsed),
+    receipt.logsBloom,
+    receipt.logs.map((log) => [log.address, [...log.topics], log.data])
+  ])
+  const type = receiptTypes[receipt.type] ?? Number(receipt.type)
+  return type === 0 ? encoded : concatHex([quantity(type), encoded])
+}
+
+/** The `receiptsRoot` computed from a block's receipts, in transaction order. */
+export const receiptsRoot = (receipts: ReadonlyArray<TransactionReceipt>): Hex => orderedRoot(receipts.map(encodedReceipt))
+
+/** Checks a block's receipts (in transaction order) against its header's `receiptsRoot`. */
+export const verifyReceipts = (block: Block, receipts: ReadonlyArray<TransactionReceipt>): Effect.Effect<void, BlockValidationError> =>
+  Effect.suspend(() => {
+    const computed = receiptsRoot(receipts)
+    return computed === block.receiptsRoot || emptyAsHashOfNothing(receipts, block.receiptsRoot)
+      ? Effect.void
+      : fail(new ReceiptsRootMismatch({ number: Number(block.number), reported: block.receiptsRoot, computed }))
+  })
 
 /** The address a signed transaction recovers to, or null when its signature is not valid. */
 const sender = (transaction: Transaction) =>

@@ -27,6 +27,25 @@ layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidati
       )
     }))
 
+  it.effect("the receipts of every seeded block (typed, with token transfer logs) hash to its receiptsRoot", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const evm = yield* client(devChainConfig([(yield* DevChain.DevChain).url]))
+      const blocks = yield* evm.getBlocks(range(seeded.fromBlock, seeded.toBlock), { transactions: true })
+      let logs = 0
+      for (const block of blocks) {
+        const receipts = yield* evm.getReceipts((block.transactions as ReadonlyArray<Transaction>).map((transaction) => transaction.hash))
+        yield* BlockValidation.verifyReceipts(block, receipts)
+        logs += receipts.reduce((sum, receipt) => sum + receipt.logs.length, 0)
+        if (receipts.length > 0) {
+          const tampered = [{ ...receipts[0]!, cumulativeGasUsed: receipts[0]!.cumulativeGasUsed + 1n }, ...receipts.slice(1)]
+          const refused = yield* Effect.flip(BlockValidation.verifyReceipts(block, tampered))
+          assert.strictEqual(refused.reason._tag, "ReceiptsRootMismatch")
+        }
+      }
+      assert.isAbove(logs, 10)
+    }))
+
   it.effect("rejects a tampered header, a foreign parent and a tampered transaction", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded

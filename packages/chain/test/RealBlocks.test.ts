@@ -8,7 +8,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { readFileSync } from "node:fs"
 import { Effect, Schema } from "effect"
-import { type Block, formatBlock, type RpcBlock, type Transaction } from "viem"
+import {
+  type Block,
+  formatBlock,
+  formatTransactionReceipt,
+  type RpcBlock,
+  type RpcTransactionReceipt,
+  type Transaction,
+  type TransactionReceipt
+} from "viem"
 import * as BlockValidation from "../src/BlockValidation.ts"
 
 const read = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/blocks/${name}`, import.meta.url), "utf8"))
@@ -16,6 +24,11 @@ const format = (json: unknown) => formatBlock(json as RpcBlock) as Block
 
 const blocks: ReadonlyArray<Block> = [format(read("mainnet-2000004.json")), ...(read("hive-blocks.json") as Array<unknown>).map(format)]
 const hashesOnly = format(read("goerli-8705029.json"))
+
+const withReceipts = (read("hive-receipts.json") as Array<{ block: unknown; receipts: Array<unknown> }>).map((item) => ({
+  block: format(item.block),
+  receipts: item.receipts.map((receipt) => formatTransactionReceipt(receipt as RpcTransactionReceipt))
+}))
 
 const transactionsOf = (block: Block) => block.transactions as ReadonlyArray<Transaction>
 const withTransactions = (block: Block, transactions: ReadonlyArray<Transaction>): Block =>
@@ -56,6 +69,43 @@ describe("BlockValidation against recorded blocks", () => {
     }
     assert.isAbove(hashesOnly.withdrawals!.length, 10)
   })
+
+  it.effect("recomputes the receiptsRoot of recorded receipts, before Byzantium (post-state roots) and after", () =>
+    Effect.gen(function*() {
+      for (const { block, receipts } of withReceipts) {
+        yield* BlockValidation.verify(block, undefined)
+        yield* BlockValidation.verifyReceipts(block, receipts)
+      }
+    }))
+
+  it.effect.prop("refuses receipts changed, reordered, dropped or added", {
+    which: Index,
+    i: Index,
+    j: Index,
+    change: Schema.Literals(["status", "gas", "log", "reorder", "drop", "add"])
+  }, ({ change, i, j, which }) =>
+    Effect.gen(function*() {
+      const { block, receipts: recorded } = withReceipts[which % withReceipts.length]!
+      const receipts: Array<TransactionReceipt> = [...recorded]
+      const at = i % receipts.length
+      const receipt = receipts[at]!
+      if (change === "status") {
+        if ((receipt as { root?: unknown }).root !== undefined) return true
+        receipts[at] = { ...receipt, status: receipt.status === "success" ? "reverted" : "success" }
+      } else if (change === "gas") receipts[at] = { ...receipt, cumulativeGasUsed: receipt.cumulativeGasUsed + 1n }
+      else if (change === "log") {
+        if (receipt.logs.length === 0) receipts[at] = { ...receipt, logs: [...recorded.flatMap((item) => item.logs).slice(0, 1)] }
+        else receipts[at] = { ...receipt, logs: receipt.logs.slice(1) }
+        if (receipts[at]!.logs.length === receipt.logs.length) return true
+      } else if (change === "reorder") {
+        const other = j % receipts.length
+        if (other === at) return true
+        ;[receipts[at], receipts[other]] = [receipts[other]!, receipt]
+      } else if (change === "drop") receipts.splice(at, 1)
+      else receipts.splice(j % (receipts.length + 1), 0, receipt)
+      const refused = yield* Effect.flip(BlockValidation.verifyReceipts(block, receipts))
+      return refused.reason._tag === "ReceiptsRootMismatch"
+    }))
 
   it.effect("refuses a block read with transaction hashes only with a typed error", () =>
     Effect.gen(function*() {

@@ -196,7 +196,9 @@ export const layer: Layer.Layer<
         host: settings.host,
         port: settings.port,
         // By then tasks have drained: only open event streams are left to cut.
-        gracefulShutdownTimeout: Duration.seconds(1)
+        gracefulShutdownTimeout: Duration.seconds(1),
+        // A WebSocket message is held to the RPC body limit before it is buffered whole (1009 past it).
+        websocket: { maxPayload: TaskRpcServer.defaults.maxBodyBytes }
       })),
       Layer.provide(Layer.succeedContext(Context.merge(tasks, feed))),
       Layer.provide(Layer.succeed(ServerConfig, settings))

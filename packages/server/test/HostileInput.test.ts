@@ -307,6 +307,24 @@ describe("hostile input, the reported cases", () => {
         yield* stillHealthy
       }))
 
+    it.effect("RPC over WebSocket: a message over the body limit closes the socket with 1009 before it is served", () =>
+      Effect.gen(function*() {
+        const base = yield* baseUrl
+        // Two MiB of well-formed pings: only the size is wrong.
+        const pings = `${JSON.stringify({ _tag: "Ping" })}\n`.repeat(Math.ceil((2 * 1024 * 1024) / 16))
+        const outcome = yield* Effect.promise(() =>
+          new Promise<{ readonly code: number; readonly answers: number }>((resolve) => {
+            let answers = 0
+            const socket = new WebSocket(`${base.replace(/^http/, "ws")}/ws`)
+            socket.onopen = () => socket.send(pings)
+            socket.onmessage = () => answers++
+            socket.onclose = (event) => resolve({ code: event.code, answers })
+          })
+        )
+        assert.deepStrictEqual(outcome, { code: 1009, answers: 0 })
+        yield* stillHealthy
+      }))
+
     it.effect("RPC over WebSocket: a frame that is not a message closes the socket with 1007 and a reason", () =>
       Effect.gen(function*() {
         const base = yield* baseUrl

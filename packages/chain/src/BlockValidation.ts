@@ -18,8 +18,9 @@ import {
   concatHex,
   type Hex,
   keccak256,
-  recoverTransactionAddress,
+  recoverAddress,
   serializeTransaction,
+  type Signature,
   type Transaction,
   type TransactionSerializable,
   toRlp,
@@ -233,13 +234,34 @@ export const verifyReceipts = (block: Block, receipts: ReadonlyArray<Transaction
       : fail(new ReceiptsRootMismatch({ number: Number(block.number), reported: block.receiptsRoot, computed }))
   })
 
+/**
+ * The payload a transaction's signature signs. A legacy transaction's chain id is read from its `v` (EIP-155: 35 +
+ * 2 × chain id + parity; 27/28 before it), whatever the node reports beside it.
+ */
+const signingPayload = (transaction: Transaction): Hex =>
+  serializeTransaction({
+    ...transaction,
+    data: transaction.input,
+    ...(transaction.type === "legacy"
+      ? { chainId: transaction.v >= 35n ? Number((transaction.v - 35n) / 2n) : undefined }
+      : {}),
+    r: undefined,
+    s: undefined,
+    v: undefined,
+    yParity: undefined
+  } as TransactionSerializable)
+
 /** The address a signed transaction recovers to, or null when its signature is not valid. */
 const sender = (transaction: Transaction) =>
   Effect.promise(() =>
-    recoverTransactionAddress({ serializedTransaction: signedTransaction(transaction) as never }).then(
-      (address) => address.toLowerCase(),
-      () => null
-    )
+    Promise.resolve()
+      .then(() =>
+        recoverAddress({
+          hash: keccak256(signingPayload(transaction)),
+          signature: { r: transaction.r, s: transaction.s, v: transaction.v, yParity: transaction.yParity } as Signature
+        })
+      )
+      .then((address) => address.toLowerCase(), () => null)
   )
 
 /**

@@ -34,25 +34,30 @@ const transfers = (evm: EvmClient.EvmClient, from: string, to: string, values: R
   Effect.forEach(values, (value) =>
     Effect.map(evm.request("eth_sendTransaction", [{ from, to, value: toHex(value) }]), (hash) => hash as string))
 
+/** The dev chain, its seeded activity, a client of it, three participants and the head now. */
+const setup = Effect.gen(function*() {
+  const chain = yield* DevChain.DevChain
+  const seeded = yield* Seeded
+  const evm = yield* client(devChainConfig([chain.url]))
+  const [alice, bob, carol] = seeded.participants
+  return { chain, seeded, evm, alice: alice!, bob: bob!, carol: carol!, head: yield* headOf(evm) }
+})
+
 const keys = (activity: ReadonlyArray<Activity.Activity>) => activity.map(Activity.key)
 
 layer(seededChain({ rounds: 4 }), { excludeTestServices: true })("reorganizations", (it) => {
   it.effect("a scan that runs across a reorganization reports the chain as it is, none of the orphaned blocks", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain.DevChain
-      const seeded = yield* Seeded
-      const evm = yield* client(devChainConfig([chain.url]))
-      const [alice, bob, carol] = seeded.participants
-      const head = yield* headOf(evm)
+      const { alice, bob, carol, chain, evm, head } = yield* setup
       const snapshot = yield* evm.request("evm_snapshot")
-      const orphaned = yield* transfers(evm, alice!, bob!, [1001, 1002, 1003, 1004, 1005, 1006])
+      const orphaned = yield* transfers(evm, alice, bob, [1001, 1002, 1003, 1004, 1005, 1006])
       // the scan reads up to head + 3 from the first branch, then waits for the blocks after it
       const proxy = yield* FaultProxy.make(chain.url, { holdAbove: head + 3 })
       const scan = yield* Effect.forkChild(
         Tasks.Tasks.use((tasks) =>
           tasks.run(ChainTasks.ScanAddresses, {
             chain: "dev",
-            addresses: [alice!, bob!, carol!],
+            addresses: [alice, bob, carol],
             fromBlock: head - 5,
             toBlock: head + 6,
             chunkSize: 3
@@ -62,29 +67,25 @@ layer(seededChain({ rounds: 4 }), { excludeTestServices: true })("reorganization
       yield* eventually(() => proxy.counts.held > 0)
       // the six blocks are replaced by six others with other transfers
       yield* evm.request("evm_revert", [snapshot])
-      const canonical = yield* transfers(evm, alice!, carol!, [2001, 2002, 2003, 2004, 2005, 2006])
+      const canonical = yield* transfers(evm, alice, carol, [2001, 2002, 2003, 2004, 2005, 2006])
       proxy.set({ holdAbove: Number.POSITIVE_INFINITY })
       const result = yield* Fiber.join(scan)
       const found = new Set(keys(result.activity))
       assert.isTrue(orphaned.every((hash) => !found.has(hash)), "activity of orphaned blocks reported")
       assert.isTrue(canonical.every((hash) => found.has(hash)), "activity of the chain's blocks missing")
-      const expected = yield* AddressScan.scanRange(evm, [alice!, bob!, carol!], head - 5, head + 6)
+      const expected = yield* AddressScan.scanRange(evm, [alice, bob, carol], head - 5, head + 6)
       assert.deepStrictEqual(keys(result.activity), keys(expected))
     }))
 
   it.effect("with confirmations, a scan reads no block before it is that deep", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain.DevChain
-      const seeded = yield* Seeded
-      const evm = yield* client(devChainConfig([chain.url]))
-      const [alice, bob] = seeded.participants
-      const head = yield* headOf(evm)
+      const { alice, bob, chain, evm, head } = yield* setup
       const proxy = yield* FaultProxy.make(chain.url)
       const scan = yield* Effect.forkChild(
         Tasks.Tasks.use((tasks) =>
           tasks.run(ChainTasks.ScanAddresses, {
             chain: "dev",
-            addresses: [alice!, bob!],
+            addresses: [alice, bob],
             fromBlock: head - 1,
             toBlock: head + 2,
             chunkSize: 2,
@@ -94,7 +95,7 @@ layer(seededChain({ rounds: 4 }), { excludeTestServices: true })("reorganization
         ).pipe(withTasks(proxy.url))
       )
       // blocks head - 1 and head have 3 confirmations once head + 2 is mined; head + 1 and head + 2 only at head + 4
-      const sent = yield* transfers(evm, alice!, bob!, [3001, 3002])
+      const sent = yield* transfers(evm, alice, bob, [3001, 3002])
       yield* eventually(() => proxy.counts.blocksRead.includes(head))
       const polled = proxy.counts.requests
       yield* eventually(() => proxy.counts.requests > polled + 5)
@@ -108,12 +109,8 @@ layer(seededChain({ rounds: 4 }), { excludeTestServices: true })("reorganization
 
   it.effect("with confirmations, SyncEvents counts no log of a block not yet that deep", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain.DevChain
-      const seeded = yield* Seeded
-      const evm = yield* client(devChainConfig([chain.url]))
-      const [alice, bob] = seeded.participants
-      const head = yield* headOf(evm)
-      const data = encodeFunctionData({ abi: DevSeed.tokenAbi, functionName: "transfer", args: [bob!, 7n] })
+      const { alice, bob, chain, evm, head, seeded } = yield* setup
+      const data = encodeFunctionData({ abi: DevSeed.tokenAbi, functionName: "transfer", args: [bob, 7n] })
       yield* evm.request("eth_sendTransaction", [{ from: alice, to: seeded.token, data }])
       const events = ["event Transfer(address indexed from, address indexed to, uint256 value)"]
       const [confirmed, all] = yield* Tasks.Tasks.use((tasks) =>

@@ -4,9 +4,11 @@
  * durable where the system offers it, each system in a process of its own.
  *
  * - chainjobs on SQLite (a file, `synchronous = FULL`) and on PostgreSQL:
- *   `Tasks.submit` from 1,000 concurrent submitters sharing group commits (a
- *   task is acknowledged only once its record is committed, and its waiter
- *   told only once its completion is);
+ *   `Tasks.submit` from 1,000 concurrent submitters sharing group commits, and
+ *   `Tasks.submitAll` in batches of 1,000, two calls in flight, each awaiting
+ *   its tasks before sending its next batch (either way a task is
+ *   acknowledged only once its record is committed, and its waiter told only
+ *   once its completion is);
  *   a task counts when its `await` returned. "lone submission" is one
  *   submitter at a time on SQLite: its acknowledgement is one commit.
  * - graphile-worker on the same PostgreSQL, through `addJobs`, tuned as its
@@ -58,11 +60,14 @@ const TASKS = 20_000
 const SUBMITTERS = 1_000
 const BATCH = 1_000
 const LONE = 500
+const BATCHES_IN_FLIGHT = 2
 
 const systems = [
   "chainjobs-sqlite",
+  "chainjobs-sqlite-batch",
   "chainjobs-sqlite-lone",
   "chainjobs-pg",
+  "chainjobs-pg-batch",
   "graphile-worker",
   "pg-boss",
   "bullmq"
@@ -71,8 +76,10 @@ type System = (typeof systems)[number]
 
 const labels: Record<System, string> = {
   "chainjobs-sqlite": "chainjobs, SQLite FULL, submit ×1,000 at once",
+  "chainjobs-sqlite-batch": "chainjobs, SQLite FULL, submitAll ×1,000",
   "chainjobs-sqlite-lone": "chainjobs, SQLite FULL, lone submission",
   "chainjobs-pg": "chainjobs, PostgreSQL, submit ×1,000 at once",
+  "chainjobs-pg-batch": "chainjobs, PostgreSQL, submitAll ×1,000",
   "graphile-worker": "graphile-worker, tuned, addJobs ×1,000",
   "pg-boss": "pg-boss, insert ×1,000, batch fetch 100 × 2",
   "bullmq": "BullMQ, Redis w/o persistence, addBulk ×1,000"
@@ -132,7 +139,7 @@ const signal = () => {
 
 const Noop = Task.define("noop", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Void })
 
-const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "lone"): Promise<Report> => {
+const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "batch" | "lone"): Promise<Report> => {
   const url = pgUrl()
   if (store === "pg" && url === undefined) return Promise.resolve({ skipped: "set CHAINJOBS_TEST_PG_URL" })
   const directory = mkdtempSync(join(tmpdir(), "chainjobs-queues-"))
@@ -146,13 +153,25 @@ const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "lone"): Promise<Rep
     const latencies: Array<number> = []
     const cpu = process.cpuUsage()
     const start = performance.now()
-    yield* Effect.forEach(range(count), (n) =>
-      Effect.gen(function*() {
-        const before = performance.now()
-        const handle = yield* tasks.submit(Noop, { n })
-        latencies.push(performance.now() - before)
-        yield* handle.await
-      }), { concurrency: mode === "lone" ? 1 : SUBMITTERS, discard: true })
+    if (mode === "batch") {
+      // Two bulk calls in flight, each one's tasks awaited before its submitter sends the next batch.
+      yield* Effect.forEach(chunks(range(count), BATCH), (batch) =>
+        Effect.gen(function*() {
+          const before = performance.now()
+          const handles = yield* tasks.submitAll(Noop, batch.map((n) => ({ n })))
+          const latency = performance.now() - before
+          for (let i = 0; i < batch.length; i++) latencies.push(latency)
+          yield* Effect.forEach(handles, (handle) => handle.await, { concurrency: "unbounded", discard: true })
+        }), { concurrency: BATCHES_IN_FLIGHT, discard: true })
+    } else {
+      yield* Effect.forEach(range(count), (n) =>
+        Effect.gen(function*() {
+          const before = performance.now()
+          const handle = yield* tasks.submit(Noop, { n })
+          latencies.push(performance.now() - before)
+          yield* handle.await
+        }), { concurrency: mode === "lone" ? 1 : SUBMITTERS, discard: true })
+    }
     return latencyFigures(latencies, count, performance.now() - start, process.cpuUsage(cpu))
   })
   const cleanup = store === "pg"
@@ -160,7 +179,8 @@ const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "lone"): Promise<Rep
     : Effect.sync(() => rmSync(directory, { recursive: true, force: true }))
   return program.pipe(
     Effect.provide(Task.implement(Noop, () => Effect.void).pipe(
-      Layer.provideMerge(Tasks.layer({ maxWorkers: SUBMITTERS, shutdownGracePeriod: 0 })),
+      // Room for every task in flight: each starts at once (see `Tasks.submit`).
+      Layer.provideMerge(Tasks.layer({ maxWorkers: Math.max(SUBMITTERS, BATCH * BATCHES_IN_FLIGHT), shutdownGracePeriod: 0 })),
       Layer.provideMerge(storeLayer)
     )),
     Effect.map((figures): Report => ({ figures })),
@@ -330,8 +350,10 @@ const bullmq = async (): Promise<Report> => {
 
 const runners: Record<System, () => Promise<Report>> = {
   "chainjobs-sqlite": () => chainjobs("sqlite", "submit"),
+  "chainjobs-sqlite-batch": () => chainjobs("sqlite", "batch"),
   "chainjobs-sqlite-lone": () => chainjobs("sqlite", "lone"),
   "chainjobs-pg": () => chainjobs("pg", "submit"),
+  "chainjobs-pg-batch": () => chainjobs("pg", "batch"),
   "graphile-worker": graphileWorker,
   "pg-boss": pgBoss,
   "bullmq": bullmq

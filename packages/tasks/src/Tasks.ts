@@ -73,6 +73,17 @@ export class Tasks extends Context.Service<Tasks, {
     payload: Task.Payload<K>,
     options?: SubmitOptions
   ): Effect.Effect<TaskHandle<Task.Success<K>, Task.Error<K>>, SubmitError>
+  /**
+   * Submits tasks of one kind at once and returns their handles, in order,
+   * once all are recorded. Every payload is validated before any task is
+   * recorded: an invalid one fails the call and nothing is submitted. Their
+   * inserts share the store's group commits.
+   */
+  submitAll<K extends Task.Any>(
+    kind: K,
+    payloads: Iterable<Task.Payload<K>>,
+    options?: SubmitOptions
+  ): Effect.Effect<Array<TaskHandle<Task.Success<K>, Task.Error<K>>>, SubmitError>
   /** Submits a task by kind name with an encoded payload (a remote caller's), decoding it first. */
   submitEncoded(kind: string, payload: unknown, options?: SubmitOptions): Effect.Effect<TaskHandle<unknown, unknown>, SubmitError>
   /** Submits a task and waits for its result (synchronous mode: the caller waits for the outcome). */
@@ -223,11 +234,127 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         return registered === undefined ? Effect.fail(unknownKind(kind.name)) : Effect.asVoid(registered.codec.encodePayload(payload))
       })
 
+    /** A submission admitted: a new task held in memory, still to be recorded, or the handle of a task it joined. */
+    type Admitted =
+      | { readonly _tag: "New"; readonly entry: Entry; readonly kind: Task.Any; readonly startsNow: boolean }
+      | { readonly _tag: "Joined"; readonly handle: TaskHandle<any, any> }
+
     /**
-     * Validates and records a task, then queues it. `input` is the typed payload, or
-     * the encoded one when `fromEncoded` (a remote caller's). Everything before the
-     * store write is synchronous, so concurrent submissions see each other's keys.
+     * Validates a submission and holds its task (its key, and a worker if it
+     * may start at once), synchronously: concurrent submissions see each
+     * other's keys. `input` is the typed payload, or the encoded one when
+     * `fromEncoded` (a remote caller's). Nothing is written yet (see `record`).
      */
+    const admit = (
+      name: string,
+      input: unknown,
+      fromEncoded: boolean,
+      options: SubmitOptions | undefined
+    ): Exit.Exit<Admitted, SubmitError> => {
+      const registered = registry.get(name)
+      if (registered === undefined) return Exit.fail(unknownKind(name))
+      const kind = registered.kind
+      if (!admission.isOpen) {
+        return Exit.fail(new SubmitRejected({ kind: kind.name, reason: "shutting-down" }))
+      }
+      const converted = fromEncoded ? registered.codec.decodePayload(input) : registered.codec.encodePayload(input)
+      if (Exit.isFailure(converted)) return Exit.failCause(converted.cause)
+      const payload = fromEncoded ? converted.value : input
+      const priority = options?.priority ?? kind.policy.priority
+      if (!Number.isFinite(priority)) {
+        return Exit.fail(
+          new InvalidPayload({
+            kind: kind.name,
+            issues: [{ path: ["priority"], message: `Expected a finite number, got ${priority}` }]
+          })
+        )
+      }
+      const key = kind.policy.key === undefined ? null : kind.policy.key(payload)
+      if (key !== null) {
+        const holder = admission.conflict(slotOf(kind.name, key), kind.policy.keyConcurrency)
+        if (holder !== undefined) {
+          const onConflict = options?.onConflict ?? kind.policy.onConflict
+          if (onConflict === "join") return Exit.succeed({ _tag: "Joined", handle: makeHandle(holder.id, kind) })
+          if (onConflict === "reject") {
+            return Exit.fail(
+              new SubmitRejected({
+                kind: kind.name,
+                reason: "key-busy",
+                key,
+                holder: holder.id
+              })
+            )
+          }
+        }
+      }
+      const createdAt = now()
+      const info: TaskInfo = {
+        id: uuidv7(createdAt),
+        kind: kind.name,
+        status: "pending",
+        reason: null,
+        priority,
+        key,
+        owner: options?.owner ?? null,
+        attempt: 1,
+        progress: 0,
+        message: null,
+        detail: null,
+        payload: (fromEncoded ? input : converted.value) ?? null,
+        result: null,
+        error: null,
+        errorMessage: null,
+        checkpoint: null,
+        createdAt,
+        startedAt: null,
+        finishedAt: null,
+        heartbeatAt: null,
+        expiresAt: null
+      }
+      // The entry holds its key from now on, so that concurrent submissions see the conflict.
+      const entry = new Entry(info, registered, payload)
+      hold(entry)
+      // A task that may start at once is recorded running: one write instead of a pending one and a running one.
+      // Its handler runs only once that record is committed, as it would after a running write.
+      return Exit.succeed({ _tag: "New", entry, kind, startsNow: admission.startNow(entry) })
+    }
+
+    /** Lets go of a task admitted but not recorded: its key and worker are free again. */
+    const unadmit = (admitted: Admitted) => {
+      if (admitted._tag === "Joined") return
+      const { entry, startsNow } = admitted
+      if (startsNow) admission.stopped(entry)
+      admission.unhold(entry)
+      entries.delete(entry.id)
+    }
+
+    /** Records an admitted task, then queues or starts it; returns its handle once it is recorded. */
+    const record = (admitted: Admitted): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
+      if (admitted._tag === "Joined") return Effect.succeed(admitted.handle)
+      const { entry, kind, startsNow } = admitted
+      const info = entry.info
+      return Effect.flatMap(Effect.exit(store.insert(startsNow ? asRunning(info, info.createdAt, false) : info)), (written) => {
+        if (Exit.isFailure(written)) {
+          unadmit(admitted)
+          if (startsNow) dispatch()
+          return Effect.failCause(written.cause)
+        }
+        const handle = makeHandle(info.id, kind)
+        // Recorded, but the supervisor began shutting down meanwhile: it stays pending for the next process.
+        if (!admission.isOpen) return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
+        // Interrupted while being recorded: it never starts.
+        if (entry.stoppedBy !== undefined) return Effect.as(interruptPending(entry), handle)
+        if (!startsNow) {
+          enqueue(entry, "Submitted")
+          return Effect.succeed(handle)
+        }
+        publisher.publish(entry, "Submitted")
+        runner.start(entry, info.createdAt)
+        return Effect.succeed(handle)
+      })
+    }
+
+    /** Validates and records a task, then queues or starts it. */
     const submitAny = (
       name: string,
       input: unknown,
@@ -235,96 +362,29 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       options: SubmitOptions | undefined
     ): Effect.Effect<TaskHandle<any, any>, SubmitError> =>
       Effect.suspend((): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
-        const registered = registry.get(name)
-        if (registered === undefined) return Effect.fail(unknownKind(name))
-        const kind = registered.kind
-        if (!admission.isOpen) {
-          return Effect.fail(
-            new SubmitRejected({ kind: kind.name, reason: "shutting-down" })
-          )
-        }
-        const converted = fromEncoded ? registered.codec.decodePayload(input) : registered.codec.encodePayload(input)
-        if (Exit.isFailure(converted)) return Effect.failCause(converted.cause)
-        const payload = fromEncoded ? converted.value : input
-        const priority = options?.priority ?? kind.policy.priority
-        if (!Number.isFinite(priority)) {
-          return Effect.fail(
-            new InvalidPayload({
-              kind: kind.name,
-              issues: [{ path: ["priority"], message: `Expected a finite number, got ${priority}` }]
-            })
-          )
-        }
-        const key = kind.policy.key === undefined ? null : kind.policy.key(payload)
-        if (key !== null) {
-          const holder = admission.conflict(slotOf(kind.name, key), kind.policy.keyConcurrency)
-          if (holder !== undefined) {
-            const onConflict = options?.onConflict ?? kind.policy.onConflict
-            if (onConflict === "join") return Effect.succeed(makeHandle(holder.id, kind))
-            if (onConflict === "reject") {
-              return Effect.fail(
-                new SubmitRejected({
-                  kind: kind.name,
-                  reason: "key-busy",
-                  key,
-                  holder: holder.id
-                })
-              )
-            }
-          }
-        }
-        const createdAt = now()
-        const info: TaskInfo = {
-          id: uuidv7(createdAt),
-          kind: kind.name,
-          status: "pending",
-          reason: null,
-          priority,
-          key,
-          owner: options?.owner ?? null,
-          attempt: 1,
-          progress: 0,
-          message: null,
-          detail: null,
-          payload: (fromEncoded ? input : converted.value) ?? null,
-          result: null,
-          error: null,
-          errorMessage: null,
-          checkpoint: null,
-          createdAt,
-          startedAt: null,
-          finishedAt: null,
-          heartbeatAt: null,
-          expiresAt: null
-        }
-        // The entry holds its key from now on, so that concurrent submissions see the conflict.
-        const entry = new Entry(info, registered, payload)
-        hold(entry)
-        // A task that may start at once is recorded running: one write instead of a pending one and a running one.
-        // Its handler runs only once that record is committed, as it would after a running write.
-        const startsNow = admission.startNow(entry)
-        return Effect.flatMap(Effect.exit(store.insert(startsNow ? asRunning(info, createdAt, false) : info)), (written) => {
-          if (Exit.isFailure(written)) {
-            if (startsNow) admission.stopped(entry)
-            admission.unhold(entry)
-            entries.delete(info.id)
-            if (startsNow) dispatch()
-            return Effect.failCause(written.cause)
-          }
-          const handle = makeHandle(info.id, kind)
-          // Recorded, but the supervisor began shutting down meanwhile: it stays pending for the next process.
-          if (!admission.isOpen) return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
-          // Interrupted while being recorded: it never starts.
-          if (entry.stoppedBy !== undefined) return Effect.as(interruptPending(entry), handle)
-          if (!startsNow) {
-            enqueue(entry, "Submitted")
-            return Effect.succeed(handle)
-          }
-          publisher.publish(entry, "Submitted")
-          runner.start(entry, createdAt)
-          return Effect.succeed(handle)
-        })
+        const admitted = admit(name, input, fromEncoded, options)
+        return Exit.isFailure(admitted) ? Effect.failCause(admitted.cause) : record(admitted.value)
       })
+
+    /**
+     * Validates every submission before any is recorded (the first invalid one
+     * fails the call and nothing is written), then records them all at once:
+     * their inserts share the store's batches.
+     */
+    const submitAll = <K extends Task.Any>(kind: K, payloads: Iterable<Task.Payload<K>>, options?: SubmitOptions) =>
+      Effect.suspend(() => {
+        const admitted: Array<Admitted> = []
+        for (const payload of payloads) {
+          const one = admit(kind.name, payload, false, options)
+          if (Exit.isFailure(one)) {
+            for (const done of admitted) unadmit(done)
+            dispatch()
+            return Effect.failCause(one.cause)
+          }
+          admitted.push(one.value)
+        }
+        return Effect.forEach(admitted, record, { concurrency: "unbounded" })
+      }) as Effect.Effect<Array<TaskHandle<Task.Success<K>, Task.Error<K>>>, SubmitError>
 
     const submit = <K extends Task.Any>(kind: K, payload: Task.Payload<K>, options?: SubmitOptions) =>
       submitAny(kind.name, payload, false, options) as Effect.Effect<
@@ -467,6 +527,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       register,
       kinds: Effect.sync(() => Array.from(registry.values(), (r) => r.kind)),
       submit,
+      submitAll,
       submitEncoded,
       run: (kind, payload, options) => Effect.flatMap(submit(kind, payload, options), (handle) => handle.join),
       handle,

@@ -26,7 +26,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Layer, Option, Queue, Schema, type Scope, Stream } from "effect"
+import { Cause, Context, Effect, Layer, Option, Pull, Queue, Schema, type Scope, Stream } from "effect"
 import { isReadonlyArrayNonEmpty as isNonEmptyArray, type NonEmptyReadonlyArray } from "effect/Array"
 import type { TaskNotFound, TaskStoreError } from "./TaskError.ts"
 import * as TaskInfo from "./TaskInfo.ts"
@@ -110,7 +110,7 @@ export interface FeedStats {
 
 /** Options of an all-tasks subscription. */
 export interface AllOptions {
-  /** Only changes of records this accepts are delivered (and count against the buffer). */
+  /** Only changes of records this accepts are delivered (the lag that drops a subscriber counts every change). */
   readonly visible: (info: TaskInfo.TaskInfo) => boolean
   /** Resume after this event id: replays what followed, or starts with a `Gap`. */
   readonly after?: string | undefined
@@ -161,6 +161,11 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
   const ring: Array<Change | undefined> = new Array(config.replay)
   /** The latest change of every unfinished task seen: what a new task stream starts with. */
   const latest = new Map<string, Change>()
+  /**
+   * The terminal changes still in the ring, by task: a stream opened on a task that has just finished ends at
+   * once with its final record, even when the record its caller read before opening it was an older one.
+   */
+  const finals = new Map<string, Change>()
   const byTask = new Map<string, Set<TaskSubscriber>>()
   const everyone = new Set<AllSubscriber>()
   let dropped = 0
@@ -196,9 +201,13 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     for (const info of infos) {
       seq++
       const change = new Change(seq, eventId(seq), info)
+      const evicted = ring[seq % config.replay]
+      if (evicted !== undefined && finals.get(evicted.info.id) === evicted) finals.delete(evicted.info.id)
       ring[seq % config.replay] = change
-      if (TaskInfo.isTerminal(info.status)) latest.delete(info.id)
-      else latest.set(info.id, change)
+      if (TaskInfo.isTerminal(info.status)) {
+        latest.delete(info.id)
+        finals.set(info.id, change)
+      } else latest.set(info.id, change)
       const watchers = byTask.get(info.id)
       if (watchers !== undefined) for (const subscriber of watchers) deliverTask(subscriber, change)
     }
@@ -211,8 +220,13 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     settle()
     for (const watchers of byTask.values()) for (const subscriber of watchers) Queue.endUnsafe(subscriber.queue)
   }
+  // Subscribed here, before the feed is handed out: no change made after `make` returns is missed.
+  const intake = yield* Stream.toPull(tasks.changes)
   yield* Effect.forkScoped(
-    Stream.runForEachArray(tasks.changes, (infos) => Effect.sync(() => publish(infos))).pipe(Effect.ensuring(Effect.sync(close)))
+    Effect.forever(Effect.flatMap(intake, (infos) => Effect.sync(() => publish(infos)))).pipe(
+      Pull.catchDone(() => Effect.void),
+      Effect.ensuring(Effect.sync(close))
+    )
   )
 
   /** The sequence number to resume after, or why `after` cannot be resumed from. */
@@ -265,7 +279,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
             if (watchers.size === 0 && byTask.get(id) === watchers) byTask.delete(id)
           })
         )
-        const seen = latest.get(id)
+        const seen = latest.get(id) ?? finals.get(id)
         if (seen !== undefined) deliverTask(subscriber, seen)
         else {
           const info = known ?? (yield* tasks.get(id))

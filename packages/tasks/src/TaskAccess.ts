@@ -88,8 +88,8 @@ export const quotaExceeded = Metric.counter("chainjobs_submissions_rate_limited_
 export class TaskAccess extends Context.Service<TaskAccess, {
   /** The settings in force (transports read `payloadLimit` to refuse oversized requests at the door). */
   readonly config: TaskAccessConfig
-  /** Submits a task owned by the caller; returns its record (the joined one with `onConflict: "join"`). */
-  submit(request: SubmitRequest): Effect.Effect<TaskInfo, SubmitError, CurrentPrincipal>
+  /** Submits a task owned by the caller; returns its id (the joined task's with `onConflict: "join"`). */
+  submit(request: SubmitRequest): Effect.Effect<{ readonly id: string }, SubmitError, CurrentPrincipal>
   /** A task's current record. */
   get(id: string): Effect.Effect<TaskInfo, TaskError, CurrentPrincipal>
   /** Waits until a task has finished and returns its final record. */
@@ -169,10 +169,19 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
         SubmitRejected: (error) => hideHolder(principal, error)
       })
     )
+    // Only a kind with an exclusive key can join a task, which may be another principal's.
+    if (!(yield* keyed(request.kind))) return { id: handle.id }
     const info = yield* handle.info
-    // Joining (`onConflict: "join"`, asked for or the kind's default) may find another principal's task.
-    return canSee(principal, info) ? info : yield* keyBusyElsewhere(request.kind)
+    return canSee(principal, info) ? { id: info.id } : yield* keyBusyElsewhere(request.kind)
   })
+
+  const keyedKinds = new Map<string, boolean>()
+  /** Whether the registered kind `name` has an exclusive key (read once per kind). */
+  const keyed = (name: string) =>
+    keyedKinds.has(name) ? Effect.succeed(keyedKinds.get(name)!) : Effect.map(tasks.kinds, (kinds) => {
+      for (const kind of kinds) keyedKinds.set(kind.name, kind.policy.key !== undefined)
+      return keyedKinds.get(name) ?? true
+    })
 
   const watchChanges = (id: string) => Stream.unwrap(Effect.map(visible(id), (info) => feed.watch(id, info)))
   const changes = (after?: string) =>

@@ -6,7 +6,9 @@
  * acknowledged vs sent, errors by kind, status-read latency p50/p99 on new and
  * open connections, delivery lag p50/p99 per stream kind, the service's RSS
  * and heap, and the RSS slope after warm-up; then, with every client gone,
- * whether RSS comes back within 20% of its warm-up level.
+ * whether RSS comes back within 20% of its warm-up level. The service's CPU
+ * use (of one core) is shown per interval, so mixes can be compared: e.g.
+ * `--sse-task=200 --ws-watch=0` against `--sse-task=0 --ws-watch=200`.
  *
  * The default mix is a short one (60 s). `--full` (or `LOAD_MIX=full`) runs
  * the mix of issue 17: 200 one-second tasks per second for 5 minutes, 790
@@ -64,6 +66,13 @@ const rssOf = (pid: number): number => {
   const status = readFileSync(`/proc/${pid}/status`, "utf8")
   const match = /VmRSS:\s+(\d+) kB/.exec(status)
   return match === null ? 0 : Number(match[1]) * 1024
+}
+
+/** CPU seconds the service has used (user + system), from /proc. */
+const cpuOf = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
+  // utime and stime are the 12th and 13th fields after the command, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 /** One scrape of the service's /metrics: the process figures the table shows. */
@@ -143,6 +152,8 @@ const header = [
   "lag WS Watch ms",
   "lag WatchAll ms",
   "drops",
+  "CPU %",
+  "gen CPU %",
   "RSS MB",
   "heap MB",
   "loop p99 ms",
@@ -155,7 +166,10 @@ const printRow = (row: ReadonlyArray<string>) =>
 printRow(header)
 
 const reports: Array<IntervalReport> = []
+let cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!), generator: 0 }
 const rss: Array<readonly [number, number]> = []
+/** The service's CPU use per interval, in percent of one core. */
+const cpu: Array<number> = []
 const generator = spawn(process.execPath, [join(here, "_load-generator.ts"), base, JSON.stringify(mix)], {
   stdio: ["ignore", "pipe", "inherit"]
 })
@@ -163,6 +177,13 @@ lines(generator, async (line) => {
   const report: IntervalReport = JSON.parse(line)
   reports.push(report)
   const resident = rssOf(server.pid!)
+  const cpuNow = { at: performance.now(), seconds: cpuOf(server.pid!), generator: cpuOf(generator.pid!) }
+  const elapsed = (cpuNow.at - cpuBefore.at) / 1000
+  const cpuPercent = (100 * (cpuNow.seconds - cpuBefore.seconds)) / elapsed
+  // The generator's own CPU: near 100% it is the bottleneck, and its latencies include its own delays.
+  const generatorPercent = (100 * (cpuNow.generator - cpuBefore.generator)) / elapsed
+  cpuBefore = cpuNow
+  cpu.push(cpuPercent)
   rss.push([report.t, resident])
   const process_ = await scrape(base)
   const errors = Object.entries(report.errors).map(([kind, n]) => `${kind}:${n}`).join(" ") || "0"
@@ -177,6 +198,8 @@ lines(generator, async (line) => {
     ms(report.lag.wsWatch),
     ms(report.lag.wsAll),
     String(report.dropped),
+    fmt(cpuPercent),
+    fmt(generatorPercent),
     mb(resident),
     mb(process_.heap),
     Number.isFinite(process_.loopP99) ? fmt(process_.loopP99 * 1000) : "?",
@@ -231,6 +254,7 @@ table([
   ["lag p50/p99, /api/events (ms)", ms(lagAll), "p99 <= 1000", verdict(lagAll.p99 <= 1000)],
   ["lag p50/p99, WS Watch (ms)", ms(all((r) => r.lag.wsWatch)), "", ""],
   ["lag p50/p99, WS WatchAll (ms)", ms(all((r) => r.lag.wsAll)), "", ""],
+  ["service CPU, mean of the intervals (% of one core)", fmt(cpu.reduce((s, c) => s + c, 0) / Math.max(1, cpu.length)), "", ""],
   ["subscribers dropped / resets", `${reports.reduce((s, r) => s + r.dropped, 0)} / ${reports.reduce((s, r) => s + r.resets, 0)}`, "", ""],
   [`RSS slope after ${warmupSeconds} s warm-up (MB/min)`, fmt(slopePerMinute / 2 ** 20, 1), "<= 5", verdict(slopePerMinute / 2 ** 20 <= 5)],
   [

@@ -259,7 +259,10 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       }
       const converted = fromEncoded ? registered.codec.decodePayload(input) : registered.codec.encodePayload(input)
       if (Exit.isFailure(converted)) return Exit.failCause(converted.cause)
-      const payload = fromEncoded ? converted.value : input
+      const encoded = fromEncoded ? input : converted.value
+      // One object for both forms when they hold the same values: an idle task holds one payload, not two.
+      const decoded = fromEncoded ? converted.value : input
+      const payload = codec.interchangeable(decoded, encoded) ? encoded : decoded
       const priority = options?.priority ?? kind.policy.priority
       if (!Number.isFinite(priority)) {
         return Exit.fail(
@@ -300,7 +303,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         progress: 0,
         message: null,
         detail: null,
-        payload: (fromEncoded ? input : converted.value) ?? null,
+        payload: encoded ?? null,
         result: null,
         error: null,
         errorMessage: null,
@@ -333,7 +336,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       if (admitted._tag === "Joined") return Effect.succeed(admitted.handle)
       const { entry, kind, startsNow } = admitted
       const info = entry.info
-      return Effect.flatMap(Effect.exit(store.insert(startsNow ? asRunning(info, info.createdAt, false) : info)), (written) => {
+      const recorded = startsNow ? asRunning(info, info.createdAt, false) : info
+      return Effect.flatMap(Effect.exit(store.insert(recorded)), (written) => {
         if (Exit.isFailure(written)) {
           unadmit(admitted)
           if (startsNow) dispatch()
@@ -349,7 +353,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
           return Effect.succeed(handle)
         }
         publisher.publish(entry, "Submitted")
-        runner.start(entry, info.createdAt)
+        runner.start(entry, recorded)
         return Effect.succeed(handle)
       })
     }

@@ -6,9 +6,10 @@
  * defects only when the policy asks); the ending (see `stop.ts`) is recorded
  * with a few retries of the write before the task is released.
  */
-import { Context, Duration, Effect, Exit, Schedule, type Scope } from "effect"
+import { Context, Duration, Effect, Exit, Schedule, Scope } from "effect"
 import { TaskAborted } from "../TaskError.ts"
 import { TaskContext } from "../TaskContext.ts"
+import type { TaskInfo } from "../TaskInfo.ts"
 import { KindTaskContext, LiveTaskContext, type Shared } from "./context.ts"
 import type { Entry } from "./entry.ts"
 import { ending } from "./stop.ts"
@@ -28,61 +29,77 @@ const finalWriteRetries = Schedule.exponential("100 millis").pipe(Schedule.upTo(
 export interface Runner {
   /**
    * Forks the task's fiber; when it has recorded its outcome, `released` gets
-   * the entry. `recordedAt`: the first attempt's running record, begun at that
-   * time, is already stored (the task was inserted so at submission), so it
-   * is not written again.
+   * the entry. `recorded`: the first attempt's running record, already
+   * stored (the task was inserted so at submission): the entry takes it as
+   * it is, and it is not written again.
    */
-  readonly start: (entry: Entry, recordedAt?: number) => void
+  readonly start: (entry: Entry, recorded?: TaskInfo) => void
 }
 
 /** A runner over the supervisor's store and publisher; `released` frees what the task held once it ended here. */
 export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Runner => {
   const { store, now, publisher } = shared
 
-  /** One attempt: mark running and write it (unless `recordedAt` says it is stored), run the handler under the kind's timeout. */
+  /**
+   * Begins an attempt now: marks it running (or takes the `recorded` running
+   * record), tells, and returns the handler's run under the kind's timeout,
+   * after the running record's write unless it is stored already. `scoped`:
+   * the attempt gets a scope of its own (retried kinds); otherwise the task
+   * fiber's scope serves, closed when the attempt ends.
+   */
+  const begin = (
+    entry: Entry,
+    typed: KindTaskContext,
+    retry: boolean,
+    recorded: TaskInfo | undefined,
+    scoped: boolean
+  ): Effect.Effect<unknown, unknown, Scope.Scope> => {
+    const { kind, handler } = entry.registered
+    const policy = kind.policy
+    if (retry) publisher.publish(entry, "Retrying")
+    const info = recorded === undefined ? entry.markRunning(now(), retry) : entry.adoptRunning(recorded)
+    publisher.publish(entry, "Started")
+    // A handler's finalizers run when its attempt ends.
+    let effect = handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>
+    if (scoped) effect = Effect.scoped(effect)
+    if (policy.timeoutMillis !== undefined) {
+      const timeoutMillis = policy.timeoutMillis
+      effect = Effect.timeoutOrElse(effect, {
+        duration: timeoutMillis,
+        orElse: () =>
+          Effect.fail(
+            new TaskAborted({
+              id: entry.id,
+              reason: "timeout",
+              detail: `timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
+            })
+          )
+      })
+    }
+    if (policy.retry?.defects === true) {
+      effect = Effect.catchDefect(effect, (defect) => Effect.fail(new RetryableDefect(defect)))
+    }
+    return recorded !== undefined ? effect : Effect.andThen(Effect.orDie(store.update(info)), effect)
+  }
+
+  /** One attempt of a retried kind, begun when the effect runs. */
   const attemptOnce = (
     entry: Entry,
     typed: KindTaskContext,
     retry: boolean,
-    recordedAt: number | undefined
+    recorded: TaskInfo | undefined
   ): Effect.Effect<unknown, unknown> =>
-    Effect.suspend(() => {
-      const { kind, handler } = entry.registered
-      const policy = kind.policy
-      if (retry) publisher.publish(entry, "Retrying")
-      const info = entry.markRunning(recordedAt ?? now(), retry)
-      publisher.publish(entry, "Started")
-      // Each attempt gets a scope of its own: a handler's finalizers run when the attempt ends.
-      let effect = Effect.scoped(handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>)
-      if (policy.timeoutMillis !== undefined) {
-        const timeoutMillis = policy.timeoutMillis
-        effect = Effect.timeoutOrElse(effect, {
-          duration: timeoutMillis,
-          orElse: () =>
-            Effect.fail(
-              new TaskAborted({
-                id: entry.id,
-                reason: "timeout",
-                detail: `timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
-              })
-            )
-        })
-      }
-      if (policy.retry?.defects === true) {
-        effect = Effect.catchDefect(effect, (defect) => Effect.fail(new RetryableDefect(defect)))
-      }
-      return recordedAt !== undefined ? effect : Effect.andThen(Effect.orDie(store.update(info)), effect)
-    })
+    Effect.suspend(() => begin(entry, typed, retry, recorded, true) as Effect.Effect<unknown, unknown>)
 
-  const attempts = (entry: Entry, typed: KindTaskContext, recordedAt: number | undefined): Effect.Effect<unknown, unknown> => {
-    const retry = entry.registered.kind.policy.retry
-    if (retry === undefined) return attemptOnce(entry, typed, false, recordedAt)
+  /** The attempts of a kind with a retry policy: each with a scope of its own, retried on the kind's schedule. */
+  const attempts = (entry: Entry, typed: KindTaskContext, recorded: TaskInfo | undefined): Effect.Effect<unknown, unknown> => {
+    const retry = entry.registered.kind.policy.retry!
     let first = true
     const doNotRetry = retry.doNotRetry ?? []
     return Effect.suspend(() => {
       const isRetry = !first
       first = false
-      return attemptOnce(entry, typed, isRetry, isRetry ? undefined : recordedAt)
+      return attemptOnce(entry, typed, isRetry, isRetry ? undefined : recorded)
     }).pipe(
       Effect.onError(() =>
         Effect.sync(() => {
@@ -116,16 +133,45 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
       })
     })
 
-  const run = (entry: Entry, typed: KindTaskContext, recordedAt: number | undefined): Effect.Effect<void> =>
+  /** The run of a retried kind: its attempts, then its outcome recorded whatever happens. */
+  const run = (entry: Entry, typed: KindTaskContext, recorded: TaskInfo | undefined): Effect.Effect<void> =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.exit(restore(attempts(entry, typed, recordedAt))), (exit) => finish(entry, exit))
+      Effect.flatMap(Effect.exit(restore(attempts(entry, typed, recorded))), (exit) => finish(entry, exit))
     )
 
+  /** After the one attempt of a kind without retries: its scope closes (finalizers run), then the outcome is recorded. */
+  const closeAndFinish = (entry: Entry, scope: Scope.Closeable, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+    const closing = Scope.closeUnsafe(scope, exit)
+    return closing === undefined ? finish(entry, exit) : Effect.andThen(closing, finish(entry, exit))
+  }
+
+  /**
+   * The end of a one-attempt task, one function for every task: the task's
+   * entry and scope are read from its fiber's services, so an idle task holds
+   * no closure of its own for it.
+   */
+  const finishCurrent = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void, never, TaskContext | Scope.Scope> =>
+    Effect.flatMap(Effect.context<TaskContext | Scope.Scope>(), (services) =>
+      closeAndFinish(
+        (Context.get(services, TaskContext) as LiveTaskContext).entry,
+        Context.get(services, Scope.Scope) as Scope.Closeable,
+        exit
+      ))
+
   return {
-    start: (entry, recordedAt) => {
+    start: (entry, recorded) => {
       const live = new LiveTaskContext(entry, shared)
-      const context = Context.add(entry.registered.context, TaskContext, live)
-      entry.fiber = Effect.runForkWith(context)(run(entry, new KindTaskContext(live, entry.registered.codec), recordedAt))
+      const typed = new KindTaskContext(live, entry.registered.codec)
+      const services = Context.add(entry.registered.context, TaskContext, live)
+      if (entry.registered.kind.policy.retry !== undefined) {
+        entry.fiber = Effect.runForkWith(services)(run(entry, typed, recorded))
+        return
+      }
+      // The common case, kept lean (an idle task holds little): one attempt, begun at once, in the
+      // fiber's own scope; finish runs uninterruptibly once the attempt has ended, however it ended.
+      entry.fiber = Effect.runForkWith(Context.add(services, Scope.Scope, Scope.makeUnsafe()))(
+        Effect.onExit(begin(entry, typed, false, recorded, false), finishCurrent)
+      )
     }
   }
 }

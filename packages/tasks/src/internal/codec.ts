@@ -148,6 +148,25 @@ const make = (kind: Any): KindCodec => {
   }
 }
 
+/**
+ * True when a decoded value and its encoded form are plain objects (or
+ * arrays) holding the very same values under the same keys: the encoded one
+ * can stand for both (a payload with no transformed field), so a task holds
+ * one object instead of two.
+ */
+export const interchangeable = (decoded: unknown, encoded: unknown): boolean => {
+  if (decoded === encoded) return true
+  if (typeof decoded !== "object" || decoded === null || typeof encoded !== "object" || encoded === null) return false
+  const proto = Object.getPrototypeOf(decoded)
+  if ((proto !== Object.prototype && proto !== Array.prototype) || Object.getPrototypeOf(encoded) !== proto) return false
+  const keys = Object.keys(decoded)
+  if (keys.length !== Object.keys(encoded).length) return false
+  for (const key of keys) {
+    if ((decoded as Record<string, unknown>)[key] !== (encoded as Record<string, unknown>)[key]) return false
+  }
+  return true
+}
+
 const interruptedOutcome: Outcome = { status: "interrupted", reason: null, result: null, error: null, errorMessage: null }
 const suspendedOutcome: Outcome = { status: "pending", reason: null, result: null, error: null, errorMessage: null }
 

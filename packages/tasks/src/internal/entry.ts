@@ -33,8 +33,8 @@ export class Entry {
   readonly payload: unknown
   /** The key's slot in the limit maps (kind and key), or null for a task without a key. */
   readonly slot: string | null
-  /** The task's fiber, from its start. */
-  fiber: Fiber.Fiber<void> | undefined = undefined
+  /** The task's fiber, from its start (only ever interrupted: its outcome is recorded by the fiber itself). */
+  fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
   /** Waiters on the final record, made on first use. */
   done: Deferred.Deferred<TaskInfo> | undefined = undefined
   /** The queues of `watch` streams following this task, made on first use. */
@@ -92,6 +92,12 @@ export class Entry {
   markRunning(at: number, retry: boolean): TaskInfo {
     this.backingOff = false
     return this.record = asRunning(this.record, at, retry)
+  }
+
+  /** The first attempt begins with `record`, already stored as it: the entry holds that same record (`asRunning` of its own). */
+  adoptRunning(record: TaskInfo): TaskInfo {
+    this.backingOff = false
+    return this.record = record
   }
 
   /** Progress reported at `at`: percent clamped to 0–100; what is not given keeps its value. Counts as a heartbeat. */

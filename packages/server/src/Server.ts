@@ -20,6 +20,7 @@ import { HttpRouter, HttpServer, type HttpServerError } from "effect/http"
 import type { SqlError } from "effect/sql"
 import { BlockFeed, ChainConfig, Chains, ChainTasks } from "@chainjobs/chain"
 import { DevChain } from "@chainjobs/devchain"
+import type { Runner } from "@chainjobs/cluster"
 import { TaskRpcServer } from "@chainjobs/rpc"
 import { SqlTaskStore } from "@chainjobs/store-sql"
 import { TaskError, TaskFeed, TaskStore, Tasks } from "@chainjobs/tasks"
@@ -33,6 +34,7 @@ import * as DemoTasks from "./DemoTasks.ts"
 import * as HeldRequests from "./HeldRequests.ts"
 import * as Metrics from "./Metrics.ts"
 import * as RestServer from "./RestServer.ts"
+import * as RunnerMode from "./RunnerMode.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import * as TaskLog from "./TaskLog.ts"
 
@@ -42,6 +44,7 @@ export type StartError =
   | TaskError.TaskStoreError
   | SqlError.SqlError
   | DevChain.DevChainError
+  | Runner.StartError
 
 /** The task store: PostgreSQL at `databaseUrl`, else SQLite under `dataDir`, else (`:memory:`) memory. */
 export const layerStore = (
@@ -105,8 +108,12 @@ export const layerChains = (
 export const layerTasks = (
   settings: ServerSettings
 ): Layer.Layer<Tasks.Tasks | TaskStore.TaskStore | TaskLog.TaskLog, Exclude<StartError, HttpServerError.ServeError>> => {
+  const tasks = Option.match(settings.runner, {
+    onNone: () => Layer.provideMerge(Tasks.layer(settings.tasks), layerStore(settings)),
+    onSome: (runner) => RunnerMode.layerTasks(settings, runner)
+  })
   // The task log is built before the kinds register, so it hears of the tasks their registration recovers.
-  const supervisor = TaskLog.layer.pipe(Layer.provideMerge(Tasks.layer(settings.tasks)))
+  const supervisor = TaskLog.layer.pipe(Layer.provideMerge(tasks))
   const kinds = Option.match(layerChains(settings), {
     onNone: () => DemoTasks.layer.pipe(Layer.provideMerge(supervisor)),
     onSome: (chains) =>
@@ -115,7 +122,7 @@ export const layerTasks = (
         Layer.provideMerge(chains)
       )
   })
-  return Layer.provideMerge(kinds, layerStore(settings))
+  return kinds
 }
 
 /** The RPC endpoints of `@chainjobs/rpc`: HTTP at `/rpc` (ndjson), WebSocket at `/ws`. */

@@ -25,12 +25,20 @@
  * | `CHAINJOBS_EVENT_REPLAY` | `--event-replay` | `8192` changes kept for `/api/events` to resume from |
  * | `CHAINJOBS_HEARTBEAT_CHECK_INTERVAL` | | `10 seconds` |
  * | `CHAINJOBS_RETENTION_SWEEP_INTERVAL` | | `1 minute` |
+ * | `CHAINJOBS_RUNNER` | `--runner` | `false`: one runner of a cluster on `CHAINJOBS_DATABASE_URL` (required then) |
+ * | `CHAINJOBS_RUNNER_HOST` | `--runner-host` | `127.0.0.1`: where the other runners reach this one |
+ * | `CHAINJOBS_RUNNER_PORT` | `--runner-port` | `34431`: the runner transport's TCP port |
+ * | `CHAINJOBS_RUNNER_LISTEN_HOST` | | the runner host: the interface the transport binds |
+ * | `CHAINJOBS_RUNNER_SHARDS` | | `300`, the same on every runner |
+ * | `CHAINJOBS_RUNNER_HEALTH_CHECK_INTERVAL`, `_REFRESH_INTERVAL`, `_MESSAGE_POLL_INTERVAL` | | `1 second` each |
+ * | `CHAINJOBS_RUNNER_LOCK_EXPIRATION` | | `10 seconds` |
  *
  * The supervisor's settings (workers, grace period, watchdog and sweep
  * periods) are `TasksConfig`'s, read by its own `config` under these names.
  *
  * @since 0.1.0
  */
+import { RunnerConfig } from "@chainjobs/cluster"
 import { TasksConfig } from "@chainjobs/tasks"
 import { Config, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 
@@ -77,6 +85,11 @@ export interface ServerSettings {
   readonly admins: ReadonlyArray<string>
   /** The supervisor's settings: workers running at once, shutdown grace, watchdog and sweep periods. */
   readonly tasks: TasksConfig.TasksConfig["Service"]
+  /**
+   * Runner mode: this process is one runner of a cluster sharing `databaseUrl`
+   * (`@chainjobs/cluster`). Default: none, a single process.
+   */
+  readonly runner: Option.Option<RunnerConfig.RunnerSettings>
   /** Submissions a principal may make per second, over REST and RPC together (a token bucket). Default: 1000. */
   readonly submitLimit: number
   /** The largest task payload accepted on every surface (and the largest REST body), in bytes of JSON. Default: 65536. */
@@ -106,6 +119,7 @@ export const defaults: ServerSettings = {
   authTokens: {},
   admins: [],
   tasks: TasksConfig.defaults,
+  runner: Option.none(),
   submitLimit: 1000,
   maxPayloadBytes: 64 * 1024,
   maxPayloadDepth: 32,
@@ -143,6 +157,7 @@ export const config: Config.Config<ServerSettings> = Config.all({
   ),
   admins: Config.Array(Schema.NonEmptyString, "CHAINJOBS_ADMINS").pipe(Config.withDefault([])),
   tasks: TasksConfig.config,
+  runner: RunnerConfig.configOptional,
   submitLimit: Config.schema(PositiveInt, "CHAINJOBS_SUBMIT_LIMIT").pipe(Config.withDefault(defaults.submitLimit)),
   maxPayloadBytes: Config.schema(PositiveInt, "CHAINJOBS_MAX_PAYLOAD_BYTES").pipe(Config.withDefault(defaults.maxPayloadBytes)),
   maxPayloadDepth: Config.schema(PositiveInt, "CHAINJOBS_MAX_PAYLOAD_DEPTH").pipe(Config.withDefault(defaults.maxPayloadDepth)),
@@ -160,7 +175,15 @@ export const config: Config.Config<ServerSettings> = Config.all({
 export const load: Effect.Effect<ServerSettings, ServerConfigError> = Effect.mapError(
   config,
   (error) => new ServerConfigError({ message: `invalid configuration: ${error.message}` })
-)
+).pipe(Effect.flatMap((settings) =>
+  Option.isSome(settings.runner) && Option.isNone(settings.databaseUrl)
+    ? Effect.fail(
+      new ServerConfigError({
+        message: "invalid configuration: CHAINJOBS_RUNNER needs CHAINJOBS_DATABASE_URL (the runners share one PostgreSQL database)"
+      })
+    )
+    : Effect.succeed(settings)
+))
 
 /** The settings from the current `ConfigProvider` (the environment by default). */
 export const layer: Layer.Layer<ServerConfig, ServerConfigError> = Layer.effect(ServerConfig, load)

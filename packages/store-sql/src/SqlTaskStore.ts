@@ -290,27 +290,34 @@ export interface PgConfig extends PgClient.PgPoolConfig, SqlTaskStoreConfig {
  */
 const quoteIdentifier = (name: string): string => `"${name.replaceAll("\"", "\"\"")}"`
 
-/** The store on PostgreSQL. */
-export const layerPg = (config: PgConfig): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError> => {
+/**
+ * The PostgreSQL client of `layerPg`, on its own: the pool, with the schema
+ * (made when missing) first on its search path. Other tables sharing the
+ * database and the pool, such as a cluster's storage, build on it.
+ */
+export const layerPgClient = (
+  config: PgConfig
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, TaskError.TaskStoreError | SqlError.SqlError> => {
   const schema = config.schema
   const client = PgClient.layer(
     schema === undefined
       ? config
       : { ...config, startupParameters: { ...config.startupParameters, search_path: quoteIdentifier(schema) } }
   )
+  if (schema === undefined) return client
   // Only when missing: even with IF NOT EXISTS, CREATE SCHEMA needs the CREATE privilege on the database,
   // which a role owning no more than its schema lacks.
-  const createSchema = (name: string) =>
-    Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      const existing = yield* sql`SELECT 1 FROM pg_namespace WHERE nspname = ${name}`
-      if (existing.length === 0) yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql.literal(quoteIdentifier(name))}`
-    }).pipe(Effect.mapError(storeError("createSchema")))
-  return Layer.effect(
-    TaskStore.TaskStore,
-    Effect.andThen(schema === undefined ? Effect.void : createSchema(schema), make(config))
-  ).pipe(Layer.provide(client))
+  const createSchema = Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const existing = yield* sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schema}`
+    if (existing.length === 0) yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql.literal(quoteIdentifier(schema))}`
+  }).pipe(Effect.mapError(storeError("createSchema")))
+  return Layer.effectDiscard(createSchema).pipe(Layer.provideMerge(client))
 }
+
+/** The store on PostgreSQL. */
+export const layerPg = (config: PgConfig): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError> =>
+  layer(config).pipe(Layer.provide(layerPgClient(config)))
 
 /** `layerPg` with its settings read from configuration, e.g. `{ url: Config.Redacted("DATABASE_URL") }`. */
 export const layerPgConfig = (

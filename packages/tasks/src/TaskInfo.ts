@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { uuidv7 } from "./internal/uuid.ts"
 
 /** Where a task stands in its lifecycle: pending → running → completed | failed | interrupted. */
 export const TaskStatus = Schema.Literals(["pending", "running", "completed", "failed", "interrupted"])
@@ -72,3 +73,6 @@ export const TaskInfo = Schema.Struct({
 })
 /** @see TaskInfo */
 export type TaskInfo = typeof TaskInfo.Type
+
+/** A new task id at `nowMillis`: a UUID v7, time-ordered like the ids the supervisor makes (see `SubmitOptions.id`). */
+export const makeId = (nowMillis: number): string => uuidv7(nowMillis)

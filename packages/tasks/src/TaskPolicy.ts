@@ -18,6 +18,11 @@ export interface SubmitOptions {
   readonly owner?: string | undefined
   /** Overrides the kind's choice when another task holds the exclusive key. */
   readonly onConflict?: OnConflict | undefined
+  /**
+   * The task's id, chosen by the caller (a fresh UUID v7, `TaskInfo.makeId`, e.g. a
+   * cluster router's that placed the task by its id); generated when omitted, and by `submitAll`.
+   */
+  readonly id?: string | undefined
 }
 
 /** The policy of a task kind, as written in `Task.define`. */

@@ -25,7 +25,7 @@ import { asRunning, Entry, type Registered, slotOf } from "./internal/entry.ts"
 import { type HandleOperations, LiveTaskHandle } from "./internal/handle.ts"
 import * as lifecycle from "./internal/lifecycle.ts"
 import { Publisher } from "./internal/publisher.ts"
-import { Interrupt } from "./internal/stop.ts"
+import { HandOff, Interrupt } from "./internal/stop.ts"
 import { uuidv7 } from "./internal/uuid.ts"
 import * as Schedules from "./Schedules.ts"
 import type { TaskContext } from "./TaskContext.ts"
@@ -115,6 +115,20 @@ export class Tasks extends Context.Service<Tasks, {
   delete(id: string): Effect.Effect<void, TaskNotFound | TaskStoreError>
   /** Deletes finished records by age and status; returns how many. */
   purge(filter: PurgeFilter): Effect.Effect<number, TaskStoreError>
+  /**
+   * Takes over an unfinished record this process does not hold (another process
+   * recorded it, or stopped running it): a pending one waits again, a running one
+   * resumes from its checkpoint or fails as `lost`, as start-up recovery does.
+   * A record already held or finished is left alone.
+   */
+  adopt(id: string): Effect.Effect<void, TaskNotFound | TaskStoreError>
+  /**
+   * Lets go of a task held here for another process to adopt: a running one is
+   * interrupted (its finalizers run) and left pending, to run again from its last
+   * checkpoint whatever its kind's `onRestart`, as it stopped cleanly; a waiting one
+   * stays pending in the store. Waits until it has stopped.
+   */
+  handOff(id: string): Effect.Effect<void>
   /** Every task event (submitted, started, progressed, retrying, finished), from now until shutdown. */
   readonly events: Stream.Stream<TaskEvent>
   /** Every change of every task, as its record, from now until shutdown: what watchers of all tasks follow. */
@@ -292,7 +306,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       }
       const createdAt = now()
       const info: TaskInfo = {
-        id: uuidv7(createdAt),
+        id: options?.id ?? uuidv7(createdAt),
         kind: kind.name,
         status: "pending",
         reason: null,
@@ -379,7 +393,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       Effect.suspend(() => {
         const admitted: Array<Admitted> = []
         for (const payload of payloads) {
-          const one = admit(kind.name, payload, false, options)
+          // one id cannot name many tasks: each gets its own
+          const one = admit(kind.name, payload, false, options?.id === undefined ? options : { ...options, id: undefined })
           if (Exit.isFailure(one)) {
             for (const done of admitted) unadmit(done)
             dispatch()
@@ -477,6 +492,45 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         return Effect.asVoid(awaitInfo(id))
       })
 
+    /** Tells of a recovered record that failed as lost. */
+    const announceLost = (record: TaskInfo) => publisher.announce(record, "Finished")
+
+    /** Holds and queues a record recovered here. */
+    const admitRecovered = (entry: Entry) => {
+      hold(entry)
+      enqueue(entry, undefined)
+    }
+
+    const adopt = (id: string): Effect.Effect<void, TaskNotFound | TaskStoreError> =>
+      Effect.suspend(() => {
+        if (entries.has(id)) return Effect.void
+        return Effect.flatMap(store.get(id), (option): Effect.Effect<void, TaskNotFound | TaskStoreError> => {
+          if (Option.isNone(option)) return Effect.fail(notFound(id))
+          const info = option.value
+          // Checked again after the read: a concurrent adopt or submit may hold it by now.
+          if (isTerminal(info.status) || entries.has(id)) return Effect.void
+          const registered = registry.get(info.kind)
+          if (registered === undefined) return Effect.sync(() => dormant.add(info))
+          return lifecycle.recover(store, now(), registered, info, admitRecovered, announceLost)
+        })
+      })
+
+    const handOff = (id: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const entry = entries.get(id)
+        if (entry === undefined) {
+          dormant.drop(id)
+          return Effect.void
+        }
+        if (entry.fiber === undefined) {
+          // Waiting here: it stays pending in the store.
+          if (admission.withdraw(entry)) forget(entry)
+          return Effect.void
+        }
+        entry.stop(HandOff)
+        return Effect.ignore(awaitInfo(id))
+      })
+
     const operations: HandleOperations = { get, awaitExit, watch, interrupt }
     const makeHandle = (id: string, kind: Task.Any | undefined, kindName = kind?.name ?? ""): TaskHandle<any, any> =>
       new LiveTaskHandle(id, kindName, kind, operations)
@@ -502,11 +556,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         registry.set(kind.name, registered)
         return Effect.forEach(
           dormant.take(kind.name),
-          (info) =>
-            lifecycle.recover(store, now(), registered, info, (entry) => {
-              hold(entry)
-              enqueue(entry, undefined)
-            }, (record) => publisher.announce(record, "Finished")),
+          (info) => lifecycle.recover(store, now(), registered, info, admitRecovered, announceLost),
           { discard: true }
         ).pipe(
           Effect.catchCause((cause) => Effect.logError("chainjobs: recovering tasks of kind", kind.name, "failed", cause))
@@ -542,6 +592,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       interrupt,
       delete: (id) => Effect.andThen(interrupt(id), Effect.asVoid(store.remove(id))),
       purge: (filter) => store.purge(filter),
+      adopt,
+      handOff,
       events: publisher.events,
       changes: publisher.changes,
       stats: Effect.sync(() => ({

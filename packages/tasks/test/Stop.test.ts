@@ -1,7 +1,7 @@
 /** How a run ends, from its exit and the stop request it got: the one function the attempt runner records. */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Exit, Schema } from "effect"
-import { ending, HeartbeatMissed, Interrupt, Shutdown, type StopReason } from "../src/internal/stop.ts"
+import { ending, HandOff, HeartbeatMissed, Interrupt, Shutdown, type StopReason } from "../src/internal/stop.ts"
 import { TaskAborted } from "../src/TaskError.ts"
 import * as TaskPolicy from "../src/TaskPolicy.ts"
 import { Boom } from "./fixtures.ts"
@@ -31,6 +31,15 @@ describe("ending", () => {
     assert.deepStrictEqual(ending(Exit.interrupt(), Shutdown, resumes), { _tag: "Suspended" })
     assert.deepStrictEqual(ending(Exit.interrupt(), Shutdown, fails), { _tag: "Interrupted" })
     assert.deepStrictEqual(ending(Exit.interrupt(), Interrupt, resumes), { _tag: "Interrupted" })
+  })
+
+  it("a hand-off suspends a run that did not succeed, of any kind: another process runs it again", () => {
+    for (const policy of [resumes, fails]) {
+      for (const exit of [Exit.interrupt(), Exit.fail(new Boom({ message: "x" }))]) {
+        assert.deepStrictEqual(ending(exit, HandOff, policy), { _tag: "Suspended" })
+      }
+      assert.deepStrictEqual(ending(Exit.succeed(1), HandOff, policy), { _tag: "Completed", value: 1 })
+    }
   })
 
   it("otherwise the cause tells: typed error, abort, defect, interruption", () => {

@@ -31,6 +31,14 @@ export class Dormant {
     })
   }
 
+  /** Keeps a record until its kind registers (once). */
+  add(info: TaskInfo): void {
+    this.drop(info.id)
+    const list = this.byKind.get(info.kind)
+    if (list === undefined) this.byKind.set(info.kind, [info])
+    else list.push(info)
+  }
+
   /** Takes the records of a kind that just registered. */
   take(kind: string): ReadonlyArray<TaskInfo> {
     const list = this.byKind.get(kind) ?? []

@@ -16,6 +16,8 @@ export type StopReason =
   | { readonly _tag: "HeartbeatMissed" }
   /** The supervisor's shutdown, after the grace period. */
   | { readonly _tag: "Shutdown" }
+  /** A hand-off: another process (the shard's next owner) takes the task over from its checkpoint. */
+  | { readonly _tag: "HandOff" }
 
 /** The user's request to stop. */
 export const Interrupt: StopReason = { _tag: "Interrupt" }
@@ -23,6 +25,8 @@ export const Interrupt: StopReason = { _tag: "Interrupt" }
 export const HeartbeatMissed: StopReason = { _tag: "HeartbeatMissed" }
 /** The shutdown's request to stop. */
 export const Shutdown: StopReason = { _tag: "Shutdown" }
+/** A hand-off's request to stop. */
+export const HandOff: StopReason = { _tag: "HandOff" }
 
 /** How a task's run ended. */
 export type Ending =
@@ -36,7 +40,7 @@ export type Ending =
   | { readonly _tag: "Died"; readonly cause: Cause.Cause<unknown> }
   /** The run was interrupted: by its user, or by a shutdown of a kind that does not resume. */
   | { readonly _tag: "Interrupted" }
-  /** A shutdown stopped a kind that resumes: the task waits for the next process, from its checkpoint. */
+  /** A shutdown stopped a kind that resumes, or a hand-off any kind: the task waits for the next process, from its checkpoint. */
   | { readonly _tag: "Suspended" }
 
 const interrupted: Ending = { _tag: "Interrupted" }
@@ -62,6 +66,8 @@ export const ending = (
     }
   }
   if (stop?._tag === "Shutdown" && policy.onRestart === "resume") return suspended
+  // handed off, whatever its kind: it stopped cleanly for another process to run it again
+  if (stop?._tag === "HandOff") return suspended
   const found = Cause.findErrorOption(exit.cause)
   if (Option.isSome(found)) {
     const error = found.value

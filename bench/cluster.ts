@@ -1,0 +1,129 @@
+/**
+ * `npm run bench -- cluster`: chainjobs as a cluster of runner processes on
+ * PostgreSQL (`CHAINJOBS_TEST_PG_URL`), figures side by side in one run:
+ * - throughput of I/O-bound tasks (each waits 20 ms), 50 workers per runner,
+ *   with 1, 2 and 3 runners (goal: ≥ 1.8× and ≥ 2.5× the one-runner figure);
+ * - failover: `kill -9` of a runner to its task running again on another,
+ *   median of 5 (goal: ≤ 10 s);
+ * - no-op tasks through a one-runner cluster vs the single-process supervisor
+ *   on the same database (goal: ≥ 0.8×).
+ * Runners are `packages/cluster/test/runner.ts` child processes on 127.0.0.1.
+ */
+import { Effect, Layer, Redacted, Schema } from "effect"
+import { SqlTaskStore } from "@chainjobs/store-sql"
+import { Task, Tasks } from "@chainjobs/tasks"
+import { makeCluster, type RunnerProcess, settled, type TestCluster } from "../packages/cluster/test/RunnerProcess.ts"
+import { fmt, perSecond, table } from "./_measure.ts"
+
+const url = process.env.CHAINJOBS_TEST_PG_URL
+const IO_TASKS_PER_RUNNER = 1000
+const NOOP_TASKS = 1000
+const IN_FLIGHT_PER_RUNNER = 100
+
+/** Tasks per second for `count` tasks submitted in `perRunner` shares, one burst per runner at once. */
+const throughput = (runners: ReadonlyArray<RunnerProcess>, kind: string, payload: unknown, perRunner: number) =>
+  Effect.gen(function*() {
+    const started = Date.now()
+    yield* Effect.forEach(
+      runners,
+      (runner) => runner.call({ op: "burst", kind, payload, count: perRunner, concurrency: IN_FLIGHT_PER_RUNNER }),
+      { concurrency: "unbounded" }
+    )
+    return perSecond(perRunner * runners.length, Date.now() - started)
+  })
+
+/** Milliseconds from `kill -9` of the runner running a scan to the scan starting again on another runner. */
+const failover = (cluster: TestCluster, runners: Array<RunnerProcess>, round: number) =>
+  Effect.gen(function*() {
+    const via = runners[0]
+    const ids: Array<string> = []
+    for (let i = 0; i < 6; i++) {
+      const answer = yield* via.submit("scan", { from: 0, to: 1_000_000, stepMs: 100 })
+      ids.push(answer.id!)
+    }
+    let victim: { readonly task: string; readonly runner: string } | undefined
+    while (victim === undefined) {
+      yield* Effect.sleep("100 millis")
+      victim = cluster.events().find((e) => e.event === "start" && ids.includes(e.task) && e.runner !== via.name)
+    }
+    const index = runners.findIndex((runner) => runner.name === victim.runner)
+    yield* runners[index].kill
+    const killed = Date.now()
+    let again: number | undefined
+    while (again === undefined) {
+      yield* Effect.sleep("50 millis")
+      again = cluster.events().find((e) => e.event === "start" && e.task === victim.task && e.at > killed)?.at
+    }
+    yield* Effect.forEach(ids, (id) => via.call({ op: "interrupt", id }), { concurrency: "unbounded", discard: true })
+    runners[index] = yield* cluster.start(`${victim.runner.replace(/-\d+$/, "")}-${round}`)
+    yield* settled(runners)
+    return again - killed
+  })
+
+/** The single-process supervisor on the same database: no-op tasks per second. */
+const singleProcess = (schema: string) =>
+  Effect.gen(function*() {
+    const Noop = Task.define("noop", { payload: Schema.Struct({}), success: Schema.Void })
+    const tasks = yield* Tasks.Tasks
+    yield* tasks.register(Noop, () => Effect.void, yield* Effect.context<never>())
+    const started = Date.now()
+    yield* Effect.forEach(
+      Array.from({ length: NOOP_TASKS }, (_, i) => i),
+      () => Effect.flatMap(tasks.submit(Noop, {}), (handle) => handle.join),
+      { concurrency: IN_FLIGHT_PER_RUNNER, discard: true }
+    )
+    return perSecond(NOOP_TASKS, Date.now() - started)
+  }).pipe(
+    Effect.provide(Tasks.layer({ maxWorkers: 50 }).pipe(
+      Layer.provide(SqlTaskStore.layerPg({ url: Redacted.make(url!), schema: `${schema}_single`, maxConnections: 6 }))
+    )),
+    Effect.scoped
+  )
+
+const main = Effect.gen(function*() {
+  const cluster = yield* makeCluster
+  const runners = [yield* cluster.start("r1")]
+  yield* settled(runners)
+
+  // no-op routing cost: one runner vs one plain supervisor
+  yield* throughput(runners, "noop", {}, 200) // warm-up
+  const clusterNoop = yield* throughput(runners, "noop", {}, NOOP_TASKS)
+  const plainNoop = yield* singleProcess(cluster.schema)
+
+  // I/O-bound scaling
+  yield* throughput(runners, "io", { ms: 20 }, 200) // warm-up
+  const one = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER)
+  runners.push(yield* cluster.start("r2"))
+  yield* settled(runners)
+  const two = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER)
+  runners.push(yield* cluster.start("r3"))
+  yield* settled(runners)
+  const three = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER)
+
+  // failover
+  const failovers: Array<number> = []
+  for (let round = 1; round <= 5; round++) failovers.push(yield* failover(cluster, runners, round))
+  const sorted = [...failovers].sort((a, b) => a - b)
+  const median = sorted[2]
+
+  console.log(`I/O-bound tasks (20 ms each), ${IO_TASKS_PER_RUNNER} per runner, 50 workers per runner:`)
+  table([
+    ["runners", "tasks/s", "vs 1 runner", "goal"],
+    ["1", fmt(one), "1.00×", ""],
+    ["2", fmt(two), `${fmt(two / one, 2)}×`, "≥ 1.8×"],
+    ["3", fmt(three), `${fmt(three / one, 2)}×`, "≥ 2.5×"]
+  ])
+  console.log(`\nfailover, kill -9 to running elsewhere: median ${fmt(median / 1000, 1)} s of [${failovers.map((ms) => fmt(ms / 1000, 1)).join(", ")}] (goal ≤ 10 s)`)
+  console.log(`\nno-op tasks on PostgreSQL (${NOOP_TASKS}, ${IN_FLIGHT_PER_RUNNER} in flight):`)
+  table([
+    ["setup", "tasks/s", "ratio", "goal"],
+    ["single-process supervisor", fmt(plainNoop), "1.00×", ""],
+    ["cluster of one runner", fmt(clusterNoop), `${fmt(clusterNoop / plainNoop, 2)}×`, "≥ 0.8×"]
+  ])
+})
+
+if (url === undefined) {
+  console.log("cluster bench skipped: set CHAINJOBS_TEST_PG_URL to a PostgreSQL database URL")
+} else {
+  await Effect.runPromise(Effect.scoped(main))
+}

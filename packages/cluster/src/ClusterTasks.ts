@@ -1,0 +1,185 @@
+/**
+ * The `Tasks` service of a runner: the same interface as the single-process
+ * supervisor, answering for every task of the cluster.
+ *
+ * - `submit` sends `Submit` to the runner owning the task's shard (see
+ *   `TaskEntity.placement`): that runner checks the exclusive key, records the
+ *   task and runs it. The handle comes back once the task is recorded.
+ * - `interrupt` sends `Interrupt` to the owner; the task's finalizers run there.
+ * - Reads (`get`, `list`) come from the shared task store, and `awaitInfo` and
+ *   `watch` follow a task held here live and any other by polling the store,
+ *   so any runner answers for any task.
+ * - `register`, `kinds`, `stats` and `events` are this runner's: its kinds, its
+ *   running tasks, its tasks' changes.
+ * - `schedule` and `daemon` submit through the cluster from this runner (one
+ *   schedule per call, not one per runner).
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Exit, Layer, Option, Schedule, Schema, Stream } from "effect"
+import type { ClusterError, Sharding } from "effect/cluster"
+import { Task, TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
+import { placement, TaskEntity } from "./TaskEntity.ts"
+
+/** How often a task held by another runner is read again while awaited or watched. */
+export const pollInterval = "100 millis"
+
+/** The cluster's delivery failures of a call. */
+type Undelivered =
+  | ClusterError.MailboxFull
+  | ClusterError.AlreadyProcessingMessage
+  | ClusterError.PersistenceError
+  | ClusterError.EntityNotAssignedToRunner
+
+const undelivered = (error: Undelivered) =>
+  Effect.fail(
+    new TaskError.TaskStoreError({ operation: "route", message: `the cluster could not deliver the call: ${error._tag}`, cause: error })
+  )
+
+/** Runs a cluster call, its delivery failures told as the store-unavailable error callers already handle. */
+const routed = <A, E, R>(effect: Effect.Effect<A, E | Undelivered, R>): Effect.Effect<A, E | TaskError.TaskStoreError, R> =>
+  Effect.catchTags(effect as Effect.Effect<A, Undelivered, R>, {
+    MailboxFull: undelivered,
+    AlreadyProcessingMessage: undelivered,
+    PersistenceError: undelivered,
+    EntityNotAssignedToRunner: undelivered
+  }) as Effect.Effect<A, E | TaskError.TaskStoreError, R>
+
+/** A handle whose effects go through the cluster service's operations. */
+class ClusterHandle implements TaskHandle.TaskHandle<any, any> {
+  readonly id: string
+  readonly kind: string
+  readonly known: Task.Any | undefined
+  readonly tasks: Tasks.Tasks["Service"]
+  constructor(id: string, kind: string, known: Task.Any | undefined, tasks: Tasks.Tasks["Service"]) {
+    this.id = id
+    this.kind = kind
+    this.known = known
+    this.tasks = tasks
+  }
+  get info() {
+    return this.tasks.get(this.id)
+  }
+  get status() {
+    return Effect.map(this.tasks.get(this.id), (info) => info.status)
+  }
+  get await() {
+    return Effect.flatMap(this.tasks.awaitInfo(this.id), (info) =>
+      this.known === undefined ? Effect.succeed(Exit.interrupt() as Exit.Exit<any, any>) : Task.outcome(this.known, info)
+    )
+  }
+  get join() {
+    return Effect.flatMap(this.await, (exit) => exit)
+  }
+  get events() {
+    return this.tasks.watch(this.id)
+  }
+  get interrupt() {
+    return this.tasks.interrupt(this.id)
+  }
+}
+
+/**
+ * Makes the runner's `Tasks` over its own supervisor (`local`, which runs the
+ * tasks of the shards this runner owns) and the cluster.
+ */
+export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
+  const store = yield* TaskStore.TaskStore
+  const clientFor = yield* TaskEntity.client
+  const clock = yield* Clock.Clock
+
+  const kindNamed = (name: string) =>
+    Effect.map(local.kinds, (kinds) => kinds.find((kind) => kind.name === name))
+
+  const submitAny = (
+    name: string,
+    input: unknown,
+    fromEncoded: boolean,
+    options: Tasks.SubmitOptions | undefined
+  ): Effect.Effect<TaskHandle.TaskHandle<any, any>, Tasks.SubmitError> =>
+    Effect.gen(function*() {
+      const kind = yield* kindNamed(name)
+      if (kind === undefined) {
+        return yield* new TaskError.UnknownTaskKind({ kind: name, message: `no task kind "${name}" is registered` })
+      }
+      let encoded = input
+      let payload: Option.Option<unknown> = Option.some(input)
+      if (fromEncoded) {
+        // A payload that does not decode goes on all the same: the owner refuses it with the issues named.
+        payload = Exit.getSuccess(Schema.decodeUnknownExit(kind.payload)(input))
+      } else {
+        encoded = yield* Task.encodePayload(kind, input as never)
+      }
+      const id = options?.id ?? TaskInfo.makeId(clock.currentTimeMillisUnsafe())
+      const key = kind.policy.key === undefined || Option.isNone(payload) ? null : kind.policy.key(payload.value)
+      const reply = yield* routed(
+        clientFor(placement({ id, kind: kind.name, key })).Submit({
+          id,
+          kind: kind.name,
+          payload: encoded,
+          priority: options?.priority,
+          owner: options?.owner,
+          onConflict: options?.onConflict
+        })
+      )
+      return new ClusterHandle(reply.id, kind.name, kind, tasks)
+    })
+
+  const awaitInfo = (id: string): Effect.Effect<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
+    Effect.flatMap(local.awaitInfo(id), (info) =>
+      TaskInfo.isTerminal(info.status) ? Effect.succeed(info) : Effect.andThen(Effect.sleep(pollInterval), awaitInfo(id)))
+
+  const watch = (id: string): Stream.Stream<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
+    Stream.unwrap(Effect.sync(() => {
+      let last: TaskInfo.TaskInfo | undefined
+      return Stream.fromEffectSchedule(local.get(id), Schedule.spaced(pollInterval)).pipe(
+        Stream.filter((info) => {
+          const changed = last === undefined || !sameRecord(last, info)
+          last = info
+          return changed
+        }),
+        Stream.takeUntil((info) => TaskInfo.isTerminal(info.status))
+      )
+    }))
+
+  const interrupt = (id: string): Effect.Effect<void, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
+    Effect.flatMap(local.get(id), (info) =>
+      TaskInfo.isTerminal(info.status) ? Effect.void : routed(clientFor(placement(info)).Interrupt({ id })))
+
+  const handle = (id: string, kind?: Task.Any) =>
+    Effect.flatMap(local.get(id), (info) => {
+      if (kind !== undefined && kind.name !== info.kind) {
+        return Effect.fail(new TaskError.TaskNotFound({ id, message: `task ${id} is of kind "${info.kind}", not "${kind.name}"` }))
+      }
+      return Effect.map(kindNamed(info.kind), (known) => new ClusterHandle(id, info.kind, kind ?? known, tasks))
+    })
+
+  const tasks: Tasks.Tasks["Service"] = Tasks.Tasks.of({
+    ...local,
+    submit: (kind, payload, options) => submitAny(kind.name, payload, false, options),
+    submitEncoded: (name, payload, options) => submitAny(name, payload, true, options),
+    run: (kind, payload, options) => Effect.flatMap(submitAny(kind.name, payload, false, options), (h) => h.join),
+    handle: handle as Tasks.Tasks["Service"]["handle"],
+    awaitInfo,
+    watch,
+    list: (query) => store.list(query),
+    interrupt,
+    delete: (id) => Effect.andThen(interrupt(id), Effect.asVoid(store.remove(id))),
+    schedule: (kind, payload, options) =>
+      local.schedule(kind, payload, options),
+    daemon: (kind, payload, options) => local.daemon(kind, payload, options)
+  })
+  return tasks
+})
+
+/** True when two snapshots of a record show the same state (status, attempt, progress and its detail). */
+const sameRecord = (a: TaskInfo.TaskInfo, b: TaskInfo.TaskInfo) =>
+  a.status === b.status && a.attempt === b.attempt && a.progress === b.progress && a.message === b.message &&
+  a.heartbeatAt === b.heartbeatAt && a.checkpoint === b.checkpoint
+
+/** Requirements of `make` besides the local supervisor. */
+export type Requirements = TaskStore.TaskStore | Sharding.Sharding
+
+/** The runner's `Tasks` as a layer over its own supervisor, given as `Local`. */
+export const layer = (local: Tasks.Tasks["Service"]): Layer.Layer<Tasks.Tasks, never, Requirements> =>
+  Layer.effect(Tasks.Tasks, make(local))

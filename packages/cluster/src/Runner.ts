@@ -1,0 +1,132 @@
+/**
+ * One runner process of a chainjobs cluster, as a layer: the PostgreSQL
+ * client shared by the task store and the cluster's runner and message
+ * storage, the cluster's socket transport, this runner's own supervisor
+ * (running the tasks of the shards it owns), the task entity, and the `Tasks`
+ * service that answers for every task of the cluster (`ClusterTasks`).
+ *
+ * Recovery belongs to the shard owner: the local supervisor sees a store view
+ * with nothing unfinished at start (a runner never takes over another's tasks
+ * on its own), and a dead or departing runner's tasks come back through their
+ * persisted `Run` messages on the runner that takes their shard.
+ *
+ * Shutdown (the layer's scope closing, e.g. on SIGTERM) hands over instead of
+ * finishing: the runner refuses new work, stops its tasks at their checkpoint
+ * (left pending, as at a shutdown of one process) while their `Run` messages
+ * stay unprocessed, then leaves the cluster, whose other runners take the
+ * shards and resume the tasks.
+ *
+ * @since 0.1.0
+ */
+import { NodeClusterSocket } from "@effect/platform-node"
+import { type Config, ConfigProvider, Context, Effect, Layer, Metric, type Redacted, Schedule } from "effect"
+import { Sharding, ShardId } from "effect/cluster"
+import type { SocketServer } from "effect/socket"
+import type { SqlError } from "effect/sql"
+import { SqlTaskStore } from "@chainjobs/store-sql"
+import { type TaskError, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import * as ClusterTasks from "./ClusterTasks.ts"
+import { type RunnerSettings, toShardingConfig } from "./RunnerConfig.ts"
+import * as TaskEntity from "./TaskEntity.ts"
+
+/** What a runner tells about itself: its address, the shards it holds, the tasks it runs. */
+export class RunnerStatus extends Context.Service<RunnerStatus, {
+  /** `host:port` of this runner's transport. */
+  readonly address: string
+  /** How many shards this runner holds now. */
+  readonly shardsHeld: Effect.Effect<number>
+  /** How many tasks run on this runner now, and how many wait for a worker. */
+  readonly tasks: Effect.Effect<{ readonly running: number; readonly pending: number }>
+}>()("@chainjobs/cluster/RunnerStatus") {}
+
+/** Shards this runner holds, labelled with its address. */
+export const shardsHeld = Metric.gauge("chainjobs_runner_shards", { description: "Shards held by the runner" })
+/** Tasks running on this runner, labelled with its address. */
+export const tasksRunning = Metric.gauge("chainjobs_runner_tasks_running", { description: "Tasks running on the runner" })
+/** Tasks waiting for a worker on this runner, labelled with its address. */
+export const tasksPending = Metric.gauge("chainjobs_runner_tasks_pending", {
+  description: "Tasks waiting for a worker on the runner"
+})
+
+/** The settings of a runner process. */
+export interface RunnerOptions {
+  /** The PostgreSQL database every runner of the cluster shares. */
+  readonly databaseUrl: Redacted.Redacted<string>
+  /** Where this runner is reached and how the cluster is cut (`RunnerConfig`). */
+  readonly runner: RunnerSettings
+  /** This runner's supervisor settings: `maxWorkers` is per runner. */
+  readonly supervisor?: Partial<TasksConfig.TasksConfig["Service"]> | undefined
+  /** Connections of the task store's PostgreSQL pool (the cluster's storage has 8 more of its own). Default: 10. */
+  readonly maxConnections?: number | undefined
+  /** The PostgreSQL schema of the task and cluster tables, made if missing. Default: the database's search path. */
+  readonly schema?: string | undefined
+}
+
+/** A store view whose `unfinished` is empty: start-up recovery is the shard owner's, through `Run` messages. */
+const withoutRecovery = (store: TaskStore.TaskStore["Service"]): TaskStore.TaskStore["Service"] =>
+  TaskStore.TaskStore.of({ ...store, unfinished: Effect.succeed([]) })
+
+/** Why a runner could not start: its database, or its transport port. */
+export type StartError = SqlError.SqlError | TaskError.TaskStoreError | SocketServer.SocketServerError | Config.ConfigError
+
+/** The runner's services over a given cluster (`Sharding`) and task store. */
+export const layerServices = (
+  options: Pick<RunnerOptions, "supervisor" | "runner">
+): Layer.Layer<Tasks.Tasks | RunnerStatus, never, Sharding.Sharding | TaskStore.TaskStore> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const store = yield* TaskStore.TaskStore
+    const sharding = yield* Sharding.Sharding
+    const local = yield* Effect.provideService(
+      Effect.provideService(Tasks.make, TasksConfig.TasksConfig, TasksConfig.make(options.supervisor)),
+      TaskStore.TaskStore,
+      withoutRecovery(store)
+    )
+    const entity = TaskEntity.make(local)
+    yield* Layer.build(TaskEntity.layer(entity))
+    // Runs before the supervisor's own shutdown: hand the tasks over rather than wait for them.
+    yield* Effect.addFinalizer(() => entity.close)
+    const tasks = yield* ClusterTasks.make(local)
+    const shards = Array.from({ length: options.runner.shards }, (_, i) => ShardId.make("default", i + 1))
+    const status = RunnerStatus.of({
+      address: `${options.runner.host}:${options.runner.port}`,
+      shardsHeld: Effect.sync(() => shards.filter((shard) => sharding.hasShardId(shard)).length),
+      tasks: Effect.map(local.stats, ({ pending, running }) => ({ running, pending }))
+    })
+    // The gauges follow the runner's status every second: /metrics shows them per runner.
+    const attributes = { runner: status.address }
+    const report = Effect.gen(function*() {
+      yield* Metric.update(Metric.withAttributes(shardsHeld, attributes), yield* status.shardsHeld)
+      const { pending, running } = yield* status.tasks
+      yield* Metric.update(Metric.withAttributes(tasksRunning, attributes), running)
+      yield* Metric.update(Metric.withAttributes(tasksPending, attributes), pending)
+    })
+    yield* Effect.forkScoped(Effect.repeat(report, Schedule.spaced("1 second")))
+    return Context.make(Tasks.Tasks, tasks).pipe(Context.add(RunnerStatus, status))
+  }))
+
+/** The cluster transport on the shared database, configured only by `settings` (no environment names). */
+export const layerSharding = (settings: RunnerSettings) =>
+  NodeClusterSocket.layer({
+    storage: "sql",
+    serialization: "ndjson",
+    shardingConfig: toShardingConfig(settings)
+  }).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))))
+
+/**
+ * A whole runner: database, store, cluster transport, supervisor and entity.
+ * The cluster's storage has a connection pool of its own: shard locks are
+ * refreshed on a deadline, and must not wait behind a burst of task writes.
+ */
+export const layer = (
+  options: RunnerOptions
+): Layer.Layer<Tasks.Tasks | RunnerStatus | TaskStore.TaskStore, StartError> => {
+  const pool = (maxConnections: number) =>
+    SqlTaskStore.layerPgClient({ url: options.databaseUrl, maxConnections, schema: options.schema })
+  const store = SqlTaskStore.layer().pipe(Layer.provide(pool(options.maxConnections ?? 10)))
+  const sharding = layerSharding(options.runner).pipe(Layer.provide(pool(clusterConnections)))
+  // the store first: it makes the schema the cluster's tables then go to
+  return layerServices(options).pipe(Layer.provideMerge(sharding), Layer.provideMerge(store))
+}
+
+/** Connections of the cluster storage's own pool: shard locks, messages, runners. */
+const clusterConnections = 8

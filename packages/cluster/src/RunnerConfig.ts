@@ -1,0 +1,112 @@
+/**
+ * The settings of one runner process: where the other runners reach it, how
+ * the shards are cut, and how fast a dead runner's shards move. They map onto
+ * `effect/cluster`'s `ShardingConfig` (`toShardingConfig`), set in full, so
+ * that none of the cluster's own environment names (`PORT`, `HOST`, …) leak in.
+ *
+ * Failover timing. After `kill -9` of a runner its shards move once the others
+ * have seen it dead and its shard locks are free:
+ * - its PostgreSQL session ends with the process, so its advisory locks free at
+ *   once; `shardLockExpiration` only bounds a runner that is frozen, not dead;
+ * - the runners ping each other every `healthCheckInterval` (a dead one fails
+ *   after about 2.5 s of retries), re-read assignments every
+ *   `refreshInterval`, and a new owner reads the persisted messages of the
+ *   shards it took at once, then every `messagePollInterval`.
+ * The defaults here (1 s, 1 s, 1 s; locks held 10 s, refreshed every 3.3 s)
+ * move shards in about 5 s instead of the cluster's defaults' ~26 s. The
+ * price: more queries (each runner polls messages and assignments every
+ * second), and a runner whose lock refresh takes longer than a third of
+ * `lockExpiration` (an overloaded database, a long GC pause, a suspended VM)
+ * gives its shards up and stops its tasks, which continue elsewhere. A shorter
+ * expiry bounds how long a frozen runner keeps its shards; a longer one
+ * tolerates slower refreshes.
+ *
+ * @since 0.1.0
+ */
+import { Config, Duration, Option, Schema } from "effect"
+import { RunnerAddress, type ShardingConfig } from "effect/cluster"
+
+/** The settings of one runner. */
+export interface RunnerSettings {
+  /** The host other runners reach this one at. Default: `127.0.0.1`. */
+  readonly host: string
+  /** The TCP port of the runner transport (not the HTTP port). Default: 34431. */
+  readonly port: number
+  /** The interface the runner transport binds to. Default: `host`. */
+  readonly listenHost: Option.Option<string>
+  /** Shards per group; the same on every runner. Default: 300. */
+  readonly shards: number
+  /** How often each runner pings the others to find dead ones. Default: 1 second. */
+  readonly healthCheckInterval: Duration.Duration
+  /** How often shard assignments are re-read. Default: 1 second. */
+  readonly refreshInterval: Duration.Duration
+  /** How often unprocessed persisted messages are read. Default: 1 second. */
+  readonly messagePollInterval: Duration.Duration
+  /** How long a runner that stops refreshing keeps its shard locks; they are refreshed every third of it. Default: 10 seconds. */
+  readonly lockExpiration: Duration.Duration
+}
+
+/** The defaults of `RunnerSettings`. */
+export const defaults: RunnerSettings = {
+  host: "127.0.0.1",
+  port: 34431,
+  listenHost: Option.none(),
+  shards: 300,
+  healthCheckInterval: Duration.seconds(1),
+  refreshInterval: Duration.seconds(1),
+  messagePollInterval: Duration.seconds(1),
+  lockExpiration: Duration.seconds(10)
+}
+
+const Port = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+
+/** The settings as a `Config`, read under the `CHAINJOBS_RUNNER_` names. */
+export const config: Config.Config<RunnerSettings> = Config.all({
+  host: Config.NonEmptyString("CHAINJOBS_RUNNER_HOST").pipe(Config.withDefault(defaults.host)),
+  port: Config.schema(Port, "CHAINJOBS_RUNNER_PORT").pipe(Config.withDefault(defaults.port)),
+  listenHost: Config.option(Config.NonEmptyString("CHAINJOBS_RUNNER_LISTEN_HOST")),
+  shards: Config.schema(PositiveInt, "CHAINJOBS_RUNNER_SHARDS").pipe(Config.withDefault(defaults.shards)),
+  healthCheckInterval: Config.Duration("CHAINJOBS_RUNNER_HEALTH_CHECK_INTERVAL").pipe(
+    Config.withDefault(defaults.healthCheckInterval)
+  ),
+  refreshInterval: Config.Duration("CHAINJOBS_RUNNER_REFRESH_INTERVAL").pipe(Config.withDefault(defaults.refreshInterval)),
+  messagePollInterval: Config.Duration("CHAINJOBS_RUNNER_MESSAGE_POLL_INTERVAL").pipe(
+    Config.withDefault(defaults.messagePollInterval)
+  ),
+  lockExpiration: Config.Duration("CHAINJOBS_RUNNER_LOCK_EXPIRATION").pipe(Config.withDefault(defaults.lockExpiration))
+})
+
+/**
+ * Runner mode as a `Config`: the runner settings when `CHAINJOBS_RUNNER` is
+ * true, none (a single process) when it is false or unset.
+ */
+export const configOptional: Config.Config<Option.Option<RunnerSettings>> = Config.Boolean("CHAINJOBS_RUNNER").pipe(
+  Config.withDefault(false),
+  Config.flatMap((enabled) => (enabled ? Config.map(config, Option.some) : Config.succeed(Option.none())))
+)
+
+/** The runner settings as the cluster's `ShardingConfig` (every field the cluster would read from the environment). */
+export const toShardingConfig = (settings: RunnerSettings): Partial<ShardingConfig.ShardingConfig["Service"]> => {
+  const address = RunnerAddress.make(settings.host, settings.port)
+  // refreshed three times per expiry; a refresh slower than this interval counts as lost locks
+  const lockRefresh = Duration.divideUnsafe(settings.lockExpiration, 3)
+  return {
+    runnerAddress: Option.some(address),
+    runnerListenAddress: Option.map(settings.listenHost, (host) => RunnerAddress.make(host, settings.port)),
+    runnerShardWeight: 1,
+    shardsPerGroup: settings.shards,
+    availableShardGroups: ["default"],
+    assignedShardGroups: ["default"],
+    shardLockRefreshInterval: lockRefresh,
+    shardLockExpiration: settings.lockExpiration,
+    entityMessagePollInterval: settings.messagePollInterval,
+    entityReplyPollInterval: Duration.millis(200),
+    refreshAssignmentsInterval: settings.refreshInterval,
+    runnerHealthCheckInterval: settings.healthCheckInterval,
+    entityTerminationTimeout: Duration.seconds(15),
+    maxResidentEntities: 100_000,
+    // Runners here are one codebase: the serialization round trip for local entities only costs time.
+    simulateRemoteSerialization: false
+  }
+}

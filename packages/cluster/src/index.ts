@@ -1,0 +1,9 @@
+/**
+ * @chainjobs/cluster — chainjobs on several runner processes, with effect/cluster as the engine.
+ *
+ * @since 0.1.0
+ */
+export * as ClusterTasks from "./ClusterTasks.ts"
+export * as Runner from "./Runner.ts"
+export * as RunnerConfig from "./RunnerConfig.ts"
+export * as TaskEntity from "./TaskEntity.ts"

@@ -1,0 +1,147 @@
+/**
+ * Three runner child processes on 127.0.0.1 sharing one PostgreSQL schema
+ * (`RunnerProcess.ts`, `runner.ts`): tasks spread over all three, an interrupt
+ * sent to one runner stops a task running on another (its finalizer runs
+ * there), an exclusive key holds across runners, scans survive `kill -9` of
+ * their runner, and a rolling restart loses no acknowledged task.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { type Event, makeCluster, pgTestUrl, type RunnerProcess, settled } from "./RunnerProcess.ts"
+
+if (pgTestUrl === undefined) {
+  console.log("cluster: skipping the cluster tests: CHAINJOBS_TEST_PG_URL is not set (.ci/run sets it)")
+}
+
+const startThree = Effect.gen(function*() {
+  const cluster = yield* makeCluster
+  const runners = yield* Effect.forEach(["a", "b", "c"], (name) => cluster.start(name), { concurrency: "unbounded" })
+  yield* settled(runners)
+  return { cluster, runners }
+})
+
+/** Submits through `via` and fails the test when the submission was refused. */
+const submitted = (via: RunnerProcess, kind: string, payload: unknown) =>
+  Effect.map(via.submit(kind, payload), (answer) => {
+    assert.isUndefined(answer.error, `submission refused: ${answer.error}`)
+    return answer.id!
+  })
+
+/** Waits until `find` returns something, reading events again every 100 ms. */
+const eventually = <A>(find: () => A | undefined) =>
+  Effect.gen(function*() {
+    for (;;) {
+      const found = find()
+      if (found !== undefined) return found
+      yield* Effect.sleep("100 millis")
+    }
+  })
+
+/** What a scan of `from..to` computes undisturbed (the same fold as the `scan` kind). */
+const scanResult = (from: number, to: number) => {
+  let acc = 1
+  for (let next = from; next <= to; next++) acc = (acc * 31 + next) % 1_000_000_007
+  return acc
+}
+
+describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
+  it.live("spreads tasks over all three, interrupts across runners and holds exclusive keys cluster-wide", () =>
+    Effect.gen(function*() {
+      const { cluster, runners } = yield* startThree
+      const [a, b, c] = runners
+
+      // Submitted through one runner, run by all three.
+      const ids = yield* Effect.forEach(Array.from({ length: 30 }, (_, i) => i), () => submitted(a, "sleep", { ms: 20 }))
+      const finished = yield* Effect.forEach(ids, (id) => a.awaitInfo(id), { concurrency: "unbounded" })
+      assert.deepStrictEqual(new Set(finished.map((info) => info.status)), new Set(["completed"]))
+      assert.deepStrictEqual(new Set(finished.map((info) => info.result)), new Set(["a", "b", "c"]))
+
+      // A task running on b, interrupted through a: its finalizer runs on b.
+      let onB: Event | undefined
+      for (let i = 0; onB === undefined; i++) {
+        const id = yield* submitted(a, "hold", { key: `interrupt-${i}` })
+        const started = yield* eventually(() => cluster.events().find((e) => e.event === "start" && e.task === id))
+        if (started.runner === "b") onB = started
+      }
+      yield* a.call({ op: "interrupt", id: onB.task })
+      const finalizer = cluster.events().find((e) => e.event === "finalizer" && e.task === onB!.task)
+      assert.strictEqual(finalizer?.runner, "b")
+      assert.strictEqual((yield* c.awaitInfo(onB.task)).status, "interrupted")
+
+      // A key held by a task on one runner refuses a submission of the key made on each runner.
+      const holder = yield* submitted(a, "hold", { key: "exclusive" })
+      yield* eventually(() => cluster.events().find((e) => e.event === "start" && e.task === holder))
+      for (const via of [a, b, c]) {
+        assert.strictEqual((yield* via.submit("hold", { key: "exclusive" })).error, "SubmitRejected")
+      }
+      yield* b.call({ op: "interrupt", id: holder })
+      // Free again once the holder stopped.
+      const next = yield* submitted(c, "hold", { key: "exclusive" })
+      yield* c.call({ op: "interrupt", id: next })
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("after kill -9 of a runner, its scans finish elsewhere from their checkpoint, with no two attempts overlapping", () =>
+    Effect.gen(function*() {
+      const { cluster, runners } = yield* startThree
+      const [a, b, c] = runners
+      const scans = Array.from({ length: 9 }, (_, i) => ({ from: i * 100, to: i * 100 + 40, stepMs: 50 }))
+      const ids = yield* Effect.forEach(scans, (scan) => submitted(a, "scan", scan))
+      // Every scan has started and b runs at least one.
+      yield* eventually(() => {
+        const started = cluster.events().filter((e) => e.event === "start")
+        return started.length >= ids.length && started.some((e) => e.runner === "b") ? true : undefined
+      })
+      yield* Effect.sleep("500 millis")
+      yield* b.kill
+      const killedAt = Date.now()
+      const onB = new Set(cluster.events().filter((e) => e.event === "start" && e.runner === "b").map((e) => e.task))
+
+      const finished = yield* Effect.forEach(ids, (id) => c.awaitInfo(id), { concurrency: "unbounded" })
+      finished.forEach((info, i) => {
+        assert.strictEqual(info.status, "completed", `scan ${i}: ${info.errorMessage}`)
+        assert.strictEqual(info.result, scanResult(scans[i].from, scans[i].to), `scan ${i}`)
+      })
+      const events = cluster.events()
+      for (const [i, id] of ids.entries()) {
+        const attempts = events.filter((e) => e.task === id && e.event === "start").sort((x, y) => x.at - y.at)
+        const ends = events.filter((e) => e.task === id && e.event === "end")
+        // Attempts never overlap: each one ended (or died with b) before the next started.
+        for (let k = 1; k < attempts.length; k++) {
+          const previous = attempts[k - 1]
+          const end = ends.find((e) => e.attempt === previous.attempt)?.at ?? (previous.runner === "b" ? killedAt : Infinity)
+          assert.isTrue(end <= attempts[k].at, `scan ${i}: attempt ${attempts[k].attempt} started before ${previous.attempt} ended`)
+        }
+        if (onB.has(id)) {
+          const resumed = attempts[attempts.length - 1]
+          assert.notStrictEqual(resumed.runner, "b", `scan ${i} finished on the killed runner`)
+          assert.isAbove(resumed.next!, scans[i].from, `scan ${i} started over instead of resuming`)
+        }
+      }
+      assert.isAbove(onB.size, 0)
+      void a
+    }).pipe(Effect.scoped), { timeout: 90_000 })
+
+  it.live("a rolling restart of all three runners loses no acknowledged task", () =>
+    Effect.gen(function*() {
+      const { cluster, runners } = yield* startThree
+      let current = [...runners]
+      const acknowledged: Array<string> = []
+      const submitSome = (via: RunnerProcess) =>
+        Effect.forEach(Array.from({ length: 10 }, (_, i) => i), () =>
+          Effect.map(via.submit("sleep", { ms: 300 }), (answer) => {
+            if (answer.id !== undefined) acknowledged.push(answer.id)
+          }))
+      for (const [i, name] of ["a", "b", "c"].entries()) {
+        const survivor = current[(i + 1) % 3]
+        yield* submitSome(survivor)
+        yield* current[i].stop
+        yield* submitSome(survivor)
+        const replacement = yield* cluster.start(`${name}2`)
+        current = current.map((runner, k) => (k === i ? replacement : runner))
+        yield* settled(current)
+      }
+      const finished = yield* Effect.forEach(acknowledged, (id) => current[0].awaitInfo(id), { concurrency: "unbounded" })
+      assert.strictEqual(acknowledged.length, 60)
+      assert.deepStrictEqual(new Set(finished.map((info) => info.status)), new Set(["completed"]))
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+})

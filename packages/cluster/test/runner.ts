@@ -1,0 +1,155 @@
+/**
+ * One runner of the test cluster, run as a child process by the pinned Node
+ * (`node packages/cluster/test/runner.ts`). Settings come from the
+ * environment: `CHAINJOBS_TEST_PG_URL`, `RUNNER_NAME`, `RUNNER_PORT`,
+ * `RUNNER_SCHEMA`, `EVENTS` (a file the kinds append one JSON line per event to).
+ *
+ * It prints `ready` once it has joined, then answers commands read from stdin,
+ * one JSON object a line, with one JSON line each on stdout:
+ * - `{"op":"submit","ref":1,"kind":"sleep","payload":{…}}` → `{"ref":1,"id":"…"}` or `{"ref":1,"error":"SubmitRejected"}`
+ * - `{"op":"interrupt","ref":2,"id":"…"}` → `{"ref":2,"done":true}`
+ * - `{"op":"await","ref":3,"id":"…"}` → `{"ref":3,"info":{…}}`
+ * - `{"op":"status","ref":4}` → `{"ref":4,"shards":…,"running":…}`
+ * - `{"op":"burst","ref":5,"kind":"io","payload":{…},"count":1000,"concurrency":200}` → `{"ref":5,"millis":…}`
+ * It stops gracefully (handing its shards over) on SIGTERM or when stdin
+ * closes, and after three minutes in any case.
+ */
+import { appendFileSync } from "node:fs"
+import { createInterface } from "node:readline"
+import { NodeRuntime } from "@effect/platform-node"
+import { Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Task, TaskContext, Tasks } from "@chainjobs/tasks"
+import { Runner, RunnerConfig } from "@chainjobs/cluster"
+
+const name = process.env.RUNNER_NAME ?? "runner"
+const events = process.env.EVENTS!
+
+/** Appends one event line: what happened to which task, on this runner, when. */
+const record = (event: Record<string, unknown>) =>
+  Effect.sync(() => appendFileSync(events, `${JSON.stringify({ ...event, runner: name, at: Date.now() })}\n`))
+
+/** Waits `ms`; unkeyed, spread over the cluster. */
+export const SleepKind = Task.define("sleep", {
+  payload: Schema.Struct({ ms: Schema.Number }),
+  success: Schema.String
+})
+
+/** Holds its key until interrupted; a second submission of the key is refused. */
+export const HoldKind = Task.define("hold", {
+  payload: Schema.Struct({ key: Schema.String }),
+  success: Schema.Void,
+  policy: { key: ({ key }) => key, onConflict: "reject" }
+})
+
+/** A scan over `from..to`, one step per `stepMs`, checkpointed after every step; its result depends on every step. */
+export const ScanKind = Task.define("scan", {
+  payload: Schema.Struct({ from: Schema.Number, to: Schema.Number, stepMs: Schema.Number }),
+  success: Schema.Number,
+  checkpoint: Schema.Struct({ next: Schema.Number, acc: Schema.Number }),
+  policy: { onRestart: "resume" }
+})
+
+/** Waits `ms` and records nothing: the I/O-bound task of the benchmark. */
+export const IoKind = Task.define("io", { payload: Schema.Struct({ ms: Schema.Number }), success: Schema.Void })
+
+/** Does nothing: the routing-cost task of the benchmark. */
+export const NoopKind = Task.define("noop", { payload: Schema.Struct({}), success: Schema.Void })
+
+const kinds = Layer.mergeAll(
+  Task.implement(IoKind, ({ ms }) => Effect.sleep(ms)),
+  Task.implement(NoopKind, () => Effect.void),
+  Task.implement(SleepKind, ({ ms }) =>
+    Effect.gen(function*() {
+      const { taskId } = yield* TaskContext.TaskContext
+      yield* record({ event: "start", task: taskId })
+      yield* Effect.sleep(ms)
+      yield* record({ event: "end", task: taskId })
+      return name
+    })),
+  Task.implement(HoldKind, () =>
+    Effect.gen(function*() {
+      const { taskId } = yield* TaskContext.TaskContext
+      yield* Effect.addFinalizer(() => record({ event: "finalizer", task: taskId }))
+      yield* record({ event: "start", task: taskId })
+      return yield* Effect.never
+    })),
+  Task.implement(ScanKind, ({ from, stepMs, to }) =>
+    Effect.gen(function*() {
+      const { attempt, taskId } = yield* TaskContext.TaskContext
+      const last = yield* Task.loadCheckpoint(ScanKind)
+      let { acc, next } = Option.getOrElse(last, () => ({ next: from, acc: 1 }))
+      yield* record({ event: "start", task: taskId, attempt, next })
+      while (next <= to) {
+        yield* Effect.sleep(stepMs)
+        acc = (acc * 31 + next) % 1_000_000_007
+        next++
+        yield* Task.saveCheckpoint(ScanKind, { next, acc })
+      }
+      yield* record({ event: "end", task: taskId, attempt })
+      return acc
+    }))
+)
+
+const byName: Record<string, Task.Any> = { sleep: SleepKind, hold: HoldKind, scan: ScanKind, io: IoKind, noop: NoopKind }
+
+const runner = Runner.layer({
+  databaseUrl: Redacted.make(process.env.CHAINJOBS_TEST_PG_URL!),
+  runner: { ...RunnerConfig.defaults, port: Number(process.env.RUNNER_PORT), shards: 30, ...(process.env.RUNNER_POLL_MS ? { messagePollInterval: Duration.millis(Number(process.env.RUNNER_POLL_MS)) } : {}) },
+  supervisor: { maxWorkers: Number(process.env.RUNNER_WORKERS ?? 50), shutdownGracePeriod: "5 seconds" },
+  maxConnections: Number(process.env.RUNNER_PG_CONNECTIONS ?? 6),
+  schema: process.env.RUNNER_SCHEMA
+})
+
+const reply = (line: Record<string, unknown>) => Effect.sync(() => process.stdout.write(`${JSON.stringify(line)}\n`))
+
+const main = Effect.gen(function*() {
+  const tasks = yield* Tasks.Tasks
+  const status = yield* Runner.RunnerStatus
+  const command = (line: string) =>
+    Effect.gen(function*() {
+      const request = JSON.parse(line)
+      const ref = request.ref
+      const answer = Effect.gen(function*() {
+        switch (request.op) {
+          case "submit": {
+            const handle = yield* tasks.submit(byName[request.kind], request.payload)
+            return { ref, id: handle.id }
+          }
+          case "interrupt":
+            yield* tasks.interrupt(request.id)
+            return { ref, done: true }
+          case "await":
+            return { ref, info: yield* tasks.awaitInfo(request.id) }
+          case "burst": {
+            // Submits `count` tasks through this runner, at most `concurrency` in flight, and waits for all.
+            const started = Date.now()
+            yield* Effect.forEach(
+              Array.from({ length: request.count }, (_, i) => i),
+              () =>
+                request.submitOnly === true
+                  ? tasks.submit(byName[request.kind], request.payload)
+                  : Effect.flatMap(tasks.submit(byName[request.kind], request.payload), (handle) => handle.join),
+              { concurrency: request.concurrency, discard: true }
+            )
+            return { ref, millis: Date.now() - started }
+          }
+          case "status":
+            return { ref, shards: yield* status.shardsHeld, ...(yield* status.tasks) }
+        }
+        return { ref, error: "unknown op" }
+      })
+      yield* Effect.flatMap(
+        Effect.catch(answer, (error: { readonly _tag: string }) => Effect.succeed({ ref, error: error._tag })),
+        reply
+      )
+    })
+  const lines = createInterface({ input: process.stdin })
+  const closed = Effect.callback<void>((resume) => {
+    lines.on("line", (line) => void Effect.runFork(command(line)))
+    lines.once("close", () => resume(Effect.void))
+  })
+  yield* reply({ ready: name })
+  yield* Effect.timeoutOption(closed, "3 minutes")
+})
+
+NodeRuntime.runMain(Effect.scoped(main.pipe(Effect.provide(kinds.pipe(Layer.provideMerge(runner))))))

@@ -33,7 +33,7 @@ type Undelivered =
 
 const undelivered = (error: Undelivered) =>
   Effect.fail(
-    new TaskError.TaskStoreError({ operation: "route", message: `the cluster could not deliver the call: ${error._tag}`, cause: error })
+    new TaskError.TaskStoreError({ operation: "route", detail: `the cluster could not deliver the call: ${error._tag}`, cause: error })
   )
 
 /** Runs a cluster call, its delivery failures told as the store-unavailable error callers already handle. */
@@ -100,7 +100,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
     Effect.gen(function*() {
       const kind = yield* kindNamed(name)
       if (kind === undefined) {
-        return yield* new TaskError.UnknownTaskKind({ kind: name, message: `no task kind "${name}" is registered` })
+        return yield* new TaskError.UnknownTaskKind({ kind: name })
       }
       let encoded = input
       let payload: Option.Option<unknown> = Option.some(input)
@@ -149,7 +149,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
   const handle = (id: string, kind?: Task.Any) =>
     Effect.flatMap(local.get(id), (info) => {
       if (kind !== undefined && kind.name !== info.kind) {
-        return Effect.fail(new TaskError.TaskNotFound({ id, message: `task ${id} is of kind "${info.kind}", not "${kind.name}"` }))
+        return Effect.fail(new TaskError.TaskNotFound({ id, kindMismatch: { expected: kind.name, actual: info.kind } }))
       }
       return Effect.map(kindNamed(info.kind), (known) => new ClusterHandle(id, info.kind, kind ?? known, tasks))
     })

@@ -111,7 +111,7 @@ export const make = (local: Tasks.Tasks["Service"]): Host => {
 }
 
 const shuttingDown = (kind: string) =>
-  new TaskError.SubmitRejected({ kind, reason: "shutting-down", message: "the runner is handing its shards over" })
+  new TaskError.SubmitRejected({ kind, reason: "shutting-down" })
 
 /**
  * The entity's handlers on a runner. Every message runs concurrently: a key's

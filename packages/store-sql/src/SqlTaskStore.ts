@@ -311,7 +311,12 @@ export const layerPgClient = (
     const sql = yield* SqlClient.SqlClient
     const existing = yield* sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schema}`
     if (existing.length === 0) yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql.literal(quoteIdentifier(schema))}`
-  }).pipe(Effect.mapError(storeError("createSchema")))
+  }).pipe(
+    // Processes starting together race on the catalog (a unique violation even with IF NOT EXISTS):
+    // the loser's second look finds the schema made.
+    Effect.retry({ times: 1 }),
+    Effect.mapError(storeError("createSchema"))
+  )
   return Layer.effectDiscard(createSchema).pipe(Layer.provideMerge(client))
 }
 

@@ -2,7 +2,7 @@
  * The `Tasks` service of a runner: the same interface as the single-process
  * supervisor, answering for every task of the cluster.
  *
- * - `submit` sends `Submit` to the runner owning the task's shard (see
+ * - `submit` (and `submitAll`, task by task) sends `Submit` to the runner owning the task's shard (see
  *   `TaskEntity.placement`): that runner checks the exclusive key, records the
  *   task and runs it. The handle comes back once the task is recorded.
  * - `interrupt` sends `Interrupt` to the owner; the task's finalizers run there.
@@ -158,6 +158,12 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
     ...local,
     submit: (kind, payload, options) => submitAny(kind.name, payload, false, options),
     submitEncoded: (name, payload, options) => submitAny(name, payload, true, options),
+    // Each task goes to its own shard's owner; unlike one supervisor's, a bad payload fails the call
+    // after the tasks before it were recorded.
+    submitAll: (kind, payloads, options) =>
+      Effect.forEach(Array.from(payloads), (payload) => submitAny(kind.name, payload, false, { ...options, id: undefined }), {
+        concurrency: 16
+      }),
     run: (kind, payload, options) => Effect.flatMap(submitAny(kind.name, payload, false, options), (h) => h.join),
     handle: handle as Tasks.Tasks["Service"]["handle"],
     awaitInfo,

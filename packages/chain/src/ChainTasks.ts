@@ -35,11 +35,14 @@ const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const EvmAddress = Schema.String.check(Schema.isPattern(/^0x[0-9a-fA-F]{40}$/))
 const HexData = Schema.String.check(Schema.isPattern(/^0x([0-9a-fA-F]{2})*$/))
 
-/** Retries a range task whose client gave up on a transient failure: 3 times, 1 s apart and doubling. */
+/**
+ * Retries a range task whose client gave up on a transient failure: 3 times, 1 s apart and doubling. A block that
+ * failed validation is not retried: the provider answered with something the chain does not hold.
+ */
 const retryTransient = {
   schedule: Schedule.exponential("1 second").pipe(
-    Schedule.setInputType<ChainRequestError>(),
-    Schedule.while(({ input }) => isTransient(input)),
+    Schedule.setInputType<ChainRequestError | BlockValidationError>(),
+    Schedule.while(({ input }) => input._tag === "ChainRequestError" && isTransient(input)),
     Schedule.upTo({ times: 3 })
   )
 }
@@ -128,10 +131,17 @@ export const ScanAddresses = Task.define("chain/scan-addresses", {
      */
     confirmations: Schema.optional(PositiveInt),
     /** How often the head is polled while waiting for confirmations, in milliseconds. Default: 1000. */
-    pollMillis: Schema.optional(PositiveInt)
+    pollMillis: Schema.optional(PositiveInt),
+    /**
+     * Verify every block read before trusting it (`BlockValidation.verify`:
+     * header hash, transactions root, each sender recovered from its
+     * signature), so that a provider cannot make the scan report activity
+     * the chain does not hold. A few milliseconds a transaction. Default: false.
+     */
+    validate: Schema.optional(Schema.Boolean)
   }),
   success: ScanResult,
-  error: ChainRequestError,
+  error: Schema.Union([ChainRequestError, BlockValidationError]),
   /** The last block scanned and the activity found up to it. */
   checkpoint: Chunked.Checkpoint(Schema.Array(Activity.Activity)),
   policy: { onRestart: "resume", retry: retryTransient }
@@ -252,7 +262,7 @@ export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(
     initial: [] as ReadonlyArray<Activity.Activity>,
     context,
     step: (found, from, to) =>
-      Effect.map(AddressScan.scanLinked(client, addresses, from, to), (more) => ({
+      Effect.map((payload.validate ? AddressScan.scanVerified : AddressScan.scanLinked)(client, addresses, from, to), (more) => ({
         state: [...found, ...more.activity],
         parentHash: more.parentHash,
         lastHash: more.lastHash

@@ -252,4 +252,25 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       assert.isAbove(covered.length, 0)
       assert.deepStrictEqual(summary.counts, { Transfer: covered.length })
     }))
+  it.effect("a validating scan refuses a provider that claims another sender; an unvalidating one reports the forgery", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const chain = yield* DevChain.DevChain
+      const forger = strangers[0]!
+      const lying = yield* FaultProxy.make(chain.url, { rewriteFrom: forger })
+      const range = { chain: "dev", addresses: [forger], fromBlock: seeded.fromBlock, toBlock: seeded.fromBlock + 30, chunkSize: 10 }
+      const trusting = yield* Tasks.Tasks.use((tasks) => tasks.run(ChainTasks.ScanAddresses, range)).pipe(withTasks([lying.url]))
+      assert.isAbove(trusting.activity.length, 0)
+      const refused = yield* Tasks.Tasks.use((tasks) => Effect.flip(tasks.run(ChainTasks.ScanAddresses, { ...range, validate: true })))
+        .pipe(withTasks([lying.url]))
+      assert.deepInclude(refused, { _tag: "BlockValidationError" })
+      assert.strictEqual((refused as { readonly reason: { readonly _tag: string } }).reason._tag, "SenderMismatch")
+      // on an honest provider, validating changes nothing
+      const participants = { ...range, addresses: seeded.participants }
+      const [plain, validated] = yield* Tasks.Tasks.use((tasks) =>
+        Effect.all([tasks.run(ChainTasks.ScanAddresses, participants), tasks.run(ChainTasks.ScanAddresses, { ...participants, validate: true })])
+      ).pipe(withTasks([chain.url]))
+      assert.isAbove(plain.activity.length, 0)
+      assert.deepStrictEqual(keys(validated.activity), keys(plain.activity))
+    }))
 })

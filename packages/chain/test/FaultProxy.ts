@@ -4,8 +4,9 @@
  * above a size, at set rates, drawn from a seeded generator so that a run is
  * reproducible; it can also hold back the calls of one method, lose
  * the answers to them after they reached the node, answer them with a
- * given provider's JSON-RPC error, or hold back reads of blocks above a
- * number until told otherwise. Everything else is forwarded to the target node. It counts
+ * given provider's JSON-RPC error, hold back reads of blocks above a
+ * number until told otherwise, or claim another sender for every
+ * transaction of the blocks it returns. Everything else is forwarded to the target node. It counts
  * what it did, so a test can check that faults really happened.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -40,6 +41,8 @@ export interface Faults {
   readonly providerErrorTimes: number
   /** `eth_getBlockByNumber` requests for a block above this one wait until it is raised (by `set`). */
   readonly holdAbove: number
+  /** Answers to `eth_getBlockByNumber` claim this sender for every transaction (a lying provider). */
+  readonly rewriteFrom: string | undefined
 }
 
 /** A JSON-RPC error as a provider sends it. */
@@ -67,7 +70,8 @@ export const none: Faults = {
   providerErrorMethod: undefined,
   providerErrorRate: 0,
   providerErrorTimes: 0,
-  holdAbove: Number.POSITIVE_INFINITY
+  holdAbove: Number.POSITIVE_INFINITY,
+  rewriteFrom: undefined
 }
 
 /** What the proxy did so far. */
@@ -122,6 +126,17 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
       const next = random(seed)
       const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, rpcRateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0, providerError: 0, held: 0, blocksRead: [] }
       const holding = new Set<() => void>()
+      const rewritten = (text: string) => {
+        const from = current.rewriteFrom
+        if (from === undefined) return text
+        const parsed = JSON.parse(text) as unknown
+        for (const answer of Array.isArray(parsed) ? parsed : [parsed]) {
+          for (const transaction of answer?.result?.transactions ?? []) {
+            if (typeof transaction === "object" && transaction !== null) transaction.from = from
+          }
+        }
+        return JSON.stringify(parsed)
+      }
       const heldBack = (messages: ReadonlyArray<Message>) =>
         messages.some((message) => message.method === "eth_getBlockByNumber" && Number(BigInt(message.params[0])) > current.holdAbove)
       const stalled = new Set<ServerResponse>()
@@ -183,7 +198,7 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
           await new Promise((resolve) => setTimeout(resolve, current.slowMillis))
         }
         const answer = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body })
-        const text = await answer.text()
+        const text = rewritten(await answer.text())
         if (current.dropAnswers > 0 && messages.some((message) => message.method === current.dropAnswerMethod)) {
           current = { ...current, dropAnswers: current.dropAnswers - 1 }
           counts.stall++

@@ -24,6 +24,7 @@ import type { Any, Checkpoint, Detail, Error, Payload, PlainSchema, Success, Tas
 import * as TaskPolicy from "./TaskPolicy.ts"
 import { Tasks } from "./Tasks.ts"
 
+/** The kind types, defined in `TaskKind` and re-exported here where kinds are defined. */
 export type {
   /** Any task kind. */
   Any,

@@ -17,7 +17,7 @@ const reports = `reports/mutation/${name}`
 export default {
   testRunner: "vitest",
   plugins: ["@stryker-mutator/vitest-runner"],
-  vitest: { configFile: "vitest.config.ts", dir: `packages/${name}`, related: false },
+  vitest: { configFile: "mutation/vitest.config.ts", related: false },
   mutate: [`packages/${name}/src/**/*.ts`],
   coverageAnalysis: "perTest",
   // The development machines have 2 cores shared by several people; `--concurrency n` overrides it.

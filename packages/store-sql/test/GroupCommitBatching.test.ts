@@ -7,19 +7,36 @@
 import { TaskError } from "@chainjobs/tasks"
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Scope } from "effect"
+import { Effect, Exit, Fiber, Logger, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as GroupCommit from "../src/GroupCommit.ts"
 
-/** A write function that stores nothing and notes the ids of each batch it is given. */
-const recording = () => {
+/**
+ * A write function that stores nothing and notes the ids of each batch it is
+ * given; the progress writes of ids in `badProgress` fail on their own.
+ */
+const recording = (badProgress: ReadonlySet<string> = new Set()) => {
   const batches: Array<ReadonlyArray<string>> = []
   const write: GroupCommit.WriteBatch = (batch) =>
     Effect.sync(() => {
       batches.push([...batch.inserts.keys(), ...batch.updates.keys(), ...batch.progress.keys()])
-      return { duplicates: new Set(), failed: { inserts: new Map(), updates: new Map(), progress: new Map() } }
+      const progress = new Map(
+        [...batch.progress.keys()].filter((id) => badProgress.has(id)).map((id) =>
+          [id, new TaskError.TaskStoreError({ operation: "commit", message: "bad progress" })] as const
+        )
+      )
+      return { duplicates: new Set<string>(), failed: { inserts: new Map(), updates: new Map(), progress } }
     })
   return { batches, write }
+}
+
+/** The warnings logged while `effect` runs (its forked fibers included). */
+const warnings = <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+  const logged: Array<string> = []
+  const collector = Logger.make(({ logLevel, message }) => {
+    if (logLevel === "Warn") logged.push(String(Array.isArray(message) ? message[0] : message))
+  })
+  return Effect.map(Effect.provide(effect, Logger.layer([collector])), () => logged)
 }
 
 const queue = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
@@ -53,6 +70,24 @@ describe("group commit with a flush interval", () => {
       yield* commit.settled
       assert.deepStrictEqual(batches, [[a.id]])
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(inserted)))
+    }))
+})
+
+describe("lost progress", () => {
+  it.effect("a batch whose progress writes failed on their own logs how many were lost; a clean one logs nothing", () =>
+    Effect.gen(function*() {
+      const [a, b, c] = [record({ status: "running" }), record({ status: "running" }), record({ status: "running" })]
+      const logged = yield* warnings(Effect.gen(function*() {
+        const { batches, write } = recording(new Set([a.id, b.id]))
+        const commit = yield* GroupCommit.make(write)
+        yield* commit.update(c)
+        yield* commit.updateProgress({ ...c, progress: 10 })
+        yield* commit.settled
+        yield* Effect.forEach([a, b], (info) => commit.updateProgress({ ...info, progress: 50 }))
+        yield* commit.settled
+        assert.strictEqual(batches.length, 3)
+      }))
+      assert.deepStrictEqual(logged, ["group commit lost 2 progress updates"])
     }))
 })
 

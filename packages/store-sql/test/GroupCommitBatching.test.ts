@@ -22,7 +22,7 @@ const recording = (badProgress: ReadonlySet<string> = new Set()) => {
       batches.push([...batch.inserts.keys(), ...batch.updates.keys(), ...batch.progress.keys()])
       const progress = new Map(
         [...batch.progress.keys()].filter((id) => badProgress.has(id)).map((id) =>
-          [id, new TaskError.TaskStoreError({ operation: "commit", message: "bad progress" })] as const
+          [id, new TaskError.TaskStoreError({ operation: "commit", detail: "bad progress" })] as const
         )
       )
       return { duplicates: new Set<string>(), failed: { inserts: new Map(), updates: new Map(), progress } }
@@ -100,7 +100,7 @@ describe("refused writes", () => {
       const a = record()
       yield* queue(commit.insert(a))
       const duplicate = yield* Effect.flip(commit.insert(a))
-      assert.deepInclude(duplicate, { operation: "insert", message: `task ${a.id} already exists` })
+      assert.deepInclude(duplicate, { operation: "insert", detail: `task ${a.id} already exists` })
       yield* Scope.close(scope, Exit.void)
       const b = record()
       const refused = yield* Effect.all([

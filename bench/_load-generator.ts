@@ -43,6 +43,8 @@ export interface IntervalReport {
   readonly lag: Record<StreamKind, Quantiles>
   readonly dropped: number
   readonly resets: number
+  /** Requests sent again because the kept-alive socket they went out on had just been closed by the server. */
+  readonly staleSockets: number
 }
 
 /** Stream kinds whose delivery lag is measured. */
@@ -89,6 +91,7 @@ let sent = 0
 let acked = 0
 let dropped = 0
 let resets = 0
+let staleSockets = 0
 let errors: Record<string, number> = {}
 let submitLatency: Array<number> = []
 let statusNew: Array<number> = []
@@ -115,10 +118,11 @@ const report = () => {
       wsAll: quantiles(lag.wsAll)
     },
     dropped,
-    resets
+    resets,
+    staleSockets
   }
   process.stdout.write(`${JSON.stringify(line)}\n`)
-  sent = acked = dropped = resets = 0
+  sent = acked = dropped = resets = staleSockets = 0
   errors = {}
   submitLatency = []
   statusNew = []
@@ -140,8 +144,12 @@ const pool = new Agent({ keepAlive: true, maxSockets: 64 })
 const openConnection = new Agent({ keepAlive: true, maxSockets: 1 })
 const requestTimeout = 60_000
 
-/** One request; resolves with the status and body, or rejects with an error kind. */
-const call = (method: string, path: string, agent: Agent | false, body?: unknown) =>
+/**
+ * One request; resolves with the status and body, or rejects with an error kind. A request reset on a kept-alive
+ * socket the server had just closed as idle (`reusedSocket` and `ECONNRESET`, the race Node's documentation
+ * describes) is sent once more on a fresh one, and counted in `staleSockets`, not as an error.
+ */
+const call = (method: string, path: string, agent: Agent | false, body?: unknown, retried = false) =>
   new Promise<{ status: number; body: string }>((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body)
     const req = request(`${base}${path}`, {
@@ -160,7 +168,12 @@ const call = (method: string, path: string, agent: Agent | false, body?: unknown
       response.on("error", (e: NodeJS.ErrnoException) => reject(e.code ?? "response-error"))
     })
     req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })))
-    req.on("error", (e: NodeJS.ErrnoException) => reject(e.code ?? e.message))
+    req.on("error", (e: NodeJS.ErrnoException) => {
+      if (req.reusedSocket && e.code === "ECONNRESET" && !retried) {
+        staleSockets++
+        call(method, path, agent, body, true).then(resolve, reject)
+      } else reject(e.code ?? e.message)
+    })
     req.end(payload)
   })
 

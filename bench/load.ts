@@ -255,6 +255,7 @@ table([
   ["lag p50/p99, WS Watch (ms)", ms(all((r) => r.lag.wsWatch)), "", ""],
   ["lag p50/p99, WS WatchAll (ms)", ms(all((r) => r.lag.wsAll)), "", ""],
   ["service CPU, mean of the intervals (% of one core)", fmt(cpu.reduce((s, c) => s + c, 0) / Math.max(1, cpu.length)), "", ""],
+  ["requests resent: kept-alive socket closed as idle", String(reports.reduce((s, r) => s + r.staleSockets, 0)), "", ""],
   ["subscribers dropped / resets", `${reports.reduce((s, r) => s + r.dropped, 0)} / ${reports.reduce((s, r) => s + r.resets, 0)}`, "", ""],
   [`RSS slope after ${warmupSeconds} s warm-up (MB/min)`, fmt(slopePerMinute / 2 ** 20, 1), "<= 5", verdict(slopePerMinute / 2 ** 20 <= 5)],
   [

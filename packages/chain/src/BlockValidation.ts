@@ -318,9 +318,20 @@ export const verify = (block: Block, parent: Block | undefined): Effect.Effect<V
     }
   })
 
-/** Reads a block and its parent from the chain and verifies it. */
-export const validate = (client: EvmClient, number: number): Effect.Effect<ValidatedBlock, BlockValidationError | ChainRequestError> =>
+/** Reads a block and its parent from the chain and verifies it; with `receipts`, its receipts too. */
+export const validate = (
+  client: EvmClient,
+  number: number,
+  options?: { readonly receipts?: boolean | undefined }
+): Effect.Effect<ValidatedBlock, BlockValidationError | ChainRequestError> =>
   Effect.flatMap(
     client.getBlocks(number === 0 ? [0] : [number, number - 1], { transactions: true }),
-    ([block, parent]) => verify(block!, parent)
+    ([block, parent]) =>
+      Effect.tap(verify(block!, parent), () =>
+        options?.receipts
+          ? Effect.flatMap(
+            client.getReceipts((block!.transactions as ReadonlyArray<Transaction>).map((transaction) => transaction.hash)),
+            (receipts) => verifyReceipts(block!, receipts)
+          )
+          : Effect.void)
   )

@@ -347,7 +347,12 @@ export const Broadcast = Task.define("chain/broadcast", {
  * transactions and withdrawals roots recomputed, and each transaction's sender recovered from its signature.
  */
 export const ValidateBlock = Task.define("chain/validate-block", {
-  payload: Schema.Struct({ chain: Schema.String, number: BlockNumber }),
+  payload: Schema.Struct({
+    chain: Schema.String,
+    number: BlockNumber,
+    /** Also read the block's receipts and check them against its `receiptsRoot`. Default: false. */
+    receipts: Schema.optional(Schema.Boolean)
+  }),
   success: ValidatedBlock,
   error: Schema.Union([BlockValidationError, ChainRequestError]),
   /** None: one block is validated at once. */
@@ -380,7 +385,9 @@ export const broadcast = Effect.fn("ChainTasks.broadcast")(function*(payload: Ta
 
 /** Runs `ValidateBlock`. */
 export const validateBlock = Effect.fn("ChainTasks.validateBlock")(function*(payload: Task.Payload<typeof ValidateBlock>) {
-  return yield* BlockValidation.validate(yield* (yield* Chains).client(payload.chain), payload.number)
+  return yield* BlockValidation.validate(yield* (yield* Chains).client(payload.chain), payload.number, {
+    receipts: payload.receipts
+  })
 })
 
 /** The checkpoint of `FollowHead`: its last processed block and the blocks before it. */

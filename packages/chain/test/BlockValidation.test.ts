@@ -6,6 +6,7 @@ import { BlockFeed } from "../src/BlockFeed.ts"
 import * as BlockValidation from "../src/BlockValidation.ts"
 import * as ChainTasks from "../src/ChainTasks.ts"
 import { DevChain } from "@chainjobs/devchain"
+import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig, Seeded, seededChain, supervisor } from "./fixtures.ts"
 
 const withTasks = Effect.provide(Layer.unwrap(DevChain.DevChain.use((chain) =>
@@ -44,6 +45,25 @@ layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidati
         }
       }
       assert.isAbove(logs, 10)
+    }))
+
+  it.effect("ValidateBlock with receipts refuses receipts that do not hash to the block's receiptsRoot", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const chain = yield* DevChain.DevChain
+      const lying = yield* FaultProxy.make(chain.url, { dropLogs: true })
+      // a block with a token transfer: its receipt holds a log
+      const number = seeded.activity.find((item) => item.kind === "erc20")!.blockNumber
+      const run = (url: string, receipts: boolean) =>
+        Tasks.Tasks.use((tasks) => tasks.run(ChainTasks.ValidateBlock, { chain: "dev", number, receipts })).pipe(
+          Effect.provide(supervisor(ChainTasks.layer, [devChainConfig([url])]).pipe(Layer.provide(TaskStore.layerMemory)))
+        )
+      assert.strictEqual((yield* run(chain.url, true)).number, number)
+      // without its receipts, the block itself is sound
+      assert.strictEqual((yield* run(lying.url, false)).number, number)
+      const refused = yield* Effect.flip(run(lying.url, true))
+      assert.deepInclude(refused, { _tag: "BlockValidationError" })
+      assert.strictEqual((refused as BlockValidation.BlockValidationError).reason._tag, "ReceiptsRootMismatch")
     }))
 
   it.effect("rejects a tampered header, a foreign parent and a tampered transaction", () =>

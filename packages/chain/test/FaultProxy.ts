@@ -5,8 +5,8 @@
  * reproducible; it can also hold back the calls of one method, lose
  * the answers to them after they reached the node, answer them with a
  * given provider's JSON-RPC error, hold back reads of blocks above a
- * number until told otherwise, or claim another sender for every
- * transaction of the blocks it returns. Everything else is forwarded to the target node. It counts
+ * number until told otherwise, claim another sender for every
+ * transaction of the blocks it returns, or leave the logs out of receipts. Everything else is forwarded to the target node. It counts
  * what it did, so a test can check that faults really happened.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -43,6 +43,8 @@ export interface Faults {
   readonly holdAbove: number
   /** Answers to `eth_getBlockByNumber` claim this sender for every transaction (a lying provider). */
   readonly rewriteFrom: string | undefined
+  /** Answers to `eth_getTransactionReceipt` leave out every log (a lying provider). */
+  readonly dropLogs: boolean
 }
 
 /** A JSON-RPC error as a provider sends it. */
@@ -71,7 +73,8 @@ export const none: Faults = {
   providerErrorRate: 0,
   providerErrorTimes: 0,
   holdAbove: Number.POSITIVE_INFINITY,
-  rewriteFrom: undefined
+  rewriteFrom: undefined,
+  dropLogs: false
 }
 
 /** What the proxy did so far. */
@@ -128,12 +131,13 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
       const holding = new Set<() => void>()
       const rewritten = (text: string) => {
         const from = current.rewriteFrom
-        if (from === undefined) return text
+        if (from === undefined && !current.dropLogs) return text
         const parsed = JSON.parse(text) as unknown
         for (const answer of Array.isArray(parsed) ? parsed : [parsed]) {
-          for (const transaction of answer?.result?.transactions ?? []) {
+          for (const transaction of from === undefined ? [] : answer?.result?.transactions ?? []) {
             if (typeof transaction === "object" && transaction !== null) transaction.from = from
           }
+          if (current.dropLogs && Array.isArray(answer?.result?.logs)) answer.result.logs = []
         }
         return JSON.stringify(parsed)
       }

@@ -11,14 +11,17 @@
  *   so any runner answers for any task.
  * - `register`, `kinds`, `stats` and `events` are this runner's: its kinds, its
  *   running tasks, its tasks' changes.
- * - `schedule` and `daemon` submit through the cluster from this runner (one
- *   schedule per call, not one per runner).
+ * - `schedule` and `daemon` are cluster singletons named by kind and payload:
+ *   every runner may declare the same one (at start-up, from code or
+ *   configuration), and it runs on one runner at a time, moving when that
+ *   runner goes. Declarations are not stored: a schedule declared at start-up
+ *   survives a restart of every runner because each declares it again.
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Exit, Layer, Option, Schedule, Schema, Stream } from "effect"
-import type { ClusterError, Sharding } from "effect/cluster"
-import { Task, TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
+import { Clock, Effect, Exit, Layer, Option, Schedule, Schema, Scope, Stream } from "effect"
+import { type ClusterError, Sharding } from "effect/cluster"
+import { Schedules, Task, TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import { placement, TaskEntity } from "./TaskEntity.ts"
 
 /** How often a task held by another runner is read again while awaited or watched. */
@@ -87,6 +90,8 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
   const store = yield* TaskStore.TaskStore
   const clientFor = yield* TaskEntity.client
   const clock = yield* Clock.Clock
+  const sharding = yield* Sharding.Sharding
+  const runnerScope = yield* Scope.Scope
 
   const kindNamed = (name: string) =>
     Effect.map(local.kinds, (kinds) => kinds.find((kind) => kind.name === name))
@@ -172,9 +177,57 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
     interrupt,
     delete: (id) => Effect.andThen(interrupt(id), Effect.asVoid(store.remove(id))),
     schedule: (kind, payload, options) =>
-      local.schedule(kind, payload, options),
-    daemon: (kind, payload, options) => local.daemon(kind, payload, options)
+      Effect.flatMap(singletonName("schedule", kind, payload), (name) =>
+        Effect.gen(function*() {
+          let current: Schedules.Recurring | undefined
+          const cancel = yield* singleton(
+            name,
+            Effect.flatMap(Scope.Scope, (scope) => Schedules.schedule(tasks, scope, kind, payload, options)).pipe(
+              Effect.tap((recurring) => Effect.sync(() => (current = recurring))),
+              Effect.andThen(Effect.never),
+              Effect.ensuring(Effect.sync(() => (current = undefined)))
+            )
+          )
+          return {
+            cancel,
+            lastTask: Effect.suspend(() => current?.lastTask ?? Effect.succeed(Option.none()))
+          }
+        })),
+    daemon: (kind, payload, options) =>
+      Effect.flatMap(singletonName("daemon", kind, payload), (name) =>
+        Effect.gen(function*() {
+          let current: Schedules.Daemon | undefined
+          const stop = yield* singleton(
+            name,
+            Effect.flatMap(Scope.Scope, (scope) => Schedules.daemon(tasks, scope, kind, payload, options)).pipe(
+              Effect.tap((daemon) => Effect.sync(() => (current = daemon))),
+              Effect.andThen(Effect.never),
+              Effect.onInterrupt(() => Effect.suspend(() => current?.stop ?? Effect.void)),
+              Effect.ensuring(Effect.sync(() => (current = undefined)))
+            )
+          )
+          return {
+            current: Effect.suspend(() => current?.current ?? Effect.succeed(Option.none())),
+            starts: Effect.suspend(() => current?.starts ?? Effect.succeed(0)),
+            stop
+          }
+        }))
   })
+
+  /**
+   * The cluster-wide name of a schedule or daemon: its kind and encoded payload. Every runner
+   * declaring the same one declares one singleton, which runs on one runner at a time.
+   */
+  const singletonName = (what: string, kind: Task.Any, payload: unknown) =>
+    Effect.map(Task.encodePayload(kind, payload), (encoded) => `chainjobs/${what}/${kind.name}/${JSON.stringify(encoded)}`)
+
+  /** Registers `run` as a singleton until the returned effect (or the runner's end) withdraws this runner's declaration. */
+  const singleton = (name: string, run: Effect.Effect<void, never, Scope.Scope>) =>
+    Effect.gen(function*() {
+      const declaration = yield* Scope.fork(runnerScope)
+      yield* Effect.provideService(sharding.registerSingleton(name, Effect.scoped(run)), Scope.Scope, declaration)
+      return Scope.close(declaration, Exit.void)
+    })
   return tasks
 })
 

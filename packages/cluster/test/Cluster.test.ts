@@ -3,7 +3,8 @@
  * (`RunnerProcess.ts`, `runner.ts`): tasks spread over all three, an interrupt
  * sent to one runner stops a task running on another (its finalizer runs
  * there), an exclusive key holds across runners, scans survive `kill -9` of
- * their runner, and a rolling restart loses no acknowledged task.
+ * their runner, a schedule every runner declares runs once cluster-wide, and a
+ * rolling restart loses no acknowledged task.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -120,6 +121,24 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
       assert.isAbove(onB.size, 0)
       void a
     }).pipe(Effect.scoped), { timeout: 90_000 })
+
+  it.live("a one-second schedule declared by all three runners ticks once per second cluster-wide", () =>
+    Effect.gen(function*() {
+      const cluster = yield* makeCluster
+      const runners = yield* Effect.forEach(["a", "b", "c"], (name) => cluster.start(name, { TICK: "1" }), {
+        concurrency: "unbounded"
+      })
+      yield* settled(runners)
+      const ticks = yield* eventually(() => {
+        const found = cluster.events().filter((e) => e.event === "tick")
+        return found.length >= 5 ? found : undefined
+      })
+      // Declared three times, run once: three runners each ticking would tick three times on every second's boundary.
+      const times = ticks.map((tick) => tick.at).sort((x, y) => x - y)
+      for (let i = 1; i < times.length; i++) {
+        assert.isAtLeast(times[i] - times[i - 1], 500, `two ticks ${times[i] - times[i - 1]} ms apart: ${JSON.stringify(ticks)}`)
+      }
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 
   it.live("a rolling restart of all three runners loses no acknowledged task", () =>
     Effect.gen(function*() {

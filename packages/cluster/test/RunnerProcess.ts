@@ -23,7 +23,7 @@ export const pgTestUrl = process.env.CHAINJOBS_TEST_PG_URL
 
 /** One event a test kind recorded. */
 export interface Event {
-  readonly event: "start" | "end" | "finalizer"
+  readonly event: "start" | "end" | "finalizer" | "tick"
   readonly task: string
   readonly runner: string
   readonly at: number
@@ -62,7 +62,8 @@ const freePort = Effect.callback<number>((resume) => {
 /** A cluster under test: a fresh schema, the events file, and runners started on demand. */
 export interface TestCluster {
   readonly schema: string
-  start(name: string): Effect.Effect<RunnerProcess, never, Scope.Scope>
+  /** Starts a runner; `env` adds to its environment (e.g. `TICK` to declare the tick schedule). */
+  start(name: string, env?: Readonly<Record<string, string>>): Effect.Effect<RunnerProcess, never, Scope.Scope>
   readonly events: () => ReadonlyArray<Event>
 }
 
@@ -84,7 +85,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
       yield* sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`
     })).pipe(Effect.ensuring(Effect.sync(() => rmSync(directory, { recursive: true, force: true }))))
   )
-  const start = (name: string) =>
+  const start = (name: string, env: Readonly<Record<string, string>> = {}) =>
     Effect.gen(function*() {
       const port = yield* freePort
       const child = yield* Effect.acquireRelease(
@@ -92,7 +93,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
           spawn(`${repoRoot}node_modules/.bin/node`, [entry], {
             cwd: repoRoot,
             stdio: ["pipe", "pipe", "inherit"],
-            env: { ...process.env, RUNNER_NAME: name, RUNNER_PORT: String(port), RUNNER_SCHEMA: schema, EVENTS: events }
+            env: { ...process.env, ...env, RUNNER_NAME: name, RUNNER_PORT: String(port), RUNNER_SCHEMA: schema, EVENTS: events }
           })
         ),
         (child) => kill(child, "SIGKILL")

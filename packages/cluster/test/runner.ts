@@ -17,7 +17,7 @@
 import { appendFileSync } from "node:fs"
 import { createInterface } from "node:readline"
 import { NodeRuntime } from "@effect/platform-node"
-import { Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { Task, TaskContext, Tasks } from "@chainjobs/tasks"
 import { Runner, RunnerConfig } from "@chainjobs/cluster"
 
@@ -49,6 +49,9 @@ export const ScanKind = Task.define("scan", {
   policy: { onRestart: "resume" }
 })
 
+/** Records a tick: the task a one-second schedule submits (declared by every runner when `TICK` is set). */
+export const TickKind = Task.define("tick", { payload: Schema.Struct({}), success: Schema.Void })
+
 /** Waits `ms` and records nothing: the I/O-bound task of the benchmark. */
 export const IoKind = Task.define("io", { payload: Schema.Struct({ ms: Schema.Number }), success: Schema.Void })
 
@@ -57,6 +60,7 @@ export const NoopKind = Task.define("noop", { payload: Schema.Struct({}), succes
 
 const kinds = Layer.mergeAll(
   Task.implement(IoKind, ({ ms }) => Effect.sleep(ms)),
+  Task.implement(TickKind, (_, { taskId }) => record({ event: "tick", task: taskId })),
   Task.implement(NoopKind, () => Effect.void),
   Task.implement(SleepKind, ({ ms }) =>
     Effect.gen(function*() {
@@ -143,6 +147,7 @@ const main = Effect.gen(function*() {
         reply
       )
     })
+  if (process.env.TICK !== undefined) yield* tasks.schedule(TickKind, {}, { schedule: Schedule.cron("* * * * * *") })
   const lines = createInterface({ input: process.stdin })
   const closed = Effect.callback<void>((resume) => {
     lines.on("line", (line) => void Effect.runFork(command(line)))

@@ -12,7 +12,7 @@
  * const Rpc = Layer.mergeAll(
  *   TaskRpcServer.layerHttp({ path: "/rpc" }),
  *   TaskRpcServer.layerWebsocket({ path: "/ws" })
- * ).pipe(Layer.provide([Auth.layer, Principal.layer(tokens), TaskAccess.layer()]))
+ * ).pipe(Layer.provide([Auth.layerTokens(tokens), TaskAccess.layer().pipe(Layer.provideMerge(SupervisorLive))]))
  * HttpRouter.serve(Rpc).pipe(Layer.provide(NodeHttpServer.layer(createServer, { port: 8080 })))
  * ```
  *

@@ -23,7 +23,9 @@ export type Refusal = MalformedRequest | TaskAccessError.TaskAccessError
 
 /** What the door knows of the group: its RPCs, and the deepest payload accepted. */
 export interface Door {
+  /** The deepest payload accepted (the line may nest a few levels more: its envelope). */
   readonly maxDepth: number
+  /** Why `line` is refused, if it is; `seen` collects request ids to refuse one used twice (over HTTP, per body). */
   check(line: string, seen: Set<string | number> | undefined): Refusal | undefined
 }
 

@@ -185,7 +185,7 @@ describe("TaskRpcServer", () => {
       }))
   })
 
-  layer(Server({ submitLimit: 2, submitWindow: "1 hour" }), { excludeTestServices: true })("rate limit", (it) => {
+  layer(Server({ submitLimit: 2, submitWindow: "1 hour", submitBurst: 2 }), { excludeTestServices: true })("rate limit", (it) => {
     it.effect("submissions beyond the quota fail with QuotaExceeded and a retry-after, per principal", () =>
       Effect.gen(function*() {
         const alice = yield* clientFor("alice-token")

@@ -60,6 +60,7 @@ export const layerTaskAccess: Layer.Layer<TaskAccess.TaskAccess, never, ServerCo
     TaskAccess.layer({
       submitLimit: settings.submitLimit,
       submitWindow: "1 second",
+      submitBurst: Option.getOrUndefined(settings.submitBurst),
       payloadLimit: { maxBytes: settings.maxPayloadBytes, maxDepth: settings.maxPayloadDepth }
     }))
 )

@@ -177,6 +177,7 @@ const serve = Command.make("serve", {
     admins: setting("admins", "CHAINJOBS_ADMINS", "Admin principals, a,b,..."),
     maxWorkers: setting("max-workers", "CHAINJOBS_MAX_WORKERS", "Tasks running at once"),
     submitLimit: setting("submit-limit", "CHAINJOBS_SUBMIT_LIMIT", "Submissions per principal per second"),
+    submitBurst: setting("submit-burst", "CHAINJOBS_SUBMIT_BURST", "Submissions a principal may make at once"),
     maxPayloadBytes: setting("max-payload-bytes", "CHAINJOBS_MAX_PAYLOAD_BYTES", "Largest task payload, in bytes"),
     maxPayloadDepth: setting("max-payload-depth", "CHAINJOBS_MAX_PAYLOAD_DEPTH", "Deepest nesting of a task payload"),
     metricsToken: setting("metrics-token", "CHAINJOBS_METRICS_TOKEN", "Bearer token that may read /metrics when auth is on"),

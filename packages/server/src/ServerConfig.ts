@@ -15,6 +15,7 @@
  * | `CHAINJOBS_ADMINS` | `--admins` | none: principals (`a,b`) that see every task and may purge |
  * | `CHAINJOBS_MAX_WORKERS` | `--max-workers` | `100` |
  * | `CHAINJOBS_SUBMIT_LIMIT` | `--submit-limit` | `1000` submissions per principal per second |
+ * | `CHAINJOBS_SUBMIT_BURST` | `--submit-burst` | twice the submit limit: submissions a principal may make at once |
  * | `CHAINJOBS_MAX_PAYLOAD_BYTES` | `--max-payload-bytes` | `65536`: largest task payload (and REST body), in bytes |
  * | `CHAINJOBS_MAX_PAYLOAD_DEPTH` | `--max-payload-depth` | `32`: deepest nesting of a payload's arrays and objects |
  * | `CHAINJOBS_METRICS_TOKEN` | `--metrics-token` | none: with auth on, `/metrics` needs this bearer token or an admin's |
@@ -92,6 +93,8 @@ export interface ServerSettings {
   readonly runner: Option.Option<RunnerConfig.RunnerSettings>
   /** Submissions a principal may make per second, over REST and RPC together (a token bucket). Default: 1000. */
   readonly submitLimit: number
+  /** Submissions a principal may make at once (the size of its token bucket). Default: none, twice `submitLimit`. */
+  readonly submitBurst: Option.Option<number>
   /** The largest task payload accepted on every surface (and the largest REST body), in bytes of JSON. Default: 65536. */
   readonly maxPayloadBytes: number
   /** The deepest nesting of arrays and objects accepted in a payload, on every surface. Default: 32. */
@@ -121,6 +124,7 @@ export const defaults: ServerSettings = {
   tasks: TasksConfig.defaults,
   runner: Option.none(),
   submitLimit: 1000,
+  submitBurst: Option.none(),
   maxPayloadBytes: 64 * 1024,
   maxPayloadDepth: 32,
   metricsToken: Option.none(),
@@ -159,6 +163,7 @@ export const config: Config.Config<ServerSettings> = Config.all({
   tasks: TasksConfig.config,
   runner: RunnerConfig.configOptional,
   submitLimit: Config.schema(PositiveInt, "CHAINJOBS_SUBMIT_LIMIT").pipe(Config.withDefault(defaults.submitLimit)),
+  submitBurst: Config.option(Config.schema(PositiveInt, "CHAINJOBS_SUBMIT_BURST")),
   maxPayloadBytes: Config.schema(PositiveInt, "CHAINJOBS_MAX_PAYLOAD_BYTES").pipe(Config.withDefault(defaults.maxPayloadBytes)),
   maxPayloadDepth: Config.schema(PositiveInt, "CHAINJOBS_MAX_PAYLOAD_DEPTH").pipe(Config.withDefault(defaults.maxPayloadDepth)),
   metricsToken: Config.option(Config.NonEmptyString("CHAINJOBS_METRICS_TOKEN").pipe(Config.map((token) => Redacted.make(token)))),

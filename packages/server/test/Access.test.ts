@@ -6,7 +6,8 @@ const settings = {
   authTokens: { alice: Redacted.make("alice-token"), ops: Redacted.make("ops-token") },
   admins: ["ops"],
   metricsToken: Option.some(Redacted.make("scrape-token")),
-  submitLimit: 1
+  submitLimit: 1,
+  submitBurst: Option.some(1)
 }
 
 describe("Access", () => {

@@ -1,5 +1,5 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect, Option, Redacted } from "effect"
 import { baseUrl, request, sseData, testServer } from "./http.ts"
 
 const quickScan = { fromBlock: 1, toBlock: 3, delayMillis: 0 }
@@ -227,7 +227,7 @@ describe("REST facade with auth tokens", () => {
 })
 
 describe("REST facade with a submission quota", () => {
-  layer(testServer({ submitLimit: 2 }), { excludeTestServices: true })("quota", (it) => {
+  layer(testServer({ submitLimit: 2, submitBurst: Option.some(2) }), { excludeTestServices: true })("quota", (it) => {
     it.effect("submissions past the principal's quota are refused with 429 and Retry-After, and counted; invalid ones use none", () =>
       Effect.gen(function*() {
         // Five quick submissions hold three within one one-second window, whatever the clock: one is refused.

@@ -1,9 +1,10 @@
 /**
- * A submission quota per key as a token bucket: each key holds up to `limit`
- * tokens, refilled continuously at `limit` per `window`, and a submission
- * takes one. A client that paces itself at the limit always finds a token
- * (a fixed window refuses it whenever its timing jitters across a window's
- * boundary), and a burst of up to `limit` passes at once after a pause.
+ * A submission quota per key as a token bucket: each key holds up to `burst`
+ * tokens (by default `limit`), refilled continuously at `limit` per
+ * `window`, and a submission takes one. A client that paces itself at the
+ * limit always finds a token (a fixed window refuses it whenever its timing
+ * jitters across a window's boundary), and a burst of up to `burst` passes at
+ * once after a pause.
  *
  * Buckets live in memory (one per key, e.g. per principal), so the quota is
  * per process. Time is the Effect `Clock`, so tests drive it with `TestClock`.
@@ -12,12 +13,19 @@
  */
 import { Clock, Duration, Effect } from "effect"
 
-/** The rate of a quota: `limit` per `window`. */
+/** The rate of a quota: `limit` per `window`, with bursts of up to `burst`. */
 export interface QuotaRate {
-  /** Tokens per `window`, and the most a bucket holds. At least 1. */
+  /** Tokens per `window`. At least 1. */
   readonly limit: number
   /** The time in which `limit` tokens are refilled. */
   readonly window: Duration.Input
+  /**
+   * The most a bucket holds: how far a client may run ahead of the rate at
+   * once, and so how long a stall (of the client, the network or the
+   * server) the quota absorbs before it refuses a client that kept to the
+   * rate on average. At least `limit`. Default: `limit` (one window's worth).
+   */
+  readonly burst?: number | undefined
 }
 
 /** What `take` found: a token, or how long until one is there. */
@@ -28,7 +36,7 @@ export type Taken =
 /** A token bucket per key. */
 export interface Quota {
   /** The rate the buckets are refilled at. */
-  readonly rate: { readonly limit: number; readonly windowMillis: number }
+  readonly rate: { readonly limit: number; readonly windowMillis: number; readonly burst: number }
   /** Takes one token from the key's bucket, or says how long until there is one. */
   take(key: string): Effect.Effect<Taken>
   /** Gives back a token taken for a request that then turned out invalid (it never exceeds the bucket's size). */
@@ -46,6 +54,7 @@ const epsilon = 1e-9
 /** A quota of `rate`, with every bucket full at first. */
 export const make = (rate: QuotaRate): Quota => {
   const limit = Math.max(1, rate.limit)
+  const burst = Math.max(limit, rate.burst ?? limit)
   const windowMillis = Math.max(1, Duration.toMillis(Duration.fromInputUnsafe(rate.window)))
   const perMilli = limit / windowMillis
   const buckets = new Map<string, Bucket>()
@@ -53,19 +62,19 @@ export const make = (rate: QuotaRate): Quota => {
   const refilled = (key: string, now: number): Bucket => {
     const bucket = buckets.get(key)
     if (bucket === undefined) {
-      const full = { tokens: limit, at: now }
+      const full = { tokens: burst, at: now }
       buckets.set(key, full)
       return full
     }
     if (now > bucket.at) {
-      bucket.tokens = Math.min(limit, bucket.tokens + (now - bucket.at) * perMilli)
+      bucket.tokens = Math.min(burst, bucket.tokens + (now - bucket.at) * perMilli)
       bucket.at = now
     }
     return bucket
   }
 
   return {
-    rate: { limit, windowMillis },
+    rate: { limit, windowMillis, burst },
     take: (key) =>
       Effect.map(Clock.currentTimeMillis, (now): Taken => {
         const bucket = refilled(key, now)
@@ -78,7 +87,7 @@ export const make = (rate: QuotaRate): Quota => {
     refund: (key) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const bucket = refilled(key, now)
-        bucket.tokens = Math.min(limit, bucket.tokens + 1)
+        bucket.tokens = Math.min(burst, bucket.tokens + 1)
       })
   }
 }

@@ -10,7 +10,7 @@
  *   cannot learn which ids exist; a refused submission never names another
  *   principal's task.
  * - **Quota.** Submissions draw on one token bucket per principal
- *   (`submitLimit` per `submitWindow`, see `Quota`), whichever transport
+ *   (`submitLimit` per `submitWindow`, bursts of `submitBurst`, see `Quota`), whichever transport
  *   carries them. A submission refused as invalid (unknown kind, payload not
  *   matching its kind) gives its token back.
  * - **Payload limit.** A payload larger or deeper than `payloadLimit` is
@@ -41,6 +41,13 @@ export interface TaskAccessConfig {
   readonly submitLimit: number
   /** The time in which a principal's `submitLimit` tokens refill. Default: 1 second. */
   readonly submitWindow: Duration.Input
+  /**
+   * The most submissions a principal may make at once (its bucket's size): a
+   * client keeping to the rate on average is refused only after its requests
+   * bunched up beyond this, e.g. behind a stall longer than `submitBurst -
+   * submitLimit` tokens' worth of time. At least `submitLimit`. Default: twice `submitLimit`.
+   */
+  readonly submitBurst: number | undefined
   /** The largest and deepest payload accepted, on every transport. Default: 64 KiB, 32 levels. */
   readonly payloadLimit: PayloadLimit.PayloadLimit
 }
@@ -49,6 +56,7 @@ export interface TaskAccessConfig {
 export const defaults: TaskAccessConfig = {
   submitLimit: 1000,
   submitWindow: "1 second",
+  submitBurst: undefined,
   payloadLimit: PayloadLimit.defaults
 }
 
@@ -122,7 +130,11 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
   const config: TaskAccessConfig = { ...defaults, ...options }
   const tasks = yield* Tasks
   const feed = yield* TaskFeed.current
-  const quota = Quota.make({ limit: config.submitLimit, window: config.submitWindow })
+  const quota = Quota.make({
+    limit: config.submitLimit,
+    window: config.submitWindow,
+    burst: config.submitBurst ?? 2 * config.submitLimit
+  })
 
   /** The record of a task the caller may see; any other is not found. */
   const visible = (id: string) =>

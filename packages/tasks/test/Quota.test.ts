@@ -53,4 +53,19 @@ describe("Quota", () => {
         assert.strictEqual((yield* quota.take("burst"))._tag, "Refused")
       })
   )
+
+  it.effect.prop(
+    "a bucket of `burst` tokens lets that many through at once, then holds to the rate",
+    { limit: Limit, millisPerToken: MillisPerToken, extra: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 400 })) },
+    ({ extra, limit, millisPerToken }) =>
+      Effect.gen(function*() {
+        const burst = limit + extra
+        const quota = Quota.make({ limit, window: Duration.millis(limit * millisPerToken), burst })
+        for (let i = 0; i < burst; i++) assert.strictEqual((yield* quota.take("client"))._tag, "Granted")
+        assert.strictEqual((yield* quota.take("client"))._tag, "Refused")
+        yield* TestClock.adjust(Duration.millis(millisPerToken))
+        assert.strictEqual((yield* quota.take("client"))._tag, "Granted")
+        assert.strictEqual((yield* quota.take("client"))._tag, "Refused")
+      })
+  )
 })

@@ -102,7 +102,7 @@ describe("TaskAccess", () => {
       assert.strictEqual((yield* as(alice)(tasks.list({}))).items.length, 2)
       // bob has a bucket of his own
       yield* as(bob)(tasks.submit({ kind: "add", payload: { a: 1, b: 2 } }))
-    }).pipe(Effect.provide(access({ submitLimit: 2, submitWindow: "1 hour" }))))
+    }).pipe(Effect.provide(access({ submitLimit: 2, submitWindow: "1 hour", submitBurst: 2 }))))
 
   it.effect.prop(
     "a payload nested deeper than the limit is refused before anything recurses over it, and nothing is recorded",

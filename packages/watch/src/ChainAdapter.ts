@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect } from "effect"
+import { Context, type Effect, type Stream } from "effect"
 import type { WatchError } from "./WatchError.ts"
 import type { WatchItem } from "./WatchItem.ts"
 
@@ -53,6 +53,13 @@ export interface ChainAdapter {
   readonly family: string
   /** The latest block number. */
   readonly head: Effect.Effect<number, WatchError>
+  /**
+   * New heads as the endpoint pushes them (a WebSocket subscription), when the
+   * chain is configured with one; the stream fails when the subscription
+   * breaks. Watchers poll `head` whether or not it is there: a push only
+   * makes them look sooner.
+   */
+  readonly newHeads?: Stream.Stream<number, WatchError> | undefined
   /** References of the given blocks, in the order asked. */
   blocks(numbers: ReadonlyArray<number>): Effect.Effect<ReadonlyArray<BlockRef>, WatchError>
   /** Everything in blocks `from`–`to` (inclusive) matching the filter, in chain order, each with its block's hash. */

@@ -6,12 +6,14 @@
  * contract events from one `eth_getLogs` query per range decoded with viem,
  * balances from `eth_getBalance` and ERC-20 `balanceOf`.
  *
- * `layer` serves the adapters of the chains of the `Chains` service.
+ * `layer` serves the adapters of the chains of the `Chains` service;
+ * `layerWith({ webSockets })` also subscribes to new heads (`eth_subscribe`
+ * `newHeads`) on the WebSocket endpoint given for a chain.
  *
  * @since 0.1.0
  */
 import { AddressScan, type Activity, Chains, type EvmClient } from "@chainjobs/chain"
-import { Effect, Layer } from "effect"
+import { Cause, Effect, Layer, Queue, Stream } from "effect"
 import {
   type AbiEvent,
   type Address,
@@ -24,7 +26,7 @@ import {
   toEventSelector
 } from "viem"
 import { type Asset, type ChainAdapter, ChainAdapters, type ContractWatch, type Detected } from "./ChainAdapter.ts"
-import { chainFailed } from "./WatchError.ts"
+import { chainFailed, type WatchError } from "./WatchError.ts"
 
 const balanceOfAbi = [{
   type: "function",
@@ -69,8 +71,44 @@ const fromActivity = (activity: Activity.Activity, chain: string): Omit<Detected
   args: null
 })
 
+/**
+ * New heads pushed over a WebSocket JSON-RPC endpoint (`eth_subscribe`
+ * `newHeads`); the stream fails when the socket closes or errs, and closes
+ * the socket when it ends.
+ */
+export const newHeads = (chain: string, url: string): Stream.Stream<number, WatchError> =>
+  Stream.callback<number, WatchError>((queue) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const socket = new WebSocket(url)
+        const fail = (detail: string) => Queue.failCauseUnsafe(queue, Cause.fail(chainFailed(chain)({ message: `${url}: ${detail}` })))
+        socket.addEventListener("open", () =>
+          socket.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["newHeads"] })))
+        socket.addEventListener("message", (event) => {
+          try {
+            const message = JSON.parse(String(event.data))
+            if (message.id === 1 && message.error !== undefined) fail(`eth_subscribe: ${message.error.message}`)
+            const number = message.method === "eth_subscription" ? message.params?.result?.number : undefined
+            if (typeof number === "string") Queue.offerUnsafe(queue, Number(hexToBigInt(number as Hex)))
+          } catch {
+            fail("an answer that is not JSON")
+          }
+        })
+        socket.addEventListener("error", () => fail("the WebSocket failed"))
+        socket.addEventListener("close", () => fail("the WebSocket closed"))
+        return socket
+      }),
+      (socket) => Effect.sync(() => socket.close())
+    ))
+
+/** Options of `make`. */
+export interface EvmAdapterOptions {
+  /** A WebSocket JSON-RPC endpoint of the chain, to subscribe to new heads on. */
+  readonly webSocket?: string | undefined
+}
+
 /** The adapter of one EVM chain. */
-export const make = (client: EvmClient.EvmClient): ChainAdapter => {
+export const make = (client: EvmClient.EvmClient, options: EvmAdapterOptions = {}): ChainAdapter => {
   const failed = chainFailed(client.chain)
 
   const blocks = (numbers: ReadonlyArray<number>) =>
@@ -164,6 +202,7 @@ export const make = (client: EvmClient.EvmClient): ChainAdapter => {
     chain: client.chain,
     family: "evm",
     head: Effect.mapError(client.head, failed),
+    newHeads: options.webSocket === undefined ? undefined : newHeads(client.chain, options.webSocket),
     blocks,
     scan,
     balance,
@@ -180,26 +219,32 @@ export const make = (client: EvmClient.EvmClient): ChainAdapter => {
   }
 }
 
-/** The adapters of the chains of the `Chains` service, each made once. */
-export const layer: Layer.Layer<ChainAdapters, never, Chains.Chains> = Layer.effect(
-  ChainAdapters,
-  Effect.gen(function*() {
-    const chains = yield* Chains.Chains
-    const adapters = new Map<string, ChainAdapter>()
-    return ChainAdapters.of({
-      adapter: (chain) =>
-        Effect.suspend(() => {
-          const known = adapters.get(chain)
-          if (known !== undefined) return Effect.succeed(known)
-          return chains.client(chain).pipe(
-            Effect.map((client) => {
-              const adapter = make(client)
-              adapters.set(chain, adapter)
-              return adapter
-            }),
-            Effect.mapError(chainFailed(chain))
-          )
-        })
+/** The adapters of the chains of the `Chains` service, each made once, with head subscriptions on the WebSockets given by chain name. */
+export const layerWith = (options: {
+  readonly webSockets?: Readonly<Record<string, string>> | undefined
+}): Layer.Layer<ChainAdapters, never, Chains.Chains> =>
+  Layer.effect(
+    ChainAdapters,
+    Effect.gen(function*() {
+      const chains = yield* Chains.Chains
+      const adapters = new Map<string, ChainAdapter>()
+      return ChainAdapters.of({
+        adapter: (chain) =>
+          Effect.suspend(() => {
+            const known = adapters.get(chain)
+            if (known !== undefined) return Effect.succeed(known)
+            return chains.client(chain).pipe(
+              Effect.map((client) => {
+                const adapter = make(client, { webSocket: options.webSockets?.[chain] })
+                adapters.set(chain, adapter)
+                return adapter
+              }),
+              Effect.mapError(chainFailed(chain))
+            )
+          })
+      })
     })
-  })
-)
+  )
+
+/** The adapters of the chains of the `Chains` service, each made once; heads are polled. */
+export const layer: Layer.Layer<ChainAdapters, never, Chains.Chains> = layerWith({})

@@ -25,12 +25,14 @@
  * `chainjobs_watch_confirmed_block` and `chainjobs_watch_processed_block`
  * (attributes `watcher`, `chain`), rendered at the service's `/metrics`.
  *
- * Head following polls (`pollInterval`); there is no WebSocket subscription yet.
+ * Head following polls (`pollInterval`); when the chain's adapter subscribes
+ * to new heads (`EvmAdapter.layerWith({ webSockets })`), a pushed head starts
+ * the next tick at once, and polling goes on beside it as the fallback.
  *
  * @since 0.1.0
  */
 import { Tasks } from "@chainjobs/tasks"
-import { Clock, Context, Duration, Effect, FiberMap, Layer, Metric, Option, Schedule, Schema, Semaphore } from "effect"
+import { Clock, Context, Duration, Effect, FiberMap, Layer, Metric, Option, Queue, Schema, Semaphore, Stream } from "effect"
 import type { SqlClient } from "effect/sql"
 import { BalanceCache } from "./BalanceCache.ts"
 import { type BlockRef, type ChainAdapter, ChainAdapters, type Detected } from "./ChainAdapter.ts"
@@ -111,6 +113,9 @@ export interface WatchersConfig {
 
 /** The defaults of `WatchersConfig`. */
 export const defaults: WatchersConfig = { pollInterval: "1 second", maxRange: 1000, watchers: [] }
+
+/** How long a watcher waits before subscribing to new heads again after its subscription broke. */
+const resubscribeAfter = Duration.seconds(5)
 
 /** The default confirmation depth. */
 export const defaultConfirmations = 12
@@ -388,12 +393,34 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
       stateOf(name).lock.withPermit
     )
 
+  const warn = (name: string) => (error: { readonly message: string }) =>
+    Effect.logWarning(`chainjobs watch: watcher ${name}: ${error.message}`)
+
+  /**
+   * A watcher's loop: a tick, then the next one after `pollInterval` or as
+   * soon as the chain pushes a new head, when its adapter subscribes to heads
+   * (a broken subscription is opened again after a while; polling goes on
+   * meanwhile).
+   */
   const loop = (name: string) =>
-    tick(name).pipe(
-      Effect.catch((error) => Effect.logWarning(`chainjobs watch: watcher ${name}: ${error.message}`)),
-      Effect.repeat(Schedule.spaced(pollInterval)),
-      Effect.provideContext(context)
-    )
+    Effect.gen(function*() {
+      const wake = yield* Queue.sliding<void>(1)
+      const adapter = yield* Effect.flatMap(row(name), (watcher) => adapters.adapter(watcher.chain)).pipe(Effect.option)
+      const pushed = Option.isSome(adapter) ? adapter.value.newHeads : undefined
+      if (pushed !== undefined) {
+        yield* pushed.pipe(
+          Stream.runForEach(() => Queue.offer(wake, undefined)),
+          Effect.catch(warn(name)),
+          Effect.andThen(Effect.sleep(resubscribeAfter)),
+          Effect.forever,
+          Effect.forkScoped
+        )
+      }
+      while (true) {
+        yield* Effect.catch(tick(name), warn(name))
+        yield* Effect.raceFirst(Effect.sleep(pollInterval), Queue.take(wake))
+      }
+    }).pipe(Effect.scoped, Effect.provideContext(context))
 
   const start = (name: string) => FiberMap.run(fibers, name, loop(name), { onlyIfMissing: true }).pipe(Effect.asVoid)
 

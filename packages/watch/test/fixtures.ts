@@ -112,10 +112,12 @@ export const runtime = (directory: string, url: string, options: {
   readonly watchers?: Partial<Watchers.WatchersConfig>
   readonly jitterMillis?: number
   readonly watchTables?: Layer.Layer<SqlClient.SqlClient> | undefined
+  /** WebSocket endpoints by chain name, to subscribe to new heads on. */
+  readonly webSockets?: Readonly<Record<string, string>> | undefined
 } = {}) => {
   const sqlite = options.watchTables ?? NodeSqliteClient.layer({ filename: join(directory, "watch.db"), synchronous: "FULL" })
   const chains = Chains.layerMemory([devChainConfig(url)])
-  const adapters = EvmAdapter.layer.pipe(Layer.provide(chains))
+  const adapters = EvmAdapter.layerWith({ webSockets: options.webSockets }).pipe(Layer.provide(chains))
   const supervisor = Tasks.layer({ shutdownGracePeriod: "1 second" }).pipe(
     Layer.provide(SqlTaskStore.layerSqlite({ filename: join(directory, "tasks.db") }))
   )

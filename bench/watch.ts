@@ -140,15 +140,16 @@ const main = Effect.gen(function*() {
     Stream.runForEach((info) =>
       Effect.sync(() => {
         if (info.kind === Noop.name && info.status === "completed") {
-          const item = info.payload as { readonly transaction: string }
-          finished.set(item.transaction, performance.now())
+          const item = info.payload as { readonly watcher: string; readonly transaction: string }
+          finished.set(`${item.watcher} ${item.transaction}`, performance.now())
         }
       })
     ),
     Effect.forkChild
   )
   const watched = seeded.participants[1]!
-  yield* watchers.add({ name: "steady", chain: "dev", processor: Noop.name, accounts: [watched], confirmations: CONFIRMATIONS })
+  yield* watchers.add({ name: "polling", chain: "dev", processor: Noop.name, accounts: [watched], confirmations: CONFIRMATIONS })
+  yield* watchers.add({ name: "pushed", chain: "dev-ws", processor: Noop.name, accounts: [watched], confirmations: CONFIRMATIONS })
   const transport = http(chain.url)
   const wallet = createWalletClient({ transport })
   const reader = createPublicClient({ transport })

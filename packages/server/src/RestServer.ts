@@ -208,8 +208,11 @@ export const layerBadRequest = HttpRouter.middleware((httpEffect) =>
 
 const encodeReason = Schema.encodeSync(TaskAccessError.TaskAccessErrorReason)
 
+/** Whether a path is one of the task endpoints, whose bodies are payloads (not another API mounted under `/api`). */
+const takesPayloads = (url: string): boolean => url.startsWith("/api/tasks") || url.startsWith("/api/purge")
+
 /**
- * Holds every request body under `/api` to the payload limit of the access
+ * Holds every request body of the task endpoints to the payload limit of the access
  * rules before the API reads it: a body larger than `maxBytes` answers 413
  * `PayloadTooLarge` (reading stops at the limit), one nested deeper than
  * `maxDepth` answers 400 `PayloadTooDeep` before it is parsed.
@@ -219,7 +222,7 @@ export const layerRequestLimits = HttpRouter.middleware(
     const maxBodySize = ByteSize.bytes(payloadLimit.maxBytes)
     return (httpEffect) =>
       HttpServerRequest.HttpServerRequest.use((request) => {
-        if (!request.url.startsWith("/api/") || request.method === "GET" || request.method === "HEAD") return httpEffect
+        if (!takesPayloads(request.url) || request.method === "GET" || request.method === "HEAD") return httpEffect
         return Effect.gen(function*() {
           const body = yield* Effect.result(request.text)
           const refusal = body._tag === "Failure"

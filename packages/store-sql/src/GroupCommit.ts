@@ -110,12 +110,6 @@ const emptyBatch = (): PendingBatch => ({
 
 const size = (batch: Batch): number => batch.inserts.size + batch.updates.size + batch.progress.size
 
-/** Fails with the error of the write of `id` in `part` if that write failed on its own. */
-const outcome = (result: BatchResult, part: keyof Batch, id: string) => {
-  const failure = result.failed[part].get(id)
-  return failure === undefined ? Effect.succeed(result) : Effect.fail(failure)
-}
-
 const alreadyExists = (id: string) => new TaskError.TaskStoreError({ operation: "insert", detail: `task ${id} already exists` })
 
 /**
@@ -197,39 +191,43 @@ export const make = Effect.fnUntraced(function*(
     yield* Effect.uninterruptible(start)
   })))
 
-  /** Adds a write to the pending batch and returns that batch; fails if `add` refuses or the store is closed. */
-  const enqueue = (operation: string, add: (batch: PendingBatch) => TaskStoreError | void) =>
-    Effect.suspend(() => {
-      if (closed) return Effect.fail(new TaskError.TaskStoreError({ operation, detail: "the task store is closed" }))
-      const batch = pending
-      const refused = add(batch)
-      if (refused !== undefined) return Effect.fail(refused)
-      queued.openUnsafe()
-      if (size(batch) >= maxBatchSize) full.openUnsafe()
-      return Effect.succeed(batch)
-    })
+  const closedError = (operation: string) => new TaskError.TaskStoreError({ operation, detail: "the task store is closed" })
+
+  /** Marks the pending batch as holding a new write: the writer wakes, and a full batch stops waiting. */
+  const queue = (batch: PendingBatch) => {
+    queued.openUnsafe()
+    if (size(batch) >= maxBatchSize) full.openUnsafe()
+  }
 
   return {
     insert: (info) =>
-      enqueue("insert", (batch) => {
+      Effect.suspend(() => {
+        if (closed) return Effect.fail(closedError("insert"))
+        const batch = pending
         // A write of the id queued before it records the id first (it is an upsert): the insert finds it existing.
         if (batch.inserts.has(info.id) || batch.updates.has(info.id) || batch.progress.has(info.id)) {
-          return alreadyExists(info.id)
+          return Effect.fail(alreadyExists(info.id))
         }
         batch.inserts.set(info.id, info)
-      }).pipe(
-        Effect.flatMap((batch) => Deferred.await(batch.committed)),
-        Effect.flatMap((result) => outcome(result, "inserts", info.id)),
-        Effect.flatMap((result) => result.duplicates.has(info.id) ? Effect.fail(alreadyExists(info.id)) : Effect.void)
-      ),
+        queue(batch)
+        return Effect.flatMap(Deferred.await(batch.committed), (result) => {
+          const failure = result.failed.inserts.get(info.id)
+          if (failure !== undefined) return Effect.fail(failure)
+          return result.duplicates.has(info.id) ? Effect.fail(alreadyExists(info.id)) : Effect.void
+        })
+      }),
     update: (info) =>
-      enqueue("update", (batch) => {
+      Effect.suspend(() => {
+        if (closed) return Effect.fail(closedError("update"))
+        const batch = pending
         batch.updates.set(info.id, info)
         batch.progress.delete(info.id)
-      }).pipe(
-        Effect.flatMap((batch) => Deferred.await(batch.committed)),
-        Effect.flatMap((result) => Effect.asVoid(outcome(result, "updates", info.id)))
-      ),
+        queue(batch)
+        return Effect.flatMap(Deferred.await(batch.committed), (result) => {
+          const failure = result.failed.updates.get(info.id)
+          return failure === undefined ? Effect.void : Effect.fail(failure)
+        })
+      }),
     settled: Effect.suspend(() => {
       if (size(pending) === 0) return drained
       // Batches start in order, so the pending one starts after every batch being written now.
@@ -238,8 +236,11 @@ export const make = Effect.fnUntraced(function*(
       return Effect.andThen(Effect.ignore(Deferred.await(last.committed)), drained)
     }),
     updateProgress: (info) =>
-      Effect.asVoid(enqueue("updateProgress", (batch) => {
-        batch.progress.set(info.id, info)
-      }))
+      Effect.suspend(() => {
+        if (closed) return Effect.fail(closedError("updateProgress"))
+        pending.progress.set(info.id, info)
+        queue(pending)
+        return Effect.void
+      })
   }
 })

@@ -46,7 +46,9 @@
  * JSON.
  */
 import { Task, Tasks } from "@chainjobs/tasks"
+import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted, Schema } from "effect"
+import { SqlClient } from "effect/sql"
 import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
@@ -189,16 +191,12 @@ const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "batch" | "lone"): P
   )
 }
 
-/** Drops a schema a run wrote into, through graphile-worker's pool (the bench has no other PostgreSQL client of its own). */
-const dropSchema = async (url: string, schema: string) => {
-  const { makeWorkerUtils } = await import("graphile-worker")
-  const utils = await makeWorkerUtils({ connectionString: url })
-  try {
-    await utils.withPgClient((client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`))
-  } finally {
-    await utils.release()
-  }
-}
+/** Drops a schema a run wrote into. */
+const dropSchema = (url: string, schema: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.unsafe(`DROP SCHEMA IF EXISTS "${schema.replaceAll("\"", "\"\"")}" CASCADE`)
+  }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })), Effect.runPromise)
 
 // ---------------------------------------------------------------------------
 // graphile-worker

@@ -16,7 +16,7 @@
  */
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "effect/http-api"
-import { Principal, TaskAccessError, TaskError, TaskInfo, TaskQuery, TaskStats } from "@chainjobs/tasks"
+import { Principal, type Task, TaskAccessError, TaskError, TaskInfo, TaskQuery, TaskStats } from "@chainjobs/tasks"
 
 /**
  * Bearer-token authentication. A token is read from the `Authorization:
@@ -132,7 +132,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         TaskAccessError.PayloadTooDeep,
         ...storeErrors
       ]
-    }).annotate(OpenApi.Description, "Submits a task of a registered kind with a JSON payload."),
+    }).annotate(OpenApi.Description, "Submits a task of a registered kind with a JSON payload.").annotate(OpenApi.Summary, "Submit a task"),
     HttpApiEndpoint.get("list", "/tasks", {
       query: {
         status: Schema.optional(TaskInfo.TaskStatus),
@@ -143,13 +143,14 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       },
       success: TaskList,
       error: TaskError.TaskStoreError
-    }).annotate(OpenApi.Description, "Lists tasks, newest first: the caller's own, or every task for an admin."),
-    HttpApiEndpoint.get("get", "/tasks/:id", { params: TaskId, success: TaskInfo.TaskInfo, error: storeErrors }),
+    }).annotate(OpenApi.Description, "Lists tasks, newest first: the caller's own, or every task for an admin.").annotate(OpenApi.Summary, "List tasks"),
+    HttpApiEndpoint.get("get", "/tasks/:id", { params: TaskId, success: TaskInfo.TaskInfo, error: storeErrors })
+      .annotate(OpenApi.Summary, "Read a task's record"),
     HttpApiEndpoint.get("result", "/tasks/:id/result", {
       params: TaskId,
       success: [TaskResult, TaskRunning.pipe(HttpApiSchema.status(202))],
       error: [TaskFailed, ...storeErrors]
-    }).annotate(OpenApi.Description, "The task's result: 200 when completed, 202 while unfinished, 409 when failed or interrupted."),
+    }).annotate(OpenApi.Description, "The task's result: 200 when completed, 202 while unfinished, 409 when failed or interrupted.").annotate(OpenApi.Summary, "Read a task's result"),
     HttpApiEndpoint.get("events", "/tasks/:id/events", {
       params: TaskId,
       success: EventStream,
@@ -158,16 +159,16 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       OpenApi.Description,
       "Server-sent events: the task's record (`message`, JSON `TaskInfo`) now and at changes, until it finishes. " +
         "A slow reader gets the latest records, not every intermediate one."
-    ),
+    ).annotate(OpenApi.Summary, "Follow a task's changes"),
     HttpApiEndpoint.post("interrupt", "/tasks/:id/interrupt", { params: TaskId, success: TaskInfo.TaskInfo, error: storeErrors })
-      .annotate(OpenApi.Description, "Interrupts the task, waits until it has stopped, and returns its final record."),
+      .annotate(OpenApi.Description, "Interrupts the task, waits until it has stopped, and returns its final record.").annotate(OpenApi.Summary, "Interrupt a task"),
     HttpApiEndpoint.delete("delete", "/tasks/:id", { params: TaskId, success: HttpApiSchema.NoContent, error: storeErrors })
-      .annotate(OpenApi.Description, "Deletes the task's record, interrupting it first if it has not finished."),
+      .annotate(OpenApi.Description, "Deletes the task's record, interrupting it first if it has not finished.").annotate(OpenApi.Summary, "Delete a task"),
     HttpApiEndpoint.post("purge", "/purge", {
       payload: PurgeRequest,
       success: Schema.Struct({ purged: Schema.Number }),
       error: [TaskError.TaskStoreError, TaskAccessError.Forbidden]
-    }).annotate(OpenApi.Description, "Deletes finished tasks (admins only)."),
+    }).annotate(OpenApi.Description, "Deletes finished tasks (admins only).").annotate(OpenApi.Summary, "Purge finished tasks"),
     HttpApiEndpoint.get("allEvents", "/events", {
       headers: {
         /** The `id` of the last event received: the stream resumes after it (sent by `EventSource` on reconnecting). */
@@ -180,10 +181,11 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         "`TaskInfo`, with an `id`). With `Last-Event-ID` the stream replays the changes after that id, or sends `reset` " +
         "when it no longer can (reload the list). A reader that falls too far behind gets `dropped` " +
         "(`{reason, limit, lastEventId}`) and the stream ends: reconnect with `Last-Event-ID`."
-    ),
+    ).annotate(OpenApi.Summary, "Follow every task's changes"),
     HttpApiEndpoint.get("kinds", "/kinds", { success: Schema.Array(KindInfo) })
-      .annotate(OpenApi.Description, "The registered task kinds and their payload schemas."),
+      .annotate(OpenApi.Description, "The registered task kinds and their payload schemas.").annotate(OpenApi.Summary, "List task kinds"),
     HttpApiEndpoint.get("stats", "/stats", { success: TaskStats.TaskStats })
+      .annotate(OpenApi.Summary, "Count tasks by status")
   )
   .middleware(Authorization)
   .prefix("/api")
@@ -193,11 +195,12 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
 /** Liveness and readiness probes. */
 export class HealthGroup extends HttpApiGroup.make("health", { topLevel: true })
   .add(
-    HttpApiEndpoint.get("healthz", "/healthz", { success: Schema.Struct({ status: Schema.Literal("ok") }) }),
+    HttpApiEndpoint.get("healthz", "/healthz", { success: Schema.Struct({ status: Schema.Literal("ok") }) })
+      .annotate(OpenApi.Summary, "Liveness probe"),
     HttpApiEndpoint.get("readyz", "/readyz", {
       success: Schema.Struct({ status: Schema.Literal("ready") }),
       error: Schema.Struct({ status: Schema.Literal("shutting-down") }).pipe(HttpApiSchema.status(503))
-    })
+    }).annotate(OpenApi.Summary, "Readiness probe")
   )
 {}
 
@@ -210,3 +213,135 @@ export class RestApi extends HttpApi.make("chainjobs")
     description: "Long-running blockchain work as supervised tasks: submit, follow, interrupt."
   }))
 {}
+
+/** The body of a 400 for a request the API could not decode: a bad query parameter or malformed JSON. */
+const badRequestSchema = {
+  type: "object",
+  required: ["_tag", "part", "message"],
+  properties: {
+    _tag: { type: "string", enum: ["BadRequest"] },
+    part: { type: "string", enum: ["Params", "Query", "Headers", "Payload"] },
+    message: { type: "string" }
+  }
+}
+
+const nonFinite = ["Infinity", "-Infinity", "NaN"]
+
+/** Whether a JSON Schema is the string form of a non-finite number (never sent: every number served is finite). */
+const isNonFiniteBranch = (schema: any): boolean =>
+  schema?.type === "string" && Array.isArray(schema.enum) && schema.enum.every((value: unknown) => nonFinite.includes(value as string))
+
+/** A JSON Schema with the non-finite branches of its numbers removed, so numbers read as plain numbers. */
+const finiteNumbers = (node: any): any => {
+  if (Array.isArray(node)) return node.map(finiteNumbers)
+  if (node === null || typeof node !== "object") return node
+  const out: Record<string, any> = {}
+  for (const [key, value] of Object.entries(node)) out[key] = finiteNumbers(value)
+  if (Array.isArray(out.anyOf)) {
+    const branches = out.anyOf.filter((branch: any) => !isNonFiniteBranch(branch))
+    if (branches.length === 1) {
+      const { anyOf: _, ...rest } = out
+      return { ...rest, ...branches[0] }
+    }
+    out.anyOf = branches
+  }
+  return out
+}
+
+/** The query parameters that are integers on the wire (the API decodes them from strings). */
+const integerParameters: Record<string, Record<string, number>> = {
+  page: { minimum: 1 },
+  limit: { minimum: 1, maximum: TaskQuery.maxLimit },
+  priority: {}
+}
+
+/** A kind's name as a component-name prefix (`chain/scan-addresses` → `chain_scan-addresses`). */
+const componentPrefix = (kind: string) => kind.replace(/[^A-Za-z0-9._-]/g, "_")
+
+/** A JSON Schema document of a kind's Schema, its definitions moved into `components` under the kind's prefix. */
+const embed = (
+  schema: Parameters<typeof Schema.toJsonSchemaDocument>[0],
+  prefix: string,
+  components: Record<string, unknown>
+): unknown => {
+  const document = Schema.toJsonSchemaDocument(schema)
+  const moved = (value: unknown) =>
+    finiteNumbers(JSON.parse(JSON.stringify(value).replaceAll(`"#/$defs/`, `"#/components/schemas/${prefix}.`)))
+  for (const [name, definition] of Object.entries(document.definitions)) components[`${prefix}.${name}`] = moved(definition)
+  return moved(document.schema)
+}
+
+/**
+ * The OpenAPI document of the REST API for the registered kinds: one submit
+ * operation per kind at `POST /api/tasks/<kind>` (the kind as printed, slash
+ * included) with the kind's payload as its body and its success type as the
+ * record's `result`; query integers as integers; numbers as numbers; the 400
+ * of an undecodable request and the 415 of a body that is not JSON.
+ */
+export const openApiDocument = (kinds: ReadonlyArray<Task.Any>): Record<string, any> => {
+  const spec = finiteNumbers(OpenApi.fromApi(RestApi))
+  spec.servers = [{ url: "/", description: "The server that serves this document" }]
+  const schemas: Record<string, unknown> = (spec.components.schemas ??= {})
+  schemas.BadRequest = badRequestSchema
+  const generic = spec.paths["/api/tasks/{kind}"].post
+  delete spec.paths["/api/tasks/{kind}"]
+  for (const kind of kinds) {
+    const prefix = componentPrefix(kind.name)
+    const record = generic.responses["200"].content["application/json"].schema
+    spec.paths[`/api/tasks/${kind.name}`] = {
+      post: {
+        ...generic,
+        operationId: `tasks.submit.${kind.name}`,
+        summary: `Submit a ${kind.name} task`,
+        parameters: generic.parameters.filter((parameter: any) => parameter.in !== "path"),
+        requestBody: { required: true, content: { "application/json": { schema: embed(kind.payload, prefix, schemas) } } },
+        responses: {
+          ...generic.responses,
+          "200": {
+            description: "With `?wait=true`: the task's final record, `result` typed by its kind",
+            content: {
+              "application/json": {
+                schema: {
+                  allOf: [record, {
+                    type: "object",
+                    properties: { result: { anyOf: [embed(kind.success, prefix, schemas), { type: "null" }] } }
+                  }]
+                }
+              }
+            }
+          },
+          "202": { ...generic.responses["202"], description: "Accepted: the task's id and the URLs to follow it" }
+        }
+      }
+    }
+  }
+  for (const item of Object.values<any>(spec.paths)) {
+    for (const operation of Object.values<any>(item)) {
+      for (const parameter of operation.parameters ?? []) {
+        const bounds = integerParameters[parameter.name]
+        if (parameter.in === "query" && bounds !== undefined) parameter.schema = { type: "integer", ...bounds }
+      }
+      const decodes = operation.requestBody !== undefined || (operation.parameters ?? []).length > 0
+      if (decodes) {
+        const existing = operation.responses["400"]?.content?.["application/json"]?.schema
+        operation.responses["400"] = {
+          description: "Bad request: the request could not be decoded, or its payload was refused",
+          content: {
+            "application/json": {
+              schema: existing === undefined ? { $ref: "#/components/schemas/BadRequest" } : {
+                anyOf: [existing, { $ref: "#/components/schemas/BadRequest" }]
+              }
+            }
+          }
+        }
+      }
+      if (operation.requestBody !== undefined) {
+        operation.responses["415"] = {
+          description: "Unsupported media type: the body must be `application/json`",
+          content: { "text/plain": { schema: { type: "string" } } }
+        }
+      }
+    }
+  }
+  return spec
+}

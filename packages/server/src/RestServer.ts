@@ -13,7 +13,7 @@ import { ByteSize, Clock, Effect, Layer, Schema, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiScalar } from "effect/http-api"
 import { PayloadLimit, Principal, TaskAccess, TaskAccessError, TaskFeed, type TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
-import { RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
+import { openApiDocument, RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
 
 const utf8 = new TextEncoder()
 
@@ -238,12 +238,38 @@ export const layerRequestLimits = HttpRouter.middleware(
   { global: true }
 )
 
-/** The REST routes, `/openapi.json` and the docs page at `/docs` (self-contained: no CDN). */
+/**
+ * Lets a kind name be written in a URL as printed: `POST
+ * /api/tasks/chain/scan-addresses` reaches the submit route as
+ * `/api/tasks/chain%2Fscan-addresses` would. A two-segment path ending in
+ * `/interrupt` stays the interrupt route (a kind of that shape is written
+ * with `%2F`).
+ */
+export const layerKindPaths = HttpRouter.middleware((httpEffect) =>
+  HttpServerRequest.HttpServerRequest.use((request) => {
+    if (request.method !== "POST" || !request.url.startsWith("/api/tasks/")) return httpEffect
+    const query = request.url.indexOf("?")
+    const path = query === -1 ? request.url : request.url.slice(0, query)
+    const rest = path.slice("/api/tasks/".length)
+    if (!rest.includes("/") || /^[^/]+\/interrupt$/.test(rest)) return httpEffect
+    const url = `/api/tasks/${encodeURIComponent(decodeURIComponent(rest))}${query === -1 ? "" : request.url.slice(query)}`
+    return Effect.provideService(httpEffect, HttpServerRequest.HttpServerRequest, request.modify({ url }))
+  }), { global: true })
+
+/** `/openapi.json`: the document for the kinds registered now (`RestApi.openApiDocument`). */
+export const layerDocument = HttpRouter.use(Effect.fnUntraced(function*(router) {
+  const tasks = yield* Tasks.Tasks
+  yield* router.add("GET", "/openapi.json", Effect.map(tasks.kinds, (kinds) => HttpServerResponse.jsonUnsafe(openApiDocument(kinds))))
+}))
+
+/** The REST routes, `/openapi.json` and the docs page at `/docs` (self-contained: no CDN, no outside fonts). */
 export const layer = Layer.mergeAll(
   layerBadRequest,
+  layerKindPaths,
   layerRequestLimits,
-  HttpApiBuilder.layer(RestApi, { openapiPath: "/openapi.json" }).pipe(
+  HttpApiBuilder.layer(RestApi).pipe(
     Layer.provide([layerTasks, layerHealth])
   ),
-  HttpApiScalar.layer(RestApi, { path: "/docs" })
+  layerDocument,
+  HttpApiScalar.layer(RestApi, { path: "/docs", scalar: { withDefaultFonts: false } })
 )

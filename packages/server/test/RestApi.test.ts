@@ -162,7 +162,7 @@ layer(testServer(), { excludeTestServices: true })("REST facade", (it) => {
     Effect.gen(function*() {
       const openapi = yield* request("GET", "/openapi.json")
       assert.strictEqual(openapi.status, 200)
-      assert.include(Object.keys(openapi.body.paths), "/api/tasks/{kind}")
+      assert.include(Object.keys(openapi.body.paths), "/api/tasks/demo-scan")
       assert.include(Object.keys(openapi.body.paths), "/api/tasks/{id}/events")
       const docs = yield* request("GET", "/docs")
       assert.strictEqual(docs.status, 200)

@@ -1,0 +1,56 @@
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import type { ChainSetting } from "../src/ServerConfig.ts"
+import { request, testServer } from "./http.ts"
+
+const mainnet: ChainSetting = { name: "mainnet", chainId: 1, endpoints: [{ url: "http://127.0.0.1:9/never-called" }] }
+
+/** Every operation of an OpenAPI document, with its method and path. */
+const operations = (spec: any) =>
+  Object.entries<any>(spec.paths).flatMap(([path, item]) =>
+    Object.entries<any>(item).map(([method, operation]) => ({ path, method, operation })))
+
+layer(testServer({ chains: [mainnet] }), { excludeTestServices: true })("REST kinds and the OpenAPI document", (it) => {
+  it.effect("a kind name with a slash works in a URL as printed; the interrupt route stays", () =>
+    Effect.gen(function*() {
+      const failed = yield* request("POST", "/api/tasks/chain/fetch-blocks?wait=true", {
+        body: { chain: "ropsten", fromBlock: 1, toBlock: 2 }
+      })
+      assert.strictEqual(failed.status, 200)
+      assert.strictEqual(failed.body.kind, "chain/fetch-blocks")
+      assert.include(failed.body.errorMessage, "ropsten")
+      const unknown = yield* request("POST", "/api/tasks/chain/no-such-kind", { body: {} })
+      assert.strictEqual(unknown.status, 404)
+      assert.strictEqual(unknown.body.kind, "chain/no-such-kind")
+      const accepted = yield* request("POST", "/api/tasks/demo-scan", { body: { fromBlock: 0, toBlock: 1000, delayMillis: 1000 } })
+      const interrupted = yield* request("POST", `/api/tasks/${accepted.body.taskId}/interrupt`)
+      assert.strictEqual(interrupted.body.status, "interrupted")
+    }))
+
+  it.effect("the document has one typed submit operation per kind, summaries, servers, integers and finite numbers", () =>
+    Effect.gen(function*() {
+      const spec = (yield* request("GET", "/openapi.json")).body
+      assert.isAbove(spec.servers.length, 0)
+      assert.notInclude(Object.keys(spec.paths), "/api/tasks/{kind}")
+      for (const { method, operation, path } of operations(spec)) {
+        assert.isString(operation.summary, `${method} ${path} has a summary`)
+      }
+      const scan = spec.paths["/api/tasks/chain/scan-addresses"].post
+      const body = scan.requestBody.content["application/json"].schema
+      assert.includeMembers(body.required, ["chain", "addresses", "fromBlock", "toBlock"])
+      assert.includeMembers(Object.keys(scan.responses), ["200", "202", "400", "415"])
+      assert.strictEqual(scan.parameters.find((p: any) => p.name === "priority").schema.type, "integer")
+      const list = spec.paths["/api/tasks"].get.parameters
+      assert.strictEqual(list.find((p: any) => p.name === "page").schema.type, "integer")
+      assert.strictEqual(list.find((p: any) => p.name === "limit").schema.type, "integer")
+      assert.notInclude(JSON.stringify(spec), "\"NaN\"")
+      assert.include(Object.keys(spec.paths["/api/purge"].post.responses), "400")
+    }))
+
+  it.effect("the docs page loads no outside script or font", () =>
+    Effect.gen(function*() {
+      const docs = yield* request("GET", "/docs")
+      assert.notMatch(docs.text, /<script[^>]+src="https?:/)
+      assert.match(docs.text, /withDefaultFonts"?\s*:\s*false/)
+    }))
+})

@@ -4,8 +4,19 @@
  * ```
  * chainjobs serve [--port 8080] [--data-dir ./data] ...   run the service
  * chainjobs submit <kind> --payload '{...}' [--watch]    submit a task (and follow it)
- * chainjobs status <id> | list | interrupt <id> | purge   look after tasks
+ * chainjobs status <id> | result <id> | watch <id>        read or follow a task
+ * chainjobs list [--status s] [--kind k] [--cursor c]     list tasks, newest first
+ * chainjobs interrupt <id> | delete <id> | retry <id>     control a task
+ * chainjobs kinds | purge                                 the registered kinds; delete finished tasks
  * ```
+ *
+ * `status`, `result`, `list` and `kinds` take `--json` for scripts.
+ * `chainjobs --completions bash` (or zsh, fish) prints a shell completion
+ * script, e.g. `source <(chainjobs --completions bash)`.
+ *
+ * Ctrl-C while a command follows a task (`submit --watch`, `watch`) leaves the
+ * task running: the command says so, names `chainjobs interrupt <id>`, and
+ * exits 130. A server that cannot be reached is named with the cause.
  *
  * `serve` runs the service in this process; every other command talks to a
  * running server over `@chainjobs/rpc` (HTTP, ndjson framing) at `--url`
@@ -17,6 +28,7 @@
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Config, Console, Context, Effect, Layer, Logger, Option, Schema, Stream } from "effect"
+import { HttpClient, HttpClientRequest } from "effect/http"
 import { Argument, Command, Flag } from "effect/cli"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import { Auth, type TaskRpcClient, TaskRpcs } from "@chainjobs/rpc"
@@ -55,19 +67,87 @@ const root = Command.make("chainjobs").pipe(
   Command.withDescription("Supervised, observable, interruptible blockchain tasks")
 )
 
-/** Runs `f` with the client of the server the shared flags name. */
-const remote = <A, E, R>(f: (client: TaskRpcClient.RawClient) => Effect.Effect<A, E, R>) =>
-  Effect.flatMap(root, ({ url, token }) => Effect.provide(Remote.use(f), layerRemote(url, token)))
+/** The innermost cause of a transport failure, e.g. `connect ECONNREFUSED 127.0.0.1:9`. */
+const rootCause = (error: unknown): string => {
+  let current: any = error
+  for (let depth = 0; depth < 16; depth++) {
+    const next = current?.cause ?? (typeof current?.reason === "object" ? current.reason : undefined)
+    if (next === undefined || next === null || next === current) break
+    current = next
+  }
+  return String(current?.message || current?._tag || current)
+}
 
-/** One line describing a task. */
+/** A failure to reach the server, as a `CliError` naming its URL and the cause. */
+const unreachable = (url: string) => (error: unknown) =>
+  new CliError({ message: `cannot reach the server at ${url}: ${rootCause(error)}` })
+
+/** Runs `f` with the client of the server the shared flags name; a server out of reach fails naming its URL. */
+const remote = <A, E, R>(f: (client: TaskRpcClient.RawClient) => Effect.Effect<A, E, R>) =>
+  Effect.flatMap(root, ({ url, token }) =>
+    Effect.provide(Remote.use(f), layerRemote(url, token)).pipe(
+      Effect.catchIf(
+        (error): error is Extract<E, { readonly _tag: "RpcClientError" }> =>
+          typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "RpcClientError",
+        (error) => Effect.fail(unreachable(url)(error))
+      )
+    ))
+
+/** An epoch-millisecond time as ISO 8601, or `-` when not set. */
+export const isoTime = (millis: number | null): string => millis === null ? "-" : new Date(millis).toISOString()
+
+/** How far a task got: percent, or `done of total` from its progress detail when percent would read 0. */
+const progressText = (info: TaskInfo.TaskInfo): string => {
+  const detail = info.detail as { readonly done?: unknown; readonly total?: unknown } | null
+  if (info.progress < 1 && typeof detail?.done === "number" && typeof detail.total === "number") {
+    return `${detail.done}/${detail.total}`
+  }
+  return `${Math.round(info.progress)}%`
+}
+
+/** One line describing a task: id, kind, status, progress, creation time, message. */
 export const describe = (info: TaskInfo.TaskInfo): string =>
   [
     info.id,
-    info.kind.padEnd(14),
+    info.kind.padEnd(20),
     (info.status + (info.reason === null ? "" : ` (${info.reason})`)).padEnd(20),
-    `${Math.round(info.progress)}%`.padStart(4),
+    progressText(info).padStart(8),
+    isoTime(info.createdAt).padEnd(24),
     info.errorMessage ?? info.message ?? ""
   ].join("  ")
+
+/** The header line over `describe`'s columns. */
+export const header = [
+  "ID".padEnd(36),
+  "KIND".padEnd(20),
+  "STATUS".padEnd(20),
+  "PROGRESS".padStart(8),
+  "CREATED".padEnd(24),
+  "MESSAGE"
+].join("  ")
+
+/** A task's record for a person: one field a line, times in ISO 8601. */
+export const details = (info: TaskInfo.TaskInfo): Array<string> => [
+  `id        ${info.id}`,
+  `kind      ${info.kind}`,
+  `status    ${info.status}${info.reason === null ? "" : ` (${info.reason})`}`,
+  `progress  ${progressText(info)}${info.message === null ? "" : ` ${info.message}`}`,
+  `attempt   ${info.attempt}`,
+  `owner     ${info.owner ?? "-"}`,
+  `created   ${isoTime(info.createdAt)}`,
+  `started   ${isoTime(info.startedAt)}`,
+  `finished  ${isoTime(info.finishedAt)}`,
+  ...(info.errorMessage === null ? [] : [`error     ${info.errorMessage}`]),
+  ...(info.status === "completed" ? [`result    ${JSON.stringify(info.result)}`] : [])
+]
+
+const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print JSON, for scripts"), Flag.withDefault(false))
+
+/** Whether Ctrl-C stopped a command while it followed a task (the executable then exits 130). */
+let followInterrupted = false
+
+/** The exit code of a command line interrupted by a signal: 130 if it was following a task, else 0. */
+export const interruptExitCode = (): number => followInterrupted ? 130 : 0
 
 /** A text progress bar, e.g. `[#######.............]  35% block 7 of 20`. */
 export const progressBar = (info: TaskInfo.TaskInfo, width = 30): string => {
@@ -86,7 +166,15 @@ const watch = (client: TaskRpcClient.RawClient, id: string) =>
     yield* Stream.runForEach(client.Watch({ id }), (info) => {
       last = info
       return tty ? Effect.sync(() => process.stdout.write(`\r${progressBar(info)}\x1b[K`)) : Console.log(progressBar(info))
-    })
+    }).pipe(Effect.onInterrupt(() =>
+      Effect.andThen(
+        Effect.sync(() => {
+          followInterrupted = true
+          if (tty) process.stdout.write("\n")
+        }),
+        Console.error(`task ${id} keeps running on the server; stop it with: chainjobs interrupt ${id}`)
+      )
+    ))
     if (tty) process.stdout.write("\n")
     if (last === undefined || !TaskInfo.isTerminal(last.status)) {
       return yield* new CliError({ message: `lost track of task ${id} before it finished` })
@@ -117,27 +205,103 @@ const submit = Command.make("submit", {
     })
   )).pipe(Command.withDescription("Submit a task"))
 
-const status = Command.make("status", { id: Argument.String("id") }, ({ id }) =>
-  remote((client) => Effect.flatMap(client.Get({ id }), (info) => Console.log(JSON.stringify(info, null, 2))))).pipe(
-    Command.withDescription("Print a task's record")
+const status = Command.make("status", { id: Argument.String("id"), json: jsonFlag }, ({ id, json }) =>
+  remote((client) =>
+    Effect.flatMap(
+      client.Get({ id }),
+      (info) => json ? Console.log(JSON.stringify(info, null, 2)) : Effect.forEach(details(info), (line) => Console.log(line))
+    )
+  )).pipe(Command.withDescription("Print a task's record (times in ISO 8601)"))
+
+const result = Command.make("result", { id: Argument.String("id"), json: jsonFlag }, ({ id, json }) =>
+  remote((client) =>
+    Effect.gen(function*() {
+      const info = yield* client.Get({ id })
+      if (info.status !== "completed") {
+        return yield* new CliError({
+          message: TaskInfo.isTerminal(info.status)
+            ? `task ${id} ${info.status}: ${info.errorMessage ?? "interrupted"}`
+            : `task ${id} is ${info.status} (${progressText(info)}); follow it with: chainjobs watch ${id}`
+        })
+      }
+      yield* Console.log(JSON.stringify(info.result, null, json ? undefined : 2))
+    })
+  )).pipe(Command.withDescription("Print a completed task's result; fail if it has not completed"))
+
+const watchCommand = Command.make("watch", { id: Argument.String("id") }, ({ id }) =>
+  remote((client) => watch(client, id))).pipe(
+    Command.withDescription("Follow a task with a progress bar; exit 0 if it completes, 1 otherwise")
+  )
+
+const deleteCommand = Command.make("delete", { id: Argument.String("id") }, ({ id }) =>
+  remote((client) => Effect.andThen(client.Delete({ id }), Console.log(`deleted ${id}`)))).pipe(
+    Command.withDescription("Delete a task's record, interrupting it first if it has not finished")
+  )
+
+const retry = Command.make("retry", {
+  id: Argument.String("id"),
+  watch: Flag.Boolean("watch").pipe(Flag.withDescription("Follow the new task"), Flag.withDefault(false))
+}, (input) =>
+  remote((client) =>
+    Effect.gen(function*() {
+      const info = yield* client.Get({ id: input.id })
+      const submitted = yield* client.Submit({ kind: info.kind, payload: info.payload, priority: info.priority })
+      yield* Console.log(submitted.id)
+      if (input.watch) yield* watch(client, submitted.id)
+    })
+  )).pipe(Command.withDescription("Submit a new task with the kind, payload and priority of another; print its id"))
+
+const kinds = Command.make("kinds", { json: jsonFlag }, ({ json }) =>
+  Effect.flatMap(root, ({ token, url }) =>
+    Effect.gen(function*() {
+      const base = url.replace(/\/$/, "")
+      const request = HttpClientRequest.get(`${base}/api/kinds`).pipe(
+        token === "" ? (request) => request : HttpClientRequest.bearerToken(token)
+      )
+      const response = yield* HttpClient.execute(request).pipe(Effect.mapError(unreachable(url)))
+      const body = yield* response.json.pipe(Effect.mapError(unreachable(url)))
+      if (response.status !== 200) {
+        return yield* new CliError({ message: `${base}/api/kinds answered ${response.status}: ${JSON.stringify(body)}` })
+      }
+      const found = body as ReadonlyArray<{ readonly name: string; readonly payloadSchema: { readonly schema?: any } }>
+      if (json) return yield* Console.log(JSON.stringify(found, null, 2))
+      for (const kind of found) {
+        const example = kind.payloadSchema.schema?.examples?.[0]
+        yield* Console.log(`${kind.name.padEnd(24)}${example === undefined ? "" : `  e.g. --payload '${JSON.stringify(example)}'`}`)
+      }
+    }).pipe(Effect.provide(NodeHttpClient.layerUndici)))).pipe(
+    Command.withDescription("List the registered task kinds, with an example payload")
   )
 
 const list = Command.make("list", {
   status: Flag.Literals("status", TaskInfo.TaskStatus.literals).pipe(Flag.optional),
   kind: Flag.String("kind").pipe(Flag.optional),
-  limit: Flag.Int("limit").pipe(Flag.withDefault(20))
+  limit: Flag.Int("limit").pipe(Flag.withDefault(20)),
+  cursor: Flag.String("cursor").pipe(Flag.withDescription("Continue after a previous page"), Flag.optional),
+  json: jsonFlag
 }, (input) =>
   remote((client) =>
     Effect.gen(function*() {
       const page = yield* client.List({
         limit: input.limit,
         ...(Option.isSome(input.status) ? { status: [input.status.value] } : {}),
-        ...(Option.isSome(input.kind) ? { kind: [input.kind.value] } : {})
+        ...(Option.isSome(input.kind) ? { kind: [input.kind.value] } : {}),
+        ...(Option.isSome(input.cursor) ? { cursor: input.cursor.value } : {})
       })
+      if (input.json) return yield* Console.log(JSON.stringify(page, null, 2))
+      if (page.items.length === 0) return yield* Console.log("no tasks")
+      yield* Console.log(header)
       for (const info of page.items) yield* Console.log(describe(info))
-      if (page.items.length === 0) yield* Console.log("no tasks")
+      if (page.nextCursor !== null) {
+        const filters = [
+          ...(Option.isSome(input.status) ? [`--status ${input.status.value}`] : []),
+          ...(Option.isSome(input.kind) ? [`--kind ${input.kind.value}`] : []),
+          ...(input.limit === 20 ? [] : [`--limit ${input.limit}`])
+        ]
+        yield* Console.log(`more: chainjobs list ${[...filters, `--cursor ${page.nextCursor}`].join(" ")}`)
+      }
     })
-  )).pipe(Command.withDescription("List tasks, newest first"))
+  )).pipe(Command.withDescription("List tasks, newest first, a page at a time"))
 
 const interrupt = Command.make("interrupt", { id: Argument.String("id") }, ({ id }) =>
   remote((client) =>
@@ -201,7 +365,19 @@ const serve = Command.make("serve", {
 }).pipe(Command.withDescription("Run the service: REST API, dashboard, RPC, metrics"))
 
 /** The `chainjobs` command with its subcommands. */
-export const command = root.pipe(Command.withSubcommands([serve, submit, status, list, interrupt, purge]))
+export const command = root.pipe(Command.withSubcommands([
+  serve,
+  submit,
+  status,
+  result,
+  watchCommand,
+  list,
+  interrupt,
+  deleteCommand,
+  retry,
+  kinds,
+  purge
+]))
 
 /** Runs the command line on `argv` (without the node and script paths). */
 export const run = Command.runWith(command, { version: "0.1.0" })

@@ -5,7 +5,8 @@
  * SIGTERM and SIGINT interrupt the program, which closes the service's
  * scope: the HTTP server stops, the supervisor drains within its grace
  * period and records final states. A stop by signal is the expected way for
- * `serve` to end, so it exits 0; failures exit 1 with their message on stderr.
+ * `serve` to end, so it exits 0 (130 for a command that was following a
+ * task); failures exit 1 with their message on stderr.
  *
  * @since 0.1.0
  */
@@ -13,9 +14,15 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit, Runtime } from "effect"
 import * as Cli from "./Cli.ts"
 
-/** Exit 0 when stopped by a signal (an interruption alone); otherwise the default exit codes. */
+/**
+ * Exit 0 when stopped by a signal (an interruption alone), or 130 when the
+ * signal stopped a command following a task (the task keeps running);
+ * otherwise the default exit codes.
+ */
 const teardown: Runtime.Teardown = (exit, onExit) =>
-  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
+  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+    ? onExit(Cli.interruptExitCode())
+    : Runtime.defaultTeardown(exit, onExit)
 
 /** Prints a failure for a person: the error's message (or its cause's), or the whole cause of a defect. */
 const report = (cause: Cause.Cause<unknown>) => {

@@ -1,4 +1,6 @@
-import { assert, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { NodeServices } from "@effect/platform-node"
+import * as Cli from "../src/Cli.ts"
 import { Effect, Exit } from "effect"
 import { chainjobs } from "./cli.ts"
 import { request, testServer } from "./http.ts"
@@ -42,15 +44,77 @@ layer(testServer(), { excludeTestServices: true })("chainjobs CLI over RPC", (it
     Effect.gen(function*() {
       const submitted = yield* chainjobs("submit", "demo-scan", "--payload", '{"fromBlock":0,"toBlock":1000000,"delayMillis":1000}')
       const id = submitted.lines[0]
-      const status = yield* chainjobs("status", id)
+      const status = yield* chainjobs("status", id, "--json")
       assert.strictEqual(JSON.parse(status.lines.join("\n")).id, id)
       const interrupted = yield* chainjobs("interrupt", id)
       assert.match(interrupted.lines[0], new RegExp(`^${id}\\s+demo-scan\\s+interrupted`))
       const listed = yield* chainjobs("list", "--status", "interrupted", "--kind", "demo-scan")
       assert.isTrue(listed.lines.some((line) => line.startsWith(id)))
-      assert.isTrue(listed.lines.every((line) => line.includes("interrupted")))
+      assert.match(listed.lines[0], /^ID\s+KIND\s+STATUS\s+PROGRESS\s+CREATED\s+MESSAGE$/)
+      assert.isTrue(listed.lines.slice(1).every((line) => line.includes("interrupted")))
       const purged = yield* chainjobs("purge")
       assert.match(purged.lines[0], /^purged [1-9]\d* finished tasks$/)
       assert.include(failure((yield* chainjobs("status", id)).exit), `no task with id ${id}`)
+    }))
+
+  it.effect("status prints the record for a person, times in ISO 8601; result prints a completed task's result", () =>
+    Effect.gen(function*() {
+      const submitted = yield* chainjobs("submit", "demo-scan", "--payload", '{"fromBlock":1,"toBlock":2,"delayMillis":0}', "--watch")
+      const id = submitted.lines[0]
+      const status = yield* chainjobs("status", id)
+      assert.include(status.lines, "status    completed")
+      for (const field of ["created", "started", "finished"]) {
+        const line = status.lines.find((line) => line.startsWith(field))
+        assert.match(line ?? "", /^\w+\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+      }
+      assert.strictEqual(JSON.parse((yield* chainjobs("result", id, "--json")).lines[0]).blocks, 2)
+      const running = yield* chainjobs("submit", "demo-scan", "--payload", '{"fromBlock":0,"toBlock":1000000,"delayMillis":1000}')
+      assert.include(failure((yield* chainjobs("result", running.lines[0])).exit), `chainjobs watch ${running.lines[0]}`)
+      yield* chainjobs("delete", running.lines[0])
+    }))
+
+  it.effect("list prints a header and a hint for the next page", () =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 3; i++) yield* chainjobs("submit", "demo-fail", "--payload", '{"steps":1,"delayMillis":0}', "--watch")
+      const first = yield* chainjobs("list", "--kind", "demo-fail", "--limit", "2")
+      assert.strictEqual(first.lines.length, 4)
+      const hint = /^more: chainjobs list --kind demo-fail --limit 2 --cursor (\S+)$/.exec(first.lines[3])
+      assert.isNotNull(hint)
+      const next = yield* chainjobs("list", "--kind", "demo-fail", "--limit", "2", "--cursor", hint![1], "--json")
+      const page = JSON.parse(next.lines.join("\n"))
+      assert.isAbove(page.items.length, 0)
+      assert.notInclude(first.lines.slice(1, 3).map((line) => line.split(" ")[0]), page.items[0].id)
+    }))
+
+  it.effect("kinds lists the registered kinds with an example; watch follows a task; retry submits it again; delete removes it", () =>
+    Effect.gen(function*() {
+      const kinds = yield* chainjobs("kinds")
+      assert.match(kinds.lines.find((line) => line.startsWith("demo-scan")) ?? "", /e\.g\. --payload '\{"fromBlock":1/)
+      assert.deepStrictEqual(JSON.parse((yield* chainjobs("kinds", "--json")).lines.join("\n")).map((k: any) => k.name).sort(), [
+        "demo-fail",
+        "demo-scan"
+      ])
+      const id = (yield* chainjobs("submit", "demo-scan", "--payload", '{"fromBlock":1,"toBlock":3,"delayMillis":10}')).lines[0]
+      const watched = yield* chainjobs("watch", id)
+      assert.isTrue(Exit.isSuccess(watched.exit))
+      assert.include(watched.lines.filter((line) => line.startsWith("[")).at(-1), "100% completed")
+      const retried = yield* chainjobs("retry", id, "--watch")
+      assert.isTrue(Exit.isSuccess(retried.exit))
+      assert.notStrictEqual(retried.lines[0], id)
+      const again = yield* request("GET", `/api/tasks/${retried.lines[0]}`)
+      assert.deepStrictEqual(again.body.payload, { fromBlock: 1, toBlock: 3, delayMillis: 10 })
+      assert.strictEqual(again.body.status, "completed")
+      assert.deepStrictEqual((yield* chainjobs("delete", id)).lines, [`deleted ${id}`])
+      assert.strictEqual((yield* request("GET", `/api/tasks/${id}`)).status, 404)
+    }))
+})
+
+describe("chainjobs CLI without a server", () => {
+  it.effect("an unreachable server is named with the cause", () =>
+    Effect.gen(function*() {
+      const exit = yield* Cli.run(["--url", "http://127.0.0.1:9", "list"]).pipe(Effect.provide(NodeServices.layer), Effect.exit)
+      assert.match(failure(exit), /^cannot reach the server at http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/)
+      const kinds = yield* Cli.run(["--url", "http://127.0.0.1:9", "kinds"]).pipe(Effect.provide(NodeServices.layer), Effect.exit)
+      assert.match(failure(kinds), /^cannot reach the server at http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/)
     }))
 })

@@ -35,17 +35,37 @@ const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const EvmAddress = Schema.String.check(Schema.isPattern(/^0x[0-9a-fA-F]{40}$/))
 const HexData = Schema.String.check(Schema.isPattern(/^0x([0-9a-fA-F]{2})*$/))
 
+/** Retries of a transient provider failure: `times` at most, 1 s apart and doubling. */
+const transientRetries = (times: number) =>
+  Schedule.exponential("1 second").pipe(
+    Schedule.setInputType<ChainRequestError | BlockValidationError>(),
+    Schedule.while(({ input }) => input._tag === "ChainRequestError" && isTransient(input)),
+    Schedule.upTo({ times })
+  )
+
 /**
  * Retries a range task whose client gave up on a transient failure: 3 times, 1 s apart and doubling. A block that
  * failed validation is not retried: the provider answered with something the chain does not hold.
  */
-const retryTransient = {
-  schedule: Schedule.exponential("1 second").pipe(
-    Schedule.setInputType<ChainRequestError | BlockValidationError>(),
-    Schedule.while(({ input }) => input._tag === "ChainRequestError" && isTransient(input)),
-    Schedule.upTo({ times: 3 })
-  )
-}
+const retryTransient = { schedule: transientRetries(3) }
+
+/** How long a `SyncEvents` attempt may run before it fails with reason `timeout`: 15 minutes. */
+export const syncTimeout = "15 minutes"
+
+/**
+ * How long a range task (`FetchBlocks`, `ScanAddresses`, `SyncEvents`) may stay silent (no progress, no heartbeat)
+ * before it is failed with reason `heartbeat`: 2 minutes. Each chunk reports progress, and a wait for
+ * confirmations heartbeats, so only a hung task stays silent that long.
+ */
+export const rangeHeartbeatTimeout = "2 minutes"
+
+/**
+ * The exclusive key of a `ScanAddresses` task: its chain and its set of addresses (distinct, lowercased, sorted),
+ * so that a second scan of the same wallets is refused with `SubmitRejected` (`key-busy`, naming the scan in
+ * progress) while one runs, whatever their order or case.
+ */
+export const scanKey = (payload: { readonly chain: string; readonly addresses: ReadonlyArray<string> }): string =>
+  `scan:${payload.chain}:${Array.from(new Set(payload.addresses.map((address) => address.toLowerCase()))).sort().join(",")}`
 
 /** The default of `checkpointItems`: the most items a `FetchBlocks` or `ScanAddresses` checkpoint holds. */
 export const checkpointItems = 10_000
@@ -92,7 +112,7 @@ export const FetchBlocks = Task.define("chain/fetch-blocks", {
   error: ChainRequestError,
   /** The last block read and the blocks read up to it. */
   checkpoint: Chunked.Checkpoint(Schema.Array(BlockSummary)),
-  policy: { onRestart: "resume", retry: retryTransient }
+  policy: { onRestart: "resume", retry: retryTransient, heartbeatTimeout: rangeHeartbeatTimeout }
 })
 
 /** The result of `ScanAddresses`: every item of activity of the addresses in the range, in chain order. */
@@ -109,7 +129,9 @@ export const ScanResult = Schema.Struct({
  * and ERC-20 transfers touching them. The blocks scanned are one chain: a
  * scan that runs across a reorganization reads again from where the chain
  * forked, so its result holds the activity of the chain as it is when the
- * scan completes (see `confirmations` to stay clear of the head).
+ * scan completes (see `confirmations` to stay clear of the head). One scan of
+ * an address set runs at a time: another submitted meanwhile is refused with
+ * `SubmitRejected` (`key-busy`, see `scanKey`) unless it asks to `queue` or `join`.
  */
 export const ScanAddresses = Task.define("chain/scan-addresses", {
   payload: Schema.Struct({
@@ -144,7 +166,13 @@ export const ScanAddresses = Task.define("chain/scan-addresses", {
   error: Schema.Union([ChainRequestError, BlockValidationError]),
   /** The last block scanned and the activity found up to it. */
   checkpoint: Chunked.Checkpoint(Schema.Array(Activity.Activity)),
-  policy: { onRestart: "resume", retry: retryTransient }
+  policy: {
+    onRestart: "resume",
+    retry: retryTransient,
+    heartbeatTimeout: rangeHeartbeatTimeout,
+    key: scanKey,
+    onConflict: "reject"
+  }
 })
 
 /** What `SyncEvents` has counted so far. */
@@ -171,7 +199,8 @@ export const SyncSummary = Schema.Struct({
  * Syncs a contract's events from a block (default: genesis) or over the last
  * N blocks, up to the head (or the last block with `confirmations`). A resumed run keeps its counts and continues to
  * the head at the time it resumes: its summary covers the blocks from the
- * first run's first block (more than N when the head moved meanwhile).
+ * first run's first block (more than N when the head moved meanwhile). An
+ * attempt fails with reason `timeout` after `syncTimeout` (15 minutes).
  */
 export const SyncEvents = Task.define("chain/sync-events", {
   payload: Schema.Struct({
@@ -195,7 +224,7 @@ export const SyncEvents = Task.define("chain/sync-events", {
   error: ChainRequestError,
   /** The last block synced and the counts up to it. */
   checkpoint: Chunked.Checkpoint(SyncState),
-  policy: { onRestart: "resume", retry: retryTransient }
+  policy: { onRestart: "resume", retry: retryTransient, timeout: syncTimeout, heartbeatTimeout: rangeHeartbeatTimeout }
 })
 
 const summarize = (block: Block): BlockSummary => ({
@@ -516,13 +545,75 @@ export const followHead = Effect.fn("ChainTasks.followHead")(function*(
   }
 })
 
-/** Registers every chain kind with the supervisor. */
-export const layer = Layer.mergeAll(
-  Task.implement(FetchBlocks, fetchBlocks),
-  Task.implement(ScanAddresses, scanAddresses),
-  Task.implement(SyncEvents, syncEvents),
-  Task.implement(Broadcast, broadcast),
-  Task.implement(ValidateBlock, validateBlock),
-  Task.implement(ProcessBlock, processBlock),
-  Task.implement(FollowHead, followHead)
+/** Every chain kind. */
+export const kinds = [FetchBlocks, ScanAddresses, SyncEvents, Broadcast, ValidateBlock, ProcessBlock, FollowHead] as const
+
+/** The names of the chain kinds. */
+export const kindNames: ReadonlyArray<string> = kinds.map((kind) => kind.name)
+
+/**
+ * Settings of one chain kind over its policy, as a service's configuration gives them; an omitted field keeps the
+ * kind's own.
+ */
+export const KindSettings = Schema.Struct({
+  /** Time limit of one attempt, in milliseconds. */
+  timeoutMillis: Schema.optionalKey(PositiveInt),
+  /** How long a running task may stay silent (no progress, no heartbeat), in milliseconds. */
+  heartbeatTimeoutMillis: Schema.optionalKey(PositiveInt),
+  /** At most this many tasks of the kind run at once. */
+  concurrency: Schema.optionalKey(PositiveInt),
+  /** Retries of an attempt that failed on a transient provider failure, 1 s apart and doubling; 0: none. */
+  retries: Schema.optionalKey(BlockNumber),
+  /** What a submission does when its key is taken (the caller may still choose per submission). */
+  onConflict: Schema.optionalKey(Schema.Literals(["reject", "join", "queue"]))
+})
+/** @see KindSettings */
+export type KindSettings = typeof KindSettings.Type
+
+/** Settings by chain kind name (`{"chain/sync-events":{"timeoutMillis":1800000}}`); a name that is no chain kind is refused. */
+export const KindsSettings = Schema.Record(Schema.String, KindSettings).check(
+  Schema.makeFilter((settings: { readonly [name: string]: KindSettings }) =>
+    Object.keys(settings).filter((name) => !kindNames.includes(name)).map((name) => ({
+      path: [name],
+      issue: `no chain kind "${name}" (the chain kinds: ${kindNames.join(", ")})`
+    }))
+  )
 )
+/** @see KindsSettings */
+export type KindsSettings = typeof KindsSettings.Type
+
+/** A kind with `settings` over its policy: registered in its place, its tasks run under them. */
+export const withSettings = <K extends Task.Any>(kind: K, settings: KindSettings | undefined): K => {
+  if (settings === undefined) return kind
+  const policy = kind.policy
+  return {
+    ...kind,
+    policy: {
+      ...policy,
+      timeoutMillis: settings.timeoutMillis ?? policy.timeoutMillis,
+      heartbeatTimeoutMillis: settings.heartbeatTimeoutMillis ?? policy.heartbeatTimeoutMillis,
+      concurrency: settings.concurrency ?? policy.concurrency,
+      onConflict: settings.onConflict ?? policy.onConflict,
+      retry: settings.retries === undefined
+        ? policy.retry
+        : settings.retries === 0
+        ? undefined
+        : { schedule: transientRetries(settings.retries) }
+    }
+  }
+}
+
+/** Registers every chain kind with the supervisor, each under its `settings` if any (see `KindsSettings`). */
+export const layerWith = (settings: KindsSettings = {}) =>
+  Layer.mergeAll(
+    Task.implement(withSettings(FetchBlocks, settings[FetchBlocks.name]), fetchBlocks),
+    Task.implement(withSettings(ScanAddresses, settings[ScanAddresses.name]), scanAddresses),
+    Task.implement(withSettings(SyncEvents, settings[SyncEvents.name]), syncEvents),
+    Task.implement(withSettings(Broadcast, settings[Broadcast.name]), broadcast),
+    Task.implement(withSettings(ValidateBlock, settings[ValidateBlock.name]), validateBlock),
+    Task.implement(withSettings(ProcessBlock, settings[ProcessBlock.name]), processBlock),
+    Task.implement(withSettings(FollowHead, settings[FollowHead.name]), followHead)
+  )
+
+/** Registers every chain kind with the supervisor, under the kinds' own policies. */
+export const layer = layerWith()

@@ -1,6 +1,6 @@
-import { assert, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { TaskStore, Tasks } from "@chainjobs/tasks"
-import { Context, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Option, Schema, Scope, Stream } from "effect"
 import { pad, toHex } from "viem"
 import * as Activity from "../src/Activity.ts"
 import * as ChainTasks from "../src/ChainTasks.ts"
@@ -272,5 +272,94 @@ layer(seededChain(), { excludeTestServices: true })("ChainTasks", (it) => {
       ).pipe(withTasks([chain.url]))
       assert.isAbove(plain.activity.length, 0)
       assert.deepStrictEqual(keys(validated.activity), keys(plain.activity))
+    }))
+})
+
+describe("ChainTasks policies", () => {
+  it("the range kinds carry their defaults: a 15-minute sync, a 2-minute heartbeat, one scan of a wallet set at a time", () => {
+    assert.strictEqual(ChainTasks.SyncEvents.policy.timeoutMillis, 15 * 60_000)
+    for (const kind of [ChainTasks.FetchBlocks, ChainTasks.ScanAddresses, ChainTasks.SyncEvents]) {
+      assert.strictEqual(kind.policy.heartbeatTimeoutMillis, 2 * 60_000, kind.name)
+    }
+    assert.strictEqual(ChainTasks.ScanAddresses.policy.onConflict, "reject")
+  })
+
+  it.prop(
+    "a scan's key is its chain and its set of addresses, whatever their order or case",
+    { numbers: Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 2 ** 31 }))) },
+    ({ numbers }) => {
+      const addresses = Array.from(new Set(numbers), (n) => pad(toHex(n), { size: 20 }))
+      if (addresses.length === 0) return
+      const shuffled = [...addresses].reverse().map((address, index) => index % 2 === 0 ? address.toUpperCase().replace("0X", "0x") : address)
+      assert.strictEqual(ChainTasks.scanKey({ chain: "a", addresses }), ChainTasks.scanKey({ chain: "a", addresses: [...shuffled, addresses[0]!] }))
+      assert.notStrictEqual(ChainTasks.scanKey({ chain: "a", addresses }), ChainTasks.scanKey({ chain: "b", addresses }))
+      assert.notStrictEqual(ChainTasks.scanKey({ chain: "a", addresses }), ChainTasks.scanKey({ chain: "a", addresses: addresses.slice(1) }))
+    }
+  )
+})
+
+layer(seededChain(), { excludeTestServices: true })("ChainTasks defaults on a chain", (it) => {
+  /** A scan of `addresses` that waits for blocks far past the head: it stays unfinished until interrupted. */
+  const pendingScan = (addresses: ReadonlyArray<string>, head: number) => ({
+    chain: "dev",
+    addresses,
+    fromBlock: head + 1000,
+    toBlock: head + 1000,
+    confirmations: 1,
+    pollMillis: 20
+  })
+
+  it.effect("a second scan of the same wallets is refused while the first runs, naming it; another set is not", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const chain = yield* DevChain.DevChain
+      const [alice, bob, carol] = seeded.participants
+      yield* Tasks.Tasks.use((tasks) =>
+        Effect.gen(function*() {
+          const head = seeded.toBlock
+          const first = yield* tasks.submit(ChainTasks.ScanAddresses, pendingScan([alice!, bob!], head))
+          const refused = yield* Effect.flip(
+            tasks.submit(ChainTasks.ScanAddresses, pendingScan([bob!.toUpperCase().replace("0X", "0x"), alice!], head))
+          )
+          assert.strictEqual(refused._tag, "SubmitRejected")
+          assert.deepInclude(refused, { reason: "key-busy", holder: first.id })
+          const other = yield* tasks.submit(ChainTasks.ScanAddresses, pendingScan([alice!, carol!], head))
+          // the caller may still choose to join the scan in progress
+          const joined = yield* tasks.submit(ChainTasks.ScanAddresses, pendingScan([alice!, bob!], head), { onConflict: "join" })
+          assert.strictEqual(joined.id, first.id)
+          yield* first.interrupt
+          yield* first.await
+          const again = yield* tasks.submit(ChainTasks.ScanAddresses, pendingScan([alice!, bob!], head))
+          yield* Effect.all([other.interrupt, again.interrupt])
+        })
+      ).pipe(withTasks([chain.url]))
+    }))
+
+  it.effect("the service's settings override a kind's policy: a sync's timeout, a scan's conflict choice", () =>
+    Effect.gen(function*() {
+      const seeded = yield* Seeded
+      const chain = yield* DevChain.DevChain
+      const settings = {
+        "chain/sync-events": { timeoutMillis: 1, retries: 0 },
+        "chain/scan-addresses": { onConflict: "queue" as const }
+      }
+      yield* Tasks.Tasks.use((tasks) =>
+        Effect.gen(function*() {
+          const sync = yield* tasks.submit(ChainTasks.SyncEvents, { chain: "dev", address: seeded.token, events: [] })
+          const exit = yield* sync.await
+          assert.isTrue(Exit.isFailure(exit))
+          const error = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
+          assert.deepInclude(error?._tag === "Fail" ? error.error : undefined, { _tag: "TaskAborted", reason: "timeout" })
+          const payload = pendingScan(seeded.participants.slice(0, 2), seeded.toBlock)
+          const first = yield* tasks.submit(ChainTasks.ScanAddresses, payload)
+          const queued = yield* tasks.submit(ChainTasks.ScanAddresses, payload)
+          assert.notStrictEqual(queued.id, first.id)
+          yield* Effect.all([first.interrupt, queued.interrupt])
+        })
+      ).pipe(
+        Effect.provide(
+          supervisor(ChainTasks.layerWith(settings), [devChainConfig([chain.url])]).pipe(Layer.provide(TaskStore.layerMemory))
+        )
+      )
     }))
 })

@@ -117,7 +117,7 @@ export const layerTasks = (
   const kinds = Option.match(layerChains(settings), {
     onNone: () => DemoTasks.layer.pipe(Layer.provideMerge(supervisor)),
     onSome: (chains) =>
-      Layer.mergeAll(DemoTasks.layer, ChainTasks.layer).pipe(
+      Layer.mergeAll(DemoTasks.layer, ChainTasks.layerWith(settings.chainKinds)).pipe(
         Layer.provideMerge(supervisor),
         Layer.provideMerge(chains)
       )

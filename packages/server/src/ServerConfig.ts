@@ -10,6 +10,7 @@
  * | `CHAINJOBS_DATA_DIR` | `--data-dir` | `./data` (SQLite file `chainjobs.db`); `:memory:` keeps tasks in memory |
  * | `CHAINJOBS_DATABASE_URL` | `--database-url` | none: PostgreSQL instead of SQLite |
  * | `CHAINJOBS_CHAINS` | `--chains` | none: a JSON array of chains (see `ChainSetting`) |
+ * | `CHAINJOBS_CHAIN_KINDS` | `--chain-kinds` | none: JSON settings of chain kinds over their policies (see `ChainTasks.KindsSettings`) |
  * | `CHAINJOBS_DEV_CHAIN` | `--dev-chain` | `true`: with no chains configured, start a local Hardhat chain |
  * | `CHAINJOBS_AUTH_TOKENS` | `--auth-tokens` | none: `principal=token,...`; none turns auth off |
  * | `CHAINJOBS_ADMINS` | `--admins` | none: principals (`a,b`) that see every task and may purge |
@@ -39,6 +40,7 @@
  *
  * @since 0.1.0
  */
+import { ChainTasks } from "@chainjobs/chain"
 import { RunnerConfig } from "@chainjobs/cluster"
 import { TasksConfig } from "@chainjobs/tasks"
 import { Config, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
@@ -78,6 +80,11 @@ export interface ServerSettings {
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
   /** The chains task kinds may use. Default: none. */
   readonly chains: ReadonlyArray<ChainSetting>
+  /**
+   * Timeouts, heartbeat timeouts, concurrency, retries and conflict choice of chain kinds, by kind name, over the
+   * kinds' own (`{"chain/sync-events":{"timeoutMillis":1800000}}`). Default: none, the kinds' own.
+   */
+  readonly chainKinds: ChainTasks.KindsSettings
   /** With no chains configured, start a local Hardhat chain named `dev`, with live activity. Default: true. */
   readonly devChain: boolean
   /** Bearer tokens by principal. Empty: auth is off and every caller is `anonymous`. */
@@ -118,6 +125,7 @@ export const defaults: ServerSettings = {
   dataDir: "./data",
   databaseUrl: Option.none(),
   chains: [],
+  chainKinds: {},
   devChain: true,
   authTokens: {},
   admins: [],
@@ -154,6 +162,9 @@ export const config: Config.Config<ServerSettings> = Config.all({
   ),
   chains: Config.schema(Schema.fromJsonString(Schema.Array(ChainSetting)), "CHAINJOBS_CHAINS").pipe(
     Config.withDefault([])
+  ),
+  chainKinds: Config.schema(Schema.fromJsonString(ChainTasks.KindsSettings), "CHAINJOBS_CHAIN_KINDS").pipe(
+    Config.withDefault({})
   ),
   devChain: Config.Boolean("CHAINJOBS_DEV_CHAIN").pipe(Config.withDefault(true)),
   authTokens: Config.Record(Schema.String, Schema.NonEmptyString, "CHAINJOBS_AUTH_TOKENS").pipe(

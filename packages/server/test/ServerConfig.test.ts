@@ -28,6 +28,7 @@ describe("ServerConfig", () => {
           }]
         }]),
         CHAINJOBS_DEV_CHAIN: "false",
+        CHAINJOBS_CHAIN_KINDS: JSON.stringify({ "chain/sync-events": { timeoutMillis: 1_800_000, retries: 0 } }),
         CHAINJOBS_AUTH_TOKENS: "alice=t1,ops=t2",
         CHAINJOBS_ADMINS: "ops",
         CHAINJOBS_MAX_WORKERS: "8",
@@ -43,6 +44,7 @@ describe("ServerConfig", () => {
       assert.deepStrictEqual(settings.chains.map((chain) => [chain.name, chain.chainId, chain.endpoints.length]), [["mainnet", 1, 2]])
       assert.deepStrictEqual(settings.chains[0].endpoints[0].rateLimit, { limit: 25, windowMillis: 1000 })
       assert.strictEqual(settings.devChain, false)
+      assert.deepStrictEqual(settings.chainKinds, { "chain/sync-events": { timeoutMillis: 1_800_000, retries: 0 } })
       assert.deepStrictEqual(Object.keys(settings.authTokens), ["alice", "ops"])
       assert.strictEqual(Redacted.value(settings.authTokens.alice), "t1")
       assert.deepStrictEqual(settings.admins, ["ops"])
@@ -58,7 +60,10 @@ describe("ServerConfig", () => {
         ["CHAINJOBS_MAX_WORKERS", "0"],
         ["CHAINJOBS_DATABASE_URL", "not a url"],
         ["CHAINJOBS_SHUTDOWN_GRACE", "soon"],
-        ["CHAINJOBS_CHAINS", '[{"name":"mainnet","endpoints":[]}]']
+        ["CHAINJOBS_CHAINS", '[{"name":"mainnet","endpoints":[]}]'],
+        // a kind that is no chain kind, and a timeout that is no positive number of milliseconds
+        ["CHAINJOBS_CHAIN_KINDS", '{"chain/sync-event":{"timeoutMillis":1000}}'],
+        ["CHAINJOBS_CHAIN_KINDS", '{"chain/sync-events":{"timeoutMillis":0}}']
       ]) {
         const exit = yield* loadFrom({ [variable]: value })
         assert.isTrue(Exit.isFailure(exit), `${variable}=${value} was accepted`)

@@ -153,12 +153,19 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
     }).annotate(OpenApi.Description, "The task's result: 200 when completed, 202 while unfinished, 409 when failed or interrupted.").annotate(OpenApi.Summary, "Read a task's result"),
     HttpApiEndpoint.get("events", "/tasks/:id/events", {
       params: TaskId,
-      success: EventStream,
+      headers: {
+        /** The `id` of the last event received (sent by `EventSource` on reconnecting): `end` once the stream has ended. */
+        "last-event-id": Schema.optional(Schema.String)
+      },
+      success: [EventStream, HttpApiSchema.NoContent],
       error: storeErrors
     }).annotate(
       OpenApi.Description,
-      "Server-sent events: the task's record (`message`, JSON `TaskInfo`) now and at changes, until it finishes. " +
-        "A slow reader gets the latest records, not every intermediate one."
+      "Server-sent events: the task's record (`message`, JSON `TaskInfo`, with an `id`) now and at changes, until it " +
+        "finishes; then an event with the id `end` and no data, and the stream ends. Reconnecting with `Last-Event-ID: " +
+        "end` answers 204, which stops an `EventSource`; with another id it sends the current record (records are whole " +
+        "states, so nothing is lost). A slow reader gets the latest records, not every intermediate one. Idle streams " +
+        "get a `: keep-alive` comment."
     ).annotate(OpenApi.Summary, "Follow a task's changes"),
     HttpApiEndpoint.post("interrupt", "/tasks/:id/interrupt", { params: TaskId, success: TaskInfo.TaskInfo, error: storeErrors })
       .annotate(OpenApi.Description, "Interrupts the task, waits until it has stopped, and returns its final record.").annotate(OpenApi.Summary, "Interrupt a task"),
@@ -202,6 +209,7 @@ export class HealthGroup extends HttpApiGroup.make("health", { topLevel: true })
       error: Schema.Struct({ status: Schema.Literal("shutting-down") }).pipe(HttpApiSchema.status(503))
     }).annotate(OpenApi.Summary, "Readiness probe")
   )
+  .annotateMerge(OpenApi.annotations({ title: "Health", description: "Liveness and readiness probes, without authentication." }))
 {}
 
 /** The whole REST API. */

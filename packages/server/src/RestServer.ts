@@ -12,7 +12,7 @@
 import { ByteSize, Clock, Effect, Layer, Schema, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiScalar } from "effect/http-api"
-import { PayloadLimit, Principal, TaskAccess, TaskAccessError, TaskFeed, type TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
+import { PayloadLimit, Principal, TaskAccess, TaskAccessError, TaskFeed, TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
 import { openApiDocument, RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
 
 const utf8 = new TextEncoder()
@@ -23,6 +23,28 @@ const sseEvent = (event: string, data: unknown, retryMillis?: number): Uint8Arra
 
 /** How long an `EventSource` waits before reconnecting to `/api/events` (browsers default to seconds). */
 const reconnectMillis = 500
+
+/** How often an event stream gets a comment, so that proxies and clients keep an idle stream open. */
+export const keepAliveMillis = 10_000
+
+const keepAlive = utf8.encode(": keep-alive\n\n")
+
+/**
+ * The last event of a task's stream: no data (so `EventSource` dispatches
+ * nothing), only the id `end` and a short reconnection delay, so that the
+ * `EventSource` soon learns from the 204 that there is nothing more.
+ */
+export const endEventId = "end"
+const endEvent = utf8.encode(`retry: ${reconnectMillis}\nid: ${endEventId}\n\n`)
+
+/** An event stream as a response: never cached, a keep-alive comment at intervals, ending when `events` end. */
+const eventStream = (events: Stream.Stream<Uint8Array>) =>
+  HttpServerResponse.stream(
+    Stream.merge(events, Stream.tick(keepAliveMillis).pipe(Stream.drop(1), Stream.map(() => keepAlive)), {
+      haltStrategy: "left"
+    }),
+    { contentType: "text/event-stream", headers: { "cache-control": "no-cache" } }
+  )
 
 /** The frames of the all-tasks stream: changes as the feed framed them, a gap as `reset`, a drop as `dropped`. */
 const feedFrames = (
@@ -133,15 +155,22 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
     }),
     get: ({ params }) => access.get(params.id),
     result: ({ params }) => Effect.flatMap(access.get(params.id), resultOf),
-    events: ({ params }) =>
+    events: ({ headers, params }) =>
       Effect.gen(function*() {
-        yield* access.get(params.id)
+        const info = yield* access.get(params.id)
+        // A stream that ended reconnects with `end`: 204 tells the `EventSource` to stop.
+        if (headers["last-event-id"] === endEventId && TaskInfo.isTerminal(info.status)) {
+          return HttpServerResponse.empty({ status: 204 })
+        }
         const context = yield* Effect.context<Principal.CurrentPrincipal>()
-        return access.watchChanges(params.id).pipe(
-          Stream.map((change) => change.sse),
-          Stream.orDie,
-          Stream.provideContext(context)
-        )
+        return eventStream(Stream.concat(
+          access.watchChanges(params.id).pipe(
+            Stream.map((change) => change.sse),
+            Stream.orDie,
+            Stream.provideContext(context)
+          ),
+          Stream.succeed(endEvent)
+        ))
       }),
     interrupt: ({ params }) => Effect.andThen(access.interrupt(params.id), access.get(params.id)),
     delete: ({ params }) => access.delete(params.id),
@@ -159,7 +188,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
         const ready = sseEvent("ready", yield* access.stats, reconnectMillis)
         const context = yield* Effect.context<Principal.CurrentPrincipal>()
         const changes = access.changes(headers["last-event-id"]).pipe(Stream.provideContext(context))
-        return Stream.concat(Stream.succeed(ready), feedFrames(changes))
+        return eventStream(Stream.concat(Stream.succeed(ready), feedFrames(changes)))
       }),
     kinds: () =>
       Effect.map(tasks.kinds, (kinds) =>

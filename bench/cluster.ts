@@ -16,9 +16,12 @@ import { makeCluster, type RunnerProcess, settled, type TestCluster } from "../p
 import { fmt, perSecond, table } from "./_measure.ts"
 
 const url = process.env.CHAINJOBS_TEST_PG_URL
-const IO_TASKS_PER_RUNNER = 1000
-const NOOP_TASKS = 1000
+const IO_TASKS_PER_RUNNER = Number(process.env.CLUSTER_BENCH_TASKS ?? 300)
+const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_TASKS ?? 300)
 const IN_FLIGHT_PER_RUNNER = 100
+
+/** Prints how far the run is (it takes minutes). */
+const progress = (line: string) => Effect.sync(() => console.log(`  … ${line}`))
 
 /** Tasks per second for `count` tasks submitted in `perRunner` shares, one burst per runner at once. */
 const throughput = (runners: ReadonlyArray<RunnerProcess>, kind: string, payload: unknown, perRunner: number) =>
@@ -89,20 +92,27 @@ const main = Effect.gen(function*() {
   yield* throughput(runners, "noop", {}, 200) // warm-up
   const clusterNoop = yield* throughput(runners, "noop", {}, NOOP_TASKS)
   const plainNoop = yield* singleProcess(cluster.schema)
+  yield* progress(`no-op: cluster of one ${fmt(clusterNoop)}/s, single process ${fmt(plainNoop)}/s`)
 
   // I/O-bound scaling
   yield* throughput(runners, "io", { ms: 20 }, 200) // warm-up
   const one = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER)
+  yield* progress(`1 runner: ${fmt(one)}/s`)
   runners.push(yield* cluster.start("r2"))
   yield* settled(runners)
   const two = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER)
+  yield* progress(`2 runners: ${fmt(two)}/s`)
   runners.push(yield* cluster.start("r3"))
   yield* settled(runners)
   const three = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER)
+  yield* progress(`3 runners: ${fmt(three)}/s`)
 
   // failover
   const failovers: Array<number> = []
-  for (let round = 1; round <= 5; round++) failovers.push(yield* failover(cluster, runners, round))
+  for (let round = 1; round <= 5; round++) {
+    failovers.push(yield* failover(cluster, runners, round))
+    yield* progress(`failover ${round}: ${fmt(failovers[round - 1] / 1000, 1)} s`)
+  }
   const sorted = [...failovers].sort((a, b) => a - b)
   const median = sorted[2]
 

@@ -23,8 +23,8 @@ import { ClusterSchema, Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { TaskError, TaskInfo, type Tasks } from "@chainjobs/tasks"
 
-/** The number of buckets unkeyed tasks are spread over (each bucket is one entity). */
-export const buckets = 4096
+/** The number of buckets unkeyed tasks are spread over: each is one entity, kept while busy, so a steady stream of tasks reuses them instead of starting one per task. */
+export const buckets = 256
 
 /** A small, stable hash of a string (FNV-1a, 32 bits). */
 const hash = (text: string): number => {
@@ -161,5 +161,5 @@ export const layer = (host: Host) =>
         Interrupt: ({ payload: { id } }) => Effect.andThen(local.adopt(id), local.interrupt(id))
       })
     }),
-    { concurrency: "unbounded", maxIdleTime: "10 seconds" }
+    { concurrency: "unbounded", maxIdleTime: "1 minute" }
   )

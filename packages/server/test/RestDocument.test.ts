@@ -47,6 +47,17 @@ layer(testServer({ chains: [mainnet] }), { excludeTestServices: true })("REST ki
       assert.include(Object.keys(spec.paths["/api/purge"].post.responses), "400")
     }))
 
+  it.effect("InvalidPayload names every bad field", () =>
+    Effect.gen(function*() {
+      const invalid = yield* request("POST", "/api/tasks/chain/scan-addresses", {
+        body: { chain: 7, addresses: "0x1", fromBlock: "one", toBlock: 2 }
+      })
+      assert.strictEqual(invalid.status, 400)
+      assert.strictEqual(invalid.body._tag, "InvalidPayload")
+      const paths = invalid.body.issues.map((issue: any) => issue.path.join("."))
+      assert.includeMembers(paths, ["chain", "addresses", "fromBlock"])
+    }))
+
   it.effect("the docs page loads no outside script or font", () =>
     Effect.gen(function*() {
       const docs = yield* request("GET", "/docs")

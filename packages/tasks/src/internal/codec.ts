@@ -63,8 +63,9 @@ const make = (kind: Any): KindCodec => {
   const payload = Schema.toCodecJson(kind.payload)
   const success = Schema.toCodecJson(kind.success)
   const error = Schema.toCodecJson(kind.error)
-  const encodePayload = Schema.encodeUnknownExit(payload)
-  const decodePayload = Schema.decodeUnknownExit(payload)
+  // Every bad field of a payload is reported, not only the first.
+  const encodePayload = Schema.encodeUnknownExit(payload, { errors: "all" })
+  const decodePayload = Schema.decodeUnknownExit(payload, { errors: "all" })
   const encodeSuccess = Schema.encodeUnknownExit(success)
   const decodeSuccess = Schema.decodeUnknownExit(success)
   const encodeError = Schema.encodeUnknownExit(error)

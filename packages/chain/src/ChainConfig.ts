@@ -36,6 +36,8 @@ export interface EndpointConfig {
   readonly rateLimit: RateLimit | undefined
   /** How long the endpoint is paused after a 429 that carries no `Retry-After`. Default: 1 second. */
   readonly rateLimitedPause: Duration.Input
+  /** Headers sent with every request, e.g. a provider's API key (`{"x-api-key": "…"}`). Default: none. */
+  readonly headers: Readonly<Record<string, string>>
 }
 
 /** Retries of transient failures: jittered exponential backoff. */
@@ -80,7 +82,10 @@ export interface ChainConfig {
   readonly retry: RetryConfig
   /** The circuit breaker of each endpoint. */
   readonly breaker: BreakerConfig
-  /** How long the chain head (the latest block number) is cached. Default: 2 seconds. */
+  /**
+   * How long the chain head (the latest block number) is cached: reads of the head within it cost no request.
+   * Default: 10 seconds; a chain with fast blocks, or a task following the head closely, wants less.
+   */
   readonly headTtl: Duration.Input
   /** Requests per JSON-RPC batch for block and receipt reads. Default: 50. */
   readonly batchSize: number
@@ -96,7 +101,8 @@ export const endpointDefaults: Omit<EndpointConfig, "url"> = {
   acquireTimeout: "5 seconds",
   idleTimeout: "30 seconds",
   rateLimit: undefined,
-  rateLimitedPause: "1 second"
+  rateLimitedPause: "1 second",
+  headers: {}
 }
 
 /** The chain defaults. */
@@ -104,7 +110,7 @@ export const chainDefaults: Omit<ChainConfig, "name" | "chainId" | "endpoints"> 
   requestTimeout: "10 seconds",
   retry: { times: 6, base: "100 millis", max: "5 seconds" },
   breaker: { failures: 5, openDuration: "5 seconds" },
-  headTtl: "2 seconds",
+  headTtl: "10 seconds",
   batchSize: 50,
   batchConcurrency: 4,
   logRange: { initial: 2000, min: 1, max: 10000 }

@@ -71,7 +71,7 @@ export const make = Effect.fn("EndpointPool.make")(function*(
 
   const limiter = yield* RateLimiter.RateLimiter
   const pool = yield* Pool.makeWithTTL({
-    acquire: HttpConnection.open(endpoint),
+    acquire: HttpConnection.open(endpoint, config.headers),
     min: 0,
     max: config.maxConnections,
     timeToLive: config.idleTimeout

@@ -1,9 +1,10 @@
 import { assert, layer } from "@effect/vitest"
-import { Clock, Effect, Fiber, Layer, Metric, Schedule } from "effect"
+import { Clock, Duration, Effect, Fiber, Layer, Metric, Schedule } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import type { Hash } from "viem"
 import { transferTopic } from "../src/AddressScan.ts"
 import { DevChain } from "@chainjobs/devchain"
+import * as ChainConfig from "../src/ChainConfig.ts"
 import * as EvmClient from "../src/EvmClient.ts"
 import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig, Seeded, seededChain } from "./fixtures.ts"
@@ -42,6 +43,27 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (
       yield* fresh.request("hardhat_mine", ["0x2"])
       assert.strictEqual(yield* cached.head, before)
       assert.strictEqual(yield* fresh.head, before + 2)
+    }))
+
+  it.effect("sends an endpoint's configured headers (an API key) with every request", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const proxy = yield* FaultProxy.make(chain.url, { requireHeaders: { "x-api-key": "k-123" } })
+      const keyed = yield* client(devChainConfig([{ url: proxy.url, headers: { "x-api-key": "k-123" } }]))
+      yield* keyed.request("eth_chainId", [])
+      assert.isAbove((yield* keyed.getBlocks([0, 1])).length, 0)
+      assert.isAbove(proxy.counts.forwarded, 0)
+      assert.strictEqual(proxy.counts.unauthorized, 0)
+      // without the key the provider refuses every request
+      const keyless = yield* client(devChainConfig([proxy.url], { retry: { times: 0 } }))
+      yield* Effect.flip(keyless.request("eth_chainId", []))
+      assert.isAbove(proxy.counts.unauthorized, 0)
+    }))
+
+  it.effect("caches the head for 10 seconds by default", () =>
+    Effect.sync(() => {
+      assert.strictEqual(Duration.toMillis(Duration.fromInputUnsafe(ChainConfig.chainDefaults.headTtl)), 10_000)
+      assert.strictEqual(Duration.toMillis(Duration.fromInputUnsafe(ChainConfig.chain({ name: "x", chainId: 1, endpoints: [] }).headTtl)), 10_000)
     }))
 
   it.effect("shrinks eth_getLogs ranges a node rejects and grows them back", () =>

@@ -41,6 +41,8 @@ export interface Faults {
   readonly providerErrorTimes: number
   /** `eth_getBlockByNumber` requests for a block above this one wait until it is raised (by `set`). */
   readonly holdAbove: number
+  /** Headers every request must carry with these values (e.g. an API key); a request without them is answered 401. */
+  readonly requireHeaders: Readonly<Record<string, string>>
   /** Answers to `eth_getBlockByNumber` claim this sender for every transaction (a lying provider). */
   readonly rewriteFrom: string | undefined
   /** Answers to `eth_getTransactionReceipt` leave out every log (a lying provider). */
@@ -73,6 +75,7 @@ export const none: Faults = {
   providerErrorRate: 0,
   providerErrorTimes: 0,
   holdAbove: Number.POSITIVE_INFINITY,
+  requireHeaders: {},
   rewriteFrom: undefined,
   dropLogs: false
 }
@@ -90,6 +93,8 @@ export interface Counts {
   providerError: number
   /** Requests held back by `holdAbove`. */
   held: number
+  /** Requests answered 401 for lacking the headers of `requireHeaders`. */
+  unauthorized: number
   /** The blocks of the `eth_getBlockByNumber` calls forwarded, in order. */
   blocksRead: Array<number>
 }
@@ -127,7 +132,7 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
     Effect.callback<{ readonly proxy: FaultProxy; readonly close: () => void }>((resume) => {
       let current: Faults = { ...none, ...faults }
       const next = random(seed)
-      const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, rpcRateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0, providerError: 0, held: 0, blocksRead: [] }
+      const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, rpcRateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0, providerError: 0, held: 0, unauthorized: 0, blocksRead: [] }
       const holding = new Set<() => void>()
       const rewritten = (text: string) => {
         const from = current.rewriteFrom
@@ -149,6 +154,11 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
         for await (const chunk of request) chunks.push(chunk as Buffer)
         const body = Buffer.concat(chunks).toString("utf8")
         counts.requests++
+        if (Object.entries(current.requireHeaders).some(([name, value]) => request.headers[name.toLowerCase()] !== value)) {
+          counts.unauthorized++
+          response.writeHead(401, { "content-type": "text/plain" }).end("missing API key")
+          return
+        }
         const draw = next()
         let threshold = current.rateLimited
         if (draw < threshold) {

@@ -187,6 +187,7 @@ export const layerChains = (
 ): Layer.Layer<Chains.Chains | DevChain, DevChainError> =>
   Layer.unwrap(DevChain.use((chain) =>
     Effect.succeed(Chains.layerMemory([
-      ChainConfig.chain({ name: "dev", chainId: chain.chainId, endpoints: [{ url: chain.url }] })
+      // a local node answers at once: a short head cache lets what follows the head see each block soon
+      ChainConfig.chain({ name: "dev", chainId: chain.chainId, endpoints: [{ url: chain.url }], headTtl: "1 second" })
     ]))
   )).pipe(Layer.provideMerge(layer(options)))

@@ -79,8 +79,15 @@ export const chainConfigs = (settings: ServerSettings): ReadonlyArray<ChainConfi
         ...(endpoint.maxConnections === undefined ? {} : { maxConnections: endpoint.maxConnections }),
         ...(endpoint.rateLimit === undefined
           ? {}
-          : { rateLimit: { limit: endpoint.rateLimit.limit, window: Duration.millis(endpoint.rateLimit.windowMillis) } })
-      }))
+          : { rateLimit: { limit: endpoint.rateLimit.limit, window: Duration.millis(endpoint.rateLimit.windowMillis) } }),
+        ...(endpoint.headers === undefined ? {} : { headers: endpoint.headers })
+      })),
+      ...(chain.requestTimeoutMillis === undefined ? {} : { requestTimeout: Duration.millis(chain.requestTimeoutMillis) }),
+      ...(chain.headTtlMillis === undefined ? {} : { headTtl: Duration.millis(chain.headTtlMillis) }),
+      breaker: {
+        ...(chain.breaker?.failures === undefined ? {} : { failures: chain.breaker.failures }),
+        ...(chain.breaker?.openDurationMillis === undefined ? {} : { openDuration: Duration.millis(chain.breaker.openDurationMillis) })
+      }
     })
   )
 

@@ -56,14 +56,25 @@ export const EndpointSetting = Schema.Struct({
   rateLimit: Schema.optionalKey(Schema.Struct({
     limit: PositiveInt,
     windowMillis: PositiveInt
-  }))
+  })),
+  /** Headers sent with every request, e.g. a provider's API key: `{"x-api-key":"…"}`. Default: none. */
+  headers: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
 })
 
 /** A configured chain: `{"name":"mainnet","chainId":1,"endpoints":[{"url":"https://…"}]}`; endpoints in order of preference. */
 export const ChainSetting = Schema.Struct({
   name: Schema.NonEmptyString,
   chainId: Schema.Int,
-  endpoints: Schema.NonEmptyArray(EndpointSetting)
+  endpoints: Schema.NonEmptyArray(EndpointSetting),
+  /** Time limit of one request to one endpoint, in milliseconds. Default: 10 000. */
+  requestTimeoutMillis: Schema.optionalKey(PositiveInt),
+  /** How long the chain head is cached, in milliseconds (0: not cached). Default: 10 000. */
+  headTtlMillis: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** Each endpoint's circuit breaker: consecutive transient failures that open it, and for how long. Default: 5, 5 000. */
+  breaker: Schema.optionalKey(Schema.Struct({
+    failures: Schema.optionalKey(PositiveInt),
+    openDurationMillis: Schema.optionalKey(PositiveInt)
+  }))
 })
 /** @see ChainSetting */
 export type ChainSetting = typeof ChainSetting.Type

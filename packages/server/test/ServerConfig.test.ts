@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Exit, Option, Redacted } from "effect"
+import * as Server from "../src/Server.ts"
 import * as ServerConfig from "../src/ServerConfig.ts"
 
 const loadFrom = (env: Record<string, string>) =>
@@ -86,5 +87,36 @@ describe("ServerConfig", () => {
       )
       assert.strictEqual(settings.port, 7070)
       assert.strictEqual(settings.host, "0.0.0.0")
+    }))
+})
+
+describe("chain settings", () => {
+  it.effect("a chain's request timeout, head cache, breaker and endpoint headers reach its configuration", () =>
+    Effect.gen(function*() {
+      const exit = yield* loadFrom({
+        CHAINJOBS_CHAINS: JSON.stringify([{
+          name: "mainnet",
+          chainId: 1,
+          requestTimeoutMillis: 2500,
+          headTtlMillis: 0,
+          breaker: { failures: 2 },
+          endpoints: [{ url: "https://a.example/rpc", headers: { "x-api-key": "k-1" } }, { url: "https://b.example/rpc" }]
+        }, { name: "plain", chainId: 5, endpoints: [{ url: "https://c.example/rpc" }] }])
+      })
+      assert.isTrue(Exit.isSuccess(exit))
+      if (!Exit.isSuccess(exit)) return
+      const [mainnet, plain] = Server.chainConfigs(exit.value)
+      const millis = (input: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(input))
+      assert.strictEqual(millis(mainnet!.requestTimeout), 2500)
+      assert.strictEqual(millis(mainnet!.headTtl), 0)
+      assert.deepStrictEqual(
+        { failures: mainnet!.breaker.failures, openDuration: millis(mainnet!.breaker.openDuration) },
+        { failures: 2, openDuration: 5000 }
+      )
+      assert.deepStrictEqual(mainnet!.endpoints.map((endpoint) => endpoint.headers), [{ "x-api-key": "k-1" }, {}])
+      // a chain that sets none keeps the defaults
+      assert.strictEqual(millis(plain!.requestTimeout), 10_000)
+      assert.strictEqual(millis(plain!.headTtl), 10_000)
+      assert.strictEqual(plain!.breaker.failures, 5)
     }))
 })

@@ -11,6 +11,8 @@ import { Effect } from "effect"
 export interface HttpConnection {
   readonly agent: Http.Agent
   readonly url: URL
+  /** Headers sent with every request besides the content headers (e.g. an API key). */
+  readonly headers: Readonly<Record<string, string>>
 }
 
 /** The raw answer to a POST. */
@@ -22,12 +24,16 @@ export interface HttpAnswer {
 }
 
 /** Opens a connection; it is closed when the scope closes. */
-export const open = (url: string) =>
+export const open = (url: string, headers: Readonly<Record<string, string>> = {}) =>
   Effect.acquireRelease(
     Effect.sync((): HttpConnection => {
       const parsed = new URL(url)
       const options = { keepAlive: true, maxSockets: 1 }
-      return { url: parsed, agent: parsed.protocol === "https:" ? new Https.Agent(options) : new Http.Agent(options) }
+      return {
+        url: parsed,
+        headers,
+        agent: parsed.protocol === "https:" ? new Https.Agent(options) : new Http.Agent(options)
+      }
     }),
     (connection) => Effect.sync(() => connection.agent.destroy())
   )
@@ -48,7 +54,7 @@ export const post = (connection: HttpConnection, body: string) =>
       method: "POST",
       agent: connection.agent,
       signal,
-      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) }
+      headers: { ...connection.headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) }
     }, (response) => {
       const chunks: Array<Buffer> = []
       response.on("data", (chunk: Buffer) => chunks.push(chunk))

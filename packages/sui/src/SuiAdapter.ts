@@ -1,0 +1,227 @@
+/**
+ * The Sui implementation of the watch package's `ChainAdapter`, on a
+ * `SuiClient`: a block is a checkpoint (number: its sequence number, hash: its
+ * digest, parent: its previous digest); a scan reads the transactions of each
+ * checkpoint of the range (`suix_queryTransactionBlocks` with the `Checkpoint`
+ * filter, page by page with its cursors) and keeps the balance changes of
+ * monitored addresses (`native` for SUI, `token` with the coin type otherwise)
+ * and the events of watched Move packages by event type; balances come from
+ * `suix_getBalance`, a transaction's status from `sui_getTransactionBlock`.
+ *
+ * A contract watch is a package id and event types in it, written
+ * `module::Struct` (or the full `0xpackage::module::Struct`).
+ *
+ * @since 0.1.0
+ */
+import { ChainAdapter, WatchError } from "@chainjobs/watch"
+import type { SuiEvent, SuiTransactionBlockResponse } from "@mysten/sui/jsonRpc"
+import { isValidSuiAddress, normalizeStructTag, normalizeSuiAddress } from "@mysten/sui/utils"
+import { Effect, Layer } from "effect"
+import { CircuitBreaker, RateLimiter } from "effect/persistence"
+import * as SuiClient from "./SuiClient.ts"
+
+/** The coin type of SUI, the native asset. */
+export const suiCoinType = "0x2::sui::SUI"
+
+/** Transactions asked for per page of `suix_queryTransactionBlocks`. */
+const pageSize = 50
+
+const canonicalCoinType = (coinType: string): string => {
+  try {
+    return normalizeStructTag(coinType)
+  } catch {
+    return coinType
+  }
+}
+const nativeCoinType = canonicalCoinType(suiCoinType)
+
+/** The event type without its type parameters, canonical (`0x…64::module::Struct`). */
+const eventStruct = (type: string): string => canonicalCoinType(type.replace(/<.*$/, ""))
+
+/** The watched event types of a contract, canonical; a string for one that is not a Move struct name. */
+const watchedTypes = (contract: ChainAdapter.ContractWatch): Array<string> =>
+  contract.events.map((event) => eventStruct(event.split("::").length === 3 ? event : `${contract.address}::${event}`))
+
+const ownerAddress = (owner: unknown): string | undefined =>
+  typeof owner === "object" && owner !== null && "AddressOwner" in owner ? normalizeSuiAddress(String(owner.AddressOwner)) : undefined
+
+/** The items a transaction holds for the filter: balance changes of monitored addresses, then watched events. */
+const itemsOf = (
+  chain: string,
+  block: number,
+  blockHash: string,
+  response: SuiTransactionBlockResponse,
+  accounts: ReadonlySet<string>,
+  types: ReadonlySet<string>
+): Array<ChainAdapter.Detected> => {
+  const found: Array<ChainAdapter.Detected> = []
+  const events: ReadonlyArray<SuiEvent> = response.events ?? []
+  const sender = response.transaction?.data.sender
+  // positions: events by their sequence, then balance changes after the last event, so both are unique in the transaction
+  const changes = response.balanceChanges ?? []
+  changes.forEach((change, index) => {
+    const owner = ownerAddress(change.owner)
+    if (owner === undefined || !accounts.has(owner)) return
+    const amount = BigInt(change.amount)
+    const coinType = canonicalCoinType(change.coinType)
+    found.push({
+      chain,
+      kind: coinType === nativeCoinType ? "native" : "token",
+      block,
+      blockHash,
+      transaction: response.digest,
+      position: events.length + index,
+      from: amount < 0n ? owner : (sender === undefined ? null : normalizeSuiAddress(sender)),
+      to: amount < 0n ? null : owner,
+      amount: (amount < 0n ? -amount : amount).toString(),
+      asset: coinType === nativeCoinType ? null : coinType,
+      contract: null,
+      event: null,
+      args: null
+    })
+  })
+  for (const event of events) {
+    if (!types.has(eventStruct(event.type))) continue
+    found.push({
+      chain,
+      kind: "event",
+      block,
+      blockHash,
+      transaction: response.digest,
+      position: Number(event.id.eventSeq),
+      from: null,
+      to: null,
+      amount: null,
+      asset: null,
+      contract: normalizeSuiAddress(event.packageId),
+      event: eventStruct(event.type).split("::")[2]!,
+      args: (event.parsedJson ?? {}) as Record<string, unknown>
+    })
+  }
+  return found
+}
+
+/** The adapter of one Sui network. */
+export const make = (client: SuiClient.SuiClient): ChainAdapter.ChainAdapter => {
+  const failed = WatchError.chainFailed(client.chain)
+
+  const head = client.use((rpc, signal) => rpc.getLatestCheckpointSequenceNumber({ signal })).pipe(
+    Effect.map(Number),
+    Effect.mapError(failed)
+  )
+
+  const checkpoint = (number: number) =>
+    client.use((rpc, signal) => rpc.getCheckpoint({ id: String(number), signal })).pipe(
+      Effect.map((read): ChainAdapter.BlockRef => ({ number: Number(read.sequenceNumber), hash: read.digest, parentHash: read.previousDigest ?? "" }))
+    )
+
+  const blocks = (numbers: ReadonlyArray<number>) =>
+    Effect.forEach(numbers, checkpoint, { concurrency: 4 }).pipe(Effect.mapError(failed))
+
+  /** Every transaction of a checkpoint, page by page. */
+  const transactionsOf = (number: number) =>
+    Effect.gen(function*() {
+      const all: Array<SuiTransactionBlockResponse> = []
+      let cursor: string | null | undefined = undefined
+      while (true) {
+        const page = yield* client.use((rpc, signal) =>
+          rpc.queryTransactionBlocks({
+            filter: { Checkpoint: String(number) },
+            options: { showInput: true, showEvents: true, showBalanceChanges: true },
+            cursor,
+            limit: pageSize,
+            order: "ascending",
+            signal
+          })
+        )
+        all.push(...page.data)
+        if (!page.hasNextPage || page.nextCursor === null || page.nextCursor === undefined) return all
+        cursor = page.nextCursor
+      }
+    })
+
+  const scan = (filter: ChainAdapter.ScanFilter, from: number, to: number) =>
+    Effect.gen(function*() {
+      const accounts = new Set(filter.accounts.map((account) => normalizeSuiAddress(account)))
+      const types = new Set(filter.contracts.flatMap(watchedTypes))
+      const numbers = Array.from({ length: to - from + 1 }, (_, index) => from + index)
+      const perCheckpoint = yield* Effect.forEach(numbers, (number) =>
+        Effect.zip(checkpoint(number), transactionsOf(number), { concurrent: true }).pipe(
+          Effect.map(([ref, transactions]) => transactions.flatMap((response) => itemsOf(client.chain, number, ref.hash, response, accounts, types)))
+        ), { concurrency: 4 })
+      return perCheckpoint.flat().sort((a, b) =>
+        a.block - b.block || a.transaction.localeCompare(b.transaction) || (a.position ?? -1) - (b.position ?? -1)
+      )
+    }).pipe(Effect.mapError(failed))
+
+  const balance = (account: string, asset: ChainAdapter.Asset) =>
+    client.use((rpc, signal) =>
+      rpc.getBalance({ owner: normalizeSuiAddress(account), coinType: asset === "native" ? suiCoinType : asset, signal })
+    ).pipe(
+      Effect.map((read) => BigInt(read.totalBalance)),
+      Effect.mapError(failed)
+    )
+
+  const transactionStatus = (digest: string) =>
+    client.use((rpc, signal) => rpc.getTransactionBlock({ digest, options: { showEffects: true }, signal })).pipe(
+      Effect.map((read): ChainAdapter.TransactionStatus =>
+        read.checkpoint === undefined || read.checkpoint === null
+          ? { _tag: "Pending" }
+          : { _tag: "Included", block: Number(read.checkpoint), succeeded: read.effects?.status.status === "success" }
+      ),
+      // a transaction the node does not know yet is not in a checkpoint yet
+      Effect.catchIf(
+        (error) => error.reason._tag === "JsonRpc" && /could not find|not found/i.test(error.reason.detail),
+        () => Effect.succeed<ChainAdapter.TransactionStatus>({ _tag: "Pending" })
+      ),
+      Effect.mapError(failed)
+    )
+
+  return {
+    chain: client.chain,
+    family: "sui",
+    head,
+    blocks,
+    scan,
+    balance,
+    transactionStatus,
+    normalizeAccount: (account) =>
+      isValidSuiAddress(normalizeSuiAddress(account)) && /^(0x)?[0-9a-fA-F]{1,64}$/.test(account)
+        ? { ok: true, account: normalizeSuiAddress(account) }
+        : { ok: false, detail: `"${account}" is not a Sui address (0x and up to 64 hex digits)` },
+    checkContract: (contract) => {
+      if (!/^(0x)?[0-9a-fA-F]{1,64}$/.test(contract.address)) return `"${contract.address}" is not a Sui package id`
+      if (contract.events.length === 0) return `package ${contract.address} lists no event types`
+      const bad = contract.events.find((event) => !/^((0x)?[0-9a-fA-F]{1,64}::)?[A-Za-z_]\w*::[A-Za-z_]\w*$/.test(event))
+      return bad === undefined ? undefined : `"${bad}" is not a Move event type (module::Struct)`
+    }
+  }
+}
+
+/**
+ * The adapters of the given Sui networks, by name, each client opened with the
+ * layer; rate limits and circuits are kept in the stores provided, as
+ * `Chains.layer` keeps them.
+ */
+export const layer = (
+  networks: ReadonlyArray<SuiClient.SuiConfig>
+): Layer.Layer<ChainAdapter.ChainAdapters, never, RateLimiter.RateLimiterStore | CircuitBreaker.CircuitBreakerStore> =>
+  Layer.effect(
+    ChainAdapter.ChainAdapters,
+    Effect.gen(function*() {
+      const adapters = new Map<string, ChainAdapter.ChainAdapter>()
+      for (const network of networks) adapters.set(network.name, make(yield* SuiClient.make(network)))
+      return ChainAdapter.ChainAdapters.of({
+        adapter: (chain) => {
+          const adapter = adapters.get(chain)
+          return adapter === undefined
+            ? Effect.fail(WatchError.chainFailed(chain)({ message: "not a configured Sui network" }))
+            : Effect.succeed(adapter)
+        }
+      })
+    })
+  ).pipe(Layer.provide(RateLimiter.layer))
+
+/** `layer` with rate limits and circuits in memory (one process). */
+export const layerMemory = (networks: ReadonlyArray<SuiClient.SuiConfig>): Layer.Layer<ChainAdapter.ChainAdapters> =>
+  layer(networks).pipe(Layer.provide([RateLimiter.layerStoreMemory, CircuitBreaker.layerStoreMemory()]))

@@ -1,0 +1,34 @@
+/**
+ * A connection check of a Sui endpoint: the chain identifier it serves (the
+ * first four bytes of its genesis checkpoint digest, `sui_getChainIdentifier`),
+ * its latest checkpoint, and how long the two reads took — what to run
+ * against a real endpoint before pointing watchers at it.
+ *
+ * @since 0.1.0
+ */
+import type { ChainRequestError } from "@chainjobs/chain"
+import { Clock, Effect } from "effect"
+import type * as SuiClient from "./SuiClient.ts"
+
+/** What a check found. */
+export interface SuiCheckResult {
+  /** The endpoint checked (the network's first endpoint). */
+  readonly endpoint: string
+  /** The chain identifier, 8 hex digits (`35834a8a` is mainnet, `4c78adac` testnet). */
+  readonly chainIdentifier: string
+  /** The latest checkpoint's sequence number. */
+  readonly latestCheckpoint: number
+  /** How long the two reads took, in milliseconds. */
+  readonly latencyMillis: number
+}
+
+/** Checks a network's client: chain identifier, latest checkpoint and latency; fails with the endpoint's `ChainRequestError`. */
+export const check = (client: SuiClient.SuiClient, endpoint: string): Effect.Effect<SuiCheckResult, ChainRequestError.ChainRequestError> =>
+  Effect.gen(function*() {
+    const start = yield* Clock.currentTimeMillis
+    const chainIdentifier = yield* client.use((rpc, signal) =>
+      rpc.call<string>("sui_getChainIdentifier", [], { signal }))
+    const latest = yield* client.use((rpc, signal) => rpc.getLatestCheckpointSequenceNumber({ signal }))
+    const latencyMillis = (yield* Clock.currentTimeMillis) - start
+    return { endpoint, chainIdentifier, latestCheckpoint: Number(latest), latencyMillis }
+  })

@@ -1,0 +1,142 @@
+import { ChainAdapter } from "@chainjobs/watch"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Layer } from "effect"
+import { CircuitBreaker, RateLimiter } from "effect/persistence"
+import * as SuiAdapter from "../src/SuiAdapter.ts"
+import * as SuiCheck from "../src/SuiCheck.ts"
+import * as SuiClient from "../src/SuiClient.ts"
+import * as SuiStandIn from "./SuiStandIn.ts"
+
+const spec = SuiStandIn.spec
+const usdc = "0x168da5bf1f48dafc111b0a488fa454aca95e0b5e::usdc::USDC"
+const [alice, bob, carol] = ["0xa1", "0xb0b", "0xca401"].map((short) => `0x${short.slice(2).padStart(64, "0")}`) as [string, string, string]
+const eventType = `${spec.sui_getEvents[0].type}`
+
+/** A network on the given endpoints, with limits short enough for faults to be retried quickly. */
+export const standInNetwork = (urls: ReadonlyArray<string>, name = "sui") =>
+  SuiClient.network({
+    name,
+    endpoints: urls.map((url) => ({ url, headers: { "x-api-key": "test-key" } })),
+    requestTimeout: "300 millis",
+    retry: { times: 6, base: "5 millis", max: "20 millis" },
+    breaker: { failures: 3, openDuration: "50 millis" }
+  })
+
+const stores = Layer.mergeAll(RateLimiter.layer, CircuitBreaker.layerStoreMemory()).pipe(Layer.provideMerge(RateLimiter.layerStoreMemory))
+
+/** A client of the stand-in at `urls`. */
+const client = (urls: ReadonlyArray<string>) => SuiClient.make(standInNetwork(urls)).pipe(Effect.provide(stores))
+
+describe("SuiAdapter on the stand-in node", () => {
+  it.live("the connection check reports the specification's chain identifier, the latest checkpoint and a latency, with the API key sent", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      node.addCheckpoint([])
+      const result = yield* SuiCheck.check(yield* client([node.url]), node.url)
+      assert.deepInclude(result, { endpoint: node.url, chainIdentifier: "4c78adac", latestCheckpoint: SuiStandIn.firstCheckpoint + 1 })
+      assert.isTrue(result.latencyMillis >= 0)
+      assert.isTrue(node.requests.length >= 2 && node.requests.every((request) => request.apiKey === "test-key"))
+    }).pipe(Effect.scoped))
+
+  it.live("a checkpoint reads as a block: the specification's example checkpoint, and the chain built on it linked by digest", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const next = node.addCheckpoint([])
+      const adapter = SuiAdapter.make(yield* client([node.url]))
+      assert.strictEqual(yield* adapter.head, next)
+      const [first, second] = yield* adapter.blocks([SuiStandIn.firstCheckpoint, next])
+      assert.deepStrictEqual(first, {
+        number: 1000,
+        hash: "G6Dtzr1ZSfHFhotGsTE3cLENa7L1ooe1BBvknAUsARbV",
+        parentHash: "6tBy8RXZKrdrB4XkMQn7J3MNG4fQCo9XcRduFFvYrL5Z"
+      })
+      assert.strictEqual(second!.parentHash, first!.hash)
+    }).pipe(Effect.scoped))
+
+  it.live("a scan pages through each checkpoint's transactions with the cursors and keeps the monitored addresses' balance changes and the watched event types", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make({ maxPage: 2 })
+      const adapter = SuiAdapter.make(yield* client([node.url]))
+      const checkpoint = node.addCheckpoint([
+        { sender: alice, changes: [{ owner: alice, coinType: "0x2::sui::SUI", amount: -5n }, { owner: bob, coinType: "0x2::sui::SUI", amount: 5n }] },
+        { sender: carol, changes: [{ owner: carol, coinType: usdc, amount: -3n }] },
+        { sender: carol, changes: [], events: [{ type: eventType, fields: { test: "example value" } }] },
+        { sender: carol, changes: [], events: [{ type: spec.suix_queryEvents[0].type, fields: { other: 1 } }] },
+        { sender: carol, changes: [{ owner: carol, coinType: usdc, amount: -2n }, { owner: alice, coinType: usdc, amount: 2n }] }
+      ])
+      const found = yield* adapter.scan({
+        accounts: ["0xA1"],
+        contracts: [{ address: eventType.split("::")[0]!, events: ["test::TestEvent"] }]
+      }, checkpoint, checkpoint)
+      // five transactions in pages of two: three pages asked for the checkpoint
+      assert.strictEqual(node.requests.filter((request) => request.method === "suix_queryTransactionBlocks").length, 3)
+      const summary = found.map((item) => [item.kind, item.from, item.to, item.amount, item.asset, item.event])
+      assert.sameDeepMembers(summary, [
+        ["native", alice, null, "5", null, null],
+        ["token", carol, alice, "2", SuiAdapterCoin(usdc), null],
+        ["event", null, null, null, null, "TestEvent"]
+      ])
+      assert.isTrue(found.every((item) => item.block === checkpoint && item.chain === "sui"))
+      const event = found.find((item) => item.kind === "event")!
+      assert.deepStrictEqual(event.args, { test: "example value" })
+    }).pipe(Effect.scoped))
+
+  it.live("balances: the specification's suix_getBalance example, and SUI as the native asset", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const adapter = SuiAdapter.make(yield* client([node.url]))
+      assert.strictEqual(yield* adapter.balance(spec.suix_getBalance_owner, usdc), 15n)
+      node.setBalance(bob, "0x2::sui::SUI", 1_000_000_000n)
+      assert.strictEqual(yield* adapter.balance(bob, "native"), 1_000_000_000n)
+    }).pipe(Effect.scoped))
+
+  it.live("a 429, a 503, a stalled request and a truncated body are each retried through the endpoint layers", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const adapter = SuiAdapter.make(yield* client([node.url]))
+      node.inject("429", "503", "stall", "truncate")
+      assert.strictEqual(yield* adapter.head, SuiStandIn.firstCheckpoint)
+      assert.strictEqual(node.requests.length, 5)
+    }).pipe(Effect.scoped))
+
+  it.live("an endpoint that keeps failing is failed over to the next one; a node's verdict is not retried", () =>
+    Effect.gen(function*() {
+      const failing = yield* SuiStandIn.make()
+      const healthy = yield* SuiStandIn.make()
+      failing.inject(...Array.from({ length: 50 }, () => "503" as const))
+      const adapter = SuiAdapter.make(yield* client([failing.url, healthy.url]))
+      assert.strictEqual(yield* adapter.head, SuiStandIn.firstCheckpoint)
+      assert.isTrue(healthy.requests.length >= 1)
+      // a transaction the node does not know is pending, not a failure
+      assert.deepStrictEqual(yield* adapter.transactionStatus("8QrPa4x9iNG5r2zQfmeH8pJoVjjtq9AGzp8rp2fxi8Sk"), { _tag: "Pending" })
+      const exit = yield* Effect.exit(adapter.blocks([SuiStandIn.firstCheckpoint + 50]))
+      assert.isTrue(Exit.isFailure(exit))
+    }).pipe(Effect.scoped))
+
+  it.live("addresses and contract watches are checked: bad input is refused with an explanation", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const adapter = SuiAdapter.make(yield* client([node.url]))
+      assert.deepStrictEqual(adapter.normalizeAccount("0xA1"), { ok: true, account: alice })
+      assert.isFalse(adapter.normalizeAccount("0xzz").ok)
+      assert.isFalse(adapter.normalizeAccount(`0x${"1".repeat(65)}`).ok)
+      assert.isUndefined(adapter.checkContract({ address: "0x9", events: ["test::TestEvent"] }))
+      assert.isString(adapter.checkContract({ address: "0x9", events: ["Transfer(address,uint256)"] }))
+      assert.isString(adapter.checkContract({ address: "nope", events: ["test::TestEvent"] }))
+      assert.isString(adapter.checkContract({ address: "0x9", events: [] }))
+    }).pipe(Effect.scoped))
+
+  it.live("the layer serves the configured networks by name and refuses others", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const adapters = yield* Effect.provide(Effect.service(ChainAdapter.ChainAdapters), SuiAdapter.layerMemory([standInNetwork([node.url], "sui-test")]))
+      assert.strictEqual((yield* adapters.adapter("sui-test")).family, "sui")
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(adapters.adapter("mainnet"))))
+    }).pipe(Effect.scoped))
+})
+
+/** The canonical spelling of a coin type, as items carry it. */
+function SuiAdapterCoin(coinType: string): string {
+  const [address, ...rest] = coinType.split("::")
+  return [`0x${address!.replace(/^0x/, "").padStart(64, "0")}`, ...rest].join("::")
+}

@@ -1,0 +1,216 @@
+/**
+ * A stand-in Sui full node for tests: a real HTTP JSON-RPC server on
+ * 127.0.0.1 serving the responses of the Sui OpenRPC specification's examples
+ * (fixtures/spec-examples.json, see fixtures/README.md) and a checkpoint chain
+ * built in the same shapes, which a test extends as it goes. Faults are
+ * injected per request: a 429, a 503, a stall (no answer), a truncated body.
+ */
+import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import { toBase58 } from "@mysten/sui/utils"
+import { Effect } from "effect"
+
+/** The specification's example results. */
+export const spec = JSON.parse(readFileSync(new URL("./fixtures/spec-examples.json", import.meta.url), "utf8"))
+
+/** The checkpoint the chain starts at: the specification's example checkpoint, as it is. */
+export const firstCheckpoint = Number(spec.sui_getCheckpoint.sequenceNumber)
+
+/** A base58 digest of 32 bytes derived from a label (checkpoint and transaction digests of the chain built on top). */
+export const digestOf = (label: string): string => toBase58(createHash("sha256").update(label).digest())
+
+/** A fault the next request meets. */
+export type Fault = "429" | "503" | "stall" | "truncate"
+
+/** One balance change of a transaction: an owner's amount of a coin type (negative: spent). */
+export interface Change {
+  readonly owner: string
+  readonly coinType: string
+  readonly amount: bigint
+}
+
+/** One transaction of the chain: its sender, balance changes, and events (type and JSON fields). */
+export interface Transaction {
+  readonly sender: string
+  readonly changes: ReadonlyArray<Change>
+  readonly events?: ReadonlyArray<{ readonly type: string; readonly fields: Record<string, unknown> }>
+}
+
+/** The stand-in node. */
+export interface StandIn {
+  readonly url: string
+  /** Appends a checkpoint holding the transactions (its balance changes applied); returns its number. */
+  addCheckpoint(transactions: ReadonlyArray<Transaction>): number
+  /** Sets a balance behind the chain's back (a drift). */
+  setBalance(owner: string, coinType: string, amount: bigint): void
+  /** Queues faults, each met by one request. */
+  inject(...faults: ReadonlyArray<Fault>): void
+  /** The JSON-RPC methods asked so far, in order, with the `x-api-key` header each came with. */
+  readonly requests: ReadonlyArray<{ readonly method: string; readonly apiKey: string | undefined }>
+  /** The most transactions a `suix_queryTransactionBlocks` page holds (a node's own limit, below the caller's). */
+  readonly maxPage: number
+}
+
+const normalize = (address: string) => `0x${address.replace(/^0x/, "").toLowerCase().padStart(64, "0")}`
+
+/** Starts a stand-in node; it stops (dropping stalled requests) when the scope closes. */
+export const make = (options: { readonly maxPage?: number } = {}) =>
+  Effect.acquireRelease(
+    Effect.callback<{ readonly server: Http.Server; readonly standIn: StandIn }>((resume) => {
+      const maxPage = options.maxPage ?? 2
+      const checkpoints = new Map<number, Record<string, unknown>>()
+      const transactionsOf = new Map<number, Array<Record<string, unknown>>>()
+      const byDigest = new Map<string, Record<string, unknown>>()
+      const balances = new Map<string, bigint>()
+      const faults: Array<Fault> = []
+      const requests: Array<{ method: string; apiKey: string | undefined }> = []
+      let latest = firstCheckpoint
+      let transactionCount = 0
+      // the specification's checkpoint starts the chain; its parent is served with the digest it names
+      checkpoints.set(firstCheckpoint, spec.sui_getCheckpoint)
+      transactionsOf.set(firstCheckpoint, [])
+      const spareDigests: Array<string> = spec.suix_queryTransactionBlocks.data.map((entry: { digest: string }) => entry.digest)
+
+      const balanceKey = (owner: string, coinType: string) => `${normalize(owner)}|${coinType}`
+      const checkpointAt = (number: number): Record<string, unknown> | undefined => {
+        const known = checkpoints.get(number)
+        if (known !== undefined) return known
+        if (number >= firstCheckpoint || number < 0) return undefined
+        return {
+          ...spec.sui_getCheckpoint,
+          sequenceNumber: String(number),
+          digest: number === firstCheckpoint - 1 ? spec.sui_getCheckpoint.previousDigest : digestOf(`checkpoint ${number}`),
+          previousDigest: digestOf(`checkpoint ${number - 1}`),
+          transactions: []
+        }
+      }
+
+      const standIn: StandIn = {
+        url: "",
+        maxPage,
+        requests,
+        inject: (...more) => faults.push(...more),
+        setBalance: (owner, coinType, amount) => balances.set(balanceKey(owner, coinType), amount),
+        addCheckpoint: (transactions) => {
+          const number = ++latest
+          const digests: Array<string> = []
+          const responses = transactions.map((transaction) => {
+            const digest = spareDigests.shift() ?? digestOf(`transaction ${++transactionCount}`)
+            digests.push(digest)
+            for (const change of transaction.changes) {
+              const key = balanceKey(change.owner, change.coinType)
+              balances.set(key, (balances.get(key) ?? 0n) + change.amount)
+            }
+            const response = {
+              digest,
+              transaction: { data: { messageVersion: "v1", sender: normalize(transaction.sender) } },
+              events: (transaction.events ?? []).map((event, index) => ({
+                ...spec.sui_getEvents[0],
+                id: { txDigest: digest, eventSeq: String(index) },
+                packageId: normalize(event.type.split("::")[0]!),
+                sender: normalize(transaction.sender),
+                type: event.type,
+                parsedJson: event.fields
+              })),
+              balanceChanges: transaction.changes.map((change) => ({
+                owner: { AddressOwner: normalize(change.owner) },
+                coinType: change.coinType,
+                amount: change.amount.toString()
+              })),
+              effects: { messageVersion: "v1", status: { status: "success" }, transactionDigest: digest },
+              checkpoint: String(number),
+              timestampMs: String(1676911928 + number)
+            }
+            byDigest.set(digest, response)
+            return response
+          })
+          checkpoints.set(number, {
+            ...spec.sui_getCheckpoint,
+            sequenceNumber: String(number),
+            digest: digestOf(`checkpoint ${number}`),
+            previousDigest: number - 1 === firstCheckpoint ? spec.sui_getCheckpoint.digest : digestOf(`checkpoint ${number - 1}`),
+            transactions: digests
+          })
+          transactionsOf.set(number, responses)
+          return number
+        }
+      }
+
+      const answer = (method: string, params: ReadonlyArray<any>): { result: unknown } | { error: { code: number; message: string } } => {
+        switch (method) {
+          case "sui_getChainIdentifier":
+            return { result: spec.sui_getChainIdentifier }
+          case "sui_getLatestCheckpointSequenceNumber":
+            return { result: String(latest) }
+          case "sui_getCheckpoint": {
+            const found = checkpointAt(Number(params[0]))
+            return found === undefined
+              ? { error: { code: -32602, message: `Checkpoint ${params[0]} not found` } }
+              : { result: found }
+          }
+          case "suix_queryTransactionBlocks": {
+            const [query, cursor, limit] = params as [{ filter?: { Checkpoint?: string } }, string | null, number | null]
+            if (query.filter?.Checkpoint === undefined) return { error: { code: -32602, message: "only Checkpoint filters are served" } }
+            const all = transactionsOf.get(Number(query.filter.Checkpoint)) ?? []
+            const start = cursor === null || cursor === undefined ? 0 : all.findIndex((item) => item.digest === cursor) + 1
+            const page = all.slice(start, start + Math.min(limit ?? maxPage, maxPage))
+            const hasNextPage = start + page.length < all.length
+            return { result: { data: page, nextCursor: page.at(-1)?.digest ?? cursor ?? null, hasNextPage } }
+          }
+          case "suix_getBalance": {
+            const [owner, coinType] = params as [string, string | undefined]
+            const type = coinType ?? "0x2::sui::SUI"
+            if (normalize(owner) === normalize(spec.suix_getBalance_owner) && type === spec.suix_getBalance.coinType) {
+              return { result: spec.suix_getBalance }
+            }
+            const amount = balances.get(balanceKey(owner, type)) ?? 0n
+            return { result: { coinType: type, coinObjectCount: amount === 0n ? 0 : 1, totalBalance: amount.toString(), lockedBalance: {} } }
+          }
+          case "sui_getTransactionBlock": {
+            const found = byDigest.get(params[0])
+            return found === undefined
+              ? { error: { code: -32602, message: `Could not find the referenced transaction [TransactionDigest(${params[0]})].` } }
+              : { result: found }
+          }
+          default:
+            return { error: { code: -32601, message: `Method not found: ${method}` } }
+        }
+      }
+
+      const server = Http.createServer((request, response) => {
+        const chunks: Array<Buffer> = []
+        request.on("data", (chunk: Buffer) => chunks.push(chunk))
+        request.on("end", () => {
+          const body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
+          const calls: Array<any> = Array.isArray(body) ? body : [body]
+          const apiKey = request.headers["x-api-key"] as string | undefined
+          for (const call of calls) requests.push({ method: call.method, apiKey })
+          const fault = faults.shift()
+          if (fault === "stall") return
+          if (fault === "429") {
+            response.writeHead(429, { "retry-after": "0" }).end()
+            return
+          }
+          if (fault === "503") {
+            response.writeHead(503).end("Service Unavailable")
+            return
+          }
+          const answers = calls.map((call) => ({ jsonrpc: "2.0", id: call.id, ...answer(call.method, call.params ?? []) }))
+          const text = JSON.stringify(Array.isArray(body) ? answers : answers[0])
+          const sent = fault === "truncate" ? text.slice(0, Math.floor(text.length / 2)) : text
+          response.writeHead(200, { "content-type": "application/json" }).end(sent)
+        })
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+        resume(Effect.succeed({ server, standIn: { ...standIn, url, addCheckpoint: standIn.addCheckpoint } }))
+      })
+    }),
+    ({ server }) =>
+      Effect.callback<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  ).pipe(Effect.map(({ standIn }) => standIn))

@@ -1,31 +1,18 @@
 import { ChainAdapter } from "@chainjobs/watch"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
-import { CircuitBreaker, RateLimiter } from "effect/persistence"
+import { Effect, Exit } from "effect"
 import * as SuiAdapter from "../src/SuiAdapter.ts"
 import * as SuiCheck from "../src/SuiCheck.ts"
-import * as SuiClient from "../src/SuiClient.ts"
 import * as SuiStandIn from "./SuiStandIn.ts"
+
+const standInNetwork = SuiStandIn.network
 
 const spec = SuiStandIn.spec
 const usdc = "0x168da5bf1f48dafc111b0a488fa454aca95e0b5e::usdc::USDC"
 const [alice, bob, carol] = ["0xa1", "0xb0b", "0xca401"].map((short) => `0x${short.slice(2).padStart(64, "0")}`) as [string, string, string]
 const eventType = `${spec.sui_getEvents[0].type}`
 
-/** A network on the given endpoints, with limits short enough for faults to be retried quickly. */
-export const standInNetwork = (urls: ReadonlyArray<string>, name = "sui") =>
-  SuiClient.network({
-    name,
-    endpoints: urls.map((url) => ({ url, headers: { "x-api-key": "test-key" } })),
-    requestTimeout: "300 millis",
-    retry: { times: 6, base: "5 millis", max: "20 millis" },
-    breaker: { failures: 3, openDuration: "50 millis" }
-  })
-
-const stores = Layer.mergeAll(RateLimiter.layer, CircuitBreaker.layerStoreMemory()).pipe(Layer.provideMerge(RateLimiter.layerStoreMemory))
-
-/** A client of the stand-in at `urls`. */
-const client = (urls: ReadonlyArray<string>) => SuiClient.make(standInNetwork(urls)).pipe(Effect.provide(stores))
+const client = (urls: ReadonlyArray<string>) => SuiStandIn.client(...urls)
 
 describe("SuiAdapter on the stand-in node", () => {
   it.live("the connection check reports the specification's chain identifier, the latest checkpoint and a latency, with the API key sent", () =>

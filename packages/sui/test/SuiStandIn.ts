@@ -10,7 +10,9 @@ import { readFileSync } from "node:fs"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { toBase58 } from "@mysten/sui/utils"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import { CircuitBreaker, RateLimiter } from "effect/persistence"
+import * as SuiClient from "../src/SuiClient.ts"
 
 /** The specification's example results. */
 export const spec = JSON.parse(readFileSync(new URL("./fixtures/spec-examples.json", import.meta.url), "utf8"))
@@ -214,3 +216,18 @@ export const make = (options: { readonly maxPage?: number } = {}) =>
         server.close(() => resume(Effect.void))
       })
   ).pipe(Effect.map(({ standIn }) => standIn))
+
+/** A network on the given endpoints, with limits short enough for faults to be retried quickly. */
+export const network = (urls: ReadonlyArray<string>, name = "sui") =>
+  SuiClient.network({
+    name,
+    endpoints: urls.map((url) => ({ url, headers: { "x-api-key": "test-key" } })),
+    requestTimeout: "300 millis",
+    retry: { times: 6, base: "5 millis", max: "20 millis" },
+    breaker: { failures: 3, openDuration: "50 millis" }
+  })
+
+const stores = Layer.mergeAll(RateLimiter.layer, CircuitBreaker.layerStoreMemory()).pipe(Layer.provideMerge(RateLimiter.layerStoreMemory))
+
+/** A client of the network on the given stand-in endpoints (in order of preference), its stores in memory. */
+export const client = (...urls: ReadonlyArray<string>) => SuiClient.make(network(urls)).pipe(Effect.provide(stores))

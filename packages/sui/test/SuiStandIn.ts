@@ -51,6 +51,8 @@ export interface StandIn {
   inject(...faults: ReadonlyArray<Fault>): void
   /** The JSON-RPC methods asked so far, in order, with the `x-api-key` header each came with. */
   readonly requests: ReadonlyArray<{ readonly method: string; readonly apiKey: string | undefined }>
+  /** Every transaction added, with its checkpoint and digest, in order. */
+  readonly added: ReadonlyArray<{ readonly checkpoint: number; readonly digest: string; readonly transaction: Transaction }>
   /** The most transactions a `suix_queryTransactionBlocks` page holds (a node's own limit, below the caller's). */
   readonly maxPage: number
 }
@@ -68,6 +70,7 @@ export const make = (options: { readonly maxPage?: number } = {}) =>
       const balances = new Map<string, bigint>()
       const faults: Array<Fault> = []
       const requests: Array<{ method: string; apiKey: string | undefined }> = []
+      const added: Array<{ checkpoint: number; digest: string; transaction: Transaction }> = []
       let latest = firstCheckpoint
       let transactionCount = 0
       // the specification's checkpoint starts the chain; its parent is served with the digest it names
@@ -93,6 +96,7 @@ export const make = (options: { readonly maxPage?: number } = {}) =>
         url: "",
         maxPage,
         requests,
+        added,
         inject: (...more) => faults.push(...more),
         setBalance: (owner, coinType, amount) => balances.set(balanceKey(owner, coinType), amount),
         addCheckpoint: (transactions) => {
@@ -101,6 +105,7 @@ export const make = (options: { readonly maxPage?: number } = {}) =>
           const responses = transactions.map((transaction) => {
             const digest = spareDigests.shift() ?? digestOf(`transaction ${++transactionCount}`)
             digests.push(digest)
+            added.push({ checkpoint: number, digest, transaction })
             for (const change of transaction.changes) {
               const key = balanceKey(change.owner, change.coinType)
               balances.set(key, (balances.get(key) ?? 0n) + change.amount)

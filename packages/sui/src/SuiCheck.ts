@@ -7,8 +7,9 @@
  * @since 0.1.0
  */
 import type { ChainRequestError } from "@chainjobs/chain"
-import { Clock, Effect } from "effect"
-import type * as SuiClient from "./SuiClient.ts"
+import { Clock, Effect, Layer } from "effect"
+import { CircuitBreaker, RateLimiter } from "effect/persistence"
+import * as SuiClient from "./SuiClient.ts"
 
 /** What a check found. */
 export interface SuiCheckResult {
@@ -32,3 +33,22 @@ export const check = (client: SuiClient.SuiClient, endpoint: string): Effect.Eff
     const latencyMillis = (yield* Clock.currentTimeMillis) - start
     return { endpoint, chainIdentifier, latestCheckpoint: Number(latest), latencyMillis }
   })
+
+const memoryStores = Layer.mergeAll(RateLimiter.layer, CircuitBreaker.layerStoreMemory()).pipe(
+  Layer.provideMerge(RateLimiter.layerStoreMemory)
+)
+
+/**
+ * Checks one endpoint by URL (with its headers, e.g. an API key), through the
+ * same endpoint layers with their defaults: what `chainjobs sui check --url`
+ * would run. The connections close when the check ends.
+ */
+export const checkUrl = (
+  url: string,
+  options: { readonly headers?: Readonly<Record<string, string>> | undefined } = {}
+): Effect.Effect<SuiCheckResult, ChainRequestError.ChainRequestError> =>
+  SuiClient.make(SuiClient.network({ name: url, endpoints: [{ url, headers: options.headers }] })).pipe(
+    Effect.flatMap((client) => check(client, url)),
+    Effect.scoped,
+    Effect.provide(memoryStores)
+  )

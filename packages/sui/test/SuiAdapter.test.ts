@@ -25,6 +25,14 @@ describe("SuiAdapter on the stand-in node", () => {
       assert.isTrue(node.requests.length >= 2 && node.requests.every((request) => request.apiKey === "test-key"))
     }).pipe(Effect.scoped))
 
+  it.live("checkUrl checks one endpoint by URL, sending its headers", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const result = yield* SuiCheck.checkUrl(node.url, { headers: { "x-api-key": "cli-key" } })
+      assert.deepInclude(result, { endpoint: node.url, chainIdentifier: "4c78adac", latestCheckpoint: SuiStandIn.firstCheckpoint })
+      assert.isTrue(node.requests.every((request) => request.apiKey === "cli-key"))
+    }).pipe(Effect.scoped))
+
   it.live("a checkpoint reads as a block: the specification's example checkpoint, and the chain built on it linked by digest", () =>
     Effect.gen(function*() {
       const node = yield* SuiStandIn.make()

@@ -47,7 +47,7 @@ export const checkUrl = (
   url: string,
   options: { readonly headers?: Readonly<Record<string, string>> | undefined } = {}
 ): Effect.Effect<SuiCheckResult, ChainRequestError.ChainRequestError> =>
-  SuiClient.make(SuiClient.network({ name: url, endpoints: [{ url, headers: options.headers }] })).pipe(
+  SuiClient.make(SuiClient.network({ name: url, endpoints: [{ url, headers: options.headers ?? {} }] })).pipe(
     Effect.flatMap((client) => check(client, url)),
     Effect.scoped,
     Effect.provide(memoryStores)

@@ -54,6 +54,8 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
           body: { fromBlock: 0, toBlock: 1_000_000, delayMillis: 1000 }
         })
         yield* Effect.promise(async () => {
+          // Interrupting asks for a confirmation: accept it.
+          page.on("dialog", (dialog) => dialog.accept())
           await page.goto(`${base}/`)
           await page.locator("#live.on").waitFor()
           await row(page, victim.body.taskId).waitFor()
@@ -100,6 +102,51 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
         })
         const server = yield* request("GET", `/api/tasks/${victim.body.taskId}`)
         assert.strictEqual(server.body.status, "interrupted")
+      }), { timeout: 30_000 })
+
+    it.effect("at 390 px the list fits the screen; a deep link opens a task's detail with its times and actions", () =>
+      Effect.gen(function*() {
+        const base = yield* baseUrl
+        const { page } = yield* browserPage
+        const done = yield* request("POST", "/api/tasks/demo-fail?wait=true", { body: { steps: 1, delayMillis: 0 } })
+        const id = done.body.id
+        yield* Effect.promise(async () => {
+          page.on("dialog", (dialog) => dialog.accept())
+          await page.setViewportSize({ width: 390, height: 844 })
+          await page.goto(`${base}/#task=${id}`)
+          await page.locator("#live.on").waitFor()
+          await row(page, id).waitFor()
+          await page.locator('#detail-body [data-part="Created"]', { hasText: /^\d{4}-\d\d-\d\dT/ }).waitFor()
+          assert.strictEqual(await page.locator('#detail-body [data-part="Task"]').textContent(), id)
+          assert.include(await page.locator('#detail-body [data-part="Error"]').textContent(), "gave up after 1 steps")
+          await page.screenshot({ path: join(tmpdir(), "chainjobs-dashboard-390.png"), fullPage: true })
+          const widths: { page: number; table: number } = await page.evaluate(`({
+            page: document.documentElement.scrollWidth,
+            table: document.querySelector("section .table-wrap").getBoundingClientRect().right
+          })`)
+          assert.isAtMost(widths.page, 390)
+          assert.isAtMost(widths.table, 390)
+          await page.screenshot({ path: join(tmpdir(), "chainjobs-dashboard-390.png"), fullPage: true })
+
+          // The detail is updated in place: a part's node survives a redraw.
+          await page.evaluate(`document.querySelector('[data-part="Payload"]').marker = true`)
+          await page.waitForTimeout(1500)
+          assert.isTrue(await page.evaluate(`document.querySelector('[data-part="Payload"]').marker === true`))
+
+          // Re-run submits the same kind and payload as a new task, and selects it.
+          await page.click('#detail-body button[data-action="retry"]')
+          await page.waitForFunction(`location.hash !== "#task=${id}"`)
+          const rerun = decodeURIComponent(await page.evaluate<string>(`location.hash.slice("#task=".length)`))
+          await row(page, rerun).waitFor()
+
+          // Delete, confirmed, removes the first task.
+          await page.goto(`${base}/#task=${id}`)
+          await page.locator('#detail-body button[data-action="delete"]').click()
+          await page.locator("#detail-body", { hasText: `Deleted ${id}` }).waitFor()
+          await page.setViewportSize({ width: 1366, height: 800 })
+          await page.screenshot({ path: join(tmpdir(), "chainjobs-dashboard-1366.png") })
+        })
+        assert.strictEqual((yield* request("GET", `/api/tasks/${id}`)).status, 404)
       }), { timeout: 30_000 })
   })
 })

@@ -101,6 +101,22 @@ const itemsOf = (
   return found
 }
 
+const hexAddress = /^(0x)?[0-9a-fA-F]{1,64}$/
+
+/** A Sui address in its canonical spelling (0x and 64 lowercase hex digits), or why it is not one. */
+export const normalizeAccount = (account: string): ReturnType<ChainAdapter.ChainAdapter["normalizeAccount"]> =>
+  hexAddress.test(account) && isValidSuiAddress(normalizeSuiAddress(account))
+    ? { ok: true, account: normalizeSuiAddress(account) }
+    : { ok: false, detail: `"${account}" is not a Sui address (0x and up to 64 hex digits)` }
+
+/** Why a contract watch cannot be matched, if it cannot: a bad package id, no event types, or one that is not `module::Struct`. */
+export const checkContract = (contract: ChainAdapter.ContractWatch): string | undefined => {
+  if (!hexAddress.test(contract.address)) return `"${contract.address}" is not a Sui package id`
+  if (contract.events.length === 0) return `package ${contract.address} lists no event types`
+  const bad = contract.events.find((event) => !/^((0x)?[0-9a-fA-F]{1,64}::)?[A-Za-z_]\w*::[A-Za-z_]\w*$/.test(event))
+  return bad === undefined ? undefined : `"${bad}" is not a Move event type (module::Struct)`
+}
+
 /** The adapter of one Sui network. */
 export const make = (client: SuiClient.SuiClient): ChainAdapter.ChainAdapter => {
   const failed = WatchError.chainFailed(client.chain)
@@ -185,16 +201,8 @@ export const make = (client: SuiClient.SuiClient): ChainAdapter.ChainAdapter => 
     scan,
     balance,
     transactionStatus,
-    normalizeAccount: (account) =>
-      isValidSuiAddress(normalizeSuiAddress(account)) && /^(0x)?[0-9a-fA-F]{1,64}$/.test(account)
-        ? { ok: true, account: normalizeSuiAddress(account) }
-        : { ok: false, detail: `"${account}" is not a Sui address (0x and up to 64 hex digits)` },
-    checkContract: (contract) => {
-      if (!/^(0x)?[0-9a-fA-F]{1,64}$/.test(contract.address)) return `"${contract.address}" is not a Sui package id`
-      if (contract.events.length === 0) return `package ${contract.address} lists no event types`
-      const bad = contract.events.find((event) => !/^((0x)?[0-9a-fA-F]{1,64}::)?[A-Za-z_]\w*::[A-Za-z_]\w*$/.test(event))
-      return bad === undefined ? undefined : `"${bad}" is not a Move event type (module::Struct)`
-    }
+    normalizeAccount,
+    checkContract
   }
 }
 

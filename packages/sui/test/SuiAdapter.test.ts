@@ -1,6 +1,6 @@
 import { ChainAdapter } from "@chainjobs/watch"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Schema } from "effect"
 import * as SuiAdapter from "../src/SuiAdapter.ts"
 import * as SuiCheck from "../src/SuiCheck.ts"
 import * as SuiStandIn from "./SuiStandIn.ts"
@@ -13,6 +13,32 @@ const [alice, bob, carol] = ["0xa1", "0xb0b", "0xca401"].map((short) => `0x${sho
 const eventType = `${spec.sui_getEvents[0].type}`
 
 const client = (urls: ReadonlyArray<string>) => SuiStandIn.client(...urls)
+
+describe("Sui addresses", () => {
+  const digits = Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 15 }))).check(Schema.isMinLength(1), Schema.isMaxLength(64))
+  it.prop(
+    "any 1 to 64 hex digits, with or without 0x, in any letter case, read as 0x and 64 lowercase digits",
+    { hex: digits, prefixed: Schema.Boolean, upper: Schema.Boolean },
+    ({ hex, prefixed, upper }) => {
+      const text = hex.map((digit) => digit.toString(16)).join("")
+      const result = SuiAdapter.normalizeAccount(`${prefixed ? "0x" : ""}${upper ? text.toUpperCase() : text}`)
+      return result.ok && result.account === `0x${text.padStart(64, "0")}`
+    }
+  )
+  it.prop(
+    "a non-hex character anywhere, or more than 64 digits, is refused with an explanation",
+    { hex: digits, at: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 64 })), bad: Schema.Literals(["g", "z", " ", "-", ":", "x"]) },
+    ({ hex, at, bad }) => {
+      const text = hex.map((digit) => digit.toString(16)).join("")
+      const broken = `0x${text.slice(0, at)}${bad}${text.slice(at)}`
+      const long = `0x${text.padStart(65, "1")}`
+      return [broken, long].every((account) => {
+        const result = SuiAdapter.normalizeAccount(account)
+        return !result.ok && result.detail.includes(account)
+      })
+    }
+  )
+})
 
 describe("SuiAdapter on the stand-in node", () => {
   it.live("the connection check reports the specification's chain identifier, the latest checkpoint and a latency, with the API key sent", () =>

@@ -105,7 +105,7 @@ const hexAddress = /^(0x)?[0-9a-fA-F]{1,64}$/
 
 /** A Sui address in its canonical spelling (0x and 64 lowercase hex digits), or why it is not one. */
 export const normalizeAccount = (account: string): ReturnType<ChainAdapter.ChainAdapter["normalizeAccount"]> =>
-  hexAddress.test(account) && isValidSuiAddress(normalizeSuiAddress(account))
+  isValidSuiAddress(normalizeSuiAddress(account))
     ? { ok: true, account: normalizeSuiAddress(account) }
     : { ok: false, detail: `"${account}" is not a Sui address (0x and up to 64 hex digits)` }
 

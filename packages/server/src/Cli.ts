@@ -36,6 +36,7 @@ import { TaskInfo } from "@chainjobs/tasks"
 import * as Server from "./Server.ts"
 import * as ServerConfig from "./ServerConfig.ts"
 import * as Telemetry from "./Telemetry.ts"
+import * as WatchCli from "./WatchCli.ts"
 
 /** A command could not do what it was asked; `message` says why. */
 export class CliError extends Schema.TaggedError<CliError>()("CliError", { message: Schema.String }) {}
@@ -353,7 +354,8 @@ const serve = Command.make("serve", {
     shutdownGrace: setting("shutdown-grace", "CHAINJOBS_SHUTDOWN_GRACE", "Time running tasks get to finish on shutdown"),
     runner: setting("runner", "CHAINJOBS_RUNNER", "Run as one runner of a cluster on --database-url (true/false)"),
     runnerHost: setting("runner-host", "CHAINJOBS_RUNNER_HOST", "Host the other runners reach this one at"),
-    runnerPort: setting("runner-port", "CHAINJOBS_RUNNER_PORT", "TCP port of the runner transport")
+    runnerPort: setting("runner-port", "CHAINJOBS_RUNNER_PORT", "TCP port of the runner transport"),
+    ...WatchCli.serveSettings(setting)
   }
 }, ({ settings }) => {
   const overrides: Record<string, string> = {}

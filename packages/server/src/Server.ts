@@ -1,7 +1,9 @@
 /**
  * The service assembled: a task store, the supervisor with the registered
  * kinds, and one HTTP server carrying the REST facade, the docs page, the
- * dashboard, the RPC endpoints (`/rpc`, `/ws`), the probes and `/metrics`.
+ * dashboard, the RPC endpoints (`/rpc`, `/ws`), the probes and `/metrics`;
+ * with chains (and not in runner mode), the watchers and the balance cache
+ * under `/api/watch` (`WatchService`).
  *
  * Shutdown is the layer's scope closing (on SIGTERM/SIGINT, `main.ts`): the
  * supervisor refuses new tasks, lets running ones finish within the grace
@@ -21,6 +23,7 @@ import type { SqlError } from "effect/sql"
 import { BlockFeed, ChainConfig, Chains, ChainTasks } from "@chainjobs/chain"
 import { DevChain } from "@chainjobs/devchain"
 import type { Runner } from "@chainjobs/cluster"
+import type { WatchError } from "@chainjobs/watch"
 import { TaskRpcServer } from "@chainjobs/rpc"
 import { SqlTaskStore } from "@chainjobs/store-sql"
 import { TaskError, TaskFeed, TaskStore, Tasks } from "@chainjobs/tasks"
@@ -37,6 +40,7 @@ import * as RestServer from "./RestServer.ts"
 import * as RunnerMode from "./RunnerMode.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import * as TaskLog from "./TaskLog.ts"
+import * as WatchService from "./WatchService.ts"
 
 /** Why the service could not start: its port, its store, or its dev chain. */
 export type StartError =
@@ -45,6 +49,7 @@ export type StartError =
   | SqlError.SqlError
   | DevChain.DevChainError
   | Runner.StartError
+  | WatchError.WatchError
 
 /** The task store: PostgreSQL at `databaseUrl`, else SQLite under `dataDir`, else (`:memory:`) memory. */
 export const layerStore = (
@@ -107,10 +112,16 @@ export const layerChains = (
   )
 }
 
+/** Whether the service runs watchers: it has chains and is a single process (not one runner of a cluster). */
+export const runsWatchers = (settings: ServerSettings): boolean =>
+  Option.isSome(layerChains(settings)) && Option.isNone(settings.runner)
+
 /**
  * The supervisor with its kinds registered, over the store: the demo kinds,
- * and the chain kinds when there are chains. The chains are built before the
- * supervisor, so they outlive its drain at shutdown.
+ * and the chain kinds when there are chains, with the watchers and the
+ * balance cache (`runsWatchers`). The chains are built before the
+ * supervisor, so they outlive its drain at shutdown; the watchers after it,
+ * so their loops stop before it drains.
  */
 export const layerTasks = (
   settings: ServerSettings
@@ -124,7 +135,11 @@ export const layerTasks = (
   const kinds = Option.match(layerChains(settings), {
     onNone: () => DemoTasks.layer.pipe(Layer.provideMerge(supervisor)),
     onSome: (chains) =>
-      Layer.mergeAll(DemoTasks.layer, ChainTasks.layerWith(settings.chainKinds)).pipe(
+      Layer.mergeAll(
+        DemoTasks.layer,
+        ChainTasks.layerWith(settings.chainKinds),
+        Option.isNone(settings.runner) ? WatchService.layer(settings) : Layer.empty
+      ).pipe(
         Layer.provideMerge(supervisor),
         Layer.provideMerge(chains)
       )
@@ -142,6 +157,22 @@ export const layerRpc = Layer.mergeAll(
 export const layerRoutes = Layer.mergeAll(RestServer.layer, layerRpc, Dashboard.layer, Metrics.layer, Access.layerMetricsAuth).pipe(
   Layer.provide(Access.layer)
 )
+
+/**
+ * The routes, with the watch routes (`WatchService.layerRoutes`) when the
+ * service runs watchers, over what `layerTasks` built (which then holds the
+ * watchers and the cache).
+ */
+export const layerRoutesFor = (settings: ServerSettings, built: Context.Context<never>) =>
+  runsWatchers(settings)
+    ? Layer.mergeAll(
+      layerRoutes,
+      WatchService.layerRoutes.pipe(
+        Layer.provide(Access.layerPrincipals),
+        Layer.provide(Layer.succeedContext(built as unknown as Context.Context<WatchService.Services>))
+      )
+    )
+    : layerRoutes
 
 /**
  * The Node HTTP server: slow or partial requests are cut (`headersTimeout`,
@@ -205,7 +236,7 @@ export const layer: Layer.Layer<
     )
   )
   const http = yield* Layer.build(
-    HttpRouter.serve(layerRoutes, { disableLogger: true }).pipe(
+    HttpRouter.serve(layerRoutesFor(settings, tasks), { disableLogger: true }).pipe(
       Layer.provideMerge(NodeHttpServer.layer(() => nodeServer(settings), {
         host: settings.host,
         port: settings.port,

@@ -25,6 +25,10 @@
  * | `CHAINJOBS_SHUTDOWN_GRACE` | `--shutdown-grace` | `30 seconds` |
  * | `CHAINJOBS_EVENT_BUFFER` | `--event-buffer` | `1024` changes an all-tasks subscriber may lag before it is dropped |
  * | `CHAINJOBS_EVENT_REPLAY` | `--event-replay` | `8192` changes kept for `/api/events` to resume from |
+ * | `CHAINJOBS_WATCHERS` | `--watchers` | none: a JSON array of watchers (`Watchers.WatcherSpec`) declared at start |
+ * | `CHAINJOBS_WATCH_POLL_INTERVAL` | `--watch-poll-interval` | `1 second`: how often a watcher reads the head |
+ * | `CHAINJOBS_BALANCE_REFRESH_EVERY` | `--balance-refresh-every` | `5 minutes`: stale cached balances read again |
+ * | `CHAINJOBS_BALANCE_RECONCILE_EVERY` | `--balance-reconcile-every` | `1 hour`: every cached balance checked against the chain |
  * | `CHAINJOBS_HEARTBEAT_CHECK_INTERVAL` | | `10 seconds` |
  * | `CHAINJOBS_RETENTION_SWEEP_INTERVAL` | | `1 minute` |
  * | `CHAINJOBS_RUNNER` | `--runner` | `false`: one runner of a cluster on `CHAINJOBS_DATABASE_URL` (required then) |
@@ -43,6 +47,7 @@
 import { ChainTasks } from "@chainjobs/chain"
 import { RunnerConfig } from "@chainjobs/cluster"
 import { TasksConfig } from "@chainjobs/tasks"
+import { Watchers } from "@chainjobs/watch"
 import { Config, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
@@ -127,6 +132,14 @@ export interface ServerSettings {
   readonly eventBuffer: number
   /** Changes kept for all-tasks event streams to resume from by `Last-Event-ID`. Default: 8192. */
   readonly eventReplay: number
+  /** Watchers declared at start, added when missing (they run on the chains; see `WatchService`). Default: none. */
+  readonly watchers: ReadonlyArray<Watchers.WatcherSpec>
+  /** How often a watcher reads the chain head. Default: 1 second. */
+  readonly watchPollInterval: Duration.Duration
+  /** How often stale cached balances are read from the chain. Default: 5 minutes. */
+  readonly balanceRefreshEvery: Duration.Duration
+  /** How often every cached balance is checked against the chain. Default: 1 hour. */
+  readonly balanceReconcileEvery: Duration.Duration
 }
 
 /** The defaults of every setting. */
@@ -150,7 +163,11 @@ export const defaults: ServerSettings = {
   headersTimeout: Duration.seconds(10),
   requestTimeout: Duration.seconds(30),
   eventBuffer: 1024,
-  eventReplay: 8192
+  eventReplay: 8192,
+  watchers: [],
+  watchPollInterval: Duration.seconds(1),
+  balanceRefreshEvery: Duration.minutes(5),
+  balanceReconcileEvery: Duration.hours(1)
 }
 
 /** A setting has a value the service cannot use. */
@@ -192,7 +209,15 @@ export const config: Config.Config<ServerSettings> = Config.all({
   headersTimeout: Config.Duration("CHAINJOBS_HEADERS_TIMEOUT").pipe(Config.withDefault(defaults.headersTimeout)),
   requestTimeout: Config.Duration("CHAINJOBS_REQUEST_TIMEOUT").pipe(Config.withDefault(defaults.requestTimeout)),
   eventBuffer: Config.schema(PositiveInt, "CHAINJOBS_EVENT_BUFFER").pipe(Config.withDefault(defaults.eventBuffer)),
-  eventReplay: Config.schema(PositiveInt, "CHAINJOBS_EVENT_REPLAY").pipe(Config.withDefault(defaults.eventReplay))
+  eventReplay: Config.schema(PositiveInt, "CHAINJOBS_EVENT_REPLAY").pipe(Config.withDefault(defaults.eventReplay)),
+  watchers: Config.schema(Schema.fromJsonString(Schema.Array(Watchers.WatcherSpec)), "CHAINJOBS_WATCHERS").pipe(
+    Config.withDefault([])
+  ),
+  watchPollInterval: Config.Duration("CHAINJOBS_WATCH_POLL_INTERVAL").pipe(Config.withDefault(defaults.watchPollInterval)),
+  balanceRefreshEvery: Config.Duration("CHAINJOBS_BALANCE_REFRESH_EVERY").pipe(Config.withDefault(defaults.balanceRefreshEvery)),
+  balanceReconcileEvery: Config.Duration("CHAINJOBS_BALANCE_RECONCILE_EVERY").pipe(
+    Config.withDefault(defaults.balanceReconcileEvery)
+  )
 }).pipe(Config.map((settings) => ({
   ...settings,
   authTokens: Object.fromEntries(Object.entries(settings.authTokens).map(([name, token]) => [name, Redacted.make(token)]))

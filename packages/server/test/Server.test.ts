@@ -19,7 +19,9 @@ describe("Server", () => {
       Effect.gen(function*() {
         const names: Array<string> = yield* kindNames
         assert.includeMembers(names, ["demo-fail", "demo-scan", "chain/fetch-blocks", "chain/scan-addresses", "chain/sync-events"])
-        assert.isTrue(names.every((name) => name.startsWith("chain/") || name.startsWith("demo-")))
+        // With chains come the watchers' kinds too: the service's processor and the balance upkeep.
+        assert.includeMembers(names, ["chainjobs.watch.record", "chainjobs.balances.refresh-stale", "chainjobs.balances.reconcile"])
+        assert.isTrue(names.every((name) => name.startsWith("chain/") || name.startsWith("demo-") || name.startsWith("chainjobs.")))
         const unknownChain = yield* request("POST", "/api/tasks/chain%2Ffetch-blocks?wait=true", {
           body: { chain: "ropsten", fromBlock: 1, toBlock: 2 }
         })

@@ -64,7 +64,12 @@ describe("ServerConfig", () => {
         ["CHAINJOBS_CHAINS", '[{"name":"mainnet","endpoints":[]}]'],
         // a kind that is no chain kind, and a timeout that is no positive number of milliseconds
         ["CHAINJOBS_CHAIN_KINDS", '{"chain/sync-event":{"timeoutMillis":1000}}'],
-        ["CHAINJOBS_CHAIN_KINDS", '{"chain/sync-events":{"timeoutMillis":0}}']
+        ["CHAINJOBS_CHAIN_KINDS", '{"chain/sync-events":{"timeoutMillis":0}}'],
+        ["CHAINJOBS_WATCHERS", '[{"name":"deposits","chain":"dev"}]'],
+        ["CHAINJOBS_WATCHERS", "not json"],
+        ["CHAINJOBS_WATCH_POLL_INTERVAL", "often"],
+        ["CHAINJOBS_BALANCE_REFRESH_EVERY", "sometimes"],
+        ["CHAINJOBS_BALANCE_RECONCILE_EVERY", "-"]
       ]) {
         const exit = yield* loadFrom({ [variable]: value })
         assert.isTrue(Exit.isFailure(exit), `${variable}=${value} was accepted`)

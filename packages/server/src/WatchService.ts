@@ -1,0 +1,137 @@
+/**
+ * The service's watchers and balance cache (`@chainjobs/watch`): the watch
+ * tables on the service's database (PostgreSQL at `databaseUrl`, else the
+ * SQLite file `watch.db` under `dataDir`, else memory), `Watchers` over the
+ * service's chains with the watchers `ServerConfig.watchers` declares, the
+ * `BalanceCache` they invalidate, its upkeep tasks on their schedules, and
+ * `WatchApi` under `/api/watch` behind the service's bearer tokens.
+ *
+ * Access: watchers and the cache are the service's, not a principal's. Any
+ * authenticated principal reads them (list, lag, items, balances, verified
+ * reads included); only an admin changes them (add, pause, resume, accounts,
+ * remove): another principal gets 403 `WatchForbidden`. With auth off every
+ * caller is the admin `anonymous`.
+ *
+ * The service registers one processor kind of its own,
+ * `chainjobs.watch.record`: it processes an item by recording it as
+ * processed in the audit table (the items are then read over
+ * `/api/watch/watchers/:name/items`). A program embedding the service
+ * registers its own kinds (`WatchProcessor.implement`) for real handling.
+ *
+ * @since 0.1.0
+ */
+import { type Chains } from "@chainjobs/chain"
+import { SqlTaskStore, NodeSqliteClient } from "@chainjobs/store-sql"
+import { Principal, TaskAccessError, TaskError, type Tasks } from "@chainjobs/tasks"
+import { BalanceCache, BalanceUpkeep, EvmAdapter, WatchApi, type WatchError, Watchers, WatchProcessor } from "@chainjobs/watch"
+import { Auth } from "@chainjobs/rpc"
+import { Effect, Layer, Option, Schema } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import type { SqlClient, SqlError } from "effect/sql"
+import { mkdirSync } from "node:fs"
+import { join } from "node:path"
+import { authEnabled } from "./Access.ts"
+import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
+
+/** The processor kind the service registers: an item is processed by being recorded as processed. */
+export const Record = WatchProcessor.define("chainjobs.watch.record")
+
+/** The handler of `Record`: nothing beyond the audit row its transaction marks processed. */
+export const layerRecord = WatchProcessor.implement(Record, () => Effect.void)
+
+/** The database of the watch tables: PostgreSQL at `databaseUrl`, else `watch.db` under `dataDir`, else (`:memory:`) memory. */
+export const layerSql = (
+  settings: ServerSettings
+): Layer.Layer<SqlClient.SqlClient, TaskError.TaskStoreError | SqlError.SqlError> => {
+  if (Option.isSome(settings.databaseUrl)) return SqlTaskStore.layerPgClient({ url: settings.databaseUrl.value })
+  if (settings.dataDir === ":memory:") return NodeSqliteClient.layer({ filename: ":memory:" })
+  const dataDir = settings.dataDir
+  return Layer.unwrap(Effect.try({
+    try: () => {
+      mkdirSync(dataDir, { recursive: true })
+      return NodeSqliteClient.layer({ filename: join(dataDir, "watch.db"), synchronous: "FULL" })
+    },
+    catch: (cause) => new TaskError.TaskStoreError({ operation: "open", detail: `cannot create ${dataDir}: ${cause}`, cause })
+  }))
+}
+
+/**
+ * The watchers, the cache, the upkeep kinds and their schedules, and the
+ * `Record` processor, over the supervisor and chains provided. The declared
+ * watchers are added (when missing) before anything binds: a bad one stops
+ * the start with its `WatchError`.
+ */
+export const layer = (
+  settings: ServerSettings
+): Layer.Layer<
+  Watchers.Watchers | BalanceCache.BalanceCache,
+  WatchError.WatchError | TaskError.TaskStoreError | SqlError.SqlError,
+  Tasks.Tasks | Chains.Chains
+> =>
+  Layer.mergeAll(
+    layerRecord,
+    BalanceUpkeep.layer,
+    BalanceUpkeep.layerSchedules({ refreshEvery: settings.balanceRefreshEvery, reconcileEvery: settings.balanceReconcileEvery })
+  ).pipe(
+    Layer.provideMerge(Watchers.layer({ pollInterval: settings.watchPollInterval, watchers: settings.watchers })),
+    Layer.provideMerge(BalanceCache.layer()),
+    Layer.provideMerge(EvmAdapter.layer),
+    Layer.provide(layerSql(settings))
+  )
+
+/** A principal other than an admin asked to change a watcher. */
+export class WatchForbidden extends Schema.TaggedError<WatchForbidden>("@chainjobs/server/WatchForbidden")("WatchForbidden", {
+  principal: Schema.String,
+  method: Schema.String,
+  path: Schema.String
+}) {
+  override get message(): string {
+    return `${this.principal} may not ${this.method} ${this.path}: changing watchers is for admins`
+  }
+}
+
+/** The prefix of the watch routes. */
+export const prefix = "/api/watch"
+
+const encodeForbidden = Schema.encodeSync(WatchForbidden)
+const encodeRefusal = Schema.encodeSync(TaskAccessError.TaskAccessErrorReason)
+
+/**
+ * Guards the watch routes while auth is on: a bearer token (header or
+ * `access_token` parameter) of a principal reads, an admin's changes; no
+ * token or an unknown one gets 401 `Unauthenticated`.
+ */
+export const layerAccess = HttpRouter.middleware(
+  Effect.gen(function*() {
+    const settings = yield* ServerConfig
+    const principals = yield* Principal.Principals
+    const enabled = authEnabled(settings)
+    return (httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, any, any>) =>
+      !enabled ? httpEffect : HttpServerRequest.HttpServerRequest.use((request) => {
+        const path = request.url.split("?")[0]
+        if (path !== prefix && !path.startsWith(`${prefix}/`)) return httpEffect
+        const token = Option.orElse(
+          Auth.bearer(request.headers),
+          () => Option.fromNullishOr(new URL(request.url, "http://x").searchParams.get("access_token"))
+        )
+        return principals.authenticate(token).pipe(
+          Effect.flatMap((principal) =>
+            principal.admin || request.method === "GET" || request.method === "HEAD"
+              ? httpEffect
+              : Effect.succeed(HttpServerResponse.jsonUnsafe(
+                encodeForbidden(new WatchForbidden({ principal: principal.id, method: request.method, path })),
+                { status: 403 }
+              ))),
+          Effect.catchTag("TaskAccessError", (error) =>
+            Effect.succeed(HttpServerResponse.jsonUnsafe(encodeRefusal(error.reason), { status: 401 })))
+        )
+      })
+  }),
+  { global: true }
+)
+
+/** `WatchApi` under `/api/watch` with its access rules, over the `Watchers` and `BalanceCache` provided. */
+export const layerRoutes = Layer.merge(WatchApi.layer, layerAccess)
+
+/** The services this module's `layer` provides. */
+export type Services = Watchers.Watchers | BalanceCache.BalanceCache

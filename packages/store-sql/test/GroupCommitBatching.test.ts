@@ -7,7 +7,7 @@
 import { TaskError } from "@chainjobs/tasks"
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Logger, Scope } from "effect"
+import { Effect, Exit, Fiber, Latch, Logger, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as GroupCommit from "../src/GroupCommit.ts"
 
@@ -15,17 +15,17 @@ import * as GroupCommit from "../src/GroupCommit.ts"
  * A write function that stores nothing and notes the ids of each batch it is
  * given; the progress writes of ids in `badProgress` fail on their own.
  */
-const recording = (badProgress: ReadonlySet<string> = new Set()) => {
+const recording = (badProgress: ReadonlySet<string> = new Set(), gate?: Latch.Latch) => {
   const batches: Array<ReadonlyArray<string>> = []
   const write: GroupCommit.WriteBatch = (batch) =>
-    Effect.sync(() => {
+    Effect.andThen(gate === undefined ? Effect.void : gate.await, () => {
       batches.push([...batch.inserts.keys(), ...batch.updates.keys(), ...batch.progress.keys()])
       const progress = new Map(
         [...batch.progress.keys()].filter((id) => badProgress.has(id)).map((id) =>
           [id, new TaskError.TaskStoreError({ operation: "commit", detail: "bad progress" })] as const
         )
       )
-      return { duplicates: new Set<string>(), failed: { inserts: new Map(), updates: new Map(), progress } }
+      return Effect.succeed({ duplicates: new Set<string>(), failed: { inserts: new Map(), updates: new Map(), progress } })
     })
   return { batches, write }
 }
@@ -70,6 +70,25 @@ describe("group commit with a flush interval", () => {
       yield* commit.settled
       assert.deepStrictEqual(batches, [[a.id]])
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(inserted)))
+    }))
+})
+
+describe("settled", () => {
+  it.effect("waits for a batch that is being written", () =>
+    Effect.gen(function*() {
+      const gate = yield* Latch.make(false)
+      const { batches, write } = recording(new Set(), gate)
+      const commit = yield* GroupCommit.make(write)
+      const a = record()
+      yield* queue(commit.insert(a))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      // The batch holding `a` is being written now; nothing is queued.
+      const settled = yield* queue(commit.settled)
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      assert.isUndefined(settled.pollUnsafe(), "settled returned while a batch was being written")
+      yield* gate.open
+      yield* Fiber.join(settled)
+      assert.deepStrictEqual(batches, [[a.id]])
     }))
 })
 

@@ -1,0 +1,42 @@
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { DevChain } from "@chainjobs/devchain"
+import * as ChainCheck from "../src/ChainCheck.ts"
+import * as FaultProxy from "./FaultProxy.ts"
+import { client, devChainConfig } from "./fixtures.ts"
+
+layer(DevChain.layer(), { excludeTestServices: true })("ChainCheck", (it) => {
+  it.effect("reports the chain id, the head read now, and each endpoint's pool and circuit", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const evm = yield* client(devChainConfig([chain.url, chain.url], { headTtl: "1 hour" }))
+      const before = yield* evm.head
+      yield* evm.request("hardhat_mine", ["0x2"])
+      const result = yield* ChainCheck.check(evm)
+      assert.deepInclude(result, { chain: "dev", chainId: DevChain.chainId, expectedChainId: DevChain.chainId, chainIdMatches: true })
+      // the head cache still holds the old head; the check reads past it
+      assert.strictEqual(result.head, before + 2)
+      assert.isAtLeast(result.latencyMillis, 0)
+      assert.deepStrictEqual(result.endpoints.map((endpoint) => [endpoint.url, endpoint.circuit, endpoint.max]), [
+        [chain.url, "Closed", 8],
+        [chain.url, "Closed", 8]
+      ])
+    }))
+
+  it.effect("a node of another chain than the one configured is reported as such", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const evm = yield* client({ ...devChainConfig([chain.url]), chainId: 1 })
+      const result = yield* ChainCheck.check(evm)
+      assert.deepInclude(result, { chainId: DevChain.chainId, expectedChainId: 1, chainIdMatches: false })
+    }))
+
+  it.effect("a chain that does not answer fails with its ChainRequestError", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const proxy = yield* FaultProxy.make(chain.url, { requireHeaders: { "x-api-key": "k" } })
+      const evm = yield* client(devChainConfig([proxy.url], { retry: { times: 0 } }))
+      const error = yield* Effect.flip(ChainCheck.check(evm))
+      assert.strictEqual(error._tag, "ChainRequestError")
+    }))
+})

@@ -27,6 +27,7 @@ import { SqlTaskStore } from "@chainjobs/store-sql"
 import { type TaskError, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import * as ClusterTasks from "./ClusterTasks.ts"
 import { type RunnerSettings, toShardingConfig } from "./RunnerConfig.ts"
+import * as SqlQuota from "./SqlQuota.ts"
 import * as TaskEntity from "./TaskEntity.ts"
 
 /** What a runner tells about itself: its address, the shards it holds, the tasks it runs. */
@@ -122,7 +123,8 @@ export const layer = (
 ): Layer.Layer<Tasks.Tasks | RunnerStatus | TaskStore.TaskStore, StartError> => {
   const pool = (maxConnections: number) =>
     SqlTaskStore.layerPgClient({ url: options.databaseUrl, maxConnections, schema: options.schema })
-  const store = SqlTaskStore.layer().pipe(Layer.provide(pool(options.maxConnections ?? 10)))
+  // the store's pool also keeps the submission quota, shared by every runner (`SqlQuota`)
+  const store = Layer.merge(SqlTaskStore.layer(), SqlQuota.layer).pipe(Layer.provide(pool(options.maxConnections ?? 10)))
   const sharding = layerSharding(options.runner).pipe(Layer.provide(pool(clusterConnections)))
   // the store first: it makes the schema the cluster's tables then go to
   return layerServices(options).pipe(Layer.provideMerge(sharding), Layer.provideMerge(store))

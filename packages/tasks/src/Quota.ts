@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect } from "effect"
+import { Clock, Context, Duration, Effect } from "effect"
 
 /** The rate of a quota: `limit` per `window`, with bursts of up to `burst`. */
 export interface QuotaRate {
@@ -91,3 +91,12 @@ export const make = (rate: QuotaRate): Quota => {
       })
   }
 }
+
+/**
+ * How the access facade makes its quota: in memory (`make`, per process) unless
+ * the context gives another maker, e.g. a cluster's, whose buckets every
+ * runner shares.
+ */
+export const Maker = Context.Reference<(rate: QuotaRate) => Quota>("@chainjobs/tasks/Quota/Maker", {
+  defaultValue: () => make
+})

@@ -130,7 +130,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
   const config: TaskAccessConfig = { ...defaults, ...options }
   const tasks = yield* Tasks
   const feed = yield* TaskFeed.current
-  const quota = Quota.make({
+  const quota = (yield* Quota.Maker)({
     limit: config.submitLimit,
     window: config.submitWindow,
     burst: config.submitBurst ?? 2 * config.submitLimit

@@ -379,7 +379,8 @@ export const command = root.pipe(Command.withSubcommands([
   deleteCommand,
   retry,
   kinds,
-  purge
+  purge,
+  ...WatchCli.commands(root)
 ]))
 
 /** Runs the command line on `argv` (without the node and script paths). */

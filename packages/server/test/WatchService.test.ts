@@ -1,6 +1,7 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Duration, Effect, Redacted, Schedule } from "effect"
+import { Duration, Effect, Exit, Redacted, Schedule } from "effect"
 import { DevChain } from "@chainjobs/devchain"
+import { chainjobs } from "./cli.ts"
 import { request, testServer } from "./http.ts"
 
 const watched = DevChain.accounts[1]!.address
@@ -57,6 +58,30 @@ describe("WatchService", () => {
         assert.strictEqual((yield* request("DELETE", "/api/watch/watchers/extra", { token: alice })).status, 403)
         assert.strictEqual((yield* request("DELETE", "/api/watch/watchers/extra", { token: ops })).status, 204)
         assert.strictEqual((yield* request("GET", "/api/watch/watchers/extra", { token: alice })).status, 404)
+      }))
+
+    it.effect("the CLI lists, adds, pauses, removes watchers, reads their lag and balances", () =>
+      Effect.gen(function*() {
+        const spec = JSON.stringify({ name: "cli", chain: "dev", processor: "chainjobs.watch.record", accounts: [watched], confirmations: 1 })
+        const refused = yield* chainjobs("--token", alice, "watchers", "add", "--spec", spec)
+        assert.isTrue(Exit.isFailure(refused.exit))
+        const added = yield* chainjobs("--token", ops, "watchers", "add", "--spec", spec)
+        assert.isTrue(Exit.isSuccess(added.exit))
+        assert.match(added.lines[0]!, /^cli\s+dev\s+active/)
+        const listed = yield* chainjobs("--token", alice, "watchers", "list")
+        assert.isTrue(listed.lines.some((line) => line.startsWith("dev-activity")))
+        assert.isTrue(Exit.isSuccess((yield* chainjobs("--token", ops, "watchers", "pause", "cli")).exit))
+        assert.strictEqual((yield* request("GET", "/api/watch/watchers/cli", { token: alice })).body.status, "paused")
+        assert.isTrue(Exit.isSuccess((yield* chainjobs("--token", ops, "watchers", "resume", "cli")).exit))
+        const lag = yield* chainjobs("--token", alice, "watchers", "lag", "dev-activity", "--json")
+        assert.isAtLeast(JSON.parse(lag.lines.join("\n")).confirmed, 1)
+        assert.isTrue(Exit.isSuccess((yield* chainjobs("--token", ops, "watchers", "remove", "cli")).exit))
+        assert.isTrue(Exit.isFailure((yield* chainjobs("--token", alice, "watchers", "lag", "cli")).exit))
+        const balance = yield* chainjobs("--token", alice, "balance", "dev", DevChain.accounts[8]!.address, "--verify", "--json")
+        assert.isTrue(Exit.isSuccess(balance.exit))
+        const read = JSON.parse(balance.lines.join("\n"))
+        assert.isTrue(read.fromChain)
+        assert.strictEqual(BigInt(read.amount), 10_000n * 10n ** 18n)
       }))
 
     it.effect("a balance is read from the chain once, then from the cache", () =>

@@ -57,6 +57,30 @@ export const SubmitAccepted = Schema.Struct({
 /** @see SubmitAccepted */
 export type SubmitAccepted = typeof SubmitAccepted.Type
 
+const IsoTime = Schema.String.annotate({ description: "ISO 8601 (UTC), the same instant as the epoch milliseconds beside it" })
+
+/**
+ * A task's record as REST answers it: the runtime's record with its times
+ * also in ISO 8601 (`createdAtIso` beside `createdAt`, ...), for people
+ * reading it.
+ */
+export const TaskRecord = TaskInfo.TaskInfo.mapFields((fields) => ({
+  ...fields,
+  createdAtIso: IsoTime,
+  startedAtIso: Schema.NullOr(IsoTime),
+  finishedAtIso: Schema.NullOr(IsoTime)
+}))
+/** @see TaskRecord */
+export type TaskRecord = typeof TaskRecord.Type
+
+/** A record with its times in ISO 8601 beside the epoch milliseconds. */
+export const toRecord = (info: TaskInfo.TaskInfo): TaskRecord => ({
+  ...info,
+  createdAtIso: new Date(info.createdAt).toISOString(),
+  startedAtIso: info.startedAt === null ? null : new Date(info.startedAt).toISOString(),
+  finishedAtIso: info.finishedAt === null ? null : new Date(info.finishedAt).toISOString()
+})
+
 /** The result of a completed task. */
 export const TaskResult = Schema.Struct({
   taskId: Schema.String,
@@ -76,7 +100,7 @@ export const TaskRunning = Schema.Struct({
 
 /** One page of a listing. `page` counts from 1; `nextCursor` fetches the next page without counting. */
 export const TaskList = Schema.Struct({
-  items: Schema.Array(TaskInfo.TaskInfo),
+  items: Schema.Array(TaskRecord),
   page: Schema.Number,
   limit: Schema.Number,
   nextCursor: Schema.NullOr(Schema.String)
@@ -122,7 +146,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         priority: Schema.optional(Schema.NumberFromString.check(Schema.isInt()))
       },
       payload: Schema.Unknown,
-      success: [SubmitAccepted.pipe(HttpApiSchema.status(202)), TaskInfo.TaskInfo],
+      success: [SubmitAccepted.pipe(HttpApiSchema.status(202)), TaskRecord],
       error: [
         TaskError.UnknownTaskKind,
         TaskError.InvalidPayload,
@@ -144,7 +168,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       success: TaskList,
       error: TaskError.TaskStoreError
     }).annotate(OpenApi.Description, "Lists tasks, newest first: the caller's own, or every task for an admin.").annotate(OpenApi.Summary, "List tasks"),
-    HttpApiEndpoint.get("get", "/tasks/:id", { params: TaskId, success: TaskInfo.TaskInfo, error: storeErrors })
+    HttpApiEndpoint.get("get", "/tasks/:id", { params: TaskId, success: TaskRecord, error: storeErrors })
       .annotate(OpenApi.Summary, "Read a task's record"),
     HttpApiEndpoint.get("result", "/tasks/:id/result", {
       params: TaskId,
@@ -167,7 +191,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         "states, so nothing is lost). A slow reader gets the latest records, not every intermediate one. Idle streams " +
         "get a `: keep-alive` comment."
     ).annotate(OpenApi.Summary, "Follow a task's changes"),
-    HttpApiEndpoint.post("interrupt", "/tasks/:id/interrupt", { params: TaskId, success: TaskInfo.TaskInfo, error: storeErrors })
+    HttpApiEndpoint.post("interrupt", "/tasks/:id/interrupt", { params: TaskId, success: TaskRecord, error: storeErrors })
       .annotate(OpenApi.Description, "Interrupts the task, waits until it has stopped, and returns its final record.").annotate(OpenApi.Summary, "Interrupt a task"),
     HttpApiEndpoint.delete("delete", "/tasks/:id", { params: TaskId, success: HttpApiSchema.NoContent, error: storeErrors })
       .annotate(OpenApi.Description, "Deletes the task's record, interrupting it first if it has not finished.").annotate(OpenApi.Summary, "Delete a task"),

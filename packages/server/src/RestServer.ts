@@ -13,7 +13,7 @@ import { ByteSize, Clock, Effect, Layer, Schema, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiScalar } from "effect/http-api"
 import { PayloadLimit, Principal, TaskAccess, TaskAccessError, TaskFeed, TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
-import { openApiDocument, RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning } from "./RestApi.ts"
+import { openApiDocument, RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning, toRecord } from "./RestApi.ts"
 
 const utf8 = new TextEncoder()
 
@@ -129,7 +129,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
           payload,
           ...(query.priority === undefined ? {} : { priority: query.priority })
         })
-        if (query.wait === "true") return yield* access.awaitInfo(info.id)
+        if (query.wait === "true") return toRecord(yield* access.awaitInfo(info.id))
         return { taskId: info.id, kind: params.kind, status: "pending" as const, ...taskUrls(info.id) }
       })).pipe(Effect.catchTag("QuotaExceeded", (refusal) => Effect.succeed(tooManyRequests(refusal)))),
     list: Effect.fnUntraced(function*({ query }) {
@@ -151,9 +151,9 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
         cursor = previous.nextCursor
       }
       const found = yield* from(cursor)
-      return { items: found.items, page, limit, nextCursor: found.nextCursor } satisfies TaskList
+      return { items: found.items.map(toRecord), page, limit, nextCursor: found.nextCursor } satisfies TaskList
     }),
-    get: ({ params }) => access.get(params.id),
+    get: ({ params }) => Effect.map(access.get(params.id), toRecord),
     result: ({ params }) => Effect.flatMap(access.get(params.id), resultOf),
     events: ({ headers, params }) =>
       Effect.gen(function*() {
@@ -172,7 +172,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
           Stream.succeed(endEvent)
         ))
       }),
-    interrupt: ({ params }) => Effect.andThen(access.interrupt(params.id), access.get(params.id)),
+    interrupt: ({ params }) => Effect.andThen(access.interrupt(params.id), Effect.map(access.get(params.id), toRecord)),
     delete: ({ params }) => access.delete(params.id),
     purge: ({ payload }) =>
       answerRefusal("Forbidden")(Effect.gen(function*() {

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { chromium, type Page } from "playwright-core"
+import { DevChain } from "@chainjobs/devchain"
 import { baseUrl, request, testServer } from "./http.ts"
 
 const executablePath = "/usr/bin/chromium"
@@ -148,5 +149,26 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
         })
         assert.strictEqual((yield* request("GET", `/api/tasks/${id}`)).status, 404)
       }), { timeout: 30_000 })
+  })
+})
+
+describe.skipIf(!hasChromium)("dashboard watch panel in headless Chromium", () => {
+  const watcher = { name: "dev-panel", chain: "dev", processor: "chainjobs.watch.record", accounts: [DevChain.accounts[1]!.address], confirmations: 1, startBlock: 1 }
+  layer(testServer({ devChain: true, watchers: [watcher] }), { excludeTestServices: true, timeout: "60 seconds" })("watch panel", (it) => {
+    it.effect("shows the watchers with their lag, and a balance looked up", () =>
+      Effect.gen(function*() {
+        const base = yield* baseUrl
+        const { page } = yield* browserPage
+        yield* Effect.promise(async () => {
+          await page.goto(`${base}/`)
+          const row = page.locator('#watchers tr[data-watcher="dev-panel"]')
+          await row.waitFor({ timeout: 10_000 })
+          assert.isFalse(await page.locator("#watch-panel").isHidden())
+          assert.strictEqual(await row.locator("td").nth(1).textContent(), "dev")
+          await page.fill("#balance-account", DevChain.accounts[9]!.address)
+          await page.click('#balance-form button[type="submit"]')
+          await page.waitForFunction(`document.getElementById("balance-result").textContent.startsWith("10000000000000000000000 ")`)
+        })
+      }), { timeout: 60_000 })
   })
 })

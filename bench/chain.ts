@@ -10,35 +10,16 @@
  */
 import { Effect, Layer } from "effect"
 import { TaskStore, Tasks } from "@chainjobs/tasks"
-import { createPublicClient, http, pad, parseAbiItem, toHex, type Transaction } from "viem"
+import { pad, toHex } from "viem"
 import { Activity, BlockFeed, ChainTasks } from "@chainjobs/chain"
 import { DevChain, DevSeed } from "@chainjobs/devchain"
 import { fmt, perSecond, table } from "./_measure.ts"
+import { naiveScan } from "./_naiveScan.ts"
 
 const ADDRESSES = 100
 const RUNS = 5
 
-const transfer = parseAbiItem("event Transfer(address indexed from, address indexed to, uint256 value)")
 
-/** The naive loop: one block and one log query per block, sequentially. */
-const naiveScan = async (url: string, addresses: ReadonlyArray<string>, fromBlock: number, toBlock: number) => {
-  const client = createPublicClient({ transport: http(url) })
-  const watched = new Set(addresses)
-  const found: Array<string> = []
-  for (let number = fromBlock; number <= toBlock; number++) {
-    const block = await client.getBlock({ blockNumber: BigInt(number), includeTransactions: true })
-    for (const tx of block.transactions as ReadonlyArray<Transaction>) {
-      if (watched.has(tx.from.toLowerCase()) || (tx.to !== null && watched.has(tx.to.toLowerCase()))) found.push(tx.hash)
-    }
-    const logs = await client.getLogs({ event: transfer, fromBlock: BigInt(number), toBlock: BigInt(number) })
-    for (const log of logs) {
-      if (watched.has(log.args.from!.toLowerCase()) || watched.has(log.args.to!.toLowerCase())) {
-        found.push(`${log.transactionHash}:${log.logIndex}`)
-      }
-    }
-  }
-  return found
-}
 
 const main = Effect.gen(function*() {
   const chain = yield* DevChain.DevChain

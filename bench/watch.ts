@@ -33,8 +33,9 @@ import { createServer } from "node:http"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { type Address, createPublicClient, createTestClient, createWalletClient, http, pad, parseAbiItem, toHex, type Transaction } from "viem"
+import { type Address, createPublicClient, createTestClient, createWalletClient, http, pad, toHex, type Transaction } from "viem"
 import { fmt, perSecond, table } from "./_measure.ts"
+import { naiveScan, transfer } from "./_naiveScan.ts"
 
 const ADDRESSES = 10_000
 const POLL_MILLIS = 100
@@ -42,7 +43,6 @@ const CONFIRMATIONS = 2
 const LAG_SAMPLES = 60
 const READS = 2_000
 
-const transfer = parseAbiItem("event Transfer(address indexed from, address indexed to, uint256 value)")
 
 /** The naive loop asking about each block and each address: a block query per block, two log queries per address. */
 const perAddressScan = async (url: string, addresses: ReadonlyArray<string>, fromBlock: number, toBlock: number) => {
@@ -64,25 +64,6 @@ const perAddressScan = async (url: string, addresses: ReadonlyArray<string>, fro
   return Array.from(found)
 }
 
-/** The kinder naive loop: one block and one log query per block, matched in process, sequentially. */
-const naiveScan = async (url: string, addresses: ReadonlyArray<string>, fromBlock: number, toBlock: number) => {
-  const client = createPublicClient({ transport: http(url) })
-  const watched = new Set(addresses)
-  const found: Array<string> = []
-  for (let number = fromBlock; number <= toBlock; number++) {
-    const block = await client.getBlock({ blockNumber: BigInt(number), includeTransactions: true })
-    for (const tx of block.transactions as ReadonlyArray<Transaction>) {
-      if (watched.has(tx.from.toLowerCase()) || (tx.to !== null && watched.has(tx.to.toLowerCase()))) found.push(tx.hash)
-    }
-    const logs = await client.getLogs({ event: transfer, fromBlock: BigInt(number), toBlock: BigInt(number) })
-    for (const log of logs) {
-      if (watched.has(log.args.from!.toLowerCase()) || watched.has(log.args.to!.toLowerCase())) {
-        found.push(`${log.transactionHash}:${log.logIndex}`)
-      }
-    }
-  }
-  return found
-}
 
 const Noop = WatchProcessor.define("bench.noop")
 const NoopLive = WatchProcessor.implement(Noop, () => Effect.void)

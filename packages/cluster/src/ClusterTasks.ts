@@ -48,40 +48,6 @@ const routed = <A, E, R>(effect: Effect.Effect<A, E | Undelivered, R>): Effect.E
     EntityNotAssignedToRunner: undelivered
   }) as Effect.Effect<A, E | TaskError.TaskStoreError, R>
 
-/** A handle whose effects go through the cluster service's operations. */
-class ClusterHandle implements TaskHandle.TaskHandle<any, any> {
-  readonly id: string
-  readonly kind: string
-  readonly known: Task.Any | undefined
-  readonly tasks: Tasks.Tasks["Service"]
-  constructor(id: string, kind: string, known: Task.Any | undefined, tasks: Tasks.Tasks["Service"]) {
-    this.id = id
-    this.kind = kind
-    this.known = known
-    this.tasks = tasks
-  }
-  get info() {
-    return this.tasks.get(this.id)
-  }
-  get status() {
-    return Effect.map(this.tasks.get(this.id), (info) => info.status)
-  }
-  get await() {
-    return Effect.flatMap(this.tasks.awaitInfo(this.id), (info) =>
-      this.known === undefined ? Effect.succeed(Exit.interrupt() as Exit.Exit<any, any>) : Task.outcome(this.known, info)
-    )
-  }
-  get join() {
-    return Effect.flatMap(this.await, (exit) => exit)
-  }
-  get events() {
-    return this.tasks.watch(this.id)
-  }
-  get interrupt() {
-    return this.tasks.interrupt(this.id)
-  }
-}
-
 /**
  * Makes the runner's `Tasks` over its own supervisor (`local`, which runs the
  * tasks of the shards this runner owns) and the cluster.
@@ -127,7 +93,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
           onConflict: options?.onConflict
         })
       )
-      return new ClusterHandle(reply.id, kind.name, kind, tasks)
+      return Tasks.makeHandle(reply.id, kind.name, kind, operations)
     })
 
   const awaitInfo = (id: string): Effect.Effect<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
@@ -156,9 +122,18 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
       if (kind !== undefined && kind.name !== info.kind) {
         return Effect.fail(new TaskError.TaskNotFound({ id, kindMismatch: { expected: kind.name, actual: info.kind } }))
       }
-      return Effect.map(kindNamed(info.kind), (known) => new ClusterHandle(id, info.kind, kind ?? known, tasks))
+      return Effect.map(kindNamed(info.kind), (known) => Tasks.makeHandle(id, info.kind, kind ?? known, operations))
     })
 
+  /** What a handle is made of: the cluster service's own reads, watch and interrupt. */
+  const operations: Tasks.HandleOperations = {
+    get: (id) => tasks.get(id),
+    awaitExit: (id, known) =>
+      Effect.flatMap(tasks.awaitInfo(id), (info) =>
+        known === undefined ? Effect.succeed(Exit.interrupt() as Exit.Exit<unknown, unknown>) : Task.outcome(known, info)),
+    watch: (id) => tasks.watch(id),
+    interrupt: (id) => tasks.interrupt(id)
+  }
   const tasks: Tasks.Tasks["Service"] = Tasks.Tasks.of({
     ...local,
     submit: (kind, payload, options) => submitAny(kind.name, payload, false, options),

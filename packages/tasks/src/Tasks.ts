@@ -53,6 +53,8 @@ export type { SubmitOptions } from "./TaskPolicy.ts"
 
 /** Counts of what the supervisor holds right now (a Schema, for the facades that send them). */
 export type { TaskStats } from "./TaskStats.ts"
+/** The operations a handle is made of, for a `Tasks` implementation that builds its own (the cluster's). */
+export type { HandleOperations } from "./internal/handle.ts"
 
 /** Errors of submitting a task. */
 export type SubmitError = InvalidPayload | SubmitRejected | UnknownTaskKind | TaskStoreError
@@ -169,6 +171,14 @@ const interruptedBeforeStart: codec.Outcome = {
   error: null,
   errorMessage: null
 }
+
+/** A handle whose effects are the given operations, made lazily when read: what every `Tasks` implementation answers. */
+export const makeHandle = (
+  id: string,
+  kind: string,
+  known: Task.Any | undefined,
+  operations: HandleOperations
+): TaskHandle<any, any> => new LiveTaskHandle(id, kind, known, operations)
 
 /** Makes a supervisor in the current scope; closing the scope shuts it down gracefully. */
 export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfig.TasksConfig | Scope.Scope> = Effect

@@ -8,3 +8,4 @@
 export * as SuiAdapter from "./SuiAdapter.ts"
 export * as SuiCheck from "./SuiCheck.ts"
 export * as SuiClient from "./SuiClient.ts"
+export * as SuiTransaction from "./SuiTransaction.ts"

@@ -9,7 +9,8 @@ import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
-import { toBase58 } from "@mysten/sui/utils"
+import { TransactionDataBuilder } from "@mysten/sui/transactions"
+import { fromBase64, toBase58 } from "@mysten/sui/utils"
 import { Effect, Layer } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import * as SuiClient from "../src/SuiClient.ts"
@@ -40,6 +41,16 @@ export interface Transaction {
   readonly events?: ReadonlyArray<{ readonly type: string; readonly fields: Record<string, unknown> }>
 }
 
+/**
+ * What the node does with the next `sui_executeTransactionBlock`: accept it
+ * (it joins the next checkpoint), accept it and fail it in execution (final,
+ * with the effects' error), or refuse it with a JSON-RPC error.
+ */
+export type ExecuteOutcome =
+  | { readonly _tag: "Accept" }
+  | { readonly _tag: "FailInExecution"; readonly error: string }
+  | { readonly _tag: "Refuse"; readonly code: number; readonly message: string }
+
 /** The stand-in node. */
 export interface StandIn {
   readonly url: string
@@ -47,6 +58,10 @@ export interface StandIn {
   addCheckpoint(transactions: ReadonlyArray<Transaction>): number
   /** Sets a balance behind the chain's back (a drift). */
   setBalance(owner: string, coinType: string, amount: bigint): void
+  /** Queues what the next executions meet (default: accepted). */
+  onExecute(...outcomes: ReadonlyArray<ExecuteOutcome>): void
+  /** Digests of the transactions executed and not yet in a checkpoint. */
+  readonly executed: ReadonlyArray<string>
   /** Queues faults, each met by one request. */
   inject(...faults: ReadonlyArray<Fault>): void
   /** The JSON-RPC methods asked so far, in order, with the `x-api-key` header each came with. */
@@ -72,6 +87,9 @@ export const make = (options: { readonly maxPage?: number } = {}) =>
       const requests: Array<{ method: string; apiKey: string | undefined }> = []
       const added: Array<{ checkpoint: number; digest: string; transaction: Transaction }> = []
       let latest = firstCheckpoint
+      const outcomes: Array<ExecuteOutcome> = []
+      // executed, waiting for the next checkpoint
+      const executed: Array<string> = []
       let transactionCount = 0
       // the specification's checkpoint starts the chain; its parent is served with the digest it names
       checkpoints.set(firstCheckpoint, spec.sui_getCheckpoint)
@@ -98,6 +116,8 @@ export const make = (options: { readonly maxPage?: number } = {}) =>
         requests,
         added,
         inject: (...more) => faults.push(...more),
+        executed,
+        onExecute: (...more) => outcomes.push(...more),
         setBalance: (owner, coinType, amount) => balances.set(balanceKey(owner, coinType), amount),
         addCheckpoint: (transactions) => {
           const number = ++latest
@@ -133,6 +153,11 @@ export const make = (options: { readonly maxPage?: number } = {}) =>
             byDigest.set(digest, response)
             return response
           })
+          // executed transactions join this checkpoint after the added ones
+          for (const digest of executed.splice(0)) {
+            digests.push(digest)
+            byDigest.set(digest, { ...byDigest.get(digest), checkpoint: String(number), timestampMs: String(1676911928 + number) })
+          }
           checkpoints.set(number, {
             ...spec.sui_getCheckpoint,
             sequenceNumber: String(number),
@@ -180,6 +205,34 @@ export const make = (options: { readonly maxPage?: number } = {}) =>
             return found === undefined
               ? { error: { code: -32602, message: `Could not find the referenced transaction [TransactionDigest(${params[0]})].` } }
               : { result: found }
+          }
+          case "sui_executeTransactionBlock": {
+            const [bytes, signatures] = params as [string, Array<string>]
+            let digest: string
+            try {
+              digest = TransactionDataBuilder.getDigestFromBytes(fromBase64(bytes))
+            } catch {
+              return { error: { code: -32602, message: "Invalid params" } }
+            }
+            const outcome = outcomes.shift() ?? { _tag: "Accept" }
+            if (outcome._tag === "Refuse") return { error: { code: outcome.code, message: outcome.message } }
+            const known = byDigest.get(digest)
+            // executing a known transaction again answers its effects (nodes are idempotent per digest)
+            if (known !== undefined) return { result: known }
+            const template = spec.sui_executeTransactionBlock
+            const response = {
+              ...template,
+              digest,
+              transaction: { ...template.transaction, txSignatures: signatures },
+              effects: {
+                ...template.effects,
+                transactionDigest: digest,
+                status: outcome._tag === "Accept" ? { status: "success" } : { status: "failure", error: outcome.error }
+              }
+            }
+            byDigest.set(digest, response)
+            executed.push(digest)
+            return { result: response }
           }
           default:
             return { error: { code: -32601, message: `Method not found: ${method}` } }

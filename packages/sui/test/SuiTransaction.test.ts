@@ -183,6 +183,6 @@ describe("SuiTransaction.broadcast on the stand-in node", () => {
         }
         assert.strictEqual(node.requests.length, 0)
       }).pipe(Effect.scoped),
-    { arbitrary: { numRuns: 25 } }
+    { arbitrary: { runs: 25 } }
   )
 })

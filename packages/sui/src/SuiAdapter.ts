@@ -206,6 +206,14 @@ export const make = (client: SuiClient.SuiClient): ChainAdapter.ChainAdapter => 
   }
 }
 
+/** Opens the clients of the networks and makes their adapters, by network name. */
+const adaptersOf = (networks: ReadonlyArray<SuiClient.SuiConfig>) =>
+  Effect.gen(function*() {
+    const adapters = new Map<string, ChainAdapter.ChainAdapter>()
+    for (const network of networks) adapters.set(network.name, make(yield* SuiClient.make(network)))
+    return adapters
+  })
+
 /**
  * The adapters of the given Sui networks, by name, each client opened with the
  * layer; rate limits and circuits are kept in the stores provided, as
@@ -216,15 +224,41 @@ export const layer = (
 ): Layer.Layer<ChainAdapter.ChainAdapters, never, RateLimiter.RateLimiterStore | CircuitBreaker.CircuitBreakerStore> =>
   Layer.effect(
     ChainAdapter.ChainAdapters,
-    Effect.gen(function*() {
-      const adapters = new Map<string, ChainAdapter.ChainAdapter>()
-      for (const network of networks) adapters.set(network.name, make(yield* SuiClient.make(network)))
-      return ChainAdapter.ChainAdapters.of({
+    Effect.map(adaptersOf(networks), (adapters) =>
+      ChainAdapter.ChainAdapters.of({
         adapter: (chain) => {
           const adapter = adapters.get(chain)
           return adapter === undefined
             ? Effect.fail(WatchError.chainFailed(chain)({ message: "not a configured Sui network" }))
             : Effect.succeed(adapter)
+        }
+      }))
+  ).pipe(Layer.provide(RateLimiter.layer))
+
+/**
+ * The Sui networks beside the chain adapters already provided (e.g.
+ * `EvmAdapter.layer`'s): a name of one of `networks` is served by its Sui
+ * adapter, any other name by the adapters beneath — one `ChainAdapters` for
+ * watchers and a balance cache over EVM chains and Sui networks at once.
+ * A Sui network shadows a chain of the same name beneath, so names should
+ * differ (the service refuses a clash at start).
+ */
+export const layerBeside = (
+  networks: ReadonlyArray<SuiClient.SuiConfig>
+): Layer.Layer<
+  ChainAdapter.ChainAdapters,
+  never,
+  ChainAdapter.ChainAdapters | RateLimiter.RateLimiterStore | CircuitBreaker.CircuitBreakerStore
+> =>
+  Layer.effect(
+    ChainAdapter.ChainAdapters,
+    Effect.gen(function*() {
+      const beneath = yield* ChainAdapter.ChainAdapters
+      const adapters = yield* adaptersOf(networks)
+      return ChainAdapter.ChainAdapters.of({
+        adapter: (chain) => {
+          const adapter = adapters.get(chain)
+          return adapter === undefined ? beneath.adapter(chain) : Effect.succeed(adapter)
         }
       })
     })
@@ -233,3 +267,27 @@ export const layer = (
 /** `layer` with rate limits and circuits in memory (one process). */
 export const layerMemory = (networks: ReadonlyArray<SuiClient.SuiConfig>): Layer.Layer<ChainAdapter.ChainAdapters> =>
   layer(networks).pipe(Layer.provide([RateLimiter.layerStoreMemory, CircuitBreaker.layerStoreMemory()]))
+
+/** One coin type's balance of an owner. */
+export interface CoinBalance {
+  /** The coin type, canonical (`0x…64::module::Struct`); SUI is `suiCoinType` canonical. */
+  readonly coinType: string
+  /** The total, in the coin's smallest unit. */
+  readonly amount: bigint
+  /** How many coin objects hold it. */
+  readonly coinObjects: number
+}
+
+/** Every coin type an owner holds, with its total (`suix_getAllBalances`), ordered by coin type. */
+export const allBalances = (client: SuiClient.SuiClient, owner: string): Effect.Effect<ReadonlyArray<CoinBalance>, WatchError.WatchError> => {
+  const normalized = normalizeAccount(owner)
+  if (!normalized.ok) return Effect.fail(new WatchError.WatchError({ reason: new WatchError.Invalid({ watcher: client.chain, detail: normalized.detail }) }))
+  return client.use((rpc, signal) => rpc.getAllBalances({ owner: normalized.account, signal })).pipe(
+    Effect.map((balances) =>
+      balances
+        .map((balance) => ({ coinType: canonicalCoinType(balance.coinType), amount: BigInt(balance.totalBalance), coinObjects: balance.coinObjectCount }))
+        .sort((a, b) => a.coinType.localeCompare(b.coinType))
+    ),
+    Effect.mapError(WatchError.chainFailed(client.chain))
+  )
+}

@@ -1,6 +1,7 @@
 import { ChainAdapter } from "@chainjobs/watch"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Schema } from "effect"
+import { Effect, Exit, Layer, Schema } from "effect"
+import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import * as SuiAdapter from "../src/SuiAdapter.ts"
 import * as SuiCheck from "../src/SuiCheck.ts"
 import * as SuiStandIn from "./SuiStandIn.ts"
@@ -161,3 +162,46 @@ function SuiAdapterCoin(coinType: string): string {
   const [address, ...rest] = coinType.split("::")
   return [`0x${address!.replace(/^0x/, "").padStart(64, "0")}`, ...rest].join("::")
 }
+
+describe("all coin balances of an owner, and Sui networks beside other chains", () => {
+  const sui = SuiAdapterCoin("0x2::sui::SUI")
+
+  it.live("allBalances: the specification's suix_getAllBalances example, and every coin type an owner holds, canonical and ordered", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const suiClient = yield* client([node.url])
+      assert.deepStrictEqual(yield* SuiAdapter.allBalances(suiClient, spec.suix_getAllBalances_owner), [
+        { coinType: sui, amount: 3_000_000_000n, coinObjects: 15 }
+      ])
+      node.addCheckpoint([{ sender: carol, changes: [{ owner: alice, coinType: usdc, amount: 7n }, { owner: alice, coinType: "0x2::sui::SUI", amount: 9n }] }])
+      const held = yield* SuiAdapter.allBalances(suiClient, "0xa1")
+      assert.deepStrictEqual(held.map((balance) => [balance.coinType, balance.amount]), [[sui, 9n], [SuiAdapterCoin(usdc), 7n]].sort((a, b) => String(a[0]).localeCompare(String(b[0]))))
+      // a bad owner is refused before anything is asked
+      const before = node.requests.length
+      const exit = yield* Effect.exit(SuiAdapter.allBalances(suiClient, "0xnot-hex"))
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(node.requests.length, before)
+    }).pipe(Effect.scoped))
+
+  it.live("layerBeside: a Sui network's name is served by its adapter, every other name by the adapters beneath", () =>
+    Effect.gen(function*() {
+      const beneathNode = yield* SuiStandIn.make()
+      const besideNode = yield* SuiStandIn.make()
+      besideNode.addCheckpoint([])
+      besideNode.addCheckpoint([])
+      const layer = SuiAdapter.layerBeside([standInNetwork([besideNode.url], "sui-beside")]).pipe(
+        Layer.provide(SuiAdapter.layer([standInNetwork([beneathNode.url], "sui-beneath")])),
+        Layer.provide([RateLimiter.layerStoreMemory, CircuitBreaker.layerStoreMemory()])
+      )
+      const [beside, beneath, unknown] = yield* Effect.gen(function*() {
+        const adapters = yield* ChainAdapter.ChainAdapters
+        const beside = yield* Effect.flatMap(adapters.adapter("sui-beside"), (adapter) => adapter.head)
+        const beneath = yield* Effect.flatMap(adapters.adapter("sui-beneath"), (adapter) => adapter.head)
+        const unknown = yield* Effect.exit(adapters.adapter("nowhere"))
+        return [beside, beneath, unknown] as const
+      }).pipe(Effect.provide(layer))
+      assert.strictEqual(beside, SuiStandIn.firstCheckpoint + 2)
+      assert.strictEqual(beneath, SuiStandIn.firstCheckpoint)
+      assert.isTrue(Exit.isFailure(unknown))
+    }).pipe(Effect.scoped))
+})

@@ -200,6 +200,19 @@ export const make = (options: { readonly maxPage?: number } = {}) =>
             const amount = balances.get(balanceKey(owner, type)) ?? 0n
             return { result: { coinType: type, coinObjectCount: amount === 0n ? 0 : 1, totalBalance: amount.toString(), lockedBalance: {} } }
           }
+          case "suix_getAllBalances": {
+            const owner = normalize(String(params[0]))
+            if (owner === normalize(spec.suix_getAllBalances_owner)) return { result: spec.suix_getAllBalances }
+            const held = [...balances.entries()].filter(([key, amount]) => key.startsWith(`${owner}|`) && amount !== 0n)
+            return {
+              result: held.map(([key, amount]) => ({
+                coinType: key.slice(owner.length + 1),
+                coinObjectCount: 1,
+                totalBalance: amount.toString(),
+                lockedBalance: {}
+              }))
+            }
+          }
           case "sui_getTransactionBlock": {
             const found = byDigest.get(params[0])
             return found === undefined

@@ -8,6 +8,7 @@
  * chainjobs list [--status s] [--kind k] [--cursor c]     list tasks, newest first
  * chainjobs interrupt <id> | delete <id> | retry <id>     control a task
  * chainjobs kinds | purge                                 the registered kinds; delete finished tasks
+ * chainjobs sui check --endpoint <url> [--header k:v]    check a Sui full node from here
  * ```
  *
  * `status`, `result`, `list` and `kinds` take `--json` for scripts.
@@ -35,6 +36,7 @@ import { Auth, type TaskRpcClient, TaskRpcs } from "@chainjobs/rpc"
 import { TaskInfo } from "@chainjobs/tasks"
 import * as Server from "./Server.ts"
 import * as ServerConfig from "./ServerConfig.ts"
+import * as SuiCli from "./SuiCli.ts"
 import * as Telemetry from "./Telemetry.ts"
 import * as WatchCli from "./WatchCli.ts"
 
@@ -380,7 +382,8 @@ export const command = root.pipe(Command.withSubcommands([
   retry,
   kinds,
   purge,
-  ...WatchCli.commands(root)
+  ...WatchCli.commands(root),
+  SuiCli.command
 ]))
 
 /** Runs the command line on `argv` (without the node and script paths). */

@@ -40,14 +40,21 @@ const memoryStores = Layer.mergeAll(RateLimiter.layer, CircuitBreaker.layerStore
 
 /**
  * Checks one endpoint by URL (with its headers, e.g. an API key), through the
- * same endpoint layers with their defaults: what `chainjobs sui check --url`
- * would run. The connections close when the check ends.
+ * same endpoint layers: what `chainjobs sui check` runs. A check answers
+ * quickly rather than patiently: two retries of a transient failure (100 ms,
+ * then 200 ms apart) and a 10-second limit per request, so an endpoint that
+ * keeps failing is reported within seconds. The connections close when the
+ * check ends.
  */
 export const checkUrl = (
   url: string,
   options: { readonly headers?: Readonly<Record<string, string>> | undefined } = {}
 ): Effect.Effect<SuiCheckResult, ChainRequestError.ChainRequestError> =>
-  SuiClient.make(SuiClient.network({ name: url, endpoints: [{ url, headers: options.headers ?? {} }] })).pipe(
+  SuiClient.make(SuiClient.network({
+    name: url,
+    endpoints: [{ url, headers: options.headers ?? {} }],
+    retry: { times: 2, base: "100 millis", max: "1 second" }
+  })).pipe(
     Effect.flatMap((client) => check(client, url)),
     Effect.scoped,
     Effect.provide(memoryStores)

@@ -339,6 +339,7 @@ const serve = Command.make("serve", {
     dataDir: setting("data-dir", "CHAINJOBS_DATA_DIR", "Directory of the SQLite database (:memory: for none)"),
     databaseUrl: setting("database-url", "CHAINJOBS_DATABASE_URL", "PostgreSQL URL, instead of SQLite"),
     chains: setting("chains", "CHAINJOBS_CHAINS", "Chains, as JSON: [{name, chainId, endpoints: [{url}]}]"),
+    suiNetworks: setting("sui-networks", "CHAINJOBS_SUI_NETWORKS", "Sui networks for watchers and balances, as JSON: [{name, endpoints: [{url}]}]"),
     chainKinds: setting("chain-kinds", "CHAINJOBS_CHAIN_KINDS", "Chain kinds' timeouts, concurrency, retries, as JSON by kind name"),
     devChain: setting("dev-chain", "CHAINJOBS_DEV_CHAIN", "Start a local Hardhat chain when no chains are configured"),
     authTokens: setting("auth-tokens", "CHAINJOBS_AUTH_TOKENS", "Bearer tokens, principal=token,..."),

@@ -38,7 +38,7 @@ import * as HeldRequests from "./HeldRequests.ts"
 import * as Metrics from "./Metrics.ts"
 import * as RestServer from "./RestServer.ts"
 import * as RunnerMode from "./RunnerMode.ts"
-import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
+import { endpointOptions, limitOptions, ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import * as TaskLog from "./TaskLog.ts"
 import * as WatchService from "./WatchService.ts"
 
@@ -79,20 +79,9 @@ export const chainConfigs = (settings: ServerSettings): ReadonlyArray<ChainConfi
     ChainConfig.chain({
       name: chain.name,
       chainId: chain.chainId,
-      endpoints: chain.endpoints.map((endpoint) => ({
-        url: endpoint.url,
-        ...(endpoint.maxConnections === undefined ? {} : { maxConnections: endpoint.maxConnections }),
-        ...(endpoint.rateLimit === undefined
-          ? {}
-          : { rateLimit: { limit: endpoint.rateLimit.limit, window: Duration.millis(endpoint.rateLimit.windowMillis) } }),
-        ...(endpoint.headers === undefined ? {} : { headers: endpoint.headers })
-      })),
-      ...(chain.requestTimeoutMillis === undefined ? {} : { requestTimeout: Duration.millis(chain.requestTimeoutMillis) }),
-      ...(chain.headTtlMillis === undefined ? {} : { headTtl: Duration.millis(chain.headTtlMillis) }),
-      breaker: {
-        ...(chain.breaker?.failures === undefined ? {} : { failures: chain.breaker.failures }),
-        ...(chain.breaker?.openDurationMillis === undefined ? {} : { openDuration: Duration.millis(chain.breaker.openDurationMillis) })
-      }
+      endpoints: chain.endpoints.map(endpointOptions),
+      ...limitOptions(chain),
+      ...(chain.headTtlMillis === undefined ? {} : { headTtl: Duration.millis(chain.headTtlMillis) })
     })
   )
 

@@ -10,6 +10,7 @@
  * | `CHAINJOBS_DATA_DIR` | `--data-dir` | `./data` (SQLite file `chainjobs.db`); `:memory:` keeps tasks in memory |
  * | `CHAINJOBS_DATABASE_URL` | `--database-url` | none: PostgreSQL instead of SQLite |
  * | `CHAINJOBS_CHAINS` | `--chains` | none: a JSON array of chains (see `ChainSetting`) |
+ * | `CHAINJOBS_SUI_NETWORKS` | `--sui-networks` | none: a JSON array of Sui networks (see `SuiNetworkSetting`) for watchers and balances |
  * | `CHAINJOBS_CHAIN_KINDS` | `--chain-kinds` | none: JSON settings of chain kinds over their policies (see `ChainTasks.KindsSettings`) |
  * | `CHAINJOBS_DEV_CHAIN` | `--dev-chain` | `true`: with no chains configured, start a local Hardhat chain |
  * | `CHAINJOBS_AUTH_TOKENS` | `--auth-tokens` | none: `principal=token,...`; none turns auth off |
@@ -84,6 +85,44 @@ export const ChainSetting = Schema.Struct({
 /** @see ChainSetting */
 export type ChainSetting = typeof ChainSetting.Type
 
+/**
+ * A configured Sui network, for watchers and the balance cache:
+ * `{"name":"sui-mainnet","endpoints":[{"url":"https://fullnode.mainnet.sui.io"}]}`;
+ * endpoints in order of preference. Its name must differ from every chain's.
+ */
+export const SuiNetworkSetting = Schema.Struct({
+  name: Schema.NonEmptyString,
+  endpoints: Schema.NonEmptyArray(EndpointSetting),
+  /** Time limit of one request to one endpoint, in milliseconds. Default: 10 000. */
+  requestTimeoutMillis: Schema.optionalKey(PositiveInt),
+  /** Each endpoint's circuit breaker: consecutive transient failures that open it, and for how long. Default: 5, 5 000. */
+  breaker: Schema.optionalKey(Schema.Struct({
+    failures: Schema.optionalKey(PositiveInt),
+    openDurationMillis: Schema.optionalKey(PositiveInt)
+  }))
+})
+/** @see SuiNetworkSetting */
+export type SuiNetworkSetting = typeof SuiNetworkSetting.Type
+
+/** An endpoint setting as the options of a `ChainConfig` endpoint (pool size, request budget, headers). */
+export const endpointOptions = (endpoint: typeof EndpointSetting.Type) => ({
+  url: endpoint.url,
+  ...(endpoint.maxConnections === undefined ? {} : { maxConnections: endpoint.maxConnections }),
+  ...(endpoint.rateLimit === undefined
+    ? {}
+    : { rateLimit: { limit: endpoint.rateLimit.limit, window: Duration.millis(endpoint.rateLimit.windowMillis) } }),
+  ...(endpoint.headers === undefined ? {} : { headers: endpoint.headers })
+})
+
+/** A chain's or Sui network's request timeout and breaker settings as `ChainConfig` options. */
+export const limitOptions = (setting: Pick<ChainSetting, "requestTimeoutMillis" | "breaker">) => ({
+  ...(setting.requestTimeoutMillis === undefined ? {} : { requestTimeout: Duration.millis(setting.requestTimeoutMillis) }),
+  breaker: {
+    ...(setting.breaker?.failures === undefined ? {} : { failures: setting.breaker.failures }),
+    ...(setting.breaker?.openDurationMillis === undefined ? {} : { openDuration: Duration.millis(setting.breaker.openDurationMillis) })
+  }
+})
+
 /** The settings of the service. */
 export interface ServerSettings {
   /** Interface the HTTP server binds to. Default: `127.0.0.1`. */
@@ -96,6 +135,8 @@ export interface ServerSettings {
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
   /** The chains task kinds may use. Default: none. */
   readonly chains: ReadonlyArray<ChainSetting>
+  /** Sui networks the watchers and the balance cache may use (beside the chains). Default: none. */
+  readonly suiNetworks: ReadonlyArray<SuiNetworkSetting>
   /**
    * Timeouts, heartbeat timeouts, concurrency, retries and conflict choice of chain kinds, by kind name, over the
    * kinds' own (`{"chain/sync-events":{"timeoutMillis":1800000}}`). Default: none, the kinds' own.
@@ -149,6 +190,7 @@ export const defaults: ServerSettings = {
   dataDir: "./data",
   databaseUrl: Option.none(),
   chains: [],
+  suiNetworks: [],
   chainKinds: {},
   devChain: true,
   authTokens: {},
@@ -191,6 +233,9 @@ export const config: Config.Config<ServerSettings> = Config.all({
   chains: Config.schema(Schema.fromJsonString(Schema.Array(ChainSetting)), "CHAINJOBS_CHAINS").pipe(
     Config.withDefault([])
   ),
+  suiNetworks: Config.schema(Schema.fromJsonString(Schema.Array(SuiNetworkSetting)), "CHAINJOBS_SUI_NETWORKS").pipe(
+    Config.withDefault([])
+  ),
   chainKinds: Config.schema(Schema.fromJsonString(ChainTasks.KindsSettings), "CHAINJOBS_CHAIN_KINDS").pipe(
     Config.withDefault({})
   ),
@@ -223,6 +268,17 @@ export const config: Config.Config<ServerSettings> = Config.all({
   authTokens: Object.fromEntries(Object.entries(settings.authTokens).map(([name, token]) => [name, Redacted.make(token)]))
 })))
 
+/** Why the settings' chain and Sui network names clash, if they do: each name must name one thing. */
+const nameClash = (settings: ServerSettings): string | undefined => {
+  const chains = settings.chains.length > 0 ? settings.chains.map((chain) => chain.name) : settings.devChain ? ["dev"] : []
+  const seen = new Set<string>()
+  for (const name of [...chains, ...settings.suiNetworks.map((network) => network.name)]) {
+    if (seen.has(name)) return `invalid configuration: CHAINJOBS_SUI_NETWORKS: "${name}" names a chain or another Sui network already`
+    seen.add(name)
+  }
+  return undefined
+}
+
 /** Reads and validates the settings from the current `ConfigProvider`, failing with one clear message. */
 export const load: Effect.Effect<ServerSettings, ServerConfigError> = Effect.mapError(
   config,
@@ -234,6 +290,8 @@ export const load: Effect.Effect<ServerSettings, ServerConfigError> = Effect.map
         message: "invalid configuration: CHAINJOBS_RUNNER needs CHAINJOBS_DATABASE_URL (the runners share one PostgreSQL database)"
       })
     )
+    : nameClash(settings) !== undefined
+    ? Effect.fail(new ServerConfigError({ message: nameClash(settings)! }))
     : Effect.succeed(settings)
 ))
 

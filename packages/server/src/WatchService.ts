@@ -3,7 +3,7 @@
  * tables on the service's database (PostgreSQL at `databaseUrl`, else the
  * SQLite file `watch.db` under `dataDir`, else memory), `Watchers` over the
  * service's chains with the watchers `ServerConfig.watchers` declares, the
- * `BalanceCache` they invalidate, its upkeep tasks on their schedules, and
+ * `BalanceCache` they invalidate (on the chains and the Sui networks, `SuiService`), its upkeep tasks on their schedules, and
  * `WatchApi` under `/api/watch` behind the service's bearer tokens.
  *
  * Access: watchers and the cache are the service's, not a principal's. Any
@@ -23,7 +23,7 @@
 import { type Chains } from "@chainjobs/chain"
 import { SqlTaskStore, NodeSqliteClient } from "@chainjobs/store-sql"
 import { Principal, TaskAccessError, TaskError, type Tasks } from "@chainjobs/tasks"
-import { BalanceCache, BalanceUpkeep, EvmAdapter, WatchApi, type WatchError, Watchers, WatchProcessor } from "@chainjobs/watch"
+import { BalanceCache, BalanceUpkeep, WatchApi, type WatchError, Watchers, WatchProcessor } from "@chainjobs/watch"
 import { Auth } from "@chainjobs/rpc"
 import { Effect, Layer, Option, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -32,6 +32,7 @@ import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { authEnabled } from "./Access.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
+import * as SuiService from "./SuiService.ts"
 
 /** The processor kind the service registers: an item is processed by being recorded as processed. */
 export const Record = WatchProcessor.define("chainjobs.watch.record")
@@ -75,7 +76,7 @@ export const layer = (
   ).pipe(
     Layer.provideMerge(Watchers.layer({ pollInterval: settings.watchPollInterval, watchers: settings.watchers })),
     Layer.provideMerge(BalanceCache.layer()),
-    Layer.provideMerge(EvmAdapter.layer),
+    Layer.provideMerge(SuiService.layerAdapters(settings)),
     Layer.provide(layerSql(settings))
   )
 

@@ -1,0 +1,87 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect, Exit, Schedule } from "effect"
+import * as ServerConfig from "../src/ServerConfig.ts"
+import * as SuiStandIn from "../../sui/test/SuiStandIn.ts"
+import { request, testServer } from "./http.ts"
+
+const [alice, bob] = ["0xa1", "0xb0b"].map((short) => `0x${short.slice(2).padStart(64, "0")}`) as [string, string]
+const sui = "0x2::sui::SUI"
+
+/** Retries `read` until `check` holds (the test's timeout bounds the wait). */
+const eventually = <A, R>(read: Effect.Effect<A, never, R>, check: (a: A) => boolean) =>
+  read.pipe(
+    Effect.flatMap((a) => check(a) ? Effect.succeed(a) : Effect.fail("not yet" as const)),
+    Effect.retry(Schedule.spaced("100 millis"))
+  )
+
+const loadFrom = (env: Record<string, string>) =>
+  Effect.exit(Effect.provideService(ServerConfig.load, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })))
+
+describe("Sui networks in the service", () => {
+  it.live("a watcher on a Sui network, declared by configuration, processes each transfer once, and its balance reads from the network", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      node.addCheckpoint([{ sender: bob, changes: [{ owner: bob, coinType: sui, amount: -5n }, { owner: alice, coinType: sui, amount: 5n }] }])
+      const server = testServer({
+        // an EVM chain beside it, never asked: the Sui network's name is served by its own adapter
+        chains: [{ name: "evm", chainId: 31337, endpoints: [{ url: "http://127.0.0.1:9" }] }],
+        suiNetworks: [{ name: "sui-test", endpoints: [{ url: node.url, headers: { "x-api-key": "service-key" } }] }],
+        watchPollInterval: Duration.millis(100),
+        watchers: [{
+          name: "sui-deposits",
+          chain: "sui-test",
+          processor: "chainjobs.watch.record",
+          accounts: [alice],
+          confirmations: 1,
+          startBlock: SuiStandIn.firstCheckpoint
+        }]
+      })
+      yield* Effect.gen(function*() {
+        node.addCheckpoint([{ sender: bob, changes: [{ owner: bob, coinType: sui, amount: -7n }, { owner: alice, coinType: sui, amount: 7n }] }])
+        node.addCheckpoint([])
+        const items = yield* eventually(
+          Effect.map(request("GET", "/api/watch/watchers/sui-deposits/items"), (reply) => (reply.body ?? []) as Array<any>),
+          (items) => items.filter((item) => item.status === "processed").length >= 2
+        )
+        const processed = items.filter((item) => item.status === "processed")
+        assert.deepStrictEqual(processed.map(({ item }) => [item.chain, item.kind, item.to, item.amount]).sort(), [
+          ["sui-test", "native", alice, "5"],
+          ["sui-test", "native", alice, "7"]
+        ])
+        assert.strictEqual(new Set(items.map((item) => item.id)).size, items.length)
+        const balance = yield* request("GET", `/api/watch/balances/sui-test/${alice}/native`)
+        assert.strictEqual(balance.status, 200)
+        assert.strictEqual(balance.body.amount, "12")
+        assert.isTrue(node.requests.every((request) => request.apiKey === "service-key"))
+      }).pipe(Effect.provide(server))
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.effect("CHAINJOBS_SUI_NETWORKS is read; a name already used by a chain, or a bad value, stops the start naming the variable", () =>
+    Effect.gen(function*() {
+      const networks = [{ name: "sui-mainnet", endpoints: [{ url: "https://fullnode.mainnet.sui.io", headers: { "x-api-key": "k" } }], requestTimeoutMillis: 5000 }]
+      const read = yield* loadFrom({ CHAINJOBS_SUI_NETWORKS: JSON.stringify(networks) })
+      assert.isTrue(Exit.isSuccess(read))
+      if (Exit.isSuccess(read)) assert.deepStrictEqual(read.value.suiNetworks as unknown, networks)
+      for (
+        const env of [
+          // the dev chain is named dev
+          { CHAINJOBS_SUI_NETWORKS: JSON.stringify([{ name: "dev", endpoints: [{ url: "http://127.0.0.1:1" }] }]) },
+          {
+            CHAINJOBS_CHAINS: JSON.stringify([{ name: "main", chainId: 1, endpoints: [{ url: "http://127.0.0.1:1" }] }]),
+            CHAINJOBS_SUI_NETWORKS: JSON.stringify([{ name: "main", endpoints: [{ url: "http://127.0.0.1:2" }] }])
+          },
+          { CHAINJOBS_SUI_NETWORKS: JSON.stringify([{ name: "a", endpoints: [{ url: "http://x" }] }, { name: "a", endpoints: [{ url: "http://y" }] }]) },
+          { CHAINJOBS_SUI_NETWORKS: JSON.stringify([{ name: "a", endpoints: [] }]) },
+          { CHAINJOBS_SUI_NETWORKS: "[{" }
+        ]
+      ) {
+        const exit = yield* loadFrom(env)
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) {
+          const error = exit.cause.reasons.find((reason) => reason._tag === "Fail") as { error: ServerConfig.ServerConfigError }
+          assert.strictEqual(error.error._tag, "ServerConfigError")
+          assert.include(error.error.message, "CHAINJOBS_SUI_NETWORKS")
+        }
+      }
+    }))
+})

@@ -1,9 +1,9 @@
 /**
  * The Sui implementation of the watch package's `ChainAdapter`, on a
  * `SuiClient`: a block is a checkpoint (number: its sequence number, hash: its
- * digest, parent: its previous digest); a scan reads the transactions of each
- * checkpoint of the range (`suix_queryTransactionBlocks` with the `Checkpoint`
- * filter, page by page with its cursors) and keeps the balance changes of
+ * digest, parent: its previous digest); a scan reads a range checkpoint by
+ * checkpoint, or by address and event-type queries when catching up over a
+ * long range (see `make`), and keeps the balance changes of
  * monitored addresses (`native` for SUI, `token` with the coin type otherwise)
  * and the events of watched Move packages by event type; balances come from
  * `suix_getBalance`, a transaction's status from `sui_getTransactionBlock`.
@@ -13,6 +13,7 @@
  *
  * @since 0.1.0
  */
+import type { ChainRequestError } from "@chainjobs/chain"
 import { ChainAdapter, WatchError } from "@chainjobs/watch"
 import type { SuiEvent, SuiTransactionBlockResponse } from "@mysten/sui/jsonRpc"
 import { isValidSuiAddress, normalizeStructTag, normalizeSuiAddress } from "@mysten/sui/utils"
@@ -22,9 +23,6 @@ import * as SuiClient from "./SuiClient.ts"
 
 /** The coin type of SUI, the native asset. */
 export const suiCoinType = "0x2::sui::SUI"
-
-/** Transactions asked for per page of `suix_queryTransactionBlocks`. */
-const pageSize = 50
 
 const canonicalCoinType = (coinType: string): string => {
   try {
@@ -117,8 +115,54 @@ export const checkContract = (contract: ChainAdapter.ContractWatch): string | un
   return bad === undefined ? undefined : `"${bad}" is not a Move event type (module::Struct)`
 }
 
-/** The adapter of one Sui network. */
-export const make = (client: SuiClient.SuiClient): ChainAdapter.ChainAdapter => {
+/** How a Sui adapter reads ranges; see `make`. */
+export interface ScanOptions {
+  /** Most digests asked for in one `sui_multiGetTransactionBlocks` (the full node's limit is 50). Default: 50. */
+  readonly multiGetLimit: number
+  /** Transactions or events asked for per page of an address or event-type query. Default: 50. */
+  readonly pageSize: number
+  /**
+   * A range longer than this many checkpoints is caught up by querying the
+   * monitored addresses and event types instead of reading every checkpoint,
+   * when `querySources` or fewer addresses and event types are watched.
+   * Default: 64.
+   */
+  readonly catchUpAfter: number
+  /** Most addresses plus event types the query path takes on; more are read checkpoint by checkpoint. Default: 100. */
+  readonly querySources: number
+}
+
+/** The defaults of `ScanOptions`. */
+export const scanDefaults: ScanOptions = { multiGetLimit: 50, pageSize: 50, catchUpAfter: 64, querySources: 100 }
+
+/** One page of a paginated query. */
+interface Page<A, C> {
+  readonly data: ReadonlyArray<A>
+  readonly nextCursor?: C | null | undefined
+  readonly hasNextPage: boolean
+}
+
+/** What a scan asks of each transaction. */
+const responseOptions = { showInput: true, showEvents: true, showBalanceChanges: true } as const
+
+const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, index) => items.slice(index * size, (index + 1) * size))
+
+/**
+ * The adapter of one Sui network. A scan reads a range one of two ways, with
+ * the same items either way:
+ *
+ * - checkpoint by checkpoint (following the head, short ranges, many
+ *   addresses): each checkpoint's digest list, then its transactions in
+ *   batches of `multiGetLimit` (`sui_multiGetTransactionBlocks`);
+ * - by query (catching up over a long range with few addresses and event
+ *   types): each address's transactions sent (`FromAddress`) and received
+ *   (`ToAddress`), and each event type's events (`suix_queryEvents` with
+ *   `MoveEventType`), newest first, page by page until they are older than
+ *   the range — the cost follows the watched activity, not the range length.
+ */
+export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> = {}): ChainAdapter.ChainAdapter => {
+  const config = { ...scanDefaults, ...options }
   const failed = WatchError.chainFailed(client.chain)
 
   const head = client.use((rpc, signal) => rpc.getLatestCheckpointSequenceNumber({ signal })).pipe(
@@ -126,48 +170,92 @@ export const make = (client: SuiClient.SuiClient): ChainAdapter.ChainAdapter => 
     Effect.mapError(failed)
   )
 
-  const checkpoint = (number: number) =>
-    client.use((rpc, signal) => rpc.getCheckpoint({ id: String(number), signal })).pipe(
-      Effect.map((read): ChainAdapter.BlockRef => ({ number: Number(read.sequenceNumber), hash: read.digest, parentHash: read.previousDigest ?? "" }))
-    )
+  const readCheckpoint = (number: number) => client.use((rpc, signal) => rpc.getCheckpoint({ id: String(number), signal }))
+
+  const refOf = (read: { readonly sequenceNumber: string; readonly digest: string; readonly previousDigest?: string | null | undefined }): ChainAdapter.BlockRef => ({
+    number: Number(read.sequenceNumber),
+    hash: read.digest,
+    parentHash: read.previousDigest ?? ""
+  })
 
   const blocks = (numbers: ReadonlyArray<number>) =>
-    Effect.forEach(numbers, checkpoint, { concurrency: 4 }).pipe(Effect.mapError(failed))
+    Effect.forEach(numbers, (number) => Effect.map(readCheckpoint(number), refOf), { concurrency: 4 }).pipe(Effect.mapError(failed))
 
-  /** Every transaction of a checkpoint, page by page. */
-  const transactionsOf = (number: number) =>
+  /** The transactions of the given digests, in batches of `multiGetLimit`. */
+  const transactions = (digests: ReadonlyArray<string>) =>
+    Effect.forEach(chunks(digests, config.multiGetLimit), (batch) =>
+      client.use((rpc, signal) => rpc.multiGetTransactionBlocks({ digests: [...batch], options: responseOptions, signal })), { concurrency: 2 }).pipe(
+        Effect.map((batches) => batches.flat())
+      )
+
+  const inOrder = (items: ReadonlyArray<ChainAdapter.Detected>) =>
+    [...items].sort((a, b) => a.block - b.block || a.transaction.localeCompare(b.transaction) || (a.position ?? -1) - (b.position ?? -1))
+
+  const byCheckpoint = (accounts: ReadonlySet<string>, types: ReadonlySet<string>, from: number, to: number) =>
+    Effect.forEach(Array.from({ length: to - from + 1 }, (_, index) => from + index), (number) =>
+      Effect.gen(function*() {
+        const read = yield* readCheckpoint(number)
+        const found = yield* transactions(read.transactions)
+        return found.flatMap((response) => itemsOf(client.chain, number, read.digest, response, accounts, types))
+      }), { concurrency: 4 }).pipe(Effect.map((perCheckpoint) => perCheckpoint.flat()))
+
+  /** Pages of a newest-first query, until a page reaches below `from` or the query ends. */
+  const newestFirst = <A, C>(
+    page: (cursor: C | null) => Effect.Effect<Page<A, C>, ChainRequestError.ChainRequestError>,
+    olderThanRange: (page: ReadonlyArray<A>) => Effect.Effect<boolean, ChainRequestError.ChainRequestError>
+  ) =>
     Effect.gen(function*() {
-      const all: Array<SuiTransactionBlockResponse> = []
-      let cursor: string | null | undefined = undefined
+      const all: Array<A> = []
+      let cursor: C | null = null
       while (true) {
-        const page = yield* client.use((rpc, signal) =>
-          rpc.queryTransactionBlocks({
-            filter: { Checkpoint: String(number) },
-            options: { showInput: true, showEvents: true, showBalanceChanges: true },
-            cursor,
-            limit: pageSize,
-            order: "ascending",
-            signal
-          })
-        )
-        all.push(...page.data)
-        if (!page.hasNextPage || page.nextCursor === null || page.nextCursor === undefined) return all
-        cursor = page.nextCursor
+        const read: Page<A, C> = yield* page(cursor)
+        all.push(...read.data)
+        if (!read.hasNextPage || read.nextCursor === null || read.nextCursor === undefined || (yield* olderThanRange(read.data))) return all
+        cursor = read.nextCursor
       }
+    })
+
+  const byQuery = (accounts: ReadonlySet<string>, types: ReadonlySet<string>, from: number, to: number) =>
+    Effect.gen(function*() {
+      const below = (response: SuiTransactionBlockResponse) => response.checkpoint !== undefined && response.checkpoint !== null && Number(response.checkpoint) < from
+      const addressQueries = [...accounts].flatMap((account) => [{ FromAddress: account }, { ToAddress: account }] as const)
+      const sent = yield* Effect.forEach(addressQueries, (filter) =>
+        newestFirst<SuiTransactionBlockResponse, string>(
+          (cursor) =>
+            client.use((rpc, signal) =>
+              rpc.queryTransactionBlocks({ filter, options: responseOptions, cursor, limit: config.pageSize, order: "descending", signal })
+            ),
+          (page) => Effect.succeed(page.length > 0 && below(page[page.length - 1]!))
+        ), { concurrency: 2 })
+      const known = new Map<string, SuiTransactionBlockResponse>()
+      for (const response of sent.flat()) known.set(response.digest, response)
+      // events carry no checkpoint: their transactions are read to place them (and to find their balance changes)
+      const eventDigests = yield* Effect.forEach([...types], (type) =>
+        newestFirst<SuiEvent, { txDigest: string; eventSeq: string }>(
+          (cursor) => client.use((rpc, signal) => rpc.queryEvents({ query: { MoveEventType: type }, cursor, limit: config.pageSize, order: "descending", signal })),
+          (page) =>
+            page.length === 0 ? Effect.succeed(false) : Effect.map(transactions([page[page.length - 1]!.id.txDigest]), ([oldest]) => oldest !== undefined && below(oldest))
+        ).pipe(Effect.map((events) => events.map((event) => event.id.txDigest))), { concurrency: 2 })
+      const missing = [...new Set(eventDigests.flat())].filter((digest) => !known.has(digest))
+      for (const response of yield* transactions(missing)) known.set(response.digest, response)
+      const inRange = [...known.values()].filter((response) => {
+        const checkpoint = Number(response.checkpoint)
+        return response.checkpoint !== undefined && response.checkpoint !== null && checkpoint >= from && checkpoint <= to
+      })
+      const numbers = [...new Set(inRange.map((response) => Number(response.checkpoint)))]
+      const hashes = new Map((yield* Effect.forEach(numbers, (number) => Effect.map(readCheckpoint(number), refOf), { concurrency: 4 })).map((ref) => [ref.number, ref.hash]))
+      return inRange.flatMap((response) => {
+        const number = Number(response.checkpoint)
+        return itemsOf(client.chain, number, hashes.get(number)!, response, accounts, types)
+      })
     })
 
   const scan = (filter: ChainAdapter.ScanFilter, from: number, to: number) =>
     Effect.gen(function*() {
       const accounts = new Set(filter.accounts.map((account) => normalizeSuiAddress(account)))
       const types = new Set(filter.contracts.flatMap(watchedTypes))
-      const numbers = Array.from({ length: to - from + 1 }, (_, index) => from + index)
-      const perCheckpoint = yield* Effect.forEach(numbers, (number) =>
-        Effect.zip(checkpoint(number), transactionsOf(number), { concurrent: true }).pipe(
-          Effect.map(([ref, transactions]) => transactions.flatMap((response) => itemsOf(client.chain, number, ref.hash, response, accounts, types)))
-        ), { concurrency: 4 })
-      return perCheckpoint.flat().sort((a, b) =>
-        a.block - b.block || a.transaction.localeCompare(b.transaction) || (a.position ?? -1) - (b.position ?? -1)
-      )
+      const query = to - from + 1 > config.catchUpAfter && accounts.size + types.size <= config.querySources
+      return inOrder(yield* (query ? byQuery(accounts, types, from, to) : byCheckpoint(accounts, types, from, to)))
     }).pipe(Effect.mapError(failed))
 
   const balance = (account: string, asset: ChainAdapter.Asset) =>

@@ -75,10 +75,10 @@ describe("SuiAdapter on the stand-in node", () => {
       assert.strictEqual(second!.parentHash, first!.hash)
     }).pipe(Effect.scoped))
 
-  it.live("a scan pages through each checkpoint's transactions with the cursors and keeps the monitored addresses' balance changes and the watched event types", () =>
+  it.live("a scan reads each checkpoint's transactions in batches of digests and keeps the monitored addresses' balance changes and the watched event types", () =>
     Effect.gen(function*() {
-      const node = yield* SuiStandIn.make({ maxPage: 2 })
-      const adapter = SuiAdapter.make(yield* client([node.url]))
+      const node = yield* SuiStandIn.make({ maxMultiGet: 2 })
+      const adapter = SuiAdapter.make(yield* client([node.url]), { multiGetLimit: 2 })
       const checkpoint = node.addCheckpoint([
         { sender: alice, changes: [{ owner: alice, coinType: "0x2::sui::SUI", amount: -5n }, { owner: bob, coinType: "0x2::sui::SUI", amount: 5n }] },
         { sender: carol, changes: [{ owner: carol, coinType: usdc, amount: -3n }] },
@@ -90,8 +90,8 @@ describe("SuiAdapter on the stand-in node", () => {
         accounts: ["0xA1"],
         contracts: [{ address: eventType.split("::")[0]!, events: ["test::TestEvent"] }]
       }, checkpoint, checkpoint)
-      // five transactions in pages of two: three pages asked for the checkpoint
-      assert.strictEqual(node.requests.filter((request) => request.method === "suix_queryTransactionBlocks").length, 3)
+      // five transactions in batches of two: three batches asked for the checkpoint
+      assert.deepStrictEqual([...node.multiGetSizes].sort(), [1, 2, 2])
       const summary = found.map((item) => [item.kind, item.from, item.to, item.amount, item.asset, item.event])
       assert.sameDeepMembers(summary, [
         ["native", alice, null, "5", null, null],
@@ -204,5 +204,74 @@ describe("all coin balances of an owner, and Sui networks beside other chains", 
       assert.strictEqual(beside, SuiStandIn.firstCheckpoint + 2)
       assert.strictEqual(beneath, SuiStandIn.firstCheckpoint)
       assert.isTrue(Exit.isFailure(unknown))
+    }).pipe(Effect.scoped))
+})
+
+describe("catching up over a long range by address and event-type queries", () => {
+  const sui = "0x2::sui::SUI"
+  const [dave, erin] = ["0xda", "0xe1"].map((short) => `0x${short.slice(2).padStart(64, "0")}`) as [string, string]
+  const transfer = (sender: string, to: string, amount: bigint, coinType = sui): SuiStandIn.Transaction => ({
+    sender,
+    changes: [{ owner: sender, coinType, amount: -amount }, { owner: to, coinType, amount }]
+  })
+  const watchedEvent = (sender: string): SuiStandIn.Transaction => ({ sender, changes: [], events: [{ type: eventType, fields: { test: sender } }] })
+  const otherEvent = (sender: string): SuiStandIn.Transaction => ({ sender, changes: [], events: [{ type: spec.suix_queryEvents[0].type, fields: { other: 1 } }] })
+
+  /** A chain of `length` checkpoints with sparse activity of watched and unwatched addresses and events, some before the scanned range. */
+  const seed = (node: SuiStandIn.StandIn, length: number) => {
+    const plan = new Map<number, Array<SuiStandIn.Transaction>>([
+      [3, [transfer(bob, alice, 11n)]],
+      [10, [transfer(alice, dave, 4n), otherEvent(carol)]],
+      [25, [watchedEvent(erin), transfer(carol, erin, 2n, usdc)]],
+      [60, [transfer(bob, alice, 3n, usdc), watchedEvent(carol)]],
+      [61, [transfer(dave, erin, 8n)]],
+      [97, [transfer(alice, bob, 1n), transfer(bob, alice, 1n)]],
+      [length - 1, [watchedEvent(alice), transfer(erin, alice, 5n)]]
+    ])
+    const numbers: Array<number> = []
+    for (let index = 0; index < length; index++) numbers.push(node.addCheckpoint(plan.get(index) ?? []))
+    return numbers
+  }
+
+  it.live("the query path finds the same items as reading every checkpoint, with far fewer requests", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make({ maxPage: 2 })
+      const numbers = seed(node, 160)
+      // the range starts after the first transfer to alice, which the query path reads past and drops
+      const [from, to] = [numbers[5]!, numbers.at(-1)!]
+      const filter = { accounts: [alice, "0xb0b"], contracts: [{ address: eventType.split("::")[0]!, events: ["test::TestEvent"] }] }
+      const suiClient = yield* client([node.url])
+      const before = node.requests.length
+      const byCheckpoint = yield* SuiAdapter.make(suiClient, { catchUpAfter: Number.MAX_SAFE_INTEGER }).scan(filter, from, to)
+      const checkpointRequests = node.requests.length - before
+      const byQuery = yield* SuiAdapter.make(suiClient, { catchUpAfter: 64 }).scan(filter, from, to)
+      const queryRequests = node.requests.length - before - checkpointRequests
+      assert.deepStrictEqual(byQuery, byCheckpoint)
+      const summary = byQuery.map((item) => [item.block - numbers[0]!, item.kind, item.from, item.to, item.amount, item.event])
+      assert.sameDeepMembers(summary, [
+        [10, "native", alice, null, "4", null],
+        [25, "event", null, null, null, "TestEvent"],
+        [60, "token", bob, alice, "3", null],
+        [60, "event", null, null, null, "TestEvent"],
+        [60, "token", bob, null, "3", null],
+        [97, "native", alice, null, "1", null],
+        [97, "native", alice, bob, "1", null],
+        [97, "native", bob, null, "1", null],
+        [97, "native", bob, alice, "1", null],
+        [159, "event", null, null, null, "TestEvent"],
+        [159, "native", erin, alice, "5", null]
+      ].filter(([offset]) => (offset as number) + numbers[0]! >= from))
+      assert.isBelow(queryRequests * 4, checkpointRequests)
+      assert.isTrue(node.requests.slice(before + checkpointRequests).some((request) => request.method === "suix_queryEvents"))
+    }).pipe(Effect.scoped))
+
+  it.live("a short range, or more addresses than the query path takes, is read checkpoint by checkpoint", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const numbers = seed(node, 100)
+      const suiClient = yield* client([node.url])
+      yield* SuiAdapter.make(suiClient).scan({ accounts: [alice], contracts: [] }, numbers[0]!, numbers[30]!)
+      yield* SuiAdapter.make(suiClient, { querySources: 1 }).scan({ accounts: [alice, bob], contracts: [] }, numbers[0]!, numbers[99]!)
+      assert.isFalse(node.requests.some((request) => request.method === "suix_queryTransactionBlocks" || request.method === "suix_queryEvents"))
     }).pipe(Effect.scoped))
 })

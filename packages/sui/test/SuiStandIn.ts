@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { TransactionDataBuilder } from "@mysten/sui/transactions"
-import { fromBase64, toBase58 } from "@mysten/sui/utils"
+import { fromBase64, normalizeStructTag, toBase58 } from "@mysten/sui/utils"
 import { Effect, Layer } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import * as SuiClient from "../src/SuiClient.ts"
@@ -68,17 +68,21 @@ export interface StandIn {
   readonly requests: ReadonlyArray<{ readonly method: string; readonly apiKey: string | undefined }>
   /** Every transaction added, with its checkpoint and digest, in order. */
   readonly added: ReadonlyArray<{ readonly checkpoint: number; readonly digest: string; readonly transaction: Transaction }>
-  /** The most transactions a `suix_queryTransactionBlocks` page holds (a node's own limit, below the caller's). */
+  /** The most transactions or events a query page holds (a node's own limit, below the caller's). */
   readonly maxPage: number
+  /** How many digests each `sui_multiGetTransactionBlocks` asked for, in order. */
+  readonly multiGetSizes: ReadonlyArray<number>
 }
 
 const normalize = (address: string) => `0x${address.replace(/^0x/, "").toLowerCase().padStart(64, "0")}`
 
 /** Starts a stand-in node; it stops (dropping stalled requests) when the scope closes. */
-export const make = (options: { readonly maxPage?: number } = {}) =>
+export const make = (options: { readonly maxPage?: number; readonly maxMultiGet?: number } = {}) =>
   Effect.acquireRelease(
     Effect.callback<{ readonly server: Http.Server; readonly standIn: StandIn }>((resume) => {
       const maxPage = options.maxPage ?? 2
+      const maxMultiGet = options.maxMultiGet ?? 50
+      const multiGetSizes: Array<number> = []
       const checkpoints = new Map<number, Record<string, unknown>>()
       const transactionsOf = new Map<number, Array<Record<string, unknown>>>()
       const byDigest = new Map<string, Record<string, unknown>>()
@@ -113,6 +117,7 @@ export const make = (options: { readonly maxPage?: number } = {}) =>
       const standIn: StandIn = {
         url: "",
         maxPage,
+        multiGetSizes,
         requests,
         added,
         inject: (...more) => faults.push(...more),
@@ -170,6 +175,15 @@ export const make = (options: { readonly maxPage?: number } = {}) =>
         }
       }
 
+      /** Every transaction of the chain built, oldest first. */
+      const ordered = (): Array<any> => [...transactionsOf.entries()].sort(([a], [b]) => a - b).flatMap(([, responses]) => responses)
+      /** A page after `cursor` (a key of `keyOf`) of at most `limit` (and the node's `maxPage`). */
+      const paginate = <A>(all: ReadonlyArray<A>, cursor: string | null | undefined, limit: number | null, keyOf: (a: A) => string) => {
+        const start = cursor === null || cursor === undefined ? 0 : all.findIndex((item) => keyOf(item) === cursor) + 1
+        const data = all.slice(start, start + Math.min(limit ?? maxPage, maxPage))
+        return { data, nextCursor: data.length === 0 ? cursor ?? null : keyOf(data.at(-1)!), hasNextPage: start + data.length < all.length }
+      }
+
       const answer = (method: string, params: ReadonlyArray<any>): { result: unknown } | { error: { code: number; message: string } } => {
         switch (method) {
           case "sui_getChainIdentifier":
@@ -183,13 +197,38 @@ export const make = (options: { readonly maxPage?: number } = {}) =>
               : { result: found }
           }
           case "suix_queryTransactionBlocks": {
-            const [query, cursor, limit] = params as [{ filter?: { Checkpoint?: string } }, string | null, number | null]
-            if (query.filter?.Checkpoint === undefined) return { error: { code: -32602, message: "only Checkpoint filters are served" } }
-            const all = transactionsOf.get(Number(query.filter.Checkpoint)) ?? []
-            const start = cursor === null || cursor === undefined ? 0 : all.findIndex((item) => item.digest === cursor) + 1
-            const page = all.slice(start, start + Math.min(limit ?? maxPage, maxPage))
-            const hasNextPage = start + page.length < all.length
-            return { result: { data: page, nextCursor: page.at(-1)?.digest ?? cursor ?? null, hasNextPage } }
+            // the address filters a full node indexes; the Checkpoint filter is marked "currently not supported" in the specification
+            const [query, cursor, limit, descending] = params as [
+              { filter?: { FromAddress?: string; ToAddress?: string } },
+              string | null,
+              number | null,
+              boolean | null
+            ]
+            const from = query.filter?.FromAddress
+            const to = query.filter?.ToAddress
+            if (from === undefined && to === undefined) return { error: { code: -32602, message: "only FromAddress and ToAddress filters are served" } }
+            const matching = ordered().filter((response) =>
+              from !== undefined
+                ? response.transaction.data.sender === normalize(from)
+                : response.balanceChanges.some((change: any) => change.owner.AddressOwner === normalize(to!) && BigInt(change.amount) > 0n)
+            )
+            return { result: paginate(descending === true ? matching.reverse() : matching, cursor, limit, (response) => response.digest) }
+          }
+          case "suix_queryEvents": {
+            const [query, cursor, limit, descending] = params as [{ MoveEventType?: string }, { txDigest: string; eventSeq: string } | null, number | null, boolean | null]
+            if (query.MoveEventType === undefined) return { error: { code: -32602, message: "only MoveEventType filters are served" } }
+            const wanted = normalizeStructTag(query.MoveEventType)
+            const matching = ordered().flatMap((response) => response.events).filter((event: any) => normalizeStructTag(event.type.replace(/<.*$/, "")) === wanted)
+            const key = (event: any) => `${event.id.txDigest}:${event.id.eventSeq}`
+            const page = paginate(descending === true ? matching.reverse() : matching, cursor === null || cursor === undefined ? null : `${cursor.txDigest}:${cursor.eventSeq}`, limit, key)
+            return { result: { ...page, nextCursor: page.data.at(-1)?.id ?? cursor ?? null } }
+          }
+          case "sui_multiGetTransactionBlocks": {
+            const [digests] = params as [Array<string>]
+            if (digests.length > maxMultiGet) return { error: { code: -32602, message: `Number of digests ${digests.length} exceeds the maximum of ${maxMultiGet}` } }
+            multiGetSizes.push(digests.length)
+            // a digest the chain built no response for (the specification's checkpoint's own) reads as a transaction with no changes
+            return { result: digests.map((digest) => byDigest.get(digest) ?? { digest, checkpoint: String(firstCheckpoint), events: [], balanceChanges: [] }) }
           }
           case "suix_getBalance": {
             const [owner, coinType] = params as [string, string | undefined]

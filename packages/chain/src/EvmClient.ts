@@ -1,16 +1,15 @@
 /**
- * The client of one EVM chain: JSON-RPC calls over the chain's endpoints
- * (each an `EndpointPool`), with a circuit breaker per endpoint and failover
- * in order of preference, retries of transient failures with jittered
- * exponential backoff, a cached chain head, batched block and receipt reads,
+ * The client of one EVM chain, on the chain-neutral `JsonRpcClient` (each
+ * endpoint an `EndpointPool`, a circuit breaker per endpoint, failover in
+ * order of preference, retries of transient failures with jittered
+ * exponential backoff): a cached chain head, batched block and receipt reads,
  * and `eth_getLogs` ranges that adapt to what the node accepts. Blocks,
  * transactions, receipts and logs are viem's types, formatted by viem.
  * Every call is an Effect: interrupting it aborts its HTTP request.
  *
  * @since 0.1.0
  */
-import { Cause, Duration, Effect, Exit, Result, Schedule, type Scope } from "effect"
-import { CircuitBreaker, type RateLimiter } from "effect/persistence"
+import { Duration, Effect, Exit } from "effect"
 import {
   type Address,
   type Block,
@@ -28,9 +27,10 @@ import {
   type TransactionReceipt
 } from "viem"
 import type { ChainConfig } from "./ChainConfig.ts"
-import * as EndpointPool from "./EndpointPool.ts"
+import type * as EndpointPool from "./EndpointPool.ts"
+import * as JsonRpcClient from "./JsonRpcClient.ts"
 import * as ProviderErrors from "./ProviderErrors.ts"
-import { ChainRequestError, InvalidResponse, isTransient, Unavailable } from "./ChainRequestError.ts"
+import { ChainRequestError, InvalidResponse } from "./ChainRequestError.ts"
 
 /** An `eth_getLogs` filter over an inclusive block range. */
 export interface LogFilter {
@@ -41,10 +41,8 @@ export interface LogFilter {
   readonly toBlock: number
 }
 
-/** A circuit's state and an endpoint's pool. */
-export interface EndpointHealth extends EndpointPool.EndpointStats {
-  readonly circuit: CircuitBreaker.State["_tag"]
-}
+/** A circuit's state and an endpoint's pool (see `JsonRpcClient`). */
+export type EndpointHealth = JsonRpcClient.EndpointHealth
 
 /** The client of one chain. */
 export interface EvmClient {
@@ -111,97 +109,11 @@ export const getLinkedBlocks = (
     }
   )
 
-const chunk = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
-  const chunks: Array<ReadonlyArray<A>> = []
-  for (let index = 0; index < items.length; index += size) chunks.push(items.slice(index, index + size))
-  return chunks
-}
-
 /** Opens a chain's client; its connections close when the scope closes. */
 export const make = Effect.fn("EvmClient.make")(function*(
   config: ChainConfig
-): Effect.fn.Return<EvmClient, never, Scope.Scope | RateLimiter.RateLimiter | CircuitBreaker.CircuitBreakerStore> {
-  const endpoints = yield* Effect.forEach(config.endpoints, (endpoint) => EndpointPool.make(endpoint, config.requestTimeout))
-  const breaker = yield* CircuitBreaker.make({
-    tripPolicy: CircuitBreaker.consecutive(config.breaker.failures),
-    openDuration: config.breaker.openDuration
-  })
-  // a 429 pauses its endpoint instead of counting against its circuit; a request that found no free connection
-  // never reached the endpoint (counted a success, it broke the streak of the timeouts holding the connections);
-  // the node's own errors prove it healthy
-  const classify = (exit: Exit.Exit<ReadonlyArray<unknown>, ChainRequestError>): CircuitBreaker.Outcome => {
-    if (Exit.isSuccess(exit)) return CircuitBreaker.success
-    const error = Cause.findErrorOption(exit.cause)
-    if (error._tag === "None") return CircuitBreaker.ignored
-    if (error.value.reason._tag === "RateLimited" || error.value.reason._tag === "PoolExhausted") {
-      return CircuitBreaker.ignored
-    }
-    return isTransient(error.value) ? CircuitBreaker.failure() : CircuitBreaker.success
-  }
-
-  /** The endpoints in order of preference, those paused after a 429 last. */
-  const preferred = Effect.map(
-    Effect.forEach(endpoints, (endpoint) => endpoint.pausedFor),
-    (paused) => endpoints.filter((_, index) => paused[index] === 0).concat(endpoints.filter((_, index) => paused[index]! > 0))
-  )
-
-  /**
-   * One attempt: the endpoints in order, moving on after a transient failure, an open circuit or no free
-   * connection (`PoolExhausted` when no endpoint had one: it is not retried).
-   */
-  const attempt = (calls: ReadonlyArray<EndpointPool.Call>) =>
-    Effect.gen(function*() {
-      let lastError: ChainRequestError | undefined
-      let exhausted: ChainRequestError | undefined
-      let retryAfterMillis = Number.POSITIVE_INFINITY
-      for (const endpoint of yield* preferred) {
-        const result = yield* Effect.result(endpoint.send(calls).pipe(breaker.execute({ key: endpoint.url, classify })))
-        if (Result.isSuccess(result)) return result.success
-        const error = result.failure
-        if (error._tag === "CircuitBreakerError") {
-          if (error.reason._tag === "CircuitOpen") {
-            retryAfterMillis = Math.min(retryAfterMillis, Duration.toMillis(error.reason.retryAfter))
-          }
-          continue
-        }
-        if (error.reason._tag === "PoolExhausted") {
-          exhausted = error
-          continue
-        }
-        if (!isTransient(error)) return yield* error
-        lastError = error
-      }
-      return yield* lastError ?? exhausted ?? new ChainRequestError({
-        reason: new Unavailable({
-          chain: config.name,
-          retryAfterMillis: Number.isFinite(retryAfterMillis) ? retryAfterMillis : 0
-        })
-      })
-    })
-
-  // jittered exponential backoff, capped; when every circuit is open, wait at least until one may close
-  const backoff = Schedule.min([
-    Schedule.exponential(config.retry.base).pipe(Schedule.jittered),
-    Schedule.spaced(config.retry.max)
-  ]).pipe(
-    Schedule.setInputType<ChainRequestError>(),
-    Schedule.modifyDelay(({ duration, input }) =>
-      Effect.succeed(
-        input.reason._tag === "Unavailable" ? Duration.max(duration, Duration.millis(input.reason.retryAfterMillis)) : duration
-      )
-    )
-  )
-  const call = (calls: ReadonlyArray<EndpointPool.Call>) =>
-    attempt(calls).pipe(Effect.retry({ schedule: backoff, times: config.retry.times, while: isTransient }))
-
-  const request = (method: string, params: ReadonlyArray<unknown> = []) =>
-    Effect.map(call([{ method, params }]), (results) => results[0])
-
-  const batch = (calls: ReadonlyArray<EndpointPool.Call>) =>
-    Effect.map(
-      Effect.forEach(chunk(calls, config.batchSize), call, { concurrency: config.batchConcurrency }),
-      (results) => results.flat()
-    )
+): Effect.fn.Return<EvmClient, never, JsonRpcClient.Requirements> {
+  const { batch, health, request } = yield* JsonRpcClient.make(config)
 
   const missing = (what: string) =>
     new ChainRequestError({ reason: new InvalidResponse({ endpoint: config.name, detail: `${what} not found` }) })
@@ -256,13 +168,6 @@ export const make = Effect.fn("EvmClient.make")(function*(
       }
       return logs as ReadonlyArray<Log>
     })
-
-  const health = Effect.forEach(endpoints, (endpoint) =>
-    Effect.zipWith(
-      endpoint.stats,
-      breaker.state(endpoint.url).pipe(Effect.map((state) => state._tag), Effect.orElseSucceed(() => "Closed" as const)),
-      (stats, circuit) => ({ ...stats, circuit })
-    ))
 
   return {
     chain: config.name,

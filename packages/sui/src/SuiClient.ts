@@ -1,18 +1,17 @@
 /**
  * The client of one Sui network: `@mysten/sui`'s `SuiJsonRpcClient` whose
- * transport is the chain package's endpoint layers — an `EndpointPool` per
+ * transport is the chain package's `JsonRpcClient` — an `EndpointPool` per
  * endpoint (keep-alive connections, rate limit, 429 pause, API-key headers),
  * a circuit breaker per endpoint, failover in order of preference and retries
- * of transient failures, as `EvmClient` builds them. Every SDK call is an
+ * of transient failures, the same core the EVM client stands on. Every SDK call is an
  * Effect failing with `ChainRequestError`; interrupting it aborts the request.
  *
  * @since 0.1.0
  */
-import { ChainConfig, ChainRequestError, EvmClient } from "@chainjobs/chain"
+import { ChainConfig, ChainRequestError, JsonRpcClient } from "@chainjobs/chain"
 import type { JsonRpcTransport, JsonRpcTransportRequestOptions } from "@mysten/sui/jsonRpc"
 import { SuiJsonRpcClient } from "@mysten/sui/jsonRpc"
-import { Effect, type Scope } from "effect"
-import type { CircuitBreaker, RateLimiter } from "effect/persistence"
+import { Effect } from "effect"
 
 /** One Sui network: its name, its endpoints (URL, headers, limits) and the client's limits, as `ChainConfig` has them. */
 export type SuiConfig = Omit<ChainConfig.ChainConfig, "chainId" | "logRange">
@@ -32,18 +31,17 @@ export interface SuiClient {
   /** Runs one call of the SDK's JSON-RPC client; its requests go through the endpoint layers. */
   use<A>(f: (rpc: SuiJsonRpcClient, signal: AbortSignal) => Promise<A>): Effect.Effect<A, ChainRequestError.ChainRequestError>
   /** Every endpoint's circuit and pool. */
-  readonly health: Effect.Effect<ReadonlyArray<EvmClient.EndpointHealth>>
+  readonly health: Effect.Effect<ReadonlyArray<JsonRpcClient.EndpointHealth>>
 }
 
 /** What opening a client needs: a scope for its connections, the rate limiter's and the circuit breakers' stores. */
-export type Requirements = Scope.Scope | RateLimiter.RateLimiter | CircuitBreaker.CircuitBreakerStore
+export type Requirements = JsonRpcClient.Requirements
 
 /** Opens a network's client; its connections close when the scope closes. */
 export const make = Effect.fn("SuiClient.make")(function*(
   config: SuiConfig
 ): Effect.fn.Return<SuiClient, never, Requirements> {
-  // the failover, retry and breaker core is chain-neutral JSON-RPC; only its `request` and `health` are used here
-  const core = yield* EvmClient.make({ ...config, chainId: 0, logRange: ChainConfig.chainDefaults.logRange })
+  const core = yield* JsonRpcClient.make(config)
   const transport: JsonRpcTransport = {
     request: <T>(input: JsonRpcTransportRequestOptions) =>
       Effect.runPromise(core.request(input.method, input.params), input.signal === undefined ? undefined : { signal: input.signal }) as Promise<T>

@@ -1,0 +1,140 @@
+/**
+ * The chain-neutral JSON-RPC client over a network's endpoints, which the
+ * EVM client and other chain families (Sui) build on: each endpoint an
+ * `EndpointPool` (keep-alive connections, rate limit, 429 pause, per-request
+ * timeout, API-key headers), a circuit breaker per endpoint, failover in
+ * order of preference within one attempt, and retries of transient failures
+ * with jittered exponential backoff (waiting at least until a circuit may
+ * close when every one is open). Every call is an Effect: interrupting it
+ * aborts its HTTP request.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Duration, Effect, Exit, Result, Schedule, type Scope } from "effect"
+import { CircuitBreaker, type RateLimiter } from "effect/persistence"
+import type { ChainConfig } from "./ChainConfig.ts"
+import * as EndpointPool from "./EndpointPool.ts"
+import { ChainRequestError, isTransient, Unavailable } from "./ChainRequestError.ts"
+
+/** What the client needs of a network's configuration: its name, endpoints, limits, retries and breaker. */
+export type JsonRpcConfig = Pick<ChainConfig, "name" | "endpoints" | "requestTimeout" | "retry" | "breaker" | "batchSize" | "batchConcurrency">
+
+/** A circuit's state and an endpoint's pool. */
+export interface EndpointHealth extends EndpointPool.EndpointStats {
+  readonly circuit: CircuitBreaker.State["_tag"]
+}
+
+/** The JSON-RPC client of one network. */
+export interface JsonRpcClient {
+  /** One JSON-RPC call, with failover and retries. */
+  request(method: string, params?: ReadonlyArray<unknown>): Effect.Effect<unknown, ChainRequestError>
+  /** Many calls as JSON-RPC batches of `batchSize`, `batchConcurrency` at once; results in call order. */
+  batch(calls: ReadonlyArray<EndpointPool.Call>): Effect.Effect<ReadonlyArray<unknown>, ChainRequestError>
+  /** Every endpoint's circuit and pool. */
+  readonly health: Effect.Effect<ReadonlyArray<EndpointHealth>>
+}
+
+/** What opening a client needs: a scope for its connections, the rate limiter and the circuit breakers' store. */
+export type Requirements = Scope.Scope | RateLimiter.RateLimiter | CircuitBreaker.CircuitBreakerStore
+
+const chunk = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
+  const chunks: Array<ReadonlyArray<A>> = []
+  for (let index = 0; index < items.length; index += size) chunks.push(items.slice(index, index + size))
+  return chunks
+}
+
+/** Opens a network's client; its connections close when the scope closes. */
+export const make = Effect.fn("JsonRpcClient.make")(function*(
+  config: JsonRpcConfig
+): Effect.fn.Return<JsonRpcClient, never, Requirements> {
+  const endpoints = yield* Effect.forEach(config.endpoints, (endpoint) => EndpointPool.make(endpoint, config.requestTimeout))
+  const breaker = yield* CircuitBreaker.make({
+    tripPolicy: CircuitBreaker.consecutive(config.breaker.failures),
+    openDuration: config.breaker.openDuration
+  })
+  // a 429 pauses its endpoint instead of counting against its circuit; a request that found no free connection
+  // never reached the endpoint (counted a success, it broke the streak of the timeouts holding the connections);
+  // the node's own errors prove it healthy
+  const classify = (exit: Exit.Exit<ReadonlyArray<unknown>, ChainRequestError>): CircuitBreaker.Outcome => {
+    if (Exit.isSuccess(exit)) return CircuitBreaker.success
+    const error = Cause.findErrorOption(exit.cause)
+    if (error._tag === "None") return CircuitBreaker.ignored
+    if (error.value.reason._tag === "RateLimited" || error.value.reason._tag === "PoolExhausted") {
+      return CircuitBreaker.ignored
+    }
+    return isTransient(error.value) ? CircuitBreaker.failure() : CircuitBreaker.success
+  }
+
+  /** The endpoints in order of preference, those paused after a 429 last. */
+  const preferred = Effect.map(
+    Effect.forEach(endpoints, (endpoint) => endpoint.pausedFor),
+    (paused) => endpoints.filter((_, index) => paused[index] === 0).concat(endpoints.filter((_, index) => paused[index]! > 0))
+  )
+
+  /**
+   * One attempt: the endpoints in order, moving on after a transient failure, an open circuit or no free
+   * connection (`PoolExhausted` when no endpoint had one: it is not retried).
+   */
+  const attempt = (calls: ReadonlyArray<EndpointPool.Call>) =>
+    Effect.gen(function*() {
+      let lastError: ChainRequestError | undefined
+      let exhausted: ChainRequestError | undefined
+      let retryAfterMillis = Number.POSITIVE_INFINITY
+      for (const endpoint of yield* preferred) {
+        const result = yield* Effect.result(endpoint.send(calls).pipe(breaker.execute({ key: endpoint.url, classify })))
+        if (Result.isSuccess(result)) return result.success
+        const error = result.failure
+        if (error._tag === "CircuitBreakerError") {
+          if (error.reason._tag === "CircuitOpen") {
+            retryAfterMillis = Math.min(retryAfterMillis, Duration.toMillis(error.reason.retryAfter))
+          }
+          continue
+        }
+        if (error.reason._tag === "PoolExhausted") {
+          exhausted = error
+          continue
+        }
+        if (!isTransient(error)) return yield* error
+        lastError = error
+      }
+      return yield* lastError ?? exhausted ?? new ChainRequestError({
+        reason: new Unavailable({
+          chain: config.name,
+          retryAfterMillis: Number.isFinite(retryAfterMillis) ? retryAfterMillis : 0
+        })
+      })
+    })
+
+  // jittered exponential backoff, capped; when every circuit is open, wait at least until one may close
+  const backoff = Schedule.min([
+    Schedule.exponential(config.retry.base).pipe(Schedule.jittered),
+    Schedule.spaced(config.retry.max)
+  ]).pipe(
+    Schedule.setInputType<ChainRequestError>(),
+    Schedule.modifyDelay(({ duration, input }) =>
+      Effect.succeed(
+        input.reason._tag === "Unavailable" ? Duration.max(duration, Duration.millis(input.reason.retryAfterMillis)) : duration
+      )
+    )
+  )
+  const call = (calls: ReadonlyArray<EndpointPool.Call>) =>
+    attempt(calls).pipe(Effect.retry({ schedule: backoff, times: config.retry.times, while: isTransient }))
+
+  const request = (method: string, params: ReadonlyArray<unknown> = []) =>
+    Effect.map(call([{ method, params }]), (results) => results[0])
+
+  const batch = (calls: ReadonlyArray<EndpointPool.Call>) =>
+    Effect.map(
+      Effect.forEach(chunk(calls, config.batchSize), call, { concurrency: config.batchConcurrency }),
+      (results) => results.flat()
+    )
+
+  const health = Effect.forEach(endpoints, (endpoint) =>
+    Effect.zipWith(
+      endpoint.stats,
+      breaker.state(endpoint.url).pipe(Effect.map((state) => state._tag), Effect.orElseSucceed(() => "Closed" as const)),
+      (stats, circuit) => ({ ...stats, circuit })
+    ))
+
+  return { request, batch, health } satisfies JsonRpcClient
+})

@@ -18,7 +18,7 @@
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { Context, Duration, Effect, Exit, Layer, Schedule, Stream } from "effect"
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
-import { Task, TaskError, type TaskFeed, type TaskInfo, type TaskPolicy, type TaskQuery, type TaskStats } from "@chainjobs/tasks"
+import { Task, TaskError, type TaskEvent, type TaskFeed, type TaskInfo, type TaskPolicy, type TaskQuery, type TaskStats } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
 import type { AccessError, CallError, RemoteTaskHandle } from "./RemoteTaskHandle.ts"
 import { TaskRpcs } from "./TaskRpcs.ts"
@@ -93,11 +93,11 @@ export class TaskRpcClient extends Context.Service<TaskRpcClient, {
   /** What the server's supervisor holds right now. */
   readonly stats: Effect.Effect<TaskStats.TaskStats, CallError>
   /**
-   * Every change of every task the caller may see, from now on. The stream
+   * Every change of every task the caller may see, from now on, and a `Deleted` event for each deleted. The stream
    * reconnects when the connection drops or the server drops it for falling
    * behind; changes made meanwhile are missed.
    */
-  readonly watchAll: Stream.Stream<TaskInfo.TaskInfo, CallError | TaskFeed.SubscriberDropped>
+  readonly watchAll: Stream.Stream<TaskInfo.TaskInfo | TaskEvent.Deleted, CallError | TaskFeed.SubscriberDropped>
 }>()("@chainjobs/rpc/TaskRpcClient") {}
 
 /** A field-by-field change between two records of the same task, as a watch reports it. */

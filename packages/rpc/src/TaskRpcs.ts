@@ -12,7 +12,7 @@
  */
 import { Schema, Struct } from "effect"
 import { Rpc, RpcGroup, RpcMiddleware } from "effect/rpc"
-import { TaskAccess, TaskAccessError, TaskError, TaskFeed, TaskInfo, TaskQuery, TaskStats } from "@chainjobs/tasks"
+import { TaskAccess, TaskAccessError, TaskError, TaskEvent, TaskFeed, TaskInfo, TaskQuery, TaskStats } from "@chainjobs/tasks"
 import { Authentication } from "./Auth.ts"
 import { lenient } from "./internal/lenient.ts"
 import { MalformedRequest } from "./TaskRpcError.ts"
@@ -91,8 +91,13 @@ export class TaskRpcs extends RpcGroup.make(
   /** What the supervisor holds right now. */
   Rpc.make("Stats", { success: TaskStats.TaskStats }),
   /**
-   * Every change of every task the caller may see, from now on (for dashboards).
+   * Every change of every task the caller may see, from now on (for dashboards), as
+   * its record, and a `Deleted` event (with the record as it stood) for each deleted.
    * A subscriber that falls too far behind is dropped with `SubscriberDropped`.
    */
-  Rpc.make("WatchAll", { success: TaskInfo.TaskInfo, error: TaskFeed.SubscriberDropped, stream: true })
+  Rpc.make("WatchAll", {
+    success: Schema.Union([TaskInfo.TaskInfo, TaskEvent.Deleted]),
+    error: TaskFeed.SubscriberDropped,
+    stream: true
+  })
 ).middleware(RequestValidation).middleware(Authentication) {}

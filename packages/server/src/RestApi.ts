@@ -209,7 +209,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
     }).annotate(
       OpenApi.Description,
       "Server-sent events: `ready` (the stats), then every change of every task the caller may see (`message`, JSON " +
-        "`TaskInfo`, with an `id`). With `Last-Event-ID` the stream replays the changes after that id, or sends `reset` " +
+        "`TaskInfo`, with an `id`), and `deleted` (the record as it stood) when a task's record is deleted. With `Last-Event-ID` the stream replays the changes after that id, or sends `reset` " +
         "when it no longer can (reload the list). A reader that falls too far behind gets `dropped` " +
         "(`{reason, limit, lastEventId}`) and the stream ends: reconnect with `Last-Event-ID`."
     ).annotate(OpenApi.Summary, "Follow every task's changes"),

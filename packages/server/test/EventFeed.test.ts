@@ -6,7 +6,7 @@
  */
 import { NodeSocket } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Effect, Layer, Schema, Stream } from "effect"
+import { Deferred, Effect, Fiber, Layer, Schema, Stream } from "effect"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import { Auth, TaskRpcs } from "@chainjobs/rpc"
 import { TasksConfig } from "@chainjobs/tasks"
@@ -216,4 +216,46 @@ layer(testServer({ eventBuffer: 1024, eventReplay: 4 }), { excludeTestServices: 
       }),
     { arbitrary: { runs: 15 } }
   )
+})
+
+layer(testServer(), { excludeTestServices: true })("deletions on the all-tasks streams", (it) => {
+  it.effect("a deleted task reaches /api/events as `deleted` (with an id to resume from) and WatchAll as Deleted", () =>
+    Effect.gen(function*() {
+      const base = yield* baseUrl
+      const rpc = yield* rawRpc
+      const live = yield* openPaused(`${base}/api/events`)
+      const completedOverRpc = yield* Deferred.make<string>()
+      const overRpc = yield* Effect.forkScoped(rpc.WatchAll().pipe(
+        Stream.tap((item) =>
+          "_tag" in item || item.status !== "completed" ? Effect.void : Deferred.succeed(completedOverRpc, item.id)),
+        Stream.filter((item) => "_tag" in item),
+        Stream.runHead
+      ))
+      const { body } = yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: scan(1) })
+      // WatchAll follows from the time it is subscribed: the deletion comes after it has seen the task.
+      assert.strictEqual(yield* Deferred.await(completedOverRpc), body.id)
+      const gone = yield* request("DELETE", `/api/tasks/${body.id}`)
+      assert.strictEqual(gone.status, 204)
+      const events = yield* Effect.promise(() => live.readUntil((e) => e.event === "deleted"))
+      const ours = events.filter((e) => e.event !== "ready" && e.data.id === body.id)
+      assert.deepStrictEqual(ours.map((e) => e.event === "deleted" ? "deleted" : e.data.status), [
+        "pending",
+        "running",
+        "running",
+        "completed",
+        "deleted"
+      ])
+      const deleted = ours[ours.length - 1]
+      assert.strictEqual(deleted.data.status, "completed", "the record as it stood when deleted")
+      assert.isTrue(deleted.id !== undefined && deleted.id !== ours[ours.length - 2].id)
+
+      // A reader resuming from before the deletion is told of it too.
+      const resumed = yield* openPaused(`${base}/api/events`, { "last-event-id": ours[ours.length - 2].id! })
+      const replayed = yield* Effect.promise(() => resumed.readUntil((e) => e.event === "deleted"))
+      assert.deepStrictEqual(replayed.map((e) => e.event), ["ready", "deleted"])
+      assert.strictEqual(replayed[1].id, deleted.id)
+
+      const seen = yield* Fiber.join(overRpc)
+      assert.isTrue(seen._tag === "Some" && "_tag" in seen.value && seen.value._tag === "Deleted" && seen.value.info.id === body.id)
+    }), 20_000)
 })

@@ -30,6 +30,7 @@ import { Forbidden, QuotaExceeded, refuse, type TaskAccessError } from "./TaskAc
 import { InvalidPayload, SubmitRejected, TaskNotFound, type TaskStoreError, type UnknownTaskKind } from "./TaskError.ts"
 import * as TaskFeed from "./TaskFeed.ts"
 import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
+import type { Deleted } from "./TaskEvent.ts"
 import type { TaskStats } from "./TaskStats.ts"
 import type { OnConflict } from "./TaskPolicy.ts"
 import type { PurgeFilter, TaskPage, TaskQuery } from "./TaskQuery.ts"
@@ -114,8 +115,8 @@ export class TaskAccess extends Context.Service<TaskAccess, {
   delete(id: string): Effect.Effect<void, TaskError, CurrentPrincipal>
   /** Deletes finished records by age and status (admins only); returns how many. */
   purge(filter: PurgeFilter): Effect.Effect<number, TaskStoreError | TaskAccessError, CurrentPrincipal>
-  /** Every change of every task the caller may see, from now on; a reader that falls too far behind is dropped. */
-  readonly events: Stream.Stream<TaskInfo, TaskFeed.SubscriberDropped, CurrentPrincipal>
+  /** Every change of every task the caller may see, from now on, and a `Deleted` event for each of them deleted; a reader that falls too far behind is dropped. */
+  readonly events: Stream.Stream<TaskInfo | Deleted, TaskFeed.SubscriberDropped, CurrentPrincipal>
   /** `events` as the feed's changes, each with its event id and encoded frame, resuming after `after` if given. */
   changes(after?: string): Stream.Stream<TaskFeed.Change | TaskFeed.Gap, TaskFeed.SubscriberDropped, CurrentPrincipal>
   /** What the supervisor holds right now. */
@@ -225,7 +226,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
           ? tasks.purge(filter)
           : Effect.fail(refuse(new Forbidden({ principal: principal.id, operation: "purge" })))
       ),
-    events: Stream.filterMap(changes(), (item) => item._tag === "Change" ? Result.succeed(item.info) : Result.failVoid),
+    events: Stream.filterMap(changes(), (item): Result.Result<TaskInfo | Deleted, void> =>
+      item._tag !== "Change" ? Result.failVoid : Result.succeed(item.deleted ? { _tag: "Deleted", info: item.info } : item.info)),
     changes,
     stats: tasks.stats
   })

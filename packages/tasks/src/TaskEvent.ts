@@ -11,6 +11,7 @@
  * | `Progressed` | the handler reported progress | `running`, new `progress` / `message` / `detail` |
  * | `Retrying` | a failed attempt is retried: the retry delay has passed, the next attempt begins | `running`, the failed attempt's number |
  * | `Finished` | the task reached `completed`, `failed` or `interrupted` | terminal |
+ * | `Deleted` | the task's record was deleted (after it was interrupted, if it had not finished) | the record as it stood when deleted |
  *
  * A task recovered at start or stored back for the next process at shutdown
  * publishes no event of its own; its next `Started` (or `Finished`) tells.
@@ -45,8 +46,13 @@ export const Finished = Schema.TaggedStruct("Finished", { info: TaskInfo })
 /** @see Finished */
 export type Finished = typeof Finished.Type
 
+/** The task's record was deleted; `info` is the record as it stood, so a follower can tell whose task it was. */
+export const Deleted = Schema.TaggedStruct("Deleted", { info: TaskInfo })
+/** @see Deleted */
+export type Deleted = typeof Deleted.Type
+
 /** Any event of a task. */
-export const TaskEvent = Schema.Union([Submitted, Started, Progressed, Retrying, Finished])
+export const TaskEvent = Schema.Union([Submitted, Started, Progressed, Retrying, Finished, Deleted])
 /** @see TaskEvent */
 export type TaskEvent = typeof TaskEvent.Type
 

@@ -21,6 +21,10 @@
  *   another process's) starts the stream with a `Gap`, so the client knows to
  *   reload.
  *
+ * A deleted record reaches the all-tasks stream as a change of its own
+ * (`deleted`, server-sent as `event: deleted` with the record as it stood);
+ * task streams have ended before it, as a deletion interrupts first.
+ *
  * Event ids are `<feed>-<sequence>`: the feed's random tag (one per process)
  * and a number that grows by one per change.
  *
@@ -29,6 +33,7 @@
 import { Cause, Context, Effect, Layer, Option, Pull, Queue, Schema, type Scope, Stream } from "effect"
 import { isReadonlyArrayNonEmpty as isNonEmptyArray, type NonEmptyReadonlyArray } from "effect/Array"
 import type { TaskNotFound, TaskStoreError } from "./TaskError.ts"
+import type { Deleted } from "./TaskEvent.ts"
 import * as TaskInfo from "./TaskInfo.ts"
 import { Tasks } from "./Tasks.ts"
 
@@ -56,15 +61,20 @@ export class Change {
   /** `<feed>-<seq>`: what a client resumes from. */
   readonly eventId: string
   readonly info: TaskInfo.TaskInfo
+  /** The record was deleted: `info` is the record as it stood. */
+  readonly deleted: boolean
   #sse: Uint8Array | undefined
-  constructor(seq: number, eventId: string, info: TaskInfo.TaskInfo) {
+  constructor(seq: number, eventId: string, info: TaskInfo.TaskInfo, deleted = false) {
     this.seq = seq
     this.eventId = eventId
     this.info = info
+    this.deleted = deleted
   }
-  /** The change as one server-sent event (`id`, `event: message`, `data`): encoded once, written to every stream. */
+  /** The change as one server-sent event (`id`, `event: message`, or `event: deleted` for a deletion, `data`): encoded once, written to every stream. */
   get sse(): Uint8Array {
-    return this.#sse ??= utf8.encode(`id: ${this.eventId}\nevent: message\ndata: ${JSON.stringify(encodeInfo(this.info))}\n\n`)
+    return this.#sse ??= utf8.encode(
+      `id: ${this.eventId}\nevent: ${this.deleted ? "deleted" : "message"}\ndata: ${JSON.stringify(encodeInfo(this.info))}\n\n`
+    )
   }
 }
 
@@ -197,13 +207,20 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     }
   }
 
-  const publish = (infos: ReadonlyArray<TaskInfo.TaskInfo>) => {
-    for (const info of infos) {
+  const publish = (items: ReadonlyArray<TaskInfo.TaskInfo | Deleted>) => {
+    for (const item of items) {
       seq++
-      const change = new Change(seq, eventId(seq), info)
+      const deleted = "_tag" in item
+      const info = deleted ? item.info : item
+      const change = new Change(seq, eventId(seq), info, deleted)
       const evicted = ring[seq % config.replay]
       if (evicted !== undefined && finals.get(evicted.info.id) === evicted) finals.delete(evicted.info.id)
       ring[seq % config.replay] = change
+      if (deleted) {
+        latest.delete(info.id)
+        finals.delete(info.id)
+        continue
+      }
       if (TaskInfo.isTerminal(info.status)) {
         latest.delete(info.id)
         finals.set(info.id, change)
@@ -221,7 +238,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     for (const watchers of byTask.values()) for (const subscriber of watchers) Queue.endUnsafe(subscriber.queue)
   }
   // Subscribed here, before the feed is handed out: no change made after `make` returns is missed.
-  const intake = yield* Stream.toPull(tasks.changes)
+  const intake = yield* Stream.toPull(tasks.changesAndDeletions)
   yield* Effect.forkScoped(
     Effect.forever(Effect.flatMap(intake, (infos) => Effect.sync(() => publish(infos)))).pipe(
       Pull.catchDone(() => Effect.void),

@@ -38,7 +38,7 @@ import {
   type TaskStoreError,
   UnknownTaskKind
 } from "./TaskError.ts"
-import type { TaskEvent } from "./TaskEvent.ts"
+import type { Deleted, TaskEvent } from "./TaskEvent.ts"
 import type { TaskStats } from "./TaskStats.ts"
 import type { TaskHandle } from "./TaskHandle.ts"
 import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
@@ -131,10 +131,12 @@ export class Tasks extends Context.Service<Tasks, {
    * stays pending in the store. Waits until it has stopped.
    */
   handOff(id: string): Effect.Effect<void>
-  /** Every task event (submitted, started, progressed, retrying, finished), from now until shutdown. */
+  /** Every task event (submitted, started, progressed, retrying, finished, deleted), from now until shutdown. */
   readonly events: Stream.Stream<TaskEvent>
-  /** Every change of every task, as its record, from now until shutdown: what watchers of all tasks follow. */
+  /** Every change of every task, as its record, from now until shutdown. */
   readonly changes: Stream.Stream<TaskInfo>
+  /** `changes`, and a `Deleted` event after a record is deleted, in order: what watchers of all tasks follow. */
+  readonly changesAndDeletions: Stream.Stream<TaskInfo | Deleted>
   /** What the supervisor holds right now. */
   readonly stats: Effect.Effect<TaskStats>
   /**
@@ -502,6 +504,16 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         return Effect.asVoid(awaitInfo(id))
       })
 
+    /** Deletes a record, interrupting its task first, and tells the followers of all tasks (once, if two deletions race). */
+    const remove = (id: string): Effect.Effect<void, TaskNotFound | TaskStoreError> =>
+      Effect.andThen(
+        interrupt(id),
+        Effect.flatMap(get(id), (info) =>
+          Effect.map(store.remove(id), (removed) => {
+            if (removed) publisher.deleted(info)
+          }))
+      )
+
     /** Tells of a recovered record that failed as lost. */
     const announceLost = (record: TaskInfo) => publisher.announce(record, "Finished")
 
@@ -600,12 +612,13 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       watch,
       list: (query) => store.list(query),
       interrupt,
-      delete: (id) => Effect.andThen(interrupt(id), Effect.asVoid(store.remove(id))),
+      delete: remove,
       purge: (filter) => store.purge(filter),
       adopt,
       handOff,
       events: publisher.events,
       changes: publisher.changes,
+      changesAndDeletions: publisher.changesAndDeletions,
       stats: Effect.sync(() => ({
         pending: admission.pendingCount,
         running: admission.runningCount,

@@ -286,6 +286,35 @@ describe("Tasks", () => {
       assert.isTrue(events.every((event) => event.info.id === handle.id))
     })))
 
+  it.effect("deleting a task tells the event streams once (Deleted, with its record), even when two deletions race", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const events = yield* Effect.forkChild(
+        tasks.events.pipe(Stream.filter((event) => event._tag === "Deleted"), Stream.take(2), Stream.runCollect)
+      )
+      const changes = yield* Effect.forkChild(
+        tasks.changesAndDeletions.pipe(Stream.takeUntil((item) => "_tag" in item), Stream.runCollect)
+      )
+      yield* settle
+      const finished = yield* tasks.submit(Sleep, { seconds: 1 })
+      yield* TestClock.adjust("1 second")
+      yield* finished.await
+      const running = yield* tasks.submit(Sleep, { seconds: 60 })
+      yield* settle
+      yield* Effect.all([tasks.delete(finished.id), tasks.delete(finished.id)], { concurrency: 2, mode: "result" })
+      yield* tasks.delete(running.id)
+      const deleted = yield* Fiber.join(events)
+      assert.deepStrictEqual(deleted.map((event) => [event._tag, event.info.id, event.info.status]), [
+        ["Deleted", finished.id, "completed"],
+        ["Deleted", running.id, "interrupted"]
+      ])
+      const followed = yield* Fiber.join(changes)
+      const ofFinished = followed.flatMap((item) =>
+        "_tag" in item ? [`${item._tag} ${item.info.id}`] : item.id === finished.id ? [item.status] : []
+      )
+      assert.deepStrictEqual(ofFinished.slice(-2), ["completed", `Deleted ${finished.id}`], "the deletion follows the last change")
+    })))
+
   it.effect("stats count pending and running tasks", () =>
     Effect.gen(function*() {
       const gates = yield* gateLive

@@ -35,6 +35,12 @@ export interface EndpointStats {
   readonly max: number
   /** `inUse / max`, 0–1. */
   readonly utilization: number
+  /** Requests sent since the endpoint opened (a batch counts once). */
+  readonly requests: number
+  /** Requests that failed (any reason) since the endpoint opened. */
+  readonly failures: number
+  /** The endpoint's request budget, or null when it has none. */
+  readonly rateLimit: { readonly limit: number; readonly windowMillis: number } | null
 }
 
 /** An endpoint ready to send calls. */
@@ -81,6 +87,11 @@ export const make = Effect.fn("EndpointPool.make")(function*(
   const pauseMillis = millis(config.rateLimitedPause)
   let pausedUntil = 0
   let nextId = 1
+  let requestCount = 0
+  let failureCount = 0
+  const rateLimit = config.rateLimit === undefined
+    ? null
+    : { limit: config.rateLimit.limit, windowMillis: millis(config.rateLimit.window) }
 
   const stats = Effect.map(Pool.stats(pool), (stats): EndpointStats => ({
     url: endpoint,
@@ -88,7 +99,10 @@ export const make = Effect.fn("EndpointPool.make")(function*(
     idle: stats.idle,
     waiting: stats.pending,
     max: stats.max,
-    utilization: stats.used / stats.max
+    utilization: stats.used / stats.max,
+    requests: requestCount,
+    failures: failureCount,
+    rateLimit
   }))
   const report = Effect.flatMap(stats, (stats) =>
     Effect.andThen(Metric.update(inUseGauge, stats.inUse), Metric.update(utilizationGauge, stats.utilization)))
@@ -156,6 +170,7 @@ export const make = Effect.fn("EndpointPool.make")(function*(
       const firstId = nextId
       nextId += calls.length
       yield* Metric.update(requests, 1)
+      requestCount++
       const answer = yield* Effect.scoped(Effect.flatMap(borrow, (connection) =>
         post(connection, JsonRpc.encode(calls, firstId))))
       const rateLimited = Effect.fnUntraced(function*(retryAfterMillis: number) {
@@ -176,7 +191,14 @@ export const make = Effect.fn("EndpointPool.make")(function*(
       return yield* Result.isFailure(decoded) && decoded.failure.reason._tag !== "InvalidResponse"
         ? Effect.fail(decoded.failure)
         : fail(new HttpStatus({ endpoint, status: answer.status }))
-    }).pipe(Effect.tapError(() => Metric.update(failures, 1)))
+    }).pipe(Effect.tapError(() =>
+      Effect.andThen(
+        Effect.sync(() => {
+          failureCount++
+        }),
+        Metric.update(failures, 1)
+      )
+    ))
 
   const pausedFor = Effect.map(Clock.currentTimeMillis, (now) => Math.max(0, pausedUntil - now))
 

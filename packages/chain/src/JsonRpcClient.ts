@@ -22,6 +22,8 @@ export type JsonRpcConfig = Pick<ChainConfig, "name" | "endpoints" | "requestTim
 /** A circuit's state and an endpoint's pool. */
 export interface EndpointHealth extends EndpointPool.EndpointStats {
   readonly circuit: CircuitBreaker.State["_tag"]
+  /** How long the endpoint stays paused after a 429, in milliseconds (0: not paused). */
+  readonly pausedForMillis: number
 }
 
 /** The JSON-RPC client of one network. */
@@ -130,11 +132,11 @@ export const make = Effect.fn("JsonRpcClient.make")(function*(
     )
 
   const health = Effect.forEach(endpoints, (endpoint) =>
-    Effect.zipWith(
-      endpoint.stats,
-      breaker.state(endpoint.url).pipe(Effect.map((state) => state._tag), Effect.orElseSucceed(() => "Closed" as const)),
-      (stats, circuit) => ({ ...stats, circuit })
-    ))
+    Effect.all({
+      stats: endpoint.stats,
+      circuit: breaker.state(endpoint.url).pipe(Effect.map((state) => state._tag), Effect.orElseSucceed(() => "Closed" as const)),
+      pausedForMillis: endpoint.pausedFor
+    }).pipe(Effect.map(({ circuit, pausedForMillis, stats }): EndpointHealth => ({ ...stats, circuit, pausedForMillis }))))
 
   return { request, batch, health } satisfies JsonRpcClient
 })

@@ -39,4 +39,26 @@ layer(DevChain.layer(), { excludeTestServices: true })("ChainCheck", (it) => {
       const error = yield* Effect.flip(ChainCheck.check(evm))
       assert.strictEqual(error._tag, "ChainRequestError")
     }))
+
+  it.effect("status counts each endpoint's requests and failures, with its budget, as failover moved on", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      // the first endpoint answers 500 to everything: every call fails over to the second
+      const broken = yield* FaultProxy.make(chain.url, { serverError: 1 })
+      const evm = yield* client(devChainConfig([
+        broken.url,
+        { url: chain.url, rateLimit: { limit: 100, window: "1 second" } }
+      ], { breaker: { failures: 100 } }))
+      for (let index = 0; index < 3; index++) yield* evm.request("eth_blockNumber", [])
+      const status = yield* ChainCheck.status(evm)
+      assert.deepStrictEqual(
+        status.endpoints.map((endpoint) => [endpoint.url, endpoint.requests, endpoint.failures, endpoint.rateLimit]),
+        [
+          [broken.url, 3, 3, null],
+          [chain.url, 3, 0, { limit: 100, windowMillis: 1000 }]
+        ]
+      )
+      assert.deepInclude(status, { chain: "dev", chainId: DevChain.chainId })
+      assert.deepStrictEqual(status.endpoints.map((endpoint) => endpoint.pausedForMillis), [0, 0])
+    }))
 })

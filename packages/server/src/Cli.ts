@@ -8,6 +8,7 @@
  * chainjobs list [--status s] [--kind k] [--cursor c]     list tasks, newest first
  * chainjobs interrupt <id> | delete <id> | retry <id>     control a task
  * chainjobs kinds | purge                                 the registered kinds; delete finished tasks
+ * chainjobs chains | chain check <chain>                 the service's chains: endpoint pools, a connection check
  * chainjobs sui check --endpoint <url> [--header k:v]    check a Sui full node from here
  * ```
  *
@@ -34,6 +35,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import { Auth, type TaskRpcClient, TaskRpcs } from "@chainjobs/rpc"
 import { TaskInfo } from "@chainjobs/tasks"
+import * as ChainCli from "./ChainCli.ts"
 import * as Server from "./Server.ts"
 import * as ServerConfig from "./ServerConfig.ts"
 import * as SuiCli from "./SuiCli.ts"
@@ -354,6 +356,7 @@ const serve = Command.make("serve", {
     requestTimeout: setting("request-timeout", "CHAINJOBS_REQUEST_TIMEOUT", "Time a client gets to send a whole request"),
     eventBuffer: setting("event-buffer", "CHAINJOBS_EVENT_BUFFER", "Changes an all-tasks event subscriber may lag"),
     eventReplay: setting("event-replay", "CHAINJOBS_EVENT_REPLAY", "Changes kept for event streams to resume from"),
+    logLevel: setting("log-level", "CHAINJOBS_LOG_LEVEL", "The least severe log lines written: trace, debug, info, warn, error, fatal, none"),
     shutdownGrace: setting("shutdown-grace", "CHAINJOBS_SHUTDOWN_GRACE", "Time running tasks get to finish on shutdown"),
     runner: setting("runner", "CHAINJOBS_RUNNER", "Run as one runner of a cluster on --database-url (true/false)"),
     runnerHost: setting("runner-host", "CHAINJOBS_RUNNER_HOST", "Host the other runners reach this one at"),
@@ -384,6 +387,7 @@ export const command = root.pipe(Command.withSubcommands([
   kinds,
   purge,
   ...WatchCli.commands(root),
+  ...ChainCli.commands(root),
   SuiCli.command
 ]))
 

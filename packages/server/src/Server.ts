@@ -2,7 +2,8 @@
  * The service assembled: a task store, the supervisor with the registered
  * kinds, and one HTTP server carrying the REST facade, the docs page, the
  * dashboard, the RPC endpoints (`/rpc`, `/ws`), the probes and `/metrics`;
- * with chains (and not in runner mode), the watchers and the balance cache
+ * with chains, their state and checks under `/api/chains` (`ChainsApi`) and
+ * (not in runner mode) the watchers and the balance cache
  * under `/api/watch` (`WatchService`).
  *
  * Shutdown is the layer's scope closing (on SIGTERM/SIGINT, `main.ts`): the
@@ -17,7 +18,7 @@
  * @since 0.1.0
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Console, Context, Duration, Effect, type Exit, Layer, Option, Scope } from "effect"
+import { Console, Context, Duration, Effect, type Exit, Layer, Option, References, Scope } from "effect"
 import { HttpRouter, HttpServer, type HttpServerError } from "effect/http"
 import type { SqlError } from "effect/sql"
 import { BlockFeed, ChainConfig, Chains, ChainTasks } from "@chainjobs/chain"
@@ -31,6 +32,7 @@ import { mkdirSync } from "node:fs"
 import { createServer } from "node:http"
 import { join } from "node:path"
 import * as Access from "./Access.ts"
+import * as ChainsApi from "./ChainsApi.ts"
 import * as Dashboard from "./Dashboard.ts"
 import * as DevActivity from "./DevActivity.ts"
 import * as DemoTasks from "./DemoTasks.ts"
@@ -148,20 +150,30 @@ export const layerRoutes = Layer.mergeAll(RestServer.layer, layerRpc, Dashboard.
 )
 
 /**
- * The routes, with the watch routes (`WatchService.layerRoutes`) when the
- * service runs watchers, over what `layerTasks` built (which then holds the
- * watchers and the cache).
+ * The routes, with the chain routes (`ChainsApi`, under `/api/chains`) when
+ * the service has chains, and the watch routes (`WatchService.layerRoutes`)
+ * when it runs watchers, over what `layerTasks` built (which then holds the
+ * chains, the watchers and the cache).
  */
-export const layerRoutesFor = (settings: ServerSettings, built: Context.Context<never>) =>
-  runsWatchers(settings)
+export const layerRoutesFor = (settings: ServerSettings, built: Context.Context<never>) => {
+  const chainRoutes = Option.isSome(layerChains(settings))
+    ? ChainsApi.layer.pipe(
+      Layer.provide(Access.layerRest),
+      Layer.provide(Access.layerPrincipals),
+      Layer.provide(Layer.succeedContext(built as unknown as Context.Context<Chains.Chains>))
+    )
+    : Layer.empty
+  return runsWatchers(settings)
     ? Layer.mergeAll(
       layerRoutes,
+      chainRoutes,
       WatchService.layerRoutes.pipe(
         Layer.provide(Access.layerPrincipals),
         Layer.provide(Layer.succeedContext(built as unknown as Context.Context<WatchService.Services>))
       )
     )
-    : layerRoutes
+    : Layer.merge(layerRoutes, chainRoutes)
+}
 
 /**
  * The Node HTTP server: slow or partial requests are cut (`headersTimeout`,
@@ -202,13 +214,20 @@ const banner = Effect.fnUntraced(function*(server: HttpServer.HttpServer["Servic
  * The supervisor lives in a scope of its own, closed before the HTTP server's:
  * a shutdown first drains the tasks while clients can still watch them (new
  * submissions are refused and `/readyz` answers 503), then stops serving.
+ *
+ * Everything the service runs (its tasks, watchers and requests) logs at
+ * `logLevel` and above: the level is set where the service is built, and
+ * every fiber it starts inherits it.
  */
 export const layer: Layer.Layer<
   HttpServer.HttpServer | Tasks.Tasks,
   StartError,
   ServerConfig
-> = Layer.effectContext(Effect.gen(function*() {
-  const settings = yield* ServerConfig
+> = Layer.effectContext(Effect.flatMap(ServerConfig, (settings) =>
+  build(settings).pipe(Effect.provideService(References.MinimumLogLevel, settings.logLevel))))
+
+/** Builds the service on `settings` (see `layer`). */
+const build = Effect.fnUntraced(function*(settings: ServerSettings) {
   const tasksScope = yield* Scope.make()
   let logDrained: Effect.Effect<void> = Effect.void
   // The supervisor's shutdown, then the last lines of the task log (the outcomes the shutdown caused).
@@ -243,4 +262,4 @@ export const layer: Layer.Layer<
   // Runs first at shutdown: drain the tasks while the HTTP server still serves.
   yield* Effect.addFinalizer(drain)
   return Context.merge(tasks, http)
-}))
+})

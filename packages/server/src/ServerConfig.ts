@@ -30,6 +30,7 @@
  * | `CHAINJOBS_WATCH_POLL_INTERVAL` | `--watch-poll-interval` | `1 second`: how often a watcher reads the head |
  * | `CHAINJOBS_BALANCE_REFRESH_EVERY` | `--balance-refresh-every` | `5 minutes`: stale cached balances read again |
  * | `CHAINJOBS_BALANCE_RECONCILE_EVERY` | `--balance-reconcile-every` | `1 hour`: every cached balance checked against the chain |
+ * | `CHAINJOBS_LOG_LEVEL` | `--log-level` | `info`: the least severe log lines written (`all`, `trace`, `debug`, `info`, `warn`, `error`, `fatal`, `none`; any case) |
  * | `CHAINJOBS_HEARTBEAT_CHECK_INTERVAL` | | `10 seconds` |
  * | `CHAINJOBS_RETENTION_SWEEP_INTERVAL` | | `1 minute` |
  * | `CHAINJOBS_RUNNER` | `--runner` | `false`: one runner of a cluster on `CHAINJOBS_DATABASE_URL` (required then) |
@@ -49,7 +50,7 @@ import { ChainTasks } from "@chainjobs/chain"
 import { RunnerConfig } from "@chainjobs/cluster"
 import { TasksConfig } from "@chainjobs/tasks"
 import { Watchers } from "@chainjobs/watch"
-import { Config, ConfigProvider, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Config, ConfigProvider, Context, Duration, Effect, Layer, LogLevel, Option, Redacted, Schema, SchemaTransformation } from "effect"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
@@ -123,6 +124,18 @@ export const limitOptions = (setting: Pick<ChainSetting, "requestTimeoutMillis" 
   }
 })
 
+/** A log level as a setting: one of Effect's levels in any case (`info`, `Info`, `INFO`); another name is refused. */
+export const LogLevelSetting = Schema.String.pipe(
+  Schema.decodeTo(
+    Schema.Literals(LogLevel.values),
+    SchemaTransformation.transform({
+      // a name that is no level passes unchanged, and the literals refuse it, listing the levels
+      decode: (name: string) => LogLevel.values.find((level) => level.toLowerCase() === name.toLowerCase()) ?? (name as LogLevel.LogLevel),
+      encode: (level) => level.toLowerCase()
+    })
+  )
+)
+
 /** The settings of the service. */
 export interface ServerSettings {
   /** Interface the HTTP server binds to. Default: `127.0.0.1`. */
@@ -181,6 +194,8 @@ export interface ServerSettings {
   readonly balanceRefreshEvery: Duration.Duration
   /** How often every cached balance is checked against the chain. Default: 1 hour. */
   readonly balanceReconcileEvery: Duration.Duration
+  /** The least severe log lines written; less severe ones are dropped. Default: `Info`. */
+  readonly logLevel: LogLevel.LogLevel
 }
 
 /** The defaults of every setting. */
@@ -209,7 +224,8 @@ export const defaults: ServerSettings = {
   watchers: [],
   watchPollInterval: Duration.seconds(1),
   balanceRefreshEvery: Duration.minutes(5),
-  balanceReconcileEvery: Duration.hours(1)
+  balanceReconcileEvery: Duration.hours(1),
+  logLevel: "Info"
 }
 
 /** A setting has a value the service cannot use. */
@@ -262,7 +278,8 @@ export const config: Config.Config<ServerSettings> = Config.all({
   balanceRefreshEvery: Config.Duration("CHAINJOBS_BALANCE_REFRESH_EVERY").pipe(Config.withDefault(defaults.balanceRefreshEvery)),
   balanceReconcileEvery: Config.Duration("CHAINJOBS_BALANCE_RECONCILE_EVERY").pipe(
     Config.withDefault(defaults.balanceReconcileEvery)
-  )
+  ),
+  logLevel: Config.schema(LogLevelSetting, "CHAINJOBS_LOG_LEVEL").pipe(Config.withDefault(defaults.logLevel))
 }).pipe(Config.map((settings) => ({
   ...settings,
   authTokens: Object.fromEntries(Object.entries(settings.authTokens).map(([name, token]) => [name, Redacted.make(token)]))

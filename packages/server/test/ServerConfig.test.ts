@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Exit, Option, Redacted } from "effect"
+import { ConfigProvider, Duration, Effect, Exit, Logger, LogLevel, Option, Redacted, Schema } from "effect"
 import * as Server from "../src/Server.ts"
 import * as ServerConfig from "../src/ServerConfig.ts"
+import { request, testServer } from "./http.ts"
 
 const loadFrom = (env: Record<string, string>) =>
   Effect.exit(Effect.provideService(ServerConfig.load, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })))
@@ -69,7 +70,8 @@ describe("ServerConfig", () => {
         ["CHAINJOBS_WATCHERS", "not json"],
         ["CHAINJOBS_WATCH_POLL_INTERVAL", "often"],
         ["CHAINJOBS_BALANCE_REFRESH_EVERY", "sometimes"],
-        ["CHAINJOBS_BALANCE_RECONCILE_EVERY", "-"]
+        ["CHAINJOBS_BALANCE_RECONCILE_EVERY", "-"],
+        ["CHAINJOBS_LOG_LEVEL", "loud"]
       ]) {
         const exit = yield* loadFrom({ [variable]: value })
         assert.isTrue(Exit.isFailure(exit), `${variable}=${value} was accepted`)
@@ -93,6 +95,44 @@ describe("ServerConfig", () => {
       assert.strictEqual(settings.port, 7070)
       assert.strictEqual(settings.host, "0.0.0.0")
     }))
+})
+
+describe("log level", () => {
+  it.effect.prop(
+    "CHAINJOBS_LOG_LEVEL names one of Effect's levels in any case",
+    { level: Schema.Literals(LogLevel.values), upper: Schema.Array(Schema.Boolean) },
+    ({ level, upper }) =>
+      Effect.gen(function*() {
+        const written = Array.from(level, (char, index) => upper[index % Math.max(1, upper.length)] ? char.toUpperCase() : char.toLowerCase()).join("")
+        const exit = yield* loadFrom({ CHAINJOBS_LOG_LEVEL: written })
+        assert.isTrue(Exit.isSuccess(exit) && exit.value.logLevel === level, `${written} was not read as ${level}`)
+      })
+  )
+
+  /** The messages the service logs while a task is submitted and run, with `logLevel` set. */
+  const loggedAt = (logLevel: LogLevel.LogLevel) =>
+    Effect.gen(function*() {
+      const messages: Array<string> = []
+      const capture = Logger.make(({ message }) => {
+        messages.push(String(Array.isArray(message) ? message[0] : message))
+      })
+      yield* Effect.gen(function*() {
+        const submitted = yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: { fromBlock: 1, toBlock: 2, delayMillis: 1 } })
+        assert.strictEqual(submitted.body.status, "completed")
+      }).pipe(Effect.provide(testServer({ logLevel })), Effect.provide(Logger.layer([capture])))
+      return messages
+    })
+
+  it.live("the service logs at the level set and above: warn leaves the task log's info lines out", () =>
+    Effect.gen(function*() {
+      const info = yield* loggedAt("Info")
+      assert.includeMembers(info, ["task submitted", "task completed"])
+      const warn = yield* loggedAt("Warn")
+      assert.notInclude(warn, "task submitted")
+      assert.notInclude(warn, "task completed")
+      // warnings still come through
+      assert.include(warn, "chainjobs: tasks are kept in memory; they do not survive a restart")
+    }), { timeout: 30_000 })
 })
 
 describe("chain settings", () => {

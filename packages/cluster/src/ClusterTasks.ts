@@ -6,9 +6,9 @@
  *   `TaskEntity.placement`): that runner checks the exclusive key, records the
  *   task and runs it. The handle comes back once the task is recorded.
  * - `interrupt` sends `Interrupt` to the owner; the task's finalizers run there.
- * - Reads (`get`, `list`) come from the shared task store, and `awaitInfo` and
- *   `watch` follow a task held here live and any other by polling the store,
- *   so any runner answers for any task.
+ * - Reads (`get`, `list`) come from the shared task store, `awaitInfo` waits on
+ *   the owner (`Await`), and `watch` follows a task held here live and any
+ *   other by polling the store, so any runner answers for any task.
  * - `register`, `kinds`, `stats` and `events` are this runner's: its kinds, its
  *   running tasks, its tasks' changes.
  * - `schedule` and `daemon` are cluster singletons named by kind and payload:
@@ -96,9 +96,19 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
       return Tasks.makeHandle(reply.id, kind.name, kind, operations)
     })
 
+  /** Waits on the owner (`Await`) until the task has finished; reads the store again while it has none. */
   const awaitInfo = (id: string): Effect.Effect<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
-    Effect.flatMap(local.awaitInfo(id), (info) =>
-      TaskInfo.isTerminal(info.status) ? Effect.succeed(info) : Effect.andThen(Effect.sleep(pollInterval), awaitInfo(id)))
+    Effect.flatMap(local.awaitInfo(id), (info) => {
+      if (TaskInfo.isTerminal(info.status)) return Effect.succeed(info)
+      // An owner that moves or dies ends the wait without an answer: then read again.
+      return Effect.exit(clientFor(placement(info)).Await({ id })).pipe(
+        Effect.flatMap((exit) =>
+          Exit.isSuccess(exit) && TaskInfo.isTerminal(exit.value.status)
+            ? Effect.succeed(exit.value)
+            : Effect.andThen(Effect.sleep(pollInterval), awaitInfo(id))
+        )
+      )
+    })
 
   const watch = (id: string): Stream.Stream<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
     Stream.unwrap(Effect.sync(() => {

@@ -7,14 +7,13 @@
  *
  * Recovery belongs to the shard owner: the local supervisor sees a store view
  * with nothing unfinished at start (a runner never takes over another's tasks
- * on its own), and a dead or departing runner's tasks come back through their
- * persisted `Run` messages on the runner that takes their shard.
+ * on its own), and a dead or departing runner's tasks are adopted from their
+ * records by the runner that takes their shard (`TaskEntity.adoption`).
  *
  * Shutdown (the layer's scope closing, e.g. on SIGTERM) hands over instead of
  * finishing: the runner refuses new work, stops its tasks at their checkpoint
- * (left pending, as at a shutdown of one process) while their `Run` messages
- * stay unprocessed, then leaves the cluster, whose other runners take the
- * shards and resume the tasks.
+ * (left pending, as at a shutdown of one process), then leaves the cluster,
+ * whose other runners take the shards and adopt the tasks.
  *
  * @since 0.1.0
  */
@@ -22,7 +21,7 @@ import { NodeClusterSocket } from "@effect/platform-node"
 import { type Config, ConfigProvider, Context, Effect, Layer, Metric, type Redacted, Schedule } from "effect"
 import { Sharding, ShardId } from "effect/cluster"
 import type { SocketServer } from "effect/socket"
-import type { SqlError } from "effect/sql"
+import { SqlClient, type SqlError } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
 import { type TaskError, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import * as ClusterTasks from "./ClusterTasks.ts"
@@ -84,6 +83,7 @@ export const layerServices = (
     )
     const entity = TaskEntity.make(local)
     yield* Layer.build(TaskEntity.layer(entity))
+    yield* TaskEntity.adoption(options.runner.shards)
     // Runs before the supervisor's own shutdown: hand the tasks over rather than wait for them.
     yield* Effect.addFinalizer(() => entity.close)
     const tasks = yield* ClusterTasks.make(local)
@@ -127,8 +127,35 @@ export const layer = (
   const store = Layer.merge(SqlTaskStore.layer(), SqlQuota.layer).pipe(Layer.provide(pool(options.maxConnections ?? 10)))
   const sharding = layerSharding(options.runner).pipe(Layer.provide(pool(clusterConnections)))
   // the store first: it makes the schema the cluster's tables then go to
-  return layerServices(options).pipe(Layer.provideMerge(sharding), Layer.provideMerge(store))
+  const storage = oneAtATime(sharding.pipe(Layer.provideMerge(store)), pool(1))
+  return layerServices(options).pipe(Layer.provideMerge(storage))
 }
+
+/**
+ * Builds `layer` (whose tables are made on start) while holding a PostgreSQL
+ * advisory lock of the schema, taken on a connection of `lockClient`'s own.
+ * Runners starting together on a fresh schema would race the same `CREATE
+ * TABLE` statements, and the catalog's unique index fails all but one of
+ * them; one at a time, each later runner finds the tables made.
+ */
+const oneAtATime = <A, E, R, E2>(
+  layer: Layer.Layer<A, E, R>,
+  lockClient: Layer.Layer<SqlClient.SqlClient, E2>
+): Layer.Layer<A, E | E2 | SqlError.SqlError, R> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    return yield* Effect.scoped(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* Effect.acquireRelease(
+        sql`SELECT pg_advisory_lock(hashtext(${startupLockName} || current_schema()))`,
+        () => Effect.ignore(sql`SELECT pg_advisory_unlock(hashtext(${startupLockName} || current_schema()))`)
+      )
+      return yield* Layer.buildWithScope(layer, scope)
+    })).pipe(Effect.provide(lockClient))
+  }))
+
+/** The name of the advisory lock runners start under, one per schema. */
+const startupLockName = "chainjobs/runner-start-up/"
 
 /** Connections of the cluster storage's own pool: shard locks, messages, runners. */
 const clusterConnections = 8

@@ -5,23 +5,28 @@
  * cluster-wide; a bucket of the task id otherwise, which spreads unkeyed tasks
  * over every runner.
  *
- * Three messages reach the runner owning the shard:
- * - `Submit` (volatile) admits a task there: the owner's supervisor checks the
- *   key, records the task and starts it, then sends itself `Run`.
- * - `Run` (persisted, one per task id) is the durable hand-off: it stays
- *   unprocessed until the task has finished, so when its runner dies or hands
- *   its shards over the cluster delivers it again to the next owner, which
- *   adopts the record (resumed from its checkpoint, or failed as `lost`, as the
- *   kind says).
- * - `Interrupt` (volatile) stops the task where it runs; its finalizers run on
- *   the owner.
+ * Four messages reach the runner owning the shard, all volatile:
+ * - `Submit` admits a task there: the owner's supervisor checks the key,
+ *   records the task and starts it, then sends itself `Run`.
+ * - `Run` serves a task until it has finished, keeping its entity alive.
+ * - `Interrupt` stops the task where it runs; its finalizers run on the owner.
+ * - `Await` waits on the owner for a task to finish.
+ *
+ * The durable hand-off is the task's record, not a message: when a shard
+ * moves, its entities end and hand their tasks over (stopped at their
+ * checkpoint, left pending) before the shard's lock is released, and the
+ * runner that acquires the shard sends `Run` for every unfinished record
+ * placed on it (`adoption`): resumed from its checkpoint, or failed as `lost`,
+ * as the kind says. After `kill -9` the dead runner's shard locks free with its
+ * database session and the same adoption takes its tasks over. The shard
+ * locks keep every task on one runner at a time.
  *
  * @since 0.1.0
  */
 import { Effect, Schedule, Schema } from "effect"
-import { ClusterSchema, Entity } from "effect/cluster"
+import { ClusterSchema, Entity, EntityId, Sharding, ShardId } from "effect/cluster"
 import { Rpc } from "effect/rpc"
-import { TaskError, TaskInfo, type Tasks } from "@chainjobs/tasks"
+import { TaskError, TaskInfo, type Tasks, TaskStore } from "@chainjobs/tasks"
 
 /** The number of buckets unkeyed tasks are spread over: each is one entity, kept while busy, so a steady stream of tasks reuses them instead of starting one per task. */
 export const buckets = 256
@@ -64,14 +69,15 @@ export const Submit = Rpc.make("Submit", {
 })
 
 /**
- * Runs a recorded task to its end on the shard owner; persisted, so it outlives
- * the runner it was sent to. When the shard moves, it is interrupted at once
- * (the task stops at its checkpoint) and delivered again to the next owner.
+ * Runs a recorded task to its end on the shard owner, keeping its entity
+ * alive meanwhile. Volatile: the durable hand-off is the task's record, not
+ * this message. When the shard moves it is interrupted at once (the task
+ * stops at its checkpoint, left pending), and the runner that takes the shard
+ * sends `Run` again for every unfinished record of it (`adoption`).
  */
 export const Run = Rpc.make("Run", {
-  payload: { id: Schema.String },
-  primaryKey: ({ id }) => id
-}).annotate(ClusterSchema.Persisted, true).annotate(ClusterSchema.InterruptOnTermination, true)
+  payload: { id: Schema.String }
+}).annotate(ClusterSchema.InterruptOnTermination, true)
 
 /** Interrupts a task where it runs and waits until it has stopped. */
 export const Interrupt = Rpc.make("Interrupt", {
@@ -79,10 +85,21 @@ export const Interrupt = Rpc.make("Interrupt", {
   error: Schema.Union([TaskError.TaskNotFound, TaskError.TaskStoreError])
 })
 
-/** The entity type: every runner registers it, the cluster routes its messages by shard. */
-export const TaskEntity = Entity.make("chainjobs/Task", [Submit, Run, Interrupt])
+/**
+ * Waits on the owner until a task held there has finished and answers its
+ * record; answers at once the stored record of a task not held there (the
+ * caller reads again later). Interrupted when the shard moves.
+ */
+export const Await = Rpc.make("Await", {
+  payload: { id: Schema.String },
+  success: TaskInfo.TaskInfo,
+  error: Schema.Union([TaskError.TaskNotFound, TaskError.TaskStoreError])
+}).annotate(ClusterSchema.InterruptOnTermination, true)
 
-/** How often a `Run` whose record could not be read is tried again before the cluster's own retry takes over. */
+/** The entity type: every runner registers it, the cluster routes its messages by shard. */
+export const TaskEntity = Entity.make("chainjobs/Task", [Submit, Run, Interrupt, Await])
+
+/** How often a `Run` whose record could not be read is tried again before giving the task up to the next adoption. */
 const storeRetry = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 5 }))
 
 /** A runner's side of the entity: its supervisor, the tasks whose `Run` it is serving, and whether it is closing. */
@@ -116,13 +133,38 @@ const shuttingDown = (kind: string) =>
 /**
  * The entity's handlers on a runner. Every message runs concurrently: a key's
  * or a bucket's tasks do not wait for each other here, the supervisor's limits
- * decide.
+ * decide. An entity hands over every task it admitted when it ends (its shard
+ * moved), also one whose `Run` never arrived.
  */
 export const layer = (host: Host) =>
   TaskEntity.toLayer(
     Effect.gen(function*() {
-      const clientFor = yield* TaskEntity.client
+      const address = yield* Entity.CurrentAddress
+      const self = (yield* TaskEntity.client)(address.entityId)
       const { local, serving } = host
+      const admitted = new Set<string>()
+      yield* Effect.addFinalizer(() =>
+        Effect.forEach(Array.from(admitted), (id) => local.handOff(id), { concurrency: "unbounded", discard: true })
+      )
+      const serve = (id: string) =>
+        Effect.gen(function*() {
+          const adopted = yield* local.adopt(id).pipe(
+            Effect.retry({ schedule: storeRetry, while: (error) => error._tag === "TaskStoreError" }),
+            Effect.as(true),
+            Effect.catchTag("TaskNotFound", () => Effect.succeed(false)),
+            Effect.orDie
+          )
+          if (!adopted) return
+          const info = yield* Effect.orDie(local.awaitInfo(id))
+          // Handed off, not finished: the shard is moving and ends this entity.
+          if (!TaskInfo.isTerminal(info.status)) return yield* Effect.never
+        }).pipe(
+          Effect.onInterrupt(() => local.handOff(id)),
+          Effect.ensuring(Effect.sync(() => {
+            serving.delete(id)
+            admitted.delete(id)
+          }))
+        )
       return TaskEntity.of({
         Submit: ({ payload: request }) =>
           Effect.gen(function*() {
@@ -135,31 +177,62 @@ export const layer = (host: Host) =>
             })
             // Joined another task: that one has its `Run` already.
             if (handle.id !== request.id) return { id: handle.id }
-            const info = yield* Effect.orDie(handle.info)
-            yield* Effect.orDie(clientFor(placement(info)).Run({ id: info.id }, { discard: true }))
-            return { id: info.id }
+            admitted.add(handle.id)
+            yield* Effect.orDie(self.Run({ id: handle.id }, { discard: true }))
+            return { id: handle.id }
           }),
         Run: ({ payload: { id } }) =>
-          Effect.gen(function*() {
-            // Closing: the message stays unprocessed for the runner that takes the shard.
-            if (host.closing()) return yield* Effect.never
+          Effect.suspend(() => {
+            // Closing: the next owner adopts it. Served already (submitted here, then adopted): nothing to do.
+            if (host.closing()) return Effect.never
+            if (serving.has(id)) return Effect.void
             serving.add(id)
-            const adopted = yield* local.adopt(id).pipe(
-              Effect.retry({ schedule: storeRetry, while: (error) => error._tag === "TaskStoreError" }),
-              Effect.as(true),
-              Effect.catchTag("TaskNotFound", () => Effect.succeed(false)),
-              Effect.orDie
-            )
-            if (!adopted) return
-            const info = yield* Effect.orDie(local.awaitInfo(id))
-            // Handed off, not finished: the message stays unprocessed for the next owner.
-            if (!TaskInfo.isTerminal(info.status)) return yield* Effect.never
-          }).pipe(
-            Effect.onInterrupt(() => local.handOff(id)),
-            Effect.ensuring(Effect.sync(() => serving.delete(id)))
-          ),
-        Interrupt: ({ payload: { id } }) => Effect.andThen(local.adopt(id), local.interrupt(id))
+            admitted.add(id)
+            return serve(id)
+          }),
+        Interrupt: ({ payload: { id } }) => Effect.andThen(local.adopt(id), local.interrupt(id)),
+        Await: ({ payload: { id } }) => local.awaitInfo(id)
       })
     }),
     { concurrency: "unbounded", maxIdleTime: "1 minute" }
   )
+
+/** How often a runner looks for shards it has newly acquired, whose unfinished tasks it then adopts. */
+export const adoptionInterval = "250 millis"
+
+/**
+ * The runner's adoption loop: when it acquires shards (at start, after a
+ * runner died or handed them over), it sends `Run` for every unfinished task
+ * record placed on them, which resumes each from its checkpoint or fails it as
+ * `lost`, as its kind says. The shard locks keep this to one runner: the
+ * previous owner stopped its tasks before releasing the shard, or is dead.
+ */
+export const adoption = (shards: number) =>
+  Effect.gen(function*() {
+    const sharding = yield* Sharding.Sharding
+    const store = yield* TaskStore.TaskStore
+    const clientFor = yield* TaskEntity.client
+    // the entity's shard group does not depend on the id
+    const group = TaskEntity.getShardGroup(EntityId.make(""))
+    const all = Array.from({ length: shards }, (_, i) => ShardId.make(group, i + 1))
+    let held = new Set<number>()
+    const check = Effect.gen(function*() {
+      const now = all.filter((shard) => sharding.hasShardId(shard))
+      const gained = new Set(now.filter((shard) => !held.has(shard.id)).map((shard) => shard.id))
+      if (gained.size > 0) {
+        const unfinished = yield* store.unfinished
+        yield* Effect.forEach(unfinished, (info) => {
+          const entityId = placement(info)
+          const shard = sharding.getShardId(EntityId.make(entityId), group)
+          return gained.has(shard.id) ? clientFor(entityId).Run({ id: info.id }, { discard: true }) : Effect.void
+        }, { concurrency: 16, discard: true })
+      }
+      // Only once their records were read: a failed read is tried again at the next look.
+      held = new Set(now.map((shard) => shard.id))
+    })
+    yield* check.pipe(
+      Effect.catchCause((cause) => Effect.logWarning("Could not adopt the tasks of acquired shards", cause)),
+      Effect.repeat(Schedule.spaced(adoptionInterval)),
+      Effect.forkScoped
+    )
+  })

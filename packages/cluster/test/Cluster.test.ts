@@ -16,11 +16,8 @@ if (pgTestUrl === undefined) {
 
 const startThree = Effect.gen(function*() {
   const cluster = yield* makeCluster
-  // the first runner creates the fresh schema's tables alone: runners racing the same
-  // CREATE TABLE on an empty schema can fail one start with a unique violation
-  const first = yield* cluster.start("a")
-  const others = yield* Effect.forEach(["b", "c"], (name) => cluster.start(name), { concurrency: "unbounded" })
-  const runners = [first, ...others]
+  // all three at once on the fresh schema: runners take turns making its tables
+  const runners = yield* Effect.forEach(["a", "b", "c"], (name) => cluster.start(name), { concurrency: "unbounded" })
   yield* settled(runners)
   return { cluster, runners }
 })

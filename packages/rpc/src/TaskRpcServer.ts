@@ -24,6 +24,7 @@ import { RpcSerialization, RpcServer } from "effect/rpc"
 import { Socket } from "effect/socket"
 import { TaskAccess, TaskAccessError } from "@chainjobs/tasks"
 import type { Authentication } from "./Auth.ts"
+import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import * as Frames from "./internal/frames.ts"
 import { Malformed } from "./internal/lenient.ts"
 import { MalformedRequest } from "./TaskRpcError.ts"
@@ -117,19 +118,22 @@ const guardHttp = (app: HttpApp, door: Frames.Door, maxBodyBytes: number): HttpA
  * The socket, its incoming messages checked line by line: the first line that
  * is not a well-formed request of the group closes the socket with a code
  * (1007 not a message, 1008 refused, 1009 too large) and a reason; the lines
- * before it are served.
+ * before it are served. Its answers are sent a turn's worth per message (see
+ * `coalescedWriter`).
  */
-const guardSocket = (socket: Socket.Socket, door: Frames.Door, maxLineBytes: number): Socket.Socket =>
-  Socket.make({
-    writer: socket.writer,
+const guardSocket = (socket: Socket.Socket, door: Frames.Door, maxLineBytes: number): Socket.Socket => {
+  // The answers written in one turn go out as one message, a refusal's close right after them.
+  const writer = Effect.map(socket.writer, CoalescedWriter.make())
+  return Socket.make({
+    writer,
     reader: Effect.gen(function*() {
       const reader = yield* socket.reader
-      const writer = yield* socket.writer
+      const output = yield* writer
       const lines = new Frames.LineSplitter(maxLineBytes)
       let refused: Frames.Refusal | undefined
       const close = (refusal: Frames.Refusal) =>
         Effect.andThen(
-          Effect.ignore(writer.write(new Socket.CloseEvent(Frames.closeCode(refusal), Frames.closeReason(refusal)))),
+          Effect.ignore(output.write(new Socket.CloseEvent(Frames.closeCode(refusal), Frames.closeReason(refusal)))),
           Effect.fail(
             new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: Frames.closeCode(refusal) }) })
           )
@@ -159,6 +163,7 @@ const guardSocket = (socket: Socket.Socket, door: Frames.Door, maxLineBytes: num
       return { ...reader, pull }
     })
   })
+}
 
 /**
  * Starts the RPC server in the current scope and returns the HTTP app serving

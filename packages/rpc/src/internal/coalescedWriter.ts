@@ -1,0 +1,61 @@
+/**
+ * A socket writer that sends the text frames written in one turn of the event
+ * loop as one message. The RPC server writes each answer as an ndjson line of
+ * its own, and a WebSocket message costs a send system call and a frame
+ * header: with many tasks finishing together, sending dominated the server's
+ * time. ndjson readers split a message at its line ends, so lines joined into
+ * one message read as the same answers.
+ *
+ * The lines queued are sent when the turn's microtasks run, in the order they
+ * were written. A `CloseEvent` sends what is queued first, then closes, at
+ * once: the close never overtakes an answer written before it, and it is not
+ * left queued when the socket's scope closes right after (the platform would
+ * then close the socket itself, with a code of its own).
+ */
+import { Effect } from "effect"
+import { Socket } from "effect/socket"
+
+/** Wraps the writer of one socket; every writer of that socket must be wrapped by the same function. */
+export const make = (): (writer: Socket.Writer) => Socket.Writer => {
+  let queued: Array<string> = []
+  let target: Socket.Writer | undefined
+  let scheduled = false
+
+  /** Takes the queued lines as one text, or undefined when none are queued. */
+  const take = (): string | undefined => {
+    if (queued.length === 0) return undefined
+    const text = queued.length === 1 ? queued[0] : queued.join("")
+    queued = []
+    return text
+  }
+
+  const flush = () => {
+    scheduled = false
+    const text = take()
+    // A failed send means the socket is gone: its reader fails and the connection ends there.
+    if (text !== undefined && target !== undefined) Effect.runFork(Effect.ignore(target.write(text)))
+  }
+
+  return (writer) => {
+    target = writer
+    const sendQueued = Effect.suspend(() => {
+      const text = take()
+      return text === undefined ? Effect.void : writer.write(text)
+    })
+    return {
+      write: (chunk) => {
+        if (typeof chunk === "string") {
+          return Effect.sync(() => {
+            queued.push(chunk)
+            if (!scheduled) {
+              scheduled = true
+              queueMicrotask(flush)
+            }
+          })
+        }
+        return Effect.andThen(sendQueued, writer.write(chunk))
+      },
+      writeAll: (chunks) => Effect.andThen(sendQueued, writer.writeAll(chunks))
+    }
+  }
+}

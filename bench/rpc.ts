@@ -8,10 +8,13 @@
  * - latency: sequential `get` round trips from one WebSocket client, next to
  *   `Tasks.get` in this process.
  * The remote figures come twice: with the default settings, and with
- * `disableTracing` on the server and the clients.
+ * `disableTracing` on the server and the clients. Beside each remote
+ * throughput, the processor time per 1,000 tasks of the server process and of
+ * this one (the clients), steadier than tasks/s under a shared machine's load.
  *
  * `node bench/rpc.ts server [notrace]` is the server half: it prints
- * `listening <port>` and stops when its stdin closes.
+ * `listening <port>`, answers a `cpu` line on stdin with `cpu <microseconds>`
+ * of processor time spent, and stops when its stdin closes.
  */
 import { spawn } from "node:child_process"
 import { createServer } from "node:http"
@@ -47,6 +50,13 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 const serve = (disableTracing: boolean) => Effect.gen(function*() {
   const server = yield* HttpServer.HttpServer
   if (server.address._tag !== "UnixPathAddress") console.log(`listening ${server.address.port}`)
+  // A "cpu" line on stdin is answered with the processor time this process spent so far, in microseconds.
+  createInterface({ input: process.stdin }).on("line", (line) => {
+    if (line === "cpu") {
+      const { system, user } = process.cpuUsage()
+      console.log(`cpu ${user + system}`)
+    }
+  })
   yield* Effect.callback<void>((resume) => {
     process.stdin.once("close", () => resume(Effect.void))
     process.stdin.resume()
@@ -61,17 +71,47 @@ const serve = (disableTracing: boolean) => Effect.gen(function*() {
   )
 ))
 
-/** Starts the server half in a child process; resolves to its port and a function that stops it. */
+/** The server half in its child process: its port, its processor time so far (microseconds), and how to stop it. */
+interface ServerHalf {
+  readonly port: number
+  readonly cpu: () => Promise<number>
+  readonly stop: () => void
+}
+
+/** Starts the server half in a child process. */
 const startServer = (disableTracing: boolean) =>
-  new Promise<{ readonly port: number; readonly stop: () => void }>((resolve, reject) => {
+  new Promise<ServerHalf>((resolve, reject) => {
     const args = [fileURLToPath(import.meta.url), "server", ...(disableTracing ? ["notrace"] : [])]
     const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] })
     child.once("error", reject)
-    createInterface({ input: child.stdout }).once("line", (line) => {
-      const port = Number(line.split(" ")[1])
-      resolve({ port, stop: () => child.stdin.end() })
+    const lines = createInterface({ input: child.stdout })
+    const cpuAnswers: Array<(micros: number) => void> = []
+    lines.on("line", (line) => {
+      const [word, value] = line.split(" ")
+      if (word === "listening") {
+        resolve({
+          port: Number(value),
+          cpu: () =>
+            new Promise((answer) => {
+              cpuAnswers.push(answer)
+              child.stdin.write("cpu\n")
+            }),
+          stop: () => child.stdin.end()
+        })
+      } else if (word === "cpu") cpuAnswers.shift()?.(Number(value))
     })
   })
+
+/** The median rate of `RUNS` runs of `body`, and the processor time per 1,000 tasks of the server and of this process over them. */
+const measured = async (server: ServerHalf, body: () => Promise<number>) => {
+  const serverBefore = await server.cpu()
+  const clientBefore = process.cpuUsage()
+  const rate = await medianRate(RUNS, body)
+  const client = process.cpuUsage(clientBefore)
+  const serverMicros = (await server.cpu()) - serverBefore
+  const perThousand = (micros: number) => micros / (RUNS * TASKS)
+  return { rate, serverCpu: perThousand(serverMicros), clientCpu: perThousand(client.user + client.system) }
+}
 
 /** Submits and awaits `TASKS` tasks: `CLIENTS` callers, each with `IN_FLIGHT` at a time. */
 const throughput = (submitAndJoin: (caller: number, n: number) => Effect.Effect<unknown, unknown>) =>
@@ -122,8 +162,8 @@ const main = async () => {
     await Effect.runPromise(run)
     await Effect.runPromise(get)
     const rates = {
-      tasks: await medianRate(RUNS, () => Effect.runPromise(submitAndJoin)),
-      runs: await medianRate(RUNS, () => Effect.runPromise(run)),
+      tasks: await measured(server, () => Effect.runPromise(submitAndJoin)),
+      runs: await measured(server, () => Effect.runPromise(run)),
       gets: await medianRate(RUNS, () => Effect.runPromise(get))
     }
     await Effect.runPromise(Scope.close(connections, Exit.void))
@@ -145,13 +185,20 @@ const main = async () => {
     `throughput: ${fmt(TASKS)} no-op tasks submitted and awaited by ${CLIENTS} callers, ${IN_FLIGHT} in flight each, ` +
       `median of ${RUNS} runs (node ${process.version}, load average ${fmt(loadavg()[0], 1)})`
   )
+  // Processor time per 1,000 tasks is steadier than tasks/s on a machine shared with other work.
+  const remoteRow = (label: string, figures: Awaited<ReturnType<typeof measured>>) => [
+    label,
+    fmt(figures.rate),
+    fmt(figures.serverCpu, 1),
+    fmt(figures.clientCpu, 1)
+  ]
   table([
-    ["", "tasks per second"],
-    ["Tasks.submit + join, in process", fmt(rates.local)],
-    [`TaskRpcClient submit + join over WebSocket, ${CLIENTS} clients, server in a child process`, fmt(rates.traced.tasks)],
-    ["  the same with disableTracing", fmt(rates.untraced.tasks)],
-    ["TaskRpcClient.run (one call per task) over WebSocket", fmt(rates.traced.runs)],
-    ["  the same with disableTracing", fmt(rates.untraced.runs)]
+    ["", "tasks per second", "server CPU ms / 1k", "clients CPU ms / 1k"],
+    ["Tasks.submit + join, in process", fmt(rates.local), "", ""],
+    remoteRow(`TaskRpcClient submit + join over WebSocket, ${CLIENTS} clients, server in a child process`, rates.traced.tasks),
+    remoteRow("  the same with disableTracing", rates.untraced.tasks),
+    remoteRow("TaskRpcClient.run (one call per task) over WebSocket", rates.traced.runs),
+    remoteRow("  the same with disableTracing", rates.untraced.runs)
   ])
   console.log(`\nlatency: ${fmt(GETS)} sequential get round trips, median of ${RUNS} runs`)
   table([

@@ -18,8 +18,10 @@
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { Context, Duration, Effect, Exit, Layer, Schedule, Stream } from "effect"
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
+import { Socket } from "effect/socket"
 import { Task, TaskError, type TaskEvent, type TaskFeed, type TaskInfo, type TaskPolicy, type TaskQuery, type TaskStats } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
+import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import type { AccessError, CallError, RemoteTaskHandle } from "./RemoteTaskHandle.ts"
 import { TaskRpcs } from "./TaskRpcs.ts"
 
@@ -222,9 +224,18 @@ export const layerHttp = (options: ConnectOptions): Layer.Layer<TaskRpcClient> =
     Layer.provide([NodeHttpClient.layerUndici, RpcSerialization.layerNdjson])
   )
 
-/** The client over one WebSocket with ndjson framing; it reconnects when the connection drops. */
+/**
+ * The client over one WebSocket with ndjson framing; it reconnects when the
+ * connection drops. The calls made in one turn share one message.
+ */
 export const layerWebsocket = (options: ConnectOptions): Layer.Layer<TaskRpcClient> =>
   layer(options).pipe(
     Layer.provide(RpcClient.layerProtocolSocket({ retryTransientErrors: true, retryPolicy: backoff(options) })),
-    Layer.provide([NodeSocket.layerWebSocket(options.url), RpcSerialization.layerNdjson])
+    Layer.provide([
+      // The calls made in one turn go out as one message (see `coalescedWriter`).
+      Layer.effect(Socket.Socket, Effect.map(Socket.makeWebSocket(options.url), CoalescedWriter.socket)).pipe(
+        Layer.provide(NodeSocket.layerWebSocketConstructor)
+      ),
+      RpcSerialization.layerNdjson
+    ])
   )

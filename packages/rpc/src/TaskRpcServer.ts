@@ -123,12 +123,12 @@ const guardHttp = (app: HttpApp, door: Frames.Door, maxBodyBytes: number): HttpA
  */
 const guardSocket = (socket: Socket.Socket, door: Frames.Door, maxLineBytes: number): Socket.Socket => {
   // The answers written in one turn go out as one message, a refusal's close right after them.
-  const writer = Effect.map(socket.writer, CoalescedWriter.make())
+  const coalesced = CoalescedWriter.socket(socket)
   return Socket.make({
-    writer,
+    writer: coalesced.writer,
     reader: Effect.gen(function*() {
       const reader = yield* socket.reader
-      const output = yield* writer
+      const output = yield* coalesced.writer
       const lines = new Frames.LineSplitter(maxLineBytes)
       let refused: Frames.Refusal | undefined
       const close = (refusal: Frames.Refusal) =>

@@ -1,10 +1,11 @@
 /**
  * A socket writer that sends the text frames written in one turn of the event
- * loop as one message. The RPC server writes each answer as an ndjson line of
- * its own, and a WebSocket message costs a send system call and a frame
- * header: with many tasks finishing together, sending dominated the server's
- * time. ndjson readers split a message at its line ends, so lines joined into
- * one message read as the same answers.
+ * loop as one message. The RPC server writes each answer, and the client each
+ * request, as an ndjson line of its own, and a WebSocket message costs a send
+ * system call, a frame header and a read at the other end: with many tasks
+ * finishing together, sending dominated the server's time. ndjson readers
+ * split a message at its line ends, so lines joined into one message read as
+ * the same answers.
  *
  * The lines queued are sent when the turn's microtasks run, in the order they
  * were written. A `CloseEvent` sends what is queued first, then closes, at
@@ -59,3 +60,7 @@ export const make = (): (writer: Socket.Writer) => Socket.Writer => {
     }
   }
 }
+
+/** The socket with its writer wrapped (see `make`). */
+export const socket = (socket: Socket.Socket): Socket.Socket =>
+  Socket.make({ reader: socket.reader, writer: Effect.map(socket.writer, make()) })

@@ -9,7 +9,7 @@
  * chainjobs interrupt <id> | delete <id> | retry <id>     control a task
  * chainjobs kinds | purge                                 the registered kinds; delete finished tasks
  * chainjobs chains | chain check <chain>                 the service's chains: endpoint pools, a connection check
- * chainjobs sui check --endpoint <url> [--header k:v]    check a Sui full node from here
+ * chainjobs sui check --endpoint <url> | --network <n>   check a Sui full node from here, or a network of the service
  * ```
  *
  * `status`, `result`, `list` and `kinds` take `--json` for scripts.
@@ -388,7 +388,7 @@ export const command = root.pipe(Command.withSubcommands([
   purge,
   ...WatchCli.commands(root),
   ...ChainCli.commands(root),
-  SuiCli.command
+  ...SuiCli.commands(root)
 ]))
 
 /** Runs the command line on `argv` (without the node and script paths). */

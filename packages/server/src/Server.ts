@@ -42,6 +42,7 @@ import * as RestServer from "./RestServer.ts"
 import * as RunnerMode from "./RunnerMode.ts"
 import { endpointOptions, limitOptions, ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import * as TaskLog from "./TaskLog.ts"
+import * as SuiApi from "./SuiApi.ts"
 import * as WatchService from "./WatchService.ts"
 
 /** Why the service could not start: its port, its store, or its dev chain. */
@@ -151,7 +152,8 @@ export const layerRoutes = Layer.mergeAll(RestServer.layer, layerRpc, Dashboard.
 
 /**
  * The routes, with the chain routes (`ChainsApi`, under `/api/chains`) when
- * the service has chains, and the watch routes (`WatchService.layerRoutes`)
+ * the service has chains, the Sui routes (`SuiApi`, under `/api/sui`) when it
+ * has Sui networks, and the watch routes (`WatchService.layerRoutes`)
  * when it runs watchers, over what `layerTasks` built (which then holds the
  * chains, the watchers and the cache).
  */
@@ -163,16 +165,20 @@ export const layerRoutesFor = (settings: ServerSettings, built: Context.Context<
       Layer.provide(Layer.succeedContext(built as unknown as Context.Context<Chains.Chains>))
     )
     : Layer.empty
+  const suiRoutes = settings.suiNetworks.length > 0
+    ? SuiApi.layer.pipe(Layer.provide(Access.layerRest), Layer.provide(Access.layerPrincipals))
+    : Layer.empty
   return runsWatchers(settings)
     ? Layer.mergeAll(
       layerRoutes,
       chainRoutes,
+      suiRoutes,
       WatchService.layerRoutes.pipe(
         Layer.provide(Access.layerPrincipals),
         Layer.provide(Layer.succeedContext(built as unknown as Context.Context<WatchService.Services>))
       )
     )
-    : Layer.merge(layerRoutes, chainRoutes)
+    : Layer.mergeAll(layerRoutes, chainRoutes, suiRoutes)
 }
 
 /**

@@ -1,11 +1,14 @@
 /**
  * The Sui part of the `chainjobs` command line: a connection check of a Sui
- * full node, run from this machine (no chainjobs server needed), through the
- * same endpoint layers (pool, rate-limit pause, timeout, retries, breaker) the
- * Sui adapter uses:
+ * full node, either run from this machine (`--endpoint`, no chainjobs server
+ * needed) through the same endpoint layers (pool, rate-limit pause, timeout,
+ * retries, breaker) the Sui adapter uses, or asked of the service for one of
+ * its configured networks (`--network`, over `/api/sui` with the shared
+ * `--url` and `--token`):
  *
  * ```
  * chainjobs sui check --endpoint https://fullnode.mainnet.sui.io [--header x-api-key:…] [--json]
+ * chainjobs sui check --network sui-mainnet [--json]
  * ```
  *
  * It prints the endpoint, the chain identifier (`35834a8a` is mainnet,
@@ -14,9 +17,11 @@
  *
  * @since 0.1.0
  */
+import { NodeHttpClient } from "@effect/platform-node"
 import { SuiCheck } from "@chainjobs/sui"
-import { Console, Effect, Schema } from "effect"
+import { Console, Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
+import * as SuiApi from "./SuiApi.ts"
 
 /** A `sui` command could not do what it was asked; `message` says why. */
 export class SuiCliError extends Schema.TaggedError<SuiCliError>("@chainjobs/server/SuiCliError")("SuiCliError", {
@@ -62,25 +67,58 @@ const checkEndpoint = (endpoint: string): Effect.Effect<string, SuiCliError> => 
   }
 }
 
-const check = Command.make("check", {
-  endpoint: Flag.String("endpoint").pipe(Flag.withDescription("The Sui full node's JSON-RPC URL")),
-  header: Flag.String("header").pipe(
-    Flag.withDescription("A header sent with every request, name:value (e.g. a provider's API key); repeatable"),
-    Flag.atLeast(0)
-  ),
-  json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON, for scripts"), Flag.withDefault(false))
-}, ({ endpoint, header, json }) =>
+/** Where the server is and who calls: the command line's shared flags. */
+export interface Target {
+  readonly url: string
+  readonly token: string
+}
+
+/** The check of a configured network, asked of the service; every failure a `SuiCliError` naming the network. */
+const checkRemote = (target: Target, network: string) =>
+  SuiApi.client(target.url, target.token).pipe(
+    Effect.flatMap((client) => client.sui.check({ params: { network } })),
+    Effect.mapError((error: any) =>
+      new SuiCliError({
+        endpoint: network,
+        detail: error?._tag === "HttpClientError" ? `cannot reach the server at ${target.url}: ${error.message}` : error?.message || String(error?._tag ?? error)
+      })
+    ),
+    Effect.provide(NodeHttpClient.layerUndici)
+  )
+
+/** The check of an endpoint from here. */
+const checkLocal = (endpoint: string, header: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     yield* checkEndpoint(endpoint)
     const headers = yield* parseHeaders(endpoint, header)
-    const result = yield* SuiCheck.checkUrl(endpoint, { headers }).pipe(
+    return yield* SuiCheck.checkUrl(endpoint, { headers }).pipe(
       Effect.mapError((error) => new SuiCliError({ endpoint, detail: error.message }))
     )
-    yield* Console.log(json ? JSON.stringify(result, null, 2) : describeCheck(result))
-  })).pipe(Command.withDescription("Check a Sui full node: chain identifier, latest checkpoint, latency"))
+  })
 
-/** The `sui` command and its subcommands. */
-export const command = Command.make("sui").pipe(
-  Command.withDescription("Sui networks: check an endpoint"),
-  Command.withSubcommands([check])
-)
+/** The `sui` command and its subcommands, reading the shared flags from `target`. */
+export const commands = <R>(target: Effect.Effect<Target, never, R>) => {
+  const check = Command.make("check", {
+    endpoint: Flag.String("endpoint").pipe(Flag.withDescription("A Sui full node's JSON-RPC URL, checked from here"), Flag.optional),
+    network: Flag.String("network").pipe(Flag.withDescription("A Sui network configured on the service, checked by the service"), Flag.optional),
+    header: Flag.String("header").pipe(
+      Flag.withDescription("With --endpoint: a header sent with every request, name:value (e.g. a provider's API key); repeatable"),
+      Flag.atLeast(0)
+    ),
+    json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON, for scripts"), Flag.withDefault(false))
+  }, ({ endpoint, header, json, network }) =>
+    Effect.gen(function*() {
+      const result = Option.isSome(endpoint) && Option.isNone(network)
+        ? yield* checkLocal(endpoint.value, header)
+        : Option.isSome(network) && Option.isNone(endpoint)
+        ? yield* Effect.flatMap(target, (t) => checkRemote(t, network.value))
+        : yield* new SuiCliError({ endpoint: "-", detail: "give either --endpoint <url> or --network <name>" })
+      yield* Console.log(json ? JSON.stringify(result, null, 2) : describeCheck(result))
+    })).pipe(Command.withDescription("Check a Sui full node (--endpoint) or a network of the service (--network): chain identifier, latest checkpoint, latency"))
+
+  const sui = Command.make("sui").pipe(
+    Command.withDescription("Sui networks: check an endpoint or a configured network"),
+    Command.withSubcommands([check])
+  )
+  return [sui] as const
+}

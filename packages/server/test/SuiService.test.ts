@@ -1,8 +1,10 @@
+import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Exit, Schedule } from "effect"
+import { Cause, ConfigProvider, Console, Duration, Effect, Exit, Redacted, Schedule } from "effect"
+import * as Cli from "../src/Cli.ts"
 import * as ServerConfig from "../src/ServerConfig.ts"
 import * as SuiStandIn from "../../sui/test/SuiStandIn.ts"
-import { request, testServer } from "./http.ts"
+import { baseUrl, request, testServer } from "./http.ts"
 
 const [alice, bob] = ["0xa1", "0xb0b"].map((short) => `0x${short.slice(2).padStart(64, "0")}`) as [string, string]
 const sui = "0x2::sui::SUI"
@@ -84,4 +86,53 @@ describe("Sui networks in the service", () => {
         }
       }
     }))
+})
+
+/** Runs `chainjobs --url <server under test> ...args` in process, capturing what it prints. */
+const chainjobs = (...args: Array<string>) =>
+  Effect.gen(function*() {
+    const base = yield* baseUrl
+    const lines: Array<string> = []
+    const capture = { ...globalThis.console, log: (...parts: Array<unknown>) => lines.push(parts.join(" ")) }
+    const exit = yield* Cli.run(["--url", base, ...args]).pipe(Effect.provideService(Console.Console, capture), Effect.provide(NodeServices.layer), Effect.exit)
+    return { exit, lines, failure: Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "" }
+  })
+
+describe("Sui networks over REST and the CLI", () => {
+  it.live("GET /api/sui/networks and /api/sui/networks/:network/check behind the tokens; chainjobs sui check --network asks the service", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      node.addCheckpoint([])
+      const server = testServer({
+        chains: [{ name: "evm", chainId: 31337, endpoints: [{ url: "http://127.0.0.1:9" }] }],
+        suiNetworks: [
+          { name: "sui-test", endpoints: [{ url: node.url, headers: { "x-api-key": "service-key" } }] },
+          { name: "sui-dead", endpoints: [{ url: "http://127.0.0.1:9" }] }
+        ],
+        authTokens: { alice: Redacted.make("alice-token") }
+      })
+      yield* Effect.gen(function*() {
+        assert.strictEqual((yield* request("GET", "/api/sui/networks")).status, 401)
+        const listed = yield* request("GET", "/api/sui/networks", { token: "alice-token" })
+        assert.deepStrictEqual(listed.body, [{ network: "sui-test", endpoints: [node.url] }, { network: "sui-dead", endpoints: ["http://127.0.0.1:9"] }])
+        const checked = yield* request("GET", "/api/sui/networks/sui-test/check", { token: "alice-token" })
+        assert.strictEqual(checked.status, 200)
+        assert.deepInclude(checked.body, { endpoint: node.url, chainIdentifier: "4c78adac", latestCheckpoint: SuiStandIn.firstCheckpoint + 1 })
+        assert.isTrue(node.requests.every((request) => request.apiKey === "service-key"))
+        const unknown = yield* request("GET", "/api/sui/networks/nope/check", { token: "alice-token" })
+        assert.strictEqual(unknown.status, 404)
+        assert.deepInclude(unknown.body, { _tag: "SuiNetworkNotFound", network: "nope", configured: ["sui-test", "sui-dead"] })
+        const dead = yield* request("GET", "/api/sui/networks/sui-dead/check", { token: "alice-token" })
+        assert.strictEqual(dead.status, 503)
+        assert.strictEqual(dead.body._tag, "SuiNetworkUnreachable")
+
+        const cli = yield* chainjobs("--token", "alice-token", "sui", "check", "--network", "sui-test")
+        assert.isTrue(Exit.isSuccess(cli.exit), cli.failure)
+        assert.match(cli.lines.join("\n"), new RegExp(`^${node.url}  chain 4c78adac \\(testnet\\)  checkpoint ${SuiStandIn.firstCheckpoint + 1}  \\d+ ms$`))
+        assert.include((yield* chainjobs("--token", "alice-token", "sui", "check", "--network", "nope")).failure, 'no Sui network "nope"')
+        for (const args of [[], ["--network", "sui-test", "--endpoint", node.url]]) {
+          assert.include((yield* chainjobs("--token", "alice-token", "sui", "check", ...args)).failure, "give either --endpoint <url> or --network <name>")
+        }
+      }).pipe(Effect.provide(server))
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 })

@@ -7,21 +7,23 @@
  * @since 0.1.0
  */
 import type { ChainRequestError } from "@chainjobs/chain"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Effect, Layer, Schema } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import * as SuiClient from "./SuiClient.ts"
 
 /** What a check found. */
-export interface SuiCheckResult {
+export const SuiCheckResult = Schema.Struct({
   /** The endpoint checked (the network's first endpoint). */
-  readonly endpoint: string
+  endpoint: Schema.String,
   /** The chain identifier, 8 hex digits (`35834a8a` is mainnet, `4c78adac` testnet). */
-  readonly chainIdentifier: string
+  chainIdentifier: Schema.String,
   /** The latest checkpoint's sequence number. */
-  readonly latestCheckpoint: number
+  latestCheckpoint: Schema.Int,
   /** How long the two reads took, in milliseconds. */
-  readonly latencyMillis: number
-}
+  latencyMillis: Schema.Number
+})
+/** @see SuiCheckResult */
+export type SuiCheckResult = typeof SuiCheckResult.Type
 
 /** Checks a network's client: chain identifier, latest checkpoint and latency; fails with the endpoint's `ChainRequestError`. */
 export const check = (client: SuiClient.SuiClient, endpoint: string): Effect.Effect<SuiCheckResult, ChainRequestError.ChainRequestError> =>
@@ -39,23 +41,23 @@ const memoryStores = Layer.mergeAll(RateLimiter.layer, CircuitBreaker.layerStore
 )
 
 /**
- * Checks one endpoint by URL (with its headers, e.g. an API key), through the
- * same endpoint layers: what `chainjobs sui check` runs. A check answers
+ * Checks a network from its configuration, through the same endpoint layers
+ * (failover across its endpoints included) on connections of its own: what
+ * `chainjobs sui check` and the service's check route run. A check answers
  * quickly rather than patiently: two retries of a transient failure (100 ms,
- * then 200 ms apart) and a 10-second limit per request, so an endpoint that
- * keeps failing is reported within seconds. The connections close when the
- * check ends.
+ * then 200 ms apart), so a network that keeps failing is reported within
+ * seconds. The connections close when the check ends.
  */
+export const checkNetwork = (config: SuiClient.SuiConfig): Effect.Effect<SuiCheckResult, ChainRequestError.ChainRequestError> =>
+  SuiClient.make({ ...config, retry: { times: 2, base: "100 millis", max: "1 second" } }).pipe(
+    Effect.flatMap((client) => check(client, config.endpoints[0]?.url ?? config.name)),
+    Effect.scoped,
+    Effect.provide(memoryStores)
+  )
+
+/** Checks one endpoint by URL, with its headers (e.g. an API key): `checkNetwork` of a network of that one endpoint. */
 export const checkUrl = (
   url: string,
   options: { readonly headers?: Readonly<Record<string, string>> | undefined } = {}
 ): Effect.Effect<SuiCheckResult, ChainRequestError.ChainRequestError> =>
-  SuiClient.make(SuiClient.network({
-    name: url,
-    endpoints: [{ url, headers: options.headers ?? {} }],
-    retry: { times: 2, base: "100 millis", max: "1 second" }
-  })).pipe(
-    Effect.flatMap((client) => check(client, url)),
-    Effect.scoped,
-    Effect.provide(memoryStores)
-  )
+  checkNetwork(SuiClient.network({ name: url, endpoints: [{ url, headers: options.headers ?? {} }] }))

@@ -90,7 +90,9 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
           payload: encoded,
           priority: options?.priority,
           owner: options?.owner,
-          onConflict: options?.onConflict
+          onConflict: options?.onConflict,
+          timeoutMillis: options?.timeoutMillis,
+          heartbeatTimeoutMillis: options?.heartbeatTimeoutMillis
         })
       )
       return Tasks.makeHandle(reply.id, kind.name, kind, operations)

@@ -62,7 +62,9 @@ export const Submit = Rpc.make("Submit", {
     payload: Schema.Unknown,
     priority: Schema.optional(Schema.Number),
     owner: Schema.optional(Schema.String),
-    onConflict: Schema.optional(Schema.Literals(["reject", "join", "queue"]))
+    onConflict: Schema.optional(Schema.Literals(["reject", "join", "queue"])),
+    timeoutMillis: Schema.optional(Schema.Number),
+    heartbeatTimeoutMillis: Schema.optional(Schema.Number)
   },
   success: Schema.Struct({ id: Schema.String }),
   error: SubmitError
@@ -173,7 +175,9 @@ export const layer = (host: Host) =>
               id: request.id,
               priority: request.priority,
               owner: request.owner,
-              onConflict: request.onConflict
+              onConflict: request.onConflict,
+              timeoutMillis: request.timeoutMillis,
+              heartbeatTimeoutMillis: request.heartbeatTimeoutMillis
             })
             // Joined another task: that one has its `Run` already.
             if (handle.id !== request.id) return { id: handle.id }

@@ -172,7 +172,9 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
       kind: kind.name,
       payload: encoded,
       ...(submitOptions?.priority === undefined ? {} : { priority: submitOptions.priority }),
-      ...(submitOptions?.onConflict === undefined ? {} : { onConflict: submitOptions.onConflict })
+      ...(submitOptions?.onConflict === undefined ? {} : { onConflict: submitOptions.onConflict }),
+      ...(submitOptions?.timeoutMillis === undefined ? {} : { timeoutMillis: submitOptions.timeoutMillis }),
+      ...(submitOptions?.heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis: submitOptions.heartbeatTimeoutMillis })
     }))
 
   return TaskRpcClient.of({

@@ -1,4 +1,4 @@
-/** A remote submission's options reach the server: its priority, and its choice on a busy key. */
+/** A remote submission's options reach the server: its priority, its choice on a busy key, its time limits. */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { RpcTest } from "effect/rpc"
@@ -22,5 +22,18 @@ describe("remote submit options", () => {
       yield* client.submit(Exclusive, { key: "k", delayMs: 60_000 })
       const refused = yield* Effect.flip(client.submit(Exclusive, { key: "k", delayMs: 1 }, { onConflict: "reject" }))
       assert.strictEqual(refused._tag, "SubmitRejected")
+    }).pipe(Effect.provide(server)))
+
+  it.live("a submission's time limits reach the server; a bad one is refused naming it, and nothing is recorded", () =>
+    Effect.gen(function*() {
+      const client = yield* alice
+      const limited = yield* client.submit(Add, { a: 1, b: 2 }, { timeoutMillis: 90_000, heartbeatTimeoutMillis: 5_000 })
+      const info = yield* limited.info
+      assert.deepStrictEqual([info.timeoutMillis, info.heartbeatTimeoutMillis], [90_000, 5_000])
+      const before = (yield* client.list({})).items.length
+      const refused = yield* Effect.flip(client.submit(Add, { a: 1, b: 2 }, { timeoutMillis: 0.5 }))
+      assert.strictEqual(refused._tag, "InvalidPayload")
+      if (refused._tag === "InvalidPayload") assert.deepStrictEqual(refused.issues[0]!.path, ["timeoutMillis"])
+      assert.strictEqual((yield* client.list({})).items.length, before)
     }).pipe(Effect.provide(server)))
 })

@@ -3,7 +3,8 @@
  *
  * ```
  * chainjobs serve [--port 8080] [--data-dir ./data] ...   run the service
- * chainjobs submit <kind> --payload '{...}' [--watch]    submit a task (and follow it)
+ * chainjobs submit <kind> --payload '{...}' [--watch]    submit a task (and follow it); --timeout-millis,
+ *                                                        --heartbeat-timeout-millis override the kind's
  * chainjobs status <id> | result <id> | watch <id>        read or follow a task
  * chainjobs list [--status s] [--kind k] [--cursor c]     list tasks, newest first
  * chainjobs interrupt <id> | delete <id> | retry <id>     control a task
@@ -196,6 +197,14 @@ const submit = Command.make("submit", {
   watch: Flag.Boolean("watch").pipe(
     Flag.withDescription("Follow the task with a progress bar; exit 0 if it completes, 1 otherwise"),
     Flag.withDefault(false)
+  ),
+  timeoutMillis: Flag.Int("timeout-millis").pipe(
+    Flag.withDescription("Time limit of one attempt, in milliseconds, over the kind's"),
+    Flag.optional
+  ),
+  heartbeatTimeoutMillis: Flag.Int("heartbeat-timeout-millis").pipe(
+    Flag.withDescription("How long the task may stay silent, in milliseconds, over the kind's"),
+    Flag.optional
   )
 }, (input) =>
   remote((client) =>
@@ -204,7 +213,12 @@ const submit = Command.make("submit", {
         try: () => JSON.parse(input.payload) as unknown,
         catch: (cause) => new CliError({ message: `--payload is not JSON: ${String(cause)}` })
       })
-      const info = yield* client.Submit({ kind: input.kind, payload })
+      const info = yield* client.Submit({
+        kind: input.kind,
+        payload,
+        ...(Option.isSome(input.timeoutMillis) ? { timeoutMillis: input.timeoutMillis.value } : {}),
+        ...(Option.isSome(input.heartbeatTimeoutMillis) ? { heartbeatTimeoutMillis: input.heartbeatTimeoutMillis.value } : {})
+      })
       yield* Console.log(info.id)
       if (input.watch) yield* watch(client, info.id)
     })

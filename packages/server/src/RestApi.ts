@@ -143,7 +143,11 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       query: {
         /** `true` runs the task synchronously and answers with its final record. */
         wait: Schema.optional(Schema.Literals(["true", "false"])),
-        priority: Schema.optional(Schema.NumberFromString.check(Schema.isInt()))
+        priority: Schema.optional(Schema.NumberFromString.check(Schema.isInt())),
+        /** Overrides the kind's time limit of one attempt, in milliseconds. */
+        timeoutMillis: Schema.optional(PositiveIntFromString),
+        /** Overrides the kind's heartbeat timeout, in milliseconds. */
+        heartbeatTimeoutMillis: Schema.optional(PositiveIntFromString)
       },
       payload: Schema.Unknown,
       success: [SubmitAccepted.pipe(HttpApiSchema.status(202)), TaskRecord],
@@ -284,7 +288,9 @@ const finiteNumbers = (node: any): any => {
 const integerParameters: Record<string, Record<string, number>> = {
   page: { minimum: 1 },
   limit: { minimum: 1, maximum: TaskQuery.maxLimit },
-  priority: {}
+  priority: {},
+  timeoutMillis: { minimum: 1 },
+  heartbeatTimeoutMillis: { minimum: 1 }
 }
 
 /** A kind's name as a component-name prefix (`chain/scan-addresses` → `chain_scan-addresses`). */

@@ -127,7 +127,9 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
         const info = yield* access.submit({
           kind: params.kind,
           payload,
-          ...(query.priority === undefined ? {} : { priority: query.priority })
+          ...(query.priority === undefined ? {} : { priority: query.priority }),
+          ...(query.timeoutMillis === undefined ? {} : { timeoutMillis: query.timeoutMillis }),
+          ...(query.heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis: query.heartbeatTimeoutMillis })
         })
         if (query.wait === "true") return toRecord(yield* access.awaitInfo(info.id))
         return { taskId: info.id, kind: params.kind, status: "pending" as const, ...taskUrls(info.id) }

@@ -69,7 +69,11 @@ export const SubmitRequest = Schema.Struct({
   /** Overrides the kind's priority: higher runs first. */
   priority: Schema.optionalKey(Schema.Finite),
   /** Overrides the kind's choice when another task holds the exclusive key. */
-  onConflict: Schema.optionalKey(Schema.Literals(["reject", "join", "queue"]))
+  onConflict: Schema.optionalKey(Schema.Literals(["reject", "join", "queue"])),
+  /** Overrides the kind's time limit of one attempt, in milliseconds (the supervisor refuses one that is not a positive whole number). */
+  timeoutMillis: Schema.optionalKey(Schema.Number),
+  /** Overrides the kind's heartbeat timeout, in milliseconds (likewise). */
+  heartbeatTimeoutMillis: Schema.optionalKey(Schema.Number)
 })
 /** @see SubmitRequest */
 export type SubmitRequest = typeof SubmitRequest.Type
@@ -173,7 +177,9 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
     const handle = yield* tasks.submitEncoded(request.kind, request.payload, {
       owner: principal.id,
       priority: request.priority,
-      onConflict: request.onConflict as OnConflict | undefined
+      onConflict: request.onConflict as OnConflict | undefined,
+      timeoutMillis: request.timeoutMillis,
+      heartbeatTimeoutMillis: request.heartbeatTimeoutMillis
     }).pipe(
       Effect.catchTags({
         // An invalid submission does not use up the quota.

@@ -69,7 +69,11 @@ export const TaskInfo = Schema.Struct({
   /** Last heartbeat (a progress report counts as one). */
   heartbeatAt: Schema.NullOr(Schema.Number),
   /** When a finished record may be purged (finishedAt + the kind's retention). */
-  expiresAt: Schema.NullOr(Schema.Number)
+  expiresAt: Schema.NullOr(Schema.Number),
+  /** The submission's time limit of one attempt, in milliseconds, over the kind's (absent: the kind's). */
+  timeoutMillis: Schema.optionalKey(Schema.Number),
+  /** The submission's heartbeat timeout, in milliseconds, over the kind's (absent: the kind's). */
+  heartbeatTimeoutMillis: Schema.optionalKey(Schema.Number)
 })
 /** @see TaskInfo */
 export type TaskInfo = typeof TaskInfo.Type

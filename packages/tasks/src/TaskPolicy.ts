@@ -23,6 +23,16 @@ export interface SubmitOptions {
    * cluster router's that placed the task by its id); generated when omitted, and by `submitAll`.
    */
   readonly id?: string | undefined
+  /**
+   * Overrides the kind's time limit of one attempt, in milliseconds (a positive integer): the attempt fails with
+   * reason `timeout` after it. Recorded with the task, so it holds after a restart too.
+   */
+  readonly timeoutMillis?: number | undefined
+  /**
+   * Overrides the kind's heartbeat timeout, in milliseconds (a positive integer): the task fails with reason
+   * `heartbeat` after that long without a heartbeat or progress. Recorded with the task.
+   */
+  readonly heartbeatTimeoutMillis?: number | undefined
 }
 
 /** The policy of a task kind, as written in `Task.define`. */

@@ -59,6 +59,30 @@ export type { HandleOperations } from "./internal/handle.ts"
 /** Errors of submitting a task. */
 export type SubmitError = InvalidPayload | SubmitRejected | UnknownTaskKind | TaskStoreError
 
+/**
+ * The time limits a submission sets over its kind's (`timeoutMillis`, `heartbeatTimeoutMillis`), as fields of its
+ * record: none when it sets none; `InvalidPayload` naming the option when one is not a positive whole number of
+ * milliseconds.
+ */
+const submissionLimits = (
+  kind: string,
+  options: SubmitOptions
+): Exit.Exit<Pick<TaskInfo, "timeoutMillis" | "heartbeatTimeoutMillis"> | undefined, InvalidPayload> => {
+  const { heartbeatTimeoutMillis, timeoutMillis } = options
+  if (timeoutMillis === undefined && heartbeatTimeoutMillis === undefined) return Exit.succeed(undefined)
+  for (const [field, millis] of [["timeoutMillis", timeoutMillis], ["heartbeatTimeoutMillis", heartbeatTimeoutMillis]] as const) {
+    if (millis !== undefined && !(Number.isSafeInteger(millis) && millis > 0)) {
+      return Exit.fail(
+        new InvalidPayload({ kind, issues: [{ path: [field], message: `Expected a positive whole number of milliseconds, got ${millis}` }] })
+      )
+    }
+  }
+  return Exit.succeed({
+    ...(timeoutMillis === undefined ? {} : { timeoutMillis }),
+    ...(heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis })
+  })
+}
+
 /** The supervisor service. */
 export class Tasks extends Context.Service<Tasks, {
   /** Registers the handler of a kind (use `Task.implement`); tasks of the kind recovered from the store start now. */
@@ -298,6 +322,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
           })
         )
       }
+      const limits = options === undefined ? undefined : submissionLimits(kind.name, options)
+      if (limits !== undefined && limits._tag === "Failure") return Exit.failCause(limits.cause)
       const key = kind.policy.key === undefined ? null : kind.policy.key(payload)
       if (key !== null) {
         const holder = admission.conflict(slotOf(kind.name, key), kind.policy.keyConcurrency)
@@ -317,7 +343,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         }
       }
       const createdAt = now()
-      const info: TaskInfo = {
+      const record: TaskInfo = {
         id: options?.id ?? uuidv7(createdAt),
         kind: kind.name,
         status: "pending",
@@ -340,6 +366,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         heartbeatAt: null,
         expiresAt: null
       }
+      const info = limits === undefined || limits.value === undefined ? record : { ...record, ...limits.value }
       // The entry holds its key from now on, so that concurrent submissions see the conflict.
       const entry = new Entry(info, registered, payload)
       hold(entry)

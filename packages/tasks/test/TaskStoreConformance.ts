@@ -55,6 +55,21 @@ export const storeConformance = <E>(name: string, layer: Layer.Layer<TaskStore, 
         assert.deepStrictEqual(Option.getOrThrow(read), info)
       }))
 
+    test("a submission's time limits read back, through updates, and a record without them has none", (store) =>
+      Effect.gen(function*() {
+        const limited = record({ timeoutMillis: 90_000, heartbeatTimeoutMillis: 5_000 })
+        const plain = record()
+        yield* store.insert(limited)
+        yield* store.insert(plain)
+        yield* store.update({ ...limited, status: "running", startedAt: 5, heartbeatAt: 5 })
+        const read = Option.getOrThrow(yield* store.get(limited.id))
+        assert.deepStrictEqual([read.timeoutMillis, read.heartbeatTimeoutMillis, read.status], [90_000, 5_000, "running"])
+        const unfinished = yield* store.unfinished
+        assert.strictEqual(unfinished.find((info) => info.id === limited.id)?.timeoutMillis, 90_000)
+        const readPlain = Option.getOrThrow(yield* store.get(plain.id))
+        assert.isFalse("timeoutMillis" in readPlain || "heartbeatTimeoutMillis" in readPlain)
+      }))
+
     test("an unknown id reads as none and removes as false", (store) =>
       Effect.gen(function*() {
         assert.isTrue(Option.isNone(yield* store.get("no-such-id")))

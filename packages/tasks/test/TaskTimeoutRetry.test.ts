@@ -6,8 +6,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Schedule, Schema } from "effect"
-import { TestClock } from "effect/testing"
 import { Task, TaskContext, TaskError, TaskStore, TaskSupervisor } from "../src/index.ts"
+import { advance, settle } from "./fixtures.ts"
 
 class Flake extends Schema.TaggedError<Flake>()("Flake", { attempt: Schema.Number }) {
   override get message() {
@@ -44,20 +44,6 @@ const runtime = SlowLive.pipe(
   Layer.provideMerge(TaskSupervisor.layer({ shutdownGracePeriod: 0 })),
   Layer.provideMerge(TaskStore.layerMemory)
 )
-
-/** Lets forked fibers run until they block on the clock. */
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 20; i++) yield* Effect.yieldNow
-})
-
-/** Moves the test clock one second at a time, so that every timer due on the way fires in order. */
-const advance = (seconds: number) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < seconds; i++) {
-      yield* TestClock.adjust("1 second")
-      yield* settle
-    }
-  })
 
 describe("a kind with a timeout and retries", () => {
   it.effect("each attempt gets the whole timeout, counted from its own start", () =>

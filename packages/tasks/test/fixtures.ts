@@ -1,5 +1,6 @@
 /** Task kinds and layers shared by the supervisor tests. */
 import { Context, Deferred, Effect, Layer, Ref, Schema, Scope } from "effect"
+import { TestClock } from "effect/testing"
 import * as Task from "../src/Task.ts"
 import { TaskContext } from "../src/TaskContext.ts"
 import * as TaskStore from "../src/TaskStore.ts"
@@ -114,3 +115,12 @@ export const startOn = <E, R>(
 export const settle = Effect.gen(function*() {
   for (let i = 0; i < 20; i++) yield* Effect.yieldNow
 })
+
+/** Moves the test clock one second at a time, so that every timer due on the way fires in order. */
+export const advance = (seconds: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < seconds; i++) {
+      yield* TestClock.adjust("1 second")
+      yield* settle
+    }
+  })

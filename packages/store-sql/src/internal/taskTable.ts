@@ -37,7 +37,9 @@ export const columns = [
   "started_at",
   "finished_at",
   "heartbeat_at",
-  "expires_at"
+  "expires_at",
+  "timeout_millis",
+  "heartbeat_timeout_millis"
 ] as const
 
 /**
@@ -45,7 +47,16 @@ export const columns = [
  * task is, who submitted it or when. Updates leave them, and the indexes on
  * them, untouched.
  */
-const insertOnly: ReadonlySet<string> = new Set(["id", "kind", "concurrency_key", "owner", "payload", "created_at"])
+const insertOnly: ReadonlySet<string> = new Set([
+  "id",
+  "kind",
+  "concurrency_key",
+  "owner",
+  "payload",
+  "created_at",
+  "timeout_millis",
+  "heartbeat_timeout_millis"
+])
 
 /** The columns a state change or progress write updates. */
 export const updatedColumns = columns.filter((column) => !insertOnly.has(column))
@@ -103,14 +114,22 @@ const addDetail = Effect.gen(function*() {
   yield* sql.unsafe(`ALTER TABLE ${table} ADD COLUMN detail text`)
 })
 
+/** A submission's own time limits arrived later still (null: the kind's). */
+const addLimits = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const int64 = sql.onDialectOrElse({ pg: () => "bigint", orElse: () => "INTEGER" })
+  yield* sql.unsafe(`ALTER TABLE ${table} ADD COLUMN timeout_millis ${int64}`)
+  yield* sql.unsafe(`ALTER TABLE ${table} ADD COLUMN heartbeat_timeout_millis ${int64}`)
+})
+
 /** Creates or upgrades the task table. */
 export const migrate = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_create_tasks": createTasks, "0002_add_detail": addDetail }),
+  loader: Migrator.fromRecord({ "0001_create_tasks": createTasks, "0002_add_detail": addDetail, "0003_add_limits": addLimits }),
   table: migrationsTable
 })
 
 /**
- * Rows per statement at most: on SQLite, 21 columns × 512 rows stays well
+ * Rows per statement at most: on SQLite, 23 columns × 512 rows stays well
  * under its limit of 32,766 parameters.
  */
 const rowsPerStatement = 512
@@ -160,7 +179,9 @@ export const toValues = (info: TaskInfo): Array<unknown> => [
   info.startedAt,
   info.finishedAt,
   info.heartbeatAt,
-  info.expiresAt
+  info.expiresAt,
+  info.timeoutMillis ?? null,
+  info.heartbeatTimeoutMillis ?? null
 ]
 
 /** A record as a row: its column values by column name. */
@@ -193,5 +214,8 @@ export const fromRow = (row: TaskRow): TaskInfo => ({
   startedAt: toNullableNumber(row.started_at),
   finishedAt: toNullableNumber(row.finished_at),
   heartbeatAt: toNullableNumber(row.heartbeat_at),
-  expiresAt: toNullableNumber(row.expires_at)
+  expiresAt: toNullableNumber(row.expires_at),
+  // absent from rows written before the column existed, null when the submission set none
+  ...(row.timeout_millis == null ? {} : { timeoutMillis: toNumber(row.timeout_millis) }),
+  ...(row.heartbeat_timeout_millis == null ? {} : { heartbeatTimeoutMillis: toNumber(row.heartbeat_timeout_millis) })
 })

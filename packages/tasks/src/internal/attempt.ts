@@ -62,8 +62,8 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
     // A handler's finalizers run when its attempt ends.
     let effect = handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>
     if (scoped) effect = Effect.scoped(effect)
-    if (policy.timeoutMillis !== undefined) {
-      const timeoutMillis = policy.timeoutMillis
+    const timeoutMillis = entry.timeoutMillis
+    if (timeoutMillis !== undefined) {
       effect = Effect.timeoutOrElse(effect, {
         duration: timeoutMillis,
         orElse: () =>
@@ -123,7 +123,7 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
   const finish = (entry: Entry, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
     Effect.suspend(() => {
       const { kind, codec } = entry.registered
-      const write = store.update(entry.settle(codec.outcome(ending(exit, entry.stoppedBy, kind.policy)), now()))
+      const write = store.update(entry.settle(codec.outcome(ending(exit, entry.stoppedBy, kind.policy, entry.heartbeatTimeoutMillis)), now()))
       // retried only once it failed: a retry schedule costs an allocation per task otherwise
       return Effect.flatMap(Effect.exit(Effect.catch(write, () => Effect.retry(write, finalWriteRetries))), (written) => {
         released(entry)

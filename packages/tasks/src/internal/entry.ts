@@ -71,6 +71,14 @@ export class Entry {
   get concurrency(): number {
     return this.registered.kind.policy.concurrency
   }
+  /** The time limit of one attempt, in milliseconds: the submission's, else the kind's (none: no limit). */
+  get timeoutMillis(): number | undefined {
+    return this.record.timeoutMillis ?? this.registered.kind.policy.timeoutMillis
+  }
+  /** How long the task may stay silent, in milliseconds: the submission's, else the kind's (none: no watchdog). */
+  get heartbeatTimeoutMillis(): number | undefined {
+    return this.record.heartbeatTimeoutMillis ?? this.registered.kind.policy.heartbeatTimeoutMillis
+  }
   /** At most this many tasks of one key run (or are unfinished, for conflicts) at once. */
   get keyConcurrency(): number {
     return this.registered.kind.policy.keyConcurrency

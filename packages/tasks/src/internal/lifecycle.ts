@@ -89,7 +89,7 @@ export const recover = (
   return Effect.map(record === info ? Effect.void : store.update(record), () => admit(entry))
 }
 
-/** Every `interval`, asks running tasks silent for longer than their kind's heartbeat timeout to stop. */
+/** Every `interval`, asks running tasks silent for longer than their heartbeat timeout (the submission's, else the kind's) to stop. */
 export const watchdog = (
   admission: Admission<Entry>,
   now: () => number,
@@ -98,7 +98,7 @@ export const watchdog = (
   const check = Effect.sync(() => {
     const at = now()
     for (const entry of admission.runningView()) {
-      const limit = entry.registered.kind.policy.heartbeatTimeoutMillis
+      const limit = entry.heartbeatTimeoutMillis
       if (limit === undefined || entry.stoppedBy !== undefined || entry.backingOff) continue
       if (at - (entry.info.heartbeatAt ?? at) > limit) entry.stop(HeartbeatMissed)
     }

@@ -55,14 +55,16 @@ const suspended: Ending = { _tag: "Suspended" }
 export const ending = (
   exit: Exit.Exit<unknown, unknown>,
   stop: StopReason | undefined,
-  policy: ResolvedPolicy
+  policy: ResolvedPolicy,
+  /** The task's heartbeat timeout (its submission's, else its kind's), for the message of a missed heartbeat. */
+  heartbeatTimeoutMillis: number | undefined = policy.heartbeatTimeoutMillis
 ): Ending => {
   if (Exit.isSuccess(exit)) return { _tag: "Completed", value: exit.value }
   if (stop?._tag === "HeartbeatMissed") {
     return {
       _tag: "Aborted",
       reason: "heartbeat",
-      message: `no heartbeat for over ${Duration.format(Duration.millis(policy.heartbeatTimeoutMillis ?? 0))}`
+      message: `no heartbeat for over ${Duration.format(Duration.millis(heartbeatTimeoutMillis ?? 0))}`
     }
   }
   if (stop?._tag === "Shutdown" && policy.onRestart === "resume") return suspended

@@ -1,0 +1,84 @@
+/**
+ * A submission's own time limits (`SubmitOptions.timeoutMillis`,
+ * `heartbeatTimeoutMillis`) over its kind's: they time the task out or fail
+ * it for silence as the kind's would, are recorded with it (so a task taken
+ * back after a restart keeps them), and a bad value is refused with
+ * `InvalidPayload` naming the option before anything is recorded.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Option, Schema, Scope } from "effect"
+import * as Task from "../src/Task.ts"
+import * as TaskStore from "../src/TaskStore.ts"
+import { Tasks } from "../src/Tasks.ts"
+import { advance, settle, startOn, supervisor } from "./fixtures.ts"
+import { record } from "./TaskStoreConformance.ts"
+
+/** Sleeps `seconds` without a heartbeat; its kind allows an hour of either. */
+const Quiet = Task.define("quiet", {
+  payload: Schema.Struct({ seconds: Schema.Int }),
+  success: Schema.Int,
+  policy: { timeout: "1 hour", heartbeatTimeout: "1 hour", onRestart: "resume" }
+})
+const QuietLive = Task.implement(Quiet, ({ seconds }) => Effect.as(Effect.sleep(`${seconds} seconds`), seconds))
+
+const runtime = supervisor(QuietLive, { heartbeatCheckInterval: "1 second", shutdownGracePeriod: 0 })
+
+describe("a submission's time limits", () => {
+  it.effect("timeoutMillis times the attempt out under the kind's hour, and is recorded", () =>
+    Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const limited = yield* tasks.submit(Quiet, { seconds: 60 }, { timeoutMillis: 5_000 })
+      const plain = yield* tasks.submit(Quiet, { seconds: 60 })
+      yield* settle
+      assert.strictEqual((yield* limited.info).timeoutMillis, 5_000)
+      assert.isFalse("timeoutMillis" in (yield* plain.info))
+      yield* advance(6)
+      const info = yield* limited.info
+      assert.deepStrictEqual([info.status, info.reason, info.errorMessage], ["failed", "timeout", "timed out after 5s"])
+      // the other runs on under the kind's limits
+      assert.strictEqual((yield* plain.info).status, "running")
+      yield* advance(60)
+      assert.deepStrictEqual(yield* plain.await, Exit.succeed(60))
+    }).pipe(Effect.provide(runtime)))
+
+  it.effect("heartbeatTimeoutMillis fails a silent task with reason heartbeat", () =>
+    Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const silent = yield* tasks.submit(Quiet, { seconds: 60 }, { heartbeatTimeoutMillis: 3_000 })
+      yield* settle
+      yield* advance(5)
+      const info = yield* silent.info
+      assert.deepStrictEqual([info.status, info.reason, info.errorMessage], ["failed", "heartbeat", "no heartbeat for over 3s"])
+    }).pipe(Effect.provide(runtime)))
+
+  it.effect.prop(
+    "a time limit that is not a positive whole number of milliseconds is refused, naming it, and nothing is recorded",
+    { millis: Schema.Number, heartbeat: Schema.Boolean },
+    ({ heartbeat, millis }) =>
+      Effect.gen(function*() {
+        if (Number.isSafeInteger(millis) && millis > 0) return
+        const tasks = yield* Tasks
+        const store = yield* TaskStore.TaskStore
+        const field = heartbeat ? "heartbeatTimeoutMillis" : "timeoutMillis"
+        const refused = yield* Effect.flip(tasks.submit(Quiet, { seconds: 1 }, { [field]: millis }))
+        assert.strictEqual(refused._tag, "InvalidPayload")
+        if (refused._tag === "InvalidPayload") assert.deepStrictEqual(refused.issues[0]!.path, [field])
+        assert.strictEqual((yield* store.list({})).items.length, 0)
+      }).pipe(Effect.provide(runtime))
+  )
+
+  it.effect("a task taken back after a restart keeps its submission's timeout", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.makeMemory
+      // what a process killed mid-run leaves behind: a running task with its own 4-second limit
+      const left = record({ kind: "quiet", status: "running", payload: { seconds: 60 }, startedAt: 0, timeoutMillis: 4_000 })
+      yield* store.insert(left)
+      const { scope, tasks } = yield* startOn(store, QuietLive, { shutdownGracePeriod: 0 })
+      yield* settle
+      yield* advance(5)
+      const info = yield* tasks.get(left.id)
+      assert.deepStrictEqual([info.status, info.reason, info.attempt], ["failed", "timeout", 2])
+      assert.strictEqual(Option.getOrThrow(yield* store.get(left.id)).timeoutMillis, 4_000)
+      yield* Scope.close(scope, Exit.void)
+    }))
+})

@@ -82,6 +82,12 @@ export type WriteBatch = (batch: Batch, placed: Effect.Effect<void>) => Effect.E
 export interface GroupCommit {
   /** Queues a new record; succeeds once it is committed, fails if the id exists or a write of it is queued. */
   insert(info: TaskInfo): Effect.Effect<void, TaskStoreError>
+  /**
+   * Queues new records into one batch, awaiting it once: per record,
+   * `undefined` once committed or the error `insert` would fail with; fails
+   * when the batch failed as a whole.
+   */
+  insertAll(infos: ReadonlyArray<TaskInfo>): Effect.Effect<ReadonlyArray<TaskStoreError | undefined>, TaskStoreError>
   /** Queues a state change; succeeds once it is committed. */
   update(info: TaskInfo): Effect.Effect<void, TaskStoreError>
   /** Queues progress, coalesced with other progress of the same id; succeeds at once. */
@@ -215,6 +221,32 @@ export const make = Effect.fnUntraced(function*(
           if (failure !== undefined) return Effect.fail(failure)
           return result.duplicates.has(info.id) ? Effect.fail(alreadyExists(info.id)) : Effect.void
         })
+      }),
+    insertAll: (infos) =>
+      Effect.suspend(() => {
+        if (closed) return Effect.fail(closedError("insert"))
+        const batch = pending
+        // Refused before queueing: a queued write of the id, or the id earlier in this call.
+        const refused: Array<TaskStoreError | undefined> = []
+        let queuedAny = false
+        for (const info of infos) {
+          const id = info.id
+          if (batch.inserts.has(id) || batch.updates.has(id) || batch.progress.has(id)) {
+            refused.push(alreadyExists(id))
+          } else {
+            batch.inserts.set(id, info)
+            refused.push(undefined)
+            queuedAny = true
+          }
+        }
+        if (!queuedAny) return Effect.succeed(refused)
+        queue(batch)
+        return Effect.map(Deferred.await(batch.committed), (result) =>
+          refused.map((error, i) => {
+            if (error !== undefined) return error
+            const id = infos[i].id
+            return result.failed.inserts.get(id) ?? (result.duplicates.has(id) ? alreadyExists(id) : undefined)
+          }))
       }),
     update: (info) =>
       Effect.suspend(() => {

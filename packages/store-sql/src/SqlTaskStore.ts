@@ -229,6 +229,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
 
   return TaskStore.TaskStore.of({
     insert: writer.insert,
+    insertAll: writer.insertAll,
     update: writer.update,
     updateProgress: writer.updateProgress,
     get: (id) =>

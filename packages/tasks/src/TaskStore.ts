@@ -6,11 +6,12 @@
  * suite in `test/TaskStoreConformance.ts`.
  *
  * Contract:
- * - `insert` and `update` are durable when they succeed: a store may batch
+ * - `insert`, `insertAll` and `update` are durable when they succeed: a store may batch
  *   writes (group commit) but must not acknowledge before the batch committed.
  * - `updateProgress` may be coalesced (latest wins) and acknowledged early; it
  *   never overwrites a finished record, and a read may not show it yet.
- * - `insert` fails on an existing id; `update` of an unknown id records it.
+ * - `insert` fails on an existing id (`insertAll` refuses that record alone);
+ *   `update` of an unknown id records it.
  * - `list` returns newest first (ids are time-ordered) with keyset pagination.
  * - `purge` removes only finished records.
  *
@@ -25,6 +26,14 @@ import { defaultLimit, type PurgeFilter, type TaskPage, type TaskQuery } from ".
 export class TaskStore extends Context.Service<TaskStore, {
   /** Records a new task; durable once it succeeds. Fails if the id exists. */
   insert(info: TaskInfo): Effect.Effect<void, TaskStoreError>
+  /**
+   * Records new tasks together, with one wait for all of them (optional: the
+   * supervisor inserts one by one without it). Succeeds once every record it
+   * stored is durable, with one entry per record, in order: `undefined` where
+   * it was stored, the error where it was not (an existing id, an id repeated
+   * in the call, a record that does not encode). Fails when none was stored.
+   */
+  insertAll?(infos: ReadonlyArray<TaskInfo>): Effect.Effect<ReadonlyArray<TaskStoreError | undefined>, TaskStoreError>
   /** Overwrites a task's record with a state change; durable once it succeeds. */
   update(info: TaskInfo): Effect.Effect<void, TaskStoreError>
   /** Overwrites a task's record with new progress; may be coalesced (latest wins). */
@@ -68,12 +77,16 @@ export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() =>
     Effect.sync(() => {
       records.set(info.id, info)
     })
+  const alreadyExists = (id: string) => new TaskStoreError({ operation: "insert", detail: `task ${id} already exists` })
   return TaskStore.of({
-    insert: (info) =>
-      Effect.suspend(() =>
-        records.has(info.id)
-          ? Effect.fail(new TaskStoreError({ operation: "insert", detail: `task ${info.id} already exists` }))
-          : write(info)
+    insert: (info) => Effect.suspend(() => records.has(info.id) ? Effect.fail(alreadyExists(info.id)) : write(info)),
+    insertAll: (infos) =>
+      Effect.sync(() =>
+        infos.map((info) => {
+          if (records.has(info.id)) return alreadyExists(info.id)
+          records.set(info.id, info)
+          return undefined
+        })
       ),
     update: write,
     updateProgress: (info) =>

@@ -384,30 +384,73 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       entries.delete(entry.id)
     }
 
+    type New = Extract<Admitted, { readonly _tag: "New" }>
+
+    /** The record an admitted task is inserted with: running if it starts at once, else pending. */
+    const firstRecord = ({ entry, startsNow }: New): TaskInfo =>
+      startsNow ? asRunning(entry.info, entry.info.createdAt, false) : entry.info
+
+    /**
+     * What follows the insert of an admitted task's first record, `written`:
+     * let go of the task if it failed, else queue or start it. Its effect
+     * gives the handle once whatever must still be written is.
+     */
+    const recorded = (admitted: New, first: TaskInfo, written: Exit.Exit<void, TaskStoreError>): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
+      const { entry, kind, startsNow } = admitted
+      if (Exit.isFailure(written)) {
+        unadmit(admitted)
+        if (startsNow) dispatch()
+        return Effect.failCause(written.cause)
+      }
+      const handle = makeHandle(entry.id, kind)
+      // Recorded, but the supervisor began shutting down meanwhile: it stays pending for the next process.
+      if (!admission.isOpen) return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
+      // Interrupted while being recorded: it never starts.
+      if (entry.stoppedBy !== undefined) return Effect.as(interruptPending(entry), handle)
+      if (!startsNow) {
+        enqueue(entry, "Submitted")
+        return Effect.succeed(handle)
+      }
+      publisher.publish(entry, "Submitted")
+      runner.start(entry, first)
+      return Effect.succeed(handle)
+    }
+
     /** Records an admitted task, then queues or starts it; returns its handle once it is recorded. */
     const record = (admitted: Admitted): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
       if (admitted._tag === "Joined") return Effect.succeed(admitted.handle)
-      const { entry, kind, startsNow } = admitted
-      const info = entry.info
-      const recorded = startsNow ? asRunning(info, info.createdAt, false) : info
-      return Effect.flatMap(Effect.exit(store.insert(recorded)), (written) => {
-        if (Exit.isFailure(written)) {
-          unadmit(admitted)
-          if (startsNow) dispatch()
-          return Effect.failCause(written.cause)
-        }
-        const handle = makeHandle(info.id, kind)
-        // Recorded, but the supervisor began shutting down meanwhile: it stays pending for the next process.
-        if (!admission.isOpen) return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
-        // Interrupted while being recorded: it never starts.
-        if (entry.stoppedBy !== undefined) return Effect.as(interruptPending(entry), handle)
-        if (!startsNow) {
-          enqueue(entry, "Submitted")
-          return Effect.succeed(handle)
-        }
-        publisher.publish(entry, "Submitted")
-        runner.start(entry, recorded)
-        return Effect.succeed(handle)
+      const first = firstRecord(admitted)
+      return Effect.flatMap(Effect.exit(store.insert(first)), (written) => recorded(admitted, first, written))
+    }
+
+    /**
+     * Records admitted tasks with one `insertAll` (one wait for all of them,
+     * no fiber each), then queues or starts each one stored; fails with the
+     * first failure once every task was settled.
+     */
+    const recordAll = (
+      admitted: ReadonlyArray<Admitted>,
+      insertAll: NonNullable<TaskStore["Service"]["insertAll"]>
+    ): Effect.Effect<Array<TaskHandle<any, any>>, SubmitError> => {
+      const news = admitted.filter((one): one is New => one._tag === "New")
+      const firsts = news.map(firstRecord)
+      return Effect.flatMap(Effect.exit(insertAll(firsts)), (written) => {
+        let n = 0
+        const next = Array.from(admitted, (one) => {
+          if (one._tag === "Joined") return Effect.succeed(one.handle)
+          const i = n++
+          const error = Exit.isSuccess(written) ? written.value[i] : undefined
+          const exit = Exit.isFailure(written) ? written : error === undefined ? Exit.void : Exit.fail(error)
+          return recorded(one, firsts[i], exit)
+        })
+        return Effect.flatMap(Effect.forEach(next, Effect.exit), (exits): Effect.Effect<Array<TaskHandle<any, any>>, SubmitError> => {
+          const handles: Array<TaskHandle<any, any>> = []
+          for (const exit of exits) {
+            if (Exit.isFailure(exit)) return Effect.failCause(exit.cause)
+            handles.push(exit.value)
+          }
+          return Effect.succeed(handles)
+        })
       })
     }
 
@@ -426,7 +469,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     /**
      * Validates every submission before any is recorded (the first invalid one
      * fails the call and nothing is written), then records them all at once:
-     * their inserts share the store's batches.
+     * through the store's `insertAll` when it has one (one wait for all), else
+     * with concurrent inserts sharing the store's batches.
      */
     const submitAll = <K extends Task.Any>(kind: K, payloads: Iterable<Task.Payload<K>>, options?: SubmitOptions) =>
       Effect.suspend(() => {
@@ -441,7 +485,9 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
           }
           admitted.push(one.value)
         }
-        return Effect.forEach(admitted, record, { concurrency: "unbounded" })
+        return store.insertAll === undefined
+          ? Effect.forEach(admitted, record, { concurrency: "unbounded" })
+          : recordAll(admitted, store.insertAll)
       }) as Effect.Effect<Array<TaskHandle<Task.Success<K>, Task.Error<K>>>, SubmitError>
 
     const submit = <K extends Task.Any>(kind: K, payload: Task.Payload<K>, options?: SubmitOptions) =>

@@ -85,6 +85,22 @@ export const storeConformance = <E>(name: string, layer: Layer.Layer<TaskStore, 
         assert.strictEqual(Option.getOrThrow(yield* store.get(info.id)).kind, "noop")
       }))
 
+    test("insertAll stores every new record; an existing id and an id repeated in the call are refused alone", (store) =>
+      Effect.gen(function*() {
+        const insertAll = store.insertAll
+        if (insertAll === undefined) return
+        const existing = record()
+        yield* store.insert(existing)
+        const fresh = Array.from({ length: 700 }, () => record({ payload: { list: [1, 2, 3] } }))
+        const repeated = { ...fresh[3], kind: "other" }
+        const outcome = yield* insertAll([...fresh.slice(0, 500), { ...existing, kind: "other" }, repeated, ...fresh.slice(500)])
+        assert.strictEqual(outcome.length, 702)
+        const refused = outcome.flatMap((error, i) => error === undefined ? [] : [i])
+        assert.deepStrictEqual(refused, [500, 501])
+        assert.strictEqual(outcome[500]?._tag, "TaskStoreError")
+        for (const info of [existing, ...fresh]) assert.deepStrictEqual(Option.getOrThrow(yield* store.get(info.id)), info)
+      }))
+
     test("updates overwrite state, result, error and checkpoint", (store) =>
       Effect.gen(function*() {
         const info = record()

@@ -17,7 +17,9 @@ const reports = `reports/mutation/${name}`
 export default {
   testRunner: "vitest",
   plugins: ["@stryker-mutator/vitest-runner"],
-  vitest: { configFile: "mutation/vitest.config.ts", related: false },
+  // `related`: the dry run runs only the test files that import a mutated file (vitest's module graph), so a
+  // run sampling one file (`--mutate packages/x/src/Foo.ts`) does not pay for the whole package's tests.
+  vitest: { configFile: "mutation/vitest.config.ts", related: true },
   mutate: [`packages/${name}/src/**/*.ts`],
   coverageAnalysis: "perTest",
   // The development machines have 2 cores shared by several people; `--concurrency n` overrides it.
@@ -36,6 +38,10 @@ export default {
   tsconfigFile: "mutation/none.json",
   cleanTempDir: "always",
   ignorePatterns: ["bench", "data", "coverage", ".vitest"],
-  timeoutMS: 10_000,
+  // A mutant's tests may take timeoutFactor × their dry-run time + timeoutMS before it counts as a timeout
+  // (detected). The shared machine's load varies by a factor of several during a run, so both are generous:
+  // a survivor slowed by load must not pass as a timeout.
+  timeoutFactor: 3,
+  timeoutMS: 15_000,
   dryRunTimeoutMinutes: 15
 }

@@ -1,3 +1,6 @@
+import { existsSync, readdirSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { configDefaults, defineConfig } from "vitest/config"
 
 /**
@@ -9,7 +12,27 @@ import { configDefaults, defineConfig } from "vitest/config"
  */
 const name = process.env.CHAINJOBS_MUTATE_PACKAGE ?? ""
 
+/**
+ * The repository this file sits in: Stryker's sandbox copy during a run.
+ * The sandbox links `node_modules` to the original one, whose workspace
+ * links (`@chainjobs/tasks` → `../../packages/tasks`) lead back to the
+ * original sources; the aliases below send a test's `@chainjobs/<package>`
+ * imports to the sandbox's packages instead, so a mutant is seen by the
+ * tests that reach it through the package's entry point, and every module is
+ * loaded once.
+ */
+const root = dirname(dirname(fileURLToPath(import.meta.url)))
+const packages = readdirSync(join(root, "packages")).filter((dir) => existsSync(join(root, "packages", dir, "src", "index.ts")))
+const names = packages.join("|")
+
 export default defineConfig({
+  resolve: {
+    alias: [
+      // `@chainjobs/tasks/test/<module>`: the tasks package exports its test helpers (package.json "./test/*").
+      { find: /^@chainjobs\/tasks\/test\/(.+)$/, replacement: join(root, "packages", "tasks", "test", "$1.ts") },
+      { find: new RegExp(`^@chainjobs/(${names})$`), replacement: join(root, "packages", "$1", "src", "index.ts") }
+    ]
+  },
   test: {
     include: [`packages/${name}/test/**/*.test.ts`],
     exclude: [...configDefaults.exclude, "**/CrashRecovery.test.ts", "**/main.test.ts"]

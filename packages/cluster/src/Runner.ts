@@ -18,12 +18,12 @@
  * @since 0.1.0
  */
 import { NodeClusterSocket } from "@effect/platform-node"
-import { type Config, ConfigProvider, Context, Effect, Layer, Metric, type Redacted, Schedule } from "effect"
+import { type Config, ConfigProvider, Context, Effect, Layer, Metric, type Redacted, Schedule, Stream } from "effect"
 import { Sharding, ShardId } from "effect/cluster"
 import type { SocketServer } from "effect/socket"
 import { SqlClient, type SqlError } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { type TaskError, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import { type TaskError, type TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import * as ClusterTasks from "./ClusterTasks.ts"
 import { type RunnerSettings, toShardingConfig } from "./RunnerConfig.ts"
 import * as SqlQuota from "./SqlQuota.ts"
@@ -62,9 +62,36 @@ export interface RunnerOptions {
   readonly schema?: string | undefined
 }
 
-/** A store view whose `unfinished` is empty: start-up recovery is the shard owner's, through `Run` messages. */
-const withoutRecovery = (store: TaskStore.TaskStore["Service"]): TaskStore.TaskStore["Service"] =>
-  TaskStore.TaskStore.of({ ...store, unfinished: Effect.succeed([]) })
+/**
+ * The store as a runner's own supervisor sees it: every record it writes says
+ * this runner runs it (`TaskInfo.runner`), and `unfinished` is empty, since
+ * start-up recovery is the shard owner's (`TaskEntity.adoption`).
+ */
+const runnerView = (store: TaskStore.TaskStore["Service"], runner: string): TaskStore.TaskStore["Service"] => {
+  const stamped = (info: TaskInfo.TaskInfo): TaskInfo.TaskInfo => info.runner === runner ? info : { ...info, runner }
+  return TaskStore.TaskStore.of({
+    ...store,
+    insert: (info) => store.insert(stamped(info)),
+    update: (info) => store.update(stamped(info)),
+    updateProgress: (info) => store.updateProgress(stamped(info)),
+    unfinished: Effect.succeed([])
+  })
+}
+
+/**
+ * The runner's supervisor whose reads say this runner runs the tasks it holds:
+ * a record held in memory was not read back from the store, where the runner
+ * is written (`runnerView`).
+ */
+const runnerReads = (local: Tasks.Tasks["Service"], runner: string): Tasks.Tasks["Service"] => {
+  const stamped = (info: TaskInfo.TaskInfo): TaskInfo.TaskInfo => info.runner === undefined ? { ...info, runner } : info
+  return Tasks.Tasks.of({
+    ...local,
+    get: (id) => Effect.map(local.get(id), stamped),
+    awaitInfo: (id) => Effect.map(local.awaitInfo(id), stamped),
+    watch: (id) => Stream.map(local.watch(id), stamped)
+  })
+}
 
 /** Why a runner could not start: its database, or its transport port. */
 export type StartError = SqlError.SqlError | TaskError.TaskStoreError | SocketServer.SocketServerError | Config.ConfigError
@@ -76,11 +103,13 @@ export const layerServices = (
   Layer.effectContext(Effect.gen(function*() {
     const store = yield* TaskStore.TaskStore
     const sharding = yield* Sharding.Sharding
-    const local = yield* Effect.provideService(
+    const address = `${options.runner.host}:${options.runner.port}`
+    const supervisor = yield* Effect.provideService(
       Effect.provideService(Tasks.make, TasksConfig.TasksConfig, TasksConfig.make(options.supervisor)),
       TaskStore.TaskStore,
-      withoutRecovery(store)
+      runnerView(store, address)
     )
+    const local = runnerReads(supervisor, address)
     const entity = TaskEntity.make(local)
     yield* Layer.build(TaskEntity.layer(entity))
     yield* TaskEntity.adoption(options.runner.shards)

@@ -57,6 +57,11 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
       const finished = yield* Effect.forEach(ids, (id) => a.awaitInfo(id), { concurrency: "unbounded" })
       assert.deepStrictEqual(new Set(finished.map((info) => info.status)), new Set(["completed"]))
       assert.deepStrictEqual(new Set(finished.map((info) => info.result)), new Set(["a", "b", "c"]))
+      // Each record names the runner that ran it (its transport address), as any runner reads it.
+      const addressOf = new Map(runners.map((runner) => [runner.name, `127.0.0.1:${runner.port}`]))
+      for (const info of finished) assert.strictEqual(info.runner, addressOf.get(info.result as string))
+      const read = yield* c.call({ op: "get", id: ids[0] })
+      assert.strictEqual(read.info.runner, addressOf.get(finished[0].result as string))
 
       // A task running on b, interrupted through a: its finalizer runs on b.
       let onB: Event | undefined

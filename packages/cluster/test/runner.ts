@@ -8,7 +8,7 @@
  * one JSON object a line, with one JSON line each on stdout:
  * - `{"op":"submit","ref":1,"kind":"sleep","payload":{…}}` → `{"ref":1,"id":"…"}` or `{"ref":1,"error":"SubmitRejected"}`
  * - `{"op":"interrupt","ref":2,"id":"…"}` → `{"ref":2,"done":true}`
- * - `{"op":"await","ref":3,"id":"…"}` → `{"ref":3,"info":{…}}`
+ * - `{"op":"await","ref":3,"id":"…"}` → `{"ref":3,"info":{…}}` (`get` reads it now, as it is)
  * - `{"op":"status","ref":4}` → `{"ref":4,"shards":…,"running":…}`
  * - `{"op":"burst","ref":5,"kind":"io","payload":{…},"count":1000,"concurrency":200}` → `{"ref":5,"millis":…}`
  * It stops gracefully (handing its shards over) on SIGTERM or when stdin
@@ -124,6 +124,8 @@ const main = Effect.gen(function*() {
             return { ref, done: true }
           case "await":
             return { ref, info: yield* tasks.awaitInfo(request.id) }
+          case "get":
+            return { ref, info: yield* tasks.get(request.id) }
           case "burst": {
             // Submits `count` tasks through this runner, at most `concurrency` in flight, and waits for all.
             const started = Date.now()

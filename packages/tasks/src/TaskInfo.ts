@@ -73,7 +73,9 @@ export const TaskInfo = Schema.Struct({
   /** The submission's time limit of one attempt, in milliseconds, over the kind's (absent: the kind's). */
   timeoutMillis: Schema.optionalKey(Schema.Number),
   /** The submission's heartbeat timeout, in milliseconds, over the kind's (absent: the kind's). */
-  heartbeatTimeoutMillis: Schema.optionalKey(Schema.Number)
+  heartbeatTimeoutMillis: Schema.optionalKey(Schema.Number),
+  /** The runner (`host:port`) that runs or last ran the task, in a cluster of runners; absent in a single process. */
+  runner: Schema.optionalKey(Schema.String)
 })
 /** @see TaskInfo */
 export type TaskInfo = typeof TaskInfo.Type

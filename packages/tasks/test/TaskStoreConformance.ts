@@ -70,6 +70,20 @@ export const storeConformance = <E>(name: string, layer: Layer.Layer<TaskStore, 
         assert.isFalse("timeoutMillis" in readPlain || "heartbeatTimeoutMillis" in readPlain)
       }))
 
+    test("the runner of a record reads back as written, moves with an update, and stays absent when not given", (store) =>
+      Effect.gen(function*() {
+        const info = record({ runner: "127.0.0.1:34431" })
+        yield* store.insert(info)
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.get(info.id)), info)
+        const moved = { ...info, status: "running" as const, attempt: 2, runner: "127.0.0.1:34432" }
+        yield* store.update(moved)
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.get(info.id)), moved)
+        assert.deepStrictEqual((yield* store.list({ status: ["running"] })).items.find((item) => item.id === info.id), moved)
+        const plain = record()
+        yield* store.insert(plain)
+        assert.isFalse("runner" in Option.getOrThrow(yield* store.get(plain.id)))
+      }))
+
     test("an unknown id reads as none and removes as false", (store) =>
       Effect.gen(function*() {
         assert.isTrue(Option.isNone(yield* store.get("no-such-id")))

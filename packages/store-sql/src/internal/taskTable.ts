@@ -39,7 +39,8 @@ export const columns = [
   "heartbeat_at",
   "expires_at",
   "timeout_millis",
-  "heartbeat_timeout_millis"
+  "heartbeat_timeout_millis",
+  "runner"
 ] as const
 
 /**
@@ -122,14 +123,25 @@ const addLimits = Effect.gen(function*() {
   yield* sql.unsafe(`ALTER TABLE ${table} ADD COLUMN heartbeat_timeout_millis ${int64}`)
 })
 
+/** The runner that runs or ran a task, in a cluster of runners (`TaskInfo.runner`). */
+const addRunner = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`ALTER TABLE ${table} ADD COLUMN runner text`)
+})
+
 /** Creates or upgrades the task table. */
 export const migrate = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_create_tasks": createTasks, "0002_add_detail": addDetail, "0003_add_limits": addLimits }),
+  loader: Migrator.fromRecord({
+    "0001_create_tasks": createTasks,
+    "0002_add_detail": addDetail,
+    "0003_add_limits": addLimits,
+    "0004_add_runner": addRunner
+  }),
   table: migrationsTable
 })
 
 /**
- * Rows per statement at most: on SQLite, 23 columns × 512 rows stays well
+ * Rows per statement at most: on SQLite, 24 columns × 512 rows stays well
  * under its limit of 32,766 parameters.
  */
 const rowsPerStatement = 512
@@ -181,7 +193,8 @@ export const toValues = (info: TaskInfo): Array<unknown> => [
   info.heartbeatAt,
   info.expiresAt,
   info.timeoutMillis ?? null,
-  info.heartbeatTimeoutMillis ?? null
+  info.heartbeatTimeoutMillis ?? null,
+  info.runner ?? null
 ]
 
 /** A record as a row: its column values by column name. */
@@ -217,5 +230,6 @@ export const fromRow = (row: TaskRow): TaskInfo => ({
   expiresAt: toNullableNumber(row.expires_at),
   // absent from rows written before the column existed, null when the submission set none
   ...(row.timeout_millis == null ? {} : { timeoutMillis: toNumber(row.timeout_millis) }),
-  ...(row.heartbeat_timeout_millis == null ? {} : { heartbeatTimeoutMillis: toNumber(row.heartbeat_timeout_millis) })
+  ...(row.heartbeat_timeout_millis == null ? {} : { heartbeatTimeoutMillis: toNumber(row.heartbeat_timeout_millis) }),
+  ...(row.runner == null ? {} : { runner: row.runner as string })
 })

@@ -1,10 +1,12 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { chromium, type Page } from "playwright-core"
 import { DevChain } from "@chainjobs/devchain"
+import { SqlTaskStore } from "@chainjobs/store-sql"
+import { TaskStore } from "@chainjobs/tasks"
 import { baseUrl, request, testServer } from "./http.ts"
 
 const executablePath = "/usr/bin/chromium"
@@ -170,5 +172,39 @@ describe.skipIf(!hasChromium)("dashboard watch panel in headless Chromium", () =
           await page.waitForFunction(`document.getElementById("balance-result").textContent.startsWith("10000000000000000000000 ")`)
         })
       }), { timeout: 60_000 })
+  })
+})
+
+describe.skipIf(!hasChromium)("dashboard over a cluster runner's records in headless Chromium", () => {
+  const id = "0190a0b0-0000-7000-8000-000000000001"
+  const runner = "10.0.0.7:34432"
+  // A data directory holding a task a runner of a cluster ran (the record says which), served by a single process.
+  const seeded = Layer.unwrap(Effect.gen(function*() {
+    const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-dashboard-runner-"))
+    yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dataDir, { recursive: true, force: true })))
+    yield* Effect.flatMap(TaskStore.TaskStore, (store) =>
+      store.insert({
+        id, kind: "demo-scan", status: "completed", reason: null, priority: 0, key: null, owner: null, attempt: 2,
+        progress: 100, message: null, detail: null, payload: { blocks: 3 }, result: { blocks: 3 }, error: null,
+        errorMessage: null, checkpoint: null, createdAt: 1_700_000_000_000, startedAt: 1_700_000_000_100,
+        finishedAt: 1_700_000_000_900, heartbeatAt: 1_700_000_000_900, expiresAt: null, runner
+      })).pipe(
+        Effect.provide(SqlTaskStore.layerSqlite({ filename: join(dataDir, "chainjobs.db") }), { local: true }),
+        Effect.orDie
+      )
+    return testServer({ dataDir })
+  }))
+  layer(seeded, { excludeTestServices: true, timeout: "30 seconds" })("runner", (it) => {
+    it.effect("a task's detail names the runner that ran it, as its REST record does", () =>
+      Effect.gen(function*() {
+        assert.strictEqual((yield* request("GET", `/api/tasks/${id}`)).body.runner, runner)
+        const base = yield* baseUrl
+        const { page } = yield* browserPage
+        yield* Effect.promise(async () => {
+          await page.goto(`${base}/#task=${id}`)
+          await page.locator('#detail-body [data-part="Runner"]').waitFor({ timeout: 10_000 })
+          assert.strictEqual(await page.locator('#detail-body [data-part="Runner"]').textContent(), runner)
+        })
+      }), { timeout: 30_000 })
   })
 })

@@ -69,9 +69,11 @@ export interface RunnerOptions {
  */
 const runnerView = (store: TaskStore.TaskStore["Service"], runner: string): TaskStore.TaskStore["Service"] => {
   const stamped = (info: TaskInfo.TaskInfo): TaskInfo.TaskInfo => info.runner === runner ? info : { ...info, runner }
+  const insertAll = store.insertAll
   return TaskStore.TaskStore.of({
     ...store,
     insert: (info) => store.insert(stamped(info)),
+    ...(insertAll === undefined ? {} : { insertAll: (infos) => insertAll(infos.map(stamped)) }),
     update: (info) => store.update(stamped(info)),
     updateProgress: (info) => store.updateProgress(stamped(info)),
     unfinished: Effect.succeed([])

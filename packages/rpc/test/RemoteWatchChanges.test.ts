@@ -1,0 +1,74 @@
+/**
+ * A remote watch delivers every record that differs from the last one it
+ * delivered in a field a watcher sees (status, progress, message, detail,
+ * heartbeat, finish), and no record equal to the last one in all of them.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Layer, Schema, Stream } from "effect"
+import { RpcTest } from "effect/rpc"
+import { TestClock } from "effect/testing"
+import { Task } from "@chainjobs/tasks"
+import { Auth, TaskRpcClient, TaskRpcs, TaskRpcServer } from "@chainjobs/rpc"
+import { serverDependencies } from "./fixtures.ts"
+
+/** Reports a scripted series of progress, each step changing one field of its record, then completes. */
+const Scripted = Task.define("scripted", {
+  payload: Schema.Struct({}),
+  success: Schema.Void,
+  detail: Schema.Struct({ block: Schema.Int })
+})
+
+describe("remote watch", () => {
+  it.effect("delivers a record that changed in one watched field only, and not one that did not change", () =>
+    Effect.gen(function*() {
+      // The handler starts reporting once the watch is open, and reports again once the clock has moved.
+      const go = yield* Deferred.make<void>()
+      const later = yield* Deferred.make<void>()
+      const kinds = Task.implement(Scripted, () =>
+        Effect.gen(function*() {
+          const context = yield* Task.context(Scripted)
+          yield* Deferred.await(go)
+          yield* context.progress(10, "scanning") // progress and message
+          yield* context.progress(20) // progress only
+          yield* context.progress(20, "indexing") // message only
+          yield* context.progress(20, undefined, { block: 7 }) // detail only
+          yield* context.progress(20, "indexing", { block: 7 }) // nothing: not delivered
+          yield* Deferred.await(later)
+          yield* context.progress(20, "indexing", { block: 7 }) // the heartbeat only, the clock having moved
+        }))
+      const server = TaskRpcServer.layerHandlers.pipe(Layer.provideMerge(serverDependencies(kinds)))
+      const records = yield* Effect.gen(function*() {
+        const rpc = yield* RpcTest.makeClient(TaskRpcs.TaskRpcs)
+        const client = TaskRpcClient.make(rpc)
+        const handle = yield* client.submit(Scripted, {})
+        const opened = yield* Deferred.make<void>()
+        const watching = yield* handle.events.pipe(
+          Stream.tap(() => Deferred.succeed(opened, undefined)),
+          Stream.runCollect,
+          Effect.forkScoped
+        )
+        yield* Deferred.await(opened)
+        yield* Deferred.succeed(go, undefined)
+        // Let the handler reach the second gate before the clock moves.
+        for (let i = 0; i < 50; i++) yield* Effect.yieldNow
+        yield* TestClock.adjust("1 second")
+        yield* Deferred.succeed(later, undefined)
+        return yield* Fiber.join(watching)
+      }).pipe(Effect.provide(server), Effect.provide(Auth.layerClient("alice-token")))
+
+      const running = records.filter((info) => info.status === "running")
+      assert.deepStrictEqual(running.map((info) => [info.progress, info.message, info.detail]), [
+        [0, null, null],
+        [10, "scanning", null],
+        [20, "scanning", null],
+        [20, "indexing", null],
+        [20, "indexing", { block: 7 }],
+        [20, "indexing", { block: 7 }]
+      ])
+      const [before, after] = running.slice(-2).map((info) => info.heartbeatAt as number)
+      assert.strictEqual(after - before, 1000)
+      const last = records[records.length - 1]
+      assert.strictEqual(last.status, "completed")
+      assert.isNotNull(last.finishedAt)
+    }))
+})

@@ -1,0 +1,101 @@
+/**
+ * When the transport fails, the client's reads retry with exponential backoff
+ * from `retryDelay`, capped at `retryMaxDelay`, for `retryFor` (defaults 50 ms,
+ * 1 s and 30 s); a typed answer is final; `watchAll` also subscribes again
+ * after the server dropped it for falling behind. The transport's failures are
+ * injected by a client whose calls fail as a broken connection would.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Fiber, Stream } from "effect"
+import { RpcClientError } from "effect/rpc"
+import { TestClock } from "effect/testing"
+import { TaskError, TaskFeed, type TaskInfo } from "@chainjobs/tasks"
+import { TaskRpcClient } from "@chainjobs/rpc"
+
+const broken = () =>
+  new RpcClientError.RpcClientError({
+    reason: new RpcClientError.RpcClientDefect({ message: "connection refused", cause: null })
+  })
+
+/** A raw client with the given calls; `make` builds `stats` and `watchAll` at once, so they exist, unused. */
+const rawClient = (calls: object): TaskRpcClient.RawClient =>
+  ({ Stats: () => Effect.die("unused"), WatchAll: () => Stream.die("unused"), ...calls }) as unknown as TaskRpcClient.RawClient
+
+/** A raw client whose `Get` fails with what `failure()` makes, noting the clock at each call. */
+const failingGet = (failure: () => unknown) => {
+  const calls: Array<number> = []
+  const rpc = rawClient({
+    Get: () =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.suspend(() => {
+          calls.push(now)
+          return Effect.fail(failure())
+        }))
+  })
+  return { calls, rpc }
+}
+
+/** Runs `client.get` to its failure, moving the test clock far past any retry window. */
+const getUntilFailure = (client: TaskRpcClient.TaskRpcClient["Service"]) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(Effect.flip(client.get("t1")))
+    yield* TestClock.adjust("1 minute")
+    return yield* Fiber.join(fiber)
+  })
+
+describe("remote retry schedule", () => {
+  it.effect("a transport failure is retried with doubling delays up to the cap, for the configured time", () =>
+    Effect.gen(function*() {
+      const { calls, rpc } = failingGet(broken)
+      const client = TaskRpcClient.make(rpc, { retryDelay: "100 millis", retryMaxDelay: "400 millis", retryFor: "2 seconds" })
+      const error = yield* getUntilFailure(client)
+      assert.strictEqual(error._tag, "RpcClientError")
+      // The last retry is decided at 1.9 s, within the 2 seconds; none after.
+      assert.deepStrictEqual(calls, [0, 100, 300, 700, 1100, 1500, 1900, 2300])
+    }))
+
+  it.effect("by default: from 50 milliseconds, doubling up to 1 second, for 30 seconds", () =>
+    Effect.gen(function*() {
+      const { calls, rpc } = failingGet(broken)
+      const error = yield* getUntilFailure(TaskRpcClient.make(rpc))
+      assert.strictEqual(error._tag, "RpcClientError")
+      assert.deepStrictEqual(calls.slice(0, 8), [0, 50, 150, 350, 750, 1550, 2550, 3550])
+      const gaps = calls.slice(1).map((at, i) => at - calls[i])
+      assert.deepStrictEqual(gaps.slice(6), gaps.slice(6).map(() => 1000))
+      // Retries are decided for 30 seconds: the failure before the last came within them, the last after.
+      assert.isAtMost(calls[calls.length - 2], 30_000)
+      assert.isAbove(calls[calls.length - 1], 30_000)
+    }))
+
+  it.effect("a typed answer (not found) is not retried", () =>
+    Effect.gen(function*() {
+      const { calls, rpc } = failingGet(() => new TaskError.TaskNotFound({ id: "t1" }))
+      const error = yield* getUntilFailure(TaskRpcClient.make(rpc))
+      assert.strictEqual(error._tag, "TaskNotFound")
+      assert.deepStrictEqual(calls, [0])
+    }))
+
+  it.effect("watchAll subscribes again after being dropped for falling behind, and after a transport failure", () =>
+    Effect.gen(function*() {
+      const failures: Array<unknown> = [
+        new TaskFeed.SubscriberDropped({ reason: "slow-consumer", limit: 1, lastEventId: "" }),
+        broken()
+      ]
+      let subscriptions = 0
+      const rpc = rawClient({
+        WatchAll: () =>
+          Stream.suspend(() => {
+            subscriptions++
+            const failure = failures.shift()
+            return failure === undefined
+              ? Stream.make({ id: "t1", status: "completed" } as unknown as TaskInfo.TaskInfo)
+              : Stream.fail(failure)
+          })
+      })
+      const fiber = yield* Effect.forkChild(Stream.runCollect(TaskRpcClient.make(rpc).watchAll))
+      yield* TestClock.adjust("1 minute")
+      const events = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(events.map((event) => (event as TaskInfo.TaskInfo).id), ["t1"])
+      assert.strictEqual(subscriptions, 3)
+    }))
+})

@@ -8,6 +8,11 @@
  * packages/tasks/src/TaskPolicy.ts` to sample files, `--concurrency 2`, or
  * `--force` to ignore the incremental file.
  *
+ * `npm run mutate -- --report <package>…` runs nothing: it prints the score
+ * of each package's last report and its surviving and uncovered mutants, one
+ * a line (`file:line:column mutator: replacement`), to read before writing
+ * the tests that kill them.
+ *
  * Stryker and the vitest it runs in its workers start on this process's
  * node, which `npm run` takes from `node_modules/.bin` (the pinned Node 24).
  */
@@ -18,7 +23,8 @@ import { fileURLToPath } from "node:url"
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const known = readdirSync(join(root, "packages")).filter((name) => existsSync(join(root, "packages", name, "src")))
-const args = process.argv.slice(2)
+const reportOnly = process.argv[2] === "--report"
+const args = process.argv.slice(reportOnly ? 3 : 2)
 const firstOption = args.findIndex((arg) => arg.startsWith("-"))
 const names = firstOption === -1 ? args : args.slice(0, firstOption)
 const options = firstOption === -1 ? [] : args.slice(firstOption)
@@ -27,21 +33,39 @@ const unknown = names.filter((name) => !known.includes(name))
 if (names.length === 0 || unknown.length > 0) {
   console.error(
     `${unknown.length > 0 ? `unknown package: ${unknown.join(", ")}\n` : ""}` +
-      `usage: npm run mutate -- <package> [<package>…] [stryker options]\npackages: ${known.join(", ")}`
+      `usage: npm run mutate -- <package> [<package>…] [stryker options]\n` +
+      `       npm run mutate -- --report <package> [<package>…]\npackages: ${known.join(", ")}`
   )
   process.exit(2)
 }
 
-/** The state of one mutant in Stryker's JSON report (mutation-testing-report-schema). */
+/** One mutant in Stryker's JSON report (mutation-testing-report-schema). */
 interface ReportedMutant {
   readonly status: string
+  readonly mutatorName: string
+  readonly replacement?: string
+  readonly location: { readonly start: { readonly line: number; readonly column: number } }
 }
+
+const readReport = (name: string) =>
+  JSON.parse(readFileSync(join(root, "reports", "mutation", name, "mutation.json"), "utf8")) as {
+    readonly files: Record<string, { readonly mutants: ReadonlyArray<ReportedMutant> }>
+  }
+
+/** The mutants of a report no test detected, one a line: where, what, and into what. */
+const undetected = (name: string): Array<string> =>
+  Object.entries(readReport(name).files).flatMap(([file, { mutants }]) =>
+    mutants
+      .filter((mutant) => mutant.status === "Survived" || mutant.status === "NoCoverage")
+      .map((mutant) =>
+        `${mutant.status === "Survived" ? "survived " : "uncovered"} ${file}:${mutant.location.start.line}:${mutant.location.start.column} ` +
+        `${mutant.mutatorName}: ${(mutant.replacement ?? "").replace(/\s+/g, " ").slice(0, 120)}`
+      )
+  )
 
 /** Counts of a report: detected (killed or timed out), undetected (survived or not covered), and the rest. */
 const score = (name: string) => {
-  const report = JSON.parse(readFileSync(join(root, "reports", "mutation", name, "mutation.json"), "utf8")) as {
-    readonly files: Record<string, { readonly mutants: ReadonlyArray<ReportedMutant> }>
-  }
+  const report = readReport(name)
   const count: Record<string, number> = {}
   for (const file of Object.values(report.files)) {
     for (const mutant of file.mutants) count[mutant.status] = (count[mutant.status] ?? 0) + 1
@@ -49,6 +73,24 @@ const score = (name: string) => {
   const detected = (count.Killed ?? 0) + (count.Timeout ?? 0)
   const undetected = (count.Survived ?? 0) + (count.NoCoverage ?? 0)
   return { detected, undetected, count, percent: detected + undetected === 0 ? 100 : (100 * detected) / (detected + undetected) }
+}
+
+/** The score line of a package's last report. */
+const scoreLine = (name: string) => {
+  const { count, detected, percent, undetected } = score(name)
+  return `${name}: ${percent.toFixed(2)}% (${detected} detected, ${undetected} undetected; ` +
+    `${Object.entries(count).map(([status, n]) => `${status} ${n}`).join(", ")}) — reports/mutation/${name}/index.html`
+}
+
+if (reportOnly) {
+  for (const name of names) {
+    if (!existsSync(join(root, "reports", "mutation", name, "mutation.json"))) {
+      console.log(`${name}: no report yet (npm run mutate -- ${name})`)
+      continue
+    }
+    console.log([scoreLine(name), ...undetected(name)].join("\n"))
+  }
+  process.exit(0)
 }
 
 const stryker = join(root, "node_modules", "@stryker-mutator", "core", "bin", "stryker.js")
@@ -66,11 +108,7 @@ for (const name of names) {
     lines.push(`${name}: stryker exited with ${result.status ?? result.signal}`)
     continue
   }
-  const { count, detected, percent, undetected } = score(name)
-  lines.push(
-    `${name}: ${percent.toFixed(2)}% (${detected} detected, ${undetected} undetected; ` +
-      `${Object.entries(count).map(([status, n]) => `${status} ${n}`).join(", ")}) — reports/mutation/${name}/index.html`
-  )
+  lines.push(scoreLine(name))
 }
 console.log(`\n=== mutation scores\n${lines.join("\n")}`)
 process.exit(failed === 0 ? 0 : 1)

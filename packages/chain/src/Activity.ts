@@ -36,3 +36,20 @@ export const order: Order.Order<Activity> = Order.mapInput(
 /** Whether the item touches one of the (lowercase) addresses. */
 export const touches = (activity: Activity, addresses: ReadonlySet<string>): boolean =>
   addresses.has(activity.from) || (activity.to !== null && addresses.has(activity.to))
+
+/**
+ * The items touching each address, in chain order: every address given (lowercase) is a key, an address without
+ * activity has none; an item between two of them is under both.
+ */
+export const byAddress = (
+  activity: ReadonlyArray<Activity>,
+  addresses: ReadonlyArray<string>
+): Record<string, ReadonlyArray<Activity>> => {
+  const groups: Record<string, Array<Activity>> = {}
+  for (const address of addresses) groups[address.toLowerCase()] = []
+  for (const item of activity) {
+    groups[item.from]?.push(item)
+    if (item.to !== null && item.to !== item.from) groups[item.to]?.push(item)
+  }
+  return groups
+}

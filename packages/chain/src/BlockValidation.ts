@@ -16,9 +16,11 @@ import { Effect, Schema } from "effect"
 import {
   type Block,
   concatHex,
+  formatBlock,
   type Hex,
   keccak256,
   recoverAddress,
+  type RpcBlock,
   serializeTransaction,
   type Signature,
   type Transaction,
@@ -87,8 +89,14 @@ export class TransactionsNotIncluded extends Schema.TaggedClass<TransactionsNotI
   number: Schema.Int
 }) {}
 
+/** A block given as data (e.g. from a peer) is not a JSON-RPC block: a field is missing or unreadable. */
+export class MalformedBlock extends Schema.TaggedClass<MalformedBlock>("@chainjobs/chain/BlockValidation/MalformedBlock")("MalformedBlock", {
+  detail: Schema.String
+}) {}
+
 /** Why a block is invalid. */
 export const BlockValidationErrorReason = Schema.Union([
+  MalformedBlock,
   HashMismatch,
   ParentMismatch,
   TransactionHashMismatch,
@@ -126,6 +134,8 @@ export class BlockValidationError extends Schema.TaggedError<BlockValidationErro
         return `block ${reason.number}: receiptsRoot ${reason.reported}, receipts hash to ${reason.computed}`
       case "TransactionsNotIncluded":
         return `block ${reason.number}: read with transaction hashes only, nothing to validate them against`
+      case "MalformedBlock":
+        return `not a JSON-RPC block: ${reason.detail}`
     }
   }
 }
@@ -316,6 +326,39 @@ export const verify = (block: Block, parent: Block | undefined): Effect.Effect<V
       timestamp: Number(block.timestamp),
       transactions: transactions.length
     }
+  })
+
+/**
+ * Verifies a block given as data — a JSON-RPC block with full transactions, as `eth_getBlockByNumber(n, true)`
+ * answers it (received from a peer, say) — on its own: its hash, transactions, roots and senders; its parent is not
+ * read. With `receipts`, its receipts are read from the chain behind `client` and checked too. Data that is not such
+ * a block is refused with `MalformedBlock`.
+ */
+export const validateData = (
+  client: EvmClient,
+  data: unknown,
+  options?: { readonly receipts?: boolean | undefined }
+): Effect.Effect<ValidatedBlock, BlockValidationError | ChainRequestError> =>
+  Effect.gen(function*() {
+    const malformed = (cause: unknown) =>
+      new BlockValidationError({ reason: new MalformedBlock({ detail: cause instanceof Error ? cause.message : String(cause) }) })
+    const block = yield* Effect.try({
+      try: () => {
+        const formatted = formatBlock(data as RpcBlock) as Block
+        for (const field of ["hash", "parentHash", "number", "transactionsRoot", "stateRoot", "receiptsRoot"] as const) {
+          if (formatted[field] === null || formatted[field] === undefined) throw new Error(`no ${field}`)
+        }
+        return formatted
+      },
+      catch: malformed
+    })
+    // a field of the wrong shape shows only when the header is hashed or a transaction serialized
+    const validated = yield* verify(block, undefined).pipe(Effect.catchDefect((defect) => Effect.fail(malformed(defect))))
+    if (options?.receipts) {
+      const receipts = yield* client.getReceipts((block.transactions as ReadonlyArray<Transaction>).map((transaction) => transaction.hash))
+      yield* verifyReceipts(block, receipts)
+    }
+    return validated
   })
 
 /** Reads a block and its parent from the chain and verifies it; with `receipts`, its receipts too. */

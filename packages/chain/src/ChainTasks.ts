@@ -17,7 +17,7 @@
  */
 import { Task } from "@chainjobs/tasks"
 import { Clock, Effect, Layer, Option, Schedule, Schema } from "effect"
-import { type Abi, type AbiEvent, type Address, type Block, type Hex, parseAbi, toEventSelector } from "viem"
+import { type Abi, type AbiEvent, type Address, type Block, type Hex, parseAbi, toEventSelector, type Transaction } from "viem"
 import * as Activity from "./Activity.ts"
 import * as AddressScan from "./AddressScan.ts"
 import { BlockFeed } from "./BlockFeed.ts"
@@ -27,6 +27,7 @@ import * as SignedTransaction from "./SignedTransaction.ts"
 import { BroadcastError, BroadcastReceipt } from "./SignedTransaction.ts"
 import { Chains } from "./Chains.ts"
 import { type EvmClient, getLinkedBlocks } from "./EvmClient.ts"
+import * as DecodedEvent from "./DecodedEvent.ts"
 import * as Chunked from "./internal/chunked.ts"
 import { ChainRequestError, isTransient } from "./ChainRequestError.ts"
 
@@ -70,14 +71,37 @@ export const scanKey = (payload: { readonly chain: string; readonly addresses: R
 /** The default of `checkpointItems`: the most items a `FetchBlocks` or `ScanAddresses` checkpoint holds. */
 export const checkpointItems = 10_000
 
+/** One transaction of a block as `FetchBlocks` reports it with `includeTransactions`; amounts are decimal strings. */
+export const TransactionSummary = Schema.Struct({
+  hash: Schema.String,
+  /** Its index in the block. */
+  index: Schema.Int,
+  from: Schema.String,
+  /** The recipient; null for a contract creation. */
+  to: Schema.NullOr(Schema.String),
+  /** Wei sent. */
+  value: Schema.String,
+  nonce: Schema.Int,
+  gas: Schema.String,
+  /** `legacy`, `eip2930`, `eip1559`, `eip4844` or `eip7702`. */
+  type: Schema.String,
+  /** The call data. */
+  input: Schema.String
+})
+/** One transaction of a block as `FetchBlocks` reports it with `includeTransactions`. */
+export type TransactionSummary = typeof TransactionSummary.Type
+
 /** One block as `FetchBlocks` reports it. */
 export const BlockSummary = Schema.Struct({
   number: Schema.Int,
   hash: Schema.String,
   parentHash: Schema.String,
   timestamp: Schema.Int,
+  /** How many transactions the block holds. */
   transactions: Schema.Int,
-  gasUsed: Schema.String
+  gasUsed: Schema.String,
+  /** The transactions themselves, in block order (with `includeTransactions` only). */
+  transactionList: Schema.optionalKey(Schema.Array(TransactionSummary))
 })
 /** One block as `FetchBlocks` reports it. */
 export type BlockSummary = typeof BlockSummary.Type
@@ -106,7 +130,12 @@ export const FetchBlocks = Task.define("chain/fetch-blocks", {
      */
     confirmations: Schema.optional(PositiveInt),
     /** How often the head is polled while waiting for confirmations, in milliseconds. Default: 1000. */
-    pollMillis: Schema.optional(PositiveInt)
+    pollMillis: Schema.optional(PositiveInt),
+    /**
+     * Read each block's transactions too (`transactionList`). Default: false. A checkpoint then holds them as well,
+     * so lower `checkpointItems` for blocks with many transactions.
+     */
+    includeTransactions: Schema.optional(Schema.Boolean)
   }),
   success: Schema.Struct({ fromBlock: Schema.Int, toBlock: Schema.Int, blocks: Schema.Array(BlockSummary) }),
   error: ChainRequestError,
@@ -115,13 +144,22 @@ export const FetchBlocks = Task.define("chain/fetch-blocks", {
   policy: { onRestart: "resume", retry: retryTransient, heartbeatTimeout: rangeHeartbeatTimeout }
 })
 
-/** The result of `ScanAddresses`: every item of activity of the addresses in the range, in chain order. */
+/**
+ * The result of `ScanAddresses`: every item of activity of the addresses in the range, in chain order, and the same
+ * items grouped by address.
+ */
 export const ScanResult = Schema.Struct({
   fromBlock: Schema.Int,
+  /** The last block scanned: the payload's, or the confirmed head when it gave none. */
   toBlock: Schema.Int,
   /** How many distinct addresses were scanned (addresses differing only in case are one). */
   addresses: Schema.Int,
-  activity: Schema.Array(Activity.Activity)
+  activity: Schema.Array(Activity.Activity),
+  /**
+   * The items touching each scanned address (lowercase; every one is a key), in chain order; an item between two
+   * scanned addresses is under both.
+   */
+  byAddress: Schema.Record(Schema.String, Schema.Array(Activity.Activity))
 })
 
 /**
@@ -138,7 +176,11 @@ export const ScanAddresses = Task.define("chain/scan-addresses", {
     chain: Schema.String,
     addresses: Schema.Array(EvmAddress),
     fromBlock: BlockNumber,
-    toBlock: BlockNumber,
+    /**
+     * The last block. Default: the head as the chain's client knows it (cached for the chain's `headTtl`), or the
+     * last block with `confirmations` — taken when the scan starts (a resumed scan goes to the head then).
+     */
+    toBlock: Schema.optional(BlockNumber),
     /** Blocks per chunk (progress and checkpoint after each). Default: 100. */
     chunkSize: Schema.optional(PositiveInt),
     /**
@@ -175,13 +217,20 @@ export const ScanAddresses = Task.define("chain/scan-addresses", {
   }
 })
 
-/** What `SyncEvents` has counted so far. */
+/** The default of `SyncEvents`' `pageSize`: the most decoded events one result holds. */
+export const syncPageSize = 1000
+
+/** What `SyncEvents` has counted and decoded so far. */
 export const SyncState = Schema.Struct({
   /** The first block, fixed by the first run: a resumed run counts on from where that one stopped. */
   fromBlock: Schema.Int,
   counts: Schema.Record(Schema.String, Schema.Int),
   total: Schema.Int,
-  processingMillis: Schema.Number
+  processingMillis: Schema.Number,
+  /** The page of decoded events so far (absent from checkpoints of earlier versions). */
+  events: Schema.optional(Schema.Array(DecodedEvent.DecodedEvent)),
+  /** Whether more events were found than the page holds. */
+  more: Schema.optional(Schema.Boolean)
 })
 
 /** The result of `SyncEvents`. */
@@ -192,15 +241,28 @@ export const SyncSummary = Schema.Struct({
   counts: Schema.Record(Schema.String, Schema.Int),
   total: Schema.Int,
   /** Time spent reading and counting, summed over resumed runs. */
-  processingMillis: Schema.Number
+  processingMillis: Schema.Number,
+  /** The first `pageSize` logs (after `after`, when given), decoded, in chain order. */
+  events: Schema.Array(DecodedEvent.DecodedEvent),
+  /**
+   * Where the next page starts when the range held more logs than the page: submit the same sync with
+   * `after: nextCursor` and `toBlock` (this result's) to read it. Null on the last page.
+   */
+  nextCursor: Schema.NullOr(DecodedEvent.Cursor)
 })
 
 /**
  * Syncs a contract's events from a block (default: genesis) or over the last
- * N blocks, up to the head (or the last block with `confirmations`). A resumed run keeps its counts and continues to
- * the head at the time it resumes: its summary covers the blocks from the
- * first run's first block (more than N when the head moved meanwhile). An
- * attempt fails with reason `timeout` after `syncTimeout` (15 minutes).
+ * N blocks, up to the head (or the last block with `confirmations`, or
+ * `toBlock`). It counts the logs by event name and returns the first
+ * `pageSize` of them decoded by the given signatures (`DecodedEvent`); when
+ * there are more, `nextCursor` names the last one returned, and the same
+ * sync submitted with `after: nextCursor` and the result's `toBlock` returns
+ * the next page (its counts cover the logs after the cursor). A resumed run
+ * keeps its counts and page and continues to the head at the time it resumes
+ * (unless `toBlock` is given): its summary covers the blocks from the first
+ * run's first block (more than N when the head moved meanwhile). An attempt
+ * fails with reason `timeout` after `syncTimeout` (15 minutes).
  */
 export const SyncEvents = Task.define("chain/sync-events", {
   payload: Schema.Struct({
@@ -218,7 +280,13 @@ export const SyncEvents = Task.define("chain/sync-events", {
      * Sync up to the last block with this many confirmations (head − block + 1)
      * instead of the head, so that no log near the head is counted. Default: none.
      */
-    confirmations: Schema.optional(PositiveInt)
+    confirmations: Schema.optional(PositiveInt),
+    /** The last block (no later than the head, or the last block with `confirmations`). Default: that block. */
+    toBlock: Schema.optional(BlockNumber),
+    /** The most decoded events the result holds. Default: 1000; at most 10 000. */
+    pageSize: Schema.optional(PositiveInt.check(Schema.isLessThanOrEqualTo(10_000))),
+    /** Only the logs after this one (a previous page's `nextCursor`): the sync reads from its block on. */
+    after: Schema.optional(DecodedEvent.Cursor)
   }),
   success: SyncSummary,
   error: ChainRequestError,
@@ -227,14 +295,32 @@ export const SyncEvents = Task.define("chain/sync-events", {
   policy: { onRestart: "resume", retry: retryTransient, timeout: syncTimeout, heartbeatTimeout: rangeHeartbeatTimeout }
 })
 
-const summarize = (block: Block): BlockSummary => ({
-  number: Number(block.number),
-  hash: block.hash!,
-  parentHash: block.parentHash,
-  timestamp: Number(block.timestamp),
-  transactions: block.transactions.length,
-  gasUsed: block.gasUsed.toString()
+const summarizeTransaction = (transaction: Transaction): TransactionSummary => ({
+  hash: transaction.hash,
+  index: transaction.transactionIndex ?? 0,
+  from: transaction.from.toLowerCase(),
+  to: transaction.to === null ? null : transaction.to.toLowerCase(),
+  value: transaction.value.toString(),
+  nonce: transaction.nonce,
+  gas: transaction.gas.toString(),
+  type: transaction.type,
+  input: transaction.input
 })
+
+/** A block as `FetchBlocks` reports it; with `withTransactions` (it was read with them), its transactions too. */
+const summarize = (block: Block, withTransactions: boolean): BlockSummary => {
+  const summary = {
+    number: Number(block.number),
+    hash: block.hash!,
+    parentHash: block.parentHash,
+    timestamp: Number(block.timestamp),
+    transactions: block.transactions.length,
+    gasUsed: block.gasUsed.toString()
+  }
+  return withTransactions
+    ? { ...summary, transactionList: (block.transactions as ReadonlyArray<Transaction>).map(summarizeTransaction) }
+    : summary
+}
 
 /**
  * What a range walk needs to stay on one chain (see `internal/chunked.ts`): the chain's hash of a block now, and
@@ -263,8 +349,8 @@ export const fetchBlocks = Effect.fn("ChainTasks.fetchBlocks")(function*(
     initial: [] as ReadonlyArray<BlockSummary>,
     context,
     step: (blocks, from, to) =>
-      Effect.map(getLinkedBlocks(client, from, to), (more) => ({
-        state: [...blocks, ...more.map(summarize)],
+      Effect.map(getLinkedBlocks(client, from, to, { transactions: payload.includeTransactions }), (more) => ({
+        state: [...blocks, ...more.map((block) => summarize(block, payload.includeTransactions === true))],
         parentHash: more[0]!.parentHash,
         lastHash: more.at(-1)!.hash!
       })),
@@ -284,9 +370,10 @@ export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(
 ) {
   const client = yield* (yield* Chains).client(payload.chain)
   const addresses = Array.from(new Set(payload.addresses.map((address) => address.toLowerCase() as Address)))
+  const toBlock = payload.toBlock ?? (yield* client.head) - (payload.confirmations ?? 1) + 1
   const activity = yield* Chunked.walk({
     fromBlock: payload.fromBlock,
-    toBlock: payload.toBlock,
+    toBlock,
     chunkSize: payload.chunkSize ?? 100,
     initial: [] as ReadonlyArray<Activity.Activity>,
     context,
@@ -302,7 +389,13 @@ export const scanAddresses = Effect.fn("ChainTasks.scanAddresses")(function*(
     size: (found) => found.length,
     maxSize: payload.checkpointItems ?? checkpointItems
   })
-  return { fromBlock: payload.fromBlock, toBlock: payload.toBlock, addresses: addresses.length, activity }
+  return {
+    fromBlock: payload.fromBlock,
+    toBlock,
+    addresses: addresses.length,
+    activity,
+    byAddress: Activity.byAddress(activity, addresses)
+  }
 })
 
 /** Runs `SyncEvents`. */
@@ -315,39 +408,56 @@ export const syncEvents = Effect.fn("ChainTasks.syncEvents")(function*(
   const names = new Map<string, string>(
     abi.filter((item): item is AbiEvent => item.type === "event").map((event) => [toEventSelector(event), event.name])
   )
-  const toBlock = (yield* client.head) - (payload.confirmations ?? 1) + 1
-  const fromBlock = payload.lastBlocks === undefined
+  const confirmed = (yield* client.head) - (payload.confirmations ?? 1) + 1
+  const toBlock = payload.toBlock === undefined ? confirmed : Math.min(payload.toBlock, confirmed)
+  const after = payload.after
+  const pageSize = payload.pageSize ?? syncPageSize
+  const requested = payload.lastBlocks === undefined
     ? payload.fromBlock ?? 0
     : Math.max(0, toBlock - payload.lastBlocks + 1)
+  const fromBlock = after === undefined ? requested : Math.max(requested, after.blockNumber)
   const summary = yield* Chunked.walk({
     fromBlock,
     toBlock,
     chunkSize: payload.chunkSize ?? 2000,
     context,
-    initial: { fromBlock, counts: {}, total: 0, processingMillis: 0 },
+    initial: { fromBlock, counts: {}, total: 0, processingMillis: 0, events: [], more: false },
     step: (state, from, to) =>
       Effect.gen(function*() {
         const start = yield* Clock.currentTimeMillis
         const logs = yield* client.getLogs({ address: payload.address as Address, fromBlock: from, toBlock: to })
         const counts = { ...state.counts }
+        const events = [...(state.events ?? [])]
+        let more = state.more ?? false
+        let total = state.total
         for (const log of logs) {
+          const position = { blockNumber: Number(log.blockNumber), logIndex: Number(log.logIndex) }
+          if (!DecodedEvent.isAfter(position, after)) continue
           const topic = log.topics[0] ?? "anonymous"
           const name = names.get(topic) ?? topic
           counts[name] = (counts[name] ?? 0) + 1
+          total++
+          if (events.length < pageSize) events.push(DecodedEvent.decode(abi, log))
+          else more = true
         }
         const elapsed = (yield* Clock.currentTimeMillis) - start
         return {
-          state: {
-            fromBlock: state.fromBlock,
-            counts,
-            total: state.total + logs.length,
-            processingMillis: state.processingMillis + elapsed
-          }
+          state: { fromBlock: state.fromBlock, counts, total, processingMillis: state.processingMillis + elapsed, events, more }
         }
       }),
     describe: (state, to) => `${state.total} events up to block ${to}`
   })
-  return { toBlock, ...summary }
+  const events = summary.events ?? []
+  const last = events.at(-1)
+  return {
+    fromBlock: summary.fromBlock,
+    toBlock,
+    counts: summary.counts,
+    total: summary.total,
+    processingMillis: summary.processingMillis,
+    events,
+    nextCursor: summary.more === true && last !== undefined ? { blockNumber: last.blockNumber, logIndex: last.logIndex } : null
+  }
 })
 
 /** Broadcasts a signed transaction and waits for its receipt with N confirmations. */
@@ -372,30 +482,62 @@ export const Broadcast = Task.define("chain/broadcast", {
 })
 
 /**
- * Validates a block: its hash recomputed from its header, its parent linkage, its transaction hashes, its
- * transactions and withdrawals roots recomputed, and each transaction's sender recovered from its signature.
+ * Which block a `ValidateBlock` or `ProcessBlock` task takes: one read from the chain's node by `number`, or one
+ * given as data (`block`, e.g. received from a peer), exactly one of the two.
+ */
+const BlockRequest = {
+  chain: Schema.String,
+  /** The block to read from the chain's node (with its parent, whose hash it must name). */
+  number: Schema.optional(BlockNumber),
+  /**
+   * The block itself, as a node's `eth_getBlockByNumber(n, true)` answers it (JSON-RPC, full transactions), e.g.
+   * received from a peer: checked on its own (hash, transactions, roots, senders); its parent is not read.
+   */
+  block: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
+  /** Where the block came from (a peer's name, a URL), recorded in the result. Default: `node` read by number, `data` given. */
+  source: Schema.optional(Schema.String.check(Schema.isMaxLength(200)))
+}
+
+/** Refuses a block request naming neither `number` nor `block`, or both. */
+const oneBlock = Schema.makeFilter((payload: { readonly number?: number | undefined; readonly block?: unknown }) =>
+  (payload.number === undefined) !== (payload.block === undefined)
+    ? undefined
+    : "give the block's number (read from the chain's node) or the block itself as data, exactly one of them"
+)
+
+/** A validated block and where it came from: `node` (read by number from the chain's node), or the source given. */
+export const BlockOutcome = Schema.Struct({ ...ValidatedBlock.fields, source: Schema.String })
+/** @see BlockOutcome */
+export type BlockOutcome = typeof BlockOutcome.Type
+
+/**
+ * Validates a block: its hash recomputed from its header, its parent linkage (a block read by number), its
+ * transaction hashes, its transactions and withdrawals roots recomputed, and each transaction's sender recovered
+ * from its signature. The block is read from the chain's node by `number`, or given as data (`block`) with its
+ * `source` recorded in the result.
  */
 export const ValidateBlock = Task.define("chain/validate-block", {
   payload: Schema.Struct({
-    chain: Schema.String,
-    number: BlockNumber,
+    ...BlockRequest,
     /** Also read the block's receipts and check them against its `receiptsRoot`. Default: false. */
     receipts: Schema.optional(Schema.Boolean)
-  }),
-  success: ValidatedBlock,
+  }).check(oneBlock),
+  success: BlockOutcome,
   error: Schema.Union([BlockValidationError, ChainRequestError]),
   /** None: one block is validated at once. */
   checkpoint: Schema.Never
 })
 
 /**
- * Processes an incoming block: validates it, checks that it follows the
- * chain's last recorded block (when that is its parent's number), records it
- * in the `BlockFeed` and publishes it to the feed's subscribers.
+ * Processes an incoming block — read from the chain's node by `number`, or
+ * given as data (`block`, from a peer, its `source` recorded): validates it,
+ * checks that it follows the chain's last recorded block (when that is its
+ * parent's number), records it in the `BlockFeed` and publishes it to the
+ * feed's subscribers.
  */
 export const ProcessBlock = Task.define("chain/process-block", {
-  payload: Schema.Struct({ chain: Schema.String, number: BlockNumber }),
-  success: ValidatedBlock,
+  payload: Schema.Struct(BlockRequest).check(oneBlock),
+  success: BlockOutcome,
   error: Schema.Union([BlockValidationError, ChainRequestError]),
   /** None: one block is processed at once. */
   checkpoint: Schema.Never,
@@ -412,11 +554,21 @@ export const broadcast = Effect.fn("ChainTasks.broadcast")(function*(payload: Ta
   })
 })
 
+/** The block a request names, validated, with its source. */
+const validated = Effect.fnUntraced(function*(
+  payload: { readonly chain: string; readonly number?: number | undefined; readonly block?: unknown; readonly source?: string | undefined },
+  receipts: boolean | undefined
+) {
+  const client = yield* (yield* Chains).client(payload.chain)
+  const block = payload.block === undefined
+    ? yield* BlockValidation.validate(client, payload.number!, { receipts })
+    : yield* BlockValidation.validateData(client, payload.block, { receipts })
+  return { ...block, source: payload.source ?? (payload.block === undefined ? "node" : "data") }
+})
+
 /** Runs `ValidateBlock`. */
 export const validateBlock = Effect.fn("ChainTasks.validateBlock")(function*(payload: Task.Payload<typeof ValidateBlock>) {
-  return yield* BlockValidation.validate(yield* (yield* Chains).client(payload.chain), payload.number, {
-    receipts: payload.receipts
-  })
+  return yield* validated(payload, payload.receipts)
 })
 
 /** The checkpoint of `FollowHead`: its last processed block and the blocks before it. */
@@ -473,8 +625,9 @@ const record = Effect.fn("ChainTasks.record")(function*(chain: string, block: Va
 
 /** Runs `ProcessBlock`. */
 export const processBlock = Effect.fn("ChainTasks.processBlock")(function*(payload: Task.Payload<typeof ProcessBlock>) {
-  const block = yield* BlockValidation.validate(yield* (yield* Chains).client(payload.chain), payload.number)
-  return yield* record(payload.chain, block)
+  const { source, ...block } = yield* validated(payload, false)
+  yield* record(payload.chain, block)
+  return { ...block, source }
 })
 
 /** Runs `FollowHead`. */

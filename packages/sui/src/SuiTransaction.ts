@@ -179,6 +179,7 @@ export const broadcast = (
       rpc.executeTransactionBlock({
         transactionBlock: signed.bytes,
         signature: [...signed.signatures],
+        // asking for effects makes the node wait for its own execution (WaitForLocalExecution), so the lookups that follow find it
         options: { showEffects: true },
         signal
       })

@@ -60,6 +60,8 @@ export interface StandIn {
   setBalance(owner: string, coinType: string, amount: bigint): void
   /** Queues what the next executions meet (default: accepted). */
   onExecute(...outcomes: ReadonlyArray<ExecuteOutcome>): void
+  /** Answers the next request of `method` with a JSON-RPC error (the node's own answer: not retried). */
+  refuse(method: string, error: { readonly code: number; readonly message: string }): void
   /** Digests of the transactions executed and not yet in a checkpoint. */
   readonly executed: ReadonlyArray<string>
   /** Queues faults, each met by one request. */
@@ -77,7 +79,14 @@ export interface StandIn {
 const normalize = (address: string) => `0x${address.replace(/^0x/, "").toLowerCase().padStart(64, "0")}`
 
 /** Starts a stand-in node; it stops (dropping stalled requests) when the scope closes. */
-export const make = (options: { readonly maxPage?: number; readonly maxMultiGet?: number } = {}) =>
+export const make = (
+  options: {
+    readonly maxPage?: number
+    readonly maxMultiGet?: number
+    /** An executed transaction is not found by `sui_getTransactionBlock` until a checkpoint includes it (a node indexing late). */
+    readonly indexAfterCheckpoint?: boolean
+  } = {}
+) =>
   Effect.acquireRelease(
     Effect.callback<{ readonly server: Http.Server; readonly standIn: StandIn }>((resume) => {
       const maxPage = options.maxPage ?? 2
@@ -92,6 +101,8 @@ export const make = (options: { readonly maxPage?: number; readonly maxMultiGet?
       const added: Array<{ checkpoint: number; digest: string; transaction: Transaction }> = []
       let latest = firstCheckpoint
       const outcomes: Array<ExecuteOutcome> = []
+      // JSON-RPC errors queued per method, each answering one request
+      const refusals = new Map<string, Array<{ code: number; message: string }>>()
       // executed, waiting for the next checkpoint
       const executed: Array<string> = []
       let transactionCount = 0
@@ -123,6 +134,11 @@ export const make = (options: { readonly maxPage?: number; readonly maxMultiGet?
         inject: (...more) => faults.push(...more),
         executed,
         onExecute: (...more) => outcomes.push(...more),
+        refuse: (method, error) => {
+          const queued = refusals.get(method) ?? []
+          queued.push(error)
+          refusals.set(method, queued)
+        },
         setBalance: (owner, coinType, amount) => balances.set(balanceKey(owner, coinType), amount),
         addCheckpoint: (transactions) => {
           const number = ++latest
@@ -173,6 +189,13 @@ export const make = (options: { readonly maxPage?: number; readonly maxMultiGet?
           transactionsOf.set(number, responses)
           return number
         }
+      }
+
+      /** A response as a node shapes it for the options asked: effects only when `showEffects` is asked. */
+      const shown = (response: any, asked: { showEffects?: boolean } | null | undefined) => {
+        if (asked?.showEffects === true || response.effects === undefined) return response
+        const { effects: _effects, ...rest } = response
+        return rest
       }
 
       /** Every transaction of the chain built, oldest first. */
@@ -228,7 +251,9 @@ export const make = (options: { readonly maxPage?: number; readonly maxMultiGet?
             if (digests.length > maxMultiGet) return { error: { code: -32602, message: `Number of digests ${digests.length} exceeds the maximum of ${maxMultiGet}` } }
             multiGetSizes.push(digests.length)
             // a digest the chain built no response for (the specification's checkpoint's own) reads as a transaction with no changes
-            return { result: digests.map((digest) => byDigest.get(digest) ?? { digest, checkpoint: String(firstCheckpoint), events: [], balanceChanges: [] }) }
+            return {
+              result: digests.map((digest) => shown(byDigest.get(digest) ?? { digest, checkpoint: String(firstCheckpoint), events: [], balanceChanges: [] }, params[1]))
+            }
           }
           case "suix_getBalance": {
             const [owner, coinType] = params as [string, string | undefined]
@@ -254,12 +279,16 @@ export const make = (options: { readonly maxPage?: number; readonly maxMultiGet?
           }
           case "sui_getTransactionBlock": {
             const found = byDigest.get(params[0])
-            return found === undefined
+            const hidden = found !== undefined && options.indexAfterCheckpoint === true && executed.includes(params[0])
+            return found === undefined || hidden
               ? { error: { code: -32602, message: `Could not find the referenced transaction [TransactionDigest(${params[0]})].` } }
-              : { result: found }
+              : { result: shown(found, params[1]) }
           }
           case "sui_executeTransactionBlock": {
             const [bytes, signatures] = params as [string, Array<string>]
+            if (!Array.isArray(signatures) || signatures.length === 0) {
+              return { error: { code: -32002, message: "Invalid user signature: the transaction carries no signature" } }
+            }
             let digest: string
             try {
               digest = TransactionDataBuilder.getDigestFromBytes(fromBase64(bytes))
@@ -299,6 +328,12 @@ export const make = (options: { readonly maxPage?: number; readonly maxMultiGet?
           const calls: Array<any> = Array.isArray(body) ? body : [body]
           const apiKey = request.headers["x-api-key"] as string | undefined
           for (const call of calls) requests.push({ method: call.method, apiKey })
+          const refusal = calls.map((call) => refusals.get(call.method)?.shift()).find((found) => found !== undefined)
+          if (refusal !== undefined) {
+            const answers = calls.map((call) => ({ jsonrpc: "2.0", id: call.id, error: refusal }))
+            response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(Array.isArray(body) ? answers : answers[0]))
+            return
+          }
           const fault = faults.shift()
           if (fault === "stall") return
           if (fault === "429") {

@@ -177,12 +177,61 @@ describe("SuiTransaction.broadcast on the stand-in node", () => {
           { bytes: `!${text}`, signatures: ["AA=="] },
           { ...specSigned, signatures: [] }
         ]
+        const details = []
         for (const signed of cases) {
           const error = reasonOf(yield* SuiTransaction.broadcast(client, signed).pipe(Effect.exit))
           assert.strictEqual(error.reason._tag, "Rejected")
+          details.push((error.reason as SuiTransaction.Rejected).detail)
         }
+        assert.match(details[0]!, /^not the bytes of a Sui transaction: /)
+        assert.match(details[1]!, /^not the bytes of a Sui transaction: /)
+        assert.strictEqual(details[2], "no signature")
         assert.strictEqual(node.requests.length, 0)
       }).pipe(Effect.scoped),
     { arbitrary: { runs: 25 } }
   )
+})
+
+describe("SuiTransaction details", () => {
+  it("each reason's message says what happened, with its fields", () => {
+    const cases: ReadonlyArray<readonly [SuiTransaction.SuiBroadcastErrorReason, string]> = [
+      [new SuiTransaction.InsufficientGas({ detail: "GasBalanceTooLow", digest: null }), "insufficient gas: GasBalanceTooLow"],
+      [new SuiTransaction.InsufficientGas({ detail: "InsufficientGas", digest: "D1" }), "D1 ran out of gas: InsufficientGas"],
+      [new SuiTransaction.ObjectVersionConflict({ detail: "x" }), "an input object is not at the version the transaction names: x"],
+      [new SuiTransaction.Expired({ detail: "x" }), "transaction expired: x"],
+      [new SuiTransaction.Rejected({ detail: "x" }), "transaction rejected: x"],
+      [new SuiTransaction.ExecutionFailed({ digest: "D2", checkpoint: 7, detail: "MoveAbort" }), "D2 failed in checkpoint 7: MoveAbort"],
+      [new SuiTransaction.FinalityTimeout({ digest: "D3" }), "D3 was not in a checkpoint when time ran out"]
+    ]
+    for (const [reason, message] of cases) assert.strictEqual(new SuiTransaction.SuiBroadcastError({ reason }).message, message)
+  })
+
+  it.live("a node that finds the transaction only once a checkpoint holds it: the wait goes on through 'not found' to finality", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make({ indexAfterCheckpoint: true })
+      const { signed, digest } = yield* signedOffline(21)
+      const client = yield* SuiStandIn.client(node.url)
+      const fiber = yield* SuiTransaction.broadcast(client, signed, { pollInterval: "20 millis" }).pipe(Effect.forkChild)
+      while (node.executed.length === 0) yield* Effect.sleep("10 millis")
+      // a few polls meet "not found" before the checkpoint
+      yield* Effect.sleep("100 millis")
+      const checkpoint = node.addCheckpoint([])
+      const final = yield* Fiber.join(fiber)
+      assert.deepInclude(final, { digest, checkpoint })
+      assert.isAbove(node.requests.filter((request) => request.method === "sui_getTransactionBlock").length, 2)
+    }).pipe(Effect.scoped))
+
+  it.live("a node's error while the wait polls (not 'not found') fails the broadcast with it, not with a timeout", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const { signed } = yield* signedOffline(23)
+      node.refuse("sui_getTransactionBlock", { code: -32603, message: "Internal error: database is locked" })
+      const exit = yield* SuiTransaction.broadcast(yield* SuiStandIn.client(node.url), signed, { timeout: "2 seconds", pollInterval: "20 millis" }).pipe(Effect.exit)
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) {
+        const error = exit.cause.reasons.find((reason) => reason._tag === "Fail") as { error: { _tag: string; message: string } }
+        assert.strictEqual(error.error._tag, "ChainRequestError")
+        assert.include(error.error.message, "database is locked")
+      }
+    }).pipe(Effect.scoped))
 })

@@ -31,7 +31,8 @@ export class TaskStore extends Context.Service<TaskStore, {
    * supervisor inserts one by one without it). Succeeds once every record it
    * stored is durable, with one entry per record, in order: `undefined` where
    * it was stored, the error where it was not (an existing id, an id repeated
-   * in the call, a record that does not encode). Fails when none was stored.
+   * in the call, a record that does not encode). Fails when the write failed
+   * as a whole (a lost connection, a closed store): then none was stored.
    */
   insertAll?(infos: ReadonlyArray<TaskInfo>): Effect.Effect<ReadonlyArray<TaskStoreError | undefined>, TaskStoreError>
   /** Overwrites a task's record with a state change; durable once it succeeds. */

@@ -19,7 +19,9 @@ const server = Layer.unwrap(DevChain.DevChain.use((chain) =>
         endpoints: [{ url: dead }, { url: chain.url, rateLimit: { limit: 500, windowMillis: 1000 } }],
         breaker: { failures: 100 }
       },
-      { name: "down", chainId: 1, endpoints: [{ url: dead }], requestTimeoutMillis: 200, breaker: { failures: 1, openDurationMillis: 50 } }
+      { name: "down", chainId: 1, endpoints: [{ url: dead }], requestTimeoutMillis: 200, breaker: { failures: 1, openDurationMillis: 50 } },
+      // configured as chain 1, but its node is the dev chain
+      { name: "other", chainId: 1, endpoints: [{ url: chain.url }] }
     ]
   }))
 )).pipe(Layer.provideMerge(DevChain.layer()))
@@ -43,7 +45,7 @@ describe("ChainsApi", () => {
         const unknown = yield* request("GET", "/api/chains/ropsten/check", { token: alice })
         assert.strictEqual(unknown.status, 404)
         assert.deepInclude(unknown.body, { _tag: "ChainNotFound", chain: "ropsten" })
-        assert.sameMembers(unknown.body.configured, ["dev", "down"])
+        assert.sameMembers(unknown.body.configured, ["dev", "down", "other"])
 
         const down = yield* request("GET", "/api/chains/down/check", { token: alice })
         assert.strictEqual(down.status, 503)
@@ -56,7 +58,7 @@ describe("ChainsApi", () => {
         assert.strictEqual((yield* request("GET", "/api/chains")).status, 401)
         const listed = yield* request("GET", "/api/chains", { token: alice })
         assert.strictEqual(listed.status, 200)
-        assert.sameMembers(listed.body.map((chain: any) => chain.chain), ["dev", "down"])
+        assert.sameMembers(listed.body.map((chain: any) => chain.chain), ["dev", "down", "other"])
         const dev = listed.body.find((chain: any) => chain.chain === "dev")
         assert.deepStrictEqual(Object.keys(dev.endpoints[1]).sort(), [
           "circuit", "failures", "idle", "inUse", "max", "pausedForMillis", "rateLimit", "requests", "url", "utilization", "waiting"
@@ -84,6 +86,11 @@ describe("ChainsApi", () => {
 
         const refused = yield* chainjobs("chain", "check", "dev")
         assert.isTrue(Exit.isFailure(refused.exit))
+
+        // a node of another chain than the one configured: printed, and the command fails naming both ids
+        const mismatch = yield* chainjobs("--token", alice, "chain", "check", "other")
+        assert.include(mismatch.lines[0]!, `chain id ${DevChain.chainId} (configured 1: MISMATCH)`)
+        assert.include(String(Exit.isFailure(mismatch.exit) ? mismatch.exit.cause : "succeeded"), `reports chain id ${DevChain.chainId}, configured 1`)
       }))
   })
 })

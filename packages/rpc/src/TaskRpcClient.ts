@@ -16,14 +16,14 @@
  * @since 0.1.0
  */
 import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
-import { Context, Duration, Effect, Exit, Layer, Schedule, Stream } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Result, Schedule, Stream } from "effect"
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
 import { Socket } from "effect/socket"
 import { Task, TaskError, type TaskEvent, type TaskFeed, type TaskInfo, type TaskPolicy, type TaskQuery, type TaskStats } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
 import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import type { AccessError, CallError, RemoteTaskHandle } from "./RemoteTaskHandle.ts"
-import { TaskRpcs } from "./TaskRpcs.ts"
+import { TaskRpcs, type WatchChangesItem } from "./TaskRpcs.ts"
 
 /** Settings of the client. */
 export interface TaskRpcClientConfig {
@@ -97,9 +97,17 @@ export class TaskRpcClient extends Context.Service<TaskRpcClient, {
   /**
    * Every change of every task the caller may see, from now on, and a `Deleted` event for each deleted. The stream
    * reconnects when the connection drops or the server drops it for falling
-   * behind; changes made meanwhile are missed.
+   * behind, resuming after the last change it delivered: nothing is missed
+   * unless the server no longer holds that change (its replay ring moved on;
+   * `watchChanges` reports that as a `Reset`).
    */
   readonly watchAll: Stream.Stream<TaskInfo.TaskInfo | TaskEvent.Deleted, CallError | TaskFeed.SubscriberDropped>
+  /**
+   * `watchAll` with the event id of every change, from now on or after
+   * `after`; it resumes like `watchAll`, and a resume the server cannot
+   * honour starts with a `Reset` saying changes were missed.
+   */
+  watchChanges(after?: string): Stream.Stream<WatchChangesItem, CallError | TaskFeed.SubscriberDropped>
 }>()("@chainjobs/rpc/TaskRpcClient") {}
 
 /** A field-by-field change between two records of the same task, as a watch reports it. */
@@ -149,6 +157,25 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
 
   const interrupt = (id: string) => retrying(rpc.Interrupt({ id }))
 
+  /** `WatchChanges`, subscribed again after a transport failure or a drop, after the last change it delivered. */
+  const watchChanges = (after?: string): Stream.Stream<WatchChangesItem, CallError | TaskFeed.SubscriberDropped> =>
+    Stream.suspend(() => {
+      let last = after
+      const subscribe = Stream.suspend(() => rpc.WatchChanges(last === undefined ? {} : { after: last })).pipe(
+        Stream.tap((item) =>
+          Effect.sync(() => {
+            if (item._tag === "Change") last = item.eventId
+          })
+        ),
+        // Dropped before it delivered anything: the server's cursor is where it stood.
+        Stream.tapErrorTag("SubscriberDropped", (error) =>
+          Effect.sync(() => {
+            if (last === undefined && error.lastEventId !== "") last = error.lastEventId
+          }))
+      )
+      return Stream.retry(subscribe, resubscribe)
+    })
+
   const handle = <K extends Task.Any>(kind: K, id: string): RemoteTaskHandle<Task.Success<K>, Task.Error<K>> => {
     const awaitExit: Effect.Effect<
       Exit.Exit<Task.Success<K>, Task.Error<K> | TaskError.TaskAborted>,
@@ -196,7 +223,8 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
     delete: (id) => rpc.Delete({ id }),
     purge: (filter) => rpc.Purge(filter),
     stats: retrying(rpc.Stats()),
-    watchAll: Stream.retry(rpc.WatchAll(), resubscribe)
+    watchAll: Stream.filterMap(watchChanges(), (item) => item._tag === "Change" ? Result.succeed(item.event) : Result.failVoid),
+    watchChanges
   })
 }
 

@@ -18,7 +18,7 @@
  *
  * @since 0.1.0
  */
-import { ByteSize, Effect, Layer, Schema, Scope } from "effect"
+import { ByteSize, Effect, Layer, Schema, Scope, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { RpcSerialization, RpcServer } from "effect/rpc"
 import { Socket } from "effect/socket"
@@ -28,7 +28,7 @@ import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import * as Frames from "./internal/frames.ts"
 import { Malformed } from "./internal/lenient.ts"
 import { MalformedRequest } from "./TaskRpcError.ts"
-import { RequestValidation, TaskRpcs } from "./TaskRpcs.ts"
+import { RequestValidation, TaskRpcs, type WatchChangesItem } from "./TaskRpcs.ts"
 
 /** Settings of the RPC transport (the access rules and the payload limit are `TaskAccess`'s). */
 export interface TaskRpcServerConfig {
@@ -70,7 +70,12 @@ export const layerHandlers = Layer.merge(
       Delete: ({ id }) => access.delete(id),
       Purge: (filter) => access.purge(filter),
       Stats: () => access.stats,
-      WatchAll: () => access.events
+      WatchAll: () => access.events,
+      WatchChanges: ({ after }) =>
+        Stream.map(access.changes(after), (item): WatchChangesItem =>
+          item._tag === "Gap"
+            ? { _tag: "Reset", reason: item.reason, after: item.after }
+            : { _tag: "Change", eventId: item.eventId, event: item.deleted ? { _tag: "Deleted", info: item.info } : item.info })
     })
   })),
   layerRequestValidation

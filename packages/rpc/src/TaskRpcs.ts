@@ -57,6 +57,31 @@ export const SubmitError = Schema.Union([
 /** The errors of `Run`: those of `Submit` (a task deleted before it finished is `TaskNotFound`). */
 export const RunError = SubmitError
 
+/** A change as `WatchChanges` carries it: the record (or its deletion) and the event id to resume after. */
+export const WatchedChange = Schema.TaggedStruct("Change", {
+  eventId: Schema.String,
+  event: Schema.Union([TaskInfo.TaskInfo, TaskEvent.Deleted])
+})
+/** @see WatchedChange */
+export type WatchedChange = typeof WatchedChange.Type
+
+/**
+ * Starts a `WatchChanges` stream resumed after an id the server could not
+ * honour (`expired`: no longer held; `unknown`: not one it sent): changes
+ * were missed, reload what matters.
+ */
+export const Reset = Schema.TaggedStruct("Reset", {
+  reason: Schema.Literals(["expired", "unknown"]),
+  after: Schema.String
+})
+/** @see Reset */
+export type Reset = typeof Reset.Type
+
+/** An item of `WatchChanges`. */
+export const WatchChangesItem = Schema.Union([WatchedChange, Reset])
+/** @see WatchChangesItem */
+export type WatchChangesItem = typeof WatchChangesItem.Type
+
 /** The RPC group exposing the task supervisor. */
 export class TaskRpcs extends RpcGroup.make(
   /** Submits a task owned by the caller; returns its id once it is recorded. */
@@ -97,6 +122,17 @@ export class TaskRpcs extends RpcGroup.make(
    */
   Rpc.make("WatchAll", {
     success: Schema.Union([TaskInfo.TaskInfo, TaskEvent.Deleted]),
+    error: TaskFeed.SubscriberDropped,
+    stream: true
+  }),
+  /**
+   * `WatchAll` with the event id of every change, resumable: after `after`
+   * (an id it sent, or `SubscriberDropped`'s `lastEventId`) it replays what
+   * followed, or starts with a `Reset` when the server no longer holds it.
+   */
+  Rpc.make("WatchChanges", {
+    payload: lenient(Schema.Struct({ after: Schema.optional(Schema.String) })),
+    success: WatchChangesItem,
     error: TaskFeed.SubscriberDropped,
     stream: true
   })

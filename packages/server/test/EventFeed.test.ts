@@ -6,9 +6,9 @@
  */
 import { NodeSocket } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Schema, Stream } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option, Schema, Stream } from "effect"
 import { RpcClient, RpcSerialization } from "effect/rpc"
-import { Auth, TaskRpcs } from "@chainjobs/rpc"
+import { Auth, TaskRpcClient, TaskRpcs } from "@chainjobs/rpc"
 import { TasksConfig } from "@chainjobs/tasks"
 import { get as httpGet, type IncomingMessage } from "node:http"
 import { baseUrl, openEvents, request, testServer } from "./http.ts"
@@ -183,6 +183,53 @@ layer(
       )
       assert.strictEqual(outcome._tag, "SubscriberDropped")
     }), 30_000)
+  it.effect("the client's watchChanges (under watchAll), dropped for stopping to read, resumes after the last change it delivered and misses nothing", () =>
+    Effect.gen(function*() {
+      const base = yield* baseUrl
+      const client = Context.get(
+        yield* Layer.build(TaskRpcClient.layerWebsocket({ url: `${base.replace(/^http/, "ws")}/ws`, token: "none" })),
+        TaskRpcClient.TaskRpcClient
+      )
+      const watching = yield* Deferred.make<void>()
+      const ids = yield* Deferred.make<ReadonlySet<string>>()
+      // Changes until the watch has seen one (it cannot say when it stands).
+      yield* Effect.forkScoped(
+        request("POST", "/api/tasks/demo-scan", { body: scan(1) }).pipe(
+          Effect.andThen(Effect.sleep("50 millis")),
+          Effect.repeat({ until: () => Deferred.isDoneUnsafe(watching) })
+        )
+      )
+      // After the flood, a task every 100 ms until the watch has seen one of them finish: the end of the watch.
+      const after = new Set<string>()
+      const afterFlood = request("POST", "/api/tasks/demo-scan", { body: scan(1) }).pipe(
+        Effect.tap(({ body }) => Effect.sync(() => after.add(body.taskId))),
+        Effect.andThen(Effect.sleep("100 millis")),
+        Effect.forever
+      )
+      const seen = yield* client.watchChanges().pipe(
+        // The first change stalls the reader until a flood is over: the server drops it meanwhile.
+        Stream.mapEffect((item, index) =>
+          index > 0 ? Effect.succeed(item) : Deferred.succeed(watching, undefined).pipe(
+            Effect.andThen(flood),
+            Effect.flatMap((flooded) => Deferred.succeed(ids, new Set(flooded))),
+            Effect.andThen(Effect.forkScoped(afterFlood)),
+            Effect.as(item)
+          )),
+        Stream.takeUntil((item) =>
+          item._tag === "Change" && !("_tag" in item.event) && after.has(item.event.id) && item.event.status === "completed"
+        ),
+        Stream.runCollect
+      )
+      const flooded = yield* Deferred.await(ids)
+      assert.isFalse(seen.some((item) => item._tag === "Reset"), "the ring still held the change it resumed after")
+      const ours = seen.flatMap((item) =>
+        item._tag === "Change" && !("_tag" in item.event) && flooded.has(item.event.id) ? [item] : []
+      )
+      // Every change of every task, each once: submitted, started, one per block, completed.
+      assert.strictEqual(ours.length, floodTasks * (floodBlocks + 3))
+      const seqs = ours.map((item) => Number(item.eventId.split("-")[1]))
+      assert.isTrue(seqs.every((n, i) => i === 0 || n > seqs[i - 1]), "ids grow")
+    }), 60_000)
 })
 
 layer(testServer({ eventBuffer: 1024, eventReplay: 4 }), { excludeTestServices: true })("resuming /api/events", (it) => {
@@ -198,6 +245,25 @@ layer(testServer({ eventBuffer: 1024, eventReplay: 4 }), { excludeTestServices: 
       const events = yield* Effect.promise(() => resumed.readUntil((e) => e.event === "reset"))
       assert.deepStrictEqual(events.map((e) => e.event), ["ready", "reset"])
       assert.deepStrictEqual(events[1].data, { reason: "expired", after: last })
+    }))
+
+  it.effect("WatchChanges resumed after an expired id starts with Reset (expired), after an unknown one with Reset (unknown)", () =>
+    Effect.gen(function*() {
+      const rpc = yield* rawRpc
+      // Changes until the watch has seen one (it cannot say when it stands).
+      const submitting = yield* Effect.forkScoped(Effect.forever(
+        Effect.andThen(request("POST", "/api/tasks/demo-scan", { body: scan(1) }), Effect.sleep("50 millis"))
+      ))
+      const seen = yield* Stream.runHead(rpc.WatchChanges({}))
+      yield* Fiber.interrupt(submitting)
+      assert.isTrue(seen._tag === "Some" && seen.value._tag === "Change")
+      const id = seen._tag === "Some" && seen.value._tag === "Change" ? seen.value.eventId : ""
+      // Past the ring of 4.
+      yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: scan(8) })
+      const expired = yield* Stream.runHead(rpc.WatchChanges({ after: id }))
+      assert.deepStrictEqual(expired, Option.some({ _tag: "Reset" as const, reason: "expired" as const, after: id }))
+      const unknown = yield* Stream.runHead(rpc.WatchChanges({ after: "nope-1" }))
+      assert.deepStrictEqual(unknown, Option.some({ _tag: "Reset" as const, reason: "unknown" as const, after: "nope-1" }))
     }))
 
   it.effect.prop(

@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics at `/metrics`. Task metrics are kept from the
  * supervisor's event stream (submissions, outcomes by kind and status,
- * durations) and read from its stats at scrape time (queue depth, running
+ * durations — the outcomes its shutdown causes included) and read from its
+ * stats at scrape time (queue depth, running
  * tasks by kind, worker limit); request latency of the REST API, RPC and
  * dashboard is timed by a middleware. Every other Effect `Metric` in the
  * process — the chain layer's pool, wait and request metrics — is rendered
@@ -212,7 +213,9 @@ export const layerTasks: Layer.Layer<never, never, HttpRouter.HttpRouter | Tasks
     Effect.gen(function*() {
       const tasks = yield* Tasks.Tasks
       const feed = yield* TaskFeed.TaskFeed
-      yield* Effect.forkScoped(Stream.runForEach(tasks.events, record))
+      // Not bound to this layer's scope, which closes before the supervisor's shutdown: the fiber ends with the
+      // supervisor's events, so the outcomes the shutdown causes (interrupted tasks) are counted too.
+      yield* Effect.forkDetach(Stream.runForEach(tasks.events, record), { startImmediately: true })
       const sampleProcess = yield* processSampler
       const dropped = { count: 0 }
       const router = yield* HttpRouter.HttpRouter

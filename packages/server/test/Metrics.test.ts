@@ -1,5 +1,6 @@
-import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect, Layer, Metric } from "effect"
+import * as Metrics from "../src/Metrics.ts"
 import { baseUrl, openEvents, request, testServer } from "./http.ts"
 
 /** The value of the first sample of `name` whose labels include every one of `labels`. */
@@ -70,4 +71,32 @@ layer(testServer(), { excludeTestServices: true })("metrics", (it) => {
       one.close()
       yield* request("DELETE", `/api/tasks/${long.body.taskId}`)
     }))
+})
+
+describe("metrics at shutdown", () => {
+  it.live("the outcomes a shutdown causes are counted (every task it interrupts)", () =>
+    Effect.gen(function*() {
+      // A registry of this test's own: the counts start at zero.
+      const registry = new Map()
+      const interruptedCount = Metric.value(
+        Metric.withAttributes(Metrics.finished, { kind: "demo-scan", status: "interrupted", reason: "none" })
+      ).pipe(Effect.map((state) => state.count), Effect.provideService(Metric.MetricRegistry, registry))
+      const tasks = 3
+      yield* Effect.scoped(Effect.gen(function*() {
+        const server = yield* Layer.build(testServer())
+        const submit = request("POST", "/api/tasks/demo-scan", { body: { fromBlock: 0, toBlock: 1_000_000, delayMillis: 1000 } })
+        for (let i = 0; i < tasks; i++) yield* Effect.provideContext(submit, server)
+      })).pipe(Effect.provideService(Metric.MetricRegistry, registry))
+      // The service has stopped; its metrics fiber may still be writing the last events down.
+      let counted = yield* interruptedCount
+      for (let turn = 0; turn < 200 && counted < tasks; turn++) {
+        yield* Effect.sleep("10 millis")
+        counted = yield* interruptedCount
+      }
+      assert.strictEqual(counted, tasks)
+      const submitted = yield* Metric.value(Metric.withAttributes(Metrics.submitted, { kind: "demo-scan" })).pipe(
+        Effect.provideService(Metric.MetricRegistry, registry)
+      )
+      assert.strictEqual(submitted.count, tasks)
+    }), 20_000)
 })

@@ -167,10 +167,10 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
             if (item._tag === "Change") last = item.eventId
           })
         ),
-        // Dropped before it delivered anything: the server's cursor is where it stood.
+        // The server's cursor: every change up to it was delivered before the drop, or was not the caller's to see.
         Stream.tapErrorTag("SubscriberDropped", (error) =>
           Effect.sync(() => {
-            if (last === undefined && error.lastEventId !== "") last = error.lastEventId
+            if (error.lastEventId !== "") last = error.lastEventId
           }))
       )
       return Stream.retry(subscribe, resubscribe)

@@ -2,7 +2,8 @@
  * When the transport fails, the client's reads retry with exponential backoff
  * from `retryDelay`, capped at `retryMaxDelay`, for `retryFor` (defaults 50 ms,
  * 1 s and 30 s); a typed answer is final; `watchAll` also subscribes again
- * after the server dropped it for falling behind. The transport's failures are
+ * after the server dropped it for falling behind, after the last change it
+ * delivered. The transport's failures are
  * injected by a client whose calls fail as a broken connection would.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -75,27 +76,55 @@ describe("remote retry schedule", () => {
       assert.deepStrictEqual(calls, [0])
     }))
 
-  it.effect("watchAll subscribes again after being dropped for falling behind, and after a transport failure", () =>
+  it.effect("watchAll subscribes again after being dropped for falling behind, and after a transport failure, after the last change it delivered", () =>
     Effect.gen(function*() {
-      const failures: Array<unknown> = [
-        new TaskFeed.SubscriberDropped({ reason: "slow-consumer", limit: 1, lastEventId: "" }),
-        broken()
+      const change = (eventId: string, id: string) => ({
+        _tag: "Change" as const,
+        eventId,
+        event: { id, status: "completed" } as unknown as TaskInfo.TaskInfo
+      })
+      const answers: Array<Stream.Stream<unknown, unknown>> = [
+        Stream.concat(Stream.make(change("f-1", "t1")), Stream.fail(broken())),
+        // The server read on to f-5: the changes after f-2 were not the caller's to see.
+        Stream.concat(
+          Stream.make(change("f-2", "t2")),
+          Stream.fail(new TaskFeed.SubscriberDropped({ reason: "slow-consumer", limit: 1, lastEventId: "f-5" }))
+        ),
+        Stream.make(change("f-6", "t3"))
       ]
-      let subscriptions = 0
+      const asked: Array<unknown> = []
       const rpc = rawClient({
-        WatchAll: () =>
+        WatchChanges: (payload: unknown) =>
           Stream.suspend(() => {
-            subscriptions++
-            const failure = failures.shift()
-            return failure === undefined
-              ? Stream.make({ id: "t1", status: "completed" } as unknown as TaskInfo.TaskInfo)
-              : Stream.fail(failure)
+            asked.push(payload)
+            return answers.shift() ?? Stream.die("unused")
           })
       })
       const fiber = yield* Effect.forkChild(Stream.runCollect(TaskRpcClient.make(rpc).watchAll))
       yield* TestClock.adjust("1 minute")
       const events = yield* Fiber.join(fiber)
-      assert.deepStrictEqual(events.map((event) => (event as TaskInfo.TaskInfo).id), ["t1"])
-      assert.strictEqual(subscriptions, 3)
+      assert.deepStrictEqual(events.map((event) => (event as TaskInfo.TaskInfo).id), ["t1", "t2", "t3"])
+      assert.deepStrictEqual(asked, [{}, { after: "f-1" }, { after: "f-5" }])
+    }))
+
+  it.effect("watchChanges dropped resumes where the server's cursor stood (past changes it was not to see)", () =>
+    Effect.gen(function*() {
+      const answers: Array<Stream.Stream<unknown, unknown>> = [
+        Stream.fail(new TaskFeed.SubscriberDropped({ reason: "slow-consumer", limit: 1, lastEventId: "f-7" })),
+        Stream.make({ _tag: "Reset", reason: "expired", after: "f-7" })
+      ]
+      const asked: Array<unknown> = []
+      const rpc = rawClient({
+        WatchChanges: (payload: unknown) =>
+          Stream.suspend(() => {
+            asked.push(payload)
+            return answers.shift() ?? Stream.die("unused")
+          })
+      })
+      const fiber = yield* Effect.forkChild(Stream.runCollect(TaskRpcClient.make(rpc).watchChanges("f-3")))
+      yield* TestClock.adjust("1 minute")
+      const items = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(items, [{ _tag: "Reset", reason: "expired", after: "f-7" }])
+      assert.deepStrictEqual(asked, [{ after: "f-3" }, { after: "f-7" }])
     }))
 })

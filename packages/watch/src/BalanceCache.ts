@@ -14,12 +14,20 @@
  * confirmed or failed, or `settlePending` is told.
  *
  * Tables: `chainjobs_balances`, `chainjobs_balance_pending`,
- * `chainjobs_balance_audit`.
+ * `chainjobs_balance_audit`. The tables are the truth; in front of them the
+ * cache keeps the balances read last in memory (`BalanceFront`, at most
+ * `maxEntries`, the least recently read evicted first), written through by
+ * every change this cache makes: a read from the chain stores the new amount
+ * in both, stale marks set the flag in both, and a change of pending amounts
+ * drops the entry (the next read sums them from the table). The front assumes
+ * this process is the only writer of the tables; several processes sharing
+ * them (PostgreSQL) each set `maxEntries: 0`.
  *
  * @since 0.1.0
  */
 import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import { Migrator, SqlClient } from "effect/sql"
+import { BalanceFront, type FrontEntry } from "./BalanceFront.ts"
 import { type Asset, ChainAdapters } from "./ChainAdapter.ts"
 import { Invalid, storeFailed, WatchError } from "./WatchError.ts"
 import * as WatchItem from "./WatchItem.ts"
@@ -94,6 +102,26 @@ export interface Pending {
 export interface BalanceCacheConfig {
   /** Blocks above a transaction's block before `refreshStale` clears its pending amounts. Default: 1. */
   readonly confirmations: number
+  /** Balances kept in memory in front of the table (the least recently read evicted first); 0 reads the table every time. Default: 10,000. */
+  readonly maxEntries: number
+}
+
+/** What `list` selects: every filter is optional; `account` needs `chain` (accounts are spelled per chain). */
+export interface ListQuery {
+  readonly chain?: string | undefined
+  readonly account?: string | undefined
+  /** Only stale balances (`true`) or only fresh ones (`false`). */
+  readonly stale?: boolean | undefined
+  /** Where the previous page ended (its `next`). */
+  readonly cursor?: string | undefined
+  /** At most this many balances (1–1,000). Default: 100. */
+  readonly limit?: number | undefined
+}
+
+/** A page of cached balances, ordered by chain, account and asset; `next` reads the page after it. */
+export interface BalancePage {
+  readonly balances: ReadonlyArray<Balance>
+  readonly next?: string | undefined
 }
 
 /** The balance cache. */
@@ -112,6 +140,8 @@ export class BalanceCache extends Context.Service<BalanceCache, {
   readonly reconcile: Effect.Effect<UpkeepResult, WatchError>
   /** The audit of changes, newest first, at most `limit`. */
   audit(limit?: number): Effect.Effect<ReadonlyArray<AuditEntry>, WatchError>
+  /** Cached balances as the table holds them (nothing is read from the chain), a page at a time. */
+  list(query?: ListQuery): Effect.Effect<BalancePage, WatchError>
 }>()("@chainjobs/watch/BalanceCache") {}
 
 const createTables = Effect.gen(function*() {
@@ -159,11 +189,27 @@ export const migrate = Migrator.make({})({
 
 type Row = Record<string, unknown>
 
+/** A list cursor: the (chain, account, asset) a page ended at, as base64url JSON. */
+const encodeCursor = (key: readonly [string, string, string]): string => Buffer.from(JSON.stringify(key)).toString("base64url")
+
+/** The key of a cursor, or `null` when it is not one. */
+const decodeCursor = (cursor: string): readonly [string, string, string] | null => {
+  try {
+    const key: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
+    return Array.isArray(key) && key.length === 3 && key.every((part) => typeof part === "string")
+      ? key as unknown as [string, string, string]
+      : null
+  } catch {
+    return null
+  }
+}
+
 const invalid = (detail: string) => new WatchError({ reason: new Invalid({ watcher: "balances", detail }) })
 
 /** Makes the cache on the `SqlClient` and the chain adapters in context. */
 export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheConfig> = {}) {
   const confirmations = options.confirmations ?? 1
+  const front = new BalanceFront(options.maxEntries ?? 10_000)
   const sql = yield* SqlClient.SqlClient
   const adapters = yield* ChainAdapters
   yield* migrate
@@ -210,6 +256,26 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
         WHERE b.chain = ${chain} AND b.account = ${account} AND b.asset = ${asset}`
     ).pipe(Effect.map((rows) => rows.length === 0 ? Option.none() : Option.some({ row: rows[0]!, ...sumPending(rows) })))
 
+  /** The cached entry: from memory, else from the table (then kept in memory unless a change raced the query). */
+  const entry = (chain: string, account: string, asset: string) =>
+    Effect.suspend(() => {
+      const hit = front.get(chain, account, asset)
+      if (hit !== undefined) return Effect.succeed(Option.some(hit))
+      const version = front.version
+      return Effect.map(cached(chain, account, asset), (row) => {
+        if (Option.isNone(row)) return Option.none<FrontEntry>()
+        const filled: FrontEntry = {
+          amount: BigInt(row.value.row.amount as string),
+          checkedAt: Number(row.value.row.checked_at),
+          stale: Number(row.value.row.stale) === 1,
+          pendingIn: row.value.pendingIn,
+          pendingOut: row.value.pendingOut
+        }
+        front.fill(version, chain, account, asset, filled)
+        return Option.some(filled)
+      })
+    })
+
   /** Reads the chain and stores the amount, recording a change (as drift when the cached amount was not stale). */
   const fromChain = (chain: string, account: string, asset: string, cause: Cause) =>
     Effect.gen(function*() {
@@ -239,6 +305,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
         }`
         return { drift }
       })))
+      front.setAmount(chain, account, asset, amount, at)
       return { amount, at, changed: entry !== undefined, drift: entry?.drift ?? false }
     })
 
@@ -246,26 +313,26 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
     Effect.gen(function*() {
       const key = yield* normalize(chain, account, asset)
       const now = yield* Clock.currentTimeMillis
-      const row = yield* cached(chain, key.account, key.asset)
+      const row = yield* entry(chain, key.account, key.asset)
       const cause: Cause | undefined = Option.isNone(row)
         ? "fill"
         : readOptions.verify === true
         ? "verify"
-        : readOptions.maxAgeMillis !== undefined && now - Number(row.value.row.checked_at) > readOptions.maxAgeMillis
+        : readOptions.maxAgeMillis !== undefined && now - row.value.checkedAt > readOptions.maxAgeMillis
         ? "max-age"
         : undefined
       if (cause === undefined && Option.isSome(row)) {
-        const checkedAt = Number(row.value.row.checked_at)
+        const cachedEntry = row.value
         return {
           chain,
           account: key.account,
           asset: key.asset,
-          amount: BigInt(row.value.row.amount as string),
-          pendingIn: row.value.pendingIn,
-          pendingOut: row.value.pendingOut,
-          checkedAt,
-          ageMillis: now - checkedAt,
-          stale: Number(row.value.row.stale) === 1,
+          amount: cachedEntry.amount,
+          pendingIn: cachedEntry.pendingIn,
+          pendingOut: cachedEntry.pendingOut,
+          checkedAt: cachedEntry.checkedAt,
+          ageMillis: now - cachedEntry.checkedAt,
+          stale: cachedEntry.stale,
           fromChain: false
         } satisfies Balance
       }
@@ -288,13 +355,15 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
     accounts.length === 0
       ? Effect.void
       : db("markStale", sql`UPDATE ${sql(balancesTable)} SET stale = 1 WHERE chain = ${chain} AND ${sql.in("account", accounts)}`)
+        .pipe(Effect.ensuring(Effect.sync(() => front.markStale(chain, accounts))))
 
   const settlePending = (chain: string, transaction: string, outcome: "confirmed" | "failed") =>
     Effect.gen(function*() {
       const rows = yield* db(
         "settlePending",
-        sql<Row>`DELETE FROM ${sql(pendingTable)} WHERE chain = ${chain} AND tx = ${transaction} RETURNING account`
+        sql<Row>`DELETE FROM ${sql(pendingTable)} WHERE chain = ${chain} AND tx = ${transaction} RETURNING account, asset`
       )
+      for (const row of rows) front.drop(chain, row.account as string, row.asset as string)
       if (outcome === "confirmed") yield* markStale(chain, rows.map((row) => row.account as string))
     })
 
@@ -318,8 +387,68 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
     }
   })
 
+  const list = (query: ListQuery = {}) =>
+    Effect.gen(function*() {
+      const limit = query.limit ?? 100
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return yield* invalid(`limit must be an integer from 1 to 1000, not ${limit}`)
+      if (query.account !== undefined && query.chain === undefined) return yield* invalid("an account filter needs the chain")
+      let account = query.account
+      if (query.chain !== undefined) {
+        const adapter = yield* adapters.adapter(query.chain)
+        if (account !== undefined) {
+          const who = adapter.normalizeAccount(account)
+          if (!who.ok) return yield* invalid(who.detail)
+          account = who.account
+        }
+      }
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor)
+      if (after === null) return yield* invalid(`"${query.cursor}" is not a cursor of this list`)
+      const where = [
+        ...(query.chain === undefined ? [] : [sql`chain = ${query.chain}`]),
+        ...(account === undefined ? [] : [sql`account = ${account}`]),
+        ...(query.stale === undefined ? [] : [sql`stale = ${query.stale ? 1 : 0}`]),
+        ...(after === undefined ? [] : [
+          sql`(chain > ${after[0]} OR (chain = ${after[0]} AND (account > ${after[1]} OR (account = ${after[1]} AND asset > ${after[2]}))))`
+        ])
+      ]
+      const rows = yield* db(
+        "list",
+        sql<Row>`SELECT chain, account, asset, amount, checked_at, stale FROM ${sql(balancesTable)}
+          WHERE ${sql.and(where)} ORDER BY chain, account, asset LIMIT ${limit + 1}`
+      )
+      const page = rows.slice(0, limit)
+      const pending = page.length === 0 ? [] : yield* db(
+        "list",
+        sql<Row>`SELECT chain, account, asset, direction, amount AS pending FROM ${sql(pendingTable)}
+          WHERE ${sql.in("account", Array.from(new Set(page.map((row) => row.account as string))))}`
+      )
+      const now = yield* Clock.currentTimeMillis
+      const balances = page.map((row): Balance => {
+        const sums = sumPending(
+          pending.filter((p) => p.chain === row.chain && p.account === row.account && p.asset === row.asset)
+        )
+        const checkedAt = Number(row.checked_at)
+        return {
+          chain: row.chain as string,
+          account: row.account as string,
+          asset: row.asset as string,
+          amount: BigInt(row.amount as string),
+          ...sums,
+          checkedAt,
+          ageMillis: now - checkedAt,
+          stale: Number(row.stale) === 1,
+          fromChain: false
+        }
+      })
+      const last = page[page.length - 1]
+      return rows.length > limit && last !== undefined
+        ? { balances, next: encodeCursor([last.chain as string, last.account as string, last.asset as string]) }
+        : { balances }
+    })
+
   return BalanceCache.of({
     read,
+    list,
     addPending: (pending) =>
       Effect.gen(function*() {
         if (pending.amount <= 0n) return yield* invalid(`a pending amount must be positive, not ${pending.amount}`)
@@ -338,7 +467,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
               created_at: at
             })
           } ON CONFLICT (chain, tx, account, asset, direction) DO UPDATE SET amount = excluded.amount`
-        )
+        ).pipe(Effect.ensuring(Effect.sync(() => front.drop(pending.chain, key.account, key.asset))))
       }),
     settlePending,
     observe: (chain, items) =>

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 export * as BalanceCache from "./BalanceCache.ts"
+export * as BalanceFront from "./BalanceFront.ts"
 export * as BalanceUpkeep from "./BalanceUpkeep.ts"
 export * as ChainAdapter from "./ChainAdapter.ts"
 export * as EvmAdapter from "./EvmAdapter.ts"

@@ -81,7 +81,8 @@ export const layerHandlers = Layer.merge(
   layerRequestValidation
 )
 
-type HttpApp = Effect.Effect<HttpServerResponse.HttpServerResponse, never, Scope.Scope | HttpServerRequest.HttpServerRequest>
+/** An HTTP app of an RPC server, as the guards wrap it. */
+export type HttpApp = Effect.Effect<HttpServerResponse.HttpServerResponse, never, Scope.Scope | HttpServerRequest.HttpServerRequest>
 
 const encodeMalformed = Schema.encodeSync(MalformedRequest)
 const encodeAccessError = Schema.encodeSync(TaskAccessError.TaskAccessError)
@@ -102,9 +103,9 @@ const makeDoor = TaskAccess.TaskAccess.useSync((access) =>
  * Reads the body (at most `maxBodyBytes`) and refuses it whole, answering a
  * typed 4xx, if any line of it is not a well-formed request of the group;
  * else hands it to the RPC server. No client mistake gets a 5xx or an
- * untyped defect.
+ * untyped defect. (Also the door of the package's other groups, `WatchRpcServer`.)
  */
-const guardHttp = (app: HttpApp, door: Frames.Door, maxBodyBytes: number): HttpApp =>
+export const guardHttp = (app: HttpApp, door: Frames.Door, maxBodyBytes: number): HttpApp =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const body = yield* Effect.result(request.text)
@@ -170,6 +171,17 @@ const guardSocket = (socket: Socket.Socket, door: Frames.Door, maxLineBytes: num
   })
 }
 
+/** The WebSocket app `app`, its upgraded sockets guarded by `guardSocket`. (Also used by the package's other groups.) */
+export const guardWebsocket = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+  door: Frames.Door,
+  maxLineBytes: number
+) =>
+  Effect.updateService(app, HttpServerRequest.HttpServerRequest, (request) =>
+    Object.create(request, {
+      upgrade: { value: Effect.map(request.upgrade, (socket) => guardSocket(socket, door, maxLineBytes)) }
+    }) as HttpServerRequest.HttpServerRequest)
+
 /**
  * Starts the RPC server in the current scope and returns the HTTP app serving
  * it over plain HTTP POST (ndjson framing, so streams flow as they are
@@ -194,11 +206,7 @@ export const toHttpEffectWebsocket = (options: Partial<TaskRpcServerConfig> = {}
     const app = yield* RpcServer.toHttpEffectWebsocket(TaskRpcs, {
       disableTracing: options.disableTracing ?? defaults.disableTracing
     })
-    const maxLineBytes = options.maxBodyBytes ?? defaults.maxBodyBytes
-    return Effect.updateService(app, HttpServerRequest.HttpServerRequest, (request) =>
-      Object.create(request, {
-        upgrade: { value: Effect.map(request.upgrade, (socket) => guardSocket(socket, door, maxLineBytes)) }
-      }) as HttpServerRequest.HttpServerRequest)
+    return guardWebsocket(app, door, options.maxBodyBytes ?? defaults.maxBodyBytes)
   }).pipe(Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson)))
 
 /** Options of the server layers: where to mount, and the server's settings. */

@@ -4,7 +4,7 @@
  * dashboard, the RPC endpoints (`/rpc`, `/ws`), the probes and `/metrics`;
  * with chains, their state and checks under `/api/chains` (`ChainsApi`) and
  * (not in runner mode) the watchers and the balance cache
- * under `/api/watch` (`WatchService`).
+ * under `/api/watch` and their RPC group at `/rpc/watch`, `/ws/watch` (`WatchService`).
  *
  * Shutdown is the layer's scope closing (on SIGTERM/SIGINT, `main.ts`): the
  * supervisor refuses new tasks, lets running ones finish within the grace
@@ -173,8 +173,8 @@ export const layerRoutesFor = (settings: ServerSettings, built: Context.Context<
       layerRoutes,
       chainRoutes,
       suiRoutes,
-      WatchService.layerRoutes.pipe(
-        Layer.provide(Access.layerPrincipals),
+      Layer.merge(WatchService.layerRoutes, WatchService.layerRpc).pipe(
+        Layer.provide(Access.layer),
         Layer.provide(Layer.succeedContext(built as unknown as Context.Context<WatchService.Services>))
       )
     )

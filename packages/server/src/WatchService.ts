@@ -4,12 +4,14 @@
  * SQLite file `watch.db` under `dataDir`, else memory), `Watchers` over the
  * service's chains with the watchers `ServerConfig.watchers` declares, the
  * `BalanceCache` they invalidate (on the chains and the Sui networks, `SuiService`), its upkeep tasks on their schedules, and
- * `WatchApi` under `/api/watch` behind the service's bearer tokens.
+ * `WatchApi` under `/api/watch` and the RPC group `WatchRpcs` at `/rpc/watch`
+ * (WebSocket `/ws/watch`) behind the service's bearer tokens.
  *
  * Access: watchers and the cache are the service's, not a principal's. Any
  * authenticated principal reads them (list, lag, items, balances, verified
  * reads included); only an admin changes them (add, pause, resume, accounts,
- * remove): another principal gets 403 `WatchForbidden`. With auth off every
+ * remove): another principal gets 403 `WatchForbidden` (the rule is
+ * `WatchAccess`'s, the same over RPC). With auth off every
  * caller is the admin `anonymous`.
  *
  * The service registers one processor kind of its own,
@@ -23,8 +25,8 @@
 import { type Chains } from "@chainjobs/chain"
 import { SqlTaskStore, NodeSqliteClient } from "@chainjobs/store-sql"
 import { Principal, TaskAccessError, TaskError, type Tasks } from "@chainjobs/tasks"
-import { BalanceCache, BalanceUpkeep, WatchApi, type WatchError, Watchers, WatchProcessor } from "@chainjobs/watch"
-import { Auth } from "@chainjobs/rpc"
+import { BalanceCache, BalanceUpkeep, WatchAccess, WatchApi, type WatchError, Watchers, WatchProcessor } from "@chainjobs/watch"
+import { Auth, WatchRpcServer } from "@chainjobs/rpc"
 import { Effect, Layer, Option, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import type { SqlClient, SqlError } from "effect/sql"
@@ -80,21 +82,10 @@ export const layer = (
     Layer.provide(layerSql(settings))
   )
 
-/** A principal other than an admin asked to change a watcher. */
-export class WatchForbidden extends Schema.TaggedError<WatchForbidden>("@chainjobs/server/WatchForbidden")("WatchForbidden", {
-  principal: Schema.String,
-  method: Schema.String,
-  path: Schema.String
-}) {
-  override get message(): string {
-    return `${this.principal} may not ${this.method} ${this.path}: changing watchers is for admins`
-  }
-}
-
 /** The prefix of the watch routes. */
 export const prefix = "/api/watch"
 
-const encodeForbidden = Schema.encodeSync(WatchForbidden)
+const encodeForbidden = Schema.encodeSync(WatchAccess.WatchForbidden)
 const encodeRefusal = Schema.encodeSync(TaskAccessError.TaskAccessErrorReason)
 
 /**
@@ -117,10 +108,10 @@ export const layerAccess = HttpRouter.middleware(
         )
         return principals.authenticate(token).pipe(
           Effect.flatMap((principal) =>
-            principal.admin || request.method === "GET" || request.method === "HEAD"
+            WatchAccess.mayChange(principal) || request.method === "GET" || request.method === "HEAD"
               ? httpEffect
               : Effect.succeed(HttpServerResponse.jsonUnsafe(
-                encodeForbidden(new WatchForbidden({ principal: principal.id, method: request.method, path })),
+                encodeForbidden(new WatchAccess.WatchForbidden({ principal: principal.id, operation: `${request.method} ${path}` })),
                 { status: 403 }
               ))),
           Effect.catchTag("TaskAccessError", (error) =>
@@ -133,6 +124,15 @@ export const layerAccess = HttpRouter.middleware(
 
 /** `WatchApi` under `/api/watch` with its access rules, over the `Watchers` and `BalanceCache` provided. */
 export const layerRoutes = Layer.merge(WatchApi.layer, layerAccess)
+
+/** The paths of the watch RPC group (`WatchRpcs`): HTTP (ndjson) and WebSocket. */
+export const rpcPaths = { http: "/rpc/watch", websocket: "/ws/watch" } as const
+
+/** `WatchRpcs` at `rpcPaths`, with the same access rules (`WatchAccess`), over the `Watchers` and `BalanceCache` provided. */
+export const layerRpc = Layer.mergeAll(
+  WatchRpcServer.layerHttp({ path: rpcPaths.http }),
+  WatchRpcServer.layerWebsocket({ path: rpcPaths.websocket })
+)
 
 /** The services this module's `layer` provides. */
 export type Services = Watchers.Watchers | BalanceCache.BalanceCache

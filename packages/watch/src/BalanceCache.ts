@@ -41,24 +41,28 @@ export const Cause = Schema.Literals(["fill", "max-age", "verify", "refresh", "r
 /** @see Cause */
 export type Cause = typeof Cause.Type
 
-/** A balance as read: the confirmed amount, its age, and what is pending beside it. Amounts in the asset's smallest unit. */
-export interface Balance {
-  readonly chain: string
-  readonly account: string
-  readonly asset: Asset
-  readonly amount: bigint
+/** A balance as read: the confirmed amount, its age, and what is pending beside it. Amounts in the asset's smallest unit (decimal strings on the wire). */
+export const Balance = Schema.Struct({
+  chain: Schema.String,
+  account: Schema.String,
+  /** `native`, or the token contract / coin type. */
+  asset: Schema.String,
+  amount: Schema.BigInt,
   /** Incoming amounts broadcast but not confirmed. */
-  readonly pendingIn: bigint
+  pendingIn: Schema.BigInt,
   /** Outgoing amounts broadcast but not confirmed. */
-  readonly pendingOut: bigint
-  /** When the amount was read from the chain (epoch ms), and how long ago. */
-  readonly checkedAt: number
-  readonly ageMillis: number
+  pendingOut: Schema.BigInt,
+  /** When the amount was read from the chain (epoch ms). */
+  checkedAt: Schema.Number,
+  /** How long ago that was. */
+  ageMillis: Schema.Number,
   /** Activity was seen since the amount was read. */
-  readonly stale: boolean
+  stale: Schema.Boolean,
   /** Whether this read went to the chain. */
-  readonly fromChain: boolean
-}
+  fromChain: Schema.Boolean
+})
+/** @see Balance */
+export type Balance = typeof Balance.Type
 
 /** One change the cache made, as its audit table holds it. */
 export interface AuditEntry {
@@ -107,22 +111,26 @@ export interface BalanceCacheConfig {
 }
 
 /** What `list` selects: every filter is optional; `account` needs `chain` (accounts are spelled per chain). */
-export interface ListQuery {
-  readonly chain?: string | undefined
-  readonly account?: string | undefined
+export const ListQuery = Schema.Struct({
+  chain: Schema.optional(Schema.String),
+  account: Schema.optional(Schema.String),
   /** Only stale balances (`true`) or only fresh ones (`false`). */
-  readonly stale?: boolean | undefined
+  stale: Schema.optional(Schema.Boolean),
   /** Where the previous page ended (its `next`). */
-  readonly cursor?: string | undefined
+  cursor: Schema.optional(Schema.String),
   /** At most this many balances (1–1,000). Default: 100. */
-  readonly limit?: number | undefined
-}
+  limit: Schema.optional(Schema.Number)
+})
+/** @see ListQuery */
+export type ListQuery = typeof ListQuery.Type
 
 /** A page of cached balances, ordered by chain, account and asset; `next` reads the page after it. */
-export interface BalancePage {
-  readonly balances: ReadonlyArray<Balance>
-  readonly next?: string | undefined
-}
+export const BalancePage = Schema.Struct({
+  balances: Schema.Array(Balance),
+  next: Schema.optional(Schema.String)
+})
+/** @see BalancePage */
+export type BalancePage = typeof BalancePage.Type
 
 /** The balance cache. */
 export class BalanceCache extends Context.Service<BalanceCache, {
@@ -443,7 +451,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
       const last = page[page.length - 1]
       return rows.length > limit && last !== undefined
         ? { balances, next: encodeCursor([last.chain as string, last.account as string, last.asset as string]) }
-        : { balances }
+        : { balances } satisfies BalancePage
     })
 
   return BalanceCache.of({

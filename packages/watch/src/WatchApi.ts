@@ -2,7 +2,8 @@
  * Watchers and balances over HTTP, as a schema-first `HttpApi` under
  * `/api/watch`: list, add, read, pause, resume, change the accounts of and
  * remove watchers, read their lag and their item audit, and read balances
- * (cached, or from the chain with `maxAgeMillis` or `verify=true`). A
+ * (cached, or from the chain with `maxAgeMillis` or `verify=true`) and list
+ * the cached ones a page at a time. A
  * `WatchError` answers by its reason: `UnknownWatcher` 404, `Invalid` 400
  * (nothing was changed), a failure of the chain or the database 503.
  *
@@ -15,7 +16,8 @@
  */
 import { Effect, Layer, Schema } from "effect"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
-import { BalanceCache } from "./BalanceCache.ts"
+import { Balance, BalanceCache, BalancePage } from "./BalanceCache.ts"
+import { WatchForbidden } from "./WatchAccess.ts"
 import type { WatchError } from "./WatchError.ts"
 import { ItemRow } from "./WatchStore.ts"
 import { Lag, WatcherInfo, Watchers, WatcherSpec } from "./Watchers.ts"
@@ -41,7 +43,7 @@ export class WatchUnavailable extends Schema.TaggedError<WatchUnavailable>("@cha
   { httpApiStatus: 503 }
 ) {}
 
-const errors = [WatcherNotFound, InvalidWatchRequest, WatchUnavailable] as const
+const errors = [WatcherNotFound, InvalidWatchRequest, WatchUnavailable, WatchForbidden] as const
 
 /** A `WatchError` as the HTTP error of its reason. */
 const answer = <A, R>(effect: Effect.Effect<A, WatchError, R>) =>
@@ -55,20 +57,6 @@ const answer = <A, R>(effect: Effect.Effect<A, WatchError, R>) =>
         return new WatchUnavailable({ reason: error.reason._tag, message: error.message })
     }
   })
-
-/** A balance; amounts are decimal strings of the asset's smallest unit. */
-export const Balance = Schema.Struct({
-  chain: Schema.String,
-  account: Schema.String,
-  asset: Schema.String,
-  amount: Schema.String,
-  pendingIn: Schema.String,
-  pendingOut: Schema.String,
-  checkedAt: Schema.Number,
-  ageMillis: Schema.Number,
-  stale: Schema.Boolean,
-  fromChain: Schema.Boolean
-})
 
 const Name = { name: Schema.String }
 
@@ -95,6 +83,20 @@ export class WatchGroup extends HttpApiGroup.make("watch")
       error: errors
     }).annotate(OpenApi.Description, "Replaces the account set from `fromBlock` on (default: the block after the confirmed cursor)."),
     HttpApiEndpoint.delete("remove", "/watchers/:name", { params: Name, success: HttpApiSchema.NoContent, error: errors }),
+    HttpApiEndpoint.get("balances", "/balances", {
+      query: {
+        chain: Schema.optional(Schema.String),
+        account: Schema.optional(Schema.String),
+        stale: Schema.optional(Schema.Literals(["true", "false"])),
+        cursor: Schema.optional(Schema.String),
+        limit: Schema.optional(Schema.NumberFromString)
+      },
+      success: BalancePage,
+      error: errors
+    }).annotate(
+      OpenApi.Description,
+      "Cached balances as stored (no chain reads), ordered by chain, account and asset, a page at a time: pass `next` as `cursor` for the page after. `account` needs `chain`; `limit` 1–1000 (default 100)."
+    ),
     HttpApiEndpoint.get("balance", "/balances/:chain/:account/:asset", {
       params: { chain: Schema.String, account: Schema.String, asset: Schema.String },
       query: {
@@ -134,12 +136,15 @@ export const layerHandlers = HttpApiBuilder.group(WatchApi, "watch", Effect.fnUn
       answer(balances.read(params.chain, params.account, params.asset, {
         maxAgeMillis: query.maxAgeMillis,
         verify: query.verify === "true"
-      })).pipe(Effect.map((balance) => ({
-        ...balance,
-        amount: balance.amount.toString(),
-        pendingIn: balance.pendingIn.toString(),
-        pendingOut: balance.pendingOut.toString()
-      })))
+      })),
+    balances: ({ query }) =>
+      answer(balances.list({
+        chain: query.chain,
+        account: query.account,
+        stale: query.stale === undefined ? undefined : query.stale === "true",
+        cursor: query.cursor,
+        limit: query.limit
+      }))
   })
 }))
 

@@ -104,7 +104,7 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Balance
         for (const transaction of transactions) yield* front.settlePending("dev", transaction, "failed")
         return true
       }),
-    { timeout: 120_000, arbitrary: { numRuns: 25 } }
+    { timeout: 120_000, arbitrary: { runs: 30 } }
   )
 
   it.effect("the front keeps at most maxEntries balances, evicting the least recently read, and a hit costs no query", () =>

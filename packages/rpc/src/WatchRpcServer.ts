@@ -57,34 +57,28 @@ export const layerHandlers = Layer.merge(
 const makeDoor = TaskAccess.TaskAccess.useSync((access) =>
   Frames.make(WatchRpcs.requests as ReadonlyMap<string, any>, access.config.payloadLimit.maxDepth))
 
-/** Starts the RPC server in the current scope and returns the HTTP app serving it over HTTP POST (ndjson), behind the door. */
-export const toHttpEffect = (options: Partial<TaskRpcServerConfig> = {}) =>
+/**
+ * Starts the RPC server in the current scope and returns the HTTP app serving
+ * it over `transport` — HTTP POST (ndjson) or WebSocket — behind the door.
+ */
+export const toHttpEffect = (transport: "http" | "websocket", options: Partial<TaskRpcServerConfig> = {}) =>
   Effect.gen(function*() {
     const door = yield* makeDoor
-    const app = yield* RpcServer.toHttpEffect(WatchRpcs, { disableTracing: options.disableTracing ?? defaults.disableTracing })
-    return guardHttp(app, door, options.maxBodyBytes ?? defaults.maxBodyBytes)
+    const serverOptions = { disableTracing: options.disableTracing ?? defaults.disableTracing }
+    const maxBytes = options.maxBodyBytes ?? defaults.maxBodyBytes
+    return transport === "http"
+      ? guardHttp(yield* RpcServer.toHttpEffect(WatchRpcs, serverOptions), door, maxBytes)
+      : guardWebsocket(yield* RpcServer.toHttpEffectWebsocket(WatchRpcs, serverOptions), door, maxBytes)
   }).pipe(Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson)))
 
-/** Starts the RPC server in the current scope and returns the HTTP app that upgrades requests to WebSocket, behind the door. */
-export const toHttpEffectWebsocket = (options: Partial<TaskRpcServerConfig> = {}) =>
-  Effect.gen(function*() {
-    const door = yield* makeDoor
-    const app = yield* RpcServer.toHttpEffectWebsocket(WatchRpcs, {
-      disableTracing: options.disableTracing ?? defaults.disableTracing
-    })
-    return guardWebsocket(app, door, options.maxBodyBytes ?? defaults.maxBodyBytes)
-  }).pipe(Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson)))
+const mount = (method: "POST" | "GET", transport: "http" | "websocket", options: MountOptions) =>
+  Layer.effectDiscard(HttpRouter.HttpRouter.use((router) =>
+    Effect.flatMap(toHttpEffect(transport, options), (app) => router.add(method, options.path, app))))
 
 /** Mounts the RPC server at `POST path` of the current `HttpRouter` (HTTP protocol, ndjson). */
 export const layerHttp = (options: MountOptions): Layer.Layer<never, never, HttpRouter.HttpRouter | Requirements> =>
-  Layer.effectDiscard(Effect.gen(function*() {
-    const router = yield* HttpRouter.HttpRouter
-    yield* router.add("POST", options.path, yield* toHttpEffect(options))
-  }))
+  mount("POST", "http", options)
 
 /** Mounts the RPC server at `GET path` of the current `HttpRouter` (WebSocket protocol, ndjson). */
 export const layerWebsocket = (options: MountOptions): Layer.Layer<never, never, HttpRouter.HttpRouter | Requirements> =>
-  Layer.effectDiscard(Effect.gen(function*() {
-    const router = yield* HttpRouter.HttpRouter
-    yield* router.add("GET", options.path, yield* toHttpEffectWebsocket(options))
-  }))
+  mount("GET", "websocket", options)

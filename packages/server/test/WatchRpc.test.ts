@@ -5,22 +5,14 @@
  * typed errors and change nothing.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Arbitrary, Duration, Effect, Exit, Redacted, Schema } from "effect"
+import { Arbitrary, Effect, Exit, Schema } from "effect"
 import { DevChain } from "@chainjobs/devchain"
 import { WatchRpcClient } from "@chainjobs/rpc"
-import { baseUrl, request, testServer } from "./http.ts"
+import { baseUrl, request } from "./http.ts"
+import { alice, ops, watched, watchServer } from "./watchServer.ts"
 
-const watched = DevChain.accounts[1]!.address
-const alice = "alice-token"
-const ops = "ops-token"
 
-const server = testServer({
-  devChain: true,
-  authTokens: { alice: Redacted.make(alice), ops: Redacted.make(ops) },
-  admins: ["ops"],
-  watchPollInterval: Duration.millis(200),
-  watchers: [{ name: "dev-activity", chain: "dev", processor: "chainjobs.watch.record", accounts: [watched], confirmations: 1, startBlock: 1 }]
-})
+const server = watchServer()
 
 /** Runs `effect` with a client of the service over `transport`, as the principal of `token`. */
 const as = <A, E>(

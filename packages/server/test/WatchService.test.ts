@@ -1,12 +1,10 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Duration, Effect, Exit, Redacted, Schedule } from "effect"
+import { Effect, Exit, Schedule } from "effect"
 import { DevChain } from "@chainjobs/devchain"
 import { chainjobs } from "./cli.ts"
-import { request, testServer } from "./http.ts"
+import { request } from "./http.ts"
+import { alice, ops, watched, watchServer } from "./watchServer.ts"
 
-const watched = DevChain.accounts[1]!.address
-const alice = "alice-token"
-const ops = "ops-token"
 
 /** Retries `check` until it holds (the test's timeout bounds the wait). */
 const eventually = <A, R>(read: Effect.Effect<A, never, R>, check: (a: A) => boolean) =>
@@ -15,13 +13,7 @@ const eventually = <A, R>(read: Effect.Effect<A, never, R>, check: (a: A) => boo
     Effect.retry(Schedule.spaced("200 millis"))
   )
 
-const server = testServer({
-  devChain: true,
-  authTokens: { alice: Redacted.make(alice), ops: Redacted.make(ops) },
-  admins: ["ops"],
-  watchPollInterval: Duration.millis(200),
-  watchers: [{ name: "dev-activity", chain: "dev", processor: "chainjobs.watch.record", accounts: [watched], confirmations: 1, startBlock: 1 }]
-})
+const server = watchServer()
 
 describe("WatchService", () => {
   layer(server, { excludeTestServices: true, timeout: "120 seconds" })("on the embedded dev chain", (it) => {

@@ -6,6 +6,7 @@
  * chainjobs watchers list | lag <name> | pause <name> | resume <name> | remove <name>
  * chainjobs watchers add --spec '{"name":…,"chain":…,"processor":…,"accounts":[…]}'
  * chainjobs balance <chain> <account> [--asset native|<token>] [--verify] [--max-age-millis n]
+ * chainjobs balances [--chain c] [--account a] [--stale true|false] [--cursor c] [--limit n]
  * ```
  *
  * (`chainjobs watch <id>` follows a task; the watchers are `watchers`.) It
@@ -144,5 +145,32 @@ export const commands = <R>(target: Effect.Effect<Target, never, R>) => {
         ))
     })
   ).pipe(Command.withDescription("A cached balance (--verify or --max-age-millis read the chain)"))
-  return [watchers, balance] as const
+  const balances = Command.make("balances", {
+    chain: Flag.String("chain").pipe(Flag.withDescription("Only this chain's balances"), Flag.optional),
+    account: Flag.String("account").pipe(Flag.withDescription("Only this account's balances (needs --chain)"), Flag.optional),
+    stale: Flag.Literals("stale", ["true", "false"]).pipe(Flag.withDescription("Only stale (true) or fresh (false) balances"), Flag.optional),
+    cursor: Flag.String("cursor").pipe(Flag.withDescription("Where the previous page ended (its next cursor)"), Flag.optional),
+    limit: Flag.Int("limit").pipe(Flag.withDescription("At most this many balances (1-1000)"), Flag.withDefault(100)),
+    json: jsonFlag
+  }, ({ account, chain, cursor, json, limit, stale }) =>
+    run((t) => {
+      const query = new URLSearchParams({ limit: String(limit) })
+      for (const [key, value] of [["chain", chain], ["account", account], ["stale", stale], ["cursor", cursor]] as const) {
+        if (Option.isSome(value)) query.set(key, value.value)
+      }
+      return Effect.flatMap(call(t, "GET", `/balances?${query}`), (page) =>
+        json
+          ? Console.log(JSON.stringify(page, null, 2))
+          : Effect.andThen(
+            Effect.forEach(page.balances as Array<any>, (b) =>
+              Console.log(
+                [String(b.chain).padEnd(12), String(b.account).padEnd(44), String(b.asset).padEnd(10), String(b.amount).padStart(28), b.stale ? "stale" : ""]
+                  .join("  ")
+                  .trimEnd()
+              ), { discard: true }),
+            page.next === undefined ? Effect.void : Console.log(`next: --cursor ${page.next}`)
+          ))
+    })
+  ).pipe(Command.withDescription("The cached balances, a page at a time (no chain reads)"))
+  return [watchers, balance, balances] as const
 }

@@ -170,6 +170,20 @@ describe.skipIf(!hasChromium)("dashboard watch panel in headless Chromium", () =
           await page.fill("#balance-account", DevChain.accounts[9]!.address)
           await page.click('#balance-form button[type="submit"]')
           await page.waitForFunction(`document.getElementById("balance-result").textContent.startsWith("10000000000000000000000 ")`)
+          // the looked-up balance is listed among the cached ones
+          await page.locator(`#balances tr[data-account="${DevChain.accounts[9]!.address.toLowerCase()}"]`).waitFor({ timeout: 10_000 })
+        })
+        // 25 more cached balances: the list shows 20, and the next page the rest
+        for (let i = 0; i < 25; i++) {
+          const account = `0x${(0xba1a0000 + i).toString(16).padStart(40, "0")}`
+          assert.strictEqual((yield* request("GET", `/api/watch/balances/dev/${account}/native`)).status, 200)
+        }
+        yield* Effect.promise(async () => {
+          await page.waitForFunction(`document.querySelectorAll("#balances tr").length === 20 && !document.getElementById("balances-next").disabled`)
+          await page.click("#balances-next")
+          await page.waitForFunction(`document.querySelectorAll("#balances tr").length === 6`)
+          await page.click("#balances-first")
+          await page.waitForFunction(`document.querySelectorAll("#balances tr").length === 20`)
         })
       }), { timeout: 60_000 })
   })

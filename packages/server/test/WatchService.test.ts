@@ -76,6 +76,42 @@ describe("WatchService", () => {
         assert.strictEqual(BigInt(read.amount), 10_000n * 10n ** 18n)
       }))
 
+    it.effect("the cached balances are listed a page at a time over REST and the CLI; a bad query is a typed 400", () =>
+      Effect.gen(function*() {
+        const accounts = [12, 13, 14].map((index) => DevChain.accounts[index]!.address.toLowerCase())
+        for (const account of accounts) {
+          assert.strictEqual((yield* request("GET", `/api/watch/balances/dev/${account}/native`, { token: alice })).status, 200)
+        }
+        // every cached balance, two at a time, following the cursor
+        const listed: Array<string> = []
+        let cursor: string | undefined
+        do {
+          const page = yield* request("GET", `/api/watch/balances?chain=dev&limit=2${cursor === undefined ? "" : `&cursor=${cursor}`}`, { token: alice })
+          assert.strictEqual(page.status, 200, page.text)
+          assert.isAtMost(page.body.balances.length, 2)
+          listed.push(...page.body.balances.map((balance: any) => balance.account))
+          cursor = page.body.next
+        } while (cursor !== undefined)
+        assert.includeMembers(listed, accounts)
+        assert.deepStrictEqual(listed, [...listed].sort())
+        assert.strictEqual(new Set(listed).size, listed.length)
+        const one = yield* request("GET", `/api/watch/balances?chain=dev&account=${accounts[1]}`, { token: alice })
+        assert.deepStrictEqual(one.body.balances.map((balance: any) => [balance.account, balance.amount]), [[accounts[1], (10_000n * 10n ** 18n).toString()]])
+        for (const query of ["limit=0", "limit=5000", "account=0x01", "chain=dev&account=nope", "cursor=nope", "stale=maybe", "chain=no-such-chain"]) {
+          const refused = yield* request("GET", `/api/watch/balances?${query}`, { token: alice })
+          assert.isTrue(refused.status === 400 || refused.status === 503, `${query}: ${refused.status} ${refused.text}`)
+          assert.isString(refused.body._tag, query)
+        }
+        const cli = yield* chainjobs("--token", alice, "balances", "--chain", "dev", "--account", accounts[2]!)
+        assert.isTrue(Exit.isSuccess(cli.exit))
+        assert.match(cli.lines[0]!, new RegExp(`^dev\\s+${accounts[2]}\\s+native\\s+10000000000000000000000$`))
+        const paged = yield* chainjobs("--token", alice, "balances", "--limit", "1", "--json")
+        const first = JSON.parse(paged.lines.join("\n"))
+        assert.strictEqual(first.balances.length, 1)
+        const second = yield* chainjobs("--token", alice, "balances", "--limit", "1", "--cursor", first.next, "--json")
+        assert.isTrue(JSON.parse(second.lines.join("\n")).balances[0].account > first.balances[0].account)
+      }))
+
     it.effect("a balance is read from the chain once, then from the cache", () =>
       Effect.gen(function*() {
         const path = `/api/watch/balances/dev/${DevChain.accounts[9]!.address}/native`

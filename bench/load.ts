@@ -16,7 +16,9 @@
  * `/api/events`, 190 WebSocket `Watch` and 10 `WatchAll` clients, then a
  * minute of rest. Every figure is settable: `--duration=`, `--rate=`,
  * `--task-ms=`, `--status-rate=`, `--sse-task=`, `--sse-all=`, `--ws-watch=`,
- * `--ws-all=`, `--interval=`, `--warmup=`, `--cooldown=` (or `LOAD_DURATION`,
+ * `--ws-all=`, `--interval=`, `--warmup=`, `--cooldown=`, `--semi-space=` (the
+ * service's `--max-semi-space-size` in MB, 16 as `npm start` runs it; 0 for
+ * V8's default) (or `LOAD_DURATION`,
  * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
  * the service there (`node --cpu-prof`).
  */
@@ -53,6 +55,8 @@ const mix: Mix = {
   wsWatch: setting("ws-watch", 50, 190),
   wsAll: setting("ws-all", 5, 10)
 }
+/** The service's young-generation cap (`--max-semi-space-size`, MB), as `npm start` sets it; 0: V8's own default. */
+const semiSpace = setting("semi-space", 16, 16)
 const warmupSeconds = setting("warmup", 20, 60)
 const cooldownSeconds = setting("cooldown", 20, 60)
 
@@ -85,13 +89,14 @@ const scrape = async (base: string) => {
     }
     return {
       heap: value("nodejs_heap_used_bytes"),
+      newSpace: value("nodejs_heap_space_size_bytes", `{space="new_space"}`),
       loopP99: value("nodejs_eventloop_delay_seconds", `{quantile="0.99"}`),
       connections: value("chainjobs_http_connections_open"),
       taskSubscribers: value("chainjobs_event_subscribers", `{stream="task"}`),
       allSubscribers: value("chainjobs_event_subscribers", `{stream="all"}`)
     }
   } catch {
-    return { heap: Number.NaN, loopP99: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
+    return { heap: Number.NaN, newSpace: Number.NaN, loopP99: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
   }
 }
 
@@ -112,14 +117,28 @@ const slope = (points: ReadonlyArray<readonly [number, number]>): number => {
 console.log(
   `load (${full ? "full" : "short"} mix): ${mix.rate} submissions/s of ${mix.taskMillis}-ms tasks for ${mix.durationSeconds} s; ` +
     `watchers: ${mix.sseTask} task SSE (new connection per task), ${mix.sseAll} /api/events, ` +
-    `${mix.wsWatch} WS Watch, ${mix.wsAll} WS WatchAll; ${mix.statusRate} status reads/s on new and on open connections`
+    `${mix.wsWatch} WS Watch, ${mix.wsAll} WS WatchAll; ${mix.statusRate} status reads/s on new and on open connections; ` +
+    `service young generation ${semiSpace === 0 ? "V8's default" : `--max-semi-space-size=${semiSpace}`}`
 )
 
 const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)
 const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-load-"))
 const server = spawn(
   process.execPath,
-  [...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]), main, "serve", "--port", "0", "--data-dir", dataDir, "--max-workers", "300", "--dev-chain", "false"],
+  [
+    ...(semiSpace === 0 ? [] : [`--max-semi-space-size=${semiSpace}`]),
+    ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
+    main,
+    "serve",
+    "--port",
+    "0",
+    "--data-dir",
+    dataDir,
+    "--max-workers",
+    "300",
+    "--dev-chain",
+    "false"
+  ],
   { stdio: ["ignore", "pipe", "inherit"] }
 )
 const stopServer = async () => {
@@ -156,6 +175,7 @@ const header = [
   "gen CPU %",
   "RSS MB",
   "heap MB",
+  "young MB",
   "loop p99 ms",
   "conns",
   "errors"
@@ -202,6 +222,7 @@ lines(generator, async (line) => {
     fmt(generatorPercent),
     mb(resident),
     mb(process_.heap),
+    mb(process_.newSpace),
     Number.isFinite(process_.loopP99) ? fmt(process_.loopP99 * 1000) : "?",
     Number.isFinite(process_.connections) ? String(process_.connections) : "?",
     errors

@@ -1,0 +1,89 @@
+/**
+ * The service's watch path with its tables on PostgreSQL (`databaseUrl` set):
+ * a declared watcher processes the dev activity once, its items, cursor and
+ * the cached balances are rows of the database, and reads and changes over
+ * REST and RPC work as on SQLite. Skipped without `CHAINJOBS_TEST_PG_URL`.
+ */
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { SqlClient } from "effect/sql"
+import { DevChain } from "@chainjobs/devchain"
+import { WatchRpcClient } from "@chainjobs/rpc"
+import { SqlTaskStore } from "@chainjobs/store-sql"
+import { baseUrl, request } from "./http.ts"
+import { alice, ops, watchServer } from "./watchServer.ts"
+
+const pgUrl = process.env.CHAINJOBS_TEST_PG_URL
+
+/** A database of its own, created for the test and dropped after it, and its URL. */
+const freshDatabase = (url: string) => {
+  const name = `watch_service_${process.pid}_${Date.now()}`
+  const admin = SqlTaskStore.layerPgClient({ url: Redacted.make(url), maxConnections: 1 })
+  const run = (statement: string) =>
+    SqlClient.SqlClient.use((sql) => sql.unsafe(statement)).pipe(Effect.provide(admin, { local: true }), Effect.orDie)
+  const target = new URL(url)
+  target.pathname = `/${name}`
+  return Effect.as(
+    Effect.acquireRelease(run(`CREATE DATABASE "${name}"`), () => run(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)),
+    target.toString()
+  )
+}
+
+/** The service on a fresh database, and a client of that database for reading its rows. */
+const server = Layer.unwrap(Effect.gen(function*() {
+  const url = yield* freshDatabase(pgUrl ?? "")
+  return Layer.merge(
+    watchServer({ databaseUrl: Option.some(Redacted.make(url)) }),
+    SqlTaskStore.layerPgClient({ url: Redacted.make(url), maxConnections: 1 })
+  )
+})).pipe(Layer.orDie)
+
+const rows = (statement: string) =>
+  SqlClient.SqlClient.use((sql) => sql.unsafe<Record<string, unknown>>(statement)).pipe(Effect.orDie)
+
+describe.skipIf(pgUrl === undefined)("WatchService on PostgreSQL", () => {
+  layer(server, { excludeTestServices: true, timeout: "120 seconds" })("databaseUrl set", (it) => {
+    it.effect("the declared watcher processes the dev activity once, its items and cursor rows of PostgreSQL", () =>
+      Effect.gen(function*() {
+        const processed = yield* request("GET", "/api/watch/watchers/dev-activity/items", { token: alice }).pipe(
+          Effect.map((reply) => (reply.body as Array<any>).filter((item) => item.status === "processed")),
+          Effect.flatMap((items) => items.length >= 5 ? Effect.succeed(items) : Effect.fail("not yet" as const)),
+          Effect.retry(Schedule.spaced("200 millis"))
+        )
+        const stored = yield* rows(`SELECT item_id, status FROM chainjobs_watch_items WHERE watcher = 'dev-activity' AND status = 'processed'`)
+        const ids = stored.map((row) => row.item_id)
+        assert.strictEqual(new Set(ids).size, ids.length)
+        assert.includeMembers(ids, processed.map((item) => item.id))
+        const [watcher] = yield* rows(`SELECT name FROM chainjobs_watchers`)
+        assert.strictEqual(watcher?.name, "dev-activity")
+      }))
+
+    it.effect("balances are cached in PostgreSQL and read, listed and verified over REST and RPC; admins alone change watchers", () =>
+      Effect.gen(function*() {
+        const account = DevChain.accounts[15]!.address.toLowerCase()
+        const first = yield* request("GET", `/api/watch/balances/dev/${account}/native`, { token: alice })
+        assert.isTrue(first.body.fromChain)
+        const [row] = yield* rows(`SELECT amount FROM chainjobs_balances WHERE account = '${account}'`)
+        assert.strictEqual(row?.amount, first.body.amount)
+        const base = yield* baseUrl
+        const viaRpc = yield* Effect.gen(function*() {
+          const watch = yield* WatchRpcClient.WatchRpcClient
+          const cached = yield* watch.balance("dev", account, "native")
+          const page = yield* watch.balances({ chain: "dev", account })
+          const refused = yield* Effect.flip(watch.pause("dev-activity"))
+          return { cached, page, refused }
+        }).pipe(Effect.provide(WatchRpcClient.layerHttp({ url: `${base}/rpc/watch`, token: alice })))
+        assert.isFalse(viaRpc.cached.fromChain)
+        assert.strictEqual(viaRpc.cached.amount.toString(), first.body.amount)
+        assert.deepStrictEqual(viaRpc.page.balances.map((balance) => balance.account), [account])
+        assert.strictEqual(viaRpc.refused._tag, "WatchForbidden")
+        const added = yield* request("POST", "/api/watch/watchers", {
+          token: ops,
+          body: { name: "pg-extra", chain: "dev", processor: "chainjobs.watch.record", accounts: [account], confirmations: 1 }
+        })
+        assert.strictEqual(added.status, 201, added.text)
+        assert.deepStrictEqual((yield* rows(`SELECT name FROM chainjobs_watchers ORDER BY name`)).map((r) => r.name), ["dev-activity", "pg-extra"])
+        assert.strictEqual((yield* request("DELETE", "/api/watch/watchers/pg-extra", { token: ops })).status, 204)
+      }))
+  })
+})

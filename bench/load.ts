@@ -89,6 +89,9 @@ const scrape = async (base: string) => {
     }
     return {
       heap: value("nodejs_heap_used_bytes"),
+      // Seconds spent collecting garbage so far, every kind of collection summed.
+      gcSeconds: text.split("\n").filter((l) => l.startsWith("nodejs_gc_duration_seconds_total"))
+        .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0),
       newSpace: value("nodejs_heap_space_size_bytes", `{space="new_space"}`),
       loopP99: value("nodejs_eventloop_delay_seconds", `{quantile="0.99"}`),
       connections: value("chainjobs_http_connections_open"),
@@ -96,7 +99,7 @@ const scrape = async (base: string) => {
       allSubscribers: value("chainjobs_event_subscribers", `{stream="all"}`)
     }
   } catch {
-    return { heap: Number.NaN, newSpace: Number.NaN, loopP99: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
+    return { heap: Number.NaN, gcSeconds: Number.NaN, newSpace: Number.NaN, loopP99: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
   }
 }
 
@@ -172,6 +175,7 @@ const header = [
   "lag WatchAll ms",
   "drops",
   "CPU %",
+  "GC %",
   "gen CPU %",
   "RSS MB",
   "heap MB",
@@ -188,6 +192,7 @@ printRow(header)
 const reports: Array<IntervalReport> = []
 let cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!), generator: 0 }
 const rss: Array<readonly [number, number]> = []
+let gcBefore = 0
 /** The service's CPU use per interval, in percent of one core. */
 const cpu: Array<number> = []
 const generator = spawn(process.execPath, [join(here, "_load-generator.ts"), base, JSON.stringify(mix)], {
@@ -206,6 +211,9 @@ lines(generator, async (line) => {
   cpu.push(cpuPercent)
   rss.push([report.t, resident])
   const process_ = await scrape(base)
+  // The service's time in garbage collection over the interval, in percent of the interval (of one core).
+  const gcPercent = (100 * (process_.gcSeconds - gcBefore)) / elapsed
+  gcBefore = process_.gcSeconds
   const errors = Object.entries(report.errors).map(([kind, n]) => `${kind}:${n}`).join(" ") || "0"
   printRow([
     String(report.t),
@@ -219,6 +227,7 @@ lines(generator, async (line) => {
     ms(report.lag.wsAll),
     String(report.dropped),
     fmt(cpuPercent),
+    Number.isFinite(gcPercent) ? fmt(gcPercent) : "?",
     fmt(generatorPercent),
     mb(resident),
     mb(process_.heap),

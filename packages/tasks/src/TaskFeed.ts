@@ -2,8 +2,8 @@
  * The fan-out of task changes to watchers: one subscription to the
  * supervisor's `events`, one sequence number and one encoded frame per
  * change, shared by every subscriber — `TaskAccess`'s `watch` and `events`,
- * which every transport serves (REST server-sent events, RPC `Watch` and
- * `WatchAll`) — so a change costs the same whatever the number of
+ * which every transport serves (REST server-sent events, RPC `Watch`,
+ * `WatchAll` and `WatchChanges`) — so a change costs the same whatever the number of
  * subscribers.
  *
  * Every subscriber's buffer is bounded, with a stated policy:
@@ -16,7 +16,8 @@
  *   has not read when its stream is pulled. A subscriber that falls more than
  *   `subscriberBuffer` changes behind is dropped: its stream fails with
  *   `SubscriberDropped`, naming the id of the last change it read.
- *   Subscribing again after that id (`after`, or SSE's `Last-Event-ID`)
+ *   Subscribing again after that id (`after`: SSE's `Last-Event-ID`, RPC
+ *   `WatchChanges`' `after`)
  *   replays what followed from the ring; an id the ring no longer holds (or
  *   another process's) starts the stream with a `Gap`, so the client knows to
  *   reload.

@@ -375,6 +375,10 @@ const serve = Command.make("serve", {
     runner: setting("runner", "CHAINJOBS_RUNNER", "Run as one runner of a cluster on --database-url (true/false)"),
     runnerHost: setting("runner-host", "CHAINJOBS_RUNNER_HOST", "Host the other runners reach this one at"),
     runnerPort: setting("runner-port", "CHAINJOBS_RUNNER_PORT", "TCP port of the runner transport"),
+    webhookSecret: setting("webhook-secret", "CHAINJOBS_WEBHOOK_SECRET", "Key webhook deliveries are signed with (none: no webhooks)"),
+    webhookAllowHosts: setting("webhook-allow-hosts", "CHAINJOBS_WEBHOOK_ALLOW_HOSTS", "Private hosts webhooks may call, a,b:port,..."),
+    webhookMaxAttempts: setting("webhook-max-attempts", "CHAINJOBS_WEBHOOK_MAX_ATTEMPTS", "Delivery attempts before a webhook fails"),
+    webhookRetryBase: setting("webhook-retry-base", "CHAINJOBS_WEBHOOK_RETRY_BASE", "Wait after a webhook's first failed attempt, doubling"),
     ...WatchCli.serveSettings(setting)
   }
 }, ({ settings }) => {

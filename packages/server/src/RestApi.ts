@@ -17,6 +17,8 @@
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "effect/http-api"
 import { Principal, type Task, TaskAccessError, TaskError, TaskInfo, TaskQuery, TaskStats } from "@chainjobs/tasks"
+import { Delivery } from "./WebhookStore.ts"
+import { maxUrlLength, WebhookRefused } from "./WebhookTarget.ts"
 
 /**
  * Bearer-token authentication. A token is read from the `Authorization:
@@ -147,7 +149,12 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         /** Overrides the kind's time limit of one attempt, in milliseconds. */
         timeoutMillis: Schema.optional(PositiveIntFromString),
         /** Overrides the kind's heartbeat timeout, in milliseconds. */
-        heartbeatTimeoutMillis: Schema.optional(PositiveIntFromString)
+        heartbeatTimeoutMillis: Schema.optional(PositiveIntFromString),
+        /** A URL the task's final record is POSTed to, signed, once it finishes (see `Webhooks`). */
+        webhook: Schema.optional(Schema.String.annotate({
+          description: `An http(s) URL (at most ${maxUrlLength} characters) the task's final record is POSTed to, ` +
+            "signed with `Chainjobs-Signature`, once it finishes; retried with backoff until acknowledged with a 2xx"
+        }))
       },
       payload: Schema.Unknown,
       success: [SubmitAccepted.pipe(HttpApiSchema.status(202)), TaskRecord],
@@ -155,6 +162,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         TaskError.UnknownTaskKind,
         TaskError.InvalidPayload,
         TaskError.SubmitRejected,
+        WebhookRefused,
         TaskAccessError.QuotaExceeded,
         TaskAccessError.PayloadTooLarge,
         TaskAccessError.PayloadTooDeep,
@@ -195,6 +203,12 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         "states, so nothing is lost). A slow reader gets the latest records, not every intermediate one. Idle streams " +
         "get a `: keep-alive` comment."
     ).annotate(OpenApi.Summary, "Follow a task's changes"),
+    HttpApiEndpoint.get("webhooks", "/tasks/:id/webhooks", { params: TaskId, success: Schema.Array(Delivery), error: storeErrors })
+      .annotate(
+        OpenApi.Description,
+        "The task's webhooks: each one's URL, delivery state (`waiting`, `due`, `delivered`, `failed`) and attempts " +
+          "(when, the receiver's HTTP status or the error)."
+      ).annotate(OpenApi.Summary, "Read a task's webhook deliveries"),
     HttpApiEndpoint.post("interrupt", "/tasks/:id/interrupt", { params: TaskId, success: TaskRecord, error: storeErrors })
       .annotate(OpenApi.Description, "Interrupts the task, waits until it has stopped, and returns its final record.").annotate(OpenApi.Summary, "Interrupt a task"),
     HttpApiEndpoint.delete("delete", "/tasks/:id", { params: TaskId, success: HttpApiSchema.NoContent, error: storeErrors })

@@ -14,6 +14,7 @@ import { HttpIncomingMessage, HttpRouter, HttpServerError, HttpServerRequest, Ht
 import { HttpApiBuilder, HttpApiError, HttpApiScalar } from "effect/http-api"
 import { PayloadLimit, Principal, TaskAccess, TaskAccessError, TaskFeed, TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
 import { openApiDocument, RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning, toRecord } from "./RestApi.ts"
+import { Webhooks } from "./Webhooks.ts"
 
 const utf8 = new TextEncoder()
 
@@ -120,10 +121,13 @@ const tooManyRequests = (refusal: TaskAccessError.QuotaExceeded) =>
 export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntraced(function*(handlers) {
   const access = yield* TaskAccess.TaskAccess
   const tasks = yield* Tasks.Tasks
+  const webhooks = yield* Webhooks
 
   return handlers.handleAll({
     submit: ({ params, query, payload }) =>
       answerRefusal("QuotaExceeded", "PayloadTooLarge", "PayloadTooDeep")(Effect.gen(function*() {
+        // A refused webhook refuses the submission: nothing is submitted.
+        const webhook = query.webhook === undefined ? undefined : yield* webhooks.check(query.webhook)
         const info = yield* access.submit({
           kind: params.kind,
           payload,
@@ -131,6 +135,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
           ...(query.timeoutMillis === undefined ? {} : { timeoutMillis: query.timeoutMillis }),
           ...(query.heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis: query.heartbeatTimeoutMillis })
         })
+        if (webhook !== undefined) yield* webhooks.register(info.id, webhook)
         if (query.wait === "true") return toRecord(yield* access.awaitInfo(info.id))
         return { taskId: info.id, kind: params.kind, status: "pending" as const, ...taskUrls(info.id) }
       })).pipe(Effect.catchTag("QuotaExceeded", (refusal) => Effect.succeed(tooManyRequests(refusal)))),
@@ -174,6 +179,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
           Stream.succeed(endEvent)
         ))
       }),
+    webhooks: ({ params }) => Effect.andThen(access.get(params.id), webhooks.deliveries(params.id)),
     interrupt: ({ params }) => Effect.andThen(access.interrupt(params.id), Effect.map(access.get(params.id), toRecord)),
     delete: ({ params }) => access.delete(params.id),
     purge: ({ payload }) =>

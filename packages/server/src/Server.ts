@@ -41,9 +41,11 @@ import * as Metrics from "./Metrics.ts"
 import * as RestServer from "./RestServer.ts"
 import * as RunnerMode from "./RunnerMode.ts"
 import { endpointOptions, limitOptions, ServerConfig, type ServerSettings } from "./ServerConfig.ts"
+import * as ServiceDatabase from "./ServiceDatabase.ts"
 import * as TaskLog from "./TaskLog.ts"
 import * as SuiApi from "./SuiApi.ts"
 import * as WatchService from "./WatchService.ts"
+import * as Webhooks from "./Webhooks.ts"
 
 /** Why the service could not start: its port, its store, or its dev chain. */
 export type StartError =
@@ -113,11 +115,17 @@ export const runsWatchers = (settings: ServerSettings): boolean =>
  * and the chain kinds when there are chains, with the watchers and the
  * balance cache (`runsWatchers`). The chains are built before the
  * supervisor, so they outlive its drain at shutdown; the watchers after it,
- * so their loops stop before it drains.
+ * so their loops stop before it drains. The webhooks (`Webhooks`, their
+ * tables in `webhooks.db` or the PostgreSQL database) are built after the
+ * kinds: their dispatcher stops before the drain, and the records of the
+ * tasks the drain stops are sent after the next start.
  */
 export const layerTasks = (
   settings: ServerSettings
-): Layer.Layer<Tasks.Tasks | TaskStore.TaskStore | TaskLog.TaskLog, Exclude<StartError, HttpServerError.ServeError>> => {
+): Layer.Layer<
+  Tasks.Tasks | TaskStore.TaskStore | TaskLog.TaskLog | Webhooks.Webhooks,
+  Exclude<StartError, HttpServerError.ServeError>
+> => {
   const tasks = Option.match(settings.runner, {
     onNone: () => Layer.provideMerge(Tasks.layer(settings.tasks), layerStore(settings)),
     onSome: (runner) => RunnerMode.layerTasks(settings, runner)
@@ -136,7 +144,10 @@ export const layerTasks = (
         Layer.provideMerge(chains)
       )
   })
-  return kinds
+  return Webhooks.layer(settings.webhooks).pipe(
+    Layer.provide(ServiceDatabase.layerSql(settings, "webhooks.db")),
+    Layer.provideMerge(kinds)
+  )
 }
 
 /** The RPC endpoints of `@chainjobs/rpc`: HTTP at `/rpc` (ndjson), WebSocket at `/ws`. */

@@ -31,6 +31,10 @@
  * | `CHAINJOBS_BALANCE_REFRESH_EVERY` | `--balance-refresh-every` | `5 minutes`: stale cached balances read again |
  * | `CHAINJOBS_BALANCE_RECONCILE_EVERY` | `--balance-reconcile-every` | `1 hour`: every cached balance checked against the chain |
  * | `CHAINJOBS_LOG_LEVEL` | `--log-level` | `info`: the least severe log lines written (`all`, `trace`, `debug`, `info`, `warn`, `error`, `fatal`, `none`; any case) |
+ * | `CHAINJOBS_WEBHOOK_SECRET` | `--webhook-secret` | none: the key webhooks are signed with; without it submissions naming a webhook are refused |
+ * | `CHAINJOBS_WEBHOOK_ALLOW_HOSTS` | `--webhook-allow-hosts` | none: private hosts (`127.0.0.1`, `host:port`) webhooks may call anyway |
+ * | `CHAINJOBS_WEBHOOK_MAX_ATTEMPTS` | `--webhook-max-attempts` | `10` attempts before a delivery fails for good |
+ * | `CHAINJOBS_WEBHOOK_RETRY_BASE` | `--webhook-retry-base` | `1 second` after the first failed attempt, doubling up to 10 minutes |
  * | `CHAINJOBS_HEARTBEAT_CHECK_INTERVAL` | | `10 seconds` |
  * | `CHAINJOBS_RETENTION_SWEEP_INTERVAL` | | `1 minute` |
  * | `CHAINJOBS_RUNNER` | `--runner` | `false`: one runner of a cluster on `CHAINJOBS_DATABASE_URL` (required then) |
@@ -50,6 +54,7 @@ import { ChainTasks } from "@chainjobs/chain"
 import { RunnerConfig } from "@chainjobs/cluster"
 import { TasksConfig } from "@chainjobs/tasks"
 import { Watchers } from "@chainjobs/watch"
+import * as Webhooks from "./Webhooks.ts"
 import { Config, ConfigProvider, Context, Duration, Effect, Layer, LogLevel, Option, Redacted, Schema, SchemaTransformation } from "effect"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
@@ -196,6 +201,8 @@ export interface ServerSettings {
   readonly balanceReconcileEvery: Duration.Duration
   /** The least severe log lines written; less severe ones are dropped. Default: `Info`. */
   readonly logLevel: LogLevel.LogLevel
+  /** Webhooks: the signing secret, the private hosts allowed, the retries (see `Webhooks`). Default: no secret, no webhooks. */
+  readonly webhooks: Webhooks.WebhookSettings
 }
 
 /** The defaults of every setting. */
@@ -225,7 +232,8 @@ export const defaults: ServerSettings = {
   watchPollInterval: Duration.seconds(1),
   balanceRefreshEvery: Duration.minutes(5),
   balanceReconcileEvery: Duration.hours(1),
-  logLevel: "Info"
+  logLevel: "Info",
+  webhooks: Webhooks.defaults
 }
 
 /** A setting has a value the service cannot use. */
@@ -279,7 +287,17 @@ export const config: Config.Config<ServerSettings> = Config.all({
   balanceReconcileEvery: Config.Duration("CHAINJOBS_BALANCE_RECONCILE_EVERY").pipe(
     Config.withDefault(defaults.balanceReconcileEvery)
   ),
-  logLevel: Config.schema(LogLevelSetting, "CHAINJOBS_LOG_LEVEL").pipe(Config.withDefault(defaults.logLevel))
+  logLevel: Config.schema(LogLevelSetting, "CHAINJOBS_LOG_LEVEL").pipe(Config.withDefault(defaults.logLevel)),
+  webhooks: Config.all({
+    secret: Config.option(Config.NonEmptyString("CHAINJOBS_WEBHOOK_SECRET").pipe(Config.map((secret) => Redacted.make(secret)))),
+    allowHosts: Config.Array(Schema.NonEmptyString, "CHAINJOBS_WEBHOOK_ALLOW_HOSTS").pipe(Config.withDefault([])),
+    maxAttempts: Config.schema(PositiveInt, "CHAINJOBS_WEBHOOK_MAX_ATTEMPTS").pipe(
+      Config.withDefault(Webhooks.defaults.maxAttempts)
+    ),
+    retryBase: Config.Duration("CHAINJOBS_WEBHOOK_RETRY_BASE").pipe(Config.withDefault(Webhooks.defaults.retryBase)),
+    retryMax: Config.succeed(Webhooks.defaults.retryMax),
+    requestTimeout: Config.succeed(Webhooks.defaults.requestTimeout)
+  })
 }).pipe(Config.map((settings) => ({
   ...settings,
   authTokens: Object.fromEntries(Object.entries(settings.authTokens).map(([name, token]) => [name, Redacted.make(token)]))

@@ -23,18 +23,16 @@
  * @since 0.1.0
  */
 import { type Chains } from "@chainjobs/chain"
-import { SqlTaskStore, NodeSqliteClient } from "@chainjobs/store-sql"
 import { Principal, TaskAccessError, TaskError, type Tasks } from "@chainjobs/tasks"
 import { BalanceCache, BalanceUpkeep, WatchAccess, WatchApi, type WatchError, Watchers, WatchProcessor } from "@chainjobs/watch"
 import { Auth, WatchRpcServer } from "@chainjobs/rpc"
 import { Effect, Layer, Option, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import type { SqlClient, SqlError } from "effect/sql"
-import { mkdirSync } from "node:fs"
-import { join } from "node:path"
 import { authEnabled } from "./Access.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import * as SuiService from "./SuiService.ts"
+import * as ServiceDatabase from "./ServiceDatabase.ts"
 
 /** The processor kind the service registers: an item is processed by being recorded as processed. */
 export const Record = WatchProcessor.define("chainjobs.watch.record")
@@ -45,18 +43,7 @@ export const layerRecord = WatchProcessor.implement(Record, () => Effect.void)
 /** The database of the watch tables: PostgreSQL at `databaseUrl`, else `watch.db` under `dataDir`, else (`:memory:`) memory. */
 export const layerSql = (
   settings: ServerSettings
-): Layer.Layer<SqlClient.SqlClient, TaskError.TaskStoreError | SqlError.SqlError> => {
-  if (Option.isSome(settings.databaseUrl)) return SqlTaskStore.layerPgClient({ url: settings.databaseUrl.value })
-  if (settings.dataDir === ":memory:") return NodeSqliteClient.layer({ filename: ":memory:" })
-  const dataDir = settings.dataDir
-  return Layer.unwrap(Effect.try({
-    try: () => {
-      mkdirSync(dataDir, { recursive: true })
-      return NodeSqliteClient.layer({ filename: join(dataDir, "watch.db"), synchronous: "FULL" })
-    },
-    catch: (cause) => new TaskError.TaskStoreError({ operation: "open", detail: `cannot create ${dataDir}: ${cause}`, cause })
-  }))
-}
+): Layer.Layer<SqlClient.SqlClient, TaskError.TaskStoreError | SqlError.SqlError> => ServiceDatabase.layerSql(settings, "watch.db")
 
 /**
  * The watchers, the cache, the upkeep kinds and their schedules, and the

@@ -39,6 +39,8 @@ const explain = (error: SubmitError): string => {
       return `store: ${error.detail}`
     case "Unauthenticated":
       return `unauthenticated: ${error.credential}`
+    case "WebhookRefused":
+      return `webhook refused: ${error.reason}`
     default: {
       const unmatched: never = error
       return unmatched

@@ -317,9 +317,43 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
       return { amount, at, changed: entry !== undefined, drift: entry?.drift ?? false }
     })
 
+  /** Accounts and assets as asked, by chain, in the chain's spelling: a cached read skips normalizing them again. */
+  const spelled = new Map<string, { readonly account: string; readonly asset: string }>()
+  const spelledKey = (chain: string, account: string, asset: string) => `${chain}\u0000${account}\u0000${asset}`
+
+  /** The balance as the front holds it, read at `now`. */
+  const fromFront = (chain: string, account: string, asset: string, kept: FrontEntry, now: number): Balance => ({
+    chain,
+    account,
+    asset,
+    amount: kept.amount,
+    pendingIn: kept.pendingIn,
+    pendingOut: kept.pendingOut,
+    checkedAt: kept.checkedAt,
+    ageMillis: now - kept.checkedAt,
+    stale: kept.stale,
+    fromChain: false
+  })
+
   const read = (chain: string, account: string, asset: Asset, readOptions: ReadOptions = {}) =>
+    Effect.suspend(() => {
+      // the fast path: spelled before, kept in the front, and neither verify nor max-age asked
+      const known = readOptions.verify === true || readOptions.maxAgeMillis !== undefined
+        ? undefined
+        : spelled.get(spelledKey(chain, account, asset))
+      const kept = known === undefined ? undefined : front.get(chain, known.account, known.asset)
+      return known !== undefined && kept !== undefined
+        ? Effect.map(Clock.currentTimeMillis, (now) => fromFront(chain, known.account, known.asset, kept, now))
+        : slowRead(chain, account, asset, readOptions)
+    })
+
+  const slowRead = (chain: string, account: string, asset: Asset, readOptions: ReadOptions) =>
     Effect.gen(function*() {
       const key = yield* normalize(chain, account, asset)
+      if (front.maxEntries > 0) {
+        if (spelled.size >= 2 * front.maxEntries) spelled.clear()
+        spelled.set(spelledKey(chain, account, asset), { account: key.account, asset: key.asset })
+      }
       const now = yield* Clock.currentTimeMillis
       const row = yield* entry(chain, key.account, key.asset)
       const cause: Cause | undefined = Option.isNone(row)
@@ -329,21 +363,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
         : readOptions.maxAgeMillis !== undefined && now - row.value.checkedAt > readOptions.maxAgeMillis
         ? "max-age"
         : undefined
-      if (cause === undefined && Option.isSome(row)) {
-        const cachedEntry = row.value
-        return {
-          chain,
-          account: key.account,
-          asset: key.asset,
-          amount: cachedEntry.amount,
-          pendingIn: cachedEntry.pendingIn,
-          pendingOut: cachedEntry.pendingOut,
-          checkedAt: cachedEntry.checkedAt,
-          ageMillis: now - cachedEntry.checkedAt,
-          stale: cachedEntry.stale,
-          fromChain: false
-        } satisfies Balance
-      }
+      if (cause === undefined && Option.isSome(row)) return fromFront(chain, key.account, key.asset, row.value, now)
       const read = yield* fromChain(chain, key.account, key.asset, cause!)
       const pending = yield* pendingOf(chain, key.account, key.asset)
       return {

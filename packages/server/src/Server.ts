@@ -3,8 +3,8 @@
  * kinds, and one HTTP server carrying the REST facade, the docs page, the
  * dashboard, the RPC endpoints (`/rpc`, `/ws`), the probes and `/metrics`;
  * with chains, their state and checks under `/api/chains` (`ChainsApi`) and
- * (not in runner mode) the watchers and the balance cache
- * under `/api/watch` and their RPC group at `/rpc/watch`, `/ws/watch` (`WatchService`).
+ * the watchers and the balance cache (in runner mode each watcher's loop on
+ * one runner of the cluster) under `/api/watch` and their RPC group at `/rpc/watch`, `/ws/watch` (`WatchService`).
  *
  * Shutdown is the layer's scope closing (on SIGTERM/SIGINT, `main.ts`): the
  * supervisor refuses new tasks, lets running ones finish within the grace
@@ -106,9 +106,8 @@ export const layerChains = (
   )
 }
 
-/** Whether the service runs watchers: it has chains and is a single process (not one runner of a cluster). */
-export const runsWatchers = (settings: ServerSettings): boolean =>
-  Option.isSome(layerChains(settings)) && Option.isNone(settings.runner)
+/** Whether the service runs watchers: it has chains (as a single process, or as one runner of a cluster: see `WatchService`). */
+export const runsWatchers = (settings: ServerSettings): boolean => Option.isSome(layerChains(settings))
 
 /**
  * The supervisor with its kinds registered, over the store: the demo kinds,
@@ -138,7 +137,7 @@ export const layerTasks = (
       Layer.mergeAll(
         DemoTasks.layer,
         ChainTasks.layerWith(settings.chainKinds),
-        Option.isNone(settings.runner) ? WatchService.layer(settings) : Layer.empty
+        WatchService.layer(settings)
       ).pipe(
         Layer.provideMerge(supervisor),
         Layer.provideMerge(chains)

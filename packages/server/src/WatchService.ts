@@ -14,6 +14,13 @@
  * `WatchAccess`'s, the same over RPC). With auth off every
  * caller is the admin `anonymous`.
  *
+ * In runner mode (`--runner`, a cluster on PostgreSQL) every runner serves
+ * the watch API and RPC over the shared tables, and each watcher's loop runs
+ * on one runner at a time: a `Watchers.WatcherLoop` task kept running by a
+ * daemon, which on a cluster is a singleton (`Watchers` placement `tasks`);
+ * the balance upkeep schedules are cluster singletons too, and the balance
+ * cache reads its table without a memory front.
+ *
  * The service registers one processor kind of its own,
  * `chainjobs.watch.record`: it processes an item by recording it as
  * processed in the audit table (the items are then read over
@@ -63,8 +70,13 @@ export const layer = (
     BalanceUpkeep.layer,
     BalanceUpkeep.layerSchedules({ refreshEvery: settings.balanceRefreshEvery, reconcileEvery: settings.balanceReconcileEvery })
   ).pipe(
-    Layer.provideMerge(Watchers.layer({ pollInterval: settings.watchPollInterval, watchers: settings.watchers })),
-    Layer.provideMerge(BalanceCache.layer()),
+    Layer.provideMerge(Watchers.layer({
+      pollInterval: settings.watchPollInterval,
+      watchers: settings.watchers,
+      placement: Option.isSome(settings.runner) ? "tasks" : "local"
+    })),
+    // runners share the balance table: no memory front, whose coherence holds for one writer only
+    Layer.provideMerge(BalanceCache.layer(Option.isSome(settings.runner) ? { maxEntries: 0 } : {})),
     Layer.provideMerge(SuiService.layerAdapters(settings)),
     Layer.provide(layerSql(settings))
   )

@@ -11,27 +11,14 @@ import { DevChain } from "@chainjobs/devchain"
 import { WatchRpcClient } from "@chainjobs/rpc"
 import { SqlTaskStore } from "@chainjobs/store-sql"
 import { baseUrl, request } from "./http.ts"
+import { freshDatabase } from "./freshDatabase.ts"
 import { alice, ops, watchServer } from "./watchServer.ts"
 
 const pgUrl = process.env.CHAINJOBS_TEST_PG_URL
 
-/** A database of its own, created for the test and dropped after it, and its URL. */
-const freshDatabase = (url: string) => {
-  const name = `watch_service_${process.pid}_${Date.now()}`
-  const admin = SqlTaskStore.layerPgClient({ url: Redacted.make(url), maxConnections: 1 })
-  const run = (statement: string) =>
-    SqlClient.SqlClient.use((sql) => sql.unsafe(statement)).pipe(Effect.provide(admin, { local: true }), Effect.orDie)
-  const target = new URL(url)
-  target.pathname = `/${name}`
-  return Effect.as(
-    Effect.acquireRelease(run(`CREATE DATABASE "${name}"`), () => run(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)),
-    target.toString()
-  )
-}
-
 /** The service on a fresh database, and a client of that database for reading its rows. */
 const server = Layer.unwrap(Effect.gen(function*() {
-  const url = yield* freshDatabase(pgUrl ?? "")
+  const url = yield* freshDatabase(pgUrl ?? "", "watch_service")
   return Layer.merge(
     watchServer({ databaseUrl: Option.some(Redacted.make(url)) }),
     SqlTaskStore.layerPgClient({ url: Redacted.make(url), maxConnections: 1 })

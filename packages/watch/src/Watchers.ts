@@ -29,10 +29,23 @@
  * to new heads (`EvmAdapter.layerWith({ webSockets })`), a pushed head starts
  * the next tick at once, and polling goes on beside it as the fallback.
  *
+ * Where the loops run (`WatchersConfig.placement`): `local` (the default)
+ * runs them in this process, started and stopped by `add`, `pause`, `resume`
+ * and `remove`. `tasks` runs each as a task of the kind `WatcherLoop`, kept
+ * running by a daemon of the supervisor (`Tasks.daemon`) that every process
+ * declares for every watcher in the store (read again every `rescanEvery`,
+ * to learn of watchers added elsewhere). On a cluster's `Tasks`, a daemon is
+ * a cluster singleton: each watcher's loop runs on one runner at a time, and
+ * another runner restarts it when that one goes. Such a loop reads the stored
+ * watcher before each tick and ticks only while it is active; it idles while
+ * the watcher is paused or removed (until the process ends), so a watcher
+ * resumed or added again under its name anywhere is followed again. Lag's
+ * head, reorg count and last error are the loop's process's.
+ *
  * @since 0.1.0
  */
-import { Tasks } from "@chainjobs/tasks"
-import { Clock, Context, Duration, Effect, FiberMap, Layer, Metric, Option, Queue, Schema, Semaphore, Stream } from "effect"
+import { Task, Tasks } from "@chainjobs/tasks"
+import { Clock, Context, Duration, Effect, FiberMap, Layer, Metric, Option, Queue, Schedule, Schema, Semaphore, Stream } from "effect"
 import type { SqlClient } from "effect/sql"
 import { BalanceCache } from "./BalanceCache.ts"
 import { type BlockRef, type ChainAdapter, ChainAdapters, type Detected } from "./ChainAdapter.ts"
@@ -109,10 +122,26 @@ export interface WatchersConfig {
   readonly maxRange: number
   /** Watchers declared at start: added when missing (one that exists keeps its stored state). */
   readonly watchers: ReadonlyArray<WatcherSpec>
+  /** Where the loops run: in this process (`local`), or as `WatcherLoop` tasks kept running by daemons (`tasks`; one per cluster on a cluster's `Tasks`). Default: `local`. */
+  readonly placement: "local" | "tasks"
+  /** With `tasks` placement, how often the stored watchers are read again to declare the daemons of those added elsewhere. Default: 5 seconds. */
+  readonly rescanEvery: Duration.Input
 }
 
 /** The defaults of `WatchersConfig`. */
-export const defaults: WatchersConfig = { pollInterval: "1 second", maxRange: 1000, watchers: [] }
+export const defaults: WatchersConfig = {
+  pollInterval: "1 second",
+  maxRange: 1000,
+  watchers: [],
+  placement: "local",
+  rescanEvery: "5 seconds"
+}
+
+/** The task kind of a watcher's loop under `tasks` placement: it runs until interrupted. */
+export const WatcherLoop = Task.define("chainjobs.watch.loop", {
+  payload: Schema.Struct({ watcher: Schema.String }),
+  success: Schema.Void
+})
 
 /** How long a watcher waits before subscribing to new heads again after its subscription broke. */
 const resubscribeAfter = Duration.seconds(5)
@@ -417,12 +446,34 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
         )
       }
       while (true) {
-        yield* Effect.catch(tick(name), warn(name))
+        yield* Effect.catch(placed ? tickWhileActive(name) : tick(name), warn(name))
         yield* Effect.raceFirst(Effect.sleep(pollInterval), Queue.take(wake))
       }
     }).pipe(Effect.scoped, Effect.provideContext(context))
 
-  const start = (name: string) => FiberMap.run(fibers, name, loop(name), { onlyIfMissing: true }).pipe(Effect.asVoid)
+  /** A tick if the stored watcher is active (placed loops outlive pauses and removals made elsewhere). */
+  const tickWhileActive = (name: string) =>
+    Effect.flatMap(WatchStore.getWatcher(name), (watcher) =>
+      Option.isSome(watcher) && watcher.value.status === "active" ? tick(name) : Effect.void)
+
+  const placed = config.placement === "tasks"
+  /** The watchers whose daemons this process declared. */
+  const declared = new Set<string>()
+
+  /** Starts the watcher's loop here, or (placed) declares the daemon keeping its loop task running. */
+  const start = (name: string): Effect.Effect<void> => {
+    if (!placed) return FiberMap.run(fibers, name, loop(name), { onlyIfMissing: true }).pipe(Effect.asVoid)
+    if (declared.has(name)) return Effect.void
+    declared.add(name)
+    return tasks.daemon(WatcherLoop, { watcher: name }, { restart: Schedule.spaced(pollInterval) }).pipe(
+      Effect.asVoid,
+      Effect.catch((error) => Effect.logWarning(`chainjobs watch: watcher ${name}: cannot place its loop: ${error.message}`))
+    )
+  }
+
+  if (placed) {
+    yield* tasks.register(WatcherLoop, ({ watcher }) => Effect.andThen(loop(watcher), Effect.never), Context.empty())
+  }
 
   const add = (spec: WatcherSpec) =>
     Effect.gen(function*() {
@@ -529,7 +580,17 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
     if (Option.isNone(existing)) yield* add(spec)
   }
   for (const watcher of yield* WatchStore.listWatchers) {
-    if (watcher.status === "active") yield* start(watcher.name)
+    if (placed || watcher.status === "active") yield* start(watcher.name)
+  }
+  if (placed) {
+    // watchers added by other processes sharing the tables get their daemons declared here too
+    yield* WatchStore.listWatchers.pipe(
+      Effect.flatMap(Effect.forEach((watcher) => start(watcher.name), { discard: true })),
+      Effect.catch((error) => Effect.logWarning(`chainjobs watch: reading the watchers: ${error.message}`)),
+      Effect.provideContext(context),
+      Effect.repeat(Schedule.spaced(config.rescanEvery)),
+      Effect.forkScoped
+    )
   }
   return service
 })

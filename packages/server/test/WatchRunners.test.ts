@@ -1,8 +1,9 @@
 /**
  * Watchers in runner mode: two `chainjobs serve --runner` child processes on
  * one PostgreSQL database and one Hardhat node. The watcher's loop runs on one
- * runner at a time (one `chainjobs.watch.loop` task in the cluster), and live
- * transfers to the watched account are each processed exactly once.
+ * runner at a time (one `chainjobs.watch.loop` task in the cluster), live
+ * transfers to the watched account are each processed exactly once, and when
+ * the runner running the loop is killed the other restarts it and goes on.
  * Skipped without `CHAINJOBS_TEST_PG_URL`.
  */
 import { assert, describe, layer } from "@effect/vitest"
@@ -45,13 +46,15 @@ const runner = (databaseUrl: string, chainUrl: string) =>
             CHAINJOBS_DEV_CHAIN: "false",
             CHAINJOBS_CHAINS: JSON.stringify([{ name: "dev", chainId: DevChain.chainId, endpoints: [{ url: chainUrl }], headTtlMillis: 0 }]),
             CHAINJOBS_WATCHERS: JSON.stringify([{ name: "deposits", chain: "dev", processor: "chainjobs.watch.record", accounts: [watched], confirmations: 1 }]),
-            CHAINJOBS_WATCH_POLL_INTERVAL: "200 millis"
+            CHAINJOBS_WATCH_POLL_INTERVAL: "200 millis",
+            // a dead runner's shards move after this long
+            CHAINJOBS_RUNNER_LOCK_EXPIRATION: "3 seconds"
           }
         })
       ),
       (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
     )
-    return yield* listening(child)
+    return { url: yield* listening(child), address: `127.0.0.1:${runnerPort}`, child }
   })
 
 /** The base URL the child prints once it listens. */
@@ -79,38 +82,55 @@ const eventually = <A>(read: Effect.Effect<A>, check: (a: A) => boolean) =>
 
 describe.skipIf(pgUrl === undefined)("watchers in runner mode", () => {
   layer(DevChain.layer(), { excludeTestServices: true, timeout: "180 seconds" })("two runners on one database", (it) => {
-    it.effect("each watcher's loop runs once in the cluster, and every live transfer is processed exactly once", () =>
+    it.effect("each watcher's loop runs once in the cluster, every live transfer is processed exactly once, and a killed runner's loop moves", () =>
       Effect.gen(function*() {
         const chain = yield* DevChain.DevChain
         const databaseUrl = yield* freshDatabase(pgUrl ?? "", "watch_runners")
         // one after the other: the first makes the tables
-        const first = yield* runner(databaseUrl, chain.url)
-        const second = yield* runner(databaseUrl, chain.url)
+        const runners = [yield* runner(databaseUrl, chain.url), yield* runner(databaseUrl, chain.url)]
         const wallet = createWalletClient({ transport: http(chain.url) })
         const tester = createTestClient({ transport: http(chain.url), mode: "hardhat" })
         const hashes: Array<string> = []
-        for (let i = 0; i < TRANSFERS; i++) {
-          const from = DevChain.accounts[10 + i]!.address
-          hashes.push(yield* Effect.promise(() =>
-            wallet.sendTransaction({ account: from, to: watched as `0x${string}`, value: parseEther("1"), chain: null })
-          ))
-          yield* Effect.sleep("300 millis")
-        }
-        yield* Effect.promise(() => tester.mine({ blocks: 2 }))
-        const items = yield* eventually(
-          getJson(`${first}/api/watch/watchers/deposits/items`),
-          (items: Array<any>) => items.filter((item) => item.status === "processed").length >= TRANSFERS
-        )
-        assert.deepStrictEqual(items.map((item) => item.item.transaction).sort(), [...hashes].sort())
-        // every runner reads the same items
-        assert.deepStrictEqual((yield* getJson(`${second}/api/watch/watchers/deposits/items`)).map((item: any) => item.id), items.map((item) => item.id))
-        // one processing task per item, wherever it ran
-        const processing = yield* getJson(`${second}/api/tasks?kind=chainjobs.watch.record&limit=100`)
-        assert.strictEqual(processing.items.length, TRANSFERS)
-        assert.strictEqual(new Set(processing.items.map((task: any) => task.key)).size, TRANSFERS)
+        const transfer = (from: number) =>
+          Effect.gen(function*() {
+            hashes.push(yield* Effect.promise(() =>
+              wallet.sendTransaction({ account: DevChain.accounts[from]!.address, to: watched as `0x${string}`, value: parseEther("1"), chain: null })
+            ))
+            yield* Effect.sleep("300 millis")
+          })
+        /** Every transfer sent is an item processed once, as each live runner reads them; one processing task per item. */
+        const allProcessedOnce = (live: ReadonlyArray<{ readonly url: string }>) =>
+          Effect.gen(function*() {
+            yield* Effect.promise(() => tester.mine({ blocks: 2 }))
+            const items = yield* eventually(
+              getJson(`${live[0]!.url}/api/watch/watchers/deposits/items`),
+              (items: Array<any>) => items.filter((item) => item.status === "processed").length >= hashes.length
+            )
+            assert.deepStrictEqual(items.map((item) => item.item.transaction).sort(), [...hashes].sort())
+            assert.isTrue(items.every((item) => item.status === "processed"))
+            for (const other of live.slice(1)) {
+              assert.deepStrictEqual((yield* getJson(`${other.url}/api/watch/watchers/deposits/items`)).map((item: any) => item.id), items.map((item) => item.id))
+            }
+            const processing = yield* getJson(`${live[live.length - 1]!.url}/api/tasks?kind=chainjobs.watch.record&limit=100`)
+            assert.strictEqual(processing.items.length, hashes.length)
+            assert.strictEqual(new Set(processing.items.map((task: any) => task.key)).size, hashes.length)
+          })
+        /** The tasks running the watcher's loop, as a runner reads them. */
+        const loops = (url: string) =>
+          Effect.map(getJson(`${url}/api/tasks?kind=chainjobs.watch.loop&status=running&limit=100`), (page) => page.items as Array<any>)
+
+        for (let i = 0; i < TRANSFERS; i++) yield* transfer(10 + i)
+        yield* allProcessedOnce(runners)
         // the watcher's loop: one task running in the whole cluster
-        const loops = yield* getJson(`${first}/api/tasks?kind=chainjobs.watch.loop&status=running&limit=100`)
-        assert.strictEqual(loops.items.length, 1)
+        const [loop] = yield* eventually(loops(runners[0]!.url), (running) => running.length === 1)
+        // the runner running the loop dies; the other restarts the loop and goes on, still once per item
+        const dead = runners.find((r) => r.address === loop!.runner) ?? runners[0]!
+        const survivor = runners.find((r) => r !== dead)!
+        dead.child.kill("SIGKILL")
+        for (let i = 0; i < 3; i++) yield* transfer(16 + i)
+        yield* allProcessedOnce([survivor])
+        const after = yield* eventually(loops(survivor.url), (running) => running.length === 1 && running[0].runner === survivor.address)
+        assert.notStrictEqual(after[0].id, loop!.id)
       }).pipe(Effect.scoped), 180_000)
   })
 })

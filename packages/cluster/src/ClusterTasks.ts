@@ -92,7 +92,8 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
           owner: options?.owner,
           onConflict: options?.onConflict,
           timeoutMillis: options?.timeoutMillis,
-          heartbeatTimeoutMillis: options?.heartbeatTimeoutMillis
+          heartbeatTimeoutMillis: options?.heartbeatTimeoutMillis,
+          retries: options?.retries
         })
       )
       return Tasks.makeHandle(reply.id, kind.name, kind, operations)

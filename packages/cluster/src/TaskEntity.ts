@@ -64,7 +64,8 @@ export const Submit = Rpc.make("Submit", {
     owner: Schema.optional(Schema.String),
     onConflict: Schema.optional(Schema.Literals(["reject", "join", "queue"])),
     timeoutMillis: Schema.optional(Schema.Number),
-    heartbeatTimeoutMillis: Schema.optional(Schema.Number)
+    heartbeatTimeoutMillis: Schema.optional(Schema.Number),
+    retries: Schema.optional(Schema.Number)
   },
   success: Schema.Struct({ id: Schema.String }),
   error: SubmitError
@@ -177,7 +178,8 @@ export const layer = (host: Host) =>
               owner: request.owner,
               onConflict: request.onConflict,
               timeoutMillis: request.timeoutMillis,
-              heartbeatTimeoutMillis: request.heartbeatTimeoutMillis
+              heartbeatTimeoutMillis: request.heartbeatTimeoutMillis,
+              retries: request.retries
             })
             // Joined another task: that one has its `Run` already.
             if (handle.id !== request.id) return { id: handle.id }

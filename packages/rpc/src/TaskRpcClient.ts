@@ -201,7 +201,8 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
       ...(submitOptions?.priority === undefined ? {} : { priority: submitOptions.priority }),
       ...(submitOptions?.onConflict === undefined ? {} : { onConflict: submitOptions.onConflict }),
       ...(submitOptions?.timeoutMillis === undefined ? {} : { timeoutMillis: submitOptions.timeoutMillis }),
-      ...(submitOptions?.heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis: submitOptions.heartbeatTimeoutMillis })
+      ...(submitOptions?.heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis: submitOptions.heartbeatTimeoutMillis }),
+      ...(submitOptions?.retries === undefined ? {} : { retries: submitOptions.retries })
     }))
 
   return TaskRpcClient.of({

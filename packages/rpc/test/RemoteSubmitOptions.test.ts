@@ -24,12 +24,12 @@ describe("remote submit options", () => {
       assert.strictEqual(refused._tag, "SubmitRejected")
     }).pipe(Effect.provide(server)))
 
-  it.live("a submission's time limits reach the server; a bad one is refused naming it, and nothing is recorded", () =>
+  it.live("a submission's time limits and retries reach the server; a bad one is refused naming it, and nothing is recorded", () =>
     Effect.gen(function*() {
       const client = yield* alice
-      const limited = yield* client.submit(Add, { a: 1, b: 2 }, { timeoutMillis: 90_000, heartbeatTimeoutMillis: 5_000 })
+      const limited = yield* client.submit(Add, { a: 1, b: 2 }, { timeoutMillis: 90_000, heartbeatTimeoutMillis: 5_000, retries: 2 })
       const info = yield* limited.info
-      assert.deepStrictEqual([info.timeoutMillis, info.heartbeatTimeoutMillis], [90_000, 5_000])
+      assert.deepStrictEqual([info.timeoutMillis, info.heartbeatTimeoutMillis, info.retries], [90_000, 5_000, 2])
       const before = (yield* client.list({})).items.length
       const refused = yield* Effect.flip(client.submit(Add, { a: 1, b: 2 }, { timeoutMillis: 0.5 }))
       assert.strictEqual(refused._tag, "InvalidPayload")

@@ -4,7 +4,7 @@
  * ```
  * chainjobs serve [--port 8080] [--data-dir ./data] ...   run the service
  * chainjobs submit <kind> --payload '{...}' [--watch]    submit a task (and follow it); --timeout-millis,
- *                                                        --heartbeat-timeout-millis override the kind's
+ *                                                        --heartbeat-timeout-millis, --retries override the kind's
  * chainjobs status <id> | result <id> | watch <id>        read or follow a task
  * chainjobs list [--status s] [--kind k] [--cursor c]     list tasks, newest first
  * chainjobs interrupt <id> | delete <id> | retry <id>     control a task
@@ -205,7 +205,8 @@ const submit = Command.make("submit", {
   heartbeatTimeoutMillis: Flag.Int("heartbeat-timeout-millis").pipe(
     Flag.withDescription("How long the task may stay silent, in milliseconds, over the kind's"),
     Flag.optional
-  )
+  ),
+  retries: Flag.Int("retries").pipe(Flag.withDescription("At most this many retries of a failed attempt (0: none)"), Flag.optional)
 }, (input) =>
   remote((client) =>
     Effect.gen(function*() {
@@ -217,7 +218,8 @@ const submit = Command.make("submit", {
         kind: input.kind,
         payload,
         ...(Option.isSome(input.timeoutMillis) ? { timeoutMillis: input.timeoutMillis.value } : {}),
-        ...(Option.isSome(input.heartbeatTimeoutMillis) ? { heartbeatTimeoutMillis: input.heartbeatTimeoutMillis.value } : {})
+        ...(Option.isSome(input.heartbeatTimeoutMillis) ? { heartbeatTimeoutMillis: input.heartbeatTimeoutMillis.value } : {}),
+        ...(Option.isSome(input.retries) ? { retries: input.retries.value } : {})
       })
       yield* Console.log(info.id)
       if (input.watch) yield* watch(client, info.id)

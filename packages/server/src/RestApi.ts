@@ -154,7 +154,9 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         webhook: Schema.optional(Schema.String.annotate({
           description: `An http(s) URL (at most ${maxUrlLength} characters) the task's final record is POSTed to, ` +
             "signed with `Chainjobs-Signature`, once it finishes; retried with backoff until acknowledged with a 2xx"
-        }))
+        })),
+        /** At most this many retries of a failed attempt (0: none), over the kind's. */
+        retries: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 1000 })))
       },
       payload: Schema.Unknown,
       success: [SubmitAccepted.pipe(HttpApiSchema.status(202)), TaskRecord],
@@ -304,7 +306,8 @@ const integerParameters: Record<string, Record<string, number>> = {
   limit: { minimum: 1, maximum: TaskQuery.maxLimit },
   priority: {},
   timeoutMillis: { minimum: 1 },
-  heartbeatTimeoutMillis: { minimum: 1 }
+  heartbeatTimeoutMillis: { minimum: 1 },
+  retries: { minimum: 0, maximum: 1000 }
 }
 
 /** A kind's name as a component-name prefix (`chain/scan-addresses` → `chain_scan-addresses`). */

@@ -133,7 +133,8 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
           payload,
           ...(query.priority === undefined ? {} : { priority: query.priority }),
           ...(query.timeoutMillis === undefined ? {} : { timeoutMillis: query.timeoutMillis }),
-          ...(query.heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis: query.heartbeatTimeoutMillis })
+          ...(query.heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis: query.heartbeatTimeoutMillis }),
+          ...(query.retries === undefined ? {} : { retries: query.retries })
         })
         if (webhook !== undefined) yield* webhooks.register(info.id, webhook)
         if (query.wait === "true") return toRecord(yield* access.awaitInfo(info.id))

@@ -73,7 +73,9 @@ export const SubmitRequest = Schema.Struct({
   /** Overrides the kind's time limit of one attempt, in milliseconds (the supervisor refuses one that is not a positive whole number). */
   timeoutMillis: Schema.optionalKey(Schema.Number),
   /** Overrides the kind's heartbeat timeout, in milliseconds (likewise). */
-  heartbeatTimeoutMillis: Schema.optionalKey(Schema.Number)
+  heartbeatTimeoutMillis: Schema.optionalKey(Schema.Number),
+  /** At most this many retries of a failed attempt (likewise: a whole number from 0 to 1000). */
+  retries: Schema.optionalKey(Schema.Number)
 })
 /** @see SubmitRequest */
 export type SubmitRequest = typeof SubmitRequest.Type
@@ -179,7 +181,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
       priority: request.priority,
       onConflict: request.onConflict as OnConflict | undefined,
       timeoutMillis: request.timeoutMillis,
-      heartbeatTimeoutMillis: request.heartbeatTimeoutMillis
+      heartbeatTimeoutMillis: request.heartbeatTimeoutMillis,
+      retries: request.retries
     }).pipe(
       Effect.catchTags({
         // An invalid submission does not use up the quota.

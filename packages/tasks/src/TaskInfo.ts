@@ -74,6 +74,8 @@ export const TaskInfo = Schema.Struct({
   timeoutMillis: Schema.optionalKey(Schema.Number),
   /** The submission's heartbeat timeout, in milliseconds, over the kind's (absent: the kind's). */
   heartbeatTimeoutMillis: Schema.optionalKey(Schema.Number),
+  /** The submission's cap on retries of failed attempts (absent: the kind's retry policy). */
+  retries: Schema.optionalKey(Schema.Number),
   /** The runner (`host:port`) that runs or last ran the task, in a cluster of runners; absent in a single process. */
   runner: Schema.optionalKey(Schema.String)
 })

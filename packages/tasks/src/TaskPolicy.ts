@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, type Schedule } from "effect"
+import { Duration, Schedule } from "effect"
 
 /** What a submission does when another task holds its exclusive key. */
 export type OnConflict = "reject" | "join" | "queue"
@@ -33,6 +33,12 @@ export interface SubmitOptions {
    * `heartbeat` after that long without a heartbeat or progress. Recorded with the task.
    */
   readonly heartbeatTimeoutMillis?: number | undefined
+  /**
+   * At most this many retries of a failed attempt (a whole number, 0: none), on the kind's retry schedule — or, for a
+   * kind without one, 1 s apart and doubling. What the kind never retries (timeouts, missed heartbeats, its
+   * `doNotRetry` errors) is not retried either. Recorded with the task.
+   */
+  readonly retries?: number | undefined
 }
 
 /** The policy of a task kind, as written in `Task.define`. */
@@ -90,6 +96,13 @@ export interface ResolvedPolicy {
   readonly retentionMillis: number
   readonly onRestart: "resume" | "fail"
 }
+
+/** The retries of a submission that caps them (`SubmitOptions.retries`) over its kind's retry policy, if any. */
+export const retryAtMost = (retry: ResolvedPolicy["retry"], times: number): ResolvedPolicy["retry"] =>
+  times === 0 ? undefined : {
+    ...retry,
+    schedule: (retry?.schedule ?? Schedule.exponential("1 second")).pipe(Schedule.upTo({ times }))
+  }
 
 /** The default retention of finished records: 24 hours. */
 export const defaultRetention: Duration.Duration = Duration.hours(24)

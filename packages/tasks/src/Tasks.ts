@@ -59,27 +59,33 @@ export type { HandleOperations } from "./internal/handle.ts"
 /** Errors of submitting a task. */
 export type SubmitError = InvalidPayload | SubmitRejected | UnknownTaskKind | TaskStoreError
 
+/** The most retries a submission may ask for. */
+const maxRetries = 1000
+
 /**
- * The time limits a submission sets over its kind's (`timeoutMillis`, `heartbeatTimeoutMillis`), as fields of its
- * record: none when it sets none; `InvalidPayload` naming the option when one is not a positive whole number of
- * milliseconds.
+ * The policy a submission sets over its kind's (`timeoutMillis`, `heartbeatTimeoutMillis`, `retries`), as fields of
+ * its record: none when it sets none; `InvalidPayload` naming the option when a time limit is not a positive whole
+ * number of milliseconds, or `retries` not a whole number from 0 to 1000.
  */
 const submissionLimits = (
   kind: string,
   options: SubmitOptions
-): Exit.Exit<Pick<TaskInfo, "timeoutMillis" | "heartbeatTimeoutMillis"> | undefined, InvalidPayload> => {
-  const { heartbeatTimeoutMillis, timeoutMillis } = options
-  if (timeoutMillis === undefined && heartbeatTimeoutMillis === undefined) return Exit.succeed(undefined)
+): Exit.Exit<Pick<TaskInfo, "timeoutMillis" | "heartbeatTimeoutMillis" | "retries"> | undefined, InvalidPayload> => {
+  const { heartbeatTimeoutMillis, retries, timeoutMillis } = options
+  if (timeoutMillis === undefined && heartbeatTimeoutMillis === undefined && retries === undefined) return Exit.succeed(undefined)
+  const invalid = (field: string, message: string) => Exit.fail(new InvalidPayload({ kind, issues: [{ path: [field], message }] }))
   for (const [field, millis] of [["timeoutMillis", timeoutMillis], ["heartbeatTimeoutMillis", heartbeatTimeoutMillis]] as const) {
     if (millis !== undefined && !(Number.isSafeInteger(millis) && millis > 0)) {
-      return Exit.fail(
-        new InvalidPayload({ kind, issues: [{ path: [field], message: `Expected a positive whole number of milliseconds, got ${millis}` }] })
-      )
+      return invalid(field, `Expected a positive whole number of milliseconds, got ${millis}`)
     }
+  }
+  if (retries !== undefined && !(Number.isSafeInteger(retries) && retries >= 0 && retries <= maxRetries)) {
+    return invalid("retries", `Expected a whole number of retries from 0 to ${maxRetries}, got ${retries}`)
   }
   return Exit.succeed({
     ...(timeoutMillis === undefined ? {} : { timeoutMillis }),
-    ...(heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis })
+    ...(heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis }),
+    ...(retries === undefined ? {} : { retries })
   })
 }
 

@@ -1,12 +1,13 @@
 /**
  * A submission's own time limits (`SubmitOptions.timeoutMillis`,
- * `heartbeatTimeoutMillis`) over its kind's: they time the task out or fail
- * it for silence as the kind's would, are recorded with it (so a task taken
- * back after a restart keeps them), and a bad value is refused with
- * `InvalidPayload` naming the option before anything is recorded.
+ * `heartbeatTimeoutMillis`) and retries over its kind's: they time the task
+ * out or fail it for silence as the kind's would, cap (or give) retries, are
+ * recorded with it (so a task taken back after a restart keeps them), and a
+ * bad value is refused with `InvalidPayload` naming the option before
+ * anything is recorded.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Option, Schema, Scope } from "effect"
+import { Effect, Exit, Layer, Option, Schedule, Schema, Scope } from "effect"
 import * as Task from "../src/Task.ts"
 import * as TaskStore from "../src/TaskStore.ts"
 import { Tasks } from "../src/Tasks.ts"
@@ -21,7 +22,22 @@ const Quiet = Task.define("quiet", {
 })
 const QuietLive = Task.implement(Quiet, ({ seconds }) => Effect.as(Effect.sleep(`${seconds} seconds`), seconds))
 
-const runtime = supervisor(QuietLive, { heartbeatCheckInterval: "1 second", shutdownGracePeriod: 0 })
+class Flake extends Schema.TaggedError<Flake>()("Flake", {}) {}
+
+/** Fails at once, every attempt; its kind retries 5 times, a second apart. */
+const Flaky = Task.define("flaky", {
+  payload: Schema.Struct({}),
+  success: Schema.Void,
+  error: Flake,
+  policy: { retry: { schedule: Schedule.spaced("1 second").pipe(Schedule.upTo({ times: 5 })) } }
+})
+/** Fails at once, every attempt; its kind does not retry. */
+const Once = Task.define("once", { payload: Schema.Struct({}), success: Schema.Void, error: Flake })
+
+const runtime = supervisor(
+  Layer.mergeAll(QuietLive, Task.implement(Flaky, () => Effect.fail(new Flake())), Task.implement(Once, () => Effect.fail(new Flake()))),
+  { heartbeatCheckInterval: "1 second", shutdownGracePeriod: 0 }
+)
 
 describe("a submission's time limits", () => {
   it.effect("timeoutMillis times the attempt out under the kind's hour, and is recorded", () =>
@@ -50,6 +66,40 @@ describe("a submission's time limits", () => {
       const info = yield* silent.info
       assert.deepStrictEqual([info.status, info.reason, info.errorMessage], ["failed", "heartbeat", "no heartbeat for over 3s"])
     }).pipe(Effect.provide(runtime)))
+
+  it.effect("retries caps the kind's retries (0: none), and gives a kind without retries some, 1 s apart and doubling", () =>
+    Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const attempts = (kind: typeof Flaky | typeof Once, retries: number | undefined) =>
+        Effect.gen(function*() {
+          const handle = yield* tasks.submit(kind, {}, retries === undefined ? undefined : { retries })
+          yield* settle
+          yield* advance(20)
+          const info = yield* handle.info
+          assert.deepStrictEqual([info.status, info.reason], ["failed", "error"])
+          return [info.attempt, info.retries] as const
+        })
+      assert.deepStrictEqual(yield* attempts(Flaky, undefined), [6, undefined])
+      assert.deepStrictEqual(yield* attempts(Flaky, 1), [2, 1])
+      assert.deepStrictEqual(yield* attempts(Flaky, 0), [1, 0])
+      assert.deepStrictEqual(yield* attempts(Once, undefined), [1, undefined])
+      assert.deepStrictEqual(yield* attempts(Once, 2), [3, 2])
+    }).pipe(Effect.provide(runtime)))
+
+  it.effect.prop(
+    "retries that are not a whole number from 0 to 1000 are refused, naming them, and nothing is recorded",
+    { retries: Schema.Number },
+    ({ retries }) =>
+      Effect.gen(function*() {
+        if (Number.isSafeInteger(retries) && retries >= 0 && retries <= 1000) return
+        const tasks = yield* Tasks
+        const store = yield* TaskStore.TaskStore
+        const refused = yield* Effect.flip(tasks.submit(Quiet, { seconds: 1 }, { retries }))
+        assert.strictEqual(refused._tag, "InvalidPayload")
+        if (refused._tag === "InvalidPayload") assert.deepStrictEqual(refused.issues[0]!.path, ["retries"])
+        assert.strictEqual((yield* store.list({})).items.length, 0)
+      }).pipe(Effect.provide(runtime))
+  )
 
   it.effect.prop(
     "a time limit that is not a positive whole number of milliseconds is refused, naming it, and nothing is recorded",

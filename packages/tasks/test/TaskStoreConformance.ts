@@ -57,17 +57,17 @@ export const storeConformance = <E>(name: string, layer: Layer.Layer<TaskStore, 
 
     test("a submission's time limits read back, through updates, and a record without them has none", (store) =>
       Effect.gen(function*() {
-        const limited = record({ timeoutMillis: 90_000, heartbeatTimeoutMillis: 5_000 })
+        const limited = record({ timeoutMillis: 90_000, heartbeatTimeoutMillis: 5_000, retries: 0 })
         const plain = record()
         yield* store.insert(limited)
         yield* store.insert(plain)
         yield* store.update({ ...limited, status: "running", startedAt: 5, heartbeatAt: 5 })
         const read = Option.getOrThrow(yield* store.get(limited.id))
-        assert.deepStrictEqual([read.timeoutMillis, read.heartbeatTimeoutMillis, read.status], [90_000, 5_000, "running"])
+        assert.deepStrictEqual([read.timeoutMillis, read.heartbeatTimeoutMillis, read.retries, read.status], [90_000, 5_000, 0, "running"])
         const unfinished = yield* store.unfinished
         assert.strictEqual(unfinished.find((info) => info.id === limited.id)?.timeoutMillis, 90_000)
         const readPlain = Option.getOrThrow(yield* store.get(plain.id))
-        assert.isFalse("timeoutMillis" in readPlain || "heartbeatTimeoutMillis" in readPlain)
+        assert.isFalse("timeoutMillis" in readPlain || "heartbeatTimeoutMillis" in readPlain || "retries" in readPlain)
       }))
 
     test("the runner of a record reads back as written, moves with an update, and stays absent when not given", (store) =>

@@ -40,7 +40,8 @@ export const columns = [
   "expires_at",
   "timeout_millis",
   "heartbeat_timeout_millis",
-  "runner"
+  "runner",
+  "max_retries"
 ] as const
 
 /**
@@ -56,7 +57,8 @@ const insertOnly: ReadonlySet<string> = new Set([
   "payload",
   "created_at",
   "timeout_millis",
-  "heartbeat_timeout_millis"
+  "heartbeat_timeout_millis",
+  "max_retries"
 ])
 
 /** The columns a state change or progress write updates. */
@@ -129,19 +131,26 @@ const addRunner = Effect.gen(function*() {
   yield* sql.unsafe(`ALTER TABLE ${table} ADD COLUMN runner text`)
 })
 
+/** A submission's cap on retries (`TaskInfo.retries`; null: the kind's policy). */
+const addRetries = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`ALTER TABLE ${table} ADD COLUMN max_retries integer`)
+})
+
 /** Creates or upgrades the task table. */
 export const migrate = Migrator.make({})({
   loader: Migrator.fromRecord({
     "0001_create_tasks": createTasks,
     "0002_add_detail": addDetail,
     "0003_add_limits": addLimits,
-    "0004_add_runner": addRunner
+    "0004_add_runner": addRunner,
+    "0005_add_retries": addRetries
   }),
   table: migrationsTable
 })
 
 /**
- * Rows per statement at most: on SQLite, 24 columns × 512 rows stays well
+ * Rows per statement at most: on SQLite, 25 columns × 512 rows stays well
  * under its limit of 32,766 parameters.
  */
 const rowsPerStatement = 512
@@ -194,7 +203,8 @@ export const toValues = (info: TaskInfo): Array<unknown> => [
   info.expiresAt,
   info.timeoutMillis ?? null,
   info.heartbeatTimeoutMillis ?? null,
-  info.runner ?? null
+  info.runner ?? null,
+  info.retries ?? null
 ]
 
 /** A record as a row: its column values by column name. */
@@ -231,5 +241,6 @@ export const fromRow = (row: TaskRow): TaskInfo => ({
   // absent from rows written before the column existed, null when the submission set none
   ...(row.timeout_millis == null ? {} : { timeoutMillis: toNumber(row.timeout_millis) }),
   ...(row.heartbeat_timeout_millis == null ? {} : { heartbeatTimeoutMillis: toNumber(row.heartbeat_timeout_millis) }),
-  ...(row.runner == null ? {} : { runner: row.runner as string })
+  ...(row.runner == null ? {} : { runner: row.runner as string }),
+  ...(row.max_retries == null ? {} : { retries: toNumber(row.max_retries) })
 })

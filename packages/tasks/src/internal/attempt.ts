@@ -54,8 +54,7 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
     recorded: TaskInfo | undefined,
     scoped: boolean
   ): Effect.Effect<unknown, unknown, Scope.Scope> => {
-    const { kind, handler } = entry.registered
-    const policy = kind.policy
+    const { handler } = entry.registered
     if (retry) publisher.publish(entry, "Retrying")
     const info = recorded === undefined ? entry.markRunning(now(), retry) : entry.adoptRunning(recorded)
     publisher.publish(entry, "Started")
@@ -76,7 +75,7 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
           )
       })
     }
-    if (policy.retry?.defects === true) {
+    if (entry.retry?.defects === true) {
       effect = Effect.catchDefect(effect, (defect) => Effect.fail(new RetryableDefect(defect)))
     }
     return recorded !== undefined ? effect : Effect.andThen(Effect.orDie(store.update(info)), effect)
@@ -93,7 +92,7 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
 
   /** The attempts of a kind with a retry policy: each with a scope of its own, retried on the kind's schedule. */
   const attempts = (entry: Entry, typed: KindTaskContext, recorded: TaskInfo | undefined): Effect.Effect<unknown, unknown> => {
-    const retry = entry.registered.kind.policy.retry!
+    const retry = entry.retry!
     let first = true
     const doNotRetry = retry.doNotRetry ?? []
     return Effect.suspend(() => {
@@ -163,7 +162,7 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
       const live = new LiveTaskContext(entry, shared)
       const typed = new KindTaskContext(live, entry.registered.codec)
       const services = Context.add(entry.registered.context, TaskContext, live)
-      if (entry.registered.kind.policy.retry !== undefined) {
+      if (entry.retry !== undefined) {
         entry.fiber = Effect.runForkWith(services)(run(entry, typed, recorded))
         return
       }

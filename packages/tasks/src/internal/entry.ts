@@ -9,6 +9,7 @@
 import type { Cause, Context, Deferred, Effect, Fiber, Queue } from "effect"
 import type { Any } from "../TaskKind.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
+import { type ResolvedPolicy, retryAtMost } from "../TaskPolicy.ts"
 import type * as codec from "./codec.ts"
 import type { StopReason } from "./stop.ts"
 
@@ -79,6 +80,13 @@ export class Entry {
   get heartbeatTimeoutMillis(): number | undefined {
     return this.record.heartbeatTimeoutMillis ?? this.registered.kind.policy.heartbeatTimeoutMillis
   }
+  /** The retries of the task: its kind's policy, capped by the submission's `retries` (made once, on first use). */
+  get retry(): ResolvedPolicy["retry"] {
+    if (this.record.retries === undefined) return this.registered.kind.policy.retry
+    if (this.cappedRetry === undefined) this.cappedRetry = { retry: retryAtMost(this.registered.kind.policy.retry, this.record.retries) }
+    return this.cappedRetry.retry
+  }
+  private cappedRetry: { readonly retry: ResolvedPolicy["retry"] } | undefined = undefined
   /** At most this many tasks of one key run (or are unfinished, for conflicts) at once. */
   get keyConcurrency(): number {
     return this.registered.kind.policy.keyConcurrency

@@ -1,0 +1,130 @@
+/**
+ * A payments backend's chain integration, on a local EVM chain: a poller
+ * (a watcher following the head) feeds workers (processor tasks) that record
+ * each transfer of a wallet exactly once; balances are read from a cache for
+ * display, from the chain for a critical operation, and an hourly reconcile
+ * finds a change the cache could not have known of.
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Layer, Schedule } from "effect"
+import { SqlClient } from "effect/sql"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createWalletClient, defineChain, http, parseEther } from "viem"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
+import { NodeSqliteClient, SqlTaskStore } from "@chainjobs/store-sql"
+import { Tasks } from "@chainjobs/tasks"
+import { BalanceCache, BalanceUpkeep, EvmAdapter, Watchers, WatchItem, WatchProcessor } from "@chainjobs/watch"
+
+/** The worker kind: records a transfer in the `deposits` table, in the item's own transaction. */
+const Deposit = WatchProcessor.define("example/deposit")
+
+/** Each run inserts one row; its primary key would refuse a second row for the same transfer. */
+const DepositLive = WatchProcessor.implement(Deposit, (item) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`INSERT INTO deposits ${sql.insert({ id: WatchItem.id(item), kind: item.kind, amount: item.amount ?? "0" })}`
+  }).pipe(Effect.orDie))
+
+/** Rows in `deposits`, and distinct transfers among them. */
+const countDeposits = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const [row] = yield* sql<{ total: number; transfers: number }>`SELECT COUNT(*) AS total, COUNT(DISTINCT id) AS transfers FROM deposits`
+  return { rows: Number(row.total), distinct: Number(row.transfers) }
+}).pipe(Effect.orDie)
+
+/** Waits until the watcher has processed every block up to `block`. */
+const processedUpTo = (block: number) =>
+  Watchers.Watchers.use((watchers) => watchers.lag("deposits")).pipe(
+    Effect.repeat({ until: (lag) => lag.processed >= block, schedule: Schedule.spaced("50 millis") })
+  )
+
+/** One JSON-RPC call to the node. */
+const rpc = (url: string, method: string, params: ReadonlyArray<unknown>) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params })
+    })
+    return ((await response.json()) as { result: unknown }).result
+  })
+
+const program = Effect.gen(function*() {
+    const chain = yield* DevChain.DevChain
+    const seeded = yield* DevSeed.seed({ rounds: 12 })
+    const wallet = seeded.participants[1]
+    yield* Console.log(`dev chain: seeded blocks ${seeded.fromBlock}..${seeded.toBlock}`)
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE deposits (id text PRIMARY KEY, kind text NOT NULL, amount text NOT NULL)`.pipe(Effect.orDie)
+
+    const watchers = yield* Watchers.Watchers
+    yield* watchers.add({ name: "deposits", chain: "dev", processor: Deposit.name, accounts: [wallet], confirmations: 1, startBlock: seeded.fromBlock })
+    yield* Console.log("poller: watching one wallet from the first seeded block, 1 confirmation, polling every 100 ms")
+    // One block more puts the last seeded block at confirmation depth.
+    yield* rpc(chain.url, "hardhat_mine", ["0x1"])
+    yield* processedUpTo(seeded.toBlock)
+    const seen = yield* countDeposits
+    yield* Console.log(`workers: ${seen.rows} transfers of the wallet processed, ${seen.distinct} distinct`)
+
+    // A transfer submitted again (as by a poller that crashed before marking it submitted): the worker finds it
+    // processed and returns the recorded outcome; it is not processed twice.
+    const tasks = yield* Tasks.Tasks
+    const [first] = yield* watchers.items("deposits")
+    yield* (yield* tasks.submit(Deposit, first.item)).join
+    yield* Console.log(`workers: the first transfer submitted again is not processed twice; rows still ${(yield* countDeposits).rows}`)
+
+    // New activity: a payment to the wallet, found at the next poll.
+    const definition = defineChain({
+      id: chain.chainId,
+      name: "dev",
+      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+      rpcUrls: { default: { http: [chain.url] } }
+    })
+    const payer = createWalletClient({ chain: definition, transport: http(chain.url) })
+    yield* Effect.promise(() => payer.sendTransaction({ account: DevChain.accounts[12].address, to: wallet, value: parseEther("1") }))
+    yield* rpc(chain.url, "hardhat_mine", ["0x1"])
+    yield* processedUpTo(seeded.toBlock + 2)
+    yield* Console.log(`workers: a new payment to the wallet processed; ${(yield* countDeposits).rows} rows`)
+
+    const cache = yield* BalanceCache.BalanceCache
+    const display = yield* cache.read("dev", wallet, "native")
+    const again2 = yield* cache.read("dev", wallet, "native")
+    yield* Console.log(`balance for display: first read from the chain ${display.fromChain}, the next from the cache ${!again2.fromChain}`)
+    const critical = yield* cache.read("dev", wallet, "native", { verify: true })
+    const onNode = BigInt((yield* rpc(chain.url, "eth_getBalance", [wallet, "latest"])) as string)
+    yield* Console.log(`balance before a withdrawal (verified): from the chain ${critical.fromChain}, equals the node's ${critical.amount === onNode}`)
+
+    // A change the cache cannot know of (no transaction): found by the reconcile, scheduled hourly, run now.
+    yield* rpc(chain.url, "hardhat_setBalance", [wallet, "0xde0b6b3a7640000"])
+    const before = yield* cache.read("dev", wallet, "native")
+    yield* Console.log(`after a change behind the cache: the cached amount is the old one ${before.amount === critical.amount}`)
+    const reconcile = yield* tasks.submit(BalanceUpkeep.ReconcileAll, {})
+    const result = yield* reconcile.join
+    const after = yield* cache.read("dev", wallet, "native")
+    yield* Console.log(`hourly reconcile (run now): drifted ${result.drifted}; the cache now says 1 ETH ${after.amount === parseEther("1")}`)
+  })
+
+const directory = mkdtempSync(join(tmpdir(), "chainjobs-example-90-"))
+
+const Live = Layer.mergeAll(
+  DepositLive,
+  BalanceUpkeep.layer,
+  BalanceUpkeep.layerSchedules({ refreshEvery: "5 minutes", reconcileEvery: "1 hour" })
+).pipe(
+  Layer.provideMerge(Watchers.layer({ pollInterval: "100 millis" })),
+  Layer.provideMerge(BalanceCache.layer()),
+  Layer.provideMerge(EvmAdapter.layer),
+  Layer.provideMerge(Tasks.layer({ shutdownGracePeriod: "1 second" })),
+  Layer.provideMerge(SqlTaskStore.layerSqlite({ filename: join(directory, "tasks.db") })),
+  Layer.provideMerge(NodeSqliteClient.layer({ filename: join(directory, "watch.db") })),
+  Layer.provideMerge(DevChain.layerChains())
+)
+
+NodeRuntime.runMain(
+  program.pipe(
+    Effect.provide(Live),
+    Effect.ensuring(Effect.sync(() => rmSync(directory, { recursive: true, force: true })))
+  )
+)

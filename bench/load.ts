@@ -191,6 +191,7 @@ printRow(header)
 
 const reports: Array<IntervalReport> = []
 let cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!), generator: 0 }
+const cpuAtStart = cpuBefore.seconds
 const rss: Array<readonly [number, number]> = []
 let gcBefore = 0
 /** The service's CPU use per interval, in percent of one core. */
@@ -238,6 +239,8 @@ lines(generator, async (line) => {
   ])
 })
 await new Promise((done) => generator.once("exit", done))
+/** The service's CPU seconds over the load (from the generator's start to its exit). */
+const cpuSecondsUnderLoad = cpuOf(server.pid!) - cpuAtStart
 
 // Every client is gone: does memory come back?
 const warm = rss.find(([t]) => t >= warmupSeconds) ?? rss[rss.length - 1]
@@ -285,6 +288,8 @@ table([
   ["lag p50/p99, WS Watch (ms)", ms(all((r) => r.lag.wsWatch)), "", ""],
   ["lag p50/p99, WS WatchAll (ms)", ms(all((r) => r.lag.wsAll)), "", ""],
   ["service CPU, mean of the intervals (% of one core)", fmt(cpu.reduce((s, c) => s + c, 0) / Math.max(1, cpu.length)), "", ""],
+  // Processor time per task: what the service spends, whatever share of the processor the machine gives it.
+  ["service CPU per 1,000 acknowledged tasks (s), and GC time in the run (s)", `${fmt(cpuSecondsUnderLoad / Math.max(1, acked) * 1000, 2)}, ${fmt(gcBefore, 1)}`, "", ""],
   ["requests resent: kept-alive socket closed as idle", String(reports.reduce((s, r) => s + r.staleSockets, 0)), "", ""],
   ["subscribers dropped / resets", `${reports.reduce((s, r) => s + r.dropped, 0)} / ${reports.reduce((s, r) => s + r.resets, 0)}`, "", ""],
   [`RSS slope after ${warmupSeconds} s warm-up (MB/min)`, fmt(slopePerMinute / 2 ** 20, 1), "<= 5", verdict(slopePerMinute / 2 ** 20 <= 5)],

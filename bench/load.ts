@@ -17,8 +17,8 @@
  * minute of rest. Every figure is settable: `--duration=`, `--rate=`,
  * `--task-ms=`, `--status-rate=`, `--sse-task=`, `--sse-all=`, `--ws-watch=`,
  * `--ws-all=`, `--interval=`, `--warmup=`, `--cooldown=`, `--semi-space=` (the
- * service's `--max-semi-space-size` in MB, 16 as `npm start` runs it; 0 for
- * V8's default) (or `LOAD_DURATION`,
+ * service's `--max-semi-space-size` in MB; 0, the default, leaves V8's own as
+ * `npm start` does) (or `LOAD_DURATION`,
  * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
  * the service there (`node --cpu-prof`).
  */
@@ -55,8 +55,8 @@ const mix: Mix = {
   wsWatch: setting("ws-watch", 50, 190),
   wsAll: setting("ws-all", 5, 10)
 }
-/** The service's young-generation cap (`--max-semi-space-size`, MB), as `npm start` sets it; 0: V8's own default. */
-const semiSpace = setting("semi-space", 16, 16)
+/** The service's young-generation cap (`--max-semi-space-size`, MB); 0 (the default, as `npm start` runs it): V8's own. */
+const semiSpace = setting("semi-space", 0, 0)
 const warmupSeconds = setting("warmup", 20, 60)
 const cooldownSeconds = setting("cooldown", 20, 60)
 

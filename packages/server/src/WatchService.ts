@@ -31,11 +31,11 @@
  */
 import { type Chains } from "@chainjobs/chain"
 import { Principal, TaskAccessError, TaskError, type Tasks } from "@chainjobs/tasks"
-import { BalanceCache, BalanceUpkeep, WatchAccess, WatchApi, type WatchError, Watchers, WatchProcessor } from "@chainjobs/watch"
+import { BalanceCache, BalanceUpkeep, WatchAccess, WatchApi, type WatchError, Watchers, WatchProcessor, WatchStore } from "@chainjobs/watch"
 import { Auth, WatchRpcServer } from "@chainjobs/rpc"
 import { Effect, Layer, Option, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
-import type { SqlClient, SqlError } from "effect/sql"
+import { SqlClient, type SqlError } from "effect/sql"
 import { authEnabled } from "./Access.ts"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import * as SuiService from "./SuiService.ts"
@@ -47,10 +47,28 @@ export const Record = WatchProcessor.define("chainjobs.watch.record")
 /** The handler of `Record`: nothing beyond the audit row its transaction marks processed. */
 export const layerRecord = WatchProcessor.implement(Record, () => Effect.void)
 
-/** The database of the watch tables: PostgreSQL at `databaseUrl`, else `watch.db` under `dataDir`, else (`:memory:`) memory. */
+/**
+ * Makes the watch tables on PostgreSQL under an advisory lock of the schema:
+ * runners starting together on a fresh database would race the same
+ * `CREATE TABLE` statements (the catalog's unique index fails all but one);
+ * one at a time, each later one finds the tables made.
+ */
+const migratedTogether = Layer.effectDiscard(Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.withTransaction(Effect.gen(function*() {
+    yield* sql`SELECT pg_advisory_xact_lock(hashtext(${"chainjobs/watch-tables/"} || current_schema()))`
+    yield* WatchStore.migrate
+    yield* BalanceCache.migrate
+  }))
+}))
+
+/** The database of the watch tables: PostgreSQL at `databaseUrl` (its tables made), else `watch.db` under `dataDir`, else (`:memory:`) memory. */
 export const layerSql = (
   settings: ServerSettings
-): Layer.Layer<SqlClient.SqlClient, TaskError.TaskStoreError | SqlError.SqlError> => ServiceDatabase.layerSql(settings, "watch.db")
+): Layer.Layer<SqlClient.SqlClient, TaskError.TaskStoreError | SqlError.SqlError | WatchError.WatchError> => {
+  const database = ServiceDatabase.layerSql(settings, "watch.db")
+  return Option.isSome(settings.databaseUrl) ? Layer.provideMerge(migratedTogether, database) : database
+}
 
 /**
  * The watchers, the cache, the upkeep kinds and their schedules, and the

@@ -86,8 +86,8 @@ describe.skipIf(pgUrl === undefined)("watchers in runner mode", () => {
       Effect.gen(function*() {
         const chain = yield* DevChain.DevChain
         const databaseUrl = yield* freshDatabase(pgUrl ?? "", "watch_runners")
-        // one after the other: the first makes the tables
-        const runners = [yield* runner(databaseUrl, chain.url), yield* runner(databaseUrl, chain.url)]
+        // started together on the fresh database: they take turns making the tables
+        const runners = yield* Effect.all([runner(databaseUrl, chain.url), runner(databaseUrl, chain.url)], { concurrency: 2 })
         const wallet = createWalletClient({ transport: http(chain.url) })
         const tester = createTestClient({ transport: http(chain.url), mode: "hardhat" })
         const hashes: Array<string> = []

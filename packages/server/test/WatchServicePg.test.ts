@@ -4,7 +4,7 @@
  * the cached balances are rows of the database, and reads and changes over
  * REST and RPC work as on SQLite. Skipped without `CHAINJOBS_TEST_PG_URL`.
  */
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 import { DevChain } from "@chainjobs/devchain"
@@ -12,6 +12,8 @@ import { WatchRpcClient } from "@chainjobs/rpc"
 import { SqlTaskStore } from "@chainjobs/store-sql"
 import { baseUrl, request } from "./http.ts"
 import { freshDatabase } from "./freshDatabase.ts"
+import * as ServerConfig from "../src/ServerConfig.ts"
+import * as WatchService from "../src/WatchService.ts"
 import { alice, ops, watchServer } from "./watchServer.ts"
 
 const pgUrl = process.env.CHAINJOBS_TEST_PG_URL
@@ -29,6 +31,21 @@ const rows = (statement: string) =>
   SqlClient.SqlClient.use((sql) => sql.unsafe<Record<string, unknown>>(statement)).pipe(Effect.orDie)
 
 describe.skipIf(pgUrl === undefined)("WatchService on PostgreSQL", () => {
+  it.effect("processes starting together on a fresh database take turns making the watch tables", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase(pgUrl ?? "", "watch_tables")
+      const settings = { ...ServerConfig.defaults, databaseUrl: Option.some(Redacted.make(url)) }
+      // four processes' worth of connections, each making the tables at once
+      yield* Effect.all(
+        Array.from({ length: 4 }, () => Effect.scoped(Layer.build(WatchService.layerSql(settings)))),
+        { concurrency: "unbounded" }
+      )
+      const tables = yield* rows(`SELECT tablename FROM pg_tables WHERE tablename LIKE 'chainjobs_%' ORDER BY tablename`).pipe(
+        Effect.provide(SqlTaskStore.layerPgClient({ url: Redacted.make(url), maxConnections: 1 }))
+      )
+      assert.includeMembers(tables.map((table) => table.tablename), ["chainjobs_balances", "chainjobs_watch_items", "chainjobs_watchers"])
+    }).pipe(Effect.scoped), 60_000)
+
   layer(server, { excludeTestServices: true, timeout: "120 seconds" })("databaseUrl set", (it) => {
     it.effect("the declared watcher processes the dev activity once, its items and cursor rows of PostgreSQL", () =>
       Effect.gen(function*() {

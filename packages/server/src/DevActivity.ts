@@ -9,6 +9,7 @@
  */
 import { Console, Effect, Layer, Schedule, Schema } from "effect"
 import { DevChain, DevSeed } from "@chainjobs/devchain"
+import * as KindExamples from "./KindExamples.ts"
 
 /** A transaction of the live activity was refused. */
 export class DevActivityError extends Schema.TaggedError<DevActivityError>()("DevActivityError", {
@@ -32,11 +33,12 @@ const send = (url: string, transaction: Record<string, string>) =>
     reply.error === undefined ? Effect.void : Effect.fail(new DevActivityError({ message: reply.error.message }))
   ))
 
-/** Seeds the dev chain, prints what a scan of it finds, and keeps transfers flowing every second. */
-export const layer: Layer.Layer<never, DevChain.DevChainError, DevChain.DevChain> = Layer.effectDiscard(
+/** Seeds the dev chain, makes the chain kinds' examples run on what it seeded, prints one, and keeps transfers flowing every second. */
+export const layer: Layer.Layer<never, DevChain.DevChainError, DevChain.DevChain | KindExamples.KindExamples> = Layer.effectDiscard(
   Effect.gen(function*() {
     const chain = yield* DevChain.DevChain
     const seeded = yield* DevSeed.seed({ rounds: 30 })
+    yield* KindExamples.KindExamples.use((examples) => examples.set(KindExamples.chainExamples("dev", seeded)))
     const example = { chain: "dev", addresses: seeded.participants.slice(0, 2), fromBlock: seeded.fromBlock, toBlock: seeded.toBlock }
     yield* Console.log(
       [

@@ -110,10 +110,11 @@ export const TaskList = Schema.Struct({
 /** @see TaskList */
 export type TaskList = typeof TaskList.Type
 
-/** A registered task kind and the JSON Schema of its payload. */
+/** A registered task kind, the JSON Schema of its payload, and a payload ready to submit (if the service has one). */
 export const KindInfo = Schema.Struct({
   name: Schema.String,
-  payloadSchema: Schema.Unknown
+  payloadSchema: Schema.Unknown,
+  example: Schema.optionalKey(Schema.Unknown)
 })
 
 /** Which finished tasks to purge. */
@@ -182,6 +183,14 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       success: TaskList,
       error: TaskError.TaskStoreError
     }).annotate(OpenApi.Description, "Lists tasks, newest first: the caller's own, or every task for an admin.").annotate(OpenApi.Summary, "List tasks"),
+    HttpApiEndpoint.get("counts", "/counts", {
+      query: { kind: Schema.optional(Schema.String) },
+      success: TaskQuery.TaskCounts,
+      error: TaskError.TaskStoreError
+    }).annotate(
+      OpenApi.Description,
+      "How many tasks there are by status, of one kind if given: the caller's own, or every task for an admin."
+    ).annotate(OpenApi.Summary, "Count stored tasks by status"),
     HttpApiEndpoint.get("get", "/tasks/:id", { params: TaskId, success: TaskRecord, error: storeErrors })
       .annotate(OpenApi.Summary, "Read a task's record"),
     HttpApiEndpoint.get("result", "/tasks/:id/result", {
@@ -234,7 +243,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         "(`{reason, limit, lastEventId}`) and the stream ends: reconnect with `Last-Event-ID`."
     ).annotate(OpenApi.Summary, "Follow every task's changes"),
     HttpApiEndpoint.get("kinds", "/kinds", { success: Schema.Array(KindInfo) })
-      .annotate(OpenApi.Description, "The registered task kinds and their payload schemas.").annotate(OpenApi.Summary, "List task kinds"),
+      .annotate(OpenApi.Description, "The registered task kinds, their payload schemas, and a payload ready to submit for each.").annotate(OpenApi.Summary, "List task kinds"),
     HttpApiEndpoint.get("stats", "/stats", { success: TaskStats.TaskStats })
       .annotate(OpenApi.Summary, "Count tasks by status")
   )

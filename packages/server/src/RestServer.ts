@@ -15,6 +15,7 @@ import { HttpApiBuilder, HttpApiError, HttpApiScalar } from "effect/http-api"
 import { PayloadLimit, Principal, TaskAccess, TaskAccessError, TaskFeed, TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
 import { openApiDocument, RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning, toRecord } from "./RestApi.ts"
 import { Webhooks } from "./Webhooks.ts"
+import * as KindExamples from "./KindExamples.ts"
 
 const utf8 = new TextEncoder()
 
@@ -122,6 +123,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
   const access = yield* TaskAccess.TaskAccess
   const tasks = yield* Tasks.Tasks
   const webhooks = yield* Webhooks
+  const examples = yield* KindExamples.KindExamples
 
   return handlers.handleAll({
     submit: ({ params, query, payload }) =>
@@ -161,6 +163,8 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
       const found = yield* from(cursor)
       return { items: found.items.map(toRecord), page, limit, nextCursor: found.nextCursor } satisfies TaskList
     }),
+    // Like the list's, the query names no owner: only the store can fail.
+    counts: ({ query }) => answerRefusal<never>()(access.count(query.kind === undefined ? {} : { kind: [query.kind] })),
     get: ({ params }) => Effect.map(access.get(params.id), toRecord),
     result: ({ params }) => Effect.flatMap(access.get(params.id), resultOf),
     events: ({ headers, params }) =>
@@ -200,8 +204,12 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
         return eventStream(Stream.concat(Stream.succeed(ready), feedFrames(changes)))
       }),
     kinds: () =>
-      Effect.map(tasks.kinds, (kinds) =>
-        kinds.map((kind) => ({ name: kind.name, payloadSchema: Schema.toJsonSchemaDocument(kind.payload) }))),
+      Effect.map(Effect.all([tasks.kinds, examples.all]), ([kinds, ready]) =>
+        kinds.map((kind) => ({
+          name: kind.name,
+          payloadSchema: Schema.toJsonSchemaDocument(kind.payload),
+          ...(ready.has(kind.name) ? { example: ready.get(kind.name) } : {})
+        }))),
     stats: () => access.stats
   })
 }))

@@ -35,6 +35,7 @@ import * as Access from "./Access.ts"
 import * as ChainsApi from "./ChainsApi.ts"
 import * as Dashboard from "./Dashboard.ts"
 import * as DevActivity from "./DevActivity.ts"
+import * as KindExamples from "./KindExamples.ts"
 import * as DemoTasks from "./DemoTasks.ts"
 import * as HeldRequests from "./HeldRequests.ts"
 import * as Metrics from "./Metrics.ts"
@@ -92,11 +93,12 @@ export const chainConfigs = (settings: ServerSettings): ReadonlyArray<ChainConfi
 
 /**
  * The chains task kinds use, if any: the configured ones, or else (unless
- * `devChain` is off) a local Hardhat chain `dev` with live activity.
+ * `devChain` is off) a local Hardhat chain `dev` with live activity (which
+ * sets the chain kinds' examples to what it seeded).
  */
 export const layerChains = (
   settings: ServerSettings
-): Option.Option<Layer.Layer<Chains.Chains | BlockFeed.BlockFeed, DevChain.DevChainError>> => {
+): Option.Option<Layer.Layer<Chains.Chains | BlockFeed.BlockFeed, DevChain.DevChainError, KindExamples.KindExamples>> => {
   if (settings.chains.length > 0) {
     return Option.some(Layer.merge(Chains.layerMemory(chainConfigs(settings)), BlockFeed.layerMemory))
   }
@@ -122,7 +124,7 @@ export const runsWatchers = (settings: ServerSettings): boolean => Option.isSome
 export const layerTasks = (
   settings: ServerSettings
 ): Layer.Layer<
-  Tasks.Tasks | TaskStore.TaskStore | TaskLog.TaskLog | Webhooks.Webhooks,
+  Tasks.Tasks | TaskStore.TaskStore | TaskLog.TaskLog | Webhooks.Webhooks | KindExamples.KindExamples,
   Exclude<StartError, HttpServerError.ServeError>
 > => {
   const tasks = Option.match(settings.runner, {
@@ -145,7 +147,8 @@ export const layerTasks = (
   })
   return Webhooks.layer(settings.webhooks).pipe(
     Layer.provide(ServiceDatabase.layerSql(settings, "webhooks.db")),
-    Layer.provideMerge(kinds)
+    Layer.provideMerge(kinds),
+    Layer.provideMerge(KindExamples.layer(settings))
   )
 }
 

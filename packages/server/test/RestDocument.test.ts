@@ -52,6 +52,22 @@ layer(testServer({ chains: [mainnet] }), { excludeTestServices: true })("REST ki
       assert.include(Object.keys(spec.paths["/api/purge"].post.responses), "400")
     }))
 
+  it.effect("GET /api/counts counts stored tasks by status, of one kind if asked", () =>
+    Effect.gen(function*() {
+      const before = (yield* request("GET", "/api/counts?kind=demo-fail")).body
+      yield* request("POST", "/api/tasks/demo-fail?wait=true", { body: { steps: 1, delayMillis: 0 } })
+      yield* request("POST", "/api/tasks/demo-fail?wait=true", { body: { steps: 1, delayMillis: 0 } })
+      yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: { fromBlock: 1, toBlock: 1, delayMillis: 0 } })
+      const failing = yield* request("GET", "/api/counts?kind=demo-fail")
+      assert.strictEqual(failing.status, 200)
+      assert.deepStrictEqual(failing.body, { ...before, failed: before.failed + 2 })
+      const all = (yield* request("GET", "/api/counts")).body
+      const listed = (yield* request("GET", "/api/tasks?limit=1000")).body.items as ReadonlyArray<{ status: string }>
+      for (const status of ["pending", "running", "completed", "failed", "interrupted"]) {
+        assert.strictEqual(all[status], listed.filter((info) => info.status === status).length, status)
+      }
+    }))
+
   it.effect("InvalidPayload names every bad field", () =>
     Effect.gen(function*() {
       const invalid = yield* request("POST", "/api/tasks/chain/scan-addresses", {

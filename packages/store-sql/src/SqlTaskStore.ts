@@ -190,21 +190,35 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
       limit === undefined ? sql.literal("") : sql` LIMIT ${limit}`
     }`.pipe(Effect.map((rows) => rows.map(fromRow)))
 
+  /** The filters of a query (its cursor aside) as a `WHERE` clause's terms. */
+  const filters = (query: TaskQuery.TaskQuery) => [
+    ...(query.status === undefined ? [] : [sql.in("status", query.status)]),
+    ...(query.kind === undefined ? [] : [sql.in("kind", query.kind)]),
+    ...(query.owner === undefined ? [] : [sql`owner = ${query.owner}`]),
+    ...(query.createdAfter === undefined ? [] : [sql`created_at >= ${query.createdAfter}`]),
+    ...(query.createdBefore === undefined ? [] : [sql`created_at < ${query.createdBefore}`])
+  ]
+
   const list = (query: TaskQuery.TaskQuery) => {
     if (query.status?.length === 0 || query.kind?.length === 0) return Effect.succeed({ items: [], nextCursor: null })
     const limit = Math.min(query.limit ?? TaskQuery.defaultLimit, TaskQuery.maxLimit)
-    const where = sql.and([
-      ...(query.status === undefined ? [] : [sql.in("status", query.status)]),
-      ...(query.kind === undefined ? [] : [sql.in("kind", query.kind)]),
-      ...(query.owner === undefined ? [] : [sql`owner = ${query.owner}`]),
-      ...(query.createdAfter === undefined ? [] : [sql`created_at >= ${query.createdAfter}`]),
-      ...(query.createdBefore === undefined ? [] : [sql`created_at < ${query.createdBefore}`]),
-      ...(query.cursor === undefined ? [] : [sql`id < ${query.cursor}`])
-    ])
+    const where = sql.and([...filters(query), ...(query.cursor === undefined ? [] : [sql`id < ${query.cursor}`])])
     // One row more than the page tells whether another page follows.
     return Effect.map(select(where, "DESC", limit + 1), (items) => {
       const page = items.slice(0, limit)
       return { items: page, nextCursor: items.length > limit ? page[page.length - 1].id : null }
+    })
+  }
+
+  const count = (query: TaskQuery.TaskQuery) => {
+    const counts = TaskQuery.noCounts()
+    if (query.status?.length === 0 || query.kind?.length === 0) return Effect.succeed(counts)
+    const rows = sql<{ readonly status: TaskInfo.TaskStatus; readonly n: unknown }>`SELECT status, count(*) AS n FROM ${sql(table)} WHERE ${
+      sql.and(filters(query))
+    } GROUP BY status`
+    return Effect.map(rows, (found) => {
+      for (const row of found) if (row.status in counts) counts[row.status] = Number(row.n)
+      return counts
     })
   }
 
@@ -238,6 +252,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
         Effect.mapError(storeError("get"))
       ),
     list: (query) => list(query).pipe(Effect.mapError(storeError("list"))),
+    count: (query) => count(query).pipe(Effect.mapError(storeError("count"))),
     remove: (id) =>
       writer.settled.pipe(
         Effect.andThen(sql`DELETE FROM ${sql(table)} WHERE id = ${id} RETURNING id`),

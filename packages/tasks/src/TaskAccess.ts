@@ -33,7 +33,7 @@ import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
 import type { Deleted } from "./TaskEvent.ts"
 import type { TaskStats } from "./TaskStats.ts"
 import type { OnConflict } from "./TaskPolicy.ts"
-import type { PurgeFilter, TaskPage, TaskQuery } from "./TaskQuery.ts"
+import type { PurgeFilter, TaskCounts, TaskPage, TaskQuery } from "./TaskQuery.ts"
 import { Tasks } from "./Tasks.ts"
 
 /** Settings of the access rules. */
@@ -115,6 +115,8 @@ export class TaskAccess extends Context.Service<TaskAccess, {
   watchChanges(id: string): Stream.Stream<TaskFeed.Change, TaskError, CurrentPrincipal>
   /** Lists records, newest first: the caller's own, or (admins) any owner's. */
   list(query: TaskQuery): Effect.Effect<TaskPage, TaskStoreError | TaskAccessError, CurrentPrincipal>
+  /** Counts the records a query matches, by status, among those `list` would show the caller. */
+  count(query: TaskQuery): Effect.Effect<TaskCounts, TaskStoreError | TaskAccessError, CurrentPrincipal>
   /** Interrupts a task and waits until it has stopped. */
   interrupt(id: string): Effect.Effect<void, TaskError, CurrentPrincipal>
   /** Deletes a task's record, interrupting it first if it has not finished. */
@@ -209,6 +211,16 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
   const changes = (after?: string) =>
     Stream.unwrap(CurrentPrincipal.useSync((principal) => feed.all({ visible: (info) => canSee(principal, info), after })))
 
+  /** The query as the caller may run it: an admin's as it is, anyone else's narrowed to their own tasks. */
+  const listable = (query: TaskQuery) =>
+    CurrentPrincipal.use((principal): Effect.Effect<TaskQuery, TaskAccessError> => {
+      if (principal.admin) return Effect.succeed(query)
+      if (query.owner !== undefined && query.owner !== principal.id) {
+        return Effect.fail(refuse(new Forbidden({ principal: principal.id, operation: "list-others" })))
+      }
+      return Effect.succeed({ ...query, owner: principal.id })
+    })
+
   /** The final record of a visible task: the one read if it has finished, else by waiting. */
   const settled = (info: TaskInfo) => isTerminal(info.status) ? Effect.succeed(info) : tasks.awaitInfo(info.id)
 
@@ -219,14 +231,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
     awaitInfo: (id) => Effect.flatMap(visible(id), settled),
     watch: (id) => Stream.map(watchChanges(id), (change) => change.info),
     watchChanges,
-    list: (query) =>
-      CurrentPrincipal.use((principal): Effect.Effect<TaskPage, TaskStoreError | TaskAccessError> => {
-        if (principal.admin) return tasks.list(query)
-        if (query.owner !== undefined && query.owner !== principal.id) {
-          return Effect.fail(refuse(new Forbidden({ principal: principal.id, operation: "list-others" })))
-        }
-        return tasks.list({ ...query, owner: principal.id })
-      }),
+    list: (query) => Effect.flatMap(listable(query), tasks.list),
+    count: (query) => Effect.flatMap(listable(query), tasks.count),
     interrupt: (id) => Effect.andThen(visible(id), tasks.interrupt(id)),
     delete: (id) => Effect.andThen(visible(id), tasks.delete(id)),
     purge: (filter) =>

@@ -38,6 +38,26 @@ export const TaskPage = Schema.Struct({
 /** @see TaskPage */
 export type TaskPage = typeof TaskPage.Type
 
+/** How many records a query matches, by status (its `limit` and `cursor` aside). */
+export const TaskCounts = Schema.Struct({
+  pending: Schema.Number,
+  running: Schema.Number,
+  completed: Schema.Number,
+  failed: Schema.Number,
+  interrupted: Schema.Number
+})
+/** @see TaskCounts */
+export type TaskCounts = typeof TaskCounts.Type
+
+/** Counts with every status at zero, to add to. */
+export const noCounts = (): { -readonly [S in keyof TaskCounts]: number } => ({
+  pending: 0,
+  running: 0,
+  completed: 0,
+  failed: 0,
+  interrupted: 0
+})
+
 /** Which finished records to purge: finished before an instant, expired by an instant, of some statuses. */
 export const PurgeFilter = Schema.Struct({
   /** Finished before this instant (epoch ms). */

@@ -20,7 +20,7 @@
 import { Context, Effect, Layer, Option } from "effect"
 import { TaskStoreError } from "./TaskError.ts"
 import { isTerminal, type TaskInfo, type TaskStatus } from "./TaskInfo.ts"
-import { defaultLimit, type PurgeFilter, type TaskPage, type TaskQuery } from "./TaskQuery.ts"
+import { defaultLimit, noCounts, type PurgeFilter, type TaskCounts, type TaskPage, type TaskQuery } from "./TaskQuery.ts"
 
 /** The persistence interface of the task runtime. */
 export class TaskStore extends Context.Service<TaskStore, {
@@ -43,6 +43,8 @@ export class TaskStore extends Context.Service<TaskStore, {
   get(id: string): Effect.Effect<Option.Option<TaskInfo>, TaskStoreError>
   /** Lists records newest first, filtered and paginated. */
   list(query: TaskQuery): Effect.Effect<TaskPage, TaskStoreError>
+  /** Counts the records a query matches, by status (`limit` and `cursor` aside). */
+  count(query: TaskQuery): Effect.Effect<TaskCounts, TaskStoreError>
   /** Deletes one record; true if it existed. */
   remove(id: string): Effect.Effect<boolean, TaskStoreError>
   /** Deletes finished records matching the filter; returns how many. */
@@ -106,6 +108,12 @@ export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() =>
         items.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
         const page = items.slice(0, limit)
         return { items: page, nextCursor: items.length > limit ? page[page.length - 1].id : null }
+      }),
+    count: (query) =>
+      Effect.sync(() => {
+        const counts = noCounts()
+        for (const info of records.values()) if (matchesQuery(info, query)) counts[info.status]++
+        return counts
       }),
     remove: (id) => Effect.sync(() => records.delete(id)),
     purge: (filter) =>

@@ -44,7 +44,7 @@ import type { TaskHandle } from "./TaskHandle.ts"
 import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
 import type * as Task from "./TaskKind.ts"
 import type { SubmitOptions } from "./TaskPolicy.ts"
-import type { PurgeFilter, TaskPage, TaskQuery } from "./TaskQuery.ts"
+import type { PurgeFilter, TaskCounts, TaskPage, TaskQuery } from "./TaskQuery.ts"
 import { TaskStore } from "./TaskStore.ts"
 import * as TasksConfig from "./TasksConfig.ts"
 
@@ -141,6 +141,8 @@ export class Tasks extends Context.Service<Tasks, {
   watch(id: string): Stream.Stream<TaskInfo, TaskNotFound | TaskStoreError>
   /** Lists records, newest first. */
   list(query: TaskQuery): Effect.Effect<TaskPage, TaskStoreError>
+  /** Counts the records a query matches, by status. */
+  count(query: TaskQuery): Effect.Effect<TaskCounts, TaskStoreError>
   /** Interrupts a task (a pending one never starts) and waits until it has stopped. */
   interrupt(id: string): Effect.Effect<void, TaskNotFound | TaskStoreError>
   /** Deletes a task's record, interrupting it first if it has not finished. */
@@ -690,6 +692,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       awaitInfo,
       watch,
       list: (query) => store.list(query),
+      count: (query) => store.count(query),
       interrupt,
       delete: remove,
       purge: (filter) => store.purge(filter),

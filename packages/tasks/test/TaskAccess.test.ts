@@ -3,6 +3,7 @@ import { Effect, Exit, Layer, Schema, Stream } from "effect"
 import { CurrentPrincipal, type Principal } from "../src/Principal.ts"
 import * as Task from "../src/Task.ts"
 import * as TaskAccess from "../src/TaskAccess.ts"
+import type * as TaskQuery from "../src/TaskQuery.ts"
 import { AddLive, supervisor } from "./fixtures.ts"
 
 /** A kind whose tasks hold an exclusive key until interrupted; a second submission with the key is rejected. */
@@ -137,5 +138,19 @@ describe("TaskAccess", () => {
       const purge = yield* refusal(as(alice)(tasks.purge({})), "")
       assert.deepStrictEqual(purge.reason, { _tag: "Forbidden", principal: "alice", operation: "purge" })
       assert.strictEqual((yield* as(root)(tasks.list({ owner: "alice" }))).items.length, 1)
+    }).pipe(Effect.provide(access())))
+
+  it.effect("counts are the caller's own tasks (an admin's, everyone's); another owner's count is refused", () =>
+    Effect.gen(function*() {
+      const tasks = yield* TaskAccess.TaskAccess
+      yield* as(alice)(tasks.submit({ kind: "add", payload: { a: 1, b: 2 } }))
+      yield* as(alice)(tasks.submit({ kind: "add", payload: { a: 2, b: 2 } }))
+      yield* as(bob)(tasks.submit({ kind: "add", payload: { a: 3, b: 2 } }))
+      const total = (counts: TaskQuery.TaskCounts) => Object.values(counts).reduce((a, b) => a + b, 0)
+      assert.strictEqual(total(yield* as(alice)(tasks.count({}))), 2)
+      assert.strictEqual(total(yield* as(bob)(tasks.count({}))), 1)
+      assert.strictEqual(total(yield* as(root)(tasks.count({}))), 3)
+      const others = yield* refusal(as(bob)(tasks.count({ owner: "alice" })), "")
+      assert.deepStrictEqual(others.reason, { _tag: "Forbidden", principal: "bob", operation: "list-others" })
     }).pipe(Effect.provide(access())))
 })

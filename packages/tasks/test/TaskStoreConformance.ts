@@ -178,6 +178,21 @@ export const storeConformance = <E>(name: string, layer: Layer.Layer<TaskStore, 
         assert.deepStrictEqual(ids(yield* store.list({ status: ["running", "completed"], kind: ["scan"], owner: "bob" })), [b.id])
       }))
 
+    test("count tells how many records match by status, as list would find them", (store) =>
+      Effect.gen(function*() {
+        const statuses = ["pending", "running", "completed", "failed", "interrupted"] as const
+        const all = Array.from({ length: 40 }, (_, i) =>
+          record({ kind: i % 3 === 0 ? "scan" : "sync", owner: i % 2 === 0 ? "alice" : "bob", status: statuses[(i * 7) % 5], createdAt: i }))
+        for (const info of all) yield* store.insert(info)
+        const queries = [{}, { kind: ["scan"] }, { owner: "bob" }, { status: ["failed" as const], kind: ["sync"] }, { createdAfter: 25 }, { kind: [] }]
+        for (const query of queries) {
+          const listed = yield* store.list({ ...query, limit: 1000 })
+          const expected = { pending: 0, running: 0, completed: 0, failed: 0, interrupted: 0 }
+          for (const info of listed.items) expected[info.status]++
+          assert.deepStrictEqual(yield* store.count({ ...query, limit: 1, cursor: all[39].id }), expected, JSON.stringify(query))
+        }
+      }))
+
     test("keyset pagination visits every record once, in order", (store) =>
       Effect.gen(function*() {
         const all = Array.from({ length: 23 }, () => record())

@@ -284,10 +284,10 @@ const kinds = Command.make("kinds", { json: jsonFlag }, ({ json }) =>
       if (response.status !== 200) {
         return yield* new CliError({ message: `${base}/api/kinds answered ${response.status}: ${JSON.stringify(body)}` })
       }
-      const found = body as ReadonlyArray<{ readonly name: string; readonly payloadSchema: { readonly schema?: any } }>
+      const found = body as ReadonlyArray<{ readonly name: string; readonly example?: unknown }>
       if (json) return yield* Console.log(JSON.stringify(found, null, 2))
       for (const kind of found) {
-        const example = kind.payloadSchema.schema?.examples?.[0]
+        const example = kind.example
         yield* Console.log(`${kind.name.padEnd(24)}${example === undefined ? "" : `  e.g. --payload '${JSON.stringify(example)}'`}`)
       }
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))).pipe(

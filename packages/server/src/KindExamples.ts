@@ -1,8 +1,8 @@
 /**
- * A ready payload for every kind the service registers, as `/api/kinds`
- * answers it (`example`) and the dashboard's submit form fills it in: the
- * demo kinds' and, when the service has chains, the chain kinds' on the
- * first chain. The dev chain's part (`DevActivity`) replaces the chain
+ * A ready payload for the kinds whose payload Schema carries no example,
+ * as `/api/kinds` answers it (`example`, else the Schema's first example)
+ * and the dashboard's submit form fills it in: when the service has chains,
+ * the chain kinds' on the first chain. The dev chain's part (`DevActivity`) replaces the chain
  * kinds' with what it seeded (its accounts, token and blocks), so each runs
  * as it stands.
  *
@@ -71,19 +71,15 @@ export const chainExamples = (
   "chainjobs.balances.reconcile": {}
 })
 
-/** The examples before any part tells more: the demo kinds', and the chain kinds' on the first chain (or `dev`). */
+/** The examples before any part tells more: the chain kinds' on the first chain (or `dev`), if any. */
 export const defaults = (settings: Pick<ServerSettings, "chains" | "devChain">): Record<string, unknown> => {
   const chain = settings.chains[0]?.name ?? (settings.devChain ? "dev" : undefined)
-  return {
-    "demo-scan": { fromBlock: 1, toBlock: 50, delayMillis: 100 },
-    "demo-fail": { steps: 3, delayMillis: 200 },
-    ...(chain === undefined ? {} : chainExamples(chain, {
-      participants: DevChain.accounts.slice(0, 2).map((account) => account.address.toLowerCase()),
-      token: DevChain.accounts[0]!.address.toLowerCase(),
-      fromBlock: 1,
-      toBlock: 10
-    }))
-  }
+  return chain === undefined ? {} : chainExamples(chain, {
+    participants: DevChain.accounts.slice(0, 2).map((account) => account.address.toLowerCase()),
+    token: DevChain.accounts[0]!.address.toLowerCase(),
+    fromBlock: 1,
+    toBlock: 10
+  })
 }
 
 /** The examples, starting from `defaults(settings)`. */

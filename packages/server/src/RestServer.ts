@@ -205,11 +205,12 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
       }),
     kinds: () =>
       Effect.map(Effect.all([tasks.kinds, examples.all]), ([kinds, ready]) =>
-        kinds.map((kind) => ({
-          name: kind.name,
-          payloadSchema: Schema.toJsonSchemaDocument(kind.payload),
-          ...(ready.has(kind.name) ? { example: ready.get(kind.name) } : {})
-        }))),
+        kinds.map((kind) => {
+          const payloadSchema = Schema.toJsonSchemaDocument(kind.payload)
+          const examples = (payloadSchema.schema as { readonly examples?: ReadonlyArray<unknown> }).examples
+          const example = ready.has(kind.name) ? ready.get(kind.name) : examples?.[0]
+          return { name: kind.name, payloadSchema, ...(example === undefined ? {} : { example }) }
+        })),
     stats: () => access.stats
   })
 }))

@@ -154,6 +154,105 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
   })
 })
 
+describe.skipIf(!hasChromium)("dashboard with 370 tasks in headless Chromium", () => {
+  layer(testServer({ devChain: true }), { excludeTestServices: true, timeout: "120 seconds" })("paging, counts, search, bulk actions", (it) => {
+    it.effect("pages through the server by cursor, counts by status, finds a task by id, interrupts and deletes a filtered set, prefills every kind", () =>
+      Effect.gen(function*() {
+        const base = yield* baseUrl
+        const { page } = yield* browserPage
+        const submit = (kind: string, body: unknown, wait = true) =>
+          Effect.map(request("POST", `/api/tasks/${kind}${wait ? "?wait=true" : ""}`, { body }), (reply) => reply.body.id ?? reply.body.taskId)
+        const done = yield* Effect.forEach(Array.from({ length: 300 }), () => submit("demo-scan", { fromBlock: 1, toBlock: 1, delayMillis: 0 }), { concurrency: 20 })
+        yield* Effect.forEach(Array.from({ length: 60 }), () => submit("demo-fail", { steps: 1, delayMillis: 0 }), { concurrency: 20 })
+        yield* Effect.forEach(Array.from({ length: 10 }), () => submit("demo-scan", { fromBlock: 0, toBlock: 1_000_000, delayMillis: 1000 }, false))
+        const kinds: ReadonlyArray<{ name: string; example: unknown }> = (yield* request("GET", "/api/kinds")).body
+        const counts = (yield* request("GET", "/api/counts")).body
+        const total = Object.values<number>(counts).reduce((a, b) => a + b, 0)
+        assert.isAtLeast(total, 370)
+
+        const found = yield* Effect.promise(async () => {
+          page.on("dialog", (dialog) => dialog.accept())
+          await page.setViewportSize({ width: 1366, height: 800 })
+          await page.goto(`${base}/`)
+          await page.locator("#live.ready").waitFor()
+          assert.strictEqual(await page.locator("#tasks tr").count(), 50)
+          assert.strictEqual(await page.locator("#page-info").textContent(), `1–50 of ${total}`)
+          assert.strictEqual(await page.locator('#filter-status option[value="failed"]').textContent(), "failed (60)")
+          assert.include(await page.locator("#stats-text").textContent(), `50 shown of ${total}`)
+          await page.screenshot({ path: join(tmpdir(), "chainjobs-dashboard-370-1366.png") })
+
+          // Every task once, page after page, newest first, through the server's cursors.
+          const ids: Array<string> = []
+          for (;;) {
+            const rows = await page.locator("#tasks tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-task-id")!))
+            ids.push(...rows)
+            if (await page.locator("#page-next").isDisabled()) break
+            await page.click("#page-next")
+            await page.waitForFunction(`document.querySelector("#tasks tr")?.dataset.taskId !== ${JSON.stringify(rows[0])}`)
+          }
+          assert.strictEqual(ids.length, total)
+          assert.strictEqual(new Set(ids).size, total)
+          assert.deepStrictEqual(ids, [...ids].sort().reverse())
+          await page.click("#page-prev")
+          await page.locator("#page-info", { hasText: `${total - (total % 50 || 50) - 49}–` }).waitFor()
+
+          // Search by id: the oldest task's detail opens, with its URL.
+          await page.fill("#search-id", done[0])
+          await page.click('#search-form button[type="submit"]')
+          await page.locator('#detail-body [data-part="Task"]', { hasText: done[0] }).waitFor()
+          assert.strictEqual(await page.evaluate("location.hash"), `#task=${done[0]}`)
+          await page.fill("#search-id", "no-such-task")
+          await page.click('#search-form button[type="submit"]')
+          await page.locator("#search-error", { hasText: "No task no-such-task" }).waitFor()
+
+          // Bulk delete of the failed ones, confirmed.
+          await page.selectOption("#filter-status", "failed")
+          await page.locator("#page-info", { hasText: "1–50 of 60" }).waitFor()
+          await page.click("#bulk-delete")
+          await page.locator("#bulk-status", { hasText: "Deleted 60 failed tasks" }).waitFor({ timeout: 30_000 })
+          await page.locator('#filter-status option[value="failed"]', { hasText: "failed (0)" }).waitFor({ state: "attached" })
+          assert.strictEqual(await page.locator("#tasks tr").count(), 0)
+
+          // Bulk interrupt of the unfinished demo scans.
+          await page.selectOption("#filter-status", "")
+          await page.selectOption("#filter-kind", "demo-scan")
+          await page.locator('#filter-status option[value="running"]', { hasText: /running \(\d+\)/ }).waitFor({ state: "attached" })
+          await page.click("#bulk-interrupt")
+          await page.locator("#bulk-status", { hasText: "Interrupted 10 unfinished tasks of kind demo-scan" }).waitFor({ timeout: 30_000 })
+          await page.locator('#filter-status option[value="interrupted"]', { hasText: "interrupted (10)" }).waitFor({ state: "attached" })
+
+          // The submit form's prefill is each kind's example; the dev chain's scan runs as it stands.
+          for (const kind of kinds) {
+            await page.selectOption("#submit-kind", kind.name)
+            assert.deepStrictEqual(JSON.parse(await page.locator("#submit-payload").inputValue()), kind.example, kind.name)
+          }
+          await page.selectOption("#submit-kind", "chain/scan-addresses")
+          const before = await page.evaluate<string>("location.hash")
+          await page.click("#submit-button")
+          await page.waitForFunction(`location.hash !== ${JSON.stringify(before)}`)
+          const submitted = decodeURIComponent(await page.evaluate<string>(`location.hash.slice("#task=".length)`))
+          await page.locator('#detail-body [data-part="Task"]', { hasText: submitted }).waitFor()
+          assert.strictEqual(await page.locator('#detail-body [data-part="Kind"]').textContent(), "chain/scan-addresses")
+          await page.locator('#detail-body [data-part="Status"]', { hasText: "completed" }).waitFor({ timeout: 60_000 })
+          assert.include(await page.locator('#detail-body [data-part="Result"]').textContent(), "transactionHash")
+          await page.screenshot({ path: join(tmpdir(), "chainjobs-dashboard-370-1366-after.png"), fullPage: true })
+
+          await page.setViewportSize({ width: 390, height: 844 })
+          await page.selectOption("#filter-kind", "")
+          await page.locator("#page-info", { hasText: "1–50 of" }).waitFor()
+          const width: number = await page.evaluate("document.documentElement.scrollWidth")
+          assert.isAtMost(width, 390)
+          await page.screenshot({ path: join(tmpdir(), "chainjobs-dashboard-370-390.png"), fullPage: true })
+          return ids
+        })
+        assert.strictEqual(found.length, total)
+        const after = (yield* request("GET", "/api/counts?kind=demo-fail")).body
+        assert.strictEqual(after.failed, 0)
+        assert.strictEqual((yield* request("GET", "/api/counts?kind=demo-scan")).body.running, 0)
+      }), { timeout: 120_000 })
+  })
+})
+
 describe.skipIf(!hasChromium)("dashboard watch panel in headless Chromium", () => {
   const watcher = { name: "dev-panel", chain: "dev", processor: "chainjobs.watch.record", accounts: [DevChain.accounts[1]!.address], confirmations: 1, startBlock: 1 }
   layer(testServer({ devChain: true, watchers: [watcher] }), { excludeTestServices: true, timeout: "60 seconds" })("watch panel", (it) => {

@@ -22,8 +22,8 @@ import { type Config, ConfigProvider, Context, Effect, Layer, Metric, type Redac
 import { Sharding, ShardId } from "effect/cluster"
 import type { SocketServer } from "effect/socket"
 import { SqlClient, type SqlError } from "effect/sql"
-import { SqlTaskStore } from "@chainjobs/store-sql"
-import { type TaskError, type TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import { SqlScheduleStore, SqlTaskStore } from "@chainjobs/store-sql"
+import { type ScheduleStore, type TaskError, type TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import * as ClusterTasks from "./ClusterTasks.ts"
 import { type RunnerSettings, toShardingConfig } from "./RunnerConfig.ts"
 import * as SqlQuota from "./SqlQuota.ts"
@@ -151,11 +151,13 @@ export const layerSharding = (settings: RunnerSettings) =>
  */
 export const layer = (
   options: RunnerOptions
-): Layer.Layer<Tasks.Tasks | RunnerStatus | TaskStore.TaskStore, StartError> => {
+): Layer.Layer<Tasks.Tasks | RunnerStatus | TaskStore.TaskStore | ScheduleStore.ScheduleStore, StartError> => {
   const pool = (maxConnections: number) =>
     SqlTaskStore.layerPgClient({ url: options.databaseUrl, maxConnections, schema: options.schema })
   // the store's pool also keeps the submission quota, shared by every runner (`SqlQuota`)
-  const store = Layer.merge(SqlTaskStore.layer(), SqlQuota.layer).pipe(Layer.provide(pool(options.maxConnections ?? 10)))
+  const store = Layer.mergeAll(SqlTaskStore.layer(), SqlScheduleStore.layer, SqlQuota.layer).pipe(
+    Layer.provide(pool(options.maxConnections ?? 10))
+  )
   const sharding = layerSharding(options.runner).pipe(Layer.provide(pool(clusterConnections)))
   // the store first: it makes the schema the cluster's tables then go to
   const storage = oneAtATime(sharding.pipe(Layer.provideMerge(store)), pool(1))

@@ -10,14 +10,14 @@
  */
 import { type Layer, Option, Redacted } from "effect"
 import { Runner, type RunnerConfig } from "@chainjobs/cluster"
-import type { Tasks, TaskStore } from "@chainjobs/tasks"
+import type { ScheduleStore, Tasks, TaskStore } from "@chainjobs/tasks"
 import type { ServerSettings } from "./ServerConfig.ts"
 
-/** The runner's `Tasks`, task store and status, on the configured database. */
+/** The runner's `Tasks`, task and schedule stores and status, on the configured database. */
 export const layerTasks = (
   settings: ServerSettings,
   runner: RunnerConfig.RunnerSettings
-): Layer.Layer<Tasks.Tasks | TaskStore.TaskStore | Runner.RunnerStatus, Runner.StartError> =>
+): Layer.Layer<Tasks.Tasks | TaskStore.TaskStore | ScheduleStore.ScheduleStore | Runner.RunnerStatus, Runner.StartError> =>
   Runner.layer({
     databaseUrl: Option.getOrElse(settings.databaseUrl, () => Redacted.make("")),
     runner,

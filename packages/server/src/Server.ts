@@ -27,7 +27,7 @@ import type { Runner } from "@chainjobs/cluster"
 import type { WatchError } from "@chainjobs/watch"
 import { TaskRpcServer } from "@chainjobs/rpc"
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { TaskError, TaskFeed, TaskStore, Tasks } from "@chainjobs/tasks"
+import { PersistedSchedules, ScheduleStore, TaskError, TaskFeed, TaskStore, Tasks } from "@chainjobs/tasks"
 import { mkdirSync } from "node:fs"
 import { createServer } from "node:http"
 import { join } from "node:path"
@@ -44,6 +44,7 @@ import * as RunnerMode from "./RunnerMode.ts"
 import { endpointOptions, limitOptions, ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import * as ServiceDatabase from "./ServiceDatabase.ts"
 import * as TaskLog from "./TaskLog.ts"
+import * as SchedulesApi from "./SchedulesApi.ts"
 import * as SuiApi from "./SuiApi.ts"
 import * as WatchService from "./WatchService.ts"
 import * as Webhooks from "./Webhooks.ts"
@@ -57,14 +58,14 @@ export type StartError =
   | Runner.StartError
   | WatchError.WatchError
 
-/** The task store: PostgreSQL at `databaseUrl`, else SQLite under `dataDir`, else (`:memory:`) memory. */
+/** The task store and the schedule store: PostgreSQL at `databaseUrl`, else SQLite under `dataDir`, else (`:memory:`) memory. */
 export const layerStore = (
   settings: ServerSettings
-): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError> => {
+): Layer.Layer<TaskStore.TaskStore | ScheduleStore.ScheduleStore, TaskError.TaskStoreError | SqlError.SqlError> => {
   if (Option.isSome(settings.databaseUrl)) return SqlTaskStore.layerPg({ url: settings.databaseUrl.value })
   if (settings.dataDir === ":memory:") {
     return Layer.provideMerge(
-      TaskStore.layerMemory,
+      Layer.merge(TaskStore.layerMemory, ScheduleStore.layerMemory),
       Layer.effectDiscard(Effect.logWarning("chainjobs: tasks are kept in memory; they do not survive a restart"))
     )
   }
@@ -124,7 +125,12 @@ export const runsWatchers = (settings: ServerSettings): boolean => Option.isSome
 export const layerTasks = (
   settings: ServerSettings
 ): Layer.Layer<
-  Tasks.Tasks | TaskStore.TaskStore | TaskLog.TaskLog | Webhooks.Webhooks | KindExamples.KindExamples,
+  | Tasks.Tasks
+  | TaskStore.TaskStore
+  | TaskLog.TaskLog
+  | Webhooks.Webhooks
+  | KindExamples.KindExamples
+  | PersistedSchedules.PersistedSchedules,
   Exclude<StartError, HttpServerError.ServeError>
 > => {
   const tasks = Option.match(settings.runner, {
@@ -147,6 +153,8 @@ export const layerTasks = (
   })
   return Webhooks.layer(settings.webhooks).pipe(
     Layer.provide(ServiceDatabase.layerSql(settings, "webhooks.db")),
+    // the stored schedules and daemons, once the kinds they submit are registered
+    Layer.merge(PersistedSchedules.layer),
     Layer.provideMerge(kinds),
     Layer.provideMerge(KindExamples.layer(settings))
   )
@@ -181,17 +189,23 @@ export const layerRoutesFor = (settings: ServerSettings, built: Context.Context<
   const suiRoutes = settings.suiNetworks.length > 0
     ? SuiApi.layer.pipe(Layer.provide(Access.layerRest), Layer.provide(Access.layerPrincipals))
     : Layer.empty
+  const scheduleRoutes = SchedulesApi.layer.pipe(
+    Layer.provide(Access.layerRest),
+    Layer.provide(Access.layerPrincipals),
+    Layer.provide(Layer.succeedContext(built as unknown as Context.Context<PersistedSchedules.PersistedSchedules>))
+  )
   return runsWatchers(settings)
     ? Layer.mergeAll(
       layerRoutes,
       chainRoutes,
       suiRoutes,
+      scheduleRoutes,
       Layer.merge(WatchService.layerRoutes, WatchService.layerRpc).pipe(
         Layer.provide(Access.layer),
         Layer.provide(Layer.succeedContext(built as unknown as Context.Context<WatchService.Services>))
       )
     )
-    : Layer.mergeAll(layerRoutes, chainRoutes, suiRoutes)
+    : Layer.mergeAll(layerRoutes, chainRoutes, suiRoutes, scheduleRoutes)
 }
 
 /**

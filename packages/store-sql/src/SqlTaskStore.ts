@@ -16,13 +16,14 @@
  *
  * @since 0.1.0
  */
-import { TaskError, type TaskInfo, TaskQuery, TaskStore } from "@chainjobs/tasks"
+import { type ScheduleStore, TaskError, type TaskInfo, TaskQuery, TaskStore } from "@chainjobs/tasks"
 import { PgClient } from "@effect/sql-pg"
 import { Cause, Clock, Config, Effect, Exit, Layer, Option } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import * as GroupCommit from "./GroupCommit.ts"
 import { columns, fromRow, migrate, sizeClasses, table, type TaskRow, toRow, toValues, updatedColumns } from "./internal/taskTable.ts"
 import * as NodeSqliteClient from "./NodeSqliteClient.ts"
+import * as SqlScheduleStore from "./SqlScheduleStore.ts"
 
 /** Settings of the store itself, whatever the database. */
 export interface SqlTaskStoreConfig extends GroupCommit.GroupCommitConfig {}
@@ -280,13 +281,15 @@ export interface SqliteConfig extends NodeSqliteClient.NodeSqliteClientConfig, S
  */
 export const layerSqlite = (
   config: SqliteConfig
-): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError> =>
-  layer(config).pipe(Layer.provide(NodeSqliteClient.layer({ synchronous: "FULL", ...config })))
+): Layer.Layer<TaskStore.TaskStore | ScheduleStore.ScheduleStore, TaskError.TaskStoreError | SqlError.SqlError> =>
+  Layer.merge(layer(config), SqlScheduleStore.layer).pipe(
+    Layer.provide(NodeSqliteClient.layer({ synchronous: "FULL", ...config }))
+  )
 
 /** `layerSqlite` with its settings read from configuration, e.g. `{ filename: Config.String("TASKS_DB") }`. */
 export const layerSqliteConfig = (
   config: Config.Wrap<SqliteConfig>
-): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError | Config.ConfigError> =>
+): Layer.Layer<TaskStore.TaskStore | ScheduleStore.ScheduleStore, TaskError.TaskStoreError | SqlError.SqlError | Config.ConfigError> =>
   Layer.unwrap(Effect.map(Config.unwrap(config), layerSqlite))
 
 /** Settings of the PostgreSQL store: the connection pool, the schema and how batches are formed. */
@@ -337,11 +340,13 @@ export const layerPgClient = (
 }
 
 /** The store on PostgreSQL. */
-export const layerPg = (config: PgConfig): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError> =>
-  layer(config).pipe(Layer.provide(layerPgClient(config)))
+export const layerPg = (
+  config: PgConfig
+): Layer.Layer<TaskStore.TaskStore | ScheduleStore.ScheduleStore, TaskError.TaskStoreError | SqlError.SqlError> =>
+  Layer.merge(layer(config), SqlScheduleStore.layer).pipe(Layer.provide(layerPgClient(config)))
 
 /** `layerPg` with its settings read from configuration, e.g. `{ url: Config.Redacted("DATABASE_URL") }`. */
 export const layerPgConfig = (
   config: Config.Wrap<PgConfig>
-): Layer.Layer<TaskStore.TaskStore, TaskError.TaskStoreError | SqlError.SqlError | Config.ConfigError> =>
+): Layer.Layer<TaskStore.TaskStore | ScheduleStore.ScheduleStore, TaskError.TaskStoreError | SqlError.SqlError | Config.ConfigError> =>
   Layer.unwrap(Effect.map(Config.unwrap(config), layerPg))

@@ -6,4 +6,5 @@
  */
 export * as GroupCommit from "./GroupCommit.ts"
 export * as NodeSqliteClient from "./NodeSqliteClient.ts"
+export * as SqlScheduleStore from "./SqlScheduleStore.ts"
 export * as SqlTaskStore from "./SqlTaskStore.ts"

@@ -81,6 +81,13 @@ export const encodePayload = <K extends Any>(kind: K, payload: Payload<K>): Exit
   codec.forKind(kind).encodePayload(payload)
 
 /**
+ * Decodes a payload of a kind as a task record (or a remote client) holds it,
+ * or fails with `InvalidPayload` naming each bad field.
+ */
+export const decodePayload = <K extends Any>(kind: K, encoded: unknown): Exit.Exit<Payload<K>, InvalidPayload> =>
+  codec.forKind(kind).decodePayload(encoded) as Exit.Exit<Payload<K>, InvalidPayload>
+
+/**
  * The typed outcome a task record stands for, decoded with the kind's Schemas:
  * success, the kind's error, `TaskAborted` (timeout, heartbeat, lost), a
  * defect, or an interruption (also for a record that has not finished). This is

@@ -4,9 +4,11 @@
  * @since 0.1.0
  */
 export * as PayloadLimit from "./PayloadLimit.ts"
+export * as PersistedSchedules from "./PersistedSchedules.ts"
 export * as Principal from "./Principal.ts"
 export * as Quota from "./Quota.ts"
 export * as Schedules from "./Schedules.ts"
+export * as ScheduleStore from "./ScheduleStore.ts"
 export * as Task from "./Task.ts"
 export * as TaskAccess from "./TaskAccess.ts"
 export * as TaskAccessError from "./TaskAccessError.ts"

@@ -146,6 +146,34 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
       }
     }).pipe(Effect.scoped), { timeout: 60_000 })
 
+  it.live("a schedule declared through one runner is stored: it ticks once per second cluster-wide, survives a restart of every runner, and stops when removed", () =>
+    Effect.gen(function*() {
+      const { cluster, runners } = yield* startThree
+      const declared = yield* runners[0].call({
+        op: "declare",
+        declaration: { name: "tick", kind: "tick", payload: {}, trigger: { _tag: "Cron", cron: "* * * * * *" } }
+      })
+      assert.isUndefined(declared.error, `declaration refused: ${declared.error}`)
+      const ticks = () => cluster.events().filter((e) => e.event === "tick")
+      yield* eventually(() => (ticks().length >= 3 ? true : undefined))
+      // Every runner goes; three new ones declare nothing and find it stored.
+      yield* Effect.forEach(runners, (runner) => runner.stop, { concurrency: "unbounded", discard: true })
+      const restartedAt = Date.now()
+      const next = yield* Effect.forEach(["d", "e", "f"], (name) => cluster.start(name), { concurrency: "unbounded" })
+      yield* settled(next)
+      yield* eventually(() => (ticks().filter((tick) => tick.at > restartedAt).length >= 3 ? true : undefined))
+      // Declared on every runner, run on one: three runners each ticking would tick three times on every second's boundary.
+      const times = ticks().map((tick) => tick.at).sort((x, y) => x - y)
+      for (let i = 1; i < times.length; i++) {
+        assert.isAtLeast(times[i] - times[i - 1], 500, `two ticks ${times[i] - times[i - 1]} ms apart`)
+      }
+      assert.isTrue((yield* next[1].call({ op: "undeclare", name: "tick" })).done)
+      const removedAt = Date.now()
+      yield* Effect.sleep("5 seconds")
+      // every runner reads the store again within a second of the removal; none ticks after that
+      assert.deepStrictEqual(ticks().filter((tick) => tick.at > removedAt + 3_000), [])
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+
   it.live("a rolling restart of all three runners loses no acknowledged task", () =>
     Effect.gen(function*() {
       const { cluster, runners } = yield* startThree

@@ -10,6 +10,8 @@
  * - `{"op":"interrupt","ref":2,"id":"…"}` → `{"ref":2,"done":true}`
  * - `{"op":"await","ref":3,"id":"…"}` → `{"ref":3,"info":{…}}` (`get` reads it now, as it is)
  * - `{"op":"status","ref":4}` → `{"ref":4,"shards":…,"running":…}`
+ * - `{"op":"declare","ref":6,"declaration":{name,kind,payload,trigger}}` → `{"ref":6,"stored":{…}}` (stored, `PersistedSchedules`);
+ *   `{"op":"undeclare","ref":7,"name":"…"}` → `{"ref":7,"done":true}`
  * - `{"op":"burst","ref":5,"kind":"io","payload":{…},"count":1000,"concurrency":200}` → `{"ref":5,"millis":…}`
  * It stops gracefully (handing its shards over) on SIGTERM or when stdin
  * closes, and after three minutes in any case.
@@ -18,7 +20,7 @@ import { appendFileSync } from "node:fs"
 import { createInterface } from "node:readline"
 import { NodeRuntime } from "@effect/platform-node"
 import { Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
-import { Task, TaskContext, Tasks } from "@chainjobs/tasks"
+import { PersistedSchedules, Task, TaskContext, Tasks } from "@chainjobs/tasks"
 import { Runner, RunnerConfig } from "@chainjobs/cluster"
 
 const name = process.env.RUNNER_NAME ?? "runner"
@@ -109,6 +111,7 @@ const reply = (line: Record<string, unknown>) => Effect.sync(() => process.stdou
 const main = Effect.gen(function*() {
   const tasks = yield* Tasks.Tasks
   const status = yield* Runner.RunnerStatus
+  const schedules = yield* PersistedSchedules.PersistedSchedules
   const command = (line: string) =>
     Effect.gen(function*() {
       const request = JSON.parse(line)
@@ -139,6 +142,11 @@ const main = Effect.gen(function*() {
             )
             return { ref, millis: Date.now() - started }
           }
+          case "declare":
+            return { ref, stored: yield* schedules.declare(request.declaration) }
+          case "undeclare":
+            yield* schedules.remove(request.name)
+            return { ref, done: true }
           case "status":
             return { ref, shards: yield* status.shardsHeld, ...(yield* status.tasks) }
         }
@@ -159,4 +167,6 @@ const main = Effect.gen(function*() {
   yield* Effect.timeoutOption(closed, "3 minutes")
 })
 
-NodeRuntime.runMain(Effect.scoped(main.pipe(Effect.provide(kinds.pipe(Layer.provideMerge(runner))))))
+NodeRuntime.runMain(
+  Effect.scoped(main.pipe(Effect.provide(PersistedSchedules.layer.pipe(Layer.provideMerge(kinds.pipe(Layer.provideMerge(runner)))))))
+)

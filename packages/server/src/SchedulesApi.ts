@@ -16,7 +16,7 @@
  * - `DELETE /api/schedules/:name`: stops and forgets it (404
  *   `ScheduleNotFound` when there is none).
  *
- * The CLI's `chainjobs schedules` reads and writes these with the typed client (`client`).
+ * `client` is the typed client of these routes.
  *
  * @since 0.1.0
  */

@@ -78,7 +78,7 @@ describe("persisted schedules", () => {
       assert.strictEqual(error._tag === "InvalidSchedule" ? error.reason : undefined, "interval")
       assert.deepStrictEqual(yield* store.list, [])
       return true
-    }), { fastCheck: { numRuns: 30 } })
+    }), { arbitrary: { runs: 30 } })
 
   it.effect("a bad cron, an unknown kind, a payload the kind refuses or a blank name is refused with its own error, nothing stored", () =>
     Effect.gen(function*() {

@@ -61,7 +61,12 @@ const storeError = (operation: string) => (cause: { readonly message: string }) 
 /** Builds the store on the `SqlClient` in context, migrating its table first. */
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  yield* migrate.pipe(Effect.mapError(storeError("migrateSchedules")))
+  yield* migrate.pipe(
+    // Processes starting together on a fresh database race the same CREATE TABLE (a unique violation on the
+    // catalog): the loser's second try finds the table and its migration recorded.
+    Effect.retry({ times: 2 }),
+    Effect.mapError(storeError("migrateSchedules"))
+  )
   return ScheduleStore.ScheduleStore.of({
     list: sql<Row>`SELECT name, kind, payload, trigger_spec, created_at FROM ${sql(table)} ORDER BY name`.pipe(
       Effect.map((rows) => rows.map(fromRow)),

@@ -345,6 +345,11 @@ const embed = (
 export const openApiDocument = (kinds: ReadonlyArray<Task.Any>): Record<string, any> => {
   const spec = finiteNumbers(OpenApi.fromApi(RestApi))
   spec.servers = [{ url: "/", description: "The server that serves this document" }]
+  // `bearer` as the HTTP authentication scheme registry spells it: tools that match it exactly (Scalar's
+  // examples) would otherwise fall back to Basic.
+  for (const scheme of Object.values<any>(spec.components.securitySchemes ?? {})) {
+    if (scheme.type === "http" && typeof scheme.scheme === "string") scheme.scheme = scheme.scheme.toLowerCase()
+  }
   const schemas: Record<string, unknown> = (spec.components.schemas ??= {})
   schemas.BadRequest = badRequestSchema
   const generic = spec.paths["/api/tasks/{kind}"].post

@@ -11,7 +11,7 @@
  */
 import { ByteSize, Clock, Effect, Layer, Schema, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { HttpApiBuilder, HttpApiError, HttpApiScalar } from "effect/http-api"
+import { HttpApiBuilder, HttpApiError, HttpApiScalar, OpenApi } from "effect/http-api"
 import { PayloadLimit, Principal, TaskAccess, TaskAccessError, TaskFeed, TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
 import { openApiDocument, RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning, toRecord } from "./RestApi.ts"
 import { Webhooks } from "./Webhooks.ts"
@@ -309,6 +309,18 @@ export const layerDocument = HttpRouter.use(Effect.fnUntraced(function*(router) 
   yield* router.add("GET", "/openapi.json", Effect.map(tasks.kinds, (kinds) => HttpServerResponse.jsonUnsafe(openApiDocument(kinds))))
 }))
 
+/**
+ * The docs page at `/docs` (Scalar, inline: no CDN, no outside fonts) over the
+ * document `/openapi.json` serves for the kinds registered when the routes are
+ * built: each kind's own submit operation, its real body in the examples, and
+ * bearer authentication in them (not Scalar's default, Basic).
+ */
+const layerDocs = Layer.unwrap(Effect.map(Tasks.Tasks.use((tasks) => tasks.kinds), (kinds) =>
+  HttpApiScalar.layer(RestApi.annotate(OpenApi.Transform, () => openApiDocument(kinds)), {
+    path: "/docs",
+    scalar: { withDefaultFonts: false, authentication: { preferredSecurityScheme: "bearer" } }
+  })))
+
 /** The REST routes, `/openapi.json` and the docs page at `/docs` (self-contained: no CDN, no outside fonts). */
 export const layer = Layer.mergeAll(
   layerBadRequest,
@@ -318,5 +330,5 @@ export const layer = Layer.mergeAll(
     Layer.provide([layerTasks, layerHealth])
   ),
   layerDocument,
-  HttpApiScalar.layer(RestApi, { path: "/docs", scalar: { withDefaultFonts: false } })
+  layerDocs
 )

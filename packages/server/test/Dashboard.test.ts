@@ -154,6 +154,31 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
   })
 })
 
+describe.skipIf(!hasChromium)("the docs page in headless Chromium", () => {
+  layer(testServer(), { excludeTestServices: true, timeout: "30 seconds" })("docs", (it) => {
+    it.effect("shows each kind's submit operation with its body, bearer authentication in the examples, and loads nothing from outside", () =>
+      Effect.gen(function*() {
+        const base = yield* baseUrl
+        const { page } = yield* browserPage
+        const text = yield* Effect.promise(async () => {
+          const outside: Array<string> = []
+          page.on("request", (request) => {
+            if (!request.url().startsWith(base) && !request.url().startsWith("data:")) outside.push(request.url())
+          })
+          await page.goto(`${base}/docs`)
+          await page.getByText("Submit a demo-scan task").first().waitFor()
+          await page.getByText("Authorization: Bearer").first().waitFor()
+          assert.deepStrictEqual(outside, [])
+          return page.evaluate<string>("document.body.innerText")
+        })
+        assert.notInclude(text, "Authorization: Basic")
+        assert.include(text, "Submit a demo-fail task")
+        assert.notInclude(text, "/api/tasks/{kind}")
+        assert.match(text, /"fromBlock": 1/)
+      }), { timeout: 30_000 })
+  })
+})
+
 describe.skipIf(!hasChromium)("dashboard with 370 tasks in headless Chromium", () => {
   layer(testServer({ devChain: true }), { excludeTestServices: true, timeout: "120 seconds" })("paging, counts, search, bulk actions", (it) => {
     it.effect("pages through the server by cursor, counts by status, finds a task by id, interrupts and deletes a filtered set, prefills every kind", () =>

@@ -13,7 +13,7 @@
  * The default mix is a short one (60 s). `--full` (or `LOAD_MIX=full`) runs
  * the mix of issue 17: 200 one-second tasks per second for 5 minutes, 790
  * single-task event streams (a new connection per task), 10 readers of
- * `/api/events`, 190 WebSocket `Watch` and 10 `WatchAll` clients, then a
+ * `/api/events`, 190 WebSocket `Watch` and 10 `WatchChanges` (`WatchAll` resuming by id) clients, then a
  * minute of rest. Every figure is settable: `--duration=`, `--rate=`,
  * `--task-ms=`, `--status-rate=`, `--sse-task=`, `--sse-all=`, `--ws-watch=`,
  * `--ws-all=`, `--interval=`, `--warmup=`, `--cooldown=`, `--semi-space=` (the
@@ -120,7 +120,7 @@ const slope = (points: ReadonlyArray<readonly [number, number]>): number => {
 console.log(
   `load (${full ? "full" : "short"} mix): ${mix.rate} submissions/s of ${mix.taskMillis}-ms tasks for ${mix.durationSeconds} s; ` +
     `watchers: ${mix.sseTask} task SSE (new connection per task), ${mix.sseAll} /api/events, ` +
-    `${mix.wsWatch} WS Watch, ${mix.wsAll} WS WatchAll; ${mix.statusRate} status reads/s on new and on open connections; ` +
+    `${mix.wsWatch} WS Watch, ${mix.wsAll} WS WatchChanges; ${mix.statusRate} status reads/s on new and on open connections; ` +
     `service young generation ${semiSpace === 0 ? "V8's default" : `--max-semi-space-size=${semiSpace}`}`
 )
 
@@ -172,7 +172,7 @@ const header = [
   "lag task-SSE ms",
   "lag events ms",
   "lag WS Watch ms",
-  "lag WatchAll ms",
+  "lag WatchChanges ms",
   "drops",
   "CPU %",
   "GC %",
@@ -286,7 +286,7 @@ table([
   ["lag p50/p99, task SSE (ms)", ms(lagTask), "p99 <= 1000", verdict(lagTask.p99 <= 1000)],
   ["lag p50/p99, /api/events (ms)", ms(lagAll), "p99 <= 1000", verdict(lagAll.p99 <= 1000)],
   ["lag p50/p99, WS Watch (ms)", ms(all((r) => r.lag.wsWatch)), "", ""],
-  ["lag p50/p99, WS WatchAll (ms)", ms(all((r) => r.lag.wsAll)), "", ""],
+  ["lag p50/p99, WS WatchChanges (ms)", ms(all((r) => r.lag.wsAll)), "", ""],
   ["service CPU, mean of the intervals (% of one core)", fmt(cpu.reduce((s, c) => s + c, 0) / Math.max(1, cpu.length)), "", ""],
   // Processor time per task: what the service spends, whatever share of the processor the machine gives it.
   ["service CPU per 1,000 acknowledged tasks (s), and GC time in the run (s)", `${fmt(cpuSecondsUnderLoad / Math.max(1, acked) * 1000, 2)}, ${fmt(gcBefore, 1)}`, "", ""],

@@ -16,8 +16,8 @@ import { makeCluster, type RunnerProcess, settled, type TestCluster } from "../p
 import { fmt, perSecond, table } from "./_measure.ts"
 
 const url = process.env.CHAINJOBS_TEST_PG_URL
-const IO_TASKS_PER_RUNNER = Number(process.env.CLUSTER_BENCH_TASKS ?? 300)
-const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_TASKS ?? 300)
+const IO_TASKS_PER_RUNNER = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
+const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
 const IN_FLIGHT_PER_RUNNER = 100
 /** Failover rounds (`CLUSTER_BENCH_FAILOVERS`, default 5; 0 skips them). */
 const FAILOVERS = Number(process.env.CLUSTER_BENCH_FAILOVERS ?? 5)

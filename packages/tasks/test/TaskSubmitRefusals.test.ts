@@ -2,10 +2,10 @@
  * Submissions refused before or while they are recorded change nothing: a
  * non-finite priority is a typed `InvalidPayload` naming `priority` and
  * records nothing, and a submission whose insert the store refused holds no
- * key and no worker afterwards.
+ * key and no worker afterwards: a task queued behind it starts.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Schema } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Schema } from "effect"
 import { Task, TaskError, TaskStore, TaskSupervisor } from "../src/index.ts"
 
 /** Adds two numbers, one task per key at a time; a busy key refuses. */
@@ -63,6 +63,37 @@ describe("refused submissions change nothing", () => {
         // Same key, one worker: admitted (not "key-busy") and run to completion.
         const handle = yield* tasks.submit(Keyed, { key: "k", a: 41 })
         assert.deepStrictEqual(yield* handle.await, Exit.succeed(42))
+      }).pipe(Effect.provide(runtime(store)))
+    }))
+
+  it.effect("a task queued behind a submission the store then refused starts on the freed worker", () =>
+    Effect.gen(function*() {
+      const memory = yield* TaskStore.makeMemory
+      const refuse = yield* Deferred.make<void>()
+      let first = true
+      // Fault injection: the first insert is refused, once the test says so.
+      const store = TaskStore.TaskStore.of({
+        ...memory,
+        insert: (info) => {
+          if (!first) return memory.insert(info)
+          first = false
+          return Effect.andThen(
+            Deferred.await(refuse),
+            Effect.fail(new TaskError.TaskStoreError({ operation: "insert", detail: "disk full" }))
+          )
+        }
+      })
+      yield* Effect.gen(function*() {
+        const tasks = yield* TaskSupervisor.Tasks
+        // The first takes the only worker while its insert is pending; the second waits behind it.
+        const refused = yield* Effect.forkChild(Effect.exit(tasks.submit(Keyed, { key: "a", a: 1 })), { startImmediately: true })
+        const queued = yield* tasks.submit(Keyed, { key: "b", a: 9 })
+        assert.strictEqual((yield* queued.info).status, "pending")
+        yield* Deferred.succeed(refuse, undefined)
+        assert.isTrue(Exit.isFailure(yield* Fiber.join(refused)))
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+        assert.strictEqual((yield* queued.info).status, "completed")
+        assert.deepStrictEqual(yield* queued.await, Exit.succeed(10))
       }).pipe(Effect.provide(runtime(store)))
     }))
 })

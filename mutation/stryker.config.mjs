@@ -20,7 +20,9 @@ export default {
   // `related`: the dry run runs only the test files that import a mutated file (vitest's module graph), so a
   // run sampling one file (`--mutate packages/x/src/Foo.ts`) does not pay for the whole package's tests.
   vitest: { configFile: "mutation/vitest.config.ts", related: true },
-  mutate: [`packages/${name}/src/**/*.ts`],
+  // Code that runs only on another thread is left out, as the child-process tests are (see vitest.config.ts):
+  // a mutant is switched on in the test process's globals, which a worker thread does not share.
+  mutate: [`packages/${name}/src/**/*.ts`, "!**/internal/sqliteWorker.ts"],
   coverageAnalysis: "perTest",
   // The development machines have 2 cores shared by several people; `--concurrency n` overrides it.
   concurrency: 1,

@@ -1,0 +1,47 @@
+/**
+ * Pages and purges of the SQL store at their edges, on SQLite and
+ * PostgreSQL: a list holding exactly `limit` records has no next page, and a
+ * purge filtered by status removes finished records of those statuses only.
+ */
+import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
+import { TaskStore } from "@chainjobs/tasks"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
+import * as SqlTaskStore from "../src/SqlTaskStore.ts"
+import { pgTestStore, pgTestUrl } from "./pgTestDatabase.ts"
+import { tempDatabaseFile } from "./tempDirectory.ts"
+
+const edges = (name: string, store: Layer.Layer<TaskStore.TaskStore, unknown>) => {
+  it.effect(`${name}: a list of exactly limit records has no next page; one more has`, () =>
+    Effect.gen(function*() {
+      const tasks = yield* TaskStore.TaskStore
+      for (let n = 0; n < 3; n++) yield* tasks.insert(record())
+      const exact = yield* tasks.list({ limit: 3 })
+      assert.strictEqual(exact.items.length, 3)
+      assert.isNull(exact.nextCursor)
+      yield* tasks.insert(record())
+      const more = yield* tasks.list({ limit: 3 })
+      assert.strictEqual(more.items.length, 3)
+      assert.strictEqual(more.nextCursor, more.items[2].id)
+    }).pipe(Effect.provide(store)))
+
+  it.effect(`${name}: a purge by status removes finished records of those statuses only`, () =>
+    Effect.gen(function*() {
+      const tasks = yield* TaskStore.TaskStore
+      const finished = { finishedAt: 1, startedAt: 1 }
+      const completed = record({ status: "completed", ...finished })
+      const failed = record({ status: "failed", ...finished })
+      const interrupted = record({ status: "interrupted", ...finished })
+      const running = record({ status: "running", startedAt: 1 })
+      for (const info of [completed, failed, interrupted, running]) yield* tasks.insert(info)
+      assert.strictEqual(yield* tasks.purge({ status: ["failed", "running"] }), 1)
+      const left = (yield* tasks.list({})).items.map((info) => info.id).sort()
+      assert.deepStrictEqual(left, [completed.id, interrupted.id, running.id].sort())
+      assert.isTrue(Option.isNone(yield* tasks.get(failed.id)))
+    }).pipe(Effect.provide(store)))
+}
+
+describe("SQL store edges", () => {
+  edges("SQLite", Layer.unwrap(Effect.map(tempDatabaseFile, (filename) => SqlTaskStore.layerSqlite({ filename }))))
+  if (pgTestUrl !== undefined) edges("PostgreSQL", pgTestStore)
+})

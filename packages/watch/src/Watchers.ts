@@ -577,7 +577,12 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
 
   for (const spec of config.watchers) {
     const existing = yield* WatchStore.getWatcher(spec.name)
-    if (Option.isNone(existing)) yield* add(spec)
+    if (Option.isNone(existing)) {
+      // another process declaring it may add it first: then it exists, as declared
+      yield* add(spec).pipe(Effect.catch((error) =>
+        Effect.flatMap(WatchStore.getWatcher(spec.name), (added) => Option.isSome(added) ? Effect.void : Effect.fail(error))
+      ))
+    }
   }
   for (const watcher of yield* WatchStore.listWatchers) {
     if (placed || watcher.status === "active") yield* start(watcher.name)

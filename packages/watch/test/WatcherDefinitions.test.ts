@@ -34,6 +34,19 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
     60_000
   )
 
+  it.effect("processes declaring the same watcher at once on shared tables all start, and it is stored once", () =>
+    Effect.gen(function*() {
+      const spec = { name: "declared-together", chain: "dev", processor: Record.name, accounts: [address(6)], confirmations: 1, paused: true }
+      // three services declaring it at the same moment (as runners of a cluster starting together)
+      yield* Effect.all(
+        Array.from({ length: 3 }, () => Effect.scoped(Watchers.make({ watchers: [spec] }))),
+        { concurrency: "unbounded" }
+      )
+      const watchers = yield* Watchers.Watchers
+      assert.deepStrictEqual((yield* watchers.list).filter((watcher) => watcher.name === spec.name).length, 1)
+      yield* watchers.remove(spec.name)
+    }))
+
   it.effect("run-time changes: add, pause, resume, change the accounts, remove; a taken name and an unknown watcher are refused", () =>
     Effect.gen(function*() {
       const watchers = yield* Watchers.Watchers

@@ -19,7 +19,7 @@ import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
 import { Context, Duration, Effect, Exit, Layer, Result, Schedule, Stream } from "effect"
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
 import { Socket } from "effect/socket"
-import { Task, TaskError, type TaskEvent, type TaskFeed, type TaskInfo, type TaskPolicy, type TaskQuery, type TaskStats } from "@chainjobs/tasks"
+import { Task, TaskError, type TaskEvent, type TaskFeed, type TaskInfo, type TaskPolicy, type TaskQuery, type TaskStats, type SubmitWebhooks } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
 import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import type { AccessError, CallError, RemoteTaskHandle } from "./RemoteTaskHandle.ts"
@@ -55,6 +55,7 @@ export type SubmitError =
   | TaskError.UnknownTaskKind
   | TaskError.TaskStoreError
   | TaskError.TaskNotFound
+  | SubmitWebhooks.WebhookRefused
   | CallError
 
 /** The raw `effect/rpc` client of `TaskRpcs`. */

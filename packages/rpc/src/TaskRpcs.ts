@@ -12,7 +12,7 @@
  */
 import { Schema, Struct } from "effect"
 import { Rpc, RpcGroup, RpcMiddleware } from "effect/rpc"
-import { TaskAccess, TaskAccessError, TaskError, TaskEvent, TaskFeed, TaskInfo, TaskQuery, TaskStats } from "@chainjobs/tasks"
+import { TaskAccess, TaskAccessError, TaskError, TaskEvent, TaskFeed, TaskInfo, TaskQuery, TaskStats, SubmitWebhooks } from "@chainjobs/tasks"
 import { Authentication } from "./Auth.ts"
 import { lenient } from "./internal/lenient.ts"
 import { MalformedRequest } from "./TaskRpcError.ts"
@@ -51,7 +51,8 @@ export const SubmitError = Schema.Union([
   TaskError.UnknownTaskKind,
   TaskError.TaskStoreError,
   TaskError.TaskNotFound,
-  TaskAccessError.TaskAccessError
+  TaskAccessError.TaskAccessError,
+  SubmitWebhooks.WebhookRefused
 ])
 
 /** The errors of `Run`: those of `Submit` (a task deleted before it finished is `TaskNotFound`). */

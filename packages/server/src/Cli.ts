@@ -3,7 +3,7 @@
  *
  * ```
  * chainjobs serve [--port 8080] [--data-dir ./data] ...   run the service
- * chainjobs submit <kind> --payload '{...}' [--watch]    submit a task (and follow it); --timeout-millis,
+ * chainjobs submit <kind> --payload '{...}' [--watch]    submit a task (and follow it); --webhook <url>; --timeout-millis,
  *                                                        --heartbeat-timeout-millis, --retries override the kind's
  * chainjobs status <id> | result <id> | watch <id>        read or follow a task
  * chainjobs list [--status s] [--kind k] [--cursor c]     list tasks, newest first
@@ -206,7 +206,11 @@ const submit = Command.make("submit", {
     Flag.withDescription("How long the task may stay silent, in milliseconds, over the kind's"),
     Flag.optional
   ),
-  retries: Flag.Int("retries").pipe(Flag.withDescription("At most this many retries of a failed attempt (0: none)"), Flag.optional)
+  retries: Flag.Int("retries").pipe(Flag.withDescription("At most this many retries of a failed attempt (0: none)"), Flag.optional),
+  webhook: Flag.String("webhook").pipe(
+    Flag.withDescription("A URL the final record is POSTed to, signed, once the task finishes"),
+    Flag.optional
+  )
 }, (input) =>
   remote((client) =>
     Effect.gen(function*() {
@@ -219,7 +223,8 @@ const submit = Command.make("submit", {
         payload,
         ...(Option.isSome(input.timeoutMillis) ? { timeoutMillis: input.timeoutMillis.value } : {}),
         ...(Option.isSome(input.heartbeatTimeoutMillis) ? { heartbeatTimeoutMillis: input.heartbeatTimeoutMillis.value } : {}),
-        ...(Option.isSome(input.retries) ? { retries: input.retries.value } : {})
+        ...(Option.isSome(input.retries) ? { retries: input.retries.value } : {}),
+        ...(Option.isSome(input.webhook) ? { webhook: input.webhook.value } : {})
       })
       yield* Console.log(info.id)
       if (input.watch) yield* watch(client, info.id)

@@ -16,9 +16,9 @@
  */
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "effect/http-api"
-import { Principal, type Task, TaskAccessError, TaskError, TaskInfo, TaskQuery, TaskStats } from "@chainjobs/tasks"
+import { Principal, SubmitWebhooks, type Task, TaskAccessError, TaskError, TaskInfo, TaskQuery, TaskStats } from "@chainjobs/tasks"
 import { Delivery } from "./WebhookStore.ts"
-import { maxUrlLength, WebhookRefused } from "./WebhookTarget.ts"
+import { maxUrlLength } from "./WebhookTarget.ts"
 
 /**
  * Bearer-token authentication. A token is read from the `Authorization:
@@ -165,7 +165,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         TaskError.UnknownTaskKind,
         TaskError.InvalidPayload,
         TaskError.SubmitRejected,
-        WebhookRefused,
+        SubmitWebhooks.WebhookRefused,
         TaskAccessError.QuotaExceeded,
         TaskAccessError.PayloadTooLarge,
         TaskAccessError.PayloadTooDeep,

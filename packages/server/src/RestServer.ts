@@ -128,17 +128,15 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
   return handlers.handleAll({
     submit: ({ params, query, payload }) =>
       answerRefusal("QuotaExceeded", "PayloadTooLarge", "PayloadTooDeep")(Effect.gen(function*() {
-        // A refused webhook refuses the submission: nothing is submitted.
-        const webhook = query.webhook === undefined ? undefined : yield* webhooks.check(query.webhook)
         const info = yield* access.submit({
           kind: params.kind,
           payload,
           ...(query.priority === undefined ? {} : { priority: query.priority }),
           ...(query.timeoutMillis === undefined ? {} : { timeoutMillis: query.timeoutMillis }),
           ...(query.heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis: query.heartbeatTimeoutMillis }),
-          ...(query.retries === undefined ? {} : { retries: query.retries })
+          ...(query.retries === undefined ? {} : { retries: query.retries }),
+          ...(query.webhook === undefined ? {} : { webhook: query.webhook })
         })
-        if (webhook !== undefined) yield* webhooks.register(info.id, webhook)
         if (query.wait === "true") return toRecord(yield* access.awaitInfo(info.id))
         return { taskId: info.id, kind: params.kind, status: "pending" as const, ...taskUrls(info.id) }
       })).pipe(Effect.catchTag("QuotaExceeded", (refusal) => Effect.succeed(tooManyRequests(refusal)))),

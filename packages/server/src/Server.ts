@@ -151,7 +151,8 @@ export const layerTasks = (
         Layer.provideMerge(chains)
       )
   })
-  return Webhooks.layer(settings.webhooks).pipe(
+  return Webhooks.layerSubmit.pipe(
+    Layer.provideMerge(Webhooks.layer(settings.webhooks)),
     Layer.provide(ServiceDatabase.layerSql(settings, "webhooks.db")),
     // the stored schedules and daemons, once the kinds they submit are registered
     Layer.merge(PersistedSchedules.layer),

@@ -12,42 +12,15 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { SubmitWebhooks } from "@chainjobs/tasks"
 
 /** The longest webhook URL accepted, in characters. */
 export const maxUrlLength = 2048
 
-/** Why a webhook URL was refused. */
-export const RefusalReason = Schema.Literals([
-  "not-configured",
-  "invalid-url",
-  "scheme",
-  "too-long",
-  "credentials",
-  "private-host"
-])
-/** @see RefusalReason */
-export type RefusalReason = typeof RefusalReason.Type
-
-const explanations: Record<RefusalReason, string> = {
-  "not-configured": "this service takes no webhooks (no CHAINJOBS_WEBHOOK_SECRET is set)",
-  "invalid-url": "it is not a URL",
-  scheme: "only http: and https: URLs are accepted",
-  "too-long": `it is longer than ${maxUrlLength} characters`,
-  credentials: "it carries a user name or password",
-  "private-host": "its host is loopback, private or link-local (allow it with CHAINJOBS_WEBHOOK_ALLOW_HOSTS)"
-}
-
-/** A submission named a webhook URL the service will not call; nothing was submitted. */
-export class WebhookRefused extends Schema.TaggedError<WebhookRefused>("@chainjobs/server/WebhookRefused")("WebhookRefused", {
-  /** The URL as given, cut to `maxUrlLength` characters. */
-  url: Schema.String,
-  reason: RefusalReason
-}, { httpApiStatus: 400 }) {
-  override get message(): string {
-    return `webhook ${JSON.stringify(this.url)} refused: ${explanations[this.reason]}`
-  }
-}
+/** The refusal of a URL (`SubmitWebhooks.WebhookRefused` of `@chainjobs/tasks`, where every transport meets it). */
+export const WebhookRefused = SubmitWebhooks.WebhookRefused
+/** @see WebhookRefused */
+export type WebhookRefused = SubmitWebhooks.WebhookRefused
 
 /** The four bytes of a dotted IPv4 address, or undefined. */
 const ipv4 = (host: string): ReadonlyArray<number> | undefined => {
@@ -100,7 +73,7 @@ export interface TargetRules {
 
 /** The URL to call, or why not. */
 export const check = (rules: TargetRules, input: string): URL | WebhookRefused => {
-  const refuse = (reason: RefusalReason) => new WebhookRefused({ url: input.slice(0, maxUrlLength), reason })
+  const refuse = (reason: SubmitWebhooks.RefusalReason) => new WebhookRefused({ url: input.slice(0, maxUrlLength), reason })
   if (!rules.signing) return refuse("not-configured")
   if (input.length > maxUrlLength) return refuse("too-long")
   let url: URL

@@ -19,7 +19,7 @@
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Queue, Redacted, Stream } from "effect"
 import type { SqlClient } from "effect/sql"
-import { TaskError, TaskInfo, Tasks } from "@chainjobs/tasks"
+import { SubmitWebhooks, TaskError, TaskInfo, Tasks } from "@chainjobs/tasks"
 import { randomUUID } from "node:crypto"
 import { toRecord } from "./RestApi.ts"
 import * as WebhookSignature from "./WebhookSignature.ts"
@@ -204,3 +204,16 @@ export const layer = (
       })
     })
   )
+
+/**
+ * The webhooks as the access rules use them (`SubmitWebhooks`): every
+ * transport's submission (REST `?webhook=`, RPC `Submit`'s `webhook`, the
+ * CLI's `--webhook`) checks and registers its webhook here.
+ */
+export const layerSubmit: Layer.Layer<never, never, Webhooks> = Layer.effect(
+  SubmitWebhooks.SubmitWebhooks,
+  Webhooks.useSync((webhooks) => ({
+    check: webhooks.check,
+    register: (taskId: string, url: URL) => Effect.asVoid(webhooks.register(taskId, url))
+  }))
+)

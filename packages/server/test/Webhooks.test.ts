@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { HttpServer } from "effect/http"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer, type IncomingHttpHeaders } from "node:http"
@@ -9,6 +9,7 @@ import { join } from "node:path"
 import * as ServerConfig from "../src/ServerConfig.ts"
 import * as WebhookSignature from "../src/WebhookSignature.ts"
 import * as Webhooks from "../src/Webhooks.ts"
+import { chainjobs } from "./cli.ts"
 import { testServer } from "./http.ts"
 
 const secret = "whsec-test-secret"
@@ -192,6 +193,29 @@ describe("webhooks", () => {
   it.live("a restart resumes deliveries (SQLite): a record not yet acknowledged, and a task the shutdown stopped, are delivered after it", () =>
     restart("SQLite"), { timeout: 30_000 })
   it.live.skipIf(pgUrl === undefined)("a restart resumes deliveries (PostgreSQL)", () => restart("PostgreSQL"), { timeout: 30_000 })
+
+  it.live("the CLI (over RPC) submits with --webhook: the record is delivered; a URL the service refuses fails the command, nothing submitted", () =>
+    Effect.gen(function*() {
+      const hook = yield* receiver([200])
+      const context = yield* Layer.build(testServer({ webhooks: webhookSettings() }))
+      const base = HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
+      const cli = (...args: Array<string>) => Effect.provideContext(chainjobs(...args), context)
+      const submitted = yield* cli("submit", "demo-scan", "--payload", JSON.stringify(quickScan), "--webhook", hook.url)
+      assert.isTrue(Exit.isSuccess(submitted.exit))
+      const id = submitted.lines[0]
+      const [shown] = yield* deliveriesUntil(base, id, (deliveries) => deliveries[0]?.state === "delivered")
+      assert.strictEqual(shown.url, hook.url)
+      yield* hook.until(1)
+      assert.strictEqual(JSON.parse(hook.received[0].body).id, id)
+      const refused = yield* cli("submit", "demo-scan", "--payload", JSON.stringify(quickScan), "--webhook", "http://10.0.0.1/hook")
+      assert.isTrue(Exit.isFailure(refused.exit))
+      if (Exit.isFailure(refused.exit)) {
+        const printed = Cause.pretty(refused.exit.cause)
+        assert.include(printed, "WebhookRefused")
+        assert.include(printed, "loopback, private or link-local")
+      }
+      assert.deepStrictEqual((yield* call(base, "GET", "/api/tasks")).body.items.map((item: any) => item.id), [id])
+    }).pipe(Effect.scoped))
 
   const badUrls: ReadonlyArray<readonly [string, string]> = [
     ["not a url", "invalid-url"],

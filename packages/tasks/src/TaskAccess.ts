@@ -15,6 +15,9 @@
  *   matching its kind) gives its token back.
  * - **Payload limit.** A payload larger or deeper than `payloadLimit` is
  *   refused before it is decoded (see `PayloadLimit`).
+ * - **Webhook.** A submission naming a `webhook` has it checked first
+ *   (`SubmitWebhooks`: `WebhookRefused`, nothing submitted) and registered for
+ *   the task (the one joined, with `onConflict: "join"`) once it is recorded.
  *
  * Every refusal is a `TaskAccessError` (reasons `Unauthenticated`,
  * `Forbidden`, `QuotaExceeded`, `PayloadTooLarge`, `PayloadTooDeep`) raised
@@ -34,6 +37,7 @@ import type { Deleted } from "./TaskEvent.ts"
 import type { TaskStats } from "./TaskStats.ts"
 import type { OnConflict } from "./TaskPolicy.ts"
 import type { PurgeFilter, TaskCounts, TaskPage, TaskQuery } from "./TaskQuery.ts"
+import { SubmitWebhooks, type WebhookRefused } from "./SubmitWebhooks.ts"
 import { Tasks } from "./Tasks.ts"
 
 /** Settings of the access rules. */
@@ -75,7 +79,9 @@ export const SubmitRequest = Schema.Struct({
   /** Overrides the kind's heartbeat timeout, in milliseconds (likewise). */
   heartbeatTimeoutMillis: Schema.optionalKey(Schema.Number),
   /** At most this many retries of a failed attempt (likewise: a whole number from 0 to 1000). */
-  retries: Schema.optionalKey(Schema.Number)
+  retries: Schema.optionalKey(Schema.Number),
+  /** A URL the task's final record is POSTed to, signed, once it finishes (see `SubmitWebhooks`). */
+  webhook: Schema.optionalKey(Schema.String)
 })
 /** @see SubmitRequest */
 export type SubmitRequest = typeof SubmitRequest.Type
@@ -89,6 +95,7 @@ export type SubmitError =
   | UnknownTaskKind
   | TaskStoreError
   | TaskNotFound
+  | WebhookRefused
 
 /** Errors of reading or controlling one task: a foreign task is not found, like a missing one. */
 export type TaskError = TaskNotFound | TaskStoreError
@@ -139,6 +146,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
   const config: TaskAccessConfig = { ...defaults, ...options }
   const tasks = yield* Tasks
   const feed = yield* TaskFeed.current
+  const webhooks = yield* SubmitWebhooks
   const quota = (yield* Quota.Maker)({
     limit: config.submitLimit,
     window: config.submitWindow,
@@ -177,6 +185,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
   const submit = Effect.fnUntraced(function*(request: SubmitRequest) {
     const principal = yield* CurrentPrincipal
     yield* PayloadLimit.check(config.payloadLimit, request.payload)
+    const webhook = request.webhook === undefined ? undefined : yield* webhooks.check(request.webhook)
     yield* takeToken(principal)
     const handle = yield* tasks.submitEncoded(request.kind, request.payload, {
       owner: principal.id,
@@ -194,10 +203,14 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
       })
     )
     // Only a kind with an exclusive key can join a task, which may be another principal's.
-    if (!(yield* keyed(request.kind))) return { id: handle.id }
-    const info = yield* handle.info
-    return canSee(principal, info) ? { id: info.id } : yield* keyBusyElsewhere(request.kind)
+    const id = (yield* keyed(request.kind)) ? yield* visibleHolder(principal, request.kind, handle.info) : handle.id
+    if (webhook !== undefined) yield* webhooks.register(id, webhook)
+    return { id }
   })
+
+  /** The id of the task a keyed submission recorded or joined, if the caller may see it. */
+  const visibleHolder = (principal: Principal, kind: string, read: Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError>) =>
+    Effect.flatMap(read, (info) => canSee(principal, info) ? Effect.succeed(info.id) : Effect.fail(keyBusyElsewhere(kind)))
 
   const keyedKinds = new Map<string, boolean>()
   /** Whether the registered kind `name` has an exclusive key (read once per kind). */

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Schema, Stream } from "effect"
 import { CurrentPrincipal, type Principal } from "../src/Principal.ts"
 import * as Task from "../src/Task.ts"
+import * as SubmitWebhooks from "../src/SubmitWebhooks.ts"
 import * as TaskAccess from "../src/TaskAccess.ts"
 import type * as TaskQuery from "../src/TaskQuery.ts"
 import { AddLive, supervisor } from "./fixtures.ts"
@@ -153,4 +154,28 @@ describe("TaskAccess", () => {
       const others = yield* refusal(as(bob)(tasks.count({ owner: "alice" })), "")
       assert.deepStrictEqual(others.reason, { _tag: "Forbidden", principal: "bob", operation: "list-others" })
     }).pipe(Effect.provide(access())))
+
+  it.effect("without a webhook service, a submission naming a webhook is refused and nothing is recorded", () =>
+    Effect.gen(function*() {
+      const tasks = yield* TaskAccess.TaskAccess
+      const refused = yield* refusal(as(alice)(tasks.submit({ kind: "add", payload: { a: 1, b: 2 }, webhook: "https://example.com/hook" })), "")
+      assert.deepStrictEqual([refused._tag, refused.reason], ["WebhookRefused", "not-configured"])
+      assert.strictEqual((yield* as(alice)(tasks.list({}))).items.length, 0)
+    }).pipe(Effect.provide(access())))
+
+  const registered: Array<[string, string]> = []
+  const hooks: SubmitWebhooks.SubmitWebhooksService = {
+    check: (url) =>
+      url.startsWith("https://") ? Effect.succeed(new URL(url)) : Effect.fail(new SubmitWebhooks.WebhookRefused({ url, reason: "scheme" })),
+    register: (taskId, url) => Effect.sync(() => void registered.push([taskId, url.href]))
+  }
+  it.effect("with one, the webhook is checked before anything is submitted and registered for the recorded task", () =>
+    Effect.gen(function*() {
+      const tasks = yield* TaskAccess.TaskAccess
+      const submitted = yield* as(alice)(tasks.submit({ kind: "add", payload: { a: 1, b: 2 }, webhook: "https://example.com/hook" }))
+      assert.deepStrictEqual(registered, [[submitted.id, "https://example.com/hook"]])
+      const scheme = yield* refusal(as(alice)(tasks.submit({ kind: "add", payload: { a: 1, b: 2 }, webhook: "ftp://x" })), "")
+      assert.strictEqual(scheme.reason, "scheme")
+      assert.strictEqual((yield* as(alice)(tasks.list({}))).items.length, 1)
+    }).pipe(Effect.provide(access().pipe(Layer.provide(Layer.succeed(SubmitWebhooks.SubmitWebhooks, hooks))))))
 })

@@ -59,8 +59,9 @@ describe.skipIf(!hasChromium)("the sync page", () => {
       expect(await page.getAttribute("#progress", "value")).toBe("100")
       expect(await page.textContent("#error")).toBe("")
       const rows = page.locator("#jobs tr")
+      // The list is polled: it shows the job completed at the latest a second after the store has it.
+      await page.waitForFunction(`[...document.querySelectorAll("#jobs tr .status")].map((cell) => cell.textContent).join() === "completed"`)
       expect(await rows.count()).toBe(1)
-      expect(await rows.first().locator(".status").textContent()).toBe("completed")
       await rows.first().locator(".delete").click()
       await page.waitForFunction(`document.querySelectorAll("#jobs tr").length === 0`)
       const listed: any = await (await fetch(`${service.baseUrl}/api/tasks?kind=chain/sync-events`)).json()

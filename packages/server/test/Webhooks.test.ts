@@ -167,7 +167,8 @@ describe("webhooks", () => {
       const { refused, stopped } = yield* Effect.scoped(Effect.gen(function*() {
         const base = yield* startServer(settings)
         const refused = (yield* call(base, "POST", `/api/tasks/demo-scan?webhook=${url}`, quickScan)).body.taskId
-        yield* hook.until(1)
+        // The first attempt answered 500 and recorded (an attempt the shutdown cuts short is simply made again).
+        yield* deliveriesUntil(base, refused, (deliveries) => deliveries[0]?.attempts.length >= 1)
         // A task still running when the service stops: the shutdown interrupts it.
         const stopped = (yield* call(base, "POST", `/api/tasks/demo-scan?webhook=${url}`, { ...quickScan, delayMillis: 60_000 }))
           .body.taskId
@@ -186,8 +187,11 @@ describe("webhooks", () => {
       const records = after.map((got) => JSON.parse(got.body))
       assert.deepStrictEqual(records.filter((record) => record.id === stopped).map((record) => record.status), ["interrupted"])
       assert.deepStrictEqual(records.filter((record) => record.id === refused).map((record) => record.status), ["completed"])
-      // Every attempt the receiver got is on the tasks' records, and once acknowledged none follows.
-      assert.strictEqual(hook.received.length, first.attempts.length + second.attempts.length)
+      // Once acknowledged, a delivery is not sent again: one 2xx answer per task.
+      for (const id of [refused, stopped]) {
+        const acknowledgedOnce = hook.received.filter((got) => got.headers[WebhookSignature.taskHeader] === id && got.answered === 200)
+        assert.strictEqual(acknowledgedOnce.length, 1)
+      }
     }).pipe(Effect.scoped)
 
   it.live("a restart resumes deliveries (SQLite): a record not yet acknowledged, and a task the shutdown stopped, are delivered after it", () =>

@@ -225,21 +225,16 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
 
   const purge = (filter: TaskQuery.PurgeFilter) => {
     const statuses = terminalStatuses.filter((status) => filter.status === undefined || filter.status.includes(status))
-    if (statuses.length === 0) return Effect.succeed(0)
+    if (statuses.length === 0) return Effect.succeed<ReadonlyArray<TaskInfo.TaskInfo>>([])
     const where = sql.and([
       sql.in("status", statuses),
       ...(filter.finishedBefore === undefined ? [] : [sql`finished_at < ${filter.finishedBefore}`]),
       ...(filter.expiredBy === undefined ? [] : [sql`expires_at <= ${filter.expiredBy}`])
     ])
-    const counted = sql.onDialectOrElse({
-      pg: () => sql<{ readonly n: unknown }>`WITH purged AS (DELETE FROM ${sql(table)} WHERE ${where} RETURNING 1) SELECT count(*) AS n FROM purged`,
-      orElse: () =>
-        sql.withTransaction(Effect.andThen(
-          sql`DELETE FROM ${sql(table)} WHERE ${where}`,
-          sql<{ readonly n: unknown }>`SELECT changes() AS n`
-        ))
-    })
-    return Effect.map(counted, ([row]) => Number(row.n))
+    // the purged rows come back (SQLite 3.35+ and PostgreSQL): their deletion is told to the followers of all tasks
+    return sql<TaskRow>`DELETE FROM ${sql(table)} WHERE ${where} RETURNING ${selectColumns}`.pipe(
+      Effect.map((rows): ReadonlyArray<TaskInfo.TaskInfo> => rows.map(fromRow))
+    )
   }
 
   return TaskStore.TaskStore.of({

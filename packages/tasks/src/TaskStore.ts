@@ -47,8 +47,8 @@ export class TaskStore extends Context.Service<TaskStore, {
   count(query: TaskQuery): Effect.Effect<TaskCounts, TaskStoreError>
   /** Deletes one record; true if it existed. */
   remove(id: string): Effect.Effect<boolean, TaskStoreError>
-  /** Deletes finished records matching the filter; returns how many. */
-  purge(filter: PurgeFilter): Effect.Effect<number, TaskStoreError>
+  /** Deletes finished records matching the filter; returns them as they stood (so their deletion can be told). */
+  purge(filter: PurgeFilter): Effect.Effect<ReadonlyArray<TaskInfo>, TaskStoreError>
   /** Every record still `pending` or `running`, oldest first: what a restart must recover. */
   readonly unfinished: Effect.Effect<ReadonlyArray<TaskInfo>, TaskStoreError>
 }>()("@chainjobs/tasks/TaskStore") {}
@@ -118,11 +118,11 @@ export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() =>
     remove: (id) => Effect.sync(() => records.delete(id)),
     purge: (filter) =>
       Effect.sync(() => {
-        let purged = 0
+        const purged: Array<TaskInfo> = []
         for (const info of records.values()) {
           if (matchesPurge(info, filter)) {
             records.delete(info.id)
-            purged++
+            purged.push(info)
           }
         }
         return purged

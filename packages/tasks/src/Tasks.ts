@@ -595,6 +595,10 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
           }))
       )
 
+    /** Purges finished records and tells the followers of all tasks of each deletion. */
+    const purge = (filter: PurgeFilter): Effect.Effect<ReadonlyArray<TaskInfo>, TaskStoreError> =>
+      Effect.tap(store.purge(filter), (purged) => Effect.sync(() => purged.forEach((info) => publisher.deleted(info))))
+
     /** Tells of a recovered record that failed as lost. */
     const announceLost = (record: TaskInfo) => publisher.announce(record, "Finished")
 
@@ -667,7 +671,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       })
 
     yield* Effect.forkScoped(lifecycle.watchdog(admission, now, config.heartbeatCheckInterval))
-    yield* Effect.forkScoped(lifecycle.retentionSweep(store, now, config.retentionSweepInterval))
+    yield* Effect.forkScoped(lifecycle.retentionSweep(purge, now, config.retentionSweepInterval))
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         publisher.refuseNew()
@@ -695,7 +699,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       count: (query) => store.count(query),
       interrupt,
       delete: remove,
-      purge: (filter) => store.purge(filter),
+      purge: (filter) => Effect.map(purge(filter), (purged) => purged.length),
       adopt,
       handOff,
       events: publisher.events,

@@ -315,6 +315,33 @@ describe("Tasks", () => {
       assert.deepStrictEqual(ofFinished.slice(-2), ["completed", `Deleted ${finished.id}`], "the deletion follows the last change")
     })))
 
+  it.effect("a purge tells the event streams of each record it deletes, and so does the retention sweep", () =>
+    withBasics(Effect.gen(function*() {
+      const tasks = yield* Tasks
+      const events = yield* Effect.forkChild(
+        tasks.events.pipe(Stream.filter((event) => event._tag === "Deleted"), Stream.take(3), Stream.runCollect)
+      )
+      yield* settle
+      const first = yield* tasks.submit(Sleep, { seconds: 1 })
+      const second = yield* tasks.submit(Sleep, { seconds: 1 })
+      const kept = yield* tasks.submit(Sleep, { seconds: 60 })
+      yield* TestClock.adjust("1 second")
+      yield* first.await
+      yield* second.await
+      assert.strictEqual(yield* tasks.purge({ status: ["completed"] }), 2)
+      // nothing left to purge: no event
+      assert.strictEqual(yield* tasks.purge({ status: ["completed"] }), 0)
+      yield* tasks.interrupt(kept.id)
+      // past the interrupted record's retention, the sweeper purges it and tells
+      yield* TestClock.adjust("2 days")
+      const deleted = yield* Fiber.join(events)
+      assert.sameDeepMembers(deleted.map((event) => [event.info.id, event.info.status]), [
+        [first.id, "completed"],
+        [second.id, "completed"],
+        [kept.id, "interrupted"]
+      ])
+    })))
+
   it.effect("stats count pending and running tasks", () =>
     Effect.gen(function*() {
       const gates = yield* gateLive

@@ -9,6 +9,7 @@ import { Cause, Effect, Exit, Schedule } from "effect"
 import type { Duration } from "effect"
 import type { TaskStoreError } from "../TaskError.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
+import type { PurgeFilter } from "../TaskQuery.ts"
 import type { TaskStore } from "../TaskStore.ts"
 import type { Admission } from "./admission.ts"
 import { Entry, lost, type Registered, resumed } from "./entry.ts"
@@ -106,13 +107,13 @@ export const watchdog = (
   return Effect.repeat(check, Schedule.spaced(interval)).pipe(Effect.andThen(Effect.never))
 }
 
-/** Every `interval`, purges finished records past their retention; a failed sweep is logged and tried again next time. */
+/** Every `interval`, purges (with `purge`, which tells of each deletion) finished records past their retention; a failed sweep is logged and tried again next time. */
 export const retentionSweep = (
-  store: TaskStore["Service"],
+  purge: (filter: PurgeFilter) => Effect.Effect<unknown, TaskStoreError>,
   now: () => number,
   interval: Duration.Input
 ): Effect.Effect<never> => {
-  const sweep = Effect.suspend(() => store.purge({ expiredBy: now() })).pipe(
+  const sweep = Effect.suspend(() => purge({ expiredBy: now() })).pipe(
     Effect.catchCause((cause) => Effect.logWarning("chainjobs: retention sweep failed", cause))
   )
   return Effect.repeat(sweep, Schedule.spaced(interval)).pipe(Effect.andThen(Effect.never))

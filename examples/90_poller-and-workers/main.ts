@@ -6,8 +6,7 @@
  * finds a change the cache could not have known of.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Schedule } from "effect"
-import { SqlClient } from "effect/sql"
+import { Console, Effect, Layer } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -15,30 +14,8 @@ import { createWalletClient, defineChain, http, parseEther } from "viem"
 import { DevChain, DevSeed } from "@chainjobs/devchain"
 import { NodeSqliteClient, SqlTaskStore } from "@chainjobs/store-sql"
 import { Tasks } from "@chainjobs/tasks"
-import { BalanceCache, BalanceUpkeep, EvmAdapter, Watchers, WatchItem, WatchProcessor } from "@chainjobs/watch"
-
-/** The worker kind: records a transfer in the `deposits` table, in the item's own transaction. */
-const Deposit = WatchProcessor.define("example/deposit")
-
-/** Each run inserts one row; its primary key would refuse a second row for the same transfer. */
-const DepositLive = WatchProcessor.implement(Deposit, (item) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql`INSERT INTO deposits ${sql.insert({ id: WatchItem.id(item), kind: item.kind, amount: item.amount ?? "0" })}`
-  }).pipe(Effect.orDie))
-
-/** Rows in `deposits`, and distinct transfers among them. */
-const countDeposits = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const [row] = yield* sql<{ total: number; transfers: number }>`SELECT COUNT(*) AS total, COUNT(DISTINCT id) AS transfers FROM deposits`
-  return { rows: Number(row.total), distinct: Number(row.transfers) }
-}).pipe(Effect.orDie)
-
-/** Waits until the watcher has processed every block up to `block`. */
-const processedUpTo = (block: number) =>
-  Watchers.Watchers.use((watchers) => watchers.lag("deposits")).pipe(
-    Effect.repeat({ until: (lag) => lag.processed >= block, schedule: Schedule.spaced("50 millis") })
-  )
+import { BalanceCache, BalanceUpkeep, EvmAdapter, Watchers } from "@chainjobs/watch"
+import { countDeposits, createDeposits, Deposit, DepositLive, processedUpTo } from "./deposits.ts"
 
 /** One JSON-RPC call to the node. */
 const rpc = (url: string, method: string, params: ReadonlyArray<unknown>) =>
@@ -56,15 +33,14 @@ const program = Effect.gen(function*() {
     const seeded = yield* DevSeed.seed({ rounds: 12 })
     const wallet = seeded.participants[1]
     yield* Console.log(`dev chain: seeded blocks ${seeded.fromBlock}..${seeded.toBlock}`)
-    const sql = yield* SqlClient.SqlClient
-    yield* sql`CREATE TABLE deposits (id text PRIMARY KEY, kind text NOT NULL, amount text NOT NULL)`.pipe(Effect.orDie)
+    yield* createDeposits
 
     const watchers = yield* Watchers.Watchers
     yield* watchers.add({ name: "deposits", chain: "dev", processor: Deposit.name, accounts: [wallet], confirmations: 1, startBlock: seeded.fromBlock })
     yield* Console.log("poller: watching one wallet from the first seeded block, 1 confirmation, polling every 100 ms")
     // One block more puts the last seeded block at confirmation depth.
     yield* rpc(chain.url, "hardhat_mine", ["0x1"])
-    yield* processedUpTo(seeded.toBlock)
+    yield* processedUpTo("deposits", seeded.toBlock)
     const seen = yield* countDeposits
     yield* Console.log(`workers: ${seen.rows} transfers of the wallet processed, ${seen.distinct} distinct`)
 
@@ -85,7 +61,7 @@ const program = Effect.gen(function*() {
     const payer = createWalletClient({ chain: definition, transport: http(chain.url) })
     yield* Effect.promise(() => payer.sendTransaction({ account: DevChain.accounts[12].address, to: wallet, value: parseEther("1") }))
     yield* rpc(chain.url, "hardhat_mine", ["0x1"])
-    yield* processedUpTo(seeded.toBlock + 2)
+    yield* processedUpTo("deposits", seeded.toBlock + 2)
     yield* Console.log(`workers: a new payment to the wallet processed; ${(yield* countDeposits).rows} rows`)
 
     const cache = yield* BalanceCache.BalanceCache

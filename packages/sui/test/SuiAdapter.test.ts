@@ -143,9 +143,17 @@ describe("SuiAdapter on the stand-in node", () => {
       assert.isFalse(adapter.normalizeAccount("0xzz").ok)
       assert.isFalse(adapter.normalizeAccount(`0x${"1".repeat(65)}`).ok)
       assert.isUndefined(adapter.checkContract({ address: "0x9", events: ["test::TestEvent"] }))
-      assert.isString(adapter.checkContract({ address: "0x9", events: ["Transfer(address,uint256)"] }))
-      assert.isString(adapter.checkContract({ address: "nope", events: ["test::TestEvent"] }))
-      assert.isString(adapter.checkContract({ address: "0x9", events: [] }))
+      // a full type names its package: 0x and 1 to 64 hex digits, or the digits alone
+      assert.isUndefined(adapter.checkContract({ address: "0x9", events: [`0x${"ab".repeat(32)}::pool::Swapped`, "ab12::pool::Swapped", "_m::_S1"] }))
+      assert.strictEqual(
+        adapter.checkContract({ address: "0x9", events: ["Transfer(address,uint256)"] }),
+        `"Transfer(address,uint256)" is not a Move event type (module::Struct)`
+      )
+      for (const bad of ["1mod::Event", "mod::Event::extra", " mod::Event", "mod::Event ", "0xzz::mod::Event", `0x${"1".repeat(65)}::m::E`, "::m::E", "m::"]) {
+        assert.strictEqual(adapter.checkContract({ address: "0x9", events: ["test::TestEvent", bad] }), `"${bad}" is not a Move event type (module::Struct)`)
+      }
+      assert.strictEqual(adapter.checkContract({ address: "nope", events: ["test::TestEvent"] }), `"nope" is not a Sui package id`)
+      assert.strictEqual(adapter.checkContract({ address: "0x9", events: [] }), "package 0x9 lists no event types")
     }).pipe(Effect.scoped))
 
   it.live("the layer serves the configured networks by name and refuses others", () =>
@@ -273,5 +281,44 @@ describe("catching up over a long range by address and event-type queries", () =
       yield* SuiAdapter.make(suiClient).scan({ accounts: [alice], contracts: [] }, numbers[0]!, numbers[30]!)
       yield* SuiAdapter.make(suiClient, { querySources: 1 }).scan({ accounts: [alice, bob], contracts: [] }, numbers[0]!, numbers[99]!)
       assert.isFalse(node.requests.some((request) => request.method === "suix_queryTransactionBlocks" || request.method === "suix_queryEvents"))
+    }).pipe(Effect.scoped))
+})
+
+describe("transaction status and item order", () => {
+  it.live("a transaction's status: pending before its checkpoint, then included with its checkpoint, succeeded or failed", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const suiClient = yield* client([node.url])
+      const adapter = SuiAdapter.make(suiClient)
+      const spec = SuiStandIn.spec
+      // the specification's signed transaction, executed; then one that fails in execution
+      const executed = yield* suiClient.use((rpc, signal) =>
+        rpc.executeTransactionBlock({ transactionBlock: spec.sui_executeTransactionBlock_params.tx_bytes, signature: spec.sui_executeTransactionBlock_params.signatures, signal })
+      )
+      assert.deepStrictEqual(yield* adapter.transactionStatus(executed.digest), { _tag: "Pending" })
+      const checkpoint = node.addCheckpoint([])
+      assert.deepStrictEqual(yield* adapter.transactionStatus(executed.digest), { _tag: "Included", block: checkpoint, succeeded: true })
+      const failing = node.addCheckpoint([{ sender: alice, changes: [] }])
+      const digest = node.added.at(-1)!.digest
+      node.failInExecution(digest, "MoveAbort(…, 1) in command 0")
+      assert.deepStrictEqual(yield* adapter.transactionStatus(digest), { _tag: "Included", block: failing, succeeded: false })
+    }).pipe(Effect.scoped))
+
+  it.live("items of one transaction come in their positions' order: its events, then its balance changes", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const adapter = SuiAdapter.make(yield* client([node.url]))
+      const checkpoint = node.addCheckpoint([{
+        sender: bob,
+        changes: [{ owner: bob, coinType: "0x2::sui::SUI", amount: -9n }, { owner: alice, coinType: "0x2::sui::SUI", amount: 9n }],
+        events: [{ type: eventType, fields: { n: 1 } }, { type: eventType, fields: { n: 2 } }]
+      }])
+      const found = yield* adapter.scan({ accounts: [alice, bob], contracts: [{ address: eventType.split("::")[0]!, events: ["test::TestEvent"] }] }, checkpoint, checkpoint)
+      assert.deepStrictEqual(found.map((item) => [item.kind, item.position, item.from, item.to, item.amount]), [
+        ["event", 0, null, null, null],
+        ["event", 1, null, null, null],
+        ["native", 2, bob, null, "9"],
+        ["native", 3, bob, alice, "9"]
+      ])
     }).pipe(Effect.scoped))
 })

@@ -60,6 +60,8 @@ export interface StandIn {
   setBalance(owner: string, coinType: string, amount: bigint): void
   /** Queues what the next executions meet (default: accepted). */
   onExecute(...outcomes: ReadonlyArray<ExecuteOutcome>): void
+  /** Marks a transaction of the chain as failed in execution (its effects' status), as a Move abort would. */
+  failInExecution(digest: string, error: string): void
   /** Answers the next request of `method` with a JSON-RPC error (the node's own answer: not retried). */
   refuse(method: string, error: { readonly code: number; readonly message: string }): void
   /** Digests of the transactions executed and not yet in a checkpoint. */
@@ -134,6 +136,10 @@ export const make = (
         inject: (...more) => faults.push(...more),
         executed,
         onExecute: (...more) => outcomes.push(...more),
+        failInExecution: (digest, error) => {
+          const found = byDigest.get(digest)
+          if (found !== undefined) byDigest.set(digest, { ...found, effects: { ...(found.effects as object), status: { status: "failure", error } } })
+        },
         refuse: (method, error) => {
           const queued = refusals.get(method) ?? []
           queued.push(error)

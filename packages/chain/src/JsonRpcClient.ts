@@ -39,6 +39,13 @@ export interface JsonRpcClient {
 /** What opening a client needs: a scope for its connections, the rate limiter and the circuit breakers' store. */
 export type Requirements = Scope.Scope | RateLimiter.RateLimiter | CircuitBreaker.CircuitBreakerStore
 
+/**
+ * Waited beyond the instant a circuit may close: a timer can fire a
+ * millisecond before the breaker's clock reaches that instant, and a retry
+ * that still finds the circuit open spends an attempt for nothing.
+ */
+const closeMarginMillis = 10
+
 const chunk = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const chunks: Array<ReadonlyArray<A>> = []
   for (let index = 0; index < items.length; index += size) chunks.push(items.slice(index, index + size))
@@ -115,7 +122,9 @@ export const make = Effect.fn("JsonRpcClient.make")(function*(
     Schedule.setInputType<ChainRequestError>(),
     Schedule.modifyDelay(({ duration, input }) =>
       Effect.succeed(
-        input.reason._tag === "Unavailable" ? Duration.max(duration, Duration.millis(input.reason.retryAfterMillis)) : duration
+        input.reason._tag === "Unavailable"
+          ? Duration.max(duration, Duration.millis(input.reason.retryAfterMillis + closeMarginMillis))
+          : duration
       )
     )
   )

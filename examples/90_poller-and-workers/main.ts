@@ -15,7 +15,7 @@ import { DevChain, DevSeed } from "@chainjobs/devchain"
 import { NodeSqliteClient, SqlTaskStore } from "@chainjobs/store-sql"
 import { Tasks } from "@chainjobs/tasks"
 import { BalanceCache, BalanceUpkeep, EvmAdapter, Watchers } from "@chainjobs/watch"
-import { countDeposits, createDeposits, Deposit, DepositLive, processedUpTo } from "./deposits.ts"
+import { balanceSteps, countDeposits, createDeposits, Deposit, DepositLive, processedUpTo, resubmitFirst } from "./deposits.ts"
 
 /** One JSON-RPC call to the node. */
 const rpc = (url: string, method: string, params: ReadonlyArray<unknown>) =>
@@ -44,12 +44,8 @@ const program = Effect.gen(function*() {
     const seen = yield* countDeposits
     yield* Console.log(`workers: ${seen.rows} transfers of the wallet processed, ${seen.distinct} distinct`)
 
-    // A transfer submitted again (as by a poller that crashed before marking it submitted): the worker finds it
-    // processed and returns the recorded outcome; it is not processed twice.
-    const tasks = yield* Tasks.Tasks
-    const [first] = yield* watchers.items("deposits")
-    yield* (yield* tasks.submit(Deposit, first.item)).join
-    yield* Console.log(`workers: the first transfer submitted again is not processed twice; rows still ${(yield* countDeposits).rows}`)
+    // A transfer submitted again: the worker finds it processed and returns the recorded outcome.
+    yield* resubmitFirst("deposits")
 
     // New activity: a payment to the wallet, found at the next poll.
     const definition = defineChain({
@@ -64,22 +60,15 @@ const program = Effect.gen(function*() {
     yield* processedUpTo("deposits", seeded.toBlock + 2)
     yield* Console.log(`workers: a new payment to the wallet processed; ${(yield* countDeposits).rows} rows`)
 
-    const cache = yield* BalanceCache.BalanceCache
-    const display = yield* cache.read("dev", wallet, "native")
-    const again2 = yield* cache.read("dev", wallet, "native")
-    yield* Console.log(`balance for display: first read from the chain ${display.fromChain}, the next from the cache ${!again2.fromChain}`)
-    const critical = yield* cache.read("dev", wallet, "native", { verify: true })
-    const onNode = BigInt((yield* rpc(chain.url, "eth_getBalance", [wallet, "latest"])) as string)
-    yield* Console.log(`balance before a withdrawal (verified): from the chain ${critical.fromChain}, equals the node's ${critical.amount === onNode}`)
-
-    // A change the cache cannot know of (no transaction): found by the reconcile, scheduled hourly, run now.
-    yield* rpc(chain.url, "hardhat_setBalance", [wallet, "0xde0b6b3a7640000"])
-    const before = yield* cache.read("dev", wallet, "native")
-    yield* Console.log(`after a change behind the cache: the cached amount is the old one ${before.amount === critical.amount}`)
-    const reconcile = yield* tasks.submit(BalanceUpkeep.ReconcileAll, {})
-    const result = yield* reconcile.join
-    const after = yield* cache.read("dev", wallet, "native")
-    yield* Console.log(`hourly reconcile (run now): drifted ${result.drifted}; the cache now says 1 ETH ${after.amount === parseEther("1")}`)
+    yield* balanceSteps({
+      chain: "dev",
+      wallet,
+      source: "chain",
+      nodeBalance: Effect.map(rpc(chain.url, "eth_getBalance", [wallet, "latest"]), (balance) => BigInt(balance as string)),
+      // a change the cache cannot know of: no transaction
+      changeBehind: Effect.asVoid(rpc(chain.url, "hardhat_setBalance", [wallet, "0xde0b6b3a7640000"])),
+      changedTo: { amount: parseEther("1"), label: "1 ETH" }
+    })
   })
 
 const directory = mkdtempSync(join(tmpdir(), "chainjobs-example-90-"))

@@ -18,7 +18,7 @@ import { SuiAdapter, SuiClient } from "@chainjobs/sui"
 import * as SuiStandIn from "@chainjobs/sui/testing"
 import { Tasks } from "@chainjobs/tasks"
 import { BalanceCache, BalanceUpkeep, Watchers } from "@chainjobs/watch"
-import { countDeposits, createDeposits, Deposit, DepositLive, processedUpTo } from "../90_poller-and-workers/deposits.ts"
+import { balanceSteps, countDeposits, createDeposits, Deposit, DepositLive, processedUpTo, resubmitFirst } from "../90_poller-and-workers/deposits.ts"
 
 const sui = "0x2::sui::SUI"
 const address = (hex: string) => `0x${hex.padStart(64, "0")}`
@@ -62,10 +62,7 @@ const program = (node: SuiStandIn.StandIn) =>
     yield* Console.log(`workers: ${seen.rows} transfers of the wallet processed, ${seen.distinct} distinct`)
 
     // A transfer submitted again (a poller that crashed before marking it submitted) is not processed twice.
-    const tasks = yield* Tasks.Tasks
-    const [firstItem] = yield* watchers.items("deposits")
-    yield* (yield* tasks.submit(Deposit, firstItem.item)).join
-    yield* Console.log(`workers: the first transfer submitted again is not processed twice; rows still ${(yield* countDeposits).rows}`)
+    yield* resubmitFirst("deposits")
 
     // New activity: a payment to the wallet, found at the next poll.
     node.addCheckpoint([transfer(payer, wallet, 7n * MIST)])
@@ -73,22 +70,15 @@ const program = (node: SuiStandIn.StandIn) =>
     yield* processedUpTo("deposits", first + 7)
     yield* Console.log(`workers: a new payment to the wallet processed; ${(yield* countDeposits).rows} rows`)
 
-    const cache = yield* BalanceCache.BalanceCache
-    const display = yield* cache.read("sui-local", wallet, "native")
-    const again = yield* cache.read("sui-local", wallet, "native")
-    yield* Console.log(`balance for display: first read from the network ${display.fromChain}, the next from the cache ${!again.fromChain}`)
-    const critical = yield* cache.read("sui-local", wallet, "native", { verify: true })
-    yield* Console.log(
-      `balance before a withdrawal (verified): from the network ${critical.fromChain}, equals the node's ${critical.amount === (yield* nodeBalance(node.url))}`
-    )
-
-    // A change the cache cannot know of: found by the reconcile, scheduled hourly, run now.
-    node.setBalance(wallet, sui, 42n * MIST)
-    const before = yield* cache.read("sui-local", wallet, "native")
-    yield* Console.log(`after a change behind the cache: the cached amount is the old one ${before.amount === critical.amount}`)
-    const result = yield* (yield* tasks.submit(BalanceUpkeep.ReconcileAll, {})).join
-    const after = yield* cache.read("sui-local", wallet, "native")
-    yield* Console.log(`hourly reconcile (run now): drifted ${result.drifted}; the cache now says 42 SUI ${after.amount === 42n * MIST}`)
+    yield* balanceSteps({
+      chain: "sui-local",
+      wallet,
+      source: "network",
+      nodeBalance: nodeBalance(node.url),
+      // a change the cache cannot know of: the stand-in's balance set directly
+      changeBehind: Effect.sync(() => node.setBalance(wallet, sui, 42n * MIST)),
+      changedTo: { amount: 42n * MIST, label: "42 SUI" }
+    })
   })
 
 const directory = mkdtempSync(join(tmpdir(), "chainjobs-example-95-"))

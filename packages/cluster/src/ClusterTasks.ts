@@ -6,11 +6,13 @@
  *   `TaskEntity.placement`): that runner checks the exclusive key, records the
  *   task and runs it. The handle comes back once the task is recorded.
  * - `interrupt` sends `Interrupt` to the owner; the task's finalizers run there.
- * - Reads (`get`, `list`) come from the shared task store, `awaitInfo` waits on
- *   the owner (`Await`), and `watch` follows a task held here live and any
- *   other by polling the store, so any runner answers for any task.
- * - `register`, `kinds`, `stats` and `events` are this runner's: its kinds, its
- *   running tasks, its tasks' changes.
+ * - Reads (`get`, `list`) come from the shared task store and `awaitInfo` waits on
+ *   the owner (`Await`), so any runner answers for any task.
+ * - `watch`, `changes`, `changesAndDeletions` (what `TaskFeed`, so `/api/events`
+ *   and RPC `WatchAll`/`WatchChanges`, follows) and `stats` are cluster-wide,
+ *   through `ClusterFeed`; `delete` tells every runner's followers too.
+ * - `register`, `kinds` and `events` are this runner's: its kinds, and the
+ *   events of the tasks it runs (what its metrics and log count).
  * - `schedule` and `daemon` are cluster singletons named by kind and payload:
  *   every runner may declare the same one (at start-up, from code or
  *   configuration), and it runs on one runner at a time, moving when that
@@ -19,12 +21,13 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Exit, Layer, Option, Schedule, Schema, Scope, Stream } from "effect"
+import { Clock, Effect, Exit, Layer, Option, Schema, Scope, type Stream } from "effect"
 import { type ClusterError, Sharding } from "effect/cluster"
 import { Schedules, Task, TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
+import type { ClusterFeed } from "./ClusterFeed.ts"
 import { placement, TaskEntity } from "./TaskEntity.ts"
 
-/** How often a task held by another runner is read again while awaited or watched. */
+/** How often a task is read again while awaited, when its owner moved or died before answering. */
 export const pollInterval = "100 millis"
 
 /** The cluster's delivery failures of a call. */
@@ -52,7 +55,7 @@ const routed = <A, E, R>(effect: Effect.Effect<A, E | Undelivered, R>): Effect.E
  * Makes the runner's `Tasks` over its own supervisor (`local`, which runs the
  * tasks of the shards this runner owns) and the cluster.
  */
-export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
+export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], feed: ClusterFeed) {
   const store = yield* TaskStore.TaskStore
   const clientFor = yield* TaskEntity.client
   const clock = yield* Clock.Clock
@@ -114,17 +117,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
     })
 
   const watch = (id: string): Stream.Stream<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
-    Stream.unwrap(Effect.sync(() => {
-      let last: TaskInfo.TaskInfo | undefined
-      return Stream.fromEffectSchedule(local.get(id), Schedule.spaced(pollInterval)).pipe(
-        Stream.filter((info) => {
-          const changed = last === undefined || !sameRecord(last, info)
-          last = info
-          return changed
-        }),
-        Stream.takeUntil((info) => TaskInfo.isTerminal(info.status))
-      )
-    }))
+    feed.watch(id, local.get(id))
 
   const interrupt = (id: string): Effect.Effect<void, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
     Effect.flatMap(local.get(id), (info) =>
@@ -163,7 +156,16 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
     watch,
     list: (query) => store.list(query),
     interrupt,
-    delete: (id) => Effect.andThen(interrupt(id), Effect.asVoid(store.remove(id))),
+    // Told to every runner's followers as the supervisor's own deletions are.
+    delete: (id) =>
+      Effect.andThen(
+        interrupt(id),
+        Effect.flatMap(local.get(id), (info) =>
+          Effect.flatMap(store.remove(id), (removed) => removed ? feed.deleted(info) : Effect.void))
+      ),
+    changes: feed.changes,
+    changesAndDeletions: feed.changesAndDeletions,
+    stats: feed.stats,
     schedule: (kind, payload, options) =>
       Effect.flatMap(singletonName("schedule", kind, payload), (name) =>
         Effect.gen(function*() {
@@ -219,14 +221,9 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
   return tasks
 })
 
-/** True when two snapshots of a record show the same state (status, attempt, progress and its detail). */
-const sameRecord = (a: TaskInfo.TaskInfo, b: TaskInfo.TaskInfo) =>
-  a.status === b.status && a.attempt === b.attempt && a.progress === b.progress && a.message === b.message &&
-  a.heartbeatAt === b.heartbeatAt && a.checkpoint === b.checkpoint
-
 /** Requirements of `make` besides the local supervisor. */
 export type Requirements = TaskStore.TaskStore | Sharding.Sharding
 
 /** The runner's `Tasks` as a layer over its own supervisor, given as `Local`. */
-export const layer = (local: Tasks.Tasks["Service"]): Layer.Layer<Tasks.Tasks, never, Requirements> =>
-  Layer.effect(Tasks.Tasks, make(local))
+export const layer = (local: Tasks.Tasks["Service"], feed: ClusterFeed): Layer.Layer<Tasks.Tasks, never, Requirements> =>
+  Layer.effect(Tasks.Tasks, make(local, feed))

@@ -21,9 +21,11 @@ import { NodeClusterSocket } from "@effect/platform-node"
 import { type Config, ConfigProvider, Context, Effect, Layer, Metric, type Redacted, Schedule, Stream } from "effect"
 import { Sharding, ShardId } from "effect/cluster"
 import type { SocketServer } from "effect/socket"
+import type { PgClient } from "@effect/sql-pg"
 import { SqlClient, type SqlError } from "effect/sql"
 import { SqlScheduleStore, SqlTaskStore } from "@chainjobs/store-sql"
 import { type ScheduleStore, type TaskError, type TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import * as ClusterFeed from "./ClusterFeed.ts"
 import * as ClusterTasks from "./ClusterTasks.ts"
 import { type RunnerSettings, toShardingConfig } from "./RunnerConfig.ts"
 import * as SqlQuota from "./SqlQuota.ts"
@@ -101,7 +103,7 @@ export type StartError = SqlError.SqlError | TaskError.TaskStoreError | SocketSe
 /** The runner's services over a given cluster (`Sharding`) and task store. */
 export const layerServices = (
   options: Pick<RunnerOptions, "supervisor" | "runner">
-): Layer.Layer<Tasks.Tasks | RunnerStatus, never, Sharding.Sharding | TaskStore.TaskStore> =>
+): Layer.Layer<Tasks.Tasks | RunnerStatus, SqlError.SqlError, Sharding.Sharding | TaskStore.TaskStore | PgClient.PgClient> =>
   Layer.effectContext(Effect.gen(function*() {
     const store = yield* TaskStore.TaskStore
     const sharding = yield* Sharding.Sharding
@@ -117,7 +119,8 @@ export const layerServices = (
     yield* TaskEntity.adoption(options.runner.shards)
     // Runs before the supervisor's own shutdown: hand the tasks over rather than wait for them.
     yield* Effect.addFinalizer(() => entity.close)
-    const tasks = yield* ClusterTasks.make(local)
+    const feed = yield* ClusterFeed.makeFromContext(local, address)
+    const tasks = yield* ClusterTasks.make(local, feed)
     const shards = Array.from({ length: options.runner.shards }, (_, i) => ShardId.make("default", i + 1))
     const status = RunnerStatus.of({
       address: `${options.runner.host}:${options.runner.port}`,
@@ -161,7 +164,8 @@ export const layer = (
   const sharding = layerSharding(options.runner).pipe(Layer.provide(pool(clusterConnections)))
   // the store first: it makes the schema the cluster's tables then go to
   const storage = oneAtATime(sharding.pipe(Layer.provideMerge(store)), pool(1))
-  return layerServices(options).pipe(Layer.provideMerge(storage))
+  // the task-change feed's own: its listener holds a connection, and its notifications never wait behind task writes
+  return layerServices(options).pipe(Layer.provide(pool(feedConnections)), Layer.provideMerge(storage))
 }
 
 /**
@@ -189,6 +193,9 @@ const oneAtATime = <A, E, R, E2>(
 
 /** The name of the advisory lock runners start under, one per schema. */
 const startupLockName = "chainjobs/runner-start-up/"
+
+/** Connections of the task-change feed's own pool (`ClusterFeed`): its listener, and its notifications. */
+const feedConnections = 2
 
 /** Connections of the cluster storage's own pool: shard locks, messages, runners. */
 const clusterConnections = 8

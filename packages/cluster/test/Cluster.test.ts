@@ -39,6 +39,29 @@ const eventually = <A>(find: () => A | undefined) =>
     }
   })
 
+/** A change as a runner's feed followed it (`runner.ts`' `follow` and `watch`). */
+interface Brief {
+  readonly id: string
+  readonly status: string
+  readonly progress: number
+  readonly runner: string
+  readonly deleted: boolean
+}
+
+/** Asks `runner` again every 100 ms until its answer passes `done` (at most 10 s): its last answer. */
+const answered = (runner: RunnerProcess, op: Record<string, unknown>, done: (answer: any) => boolean) =>
+  Effect.gen(function*() {
+    for (;;) {
+      const answer = yield* runner.call(op)
+      if (done(answer)) return answer
+      yield* Effect.sleep("100 millis")
+    }
+  }).pipe(
+    Effect.timeout("10 seconds"),
+    Effect.catchTag("TimeoutError", () =>
+      Effect.flatMap(runner.call(op), (last) => Effect.die(new Error(`${runner.name} never answered as expected: ${JSON.stringify(last)}`))))
+  )
+
 /** What a scan of `from..to` computes undisturbed (the same fold as the `scan` kind). */
 const scanResult = (from: number, to: number) => {
   let acc = 1
@@ -100,6 +123,51 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
       const next = yield* submitted(c, "hold", { key: "exclusive" })
       yield* c.call({ op: "interrupt", id: next })
     }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("every runner hears every runner's changes: a task's watch, the all-tasks feed, deletions and counts", () =>
+    Effect.gen(function*() {
+      const { runners } = yield* startThree
+      const [a, b, c] = runners
+      const addressOf = new Map(runners.map((runner) => [runner.name, `127.0.0.1:${runner.port}`]))
+      for (const runner of runners) yield* runner.call({ op: "follow" })
+
+      // Tasks submitted through c run on all three; a follows each of them live, wherever it runs.
+      const ids = yield* Effect.forEach(Array.from({ length: 9 }, (_, i) => i), () =>
+        Effect.tap(submitted(c, "steps", { steps: 8, stepMs: 100 }), (id) => a.call({ op: "watch", id })))
+      const finished = yield* Effect.forEach(ids, (id) => a.awaitInfo(id), { concurrency: "unbounded" })
+      const onB = finished.filter((info) => info.runner === addressOf.get("b"))
+      assert.isAbove(onB.length, 0, "no task ran on b")
+      for (const info of onB) {
+        const watched = yield* answered(a, { op: "watched", id: info.id }, (answer) => answer.ended === true)
+        const statuses = watched.changes.map((change: Brief) => change.status)
+        assert.strictEqual(statuses[statuses.length - 1], "completed")
+        const steps = watched.changes.filter((change: Brief) => change.progress > 0 && change.progress < 100)
+        assert.isAtLeast(steps.length, 3, `a heard too little of ${info.id}'s progress on b: ${JSON.stringify(watched.changes)}`)
+      }
+      // Every runner's all-tasks feed heard every task finish, wherever it ran.
+      for (const runner of runners) {
+        const { changes } = yield* answered(runner, { op: "followed" }, ({ changes }) => {
+          const completed = new Set(changes.filter((change: Brief) => change.status === "completed").map((change: Brief) => change.id))
+          return ids.every((id) => completed.has(id))
+        })
+        const ranOn = new Set(changes.map((change: Brief) => change.runner))
+        assert.deepStrictEqual(ranOn, new Set(addressOf.values()), `${runner.name} heard tasks of ${[...ranOn]}`)
+      }
+
+      // A deletion made through a is heard on b's and c's feeds.
+      yield* a.call({ op: "delete", id: onB[0].id })
+      for (const runner of [b, c]) {
+        yield* answered(runner, { op: "followed" }, ({ changes }) =>
+          changes.some((change: Brief) => change.id === onB[0].id && change.deleted))
+      }
+
+      // Counts agree: six tasks holding their keys, wherever they run, are counted by every runner.
+      const held = yield* Effect.forEach(Array.from({ length: 6 }, (_, i) => i), (i) => submitted(b, "hold", { key: `count-${i}` }))
+      for (const runner of runners) {
+        yield* answered(runner, { op: "stats" }, ({ stats }) => stats.running === 6 && stats.maxWorkers === 150)
+      }
+      yield* Effect.forEach(held, (id) => c.call({ op: "interrupt", id }), { discard: true })
+    }).pipe(Effect.scoped), { timeout: 90_000 })
 
   it.live("after kill -9 of a runner, its scans finish elsewhere from their checkpoint, with no two attempts overlapping", () =>
     Effect.gen(function*() {

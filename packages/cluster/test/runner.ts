@@ -13,14 +13,19 @@
  * - `{"op":"declare","ref":6,"declaration":{name,kind,payload,trigger}}` → `{"ref":6,"stored":{…}}` (stored, `PersistedSchedules`);
  *   `{"op":"undeclare","ref":7,"name":"…"}` → `{"ref":7,"done":true}`
  * - `{"op":"burst","ref":5,"kind":"io","payload":{…},"count":1000,"concurrency":200}` → `{"ref":5,"millis":…}`
+ * - `{"op":"follow","ref":8}` starts following every change through a `TaskFeed` (what `/api/events` and RPC
+ *   `WatchAll` serve); `{"op":"followed","ref":9}` → `{"ref":9,"changes":[{id,status,progress,deleted},…]}`
+ * - `{"op":"watch","ref":10,"id":"…"}` starts following one task through the feed; `{"op":"watched","ref":11,"id":"…"}`
+ *   → `{"ref":11,"changes":[…],"ended":true|false}`
+ * - `{"op":"delete","ref":12,"id":"…"}` → `{"ref":12,"done":true}`; `{"op":"stats","ref":13}` → `{"ref":13,"stats":{…}}`
  * It stops gracefully (handing its shards over) on SIGTERM or when stdin
  * closes, and after three minutes in any case.
  */
 import { appendFileSync } from "node:fs"
 import { createInterface } from "node:readline"
 import { NodeRuntime } from "@effect/platform-node"
-import { Duration, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
-import { PersistedSchedules, Task, TaskContext, Tasks } from "@chainjobs/tasks"
+import { Duration, Effect, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { PersistedSchedules, Task, TaskContext, TaskFeed, Tasks } from "@chainjobs/tasks"
 import { Runner, RunnerConfig } from "@chainjobs/cluster"
 
 const name = process.env.RUNNER_NAME ?? "runner"
@@ -57,6 +62,12 @@ export const TickKind = Task.define("tick", { payload: Schema.Struct({}), succes
 /** Waits `ms` and records nothing: the I/O-bound task of the benchmark. */
 export const IoKind = Task.define("io", { payload: Schema.Struct({ ms: Schema.Number }), success: Schema.Void })
 
+/** Reports progress `steps` times, one step per `stepMs`. */
+export const StepsKind = Task.define("steps", {
+  payload: Schema.Struct({ steps: Schema.Number, stepMs: Schema.Number }),
+  success: Schema.String
+})
+
 /** Does nothing: the routing-cost task of the benchmark. */
 export const NoopKind = Task.define("noop", { payload: Schema.Struct({}), success: Schema.Void })
 
@@ -64,6 +75,15 @@ const kinds = Layer.mergeAll(
   Task.implement(IoKind, ({ ms }) => Effect.sleep(ms)),
   Task.implement(TickKind, (_, { taskId }) => record({ event: "tick", task: taskId })),
   Task.implement(NoopKind, () => Effect.void),
+  Task.implement(StepsKind, ({ stepMs, steps }) =>
+    Effect.gen(function*() {
+      const context = yield* TaskContext.TaskContext
+      for (let step = 1; step <= steps; step++) {
+        yield* Effect.sleep(stepMs)
+        yield* context.progress((100 * step) / steps, `step ${step}`)
+      }
+      return name
+    })),
   Task.implement(SleepKind, ({ ms }) =>
     Effect.gen(function*() {
       const { taskId } = yield* TaskContext.TaskContext
@@ -96,7 +116,23 @@ const kinds = Layer.mergeAll(
     }))
 )
 
-const byName: Record<string, Task.Any> = { sleep: SleepKind, hold: HoldKind, scan: ScanKind, io: IoKind, noop: NoopKind }
+const byName: Record<string, Task.Any> = {
+  sleep: SleepKind,
+  hold: HoldKind,
+  scan: ScanKind,
+  io: IoKind,
+  noop: NoopKind,
+  steps: StepsKind
+}
+
+/** What a followed change tells a test. */
+const brief = (change: TaskFeed.Change) => ({
+  id: change.info.id,
+  status: change.info.status,
+  progress: change.info.progress,
+  runner: change.info.runner,
+  deleted: change.deleted
+})
 
 const runner = Runner.layer({
   databaseUrl: Redacted.make(process.env.CHAINJOBS_TEST_PG_URL!),
@@ -112,6 +148,9 @@ const main = Effect.gen(function*() {
   const tasks = yield* Tasks.Tasks
   const status = yield* Runner.RunnerStatus
   const schedules = yield* PersistedSchedules.PersistedSchedules
+  const feed = yield* TaskFeed.make()
+  const followed: Array<ReturnType<typeof brief>> = []
+  const watched = new Map<string, { changes: Array<ReturnType<typeof brief>>; ended: boolean }>()
   const command = (line: string) =>
     Effect.gen(function*() {
       const request = JSON.parse(line)
@@ -147,6 +186,32 @@ const main = Effect.gen(function*() {
           case "undeclare":
             yield* schedules.remove(request.name)
             return { ref, done: true }
+          case "follow": {
+            yield* Effect.forkDetach(
+              Stream.runForEach(feed.all({ visible: () => true }), (item) =>
+                Effect.sync(() => item._tag === "Change" && followed.push(brief(item))))
+            )
+            return { ref, done: true }
+          }
+          case "followed":
+            return { ref, changes: followed }
+          case "watch": {
+            const entry = { changes: [] as Array<ReturnType<typeof brief>>, ended: false }
+            watched.set(request.id, entry)
+            yield* Effect.forkDetach(
+              Stream.runForEach(feed.watch(request.id), (change) => Effect.sync(() => entry.changes.push(brief(change)))).pipe(
+                Effect.ensuring(Effect.sync(() => (entry.ended = true)))
+              )
+            )
+            return { ref, done: true }
+          }
+          case "watched":
+            return { ref, ...watched.get(request.id) }
+          case "delete":
+            yield* tasks.delete(request.id)
+            return { ref, done: true }
+          case "stats":
+            return { ref, stats: yield* tasks.stats }
           case "status":
             return { ref, shards: yield* status.shardsHeld, ...(yield* status.tasks) }
         }

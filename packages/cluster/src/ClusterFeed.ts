@@ -31,6 +31,7 @@
 import { type Cause, Clock, Deferred, Effect, Queue, Schedule, Schema, Stream } from "effect"
 import { PgClient } from "@effect/sql-pg"
 import { type TaskEvent, TaskInfo, type Tasks, type TaskStats, TaskStore } from "@chainjobs/tasks"
+import { hash } from "./TaskEntity.ts"
 
 /** PostgreSQL refuses a notification payload of 8000 bytes or more; a message stays under this. */
 export const payloadLimit = 7900
@@ -42,16 +43,7 @@ export const statsInterval = "1 second"
 export const statsExpiryMillis = 3000
 
 /** The notification channel of the cluster in `schema`: one per schema, as notifications are per database. */
-export const channelOf = (schema: string): string => `chainjobs_changes_${fnv(schema).toString(36)}`
-
-const fnv = (text: string): number => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}
+export const channelOf = (schema: string): string => `chainjobs_changes_${hash(schema).toString(36)}`
 
 const InfoJson = Schema.toCodecJson(TaskInfo.TaskInfo)
 const encodeInfo = Schema.encodeSync(InfoJson)

@@ -32,7 +32,7 @@ import { TaskError, TaskInfo, type Tasks, TaskStore } from "@chainjobs/tasks"
 export const buckets = 256
 
 /** A small, stable hash of a string (FNV-1a, 32 bits). */
-const hash = (text: string): number => {
+export const hash = (text: string): number => {
   let h = 0x811c9dc5
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i)

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as ClusterFeed from "./ClusterFeed.ts"
 export * as ClusterTasks from "./ClusterTasks.ts"
 export * as Runner from "./Runner.ts"
 export * as RunnerConfig from "./RunnerConfig.ts"

@@ -151,7 +151,8 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
           return ids.every((id) => completed.has(id))
         })
         const ranOn = new Set(changes.map((change: Brief) => change.runner))
-        assert.deepStrictEqual(ranOn, new Set(addressOf.values()), `${runner.name} heard tasks of ${[...ranOn]}`)
+        // the runners the tasks ran on, b among them (a task goes to its bucket's owner: not always to all three)
+        assert.deepStrictEqual(ranOn, new Set(finished.map((info) => info.runner)), `${runner.name} heard tasks of ${[...ranOn]}`)
       }
 
       // A deletion made through a is heard on b's and c's feeds.

@@ -1,0 +1,78 @@
+/**
+ * A JSON-RPC endpoint on 127.0.0.1 whose every answer a test scripts: the
+ * HTTP status, headers and body it sends back to each request, from the
+ * calls the request carried. For the answers a real node sends only when
+ * something is wrong (bodies that are not JSON, answers missing or without a
+ * result, errors with a null id, statuses and `Retry-After` headers of every
+ * kind), which the client must read right. It counts the requests it got.
+ */
+import { createServer } from "node:http"
+import { Effect } from "effect"
+
+/** One JSON-RPC call as the endpoint received it. */
+export interface Call {
+  readonly id: number
+  readonly method: string
+  readonly params: ReadonlyArray<unknown>
+}
+
+/** What the endpoint sends back: a status (default 200), headers, and a body (an object is sent as JSON). */
+export interface Answer {
+  readonly status?: number | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly body: unknown
+}
+
+/** Scripts the answer to one request: its calls (one, or a batch) and whether it was a batch. */
+export type Script = (calls: ReadonlyArray<Call>, batch: boolean) => Answer
+
+/** A running scripted endpoint. */
+export interface ScriptedNode {
+  readonly url: string
+  /** The requests received so far. */
+  readonly requests: () => number
+  /** The calls of each request received so far, in order. */
+  readonly received: ReadonlyArray<ReadonlyArray<Call>>
+  /** Whether each request received so far was a batch (an array), in order. */
+  readonly batches: ReadonlyArray<boolean>
+}
+
+/** The JSON-RPC answer carrying a result to a call. */
+export const result = (call: Call, value: unknown) => ({ jsonrpc: "2.0", id: call.id, result: value })
+
+/** The JSON-RPC answer carrying an error to a call (or to none: a null id). */
+export const error = (id: number | null, code: unknown, message: unknown) => ({ jsonrpc: "2.0", id, error: { code, message } })
+
+/** Starts an endpoint answering by `script`; it stops when the scope closes. */
+export const make = (script: Script) =>
+  Effect.acquireRelease(
+    Effect.callback<{ readonly node: ScriptedNode; readonly close: () => void }>((resume) => {
+      const received: Array<ReadonlyArray<Call>> = []
+      const batches: Array<boolean> = []
+      const server = createServer((request, response) => {
+        const chunks: Array<Buffer> = []
+        request.on("data", (chunk: Buffer) => chunks.push(chunk))
+        request.on("end", () => {
+          const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Call | ReadonlyArray<Call>
+          const calls = Array.isArray(parsed) ? parsed : [parsed as Call]
+          received.push(calls)
+          batches.push(Array.isArray(parsed))
+          const answer = script(calls, Array.isArray(parsed))
+          const body = typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body)
+          response.writeHead(answer.status ?? 200, { "content-type": "application/json", ...answer.headers }).end(body)
+        })
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        const port = typeof address === "object" && address !== null ? address.port : 0
+        resume(Effect.succeed({
+          node: { url: `http://127.0.0.1:${port}`, requests: () => received.length, received, batches },
+          close: () => {
+            server.closeAllConnections()
+            server.close()
+          }
+        }))
+      })
+    }),
+    ({ close }) => Effect.sync(close)
+  ).pipe(Effect.map(({ node }) => node))

@@ -72,11 +72,13 @@ export interface RunnerOptions {
 const runnerView = (store: TaskStore.TaskStore["Service"], runner: string): TaskStore.TaskStore["Service"] => {
   const stamped = (info: TaskInfo.TaskInfo): TaskInfo.TaskInfo => info.runner === runner ? info : { ...info, runner }
   const insertAll = store.insertAll
+  const updateAll = store.updateAll
   return TaskStore.TaskStore.of({
     ...store,
     insert: (info) => store.insert(stamped(info)),
     ...(insertAll === undefined ? {} : { insertAll: (infos) => insertAll(infos.map(stamped)) }),
     update: (info) => store.update(stamped(info)),
+    ...(updateAll === undefined ? {} : { updateAll: (infos) => updateAll(infos.map(stamped)) }),
     updateProgress: (info) => store.updateProgress(stamped(info)),
     unfinished: Effect.succeed([])
   })

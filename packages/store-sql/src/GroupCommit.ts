@@ -90,6 +90,12 @@ export interface GroupCommit {
   insertAll(infos: ReadonlyArray<TaskInfo>): Effect.Effect<ReadonlyArray<TaskStoreError | undefined>, TaskStoreError>
   /** Queues a state change; succeeds once it is committed. */
   update(info: TaskInfo): Effect.Effect<void, TaskStoreError>
+  /**
+   * Queues state changes into one batch, awaiting it once: per record,
+   * `undefined` once committed or the error `update` would fail with; fails
+   * when the batch failed as a whole.
+   */
+  updateAll(infos: ReadonlyArray<TaskInfo>): Effect.Effect<ReadonlyArray<TaskStoreError | undefined>, TaskStoreError>
   /** Queues progress, coalesced with other progress of the same id; succeeds at once. */
   updateProgress(info: TaskInfo): Effect.Effect<void, TaskStoreError>
   /**
@@ -199,6 +205,12 @@ export const make = Effect.fnUntraced(function*(
 
   const closedError = (operation: string) => new TaskError.TaskStoreError({ operation, detail: "the task store is closed" })
 
+  /** Puts a state change in the pending batch: it replaces the id's queued state change and drops its older progress. */
+  const queueUpdate = (batch: PendingBatch, info: TaskInfo) => {
+    batch.updates.set(info.id, info)
+    batch.progress.delete(info.id)
+  }
+
   /** Marks the pending batch as holding a new write: the writer wakes, and a full batch stops waiting. */
   const queue = (batch: PendingBatch) => {
     queued.openUnsafe()
@@ -252,13 +264,21 @@ export const make = Effect.fnUntraced(function*(
       Effect.suspend(() => {
         if (closed) return Effect.fail(closedError("update"))
         const batch = pending
-        batch.updates.set(info.id, info)
-        batch.progress.delete(info.id)
+        queueUpdate(batch, info)
         queue(batch)
         return Effect.flatMap(Deferred.await(batch.committed), (result) => {
           const failure = result.failed.updates.get(info.id)
           return failure === undefined ? Effect.void : Effect.fail(failure)
         })
+      }),
+    updateAll: (infos) =>
+      Effect.suspend(() => {
+        if (closed) return Effect.fail(closedError("update"))
+        if (infos.length === 0) return Effect.succeed([])
+        const batch = pending
+        for (const info of infos) queueUpdate(batch, info)
+        queue(batch)
+        return Effect.map(Deferred.await(batch.committed), (result) => infos.map((info) => result.failed.updates.get(info.id)))
       }),
     settled: Effect.suspend(() => {
       if (size(pending) === 0) return drained

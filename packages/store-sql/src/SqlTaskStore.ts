@@ -241,6 +241,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     insert: writer.insert,
     insertAll: writer.insertAll,
     update: writer.update,
+    updateAll: writer.updateAll,
     updateProgress: writer.updateProgress,
     get: (id) =>
       select(sql.and([sql`id = ${id}`]), "ASC").pipe(

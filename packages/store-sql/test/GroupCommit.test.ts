@@ -105,6 +105,38 @@ describe("GroupCommit", () => {
       }])
     }))
 
+  it.effect("updateAll queues every state change into one batch awaited once: one result per record, progress queued before gives way", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write, { flushInterval: "10 millis" })
+      const [a, b, c] = [record({ status: "running" }), record({ status: "running" }), record({ status: "running" })]
+      db.state.failedAlone.updates.set(b.id, new TaskError.TaskStoreError({ operation: "commit", detail: "not JSON" }))
+      yield* commit.updateProgress({ ...a, progress: 10 })
+      const all = yield* fork(commit.updateAll([{ ...a, status: "completed" }, { ...b, status: "completed" }, { ...c, status: "pending" }]))
+      yield* TestClock.adjust("9 millis")
+      assert.isUndefined(all.pollUnsafe(), "acknowledged before the batch was written")
+      yield* TestClock.adjust("1 millis")
+      const results = yield* Fiber.join(all)
+      assert.deepStrictEqual(results.map((error) => error?.detail), [undefined, "not JSON", undefined])
+      assert.deepStrictEqual(db.batches, [{
+        inserts: [],
+        updates: [`${a.id}:completed`, `${b.id}:completed`, `${c.id}:pending`],
+        progress: []
+      }])
+    }))
+
+  it.effect("updateAll fails as a whole when its batch does, and queues nothing when it is given nothing", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const commit = yield* GroupCommit.make(db.write)
+      assert.deepStrictEqual(yield* commit.updateAll([]), [])
+      assert.strictEqual(db.batches.length, 0)
+      db.state.failure = new TaskError.TaskStoreError({ operation: "commit", detail: "connection lost" })
+      const error = yield* Effect.flip(commit.updateAll([record({ status: "completed" }), record({ status: "failed" })]))
+      assert.strictEqual(error.detail, "connection lost")
+      assert.strictEqual(db.batches.length, 1)
+    }))
+
   it.effect("progress is acknowledged at once and written with the next batch", () =>
     Effect.gen(function*() {
       const db = yield* makeDatabase

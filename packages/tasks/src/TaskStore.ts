@@ -6,7 +6,7 @@
  * suite in `test/TaskStoreConformance.ts`.
  *
  * Contract:
- * - `insert`, `insertAll` and `update` are durable when they succeed: a store may batch
+ * - `insert`, `insertAll`, `update` and `updateAll` are durable when they succeed: a store may batch
  *   writes (group commit) but must not acknowledge before the batch committed.
  * - `updateProgress` may be coalesced (latest wins) and acknowledged early; it
  *   never overwrites a finished record, and a read may not show it yet.
@@ -37,6 +37,15 @@ export class TaskStore extends Context.Service<TaskStore, {
   insertAll?(infos: ReadonlyArray<TaskInfo>): Effect.Effect<ReadonlyArray<TaskStoreError | undefined>, TaskStoreError>
   /** Overwrites a task's record with a state change; durable once it succeeds. */
   update(info: TaskInfo): Effect.Effect<void, TaskStoreError>
+  /**
+   * Overwrites records with state changes together, with one wait for all of
+   * them (optional: without it the supervisor writes each task's final record
+   * with `update`, each task's fiber waiting for its own). Succeeds once every
+   * record it stored is durable, with one entry per record, in order:
+   * `undefined` where it was stored, the error where it was not. Fails when
+   * the write failed as a whole: then none was stored.
+   */
+  updateAll?(infos: ReadonlyArray<TaskInfo>): Effect.Effect<ReadonlyArray<TaskStoreError | undefined>, TaskStoreError>
   /** Overwrites a task's record with new progress; may be coalesced (latest wins). */
   updateProgress(info: TaskInfo): Effect.Effect<void, TaskStoreError>
   /** Reads one record. */

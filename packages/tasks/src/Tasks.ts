@@ -20,6 +20,7 @@ import { Clock, Context, Deferred, Effect, Exit, Layer, Option, Queue, Scope, St
 import { Admission } from "./internal/admission.ts"
 import { makeRunner } from "./internal/attempt.ts"
 import * as codec from "./internal/codec.ts"
+import * as Completions from "./internal/completions.ts"
 import type { Shared } from "./internal/context.ts"
 import { asRunning, Entry, type Registered, slotOf } from "./internal/entry.ts"
 import { type HandleOperations, LiveTaskHandle } from "./internal/handle.ts"
@@ -248,7 +249,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       dispatch()
     }
 
-    const runner = makeRunner(shared, release)
+    const runner = makeRunner(shared, Completions.make(store, release, context))
 
     let dispatching = false
     let dispatchAgain = false

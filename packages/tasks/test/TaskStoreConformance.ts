@@ -115,6 +115,28 @@ export const storeConformance = <E>(name: string, layer: Layer.Layer<TaskStore, 
         for (const info of [existing, ...fresh]) assert.deepStrictEqual(Option.getOrThrow(yield* store.get(info.id)), info)
       }))
 
+    test("updateAll overwrites every record it is given, one result per record; of an id given twice the last wins", (store) =>
+      Effect.gen(function*() {
+        const updateAll = store.updateAll
+        if (updateAll === undefined) return
+        const running = Array.from({ length: 700 }, (_, i) => record({ status: "running", startedAt: 5, heartbeatAt: 5, payload: { i } }))
+        yield* Effect.forEach(running, store.insert, { concurrency: "unbounded", discard: true })
+        const done = running.map((info, i) => ({
+          ...info,
+          status: i % 7 === 0 ? "pending" as const : "completed" as const,
+          attempt: i % 7 === 0 ? 2 : 1,
+          result: i % 7 === 0 ? null : { i, list: [i, "x"] },
+          finishedAt: i % 7 === 0 ? null : 9,
+          expiresAt: i % 7 === 0 ? null : 100
+        }))
+        const latest = { ...done[3], result: "latest" }
+        const outcome = yield* updateAll([...done, latest])
+        assert.deepStrictEqual(outcome, Array(701).fill(undefined))
+        for (const info of done) {
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.get(info.id)), info.id === latest.id ? latest : info)
+        }
+      }))
+
     test("updates overwrite state, result, error and checkpoint", (store) =>
       Effect.gen(function*() {
         const info = record()

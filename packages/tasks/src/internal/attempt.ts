@@ -3,13 +3,14 @@
  * Each attempt marks the task running, writes that durably and runs the
  * handler in a scope of its own under the kind's timeout; failures are retried
  * on the kind's schedule (never timeouts, missed heartbeats or interruptions;
- * defects only when the policy asks); the ending (see `stop.ts`) is recorded
- * with a few retries of the write before the task is released.
+ * defects only when the policy asks); the ending (see `stop.ts`) is settled
+ * and handed to `Completions`, which records it and then releases the task.
  */
-import { Context, Duration, Effect, Exit, Schedule, Scope } from "effect"
+import { Context, Duration, Effect, type Exit, Scope } from "effect"
 import { TaskAborted } from "../TaskError.ts"
 import { TaskContext } from "../TaskContext.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
+import type { Completions } from "./completions.ts"
 import { KindTaskContext, LiveTaskContext, type Shared } from "./context.ts"
 import type { Entry } from "./entry.ts"
 import { ending } from "./stop.ts"
@@ -22,9 +23,6 @@ class RetryableDefect {
   }
 }
 
-/** How often the final record of a task is written again before the failure is only logged. */
-const finalWriteRetries = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 5 }))
-
 /** Starts tasks as fibers and records their outcomes. */
 export interface Runner {
   /**
@@ -36,8 +34,11 @@ export interface Runner {
   readonly start: (entry: Entry, recorded?: TaskInfo) => void
 }
 
-/** A runner over the supervisor's store and publisher; `released` frees what the task held once it ended here. */
-export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Runner => {
+/**
+ * A runner over the supervisor's store and publisher; `completions` writes
+ * each task's outcome and releases the task (frees what it held here).
+ */
+export const makeRunner = (shared: Shared, completions: Completions): Runner => {
   const { store, now, publisher } = shared
 
   /**
@@ -118,18 +119,12 @@ export const makeRunner = (shared: Shared, released: (entry: Entry) => void): Ru
     )
   }
 
-  /** Records a task's outcome (retrying the write a few times), then releases it. */
+  /** Settles a task's outcome and hands it to `completions`, which records it and then releases the task. */
   const finish = (entry: Entry, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
     Effect.suspend(() => {
       const { kind, codec } = entry.registered
-      const write = store.update(entry.settle(codec.outcome(ending(exit, entry.stoppedBy, kind.policy, entry.heartbeatTimeoutMillis)), now()))
-      // retried only once it failed: a retry schedule costs an allocation per task otherwise
-      return Effect.flatMap(Effect.exit(Effect.catch(write, () => Effect.retry(write, finalWriteRetries))), (written) => {
-        released(entry)
-        return Exit.isSuccess(written)
-          ? Effect.void
-          : Effect.logError("chainjobs: could not record the outcome of task", entry.id, written.cause)
-      })
+      entry.settle(codec.outcome(ending(exit, entry.stoppedBy, kind.policy, entry.heartbeatTimeoutMillis)), now())
+      return completions.complete(entry)
     })
 
   /** The run of a retried kind: its attempts, then its outcome recorded whatever happens. */

@@ -1,0 +1,79 @@
+/**
+ * The final write of a task that ended, and its release once that write is
+ * committed. Over a store with `updateAll`, a task's fiber queues its settled
+ * record and ends at once; one writer per scheduler turn stores every record
+ * queued since with one `updateAll` (one wait for all of them, no fiber and
+ * no wait each) and releases each task once its record is committed. Over a
+ * store without it, the task's fiber writes its record and waits itself.
+ * Either way a record that could not be written is tried again alone a few
+ * times, then the failure is logged; the task is released whatever became of
+ * its write, and never before it was committed when it was.
+ */
+import { type Context, Effect, Exit, Schedule } from "effect"
+import type { TaskStore } from "../TaskStore.ts"
+import type { Entry } from "./entry.ts"
+
+/** How often the final record of a task is written again before the failure is only logged. */
+const finalWriteRetries = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 5 }))
+
+/** Writes the final records of tasks and releases them. */
+export interface Completions {
+  /** Writes `entry`'s settled record (its `info`), then releases it; the effect may end before the write (see the module). */
+  readonly complete: (entry: Entry) => Effect.Effect<void>
+}
+
+/**
+ * Completions over `store`; `released` frees what a task held once its
+ * record is written; `context`: the supervisor's services, which the batch
+ * writers run with (not the services of the task that happened to end first).
+ */
+export const make = (
+  store: TaskStore["Service"],
+  released: (entry: Entry) => void,
+  context: Context.Context<never>
+): Completions => {
+  /** Writes one final record (retrying the write a few times once it failed), then releases its task. */
+  const writeAlone = (entry: Entry): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const write = store.update(entry.info)
+      // retried only once it failed: a retry schedule costs an allocation per task otherwise
+      return Effect.flatMap(Effect.exit(Effect.catch(write, () => Effect.retry(write, finalWriteRetries))), (written) => {
+        released(entry)
+        return Exit.isSuccess(written)
+          ? Effect.void
+          : Effect.logError("chainjobs: could not record the outcome of task", entry.id, written.cause)
+      })
+    })
+
+  const updateAll = store.updateAll
+  if (updateAll === undefined) return { complete: writeAlone }
+
+  /** The tasks whose records wait for the next batch. */
+  let queued: Array<Entry> = []
+
+  /** Writes the queued records with one `updateAll`; the tasks it stored are released, the others written alone. */
+  const flush: Effect.Effect<void> = Effect.suspend(() => {
+    const batch = queued
+    queued = []
+    return Effect.flatMap(Effect.exit(updateAll(batch.map((entry) => entry.info))), (written) => {
+      let failed: Array<Entry> | undefined
+      for (let i = 0; i < batch.length; i++) {
+        if (Exit.isSuccess(written) && written.value[i] === undefined) released(batch[i])
+        else (failed ??= []).push(batch[i])
+      }
+      return failed === undefined ? Effect.void : Effect.forEach(failed, writeAlone, { concurrency: "unbounded", discard: true })
+    })
+  })
+
+  /** The batch writer: it yields first, so that every task ending in this turn of the scheduler joins its batch. */
+  const writer = Effect.andThen(Effect.yieldNow, flush)
+  const startWriter = Effect.runForkWith(context)
+
+  return {
+    complete: (entry) =>
+      Effect.sync(() => {
+        queued.push(entry)
+        if (queued.length === 1) startWriter(writer, { uninterruptible: true })
+      })
+  }
+}

@@ -20,7 +20,10 @@
  * service's `--max-semi-space-size` in MB; 0, the default, leaves V8's own as
  * `npm start` does) (or `LOAD_DURATION`,
  * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
- * the service there (`node --cpu-prof`).
+ * the service there (`node --cpu-prof`); `--heap-snapshots=DIR` writes two
+ * heap snapshots of it there, at the end of warm-up and at the end of the
+ * load (each stops the service for seconds: figures of such a run are not
+ * comparable), to see what the RSS slope is made of.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -94,12 +97,14 @@ const scrape = async (base: string) => {
         .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0),
       newSpace: value("nodejs_heap_space_size_bytes", `{space="new_space"}`),
       loopP99: value("nodejs_eventloop_delay_seconds", `{quantile="0.99"}`),
+      // The longest wait of a timer for the event loop since the previous scrape: the longest turn, about.
+      loopMax: value("nodejs_eventloop_delay_seconds", `{quantile="max"}`),
       connections: value("chainjobs_http_connections_open"),
       taskSubscribers: value("chainjobs_event_subscribers", `{stream="task"}`),
       allSubscribers: value("chainjobs_event_subscribers", `{stream="all"}`)
     }
   } catch {
-    return { heap: Number.NaN, gcSeconds: Number.NaN, newSpace: Number.NaN, loopP99: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
+    return { heap: Number.NaN, gcSeconds: Number.NaN, newSpace: Number.NaN, loopP99: Number.NaN, loopMax: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
   }
 }
 
@@ -125,12 +130,15 @@ console.log(
 )
 
 const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)
+/** Where heap snapshots of the service go (`--heap-snapshots=DIR`): one at the end of warm-up, one at the end of the load. */
+const snapshotDir = args.find((arg) => arg.startsWith("--heap-snapshots="))?.slice("--heap-snapshots=".length)
 const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-load-"))
 const server = spawn(
   process.execPath,
   [
     ...(semiSpace === 0 ? [] : [`--max-semi-space-size=${semiSpace}`]),
     ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
+    ...(snapshotDir === undefined ? [] : ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshotDir}`]),
     main,
     "serve",
     "--port",
@@ -181,6 +189,7 @@ const header = [
   "heap MB",
   "young MB",
   "loop p99 ms",
+  "loop max ms",
   "conns",
   "errors"
 ]
@@ -194,8 +203,12 @@ let cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!), generator:
 const cpuAtStart = cpuBefore.seconds
 const rss: Array<readonly [number, number]> = []
 let gcBefore = 0
+/** Heap snapshots asked of the service so far (`--heap-snapshots`). */
+let snapshotsTaken = 0
 /** The service's CPU use per interval, in percent of one core. */
 const cpu: Array<number> = []
+/** The service's event-loop delay per interval, p99 and max (ms). */
+const loop: Array<{ readonly p99: number; readonly max: number }> = []
 const generator = spawn(process.execPath, [join(here, "_load-generator.ts"), base, JSON.stringify(mix)], {
   stdio: ["ignore", "pipe", "inherit"]
 })
@@ -211,8 +224,15 @@ lines(generator, async (line) => {
   cpuBefore = cpuNow
   cpu.push(cpuPercent)
   rss.push([report.t, resident])
+  // The first snapshot once warm-up is over, the second at the end of the load: what grew between them is what the slope is made of.
+  const snapshotDue = snapshotsTaken === 0 ? report.t >= warmupSeconds : snapshotsTaken === 1 && report.t >= mix.durationSeconds
+  if (snapshotDir !== undefined && snapshotDue) {
+    snapshotsTaken++
+    server.kill("SIGUSR2")
+  }
   const process_ = await scrape(base)
   // The service's time in garbage collection over the interval, in percent of the interval (of one core).
+  if (Number.isFinite(process_.loopMax)) loop.push({ p99: process_.loopP99 * 1000, max: process_.loopMax * 1000 })
   const gcPercent = (100 * (process_.gcSeconds - gcBefore)) / elapsed
   gcBefore = process_.gcSeconds
   const errors = Object.entries(report.errors).map(([kind, n]) => `${kind}:${n}`).join(" ") || "0"
@@ -234,6 +254,7 @@ lines(generator, async (line) => {
     mb(process_.heap),
     mb(process_.newSpace),
     Number.isFinite(process_.loopP99) ? fmt(process_.loopP99 * 1000) : "?",
+    Number.isFinite(process_.loopMax) ? fmt(process_.loopMax * 1000) : "?",
     Number.isFinite(process_.connections) ? String(process_.connections) : "?",
     errors
   ])
@@ -290,6 +311,12 @@ table([
   ["service CPU, mean of the intervals (% of one core)", fmt(cpu.reduce((s, c) => s + c, 0) / Math.max(1, cpu.length)), "", ""],
   // Processor time per task: what the service spends, whatever share of the processor the machine gives it.
   ["service CPU per 1,000 acknowledged tasks (s), and GC time in the run (s)", `${fmt(cpuSecondsUnderLoad / Math.max(1, acked) * 1000, 2)}, ${fmt(gcBefore, 1)}`, "", ""],
+  [
+    "event-loop delay p99, median of the intervals / max, worst interval (ms)",
+    loop.length === 0 ? "?" : `${fmt([...loop].map((l) => l.p99).sort((a, b) => a - b)[Math.floor(loop.length / 2)])} / ${fmt(Math.max(...loop.map((l) => l.max)))}`,
+    "",
+    ""
+  ],
   ["requests resent: kept-alive socket closed as idle", String(reports.reduce((s, r) => s + r.staleSockets, 0)), "", ""],
   ["subscribers dropped / resets", `${reports.reduce((s, r) => s + r.dropped, 0)} / ${reports.reduce((s, r) => s + r.resets, 0)}`, "", ""],
   [`RSS slope after ${warmupSeconds} s warm-up (MB/min)`, fmt(slopePerMinute / 2 ** 20, 1), "<= 5", verdict(slopePerMinute / 2 ** 20 <= 5)],

@@ -17,13 +17,14 @@
  * @since 0.1.0
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { pbkdf2Sync } from "node:crypto"
 import { createRequire } from "node:module"
 import { createServer } from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Context, Deferred, Duration, Effect, Layer, Schedule, Schema } from "effect"
 import { type Address, type Hex, toHex } from "viem"
-import { mnemonicToAccount } from "viem/accounts"
+import { HDKey, hdKeyToAccount } from "viem/accounts"
 import { ChainConfig, Chains } from "@chainjobs/chain"
 
 /** A funded account of the dev chain, with its private key. */
@@ -52,11 +53,33 @@ export const chainId = 31337
 /** The mnemonic Hardhat derives its dev accounts from. */
 export const mnemonic = "test test test test test test test test test test test junk"
 
-/** The dev accounts of a Hardhat node, derived from `mnemonic`. */
-export const accounts: ReadonlyArray<DevAccount> = Array.from({ length: 20 }, (_, addressIndex) => {
-  const account = mnemonicToAccount(mnemonic, { addressIndex })
+/** The HD root of `mnemonic`: its BIP-39 seed (PBKDF2-HMAC-SHA512, 2048 rounds, no passphrase), made once, when an account is first read. */
+let root: HDKey | undefined
+
+/** Dev account `addressIndex` (BIP-44 path `m/44'/60'/0'/0/addressIndex`), as Hardhat derives it. */
+const derive = (addressIndex: number): DevAccount => {
+  root ??= HDKey.fromMasterSeed(pbkdf2Sync(mnemonic.normalize("NFKD"), "mnemonic", 2048, 64, "sha512"))
+  const account = hdKeyToAccount(root, { addressIndex })
   return { address: account.address, privateKey: toHex(account.getHdKey().privateKey!) }
-})
+}
+
+/** A read-only array whose item `index` is made by `make(index)` when it is first read, then kept. */
+const lazyArray = <A>(length: number, make: (index: number) => A): ReadonlyArray<A> => {
+  const made: Array<A | undefined> = new Array(length)
+  const items = new Array<A>(length)
+  for (let index = 0; index < length; index++) {
+    Object.defineProperty(items, index, { enumerable: true, get: () => made[index] ??= make(index) })
+  }
+  return Object.freeze(items)
+}
+
+/**
+ * The 20 dev accounts of a Hardhat node, derived from `mnemonic`. Each is
+ * derived when first read (an array like any other to its readers): a
+ * process that imports this module and never reads them — the service
+ * without a dev chain — does not spend its start-up deriving keys.
+ */
+export const accounts: ReadonlyArray<DevAccount> = lazyArray(20, derive)
 
 /** The dev chain failed: its process could not start, exited or never answered, or seeding it failed. */
 export class DevChainError extends Schema.TaggedError<DevChainError>("@chainjobs/devchain/DevChainError")("DevChainError", {

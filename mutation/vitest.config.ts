@@ -8,7 +8,10 @@ import { configDefaults, defineConfig } from "vitest/config"
  * test files only, in one project. Tests whose subject runs in a child
  * process (crash tests, the `main` entry point) are left out: Stryker turns a
  * mutant on in the test process alone, so they cannot see it, and each
- * costs seconds per mutant.
+ * costs seconds per mutant. So is the generated-client test, which
+ * type-checks a program with `tsc` in child processes, five times per run:
+ * in the sandbox it cannot pass (the client's own `clients/generated/node_modules`
+ * is not copied there, so its types read as `any`).
  */
 const name = process.env.CHAINJOBS_MUTATE_PACKAGE ?? ""
 
@@ -35,6 +38,6 @@ export default defineConfig({
   },
   test: {
     include: [`packages/${name}/test/**/*.test.ts`],
-    exclude: [...configDefaults.exclude, "**/CrashRecovery.test.ts", "**/main.test.ts"]
+    exclude: [...configDefaults.exclude, "**/CrashRecovery.test.ts", "**/main.test.ts", "**/GeneratedClient.test.ts"]
   }
 })

@@ -1,0 +1,132 @@
+/**
+ * What counts as a delivered webhook and how long the service waits between
+ * attempts, beside `Webhooks.test.ts`: the backoff doubles from `retryBase`
+ * and stops at `retryMax`; any 2xx acknowledges (299 too) and nothing else
+ * does — a redirect is not followed, and a receiver that does not answer
+ * within `requestTimeout` is an attempt with no status; the attempt's
+ * `deliveredAt` and `nextAttemptAt` are as recorded.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { HttpServer } from "effect/http"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Webhooks from "../src/Webhooks.ts"
+import { testServer } from "./http.ts"
+
+const millis = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100_000 }))
+
+/** A receiver on 127.0.0.1 answering every request with `answer`; the paths it was asked for, in order. */
+const receiverAnswering = (answer: (request: IncomingMessage, response: ServerResponse) => void) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const paths: Array<string> = []
+      const server = createServer((request, response) => {
+        paths.push(request.url ?? "")
+        request.resume()
+        request.on("end", () => answer(request, response))
+      })
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+      return { server, paths, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+    }),
+    ({ server }) =>
+      Effect.promise(() =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections()
+          server.close(() => resolve())
+        })
+      )
+  )
+
+/** The service with webhooks signed and allowed to 127.0.0.1, and one attempt per delivery unless told. */
+const serviceWith = (overrides: Partial<Webhooks.WebhookSettings>) =>
+  Effect.map(
+    Layer.build(testServer({
+      webhooks: {
+        ...Webhooks.defaults,
+        secret: Option.some(Redacted.make("whsec-delivery")),
+        allowHosts: ["127.0.0.1"],
+        maxAttempts: 1,
+        ...overrides
+      }
+    })),
+    (context) => HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
+  )
+
+/** Submits a quick scan with a webhook to `hook`; waits until its delivery is no longer waiting or due. */
+const deliverTo = (base: string, hook: string) =>
+  Effect.gen(function*() {
+    const submitted = yield* Effect.promise(() =>
+      fetch(`${base}/api/tasks/demo-scan?webhook=${encodeURIComponent(hook)}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ fromBlock: 1, toBlock: 1, delayMillis: 0 })
+      }).then((response) => response.json() as Promise<{ taskId: string }>)
+    )
+    for (;;) {
+      const [delivery] = yield* Effect.promise(() =>
+        fetch(`${base}/api/tasks/${submitted.taskId}/webhooks`).then((response) => response.json() as Promise<Array<any>>)
+      )
+      if (delivery !== undefined && (delivery.state === "delivered" || delivery.state === "failed")) return delivery
+      yield* Effect.sleep("20 millis")
+    }
+  })
+
+describe("webhook delivery", () => {
+  it.prop(
+    "the wait after attempt n is retryBase × 2^(n-1), at most retryMax",
+    { base: millis, max: millis, attempt: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 40 })) },
+    ({ attempt, base, max }) => {
+      const settings = { ...Webhooks.defaults, retryBase: Duration.millis(base), retryMax: Duration.millis(max) }
+      assert.strictEqual(Webhooks.backoff(settings, attempt), Math.min(base * 2 ** (attempt - 1), max))
+    }
+  )
+
+  it("the defaults: ten attempts, 1 s doubling to 10 min, 10 s to answer, no secret (no webhooks)", () => {
+    assert.deepStrictEqual(
+      [1, 2, 3, 10, 11].map((attempt) => Webhooks.backoff(Webhooks.defaults, attempt)),
+      [1000, 2000, 4000, 512_000, 600_000]
+    )
+    assert.strictEqual(Webhooks.defaults.maxAttempts, 10)
+    assert.strictEqual(Duration.toMillis(Webhooks.defaults.requestTimeout), 10_000)
+    assert.isTrue(Option.isNone(Webhooks.defaults.secret))
+  })
+
+  it.live("a 299 acknowledges the delivery; a 300 or a redirect does not, and the redirect is not followed", () =>
+    Effect.gen(function*() {
+      const hook = yield* receiverAnswering((request, response) => {
+        if (request.url === "/ok") return response.writeHead(299).end()
+        if (request.url === "/multiple") return response.writeHead(300).end()
+        response.writeHead(302, { location: "/ok" }).end()
+      })
+      const base = yield* serviceWith({})
+      const ok = yield* deliverTo(base, `${hook.base}/ok`)
+      assert.deepStrictEqual([ok.state, ok.attempts.map((a: any) => [a.status, a.error])], ["delivered", [[299, null]]])
+      assert.isNumber(ok.deliveredAt)
+      assert.isNull(ok.nextAttemptAt)
+      const multiple = yield* deliverTo(base, `${hook.base}/multiple`)
+      assert.deepStrictEqual([multiple.state, multiple.attempts.map((a: any) => [a.status, a.error])], ["failed", [[300, "HTTP 300"]]])
+      const moved = yield* deliverTo(base, `${hook.base}/moved`)
+      assert.deepStrictEqual([moved.state, moved.attempts.map((a: any) => [a.status, a.error])], ["failed", [[302, "HTTP 302"]]])
+      assert.isNull(moved.deliveredAt)
+      assert.deepStrictEqual(hook.paths, ["/ok", "/multiple", "/moved"])
+    }).pipe(Effect.scoped))
+
+  it.live("a receiver that does not answer within requestTimeout is an attempt with no status, due again after the backoff", () =>
+    Effect.gen(function*() {
+      // Never answers: the connection stays open until the receiver closes.
+      const hook = yield* receiverAnswering(() => {})
+      const base = yield* serviceWith({ requestTimeout: Duration.millis(100), maxAttempts: 2, retryBase: Duration.millis(50) })
+      const delivery = yield* deliverTo(base, `${hook.base}/slow`)
+      assert.strictEqual(delivery.state, "failed")
+      assert.deepStrictEqual(delivery.attempts.map((a: any) => [a.attempt, a.status, a.error]), [
+        [1, null, "no answer within 100ms"],
+        [2, null, "no answer within 100ms"]
+      ])
+      const [first, second] = delivery.attempts
+      assert.isAtLeast(first.durationMillis, 100)
+      // The second attempt starts no sooner than the backoff after the first one ended.
+      assert.isAtLeast(second.at, first.at + first.durationMillis + 50)
+      assert.isNull(delivery.deliveredAt)
+    }).pipe(Effect.scoped))
+})

@@ -44,6 +44,17 @@ describe("TaskLog", () => {
         taskId: "t-2", kind: "demo-scan", owner: "alice", attempt: 1, reason: "timeout", error: "timed out after 1s", durationMillis: 1000
       })
     }))
+
+  it.effect("an outcome says only what is known: no run time for a task that never started, an empty owner for none", () =>
+    Effect.gen(function*() {
+      const entries = yield* logsOf(Effect.forEach([
+        { _tag: "Finished", info: { ...pending, owner: null, status: "interrupted", finishedAt: 1200 } },
+        { _tag: "Finished", info: { ...pending, status: "interrupted", attempt: 3, startedAt: 1100, finishedAt: 1100 } }
+      ] satisfies Array<TaskEvent.TaskEvent>, logEvent))
+      assert.deepStrictEqual(entries.map((entry) => [entry.level, entry.message]), [["INFO", "task interrupted"], ["INFO", "task interrupted"]])
+      assert.deepStrictEqual(entries[0].annotations, { taskId: "t-1", kind: "demo-scan", owner: "", attempt: 1 })
+      assert.deepStrictEqual(entries[1].annotations, { taskId: "t-1", kind: "demo-scan", owner: "alice", attempt: 3, durationMillis: 0 })
+    }))
 })
 
 /** Runs forever; a shutdown interrupts it (its kind does not resume). */

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
-import { createServer, type Server } from "node:http"
+import { createServer, request as httpRequest, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as HeldRequests from "../src/HeldRequests.ts"
 
@@ -33,6 +33,28 @@ describe("HeldRequests", () => {
       // and later requests go straight to the handler
       assert.strictEqual(yield* Effect.promise(() => fetch(`${urlOf(server)}later`).then((r) => r.text())), "served /later")
     }))
+
+  it.live("past maxHeld held requests, one more is answered 503 at once; the held ones are still served by the handler", () =>
+    Effect.gen(function*() {
+      const { held, server } = yield* Effect.acquireRelease(start, ({ server }) => stop(server))
+      const port = (server.address() as AddressInfo).port
+      /** One request on a connection of its own: its status and body. */
+      const get = (path: string) =>
+        new Promise<string>((resolve, reject) =>
+          httpRequest({ host: "127.0.0.1", port, path, agent: false }, (response) => {
+            let body = ""
+            response.setEncoding("utf8").on("data", (chunk) => (body += chunk)).on("end", () => resolve(`${response.statusCode} ${body}`))
+          }).on("error", reject).end()
+        )
+      const early = Array.from({ length: HeldRequests.maxHeld }, (_, i) => get(`/${i}`))
+      yield* holding(held, HeldRequests.maxHeld)
+      assert.strictEqual(yield* Effect.promise(() => get("/one-too-many")), `503 {"_tag":"ServiceUnavailable","reason":"starting"}`)
+      assert.strictEqual(held.size(), HeldRequests.maxHeld)
+      server.on("request", (request, response) => response.end(`served ${request.url}`))
+      const answers = yield* Effect.promise(() => Promise.all(early))
+      assert.deepStrictEqual(answers, Array.from({ length: HeldRequests.maxHeld }, (_, i) => `200 served /${i}`))
+      assert.strictEqual(held.size(), 0)
+    }), 60_000)
 
   it.live("requests still held when the server closes are answered 503 with Retry-After", () =>
     Effect.gen(function*() {

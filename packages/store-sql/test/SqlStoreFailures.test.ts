@@ -1,0 +1,132 @@
+/**
+ * How the SQL stores fail, on real SQLite files: every operation's error
+ * names that operation (a table dropped underneath, a read-only file that
+ * cannot be migrated), and a lock another connection holds past the busy
+ * timeout fails a batch as a whole, in one transaction, instead of sending
+ * each record of it after the lock one by one.
+ */
+import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
+import { ScheduleStore, TaskError, TaskStore } from "@chainjobs/tasks"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Tracer } from "effect"
+import { SqlClient } from "effect/sql"
+import { DatabaseSync } from "node:sqlite"
+import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
+import * as SqlScheduleStore from "../src/SqlScheduleStore.ts"
+import * as SqlTaskStore from "../src/SqlTaskStore.ts"
+import { tempDatabaseFile } from "./tempDirectory.ts"
+
+/** Both stores and the client under them, on one SQLite file. */
+const storesOn = (filename: string, config: Partial<NodeSqliteClient.NodeSqliteClientConfig> = {}) =>
+  Layer.mergeAll(SqlTaskStore.layer(), SqlScheduleStore.layer).pipe(
+    Layer.provideMerge(NodeSqliteClient.layer({ filename, ...config }))
+  )
+
+/** The error `effect` fails with, which must be a `TaskStoreError`. */
+const storeFailure = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.map(Effect.flip(effect), (error) => {
+    assert.instanceOf(error, TaskError.TaskStoreError)
+    return error as TaskError.TaskStoreError
+  })
+
+describe("SQL store failures", () => {
+  it.effect("each operation over a dropped table fails with a TaskStoreError naming the operation", () =>
+    Effect.gen(function*() {
+      const tasks = yield* TaskStore.TaskStore
+      const schedules = yield* ScheduleStore.ScheduleStore
+      const sql = yield* SqlClient.SqlClient
+      const kept = record({ status: "running", startedAt: 1 })
+      yield* tasks.insert(kept)
+      yield* sql`DROP TABLE chainjobs_tasks`
+      yield* sql`DROP TABLE chainjobs_schedules`
+      const failures = {
+        get: yield* storeFailure(tasks.get(kept.id)),
+        list: yield* storeFailure(tasks.list({})),
+        count: yield* storeFailure(tasks.count({})),
+        remove: yield* storeFailure(tasks.remove(kept.id)),
+        purge: yield* storeFailure(tasks.purge({})),
+        unfinished: yield* storeFailure(tasks.unfinished),
+        insert: yield* storeFailure(tasks.insert(record())),
+        update: yield* storeFailure(tasks.update({ ...kept, status: "completed", finishedAt: 2 })),
+        listSchedules: yield* storeFailure(schedules.list),
+        putSchedule: yield* storeFailure(
+          schedules.put({ name: "hourly", kind: "scan", payload: null, trigger: { _tag: "Daemon" }, createdAt: 1 })
+        ),
+        removeSchedule: yield* storeFailure(schedules.remove("hourly"))
+      }
+      const expected: Record<keyof typeof failures, string> = {
+        get: "get",
+        list: "list",
+        count: "count",
+        remove: "remove",
+        purge: "purge",
+        unfinished: "unfinished",
+        insert: "commit",
+        update: "commit",
+        listSchedules: "listSchedules",
+        putSchedule: "putSchedule",
+        removeSchedule: "removeSchedule"
+      }
+      for (const [call, error] of Object.entries(failures)) {
+        const operation = expected[call as keyof typeof failures]
+        assert.strictEqual(error.operation, operation, call)
+        assert.match(error.message, new RegExp(`^task store ${operation}: .*no such table`), call)
+      }
+    }).pipe(Effect.provide(Layer.unwrap(Effect.map(tempDatabaseFile, (filename) => storesOn(filename))), { local: true })))
+
+  it.effect("a read-only file the stores cannot migrate fails each layer with its migration named", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      new DatabaseSync(file).close() // an empty database: nothing migrated yet
+      const client = NodeSqliteClient.layer({ filename: file, readOnly: true })
+      const tasks = yield* storeFailure(Layer.build(SqlTaskStore.layer().pipe(Layer.provide(client))))
+      assert.strictEqual(tasks.operation, "migrate")
+      assert.match(tasks.message, /^task store migrate: .*readonly/)
+      const schedules = yield* storeFailure(Layer.build(SqlScheduleStore.layer.pipe(Layer.provide(client))))
+      assert.strictEqual(schedules.operation, "migrateSchedules")
+      assert.match(schedules.message, /^task store migrateSchedules: .*readonly/)
+    }))
+
+  it.effect("a lock held past the busy timeout fails the whole batch in one transaction, and the store goes on after it", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      let transactions = 0
+      const tracer = Tracer.make({
+        span(options) {
+          if (options.name === "sql.transaction") transactions++
+          return Tracer.nativeTracer.span(options)
+        }
+      })
+      const batch = Array.from({ length: 8 }, () => record())
+      const later = Array.from({ length: 8 }, () => record())
+      yield* Effect.gen(function*() {
+        const tasks = yield* TaskStore.TaskStore
+        // Another process's connection holds the write lock.
+        const other = yield* Effect.acquireRelease(
+          Effect.sync(() => new DatabaseSync(file)),
+          (db) => Effect.sync(() => db.isOpen && db.close())
+        )
+        other.exec("BEGIN IMMEDIATE")
+        transactions = 0
+        const exits = yield* Effect.forEach(batch, (info) => Effect.exit(tasks.insert(info)), { concurrency: "unbounded" })
+        assert.strictEqual(transactions, 1, "the batch was written again apart")
+        for (const exit of exits) {
+          assert.isTrue(Exit.isFailure(exit))
+          const error = (yield* Effect.flip(exit)) as TaskError.TaskStoreError
+          assert.strictEqual(error.operation, "commit")
+          assert.match(error.message, /locked/)
+        }
+        other.exec("ROLLBACK")
+        other.close()
+        yield* Effect.forEach(later, tasks.insert, { concurrency: "unbounded", discard: true })
+        assert.deepStrictEqual((yield* tasks.list({})).items.map((info) => info.id), later.map((info) => info.id).reverse())
+      }).pipe(
+        // One batch: the writer waits until all eight are queued.
+        Effect.provide(
+          SqlTaskStore.layerSqlite({ filename: file, busyTimeout: "20 millis", flushInterval: "1 hour", maxBatchSize: batch.length }),
+          { local: true }
+        ),
+        Effect.provideService(Tracer.Tracer, tracer)
+      )
+    }))
+})

@@ -8,23 +8,37 @@
  * packages/tasks/src/TaskPolicy.ts` to sample files, `--concurrency 2`, or
  * `--force` to ignore the incremental file.
  *
+ * `--minutes <n>` (taken by this command, not passed on) stops Stryker after
+ * n minutes of each package's run, as Ctrl-C would: Stryker then saves what
+ * it tested so far (and the results it reused) as a partial incremental
+ * report, which the next run of the package reuses and the score below reads.
+ * A run that cannot finish before a deadline so keeps its work.
+ *
  * `npm run mutate -- --report <package>…` runs nothing: it prints the score
- * of each package's last report and its surviving and uncovered mutants, one
- * a line (`file:line:column mutator: replacement`), to read before writing
- * the tests that kill them.
+ * of each package's last report, per file, and its surviving and uncovered
+ * mutants, one a line (`file:line:column mutator: replacement`), to read
+ * before writing the tests that kill them. A report saved by a stopped run is
+ * read when it is newer than the last whole one, and marked partial.
  *
  * Stryker and the vitest it runs in its workers start on this process's
  * node, which `npm run` takes from `node_modules/.bin` (the pinned Node 24).
  */
-import { spawnSync } from "node:child_process"
-import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const known = readdirSync(join(root, "packages")).filter((name) => existsSync(join(root, "packages", name, "src")))
 const reportOnly = process.argv[2] === "--report"
-const args = process.argv.slice(reportOnly ? 3 : 2)
+const given = process.argv.slice(reportOnly ? 3 : 2)
+const minutesAt = given.indexOf("--minutes")
+const minutes = minutesAt === -1 ? undefined : Number(given[minutesAt + 1])
+if (minutes !== undefined && !(minutes > 0)) {
+  console.error(`--minutes takes a positive number of minutes, not ${JSON.stringify(given[minutesAt + 1])}`)
+  process.exit(2)
+}
+const args = minutesAt === -1 ? given : [...given.slice(0, minutesAt), ...given.slice(minutesAt + 2)]
 const firstOption = args.findIndex((arg) => arg.startsWith("-"))
 const names = firstOption === -1 ? args : args.slice(0, firstOption)
 const options = firstOption === -1 ? [] : args.slice(firstOption)
@@ -33,7 +47,7 @@ const unknown = names.filter((name) => !known.includes(name))
 if (names.length === 0 || unknown.length > 0) {
   console.error(
     `${unknown.length > 0 ? `unknown package: ${unknown.join(", ")}\n` : ""}` +
-      `usage: npm run mutate -- <package> [<package>…] [stryker options]\n` +
+      `usage: npm run mutate -- <package> [<package>…] [--minutes <n>] [stryker options]\n` +
       `       npm run mutate -- --report <package> [<package>…]\npackages: ${known.join(", ")}`
   )
   process.exit(2)
@@ -47,8 +61,22 @@ interface ReportedMutant {
   readonly location: { readonly start: { readonly line: number; readonly column: number } }
 }
 
+/**
+ * The newest report of a package: the whole run's `mutation.json`, or the
+ * incremental file when it is newer, i.e. saved by a run that was stopped
+ * (then `partial`: it holds only the mutants that run tested or reused).
+ */
+const latestReport = (name: string): { readonly path: string; readonly partial: boolean } | undefined => {
+  const whole = join(root, "reports", "mutation", name, "mutation.json")
+  const incremental = join(root, "reports", "mutation", name, "incremental.json")
+  const time = (path: string) => existsSync(path) ? statSync(path).mtimeMs : -1
+  if (time(whole) === -1 && time(incremental) === -1) return undefined
+  // A finished run writes mutation.json just before the incremental file, with the same mutants.
+  return time(incremental) > time(whole) + 60_000 ? { path: incremental, partial: true } : { path: whole, partial: false }
+}
+
 const readReport = (name: string) =>
-  JSON.parse(readFileSync(join(root, "reports", "mutation", name, "mutation.json"), "utf8")) as {
+  JSON.parse(readFileSync(latestReport(name)!.path, "utf8")) as {
     readonly files: Record<string, { readonly mutants: ReadonlyArray<ReportedMutant> }>
   }
 
@@ -63,52 +91,99 @@ const undetected = (name: string): Array<string> =>
       )
   )
 
-/** Counts of a report: detected (killed or timed out), undetected (survived or not covered), and the rest. */
-const score = (name: string) => {
-  const report = readReport(name)
+/** Counts of some mutants: detected (killed or timed out), undetected (survived or not covered), and the rest. */
+const score = (mutants: ReadonlyArray<ReportedMutant>) => {
   const count: Record<string, number> = {}
-  for (const file of Object.values(report.files)) {
-    for (const mutant of file.mutants) count[mutant.status] = (count[mutant.status] ?? 0) + 1
-  }
+  for (const mutant of mutants) count[mutant.status] = (count[mutant.status] ?? 0) + 1
   const detected = (count.Killed ?? 0) + (count.Timeout ?? 0)
   const undetected = (count.Survived ?? 0) + (count.NoCoverage ?? 0)
   return { detected, undetected, count, percent: detected + undetected === 0 ? 100 : (100 * detected) / (detected + undetected) }
 }
 
-/** The score line of a package's last report. */
-const scoreLine = (name: string) => {
-  const { count, detected, percent, undetected } = score(name)
-  return `${name}: ${percent.toFixed(2)}% (${detected} detected, ${undetected} undetected; ` +
-    `${Object.entries(count).map(([status, n]) => `${status} ${n}`).join(", ")}) — reports/mutation/${name}/index.html`
+/** The score line of a package's last report, then one line per file. */
+const scoreLines = (name: string): Array<string> => {
+  const { partial, path } = latestReport(name)!
+  const files = Object.entries(readReport(name).files)
+  const { count, detected, percent, undetected } = score(files.flatMap(([, file]) => file.mutants))
+  return [
+    `${name}: ${percent.toFixed(2)}% (${detected} detected, ${undetected} undetected; ` +
+    `${Object.entries(count).map(([status, n]) => `${status} ${n}`).join(", ")})` +
+    (partial ? ` — partial: a stopped run's ${path.slice(root.length + 1)}, only the mutants it tested or reused` : ` — reports/mutation/${name}/index.html`),
+    ...files.map(([file, { mutants }]) => {
+      const { detected, percent, undetected } = score(mutants)
+      return `  ${file}: ${percent.toFixed(1)}% (${detected} of ${detected + undetected})`
+    })
+  ]
 }
 
 if (reportOnly) {
   for (const name of names) {
-    if (!existsSync(join(root, "reports", "mutation", name, "mutation.json"))) {
+    if (latestReport(name) === undefined) {
       console.log(`${name}: no report yet (npm run mutate -- ${name})`)
       continue
     }
-    console.log([scoreLine(name), ...undetected(name)].join("\n"))
+    console.log([...scoreLines(name), ...undetected(name)].join("\n"))
   }
   process.exit(0)
 }
 
 const stryker = join(root, "node_modules", "@stryker-mutator", "core", "bin", "stryker.js")
+const sandboxes = join(root, ".stryker-tmp")
+const listSandboxes = () => new Set(existsSync(sandboxes) ? readdirSync(sandboxes) : [])
+
+/**
+ * Runs Stryker on one package in a process group of its own and resolves
+ * with its exit code, or `"stopped"` when `--minutes` ran out. A stop is a
+ * SIGINT, on which Stryker saves its partial report and exits without
+ * waiting for its test-runner processes; they are ended with the group, and
+ * the sandbox the stopped run leaves is removed.
+ */
+const runStryker = (name: string) =>
+  new Promise<number | "stopped">((resolve) => {
+    const before = listSandboxes()
+    const child = spawn(process.execPath, [stryker, "run", join("mutation", "stryker.config.mjs"), ...options], {
+      cwd: root,
+      stdio: "inherit",
+      env: { ...process.env, CHAINJOBS_MUTATE_PACKAGE: name },
+      detached: true
+    })
+    let stopped = false
+    const stop = () => {
+      stopped = true
+      child.kill("SIGINT")
+    }
+    const timer = minutes === undefined ? undefined : setTimeout(stop, minutes * 60_000)
+    // Ctrl-C reaches this process only (the group is Stryker's own): pass it on, so the partial report is saved.
+    process.on("SIGINT", stop)
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer)
+      process.off("SIGINT", stop)
+      try {
+        process.kill(-child.pid!, "SIGTERM")
+      } catch {
+        // the group is gone already
+      }
+      if (stopped) {
+        for (const sandbox of listSandboxes()) {
+          if (!before.has(sandbox)) rmSync(join(sandboxes, sandbox), { recursive: true, force: true })
+        }
+      }
+      resolve(stopped ? "stopped" : code ?? (signal === null ? 1 : 128))
+    })
+  })
+
 const lines: Array<string> = []
 let failed = 0
 for (const name of names) {
   console.log(`\n=== mutation testing packages/${name}/src`)
-  const result = spawnSync(process.execPath, [stryker, "run", join("mutation", "stryker.config.mjs"), ...options], {
-    cwd: root,
-    stdio: "inherit",
-    env: { ...process.env, CHAINJOBS_MUTATE_PACKAGE: name }
-  })
-  if (result.status !== 0) {
+  const result = await runStryker(name)
+  if (result !== 0 && result !== "stopped") {
     failed++
-    lines.push(`${name}: stryker exited with ${result.status ?? result.signal}`)
+    lines.push(`${name}: stryker exited with ${result}`)
     continue
   }
-  lines.push(scoreLine(name))
+  if (result === "stopped") lines.push(`${name}: stopped${minutes === undefined ? "" : ` after ${minutes} min`}`)
+  lines.push(...(latestReport(name) === undefined ? [`${name}: no report saved`] : scoreLines(name)))
 }
 console.log(`\n=== mutation scores\n${lines.join("\n")}`)
 process.exit(failed === 0 ? 0 : 1)

@@ -23,7 +23,7 @@ const storesOn = (filename: string, config: Partial<NodeSqliteClient.NodeSqliteC
   )
 
 /** The error `effect` fails with, which must be a `TaskStoreError`. */
-const storeFailure = <A, E>(effect: Effect.Effect<A, E>) =>
+const storeFailure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.flip(effect), (error) => {
     assert.instanceOf(error, TaskError.TaskStoreError)
     return error as TaskError.TaskStoreError

@@ -1,0 +1,110 @@
+/**
+ * The settings of `NodeSqliteClient` and the statement forms the store does
+ * not use itself, on both homes of the database: a read-only client reads
+ * and refuses to write, `wal: false` keeps the rollback journal, raw
+ * statements answer with change counts, unprepared statements and value rows
+ * read as prepared ones do, and by default a statement waits for a lock
+ * another process holds for a moment instead of failing at once.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { SqlClient } from "effect/sql"
+import { spawn } from "node:child_process"
+import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
+import { tempDatabaseFile } from "./tempDirectory.ts"
+
+for (const worker of [false, true]) {
+  /** Runs `body` against a client on `filename`; the database is closed when it ends. */
+  const withClient = <A, E>(
+    filename: string,
+    body: (sql: SqlClient.SqlClient) => Effect.Effect<A, E>,
+    config: Partial<NodeSqliteClient.NodeSqliteClientConfig> = {}
+  ) => Effect.provide(Effect.flatMap(SqlClient.SqlClient, body), NodeSqliteClient.layer({ filename, worker, ...config }), { local: true })
+
+  describe(`NodeSqliteClient settings ${worker ? "on a worker thread" : "on the calling thread"}`, () => {
+    it.effect("wal: false keeps the rollback journal; a read-only client reads it and refuses to write, changing nothing", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        const journal = yield* withClient(file, (sql) =>
+          Effect.gen(function*() {
+            yield* sql`CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)`
+            yield* sql`INSERT INTO items (id, name) VALUES (1, 'a')`
+            return (yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`)[0].journal_mode
+          }), { wal: false })
+        assert.strictEqual(journal, "delete")
+        const [rows, refused] = yield* withClient(file, (sql) =>
+          Effect.all([
+            sql`SELECT id, name FROM items`,
+            Effect.flip(sql`INSERT INTO items (id, name) VALUES (2, 'b')`)
+          ]), { readOnly: true })
+        assert.deepStrictEqual(rows, [{ id: 1, name: "a" }])
+        assert.strictEqual(refused._tag, "SqlError")
+        assert.match(refused.message, /readonly/)
+        const after = yield* withClient(file, (sql) =>
+          Effect.all([sql`SELECT id, name FROM items`, sql<{ journal_mode: string }>`PRAGMA journal_mode`]))
+        assert.deepStrictEqual(after, [[{ id: 1, name: "a" }], [{ journal_mode: "wal" }]])
+      }))
+
+    it.effect("a raw statement answers with its change count, a raw query with its rows", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        const [created, inserted, updated, selected] = yield* withClient(file, (sql) =>
+          Effect.all([
+            sql`CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)`.raw,
+            sql`INSERT INTO items (id, name) VALUES (7, 'a'), (8, 'b')`.raw,
+            sql`UPDATE items SET name = 'c' WHERE id = 8`.raw,
+            sql`SELECT id, name FROM items ORDER BY id`.raw
+          ]))
+        assert.deepStrictEqual(created, { changes: 0, lastInsertRowid: 0 })
+        assert.deepStrictEqual(inserted, { changes: 2, lastInsertRowid: 8 })
+        assert.deepStrictEqual(updated, { changes: 1, lastInsertRowid: 8 })
+        assert.deepStrictEqual(selected, [{ id: 7, name: "a" }, { id: 8, name: "c" }])
+      }))
+
+    it.effect("unprepared statements and value rows read as prepared ones do", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        const read = yield* withClient(file, (sql) =>
+          Effect.gen(function*() {
+            yield* sql`CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)`.unprepared
+            yield* sql`INSERT INTO items (id, name) VALUES (${1}, ${"a"}), (${2}, ${"b"})`.unprepared
+            const select = sql`SELECT id, name FROM items ORDER BY id`
+            return [yield* select.unprepared, yield* select.valuesUnprepared, yield* select.values, yield* select] as const
+          }))
+        assert.deepStrictEqual(read, [
+          [{ id: 1, name: "a" }, { id: 2, name: "b" }],
+          [[1, "a"], [2, "b"]],
+          [[1, "a"], [2, "b"]],
+          [{ id: 1, name: "a" }, { id: 2, name: "b" }]
+        ])
+      }))
+
+    it.effect("by default a write waits for a lock another process holds for a moment", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        yield* withClient(file, (sql) => sql`CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)`)
+        // Another process takes the write lock, says so, and commits its own row 300 ms later.
+        const holder = yield* Effect.acquireRelease(
+          Effect.sync(() =>
+            spawn(process.execPath, [
+              "-e",
+              `const db = new (require("node:sqlite").DatabaseSync)(${JSON.stringify(file)});
+               db.exec("BEGIN IMMEDIATE; INSERT INTO items (id, name) VALUES (1, 'other')");
+               console.log("locked");
+               setTimeout(() => { db.exec("COMMIT"); db.close() }, 300)`
+            ], { stdio: ["ignore", "pipe", "inherit"] })
+          ),
+          (child) => Effect.sync(() => child.kill())
+        )
+        yield* Effect.callback<void>((resume) => {
+          holder.stdout!.once("data", () => resume(Effect.void))
+        })
+        const rows = yield* withClient(file, (sql) =>
+          Effect.andThen(
+            sql`INSERT INTO items (id, name) VALUES (2, 'mine')`,
+            sql`SELECT id, name FROM items ORDER BY id`
+          ))
+        assert.deepStrictEqual(rows, [{ id: 1, name: "other" }, { id: 2, name: "mine" }])
+      }))
+  })
+}

@@ -111,7 +111,7 @@ describe("lost progress", () => {
 })
 
 describe("refused writes", () => {
-  it.effect("name their operation: an insert of a queued id, and every write once the scope has closed", () =>
+  it.effect("name their operation: an insert of a queued id, and every write once the scope has closed (insertAll as an insert)", () =>
     Effect.gen(function*() {
       const { write } = recording()
       const scope = yield* Scope.make()
@@ -124,10 +124,11 @@ describe("refused writes", () => {
       const b = record()
       const refused = yield* Effect.all([
         Effect.flip(commit.insert(b)),
+        Effect.flip(commit.insertAll([b])),
         Effect.flip(commit.update(b)),
         Effect.flip(commit.updateProgress(b))
       ])
       for (const error of refused) assert.instanceOf(error, TaskError.TaskStoreError)
-      assert.deepStrictEqual(refused.map((error) => error.operation), ["insert", "update", "updateProgress"])
+      assert.deepStrictEqual(refused.map((error) => error.operation), ["insert", "insert", "update", "updateProgress"])
     }))
 })

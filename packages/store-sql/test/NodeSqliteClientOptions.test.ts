@@ -4,10 +4,12 @@
  * and refuses to write, `wal: false` keeps the rollback journal, raw
  * statements answer with change counts, unprepared statements and value rows
  * read as prepared ones do, and by default a statement waits for a lock
- * another process holds for a moment instead of failing at once.
+ * another process holds for a moment instead of failing at once. Statement
+ * spans name the database; a worker-thread client closed while a statement
+ * waits for the connection fails that statement instead of leaving it hanging.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Scope, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
 import { spawn } from "node:child_process"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
@@ -108,3 +110,58 @@ for (const worker of [false, true]) {
       }))
   })
 }
+
+describe("NodeSqliteClient statement spans", () => {
+  for (const worker of [false, true]) {
+    it.effect(`name the database system and file, with the configured attributes (${worker ? "worker thread" : "calling thread"})`, () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        const spans: Array<Tracer.NativeSpan> = []
+        const tracer = Tracer.make({
+          span(options) {
+            const span = new Tracer.NativeSpan(options)
+            spans.push(span)
+            return span
+          }
+        })
+        const driver = yield* Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          yield* sql`SELECT 1 AS one`
+          return sql.driver
+        }).pipe(
+          Effect.provide(NodeSqliteClient.layer({ filename: file, worker, spanAttributes: { "service.name": "ledger" } }), {
+            local: true
+          }),
+          Effect.provideService(Tracer.Tracer, tracer)
+        )
+        assert.strictEqual(driver, "node-sqlite")
+        const statement = spans.find((span) => span.attributes.get("db.query.text") === "SELECT 1 AS one")
+        assert.isDefined(statement)
+        assert.strictEqual(statement!.attributes.get("db.system.name"), "sqlite")
+        assert.strictEqual(statement!.attributes.get("db.namespace"), file)
+        assert.strictEqual(statement!.attributes.get("service.name"), "ledger")
+      }))
+  }
+})
+
+describe("NodeSqliteClient on a worker thread, closed while statements wait", () => {
+  it.effect("the running statement completes and one waiting for the connection fails with a connection error", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(NodeSqliteClient.layer({ filename: file, worker: true }), scope)
+      const sql = Context.get(context, SqlClient.SqlClient)
+      // Long enough that the close and the next statement are sent while it runs on the thread.
+      const running = yield* Effect.forkChild(
+        sql<{ n: number }>`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) AS n FROM c`,
+        { startImmediately: true }
+      )
+      const waiting = yield* Effect.forkChild(sql`SELECT 1 AS one`, { startImmediately: true })
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
+      assert.deepStrictEqual(yield* Fiber.join(running), [{ n: 2_000_000 }])
+      const error = yield* Effect.flip(Fiber.join(waiting))
+      assert.strictEqual(error.reason._tag, "ConnectionError")
+      assert.match(error.message, /worker thread stopped/)
+      yield* Fiber.join(closing)
+    }))
+})

@@ -83,25 +83,31 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
   }
 
   /**
-   * Writes records in statements of `sizeClasses` rows. SQLite takes them as
-   * parameters, in a text built once per shape; PostgreSQL as one JSON
-   * parameter expanded into rows of the table's type (see `pgRows`), which
-   * keeps the statement text fixed and spares the protocol thousands of
-   * parameters.
+   * Writes records, returning each statement's rows. SQLite takes them as
+   * parameters, in statements of `sizeClasses` rows whose texts are built
+   * once per shape. PostgreSQL takes them all in one statement, as one JSON
+   * parameter expanded into rows of the table's type (see `pgRows`): its text
+   * is the same whatever the count (one prepared statement, reused), the
+   * protocol is spared thousands of parameters, and a batch costs one round
+   * trip per part, not one per size class.
    */
   const writeRows = <A extends object>(records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: string) =>
     Effect.suspend(() => {
       const all = Array.from(records.values())
-      let offset = 0
-      return Effect.forEach(sizeClasses(all.length), (count) => {
-        const infos = all.slice(offset, offset += count)
-        return sql.onDialectOrElse({
-          pg: () =>
+      if (all.length === 0) return Effect.succeed<Array<ReadonlyArray<A>>>([])
+      return sql.onDialectOrElse({
+        pg: () =>
+          Effect.map(
             sql<A>`INSERT INTO ${sql(table)} SELECT * FROM json_populate_recordset(NULL::${sql(table)}, ${
-              pgRows(infos.map(toRow))
+              pgRows(all.map(toRow))
             }::json) ${sql.literal(conflict)}`,
-          orElse: () => sql.unsafe<A>(sqliteText(count, conflict), infos.flatMap(toValues))
-        })
+            (rows) => [rows]
+          ),
+        orElse: () => {
+          let offset = 0
+          return Effect.forEach(sizeClasses(all.length), (count) =>
+            sql.unsafe<A>(sqliteText(count, conflict), all.slice(offset, offset += count).flatMap(toValues)))
+        }
       })
     })
 

@@ -141,6 +141,35 @@ describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
   storeConformance("postgresql, 4 batches in flight", Layer.unwrap(Effect.map(pgTestSchema, (schema) => pgStoreIn(schema, { batchesInFlight: 4 }))))
   beyondConformance("PostgreSQL", pgTestStore)
 
+  it.effect("a batch's new records and its state changes are one statement each, whatever their number", () =>
+    Effect.gen(function*() {
+      const schema = yield* pgTestSchemaNamed("store_statements")
+      const statements: Array<string> = []
+      const tracer = Tracer.make({
+        span(options) {
+          const span = Tracer.nativeTracer.span(options)
+          const attribute = span.attribute.bind(span)
+          span.attribute = (key, value) => {
+            if (key === "db.query.text") statements.push(String(value))
+            attribute(key, value)
+          }
+          return span
+        }
+      })
+      const running = Array.from({ length: 1000 }, (_, n) => record({ status: "running", startedAt: n }))
+      const done = running.map((info) => ({ ...info, status: "completed" as const, result: { n: info.startedAt }, finishedAt: 5 }))
+      const read = yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        statements.length = 0
+        assert.deepStrictEqual(yield* store.insertAll!(running), Array(1000).fill(undefined))
+        assert.deepStrictEqual(yield* store.updateAll!(done), Array(1000).fill(undefined))
+        return yield* Effect.forEach([done[0], done[511], done[999]], (info) => store.get(info.id))
+      }).pipe(Effect.provide(pgStoreIn(schema), { local: true }), Effect.provideService(Tracer.Tracer, tracer))
+      // In 512, 256, 128, 64, 32 and 8 rows, they took six statements each.
+      assert.strictEqual(statements.filter((text) => text.startsWith("INSERT INTO")).length, 2)
+      assert.deepStrictEqual(read.map(Option.getOrThrow), [done[0], done[511], done[999]])
+    }))
+
   it.effect("the schema name is taken as it is: case, dots, commas and quotes", () =>
     Effect.gen(function*() {
       // Unquoted, `search_path` would read this as the schemas `odd.schema` and `public`.

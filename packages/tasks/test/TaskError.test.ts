@@ -45,5 +45,23 @@ describe("TaskError", () => {
       `task t9 already holds key "0xabc"`
     )
     assert.strictEqual(new TaskError.SubmitRejected({ kind: "k", reason: "key-busy" }).message, "another task holds this task's exclusive key")
+    assert.strictEqual(
+      new TaskError.SubmitRejected({ kind: "k", reason: "key-busy", holder: "t9" }).message,
+      "task t9 already holds the exclusive key"
+    )
+    assert.strictEqual(
+      new TaskError.InvalidPayload({ kind: "add", issues: [{ path: ["a", "b", "0"], message: "Expected number" }] }).message,
+      `invalid payload for task kind "add": a.b.0: Expected number`
+    )
+    assert.strictEqual(new TaskError.UnknownTaskKind({ kind: "scan" }).message, `no task kind "scan" is registered`)
+    assert.strictEqual(
+      new TaskError.TaskStoreError({ operation: "insert", detail: "disk full" }).message,
+      "task store insert: disk full"
+    )
+    assert.strictEqual(new TaskError.TaskAborted({ id: "t1", reason: "timeout", detail: "timed out after 1m" }).message, "timed out after 1m")
+    assert.strictEqual(
+      new TaskError.ResultDecodeError({ id: "t1", part: "error", issue: "Expected string" }).message,
+      "the stored error of task t1 does not decode: Expected string"
+    )
   })
 })

@@ -68,4 +68,30 @@ describe("Quota", () => {
         assert.strictEqual((yield* quota.take("client"))._tag, "Refused")
       })
   )
+
+  it.effect.prop(
+    "part of a token refilled shortens the wait by as much; a clock that steps back takes no tokens away",
+    { limit: Limit, millisPerToken: MillisPerToken.check(Schema.isGreaterThan(1)), after: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 19 })) },
+    ({ after, limit, millisPerToken }) =>
+      Effect.gen(function*() {
+        if (after >= millisPerToken) return
+        const quota = Quota.make({ limit, window: Duration.millis(limit * millisPerToken) })
+        yield* TestClock.setTime(10_000)
+        for (let i = 0; i < limit; i++) yield* quota.take("client")
+        yield* TestClock.setTime(10_000 + after)
+        const waitAfter = (taken: Quota.Taken) => {
+          assert.strictEqual(taken._tag, "Refused")
+          // the refill is fractional: its rounding may add a millisecond
+          const wait = (taken as Extract<Quota.Taken, { _tag: "Refused" }>).retryAfterMillis
+          assert.include([millisPerToken - after, millisPerToken - after + 1], wait)
+        }
+        waitAfter(yield* quota.take("client"))
+        // back in time: the bucket keeps what it had, and refills from where it was
+        yield* quota.refund("client")
+        yield* TestClock.setTime(5_000)
+        assert.strictEqual((yield* quota.take("client"))._tag, "Granted")
+        yield* TestClock.setTime(10_000 + after)
+        waitAfter(yield* quota.take("client"))
+      })
+  )
 })

@@ -15,10 +15,9 @@
  *
  * @since 0.1.0
  */
-import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
+import { NodeHttpClient } from "@effect/platform-node"
 import { Context, Duration, Effect, Exit, Layer, Result, Schedule, Stream } from "effect"
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
-import { Socket } from "effect/socket"
 import { Task, TaskError, type TaskEvent, type TaskFeed, type TaskInfo, type TaskPolicy, type TaskQuery, type TaskStats, type SubmitWebhooks } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
 import * as CoalescedWriter from "./internal/coalescedWriter.ts"
@@ -265,9 +264,7 @@ export const layerWebsocket = (options: ConnectOptions): Layer.Layer<TaskRpcClie
     Layer.provide(RpcClient.layerProtocolSocket({ retryTransientErrors: true, retryPolicy: backoff(options) })),
     Layer.provide([
       // The calls made in one turn go out as one message (see `coalescedWriter`).
-      Layer.effect(Socket.Socket, Effect.map(Socket.makeWebSocket(options.url), CoalescedWriter.socket)).pipe(
-        Layer.provide(NodeSocket.layerWebSocketConstructor)
-      ),
+      CoalescedWriter.layerWebSocket(options.url),
       RpcSerialization.layerNdjson
     ])
   )

@@ -16,12 +16,12 @@
  *
  * @since 0.1.0
  */
-import { NodeHttpClient, NodeSocket } from "@effect/platform-node"
+import { NodeHttpClient } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
-import { Socket } from "effect/socket"
 import type { BalanceCache, WatchAccess, WatchError, Watchers, WatchStore } from "@chainjobs/watch"
 import * as Auth from "./Auth.ts"
+import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import type { CallError } from "./RemoteTaskHandle.ts"
 import { WatchRpcs } from "./WatchRpcs.ts"
 
@@ -107,12 +107,16 @@ export const layerHttp = (options: ConnectOptions): Layer.Layer<WatchRpcClient> 
     Layer.provide([NodeHttpClient.layerUndici, RpcSerialization.layerNdjson])
   )
 
-/** The client over one WebSocket with ndjson framing; it reconnects when the connection drops. */
+/**
+ * The client over one WebSocket with ndjson framing; it reconnects when the
+ * connection drops. The calls made in one turn share one message.
+ */
 export const layerWebsocket = (options: ConnectOptions): Layer.Layer<WatchRpcClient> =>
   layer(options).pipe(
     Layer.provide(RpcClient.layerProtocolSocket({ retryTransientErrors: true })),
     Layer.provide([
-      Socket.layerWebSocket(options.url).pipe(Layer.provide(NodeSocket.layerWebSocketConstructor)),
+      // The calls made in one turn go out as one message (see `coalescedWriter`).
+      CoalescedWriter.layerWebSocket(options.url),
       RpcSerialization.layerNdjson
     ])
   )

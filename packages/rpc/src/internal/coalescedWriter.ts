@@ -13,7 +13,8 @@
  * left queued when the socket's scope closes right after (the platform would
  * then close the socket itself, with a code of its own).
  */
-import { Effect } from "effect"
+import { NodeSocket } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
 import { Socket } from "effect/socket"
 
 /** Wraps the writer of one socket; every writer of that socket must be wrapped by the same function. */
@@ -64,3 +65,9 @@ export const make = (): (writer: Socket.Writer) => Socket.Writer => {
 /** The socket with its writer wrapped (see `make`). */
 export const socket = (socket: Socket.Socket): Socket.Socket =>
   Socket.make({ reader: socket.reader, writer: Effect.map(socket.writer, make()) })
+
+/** A WebSocket client to `url` whose text frames written in one turn go out as one message: what the RPC clients connect with. */
+export const layerWebSocket = (url: string): Layer.Layer<Socket.Socket> =>
+  Layer.effect(Socket.Socket, Effect.map(Socket.makeWebSocket(url), socket)).pipe(
+    Layer.provide(NodeSocket.layerWebSocketConstructor)
+  )

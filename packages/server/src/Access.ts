@@ -38,19 +38,31 @@ export const layerPrincipals: Layer.Layer<Principal.Principals, never, ServerCon
     authEnabled(settings) ? Principal.layer(grants(settings)) : Principal.layerAnonymous)
 )
 
-/** The REST middleware: a bearer token (header or `access_token` parameter) names the principal. */
+/**
+ * The REST middleware: a bearer token (header or `access_token` parameter)
+ * names the principal. The API tries the header, then the parameter, and
+ * answers the last refusal; so a request without the parameter is judged by
+ * its header's token again there, and an unknown token in the header is
+ * answered `unknown-token`, not `missing-token`.
+ */
 export const layerRest: Layer.Layer<Authorization, never, Principal.Principals> = Layer.effect(
   Authorization,
   Effect.gen(function*() {
     const principals = yield* Principal.Principals
-    const check = (effect: Effect.Effect<any, any, any>, { credential }: { readonly credential: Redacted.Redacted }) => {
-      const token = Redacted.value(credential)
-      return principals.authenticate(token === "" ? Option.none() : Option.some(token)).pipe(
+    const authenticate = (effect: Effect.Effect<any, any, any>, token: string) =>
+      principals.authenticate(token === "" ? Option.none() : Option.some(token)).pipe(
         Effect.catchTag("TaskAccessError", (error) => Effect.fail(error.reason)),
         Effect.flatMap((principal) => Effect.provideService(effect, Principal.CurrentPrincipal, principal))
       )
-    }
-    return Authorization.of({ bearer: check, query: check })
+    return Authorization.of({
+      bearer: (effect, { credential }) => authenticate(effect, Redacted.value(credential)),
+      query: (effect, { credential }) => {
+        const token = Redacted.value(credential)
+        return token !== "" ? authenticate(effect, token) : HttpServerRequest.HttpServerRequest.use((request) =>
+          authenticate(effect, Option.getOrElse(Auth.bearer(request.headers), () => ""))
+        )
+      }
+    })
   })
 )
 

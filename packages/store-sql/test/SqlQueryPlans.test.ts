@@ -1,0 +1,63 @@
+/**
+ * How the store's list queries run on SQLite: a list filtered by status,
+ * kind or owner walks that filter's index in id order, with neither a scan
+ * of the table nor a sort, so a keyset page costs the same however deep it
+ * is. The statements are the ones the store runs (taken from its spans),
+ * planned with `EXPLAIN QUERY PLAN`.
+ */
+import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
+import { TaskQuery, TaskStore } from "@chainjobs/tasks"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Tracer } from "effect"
+import { SqlClient } from "effect/sql"
+import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
+import * as SqlTaskStore from "../src/SqlTaskStore.ts"
+import { tempDatabaseFile } from "./tempDirectory.ts"
+
+/** The statement texts of the spans `effect` makes. */
+const statementsOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const texts: Array<string> = []
+    const tracer = Tracer.make({
+      span(options) {
+        const span = new Tracer.NativeSpan(options)
+        const attribute = span.attribute.bind(span)
+        span.attribute = (key, value) => {
+          if (key === "db.query.text") texts.push(String(value))
+          attribute(key, value)
+        }
+        return span
+      }
+    })
+    yield* Effect.provideService(effect, Tracer.Tracer, tracer)
+    return texts
+  })
+
+const filtered: ReadonlyArray<readonly [string, TaskQuery.TaskQuery]> = [
+  ["status", { status: ["running"] }],
+  ["kind", { kind: ["transfer"], cursor: "00000000-0000-7000-8000-000000000010" }],
+  ["owner", { owner: "alice", limit: 10 }]
+]
+
+describe("SqlTaskStore query plans on SQLite", () => {
+  it.effect("a list filtered by status, kind or owner walks that filter's index in id order: no scan, no sort", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.TaskStore
+      const sql = yield* SqlClient.SqlClient
+      for (let n = 0; n < 20; n++) yield* store.insert(record({ kind: n % 2 === 0 ? "transfer" : "scan", owner: n % 3 === 0 ? "alice" : null }))
+      yield* sql`ANALYZE`
+      for (const [filter, query] of filtered) {
+        const [text] = yield* statementsOf(store.list(query))
+        const parameters = Array((text.match(/\?/g) ?? []).length).fill("x")
+        const plan = (yield* sql.unsafe<{ detail: string }>(`EXPLAIN QUERY PLAN ${text}`, parameters)).map((row) => row.detail)
+        assert.lengthOf(plan, 1, `${filter}: ${plan.join(" | ")}`)
+        assert.match(plan[0], new RegExp(`^SEARCH chainjobs_tasks USING (COVERING )?INDEX chainjobs_tasks_${filter} `), filter)
+      }
+    }).pipe(
+      Effect.provide(
+        Layer.unwrap(Effect.map(tempDatabaseFile, (filename) =>
+          SqlTaskStore.layer().pipe(Layer.provideMerge(NodeSqliteClient.layer({ filename }))))),
+        { local: true }
+      )
+    ))
+})

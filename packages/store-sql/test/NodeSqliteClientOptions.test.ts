@@ -12,6 +12,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Scope, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
 import { spawn } from "node:child_process"
+import { readFileSync, writeFileSync } from "node:fs"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
 
@@ -45,6 +46,30 @@ for (const worker of [false, true]) {
         const after = yield* withClient(file, (sql) =>
           Effect.all([sql`SELECT id, name FROM items`, sql<{ journal_mode: string }>`PRAGMA journal_mode`]))
         assert.deepStrictEqual(after, [[{ id: 1, name: "a" }], [{ journal_mode: "wal" }]])
+      }))
+
+    it.effect("opens with each synchronous level, and names the levels when refusing another", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        const levels: ReadonlyArray<NodeSqliteClient.Synchronous> = ["OFF", "NORMAL", "FULL", "EXTRA"]
+        const read = yield* Effect.forEach(levels, (synchronous) =>
+          withClient(file, (sql) => Effect.map(sql<{ synchronous: number }>`PRAGMA synchronous`, ([row]) => row.synchronous), {
+            synchronous
+          }))
+        assert.deepStrictEqual(read, [0, 1, 2, 3])
+        const refused = yield* Effect.flip(withClient(file, () => Effect.void, { synchronous: "full" as NodeSqliteClient.Synchronous }))
+        assert.strictEqual(refused.message, `synchronous must be one of OFF, NORMAL, FULL, EXTRA, not "full"`)
+      }))
+
+    it.effect("a file that is not a SQLite database fails the layer, and the file is left as it was", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        const text = "not a database, but long enough to hold a header's worth of bytes: ".repeat(4)
+        writeFileSync(file, text)
+        const error = yield* Effect.flip(Layer.build(NodeSqliteClient.layer({ filename: file, worker })))
+        assert.strictEqual(error._tag, "SqlError")
+        assert.match(error.message, /not a database/)
+        assert.strictEqual(readFileSync(file, "utf8"), text)
       }))
 
     it.effect("a raw statement answers with its change count, a raw query with its rows", () =>

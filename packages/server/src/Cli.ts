@@ -11,6 +11,7 @@
  * chainjobs kinds | purge                                 the registered kinds; delete finished tasks
  * chainjobs chains | chain check <chain>                 the service's chains: endpoint pools, a connection check
  * chainjobs sui check --endpoint <url> | --network <n>   check a Sui full node from here, or a network of the service
+ * chainjobs schedules list | set <name> ... | remove <name>   stored schedules and daemons (admins only)
  * ```
  *
  * `status`, `result`, `list` and `kinds` take `--json` for scripts.
@@ -37,6 +38,7 @@ import { RpcClient, RpcSerialization } from "effect/rpc"
 import { Auth, type TaskRpcClient, TaskRpcs } from "@chainjobs/rpc"
 import { TaskInfo } from "@chainjobs/tasks"
 import * as ChainCli from "./ChainCli.ts"
+import * as ScheduleCli from "./ScheduleCli.ts"
 import * as Server from "./Server.ts"
 import * as ServerConfig from "./ServerConfig.ts"
 import * as SuiCli from "./SuiCli.ts"
@@ -386,7 +388,8 @@ const serve = Command.make("serve", {
     webhookAllowHosts: setting("webhook-allow-hosts", "CHAINJOBS_WEBHOOK_ALLOW_HOSTS", "Private hosts webhooks may call, a,b:port,..."),
     webhookMaxAttempts: setting("webhook-max-attempts", "CHAINJOBS_WEBHOOK_MAX_ATTEMPTS", "Delivery attempts before a webhook fails"),
     webhookRetryBase: setting("webhook-retry-base", "CHAINJOBS_WEBHOOK_RETRY_BASE", "Wait after a webhook's first failed attempt, doubling"),
-    ...WatchCli.serveSettings(setting)
+    ...WatchCli.serveSettings(setting),
+    ...ScheduleCli.serveSettings(setting)
   }
 }, ({ settings }) => {
   const overrides: Record<string, string> = {}
@@ -412,6 +415,7 @@ export const command = root.pipe(Command.withSubcommands([
   kinds,
   purge,
   ...WatchCli.commands(root),
+  ...ScheduleCli.commands(root),
   ...ChainCli.commands(root),
   ...SuiCli.commands(root)
 ]))

@@ -1,7 +1,10 @@
 /**
  * Stored schedules and daemons over REST, as a schema-first `HttpApi` under
- * `/api/schedules` behind the service's bearer tokens (`Authorization`: any
- * principal; with auth off, anyone). They are kept in the database beside the
+ * `/api/schedules` behind the service's bearer tokens (`Authorization`), for
+ * admins only, reads included: the tasks a schedule submits belong to no
+ * principal, so only admins see them (another principal is refused with 403
+ * `Forbidden`, operation `schedules`, and nothing is stored; with auth off
+ * everyone is the admin `anonymous`). They are kept in the database beside the
  * tasks (`PersistedSchedules`), so they survive a restart of the service — of
  * every runner, in runner mode, where each runs once cluster-wide:
  *
@@ -20,7 +23,7 @@
  *
  * @since 0.1.0
  */
-import { PersistedSchedules, ScheduleStore, TaskError } from "@chainjobs/tasks"
+import { PersistedSchedules, Principal, ScheduleStore, TaskAccessError, TaskError } from "@chainjobs/tasks"
 import { Effect, Layer, Schema } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiClient, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
@@ -41,7 +44,7 @@ export class SchedulesGroup extends HttpApiGroup.make("schedules")
   .add(
     HttpApiEndpoint.get("list", "/schedules", {
       success: Schema.Array(ScheduleStore.StoredSchedule),
-      error: TaskError.TaskStoreError
+      error: [TaskError.TaskStoreError, TaskAccessError.Forbidden]
     }).annotate(OpenApi.Summary, "List stored schedules and daemons"),
     HttpApiEndpoint.put("declare", "/schedules/:name", {
       params: Name,
@@ -51,7 +54,8 @@ export class SchedulesGroup extends HttpApiGroup.make("schedules")
         PersistedSchedules.InvalidSchedule,
         TaskError.UnknownTaskKind,
         TaskError.InvalidPayload,
-        TaskError.TaskStoreError
+        TaskError.TaskStoreError,
+        TaskAccessError.Forbidden
       ]
     }).annotate(
       OpenApi.Description,
@@ -61,7 +65,7 @@ export class SchedulesGroup extends HttpApiGroup.make("schedules")
     HttpApiEndpoint.delete("remove", "/schedules/:name", {
       params: Name,
       success: HttpApiSchema.NoContent,
-      error: [PersistedSchedules.ScheduleNotFound, TaskError.TaskStoreError]
+      error: [PersistedSchedules.ScheduleNotFound, TaskError.TaskStoreError, TaskAccessError.Forbidden]
     }).annotate(OpenApi.Summary, "Stop and forget a schedule or daemon")
   )
   .middleware(Authorization)
@@ -72,14 +76,26 @@ export class SchedulesGroup extends HttpApiGroup.make("schedules")
 /** The API of this module alone. */
 export class SchedulesApi extends HttpApi.make("chainjobs-schedules").add(SchedulesGroup) {}
 
+/** Runs `effect` for an admin; refuses anyone else before it runs. */
+const adminOnly = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | TaskAccessError.Forbidden, R | Principal.CurrentPrincipal> =>
+  Effect.gen(function*() {
+    const principal = yield* Principal.CurrentPrincipal
+    if (!principal.admin) return yield* new TaskAccessError.Forbidden({ principal: principal.id, operation: "schedules" })
+    return yield* effect
+  })
+
 /** The handlers, over the `PersistedSchedules` provided. */
 export const layerHandlers = HttpApiBuilder.group(SchedulesApi, "schedules", Effect.fnUntraced(function*(handlers) {
   const schedules = yield* PersistedSchedules.PersistedSchedules
   return handlers.handleAll({
-    list: () => schedules.list,
+    list: () => adminOnly(schedules.list),
     declare: ({ params, payload }) =>
-      schedules.declare({ name: params.name, kind: payload.kind, payload: payload.payload ?? null, trigger: payload.trigger }),
-    remove: ({ params }) => schedules.remove(params.name)
+      adminOnly(
+        schedules.declare({ name: params.name, kind: payload.kind, payload: payload.payload ?? null, trigger: payload.trigger })
+      ),
+    remove: ({ params }) => adminOnly(schedules.remove(params.name))
   })
 }))
 

@@ -45,6 +45,7 @@ import { endpointOptions, limitOptions, ServerConfig, type ServerSettings } from
 import * as ServiceDatabase from "./ServiceDatabase.ts"
 import * as TaskLog from "./TaskLog.ts"
 import * as SchedulesApi from "./SchedulesApi.ts"
+import * as ScheduleSettings from "./ScheduleSettings.ts"
 import * as SuiApi from "./SuiApi.ts"
 import * as WatchService from "./WatchService.ts"
 import * as Webhooks from "./Webhooks.ts"
@@ -57,6 +58,7 @@ export type StartError =
   | DevChain.DevChainError
   | Runner.StartError
   | WatchError.WatchError
+  | ScheduleSettings.ScheduleSettingError
 
 /** The task store and the schedule store: PostgreSQL at `databaseUrl`, else SQLite under `dataDir`, else (`:memory:`) memory. */
 export const layerStore = (
@@ -155,7 +157,7 @@ export const layerTasks = (
     Layer.provideMerge(Webhooks.layer(settings.webhooks)),
     Layer.provide(ServiceDatabase.layerSql(settings, "webhooks.db")),
     // the stored schedules and daemons, once the kinds they submit are registered
-    Layer.merge(PersistedSchedules.layer),
+    Layer.merge(ScheduleSettings.layer(settings.schedules).pipe(Layer.provideMerge(PersistedSchedules.layer))),
     Layer.provideMerge(kinds),
     Layer.provideMerge(KindExamples.layer(settings))
   )

@@ -27,6 +27,7 @@
  * | `CHAINJOBS_EVENT_BUFFER` | `--event-buffer` | `1024` changes an all-tasks subscriber may lag before it is dropped |
  * | `CHAINJOBS_EVENT_REPLAY` | `--event-replay` | `8192` changes kept for `/api/events` to resume from |
  * | `CHAINJOBS_WATCHERS` | `--watchers` | none: a JSON array of watchers (`Watchers.WatcherSpec`) declared at start |
+ * | `CHAINJOBS_SCHEDULES` | `--schedules` | none: a JSON array of schedules and daemons (`ScheduleSettings`) declared and stored at start |
  * | `CHAINJOBS_WATCH_POLL_INTERVAL` | `--watch-poll-interval` | `1 second`: how often a watcher reads the head |
  * | `CHAINJOBS_BALANCE_REFRESH_EVERY` | `--balance-refresh-every` | `5 minutes`: stale cached balances read again |
  * | `CHAINJOBS_BALANCE_RECONCILE_EVERY` | `--balance-reconcile-every` | `1 hour`: every cached balance checked against the chain |
@@ -54,6 +55,7 @@ import { ChainTasks } from "@chainjobs/chain"
 import { RunnerConfig } from "@chainjobs/cluster"
 import { TasksConfig } from "@chainjobs/tasks"
 import { Watchers } from "@chainjobs/watch"
+import * as ScheduleSettings from "./ScheduleSettings.ts"
 import * as Webhooks from "./Webhooks.ts"
 import { Config, ConfigProvider, Context, Duration, Effect, Layer, LogLevel, Option, Redacted, Schema, SchemaTransformation } from "effect"
 
@@ -195,6 +197,8 @@ export interface ServerSettings {
   readonly watchers: ReadonlyArray<Watchers.WatcherSpec>
   /** How often a watcher reads the chain head. Default: 1 second. */
   readonly watchPollInterval: Duration.Duration
+  /** Schedules and daemons declared (and stored) at start, once the kinds are registered (see `ScheduleSettings`). Default: none. */
+  readonly schedules: ReadonlyArray<ScheduleSettings.ScheduleSetting>
   /** How often stale cached balances are read from the chain. Default: 5 minutes. */
   readonly balanceRefreshEvery: Duration.Duration
   /** How often every cached balance is checked against the chain. Default: 1 hour. */
@@ -230,6 +234,7 @@ export const defaults: ServerSettings = {
   eventReplay: 8192,
   watchers: [],
   watchPollInterval: Duration.seconds(1),
+  schedules: [],
   balanceRefreshEvery: Duration.minutes(5),
   balanceReconcileEvery: Duration.hours(1),
   logLevel: "Info",
@@ -283,6 +288,7 @@ export const config: Config.Config<ServerSettings> = Config.all({
     Config.withDefault([])
   ),
   watchPollInterval: Config.Duration("CHAINJOBS_WATCH_POLL_INTERVAL").pipe(Config.withDefault(defaults.watchPollInterval)),
+  schedules: Config.schema(ScheduleSettings.ScheduleSettings, ScheduleSettings.variable).pipe(Config.withDefault([])),
   balanceRefreshEvery: Config.Duration("CHAINJOBS_BALANCE_REFRESH_EVERY").pipe(Config.withDefault(defaults.balanceRefreshEvery)),
   balanceReconcileEvery: Config.Duration("CHAINJOBS_BALANCE_RECONCILE_EVERY").pipe(
     Config.withDefault(defaults.balanceReconcileEvery)
@@ -327,6 +333,8 @@ export const load: Effect.Effect<ServerSettings, ServerConfigError> = Effect.map
     )
     : nameClash(settings) !== undefined
     ? Effect.fail(new ServerConfigError({ message: nameClash(settings)! }))
+    : ScheduleSettings.invalid(settings.schedules) !== undefined
+    ? Effect.fail(new ServerConfigError({ message: `invalid configuration: ${ScheduleSettings.invalid(settings.schedules)}` }))
     : Effect.succeed(settings)
 ))
 

@@ -2,10 +2,11 @@
  * `/api/schedules` on the service with its SQLite data directory: a schedule
  * declared over REST runs, is listed, survives a restart of the service (a
  * second server on the same directory runs it without being told), and stops
- * when deleted; bad declarations answer their typed error and store nothing.
+ * when deleted; bad declarations answer their typed error and store nothing;
+ * with auth on, only admins read or change them.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -68,4 +69,26 @@ describe("stored schedules over REST", () => {
       assert.deepStrictEqual([badPayload.status, badPayload.body._tag], [400, "InvalidPayload"])
       assert.deepStrictEqual((yield* request("GET", "/api/schedules")).body, [])
     })), 30_000)
+  it.live("with auth on, a principal who is no admin is refused every schedule route with 403 Forbidden, and nothing changes", () =>
+    Effect.scoped(Effect.flatMap(
+      Layer.build(testServer({ authTokens: { alice: Redacted.make("alice-token"), root: Redacted.make("root-token") }, admins: ["root"] })),
+      (context) =>
+        Effect.provideContext(
+          Effect.gen(function*() {
+            const body = { kind: "demo-scan", payload: { fromBlock: 1, toBlock: 1, delayMillis: 0 }, trigger: { _tag: "Interval", millis: 60_000 } }
+            const forbidden = (reply: { status: number; body: any }) =>
+              assert.deepInclude({ status: reply.status, ...reply.body }, { status: 403, _tag: "Forbidden", principal: "alice", operation: "schedules" })
+            forbidden(yield* request("PUT", "/api/schedules/nightly", { body, token: "alice-token" }))
+            assert.deepStrictEqual((yield* request("GET", "/api/schedules", { token: "root-token" })).body, [])
+            assert.strictEqual((yield* request("PUT", "/api/schedules/nightly", { body, token: "root-token" })).status, 200)
+            forbidden(yield* request("GET", "/api/schedules", { token: "alice-token" }))
+            forbidden(yield* request("DELETE", "/api/schedules/nightly", { token: "alice-token" }))
+            forbidden(yield* request("PUT", "/api/schedules/nightly", { body: { ...body, trigger: { _tag: "Daemon" } }, token: "alice-token" }))
+            const kept = (yield* request("GET", "/api/schedules", { token: "root-token" })).body
+            assert.deepStrictEqual(kept.map((s: { name: string; trigger: unknown }) => [s.name, s.trigger]), [["nightly", body.trigger]])
+            assert.strictEqual((yield* request("GET", "/api/schedules")).status, 401)
+          }),
+          context as never
+        )
+    )), 30_000)
 })

@@ -69,27 +69,42 @@ const maxNameLength = 200
 /** How a daemon is restarted when its task fails: after 1 s, doubling, at most a minute apart. */
 const daemonRestart = Schedule.min([Schedule.exponential("1 second"), Schedule.spaced("1 minute")])
 
-/** The schedule a trigger stands for (none for a daemon), or why it stands for none. */
-const scheduleOf = (
-  name: string,
-  trigger: Trigger
-): Effect.Effect<Schedule.Schedule<unknown, unknown, unknown> | undefined, InvalidSchedule> => {
+/** Why a trigger stands for no schedule, if it does not: a cron that does not parse, an interval that is not a positive whole number. */
+const invalidTrigger = (name: string, trigger: Trigger): InvalidSchedule | undefined => {
   switch (trigger._tag) {
     case "Cron": {
       const parsed = Cron.parse(trigger.cron)
-      return Result.isSuccess(parsed)
-        ? Effect.succeed(Schedule.cron(parsed.success))
-        : Effect.fail(new InvalidSchedule({ name, reason: "cron", detail: parsed.failure.message }))
+      return Result.isSuccess(parsed) ? undefined : new InvalidSchedule({ name, reason: "cron", detail: parsed.failure.message })
     }
     case "Interval":
       return Number.isSafeInteger(trigger.millis) && trigger.millis >= 1
-        ? Effect.succeed(Schedule.spaced(trigger.millis))
-        : Effect.fail(
-          new InvalidSchedule({ name, reason: "interval", detail: `${trigger.millis} is not a positive whole number of milliseconds` })
-        )
+        ? undefined
+        : new InvalidSchedule({ name, reason: "interval", detail: `${trigger.millis} is not a positive whole number of milliseconds` })
     case "Daemon":
-      return Effect.succeed(undefined)
+      return undefined
   }
+}
+
+/** The schedule of a valid trigger (none for a daemon). */
+const scheduleOf = (trigger: Trigger): Schedule.Schedule<unknown, unknown, unknown> | undefined =>
+  trigger._tag === "Cron"
+    ? Schedule.cron(Cron.parseUnsafe(trigger.cron))
+    : trigger._tag === "Interval"
+    ? Schedule.spaced(trigger.millis)
+    : undefined
+
+/**
+ * Why a declaration cannot run whatever the kinds registered, if it cannot: a
+ * blank or overlong name, a cron that does not parse, an interval that is not
+ * a positive whole number of milliseconds. Configuration checks with it before
+ * anything starts; `declare` checks it too.
+ */
+export const invalid = (declaration: Pick<Declaration, "name" | "trigger">): InvalidSchedule | undefined => {
+  const { name } = declaration
+  if (name.trim() === "" || name.length > maxNameLength) {
+    return new InvalidSchedule({ name, reason: "name", detail: `a name is 1 to ${maxNameLength} characters, not blank` })
+  }
+  return invalidTrigger(name, declaration.trigger)
 }
 
 /** Same kind, payload and trigger: a stored declaration that runs as it did. */
@@ -115,7 +130,9 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const kind = yield* kindNamed(stored.kind)
       const payload = yield* Task.decodePayload(kind, stored.payload)
-      const schedule = yield* scheduleOf(stored.name, stored.trigger)
+      const refused = invalidTrigger(stored.name, stored.trigger)
+      if (refused !== undefined) return yield* refused
+      const schedule = scheduleOf(stored.trigger)
       const stop = schedule === undefined
         ? (yield* tasks.daemon(kind, payload, { restart: daemonRestart })).stop
         : (yield* tasks.schedule(kind, payload, { schedule })).cancel
@@ -160,12 +177,11 @@ export const make = Effect.gen(function*() {
     declare: (declaration) =>
       Effect.gen(function*() {
         const { name } = declaration
-        if (name.trim() === "" || name.length > maxNameLength) {
-          return yield* new InvalidSchedule({ name, reason: "name", detail: `a name is 1 to ${maxNameLength} characters, not blank` })
-        }
+        const refused = invalid(declaration)
+        if (refused?.reason === "name") return yield* refused
         const kind = yield* kindNamed(declaration.kind)
         yield* Task.decodePayload(kind, declaration.payload)
-        yield* scheduleOf(name, declaration.trigger)
+        if (refused !== undefined) return yield* refused
         const stored: StoredSchedule = {
           name,
           kind: kind.name,

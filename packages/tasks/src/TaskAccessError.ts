@@ -25,17 +25,20 @@ export class Unauthenticated extends Schema.Error<Unauthenticated>("@chainjobs/t
   }
 }
 
+/** What each admin-only operation is, as a refusal names it. */
+const adminOperations = { purge: "purge", metrics: "read the metrics", schedules: "manage the stored schedules" } as const
+
 /** The principal may not do this: the operation is for admins, or concerns another principal's tasks. Do not retry. */
 export class Forbidden extends Schema.Error<Forbidden>("@chainjobs/tasks/TaskAccessError/Forbidden")({
   _tag: Schema.tag("Forbidden"),
   principal: Schema.String,
-  /** What was refused: `purge` and `metrics` (admins only), or `list-others` (listing another owner's tasks). */
-  operation: Schema.Literals(["purge", "metrics", "list-others"])
+  /** What was refused: `purge`, `metrics` and `schedules` (admins only), or `list-others` (listing another owner's tasks). */
+  operation: Schema.Literals(["purge", "metrics", "schedules", "list-others"])
 }, { httpApiStatus: 403 }) {
   override get message(): string {
     return this.operation === "list-others"
       ? `principal "${this.principal}" may list only its own tasks`
-      : `principal "${this.principal}" may not ${this.operation === "purge" ? "purge" : "read the metrics"}: only admins may`
+      : `principal "${this.principal}" may not ${adminOperations[this.operation]}: only admins may`
   }
 }
 

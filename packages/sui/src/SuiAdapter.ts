@@ -5,17 +5,19 @@
  * checkpoint, or by address and event-type queries when catching up over a
  * long range (see `make`), and keeps the balance changes of
  * monitored addresses (`native` for SUI, `token` with the coin type otherwise)
- * and the events of watched Move packages by event type; balances come from
- * `suix_getBalance`, a transaction's status from `sui_getTransactionBlock`.
+ * the events of watched Move packages by event type, and the changes of
+ * watched objects (`object` items: created, mutated, transferred, deleted,
+ * wrapped); balances come from `suix_getBalance` (every coin type of an owner
+ * from `suix_getAllBalances`), a transaction's status from
+ * `sui_getTransactionBlock`.
  *
  * A contract watch is a package id and event types in it, written
  * `module::Struct` (or the full `0xpackage::module::Struct`).
  *
  * @since 0.1.0
  */
-import type { ChainRequestError } from "@chainjobs/chain"
 import { ChainAdapter, WatchError } from "@chainjobs/watch"
-import type { SuiEvent, SuiTransactionBlockResponse } from "@mysten/sui/jsonRpc"
+import type { SuiEvent, SuiObjectChange, SuiTransactionBlockResponse, TransactionFilter } from "@mysten/sui/jsonRpc"
 import { isValidSuiAddress, normalizeStructTag, normalizeSuiAddress } from "@mysten/sui/utils"
 import { Effect, Layer } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
@@ -43,19 +45,35 @@ const watchedTypes = (contract: ChainAdapter.ContractWatch): Array<string> =>
 const ownerAddress = (owner: unknown): string | undefined =>
   typeof owner === "object" && owner !== null && "AddressOwner" in owner ? normalizeSuiAddress(String(owner.AddressOwner)) : undefined
 
-/** The items a transaction holds for the filter: balance changes of monitored addresses, then watched events. */
+/** What a scan looks for, canonical. */
+interface Watched {
+  readonly accounts: ReadonlySet<string>
+  readonly types: ReadonlySet<string>
+  readonly objects: ReadonlySet<string>
+}
+
+/** The object id of an object change; a published package's id. */
+const changedObject = (change: SuiObjectChange): string => normalizeSuiAddress(change.type === "published" ? change.packageId : change.objectId)
+
+/** An object change's details beyond its id, type and kind (JSON-safe). */
+const changeArgs = (change: SuiObjectChange): Record<string, unknown> => {
+  const { type: _type, sender: _sender, objectType: _objectType, objectId: _objectId, ...rest } = change as SuiObjectChange & Record<string, unknown>
+  return rest
+}
+
+/** The items a transaction holds for the filter: balance changes of monitored addresses, watched events, changes of watched objects. */
 const itemsOf = (
   chain: string,
   block: number,
   blockHash: string,
   response: SuiTransactionBlockResponse,
-  accounts: ReadonlySet<string>,
-  types: ReadonlySet<string>
+  watched: Watched
 ): Array<ChainAdapter.Detected> => {
+  const { accounts, types, objects } = watched
   const found: Array<ChainAdapter.Detected> = []
   const events: ReadonlyArray<SuiEvent> = response.events ?? []
   const sender = response.transaction?.data.sender
-  // positions: events by their sequence, then balance changes after the last event, so both are unique in the transaction
+  // positions: events by their sequence, then balance changes after the last event, then object changes, so all are unique in the transaction
   const changes = response.balanceChanges ?? []
   changes.forEach((change, index) => {
     const owner = ownerAddress(change.owner)
@@ -96,6 +114,27 @@ const itemsOf = (
       args: (event.parsedJson ?? {}) as Record<string, unknown>
     })
   }
+  if (objects.size === 0) return found
+  ;(response.objectChanges ?? []).forEach((change, index) => {
+    const object = changedObject(change)
+    if (!objects.has(object)) return
+    const owner = "owner" in change ? ownerAddress(change.owner) : "recipient" in change ? ownerAddress(change.recipient) : undefined
+    found.push({
+      chain,
+      kind: "object",
+      block,
+      blockHash,
+      transaction: response.digest,
+      position: events.length + changes.length + index,
+      from: sender === undefined ? null : normalizeSuiAddress(sender),
+      to: owner ?? null,
+      amount: null,
+      asset: "objectType" in change ? change.objectType : null,
+      contract: object,
+      event: change.type,
+      args: changeArgs(change)
+    })
+  })
   return found
 }
 
@@ -106,6 +145,12 @@ export const normalizeAccount = (account: string): ReturnType<ChainAdapter.Chain
   isValidSuiAddress(normalizeSuiAddress(account))
     ? { ok: true, account: normalizeSuiAddress(account) }
     : { ok: false, detail: `"${account}" is not a Sui address (0x and up to 64 hex digits)` }
+
+/** A Sui object id in its canonical spelling (an object id is written like an address), or why it is not one. */
+export const normalizeObject = (object: string): ReturnType<NonNullable<ChainAdapter.ChainAdapter["normalizeObject"]>> =>
+  hexAddress.test(object)
+    ? { ok: true, object: normalizeSuiAddress(object) }
+    : { ok: false, detail: `"${object}" is not a Sui object id (0x and up to 64 hex digits)` }
 
 /** Why a contract watch cannot be matched, if it cannot: a bad package id, no event types, or one that is not `module::Struct`. */
 export const checkContract = (contract: ChainAdapter.ContractWatch): string | undefined => {
@@ -142,8 +187,31 @@ interface Page<A, C> {
   readonly hasNextPage: boolean
 }
 
-/** What a scan asks of each transaction. */
-const responseOptions = { showInput: true, showEvents: true, showBalanceChanges: true } as const
+/** What a scan asks of each transaction: its object changes too when objects are watched. */
+const optionsFor = (watched: Watched) =>
+  ({ showInput: true, showEvents: true, showBalanceChanges: true, showObjectChanges: watched.objects.size > 0 }) as const
+
+/** One source of a query catch-up: a transaction query, or an event type's events. */
+type QuerySource =
+  | { readonly key: string; readonly filter: TransactionFilter }
+  | { readonly key: string; readonly eventType: string }
+
+/** Where a query catch-up of a range got to (JSON, saved through `ScanProgress`). */
+interface QueryState {
+  readonly version: 1
+  readonly from: number
+  readonly to: number
+  /** The sources' keys: a state saved for other sources is not resumed. */
+  readonly sources: string
+  /** Each source's next page cursor, and whether it is read to below the range. */
+  readonly queries: Record<string, { readonly cursor: unknown; readonly done: boolean }>
+  /** The checkpoint of every transaction read (null: not in one yet), by digest. */
+  readonly placed: Record<string, number | null>
+  /** The items in range found so far, their block hash not yet filled in. */
+  readonly items: Array<ChainAdapter.Detected>
+  /** Transactions of events found, to read at the end (those not placed by then). */
+  readonly eventDigests: Array<string>
+}
 
 const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, index) => items.slice(index * size, (index + 1) * size))
@@ -182,80 +250,122 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
     Effect.forEach(numbers, (number) => Effect.map(readCheckpoint(number), refOf), { concurrency: 4 }).pipe(Effect.mapError(failed))
 
   /** The transactions of the given digests, in batches of `multiGetLimit`. */
-  const transactions = (digests: ReadonlyArray<string>) =>
+  const transactions = (digests: ReadonlyArray<string>, watched: Watched) =>
     Effect.forEach(chunks(digests, config.multiGetLimit), (batch) =>
-      client.use((rpc, signal) => rpc.multiGetTransactionBlocks({ digests: [...batch], options: responseOptions, signal })), { concurrency: 2 }).pipe(
+      client.use((rpc, signal) => rpc.multiGetTransactionBlocks({ digests: [...batch], options: optionsFor(watched), signal })), { concurrency: 2 }).pipe(
         Effect.map((batches) => batches.flat())
       )
 
   const inOrder = (items: ReadonlyArray<ChainAdapter.Detected>) =>
     [...items].sort((a, b) => a.block - b.block || a.transaction.localeCompare(b.transaction) || (a.position ?? -1) - (b.position ?? -1))
 
-  const byCheckpoint = (accounts: ReadonlySet<string>, types: ReadonlySet<string>, from: number, to: number) =>
+  const byCheckpoint = (watched: Watched, from: number, to: number) =>
     Effect.forEach(Array.from({ length: to - from + 1 }, (_, index) => from + index), (number) =>
       Effect.gen(function*() {
         const read = yield* readCheckpoint(number)
-        const found = yield* transactions(read.transactions)
-        return found.flatMap((response) => itemsOf(client.chain, number, read.digest, response, accounts, types))
+        const found = yield* transactions(read.transactions, watched)
+        return found.flatMap((response) => itemsOf(client.chain, number, read.digest, response, watched))
       }), { concurrency: 4 }).pipe(Effect.map((perCheckpoint) => perCheckpoint.flat()))
 
-  /** Pages of a newest-first query, until a page reaches below `from` or the query ends. */
-  const newestFirst = <A, C>(
-    page: (cursor: C | null) => Effect.Effect<Page<A, C>, ChainRequestError.ChainRequestError>,
-    olderThanRange: (page: ReadonlyArray<A>) => Effect.Effect<boolean, ChainRequestError.ChainRequestError>
-  ) =>
+  /** The sources of a query catch-up, each with its key: addresses sent and received, objects affected, event types. */
+  const sourcesOf = (watched: Watched): Array<QuerySource> => [
+    ...[...watched.accounts].flatMap((account): Array<QuerySource> => [
+      { key: `from:${account}`, filter: { FromAddress: account } },
+      { key: `to:${account}`, filter: { ToAddress: account } }
+    ]),
+    ...[...watched.objects].map((object): QuerySource => ({ key: `object:${object}`, filter: { AffectedObject: object } })),
+    ...[...watched.types].map((type): QuerySource => ({ key: `event:${type}`, eventType: type }))
+  ]
+
+  /**
+   * The query catch-up: every source read newest first, page by page, until a
+   * page reaches below `from` (or the query ends). Each transaction read is
+   * placed at its checkpoint once and its items in range kept; an event's
+   * transaction is read to place it — the oldest of a page at once (to know
+   * whether to go on), the others in batches at the end. After every page the
+   * state (the sources' cursors, the transactions placed, the items, the
+   * events' transactions still to read) is saved through `progress`, and a
+   * scan of the same range and sources resumes from it.
+   */
+  const byQuery = (watched: Watched, from: number, to: number, progress: ChainAdapter.ScanProgress | undefined) =>
     Effect.gen(function*() {
-      const all: Array<A> = []
-      let cursor: C | null = null
-      while (true) {
-        const read: Page<A, C> = yield* page(cursor)
-        all.push(...read.data)
-        if (!read.hasNextPage || read.nextCursor === null || read.nextCursor === undefined || (yield* olderThanRange(read.data))) return all
-        cursor = read.nextCursor
+      const sources = sourcesOf(watched)
+      const signature = sources.map((source) => source.key).join(" ")
+      const saved = progress?.saved as QueryState | null | undefined
+      const state: QueryState = saved?.version === 1 && saved.from === from && saved.to === to && saved.sources === signature
+        ? saved
+        : { version: 1, from, to, sources: signature, queries: {}, placed: {}, items: [], eventDigests: [] }
+      const save = progress === undefined ? Effect.void : Effect.suspend(() => progress.save(state))
+      const place = (response: SuiTransactionBlockResponse) => {
+        if (response.digest in state.placed) return
+        const checkpoint = response.checkpoint === undefined || response.checkpoint === null ? null : Number(response.checkpoint)
+        state.placed[response.digest] = checkpoint
+        if (checkpoint !== null && checkpoint >= from && checkpoint <= to) state.items.push(...itemsOf(client.chain, checkpoint, "", response, watched))
       }
-    })
-
-  const byQuery = (accounts: ReadonlySet<string>, types: ReadonlySet<string>, from: number, to: number) =>
-    Effect.gen(function*() {
-      const below = (response: SuiTransactionBlockResponse) => response.checkpoint !== undefined && response.checkpoint !== null && Number(response.checkpoint) < from
-      const addressQueries = [...accounts].flatMap((account) => [{ FromAddress: account }, { ToAddress: account }] as const)
-      const sent = yield* Effect.forEach(addressQueries, (filter) =>
-        newestFirst<SuiTransactionBlockResponse, string>(
-          (cursor) =>
-            client.use((rpc, signal) =>
-              rpc.queryTransactionBlocks({ filter, options: responseOptions, cursor, limit: config.pageSize, order: "descending", signal })
-            ),
-          (page) => Effect.succeed(page.length > 0 && below(page[page.length - 1]!))
-        ), { concurrency: 2 })
-      const known = new Map<string, SuiTransactionBlockResponse>()
-      for (const response of sent.flat()) known.set(response.digest, response)
-      // events carry no checkpoint: their transactions are read to place them (and to find their balance changes)
-      const eventDigests = yield* Effect.forEach([...types], (type) =>
-        newestFirst<SuiEvent, { txDigest: string; eventSeq: string }>(
-          (cursor) => client.use((rpc, signal) => rpc.queryEvents({ query: { MoveEventType: type }, cursor, limit: config.pageSize, order: "descending", signal })),
-          (page) =>
-            page.length === 0 ? Effect.succeed(false) : Effect.map(transactions([page[page.length - 1]!.id.txDigest]), ([oldest]) => oldest !== undefined && below(oldest))
-        ).pipe(Effect.map((events) => events.map((event) => event.id.txDigest))), { concurrency: 2 })
-      const missing = [...new Set(eventDigests.flat())].filter((digest) => !known.has(digest))
-      for (const response of yield* transactions(missing)) known.set(response.digest, response)
-      const inRange = [...known.values()].filter((response) => {
-        const checkpoint = Number(response.checkpoint)
-        return response.checkpoint !== undefined && response.checkpoint !== null && checkpoint >= from && checkpoint <= to
-      })
-      const numbers = [...new Set(inRange.map((response) => Number(response.checkpoint)))]
+      const below = (digest: string) => {
+        const checkpoint = state.placed[digest]
+        return checkpoint !== undefined && checkpoint !== null && checkpoint < from
+      }
+      /** One source's pages from where it stopped, each page's findings and cursor saved together. */
+      const follow = (source: QuerySource) =>
+        Effect.gen(function*() {
+          while (state.queries[source.key]?.done !== true) {
+            const cursor = state.queries[source.key]?.cursor ?? null
+            let page: Page<unknown, unknown>
+            let older: boolean
+            if ("filter" in source) {
+              const read = yield* client.use((rpc, signal) =>
+                rpc.queryTransactionBlocks({
+                  filter: source.filter,
+                  options: optionsFor(watched),
+                  cursor: cursor as string | null,
+                  limit: config.pageSize,
+                  order: "descending",
+                  signal
+                })
+              )
+              read.data.forEach(place)
+              page = read
+              older = read.data.length > 0 && below(read.data.at(-1)!.digest)
+            } else {
+              const read = yield* client.use((rpc, signal) =>
+                rpc.queryEvents({
+                  query: { MoveEventType: source.eventType },
+                  cursor: cursor as { txDigest: string; eventSeq: string } | null,
+                  limit: config.pageSize,
+                  order: "descending",
+                  signal
+                })
+              )
+              // events carry no checkpoint: the page's oldest is placed by its transaction (read once, kept)
+              const oldest = read.data.at(-1)?.id.txDigest
+              if (oldest !== undefined && !(oldest in state.placed)) (yield* transactions([oldest], watched)).forEach(place)
+              for (const event of read.data) if (!(event.id.txDigest in state.placed)) state.eventDigests.push(event.id.txDigest)
+              page = read
+              older = oldest !== undefined && below(oldest)
+            }
+            const ended = !page.hasNextPage || page.nextCursor === null || page.nextCursor === undefined || older
+            state.queries[source.key] = { cursor: page.nextCursor ?? null, done: ended }
+            yield* save
+          }
+        })
+      yield* Effect.forEach(sources, follow, { concurrency: 2, discard: true })
+      const missing = [...new Set(state.eventDigests)].filter((digest) => !(digest in state.placed))
+      for (const response of yield* transactions(missing, watched)) place(response)
+      const numbers = [...new Set(state.items.map((item) => item.block))]
       const hashes = new Map((yield* Effect.forEach(numbers, (number) => Effect.map(readCheckpoint(number), refOf), { concurrency: 4 })).map((ref) => [ref.number, ref.hash]))
-      return inRange.flatMap((response) => {
-        const number = Number(response.checkpoint)
-        return itemsOf(client.chain, number, hashes.get(number)!, response, accounts, types)
-      })
+      return state.items.map((item) => ({ ...item, blockHash: hashes.get(item.block)! }))
     })
 
-  const scan = (filter: ChainAdapter.ScanFilter, from: number, to: number) =>
+  const scan = (filter: ChainAdapter.ScanFilter, from: number, to: number, progress?: ChainAdapter.ScanProgress) =>
     Effect.gen(function*() {
-      const accounts = new Set(filter.accounts.map((account) => normalizeSuiAddress(account)))
-      const types = new Set(filter.contracts.flatMap(watchedTypes))
-      const query = to - from + 1 > config.catchUpAfter && accounts.size + types.size <= config.querySources
-      return inOrder(yield* (query ? byQuery(accounts, types, from, to) : byCheckpoint(accounts, types, from, to)))
+      const watched: Watched = {
+        accounts: new Set(filter.accounts.map((account) => normalizeSuiAddress(account))),
+        types: new Set(filter.contracts.flatMap(watchedTypes)),
+        objects: new Set((filter.objects ?? []).map((object) => normalizeSuiAddress(object)))
+      }
+      const query = to - from + 1 > config.catchUpAfter && watched.accounts.size + watched.types.size + watched.objects.size <= config.querySources
+      return inOrder(yield* (query ? byQuery(watched, from, to, progress) : byCheckpoint(watched, from, to)))
     }).pipe(Effect.mapError(failed))
 
   const balance = (account: string, asset: ChainAdapter.Asset) =>
@@ -288,9 +398,19 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
     blocks,
     scan,
     balance,
+    balances: (account) =>
+      Effect.map(allBalances(client, account), (held) => {
+        const native = held.filter((coin) => coin.coinType === nativeCoinType)
+        const tokens = held.filter((coin) => coin.coinType !== nativeCoinType)
+        return [
+          ...native.map((coin) => ({ asset: "native" as const, amount: coin.amount })),
+          ...tokens.map((coin) => ({ asset: coin.coinType, amount: coin.amount }))
+        ]
+      }),
     transactionStatus,
     normalizeAccount,
-    checkContract
+    checkContract,
+    normalizeObject
   }
 }
 

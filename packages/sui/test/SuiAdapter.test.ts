@@ -322,3 +322,86 @@ describe("transaction status and item order", () => {
       ])
     }).pipe(Effect.scoped))
 })
+
+describe("watching objects", () => {
+  const sui = "0x2::sui::SUI"
+  const pool = `0x${"9001".padStart(64, "0")}`
+  const nft = `0x${"9002".padStart(64, "0")}`
+  const other = `0x${"9003".padStart(64, "0")}`
+  const objects = (sender: string, ...writes: ReadonlyArray<SuiStandIn.ObjectWrite>): SuiStandIn.Transaction => ({
+    sender,
+    changes: [{ owner: sender, coinType: sui, amount: -1n }],
+    objects: writes
+  })
+
+  it.prop(
+    "an object id is written like an address: any 1 to 64 hex digits read canonical; anything else is refused with an explanation",
+    {
+      hex: Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 15 }))).check(Schema.isMinLength(1), Schema.isMaxLength(64)),
+      bad: Schema.Literals(["g", " ", "::", "x", "-"])
+    },
+    ({ hex, bad }) => {
+      const text = hex.map((digit) => digit.toString(16)).join("")
+      const good = SuiAdapter.normalizeObject(`0x${text.toUpperCase()}`)
+      const refused = [`0x${text}${bad}`, `0x${text.padStart(65, "1")}`, "0x", ""].map(SuiAdapter.normalizeObject)
+      return good.ok && good.object === `0x${text.padStart(64, "0")}` &&
+        refused.every((result) => !result.ok && result.detail.includes("is not a Sui object id"))
+    }
+  )
+
+  it.live("each change of a watched object is an item, after the transaction's events and balance changes; the query path finds the same by AffectedObject", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make({ maxPage: 2 })
+      const plan = new Map<number, SuiStandIn.Transaction>([
+        [2, objects(alice, { objectId: pool, change: "created" })],
+        [20, objects(bob, { objectId: pool, change: "mutated" }, { objectId: other, change: "mutated" })],
+        [21, objects(carol, { objectId: other, change: "created" })],
+        [40, objects(alice, { objectId: nft, change: "created", type: "0xabc::art::Piece" })],
+        [70, objects(alice, { objectId: nft, change: "transferred", owner: carol, type: "0xabc::art::Piece" })],
+        [99, objects(bob, { objectId: pool, change: "mutated" }, { objectId: nft, change: "wrapped", type: "0xabc::art::Piece" })],
+        [100, objects(carol, { objectId: pool, change: "deleted" })]
+      ])
+      const numbers: Array<number> = []
+      for (let index = 0; index < 110; index++) {
+        const planned = plan.get(index)
+        numbers.push(node.addCheckpoint(planned === undefined ? [] : [planned]))
+      }
+      const suiClient = yield* client([node.url])
+      // the range starts after the pool's creation, which the query path reads past and drops
+      const [from, to] = [numbers[5]!, numbers.at(-1)!]
+      const filter = { accounts: [], contracts: [], objects: [pool, nft.replace(/0x0+/, "0x")] }
+      const before = node.requests.length
+      const byCheckpoint = yield* SuiAdapter.make(suiClient, { catchUpAfter: Number.MAX_SAFE_INTEGER }).scan(filter, from, to)
+      const checkpointRequests = node.requests.length - before
+      const byQuery = yield* SuiAdapter.make(suiClient).scan(filter, from, to)
+      const queryRequests = node.requests.length - before - checkpointRequests
+      assert.deepStrictEqual(byQuery, byCheckpoint)
+      assert.deepStrictEqual(byQuery.map((item) => [item.block - numbers[0]!, item.kind, item.contract, item.event, item.from, item.to, item.asset, item.position]), [
+        [20, "object", pool, "mutated", bob, bob, "0x2::example::Object", 1],
+        [40, "object", nft, "created", alice, alice, "0xabc::art::Piece", 1],
+        [70, "object", nft, "transferred", alice, carol, "0xabc::art::Piece", 1],
+        [99, "object", pool, "mutated", bob, bob, "0x2::example::Object", 1],
+        [99, "object", nft, "wrapped", bob, null, "0xabc::art::Piece", 2],
+        [100, "object", pool, "deleted", carol, null, "0x2::example::Object", 1]
+      ])
+      assert.deepInclude(byQuery[0]!.args, { version: "3", previousVersion: "2" })
+      assert.isBelow(queryRequests * 4, checkpointRequests)
+      const asked = node.requests.slice(before + checkpointRequests).filter((request) => request.method === "suix_queryTransactionBlocks")
+      assert.isAbove(asked.length, 0)
+    }).pipe(Effect.scoped))
+
+  it.live("an event page's oldest transaction, read to know whether to go on, is not read again at the end", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make({ maxPage: 2 })
+      const numbers: Array<number> = []
+      for (let index = 0; index < 100; index++) {
+        numbers.push(node.addCheckpoint(index % 10 === 3 ? [{ sender: alice, changes: [], events: [{ type: eventType, fields: { index } }] }] : []))
+      }
+      const adapter = SuiAdapter.make(yield* client([node.url]))
+      const found = yield* adapter.scan({ accounts: [], contracts: [{ address: eventType.split("::")[0]!, events: ["test::TestEvent"] }] }, numbers[5]!, numbers.at(-1)!)
+      assert.strictEqual(found.length, 9)
+      // ten events in pages of two: five pages, each one's oldest transaction read once; the others read together at the end
+      assert.strictEqual(new Set(node.multiGetDigests).size, node.multiGetDigests.length)
+      assert.strictEqual(node.requests.filter((request) => request.method === "sui_multiGetTransactionBlocks").length, 5 + 1)
+    }).pipe(Effect.scoped))
+})

@@ -34,11 +34,26 @@ export interface Change {
   readonly amount: bigint
 }
 
-/** One transaction of the chain: its sender, balance changes, and events (type and JSON fields). */
+/**
+ * One object a transaction writes, as its `objectChanges` entry says
+ * (`SuiObjectChange`: created, mutated, transferred — a new owner —, deleted,
+ * wrapped); `owner` is the address owning it after (created, mutated,
+ * transferred; default: the sender), `type` its Move type (default: the
+ * specification's example `0x2::example::Object`).
+ */
+export interface ObjectWrite {
+  readonly objectId: string
+  readonly change: "created" | "mutated" | "transferred" | "deleted" | "wrapped"
+  readonly owner?: string
+  readonly type?: string
+}
+
+/** One transaction of the chain: its sender, balance changes, events (type and JSON fields), and the objects it writes. */
 export interface Transaction {
   readonly sender: string
   readonly changes: ReadonlyArray<Change>
   readonly events?: ReadonlyArray<{ readonly type: string; readonly fields: Record<string, unknown> }>
+  readonly objects?: ReadonlyArray<ObjectWrite>
 }
 
 /**
@@ -76,6 +91,12 @@ export interface StandIn {
   readonly maxPage: number
   /** How many digests each `sui_multiGetTransactionBlocks` asked for, in order. */
   readonly multiGetSizes: ReadonlyArray<number>
+  /** Every digest `sui_multiGetTransactionBlocks` was asked for, in order (a digest asked twice, twice). */
+  readonly multiGetDigests: ReadonlyArray<string>
+  /** An outage: after `requests` more requests, every request is answered 503 until `heal`. */
+  outageAfter(requests: number): void
+  /** Ends an outage. */
+  heal(): void
 }
 
 const normalize = (address: string) => `0x${address.replace(/^0x/, "").toLowerCase().padStart(64, "0")}`
@@ -94,6 +115,9 @@ export const make = (
       const maxPage = options.maxPage ?? 2
       const maxMultiGet = options.maxMultiGet ?? 50
       const multiGetSizes: Array<number> = []
+      const multiGetDigests: Array<string> = []
+      // requests still answered before an outage (Infinity: none coming)
+      let untilOutage = Number.POSITIVE_INFINITY
       const checkpoints = new Map<number, Record<string, unknown>>()
       const transactionsOf = new Map<number, Array<Record<string, unknown>>>()
       const byDigest = new Map<string, Record<string, unknown>>()
@@ -108,6 +132,29 @@ export const make = (
       // executed, waiting for the next checkpoint
       const executed: Array<string> = []
       let transactionCount = 0
+      // each object's version, raised by every write
+      const versions = new Map<string, number>()
+      // the specification's example object change (a transfer) is the template of every one
+      const objectTemplate = spec.sui_executeTransactionBlock.objectChanges[0]
+      const objectChange = (write: ObjectWrite, sender: string) => {
+        const objectId = normalize(write.objectId)
+        const previous = versions.get(objectId) ?? 1
+        const version = previous + 1
+        versions.set(objectId, version)
+        const common = { sender, objectType: write.type ?? objectTemplate.objectType, objectId, version: String(version) }
+        const digest = digestOf(`object ${objectId} ${version}`)
+        const owner = { AddressOwner: normalize(write.owner ?? sender) }
+        switch (write.change) {
+          case "created":
+            return { type: "created", ...common, owner, digest }
+          case "mutated":
+            return { type: "mutated", ...common, owner, previousVersion: String(previous), digest }
+          case "transferred":
+            return { ...objectTemplate, ...common, recipient: owner, digest }
+          default:
+            return { type: write.change, ...common }
+        }
+      }
       // the specification's checkpoint starts the chain; its parent is served with the digest it names
       checkpoints.set(firstCheckpoint, spec.sui_getCheckpoint)
       transactionsOf.set(firstCheckpoint, [])
@@ -131,6 +178,13 @@ export const make = (
         url: "",
         maxPage,
         multiGetSizes,
+        multiGetDigests,
+        outageAfter: (count) => {
+          untilOutage = count
+        },
+        heal: () => {
+          untilOutage = Number.POSITIVE_INFINITY
+        },
         requests,
         added,
         inject: (...more) => faults.push(...more),
@@ -173,6 +227,7 @@ export const make = (
                 coinType: change.coinType,
                 amount: change.amount.toString()
               })),
+              objectChanges: (transaction.objects ?? []).map((write) => objectChange(write, normalize(transaction.sender))),
               effects: { messageVersion: "v1", status: { status: "success" }, transactionDigest: digest },
               checkpoint: String(number),
               timestampMs: String(1676911928 + number)
@@ -197,11 +252,14 @@ export const make = (
         }
       }
 
-      /** A response as a node shapes it for the options asked: effects only when `showEffects` is asked. */
-      const shown = (response: any, asked: { showEffects?: boolean } | null | undefined) => {
-        if (asked?.showEffects === true || response.effects === undefined) return response
-        const { effects: _effects, ...rest } = response
-        return rest
+      /** A response as a node shapes it for the options asked: effects only when `showEffects` is asked, object changes only when `showObjectChanges` is. */
+      const shown = (response: any, asked: { showEffects?: boolean; showObjectChanges?: boolean } | null | undefined) => {
+        const { effects, objectChanges, ...rest } = response
+        return {
+          ...rest,
+          ...(asked?.showEffects === true && effects !== undefined ? { effects } : {}),
+          ...(asked?.showObjectChanges === true && objectChanges !== undefined ? { objectChanges } : {})
+        }
       }
 
       /** Every transaction of the chain built, oldest first. */
@@ -227,20 +285,29 @@ export const make = (
           }
           case "suix_queryTransactionBlocks": {
             // the address filters a full node indexes; the Checkpoint filter is marked "currently not supported" in the specification
+            // ChangedObject: "created, mutated and unwrapped objects"; AffectedObject: "transactions that touch this object" (any object change naming it)
             const [query, cursor, limit, descending] = params as [
-              { filter?: { FromAddress?: string; ToAddress?: string } },
+              { filter?: { FromAddress?: string; ToAddress?: string; ChangedObject?: string; AffectedObject?: string }; options?: { showObjectChanges?: boolean } | null },
               string | null,
               number | null,
               boolean | null
             ]
-            const from = query.filter?.FromAddress
-            const to = query.filter?.ToAddress
-            if (from === undefined && to === undefined) return { error: { code: -32602, message: "only FromAddress and ToAddress filters are served" } }
-            const matching = ordered().filter((response) =>
-              from !== undefined
-                ? response.transaction.data.sender === normalize(from)
-                : response.balanceChanges.some((change: any) => change.owner.AddressOwner === normalize(to!) && BigInt(change.amount) > 0n)
-            )
+            const filter = query.filter ?? {}
+            const touches = (response: any, changes: ReadonlyArray<string> | null, object: string) =>
+              response.objectChanges.some((change: any) => change.objectId === normalize(object) && (changes === null || changes.includes(change.type)))
+            const matches = filter.FromAddress !== undefined
+              ? (response: any) => response.transaction.data.sender === normalize(filter.FromAddress!)
+              : filter.ToAddress !== undefined
+              ? (response: any) => response.balanceChanges.some((change: any) => change.owner.AddressOwner === normalize(filter.ToAddress!) && BigInt(change.amount) > 0n)
+              : filter.ChangedObject !== undefined
+              ? (response: any) => touches(response, ["created", "mutated", "transferred"], filter.ChangedObject!)
+              : filter.AffectedObject !== undefined
+              ? (response: any) => touches(response, null, filter.AffectedObject!)
+              : undefined
+            if (matches === undefined) {
+              return { error: { code: -32602, message: "only FromAddress, ToAddress, ChangedObject and AffectedObject filters are served" } }
+            }
+            const matching = ordered().filter(matches).map((response) => shown(response, { ...query.options, showEffects: query.options?.showEffects === true }))
             return { result: paginate(descending === true ? matching.reverse() : matching, cursor, limit, (response) => response.digest) }
           }
           case "suix_queryEvents": {
@@ -256,6 +323,7 @@ export const make = (
             const [digests] = params as [Array<string>]
             if (digests.length > maxMultiGet) return { error: { code: -32602, message: `Number of digests ${digests.length} exceeds the maximum of ${maxMultiGet}` } }
             multiGetSizes.push(digests.length)
+            multiGetDigests.push(...digests)
             // a digest the chain built no response for (the specification's checkpoint's own) reads as a transaction with no changes
             return {
               result: digests.map((digest) => shown(byDigest.get(digest) ?? { digest, checkpoint: String(firstCheckpoint), events: [], balanceChanges: [] }, params[1]))
@@ -340,6 +408,11 @@ export const make = (
             response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(Array.isArray(body) ? answers : answers[0]))
             return
           }
+          if (untilOutage <= 0) {
+            response.writeHead(503).end("Service Unavailable")
+            return
+          }
+          untilOutage -= calls.length
           const fault = faults.shift()
           if (fault === "stall") return
           if (fault === "429") {

@@ -7,7 +7,7 @@ import { SqlTaskStore, NodeSqliteClient } from "@chainjobs/store-sql"
 import { Tasks } from "@chainjobs/tasks"
 import { BalanceCache, BalanceUpkeep, Watchers, WatchItem } from "@chainjobs/watch"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { join } from "node:path"
 import { eventually, processedCounts, processedLog, Record, recordLayer, tempDirectory } from "../../watch/test/fixtures.ts"
@@ -112,4 +112,134 @@ describe("Watchers and the balance cache on a Sui network", () => {
         assert.deepInclude(entry, { cause: "reconcile", before: 5_000n, after: 7_000n, drift: true })
       }).pipe(Effect.provide(runtime(directory, node.url), { local: true }), Effect.scoped)
     }).pipe(Effect.scoped), 60_000)
+
+  it.live("a watcher of objects processes every change of them exactly once across a restart; a bad object id is refused with nothing stored", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make({ maxPage: 2 })
+      const directory = yield* tempDirectory
+      const pool = address(0x9001)
+      const start = SuiStandIn.firstCheckpoint + 1
+      const writes = (checkpoints: number, seed: number) => {
+        for (let index = 0; index < checkpoints; index++) {
+          node.addCheckpoint([{
+            sender: address(1 + ((seed + index) % 3)),
+            changes: [{ owner: address(1 + ((seed + index) % 3)), coinType: sui, amount: -1n }],
+            objects: [
+              { objectId: address(0x9002), change: "mutated" },
+              ...((seed + index) % 2 === 0 ? [{ objectId: pool, change: "mutated" as const }] : [])
+            ]
+          }])
+        }
+      }
+      writes(6, 0)
+      yield* Effect.gen(function*() {
+        const watchers = yield* Watchers.Watchers
+        const refused = yield* Effect.exit(watchers.add({ name: "pool", chain: "sui", processor: Record.name, objects: ["0xnot-an-id"], confirmations: 1, startBlock: start }))
+        assert.isTrue(Exit.isFailure(refused))
+        assert.include(String(refused), "is not a Sui object id")
+        assert.deepStrictEqual(yield* watchers.list, [])
+        const added = yield* watchers.add({ name: "pool", chain: "sui", processor: Record.name, objects: ["0x9001"], confirmations: 1, startBlock: start })
+        assert.deepStrictEqual(added.objects, [pool])
+        yield* caughtUp("pool", start + 3)
+      }).pipe(Effect.provide(runtime(directory, node.url), { local: true }), Effect.scoped)
+
+      writes(6, 1)
+      const last = node.addCheckpoint([]) - 1
+      yield* Effect.gen(function*() {
+        assert.deepStrictEqual((yield* (yield* Watchers.Watchers).get("pool")).objects, [pool])
+        yield* caughtUp("pool", last)
+        // the pool's change: after the transaction's one balance change and the other object's change
+        const expected = node.added.filter((entry) => entry.checkpoint <= last && (entry.transaction.objects ?? []).some((write) => write.objectId === pool))
+          .map((entry) => WatchItem.id({ chain: "sui", transaction: entry.digest, position: 2 }))
+          .sort()
+        const counts = yield* processedCounts("pool")
+        assert.strictEqual(expected.length, 6)
+        assert.deepStrictEqual(Array.from(counts.keys()).sort(), expected)
+        assert.isTrue(Array.from(counts.values()).every((count) => count === 1))
+      }).pipe(Effect.provide(runtime(directory, node.url), { local: true }), Effect.scoped)
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a query catch-up interrupted midway resumes from its saved page cursors after a restart: the pages read are not read again, each item once", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make({ maxPage: 2 })
+      const [alice, pool] = [address(1), address(0x9001)]
+      const eventType = SuiStandIn.spec.sui_getEvents[0].type as string
+      const start = SuiStandIn.firstCheckpoint + 1
+      const activityOver = (checkpoints: number) => {
+        for (let index = 0; index < checkpoints; index++) {
+          node.addCheckpoint([
+            ...(index % 5 === 1 ? [{ sender: alice, changes: [{ owner: alice, coinType: sui, amount: -2n }, { owner: address(2), coinType: sui, amount: 2n }] }] : []),
+            ...(index % 7 === 2 ? [{ sender: address(3), changes: [{ owner: address(3), coinType: sui, amount: -3n }, { owner: alice, coinType: usdc, amount: 3n }] }] : []),
+            ...(index % 6 === 3 ? [{ sender: address(4), changes: [], events: [{ type: eventType, fields: { index } }] }] : []),
+            ...(index % 9 === 4 ? [{ sender: address(5), changes: [], objects: [{ objectId: pool, change: "mutated" as const }] }] : [])
+          ])
+        }
+      }
+      activityOver(150)
+      const spec = {
+        name: "catchup",
+        chain: "sui",
+        processor: Record.name,
+        accounts: [alice],
+        contracts: [{ address: eventType.split("::")[0]!, events: ["test::TestEvent"] }],
+        objects: [pool],
+        confirmations: 0,
+        startBlock: start,
+        paused: true
+      }
+      const queries = (requests: ReadonlyArray<{ readonly method: string }>) =>
+        requests.filter((request) => request.method === "suix_queryTransactionBlocks" || request.method === "suix_queryEvents").length
+
+      // the whole catch-up once, uninterrupted, for its count of query requests
+      const baselineStart = node.requests.length
+      yield* Effect.gen(function*() {
+        const watchers = yield* Watchers.Watchers
+        yield* watchers.add(spec)
+        yield* watchers.poll("catchup")
+      }).pipe(Effect.provide(runtime(yield* tempDirectory, node.url), { local: true }), Effect.scoped)
+      const baseline = node.requests.slice(baselineStart)
+      const baselineQueries = queries(baseline)
+      assert.isAbove(baselineQueries, 20)
+
+      // the same catch-up, the endpoint failing halfway through its queries
+      const directory = yield* tempDirectory
+      const interruptedStart = node.requests.length
+      const answered = Math.floor(baselineQueries / 2)
+      yield* Effect.gen(function*() {
+        const watchers = yield* Watchers.Watchers
+        yield* watchers.add(spec)
+        node.outageAfter(answered)
+        const failed = yield* Effect.exit(watchers.poll("catchup"))
+        assert.isTrue(Exit.isFailure(failed))
+        assert.strictEqual((yield* watchers.get("catchup")).confirmedBlock, start - 1)
+      }).pipe(Effect.provide(runtime(directory, node.url), { local: true }), Effect.scoped)
+      node.heal()
+      const answeredQueries = queries(node.requests.slice(interruptedStart, interruptedStart + answered))
+      assert.isAbove(answeredQueries, 8)
+
+      // more checkpoints meanwhile: the resumed scan keeps its range, the rest is read after it
+      activityOver(6)
+      const resumedStart = node.requests.length
+      const last = node.addCheckpoint([])
+      yield* Effect.gen(function*() {
+        yield* (yield* Watchers.Watchers).poll("catchup")
+        const resumed = node.requests.slice(resumedStart)
+        // at most the two pages in flight when the endpoint failed are read again
+        assert.isAtMost(queries(resumed), baselineQueries - answeredQueries + 2)
+        yield* caughtUp("catchup", last)
+        const expected = node.added.filter((entry) => entry.checkpoint <= last).flatMap((entry) => {
+          const events = entry.transaction.events ?? []
+          const changes = entry.transaction.changes
+          return [
+            ...events.map((_, index) => index),
+            ...changes.flatMap((change, index) => change.owner === alice ? [events.length + index] : []),
+            ...(entry.transaction.objects ?? []).flatMap((write, index) => write.objectId === pool ? [events.length + changes.length + index] : [])
+          ].map((position) => WatchItem.id({ chain: "sui", transaction: entry.digest, position }))
+        }).sort()
+        const counts = yield* processedCounts("catchup")
+        assert.isAbove(expected.length, 60)
+        assert.deepStrictEqual(Array.from(counts.keys()).sort(), expected)
+        assert.isTrue(Array.from(counts.values()).every((count) => count === 1))
+      }).pipe(Effect.provide(runtime(directory, node.url), { local: true }), Effect.scoped)
+    }).pipe(Effect.scoped), 120_000)
 })

@@ -28,10 +28,29 @@ export interface ContractWatch {
   readonly events: ReadonlyArray<string>
 }
 
-/** What to look for in a range: the activity of `accounts`, the events of `contracts`. */
+/** What to look for in a range: the activity of `accounts`, the events of `contracts`, the changes of `objects` (families with objects: Sui). */
 export interface ScanFilter {
   readonly accounts: ReadonlyArray<string>
   readonly contracts: ReadonlyArray<ContractWatch>
+  readonly objects?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * Where an interrupted scan of a range stopped, kept by the caller with its
+ * cursor: `saved` is what the last scan of the same range saved (null when
+ * none), `save` keeps a new state. A scan that reads a range in many steps
+ * (Sui's query catch-up, page by page) saves after each, and resumes from
+ * `saved` instead of starting over; the state is the adapter's own (JSON).
+ */
+export interface ScanProgress {
+  readonly saved: unknown
+  save(state: unknown): Effect.Effect<void, WatchError>
+}
+
+/** One asset an account holds, as `balances` lists it. */
+export interface AssetBalance {
+  readonly asset: Asset
+  readonly amount: bigint
 }
 
 /** An item as a scan finds it, before a watcher claims it. */
@@ -62,16 +81,28 @@ export interface ChainAdapter {
   readonly newHeads?: Stream.Stream<number, WatchError> | undefined
   /** References of the given blocks, in the order asked. */
   blocks(numbers: ReadonlyArray<number>): Effect.Effect<ReadonlyArray<BlockRef>, WatchError>
-  /** Everything in blocks `from`–`to` (inclusive) matching the filter, in chain order, each with its block's hash. */
-  scan(filter: ScanFilter, from: number, to: number): Effect.Effect<ReadonlyArray<Detected>, WatchError>
+  /**
+   * Everything in blocks `from`–`to` (inclusive) matching the filter, in chain
+   * order, each with its block's hash; with `progress`, a scan in many steps
+   * resumes where the last one of the same range stopped.
+   */
+  scan(filter: ScanFilter, from: number, to: number, progress?: ScanProgress): Effect.Effect<ReadonlyArray<Detected>, WatchError>
   /** An account's balance of an asset at the head, in the asset's smallest unit. */
   balance(account: string, asset: Asset): Effect.Effect<bigint, WatchError>
+  /**
+   * Every asset the account holds at the head (`native` first, then by
+   * asset), when the family can list them in one read (Sui:
+   * `suix_getAllBalances`); absent otherwise.
+   */
+  readonly balances?: ((account: string) => Effect.Effect<ReadonlyArray<AssetBalance>, WatchError>) | undefined
   /** Where a transaction stands. */
   transactionStatus(transaction: string): Effect.Effect<TransactionStatus, WatchError>
   /** The account in the chain's canonical spelling, or an explanation of why it is not one. */
   normalizeAccount(account: string): { readonly ok: true; readonly account: string } | { readonly ok: false; readonly detail: string }
   /** Why a contract watch cannot be decoded, if it cannot (a bad address or event signature). */
   checkContract(contract: ContractWatch): string | undefined
+  /** An object id in the chain's canonical spelling, or why it is not one; absent in families without objects to watch (EVM). */
+  readonly normalizeObject?: ((object: string) => { readonly ok: true; readonly object: string } | { readonly ok: false; readonly detail: string }) | undefined
 }
 
 /** The adapters of the configured chains, by chain name. */

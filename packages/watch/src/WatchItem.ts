@@ -1,6 +1,7 @@
 /**
  * What a watcher detects: one item of chain activity — a native transfer, a
- * token transfer or a decoded contract event — with an identity that is the
+ * token transfer, a decoded contract event, or a change of a watched object
+ * (Sui) — with an identity that is the
  * item itself (chain, transaction, position in it), so that detecting it again
  * (after a crash, a restart or a reorg that re-included it) names the same
  * item. The item is the payload of the task that processes it.
@@ -13,8 +14,8 @@
  */
 import { Order, Schema } from "effect"
 
-/** What kind of activity an item is. */
-export const ItemKind = Schema.Literals(["native", "token", "event"])
+/** What kind of activity an item is: a transfer of the native asset or of a token, a contract event, or a change of a watched object (Sui). */
+export const ItemKind = Schema.Literals(["native", "token", "event", "object"])
 /** @see ItemKind */
 export type ItemKind = typeof ItemKind.Type
 
@@ -29,19 +30,19 @@ export class WatchItem extends Schema.Class<WatchItem>("@chainjobs/watch/WatchIt
   /** The hash of that block as read when the item was detected. */
   blockHash: Schema.String,
   transaction: Schema.String,
-  /** Log index (EVM) or event sequence; null for the transaction itself (a native transfer). */
+  /** Log index (EVM), or event sequence, balance change or object change after the events (Sui); null for the transaction itself (a native transfer). */
   position: Schema.NullOr(Schema.Int),
   from: Schema.NullOr(Schema.String),
   to: Schema.NullOr(Schema.String),
   /** Amount moved, for native and token items; null for other events. */
   amount: Schema.NullOr(Schema.String),
-  /** The token contract or coin type; null for the chain's native asset and for events. */
+  /** The token contract or coin type; an object's Move type for an object change; null for the chain's native asset and for events. */
   asset: Schema.NullOr(Schema.String),
-  /** The emitting contract of an event; null otherwise. */
+  /** The emitting contract of an event; the object id of an object change; null otherwise. */
   contract: Schema.NullOr(Schema.String),
-  /** The decoded event's name; null otherwise. */
+  /** The decoded event's name; for an object change, what changed it (`created`, `mutated`, `transferred`, `deleted`, `wrapped`); null otherwise. */
   event: Schema.NullOr(Schema.String),
-  /** The decoded event's arguments, as JSON-safe values (integers as decimal strings). */
+  /** The decoded event's arguments, as JSON-safe values (integers as decimal strings); an object change's version, digest and owner. */
   args: Schema.NullOr(Schema.Record(Schema.String, Schema.Unknown))
 }) {}
 
@@ -61,4 +62,4 @@ export const order: Order.Order<WatchItem> = Order.mapInput(
 
 /** The accounts an item moves value from or to (those whose balances it changes). */
 export const accounts = (item: WatchItem): ReadonlyArray<string> =>
-  item.kind === "event" ? [] : [item.from, item.to].filter((account): account is string => account !== null)
+  item.kind === "event" || item.kind === "object" ? [] : [item.from, item.to].filter((account): account is string => account !== null)

@@ -3,7 +3,8 @@
  * through `effect/sql`), and every statement over them:
  *
  * - `chainjobs_watchers`: each watcher's definition, state (`active`,
- *   `paused`) and cursor — the last confirmed block and its hash;
+ *   `paused`) and cursor — the last confirmed block and its hash, and where
+ *   an interrupted scan of the next range stopped (`scan_state`);
  * - `chainjobs_watcher_accounts`: the monitored account sets, each effective
  *   from a block, so that a change takes effect at a stated block;
  * - `chainjobs_watch_items`: every detected item (the audit table): where it
@@ -43,11 +44,20 @@ export interface WatcherRow {
   readonly startBlock: number
   readonly status: "active" | "paused"
   readonly contracts: ReadonlyArray<ContractWatch>
+  /** Watched object ids (Sui), canonical. */
+  readonly objects: ReadonlyArray<string>
   /** The last block whose items are recorded; `startBlock - 1` before the first. */
   readonly confirmedBlock: number
   /** That block's hash; null before the first. */
   readonly confirmedHash: string | null
   readonly createdAt: number
+}
+
+/** Where an interrupted scan of the range `from`–`to` after the cursor stopped: each part's (account-set segment's) adapter state, by its first block. */
+export interface ScanState {
+  readonly from: number
+  readonly to: number
+  readonly parts: Readonly<Record<string, unknown>>
 }
 
 /** A monitored account set, effective from `fromBlock` until the next set's. */
@@ -109,9 +119,16 @@ const createTables = Effect.gen(function*() {
   yield* sql.unsafe(`CREATE INDEX ${itemsTable}_status ON ${itemsTable} (watcher, status, block)`)
 })
 
+/** Watched objects, and where an interrupted scan stopped. */
+const addObjectsAndScanState = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`ALTER TABLE ${watchersTable} ADD COLUMN objects text`)
+  yield* sql.unsafe(`ALTER TABLE ${watchersTable} ADD COLUMN scan_state text`)
+})
+
 /** Creates or upgrades the watch tables. */
 export const migrate: Effect.Effect<void, WatchError, SqlClient.SqlClient> = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_create_watch": createTables }),
+  loader: Migrator.fromRecord({ "0001_create_watch": createTables, "0002_objects_scan_state": addObjectsAndScanState }),
   table: "chainjobs_watch_migrations"
 }).pipe(Effect.asVoid, Effect.mapError(storeFailed("migrate")))
 
@@ -125,6 +142,7 @@ const toWatcher = (row: Row): WatcherRow => ({
   startBlock: Number(row.start_block),
   status: row.status as WatcherRow["status"],
   contracts: JSON.parse(row.contracts as string),
+  objects: row.objects === null || row.objects === undefined ? [] : JSON.parse(row.objects as string),
   confirmedBlock: Number(row.confirmed_block),
   confirmedHash: (row.confirmed_hash as string | null) ?? null,
   createdAt: Number(row.created_at)
@@ -164,6 +182,7 @@ export const insertWatcher = (watcher: WatcherRow, accounts: ReadonlyArray<strin
           start_block: watcher.startBlock,
           status: watcher.status,
           contracts: JSON.stringify(watcher.contracts),
+          objects: JSON.stringify(watcher.objects),
           confirmed_block: watcher.confirmedBlock,
           confirmed_hash: watcher.confirmedHash,
           created_at: watcher.createdAt
@@ -252,7 +271,7 @@ export const ingest = (
 ) =>
   withSql("ingest", (sql) =>
     sql.withTransaction(Effect.gen(function*() {
-      const moved = yield* sql<Row>`UPDATE ${sql(watchersTable)} SET confirmed_block = ${block}, confirmed_hash = ${hash}
+      const moved = yield* sql<Row>`UPDATE ${sql(watchersTable)} SET confirmed_block = ${block}, confirmed_hash = ${hash}, scan_state = NULL
         WHERE name = ${name} AND confirmed_block = ${after} RETURNING name`
       if (moved.length === 0) return false
       const rows = items.map((item) => ({
@@ -268,6 +287,26 @@ export const ingest = (
       }
       return true
     })))
+
+/** Where the interrupted scan after the cursor `after` stopped, if one did (none once the cursor moved). */
+export const scanState = (name: string, after: number) =>
+  withSql("scanState", (sql) =>
+    Effect.map(
+      sql<Row>`SELECT scan_state FROM ${sql(watchersTable)} WHERE name = ${name} AND confirmed_block = ${after}`,
+      (rows): ScanState | null => {
+        const text = rows[0]?.scan_state
+        return typeof text === "string" ? JSON.parse(text) : null
+      }
+    ))
+
+/**
+ * Keeps where the scan after the cursor `after` got to; nothing written when
+ * the cursor moved meanwhile (the state is of a range already recorded).
+ */
+export const saveScanState = (name: string, after: number, state: ScanState) =>
+  withSql("saveScanState", (sql) =>
+    Effect.asVoid(sql`UPDATE ${sql(watchersTable)} SET scan_state = ${JSON.stringify(state)}
+      WHERE name = ${name} AND confirmed_block = ${after}`))
 
 /** A watcher's items in one state, in chain order, at most `limit`. */
 export const itemsIn = (name: string, status: ItemStatus, limit: number) =>

@@ -71,6 +71,8 @@ export const WatcherSpec = Schema.Struct({
   accounts: Schema.optionalKey(Schema.Array(Schema.String)),
   /** Monitored contracts: their decoded events are items. */
   contracts: Schema.optionalKey(Schema.Array(ContractSpec)),
+  /** Monitored objects (Sui object ids): every change of one (created, mutated, transferred, deleted, wrapped) is an item. */
+  objects: Schema.optionalKey(Schema.Array(Schema.String)),
   /** Blocks a block must have above it before its items are recorded. Default: 12. */
   confirmations: Schema.optionalKey(Schema.Int),
   /** The first block to scan. Default: the first block not yet at confirmation depth when the watcher is added. */
@@ -90,6 +92,8 @@ export const WatcherInfo = Schema.Struct({
   startBlock: Schema.Int,
   status: Schema.Literals(["active", "paused"]),
   contracts: Schema.Array(ContractSpec),
+  /** Monitored objects, canonical. */
+  objects: Schema.Array(Schema.String),
   accountSets: Schema.Array(WatchStore.AccountSet),
   /** The last block whose items are recorded. */
   confirmedBlock: Schema.Int
@@ -222,6 +226,21 @@ const normalizeAccounts = (adapter: ChainAdapter, watcher: string, accounts: Rea
   return Effect.succeed(Array.from(normalized))
 }
 
+/** Object ids in the adapter's spelling, or `Invalid`: a bad id, or objects on a chain family without them. */
+const normalizeObjects = (adapter: ChainAdapter, watcher: string, objects: ReadonlyArray<string>) => {
+  if (objects.length === 0) return Effect.succeed([])
+  if (adapter.normalizeObject === undefined) {
+    return Effect.fail(invalid(watcher, `chain "${adapter.chain}" (${adapter.family}) has no objects to watch`))
+  }
+  const normalized = new Set<string>()
+  for (const object of objects) {
+    const result = adapter.normalizeObject(object)
+    if (!result.ok) return Effect.fail(invalid(watcher, result.detail))
+    normalized.add(result.object)
+  }
+  return Effect.succeed(Array.from(normalized))
+}
+
 /** Splits `from`–`to` by the account sets in force, each part with its set. */
 const segments = (sets: ReadonlyArray<WatchStore.AccountSet>, from: number, to: number) =>
   sets.flatMap((set, index) => {
@@ -272,6 +291,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
       startBlock: row.startBlock,
       status: row.status,
       contracts: row.contracts,
+      objects: row.objects,
       accountSets,
       confirmedBlock: row.confirmedBlock
     }))
@@ -391,11 +411,25 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
       yield* followTip(state, adapter, Math.max(target, watcher.confirmedBlock), head)
       while (watcher.confirmedBlock < target) {
         const from = watcher.confirmedBlock + 1
-        const to = Math.min(target, from + config.maxRange - 1)
+        // an interrupted scan of this range resumes where it stopped (its range kept, though the head moved on)
+        const saved = yield* WatchStore.scanState(name, watcher.confirmedBlock)
+        const to = saved !== null && saved.from === from && saved.to >= from && saved.to <= target ? saved.to : Math.min(target, from + config.maxRange - 1)
+        const resumed = saved !== null && saved.from === from && saved.to === to ? saved.parts : {}
         const sets = yield* WatchStore.accountSets(name)
         const found: Array<Detected> = []
+        const parts: Record<string, unknown> = { ...resumed }
+        const after = watcher.confirmedBlock
+        const keep = Semaphore.makeUnsafe(1)
         for (const part of segments(sets, from, to)) {
-          found.push(...yield* adapter.scan({ accounts: part.accounts, contracts: watcher.contracts }, part.from, part.to))
+          const progress = {
+            saved: resumed[String(part.from)] ?? null,
+            save: (state: unknown) =>
+              keep.withPermit(Effect.suspend(() => {
+                parts[String(part.from)] = state
+                return WatchStore.saveScanState(name, after, { from, to, parts })
+              })).pipe(Effect.provideContext(context))
+          }
+          found.push(...yield* adapter.scan({ accounts: part.accounts, contracts: watcher.contracts, objects: watcher.objects }, part.from, part.to, progress))
         }
         const [first, last] = yield* adapter.blocks(from === to ? [from] : [from, to]).pipe(
           Effect.map((refs) => [refs[0]!, refs[refs.length - 1]!] as const)
@@ -494,7 +528,10 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
         const problem = adapter.checkContract(contract)
         if (problem !== undefined) return yield* invalid(spec.name, problem)
       }
-      if (accounts.length === 0 && contracts.length === 0) return yield* invalid(spec.name, "it watches no account and no contract")
+      const objects = yield* normalizeObjects(adapter, spec.name, spec.objects ?? [])
+      if (accounts.length === 0 && contracts.length === 0 && objects.length === 0) {
+        return yield* invalid(spec.name, "it watches no account, no contract and no object")
+      }
       if (spec.startBlock !== undefined && (!Number.isSafeInteger(spec.startBlock) || spec.startBlock < 0)) {
         return yield* invalid(spec.name, `startBlock must be a block number ≥ 0, not ${spec.startBlock}`)
       }
@@ -507,6 +544,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
         startBlock,
         status: spec.paused === true ? "paused" : "active",
         contracts,
+        objects,
         confirmedBlock: startBlock - 1,
         confirmedHash: null,
         createdAt: yield* Clock.currentTimeMillis
@@ -522,7 +560,9 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
       const watcher = yield* row(name)
       const adapter = yield* adapters.adapter(watcher.chain)
       const normalized = yield* normalizeAccounts(adapter, name, accounts)
-      if (normalized.length === 0 && watcher.contracts.length === 0) return yield* invalid(name, "it would watch no account and no contract")
+      if (normalized.length === 0 && watcher.contracts.length === 0 && watcher.objects.length === 0) {
+        return yield* invalid(name, "it would watch no account, no contract and no object")
+      }
       // under the loop's lock, so that the cursor cannot pass the block while the set is written
       return yield* stateOf(name).lock.withPermit(Effect.gen(function*() {
         const current = yield* row(name)

@@ -287,7 +287,7 @@ export const make = (
             // the address filters a full node indexes; the Checkpoint filter is marked "currently not supported" in the specification
             // ChangedObject: "created, mutated and unwrapped objects"; AffectedObject: "transactions that touch this object" (any object change naming it)
             const [query, cursor, limit, descending] = params as [
-              { filter?: { FromAddress?: string; ToAddress?: string; ChangedObject?: string; AffectedObject?: string }; options?: { showObjectChanges?: boolean } | null },
+              { filter?: { FromAddress?: string; ToAddress?: string; ChangedObject?: string; AffectedObject?: string }; options?: { showEffects?: boolean; showObjectChanges?: boolean } | null },
               string | null,
               number | null,
               boolean | null
@@ -307,7 +307,7 @@ export const make = (
             if (matches === undefined) {
               return { error: { code: -32602, message: "only FromAddress, ToAddress, ChangedObject and AffectedObject filters are served" } }
             }
-            const matching = ordered().filter(matches).map((response) => shown(response, { ...query.options, showEffects: query.options?.showEffects === true }))
+            const matching = ordered().filter(matches).map((response) => shown(response, query.options))
             return { result: paginate(descending === true ? matching.reverse() : matching, cursor, limit, (response) => response.digest) }
           }
           case "suix_queryEvents": {

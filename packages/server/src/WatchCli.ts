@@ -5,7 +5,7 @@
  * ```
  * chainjobs watchers list | lag <name> | pause <name> | resume <name> | remove <name>
  * chainjobs watchers add --spec '{"name":…,"chain":…,"processor":…,"accounts":[…]}'
- * chainjobs balance <chain> <account> [--asset native|<token>] [--verify] [--max-age-millis n]
+ * chainjobs balance <chain> <account> [--asset native|<token>|all] [--verify] [--max-age-millis n]
  * chainjobs balances [--chain c] [--account a] [--stale true|false] [--cursor c] [--limit n]
  * ```
  *
@@ -122,7 +122,10 @@ export const commands = <R>(target: Effect.Effect<Target, never, R>) => {
   const balance = Command.make("balance", {
     chain: Argument.String("chain"),
     account: Argument.String("account"),
-    asset: Flag.String("asset").pipe(Flag.withDescription("native, or a token's address"), Flag.withDefault("native")),
+    asset: Flag.String("asset").pipe(
+      Flag.withDescription("native, a token's address or coin type, or all (every asset the account holds)"),
+      Flag.withDefault("native")
+    ),
     verify: Flag.Boolean("verify").pipe(Flag.withDescription("Read the chain and correct the cache"), Flag.withDefault(false)),
     maxAgeMillis: Flag.String("max-age-millis").pipe(Flag.withDescription("Read the chain when the cached amount is older"), Flag.optional),
     json: jsonFlag
@@ -132,19 +135,23 @@ export const commands = <R>(target: Effect.Effect<Target, never, R>) => {
         ...(verify ? ["verify=true"] : []),
         ...Option.toArray(Option.map(maxAgeMillis, (millis) => `maxAgeMillis=${encodeURIComponent(millis)}`))
       ]
-      const url = `/balances/${encodeURIComponent(chain)}/${encodeURIComponent(account)}/${encodeURIComponent(asset)}${
+      const url = `/balances/${encodeURIComponent(chain)}/${encodeURIComponent(account)}${asset === "all" ? "" : `/${encodeURIComponent(asset)}`}${
         query.length === 0 ? "" : `?${query.join("&")}`
       }`
+      const line = (b: any) =>
+        `${b.amount}  (pending in ${b.pendingIn}, out ${b.pendingOut}; ${b.fromChain ? "read from the chain" : `cached ${b.ageMillis} ms ago`}${
+          b.stale ? ", stale" : ""
+        })`
       return Effect.flatMap(call(t, "GET", url), (b) =>
         Console.log(
           json
             ? JSON.stringify(b, null, 2)
-            : `${b.amount}  (pending in ${b.pendingIn}, out ${b.pendingOut}; ${b.fromChain ? "read from the chain" : `cached ${b.ageMillis} ms ago`}${
-              b.stale ? ", stale" : ""
-            })`
+            : asset === "all"
+            ? (b as Array<any>).map((one) => `${one.asset}  ${line(one)}`).join("\n")
+            : line(b)
         ))
     })
-  ).pipe(Command.withDescription("A cached balance (--verify or --max-age-millis read the chain)"))
+  ).pipe(Command.withDescription("A cached balance, or every asset of the account with --asset all (--verify or --max-age-millis read the chain)"))
   const balances = Command.make("balances", {
     chain: Flag.String("chain").pipe(Flag.withDescription("Only this chain's balances"), Flag.optional),
     account: Flag.String("account").pipe(Flag.withDescription("Only this account's balances (needs --chain)"), Flag.optional),

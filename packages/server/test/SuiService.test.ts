@@ -135,4 +135,33 @@ describe("Sui networks over REST and the CLI", () => {
         }
       }).pipe(Effect.provide(server))
     }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("every asset of an address over REST and chainjobs balance --asset all; one coin type by its name", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const usdc = "0x168da5bf1f48dafc111b0a488fa454aca95e0b5e::usdc::USDC"
+      const usdcCanonical = `0x${"168da5bf1f48dafc111b0a488fa454aca95e0b5e".padStart(64, "0")}::usdc::USDC`
+      node.setBalance(alice, sui, 12n)
+      node.setBalance(alice, usdc, 3n)
+      const server = testServer({
+        chains: [{ name: "evm", chainId: 31337, endpoints: [{ url: "http://127.0.0.1:9" }] }],
+        suiNetworks: [{ name: "sui-test", endpoints: [{ url: node.url }] }]
+      })
+      yield* Effect.gen(function*() {
+        const all = yield* request("GET", `/api/watch/balances/sui-test/${alice}`)
+        assert.strictEqual(all.status, 200)
+        assert.deepStrictEqual((all.body as Array<any>).map((b) => [b.asset, b.amount, b.fromChain]), [["native", "12", true], [usdcCanonical, "3", true]])
+        const cli = yield* chainjobs("balance", "sui-test", alice, "--asset", "all")
+        assert.isTrue(Exit.isSuccess(cli.exit), cli.failure)
+        assert.deepStrictEqual(cli.lines.join("\n").split("\n").map((line) => line.replace(/cached \d+ ms ago/, "cached")), [
+          "native  12  (pending in 0, out 0; cached)",
+          `${usdcCanonical}  3  (pending in 0, out 0; cached)`
+        ])
+        const one = yield* request("GET", `/api/watch/balances/sui-test/${alice}/${encodeURIComponent(usdc)}`)
+        assert.strictEqual(one.status, 200)
+        assert.deepInclude(one.body, { asset: usdcCanonical, amount: "3" })
+        const bad = yield* request("GET", `/api/watch/balances/sui-test/${alice}/${encodeURIComponent("0x2::sui")}`)
+        assert.strictEqual(bad.status, 400)
+      }).pipe(Effect.provide(server))
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 })

@@ -152,6 +152,18 @@ export const normalizeObject = (object: string): ReturnType<NonNullable<ChainAda
     ? { ok: true, object: normalizeSuiAddress(object) }
     : { ok: false, detail: `"${object}" is not a Sui object id (0x and up to 64 hex digits)` }
 
+/** A coin type in its canonical spelling (`0x…64::module::Struct`, type parameters kept), SUI's as `native`, or why it is not one. */
+export const normalizeAsset = (asset: string): ReturnType<NonNullable<ChainAdapter.ChainAdapter["normalizeAsset"]>> => {
+  const refused = { ok: false as const, detail: `"${asset}" is not a Sui coin type (0xpackage::module::Struct)` }
+  if (!/^(0x)?[0-9a-fA-F]{1,64}::[A-Za-z_]\w*::[A-Za-z_]\w*(<.+>)?$/.test(asset)) return refused
+  try {
+    const coinType = normalizeStructTag(asset)
+    return { ok: true, asset: coinType === nativeCoinType ? "native" : coinType }
+  } catch {
+    return refused
+  }
+}
+
 /** Why a contract watch cannot be matched, if it cannot: a bad package id, no event types, or one that is not `module::Struct`. */
 export const checkContract = (contract: ChainAdapter.ContractWatch): string | undefined => {
   if (!hexAddress.test(contract.address)) return `"${contract.address}" is not a Sui package id`
@@ -409,6 +421,7 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
       }),
     transactionStatus,
     normalizeAccount,
+    normalizeAsset,
     checkContract,
     normalizeObject
   }

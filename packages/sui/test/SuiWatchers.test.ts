@@ -242,4 +242,42 @@ describe("Watchers and the balance cache on a Sui network", () => {
         assert.isTrue(Array.from(counts.values()).every((count) => count === 1))
       }).pipe(Effect.provide(runtime(directory, node.url), { local: true }), Effect.scoped)
     }).pipe(Effect.scoped), 120_000)
+
+  it.live("every asset of an account: listed from the node in one read, then from the cache until the account's activity makes the listing stale; a coin no longer held reads 0", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const directory = yield* tempDirectory
+      const account = address(41)
+      const usdcCanonical = `0x${"168da5bf1f48dafc111b0a488fa454aca95e0b5e".padStart(64, "0")}::usdc::USDC`
+      const other = `0x${"77".padStart(64, "0")}::coin::OTHER`
+      node.setBalance(account, sui, 9_000n)
+      node.setBalance(account, usdc, 40n)
+      const asked = (method: string) => node.requests.filter((request) => request.method === method).length
+      yield* Effect.gen(function*() {
+        const cache = yield* BalanceCache.BalanceCache
+        const summary = (balances: ReadonlyArray<BalanceCache.Balance>) => balances.map((b) => [b.asset, b.amount, b.fromChain])
+        assert.deepStrictEqual(summary(yield* cache.readAll("sui", account)), [["native", 9_000n, true], [usdcCanonical, 40n, true]])
+        assert.strictEqual(asked("suix_getAllBalances"), 1)
+        assert.strictEqual(asked("suix_getBalance"), 0)
+        // cached: no request, the single reads too
+        assert.deepStrictEqual(summary(yield* cache.readAll("sui", account.replace(/0x0+/, "0x"))), [["native", 9_000n, false], [usdcCanonical, 40n, false]])
+        assert.deepInclude(yield* cache.read("sui", account, usdc), { asset: usdcCanonical, amount: 40n, fromChain: false })
+        assert.strictEqual(asked("suix_getAllBalances"), 1)
+        // activity: a new coin arrives, the usdc leaves; an item of the account makes the listing stale
+        node.setBalance(account, usdc, 0n)
+        node.setBalance(account, other, 5n)
+        yield* cache.observe("sui", [new WatchItem.WatchItem({
+          watcher: "w", chain: "sui", kind: "token", block: 1, blockHash: "h", transaction: "t", position: 0,
+          from: null, to: account, amount: "5", asset: other, contract: null, event: null, args: null
+        })])
+        assert.deepStrictEqual(summary(yield* cache.readAll("sui", account)), [["native", 9_000n, true], [other, 5n, true], [usdcCanonical, 0n, true]])
+        assert.strictEqual(asked("suix_getAllBalances"), 2)
+        // verify reads again; a bad coin type is refused
+        assert.strictEqual((yield* cache.readAll("sui", account, { verify: true })).length, 3)
+        assert.strictEqual(asked("suix_getAllBalances"), 3)
+        const refused = yield* Effect.exit(cache.read("sui", account, "0x2::sui"))
+        assert.include(String(refused), "is not a Sui coin type")
+        assert.deepInclude(yield* cache.read("sui", account, sui), { asset: "native", amount: 9_000n })
+      }).pipe(Effect.provide(runtime(directory, node.url), { local: true }), Effect.scoped)
+    }).pipe(Effect.scoped), 60_000)
 })

@@ -13,8 +13,15 @@
  * transaction at confirmation depth (`observe`), `refreshStale` finds it
  * confirmed or failed, or `settlePending` is told.
  *
+ * Every asset of an account (`readAll`) is listed from the chain in one read
+ * where the family can (Sui), or as the native asset and the assets already
+ * cached for the account; the listing is kept (`chainjobs_balance_listings`),
+ * so a later `readAll` answers from the cache until the account's activity
+ * marks it stale (a coin type it did not hold may have arrived) or it is
+ * older than asked.
+ *
  * Tables: `chainjobs_balances`, `chainjobs_balance_pending`,
- * `chainjobs_balance_audit`. The tables are the truth; in front of them the
+ * `chainjobs_balance_audit`, `chainjobs_balance_listings`. The tables are the truth; in front of them the
  * cache keeps the balances read last in memory (`BalanceFront`, at most
  * `maxEntries`, the least recently read evicted first), written through by
  * every change this cache makes: a read from the chain stores the new amount
@@ -35,6 +42,7 @@ import * as WatchItem from "./WatchItem.ts"
 const balancesTable = "chainjobs_balances"
 const pendingTable = "chainjobs_balance_pending"
 const auditTable = "chainjobs_balance_audit"
+const listingsTable = "chainjobs_balance_listings"
 
 /** Why a cached amount was read from the chain. */
 export const Cause = Schema.Literals(["fill", "max-age", "verify", "refresh", "reconcile"])
@@ -136,6 +144,13 @@ export type BalancePage = typeof BalancePage.Type
 export class BalanceCache extends Context.Service<BalanceCache, {
   /** A balance: cached, or read from the chain when missing, older than `maxAgeMillis`, or `verify` is asked. */
   read(chain: string, account: string, asset: Asset, options?: ReadOptions): Effect.Effect<Balance, WatchError>
+  /**
+   * Every asset of an account (`native` first, then by asset): cached, or
+   * listed from the chain when the account was never listed, its activity
+   * made the listing stale, it is older than `maxAgeMillis`, or `verify` is
+   * asked; an asset cached but no longer held reads 0.
+   */
+  readAll(chain: string, account: string, options?: ReadOptions): Effect.Effect<ReadonlyArray<Balance>, WatchError>
   /** Records a pending transfer of a broadcast transaction. */
   addPending(pending: Pending): Effect.Effect<void, WatchError>
   /** Clears a transaction's pending transfers: it confirmed (its accounts' balances become stale) or failed. */
@@ -189,9 +204,22 @@ const createTables = Effect.gen(function*() {
   )`)
 })
 
+/** When each account's every asset was listed last, and whether its activity made that stale. */
+const createListings = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const int64 = sql.onDialectOrElse({ pg: () => "bigint", orElse: () => "INTEGER" })
+  yield* sql.unsafe(`CREATE TABLE ${listingsTable} (
+    chain text NOT NULL,
+    account text NOT NULL,
+    listed_at ${int64} NOT NULL,
+    stale integer NOT NULL,
+    PRIMARY KEY (chain, account)
+  )`)
+})
+
 /** Creates or upgrades the balance tables. */
 export const migrate = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_create_balances": createTables }),
+  loader: Migrator.fromRecord({ "0001_create_balances": createTables, "0002_balance_listings": createListings }),
   table: "chainjobs_balances_migrations"
 }).pipe(Effect.asVoid, Effect.mapError(storeFailed("migrate")))
 
@@ -232,6 +260,11 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
       const who = adapter.normalizeAccount(account)
       if (!who.ok) return yield* invalid(who.detail)
       if (asset === "native") return { adapter, account: who.account, asset }
+      if (adapter.normalizeAsset !== undefined) {
+        const coin = adapter.normalizeAsset(asset)
+        if (!coin.ok) return yield* invalid(`asset: ${coin.detail}`)
+        return { adapter, account: who.account, asset: coin.asset }
+      }
       const token = adapter.normalizeAccount(asset)
       if (!token.ok) return yield* invalid(`asset: ${token.detail}`)
       return { adapter, account: who.account, asset: token.account }
@@ -286,9 +319,12 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
 
   /** Reads the chain and stores the amount, recording a change (as drift when the cached amount was not stale). */
   const fromChain = (chain: string, account: string, asset: string, cause: Cause) =>
+    Effect.flatMap(adapters.adapter(chain), (adapter) =>
+      Effect.flatMap(adapter.balance(account, asset), (amount) => store(chain, account, asset, amount, cause)))
+
+  /** Stores an amount read from the chain, recording a change (as drift when the cached amount was not stale). */
+  const store = (chain: string, account: string, asset: string, amount: bigint, cause: Cause) =>
     Effect.gen(function*() {
-      const adapter = yield* adapters.adapter(chain)
-      const amount = yield* adapter.balance(account, asset)
       const at = yield* Clock.currentTimeMillis
       const entry = yield* db("write", sql.withTransaction(Effect.gen(function*() {
         const [before] = yield* sql<Row>`SELECT amount, stale FROM ${sql(balancesTable)}
@@ -382,8 +418,57 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
   const markStale = (chain: string, accounts: ReadonlyArray<string>) =>
     accounts.length === 0
       ? Effect.void
-      : db("markStale", sql`UPDATE ${sql(balancesTable)} SET stale = 1 WHERE chain = ${chain} AND ${sql.in("account", accounts)}`)
-        .pipe(Effect.ensuring(Effect.sync(() => front.markStale(chain, accounts))))
+      : db("markStale", Effect.andThen(
+        sql`UPDATE ${sql(balancesTable)} SET stale = 1 WHERE chain = ${chain} AND ${sql.in("account", accounts)}`,
+        sql`UPDATE ${sql(listingsTable)} SET stale = 1 WHERE chain = ${chain} AND ${sql.in("account", accounts)}`
+      )).pipe(Effect.ensuring(Effect.sync(() => front.markStale(chain, accounts))))
+
+  /** Native first, then by asset. */
+  const byAsset = (a: Balance, b: Balance) =>
+    a.asset === b.asset ? 0 : a.asset === "native" ? -1 : b.asset === "native" ? 1 : a.asset < b.asset ? -1 : 1
+
+  const readAll = (chain: string, account: string, readOptions: ReadOptions = {}) =>
+    Effect.gen(function*() {
+      const { adapter, account: who } = yield* normalize(chain, account, "native")
+      const now = yield* Clock.currentTimeMillis
+      const [listing] = yield* db(
+        "readAll",
+        sql<Row>`SELECT listed_at, stale FROM ${sql(listingsTable)} WHERE chain = ${chain} AND account = ${who}`
+      )
+      const cachedAssets = (yield* db(
+        "readAll",
+        sql<Row>`SELECT asset FROM ${sql(balancesTable)} WHERE chain = ${chain} AND account = ${who}`
+      )).map((row) => row.asset as string)
+      const listed = listing !== undefined && Number(listing.stale) === 0 && readOptions.verify !== true &&
+        (readOptions.maxAgeMillis === undefined || now - Number(listing.listed_at) <= readOptions.maxAgeMillis)
+      if (listed) {
+        const kept = yield* Effect.forEach(cachedAssets, (asset) => Effect.map(entry(chain, who, asset), (row) => ({ asset, row })))
+        // every asset the listing found is still cached (upkeep never deletes one): answer from the cache
+        return kept.flatMap(({ asset, row }) => Option.isSome(row) ? [fromFront(chain, who, asset, row.value, now)] : []).sort(byAsset)
+      }
+      const held = adapter.balances !== undefined
+        ? yield* adapter.balances(who)
+        : yield* Effect.forEach(
+          Array.from(new Set(["native", ...cachedAssets])),
+          (asset) => Effect.map(adapter.balance(who, asset), (amount) => ({ asset, amount })),
+          { concurrency: 4 }
+        )
+      const amounts = new Map<string, bigint>(cachedAssets.map((asset) => [asset, 0n]))
+      for (const { asset, amount } of held) amounts.set(asset, amount)
+      const cause: Cause = listing === undefined ? "fill" : readOptions.verify === true ? "verify" : Number(listing.stale) === 1 ? "refresh" : "max-age"
+      const balances: Array<Balance> = []
+      for (const [asset, amount] of amounts) {
+        const stored = yield* store(chain, who, asset, amount, cachedAssets.includes(asset) ? cause : "fill")
+        const pending = yield* pendingOf(chain, who, asset)
+        balances.push({ chain, account: who, asset, amount, ...pending, checkedAt: stored.at, ageMillis: 0, stale: false, fromChain: true })
+      }
+      yield* db(
+        "readAll",
+        sql`INSERT INTO ${sql(listingsTable)} ${sql.insert({ chain, account: who, listed_at: now, stale: 0 })}
+          ON CONFLICT (chain, account) DO UPDATE SET listed_at = excluded.listed_at, stale = 0`
+      )
+      return balances.sort(byAsset)
+    })
 
   const settlePending = (chain: string, transaction: string, outcome: "confirmed" | "failed") =>
     Effect.gen(function*() {
@@ -476,6 +561,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
 
   return BalanceCache.of({
     read,
+    readAll,
     list,
     addPending: (pending) =>
       Effect.gen(function*() {

@@ -101,6 +101,8 @@ export interface ChainAdapter {
   normalizeAccount(account: string): { readonly ok: true; readonly account: string } | { readonly ok: false; readonly detail: string }
   /** Why a contract watch cannot be decoded, if it cannot (a bad address or event signature). */
   checkContract(contract: ContractWatch): string | undefined
+  /** An asset (not `native`) in the chain's canonical spelling, or why it is not one, where assets are not written as accounts (Sui coin types); absent: an asset is spelled as an account (EVM token contracts). */
+  readonly normalizeAsset?: ((asset: string) => { readonly ok: true; readonly asset: string } | { readonly ok: false; readonly detail: string }) | undefined
   /** An object id in the chain's canonical spelling, or why it is not one; absent in families without objects to watch (EVM). */
   readonly normalizeObject?: ((object: string) => { readonly ok: true; readonly object: string } | { readonly ok: false; readonly detail: string }) | undefined
 }

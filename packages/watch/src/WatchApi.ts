@@ -97,6 +97,18 @@ export class WatchGroup extends HttpApiGroup.make("watch")
       OpenApi.Description,
       "Cached balances as stored (no chain reads), ordered by chain, account and asset, a page at a time: pass `next` as `cursor` for the page after. `account` needs `chain`; `limit` 1–1000 (default 100)."
     ),
+    HttpApiEndpoint.get("accountBalances", "/balances/:chain/:account", {
+      params: { chain: Schema.String, account: Schema.String },
+      query: {
+        maxAgeMillis: Schema.optional(Schema.NumberFromString.check(Schema.isGreaterThanOrEqualTo(0))),
+        verify: Schema.optional(Schema.Literals(["true", "false"]))
+      },
+      success: Schema.Array(Balance),
+      error: errors
+    }).annotate(
+      OpenApi.Description,
+      "Every asset of an account (native first): cached, or listed from the chain when never listed, made stale by the account's activity, older than `maxAgeMillis`, or `verify=true`."
+    ),
     HttpApiEndpoint.get("balance", "/balances/:chain/:account/:asset", {
       params: { chain: Schema.String, account: Schema.String, asset: Schema.String },
       query: {
@@ -134,6 +146,11 @@ export const layerHandlers = HttpApiBuilder.group(WatchApi, "watch", Effect.fnUn
     remove: ({ params }) => answer(watchers.remove(params.name)),
     balance: ({ params, query }) =>
       answer(balances.read(params.chain, params.account, params.asset, {
+        maxAgeMillis: query.maxAgeMillis,
+        verify: query.verify === "true"
+      })),
+    accountBalances: ({ params, query }) =>
+      answer(balances.readAll(params.chain, params.account, {
         maxAgeMillis: query.maxAgeMillis,
         verify: query.verify === "true"
       })),

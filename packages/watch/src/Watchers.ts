@@ -12,7 +12,10 @@
  * below `head - confirmations`, scans the next range of at most `maxRange`
  * blocks with the adapter's range scan (catch-up at scan speed, not block by
  * block), checks that the range's first block extends the confirmed one, and
- * records its items together with the new cursor in one transaction. Recorded
+ * records its items together with the new cursor in one transaction. A scan
+ * in many steps (Sui's catch-up by query) saves its progress beside the
+ * cursor after each (`WatchStore.saveScanState`); the next tick, in this
+ * process or after a restart, scans the same range and resumes from it. Recorded
  * items are then submitted to the watcher's processor kind, whose key is the
  * item's identity (`WatchProcessor`): a submission repeated after a crash
  * joins the task already recorded. Only blocks at confirmation depth are ever

@@ -33,6 +33,22 @@ const balanceTests = (it: Vitest.MethodsNonLive<Layer.Success<ReturnType<typeof 
       assert.strictEqual((yield* cache.read("dev", account, "native", { maxAgeMillis: 1 })).amount, 43n * ether)
     }), 60_000)
 
+  it.effect("every asset of an EVM account: the native asset and the assets cached for it, listed once, then cached until verified", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const cache = yield* BalanceCache.BalanceCache
+      const account = address(15)
+      yield* node(chain.url).setBalance(account, 3n * ether)
+      const listed = yield* cache.readAll("dev", account.toUpperCase().replace("0X", "0x"))
+      assert.deepStrictEqual(listed.map((b) => [b.account, b.asset, b.amount, b.fromChain]), [[account, "native", 3n * ether, true]])
+      yield* node(chain.url).setBalance(account, 4n * ether)
+      assert.deepStrictEqual((yield* cache.readAll("dev", account)).map((b) => [b.amount, b.fromChain]), [[3n * ether, false]])
+      assert.deepStrictEqual((yield* cache.readAll("dev", account, { verify: true })).map((b) => [b.amount, b.fromChain]), [[4n * ether, true]])
+      const [entry] = (yield* cache.audit(10)).filter((audit) => audit.account === account)
+      assert.deepInclude(entry, { cause: "verify", before: 3n * ether, after: 4n * ether, drift: true })
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(cache.readAll("dev", "0x123"))))
+    }), 60_000)
+
   it.effect("a drift injected behind the cache is found by the reconcile task and recorded", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain

@@ -9,6 +9,8 @@
  *
  * @since 0.1.0
  */
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import * as Http from "node:http"
 import { ByteSize, Clock, Effect, Layer, Schema, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiScalar, OpenApi } from "effect/http-api"
@@ -16,6 +18,7 @@ import { PayloadLimit, Principal, TaskAccess, TaskAccessError, TaskFeed, TaskInf
 import { openApiDocument, RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning, toRecord } from "./RestApi.ts"
 import { Webhooks } from "./Webhooks.ts"
 import * as KindExamples from "./KindExamples.ts"
+import * as SseKeepAlive from "./SseKeepAlive.ts"
 
 const utf8 = new TextEncoder()
 
@@ -27,9 +30,7 @@ const sseEvent = (event: string, data: unknown, retryMillis?: number): Uint8Arra
 const reconnectMillis = 500
 
 /** How often an event stream gets a comment, so that proxies and clients keep an idle stream open. */
-export const keepAliveMillis = 10_000
-
-const keepAlive = utf8.encode(": keep-alive\n\n")
+export const keepAliveMillis = SseKeepAlive.keepAliveMillis
 
 /**
  * The last event of a task's stream: no data (so `EventSource` dispatches
@@ -39,14 +40,28 @@ const keepAlive = utf8.encode(": keep-alive\n\n")
 export const endEventId = "end"
 const endEvent = utf8.encode(`retry: ${reconnectMillis}\nid: ${endEventId}\n\n`)
 
-/** An event stream as a response: never cached, a keep-alive comment at intervals, ending when `events` end. */
+/** The Node response a request is answered on, when served by Node's HTTP server (the service always is). */
+const nodeResponse = (request: HttpServerRequest.HttpServerRequest): Http.ServerResponse | undefined => {
+  const response: unknown = "response" in request ? NodeHttpServerRequest.toServerResponse(request) : undefined
+  return response instanceof Http.ServerResponse ? response : undefined
+}
+
+/**
+ * An event stream as a response: never cached, a keep-alive comment at
+ * intervals (`SseKeepAlive`'s one timer; a stream of its own on a server
+ * other than Node's), ending when `events` end.
+ */
 const eventStream = (events: Stream.Stream<Uint8Array>) =>
-  HttpServerResponse.stream(
-    Stream.merge(events, Stream.tick(keepAliveMillis).pipe(Stream.drop(1), Stream.map(() => keepAlive)), {
-      haltStrategy: "left"
-    }),
-    { contentType: "text/event-stream", headers: { "cache-control": "no-cache" } }
-  )
+  HttpServerRequest.HttpServerRequest.useSync((request) => {
+    const response = nodeResponse(request)
+    if (response !== undefined) SseKeepAlive.follow(response)
+    const body = response !== undefined ? events : Stream.merge(
+      events,
+      Stream.tick(keepAliveMillis).pipe(Stream.drop(1), Stream.map(() => SseKeepAlive.comment)),
+      { haltStrategy: "left" }
+    )
+    return HttpServerResponse.stream(body, { contentType: "text/event-stream", headers: { "cache-control": "no-cache" } })
+  })
 
 /** The frames of the all-tasks stream: changes as the feed framed them, a gap as `reset`, a drop as `dropped`. */
 const feedFrames = (
@@ -173,7 +188,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
           return HttpServerResponse.empty({ status: 204 })
         }
         const context = yield* Effect.context<Principal.CurrentPrincipal>()
-        return eventStream(Stream.concat(
+        return yield* eventStream(Stream.concat(
           access.watchChanges(params.id).pipe(
             Stream.map((change) => change.sse),
             Stream.orDie,
@@ -199,7 +214,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
         const ready = sseEvent("ready", yield* access.stats, reconnectMillis)
         const context = yield* Effect.context<Principal.CurrentPrincipal>()
         const changes = access.changes(headers["last-event-id"]).pipe(Stream.provideContext(context))
-        return eventStream(Stream.concat(Stream.succeed(ready), feedFrames(changes)))
+        return yield* eventStream(Stream.concat(Stream.succeed(ready), feedFrames(changes)))
       }),
     kinds: () =>
       Effect.map(Effect.all([tasks.kinds, examples.all]), ([kinds, ready]) =>

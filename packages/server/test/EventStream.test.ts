@@ -2,7 +2,8 @@
  * Server-sent event streams as `EventSource` clients meet them: a task's
  * stream ends with the id `end`, and reconnecting with it answers 204, which
  * stops a real `EventSource` (Chromium's) after one connection; streams are
- * not cached and idle ones get keep-alive comments.
+ * not cached and idle ones get keep-alive comments, from one timer that runs
+ * only while a stream is open.
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
@@ -11,9 +12,15 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { chromium } from "playwright-core"
 import { keepAliveMillis } from "../src/RestServer.ts"
+import * as SseKeepAlive from "../src/SseKeepAlive.ts"
 import { baseUrl, request, sseData, testServer } from "./http.ts"
 
 const executablePath = "/usr/bin/chromium"
+
+/** Resolves once `condition` holds, checking every 10 ms. */
+const until = async (condition: () => boolean) => {
+  while (!condition()) await new Promise((wake) => setTimeout(wake, 10))
+}
 
 /** Sends a request with headers, answering status, headers and body text. */
 const fetchText = (path: string, headers: Record<string, string> = {}) =>
@@ -62,6 +69,30 @@ layer(testServer(), { excludeTestServices: true })("event streams", (it) => {
       assert.match(comment, /^: keep-alive\n\n/)
       yield* request("DELETE", `/api/tasks/${running.body.taskId}`)
     }), keepAliveMillis * 3)
+
+  it.effect("open event streams share one keep-alive timer, stopped when the last one closes", () =>
+    Effect.gen(function*() {
+      const running = yield* request("POST", "/api/tasks/demo-scan", { body: { fromBlock: 0, toBlock: 1000, delayMillis: 60_000 } })
+      const base = yield* baseUrl
+      assert.deepStrictEqual(SseKeepAlive.stats(), { streams: 0, ticking: false })
+      const controllers = Array.from({ length: 3 }, () => new AbortController())
+      const paths = [running.body.eventsUrl, running.body.eventsUrl, "/api/events"]
+      // Each stream open, its first event read: its response is followed.
+      yield* Effect.promise(() =>
+        Promise.all(paths.map(async (path, i) => {
+          const response = await fetch(base + path, { signal: controllers[i]!.signal })
+          await response.body!.getReader().read()
+        })))
+      assert.deepStrictEqual(SseKeepAlive.stats(), { streams: 3, ticking: true })
+      controllers[0]!.abort()
+      controllers[2]!.abort()
+      yield* Effect.promise(() => until(() => SseKeepAlive.stats().streams === 1))
+      assert.isTrue(SseKeepAlive.stats().ticking)
+      controllers[1]!.abort()
+      yield* Effect.promise(() => until(() => SseKeepAlive.stats().streams === 0))
+      assert.isFalse(SseKeepAlive.stats().ticking)
+      yield* request("DELETE", `/api/tasks/${running.body.taskId}`)
+    }))
 
   it.effect.skipIf(!existsSync(executablePath))("Chromium's EventSource reads a task's records on one connection and stops", () =>
     Effect.gen(function*() {

@@ -2,12 +2,13 @@
  * Three runner child processes on 127.0.0.1 sharing one PostgreSQL schema
  * (`RunnerProcess.ts`, `runner.ts`): tasks spread over all three, an interrupt
  * sent to one runner stops a task running on another (its finalizer runs
- * there), an exclusive key holds across runners, scans survive `kill -9` of
+ * there), an exclusive key holds across runners, Hardhat address scans survive `kill -9` of
  * their runner, a schedule every runner declares runs once cluster-wide, and a
  * rolling restart loses no acknowledged task.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Context, Effect, Layer } from "effect"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
 import { type Event, makeCluster, pgTestUrl, type RunnerProcess, settled } from "./RunnerProcess.ts"
 
 if (pgTestUrl === undefined) {
@@ -61,13 +62,6 @@ const answered = (runner: RunnerProcess, op: Record<string, unknown>, done: (ans
     Effect.catchTag("TimeoutError", () =>
       Effect.flatMap(runner.call(op), (last) => Effect.die(new Error(`${runner.name} never answered as expected: ${JSON.stringify(last)}`))))
   )
-
-/** What a scan of `from..to` computes undisturbed (the same fold as the `scan` kind). */
-const scanResult = (from: number, to: number) => {
-  let acc = 1
-  for (let next = from; next <= to; next++) acc = (acc * 31 + next) % 1_000_000_007
-  return acc
-}
 
 /**
  * Ticks of a one-second schedule run once per second cluster-wide: never more ticks than the seconds they span
@@ -170,26 +164,45 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
       yield* Effect.forEach(held, (id) => c.call({ op: "interrupt", id }), { discard: true })
     }).pipe(Effect.scoped), { timeout: 90_000 })
 
-  it.live("after kill -9 of a runner, its scans finish elsewhere from their checkpoint, with no two attempts overlapping", () =>
+  it.live("after kill -9 of a runner, its Hardhat address scans finish elsewhere from their checkpoint, with the undisturbed result and no two attempts overlapping", () =>
     Effect.gen(function*() {
-      const { cluster, runners } = yield* startThree
+      // A Hardhat node with known activity, scanned by the chain kind `chain/scan-addresses` on every runner.
+      const chain = yield* Layer.build(DevChain.layer())
+      const seeded = yield* Effect.provideContext(DevSeed.seed({ rounds: 24, maxGap: 2 }), chain)
+      const url = Context.get(chain, DevChain.DevChain).url
+      const cluster = yield* makeCluster
+      const runners = yield* Effect.forEach(["a", "b", "c"], (name) => cluster.start(name, { CHAIN_URL: url, CHAIN_RATE: "25" }), {
+        concurrency: "unbounded"
+      })
+      yield* settled(runners)
       const [a, b, c] = runners
-      const scans = Array.from({ length: 9 }, (_, i) => ({ from: i * 100, to: i * 100 + 40, stepMs: 50 }))
-      const ids = yield* Effect.forEach(scans, (scan) => submitted(a, "scan", scan))
-      // Every scan has started and b runs at least one.
+      // Each scan its own address set (an exclusive key, so a shard of its own): two blocks per chunk and checkpoint.
+      const sets = seeded.participants.map((address, i) => [address, seeded.participants[(i + 1) % seeded.participants.length]!])
+      const payloads = sets.map((addresses) => ({
+        chain: "dev",
+        addresses,
+        fromBlock: seeded.fromBlock,
+        toBlock: seeded.toBlock,
+        chunkSize: 2
+      }))
+      const ids = yield* Effect.forEach(payloads, (payload) => submitted(a, "chain/scan-addresses", payload))
+      // Every scan has started and b runs at least one (or no runner was seen on b: then it is nothing to kill).
       yield* eventually(() => {
         const started = cluster.events().filter((e) => e.event === "start")
         return started.length >= ids.length && started.some((e) => e.runner === "b") ? true : undefined
       })
-      yield* Effect.sleep("500 millis")
+      yield* Effect.sleep("1500 millis")
       yield* b.kill
       const killedAt = Date.now()
       const onB = new Set(cluster.events().filter((e) => e.event === "start" && e.runner === "b").map((e) => e.task))
+      const endedOnB = new Set(cluster.events().filter((e) => e.event === "end" && e.runner === "b").map((e) => e.task))
 
       const finished = yield* Effect.forEach(ids, (id) => c.awaitInfo(id), { concurrency: "unbounded" })
       finished.forEach((info, i) => {
         assert.strictEqual(info.status, "completed", `scan ${i}: ${info.errorMessage}`)
-        assert.strictEqual(info.result, scanResult(scans[i].from, scans[i].to), `scan ${i}`)
+        // the undisturbed result: exactly the seeded activity of its addresses, in chain order
+        const result = info.result as { readonly activity: ReadonlyArray<unknown> }
+        assert.deepStrictEqual(result.activity, DevSeed.expectedFor(seeded, sets[i]!).map((item) => ({ ...item })), `scan ${i}`)
       })
       const events = cluster.events()
       for (const [i, id] of ids.entries()) {
@@ -197,19 +210,20 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
         const ends = events.filter((e) => e.task === id && e.event === "end")
         // Attempts never overlap: each one ended (or died with b) before the next started.
         for (let k = 1; k < attempts.length; k++) {
-          const previous = attempts[k - 1]
-          const end = ends.find((e) => e.attempt === previous.attempt)?.at ?? (previous.runner === "b" ? killedAt : Infinity)
-          assert.isTrue(end <= attempts[k].at, `scan ${i}: attempt ${attempts[k].attempt} started before ${previous.attempt} ended`)
+          const previous = attempts[k - 1]!
+          const end = ends.find((e) => e.attempt === previous.attempt && e.runner === previous.runner)?.at ??
+            (previous.runner === "b" ? killedAt : Infinity)
+          assert.isTrue(end <= attempts[k]!.at, `scan ${i}: attempt ${attempts[k]!.attempt} started before ${previous.attempt} ended`)
         }
-        if (onB.has(id)) {
-          const resumed = attempts[attempts.length - 1]
+        if (onB.has(id) && !endedOnB.has(id)) {
+          const resumed = attempts[attempts.length - 1]!
           assert.notStrictEqual(resumed.runner, "b", `scan ${i} finished on the killed runner`)
-          assert.isAbove(resumed.next!, scans[i].from, `scan ${i} started over instead of resuming`)
+          assert.isAbove(resumed.next!, seeded.fromBlock, `scan ${i} started over instead of resuming from its checkpoint`)
         }
       }
-      assert.isAbove(onB.size, 0)
+      assert.isAbove([...onB].filter((id) => !endedOnB.has(id)).length, 0, "no scan was cut short on b")
       void a
-    }).pipe(Effect.scoped), { timeout: 90_000 })
+    }).pipe(Effect.scoped), { timeout: 120_000 })
 
   it.live("a one-second schedule declared by all three runners ticks once per second cluster-wide", () =>
     Effect.gen(function*() {

@@ -2,7 +2,9 @@
  * One runner of the test cluster, run as a child process by the pinned Node
  * (`node packages/cluster/test/runner.ts`). Settings come from the
  * environment: `CHAINJOBS_TEST_PG_URL`, `RUNNER_NAME`, `RUNNER_PORT`,
- * `RUNNER_SCHEMA`, `EVENTS` (a file the kinds append one JSON line per event to).
+ * `RUNNER_SCHEMA`, `EVENTS` (a file the kinds append one JSON line per event to), and with `CHAIN_URL` (a
+ * Hardhat node) the chain kind `chain/scan-addresses` on it as the chain `dev`, its requests held to `CHAIN_RATE`
+ * per second, each attempt recorded (start with the block it starts from, end).
  *
  * It prints `ready` once it has joined, then answers commands read from stdin,
  * one JSON object a line, with one JSON line each on stdout:
@@ -26,6 +28,7 @@ import { createInterface } from "node:readline"
 import { NodeRuntime } from "@effect/platform-node"
 import { Duration, Effect, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import { PersistedSchedules, Task, TaskContext, TaskFeed, Tasks } from "@chainjobs/tasks"
+import { ChainConfig, Chains, ChainTasks } from "@chainjobs/chain"
 import { Runner, RunnerConfig } from "@chainjobs/cluster"
 
 const name = process.env.RUNNER_NAME ?? "runner"
@@ -116,7 +119,29 @@ const kinds = Layer.mergeAll(
     }))
 )
 
+/** `ChainTasks.ScanAddresses` on the Hardhat node at `CHAIN_URL`, each attempt's start (and block) and end recorded. */
+const chainKinds = (url: string) =>
+  Task.implement(ChainTasks.ScanAddresses, (payload, context) =>
+    Effect.gen(function*() {
+      const last = yield* Task.loadCheckpoint(ChainTasks.ScanAddresses)
+      const next = Option.match(last, { onNone: () => payload.fromBlock, onSome: (checkpoint) => checkpoint.lastBlock + 1 })
+      yield* record({ event: "start", task: context.taskId, attempt: context.attempt, next })
+      const result = yield* ChainTasks.scanAddresses(payload, context)
+      yield* record({ event: "end", task: context.taskId, attempt: context.attempt })
+      return result
+    })).pipe(
+      Layer.provide(Chains.layerMemory([
+        ChainConfig.chain({
+          name: "dev",
+          chainId: 31337,
+          endpoints: [{ url, rateLimit: { limit: Number(process.env.CHAIN_RATE ?? 50), window: "1 second" } }],
+          headTtl: "1 second"
+        })
+      ]))
+    )
+
 const byName: Record<string, Task.Any> = {
+  "chain/scan-addresses": ChainTasks.ScanAddresses,
   sleep: SleepKind,
   hold: HoldKind,
   scan: ScanKind,
@@ -233,5 +258,9 @@ const main = Effect.gen(function*() {
 })
 
 NodeRuntime.runMain(
-  Effect.scoped(main.pipe(Effect.provide(PersistedSchedules.layer.pipe(Layer.provideMerge(kinds.pipe(Layer.provideMerge(runner)))))))
+  Effect.scoped(main.pipe(Effect.provide(PersistedSchedules.layer.pipe(Layer.provideMerge(
+    Layer.mergeAll(kinds, process.env.CHAIN_URL === undefined ? Layer.empty : chainKinds(process.env.CHAIN_URL)).pipe(
+      Layer.provideMerge(runner)
+    )
+  )))))
 )

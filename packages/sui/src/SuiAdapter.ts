@@ -223,6 +223,8 @@ interface QueryState {
   readonly items: Array<ChainAdapter.Detected>
   /** Transactions of events found, to read at the end (those not placed by then). */
   readonly eventDigests: Array<string>
+  /** The timestamp of checkpoint `from` (ms), read once when event types are watched. */
+  fromTimestamp?: number | undefined
 }
 
 const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
@@ -292,9 +294,13 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
   /**
    * The query catch-up: every source read newest first, page by page, until a
    * page reaches below `from` (or the query ends). Each transaction read is
-   * placed at its checkpoint once and its items in range kept; an event's
-   * transaction is read to place it — the oldest of a page at once (to know
-   * whether to go on), the others in batches at the end. After every page the
+   * placed at its checkpoint once and its items in range kept. Events carry
+   * no checkpoint but their time: an event older than checkpoint `from`
+   * (read once) is before the range, since checkpoint times never go
+   * back — so an event page is known to reach below the range without a
+   * read (an event without a time has its transaction read at once), and the
+   * transactions of the events that may be in range are read in batches at
+   * the end. After every page the
    * state (the sources' cursors, the transactions placed, the items, the
    * events' transactions still to read) is saved through `progress`, and a
    * scan of the same range and sources resumes from it.
@@ -314,6 +320,15 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
         state.placed[response.digest] = checkpoint
         if (checkpoint !== null && checkpoint >= from && checkpoint <= to) state.items.push(...itemsOf(client.chain, checkpoint, "", response, watched))
       }
+      if (watched.types.size > 0 && state.fromTimestamp === undefined) {
+        const timestamp = (yield* readCheckpoint(from)).timestampMs
+        state.fromTimestamp = Number(timestamp)
+      }
+      /** Whether an event is older than the range by its time; undefined when it carries none. */
+      const eventBelow = (event: SuiEvent) =>
+        event.timestampMs === undefined || event.timestampMs === null || state.fromTimestamp === undefined
+          ? undefined
+          : Number(event.timestampMs) < state.fromTimestamp
       const below = (digest: string) => {
         const checkpoint = state.placed[digest]
         return checkpoint !== undefined && checkpoint !== null && checkpoint < from
@@ -349,12 +364,16 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
                   signal
                 })
               )
-              // events carry no checkpoint: the page's oldest is placed by its transaction (read once, kept)
-              const oldest = read.data.at(-1)?.id.txDigest
-              if (oldest !== undefined && !(oldest in state.placed)) (yield* transactions([oldest], watched)).forEach(place)
-              for (const event of read.data) if (!(event.id.txDigest in state.placed)) state.eventDigests.push(event.id.txDigest)
+              const oldest = read.data.at(-1)
+              // an oldest event without a time is placed by its transaction, read at once and kept
+              if (oldest !== undefined && eventBelow(oldest) === undefined && !(oldest.id.txDigest in state.placed)) {
+                (yield* transactions([oldest.id.txDigest], watched)).forEach(place)
+              }
+              for (const event of read.data) {
+                if (eventBelow(event) !== true && !(event.id.txDigest in state.placed)) state.eventDigests.push(event.id.txDigest)
+              }
               page = read
-              older = oldest !== undefined && below(oldest)
+              older = oldest !== undefined && (eventBelow(oldest) ?? below(oldest.id.txDigest))
             }
             const ended = !page.hasNextPage || page.nextCursor === null || page.nextCursor === undefined || older
             state.queries[source.key] = { cursor: page.nextCursor ?? null, done: ended }

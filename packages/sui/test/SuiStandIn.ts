@@ -108,6 +108,8 @@ export const make = (
     readonly maxMultiGet?: number
     /** An executed transaction is not found by `sui_getTransactionBlock` until a checkpoint includes it (a node indexing late). */
     readonly indexAfterCheckpoint?: boolean
+    /** Events carry their checkpoint's time (`timestampMs`, as the schema's `SuiEvent` has it). Default: true. */
+    readonly eventTimes?: boolean
   } = {}
 ) =>
   Effect.acquireRelease(
@@ -160,6 +162,8 @@ export const make = (
       transactionsOf.set(firstCheckpoint, [])
       const spareDigests: Array<string> = spec.suix_queryTransactionBlocks.data.map((entry: { digest: string }) => entry.digest)
 
+      // checkpoint times never go back: the specification's checkpoint's time, a millisecond later per checkpoint after it
+      const timestampAt = (number: number) => String(Number(spec.sui_getCheckpoint.timestampMs) + number - firstCheckpoint)
       const balanceKey = (owner: string, coinType: string) => `${normalize(owner)}|${coinType}`
       const checkpointAt = (number: number): Record<string, unknown> | undefined => {
         const known = checkpoints.get(number)
@@ -168,6 +172,7 @@ export const make = (
         return {
           ...spec.sui_getCheckpoint,
           sequenceNumber: String(number),
+          timestampMs: timestampAt(number),
           digest: number === firstCheckpoint - 1 ? spec.sui_getCheckpoint.previousDigest : digestOf(`checkpoint ${number}`),
           previousDigest: digestOf(`checkpoint ${number - 1}`),
           transactions: []
@@ -220,7 +225,8 @@ export const make = (
                 packageId: normalize(event.type.split("::")[0]!),
                 sender: normalize(transaction.sender),
                 type: event.type,
-                parsedJson: event.fields
+                parsedJson: event.fields,
+                ...(options.eventTimes === false ? {} : { timestampMs: timestampAt(number) })
               })),
               balanceChanges: transaction.changes.map((change) => ({
                 owner: { AddressOwner: normalize(change.owner) },
@@ -230,7 +236,7 @@ export const make = (
               objectChanges: (transaction.objects ?? []).map((write) => objectChange(write, normalize(transaction.sender))),
               effects: { messageVersion: "v1", status: { status: "success" }, transactionDigest: digest },
               checkpoint: String(number),
-              timestampMs: String(1676911928 + number)
+              timestampMs: timestampAt(number)
             }
             byDigest.set(digest, response)
             return response
@@ -238,11 +244,12 @@ export const make = (
           // executed transactions join this checkpoint after the added ones
           for (const digest of executed.splice(0)) {
             digests.push(digest)
-            byDigest.set(digest, { ...byDigest.get(digest), checkpoint: String(number), timestampMs: String(1676911928 + number) })
+            byDigest.set(digest, { ...byDigest.get(digest), checkpoint: String(number), timestampMs: timestampAt(number) })
           }
           checkpoints.set(number, {
             ...spec.sui_getCheckpoint,
             sequenceNumber: String(number),
+            timestampMs: timestampAt(number),
             digest: digestOf(`checkpoint ${number}`),
             previousDigest: number - 1 === firstCheckpoint ? spec.sui_getCheckpoint.digest : digestOf(`checkpoint ${number - 1}`),
             transactions: digests

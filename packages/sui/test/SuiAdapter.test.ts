@@ -410,3 +410,49 @@ describe("watching objects", () => {
       }
     }).pipe(Effect.scoped))
 })
+
+describe("resuming a query catch-up from its saved state", () => {
+  it.live("a state saved midway resumes the same range and sources with the pages left; a state of another range or other sources is not used", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make({ maxPage: 2 })
+      const pool = `0x${"9001".padStart(64, "0")}`
+      const numbers: Array<number> = []
+      for (let index = 0; index < 120; index++) {
+        numbers.push(node.addCheckpoint([
+          ...(index % 4 === 1 ? [{ sender: alice, changes: [{ owner: alice, coinType: "0x2::sui::SUI", amount: -1n }, { owner: bob, coinType: "0x2::sui::SUI", amount: 1n }] }] : []),
+          ...(index % 5 === 2 ? [{ sender: carol, changes: [], events: [{ type: eventType, fields: { index } }] }] : []),
+          ...(index % 6 === 3 ? [{ sender: carol, changes: [], objects: [{ objectId: pool, change: "mutated" as const }] }] : [])
+        ]))
+      }
+      const adapter = SuiAdapter.make(yield* client([node.url]))
+      const filter = { accounts: [alice], contracts: [{ address: eventType.split("::")[0]!, events: ["test::TestEvent"] }], objects: [pool] }
+      const [from, to] = [numbers[10]!, numbers.at(-1)!]
+      const queries = () => node.requests.filter((request) => request.method === "suix_queryTransactionBlocks" || request.method === "suix_queryEvents").length
+      // the whole scan, keeping every state it saves (as JSON, as a store keeps it)
+      const states: Array<unknown> = []
+      const before = queries()
+      const whole = yield* adapter.scan(filter, from, to, { saved: null, save: (state) => Effect.sync(() => void states.push(JSON.parse(JSON.stringify(state)))) })
+      const pages = queries() - before
+      assert.strictEqual(states.length, pages)
+      assert.isAbove(whole.length, 30)
+      const resume = (saved: unknown, scanFilter: typeof filter, scanFrom: number) =>
+        Effect.gen(function*() {
+          const start = queries()
+          const found = yield* adapter.scan(scanFilter, scanFrom, to, { saved, save: () => Effect.void })
+          return { found, asked: queries() - start }
+        })
+      const midway = states[Math.floor(pages / 2) - 1]
+      const resumed = yield* resume(midway, filter, from)
+      assert.deepStrictEqual(resumed.found, whole)
+      assert.strictEqual(resumed.asked, pages - Math.floor(pages / 2))
+      // the last state: nothing left to ask
+      assert.deepStrictEqual(yield* resume(states.at(-1), filter, from), { found: whole, asked: 0 })
+      // another range, other sources, another version: read afresh
+      const fresh = yield* resume(null, filter, from + 1)
+      assert.deepStrictEqual(yield* resume(midway, filter, from + 1), fresh)
+      const fewer = { ...filter, objects: [] }
+      const freshFewer = yield* resume(null, fewer, from)
+      assert.deepStrictEqual(yield* resume(midway, fewer, from), freshFewer)
+      assert.deepStrictEqual(yield* resume({ ...(midway as object), version: 2 }, filter, from), { found: whole, asked: pages })
+    }).pipe(Effect.scoped))
+})

@@ -92,6 +92,9 @@ const scrape = async (base: string) => {
     }
     return {
       heap: value("nodejs_heap_used_bytes"),
+      // The heap V8 has committed (live objects and the garbage not yet collected), and memory outside it (buffers).
+      heapTotal: value("nodejs_heap_total_bytes"),
+      external: value("nodejs_external_memory_bytes"),
       // Seconds spent collecting garbage so far, every kind of collection summed.
       gcSeconds: text.split("\n").filter((l) => l.startsWith("nodejs_gc_duration_seconds_total"))
         .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0),
@@ -104,7 +107,7 @@ const scrape = async (base: string) => {
       allSubscribers: value("chainjobs_event_subscribers", `{stream="all"}`)
     }
   } catch {
-    return { heap: Number.NaN, gcSeconds: Number.NaN, newSpace: Number.NaN, loopP99: Number.NaN, loopMax: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
+    return { heap: Number.NaN, heapTotal: Number.NaN, external: Number.NaN, gcSeconds: Number.NaN, newSpace: Number.NaN, loopP99: Number.NaN, loopMax: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
   }
 }
 
@@ -187,6 +190,8 @@ const header = [
   "gen CPU %",
   "RSS MB",
   "heap MB",
+  "heap total MB",
+  "ext MB",
   "young MB",
   "loop p99 ms",
   "loop max ms",
@@ -252,6 +257,8 @@ lines(generator, async (line) => {
     fmt(generatorPercent),
     mb(resident),
     mb(process_.heap),
+    mb(process_.heapTotal),
+    mb(process_.external),
     mb(process_.newSpace),
     Number.isFinite(process_.loopP99) ? fmt(process_.loopP99 * 1000) : "?",
     Number.isFinite(process_.loopMax) ? fmt(process_.loopMax * 1000) : "?",

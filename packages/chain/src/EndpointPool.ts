@@ -150,7 +150,6 @@ export const make = Effect.fn("EndpointPool.make")(function*(
       })
     )
     yield* Metric.update(waitHistogram, (yield* Clock.currentTimeMillis) - start)
-    yield* Effect.addFinalizer(() => report)
     yield* report
     return connection
   })
@@ -171,8 +170,10 @@ export const make = Effect.fn("EndpointPool.make")(function*(
       nextId += calls.length
       yield* Metric.update(requests, 1)
       requestCount++
+      // the gauges are updated once the connection is back in the pool (a finalizer of the borrowing scope would
+      // run before the pool's own and still count it in use)
       const answer = yield* Effect.scoped(Effect.flatMap(borrow, (connection) =>
-        post(connection, JsonRpc.encode(calls, firstId))))
+        post(connection, JsonRpc.encode(calls, firstId)))).pipe(Effect.ensuring(report))
       const rateLimited = Effect.fnUntraced(function*(retryAfterMillis: number) {
         pausedUntil = (yield* Clock.currentTimeMillis) + retryAfterMillis
         return yield* fail(new RateLimited({ endpoint, retryAfterMillis }))

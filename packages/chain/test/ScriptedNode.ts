@@ -4,7 +4,8 @@
  * calls the request carried. For the answers a real node sends only when
  * something is wrong (bodies that are not JSON, answers missing or without a
  * result, errors with a null id, statuses and `Retry-After` headers of every
- * kind), which the client must read right. It counts the requests it got.
+ * kind, or no answer at all), which the client must read right. It notes the
+ * requests it got.
  */
 import { createServer } from "node:http"
 import { Effect } from "effect"
@@ -16,11 +17,12 @@ export interface Call {
   readonly params: ReadonlyArray<unknown>
 }
 
-/** What the endpoint sends back: a status (default 200), headers, and a body (an object is sent as JSON). */
+/** What the endpoint sends back: a status (default 200), headers, and a body (an object is sent as JSON); or nothing ever (`stall`). */
 export interface Answer {
   readonly status?: number | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
   readonly body: unknown
+  readonly stall?: boolean | undefined
 }
 
 /** Scripts the answer to one request: its calls (one, or a batch) and whether it was a batch. */
@@ -58,6 +60,7 @@ export const make = (script: Script) =>
           received.push(calls)
           batches.push(Array.isArray(parsed))
           const answer = script(calls, Array.isArray(parsed))
+          if (answer.stall === true) return
           const body = typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body)
           response.writeHead(answer.status ?? 200, { "content-type": "application/json", ...answer.headers }).end(body)
         })

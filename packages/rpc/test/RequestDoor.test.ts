@@ -1,0 +1,164 @@
+/**
+ * The door every ndjson line passes before the RPC server parses it, with
+ * the task RPCs behind it: which lines pass, and for each line refused the
+ * typed error a client gets (its problem, its RPC, its detail); a body's
+ * request ids used twice; the WebSocket close code and reason of a refusal;
+ * lines split across WebSocket messages.
+ */
+import { TaskAccessError } from "@chainjobs/tasks"
+import { assert, describe, it } from "@effect/vitest"
+import * as Frames from "../src/internal/frames.ts"
+import { TaskRpcs } from "../src/TaskRpcs.ts"
+import { MalformedRequest } from "../src/TaskRpcError.ts"
+
+const door = Frames.make(TaskRpcs.requests as ReadonlyMap<string, any>, 4)
+
+const request = (fields: Record<string, unknown> = {}) =>
+  JSON.stringify({ _tag: "Request", id: "1", tag: "Get", payload: { id: "t" }, headers: [], ...fields })
+
+/** The refusal of `line` as plain fields, or `undefined` when it passes. */
+const refusalOf = (line: string, seen?: Set<string | number>) => {
+  const refusal = door.check(line, seen)
+  if (refusal === undefined) return undefined
+  assert.instanceOf(refusal, MalformedRequest)
+  const { detail, problem, rpc } = refusal as MalformedRequest
+  return rpc === undefined ? { problem, detail } : { problem, rpc, detail }
+}
+
+describe("the request door", () => {
+  it("lets every message of the protocol pass when well formed", () => {
+    for (
+      const line of [
+        JSON.stringify({ _tag: "Ping" }),
+        JSON.stringify({ _tag: "Eof" }),
+        JSON.stringify({ _tag: "Ack", requestId: "1" }),
+        JSON.stringify({ _tag: "Interrupt", requestId: 7 }),
+        request(),
+        request({ id: 3, headers: [["authorization", "Bearer t"]], traceId: "a", spanId: "b", sampled: false }),
+        request({ isNotification: true, discard: true }),
+        request({ tag: "Stats", payload: null }),
+        // A payload its RPC's Schema refuses passes the door: the RPC's middleware answers it, typed.
+        request({ tag: "Submit", payload: { nonsense: 1 } })
+      ]
+    ) {
+      assert.isUndefined(door.check(line, undefined), line)
+    }
+  })
+
+  it("refuses a line that is not a message, naming what is wrong", () => {
+    const frame = (detail: string, rpc?: string) => rpc === undefined ? { problem: "frame", detail } : { problem: "frame", rpc, detail }
+    const cases: ReadonlyArray<readonly [string, ReturnType<typeof frame>]> = [
+      ["[1]", frame("a message must be a JSON object, not an array")],
+      ["null", frame("a message must be a JSON object, not null")],
+      ["\"Ping\"", frame("a message must be a JSON object, not string")],
+      [JSON.stringify({ _tag: "Pong" }), frame("unknown message type \"Pong\"")],
+      [JSON.stringify({ _tag: 5 }), frame("unknown message type \"number\"")],
+      [JSON.stringify({}), frame("unknown message type \"undefined\"")],
+      [JSON.stringify({ _tag: "Ack" }), frame("Ack.requestId must be a string or a number")],
+      [JSON.stringify({ _tag: "Interrupt", requestId: null }), frame("Interrupt.requestId must be a string or a number")],
+      [request({ tag: 1 }), frame("Request.tag must be a string")],
+      [request({ id: null }), frame("Request.id must be a string or a number", "Get")],
+      [request({ id: 0 }).replace("\"id\":0", "\"id\":1e999"), frame("Request.id must be a string or a number", "Get")], // Infinity
+      [request({ headers: {} }), frame("Request.headers must be an array of [name, value] string pairs", "Get")],
+      [request({ headers: [["a"]] }), frame("Request.headers must be an array of [name, value] string pairs", "Get")],
+      [request({ headers: [["a", "b", "c"]] }), frame("Request.headers must be an array of [name, value] string pairs", "Get")],
+      [request({ headers: [["a", 1]] }), frame("Request.headers must be an array of [name, value] string pairs", "Get")],
+      [request({ headers: [[1, "a"]] }), frame("Request.headers must be an array of [name, value] string pairs", "Get")],
+      [request({ headers: ["ab"] }), frame("Request.headers must be an array of [name, value] string pairs", "Get")],
+      [request({ traceId: 1 }), frame("Request.traceId must be a string", "Get")],
+      [request({ spanId: false }), frame("Request.spanId must be a string", "Get")],
+      [request({ sampled: "yes" }), frame("Request.sampled must be a boolean", "Get")],
+      [request({ isNotification: false }), frame("Request.isNotification must be true", "Get")],
+      [request({ discard: 1 }), frame("Request.discard must be true", "Get")]
+    ]
+    for (const [line, expected] of cases) assert.deepStrictEqual(refusalOf(line), expected, line)
+    assert.deepInclude(refusalOf("{oops"), { problem: "frame" })
+    assert.match(refusalOf("{oops")!.detail, /^not JSON: /)
+  })
+
+  it("refuses an RPC it does not know, and a payload for an RPC that takes none", () => {
+    assert.deepStrictEqual(refusalOf(request({ tag: "Reboot" })), {
+      problem: "unknown-rpc",
+      rpc: "Reboot",
+      detail: "no RPC is named \"Reboot\""
+    })
+    assert.deepStrictEqual(refusalOf(request({ tag: "Stats", payload: { all: true } })), {
+      problem: "payload",
+      rpc: "Stats",
+      detail: "Stats takes no payload"
+    })
+  })
+
+  it("refuses a request id used twice in one body, and only within it", () => {
+    assert.isUndefined(Frames.checkBody(door, `${request({ id: "a" })}\n\n  \n${request({ id: "b" })}\n`))
+    const twice = Frames.checkBody(door, `${request({ id: "a" })}\n${request({ id: "b" })}\n${request({ id: "a", tag: "Await" })}`)
+    assert.deepInclude(twice, { problem: "duplicate-id", rpc: "Await", detail: "request id a is used twice" })
+    assert.isUndefined(Frames.checkBody(door, request({ id: "a" })))
+    // The first refusal of a body is its answer.
+    const first = Frames.checkBody(door, `${request({ id: 1 })}\n[]\n${request({ tag: "Reboot" })}\n`)
+    assert.deepInclude(first, { problem: "frame", detail: "a message must be a JSON object, not an array" })
+    // Without a set of seen ids (over WebSocket) an id may come again.
+    assert.isUndefined(door.check(request({ id: "a" }), undefined))
+    assert.isUndefined(door.check(request({ id: "a" }), undefined))
+  })
+
+  it("refuses a payload nested far deeper than the limit before reading it, and lets one within the limit pass", () => {
+    const nested = (depth: number): unknown => depth === 0 ? 1 : [nested(depth - 1)]
+    assert.isUndefined(door.check(request({ tag: "Submit", payload: nested(4), headers: [["a", "b"]] }), undefined))
+    const deep = door.check(request({ tag: "Submit", payload: nested(50) }), undefined)
+    assert.instanceOf(deep, TaskAccessError.TaskAccessError)
+    assert.deepInclude((deep as TaskAccessError.TaskAccessError).reason, { _tag: "PayloadTooDeep", limit: 4 })
+    assert.strictEqual(door.maxDepth, 4)
+  })
+
+  it("closes a WebSocket with 1007 for a line that is not a message, 1009 for one too large, 1008 otherwise", () => {
+    const malformed = (problem: MalformedRequest["problem"]) => new MalformedRequest({ problem, detail: "d" })
+    const access = (reason: TaskAccessError.TaskAccessErrorReason) => TaskAccessError.refuse(reason)
+    assert.deepStrictEqual(
+      [
+        Frames.closeCode(malformed("frame")),
+        Frames.closeCode(malformed("unknown-rpc")),
+        Frames.closeCode(malformed("duplicate-id")),
+        Frames.closeCode(malformed("payload")),
+        Frames.closeCode(access(new TaskAccessError.PayloadTooLarge({ size: 10, limit: 5 }))),
+        Frames.closeCode(access(new TaskAccessError.PayloadTooDeep({ depth: 10, limit: 5 })))
+      ],
+      [1007, 1008, 1008, 1008, 1009, 1008]
+    )
+  })
+
+  it("gives a close reason of at most 123 bytes, cut on a character boundary", () => {
+    const short = new MalformedRequest({ problem: "frame", detail: "not JSON" })
+    assert.strictEqual(Frames.closeReason(short), "MalformedRequest: malformed request: not JSON")
+    const fits = new MalformedRequest({ problem: "frame", detail: "x".repeat(123 - "MalformedRequest: malformed request: ".length) })
+    assert.strictEqual(Frames.closeReason(fits), `MalformedRequest: ${fits.message}`)
+    for (const filler of ["x", "é", "😀"]) {
+      const long = new MalformedRequest({ problem: "frame", detail: filler.repeat(200) })
+      const reason = Frames.closeReason(long)
+      const bytes = new TextEncoder().encode(reason).length
+      assert.isAtMost(bytes, 123, filler)
+      assert.isAtLeast(bytes, 117, filler)
+      assert.isTrue(reason.endsWith("..."), reason)
+      assert.isTrue(`MalformedRequest: ${long.message}`.startsWith(reason.slice(0, -3)), filler)
+      assert.notInclude(reason, "\uFFFD")
+    }
+  })
+})
+
+describe("LineSplitter", () => {
+  it("hands on complete lines, keeping a line split across messages (and a character split across bytes) for the next", () => {
+    const splitter = new Frames.LineSplitter(100)
+    assert.deepStrictEqual(splitter.push("a\nb"), ["a"])
+    assert.deepStrictEqual(splitter.push("c\nd\n"), ["bc", "d"])
+    const bytes = new TextEncoder().encode("é\n")
+    assert.deepStrictEqual(splitter.push(bytes.slice(0, 1)), [])
+    assert.deepStrictEqual(splitter.push(bytes.slice(1)), ["é"])
+  })
+
+  it("refuses a line longer than its limit, whole or still waiting for its end", () => {
+    assert.deepStrictEqual(new Frames.LineSplitter(3).push("abc\n"), ["abc"])
+    assert.strictEqual(new Frames.LineSplitter(3).push("abcd\n"), "too-long")
+    assert.strictEqual(new Frames.LineSplitter(3).push("ok\nabcd"), "too-long")
+    assert.deepStrictEqual(new Frames.LineSplitter(3).push("ok\nabc"), ["ok"])
+  })
+})

@@ -9,7 +9,7 @@
  * waits for the connection fails that statement instead of leaving it hanging.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Scope, Tracer } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Scope, Stream, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
 import { spawn } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
@@ -70,6 +70,43 @@ for (const worker of [false, true]) {
         assert.strictEqual(error._tag, "SqlError")
         assert.match(error.message, /not a database/)
         assert.strictEqual(readFileSync(file, "utf8"), text)
+      }))
+
+    it.effect("a nested transaction that succeeds keeps its writes; a failed one undoes only its own", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        const rows = yield* withClient(file, (sql) =>
+          Effect.gen(function*() {
+            yield* sql`CREATE TABLE items (id INTEGER PRIMARY KEY)`
+            yield* sql.withTransaction(Effect.gen(function*() {
+              yield* sql`INSERT INTO items (id) VALUES (1)`
+              yield* sql.withTransaction(sql`INSERT INTO items (id) VALUES (2)`)
+              yield* Effect.exit(sql.withTransaction(Effect.andThen(sql`INSERT INTO items (id) VALUES (3)`, Effect.fail("inner"))))
+              yield* sql.withTransaction(sql`INSERT INTO items (id) VALUES (4)`)
+            }))
+            return yield* sql<{ id: number }>`SELECT id FROM items ORDER BY id`.values
+          }))
+        assert.deepStrictEqual(rows, [[1], [2], [4]])
+      }))
+
+    it.effect("a parameter left undefined binds as NULL", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        const rows = yield* withClient(file, (sql) => sql`SELECT ${undefined as unknown as string} AS x, ${true} AS y`)
+        assert.deepStrictEqual(rows, [{ x: null, y: 1 }])
+      }))
+
+    it.effect("errors name the operation that failed: opening, executing", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        const execute = yield* withClient(file, (sql) => Effect.flip(sql`SELEC 1`))
+        assert.strictEqual(execute.reason.operation, "execute")
+        const open = yield* Effect.flip(Layer.build(NodeSqliteClient.layer({ filename: "/no/such/directory/tasks.db", worker })))
+        assert.strictEqual(open.reason.operation, "open")
+        if (!worker) {
+          const stream = yield* withClient(file, (sql) => Effect.flip(Stream.runCollect(sql`SELEC 1`.stream)))
+          assert.strictEqual(stream.reason.operation, "stream")
+        }
       }))
 
     it.effect("a raw statement answers with its change count, a raw query with its rows", () =>

@@ -61,6 +61,8 @@ export class WatchRpcClient extends Context.Service<WatchRpcClient, {
     asset: string,
     options?: BalanceCache.ReadOptions
   ): Effect.Effect<BalanceCache.Balance, ReadError>
+  /** Every asset of an account, native first, cached or listed from the chain (see `BalanceCache.readAll`). */
+  allBalances(chain: string, account: string, options?: BalanceCache.ReadOptions): Effect.Effect<ReadonlyArray<BalanceCache.Balance>, ReadError>
   /** Cached balances, a page at a time. */
   balances(query?: BalanceCache.ListQuery): Effect.Effect<BalanceCache.BalancePage, ReadError>
 }>()("@chainjobs/rpc/WatchRpcClient") {}
@@ -83,6 +85,8 @@ export const make = (rpc: RawClient): WatchRpcClient["Service"] =>
     remove: (name) => rpc.RemoveWatcher({ name }),
     balance: (chain, account, asset, options = {}) =>
       rpc.ReadBalance(defined({ chain, account, asset, maxAgeMillis: options.maxAgeMillis, verify: options.verify })),
+    allBalances: (chain, account, options = {}) =>
+      rpc.ReadAllBalances(defined({ chain, account, maxAgeMillis: options.maxAgeMillis, verify: options.verify })),
     balances: (query = {}) => rpc.ListBalances(defined(query))
   })
 

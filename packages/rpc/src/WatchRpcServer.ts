@@ -48,6 +48,7 @@ export const layerHandlers = Layer.merge(
       RemoveWatcher: ({ name }) => Effect.andThen(admin("RemoveWatcher"), watchers.remove(name)),
       ReadBalance: ({ account, asset, chain, maxAgeMillis, verify }) =>
         balances.read(chain, account, asset, { maxAgeMillis, verify }),
+      ReadAllBalances: ({ account, chain, maxAgeMillis, verify }) => balances.readAll(chain, account, { maxAgeMillis, verify }),
       ListBalances: (query) => balances.list(query)
     })
   })),

@@ -42,6 +42,18 @@ export const BalanceRequest = Schema.Struct({
 /** @see BalanceRequest */
 export type BalanceRequest = typeof BalanceRequest.Type
 
+/** What `ReadAllBalances` asks: every asset of `account` on `chain`. */
+export const AllBalancesRequest = Schema.Struct({
+  chain: Schema.String,
+  account: Schema.String,
+  /** List from the chain when the listing is older than this many milliseconds. */
+  maxAgeMillis: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** List from the chain whatever the listing's age. */
+  verify: Schema.optional(Schema.Boolean)
+})
+/** @see AllBalancesRequest */
+export type AllBalancesRequest = typeof AllBalancesRequest.Type
+
 /** What `SetAccounts` asks: the watcher's new account set, from `fromBlock` on (default: after its confirmed cursor). */
 export const AccountsRequest = Schema.Struct({
   name: Schema.String,
@@ -71,6 +83,8 @@ export class WatchRpcs extends RpcGroup.make(
   Rpc.make("RemoveWatcher", { payload: ByName, error: ChangeError }),
   /** A balance: cached with its age, or read from the chain when missing, older than `maxAgeMillis`, or `verify` is set. */
   Rpc.make("ReadBalance", { payload: lenient(BalanceRequest), success: BalanceCache.Balance, error: ReadError }),
+  /** Every asset of an account, native first (see `BalanceCache.readAll`). */
+  Rpc.make("ReadAllBalances", { payload: lenient(AllBalancesRequest), success: Schema.Array(BalanceCache.Balance), error: ReadError }),
   /** Cached balances as stored (no chain reads), a page at a time (pass `next` as `cursor`). */
   Rpc.make("ListBalances", { payload: lenient(BalanceCache.ListQuery), success: BalanceCache.BalancePage, error: ReadError })
 ).middleware(RequestValidation).middleware(Authentication) {}

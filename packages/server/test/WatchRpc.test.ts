@@ -62,6 +62,9 @@ for (const transport of ["http", "websocket"] as const) {
           assert.isTrue(verified.fromChain)
           const page = yield* watch.balances({ chain: "dev", account })
           assert.deepStrictEqual(page.balances.map((balance) => [balance.account, balance.amount]), [[account.toLowerCase(), first.amount]])
+          const all = yield* watch.allBalances("dev", account)
+          assert.deepStrictEqual(all.map((balance) => [balance.asset, balance.amount, balance.fromChain]), [["native", first.amount, true]])
+          assert.isFalse((yield* watch.allBalances("dev", account))[0]!.fromChain)
         })))
 
       it.effect("only an admin changes watchers: another principal gets WatchForbidden and nothing changes; no token is Unauthenticated", () =>

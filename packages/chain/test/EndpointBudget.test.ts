@@ -73,6 +73,19 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("a
       yield* Fiber.interrupt(next)
     }))
 
+  it.effect("a call waiting for a token asks the store again when one may be there, not over and over", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      // a token every 200 ms, and none left after the first call
+      const { consumed, evm } = yield* recordingClient(devChainConfig([{ url: chain.url, rateLimit: { limit: 1, window: "200 millis" } }]))
+      yield* evm.request("eth_blockNumber")
+      yield* evm.request("eth_blockNumber")
+      // the second call was refused, slept until the next token (a timer may wake a moment early: one more refusal), and got it
+      const refusals = consumed.filter((item) => !item.granted).length
+      assert.isTrue(refusals >= 1 && refusals <= 2, `${refusals} refusals`)
+      assert.deepStrictEqual([consumed[0]?.granted, consumed.at(-1)?.granted], [true, true])
+    }))
+
   it.effect("with no retries, one attempt moves on to the next endpoint after a 5xx", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain

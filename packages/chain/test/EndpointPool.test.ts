@@ -1,12 +1,13 @@
 /**
  * One endpoint's pool, budget, pause and metrics, on a scripted endpoint:
- * the counts and gauges it reports after requests, a connection kept for the
+ * the counts and gauges it reports after requests and while one is in
+ * flight, a connection kept for the
  * next request, a request that gets no answer failing with `Timeout`, a batch
  * larger than the whole rate budget, and the requests after a 429 held back
  * until the pause is over.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric } from "effect"
+import { Effect, Fiber, Metric, Schedule } from "effect"
 import { client, devChainConfig } from "./fixtures.ts"
 import * as ScriptedNode from "./ScriptedNode.ts"
 
@@ -36,10 +37,34 @@ describe("an endpoint's pool", () => {
       assert.strictEqual(health!.idle, 1)
       assert.strictEqual((yield* metric(node.url, "chainjobs_rpc_requests"))?.count, 3)
       assert.strictEqual((yield* metric(node.url, "chainjobs_rpc_failures"))?.count, 1)
-      assert.strictEqual((yield* metric(node.url, "chainjobs_rpc_pool_wait_ms"))?.count, 3)
+      // a connection was free every time: the waits are recorded as (short) durations
+      const waits = yield* metric(node.url, "chainjobs_rpc_pool_wait_ms")
+      assert.strictEqual(waits?.count, 3)
+      assert.isTrue(waits!.min >= 0 && waits!.max < 60_000, `waits of ${waits!.min}–${waits!.max} ms`)
       // a connection given back is reported free
       assert.strictEqual((yield* metric(node.url, "chainjobs_rpc_connections_in_use"))?.value, 0)
       assert.strictEqual((yield* metric(node.url, "chainjobs_rpc_pool_utilization"))?.value, 0)
+    }))
+
+  it.live("a request in flight holds one of its connections: in use, and the utilization its share of the most", () =>
+    Effect.gen(function*() {
+      let arrived = false
+      const node = yield* ScriptedNode.make(() => {
+        arrived = true
+        return { body: null, stall: true }
+      })
+      const evm = yield* client(devChainConfig([{ url: node.url, maxConnections: 4 }], { requestTimeout: "1 hour", retry: { times: 0 } }))
+      const pending = yield* Effect.forkChild(evm.request("eth_chainId"))
+      yield* Effect.suspend(() => arrived ? Effect.void : Effect.fail("not yet")).pipe(
+        Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 }),
+        Effect.orDie
+      )
+      assert.deepInclude((yield* evm.health)[0]!, { inUse: 1, max: 4, utilization: 0.25 })
+      assert.strictEqual((yield* metric(node.url, "chainjobs_rpc_connections_in_use"))?.value, 1)
+      assert.strictEqual((yield* metric(node.url, "chainjobs_rpc_pool_utilization"))?.value, 0.25)
+      yield* Fiber.interrupt(pending)
+      assert.deepInclude((yield* evm.health)[0]!, { inUse: 0, utilization: 0 })
+      assert.strictEqual((yield* metric(node.url, "chainjobs_rpc_connections_in_use"))?.value, 0)
     }))
 
   it.live("a request without an answer within requestTimeout fails with Timeout, naming the limit", () =>

@@ -162,6 +162,17 @@ describe("Sui networks over REST and the CLI", () => {
         assert.deepInclude(one.body, { asset: usdcCanonical, amount: "3" })
         const bad = yield* request("GET", `/api/watch/balances/sui-test/${alice}/${encodeURIComponent("0x2::sui")}`)
         assert.strictEqual(bad.status, 400)
+        // objects are watched on a Sui network only, by valid ids; nothing is stored otherwise
+        const spec = { name: "objects", processor: "chainjobs.watch.record", confirmations: 1, startBlock: 1 }
+        const onEvm = yield* request("POST", "/api/watch/watchers", { body: { ...spec, chain: "evm", objects: ["0x9001"] } })
+        assert.strictEqual(onEvm.status, 400)
+        assert.include(JSON.stringify(onEvm.body), 'chain \\"evm\\" (evm) has no objects to watch')
+        const badId = yield* request("POST", "/api/watch/watchers", { body: { ...spec, chain: "sui-test", objects: ["0x9001", "pool"] } })
+        assert.strictEqual(badId.status, 400)
+        assert.include(JSON.stringify(badId.body), "is not a Sui object id")
+        assert.deepStrictEqual((yield* request("GET", "/api/watch/watchers")).body, [])
+        const added = yield* request("POST", "/api/watch/watchers", { body: { ...spec, chain: "sui-test", objects: ["0x9001"] } })
+        assert.deepInclude(added.body, { name: "objects", objects: [`0x${"9001".padStart(64, "0")}`] })
       }).pipe(Effect.provide(server))
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })

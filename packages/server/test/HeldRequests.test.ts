@@ -38,23 +38,46 @@ describe("HeldRequests", () => {
     Effect.gen(function*() {
       const { held, server } = yield* Effect.acquireRelease(start, ({ server }) => stop(server))
       const port = (server.address() as AddressInfo).port
-      /** One request on a connection of its own: its status and body. */
-      const get = (path: string) =>
+      /** One request on a connection of its own: its status, the headers named, and its body. */
+      const get = (path: string, headers: ReadonlyArray<string> = []) =>
         new Promise<string>((resolve, reject) =>
           httpRequest({ host: "127.0.0.1", port, path, agent: false }, (response) => {
             let body = ""
-            response.setEncoding("utf8").on("data", (chunk) => (body += chunk)).on("end", () => resolve(`${response.statusCode} ${body}`))
+            const named = headers.map((name) => `${name}: ${response.headers[name]} `).join("")
+            response.setEncoding("utf8").on("data", (chunk) => (body += chunk)).on("end", () => resolve(`${response.statusCode} ${named}${body}`))
           }).on("error", reject).end()
         )
       const early = Array.from({ length: HeldRequests.maxHeld }, (_, i) => get(`/${i}`))
       yield* holding(held, HeldRequests.maxHeld)
-      assert.strictEqual(yield* Effect.promise(() => get("/one-too-many")), `503 {"_tag":"ServiceUnavailable","reason":"starting"}`)
+      assert.strictEqual(
+        yield* Effect.promise(() => get("/one-too-many", ["content-type", "retry-after", "connection"])),
+        `503 content-type: application/json retry-after: 1 connection: close {"_tag":"ServiceUnavailable","reason":"starting"}`
+      )
       assert.strictEqual(held.size(), HeldRequests.maxHeld)
       server.on("request", (request, response) => response.end(`served ${request.url}`))
       const answers = yield* Effect.promise(() => Promise.all(early))
       assert.deepStrictEqual(answers, Array.from({ length: HeldRequests.maxHeld }, (_, i) => `200 served /${i}`))
       assert.strictEqual(held.size(), 0)
+      // Once the handler is attached, nothing more is held.
+      assert.strictEqual(yield* Effect.promise(() => get("/later")), "200 served /later")
+      assert.strictEqual(held.size(), 0)
     }), 60_000)
+
+  it.live("a request listener removed before the hand-over leaves the held requests held for the next one", () =>
+    Effect.gen(function*() {
+      const { held, server } = yield* Effect.acquireRelease(start, ({ server }) => stop(server))
+      const reply = fetch(`${urlOf(server)}kept`).then((r) => r.text())
+      yield* holding(held, 1)
+      const passing = () => {}
+      server.on("request", passing)
+      server.off("request", passing)
+      // The hand-over runs on the next turn: nobody to hand to, so the request stays held.
+      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+      yield* Effect.sleep("10 millis")
+      assert.strictEqual(held.size(), 1)
+      server.on("request", (request, response) => response.end(`served ${request.url}`))
+      assert.strictEqual(yield* Effect.promise(() => reply), "served /kept")
+    }))
 
   it.live("requests still held when the server closes are answered 503 with Retry-After", () =>
     Effect.gen(function*() {

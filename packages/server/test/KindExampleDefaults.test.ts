@@ -44,6 +44,32 @@ describe("KindExamples", () => {
     }
   )
 
+  it("a chain's examples name its first two participants, its token and blocks; the watch record is a native transfer between them", () => {
+    const seeded = { participants: ["0xa", "0xb", "0xc"], token: "0xt", fromBlock: 5, toBlock: 20 }
+    const examples = KindExamples.chainExamples("c", seeded) as Record<string, any>
+    assert.deepStrictEqual(examples["chain/scan-addresses"], { chain: "c", addresses: ["0xa", "0xb"], fromBlock: 5, toBlock: 20 })
+    assert.deepStrictEqual(examples["chain/process-block"], { chain: "c", number: 20 })
+    assert.deepStrictEqual(examples["chain/follow-head"], { chain: "c", pollMillis: 1000 })
+    assert.deepStrictEqual(examples["chainjobs.watch.record"], {
+      watcher: "example",
+      chain: "c",
+      kind: "native",
+      block: 5,
+      blockHash: `0x${"0".repeat(64)}`,
+      transaction: `0x${"1".repeat(64)}`,
+      position: null,
+      from: "0xa",
+      to: "0xb",
+      amount: "1",
+      asset: null,
+      contract: null,
+      event: null,
+      args: null
+    })
+    assert.deepStrictEqual(examples["chainjobs.balances.refresh-stale"], {})
+    assert.deepStrictEqual(examples["chainjobs.balances.reconcile"], {})
+  })
+
   it.effect("set replaces the examples of the kinds given and keeps the others; all is a copy", () =>
     Effect.gen(function*() {
       const examples = yield* KindExamples.KindExamples.pipe(

@@ -97,6 +97,9 @@ describe("WebhookTarget rules", () => {
       assert.strictEqual(verdict(url), "private-host", url)
     }
     assert.strictEqual(verdict("http://localhost.example.com/"), "accepted")
+    // A name is checked as written, not resolved: one that starts like a private address is a name.
+    assert.strictEqual(verdict("http://10.0.0.1.nip.io/"), "accepted")
+    assert.strictEqual(verdict("http://127.0.0.1.example.com:8080/"), "accepted")
     assert.strictEqual(verdict("http://mylocalhost/"), "accepted")
     assert.strictEqual(verdict("http://LOCALHOST:8080/", { signing: true, allowHosts: ["LocalHost:8080"] }), "accepted")
     assert.strictEqual(verdict("http://localhost:8080/", { signing: true, allowHosts: ["LOCALHOST"] }), "accepted")

@@ -102,14 +102,14 @@ describe("TaskAccess: following tasks", () => {
         yield* as(alice)(access.delete(a.id))
         yield* settle
         const describe = (item: TaskInfo | { readonly _tag: "Deleted"; readonly info: TaskInfo }) =>
-          "_tag" in item ? `deleted ${item.info.id === a.id ? "a" : "b"}` : `${item.id === a.id ? "a" : "b"} ${item.status}`
+          "_tag" in item ? `${item._tag} ${item.info.id === a.id ? "a" : "b"}` : `${item.id === a.id ? "a" : "b"} ${item.status}`
         const isDeletion = (item: TaskInfo | { readonly _tag: "Deleted" }) => "_tag" in item
         const seen = (yield* takeUntil(mine, isDeletion)).map(describe)
-        assert.deepStrictEqual(seen.slice(-2), ["a completed", "deleted a"])
+        assert.deepStrictEqual(seen.slice(-2), ["a completed", "Deleted a"])
         assert.isTrue(seen.every((line) => line.endsWith("a") || line.startsWith("a ")), seen.join(", "))
         const everyone = (yield* takeUntil(all, isDeletion)).map(describe)
         assert.include(everyone, "b completed")
-        assert.include(everyone, "deleted a")
+        assert.include(everyone, "Deleted a")
         void b
       })))
 

@@ -283,6 +283,22 @@ describe("TaskFeed: slow subscribers", () => {
         assert.strictEqual((yield* feed.stats).dropped, 0)
       })))
 
+  it.effect("a subscriber whose stream has ended no longer counts, and is never dropped", () =>
+    withFeed({ subscriberBuffer: 2 }, (ticks) =>
+      Effect.gen(function*() {
+        const feed = yield* TaskFeed.TaskFeed
+        yield* startTicker("a")
+        const scope = yield* Scope.make()
+        const pull = yield* pullNow(feed.all({ visible: () => true })).pipe(Scope.provide(scope))
+        yield* tick(ticks, 1)
+        assert.strictEqual((yield* pull).length, 1)
+        assert.strictEqual((yield* feed.stats).all, 1)
+        yield* Scope.close(scope, Exit.void)
+        assert.strictEqual((yield* feed.stats).all, 0)
+        yield* tick(ticks, 5, 2)
+        assert.deepStrictEqual([(yield* feed.stats).all, (yield* feed.stats).dropped], [0, 0])
+      })))
+
   it.effect("only the changes a subscriber may see are delivered, though every change counts toward its lag", () =>
     withFeed({ subscriberBuffer: 3 }, (ticks, ofB) =>
       Effect.gen(function*() {

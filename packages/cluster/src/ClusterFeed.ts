@@ -24,11 +24,16 @@
  * farewell when it stops); a runner's cluster-wide `stats` add its own to the
  * others' last, those older than three seconds left out (a dead runner).
  *
- * Local changes reach local followers at once, not through the database.
+ * Local changes reach local followers at once, not through the database,
+ * and are sent only while another runner was heard from in the last 30
+ * seconds, or in a runner's first 5 seconds: a lone runner (a cluster of one)
+ * spends nothing on them. A runner announces itself (its counts) as soon as
+ * it listens, before its service binds, and every other runner answers with
+ * its own at once: each sends to the other from then on.
  *
  * @since 0.1.0
  */
-import { type Cause, Clock, Deferred, Effect, Queue, Schedule, Schema, Stream } from "effect"
+import { type Cause, Clock, Deferred, Effect, Queue, Schedule, Stream } from "effect"
 import { PgClient } from "@effect/sql-pg"
 import { type TaskEvent, TaskInfo, type Tasks, type TaskStats, TaskStore } from "@chainjobs/tasks"
 import { hash } from "./TaskEntity.ts"
@@ -42,16 +47,24 @@ export const statsInterval = "1 second"
 /** A runner's counts older than this are left out of the cluster's (the runner is gone). */
 export const statsExpiryMillis = 3000
 
+/**
+ * Changes are sent while another runner was heard from within this time. Longer than the counts' expiry: a
+ * runner whose counts are late under load still hears every change.
+ */
+export const peerExpiryMillis = 30_000
+
 /** The notification channel of the cluster in `schema`: one per schema, as notifications are per database. */
 export const channelOf = (schema: string): string => `chainjobs_changes_${hash(schema).toString(36)}`
 
-const InfoJson = Schema.toCodecJson(TaskInfo.TaskInfo)
-const encodeInfo = Schema.encodeSync(InfoJson)
-const decodeInfo = Schema.decodeUnknownSync(InfoJson)
-const utf8 = new TextEncoder()
+/**
+ * A record goes over the wire as plain JSON: its fields are JSON already (numbers, strings, nulls and payloads,
+ * results and checkpoints as their kinds encoded them), and both ends are runners of this code, so no codec runs
+ * per change on either end.
+ */
+const byteLength = (text: string) => Buffer.byteLength(text, "utf8")
 
 /** One change on the wire: a record (`i`), a deleted record (`d`), or the id of a record too large to send (`r`). */
-type WireItem = { readonly i: unknown } | { readonly d: unknown } | { readonly r: string }
+type WireItem = { readonly i: TaskInfo.TaskInfo } | { readonly d: TaskInfo.TaskInfo } | { readonly r: string }
 
 /** The feed of one runner. */
 export interface ClusterFeed {
@@ -99,6 +112,23 @@ export const make = Effect.fnUntraced(function*(options: {
   /** Other runners' tasks heard of as unfinished, with their last record: re-read after the listener's outage. */
   const remoteOpen = new Map<string, TaskInfo.TaskInfo>()
   const heard = new Map<string, Heard>()
+  /** When each other runner was last heard from (counts or changes), by its address. */
+  const peers = new Map<string, number>()
+  const startedAt = clock.currentTimeMillisUnsafe()
+  /**
+   * Whether another runner may be listening: one was heard from lately (a runner announces itself, its counts, as
+   * soon as it listens, and the others answer with theirs), or this one started moments ago and has not heard the
+   * answers yet.
+   */
+  const othersHeard = () => {
+    const now = clock.currentTimeMillisUnsafe()
+    if (now - startedAt < peerExpiryMillis / 6) return true
+    for (const [from, at] of peers) {
+      if (now - at <= peerExpiryMillis) return true
+      peers.delete(from)
+    }
+    return false
+  }
   let closed = false
 
   /** Hands one change to every local follower. */
@@ -125,35 +155,35 @@ export const make = Effect.fnUntraced(function*(options: {
     deliver(item)
   }
 
-  // Sending: the encoded changes not yet sent, packed per send.
-  const outgoing = yield* Queue.unbounded<WireItem>()
+  // Sending: the changes not yet sent, packed per send.
+  const outgoing = yield* Queue.unbounded<TaskInfo.TaskInfo | TaskEvent.Deleted>()
   const wire = (item: TaskInfo.TaskInfo | TaskEvent.Deleted): WireItem => {
     if ("_tag" in item) {
-      const encoded = { d: encodeInfo(item.info) }
+      const encoded = { d: item.info }
       // A deleted record cannot be read back: sent without its large parts.
-      return JSON.stringify(encoded).length < payloadLimit - 200 ? encoded : { d: encodeInfo(trimmed(item.info)) }
+      return JSON.stringify(encoded).length < payloadLimit - 200 ? encoded : { d: trimmed(item.info) }
     }
-    return { i: encodeInfo(item) }
+    return { i: item }
   }
   const send = (items: ReadonlyArray<WireItem>) => {
     const messages: Array<string> = []
     const head = `${origin}\nc`
     let parts: Array<string> = []
-    let size = utf8.encode(head).length + 2
+    let size = byteLength(head) + 2
     for (const item of items) {
       let text = JSON.stringify(item)
-      let bytes = utf8.encode(text).length
-      if (bytes + head.length + 2 > payloadLimit) {
-        text = JSON.stringify({ r: "i" in item ? (item.i as { id: string }).id : "" })
-        bytes = utf8.encode(text).length
+      let length = byteLength(text)
+      if (length + head.length + 2 > payloadLimit) {
+        text = JSON.stringify({ r: "i" in item ? item.i.id : "" })
+        length = byteLength(text)
       }
-      if (size + bytes + 1 > payloadLimit && parts.length > 0) {
+      if (size + length + 1 > payloadLimit && parts.length > 0) {
         messages.push(`${head}[${parts.join(",")}]`)
         parts = []
-        size = utf8.encode(head).length + 2
+        size = byteLength(head) + 2
       }
       parts.push(text)
-      size += bytes + 1
+      size += length + 1
     }
     if (parts.length > 0) messages.push(`${head}[${parts.join(",")}]`)
     return Effect.forEach(messages, (message) => notify(message), { discard: true })
@@ -173,11 +203,17 @@ export const make = Effect.fnUntraced(function*(options: {
         for (const item of items) {
           const stamped = "_tag" in item ? { _tag: "Deleted" as const, info: stampLocal(item.info) } : stampLocal(item)
           deliver(stamped)
-          Queue.offerUnsafe(outgoing, wire(stamped))
+          Queue.offerUnsafe(outgoing, stamped)
         }
       }))).pipe(Effect.catchCause(() => Effect.void))
   )
-  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeAll(outgoing), send)))
+  // Encoded and sent only while another runner is there to hear them: a lone runner spends nothing on it.
+  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeAll(outgoing), (items) =>
+    othersHeard() ? send(items.map(wire)) : Effect.void)))
+
+  /** This runner's counts, to the others: every second, and at once to a runner new to it. */
+  const sendStats = Effect.flatMap(local.stats, (stats) => notify(`${origin}\ns${JSON.stringify(stats)}`))
+  const scope = yield* Effect.scope
 
   // Listening: other runners' changes and counts.
   const receive = (payload: string) =>
@@ -186,10 +222,15 @@ export const make = Effect.fnUntraced(function*(options: {
       if (newline < 0 || payload.slice(0, newline) === origin) return Effect.void
       const from = payload.slice(0, newline)
       const what = payload[newline + 1]
+      const known = peers.has(from)
+      if (what === "g") peers.delete(from)
+      else peers.set(from, clock.currentTimeMillisUnsafe())
+
       const body = payload.slice(newline + 2)
       if (what === "s") {
         heard.set(from, { stats: JSON.parse(body), at: clock.currentTimeMillisUnsafe() })
-        return Effect.void
+        // A runner new to this one: answered at once with this one's counts, so that it knows it is heard.
+        return known ? Effect.void : Effect.asVoid(Effect.forkIn(sendStats, scope))
       }
       if (what === "g") {
         heard.delete(from)
@@ -198,8 +239,8 @@ export const make = Effect.fnUntraced(function*(options: {
       const items = JSON.parse(body) as ReadonlyArray<WireItem>
       return Effect.forEach(items, (item) => {
         if ("r" in item) return reread(item.r)
-        if ("d" in item) return Effect.sync(() => deliverRemote({ _tag: "Deleted", info: decodeInfo(item.d) }))
-        return Effect.sync(() => deliverRemote(decodeInfo(item.i)))
+        if ("d" in item) return Effect.sync(() => deliverRemote({ _tag: "Deleted", info: item.d }))
+        return Effect.sync(() => deliverRemote(item.i))
       }, { discard: true })
     }).pipe(Effect.catchCause((cause) => Effect.logWarning("Could not read another runner's notification", cause)))
 
@@ -245,7 +286,6 @@ export const make = Effect.fnUntraced(function*(options: {
   yield* Deferred.await(listening)
 
   // Counts: sent every second, and a farewell at the end.
-  const sendStats = Effect.flatMap(local.stats, (stats) => notify(`${origin}\ns${JSON.stringify(stats)}`))
   yield* Effect.forkScoped(Effect.repeat(sendStats, Schedule.spaced(statsInterval)))
   yield* Effect.addFinalizer(() =>
     Effect.andThen(
@@ -322,7 +362,7 @@ export const make = Effect.fnUntraced(function*(options: {
       Effect.sync(() => {
         const item = { _tag: "Deleted" as const, info: stampLocal(info) }
         deliver(item)
-        Queue.offerUnsafe(outgoing, wire(item))
+        Queue.offerUnsafe(outgoing, item)
       }),
     stats
   }

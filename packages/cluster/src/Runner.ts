@@ -116,7 +116,7 @@ export const layerServices = (
       runnerView(store, address)
     )
     const local = runnerReads(supervisor, address)
-    const entity = TaskEntity.make(local)
+    const entity = yield* TaskEntity.make(local)
     yield* Layer.build(TaskEntity.layer(entity))
     yield* TaskEntity.adoption(options.runner.shards)
     // Runs before the supervisor's own shutdown: hand the tasks over rather than wait for them.

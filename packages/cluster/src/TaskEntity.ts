@@ -23,7 +23,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schedule, Schema } from "effect"
+import { Effect, Schedule, Schema, Stream } from "effect"
 import { ClusterSchema, Entity, EntityId, Sharding, ShardId } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { TaskError, TaskInfo, type Tasks, TaskStore } from "@chainjobs/tasks"
@@ -110,25 +110,40 @@ export interface Host {
   readonly local: Tasks.Tasks["Service"]
   /** Ids of the tasks whose `Run` is being served here. */
   readonly serving: Set<string>
+  /**
+   * Tasks this runner's supervisor admitted (`Submit`) whose `Run` has not been served yet, and whether each has
+   * finished meanwhile: served without reading its record back (a short task often ends before its `Run` arrives).
+   */
+  readonly admittedHere: Map<string, boolean>
   /** Refuses new work from now on and hands every served task over (stopped at its checkpoint, left pending). */
   readonly close: Effect.Effect<void>
   readonly closing: () => boolean
 }
 
-/** The entity's host over the runner's own supervisor (`local`). */
-export const make = (local: Tasks.Tasks["Service"]): Host => {
+/** The entity's host over the runner's own supervisor (`local`), following its changes until the scope closes. */
+export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
   const serving = new Set<string>()
+  const admittedHere = new Map<string, boolean>()
   let closing = false
-  return {
+  yield* Effect.forkScoped(
+    Stream.runForEach(local.changes, (info) =>
+      Effect.sync(() => {
+        if (TaskInfo.isTerminal(info.status) && admittedHere.has(info.id)) admittedHere.set(info.id, true)
+      })),
+    { startImmediately: true }
+  )
+  const host: Host = {
     local,
     serving,
+    admittedHere,
     closing: () => closing,
     close: Effect.suspend(() => {
       closing = true
       return Effect.forEach(Array.from(serving), (id) => local.handOff(id), { concurrency: "unbounded", discard: true })
     })
   }
-}
+  return host
+})
 
 const shuttingDown = (kind: string) =>
   new TaskError.SubmitRejected({ kind, reason: "shutting-down" })
@@ -147,16 +162,22 @@ export const layer = (host: Host) =>
       const { local, serving } = host
       const admitted = new Set<string>()
       yield* Effect.addFinalizer(() =>
-        Effect.forEach(Array.from(admitted), (id) => local.handOff(id), { concurrency: "unbounded", discard: true })
+        Effect.forEach(Array.from(admitted), (id) => {
+          host.admittedHere.delete(id)
+          return local.handOff(id)
+        }, { concurrency: "unbounded", discard: true })
       )
       const serve = (id: string) =>
         Effect.gen(function*() {
-          const adopted = yield* local.adopt(id).pipe(
+          const admittedHere = host.admittedHere.get(id)
+          // Admitted here and finished already: nothing to wait for, nothing to read back.
+          if (admittedHere === true) return
+          const adopted = admittedHere === false || (yield* local.adopt(id).pipe(
             Effect.retry({ schedule: storeRetry, while: (error) => error._tag === "TaskStoreError" }),
             Effect.as(true),
             Effect.catchTag("TaskNotFound", () => Effect.succeed(false)),
             Effect.orDie
-          )
+          ))
           if (!adopted) return
           const info = yield* Effect.orDie(local.awaitInfo(id))
           // Handed off, not finished: the shard is moving and ends this entity.
@@ -166,12 +187,15 @@ export const layer = (host: Host) =>
           Effect.ensuring(Effect.sync(() => {
             serving.delete(id)
             admitted.delete(id)
+            host.admittedHere.delete(id)
           }))
         )
       return TaskEntity.of({
         Submit: ({ payload: request }) =>
           Effect.gen(function*() {
             if (host.closing()) return yield* shuttingDown(request.kind)
+            // Followed from before its submission: its end may come before `submitEncoded` returns.
+            host.admittedHere.set(request.id, false)
             const handle = yield* local.submitEncoded(request.kind, request.payload, {
               id: request.id,
               priority: request.priority,
@@ -180,9 +204,12 @@ export const layer = (host: Host) =>
               timeoutMillis: request.timeoutMillis,
               heartbeatTimeoutMillis: request.heartbeatTimeoutMillis,
               retries: request.retries
-            })
+            }).pipe(Effect.tapError(() => Effect.sync(() => host.admittedHere.delete(request.id))))
             // Joined another task: that one has its `Run` already.
-            if (handle.id !== request.id) return { id: handle.id }
+            if (handle.id !== request.id) {
+              host.admittedHere.delete(request.id)
+              return { id: handle.id }
+            }
             admitted.add(handle.id)
             yield* Effect.orDie(self.Run({ id: handle.id }, { discard: true }))
             return { id: handle.id }

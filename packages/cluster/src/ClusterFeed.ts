@@ -8,9 +8,10 @@
  * to the others through PostgreSQL `NOTIFY` on one channel per schema, and
  * listens on that channel for theirs:
  *
- * - a sender fiber takes every change waiting since its last send and packs
- *   them into as few notifications as fit PostgreSQL's payload limit (one
- *   round trip carries many changes under load); a record too large for a
+ * - a sender fiber takes every change waiting since its last send, and those
+ *   made in the next 10 ms (`linger`), and packs them into as few
+ *   notifications as fit PostgreSQL's payload limit (one round trip carries
+ *   many changes under load); a record too large for a
  *   notification is sent as its id and read from the store by the receiver;
  * - notifications of one session arrive in the order sent, so a task's
  *   changes, all made by its owner, arrive in order;
@@ -40,6 +41,9 @@ import { hash } from "./TaskEntity.ts"
 
 /** PostgreSQL refuses a notification payload of 8000 bytes or more; a message stays under this. */
 export const payloadLimit = 7900
+
+/** How long a change waits for others to share its notification: what a follower on another runner waits more. */
+export const linger = "10 millis"
 
 /** How often a runner sends its counts. */
 export const statsInterval = "1 second"
@@ -208,7 +212,10 @@ export const make = Effect.fnUntraced(function*(options: {
       }))).pipe(Effect.catchCause(() => Effect.void))
   )
   // Encoded and sent only while another runner is there to hear them: a lone runner spends nothing on it.
-  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeAll(outgoing), (items) =>
+  // The first change waits `linger` for those that follow, so that a burst goes in a few notifications, not one each.
+  const nextBatch = Effect.flatMap(Queue.takeAll(outgoing), (first) =>
+    Effect.map(Effect.andThen(Effect.sleep(linger), Queue.clear(outgoing)), (more) => [...first, ...more]))
+  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(nextBatch, (items) =>
     othersHeard() ? send(items.map(wire)) : Effect.void)))
 
   /** This runner's counts, to the others: every second, and at once to a runner new to it. */

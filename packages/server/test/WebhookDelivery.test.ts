@@ -21,13 +21,15 @@ const receiverAnswering = (answer: (request: IncomingMessage, response: ServerRe
   Effect.acquireRelease(
     Effect.promise(async () => {
       const paths: Array<string> = []
+      const headers: Array<IncomingMessage["headers"]> = []
       const server = createServer((request, response) => {
         paths.push(request.url ?? "")
+        headers.push(request.headers)
         request.resume()
         request.on("end", () => answer(request, response))
       })
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-      return { server, paths, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+      return { server, paths, headers, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
     }),
     ({ server }) =>
       Effect.promise(() =>
@@ -110,6 +112,25 @@ describe("webhook delivery", () => {
       assert.deepStrictEqual([moved.state, moved.attempts.map((a: any) => [a.status, a.error])], ["failed", [[302, "HTTP 302"]]])
       assert.isNull(moved.deliveredAt)
       assert.deepStrictEqual(hook.paths, ["/ok", "/multiple", "/moved"])
+      // Each POST says what it carries and who sends it.
+      assert.deepStrictEqual(hook.headers.map((got) => [got["content-type"], got["user-agent"]]), [
+        ["application/json", "chainjobs-webhooks"],
+        ["application/json", "chainjobs-webhooks"],
+        ["application/json", "chainjobs-webhooks"]
+      ])
+    }).pipe(Effect.scoped))
+
+  it.live("a receiver nobody listens for is an attempt with no status and the connection's error", () =>
+    Effect.gen(function*() {
+      const closed = yield* receiverAnswering(() => {})
+      const url = `${closed.base}/gone`
+      yield* Effect.promise(() => new Promise<void>((resolve) => closed.server.close(() => resolve())))
+      const base = yield* serviceWith({})
+      const delivery = yield* deliverTo(base, url)
+      assert.strictEqual(delivery.state, "failed")
+      const [attempt] = delivery.attempts
+      assert.isNull(attempt.status)
+      assert.strictEqual(attempt.error, "fetch failed")
     }).pipe(Effect.scoped))
 
   it.live("a receiver that does not answer within requestTimeout is an attempt with no status, due again after the backoff", () =>

@@ -8,7 +8,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted } from "effect"
-import type { SqlClient } from "effect/sql"
+import { SqlClient } from "effect/sql"
+import type { TaskError } from "@chainjobs/tasks"
 import { NodeSqliteClient, SqlTaskStore } from "@chainjobs/store-sql"
 import * as WebhookStore from "../src/WebhookStore.ts"
 import { freshDatabase } from "./freshDatabase.ts"
@@ -91,7 +92,26 @@ const statements = Effect.gen(function*() {
   )
   assert.strictEqual(refused._tag, "TaskStoreError")
   assert.strictEqual(refused.operation, "webhooks recordAttempt")
+  // The detail is the database error's own message.
+  assert.strictEqual(refused.detail, (refused.cause as Error).message)
   assert.strictEqual((yield* WebhookStore.ofTask("t2"))[0].deliveredAt, 2015)
+
+  // With the tables gone, every statement fails with a store error naming it.
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(`DROP TABLE ${WebhookStore.webhooksTable}`)
+  const failures = yield* Effect.forEach([
+    hook("w9", "t9", 1),
+    WebhookStore.markDue("t9", "{}", 1),
+    WebhookStore.abandon("t9"),
+    WebhookStore.waitingTasks,
+    WebhookStore.due(1, 1),
+    WebhookStore.nextDue,
+    WebhookStore.ofTask("t9")
+  ] as ReadonlyArray<Effect.Effect<unknown, TaskError.TaskStoreError, SqlClient.SqlClient>>, (statement) => Effect.flip(statement))
+  assert.deepStrictEqual(failures.map((failure) => failure.operation), [
+    "webhooks insert", "webhooks markDue", "webhooks abandon", "webhooks waitingTasks", "webhooks due", "webhooks nextDue", "webhooks ofTask"
+  ])
+  for (const failure of failures) assert.strictEqual(failure.detail, (failure.cause as Error).message)
 })
 
 const run = (client: Layer.Layer<SqlClient.SqlClient, unknown>) => Effect.provide(statements, client as Layer.Layer<SqlClient.SqlClient>)

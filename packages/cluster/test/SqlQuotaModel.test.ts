@@ -8,7 +8,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Redacted, Schema } from "effect"
+import { Clock, Duration, Effect, Layer, Logger, Redacted, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { Reactivity } from "effect/reactivity"
 import { SqlClient } from "effect/sql"
@@ -78,6 +78,32 @@ describe.skipIf(pgTestUrl === undefined)("SqlQuota as the memory quota", () => {
       }).pipe(Effect.scoped),
     { timeout: 120_000, arbitrary: { runs: 40 } }
   )
+
+  it.effect("a store that cannot be read grants every token and says so; a refund it cannot write is dropped, logged", () =>
+    Effect.gen(function*() {
+      // A fresh schema without the quota's table: every statement fails.
+      const sql = yield* onFreshSchema
+      const warnings: Array<string> = []
+      const capture = Logger.make<unknown, void>(({ logLevel, message }) => {
+        if (logLevel === "Warn") warnings.push(String(Array.isArray(message) ? message[0] : message))
+      })
+      const quota = yield* Quota.Maker.pipe(Effect.provide(SqlQuota.layer.pipe(Layer.provide(Layer.succeed(SqlClient.SqlClient, sql)))))
+      const taken = yield* Effect.gen(function*() {
+        yield* sql`DROP TABLE chainjobs_quota`
+        const limited = quota({ limit: 1, window: Duration.hours(1) })
+        const answers = []
+        for (let i = 0; i < 3; i++) answers.push((yield* limited.take("alice"))._tag)
+        yield* limited.refund("alice")
+        return answers
+      }).pipe(Effect.provide(Logger.layer([capture])))
+      assert.deepStrictEqual(taken, ["Granted", "Granted", "Granted"])
+      assert.deepStrictEqual(warnings, [
+        "chainjobs: the shared quota could not be read; granted",
+        "chainjobs: the shared quota could not be read; granted",
+        "chainjobs: the shared quota could not be read; granted",
+        "chainjobs: the shared quota could not refund a token"
+      ])
+    }).pipe(Effect.scoped), 60_000)
 
   it.effect("a window's worth of time refills a whole token though the rate per millisecond does not add up exactly", () =>
     Effect.gen(function*() {

@@ -9,8 +9,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { HttpServer } from "effect/http"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { NodeSqliteClient } from "@chainjobs/store-sql"
+import * as WebhookStore from "../src/WebhookStore.ts"
 import * as Webhooks from "../src/Webhooks.ts"
 import { testServer } from "./http.ts"
 
@@ -75,6 +80,33 @@ const deliverTo = (base: string, hook: string) =>
   })
 
 describe("webhook delivery", () => {
+  it.live("at start, a waiting webhook whose task no longer exists is given up; one whose task finished is sent", () =>
+    Effect.gen(function*() {
+      const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-webhook-sweep-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dataDir, { recursive: true, force: true })))
+      const hook = yield* receiverAnswering((_, response) => response.writeHead(204).end())
+      const webhooks = NodeSqliteClient.layer({ filename: join(dataDir, "webhooks.db") })
+      // A webhook left waiting for a task the service has no record of (deleted while it was down).
+      yield* Effect.provide(
+        Effect.andThen(WebhookStore.migrate, WebhookStore.insert({ id: "orphan", taskId: "no-such-task", url: `${hook.base}/orphan`, createdAt: 1 })),
+        webhooks
+      )
+      yield* Effect.scoped(Effect.gen(function*() {
+        const base = yield* Effect.map(
+          Layer.build(testServer({
+            dataDir,
+            webhooks: { ...Webhooks.defaults, secret: Option.some(Redacted.make("whsec-delivery")), allowHosts: ["127.0.0.1"], maxAttempts: 1 }
+          })),
+          (context) => HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
+        )
+        // A webhook of a task that runs; it is delivered, while the orphan never is.
+        yield* deliverTo(base, `${hook.base}/live`)
+      }))
+      const [orphan] = yield* Effect.provide(WebhookStore.ofTask("no-such-task"), webhooks)
+      assert.deepStrictEqual([orphan.state, orphan.attempts], ["failed", []])
+      assert.deepStrictEqual(hook.paths, ["/live"])
+    }).pipe(Effect.scoped))
+
   it.prop(
     "the wait after attempt n is retryBase × 2^(n-1), at most retryMax",
     { base: millis, max: millis, attempt: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 40 })) },

@@ -61,11 +61,14 @@ describe("Access edges", () => {
   })
 
   layer(testServer({ ...settings, metricsToken: Option.none() }), { excludeTestServices: true })("without a metrics token", (it) => {
-    it.effect("/metrics is read with an admin's token only", () =>
+    it.effect("/metrics is read with an admin's token only, never without a token", () =>
       Effect.gen(function*() {
         assert.strictEqual((yield* request("GET", "/metrics", { token: "ops-token" })).status, 200)
         assert.strictEqual((yield* request("GET", "/metrics", { token: "alice-token" })).status, 403)
         assert.strictEqual((yield* request("GET", "/metrics", { token: "scrape-token" })).status, 401)
+        // No metrics token configured and none sent: nothing matches, the request is refused.
+        const anonymous = yield* request("GET", "/metrics")
+        assert.deepStrictEqual([anonymous.status, anonymous.body], [401, { _tag: "Unauthenticated", credential: "missing-token" }])
       }))
   })
 })

@@ -67,7 +67,8 @@ export interface TestCluster {
   readonly events: () => ReadonlyArray<Event>
 }
 
-const onDatabase = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
+/** Runs `effect` on a connection of its own to the test database. */
+export const onDatabase = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
   Effect.provide(effect, PgClient.layer({ url: Redacted.make(pgTestUrl ?? ""), maxConnections: 1 }), { local: true }).pipe(
     Effect.orDie
   )

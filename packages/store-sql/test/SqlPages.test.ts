@@ -1,7 +1,9 @@
 /**
  * Pages and purges of the SQL store at their edges, on SQLite and
- * PostgreSQL: a list holding exactly `limit` records has no next page, and a
- * purge filtered by status removes finished records of those statuses only.
+ * PostgreSQL: a list holding exactly `limit` records has no next page, a
+ * purge filtered by status removes finished records of those statuses only,
+ * and a submission's own limits (a retry cap above zero, a timeout of one
+ * millisecond, a heartbeat timeout past 32 bits) read back as written.
  */
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { TaskStore } from "@chainjobs/tasks"
@@ -38,6 +40,17 @@ const edges = (name: string, store: Layer.Layer<TaskStore.TaskStore, unknown>) =
       const left = (yield* tasks.list({})).items.map((info) => info.id).sort()
       assert.deepStrictEqual(left, [completed.id, interrupted.id, running.id].sort())
       assert.isTrue(Option.isNone(yield* tasks.get(failed.id)))
+    }).pipe(Effect.provide(store)))
+
+  it.effect(`${name}: a submission's own limits read back whatever their size, and stay through a state change`, () =>
+    Effect.gen(function*() {
+      const tasks = yield* TaskStore.TaskStore
+      const limited = record({ retries: 3, timeoutMillis: 1, heartbeatTimeoutMillis: 2 ** 40 })
+      yield* tasks.insert(limited)
+      assert.deepStrictEqual(Option.getOrThrow(yield* tasks.get(limited.id)), limited)
+      const running = { ...limited, status: "running" as const, startedAt: 5, attempt: 2 }
+      yield* tasks.update(running)
+      assert.deepStrictEqual(Option.getOrThrow(yield* tasks.get(limited.id)), running)
     }).pipe(Effect.provide(store)))
 }
 

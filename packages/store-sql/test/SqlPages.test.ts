@@ -3,7 +3,8 @@
  * PostgreSQL: a list holding exactly `limit` records has no next page, a
  * purge filtered by status removes finished records of those statuses only,
  * and a submission's own limits (a retry cap above zero, a timeout of one
- * millisecond, a heartbeat timeout past 32 bits) read back as written.
+ * millisecond, a heartbeat timeout past 32 bits) read back as written; a
+ * purge by finishing time keeps what finished at that time or later.
  */
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { TaskStore } from "@chainjobs/tasks"
@@ -51,6 +52,17 @@ const edges = (name: string, store: Layer.Layer<TaskStore.TaskStore, unknown>) =
       const running = { ...limited, status: "running" as const, startedAt: 5, attempt: 2 }
       yield* tasks.update(running)
       assert.deepStrictEqual(Option.getOrThrow(yield* tasks.get(limited.id)), running)
+    }).pipe(Effect.provide(store)))
+
+  it.effect(`${name}: a purge of records finished before a time keeps those finished at it or later`, () =>
+    Effect.gen(function*() {
+      const tasks = yield* TaskStore.TaskStore
+      const finishedAt = (at: number) => record({ status: "completed", startedAt: 1, finishedAt: at })
+      const [early, atLimit, late] = [finishedAt(100), finishedAt(500), finishedAt(900)]
+      for (const info of [early, atLimit, late]) yield* tasks.insert(info)
+      assert.deepStrictEqual((yield* tasks.purge({ finishedBefore: 500 })).map((info) => info.id), [early.id])
+      const left = (yield* tasks.list({})).items.map((info) => info.id).sort()
+      assert.deepStrictEqual(left, [atLimit.id, late.id].sort())
     }).pipe(Effect.provide(store)))
 }
 

@@ -8,7 +8,7 @@
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { ScheduleStore, TaskError, TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Tracer } from "effect"
+import { Effect, Exit, Layer, Schema, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
 import { DatabaseSync } from "node:sqlite"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
@@ -86,6 +86,52 @@ describe("SQL store failures", () => {
       assert.strictEqual(schedules.operation, "migrateSchedules")
       assert.match(schedules.message, /^task store migrateSchedules: .*readonly/)
     }))
+
+  it.effect("in a batch written apart for a bad record, an insert of an existing id still fails as already existing", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const existing = record()
+      const [bad, good] = [record({ payload: { amount: 1n } }), record()] // JSON.stringify throws on the bigint
+      yield* Effect.flatMap(TaskStore.TaskStore, (tasks) => tasks.insert(existing)).pipe(
+        Effect.provide(SqlTaskStore.layerSqlite({ filename: file }), { local: true })
+      )
+      const exits = yield* Effect.gen(function*() {
+        const tasks = yield* TaskStore.TaskStore
+        return yield* Effect.forEach([{ ...existing, message: "again" }, bad, good], (info) => Effect.exit(tasks.insert(info)), {
+          concurrency: "unbounded"
+        })
+      }).pipe(
+        // One batch: the writer waits until all three are queued.
+        Effect.provide(SqlTaskStore.layerSqlite({ filename: file, flushInterval: "1 hour", maxBatchSize: 3 }), { local: true })
+      )
+      assert.deepStrictEqual(exits.map(Exit.isSuccess), [false, false, true])
+      const again = (yield* Effect.flip(exits[0])) as TaskError.TaskStoreError
+      assert.strictEqual(again.message, `task store insert: task ${existing.id} already exists`)
+    }))
+
+  it.effect.prop("a batch of good records is written in one transaction whatever its size", [Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 40 }))], ([size]) =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      let transactions = 0
+      const tracer = Tracer.make({
+        span(options) {
+          if (options.name === "sql.transaction") transactions++
+          return Tracer.nativeTracer.span(options)
+        }
+      })
+      const batch = Array.from({ length: size }, () => record())
+      yield* Effect.gen(function*() {
+        const tasks = yield* TaskStore.TaskStore
+        transactions = 0
+        yield* Effect.forEach(batch, tasks.insert, { concurrency: "unbounded", discard: true })
+        assert.strictEqual(transactions, 1, `${size} records`)
+        assert.strictEqual((yield* tasks.list({ limit: 100 })).items.length, size)
+      }).pipe(
+        // One batch: the writer waits until all of them are queued.
+        Effect.provide(SqlTaskStore.layerSqlite({ filename: file, flushInterval: "1 hour", maxBatchSize: size }), { local: true }),
+        Effect.provideService(Tracer.Tracer, tracer)
+      )
+    }), { timeout: 60_000, arbitrary: { runs: 12 } })
 
   it.effect("a lock held past the busy timeout fails the whole batch in one transaction, and the store goes on after it", () =>
     Effect.gen(function*() {

@@ -15,6 +15,7 @@ import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
 import * as SqlScheduleStore from "../src/SqlScheduleStore.ts"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
+import { transactionCounter } from "./transactionCounter.ts"
 
 /** Both stores and the client under them, on one SQLite file. */
 const storesOn = (filename: string, config: Partial<NodeSqliteClient.NodeSqliteClientConfig> = {}) =>
@@ -112,37 +113,25 @@ describe("SQL store failures", () => {
   it.effect.prop("a batch of good records is written in one transaction whatever its size", [Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 40 }))], ([size]) =>
     Effect.gen(function*() {
       const file = yield* tempDatabaseFile
-      let transactions = 0
-      const tracer = Tracer.make({
-        span(options) {
-          if (options.name === "sql.transaction") transactions++
-          return Tracer.nativeTracer.span(options)
-        }
-      })
+      const transactions = transactionCounter()
       const batch = Array.from({ length: size }, () => record())
       yield* Effect.gen(function*() {
         const tasks = yield* TaskStore.TaskStore
-        transactions = 0
+        transactions.count = 0
         yield* Effect.forEach(batch, tasks.insert, { concurrency: "unbounded", discard: true })
-        assert.strictEqual(transactions, 1, `${size} records`)
+        assert.strictEqual(transactions.count, 1, `${size} records`)
         assert.strictEqual((yield* tasks.list({ limit: 100 })).items.length, size)
       }).pipe(
         // One batch: the writer waits until all of them are queued.
         Effect.provide(SqlTaskStore.layerSqlite({ filename: file, flushInterval: "1 hour", maxBatchSize: size }), { local: true }),
-        Effect.provideService(Tracer.Tracer, tracer)
+        Effect.provideService(Tracer.Tracer, transactions.tracer)
       )
     }), { timeout: 60_000, arbitrary: { runs: 12 } })
 
   it.effect("a lock held past the busy timeout fails the whole batch in one transaction, and the store goes on after it", () =>
     Effect.gen(function*() {
       const file = yield* tempDatabaseFile
-      let transactions = 0
-      const tracer = Tracer.make({
-        span(options) {
-          if (options.name === "sql.transaction") transactions++
-          return Tracer.nativeTracer.span(options)
-        }
-      })
+      const transactions = transactionCounter()
       const batch = Array.from({ length: 8 }, () => record())
       const later = Array.from({ length: 8 }, () => record())
       yield* Effect.gen(function*() {
@@ -153,9 +142,9 @@ describe("SQL store failures", () => {
           (db) => Effect.sync(() => db.isOpen && db.close())
         )
         other.exec("BEGIN IMMEDIATE")
-        transactions = 0
+        transactions.count = 0
         const exits = yield* Effect.forEach(batch, (info) => Effect.exit(tasks.insert(info)), { concurrency: "unbounded" })
-        assert.strictEqual(transactions, 1, "the batch was written again apart")
+        assert.strictEqual(transactions.count, 1, "the batch was written again apart")
         for (const exit of exits) {
           assert.isTrue(Exit.isFailure(exit))
           const error = (yield* Effect.flip(exit)) as TaskError.TaskStoreError
@@ -172,7 +161,7 @@ describe("SQL store failures", () => {
           SqlTaskStore.layerSqlite({ filename: file, busyTimeout: "20 millis", flushInterval: "1 hour", maxBatchSize: batch.length }),
           { local: true }
         ),
-        Effect.provideService(Tracer.Tracer, tracer)
+        Effect.provideService(Tracer.Tracer, transactions.tracer)
       )
     }))
 })

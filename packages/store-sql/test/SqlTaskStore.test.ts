@@ -16,6 +16,7 @@ import {
   reportSkipped
 } from "./pgTestDatabase.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
+import { transactionCounter } from "./transactionCounter.ts"
 
 /** A store on a fresh SQLite file in a temp directory, removed when the layer is released. */
 const sqliteStore = (worker: boolean) =>
@@ -248,28 +249,22 @@ describe("SqlTaskStore on a SQLite file, reopened", () => {
   it.effect("a bad record in a big batch is found by halves, not by writing every record alone", () =>
     Effect.gen(function*() {
       const file = yield* tempDatabaseFile
-      let transactions = 0
-      const tracer = Tracer.make({
-        span(options) {
-          if (options.name === "sql.transaction") transactions++
-          return Tracer.nativeTracer.span(options)
-        }
-      })
+      const transactions = transactionCounter()
       const all = Array.from({ length: 1024 }, (_, n) => n === 700 ? record({ payload: { amount: 1n } }) : record())
       const exits = yield* Effect.gen(function*() {
         const store = yield* TaskStore.TaskStore
-        transactions = 0
+        transactions.count = 0
         return yield* Effect.forEach(all, (info) => Effect.exit(store.insert(info)), { concurrency: "unbounded" })
       }).pipe(
         // One batch: the writer waits until all 1,024 are queued.
         Effect.provide(SqlTaskStore.layerSqlite({ filename: file, flushInterval: "1 hour", maxBatchSize: all.length }), {
           local: true
         }),
-        Effect.provideService(Tracer.Tracer, tracer)
+        Effect.provideService(Tracer.Tracer, transactions.tracer)
       )
       assert.deepStrictEqual(exits.flatMap((exit, n) => Exit.isFailure(exit) ? [n] : []), [700])
       // The failed batch, then two halves for each of ten levels: 21. One by one it took 1 + 1,024.
-      assert.strictEqual(transactions, 21)
+      assert.strictEqual(transactions.count, 21)
       const stored = yield* withStore(file, (store) => store.list({ limit: 1000 }))
       assert.strictEqual(stored.items.length, 1000)
     }))

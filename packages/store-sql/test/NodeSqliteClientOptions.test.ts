@@ -12,7 +12,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Scope, Stream, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
 import { spawn } from "node:child_process"
-import { readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
 
@@ -107,6 +107,18 @@ for (const worker of [false, true]) {
           const stream = yield* withClient(file, (sql) => Effect.flip(Stream.runCollect(sql`SELEC 1`.stream)))
           assert.strictEqual(stream.reason.operation, "stream")
         }
+      }))
+
+    it.effect("closing the client closes the database: the write-ahead log is folded into the file and removed", () =>
+      Effect.gen(function*() {
+        const file = yield* tempDatabaseFile
+        yield* withClient(file, (sql) =>
+          Effect.gen(function*() {
+            yield* sql`CREATE TABLE items (id INTEGER PRIMARY KEY)`
+            yield* sql`INSERT INTO items (id) VALUES (1)`
+            assert.isTrue(existsSync(`${file}-wal`), "no write-ahead log while open")
+          }))
+        assert.isFalse(existsSync(`${file}-wal`), "the write-ahead log outlived the client")
       }))
 
     it.effect("a raw statement answers with its change count, a raw query with its rows", () =>

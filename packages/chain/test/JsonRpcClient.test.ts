@@ -1,0 +1,56 @@
+/**
+ * Failover and circuits across a network's endpoints, on scripted
+ * endpoints: a node's own JSON-RPC error is its verdict (no other endpoint is
+ * asked, and it proves the node healthy: its circuit stays closed); and an attempt
+ * that found one endpoint without a free connection and another failing
+ * reports the failure, which is retried.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Schedule } from "effect"
+import { client, devChainConfig } from "./fixtures.ts"
+import * as ScriptedNode from "./ScriptedNode.ts"
+
+/** Polls (on the real clock) until the condition holds. */
+const eventually = (condition: () => boolean) =>
+  Effect.suspend(() => condition() ? Effect.void : Effect.fail("not yet")).pipe(
+    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 }),
+    Effect.orDie
+  )
+
+describe("JsonRpcClient failover and circuits", () => {
+  it.live("a node's own JSON-RPC error is final: no other endpoint is asked, and its circuit stays closed", () =>
+    Effect.gen(function*() {
+      const refusing = yield* ScriptedNode.make((calls) => ({ body: ScriptedNode.error(calls[0]!.id, -32601, "the method does not exist") }))
+      const spare = yield* ScriptedNode.make((calls) => ({ body: ScriptedNode.result(calls[0]!, "0x1") }))
+      const evm = yield* client(devChainConfig([refusing.url, spare.url], { breaker: { failures: 2, openDuration: "1 hour" } }))
+      for (let round = 0; round < 4; round++) {
+        assert.deepInclude((yield* Effect.flip(evm.request("eth_noSuchMethod"))).reason, { _tag: "JsonRpc", code: -32601 })
+      }
+      assert.deepStrictEqual([refusing.requests(), spare.requests()], [4, 0])
+      assert.deepStrictEqual((yield* evm.health).map((endpoint) => endpoint.circuit), ["Closed", "Closed"])
+    }))
+
+  it.live("an attempt that found no free connection on one endpoint and a failure on another fails as the failure, and is retried", () =>
+    Effect.gen(function*() {
+      const busy = yield* ScriptedNode.make(() => ({ body: null, stall: true }))
+      let failures = 0
+      const flaky = yield* ScriptedNode.make((calls) =>
+        ++failures <= 1 ? { status: 503, body: "unavailable" } : { body: ScriptedNode.result(calls[0]!, "0x2") }
+      )
+      const endpoints = [{ url: busy.url, maxConnections: 1, acquireTimeout: "20 millis" }, { url: flaky.url }] as const
+      const evm = yield* client(devChainConfig(endpoints, { requestTimeout: "1 hour", retry: { times: 1 } }))
+      // the busy endpoint's only connection is held by a request that never gets an answer
+      const holder = yield* Effect.forkChild(evm.request("eth_chainId"))
+      yield* eventually(() => busy.requests() === 1)
+      assert.strictEqual(yield* evm.request("eth_chainId"), "0x2")
+      assert.strictEqual(flaky.requests(), 2)
+      const once = yield* client(devChainConfig(endpoints, { requestTimeout: "1 hour", retry: { times: 0 } }))
+      const onceHolder = yield* Effect.forkChild(once.request("eth_chainId"))
+      yield* eventually(() => busy.requests() === 2)
+      failures = 0
+      assert.deepInclude((yield* Effect.flip(once.request("eth_chainId"))).reason, { _tag: "HttpStatus", status: 503 })
+      // the held requests are given up: a pool closes only once its connections are back
+      yield* Fiber.interrupt(holder)
+      yield* Fiber.interrupt(onceHolder)
+    }))
+})

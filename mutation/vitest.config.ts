@@ -28,9 +28,21 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const packages = readdirSync(join(root, "packages")).filter((dir) => existsSync(join(root, "packages", dir, "src", "index.ts")))
 const names = packages.join("|")
 
+/**
+ * Packages whose tests start a dev chain per test file: in a mutation run
+ * they share one node per Stryker worker (`devChainSetup.ts`), each file
+ * isolated by a snapshot reverted when it ends (`sharedDevChain.ts`), and the
+ * files run one at a time (as Stryker runs them anyway). A node start per
+ * file per mutant was most of a chain mutant's cost. `npm test` is not
+ * affected: there every file starts its own node, in parallel.
+ */
+const sharesDevChain = new Set(["chain", "watch"])
+const shared = sharesDevChain.has(name)
+
 export default defineConfig({
   resolve: {
     alias: [
+      ...(shared ? [{ find: /^@chainjobs\/devchain$/, replacement: join(root, "mutation", "sharedDevChain.ts") }] : []),
       // `@chainjobs/tasks/test/<module>`: the tasks package exports its test helpers (package.json "./test/*").
       { find: /^@chainjobs\/tasks\/test\/(.+)$/, replacement: join(root, "packages", "tasks", "test", "$1.ts") },
       { find: new RegExp(`^@chainjobs/(${names})$`), replacement: join(root, "packages", "$1", "src", "index.ts") }
@@ -38,6 +50,7 @@ export default defineConfig({
   },
   test: {
     include: [`packages/${name}/test/**/*.test.ts`],
-    exclude: [...configDefaults.exclude, "**/CrashRecovery.test.ts", "**/main.test.ts", "**/GeneratedClient.test.ts"]
+    exclude: [...configDefaults.exclude, "**/CrashRecovery.test.ts", "**/main.test.ts", "**/GeneratedClient.test.ts"],
+    ...(shared ? { globalSetup: [join(root, "mutation", "devChainSetup.ts")], fileParallelism: false, isolate: false } : {})
   }
 })

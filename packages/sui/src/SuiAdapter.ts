@@ -20,6 +20,7 @@ import { ChainAdapter, WatchError } from "@chainjobs/watch"
 import type { SuiEvent, SuiObjectChange, SuiTransactionBlockResponse, TransactionFilter } from "@mysten/sui/jsonRpc"
 import { isValidSuiAddress, normalizeStructTag, normalizeSuiAddress } from "@mysten/sui/utils"
 import { Effect, Layer } from "effect"
+import { createHash } from "node:crypto"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import * as SuiClient from "./SuiClient.ts"
 
@@ -61,7 +62,21 @@ const changeArgs = (change: SuiObjectChange): Record<string, unknown> => {
   return rest
 }
 
-/** The items a transaction holds for the filter: balance changes of monitored addresses, watched events, changes of watched objects. */
+/**
+ * The objects a programmable transaction takes as inputs (owned, shared,
+ * received), each with its input's details (JSON-safe), in input order.
+ */
+const inputObjects = (response: SuiTransactionBlockResponse): Array<{ readonly object: string; readonly args: Record<string, unknown> }> => {
+  const kind = response.transaction?.data.transaction
+  if (kind?.kind !== "ProgrammableTransaction") return []
+  return kind.inputs.flatMap((input) => {
+    if (input.type !== "object") return []
+    const { type: _type, objectId, ...args } = input
+    return [{ object: normalizeSuiAddress(objectId), args }]
+  })
+}
+
+/** The items a transaction holds for the filter: balance changes of monitored addresses, watched events, changes of watched objects, and watched objects it reads without changing. */
 const itemsOf = (
   chain: string,
   block: number,
@@ -115,25 +130,34 @@ const itemsOf = (
     })
   }
   if (objects.size === 0) return found
-  ;(response.objectChanges ?? []).forEach((change, index) => {
+  const objectItem = (object: string, position: number, event: string, to: string | null, asset: string | null, args: Record<string, unknown>): ChainAdapter.Detected => ({
+    chain,
+    kind: "object",
+    block,
+    blockHash,
+    transaction: response.digest,
+    position,
+    from: sender === undefined ? null : normalizeSuiAddress(sender),
+    to,
+    amount: null,
+    asset,
+    contract: object,
+    event,
+    args
+  })
+  const objectChanges = response.objectChanges ?? []
+  objectChanges.forEach((change, index) => {
     const object = changedObject(change)
     if (!objects.has(object)) return
     const owner = "owner" in change ? ownerAddress(change.owner) : "recipient" in change ? ownerAddress(change.recipient) : undefined
-    found.push({
-      chain,
-      kind: "object",
-      block,
-      blockHash,
-      transaction: response.digest,
-      position: events.length + changes.length + index,
-      from: sender === undefined ? null : normalizeSuiAddress(sender),
-      to: owner ?? null,
-      amount: null,
-      asset: "objectType" in change ? change.objectType : null,
-      contract: object,
-      event: change.type,
-      args: changeArgs(change)
-    })
+    const asset = "objectType" in change ? change.objectType : null
+    found.push(objectItem(object, events.length + changes.length + index, change.type, owner ?? null, asset, changeArgs(change)))
+  })
+  // a watched object taken as an input and left unchanged (a shared object read by immutable reference, a frozen object): a read
+  const changed = new Set(objectChanges.map(changedObject))
+  inputObjects(response).forEach(({ object, args }, index) => {
+    if (!objects.has(object) || changed.has(object)) return
+    found.push(objectItem(object, events.length + changes.length + objectChanges.length + index, "read", null, null, args))
   })
   return found
 }
@@ -187,10 +211,16 @@ export interface ScanOptions {
   readonly catchUpAfter: number
   /** Most addresses plus event types the query path takes on; more are read checkpoint by checkpoint. Default: 100. */
   readonly querySources: number
+  /**
+   * Checkpoints a checkpoint-by-checkpoint scan reads between two saves of
+   * its progress: an interrupted scan reads at most this many again, and a
+   * range no longer than this (following the head) saves nothing. Default: 16.
+   */
+  readonly checkpointRun: number
 }
 
 /** The defaults of `ScanOptions`. */
-export const scanDefaults: ScanOptions = { multiGetLimit: 50, pageSize: 50, catchUpAfter: 64, querySources: 100 }
+export const scanDefaults: ScanOptions = { multiGetLimit: 50, pageSize: 50, catchUpAfter: 64, querySources: 100, checkpointRun: 16 }
 
 /** One page of a paginated query. */
 interface Page<A, C> {
@@ -208,24 +238,25 @@ type QuerySource =
   | { readonly key: string; readonly filter: TransactionFilter }
   | { readonly key: string; readonly eventType: string }
 
-/** Where a query catch-up of a range got to (JSON, saved through `ScanProgress`). */
-interface QueryState {
-  readonly version: 1
-  readonly from: number
-  readonly to: number
-  /** The sources' keys: a state saved for other sources is not resumed. */
-  readonly sources: string
-  /** Each source's next page cursor, and whether it is read to below the range. */
-  readonly queries: Record<string, { readonly cursor: unknown; readonly done: boolean }>
-  /** The checkpoint of every transaction read (null: not in one yet), by digest. */
+/** What one page of a query catch-up found, saved once under its own key: the checkpoint of each transaction it placed (null: not in one yet), its items in range (block hash not yet filled in), the transactions of its events to read at the end. */
+interface PageFindings {
   readonly placed: Record<string, number | null>
-  /** The items in range found so far, their block hash not yet filled in. */
   readonly items: Array<ChainAdapter.Detected>
-  /** Transactions of events found, to read at the end (those not placed by then). */
-  readonly eventDigests: Array<string>
-  /** The timestamp of checkpoint `from` (ms), read once when event types are watched. */
-  fromTimestamp?: number | undefined
+  readonly events: Array<string>
 }
+
+/** A query source's next page cursor, and whether it is read to below the range. */
+interface QueryCursor {
+  readonly cursor: unknown
+  readonly done: boolean
+}
+
+/**
+ * The prefix of a scan's saved entries: a digest of how the range is read
+ * (the path, its sources) and the layout's version, so entries saved by a
+ * scan of other sources, or by another version, are not taken up.
+ */
+const entryPrefix = (how: string): string => `${createHash("sha256").update(`2 ${how}`).digest("hex").slice(0, 16)}/`
 
 const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, index) => items.slice(index * size, (index + 1) * size))
@@ -273,13 +304,47 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
   const inOrder = (items: ReadonlyArray<ChainAdapter.Detected>) =>
     [...items].sort((a, b) => a.block - b.block || a.transaction.localeCompare(b.transaction) || (a.position ?? -1) - (b.position ?? -1))
 
-  const byCheckpoint = (watched: Watched, from: number, to: number) =>
-    Effect.forEach(Array.from({ length: to - from + 1 }, (_, index) => from + index), (number) =>
-      Effect.gen(function*() {
-        const read = yield* readCheckpoint(number)
-        const found = yield* transactions(read.transactions, watched)
-        return found.flatMap((response) => itemsOf(client.chain, number, read.digest, response, watched))
-      }), { concurrency: 4 }).pipe(Effect.map((perCheckpoint) => perCheckpoint.flat()))
+  /** The items of one checkpoint. */
+  const checkpointItems = (watched: Watched, number: number) =>
+    Effect.gen(function*() {
+      const read = yield* readCheckpoint(number)
+      const found = yield* transactions(read.transactions, watched)
+      return found.flatMap((response) => itemsOf(client.chain, number, read.digest, response, watched))
+    })
+
+  /**
+   * Checkpoint by checkpoint, in runs of `checkpointRun` (four read at a
+   * time): after each run but the last, the run's items (when it found any)
+   * and the next checkpoint to read are saved through `progress`, and a scan
+   * of the same range and filter resumes after the last run saved.
+   */
+  const byCheckpoint = (watched: Watched, from: number, to: number, progress: ChainAdapter.ScanProgress | undefined) =>
+    Effect.gen(function*() {
+      const prefix = entryPrefix(`checkpoints ${from} ${to} ${[...watched.accounts, "|", ...watched.types, "|", ...watched.objects].join(" ")}`)
+      const found: Array<ChainAdapter.Detected> = []
+      let next = from
+      for (const [key, value] of progress?.saved ?? []) {
+        if (!key.startsWith(prefix)) continue
+        const entry = key.slice(prefix.length)
+        if (entry === "next") next = value as number
+        else if (entry.startsWith("run/")) found.push(...(value as Array<ChainAdapter.Detected>))
+      }
+      while (next <= to) {
+        const last = Math.min(to, next + config.checkpointRun - 1)
+        const run = yield* Effect.forEach(Array.from({ length: last - next + 1 }, (_, index) => next + index), (number) => checkpointItems(watched, number), {
+          concurrency: 4
+        }).pipe(Effect.map((perCheckpoint) => perCheckpoint.flat()))
+        found.push(...run)
+        if (last < to && progress !== undefined) {
+          yield* progress.save([
+            ...(run.length > 0 ? [[`${prefix}run/${next}`, run] as const] : []),
+            [`${prefix}next`, last + 1]
+          ])
+        }
+        next = last + 1
+      }
+      return found
+    })
 
   /** The sources of a query catch-up, each with its key: addresses sent and received, objects affected, event types. */
   const sourcesOf = (watched: Watched): Array<QuerySource> => [
@@ -287,7 +352,11 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
       { key: `from:${account}`, filter: { FromAddress: account } },
       { key: `to:${account}`, filter: { ToAddress: account } }
     ]),
-    ...[...watched.objects].map((object): QuerySource => ({ key: `object:${object}`, filter: { AffectedObject: object } })),
+    // an object's changes (AffectedObject: created and unwrapped ones are no inputs) and its reads (InputObject: a read changes nothing)
+    ...[...watched.objects].flatMap((object): Array<QuerySource> => [
+      { key: `object:${object}`, filter: { AffectedObject: object } },
+      { key: `input:${object}`, filter: { InputObject: object } }
+    ]),
     ...[...watched.types].map((type): QuerySource => ({ key: `event:${type}`, eventType: type }))
   ]
 
@@ -300,44 +369,68 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
    * back — so an event page is known to reach below the range without a
    * read (an event without a time has its transaction read at once), and the
    * transactions of the events that may be in range are read in batches at
-   * the end. After every page the
-   * state (the sources' cursors, the transactions placed, the items, the
-   * events' transactions still to read) is saved through `progress`, and a
-   * scan of the same range and sources resumes from it.
+   * the end. After every page, only what the page moved and found is saved
+   * through `progress`: its source's cursor, and (under a key of its own,
+   * never written again) the transactions it placed, its items and its
+   * events' transactions still to read; a scan of the same range and sources
+   * resumes from them.
    */
   const byQuery = (watched: Watched, from: number, to: number, progress: ChainAdapter.ScanProgress | undefined) =>
     Effect.gen(function*() {
       const sources = sourcesOf(watched)
-      const signature = sources.map((source) => source.key).join(" ")
-      const saved = progress?.saved as QueryState | null | undefined
-      const state: QueryState = saved?.version === 1 && saved.from === from && saved.to === to && saved.sources === signature
-        ? saved
-        : { version: 1, from, to, sources: signature, queries: {}, placed: {}, items: [], eventDigests: [] }
-      const save = progress === undefined ? Effect.void : Effect.suspend(() => progress.save(state))
-      const place = (response: SuiTransactionBlockResponse) => {
-        if (response.digest in state.placed) return
-        const checkpoint = response.checkpoint === undefined || response.checkpoint === null ? null : Number(response.checkpoint)
-        state.placed[response.digest] = checkpoint
-        if (checkpoint !== null && checkpoint >= from && checkpoint <= to) state.items.push(...itemsOf(client.chain, checkpoint, "", response, watched))
+      const prefix = entryPrefix(`query ${from} ${to} ${sources.map((source) => source.key).join(" ")}`)
+      const queries: Record<string, QueryCursor> = {}
+      const pages: Record<string, number> = {}
+      const placed: Record<string, number | null> = {}
+      const items: Array<ChainAdapter.Detected> = []
+      const eventDigests: Array<string> = []
+      let fromTimestamp: number | undefined
+      for (const [key, value] of progress?.saved ?? []) {
+        if (!key.startsWith(prefix)) continue
+        const entry = key.slice(prefix.length)
+        if (entry === "time") fromTimestamp = value as number
+        else if (entry.startsWith("query/")) queries[entry.slice("query/".length)] = value as QueryCursor
+        else if (entry.startsWith("page/")) {
+          const source = entry.slice("page/".length, entry.lastIndexOf("/"))
+          pages[source] = (pages[source] ?? 0) + 1
+          const page = value as PageFindings
+          Object.assign(placed, page.placed)
+          items.push(...page.items)
+          eventDigests.push(...page.events)
+        }
       }
-      if (watched.types.size > 0 && state.fromTimestamp === undefined) {
-        const timestamp = (yield* readCheckpoint(from)).timestampMs
-        state.fromTimestamp = Number(timestamp)
+      const save = (entries: ReadonlyArray<readonly [string, unknown]>) => progress === undefined ? Effect.void : progress.save(entries)
+      /** Places a transaction at its checkpoint once, keeping its items in range, in the page's findings too. */
+      const place = (page: PageFindings) => (response: SuiTransactionBlockResponse) => {
+        if (response.digest in placed) return
+        const checkpoint = response.checkpoint === undefined || response.checkpoint === null ? null : Number(response.checkpoint)
+        placed[response.digest] = checkpoint
+        page.placed[response.digest] = checkpoint
+        if (checkpoint !== null && checkpoint >= from && checkpoint <= to) {
+          const found = itemsOf(client.chain, checkpoint, "", response, watched)
+          items.push(...found)
+          page.items.push(...found)
+        }
+      }
+      if (watched.types.size > 0 && fromTimestamp === undefined) {
+        fromTimestamp = Number((yield* readCheckpoint(from)).timestampMs)
+        yield* save([[`${prefix}time`, fromTimestamp]])
       }
       /** Whether an event is older than the range by its time; undefined when it carries none. */
       const eventBelow = (event: SuiEvent) =>
-        event.timestampMs === undefined || event.timestampMs === null || state.fromTimestamp === undefined
+        event.timestampMs === undefined || event.timestampMs === null || fromTimestamp === undefined
           ? undefined
-          : Number(event.timestampMs) < state.fromTimestamp
+          : Number(event.timestampMs) < fromTimestamp
       const below = (digest: string) => {
-        const checkpoint = state.placed[digest]
+        const checkpoint = placed[digest]
         return checkpoint !== undefined && checkpoint !== null && checkpoint < from
       }
       /** One source's pages from where it stopped, each page's findings and cursor saved together. */
       const follow = (source: QuerySource) =>
         Effect.gen(function*() {
-          while (state.queries[source.key]?.done !== true) {
-            const cursor = state.queries[source.key]?.cursor ?? null
+          while (queries[source.key]?.done !== true) {
+            const cursor = queries[source.key]?.cursor ?? null
+            const findings: PageFindings = { placed: {}, items: [], events: [] }
             let page: Page<unknown, unknown>
             let older: boolean
             if ("filter" in source) {
@@ -351,7 +444,7 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
                   signal
                 })
               )
-              read.data.forEach(place)
+              read.data.forEach(place(findings))
               page = read
               older = read.data.length > 0 && below(read.data.at(-1)!.digest)
             } else {
@@ -366,27 +459,33 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
               )
               const oldest = read.data.at(-1)
               // an oldest event without a time is placed by its transaction, read at once and kept
-              if (oldest !== undefined && eventBelow(oldest) === undefined && !(oldest.id.txDigest in state.placed)) {
-                (yield* transactions([oldest.id.txDigest], watched)).forEach(place)
+              if (oldest !== undefined && eventBelow(oldest) === undefined && !(oldest.id.txDigest in placed)) {
+                (yield* transactions([oldest.id.txDigest], watched)).forEach(place(findings))
               }
               for (const event of read.data) {
-                if (eventBelow(event) !== true && !(event.id.txDigest in state.placed)) state.eventDigests.push(event.id.txDigest)
+                if (eventBelow(event) !== true && !(event.id.txDigest in placed)) findings.events.push(event.id.txDigest)
               }
+              eventDigests.push(...findings.events)
               page = read
               older = oldest !== undefined && (eventBelow(oldest) ?? below(oldest.id.txDigest))
             }
             const ended = !page.hasNextPage || page.nextCursor === null || page.nextCursor === undefined || older
-            state.queries[source.key] = { cursor: page.nextCursor ?? null, done: ended }
-            yield* save
+            queries[source.key] = { cursor: page.nextCursor ?? null, done: ended }
+            const number = pages[source.key] = (pages[source.key] ?? 0) + 1
+            yield* save([[`${prefix}page/${source.key}/${number}`, findings], [`${prefix}query/${source.key}`, queries[source.key]]])
           }
         })
       yield* Effect.forEach(sources, follow, { concurrency: 2, discard: true })
-      const missing = [...new Set(state.eventDigests)].filter((digest) => !(digest in state.placed))
-      for (const response of yield* transactions(missing, watched)) place(response)
-      const numbers = [...new Set(state.items.map((item) => item.block))]
+      const missing = [...new Set(eventDigests)].filter((digest) => !(digest in placed))
+      const last: PageFindings = { placed: {}, items: [], events: [] }
+      for (const response of yield* transactions(missing, watched)) place(last)(response)
+      const numbers = [...new Set(items.map((item) => item.block))]
       const hashes = new Map((yield* Effect.forEach(numbers, (number) => Effect.map(readCheckpoint(number), refOf), { concurrency: 4 })).map((ref) => [ref.number, ref.hash]))
-      return state.items.map((item) => ({ ...item, blockHash: hashes.get(item.block)! }))
+      return items.map((item) => ({ ...item, blockHash: hashes.get(item.block)! }))
     })
+
+  /** Whether the endpoint refused an `InputObject` query: ranges with watched objects are then read checkpoint by checkpoint. */
+  let inputQueriesRefused = false
 
   const scan = (filter: ChainAdapter.ScanFilter, from: number, to: number, progress?: ChainAdapter.ScanProgress) =>
     Effect.gen(function*() {
@@ -395,8 +494,16 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
         types: new Set(filter.contracts.flatMap(watchedTypes)),
         objects: new Set((filter.objects ?? []).map((object) => normalizeSuiAddress(object)))
       }
-      const query = to - from + 1 > config.catchUpAfter && watched.accounts.size + watched.types.size + watched.objects.size <= config.querySources
-      return inOrder(yield* (query ? byQuery(watched, from, to, progress) : byCheckpoint(watched, from, to)))
+      const query = to - from + 1 > config.catchUpAfter && watched.accounts.size + watched.types.size + watched.objects.size <= config.querySources &&
+        !(inputQueriesRefused && watched.objects.size > 0)
+      if (!query) return inOrder(yield* byCheckpoint(watched, from, to, progress))
+      return inOrder(yield* byQuery(watched, from, to, progress).pipe(
+        // an endpoint without the index of input objects (an indexer-backed one) refuses InputObject: read checkpoint by checkpoint, now and after
+        Effect.catchIf(
+          (error) => error.reason._tag === "JsonRpc" && /InputObject/.test(error.reason.detail) && /not supported/i.test(error.reason.detail),
+          () => Effect.andThen(Effect.sync(() => void (inputQueriesRefused = true)), byCheckpoint(watched, from, to, progress))
+        )
+      ))
     }).pipe(Effect.mapError(failed))
 
   const balance = (account: string, asset: ChainAdapter.Asset) =>

@@ -349,15 +349,17 @@ describe("watching objects", () => {
     }
   )
 
-  it.live("each change of a watched object is an item, after the transaction's events and balance changes; the query path finds the same by AffectedObject", () =>
+  it.live("each change of a watched object is an item, after the transaction's events and balance changes, and so is each read of it (an input left unchanged); the query path finds the same by AffectedObject and InputObject", () =>
     Effect.gen(function*() {
       const node = yield* SuiStandIn.make({ maxPage: 2 })
       const plan = new Map<number, SuiStandIn.Transaction>([
         [2, objects(alice, { objectId: pool, change: "created" })],
         [20, objects(bob, { objectId: pool, change: "mutated" }, { objectId: other, change: "mutated" })],
         [21, objects(carol, { objectId: other, change: "created" })],
+        [30, { ...objects(carol), reads: [pool] }],
         [40, objects(alice, { objectId: nft, change: "created", type: "0xabc::art::Piece" })],
         [70, objects(alice, { objectId: nft, change: "transferred", owner: carol, type: "0xabc::art::Piece" })],
+        [75, { ...objects(bob, { objectId: other, change: "mutated" }), reads: [nft] }],
         [99, objects(bob, { objectId: pool, change: "mutated" }, { objectId: nft, change: "wrapped", type: "0xabc::art::Piece" })],
         [100, objects(carol, { objectId: pool, change: "deleted" })]
       ])
@@ -378,16 +380,45 @@ describe("watching objects", () => {
       assert.deepStrictEqual(byQuery, byCheckpoint)
       assert.deepStrictEqual(byQuery.map((item) => [item.block - numbers[0]!, item.kind, item.contract, item.event, item.from, item.to, item.asset, item.position]), [
         [20, "object", pool, "mutated", bob, bob, "0x2::example::Object", 1],
+        // only InputObject finds a read: it changes no object
+        [30, "object", pool, "read", carol, null, null, 1],
+        // only AffectedObject finds a creation: a created object is no input
         [40, "object", nft, "created", alice, alice, "0xabc::art::Piece", 1],
         [70, "object", nft, "transferred", alice, carol, "0xabc::art::Piece", 1],
+        // after the transaction's balance change, its object change and its first input (the object it mutates)
+        [75, "object", nft, "read", bob, null, null, 3],
         [99, "object", pool, "mutated", bob, bob, "0x2::example::Object", 1],
         [99, "object", nft, "wrapped", bob, null, "0xabc::art::Piece", 2],
         [100, "object", pool, "deleted", carol, null, "0x2::example::Object", 1]
       ])
       assert.deepInclude(byQuery[0]!.args, { version: "3", previousVersion: "2" })
+      assert.deepStrictEqual(byQuery[1]!.args, { objectType: "sharedObject", initialSharedVersion: "1", mutable: false })
       assert.isBelow(queryRequests * 4, checkpointRequests)
       const asked = node.requests.slice(before + checkpointRequests).filter((request) => request.method === "suix_queryTransactionBlocks")
       assert.isAbove(asked.length, 0)
+    }).pipe(Effect.scoped))
+
+  it.live("an endpoint refusing InputObject queries (as an indexer-backed one does): the range is read checkpoint by checkpoint with the same items, and later ranges with objects too", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make({ maxPage: 2, refuseInputObject: true })
+      const numbers: Array<number> = []
+      for (let index = 0; index < 100; index++) {
+        numbers.push(node.addCheckpoint(
+          index % 10 === 4 ? [objects(alice, { objectId: pool, change: "mutated" })] : index % 10 === 7 ? [{ ...objects(bob), reads: [pool] }] : []
+        ))
+      }
+      const suiClient = yield* client([node.url])
+      const filter = { accounts: [], contracts: [], objects: [pool] }
+      const byCheckpoint = yield* SuiAdapter.make(suiClient, { catchUpAfter: Number.MAX_SAFE_INTEGER }).scan(filter, numbers[0]!, numbers[89]!)
+      assert.deepStrictEqual(byCheckpoint.map((item) => item.event), Array.from({ length: 9 }, () => ["mutated", "read"]).flat())
+      const adapter = SuiAdapter.make(suiClient)
+      const queriesAsked = () => node.requests.filter((request) => request.method === "suix_queryTransactionBlocks").length
+      assert.deepStrictEqual(yield* adapter.scan(filter, numbers[0]!, numbers[89]!), byCheckpoint)
+      assert.isAbove(queriesAsked(), 0)
+      const asked = queriesAsked()
+      const later = yield* adapter.scan(filter, numbers[10]!, numbers[99]!)
+      assert.strictEqual(later.length, 18)
+      assert.strictEqual(queriesAsked(), asked)
     }).pipe(Effect.scoped))
 
   it.live("an event page older than the range is known by its events' time, not by reading their transactions; without times, a page's oldest transaction is read once", () =>
@@ -411,8 +442,12 @@ describe("watching objects", () => {
     }).pipe(Effect.scoped))
 })
 
+/** The query sources of a filter: two per address (sent, received), two per object (changed, read), one per event type. */
+const sourcesCount = (filter: { readonly accounts: ReadonlyArray<string>; readonly contracts: ReadonlyArray<{ readonly events: ReadonlyArray<string> }>; readonly objects: ReadonlyArray<string> }) =>
+  filter.accounts.length * 2 + filter.objects.length * 2 + filter.contracts.reduce((sum, contract) => sum + contract.events.length, 0)
+
 describe("resuming a query catch-up from its saved state", () => {
-  it.live("a state saved midway resumes the same range and sources with the pages left; a state of another range or other sources is not used", () =>
+  it.live("a state saved midway resumes the same range and sources with the pages left; a state of another range or other sources is not used; each page writes only its own findings and its source's cursor", () =>
     Effect.gen(function*() {
       const node = yield* SuiStandIn.make({ maxPage: 2 })
       const pool = `0x${"9001".padStart(64, "0")}`
@@ -428,31 +463,43 @@ describe("resuming a query catch-up from its saved state", () => {
       const filter = { accounts: [alice], contracts: [{ address: eventType.split("::")[0]!, events: ["test::TestEvent"] }], objects: [pool] }
       const [from, to] = [numbers[10]!, numbers.at(-1)!]
       const queries = () => node.requests.filter((request) => request.method === "suix_queryTransactionBlocks" || request.method === "suix_queryEvents").length
-      // the whole scan, keeping every state it saves (as JSON, as a store keeps it)
-      const states: Array<unknown> = []
+      // the whole scan, keeping every save (as JSON, as a store keeps it)
+      const saves: Array<ReadonlyArray<readonly [string, unknown]>> = []
       const before = queries()
-      const whole = yield* adapter.scan(filter, from, to, { saved: null, save: (state) => Effect.sync(() => void states.push(JSON.parse(JSON.stringify(state)))) })
+      const whole = yield* adapter.scan(filter, from, to, { saved: new Map(), save: (entries) => Effect.sync(() => void saves.push(JSON.parse(JSON.stringify(entries)))) })
       const pages = queries() - before
-      assert.strictEqual(states.length, pages)
+      // the checkpoint time read once, then one save a page: its findings and its source's cursor
+      assert.strictEqual(saves.length, pages + 1)
       assert.isAbove(whole.length, 30)
-      const resume = (saved: unknown, scanFilter: typeof filter, scanFrom: number) =>
+      const keys = saves.flatMap((entries) => entries.map(([key]) => key))
+      const cursors = keys.filter((key) => key.includes("/query/"))
+      assert.isTrue(saves.slice(1).every((entries) => entries.length === 2 && entries.filter(([key]) => key.includes("/query/")).length === 1))
+      // every entry but a cursor is written once
+      const once = keys.filter((key) => !key.includes("/query/"))
+      assert.strictEqual(new Set(once).size, once.length)
+      assert.strictEqual(new Set(cursors).size, sourcesCount(filter))
+      /** What a store holds after the first `count` saves. */
+      const storedAfter = (count: number) => new Map(saves.slice(0, count).flat())
+      const resume = (saved: ReadonlyMap<string, unknown>, scanFilter: typeof filter, scanFrom: number) =>
         Effect.gen(function*() {
           const start = queries()
           const found = yield* adapter.scan(scanFilter, scanFrom, to, { saved, save: () => Effect.void })
           return { found, asked: queries() - start }
         })
-      const midway = states[Math.floor(pages / 2) - 1]
+      const half = Math.floor(pages / 2)
+      const midway = storedAfter(half + 1)
       const resumed = yield* resume(midway, filter, from)
       assert.deepStrictEqual(resumed.found, whole)
-      assert.strictEqual(resumed.asked, pages - Math.floor(pages / 2))
-      // the last state: nothing left to ask
-      assert.deepStrictEqual(yield* resume(states.at(-1), filter, from), { found: whole, asked: 0 })
-      // another range, other sources, another version: read afresh
-      const fresh = yield* resume(null, filter, from + 1)
+      assert.strictEqual(resumed.asked, pages - half)
+      // everything saved: nothing left to ask
+      assert.deepStrictEqual(yield* resume(storedAfter(saves.length), filter, from), { found: whole, asked: 0 })
+      // another range, other sources, another layout: read afresh
+      const fresh = yield* resume(new Map(), filter, from + 1)
       assert.deepStrictEqual(yield* resume(midway, filter, from + 1), fresh)
       const fewer = { ...filter, objects: [] }
-      const freshFewer = yield* resume(null, fewer, from)
+      const freshFewer = yield* resume(new Map(), fewer, from)
       assert.deepStrictEqual(yield* resume(midway, fewer, from), freshFewer)
-      assert.deepStrictEqual(yield* resume({ ...(midway as object), version: 2 }, filter, from), { found: whole, asked: pages })
+      const otherLayout = new Map([...midway].map(([key, value]) => [`x${key.slice(1)}`, value]))
+      assert.deepStrictEqual(yield* resume(otherLayout, filter, from), { found: whole, asked: pages })
     }).pipe(Effect.scoped))
 })

@@ -48,12 +48,18 @@ export interface ObjectWrite {
   readonly type?: string
 }
 
-/** One transaction of the chain: its sender, balance changes, events (type and JSON fields), and the objects it writes. */
+/**
+ * One transaction of the chain: its sender, balance changes, events (type and
+ * JSON fields), the objects it writes, and the shared objects it only reads
+ * (`reads`: inputs taken by immutable reference, left unchanged — in its
+ * inputs, not in its object changes).
+ */
 export interface Transaction {
   readonly sender: string
   readonly changes: ReadonlyArray<Change>
   readonly events?: ReadonlyArray<{ readonly type: string; readonly fields: Record<string, unknown> }>
   readonly objects?: ReadonlyArray<ObjectWrite>
+  readonly reads?: ReadonlyArray<string>
 }
 
 /**
@@ -110,6 +116,8 @@ export const make = (
     readonly indexAfterCheckpoint?: boolean
     /** Events carry their checkpoint's time (`timestampMs`, as the schema's `SuiEvent` has it). Default: true. */
     readonly eventTimes?: boolean
+    /** `InputObject` transaction queries are refused, as an indexer-backed endpoint refuses them. Default: false. */
+    readonly refuseInputObject?: boolean
   } = {}
 ) =>
   Effect.acquireRelease(
@@ -157,6 +165,25 @@ export const make = (
             return { type: write.change, ...common }
         }
       }
+      // the specification's executed transaction is the template of every programmable transaction: its inputs are the objects
+      // written that existed before (owned, by reference: its own input's shape) and the shared objects read (immutable reference)
+      const programmable = spec.sui_executeTransactionBlock.transaction.data.transaction
+      const ownedTemplate = programmable.inputs.find((input: { type: string }) => input.type === "object")
+      const inputsOf = (transaction: Transaction) => [
+        ...(transaction.objects ?? []).filter((write) => write.change !== "created").map((write) => {
+          const objectId = normalize(write.objectId)
+          const version = versions.get(objectId) ?? 1
+          return { ...ownedTemplate, objectId, version: String(version), digest: digestOf(`object ${objectId} ${version}`) }
+        }),
+        ...(transaction.reads ?? []).map((read) => ({
+          type: "object",
+          objectType: "sharedObject",
+          objectId: normalize(read),
+          initialSharedVersion: "1",
+          mutable: false
+        }))
+      ]
+
       // the specification's checkpoint starts the chain; its parent is served with the digest it names
       checkpoints.set(firstCheckpoint, spec.sui_getCheckpoint)
       transactionsOf.set(firstCheckpoint, [])
@@ -216,9 +243,10 @@ export const make = (
               const key = balanceKey(change.owner, change.coinType)
               balances.set(key, (balances.get(key) ?? 0n) + change.amount)
             }
+            const inputs = inputsOf(transaction)
             const response = {
               digest,
-              transaction: { data: { messageVersion: "v1", sender: normalize(transaction.sender) } },
+              transaction: { data: { messageVersion: "v1", sender: normalize(transaction.sender), transaction: { ...programmable, inputs, transactions: [] } } },
               events: (transaction.events ?? []).map((event, index) => ({
                 ...spec.sui_getEvents[0],
                 id: { txDigest: digest, eventSeq: String(index) },
@@ -292,9 +320,13 @@ export const make = (
           }
           case "suix_queryTransactionBlocks": {
             // the address filters a full node indexes; the Checkpoint filter is marked "currently not supported" in the specification
-            // ChangedObject: "created, mutated and unwrapped objects"; AffectedObject: "transactions that touch this object" (any object change naming it)
+            // ChangedObject: "created, mutated and unwrapped objects"; AffectedObject: "transactions that touch this object" (any object change
+            // naming it, as a full node's index of the effects' changed objects has it); InputObject: the transaction's input objects
             const [query, cursor, limit, descending] = params as [
-              { filter?: { FromAddress?: string; ToAddress?: string; ChangedObject?: string; AffectedObject?: string }; options?: { showEffects?: boolean; showObjectChanges?: boolean } | null },
+              {
+                filter?: { FromAddress?: string; ToAddress?: string; ChangedObject?: string; AffectedObject?: string; InputObject?: string }
+                options?: { showEffects?: boolean; showObjectChanges?: boolean } | null
+              },
               string | null,
               number | null,
               boolean | null
@@ -310,9 +342,15 @@ export const make = (
               ? (response: any) => touches(response, ["created", "mutated", "transferred"], filter.ChangedObject!)
               : filter.AffectedObject !== undefined
               ? (response: any) => touches(response, null, filter.AffectedObject!)
+              : filter.InputObject !== undefined
+              ? (response: any) => response.transaction.data.transaction.inputs.some((input: any) => input.objectId === normalize(filter.InputObject!))
               : undefined
+            if (filter.InputObject !== undefined && options.refuseInputObject === true) {
+              // the message of sui-indexer's JSON-RPC reader (MystenLabs/sui, crates/sui-indexer); the code is assumed
+              return { error: { code: -32603, message: "InputObject and OutputObject filters are not supported, please use AffectedObject instead." } }
+            }
             if (matches === undefined) {
-              return { error: { code: -32602, message: "only FromAddress, ToAddress, ChangedObject and AffectedObject filters are served" } }
+              return { error: { code: -32602, message: "only FromAddress, ToAddress, ChangedObject, AffectedObject and InputObject filters are served" } }
             }
             const matching = ordered().filter(matches).map((response) => shown(response, query.options))
             return { result: paginate(descending === true ? matching.reverse() : matching, cursor, limit, (response) => response.digest) }

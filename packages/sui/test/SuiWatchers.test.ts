@@ -159,6 +159,56 @@ describe("Watchers and the balance cache on a Sui network", () => {
       }).pipe(Effect.provide(runtime(directory, node.url), { local: true }), Effect.scoped)
     }).pipe(Effect.scoped), 60_000)
 
+  it.live("a checkpoint-by-checkpoint scan interrupted midway resumes after its last saved run after a restart: the checkpoints read are not read again, each item once", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make({ maxPage: 2 })
+      const alice = address(1)
+      const start = SuiStandIn.firstCheckpoint + 1
+      // 60 checkpoints: under the query path's threshold, so read checkpoint by checkpoint, in runs of 16
+      activity(node, 60, 3)
+      const spec = { name: "runs", chain: "sui", processor: Record.name, accounts: [alice, address(2)], confirmations: 0, startBlock: start, paused: true }
+      const checkpointReads = (requests: ReadonlyArray<{ readonly method: string }>) => requests.filter((request) => request.method === "sui_getCheckpoint").length
+
+      // the whole scan once, uninterrupted, for its count of checkpoint reads
+      const baselineStart = node.requests.length
+      yield* Effect.gen(function*() {
+        const watchers = yield* Watchers.Watchers
+        yield* watchers.add(spec)
+        yield* watchers.poll("runs")
+      }).pipe(Effect.provide(runtime(yield* tempDirectory, node.url), { local: true }), Effect.scoped)
+      const baseline = node.requests.slice(baselineStart)
+      assert.isAtLeast(checkpointReads(baseline), 60)
+
+      // the same scan, the endpoint failing after three quarters of its requests
+      const directory = yield* tempDirectory
+      yield* Effect.gen(function*() {
+        const watchers = yield* Watchers.Watchers
+        yield* watchers.add(spec)
+        node.outageAfter(Math.floor(baseline.length * 3 / 4))
+        const failed = yield* Effect.exit(watchers.poll("runs"))
+        assert.isTrue(Exit.isFailure(failed))
+        assert.strictEqual((yield* watchers.get("runs")).confirmedBlock, start - 1)
+      }).pipe(Effect.provide(runtime(directory, node.url), { local: true }), Effect.scoped)
+      node.heal()
+
+      const resumedStart = node.requests.length
+      const last = node.addCheckpoint([])
+      yield* Effect.gen(function*() {
+        yield* (yield* Watchers.Watchers).poll("runs")
+        // the runs saved before the outage (two of 16 at least) are not read again; the new checkpoint, the range's ends and the tip are (a few reads)
+        assert.isAtMost(checkpointReads(node.requests.slice(resumedStart)), checkpointReads(baseline) - 32 + 8)
+        yield* caughtUp("runs", last)
+        const watched = new Set([alice, address(2)])
+        const expected = node.added.filter((entry) => entry.checkpoint <= last).flatMap((entry) =>
+          entry.transaction.changes.flatMap((change, index) => watched.has(change.owner) ? [WatchItem.id({ chain: "sui", transaction: entry.digest, position: index })] : [])
+        ).sort()
+        const counts = yield* processedCounts("runs")
+        assert.isAbove(expected.length, 30)
+        assert.deepStrictEqual(Array.from(counts.keys()).sort(), expected)
+        assert.isTrue(Array.from(counts.values()).every((count) => count === 1))
+      }).pipe(Effect.provide(runtime(directory, node.url), { local: true }), Effect.scoped)
+    }).pipe(Effect.scoped), 120_000)
+
   it.live("a query catch-up interrupted midway resumes from its saved page cursors after a restart: the pages read are not read again, each item once", () =>
     Effect.gen(function*() {
       const node = yield* SuiStandIn.make({ maxPage: 2 })

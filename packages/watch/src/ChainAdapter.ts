@@ -37,14 +37,17 @@ export interface ScanFilter {
 
 /**
  * Where an interrupted scan of a range stopped, kept by the caller with its
- * cursor: `saved` is what the last scan of the same range saved (null when
- * none), `save` keeps a new state. A scan that reads a range in many steps
- * (Sui's query catch-up, page by page) saves after each, and resumes from
- * `saved` instead of starting over; the state is the adapter's own (JSON).
+ * cursor, as entries by key: `saved` holds what the last scan of the same
+ * range saved (empty when none), `save` keeps entries beside them (an entry
+ * of the same key replaced), all or none. A scan that reads a range in many
+ * steps (Sui's: page by page, or checkpoints in runs) saves after each only
+ * what the step moved or found — a query's cursor, a page's findings — and
+ * resumes from `saved` instead of starting over; the entries are the
+ * adapter's own (JSON).
  */
 export interface ScanProgress {
-  readonly saved: unknown
-  save(state: unknown): Effect.Effect<void, WatchError>
+  readonly saved: ReadonlyMap<string, unknown>
+  save(entries: ReadonlyArray<readonly [string, unknown]>): Effect.Effect<void, WatchError>
 }
 
 /** One asset an account holds, as `balances` lists it. */

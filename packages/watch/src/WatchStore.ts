@@ -4,7 +4,10 @@
  *
  * - `chainjobs_watchers`: each watcher's definition, state (`active`,
  *   `paused`) and cursor — the last confirmed block and its hash, and where
- *   an interrupted scan of the next range stopped (`scan_state`);
+ *   an interrupted scan of the next range stopped (`scan_state`: the range);
+ * - `chainjobs_watch_scan`: what that scan saved, one row per entry (a
+ *   query's cursor, a page's findings), so each step writes only what it
+ *   moved or found, never the whole state again;
  * - `chainjobs_watcher_accounts`: the monitored account sets, each effective
  *   from a block, so that a change takes effect at a stated block;
  * - `chainjobs_watch_items`: every detected item (the audit table): where it
@@ -28,6 +31,8 @@ export const watchersTable = "chainjobs_watchers"
 export const accountsTable = "chainjobs_watcher_accounts"
 /** The audit table of detected items. */
 export const itemsTable = "chainjobs_watch_items"
+/** The entries an interrupted scan saved, by watcher, part and key. */
+export const scanTable = "chainjobs_watch_scan"
 
 /** Where an item stands: found, handed to its task, or finished by it. */
 export const ItemStatus = Schema.Literals(["detected", "submitted", "processed", "failed"])
@@ -53,11 +58,11 @@ export interface WatcherRow {
   readonly createdAt: number
 }
 
-/** Where an interrupted scan of the range `from`–`to` after the cursor stopped: each part's (account-set segment's) adapter state, by its first block. */
+/** Where an interrupted scan of the range `from`–`to` after the cursor stopped: each part's (account-set segment's) saved entries, by its first block, then by key. */
 export interface ScanState {
   readonly from: number
   readonly to: number
-  readonly parts: Readonly<Record<string, unknown>>
+  readonly parts: Readonly<Record<string, ReadonlyMap<string, unknown>>>
 }
 
 /** A monitored account set, effective from `fromBlock` until the next set's. */
@@ -126,9 +131,26 @@ const addObjectsAndScanState = Effect.gen(function*() {
   yield* sql.unsafe(`ALTER TABLE ${watchersTable} ADD COLUMN scan_state text`)
 })
 
+/** A scan's saved entries, one row each, so a step writes only its own. */
+const addScanEntries = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const int64 = sql.onDialectOrElse({ pg: () => "bigint", orElse: () => "INTEGER" })
+  yield* sql.unsafe(`CREATE TABLE ${scanTable} (
+    watcher text NOT NULL,
+    part ${int64} NOT NULL,
+    entry text NOT NULL,
+    value text NOT NULL,
+    PRIMARY KEY (watcher, part, entry)
+  )`)
+})
+
 /** Creates or upgrades the watch tables. */
 export const migrate: Effect.Effect<void, WatchError, SqlClient.SqlClient> = Migrator.make({})({
-  loader: Migrator.fromRecord({ "0001_create_watch": createTables, "0002_objects_scan_state": addObjectsAndScanState }),
+  loader: Migrator.fromRecord({
+    "0001_create_watch": createTables,
+    "0002_objects_scan_state": addObjectsAndScanState,
+    "0003_scan_entries": addScanEntries
+  }),
   table: "chainjobs_watch_migrations"
 }).pipe(Effect.asVoid, Effect.mapError(storeFailed("migrate")))
 
@@ -223,6 +245,7 @@ export const deleteWatcher = (name: string) =>
       const deleted = yield* sql<Row>`DELETE FROM ${sql(watchersTable)} WHERE name = ${name} RETURNING name`
       yield* sql`DELETE FROM ${sql(accountsTable)} WHERE watcher = ${name}`
       yield* sql`DELETE FROM ${sql(itemsTable)} WHERE watcher = ${name} AND status = 'detected'`
+      yield* sql`DELETE FROM ${sql(scanTable)} WHERE watcher = ${name}`
       return deleted.length > 0
     })))
 
@@ -274,6 +297,7 @@ export const ingest = (
       const moved = yield* sql<Row>`UPDATE ${sql(watchersTable)} SET confirmed_block = ${block}, confirmed_hash = ${hash}, scan_state = NULL
         WHERE name = ${name} AND confirmed_block = ${after} RETURNING name`
       if (moved.length === 0) return false
+      yield* sql`DELETE FROM ${sql(scanTable)} WHERE watcher = ${name}`
       const rows = items.map((item) => ({
         watcher: name,
         item_id: WatchItem.id(item),
@@ -288,25 +312,53 @@ export const ingest = (
       return true
     })))
 
-/** Where the interrupted scan after the cursor `after` stopped, if one did (none once the cursor moved). */
+/** Where the interrupted scan after the cursor `after` stopped, with every entry it saved, if one did (none once the cursor moved). */
 export const scanState = (name: string, after: number) =>
   withSql("scanState", (sql) =>
-    Effect.map(
-      sql<Row>`SELECT scan_state FROM ${sql(watchersTable)} WHERE name = ${name} AND confirmed_block = ${after}`,
-      (rows): ScanState | null => {
-        const text = rows[0]?.scan_state
-        return typeof text === "string" ? JSON.parse(text) : null
+    Effect.gen(function*() {
+      const rows = yield* sql<Row>`SELECT scan_state FROM ${sql(watchersTable)} WHERE name = ${name} AND confirmed_block = ${after}`
+      const text = rows[0]?.scan_state
+      if (typeof text !== "string") return null
+      const range = JSON.parse(text) as { readonly from: number; readonly to: number }
+      const parts: Record<string, Map<string, unknown>> = {}
+      for (const entry of yield* sql<Row>`SELECT part, entry, value FROM ${sql(scanTable)} WHERE watcher = ${name}`) {
+        const part = (parts[String(Number(entry.part))] ??= new Map())
+        part.set(entry.entry as string, JSON.parse(entry.value as string))
       }
-    ))
+      return { from: range.from, to: range.to, parts } satisfies ScanState
+    }))
 
 /**
- * Keeps where the scan after the cursor `after` got to; nothing written when
- * the cursor moved meanwhile (the state is of a range already recorded).
+ * Keeps entries of the scan after the cursor `after` for the part starting at
+ * `part`, beside those saved before (an entry of the same key replaced), in
+ * one transaction. With `range`, the scan is of a new range: the range is
+ * written and whatever an earlier scan saved is dropped first. Nothing is
+ * written when the cursor moved meanwhile (the scan is of a range already
+ * recorded).
  */
-export const saveScanState = (name: string, after: number, state: ScanState) =>
-  withSql("saveScanState", (sql) =>
-    Effect.asVoid(sql`UPDATE ${sql(watchersTable)} SET scan_state = ${JSON.stringify(state)}
-      WHERE name = ${name} AND confirmed_block = ${after}`))
+export const saveScanEntries = (
+  name: string,
+  after: number,
+  part: number,
+  entries: ReadonlyArray<readonly [string, unknown]>,
+  range?: { readonly from: number; readonly to: number }
+) =>
+  withSql("saveScanEntries", (sql) =>
+    sql.withTransaction(Effect.gen(function*() {
+      // the watcher's row is written (locked) first, so an ingest moving the cursor cannot interleave
+      const current = range === undefined
+        ? yield* sql<Row>`UPDATE ${sql(watchersTable)} SET scan_state = scan_state WHERE name = ${name} AND confirmed_block = ${after} RETURNING name`
+        : yield* sql<Row>`UPDATE ${sql(watchersTable)} SET scan_state = ${JSON.stringify({ from: range.from, to: range.to })}
+            WHERE name = ${name} AND confirmed_block = ${after} RETURNING name`
+      if (current.length === 0) return
+      if (range !== undefined) yield* sql`DELETE FROM ${sql(scanTable)} WHERE watcher = ${name}`
+      // one row per key (the last given), as one statement may not write a row twice
+      const rows = Array.from(new Map(entries), ([entry, value]) => ({ watcher: name, part, entry, value: JSON.stringify(value) }))
+      for (const chunk of Arr.chunksOf(rows, rowsPerStatement)) {
+        yield* sql`INSERT INTO ${sql(scanTable)} ${sql.insert(chunk)}
+          ON CONFLICT (watcher, part, entry) DO UPDATE SET value = excluded.value`
+      }
+    })))
 
 /** A watcher's items in one state, in chain order, at most `limit`. */
 export const itemsIn = (name: string, status: ItemStatus, limit: number) =>

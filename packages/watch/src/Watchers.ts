@@ -14,7 +14,7 @@
  * block), checks that the range's first block extends the confirmed one, and
  * records its items together with the new cursor in one transaction. A scan
  * in many steps (Sui's catch-up by query) saves its progress beside the
- * cursor after each (`WatchStore.saveScanState`); the next tick, in this
+ * cursor after each, only what the step moved or found (`WatchStore.saveScanEntries`); the next tick, in this
  * process or after a restart, scans the same range and resumes from it. Recorded
  * items are then submitted to the watcher's processor kind, whose key is the
  * item's identity (`WatchProcessor`): a submission repeated after a crash
@@ -51,7 +51,7 @@ import { Task, Tasks } from "@chainjobs/tasks"
 import { Clock, Context, Duration, Effect, FiberMap, Layer, Metric, Option, Queue, Schedule, Schema, Semaphore, Stream } from "effect"
 import type { SqlClient } from "effect/sql"
 import { BalanceCache } from "./BalanceCache.ts"
-import { type BlockRef, type ChainAdapter, ChainAdapters, type Detected } from "./ChainAdapter.ts"
+import { type BlockRef, type ChainAdapter, ChainAdapters, type Detected, type ScanProgress } from "./ChainAdapter.ts"
 import { DeepReorg, Invalid, UnknownWatcher, WatchError } from "./WatchError.ts"
 import * as WatchItem from "./WatchItem.ts"
 import * as WatchStore from "./WatchStore.ts"
@@ -417,19 +417,22 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
         // an interrupted scan of this range resumes where it stopped (its range kept, though the head moved on)
         const saved = yield* WatchStore.scanState(name, watcher.confirmedBlock)
         const to = saved !== null && saved.from === from && saved.to >= from && saved.to <= target ? saved.to : Math.min(target, from + config.maxRange - 1)
-        const resumed = saved !== null && saved.from === from && saved.to === to ? saved.parts : {}
+        const resumed = saved !== null && saved.from === from && saved.to === to ? saved.parts : undefined
         const sets = yield* WatchStore.accountSets(name)
         const found: Array<Detected> = []
-        const parts: Record<string, unknown> = { ...resumed }
         const after = watcher.confirmedBlock
         const keep = Semaphore.makeUnsafe(1)
+        // the first save of a range not resumed writes the range and drops what an earlier scan saved
+        let fresh = resumed === undefined
         for (const part of segments(sets, from, to)) {
-          const progress = {
-            saved: resumed[String(part.from)] ?? null,
-            save: (state: unknown) =>
+          const progress: ScanProgress = {
+            saved: resumed?.[String(part.from)] ?? new Map(),
+            save: (entries) =>
               keep.withPermit(Effect.suspend(() => {
-                parts[String(part.from)] = state
-                return WatchStore.saveScanState(name, after, { from, to, parts })
+                const range = fresh ? { from, to } : undefined
+                return WatchStore.saveScanEntries(name, after, part.from, entries, range).pipe(
+                  Effect.tap(() => Effect.sync(() => void (fresh = false)))
+                )
               })).pipe(Effect.provideContext(context))
           }
           found.push(...yield* adapter.scan({ accounts: part.accounts, contracts: watcher.contracts, objects: watcher.objects }, part.from, part.to, progress))

@@ -13,13 +13,25 @@
  *   notifications as fit PostgreSQL's payload limit (one round trip carries
  *   many changes under load); a record too large for a
  *   notification is sent as its id and read from the store by the receiver;
- * - notifications of one session arrive in the order sent, so a task's
- *   changes, all made by its owner, arrive in order;
- * - the listener's connection is its own: if it breaks, the runner listens
- *   again and then re-reads every task it was following or heard of as
- *   unfinished, and every unfinished record, so a follower's latest record is
- *   right again (a task that began and ended wholly inside the outage is only
- *   in the store).
+ * - every notification carries its sender's session and a number one
+ *   greater than the last (a send skipped because nobody listened counts one,
+ *   as does one PostgreSQL refused), and the time it was sent: a receiver
+ *   that finds a number missing has lost changes, and re-reads (below) what
+ *   they may have said — the counts sent every second reveal a loss at the
+ *   end of a burst within a second;
+ * - the listener's connection is its own: if it breaks, or hears nothing for
+ *   `deafAfterMillis` — not even this runner's own counts coming back — the
+ *   runner listens again. After an outage or a loss it re-reads every task
+ *   known to be unfinished elsewhere (heard of, read by this runner's service
+ *   — a watch's first read — or found unfinished when it first listened),
+ *   every unfinished record, and every record made since shortly before the
+ *   last notification heard in order: a watch ends with its task's final
+ *   record, and a task that began and ended wholly inside the outage is
+ *   announced, whatever was lost;
+ * - notifications and reads cross (a read can be newer than a notification
+ *   still on its way): each task's records are kept in their order
+ *   (`RecordOrder`), an earlier one arriving after a later one is dropped,
+ *   and a finished record is told once.
  *
  * Counts: each runner sends its supervisor's `stats` every second (and a
  * farewell when it stops); a runner's cluster-wide `stats` add its own to the
@@ -34,9 +46,10 @@
  *
  * @since 0.1.0
  */
-import { type Cause, Clock, Deferred, Effect, Queue, Schedule, Stream } from "effect"
+import { type Cause, Clock, Deferred, Effect, Queue, Schedule, Schema, Semaphore, Stream } from "effect"
 import { PgClient } from "@effect/sql-pg"
 import { type TaskEvent, TaskInfo, type Tasks, type TaskStats, TaskStore } from "@chainjobs/tasks"
+import * as RecordOrder from "./RecordOrder.ts"
 import { hash } from "./TaskEntity.ts"
 
 /** PostgreSQL refuses a notification payload of 8000 bytes or more; a message stays under this. */
@@ -56,6 +69,31 @@ export const statsExpiryMillis = 3000
  * runner whose counts are late under load still hears every change.
  */
 export const peerExpiryMillis = 30_000
+
+/**
+ * A listener that has heard nothing for this long, while this runner's own counts (sent every second, heard back
+ * by its own listener) went out, is taken for broken: it listens again and re-reads.
+ */
+export const deafAfterMillis = 10_000
+
+/**
+ * The re-read after a loss takes the records made since this long before the last notification heard in order:
+ * a record is made a little before its first notification is sent (its insert, then the send's `linger`), and
+ * runners' clocks may differ by a little.
+ */
+export const resyncMarginMillis = 5_000
+
+/** How long a finished task's place in its order is kept, at least: a notification of it later than this is told again. */
+export const finishedMemoryMillis = 15_000
+
+/** The listener heard nothing, not even this runner's own counts, for `millis`: it is taken for broken and listens again. */
+export class ListenerDeaf extends Schema.TaggedError<ListenerDeaf>("@chainjobs/cluster/ListenerDeaf")("ListenerDeaf", {
+  millis: Schema.Number
+}) {
+  override get message(): string {
+    return `the task-change listener heard nothing for ${this.millis} ms while this runner sent its counts`
+  }
+}
 
 /** The notification channel of the cluster in `schema`: one per schema, as notifications are per database. */
 export const channelOf = (schema: string): string => `chainjobs_changes_${hash(schema).toString(36)}`
@@ -80,6 +118,11 @@ export interface ClusterFeed {
   watch<E>(id: string, read: Effect.Effect<TaskInfo.TaskInfo, E>): Stream.Stream<TaskInfo.TaskInfo, E>
   /** Tells every runner's followers that a record (`info`, as it stood) was deleted. */
   deleted(info: TaskInfo.TaskInfo): Effect.Effect<void>
+  /**
+   * Tells the feed of a record this runner read: no earlier notification of the task is told after it, and a task
+   * unfinished on another runner is re-read after changes were lost (so a watch that began with this read ends).
+   */
+  observed(info: TaskInfo.TaskInfo): Effect.Effect<void>
   /** The counts of every runner: this one's now, the others' last sent. */
   readonly stats: Effect.Effect<TaskStats.TaskStats>
 }
@@ -88,6 +131,21 @@ export interface ClusterFeed {
 interface Watcher {
   readonly queue: Queue.Enqueue<TaskInfo.TaskInfo, Cause.Done>
   delivered: boolean
+}
+
+/** Where a task stands for this runner's followers: the rank of its latest record, and whether a record of that rank was told. */
+interface Place {
+  readonly rank: RecordOrder.Rank
+  readonly progress: number
+  readonly message: string | null
+  readonly told: boolean
+}
+
+/** The last notification heard in order from a runner: its session, number and sending time. */
+interface Sequence {
+  readonly session: string
+  readonly seq: number
+  readonly sentAt: number
 }
 
 /** A runner's counts as last heard. */
@@ -105,35 +163,74 @@ export const make = Effect.fnUntraced(function*(options: {
   readonly local: Tasks.Tasks["Service"]
   readonly origin: string
   readonly channel: string
-  readonly pg: PgClient.PgClient
+  readonly pg: Pick<PgClient.PgClient, "listen" | "notify">
 }) {
   const { channel, local, origin, pg } = options
   const store = yield* TaskStore.TaskStore
   const clock = yield* Clock.Clock
+  const now = () => clock.currentTimeMillisUnsafe()
   const changeQueues = new Set<Queue.Queue<TaskInfo.TaskInfo, Cause.Done>>()
   const journalQueues = new Set<Queue.Queue<TaskInfo.TaskInfo | TaskEvent.Deleted, Cause.Done>>()
   const byTask = new Map<string, Set<Watcher>>()
-  /** Other runners' tasks heard of as unfinished, with their last record: re-read after the listener's outage. */
+  /**
+   * Other runners' tasks known as unfinished, with their last record: heard of, read through this runner's service,
+   * or found unfinished when this runner first listened. Re-read after a loss.
+   */
   const remoteOpen = new Map<string, TaskInfo.TaskInfo>()
+  /** Where each task followed here stands: unfinished ones, and finished ones in two generations (`finishedMemoryMillis`). */
+  const openPlaces = new Map<string, Place>()
+  let finishedPlaces = new Map<string, Place>()
+  let finishedBefore = new Map<string, Place>()
   const heard = new Map<string, Heard>()
   /** When each other runner was last heard from (counts or changes), by its address. */
   const peers = new Map<string, number>()
-  const startedAt = clock.currentTimeMillisUnsafe()
+  /** The last notification heard in order from each other runner. */
+  const sequences = new Map<string, Sequence>()
+  const startedAt = now()
+  /** When the listener last heard anything (this runner's own notifications too), and when this runner last sent. */
+  let lastHeardAt = startedAt
+  let lastSentAt = startedAt
   /**
    * Whether another runner may be listening: one was heard from lately (a runner announces itself, its counts, as
    * soon as it listens, and the others answer with theirs), or this one started moments ago and has not heard the
    * answers yet.
    */
   const othersHeard = () => {
-    const now = clock.currentTimeMillisUnsafe()
-    if (now - startedAt < peerExpiryMillis / 6) return true
-    for (const [from, at] of peers) {
-      if (now - at <= peerExpiryMillis) return true
+    const at = now()
+    if (at - startedAt < peerExpiryMillis / 6) return true
+    for (const [from, heardAt] of peers) {
+      if (at - heardAt <= peerExpiryMillis) return true
       peers.delete(from)
     }
     return false
   }
   let closed = false
+
+  const placeOf = (id: string) => openPlaces.get(id) ?? finishedPlaces.get(id) ?? finishedBefore.get(id)
+  const place = (id: string, rank: RecordOrder.Rank, info: TaskInfo.TaskInfo | undefined, told: boolean) => {
+    const entry: Place = { rank, progress: info?.progress ?? 0, message: info?.message ?? null, told }
+    if (rank[0] === 0) openPlaces.set(id, entry)
+    else {
+      openPlaces.delete(id)
+      finishedBefore.delete(id)
+      finishedPlaces.set(id, entry)
+    }
+  }
+  /** Whether a record heard from elsewhere is news here: not earlier than the task's latest, nor a finished record told again. */
+  const isNews = (info: TaskInfo.TaskInfo) => {
+    const rank = RecordOrder.rankOf(info)
+    const last = placeOf(info.id)
+    if (last !== undefined) {
+      const order = RecordOrder.compareRanks(rank, last.rank)
+      if (order < 0) return false
+      if (
+        order === 0 && last.told &&
+        (rank[0] !== 0 || (last.progress === info.progress && last.message === info.message))
+      ) return false
+    }
+    place(info.id, rank, info, true)
+    return true
+  }
 
   /** Hands one change to every local follower. */
   const deliver = (item: TaskInfo.TaskInfo | TaskEvent.Deleted) => {
@@ -150,16 +247,53 @@ export const make = Effect.fnUntraced(function*(options: {
     }
   }
 
-  /** Hands a change heard from another runner to the local followers, keeping track of its unfinished tasks. */
+  /** Hands a change heard from another runner (or read) to the local followers, if it is news, keeping track of its unfinished tasks. */
   const deliverRemote = (item: TaskInfo.TaskInfo | TaskEvent.Deleted) => {
     const deletion = "_tag" in item
     const info = deletion ? item.info : item
+    if (deletion) place(info.id, RecordOrder.deleted, undefined, true)
+    else if (!isNews(info)) return
     if (deletion || TaskInfo.isTerminal(info.status)) remoteOpen.delete(info.id)
     else remoteOpen.set(info.id, info)
     deliver(item)
   }
 
-  // Sending: the changes not yet sent, packed per send.
+  /** A change of this runner's own: its followers hear it at once; a task that moved here leaves the others' places. */
+  const deliverOwn = (item: TaskInfo.TaskInfo | TaskEvent.Deleted) => {
+    const deletion = "_tag" in item
+    const info = deletion ? item.info : item
+    if (placeOf(info.id) !== undefined) {
+      place(info.id, deletion ? RecordOrder.deleted : RecordOrder.rankOf(info), info, true)
+      remoteOpen.delete(info.id)
+    }
+    deliver(item)
+  }
+
+  /**
+   * A record this runner's service read (a watch's first read, among others): a later notification may not take
+   * it back, and a task unfinished elsewhere is re-read after a loss, so its watch still hears its end.
+   */
+  const observed = (info: TaskInfo.TaskInfo) =>
+    Effect.sync(() => {
+      if (info.runner === origin) return
+      const rank = RecordOrder.rankOf(info)
+      const last = placeOf(info.id)
+      if (last === undefined || RecordOrder.compareRanks(rank, last.rank) > 0) place(info.id, rank, info, false)
+      if (rank[0] === 0 && (last === undefined || last.rank[0] === 0)) remoteOpen.set(info.id, info)
+    })
+
+  // Sending: the changes not yet sent, packed per send; every notification numbered in its sender's session.
+  const session = Math.floor(Math.random() * 36 ** 6).toString(36)
+  let sequence = 0
+  const sending = yield* Semaphore.make(1)
+  /** Sends one notification of kind `what` (`c` changes, `s` counts, `g` farewell): numbered, one at a time, so numbers arrive in order. */
+  const post = (what: string, body: string) =>
+    Semaphore.withPermit(
+      sending,
+      Effect.suspend(() => notify(`${origin}\n${what}${session}.${++sequence}.${now()}\n${body}`))
+    )
+  /** A send skipped (nobody was heard): it still takes its number, so a runner that was listening after all knows it missed one. */
+  const skip = Semaphore.withPermit(sending, Effect.sync(() => void ++sequence))
   const outgoing = yield* Queue.unbounded<TaskInfo.TaskInfo | TaskEvent.Deleted>()
   const wire = (item: TaskInfo.TaskInfo | TaskEvent.Deleted): WireItem => {
     if ("_tag" in item) {
@@ -169,32 +303,34 @@ export const make = Effect.fnUntraced(function*(options: {
     }
     return { i: item }
   }
+  /** Room left for items in a notification after its two header lines. */
+  const headroom = payloadLimit - byteLength(`${origin}\nc${session}.${Number.MAX_SAFE_INTEGER}.${Number.MAX_SAFE_INTEGER}\n`) - 2
   const send = (items: ReadonlyArray<WireItem>) => {
-    const messages: Array<string> = []
-    const head = `${origin}\nc`
+    const bodies: Array<string> = []
     let parts: Array<string> = []
-    let size = byteLength(head) + 2
+    let size = 0
     for (const item of items) {
       let text = JSON.stringify(item)
       let length = byteLength(text)
-      if (length + head.length + 2 > payloadLimit) {
+      if (length > headroom) {
         text = JSON.stringify({ r: "i" in item ? item.i.id : "" })
         length = byteLength(text)
       }
-      if (size + length + 1 > payloadLimit && parts.length > 0) {
-        messages.push(`${head}[${parts.join(",")}]`)
+      if (size + length + 1 > headroom && parts.length > 0) {
+        bodies.push(`[${parts.join(",")}]`)
         parts = []
-        size = byteLength(head) + 2
+        size = 0
       }
       parts.push(text)
       size += length + 1
     }
-    if (parts.length > 0) messages.push(`${head}[${parts.join(",")}]`)
-    return Effect.forEach(messages, (message) => notify(message), { discard: true })
+    if (parts.length > 0) bodies.push(`[${parts.join(",")}]`)
+    return Effect.forEach(bodies, (body) => post("c", body), { discard: true })
   }
   const notify = (message: string) =>
     pg.notify(channel, message).pipe(
       Effect.retry(Schedule.exponential("50 millis").pipe(Schedule.upTo({ times: 4 }))),
+      Effect.tap(() => Effect.sync(() => (lastSentAt = now()))),
       Effect.catchCause((cause) => Effect.logWarning("Could not tell the other runners of task changes", cause))
     )
 
@@ -206,7 +342,7 @@ export const make = Effect.fnUntraced(function*(options: {
       Effect.sync(() => {
         for (const item of items) {
           const stamped = "_tag" in item ? { _tag: "Deleted" as const, info: stampLocal(item.info) } : stampLocal(item)
-          deliver(stamped)
+          deliverOwn(stamped)
           Queue.offerUnsafe(outgoing, stamped)
         }
       }))).pipe(Effect.catchCause(() => Effect.void))
@@ -216,42 +352,64 @@ export const make = Effect.fnUntraced(function*(options: {
   const nextBatch = Effect.flatMap(Queue.takeAll(outgoing), (first) =>
     Effect.map(Effect.andThen(Effect.sleep(linger), Queue.clear(outgoing)), (more) => [...first, ...more]))
   yield* Effect.forkScoped(Effect.forever(Effect.flatMap(nextBatch, (items) =>
-    othersHeard() ? send(items.map(wire)) : Effect.void)))
+    othersHeard() ? send(items.map(wire)) : skip)))
 
   /** This runner's counts, to the others: every second, and at once to a runner new to it. */
-  const sendStats = Effect.flatMap(local.stats, (stats) => notify(`${origin}\ns${JSON.stringify(stats)}`))
+  const sendStats = Effect.flatMap(local.stats, (stats) => post("s", JSON.stringify(stats)))
   const scope = yield* Effect.scope
 
   // Listening: other runners' changes and counts.
   const receive = (payload: string) =>
     Effect.suspend(() => {
+      lastHeardAt = now()
       const newline = payload.indexOf("\n")
       if (newline < 0 || payload.slice(0, newline) === origin) return Effect.void
       const from = payload.slice(0, newline)
+      const headerEnd = payload.indexOf("\n", newline + 1)
+      if (headerEnd < 0) return Effect.void
       const what = payload[newline + 1]
+      const [sessionOf, seqText, sentText] = payload.slice(newline + 2, headerEnd).split(".")
+      const seq = Number(seqText)
+      const sentAt = Number(sentText)
+      // In order, once: a number told before is a repeat (a send retried after PostgreSQL took it); one skipped is a loss.
+      const last = sequences.get(from)
+      let lostSince: number | undefined
+      if (last !== undefined && last.session === sessionOf) {
+        if (seq <= last.seq) return Effect.void
+        if (seq > last.seq + 1) lostSince = last.sentAt
+      }
       const known = peers.has(from)
-      if (what === "g") peers.delete(from)
-      else peers.set(from, clock.currentTimeMillisUnsafe())
+      if (what === "g") {
+        peers.delete(from)
+        sequences.delete(from)
+      } else {
+        peers.set(from, now())
+        sequences.set(from, { session: sessionOf!, seq, sentAt })
+      }
+      const recover = lostSince === undefined ? Effect.void : resync(lostSince - resyncMarginMillis)
 
-      const body = payload.slice(newline + 2)
+      const body = payload.slice(headerEnd + 1)
       if (what === "s") {
-        heard.set(from, { stats: JSON.parse(body), at: clock.currentTimeMillisUnsafe() })
+        heard.set(from, { stats: JSON.parse(body), at: now() })
         // A runner new to this one: answered at once with this one's counts, so that it knows it is heard.
-        return known ? Effect.void : Effect.asVoid(Effect.forkIn(sendStats, scope))
+        return known ? recover : Effect.andThen(recover, Effect.asVoid(Effect.forkIn(sendStats, scope)))
       }
       if (what === "g") {
         heard.delete(from)
-        return Effect.void
+        return recover
       }
       const items = JSON.parse(body) as ReadonlyArray<WireItem>
-      return Effect.forEach(items, (item) => {
-        if ("r" in item) return reread(item.r)
-        if ("d" in item) return Effect.sync(() => deliverRemote({ _tag: "Deleted", info: item.d }))
-        return Effect.sync(() => deliverRemote(item.i))
-      }, { discard: true })
+      return Effect.andThen(
+        recover,
+        Effect.forEach(items, (item) => {
+          if ("r" in item) return reread(item.r)
+          if ("d" in item) return Effect.sync(() => deliverRemote({ _tag: "Deleted", info: item.d }))
+          return Effect.sync(() => deliverRemote(item.i))
+        }, { discard: true })
+      )
     }).pipe(Effect.catchCause((cause) => Effect.logWarning("Could not read another runner's notification", cause)))
 
-  /** Reads a record again and tells it; one that has gone is told as deleted (as last heard). */
+  /** Reads a record again and tells it if it is news; one that has gone is told as deleted (as last heard). */
   const reread = (id: string) =>
     Effect.flatMap(Effect.option(store.get(id)), (found) =>
       Effect.sync(() => {
@@ -263,23 +421,74 @@ export const make = Effect.fnUntraced(function*(options: {
         }
       }))
 
-  /** After an outage of the listener: the latest records of what was followed, heard of, or is unfinished. */
-  const resync = Effect.gen(function*() {
-    const ids = new Set([...remoteOpen.keys(), ...byTask.keys()])
-    yield* Effect.forEach(ids, reread, { concurrency: 8, discard: true })
-    const unfinished = yield* Effect.orElseSucceed(store.unfinished, () => [])
-    for (const info of unfinished) if (info.runner !== origin && !ids.has(info.id)) deliverRemote(info)
-  })
+  /**
+   * After changes may have been lost (an outage of the listener, a missing number): the latest records of what is
+   * known to be unfinished elsewhere or followed here, every unfinished record, and every record made since `since`
+   * (oldest first) — what a lost notification could have told. Only news is told (`isNews`).
+   */
+  const resync = (since: number) =>
+    Effect.gen(function*() {
+      const ids = new Set([...remoteOpen.keys(), ...byTask.keys()])
+      yield* Effect.forEach(ids, reread, { concurrency: 8, discard: true })
+      const unfinished = yield* Effect.orElseSucceed(store.unfinished, () => [])
+      for (const info of unfinished) if (info.runner !== origin && !ids.has(info.id)) deliverRemote(info)
+      const made: Array<TaskInfo.TaskInfo> = []
+      let cursor: string | undefined
+      do {
+        const page = yield* store.list({ createdAfter: since, limit: 1000, ...(cursor === undefined ? {} : { cursor }) })
+        made.push(...page.items)
+        cursor = page.nextCursor ?? undefined
+      } while (cursor !== undefined)
+      for (let i = made.length - 1; i >= 0; i--) {
+        const info = made[i]!
+        if (info.runner !== origin && !ids.has(info.id)) deliverRemote(info)
+      }
+    }).pipe(
+      Effect.catchCause((cause) => Effect.logWarning("Could not read the task records again after lost changes", cause)),
+      // the listener was busy reading, not deaf
+      Effect.ensuring(Effect.sync(() => (lastHeardAt = now())))
+    )
+
+  /** Every record unfinished elsewhere when this runner first listens: known, so that a loss later re-reads it. */
+  const learnUnfinished = Effect.flatMap(Effect.orElseSucceed(store.unfinished, () => []), (unfinished) =>
+    Effect.sync(() => {
+      for (const info of unfinished) {
+        if (info.runner === origin || placeOf(info.id) !== undefined) continue
+        remoteOpen.set(info.id, info)
+        place(info.id, RecordOrder.rankOf(info), info, false)
+      }
+    }))
+
+  /** Fails once the listener has heard nothing, not even this runner's own counts, for `deafAfterMillis`. */
+  const deafness = Effect.repeat(
+    Effect.suspend(() => {
+      const silent = now() - lastHeardAt
+      return silent > deafAfterMillis && lastSentAt > lastHeardAt + 1000
+        ? Effect.fail(new ListenerDeaf({ millis: silent }))
+        : Effect.void
+    }),
+    Schedule.spaced("1 second")
+  )
 
   let listened = false
   const listening = yield* Deferred.make<void>()
   const listen = Effect.scoped(Effect.gen(function*() {
     const notifications = yield* pg.listen(channel)
-    if (listened) yield* resync
+    if (listened) {
+      // Whatever was sent while nobody here listened is lost: read again since the oldest last notification heard.
+      let since = lastHeardAt
+      for (const last of sequences.values()) since = Math.min(since, last.sentAt)
+      sequences.clear()
+      yield* resync(since - resyncMarginMillis)
+    } else yield* learnUnfinished
     listened = true
+    lastHeardAt = now()
     yield* Deferred.succeed(listening, undefined)
-    yield* Effect.forever(Effect.flatMap(Queue.takeAll(notifications), (batch) =>
-      Effect.forEach(batch, (notification) => receive(notification.payload), { discard: true })))
+    yield* Effect.raceFirst(
+      Effect.forever(Effect.flatMap(Queue.takeAll(notifications), (batch) =>
+        Effect.forEach(batch, (notification) => receive(notification.payload), { discard: true }))),
+      deafness
+    )
   }))
   yield* Effect.forkScoped(
     listen.pipe(
@@ -292,8 +501,15 @@ export const make = Effect.fnUntraced(function*(options: {
   // Listening before the feed is handed out: no change sent after `make` returns is missed.
   yield* Deferred.await(listening)
 
-  // Counts: sent every second, and a farewell at the end.
+  // Counts: sent every second, and a farewell at the end. Finished tasks' places are forgotten after a while.
   yield* Effect.forkScoped(Effect.repeat(sendStats, Schedule.spaced(statsInterval)))
+  yield* Effect.forkScoped(Effect.repeat(
+    Effect.sync(() => {
+      finishedBefore = finishedPlaces
+      finishedPlaces = new Map()
+    }),
+    Schedule.spaced(finishedMemoryMillis)
+  ))
   yield* Effect.addFinalizer(() =>
     Effect.andThen(
       Effect.sync(() => {
@@ -302,10 +518,9 @@ export const make = Effect.fnUntraced(function*(options: {
         for (const queue of journalQueues) Queue.endUnsafe(queue)
         for (const watchers of byTask.values()) for (const watcher of watchers) Queue.endUnsafe(watcher.queue)
       }),
-      Effect.timeoutOption(notify(`${origin}\ng`), "1 second")
+      Effect.timeoutOption(post("g", ""), "1 second")
     )
   )
-
   const follow = <A>(set: Set<Queue.Queue<A, Cause.Done>>) =>
     Stream.callback<A>((queue) =>
       Effect.acquireRelease(
@@ -368,9 +583,10 @@ export const make = Effect.fnUntraced(function*(options: {
     deleted: (info) =>
       Effect.sync(() => {
         const item = { _tag: "Deleted" as const, info: stampLocal(info) }
-        deliver(item)
+        deliverOwn(item)
         Queue.offerUnsafe(outgoing, item)
       }),
+    observed,
     stats
   }
   return feed

@@ -116,8 +116,12 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], f
       )
     })
 
+  /** A record as read here: the feed learns of it (`ClusterFeed.observed`), so that a watch beginning with it ends. */
+  const get = (id: string): Effect.Effect<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
+    Effect.tap(local.get(id), feed.observed)
+
   const watch = (id: string): Stream.Stream<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
-    feed.watch(id, local.get(id))
+    feed.watch(id, get(id))
 
   const interrupt = (id: string): Effect.Effect<void, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
     Effect.flatMap(local.get(id), (info) =>
@@ -152,6 +156,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], f
       }),
     run: (kind, payload, options) => Effect.flatMap(submitAny(kind.name, payload, false, options), (h) => h.join),
     handle: handle as Tasks.Tasks["Service"]["handle"],
+    get,
     awaitInfo,
     watch,
     list: (query) => store.list(query),

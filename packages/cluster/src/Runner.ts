@@ -69,7 +69,7 @@ export interface RunnerOptions {
  * this runner runs it (`TaskInfo.runner`), and `unfinished` is empty, since
  * start-up recovery is the shard owner's (`TaskEntity.adoption`).
  */
-const runnerView = (store: TaskStore.TaskStore["Service"], runner: string): TaskStore.TaskStore["Service"] => {
+export const runnerView = (store: TaskStore.TaskStore["Service"], runner: string): TaskStore.TaskStore["Service"] => {
   const stamped = (info: TaskInfo.TaskInfo): TaskInfo.TaskInfo => info.runner === runner ? info : { ...info, runner }
   const insertAll = store.insertAll
   const updateAll = store.updateAll

@@ -6,7 +6,9 @@
  * - submissions of one-second `demo-scan` tasks at `rate` per second (paced,
  *   over a keep-alive pool);
  * - `statusRate` status reads per second on one open connection and as many
- *   on a new connection each (`GET /api/tasks/{id}`);
+ *   on a new connection each (`GET /api/tasks/{id}`), timed here and, the
+ *   same reads again, by the status probe (`_load-probe.ts`), a process of
+ *   its own that does nothing else;
  * - `sseTask` watchers of single tasks, each a new connection per task
  *   (`/api/tasks/{id}/events`, the newest task, until it finishes);
  * - `sseAll` readers of `/api/events` (reconnecting with `Last-Event-ID`);
@@ -15,9 +17,14 @@
  *   resumed after the last change read when dropped).
  *
  * Every `intervalSeconds` it prints one JSON line with what happened in the
- * interval; it closes everything and exits when the time is up.
+ * interval (the probe's figures and its own longest event-loop delay
+ * included); it closes everything and exits when the time is up.
  */
+import { fork } from "node:child_process"
 import { Agent, get, type IncomingMessage, request } from "node:http"
+import { monitorEventLoopDelay } from "node:perf_hooks"
+import type { ProbeReport } from "./_load-probe.ts"
+import { type Quantiles, quantiles } from "./_measure.ts"
 
 /** The mix a run keeps up. */
 export interface Mix {
@@ -46,24 +53,15 @@ export interface IntervalReport {
   readonly resets: number
   /** Requests sent again because the kept-alive socket they went out on had just been closed by the server. */
   readonly staleSockets: number
+  /** The generator's own longest event-loop delay in the interval (ms): its latencies include it. */
+  readonly loopMax: number
+  /** The same status reads by the probe, a process doing nothing else (`_load-probe.ts`); absent if it did not answer. */
+  readonly probe: ProbeReport | undefined
 }
 
 /** Stream kinds whose delivery lag is measured. */
 export type StreamKind = "sseTask" | "sseAll" | "wsWatch" | "wsAll"
 
-/** Median, 99th percentile and count of a set of milliseconds. */
-export interface Quantiles {
-  readonly n: number
-  readonly p50: number
-  readonly p99: number
-}
-
-const quantiles = (values: Array<number>): Quantiles => {
-  if (values.length === 0) return { n: 0, p50: 0, p99: 0 }
-  values.sort((a, b) => a - b)
-  const at = (q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))]
-  return { n: values.length, p50: at(0.5), p99: at(0.99) }
-}
 
 interface Record_ {
   readonly id: string
@@ -103,7 +101,26 @@ const error = (kind: string) => {
   errors[kind] = (errors[kind] ?? 0) + 1
 }
 
-const report = () => {
+/** The probe's figures for the interval, asked for when the interval ends (undefined if it does not answer within 2 s). */
+const probeReport = () =>
+  new Promise<ProbeReport | undefined>((resolve) => {
+    if (!probe.connected) return resolve(undefined)
+    const timer = setTimeout(() => {
+      probe.off("message", onMessage)
+      resolve(undefined)
+    }, 2000)
+    const onMessage = (message: { report?: ProbeReport }) => {
+      if (message.report === undefined) return
+      clearTimeout(timer)
+      probe.off("message", onMessage)
+      resolve(message.report)
+    }
+    probe.on("message", onMessage)
+    probe.send({ report: true })
+  })
+
+const report = async () => {
+  const probed = probeReport()
   const line: IntervalReport = {
     t: Math.round((Date.now() - startedAt) / 1000),
     sent,
@@ -120,18 +137,33 @@ const report = () => {
     },
     dropped,
     resets,
-    staleSockets
+    staleSockets,
+    loopMax: delay.max / 1e6,
+    probe: undefined
   }
-  process.stdout.write(`${JSON.stringify(line)}\n`)
+  delay.reset()
   sent = acked = dropped = resets = staleSockets = 0
   errors = {}
   submitLatency = []
   statusNew = []
   statusOpen = []
   lag = { sseTask: [], sseAll: [], wsWatch: [], wsAll: [] }
+  process.stdout.write(`${JSON.stringify({ ...line, probe: await probed })}\n`)
 }
 
 const sleep = (millis: number) => new Promise<void>((wake) => setTimeout(wake, millis))
+
+/** The generator's own event-loop delay: a late generator measures itself. */
+const delay = monitorEventLoopDelay({ resolution: 10 })
+delay.enable()
+
+/** The status probe (`_load-probe.ts`), told the newest task as it changes. */
+const probe = fork(new URL("./_load-probe.ts", import.meta.url), [base, String(mix.statusRate)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+let probeTold: string | undefined
+setInterval(() => {
+  const id = newest()
+  if (id !== undefined && id !== probeTold && probe.connected) probe.send({ newest: probeTold = id })
+}, 50).unref()
 
 /** The newest acknowledged tasks: what watchers follow. */
 const recent: Array<string> = []
@@ -454,10 +486,12 @@ running = false
 clearInterval(ticker)
 // The last submissions are answered (or fail) before the last, partial interval is told.
 await Promise.all(inFlight)
-report()
+await report()
+if (probe.connected) probe.send({ stop: true })
 for (const req of streams) req.destroy()
 for (const socket of sockets) socket.close()
 await Promise.race([Promise.all(loops), sleep(5000)])
 pool.destroy()
 openConnection.destroy()
+probe.kill()
 process.exit(0)

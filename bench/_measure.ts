@@ -21,6 +21,21 @@ export const heapUsed = (): number => {
   return process.memoryUsage().heapUsed
 }
 
+/** Median, 99th percentile and count of a set of milliseconds. */
+export interface Quantiles {
+  readonly n: number
+  readonly p50: number
+  readonly p99: number
+}
+
+/** The median and 99th percentile of `values` (sorted in place). */
+export const quantiles = (values: Array<number>): Quantiles => {
+  if (values.length === 0) return { n: 0, p50: 0, p99: 0 }
+  values.sort((a, b) => a - b)
+  const at = (q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))]
+  return { n: values.length, p50: at(0.5), p99: at(0.99) }
+}
+
 /** Formats a number with thousands separators. */
 export const fmt = (n: number, digits = 0): string =>
   n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })

@@ -2,9 +2,14 @@
  * `npm run bench -- load`: the service under a mix of submissions and
  * watchers, each side in a process of its own — the service
  * (`chainjobs serve`, SQLite, `--max-workers 300`) and the load generator
- * (`_load-generator.ts`). Prints, per interval and at the end: submissions
+ * (`_load-generator.ts`, which starts the status probe `_load-probe.ts`).
+ * Prints, per interval and at the end: submissions
  * acknowledged vs sent, errors by kind, status-read latency p50/p99 on new and
- * open connections, delivery lag p50/p99 per stream kind, the service's RSS
+ * open connections — as the busy generator times it and as the probe, a
+ * process doing nothing else, does, with a new connection's connect and
+ * first-byte phases and both clients' longest event-loop delay, so that a
+ * slow read is placed in the kernel's accept queue, the service, or the
+ * client — delivery lag p50/p99 per stream kind, the service's RSS
  * and heap, and the RSS slope after warm-up; then, with every client gone,
  * whether RSS comes back within 20% of its warm-up level. The service's CPU
  * use (of one core) is shown per interval, so mixes can be compared: e.g.
@@ -31,8 +36,8 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import type { IntervalReport, Mix, Quantiles } from "./_load-generator.ts"
-import { fmt, table } from "./_measure.ts"
+import type { IntervalReport, Mix } from "./_load-generator.ts"
+import { fmt, type Quantiles, quantiles, table } from "./_measure.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const main = join(here, "..", "packages", "server", "src", "main.ts")
@@ -180,6 +185,10 @@ const header = [
   "acked",
   "status new ms",
   "status open ms",
+  "probe new ms",
+  "probe open ms",
+  "probe connect/1st byte p99",
+  "loop max gen/probe",
   "lag task-SSE ms",
   "lag events ms",
   "lag WS Watch ms",
@@ -240,13 +249,18 @@ lines(generator, async (line) => {
   if (Number.isFinite(process_.loopMax)) loop.push({ p99: process_.loopP99 * 1000, max: process_.loopMax * 1000 })
   const gcPercent = (100 * (process_.gcSeconds - gcBefore)) / elapsed
   gcBefore = process_.gcSeconds
-  const errors = Object.entries(report.errors).map(([kind, n]) => `${kind}:${n}`).join(" ") || "0"
+  const errors = [...Object.entries(report.errors), ...Object.entries(report.probe?.errors ?? {}).map(([kind, n]) => [`probe-${kind}`, n] as const)]
+    .map(([kind, n]) => `${kind}:${n}`).join(" ") || "0"
   printRow([
     String(report.t),
     String(report.sent),
     String(report.acked),
     ms(report.statusNew),
     ms(report.statusOpen),
+    report.probe === undefined ? "?" : ms(report.probe.statusNew),
+    report.probe === undefined ? "?" : ms(report.probe.statusOpen),
+    report.probe === undefined || report.probe.connect.n === 0 ? "-" : `${fmt(report.probe.connect.p99)}/${fmt(report.probe.firstByte.p99)}`,
+    `${fmt(report.loopMax)}/${report.probe === undefined ? "?" : fmt(report.probe.loopMax)}`,
     ms(report.lag.sseTask),
     ms(report.lag.sseAll),
     ms(report.lag.wsWatch),
@@ -294,23 +308,57 @@ const all = (pick: (r: IntervalReport) => Quantiles) => {
 }
 const errors: Record<string, number> = {}
 for (const report of reports) for (const [kind, n] of Object.entries(report.errors)) errors[kind] = (errors[kind] ?? 0) + n
+for (const report of reports) for (const [kind, n] of Object.entries(report.probe?.errors ?? {})) errors[`probe-${kind}`] = (errors[`probe-${kind}`] ?? 0) + n
 const errorCount = Object.values(errors).reduce((s, n) => s + n, 0)
 const sent = reports.reduce((s, r) => s + r.sent, 0)
 const acked = reports.reduce((s, r) => s + r.acked, 0)
 const statusNew = all((r) => r.statusNew)
 const statusOpen = all((r) => r.statusOpen)
+/** The probe's figures of the run: per interval as `all`, and the p99 of every read of the run pooled (a p99 of ~50 reads, an interval's, is their maximum). */
+const probed = (pick: (samples: NonNullable<IntervalReport["probe"]>["samples"]) => ReadonlyArray<number>, picked: (r: NonNullable<IntervalReport["probe"]>) => Quantiles) => ({
+  ...all((r) => r.probe === undefined ? quantiles([]) : picked(r.probe)),
+  pooled: quantiles(reports.flatMap((r) => r.probe === undefined ? [] : [...pick(r.probe.samples)]))
+})
+const probeNew = probed((s) => s.statusNew, (p) => p.statusNew)
+const probeOpen = probed((s) => s.statusOpen, (p) => p.statusOpen)
+const worst = (pick: (r: NonNullable<IntervalReport["probe"]>) => number) =>
+  reports.reduce((m, r) => r.probe === undefined ? m : Math.max(m, pick(r.probe)), 0)
 const lagTask = all((r) => r.lag.sseTask)
 const lagAll = all((r) => r.lag.sseAll)
 const returned = warm === undefined ? Number.NaN : (rested - warm[1]) / warm[1]
 const verdict = (ok: boolean) => (ok ? "ok" : "MISSED")
 
-console.log("whole run (p50: median of the intervals' medians; p99: the worst interval's):")
+console.log("whole run (p50: median of the intervals' medians; p99: the worst interval's, and for the probe also over all its reads):")
 table([
   ["figure", "value", "goal", ""],
   ["acknowledged / sent", `${acked} / ${sent}`, "all", verdict(acked === sent)],
   ["errors", errorCount === 0 ? "0" : Object.entries(errors).map(([k, n]) => `${k}:${n}`).join(" "), "0", verdict(errorCount === 0)],
   ["status p50/p99, new connection (ms)", ms(statusNew), "p99 <= 100", verdict(statusNew.p99 <= 100)],
   ["status p50/p99, open connection (ms)", ms(statusOpen), "p99 <= 100", verdict(statusOpen.p99 <= 100)],
+  [
+    "status by the probe, new connection: p50/p99 (ms); p99 over all reads",
+    `${ms(probeNew)}; ${fmt(probeNew.pooled.p99)} of ${probeNew.pooled.n}`,
+    "p99 <= 100",
+    verdict(probeNew.pooled.n > 0 && probeNew.pooled.p99 <= 100)
+  ],
+  [
+    "status by the probe, open connection: p50/p99 (ms); p99 over all reads",
+    `${ms(probeOpen)}; ${fmt(probeOpen.pooled.p99)} of ${probeOpen.pooled.n}`,
+    "p99 <= 100",
+    verdict(probeOpen.pooled.n > 0 && probeOpen.pooled.p99 <= 100)
+  ],
+  [
+    "probe's new connection, worst interval's p99: connect / first byte (ms)",
+    `${fmt(worst((p) => p.connect.p99))} / ${fmt(worst((p) => p.firstByte.p99))}`,
+    "",
+    ""
+  ],
+  [
+    "longest event-loop delay, worst interval: generator / probe (ms)",
+    `${fmt(reports.reduce((m, r) => Math.max(m, r.loopMax), 0))} / ${fmt(worst((p) => p.loopMax))}`,
+    "",
+    ""
+  ],
   ["lag p50/p99, task SSE (ms)", ms(lagTask), "p99 <= 1000", verdict(lagTask.p99 <= 1000)],
   ["lag p50/p99, /api/events (ms)", ms(lagAll), "p99 <= 1000", verdict(lagAll.p99 <= 1000)],
   ["lag p50/p99, WS Watch (ms)", ms(all((r) => r.lag.wsWatch)), "", ""],

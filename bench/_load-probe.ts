@@ -1,0 +1,126 @@
+/**
+ * The status probe of `bench/load.ts`: a process of its own, started by the
+ * load generator and told the newest task over IPC, that reads
+ * `GET /api/tasks/{id}` `statusRate` times a second on a new connection each
+ * and as often on one open connection — and does nothing else, so its own
+ * event loop is free when an answer arrives. The generator, busy with a
+ * thousand watchers, times the same reads too; the two side by side say
+ * whether a slow answer was the service's or the generator's.
+ *
+ * A read on a new connection is timed in phases: `connect` (request to the
+ * socket's `connect`: the kernel's handshake, which a full accept queue
+ * delays by a SYN retransmission, a second or more), `firstByte` (connect to
+ * the response's head: the service accepting the connection, reading,
+ * handling and writing — and the probe's own turn), and the whole read. The
+ * probe's own event-loop delay (longest in the interval) is reported too: a
+ * probe that was late itself says so.
+ *
+ * Messages: `{ newest: id }` from the generator; `{ report: true }` asks for
+ * the interval's figures, answered with a `ProbeReport` (and the samples
+ * reset); `{ stop: true }` ends it.
+ */
+import { Agent, request } from "node:http"
+import { monitorEventLoopDelay } from "node:perf_hooks"
+import { type Quantiles, quantiles } from "./_measure.ts"
+
+/** What the probe saw in one interval. */
+export interface ProbeReport {
+  /** Whole reads on a new connection each. */
+  readonly statusNew: Quantiles
+  /** Request to socket connected, on a new connection. */
+  readonly connect: Quantiles
+  /** Socket connected to the response's head, on a new connection. */
+  readonly firstByte: Quantiles
+  /** Whole reads on the one open connection. */
+  readonly statusOpen: Quantiles
+  /** Every whole read's time (ms), new and open connection: the run's percentiles are taken over all of them. */
+  readonly samples: { readonly statusNew: ReadonlyArray<number>; readonly statusOpen: ReadonlyArray<number> }
+  /** The probe's own longest event-loop delay in the interval (ms). */
+  readonly loopMax: number
+  /** Failed reads, by kind. */
+  readonly errors: Record<string, number>
+}
+
+const run = (base: string, statusRate: number) => {
+  const send = (message: unknown) => process.send?.(message)
+  let newest: string | undefined
+  let running = true
+  let samples = { statusNew: [] as Array<number>, connect: [] as Array<number>, firstByte: [] as Array<number>, statusOpen: [] as Array<number> }
+  let errors: Record<string, number> = {}
+  const delay = monitorEventLoopDelay({ resolution: 10 })
+  delay.enable()
+  const openConnection = new Agent({ keepAlive: true, maxSockets: 1 })
+
+  /** One read; resolves when it is timed or has failed (counted by kind). */
+  const read = (agent: Agent | false) =>
+    new Promise<void>((resolve) => {
+      const id = newest
+      if (id === undefined) return resolve()
+      const started = performance.now()
+      let connected = started
+      const req = request(`${base}/api/tasks/${id}`, {
+        agent,
+        headers: agent === false ? { connection: "close" } : {},
+        timeout: 60_000
+      }, (response) => {
+        const head = performance.now()
+        response.resume()
+        response.on("end", () => {
+          const ended = performance.now()
+          if (response.statusCode !== 200) errors[`http-${response.statusCode}`] = (errors[`http-${response.statusCode}`] ?? 0) + 1
+          else if (agent === false) {
+            samples.statusNew.push(ended - started)
+            samples.connect.push(connected - started)
+            samples.firstByte.push(head - connected)
+          } else samples.statusOpen.push(ended - started)
+          resolve()
+        })
+      })
+      if (agent === false) req.once("socket", (socket) => socket.once("connect", () => connected = performance.now()))
+      req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })))
+      req.on("error", (e: NodeJS.ErrnoException) => {
+        const kind = `${agent === false ? "new" : "open"}-${e.code ?? "error"}`
+        errors[kind] = (errors[kind] ?? 0) + 1
+        resolve()
+      })
+      req.end()
+    })
+
+  const loop = async (agent: Agent | false) => {
+    while (running) {
+      await new Promise((wake) => setTimeout(wake, 1000 / statusRate))
+      if (running) await read(agent)
+    }
+  }
+
+  process.on("message", (message: { newest?: string; report?: boolean; stop?: boolean }) => {
+    if (message.newest !== undefined) newest = message.newest
+    if (message.report === true) {
+      const report: ProbeReport = {
+        samples: { statusNew: [...samples.statusNew], statusOpen: [...samples.statusOpen] },
+        statusNew: quantiles(samples.statusNew),
+        connect: quantiles(samples.connect),
+        firstByte: quantiles(samples.firstByte),
+        statusOpen: quantiles(samples.statusOpen),
+        loopMax: delay.max / 1e6,
+        errors
+      }
+      samples = { statusNew: [], connect: [], firstByte: [], statusOpen: [] }
+      errors = {}
+      delay.reset()
+      send({ report })
+    }
+    if (message.stop === true) {
+      running = false
+      openConnection.destroy()
+      process.exit(0)
+    }
+  })
+  if (statusRate > 0) {
+    void loop(false)
+    void loop(openConnection)
+  }
+}
+
+// Started by the generator (`fork`): argv[2] the base URL, argv[3] reads per second of each kind.
+if (process.send !== undefined) run(process.argv[2], Number(process.argv[3]))

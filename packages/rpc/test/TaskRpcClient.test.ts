@@ -7,7 +7,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Option, Stream } from "effect"
 import { TaskRpcClient } from "@chainjobs/rpc"
 import { failureOf } from "./assertions.ts"
-import { Add, Boom, Fail, Steps } from "./fixtures.ts"
+import { Add, Boom, Fail, Gated, Release, Steps } from "./fixtures.ts"
 import { proxy, ServerProcess } from "./ServerProcess.ts"
 
 const connect = (client: Layer.Layer<TaskRpcClient.TaskRpcClient>) =>
@@ -80,16 +80,19 @@ describe("TaskRpcClient across processes", () => {
     it.effect("a client that disconnects mid-watch leaves the task running", () =>
       Effect.gen(function*() {
         const server = yield* ServerProcess
+        // The task holds until this test releases it: whatever the machine's load, it is still running after the disconnect.
+        const gate = `mid-watch-${Date.now()}`
         const id = yield* Effect.scoped(Effect.gen(function*() {
           const alice = yield* overWebsocket("alice-token")
-          const handle = yield* alice.submit(Steps, { steps: 4, delayMs: 30 })
+          const handle = yield* alice.submit(Gated, { gate })
           yield* Stream.runHead(Stream.filter(handle.events, runningStep))
           return handle.id
         }))
         // the first client's socket is closed; another connection finds the task still going
         const again = yield* overHttp("alice-token")
-        const handle = again.handle(Steps, id)
+        const handle = again.handle(Gated, id)
         assert.strictEqual(yield* handle.status, "running")
+        yield* (yield* again.submit(Release, { gate })).join
         assert.isTrue(Exit.isSuccess(yield* handle.await))
         yield* server.waitForLine(`finished ${id} done`)
       }))
@@ -176,10 +179,13 @@ describe("TaskRpcClient across processes", () => {
     it.effect("a watch stopped on the client does not stop the task", () =>
       Effect.gen(function*() {
         const alice = yield* overWebsocket("alice-token")
-        const handle = yield* alice.submit(Steps, { steps: 3, delayMs: 250 })
+        const gate = `stopped-watch-${Date.now()}`
+        const handle = yield* alice.submit(Gated, { gate })
         // the watch is opened (its first record arrives) and then stopped
         yield* Stream.runHead(handle.events)
         assert.isTrue(Option.isNone(yield* Effect.timeoutOption(handle.await, "1 millis")))
+        assert.strictEqual(yield* handle.status, "running")
+        yield* (yield* alice.submit(Release, { gate })).join
         assert.isTrue(Exit.isSuccess(yield* handle.await))
       }))
   })

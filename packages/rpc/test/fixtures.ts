@@ -1,5 +1,5 @@
 /** Task kinds and layers shared by the RPC tests, in process and in the server child process. */
-import { Effect, Layer, Schema } from "effect"
+import { Deferred, Effect, Layer, Schema } from "effect"
 import { type Principal, Task, TaskAccess, TaskContext, TaskStore, Tasks } from "@chainjobs/tasks"
 import { Auth } from "@chainjobs/rpc"
 
@@ -32,13 +32,32 @@ export const Exclusive = Task.define("exclusive", {
   policy: { key: ({ key }) => key, onConflict: "join" }
 })
 
+/** Holds until a `Release` task opens its gate: a task whose end the test decides, not a duration. */
+export const Gated = Task.define("gated", {
+  payload: Schema.Struct({ gate: Schema.String }),
+  success: Schema.Void
+})
+
+/** Opens the gate a `Gated` task holds on (before or after that task starts). */
+export const Release = Task.define("release", {
+  payload: Schema.Struct({ gate: Schema.String }),
+  success: Schema.Void
+})
+
 /**
- * The handlers. `onFinish` is told how each `steps` task ended, from its
+ * The handlers. `onFinish` is told how each `steps` and `gated` task ended, from its
  * finalizer, so a test can see that an interrupt ran the finalizer where the
  * task runs.
  */
-export const kinds = (onFinish: (id: string, how: "interrupted" | "done") => Effect.Effect<void>) =>
-  Layer.mergeAll(
+export const kinds = (onFinish: (id: string, how: "interrupted" | "done") => Effect.Effect<void>) => {
+  // The gates of `Gated` tasks, by name: each opened once by a `Release`.
+  const gates = new Map<string, Deferred.Deferred<void>>()
+  const gate = (name: string) => {
+    let opened = gates.get(name)
+    if (opened === undefined) gates.set(name, opened = Deferred.makeUnsafe<void>())
+    return opened
+  }
+  return Layer.mergeAll(
     Task.implement(Add, ({ a, b }) => Effect.succeed(a + b)),
     Task.implement(Fail, ({ message }) => Effect.fail(new Boom({ message }))),
     Task.implement(Exclusive, ({ delayMs }) => Effect.sleep(delayMs)),
@@ -51,8 +70,17 @@ export const kinds = (onFinish: (id: string, how: "interrupted" | "done") => Eff
           }
           return { steps, at: new Date(0) }
         }).pipe(Effect.onExit((exit) => onFinish(context.taskId, exit._tag === "Failure" ? "interrupted" : "done")))
-      ))
+      )),
+    // Reports progress once it holds, so a watcher sees it running, then waits for its gate.
+    Task.implement(Gated, ({ gate: name }) =>
+      TaskContext.TaskContext.use((context) =>
+        Effect.andThen(context.progress(50, "holding"), Deferred.await(gate(name))).pipe(
+          Effect.onExit((exit) => onFinish(context.taskId, exit._tag === "Failure" ? "interrupted" : "done"))
+        )
+      )),
+    Task.implement(Release, ({ gate: name }) => Deferred.succeed(gate(name), undefined))
   )
+}
 
 /** The tokens of the tests: two principals and an admin. */
 export const tokens: Readonly<Record<string, Principal.TokenGrant>> = {

@@ -2,7 +2,7 @@
  * A chainjobs RPC server for the cross-process tests, run by the pinned Node
  * (`node packages/rpc/test/server.ts`). It serves `/rpc` (HTTP) and `/ws`
  * (WebSocket) on a free port of 127.0.0.1 and prints `listening <port>`, then
- * `finished <task id> <how>` whenever a `steps` task ends. It stops when its
+ * `finished <task id> <how>` whenever a `steps` or `gated` task ends. It stops when its
  * stdin closes (the test process ended) or after two minutes.
  */
 import { createServer } from "node:http"

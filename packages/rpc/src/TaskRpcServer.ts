@@ -95,9 +95,12 @@ const refuse = (refusal: Frames.Refusal): HttpServerResponse.HttpServerResponse 
       status: refusal.reason._tag === "PayloadTooLarge" ? 413 : 400
     })
 
+/** The RPCs whose payload is a submission: the depth limit holds for the task payload inside. */
+const submissions: ReadonlySet<string> = new Set(["Submit", "Run"])
+
 /** The door of the TaskRpcs group, with the payload depth limit of the access rules. */
 const makeDoor = TaskAccess.TaskAccess.useSync((access) =>
-  Frames.make(TaskRpcs.requests as ReadonlyMap<string, any>, access.config.payloadLimit.maxDepth))
+  Frames.make(TaskRpcs.requests as ReadonlyMap<string, any>, access.config.payloadLimit.maxDepth, submissions))
 
 /**
  * Reads the body (at most `maxBodyBytes`) and refuses it whole, answering a

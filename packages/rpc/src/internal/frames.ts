@@ -4,26 +4,33 @@
  * protocol loop as an untyped defect. A line must be a message of the
  * protocol (`Request`, `Ack`, `Interrupt`, `Ping`, `Eof`) with a well-formed
  * envelope — a string or number id, string header pairs — naming an RPC of
- * the group, nested no deeper than the payload limit allows; a payload the
+ * the group, its payload nested no deeper than the payload limit allows (for
+ * a submission, the task payload it carries); a payload the
  * RPC's Schema validates leniently passes (its handler's middleware answers
  * `MalformedRequest` for it), any other must decode here. Over HTTP no id may
  * repeat within one body.
  */
 import { Schema } from "effect"
 import type { Rpc } from "effect/rpc"
-import { PayloadLimit, type TaskAccessError } from "@chainjobs/tasks"
+import { PayloadLimit, TaskAccessError } from "@chainjobs/tasks"
 import { MalformedRequest } from "../TaskRpcError.ts"
 import { isLenient } from "./lenient.ts"
 
-/** Levels of a line around a payload: the message object, and the headers' pairs. */
-const envelopeDepth = 2
+/**
+ * Levels a line may nest beyond the payload limit before it is parsed: a
+ * task payload sits in a submission, in the message (the headers' pairs
+ * nest 3 levels, within that for any limit of 1 or more). Only a bound that
+ * keeps the parse safe; the payload's own depth is measured exactly once
+ * the line is parsed.
+ */
+const lineEnvelope = 2
 
 /** Why a line or body was refused. */
 export type Refusal = MalformedRequest | TaskAccessError.TaskAccessError
 
 /** What the door knows of the group: its RPCs, and the deepest payload accepted. */
 export interface Door {
-  /** The deepest payload accepted (the line may nest a few levels more: its envelope). */
+  /** The deepest payload accepted (the line may nest a level more, its message; a submission two). */
   readonly maxDepth: number
   /** Why `line` is refused, if it is; `seen` collects request ids to refuse one used twice (over HTTP, per body). */
   check(line: string, seen: Set<string | number> | undefined): Refusal | undefined
@@ -41,8 +48,23 @@ const isHeaderPairs = (headers: unknown): boolean =>
 
 const describe = (value: unknown): string => value === null ? "null" : Array.isArray(value) ? "an array" : typeof value
 
-/** A door for the RPCs of `requests`, refusing payloads deeper than `maxDepth`. */
-export const make = (requests: ReadonlyMap<string, Rpc.AnyWithProps>, maxDepth: number): Door => {
+/** The task payload a submission carries (its `payload` field), if it is an object that has one. */
+const taskPayloadOf = (submission: unknown): unknown =>
+  submission !== null && typeof submission === "object" && !Array.isArray(submission)
+    ? (submission as Record<string, unknown>).payload
+    : undefined
+
+/**
+ * A door for the RPCs of `requests`, refusing payloads deeper than
+ * `maxDepth`. For the RPCs named in `submissions` (whose payload is a
+ * `SubmitRequest`) the limit holds for the task payload they carry, one
+ * level further in, as it does when the task payload is sent alone (REST).
+ */
+export const make = (
+  requests: ReadonlyMap<string, Rpc.AnyWithProps>,
+  maxDepth: number,
+  submissions: ReadonlySet<string> = new Set()
+): Door => {
   const strict = new Map<string, (payload: unknown) => boolean>()
   for (const [tag, rpc] of requests) {
     if (!isLenient(rpc.payloadSchema)) {
@@ -50,7 +72,7 @@ export const make = (requests: ReadonlyMap<string, Rpc.AnyWithProps>, maxDepth: 
       strict.set(tag, (payload) => decode(payload)._tag === "Success")
     }
   }
-  const checkMessage = (message: unknown, seen: Set<string | number> | undefined): MalformedRequest | undefined => {
+  const checkMessage = (message: unknown, seen: Set<string | number> | undefined): Refusal | undefined => {
     if (message === null || typeof message !== "object" || Array.isArray(message)) {
       return frame(`a message must be a JSON object, not ${describe(message)}`)
     }
@@ -74,6 +96,8 @@ export const make = (requests: ReadonlyMap<string, Rpc.AnyWithProps>, maxDepth: 
         if (m.isNotification !== undefined && m.isNotification !== true) return frame("Request.isNotification must be true", tag)
         if (m.discard !== undefined && m.discard !== true) return frame("Request.discard must be true", tag)
         if (!requests.has(tag)) return new MalformedRequest({ problem: "unknown-rpc", rpc: tag, detail: `no RPC is named "${tag}"` })
+        const depth = PayloadLimit.depthOf(submissions.has(tag) ? taskPayloadOf(m.payload) : m.payload, maxDepth)
+        if (depth > maxDepth) return TaskAccessError.refuse(new TaskAccessError.PayloadTooDeep({ depth, limit: maxDepth }))
         const decodes = strict.get(tag)
         if (decodes !== undefined && !decodes(m.payload)) {
           return new MalformedRequest({ problem: "payload", rpc: tag, detail: `${tag} takes no payload` })
@@ -93,7 +117,7 @@ export const make = (requests: ReadonlyMap<string, Rpc.AnyWithProps>, maxDepth: 
   return {
     maxDepth,
     check: (line, seen) => {
-      const tooDeep = PayloadLimit.scanText(maxDepth, line, envelopeDepth)
+      const tooDeep = PayloadLimit.scanText(maxDepth, line, lineEnvelope)
       if (tooDeep !== undefined) return tooDeep
       let message: unknown
       try {

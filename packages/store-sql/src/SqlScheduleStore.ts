@@ -10,6 +10,7 @@
 import { TaskError, ScheduleStore } from "@chainjobs/tasks"
 import { Effect, Layer, Schema } from "effect"
 import { Migrator, SqlClient } from "effect/sql"
+import { storeError } from "./internal/storeFailure.ts"
 
 /** The table of declarations. */
 export const table = "chainjobs_schedules"
@@ -54,9 +55,6 @@ const fromRow = (row: Row): ScheduleStore.StoredSchedule => ({
   trigger: decodeTrigger(row.trigger_spec),
   createdAt: Number(row.created_at)
 })
-
-const storeError = (operation: string) => (cause: { readonly message: string }) =>
-  new TaskError.TaskStoreError({ operation, detail: cause.message, cause })
 
 /** Builds the store on the `SqlClient` in context, migrating its table first. */
 export const make = Effect.gen(function*() {

@@ -22,6 +22,7 @@ import { Cause, Clock, Config, Effect, Exit, Layer, Option } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import * as GroupCommit from "./GroupCommit.ts"
 import { columns, fromRow, migrate, sizeClasses, table, type TaskRow, toRow, toValues, updatedColumns } from "./internal/taskTable.ts"
+import { storeError } from "./internal/storeFailure.ts"
 import * as NodeSqliteClient from "./NodeSqliteClient.ts"
 import * as SqlScheduleStore from "./SqlScheduleStore.ts"
 
@@ -55,9 +56,6 @@ const pgRows = (rows: ReadonlyArray<TaskRow>): string => {
     ? JSON.stringify(rows, (_, value) => typeof value === "string" ? value.toWellFormed().replaceAll("\u0000", "\uFFFD") : value)
     : text
 }
-
-const storeError = (operation: string) => (cause: { readonly message: string }) =>
-  new TaskError.TaskStoreError({ operation, detail: cause.message, cause })
 
 /** Builds the store on the `SqlClient` in context, migrating its table first. */
 export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {}) {
@@ -146,7 +144,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
       if (writes.length === 1) {
         const [part, info] = writes[0]
         const error = Cause.squash(cause)
-        result.failed[part].set(info.id, new TaskError.TaskStoreError({ operation: "commit", detail: String(error), cause: error }))
+        result.failed[part].set(info.id, storeError("commit")(error))
         return
       }
       const ids = Array.from(new Set(writes.map(([, info]) => info.id)))

@@ -89,8 +89,8 @@ export interface StandIn {
   readonly executed: ReadonlyArray<string>
   /** Queues faults, each met by one request. */
   inject(...faults: ReadonlyArray<Fault>): void
-  /** The JSON-RPC methods asked so far, in order, with the `x-api-key` header each came with. */
-  readonly requests: ReadonlyArray<{ readonly method: string; readonly apiKey: string | undefined }>
+  /** The JSON-RPC methods asked so far, in order, with the `x-api-key` header and the parameters each came with. */
+  readonly requests: ReadonlyArray<{ readonly method: string; readonly apiKey: string | undefined; readonly params: unknown }>
   /** Every transaction added, with its checkpoint and digest, in order. */
   readonly added: ReadonlyArray<{ readonly checkpoint: number; readonly digest: string; readonly transaction: Transaction }>
   /** The most transactions or events a query page holds (a node's own limit, below the caller's). */
@@ -133,7 +133,7 @@ export const make = (
       const byDigest = new Map<string, Record<string, unknown>>()
       const balances = new Map<string, bigint>()
       const faults: Array<Fault> = []
-      const requests: Array<{ method: string; apiKey: string | undefined }> = []
+      const requests: Array<{ method: string; apiKey: string | undefined; params: unknown }> = []
       const added: Array<{ checkpoint: number; digest: string; transaction: Transaction }> = []
       let latest = firstCheckpoint
       const outcomes: Array<ExecuteOutcome> = []
@@ -446,7 +446,7 @@ export const make = (
           const body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
           const calls: Array<any> = Array.isArray(body) ? body : [body]
           const apiKey = request.headers["x-api-key"] as string | undefined
-          for (const call of calls) requests.push({ method: call.method, apiKey })
+          for (const call of calls) requests.push({ method: call.method, apiKey, params: call.params })
           const refusal = calls.map((call) => refusals.get(call.method)?.shift()).find((found) => found !== undefined)
           if (refusal !== undefined) {
             const answers = calls.map((call) => ({ jsonrpc: "2.0", id: call.id, error: refusal }))

@@ -299,7 +299,7 @@ export const make = Effect.fnUntraced(function*(options: {
     if ("_tag" in item) {
       const encoded = { d: item.info }
       // A deleted record cannot be read back: sent without its large parts.
-      return JSON.stringify(encoded).length < payloadLimit - 200 ? encoded : { d: trimmed(item.info) }
+      return byteLength(JSON.stringify(encoded)) < payloadLimit - 200 ? encoded : { d: trimmed(item.info) }
     }
     return { i: item }
   }
@@ -313,7 +313,8 @@ export const make = Effect.fnUntraced(function*(options: {
       let text = JSON.stringify(item)
       let length = byteLength(text)
       if (length > headroom) {
-        text = JSON.stringify({ r: "i" in item ? item.i.id : "" })
+        // the receiver reads it back, or tells a record gone from the store as deleted
+        text = JSON.stringify({ r: "i" in item ? item.i.id : "d" in item ? item.d.id : item.r })
         length = byteLength(text)
       }
       if (size + length + 1 > headroom && parts.length > 0) {

@@ -1,0 +1,373 @@
+/**
+ * What one runner's feed delivers of another's (`ClusterFeed`; its loss and
+ * outage cases are in `ClusterFeed.test.ts`). Two runners' task-change feeds
+ * in the test process, on the real PostgreSQL
+ * (one fresh schema and channel per test, one task store both runners
+ * share): what each runner hears of the other's tasks — every change, in
+ * order and named for its runner, packed into notifications PostgreSQL
+ * accepts, a record too large for one read back from the store; deletions;
+ * the re-read after the listener's connection broke; the counts of every
+ * runner added up, a farewell's and stale ones left out.
+ *
+ * The only fault injected is a runner's `NOTIFY` switched off (`silence`),
+ * which stands for notifications lost while the other's listener is down or
+ * for a runner that stopped without a farewell.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Deferred, Effect, Fiber, Layer, Option, Queue, Redacted, Schema, Stream } from "effect"
+import { Reactivity } from "effect/reactivity"
+import { SqlClient } from "effect/sql"
+import { TestClock } from "effect/testing"
+import { ClusterFeed } from "@chainjobs/cluster"
+import { SqlTaskStore } from "@chainjobs/store-sql"
+import { Task, type TaskEvent, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import { pgTestUrl } from "./RunnerProcess.ts"
+
+let schemas = 0
+
+/** A pool of `size` connections on `schema` of the test database, closed with the scope. */
+const pool = (schema: string, size: number) =>
+  PgClient.make({ url: Redacted.make(pgTestUrl ?? ""), maxConnections: size, startupParameters: { search_path: schema } }).pipe(
+    Effect.provide(Reactivity.layer)
+  )
+
+/** A fresh schema with the task store's tables, dropped at the end of the scope; its store and notification channel. */
+const freshCluster = Effect.gen(function*() {
+  const schema = `feed_test_${process.pid}_${++schemas}`
+  const admin = yield* pool("public", 1)
+  yield* admin`CREATE SCHEMA ${admin(schema)}`
+  yield* Effect.addFinalizer(() => Effect.ignore(admin`DROP SCHEMA ${admin(schema)} CASCADE`))
+  const sql = yield* pool(schema, 4)
+  const store = yield* Effect.provideService(SqlTaskStore.make(), SqlClient.SqlClient, sql)
+  return { schema, store, channel: ClusterFeed.channelOf(schema), admin }
+})
+
+/** Echoes its text; waits first until the test opens the gate named by `gate`, when it has one. */
+const Echo = Task.define("echo", {
+  payload: Schema.Struct({ text: Schema.String, gate: Schema.optionalKey(Schema.String) }),
+  success: Schema.Number
+})
+
+/**
+ * The shared store as a runner's supervisor writes to it: every record it writes names the runner, as a cluster
+ * runner's do, so that a record read back from the store says where it ran.
+ */
+const writingAs = (store: TaskStore.TaskStore["Service"], runner: string): TaskStore.TaskStore["Service"] => {
+  const named = (info: TaskInfo.TaskInfo): TaskInfo.TaskInfo => ({ ...info, runner })
+  const { insertAll, updateAll } = store
+  return {
+    ...store,
+    insert: (info) => store.insert(named(info)),
+    update: (info) => store.update(named(info)),
+    updateProgress: (info) => store.updateProgress(named(info)),
+    ...(insertAll === undefined ? {} : { insertAll: (infos) => insertAll(infos.map(named)) }),
+    ...(updateAll === undefined ? {} : { updateAll: (infos) => updateAll(infos.map(named)) })
+  }
+}
+
+/** One runner: its own supervisor over the shared store, and its feed on a pool of its own, until the scope closes. */
+const makeRunner = (
+  origin: string,
+  cluster: { readonly store: TaskStore.TaskStore["Service"]; readonly channel: string; readonly schema: string },
+  options: { readonly clock?: TestClock.TestClock } = {}
+) =>
+  Effect.gen(function*() {
+    const gates = new Map<string, Deferred.Deferred<void>>()
+    const gate = (name: string) => {
+      let found = gates.get(name)
+      if (found === undefined) gates.set(name, found = Deferred.makeUnsafe<void>())
+      return found
+    }
+    const local = yield* Tasks.make.pipe(
+      Effect.provideService(TaskStore.TaskStore, writingAs(cluster.store, origin)),
+      Effect.provideService(TasksConfig.TasksConfig, TasksConfig.make({ shutdownGracePeriod: 0 }))
+    )
+    const echo = Task.implement(Echo, ({ gate: name, text }) =>
+      Effect.as(name === undefined ? Effect.void : Deferred.await(gate(name)), text.length))
+    yield* Effect.flatMap(Effect.scope, (scope) => Layer.buildWithScope(echo, scope)).pipe(
+      Effect.provideService(Tasks.Tasks, local)
+    )
+    const pg = yield* pool(cluster.schema, 2)
+    // The one fault: this runner's notifications switched off.
+    let silent = false
+    const client = {
+      listen: (channel: string) => pg.listen(channel),
+      notify: (channel: string, payload: string) => silent ? Effect.void : pg.notify(channel, payload)
+    } as unknown as PgClient.PgClient
+    const make = ClusterFeed.make({ local, origin, channel: cluster.channel, pg: client }).pipe(
+      Effect.provideService(TaskStore.TaskStore, cluster.store)
+    )
+    // With a test clock, the feed's timestamps and sleeps follow the test's `adjust`.
+    const feed = yield* (options.clock === undefined ? make : Effect.provideService(make, Clock.Clock, options.clock))
+    return {
+      origin,
+      local,
+      feed,
+      open: (name: string) => Deferred.succeed(gate(name), undefined),
+      silence: (on: boolean) => Effect.sync(() => void (silent = on))
+    }
+  })
+
+/** Collects a stream into an array in the background, readable at any time. */
+const collecting = <A, E>(stream: Stream.Stream<A, E>) =>
+  Effect.gen(function*() {
+    const seen: Array<A> = []
+    const fiber = yield* Effect.forkScoped(Stream.runForEach(stream, (a) => Effect.sync(() => void seen.push(a))))
+    return { seen, fiber }
+  })
+
+/** Waits (polling every 20 ms, at most 20 s) until `done` holds; fails the test with `detail()` otherwise. */
+const eventually = (done: () => boolean, detail: () => string) =>
+  Effect.gen(function*() {
+    while (!done()) yield* Effect.sleep("20 millis")
+  }).pipe(
+    Effect.timeout("20 seconds"),
+    Effect.catchTag("TimeoutError", () => Effect.die(new Error(`never happened: ${detail()}`)))
+  )
+
+const statusRank: Record<TaskInfo.TaskStatus, number> = { pending: 0, running: 1, completed: 2, failed: 2, interrupted: 2 }
+
+/** Text of `length` characters mixing one-, two-, three- and four-byte UTF-8 characters. */
+const mixedText = (length: number, seed: number) => {
+  const alphabet = ["a", "é", "€", "😀", "\"", "\\", "\n"]
+  let text = ""
+  for (let i = 0; text.length < length; i++) text += alphabet[(seed + i) % alphabet.length]
+  return text.slice(0, length).toWellFormed()
+}
+
+describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
+  it.live("a task's changes on one runner reach the other's changes, journal and watch, in order and named for their runner", () =>
+    Effect.gen(function*() {
+      const cluster = yield* freshCluster
+      const a = yield* makeRunner("runner-a:1", cluster)
+      const b = yield* makeRunner("runner-b:2", cluster)
+      const changes = yield* collecting(a.feed.changes)
+      const journal = yield* collecting(a.feed.changesAndDeletions)
+      const ownChanges = yield* collecting(b.feed.changes)
+
+      const handle = yield* b.local.submit(Echo, { text: "hello", gate: "g1" })
+      yield* eventually(() => changes.seen.some((info) => info.status === "running"), () => JSON.stringify(changes.seen))
+      const watched = yield* collecting(a.feed.watch(handle.id, Effect.orDie(cluster.store.get(handle.id)).pipe(
+        Effect.map(Option.getOrThrow)
+      )))
+      yield* eventually(() => watched.seen.length > 0, () => "no first record")
+      yield* b.open("g1")
+      yield* Fiber.join(watched.fiber)
+
+      const statuses = watched.seen.map((info) => info.status)
+      assert.strictEqual(statuses.at(-1), "completed")
+      for (let i = 1; i < statuses.length; i++) assert.isAtLeast(statusRank[statuses[i]], statusRank[statuses[i - 1]], statuses.join())
+      assert.strictEqual(watched.seen.at(-1)!.result, 5)
+      assert.strictEqual(watched.seen.at(-1)!.runner, "runner-b:2")
+
+      yield* eventually(() => changes.seen.some((info) => info.status === "completed"), () => JSON.stringify(changes.seen))
+      assert.deepStrictEqual(changes.seen.map((info) => info.status), ["pending", "running", "completed"])
+      for (const info of changes.seen) assert.deepStrictEqual([info.id, info.runner], [handle.id, "runner-b:2"])
+      assert.deepStrictEqual(journal.seen, changes.seen)
+      // The runner's own followers hear its changes at once, named for it too.
+      assert.deepStrictEqual(ownChanges.seen.map((info) => [info.status, info.runner]), [
+        ["pending", "runner-b:2"],
+        ["running", "runner-b:2"],
+        ["completed", "runner-b:2"]
+      ])
+      // A watch of a finished task gives its final record and ends.
+      const again = yield* Stream.runCollect(a.feed.watch(handle.id, Effect.succeed(watched.seen.at(-1)!)))
+      assert.deepStrictEqual(again.map((info) => info.status), ["completed"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live.prop(
+    "a burst goes in notifications under PostgreSQL's limit, fewer than its changes, and a record too large for one arrives whole",
+    { lengths: Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 4200 }))).check(Schema.isMinLength(1), Schema.isMaxLength(24)) },
+    ({ lengths }) =>
+      Effect.gen(function*() {
+        const cluster = yield* freshCluster
+        const a = yield* makeRunner("runner-a:1", cluster)
+        const b = yield* makeRunner("runner-b:2", cluster)
+        const listener = yield* pool(cluster.schema, 1)
+        const notifications = yield* listener.listen(cluster.channel)
+        const sizes: Array<number> = []
+        yield* Effect.forkScoped(Effect.forever(Effect.map(
+          Effect.orDie(Queue.take(notifications)),
+          (n) => sizes.push(Buffer.byteLength(n.payload, "utf8"))
+        )))
+        const changes = yield* collecting(a.feed.changes)
+
+        const texts = lengths.map((length, i) => mixedText(length, i))
+        const handles = yield* b.local.submitAll(Echo, texts.map((text) => ({ text })))
+        const ids = new Set(handles.map((handle) => handle.id))
+        // A record read back from the store may be heard more than once (its change and a later one both sent by id).
+        const finished = () => new Map(changes.seen.flatMap((info) => ids.has(info.id) && info.status === "completed" ? [[info.id, info]] : []))
+        yield* eventually(() => finished().size === ids.size, () => `${finished().size} of ${ids.size} completed`)
+
+        // Each arrived whole: the payload as submitted, its result, its runner.
+        const byId = finished()
+        handles.forEach((handle, i) => {
+          const info = byId.get(handle.id)!
+          assert.deepStrictEqual(info.payload, { text: texts[i] })
+          assert.strictEqual(info.result, texts[i].length)
+          assert.strictEqual(info.runner, "runner-b:2")
+        })
+        // In order per task; every change of a record well under the limit heard (a larger one is read back from
+        // the store, where a later change may already stand).
+        handles.forEach((handle, i) => {
+          const statuses = changes.seen.filter((info) => info.id === handle.id).map((info) => info.status)
+          for (let j = 1; j < statuses.length; j++) assert.isAtLeast(statusRank[statuses[j]], statusRank[statuses[j - 1]])
+          if (Buffer.byteLength(texts[i]) < 3000) assert.deepStrictEqual(statuses, ["pending", "running", "completed"])
+        })
+        for (const size of sizes) assert.isBelow(size, 8000)
+        const heard = changes.seen.filter((info) => ids.has(info.id)).length
+        // Changes share notifications (each notification of the counts, one a second, counted too).
+        if (ids.size >= 8) assert.isBelow(sizes.length, heard)
+      }).pipe(Effect.scoped),
+    { timeout: 180_000, arbitrary: { runs: 6, maxShrinks: 3 } }
+  )
+
+  it.live("a deletion reaches the other runner's journal and ends its watch; a large deleted record still arrives", () =>
+    Effect.gen(function*() {
+      const cluster = yield* freshCluster
+      const a = yield* makeRunner("runner-a:1", cluster)
+      const b = yield* makeRunner("runner-b:2", cluster)
+      const journal = yield* collecting(a.feed.changesAndDeletions)
+      const changes = yield* collecting(a.feed.changes)
+
+      const small = yield* b.local.submit(Echo, { text: "small", gate: "never" })
+      // 3,000 emoji: 6,000 UTF-16 units (under PostgreSQL's limit counted as characters) but 12,000 bytes of UTF-8
+      const large = yield* b.local.submit(Echo, { text: "😀".repeat(3000), gate: "never" })
+      const read = (id: string) => Effect.map(Effect.orDie(cluster.store.get(id)), Option.getOrThrow)
+      const runningIds = () => new Set(journal.seen.flatMap((item) => !("_tag" in item) && item.status === "running" ? [item.id] : []))
+      yield* eventually(
+        () => runningIds().size === 2,
+        () => JSON.stringify(journal.seen.map((item) => "_tag" in item ? "deleted" : item.status))
+      )
+      const watched = yield* collecting(a.feed.watch(small.id, read(small.id)))
+      yield* eventually(() => watched.seen.length > 0, () => "no first record")
+      for (const handle of [small, large]) {
+        yield* b.local.interrupt(handle.id)
+        // a has heard it finish: the deletion is what tells it the record has gone
+        yield* eventually(
+          () => journal.seen.some((item) => !("_tag" in item) && item.id === handle.id && item.status === "interrupted"),
+          () => `${handle.id} not heard interrupted`
+        )
+        const info = yield* read(handle.id)
+        yield* Effect.orDie(cluster.store.remove(handle.id))
+        yield* b.feed.deleted(info)
+      }
+      yield* Fiber.join(watched.fiber)
+      const deletionOf = (id: string) => journal.seen.find((item) => "_tag" in item && item.info.id === id) as TaskEvent.Deleted | undefined
+      yield* eventually(
+        () => deletionOf(small.id) !== undefined && deletionOf(large.id) !== undefined,
+        () => JSON.stringify(journal.seen.map((item) => "_tag" in item ? "deleted" : item.status))
+      )
+      const [smallGone, largeGone] = [deletionOf(small.id)!, deletionOf(large.id)!]
+      assert.deepStrictEqual([smallGone.info.runner, smallGone.info.status], ["runner-b:2", "interrupted"])
+      assert.deepStrictEqual(smallGone.info.payload, { text: "small", gate: "never" })
+      assert.deepStrictEqual([largeGone.info.kind, largeGone.info.runner], ["echo", "runner-b:2"])
+      // Nothing of a deleted task is heard after its deletion.
+      const lastIndex = (id: string) => journal.seen.findLastIndex((item) => !("_tag" in item) && item.id === id)
+      assert.isBelow(lastIndex(small.id), journal.seen.indexOf(smallGone))
+      // A deletion is no change: `changes` heard the records only.
+      assert.isTrue(changes.seen.every((info) => !("_tag" in info)))
+      // The watch ended on the deletion, after the records it had.
+      assert.notInclude(watched.seen.map((info) => info.id), large.id)
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("after the listener's connection breaks, the runner re-reads what it followed, heard of as unfinished, and every unfinished record", () =>
+    Effect.gen(function*() {
+      const cluster = yield* freshCluster
+      const a = yield* makeRunner("runner-a:1", cluster)
+      const b = yield* makeRunner("runner-b:2", cluster)
+      const journal = yield* collecting(a.feed.changesAndDeletions)
+      const read = (id: string) => Effect.map(Effect.orDie(cluster.store.get(id)), Option.getOrThrow)
+
+      const followed = yield* b.local.submit(Echo, { text: "followed", gate: "followed" })
+      const heardOf = yield* b.local.submit(Echo, { text: "heard of", gate: "heard" })
+      const removed = yield* b.local.submit(Echo, { text: "removed", gate: "removed" })
+      const running = (id: string) => journal.seen.some((item) => !("_tag" in item) && item.id === id && item.status === "running")
+      yield* eventually(() => [followed, heardOf, removed].every((h) => running(h.id)), () => "not all heard running")
+      const watched = yield* collecting(a.feed.watch(followed.id, read(followed.id)))
+      yield* eventually(() => watched.seen.length > 0, () => "no first record")
+
+      // b's notifications are lost from here: a hears of what follows only by reading the store.
+      yield* b.silence(true)
+      yield* b.open("followed")
+      yield* b.open("heard")
+      yield* b.local.interrupt(removed.id)
+      yield* Effect.orDie(cluster.store.remove(removed.id))
+      const unheard = yield* b.local.submit(Echo, { text: "unheard", gate: "unheard" })
+      for (const id of [followed.id, heardOf.id]) yield* Effect.orDie(b.local.awaitInfo(id))
+      assert.isFalse(journal.seen.some((item) => !("_tag" in item) && item.status === "completed"))
+
+      // The listener's connection ends; the runner listens again and re-reads.
+      yield* cluster.admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND query LIKE ${`LISTEN%${cluster.channel}%`}`
+      yield* Fiber.join(watched.fiber)
+      assert.strictEqual(watched.seen.at(-1)!.status, "completed")
+      const completed = (id: string) => journal.seen.some((item) => !("_tag" in item) && item.id === id && item.status === "completed")
+      yield* eventually(
+        () => completed(followed.id) && completed(heardOf.id) &&
+          journal.seen.some((item) => "_tag" in item && item.info.id === removed.id) &&
+          journal.seen.some((item) => !("_tag" in item) && item.id === unheard.id),
+        () => JSON.stringify(journal.seen.map((item) => "_tag" in item ? ["deleted", item.info.id] : [item.status, item.id]))
+      )
+      const lastOfUnheard = journal.seen.filter((item) => !("_tag" in item) && item.id === unheard.id).at(-1) as TaskInfo.TaskInfo
+      assert.strictEqual(lastOfUnheard.status, "running")
+    }).pipe(Effect.scoped), 90_000)
+
+  it.live("the counts add up every runner's, leaving out a runner that said farewell and counts older than three seconds", () =>
+    Effect.gen(function*() {
+      const cluster = yield* freshCluster
+      const clock = yield* TestClock.make()
+      // a keeps time by the test's clock: the age of b's counts is what the test says it is.
+      const a = yield* makeRunner("runner-a:1", cluster, { clock })
+      const b = yield* makeRunner("runner-b:2", cluster)
+      yield* a.local.submit(Echo, { text: "a", gate: "a" })
+      yield* b.local.submit(Echo, { text: "b1", gate: "b" })
+      yield* b.local.submit(Echo, { text: "b2", gate: "b" })
+      const own = yield* a.local.stats
+      const theirs = yield* b.local.stats
+      let total = yield* a.feed.stats
+      while (total.running !== own.running + theirs.running) {
+        yield* Effect.sleep("50 millis")
+        total = yield* a.feed.stats
+      }
+      assert.deepStrictEqual(total, {
+        pending: own.pending + theirs.pending,
+        running: own.running + theirs.running,
+        maxWorkers: own.maxWorkers + theirs.maxWorkers,
+        runningByKind: { echo: 3 },
+        accepting: true
+      })
+
+      // b falls silent (no farewell): its counts stay for three seconds of a's time, then leave.
+      yield* b.silence(true)
+      yield* Effect.sleep("1500 millis") // a notification already under way lands first
+      yield* clock.adjust("3 seconds")
+      assert.strictEqual((yield* a.feed.stats).running, 3)
+      yield* clock.adjust("1 millis")
+      assert.deepStrictEqual(yield* a.feed.stats, yield* a.local.stats)
+      yield* b.silence(false)
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a runner that stops says farewell: its counts leave the others' at once", () =>
+    Effect.gen(function*() {
+      const cluster = yield* freshCluster
+      // a's clock stands still: b's counts never grow stale there, only its farewell removes them.
+      const a = yield* makeRunner("runner-a:1", cluster, { clock: yield* TestClock.make() })
+      const own = yield* a.local.stats
+      const b = yield* Effect.forkScoped(Effect.scoped(Effect.gen(function*() {
+        const b = yield* makeRunner("runner-b:2", cluster)
+        yield* b.local.submit(Echo, { text: "b", gate: "b" })
+        yield* Effect.never
+      })))
+      let total = yield* a.feed.stats
+      while (total.running !== 1) {
+        yield* Effect.sleep("50 millis")
+        total = yield* a.feed.stats
+      }
+      assert.strictEqual(total.maxWorkers, 2 * own.maxWorkers)
+      yield* Fiber.interrupt(b)
+      while ((yield* a.feed.stats).running !== 0) yield* Effect.sleep("50 millis")
+      assert.deepStrictEqual(yield* a.feed.stats, own)
+    }).pipe(Effect.scoped), 60_000)
+})

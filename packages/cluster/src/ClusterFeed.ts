@@ -190,6 +190,8 @@ export const make = Effect.fnUntraced(function*(options: {
   /** When the listener last heard anything (this runner's own notifications too), and when this runner last sent. */
   let lastHeardAt = startedAt
   let lastSentAt = startedAt
+  /** Whether the listener is reading records again (notifications wait meanwhile: it is not deaf). */
+  let resyncing = false
   /**
    * Whether another runner may be listening: one was heard from lately (a runner announces itself, its counts, as
    * soon as it listens, and the others answer with theirs), or this one started moments ago and has not heard the
@@ -429,6 +431,7 @@ export const make = Effect.fnUntraced(function*(options: {
    */
   const resync = (since: number) =>
     Effect.gen(function*() {
+      resyncing = true
       const ids = new Set([...remoteOpen.keys(), ...byTask.keys()])
       yield* Effect.forEach(ids, reread, { concurrency: 8, discard: true })
       const unfinished = yield* Effect.orElseSucceed(store.unfinished, () => [])
@@ -447,7 +450,10 @@ export const make = Effect.fnUntraced(function*(options: {
     }).pipe(
       Effect.catchCause((cause) => Effect.logWarning("Could not read the task records again after lost changes", cause)),
       // the listener was busy reading, not deaf
-      Effect.ensuring(Effect.sync(() => (lastHeardAt = now())))
+      Effect.ensuring(Effect.sync(() => {
+        resyncing = false
+        lastHeardAt = now()
+      }))
     )
 
   /** Every record unfinished elsewhere when this runner first listens: known, so that a loss later re-reads it. */
@@ -464,7 +470,7 @@ export const make = Effect.fnUntraced(function*(options: {
   const deafness = Effect.repeat(
     Effect.suspend(() => {
       const silent = now() - lastHeardAt
-      return silent > deafAfterMillis && lastSentAt > lastHeardAt + 1000
+      return !resyncing && silent > deafAfterMillis && lastSentAt > lastHeardAt + 1000
         ? Effect.fail(new ListenerDeaf({ millis: silent }))
         : Effect.void
     }),

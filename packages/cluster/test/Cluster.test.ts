@@ -175,8 +175,15 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
           WHERE datname = current_database() AND query LIKE ${`LISTEN%${channel}%`}`
       }))
       assert.strictEqual(cut.length, 3, "one listener per runner")
+      // A task submitted just after the cut, done before the listeners are back (they retry after a second).
+      const inside = yield* submitted(c, "sleep", { ms: 10 })
       const watched = yield* answered(a, { op: "watched", id: brief }, (answer) => answer.ended === true)
       assert.strictEqual(watched.changes[watched.changes.length - 1].status, "completed")
+      // Every runner's all-tasks feed announces it, wherever it ran: its final record, read again.
+      for (const runner of runners) {
+        yield* answered(runner, { op: "followed" }, ({ changes }) =>
+          changes.some((change: Brief) => change.id === inside && change.status === "completed"))
+      }
 
       // Counts agree: six tasks holding their keys, wherever they run, are counted by every runner.
       const held = yield* Effect.forEach(Array.from({ length: 6 }, (_, i) => i), (i) => submitted(b, "hold", { key: `count-${i}` }))

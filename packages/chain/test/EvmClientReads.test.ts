@@ -4,9 +4,18 @@
  * to `logRange.max`, the filter sent as given; a block or receipt answered
  * null named in its error; a failed head read not cached; and a range of
  * blocks that does not link up refused as read during a reorganization.
+ * Then the edges of a live provider: an endpoint refusing connections (its
+ * node down) passed over for the next, and alone a transient `Network`
+ * error; an `eth_getLogs` error that is not about the range failing at once,
+ * the range kept; blocks read as hashes unless transactions are asked for;
+ * a sent transaction's hash as the node answers it; `batchConcurrency`
+ * batches in flight at once; and a circuit-breaker store that fails letting
+ * requests through, with health reading the circuit closed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import { CircuitBreaker, RateLimiter } from "effect/persistence"
+import { createServer } from "node:net"
 import { numberToHex } from "viem"
 import { client, devChainConfig } from "./fixtures.ts"
 import * as ScriptedNode from "./ScriptedNode.ts"
@@ -178,5 +187,94 @@ describe("EvmClient reads", () => {
         _tag: "InvalidResponse",
         detail: "block 4 is not the child of block 3 as read: the chain reorganized while the range was read"
       })
+    }))
+})
+
+/** The URL of a port on 127.0.0.1 nothing listens on: every connection to it is refused, as to a node that is down. */
+const refusingUrl = Effect.callback<string>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(`http://127.0.0.1:${port}`)))
+  })
+})
+
+describe("EvmClient at a live provider's edges", () => {
+  it.live("an endpoint that refuses connections is passed over for the next; alone, it fails as a transient Network error", () =>
+    Effect.gen(function*() {
+      const down = yield* refusingUrl
+      const node = yield* ScriptedNode.make((calls) => ({ body: ScriptedNode.result(calls[0]!, "0x7a69") }))
+      const evm = yield* client(devChainConfig([down, node.url], { retry: { times: 0 } }))
+      assert.strictEqual(yield* evm.request("eth_chainId"), "0x7a69")
+      const alone = yield* client(devChainConfig([down], { retry: { times: 0 } }))
+      const error = yield* Effect.flip(alone.request("eth_chainId"))
+      assert.strictEqual(error.reason._tag, "Network")
+      assert.isTrue(isTransient(error))
+      assert.match(error.message, new RegExp(`^${down}: .*ECONNREFUSED`))
+    }))
+
+  it.live("an eth_getLogs error that is not about the range fails at once, the range kept", () =>
+    Effect.gen(function*() {
+      const node = yield* ScriptedNode.make((calls) => ({
+        body: ScriptedNode.error(calls[0]!.id, -32602, "invalid argument 0: hex string has leading zero digits")
+      }))
+      const evm = yield* client(devChainConfig([node.url], { logRange: { initial: 16, min: 1, max: 64 } }))
+      const error = yield* Effect.flip(evm.getLogs({ fromBlock: 0, toBlock: 99 }))
+      assert.deepInclude(error.reason, { _tag: "JsonRpc", code: -32602 })
+      assert.isFalse(EvmClient.isRangeTooLarge(error))
+      assert.strictEqual(node.requests(), 1)
+      assert.strictEqual(yield* evm.logRange, 16)
+    }))
+
+  it.live("blocks are read with their transactions' hashes unless their transactions are asked for", () =>
+    Effect.gen(function*() {
+      const node = yield* ScriptedNode.make((calls, batch) => {
+        const answers = calls.map((call) => ScriptedNode.result(call, rpcBlock(Number(call.params[0]))))
+        return { body: batch ? answers : answers[0] }
+      })
+      const evm = yield* client(devChainConfig([node.url]))
+      yield* evm.getBlocks([1, 2])
+      yield* evm.getBlocks([3], { transactions: true })
+      assert.deepStrictEqual(node.received.flat().map((call) => call.params), [["0x1", false], ["0x2", false], ["0x3", true]])
+    }))
+
+  it.live("a sent transaction's hash is the one the node answers", () =>
+    Effect.gen(function*() {
+      const node = yield* ScriptedNode.make((calls) => ({ body: ScriptedNode.result(calls[0]!, hash(3, 5)) }))
+      const evm = yield* client(devChainConfig([node.url]))
+      assert.strictEqual(yield* evm.sendRawTransaction("0x02f86c"), hash(3, 5))
+      assert.deepStrictEqual(node.received.flat().map((call) => [call.method, call.params]), [["eth_sendRawTransaction", ["0x02f86c"]]])
+    }))
+
+  it.live("block reads send batchConcurrency batches at once", () =>
+    Effect.gen(function*() {
+      // the node never answers: the batches sent before the first one times out are the ones in flight at once
+      const node = yield* ScriptedNode.make(() => ({ body: null, stall: true }))
+      const evm = yield* client(devChainConfig([node.url], {
+        batchSize: 1,
+        batchConcurrency: 2,
+        requestTimeout: "1 second",
+        retry: { times: 0 }
+      }))
+      const error = yield* Effect.flip(evm.getBlocks([1, 2]))
+      assert.strictEqual(error.reason._tag, "Timeout")
+      assert.strictEqual(node.requests(), 2)
+    }))
+
+  it.live("a circuit-breaker store that fails lets requests through, and health reads the circuit as closed", () =>
+    Effect.gen(function*() {
+      const broken = Effect.fail(
+        new CircuitBreaker.CircuitBreakerError({ reason: new CircuitBreaker.CircuitBreakerStoreError({ message: "store down" }) })
+      )
+      const store = CircuitBreaker.CircuitBreakerStore.of({ admit: () => broken, record: () => broken, state: () => broken })
+      const stores = yield* Layer.build(Layer.mergeAll(
+        RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
+        Layer.succeed(CircuitBreaker.CircuitBreakerStore, store)
+      ))
+      const node = yield* ScriptedNode.make((calls) => ({ body: ScriptedNode.result(calls[0]!, "0x7a69") }))
+      const evm = yield* EvmClient.make(devChainConfig([node.url])).pipe(Effect.provideContext(stores))
+      assert.strictEqual(yield* evm.request("eth_chainId"), "0x7a69")
+      assert.deepStrictEqual((yield* evm.health).map((endpoint) => [endpoint.url, endpoint.circuit]), [[node.url, "Closed"]])
     }))
 })

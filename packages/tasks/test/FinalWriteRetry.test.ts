@@ -1,0 +1,92 @@
+/**
+ * A task's final write when the store refuses it for a while (fault
+ * injection on the memory store): written again until it is stored, the task
+ * told only then; and batches of final writes one after another, each
+ * committed (`internal/completions.ts`).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Option, Schema, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import { TaskStoreError } from "../src/TaskError.ts"
+import type { TaskInfo } from "../src/TaskInfo.ts"
+import * as TaskStore from "../src/TaskStore.ts"
+import { Add, AddLive, settle, startOn } from "./fixtures.ts"
+
+/**
+ * The memory store refusing the first `refusals` updates of a finished record, each time; with `batched`, it also
+ * has an `updateAll` (one call per batch, noted), refusing the same way.
+ */
+const flakyStore = (refusals: number, batched: boolean) =>
+  Effect.map(TaskStore.makeMemory, (memory) => {
+    const refused = new Map<string, number>()
+    const batches: Array<number> = []
+    const refusal = new TaskStoreError({ operation: "update", detail: "refused for the test" })
+    const refuses = (info: TaskInfo) => {
+      if (info.status === "running" || info.status === "pending") return false
+      const times = refused.get(info.id) ?? 0
+      if (times >= refusals) return false
+      refused.set(info.id, times + 1)
+      return true
+    }
+    const update = (info: TaskInfo) => Effect.suspend(() => refuses(info) ? Effect.fail(refusal) : memory.update(info))
+    const store = TaskStore.TaskStore.of({
+      ...memory,
+      update,
+      ...(batched
+        ? {
+          updateAll: (infos) =>
+            Effect.suspend(() => {
+              batches.push(infos.length)
+              return Effect.forEach(infos, (info) => refuses(info) ? Effect.succeed(refusal) : Effect.as(memory.update(info), undefined))
+            })
+        }
+        : {})
+    })
+    return { store, batches, refused }
+  })
+
+describe("a task's final write refused by the store for a while", () => {
+  for (const batched of [false, true]) {
+    it.effect.prop(
+      `is written again until stored, and the task is told only then (${batched ? "with" : "without"} updateAll)`,
+      [Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 4 }))],
+      ([refusals]) =>
+        Effect.gen(function*() {
+          const { refused, store } = yield* flakyStore(refusals, batched)
+          const { scope, tasks } = yield* startOn(store, AddLive)
+          const handle = yield* tasks.submit(Add, { a: 2, b: 3 })
+          const joined = yield* Effect.forkChild(handle.join)
+          yield* settle
+          // a refused batch is written again alone at once, and the first retry follows a refusal at once; the next
+          // ones back off from 100 ms, doubling
+          if (refusals >= (batched ? 3 : 2)) assert.isUndefined(joined.pollUnsafe(), "told before its record was stored")
+          for (let i = 0; i < 8 && joined.pollUnsafe() === undefined; i++) {
+            yield* TestClock.adjust("1 second")
+            yield* settle
+          }
+          assert.strictEqual(yield* Fiber.join(joined), 5)
+          const stored = Option.getOrThrow(yield* store.get(handle.id))
+          assert.deepStrictEqual([stored.status, stored.result], ["completed", 5])
+          assert.strictEqual(refused.get(handle.id), refusals)
+          yield* Scope.close(scope, Exit.void)
+        })
+    )
+  }
+})
+
+describe("final writes over a store with updateAll", () => {
+  it.effect("batches one after another are each committed and their tasks told", () =>
+    Effect.gen(function*() {
+      const { batches, store } = yield* flakyStore(0, true)
+      const { scope, tasks } = yield* startOn(store, AddLive, { maxWorkers: 4 })
+      for (let round = 0; round < 3; round++) {
+        const handles = yield* tasks.submitAll(Add, Array.from({ length: 4 }, (_, a) => ({ a, b: round })))
+        assert.deepStrictEqual(yield* Effect.forEach(handles, (handle) => handle.join), [0, 1, 2, 3].map((a) => a + round))
+        for (const handle of handles) assert.strictEqual(Option.getOrThrow(yield* store.get(handle.id)).status, "completed")
+      }
+      assert.strictEqual(batches.reduce((sum, size) => sum + size, 0), 12)
+      assert.isAtLeast(batches.length, 3)
+      assert.isFalse(batches.some((size) => size === 0))
+      yield* Scope.close(scope, Exit.void)
+    }))
+})

@@ -40,11 +40,7 @@ describe("interchangeable", () => {
         assert.isFalse(interchangeable({ ...record, [keys[0]]: new Date(0) }, { ...record, [keys[0]]: new Date(0).toISOString() }))
       }
       // an object of a class (a Schema.Class payload) and its plain encoding
-      class Point {
-        constructor(readonly fields: typeof record) {
-          Object.assign(this, fields)
-        }
-      }
+      class Point {}
       const instance = Object.assign(Object.create(Point.prototype) as object, record)
       assert.isFalse(interchangeable(instance, { ...record }))
       // an array and an object with the same keys and values

@@ -109,16 +109,65 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
       })
     })
 
+  /** The ids of a batch's inserts that were not stored, given the rows its insert statements returned. */
+  const notInserted = (batch: GroupCommit.Batch, inserted: ReadonlyArray<{ readonly id: string }>) => {
+    const stored = new Set(inserted.map((row) => row.id))
+    return new Set(Array.from(batch.inserts.keys()).filter((id) => !stored.has(id)))
+  }
+
   /** Writes a batch in one transaction, running `placed` once its statements ran, before it commits. */
-  const writeTogether = (batch: GroupCommit.Batch, placed: Effect.Effect<void> = Effect.void) =>
+  const writeInTransaction = (batch: GroupCommit.Batch, placed: Effect.Effect<void>) =>
     sql.withTransaction(Effect.gen(function*() {
       const inserted = yield* writeRows<{ readonly id: string }>(batch.inserts, insertNew)
       yield* writeRows(batch.updates, upsert)
       yield* writeRows(batch.progress, upsertUnlessFinished)
       yield* placed
-      const stored = new Set(inserted.flat().map((row) => row.id))
-      return new Set(Array.from(batch.inserts.keys()).filter((id) => !stored.has(id)))
+      return notInserted(batch, inserted.flat())
     }))
+
+  /** The rows of `records` as PostgreSQL expands them: one JSON parameter, rows of the table's type. */
+  const pgRecordset = (records: ReadonlyMap<string, TaskInfo.TaskInfo>) =>
+    sql`SELECT * FROM json_populate_recordset(NULL::${sql(table)}, ${pgRows(Array.from(records.values(), toRow))}::json)`
+
+  /**
+   * Writes a PostgreSQL batch as one statement: its three parts are the
+   * data-modifying `WITH` clauses of one `INSERT`, which PostgreSQL runs
+   * to completion and commits together (a statement outside a transaction is
+   * one). One round trip per batch instead of four (`BEGIN`, two or three
+   * statements, `COMMIT`): the single writer waits on the network once per
+   * batch. The clauses run on one snapshot, so no id may be in two parts
+   * (`writeTogether` sends such a batch in a transaction instead); the text
+   * is the same for every batch, so it is planned once.
+   */
+  const writeOneStatement = (batch: GroupCommit.Batch, placed: Effect.Effect<void>) =>
+    // Suspended: a record that does not encode throws while the statement is built, a defect of the write.
+    Effect.suspend(() => sql<{ readonly id: string }>`WITH changed AS (INSERT INTO ${sql(table)} ${pgRecordset(batch.updates)} ${
+      sql.literal(upsert)
+    }), progressed AS (INSERT INTO ${sql(table)} ${pgRecordset(batch.progress)} ${sql.literal(upsertUnlessFinished)}) INSERT INTO ${
+      sql(table)
+    } ${pgRecordset(batch.inserts)} ${sql.literal(insertNew)}`.pipe(
+      Effect.flatMap((inserted) => Effect.as(placed, notInserted(batch, inserted)))
+    ))
+
+  /** True when an id has writes in two parts of a batch (an insert and a state change, or a state change and progress). */
+  const overlaps = (batch: GroupCommit.Batch): boolean => {
+    for (const id of batch.updates.keys()) if (batch.inserts.has(id) || batch.progress.has(id)) return true
+    for (const id of batch.progress.keys()) if (batch.inserts.has(id)) return true
+    return false
+  }
+
+  /**
+   * Writes a batch atomically, running `placed` once its place in the order
+   * of writes is held (before the commit, or once it committed). On
+   * PostgreSQL a batch whose parts touch distinct ids is one statement (see
+   * `writeOneStatement`); otherwise the parts are statements of one
+   * transaction, in order.
+   */
+  const writeTogether = (batch: GroupCommit.Batch, placed: Effect.Effect<void> = Effect.void) =>
+    sql.onDialectOrElse({
+      pg: () => overlaps(batch) ? writeInTransaction(batch, placed) : writeOneStatement(batch, placed),
+      orElse: () => writeInTransaction(batch, placed)
+    })
 
   /** The writes of a batch that concern `ids`. */
   const only = (batch: GroupCommit.Batch, ids: ReadonlySet<string>): GroupCommit.Batch => {

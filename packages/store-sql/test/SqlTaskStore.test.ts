@@ -142,21 +142,27 @@ describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
   storeConformance("postgresql, 4 batches in flight", Layer.unwrap(Effect.map(pgTestSchema, (schema) => pgStoreIn(schema, { batchesInFlight: 4 }))))
   beyondConformance("PostgreSQL", pgTestStore)
 
-  it.effect("a batch's new records and its state changes are one statement each, whatever their number", () =>
+  /** A tracer (provide it as `Tracer.Tracer`) recording in `statements` the text of every SQL statement run under it. */
+  const statementRecorder = () => {
+    const statements: Array<string> = []
+    const tracer = Tracer.make({
+      span(options) {
+        const span = Tracer.nativeTracer.span(options)
+        const attribute = span.attribute.bind(span)
+        span.attribute = (key, value) => {
+          if (key === "db.query.text") statements.push(String(value))
+          attribute(key, value)
+        }
+        return span
+      }
+    })
+    return { statements, tracer }
+  }
+
+  it.effect("a batch's new records and its state changes are one statement, whatever their number", () =>
     Effect.gen(function*() {
       const schema = yield* pgTestSchemaNamed("store_statements")
-      const statements: Array<string> = []
-      const tracer = Tracer.make({
-        span(options) {
-          const span = Tracer.nativeTracer.span(options)
-          const attribute = span.attribute.bind(span)
-          span.attribute = (key, value) => {
-            if (key === "db.query.text") statements.push(String(value))
-            attribute(key, value)
-          }
-          return span
-        }
-      })
+      const { statements, tracer } = statementRecorder()
       const running = Array.from({ length: 1000 }, (_, n) => record({ status: "running", startedAt: n }))
       const done = running.map((info) => ({ ...info, status: "completed" as const, result: { n: info.startedAt }, finishedAt: 5 }))
       const read = yield* Effect.gen(function*() {
@@ -166,9 +172,34 @@ describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
         assert.deepStrictEqual(yield* store.updateAll!(done), Array(1000).fill(undefined))
         return yield* Effect.forEach([done[0], done[511], done[999]], (info) => store.get(info.id))
       }).pipe(Effect.provide(pgStoreIn(schema), { local: true }), Effect.provideService(Tracer.Tracer, tracer))
-      // In 512, 256, 128, 64, 32 and 8 rows, they took six statements each.
-      assert.strictEqual(statements.filter((text) => text.startsWith("INSERT INTO")).length, 2)
+      // In 512, 256, 128, 64, 32 and 8 rows, they took six statements each; in a transaction of their own, four.
+      assert.deepStrictEqual(statements.map((text) => text.split(" ", 1)[0]), ["WITH", "WITH", "SELECT", "SELECT", "SELECT"])
       assert.deepStrictEqual(read.map(Option.getOrThrow), [done[0], done[511], done[999]])
+    }))
+
+  it.effect("a batch holding two writes of one id is written in a transaction, in order", () =>
+    Effect.gen(function*() {
+      const schema = yield* pgTestSchemaNamed("store_overlap")
+      const { statements, tracer } = statementRecorder()
+      const [fresh, running] = [record(), record({ status: "running", startedAt: 1 })]
+      const freshDone = { ...fresh, status: "completed" as const, finishedAt: 2, result: "first" }
+      const progressed = { ...running, progress: 40, message: "on its way" }
+      const read = yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        yield* store.insert(running)
+        statements.length = 0
+        // One batch: an insert and a state change of `fresh`, a state change and progress of `running`.
+        yield* Effect.all([
+          store.insert(fresh),
+          store.update(freshDone),
+          store.update({ ...running, attempt: 2 }),
+          store.updateProgress(progressed)
+        ], { concurrency: "unbounded", discard: true })
+        return yield* Effect.forEach([fresh, running], (info) => store.get(info.id))
+      }).pipe(Effect.provide(pgStoreIn(schema), { local: true }), Effect.provideService(Tracer.Tracer, tracer))
+      // The statements of a transaction, each part in its place: inserts, then state changes, then progress.
+      assert.deepStrictEqual(statements.map((text) => text.split(" ", 1)[0]), ["INSERT", "INSERT", "INSERT", "SELECT", "SELECT"])
+      assert.deepStrictEqual(read.map(Option.getOrThrow), [freshDone, progressed])
     }))
 
   it.effect("the schema name is taken as it is: case, dots, commas and quotes", () =>

@@ -60,6 +60,8 @@ const pgRows = (rows: ReadonlyArray<TaskRow>): string => {
 /** Builds the store on the `SqlClient` in context, migrating its table first. */
 export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {}) {
   const sql = yield* SqlClient.SqlClient
+  /** The `node:sqlite` client, when it is the store's: batches then go to the database in one call. */
+  const sqlite = yield* Effect.serviceOption(NodeSqliteClient.NodeSqliteClient)
   yield* migrate.pipe(Effect.mapError(storeError("migrate")))
 
   const selectColumns = sql.literal(columns.join(", "))
@@ -109,9 +111,9 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
       })
     })
 
-  /** The ids of a batch's inserts that were not stored, given the rows its insert statements returned. */
-  const notInserted = (batch: GroupCommit.Batch, inserted: ReadonlyArray<{ readonly id: string }>) => {
-    const stored = new Set(inserted.map((row) => row.id))
+  /** The ids of a batch's inserts that were not stored, given the ids its insert statements returned. */
+  const notInserted = (batch: GroupCommit.Batch, inserted: Iterable<string>) => {
+    const stored = new Set(inserted)
     return new Set(Array.from(batch.inserts.keys()).filter((id) => !stored.has(id)))
   }
 
@@ -122,8 +124,39 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
       yield* writeRows(batch.updates, upsert)
       yield* writeRows(batch.progress, upsertUnlessFinished)
       yield* placed
-      return notInserted(batch, inserted.flat())
+      return notInserted(batch, inserted.flat().map((row) => row.id))
     }))
+
+  /** SQLite statements writing `records`, in `sizeClasses` rows each (see `writeRows`). */
+  const sqliteStatements = (records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: string) => {
+    const all = Array.from(records.values())
+    let offset = 0
+    return sizeClasses(all.length).map((count) => ({
+      sql: sqliteText(count, conflict),
+      params: all.slice(offset, offset += count).flatMap(toValues)
+    }))
+  }
+
+  /**
+   * Writes a batch through `NodeSqliteClient.transact`: the same statements
+   * as `writeInTransaction`, sent to the database in one call (with the
+   * database on a worker thread, one message each way per batch instead of a
+   * round trip per statement, `BEGIN` and `COMMIT` included), and `placed`
+   * once it committed.
+   */
+  const writeTransacted = (
+    transact: NodeSqliteClient.NodeSqliteClient["Service"]["transact"],
+    batch: GroupCommit.Batch,
+    placed: Effect.Effect<void>
+  ) =>
+    Effect.suspend(() => {
+      const inserts = sqliteStatements(batch.inserts, insertNew)
+      const statements = [...inserts, ...sqliteStatements(batch.updates, upsert), ...sqliteStatements(batch.progress, upsertUnlessFinished)]
+      return Effect.flatMap(transact(statements), (results) => {
+        const inserted = results.slice(0, inserts.length).flatMap((rows) => rows.map((row) => row[0] as string))
+        return Effect.as(placed, notInserted(batch, inserted))
+      })
+    })
 
   /** The rows of `records` as PostgreSQL expands them: one JSON parameter, rows of the table's type. */
   const pgRecordset = (records: ReadonlyMap<string, TaskInfo.TaskInfo>) =>
@@ -146,7 +179,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     }), progressed AS (INSERT INTO ${sql(table)} ${pgRecordset(batch.progress)} ${sql.literal(upsertUnlessFinished)}) INSERT INTO ${
       sql(table)
     } ${pgRecordset(batch.inserts)} ${sql.literal(insertNew)}`.pipe(
-      Effect.flatMap((inserted) => Effect.as(placed, notInserted(batch, inserted)))
+      Effect.flatMap((inserted) => Effect.as(placed, notInserted(batch, inserted.map((row) => row.id))))
     ))
 
   /** True when an id has writes in two parts of a batch (an insert and a state change, or a state change and progress). */
@@ -160,13 +193,15 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    * Writes a batch atomically, running `placed` once its place in the order
    * of writes is held (before the commit, or once it committed). On
    * PostgreSQL a batch whose parts touch distinct ids is one statement (see
-   * `writeOneStatement`); otherwise the parts are statements of one
+   * `writeOneStatement`); on `NodeSqliteClient`, the statements go in one
+   * call (see `writeTransacted`); otherwise the parts are statements of one
    * transaction, in order.
    */
   const writeTogether = (batch: GroupCommit.Batch, placed: Effect.Effect<void> = Effect.void) =>
     sql.onDialectOrElse({
       pg: () => overlaps(batch) ? writeInTransaction(batch, placed) : writeOneStatement(batch, placed),
-      orElse: () => writeInTransaction(batch, placed)
+      orElse: () =>
+        Option.isSome(sqlite) ? writeTransacted(sqlite.value.transact, batch, placed) : writeInTransaction(batch, placed)
     })
 
   /** The writes of a batch that concern `ids`. */

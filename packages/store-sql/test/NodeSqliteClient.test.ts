@@ -21,7 +21,7 @@ for (const worker of [false, true]) {
   /** A test against a client on a fresh file holding an empty `items` table. */
   const withItems = (
     title: string,
-    body: (sql: SqlClient.SqlClient) => Effect.Effect<void, unknown>,
+    body: (sql: SqlClient.SqlClient) => Effect.Effect<void, unknown, NodeSqliteClient.NodeSqliteClient>,
     config: Partial<NodeSqliteClient.NodeSqliteClientConfig> = {}
   ) =>
     it.effect(title, () =>
@@ -122,6 +122,59 @@ for (const worker of [false, true]) {
       yield* finish.open
       yield* Fiber.join(transaction)
       assert.deepStrictEqual(yield* Fiber.join(read), [{ n: 2 }])
+      }))
+
+    withItems("transact commits its statements together and returns each one's rows as arrays", (sql) =>
+      Effect.gen(function*() {
+        const client = yield* NodeSqliteClient.NodeSqliteClient
+        const results = yield* client.transact([
+          { sql: "INSERT INTO items (id, name, flag) VALUES (?, ?, ?), (?, ?, ?) RETURNING id", params: [1, "a", true, 2, "b", undefined] },
+          { sql: "UPDATE items SET name = ? WHERE id = ?", params: ["b2", 2] },
+          { sql: "SELECT id, name, flag FROM items ORDER BY id", params: [] }
+        ])
+        assert.deepStrictEqual(results, [[[1], [2]], [], [[1, "a", 1], [2, "b2", null]]])
+        // Committed, and the connection is free again: no transaction is left open.
+        assert.deepStrictEqual(yield* sql`SELECT id, name FROM items ORDER BY id`.values, [[1, "a"], [2, "b2"]])
+        yield* sql.withTransaction(sql`INSERT INTO items (id, name) VALUES (3, 'c')`)
+      }))
+
+    withItems("transact fails with its first failing statement and stores none of them", (sql) =>
+      Effect.gen(function*() {
+        const client = yield* NodeSqliteClient.NodeSqliteClient
+        yield* sql`INSERT INTO items (id, name) VALUES (1, 'a')`
+        const error = yield* Effect.flip(client.transact([
+          { sql: "INSERT INTO items (id, name) VALUES (?, ?)", params: [2, "b"] },
+          { sql: "INSERT INTO items (id, name) VALUES (?, ?)", params: [3, "a"] }, // name is UNIQUE
+          { sql: "INSERT INTO items (id, name) VALUES (?, ?)", params: [4, "d"] }
+        ]))
+        assert.strictEqual(error._tag, "SqlError")
+        assert.strictEqual(error.reason._tag, "UniqueViolation")
+        assert.deepStrictEqual(yield* sql`SELECT id FROM items ORDER BY id`.values, [[1]])
+        // Rolled back: the next transaction begins.
+        yield* client.transact([{ sql: "INSERT INTO items (id, name) VALUES (?, ?)", params: [5, "e"] }])
+        assert.deepStrictEqual(yield* sql`SELECT id FROM items ORDER BY id`.values, [[1], [5]])
+      }))
+
+    withItems("transact waits for another fiber's open transaction instead of joining it", (sql) =>
+      Effect.gen(function*() {
+        const client = yield* NodeSqliteClient.NodeSqliteClient
+        const inside = yield* Latch.make()
+        const finish = yield* Latch.make()
+        const transaction = yield* Effect.forkChild(sql.withTransaction(Effect.gen(function*() {
+          yield* sql`INSERT INTO items (id, name) VALUES (1, 'a')`
+          yield* inside.open
+          yield* finish.await
+          yield* Effect.fail("rolled back")
+        })))
+        yield* inside.await
+        const transacted = yield* Effect.forkChild(
+          client.transact([{ sql: "SELECT count(*) FROM items", params: [] }])
+        )
+        for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+        assert.isUndefined(transacted.pollUnsafe(), "transact ran inside another fiber's transaction")
+        yield* finish.open
+        assert.isTrue(Exit.isFailure(yield* Fiber.await(transaction)))
+        assert.deepStrictEqual(yield* Fiber.join(transacted), [[[0]]])
       }))
 
     withItems("streams large results in chunks", (sql) =>

@@ -24,8 +24,19 @@ export interface Database {
   raw(sql: string, params: ReadonlyArray<SQLInputValue>): unknown
   /** The rows of a query, one at a time, from a statement of its own. */
   iterate(sql: string, params: ReadonlyArray<SQLInputValue>): Iterator<unknown>
+  /**
+   * Runs prepared statements in one transaction and commits it, returning
+   * each statement's rows as arrays; rolls back and throws when one fails.
+   */
+  transact(statements: ReadonlyArray<BatchStatement>): Array<Array<unknown>>
   readonly isTransaction: () => boolean
   readonly close: () => void
+}
+
+/** One statement of a `transact` call. */
+export interface BatchStatement {
+  readonly sql: string
+  readonly params: ReadonlyArray<SQLInputValue>
 }
 
 /** The levels `PRAGMA synchronous` takes. */
@@ -71,6 +82,19 @@ export const open = (options: OpenOptions): Database => {
     },
     // Not from the cache: a cached statement could be reset by another query while this one is open.
     iterate: (sql, params) => db.prepare(sql).iterate(...params),
+    transact: (statements) => {
+      if (db.isTransaction) throw new Error("transact: a transaction is already open on this connection")
+      prepare("BEGIN").run()
+      try {
+        const results = statements.map((statement) => rows(prepare(statement.sql), statement.params, true) as Array<unknown>)
+        prepare("COMMIT").run()
+        return results
+      } catch (error) {
+        // A failed COMMIT may have ended the transaction already.
+        if (db.isTransaction) prepare("ROLLBACK").run()
+        throw error
+      }
+    },
     isTransaction: () => db.isTransaction,
     close: () => db.close()
   }

@@ -6,7 +6,7 @@
  */
 import type { SQLInputValue } from "node:sqlite"
 import { parentPort, workerData } from "node:worker_threads"
-import { type Database, open, type OpenOptions } from "./sqliteDatabase.ts"
+import { type BatchStatement, type Database, open, type OpenOptions } from "./sqliteDatabase.ts"
 
 /** A statement to run. */
 export type Request =
@@ -19,6 +19,7 @@ export type Request =
     readonly prepared: boolean
   }
   | { readonly id: number; readonly op: "raw"; readonly sql: string; readonly params: ReadonlyArray<SQLInputValue> }
+  | { readonly id: number; readonly op: "transact"; readonly statements: ReadonlyArray<BatchStatement> }
   | { readonly id: number; readonly op: "close" }
 
 /** What crosses the thread boundary of a `node:sqlite` error: enough to classify it. */
@@ -61,6 +62,8 @@ port.on("message", (request: Request) => {
   try {
     const result = request.op === "rows"
       ? db.rows(request.sql, request.params, request.arrays, request.prepared)
+      : request.op === "transact"
+      ? db.transact(request.statements)
       : db.raw(request.sql, request.params)
     reply = { id: request.id, ok: true, result, isTransaction: db.isTransaction() }
   } catch (error) {

@@ -1,0 +1,102 @@
+/**
+ * The process gauges of `/metrics` as values, not only as names: open
+ * connections go up and back down as clients come and go, every V8 heap
+ * space is reported with its size and use, the event-loop delay is in
+ * seconds, external memory is reported; and the bounded `surface` label of a
+ * request path.
+ */
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { connect, type Socket } from "node:net"
+import { getHeapSpaceStatistics } from "node:v8"
+import * as Metrics from "../src/Metrics.ts"
+import { baseUrl, request, testServer } from "./http.ts"
+
+/** Every sample of `name`: its labels as written, and its value. */
+const samples = (text: string, name: string): Array<{ readonly labels: string; readonly value: number }> =>
+  text.split("\n").flatMap((line) => {
+    const match = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line)
+    return match !== null && match[1] === name ? [{ labels: match[2] ?? "", value: Number(match[3]) }] : []
+  })
+
+/** The value of the one sample of `name` whose labels include `label`. */
+const valueOf = (text: string, name: string, label = "") => samples(text, name).find((s) => s.labels.includes(label))?.value
+
+const scrape = Effect.map(request("GET", "/metrics"), (reply) => reply.text)
+
+/** Opens `count` TCP connections to the server under test, each connected. */
+const openSockets = (count: number) =>
+  Effect.flatMap(baseUrl, (base) => {
+    const { hostname, port } = new URL(base)
+    return Effect.promise(() =>
+      Promise.all(Array.from({ length: count }, () =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = connect({ host: hostname, port: Number(port) }, () => resolve(socket))
+          socket.once("error", reject)
+        })))
+    )
+  })
+
+layer(testServer(), { excludeTestServices: true })("process metrics", (it) => {
+  it.effect("open connections count clients that connect, and fall again when they leave", () =>
+    Effect.gen(function*() {
+      const sockets = yield* openSockets(4)
+      // the server counts a connection once it has accepted it
+      let open = valueOf(yield* scrape, "chainjobs_http_connections_open") ?? 0
+      while (open < 4) open = valueOf(yield* scrape, "chainjobs_http_connections_open") ?? 0
+      for (const socket of sockets) socket.destroy()
+      for (let tries = 0;; tries++) {
+        const now = valueOf(yield* scrape, "chainjobs_http_connections_open") ?? 0
+        if (now <= open - 4) break
+        assert.isBelow(tries, 200, `still ${now} open connections after closing four of ${open}`)
+        yield* Effect.sleep("50 millis")
+      }
+    }))
+
+  it.effect("every V8 heap space is reported with its size and use, and external memory", () =>
+    Effect.gen(function*() {
+      const text = yield* scrape
+      const spaces = getHeapSpaceStatistics().map((space) => space.space_name)
+      for (const space of spaces) {
+        const size = valueOf(text, "nodejs_heap_space_size_bytes", `space="${space}"`)
+        const used = valueOf(text, "nodejs_heap_space_used_bytes", `space="${space}"`)
+        assert.isDefined(size, space)
+        assert.isDefined(used, space)
+        assert.isAtMost(used!, size!, space)
+      }
+      assert.isAbove(valueOf(text, "nodejs_heap_space_size_bytes", `space="old_space"`) ?? 0, 0)
+      assert.isAbove(valueOf(text, "nodejs_external_memory_bytes") ?? 0, 0)
+    }))
+
+  it.effect("the event-loop delay is in seconds: at least the sampling resolution (10 ms), far below a minute", () =>
+    Effect.gen(function*() {
+      yield* scrape
+      yield* Effect.sleep("100 millis")
+      const text = yield* scrape
+      const max = valueOf(text, "nodejs_eventloop_delay_seconds", `quantile="max"`) ?? -1
+      assert.isAtLeast(max, 0.005)
+      assert.isBelow(max, 30)
+      const median = valueOf(text, "nodejs_eventloop_delay_seconds", `quantile="0.5"`) ?? -1
+      assert.isAtLeast(median, 0.005)
+      assert.isAtMost(median, max)
+    }))
+})
+
+describe("surface", () => {
+  it("names the part of the service a path belongs to, from a bounded set", () => {
+    for (
+      const [path, surface] of [
+        ["/api/tasks", "api"],
+        ["/api/tasks/abc/events", "api"],
+        ["/api", "other"],
+        ["/rpc", "rpc"],
+        ["/rpc/x", "other"],
+        ["/ws", "ws"],
+        ["/wsx", "other"],
+        ["/", "dashboard"],
+        ["/metrics", "other"],
+        ["", "other"]
+      ]
+    ) assert.strictEqual(Metrics.surface(path), surface, path)
+  })
+})

@@ -87,6 +87,12 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
     })).pipe(Effect.ensuring(Effect.sync(() => rmSync(directory, { recursive: true, force: true }))))
   )
   const start = (name: string, env: Readonly<Record<string, string>> = {}) =>
+    startOnce(name, env).pipe(
+      // the port was free when picked but another process bound it before the runner did: pick another
+      Effect.retry({ while: (error) => error instanceof PortTaken, times: 4 }),
+      Effect.orDie
+    )
+  const startOnce = (name: string, env: Readonly<Record<string, string>>) =>
     Effect.gen(function*() {
       const port = yield* freePort
       const child = yield* Effect.acquireRelease(
@@ -102,18 +108,27 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
       let ref = 0
       const pending = new Map<number, (answer: any) => void>()
       let ready: (() => void) | undefined
+      let portTaken = false
       const isReady = new Promise<void>((resolve, reject) => {
         ready = resolve
-        child.once("exit", (code, signal) => reject(new Error(`runner ${name} exited before it was ready (${code ?? signal})`)))
+        child.once("exit", (code, signal) =>
+          reject(
+            portTaken
+              ? new PortTaken(port)
+              : new Error(`runner ${name} exited before it was ready (${code ?? signal})`)
+          ))
       })
       createInterface({ input: child.stdout! }).on("line", (line) => {
         // the runner's own log lines (its errors included) go on to the test's output
-        if (!line.startsWith("{")) return void process.stderr.write(`[${name}] ${line}\n`)
+        if (!line.startsWith("{")) {
+          if (line.includes("EADDRINUSE")) portTaken = true
+          return void process.stderr.write(`[${name}] ${line}\n`)
+        }
         const answer = JSON.parse(line)
         if (answer.ready !== undefined) ready?.()
         else pending.get(answer.ref)?.(answer)
       })
-      yield* Effect.orDie(Effect.tryPromise(() => isReady))
+      yield* Effect.tryPromise({ try: () => isReady, catch: (error) => error })
       const call = (op: Record<string, unknown>) =>
         Effect.callback<any>((resume) => {
           const id = ++ref
@@ -147,6 +162,13 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
     }
   }
 })
+
+/** A runner could not bind the port picked for it: another process took it between the pick and the bind. */
+class PortTaken extends Error {
+  constructor(readonly port: number) {
+    super(`port ${port} was taken before the runner bound it`)
+  }
+}
 
 /** Sends `signal` and waits for the exit. */
 const kill = (child: ChildProcess, signal: NodeJS.Signals) =>

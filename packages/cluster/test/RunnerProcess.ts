@@ -165,8 +165,10 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
 
 /** A runner could not bind the port picked for it: another process took it between the pick and the bind. */
 class PortTaken extends Error {
-  constructor(readonly port: number) {
+  readonly port: number
+  constructor(port: number) {
     super(`port ${port} was taken before the runner bound it`)
+    this.port = port
   }
 }
 

@@ -401,16 +401,20 @@ export const make = Effect.fnUntraced(function*(options: {
         heard.delete(from)
         return recover
       }
-      const items = JSON.parse(body) as ReadonlyArray<WireItem>
-      return Effect.andThen(
-        recover,
-        Effect.forEach(items, (item) => {
-          if ("r" in item) return reread(item.r)
-          if ("d" in item) return Effect.sync(() => deliverRemote({ _tag: "Deleted", info: item.d }))
-          return Effect.sync(() => deliverRemote(item.i))
-        }, { discard: true })
-      )
+      return Effect.andThen(recover, tell(JSON.parse(body) as ReadonlyArray<WireItem>, 0))
     }).pipe(Effect.catchCause((cause) => Effect.logWarning("Could not read another runner's notification", cause)))
+
+  /** Tells the changes of a notification from `from` on, in order: at once, but for a record sent by its id, read first. */
+  const tell = (items: ReadonlyArray<WireItem>, from: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      for (let i = from; i < items.length; i++) {
+        const item = items[i]!
+        if ("r" in item) return Effect.andThen(reread(item.r), tell(items, i + 1))
+        if ("d" in item) deliverRemote({ _tag: "Deleted", info: item.d })
+        else deliverRemote(item.i)
+      }
+      return Effect.void
+    })
 
   /** Reads a record again and tells it if it is news; one that has gone is told as deleted (as last heard). */
   const reread = (id: string) =>

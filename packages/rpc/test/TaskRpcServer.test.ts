@@ -1,5 +1,5 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
 import { RpcMiddleware, RpcTest } from "effect/rpc"
 import { Auth, TaskRpcClient, TaskRpcs, TaskRpcServer } from "@chainjobs/rpc"
 import type { TaskAccess, TaskAccessError } from "@chainjobs/tasks"
@@ -42,6 +42,36 @@ describe("TaskRpcServer", () => {
         const result = yield* steps.join
         assert.instanceOf(result.at, Date)
         assert.strictEqual((yield* steps.info).owner, "alice")
+      }))
+
+    it.effect("watchChanges after an id the server never sent starts with Reset (unknown); a deletion comes as a Change carrying Deleted", () =>
+      Effect.gen(function*() {
+        const alice = yield* clientFor("alice-token")
+        // The Reset is the stream's first item, once it is subscribed: the changes after it are live.
+        const subscribed = yield* Deferred.make<void>()
+        let id = ""
+        const watching = yield* alice.watchChanges("nope-1").pipe(
+          Stream.tap((item) => item._tag === "Reset" ? Deferred.succeed(subscribed, undefined) : Effect.void),
+          Stream.takeUntil((item) =>
+            item._tag === "Change" && "_tag" in item.event && item.event._tag === "Deleted" && item.event.info.id === id
+          ),
+          Stream.runCollect,
+          Effect.forkChild
+        )
+        yield* Deferred.await(subscribed)
+        const handle = yield* alice.submit(Add, { a: 2, b: 2 })
+        id = handle.id
+        yield* handle.join
+        yield* alice.delete(handle.id)
+        const items = yield* Fiber.join(watching)
+        assert.deepStrictEqual(items[0], { _tag: "Reset", reason: "unknown", after: "nope-1" })
+        const ours = items.flatMap((item) =>
+          item._tag === "Change" && ("_tag" in item.event ? item.event.info.id : item.event.id) === id ? [item] : []
+        )
+        assert.deepStrictEqual(ours.map((item) => "_tag" in item.event ? "deleted" : item.event.status).slice(-2), ["completed", "deleted"])
+        const deleted = ours[ours.length - 1].event
+        assert.isTrue("_tag" in deleted && deleted._tag === "Deleted" && deleted.info.status === "completed")
+        assert.strictEqual(new Set(ours.map((item) => item.eventId)).size, ours.length)
       }))
 
     it.effect("await of a failing task gives the kind's typed error", () =>

@@ -1,0 +1,74 @@
+/**
+ * The door as each transport applies it, in the test process over real
+ * sockets: over HTTP a bad body is refused whole (400 with the typed error,
+ * 413 past `maxBodyBytes`) and serves none of its lines; over WebSocket the
+ * lines before a refused one are answered, blank lines skipped, a line may
+ * span messages, and a line past `maxBodyBytes` closes the socket with 1009
+ * before its end arrives.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { overHttp, overWebsocket, requestLine, serve } from "./localServer.ts"
+
+const ping = `${JSON.stringify({ _tag: "Ping" })}\n`
+const pong = { _tag: "Pong" }
+
+/** The tasks alice sees, listed over HTTP. */
+const listed = (port: number) =>
+  Effect.map(overHttp(port, requestLine("List", {}, "list")), ({ body }) => {
+    const exit = body.find((message) => message._tag === "Exit")?.exit
+    assert.strictEqual(exit?._tag, "Success", JSON.stringify(body))
+    return exit.value.items.length as number
+  })
+
+describe("the door over HTTP", () => {
+  it.live("a body with a line that is not a message is refused whole: 400 MalformedRequest, its good lines not served", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      const refused = yield* overHttp(port, `${requestLine("Submit", { kind: "add", payload: { a: 1, b: 2 } })}{oops\n`)
+      assert.strictEqual(refused.status, 400)
+      assert.deepInclude(refused.body[0], { _tag: "MalformedRequest", problem: "frame" })
+      assert.match(refused.body[0].detail, /^not JSON: /)
+      assert.strictEqual(yield* listed(port), 0)
+    }).pipe(Effect.scoped))
+
+  it.live("a body over maxBodyBytes is refused with 413 PayloadTooLarge, reading no further than the limit", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({}, { maxBodyBytes: 2000 })
+      const body = requestLine("Submit", { kind: "fail", payload: { message: "x".repeat(3000) } })
+      const refused = yield* overHttp(port, body)
+      assert.strictEqual(refused.status, 413)
+      assert.deepStrictEqual(refused.body[0].reason, { _tag: "PayloadTooLarge", size: 2001, limit: 2000 })
+      assert.strictEqual(yield* listed(port), 0)
+    }).pipe(Effect.scoped))
+})
+
+describe("the door over WebSocket", () => {
+  it.live("the lines before a refused one are answered, blank lines skipped, then the socket closes with the refusal's code", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      const outcome = yield* overWebsocket(port, [`${ping}\n  \n${ping}{oops\n${ping}`])
+      assert.deepStrictEqual(outcome.answers, [pong, pong])
+      assert.strictEqual(outcome.code, 1007)
+      assert.match(outcome.reason ?? "", /^MalformedRequest: malformed request: not JSON/)
+    }).pipe(Effect.scoped))
+
+  it.live("a line split across messages, even inside a character, is read whole", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      const bytes = new TextEncoder().encode(requestLine("Get", { id: "é" }))
+      const at = bytes.indexOf(0xc3) + 1 // inside the two bytes of é
+      const outcome = yield* overWebsocket(port, [bytes.slice(0, at), bytes.slice(at)], 1)
+      assert.strictEqual(outcome.answers[0]._tag, "Exit")
+      assert.strictEqual(outcome.answers[0].exit.cause[0].error._tag, "TaskNotFound")
+    }).pipe(Effect.scoped))
+
+  it.live("a line longer than maxBodyBytes closes the socket with 1009 before its end arrives", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({}, { maxBodyBytes: 100 })
+      const outcome = yield* overWebsocket(port, [ping, `{"_tag":"Ping","pad":"${"x".repeat(200)}`])
+      assert.deepStrictEqual(outcome.answers, [pong])
+      assert.strictEqual(outcome.code, 1009)
+      assert.match(outcome.reason ?? "", /^TaskAccessError: /)
+    }).pipe(Effect.scoped))
+})

@@ -127,4 +127,58 @@ describe("remote retry schedule", () => {
       assert.deepStrictEqual(items, [{ _tag: "Reset", reason: "expired", after: "f-7" }])
       assert.deepStrictEqual(asked, [{ after: "f-3" }, { after: "f-7" }])
     }))
+
+  it.effect("watchChanges gives up after retryFor of transport failures, with the transport's error", () =>
+    Effect.gen(function*() {
+      const calls: Array<number> = []
+      const rpc = rawClient({
+        WatchChanges: () =>
+          Stream.fromEffect(Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            calls.push(now)
+            return Effect.fail(broken())
+          }))
+      })
+      const client = TaskRpcClient.make(rpc, { retryDelay: "100 millis", retryMaxDelay: "400 millis", retryFor: "2 seconds" })
+      const fiber = yield* Effect.forkChild(Effect.flip(Stream.runCollect(client.watchChanges())))
+      yield* TestClock.adjust("1 minute")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "RpcClientError")
+      assert.deepStrictEqual(calls, [0, 100, 300, 700, 1100, 1500, 1900, 2300])
+    }))
+
+  it.effect("a Reset and a drop naming no change leave the resume point where it was; watchAll passes changes only", () =>
+    Effect.gen(function*() {
+      const change = (eventId: string, id: string) => ({
+        _tag: "Change" as const,
+        eventId,
+        event: { id, status: "completed" } as unknown as TaskInfo.TaskInfo
+      })
+      const script = () => [
+        Stream.concat(Stream.make({ _tag: "Reset", reason: "expired", after: "f-3" }), Stream.fail(broken())),
+        Stream.fail(new TaskFeed.SubscriberDropped({ reason: "slow-consumer", limit: 1, lastEventId: "" })),
+        Stream.make(change("f-9", "t9"))
+      ]
+      const scripted = () => {
+        const answers: Array<Stream.Stream<unknown, unknown>> = script()
+        const asked: Array<unknown> = []
+        const rpc = rawClient({
+          WatchChanges: (payload: unknown) =>
+            Stream.suspend(() => {
+              asked.push(payload)
+              return answers.shift() ?? Stream.never
+            })
+        })
+        return { asked, client: TaskRpcClient.make(rpc) }
+      }
+      const changes = scripted()
+      const fiber = yield* Effect.forkChild(Stream.runCollect(Stream.take(changes.client.watchChanges("f-3"), 2)))
+      yield* TestClock.adjust("1 minute")
+      const items = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(items.map((item) => item._tag), ["Reset", "Change"])
+      assert.deepStrictEqual(changes.asked, [{ after: "f-3" }, { after: "f-3" }, { after: "f-3" }])
+      const all = scripted()
+      const watched = yield* Effect.forkChild(Stream.runCollect(Stream.take(all.client.watchAll, 1)))
+      yield* TestClock.adjust("1 minute")
+      assert.deepStrictEqual((yield* Fiber.join(watched)).map((event) => (event as TaskInfo.TaskInfo).id), ["t9"])
+    }))
 })

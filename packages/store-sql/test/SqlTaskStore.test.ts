@@ -1,9 +1,9 @@
 import { record, storeConformance } from "@chainjobs/tasks/test/TaskStoreConformance"
-import { TaskStore } from "@chainjobs/tasks"
+import { TaskInfo, TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted, Schema, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
-import { sizeClasses } from "../src/internal/taskTable.ts"
+import { columns, sizeClasses, toRow, toValues } from "../src/internal/taskTable.ts"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import {
   onPgTestDatabase,
@@ -136,6 +136,24 @@ const statementRecorder = () => {
   })
   return { statements, transactions, tracer }
 }
+
+/** Records whose JSON fields hold JSON values. */
+const JsonRecord = Schema.Struct({
+  ...TaskInfo.TaskInfo.fields,
+  detail: Schema.NullOr(Schema.Struct({ step: Schema.String })),
+  payload: Schema.Struct({ n: Schema.Number, to: Schema.String }),
+  result: Schema.NullOr(Schema.Array(Schema.Number)),
+  error: Schema.NullOr(Schema.String),
+  checkpoint: Schema.NullOr(Schema.Struct({ block: Schema.Number }))
+})
+
+describe("rows", () => {
+  it.prop("a record's row holds, by column name, the values its statement parameters hold in column order", [JsonRecord], ([info]) => {
+    const row = toRow(info)
+    assert.deepStrictEqual(Object.keys(row), [...columns])
+    assert.deepStrictEqual(columns.map((column) => row[column]), toValues(info))
+  })
+})
 
 describe("statement shapes", () => {
   it.prop(

@@ -1,7 +1,8 @@
 /**
  * A dev chain's node failing or refusing to stop: a node that exits while
  * starting fails `make` with `Exited`, its exit code and what it wrote to
- * stderr; a node killed from outside, or that exited by itself, lets its
+ * stderr (the last 4096 characters of it); a node that cannot be spawned
+ * fails with `Spawn`; a node killed from outside, or that exited by itself, lets its
  * scope close at once; a node that ignores SIGTERM and its stdin closing is
  * killed once `stopTimeout` has passed. The faults are injected through
  * `NODE_OPTIONS`, which the node's process inherits from this one.
@@ -67,6 +68,35 @@ describe("DevChain.make, a node that fails", () => {
       assert.strictEqual(failure.reason, "Exited")
       assert.match(failure.detail, /^hardhat node exited \(1\): /)
       assert.match(failure.detail, /Cannot find module '\/nonexistent\/chainjobs-missing-preload\.cjs'/)
+    }), 60_000)
+
+  it.live("a node writing much to stderr before it exits fails with the last 4096 characters of it", () =>
+    Effect.gen(function*() {
+      const preload = new URL("./programs/loudFailure.cjs", import.meta.url).pathname
+      const error = yield* withNodeOptions(`--require=${preload}`, Effect.flip(Effect.scoped(DevChain.make())))
+      assert.strictEqual(error.reason, "Exited")
+      const prefix = "hardhat node exited (3): "
+      assert.isTrue(error.detail.startsWith(prefix))
+      assert.isAtMost(error.detail.length, prefix.length + 4096)
+      assert.isAbove(error.detail.length, prefix.length + 4000)
+      assert.isTrue(error.detail.endsWith("early noise \nthe last words of the node"))
+    }), 60_000)
+
+  it.live("a node that cannot be spawned fails with Spawn, naming why", () =>
+    Effect.gen(function*() {
+      const execPath = process.execPath
+      const error = yield* Effect.acquireUseRelease(
+        Effect.sync(() => {
+          process.execPath = "/nonexistent/chainjobs-node"
+        }),
+        () => Effect.flip(Effect.scoped(DevChain.make({ startTimeout: "60 seconds" }))),
+        () =>
+          Effect.sync(() => {
+            process.execPath = execPath
+          })
+      )
+      assert.strictEqual(error.reason, "Spawn")
+      assert.match(error.detail, /ENOENT/)
     }), 60_000)
 
   it.live("a node killed from outside lets its scope close at once", () =>

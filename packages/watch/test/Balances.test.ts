@@ -33,6 +33,20 @@ const balanceTests = (it: Vitest.MethodsNonLive<Layer.Success<ReturnType<typeof 
       assert.strictEqual((yield* cache.read("dev", account, "native", { maxAgeMillis: 1 })).amount, 43n * ether)
     }), 60_000)
 
+  it.effect("a max-age read of an amount younger than its max age answers from the cache, though the chain moved", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const cache = yield* BalanceCache.BalanceCache
+      const account = address(14)
+      const first = yield* cache.read("dev", account, "native")
+      yield* node(chain.url).setBalance(account, 5n * ether)
+      const young = yield* cache.read("dev", account, "native", { maxAgeMillis: 3_600_000 })
+      assert.isFalse(young.fromChain)
+      assert.strictEqual(young.amount, first.amount)
+      assert.isAtMost(young.ageMillis, 3_600_000)
+      assert.strictEqual((yield* cache.read("dev", account, "native", { verify: true })).amount, 5n * ether)
+    }), 60_000)
+
   it.effect("every asset of an EVM account: the native asset and the assets cached for it, listed once, then cached until verified", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
@@ -59,6 +73,9 @@ const balanceTests = (it: Vitest.MethodsNonLive<Layer.Success<ReturnType<typeof 
       yield* node(chain.url).setBalance(account, 7n * ether)
       const result = yield* tasks.run(BalanceUpkeep.ReconcileAll, {})
       assert.isTrue(result.drifted >= 1)
+      // every cached balance is checked; a drifted one changed
+      assert.isAtLeast(result.changed, result.drifted)
+      assert.isAtLeast(result.checked, result.changed)
       assert.strictEqual((yield* cache.read("dev", account, "native")).amount, 7n * ether)
       const [entry] = (yield* cache.audit(50)).filter((audit) => audit.account === account)
       assert.deepInclude(entry, { cause: "reconcile", before, after: 7n * ether, drift: true })

@@ -33,12 +33,16 @@ const balanceTests = (it: Vitest.MethodsNonLive<Layer.Success<ReturnType<typeof 
       assert.strictEqual((yield* cache.read("dev", account, "native", { maxAgeMillis: 1 })).amount, 43n * ether)
     }), 60_000)
 
-  it.effect("a max-age read of an amount younger than its max age answers from the cache, though the chain moved", () =>
+  it.effect("a max-age read of an amount younger than its max age answers from the cache, though the chain moved; a read finding the same amount records no change", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
       const cache = yield* BalanceCache.BalanceCache
       const account = address(14)
       const first = yield* cache.read("dev", account, "native")
+      // a verified read that finds the same amount records no change
+      assert.isTrue((yield* cache.read("dev", account, "native", { verify: true })).fromChain)
+      const changes = (yield* cache.audit(50)).filter((audit) => audit.account === account)
+      assert.deepStrictEqual(changes.map((audit) => [audit.cause, audit.before, audit.after]), [["fill", null, first.amount]])
       yield* node(chain.url).setBalance(account, 5n * ether)
       const young = yield* cache.read("dev", account, "native", { maxAgeMillis: 3_600_000 })
       assert.isFalse(young.fromChain)

@@ -55,7 +55,8 @@ export interface NodeSqliteClientConfig {
 /** One statement of `NodeSqliteClient.transact`: its text and parameters. */
 export interface TransactStatement {
   readonly sql: string
-  readonly params: ReadonlyArray<unknown>
+  /** Bound as they are (no conversion of booleans, dates or `undefined`, unlike the `SqlClient` statements). */
+  readonly params: ReadonlyArray<SQLInputValue>
 }
 
 /** A `SqlClient` over `node:sqlite`, with the settings it was opened with. */
@@ -102,8 +103,6 @@ interface Executor {
   readonly isTransaction: () => boolean
 }
 
-const bindAll = (statements: ReadonlyArray<TransactStatement>) =>
-  statements.map((statement) => ({ sql: statement.sql, params: bind(statement.params) }))
 
 /** Rows a streamed query hands on at a time. */
 const streamChunkSize = 128
@@ -138,7 +137,7 @@ const openInThread = (options: OpenOptions): Effect.Effect<Executor, SqlError.Sq
             )))
         )),
       transact: (statements) =>
-        attempt("transact", () => db.transact(bindAll(statements)) as Array<Array<Array<unknown>>>),
+        attempt("transact", () => db.transact(statements) as Array<Array<Array<unknown>>>),
       isTransaction: db.isTransaction
     })
   )
@@ -202,7 +201,7 @@ const openOnWorker = Effect.fnUntraced(function*(options: OpenOptions) {
     raw: (sql, params) => request({ op: "raw", sql, params: bind(params) }),
     // Rows do not stream across the thread boundary: the query runs to the end, then its rows are handed on.
     stream: (sql, params) => Stream.unwrap(Effect.map(rows(sql, params, false, false), Stream.fromArray)),
-    transact: (statements) => request({ op: "transact", statements: bindAll(statements) }),
+    transact: (statements) => request({ op: "transact", statements }),
     isTransaction: () => isTransaction
   } satisfies Executor
 })

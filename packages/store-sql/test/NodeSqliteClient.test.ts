@@ -139,7 +139,7 @@ for (const worker of [false, true]) {
       Effect.gen(function*() {
         const client = yield* NodeSqliteClient.NodeSqliteClient
         const results = yield* client.transact([
-          { sql: "INSERT INTO items (id, name, flag) VALUES (?, ?, ?), (?, ?, ?) RETURNING id", params: [1, "a", true, 2, "b", undefined] },
+          { sql: "INSERT INTO items (id, name, flag) VALUES (?, ?, ?), (?, ?, ?) RETURNING id", params: [1, "a", 1, 2, "b", null] },
           { sql: "UPDATE items SET name = ? WHERE id = ?", params: ["b2", 2] },
           { sql: "SELECT id, name, flag FROM items ORDER BY id", params: [] }
         ])

@@ -179,7 +179,7 @@ const toNumber = (value: unknown): number => Number(value)
 const toNullableNumber = (value: unknown): number | null => value === null ? null : Number(value)
 
 /** A record's column values in the order of `columns`, as parameters of a statement. */
-export const toValues = (info: TaskInfo): Array<unknown> => [
+export const toValues = (info: TaskInfo): Array<string | number | null> => [
   info.id,
   info.kind,
   info.status,

@@ -529,7 +529,9 @@ export const make = Effect.fnUntraced(function*(options: {
         for (const queue of journalQueues) Queue.endUnsafe(queue)
         for (const watchers of byTask.values()) for (const watcher of watchers) Queue.endUnsafe(watcher.queue)
       }),
-      Effect.timeoutOption(post("g", ""), "1 second")
+      // Not behind a send under way, which may be retrying for longer than the farewell may take: the
+      // farewell goes at once, numbered next.
+      Effect.timeoutOption(Effect.suspend(() => notify(`${origin}\ng${session}.${++sequence}.${now()}\n`)), "1 second")
     )
   )
   const follow = <A>(set: Set<Queue.Queue<A, Cause.Done>>) =>

@@ -7,7 +7,9 @@
  *   task and runs it. The handle comes back once the task is recorded.
  * - `interrupt` sends `Interrupt` to the owner; the task's finalizers run there.
  * - Reads (`get`, `list`) come from the shared task store and `awaitInfo` waits on
- *   the owner (`Await`), so any runner answers for any task.
+ *   the owner (`Await`), so any runner answers for any task. A record `get` reads
+ *   is told to the feed (`ClusterFeed.observed`): a watch that begins with it
+ *   ends with the task's final record, and never hears an earlier one after it.
  * - `watch`, `changes`, `changesAndDeletions` (what `TaskFeed`, so `/api/events`
  *   and RPC `WatchAll`/`WatchChanges`, follows) and `stats` are cluster-wide,
  *   through `ClusterFeed`; `delete` tells every runner's followers too.

@@ -425,11 +425,15 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       return Effect.succeed(handle)
     }
 
-    /** Records an admitted task, then queues or starts it; returns its handle once it is recorded. */
+    /**
+     * Records an admitted task, then queues or starts it; returns its handle once it is recorded. Not interruptible:
+     * a submitter interrupted meanwhile (an HTTP client gone) would leave the task admitted, holding a worker, never
+     * started — and the supervisor's shutdown waiting for it — while the insert may well have reached the store.
+     */
     const record = (admitted: Admitted): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
       if (admitted._tag === "Joined") return Effect.succeed(admitted.handle)
       const first = firstRecord(admitted)
-      return Effect.flatMap(Effect.exit(store.insert(first)), (written) => recorded(admitted, first, written))
+      return Effect.uninterruptible(Effect.flatMap(Effect.exit(store.insert(first)), (written) => recorded(admitted, first, written)))
     }
 
     /**
@@ -443,7 +447,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     ): Effect.Effect<Array<TaskHandle<any, any>>, SubmitError> => {
       const news = admitted.filter((one): one is New => one._tag === "New")
       const firsts = news.map(firstRecord)
-      return Effect.flatMap(Effect.exit(insertAll(firsts)), (written) => {
+      // Not interruptible, as `record`.
+      return Effect.uninterruptible(Effect.flatMap(Effect.exit(insertAll(firsts)), (written) => {
         let n = 0
         const next = Array.from(admitted, (one) => {
           if (one._tag === "Joined") return Effect.succeed(one.handle)
@@ -460,7 +465,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
           }
           return Effect.succeed(handles)
         })
-      })
+      }))
     }
 
     /** Validates and records a task, then queues or starts it. */

@@ -385,7 +385,7 @@ describe("watching objects", () => {
         // only AffectedObject finds a creation: a created object is no input
         [40, "object", nft, "created", alice, alice, "0xabc::art::Piece", 1],
         [70, "object", nft, "transferred", alice, carol, "0xabc::art::Piece", 1],
-        // after the transaction's balance change, its object change and its first input (the object it mutates)
+        // after the transaction's balance change, its object change and its first object input (the object it mutates)
         [75, "object", nft, "read", bob, null, null, 3],
         [99, "object", pool, "mutated", bob, bob, "0x2::example::Object", 1],
         [99, "object", nft, "wrapped", bob, null, "0xabc::art::Piece", 2],

@@ -60,6 +60,8 @@ export interface Transaction {
   readonly events?: ReadonlyArray<{ readonly type: string; readonly fields: Record<string, unknown> }>
   readonly objects?: ReadonlyArray<ObjectWrite>
   readonly reads?: ReadonlyArray<string>
+  /** A system transaction (`ConsensusCommitPrologueV3`, as each checkpoint's first one is on a real network): no programmable inputs. */
+  readonly system?: boolean
 }
 
 /**
@@ -169,7 +171,10 @@ export const make = (
       // written that existed before (owned, by reference: its own input's shape) and the shared objects read (immutable reference)
       const programmable = spec.sui_executeTransactionBlock.transaction.data.transaction
       const ownedTemplate = programmable.inputs.find((input: { type: string }) => input.type === "object")
+      const pureInput = programmable.inputs.find((input: { type: string }) => input.type === "pure")
       const inputsOf = (transaction: Transaction) => [
+        // the example's address argument, as most transfers have one
+        pureInput,
         ...(transaction.objects ?? []).filter((write) => write.change !== "created").map((write) => {
           const objectId = normalize(write.objectId)
           const version = versions.get(objectId) ?? 1
@@ -246,7 +251,15 @@ export const make = (
             const inputs = inputsOf(transaction)
             const response = {
               digest,
-              transaction: { data: { messageVersion: "v1", sender: normalize(transaction.sender), transaction: { ...programmable, inputs, transactions: [] } } },
+              transaction: {
+                data: {
+                  messageVersion: "v1",
+                  sender: normalize(transaction.sender),
+                  transaction: transaction.system === true
+                    ? { kind: "ConsensusCommitPrologueV3", epoch: "0", round: "1", commit_timestamp_ms: timestampAt(number) }
+                    : { ...programmable, inputs, transactions: [] }
+                }
+              },
               events: (transaction.events ?? []).map((event, index) => ({
                 ...spec.sui_getEvents[0],
                 id: { txDigest: digest, eventSeq: String(index) },
@@ -343,7 +356,7 @@ export const make = (
               : filter.AffectedObject !== undefined
               ? (response: any) => touches(response, null, filter.AffectedObject!)
               : filter.InputObject !== undefined
-              ? (response: any) => response.transaction.data.transaction.inputs.some((input: any) => input.objectId === normalize(filter.InputObject!))
+              ? (response: any) => (response.transaction.data.transaction.inputs ?? []).some((input: any) => input.objectId === normalize(filter.InputObject!))
               : undefined
             if (filter.InputObject !== undefined && options.refuseInputObject === true) {
               // the message of sui-indexer's JSON-RPC reader (MystenLabs/sui, crates/sui-indexer); the code is assumed

@@ -20,6 +20,9 @@ const send = (sender: string, to: string): SuiStandIn.Transaction => ({
 })
 const emit = (sender: string): SuiStandIn.Transaction => ({ sender, changes: [], events: [{ type: eventType, fields: { sender } }] })
 const count = (node: SuiStandIn.StandIn, method: string) => node.requests.filter((request) => request.method === method).length
+/** The distinct requests of a method since request `start` (one retried after a timeout on a loaded machine counts once). */
+const distinctSince = (node: SuiStandIn.StandIn, method: string, start: number) =>
+  new Set(node.requests.slice(start).filter((request) => request.method === method).map((request) => JSON.stringify(request.params))).size
 
 describe("a query catch-up at the range's edges", () => {
   it.live("activity in the range's first and last checkpoints is kept, the checkpoints around them dropped, three transactions of the first split over pages all found", () =>
@@ -86,14 +89,14 @@ describe("a checkpoint-by-checkpoint scan's saved runs", () => {
       // runs that found nothing save only the next checkpoint
       assert.deepStrictEqual(saves.map((entries) => entries.length), [2, 2, 2, 1])
       const stored = new Map(saves.slice(0, 3).flat())
-      const reads = count(node, "sui_getCheckpoint")
+      const reads = node.requests.length
       const resumed = yield* adapter.scan(filter, from, to, { saved: stored, save: () => Effect.void })
       assert.deepStrictEqual(resumed, whole)
-      assert.strictEqual(count(node, "sui_getCheckpoint") - reads, to - (from + 24) + 1)
+      assert.strictEqual(distinctSince(node, "sui_getCheckpoint", reads), to - (from + 24) + 1)
       // entries of another filter or range are not taken up
-      const afresh = count(node, "sui_getCheckpoint")
+      const afresh = node.requests.length
       assert.deepStrictEqual(yield* adapter.scan(filter, from + 1, to, { saved: stored, save: () => Effect.void }), whole.filter((item) => item.block >= from + 1))
-      assert.strictEqual(count(node, "sui_getCheckpoint") - afresh, to - from)
+      assert.strictEqual(distinctSince(node, "sui_getCheckpoint", afresh), to - from)
       const other = { accounts: [bob], contracts: [] }
       const otherFresh = yield* adapter.scan(other, from, to)
       assert.deepStrictEqual(yield* adapter.scan(other, from, to, { saved: stored, save: () => Effect.void }), otherFresh)

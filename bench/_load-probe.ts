@@ -116,6 +116,8 @@ const run = (base: string, statusRate: number) => {
       process.exit(0)
     }
   })
+  // The generator gone (it exited, crashed or was killed): so is the probe.
+  process.on("disconnect", () => process.exit(0))
   if (statusRate > 0) {
     void loop(false)
     void loop(openConnection)

@@ -11,7 +11,8 @@ import * as Frames from "../src/internal/frames.ts"
 import { TaskRpcs } from "../src/TaskRpcs.ts"
 import { MalformedRequest } from "../src/TaskRpcError.ts"
 
-const door = Frames.make(TaskRpcs.requests as ReadonlyMap<string, any>, 4)
+// As the server makes it: for Submit and Run the limit holds for the task payload inside.
+const door = Frames.make(TaskRpcs.requests as ReadonlyMap<string, any>, 4, new Set(["Submit", "Run"]))
 
 const request = (fields: Record<string, unknown> = {}) =>
   JSON.stringify({ _tag: "Request", id: "1", tag: "Get", payload: { id: "t" }, headers: [], ...fields })
@@ -38,7 +39,10 @@ describe("the request door", () => {
         request({ isNotification: true, discard: true }),
         request({ tag: "Stats", payload: null }),
         // A payload its RPC's Schema refuses passes the door: the RPC's middleware answers it, typed.
-        request({ tag: "Submit", payload: { nonsense: 1 } })
+        request({ tag: "Submit", payload: { nonsense: 1 } }),
+        request({ tag: "Submit", payload: null }),
+        request({ tag: "Run", payload: "text" }),
+        request({ tag: "Run" })
       ]
     ) {
       assert.isUndefined(door.check(line, undefined), line)

@@ -48,11 +48,8 @@ const isHeaderPairs = (headers: unknown): boolean =>
 
 const describe = (value: unknown): string => value === null ? "null" : Array.isArray(value) ? "an array" : typeof value
 
-/** The task payload a submission carries (its `payload` field), if it is an object that has one. */
-const taskPayloadOf = (submission: unknown): unknown =>
-  submission !== null && typeof submission === "object" && !Array.isArray(submission)
-    ? (submission as Record<string, unknown>).payload
-    : undefined
+/** The task payload a submission carries (its `payload` field; none when it is not an object that has one). */
+const taskPayloadOf = (submission: unknown): unknown => (submission as { readonly payload?: unknown } | null | undefined)?.payload
 
 /**
  * A door for the RPCs of `requests`, refusing payloads deeper than

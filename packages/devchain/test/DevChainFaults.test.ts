@@ -82,6 +82,16 @@ describe("DevChain.make, a node that fails", () => {
       assert.isTrue(error.detail.endsWith("early noise \nthe last words of the node"))
     }), 60_000)
 
+  it.live("a node's stderr is its error's detail, as it wrote it", () =>
+    Effect.gen(function*() {
+      const preload = new URL("./programs/loudFailure.cjs", import.meta.url).pathname
+      process.env.CHAINJOBS_TEST_QUIET = "1"
+      const error = yield* withNodeOptions(`--require=${preload}`, Effect.flip(Effect.scoped(DevChain.make()))).pipe(
+        Effect.ensuring(Effect.sync(() => delete process.env.CHAINJOBS_TEST_QUIET))
+      )
+      assert.strictEqual(error.detail, "hardhat node exited (3): the last words of the node")
+    }), 60_000)
+
   it.live("a node that cannot be spawned fails with Spawn, naming why", () =>
     Effect.gen(function*() {
       const execPath = process.execPath

@@ -128,20 +128,25 @@ if (reportOnly) {
 }
 
 const stryker = join(root, "node_modules", "@stryker-mutator", "core", "bin", "stryker.js")
-const sandboxes = join(root, ".stryker-tmp")
-const listSandboxes = () => new Set(existsSync(sandboxes) ? readdirSync(sandboxes) : [])
+/**
+ * Where a run keeps its sandbox: a folder of its own under `.stryker-tmp`
+ * (Stryker's `tempDirName`), removed when the run ends, so that a stopped
+ * run removes its own sandbox and never that of another run going on in the
+ * same checkout.
+ */
+const sandboxOf = (name: string) => join(".stryker-tmp", `${name}-${process.pid}`)
 
 /**
  * Runs Stryker on one package in a process group of its own and resolves
  * with its exit code, or `"stopped"` when `--minutes` ran out. A stop is a
  * SIGINT, on which Stryker saves its partial report and exits without
- * waiting for its test-runner processes; they are ended with the group, and
- * the sandbox the stopped run leaves is removed.
+ * waiting for its test-runner processes; they are ended with the group. The
+ * run's sandbox folder (`sandboxOf`) is removed once it ended either way.
  */
 const runStryker = (name: string) =>
   new Promise<number | "stopped">((resolve) => {
-    const before = listSandboxes()
-    const child = spawn(process.execPath, [stryker, "run", join("mutation", "stryker.config.mjs"), ...options], {
+    const sandbox = sandboxOf(name)
+    const child = spawn(process.execPath, [stryker, "run", join("mutation", "stryker.config.mjs"), "--tempDirName", sandbox, ...options], {
       cwd: root,
       stdio: "inherit",
       env: { ...process.env, CHAINJOBS_MUTATE_PACKAGE: name },
@@ -163,11 +168,7 @@ const runStryker = (name: string) =>
       } catch {
         // the group is gone already
       }
-      if (stopped) {
-        for (const sandbox of listSandboxes()) {
-          if (!before.has(sandbox)) rmSync(join(sandboxes, sandbox), { recursive: true, force: true })
-        }
-      }
+      rmSync(join(root, sandbox), { recursive: true, force: true })
       resolve(stopped ? "stopped" : code ?? (signal === null ? 1 : 128))
     })
   })

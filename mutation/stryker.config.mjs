@@ -34,12 +34,14 @@ export default {
   htmlReporter: { fileName: `${reports}/index.html` },
   jsonReporter: { fileName: `${reports}/mutation.json` },
   clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0, reportScoreTable: true, reportMutants: true },
-  tempDirName: ".stryker-tmp",
+  tempDirName: ".stryker-tmp", // run.ts gives each run its own folder under it
   // Stryker rewrites the tsconfig it names with TypeScript's JS API, which TypeScript 7 no longer has; the
   // sandbox needs no rewrite (vitest strips types itself, no path leaves the repository), so it names none.
   tsconfigFile: "mutation/none.json",
   cleanTempDir: "always",
-  ignorePatterns: ["bench", "data", "coverage", ".vitest"],
+  // `.stryker-tmp`: every run's sandbox lives in a folder of its own there (`run.ts` names it), which another
+  // run going on in the same checkout must not copy.
+  ignorePatterns: ["bench", "data", "coverage", ".vitest", ".stryker-tmp"],
   // A mutant's tests may take timeoutFactor × their dry-run time + timeoutMS before it counts as a timeout
   // (detected). The shared machine's load varies by a factor of several during a run, so both are generous:
   // a survivor slowed by load must not pass as a timeout.

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect } from "effect"
+import { ConfigProvider, Effect, Metric } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Telemetry from "../src/Telemetry.ts"
@@ -40,6 +40,21 @@ describe("Telemetry", () => {
       assert.strictEqual(traces.length, 1)
       assert.include(traces[0].body, "chainjobs.test-span")
       assert.include(traces[0].body, '"stringValue":"chainjobs"')
+    }))
+
+  it.live("logs and metrics are exported too (every signal goes to OTLP by default), and a signal set to none is not", () =>
+    Effect.gen(function*() {
+      const { url, received } = yield* collector
+      const counter = Metric.counter("chainjobs_telemetry_test_total")
+      const program = Effect.andThen(Effect.logInfo("telemetry-test-line"), Metric.update(counter, 1))
+      yield* program.pipe(Effect.provide(Telemetry.layer), withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: url }))
+      const paths = (wanted: string) => received.filter((request) => request.path === wanted)
+      assert.isTrue(paths("/v1/logs").some((request) => request.body.includes("telemetry-test-line")))
+      assert.isTrue(paths("/v1/metrics").some((request) => request.body.includes("chainjobs_telemetry_test_total")))
+      received.length = 0
+      yield* program.pipe(Effect.provide(Telemetry.layer), withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_LOGS_EXPORTER: "none" }))
+      assert.deepStrictEqual(paths("/v1/logs"), [])
+      assert.isAbove(paths("/v1/metrics").length, 0)
     }))
 
   // Nothing could reach a collector whose address no setting names, so this checks only that the layer is harmless.

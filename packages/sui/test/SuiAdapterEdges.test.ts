@@ -51,6 +51,28 @@ describe("a query catch-up at the range's edges", () => {
       ])
     }).pipe(Effect.scoped))
 
+  it.live("each watched address and object is its own query: two addresses that only send, and two objects only read, are all found", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make({ maxPage: 2 })
+      const [dave, erin] = ["da", "e1"].map((short) => `0x${short.padStart(64, "0")}`) as [string, string]
+      const other = `0x${"9002".padStart(64, "0")}`
+      const numbers: Array<number> = []
+      for (let index = 0; index < 80; index++) {
+        numbers.push(node.addCheckpoint(
+          index === 20 ? [send(alice, carol)] : index === 30 ? [send(bob, carol)] : index === 40 ? [{ sender: carol, changes: [], reads: [pool] }] : index === 50 ? [{ sender: carol, changes: [], reads: [other] }] : [send(dave, erin)]
+        ))
+      }
+      const filter = { accounts: [alice, bob], contracts: [], objects: [pool, other] }
+      const found = yield* SuiAdapter.make(yield* SuiStandIn.client(node.url)).scan(filter, numbers[0]!, numbers[79]!)
+      assert.isAbove(count(node, "suix_queryTransactionBlocks"), 0)
+      assert.deepStrictEqual(found.map((item) => [item.block - numbers[0]!, item.kind, item.from ?? item.contract]), [
+        [20, "native", alice],
+        [30, "native", bob],
+        [40, "object", carol],
+        [50, "object", carol]
+      ])
+    }).pipe(Effect.scoped))
+
   it.live("the query path takes a range longer than catchUpAfter with no more than querySources addresses, event types and objects; a range of exactly catchUpAfter, or one source more, is read checkpoint by checkpoint", () =>
     Effect.gen(function*() {
       const node = yield* SuiStandIn.make()

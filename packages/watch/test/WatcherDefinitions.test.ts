@@ -63,6 +63,7 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
       yield* watchers.remove("lifecycle")
       assert.strictEqual(reasonOf(yield* Effect.exit(watchers.get("lifecycle"))), "UnknownWatcher")
       assert.strictEqual(reasonOf(yield* Effect.exit(watchers.pause("lifecycle"))), "UnknownWatcher")
+      assert.strictEqual(reasonOf(yield* Effect.exit(watchers.remove("lifecycle"))), "UnknownWatcher")
       assert.deepStrictEqual((yield* watchers.list).map((watcher) => watcher.name), [])
     }), 60_000)
 

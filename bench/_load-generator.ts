@@ -159,6 +159,9 @@ delay.enable()
 
 /** The status probe (`_load-probe.ts`), told the newest task as it changes. */
 const probe = fork(new URL("./_load-probe.ts", import.meta.url), [base, String(mix.statusRate)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+// A send to a probe that has just exited (its channel not yet seen closed) fails with EPIPE: its figures are then
+// missing from the interval, which the report already allows; the generator must not die of it.
+probe.on("error", (error) => process.stderr.write(`load generator: the status probe: ${error.message}\n`))
 let probeTold: string | undefined
 setInterval(() => {
   const id = newest()

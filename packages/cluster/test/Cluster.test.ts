@@ -129,9 +129,16 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
       for (const runner of runners) yield* runner.call({ op: "follow" })
 
       // Tasks submitted through c run on all three; a follows each of them live, wherever it runs.
-      const ids = yield* Effect.forEach(Array.from({ length: 9 }, (_, i) => i), () =>
-        Effect.tap(submitted(c, "steps", { steps: 8, stepMs: 100 }), (id) => a.call({ op: "watch", id })))
+      const submitWatched = Effect.tap(submitted(c, "steps", { steps: 8, stepMs: 100 }), (id) => a.call({ op: "watch", id }))
+      const ids = yield* Effect.forEach(Array.from({ length: 9 }, (_, i) => i), () => submitWatched)
       const finished = yield* Effect.forEach(ids, (id) => a.awaitInfo(id), { concurrency: "unbounded" })
+      // A task goes to the owner of its id's shard: nine may all miss b's shards (about 1 in 40), so more follow
+      // one at a time until one ran on b.
+      for (let more = 0; more < 30 && !finished.some((info) => info.runner === addressOf.get("b")); more++) {
+        const id = yield* submitWatched
+        ids.push(id)
+        finished.push(yield* a.awaitInfo(id))
+      }
       const onB = finished.filter((info) => info.runner === addressOf.get("b"))
       assert.isAbove(onB.length, 0, "no task ran on b")
       for (const info of onB) {

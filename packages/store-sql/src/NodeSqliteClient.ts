@@ -21,7 +21,7 @@ import { Reactivity } from "effect/reactivity"
 import { SqlClient, type SqlConnection, SqlError, Statement } from "effect/sql"
 import type { SQLInputValue } from "node:sqlite"
 import { Worker } from "node:worker_threads"
-import { open, type OpenOptions } from "./internal/sqliteDatabase.ts"
+import { type BatchStatement, open, type OpenOptions } from "./internal/sqliteDatabase.ts"
 import type { Failure, Opened, Reply, Request } from "./internal/sqliteWorker.ts"
 
 /** How hard SQLite works to make a commit survive a crash or power loss (`PRAGMA synchronous`). */
@@ -52,12 +52,11 @@ export interface NodeSqliteClientConfig {
   readonly spanAttributes?: Record<string, unknown> | undefined
 }
 
-/** One statement of `NodeSqliteClient.transact`: its text and parameters. */
-export interface TransactStatement {
-  readonly sql: string
-  /** Bound as they are (no conversion of booleans, dates or `undefined`, unlike the `SqlClient` statements). */
-  readonly params: ReadonlyArray<SQLInputValue>
-}
+/**
+ * One statement of `NodeSqliteClient.transact`: its text and parameters, bound as they are (no conversion of
+ * booleans, dates or `undefined`, unlike the `SqlClient` statements).
+ */
+export type TransactStatement = BatchStatement
 
 /** A `SqlClient` over `node:sqlite`, with the settings it was opened with. */
 export class NodeSqliteClient extends Context.Service<NodeSqliteClient, SqlClient.SqlClient & {
@@ -102,7 +101,6 @@ interface Executor {
   transact(statements: ReadonlyArray<TransactStatement>): Effect.Effect<Array<Array<Array<unknown>>>, SqlError.SqlError>
   readonly isTransaction: () => boolean
 }
-
 
 /** Rows a streamed query hands on at a time. */
 const streamChunkSize = 128
@@ -263,11 +261,7 @@ export const make = Effect.fnUntraced(function*(config: NodeSqliteClientConfig) 
     // SQLite prepares BEGIN, COMMIT and savepoints like any statement, so they come from the cache.
     prepareTransactionControls: true,
     releaseSavepoint: (name) => `RELEASE SAVEPOINT ${name}`,
-    spanAttributes: [
-      ...(config.spanAttributes ? Object.entries(config.spanAttributes) : []),
-      ["db.system.name", "sqlite"],
-      ["db.namespace", config.filename]
-    ]
+    spanAttributes: Object.entries(spanAttributes)
   })
   return NodeSqliteClient.of(Object.assign(client, { config, transact }))
 })

@@ -82,6 +82,20 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     return text
   }
 
+  /** The rows of `records` as PostgreSQL expands them: one JSON parameter, rows of the table's type. */
+  const pgRecordset = (records: ReadonlyMap<string, TaskInfo.TaskInfo>) =>
+    sql`SELECT * FROM json_populate_recordset(NULL::${sql(table)}, ${pgRows(Array.from(records.values(), toRow))}::json)`
+
+  /** SQLite statements writing `records`, in `sizeClasses` rows each (see `writeRows`). */
+  const sqliteStatements = (records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: string) => {
+    const all = Array.from(records.values())
+    let offset = 0
+    return sizeClasses(all.length).map((count) => ({
+      sql: sqliteText(count, conflict),
+      params: all.slice(offset, offset += count).flatMap(toValues)
+    }))
+  }
+
   /**
    * Writes records, returning each statement's rows. SQLite takes them as
    * parameters, in statements of `sizeClasses` rows whose texts are built
@@ -93,21 +107,10 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    */
   const writeRows = <A extends object>(records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: string) =>
     Effect.suspend(() => {
-      const all = Array.from(records.values())
-      if (all.length === 0) return Effect.succeed<Array<ReadonlyArray<A>>>([])
+      if (records.size === 0) return Effect.succeed<Array<ReadonlyArray<A>>>([])
       return sql.onDialectOrElse({
-        pg: () =>
-          Effect.map(
-            sql<A>`INSERT INTO ${sql(table)} SELECT * FROM json_populate_recordset(NULL::${sql(table)}, ${
-              pgRows(all.map(toRow))
-            }::json) ${sql.literal(conflict)}`,
-            (rows) => [rows]
-          ),
-        orElse: () => {
-          let offset = 0
-          return Effect.forEach(sizeClasses(all.length), (count) =>
-            sql.unsafe<A>(sqliteText(count, conflict), all.slice(offset, offset += count).flatMap(toValues)))
-        }
+        pg: () => Effect.map(sql<A>`INSERT INTO ${sql(table)} ${pgRecordset(records)} ${sql.literal(conflict)}`, (rows) => [rows]),
+        orElse: () => Effect.forEach(sqliteStatements(records, conflict), (statement) => sql.unsafe<A>(statement.sql, statement.params))
       })
     })
 
@@ -126,16 +129,6 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
       yield* placed
       return notInserted(batch, inserted.flat().map((row) => row.id))
     }))
-
-  /** SQLite statements writing `records`, in `sizeClasses` rows each (see `writeRows`). */
-  const sqliteStatements = (records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: string) => {
-    const all = Array.from(records.values())
-    let offset = 0
-    return sizeClasses(all.length).map((count) => ({
-      sql: sqliteText(count, conflict),
-      params: all.slice(offset, offset += count).flatMap(toValues)
-    }))
-  }
 
   /**
    * Writes a batch through `NodeSqliteClient.transact`: the same statements
@@ -157,10 +150,6 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
         return Effect.as(placed, notInserted(batch, inserted))
       })
     })
-
-  /** The rows of `records` as PostgreSQL expands them: one JSON parameter, rows of the table's type. */
-  const pgRecordset = (records: ReadonlyMap<string, TaskInfo.TaskInfo>) =>
-    sql`SELECT * FROM json_populate_recordset(NULL::${sql(table)}, ${pgRows(Array.from(records.values(), toRow))}::json)`
 
   /**
    * Writes a PostgreSQL batch as one statement: its three parts are the

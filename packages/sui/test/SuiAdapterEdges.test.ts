@@ -141,7 +141,8 @@ describe("watched objects beside system transactions, and refusals", () => {
     Effect.gen(function*() {
       const node = yield* SuiStandIn.make()
       const numbers: Array<number> = []
-      for (let index = 0; index < 80; index++) numbers.push(node.addCheckpoint([]))
+      // one transaction in the range: a checkpoint-by-checkpoint read of it would fetch its block
+      for (let index = 0; index < 80; index++) numbers.push(node.addCheckpoint(index === 40 ? [{ sender: alice, changes: [] }] : []))
       node.refuse("suix_queryTransactionBlocks", { code: -32000, message: "FromAddress filter is not supported by this endpoint" })
       const exit = yield* Effect.exit(SuiAdapter.make(yield* SuiStandIn.client(node.url)).scan({ accounts: [alice], contracts: [], objects: [pool] }, numbers[0]!, numbers[79]!))
       assert.isTrue(Exit.isFailure(exit))

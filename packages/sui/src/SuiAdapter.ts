@@ -258,6 +258,10 @@ interface QueryCursor {
  */
 const entryPrefix = (how: string): string => `${createHash("sha256").update(`2 ${how}`).digest("hex").slice(0, 16)}/`
 
+/** The entries a scan saved under `prefix` (see `entryPrefix`), each with the prefix taken off its key. */
+const savedUnder = (progress: ChainAdapter.ScanProgress | undefined, prefix: string): Array<readonly [string, unknown]> =>
+  Array.from(progress?.saved ?? []).flatMap(([key, value]) => key.startsWith(prefix) ? [[key.slice(prefix.length), value] as const] : [])
+
 const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, index) => items.slice(index * size, (index + 1) * size))
 
@@ -323,9 +327,7 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
       const prefix = entryPrefix(`checkpoints ${from} ${to} ${[...watched.accounts, "|", ...watched.types, "|", ...watched.objects].join(" ")}`)
       const found: Array<ChainAdapter.Detected> = []
       let next = from
-      for (const [key, value] of progress?.saved ?? []) {
-        if (!key.startsWith(prefix)) continue
-        const entry = key.slice(prefix.length)
+      for (const [entry, value] of savedUnder(progress, prefix)) {
         if (entry === "next") next = value as number
         else if (entry.startsWith("run/")) found.push(...(value as Array<ChainAdapter.Detected>))
       }
@@ -385,9 +387,7 @@ export const make = (client: SuiClient.SuiClient, options: Partial<ScanOptions> 
       const items: Array<ChainAdapter.Detected> = []
       const eventDigests: Array<string> = []
       let fromTimestamp: number | undefined
-      for (const [key, value] of progress?.saved ?? []) {
-        if (!key.startsWith(prefix)) continue
-        const entry = key.slice(prefix.length)
+      for (const [entry, value] of savedUnder(progress, prefix)) {
         if (entry === "time") fromTimestamp = value as number
         else if (entry.startsWith("query/")) queries[entry.slice("query/".length)] = value as QueryCursor
         else if (entry.startsWith("page/")) {

@@ -13,7 +13,7 @@
  */
 import { Effect, Layer } from "effect"
 import { inject } from "vitest"
-import { ChainConfig, Chains } from "../packages/chain/src/index.ts"
+import type { Chains } from "../packages/chain/src/index.ts"
 import * as Real from "../packages/devchain/src/DevChain.ts"
 
 export * as DevSeed from "../packages/devchain/src/DevSeed.ts"
@@ -62,11 +62,7 @@ const layer = (options: Partial<Real.DevChainOptions> = {}): Layer.Layer<Real.De
 const layerChains = (
   options: Partial<Real.DevChainOptions> = {}
 ): Layer.Layer<Chains.Chains | Real.DevChain, Real.DevChainError> =>
-  Layer.unwrap(Real.DevChain.use((chain) =>
-    Effect.succeed(Chains.layerMemory([
-      ChainConfig.chain({ name: "dev", chainId: chain.chainId, endpoints: [{ url: chain.url }], headTtl: "1 second" })
-    ]))
-  )).pipe(Layer.provideMerge(layer(options)))
+  Real.chainsOnDevChain.pipe(Layer.provideMerge(layer(options)))
 
 /** The `DevChain` module with its node-starting parts replaced. */
 export const DevChain: typeof Real = { ...Real, make, layer, layerChains }

@@ -204,13 +204,15 @@ export const make = Effect.fn("DevChain.make")(function*(options: Partial<DevCha
 export const layer = (options: Partial<DevChainOptions> = {}): Layer.Layer<DevChain, DevChainError> =>
   Layer.effect(DevChain, make(options))
 
+/** `Chains` with the dev chain it is given configured as the chain `dev`, on memory stores. */
+export const chainsOnDevChain: Layer.Layer<Chains.Chains, never, DevChain> = Layer.unwrap(DevChain.use((chain) =>
+  Effect.succeed(Chains.layerMemory([
+    // a local node answers at once: a short head cache lets what follows the head see each block soon
+    ChainConfig.chain({ name: "dev", chainId: chain.chainId, endpoints: [{ url: chain.url }], headTtl: "1 second" })
+  ]))
+))
+
 /** A dev chain started for the layer's lifetime and configured as the chain `dev` of `Chains`, on memory stores. */
 export const layerChains = (
   options: Partial<DevChainOptions> = {}
-): Layer.Layer<Chains.Chains | DevChain, DevChainError> =>
-  Layer.unwrap(DevChain.use((chain) =>
-    Effect.succeed(Chains.layerMemory([
-      // a local node answers at once: a short head cache lets what follows the head see each block soon
-      ChainConfig.chain({ name: "dev", chainId: chain.chainId, endpoints: [{ url: chain.url }], headTtl: "1 second" })
-    ]))
-  )).pipe(Layer.provideMerge(layer(options)))
+): Layer.Layer<Chains.Chains | DevChain, DevChainError> => chainsOnDevChain.pipe(Layer.provideMerge(layer(options)))

@@ -75,11 +75,17 @@ export const textDepthOf = (text: string, limit: number): number => {
   return deepest
 }
 
+/** The refusal of a decoded payload nested deeper than `maxDepth`, or undefined when it is not. */
+export const tooDeep = (maxDepth: number, payload: unknown): TaskAccessError | undefined => {
+  const depth = depthOf(payload, maxDepth)
+  return depth > maxDepth ? refuse(new PayloadTooDeep({ depth, limit: maxDepth })) : undefined
+}
+
 /** Refuses a decoded payload deeper or larger than `limit`. */
 export const check = (limit: PayloadLimit, payload: unknown): Effect.Effect<void, TaskAccessError> =>
   Effect.suspend(() => {
-    const depth = depthOf(payload, limit.maxDepth)
-    if (depth > limit.maxDepth) return Effect.fail(refuse(new PayloadTooDeep({ depth, limit: limit.maxDepth })))
+    const deep = tooDeep(limit.maxDepth, payload)
+    if (deep !== undefined) return Effect.fail(deep)
     const size = Buffer.byteLength(JSON.stringify(payload) ?? "null")
     return size > limit.maxBytes ? Effect.fail(refuse(new PayloadTooLarge({ size, limit: limit.maxBytes }))) : Effect.void
   })

@@ -12,7 +12,7 @@
  */
 import { Schema } from "effect"
 import type { Rpc } from "effect/rpc"
-import { PayloadLimit, TaskAccessError } from "@chainjobs/tasks"
+import { PayloadLimit, type TaskAccessError } from "@chainjobs/tasks"
 import { MalformedRequest } from "../TaskRpcError.ts"
 import { isLenient } from "./lenient.ts"
 
@@ -93,8 +93,8 @@ export const make = (
         if (m.isNotification !== undefined && m.isNotification !== true) return frame("Request.isNotification must be true", tag)
         if (m.discard !== undefined && m.discard !== true) return frame("Request.discard must be true", tag)
         if (!requests.has(tag)) return new MalformedRequest({ problem: "unknown-rpc", rpc: tag, detail: `no RPC is named "${tag}"` })
-        const depth = PayloadLimit.depthOf(submissions.has(tag) ? taskPayloadOf(m.payload) : m.payload, maxDepth)
-        if (depth > maxDepth) return TaskAccessError.refuse(new TaskAccessError.PayloadTooDeep({ depth, limit: maxDepth }))
+        const deep = PayloadLimit.tooDeep(maxDepth, submissions.has(tag) ? taskPayloadOf(m.payload) : m.payload)
+        if (deep !== undefined) return deep
         const decodes = strict.get(tag)
         if (decodes !== undefined && !decodes(m.payload)) {
           return new MalformedRequest({ problem: "payload", rpc: tag, detail: `${tag} takes no payload` })

@@ -29,6 +29,10 @@ export interface Event {
   readonly at: number
   readonly attempt?: number
   readonly next?: number
+  /** How an attempt ended (on `end`): a failed attempt is retried as the next. */
+  readonly outcome?: "success" | "failure" | "interrupt"
+  /** Why an attempt failed (on a failed `end`). */
+  readonly cause?: string
 }
 
 /** A runner child process and the commands it answers. */

@@ -26,7 +26,7 @@
 import { appendFileSync } from "node:fs"
 import { createInterface } from "node:readline"
 import { NodeRuntime } from "@effect/platform-node"
-import { Duration, Effect, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { Cause, Duration, Effect, Exit, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import { PersistedSchedules, Task, TaskContext, TaskFeed, Tasks } from "@chainjobs/tasks"
 import { ChainConfig, Chains, ChainTasks } from "@chainjobs/chain"
 import { Runner, RunnerConfig } from "@chainjobs/cluster"
@@ -37,6 +37,19 @@ const events = process.env.EVENTS!
 /** Appends one event line: what happened to which task, on this runner, when. */
 const record = (event: Record<string, unknown>) =>
   Effect.sync(() => appendFileSync(events, `${JSON.stringify({ ...event, runner: name, at: Date.now() })}\n`))
+
+/**
+ * Records the end of an attempt however it ended (an attempt that fails and is retried ends too): its outcome, and
+ * for a failure the cause, so that a test can tell attempts apart from overlaps.
+ */
+const recordEnd = (task: string, attempt: number, exit: Exit.Exit<unknown, unknown>) =>
+  record({
+    event: "end",
+    task,
+    attempt,
+    outcome: Exit.isSuccess(exit) ? "success" : Exit.hasInterrupts(exit) ? "interrupt" : "failure",
+    ...(Exit.isFailure(exit) ? { cause: Cause.pretty(exit.cause).slice(0, 500) } : {})
+  })
 
 /** Waits `ms`; unkeyed, spread over the cluster. */
 export const SleepKind = Task.define("sleep", {
@@ -108,14 +121,15 @@ const kinds = Layer.mergeAll(
       const last = yield* Task.loadCheckpoint(ScanKind)
       let { acc, next } = Option.getOrElse(last, () => ({ next: from, acc: 1 }))
       yield* record({ event: "start", task: taskId, attempt, next })
-      while (next <= to) {
-        yield* Effect.sleep(stepMs)
-        acc = (acc * 31 + next) % 1_000_000_007
-        next++
-        yield* Task.saveCheckpoint(ScanKind, { next, acc })
-      }
-      yield* record({ event: "end", task: taskId, attempt })
-      return acc
+      return yield* Effect.gen(function*() {
+        while (next <= to) {
+          yield* Effect.sleep(stepMs)
+          acc = (acc * 31 + next) % 1_000_000_007
+          next++
+          yield* Task.saveCheckpoint(ScanKind, { next, acc })
+        }
+        return acc
+      }).pipe(Effect.onExit((exit) => recordEnd(taskId, attempt, exit)))
     }))
 )
 
@@ -126,9 +140,9 @@ const chainKinds = (url: string) =>
       const last = yield* Task.loadCheckpoint(ChainTasks.ScanAddresses)
       const next = Option.match(last, { onNone: () => payload.fromBlock, onSome: (checkpoint) => checkpoint.lastBlock + 1 })
       yield* record({ event: "start", task: context.taskId, attempt: context.attempt, next })
-      const result = yield* ChainTasks.scanAddresses(payload, context)
-      yield* record({ event: "end", task: context.taskId, attempt: context.attempt })
-      return result
+      return yield* ChainTasks.scanAddresses(payload, context).pipe(
+        Effect.onExit((exit) => recordEnd(context.taskId, context.attempt, exit))
+      )
     })).pipe(
       Layer.provide(Chains.layerMemory([
         ChainConfig.chain({

@@ -17,7 +17,8 @@
  */
 import { Effect, Option, Schema } from "effect"
 import { Migrator, SqlClient } from "effect/sql"
-import { TaskError } from "@chainjobs/tasks"
+import type { TaskError } from "@chainjobs/tasks"
+import { StoreFailure } from "@chainjobs/store-sql"
 
 /** The table of webhooks and their delivery state. */
 export const webhooksTable = "chainjobs_webhooks"
@@ -98,8 +99,8 @@ const createTables = Effect.gen(function*() {
   )`)
 })
 
-const storeError = (operation: string) => (cause: unknown) =>
-  new TaskError.TaskStoreError({ operation: `webhooks ${operation}`, detail: String((cause as Error)?.message ?? cause), cause })
+/** A statement's failure, its detail the database's own message (PostgreSQL's, not only "Query failed"). */
+const storeError = (operation: string) => StoreFailure.storeError(`webhooks ${operation}`)
 
 const withSql = <A>(operation: string, f: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
   Effect.flatMap(Effect.service(SqlClient.SqlClient), f).pipe(Effect.mapError(storeError(operation))) as Effect.Effect<

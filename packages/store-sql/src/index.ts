@@ -8,3 +8,5 @@ export * as GroupCommit from "./GroupCommit.ts"
 export * as NodeSqliteClient from "./NodeSqliteClient.ts"
 export * as SqlScheduleStore from "./SqlScheduleStore.ts"
 export * as SqlTaskStore from "./SqlTaskStore.ts"
+/** The `TaskStoreError` a SQL statement's failure becomes: the database's own message and code, credentials masked. */
+export * as StoreFailure from "./internal/storeFailure.ts"

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, type Scope } from "effect"
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 const entry = fileURLToPath(new URL("./server.ts", import.meta.url))
@@ -73,6 +73,12 @@ export interface Proxy {
   readonly connections: () => number
   /** Cuts every open connection (the listener stays up). */
   readonly sever: () => void
+  /**
+   * Waits until a connection after the first `skip` has carried `text` from
+   * the server to its client (what a reconnected client was sent), failing
+   * after `within` with what each connection carried.
+   */
+  readonly carried: (text: string, skip: number, within: Duration.Input) => Effect.Effect<void, string>
 }
 
 /** Starts a TCP proxy to `127.0.0.1:target` in the current scope. */
@@ -80,9 +86,17 @@ export const proxy = (target: number): Effect.Effect<Proxy, never, Scope.Scope> 
   Effect.gen(function*() {
     const open = new Set<net.Socket>()
     let accepted = 0
+    /** What the server sent on each connection, in order of acceptance. */
+    const replies: Array<string> = []
+    const listeners = new Set<() => void>()
     const server = net.createServer((socket) => {
       accepted++
+      const connection = replies.push("") - 1
       const upstream = net.connect(target, "127.0.0.1")
+      upstream.on("data", (chunk: Buffer) => {
+        replies[connection] += chunk.toString("latin1")
+        for (const listener of listeners) listener()
+      })
       for (const [from, to] of [[socket, upstream], [upstream, socket]] as const) {
         open.add(from)
         from.pipe(to)
@@ -109,6 +123,26 @@ export const proxy = (target: number): Effect.Effect<Proxy, never, Scope.Scope> 
       connections: () => accepted,
       sever: () => {
         for (const socket of open) socket.destroy()
-      }
+      },
+      carried: (text, skip, within) =>
+        Effect.callback<void>((resume) => {
+          const check = () => {
+            if (!replies.slice(skip).some((reply) => reply.includes(text))) return
+            listeners.delete(check)
+            resume(Effect.void)
+          }
+          listeners.add(check)
+          check()
+          return Effect.sync(() => listeners.delete(check))
+        }).pipe(
+          Effect.timeoutOrElse({
+            duration: within,
+            orElse: () =>
+              Effect.fail(
+                `no connection after the first ${skip} carried ${JSON.stringify(text)} within ${Duration.format(Duration.fromInputUnsafe(within))}; ` +
+                  `${accepted} accepted, bytes sent back on each: ${replies.map((reply) => reply.length).join(", ")}`
+              )
+          })
+        )
     }
   })

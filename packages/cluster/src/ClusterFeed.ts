@@ -37,6 +37,18 @@
  * farewell when it stops); a runner's cluster-wide `stats` add its own to the
  * others' last, those older than three seconds left out (a dead runner).
  *
+ * Interest: a task's intermediate records (`pending`, `running`, progress,
+ * heartbeats) are sent only while some other runner wants them — one of its
+ * followers declared `TaskInterest` in every task (an all-tasks stream) or in
+ * this one (a task's watch). A runner tells the others what its followers want
+ * (`w`: everything, or a list of tasks) when it changes and every second
+ * while it wants anything; a runner's wants not renewed for
+ * `interestExpiryMillis` lapse. Final records and deletions always go: a watch
+ * that begins before its sender heard of it still ends with its task's final
+ * record, and every gap, outage and re-read rule above holds for what is
+ * sent. Intermediate records nobody wanted are not sent and take no number:
+ * they are not lost, as nobody was to hear them.
+ *
  * Local changes reach local followers at once, not through the database,
  * and are sent only while another runner was heard from in the last 30
  * seconds, or in a runner's first 5 seconds: a lone runner (a cluster of one)
@@ -48,7 +60,7 @@
  */
 import { type Cause, Clock, Deferred, Effect, Queue, Schedule, Schema, Semaphore, Stream } from "effect"
 import { PgClient } from "@effect/sql-pg"
-import { type TaskEvent, TaskInfo, type Tasks, type TaskStats, TaskStore } from "@chainjobs/tasks"
+import { type TaskEvent, TaskInfo, TaskInterest, type Tasks, type TaskStats, TaskStore } from "@chainjobs/tasks"
 import * as RecordOrder from "./RecordOrder.ts"
 import { hash } from "./TaskEntity.ts"
 
@@ -83,6 +95,13 @@ export const deafAfterMillis = 10_000
  */
 export const resyncMarginMillis = 5_000
 
+/**
+ * A runner's wants (`TaskInterest`) lapse when not renewed for this long: renewed every `statsInterval` while it
+ * wants anything, and withdrawn at once when it stops wanting; a runner that went away without a farewell stops
+ * costing its senders after this.
+ */
+export const interestExpiryMillis = 5_000
+
 /** How long a finished task's place in its order is kept, at least: a notification of it later than this is told again. */
 export const finishedMemoryMillis = 15_000
 
@@ -110,7 +129,11 @@ type WireItem = { readonly i: TaskInfo.TaskInfo } | { readonly d: TaskInfo.TaskI
 
 /** The feed of one runner. */
 export interface ClusterFeed {
-  /** Every change of every runner's tasks, as its record, from now until the runner stops. */
+  /**
+   * Every change of this runner's tasks, and of every other runner's those it sends (final records and deletions
+   * always, intermediate ones while this runner's followers want them: `interest`), as its record, from now until
+   * the runner stops.
+   */
   readonly changes: Stream.Stream<TaskInfo.TaskInfo>
   /** `changes`, and a `Deleted` event for every deleted record, in order. */
   readonly changesAndDeletions: Stream.Stream<TaskInfo.TaskInfo | TaskEvent.Deleted>
@@ -125,6 +148,8 @@ export interface ClusterFeed {
   observed(info: TaskInfo.TaskInfo): Effect.Effect<void>
   /** The counts of every runner: this one's now, the others' last sent. */
   readonly stats: Effect.Effect<TaskStats.TaskStats>
+  /** What this runner's followers want of the other runners' intermediate records, declared for a scope each. */
+  readonly interest: TaskInterest.TaskInterest["Service"]
 }
 
 /** A follower of one task: its stream's queue, and whether a change reached it before its first read did. */
@@ -146,6 +171,13 @@ interface Sequence {
   readonly session: string
   readonly seq: number
   readonly sentAt: number
+}
+
+/** What a runner's followers want of the others' intermediate records, as last heard from it. */
+interface Wants {
+  readonly all: boolean
+  readonly tasks: ReadonlySet<string>
+  readonly at: number
 }
 
 /** A runner's counts as last heard. */
@@ -182,6 +214,11 @@ export const make = Effect.fnUntraced(function*(options: {
   let finishedPlaces = new Map<string, Place>()
   let finishedBefore = new Map<string, Place>()
   const heard = new Map<string, Heard>()
+  /** What each other runner's followers want of this runner's intermediate records. */
+  const wants = new Map<string, Wants>()
+  /** What this runner's followers want of the others': declarations of every task, and of each task. */
+  let wantedAll = 0
+  const wantedTasks = new Map<string, number>()
   /** When each other runner was last heard from (counts or changes), by its address. */
   const peers = new Map<string, number>()
   /** The last notification heard in order from each other runner. */
@@ -294,8 +331,12 @@ export const make = Effect.fnUntraced(function*(options: {
       sending,
       Effect.suspend(() => notify(`${origin}\n${what}${session}.${++sequence}.${now()}\n${body}`))
     )
-  /** A send skipped (nobody was heard): it still takes its number, so a runner that was listening after all knows it missed one. */
-  const skip = Semaphore.withPermit(sending, Effect.sync(() => void ++sequence))
+  /**
+   * A send skipped (nobody was heard): it still takes its number, so a runner that was listening after all knows it
+   * missed one. Not behind the send under way: that one has its number already, and this one's shows as missing
+   * after it.
+   */
+  const skip = Effect.sync(() => void ++sequence)
   const outgoing = yield* Queue.unbounded<TaskInfo.TaskInfo | TaskEvent.Deleted>()
   const wire = (item: TaskInfo.TaskInfo | TaskEvent.Deleted): WireItem => {
     if ("_tag" in item) {
@@ -354,8 +395,69 @@ export const make = Effect.fnUntraced(function*(options: {
   // The first change waits `linger` for those that follow, so that a burst goes in a few notifications, not one each.
   const nextBatch = Effect.flatMap(Queue.takeAll(outgoing), (first) =>
     Effect.map(Effect.andThen(Effect.sleep(linger), Queue.clear(outgoing)), (more) => [...first, ...more]))
-  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(nextBatch, (items) =>
-    othersHeard() ? send(items.map(wire)) : skip)))
+  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(nextBatch, (items) => {
+    if (!othersHeard()) return skip
+    const going = wantedOf(items)
+    return going.length === 0 ? Effect.void : send(going.map(wire))
+  })))
+
+  /**
+   * The changes of `items` another runner is to hear: final records and deletions, and the intermediate records
+   * some runner's followers want (its wants not lapsed).
+   */
+  const wantedOf = (items: ReadonlyArray<TaskInfo.TaskInfo | TaskEvent.Deleted>) => {
+    const at = now()
+    let lists: Array<ReadonlySet<string>> | undefined
+    for (const [from, want] of wants) {
+      if (at - want.at > interestExpiryMillis) wants.delete(from)
+      else if (want.all) return items
+      else if (want.tasks.size > 0) (lists ??= []).push(want.tasks)
+    }
+    return items.filter((item) =>
+      "_tag" in item || TaskInfo.isTerminal(item.status) || (lists !== undefined && lists.some((tasks) => tasks.has(item.id)))
+    )
+  }
+
+  // What this runner's followers want, told to the others: when it changes (changes within `linger` told
+  // together), and every second while anything is wanted.
+  const wantsChanged = yield* Queue.sliding<void>(1)
+  const changedWants = () => void Queue.offerUnsafe(wantsChanged, undefined)
+  const wanting = () => wantedAll > 0 || wantedTasks.size > 0
+  /** This runner's wants as a notification's body: every task, or a list of tasks (every task if the list does not fit). */
+  const wantsBody = () => {
+    if (wantedAll === 0) {
+      const body = JSON.stringify({ t: [...wantedTasks.keys()] })
+      if (byteLength(body) <= headroom) return body
+    }
+    return `{"a":1}`
+  }
+  const sendWants = Effect.suspend(() => post("w", wantsBody()))
+  const renewWants = Effect.suspend(() => wanting() ? sendWants : Effect.void)
+  yield* Effect.forkScoped(Effect.forever(
+    Effect.andThen(Queue.take(wantsChanged), Effect.andThen(Effect.andThen(Effect.sleep(linger), Queue.clear(wantsChanged)), sendWants))
+  ))
+  const declareTask = (id: string) => {
+    const count = wantedTasks.get(id) ?? 0
+    wantedTasks.set(id, count + 1)
+    if (count === 0 && wantedAll === 0) changedWants()
+  }
+  const withdrawTask = (id: string) => {
+    const count = wantedTasks.get(id) ?? 0
+    if (count > 1) wantedTasks.set(id, count - 1)
+    else if (wantedTasks.delete(id) && wantedAll === 0) changedWants()
+  }
+  const interest = TaskInterest.TaskInterest.of({
+    all: Effect.acquireRelease(
+      Effect.sync(() => {
+        if (wantedAll++ === 0) changedWants()
+      }),
+      () =>
+        Effect.sync(() => {
+          if (--wantedAll === 0) changedWants()
+        })
+    ),
+    task: (id) => Effect.acquireRelease(Effect.sync(() => declareTask(id)), () => Effect.sync(() => withdrawTask(id)))
+  })
 
   /** This runner's counts, to the others: every second, and at once to a runner new to it. */
   const sendStats = Effect.flatMap(local.stats, (stats) => post("s", JSON.stringify(stats)))
@@ -385,6 +487,7 @@ export const make = Effect.fnUntraced(function*(options: {
       if (what === "g") {
         peers.delete(from)
         sequences.delete(from)
+        wants.delete(from)
       } else {
         peers.set(from, now())
         sequences.set(from, { session: sessionOf!, seq, sentAt })
@@ -392,10 +495,16 @@ export const make = Effect.fnUntraced(function*(options: {
       const recover = lostSince === undefined ? Effect.void : resync(lostSince - resyncMarginMillis)
 
       const body = payload.slice(headerEnd + 1)
+      // A runner new to this one: answered at once with this one's counts (so that it knows it is heard) and wants.
+      const greet = known ? recover : Effect.andThen(recover, Effect.asVoid(Effect.forkIn(Effect.andThen(sendStats, renewWants), scope)))
       if (what === "s") {
         heard.set(from, { stats: JSON.parse(body), at: now() })
-        // A runner new to this one: answered at once with this one's counts, so that it knows it is heard.
-        return known ? recover : Effect.andThen(recover, Effect.asVoid(Effect.forkIn(sendStats, scope)))
+        return greet
+      }
+      if (what === "w") {
+        const told = JSON.parse(body) as { readonly a?: 1; readonly t?: ReadonlyArray<string> }
+        wants.set(from, { all: told.a === 1, tasks: new Set(told.t ?? []), at: now() })
+        return greet
       }
       if (what === "g") {
         heard.delete(from)
@@ -513,7 +622,7 @@ export const make = Effect.fnUntraced(function*(options: {
   yield* Deferred.await(listening)
 
   // Counts: sent every second, and a farewell at the end. Finished tasks' places are forgotten after a while.
-  yield* Effect.forkScoped(Effect.repeat(sendStats, Schedule.spaced(statsInterval)))
+  yield* Effect.forkScoped(Effect.repeat(Effect.andThen(sendStats, renewWants), Schedule.spaced(statsInterval)))
   yield* Effect.forkScoped(Effect.repeat(
     Effect.sync(() => {
       finishedBefore = finishedPlaces
@@ -554,6 +663,7 @@ export const make = Effect.fnUntraced(function*(options: {
         if (watchers === undefined) byTask.set(id, watchers = new Set())
         const followed = watchers
         followed.add(watcher)
+        yield* interest.task(id)
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
             followed.delete(watcher)
@@ -600,7 +710,8 @@ export const make = Effect.fnUntraced(function*(options: {
         Queue.offerUnsafe(outgoing, item)
       }),
     observed,
-    stats
+    stats,
+    interest
   }
   return feed
 })

@@ -24,7 +24,7 @@ import type { SocketServer } from "effect/socket"
 import type { PgClient } from "@effect/sql-pg"
 import { SqlClient, type SqlError } from "effect/sql"
 import { SqlScheduleStore, SqlTaskStore } from "@chainjobs/store-sql"
-import { type ScheduleStore, type TaskError, type TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import { type ScheduleStore, type TaskError, type TaskInfo, TaskInterest, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import * as ClusterFeed from "./ClusterFeed.ts"
 import * as ClusterTasks from "./ClusterTasks.ts"
 import { type RunnerSettings, toShardingConfig } from "./RunnerConfig.ts"
@@ -102,10 +102,13 @@ const runnerReads = (local: Tasks.Tasks["Service"], runner: string): Tasks.Tasks
 /** Why a runner could not start: its database, or its transport port. */
 export type StartError = SqlError.SqlError | TaskError.TaskStoreError | SocketServer.SocketServerError | Config.ConfigError
 
-/** The runner's services over a given cluster (`Sharding`) and task store. */
+/**
+ * The runner's services over a given cluster (`Sharding`) and task store; its `TaskInterest` is what a `TaskFeed`
+ * built over them declares, so that other runners send it only the intermediate records its followers want.
+ */
 export const layerServices = (
   options: Pick<RunnerOptions, "supervisor" | "runner">
-): Layer.Layer<Tasks.Tasks | RunnerStatus, SqlError.SqlError, Sharding.Sharding | TaskStore.TaskStore | PgClient.PgClient> =>
+): Layer.Layer<Tasks.Tasks | RunnerStatus | TaskInterest.TaskInterest, SqlError.SqlError, Sharding.Sharding | TaskStore.TaskStore | PgClient.PgClient> =>
   Layer.effectContext(Effect.gen(function*() {
     const store = yield* TaskStore.TaskStore
     const sharding = yield* Sharding.Sharding
@@ -138,7 +141,10 @@ export const layerServices = (
       yield* Metric.update(Metric.withAttributes(tasksPending, attributes), pending)
     })
     yield* Effect.forkScoped(Effect.repeat(report, Schedule.spaced("1 second")))
-    return Context.make(Tasks.Tasks, tasks).pipe(Context.add(RunnerStatus, status))
+    return Context.make(Tasks.Tasks, tasks).pipe(
+      Context.add(RunnerStatus, status),
+      Context.add(TaskInterest.TaskInterest, feed.interest)
+    )
   }))
 
 /** The cluster transport on the shared database, configured only by `settings` (no environment names). */
@@ -156,7 +162,10 @@ export const layerSharding = (settings: RunnerSettings) =>
  */
 export const layer = (
   options: RunnerOptions
-): Layer.Layer<Tasks.Tasks | RunnerStatus | TaskStore.TaskStore | ScheduleStore.ScheduleStore, StartError> => {
+): Layer.Layer<
+  Tasks.Tasks | RunnerStatus | TaskInterest.TaskInterest | TaskStore.TaskStore | ScheduleStore.ScheduleStore,
+  StartError
+> => {
   const pool = (maxConnections: number) =>
     SqlTaskStore.layerPgClient({ url: options.databaseUrl, maxConnections, schema: options.schema })
   // the store's pool also keeps the submission quota, shared by every runner (`SqlQuota`)

@@ -49,6 +49,9 @@ const Echo = Task.define("echo", {
   success: Schema.Number
 })
 
+/** Reports progress every 20 ms until the test opens the gate named by `gate`. */
+const Ticking = Task.define("ticking", { payload: Schema.Struct({ gate: Schema.String }), success: Schema.Void })
+
 /**
  * The shared store as a runner's supervisor writes to it: every record it writes names the runner, as a cluster
  * runner's do, so that a record read back from the store says where it ran.
@@ -85,7 +88,14 @@ const makeRunner = (
     )
     const echo = Task.implement(Echo, ({ gate: name, text }) =>
       Effect.as(name === undefined ? Effect.void : Deferred.await(gate(name)), text.length))
-    yield* Effect.flatMap(Effect.scope, (scope) => Layer.buildWithScope(echo, scope)).pipe(
+    const ticking = Task.implement(Ticking, ({ gate: name }, context) =>
+      Effect.gen(function*() {
+        for (let step = 1; !(yield* Deferred.isDone(gate(name))); step++) {
+          yield* context.progress(step % 100, `step ${step}`)
+          yield* Effect.sleep("20 millis")
+        }
+      }))
+    yield* Effect.flatMap(Effect.scope, (scope) => Layer.buildWithScope(Layer.merge(echo, ticking), scope)).pipe(
       Effect.provideService(Tasks.Tasks, local)
     )
     const pg = yield* pool(cluster.schema, 2)
@@ -126,6 +136,29 @@ const eventually = (done: () => boolean, detail: () => string) =>
     Effect.catchTag("TimeoutError", () => Effect.die(new Error(`never happened: ${detail()}`)))
   )
 
+type TestRunner = Effect.Success<ReturnType<typeof makeRunner>>
+
+/**
+ * `a`'s followers want every task's intermediate records (`TaskInterest`, declared until the scope closes), and `b`
+ * is known to send them: a probe task of b's is heard running on a (b skips intermediate records nobody wants, and
+ * hears a's wants a moment after they are declared).
+ */
+const wantingAll = (a: TestRunner, b: TestRunner) =>
+  Effect.gen(function*() {
+    yield* a.feed.interest.all
+    const probe = yield* collecting(a.feed.changes)
+    for (let tries = 1; ; tries++) {
+      const handle = yield* b.local.submit(Echo, { text: "probe" })
+      yield* eventually(
+        () => probe.seen.some((info) => info.id === handle.id && info.status === "completed"),
+        () => `probe ${handle.id} not heard completed`
+      )
+      if (probe.seen.some((info) => info.id === handle.id && info.status === "running")) break
+      if (tries === 50) assert.fail(`${b.origin} sent no intermediate record of ${tries} probes to ${a.origin}, which wants them`)
+    }
+    yield* Fiber.interrupt(probe.fiber)
+  })
+
 const statusRank: Record<TaskInfo.TaskStatus, number> = { pending: 0, running: 1, completed: 2, failed: 2, interrupted: 2 }
 
 /** Text of `length` characters mixing one-, two-, three- and four-byte UTF-8 characters. */
@@ -142,6 +175,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
       const cluster = yield* freshCluster
       const a = yield* makeRunner("runner-a:1", cluster)
       const b = yield* makeRunner("runner-b:2", cluster)
+      yield* wantingAll(a, b)
       const changes = yield* collecting(a.feed.changes)
       const journal = yield* collecting(a.feed.changesAndDeletions)
       const ownChanges = yield* collecting(b.feed.changes)
@@ -176,6 +210,77 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
       assert.deepStrictEqual(again.map((info) => info.status), ["completed"])
     }).pipe(Effect.scoped), 60_000)
 
+  it.live("a runner sends another's intermediate records only while its followers want them, and final records always", () =>
+    Effect.gen(function*() {
+      const cluster = yield* freshCluster
+      const a = yield* makeRunner("runner-a:1", cluster)
+      const b = yield* makeRunner("runner-b:2", cluster)
+      const read = (id: string) => Effect.map(Effect.orDie(cluster.store.get(id)), Option.getOrThrow)
+      // Every change b sends, as any listener of the channel hears it.
+      const listener = yield* pool(cluster.schema, 1)
+      const notifications = yield* listener.listen(cluster.channel)
+      const sent: Array<{ readonly id: string; readonly status: string; readonly progress: number }> = []
+      yield* Effect.forkScoped(Effect.forever(Effect.map(Effect.orDie(Queue.take(notifications)), ({ payload }) => {
+        const [from, header, body] = payload.split("\n", 3)
+        if (from !== b.origin || !header.startsWith("c")) return
+        for (const item of JSON.parse(payload.slice(from.length + header.length + 2))) {
+          if ("i" in item) sent.push({ id: item.i.id, status: item.i.status, progress: item.i.progress })
+        }
+        void body
+      })))
+      const sentOf = (id: string) => sent.filter((change) => change.id === id)
+      // a's all-tasks stream follows without declaring interest: it hears what b sends, nothing more.
+      const changes = yield* collecting(a.feed.changes)
+      const heardOf = (id: string) => changes.seen.filter((info) => info.id === id).map((info) => info.status)
+      /** Waits until b's task `id` has reported progress (which nobody may want). */
+      const progressing = (id: string) =>
+        Effect.gen(function*() {
+          while ((yield* Effect.orDie(b.local.get(id))).progress === 0) yield* Effect.sleep("20 millis")
+        }).pipe(Effect.timeout("20 seconds"), Effect.catchTag("TimeoutError", () => Effect.die(new Error(`${id} never progressed`))))
+
+      // Nobody wants b's intermediate records: a task of b's goes as its final record alone.
+      const quiet = yield* b.local.submit(Ticking, { gate: "quiet" })
+      const unwanted = yield* b.local.submit(Ticking, { gate: "unwanted" })
+      yield* progressing(quiet.id)
+      yield* progressing(unwanted.id)
+      yield* b.open("quiet")
+      yield* eventually(() => heardOf(quiet.id).includes("completed"), () => `${quiet.id}: ${heardOf(quiet.id)}`)
+      assert.deepStrictEqual(sentOf(quiet.id).map((change) => change.status), ["completed"])
+      assert.deepStrictEqual(heardOf(quiet.id), ["completed"])
+
+      // A watch on a wants its task: b sends its progress from when it hears so, and its end.
+      const watchedTask = yield* b.local.submit(Ticking, { gate: "watched" })
+      const watched = yield* collecting(a.feed.watch(watchedTask.id, read(watchedTask.id)))
+      const progressed = () => sentOf(watchedTask.id).filter((change) => change.status === "running" && change.progress > 0)
+      yield* eventually(() => progressed().length >= 3, () => `${watchedTask.id}'s progress not sent: ${JSON.stringify(sentOf(watchedTask.id))}`)
+      yield* b.open("watched")
+      yield* Fiber.join(watched.fiber)
+      assert.strictEqual(watched.seen.at(-1)!.status, "completed")
+      assert.isAtLeast(watched.seen.filter((info) => info.status === "running" && info.progress > 0).length, 3)
+      // Meanwhile b's other task, which nobody wants, sent nothing.
+      assert.deepStrictEqual(sentOf(unwanted.id), [])
+
+      // An all-tasks follower wants every task: the other task's progress is sent too, until it ends.
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* a.feed.interest.all
+        yield* eventually(() => sentOf(unwanted.id).length >= 3, () => `${unwanted.id}'s progress not sent: ${JSON.stringify(sentOf(unwanted.id))}`)
+      }))
+      yield* b.open("unwanted")
+      yield* eventually(() => heardOf(unwanted.id).includes("completed"), () => `${unwanted.id}: ${heardOf(unwanted.id)}`)
+      assert.strictEqual(heardOf(unwanted.id).at(-1), "completed")
+
+      // Wants withdrawn (the watch ended, the follower left) are told: once b has heard so, its tasks go as their
+      // final record alone again.
+      for (let tries = 1; ; tries++) {
+        const later = yield* b.local.submit(Ticking, { gate: `later-${tries}` })
+        yield* progressing(later.id)
+        yield* b.open(`later-${tries}`)
+        yield* eventually(() => heardOf(later.id).includes("completed"), () => `${later.id}: ${heardOf(later.id)}`)
+        if (sentOf(later.id).length === 1) break
+        if (tries === 20) assert.fail(`b still sends intermediate records nobody wants: ${JSON.stringify(sentOf(later.id))}`)
+      }
+    }).pipe(Effect.scoped), 60_000)
+
   it.live.prop(
     "a burst goes in notifications under PostgreSQL's limit, fewer than its changes, and a record too large for one arrives whole",
     { lengths: Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 4200 }))).check(Schema.isMinLength(1), Schema.isMaxLength(24)) },
@@ -184,6 +289,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
         const cluster = yield* freshCluster
         const a = yield* makeRunner("runner-a:1", cluster)
         const b = yield* makeRunner("runner-b:2", cluster)
+        yield* wantingAll(a, b)
         const listener = yield* pool(cluster.schema, 1)
         const notifications = yield* listener.listen(cluster.channel)
         const sizes: Array<number> = []
@@ -228,6 +334,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
       const cluster = yield* freshCluster
       const a = yield* makeRunner("runner-a:1", cluster)
       const b = yield* makeRunner("runner-b:2", cluster)
+      yield* wantingAll(a, b)
       const journal = yield* collecting(a.feed.changesAndDeletions)
       const changes = yield* collecting(a.feed.changes)
 
@@ -277,6 +384,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
       const cluster = yield* freshCluster
       const a = yield* makeRunner("runner-a:1", cluster)
       const b = yield* makeRunner("runner-b:2", cluster)
+      yield* wantingAll(a, b)
       const journal = yield* collecting(a.feed.changesAndDeletions)
       const read = (id: string) => Effect.map(Effect.orDie(cluster.store.get(id)), Option.getOrThrow)
 

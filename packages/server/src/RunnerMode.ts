@@ -10,14 +10,20 @@
  */
 import { type Layer, Option, Redacted } from "effect"
 import { Runner, type RunnerConfig } from "@chainjobs/cluster"
-import type { ScheduleStore, Tasks, TaskStore } from "@chainjobs/tasks"
+import type { ScheduleStore, TaskInterest, Tasks, TaskStore } from "@chainjobs/tasks"
 import type { ServerSettings } from "./ServerConfig.ts"
 
-/** The runner's `Tasks`, task and schedule stores and status, on the configured database. */
+/**
+ * The runner's `Tasks`, task and schedule stores, status, and the `TaskInterest` the service's `TaskFeed` declares
+ * its subscribers in, on the configured database.
+ */
 export const layerTasks = (
   settings: ServerSettings,
   runner: RunnerConfig.RunnerSettings
-): Layer.Layer<Tasks.Tasks | TaskStore.TaskStore | ScheduleStore.ScheduleStore | Runner.RunnerStatus, Runner.StartError> =>
+): Layer.Layer<
+  Tasks.Tasks | TaskStore.TaskStore | ScheduleStore.ScheduleStore | Runner.RunnerStatus | TaskInterest.TaskInterest,
+  Runner.StartError
+> =>
   Runner.layer({
     databaseUrl: Option.getOrElse(settings.databaseUrl, () => Redacted.make("")),
     runner,

@@ -26,6 +26,12 @@
  * (`deleted`, server-sent as `event: deleted` with the record as it stood);
  * task streams have ended before it, as a deletion interrupts first.
  *
+ * Where a `TaskInterest` is provided (a cluster runner), the feed declares
+ * what its subscribers follow — every task while an all-tasks stream is open,
+ * a task while a stream of it is open — and the changes it hears may leave
+ * out intermediate records nobody declared: a task stream then starts with a
+ * read of the task (or its final record), not with the last change heard.
+ *
  * Event ids are `<feed>-<sequence>`: the feed's random tag (one per process)
  * and a number that grows by one per change.
  *
@@ -36,6 +42,7 @@ import { isReadonlyArrayNonEmpty as isNonEmptyArray, type NonEmptyReadonlyArray 
 import type { TaskNotFound, TaskStoreError } from "./TaskError.ts"
 import type { Deleted } from "./TaskEvent.ts"
 import * as TaskInfo from "./TaskInfo.ts"
+import { TaskInterest } from "./TaskInterest.ts"
 import { Tasks } from "./Tasks.ts"
 
 /** Settings of a feed. */
@@ -167,6 +174,7 @@ const batchSize = 256
 export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig> = {}) {
   const config = { ...defaults, ...options }
   const tasks = yield* Tasks
+  const interest = Option.getOrUndefined(yield* Effect.serviceOption(TaskInterest))
   const tag = Math.floor(Math.random() * 36 ** 6).toString(36).padStart(6, "0")
   let seq = 0
   const ring: Array<Change | undefined> = new Array(config.replay)
@@ -297,7 +305,9 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
             if (watchers.size === 0 && byTask.get(id) === watchers) byTask.delete(id)
           })
         )
-        const seen = latest.get(id) ?? finals.get(id)
+        if (interest !== undefined) yield* interest.task(id)
+        // With interest declared, what was heard of an unfollowed task may be behind it: only its end is trusted.
+        const seen = (interest === undefined ? latest.get(id) : undefined) ?? finals.get(id)
         if (seen !== undefined) deliverTask(subscriber, seen)
         else {
           const info = known ?? (yield* tasks.get(id))
@@ -311,7 +321,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
   const all = (options: AllOptions): Stream.Stream<Change | Gap, SubscriberDropped> =>
     Stream.unwrap(Effect.map(
       Effect.acquireRelease(
-        Effect.sync(() => {
+        Effect.andThen(interest?.all ?? Effect.void, Effect.sync(() => {
           const from = options.after === undefined ? seq : resumeFrom(options.after)
           const subscriber: AllSubscriber = {
             visible: options.visible,
@@ -323,7 +333,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
           }
           if (!closed) everyone.add(subscriber)
           return subscriber
-        }),
+        })),
         (subscriber) => Effect.sync(() => everyone.delete(subscriber))
       ),
       (subscriber) => Stream.fromPull(Effect.succeed(pull(subscriber)))

@@ -7,7 +7,8 @@
  * order and named for its runner, packed into notifications PostgreSQL
  * accepts, a record too large for one read back from the store; deletions;
  * the re-read after the listener's connection broke; the counts of every
- * runner added up, a farewell's and stale ones left out.
+ * runner added up, a farewell's and stale ones left out; a finished record
+ * told once, though a re-read after an outage reads it again.
  *
  * The only fault injected is a runner's `NOTIFY` switched off (`silence`),
  * which stands for notifications lost while the other's listener is down or
@@ -477,5 +478,28 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
       yield* Fiber.interrupt(b)
       while ((yield* a.feed.stats).running !== 0) yield* Effect.sleep("50 millis")
       assert.deepStrictEqual(yield* a.feed.stats, own)
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a finished record is told once, though the re-read after the listener's connection broke reads it again", () =>
+    Effect.gen(function*() {
+      const cluster = yield* freshCluster
+      const a = yield* makeRunner("runner-a:1", cluster)
+      const b = yield* makeRunner("runner-b:2", cluster)
+      const changes = yield* collecting(a.feed.changes)
+      const completions = (id: string) => changes.seen.filter((info) => info.id === id && info.status === "completed").length
+      const heardDone = (ids: ReadonlyArray<string>) =>
+        eventually(() => ids.every((id) => completions(id) > 0), () => JSON.stringify(changes.seen.map((info) => [info.id, info.status])))
+
+      const before = yield* b.local.submitAll(Echo, [{ text: "one" }, { text: "two" }, { text: "three" }])
+      const ids = before.map((handle) => handle.id)
+      yield* heardDone(ids)
+      // Both listeners' connections end: each listens again and re-reads every record made since shortly before
+      // the last notification it heard, these three finished ones among them.
+      yield* cluster.admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND query LIKE ${`LISTEN%${cluster.channel}%`}`
+      // A task after the break is heard only once a listens again, after its re-read (or by that re-read).
+      const after = yield* b.local.submit(Echo, { text: "after" })
+      yield* heardDone([after.id])
+      for (const id of [...ids, after.id]) assert.strictEqual(completions(id), 1, `${id}: ${JSON.stringify(changes.seen.map((info) => [info.id, info.status]))}`)
     }).pipe(Effect.scoped), 60_000)
 })

@@ -4,10 +4,14 @@
  * set, the error and the result only when there is one), the one-line form
  * under `list`'s header (reason beside the status, `done/total` while the
  * percent would read 0, the error message over the progress message), and the
- * progress bar `submit --watch` and `watch` draw.
+ * progress bar `submit --watch` and `watch` draw. A command line that is
+ * wrong (a value of the wrong type, a status that does not exist, a missing
+ * argument, an unknown command) fails naming the problem before anything is
+ * sent to a server.
  */
+import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Console, Effect, Exit, Schema } from "effect"
 import type { TaskInfo } from "@chainjobs/tasks"
 import * as Cli from "../src/Cli.ts"
 
@@ -138,4 +142,42 @@ describe("what the CLI prints of a task", () => {
   it("the progress bar is 30 wide unless told", () => {
     assert.strictEqual(Cli.progressBar(record({ progress: 50, status: "running" })), `[${"#".repeat(15)}${".".repeat(15)}]  50% running`)
   })
+})
+
+describe("a wrong command line", () => {
+  /** Runs the command line against a port nothing listens on, capturing what it prints and writes as errors. */
+  const run = (args: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const capture = {
+        ...globalThis.console,
+        log: (...parts: Array<unknown>) => void lines.push(parts.join(" ")),
+        error: (...parts: Array<unknown>) => void lines.push(parts.join(" "))
+      }
+      const exit = yield* Cli.run(["--url", "http://127.0.0.1:9", ...args]).pipe(
+        Effect.provideService(Console.Console, capture),
+        Effect.provide(NodeServices.layer),
+        Effect.exit
+      )
+      return { exit, text: lines.join("\n") }
+    })
+
+  it.effect("fails naming the problem, and reaches for no server", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+        [["submit", "demo-scan", "--retries", "x"], `Invalid value for flag --retries: "x"`],
+        [["submit", "demo-scan", "--timeout-millis", "soon"], `Invalid value for flag --timeout-millis: "soon"`],
+        [["list", "--limit", "abc"], `Invalid value for flag --limit: "abc"`],
+        [["list", "--status", "bogus"], "bogus"],
+        [["submit"], "Missing required argument: kind"],
+        [["status"], "Missing required argument: id"],
+        [["nosuch"], `Unknown subcommand "nosuch"`]
+      ]
+      for (const [args, problem] of cases) {
+        const { exit, text } = yield* run(args)
+        assert.isTrue(Exit.isFailure(exit), args.join(" "))
+        assert.include(text, problem, args.join(" "))
+        assert.notInclude(text, "cannot reach the server", args.join(" "))
+      }
+    }))
 })

@@ -39,6 +39,15 @@ const names = packages.join("|")
 const sharesDevChain = new Set(["chain", "watch"])
 const shared = sharesDevChain.has(name)
 
+/**
+ * Packages whose test files run one at a time in one vitest worker without
+ * per-file isolation in a mutation run: the dev-chain packages above, and
+ * server, whose every test file starts the whole service, so that the
+ * service's modules (its HTTP API, its OpenAPI document, the runtime) are
+ * loaded once per Stryker worker rather than once per file per mutant.
+ */
+const unisolated = shared || name === "server"
+
 export default defineConfig({
   resolve: {
     alias: [
@@ -51,6 +60,7 @@ export default defineConfig({
   test: {
     include: [`packages/${name}/test/**/*.test.ts`],
     exclude: [...configDefaults.exclude, "**/CrashRecovery.test.ts", "**/main.test.ts", "**/GeneratedClient.test.ts"],
-    ...(shared ? { globalSetup: [join(root, "mutation", "devChainSetup.ts")], fileParallelism: false, isolate: false } : {})
+    ...(shared ? { globalSetup: [join(root, "mutation", "devChainSetup.ts")] } : {}),
+    ...(unisolated ? { fileParallelism: false, isolate: false } : {})
   }
 })

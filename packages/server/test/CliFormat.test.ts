@@ -13,35 +13,14 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Console, Effect, Exit, Schema } from "effect"
 import type { TaskInfo } from "@chainjobs/tasks"
+import { record as storeRecord } from "@chainjobs/tasks/test/TaskStoreConformance"
 import * as Cli from "../src/Cli.ts"
 
 const created = Date.UTC(2026, 0, 2, 3, 4, 5, 6)
 
 /** A record of kind `demo-scan`, as the server would send it, with `fields` over its defaults. */
-const record = (fields: Partial<TaskInfo.TaskInfo> = {}): TaskInfo.TaskInfo => ({
-  id: "01a23013-66c1-7000-9762-83e156076a62",
-  kind: "demo-scan",
-  status: "running",
-  reason: null,
-  priority: 0,
-  key: null,
-  owner: null,
-  attempt: 1,
-  progress: 0,
-  message: null,
-  detail: null,
-  payload: {},
-  result: null,
-  error: null,
-  errorMessage: null,
-  checkpoint: null,
-  createdAt: created,
-  startedAt: null,
-  finishedAt: null,
-  heartbeatAt: null,
-  expiresAt: null,
-  ...fields
-})
+const record = (fields: Partial<TaskInfo.TaskInfo> = {}): TaskInfo.TaskInfo =>
+  storeRecord({ id: "01a23013-66c1-7000-9762-83e156076a62", kind: "demo-scan", status: "running", createdAt: created, ...fields })
 
 describe("what the CLI prints of a task", () => {
   it("status: a completed record, one field a line, times in ISO 8601 and its result", () => {

@@ -81,8 +81,25 @@ export interface BroadcastOptions {
 /** The defaults of `BroadcastOptions`. */
 export const defaults: BroadcastOptions = { confirmations: 1, timeout: "2 minutes", pollInterval: "1 second" }
 
-const nonceTooLow = /nonce (is )?too low|nonce has already been used|already known nonce/i
-const underpriced = /underpriced|fee ?too low|too low for the next block|less than (the )?block base ?fee|max fee per gas less than/i
+/**
+ * What a node's refusal of a signed transaction means, by its message (clients word them differently; the codes
+ * are shared with unrelated errors): its nonce is used (`NonceTooLow`), its fees are too low (`Underpriced`), or
+ * the transaction is in the node's pool already (`Known`: sending again was harmless, follow it to its receipt).
+ * Matched in this order, case-insensitively; any other message is `Rejected`.
+ */
+export const refusals: ReadonlyArray<{ readonly means: "Known" | "NonceTooLow" | "Underpriced"; readonly message: RegExp; readonly seenFrom: string }> = [
+  { means: "NonceTooLow", message: /nonce (is )?too low|nonce has already been used|already known nonce/i, seenFrom: "geth, besu, OpenEthereum, relays" },
+  { means: "Underpriced", message: /underpriced|fee ?too low|too low for the next block|less than (the )?block base ?fee|max fee per gas less than/i, seenFrom: "geth, nethermind, besu, Optimism" },
+  { means: "Underpriced", message: /gas price below (configured minimum gas price|current base fee)/i, seenFrom: "besu" },
+  { means: "Underpriced", message: /gas price (\S+ wei )?is too low/i, seenFrom: "OpenEthereum" },
+  { means: "Known", message: /already known|known transaction/i, seenFrom: "geth, nethermind, Infura, besu, Hardhat" },
+  { means: "Known", message: /existing tx with same hash/i, seenFrom: "erigon" },
+  { means: "Known", message: /same hash was already imported/i, seenFrom: "OpenEthereum" }
+]
+
+/** What a node's refusal of a signed transaction means (see `refusals`); `Rejected` for any other. */
+export const refusalOf = (detail: string): "Known" | "NonceTooLow" | "Underpriced" | "Rejected" =>
+  refusals.find((row) => row.message.test(detail))?.means ?? "Rejected"
 
 const fail = (reason: typeof BroadcastErrorReason.Type) => Effect.fail(new BroadcastError({ reason }))
 
@@ -110,10 +127,16 @@ export const broadcast = (
     Effect.catchReason("ChainRequestError", "JsonRpc", (rejection) =>
       Effect.flatMap(receipt, (mined) => {
         if (mined !== null) return Effect.void
-        if (nonceTooLow.test(rejection.detail)) return fail(new NonceTooLow({ detail: rejection.detail }))
-        if (underpriced.test(rejection.detail)) return fail(new Underpriced({ detail: rejection.detail }))
-        if (/already known|known transaction/i.test(rejection.detail)) return Effect.void
-        return fail(new Rejected({ detail: rejection.detail }))
+        switch (refusalOf(rejection.detail)) {
+          case "Known":
+            return Effect.void
+          case "NonceTooLow":
+            return fail(new NonceTooLow({ detail: rejection.detail }))
+          case "Underpriced":
+            return fail(new Underpriced({ detail: rejection.detail }))
+          case "Rejected":
+            return fail(new Rejected({ detail: rejection.detail }))
+        }
       }))
   )
 

@@ -198,7 +198,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("F
       const chain = yield* DevChain.DevChain
       const evm = yield* client(devChainConfig([chain.url]))
       const store = yield* Layer.build(TaskStore.layerMemory)
-      const { feed, tasks } = yield* started(store, chain.url)
+      const { tasks } = yield* started(store, chain.url)
       const head = yield* headOf(evm)
       const snapshot = yield* evm.request("evm_snapshot")
       const depth = ChainTasks.followWindow + 2

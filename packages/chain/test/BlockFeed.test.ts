@@ -46,6 +46,6 @@ describe("BlockFeed (memory)", () => {
         const items = after.length === 0 ? [] : yield* Fiber.join(seen)
         assert.deepStrictEqual(items.map((item) => [item.chain, item.block.number]), after.map((number, index) => [chains[index], number]))
       }).pipe(Effect.scoped, Effect.provide(layerMemory)),
-    { fastCheck: { numRuns: 30 } }
+    { arbitrary: { runs: 30 } }
   )
 })

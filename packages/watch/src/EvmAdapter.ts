@@ -26,7 +26,7 @@ import {
   toEventSelector
 } from "viem"
 import { type Asset, type ChainAdapter, ChainAdapters, type ContractWatch, type Detected } from "./ChainAdapter.ts"
-import { chainFailed, type WatchError } from "./WatchError.ts"
+import { chainFailed, Invalid, WatchError } from "./WatchError.ts"
 
 const balanceOfAbi = [{
   type: "function",
@@ -177,15 +177,31 @@ export const make = (client: EvmClient.EvmClient, options: EvmAdapterOptions = {
       )
     })
 
-  const balance = (account: string, asset: Asset) =>
+  /**
+   * A balance at the head. An `eth_call` to an address without code answers
+   * `0x` (no data): the asset is no token contract, refused with `Invalid`
+   * rather than read as an amount.
+   */
+  const balance = (account: string, asset: Asset): Effect.Effect<bigint, WatchError> =>
     (asset === "native"
       ? client.request("eth_getBalance", [account, "latest"])
       : client.request("eth_call", [{
         to: asset,
         data: encodeFunctionData({ abi: balanceOfAbi, functionName: "balanceOf", args: [account as Address] })
       }, "latest"])).pipe(
-        Effect.map((result) => hexToBigInt(result as Hex)),
-        Effect.mapError(failed)
+        Effect.mapError(failed),
+        Effect.flatMap((result) =>
+          typeof result === "string" && /^0x[0-9a-fA-F]+$/.test(result)
+            ? Effect.succeed(hexToBigInt(result as Hex))
+            : Effect.fail(
+              new WatchError({
+                reason: new Invalid({
+                  watcher: "balances",
+                  detail: `asset ${asset} on ${client.chain} answered balanceOf with ${JSON.stringify(result)}: no token contract there`
+                })
+              })
+            )
+        )
       )
 
   const transactionStatus = (transaction: string) =>

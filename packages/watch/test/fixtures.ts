@@ -179,6 +179,8 @@ export const node = (url: string) => {
     snapshot: call(() => tester.snapshot()),
     revert: (id: Hex) => call(() => tester.revert({ id })),
     setBalance: (address: Address, value: bigint) => call(() => tester.setBalance({ address, value })),
+    /** Replaces the code at an address (`0x`: no contract there any more). */
+    setCode: (address: Address, bytecode: Hex) => call(() => tester.setCode({ address, bytecode })),
     setAutomine: (enabled: boolean) => call(() => tester.setAutomine(enabled)),
     balance: (address: Address) => call(() => reader.getBalance({ address }))
   }

@@ -1,27 +1,7 @@
-import { NodeHttpServer } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { HttpRouter, HttpServer } from "effect/http"
-import { createServer } from "node:http"
-import * as WatchApi from "../src/WatchApi.ts"
-import { address, DevChain, eventually, node, Record, sharedRuntime } from "./fixtures.ts"
-
-/** The API on a free port of 127.0.0.1, over a watch runtime on the dev chain. */
-const served = HttpRouter.serve(WatchApi.layer, { disableLogger: true }).pipe(
-  Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-  Layer.provideMerge(sharedRuntime())
-)
-
-const call = (method: string, path: string, body?: unknown) =>
-  Effect.flatMap(Effect.service(HttpServer.HttpServer), (server) =>
-    Effect.promise(async () => {
-      const response = await fetch(HttpServer.formatAddress(server.address) + path, {
-        method,
-        ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
-      })
-      const text = await response.text()
-      return { status: response.status, body: text.length === 0 ? undefined : JSON.parse(text) }
-    }))
+import { Effect } from "effect"
+import { address, DevChain, eventually, node, Record } from "./fixtures.ts"
+import { call, served } from "./httpFixtures.ts"
 
 layer(served, { excludeTestServices: true, timeout: 120_000 })("WatchApi over HTTP", (it) => {
   it.effect("watchers are added, followed, changed and removed, and balances read, through the API", () =>

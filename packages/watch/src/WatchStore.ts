@@ -381,12 +381,16 @@ export const getItem = (name: string, id: string) =>
     Effect.map(sql<Row>`SELECT * FROM ${sql(itemsTable)} WHERE watcher = ${name} AND item_id = ${id}`, (rows) =>
       Option.map(Option.fromNullishOr(rows[0]), toItem)))
 
-/** Marks detected items as handed to their tasks. */
+/**
+ * Marks detected items as handed to their tasks, and records each task's id.
+ * An item's task may have finished it before this runs (a task starts as
+ * soon as it is submitted): its outcome stays, and it gets its task's id too.
+ */
 export const markSubmitted = (name: string, submitted: ReadonlyArray<{ readonly id: string; readonly taskId: string }>) =>
   withSql("markSubmitted", (sql) =>
     sql.withTransaction(Effect.forEach(submitted, ({ id, taskId }) =>
-      sql`UPDATE ${sql(itemsTable)} SET status = 'submitted', task_id = ${taskId}
-        WHERE watcher = ${name} AND item_id = ${id} AND status = 'detected'`, { discard: true })))
+      sql`UPDATE ${sql(itemsTable)} SET status = CASE WHEN status = 'detected' THEN 'submitted' ELSE status END, task_id = ${taskId}
+        WHERE watcher = ${name} AND item_id = ${id} AND task_id IS NULL`, { discard: true })))
 
 /**
  * Records an item's outcome unless it is already `processed` (a finished

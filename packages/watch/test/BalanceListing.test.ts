@@ -8,21 +8,11 @@
 import { DevSeed } from "@chainjobs/devchain"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
-import type { Address } from "viem"
 import * as BalanceCache from "../src/BalanceCache.ts"
 import type { WatchError } from "../src/WatchError.ts"
-import { address, DevChain, node, sharedRuntime } from "./fixtures.ts"
+import { address, DevChain, node, numbered, reasonOf as refusal, sharedRuntime } from "./fixtures.ts"
 
 const ether = 10n ** 18n
-
-/** An address of no dev account: `0x` and the number in 40 hex digits. */
-const numbered = (n: number) => `0x${n.toString(16).padStart(40, "0")}` as Address
-
-/** The reason of a failure's `WatchError` and its message, or what the exit was instead. */
-const refusal = <A>(exit: Exit.Exit<A, WatchError>) => {
-  const error = Exit.findErrorOption(exit)
-  return error._tag === "Some" ? [error.value.reason._tag, error.value.message] as const : ["not a failure", String(exit)] as const
-}
 
 /** Every page of a query, following `next`; `between` runs after each page (writes racing the paging). */
 const allPages = (query: BalanceCache.ListQuery, between: (page: number) => Effect.Effect<void, WatchError, BalanceCache.BalanceCache> = () => Effect.void) =>

@@ -8,23 +8,17 @@
  */
 import { DevSeed } from "@chainjobs/devchain"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Exit, Layer, Schema, Stream } from "effect"
+import { Effect, Layer, Schema, Stream } from "effect"
 import { createWalletClient, defineChain, encodeFunctionData, type Hash, http, isAddress, keccak256, toHex } from "viem"
 import { type ChainAdapter, ChainAdapters } from "../src/ChainAdapter.ts"
 import * as EvmAdapter from "../src/EvmAdapter.ts"
 import * as WatchItem from "../src/WatchItem.ts"
-import { address, DevChain, node } from "./fixtures.ts"
+import { address, DevChain, node, reasonOf as failure } from "./fixtures.ts"
 
 const transfer = "Transfer(address indexed from, address indexed to, uint256 value)"
 const approval = "Approval(address indexed owner, address indexed spender, uint256 value)"
 
 const adapter = Effect.flatMap(ChainAdapters, (adapters) => adapters.adapter("dev"))
-
-/** The failure's `WatchError` reason and message. */
-const failure = <A, E extends { readonly reason: { readonly _tag: string }; readonly message: string }>(exit: Exit.Exit<A, E>) => {
-  const error = Exit.findErrorOption(exit)
-  return error._tag === "Some" ? [error.value.reason._tag, error.value.message] as const : ["not a failure", String(exit)] as const
-}
 
 /** A transaction sent by an unlocked dev account with its gas given, so a reverting one is sent (estimation would refuse it). */
 const sendUnchecked = (url: string, from: number, request: { readonly to: `0x${string}`; readonly value?: bigint; readonly data?: `0x${string}` }) =>

@@ -5,27 +5,13 @@
  * saved, nothing written once the cursor moved, and everything gone when the
  * cursor moves or the watcher is removed.
  */
-import { NodeSqliteClient } from "@chainjobs/store-sql"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { assert } from "@effect/vitest"
+import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
-import { join } from "node:path"
 import * as WatchStore from "../src/WatchStore.ts"
-import { pgTestUrl, pgWatchTables, tempDirectory } from "./fixtures.ts"
+import { onEachEngine, watcherRow } from "./fixtures.ts"
 
-const watcher: WatchStore.WatcherRow = {
-  name: "scanner",
-  chain: "sui",
-  processor: "test.record",
-  confirmations: 0,
-  startBlock: 10,
-  status: "active",
-  contracts: [],
-  objects: [],
-  confirmedBlock: 9,
-  confirmedHash: null,
-  createdAt: 0
-}
+const watcher = watcherRow("scanner", "sui")
 
 const rows = Effect.flatMap(Effect.service(SqlClient.SqlClient), (sql) =>
   Effect.map(sql<{ readonly n: unknown }>`SELECT count(*) AS n FROM ${sql(WatchStore.scanTable)}`, (found) => Number(found[0]!.n)))
@@ -71,14 +57,4 @@ const scenario = Effect.gen(function*() {
   assert.strictEqual(yield* rows, 0)
 })
 
-const run = (tables: Layer.Layer<SqlClient.SqlClient>) => scenario.pipe(Effect.provide(tables, { local: true }))
-
-describe("a scan's saved entries in the watch tables", () => {
-  it.live("on SQLite", () =>
-    Effect.gen(function*() {
-      const directory = yield* tempDirectory
-      yield* run(NodeSqliteClient.layer({ filename: join(directory, "watch.db") }).pipe(Layer.orDie))
-    }).pipe(Effect.scoped))
-
-  it.live.skipIf(pgTestUrl === undefined)("on PostgreSQL", () => run(pgWatchTables).pipe(Effect.scoped))
-})
+onEachEngine("a scan's saved entries in the watch tables", scenario)

@@ -8,11 +8,8 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import * as BalanceCache from "../src/BalanceCache.ts"
 import * as Watchers from "../src/Watchers.ts"
-import { address, Record } from "./fixtures.ts"
+import { address, numbered, Record } from "./fixtures.ts"
 import { call, served } from "./httpFixtures.ts"
-
-/** An address of no dev account: `0x` and the number in 40 hex digits. */
-const numbered = (n: number) => `0x${n.toString(16).padStart(40, "0")}`
 
 layer(served, { excludeTestServices: true, timeout: 120_000 })("WatchApi edges", (it) => {
   it.effect("every route of a watcher that does not exist answers 404 WatcherNotFound naming it", () =>

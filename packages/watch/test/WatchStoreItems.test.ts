@@ -5,28 +5,13 @@
  * once (a processed item is never undone), and the processed cursor before
  * the first item not finished.
  */
-import { NodeSqliteClient } from "@chainjobs/store-sql"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
-import type { SqlClient } from "effect/sql"
-import { join } from "node:path"
+import { assert } from "@effect/vitest"
+import { Effect, Option } from "effect"
 import * as WatchItem from "../src/WatchItem.ts"
 import * as WatchStore from "../src/WatchStore.ts"
-import { pgTestUrl, pgWatchTables, tempDirectory } from "./fixtures.ts"
+import { onEachEngine, watcherRow } from "./fixtures.ts"
 
-const watcher: WatchStore.WatcherRow = {
-  name: "items",
-  chain: "dev",
-  processor: "test.record",
-  confirmations: 0,
-  startBlock: 10,
-  status: "active",
-  contracts: [],
-  objects: [],
-  confirmedBlock: 9,
-  confirmedHash: null,
-  createdAt: 0
-}
+const watcher = watcherRow("items", "dev")
 
 const item = (block: number, transaction: string, position: number | null) =>
   new WatchItem.WatchItem({
@@ -94,14 +79,4 @@ const scenario = Effect.gen(function*() {
   assert.strictEqual((yield* WatchStore.items("items")).length, 3)
 })
 
-const run = (tables: Layer.Layer<SqlClient.SqlClient>) => scenario.pipe(Effect.provide(tables, { local: true }))
-
-describe("an item's record in the watch tables", () => {
-  it.live("on SQLite", () =>
-    Effect.gen(function*() {
-      const directory = yield* tempDirectory
-      yield* run(NodeSqliteClient.layer({ filename: join(directory, "watch.db") }).pipe(Layer.orDie))
-    }).pipe(Effect.scoped))
-
-  it.live.skipIf(pgTestUrl === undefined)("on PostgreSQL", () => run(pgWatchTables).pipe(Effect.scoped))
-})
+onEachEngine("an item's record in the watch tables", scenario)

@@ -1,7 +1,7 @@
 import { AddressScan, Chains } from "@chainjobs/chain"
 import { DevSeed } from "@chainjobs/devchain"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Exit, type Layer } from "effect"
+import { Effect, type Layer } from "effect"
 import type { SqlClient } from "effect/sql"
 import { Tasks } from "@chainjobs/tasks"
 import * as Watchers from "../src/Watchers.ts"
@@ -99,98 +99,6 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
 
   it.effect.skipIf(pgTestUrl === undefined)("the same with the watch tables on PostgreSQL", () =>
     fresh(exactlyOnce, pgWatchTables), 60_000)
-
-  it.effect("a reorganization before confirmation depth: the dropped item is never processed, the new branch's are, a re-included one once", () =>
-    fresh(Effect.gen(function*() {
-      const chain = yield* DevChain.DevChain
-      const act = node(chain.url)
-      const watchers = yield* Watchers.Watchers
-      const watched = address(11)
-      yield* watchers.add({ name: "reorg", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 3, paused: true })
-      const base = yield* act.snapshot
-      // branch 1: A (dropped) and C (re-included later), in two blocks, seen by the watcher while unconfirmed
-      const dropped = yield* act.sign(9, watched, 1_000n)
-      const reincluded = yield* act.sign(10, watched, 2_000n)
-      const droppedHash = yield* act.sendRaw(dropped)
-      const reincludedHash = yield* act.sendRaw(reincluded)
-      yield* watchers.poll("reorg")
-      assert.deepStrictEqual(yield* watchers.items("reorg"), [])
-      // branch 2 from before both: C again as it was, and B instead of A, then deep enough
-      yield* act.revert(base)
-      yield* act.mine(1)
-      yield* act.sendRaw(reincluded)
-      const replacement = yield* act.sign(9, watched, 3_000n)
-      const replacementHash = yield* act.sendRaw(replacement)
-      yield* watchers.poll("reorg")
-      yield* act.mine(3)
-      yield* watchers.resume("reorg")
-      yield* caughtUp("reorg", (yield* act.head) - 3)
-
-      const counts = yield* processedCounts("reorg")
-      assert.deepStrictEqual(Array.from(counts.keys()).sort(), [`dev:${reincludedHash}`, `dev:${replacementHash}`].sort())
-      assert.isFalse(counts.has(`dev:${droppedHash}`))
-      assert.isTrue(Array.from(counts.values()).every((count) => count === 1))
-      assert.isTrue((yield* watchers.lag("reorg")).reorgs >= 1)
-    })), 60_000)
-
-  it.effect("an account-set change takes effect at the stated block", () =>
-    fresh(Effect.gen(function*() {
-      const chain = yield* DevChain.DevChain
-      const act = node(chain.url)
-      const watchers = yield* Watchers.Watchers
-      const [first, second] = [address(12), address(13)]
-      yield* watchers.add({ name: "switch", chain: "dev", processor: Record.name, accounts: [first], confirmations: 1 })
-      const at = (yield* act.head) + 5
-      assert.strictEqual(yield* watchers.setAccounts("switch", [second], { fromBlock: at }), at)
-      // one transfer to each account per block, on both sides of the switch
-      const sent: Array<{ readonly hash: string; readonly to: string; readonly block: number }> = []
-      while ((yield* act.head) < at + 3) {
-        yield* act.setAutomine(false)
-        const toFirst = yield* act.sendRaw(yield* act.sign(14, first, 1n))
-        const toSecond = yield* act.sendRaw(yield* act.sign(15, second, 1n))
-        yield* act.mine(1)
-        yield* act.setAutomine(true)
-        const block = yield* act.head
-        sent.push({ hash: toFirst, to: first, block }, { hash: toSecond, to: second, block })
-      }
-      yield* act.mine(1)
-      const last = (yield* act.head) - 1
-      yield* caughtUp("switch", last)
-      const expected = sent.filter((tx) => tx.block <= last && (tx.block < at ? tx.to === first : tx.to === second))
-        .map((tx) => `dev:${tx.hash}`).sort()
-      const counts = yield* processedCounts("switch")
-      assert.deepStrictEqual(Array.from(counts.keys()).sort(), expected)
-      // a block already recorded cannot be changed
-      const refused = yield* Effect.exit(watchers.setAccounts("switch", [first], { fromBlock: at }))
-      assert.isTrue(Exit.isFailure(refused))
-      assert.deepStrictEqual((yield* watchers.get("switch")).accountSets.map((set) => set.fromBlock).slice(1), [at])
-    })), 60_000)
-
-  it.effect("a reorganization deeper than the confirmation depth stops the watcher with DeepReorg; what it processed stays processed once", () =>
-    fresh(Effect.gen(function*() {
-      const chain = yield* DevChain.DevChain
-      const act = node(chain.url)
-      const watchers = yield* Watchers.Watchers
-      const watched = address(5)
-      yield* watchers.add({ name: "deep", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 1, paused: true })
-      const base = yield* act.snapshot
-      const hash = yield* act.sendRaw(yield* act.sign(6, watched, 1n))
-      yield* act.mine(2)
-      yield* watchers.poll("deep")
-      yield* caughtUp("deep", (yield* act.head) - 1)
-      const confirmed = (yield* watchers.lag("deep")).confirmed
-      // another branch from before the confirmed blocks, longer than the old one
-      yield* act.revert(base)
-      yield* act.sendRaw(yield* act.sign(7, address(8), 1n))
-      yield* act.mine(4)
-      const exit = yield* Effect.exit(watchers.poll("deep"))
-      const error = Exit.findErrorOption(exit)
-      assert.strictEqual(error._tag === "Some" ? error.value.reason._tag : "none", "DeepReorg")
-      const lag = yield* watchers.lag("deep")
-      assert.strictEqual(lag.confirmed, confirmed)
-      assert.match(lag.lastError ?? "", /deeper than the confirmation depth/)
-      assert.deepStrictEqual(Array.from((yield* processedCounts("deep")).entries()), [[`dev:${hash}`, 1]])
-    })), 60_000)
 
   it.effect("a processing failure is the item's recorded outcome, and the item is not submitted again", () =>
     fresh(Effect.gen(function*() {

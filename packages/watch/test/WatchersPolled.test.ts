@@ -20,7 +20,7 @@ import { Effect, Exit, Layer, Metric } from "effect"
 import * as Watchers from "../src/Watchers.ts"
 import * as WatchItem from "../src/WatchItem.ts"
 import * as WatchProcessor from "../src/WatchProcessor.ts"
-import { address, DevChain, node, processedCounts, Record, Refused, sharedRuntime } from "./fixtures.ts"
+import { address, DevChain, node, processedCounts, reasonOf, Record, Refused, sharedRuntime } from "./fixtures.ts"
 
 /** Processor kinds whose tasks end without recording their item's outcome (as a task that timed out or was lost would). */
 const Unrecorded = WatchProcessor.define("test.unrecorded", { success: WatchItem.WatchItem })
@@ -55,10 +55,7 @@ const independent = (accounts: ReadonlyArray<string>, from: number, to: number) 
 const gauge = (metric: Metric.Gauge<number>, watcher: string) =>
   Effect.map(Metric.value(Metric.withAttributes(metric, { watcher, chain: "dev" })), (state) => state.value)
 
-const failureReason = <A>(exit: Exit.Exit<A, { readonly reason: { readonly _tag: string } }>) => {
-  const error = Exit.findErrorOption(exit)
-  return error._tag === "Some" ? error.value.reason._tag : "not a failure"
-}
+const failureReason = <A, E extends { readonly reason: { readonly _tag: string }; readonly message: string }>(exit: Exit.Exit<A, E>) => reasonOf(exit)[0]
 
 layer(polled, { excludeTestServices: true, timeout: 120_000 })("Watchers, tick by tick", (it) => {
   it.effect("seeded and live activity across 2-block ranges and repeated polls: each item recorded and processed once, the cursors at depth", () =>

@@ -9,7 +9,8 @@ import { DevChain } from "@chainjobs/devchain"
 import { NodeSqliteClient, SqlTaskStore } from "@chainjobs/store-sql"
 import { Tasks } from "@chainjobs/tasks"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Random, Redacted, Schema } from "effect"
+import { describe, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Random, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -31,6 +32,7 @@ import * as EvmAdapter from "../src/EvmAdapter.ts"
 import * as Watchers from "../src/Watchers.ts"
 import * as WatchItem from "../src/WatchItem.ts"
 import * as WatchProcessor from "../src/WatchProcessor.ts"
+import type * as WatchStore from "../src/WatchStore.ts"
 
 export { DevChain }
 
@@ -202,3 +204,41 @@ export const sharedRuntime = (options: Parameters<typeof runtime>[2] = {}) =>
     const directory = yield* tempDirectory
     return runtime(directory, chain.url, options)
   })).pipe(Layer.provideMerge(DevChain.layer()))
+
+/** An address of no dev account: `0x` and the number in 40 hex digits. */
+export const numbered = (n: number) => `0x${n.toString(16).padStart(40, "0")}` as Address
+
+/** The reason and message of a failure's `WatchError`, or what the exit was instead. */
+export const reasonOf = <A, E extends { readonly reason: { readonly _tag: string }; readonly message: string }>(exit: Exit.Exit<A, E>) => {
+  const error = Exit.findErrorOption(exit)
+  return error._tag === "Some" ? [error.value.reason._tag, error.value.message] as const : ["not a failure", String(exit)] as const
+}
+
+/** A scenario over the watch tables alone, run on a SQLite file and (with `CHAINJOBS_TEST_PG_URL`) on PostgreSQL. */
+export const onEachEngine = <E>(title: string, scenario: Effect.Effect<void, E, SqlClient.SqlClient>) =>
+  describe(title, () => {
+    it.live("on SQLite", () =>
+      Effect.gen(function*() {
+        const directory = yield* tempDirectory
+        const sqlite = NodeSqliteClient.layer({ filename: join(directory, "watch.db") }).pipe(Layer.orDie)
+        yield* scenario.pipe(Effect.provide(sqlite, { local: true }))
+      }).pipe(Effect.scoped))
+
+    it.live.skipIf(pgTestUrl === undefined)("on PostgreSQL", () =>
+      scenario.pipe(Effect.provide(pgWatchTables, { local: true }), Effect.scoped))
+  })
+
+/** A watcher's stored row as the store tests write it: started at block 10 (its cursor at 9), confirmed at depth 0. */
+export const watcherRow = (name: string, chain: string): WatchStore.WatcherRow => ({
+  name,
+  chain,
+  processor: "test.record",
+  confirmations: 0,
+  startBlock: 10,
+  status: "active",
+  contracts: [],
+  objects: [],
+  confirmedBlock: 9,
+  confirmedHash: null,
+  createdAt: 0
+})

@@ -64,7 +64,7 @@ export const ContractSpec = Schema.Struct({
 
 /** A watcher's definition, as configuration or a request gives it. */
 export const WatcherSpec = Schema.Struct({
-  /** Unique name: letters, digits, `.`, `_`, `-`; at most 100 characters. */
+  /** Unique name: letters, digits, `.`, `_`, `-`; at most 100 characters; not `.` or `..` (a URL resolves them away). */
   name: Schema.String,
   /** The chain, by its configured name. */
   chain: Schema.String,
@@ -188,7 +188,8 @@ export class Watchers extends Context.Service<Watchers, {
   poll(name: string): Effect.Effect<void, WatchError>
 }>()("@chainjobs/watch/Watchers") {}
 
-const namePattern = /^[A-Za-z0-9._-]{1,100}$/
+/** A watcher name: what a URL path segment carries as it is (`.` and `..` are not: a URL resolves them away). */
+const namePattern = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$/
 
 /** The head each watcher saw last (attributes `watcher`, `chain`). */
 export const headGauge = Metric.gauge("chainjobs_watch_head", { description: "The chain head a watcher saw last" })
@@ -518,7 +519,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
   const add = (spec: WatcherSpec) =>
     Effect.gen(function*() {
       if (!namePattern.test(spec.name)) {
-        return yield* invalid(spec.name, "a name is 1 to 100 letters, digits, '.', '_' or '-'")
+        return yield* invalid(spec.name, "a name is 1 to 100 letters, digits, '.', '_' or '-', and not '.' or '..'")
       }
       const confirmations = spec.confirmations ?? defaultConfirmations
       if (!Number.isSafeInteger(confirmations) || confirmations < 0) {

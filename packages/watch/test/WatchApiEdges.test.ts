@@ -36,6 +36,9 @@ layer(served, { excludeTestServices: true, timeout: 120_000 })("WatchApi edges",
       const refused: ReadonlyArray<unknown> = [
         { ...spec, name: "x".repeat(101) },
         { ...spec, name: "spaces are not allowed" },
+        // a URL resolves these path segments away: such a watcher could be added but never named again
+        { ...spec, name: "." },
+        { ...spec, name: ".." },
         { ...spec, confirmations: -1 },
         { ...spec, confirmations: "1" },
         { ...spec, accounts: "0x12" },

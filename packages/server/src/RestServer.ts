@@ -38,7 +38,8 @@ export const keepAliveMillis = SseKeepAlive.keepAliveMillis
  * `EventSource` soon learns from the 204 that there is nothing more.
  */
 export const endEventId = "end"
-const endEvent = utf8.encode(`retry: ${reconnectMillis}\nid: ${endEventId}\n\n`)
+/** The frame of that last event. */
+export const endEvent: Uint8Array = utf8.encode(`retry: ${reconnectMillis}\nid: ${endEventId}\n\n`)
 
 /** The Node response a request is answered on, when served by Node's HTTP server (the service always is). */
 const nodeResponse = (request: HttpServerRequest.HttpServerRequest): Http.ServerResponse | undefined => {

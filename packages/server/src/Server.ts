@@ -38,6 +38,7 @@ import * as DevActivity from "./DevActivity.ts"
 import * as KindExamples from "./KindExamples.ts"
 import * as DemoTasks from "./DemoTasks.ts"
 import * as HeldRequests from "./HeldRequests.ts"
+import * as HotReads from "./HotReads.ts"
 import * as Metrics from "./Metrics.ts"
 import * as RestServer from "./RestServer.ts"
 import * as RunnerMode from "./RunnerMode.ts"
@@ -170,7 +171,14 @@ export const layerRpc = Layer.mergeAll(
 )
 
 /** Every HTTP route of the service; REST and RPC map onto one access facade (one quota, one payload limit). */
-export const layerRoutes = Layer.mergeAll(RestServer.layer, layerRpc, Dashboard.layer, Metrics.layer, Access.layerMetricsAuth).pipe(
+export const layerRoutes = Layer.mergeAll(
+  RestServer.layer,
+  HotReads.layer,
+  layerRpc,
+  Dashboard.layer,
+  Metrics.layer,
+  Access.layerMetricsAuth
+).pipe(
   Layer.provide(Access.layer)
 )
 
@@ -214,10 +222,11 @@ export const layerRoutesFor = (settings: ServerSettings, built: Context.Context<
 /**
  * The Node HTTP server: slow or partial requests are cut (`headersTimeout`,
  * `requestTimeout`, checked every second at most), requests that arrive
- * before the handler is attached are held for it (`HeldRequests`), and open
- * connections are counted for `/metrics`.
+ * before the handler is attached are held for it (`HeldRequests`), open
+ * connections are counted for `/metrics`, and `front` (when given) sees every
+ * request first (`HotReads`).
  */
-export const nodeServer = (settings: ServerSettings) => {
+export const nodeServer = (settings: ServerSettings, front?: HotReads.Front["Service"]) => {
   const headersTimeout = Duration.toMillis(settings.headersTimeout)
   const requestTimeout = Math.max(headersTimeout, Duration.toMillis(settings.requestTimeout))
   const server = createServer({
@@ -226,6 +235,7 @@ export const nodeServer = (settings: ServerSettings) => {
     connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 2)))
   })
   HeldRequests.hold(server)
+  if (front !== undefined) HotReads.install(server, front)
   return Metrics.trackConnections(server)
 }
 
@@ -279,9 +289,11 @@ const build = Effect.fnUntraced(function*(settings: ServerSettings) {
       Layer.provide(Layer.succeedContext(tasks))
     )
   )
+  // The hot reads' slot in front of the server's routes: filled by `HotReads.layer` once the routes are built.
+  const front = HotReads.front()
   const http = yield* Layer.build(
     HttpRouter.serve(layerRoutesFor(settings, tasks), { disableLogger: true }).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(() => nodeServer(settings), {
+      Layer.provideMerge(NodeHttpServer.layer(() => nodeServer(settings, front), {
         host: settings.host,
         port: settings.port,
         // By then tasks have drained: only open event streams are left to cut.
@@ -289,7 +301,7 @@ const build = Effect.fnUntraced(function*(settings: ServerSettings) {
         // A WebSocket message is held to the RPC body limit before it is buffered whole (1009 past it).
         websocket: { maxPayload: TaskRpcServer.defaults.maxBodyBytes }
       })),
-      Layer.provide(Layer.succeedContext(Context.merge(tasks, feed))),
+      Layer.provide(Layer.succeedContext(Context.add(Context.merge(tasks, feed), HotReads.Front, front))),
       Layer.provide(Layer.succeed(ServerConfig, settings))
     )
   )

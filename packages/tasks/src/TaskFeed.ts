@@ -37,7 +37,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Layer, Option, Pull, Queue, Schema, type Scope, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Option, Pull, Queue, Schema, Scope, Stream } from "effect"
 import { isReadonlyArrayNonEmpty as isNonEmptyArray, type NonEmptyReadonlyArray } from "effect/Array"
 import type { TaskNotFound, TaskStoreError } from "./TaskError.ts"
 import type { Deleted } from "./TaskEvent.ts"
@@ -134,10 +134,27 @@ export interface AllOptions {
   readonly after?: string | undefined
 }
 
+/**
+ * What `TaskFeed.listen` calls: `change` with each of a task's changes as it is
+ * published, then `end` once — after the terminal record, or when the feed
+ * closes.
+ */
+export interface TaskListener {
+  readonly change: (change: Change) => void
+  readonly end: () => void
+}
+
 /** The task-change hub. */
 export class TaskFeed extends Context.Service<TaskFeed, {
   /** A task's latest record now, then at every change (the latest wins over a slow reader), ending after its terminal record. `known` skips a read when the caller has just read it. */
   watch(id: string, known?: TaskInfo.TaskInfo): Stream.Stream<Change, TaskNotFound | TaskStoreError>
+  /**
+   * `watch` without a stream, for a transport that writes each change itself
+   * and applies the latest-wins policy at its own buffer: the listener gets
+   * the latest record before this succeeds, then every change, then `end`.
+   * Succeeds with the function that stops listening (a no-op once ended).
+   */
+  listen(id: string, listener: TaskListener, known?: TaskInfo.TaskInfo): Effect.Effect<() => void, TaskNotFound | TaskStoreError>
   /** Every change the subscriber may see, from now on (or after `after`); dropped if it falls `subscriberBuffer` behind. */
   all(options: AllOptions): Stream.Stream<Change | Gap, SubscriberDropped>
   /** Subscriber counts. */
@@ -145,8 +162,10 @@ export class TaskFeed extends Context.Service<TaskFeed, {
 }>()("@chainjobs/tasks/TaskFeed") {}
 
 interface TaskSubscriber {
-  readonly queue: Queue.Queue<Change, Cause.Done | TaskNotFound | TaskStoreError>
+  readonly id: string
+  readonly listener: TaskListener
   delivered: boolean
+  ended: boolean
 }
 
 /**
@@ -191,10 +210,27 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
 
   const eventId = (n: number) => `${tag}-${n}`
 
+  /** Forgets a task stream's subscriber: it gets nothing more. */
+  const forget = (subscriber: TaskSubscriber) => {
+    subscriber.ended = true
+    const watchers = byTask.get(subscriber.id)
+    if (watchers === undefined) return
+    watchers.delete(subscriber)
+    if (watchers.size === 0) byTask.delete(subscriber.id)
+  }
+
+  /** Ends a task stream (its terminal record delivered, or the feed closed), once. */
+  const endTask = (subscriber: TaskSubscriber) => {
+    if (subscriber.ended) return
+    forget(subscriber)
+    subscriber.listener.end()
+  }
+
   const deliverTask = (subscriber: TaskSubscriber, change: Change) => {
+    if (subscriber.ended) return
     subscriber.delivered = true
-    Queue.offerUnsafe(subscriber.queue, change)
-    if (TaskInfo.isTerminal(change.info.status)) Queue.endUnsafe(subscriber.queue)
+    subscriber.listener.change(change)
+    if (TaskInfo.isTerminal(change.info.status)) endTask(subscriber)
   }
 
   /** Drops every all-tasks subscriber that fell more than its buffer behind, and wakes the others. */
@@ -244,7 +280,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
   const close = () => {
     closed = true
     settle()
-    for (const watchers of byTask.values()) for (const subscriber of watchers) Queue.endUnsafe(subscriber.queue)
+    for (const watchers of byTask.values()) for (const subscriber of watchers) endTask(subscriber)
   }
   // Subscribed here, before the feed is handed out: no change made after `make` returns is missed.
   const intake = yield* Stream.toPull(tasks.changesAndDeletions)
@@ -291,30 +327,48 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
       )
     })
 
+  const listen = (id: string, listener: TaskListener, known?: TaskInfo.TaskInfo) =>
+    Effect.suspend(() => {
+      const subscriber: TaskSubscriber = { id, listener, delivered: false, ended: false }
+      // Registered before the first record is read, so no change falls in between.
+      let watchers = byTask.get(id)
+      if (watchers === undefined) byTask.set(id, watchers = new Set())
+      watchers.add(subscriber)
+      // The interest declared for it (a cluster runner's) lasts until it stops listening.
+      const declared = interest === undefined ? undefined : Scope.makeUnsafe()
+      const stop = () => {
+        forget(subscriber)
+        if (declared !== undefined) Effect.runFork(Scope.close(declared, Exit.void))
+      }
+      const start = Effect.suspend(() => {
+        // With interest declared, what was heard of an unfollowed task may be behind it: only its end is trusted.
+        const seen = (interest === undefined ? latest.get(id) : undefined) ?? finals.get(id) ??
+          (known === undefined ? undefined : new Change(seq, eventId(seq), known))
+        if (seen !== undefined) {
+          deliverTask(subscriber, seen)
+          return Effect.void
+        }
+        return Effect.map(tasks.get(id), (info) => {
+          if (!subscriber.delivered) deliverTask(subscriber, new Change(seq, eventId(seq), info))
+        })
+      })
+      const started = () => {
+        if (closed) endTask(subscriber)
+        return stop
+      }
+      return (declared === undefined ? start : Effect.andThen(Scope.provide(interest!.task(id), declared), start)).pipe(
+        Effect.map(started),
+        Effect.onExit((exit) => exit._tag === "Success" ? Effect.void : Effect.sync(stop))
+      )
+    })
+
   const watch = (id: string, known?: TaskInfo.TaskInfo) =>
     Stream.callback<Change, TaskNotFound | TaskStoreError>(
-      Effect.fnUntraced(function*(queue) {
-        const subscriber: TaskSubscriber = { queue, delivered: false }
-        // Registered before the first record is read, so no change falls in between.
-        let watchers = byTask.get(id)
-        if (watchers === undefined) byTask.set(id, watchers = new Set())
-        watchers.add(subscriber)
-        yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
-            watchers.delete(subscriber)
-            if (watchers.size === 0 && byTask.get(id) === watchers) byTask.delete(id)
-          })
-        )
-        if (interest !== undefined) yield* interest.task(id)
-        // With interest declared, what was heard of an unfollowed task may be behind it: only its end is trusted.
-        const seen = (interest === undefined ? latest.get(id) : undefined) ?? finals.get(id)
-        if (seen !== undefined) deliverTask(subscriber, seen)
-        else {
-          const info = known ?? (yield* tasks.get(id))
-          if (!subscriber.delivered) deliverTask(subscriber, new Change(seq, eventId(seq), info))
-        }
-        if (closed) Queue.endUnsafe(queue)
-      }),
+      (queue) =>
+        Effect.flatMap(
+          listen(id, { change: (change) => Queue.offerUnsafe(queue, change), end: () => Queue.endUnsafe(queue) }, known),
+          (stop) => Effect.addFinalizer(() => Effect.sync(stop))
+        ),
       { bufferSize: config.taskBuffer, strategy: "sliding" }
     )
 
@@ -345,7 +399,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     return { task, all: everyone.size, dropped, lastEventId: eventId(seq) }
   })
 
-  return TaskFeed.of({ watch, all, stats })
+  return TaskFeed.of({ watch, listen, all, stats })
 })
 
 /** A feed over the supervisor, with the given settings over the defaults. */

@@ -1,0 +1,199 @@
+/**
+ * The two reads a busy service answers most — a task's record
+ * (`GET /api/tasks/:id`) and its event stream (`GET /api/tasks/:id/events`,
+ * one new connection per watched task) — served in front of the HttpApi
+ * stack, straight on Node's request and response. Under hundreds of new
+ * event streams a second the stack's per-request cost (router, middlewares,
+ * security and schema decoding, an Effect stream and fiber per response) was
+ * most of each stream's, and kept the event loop saturated.
+ *
+ * The lean path checks what the stack checks (the bearer token in the header,
+ * else `access_token`, through the same `Principals`; the task read through
+ * `TaskAccess`, so another principal's task is not found) and writes the same
+ * bytes: the record as the API encodes `TaskRecord`, the stream's frames as
+ * the feed encoded them, then the `end` event. It answers only the request
+ * it can answer as the stack would: anything else — a refusal, a task that
+ * is not found, a store error, another method, an unusual query — goes on to
+ * the full stack, which answers it as it always has.
+ *
+ * A slow reader of a stream holds at most one record beyond the socket's
+ * buffer (the latest wins, as the feed's own task streams), and always gets
+ * the terminal record and the `end` event.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Metric, Option, Schema } from "effect"
+import type * as Http from "node:http"
+import { Principal, TaskAccess, TaskFeed, TaskInfo } from "@chainjobs/tasks"
+import * as Metrics from "./Metrics.ts"
+import { TaskRecord, toRecord } from "./RestApi.ts"
+import { endEvent, endEventId } from "./RestServer.ts"
+import * as SseKeepAlive from "./SseKeepAlive.ts"
+
+/** Handles a request, or passes it on with `next` (to the server's own `request` listeners). */
+export type Handler = (request: Http.IncomingMessage, response: Http.ServerResponse, next: () => void) => void
+
+/** The slot in front of a Node server's `request` listeners (`install`); empty, every request goes on to them. */
+export class Front extends Context.Service<Front, { handler: Handler | undefined }>()("@chainjobs/server/HotReads/Front") {}
+
+/** An empty slot. */
+export const front = (): Front["Service"] => ({ handler: undefined })
+
+/** Puts `front` in front of `server`'s `request` listeners. */
+export const install = (server: Http.Server, front: Front["Service"]): void => {
+  const emit = server.emit as (this: Http.Server, event: string | symbol, ...args: Array<any>) => boolean
+  server.emit = function(this: Http.Server, event: string | symbol, ...args: Array<any>): boolean {
+    const handler = front.handler
+    if (event !== "request" || handler === undefined) return emit.call(this, event, ...args)
+    handler(args[0], args[1], () => emit.call(this, event, ...args))
+    return true
+  } as Http.Server["emit"]
+}
+
+/** A task id as the lean path takes it from a URL: nothing to decode (any other id goes on to the stack). */
+const plainId = /^[A-Za-z0-9_.~-]+$/
+
+/** Which hot read a request is, if any: the task id, and whether it asks for the event stream. */
+const route = (url: string): { readonly id: string; readonly events: boolean; readonly query: string } | undefined => {
+  if (!url.startsWith("/api/tasks/")) return undefined
+  const mark = url.indexOf("?")
+  const path = mark === -1 ? url.slice(11) : url.slice(11, mark)
+  const slash = path.indexOf("/")
+  const id = slash === -1 ? path : path.slice(0, slash)
+  if (!plainId.test(id) || (slash !== -1 && path.slice(slash) !== "/events")) return undefined
+  return { id, events: slash !== -1, query: mark === -1 ? "" : url.slice(mark + 1) }
+}
+
+/** The `access_token` of a query that holds nothing else (`""` if none), or `undefined` for any other query. */
+const queryToken = (query: string): string | undefined => {
+  if (query === "") return ""
+  const params = new URLSearchParams(query)
+  let token = ""
+  for (const [name, value] of params) {
+    if (name !== "access_token") return undefined
+    token = value
+  }
+  return token
+}
+
+/** The bearer token of an `Authorization` header, as the REST and RPC doors read it. */
+const headerToken = (header: string | undefined): Option.Option<string> => {
+  if (header === undefined) return Option.none()
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return match === null ? Option.none() : Option.some(match[1])
+}
+
+const encodeRecord = Schema.encodeSync(Schema.toCodecJson(TaskRecord))
+
+const timed = (started: number, status: number) =>
+  Metric.update(
+    Metric.withAttributes(Metrics.requestDuration, { surface: "api", method: "GET", status: String(status) }),
+    (performance.now() - started) / 1000
+  )
+
+/**
+ * Writes a task's changes to an event-stream response as the feed framed
+ * them, then the `end` event: a frame that arrives while the socket's
+ * buffer is full waits, replaced by any later one (the latest wins).
+ */
+const streamTo = (response: Http.ServerResponse): TaskFeed.TaskListener & { readonly resume: () => void } => {
+  let waiting: Uint8Array | undefined
+  return {
+    change: (change) => {
+      if (response.destroyed) return
+      if (response.writableNeedDrain) waiting = change.sse
+      else response.write(change.sse)
+    },
+    end: () => {
+      if (response.destroyed || response.writableEnded) return
+      if (waiting !== undefined) response.write(waiting)
+      waiting = undefined
+      response.end(endEvent)
+    },
+    resume: () => {
+      if (waiting === undefined || response.destroyed) return
+      const frame = waiting
+      waiting = undefined
+      response.write(frame)
+    }
+  }
+}
+
+/** The lean handler over the current principals, access rules and feed. */
+export const make = Effect.gen(function*() {
+  const principals = yield* Principal.Principals
+  const access = yield* TaskAccess.TaskAccess
+  const feed = yield* TaskFeed.TaskFeed
+  const context = yield* Effect.context<never>()
+  const run = Effect.runForkWith(context)
+
+  /** The principal of the first token the stack would accept (header, then `access_token`), if any. */
+  const principal = (header: Option.Option<string>, query: string): Effect.Effect<Option.Option<Principal.Principal>> =>
+    principals.authenticate(header).pipe(
+      Effect.catch(() => query === "" ? Effect.fail(undefined) : principals.authenticate(Option.some(query))),
+      Effect.option
+    )
+
+  const serve = (
+    request: Http.IncomingMessage,
+    response: Http.ServerResponse,
+    next: () => void,
+    hot: { readonly id: string; readonly events: boolean },
+    token: string,
+    started: number
+  ) =>
+    Effect.gen(function*() {
+      const who = yield* principal(headerToken(request.headers.authorization), token)
+      if (Option.isNone(who)) return next()
+      const read = yield* Effect.result(Effect.provideService(access.get(hot.id), Principal.CurrentPrincipal, who.value))
+      if (read._tag === "Failure") return next()
+      const info = read.success
+      if (response.destroyed) return
+      if (!hot.events) {
+        const body = JSON.stringify(encodeRecord(toRecord(info)))
+        response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+        response.end(body)
+        return yield* timed(started, 200)
+      }
+      // A stream that ended reconnects with `end`: 204 tells the `EventSource` to stop.
+      if (request.headers["last-event-id"] === endEventId && TaskInfo.isTerminal(info.status)) {
+        response.writeHead(204)
+        response.end()
+        return yield* timed(started, 204)
+      }
+      response.writeHead(200, { "cache-control": "no-cache", "content-type": "text/event-stream" })
+      const writer = streamTo(response)
+      const stop = yield* Effect.orDie(feed.listen(hot.id, writer, info))
+      response.on("drain", writer.resume)
+      response.once("close", stop)
+      SseKeepAlive.follow(response)
+      yield* timed(started, 200)
+    })
+
+  const handler: Handler = (request, response, next) => {
+    if (request.method !== "GET") return next()
+    const hot = request.url === undefined ? undefined : route(request.url)
+    const token = hot === undefined ? undefined : queryToken(hot.query)
+    if (hot === undefined || token === undefined) return next()
+    run(serve(request, response, next, hot, token, performance.now()))
+  }
+  return handler
+})
+
+/**
+ * Fills the `Front` the service's Node server was given (if it was: a server
+ * without one serves every request on the full stack), for as long as the
+ * routes last.
+ */
+export const layer: Layer.Layer<never, never, Principal.Principals | TaskAccess.TaskAccess | TaskFeed.TaskFeed> = Layer
+  .effectDiscard(Effect.gen(function*() {
+    const front = yield* Effect.serviceOption(Front)
+    if (Option.isNone(front)) return
+    const handler = yield* make
+    front.value.handler = handler
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        if (front.value.handler === handler) front.value.handler = undefined
+      })
+    )
+  }))

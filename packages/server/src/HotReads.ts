@@ -23,7 +23,9 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Metric, Option, Schema } from "effect"
+import type { Headers } from "effect/http"
 import type * as Http from "node:http"
+import { Auth } from "@chainjobs/rpc"
 import { Principal, TaskAccess, TaskFeed, TaskInfo } from "@chainjobs/tasks"
 import * as Metrics from "./Metrics.ts"
 import { TaskRecord, toRecord } from "./RestApi.ts"
@@ -74,13 +76,6 @@ const queryToken = (query: string): string | undefined => {
     token = value
   }
   return token
-}
-
-/** The bearer token of an `Authorization` header, as the REST and RPC doors read it. */
-const headerToken = (header: string | undefined): Option.Option<string> => {
-  if (header === undefined) return Option.none()
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
-  return match === null ? Option.none() : Option.some(match[1])
 }
 
 const encodeRecord = Schema.encodeSync(Schema.toCodecJson(TaskRecord))
@@ -143,7 +138,7 @@ export const make = Effect.gen(function*() {
     started: number
   ) =>
     Effect.gen(function*() {
-      const who = yield* principal(headerToken(request.headers.authorization), token)
+      const who = yield* principal(Auth.bearer(request.headers as unknown as Headers.Headers), token)
       if (Option.isNone(who)) return next()
       const read = yield* Effect.result(Effect.provideService(access.get(hot.id), Principal.CurrentPrincipal, who.value))
       if (read._tag === "Failure") return next()

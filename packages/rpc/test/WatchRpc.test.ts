@@ -86,9 +86,60 @@ const until = <A, E, R>(read: Effect.Effect<A, E, R>, check: (value: A) => boole
     return last
   })
 
-for (const transport of ["http", "websocket"] as const) {
-  describe(`WatchRpcs over ${transport}, in process`, () => {
-    layer(server, { excludeTestServices: true, timeout: "120 seconds" })("on a dev chain", (it) => {
+/** What the server answered one HTTP body: its status and the parsed body (lines of ndjson, or one JSON refusal). */
+const post = (body: string) =>
+  Effect.flatMap(WatchServer, ({ port }) =>
+    Effect.promise(async () => {
+      const response = await fetch(`http://127.0.0.1:${port}${paths.http}`, {
+        method: "POST",
+        headers: { "content-type": "application/ndjson" },
+        body
+      })
+      const text = await response.text()
+      return { status: response.status, lines: text.trim().split("\n").filter((line) => line !== "").map((line) => JSON.parse(line)) }
+    }))
+
+/**
+ * Sends `message` over a raw WebSocket; collects the answer lines until one is
+ * a call's end (then it closes the socket itself) or the server closes it, and
+ * how it closed it (no code when this side closed it).
+ */
+const overWebsocket = (message: string) =>
+  Effect.flatMap(WatchServer, ({ port }) =>
+    Effect.promise(() =>
+      new Promise<{ readonly answers: ReadonlyArray<any>; readonly code?: number; readonly reason?: string }>((resolve) => {
+        const answers: Array<any> = []
+        const socket = new WebSocket(`ws://127.0.0.1:${port}${paths.websocket}`)
+        socket.onopen = () => socket.send(message)
+        socket.onmessage = (event) => {
+          for (const line of String(event.data).split("\n")) if (line !== "") answers.push(JSON.parse(line))
+          if (answers.some((answer) => answer._tag === "Exit")) {
+            socket.onclose = null
+            socket.close()
+            resolve({ answers })
+          }
+        }
+        socket.onclose = (event) => resolve({ answers, code: event.code, reason: event.reason })
+      })
+    ))
+
+/** One request line of the group, with `token`'s bearer header. */
+const line = (tag: string, payload: unknown, token = root, id: string | number = 1) =>
+  `${JSON.stringify({ _tag: "Request", id, tag, payload, headers: [["authorization", `Bearer ${token}`]] })}\n`
+
+/** The error a raw answer line carries: its `_tag` and, for a `WatchError` or `MalformedRequest`, what it names. */
+const errorOf = (answers: ReadonlyArray<any>) => {
+  const exit = answers.find((answer) => answer._tag === "Exit")
+  assert.isDefined(exit, `an Exit among ${JSON.stringify(answers)}`)
+  assert.strictEqual(exit.exit._tag, "Failure", JSON.stringify(exit))
+  const failure = exit.exit.cause.find((reason: any) => reason._tag === "Fail")
+  assert.isDefined(failure, `a typed failure in ${JSON.stringify(exit)}`)
+  return failure.error
+}
+
+layer(server, { excludeTestServices: true, timeout: "120 seconds" })("WatchRpcs in process, on a dev chain", (it) => {
+  for (const transport of ["http", "websocket"] as const) {
+    describe(`over ${transport}`, () => {
       it.effect("any principal reads a watcher, its lag and the items it recorded from the chain", () =>
         Effect.gen(function*() {
           const chain = yield* DevChain.DevChain
@@ -254,62 +305,9 @@ for (const transport of ["http", "websocket"] as const) {
           assert.deepStrictEqual(yield* snapshot, before)
         }), 60_000)
     })
-  })
-}
+  }
 
-/** What the server answered one HTTP body: its status and the parsed body (lines of ndjson, or one JSON refusal). */
-const post = (body: string) =>
-  Effect.flatMap(WatchServer, ({ port }) =>
-    Effect.promise(async () => {
-      const response = await fetch(`http://127.0.0.1:${port}${paths.http}`, {
-        method: "POST",
-        headers: { "content-type": "application/ndjson" },
-        body
-      })
-      const text = await response.text()
-      return { status: response.status, lines: text.trim().split("\n").filter((line) => line !== "").map((line) => JSON.parse(line)) }
-    }))
-
-/**
- * Sends `message` over a raw WebSocket; collects the answer lines until one is
- * a call's end (then it closes the socket itself) or the server closes it, and
- * how it closed it (no code when this side closed it).
- */
-const overWebsocket = (message: string) =>
-  Effect.flatMap(WatchServer, ({ port }) =>
-    Effect.promise(() =>
-      new Promise<{ readonly answers: ReadonlyArray<any>; readonly code?: number; readonly reason?: string }>((resolve) => {
-        const answers: Array<any> = []
-        const socket = new WebSocket(`ws://127.0.0.1:${port}${paths.websocket}`)
-        socket.onopen = () => socket.send(message)
-        socket.onmessage = (event) => {
-          for (const line of String(event.data).split("\n")) if (line !== "") answers.push(JSON.parse(line))
-          if (answers.some((answer) => answer._tag === "Exit")) {
-            socket.onclose = null
-            socket.close()
-            resolve({ answers })
-          }
-        }
-        socket.onclose = (event) => resolve({ answers, code: event.code, reason: event.reason })
-      })
-    ))
-
-/** One request line of the group, with `token`'s bearer header. */
-const line = (tag: string, payload: unknown, token = root, id: string | number = 1) =>
-  `${JSON.stringify({ _tag: "Request", id, tag, payload, headers: [["authorization", `Bearer ${token}`]] })}\n`
-
-/** The error a raw answer line carries: its `_tag` and, for a `WatchError` or `MalformedRequest`, what it names. */
-const errorOf = (answers: ReadonlyArray<any>) => {
-  const exit = answers.find((answer) => answer._tag === "Exit")
-  assert.isDefined(exit, `an Exit among ${JSON.stringify(answers)}`)
-  assert.strictEqual(exit.exit._tag, "Failure", JSON.stringify(exit))
-  const failure = exit.exit.cause.find((reason: any) => reason._tag === "Fail")
-  assert.isDefined(failure, `a typed failure in ${JSON.stringify(exit)}`)
-  return failure.error
-}
-
-describe("WatchRpcs against hostile input, in process", () => {
-  layer(server, { excludeTestServices: true, timeout: "120 seconds" })("on a dev chain", (it) => {
+  describe("against hostile input", () => {
     it.effect("a payload of the wrong shape is a typed MalformedRequest naming the RPC, over HTTP and WebSocket, and writes nothing", () =>
       Effect.gen(function*() {
         const before = yield* snapshot

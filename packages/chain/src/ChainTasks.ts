@@ -36,6 +36,22 @@ const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 const EvmAddress = Schema.String.check(Schema.isPattern(/^0x[0-9a-fA-F]{40}$/))
 const HexData = Schema.String.check(Schema.isPattern(/^0x([0-9a-fA-F]{2})*$/))
 
+/**
+ * Event signatures as `SyncEvents` takes them (`event Transfer(address indexed from, …)`, with the `struct`
+ * definitions their tuples name): text viem cannot read, or the signature of a function, is refused at submission,
+ * naming it, rather than failing the task once it runs.
+ */
+const EventSignatures = Schema.Array(Schema.String).check(Schema.makeFilter((signatures: ReadonlyArray<string>) => {
+  const other = signatures.find((signature) => !/^\s*(event|struct)\s/.test(signature))
+  if (other !== undefined) return `"${other}" is not an event signature (event Name(type indexed name, …))`
+  try {
+    parseAbi(signatures)
+    return undefined
+  } catch (cause) {
+    return `the event signatures do not parse: ${String((cause as Error).message).split("\n")[0]}`
+  }
+}))
+
 /** Retries of a transient provider failure: `times` at most, 1 s apart and doubling. */
 const transientRetries = (times: number) =>
   Schedule.exponential("1 second").pipe(
@@ -268,8 +284,11 @@ export const SyncEvents = Task.define("chain/sync-events", {
   payload: Schema.Struct({
     chain: Schema.String,
     address: EvmAddress,
-    /** Event signatures to name, e.g. `event Transfer(address indexed from, address indexed to, uint256 value)`. */
-    events: Schema.Array(Schema.String),
+    /**
+     * Event signatures to name, e.g. `event Transfer(address indexed from, address indexed to, uint256 value)`
+     * (and the `struct` definitions they use); anything else is refused at submission.
+     */
+    events: EventSignatures,
     /** The first block. Default: 0, unless `lastBlocks` is given. */
     fromBlock: Schema.optional(BlockNumber),
     /** Sync only the last N blocks up to the head. */

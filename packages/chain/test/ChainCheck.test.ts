@@ -12,11 +12,14 @@ layer(DevChain.layer(), { excludeTestServices: true })("ChainCheck", (it) => {
       const evm = yield* client(devChainConfig([chain.url, chain.url], { headTtl: "1 hour" }))
       const before = yield* evm.head
       yield* evm.request("hardhat_mine", ["0x2"])
+      const started = Date.now()
       const result = yield* ChainCheck.check(evm)
+      const took = Date.now() - started
       assert.deepInclude(result, { chain: "dev", chainId: DevChain.chainId, expectedChainId: DevChain.chainId, chainIdMatches: true })
       // the head cache still holds the old head; the check reads past it
       assert.strictEqual(result.head, before + 2)
       assert.isAtLeast(result.latencyMillis, 0)
+      assert.isAtMost(result.latencyMillis, took, "the round trip is within the time the check took")
       assert.deepStrictEqual(result.endpoints.map((endpoint) => [endpoint.url, endpoint.circuit, endpoint.max]), [
         [chain.url, "Closed", 8],
         [chain.url, "Closed", 8]

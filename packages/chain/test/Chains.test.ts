@@ -28,6 +28,11 @@ layer(DevChain.layerChains(), { excludeTestServices: true })("Chains", (it) => {
         Chains.Chains
       )
       const [a, b] = [yield* chains.client("a"), yield* chains.client("b")]
+      assert.deepStrictEqual(yield* chains.names, ["a", "b"])
+      // connecting a connected chain again hands out its client; disconnecting an unknown name does nothing
+      assert.strictEqual(yield* chains.connect(config("a", first.url)), a)
+      yield* chains.disconnect("c")
+      assert.deepStrictEqual(yield* chains.names, ["a", "b"])
       yield* Effect.all([a.request("eth_blockNumber"), a.request("eth_chainId"), b.request("eth_chainId")], {
         concurrency: "unbounded"
       })

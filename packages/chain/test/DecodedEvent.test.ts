@@ -66,6 +66,13 @@ describe("DecodedEvent", () => {
     })
   })
 
+  it("decodes an event without arguments to its name, with no arguments", () => {
+    const paused = parseAbi(["event Paused()"])
+    const topics = encodeEventTopics({ abi: paused, eventName: "Paused" }) as Array<Hex>
+    const event = DecodedEvent.decode(paused, log(topics, "0x"))
+    assert.deepInclude(event, { name: "Paused", args: null, topics, data: "0x" })
+  })
+
   it("keeps a log no signature decodes raw, with no name and no arguments", () => {
     const unknown: Hex = `0x${"ee".repeat(32)}`
     const event = DecodedEvent.decode(abi, log([unknown], "0x1234", null))

@@ -537,6 +537,12 @@ export const make = Effect.fnUntraced(function*(options: {
         }
       }))
 
+  /** The unfinished records another runner runs (or last ran), as the store has them now; none if it cannot be read. */
+  const unfinishedElsewhere = Effect.map(
+    Effect.orElseSucceed(store.unfinished, () => []),
+    (unfinished) => unfinished.filter((info) => info.runner !== origin)
+  )
+
   /**
    * After changes may have been lost (an outage of the listener, a missing number): the latest records of what is
    * known to be unfinished elsewhere or followed here, every unfinished record, and every record made since `since`
@@ -547,8 +553,7 @@ export const make = Effect.fnUntraced(function*(options: {
       resyncing = true
       const ids = new Set([...remoteOpen.keys(), ...byTask.keys()])
       yield* Effect.forEach(ids, reread, { concurrency: 8, discard: true })
-      const unfinished = yield* Effect.orElseSucceed(store.unfinished, () => [])
-      for (const info of unfinished) if (info.runner !== origin && !ids.has(info.id)) deliverRemote(info)
+      for (const info of yield* unfinishedElsewhere) if (!ids.has(info.id)) deliverRemote(info)
       const made: Array<TaskInfo.TaskInfo> = []
       let cursor: string | undefined
       do {
@@ -570,10 +575,10 @@ export const make = Effect.fnUntraced(function*(options: {
     )
 
   /** Every record unfinished elsewhere when this runner first listens: known, so that a loss later re-reads it. */
-  const learnUnfinished = Effect.flatMap(Effect.orElseSucceed(store.unfinished, () => []), (unfinished) =>
+  const learnUnfinished = Effect.flatMap(unfinishedElsewhere, (unfinished) =>
     Effect.sync(() => {
       for (const info of unfinished) {
-        if (info.runner === origin || placeOf(info.id) !== undefined) continue
+        if (placeOf(info.id) !== undefined) continue
         remoteOpen.set(info.id, info)
         place(info.id, RecordOrder.rankOf(info), info, false)
       }

@@ -38,15 +38,12 @@ describe("the OpenAPI document", () => {
     assert.deepStrictEqual(spec.servers, [{ url: "/", description: "The server that serves this document" }])
     assert.deepStrictEqual(spec.components.securitySchemes.bearer, { type: "http", scheme: "bearer" })
     assert.deepStrictEqual(spec.components.securitySchemes.query, { type: "apiKey", name: "access_token", in: "query" })
-    assert.deepStrictEqual(spec.components.schemas.BadRequest, {
-      type: "object",
-      required: ["_tag", "part", "message"],
-      properties: {
-        _tag: { type: "string", enum: ["BadRequest"] },
-        part: { type: "string", enum: ["Params", "Query", "Headers", "Payload"] },
-        message: { type: "string" }
-      }
-    })
+    // The typed body of a request that could not be decoded, the part named.
+    const badRequest = spec.components.schemas.BadRequest
+    assert.sameMembers(badRequest.required, ["_tag", "part", "message"])
+    assert.deepStrictEqual(badRequest.properties._tag.enum, ["BadRequest"])
+    assert.sameMembers(badRequest.properties.part.enum, ["Params", "Query", "Headers", "Payload"])
+    assert.strictEqual(badRequest.properties.message.type, "string")
   })
 
   it("has one submit operation per kind, at its name as printed, typed by its payload and success", () => {
@@ -103,23 +100,17 @@ describe("the OpenAPI document", () => {
   })
 
   it("gives query integers as integers with their bounds, and numbers as plain numbers", () => {
-    const bounds: Record<string, object> = {
-      page: { minimum: 1 },
-      limit: { minimum: 1, maximum: TaskQuery.maxLimit },
-      priority: {},
-      timeoutMillis: { minimum: 1 },
-      heartbeatTimeoutMillis: { minimum: 1 },
-      retries: { minimum: 0, maximum: 1000 }
+    const query = (path: string, method: string) =>
+      new Map<string, unknown>(spec.paths[path][method].parameters.filter((p: any) => p.in === "query").map((p: any) => [p.name, p.schema]))
+    const list = query("/api/tasks", "get")
+    assert.deepStrictEqual(list.get("page"), { type: "integer", minimum: 1 })
+    assert.deepStrictEqual(list.get("limit"), { type: "integer", minimum: 1, maximum: TaskQuery.maxLimit })
+    for (const kind of ["geo/measure", "plain"]) {
+      const submit = query(`/api/tasks/${kind}`, "post")
+      assert.deepStrictEqual(submit.get("priority"), { type: "integer" })
+      assert.deepStrictEqual(submit.get("retries"), { type: "integer", minimum: 0, maximum: 1000 })
+      for (const name of ["timeoutMillis", "heartbeatTimeoutMillis"]) assert.deepStrictEqual(submit.get(name), { type: "integer", minimum: 1 })
     }
-    const seen = new Set<string>()
-    for (const { operation } of operations) {
-      for (const parameter of operation.parameters ?? []) {
-        if (parameter.in !== "query" || bounds[parameter.name] === undefined) continue
-        seen.add(parameter.name)
-        assert.deepStrictEqual(parameter.schema, { type: "integer", ...bounds[parameter.name] }, parameter.name)
-      }
-    }
-    assert.sameMembers([...seen], Object.keys(bounds))
     // A number's non-finite string forms are never sent: no branch of them only is left; a branch of other words is.
     const onlyNonFinite = (node: any): boolean =>
       Array.isArray(node) ? node.some(onlyNonFinite) : node !== null && typeof node === "object" && (

@@ -1,9 +1,9 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { NodeServices } from "@effect/platform-node"
 import * as Cli from "../src/Cli.ts"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Redacted } from "effect"
 import { chainjobs } from "./cli.ts"
-import { request, testServer } from "./http.ts"
+import { baseUrl, request, testServer } from "./http.ts"
 
 const failure = (exit: Exit.Exit<unknown, unknown>): string => {
   if (!Exit.isFailure(exit)) return ""
@@ -107,14 +107,76 @@ layer(testServer(), { excludeTestServices: true })("chainjobs CLI over RPC", (it
       assert.deepStrictEqual((yield* chainjobs("delete", id)).lines, [`deleted ${id}`])
       assert.strictEqual((yield* request("GET", `/api/tasks/${id}`)).status, 404)
     }))
+
+  it.effect("submit's overrides reach the task: time limits, retries; retry submits again without following unless asked", () =>
+    Effect.gen(function*() {
+      const submitted = yield* chainjobs(
+        "submit", "demo-scan", "--payload", '{"fromBlock":1,"toBlock":2,"delayMillis":0}',
+        "--timeout-millis", "60000", "--heartbeat-timeout-millis", "30000", "--retries", "2", "--watch"
+      )
+      assert.isTrue(Exit.isSuccess(submitted.exit), failure(submitted.exit))
+      const record = (yield* request("GET", `/api/tasks/${submitted.lines[0]}`)).body
+      assert.deepInclude(record, { timeoutMillis: 60000, heartbeatTimeoutMillis: 30000, retries: 2 })
+      // Without --watch, retry prints the new task's id alone and returns.
+      const retried = yield* chainjobs("retry", submitted.lines[0])
+      assert.isTrue(Exit.isSuccess(retried.exit))
+      assert.strictEqual(retried.lines.length, 1)
+      assert.match(retried.lines[0], /^[0-9a-f-]{36}$/)
+      assert.notStrictEqual(retried.lines[0], submitted.lines[0])
+    }))
+
+  it.effect("result of a task that did not complete names how it ended; a server's refusal is told as it is", () =>
+    Effect.gen(function*() {
+      const failed = yield* chainjobs("submit", "demo-fail", "--payload", '{"steps":1,"delayMillis":0}', "--watch")
+      const id = failed.lines[0]
+      assert.match(failure((yield* chainjobs("result", id)).exit), new RegExp(`^task ${id} failed: DemoError: gave up after 1 steps`))
+      const running = (yield* chainjobs("submit", "demo-scan", "--payload", '{"fromBlock":0,"toBlock":1000000,"delayMillis":1000}')).lines[0]
+      yield* chainjobs("interrupt", running)
+      const interrupted = (yield* request("GET", `/api/tasks/${running}`)).body
+      assert.strictEqual(
+        failure((yield* chainjobs("result", running)).exit),
+        `task ${running} interrupted: ${interrupted.errorMessage ?? "interrupted"}`
+      )
+      // The server answered: its refusal is the message, not a transport failure.
+      assert.strictEqual(failure((yield* chainjobs("status", "no-such-task")).exit).startsWith("cannot reach"), false)
+      assert.match(failure((yield* chainjobs("status", "no-such-task")).exit), /no task with id no-such-task/)
+    }))
+
+  it.effect("list passes its filters to the server, says when nothing matched, and hints at a next page only when there is one", () =>
+    Effect.gen(function*() {
+      const failed = (yield* chainjobs("submit", "demo-fail", "--payload", '{"steps":1,"delayMillis":0}', "--watch")).lines[0]
+      const listed = yield* chainjobs("list", "--status", "failed", "--kind", "demo-fail", "--limit", "100")
+      assert.isTrue(listed.lines.slice(1).some((line) => line.startsWith(failed)))
+      for (const line of listed.lines.slice(1)) assert.match(line, /^\S+\s+demo-fail\s+failed \(error\)/)
+      assert.isFalse(listed.lines.some((line) => line.startsWith("more:")), listed.lines.join("\n"))
+      assert.deepStrictEqual((yield* chainjobs("list", "--kind", "no-such-kind")).lines, ["no tasks"])
+      assert.deepStrictEqual((yield* chainjobs("list", "--status", "running", "--kind", "demo-fail")).lines, ["no tasks"])
+      const first = yield* chainjobs("list", "--status", "failed", "--kind", "demo-fail", "--limit", "1")
+      const more = first.lines.find((line) => line.startsWith("more:")) ?? ""
+      assert.match(more, /^more: chainjobs list --status failed --kind demo-fail --limit 1 --cursor \S+$/)
+    }))
 })
 
 describe("chainjobs CLI without a server", () => {
   it.effect("an unreachable server is named with the cause", () =>
     Effect.gen(function*() {
       const exit = yield* Cli.run(["--url", "http://127.0.0.1:9", "list"]).pipe(Effect.provide(NodeServices.layer), Effect.exit)
-      assert.match(failure(exit), /^cannot reach the server at http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/)
+      assert.match(failure(exit), /^cannot reach the server at http:\/\/127\.0\.0\.1:9: connect ECONNREFUSED 127\.0\.0\.1:9$/)
       const kinds = yield* Cli.run(["--url", "http://127.0.0.1:9", "kinds"]).pipe(Effect.provide(NodeServices.layer), Effect.exit)
-      assert.match(failure(kinds), /^cannot reach the server at http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/)
+      assert.match(failure(kinds), /^cannot reach the server at http:\/\/127\.0\.0\.1:9: connect ECONNREFUSED 127\.0\.0\.1:9$/)
     }))
+})
+
+describe("chainjobs CLI with the server's auth on", () => {
+  layer(testServer({ authTokens: { alice: Redacted.make("alice-token") } }), { excludeTestServices: true })("tokens", (it) => {
+    it.effect("kinds sends the token; without one the server's refusal is named with its status", () =>
+      Effect.gen(function*() {
+        const withToken = yield* chainjobs("--token", "alice-token", "kinds", "--json")
+        assert.isTrue(Exit.isSuccess(withToken.exit), failure(withToken.exit))
+        assert.includeMembers(JSON.parse(withToken.lines.join("\n")).map((kind: any) => kind.name), ["demo-scan"])
+        const base = yield* baseUrl
+        const without = yield* chainjobs("kinds")
+        assert.match(failure(without.exit), new RegExp(`^${base.replace(/[.]/g, "\\.")}/api/kinds answered 401: \\{.*"Unauthenticated"`))
+      }))
+  })
 })

@@ -85,6 +85,8 @@ describe("what the CLI prints of a task", () => {
     // Without an error the progress message is the last column; with neither it is empty.
     assert.isTrue(Cli.describe(record({ message: "step 3" })).endsWith("  step 3"))
     assert.isTrue(Cli.describe(record()).endsWith("2026-01-02T03:04:05.006Z  "))
+    // A record without a reason shows its status alone.
+    assert.strictEqual(Cli.describe(record()).split(/\s{2,}/)[2], "running")
   })
 
   it("progress reads done/total while the percent would read 0, else the rounded percent", () => {

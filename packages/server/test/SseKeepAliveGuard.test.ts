@@ -109,4 +109,19 @@ describe("SseKeepAlive's tick", () => {
       await stop()
     }
   })
+
+  it("does not follow a response that has already ended or closed: no entry left behind, no timer", async () => {
+    const { response, stop } = await openResponse()
+    try {
+      response.writeHead(200, { "content-type": "text/event-stream" })
+      response.end()
+      SseKeepAlive.follow(response)
+      assert.deepStrictEqual(SseKeepAlive.stats(), { streams: 0, ticking: false })
+      await new Promise((resolve) => response.once("close", resolve))
+      SseKeepAlive.follow(response)
+      assert.deepStrictEqual(SseKeepAlive.stats(), { streams: 0, ticking: false })
+    } finally {
+      await stop()
+    }
+  })
 })

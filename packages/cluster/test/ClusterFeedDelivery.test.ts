@@ -10,9 +10,10 @@
  * runner added up, a farewell's and stale ones left out; a finished record
  * told once, though a re-read after an outage reads it again.
  *
- * The only fault injected is a runner's `NOTIFY` switched off (`silence`),
+ * The faults injected are a runner's `NOTIFY` switched off (`silence`),
  * which stands for notifications lost while the other's listener is down or
- * for a runner that stopped without a farewell.
+ * for a runner that stopped without a farewell, and its notifications of what
+ * its followers want lost (`loseWants`).
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
@@ -102,9 +103,16 @@ const makeRunner = (
     const pg = yield* pool(cluster.schema, 2)
     // The one fault: this runner's notifications switched off.
     let silent = false
+    let wantsLost = false
+    const lostWants: Array<string> = []
+    /** A notification of what this runner's followers want: its second line starts with `w`. */
+    const isWants = (payload: string) => payload[payload.indexOf("\n") + 1] === "w"
     const client = {
       listen: (channel: string) => pg.listen(channel),
-      notify: (channel: string, payload: string) => silent ? Effect.void : pg.notify(channel, payload)
+      notify: (channel: string, payload: string) => {
+        if (wantsLost && isWants(payload)) lostWants.push(payload)
+        return silent || (wantsLost && isWants(payload)) ? Effect.void : pg.notify(channel, payload)
+      }
     } as unknown as PgClient.PgClient
     const make = ClusterFeed.make({ local, origin, channel: cluster.channel, pg: client }).pipe(
       Effect.provideService(TaskStore.TaskStore, cluster.store)
@@ -116,7 +124,10 @@ const makeRunner = (
       local,
       feed,
       open: (name: string) => Deferred.succeed(gate(name), undefined),
-      silence: (on: boolean) => Effect.sync(() => void (silent = on))
+      silence: (on: boolean) => Effect.sync(() => void (silent = on)),
+      loseWants: (on: boolean) => Effect.sync(() => void (wantsLost = on)),
+      /** The notifications of this runner's wants lost so far. */
+      lostWants
     }
   })
 
@@ -280,6 +291,51 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
         if (sentOf(later.id).length === 1) break
         if (tries === 20) assert.fail(`b still sends intermediate records nobody wants: ${JSON.stringify(sentOf(later.id))}`)
       }
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a watch whose wants were lost on their way still ends with the final record, and hears progress once they are renewed", () =>
+    Effect.gen(function*() {
+      const cluster = yield* freshCluster
+      const a = yield* makeRunner("runner-a:1", cluster)
+      const b = yield* makeRunner("runner-b:2", cluster)
+      const read = (id: string) => Effect.map(Effect.orDie(cluster.store.get(id)), Option.getOrThrow)
+      /** Waits until `effect`'s answer passes `done`, at most 20 s, failing with what it saw last. */
+      const until = <A>(effect: Effect.Effect<A>, done: (a: A) => boolean, what: string) =>
+        Effect.gen(function*() {
+          let last = yield* effect
+          while (!done(last)) {
+            yield* Effect.sleep("20 millis")
+            last = yield* effect
+          }
+        }).pipe(Effect.timeout("20 seconds"), Effect.catchTag("TimeoutError", () => Effect.die(new Error(`never happened: ${what}`))))
+
+      // a's wants never reach b: b sends nothing of its tasks but their final records.
+      yield* a.loseWants(true)
+      const lost = yield* b.local.submit(Ticking, { gate: "lost" })
+      const watchedLost = yield* collecting(a.feed.watch(lost.id, read(lost.id)))
+      // b's task has reported progress a few times since the watch began (its first read), none of it heard.
+      const stepOf = (info: TaskInfo.TaskInfo) => Number(info.message?.replace("step ", "") ?? 0)
+      const stepAtWatch = stepOf(yield* read(lost.id))
+      yield* until(Effect.map(Effect.orDie(b.local.get(lost.id)), stepOf), (step) => step > stepAtWatch + 3, `${lost.id} progressing`)
+      assert.isAtMost(watchedLost.seen.length, 1, JSON.stringify(watchedLost.seen.map((info) => [info.status, info.progress])))
+      yield* b.open("lost")
+      yield* Fiber.join(watchedLost.fiber)
+      assert.strictEqual(watchedLost.seen.at(-1)!.status, "completed")
+
+      // Wants flow again: renewed every second, they reach b, and a's watch of another task hears its progress.
+      const renewed = yield* b.local.submit(Ticking, { gate: "renewed" })
+      const watchedRenewed = yield* collecting(a.feed.watch(renewed.id, read(renewed.id)))
+      // the notification telling b of this watch is lost too: only a renewal can tell it
+      yield* until(Effect.sync(() => a.lostWants.some((payload) => payload.includes(renewed.id))), (told) => told, "wants told")
+      yield* a.loseWants(false)
+      yield* until(
+        Effect.sync(() => watchedRenewed.seen.filter((info) => info.status === "running" && info.progress > 0).length),
+        (heard) => heard >= 3,
+        `progress of ${renewed.id} heard on a: ${JSON.stringify(watchedRenewed.seen.map((info) => info.progress))}`
+      )
+      yield* b.open("renewed")
+      yield* Fiber.join(watchedRenewed.fiber)
+      assert.strictEqual(watchedRenewed.seen.at(-1)!.status, "completed")
     }).pipe(Effect.scoped), 60_000)
 
   it.live.prop(

@@ -433,7 +433,10 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     const record = (admitted: Admitted): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
       if (admitted._tag === "Joined") return Effect.succeed(admitted.handle)
       const first = firstRecord(admitted)
-      return Effect.uninterruptible(Effect.flatMap(Effect.exit(store.insert(first)), (written) => recorded(admitted, first, written)))
+      return Effect.uninterruptible(Effect.matchCauseEffect(store.insert(first), {
+        onSuccess: () => recorded(admitted, first, Exit.void),
+        onFailure: (cause) => recorded(admitted, first, Exit.failCause(cause))
+      }))
     }
 
     /**

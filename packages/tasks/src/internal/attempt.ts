@@ -119,13 +119,15 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
     )
   }
 
-  /** Settles a task's outcome and hands it to `completions`, which records it and then releases the task. */
-  const finish = (entry: Entry, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      const { kind, codec } = entry.registered
-      entry.settle(codec.outcome(ending(exit, entry.stoppedBy, kind.policy, entry.heartbeatTimeoutMillis)), now())
-      return completions.complete(entry)
-    })
+  /**
+   * Settles a task's outcome now and hands it to `completions`, which records it and then releases the task;
+   * returns what the task's fiber must still run for that. Called where the run has ended, never ahead of time.
+   */
+  const finish = (entry: Entry, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+    const { kind, codec } = entry.registered
+    entry.settle(codec.outcome(ending(exit, entry.stoppedBy, kind.policy, entry.heartbeatTimeoutMillis)), now())
+    return completions.complete(entry)
+  }
 
   /** The run of a retried kind: its attempts, then its outcome recorded whatever happens. */
   const run = (entry: Entry, typed: KindTaskContext, recorded: TaskInfo | undefined): Effect.Effect<void> =>
@@ -136,7 +138,8 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   /** After the one attempt of a kind without retries: its scope closes (finalizers run), then the outcome is recorded. */
   const closeAndFinish = (entry: Entry, scope: Scope.Closeable, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
     const closing = Scope.closeUnsafe(scope, exit)
-    return closing === undefined ? finish(entry, exit) : Effect.andThen(closing, finish(entry, exit))
+    // settled only once the finalizers ran
+    return closing === undefined ? finish(entry, exit) : Effect.andThen(closing, Effect.suspend(() => finish(entry, exit)))
   }
 
   /**

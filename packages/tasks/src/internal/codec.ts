@@ -47,6 +47,19 @@ export interface KindCodec {
   encodeDetail(detail: unknown): Exit.Exit<unknown, Schema.SchemaError>
 }
 
+/**
+ * A parser that runs `first` and, only where it fails, `all` (the same Schema
+ * reporting every issue): a valid value costs the fast parse alone.
+ */
+const firstThenAll = <E>(
+  first: (input: unknown) => Exit.Exit<unknown, E>,
+  all: (input: unknown) => Exit.Exit<unknown, E>
+) =>
+(input: unknown): Exit.Exit<unknown, E> => {
+  const exit = first(input)
+  return Exit.isSuccess(exit) ? exit : all(input)
+}
+
 const codecs = new WeakMap<object, KindCodec>()
 
 /** The codec of a kind, built on first use. */
@@ -63,9 +76,11 @@ const make = (kind: Any): KindCodec => {
   const payload = Schema.toCodecJson(kind.payload)
   const success = Schema.toCodecJson(kind.success)
   const error = Schema.toCodecJson(kind.error)
-  // Every bad field of a payload is reported, not only the first.
-  const encodePayload = Schema.encodeUnknownExit(payload, { errors: "all" })
-  const decodePayload = Schema.decodeUnknownExit(payload, { errors: "all" })
+  // A payload is checked with the default options first: a struct's parser has a fast path for them, which
+  // `errors: "all"` leaves for a generator per value. Only a payload that fails is parsed again with
+  // `errors: "all"`, so that its refusal names every bad field, not only the first.
+  const encodePayload = firstThenAll(Schema.encodeUnknownExit(payload), Schema.encodeUnknownExit(payload, { errors: "all" }))
+  const decodePayload = firstThenAll(Schema.decodeUnknownExit(payload), Schema.decodeUnknownExit(payload, { errors: "all" }))
   const encodeSuccess = Schema.encodeUnknownExit(success)
   const decodeSuccess = Schema.decodeUnknownExit(success)
   const encodeError = Schema.encodeUnknownExit(error)

@@ -9,7 +9,7 @@
  * times, then the failure is logged; the task is released whatever became of
  * its write, and never before it was committed when it was.
  */
-import { type Context, Effect, Exit, Schedule } from "effect"
+import { Cause, type Context, Effect, Exit, Schedule } from "effect"
 import type { TaskStore } from "../TaskStore.ts"
 import type { Entry } from "./entry.ts"
 
@@ -18,7 +18,12 @@ const finalWriteRetries = Schedule.exponential("100 millis").pipe(Schedule.upTo(
 
 /** Writes the final records of tasks and releases them. */
 export interface Completions {
-  /** Writes `entry`'s settled record (its `info`), then releases it; the effect may end before the write (see the module). */
+  /**
+   * Takes `entry`'s settled record (its `info`) to write, then release it; called
+   * where the task's run has ended (not lazily). The effect returned is what the
+   * task's fiber must still run: the write itself over a store without `updateAll`,
+   * nothing over one with it (the batch writer writes and releases).
+   */
   readonly complete: (entry: Entry) => Effect.Effect<void>
 }
 
@@ -32,18 +37,35 @@ export const make = (
   released: (entry: Entry) => void,
   context: Context.Context<never>
 ): Completions => {
-  /** Writes one final record (retrying the write a few times once it failed), then releases its task. */
+  /**
+   * Writes one final record, then releases its task. The first write and its
+   * outcome are one continuation (no exit value, no catch wrapper per task);
+   * a write that failed is tried again a few times, then the failure is logged.
+   */
   const writeAlone = (entry: Entry): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      const write = store.update(entry.info)
-      // retried only once it failed: a retry schedule costs an allocation per task otherwise
-      return Effect.flatMap(Effect.exit(Effect.catch(write, () => Effect.retry(write, finalWriteRetries))), (written) => {
+    Effect.matchCauseEffect(store.update(entry.info), {
+      onSuccess: () => {
         released(entry)
-        return Exit.isSuccess(written)
-          ? Effect.void
-          : Effect.logError("chainjobs: could not record the outcome of task", entry.id, written.cause)
-      })
+        return Effect.void
+      },
+      onFailure: (cause) => Cause.hasFails(cause) ? writeAgain(entry) : givenUp(entry, cause)
     })
+
+  /** Writes a final record again on the retry schedule (its first write failed), then releases its task. */
+  const writeAgain = (entry: Entry): Effect.Effect<void> =>
+    Effect.matchCauseEffect(Effect.retry(store.update(entry.info), finalWriteRetries), {
+      onSuccess: () => {
+        released(entry)
+        return Effect.void
+      },
+      onFailure: (cause) => givenUp(entry, cause)
+    })
+
+  /** Releases a task whose final record could not be written, and logs why. */
+  const givenUp = (entry: Entry, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+    released(entry)
+    return Effect.logError("chainjobs: could not record the outcome of task", entry.id, cause)
+  }
 
   const updateAll = store.updateAll
   if (updateAll === undefined) return { complete: writeAlone }
@@ -70,10 +92,10 @@ export const make = (
   const startWriter = Effect.runForkWith(context)
 
   return {
-    complete: (entry) =>
-      Effect.sync(() => {
-        queued.push(entry)
-        if (queued.length === 1) startWriter(writer, { uninterruptible: true })
-      })
+    complete: (entry) => {
+      queued.push(entry)
+      if (queued.length === 1) startWriter(writer, { uninterruptible: true })
+      return Effect.void
+    }
   }
 }

@@ -172,7 +172,9 @@ export const sizeClasses = (count: number): Array<number> => {
   return sizes
 }
 
-const toJson = (value: unknown): string | null => value === undefined ? null : JSON.stringify(value)
+/** A value as JSON text (`null` as "null", without a call: most fields of most records are null). */
+const toJson = (value: unknown): string | null =>
+  value === null ? "null" : value === undefined ? null : JSON.stringify(value)
 const fromJson = (text: unknown): unknown => text === null ? null : JSON.parse(text as string)
 /** PostgreSQL returns `bigint` columns as JavaScript bigints. */
 const toNumber = (value: unknown): number => Number(value)

@@ -60,6 +60,33 @@ const firstThenAll = <E>(
   return Exit.isSuccess(exit) ? exit : all(input)
 }
 
+/**
+ * `parse` with its answer for `undefined` and for `null` made once and kept,
+ * when it holds no object (so tasks can share it): a kind whose result is
+ * `void` encodes and decodes nothing per task. Other inputs are parsed each time.
+ */
+const nullishOnce = <E>(parse: (input: unknown) => Exit.Exit<unknown, E>) => {
+  let ofUndefined: Exit.Exit<unknown, E> | undefined
+  let ofNull: Exit.Exit<unknown, E> | undefined
+  const keepable = (exit: Exit.Exit<unknown, E>) =>
+    Exit.isSuccess(exit) && (exit.value === null || (typeof exit.value !== "object" && typeof exit.value !== "function"))
+  return (input: unknown): Exit.Exit<unknown, E> => {
+    if (input === undefined) {
+      if (ofUndefined !== undefined) return ofUndefined
+      const exit = parse(input)
+      if (keepable(exit)) ofUndefined = exit
+      return exit
+    }
+    if (input === null) {
+      if (ofNull !== undefined) return ofNull
+      const exit = parse(input)
+      if (keepable(exit)) ofNull = exit
+      return exit
+    }
+    return parse(input)
+  }
+}
+
 const codecs = new WeakMap<object, KindCodec>()
 
 /** The codec of a kind, built on first use. */
@@ -81,8 +108,8 @@ const make = (kind: Any): KindCodec => {
   // `errors: "all"`, so that its refusal names every bad field, not only the first.
   const encodePayload = firstThenAll(Schema.encodeUnknownExit(payload), Schema.encodeUnknownExit(payload, { errors: "all" }))
   const decodePayload = firstThenAll(Schema.decodeUnknownExit(payload), Schema.decodeUnknownExit(payload, { errors: "all" }))
-  const encodeSuccess = Schema.encodeUnknownExit(success)
-  const decodeSuccess = Schema.decodeUnknownExit(success)
+  const encodeSuccess = nullishOnce(Schema.encodeUnknownExit(success))
+  const decodeSuccess = nullishOnce(Schema.decodeUnknownExit(success))
   const encodeError = Schema.encodeUnknownExit(error)
   const decodeError = Schema.decodeUnknownExit(error)
   const checkpoint = Schema.toCodecJson(kind.checkpoint)
@@ -101,18 +128,31 @@ const make = (kind: Any): KindCodec => {
     }
   }
 
+  /** The outcome of a nullish success, by its encoding: tasks whose results encode alike (a kept one) share it. */
+  let lastCompleted: { readonly encoded: Exit.Exit<unknown, unknown>; readonly outcome: Outcome } | undefined
+
   const completed = (value: unknown): Outcome => {
     const encoded = encodeSuccess(value)
-    return Exit.isSuccess(encoded)
-      ? { status: "completed", reason: null, result: encoded.value ?? null, error: null, errorMessage: null }
-      : {
-        status: "failed",
-        reason: "defect",
-        result: null,
-        error: null,
-        errorMessage: `the handler's result does not match its kind's Schema: ${encoded.cause}`
-      }
+    if (lastCompleted !== undefined && lastCompleted.encoded === encoded) return lastCompleted.outcome
+    if (Exit.isSuccess(encoded)) {
+      const outcome: Outcome = { status: "completed", reason: null, result: encoded.value ?? null, error: null, errorMessage: null }
+      if (value === undefined || value === null) lastCompleted = { encoded, outcome }
+      return outcome
+    }
+    return {
+      status: "failed",
+      reason: "defect",
+      result: null,
+      error: null,
+      errorMessage: `the handler's result does not match its kind's Schema: ${encoded.cause}`
+    }
   }
+
+  /** The typed outcome of a null result, by its decoding: records whose results decode alike (a kept one) share it. */
+  let lastDecoded: {
+    readonly result: Exit.Exit<unknown, unknown>
+    readonly exit: Exit.Exit<Exit.Exit<unknown, unknown>, ResultDecodeError>
+  } | undefined
 
   const decoded = (info: FinalFields, part: "result" | "error", exit: Exit.Exit<unknown, Schema.SchemaError>) =>
     Exit.mapError(exit, (e) => new ResultDecodeError({ id: info.id, part, issue: e.message }))
@@ -141,8 +181,13 @@ const make = (kind: Any): KindCodec => {
     },
     exitFromInfo: (info) => {
       switch (info.status) {
-        case "completed":
-          return Exit.map(decoded(info, "result", decodeSuccess(info.result)), Exit.succeed)
+        case "completed": {
+          const result = decodeSuccess(info.result)
+          if (lastDecoded !== undefined && lastDecoded.result === result) return lastDecoded.exit
+          const exit = Exit.map(decoded(info, "result", result), Exit.succeed)
+          if (info.result === null && Exit.isSuccess(result)) lastDecoded = { result, exit }
+          return exit
+        }
         case "failed":
           switch (info.reason) {
             case "error":

@@ -5,7 +5,7 @@
  * error that is no `Error`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option, Schema } from "effect"
+import { Effect, Exit, Layer, Option, Schema, SchemaTransformation } from "effect"
 import { interchangeable } from "../src/internal/codec.ts"
 import * as Task from "../src/Task.ts"
 import type { InvalidPayload } from "../src/TaskError.ts"
@@ -83,7 +83,17 @@ const PairLive = Task.implement(Pair, () => Effect.void)
 const Refuse = Task.define("refuse", { payload: Schema.Struct({ why: Schema.String }), success: Schema.Void, error: Schema.String })
 const RefuseLive = Task.implement(Refuse, ({ why }) => Effect.fail(why))
 
-const layer = supervisor(Layer.mergeAll(MeasureLive, PairLive, RefuseLive))
+/** A result stored as null and decoded to a fresh, mutable object: each task's caller must get one of its own. */
+const Tally = Task.define("tally", {
+  payload: Schema.Struct({ n: Schema.Number }),
+  success: Schema.Null.pipe(Schema.decodeTo(
+    Schema.Struct({ items: Schema.mutable(Schema.Array(Schema.Number)) }),
+    SchemaTransformation.transform({ decode: (): { items: Array<number> } => ({ items: [] }), encode: () => null })
+  ))
+})
+const TallyLive = Task.implement(Tally, () => Effect.succeed({ items: [] }))
+
+const layer = supervisor(Layer.mergeAll(MeasureLive, PairLive, RefuseLive, TallyLive))
 
 const refusal = (exit: Exit.Exit<unknown, unknown>) => {
   assert.isTrue(Exit.isFailure(exit))
@@ -111,6 +121,20 @@ describe("payloads and errors through the supervisor", () => {
       assert.include(encoded.message, "b: ")
       // nothing was recorded
       assert.deepStrictEqual((yield* tasks.list({})).items, [])
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("a result decoded from null into an object is each task's own; a void result is undefined every time", () =>
+    Effect.gen(function*() {
+      const tasks = yield* Tasks.Tasks
+      const results = yield* Effect.forEach([1, 2, 3], (n) => tasks.run(Tally, { n }))
+      assert.deepStrictEqual(results, [{ items: [] }, { items: [] }, { items: [] }])
+      results[0].items.push(1)
+      assert.notStrictEqual(results[0], results[1])
+      assert.notStrictEqual(results[1], results[2])
+      assert.deepStrictEqual(results[1].items, [])
+      const handles = yield* tasks.submitAll(Pair, [{ a: 1, b: "x" }, { a: 2, b: "y" }])
+      for (const handle of handles) assert.isUndefined(yield* handle.join)
+      assert.deepStrictEqual((yield* tasks.run(Tally, { n: 4 })).items, [])
     }).pipe(Effect.provide(layer)))
 
   it.effect("a typed error that is a plain string is recorded as the error and as its message", () =>

@@ -22,6 +22,12 @@ export interface Admittable {
   readonly keyConcurrency: number
 }
 
+/** Counts by kind: a kind's count stays at 0 (kinds are few), so a kind whose tasks start and end one by one sets one slot, instead of adding and removing it each time. */
+const count = (map: Map<string, number>, key: string, by: number) => {
+  map.set(key, (map.get(key) ?? 0) + by)
+}
+
+/** Counts by key: a key's count goes at 0 (keys are many and come and go). */
 const bump = (map: Map<string, number>, key: string, by: number) => {
   const n = (map.get(key) ?? 0) + by
   if (n === 0) map.delete(key)
@@ -57,7 +63,9 @@ export class Admission<A extends Admittable> {
   }
   /** Running tasks per kind. */
   runningByKindRecord(): Record<string, number> {
-    return Object.fromEntries(this.runningByKind)
+    const record: Record<string, number> = {}
+    for (const [kind, n] of this.runningByKind) if (n > 0) record[kind] = n
+    return record
   }
   /** The running tasks, as a fresh array. */
   runningTasks(): Array<A> {
@@ -113,7 +121,7 @@ export class Admission<A extends Admittable> {
     const task = this.pending.take(this.canStart)
     if (task === undefined) return undefined
     this.running.add(task)
-    bump(this.runningByKind, task.kindName, 1)
+    count(this.runningByKind, task.kindName, 1)
     if (task.slot !== null) bump(this.runningByKey, task.slot, 1)
     return task
   }
@@ -126,7 +134,7 @@ export class Admission<A extends Admittable> {
   startNow(task: A): boolean {
     if (!this.open || this.running.size >= this.maxWorkers || this.pending.size > 0 || !this.canStart(task)) return false
     this.running.add(task)
-    bump(this.runningByKind, task.kindName, 1)
+    count(this.runningByKind, task.kindName, 1)
     if (task.slot !== null) bump(this.runningByKey, task.slot, 1)
     return true
   }
@@ -139,7 +147,7 @@ export class Admission<A extends Admittable> {
   /** A running task stopped: its worker, kind and key counts are free. False if it was not running. */
   stopped(task: A): boolean {
     if (!this.running.delete(task)) return false
-    bump(this.runningByKind, task.kindName, -1)
+    count(this.runningByKind, task.kindName, -1)
     if (task.slot !== null) bump(this.runningByKey, task.slot, -1)
     return true
   }

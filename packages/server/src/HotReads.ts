@@ -89,24 +89,26 @@ const timed = (started: number, status: number) =>
 /**
  * Writes a task's changes to an event-stream response as the feed framed
  * them, then the `end` event: a frame that arrives while the socket's
- * buffer is full waits, replaced by any later one (the latest wins).
+ * buffer is full waits, replaced by any later one (the latest wins). The
+ * terminal record waits for the `end` that follows it at once, and the two
+ * go out in one write.
  */
 const streamTo = (response: Http.ServerResponse): TaskFeed.TaskListener & { readonly resume: () => void } => {
   let waiting: Uint8Array | undefined
   return {
     change: (change) => {
       if (response.destroyed) return
-      if (response.writableNeedDrain) waiting = change.sse
+      if (response.writableNeedDrain || TaskInfo.isTerminal(change.info.status)) waiting = change.sse
       else response.write(change.sse)
     },
     end: () => {
       if (response.destroyed || response.writableEnded) return
-      if (waiting !== undefined) response.write(waiting)
+      const last = waiting
       waiting = undefined
-      response.end(endEvent)
+      response.end(last === undefined ? endEvent : Buffer.concat([last, endEvent]))
     },
     resume: () => {
-      if (waiting === undefined || response.destroyed) return
+      if (waiting === undefined || response.destroyed || response.writableEnded) return
       const frame = waiting
       waiting = undefined
       response.write(frame)

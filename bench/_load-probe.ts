@@ -60,7 +60,8 @@ const run = (base: string, statusRate: number) => {
       let connected = started
       const req = request(`${base}/api/tasks/${id}`, {
         agent,
-        headers: agent === false ? { connection: "close" } : {},
+        // Marked for the service's trace (`_load-trace.ts`), which times it between accept, request and finish.
+        headers: agent === false ? { connection: "close", "x-load-probe": "new" } : {},
         timeout: 60_000
       }, (response) => {
         const head = performance.now()

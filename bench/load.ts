@@ -9,7 +9,10 @@
  * process doing nothing else, does, with a new connection's connect and
  * first-byte phases and both clients' longest event-loop delay, so that a
  * slow read is placed in the kernel's accept queue, the service, or the
- * client — delivery lag p50/p99 per stream kind, the service's RSS
+ * client; the service times the probe's new-connection reads itself
+ * (`_load-trace.ts`: accept to request parsed, request to response written),
+ * so that what is left of the probe's first byte is the wait before the
+ * service accepted the connection — delivery lag p50/p99 per stream kind, the service's RSS
  * and heap, and the RSS slope after warm-up; then, with every client gone,
  * whether RSS comes back within 20% of its warm-up level. The service's CPU
  * use (of one core) is shown per interval, so mixes can be compared: e.g.
@@ -35,7 +38,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import type { IntervalReport, Mix } from "./_load-generator.ts"
 import { fmt, type Quantiles, quantiles, table } from "./_measure.ts"
 
@@ -147,6 +150,8 @@ const server = spawn(
     ...(semiSpace === 0 ? [] : [`--max-semi-space-size=${semiSpace}`]),
     ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
     ...(snapshotDir === undefined ? [] : ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshotDir}`]),
+    // Times the probe's new-connection reads inside the service: accept -> request -> finish.
+    `--import=${pathToFileURL(join(here, "_load-trace.ts")).href}`,
     main,
     "serve",
     "--port",
@@ -171,8 +176,16 @@ process.on("exit", () => {
   rmSync(dataDir, { recursive: true, force: true })
 })
 
+/** The service's own timing of the probe's new-connection reads (`_load-trace.ts`), every sample of the run (ms). */
+const traced = { acceptToRequest: [] as Array<number>, requestToFinish: [] as Array<number> }
 const base = await new Promise<string>((resolve, reject) => {
   lines(server, (line) => {
+    if (line.startsWith("load-trace ")) {
+      const interval: typeof traced = JSON.parse(line.slice("load-trace ".length))
+      traced.acceptToRequest.push(...interval.acceptToRequest)
+      traced.requestToFinish.push(...interval.requestToFinish)
+      return
+    }
     const match = /listening on (http:\/\/\S+)/.exec(line)
     if (match !== null) resolve(match[1])
   })
@@ -350,6 +363,16 @@ table([
   [
     "probe's new connection, worst interval's p99: connect / first byte (ms)",
     `${fmt(worst((p) => p.connect.p99))} / ${fmt(worst((p) => p.firstByte.p99))}`,
+    "",
+    ""
+  ],
+  [
+    "the same reads in the service, p50/p99 over the run: accept -> request parsed; request -> response written (ms)",
+    (() => {
+      const parse = quantiles(traced.acceptToRequest)
+      const handle = quantiles(traced.requestToFinish)
+      return `${ms(parse)}; ${ms(handle)} (${parse.n} reads)`
+    })(),
     "",
     ""
   ],

@@ -11,7 +11,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Principal, TaskAccess, TaskFeed, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
+import { Principal, TaskAccess, TaskError, TaskFeed, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import * as Access from "../src/Access.ts"
 import * as DemoTasks from "../src/DemoTasks.ts"
 import * as HotReads from "../src/HotReads.ts"
@@ -22,11 +22,25 @@ import { baseUrl, testServer } from "./http.ts"
 
 const tokens = { alice: "alice-token", bob: "bob-token" }
 
+/** Fault injection: while set, every read of a task from the store fails. */
+const storeReads = { failing: false }
+
+/** The memory store, whose reads fail while `storeReads.failing`. */
+const faultyStore = Layer.effect(
+  TaskStore.TaskStore,
+  Effect.map(TaskStore.makeMemory, (store) =>
+    TaskStore.TaskStore.of({
+      ...store,
+      get: (id) =>
+        storeReads.failing ? Effect.fail(new TaskError.TaskStoreError({ operation: "get", detail: "injected" })) : store.get(id)
+    }))
+)
+
 /** Tasks in memory with the demo kinds, their feed, and the service's access rules for alice and bob. */
 const services = Layer.mergeAll(Access.layer, TaskFeed.layer()).pipe(
   Layer.provideMerge(DemoTasks.layer),
   Layer.provideMerge(Tasks.layer({ shutdownGracePeriod: 0 })),
-  Layer.provide(TaskStore.layerMemory),
+  Layer.provide(faultyStore),
   Layer.provide(ServerConfig.layerTest({
     authTokens: { alice: Redacted.make(tokens.alice), bob: Redacted.make(tokens.bob) }
   }))
@@ -128,6 +142,31 @@ describe("HotReads", () => {
         for (const reply of stack) assert.deepStrictEqual([reply.status, reply.text], [418, "stack"])
         const posted = yield* Effect.promise(() => fetch(`${base}/api/tasks/${task.id}`, { method: "POST", headers: bearer }))
         assert.strictEqual(posted.status, 418)
+      }))
+
+    it.effect("a task that has just finished is answered from the feed's final record, without a store read", () =>
+      Effect.gen(function*() {
+        const base = yield* frontServer
+        const tasks = yield* Tasks.Tasks
+        const task = yield* submit("alice")
+        const final = yield* tasks.awaitInfo(task.id)
+        const bearer = { authorization: `Bearer ${tokens.alice}` }
+        storeReads.failing = true
+        const [record, stream, notOwner] = yield* Effect.ensuring(
+          Effect.all([
+            get(`${base}/api/tasks/${task.id}`, bearer),
+            get(`${base}/api/tasks/${task.id}/events`, bearer),
+            get(`${base}/api/tasks/${task.id}`, { authorization: `Bearer ${tokens.bob}` })
+          ]),
+          Effect.sync(() => {
+            storeReads.failing = false
+          })
+        )
+        assert.deepStrictEqual([record.status, record.text], [200, JSON.stringify(encodeRecord(toRecord(final)))])
+        assert.strictEqual(stream.status, 200)
+        assert.include(stream.text, `"status":"completed"`)
+        // Another principal's task is still not its to read: the stack answers.
+        assert.strictEqual(notOwner.status, 418)
       }))
 
     it.effect("a stream follows a running task to its final record and the `end` event, then stops listening", () =>

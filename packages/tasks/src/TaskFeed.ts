@@ -155,6 +155,12 @@ export class TaskFeed extends Context.Service<TaskFeed, {
    * Succeeds with the function that stops listening (a no-op once ended).
    */
   listen(id: string, listener: TaskListener, known?: TaskInfo.TaskInfo): Effect.Effect<() => void, TaskNotFound | TaskStoreError>
+  /**
+   * The final record of task `id` if it finished recently (its terminal
+   * change is still in the ring, and it was not deleted since): a record
+   * that no longer changes, read without the store.
+   */
+  final(id: string): TaskInfo.TaskInfo | undefined
   /** Every change the subscriber may see, from now on (or after `after`); dropped if it falls `subscriberBuffer` behind. */
   all(options: AllOptions): Stream.Stream<Change | Gap, SubscriberDropped>
   /** Subscriber counts. */
@@ -399,7 +405,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     return { task, all: everyone.size, dropped, lastEventId: eventId(seq) }
   })
 
-  return TaskFeed.of({ watch, listen, all, stats })
+  return TaskFeed.of({ watch, listen, final: (id) => finals.get(id)?.info, all, stats })
 })
 
 /** A feed over the supervisor, with the given settings over the defaults. */

@@ -8,6 +8,9 @@
  * - no-op tasks through a one-runner cluster vs the single-process supervisor
  *   on the same database (goal: ≥ 0.8×).
  * Runners are `packages/cluster/test/runner.ts` child processes on 127.0.0.1.
+ * Beside each rate: the CPU time the runner processes (or the single process)
+ * spent per task meanwhile, which the machine's load distorts far less than
+ * the rates: on a shared machine it is the cost to compare.
  */
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { SqlTaskStore } from "@chainjobs/store-sql"
@@ -25,17 +28,28 @@ const FAILOVERS = Number(process.env.CLUSTER_BENCH_FAILOVERS ?? 5)
 /** Prints how far the run is (it takes minutes). */
 const progress = (line: string) => Effect.sync(() => console.log(`  … ${line}`))
 
+/** A rate, and the CPU time spent per task meanwhile (every runner's, or the single process's), in µs. */
+interface Measured {
+  readonly rate: number
+  readonly cpuPerTask: number
+}
+
 /** Tasks per second for `count` tasks submitted in `perRunner` shares, one burst per runner at once. */
 const throughput = (runners: ReadonlyArray<RunnerProcess>, kind: string, payload: unknown, perRunner: number) =>
   Effect.gen(function*() {
     const started = Date.now()
-    yield* Effect.forEach(
+    const answers = yield* Effect.forEach(
       runners,
       (runner) => runner.call({ op: "burst", kind, payload, count: perRunner, concurrency: IN_FLIGHT_PER_RUNNER }),
       { concurrency: "unbounded" }
     )
-    return perSecond(perRunner * runners.length, Date.now() - started)
+    const tasks = perRunner * runners.length
+    const cpu = answers.reduce((sum, answer) => sum + answer.cpuMicros, 0)
+    return { rate: perSecond(tasks, Date.now() - started), cpuPerTask: cpu / tasks } satisfies Measured
   })
+
+/** µs of CPU per task, as a table cell. */
+const cpuCell = (measured: Measured) => `${fmt(measured.cpuPerTask)} µs`
 
 /** Milliseconds from `kill -9` of the runner running a scan to the scan starting again on another runner. */
 const failover = (cluster: TestCluster, runners: Array<RunnerProcess>, round: number) =>
@@ -71,13 +85,15 @@ const singleProcess = (schema: string) =>
     const Noop = Task.define("noop", { payload: Schema.Struct({}), success: Schema.Void })
     const tasks = yield* Tasks.Tasks
     yield* tasks.register(Noop, () => Effect.void, yield* Effect.context<never>())
+    const cpu = process.cpuUsage()
     const started = Date.now()
     yield* Effect.forEach(
       Array.from({ length: NOOP_TASKS }, (_, i) => i),
       () => Effect.flatMap(tasks.submit(Noop, {}), (handle) => handle.join),
       { concurrency: IN_FLIGHT_PER_RUNNER, discard: true }
     )
-    return perSecond(NOOP_TASKS, Date.now() - started)
+    const spent = process.cpuUsage(cpu)
+    return { rate: perSecond(NOOP_TASKS, Date.now() - started), cpuPerTask: (spent.user + spent.system) / NOOP_TASKS } satisfies Measured
   }).pipe(
     Effect.provide(Tasks.layer({ maxWorkers: 50 }).pipe(
       Layer.provide(SqlTaskStore.layerPg({ url: Redacted.make(url!), schema: `${schema}_single`, maxConnections: 6 }))
@@ -94,23 +110,23 @@ const main = Effect.gen(function*() {
   yield* throughput(runners, "noop", {}, 200) // warm-up
   const clusterNoop = yield* throughput(runners, "noop", {}, NOOP_TASKS)
   const plainNoop = yield* singleProcess(cluster.schema)
-  yield* progress(`no-op: cluster of one ${fmt(clusterNoop)}/s, single process ${fmt(plainNoop)}/s`)
+  yield* progress(`no-op: cluster of one ${fmt(clusterNoop.rate)}/s, single process ${fmt(plainNoop.rate)}/s`)
 
   // I/O-bound scaling
   yield* throughput(runners, "io", { ms: 20 }, 200) // warm-up
   const one = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER)
-  yield* progress(`1 runner: ${fmt(one)}/s`)
+  yield* progress(`1 runner: ${fmt(one.rate)}/s`)
   runners.push(yield* cluster.start("r2"))
   yield* settled(runners)
   // the new runner warmed up as the first one was
   yield* throughput(runners, "io", { ms: 20 }, 200)
   const two = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER)
-  yield* progress(`2 runners: ${fmt(two)}/s`)
+  yield* progress(`2 runners: ${fmt(two.rate)}/s`)
   runners.push(yield* cluster.start("r3"))
   yield* settled(runners)
   yield* throughput(runners, "io", { ms: 20 }, 200)
   const three = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER)
-  yield* progress(`3 runners: ${fmt(three)}/s`)
+  yield* progress(`3 runners: ${fmt(three.rate)}/s`)
 
   // failover
   const failovers: Array<number> = []
@@ -123,17 +139,17 @@ const main = Effect.gen(function*() {
 
   console.log(`I/O-bound tasks (20 ms each), ${IO_TASKS_PER_RUNNER} per runner, 50 workers per runner:`)
   table([
-    ["runners", "tasks/s", "vs 1 runner", "goal"],
-    ["1", fmt(one), "1.00×", ""],
-    ["2", fmt(two), `${fmt(two / one, 2)}×`, "≥ 1.8×"],
-    ["3", fmt(three), `${fmt(three / one, 2)}×`, "≥ 2.5×"]
+    ["runners", "tasks/s", "vs 1 runner", "goal", "CPU per task (all runners)"],
+    ["1", fmt(one.rate), "1.00×", "", cpuCell(one)],
+    ["2", fmt(two.rate), `${fmt(two.rate / one.rate, 2)}×`, "≥ 1.8×", cpuCell(two)],
+    ["3", fmt(three.rate), `${fmt(three.rate / one.rate, 2)}×`, "≥ 2.5×", cpuCell(three)]
   ])
   if (FAILOVERS > 0) console.log(`\nfailover, kill -9 to running elsewhere: median ${fmt(median / 1000, 1)} s of [${failovers.map((ms) => fmt(ms / 1000, 1)).join(", ")}] (goal ≤ 10 s)`)
   console.log(`\nno-op tasks on PostgreSQL (${NOOP_TASKS}, ${IN_FLIGHT_PER_RUNNER} in flight):`)
   table([
-    ["setup", "tasks/s", "ratio", "goal"],
-    ["single-process supervisor", fmt(plainNoop), "1.00×", ""],
-    ["cluster of one runner", fmt(clusterNoop), `${fmt(clusterNoop / plainNoop, 2)}×`, "≥ 0.8×"]
+    ["setup", "tasks/s", "ratio", "goal", "CPU per task"],
+    ["single-process supervisor", fmt(plainNoop.rate), "1.00×", "", cpuCell(plainNoop)],
+    ["cluster of one runner", fmt(clusterNoop.rate), `${fmt(clusterNoop.rate / plainNoop.rate, 2)}×`, "≥ 0.8×", cpuCell(clusterNoop)]
   ])
 })
 

@@ -14,7 +14,8 @@
  * - `{"op":"status","ref":4}` → `{"ref":4,"shards":…,"running":…}`
  * - `{"op":"declare","ref":6,"declaration":{name,kind,payload,trigger}}` → `{"ref":6,"stored":{…}}` (stored, `PersistedSchedules`);
  *   `{"op":"undeclare","ref":7,"name":"…"}` → `{"ref":7,"done":true}`
- * - `{"op":"burst","ref":5,"kind":"io","payload":{…},"count":1000,"concurrency":200}` → `{"ref":5,"millis":…}`
+ * - `{"op":"burst","ref":5,"kind":"io","payload":{…},"count":1000,"concurrency":200}` → `{"ref":5,"millis":…,"cpuMicros":…}`
+ *   (the CPU time this process spent meanwhile, on whatever it did: user and system)
  * - `{"op":"follow","ref":8}` starts following every change through a `TaskFeed` (what `/api/events` and RPC
  *   `WatchAll` serve); `{"op":"followed","ref":9}` → `{"ref":9,"changes":[{id,status,progress,deleted},…]}`
  * - `{"op":"watch","ref":10,"id":"…"}` starts following one task through the feed; `{"op":"watched","ref":11,"id":"…"}`
@@ -210,6 +211,7 @@ const main = Effect.gen(function*() {
             return { ref, info: yield* tasks.get(request.id) }
           case "burst": {
             // Submits `count` tasks through this runner, at most `concurrency` in flight, and waits for all.
+            const cpu = process.cpuUsage()
             const started = Date.now()
             yield* Effect.forEach(
               Array.from({ length: request.count }, (_, i) => i),
@@ -219,7 +221,8 @@ const main = Effect.gen(function*() {
                   : Effect.flatMap(tasks.submit(byName[request.kind], request.payload), (handle) => handle.join),
               { concurrency: request.concurrency, discard: true }
             )
-            return { ref, millis: Date.now() - started }
+            const spent = process.cpuUsage(cpu)
+            return { ref, millis: Date.now() - started, cpuMicros: spent.user + spent.system }
           }
           case "declare":
             return { ref, stored: yield* schedules.declare(request.declaration) }

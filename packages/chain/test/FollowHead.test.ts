@@ -204,7 +204,12 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("F
       const depth = ChainTasks.followWindow + 2
       yield* mineBranch(evm, depth, 5)
       const follower = yield* tasks.submit(ChainTasks.FollowHead, { chain: "dev", fromBlock: head + 1, pollMillis: 10 })
-      yield* checkpointAt(store, follower.id, head + depth)
+      const remembered = yield* checkpointAt(store, follower.id, head + depth)
+      // it remembers the last followWindow blocks, no more
+      assert.deepStrictEqual(
+        remembered.recent!.map((item) => item.number),
+        Array.from({ length: ChainTasks.followWindow }, (_, index) => head + depth - ChainTasks.followWindow + 1 + index)
+      )
       // every block it processed is replaced, and it remembers only the last followWindow of them
       yield* evm.request("evm_revert", [snapshot])
       yield* mineBranch(evm, depth + 1, 6)

@@ -12,13 +12,13 @@
 import { assert, layer } from "@effect/vitest"
 import { TaskStore, Tasks } from "@chainjobs/tasks"
 import { Effect, Fiber, Layer } from "effect"
-import { type Hex, hexToNumber, keccak256, type TransactionSerializableEIP1559 } from "viem"
+import { type Hex, hexToNumber, keccak256 } from "viem"
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts"
 import { DevChain } from "@chainjobs/devchain"
 import * as ChainTasks from "../src/ChainTasks.ts"
 import type * as EvmClient from "../src/EvmClient.ts"
 import * as FaultProxy from "./FaultProxy.ts"
-import { client, devChainConfig, supervisor } from "./fixtures.ts"
+import { devChainConfig, signer, supervisor } from "./fixtures.ts"
 
 /** The reason of a failed broadcast, or the error itself when it is not a `BroadcastError`. */
 const reasonOf = (error: { readonly _tag: string; readonly reason?: unknown }) =>
@@ -34,24 +34,7 @@ const manualMining = (evm: EvmClient.EvmClient) =>
 /** The dev chain, a client of it, a sender (dev account `index`) and its next nonce, and broadcasts through `url`. */
 const setup = (index: number) =>
   Effect.gen(function*() {
-    const chain = yield* DevChain.DevChain
-    const evm = yield* client(devChainConfig([chain.url]))
-    const sender = privateKeyToAccount(chain.accounts[index]!.privateKey)
-    const nonce = hexToNumber((yield* evm.request("eth_getTransactionCount", [sender.address, "pending"])) as Hex)
-    const sign = (overrides: Partial<TransactionSerializableEIP1559> = {}) =>
-      Effect.promise(() =>
-        sender.signTransaction({
-          type: "eip1559",
-          chainId: chain.chainId,
-          nonce,
-          gas: 21_000n,
-          maxFeePerGas: 10n ** 11n,
-          maxPriorityFeePerGas: 10n ** 9n,
-          to: chain.accounts[19]!.address,
-          value: 10n ** 15n,
-          ...overrides
-        })
-      )
+    const { chain, evm, nonce, sign } = yield* signer(index, DevChain.accounts[19]!.address, 21_000n)
     /** Broadcasts `transaction` as a task, through the endpoint at `url` (default: the node itself). */
     const broadcast = (transaction: Hex, url = chain.url, timeoutMillis = 30_000) =>
       Tasks.Tasks.use((tasks) => tasks.run(ChainTasks.Broadcast, { chain: "dev", transaction, pollMillis: 20, timeoutMillis })).pipe(
@@ -63,7 +46,7 @@ const setup = (index: number) =>
       )
     const rejection = (transaction: Hex, url?: string) => Effect.map(Effect.flip(broadcast(transaction, url)), reasonOf)
     const mine = Effect.asVoid(evm.request("evm_mine"))
-    const minedNonce = Effect.map(evm.request("eth_getTransactionCount", [sender.address, "latest"]), (count) => hexToNumber(count as Hex))
+    const minedNonce = Effect.map(evm.request("eth_getTransactionCount", [DevChain.accounts[index]!.address, "latest"]), (count) => hexToNumber(count as Hex))
     return { chain, evm, nonce, sign, broadcast, rejection, mine, minedNonce }
   })
 
@@ -199,6 +182,14 @@ const messages = {
   ]
 } as const
 
+/** A proxy of the node at `url` that answers the next `eth_sendRawTransaction` with the provider's error `row`. */
+const answering = (url: string, row: { readonly code: number; readonly message: string }) =>
+  FaultProxy.make(url, {
+    providerError: { code: row.code, message: row.message },
+    providerErrorMethod: "eth_sendRawTransaction",
+    providerErrorTimes: 1
+  })
+
 layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("Broadcast against providers' messages", (it) => {
   it.effect("each message of a used nonce, of fees too low, or of another refusal is the matching reason, with the node's words", () =>
     Effect.gen(function*() {
@@ -210,11 +201,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("B
         ...messages.rejected.map((row) => [row, "Rejected"] as const)
       ]
       for (const [row, tag] of expected) {
-        const proxy = yield* FaultProxy.make(chain.url, {
-          providerError: { code: row.code, message: row.message },
-          providerErrorMethod: "eth_sendRawTransaction",
-          providerErrorTimes: 1
-        })
+        const proxy = yield* answering(chain.url, row)
         const reason = yield* rejection(transaction, proxy.url)
         assert.deepStrictEqual([reason._tag, reason.detail], [tag, row.message], `${row.from}: ${row.message}`)
         assert.strictEqual(proxy.counts.providerError, 1)
@@ -230,11 +217,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("B
         // the node has the transaction in its pool; the endpoint answers the broadcast's send with the message
         const transaction = yield* sign({ nonce })
         yield* evm.sendRawTransaction(transaction)
-        const proxy = yield* FaultProxy.make(chain.url, {
-          providerError: { code: row.code, message: row.message },
-          providerErrorMethod: "eth_sendRawTransaction",
-          providerErrorTimes: 1
-        })
+        const proxy = yield* answering(chain.url, row)
         const waiting = yield* Effect.forkChild(Effect.result(
           Tasks.Tasks.use((tasks) =>
             tasks.run(ChainTasks.Broadcast, { chain: "dev", transaction, pollMillis: 20, timeoutMillis: 30_000 })

@@ -96,14 +96,19 @@ const checkpointAt = (store: Context.Context<TaskStore.TaskStore>, id: string, l
     return yield* Effect.die(new Error(`no checkpoint at block ${lastBlock}; the last: ${JSON.stringify(checkpoint)}`))
   })
 
+/** A client of the node, a task store, the supervisor and a feed over it (in the current scope), and the head now. */
+const setup = Effect.gen(function*() {
+  const chain = yield* DevChain.DevChain
+  const evm = yield* client(devChainConfig([chain.url]))
+  const store = yield* Layer.build(TaskStore.layerMemory)
+  const { feed, tasks } = yield* started(store, chain.url)
+  return { chain, evm, store, feed, tasks, head: yield* headOf(evm) }
+})
+
 layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("FollowHead", (it) => {
   it.effect("processes every new block once, in order, records and publishes it, and checkpoints the last ones' hashes", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain.DevChain
-      const evm = yield* client(devChainConfig([chain.url]))
-      const store = yield* Layer.build(TaskStore.layerMemory)
-      const { feed, tasks } = yield* started(store, chain.url)
-      const head = yield* headOf(evm)
+      const { evm, feed, head, store, tasks } = yield* setup
       // without fromBlock it starts at the head
       const published = yield* nextPublished(feed, 4)
       const follower = yield* tasks.submit(ChainTasks.FollowHead, { chain: "dev", pollMillis: 10 })
@@ -148,11 +153,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("F
 
   it.effect("a reorganization forking inside what it remembers is followed from the fork; the feed sees the replaced numbers again", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain.DevChain
-      const evm = yield* client(devChainConfig([chain.url]))
-      const store = yield* Layer.build(TaskStore.layerMemory)
-      const { feed, tasks } = yield* started(store, chain.url)
-      const head = yield* headOf(evm)
+      const { evm, feed, head, store, tasks } = yield* setup
       yield* evm.request("evm_mine")
       const snapshot = yield* evm.request("evm_snapshot")
       yield* mineBranch(evm, 2, 1)
@@ -174,11 +175,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("F
 
   it.effect("a reorganization replacing every block it remembers, all of them new, is followed from the first it processed", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain.DevChain
-      const evm = yield* client(devChainConfig([chain.url]))
-      const store = yield* Layer.build(TaskStore.layerMemory)
-      const { feed, tasks } = yield* started(store, chain.url)
-      const head = yield* headOf(evm)
+      const { evm, feed, head, tasks } = yield* setup
       const snapshot = yield* evm.request("evm_snapshot")
       yield* mineBranch(evm, 2, 3)
       const published = yield* nextPublished(feed, 5)
@@ -195,11 +192,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("F
 
   it.effect("a reorganization deeper than the blocks it remembers fails it with ParentMismatch", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain.DevChain
-      const evm = yield* client(devChainConfig([chain.url]))
-      const store = yield* Layer.build(TaskStore.layerMemory)
-      const { tasks } = yield* started(store, chain.url)
-      const head = yield* headOf(evm)
+      const { evm, head, store, tasks } = yield* setup
       const snapshot = yield* evm.request("evm_snapshot")
       const depth = ChainTasks.followWindow + 2
       yield* mineBranch(evm, depth, 5)

@@ -1,33 +1,16 @@
 import { assert, layer } from "@effect/vitest"
 import { TaskStore, Tasks } from "@chainjobs/tasks"
 import { Effect, Fiber, Layer, Schedule } from "effect"
-import { encodeFunctionData, type Hex, hexToNumber, keccak256, type TransactionSerializableEIP1559 } from "viem"
+import { encodeFunctionData, type Hex, hexToNumber, keccak256 } from "viem"
 import { privateKeyToAccount } from "viem/accounts"
 import * as ChainTasks from "../src/ChainTasks.ts"
 import { DevChain, DevSeed } from "@chainjobs/devchain"
 import * as FaultProxy from "./FaultProxy.ts"
-import { client, devChainConfig, Seeded, seededChain, supervisor } from "./fixtures.ts"
+import { devChainConfig, Seeded, seededChain, signer, supervisor } from "./fixtures.ts"
 
 layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("SignedTransaction", (it) => {
   const setup = Effect.gen(function*() {
-    const chain = yield* DevChain.DevChain
-    const evm = yield* client(devChainConfig([chain.url]))
-    const sender = privateKeyToAccount(chain.accounts[9]!.privateKey)
-    const nonce = hexToNumber((yield* evm.request("eth_getTransactionCount", [sender.address, "pending"])) as Hex)
-    const sign = (overrides: Partial<TransactionSerializableEIP1559> = {}) =>
-      Effect.promise(() =>
-        sender.signTransaction({
-          type: "eip1559",
-          chainId: chain.chainId,
-          nonce,
-          gas: 100_000n,
-          maxFeePerGas: 10n ** 11n,
-          maxPriorityFeePerGas: 10n ** 9n,
-          to: chain.accounts[10]!.address,
-          value: 10n ** 15n,
-          ...overrides
-        })
-      )
+    const { chain, evm, nonce, sign } = yield* signer(9, DevChain.accounts[10]!.address, 100_000n)
     const broadcast = (transaction: Hex, options: { confirmations?: number; timeoutMillis?: number } = {}) =>
       Tasks.Tasks.use((tasks) =>
         tasks.run(ChainTasks.Broadcast, { chain: "dev", transaction, pollMillis: 20, timeoutMillis: 10_000, ...options })

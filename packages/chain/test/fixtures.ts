@@ -1,5 +1,7 @@
 /** Shared test setup: a seeded dev chain, chain configs with quick retries, clients on memory stores. */
 import { Context, Effect, Layer } from "effect"
+import { type Address, type Hex, hexToNumber, type TransactionSerializableEIP1559 } from "viem"
+import { privateKeyToAccount } from "viem/accounts"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import { Tasks, TasksConfig } from "@chainjobs/tasks"
 import * as BlockFeed from "../src/BlockFeed.ts"
@@ -51,3 +53,30 @@ export const supervisor = <E, R>(
     Layer.provideMerge(Chains.layerMemory(chains)),
     Layer.provideMerge(BlockFeed.layerMemory)
   )
+
+/**
+ * Dev account `index` of the node as a signer: its next nonce (pending included) and `sign`, which signs an
+ * EIP-1559 transfer of 0.001 ETH to `to` with that nonce and ample fees, `overrides` replacing any field.
+ */
+export const signer = (index: number, to: Address, gas: bigint) =>
+  Effect.gen(function*() {
+    const chain = yield* DevChain.DevChain
+    const evm = yield* client(devChainConfig([chain.url]))
+    const sender = privateKeyToAccount(chain.accounts[index]!.privateKey)
+    const nonce = hexToNumber((yield* evm.request("eth_getTransactionCount", [sender.address, "pending"])) as Hex)
+    const sign = (overrides: Partial<TransactionSerializableEIP1559> = {}) =>
+      Effect.promise(() =>
+        sender.signTransaction({
+          type: "eip1559",
+          chainId: chain.chainId,
+          nonce,
+          gas,
+          maxFeePerGas: 10n ** 11n,
+          maxPriorityFeePerGas: 10n ** 9n,
+          to,
+          value: 10n ** 15n,
+          ...overrides
+        })
+      )
+    return { chain, evm, nonce, sign }
+  })

@@ -15,6 +15,7 @@ import { BlockFeed, layerMemory as feedLayer } from "../src/BlockFeed.ts"
 import * as ChainTasks from "../src/ChainTasks.ts"
 import type * as EvmClient from "../src/EvmClient.ts"
 import * as Chains from "../src/Chains.ts"
+import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig } from "./fixtures.ts"
 
 const headOf = (evm: EvmClient.EvmClient) => Effect.map(evm.request("eth_blockNumber"), (head) => hexToNumber(head as Hex))
@@ -122,6 +123,28 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("F
         lastBlock: head + 3,
         recent: blocks.map((block) => ({ number: block.number, hash: block.hash }))
       })
+      yield* follower.interrupt
+    }), 60_000)
+
+  it.effect("a follower from a block not mined yet waits for it, then processes it and those after", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const evm = yield* client(devChainConfig([chain.url]))
+      const head = yield* headOf(evm)
+      // its node behind a proxy, to see it poll the head
+      const proxy = yield* FaultProxy.make(chain.url)
+      const { feed, tasks } = yield* started(yield* Layer.build(TaskStore.layerMemory), proxy.url)
+      const published = yield* nextPublished(feed, 2)
+      const follower = yield* tasks.submit(ChainTasks.FollowHead, { chain: "dev", fromBlock: head + 2, pollMillis: 10 })
+      // it has read the head a few times, found nothing to process, and is still following
+      for (let tries = 0; proxy.counts.requests < 3; tries++) {
+        if (tries > 2000) return yield* Effect.die(new Error(`the follower read the head ${proxy.counts.requests} times`))
+        yield* Effect.sleep("10 millis")
+      }
+      assert.strictEqual((yield* follower.info).status, "running")
+      for (let block = 0; block < 3; block++) yield* evm.request("evm_mine")
+      const blocks = yield* collected(published, "the block it waited for and the next")
+      assert.deepStrictEqual(blocks.map((block) => block.number), [head + 2, head + 3])
       yield* follower.interrupt
     }), 60_000)
 

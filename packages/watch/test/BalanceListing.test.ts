@@ -89,6 +89,10 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Balance
       const fresh = (yield* cache.list({ chain: "dev", stale: false })).balances.map(key)
       assert.include(fresh, `dev ${alice} native`)
       assert.notInclude(fresh, `dev ${bob} native`)
+      // a page of several accounts: each balance with its own pending amounts only
+      const everyone = (yield* cache.list({ chain: "dev", limit: 1000 })).balances
+      assert.deepInclude(everyone.find((balance) => balance.account === alice), { pendingIn: 0n, pendingOut: 11n })
+      assert.deepInclude(everyone.find((balance) => balance.account === bob), { pendingIn: 5n, pendingOut: 0n })
       const [bobNow] = (yield* cache.list({ chain: "dev", account: bob })).balances
       assert.deepInclude(bobNow, { pendingIn: 5n, pendingOut: 0n, stale: true })
       assert.isAtLeast(bobNow!.ageMillis, 0)

@@ -9,7 +9,7 @@
 import { DevSeed } from "@chainjobs/devchain"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Schema, Stream } from "effect"
-import { createWalletClient, defineChain, encodeFunctionData, type Hash, http, isAddress, keccak256, toHex } from "viem"
+import { encodeFunctionData, isAddress, keccak256, toHex } from "viem"
 import { type ChainAdapter, ChainAdapters } from "../src/ChainAdapter.ts"
 import * as EvmAdapter from "../src/EvmAdapter.ts"
 import * as WatchItem from "../src/WatchItem.ts"
@@ -19,19 +19,6 @@ const transfer = "Transfer(address indexed from, address indexed to, uint256 val
 const approval = "Approval(address indexed owner, address indexed spender, uint256 value)"
 
 const adapter = Effect.flatMap(ChainAdapters, (adapters) => adapters.adapter("dev"))
-
-/** A transaction sent by an unlocked dev account with its gas given, so a reverting one is sent (estimation would refuse it). */
-const sendUnchecked = (url: string, from: number, request: { readonly to: `0x${string}`; readonly value?: bigint; readonly data?: `0x${string}` }) =>
-  Effect.promise(async () => {
-    const chain = defineChain({
-      id: DevChain.chainId,
-      name: "dev",
-      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-      rpcUrls: { default: { http: [url] } }
-    })
-    const wallet = createWalletClient({ chain, transport: http(url) })
-    return wallet.sendTransaction({ account: DevChain.accounts[from]!.address, chain, gas: 200_000n, ...request }) as Promise<Hash>
-  })
 
 const chains = EvmAdapter.layer.pipe(Layer.provideMerge(DevChain.layerChains()))
 
@@ -76,7 +63,7 @@ layer(chains, { excludeTestServices: true, timeout: 120_000 })("EvmAdapter", (it
       const seeded = yield* DevSeed.seed({ rounds: 6, participants: 3, maxGap: 1 })
       const watched = seeded.participants[1]!
       // an approval in the range too: the Approval watch decodes it, the Transfer watch does not
-      const approved = yield* sendUnchecked(chain.url, 0, {
+      const approved = yield* node(chain.url).sendUnchecked(0, {
         to: seeded.token,
         data: encodeFunctionData({ abi: DevSeed.tokenAbi, functionName: "approve", args: [address(5), 42n] })
       })
@@ -150,11 +137,8 @@ layer(chains, { excludeTestServices: true, timeout: 120_000 })("EvmAdapter", (it
       assert.deepStrictEqual(yield* evm.transactionStatus(sent), { _tag: "Included", block: head, succeeded: true })
       // ether sent to the token (it has no payable function) reverts, and is mined all the same (the node refuses
       // a reverting transaction at once while it automines, so it is sent to the pool and then mined)
-      yield* act.setAutomine(false)
-      const reverted = yield* sendUnchecked(chain.url, 6, { to: seeded.token, value: 1n })
-      assert.deepStrictEqual(yield* evm.transactionStatus(reverted), { _tag: "Pending" })
-      yield* act.mine(1)
-      yield* act.setAutomine(true)
+      const reverted = yield* act.sendReverting(6, seeded.token, (hash) =>
+        Effect.map(evm.transactionStatus(hash), (status) => assert.deepStrictEqual(status, { _tag: "Pending" })))
       assert.deepStrictEqual(yield* evm.transactionStatus(reverted), { _tag: "Included", block: head + 1, succeeded: false })
       assert.deepStrictEqual(yield* evm.transactionStatus(keccak256(toHex("never sent"))), { _tag: "Pending" })
       assert.strictEqual(yield* act.head, head + 1)

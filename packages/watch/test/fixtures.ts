@@ -157,6 +157,8 @@ export const node = (url: string) => {
   const reader = createPublicClient({ chain, transport })
   const tester = createTestClient({ chain, transport, mode: "hardhat" })
   const call = <A>(f: () => Promise<A>) => Effect.promise(f)
+  const unchecked = (from: number, request: { readonly to: Address; readonly value?: bigint; readonly data?: Hex }) =>
+    call(() => createWalletClient({ chain, transport }).sendTransaction({ account: DevChain.accounts[from]!.address, chain, gas: 200_000n, ...request }))
   return {
     head: call(() => reader.getBlockNumber({ cacheTime: 0 })).pipe(Effect.map(Number)),
     /** Signs a transfer of `value` wei from dev account `from` (index) to `to`; returns the raw transaction. */
@@ -175,6 +177,22 @@ export const node = (url: string) => {
         const wallet = createWalletClient({ chain, transport })
         const hash = yield* call(() => wallet.sendTransaction({ account: DevChain.accounts[from]!.address, to, value, chain }))
         yield* call(() => reader.waitForTransactionReceipt({ hash, pollingInterval: 20 }))
+        return hash
+      }),
+    /** A transaction sent by an unlocked dev account with its gas given, so a reverting one is sent too (estimation would refuse it). */
+    sendUnchecked: unchecked,
+    /**
+     * Sends ether to `contract` (which has no payable function) from dev account `from`: the transaction reverts,
+     * and is mined all the same — sent to the pool with automining off (a node automining refuses a reverting
+     * transaction at once), `whilePending` run, then mined. Returns its hash.
+     */
+    sendReverting: <E, R>(from: number, contract: Address, whilePending: (hash: Hash) => Effect.Effect<void, E, R> = () => Effect.void) =>
+      Effect.gen(function*() {
+        yield* call(() => tester.setAutomine(false))
+        const hash = yield* unchecked(from, { to: contract, value: 1n })
+        yield* whilePending(hash)
+        yield* call(() => tester.mine({ blocks: 1 }))
+        yield* call(() => tester.setAutomine(true))
         return hash
       }),
     mine: (blocks: number) => call(() => tester.mine({ blocks })),

@@ -26,11 +26,14 @@ import { address, DevChain, node, processedCounts, reasonOf, Record, Refused, sh
 const Unrecorded = WatchProcessor.define("test.unrecorded", { success: WatchItem.WatchItem })
 const UnrecordedFailure = WatchProcessor.define("test.unrecorded-failure", { error: Refused })
 const Hold = WatchProcessor.define("test.hold")
+/** A processor whose handler dies (a defect, not a typed failure). */
+const Dies = WatchProcessor.define("test.dies")
 
 const unrecorded = Layer.mergeAll(
   Task.implement(Unrecorded, (item) => Effect.succeed(item)),
   Task.implement(UnrecordedFailure, (item) => Effect.fail(new Refused({ item: WatchItem.id(item) }))),
-  Task.implement(Hold, () => Effect.never)
+  Task.implement(Hold, () => Effect.never),
+  WatchProcessor.implement(Dies, () => Effect.die("the handler broke"))
 )
 
 const polled = unrecorded.pipe(Layer.provideMerge(sharedRuntime({ watchers: { maxRange: 2 } })))
@@ -183,6 +186,30 @@ layer(polled, { excludeTestServices: true, timeout: 120_000 })("Watchers, tick b
       // settled once: a later poll changes nothing and submits nothing again
       yield* watchers.poll("unrecorded")
       assert.strictEqual((yield* tasks.list({ kind: [Unrecorded.name] })).items.length, 1)
+    }), 60_000)
+
+  it.effect("a processor run again for an item already processed returns the stored result without running its handler; a handler's defect is the item's failure", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const watchers = yield* Watchers.Watchers
+      const tasks = yield* Tasks.Tasks
+      const [watched, broken] = [address(16), address(17)]
+      yield* watchers.add({ name: "again", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, paused: true })
+      yield* watchers.add({ name: "dies", chain: "dev", processor: Dies.name, accounts: [broken], confirmations: 0, paused: true })
+      const hash = yield* act.sendRaw(yield* act.sign(18, watched, 1n))
+      const toBroken = yield* act.sendRaw(yield* act.sign(18, broken, 1n))
+      yield* watchers.poll("again")
+      yield* watchers.poll("dies")
+      yield* drained(Record.name, Dies.name)
+      const [row] = yield* watchers.items("again")
+      assert.deepStrictEqual([row!.id, row!.status], [`dev:${hash}`, "processed"])
+      // as a task resumed after a crash would: the item is processed, so the stored result comes back, the handler does not run
+      const again = yield* tasks.run(Record, row!.item)
+      assert.deepStrictEqual(again, row!.item)
+      assert.deepStrictEqual(Array.from((yield* processedCounts("again")).entries()), [[`dev:${hash}`, 1]])
+      const [died] = yield* watchers.items("dies")
+      assert.deepStrictEqual([died!.id, died!.status, died!.error], [`dev:${toBroken}`, "failed", "defect or interruption"])
     }), 60_000)
 
   it.effect("a reorganization among unconfirmed blocks is counted once; the dropped item is never recorded, the re-included one once", () =>

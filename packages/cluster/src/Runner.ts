@@ -18,18 +18,7 @@
  * @since 0.1.0
  */
 import { NodeClusterSocket } from "@effect/platform-node"
-import {
-  type Config,
-  ConfigProvider,
-  Context,
-  type Duration,
-  Effect,
-  Layer,
-  Metric,
-  type Redacted,
-  Schedule,
-  Stream
-} from "effect"
+import { type Config, ConfigProvider, Context, Effect, Layer, Metric, type Redacted, Schedule, Stream } from "effect"
 import { Sharding, ShardId } from "effect/cluster"
 import type { SocketServer } from "effect/socket"
 import type { PgClient } from "@effect/sql-pg"
@@ -73,8 +62,6 @@ export interface RunnerOptions {
   readonly maxConnections?: number | undefined
   /** The PostgreSQL schema of the task and cluster tables, made if missing. Default: the database's search path. */
   readonly schema?: string | undefined
-  /** How long a task entity (a bucket or a key) without work is kept before it ends. Default: a minute. */
-  readonly entityMaxIdleTime?: Duration.Input | undefined
 }
 
 /**
@@ -120,7 +107,7 @@ export type StartError = SqlError.SqlError | TaskError.TaskStoreError | SocketSe
  * built over them declares, so that other runners send it only the intermediate records its followers want.
  */
 export const layerServices = (
-  options: Pick<RunnerOptions, "supervisor" | "runner" | "entityMaxIdleTime">
+  options: Pick<RunnerOptions, "supervisor" | "runner">
 ): Layer.Layer<Tasks.Tasks | RunnerStatus | TaskInterest.TaskInterest, SqlError.SqlError, Sharding.Sharding | TaskStore.TaskStore | PgClient.PgClient> =>
   Layer.effectContext(Effect.gen(function*() {
     const store = yield* TaskStore.TaskStore
@@ -133,7 +120,7 @@ export const layerServices = (
     )
     const local = runnerReads(supervisor, address)
     const entity = yield* TaskEntity.make(local)
-    yield* Layer.build(TaskEntity.layer(entity, { maxIdleTime: options.entityMaxIdleTime }))
+    yield* Layer.build(TaskEntity.layer(entity))
     yield* TaskEntity.adoption(options.runner.shards)
     // Runs before the supervisor's own shutdown: hand the tasks over rather than wait for them.
     yield* Effect.addFinalizer(() => entity.close)

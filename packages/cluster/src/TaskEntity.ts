@@ -5,15 +5,10 @@
  * cluster-wide; a bucket of the task id otherwise, which spreads unkeyed tasks
  * over every runner.
  *
- * Five messages reach the runner owning the shard, all volatile:
+ * Four messages reach the runner owning the shard, all volatile:
  * - `Submit` admits a task there: the owner's supervisor checks the key,
- *   records the task and starts it; the entity keeps it (handed over if the
- *   entity ends before it finishes).
- * - `Keep` keeps a busy entity alive: one is served while the entity has
- *   tasks it admitted unfinished, and a few seconds more, so that a steady
- *   stream of tasks costs one `Keep` per entity rather than a message per task.
- * - `Run` serves one adopted task until it has finished, keeping its entity
- *   alive.
+ *   records the task and starts it, then sends itself `Run`.
+ * - `Run` serves a task until it has finished, keeping its entity alive.
  * - `Interrupt` stops the task where it runs; its finalizers run on the owner.
  * - `Await` waits on the owner for a task to finish.
  *
@@ -28,7 +23,7 @@
  *
  * @since 0.1.0
  */
-import { type Duration, Effect, Schedule, Schema, Stream } from "effect"
+import { Effect, Schedule, Schema, Stream } from "effect"
 import { ClusterSchema, Entity, EntityId, Sharding, ShardId } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { TaskError, TaskInfo, type Tasks, TaskStore } from "@chainjobs/tasks"
@@ -87,16 +82,6 @@ export const Run = Rpc.make("Run", {
   payload: { id: Schema.String }
 }).annotate(ClusterSchema.InterruptOnTermination, true)
 
-/**
- * Keeps the entity alive while it has tasks it admitted unfinished, and for `keepIdleChecks` seconds more (an entity
- * without a request under way ends after its idle time, handing its tasks over). Volatile, sent by the entity to
- * itself; interrupted when the shard moves, as the entity ends then.
- */
-export const Keep = Rpc.make("Keep", { payload: {} }).annotate(ClusterSchema.InterruptOnTermination, true)
-
-/** How many one-second looks find an entity without unfinished tasks before its `Keep` ends. */
-export const keepIdleChecks = 5
-
 /** Interrupts a task where it runs and waits until it has stopped. */
 export const Interrupt = Rpc.make("Interrupt", {
   payload: { id: Schema.String },
@@ -115,7 +100,7 @@ export const Await = Rpc.make("Await", {
 }).annotate(ClusterSchema.InterruptOnTermination, true)
 
 /** The entity type: every runner registers it, the cluster routes its messages by shard. */
-export const TaskEntity = Entity.make("chainjobs/Task", [Submit, Keep, Run, Interrupt, Await])
+export const TaskEntity = Entity.make("chainjobs/Task", [Submit, Run, Interrupt, Await])
 
 /** How often a `Run` whose record could not be read is tried again before giving the task up to the next adoption. */
 const storeRetry = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 5 }))
@@ -126,12 +111,10 @@ export interface Host {
   /** Ids of the tasks whose `Run` is being served here. */
   readonly serving: Set<string>
   /**
-   * Tasks this runner's supervisor is admitting (`Submit`), and whether each has finished meanwhile: a short task
-   * often ends before its admission returns.
+   * Tasks this runner's supervisor admitted (`Submit`) whose `Run` has not been served yet, and whether each has
+   * finished meanwhile: served without reading its record back (a short task often ends before its `Run` arrives).
    */
   readonly admittedHere: Map<string, boolean>
-  /** What to do when a task an entity keeps finishes here: the entity lets it go. */
-  readonly onEnd: Map<string, () => void>
   /** Refuses new work from now on and hands every served task over (stopped at its checkpoint, left pending). */
   readonly close: Effect.Effect<void>
   readonly closing: () => boolean
@@ -141,18 +124,11 @@ export interface Host {
 export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
   const serving = new Set<string>()
   const admittedHere = new Map<string, boolean>()
-  const onEnd = new Map<string, () => void>()
   let closing = false
   yield* Effect.forkScoped(
     Stream.runForEach(local.changes, (info) =>
       Effect.sync(() => {
-        if (!TaskInfo.isTerminal(info.status)) return
-        if (admittedHere.has(info.id)) admittedHere.set(info.id, true)
-        const end = onEnd.get(info.id)
-        if (end !== undefined) {
-          onEnd.delete(info.id)
-          end()
-        }
+        if (TaskInfo.isTerminal(info.status) && admittedHere.has(info.id)) admittedHere.set(info.id, true)
       })),
     { startImmediately: true }
   )
@@ -160,7 +136,6 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
     local,
     serving,
     admittedHere,
-    onEnd,
     closing: () => closing,
     close: Effect.suspend(() => {
       closing = true
@@ -177,11 +152,9 @@ const shuttingDown = (kind: string) =>
  * The entity's handlers on a runner. Every message runs concurrently: a key's
  * or a bucket's tasks do not wait for each other here, the supervisor's limits
  * decide. An entity hands over every task it admitted when it ends (its shard
- * moved), also one whose `Run` never arrived. An entity without a request
- * under way ends after `maxIdleTime` (default: a minute): `Keep` holds it
- * while it has tasks.
+ * moved), also one whose `Run` never arrived.
  */
-export const layer = (host: Host, options: { readonly maxIdleTime?: Duration.Input | undefined } = {}) =>
+export const layer = (host: Host) =>
   TaskEntity.toLayer(
     Effect.gen(function*() {
       const address = yield* Entity.CurrentAddress
@@ -191,36 +164,9 @@ export const layer = (host: Host, options: { readonly maxIdleTime?: Duration.Inp
       yield* Effect.addFinalizer(() =>
         Effect.forEach(Array.from(admitted), (id) => {
           host.admittedHere.delete(id)
-          host.onEnd.delete(id)
           return local.handOff(id)
         }, { concurrency: "unbounded", discard: true })
       )
-      /** Whether a `Keep` is being served, and how many looks in a row found nothing to keep. */
-      let keeping = false
-      let idleChecks = 0
-      /** Keeps a task admitted here until it finishes (or the entity ends), with a `Keep` under way meanwhile. */
-      const keepAdmitted = (id: string) =>
-        Effect.suspend(() => {
-          admitted.add(id)
-          serving.add(id)
-          host.onEnd.set(id, () => {
-            admitted.delete(id)
-            serving.delete(id)
-          })
-          idleChecks = 0
-          if (keeping) return Effect.void
-          keeping = true
-          return Effect.orDie(self.Keep({}, { discard: true }))
-        })
-      /** One look: whether the `Keep` may end, decided and told in one step so that no admission falls in between. */
-      const idle = Effect.sync(() => {
-        if (admitted.size > 0) idleChecks = 0
-        else if (++idleChecks >= keepIdleChecks) {
-          keeping = false
-          return true
-        }
-        return false
-      })
       const serve = (id: string) =>
         Effect.gen(function*() {
           const admittedHere = host.admittedHere.get(id)
@@ -259,18 +205,15 @@ export const layer = (host: Host, options: { readonly maxIdleTime?: Duration.Inp
               heartbeatTimeoutMillis: request.heartbeatTimeoutMillis,
               retries: request.retries
             }).pipe(Effect.tapError(() => Effect.sync(() => host.admittedHere.delete(request.id))))
-            const finished = host.admittedHere.get(request.id) === true
-            host.admittedHere.delete(request.id)
-            // Joined another task (kept by this entity already), or finished already: nothing to keep.
-            if (handle.id === request.id && !finished) yield* keepAdmitted(handle.id)
+            // Joined another task: that one has its `Run` already.
+            if (handle.id !== request.id) {
+              host.admittedHere.delete(request.id)
+              return { id: handle.id }
+            }
+            admitted.add(handle.id)
+            yield* Effect.orDie(self.Run({ id: handle.id }, { discard: true }))
             return { id: handle.id }
           }),
-        Keep: () =>
-          Effect.gen(function*() {
-            while (!(yield* Effect.andThen(Effect.sleep("1 second"), idle))) {
-              // kept: tasks admitted here are unfinished, or were a moment ago
-            }
-          }).pipe(Effect.onInterrupt(() => Effect.sync(() => void (keeping = false)))),
         Run: ({ payload: { id } }) =>
           Effect.suspend(() => {
             // Closing: the next owner adopts it. Served already (submitted here, then adopted): nothing to do.
@@ -284,7 +227,7 @@ export const layer = (host: Host, options: { readonly maxIdleTime?: Duration.Inp
         Await: ({ payload: { id } }) => local.awaitInfo(id)
       })
     }),
-    { concurrency: "unbounded", maxIdleTime: options.maxIdleTime ?? "1 minute" }
+    { concurrency: "unbounded", maxIdleTime: "1 minute" }
   )
 
 /** How often a runner looks for shards it has newly acquired, whose unfinished tasks it then adopts. */

@@ -335,25 +335,6 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
       assert.deepStrictEqual(ticks().filter((tick) => tick.at > removedAt + 3_000), [])
     }).pipe(Effect.scoped), { timeout: 120_000 })
 
-  it.live("a task's entity is kept while the task runs, however long past the entity's idle time", () =>
-    Effect.gen(function*() {
-      const cluster = yield* makeCluster
-      // An entity without a request under way ends after a second here (the cluster looks every five), handing its
-      // tasks over: what keeps one alive while its task runs is the entity's own `Keep`.
-      const a = yield* cluster.start("a", { RUNNER_ENTITY_IDLE_MS: "1000" })
-      yield* settled([a])
-      const id = yield* submitted(a, "sleep", { ms: 12_000 })
-      const finished = yield* a.awaitInfo(id).pipe(
-        Effect.timeout("60 seconds"),
-        Effect.catchTag("TimeoutError", () =>
-          Effect.flatMap(a.call({ op: "get", id }), (last) =>
-            Effect.die(new Error(`the task never finished: ${JSON.stringify(last.info)}; events ${JSON.stringify(cluster.events())}`))))
-      )
-      assert.strictEqual(finished.status, "completed")
-      // one attempt, never handed over and started again
-      assert.deepStrictEqual(cluster.events().filter((event) => event.task === id).map((event) => event.event), ["start", "end"])
-    }).pipe(Effect.scoped), { timeout: 120_000 })
-
   it.live("a rolling restart of all three runners loses no acknowledged task", () =>
     Effect.gen(function*() {
       const { cluster, runners } = yield* startThree

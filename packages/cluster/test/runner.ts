@@ -2,7 +2,7 @@
  * One runner of the test cluster, run as a child process by the pinned Node
  * (`node packages/cluster/test/runner.ts`). Settings come from the
  * environment: `CHAINJOBS_TEST_PG_URL`, `RUNNER_NAME`, `RUNNER_PORT`,
- * `RUNNER_SCHEMA`, `RUNNER_ENTITY_IDLE_MS` (how long an entity without work is kept), `EVENTS` (a file the kinds append one JSON line per event to), and with `CHAIN_URL` (a
+ * `RUNNER_SCHEMA`, `EVENTS` (a file the kinds append one JSON line per event to), and with `CHAIN_URL` (a
  * Hardhat node) the chain kind `chain/scan-addresses` on it as the chain `dev`, its requests held to `CHAIN_RATE`
  * per second, each attempt recorded (start with the block it starts from, end).
  *
@@ -179,8 +179,7 @@ const runner = Runner.layer({
   runner: { ...RunnerConfig.defaults, port: Number(process.env.RUNNER_PORT), shards: 30, ...(process.env.RUNNER_POLL_MS ? { messagePollInterval: Duration.millis(Number(process.env.RUNNER_POLL_MS)) } : {}) },
   supervisor: { maxWorkers: Number(process.env.RUNNER_WORKERS ?? 50), shutdownGracePeriod: "5 seconds" },
   maxConnections: Number(process.env.RUNNER_PG_CONNECTIONS ?? 6),
-  schema: process.env.RUNNER_SCHEMA,
-  ...(process.env.RUNNER_ENTITY_IDLE_MS ? { entityMaxIdleTime: Number(process.env.RUNNER_ENTITY_IDLE_MS) } : {})
+  schema: process.env.RUNNER_SCHEMA
 })
 
 const reply = (line: Record<string, unknown>) => Effect.sync(() => process.stdout.write(`${JSON.stringify(line)}\n`))

@@ -73,12 +73,21 @@ const listening = (child: ChildProcess) =>
 
 const getJson = (url: string) => Effect.promise(() => fetch(url).then((response) => response.json() as Promise<any>))
 
-/** Retries `read` until `check` holds (the test's timeout bounds the wait). */
-const eventually = <A>(read: Effect.Effect<A>, check: (a: A) => boolean) =>
-  read.pipe(
-    Effect.flatMap((a) => check(a) ? Effect.succeed(a) : Effect.fail("not yet" as const)),
-    Effect.retry(Schedule.spaced("250 millis"))
+/** Retries `read` until `check` holds; after 60 s it fails, saying what it waited for and what it last read. */
+const eventually = <A>(what: string, read: Effect.Effect<A>, check: (a: A) => boolean) => {
+  let last: A | undefined
+  return read.pipe(
+    Effect.flatMap((a) => {
+      last = a
+      return check(a) ? Effect.succeed(a) : Effect.fail("not yet" as const)
+    }),
+    Effect.retry(Schedule.spaced("250 millis")),
+    Effect.timeoutOrElse({
+      duration: "60 seconds",
+      orElse: () => Effect.die(new Error(`${what}: not seen in 60 s; last read ${JSON.stringify(last)?.slice(0, 4000)}`))
+    })
   )
+}
 
 describe.skipIf(pgUrl === undefined)("watchers in runner mode", () => {
   layer(DevChain.layer(), { excludeTestServices: true, timeout: "180 seconds" })("two runners on one database", (it) => {
@@ -103,6 +112,7 @@ describe.skipIf(pgUrl === undefined)("watchers in runner mode", () => {
           Effect.gen(function*() {
             yield* Effect.promise(() => tester.mine({ blocks: 2 }))
             const items = yield* eventually(
+              `every transfer processed (${hashes.length})`,
               getJson(`${live[0]!.url}/api/watch/watchers/deposits/items`),
               (items: Array<any>) => items.filter((item) => item.status === "processed").length >= hashes.length
             )
@@ -122,14 +132,14 @@ describe.skipIf(pgUrl === undefined)("watchers in runner mode", () => {
         for (let i = 0; i < TRANSFERS; i++) yield* transfer(10 + i)
         yield* allProcessedOnce(runners)
         // the watcher's loop: one task running in the whole cluster
-        const [loop] = yield* eventually(loops(runners[0]!.url), (running) => running.length === 1)
+        const [loop] = yield* eventually("one loop running", loops(runners[0]!.url), (running) => running.length === 1)
         // the runner running the loop dies; the other restarts the loop and goes on, still once per item
         const dead = runners.find((r) => r.address === loop!.runner) ?? runners[0]!
         const survivor = runners.find((r) => r !== dead)!
         dead.child.kill("SIGKILL")
         for (let i = 0; i < 3; i++) yield* transfer(16 + i)
         yield* allProcessedOnce([survivor])
-        const after = yield* eventually(loops(survivor.url), (running) => running.length === 1 && running[0].runner === survivor.address)
+        const after = yield* eventually("the loop running on the survivor", loops(survivor.url), (running) => running.length === 1 && running[0].runner === survivor.address)
         assert.notStrictEqual(after[0].id, loop!.id)
       }).pipe(Effect.scoped), 180_000)
   })

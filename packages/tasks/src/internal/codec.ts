@@ -66,24 +66,16 @@ const firstThenAll = <E>(
  * `void` encodes and decodes nothing per task. Other inputs are parsed each time.
  */
 const nullishOnce = <E>(parse: (input: unknown) => Exit.Exit<unknown, E>) => {
-  let ofUndefined: Exit.Exit<unknown, E> | undefined
-  let ofNull: Exit.Exit<unknown, E> | undefined
+  const kept = new Map<null | undefined, Exit.Exit<unknown, E>>()
   const keepable = (exit: Exit.Exit<unknown, E>) =>
     Exit.isSuccess(exit) && (exit.value === null || (typeof exit.value !== "object" && typeof exit.value !== "function"))
   return (input: unknown): Exit.Exit<unknown, E> => {
-    if (input === undefined) {
-      if (ofUndefined !== undefined) return ofUndefined
-      const exit = parse(input)
-      if (keepable(exit)) ofUndefined = exit
-      return exit
-    }
-    if (input === null) {
-      if (ofNull !== undefined) return ofNull
-      const exit = parse(input)
-      if (keepable(exit)) ofNull = exit
-      return exit
-    }
-    return parse(input)
+    if (input !== undefined && input !== null) return parse(input)
+    const known = kept.get(input)
+    if (known !== undefined) return known
+    const exit = parse(input)
+    if (keepable(exit)) kept.set(input, exit)
+    return exit
   }
 }
 

@@ -57,11 +57,14 @@ export const install = (server: Http.Server, front: Front["Service"]): void => {
 /** A task id as the lean path takes it from a URL: nothing to decode (any other id goes on to the stack). */
 const plainId = /^[A-Za-z0-9_.~-]+$/
 
+/** Where a task's URLs begin. */
+const tasksPrefix = "/api/tasks/"
+
 /** Which hot read a request is, if any: the task id, and whether it asks for the event stream. */
 const route = (url: string): { readonly id: string; readonly events: boolean; readonly query: string } | undefined => {
-  if (!url.startsWith("/api/tasks/")) return undefined
+  if (!url.startsWith(tasksPrefix)) return undefined
   const mark = url.indexOf("?")
-  const path = mark === -1 ? url.slice(11) : url.slice(11, mark)
+  const path = mark === -1 ? url.slice(tasksPrefix.length) : url.slice(tasksPrefix.length, mark)
   const slash = path.indexOf("/")
   const id = slash === -1 ? path : path.slice(0, slash)
   if (!plainId.test(id) || (slash !== -1 && path.slice(slash) !== "/events")) return undefined

@@ -9,9 +9,10 @@ import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
+import { ChainConfig } from "@chainjobs/chain"
 import { TransactionDataBuilder } from "@mysten/sui/transactions"
 import { fromBase64, normalizeStructTag, toBase58 } from "@mysten/sui/utils"
-import { Effect, Layer } from "effect"
+import { type Duration, Effect, Layer } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import * as SuiClient from "../src/SuiClient.ts"
 
@@ -499,12 +500,21 @@ export const make = (
       })
   ).pipe(Effect.map(({ standIn }) => standIn))
 
-/** A network on the given endpoints, with limits short enough for faults to be retried quickly. */
-export const network = (urls: ReadonlyArray<string>, name = "sui") =>
+/**
+ * A network on the given endpoints, with retry and breaker limits short
+ * enough for faults to be retried quickly. A request is given up after
+ * `requestTimeout`: by default the production limit, since the stand-in
+ * answers every request it is not told to stall, and this process (which
+ * serves the stand-in too) can be held up for longer than a short limit on a
+ * loaded machine: a scan of many pages then fails once its retries and the
+ * breaker run out ("no answer within 300 ms"). Only a test that injects a
+ * `stall` gives a limit of its own, which that request meets.
+ */
+export const network = (urls: ReadonlyArray<string>, name = "sui", requestTimeout: Duration.Input = ChainConfig.chainDefaults.requestTimeout) =>
   SuiClient.network({
     name,
     endpoints: urls.map((url) => ({ url, headers: { "x-api-key": "test-key" } })),
-    requestTimeout: "300 millis",
+    requestTimeout,
     retry: { times: 6, base: "5 millis", max: "20 millis" },
     breaker: { failures: 3, openDuration: "50 millis" }
   })
@@ -512,4 +522,8 @@ export const network = (urls: ReadonlyArray<string>, name = "sui") =>
 const stores = Layer.mergeAll(RateLimiter.layer, CircuitBreaker.layerStoreMemory()).pipe(Layer.provideMerge(RateLimiter.layerStoreMemory))
 
 /** A client of the network on the given stand-in endpoints (in order of preference), its stores in memory. */
-export const client = (...urls: ReadonlyArray<string>) => SuiClient.make(network(urls)).pipe(Effect.provide(stores))
+export const client = (...urls: ReadonlyArray<string>) => clientWith(ChainConfig.chainDefaults.requestTimeout, ...urls)
+
+/** `client` giving a request up after `requestTimeout` (a test of a stalled request sets how long the stall lasts). */
+export const clientWith = (requestTimeout: Duration.Input, ...urls: ReadonlyArray<string>) =>
+  SuiClient.make(network(urls, "sui", requestTimeout)).pipe(Effect.provide(stores))

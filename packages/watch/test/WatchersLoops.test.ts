@@ -1,0 +1,162 @@
+/**
+ * The watchers' loops, as they run by themselves (no `poll`): in this process
+ * (`local` placement), started by `add` and `resume`, stopped by `pause` and
+ * `remove`, started again after a restart for the active watchers only; and
+ * as `WatcherLoop` tasks kept running by daemons (`tasks` placement), which
+ * idle while their watcher is paused and follow a watcher another process
+ * wrote into the shared tables once the tables are read again.
+ *
+ * "Not followed" is checked against a clock: another active watcher of the
+ * same account, ticking at the same interval, has processed the transfer
+ * (and one after it), so the loop under test has had its ticks too.
+ */
+import { Tasks } from "@chainjobs/tasks"
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Watchers from "../src/Watchers.ts"
+import * as WatchStore from "../src/WatchStore.ts"
+import { address, DevChain, node, processedCounts, Record, runtime, tempDirectory } from "./fixtures.ts"
+
+/** Sends a transfer to `to` from dev account `from`; its item id. */
+const sent = (from: number, to: string) =>
+  Effect.gen(function*() {
+    const act = node((yield* DevChain.DevChain).url)
+    return `dev:${yield* act.sendRaw(yield* act.sign(from, to as `0x${string}`, 1n))}`
+  })
+
+/** Waits until the watcher's processor has run for the item: at most 30 s, then fails saying what the watcher had done. */
+const processed = (watcher: string, item: string) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + 30_000
+    while (!(yield* processedCounts(watcher)).has(item)) {
+      if (Date.now() > deadline) {
+        const watchers = yield* Watchers.Watchers
+        const lag = yield* watchers.lag(watcher)
+        return assert.fail(
+          `watcher ${watcher} has not processed ${item} in 30 s: it processed ${JSON.stringify(yield* counts(watcher))}, lag ${JSON.stringify(lag)}`
+        )
+      }
+      yield* Effect.sleep("25 millis")
+    }
+  })
+
+/** The items the watcher has processed, each with its count. */
+const counts = (watcher: string) => Effect.map(processedCounts(watcher), (found) => Array.from(found.entries()).sort())
+
+/**
+ * Sends a transfer to `account` and waits until the `clock` watcher (active, same account) has processed it and one
+ * more sent after it: every loop at the clock's interval has ticked past the first. Returns the first's item id.
+ */
+const unseen = (clock: string, account: string, from: number) =>
+  Effect.gen(function*() {
+    const item = yield* sent(from, account)
+    yield* processed(clock, item)
+    yield* processed(clock, yield* sent(from, account))
+    return item
+  })
+
+/** A fresh directory and a watch runtime on it, on the file's dev chain, for the body. */
+const inRuntime = <A, E, R>(directory: string, options: Parameters<typeof runtime>[2], body: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(DevChain.DevChain, (chain) => body.pipe(Effect.provide(runtime(directory, chain.url, options), { local: true })))
+
+layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watchers' loops", (it) => {
+  it.effect("local loops: add starts following, pause stops it, resume follows on from the cursor; a paused watcher never ticks; each item processed once", () =>
+    Effect.gen(function*() {
+      const directory = yield* tempDirectory
+      yield* inRuntime(directory, {}, Effect.gen(function*() {
+        const watchers = yield* Watchers.Watchers
+        const watched = address(2)
+        yield* watchers.add({ name: "clock", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
+        yield* watchers.add({ name: "followed", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
+        yield* watchers.add({ name: "resting", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, paused: true })
+        const first = yield* sent(3, watched)
+        yield* processed("followed", first)
+
+        yield* watchers.pause("followed")
+        const whilePaused = yield* unseen("clock", watched, 3)
+        assert.deepStrictEqual(yield* counts("followed"), [[first, 1]], "a paused watcher's loop went on")
+        assert.strictEqual((yield* watchers.lag("resting")).head, null, "a watcher added paused ticked")
+        assert.deepStrictEqual(yield* watchers.items("resting"), [])
+
+        yield* watchers.resume("followed")
+        yield* processed("followed", whilePaused)
+        const after = yield* sent(4, watched)
+        yield* processed("followed", after)
+        assert.deepStrictEqual((yield* counts("followed")).filter(([, count]) => count !== 1), [])
+        assert.includeMembers((yield* counts("followed")).map(([id]) => id), [first, whilePaused, after])
+      }))
+    }).pipe(Effect.scoped), 90_000)
+
+  it.effect("a restart starts the loops of the active watchers, from their cursors, and not of the paused ones", () =>
+    Effect.gen(function*() {
+      const directory = yield* tempDirectory
+      const watched = address(5)
+      const before = yield* inRuntime(directory, {}, Effect.gen(function*() {
+        const watchers = yield* Watchers.Watchers
+        yield* watchers.add({ name: "clock", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
+        yield* watchers.add({ name: "active", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
+        yield* watchers.add({ name: "paused", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, paused: true })
+        const item = yield* sent(6, watched)
+        yield* processed("active", item)
+        return item
+      }))
+      // while no process runs
+      const meanwhile = yield* sent(6, watched)
+      yield* inRuntime(directory, {}, Effect.gen(function*() {
+        const watchers = yield* Watchers.Watchers
+        yield* processed("active", meanwhile)
+        yield* unseen("clock", watched, 6)
+        assert.deepStrictEqual((yield* counts("active")).filter(([, count]) => count !== 1), [])
+        assert.includeMembers((yield* counts("active")).map(([id]) => id), [before, meanwhile])
+        assert.deepStrictEqual(yield* counts("paused"), [])
+        assert.strictEqual((yield* watchers.lag("paused")).head, null, "a paused watcher's loop started after the restart")
+      }))
+    }).pipe(Effect.scoped), 90_000)
+
+  it.effect("tasks placement: each watcher's loop is a WatcherLoop task; it idles while the watcher is paused and follows on when resumed; a watcher written by another process is followed after the next read of the tables", () =>
+    Effect.gen(function*() {
+      const directory = yield* tempDirectory
+      const watched = address(7)
+      yield* inRuntime(directory, { watchers: { placement: "tasks", rescanEvery: "100 millis" } }, Effect.gen(function*() {
+        const watchers = yield* Watchers.Watchers
+        const tasks = yield* Tasks.Tasks
+        yield* watchers.add({ name: "clock", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
+        yield* watchers.add({ name: "placed", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
+        const first = yield* sent(8, watched)
+        yield* processed("placed", first)
+        const loops = yield* tasks.list({ kind: [Watchers.WatcherLoop.name], limit: 100 })
+        assert.deepStrictEqual(
+          loops.items.map((task) => [(task.payload as { watcher: string }).watcher, task.status]).sort(),
+          [["clock", "running"], ["placed", "running"]]
+        )
+
+        yield* watchers.pause("placed")
+        // a tick begun before the pause ends first (a poll waits for the watcher's lock), and records only what is there now
+        yield* watchers.poll("placed")
+        const whilePaused = yield* unseen("clock", watched, 8)
+        assert.deepStrictEqual(yield* counts("placed"), [[first, 1]], "a paused watcher's placed loop went on ticking")
+        yield* watchers.resume("placed")
+        yield* processed("placed", whilePaused)
+
+        // another process sharing the tables adds a watcher: its loop is placed here once the tables are read again
+        const start = yield* Effect.map(Effect.flatMap(DevChain.DevChain, (chain) => node(chain.url).head), (head) => head + 1)
+        const row = {
+          name: "elsewhere",
+          chain: "dev",
+          processor: Record.name,
+          confirmations: 0,
+          startBlock: start,
+          status: "active",
+          contracts: [],
+          objects: [],
+          confirmedBlock: start - 1,
+          confirmedHash: null,
+          createdAt: 0
+        } as const
+        assert.isTrue(yield* WatchStore.insertWatcher(row, [watched]))
+        const theirs = yield* sent(9, watched)
+        yield* processed("elsewhere", theirs)
+        assert.deepStrictEqual(yield* counts("elsewhere"), [[theirs, 1]])
+      }))
+    }).pipe(Effect.scoped), 90_000)
+})

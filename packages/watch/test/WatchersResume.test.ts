@@ -1,0 +1,167 @@
+/**
+ * A watcher's scan that saves its progress (as Sui's catch-up does) and is
+ * interrupted: the next tick scans the same range again, though the head
+ * moved on, each part of it (account sets) from what that part saved; a
+ * saved range beyond the confirmation depth (the head went back) is scanned
+ * afresh, and what the earlier scan saved is dropped at its first save, so no
+ * item of the blocks that went away is recorded.
+ *
+ * The chain is the real dev chain; the adapter is the EVM one, wrapped to scan
+ * a range block by block, saving each block's items, with a failure injected
+ * at a chosen block (fault injection: the wrapper only adds steps and a fault).
+ */
+import { AddressScan, Chains } from "@chainjobs/chain"
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { type ChainAdapter, ChainAdapters, type Detected } from "../src/ChainAdapter.ts"
+import { chainFailed } from "../src/WatchError.ts"
+import * as Watchers from "../src/Watchers.ts"
+import * as WatchItem from "../src/WatchItem.ts"
+import { address, DevChain, node, reasonOf, Record, sharedRuntime } from "./fixtures.ts"
+
+/** One call of the stepping scan: its range, the keys it was handed as saved, and the blocks it read from the chain. */
+interface ScanCall {
+  readonly from: number
+  readonly to: number
+  readonly saved: ReadonlyArray<string>
+  readonly read: Array<number>
+}
+
+/** The EVM adapter, scanning block by block and saving each block's items; `failAt` makes the read of that block fail once. */
+const stepping = (inner: ChainAdapter) => {
+  const calls: Array<ScanCall> = []
+  const fault = { failAt: undefined as number | undefined }
+  const adapter: ChainAdapter = {
+    ...inner,
+    scan: (filter, from, to, progress) =>
+      Effect.gen(function*() {
+        const call: ScanCall = { from, to, saved: Array.from(progress?.saved.keys() ?? []).sort(), read: [] }
+        calls.push(call)
+        const found: Array<Detected> = []
+        for (let block = from; block <= to; block++) {
+          const kept = progress?.saved.get(`block/${block}`) as ReadonlyArray<Detected> | undefined
+          if (kept !== undefined) {
+            found.push(...kept)
+            continue
+          }
+          if (fault.failAt === block) {
+            fault.failAt = undefined
+            return yield* Effect.fail(chainFailed(inner.chain)({ message: `injected failure at block ${block}` }))
+          }
+          const items = yield* inner.scan(filter, block, block)
+          call.read.push(block)
+          if (progress !== undefined) yield* progress.save([[`block/${block}`, items]])
+          found.push(...items)
+        }
+        return found
+      })
+  }
+  return { adapter, calls, fault }
+}
+
+/** Watchers on the file's runtime (same tables and supervisor) whose chain `dev` is scanned by the stepping adapter. */
+const steppingWatchers = Effect.gen(function*() {
+  const inner = yield* (yield* ChainAdapters).adapter("dev")
+  const stepper = stepping(inner)
+  const watchers = yield* Watchers.make({ maxRange: 1000 }).pipe(
+    Effect.provideService(ChainAdapters, ChainAdapters.of({ adapter: () => Effect.succeed(stepper.adapter) }))
+  )
+  return { ...stepper, watchers }
+})
+
+/** The ids an independent `AddressScan` finds for the accounts in the blocks given. */
+const independent = (accounts: ReadonlyArray<string>, from: number, to: number) =>
+  Effect.gen(function*() {
+    const client = yield* (yield* Chains.Chains).client("dev")
+    const found = yield* AddressScan.scanRange(client, accounts as ReadonlyArray<`0x${string}`>, from, to)
+    return found.map((item) => WatchItem.id({ chain: "dev", transaction: item.transactionHash, position: item.logIndex })).sort()
+  })
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index)
+const keys = (blocks: ReadonlyArray<number>) => blocks.map((block) => `block/${block}`).sort()
+
+layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watchers: a scan resumed from its saved progress", (it) => {
+  it.effect("an interrupted scan's range is scanned again though the head moved on, each part from what it saved; every item recorded once", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const { calls, fault, watchers } = yield* steppingWatchers
+      const [first, second] = [address(3), address(4)]
+      const start = (yield* act.head) + 1
+      yield* watchers.add({ name: "resumed", chain: "dev", processor: Record.name, accounts: [first], confirmations: 0, startBlock: start, paused: true })
+      // the second account joins at the fourth block: the range is scanned in two parts
+      assert.strictEqual(yield* watchers.setAccounts("resumed", [first, second], { fromBlock: start + 3 }), start + 3)
+      for (let round = 0; round < 6; round++) yield* act.sendRaw(yield* act.sign(5, round % 2 === 0 ? first : second, 1n))
+      const to = yield* act.head
+      assert.strictEqual(to, start + 5)
+
+      fault.failAt = start + 4
+      const [reason, message] = reasonOf(yield* Effect.exit(watchers.poll("resumed")))
+      assert.deepStrictEqual([reason, message], ["ChainFailed", `chain dev: injected failure at block ${start + 4}`])
+      assert.deepStrictEqual(calls.map((call) => [call.from, call.to, call.saved, call.read]), [
+        [start, start + 2, [], range(start, start + 2)],
+        [start + 3, to, [], [start + 3]]
+      ])
+      assert.deepStrictEqual(yield* watchers.items("resumed"), [])
+      assert.strictEqual((yield* watchers.get("resumed")).confirmedBlock, start - 1)
+
+      // the head moves on; the range scanned is the saved one, each part resumed from its own saves
+      yield* act.sendRaw(yield* act.sign(5, first, 1n))
+      calls.length = 0
+      yield* watchers.poll("resumed")
+      assert.deepStrictEqual(calls.map((call) => [call.from, call.to, call.saved, call.read]), [
+        [start, start + 2, keys(range(start, start + 2)), []],
+        [start + 3, to, keys([start + 3]), [start + 4, start + 5]],
+        [to + 1, to + 1, [], [to + 1]]
+      ])
+      const expected = [
+        ...(yield* independent([first], start, start + 2)),
+        ...(yield* independent([first, second], start + 3, to + 1))
+      ].sort()
+      assert.strictEqual(expected.length, 6)
+      const rows = yield* watchers.items("resumed")
+      assert.deepStrictEqual(rows.map((row) => row.id).sort(), expected)
+      assert.strictEqual((yield* watchers.get("resumed")).confirmedBlock, to + 1)
+      // once the cursor moved, nothing saved is handed to a later scan
+      yield* act.mine(1)
+      calls.length = 0
+      yield* watchers.poll("resumed")
+      assert.deepStrictEqual(calls.map((call) => [call.from, call.to, call.saved]), [[to + 2, to + 2, []]])
+      yield* watchers.remove("resumed")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.effect("a saved range beyond the depth (the head went back) is scanned afresh; what the earlier scan saved is dropped, and no item of a block that went away is recorded", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const { calls, fault, watchers } = yield* steppingWatchers
+      const watched = address(6)
+      const start = (yield* act.head) + 1
+      yield* watchers.add({ name: "shortened", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, startBlock: start, paused: true })
+      const base = yield* act.snapshot
+      const gone: Array<string> = []
+      for (let round = 0; round < 4; round++) gone.push(`dev:${yield* act.sendRaw(yield* act.sign(7, watched, 1n))}`)
+      fault.failAt = start + 3
+      assert.strictEqual(reasonOf(yield* Effect.exit(watchers.poll("shortened")))[0], "ChainFailed")
+      assert.deepStrictEqual(calls.map((call) => call.read), [range(start, start + 2)])
+
+      // the chain goes back to before those blocks and grows two others, with other transfers
+      yield* act.revert(base)
+      const kept: Array<string> = []
+      for (let round = 0; round < 2; round++) kept.push(`dev:${yield* act.sendRaw(yield* act.sign(8, watched, 2n))}`)
+      assert.strictEqual(yield* act.head, start + 1)
+      calls.length = 0
+      fault.failAt = start + 1
+      assert.strictEqual(reasonOf(yield* Effect.exit(watchers.poll("shortened")))[0], "ChainFailed")
+      assert.deepStrictEqual(calls.map((call) => [call.from, call.to, call.saved, call.read]), [[start, start + 1, [], [start]]])
+      calls.length = 0
+      yield* watchers.poll("shortened")
+      // the fresh scan's own save is resumed, the earlier range's are gone
+      assert.deepStrictEqual(calls.map((call) => [call.from, call.to, call.saved, call.read]), [[start, start + 1, keys([start]), [start + 1]]])
+      const rows = yield* watchers.items("shortened")
+      assert.deepStrictEqual(rows.map((row) => row.id).sort(), [...kept].sort())
+      assert.isTrue(rows.every((row) => !gone.includes(row.id)))
+      assert.strictEqual((yield* watchers.get("shortened")).confirmedBlock, start + 1)
+      yield* watchers.remove("shortened")
+    }).pipe(Effect.scoped), 60_000)
+})

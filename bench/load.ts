@@ -31,10 +31,12 @@
  * the service there (`node --cpu-prof`); `--heap-snapshots=DIR` writes two
  * heap snapshots of it there, at the end of warm-up and at the end of the
  * load (each stops the service for seconds: figures of such a run are not
- * comparable), to see what the RSS slope is made of.
+ * comparable), to see what the RSS slope is made of; `--trace-gc=FILE` runs
+ * the service with `--trace-gc` and writes its lines there (the heap each
+ * mark-compact leaves behind: retention, against V8 letting garbage pile up).
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
@@ -143,6 +145,9 @@ console.log(
 const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)
 /** Where heap snapshots of the service go (`--heap-snapshots=DIR`): one at the end of warm-up, one at the end of the load. */
 const snapshotDir = args.find((arg) => arg.startsWith("--heap-snapshots="))?.slice("--heap-snapshots=".length)
+/** Where the service's `--trace-gc` lines go (`--trace-gc=FILE`). */
+const traceGcFile = args.find((arg) => arg.startsWith("--trace-gc="))?.slice("--trace-gc=".length)
+const traceGc = traceGcFile === undefined ? undefined : createWriteStream(traceGcFile)
 const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-load-"))
 const server = spawn(
   process.execPath,
@@ -150,6 +155,7 @@ const server = spawn(
     ...(semiSpace === 0 ? [] : [`--max-semi-space-size=${semiSpace}`]),
     ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
     ...(snapshotDir === undefined ? [] : ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshotDir}`]),
+    ...(traceGc === undefined ? [] : ["--trace-gc"]),
     // Times the probe's new-connection reads inside the service: accept -> request -> finish.
     `--import=${pathToFileURL(join(here, "_load-trace.ts")).href}`,
     main,
@@ -166,6 +172,7 @@ const server = spawn(
   { stdio: ["ignore", "pipe", "inherit"] }
 )
 const stopServer = async () => {
+  server.off("exit", exitedUnderLoad)
   if (server.exitCode !== null || server.signalCode !== null) return
   server.kill("SIGTERM")
   await Promise.race([new Promise((done) => server.once("exit", done)), sleep(10_000)])
@@ -186,11 +193,21 @@ const base = await new Promise<string>((resolve, reject) => {
       traced.requestToFinish.push(...interval.requestToFinish)
       return
     }
+    if (traceGc !== undefined && line.startsWith("[")) {
+      traceGc.write(`${line}\n`)
+      return
+    }
     const match = /listening on (http:\/\/\S+)/.exec(line)
     if (match !== null) resolve(match[1])
   })
   server.once("exit", (code) => reject(new Error(`the service exited (${code}) before listening`)))
 })
+// A service that stops under load ends the run with how it stopped, not with a failed read of its /proc files.
+const exitedUnderLoad = (code: number | null, signal: NodeJS.Signals | null) => {
+  console.error(`the service exited under load: code ${code}, signal ${signal}`)
+  process.exit(1)
+}
+server.once("exit", exitedUnderLoad)
 
 const header = [
   "t s",

@@ -20,13 +20,14 @@
  */
 import { ByteSize, Effect, Layer, Schema, Scope, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { RpcSerialization, RpcServer } from "effect/rpc"
+import { RpcServer } from "effect/rpc"
 import { Socket } from "effect/socket"
-import { TaskAccess, TaskAccessError } from "@chainjobs/tasks"
+import { TaskAccess, TaskAccessError, type TaskFeed } from "@chainjobs/tasks"
 import type { Authentication } from "./Auth.ts"
 import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import * as Frames from "./internal/frames.ts"
 import { Malformed } from "./internal/lenient.ts"
+import * as PreEncoded from "./internal/preEncoded.ts"
 import { MalformedRequest } from "./TaskRpcError.ts"
 import { RequestValidation, TaskRpcs, type WatchChangesItem } from "./TaskRpcs.ts"
 
@@ -55,6 +56,20 @@ export const layerRequestValidation: Layer.Layer<RequestValidation> = Layer.succ
       : effect
 )
 
+/**
+ * The `WatchChanges` item of each change, made once for all its subscribers:
+ * the same object for each, so it is encoded once (`internal/preEncoded`).
+ */
+const changeItems = new WeakMap<TaskFeed.Change, WatchChangesItem>()
+const itemOf = (change: TaskFeed.Change): WatchChangesItem => {
+  let item = changeItems.get(change)
+  if (item === undefined) {
+    item = { _tag: "Change", eventId: change.eventId, event: change.deleted ? { _tag: "Deleted", info: change.info } : change.info }
+    changeItems.set(change, item)
+  }
+  return item
+}
+
 /** The handlers of `TaskRpcs` (and the request validation middleware): each call maps onto `TaskAccess`. */
 export const layerHandlers = Layer.merge(
   TaskRpcs.toLayer(Effect.gen(function*() {
@@ -73,9 +88,7 @@ export const layerHandlers = Layer.merge(
       WatchAll: () => access.events,
       WatchChanges: ({ after }) =>
         Stream.map(access.changes(after), (item): WatchChangesItem =>
-          item._tag === "Gap"
-            ? { _tag: "Reset", reason: item.reason, after: item.after }
-            : { _tag: "Change", eventId: item.eventId, event: item.deleted ? { _tag: "Deleted", info: item.info } : item.info })
+          item._tag === "Gap" ? { _tag: "Reset", reason: item.reason, after: item.after } : itemOf(item))
     })
   })),
   layerRequestValidation
@@ -196,7 +209,7 @@ export const toHttpEffect = (options: Partial<TaskRpcServerConfig> = {}) =>
     const door = yield* makeDoor
     const app = yield* RpcServer.toHttpEffect(TaskRpcs, { disableTracing: options.disableTracing ?? defaults.disableTracing })
     return guardHttp(app, door, options.maxBodyBytes ?? defaults.maxBodyBytes)
-  }).pipe(Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson)))
+  }).pipe(Effect.provide(Layer.merge(layerHandlers, PreEncoded.layerNdjson)))
 
 /**
  * Starts the RPC server in the current scope and returns the HTTP app that
@@ -210,7 +223,7 @@ export const toHttpEffectWebsocket = (options: Partial<TaskRpcServerConfig> = {}
       disableTracing: options.disableTracing ?? defaults.disableTracing
     })
     return guardWebsocket(app, door, options.maxBodyBytes ?? defaults.maxBodyBytes)
-  }).pipe(Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson)))
+  }).pipe(Effect.provide(Layer.merge(layerHandlers, PreEncoded.layerNdjson)))
 
 /** Options of the server layers: where to mount, and the server's settings. */
 export interface MountOptions extends Partial<TaskRpcServerConfig> {

@@ -4,6 +4,10 @@
  * (as the kinds' Schemas encode them); `TaskInfo` records carry them that way,
  * and the typed client decodes them with the kind's Schemas.
  *
+ * The streams' items (`Watch`, `WatchAll`, `WatchChanges`) are encoded once
+ * per record for every watcher (`internal/preEncoded`): the same bytes as
+ * their Schemas', made once.
+ *
  * Every call passes two middlewares: `Authentication` (a bearer token, see
  * `Auth`) and `RequestValidation` (a request that does not match its Schema
  * fails with `MalformedRequest` naming the problem, and changes nothing).
@@ -15,6 +19,7 @@ import { Rpc, RpcGroup, RpcMiddleware } from "effect/rpc"
 import { TaskAccess, TaskAccessError, TaskError, TaskEvent, TaskFeed, TaskInfo, TaskQuery, TaskStats, SubmitWebhooks } from "@chainjobs/tasks"
 import { Authentication } from "./Auth.ts"
 import { lenient } from "./internal/lenient.ts"
+import * as PreEncoded from "./internal/preEncoded.ts"
 import { MalformedRequest } from "./TaskRpcError.ts"
 
 /** The RPC middleware that refuses a request whose payload does not match its Schema. */
@@ -97,7 +102,7 @@ export class TaskRpcs extends RpcGroup.make(
   /** Waits until a task has finished and returns how it ended. Stopping the call leaves the task running. */
   Rpc.make("Await", { payload: ById, success: TaskOutcome, error: TaskReadError }),
   /** A task's record at once, then at every change; ends after a terminal status. */
-  Rpc.make("Watch", { payload: ById, success: TaskInfo.TaskInfo, error: TaskReadError, stream: true }),
+  Rpc.make("Watch", { payload: ById, success: PreEncoded.schema(TaskInfo.TaskInfo), error: TaskReadError, stream: true }),
   /** Interrupts a task on the server (its finalizers run there) and waits until it has stopped. */
   Rpc.make("Interrupt", { payload: ById, error: TaskReadError }),
   /** Lists records, newest first; a principal that is not an admin sees only its own. */
@@ -122,7 +127,7 @@ export class TaskRpcs extends RpcGroup.make(
    * A subscriber that falls too far behind is dropped with `SubscriberDropped`.
    */
   Rpc.make("WatchAll", {
-    success: Schema.Union([TaskInfo.TaskInfo, TaskEvent.Deleted]),
+    success: PreEncoded.schema(Schema.Union([TaskInfo.TaskInfo, TaskEvent.Deleted])),
     error: TaskFeed.SubscriberDropped,
     stream: true
   }),
@@ -133,7 +138,7 @@ export class TaskRpcs extends RpcGroup.make(
    */
   Rpc.make("WatchChanges", {
     payload: lenient(Schema.Struct({ after: Schema.optional(Schema.String) })),
-    success: WatchChangesItem,
+    success: PreEncoded.schema(WatchChangesItem),
     error: TaskFeed.SubscriberDropped,
     stream: true
   })

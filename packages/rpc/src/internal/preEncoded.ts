@@ -1,0 +1,111 @@
+/**
+ * Stream items encoded once for every watcher. A record the feed hands to
+ * 190 `Watch` streams was encoded 190 times — its Schema's JSON encoding,
+ * then `JSON.stringify` of the whole answer — once per client, where the SSE
+ * hub writes one frame to all. Here:
+ *
+ * - `schema(S)` is `S` on the wire, but its JSON encoding of a value is made
+ *   once per value (by identity: the feed hands every watcher the same
+ *   object) and kept beside it while the value lives, as a `PreEncoded`
+ *   holding the JSON text;
+ * - `layerNdjson` is the ndjson serialization of `effect/rpc` that writes a
+ *   `PreEncoded` as its text, so a stream chunk's line is the envelope
+ *   around texts already made. Any other serializer still writes it right
+ *   (its `toJSON` is the encoded value), only without the saving.
+ *
+ * Decoding is `S`'s JSON decoding: the bytes on the wire are the same as
+ * without it, and clients read them as they did.
+ */
+import { Effect, Layer, Schema, SchemaGetter } from "effect"
+import { RpcSerialization } from "effect/rpc"
+
+/** A value already encoded to JSON: its encoded form, and that form's text (made on first use). */
+export class PreEncoded {
+  /** The value as its Schema's JSON encoding made it. */
+  readonly value: unknown
+  #json: string | undefined
+  constructor(value: unknown) {
+    this.value = value
+  }
+  /** The JSON text of `value`, made once. */
+  get json(): string {
+    return this.#json ??= JSON.stringify(this.value)
+  }
+  /** What `JSON.stringify` writes for it: the encoded value. */
+  toJSON(): unknown {
+    return this.value
+  }
+}
+
+/** The encoded side of a pre-encoded schema: any value, left as it is by the JSON codec (it is the encoding itself). */
+const Encoding = Schema.declare((_: unknown): _ is unknown => true, { toCodecJson: () => undefined })
+
+/**
+ * `schema` on the wire, encoded to JSON once per value: encoding the same
+ * object again, for another client, answers the `PreEncoded` made the first
+ * time. Values must not be mutated once encoded (records are not).
+ */
+export const schema = <S extends Schema.Codec<any, any>>(schema: S): Schema.declare<S["Type"]> => {
+  const codec = Schema.toCodecJson(schema as Schema.Codec<S["Type"], unknown>)
+  const encode = Schema.encodeSync(codec)
+  const decode = Schema.decodeUnknownEffect(codec)
+  const is = Schema.is(schema)
+  const encoded = new WeakMap<object, PreEncoded>()
+  const once = (value: S["Type"]): PreEncoded => {
+    let done = encoded.get(value)
+    if (done === undefined) encoded.set(value, done = new PreEncoded(encode(value)))
+    return done
+  }
+  return Schema.declare(
+    // A value encoded before was checked then.
+    (u: unknown): u is S["Type"] => (typeof u === "object" && u !== null && encoded.has(u)) || is(u),
+    {
+      toCodecJson: () =>
+        Schema.link<S["Type"]>()(Encoding, {
+          decode: SchemaGetter.transformEffect((u: unknown) => Effect.mapError(decode(u), (error) => error.issue)),
+          encode: SchemaGetter.transform((value: S["Type"]): unknown =>
+            typeof value === "object" && value !== null ? once(value) : encode(value)
+          )
+        })
+    }
+  )
+}
+
+/** A value as JSON text: a `PreEncoded` as made, anything else stringified. */
+const text = (value: unknown): string => value instanceof PreEncoded ? value.json : JSON.stringify(value) ?? "null"
+
+/** A message as JSON text: a stream chunk's values written as `text` writes them, any other message stringified. */
+const line = (message: unknown): string => {
+  const chunk = message as { readonly _tag?: unknown; readonly values?: unknown }
+  if (chunk === null || typeof chunk !== "object" || chunk._tag !== "Chunk" || !Array.isArray(chunk.values)) {
+    return JSON.stringify(message)
+  }
+  let out = "{"
+  for (const [key, value] of Object.entries(chunk)) {
+    if (value === undefined) continue
+    if (out.length > 1) out += ","
+    out += `${JSON.stringify(key)}:${key === "values" ? `[${(value as ReadonlyArray<unknown>).map(text).join(",")}]` : JSON.stringify(value)}`
+  }
+  return `${out}}`
+}
+
+/** `effect/rpc`'s ndjson serialization, writing pre-encoded values as their text (decoding unchanged). */
+export const ndjson: RpcSerialization.RpcSerialization["Service"] = RpcSerialization.RpcSerialization.of({
+  ...RpcSerialization.ndjson,
+  makeUnsafe: () => {
+    const parser = RpcSerialization.ndjson.makeUnsafe()
+    return {
+      decode: parser.decode,
+      encode: (response) => {
+        if (!Array.isArray(response)) return `${line(response)}\n`
+        if (response.length === 0) return undefined
+        let data = ""
+        for (const message of response) data += `${line(message)}\n`
+        return data
+      }
+    }
+  }
+})
+
+/** Provides `ndjson`. */
+export const layerNdjson: Layer.Layer<RpcSerialization.RpcSerialization> = Layer.succeed(RpcSerialization.RpcSerialization)(ndjson)

@@ -1,0 +1,102 @@
+/**
+ * The watch streams' items are encoded once for every watcher: the group's
+ * own stream schemas (`Watch`, `WatchAll`, `WatchChanges`), through the
+ * serialization the server uses, answer the same encoding for the same
+ * record whoever it is for, and the line written is byte for byte the line
+ * of the plain encoding; what a client decodes is unchanged, and a record
+ * that is not one is still refused.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Exit, Option, Schema } from "effect"
+import { RpcSchema, RpcSerialization } from "effect/rpc"
+import { TaskRpcs } from "@chainjobs/rpc"
+import { TaskEvent, TaskInfo } from "@chainjobs/tasks"
+import * as PreEncoded from "../src/internal/preEncoded.ts"
+
+const record: TaskInfo.TaskInfo = {
+  id: "0198a0c0-0000-7000-8000-000000000001",
+  kind: "add",
+  status: "running",
+  reason: null,
+  priority: 0,
+  key: null,
+  owner: "alice",
+  attempt: 1,
+  progress: 40,
+  message: "adding \"quoted\" \u2713",
+  detail: { step: [1, 2] },
+  payload: { a: 1, b: 2 },
+  result: null,
+  error: null,
+  errorMessage: null,
+  checkpoint: null,
+  createdAt: 1,
+  startedAt: 2,
+  finishedAt: null,
+  heartbeatAt: 3,
+  expiresAt: null,
+  runner: "127.0.0.1:1"
+}
+
+/** The item schema of the group's stream `tag`, as the server's serialization encodes a chunk of it. */
+const chunkCodec = (tag: "Watch" | "WatchAll" | "WatchChanges") => {
+  const rpc = TaskRpcs.TaskRpcs.requests.get(tag)!
+  const item = Option.getOrThrow(RpcSchema.getStreamSchemas(rpc.successSchema)).success
+  return RpcSerialization.ndjson.codecFor(Schema.NonEmptyArray(item as Schema.Codec<unknown, unknown>))
+}
+
+/** A chunk message as `serialization` writes it. */
+const line = (serialization: RpcSerialization.RpcSerialization["Service"], values: ReadonlyArray<unknown>) =>
+  serialization.makeUnsafe().encode({ _tag: "Chunk", requestId: "7", values })
+
+describe("PreEncoded", () => {
+  const cases = [
+    { tag: "Watch", value: record, plain: TaskInfo.TaskInfo },
+    { tag: "WatchAll", value: record, plain: Schema.Union([TaskInfo.TaskInfo, TaskEvent.Deleted]) },
+    {
+      tag: "WatchChanges",
+      value: { _tag: "Change", eventId: "abc123-9", event: record },
+      plain: TaskRpcs.WatchChangesItem
+    }
+  ] as const
+
+  for (const { plain, tag, value } of cases) {
+    it(`${tag}: a record is encoded once for every watcher, into the line its plain encoding makes`, () => {
+      const encode = Schema.encodeUnknownSync(chunkCodec(tag))
+      const first = encode([value]) as ReadonlyArray<unknown>
+      const second = encode([value]) as ReadonlyArray<unknown>
+      assert.strictEqual(second[0], first[0], "the second watcher's chunk reuses the first one's encoding")
+      const plainValues = Schema.encodeUnknownSync(Schema.toCodecJson(Schema.NonEmptyArray(plain as Schema.Codec<unknown, unknown>)))([value])
+      const expected = line(RpcSerialization.ndjson, plainValues)
+      assert.strictEqual(line(PreEncoded.ndjson, first), expected)
+      // Any serializer still writes it right, from its `toJSON`.
+      assert.strictEqual(line(RpcSerialization.ndjson, first), expected)
+      // What a client decodes is the record.
+      const decoded = Schema.decodeUnknownSync(chunkCodec(tag))(JSON.parse(String(expected)).values)
+      assert.deepStrictEqual(decoded, [value])
+    })
+  }
+
+  it("a client still refuses an item that is not a record", () => {
+    const decode = Schema.decodeUnknownExit(chunkCodec("Watch"))
+    assert.isTrue(Exit.isFailure(decode([{ ...record, attempt: "one" }])))
+    assert.isTrue(Exit.isFailure(decode([{ id: 1 }])))
+  })
+
+  it("a server refuses to encode a value that is not a record", () => {
+    assert.isTrue(Exit.isFailure(Schema.encodeUnknownExit(chunkCodec("Watch"))([{ id: 1 }])))
+  })
+
+  it("messages other than stream chunks, and batches, are written as the plain serialization writes them", () => {
+    const messages = [
+      { _tag: "Exit", requestId: "7", exit: { _tag: "Success", value: { id: "x" } } },
+      { _tag: "Chunk", requestId: "8", values: [1, "two", null, { three: [3] }] },
+      { _tag: "Pong" }
+    ]
+    for (const message of messages) {
+      assert.strictEqual(PreEncoded.ndjson.makeUnsafe().encode(message), RpcSerialization.ndjson.makeUnsafe().encode(message))
+    }
+    assert.strictEqual(PreEncoded.ndjson.makeUnsafe().encode(messages), RpcSerialization.ndjson.makeUnsafe().encode(messages))
+    assert.strictEqual(PreEncoded.ndjson.makeUnsafe().encode([]), undefined)
+  })
+})

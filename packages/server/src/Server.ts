@@ -239,6 +239,16 @@ export const nodeServer = (settings: ServerSettings, front?: HotReads.Front["Ser
   return Metrics.trackConnections(server)
 }
 
+/**
+ * The accept queue asked of the kernel for the listening socket (capped by
+ * `net.core.somaxconn`, 4096 on current Linux). Node's default, 511, fills in
+ * 2.5 s at 200 new connections a second: a turn of the event loop that long
+ * (a full garbage collection under load) then made the kernel drop new
+ * connections' SYNs, and each dropped one cost its client a second before it
+ * tried again. A longer queue holds them until the loop accepts them.
+ */
+export const listenBacklog = 4096
+
 /** Prints where the dashboard, docs and RPC endpoints of a serving server are. */
 const banner = Effect.fnUntraced(function*(server: HttpServer.HttpServer["Service"]) {
   const base = HttpServer.formatAddress(server.address)
@@ -296,6 +306,7 @@ const build = Effect.fnUntraced(function*(settings: ServerSettings) {
       Layer.provideMerge(NodeHttpServer.layer(() => nodeServer(settings, front), {
         host: settings.host,
         port: settings.port,
+        backlog: listenBacklog,
         // By then tasks have drained: only open event streams are left to cut.
         gracefulShutdownTimeout: Duration.seconds(1),
         // A WebSocket message is held to the RPC body limit before it is buffered whole (1009 past it).

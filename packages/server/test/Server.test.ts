@@ -1,5 +1,9 @@
+import { execFileSync } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import { HttpServer } from "effect/http"
+import { listenBacklog } from "../src/Server.ts"
 import type { ChainSetting } from "../src/ServerConfig.ts"
 import { request, testServer } from "./http.ts"
 
@@ -10,6 +14,18 @@ describe("Server", () => {
     it.effect("only the demo kinds are registered", () =>
       Effect.gen(function*() {
         assert.deepStrictEqual(yield* kindNames, ["demo-fail", "demo-scan"])
+      }))
+
+    it.effect("the listening socket's accept queue is the one asked for (as far as the kernel allows), not Node's 511", () =>
+      Effect.gen(function*() {
+        const address = (yield* HttpServer.HttpServer).address
+        if (address._tag === "UnixPathAddress") return assert.fail("the server listens on a path, not a port")
+        // For a listening socket, `ss` shows the accept queue's limit as Send-Q.
+        const line = execFileSync("ss", ["-ltnH", `sport = :${address.port}`], { encoding: "utf8" }).trim()
+        const limit = Number(line.split(/\s+/)[2])
+        const somaxconn = Number(readFileSync("/proc/sys/net/core/somaxconn", "utf8"))
+        assert.strictEqual(limit, Math.min(listenBacklog, somaxconn), `ss: ${line}`)
+        assert.isAbove(limit, 511, `ss: ${line}`)
       }))
   })
 

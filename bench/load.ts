@@ -31,9 +31,12 @@
  * the service there (`node --cpu-prof`); `--heap-snapshots=DIR` writes two
  * heap snapshots of it there, at the end of warm-up and at the end of the
  * load (each stops the service for seconds: figures of such a run are not
- * comparable), to see what the RSS slope is made of; `--trace-gc=FILE` runs
- * the service with `--trace-gc` and writes its lines there (the heap each
- * mark-compact leaves behind: retention, against V8 letting garbage pile up).
+ * comparable), to see what the RSS slope is made of. The service runs with
+ * `--trace-gc`: the heap each full collection (mark-compact) leaves behind is
+ * what the service retains, and the run prints it after warm-up beside the
+ * RSS slope — a growing RSS over a flat retained heap is V8 letting garbage
+ * pile up between collections, not a leak. `--trace-gc=FILE` writes the
+ * service's GC lines there.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -148,6 +151,12 @@ const snapshotDir = args.find((arg) => arg.startsWith("--heap-snapshots="))?.sli
 /** Where the service's `--trace-gc` lines go (`--trace-gc=FILE`). */
 const traceGcFile = args.find((arg) => arg.startsWith("--trace-gc="))?.slice("--trace-gc=".length)
 const traceGc = traceGcFile === undefined ? undefined : createWriteStream(traceGcFile)
+/** A mark-compact line of `--trace-gc`: isolate, then the heap in use before and after (MB). */
+const markCompact = /^\[\d+:(0x[0-9a-f]+)\]\s+[\d.]+ ms: Mark-Compact[^\d]*([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/
+/** The heap each full collection left, per isolate (the service's main one is the largest), at the load's clock (s). */
+const retained = new Map<string, Array<readonly [number, number]>>()
+/** When the load generator started (ms, `performance.now`): the clock of `retained`. */
+let loadStartedAt = Number.NaN
 const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-load-"))
 const server = spawn(
   process.execPath,
@@ -155,7 +164,7 @@ const server = spawn(
     ...(semiSpace === 0 ? [] : [`--max-semi-space-size=${semiSpace}`]),
     ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
     ...(snapshotDir === undefined ? [] : ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshotDir}`]),
-    ...(traceGc === undefined ? [] : ["--trace-gc"]),
+    "--trace-gc",
     // Times the probe's new-connection reads inside the service: accept -> request -> finish.
     `--import=${pathToFileURL(join(here, "_load-trace.ts")).href}`,
     main,
@@ -193,8 +202,14 @@ const base = await new Promise<string>((resolve, reject) => {
       traced.requestToFinish.push(...interval.requestToFinish)
       return
     }
-    if (traceGc !== undefined && line.startsWith("[")) {
-      traceGc.write(`${line}\n`)
+    if (line.startsWith("[")) {
+      traceGc?.write(`${line}\n`)
+      const gc = markCompact.exec(line)
+      if (gc !== null && Number.isFinite(loadStartedAt)) {
+        const points = retained.get(gc[1]) ?? []
+        points.push([(performance.now() - loadStartedAt) / 1000, Number(gc[3])])
+        retained.set(gc[1], points)
+      }
       return
     }
     const match = /listening on (http:\/\/\S+)/.exec(line)
@@ -253,6 +268,7 @@ let snapshotsTaken = 0
 const cpu: Array<number> = []
 /** The service's event-loop delay per interval, p99 and max (ms). */
 const loop: Array<{ readonly p99: number; readonly max: number }> = []
+loadStartedAt = performance.now()
 const generator = spawn(process.execPath, [join(here, "_load-generator.ts"), base, JSON.stringify(mix)], {
   stdio: ["ignore", "pipe", "inherit"]
 })
@@ -414,6 +430,19 @@ table([
   ],
   ["requests resent: kept-alive socket closed as idle", String(reports.reduce((s, r) => s + r.staleSockets, 0)), "", ""],
   ["subscribers dropped / resets", `${reports.reduce((s, r) => s + r.dropped, 0)} / ${reports.reduce((s, r) => s + r.resets, 0)}`, "", ""],
+  [
+    `heap left by each full GC after warm-up, during the load (MB): first -> last (count); its slope (MB/min)`,
+    (() => {
+      // The service's main isolate: the one whose collections left the most.
+      const main = [...retained.values()].sort((a, b) => Math.max(...b.map(([, m]) => m)) - Math.max(...a.map(([, m]) => m)))[0] ?? []
+      const after = main.filter(([t]) => t >= warmupSeconds && t <= mix.durationSeconds)
+      return after.length === 0
+        ? "no full GC"
+        : `${fmt(after[0][1])} -> ${fmt(after[after.length - 1][1])} (${after.length}); ${after.length < 2 ? "-" : fmt(slope(after) * 60, 1)}`
+    })(),
+    "",
+    ""
+  ],
   [`RSS slope after ${warmupSeconds} s warm-up (MB/min)`, fmt(slopePerMinute / 2 ** 20, 1), "<= 5", verdict(slopePerMinute / 2 ** 20 <= 5)],
   [
     `RSS warm-up -> end of load -> ${cooldownSeconds} s later (MB)`,

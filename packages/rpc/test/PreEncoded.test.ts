@@ -7,7 +7,7 @@
  * that is not one is still refused.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Exit, Option, Schema } from "effect"
+import { Exit, Schema } from "effect"
 import { RpcSchema, RpcSerialization } from "effect/rpc"
 import { TaskRpcs } from "@chainjobs/rpc"
 import { TaskEvent, TaskInfo } from "@chainjobs/tasks"
@@ -40,8 +40,9 @@ const record: TaskInfo.TaskInfo = {
 
 /** The item schema of the group's stream `tag`, as the server's serialization encodes a chunk of it. */
 const chunkCodec = (tag: "Watch" | "WatchAll" | "WatchChanges") => {
-  const rpc = TaskRpcs.TaskRpcs.requests.get(tag)!
-  const item = Option.getOrThrow(RpcSchema.getStreamSchemas(rpc.successSchema)).success
+  const success = TaskRpcs.TaskRpcs.requests.get(tag)!.successSchema
+  if (!RpcSchema.isStreamSchema(success)) throw new Error(`${tag} is not a stream`)
+  const item = success.success
   return RpcSerialization.ndjson.codecFor(Schema.NonEmptyArray(item as Schema.Codec<unknown, unknown>))
 }
 
@@ -66,13 +67,15 @@ describe("PreEncoded", () => {
       const first = encode([value]) as ReadonlyArray<unknown>
       const second = encode([value]) as ReadonlyArray<unknown>
       assert.strictEqual(second[0], first[0], "the second watcher's chunk reuses the first one's encoding")
-      const plainValues = Schema.encodeUnknownSync(Schema.toCodecJson(Schema.NonEmptyArray(plain as Schema.Codec<unknown, unknown>)))([value])
+      const plainValues = Schema.encodeUnknownSync(Schema.toCodecJson(Schema.NonEmptyArray(plain as Schema.Codec<unknown, unknown>)))([
+        value
+      ]) as ReadonlyArray<unknown>
       const expected = line(RpcSerialization.ndjson, plainValues)
       assert.strictEqual(line(PreEncoded.ndjson, first), expected)
       // Any serializer still writes it right, from its `toJSON`.
       assert.strictEqual(line(RpcSerialization.ndjson, first), expected)
       // What a client decodes is the record.
-      const decoded = Schema.decodeUnknownSync(chunkCodec(tag))(JSON.parse(String(expected)).values)
+      const decoded = Schema.decodeUnknownSync(chunkCodec(tag))((JSON.parse(String(expected)) as { readonly values: ReadonlyArray<unknown> }).values)
       assert.deepStrictEqual(decoded, [value])
     })
   }

@@ -195,6 +195,15 @@ interface AllSubscriber {
 /** Changes handed to an all-tasks stream per pull, at most. */
 const batchSize = 256
 
+/**
+ * Changes published (and fanned out to task streams' listeners) per turn of
+ * the event loop, at most: a burst — hundreds of tasks finishing together —
+ * is published a slice at a time, the feed yielding between slices, so that
+ * the loop accepts connections and reads sockets in between instead of
+ * after the whole burst.
+ */
+export const publishSlice = 256
+
 /** Makes a feed over the current supervisor, following its events for as long as the scope lasts. */
 export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig> = {}) {
   const config = { ...defaults, ...options }
@@ -290,8 +299,23 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
   }
   // Subscribed here, before the feed is handed out: no change made after `make` returns is missed.
   const intake = yield* Stream.toPull(tasks.changesAndDeletions)
+  /** Changes published since the feed last yielded. */
+  let sinceYield = 0
+  /** Publishes `items`, yielding to the event loop each time `publishSlice` changes have been published since it last did. */
+  const publishSliced = (items: ReadonlyArray<TaskInfo.TaskInfo | Deleted>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const room = publishSlice - sinceYield
+      if (items.length < room) {
+        sinceYield += items.length
+        publish(items)
+        return Effect.void
+      }
+      publish(items.length === room ? items : items.slice(0, room))
+      sinceYield = 0
+      return items.length === room ? Effect.yieldNow : Effect.andThen(Effect.yieldNow, publishSliced(items.slice(room)))
+    })
   yield* Effect.forkScoped(
-    Effect.forever(Effect.flatMap(intake, (infos) => Effect.sync(() => publish(infos)))).pipe(
+    Effect.forever(Effect.flatMap(intake, publishSliced)).pipe(
       Pull.catchDone(() => Effect.void),
       Effect.ensuring(Effect.sync(close))
     )

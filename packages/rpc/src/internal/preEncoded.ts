@@ -19,21 +19,20 @@
 import { Effect, Layer, Schema, SchemaGetter } from "effect"
 import { RpcSerialization } from "effect/rpc"
 
-/** A value already encoded to JSON: its encoded form, and that form's text (made on first use). */
+/**
+ * A value already encoded to JSON, kept as its text only (it lives as long
+ * as its value, e.g. a record in the feed's replay ring: one string, not
+ * the encoded copy as well).
+ */
 export class PreEncoded {
-  /** The value as its Schema's JSON encoding made it. */
-  readonly value: unknown
-  #json: string | undefined
-  constructor(value: unknown) {
-    this.value = value
+  /** The JSON text of the value as its Schema's JSON encoding made it. */
+  readonly json: string
+  constructor(json: string) {
+    this.json = json
   }
-  /** The JSON text of `value`, made once. */
-  get json(): string {
-    return this.#json ??= JSON.stringify(this.value)
-  }
-  /** What `JSON.stringify` writes for it: the encoded value. */
+  /** What `JSON.stringify` writes for it (another serializer than `ndjson`): the encoded value, parsed back. */
   toJSON(): unknown {
-    return this.value
+    return JSON.parse(this.json)
   }
 }
 
@@ -53,7 +52,7 @@ export const schema = <S extends Schema.Codec<any, any>>(schema: S): Schema.decl
   const encoded = new WeakMap<object, PreEncoded>()
   const once = (value: S["Type"]): PreEncoded => {
     let done = encoded.get(value)
-    if (done === undefined) encoded.set(value, done = new PreEncoded(encode(value)))
+    if (done === undefined) encoded.set(value, done = new PreEncoded(JSON.stringify(encode(value))))
     return done
   }
   return Schema.declare(

@@ -119,8 +119,9 @@ export const runsWatchers = (settings: ServerSettings): boolean => Option.isSome
  * The supervisor with its kinds registered, over the store: the demo kinds,
  * and the chain kinds when there are chains, with the watchers and the
  * balance cache (`runsWatchers`). The chains are built before the
- * supervisor, so they outlive its drain at shutdown; the watchers after it,
- * so their loops stop before it drains. The webhooks (`Webhooks`, their
+ * supervisor, so they outlive its drain at shutdown, and so is the watch
+ * tables' database (its tasks hold connections until the drain stops them);
+ * the watchers after it, so their loops stop before it drains. The webhooks (`Webhooks`, their
  * tables in `webhooks.db` or the PostgreSQL database) are built after the
  * kinds: their dispatcher stops before the drain, and the records of the
  * tasks the drain stops are sent after the next start.
@@ -151,7 +152,8 @@ export const layerTasks = (
         WatchService.layer(settings)
       ).pipe(
         Layer.provideMerge(supervisor),
-        Layer.provideMerge(chains)
+        Layer.provideMerge(chains),
+        Layer.provide(WatchService.layerSql(settings))
       )
   })
   return Webhooks.layerSubmit.pipe(

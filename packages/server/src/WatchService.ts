@@ -72,16 +72,22 @@ export const layerSql = (
 
 /**
  * The watchers, the cache, the upkeep kinds and their schedules, and the
- * `Record` processor, over the supervisor and chains provided. The declared
- * watchers are added (when missing) before anything binds: a bad one stops
- * the start with its `WatchError`.
+ * `Record` processor, over the supervisor, the chains and the watch tables'
+ * database (`layerSql`) provided. The declared watchers are added (when
+ * missing) before anything binds: a bad one stops the start with its
+ * `WatchError`.
+ *
+ * Build the database before the supervisor, so that it outlives the
+ * supervisor's drain: the upkeep and processor tasks hold its connections
+ * while they run, and a PostgreSQL pool's close waits for every connection
+ * lent — closed first, it would wait for tasks that only the drain stops.
  */
 export const layer = (
   settings: ServerSettings
 ): Layer.Layer<
   Watchers.Watchers | BalanceCache.BalanceCache,
-  WatchError.WatchError | TaskError.TaskStoreError | SqlError.SqlError,
-  Tasks.Tasks | Chains.Chains
+  WatchError.WatchError,
+  Tasks.Tasks | Chains.Chains | SqlClient.SqlClient
 > =>
   Layer.mergeAll(
     layerRecord,
@@ -95,8 +101,7 @@ export const layer = (
     })),
     // runners share the balance table: no memory front, whose coherence holds for one writer only
     Layer.provideMerge(BalanceCache.layer(Option.isSome(settings.runner) ? { maxEntries: 0 } : {})),
-    Layer.provideMerge(SuiService.layerAdapters(settings)),
-    Layer.provide(layerSql(settings))
+    Layer.provideMerge(SuiService.layerAdapters(settings))
   )
 
 /** The prefix of the watch routes. */

@@ -5,12 +5,12 @@
  * REST and RPC work as on SQLite. Skipped without `CHAINJOBS_TEST_PG_URL`.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Schedule, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { DevChain } from "@chainjobs/devchain"
 import { WatchRpcClient } from "@chainjobs/rpc"
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { baseUrl, request } from "./http.ts"
+import { baseUrl, request, testServer } from "./http.ts"
 import { freshDatabase } from "./freshDatabase.ts"
 import * as ServerConfig from "../src/ServerConfig.ts"
 import * as WatchService from "../src/WatchService.ts"
@@ -45,6 +45,60 @@ describe.skipIf(pgUrl === undefined)("WatchService on PostgreSQL", () => {
       )
       assert.includeMembers(tables.map((table) => table.tablename), ["chainjobs_balances", "chainjobs_watch_items", "chainjobs_watchers"])
     }).pipe(Effect.scoped), 60_000)
+
+  it.live("a shutdown while an upkeep task waits on the watch tables drains the task before it closes their pool", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase(pgUrl ?? "", "watch_shutdown")
+      const database = yield* Layer.build(SqlTaskStore.layerPgClient({ url: Redacted.make(url), maxConnections: 2 }))
+      const service = yield* Scope.make()
+      yield* Layer.buildWithScope(
+        testServer({
+          databaseUrl: Option.some(Redacted.make(url)),
+          // a chain (never asked) makes the service run the watch path; the refresh of stale balances runs often
+          chains: [{ name: "evm", chainId: 31337, endpoints: [{ url: "http://127.0.0.1:9" }] }],
+          balanceRefreshEvery: Duration.millis(50)
+        }),
+        service
+      )
+      // Another session holds the balance table: the next refresh task's query waits, holding a pool connection.
+      const locked = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const holder = yield* SqlClient.SqlClient.use((sql) =>
+        sql.withTransaction(Effect.gen(function*() {
+          yield* sql`LOCK TABLE chainjobs_balances IN ACCESS EXCLUSIVE MODE`
+          yield* Deferred.succeed(locked, undefined)
+          yield* Deferred.await(release)
+        }))
+      ).pipe(Effect.orDie, Effect.provide(database), Effect.forkChild)
+      yield* Deferred.await(locked)
+      const waiting = rows(
+        `SELECT state, wait_event_type, query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`
+      ).pipe(Effect.provide(database))
+      const seen = yield* waiting.pipe(
+        Effect.flatMap((sessions) =>
+          sessions.some((s) => s.wait_event_type === "Lock" && String(s.query).includes("stale"))
+            ? Effect.succeed(sessions)
+            : Effect.fail(sessions)
+        ),
+        Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ duration: Duration.seconds(30) }))),
+        Effect.result
+      )
+      if (seen._tag === "Failure") {
+        yield* Deferred.succeed(release, undefined)
+        assert.fail(`no refresh query waited on the balance table within 30 s; sessions: ${JSON.stringify(seen.failure)}`)
+      }
+      // The supervisor interrupts the waiting task after its grace period (1 s); the pool closes after that.
+      const closing = yield* Effect.forkChild(Scope.close(service, Exit.void))
+      const closed = yield* Fiber.await(closing).pipe(Effect.timeoutOption("20 seconds"))
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      yield* Fiber.await(closing)
+      assert.isTrue(
+        Option.isSome(closed),
+        "the service's shutdown did not end within 20 s while a refresh task waited on the balance table: " +
+          "the watch tables' pool was closing (it waits for every connection lent) before the supervisor stopped the task holding one"
+      )
+    }).pipe(Effect.scoped), 90_000)
 
   layer(server, { excludeTestServices: true, timeout: "120 seconds" })("databaseUrl set", (it) => {
     it.effect("the declared watcher processes the dev activity once, its items and cursor rows of PostgreSQL", () =>

@@ -17,8 +17,11 @@
  * `npm run mutate -- --report <package>…` runs nothing: it prints the score
  * of each package's last report, per file, and its surviving and uncovered
  * mutants, one a line (`file:line:column mutator: replacement`), to read
- * before writing the tests that kill them. A report saved by a stopped run is
- * read when it is newer than the last whole one, and marked partial.
+ * before writing the tests that kill them. The package's reports are merged
+ * (`readReport`): each source file's mutants come from the newest report that
+ * holds it — a whole run's, a stopped run's incremental file, or a part's own
+ * (`--incrementalFile reports/mutation/<package>/<part>.json`), so parts run
+ * apart, even at once, add up to one score.
  *
  * Stryker and the vitest it runs in its workers start on this process's
  * node, which `npm run` takes from `node_modules/.bin` (the pinned Node 24).
@@ -61,24 +64,51 @@ interface ReportedMutant {
   readonly location: { readonly start: { readonly line: number; readonly column: number } }
 }
 
-/**
- * The newest report of a package: the whole run's `mutation.json`, or the
- * incremental file when it is newer, i.e. saved by a run that was stopped
- * (then `partial`: it holds only the mutants that run tested or reused).
- */
-const latestReport = (name: string): { readonly path: string; readonly partial: boolean } | undefined => {
-  const whole = join(root, "reports", "mutation", name, "mutation.json")
-  const incremental = join(root, "reports", "mutation", name, "incremental.json")
-  const time = (path: string) => existsSync(path) ? statSync(path).mtimeMs : -1
-  if (time(whole) === -1 && time(incremental) === -1) return undefined
-  // A finished run writes mutation.json just before the incremental file, with the same mutants.
-  return time(incremental) > time(whole) + 60_000 ? { path: incremental, partial: true } : { path: whole, partial: false }
+/** A report file of a package (`reports/mutation/<package>/*.json`) and when it was written. */
+interface ReportFile {
+  readonly path: string
+  readonly mtimeMs: number
 }
 
-const readReport = (name: string) =>
-  JSON.parse(readFileSync(latestReport(name)!.path, "utf8")) as {
-    readonly files: Record<string, { readonly mutants: ReadonlyArray<ReportedMutant> }>
+/**
+ * Every report of a package, newest first: a whole run's `mutation.json`,
+ * the default incremental file, and the incremental file of each part run
+ * with `--incrementalFile reports/mutation/<package>/<part>.json`. An
+ * incremental file newer than `mutation.json` was saved by a stopped run
+ * (it holds only the mutants that run tested or reused).
+ */
+const reportsOf = (name: string): ReadonlyArray<ReportFile> => {
+  const dir = join(root, "reports", "mutation", name)
+  if (!existsSync(dir)) return []
+  return readdirSync(dir)
+    .filter((file) => file.endsWith(".json"))
+    .map((file) => ({ path: join(dir, file), mtimeMs: statSync(join(dir, file)).mtimeMs }))
+    .sort((a, b) => b.mtimeMs - a.mtimeMs)
+}
+
+/**
+ * A package's mutants by source file, merged from its reports: each source
+ * file's from the newest report that holds it, so parts run apart (each
+ * `--mutate <files> --incrementalFile <part>.json`) add up to one score;
+ * `from` names the reports used.
+ */
+const readReport = (name: string) => {
+  const files: Record<string, { readonly mutants: ReadonlyArray<ReportedMutant> }> = {}
+  const from: Array<string> = []
+  for (const report of reportsOf(name)) {
+    const parsed = JSON.parse(readFileSync(report.path, "utf8")) as {
+      readonly files?: Record<string, { readonly mutants: ReadonlyArray<ReportedMutant> }>
+    }
+    let used = false
+    for (const [file, result] of Object.entries(parsed.files ?? {})) {
+      if (file in files || result.mutants.length === 0) continue
+      files[file] = result
+      used = true
+    }
+    if (used) from.push(report.path.slice(root.length + 1))
   }
+  return { files, from }
+}
 
 /** The mutants of a report no test detected, one a line: where, what, and into what. */
 const undetected = (name: string): Array<string> =>
@@ -100,15 +130,14 @@ const score = (mutants: ReadonlyArray<ReportedMutant>) => {
   return { detected, undetected, count, percent: detected + undetected === 0 ? 100 : (100 * detected) / (detected + undetected) }
 }
 
-/** The score line of a package's last report, then one line per file. */
+/** The score line of a package's reports (merged: `readReport`), then one line per file. */
 const scoreLines = (name: string): Array<string> => {
-  const { partial, path } = latestReport(name)!
-  const files = Object.entries(readReport(name).files)
+  const { files: byFile, from } = readReport(name)
+  const files = Object.entries(byFile).sort(([a], [b]) => a.localeCompare(b))
   const { count, detected, percent, undetected } = score(files.flatMap(([, file]) => file.mutants))
   return [
     `${name}: ${percent.toFixed(2)}% (${detected} detected, ${undetected} undetected; ` +
-    `${Object.entries(count).map(([status, n]) => `${status} ${n}`).join(", ")})` +
-    (partial ? ` — partial: a stopped run's ${path.slice(root.length + 1)}, only the mutants it tested or reused` : ` — reports/mutation/${name}/index.html`),
+    `${Object.entries(count).map(([status, n]) => `${status} ${n}`).join(", ")}) — from ${from.join(", ")}`,
     ...files.map(([file, { mutants }]) => {
       const { detected, percent, undetected } = score(mutants)
       return `  ${file}: ${percent.toFixed(1)}% (${detected} of ${detected + undetected})`
@@ -118,7 +147,7 @@ const scoreLines = (name: string): Array<string> => {
 
 if (reportOnly) {
   for (const name of names) {
-    if (latestReport(name) === undefined) {
+    if (reportsOf(name).length === 0) {
       console.log(`${name}: no report yet (npm run mutate -- ${name})`)
       continue
     }
@@ -184,7 +213,7 @@ for (const name of names) {
     continue
   }
   if (result === "stopped") lines.push(`${name}: stopped${minutes === undefined ? "" : ` after ${minutes} min`}`)
-  lines.push(...(latestReport(name) === undefined ? [`${name}: no report saved`] : scoreLines(name)))
+  lines.push(...(reportsOf(name).length === 0 ? [`${name}: no report saved`] : scoreLines(name)))
 }
 console.log(`\n=== mutation scores\n${lines.join("\n")}`)
 process.exit(failed === 0 ? 0 : 1)

@@ -91,7 +91,13 @@ export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() =>
     })
   const alreadyExists = (id: string) => new TaskStoreError({ operation: "insert", detail: `task ${id} already exists` })
   return TaskStore.of({
-    insert: (info) => Effect.suspend(() => records.has(info.id) ? Effect.fail(alreadyExists(info.id)) : write(info)),
+    // One step per insert: the check and the write run together, without a second effect for the write.
+    insert: (info) =>
+      Effect.suspend(() => {
+        if (records.has(info.id)) return Effect.fail(alreadyExists(info.id))
+        records.set(info.id, info)
+        return Effect.void
+      }),
     insertAll: (infos) =>
       Effect.sync(() =>
         infos.map((info) => {

@@ -518,18 +518,21 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
 
     // -- reading, awaiting, interrupting --------------------------------------
 
+    /** The stored record of a task this process does not hold (any more). */
+    const stored = (id: string): Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError> =>
+      Effect.flatMap(store.get(id), (option) => Option.isSome(option) ? Effect.succeed(option.value) : Effect.fail(notFound(id)))
+
     const get = (id: string): Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError> =>
       Effect.suspend(() => {
         const entry = entries.get(id)
-        if (entry !== undefined) return Effect.succeed(entry.info)
-        return Effect.flatMap(store.get(id), (option) =>
-          Option.isSome(option) ? Effect.succeed(option.value) : Effect.fail(notFound(id)))
+        return entry !== undefined ? Effect.succeed(entry.info) : stored(id)
       })
 
     const awaitInfo = (id: string): Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError> =>
       Effect.suspend(() => {
         const entry = entries.get(id)
-        if (entry === undefined) return get(id)
+        // Not held here: it ended (or was never this process's), so its record is read once, with no second lookup.
+        if (entry === undefined) return stored(id)
         if (entry.done === undefined) entry.done = Deferred.makeUnsafe<TaskInfo>()
         return Deferred.await(entry.done)
       })

@@ -148,7 +148,8 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
    * no closure of its own for it.
    */
   const finishCurrent = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void, never, TaskContext | Scope.Scope> =>
-    Effect.flatMap(Effect.context<TaskContext | Scope.Scope>(), (services) =>
+    // One step reading the fiber's services (not a read of them and a flatMap).
+    Effect.contextWith((services: Context.Context<TaskContext | Scope.Scope>) =>
       closeAndFinish(
         (Context.get(services, TaskContext) as LiveTaskContext).entry,
         Context.get(services, Scope.Scope) as Scope.Closeable,

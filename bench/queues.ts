@@ -10,7 +10,10 @@
  *   acknowledged only once its record is committed, and its waiter told only
  *   once its completion is);
  *   a task counts when its `await` returned. "lone submission" is one
- *   submitter at a time on SQLite: its acknowledgement is one commit.
+ *   submitter at a time on SQLite: its acknowledgement is one commit. On
+ *   PostgreSQL `submit` runs twice: with the store's default of one batch
+ *   being written at a time, and with `batchesInFlight: 2` (a batch sharing
+ *   no id with the one being committed starts while it commits).
  * - graphile-worker on the same PostgreSQL, through `addJobs`, tuned as its
  *   performance page recommends (the configuration of its published figures):
  *   `concurrentJobs: 24`, `maxPoolSize: 25`, `localQueue: { size: 500 }`,
@@ -69,6 +72,7 @@ const systems = [
   "chainjobs-sqlite-batch",
   "chainjobs-sqlite-lone",
   "chainjobs-pg",
+  "chainjobs-pg-flight",
   "chainjobs-pg-batch",
   "graphile-worker",
   "pg-boss",
@@ -81,6 +85,7 @@ const labels: Record<System, string> = {
   "chainjobs-sqlite-batch": "chainjobs, SQLite FULL, submitAll ×1,000",
   "chainjobs-sqlite-lone": "chainjobs, SQLite FULL, lone submission",
   "chainjobs-pg": "chainjobs, PostgreSQL, submit ×1,000 at once",
+  "chainjobs-pg-flight": "chainjobs, PostgreSQL, submit ×1,000, 2 batches in flight",
   "chainjobs-pg-batch": "chainjobs, PostgreSQL, submitAll ×1,000",
   "graphile-worker": "graphile-worker, tuned, addJobs ×1,000",
   "pg-boss": "pg-boss, insert ×1,000, batch fetch 100 × 2",
@@ -141,14 +146,14 @@ const signal = () => {
 
 const Noop = Task.define("noop", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Void })
 
-const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "batch" | "lone"): Promise<Report> => {
+const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "batch" | "lone", batchesInFlight = 1): Promise<Report> => {
   const url = pgUrl()
   if (store === "pg" && url === undefined) return Promise.resolve({ skipped: "set CHAINJOBS_TEST_PG_URL" })
   const directory = mkdtempSync(join(tmpdir(), "chainjobs-queues-"))
   const schema = schemaName(`chainjobs_${mode}`)
   const storeLayer = store === "sqlite"
     ? SqlTaskStore.layerSqlite({ filename: join(directory, "tasks.db"), synchronous: "FULL" })
-    : SqlTaskStore.layerPg({ url: Redacted.make(url!), schema, maxConnections: 4 })
+    : SqlTaskStore.layerPg({ url: Redacted.make(url!), schema, maxConnections: 4, batchesInFlight })
   const count = mode === "lone" ? LONE : TASKS
   const program = Effect.gen(function*() {
     const tasks = yield* Tasks.Tasks
@@ -351,6 +356,7 @@ const runners: Record<System, () => Promise<Report>> = {
   "chainjobs-sqlite-batch": () => chainjobs("sqlite", "batch"),
   "chainjobs-sqlite-lone": () => chainjobs("sqlite", "lone"),
   "chainjobs-pg": () => chainjobs("pg", "submit"),
+  "chainjobs-pg-flight": () => chainjobs("pg", "submit", 2),
   "chainjobs-pg-batch": () => chainjobs("pg", "batch"),
   "graphile-worker": graphileWorker,
   "pg-boss": pgBoss,

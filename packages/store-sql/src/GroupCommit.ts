@@ -40,10 +40,12 @@ export interface GroupCommitConfig {
   /** With a `flushInterval`, a batch holding this many records is written without waiting it out. Default 500. */
   readonly maxBatchSize?: number | undefined
   /**
-   * How many batches may be written at once, each on a connection of its own:
-   * a batch starts once the one before it is placed. Only for a database
-   * whose row locks order concurrent transactions (PostgreSQL). Default 1:
-   * a batch starts once the one before it committed.
+   * How many batches may be written at once, each on a connection of its own.
+   * A batch sharing an id with a batch being written starts once that one is
+   * placed; a batch sharing none starts at once (no id's writes can change
+   * order), so one batch's commit overlaps the next one's. Only for a
+   * database whose row locks order concurrent transactions (PostgreSQL).
+   * Default 1: a batch starts once the one before it committed.
    */
   readonly batchesInFlight?: number | undefined
 }
@@ -122,6 +124,16 @@ const emptyBatch = (): PendingBatch => ({
 
 const size = (batch: Batch): number => batch.inserts.size + batch.updates.size + batch.progress.size
 
+/** True when a batch writes an id the other writes too (in any part). */
+const sharesId = (batch: Batch, other: Batch): boolean => {
+  const [small, large] = size(batch) <= size(other) ? [batch, other] : [other, batch]
+  const has = (id: string) => large.inserts.has(id) || large.updates.has(id) || large.progress.has(id)
+  for (const id of small.inserts.keys()) if (has(id)) return true
+  for (const id of small.updates.keys()) if (has(id)) return true
+  for (const id of small.progress.keys()) if (has(id)) return true
+  return false
+}
+
 const alreadyExists = (id: string) => new TaskError.TaskStoreError({ operation: "insert", detail: `task ${id} already exists` })
 
 /**
@@ -138,6 +150,8 @@ export const make = Effect.fnUntraced(function*(
   let pending = emptyBatch()
   /** The batches being written. */
   const writing = new Set<PendingBatch>()
+  /** The batches being written that are not placed yet, each with the deferred of its placing. */
+  const unplaced = new Map<PendingBatch, Deferred.Deferred<void>>()
   let closed = false
   const queued = yield* Latch.make(false)
   const full = yield* Latch.make(false)
@@ -154,10 +168,17 @@ export const make = Effect.fnUntraced(function*(
     return size(batch) === 0 ? undefined : batch
   }
 
+  /** Marks a batch as placed: batches sharing an id with it may start. */
+  const markPlaced = (batch: PendingBatch, placed: Deferred.Deferred<void>) => {
+    unplaced.delete(batch)
+    Deferred.doneUnsafe(placed, Exit.void)
+  }
+
   /** Writes a batch and settles its writers, running `placed` once it is placed (at the latest when it ends). */
   const writeBatch = (batch: PendingBatch, placed: Deferred.Deferred<void>) => {
     writing.add(batch)
-    return write(batch, Deferred.succeed(placed, undefined).pipe(Effect.asVoid)).pipe(
+    unplaced.set(batch, placed)
+    return write(batch, Effect.sync(() => markPlaced(batch, placed))).pipe(
       Effect.exit,
       Effect.tap((exit) => {
         const lost = Exit.isSuccess(exit) ? exit.value.failed.progress.size : batch.progress.size
@@ -166,20 +187,34 @@ export const make = Effect.fnUntraced(function*(
       Effect.flatMap((exit) => Deferred.done(batch.committed, exit)),
       Effect.ensuring(Effect.sync(() => {
         writing.delete(batch)
-        Deferred.doneUnsafe(placed, Exit.void)
+        markPlaced(batch, placed)
       }))
     )
   }
 
-  /** Starts writing the pending batch in a slot of its own and returns once it is placed. */
+  /** The placing of every batch being written, not placed yet, that writes an id `batch` writes too. */
+  const overlapping = (batch: PendingBatch): Array<Deferred.Deferred<void>> => {
+    const found: Array<Deferred.Deferred<void>> = []
+    for (const [other, placed] of unplaced) {
+      if (sharesId(batch, other)) found.push(placed)
+    }
+    return found
+  }
+
+  /**
+   * Starts writing the pending batch in a slot of its own, once every batch
+   * being written that shares an id with it is placed, so that each id's
+   * writes reach the database in the order they were queued; returns once it
+   * started. A batch sharing no id starts at once, while the others commit.
+   */
   const start = Effect.suspend(() => {
     const batch = take()
     if (batch === undefined) return slots.release(1)
-    const placed = Deferred.makeUnsafe<void>()
-    return Effect.andThen(
-      Effect.forkDetach(Effect.ensuring(writeBatch(batch, placed), slots.release(1))),
-      Deferred.await(placed)
-    )
+    const before = overlapping(batch)
+    // Known as being written from now on (`writeBatch` notes it when called), even while it waits for `before`:
+    // `settled` waits for it, and later batches sharing an id with it wait for it in turn.
+    const begin = Effect.forkDetach(Effect.ensuring(writeBatch(batch, Deferred.makeUnsafe<void>()), slots.release(1)))
+    return before.length === 0 ? begin : Effect.andThen(Effect.forEach(before, Deferred.await, { discard: true }), begin)
   })
 
   /** Waits until every batch being written has committed or failed. */

@@ -283,6 +283,45 @@ describe("GroupCommit", () => {
       assert.deepStrictEqual(started, [a.id, b.id, c.id])
     }))
 
+  it.effect(
+    "with batches in flight, a batch sharing no id with an unplaced one starts at once; one sharing an id waits for it to be placed",
+    () =>
+      Effect.gen(function*() {
+        const started: Array<string> = []
+        const placing = yield* Latch.make(false)
+        const commits = yield* Latch.make(false)
+        // Each batch is placed only when `placing` opens (as a one-statement batch is placed once it committed).
+        const write: GroupCommit.WriteBatch = (batch, placed) =>
+          Effect.gen(function*() {
+            started.push(...batch.inserts.keys(), ...[...batch.updates.values()].map((info) => `${info.id}:${info.status}`))
+            yield* placing.await
+            yield* placed
+            yield* commits.await
+            return { duplicates: new Set(), failed: { inserts: new Map(), updates: new Map(), progress: new Map() } }
+          })
+        const commit = yield* GroupCommit.make(write, { batchesInFlight: 3 })
+        // Whatever an assertion finds, the batches then end, so that closing the store does not wait forever.
+        yield* Effect.addFinalizer(() => Effect.andThen(placing.open, commits.open))
+        const [a, b] = [record(), record()]
+        const first = yield* fork(commit.insert(a))
+        for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+        const second = yield* fork(commit.insert(b))
+        for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+        assert.deepStrictEqual(started, [a.id, b.id], "a batch of other ids waited for the one before it to be placed")
+        // A state change of a, whose insert is neither placed nor committed: it must not reach the database first.
+        const third = yield* fork(commit.update({ ...a, status: "running" }))
+        for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+        assert.deepStrictEqual(started, [a.id, b.id], "a write of a started before a's insert was placed")
+        assert.isUndefined(first.pollUnsafe(), "acknowledged before its batch committed")
+        yield* placing.open
+        for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+        assert.deepStrictEqual(started, [a.id, b.id, `${a.id}:running`])
+        assert.isUndefined(third.pollUnsafe(), "acknowledged before its batch committed")
+        yield* commits.open
+        yield* Fiber.joinAll([first, second, third])
+      })
+  )
+
   it.effect("closing the scope writes what is queued and refuses later writes", () =>
     Effect.gen(function*() {
       const db = yield* makeDatabase

@@ -207,7 +207,7 @@ export const make = Effect.fnUntraced(function*(
    * writes reach the database in the order they were queued; returns once it
    * started. A batch sharing no id starts at once, while the others commit.
    */
-  const start = Effect.suspend(() => {
+  const start = Effect.suspend((): Effect.Effect<unknown> => {
     const batch = take()
     if (batch === undefined) return slots.release(1)
     const before = overlapping(batch)

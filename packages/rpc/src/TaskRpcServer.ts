@@ -22,12 +22,13 @@ import { ByteSize, Effect, Layer, Schema, Scope, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { RpcServer } from "effect/rpc"
 import { Socket } from "effect/socket"
-import { TaskAccess, TaskAccessError, type TaskFeed } from "@chainjobs/tasks"
+import { TaskAccess, TaskAccessError } from "@chainjobs/tasks"
 import type { Authentication } from "./Auth.ts"
 import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import * as Frames from "./internal/frames.ts"
 import { Malformed } from "./internal/lenient.ts"
 import * as PreEncoded from "./internal/preEncoded.ts"
+import { watchChangesItem } from "./internal/watchChangesItem.ts"
 import { MalformedRequest } from "./TaskRpcError.ts"
 import { RequestValidation, TaskRpcs, type WatchChangesItem } from "./TaskRpcs.ts"
 
@@ -56,20 +57,6 @@ export const layerRequestValidation: Layer.Layer<RequestValidation> = Layer.succ
       : effect
 )
 
-/**
- * The `WatchChanges` item of each change, made once for all its subscribers:
- * the same object for each, so it is encoded once (`internal/preEncoded`).
- */
-const changeItems = new WeakMap<TaskFeed.Change, WatchChangesItem>()
-const itemOf = (change: TaskFeed.Change): WatchChangesItem => {
-  let item = changeItems.get(change)
-  if (item === undefined) {
-    item = { _tag: "Change", eventId: change.eventId, event: change.deleted ? { _tag: "Deleted", info: change.info } : change.info }
-    changeItems.set(change, item)
-  }
-  return item
-}
-
 /** The handlers of `TaskRpcs` (and the request validation middleware): each call maps onto `TaskAccess`. */
 export const layerHandlers = Layer.merge(
   TaskRpcs.toLayer(Effect.gen(function*() {
@@ -88,7 +75,7 @@ export const layerHandlers = Layer.merge(
       WatchAll: () => access.events,
       WatchChanges: ({ after }) =>
         Stream.map(access.changes(after), (item): WatchChangesItem =>
-          item._tag === "Gap" ? { _tag: "Reset", reason: item.reason, after: item.after } : itemOf(item))
+          item._tag === "Gap" ? { _tag: "Reset", reason: item.reason, after: item.after } : watchChangesItem(item))
     })
   })),
   layerRequestValidation

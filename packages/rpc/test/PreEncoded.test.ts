@@ -10,8 +10,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Exit, Schema } from "effect"
 import { RpcSchema, RpcSerialization } from "effect/rpc"
 import { TaskRpcs } from "@chainjobs/rpc"
-import { TaskEvent, TaskInfo } from "@chainjobs/tasks"
+import { TaskEvent, TaskFeed, TaskInfo } from "@chainjobs/tasks"
 import * as PreEncoded from "../src/internal/preEncoded.ts"
+import { watchChangesItem } from "../src/internal/watchChangesItem.ts"
 
 const record: TaskInfo.TaskInfo = {
   id: "0198a0c0-0000-7000-8000-000000000001",
@@ -79,6 +80,17 @@ describe("PreEncoded", () => {
       assert.deepStrictEqual(decoded, [value])
     })
   }
+
+  it("every WatchChanges subscriber of a change gets the same item, so the item is encoded once", () => {
+    const change = new TaskFeed.Change(9, "abc123-9", record)
+    const item = watchChangesItem(change)
+    assert.strictEqual(watchChangesItem(change), item)
+    assert.deepStrictEqual(item, { _tag: "Change", eventId: "abc123-9", event: record })
+    const encode = Schema.encodeUnknownSync(chunkCodec("WatchChanges"))
+    assert.strictEqual((encode([watchChangesItem(change)]) as ReadonlyArray<unknown>)[0], (encode([item]) as ReadonlyArray<unknown>)[0])
+    const deleted = new TaskFeed.Change(10, "abc123-10", record, true)
+    assert.deepStrictEqual(watchChangesItem(deleted), { _tag: "Change", eventId: "abc123-10", event: { _tag: "Deleted", info: record } })
+  })
 
   it("a client still refuses an item that is not a record", () => {
     const decode = Schema.decodeUnknownExit(chunkCodec("Watch"))

@@ -1,0 +1,72 @@
+/**
+ * A task whose runner goes (`TaskEntity`'s hand-over and adoption): runners of
+ * `Runner.layer` in the test process on one fresh PostgreSQL schema
+ * (`InProcessCluster.ts`). A runner stopped as SIGTERM stops it hands its
+ * tasks over (stopped at their checkpoint, left pending); the runner taking
+ * their shards adopts them and runs them on from there, and an await begun
+ * before the move ends with the final record. A runner starting alone adopts
+ * what is left unfinished in the store. `kill -9` stays in `Cluster.test.ts`.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import { eventually, Gated, Hold, idOn, keyOn, makeCluster, Scan, settled, type TestCluster } from "./InProcessCluster.ts"
+import { pgTestUrl } from "./RunnerProcess.ts"
+
+/** What the kinds did with task `id`, as `<event> <runner> <attempt>` (a scan's start with its next step). */
+const story = (cluster: TestCluster, id: string) =>
+  cluster.happenings.filter((h) => h.task === id).map((h) =>
+    `${h.event} ${h.runner} ${h.attempt}${h.next === undefined ? "" : ` from ${h.next}`}`)
+
+/** Waits until the kinds' story of task `id` has `count` lines. */
+const told = (cluster: TestCluster, id: string, count: number) =>
+  eventually(Effect.sync(() => story(cluster, id).length >= count), () => `task ${id}: ${JSON.stringify(story(cluster, id))}`)
+
+describe.skipIf(pgTestUrl === undefined)("hand-over and adoption", () => {
+  it.live("a runner that stops hands its tasks over: the runner taking their shards runs them on from their checkpoint, and an await through it ends with the final record", () =>
+    Effect.gen(function*() {
+      const cluster = yield* makeCluster
+      const a = yield* cluster.start("a")
+      const b = yield* cluster.start("b")
+      yield* settled([a, b])
+      // a scan and a held key on a, submitted through b
+      const scan = yield* b.tasks.submit(Scan, { gate: "scan", from: 1, to: 3 }, { id: idOn(a, "scan") })
+      const held = yield* b.tasks.submit(Hold, { key: keyOn(a, "hold"), gate: "held" })
+      yield* cluster.open("scan/1")
+      yield* eventually(
+        Effect.map(Effect.orDie(b.tasks.get(scan.id)), (info) => (info.checkpoint as { next?: number } | null)?.next === 2),
+        () => "the scan saves its first step"
+      )
+      yield* told(cluster, held.id, 1)
+      const awaiting = yield* Effect.forkScoped(b.tasks.awaitInfo(scan.id))
+      yield* a.stop
+      // stopped on a at its checkpoint (the held task's finalizer ran there), then adopted by b
+      yield* told(cluster, scan.id, 2)
+      yield* told(cluster, held.id, 3)
+      assert.deepStrictEqual(story(cluster, held.id).slice(0, 2), ["start a 1", "finalizer a 1"])
+      assert.match(story(cluster, held.id)[2]!, /^start b/)
+      assert.match(story(cluster, scan.id)[1]!, /^start b \d+ from 2$/)
+      yield* Effect.forEach(["scan/2", "scan/3", "held"], cluster.open)
+      const final = yield* Fiber.join(awaiting)
+      assert.deepInclude(final, { status: "completed", result: 6 })
+      assert.deepInclude(yield* b.tasks.awaitInfo(held.id), { status: "completed", result: "b" })
+      assert.deepStrictEqual((yield* b.status.tasks), { running: 0, pending: 0 })
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("a runner starting alone adopts the tasks another left unfinished, running and waiting", () =>
+    Effect.gen(function*() {
+      const cluster = yield* makeCluster
+      // one worker: the second task waits
+      const a = yield* cluster.start("a", { maxWorkers: 1 })
+      yield* settled([a])
+      const first = yield* a.tasks.submit(Gated, { gate: "first" })
+      const second = yield* a.tasks.submit(Gated, { gate: "second" })
+      yield* eventually(Effect.map(a.status.tasks, (tasks) => tasks.running === 1 && tasks.pending === 1), () => "one runs, one waits")
+      yield* a.stop
+      const b = yield* cluster.start("b")
+      yield* Effect.forEach(["first", "second"], cluster.open)
+      for (const id of [first.id, second.id]) {
+        // (the final record as b's supervisor holds it still names a, the runner it was adopted from: see the note)
+        assert.deepInclude(yield* b.tasks.awaitInfo(id), { status: "completed", result: "b" })
+      }
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+})

@@ -1,0 +1,235 @@
+/**
+ * Runners of a test cluster inside the test process: each one `Runner.layer`
+ * (its own PostgreSQL pools, socket transport on a free 127.0.0.1 port,
+ * supervisor, task entity, feed) on one fresh schema of the test database,
+ * with the test kinds below registered on it. A runner is stopped by closing
+ * its scope, which hands its shards over as SIGTERM does a runner process;
+ * `kill -9` stays with the child processes of `Cluster.test.ts`.
+ *
+ * Code that runs in the test process is what mutation testing sees: these
+ * runners let the cluster's routing (`ClusterTasks`, `TaskEntity`), its feed
+ * and `Runner` itself be tested where Stryker can switch a mutant on.
+ */
+import * as net from "node:net"
+import { Context, Deferred, Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
+import { EntityId, Sharding } from "effect/cluster"
+import { SqlClient } from "effect/sql"
+import { Runner, RunnerConfig, TaskEntity } from "@chainjobs/cluster"
+import { Task, TaskContext, TaskInterest, Tasks, TaskStore } from "@chainjobs/tasks"
+import { onDatabase, pgTestUrl } from "./RunnerProcess.ts"
+
+/** One thing a test kind did, on which runner. */
+export interface Happening {
+  readonly event: "start" | "end" | "finalizer" | "tick"
+  readonly task: string
+  readonly runner: string
+  readonly attempt: number
+  /** The scan's next step when it started (`Scan`). */
+  readonly next?: number
+}
+
+/** Waits until the test opens the gate `gate`, then answers the runner it ran on. */
+export const Gated = Task.define("gated", {
+  payload: Schema.Struct({ gate: Schema.String }),
+  success: Schema.String
+})
+
+/** Holds its key until the gate `gate` opens (or it is interrupted); a second submission of the key is refused. */
+export const Hold = Task.define("hold", {
+  payload: Schema.Struct({ key: Schema.String, gate: Schema.String }),
+  success: Schema.String,
+  policy: { key: ({ key }) => key, onConflict: "reject" }
+})
+
+/** Counts `from..to`, one step per gate opening `<gate>/<step>`, checkpointed after each; resumes where it stopped. */
+export const Scan = Task.define("scan", {
+  payload: Schema.Struct({ gate: Schema.String, from: Schema.Number, to: Schema.Number }),
+  success: Schema.Number,
+  checkpoint: Schema.Struct({ next: Schema.Number, acc: Schema.Number }),
+  policy: { onRestart: "resume" }
+})
+
+/** Records a tick: what the schedules and daemons of the tests submit. */
+export const Tick = Task.define("tick", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Void })
+
+/** A runner of the test cluster, in this process. */
+export interface TestRunner {
+  readonly name: string
+  /** `host:port` of its transport: what its records' `runner` says. */
+  readonly address: string
+  readonly tasks: Tasks.Tasks["Service"]
+  readonly status: Runner.RunnerStatus["Service"]
+  readonly interest: TaskInterest.TaskInterest["Service"]
+  readonly store: TaskStore.TaskStore["Service"]
+  /** Whether this runner holds the shard of entity `entityId` (a task's `TaskEntity.placement`) now. */
+  holds(entityId: string): boolean
+  /** Stops the runner as SIGTERM would: it refuses new work, hands its tasks over and leaves the cluster. */
+  readonly stop: Effect.Effect<void>
+}
+
+/** A cluster under test: a fresh schema, what the kinds did, their gates, and runners started on demand. */
+export interface TestCluster {
+  readonly schema: string
+  readonly happenings: Array<Happening>
+  /** Opens gate `name` (made if not yet waited on). */
+  open(name: string): Effect.Effect<void>
+  /** Starts a runner named `name`, stopped at the latest when the test's scope closes. */
+  start(name: string, options?: StartOptions): Effect.Effect<TestRunner, never, Scope.Scope>
+}
+
+/** A runner's settings besides its name. */
+export interface StartOptions {
+  /** The supervisor's `maxWorkers`. Default: 20. */
+  readonly maxWorkers?: number
+}
+
+/** Shards of the test clusters: few, so that a runner starts quickly, enough that two runners each hold some. */
+export const shards = 12
+
+/** A TCP port free on 127.0.0.1 right now (the system picks it). */
+const freePort = Effect.callback<number>((resume) => {
+  const server = net.createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+let clusters = 0
+
+/** A fresh cluster in the current scope; its schema is dropped when the scope closes (after its runners stopped). */
+export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effect.gen(function*() {
+  const schema = `inproc_${process.pid}_${++clusters}`
+  yield* Effect.addFinalizer(() =>
+    onDatabase(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`
+    }))
+  )
+  const happenings: Array<Happening> = []
+  const gates = new Map<string, Deferred.Deferred<void>>()
+  const gate = (name: string) => {
+    let found = gates.get(name)
+    if (found === undefined) gates.set(name, found = Deferred.makeUnsafe<void>())
+    return found
+  }
+  const record = (happening: Happening) => Effect.sync(() => void happenings.push(happening))
+
+  /** The test kinds as runner `name` runs them. */
+  const kinds = (name: string) =>
+    Layer.mergeAll(
+      Task.implement(Gated, ({ gate: g }) => Effect.as(Deferred.await(gate(g)), name)),
+      Task.implement(Hold, ({ gate: g }) =>
+        Effect.gen(function*() {
+          const { attempt, taskId } = yield* TaskContext.TaskContext
+          yield* Effect.addFinalizer(() => record({ event: "finalizer", task: taskId, runner: name, attempt }))
+          yield* record({ event: "start", task: taskId, runner: name, attempt })
+          yield* Deferred.await(gate(g))
+          return name
+        })),
+      Task.implement(Scan, ({ from, gate: g, to }) =>
+        Effect.gen(function*() {
+          const { attempt, taskId } = yield* TaskContext.TaskContext
+          const last = yield* Task.loadCheckpoint(Scan)
+          let { acc, next } = Option.getOrElse(last, () => ({ next: from, acc: 0 }))
+          yield* record({ event: "start", task: taskId, runner: name, attempt, next })
+          while (next <= to) {
+            yield* Deferred.await(gate(`${g}/${next}`))
+            acc += next
+            next++
+            yield* Task.saveCheckpoint(Scan, { next, acc })
+          }
+          yield* record({ event: "end", task: taskId, runner: name, attempt })
+          return acc
+        })),
+      Task.implement(Tick, (_, { attempt, taskId }) => record({ event: "tick", task: taskId, runner: name, attempt }))
+    )
+
+  const startOnce = (name: string, options: StartOptions) =>
+    Effect.gen(function*() {
+      const port = yield* freePort
+      const scope = yield* Scope.fork(yield* Effect.scope)
+      const runner = Runner.layer({
+        databaseUrl: Redacted.make(pgTestUrl ?? ""),
+        runner: { ...RunnerConfig.defaults, port, shards },
+        supervisor: { maxWorkers: options.maxWorkers ?? 20, shutdownGracePeriod: "5 seconds" },
+        maxConnections: 4,
+        schema
+      })
+      const built = yield* Layer.buildWithScope(Layer.provideMerge(kinds(name), runner), scope).pipe(
+        Effect.onError(() => Scope.close(scope, Exit.void))
+      )
+      const status = Context.get(built, Runner.RunnerStatus)
+      const testRunner: TestRunner = {
+        name,
+        address: status.address,
+        tasks: Context.get(built, Tasks.Tasks),
+        status,
+        interest: Context.get(built, TaskInterest.TaskInterest),
+        store: Context.get(built, TaskStore.TaskStore),
+        // the runner's `Sharding` is among what it builds, though its layer's type leaves it out
+        holds: (entityId) => {
+          const sharding = Context.getUnsafe(built as Context.Context<unknown>, Sharding.Sharding)
+          return sharding.hasShardId(sharding.getShardId(EntityId.make(entityId), "default"))
+        },
+        stop: Scope.close(scope, Exit.void)
+      }
+      return testRunner
+    })
+
+  return {
+    schema,
+    happenings,
+    open: (name) => Effect.asVoid(Deferred.succeed(gate(name), undefined)),
+    start: (name, options = {}) =>
+      startOnce(name, options).pipe(
+        // the port was free when picked, but another process bound it first: pick another
+        Effect.retry({ while: (error) => error._tag === "SocketServerError", times: 4 }),
+        Effect.orDie
+      )
+  }
+})
+
+/** Waits until every shard is held and each of `runners` holds some (at most 20 s; then fails saying what it saw). */
+export const settled = (runners: ReadonlyArray<TestRunner>) =>
+  Effect.gen(function*() {
+    for (;;) {
+      const held = yield* Effect.forEach(runners, (runner) => runner.status.shardsHeld)
+      if (held.reduce((sum, n) => sum + n, 0) === shards && held.every((n) => n > 0)) return
+      yield* Effect.sleep("100 millis")
+    }
+  }).pipe(
+    Effect.timeoutOrElse({
+      duration: "20 seconds",
+      orElse: () =>
+        Effect.flatMap(
+          Effect.forEach(runners, (runner) => Effect.map(runner.status.shardsHeld, (n) => `${runner.name} ${n}`)),
+          (held) => Effect.die(new Error(`the shards never settled over the runners: ${held.join(", ")} of ${shards}`))
+        )
+    })
+  )
+
+/** A key of `kind` whose tasks `runner` owns now (its shard is held there). */
+export const keyOn = (runner: TestRunner, kind: string, prefix = "key") => {
+  for (let i = 0;; i++) {
+    const key = `${prefix}-${i}`
+    if (runner.holds(TaskEntity.placement({ id: "", kind, key }))) return key
+  }
+}
+
+/** A task id whose unkeyed task `runner` owns now. */
+export const idOn = (runner: TestRunner, prefix = "task") => {
+  for (let i = 0;; i++) {
+    const id = `${prefix}-${i}`
+    if (runner.holds(TaskEntity.placement({ id, kind: "", key: null }))) return id
+  }
+}
+
+/** Polls `check` every 50 ms until it holds (at most 20 s; then fails with `what()`, saying what was seen). */
+export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, what: () => string) =>
+  Effect.gen(function*() {
+    while (!(yield* check)) yield* Effect.sleep("50 millis")
+  }).pipe(
+    Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error(`never happened: ${what()}`)) })
+  )

@@ -1,7 +1,7 @@
 /**
  * How a runner's `Tasks` routes work to shard owners (`ClusterTasks`,
  * `TaskEntity`): two runners of `Runner.layer` in the test process on one
- * fresh PostgreSQL schema (`InProcessCluster.ts`). Submissions through one
+ * fresh PostgreSQL database (`InProcessCluster.ts`). Submissions through one
  * runner run on the owner of the task's shard, with every option the caller
  * gave; reads, awaits, watches, interrupts (the finalizer runs on the owner)
  * and deletions work through either runner; an exclusive key holds across

@@ -2,7 +2,7 @@
  * Schedules and daemons as cluster singletons (`ClusterTasks.schedule`,
  * `daemon`) and what a runner tells about itself (`Runner.RunnerStatus`):
  * runners of `Runner.layer` in the test process on one fresh PostgreSQL
- * schema (`InProcessCluster.ts`). Every runner declares the same schedule;
+ * database (`InProcessCluster.ts`). Every runner declares the same schedule;
  * one runs it, the other takes over when that one stops; a schedule of
  * another payload is another singleton; a daemon stopped everywhere
  * interrupts its task.

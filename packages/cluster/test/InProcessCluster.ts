@@ -1,7 +1,7 @@
 /**
  * Runners of a test cluster inside the test process: each one `Runner.layer`
  * (its own PostgreSQL pools, socket transport on a free 127.0.0.1 port,
- * supervisor, task entity, feed) on one fresh schema of the test database,
+ * supervisor, task entity, feed) on one fresh database of the test server,
  * with the test kinds below registered on it. A runner is stopped by closing
  * its scope, which hands its shards over as SIGTERM does a runner process;
  * `kill -9` stays with the child processes of `Cluster.test.ts`.
@@ -10,13 +10,12 @@
  * runners let the cluster's routing (`ClusterTasks`, `TaskEntity`), its feed
  * and `Runner` itself be tested where Stryker can switch a mutant on.
  */
-import * as net from "node:net"
-import { Context, Deferred, Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
 import { EntityId, Sharding } from "effect/cluster"
 import { SqlClient } from "effect/sql"
 import { Runner, RunnerConfig, TaskEntity } from "@chainjobs/cluster"
 import { Task, TaskContext, TaskInterest, Tasks, TaskStore } from "@chainjobs/tasks"
-import { onDatabase, pgTestUrl } from "./RunnerProcess.ts"
+import { freePort, onDatabase, pgTestUrl } from "./RunnerProcess.ts"
 
 /** One thing a test kind did, on which runner. */
 export interface Happening {
@@ -67,9 +66,8 @@ export interface TestRunner {
   readonly stop: Effect.Effect<void>
 }
 
-/** A cluster under test: a fresh schema, what the kinds did, their gates, and runners started on demand. */
+/** A cluster under test: a fresh database, what the kinds did, their gates, and runners started on demand. */
 export interface TestCluster {
-  readonly schema: string
   readonly happenings: Array<Happening>
   /** Opens gate `name` (made if not yet waited on). */
   open(name: string): Effect.Effect<void>
@@ -86,27 +84,25 @@ export interface StartOptions {
 /** Shards of the test clusters: few, so that a runner starts quickly, enough that two runners each hold some. */
 export const shards = 12
 
-/** A TCP port free on 127.0.0.1 right now (the system picks it). */
-const freePort = Effect.callback<number>((resume) => {
-  const server = net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
-
 let clusters = 0
 
-/** A fresh cluster in the current scope; its schema is dropped when the scope closes (after its runners stopped). */
+/**
+ * A database of its own for one test cluster, dropped when the scope closes: the cluster's shard locks are
+ * PostgreSQL advisory locks, which are per database, not per schema, so two clusters on one database (two test
+ * files, two mutation-test workers) would hold each other's shards.
+ */
+const freshDatabase = Effect.gen(function*() {
+  const name = `inproc_${process.pid}_${++clusters}`
+  const run = (statement: string) => onDatabase(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(statement)))
+  yield* Effect.acquireRelease(run(`CREATE DATABASE "${name}"`), () => run(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
+  const url = new URL(pgTestUrl ?? "")
+  url.pathname = `/${name}`
+  return url.toString()
+})
+
+/** A fresh cluster in the current scope; its database is dropped when the scope closes (after its runners stopped). */
 export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effect.gen(function*() {
-  const schema = `inproc_${process.pid}_${++clusters}`
-  yield* Effect.addFinalizer(() =>
-    onDatabase(Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      yield* sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`
-    }))
-  )
+  const databaseUrl = yield* freshDatabase
   const happenings: Array<Happening> = []
   const gates = new Map<string, Deferred.Deferred<void>>()
   const gate = (name: string) => {
@@ -151,11 +147,13 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
       const port = yield* freePort
       const scope = yield* Scope.fork(yield* Effect.scope)
       const runner = Runner.layer({
-        databaseUrl: Redacted.make(pgTestUrl ?? ""),
-        runner: { ...RunnerConfig.defaults, port, shards },
+        databaseUrl: Redacted.make(databaseUrl),
+        // assignments re-read and messages polled four times as often as by default: shards settle sooner
+        runner: { ...RunnerConfig.defaults, port, shards, refreshInterval: Duration.millis(250), messagePollInterval: Duration.millis(250) },
         supervisor: { maxWorkers: options.maxWorkers ?? 20, shutdownGracePeriod: "5 seconds" },
         maxConnections: 4,
-        schema
+        // a schema of the runners' own, made by the first to start
+        schema: "chainjobs"
       })
       const built = yield* Layer.buildWithScope(Layer.provideMerge(kinds(name), runner), scope).pipe(
         Effect.onError(() => Scope.close(scope, Exit.void))
@@ -179,7 +177,6 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
     })
 
   return {
-    schema,
     happenings,
     open: (name) => Effect.asVoid(Deferred.succeed(gate(name), undefined)),
     start: (name, options = {}) =>

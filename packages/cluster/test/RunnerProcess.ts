@@ -54,7 +54,7 @@ export interface RunnerProcess {
 }
 
 /** A TCP port free on 127.0.0.1 right now (the system picks it). */
-const freePort = Effect.callback<number>((resume) => {
+export const freePort = Effect.callback<number>((resume) => {
   const server = net.createServer()
   server.listen(0, "127.0.0.1", () => {
     const address = server.address()

@@ -48,6 +48,9 @@ export const Scan = Task.define("scan", {
   policy: { onRestart: "resume" }
 })
 
+/** Runs until interrupted; its finalizer then waits until the gate `gate` opens: a hand-over that takes a while. */
+export const Sticky = Task.define("sticky", { payload: Schema.Struct({ gate: Schema.String }), success: Schema.Void })
+
 /** Records a tick: what the schedules and daemons of the tests submit. */
 export const Tick = Task.define("tick", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Void })
 
@@ -138,6 +141,14 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
           }
           yield* record({ event: "end", task: taskId, runner: name, attempt })
           return acc
+        })),
+      Task.implement(Sticky, ({ gate: g }) =>
+        Effect.gen(function*() {
+          const { attempt, taskId } = yield* TaskContext.TaskContext
+          yield* Effect.addFinalizer(() =>
+            Effect.andThen(record({ event: "finalizer", task: taskId, runner: name, attempt }), Deferred.await(gate(g))))
+          yield* record({ event: "start", task: taskId, runner: name, attempt })
+          return yield* Effect.never
         })),
       Task.implement(Tick, (_, { attempt, taskId }) => record({ event: "tick", task: taskId, runner: name, attempt }))
     )

@@ -182,6 +182,6 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks routing", () => {
       assert.deepStrictEqual([untyped.kind, yield* untyped.join], ["gated", "a"])
       assert.strictEqual((yield* a.tasks.handle("no-such-task").pipe(Effect.flip))._tag, "TaskNotFound")
       assert.strictEqual((yield* a.tasks.awaitInfo("no-such-task").pipe(Effect.flip))._tag, "TaskNotFound")
-      assert.deepStrictEqual((yield* a.tasks.kinds).map((kind) => kind.name).sort(), ["gated", "hold", "scan", "sticky", "tick"])
+      assert.deepStrictEqual((yield* a.tasks.kinds).map((kind) => kind.name).sort(), ["gated", "hold", "numbered", "scan", "sticky", "tick"])
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })

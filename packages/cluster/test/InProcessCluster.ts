@@ -48,6 +48,16 @@ export const Scan = Task.define("scan", {
   policy: { onRestart: "resume" }
 })
 
+/**
+ * Waits for the gate `gate`, then answers `n`. Its payload is encoded (`n` as a decimal string), and its key is
+ * `n` decoded: `"7"` and `"007"` are the same key.
+ */
+export const Numbered = Task.define("numbered", {
+  payload: Schema.Struct({ n: Schema.NumberFromString, gate: Schema.String }),
+  success: Schema.Number,
+  policy: { key: ({ n }) => String(n), onConflict: "reject" }
+})
+
 /** Runs until interrupted; its finalizer then waits until the gate `gate` opens: a hand-over that takes a while. */
 export const Sticky = Task.define("sticky", { payload: Schema.Struct({ gate: Schema.String }), success: Schema.Void })
 
@@ -142,6 +152,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
           yield* record({ event: "end", task: taskId, runner: name, attempt })
           return acc
         })),
+      Task.implement(Numbered, ({ gate: g, n }) => Effect.as(Deferred.await(gate(g)), n)),
       Task.implement(Sticky, ({ gate: g }) =>
         Effect.gen(function*() {
           const { attempt, taskId } = yield* TaskContext.TaskContext

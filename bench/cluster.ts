@@ -12,10 +12,12 @@
  * spent per task meanwhile, which the machine's load distorts far less than
  * the rates: on a shared machine it is the cost to compare.
  */
+import { readFileSync } from "node:fs"
 import { Effect, Layer, Redacted, Schema } from "effect"
+import { SqlClient } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
 import { Task, Tasks } from "@chainjobs/tasks"
-import { makeCluster, type RunnerProcess, settled, type TestCluster } from "../packages/cluster/test/RunnerProcess.ts"
+import { makeCluster, onDatabase, type RunnerProcess, settled, type TestCluster } from "../packages/cluster/test/RunnerProcess.ts"
 import { fmt, perSecond, table } from "./_measure.ts"
 
 const url = process.env.CHAINJOBS_TEST_PG_URL
@@ -25,31 +27,82 @@ const IN_FLIGHT_PER_RUNNER = 100
 /** Failover rounds (`CLUSTER_BENCH_FAILOVERS`, default 5; 0 skips them). */
 const FAILOVERS = Number(process.env.CLUSTER_BENCH_FAILOVERS ?? 5)
 
+/** A directory to write each runner's CPU profile of each measured burst to (`CLUSTER_BENCH_PROFILE`), if any. */
+const PROFILE = process.env.CLUSTER_BENCH_PROFILE
+
 /** Prints how far the run is (it takes minutes). */
 const progress = (line: string) => Effect.sync(() => console.log(`  … ${line}`))
 
-/** A rate, and the CPU time spent per task meanwhile (every runner's, or the single process's), in µs. */
+/**
+ * A rate, and the CPU time spent per task meanwhile, in µs: every runner's (or the single process's), and the
+ * PostgreSQL server's on this database's connections.
+ */
 interface Measured {
   readonly rate: number
   readonly cpuPerTask: number
+  readonly pgCpuPerTask: number
+}
+
+/** The clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`: 100 on Linux). */
+const clockTicks = 100
+
+/**
+ * CPU time (user and system, µs) the PostgreSQL backends connected to this database have spent so far, read from
+ * `/proc` (the server runs on this machine). A backend that ends between two readings takes its time with it: the
+ * runners' pools keep theirs open while they work.
+ */
+const pgCpu = onDatabase(Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`
+  const times = new Map<number, number>()
+  for (const { pid } of rows) {
+    try {
+      // the fields after the command's closing parenthesis: utime and stime are the 12th and 13th of them
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
+      times.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / clockTicks)
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return times
+}))
+
+/** µs the backends of `before` and `after` spent between the two readings (backends new since count from 0). */
+const pgSpent = (before: Map<number, number>, after: Map<number, number>) => {
+  let spent = 0
+  for (const [pid, micros] of after) spent += micros - (before.get(pid) ?? 0)
+  return spent
 }
 
 /** Tasks per second for `count` tasks submitted in `perRunner` shares, one burst per runner at once. */
-const throughput = (runners: ReadonlyArray<RunnerProcess>, kind: string, payload: unknown, perRunner: number) =>
+const throughput = (runners: ReadonlyArray<RunnerProcess>, kind: string, payload: unknown, perRunner: number, label?: string) =>
   Effect.gen(function*() {
+    const pgBefore = yield* pgCpu
     const started = Date.now()
     const answers = yield* Effect.forEach(
       runners,
-      (runner) => runner.call({ op: "burst", kind, payload, count: perRunner, concurrency: IN_FLIGHT_PER_RUNNER }),
+      (runner) =>
+        runner.call({
+          op: "burst",
+          kind,
+          payload,
+          count: perRunner,
+          concurrency: IN_FLIGHT_PER_RUNNER,
+          ...(PROFILE !== undefined && label !== undefined ? { profile: `${PROFILE}/${label}-${runner.name}.cpuprofile` } : {})
+        }),
       { concurrency: "unbounded" }
     )
+    const millis = Date.now() - started
+    const pg = pgSpent(pgBefore, yield* pgCpu)
     const tasks = perRunner * runners.length
     const cpu = answers.reduce((sum, answer) => sum + answer.cpuMicros, 0)
-    return { rate: perSecond(tasks, Date.now() - started), cpuPerTask: cpu / tasks } satisfies Measured
+    return { rate: perSecond(tasks, millis), cpuPerTask: cpu / tasks, pgCpuPerTask: pg / tasks } satisfies Measured
   })
 
-/** µs of CPU per task, as a table cell. */
+/** µs of CPU per task, as a table cell: the runners' (or the single process's). */
 const cpuCell = (measured: Measured) => `${fmt(measured.cpuPerTask)} µs`
+/** µs of PostgreSQL's CPU per task, as a table cell. */
+const pgCell = (measured: Measured) => `${fmt(measured.pgCpuPerTask)} µs`
 
 /** Milliseconds from `kill -9` of the runner running a scan to the scan starting again on another runner. */
 const failover = (cluster: TestCluster, runners: Array<RunnerProcess>, round: number) =>
@@ -85,6 +138,7 @@ const singleProcess = (schema: string) =>
     const Noop = Task.define("noop", { payload: Schema.Struct({}), success: Schema.Void })
     const tasks = yield* Tasks.Tasks
     yield* tasks.register(Noop, () => Effect.void, yield* Effect.context<never>())
+    const pgBefore = yield* pgCpu
     const cpu = process.cpuUsage()
     const started = Date.now()
     yield* Effect.forEach(
@@ -93,7 +147,13 @@ const singleProcess = (schema: string) =>
       { concurrency: IN_FLIGHT_PER_RUNNER, discard: true }
     )
     const spent = process.cpuUsage(cpu)
-    return { rate: perSecond(NOOP_TASKS, Date.now() - started), cpuPerTask: (spent.user + spent.system) / NOOP_TASKS } satisfies Measured
+    const millis = Date.now() - started
+    const pg = pgSpent(pgBefore, yield* pgCpu)
+    return {
+      rate: perSecond(NOOP_TASKS, millis),
+      cpuPerTask: (spent.user + spent.system) / NOOP_TASKS,
+      pgCpuPerTask: pg / NOOP_TASKS
+    } satisfies Measured
   }).pipe(
     Effect.provide(Tasks.layer({ maxWorkers: 50 }).pipe(
       Layer.provide(SqlTaskStore.layerPg({ url: Redacted.make(url!), schema: `${schema}_single`, maxConnections: 6 }))
@@ -108,24 +168,24 @@ const main = Effect.gen(function*() {
 
   // no-op routing cost: one runner vs one plain supervisor
   yield* throughput(runners, "noop", {}, 200) // warm-up
-  const clusterNoop = yield* throughput(runners, "noop", {}, NOOP_TASKS)
+  const clusterNoop = yield* throughput(runners, "noop", {}, NOOP_TASKS, "noop")
   const plainNoop = yield* singleProcess(cluster.schema)
   yield* progress(`no-op: cluster of one ${fmt(clusterNoop.rate)}/s, single process ${fmt(plainNoop.rate)}/s`)
 
   // I/O-bound scaling
   yield* throughput(runners, "io", { ms: 20 }, 200) // warm-up
-  const one = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER)
+  const one = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io1")
   yield* progress(`1 runner: ${fmt(one.rate)}/s`)
   runners.push(yield* cluster.start("r2"))
   yield* settled(runners)
   // the new runner warmed up as the first one was
   yield* throughput(runners, "io", { ms: 20 }, 200)
-  const two = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER)
+  const two = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io2")
   yield* progress(`2 runners: ${fmt(two.rate)}/s`)
   runners.push(yield* cluster.start("r3"))
   yield* settled(runners)
   yield* throughput(runners, "io", { ms: 20 }, 200)
-  const three = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER)
+  const three = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io3")
   yield* progress(`3 runners: ${fmt(three.rate)}/s`)
 
   // failover
@@ -139,17 +199,17 @@ const main = Effect.gen(function*() {
 
   console.log(`I/O-bound tasks (20 ms each), ${IO_TASKS_PER_RUNNER} per runner, 50 workers per runner:`)
   table([
-    ["runners", "tasks/s", "vs 1 runner", "goal", "CPU per task (all runners)"],
-    ["1", fmt(one.rate), "1.00×", "", cpuCell(one)],
-    ["2", fmt(two.rate), `${fmt(two.rate / one.rate, 2)}×`, "≥ 1.8×", cpuCell(two)],
-    ["3", fmt(three.rate), `${fmt(three.rate / one.rate, 2)}×`, "≥ 2.5×", cpuCell(three)]
+    ["runners", "tasks/s", "vs 1 runner", "goal", "CPU per task (all runners)", "PostgreSQL CPU per task"],
+    ["1", fmt(one.rate), "1.00×", "", cpuCell(one), pgCell(one)],
+    ["2", fmt(two.rate), `${fmt(two.rate / one.rate, 2)}×`, "≥ 1.8×", cpuCell(two), pgCell(two)],
+    ["3", fmt(three.rate), `${fmt(three.rate / one.rate, 2)}×`, "≥ 2.5×", cpuCell(three), pgCell(three)]
   ])
   if (FAILOVERS > 0) console.log(`\nfailover, kill -9 to running elsewhere: median ${fmt(median / 1000, 1)} s of [${failovers.map((ms) => fmt(ms / 1000, 1)).join(", ")}] (goal ≤ 10 s)`)
   console.log(`\nno-op tasks on PostgreSQL (${NOOP_TASKS}, ${IN_FLIGHT_PER_RUNNER} in flight):`)
   table([
-    ["setup", "tasks/s", "ratio", "goal", "CPU per task"],
-    ["single-process supervisor", fmt(plainNoop.rate), "1.00×", "", cpuCell(plainNoop)],
-    ["cluster of one runner", fmt(clusterNoop.rate), `${fmt(clusterNoop.rate / plainNoop.rate, 2)}×`, "≥ 0.8×", cpuCell(clusterNoop)]
+    ["setup", "tasks/s", "ratio", "goal", "CPU per task", "PostgreSQL CPU per task"],
+    ["single-process supervisor", fmt(plainNoop.rate), "1.00×", "", cpuCell(plainNoop), pgCell(plainNoop)],
+    ["cluster of one runner", fmt(clusterNoop.rate), `${fmt(clusterNoop.rate / plainNoop.rate, 2)}×`, "≥ 0.8×", cpuCell(clusterNoop), pgCell(clusterNoop)]
   ])
 })
 

@@ -24,7 +24,8 @@
  * It stops gracefully (handing its shards over) on SIGTERM or when stdin
  * closes, and after three minutes in any case.
  */
-import { appendFileSync } from "node:fs"
+import { appendFileSync, writeFileSync } from "node:fs"
+import { Session } from "node:inspector/promises"
 import { createInterface } from "node:readline"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Duration, Effect, Exit, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
@@ -182,6 +183,23 @@ const runner = Runner.layer({
   schema: process.env.RUNNER_SCHEMA
 })
 
+/**
+ * Starts V8's CPU profiler in this process; the returned effect stops it and writes the profile (a `.cpuprofile`
+ * file, for Chrome's DevTools) to the path given. What `burst` with `profile` records, to see where a task's CPU goes.
+ */
+const startProfile = Effect.promise(async () => {
+  const session = new Session()
+  session.connect()
+  await session.post("Profiler.enable")
+  await session.post("Profiler.start")
+  return (path: string) =>
+    Effect.promise(async () => {
+      const { profile } = await session.post("Profiler.stop")
+      writeFileSync(path, JSON.stringify(profile))
+      session.disconnect()
+    })
+})
+
 const reply = (line: Record<string, unknown>) => Effect.sync(() => process.stdout.write(`${JSON.stringify(line)}\n`))
 
 const main = Effect.gen(function*() {
@@ -210,6 +228,7 @@ const main = Effect.gen(function*() {
             return { ref, info: yield* tasks.get(request.id) }
           case "burst": {
             // Submits `count` tasks through this runner, at most `concurrency` in flight, and waits for all.
+            const profiler = typeof request.profile === "string" ? yield* startProfile : undefined
             const cpu = process.cpuUsage()
             const started = Date.now()
             yield* Effect.forEach(
@@ -221,6 +240,7 @@ const main = Effect.gen(function*() {
               { concurrency: request.concurrency, discard: true }
             )
             const spent = process.cpuUsage(cpu)
+            if (profiler !== undefined) yield* profiler(request.profile)
             return { ref, millis: Date.now() - started, cpuMicros: spent.user + spent.system }
           }
           case "declare":

@@ -4,7 +4,7 @@
  * it prints, the store a data dir holds across a restart (and the typed
  * refusal of a data dir that cannot be made), the routes that come with
  * chains and Sui networks, and a request body allowed the request timeout
- * rather than the headers' one.
+ * rather than the headers' one (and headers that never end cut).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Console, Duration, Effect, Exit, Layer } from "effect"
@@ -99,7 +99,7 @@ describe("Server assembly", () => {
       assert.strictEqual(error?._tag, "Some", String(refused))
       const failure = (error as any).value
       assert.strictEqual(failure._tag, "TaskStoreError")
-      assert.include(failure.message, `cannot create ${join(blocker, "data")}`)
+      assert.match(failure.message, new RegExp(`^task store open: cannot create ${join(blocker, "data")}: `))
     }), { timeout: 90_000 })
 
   it.live("the chain and watch routes come with chains, the Sui routes with Sui networks; without them they are not found", () =>
@@ -138,4 +138,15 @@ describe("Server assembly", () => {
       )
       assert.match(status, /^HTTP\/1\.1 20[12] /, `the answer's status line: ${JSON.stringify(status)}`)
     }), { timeout: 60_000 })
+
+  it.live("headers that never end lose their connection after the headers' timeout", () =>
+    Effect.gen(function*() {
+      const status = yield* withService(
+        { headersTimeout: Duration.millis(300), requestTimeout: Duration.seconds(20) },
+        Effect.flatMap(HttpServer.HttpServer, (server) =>
+          // the rest of the headers would come after 30 s: the connection is cut long before (the test's timeout bounds it)
+          sendInTwoParts(HttpServer.formatAddress(server.address), "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", "1\r\n\r\n", 30_000))
+      )
+      assert.match(status, /^(HTTP\/1\.1 408 .*|)$/, `the answer's status line: ${JSON.stringify(status)}`)
+    }), { timeout: 25_000 })
 })

@@ -71,6 +71,9 @@ describe.skipIf(pgUrl === undefined)("WatchService on PostgreSQL", () => {
         }))
       ).pipe(Effect.orDie, Effect.provide(database), Effect.forkChild)
       yield* Deferred.await(locked)
+      // the tasks themselves are rows of the same database (the task store on PostgreSQL)
+      const [stored] = yield* rows(`SELECT count(*)::int AS n FROM chainjobs_tasks`).pipe(Effect.provide(database))
+      assert.isAbove(Number(stored?.n), 0)
       const waiting = rows(
         `SELECT state, wait_event_type, query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`
       ).pipe(Effect.provide(database))

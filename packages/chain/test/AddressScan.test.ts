@@ -7,7 +7,7 @@ import { isTransient } from "../src/ChainRequestError.ts"
 import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig, Seeded, seededChain } from "./fixtures.ts"
 
-layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("AddressScan.scanRange", (it) => {
+layer(seededChain({ rounds: 2 }), { excludeTestServices: true, timeout: 120_000 })("AddressScan.scanRange", (it) => {
   it.effect("a range mined while its blocks are read finds the block's token transfers too", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain

@@ -15,7 +15,7 @@ const withTasks = Effect.provide(Layer.unwrap(DevChain.DevChain.use((chain) =>
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index)
 
-layer(seededChain({ rounds: 10 }), { excludeTestServices: true })("BlockValidation", (it) => {
+layer(seededChain({ rounds: 10 }), { excludeTestServices: true, timeout: 120_000 })("BlockValidation", (it) => {
   it.effect("accepts every block of the chain: header hash, parent and transaction hashes", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded

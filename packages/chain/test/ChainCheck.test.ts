@@ -5,7 +5,7 @@ import * as ChainCheck from "../src/ChainCheck.ts"
 import * as FaultProxy from "./FaultProxy.ts"
 import { client, devChainConfig } from "./fixtures.ts"
 
-layer(DevChain.layer(), { excludeTestServices: true })("ChainCheck", (it) => {
+layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("ChainCheck", (it) => {
   it.effect("reports the chain id, the head read now, and each endpoint's pool and circuit", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain

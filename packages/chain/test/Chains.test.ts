@@ -5,7 +5,7 @@ import * as Chains from "../src/Chains.ts"
 import { DevChain } from "@chainjobs/devchain"
 import * as FaultProxy from "./FaultProxy.ts"
 
-layer(DevChain.layerChains(), { excludeTestServices: true })("Chains", (it) => {
+layer(DevChain.layerChains(), { excludeTestServices: true, timeout: 120_000 })("Chains", (it) => {
   it.effect("hands out the embedded dev chain as `dev` and fails with UnknownChain for other names", () =>
     Effect.gen(function*() {
       const chains = yield* Chains.Chains

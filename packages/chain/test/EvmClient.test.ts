@@ -18,7 +18,7 @@ const eventually = (condition: () => boolean) =>
     Effect.orDie
   )
 
-layer(seededChain({ rounds: 20 }), { excludeTestServices: true })("EvmClient", (it) => {
+layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000 })("EvmClient", (it) => {
   it.effect("reads blocks and receipts in batches, identical to one-by-one reads", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain

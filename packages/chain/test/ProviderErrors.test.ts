@@ -105,7 +105,7 @@ describe("ProviderErrors.classify", () => {
   )
 })
 
-layer(seededChain({ rounds: 5 }), { excludeTestServices: true })("provider errors through a proxy", (it) => {
+layer(seededChain({ rounds: 5 }), { excludeTestServices: true, timeout: 120_000 })("provider errors through a proxy", (it) => {
   for (const sample of rateLimits) {
     it.effect(`rate limit, paused and retried elsewhere: ${label(sample)}`, () =>
       Effect.gen(function*() {

@@ -45,7 +45,7 @@ const setup = Effect.gen(function*() {
 
 const keys = (activity: ReadonlyArray<Activity.Activity>) => activity.map(Activity.key)
 
-layer(seededChain({ rounds: 4 }), { excludeTestServices: true })("reorganizations", (it) => {
+layer(seededChain({ rounds: 4 }), { excludeTestServices: true, timeout: 120_000 })("reorganizations", (it) => {
   it.effect("a scan that runs across a reorganization reports the chain as it is, none of the orphaned blocks", () =>
     Effect.gen(function*() {
       const { alice, bob, carol, chain, evm, head } = yield* setup

@@ -8,7 +8,7 @@ import { DevChain, DevSeed } from "@chainjobs/devchain"
 import * as FaultProxy from "./FaultProxy.ts"
 import { devChainConfig, Seeded, seededChain, signer, supervisor } from "./fixtures.ts"
 
-layer(seededChain({ rounds: 2 }), { excludeTestServices: true })("SignedTransaction", (it) => {
+layer(seededChain({ rounds: 2 }), { excludeTestServices: true, timeout: 120_000 })("SignedTransaction", (it) => {
   const setup = Effect.gen(function*() {
     const { chain, evm, nonce, sign } = yield* signer(9, DevChain.accounts[10]!.address, 100_000n)
     const broadcast = (transaction: Hex, options: { confirmations?: number; timeoutMillis?: number } = {}) =>

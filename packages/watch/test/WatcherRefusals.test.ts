@@ -134,6 +134,34 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
       for (const name of ["accounts", "contract"]) yield* watchers.remove(name)
     }))
 
+  it.effect("every operation on a watcher that does not exist fails with UnknownWatcher, and creates nothing", () =>
+    Effect.gen(function*() {
+      const watchers = yield* Watchers.Watchers
+      const unknown = `UnknownWatcher: no watcher named "nobody"`
+      assert.strictEqual(yield* refusal(watchers.get("nobody")), unknown)
+      assert.strictEqual(yield* refusal(watchers.lag("nobody")), unknown)
+      assert.strictEqual(yield* refusal(watchers.items("nobody")), unknown)
+      assert.strictEqual(yield* refusal(watchers.poll("nobody")), unknown)
+      assert.strictEqual(yield* refusal(watchers.pause("nobody")), unknown)
+      assert.strictEqual(yield* refusal(watchers.resume("nobody")), unknown)
+      assert.strictEqual(yield* refusal(watchers.remove("nobody")), unknown)
+    }))
+
+  it.effect("a watcher declared at start with a bad definition fails the service's start with Invalid; a good one is added, and one that exists keeps its stored definition", () =>
+    Effect.gen(function*() {
+      const watchers = yield* Watchers.Watchers
+      const declared = { name: "declared", chain: "dev", processor: Record.name, accounts: [address(13)], confirmations: 1, paused: true }
+      const [reason, message] = reasonOf(yield* Effect.exit(Effect.scoped(Watchers.make({ watchers: [{ ...declared, chain: "elsewhere" }] }))))
+      assert.deepStrictEqual([reason, message], ["Invalid", `watcher "declared": unknown chain "elsewhere"`])
+      assert.deepStrictEqual((yield* watchers.list).map((watcher) => watcher.name), [])
+      yield* Effect.scoped(Watchers.make({ watchers: [declared] }))
+      const added = yield* watchers.get("declared")
+      assert.deepStrictEqual([added.confirmations, added.status, added.accountSets.map((set) => set.accounts)], [1, "paused", [[address(13)]]])
+      yield* Effect.scoped(Watchers.make({ watchers: [{ ...declared, accounts: [address(14)], confirmations: 4 }] }))
+      assert.deepStrictEqual(yield* watchers.get("declared"), added)
+      yield* watchers.remove("declared")
+    }))
+
   it.effect("a processor kind not registered here: the items are recorded and stay unsubmitted, the tick fails naming the kind, and lag shows it until a tick succeeds", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain

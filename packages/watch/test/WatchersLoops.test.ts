@@ -84,6 +84,13 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
         yield* processed("followed", after)
         assert.deepStrictEqual((yield* counts("followed")).filter(([, count]) => count !== 1), [])
         assert.includeMembers((yield* counts("followed")).map(([id]) => id), [first, whilePaused, after])
+
+        // removed while active, its loop stops: added again under the name, paused, it records nothing new (the audit stays)
+        const audit = yield* watchers.items("followed")
+        yield* watchers.remove("followed")
+        yield* watchers.add({ name: "followed", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, paused: true })
+        yield* unseen("clock", watched, 4)
+        assert.deepStrictEqual(yield* watchers.items("followed"), audit, "a removed watcher's loop went on")
       }))
     }).pipe(Effect.scoped), 90_000)
 

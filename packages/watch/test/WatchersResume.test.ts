@@ -13,61 +13,9 @@
 import { AddressScan, Chains } from "@chainjobs/chain"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { type ChainAdapter, ChainAdapters, type Detected } from "../src/ChainAdapter.ts"
-import { chainFailed } from "../src/WatchError.ts"
-import * as Watchers from "../src/Watchers.ts"
 import * as WatchItem from "../src/WatchItem.ts"
 import { address, DevChain, node, reasonOf, Record, sharedRuntime } from "./fixtures.ts"
-
-/** One call of the stepping scan: its range, the keys it was handed as saved, and the blocks it read from the chain. */
-interface ScanCall {
-  readonly from: number
-  readonly to: number
-  readonly saved: ReadonlyArray<string>
-  readonly read: Array<number>
-}
-
-/** The EVM adapter, scanning block by block and saving each block's items; `failAt` makes the read of that block fail once. */
-const stepping = (inner: ChainAdapter) => {
-  const calls: Array<ScanCall> = []
-  const fault = { failAt: undefined as number | undefined }
-  const adapter: ChainAdapter = {
-    ...inner,
-    scan: (filter, from, to, progress) =>
-      Effect.gen(function*() {
-        const call: ScanCall = { from, to, saved: Array.from(progress?.saved.keys() ?? []).sort(), read: [] }
-        calls.push(call)
-        const found: Array<Detected> = []
-        for (let block = from; block <= to; block++) {
-          const kept = progress?.saved.get(`block/${block}`) as ReadonlyArray<Detected> | undefined
-          if (kept !== undefined) {
-            found.push(...kept)
-            continue
-          }
-          if (fault.failAt === block) {
-            fault.failAt = undefined
-            return yield* Effect.fail(chainFailed(inner.chain)({ message: `injected failure at block ${block}` }))
-          }
-          const items = yield* inner.scan(filter, block, block)
-          call.read.push(block)
-          if (progress !== undefined) yield* progress.save([[`block/${block}`, items]])
-          found.push(...items)
-        }
-        return found
-      })
-  }
-  return { adapter, calls, fault }
-}
-
-/** Watchers on the file's runtime (same tables and supervisor) whose chain `dev` is scanned by the stepping adapter. */
-const steppingWatchers = Effect.gen(function*() {
-  const inner = yield* (yield* ChainAdapters).adapter("dev")
-  const stepper = stepping(inner)
-  const watchers = yield* Watchers.make({ maxRange: 1000 }).pipe(
-    Effect.provideService(ChainAdapters, ChainAdapters.of({ adapter: () => Effect.succeed(stepper.adapter) }))
-  )
-  return { ...stepper, watchers }
-})
+import { steppingWatchers } from "./steppingAdapter.ts"
 
 /** The ids an independent `AddressScan` finds for the accounts in the blocks given. */
 const independent = (accounts: ReadonlyArray<string>, from: number, to: number) =>
@@ -85,7 +33,7 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
       const act = node(chain.url)
-      const { calls, fault, watchers } = yield* steppingWatchers
+      const { calls, fault, watchers } = yield* steppingWatchers()
       const [first, second] = [address(3), address(4)]
       const start = (yield* act.head) + 1
       yield* watchers.add({ name: "resumed", chain: "dev", processor: Record.name, accounts: [first], confirmations: 0, startBlock: start, paused: true })
@@ -134,7 +82,7 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
       const act = node(chain.url)
-      const { calls, fault, watchers } = yield* steppingWatchers
+      const { calls, fault, watchers } = yield* steppingWatchers()
       const watched = address(6)
       const start = (yield* act.head) + 1
       yield* watchers.add({ name: "shortened", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, startBlock: start, paused: true })

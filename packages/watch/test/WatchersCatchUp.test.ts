@@ -1,0 +1,72 @@
+/**
+ * A watcher catching up over many ranges submits the items of the ranges it
+ * has recorded while it goes on scanning (the background submission pass),
+ * not only at the end of the tick; and a provider answering an unconfirmed
+ * block whose parent hash is not the block before it is counted as a
+ * reorganization, though no block it saw before changed.
+ *
+ * On the real dev chain, through the stepping adapter (`steppingAdapter.ts`):
+ * it holds the scan of a later range until an item of the first is processed
+ * (bounded: it fails saying what was processed), and lies about one parent
+ * hash.
+ */
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import type { SqlClient } from "effect/sql"
+import { chainFailed } from "../src/WatchError.ts"
+import { address, DevChain, node, processedCounts, Record, sharedRuntime } from "./fixtures.ts"
+import { steppingWatchers } from "./steppingAdapter.ts"
+
+layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watchers: a catch-up over many ranges", (it) => {
+  it.effect("the items of the ranges recorded are submitted and processed while the catch-up goes on scanning", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const context = yield* Effect.context<SqlClient.SqlClient>()
+      const { calls, fault, watchers } = yield* steppingWatchers({ maxRange: 2 })
+      const watched = address(3)
+      const start = (yield* act.head) + 1
+      yield* watchers.add({ name: "catching", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, startBlock: start, paused: true })
+      const first = `dev:${yield* act.sendRaw(yield* act.sign(4, watched, 1n))}`
+      yield* act.mine(3)
+      const last = `dev:${yield* act.sendRaw(yield* act.sign(4, watched, 1n))}`
+      // the third range waits (at most 20 s) until the first range's item is processed
+      fault.beforeScan = (from) =>
+        from < start + 4 ? Effect.void : Effect.gen(function*() {
+          const deadline = Date.now() + 20_000
+          while (!(yield* processedCounts("catching")).has(first)) {
+            if (Date.now() > deadline) {
+              const seen = Array.from((yield* processedCounts("catching")).keys())
+              return yield* Effect.fail(chainFailed("dev")({ message: `${first} not processed while the catch-up scanned on (processed: ${JSON.stringify(seen)})` }))
+            }
+            yield* Effect.sleep("25 millis")
+          }
+        }).pipe(Effect.provideContext(context))
+      yield* watchers.poll("catching")
+      fault.beforeScan = undefined
+      assert.deepStrictEqual(calls.map((call) => [call.from, call.to]), [[start, start + 1], [start + 2, start + 3], [start + 4, start + 4]])
+      const rows = yield* watchers.items("catching")
+      assert.deepStrictEqual(rows.map((row) => row.id), [first, last])
+      assert.isTrue(rows.every((row) => row.taskId !== null), "an item left unsubmitted at the end of the tick")
+      yield* watchers.remove("catching")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.effect("an unconfirmed block whose parent hash is not the block before it counts as a reorganization", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const { fault, watchers } = yield* steppingWatchers()
+      yield* watchers.add({ name: "lied-to", chain: "dev", processor: Record.name, accounts: [address(5)], confirmations: 3, paused: true })
+      yield* act.mine(4)
+      const head = yield* act.head
+      // the tip is the three blocks above the depth: the middle one's parent is answered wrong, once
+      fault.unlinkedAt = head - 1
+      yield* watchers.poll("lied-to")
+      assert.strictEqual(fault.unlinkedAt, undefined, "the tip was not read")
+      assert.strictEqual((yield* watchers.lag("lied-to")).reorgs, 1)
+      // answered right again, the same blocks are no reorganization
+      yield* watchers.poll("lied-to")
+      assert.strictEqual((yield* watchers.lag("lied-to")).reorgs, 1)
+      yield* watchers.remove("lied-to")
+    }).pipe(Effect.scoped), 60_000)
+})

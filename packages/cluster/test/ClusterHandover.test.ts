@@ -47,8 +47,8 @@ describe.skipIf(pgTestUrl === undefined)("hand-over and adoption", () => {
       assert.match(story(cluster, scan.id)[1]!, /^start b \d+ from 2$/)
       yield* Effect.forEach(["scan/2", "scan/3", "held"], cluster.open)
       const final = yield* Fiber.join(awaiting)
-      assert.deepInclude(final, { status: "completed", result: 6 })
-      assert.deepInclude(yield* b.tasks.awaitInfo(held.id), { status: "completed", result: "b" })
+      assert.deepInclude(final, { status: "completed", result: 6, runner: b.address })
+      assert.deepInclude(yield* b.tasks.awaitInfo(held.id), { status: "completed", result: "b", runner: b.address })
       assert.deepStrictEqual((yield* b.status.tasks), { running: 0, pending: 0 })
     }).pipe(Effect.scoped), { timeout: 60_000 })
 
@@ -65,8 +65,9 @@ describe.skipIf(pgTestUrl === undefined)("hand-over and adoption", () => {
       const b = yield* cluster.start("b")
       yield* Effect.forEach(["first", "second"], cluster.open)
       for (const id of [first.id, second.id]) {
-        // (the final record as b's supervisor holds it still names a, the runner it was adopted from: see the note)
-        assert.deepInclude(yield* b.tasks.awaitInfo(id), { status: "completed", result: "b" })
+        // b runs them now: its records name b, not a, the runner they were adopted from
+        assert.deepInclude(yield* b.tasks.awaitInfo(id), { status: "completed", result: "b", runner: b.address })
+        assert.deepInclude(yield* b.tasks.get(id), { runner: b.address })
       }
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })

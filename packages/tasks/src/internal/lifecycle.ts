@@ -86,8 +86,19 @@ export const recover = (
     return fail(lost(info, kind, "the process running the task stopped before it finished", at))
   }
   const record = resumed(info)
-  const entry = new Entry(record, registered, payload.value)
+  const entry = new Entry(heldHere(record), registered, payload.value)
   return Effect.map(record === info ? Effect.void : store.update(record), () => admit(entry))
+}
+
+/**
+ * The record a process holds for a task it took back: without the runner that
+ * ran it before, since it runs here now (in a cluster, the runner's view of
+ * the store and of its reads names this runner instead).
+ */
+const heldHere = (record: TaskInfo): TaskInfo => {
+  if (record.runner === undefined) return record
+  const { runner: _previous, ...held } = record
+  return held
 }
 
 /** Every `interval`, asks running tasks silent for longer than their heartbeat timeout (the submission's, else the kind's) to stop. */

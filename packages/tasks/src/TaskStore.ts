@@ -91,13 +91,7 @@ export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() =>
     })
   const alreadyExists = (id: string) => new TaskStoreError({ operation: "insert", detail: `task ${id} already exists` })
   return TaskStore.of({
-    // One step per insert: the check and the write run together, without a second effect for the write.
-    insert: (info) =>
-      Effect.suspend(() => {
-        if (records.has(info.id)) return Effect.fail(alreadyExists(info.id))
-        records.set(info.id, info)
-        return Effect.void
-      }),
+    insert: (info) => Effect.suspend(() => records.has(info.id) ? Effect.fail(alreadyExists(info.id)) : write(info)),
     insertAll: (infos) =>
       Effect.sync(() =>
         infos.map((info) => {

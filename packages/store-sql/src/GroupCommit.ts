@@ -134,6 +134,9 @@ const sharesId = (batch: Batch, other: Batch): boolean => {
   return false
 }
 
+/** The failure of a batch whose write was interrupted before it ended (only when the runtime itself stops). */
+const interruptedBatch = new TaskError.TaskStoreError({ operation: "write", detail: "the batch's write was interrupted" })
+
 const alreadyExists = (id: string) => new TaskError.TaskStoreError({ operation: "insert", detail: `task ${id} already exists` })
 
 /**
@@ -174,17 +177,24 @@ export const make = Effect.fnUntraced(function*(
     Deferred.doneUnsafe(placed, Exit.void)
   }
 
-  /** Writes a batch and settles its writers, running `placed` once it is placed (at the latest when it ends). */
-  const writeBatch = (batch: PendingBatch, placed: Deferred.Deferred<void>) => {
+  /**
+   * Writes a batch, once every placing in `after` is done, and settles its
+   * writers, running `placed` once it is placed (at the latest when it ends).
+   * The batch counts as being written from the call on, while it waits too:
+   * `settled` waits for it, and later batches sharing an id with it wait for it in turn.
+   */
+  const writeBatch = (batch: PendingBatch, placed: Deferred.Deferred<void>, after: ReadonlyArray<Deferred.Deferred<void>> = []) => {
     writing.add(batch)
     unplaced.set(batch, placed)
-    return write(batch, Effect.sync(() => markPlaced(batch, placed))).pipe(
+    const written = write(batch, Effect.sync(() => markPlaced(batch, placed)))
+    return (after.length === 0 ? written : Effect.andThen(Effect.forEach(after, Deferred.await, { discard: true }), written)).pipe(
       Effect.exit,
       Effect.tap((exit) => {
         const lost = Exit.isSuccess(exit) ? exit.value.failed.progress.size : batch.progress.size
         return lost > 0 ? Effect.logWarning(`group commit lost ${lost} progress updates`, exit) : Effect.void
       }),
       Effect.flatMap((exit) => Deferred.done(batch.committed, exit)),
+      Effect.onInterrupt(() => Effect.asVoid(Deferred.fail(batch.committed, interruptedBatch))),
       Effect.ensuring(Effect.sync(() => {
         writing.delete(batch)
         markPlaced(batch, placed)
@@ -202,19 +212,16 @@ export const make = Effect.fnUntraced(function*(
   }
 
   /**
-   * Starts writing the pending batch in a slot of its own, once every batch
-   * being written that shares an id with it is placed, so that each id's
-   * writes reach the database in the order they were queued; returns once it
-   * started. A batch sharing no id starts at once, while the others commit.
+   * Starts writing the pending batch in a slot of its own. Its write begins
+   * once every batch being written that shares an id with it is placed, so
+   * that each id's writes reach the database in the order they were queued;
+   * the writer goes on meanwhile: a later batch sharing no id with any batch
+   * not yet placed starts at once, while the others wait or commit.
    */
   const start = Effect.suspend((): Effect.Effect<unknown> => {
     const batch = take()
     if (batch === undefined) return slots.release(1)
-    const before = overlapping(batch)
-    // Known as being written from now on (`writeBatch` notes it when called), even while it waits for `before`:
-    // `settled` waits for it, and later batches sharing an id with it wait for it in turn.
-    const begin = Effect.forkDetach(Effect.ensuring(writeBatch(batch, Deferred.makeUnsafe<void>()), slots.release(1)))
-    return before.length === 0 ? begin : Effect.andThen(Effect.forEach(before, Deferred.await, { discard: true }), begin)
+    return Effect.forkDetach(Effect.ensuring(writeBatch(batch, Deferred.makeUnsafe<void>(), overlapping(batch)), slots.release(1)))
   })
 
   /** Waits until every batch being written has committed or failed. */

@@ -322,6 +322,36 @@ describe("GroupCommit", () => {
       })
   )
 
+  it.effect("a batch waiting for an unplaced batch it shares an id with does not hold back a later batch of other ids", () =>
+    Effect.gen(function*() {
+      const started: Array<string> = []
+      const placing = yield* Latch.make(false)
+      const write: GroupCommit.WriteBatch = (batch, placed) =>
+        Effect.gen(function*() {
+          started.push(...batch.inserts.keys(), ...[...batch.updates.values()].map((info) => `${info.id}:${info.status}`))
+          yield* placing.await
+          yield* placed
+          return { duplicates: new Set(), failed: { inserts: new Map(), updates: new Map(), progress: new Map() } }
+        })
+      const commit = yield* GroupCommit.make(write, { batchesInFlight: 4 })
+      yield* Effect.addFinalizer(() => placing.open)
+      const [a, c] = [record(), record()]
+      const first = yield* fork(commit.insert(a))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      // Waits for a's insert to be placed.
+      const second = yield* fork(commit.update({ ...a, status: "running" }))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      const third = yield* fork(commit.insert(c))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      assert.deepStrictEqual(started, [a.id, c.id], "the batch of c waited behind the batch waiting for a's insert")
+      const settled = yield* fork(commit.settled)
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      assert.isUndefined(settled.pollUnsafe(), "settled before the waiting batch was written")
+      yield* placing.open
+      yield* Fiber.joinAll([first, second, third, settled])
+      assert.deepStrictEqual(started, [a.id, c.id, `${a.id}:running`])
+    }))
+
   it.effect("closing the scope writes what is queued and refuses later writes", () =>
     Effect.gen(function*() {
       const db = yield* makeDatabase

@@ -1,0 +1,109 @@
+/**
+ * The REST stack's replies byte for byte where other tests read them loosely,
+ * against the whole service on 127.0.0.1 (one worker, so a second task
+ * waits): a result of a task still pending and of one interrupted without a
+ * message of its own; `/api/events` framing its first event with the
+ * reconnection delay (and no other event with it); and a task's event stream
+ * served by the stack rather than the hot-read path in front of it (an extra
+ * query parameter sends a read there), with its end and its 204 afterwards.
+ */
+import { assert, layer } from "@effect/vitest"
+import { Duration, Effect } from "effect"
+import { TasksConfig } from "@chainjobs/tasks"
+import { endEvent } from "../src/RestServer.ts"
+import { baseUrl, request, sseData, testServer } from "./http.ts"
+
+/** A scan that runs until interrupted. */
+const endlessScan = { fromBlock: 0, toBlock: 1_000_000, delayMillis: 1000 }
+
+/** Reads a response's body as text until `done` holds for it (or the body ends), then closes the connection. */
+const readUntil = (path: string, headers: Record<string, string>, done: (text: string) => boolean) =>
+  Effect.flatMap(baseUrl, (base) =>
+    Effect.promise(async () => {
+      const controller = new AbortController()
+      const response = await fetch(base + path, { headers, signal: controller.signal })
+      // A 204 has no body at all.
+      const reader = response.body?.pipeThrough(new TextDecoderStream()).getReader()
+      let text = ""
+      while (reader !== undefined) {
+        if (done(text)) break
+        const { done: ended, value } = await reader.read()
+        if (ended) break
+        text += value
+      }
+      controller.abort()
+      return { status: response.status, headers: response.headers, text }
+    }))
+
+/** Interrupts the tasks `ids` name when `effect` ends, however it ends. */
+const interruptingAfter = <A, E, R>(ids: ReadonlyArray<string>, effect: Effect.Effect<A, E, R>) =>
+  Effect.ensuring(effect, Effect.forEach(ids, (id) => request("POST", `/api/tasks/${id}/interrupt`), { discard: true }))
+
+layer(
+  testServer({ tasks: TasksConfig.make({ maxWorkers: 1, shutdownGracePeriod: Duration.seconds(1) }) }),
+  { excludeTestServices: true }
+)("REST stack replies", (it) => {
+  it.effect("a pending task's result is a 202 saying pending; interrupted without a message, a 409 saying what happened", () =>
+    Effect.gen(function*() {
+      const running = (yield* request("POST", "/api/tasks/demo-scan", { body: endlessScan })).body.taskId as string
+      const waiting = (yield* request("POST", "/api/tasks/demo-scan", { body: endlessScan })).body.taskId as string
+      yield* interruptingAfter(
+        [running, waiting],
+        Effect.gen(function*() {
+          // One worker, busy with the first task: the second is pending until it ends.
+          const pending = yield* request("GET", `/api/tasks/${waiting}/result`)
+          assert.deepStrictEqual([pending.status, pending.body], [202, {
+            taskId: waiting,
+            status: "pending",
+            progress: 0,
+            message: null
+          }])
+          assert.strictEqual((yield* request("POST", `/api/tasks/${waiting}/interrupt`)).body.status, "interrupted")
+          const interrupted = yield* request("GET", `/api/tasks/${waiting}/result`)
+          assert.deepStrictEqual([interrupted.status, interrupted.body], [409, {
+            _tag: "TaskFailed",
+            taskId: waiting,
+            status: "interrupted",
+            reason: null,
+            error: null,
+            message: `task ${waiting} was interrupted`
+          }])
+        })
+      )
+    }))
+
+  it.effect("/api/events starts with the ready event and the reconnection delay; a reset that follows carries no delay", () =>
+    Effect.gen(function*() {
+      // An id this server never sent: the stream says `reset` (unknown) after `ready`.
+      const stream = yield* readUntil("/api/events", { "last-event-id": "never-sent" }, (text) => text.includes("event: reset"))
+      assert.strictEqual(stream.status, 200)
+      assert.strictEqual(stream.headers.get("content-type"), "text/event-stream")
+      assert.strictEqual(stream.headers.get("cache-control"), "no-cache")
+      const frames = stream.text.split("\n\n")
+      assert.match(frames[0], /^retry: 500\nevent: ready\ndata: \{.*\}$/, stream.text)
+      assert.match(frames[1], /^event: reset\ndata: \{.*\}$/, stream.text)
+      assert.strictEqual(sseData(frames[1])[0].reason, "unknown")
+    }))
+
+  it.effect("a task's stream through the stack: its records, then the end event; reconnecting after the end is a 204", () =>
+    Effect.gen(function*() {
+      const done = (yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: { fromBlock: 1, toBlock: 2, delayMillis: 0 } })).body
+      const end = new TextDecoder().decode(endEvent)
+      const stream = yield* readUntil(`/api/tasks/${done.id}/events?via=stack`, {}, (text) => text.endsWith(end))
+      assert.strictEqual(stream.status, 200)
+      assert.strictEqual(stream.headers.get("content-type"), "text/event-stream")
+      assert.strictEqual(stream.headers.get("cache-control"), "no-cache")
+      assert.isTrue(stream.text.endsWith(end), stream.text)
+      assert.deepStrictEqual(sseData(stream.text).map((record) => [record.id, record.status]), [[done.id, "completed"]])
+      const after = yield* readUntil(`/api/tasks/${done.id}/events?via=stack`, { "last-event-id": "end" }, () => false)
+      assert.deepStrictEqual([after.status, after.text], [204, ""])
+      // A task not finished is streamed all the same: the `end` it names is of another stream.
+      const running = (yield* request("POST", "/api/tasks/demo-scan", { body: endlessScan })).body.taskId as string
+      const live = yield* interruptingAfter(
+        [running],
+        readUntil(`/api/tasks/${running}/events?via=stack`, { "last-event-id": "end" }, (text) => text.includes("\n\n"))
+      )
+      assert.strictEqual(live.status, 200)
+      assert.strictEqual(sseData(live.text)[0].id, running)
+    }))
+})

@@ -5,7 +5,9 @@
  * message of its own; `/api/events` framing its first event with the
  * reconnection delay (and no other event with it); and a task's event stream
  * served by the stack rather than the hot-read path in front of it (an extra
- * query parameter sends a read there), with its end and its 204 afterwards.
+ * query parameter sends a read there), with its end and its 204 afterwards;
+ * and a body within the byte limit whose payload outgrows it once encoded
+ * (the access rules measure the payload as stored).
  */
 import { assert, layer } from "@effect/vitest"
 import { Duration, Effect } from "effect"
@@ -40,7 +42,7 @@ const interruptingAfter = <A, E, R>(ids: ReadonlyArray<string>, effect: Effect.E
   Effect.ensuring(effect, Effect.forEach(ids, (id) => request("POST", `/api/tasks/${id}/interrupt`), { discard: true }))
 
 layer(
-  testServer({ tasks: TasksConfig.make({ maxWorkers: 1, shutdownGracePeriod: Duration.seconds(1) }) }),
+  testServer({ tasks: TasksConfig.make({ maxWorkers: 1, shutdownGracePeriod: Duration.seconds(1) }), maxPayloadBytes: 200 }),
   { excludeTestServices: true }
 )("REST stack replies", (it) => {
   it.effect("a pending task's result is a 202 saying pending; interrupted without a message, a 409 saying what happened", () =>
@@ -105,5 +107,20 @@ layer(
       )
       assert.strictEqual(live.status, 200)
       assert.strictEqual(sseData(live.text)[0].id, running)
+    }))
+
+  it.effect("a body within the limit whose payload encodes larger than the limit is refused 413 with the encoded size", () =>
+    Effect.gen(function*() {
+      // 10 numbers of 4 characters, 57 bytes in all; encoded, each is 21 digits: 10 × 21 + 17 = 227 bytes.
+      const body = `{"n":[${Array.from({ length: 10 }, () => "1e20").join(",")}]}`
+      assert.isBelow(Buffer.byteLength(body), 200)
+      const refused = yield* Effect.flatMap(baseUrl, (base) =>
+        Effect.promise(async () => {
+          const response = await fetch(`${base}/api/tasks/demo-scan`, { method: "POST", headers: { "content-type": "application/json" }, body })
+          return { status: response.status, body: await response.json() }
+        }))
+      assert.deepStrictEqual(refused, { status: 413, body: { _tag: "PayloadTooLarge", size: 227, limit: 200 } })
+      const none = yield* request("GET", "/api/tasks?kind=demo-scan&limit=1000")
+      assert.isFalse(none.body.items.some((task: any) => Array.isArray(task.payload?.n)), none.text)
     }))
 })

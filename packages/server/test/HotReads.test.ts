@@ -8,19 +8,12 @@
  * the same request (reached there by an extra query parameter).
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Layer, Redacted, Schema } from "effect"
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
-import { Principal, TaskAccess, TaskError, TaskFeed, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
-import * as Access from "../src/Access.ts"
-import * as DemoTasks from "../src/DemoTasks.ts"
-import * as HotReads from "../src/HotReads.ts"
+import { Effect, Layer, Schema } from "effect"
+import { TaskError, TaskFeed, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import { TaskRecord, toRecord } from "../src/RestApi.ts"
 import { endEvent } from "../src/RestServer.ts"
-import * as ServerConfig from "../src/ServerConfig.ts"
+import { frontServer, get, services as hotServices, submit, tokens } from "./hotFront.ts"
 import { baseUrl, testServer } from "./http.ts"
-
-const tokens = { alice: "alice-token", bob: "bob-token" }
 
 /** Fault injection: while set, every read of a task from the store fails. */
 const storeReads = { failing: false }
@@ -37,49 +30,7 @@ const faultyStore = Layer.effect(
 )
 
 /** Tasks in memory with the demo kinds, their feed, and the service's access rules for alice and bob. */
-const services = Layer.mergeAll(Access.layer, TaskFeed.layer()).pipe(
-  Layer.provideMerge(DemoTasks.layer),
-  Layer.provideMerge(Tasks.layer({ shutdownGracePeriod: 0 })),
-  Layer.provide(faultyStore),
-  Layer.provide(ServerConfig.layerTest({
-    authTokens: { alice: Redacted.make(tokens.alice), bob: Redacted.make(tokens.bob) }
-  }))
-)
-
-/** A Node server on 127.0.0.1 whose only listener (the "stack") answers `418 stack`, with the hot reads in front. */
-const frontServer = Effect.gen(function*() {
-  const handler = yield* HotReads.make
-  const server: Server = createServer((_request: IncomingMessage, response: ServerResponse) => {
-    response.writeHead(418, { "content-type": "text/plain" })
-    response.end("stack")
-  })
-  const front = HotReads.front()
-  HotReads.install(server, front)
-  front.handler = handler
-  yield* Effect.acquireRelease(
-    Effect.callback<void>((resume) => {
-      server.listen(0, "127.0.0.1", () => resume(Effect.void))
-    }),
-    () =>
-      Effect.callback<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  )
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-})
-
-const get = (url: string, headers: Record<string, string> = {}) =>
-  Effect.promise(async () => {
-    const response = await fetch(url, { headers })
-    return { status: response.status, headers: response.headers, text: await response.text() }
-  })
-
-const submit = (owner: "alice" | "bob", delayMillis = 0) =>
-  Effect.flatMap(TaskAccess.TaskAccess, (access) =>
-    access.submit({ kind: "demo-scan", payload: { fromBlock: 1, toBlock: 2, delayMillis } }).pipe(
-      Effect.provideService(Principal.CurrentPrincipal, { id: owner, admin: false })
-    ))
+const services = hotServices(faultyStore)
 
 const encodeRecord = Schema.encodeSync(Schema.toCodecJson(TaskRecord))
 

@@ -1,0 +1,65 @@
+/**
+ * The hot reads' test bench: a real Node server on 127.0.0.1 whose only
+ * `request` listener (the "stack") answers `418 stack`, with `HotReads` in
+ * front of it, over tasks in memory with the demo kinds, their feed and the
+ * service's access rules for two principals, alice and bob.
+ */
+import { Effect, Layer, Redacted } from "effect"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { Principal, TaskAccess, TaskFeed, Tasks, type TaskStore } from "@chainjobs/tasks"
+import * as Access from "../src/Access.ts"
+import * as DemoTasks from "../src/DemoTasks.ts"
+import * as HotReads from "../src/HotReads.ts"
+import * as ServerConfig from "../src/ServerConfig.ts"
+
+/** The bearer tokens of the two principals. */
+export const tokens = { alice: "alice-token", bob: "bob-token" }
+
+/** Tasks over `store` with the demo kinds, their feed, and the service's access rules for alice and bob. */
+export const services = (store: Layer.Layer<TaskStore.TaskStore>) =>
+  Layer.mergeAll(Access.layer, TaskFeed.layer()).pipe(
+    Layer.provideMerge(DemoTasks.layer),
+    Layer.provideMerge(Tasks.layer({ shutdownGracePeriod: 0 })),
+    Layer.provide(store),
+    Layer.provide(ServerConfig.layerTest({
+      authTokens: { alice: Redacted.make(tokens.alice), bob: Redacted.make(tokens.bob) }
+    }))
+  )
+
+/** The stack-and-front server, closed with the scope; its base URL. */
+export const frontServer = Effect.gen(function*() {
+  const handler = yield* HotReads.make
+  const server: Server = createServer((_request: IncomingMessage, response: ServerResponse) => {
+    response.writeHead(418, { "content-type": "text/plain" })
+    response.end("stack")
+  })
+  const front = HotReads.front()
+  HotReads.install(server, front)
+  front.handler = handler
+  yield* Effect.acquireRelease(
+    Effect.callback<void>((resume) => {
+      server.listen(0, "127.0.0.1", () => resume(Effect.void))
+    }),
+    () =>
+      Effect.callback<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  )
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+/** A GET of `url`, read to its end. */
+export const get = (url: string, headers: Record<string, string> = {}) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, { headers })
+    return { status: response.status, headers: response.headers, text: await response.text() }
+  })
+
+/** Submits a demo scan of two blocks as `owner`, each block taking `delayMillis`. */
+export const submit = (owner: "alice" | "bob", delayMillis = 0) =>
+  Effect.flatMap(TaskAccess.TaskAccess, (access) =>
+    access.submit({ kind: "demo-scan", payload: { fromBlock: 1, toBlock: 2, delayMillis } }).pipe(
+      Effect.provideService(Principal.CurrentPrincipal, { id: owner, admin: false })
+    ))

@@ -84,7 +84,7 @@ layer(services(TaskStore.layerMemory), { excludeTestServices: true })("HotReads 
 })
 
 /** A read's text; a stream that ends before its first frame fails the test. */
-const chunk = (read: ReadableStreamReadResult<string>): string => {
-  if (read.done) throw new Error("the stream ended before its first frame")
+const chunk = (read: { readonly done: boolean; readonly value?: string | undefined }): string => {
+  if (read.done || read.value === undefined) throw new Error("the stream ended before its first frame")
   return read.value
 }

@@ -57,7 +57,7 @@ layer(DevChain.layer(), { excludeTestServices: true })("WatchService as a runner
 
       // From the chain, then from the table (where a front in memory would keep it).
       const first = yield* cache.read("dev", watched, "native")
-      assert.isAbove(first.amount, 0n)
+      assert.isTrue(first.amount > 0n, String(first.amount))
       assert.strictEqual((yield* cache.read("dev", watched, "native")).amount, first.amount)
       // Another runner's write to the shared table.
       yield* sql`UPDATE chainjobs_balances SET amount = ${"12345"}`

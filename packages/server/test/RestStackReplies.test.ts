@@ -6,11 +6,13 @@
  * reconnection delay (and no other event with it); and a task's event stream
  * served by the stack rather than the hot-read path in front of it (an extra
  * query parameter sends a read there), with its end and its 204 afterwards;
- * and a body within the byte limit whose payload outgrows it once encoded
- * (the access rules measure the payload as stored).
+ * a body within the byte limit whose payload outgrows it once encoded
+ * (the access rules measure the payload as stored); and the readiness probe
+ * of a service draining its tasks (a service of that test's own).
  */
-import { assert, layer } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { HttpServer } from "effect/http"
 import { TasksConfig } from "@chainjobs/tasks"
 import { endEvent } from "../src/RestServer.ts"
 import { baseUrl, request, sseData, testServer } from "./http.ts"
@@ -123,4 +125,35 @@ layer(
       const none = yield* request("GET", "/api/tasks?kind=demo-scan&limit=1000")
       assert.isFalse(none.body.items.some((task: any) => Array.isArray(task.payload?.n)), none.text)
     }))
+})
+
+describe("REST stack replies while the service stops", () => {
+  it.live("while running tasks drain, the readiness probe answers 503 shutting-down (liveness stays ok)", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const service = yield* Layer.buildWithScope(
+        testServer({ tasks: TasksConfig.make({ shutdownGracePeriod: Duration.seconds(2) }) }),
+        scope
+      )
+      const inService = <A, E>(effect: Effect.Effect<A, E, HttpServer.HttpServer>) => Effect.provideContext(effect, service)
+      const base = yield* inService(baseUrl)
+      assert.deepStrictEqual((yield* inService(request("GET", "/readyz"))).body, { status: "ready" })
+      const running = (yield* inService(request("POST", "/api/tasks/demo-scan", { body: endlessScan }))).body.taskId
+      assert.isString(running)
+      // The drain of the running task holds the service open for its grace period.
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      const probe = () => fetch(`${base}/readyz`).then(async (response) => ({ status: response.status, body: await response.json() }))
+      const seen = yield* Effect.promise(async () => {
+        let last = await probe()
+        for (let attempt = 0; attempt < 100 && last.status === 200; attempt++) {
+          await new Promise((resolve) => setTimeout(resolve, 10))
+          last = await probe()
+        }
+        return last
+      })
+      assert.deepStrictEqual(seen, { status: 503, body: { status: "shutting-down" } }, "the probe after 100 checks 10 ms apart")
+      const alive = yield* Effect.promise(() => fetch(`${base}/healthz`).then((response) => response.json()))
+      assert.deepStrictEqual(alive, { status: "ok" })
+      yield* Fiber.join(closing)
+    }), 30_000)
 })

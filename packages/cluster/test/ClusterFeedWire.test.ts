@@ -1,0 +1,742 @@
+/**
+ * One runner's task-change feed (`ClusterFeed`) against another runner's
+ * notifications as they come over the wire: the real PostgreSQL `LISTEN` /
+ * `NOTIFY` on a channel of its own per test, the feed of runner "a" over a
+ * real supervisor and the memory task store, and the other runner "x" played
+ * by the test, which writes the feed's wire format by hand
+ * (`<from>\n<kind><session>.<number>.<sentAt>\n<body>`) and reads what a
+ * sends. Writing the notifications by hand is how the faults a real runner
+ * rarely makes on demand are injected: a number repeated or skipped, a new
+ * session, an earlier record after a later one, a farewell, a record sent by
+ * its id that has gone from the store, counts and wants that grow stale.
+ * Stale and lapsed things need time to pass: a's clock is the real one that
+ * the test may step forward (`jump`), as a runner's clock steps; its sleeps
+ * and schedules keep real time.
+ *
+ * Each test takes well under a second or two: no schema, no second runner,
+ * so that a mutation run can afford every test for every mutant of the feed.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Context, Deferred, Effect, Exit, Fiber, Queue, Redacted, Schema, Scope, Stream } from "effect"
+import { Reactivity } from "effect/reactivity"
+import { SqlError } from "effect/sql"
+import { ClusterFeed, Runner } from "@chainjobs/cluster"
+import { Task, TaskContext, type TaskEvent, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import { pgTestUrl } from "./RunnerProcess.ts"
+
+/** Waits for its gate (named by the payload), reporting each progress the test hands it; 100 completes it. */
+const Gated = Task.define("gated", { payload: Schema.Struct({ gate: Schema.String }), success: Schema.Void })
+
+/** A client of the test database with connections of its own, closed with the scope. */
+const connect = PgClient.make({ url: Redacted.make(pgTestUrl ?? ""), maxConnections: 2 }).pipe(
+  Effect.provide(Reactivity.layer),
+  Effect.orDie
+)
+
+/**
+ * The real clock, stepped forward by `jump`: the feed's timestamps (ages of counts, wants and peers) jump with it,
+ * its sleeps and schedules do not.
+ */
+const steppingClock = (real: Clock.Clock) => {
+  let offset = 0
+  const millis = () => real.currentTimeMillisUnsafe() + offset
+  const nanos = () => real.currentTimeNanosUnsafe() + BigInt(offset) * 1_000_000n
+  const clock: Clock.Clock = {
+    currentTimeMillisUnsafe: millis,
+    currentTimeMillis: Effect.sync(millis),
+    currentTimeNanosUnsafe: nanos,
+    currentTimeNanos: Effect.sync(nanos),
+    monotonicTimeNanosUnsafe: () => real.monotonicTimeNanosUnsafe(),
+    monotonicTimeNanos: real.monotonicTimeNanos,
+    sleep: (duration) => real.sleep(duration)
+  }
+  return { clock, now: millis, jump: (by: number) => Effect.sync(() => void (offset += by)) }
+}
+
+/** One notification heard on the channel, split into its parts. */
+interface Heard {
+  readonly from: string
+  readonly what: string
+  readonly session: string
+  readonly seq: number
+  readonly body: string
+  readonly bytes: number
+}
+
+const parse = (payload: string): Heard => {
+  const first = payload.indexOf("\n")
+  const second = payload.indexOf("\n", first + 1)
+  const [session, seq] = payload.slice(first + 2, second).split(".")
+  return {
+    from: payload.slice(0, first),
+    what: payload[first + 1]!,
+    session: session!,
+    seq: Number(seq),
+    body: payload.slice(second + 1),
+    bytes: Buffer.byteLength(payload)
+  }
+}
+
+/** Collects a stream in the background. */
+const collecting = <A, E>(stream: Stream.Stream<A, E>) =>
+  Effect.gen(function*() {
+    const seen: Array<A> = []
+    const fiber = yield* Effect.forkScoped(Stream.runForEach(stream, (a) => Effect.sync(() => void seen.push(a))))
+    return { seen, fiber }
+  })
+
+/** Waits (every 10 ms, at most 10 s) until `done` holds; fails the test with `detail()` otherwise. */
+const until = (done: () => boolean, detail: () => string) =>
+  Effect.gen(function*() {
+    while (!done()) yield* Effect.sleep("10 millis")
+  }).pipe(
+    Effect.timeout("10 seconds"),
+    Effect.catchTag("TimeoutError", () => Effect.die(new Error(`never happened: ${detail()}`)))
+  )
+
+let channels = 0
+let ids = 0
+
+/** A record of x's, running its first attempt, with `fields` over it. */
+const record = (fields: Partial<TaskInfo.TaskInfo> = {}): TaskInfo.TaskInfo => ({
+  id: `${TaskInfo.makeId(Date.now()).slice(0, 24)}${(++ids).toString(16).padStart(12, "0")}`,
+  kind: "remote",
+  status: "running",
+  reason: null,
+  priority: 0,
+  key: null,
+  owner: null,
+  attempt: 1,
+  progress: 0,
+  message: null,
+  detail: null,
+  payload: {},
+  result: null,
+  error: null,
+  errorMessage: null,
+  checkpoint: null,
+  createdAt: Date.now(),
+  startedAt: Date.now(),
+  finishedAt: null,
+  heartbeatAt: 100,
+  expiresAt: null,
+  runner: "x:1",
+  ...fields
+})
+
+const finished = (info: TaskInfo.TaskInfo, fields: Partial<TaskInfo.TaskInfo> = {}): TaskInfo.TaskInfo => ({
+  ...info,
+  status: "completed",
+  progress: 100,
+  finishedAt: Date.now(),
+  ...fields
+})
+
+/** Faults of a's PostgreSQL client: notifications it hears dropped (`deaf`), sends refused (`refuse` of them). */
+interface Faults {
+  deaf: boolean
+  refuse: number
+  listens: number
+}
+
+/**
+ * Runner a (its supervisor, its feed, its store) on a channel of its own, and the test's runner x on it: what x
+ * hears a send, and `post` to send as x (numbered in x's session unless the test says otherwise).
+ */
+const cluster = (options: { readonly before?: ReadonlyArray<TaskInfo.TaskInfo> } = {}) =>
+  Effect.gen(function*() {
+    const channel = `chainjobs_wire_${process.pid}_${++channels}`
+    const store = yield* TaskStore.makeMemory
+    for (const info of options.before ?? []) yield* store.insert(info)
+    // x listens before a starts: it hears a's first words
+    const xpg = yield* connect
+    const notifications = yield* xpg.listen(channel)
+    const heard: Array<Heard> = []
+    yield* Effect.forkScoped(Effect.forever(Effect.map(Effect.orDie(Queue.take(notifications)), ({ payload }) => {
+      const parsed = parse(payload)
+      if (parsed.from === "a:1") heard.push(parsed)
+    })))
+    const gates = new Map<string, Queue.Queue<number>>()
+    const gate = (name: string) =>
+      Effect.suspend(() => {
+        const found = gates.get(name)
+        return found === undefined ? Effect.map(Queue.unbounded<number>(), (queue) => {
+          gates.set(name, queue)
+          return queue
+        }) : Effect.succeed(found)
+      })
+    const local = yield* Tasks.make.pipe(
+      Effect.provideService(TasksConfig.TasksConfig, TasksConfig.make({ maxWorkers: 4, shutdownGracePeriod: 0 })),
+      Effect.provideService(TaskStore.TaskStore, Runner.runnerView(store, "a:1"))
+    )
+    yield* local.register(Gated, ({ gate: name }) =>
+      Effect.gen(function*() {
+        const context = yield* TaskContext.TaskContext
+        for (;;) {
+          const step = yield* Queue.take(yield* gate(name))
+          if (step >= 100) return
+          yield* context.progress(step)
+        }
+      }), Context.empty())
+    const faults: Faults = { deaf: false, refuse: 0, listens: 0 }
+    const apg = yield* connect
+    const pg: Pick<PgClient.PgClient, "listen" | "notify"> = {
+      // every attempt of a send asks again (the feed retries the same effect)
+      notify: (channel, payload) =>
+        Effect.suspend(() => {
+          if (faults.refuse === 0) return apg.notify(channel, payload)
+          faults.refuse--
+          return Effect.fail(new SqlError.SqlError({ reason: new SqlError.ConnectionError({ cause: new Error("refused by the test") }) }))
+        }),
+      listen: (channel) =>
+        Effect.gen(function*() {
+          faults.listens++
+          const source = yield* apg.listen(channel)
+          const queue = yield* Queue.unbounded<{ readonly channel: string; readonly payload: string }, SqlError.SqlError>()
+          yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(source), (notification) =>
+            Effect.sync(() => {
+              if (!faults.deaf) Queue.offerUnsafe(queue, notification)
+            }))).pipe(Effect.ignore))
+          return queue as never
+        })
+    }
+    const time = steppingClock(yield* Clock.Clock)
+    const feedScope = yield* Scope.fork(yield* Effect.scope)
+    const feed = yield* ClusterFeed.make({ local, origin: "a:1", channel, pg }).pipe(
+      Effect.provideService(TaskStore.TaskStore, store),
+      Effect.provideService(Clock.Clock, time.clock),
+      Scope.provide(feedScope)
+    )
+    const changes = yield* collecting(feed.changes)
+    const journal = yield* collecting(feed.changesAndDeletions)
+    let seq = 0
+    /** Sends as x (or `from`): kind `what`, the next number of session `s1` unless given. */
+    const post = (what: string, body: string, header: { readonly from?: string; readonly session?: string; readonly seq?: number } = {}) =>
+      Effect.orDie(xpg.notify(channel, `${header.from ?? "x:1"}\n${what}${header.session ?? "s1"}.${header.seq ?? ++seq}.${time.now()}\n${body}`))
+    /** Sends records (and other wire items) as x, numbered next. */
+    const tell = (items: ReadonlyArray<unknown>, header: { readonly from?: string; readonly session?: string; readonly seq?: number } = {}) =>
+      post("c", JSON.stringify(items), header)
+    /** What a's changes hold of task `id`. */
+    const heardOf = (id: string) => changes.seen.filter((info) => info.id === id)
+    /**
+     * Tells a finished record of a new task as x (numbered next, or as given) and waits until a's changes hold it:
+     * a has read every notification x sent before.
+     */
+    const settle = (header: { readonly from?: string; readonly session?: string; readonly seq?: number } = {}) =>
+      Effect.gen(function*() {
+        const marker = finished(record({ kind: "marker", runner: header.from ?? "x:1" }))
+        yield* tell([{ i: marker }], header)
+        yield* until(() => heardOf(marker.id).length > 0, () => `a never told the marker ${marker.id}`)
+      })
+    const sent = (what: string) => heard.filter((notification) => notification.what === what)
+    /** The records a sent of task `id`, in order. */
+    const sentOf = (id: string) =>
+      sent("c").flatMap((notification) => (JSON.parse(notification.body) as Array<Record<string, TaskInfo.TaskInfo>>))
+        .filter((item) => (item.i ?? item.d)?.id === id)
+    return {
+      channel,
+      store,
+      local,
+      feed,
+      faults,
+      time,
+      changes,
+      journal,
+      heard,
+      sent,
+      sentOf,
+      post,
+      tell,
+      settle,
+      heardOf,
+      step: (name: string, value: number) => Effect.flatMap(gate(name), (queue) => Queue.offer(queue, value)),
+      close: Scope.close(feedScope, Exit.void),
+      xpg
+    }
+  })
+
+/** The records of a task a told, as `status:heartbeat:progress:message`. */
+const brief = (infos: ReadonlyArray<TaskInfo.TaskInfo>) =>
+  infos.map((info) => `${info.status}:${info.heartbeatAt}:${info.progress}:${info.message ?? ""}`)
+
+const stats = (counts: Partial<{ pending: number; running: number; maxWorkers: number; runningByKind: Record<string, number> }>) =>
+  JSON.stringify({ pending: 0, running: 0, maxWorkers: 0, runningByKind: {}, accepting: true, ...counts })
+
+describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
+  it.live("tells each record of another runner once and in order: a repeated number, an earlier record and the same record again are dropped", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const task = record({ heartbeatAt: 100, progress: 10 })
+      yield* a.tell([{ i: task }])
+      yield* until(() => a.heardOf(task.id).length === 1, () => "the first record")
+      // the same number again (a send PostgreSQL took, retried) though with a later record: a repeat
+      yield* a.tell([{ i: { ...task, heartbeatAt: 200 } }], { seq: 1 })
+      // an earlier heartbeat, then the same record again
+      yield* a.tell([{ i: { ...task, heartbeatAt: 50, progress: 5 } }])
+      yield* a.tell([{ i: task }])
+      // the same heartbeat with new progress, then a new message: news
+      yield* a.tell([{ i: { ...task, progress: 20 } }])
+      yield* a.tell([{ i: { ...task, progress: 20, message: "half" } }])
+      yield* a.tell([{ i: { ...task, progress: 20, message: "half" } }])
+      // pending after running, in one attempt: earlier
+      yield* a.tell([{ i: { ...task, status: "pending", heartbeatAt: null } }])
+      const done = finished(task, { heartbeatAt: 100 })
+      yield* a.tell([{ i: done }])
+      // a finished record again, even one differing in its fields: told once
+      yield* a.tell([{ i: { ...done, finishedAt: done.finishedAt! + 5, result: 1 } }])
+      // a running record after the finished one: earlier
+      yield* a.tell([{ i: { ...task, attempt: 2, heartbeatAt: 900 } }])
+      yield* a.settle()
+      assert.deepStrictEqual(brief(a.heardOf(task.id)), [
+        "running:100:10:",
+        "running:100:20:",
+        "running:100:20:half",
+        "completed:100:100:"
+      ])
+      assert.deepStrictEqual(brief(a.journal.seen.filter((item) => !("_tag" in item) && item.id === task.id) as Array<TaskInfo.TaskInfo>), brief(a.heardOf(task.id)))
+      // a later attempt is later than a finished one's running records, but not than its end
+      const retried = record()
+      yield* a.tell([{ i: retried }, { i: { ...retried, attempt: 2, status: "pending", heartbeatAt: null } }, { i: { ...retried, attempt: 2 } }])
+      yield* a.settle()
+      assert.deepStrictEqual(a.heardOf(retried.id).map((info) => `${info.attempt}:${info.status}`), ["1:running", "2:pending", "2:running"])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("ignores its own notifications and ones it cannot read, and goes on", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const own = record({ runner: "a:1" })
+      yield* a.tell([{ i: own }], { from: "a:1", seq: 1_000 })
+      const noHeader = record()
+      yield* Effect.orDie(a.xpg.notify(a.channel, `x:1`))
+      yield* Effect.orDie(a.xpg.notify(a.channel, `x:1\nc s1.1.1 ${JSON.stringify([{ i: noHeader }])}`))
+      yield* a.post("c", "not json")
+      yield* a.post("s", "{")
+      yield* a.settle()
+      assert.deepStrictEqual(a.heardOf(own.id), [])
+      assert.deepStrictEqual(a.heardOf(noHeader.id), [])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a number missing re-reads what a lost notification could have told: tasks heard of, unfinished ones, and those made since just before", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const heard = record()
+      yield* a.tell([{ i: heard }])
+      const firstSentAt = Date.now()
+      yield* until(() => a.heardOf(heard.id).length === 1, () => "the first record")
+      // Meanwhile, as a lost notification would have told:
+      yield* a.store.insert(finished(heard))
+      const unfinished = record({ createdAt: firstSentAt - 60_000 })
+      yield* a.store.insert(unfinished)
+      const early = finished(record({ createdAt: firstSentAt - 4_000 }))
+      const later = finished(record({ createdAt: firstSentAt + 1 }))
+      const long = finished(record({ createdAt: firstSentAt - 60_000 }))
+      const own = finished(record({ runner: "a:1", createdAt: firstSentAt + 2 }))
+      for (const info of [early, later, long, own]) yield* a.store.insert(info)
+      // No loss yet: a new session of x starts its numbers again, and numbers follow on in it.
+      yield* a.settle({ session: "s2", seq: 1 })
+      yield* a.settle({ session: "s2", seq: 2 })
+      for (const info of [unfinished, early, later]) assert.deepStrictEqual(a.heardOf(info.id), [], `${info.id} told with no loss`)
+      assert.deepStrictEqual(brief(a.heardOf(heard.id)), ["running:100:0:"])
+      // Number 3 of s2 never comes: 4 shows the loss.
+      yield* a.settle({ session: "s2", seq: 4 })
+      assert.deepStrictEqual(a.heardOf(heard.id).map((info) => info.status), ["running", "completed"])
+      assert.deepStrictEqual(a.heardOf(unfinished.id).map((info) => info.status), ["running"])
+      assert.deepStrictEqual(a.heardOf(early.id).map((info) => info.status), ["completed"])
+      assert.deepStrictEqual(a.heardOf(later.id).map((info) => info.status), ["completed"])
+      assert.deepStrictEqual(a.heardOf(long.id), [], "a finished record made long before the loss")
+      assert.deepStrictEqual(a.heardOf(own.id), [], "a's own record")
+      // the records made since, oldest first
+      const order = a.changes.seen.map((info) => info.id)
+      assert.isBelow(order.indexOf(early.id), order.indexOf(later.id))
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("the re-read after a loss reads every page of the records made since", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      const made = Array.from({ length: 1001 }, () => finished(record()))
+      for (const info of made) yield* a.store.insert(info)
+      yield* a.settle({ seq: 3 })
+      const told = new Set(a.changes.seen.map((info) => info.id))
+      assert.strictEqual(made.filter((info) => !told.has(info.id)).length, 0)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a record sent by its id is read from the store in its place; one gone from the store is told as deleted as last heard", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const before = record()
+      const large = record({ progress: 30 })
+      const after = record()
+      yield* a.store.insert(large)
+      yield* a.tell([{ i: before }, { r: large.id }, { i: after }])
+      yield* a.settle()
+      const order = a.changes.seen.map((info) => info.id)
+      assert.deepStrictEqual(order.slice(0, 3), [before.id, large.id, after.id])
+      assert.strictEqual(a.heardOf(large.id)[0]!.progress, 30)
+      // gone from the store: told as deleted (as last heard), which ends its watch
+      const watched = yield* collecting(a.feed.watch(large.id, Effect.succeed(large)))
+      yield* a.store.remove(large.id)
+      yield* a.tell([{ r: large.id }, { r: "never-heard-of" }])
+      yield* a.settle()
+      yield* Fiber.join(watched.fiber)
+      const deletions = a.journal.seen.filter((item): item is TaskEvent.Deleted => "_tag" in item)
+      assert.deepStrictEqual(deletions.map((item) => [item.info.id, item.info.progress]), [[large.id, 30]])
+      // a deletion told: in the journal, not in changes, and the end of a watch
+      const other = record()
+      const watchedOther = yield* collecting(a.feed.watch(other.id, Effect.succeed(other)))
+      yield* a.tell([{ d: other }])
+      yield* a.settle()
+      yield* Fiber.join(watchedOther.fiber)
+      assert.deepStrictEqual(brief(watchedOther.seen), brief([other]))
+      assert.deepStrictEqual(a.heardOf(other.id), [])
+      assert.isTrue(a.journal.seen.some((item) => "_tag" in item && item.info.id === other.id))
+      // a record of a deleted task arriving after its deletion: earlier
+      yield* a.tell([{ i: finished(other) }])
+      yield* a.settle()
+      assert.deepStrictEqual(a.heardOf(other.id), [])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a record this runner read keeps earlier notifications out, and an unfinished one is re-read after a loss", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const read = record({ heartbeatAt: 200 })
+      yield* a.feed.observed(read)
+      yield* a.tell([{ i: { ...read, heartbeatAt: 150 } }])
+      // the record read itself, as a notification: not yet told here, so news
+      yield* a.tell([{ i: read }])
+      yield* a.tell([{ i: { ...read, heartbeatAt: 300 } }])
+      // a's own record read: not its to order
+      const own = record({ runner: "a:1", heartbeatAt: 200 })
+      yield* a.feed.observed(own)
+      yield* a.tell([{ i: { ...own, heartbeatAt: 100 } }])
+      // an earlier read after a later one changes nothing
+      const twice = record({ heartbeatAt: 500 })
+      yield* a.feed.observed(twice)
+      yield* a.feed.observed({ ...twice, heartbeatAt: 400 })
+      yield* a.tell([{ i: { ...twice, heartbeatAt: 450 } }])
+      yield* a.settle()
+      assert.deepStrictEqual(a.heardOf(read.id).map((info) => info.heartbeatAt), [200, 300])
+      assert.deepStrictEqual(a.heardOf(own.id).map((info) => info.heartbeatAt), [100])
+      assert.deepStrictEqual(a.heardOf(twice.id), [])
+      // read while unfinished, finished in a lost notification: re-read after the loss
+      const unheard = record({ createdAt: Date.now() - 60_000 })
+      yield* a.feed.observed(unheard)
+      const finishedRead = finished(record({ createdAt: Date.now() - 60_000 }))
+      yield* a.feed.observed(finishedRead)
+      yield* a.store.insert(finished(unheard))
+      yield* a.store.insert({ ...finishedRead, result: "changed" })
+      yield* a.settle({ seq: 100 })
+      assert.deepStrictEqual(a.heardOf(unheard.id).map((info) => info.status), ["completed"])
+      assert.deepStrictEqual(a.heardOf(finishedRead.id), [])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("records unfinished elsewhere when the runner first listens are re-read after a loss, and told though read", () =>
+    Effect.gen(function*() {
+      const known = record({ createdAt: Date.now() - 60_000 })
+      const doneBefore = finished(record({ createdAt: Date.now() - 60_000 }))
+      const ownBefore = record({ runner: "a:1", createdAt: Date.now() - 60_000 })
+      const a = yield* cluster({ before: [known, doneBefore, ownBefore] })
+      // learned, not told: the same record heard is news
+      yield* a.tell([{ i: known }])
+      yield* a.settle()
+      assert.deepStrictEqual(brief(a.heardOf(known.id)), ["running:100:0:"])
+      yield* a.store.update(finished(known))
+      yield* a.store.update({ ...ownBefore, status: "failed", finishedAt: Date.now() })
+      yield* a.settle({ seq: 10 })
+      assert.deepStrictEqual(a.heardOf(known.id).map((info) => info.status), ["running", "completed"])
+      assert.deepStrictEqual(a.heardOf(doneBefore.id), [])
+      assert.deepStrictEqual(a.heardOf(ownBefore.id), [])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a watch begins with its read, follows the task's changes and ends with its final record; a change before the read wins", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const task = record({ heartbeatAt: 100 })
+      const watch = yield* collecting(a.feed.watch(task.id, Effect.succeed(task)))
+      yield* until(() => watch.seen.length === 1, () => "the first read")
+      yield* a.tell([{ i: { ...task, heartbeatAt: 200 } }, { i: finished(task) }])
+      yield* Fiber.join(watch.fiber)
+      assert.deepStrictEqual(watch.seen.map((info) => info.status), ["running", "running", "completed"])
+      // the read of a finished task: the watch ends with it
+      const ended = yield* collecting(a.feed.watch("done", Effect.succeed(finished(record()))))
+      yield* Fiber.join(ended.fiber)
+      assert.strictEqual(ended.seen.length, 1)
+      // a change heard while the first read is under way: the read (older) is not told after it
+      const slow = record({ heartbeatAt: 100 })
+      const reading = yield* Deferred.make<void>()
+      const late = yield* collecting(a.feed.watch(slow.id, Effect.as(Deferred.await(reading), slow)))
+      yield* a.tell([{ i: { ...slow, heartbeatAt: 300 } }])
+      yield* until(() => late.seen.length === 1, () => "the change before the read")
+      yield* Deferred.succeed(reading, undefined)
+      yield* a.tell([{ i: finished(slow) }])
+      yield* Fiber.join(late.fiber)
+      assert.deepStrictEqual(late.seen.map((info) => info.heartbeatAt), [300, 100])
+      assert.deepStrictEqual(late.seen.map((info) => info.status), ["running", "completed"])
+      // two watches of one task, one ending first: the other still hears
+      const shared = record()
+      const first = yield* Effect.forkScoped(Stream.runCollect(Stream.take(a.feed.watch(shared.id, Effect.succeed(shared)), 1)))
+      const second = yield* collecting(a.feed.watch(shared.id, Effect.succeed(shared)))
+      yield* Fiber.join(first)
+      yield* until(() => second.seen.length === 1, () => "the second watch's read")
+      yield* a.tell([{ i: finished(shared) }])
+      yield* Fiber.join(second.fiber)
+      assert.deepStrictEqual(second.seen.map((info) => info.status), ["running", "completed"])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("the counts add every runner's last, leave out one that said farewell at once and one not heard for three seconds", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const own = yield* a.local.stats
+      yield* a.post("s", stats({ pending: 1, running: 2, maxWorkers: 3, runningByKind: { k: 2 } }))
+      yield* a.post("s", stats({ pending: 10, running: 20, maxWorkers: 30, runningByKind: { k: 5, j: 15 } }), { from: "y:1", seq: 1 })
+      let total = yield* a.feed.stats
+      while (total.running !== own.running + 22) {
+        yield* Effect.sleep("10 millis")
+        total = yield* a.feed.stats
+      }
+      assert.deepStrictEqual(total, {
+        pending: own.pending + 11,
+        running: own.running + 22,
+        maxWorkers: own.maxWorkers + 33,
+        runningByKind: { ...own.runningByKind, k: 7, j: 15 },
+        accepting: own.accepting
+      })
+      yield* a.post("g", "", { from: "y:1", seq: 2 })
+      while ((yield* a.feed.stats).running !== own.running + 2) yield* Effect.sleep("10 millis")
+      yield* a.time.jump(2_900)
+      assert.strictEqual((yield* a.feed.stats).running, own.running + 2)
+      yield* a.time.jump(200)
+      assert.deepStrictEqual(yield* a.feed.stats, own)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("after a farewell the sender's numbers start again: a number far on is no loss", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle({ from: "y:1", seq: 1 })
+      yield* a.post("g", "", { from: "y:1", seq: 2 })
+      const unfinished = record({ runner: "y:1" })
+      yield* a.store.insert(unfinished)
+      yield* a.settle({ from: "y:1", seq: 50 })
+      assert.deepStrictEqual(a.heardOf(unfinished.id), [])
+      // and numbers are followed from there
+      yield* a.settle({ from: "y:1", seq: 52 })
+      assert.deepStrictEqual(a.heardOf(unfinished.id).map((info) => info.status), ["running"])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("sends its own task's intermediate records only while another runner wants them, final records and deletions always", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const watched = yield* a.local.submit(Gated, { gate: "watched" })
+      const other = yield* a.local.submit(Gated, { gate: "other" })
+      /** Both tasks step; waits until a has sent the watched task's step (and so the other's before it). */
+      const stepBoth = (value: number) =>
+        Effect.gen(function*() {
+          yield* a.step("other", value)
+          yield* until(() => a.changes.seen.some((info) => info.id === other.id && info.progress === value), () => `other at ${value}`)
+          yield* a.step("watched", value)
+          yield* until(() => a.changes.seen.some((info) => info.id === watched.id && info.progress === value), () => `watched at ${value}`)
+        })
+      const progressSent = (id: string) => a.sentOf(id).filter((item) => item.i !== undefined && item.i.status === "running").map((item) => item.i!.progress)
+      // nobody wants anything: the steps stay here, locally told
+      yield* stepBoth(10)
+      // x wants the watched task
+      yield* a.post("w", JSON.stringify({ t: [watched.id] }))
+      yield* a.settle()
+      yield* stepBoth(20)
+      yield* until(() => progressSent(watched.id).includes(20), () => JSON.stringify(a.sentOf(watched.id)))
+      assert.deepStrictEqual(progressSent(watched.id), [20])
+      assert.deepStrictEqual(progressSent(other.id), [])
+      // x wants everything
+      yield* a.post("w", JSON.stringify({ a: 1 }))
+      yield* a.settle()
+      yield* stepBoth(30)
+      yield* until(() => progressSent(watched.id).includes(30), () => JSON.stringify(a.sentOf(watched.id)))
+      assert.deepStrictEqual(progressSent(other.id), [30])
+      // x's wants not renewed for five seconds lapse
+      yield* a.time.jump(5_100)
+      yield* stepBoth(40)
+      yield* a.step("watched", 100)
+      yield* until(() => a.sentOf(watched.id).some((item) => item.i?.status === "completed"), () => JSON.stringify(a.sentOf(watched.id)))
+      assert.deepStrictEqual(progressSent(watched.id), [20, 30])
+      assert.deepStrictEqual(progressSent(other.id), [30])
+      // a farewell withdraws what x wanted
+      yield* a.post("w", JSON.stringify({ a: 1 }))
+      yield* a.post("g", "")
+      yield* a.settle({ seq: 1 })
+      yield* a.step("other", 50)
+      yield* until(() => a.changes.seen.some((info) => info.id === other.id && info.progress === 50), () => "other at 50")
+      const deleted = record({ runner: "a:1", progress: 55 })
+      yield* a.feed.deleted(deleted)
+      yield* until(() => a.sentOf(deleted.id).length === 1, () => "the deletion")
+      assert.deepStrictEqual(progressSent(other.id), [30])
+      assert.strictEqual(a.sentOf(deleted.id)[0]!.d!.progress, 55)
+      // a's own followers heard every step of its own tasks, and the deletion
+      assert.deepStrictEqual(a.changes.seen.filter((info) => info.id === other.id && info.status === "running").map((info) => info.progress).filter((p) => p > 0), [10, 20, 30, 40, 50])
+      assert.isTrue(a.journal.seen.some((item) => "_tag" in item && item.info.id === deleted.id))
+      yield* a.step("other", 100)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("tells the others what its followers want: a list of tasks while it fits, everything otherwise, withdrawn when none", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const wants = () => a.sent("w").map((notification) => notification.body)
+      const next = (after: number) =>
+        Effect.gen(function*() {
+          yield* until(() => wants().length > after, () => `no wants after ${after}: ${JSON.stringify(wants())}`)
+          return wants()[after]!
+        })
+      const scope1 = yield* Scope.make()
+      yield* Scope.provide(a.feed.interest.task("t1"), scope1)
+      assert.deepStrictEqual(JSON.parse(yield* next(0)), { t: ["t1"] })
+      const scope2 = yield* Scope.make()
+      yield* Scope.provide(a.feed.interest.task("t1"), scope2)
+      yield* Scope.close(scope2, Exit.void)
+      // still wanted: the next wants (renewed each second) name it
+      const count = wants().length
+      assert.deepStrictEqual(JSON.parse(yield* next(count)), { t: ["t1"] })
+      yield* Scope.close(scope1, Exit.void)
+      yield* until(() => wants().at(-1) === `{"t":[]}`, () => JSON.stringify(wants()))
+      // every task
+      const all = yield* Scope.make()
+      yield* Scope.provide(a.feed.interest.all, all)
+      yield* until(() => wants().at(-1) === `{"a":1}`, () => JSON.stringify(wants()))
+      const more = yield* Scope.make()
+      yield* Scope.provide(a.feed.interest.task("t2"), more)
+      const counted = wants().length
+      assert.strictEqual(yield* next(counted), `{"a":1}`)
+      yield* Scope.close(more, Exit.void)
+      yield* Scope.close(all, Exit.void)
+      yield* until(() => wants().at(-1) === `{"t":[]}`, () => JSON.stringify(wants()))
+      // too many tasks for one notification: everything
+      const many = yield* Scope.make()
+      for (let i = 0; i < 300; i++) yield* Scope.provide(a.feed.interest.task(`${TaskInfo.makeId(Date.now())}-${i}`), many)
+      yield* until(() => wants().at(-1) === `{"a":1}`, () => JSON.stringify(wants().at(-1)?.slice(0, 100)))
+      yield* Scope.close(many, Exit.void)
+      yield* until(() => wants().at(-1) === `{"t":[]}`, () => JSON.stringify(wants().at(-1)?.slice(0, 100)))
+      for (const notification of a.heard) assert.isBelow(notification.bytes, 8000)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("packs a burst into numbered notifications under PostgreSQL's limit; a record too large goes by its id, a large deletion without its large parts", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const burst = Array.from({ length: 30 }, (_, i) => record({ runner: "a:1", message: `${i}`.padEnd(900, "é") }))
+      for (const info of burst) yield* a.feed.deleted(info)
+      const large = record({ runner: "a:1", payload: { text: "x".repeat(9_000) } })
+      yield* a.feed.deleted(large)
+      yield* until(() => a.sentOf(large.id).length === 1, () => "the large deletion")
+      const items = a.sent("c").flatMap((notification) => JSON.parse(notification.body) as Array<{ readonly d: TaskInfo.TaskInfo }>)
+      assert.deepStrictEqual(items.map((item) => item.d.id), [...burst, large].map((info) => info.id))
+      assert.strictEqual(items[0]!.d.message, burst[0]!.message)
+      const last = items.at(-1)!.d
+      assert.deepStrictEqual([last.payload, last.progress, last.runner], [null, large.progress, "a:1"])
+      // each notification as full as the next record allows (PostgreSQL's 8000 bytes less the header's room)
+      const notes = a.sent("c")
+      for (const [i, notification] of notes.entries()) {
+        assert.isBelow(notification.bytes, 8000)
+        const next = notes[i + 1]
+        if (next === undefined) continue
+        const nextItem = JSON.stringify((JSON.parse(next.body) as Array<unknown>)[0])
+        assert.isAbove(Buffer.byteLength(notification.body) + Buffer.byteLength(nextItem), 7_800, `notification ${i} had room for the next record`)
+      }
+      // numbered one after another in one session, with the counts
+      const numbers = a.heard.map((notification) => notification.seq)
+      assert.deepStrictEqual(numbers, numbers.map((_, i) => numbers[0]! + i))
+      assert.strictEqual(new Set(a.heard.map((notification) => notification.session)).size, 1)
+      // an own record too large for a notification: its id
+      const big = yield* a.local.submit(Gated, { gate: "x".repeat(9_000) })
+      yield* a.post("w", JSON.stringify({ a: 1 }))
+      yield* a.settle()
+      yield* a.step("x".repeat(9_000), 100)
+      yield* until(() => a.sent("c").some((notification) => notification.body.includes(`{"r":"${big.id}"}`)), () => "the large record by id")
+      assert.isFalse(a.sent("c").some((notification) => notification.body.includes(`"i":{"id":"${big.id}"`)))
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a lone runner sends nothing after its first seconds, but numbers what it skipped; a runner heard from makes it send again", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const first = record({ runner: "a:1" })
+      yield* a.feed.deleted(first)
+      yield* until(() => a.sentOf(first.id).length === 1, () => "sent in the first seconds")
+      yield* a.time.jump(6_000)
+      const skipped = record({ runner: "a:1" })
+      yield* a.feed.deleted(skipped)
+      // x is heard: a sends again
+      yield* a.post("s", stats({}))
+      yield* Effect.sleep("100 millis")
+      const after = record({ runner: "a:1" })
+      yield* a.feed.deleted(after)
+      yield* until(() => a.sentOf(after.id).length === 1, () => "sent once x was heard")
+      assert.deepStrictEqual(a.sentOf(skipped.id), [])
+      const numbers = a.sent("c").map((notification) => notification.seq)
+      assert.strictEqual(numbers.length, 2)
+      assert.isAbove(numbers[1]! - numbers[0]!, 1, "the skipped send took a number")
+      // x not heard for 30 seconds: a is alone again
+      yield* a.time.jump(30_100)
+      const alone = record({ runner: "a:1" })
+      yield* a.feed.deleted(alone)
+      yield* Effect.sleep("200 millis")
+      assert.deepStrictEqual(a.sentOf(alone.id), [])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a send PostgreSQL refuses is tried again", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      a.faults.refuse = 2
+      const deleted = record({ runner: "a:1" })
+      yield* a.feed.deleted(deleted)
+      yield* until(() => a.sentOf(deleted.id).length === 1, () => "the deletion, sent again")
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a listener that hears nothing, not even its own counts, for ten seconds listens again and re-reads", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      a.faults.deaf = true
+      const unfinished = record({ createdAt: Date.now() - 60_000 })
+      const made = finished(record())
+      yield* a.store.insert(unfinished)
+      yield* a.store.insert(made)
+      yield* a.time.jump(10_500)
+      yield* until(() => a.faults.listens === 2, () => `listened ${a.faults.listens} times`)
+      a.faults.deaf = false
+      yield* until(() => a.heardOf(unfinished.id).length === 1 && a.heardOf(made.id).length === 1, () => "the re-read")
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a listener that hears its own counts is not deaf", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      yield* a.time.jump(10_500)
+      // a's counts go every second and come back to it: a check at least
+      yield* Effect.sleep("1500 millis")
+      assert.strictEqual(a.faults.listens, 1)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a runner that stops says farewell, numbered next, and its followers' streams end", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const watch = yield* collecting(a.feed.watch("some", Effect.succeed(record())))
+      yield* until(() => watch.seen.length === 1, () => "the watch's read")
+      yield* a.close
+      yield* Fiber.join(a.changes.fiber)
+      yield* Fiber.join(a.journal.fiber)
+      yield* Fiber.join(watch.fiber)
+      yield* until(() => a.sent("g").length === 1, () => "the farewell")
+      const farewell = a.heard.findIndex((notification) => notification.what === "g")
+      assert.strictEqual(a.heard[farewell]!.seq, Math.max(...a.heard.slice(0, farewell).map((notification) => notification.seq)) + 1)
+      // following a stopped feed ends at once
+      assert.deepStrictEqual(Array.from(yield* Stream.runCollect(a.feed.changes)), [])
+      assert.deepStrictEqual(Array.from(yield* Stream.runCollect(a.feed.changesAndDeletions)), [])
+      const late = yield* Stream.runCollect(a.feed.watch("late", Effect.succeed(record())))
+      assert.strictEqual(Array.from(late).length, 1)
+    }).pipe(Effect.scoped), 30_000)
+
+  it("the channel is one per schema", () => {
+    assert.strictEqual(ClusterFeed.channelOf("one"), ClusterFeed.channelOf("one"))
+    assert.notStrictEqual(ClusterFeed.channelOf("one"), ClusterFeed.channelOf("two"))
+    assert.match(ClusterFeed.channelOf("one"), /^chainjobs_changes_[0-9a-z]+$/)
+    assert.strictEqual(new ClusterFeed.ListenerDeaf({ millis: 12 }).message, "the task-change listener heard nothing for 12 ms while this runner sent its counts")
+  })
+})

@@ -11,14 +11,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Option, Schema } from "effect"
 import { ClusterError, EntityAddress, EntityId, Sharding, ShardId, Snowflake } from "effect/cluster"
-import { ClusterTasks, type ClusterFeed } from "@chainjobs/cluster"
+import { type ClusterFeed, ClusterTasks, TaskEntity } from "@chainjobs/cluster"
 import { Task, TaskError, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 
 /** Echoes its text. */
 const Echo = Task.define("echo", { payload: Schema.Struct({ text: Schema.String }), success: Schema.String })
 
 const address = new EntityAddress.EntityAddress({
-  entityType: "chainjobs/Task",
+  entityType: TaskEntity.TaskEntity.type,
   entityId: EntityId.make("b/1"),
   shardId: ShardId.make("default", 1)
 })

@@ -14,6 +14,7 @@ import { Context, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Sch
 import { EntityId, Sharding } from "effect/cluster"
 import { SqlClient } from "effect/sql"
 import { Runner, RunnerConfig, TaskEntity } from "@chainjobs/cluster"
+import { SqlTaskStore } from "@chainjobs/store-sql"
 import { Task, TaskContext, TaskInterest, Tasks, TaskStore } from "@chainjobs/tasks"
 import { freePort, onDatabase, pgTestUrl } from "./RunnerProcess.ts"
 
@@ -92,6 +93,23 @@ export interface TestCluster {
 export interface StartOptions {
   /** The supervisor's `maxWorkers`. Default: 20. */
   readonly maxWorkers?: number
+  /**
+   * A fault injected into the runner's task store (every use of it: its supervisor's, its entity's and adoption's
+   * reads), as the database would make it. The runner is then `Runner.layer`'s parts without its start-up lock:
+   * start it once another runner has made the schema.
+   */
+  readonly storeFault?: (store: TaskStore.TaskStore["Service"]) => TaskStore.TaskStore["Service"]
+}
+
+/** `Runner.layer` with its task store as `storeFault` makes it: the same pools, transport and services. */
+const withStoreFault = (options: Runner.RunnerOptions, storeFault: NonNullable<StartOptions["storeFault"]>) => {
+  const pool = (maxConnections: number) =>
+    SqlTaskStore.layerPgClient({ url: options.databaseUrl, maxConnections, schema: options.schema })
+  const store = Layer.effect(TaskStore.TaskStore, Effect.map(SqlTaskStore.make(), storeFault)).pipe(
+    Layer.provide(pool(options.maxConnections ?? 10))
+  )
+  const storage = Runner.layerSharding(options.runner).pipe(Layer.provide(pool(8)), Layer.provideMerge(store))
+  return Runner.layerServices(options).pipe(Layer.provide(pool(2)), Layer.provideMerge(storage))
 }
 
 /** Shards of the test clusters: few, so that a runner starts quickly, enough that two runners each hold some. */
@@ -168,7 +186,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
     Effect.gen(function*() {
       const port = yield* freePort
       const scope = yield* Scope.fork(yield* Effect.scope)
-      const runner = Runner.layer({
+      const runnerOptions: Runner.RunnerOptions = {
         databaseUrl: Redacted.make(databaseUrl),
         // assignments re-read and messages polled four times as often as by default: shards settle sooner
         runner: { ...RunnerConfig.defaults, port, shards, refreshInterval: Duration.millis(250), messagePollInterval: Duration.millis(250) },
@@ -176,7 +194,9 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
         maxConnections: 4,
         // a schema of the runners' own, made by the first to start
         schema: "chainjobs"
-      })
+      }
+      const runner: Layer.Layer<Tasks.Tasks | Runner.RunnerStatus | TaskInterest.TaskInterest | TaskStore.TaskStore, Runner.StartError> =
+        options.storeFault === undefined ? Runner.layer(runnerOptions) : withStoreFault(runnerOptions, options.storeFault)
       const built = yield* Layer.buildWithScope(Layer.provideMerge(kinds(name), runner), scope).pipe(
         Effect.onError(() => Scope.close(scope, Exit.void))
       )

@@ -1,8 +1,9 @@
 /**
  * The REST stack's replies byte for byte where other tests read them loosely,
  * against the whole service on 127.0.0.1 (one worker, so a second task
- * waits): a result of a task still pending and of one interrupted without a
- * message of its own; `/api/events` framing its first event with the
+ * waits): the supervisor's stats then, a result of a task still pending and
+ * of one interrupted without a message of its own; a task's webhook
+ * deliveries (none, or 404 for no such task); `/api/events` framing its first event with the
  * reconnection delay (and no other event with it); and a task's event stream
  * served by the stack rather than the hot-read path in front of it (an extra
  * query parameter sends a read there), with its end and its 204 afterwards;
@@ -55,6 +56,12 @@ layer(
         [running, waiting],
         Effect.gen(function*() {
           // One worker, busy with the first task: the second is pending until it ends.
+          let stats = (yield* request("GET", "/api/stats")).body
+          for (let attempt = 0; attempt < 200 && stats.running === 0; attempt++) {
+            yield* Effect.sleep("10 millis")
+            stats = (yield* request("GET", "/api/stats")).body
+          }
+          assert.deepStrictEqual(stats, { pending: 1, running: 1, maxWorkers: 1, runningByKind: { "demo-scan": 1 }, accepting: true })
           const pending = yield* request("GET", `/api/tasks/${waiting}/result`)
           assert.deepStrictEqual([pending.status, pending.body], [202, {
             taskId: waiting,
@@ -124,6 +131,15 @@ layer(
       assert.deepStrictEqual(refused, { status: 413, body: { _tag: "PayloadTooLarge", size: 227, limit: 200 } })
       const none = yield* request("GET", "/api/tasks?kind=demo-scan&limit=1000")
       assert.isFalse(none.body.items.some((task: any) => Array.isArray(task.payload?.n)), none.text)
+    }))
+
+  it.effect("a task's webhook deliveries are read only for a task that exists", () =>
+    Effect.gen(function*() {
+      const done = (yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: { fromBlock: 1, toBlock: 1, delayMillis: 0 } })).body
+      const none = yield* request("GET", `/api/tasks/${done.id}/webhooks`)
+      assert.deepStrictEqual([none.status, none.body], [200, []])
+      const missing = yield* request("GET", "/api/tasks/no-such-task/webhooks")
+      assert.deepStrictEqual([missing.status, missing.body._tag], [404, "TaskNotFound"])
     }))
 })
 

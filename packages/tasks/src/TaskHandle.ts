@@ -28,7 +28,9 @@ export interface TaskHandle<A, E, X = never> {
   /**
    * Waits for the task to finish and returns its outcome: success with `A`,
    * failure with `E` (or `TaskAborted` for a timeout, a missed heartbeat or a
-   * lost task), a defect, or an interruption.
+   * lost task), a defect, or an interruption. A handle made by `submit` of a
+   * task that finished in this process keeps its final record once it is
+   * committed, and answers from it (the record deleted since included).
    */
   readonly await: Effect.Effect<Exit.Exit<A, E | TaskAborted>, TaskNotFound | TaskStoreError | ResultDecodeError | X>
   /** Waits for the task and returns its success, failing with its error. */

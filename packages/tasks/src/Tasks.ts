@@ -237,6 +237,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     const forget = (entry: Entry) => {
       admission.unhold(entry)
       entries.delete(entry.id)
+      // A handle may keep the entry for its final record: not the fiber that ran it.
+      entry.fiber = undefined
       if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.endUnsafe(queue)
       if (entry.done !== undefined) Deferred.doneUnsafe(entry.done, Exit.succeed(entry.info))
     }
@@ -411,7 +413,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         if (startsNow) dispatch()
         return Effect.failCause(written.cause)
       }
-      const handle = makeHandle(entry.id, kind)
+      const handle = new LiveTaskHandle(entry.id, kind.name, kind, operations, entry)
       // Recorded, but the supervisor began shutting down meanwhile: it stays pending for the next process.
       if (!admission.isOpen) return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
       // Interrupted while being recorded: it never starts.
@@ -537,14 +539,26 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         return Deferred.await(entry.done)
       })
 
-    const awaitExit = (id: string, kind: Task.Any | undefined) =>
-      Effect.flatMap(awaitInfo(id), (info) => {
-        const known = kind ?? registry.get(info.kind)?.kind
-        // Unknown kind here: the outcome cannot be decoded, only told as an interruption.
-        return known === undefined
-          ? Effect.succeed(Exit.interrupt() as Exit.Exit<unknown, unknown>)
-          : codec.forKind(known).exitFromInfo(info)
-      })
+    /** The typed outcome of a final record, as `kind` (else the registered kind of its name) decodes it. */
+    const exitOf = (info: TaskInfo, kind: Task.Any | undefined) => {
+      const known = kind ?? registry.get(info.kind)?.kind
+      // Unknown kind here: the outcome cannot be decoded, only told as an interruption.
+      return known === undefined
+        ? Effect.succeed(Exit.interrupt() as Exit.Exit<unknown, unknown>)
+        : codec.forKind(known).exitFromInfo(info)
+    }
+
+    /**
+     * A handle's await. `origin`: the entry the handle was made with at submission; once its final record is
+     * committed here, that record is the outcome, told without a store read (a record deleted since included:
+     * the handle followed its task to its end).
+     */
+    const awaitExit = (id: string, kind: Task.Any | undefined, origin?: unknown) =>
+      Effect.suspend(() =>
+        origin instanceof Entry && origin.finalCommitted
+          ? exitOf(origin.info, kind)
+          : Effect.flatMap(awaitInfo(id), (info) => exitOf(info, kind))
+      )
 
     const watch = (id: string): Stream.Stream<TaskInfo, TaskNotFound | TaskStoreError> =>
       Stream.unwrap(Effect.sync(() => {

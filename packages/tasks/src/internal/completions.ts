@@ -44,22 +44,23 @@ export const make = (
    */
   const writeAlone = (entry: Entry): Effect.Effect<void> =>
     Effect.matchCauseEffect(store.update(entry.info), {
-      onSuccess: () => {
-        released(entry)
-        return Effect.void
-      },
+      onSuccess: () => committed(entry),
       onFailure: (cause) => Cause.hasFails(cause) ? writeAgain(entry) : givenUp(entry, cause)
     })
 
   /** Writes a final record again on the retry schedule (its first write failed), then releases its task. */
   const writeAgain = (entry: Entry): Effect.Effect<void> =>
     Effect.matchCauseEffect(Effect.retry(store.update(entry.info), finalWriteRetries), {
-      onSuccess: () => {
-        released(entry)
-        return Effect.void
-      },
+      onSuccess: () => committed(entry),
       onFailure: (cause) => givenUp(entry, cause)
     })
+
+  /** Releases a task whose settled record is committed. */
+  const committed = (entry: Entry): Effect.Effect<void> => {
+    entry.committed()
+    released(entry)
+    return Effect.void
+  }
 
   /** Releases a task whose final record could not be written, and logs why. */
   const givenUp = (entry: Entry, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
@@ -80,7 +81,7 @@ export const make = (
     return Effect.flatMap(Effect.exit(updateAll(batch.map((entry) => entry.info))), (written) => {
       let failed: Array<Entry> | undefined
       for (let i = 0; i < batch.length; i++) {
-        if (Exit.isSuccess(written) && written.value[i] === undefined) released(batch[i])
+        if (Exit.isSuccess(written) && written.value[i] === undefined) committed(batch[i])
         else (failed ??= []).push(batch[i])
       }
       return failed === undefined ? Effect.void : Effect.forEach(failed, writeAlone, { concurrency: "unbounded", discard: true })

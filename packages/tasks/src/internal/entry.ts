@@ -8,7 +8,7 @@
  */
 import type { Cause, Context, Deferred, Effect, Fiber, Queue } from "effect"
 import type { Any } from "../TaskKind.ts"
-import type { TaskInfo } from "../TaskInfo.ts"
+import { isTerminal, type TaskInfo } from "../TaskInfo.ts"
 import { type ResolvedPolicy, retryAtMost } from "../TaskPolicy.ts"
 import type * as codec from "./codec.ts"
 import type { StopReason } from "./stop.ts"
@@ -44,6 +44,11 @@ export class Entry {
   stoppedBy: StopReason | undefined = undefined
   /** True while the task waits out a retry delay: the watchdog leaves it alone then. */
   backingOff = false
+  /**
+   * True once this process committed the task's final record (`info`): it never changes again, so the handles
+   * made at submission (which keep the entry) answer `await` with it, without reading the store.
+   */
+  finalCommitted = false
 
   constructor(info: TaskInfo, registered: Registered, payload: unknown) {
     this.record = info
@@ -136,6 +141,13 @@ export class Entry {
   /** A checkpoint saved at `at` (counts as a heartbeat). */
   markCheckpoint(state: unknown, at: number): TaskInfo {
     return this.record = { ...this.record, checkpoint: state ?? null, heartbeatAt: at }
+  }
+
+  /**
+   * The record as settled is committed: a terminal one is final (see `finalCommitted`).
+   */
+  committed(): void {
+    this.finalCommitted = isTerminal(this.record.status)
   }
 
   /**

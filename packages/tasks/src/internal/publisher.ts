@@ -17,10 +17,17 @@ export class Publisher {
   private readonly eventQueues = new Set<Queue.Queue<TaskEvent, Cause.Done>>()
   private refusing = false
 
+  /** How many streams of every task are open (changes, journal, events). */
+  private get followers(): number {
+    return this.changeQueues.size + this.journalQueues.size + this.eventQueues.size
+  }
+
   /** Tells everyone following `entry` its current record, and the event `tag` if the change is one. */
   publish(entry: Entry, tag: Tag | undefined): void {
+    if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.offerUnsafe(queue, entry.info)
+    // Nobody follows every task (the usual case): no iteration, nothing made.
+    if (this.followers === 0) return
     const info = entry.info
-    if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.offerUnsafe(queue, info)
     for (const queue of this.changeQueues) Queue.offerUnsafe(queue, info)
     for (const queue of this.journalQueues) Queue.offerUnsafe(queue, info)
     if (tag === undefined || this.eventQueues.size === 0) return

@@ -4,7 +4,9 @@
  *
  * - `submit` (and `submitAll`, task by task) sends `Submit` to the runner owning the task's shard (see
  *   `TaskEntity.placement`): that runner checks the exclusive key, records the
- *   task and runs it. The handle comes back once the task is recorded.
+ *   task and runs it. The handle comes back once the task is recorded. When
+ *   this runner owns the shard, its own supervisor admits the task with no
+ *   message at all (`LocalAdmission`).
  * - `interrupt` sends `Interrupt` to the owner; the task's finalizers run there.
  * - Reads (`get`, `list`) come from the shared task store and `awaitInfo` waits on
  *   the owner (`Await`), so any runner answers for any task. A record `get` reads
@@ -27,6 +29,7 @@ import { Clock, Effect, Exit, Layer, Option, Schema, Scope, type Stream } from "
 import { type ClusterError, Sharding } from "effect/cluster"
 import { Schedules, Task, TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import type { ClusterFeed } from "./ClusterFeed.ts"
+import type { LocalAdmission } from "./LocalAdmission.ts"
 import { placement, TaskEntity } from "./TaskEntity.ts"
 
 /** How often a task is read again while awaited, when its owner moved or died before answering. */
@@ -57,7 +60,7 @@ const routed = <A, E, R>(effect: Effect.Effect<A, E | Undelivered, R>): Effect.E
  * Makes the runner's `Tasks` over its own supervisor (`local`, which runs the
  * tasks of the shards this runner owns) and the cluster.
  */
-export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], feed: ClusterFeed) {
+export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], feed: ClusterFeed, admission: LocalAdmission) {
   const store = yield* TaskStore.TaskStore
   const clientFor = yield* TaskEntity.client
   const clock = yield* Clock.Clock
@@ -78,18 +81,24 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], f
       if (kind === undefined) {
         return yield* new TaskError.UnknownTaskKind({ kind: name })
       }
-      let encoded = input
       let payload: Option.Option<unknown> = Option.some(input)
       if (fromEncoded) {
         // A payload that does not decode goes on all the same: the owner refuses it with the issues named.
         payload = Exit.getSuccess(Schema.decodeUnknownExit(kind.payload)(input))
-      } else {
-        encoded = yield* Task.encodePayload(kind, input as never)
       }
       const id = options?.id ?? TaskInfo.makeId(clock.currentTimeMillisUnsafe())
       const key = kind.policy.key === undefined || Option.isNone(payload) ? null : kind.policy.key(payload.value)
+      const entityId = placement({ id, kind: kind.name, key })
+      // This runner holds the shard: its own supervisor admits the task, no message.
+      const direct = yield* admission.submit(
+        entityId,
+        id,
+        fromEncoded ? local.submitEncoded(name, input, { ...options, id }) : local.submit(kind, input, { ...options, id })
+      )
+      if (Option.isSome(direct)) return Tasks.makeHandle(direct.value.id, kind.name, kind, operations)
+      const encoded = fromEncoded ? input : yield* Task.encodePayload(kind, input as never)
       const reply = yield* routed(
-        clientFor(placement({ id, kind: kind.name, key })).Submit({
+        clientFor(entityId).Submit({
           id,
           kind: kind.name,
           payload: encoded,
@@ -231,6 +240,9 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], f
 /** Requirements of `make` besides the local supervisor. */
 export type Requirements = TaskStore.TaskStore | Sharding.Sharding
 
-/** The runner's `Tasks` as a layer over its own supervisor, given as `Local`. */
-export const layer = (local: Tasks.Tasks["Service"], feed: ClusterFeed): Layer.Layer<Tasks.Tasks, never, Requirements> =>
-  Layer.effect(Tasks.Tasks, make(local, feed))
+/** The runner's `Tasks` as a layer over its own supervisor (`local`), its feed and its direct admission. */
+export const layer = (
+  local: Tasks.Tasks["Service"],
+  feed: ClusterFeed,
+  admission: LocalAdmission
+): Layer.Layer<Tasks.Tasks, never, Requirements> => Layer.effect(Tasks.Tasks, make(local, feed, admission))

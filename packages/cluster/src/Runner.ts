@@ -27,6 +27,7 @@ import { SqlScheduleStore, SqlTaskStore } from "@chainjobs/store-sql"
 import { type ScheduleStore, type TaskError, type TaskInfo, TaskInterest, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import * as ClusterFeed from "./ClusterFeed.ts"
 import * as ClusterTasks from "./ClusterTasks.ts"
+import * as LocalAdmission from "./LocalAdmission.ts"
 import { type RunnerSettings, toShardingConfig } from "./RunnerConfig.ts"
 import * as SqlQuota from "./SqlQuota.ts"
 import * as TaskEntity from "./TaskEntity.ts"
@@ -37,6 +38,8 @@ export class RunnerStatus extends Context.Service<RunnerStatus, {
   readonly address: string
   /** How many shards this runner holds now. */
   readonly shardsHeld: Effect.Effect<number>
+  /** How many of them admit submissions straight into this runner's supervisor, no message (`LocalAdmission`). */
+  readonly shardsGuarded: Effect.Effect<number>
   /** How many tasks run on this runner now, and how many wait for a worker. */
   readonly tasks: Effect.Effect<{ readonly running: number; readonly pending: number }>
 }>()("@chainjobs/cluster/RunnerStatus") {}
@@ -122,14 +125,16 @@ export const layerServices = (
     const entity = yield* TaskEntity.make(local)
     yield* Layer.build(TaskEntity.layer(entity))
     yield* TaskEntity.adoption(options.runner.shards)
+    const admission = yield* LocalAdmission.make(local, options.runner.shards)
     // Runs before the supervisor's own shutdown: hand the tasks over rather than wait for them.
-    yield* Effect.addFinalizer(() => entity.close)
+    yield* Effect.addFinalizer(() => Effect.andThen(admission.close, entity.close))
     const feed = yield* ClusterFeed.makeFromContext(local, address)
-    const tasks = yield* ClusterTasks.make(local, feed)
+    const tasks = yield* ClusterTasks.make(local, feed, admission)
     const shards = Array.from({ length: options.runner.shards }, (_, i) => ShardId.make("default", i + 1))
     const status = RunnerStatus.of({
       address: `${options.runner.host}:${options.runner.port}`,
       shardsHeld: Effect.sync(() => shards.filter((shard) => sharding.hasShardId(shard)).length),
+      shardsGuarded: admission.guarded,
       tasks: Effect.map(local.stats, ({ pending, running }) => ({ running, pending }))
     })
     // The gauges follow the runner's status every second: /metrics shows them per runner.

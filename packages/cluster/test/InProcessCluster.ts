@@ -83,6 +83,8 @@ export interface TestRunner {
 /** A cluster under test: a fresh database, what the kinds did, their gates, and runners started on demand. */
 export interface TestCluster {
   readonly happenings: Array<Happening>
+  /** Every scan attempt that started while another attempt of the same scan still ran, as `<task>: <runner> <attempt> while <runner> <attempt>`. */
+  readonly overlaps: Array<string>
   /** Opens gate `name` (made if not yet waited on). */
   open(name: string): Effect.Effect<void>
   /** Starts a runner named `name`, stopped at the latest when the test's scope closes. */
@@ -142,6 +144,9 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
     return found
   }
   const record = (happening: Happening) => Effect.sync(() => void happenings.push(happening))
+  const overlaps: Array<string> = []
+  /** The scan attempts running now, by task: `<runner> <attempt>`. */
+  const scanning = new Map<string, string>()
 
   /** The test kinds as runner `name` runs them. */
   const kinds = (name: string) =>
@@ -158,6 +163,12 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
       Task.implement(Scan, ({ from, gate: g, to }) =>
         Effect.gen(function*() {
           const { attempt, taskId } = yield* TaskContext.TaskContext
+          // an attempt lasts until its fiber ends, however it ends (handed over, interrupted, finished)
+          const self = `${name} ${attempt}`
+          const running = scanning.get(taskId)
+          if (running !== undefined) overlaps.push(`${taskId}: ${self} while ${running}`)
+          scanning.set(taskId, self)
+          yield* Effect.addFinalizer(() => Effect.sync(() => scanning.get(taskId) === self && scanning.delete(taskId)))
           const last = yield* Task.loadCheckpoint(Scan)
           let { acc, next } = Option.getOrElse(last, () => ({ next: from, acc: 0 }))
           yield* record({ event: "start", task: taskId, runner: name, attempt, next })
@@ -220,6 +231,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
 
   return {
     happenings,
+    overlaps,
     open: (name) => Effect.asVoid(Deferred.succeed(gate(name), undefined)),
     start: (name, options = {}) =>
       startOnce(name, options).pipe(

@@ -1,0 +1,189 @@
+/**
+ * Submissions admitted by the runner holding their shard, straight into its
+ * own supervisor: no `Submit` and `Run` messages through the task entity, no
+ * envelope, no serialization — the routing cost a task pays only when it must
+ * travel to another runner.
+ *
+ * What keeps it safe is a guard per shard: an entity of its own type
+ * (`ShardGuard`) that this runner starts on every shard it holds (`Hold`, a
+ * volatile message to itself that never ends). Only while its shard's guard
+ * is open here is a submission placed on that shard admitted directly, and
+ * the guard knows every task so admitted. The cluster ends a shard's entities
+ * before it releases the shard's lock (rebalancing, lost locks, shutdown), the
+ * guard among them: it closes at once (submissions go through the entity from
+ * then on), waits for the direct submissions still being recorded, and hands
+ * every task it knows over (stopped at its checkpoint, left pending), exactly
+ * as the task entity hands over the tasks it admitted. The runner acquiring
+ * the shard adopts them from their records (`TaskEntity.adoption`), so a task
+ * still runs on one runner at a time. A shard whose guard is not open here
+ * (not held, just acquired, being released) takes the entity path as before.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Latch, Layer, Option, Schedule, Stream } from "effect"
+import { ClusterSchema, Entity, EntityId, Sharding, type ShardId } from "effect/cluster"
+import { Rpc } from "effect/rpc"
+import { type TaskHandle, TaskInfo, type Tasks } from "@chainjobs/tasks"
+
+/**
+ * Opens the guard of the shard its entity is on, and keeps it open until the
+ * cluster ends that entity (the shard moves, or the runner stops); then hands
+ * the shard's directly admitted tasks over. Never answers.
+ */
+export const Hold = Rpc.make("Hold").annotate(ClusterSchema.InterruptOnTermination, true)
+
+/** The guard entity type: one entity per shard, on the runner holding it. */
+export const ShardGuard = Entity.make("chainjobs/ShardGuard", [Hold])
+
+/** How often a runner looks for shards it holds without a guard open, and starts one on each. */
+export const guardInterval = "250 millis"
+
+/** One shard's guard while open: the direct submissions being recorded under it, and the tasks they admitted. */
+class Guard {
+  /** Set once the shard is going: nothing more is admitted under this guard. */
+  closed = false
+  /** Direct submissions under way (admitted, not yet recorded). */
+  recording = 0
+  /** Open while no direct submission is being recorded. */
+  readonly idle = Latch.makeUnsafe(true)
+  /** Ids of the unfinished tasks admitted under this guard. */
+  readonly tasks = new Set<string>()
+}
+
+/** A runner's direct admission: its guards, and the submissions made under them. */
+export interface LocalAdmission {
+  /**
+   * Admits a submission directly if this runner's guard of `entityId`'s shard is open: `submit` (the local
+   * supervisor's submission of task `id`) runs, and its handle comes back in `Some`. `None` when the guard is not
+   * open here, and nothing ran: the caller routes the submission through the entity.
+   */
+  submit<E>(
+    entityId: string,
+    id: string,
+    submit: Effect.Effect<TaskHandle.TaskHandle<any, any>, E>
+  ): Effect.Effect<Option.Option<TaskHandle.TaskHandle<any, any>>, E>
+  /** How many shards' guards are open here: the shards whose submissions this runner admits directly. */
+  readonly guarded: Effect.Effect<number>
+  /** Closes every guard and hands over every directly admitted task: what a stopping runner does first. */
+  readonly close: Effect.Effect<void>
+}
+
+/** The guard entity's handlers on a runner: `Hold` keeps its shard's guard open (`hold`) until the entity ends. */
+const guardLayer = (hold: (shard: number) => Effect.Effect<void>) =>
+  ShardGuard.toLayer(
+    Effect.map(Entity.CurrentAddress, (address) => ShardGuard.of({ Hold: () => hold(address.shardId.id) })),
+    { concurrency: "unbounded" }
+  )
+
+/**
+ * A runner's direct admission over its own supervisor (`local`): follows the
+ * supervisor's changes (finished tasks leave their guard), and every
+ * `guardInterval` starts a guard on each shard held without one open, until
+ * the scope closes. `shards` is the number of shards per group. Registers
+ * the guard entity.
+ */
+export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], shards: number) {
+  const sharding = yield* Sharding.Sharding
+  const clientFor = yield* ShardGuard.client
+  // the guard entity's shard group does not depend on its id
+  const group = ShardGuard.getShardGroup(EntityId.make(""))
+  /** Open guards by shard number. */
+  const guards = new Map<number, Guard>()
+  /** The guard each directly admitted, unfinished task is under. */
+  const guardOf = new Map<string, Guard>()
+  let closed = false
+
+  // One guard entity id on each shard: the first `g/<n>` hashed there.
+  const guardIds = new Map<number, { readonly shard: ShardId.ShardId; readonly entityId: string }>()
+  for (let n = 0; guardIds.size < shards; n++) {
+    const entityId = `g/${n}`
+    const shard = sharding.getShardId(EntityId.make(entityId), group)
+    if (!guardIds.has(shard.id)) guardIds.set(shard.id, { shard, entityId })
+  }
+
+  const forget = (id: string) => {
+    guardOf.get(id)?.tasks.delete(id)
+    guardOf.delete(id)
+  }
+
+  yield* Effect.forkScoped(
+    Stream.runForEach(local.changes, (info) =>
+      Effect.sync(() => {
+        if (TaskInfo.isTerminal(info.status) && guardOf.has(info.id)) forget(info.id)
+      })),
+    { startImmediately: true }
+  )
+
+  /** Closes a guard: no more direct submissions under it; once those under way are recorded, hands its tasks over. */
+  const release = (shard: number, guard: Guard) =>
+    Effect.suspend(() => {
+      guard.closed = true
+      if (guards.get(shard) === guard) guards.delete(shard)
+      return Effect.andThen(
+        guard.idle.await,
+        Effect.suspend(() => {
+          const ids = Array.from(guard.tasks)
+          ids.forEach(forget)
+          return Effect.forEach(ids, (id) => local.handOff(id), { concurrency: "unbounded", discard: true })
+        })
+      )
+    })
+
+  /** A guard's life on shard `shard`: open until interrupted (its entity ends), then released. One per shard. */
+  const hold = (shard: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      // a second `Hold` (sent again before the first opened), or the runner stopping: the guard is not this one's
+      if (closed || guards.has(shard)) return Effect.void
+      const guard = new Guard()
+      guards.set(shard, guard)
+      return Effect.ensuring(Effect.never, release(shard, guard))
+    })
+
+  yield* Layer.build(guardLayer(hold))
+  yield* Effect.suspend(() =>
+    Effect.forEach(guardIds.values(), ({ entityId, shard }) =>
+      closed || guards.has(shard.id) || !sharding.hasShardId(shard)
+        ? Effect.void
+        : Effect.ignore(clientFor(entityId).Hold(undefined, { discard: true })), { concurrency: 16, discard: true })
+  ).pipe(
+    Effect.catchCause((cause) => Effect.logWarning("Could not start the guards of held shards", cause)),
+    Effect.repeat(Schedule.spaced(guardInterval)),
+    Effect.forkScoped
+  )
+
+  const admission: LocalAdmission = {
+    submit: (entityId, id, submit) =>
+      Effect.suspend(() => {
+        const shard = sharding.getShardId(EntityId.make(entityId), group)
+        const guard = guards.get(shard.id)
+        // between the cluster letting the shard go and ending its guard, the guard is still open: not held is enough
+        if (guard === undefined || guard.closed || !sharding.hasShardId(shard)) return Effect.succeed(Option.none())
+        // Known before it is recorded: its end may be told before `submit` returns, and a release waits for it.
+        guard.tasks.add(id)
+        guardOf.set(id, guard)
+        if (guard.recording++ === 0) guard.idle.closeUnsafe()
+        return submit.pipe(
+          Effect.map((handle) => {
+            // joined another task: that one is kept where it was admitted
+            if (handle.id !== id) forget(id)
+            return Option.some(handle)
+          }),
+          Effect.tapError(() => Effect.sync(() => forget(id))),
+          Effect.ensuring(Effect.sync(() => {
+            if (--guard.recording === 0) guard.idle.openUnsafe()
+          })),
+          // once admitted, the task must be known to its guard: an interrupted submitter must not skip that
+          Effect.uninterruptible
+        )
+      }),
+    guarded: Effect.sync(() => guards.size),
+    close: Effect.suspend(() => {
+      closed = true
+      return Effect.forEach(Array.from(guards), ([shard, guard]) => release(shard, guard), {
+        concurrency: "unbounded",
+        discard: true
+      })
+    })
+  }
+  return admission
+})

@@ -126,8 +126,9 @@ export const layerServices = (
     yield* Layer.build(TaskEntity.layer(entity))
     yield* TaskEntity.adoption(options.runner.shards)
     const admission = yield* LocalAdmission.make(local, options.runner.shards)
-    // Runs before the supervisor's own shutdown: hand the tasks over rather than wait for them.
-    yield* Effect.addFinalizer(() => Effect.andThen(admission.close, entity.close))
+    // Runs before the supervisor's own shutdown: hand the tasks over rather than wait for them. Both refuse new
+    // work at once (a submission neither admits directly nor through the entity), then hand over concurrently.
+    yield* Effect.addFinalizer(() => Effect.all([admission.close, entity.close], { concurrency: "unbounded", discard: true }))
     const feed = yield* ClusterFeed.makeFromContext(local, address)
     const tasks = yield* ClusterTasks.make(local, feed, admission)
     const shards = Array.from({ length: options.runner.shards }, (_, i) => ShardId.make("default", i + 1))

@@ -37,13 +37,19 @@ const guarding = (runner: TestRunner) =>
 const count = 24
 const maxWorkers = 30
 
+/** A fresh cluster of one runner, `a`, admitting every submission directly. */
+const alone = Effect.gen(function*() {
+  const cluster = yield* makeCluster
+  const a = yield* cluster.start("a", { maxWorkers })
+  yield* settled([a])
+  yield* guarding(a)
+  return { a, cluster }
+})
+
 describe.skipIf(pgTestUrl === undefined)("direct admission on the shard's holder", () => {
   it.live("a task admitted directly is handed over when its shard moves: the new holder runs it on from its checkpoint, never two attempts at once", () =>
     Effect.gen(function*() {
-      const cluster = yield* makeCluster
-      const a = yield* cluster.start("a", { maxWorkers })
-      yield* settled([a])
-      yield* guarding(a)
+      const { a, cluster } = yield* alone
       assert.strictEqual(yield* a.status.shardsGuarded, shards)
       const ids = Array.from({ length: count }, (_, i) => `scan-${i}`)
       yield* Effect.forEach(ids, (id) => a.tasks.submit(Scan, { gate: id, from: 1, to: 2 }, { id }), { discard: true })
@@ -80,10 +86,7 @@ describe.skipIf(pgTestUrl === undefined)("direct admission on the shard's holder
 
   it.live("exclusive keys hold across runners: a key admitted directly refuses a second submission made on either runner, before and after its shard moves", () =>
     Effect.gen(function*() {
-      const cluster = yield* makeCluster
-      const a = yield* cluster.start("a", { maxWorkers })
-      yield* settled([a])
-      yield* guarding(a)
+      const { a, cluster } = yield* alone
       const keys = Array.from({ length: count }, (_, i) => `key-${i}`)
       const held = new Map<string, string>()
       for (const key of keys) held.set(key, (yield* a.tasks.submit(Hold, { key, gate: key })).id)

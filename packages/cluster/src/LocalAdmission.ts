@@ -144,7 +144,11 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
     Effect.forEach(guardIds.values(), ({ entityId, shard }) =>
       closed || guards.has(shard.id) || !sharding.hasShardId(shard)
         ? Effect.void
-        : Effect.ignore(clientFor(entityId).Hold(undefined, { discard: true })), { concurrency: 16, discard: true })
+        : clientFor(entityId).Hold(undefined, { discard: true }).pipe(
+          // a shard that moved meanwhile takes the message elsewhere: never wait long for it, the next look sends again
+          Effect.timeoutOption(guardInterval),
+          Effect.ignore
+        ), { concurrency: 16, discard: true })
   ).pipe(
     Effect.catchCause((cause) => Effect.logWarning("Could not start the guards of held shards", cause)),
     Effect.repeat(Schedule.spaced(guardInterval)),
@@ -158,24 +162,28 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
         const guard = guards.get(shard.id)
         // between the cluster letting the shard go and ending its guard, the guard is still open: not held is enough
         if (guard === undefined || guard.closed || !sharding.hasShardId(shard)) return Effect.succeed(Option.none())
-        // Known before it is recorded: its end may be told before `submit` returns, and a release waits for it.
-        guard.tasks.add(id)
-        guardOf.set(id, guard)
+        // Known before it is recorded: its end may be told before `submit` returns, and a release waits for it. An id
+        // known already (a task of that id admitted here and unfinished) stays with its guard whatever this one does.
+        const fresh = !guardOf.has(id)
+        if (fresh) {
+          guard.tasks.add(id)
+          guardOf.set(id, guard)
+        }
         if (guard.recording++ === 0) guard.idle.closeUnsafe()
         return submit.pipe(
           Effect.map((handle) => {
             // joined another task: that one is kept where it was admitted
-            if (handle.id !== id) forget(id)
+            if (fresh && handle.id !== id) forget(id)
             return Option.some(handle)
           }),
-          Effect.tapError(() => Effect.sync(() => forget(id))),
+          Effect.tapError(() => Effect.sync(() => fresh && forget(id))),
           Effect.ensuring(Effect.sync(() => {
             if (--guard.recording === 0) guard.idle.openUnsafe()
-          })),
-          // once admitted, the task must be known to its guard: an interrupted submitter must not skip that
-          Effect.uninterruptible
+          }))
         )
-      }),
+        // From the count to its end, not interruptible: a submitter interrupted meanwhile must neither leave the count
+        // up (the guard's release would wait for it forever) nor an admitted task unknown to its guard.
+      }).pipe(Effect.uninterruptible),
     guarded: Effect.sync(() => guards.size),
     close: Effect.suspend(() => {
       closed = true

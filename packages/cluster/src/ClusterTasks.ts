@@ -29,7 +29,7 @@ import { Clock, Effect, Exit, Layer, Option, Schema, Scope, type Stream } from "
 import { type ClusterError, Sharding } from "effect/cluster"
 import { Schedules, Task, TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import type { ClusterFeed } from "./ClusterFeed.ts"
-import type { LocalAdmission } from "./LocalAdmission.ts"
+import * as LocalAdmission from "./LocalAdmission.ts"
 import { placement, TaskEntity } from "./TaskEntity.ts"
 
 /** How often a task is read again while awaited, when its owner moved or died before answering. */
@@ -58,9 +58,15 @@ const routed = <A, E, R>(effect: Effect.Effect<A, E | Undelivered, R>): Effect.E
 
 /**
  * Makes the runner's `Tasks` over its own supervisor (`local`, which runs the
- * tasks of the shards this runner owns) and the cluster.
+ * tasks of the shards this runner owns) and the cluster; `admission` admits
+ * the submissions of the shards this runner guards directly (default: none,
+ * every one through the entity).
  */
-export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], feed: ClusterFeed, admission: LocalAdmission) {
+export const make = Effect.fnUntraced(function*(
+  local: Tasks.Tasks["Service"],
+  feed: ClusterFeed,
+  admission: LocalAdmission.LocalAdmission = LocalAdmission.none
+) {
   const store = yield* TaskStore.TaskStore
   const clientFor = yield* TaskEntity.client
   const clock = yield* Clock.Clock
@@ -244,5 +250,5 @@ export type Requirements = TaskStore.TaskStore | Sharding.Sharding
 export const layer = (
   local: Tasks.Tasks["Service"],
   feed: ClusterFeed,
-  admission: LocalAdmission
+  admission: LocalAdmission.LocalAdmission = LocalAdmission.none
 ): Layer.Layer<Tasks.Tasks, never, Requirements> => Layer.effect(Tasks.Tasks, make(local, feed, admission))

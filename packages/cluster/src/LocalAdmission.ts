@@ -68,6 +68,13 @@ export interface LocalAdmission {
   readonly close: Effect.Effect<void>
 }
 
+/** Admits nothing directly: every submission goes through the task entity. */
+export const none: LocalAdmission = {
+  submit: () => Effect.succeed(Option.none()),
+  guarded: Effect.succeed(0),
+  close: Effect.void
+}
+
 /** The guard entity's handlers on a runner: `Hold` keeps its shard's guard open (`hold`) until the entity ends. */
 const guardLayer = (hold: (shard: number) => Effect.Effect<void>) =>
   ShardGuard.toLayer(

@@ -20,6 +20,7 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Context, Deferred, Effect, Exit, Fiber, Queue, Redacted, Schema, Scope, Stream } from "effect"
 import { Reactivity } from "effect/reactivity"
+import { TestClock } from "effect/testing"
 import { SqlError } from "effect/sql"
 import { ClusterFeed, Runner } from "@chainjobs/cluster"
 import { Task, TaskContext, type TaskEvent, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
@@ -144,7 +145,11 @@ interface Faults {
  * Runner a (its supervisor, its feed, its store) on a channel of its own, and the test's runner x on it: what x
  * hears a send, and `post` to send as x (numbered in x's session unless the test says otherwise).
  */
-const cluster = (options: { readonly before?: ReadonlyArray<TaskInfo.TaskInfo> } = {}) =>
+const cluster = (options: {
+  readonly before?: ReadonlyArray<TaskInfo.TaskInfo>
+  /** a keeps time by a test clock (`TestClock`): its sleeps and schedules wait for `adjust`, its sends are those of time 0 */
+  readonly testClock?: boolean
+} = {}) =>
   Effect.gen(function*() {
     const channel = `chainjobs_wire_${process.pid}_${++channels}`
     const store = yield* TaskStore.makeMemory
@@ -202,10 +207,12 @@ const cluster = (options: { readonly before?: ReadonlyArray<TaskInfo.TaskInfo> }
         })
     }
     const time = steppingClock(yield* Clock.Clock)
+    const testClock = options.testClock === true ? yield* TestClock.make() : undefined
+    const feedClock: Clock.Clock = testClock ?? time.clock
     const feedScope = yield* Scope.fork(yield* Effect.scope)
     const feed = yield* ClusterFeed.make({ local, origin: "a:1", channel, pg }).pipe(
       Effect.provideService(TaskStore.TaskStore, store),
-      Effect.provideService(Clock.Clock, time.clock),
+      Effect.provideService(Clock.Clock, feedClock),
       Scope.provide(feedScope)
     )
     const changes = yield* collecting(feed.changes)
@@ -213,7 +220,7 @@ const cluster = (options: { readonly before?: ReadonlyArray<TaskInfo.TaskInfo> }
     let seq = 0
     /** Sends as x (or `from`): kind `what`, the next number of session `s1` unless given. */
     const post = (what: string, body: string, header: { readonly from?: string; readonly session?: string; readonly seq?: number } = {}) =>
-      Effect.orDie(xpg.notify(channel, `${header.from ?? "x:1"}\n${what}${header.session ?? "s1"}.${header.seq ?? ++seq}.${time.now()}\n${body}`))
+      Effect.orDie(xpg.notify(channel, `${header.from ?? "x:1"}\n${what}${header.session ?? "s1"}.${header.seq ?? ++seq}.${feedClock.currentTimeMillisUnsafe()}\n${body}`))
     /** Sends records (and other wire items) as x, numbered next. */
     const tell = (items: ReadonlyArray<unknown>, header: { readonly from?: string; readonly session?: string; readonly seq?: number } = {}) =>
       post("c", JSON.stringify(items), header)
@@ -241,6 +248,7 @@ const cluster = (options: { readonly before?: ReadonlyArray<TaskInfo.TaskInfo> }
       feed,
       faults,
       time,
+      testClock,
       changes,
       journal,
       heard,
@@ -614,6 +622,11 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* until(() => wants().at(-1) === `{"a":1}`, () => JSON.stringify(wants().at(-1)?.slice(0, 100)))
       yield* Scope.close(many, Exit.void)
       yield* until(() => wants().at(-1) === `{"t":[]}`, () => JSON.stringify(wants().at(-1)?.slice(0, 100)))
+      // wanting nothing, it renews nothing: its counts go on each second, its wants do not
+      const counts = a.sent("s").length
+      const withdrawn = wants().length
+      yield* until(() => a.sent("s").length >= counts + 2, () => "two more counts")
+      assert.strictEqual(wants().length, withdrawn)
       for (const notification of a.heard) assert.isBelow(notification.bytes, 8000)
     }).pipe(Effect.scoped), 30_000)
 
@@ -639,6 +652,16 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
         const nextItem = JSON.stringify((JSON.parse(next.body) as Array<unknown>)[0])
         assert.isAbove(Buffer.byteLength(notification.body) + Buffer.byteLength(nextItem), 7_800, `notification ${i} had room for the next record`)
       }
+      // a deletion just under the limit but within 200 bytes of it goes without its large parts too; one too large
+      // even so goes by its id
+      const near = record({ runner: "a:1", payload: { text: "" } })
+      const nearText = "y".repeat(7_750 - Buffer.byteLength(JSON.stringify({ d: near })))
+      const nearDeleted = { ...near, payload: { text: nearText } }
+      yield* a.feed.deleted(nearDeleted)
+      const huge = record({ runner: "a:1", message: "m".repeat(9_000) })
+      yield* a.feed.deleted(huge)
+      yield* until(() => a.sent("c").some((notification) => notification.body.includes(`{"r":"${huge.id}"}`)), () => "the huge deletion by id")
+      assert.deepStrictEqual(a.sentOf(nearDeleted.id).map((item) => [item.d!.payload, item.d!.message]), [[null, null]])
       // numbered one after another in one session, with the counts
       const numbers = a.heard.map((notification) => notification.seq)
       assert.deepStrictEqual(numbers, numbers.map((_, i) => numbers[0]! + i))
@@ -731,6 +754,64 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       assert.deepStrictEqual(Array.from(yield* Stream.runCollect(a.feed.changesAndDeletions)), [])
       const late = yield* Stream.runCollect(a.feed.watch("late", Effect.succeed(record())))
       assert.strictEqual(Array.from(late).length, 1)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a finished task's place is kept fifteen seconds at least, then forgotten: its final record heard after that is told again", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster({ testClock: true })
+      // a second of a's time at a time, its own counts heard back between (not deaf)
+      const tick = (seconds: number) =>
+        Effect.forEach(Array.from({ length: seconds }), () =>
+          Effect.andThen(a.testClock!.adjust("1 second"), Effect.sleep("30 millis")), { discard: true })
+      const done = finished(record())
+      yield* a.tell([{ i: done }])
+      yield* a.settle()
+      yield* tick(15)
+      yield* a.tell([{ i: done }])
+      yield* a.settle()
+      assert.strictEqual(a.heardOf(done.id).length, 1)
+      yield* tick(15)
+      yield* a.tell([{ i: done }])
+      yield* a.settle()
+      assert.strictEqual(a.heardOf(done.id).length, 2)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a runner new to this one is answered at once with its counts and wants; one known is not", () =>
+    Effect.gen(function*() {
+      // a's clock stands still: its counts go once, at its start, and never on their own again
+      const a = yield* cluster({ testClock: true })
+      const wants = yield* Scope.make()
+      yield* Scope.provide(a.feed.interest.task("t1"), wants)
+      yield* until(() => a.sent("s").length === 1, () => "a's first counts")
+      yield* a.post("s", stats({}))
+      yield* until(() => a.sent("s").length === 2 && a.sent("w").length > 0, () => JSON.stringify(a.heard))
+      assert.deepStrictEqual(JSON.parse(a.sent("w").at(-1)!.body), { t: ["t1"] })
+      yield* a.post("s", stats({}))
+      yield* a.post("w", JSON.stringify({ a: 1 }))
+      yield* a.settle()
+      yield* Effect.sleep("100 millis")
+      assert.strictEqual(a.sent("s").length, 2)
+      // a runner new to it by its wants is answered too
+      yield* a.post("w", JSON.stringify({ t: [] }), { from: "y:1", seq: 1 })
+      yield* until(() => a.sent("s").length === 3, () => JSON.stringify(a.heard))
+      yield* Scope.close(wants, Exit.void)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a task that comes to run here leaves the place another runner's notifications gave it", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const elsewhere = record({ heartbeatAt: 100 })
+      yield* a.tell([{ i: elsewhere }])
+      yield* a.settle()
+      // the task is adopted here (a's supervisor runs it, under the same id)
+      yield* a.local.submit(Gated, { gate: "moved" }, { id: elsewhere.id })
+      yield* until(() => a.heardOf(elsewhere.id).some((info) => info.runner === "a:1" && info.status === "running"), () => "running here")
+      // a late notification from the runner it left: earlier than what runs here
+      yield* a.tell([{ i: { ...elsewhere, heartbeatAt: 200 } }])
+      yield* a.settle()
+      assert.deepStrictEqual(a.heardOf(elsewhere.id).map((info) => `${info.runner}:${info.status}`), ["x:1:running", "a:1:pending", "a:1:running"])
+      yield* a.step("moved", 100)
+      yield* until(() => a.heardOf(elsewhere.id).some((info) => info.status === "completed"), () => "completed here")
     }).pipe(Effect.scoped), 30_000)
 
   it("the channel is one per schema", () => {

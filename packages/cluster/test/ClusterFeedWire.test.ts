@@ -79,11 +79,11 @@ const parse = (payload: string): Heard => {
   }
 }
 
-/** Collects a stream in the background. */
+/** Collects a stream in the background, following it from now (its fiber starts at once). */
 const collecting = <A, E>(stream: Stream.Stream<A, E>) =>
   Effect.gen(function*() {
     const seen: Array<A> = []
-    const fiber = yield* Effect.forkScoped(Stream.runForEach(stream, (a) => Effect.sync(() => void seen.push(a))))
+    const fiber = yield* Effect.forkScoped(Stream.runForEach(stream, (a) => Effect.sync(() => void seen.push(a))), { startImmediately: true })
     return { seen, fiber }
   })
 
@@ -341,6 +341,11 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       const long = finished(record({ createdAt: firstSentAt - 60_000 }))
       const own = finished(record({ runner: "a:1", createdAt: firstSentAt + 2 }))
       for (const info of [early, later, long, own]) yield* a.store.insert(info)
+      // followed here (a watch's first read), made long ago, finished in a lost notification
+      const watchedRecord = record({ createdAt: firstSentAt - 60_000 })
+      const watched = yield* collecting(a.feed.watch(watchedRecord.id, Effect.succeed(watchedRecord)))
+      yield* until(() => watched.seen.length === 1, () => "the watch's read")
+      yield* a.store.insert(finished(watchedRecord))
       // No loss yet: a new session of x starts its numbers again, and numbers follow on in it.
       yield* a.settle({ session: "s2", seq: 1 })
       yield* a.settle({ session: "s2", seq: 2 })
@@ -354,6 +359,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       assert.deepStrictEqual(a.heardOf(later.id).map((info) => info.status), ["completed"])
       assert.deepStrictEqual(a.heardOf(long.id), [], "a finished record made long before the loss")
       assert.deepStrictEqual(a.heardOf(own.id), [], "a's own record")
+      yield* Fiber.join(watched.fiber)
+      assert.deepStrictEqual(watched.seen.map((info) => info.status), ["running", "completed"])
       // the records made since, oldest first
       const order = a.changes.seen.map((info) => info.id)
       assert.isBelow(order.indexOf(early.id), order.indexOf(later.id))
@@ -481,6 +488,22 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* Fiber.join(late.fiber)
       assert.deepStrictEqual(late.seen.map((info) => info.heartbeatAt), [300, 100])
       assert.deepStrictEqual(late.seen.map((info) => info.status), ["running", "completed"])
+      // a reader slower than the changes: the latest win, the final record among them, and the watch ends
+      const busy = record({ heartbeatAt: 1 })
+      const reading2 = yield* Deferred.make<void>()
+      const slowReader: Array<TaskInfo.TaskInfo> = []
+      const slowFiber = yield* Effect.forkScoped(Stream.runForEach(a.feed.watch(busy.id, Effect.succeed(busy)), (info) =>
+        Effect.andThen(Effect.sync(() => void slowReader.push(info)), Deferred.await(reading2))))
+      yield* until(() => slowReader.length === 1, () => "the slow reader's first record")
+      for (let part = 0; part < 4; part++) {
+        yield* a.tell(Array.from({ length: 10 }, (_, i) => ({ i: { ...busy, heartbeatAt: part * 10 + i + 2 } })))
+      }
+      yield* a.tell([{ i: finished(busy) }])
+      yield* a.settle()
+      yield* Deferred.succeed(reading2, undefined)
+      yield* Fiber.join(slowFiber)
+      assert.strictEqual(slowReader.at(-1)!.status, "completed")
+      assert.isBelow(slowReader.length, 40)
       // two watches of one task, one ending first: the other still hears
       const shared = record()
       const first = yield* Effect.forkScoped(Stream.runCollect(Stream.take(a.feed.watch(shared.id, Effect.succeed(shared)), 1)))
@@ -635,12 +658,18 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       const a = yield* cluster()
       const burst = Array.from({ length: 30 }, (_, i) => record({ runner: "a:1", message: `${i}`.padEnd(900, "é") }))
       for (const info of burst) yield* a.feed.deleted(info)
+      // a record that names no runner goes named for this one
+      const unnamed: TaskInfo.TaskInfo = { ...record(), runner: undefined } as never
+      yield* a.feed.deleted(unnamed)
+      burst.push(unnamed)
       const large = record({ runner: "a:1", payload: { text: "x".repeat(9_000) } })
       yield* a.feed.deleted(large)
       yield* until(() => a.sentOf(large.id).length === 1, () => "the large deletion")
       const items = a.sent("c").flatMap((notification) => JSON.parse(notification.body) as Array<{ readonly d: TaskInfo.TaskInfo }>)
       assert.deepStrictEqual(items.map((item) => item.d.id), [...burst, large].map((info) => info.id))
       assert.strictEqual(items[0]!.d.message, burst[0]!.message)
+      assert.strictEqual(items.find((item) => item.d.id === unnamed.id)!.d.runner, "a:1")
+      assert.isTrue(a.journal.seen.some((item) => "_tag" in item && item.info.id === unnamed.id && item.info.runner === "a:1"), "the deletion in a's journal")
       const last = items.at(-1)!.d
       assert.deepStrictEqual([last.payload, last.progress, last.runner], [null, large.progress, "a:1"])
       // each notification as full as the next record allows (PostgreSQL's 8000 bytes less the header's room)
@@ -748,7 +777,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* Fiber.join(watch.fiber)
       yield* until(() => a.sent("g").length === 1, () => "the farewell")
       const farewell = a.heard.findIndex((notification) => notification.what === "g")
-      assert.strictEqual(a.heard[farewell]!.seq, Math.max(...a.heard.slice(0, farewell).map((notification) => notification.seq)) + 1)
+      assert.strictEqual(a.heard[farewell]!.seq, Math.max(0, ...a.heard.slice(0, farewell).map((notification) => notification.seq)) + 1)
       // following a stopped feed ends at once
       assert.deepStrictEqual(Array.from(yield* Stream.runCollect(a.feed.changes)), [])
       assert.deepStrictEqual(Array.from(yield* Stream.runCollect(a.feed.changesAndDeletions)), [])

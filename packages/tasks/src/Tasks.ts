@@ -22,7 +22,7 @@ import { makeRunner } from "./internal/attempt.ts"
 import * as codec from "./internal/codec.ts"
 import * as Completions from "./internal/completions.ts"
 import type { Shared } from "./internal/context.ts"
-import { asRunning, Entry, type Registered, slotOf } from "./internal/entry.ts"
+import { asRunning, Entry, FinalRecord, type Registered, slotOf } from "./internal/entry.ts"
 import { type HandleOperations, LiveTaskHandle } from "./internal/handle.ts"
 import * as lifecycle from "./internal/lifecycle.ts"
 import { Publisher } from "./internal/publisher.ts"
@@ -237,8 +237,6 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     const forget = (entry: Entry) => {
       admission.unhold(entry)
       entries.delete(entry.id)
-      // A handle may keep the entry for its final record: not the fiber that ran it.
-      entry.fiber = undefined
       if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.endUnsafe(queue)
       if (entry.done !== undefined) Deferred.doneUnsafe(entry.done, Exit.succeed(entry.info))
     }
@@ -413,7 +411,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         if (startsNow) dispatch()
         return Effect.failCause(written.cause)
       }
-      const handle = new LiveTaskHandle(entry.id, kind.name, kind, operations, entry)
+      entry.final = new FinalRecord()
+      const handle = new LiveTaskHandle(entry.id, kind.name, kind, operations, entry.final)
       // Recorded, but the supervisor began shutting down meanwhile: it stays pending for the next process.
       if (!admission.isOpen) return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
       // Interrupted while being recorded: it never starts.
@@ -549,13 +548,13 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     }
 
     /**
-     * A handle's await. `origin`: the entry the handle was made with at submission; once its final record is
-     * committed here, that record is the outcome, told without a store read (a record deleted since included:
+     * A handle's await. `origin`: the task's `FinalRecord` when the handle was made at submission; once the final
+     * record is committed here, it is the outcome, told without a store read (a record deleted since included:
      * the handle followed its task to its end).
      */
     const awaitExit = (id: string, kind: Task.Any | undefined, origin?: unknown) =>
       Effect.suspend(() =>
-        origin instanceof Entry && origin.finalCommitted
+        origin instanceof FinalRecord && origin.info !== undefined
           ? exitOf(origin.info, kind)
           : Effect.flatMap(awaitInfo(id), (info) => exitOf(info, kind))
       )

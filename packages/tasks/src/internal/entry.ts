@@ -22,6 +22,16 @@ export interface Registered {
   readonly context: Context.Context<never>
 }
 
+/**
+ * A task's final record once this process committed it, shared by the task's entry and the handles made at its
+ * submission: a record that never changes again, so those handles answer `await` with it, without a store read.
+ * The handles keep this small object, not the entry (nor the entry them, which a running task would keep alive).
+ */
+export class FinalRecord {
+  /** The committed final record; undefined until then. */
+  info: TaskInfo | undefined = undefined
+}
+
 /** The slot of a key in the limit maps: kind and key, so that kinds never share keys. */
 export const slotOf = (kind: string, key: string | null): string | null => (key === null ? null : `${kind}\u0000${key}`)
 
@@ -44,11 +54,8 @@ export class Entry {
   stoppedBy: StopReason | undefined = undefined
   /** True while the task waits out a retry delay: the watchdog leaves it alone then. */
   backingOff = false
-  /**
-   * True once this process committed the task's final record (`info`): it never changes again, so the handles
-   * made at submission (which keep the entry) answer `await` with it, without reading the store.
-   */
-  finalCommitted = false
+  /** Where the handles made at the task's submission find its final record (none for a task taken back). */
+  final: FinalRecord | undefined = undefined
 
   constructor(info: TaskInfo, registered: Registered, payload: unknown) {
     this.record = info
@@ -143,11 +150,9 @@ export class Entry {
     return this.record = { ...this.record, checkpoint: state ?? null, heartbeatAt: at }
   }
 
-  /**
-   * The record as settled is committed: a terminal one is final (see `finalCommitted`).
-   */
+  /** The record as settled is committed: a terminal one is final, and goes where the submission's handles find it. */
   committed(): void {
-    this.finalCommitted = isTerminal(this.record.status)
+    if (this.final !== undefined && isTerminal(this.record.status)) this.final.info = this.record
   }
 
   /**

@@ -3,7 +3,9 @@
  * against the whole service on 127.0.0.1 (one worker, so a second task
  * waits): the supervisor's stats then, a result of a task still pending and
  * of one interrupted without a message of its own; a task's webhook
- * deliveries (none, or 404 for no such task); `/api/events` framing its first event with the
+ * deliveries (none, or 404 for no such task); a webhook refused by a service
+ * without webhooks; a listing by cursor and page number; a request no route
+ * serves, whose body the payload limit leaves alone (404, not 413); `/api/events` framing its first event with the
  * reconnection delay (and no other event with it); and a task's event stream
  * served by the stack rather than the hot-read path in front of it (an extra
  * query parameter sends a read there), with its end and its 204 afterwards;
@@ -140,6 +142,41 @@ layer(
       assert.deepStrictEqual([none.status, none.body], [200, []])
       const missing = yield* request("GET", "/api/tasks/no-such-task/webhooks")
       assert.deepStrictEqual([missing.status, missing.body._tag], [404, "TaskNotFound"])
+    }))
+
+  it.effect("a webhook asked of a service without webhooks is refused 400 WebhookRefused, and no task is made", () =>
+    Effect.gen(function*() {
+      const before = (yield* request("GET", "/api/tasks?kind=demo-scan&limit=1000")).body.items.length
+      const hook = encodeURIComponent("https://example.com/hook")
+      const refused = yield* request("POST", `/api/tasks/demo-scan?webhook=${hook}`, { body: { fromBlock: 1, toBlock: 1, delayMillis: 0 } })
+      assert.deepStrictEqual([refused.status, refused.body], [400, {
+        _tag: "WebhookRefused",
+        url: "https://example.com/hook",
+        reason: "not-configured"
+      }])
+      assert.strictEqual((yield* request("GET", "/api/tasks?kind=demo-scan&limit=1000")).body.items.length, before)
+    }))
+
+  it.effect("a cursor skips the walk: with a page number too, the page is the one after the cursor", () =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 3; i++) yield* request("POST", "/api/tasks/demo-fail?wait=true", { body: { steps: 0, delayMillis: 0 } })
+      const all = (yield* request("GET", "/api/tasks?kind=demo-fail&limit=1000")).body.items.map((task: any) => task.id)
+      assert.isAtLeast(all.length, 3)
+      const after = yield* request("GET", `/api/tasks?kind=demo-fail&limit=1&page=2&cursor=${all[0]}`)
+      assert.deepStrictEqual(
+        [after.body.page, after.body.limit, after.body.items.map((task: any) => task.id), after.body.nextCursor],
+        [2, 1, [all[1]], all[1]]
+      )
+    }))
+
+  it.effect("a request no route serves is 404 whatever its body: the payload limit holds the task endpoints only", () =>
+    Effect.gen(function*() {
+      const large = { filler: "x".repeat(1000) }
+      const nowhere = yield* request("POST", "/api/nowhere", { body: large })
+      assert.deepStrictEqual([nowhere.status, nowhere.body], [404, { _tag: "RouteNotFound", method: "POST", path: "/api/nowhere" }])
+      // The same body to a task endpoint is over the limit.
+      const refused = yield* request("POST", "/api/tasks/demo-scan", { body: large })
+      assert.deepStrictEqual([refused.status, refused.body._tag], [413, "PayloadTooLarge"])
     }))
 })
 

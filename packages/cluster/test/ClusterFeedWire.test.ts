@@ -23,7 +23,7 @@ import { Reactivity } from "effect/reactivity"
 import { TestClock } from "effect/testing"
 import { SqlError } from "effect/sql"
 import { ClusterFeed, Runner } from "@chainjobs/cluster"
-import { Task, TaskContext, type TaskEvent, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import { Task, TaskContext, TaskError, type TaskEvent, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 /** Waits for its gate (named by the payload), reporting each progress the test hands it; 100 completes it. */
@@ -134,11 +134,15 @@ const finished = (info: TaskInfo.TaskInfo, fields: Partial<TaskInfo.TaskInfo> = 
   ...fields
 })
 
-/** Faults of a's PostgreSQL client: notifications it hears dropped (`deaf`), sends refused (`refuse` of them). */
+/**
+ * Faults of a's PostgreSQL client — notifications it hears dropped (`deaf`), sends refused (`refuse` of them) — and
+ * of its store: its read of every unfinished record refused (`unfinishedRefused`).
+ */
 interface Faults {
   deaf: boolean
   refuse: number
   listens: number
+  unfinishedRefused: boolean
 }
 
 /**
@@ -152,7 +156,15 @@ const cluster = (options: {
 } = {}) =>
   Effect.gen(function*() {
     const channel = `chainjobs_wire_${process.pid}_${++channels}`
-    const store = yield* TaskStore.makeMemory
+    const memory = yield* TaskStore.makeMemory
+    const faults: Faults = { deaf: false, refuse: 0, listens: 0, unfinishedRefused: false }
+    const store: TaskStore.TaskStore["Service"] = {
+      ...memory,
+      unfinished: Effect.suspend(() =>
+        faults.unfinishedRefused
+          ? Effect.fail(new TaskError.TaskStoreError({ operation: "unfinished", detail: "refused by the test" }))
+          : memory.unfinished)
+    }
     for (const info of options.before ?? []) yield* store.insert(info)
     // x listens before a starts: it hears a's first words
     const xpg = yield* connect
@@ -184,7 +196,6 @@ const cluster = (options: {
           yield* context.progress(step)
         }
       }), Context.empty())
-    const faults: Faults = { deaf: false, refuse: 0, listens: 0 }
     const apg = yield* connect
     const pg: Pick<PgClient.PgClient, "listen" | "notify"> = {
       // every attempt of a send asks again (the feed retries the same effect)
@@ -291,8 +302,9 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* a.tell([{ i: { ...task, status: "pending", heartbeatAt: null } }])
       const done = finished(task, { heartbeatAt: 100 })
       yield* a.tell([{ i: done }])
-      // a finished record again, even one differing in its fields: told once
+      // a finished record again, even one differing in its fields (its message too): told once
       yield* a.tell([{ i: { ...done, finishedAt: done.finishedAt! + 5, result: 1 } }])
+      yield* a.tell([{ i: { ...done, message: "another" } }])
       // a running record after the finished one: earlier
       yield* a.tell([{ i: { ...task, attempt: 2, heartbeatAt: 900 } }])
       yield* a.settle()
@@ -410,6 +422,14 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* a.tell([{ i: finished(other) }])
       yield* a.settle()
       assert.deepStrictEqual(a.heardOf(other.id), [])
+      // a task heard running, then deleted: no longer unfinished elsewhere, so a loss does not tell its deletion again
+      const gone = record()
+      yield* a.tell([{ i: gone }])
+      yield* a.tell([{ d: gone }])
+      yield* a.settle()
+      yield* a.settle({ seq: 1_000 })
+      const goneDeletions = a.journal.seen.filter((item) => "_tag" in item && item.info.id === gone.id)
+      assert.strictEqual(goneDeletions.length, 1)
     }).pipe(Effect.scoped), 30_000)
 
   it.live("a record this runner read keeps earlier notifications out, and an unfinished one is re-read after a loss", () =>
@@ -425,6 +445,21 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       const own = record({ runner: "a:1", heartbeatAt: 200 })
       yield* a.feed.observed(own)
       yield* a.tell([{ i: { ...own, heartbeatAt: 100 } }])
+      // a read later than what was heard: an earlier notification after it is dropped; a read equal to what was
+      // told does not make it news again
+      const heardFirst = record({ heartbeatAt: 100 })
+      yield* a.tell([{ i: heardFirst }])
+      yield* a.settle()
+      yield* a.feed.observed({ ...heardFirst, heartbeatAt: 300 })
+      yield* a.tell([{ i: { ...heardFirst, heartbeatAt: 200 } }])
+      const same = record({ heartbeatAt: 100 })
+      yield* a.tell([{ i: same }])
+      yield* a.settle()
+      yield* a.feed.observed(same)
+      yield* a.tell([{ i: same }])
+      yield* a.settle()
+      assert.deepStrictEqual(a.heardOf(heardFirst.id).map((info) => info.heartbeatAt), [100])
+      assert.deepStrictEqual(a.heardOf(same.id).map((info) => info.heartbeatAt), [100])
       // an earlier read after a later one changes nothing
       const twice = record({ heartbeatAt: 500 })
       yield* a.feed.observed(twice)
@@ -650,13 +685,19 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       const withdrawn = wants().length
       yield* until(() => a.sent("s").length >= counts + 2, () => "two more counts")
       assert.strictEqual(wants().length, withdrawn)
-      for (const notification of a.heard) assert.isBelow(notification.bytes, 8000)
+      for (const notification of a.heard) assert.isAtMost(notification.bytes, ClusterFeed.payloadLimit)
     }).pipe(Effect.scoped), 30_000)
 
   it.live("packs a burst into numbered notifications under PostgreSQL's limit; a record too large goes by its id, a large deletion without its large parts", () =>
     Effect.gen(function*() {
       const a = yield* cluster()
-      const burst = Array.from({ length: 30 }, (_, i) => record({ runner: "a:1", message: `${i}`.padEnd(900, "é") }))
+      // each change 1970 bytes on the wire: three fit a notification's room, a fourth would pass PostgreSQL's limit
+      // less the header's room (`payloadLimit`)
+      const sized = (i: number) => {
+        const info = record({ runner: "a:1", message: `${i}`, payload: { n: i } })
+        return { ...info, message: `${i}`.padEnd(1_970 - Buffer.byteLength(JSON.stringify({ d: info })) + `${i}`.length, "m") }
+      }
+      const burst = Array.from({ length: 30 }, (_, i) => sized(i))
       for (const info of burst) yield* a.feed.deleted(info)
       // a record that names no runner goes named for this one
       const unnamed: TaskInfo.TaskInfo = { ...record(), runner: undefined } as never
@@ -667,7 +708,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* until(() => a.sentOf(large.id).length === 1, () => "the large deletion")
       const items = a.sent("c").flatMap((notification) => JSON.parse(notification.body) as Array<{ readonly d: TaskInfo.TaskInfo }>)
       assert.deepStrictEqual(items.map((item) => item.d.id), [...burst, large].map((info) => info.id))
-      assert.strictEqual(items[0]!.d.message, burst[0]!.message)
+      assert.strictEqual(Buffer.byteLength(JSON.stringify(items[0])), 1_970)
+      assert.deepStrictEqual([items[0]!.d.message, items[0]!.d.payload], [burst[0]!.message, { n: 0 }])
       assert.strictEqual(items.find((item) => item.d.id === unnamed.id)!.d.runner, "a:1")
       assert.isTrue(a.journal.seen.some((item) => "_tag" in item && item.info.id === unnamed.id && item.info.runner === "a:1"), "the deletion in a's journal")
       const last = items.at(-1)!.d
@@ -675,7 +717,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       // each notification as full as the next record allows (PostgreSQL's 8000 bytes less the header's room)
       const notes = a.sent("c")
       for (const [i, notification] of notes.entries()) {
-        assert.isBelow(notification.bytes, 8000)
+        assert.isAtMost(notification.bytes, ClusterFeed.payloadLimit)
         const next = notes[i + 1]
         if (next === undefined) continue
         const nextItem = JSON.stringify((JSON.parse(next.body) as Array<unknown>)[0])
@@ -722,7 +764,9 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       assert.deepStrictEqual(a.sentOf(skipped.id), [])
       const numbers = a.sent("c").map((notification) => notification.seq)
       assert.strictEqual(numbers.length, 2)
-      assert.isAbove(numbers[1]! - numbers[0]!, 1, "the skipped send took a number")
+      const used = new Set(a.heard.map((notification) => notification.seq))
+      const missing = Array.from({ length: numbers[1]! - numbers[0]! }, (_, i) => numbers[0]! + i).filter((n) => !used.has(n))
+      assert.isAbove(missing.length, 0, "the skipped send took a number none of a's notifications has")
       // x not heard for 30 seconds: a is alone again
       yield* a.time.jump(30_100)
       const alone = record({ runner: "a:1" })
@@ -793,7 +837,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
         Effect.forEach(Array.from({ length: seconds }), () =>
           Effect.andThen(a.testClock!.adjust("1 second"), Effect.sleep("30 millis")), { discard: true })
       const done = finished(record())
-      yield* a.tell([{ i: done }])
+      const open = record({ heartbeatAt: 100 })
+      yield* a.tell([{ i: done }, { i: open }])
       yield* a.settle()
       yield* tick(15)
       yield* a.tell([{ i: done }])
@@ -801,8 +846,11 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       assert.strictEqual(a.heardOf(done.id).length, 1)
       yield* tick(15)
       yield* a.tell([{ i: done }])
+      // an unfinished task's place is kept as long as it runs: an earlier record of it is still dropped
+      yield* a.tell([{ i: { ...open, heartbeatAt: 50 } }])
       yield* a.settle()
       assert.strictEqual(a.heardOf(done.id).length, 2)
+      assert.deepStrictEqual(a.heardOf(open.id).map((info) => info.heartbeatAt), [100])
     }).pipe(Effect.scoped), 30_000)
 
   it.live("a runner new to this one is answered at once with its counts and wants; one known is not", () =>
@@ -841,6 +889,68 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       assert.deepStrictEqual(a.heardOf(elsewhere.id).map((info) => `${info.runner}:${info.status}`), ["x:1:running", "a:1:pending", "a:1:running"])
       yield* a.step("moved", 100)
       yield* until(() => a.heardOf(elsewhere.id).some((info) => info.status === "completed"), () => "completed here")
+      // deleted by this runner's supervisor: told here and to the others, named for this runner
+      yield* a.local.delete(elsewhere.id)
+      yield* until(() => a.sentOf(elsewhere.id).some((item) => item.d !== undefined), () => "the deletion sent")
+      assert.strictEqual(a.sentOf(elsewhere.id).find((item) => item.d !== undefined)!.d!.runner, "a:1")
+      assert.isTrue(a.journal.seen.some((item) => "_tag" in item && item.info.id === elsewhere.id))
+      // a task heard from the other runner and deleted here: a late notification of it is earlier than its deletion
+      const deletedHere = record()
+      yield* a.tell([{ i: deletedHere }])
+      yield* a.settle()
+      yield* a.feed.deleted({ ...deletedHere, runner: "a:1" })
+      yield* a.tell([{ i: finished(deletedHere) }])
+      yield* a.settle()
+      assert.deepStrictEqual(a.heardOf(deletedHere.id).map((info) => info.status), ["running"])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a runner started again numbers its notifications in a new session", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* until(() => a.heard.length > 0, () => "a's first notification")
+      yield* a.close
+      yield* ClusterFeed.make({ local: a.local, origin: "a:1", channel: a.channel, pg: yield* connect }).pipe(
+        Effect.provideService(TaskStore.TaskStore, a.store)
+      )
+      yield* until(() => a.heard.at(-1)!.what === "s" && a.heard.some((notification) => notification.what === "g"), () => JSON.stringify(a.heard))
+      const sessions = a.heard.filter((notification) => notification.what === "s").map((notification) => notification.session)
+      assert.notStrictEqual(sessions[0], sessions.at(-1))
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a re-read whose read of the unfinished records fails still tells the records made since", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      a.faults.unfinishedRefused = true
+      const made = finished(record())
+      yield* a.store.insert(made)
+      yield* a.settle({ seq: 10 })
+      assert.deepStrictEqual(a.heardOf(made.id).map((info) => info.status), ["completed"])
+      for (const info of a.changes.seen) assert.isString(info.id)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a feed made from its context listens on the channel of its client's schema, or public's when it has none", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const schema = `feed_wire_${process.pid}_${++channels}`
+      const admin = yield* connect
+      yield* admin`CREATE SCHEMA ${admin(schema)}`
+      yield* Effect.addFinalizer(() => Effect.ignore(admin`DROP SCHEMA ${admin(schema)} CASCADE`))
+      for (const [searchPath, channel] of [[schema, ClusterFeed.channelOf(schema)], [`${schema}_none`, ClusterFeed.channelOf("public")]] as const) {
+        const pg = yield* PgClient.make({ url: Redacted.make(pgTestUrl ?? ""), maxConnections: 2, startupParameters: { search_path: searchPath } }).pipe(
+          Effect.provide(Reactivity.layer),
+          Effect.orDie
+        )
+        const feed = yield* ClusterFeed.makeFromContext(a.local, "b:1").pipe(
+          Effect.provideService(PgClient.PgClient, pg),
+          Effect.provideService(TaskStore.TaskStore, a.store),
+          Effect.orDie
+        )
+        const heard = yield* collecting(feed.changes)
+        const told = finished(record())
+        yield* Effect.orDie(admin.notify(channel, `x:1\nc${searchPath}.1.${Date.now()}\n${JSON.stringify([{ i: told }])}`))
+        yield* until(() => heard.seen.some((info) => info.id === told.id), () => `nothing heard on ${channel} with search_path ${searchPath}`)
+      }
     }).pipe(Effect.scoped), 30_000)
 
   it("the channel is one per schema", () => {

@@ -697,7 +697,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
         const info = record({ runner: "a:1", message: `${i}`, payload: { n: i } })
         return { ...info, message: `${i}`.padEnd(1_970 - Buffer.byteLength(JSON.stringify({ d: info })) + `${i}`.length, "m") }
       }
-      const burst = Array.from({ length: 30 }, (_, i) => sized(i))
+      const burst: Array<TaskInfo.TaskInfo> = Array.from({ length: 30 }, (_, i) => sized(i))
       for (const info of burst) yield* a.feed.deleted(info)
       // a record that names no runner goes named for this one
       const unnamed: TaskInfo.TaskInfo = { ...record(), runner: undefined } as never

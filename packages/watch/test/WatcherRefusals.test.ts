@@ -58,7 +58,7 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
       yield* watchers.remove("good")
     }))
 
-  it.effect("the defaults: the start block is the first not at depth (never below 0), the depth 12, the watcher active; accounts are spelled once in lower case, contract addresses too", () =>
+  it.effect("the defaults: the start block is the first not at depth (never below 0), the depth 12, the watcher active; accounts are spelled once in lower case, contract addresses too; a start at block 0 is taken", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
       const act = node(chain.url)
@@ -83,9 +83,12 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
       assert.deepStrictEqual([shallow.startBlock, shallow.status], [head - 1, "active"])
       const deep = yield* watchers.add({ name: "deep", chain: "dev", processor: Record.name, accounts: [address(3)], confirmations: head + 50, paused: true })
       assert.deepStrictEqual([deep.startBlock, deep.confirmedBlock, deep.status], [0, -1, "paused"])
+      // block 0 given: the lowest start there is, taken as given
+      const genesis = yield* watchers.add({ name: "genesis", chain: "dev", processor: Record.name, accounts: [address(3)], startBlock: 0, paused: true })
+      assert.deepStrictEqual([genesis.startBlock, genesis.confirmedBlock], [0, -1])
       // the stored watcher reads back as added
       assert.deepStrictEqual(yield* watchers.get("defaulted"), defaulted)
-      for (const name of ["defaulted", "shallow", "deep"]) yield* watchers.remove(name)
+      for (const name of ["defaulted", "shallow", "deep", "genesis"]) yield* watchers.remove(name)
     }))
 
   it.effect("setAccounts: an unknown watcher, a bad account, an empty set with nothing else watched, a block already recorded or not whole are refused, nothing written; a contract watcher may drop its accounts", () =>

@@ -1,10 +1,11 @@
 /**
  * The watchers' loops, as they run by themselves (no `poll`): in this process
  * (`local` placement), started by `add` and `resume`, stopped by `pause` and
- * `remove`, started again after a restart for the active watchers only; and
- * as `WatcherLoop` tasks kept running by daemons (`tasks` placement), which
- * idle while their watcher is paused and follow a watcher another process
- * wrote into the shared tables once the tables are read again.
+ * `remove`, going on after a failed tick, started again after a restart for
+ * the active watchers only; and as `WatcherLoop` tasks kept running by
+ * daemons (`tasks` placement), which idle while their watcher is paused and
+ * follow a watcher another process wrote into the shared tables once the
+ * tables are read again.
  *
  * "Not followed" is checked against a clock: another active watcher of the
  * same account, ticking at the same interval, has processed the transfer
@@ -16,6 +17,7 @@ import { Effect } from "effect"
 import * as Watchers from "../src/Watchers.ts"
 import * as WatchStore from "../src/WatchStore.ts"
 import { address, DevChain, node, processedCounts, Record, runtime, tempDirectory } from "./fixtures.ts"
+import { steppingWatchers } from "./steppingAdapter.ts"
 
 /** Sends a transfer to `to` from dev account `from`; its item id. */
 const sent = (from: number, to: string) =>
@@ -92,6 +94,24 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
         yield* unseen("clock", watched, 4)
         assert.deepStrictEqual(yield* watchers.items("followed"), audit, "a removed watcher's loop went on")
       }))
+    }).pipe(Effect.scoped), 90_000)
+
+  it.effect("a local loop goes on after a failed tick: the next tick scans the range again and records its item once", () =>
+    Effect.gen(function*() {
+      const directory = yield* tempDirectory
+      const watched = address(10)
+      yield* inRuntime(directory, {}, Effect.gen(function*() {
+        const { calls, fault, watchers } = yield* steppingWatchers({ pollInterval: "50 millis" })
+        const item = yield* sent(11, watched)
+        const block = yield* Effect.flatMap(DevChain.DevChain, (chain) => node(chain.url).head)
+        // the first read of the item's block fails (once); the loop's tick fails with it
+        fault.failAt = block
+        yield* watchers.add({ name: "faulted", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, startBlock: block })
+        yield* processed("faulted", item)
+        assert.deepStrictEqual(calls.slice(0, 2).map((call) => [call.from, call.read]), [[block, []], [block, [block]]])
+        assert.deepStrictEqual(yield* counts("faulted"), [[item, 1]])
+        assert.strictEqual((yield* watchers.lag("faulted")).lastError, null)
+      }).pipe(Effect.scoped))
     }).pipe(Effect.scoped), 90_000)
 
   it.effect("a restart starts the loops of the active watchers, from their cursors, and not of the paused ones", () =>

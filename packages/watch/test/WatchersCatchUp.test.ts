@@ -1,7 +1,8 @@
 /**
  * A watcher catching up over many ranges submits the items of the ranges it
  * has recorded while it goes on scanning (the background submission pass),
- * not only at the end of the tick; and a provider answering an unconfirmed
+ * not only at the end of the tick, and reads the unconfirmed tip above the
+ * depth only (not every block it is behind); and a provider answering an unconfirmed
  * block whose parent hash is not the block before it is counted as a
  * reorganization, though no block it saw before changed.
  *
@@ -50,6 +51,23 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
       assert.deepStrictEqual(rows.map((row) => row.id), [first, last])
       assert.isTrue(rows.every((row) => row.taskId !== null), "an item left unsubmitted at the end of the tick")
       yield* watchers.remove("catching")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.effect("a catch-up reads the unconfirmed tip above the depth only, not the blocks it is about to scan", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const { blockReads, watchers } = yield* steppingWatchers({ maxRange: 3 })
+      const start = (yield* act.head) + 1
+      yield* watchers.add({ name: "behind", chain: "dev", processor: Record.name, accounts: [address(6)], confirmations: 2, startBlock: start, paused: true })
+      // one block at a time: blocks Hardhat mined many at once answered a parent hash of zeros in this test
+      for (let block = 0; block < 8; block++) yield* act.mine(1)
+      const head = yield* act.head
+      yield* watchers.poll("behind")
+      // the tip (the two blocks above the depth) first, then each scanned range's ends
+      assert.deepStrictEqual(blockReads, [[head - 1, head], [start, start + 2], [start + 3, start + 5]])
+      assert.strictEqual((yield* watchers.lag("behind")).confirmed, head - 2)
+      yield* watchers.remove("behind")
     }).pipe(Effect.scoped), 60_000)
 
   it.effect("an unconfirmed block whose parent hash is not the block before it counts as a reorganization", () =>

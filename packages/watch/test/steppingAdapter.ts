@@ -30,14 +30,15 @@ export interface Faults {
   beforeScan: ((from: number, to: number) => Effect.Effect<void, WatchError>) | undefined
 }
 
-/** The adapter wrapped; `calls` and `fault` to read and set. */
+/** The adapter wrapped; `calls`, `blockReads` (the numbers asked of each `blocks` call) and `fault` to read and set. */
 export const stepping = (inner: ChainAdapter) => {
   const calls: Array<ScanCall> = []
+  const blockReads: Array<ReadonlyArray<number>> = []
   const fault: Faults = { failAt: undefined, unlinkedAt: undefined, beforeScan: undefined }
   const adapter: ChainAdapter = {
     ...inner,
     blocks: (numbers) =>
-      Effect.map(inner.blocks(numbers), (refs) =>
+      Effect.map(Effect.andThen(Effect.sync(() => void blockReads.push([...numbers])), inner.blocks(numbers)), (refs) =>
         refs.map((ref): BlockRef => {
           if (ref.number !== fault.unlinkedAt) return ref
           fault.unlinkedAt = undefined
@@ -67,7 +68,7 @@ export const stepping = (inner: ChainAdapter) => {
         return found
       })
   }
-  return { adapter, calls, fault }
+  return { adapter, blockReads, calls, fault }
 }
 
 /** Watchers on the current runtime (its tables and supervisor) whose chain `dev` is scanned by the stepping adapter; they stop with the scope. */

@@ -1,7 +1,8 @@
 /**
  * A watcher's scan that saves its progress (as Sui's catch-up does) and is
  * interrupted: the next tick scans the same range again, though the head
- * moved on, each part of it (account sets) from what that part saved; a
+ * moved on, each part of it (account sets) from what that part saved, and
+ * an interruption of the resumed scan keeps what was saved before it; a
  * saved range beyond the confirmation depth (the head went back) is scanned
  * afresh, and what the earlier scan saved is dropped at its first save, so no
  * item of the blocks that went away is recorded.
@@ -76,6 +77,43 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
       yield* watchers.poll("resumed")
       assert.deepStrictEqual(calls.map((call) => [call.from, call.to, call.saved]), [[to + 2, to + 2, []]])
       yield* watchers.remove("resumed")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.effect("a scan interrupted twice resumes each time from everything saved before: a resumed scan's saves keep the earlier ones", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const { calls, fault, watchers } = yield* steppingWatchers()
+      const [first, second] = [address(9), address(10)]
+      const start = (yield* act.head) + 1
+      yield* watchers.add({ name: "twice", chain: "dev", processor: Record.name, accounts: [first], confirmations: 0, startBlock: start, paused: true })
+      assert.strictEqual(yield* watchers.setAccounts("twice", [first, second], { fromBlock: start + 2 }), start + 2)
+      for (let round = 0; round < 5; round++) yield* act.sendRaw(yield* act.sign(11, round % 2 === 0 ? first : second, 1n))
+      const to = start + 4
+      assert.strictEqual(yield* act.head, to)
+
+      fault.failAt = start + 3
+      assert.strictEqual(reasonOf(yield* Effect.exit(watchers.poll("twice")))[0], "ChainFailed")
+      // resumed: the first part all saved, the second from its saved block; its first new save, then a failure again
+      calls.length = 0
+      fault.failAt = start + 4
+      assert.strictEqual(reasonOf(yield* Effect.exit(watchers.poll("twice")))[0], "ChainFailed")
+      assert.deepStrictEqual(calls.map((call) => [call.from, call.to, call.saved, call.read]), [
+        [start, start + 1, keys(range(start, start + 1)), []],
+        [start + 2, to, keys([start + 2]), [start + 3]]
+      ])
+      // the third scan is handed every block saved by the two before
+      calls.length = 0
+      yield* watchers.poll("twice")
+      assert.deepStrictEqual(calls.map((call) => [call.from, call.to, call.saved, call.read]), [
+        [start, start + 1, keys(range(start, start + 1)), []],
+        [start + 2, to, keys([start + 2, start + 3]), [start + 4]]
+      ])
+      const expected = [...(yield* independent([first], start, start + 1)), ...(yield* independent([first, second], start + 2, to))].sort()
+      // the transfer to the second account in the first part's blocks is before it was watched
+      assert.strictEqual(expected.length, 4)
+      assert.deepStrictEqual((yield* watchers.items("twice")).map((row) => row.id).sort(), expected)
+      yield* watchers.remove("twice")
     }).pipe(Effect.scoped), 60_000)
 
   it.effect("a saved range beyond the depth (the head went back) is scanned afresh; what the earlier scan saved is dropped, and no item of a block that went away is recorded", () =>

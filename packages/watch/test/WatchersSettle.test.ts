@@ -4,14 +4,16 @@
  * task (no reason, no message) fails its item as "task interrupted"; a
  * failed record with a reason and no message — one another writer of the
  * shared task store left (an older runner, a repair by hand), since this
- * version's supervisor always writes a message — as "task failed (<reason>)".
+ * version's supervisor always writes a message — as "task failed (<reason>)";
+ * a record that cannot be read (the store failing) leaves the item as it is
+ * until a later tick reads it.
  *
  * Real dev chain, real SQLite task store and watch tables. In the second
  * test the record is rewritten through the real task store between two
  * watch processes on the same files, as that other writer would.
  */
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { Task, Tasks, TaskStore } from "@chainjobs/tasks"
+import { Task, TaskError, Tasks, TaskStore } from "@chainjobs/tasks"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { join } from "node:path"
@@ -39,6 +41,21 @@ const submitted = (name: string, from: number, account: `0x${string}`) =>
     return rows[0]!
   })
 
+/**
+ * Watchers made on the current runtime whose supervisor's `get` fails with `TaskStoreError` while `failing.on`
+ * (fault injection at the supervisor's boundary: every other call is the real supervisor's).
+ */
+const withFailingReads = Effect.gen(function*() {
+  const tasks = yield* Tasks.Tasks
+  const failing = { on: false }
+  const faulty = Tasks.Tasks.of({
+    ...tasks,
+    get: (id) => failing.on ? Effect.fail(new TaskError.TaskStoreError({ operation: "get", detail: "injected failure" })) : tasks.get(id)
+  })
+  const watchers = yield* Watchers.make().pipe(Effect.provideService(Tasks.Tasks, faulty))
+  return { failing, watchers }
+})
+
 layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watchers: an item settled from its task's record", (it) => {
   it.effect("an interrupted task's item fails as \"task interrupted\", and the processed cursor passes it", () =>
     Effect.gen(function*() {
@@ -55,6 +72,30 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
         assert.deepStrictEqual([settled!.status, settled!.outcome, settled!.error], ["failed", null, "task interrupted"])
         assert.strictEqual((yield* watchers.lag("interrupted")).processed, row.item.block)
       }).pipe(Effect.provide(watching(directory, chain.url), { local: true }))
+    }).pipe(Effect.scoped), 60_000)
+
+  it.effect("a task record that cannot be read leaves its item submitted and the tick succeeds; read again, it settles the item", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const directory = yield* tempDirectory
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks.Tasks
+        const { failing, watchers } = yield* withFailingReads
+        const watched = address(7)
+        yield* watchers.add({ name: "unread", chain: "dev", processor: Hold.name, accounts: [watched], confirmations: 0, paused: true })
+        const hash = yield* node(chain.url).sendRaw(yield* node(chain.url).sign(6, watched, 1n))
+        yield* watchers.poll("unread")
+        const [row] = yield* watchers.items("unread")
+        assert.deepStrictEqual([row!.id, row!.status], [`dev:${hash}`, "submitted"])
+        yield* tasks.interrupt(row!.taskId!)
+        failing.on = true
+        yield* watchers.poll("unread")
+        assert.deepStrictEqual((yield* watchers.items("unread")).map((item) => [item.status, item.error]), [["submitted", null]])
+        assert.strictEqual((yield* watchers.lag("unread")).lastError, null)
+        failing.on = false
+        yield* watchers.poll("unread")
+        assert.deepStrictEqual((yield* watchers.items("unread")).map((item) => [item.status, item.error]), [["failed", "task interrupted"]])
+      }).pipe(Effect.scoped, Effect.provide(watching(directory, chain.url), { local: true }))
     }).pipe(Effect.scoped), 60_000)
 
   it.effect("a failed record with a reason and no message, left by another writer of the store: the item fails as \"task failed (<reason>)\"", () =>

@@ -16,7 +16,7 @@ import { readFileSync } from "node:fs"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { Task, Tasks } from "@chainjobs/tasks"
+import { Task, TaskFeed, Tasks } from "@chainjobs/tasks"
 import { makeCluster, onDatabase, type RunnerProcess, settled, type TestCluster } from "../packages/cluster/test/RunnerProcess.ts"
 import { fmt, perSecond, table } from "./_measure.ts"
 
@@ -24,6 +24,8 @@ const url = process.env.CHAINJOBS_TEST_PG_URL
 const IO_TASKS_PER_RUNNER = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
 const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
 const IN_FLIGHT_PER_RUNNER = 100
+/** Tasks each side runs before it is measured: a new runner, and the single process. */
+const WARM_UP = 200
 /** Failover rounds (`CLUSTER_BENCH_FAILOVERS`, default 5; 0 skips them). */
 const FAILOVERS = Number(process.env.CLUSTER_BENCH_FAILOVERS ?? 5)
 
@@ -138,14 +140,20 @@ const singleProcess = (schema: string) =>
     const Noop = Task.define("noop", { payload: Schema.Struct({}), success: Schema.Void })
     const tasks = yield* Tasks.Tasks
     yield* tasks.register(Noop, () => Effect.void, yield* Effect.context<never>())
+    // what a runner process has too (a service's all-tasks feed, `runner.ts`' follow and watch): the same work per change
+    yield* TaskFeed.make()
+    const burst = (count: number) =>
+      Effect.forEach(
+        Array.from({ length: count }, (_, i) => i),
+        () => Effect.flatMap(tasks.submit(Noop, {}), (handle) => handle.join),
+        { concurrency: IN_FLIGHT_PER_RUNNER, discard: true }
+      )
+    // warmed up as the runner is: measured cold, its first tasks (compiling, the pool's first connections) cost more
+    yield* burst(WARM_UP)
     const pgBefore = yield* pgCpu
     const cpu = process.cpuUsage()
     const started = Date.now()
-    yield* Effect.forEach(
-      Array.from({ length: NOOP_TASKS }, (_, i) => i),
-      () => Effect.flatMap(tasks.submit(Noop, {}), (handle) => handle.join),
-      { concurrency: IN_FLIGHT_PER_RUNNER, discard: true }
-    )
+    yield* burst(NOOP_TASKS)
     const spent = process.cpuUsage(cpu)
     const millis = Date.now() - started
     const pg = pgSpent(pgBefore, yield* pgCpu)
@@ -167,24 +175,24 @@ const main = Effect.gen(function*() {
   yield* settled(runners)
 
   // no-op routing cost: one runner vs one plain supervisor
-  yield* throughput(runners, "noop", {}, 200) // warm-up
+  yield* throughput(runners, "noop", {}, WARM_UP)
   const clusterNoop = yield* throughput(runners, "noop", {}, NOOP_TASKS, "noop")
   const plainNoop = yield* singleProcess(cluster.schema)
   yield* progress(`no-op: cluster of one ${fmt(clusterNoop.rate)}/s, single process ${fmt(plainNoop.rate)}/s`)
 
   // I/O-bound scaling
-  yield* throughput(runners, "io", { ms: 20 }, 200) // warm-up
+  yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
   const one = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io1")
   yield* progress(`1 runner: ${fmt(one.rate)}/s`)
   runners.push(yield* cluster.start("r2"))
   yield* settled(runners)
   // the new runner warmed up as the first one was
-  yield* throughput(runners, "io", { ms: 20 }, 200)
+  yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
   const two = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io2")
   yield* progress(`2 runners: ${fmt(two.rate)}/s`)
   runners.push(yield* cluster.start("r3"))
   yield* settled(runners)
-  yield* throughput(runners, "io", { ms: 20 }, 200)
+  yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
   const three = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io3")
   yield* progress(`3 runners: ${fmt(three.rate)}/s`)
 

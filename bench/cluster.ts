@@ -26,6 +26,8 @@ const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
 const IN_FLIGHT_PER_RUNNER = 100
 /** Tasks each side runs before it is measured: a new runner, and the single process. */
 const WARM_UP = 200
+/** `CLUSTER_BENCH_ONLY=noop`: the no-op comparison alone (a cluster of one beside the single process), in seconds. */
+const NOOP_ONLY = process.env.CLUSTER_BENCH_ONLY === "noop"
 /** Failover rounds (`CLUSTER_BENCH_FAILOVERS`, default 5; 0 skips them). */
 const FAILOVERS = Number(process.env.CLUSTER_BENCH_FAILOVERS ?? 5)
 
@@ -179,6 +181,15 @@ const main = Effect.gen(function*() {
   const clusterNoop = yield* throughput(runners, "noop", {}, NOOP_TASKS, "noop")
   const plainNoop = yield* singleProcess(cluster.schema)
   yield* progress(`no-op: cluster of one ${fmt(clusterNoop.rate)}/s, single process ${fmt(plainNoop.rate)}/s`)
+  const noopTable = () => {
+    console.log(`\nno-op tasks on PostgreSQL (${NOOP_TASKS}, ${IN_FLIGHT_PER_RUNNER} in flight):`)
+    table([
+      ["setup", "tasks/s", "ratio", "goal", "CPU per task", "PostgreSQL CPU per task"],
+      ["single-process supervisor", fmt(plainNoop.rate), "1.00×", "", cpuCell(plainNoop), pgCell(plainNoop)],
+      ["cluster of one runner", fmt(clusterNoop.rate), `${fmt(clusterNoop.rate / plainNoop.rate, 2)}×`, "≥ 0.8×", cpuCell(clusterNoop), pgCell(clusterNoop)]
+    ])
+  }
+  if (NOOP_ONLY) return noopTable()
 
   // I/O-bound scaling
   yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
@@ -213,12 +224,7 @@ const main = Effect.gen(function*() {
     ["3", fmt(three.rate), `${fmt(three.rate / one.rate, 2)}×`, "≥ 2.5×", cpuCell(three), pgCell(three)]
   ])
   if (FAILOVERS > 0) console.log(`\nfailover, kill -9 to running elsewhere: median ${fmt(median / 1000, 1)} s of [${failovers.map((ms) => fmt(ms / 1000, 1)).join(", ")}] (goal ≤ 10 s)`)
-  console.log(`\nno-op tasks on PostgreSQL (${NOOP_TASKS}, ${IN_FLIGHT_PER_RUNNER} in flight):`)
-  table([
-    ["setup", "tasks/s", "ratio", "goal", "CPU per task", "PostgreSQL CPU per task"],
-    ["single-process supervisor", fmt(plainNoop.rate), "1.00×", "", cpuCell(plainNoop), pgCell(plainNoop)],
-    ["cluster of one runner", fmt(clusterNoop.rate), `${fmt(clusterNoop.rate / plainNoop.rate, 2)}×`, "≥ 0.8×", cpuCell(clusterNoop), pgCell(clusterNoop)]
-  ])
+  noopTable()
 })
 
 if (url === undefined) {

@@ -2,7 +2,8 @@
  * The hot reads' duties beyond the bytes they answer, on the stack-and-front
  * bench of `hotFront.ts`: each read they answer is timed in the service's
  * request-duration histogram under the API surface, its method and status
- * (as the stack's own timing would time it); and a task's stream that the
+ * (as the stack's own timing would time it), in seconds; only paths under
+ * `/api/tasks/` are theirs; and a task's stream that the
  * client leaves stops listening to the feed at once (not when the task ends),
  * kept alive by the shared keep-alive timer while it is open.
  */
@@ -41,6 +42,7 @@ layer(services(TaskStore.layerMemory), { excludeTestServices: true })("HotReads 
       const task = yield* submit("alice")
       yield* tasks.awaitInfo(task.id)
       const bearer = { authorization: `Bearer ${tokens.alice}` }
+      const started = performance.now()
       assert.strictEqual((yield* get(`${base}/api/tasks/${task.id}`, bearer)).status, 200)
       assert.strictEqual((yield* get(`${base}/api/tasks/${task.id}/events`, bearer)).status, 200)
       assert.strictEqual((yield* get(`${base}/api/tasks/${task.id}/events`, { ...bearer, "last-event-id": "end" })).status, 204)
@@ -49,7 +51,31 @@ layer(services(TaskStore.layerMemory), { excludeTestServices: true })("HotReads 
       // The timing of a response follows its writing: a read may see it a moment after its body.
       yield* awaitValue("GET 200s timed", timedCount(registry, "200"), 2)
       yield* awaitValue("GET 204s timed", timedCount(registry, "204"), 1)
+      const elapsedSeconds = (performance.now() - started) / 1000
       assert.strictEqual(yield* timedCount(registry, "418"), 0)
+      // In seconds, each within the time the test saw pass around the three reads.
+      const timed = yield* Effect.all(["200", "204"].map((status) =>
+        Metric.value(Metric.withAttributes(Metrics.requestDuration, { surface: "api", method: "GET", status })).pipe(
+          Effect.provideService(Metric.MetricRegistry, registry)
+        )
+      ))
+      for (const state of timed) {
+        assert.isTrue(state.min >= 0 && state.sum <= elapsedSeconds, `${JSON.stringify({ min: state.min, sum: state.sum })} within ${elapsedSeconds} s`)
+      }
+    }))
+
+  it.effect("only URLs under /api/tasks/ are hot: a path of the same length elsewhere goes to the stack", () =>
+    Effect.gen(function*() {
+      const base = yield* frontServer
+      const tasks = yield* Tasks.Tasks
+      const task = yield* submit("alice")
+      yield* tasks.awaitInfo(task.id)
+      const bearer = { authorization: `Bearer ${tokens.alice}` }
+      assert.strictEqual((yield* get(`${base}/api/tasks/${task.id}`, bearer)).status, 200)
+      for (const prefix of ["/api/tusks/", "/xxxxxxxxx/"]) {
+        const elsewhere = yield* get(`${base}${prefix}${task.id}`, bearer)
+        assert.deepStrictEqual([elsewhere.status, elsewhere.text], [418, "stack"], prefix)
+      }
     }))
 
   it.effect("a stream the client leaves stops listening at once, and is kept alive while it is open", () =>

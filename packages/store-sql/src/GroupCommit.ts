@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import { Deferred, Duration, Effect, Exit, Latch, type Scope, Semaphore } from "effect"
-import { TaskError, type TaskInfo as TaskInfoModule } from "@chainjobs/tasks"
+import { TaskError, type TaskInfo as TaskInfoModule, TaskStore } from "@chainjobs/tasks"
 
 type TaskInfo = TaskInfoModule.TaskInfo
 type TaskStoreError = TaskError.TaskStoreError
@@ -137,7 +137,7 @@ const sharesId = (batch: Batch, other: Batch): boolean => {
 /** The failure of a batch whose write was interrupted before it ended (only when the runtime itself stops). */
 const interruptedBatch = new TaskError.TaskStoreError({ operation: "write", detail: "the batch's write was interrupted" })
 
-const alreadyExists = (id: string) => new TaskError.TaskStoreError({ operation: "insert", detail: `task ${id} already exists` })
+const { alreadyExists } = TaskStore
 
 /**
  * Starts the writer fiber for the current scope. Closing the scope writes

@@ -79,6 +79,10 @@ export const matchesPurge = (info: TaskInfo, filter: PurgeFilter): boolean =>
 
 const unfinishedStatuses: ReadonlyArray<TaskStatus> = ["pending", "running"]
 
+/** The refusal of an insert whose id a record (or a task held in memory) already has. */
+export const alreadyExists = (id: string): TaskStoreError =>
+  new TaskStoreError({ operation: "insert", detail: `task ${id} already exists` })
+
 /**
  * A store held in a `Map`: fast, and gone with the process. Use it in tests,
  * benchmarks and programs that need no durability.
@@ -89,7 +93,6 @@ export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() =>
     Effect.sync(() => {
       records.set(info.id, info)
     })
-  const alreadyExists = (id: string) => new TaskStoreError({ operation: "insert", detail: `task ${id} already exists` })
   return TaskStore.of({
     insert: (info) => Effect.suspend(() => records.has(info.id) ? Effect.fail(alreadyExists(info.id)) : write(info)),
     insertAll: (infos) =>

@@ -46,7 +46,7 @@ import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
 import type * as Task from "./TaskKind.ts"
 import type { SubmitOptions } from "./TaskPolicy.ts"
 import type { PurgeFilter, TaskCounts, TaskPage, TaskQuery } from "./TaskQuery.ts"
-import { TaskStore } from "./TaskStore.ts"
+import { alreadyExists, TaskStore } from "./TaskStore.ts"
 import * as TasksConfig from "./TasksConfig.ts"
 
 /** Options of one submission (defined with the policy it overrides). */
@@ -351,6 +351,9 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
           }
         }
       }
+      // A task of that id held here (a join above answered with it): refused as its insert would be, before
+      // anything replaces what is held of it.
+      if (options?.id !== undefined && entries.has(options.id)) return Exit.fail(alreadyExists(options.id))
       const createdAt = now()
       const record: TaskInfo = {
         id: options?.id ?? uuidv7(createdAt),

@@ -112,6 +112,25 @@ describe("waiting and unknown tasks", () => {
       }).pipe(Effect.provide(supervisor(gates.layer, { maxWorkers: 1 })))
     }))
 
+  it.effect("a second submission with the id of a task held here is refused and leaves that task in hand", () =>
+    Effect.gen(function*() {
+      const gates = yield* gateLive
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks.Tasks
+        const first = yield* tasks.submit(Gate, { id: "held" }, { id: "same-id" })
+        yield* settle
+        assert.strictEqual((yield* first.info).status, "running")
+        const refused = yield* Effect.flip(tasks.submit(Gate, { id: "other" }, { id: "same-id" }))
+        assert.strictEqual(refused._tag, "TaskStoreError")
+        assert.strictEqual(refused.message, "task store insert: task same-id already exists")
+        // Still held: an interrupt reaches its fiber.
+        yield* tasks.interrupt("same-id")
+        const exit = yield* first.await
+        assert.isTrue(Exit.isFailure(exit) && Exit.hasInterrupts(exit), `expected an interruption, got ${String(exit)}`)
+        assert.strictEqual((yield* first.info).status, "interrupted")
+      }).pipe(Effect.provide(supervisor(gates.layer)))
+    }))
+
   it.effect("a stored task of a kind this process does not know reads as interrupted when awaited", () =>
     Effect.gen(function*() {
       const tasks = yield* Tasks.Tasks

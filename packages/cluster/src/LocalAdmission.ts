@@ -138,13 +138,17 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
 
   /** A guard's life on shard `shard`: open until interrupted (its entity ends), then released. One per shard. */
   const hold = (shard: number): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      // a second `Hold` (sent again before the first opened), or the runner stopping: the guard is not this one's
-      if (closed || guards.has(shard)) return Effect.void
-      const guard = new Guard()
-      guards.set(shard, guard)
-      return Effect.ensuring(Effect.never, release(shard, guard))
-    })
+    // The guard is known and its release in place in one uninterruptible step: an entity ended in between would
+    // leave a guard open that nothing releases.
+    Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() => {
+        // a second `Hold` (sent again before the first opened), or the runner stopping: the guard is not this one's
+        if (closed || guards.has(shard)) return Effect.void
+        const guard = new Guard()
+        guards.set(shard, guard)
+        return Effect.ensuring(restore(Effect.never), release(shard, guard))
+      })
+    )
 
   yield* Layer.build(guardLayer(hold))
   yield* Effect.suspend(() =>

@@ -26,6 +26,8 @@ const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
 const IN_FLIGHT_PER_RUNNER = 100
 /** Tasks each side runs before it is measured: a new runner, and the single process. */
 const WARM_UP = 200
+/** Whether the runners admit their own shards' submissions directly (`RunnerOptions.directAdmission`): `CLUSTER_BENCH_DIRECT=false` turns it off. */
+const DIRECT = { RUNNER_DIRECT_ADMISSION: process.env.CLUSTER_BENCH_DIRECT === "false" ? "false" : "true" }
 /** `CLUSTER_BENCH_ONLY=noop`: the no-op comparison alone (a cluster of one beside the single process), in seconds. */
 const NOOP_ONLY = process.env.CLUSTER_BENCH_ONLY === "noop"
 /** Failover rounds (`CLUSTER_BENCH_FAILOVERS`, default 5; 0 skips them). */
@@ -131,7 +133,7 @@ const failover = (cluster: TestCluster, runners: Array<RunnerProcess>, round: nu
       again = cluster.events().find((e) => e.event === "start" && e.task === victim.task && e.at > killed)?.at
     }
     yield* Effect.forEach(ids, (id) => via.call({ op: "interrupt", id }), { concurrency: "unbounded", discard: true })
-    runners[index] = yield* cluster.start(`${victim.runner.replace(/-\d+$/, "")}-${round}`)
+    runners[index] = yield* cluster.start(`${victim.runner.replace(/-\d+$/, "")}-${round}`, DIRECT)
     yield* settled(runners)
     return again - killed
   })
@@ -173,7 +175,7 @@ const singleProcess = (schema: string) =>
 
 const main = Effect.gen(function*() {
   const cluster = yield* makeCluster
-  const runners = [yield* cluster.start("r1")]
+  const runners = [yield* cluster.start("r1", DIRECT)]
   yield* settled(runners)
 
   // no-op routing cost: one runner vs one plain supervisor
@@ -195,13 +197,13 @@ const main = Effect.gen(function*() {
   yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
   const one = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io1")
   yield* progress(`1 runner: ${fmt(one.rate)}/s`)
-  runners.push(yield* cluster.start("r2"))
+  runners.push(yield* cluster.start("r2", DIRECT))
   yield* settled(runners)
   // the new runner warmed up as the first one was
   yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
   const two = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io2")
   yield* progress(`2 runners: ${fmt(two.rate)}/s`)
-  runners.push(yield* cluster.start("r3"))
+  runners.push(yield* cluster.start("r3", DIRECT))
   yield* settled(runners)
   yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
   const three = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io3")

@@ -65,6 +65,13 @@ export interface RunnerOptions {
   readonly maxConnections?: number | undefined
   /** The PostgreSQL schema of the task and cluster tables, made if missing. Default: the database's search path. */
   readonly schema?: string | undefined
+  /**
+   * Whether a submission whose shard this runner holds is admitted straight into its supervisor, no entity message
+   * (`LocalAdmission`). Default: false, every submission through the entity: with it on, server runners sharing
+   * their shards (`WatchRunners`) once lost their shard locks' health while handing shards over, and a daemon's
+   * singleton then blocked the forced release (see the README).
+   */
+  readonly directAdmission?: boolean | undefined
 }
 
 /**
@@ -110,7 +117,7 @@ export type StartError = SqlError.SqlError | TaskError.TaskStoreError | SocketSe
  * built over them declares, so that other runners send it only the intermediate records its followers want.
  */
 export const layerServices = (
-  options: Pick<RunnerOptions, "supervisor" | "runner">
+  options: Pick<RunnerOptions, "supervisor" | "runner" | "directAdmission">
 ): Layer.Layer<Tasks.Tasks | RunnerStatus | TaskInterest.TaskInterest, SqlError.SqlError, Sharding.Sharding | TaskStore.TaskStore | PgClient.PgClient> =>
   Layer.effectContext(Effect.gen(function*() {
     const store = yield* TaskStore.TaskStore
@@ -125,7 +132,7 @@ export const layerServices = (
     const entity = yield* TaskEntity.make(local)
     yield* Layer.build(TaskEntity.layer(entity))
     yield* TaskEntity.adoption(options.runner.shards)
-    const admission = yield* LocalAdmission.make(local, options.runner.shards)
+    const admission = options.directAdmission === true ? yield* LocalAdmission.make(local, options.runner.shards) : LocalAdmission.none
     // Runs before the supervisor's own shutdown: hand the tasks over rather than wait for them. Both refuse new
     // work at once (a submission neither admits directly nor through the entity), then hand over concurrently.
     yield* Effect.addFinalizer(() => Effect.all([admission.close, entity.close], { concurrency: "unbounded", discard: true }))

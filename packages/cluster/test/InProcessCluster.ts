@@ -203,6 +203,8 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
         runner: { ...RunnerConfig.defaults, port, shards, refreshInterval: Duration.millis(250), messagePollInterval: Duration.millis(250) },
         supervisor: { maxWorkers: options.maxWorkers ?? 20, shutdownGracePeriod: "5 seconds" },
         maxConnections: 4,
+        // what these runners test: submissions of held shards admitted directly (`LocalAdmission`)
+        directAdmission: true,
         // a schema of the runners' own, made by the first to start
         schema: "chainjobs"
       }

@@ -180,7 +180,8 @@ const runner = Runner.layer({
   runner: { ...RunnerConfig.defaults, port: Number(process.env.RUNNER_PORT), shards: 30, ...(process.env.RUNNER_POLL_MS ? { messagePollInterval: Duration.millis(Number(process.env.RUNNER_POLL_MS)) } : {}) },
   supervisor: { maxWorkers: Number(process.env.RUNNER_WORKERS ?? 50), shutdownGracePeriod: "5 seconds" },
   maxConnections: Number(process.env.RUNNER_PG_CONNECTIONS ?? 6),
-  schema: process.env.RUNNER_SCHEMA
+  schema: process.env.RUNNER_SCHEMA,
+  directAdmission: process.env.RUNNER_DIRECT_ADMISSION === "true"
 })
 
 /**

@@ -86,11 +86,16 @@ const reportsOf = (name: string): ReadonlyArray<ReportFile> => {
     .sort((a, b) => b.mtimeMs - a.mtimeMs)
 }
 
+/** Whether a report scored a mutant (tested, or found uncovered): not ignored, not left untested by a stopped run. */
+const scored = (mutant: ReportedMutant) => ["Killed", "Timeout", "Survived", "NoCoverage"].includes(mutant.status)
+
 /**
  * A package's mutants by source file, merged from its reports: each source
- * file's from the newest report that holds it, so parts run apart (each
- * `--mutate <files> --incrementalFile <part>.json`) add up to one score;
- * `from` names the reports used.
+ * file's from the newest report that scored any of them, so parts run apart
+ * (each `--mutate <files> --incrementalFile <part>.json`) add up to one score,
+ * and a stopped run that never reached a file (or reached only its static
+ * mutants, ignored) leaves it to an older report; `from` names the reports
+ * used.
  */
 const readReport = (name: string) => {
   const files: Record<string, { readonly mutants: ReadonlyArray<ReportedMutant> }> = {}
@@ -101,7 +106,7 @@ const readReport = (name: string) => {
     }
     let used = false
     for (const [file, result] of Object.entries(parsed.files ?? {})) {
-      if (file in files || result.mutants.length === 0) continue
+      if (file in files || !result.mutants.some(scored)) continue
       files[file] = result
       used = true
     }
@@ -141,8 +146,18 @@ const scoreLines = (name: string): Array<string> => {
     ...files.map(([file, { mutants }]) => {
       const { detected, percent, undetected } = score(mutants)
       return `  ${file}: ${percent.toFixed(1)}% (${detected} of ${detected + undetected})`
-    })
+    }),
+    ...sourcesOf(name).filter((file) => !(file in byFile)).map((file) => `  ${file}: not scored by any report`)
   ]
+}
+
+/** The package's source files Stryker mutates (`packages/<name>/src/**.ts`), as its reports name them. */
+const sourcesOf = (name: string): Array<string> => {
+  const walk = (dir: string): Array<string> =>
+    readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory() ? walk(join(dir, entry.name)) : entry.name.endsWith(".ts") ? [join(dir, entry.name)] : []
+    )
+  return walk(join("packages", name, "src")).sort()
 }
 
 if (reportOnly) {

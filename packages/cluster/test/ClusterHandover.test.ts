@@ -29,8 +29,8 @@ describe.skipIf(pgTestUrl === undefined)("hand-over and adoption", () => {
       const b = yield* cluster.start("b")
       yield* settled([a, b])
       // a scan and a held key on a, submitted through b
-      const scan = yield* b.tasks.submit(Scan, { gate: "scan", from: 1, to: 3 }, { id: idOn(a, "scan") })
-      const held = yield* b.tasks.submit(Hold, { key: keyOn(a, "hold"), gate: "held" })
+      const scan = yield* b.tasks.submit(Scan, { gate: "scan", from: 1, to: 3 }, { id: yield* idOn(a, "scan") })
+      const held = yield* b.tasks.submit(Hold, { key: yield* keyOn(a, "hold"), gate: "held" })
       yield* cluster.open("scan/1")
       yield* eventually(
         Effect.map(Effect.orDie(b.tasks.get(scan.id)), (info) => (info.checkpoint as { next?: number } | null)?.next === 2),

@@ -42,8 +42,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks routing", () => {
   it.live("a task submitted through either runner runs on its shard's owner with the caller's options; the other runner reads, watches, awaits and lists it", () =>
     Effect.gen(function*() {
       const { a, b, cluster } = yield* twoRunners
-      const onA = idOn(a)
-      const onB = idOn(b)
+      const onA = yield* idOn(a)
+      const onB = yield* idOn(b)
       const options = { owner: "alice", priority: 3, timeoutMillis: 60_000, heartbeatTimeoutMillis: 30_000, retries: 2 }
       // each submitted through the runner that does not own it
       const first = yield* b.tasks.submit(Gated, { gate: "first" }, { ...options, id: onA })
@@ -92,13 +92,13 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks routing", () => {
         assert.deepInclude(info, { status: "completed", owner: "batch", runner: owner.address, result: owner.name }, info.id)
       }
       yield* cluster.open("run")
-      assert.strictEqual(yield* b.tasks.run(Gated, { gate: "run" }, { id: idOn(a, "run") }), "a")
+      assert.strictEqual(yield* b.tasks.run(Gated, { gate: "run" }, { id: yield* idOn(a, "run") }), "a")
     }).pipe(Effect.scoped), { timeout: 60_000 })
 
   it.live("an interrupt through one runner stops a task running on the other, whose finalizer runs there; a deletion through either removes it for both", () =>
     Effect.gen(function*() {
       const { a, b, cluster } = yield* twoRunners
-      const held = yield* b.tasks.submit(Hold, { key: keyOn(a, "hold"), gate: "never" })
+      const held = yield* b.tasks.submit(Hold, { key: yield* keyOn(a, "hold"), gate: "never" })
       yield* started(cluster, held.id)
       yield* b.tasks.interrupt(held.id)
       // the interrupt returns once the task has stopped where it ran
@@ -117,7 +117,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks routing", () => {
       const deletions: Array<string> = []
       yield* Effect.forkScoped(Stream.runForEach(a.tasks.changesAndDeletions, (item) =>
         Effect.sync(() => void ("_tag" in item && item._tag === "Deleted" && deletions.push(item.info.id)))))
-      const doomed = yield* b.tasks.submit(Hold, { key: keyOn(a, "hold", "doomed"), gate: "never" })
+      const doomed = yield* b.tasks.submit(Hold, { key: yield* keyOn(a, "hold", "doomed"), gate: "never" })
       yield* started(cluster, doomed.id)
       yield* b.tasks.delete(doomed.id)
       assert.isTrue(
@@ -136,7 +136,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks routing", () => {
   it.live("an exclusive key holds across runners: a second task of a busy key is refused through either runner, joins the first, or queues behind it", () =>
     Effect.gen(function*() {
       const { a, b, cluster } = yield* twoRunners
-      const key = keyOn(b, "hold")
+      const key = yield* keyOn(b, "hold")
       const first = yield* a.tasks.submit(Hold, { key, gate: "first" })
       for (const via of [a, b]) {
         const refused = yield* via.tasks.submit(Hold, { key, gate: "other" }).pipe(Effect.flip)

@@ -263,21 +263,34 @@ export const settled = (runners: ReadonlyArray<TestRunner>) =>
     })
   )
 
+/**
+ * The first of `candidates` whose placement `runner` holds. A runner may hold no shard for a moment (shards being
+ * moved): then it looks again every 50 ms, letting the runner take its shards, at most 20 s; then fails saying so.
+ */
+const firstHeld = (runner: TestRunner, candidate: (i: number) => string, placementOf: (candidate: string) => string) =>
+  Effect.gen(function*() {
+    for (;;) {
+      // 12 shards: among 10,000 candidates, one on each held shard
+      for (let i = 0; i < 10_000; i++) {
+        const found = candidate(i)
+        if (runner.holds(placementOf(found))) return found
+      }
+      yield* Effect.sleep("50 millis")
+    }
+  }).pipe(
+    Effect.timeoutOrElse({
+      duration: "20 seconds",
+      orElse: () => Effect.die(new Error(`runner ${runner.name} held no shard for 20 s`))
+    })
+  )
+
 /** A key of `kind` whose tasks `runner` owns now (its shard is held there). */
-export const keyOn = (runner: TestRunner, kind: string, prefix = "key") => {
-  for (let i = 0;; i++) {
-    const key = `${prefix}-${i}`
-    if (runner.holds(TaskEntity.placement({ id: "", kind, key }))) return key
-  }
-}
+export const keyOn = (runner: TestRunner, kind: string, prefix = "key") =>
+  firstHeld(runner, (i) => `${prefix}-${i}`, (key) => TaskEntity.placement({ id: "", kind, key }))
 
 /** A task id whose unkeyed task `runner` owns now. */
-export const idOn = (runner: TestRunner, prefix = "task") => {
-  for (let i = 0;; i++) {
-    const id = `${prefix}-${i}`
-    if (runner.holds(TaskEntity.placement({ id, kind: "", key: null }))) return id
-  }
-}
+export const idOn = (runner: TestRunner, prefix = "task") =>
+  firstHeld(runner, (i) => `${prefix}-${i}`, (id) => TaskEntity.placement({ id, kind: "", key: null }))
 
 /** Polls `check` every 50 ms until it holds (at most 20 s; then fails with `what()`, saying what was seen). */
 export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, what: () => string) =>

@@ -25,7 +25,7 @@ describe.skipIf(pgTestUrl === undefined)("Runner.layer", () => {
       // at once: without taking turns, one runner's CREATE TABLE would fail on the other's
       const [a, b] = yield* Effect.all([cluster.start("a"), cluster.start("b")], { concurrency: "unbounded" })
       yield* settled([a, b])
-      const id = idOn(a)
+      const id = yield* idOn(a)
       const task = yield* b.tasks.submit(Gated, { gate: "g" }, { id })
       yield* eventually(Effect.map(Effect.orDie(a.tasks.get(id)), (info) => info.status === "running"), () => "the task runs")
       // read where it runs, from the supervisor's memory

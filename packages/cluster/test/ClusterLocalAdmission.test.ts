@@ -40,7 +40,7 @@ const maxWorkers = 30
 /** A fresh cluster of one runner, `a`, admitting every submission directly. */
 const alone = Effect.gen(function*() {
   const cluster = yield* makeCluster
-  const a = yield* cluster.start("a", { maxWorkers })
+  const a = yield* cluster.start("a", { maxWorkers, directAdmission: true })
   yield* settled([a])
   yield* guarding(a)
   return { a, cluster }
@@ -60,7 +60,7 @@ describe.skipIf(pgTestUrl === undefined)("direct admission on the shard's holder
           () => `${id} saves its first step: ${JSON.stringify(story(cluster, id))}`
         ), { discard: true })
       // b joins and takes some of a's shards: a lets them go, b adopts their tasks
-      const b = yield* cluster.start("b", { maxWorkers })
+      const b = yield* cluster.start("b", { maxWorkers, directAdmission: true })
       yield* settled([a, b])
       const moved = ids.filter((id) => b.holds(TaskEntity.placement({ id, kind: "scan", key: null })))
       assert.isAbove(moved.length, 0, "b holds a shard of some scan")
@@ -99,7 +99,7 @@ describe.skipIf(pgTestUrl === undefined)("direct admission on the shard's holder
           assert.deepInclude(error, { _tag: "SubmitRejected", reason: "key-busy", key, holder: held.get(key) }, `${key} on ${runner.name}`)
         })
       yield* Effect.forEach(keys, (key) => refused(a, key), { discard: true })
-      const b = yield* cluster.start("b", { maxWorkers })
+      const b = yield* cluster.start("b", { maxWorkers, directAdmission: true })
       yield* settled([a, b])
       yield* guarding(b)
       const moved = keys.filter((key) => b.holds(TaskEntity.placement({ id: "", kind: "hold", key })))

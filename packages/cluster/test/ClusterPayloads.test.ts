@@ -9,7 +9,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TaskEntity } from "@chainjobs/cluster"
-import { makeCluster, Numbered, settled } from "./InProcessCluster.ts"
+import { firstHeld, makeCluster, Numbered, settled } from "./InProcessCluster.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 describe.skipIf(pgTestUrl === undefined)("ClusterTasks payloads", () => {
@@ -20,10 +20,9 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks payloads", () => {
       const b = yield* cluster.start("b")
       yield* settled([a, b])
       // a key of a's, and a spelling of it (leading zeros) whose own placement would be on b
-      let n = 1
-      while (!a.holds(TaskEntity.placement({ id: "", kind: "numbered", key: String(n) }))) n++
-      let spelled = String(n)
-      while (!b.holds(TaskEntity.placement({ id: "", kind: "numbered", key: spelled }))) spelled = `0${spelled}`
+      const placed = (key: string) => TaskEntity.placement({ id: "", kind: "numbered", key })
+      const n = Number(yield* firstHeld(a, (i) => String(i + 1), placed))
+      const spelled = yield* firstHeld(b, (i) => `${"0".repeat(i)}${n}`, placed)
       const typed = yield* b.tasks.submit(Numbered, { n, gate: "typed" })
       const stored = yield* a.tasks.get(typed.id)
       assert.deepStrictEqual([stored.payload, stored.key], [{ n: String(n), gate: "typed" }, String(n)])

@@ -101,6 +101,8 @@ export interface StartOptions {
    * start it once another runner has made the schema.
    */
   readonly storeFault?: (store: TaskStore.TaskStore["Service"]) => TaskStore.TaskStore["Service"]
+  /** Submissions of held shards admitted directly (`LocalAdmission`). Default: false, as `Runner.layer`'s default. */
+  readonly directAdmission?: boolean
 }
 
 /** `Runner.layer` with its task store as `storeFault` makes it: the same pools, transport and services. */
@@ -203,8 +205,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
         runner: { ...RunnerConfig.defaults, port, shards, refreshInterval: Duration.millis(250), messagePollInterval: Duration.millis(250) },
         supervisor: { maxWorkers: options.maxWorkers ?? 20, shutdownGracePeriod: "5 seconds" },
         maxConnections: 4,
-        // what these runners test: submissions of held shards admitted directly (`LocalAdmission`)
-        directAdmission: true,
+        directAdmission: options.directAdmission ?? false,
         // a schema of the runners' own, made by the first to start
         schema: "chainjobs"
       }
@@ -267,7 +268,7 @@ export const settled = (runners: ReadonlyArray<TestRunner>) =>
  * The first of `candidates` whose placement `runner` holds. A runner may hold no shard for a moment (shards being
  * moved): then it looks again every 50 ms, letting the runner take its shards, at most 20 s; then fails saying so.
  */
-const firstHeld = (runner: TestRunner, candidate: (i: number) => string, placementOf: (candidate: string) => string) =>
+export const firstHeld = (runner: TestRunner, candidate: (i: number) => string, placementOf: (candidate: string) => string) =>
   Effect.gen(function*() {
     for (;;) {
       // 12 shards: among 10,000 candidates, one on each held shard

@@ -551,14 +551,14 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     }
 
     /**
-     * A handle's await. `origin`: the task's `FinalRecord` when the handle was made at submission; once the final
+     * A handle's await. `final`: the task's `FinalRecord` when the handle was made at submission; once the final
      * record is committed here, it is the outcome, told without a store read (a record deleted since included:
      * the handle followed its task to its end).
      */
-    const awaitExit = (id: string, kind: Task.Any | undefined, origin?: unknown) =>
+    const awaitExit = (id: string, kind: Task.Any | undefined, final?: FinalRecord) =>
       Effect.suspend(() =>
-        origin instanceof FinalRecord && origin.info !== undefined
-          ? exitOf(origin.info, kind)
+        final?.info !== undefined
+          ? exitOf(final.info, kind)
           : Effect.flatMap(awaitInfo(id), (info) => exitOf(info, kind))
       )
 

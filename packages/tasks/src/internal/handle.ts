@@ -8,15 +8,16 @@ import type { ResultDecodeError, TaskNotFound, TaskStoreError } from "../TaskErr
 import type { TaskHandle } from "../TaskHandle.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
 import type { Any } from "../TaskKind.ts"
+import type { FinalRecord } from "./entry.ts"
 
 /** The supervisor operations a handle is made of. */
 export interface HandleOperations {
   readonly get: (id: string) => Effect.Effect<TaskInfo, TaskNotFound | TaskStoreError>
-  /** `origin`: what the supervisor that made the handle gave it (its own record of the task), handed back. */
+  /** `final`: where a handle made at the task's submission finds its committed final record. */
   readonly awaitExit: (
     id: string,
     kind: Any | undefined,
-    origin?: unknown
+    final?: FinalRecord
   ) => Effect.Effect<Exit.Exit<unknown, unknown>, TaskNotFound | TaskStoreError | ResultDecodeError>
   readonly watch: (id: string) => Stream.Stream<TaskInfo, TaskNotFound | TaskStoreError>
   readonly interrupt: (id: string) => Effect.Effect<void, TaskNotFound | TaskStoreError>
@@ -28,14 +29,14 @@ export class LiveTaskHandle implements TaskHandle<any, any> {
   readonly kind: string
   readonly known: Any | undefined
   readonly operations: HandleOperations
-  /** Opaque to the handle: what its supervisor knows of the task from its submission, handed back to `awaitExit`. */
-  readonly origin: unknown
-  constructor(id: string, kind: string, known: Any | undefined, operations: HandleOperations, origin?: unknown) {
+  /** For a handle made at the task's submission: where its committed final record appears. */
+  readonly final: FinalRecord | undefined
+  constructor(id: string, kind: string, known: Any | undefined, operations: HandleOperations, final?: FinalRecord) {
     this.id = id
     this.kind = kind
     this.known = known
     this.operations = operations
-    this.origin = origin
+    this.final = final
   }
   get info() {
     return this.operations.get(this.id)
@@ -44,7 +45,7 @@ export class LiveTaskHandle implements TaskHandle<any, any> {
     return Effect.map(this.operations.get(this.id), (info) => info.status)
   }
   get await() {
-    return this.operations.awaitExit(this.id, this.known, this.origin) as Effect.Effect<Exit.Exit<any, any>, any>
+    return this.operations.awaitExit(this.id, this.known, this.final) as Effect.Effect<Exit.Exit<any, any>, any>
   }
   get join() {
     return Effect.flatMap(this.await, (exit) => exit)

@@ -7,8 +7,13 @@
  * split a message at its line ends, so lines joined into one message read as
  * the same answers.
  *
- * The lines queued are sent when the turn's microtasks run, in the order they
- * were written. A `CloseEvent` sends what is queued first, then closes, at
+ * The lines queued are sent when the turn ends (`setImmediate`: after every
+ * callback of the turn's check phase), in the order they were written — not
+ * when the writing callback's microtasks run: each stream of a connection
+ * (every `Watch` of a client watching many tasks) is a fiber resumed in a
+ * callback of its own, so a burst of changes was written from as many
+ * callbacks, and went out as a message per stream. One timer serves every
+ * socket of the process. A `CloseEvent` sends what is queued first, then closes, at
  * once: the close never overtakes an answer written before it, and it is not
  * left queued when the socket's scope closes right after (the platform would
  * then close the socket itself, with a code of its own).
@@ -16,6 +21,21 @@
 import { NodeSocket } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { Socket } from "effect/socket"
+
+/** The flushes of the sockets written to in this turn, in the order they were first written. */
+let endOfTurn: Array<() => void> = []
+
+/** Runs the turn's flushes (each socket's lines as one message), the turn over. */
+const flushTurn = () => {
+  const flushes = endOfTurn
+  endOfTurn = []
+  for (const flush of flushes) flush()
+}
+
+/** Calls `flush` when the turn ends, with every other socket's (one `setImmediate` for all). */
+const atEndOfTurn = (flush: () => void) => {
+  if (endOfTurn.push(flush) === 1) setImmediate(flushTurn)
+}
 
 /** Wraps the writer of one socket; every writer of that socket must be wrapped by the same function. */
 export const make = (): (writer: Socket.Writer) => Socket.Writer => {
@@ -51,7 +71,7 @@ export const make = (): (writer: Socket.Writer) => Socket.Writer => {
             queued.push(chunk)
             if (!scheduled) {
               scheduled = true
-              queueMicrotask(flush)
+              atEndOfTurn(flush)
             }
           })
         }

@@ -135,12 +135,14 @@ const finished = (info: TaskInfo.TaskInfo, fields: Partial<TaskInfo.TaskInfo> = 
 })
 
 /**
- * Faults of a's PostgreSQL client — notifications it hears dropped (`deaf`), sends refused (`refuse` of them) — and
- * of its store: its read of every unfinished record refused (`unfinishedRefused`).
+ * Faults of a's PostgreSQL client — notifications it hears dropped (`deaf`), sends refused (`refuse` of them, each
+ * try counted; `refuseChanges` of them likewise, counting only sends of changes, so that no count takes a refusal
+ * meant for a change) — and of its store: its read of every unfinished record refused (`unfinishedRefused`).
  */
 interface Faults {
   deaf: boolean
   refuse: number
+  refuseChanges: number
   listens: number
   unfinishedRefused: boolean
 }
@@ -157,7 +159,7 @@ const cluster = (options: {
   Effect.gen(function*() {
     const channel = `chainjobs_wire_${process.pid}_${++channels}`
     const memory = yield* TaskStore.makeMemory
-    const faults: Faults = { deaf: false, refuse: 0, listens: 0, unfinishedRefused: false }
+    const faults: Faults = { deaf: false, refuse: 0, refuseChanges: 0, listens: 0, unfinishedRefused: false }
     const store: TaskStore.TaskStore["Service"] = {
       ...memory,
       unfinished: Effect.suspend(() =>
@@ -201,8 +203,10 @@ const cluster = (options: {
       // every attempt of a send asks again (the feed retries the same effect)
       notify: (channel, payload) =>
         Effect.suspend(() => {
-          if (faults.refuse === 0) return apg.notify(channel, payload)
-          faults.refuse--
+          const change = payload[payload.indexOf("\n") + 1] === "c"
+          if (change && faults.refuseChanges > 0) faults.refuseChanges--
+          else if (faults.refuse > 0) faults.refuse--
+          else return apg.notify(channel, payload)
           return Effect.fail(new SqlError.SqlError({ reason: new SqlError.ConnectionError({ cause: new Error("refused by the test") }) }))
         }),
       listen: (channel) =>
@@ -959,4 +963,38 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
     assert.match(ClusterFeed.channelOf("one"), /^chainjobs_changes_[0-9a-z]+$/)
     assert.strictEqual(new ClusterFeed.ListenerDeaf({ millis: 12 }).message, "the task-change listener heard nothing for 12 ms while this runner sent its counts")
   })
+
+  it.live("a change PostgreSQL refuses on each of its five tries is given up, its number left missing, and the sends after it go on", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      const before = Math.max(0, ...a.heard.map((notification) => notification.seq))
+      a.faults.refuseChanges = 5
+      const lost = record({ runner: "a:1" })
+      yield* a.feed.deleted(lost)
+      yield* until(() => a.faults.refuseChanges === 0, () => `${a.faults.refuseChanges} refusals left`)
+      const next = record({ runner: "a:1" })
+      yield* a.feed.deleted(next)
+      yield* until(() => a.sentOf(next.id).length === 1, () => `the change after the one given up: ${JSON.stringify(a.heard)}`)
+      assert.deepStrictEqual(a.sentOf(lost.id), [])
+      // the lost change's number is the one missing: a listener knows it missed something
+      const nextSeq = a.sent("c").find((notification) => notification.body.includes(next.id))!.seq
+      const used = new Set(a.heard.map((notification) => notification.seq))
+      const missing = Array.from({ length: nextSeq - before - 1 }, (_, i) => before + 1 + i).filter((n) => !used.has(n))
+      assert.strictEqual(missing.length, 1, JSON.stringify(a.heard.map((notification) => `${notification.what}${notification.seq}`)))
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a deletion told here keeps the runner its record names (the one that ran it), and names this runner when it names none", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      const ranElsewhere = record({ runner: "x:1" })
+      const unnamed: TaskInfo.TaskInfo = { ...record(), runner: undefined } as never
+      yield* a.feed.deleted(ranElsewhere)
+      yield* a.feed.deleted(unnamed)
+      yield* until(() => a.sentOf(unnamed.id).length === 1, () => "both deletions sent")
+      assert.deepStrictEqual([a.sentOf(ranElsewhere.id)[0]!.d!.runner, a.sentOf(unnamed.id)[0]!.d!.runner], ["x:1", "a:1"])
+      const journaled = (id: string) => a.journal.seen.flatMap((item) => "_tag" in item && item.info.id === id ? [item.info.runner] : [])
+      assert.deepStrictEqual([journaled(ranElsewhere.id), journaled(unnamed.id)], [["x:1"], ["a:1"]])
+    }).pipe(Effect.scoped), 30_000)
 })

@@ -10,10 +10,13 @@
  * Without the retry the task is still adopted, later: `Run` dies, the entity
  * restarts and the cluster delivers its persisted `Run` again. What the retry
  * saves is the restart, which hands over every other task that entity serves
- * (a bucket's tasks share one): each would lose its attempt.
+ * (a bucket's tasks share one): each would lose its attempt. Likewise a task
+ * whose record is deleted between adoption's read of the unfinished records
+ * and its `Run`: there is nothing to run, and the entity goes on serving the
+ * others.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { type Duration, Effect } from "effect"
+import { type Duration, Effect, Option } from "effect"
 import { TaskError, type TaskStore } from "@chainjobs/tasks"
 import { TaskEntity } from "@chainjobs/cluster"
 import { eventually, Gated, makeCluster, Scan, settled } from "./InProcessCluster.ts"
@@ -70,5 +73,43 @@ describe.skipIf(pgTestUrl === undefined)("adoption over a failing store", () => 
       assert.deepInclude(yield* b.tasks.awaitInfo(scan.id), { status: "completed", result: 1, attempt: 2, runner: b.address })
       assert.deepInclude(yield* b.tasks.awaitInfo(refused.id), { status: "completed", result: "b", runner: b.address })
       assert.strictEqual(faults.refused, 2)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("a task deleted between adoption's read and its Run is not run, and the other tasks its entity serves keep running", () =>
+    Effect.gen(function*() {
+      const cluster = yield* makeCluster
+      const a = yield* cluster.start("a")
+      yield* settled([a])
+      const scan = yield* a.tasks.submit(Scan, { gate: "scan", from: 1, to: 1 }, { id: "scan-task" })
+      const gone = yield* a.tasks.submit(Gated, { gate: "gone" }, { id: sameBucket("scan-task") })
+      yield* eventually(Effect.map(a.status.tasks, (tasks) => tasks.running === 2), () => "both run on a")
+      yield* a.stop
+      // b's first read of the task, a second after it began (the scan is adopted and running by then), finds its
+      // record deleted meanwhile
+      const deletions = { done: 0 }
+      const deleting = (store: TaskStore.TaskStore["Service"]): TaskStore.TaskStore["Service"] => ({
+        ...store,
+        get: (id) =>
+          id !== gone.id || deletions.done > 0
+            ? store.get(id)
+            : Effect.andThen(Effect.sleep("1 second"), Effect.andThen(store.remove(id), Effect.suspend(() => (deletions.done++, store.get(id)))))
+      })
+      const b = yield* cluster.start("b", { storeFault: deleting })
+      yield* eventually(Effect.map(b.status.tasks, (tasks) => tasks.running === 1 && deletions.done === 1), () => `b never ran the scan alone (${deletions.done} deletions)`)
+      // the entity goes on: the scan is not handed over (a restart of the entity would stop it at its checkpoint,
+      // as it does within milliseconds of a defect), looked at every 50 ms for 3 s
+      for (let look = 0; look < 60; look++) {
+        const now = yield* b.tasks.get(scan.id)
+        assert.deepInclude(now, { status: "running", attempt: 2 }, `look ${look}: the scan was handed over`)
+        yield* Effect.sleep("50 millis")
+      }
+      yield* cluster.open("scan/1")
+      // adopted once from a, and never handed over on b: its second attempt ends it
+      assert.deepInclude(yield* b.tasks.awaitInfo(scan.id), { status: "completed", result: 1, attempt: 2, runner: b.address })
+      assert.isTrue(Option.isNone(yield* b.store.get(gone.id)))
+      assert.deepStrictEqual(
+        cluster.happenings.filter((happening) => happening.task === scan.id && happening.event === "start").map((happening) => `${happening.runner} ${happening.attempt}`),
+        ["a 1", "b 2"]
+      )
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })

@@ -48,17 +48,27 @@ const sameBucket = (id: string) => {
   }
 }
 
+/**
+ * A cluster whose runner a ran two tasks of one bucket entity — a scan, and a task waiting on gate `gate` — and
+ * stopped, leaving both to the next runner started.
+ */
+const bucketLeft = (gate: string) =>
+  Effect.gen(function*() {
+    const cluster = yield* makeCluster
+    const a = yield* cluster.start("a")
+    yield* settled([a])
+    const scan = yield* a.tasks.submit(Scan, { gate: "scan", from: 1, to: 1 }, { id: "scan-task" })
+    const other = yield* a.tasks.submit(Gated, { gate }, { id: sameBucket("scan-task") })
+    yield* eventually(Effect.map(a.status.tasks, (tasks) => tasks.running === 2), () => "both run on a")
+    yield* a.stop
+    return { cluster, scan, other }
+  })
+
 describe.skipIf(pgTestUrl === undefined)("adoption over a failing store", () => {
   it.live("a refused read of one task leaves the other tasks its entity serves running", () =>
     Effect.gen(function*() {
-      const cluster = yield* makeCluster
-      const a = yield* cluster.start("a")
-      yield* settled([a])
       // two tasks of one bucket entity: a scan, and a task whose reads b's store will refuse
-      const scan = yield* a.tasks.submit(Scan, { gate: "scan", from: 1, to: 1 }, { id: "scan-task" })
-      const refused = yield* a.tasks.submit(Gated, { gate: "refused" }, { id: sameBucket("scan-task") })
-      yield* eventually(Effect.map(a.status.tasks, (tasks) => tasks.running === 2), () => "both run on a")
-      yield* a.stop
+      const { cluster, other: refused, scan } = yield* bucketLeft("refused")
       // the first refusal comes a second after the read began: the scan is adopted and running by then
       let id: string | undefined = refused.id
       const { faults, wrap } = refusingReads(2, () => id, "1 second")
@@ -77,13 +87,7 @@ describe.skipIf(pgTestUrl === undefined)("adoption over a failing store", () => 
 
   it.live("a task deleted between adoption's read and its Run is not run, and the other tasks its entity serves keep running", () =>
     Effect.gen(function*() {
-      const cluster = yield* makeCluster
-      const a = yield* cluster.start("a")
-      yield* settled([a])
-      const scan = yield* a.tasks.submit(Scan, { gate: "scan", from: 1, to: 1 }, { id: "scan-task" })
-      const gone = yield* a.tasks.submit(Gated, { gate: "gone" }, { id: sameBucket("scan-task") })
-      yield* eventually(Effect.map(a.status.tasks, (tasks) => tasks.running === 2), () => "both run on a")
-      yield* a.stop
+      const { cluster, other: gone, scan } = yield* bucketLeft("gone")
       // b's first read of the task, a second after it began (the scan is adopted and running by then), finds its
       // record deleted meanwhile
       const deletions = { done: 0 }

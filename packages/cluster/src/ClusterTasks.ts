@@ -21,11 +21,14 @@
  *   every runner may declare the same one (at start-up, from code or
  *   configuration), and it runs on one runner at a time, moving when that
  *   runner goes. Declarations are not stored: a schedule declared at start-up
- *   survives a restart of every runner because each declares it again.
+ *   survives a restart of every runner because each declares it again. A
+ *   daemon's singleton that stops interrupts its task without waiting on the
+ *   cluster for long (`interruptOnStop`): the cluster waits for it before it
+ *   releases the singleton's shard.
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Exit, Layer, Option, Schema, Scope, type Stream } from "effect"
+import { type Cause, Clock, Effect, Exit, Fiber, Layer, Option, Schema, Scope, type Stream } from "effect"
 import { type ClusterError, Sharding } from "effect/cluster"
 import { Schedules, Task, TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import type { ClusterFeed } from "./ClusterFeed.ts"
@@ -34,6 +37,12 @@ import { placement, TaskEntity } from "./TaskEntity.ts"
 
 /** How often a task is read again while awaited, when its owner moved or died before answering. */
 export const pollInterval = "100 millis"
+
+/**
+ * How long a stopping daemon's singleton waits for the `Interrupt` of its task on another runner (`interruptOnStop`);
+ * the call goes on in the background after that, until the task's owner has it.
+ */
+export const stopInterruptWait = "1 second"
 
 /** The cluster's delivery failures of a call. */
 type Undelivered =
@@ -211,7 +220,7 @@ export const make = Effect.fnUntraced(function*(
           let current: Schedules.Daemon | undefined
           const stop = yield* singleton(
             name,
-            Effect.flatMap(Scope.Scope, (scope) => Schedules.daemon(tasks, scope, kind, payload, options)).pipe(
+            Effect.flatMap(Scope.Scope, (scope) => Schedules.daemon({ ...tasks, interrupt: interruptOnStop }, scope, kind, payload, options)).pipe(
               Effect.tap((daemon) => Effect.sync(() => (current = daemon))),
               Effect.andThen(Effect.never),
               Effect.onInterrupt(() => Effect.suspend(() => current?.stop ?? Effect.void)),
@@ -225,6 +234,26 @@ export const make = Effect.fnUntraced(function*(
           }
         }))
   })
+
+  /**
+   * Interrupts the task of a daemon whose singleton stops. The cluster stops a singleton while it releases the
+   * singleton's shard, and waits for it before it lets the shard go: a call through the cluster there can wait for a
+   * shard nobody holds, this runner's own among them (all its shards are force-released when its shard locks look
+   * unhealthy), and the release, so the runner, would wait forever. So a task this runner runs is interrupted by its
+   * own supervisor, no message; a task elsewhere (or handed over meanwhile, waiting for its shard's next owner) is
+   * sent `Interrupt`, waited for at most `stopInterruptWait`, and the call goes on in the runner's scope after that,
+   * until the task's owner, adopting it if need be, interrupts it.
+   */
+  const interruptOnStop = (id: string): Effect.Effect<void> => {
+    const warn = (cause: Cause.Cause<unknown>) =>
+      Effect.logWarning(`chainjobs: could not interrupt task ${id} of a stopping daemon`, cause)
+    return Effect.gen(function*() {
+      const here = yield* Effect.andThen(local.interrupt(id), local.get(id))
+      if (TaskInfo.isTerminal(here.status)) return
+      const delivery = yield* Effect.forkIn(Effect.catchCause(interrupt(id), warn), runnerScope, { startImmediately: true })
+      yield* Effect.timeoutOption(Fiber.join(delivery), stopInterruptWait)
+    }).pipe(Effect.catchCause(warn))
+  }
 
   /**
    * The cluster-wide name of a schedule or daemon: its kind and encoded payload. Every runner

@@ -8,7 +8,9 @@
  * interrupts its task.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric, Option, Schedule } from "effect"
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Metric, Option, Redacted, Schedule } from "effect"
+import { SqlClient } from "effect/sql"
 import { Runner } from "@chainjobs/cluster"
 import { eventually, Gated, makeCluster, settled, shards, Tick } from "./InProcessCluster.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
@@ -65,6 +67,38 @@ describe.skipIf(pgTestUrl === undefined)("singletons and runner status", () => {
       )
       assert.deepStrictEqual((yield* currents).map(Option.isSome), [false, false])
     }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("a daemon's singleton stopped while its runner's shard locks look unhealthy stops its task without waiting on the cluster, so the runner takes its shards back", () =>
+    Effect.gen(function*() {
+      const cluster = yield* makeCluster
+      const a = yield* cluster.start("a")
+      yield* settled([a])
+      const daemon = yield* a.tasks.daemon(Gated, { gate: "never" }, { restart: Schedule.spaced("100 millis") })
+      yield* eventually(Effect.map(daemon.current, Option.isSome), () => "the daemon starts its task")
+      const first = Option.getOrThrow(yield* daemon.current)
+      yield* eventually(Effect.map(Effect.orDie(a.tasks.get(first)), (info) => info.status === "running"), () => "its task runs")
+      // The runners' row locked: a's lock refresh (which stamps its heartbeat there first) times out, its shard locks
+      // count as unhealthy, and every shard is force-released, which waits for the daemon's singleton to stop. Its
+      // task's shard is one of them: an `Interrupt` through the cluster would wait for it to be held again.
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.withTransaction(Effect.gen(function*() {
+          yield* sql`SELECT 1 FROM chainjobs.cluster_runners FOR UPDATE`
+          yield* eventually(Effect.map(a.status.shardsHeld, (held) => held === 0), () => "a gives its shards up")
+        }))
+      }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(cluster.databaseUrl), maxConnections: 1 })), Effect.orDie)
+      // the storage answers again: the forced release ends once the singleton has stopped, and a takes its shards back
+      yield* settled([a])
+      // the daemon's task stopped (where it was handed over to, once its shard was held again), and another stands for it
+      yield* eventually(
+        Effect.map(Effect.orDie(a.tasks.get(first)), (info) => info.status === "interrupted"),
+        () => "the daemon's first task is interrupted"
+      )
+      yield* eventually(
+        Effect.map(daemon.current, (current) => Option.isSome(current) && current.value !== first),
+        () => "the daemon starts another task"
+      )
+    }).pipe(Effect.scoped), { timeout: 90_000 })
 
   it.live("a runner tells its address, the shards it holds and its running and waiting tasks, also as gauges labelled with its address", () =>
     Effect.gen(function*() {

@@ -82,6 +82,8 @@ export interface TestRunner {
 
 /** A cluster under test: a fresh database, what the kinds did, their gates, and runners started on demand. */
 export interface TestCluster {
+  /** The cluster's own database (its runners' schema is `chainjobs`): where a test makes faults of the database's own. */
+  readonly databaseUrl: string
   readonly happenings: Array<Happening>
   /** Every scan attempt that started while another attempt of the same scan still ran, as `<task>: <runner> <attempt> while <runner> <attempt>`. */
   readonly overlaps: Array<string>
@@ -233,6 +235,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
     })
 
   return {
+    databaseUrl,
     happenings,
     overlaps,
     open: (name) => Effect.asVoid(Deferred.succeed(gate(name), undefined)),

@@ -17,9 +17,9 @@
  *
  * @since 0.1.0
  */
-import { NodeClusterSocket } from "@effect/platform-node"
+import { NodeClusterSocket, NodeCrypto } from "@effect/platform-node"
 import { type Config, ConfigProvider, Context, Effect, Layer, Metric, type Redacted, Schedule, Stream } from "effect"
-import { Sharding, ShardId } from "effect/cluster"
+import { Sharding, ShardId, ShardingConfig, SqlMessageStorage } from "effect/cluster"
 import type { SocketServer } from "effect/socket"
 import type { PgClient } from "@effect/sql-pg"
 import { SqlClient, type SqlError } from "effect/sql"
@@ -29,6 +29,7 @@ import * as ClusterFeed from "./ClusterFeed.ts"
 import * as ClusterTasks from "./ClusterTasks.ts"
 import * as LocalAdmission from "./LocalAdmission.ts"
 import { type RunnerSettings, toShardingConfig } from "./RunnerConfig.ts"
+import * as ShardLockReleases from "./ShardLockReleases.ts"
 import * as SqlQuota from "./SqlQuota.ts"
 import * as TaskEntity from "./TaskEntity.ts"
 
@@ -160,13 +161,20 @@ export const layerServices = (
     )
   }))
 
-/** The cluster transport on the shared database, configured only by `settings` (no environment names). */
-export const layerSharding = (settings: RunnerSettings) =>
-  NodeClusterSocket.layer({
-    storage: "sql",
-    serialization: "ndjson",
-    shardingConfig: toShardingConfig(settings)
-  }).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({}))))
+/**
+ * The cluster transport on the shared database, configured only by `settings` (no environment names). Its storage is
+ * the cluster's SQL storage, with the shard-lock releases taking turns (`ShardLockReleases`).
+ */
+export const layerSharding = (settings: RunnerSettings) => {
+  const shardingConfig = toShardingConfig(settings)
+  const storage = Layer.mergeAll(ShardLockReleases.layer, SqlMessageStorage.layer.pipe(Layer.provide(NodeCrypto.layerDigest))).pipe(
+    Layer.provide(ShardingConfig.layerFromEnv(shardingConfig))
+  )
+  return NodeClusterSocket.layer({ storage: "byo", serialization: "ndjson", shardingConfig }).pipe(
+    Layer.provide(storage),
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))
+  )
+}
 
 /**
  * A whole runner: database, store, cluster transport, supervisor and entity.

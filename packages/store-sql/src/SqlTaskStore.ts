@@ -21,7 +21,8 @@ import { PgClient } from "@effect/sql-pg"
 import { Cause, Clock, Config, Effect, Exit, Layer, Option } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import * as GroupCommit from "./GroupCommit.ts"
-import { columns, fromRow, migrate, sizeClasses, table, type TaskRow, toRow, toValues, updatedColumns } from "./internal/taskTable.ts"
+import { columnArrays, unnestRows } from "./internal/pgColumns.ts"
+import { columns, fromRow, migrate, sizeClasses, table, type TaskRow, toValues, updatedColumns } from "./internal/taskTable.ts"
 import { storeError } from "./internal/storeFailure.ts"
 import * as NodeSqliteClient from "./NodeSqliteClient.ts"
 import * as SqlScheduleStore from "./SqlScheduleStore.ts"
@@ -39,23 +40,6 @@ const parts: ReadonlyArray<Part> = ["inserts", "updates", "progress"]
 const emptyBatch: GroupCommit.Batch = { inserts: new Map(), updates: new Map(), progress: new Map() }
 
 const noFailures: GroupCommit.BatchResult["failed"] = { inserts: new Map(), updates: new Map(), progress: new Map() }
-
-/**
- * Rows as the JSON text PostgreSQL expands into the table's type. Its `text`
- * cannot hold U+0000 nor half of a surrogate pair, which a message or an
- * error's message may carry (bytes decoded as text, a message cut short in
- * the middle of an emoji): there they become U+FFFD, as SQLite stores a lone
- * surrogate, instead of failing the write, a task's final state with it. The
- * JSON columns hold them escaped (`JSON.stringify`), so they are left as they
- * are.
- */
-const pgRows = (rows: ReadonlyArray<TaskRow>): string => {
-  const text = JSON.stringify(rows)
-  // Cheap test first: a raw U+0000 or lone surrogate anywhere shows as one of these escapes.
-  return /\\u(?:0000|d[89a-f])/i.test(text)
-    ? JSON.stringify(rows, (_, value) => typeof value === "string" ? value.toWellFormed().replaceAll("\u0000", "\uFFFD") : value)
-    : text
-}
 
 /** Builds the store on the `SqlClient` in context, migrating its table first. */
 export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {}) {
@@ -82,9 +66,8 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     return text
   }
 
-  /** The rows of `records` as PostgreSQL expands them: one JSON parameter, rows of the table's type. */
-  const pgRecordset = (records: ReadonlyMap<string, TaskInfo.TaskInfo>) =>
-    sql`SELECT * FROM json_populate_recordset(NULL::${sql(table)}, ${pgRows(Array.from(records.values(), toRow))}::json)`
+  /** Where PostgreSQL statements insert: every column, in the order of `columnArrays`. */
+  const pgInsertInto = `INSERT INTO ${table} (${columns.join(", ")}) SELECT * FROM`
 
   /** SQLite statements writing `records`, in `sizeClasses` rows each (see `writeRows`). */
   const sqliteStatements = (records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: string) => {
@@ -96,20 +79,30 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     }))
   }
 
+  /** The PostgreSQL statement texts writing one part of a batch, by conflict clause, each built once. */
+  const pgTexts = new Map<string, string>()
+  const pgText = (conflict: string) => {
+    let text = pgTexts.get(conflict)
+    if (text === undefined) {
+      text = `${pgInsertInto} ${unnestRows(1)} ${conflict}`
+      pgTexts.set(conflict, text)
+    }
+    return text
+  }
+
   /**
    * Writes records, returning each statement's rows. SQLite takes them as
    * parameters, in statements of `sizeClasses` rows whose texts are built
-   * once per shape. PostgreSQL takes them all in one statement, as one JSON
-   * parameter expanded into rows of the table's type (see `pgRows`): its text
-   * is the same whatever the count (one prepared statement, reused), the
-   * protocol is spared thousands of parameters, and a batch costs one round
-   * trip per part, not one per size class.
+   * once per shape. PostgreSQL takes them all in one statement, one typed
+   * array per column (see `columnArrays`): its text is the same whatever the
+   * count (one prepared statement, reused), and a batch costs one round trip
+   * per part, not one per size class.
    */
   const writeRows = <A extends object>(records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: string) =>
     Effect.suspend(() => {
       if (records.size === 0) return Effect.succeed<Array<ReadonlyArray<A>>>([])
       return sql.onDialectOrElse({
-        pg: () => Effect.map(sql<A>`INSERT INTO ${sql(table)} ${pgRecordset(records)} ${sql.literal(conflict)}`, (rows) => [rows]),
+        pg: () => Effect.map(sql.unsafe<A>(pgText(conflict), columnArrays(records.values())), (rows) => [rows]),
         orElse: () => Effect.forEach(sqliteStatements(records, conflict), (statement) => sql.unsafe<A>(statement.sql, statement.params))
       })
     })
@@ -161,15 +154,18 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    * (`writeTogether` sends such a batch in a transaction instead); the text
    * is the same for every batch, so it is planned once.
    */
+  const pgOneStatement = `WITH changed AS (${pgInsertInto} ${unnestRows(1)} ${upsert}), progressed AS (${pgInsertInto} ${
+    unnestRows(1 + columns.length)
+  } ${upsertUnlessFinished}) ${pgInsertInto} ${unnestRows(1 + 2 * columns.length)} ${insertNew}`
   const writeOneStatement = (batch: GroupCommit.Batch, placed: Effect.Effect<void>) =>
     // Suspended: a record that does not encode throws while the statement is built, a defect of the write.
-    Effect.suspend(() => sql<{ readonly id: string }>`WITH changed AS (INSERT INTO ${sql(table)} ${pgRecordset(batch.updates)} ${
-      sql.literal(upsert)
-    }), progressed AS (INSERT INTO ${sql(table)} ${pgRecordset(batch.progress)} ${sql.literal(upsertUnlessFinished)}) INSERT INTO ${
-      sql(table)
-    } ${pgRecordset(batch.inserts)} ${sql.literal(insertNew)}`.pipe(
-      Effect.flatMap((inserted) => Effect.as(placed, notInserted(batch, inserted.map((row) => row.id))))
-    ))
+    Effect.suspend(() =>
+      sql.unsafe<{ readonly id: string }>(pgOneStatement, [
+        ...columnArrays(batch.updates.values()),
+        ...columnArrays(batch.progress.values()),
+        ...columnArrays(batch.inserts.values())
+      ]).pipe(Effect.flatMap((inserted) => Effect.as(placed, notInserted(batch, inserted.map((row) => row.id)))))
+    )
 
   /** True when an id has writes in two parts of a batch (an insert and a state change, or a state change and progress). */
   const overlaps = (batch: GroupCommit.Batch): boolean => {

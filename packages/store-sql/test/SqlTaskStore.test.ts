@@ -3,7 +3,8 @@ import { TaskInfo, TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted, Schema, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
-import { columns, sizeClasses, toRow, toValues } from "../src/internal/taskTable.ts"
+import { columnArrays } from "../src/internal/pgColumns.ts"
+import { columns, sizeClasses, toValues } from "../src/internal/taskTable.ts"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import {
   onPgTestDatabase,
@@ -148,10 +149,35 @@ const JsonRecord = Schema.Struct({
 })
 
 describe("rows", () => {
-  it.prop("a record's row holds, by column name, the values its statement parameters hold in column order", [JsonRecord], ([info]) => {
-    const row = toRow(info)
-    assert.deepStrictEqual(Object.keys(row), [...columns])
-    assert.deepStrictEqual(columns.map((column) => row[column]), toValues(info))
+  it.prop("the column arrays PostgreSQL receives hold, column by column, the values SQLite's parameters hold", [Schema.Array(JsonRecord)], ([generated]) => {
+    // Times in whole milliseconds, as the runtime writes them (a fraction does not fit an int8 column).
+    const whole = (millis: number | null) => millis === null ? null : Math.trunc(millis)
+    const infos = generated.map((info) => ({
+      ...info,
+      createdAt: Math.trunc(info.createdAt),
+      startedAt: whole(info.startedAt),
+      finishedAt: whole(info.finishedAt),
+      heartbeatAt: whole(info.heartbeatAt),
+      expiresAt: whole(info.expiresAt),
+      ...(info.timeoutMillis === undefined ? {} : { timeoutMillis: Math.trunc(info.timeoutMillis) }),
+      ...(info.heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis: Math.trunc(info.heartbeatTimeoutMillis) })
+    }))
+    const arrays = columnArrays(infos)
+    assert.strictEqual(arrays.length, columns.length)
+    const rows = infos.map((_, n) => arrays.map((array) => (array.value as ReadonlyArray<unknown>)[n]))
+    // int8 columns go as bigints, a number that is not finite as null (as JSON carries it), U+0000 as U+FFFD (text cannot hold it)
+    const element = (value: string | number | null, column: string) =>
+      typeof value === "string"
+        ? value.replaceAll("\u0000", "\uFFFD")
+        : typeof value !== "number"
+        ? value
+        : !Number.isFinite(value)
+        ? null
+        : column.endsWith("_at") || column.endsWith("_millis")
+        ? BigInt(value)
+        : value
+    const expected = infos.map((info) => toValues(info).map((value, i) => element(value, columns[i])))
+    assert.deepStrictEqual(rows, expected)
   })
 })
 

@@ -997,4 +997,48 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       const journaled = (id: string) => a.journal.seen.flatMap((item) => "_tag" in item && item.info.id === id ? [item.info.runner] : [])
       assert.deepStrictEqual([journaled(ranElsewhere.id), journaled(unnamed.id)], [["x:1"], ["a:1"]])
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a runner that said farewell is new again: its next notification is answered at once with this one's counts", () =>
+    Effect.gen(function*() {
+      // a's clock stands still: its counts go once, at its start, and then only as answers
+      const a = yield* cluster({ testClock: true })
+      yield* until(() => a.sent("s").length === 1, () => "a's first counts")
+      yield* a.post("s", stats({}))
+      yield* until(() => a.sent("s").length === 2, () => JSON.stringify(a.heard))
+      yield* a.post("g", "")
+      // x started again: a new session
+      yield* a.post("s", stats({}), { session: "s2", seq: 1 })
+      yield* until(() => a.sent("s").length === 3, () => `no answer to x after its farewell: ${JSON.stringify(a.heard)}`)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a change of what its followers want is told within the linger, not left to the next renewal", () =>
+    Effect.gen(function*() {
+      // a's clock stands still but for the linger the test lets pass: no renewal (a second) ever comes
+      const a = yield* cluster({ testClock: true })
+      const wants = () => a.sent("w").map((notification) => notification.body)
+      const told = (body: string) =>
+        Effect.andThen(
+          a.testClock!.adjust(ClusterFeed.linger),
+          until(() => wants().at(-1) === body, () => `never told ${body}: ${JSON.stringify(wants())}`)
+        )
+      const first = yield* Scope.make()
+      yield* Scope.provide(a.feed.interest.task("t1"), first)
+      yield* told(`{"t":["t1"]}`)
+      // one of two followers of t1 gone: t1 still wanted, beside t2
+      const second = yield* Scope.make()
+      yield* Scope.provide(a.feed.interest.task("t1"), second)
+      yield* Scope.close(first, Exit.void)
+      yield* a.testClock!.adjust(ClusterFeed.linger)
+      const other = yield* Scope.make()
+      yield* Scope.provide(a.feed.interest.task("t2"), other)
+      yield* told(`{"t":["t1","t2"]}`)
+      yield* Scope.close(second, Exit.void)
+      yield* Scope.close(other, Exit.void)
+      yield* told(`{"t":[]}`)
+      const all = yield* Scope.make()
+      yield* Scope.provide(a.feed.interest.all, all)
+      yield* told(`{"a":1}`)
+      yield* Scope.close(all, Exit.void)
+      yield* told(`{"t":[]}`)
+    }).pipe(Effect.scoped), 30_000)
 })

@@ -66,6 +66,14 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     return text
   }
 
+  /**
+   * The positions (from 1) of the ids in the array parameter `$ids` that the
+   * `inserted` clause did not insert (their records existed): usually none,
+   * so the answer to a batch is no rows, not one row per insert.
+   */
+  const pgNotInserted = (ids: number) =>
+    `SELECT n FROM unnest($${ids}::text[]) WITH ORDINALITY AS given (id, n) WHERE NOT EXISTS (SELECT 1 FROM inserted WHERE inserted.id = given.id)`
+
   /** Where PostgreSQL statements insert: every column, in the order of `columnArrays`. */
   const pgInsertInto = `INSERT INTO ${table} (${columns.join(", ")}) SELECT * FROM`
 
@@ -146,9 +154,9 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
 
   /**
    * Writes a PostgreSQL batch as one statement: its three parts are the
-   * data-modifying `WITH` clauses of one `INSERT`, which PostgreSQL runs
-   * to completion and commits together (a statement outside a transaction is
-   * one). One round trip per batch instead of four (`BEGIN`, two or three
+   * data-modifying `WITH` clauses of one `SELECT` of the inserts not stored
+   * (see `pgNotInserted`), which PostgreSQL runs to completion and commits
+   * together (a statement outside a transaction is one). One round trip per batch instead of four (`BEGIN`, two or three
    * statements, `COMMIT`): the single writer waits on the network once per
    * batch. The clauses run on one snapshot, so no id may be in two parts
    * (`writeTogether` sends such a batch in a transaction instead); the text
@@ -156,15 +164,18 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    */
   const pgOneStatement = `WITH changed AS (${pgInsertInto} ${unnestRows(1)} ${upsert}), progressed AS (${pgInsertInto} ${
     unnestRows(1 + columns.length)
-  } ${upsertUnlessFinished}) ${pgInsertInto} ${unnestRows(1 + 2 * columns.length)} ${insertNew}`
+  } ${upsertUnlessFinished}), inserted AS (${pgInsertInto} ${unnestRows(1 + 2 * columns.length)} ${insertNew}) ${pgNotInserted(1 + 2 * columns.length)}`
   const writeOneStatement = (batch: GroupCommit.Batch, placed: Effect.Effect<void>) =>
     // Suspended: a record that does not encode throws while the statement is built, a defect of the write.
     Effect.suspend(() =>
-      sql.unsafe<{ readonly id: string }>(pgOneStatement, [
+      sql.unsafe<{ readonly n: unknown }>(pgOneStatement, [
         ...columnArrays(batch.updates.values()),
         ...columnArrays(batch.progress.values()),
         ...columnArrays(batch.inserts.values())
-      ]).pipe(Effect.flatMap((inserted) => Effect.as(placed, notInserted(batch, inserted.map((row) => row.id)))))
+      ]).pipe(Effect.flatMap((rows) => {
+        const ids = rows.length === 0 ? [] : Array.from(batch.inserts.keys())
+        return Effect.as(placed, new Set(rows.map((row) => ids[Number(row.n) - 1])))
+      }))
     )
 
   /** True when an id has writes in two parts of a batch (an insert and a state change, or a state change and progress). */

@@ -37,8 +37,15 @@ const atEndOfTurn = (flush: () => void) => {
   if (endOfTurn.push(flush) === 1) setImmediate(flushTurn)
 }
 
+/**
+ * When a socket's queued lines are sent: at the end of the turn (what every
+ * socket uses), or when the writing callback's microtasks run — the earlier
+ * rule, a message per fiber that wrote, kept as `bench/fanout.ts`'s baseline.
+ */
+export type FlushAt = "turn" | "microtask"
+
 /** Wraps the writer of one socket; every writer of that socket must be wrapped by the same function. */
-export const make = (): (writer: Socket.Writer) => Socket.Writer => {
+export const make = (flushAt: FlushAt = "turn"): (writer: Socket.Writer) => Socket.Writer => {
   let queued: Array<string> = []
   let target: Socket.Writer | undefined
   let scheduled = false
@@ -71,7 +78,8 @@ export const make = (): (writer: Socket.Writer) => Socket.Writer => {
             queued.push(chunk)
             if (!scheduled) {
               scheduled = true
-              atEndOfTurn(flush)
+              if (flushAt === "turn") atEndOfTurn(flush)
+              else queueMicrotask(flush)
             }
           })
         }

@@ -26,7 +26,9 @@
  * `--task-ms=`, `--status-rate=`, `--sse-task=`, `--sse-all=`, `--ws-watch=`,
  * `--ws-all=`, `--interval=`, `--warmup=`, `--cooldown=`, `--semi-space=` (the
  * service's `--max-semi-space-size` in MB; 0, the default, leaves V8's own as
- * `npm start` does) (or `LOAD_DURATION`,
+ * `npm start` does), `--turn-budget=` (the service's `CHAINJOBS_TURN_BUDGET_MS`:
+ * fiber work per turn of its event loop, ms; 0 for Effect's own scheduler;
+ * unset, the service's default) (or `LOAD_DURATION`,
  * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
  * the service there (`node --cpu-prof`); `--heap-snapshots=DIR` writes two
  * heap snapshots of it there, at the end of warm-up and at the end of the
@@ -73,6 +75,9 @@ const mix: Mix = {
 }
 /** The service's young-generation cap (`--max-semi-space-size`, MB); 0 (the default, as `npm start` runs it): V8's own. */
 const semiSpace = setting("semi-space", 0, 0)
+/** The service's `CHAINJOBS_TURN_BUDGET_MS` (`--turn-budget=`), or undefined for its default. */
+const turnBudget = args.find((arg) => arg.startsWith("--turn-budget="))?.slice("--turn-budget=".length) ??
+  process.env.LOAD_TURN_BUDGET
 const warmupSeconds = setting("warmup", 20, 60)
 const cooldownSeconds = setting("cooldown", 20, 60)
 
@@ -142,7 +147,8 @@ console.log(
   `load (${full ? "full" : "short"} mix): ${mix.rate} submissions/s of ${mix.taskMillis}-ms tasks for ${mix.durationSeconds} s; ` +
     `watchers: ${mix.sseTask} task SSE (new connection per task), ${mix.sseAll} /api/events, ` +
     `${mix.wsWatch} WS Watch, ${mix.wsAll} WS WatchChanges; ${mix.statusRate} status reads/s on new and on open connections; ` +
-    `service young generation ${semiSpace === 0 ? "V8's default" : `--max-semi-space-size=${semiSpace}`}`
+    `service young generation ${semiSpace === 0 ? "V8's default" : `--max-semi-space-size=${semiSpace}`}; ` +
+    `fiber work per turn ${turnBudget === undefined ? "the service's default" : `CHAINJOBS_TURN_BUDGET_MS=${turnBudget}`}`
 )
 
 const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)
@@ -178,7 +184,10 @@ const server = spawn(
     "--dev-chain",
     "false"
   ],
-  { stdio: ["ignore", "pipe", "inherit"] }
+  {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: turnBudget === undefined ? process.env : { ...process.env, CHAINJOBS_TURN_BUDGET_MS: turnBudget }
+  }
 )
 const stopServer = async () => {
   server.off("exit", exitedUnderLoad)

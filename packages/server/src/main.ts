@@ -8,11 +8,17 @@
  * `serve` to end, so it exits 0 (130 for a command that was following a
  * task); failures exit 1 with their message on stderr.
  *
+ * Fibers run on the service's scheduler (`TurnScheduler`): at most 8 ms of
+ * their scheduled work per turn of the event loop, so that a burst of woken
+ * watchers does not keep the loop from accepting connections;
+ * `CHAINJOBS_TURN_BUDGET_MS` sets the budget (0: Effect's own scheduler).
+ *
  * @since 0.1.0
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit, Runtime } from "effect"
 import * as Cli from "./Cli.ts"
+import * as TurnScheduler from "./TurnScheduler.ts"
 
 /**
  * Exit 0 when stopped by a signal (an interruption alone), or 130 when the
@@ -34,6 +40,7 @@ const report = (cause: Cause.Cause<unknown>) => {
 }
 
 Cli.run(process.argv.slice(2)).pipe(
+  TurnScheduler.install,
   Effect.tapCause(report),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({ disableErrorReporting: true, teardown })

@@ -1,0 +1,157 @@
+/**
+ * The service's Effect scheduler: the work fibers schedule (a fiber forked,
+ * a `yieldNow`, a queue waking its takers) runs from one `setImmediate` per
+ * turn of the event loop for all fibers, at most `budgetMillis` of it per
+ * turn, the rest in the next turns.
+ *
+ * Effect's own scheduler (`MixedScheduler`) gives every fiber a dispatcher
+ * with a `setImmediate` of its own, and Node runs every callback queued
+ * before a check phase in that phase: a burst that wakes a thousand fibers
+ * (every watcher of the changes a slice of the feed published) ran them all
+ * in one turn, and the loop could not accept a connection or read a request
+ * until they had all run — a new connection's status read waited behind the
+ * whole burst. Here a turn runs the fibers that were ready when it began, in
+ * the order they became ready, until the budget is spent; the others wait
+ * for the next turn, after the loop has polled its sockets. Work scheduled
+ * during a turn waits for the next one, as with `MixedScheduler`, so a
+ * `yieldNow` still lets the loop poll.
+ *
+ * Each fiber keeps a dispatcher of its own (its tasks by priority, and
+ * `flush` runs only its own, as `Effect.runSync` needs): only the timer and
+ * the run queue are shared.
+ *
+ * @since 0.1.0
+ */
+import { Config, Effect, Scheduler, Schema } from "effect"
+import type { Fiber } from "effect"
+
+/** How long a turn runs scheduled fiber work, at most (ms), unless the service is told otherwise. */
+export const defaultBudgetMillis = 8
+
+/** The budget per turn (ms) from `CHAINJOBS_TURN_BUDGET_MS`: a number of at least 0 (0: Effect's own scheduler). */
+export const budgetConfig: Config.Config<number> = Config.schema(
+  Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+  "CHAINJOBS_TURN_BUDGET_MS"
+).pipe(Config.withDefault(defaultBudgetMillis))
+
+/** One fiber's scheduled tasks, by priority (lower first), each priority's in the order scheduled. */
+class FiberDispatcher implements Scheduler.SchedulerDispatcher {
+  private buckets: Array<[priority: number, tasks: Array<() => void>]> = []
+  /** Tasks of an earlier run that its turn's budget left, run first next time. */
+  private carried: Array<() => void> = []
+  /** Whether it waits in the run queue. */
+  queued = false
+  private readonly turns: Turns
+  constructor(turns: Turns) {
+    this.turns = turns
+  }
+
+  scheduleTask(task: () => void, priority: number): void {
+    const buckets = this.buckets
+    let index = 0
+    while (index < buckets.length && buckets[index][0] < priority) index++
+    if (index < buckets.length && buckets[index][0] === priority) buckets[index][1].push(task)
+    else buckets.splice(index, 0, [priority, [task]])
+    if (!this.queued) {
+      this.queued = true
+      this.turns.ready(this)
+    }
+  }
+
+  /**
+   * Runs the tasks scheduled before it began (those they schedule wait for
+   * the next run) until `deadline` (a `performance.now()` time) has passed;
+   * whether some are left.
+   */
+  run(deadline: number): boolean {
+    const tasks = this.carried
+    for (const [, scheduled] of this.buckets) for (const task of scheduled) tasks.push(task)
+    this.buckets = []
+    this.carried = []
+    for (let i = 0; i < tasks.length; i++) {
+      tasks[i]()
+      if (i + 1 < tasks.length && performance.now() >= deadline) {
+        this.carried = tasks.slice(i + 1)
+        return true
+      }
+    }
+    return false
+  }
+
+  flush(): void {
+    while (this.buckets.length > 0 || this.carried.length > 0) this.run(Number.POSITIVE_INFINITY)
+  }
+}
+
+/** The run queue of every fiber's dispatcher, run a budget's worth per turn. */
+class Turns {
+  private queue: Array<FiberDispatcher> = []
+  private scheduled = false
+  private readonly budgetMillis: number
+  constructor(budgetMillis: number) {
+    this.budgetMillis = budgetMillis
+  }
+
+  /** Queues a dispatcher with tasks to run, in a coming turn. */
+  ready(dispatcher: FiberDispatcher): void {
+    this.queue.push(dispatcher)
+    this.schedule()
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0) return
+    this.scheduled = true
+    setImmediate(this.turn)
+  }
+
+  /**
+   * One turn: the dispatchers ready when it began, in order, until the
+   * budget is spent; what is left of them goes first next turn.
+   */
+  private readonly turn = (): void => {
+    this.scheduled = false
+    const batch = this.queue
+    this.queue = []
+    const deadline = performance.now() + this.budgetMillis
+    for (let i = 0; i < batch.length; i++) {
+      const dispatcher = batch[i]
+      dispatcher.queued = false
+      const unfinished = dispatcher.run(deadline)
+      if (unfinished || performance.now() >= deadline) {
+        const left = batch.slice(i + 1)
+        // A dispatcher its tasks queued again already waits at the end of the queue; one the budget cut waits first.
+        if (unfinished && !dispatcher.queued) {
+          dispatcher.queued = true
+          left.unshift(dispatcher)
+        }
+        this.queue = left.concat(this.queue)
+        break
+      }
+    }
+    this.schedule()
+  }
+}
+
+/** A scheduler running at most `budgetMillis` of fiber work per turn of the event loop (see the module's note). */
+export const make = (budgetMillis: number = defaultBudgetMillis): Scheduler.Scheduler => {
+  const turns = new Turns(budgetMillis)
+  // When a fiber yields mid-run is Effect's own rule (its operation budget): only where its work runs changes.
+  const own = new Scheduler.MixedScheduler()
+  return {
+    executionMode: "async",
+    shouldYield: (fiber: Fiber.Fiber<unknown, unknown>) => own.shouldYield(fiber),
+    makeDispatcher: () => new FiberDispatcher(turns)
+  }
+}
+
+/**
+ * Runs `effect` on a scheduler with the budget `CHAINJOBS_TURN_BUDGET_MS`
+ * sets (`defaultBudgetMillis` when unset), or on Effect's own when it is 0;
+ * a value that is not a number of at least 0 fails with the `ConfigError`
+ * naming the variable, before anything runs.
+ */
+export const install = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | Config.ConfigError, R> =>
+  Effect.gen(function*() {
+    const budget = yield* budgetConfig
+    return yield* (budget === 0 ? effect : Effect.provideService(effect, Scheduler.Scheduler, make(budget)))
+  })

@@ -1,0 +1,111 @@
+/**
+ * The service's scheduler against a real listening socket: a burst of fiber
+ * work is spread over turns of the event loop, the loop accepting a
+ * connection between them, and work scheduled during a turn waits for the
+ * next one, so a `yieldNow` lets the loop poll. `CHAINJOBS_TURN_BUDGET_MS`
+ * chooses the scheduler a program runs on, and a bad value fails before it
+ * runs.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Exit, Fiber, Scheduler } from "effect"
+import * as net from "node:net"
+import * as TurnScheduler from "../src/TurnScheduler.ts"
+
+/** A server on a free port of 127.0.0.1 that notes, when it accepts a connection, what `note` says; closed with the scope. */
+const listener = (note: () => number) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      new Promise<{ readonly port: number; readonly accepted: () => number | undefined; readonly server: net.Server }>((resolve) => {
+        let seen: number | undefined
+        const server = net.createServer((socket) => {
+          seen ??= note()
+          socket.destroy()
+        })
+        server.listen(0, "127.0.0.1", () => resolve({ port: (server.address() as net.AddressInfo).port, accepted: () => seen, server }))
+      })
+    ),
+    ({ server }) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  )
+
+/** Keeps the thread busy for `millis`. */
+const busy = (millis: number) => {
+  const end = performance.now() + millis
+  while (performance.now() < end) { /* the work of a watcher's turn */ }
+}
+
+/** Connects to `port` (the connection is accepted when the loop polls next). */
+const connect = (port: number) => net.connect(port, "127.0.0.1").on("error", () => {}).on("connect", function(this: net.Socket) {
+  this.destroy()
+})
+
+const budget = 8
+const fibers = 40
+
+describe("TurnScheduler", () => {
+  it.live(`${fibers} fibers of 2 ms each, started together, leave the loop free to accept a connection after about ${budget} ms of them`, () =>
+    Effect.scoped(Effect.gen(function*() {
+      let ran = 0
+      const { accepted, port } = yield* listener(() => ran)
+      const work = Effect.sync(() => {
+        // The first fiber to run asks for the connection: the loop can accept it only once it polls again.
+        if (ran === 0) connect(port)
+        busy(2)
+        ran++
+      })
+      // Forked children start from their parent's dispatcher: all of them at once, the turn after.
+      const started = yield* Effect.forEach(Array.from({ length: fibers }), () => Effect.forkChild(work)).pipe(
+        Effect.provideService(Scheduler.Scheduler, TurnScheduler.make(budget))
+      )
+      yield* Fiber.joinAll(started)
+      while (accepted() === undefined) yield* Effect.sleep("5 millis")
+      assert.strictEqual(ran, fibers)
+      // A turn stops at the first fiber that ends past the budget: 4 or 5 of 2 ms, more only if the connection was late.
+      assert.isAtMost(accepted()!, fibers / 2, `${accepted()} of ${fibers} fibers ran before the connection was accepted`)
+    })))
+
+  it.live("work scheduled during a turn waits for the next turn: a fiber yielding in a loop lets the loop poll at each yield", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let yields = 0
+      const { accepted, port } = yield* listener(() => yields)
+      // A budget far longer than the test: only the turn's end lets the loop poll.
+      const spin = Effect.gen(function*() {
+        connect(port)
+        while (accepted() === undefined && yields < 100_000) {
+          yield* Effect.yieldNow
+          yields++
+        }
+      }).pipe(Effect.provideService(Scheduler.Scheduler, TurnScheduler.make(60_000)))
+      yield* spin
+      assert.isDefined(accepted(), `the connection was not accepted in ${yields} yields`)
+      assert.isAtMost(accepted()!, 5, `${accepted()} yields before the connection was accepted`)
+    })))
+})
+
+/** Whether `install` ran a program, and on which scheduler, with `env`. */
+const installed = (env: Record<string, string>) => {
+  let ran: Scheduler.Scheduler | undefined
+  const program = Effect.sync(() => "ran").pipe(Effect.tap(() => Effect.map(Effect.service(Scheduler.Scheduler), (s) => ran = s)))
+  const exit = Effect.runSyncExit(
+    Effect.provideService(TurnScheduler.install(program), ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+  )
+  return { exit, ran }
+}
+
+describe("TurnScheduler.install", () => {
+  it("runs the program on a turn scheduler by default, on Effect's own with a budget of 0", () => {
+    const byDefault = installed({})
+    assert.isTrue(Exit.isSuccess(byDefault.exit))
+    assert.notInstanceOf(byDefault.ran, Scheduler.MixedScheduler)
+    assert.isTrue(Exit.isSuccess(installed({ CHAINJOBS_TURN_BUDGET_MS: "2.5" }).exit))
+    assert.instanceOf(installed({ CHAINJOBS_TURN_BUDGET_MS: "0" }).ran, Scheduler.MixedScheduler)
+  })
+
+  it("a budget that is not a number of at least 0 fails naming the variable, and the program does not run", () => {
+    for (const value of ["-1", "soon", "Infinity"]) {
+      const { exit, ran } = installed({ CHAINJOBS_TURN_BUDGET_MS: value })
+      assert.isTrue(Exit.isFailure(exit), value)
+      assert.include(String(exit), "CHAINJOBS_TURN_BUDGET_MS")
+      assert.isUndefined(ran, value)
+    }
+  })
+})

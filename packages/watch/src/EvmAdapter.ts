@@ -46,6 +46,17 @@ const jsonSafe = (value: unknown): unknown => {
   return value
 }
 
+/**
+ * A decoded event's arguments as a JSON-safe record: by name, or by position
+ * (`"0"`, `"1"`, …) when the signature leaves an input unnamed — viem then
+ * decodes them as a list, which an item's `args` (a record) cannot hold.
+ */
+const argsRecord = (args: unknown): Record<string, unknown> =>
+  jsonSafe(Array.isArray(args) ? Object.fromEntries(args.map((value, index) => [String(index), value])) : args ?? {}) as Record<
+    string,
+    unknown
+  >
+
 /** An event signature as an ABI item, or the reason it is not one. */
 const parseEvent = (signature: string): AbiEvent | string => {
   try {
@@ -149,7 +160,7 @@ export const make = (client: EvmClient.EvmClient, options: EvmAdapterOptions = {
           asset: null,
           contract: log.address.toLowerCase(),
           event: decoded.eventName,
-          args: jsonSafe(decoded.args ?? {}) as Record<string, unknown>
+          args: argsRecord(decoded.args)
         })
       }
       return found

@@ -4,8 +4,9 @@
  * lists the native transfer (no log position) first and the logs in log
  * order, whatever the transaction order; a contract watch reads the logs of
  * its contracts only, not those of another contract emitting the same event;
- * and an event whose inputs have no names gets its arguments as a list, made
- * JSON-safe like named ones.
+ * and an event whose inputs have no names gets its arguments by position
+ * (`"0"`, `"1"`, …), made JSON-safe like named ones: an item that a watcher
+ * can record (viem decodes them as a list, which an item's `args` refused).
  */
 import { DevSeed } from "@chainjobs/devchain"
 import { assert, layer } from "@effect/vitest"
@@ -13,6 +14,7 @@ import { Effect, Layer } from "effect"
 import { type Address, encodeFunctionData, getAddress } from "viem"
 import { ChainAdapters } from "../src/ChainAdapter.ts"
 import * as EvmAdapter from "../src/EvmAdapter.ts"
+import * as WatchItem from "../src/WatchItem.ts"
 import { address, DevChain, node } from "./fixtures.ts"
 
 const adapter = Effect.flatMap(ChainAdapters, (adapters) => adapters.adapter("dev"))
@@ -58,7 +60,7 @@ layer(chains, { excludeTestServices: true, timeout: 120_000 })("EvmAdapter scans
       )
 
       // the first token's Transfer events, its inputs unnamed, over both tokens' activity: the second token's are not
-      // read; the arguments come as a list, the amount as a decimal string
+      // read; the arguments come by position, the amount as a decimal string
       const deployer = address(0)
       const events = yield* evm.scan({
         accounts: [],
@@ -66,7 +68,7 @@ layer(chains, { excludeTestServices: true, timeout: 120_000 })("EvmAdapter scans
       }, first.fromBlock, block)
       const fromFirst = first.activity.filter((item) => item.kind === "erc20")
       // viem gives addresses checksummed
-      const args = (from: string, to: string, value: string) => [getAddress(from), getAddress(to), value]
+      const args = (from: string, to: string, value: string) => ({ 0: getAddress(from), 1: getAddress(to), 2: value })
       assert.deepStrictEqual(
         events.map((item) => [item.contract, item.transaction, item.position, item.args]),
         [
@@ -75,6 +77,8 @@ layer(chains, { excludeTestServices: true, timeout: 120_000 })("EvmAdapter scans
           [first.token, sent[1], 1, args(deployer, watched, "2")]
         ]
       )
+      // each is an item a watcher records
+      for (const item of events) new WatchItem.WatchItem({ ...item, watcher: "w" })
       assert.isTrue(second.activity.some((item) => item.kind === "erc20"), "the second token has transfers of its own")
     }), 60_000)
 })

@@ -16,7 +16,9 @@
  * as the task entity hands over the tasks it admitted. The runner acquiring
  * the shard adopts them from their records (`TaskEntity.adoption`), so a task
  * still runs on one runner at a time. A shard whose guard is not open here
- * (not held, just acquired, being released) takes the entity path as before.
+ * (not held, just acquired, being released), or that is not open to
+ * submissions yet (`OpenShards`: its unfinished tasks not adopted), takes the
+ * entity path, whose `Submit` waits for the shard to open.
  *
  * @since 0.1.0
  */
@@ -24,6 +26,8 @@ import { Effect, Latch, Layer, Option, Schedule, Stream } from "effect"
 import { ClusterSchema, Entity, EntityId, Sharding, type ShardId } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { type TaskHandle, TaskInfo, type Tasks } from "@chainjobs/tasks"
+import type { OpenShards } from "./OpenShards.ts"
+import * as TaskEntity from "./TaskEntity.ts"
 
 /**
  * Opens the guard of the shard its entity is on, and keeps it open until the
@@ -40,6 +44,11 @@ export const guardInterval = "250 millis"
 
 /** One shard's guard while open: the direct submissions being recorded under it, and the tasks they admitted. */
 class Guard {
+  /** The shard it guards. */
+  readonly shard: ShardId.ShardId
+  constructor(shard: ShardId.ShardId) {
+    this.shard = shard
+  }
   /** Set once the shard is going: nothing more is admitted under this guard. */
   closed = false
   /** Direct submissions under way (admitted, not yet recorded). */
@@ -76,9 +85,9 @@ export const none: LocalAdmission = {
 }
 
 /** The guard entity's handlers on a runner: `Hold` keeps its shard's guard open (`hold`) until the entity ends. */
-const guardLayer = (hold: (shard: number) => Effect.Effect<void>) =>
+const guardLayer = (hold: (shard: ShardId.ShardId) => Effect.Effect<void>) =>
   ShardGuard.toLayer(
-    Effect.map(Entity.CurrentAddress, (address) => ShardGuard.of({ Hold: () => hold(address.shardId.id) })),
+    Effect.map(Entity.CurrentAddress, (address) => ShardGuard.of({ Hold: () => hold(address.shardId) })),
     { concurrency: "unbounded" }
   )
 
@@ -86,16 +95,18 @@ const guardLayer = (hold: (shard: number) => Effect.Effect<void>) =>
  * A runner's direct admission over its own supervisor (`local`): follows the
  * supervisor's changes (finished tasks leave their guard), and every
  * `guardInterval` starts a guard on each shard held without one open, until
- * the scope closes. `shards` is the number of shards per group. Registers
- * the guard entity.
+ * the scope closes. A submission is admitted directly only while its shard is
+ * open too (`openShards`, the task entity's). `shards` is the number of shards
+ * per group. Registers the guard entity.
  */
-export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], shards: number) {
+export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], shards: number, openShards: OpenShards) {
   const sharding = yield* Sharding.Sharding
   const clientFor = yield* ShardGuard.client
-  // the guard entity's shard group does not depend on its id
+  // The guard entity's shard group does not depend on its id. A task's shard is the task entity's
+  // (`TaskEntity.shardOf`): a guard stands for it only if both are the same shard, group and number.
   const group = ShardGuard.getShardGroup(EntityId.make(""))
-  /** Open guards by shard number. */
-  const guards = new Map<number, Guard>()
+  /** Open guards by shard (`group:id`). */
+  const guards = new Map<string, Guard>()
   /** The guard each directly admitted, unfinished task is under. */
   const guardOf = new Map<string, Guard>()
   let closed = false
@@ -122,30 +133,31 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
   )
 
   /** Closes a guard: no more direct submissions under it; once those under way are recorded, hands its tasks over. */
-  const release = (shard: number, guard: Guard) =>
+  const release = (shard: ShardId.ShardId, guard: Guard) =>
     Effect.suspend(() => {
       guard.closed = true
-      if (guards.get(shard) === guard) guards.delete(shard)
+      if (guards.get(shard.toString()) === guard) guards.delete(shard.toString())
       return Effect.andThen(
         guard.idle.await,
         Effect.suspend(() => {
           const ids = Array.from(guard.tasks)
           ids.forEach(forget)
-          return Effect.forEach(ids, (id) => local.handOff(id), { concurrency: "unbounded", discard: true })
+          // the shard closes too: held again, its records are adopted again
+          return TaskEntity.handOver({ local, openShards }, shard, ids)
         })
       )
     })
 
   /** A guard's life on shard `shard`: open until interrupted (its entity ends), then released. One per shard. */
-  const hold = (shard: number): Effect.Effect<void> =>
+  const hold = (shard: ShardId.ShardId): Effect.Effect<void> =>
     // The guard is known and its release in place in one uninterruptible step: an entity ended in between would
     // leave a guard open that nothing releases.
     Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
         // a second `Hold` (sent again before the first opened), or the runner stopping: the guard is not this one's
-        if (closed || guards.has(shard)) return Effect.void
-        const guard = new Guard()
-        guards.set(shard, guard)
+        if (closed || guards.has(shard.toString())) return Effect.void
+        const guard = new Guard(shard)
+        guards.set(shard.toString(), guard)
         return Effect.ensuring(restore(Effect.never), release(shard, guard))
       })
     )
@@ -153,7 +165,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
   yield* Layer.build(guardLayer(hold))
   yield* Effect.suspend(() =>
     Effect.forEach(guardIds.values(), ({ entityId, shard }) =>
-      closed || guards.has(shard.id) || !sharding.hasShardId(shard)
+      closed || guards.has(shard.toString()) || !sharding.hasShardId(shard)
         ? Effect.void
         : clientFor(entityId).Hold(undefined, { discard: true }).pipe(
           // a shard that moved meanwhile takes the message elsewhere: never wait long for it, the next look sends again
@@ -169,10 +181,13 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
   const admission: LocalAdmission = {
     submit: (entityId, id, submit) =>
       Effect.suspend(() => {
-        const shard = sharding.getShardId(EntityId.make(entityId), group)
-        const guard = guards.get(shard.id)
-        // between the cluster letting the shard go and ending its guard, the guard is still open: not held is enough
-        if (guard === undefined || guard.closed || !sharding.hasShardId(shard)) return Effect.succeed(Option.none())
+        const shard = TaskEntity.shardOf(sharding, entityId)
+        const guard = guards.get(shard.toString())
+        // Between the cluster letting the shard go and ending its guard, the guard is still open: not held is enough.
+        // Held and guarded but not open (its unfinished tasks not adopted yet): the entity's `Submit` waits for it.
+        if (guard === undefined || guard.closed || !sharding.hasShardId(shard) || !openShards.isOpen(shard)) {
+          return Effect.succeed(Option.none())
+        }
         // Known before it is recorded: its end may be told before `submit` returns, and a release waits for it. An id
         // known already (a task of that id admitted here and unfinished) stays with its guard whatever this one does.
         const fresh = !guardOf.has(id)
@@ -198,7 +213,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
     guarded: Effect.sync(() => guards.size),
     close: Effect.suspend(() => {
       closed = true
-      return Effect.forEach(Array.from(guards), ([shard, guard]) => release(shard, guard), {
+      return Effect.forEach(Array.from(guards.values()), (guard) => release(guard.shard, guard), {
         concurrency: "unbounded",
         discard: true
       })

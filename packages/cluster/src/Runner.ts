@@ -18,7 +18,7 @@
  * @since 0.1.0
  */
 import { NodeClusterSocket, NodeCrypto } from "@effect/platform-node"
-import { type Config, ConfigProvider, Context, Effect, Layer, Metric, type Redacted, Schedule, Stream } from "effect"
+import { type Config, ConfigProvider, Context, type Duration, Effect, Layer, Metric, type Redacted, Schedule, Stream } from "effect"
 import { Sharding, ShardId, ShardingConfig, SqlMessageStorage } from "effect/cluster"
 import type { SocketServer } from "effect/socket"
 import type { PgClient } from "@effect/sql-pg"
@@ -39,7 +39,9 @@ export class RunnerStatus extends Context.Service<RunnerStatus, {
   readonly address: string
   /** How many shards this runner holds now. */
   readonly shardsHeld: Effect.Effect<number>
-  /** How many of them admit submissions straight into this runner's supervisor, no message (`LocalAdmission`). */
+  /** How many of them are open to submissions: their unfinished tasks adopted here (`OpenShards`). */
+  readonly shardsOpen: Effect.Effect<number>
+  /** How many of them have their guard open (`LocalAdmission`): open ones then admit straight into this runner's supervisor. */
   readonly shardsGuarded: Effect.Effect<number>
   /** How many tasks run on this runner now, and how many wait for a worker. */
   readonly tasks: Effect.Effect<{ readonly running: number; readonly pending: number }>
@@ -73,6 +75,11 @@ export interface RunnerOptions {
    * singleton then blocked the forced release (see the README).
    */
   readonly directAdmission?: boolean | undefined
+  /**
+   * How often the runner looks for shards it holds that are not open yet, to adopt their unfinished tasks and open
+   * them (`TaskEntity.adoption`); it also looks at once when a submission waits for a shard. Default: 250 ms.
+   */
+  readonly adoptionInterval?: Duration.Input | undefined
 }
 
 /**
@@ -118,7 +125,7 @@ export type StartError = SqlError.SqlError | TaskError.TaskStoreError | SocketSe
  * built over them declares, so that other runners send it only the intermediate records its followers want.
  */
 export const layerServices = (
-  options: Pick<RunnerOptions, "supervisor" | "runner" | "directAdmission">
+  options: Pick<RunnerOptions, "supervisor" | "runner" | "directAdmission" | "adoptionInterval">
 ): Layer.Layer<Tasks.Tasks | RunnerStatus | TaskInterest.TaskInterest, SqlError.SqlError, Sharding.Sharding | TaskStore.TaskStore | PgClient.PgClient> =>
   Layer.effectContext(Effect.gen(function*() {
     const store = yield* TaskStore.TaskStore
@@ -132,17 +139,20 @@ export const layerServices = (
     const local = runnerReads(supervisor, address)
     const entity = yield* TaskEntity.make(local)
     yield* Layer.build(TaskEntity.layer(entity))
-    yield* TaskEntity.adoption(options.runner.shards)
-    const admission = options.directAdmission === true ? yield* LocalAdmission.make(local, options.runner.shards) : LocalAdmission.none
+    yield* TaskEntity.adoption(entity, options.runner.shards, options.adoptionInterval)
+    const admission = options.directAdmission === true
+      ? yield* LocalAdmission.make(local, options.runner.shards, entity.openShards)
+      : LocalAdmission.none
     // Runs before the supervisor's own shutdown: hand the tasks over rather than wait for them. Both refuse new
     // work at once (a submission neither admits directly nor through the entity), then hand over concurrently.
     yield* Effect.addFinalizer(() => Effect.all([admission.close, entity.close], { concurrency: "unbounded", discard: true }))
     const feed = yield* ClusterFeed.makeFromContext(local, address)
     const tasks = yield* ClusterTasks.make(local, feed, admission)
-    const shards = Array.from({ length: options.runner.shards }, (_, i) => ShardId.make("default", i + 1))
+    const shards = Array.from({ length: options.runner.shards }, (_, i) => ShardId.make(TaskEntity.shardGroup, i + 1))
     const status = RunnerStatus.of({
       address: `${options.runner.host}:${options.runner.port}`,
       shardsHeld: Effect.sync(() => shards.filter((shard) => sharding.hasShardId(shard)).length),
+      shardsOpen: Effect.sync(() => entity.openShards.count),
       shardsGuarded: admission.guarded,
       tasks: Effect.map(local.stats, ({ pending, running }) => ({ running, pending }))
     })

@@ -5,9 +5,12 @@
  * cluster-wide; a bucket of the task id otherwise, which spreads unkeyed tasks
  * over every runner.
  *
- * Four messages reach the runner owning the shard, all volatile:
- * - `Submit` admits a task there: the owner's supervisor checks the key,
- *   records the task and starts it, then sends itself `Run`.
+ * Five messages reach the runner owning the shard, all volatile:
+ * - `Submit` admits a task there, once the shard is open (`OpenShards`): the
+ *   owner's supervisor checks the key, records the task and starts it, then
+ *   sends itself `Run`.
+ * - `Adopt` takes over an unfinished record of a shard just acquired (its key
+ *   held here from then on), then sends itself `Run`.
  * - `Run` serves a task until it has finished, keeping its entity alive.
  * - `Interrupt` stops the task where it runs; its finalizers run on the owner.
  * - `Await` waits on the owner for a task to finish.
@@ -15,18 +18,20 @@
  * The durable hand-off is the task's record, not a message: when a shard
  * moves, its entities end and hand their tasks over (stopped at their
  * checkpoint, left pending) before the shard's lock is released, and the
- * runner that acquires the shard sends `Run` for every unfinished record
+ * runner that acquires the shard sends `Adopt` for every unfinished record
  * placed on it (`adoption`): resumed from its checkpoint, or failed as `lost`,
- * as the kind says. After `kill -9` the dead runner's shard locks free with its
+ * as the kind says. Only once all are adopted does the shard open to new
+ * submissions. After `kill -9` the dead runner's shard locks free with its
  * database session and the same adoption takes its tasks over. The shard
  * locks keep every task on one runner at a time.
  *
  * @since 0.1.0
  */
-import { Effect, Schedule, Schema, Stream } from "effect"
+import { Duration, Effect, Exit, Schedule, Schema, Stream } from "effect"
 import { ClusterSchema, Entity, EntityId, Sharding, ShardId } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { TaskError, TaskInfo, type Tasks, TaskStore } from "@chainjobs/tasks"
+import * as OpenShards from "./OpenShards.ts"
 
 /** The number of buckets unkeyed tasks are spread over: each is one entity, kept while busy, so a steady stream of tasks reuses them instead of starting one per task. */
 export const buckets = 256
@@ -82,6 +87,16 @@ export const Run = Rpc.make("Run", {
   payload: { id: Schema.String }
 }).annotate(ClusterSchema.InterruptOnTermination, true)
 
+/**
+ * Takes over an unfinished record of a shard this runner has just acquired
+ * (`adoption`), then serves it (`Run`). Answers once the local supervisor holds
+ * it (or it was found finished or gone): what the shard's opening waits for.
+ */
+export const Adopt = Rpc.make("Adopt", {
+  payload: { id: Schema.String },
+  error: TaskError.TaskStoreError
+})
+
 /** Interrupts a task where it runs and waits until it has stopped. */
 export const Interrupt = Rpc.make("Interrupt", {
   payload: { id: Schema.String },
@@ -100,14 +115,26 @@ export const Await = Rpc.make("Await", {
 }).annotate(ClusterSchema.InterruptOnTermination, true)
 
 /** The entity type: every runner registers it, the cluster routes its messages by shard. */
-export const TaskEntity = Entity.make("chainjobs/Task", [Submit, Run, Interrupt, Await])
+export const TaskEntity = Entity.make("chainjobs/Task", [Submit, Adopt, Run, Interrupt, Await])
+
+/** The shard group of the task entity (it does not depend on the id): where every task's shard is counted. */
+export const shardGroup = TaskEntity.getShardGroup(EntityId.make(""))
+
+/** The shard of the task entity `entityId` (a task's `placement`). */
+export const shardOf = (sharding: Sharding.Sharding["Service"], entityId: string): ShardId.ShardId =>
+  sharding.getShardId(EntityId.make(entityId), shardGroup)
 
 /** How often a `Run` whose record could not be read is tried again before giving the task up to the next adoption. */
 const storeRetry = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 5 }))
 
-/** A runner's side of the entity: its supervisor, the tasks whose `Run` it is serving, and whether it is closing. */
+/**
+ * A runner's side of the entity: its supervisor, its open shards, the tasks whose `Run` it is serving, and whether
+ * it is closing.
+ */
 export interface Host {
   readonly local: Tasks.Tasks["Service"]
+  /** The shards held here whose unfinished records are adopted: only they admit new submissions. */
+  readonly openShards: OpenShards.OpenShards
   /** Ids of the tasks whose `Run` is being served here. */
   readonly serving: Set<string>
   /**
@@ -122,6 +149,8 @@ export interface Host {
 
 /** The entity's host over the runner's own supervisor (`local`), following its changes until the scope closes. */
 export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
+  const sharding = yield* Sharding.Sharding
+  const openShards = OpenShards.make((shard) => sharding.hasShardId(shard))
   const serving = new Set<string>()
   const admittedHere = new Map<string, boolean>()
   let closing = false
@@ -134,6 +163,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
   )
   const host: Host = {
     local,
+    openShards,
     serving,
     admittedHere,
     closing: () => closing,
@@ -148,6 +178,22 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
 const shuttingDown = (kind: string) =>
   new TaskError.SubmitRejected({ kind, reason: "shutting-down" })
 
+const notOpened = (shard: ShardId.ShardId) =>
+  new TaskError.TaskStoreError({
+    operation: "submit",
+    detail: `shard ${shard} did not open here within ${Duration.format(OpenShards.openTimeout)}: its unfinished tasks were not adopted yet, or it moved; submit again`
+  })
+
+/**
+ * Hands tasks held here over (`Tasks.handOff`) and closes their shard (`OpenShards.close`) before and after: a
+ * submission waits meanwhile, and the next adoption reads the shard's records again, however soon it is held again.
+ */
+export const handOver = (host: Pick<Host, "local" | "openShards">, shard: ShardId.ShardId, ids: Iterable<string>) =>
+  Effect.suspend(() => {
+    host.openShards.close(shard)
+    return Effect.forEach(ids, (id) => host.local.handOff(id), { concurrency: "unbounded", discard: true })
+  }).pipe(Effect.ensuring(Effect.sync(() => host.openShards.close(shard))))
+
 /**
  * The entity's handlers on a runner. Every message runs concurrently: a key's
  * or a bucket's tasks do not wait for each other here, the supervisor's limits
@@ -158,14 +204,19 @@ export const layer = (host: Host) =>
   TaskEntity.toLayer(
     Effect.gen(function*() {
       const address = yield* Entity.CurrentAddress
+      const sharding = yield* Sharding.Sharding
       const self = (yield* TaskEntity.client)(address.entityId)
       const { local, serving } = host
       const admitted = new Set<string>()
       yield* Effect.addFinalizer(() =>
-        Effect.forEach(Array.from(admitted), (id) => {
-          host.admittedHere.delete(id)
-          return local.handOff(id)
-        }, { concurrency: "unbounded", discard: true })
+        Effect.suspend(() => {
+          const ids = Array.from(admitted)
+          ids.forEach((id) => host.admittedHere.delete(id))
+          // Nothing handed over, shard still held (an idle entity's end): its records stay adopted.
+          return ids.length === 0 && sharding.hasShardId(address.shardId)
+            ? Effect.void
+            : handOver(host, address.shardId, ids)
+        })
       )
       const serve = (id: string) =>
         Effect.gen(function*() {
@@ -183,7 +234,7 @@ export const layer = (host: Host) =>
           // Handed off, not finished: the shard is moving and ends this entity.
           if (!TaskInfo.isTerminal(info.status)) return yield* Effect.never
         }).pipe(
-          Effect.onInterrupt(() => local.handOff(id)),
+          Effect.onInterrupt(() => handOver(host, address.shardId, [id])),
           Effect.ensuring(Effect.sync(() => {
             serving.delete(id)
             admitted.delete(id)
@@ -193,6 +244,9 @@ export const layer = (host: Host) =>
       return TaskEntity.of({
         Submit: ({ payload: request }) =>
           Effect.gen(function*() {
+            if (host.closing()) return yield* shuttingDown(request.kind)
+            // Not before the shard's unfinished tasks hold their keys here (`OpenShards`).
+            if (!(yield* host.openShards.whenOpen(address.shardId))) return yield* notOpened(address.shardId)
             if (host.closing()) return yield* shuttingDown(request.kind)
             // Followed from before its submission: its end may come before `submitEncoded` returns.
             host.admittedHere.set(request.id, false)
@@ -214,6 +268,21 @@ export const layer = (host: Host) =>
             yield* Effect.orDie(self.Run({ id: handle.id }, { discard: true }))
             return { id: handle.id }
           }),
+        Adopt: ({ payload: { id } }) =>
+          Effect.gen(function*() {
+            // Closing: the next owner adopts it.
+            if (host.closing() || serving.has(id)) return
+            // Known to this entity from now on: handed over with it, also before its `Run` arrives.
+            admitted.add(id)
+            const adopted = yield* local.adopt(id).pipe(
+              Effect.retry({ schedule: storeRetry, while: (error) => error._tag === "TaskStoreError" }),
+              Effect.as(true),
+              Effect.catchTag("TaskNotFound", () => Effect.succeed(false)),
+              Effect.tapError(() => Effect.sync(() => admitted.delete(id)))
+            )
+            if (!adopted) return void admitted.delete(id)
+            yield* Effect.orDie(self.Run({ id }, { discard: true }))
+          }),
         Run: ({ payload: { id } }) =>
           Effect.suspend(() => {
             // Closing: the next owner adopts it. Served already (submitted here, then adopted): nothing to do.
@@ -230,42 +299,68 @@ export const layer = (host: Host) =>
     { concurrency: "unbounded", maxIdleTime: "1 minute" }
   )
 
-/** How often a runner looks for shards it has newly acquired, whose unfinished tasks it then adopts. */
-export const adoptionInterval = "250 millis"
+/** How often a runner looks for held shards not open yet, whose unfinished tasks it then adopts (besides when asked). */
+export const adoptionInterval: Duration.Input = "250 millis"
+
+/** The span of the adoption's read of the unfinished records: a trace shows how long acquired shards waited for it. */
+export const adoptionReadSpan = "chainjobs/cluster/adoption.unfinished"
+
+/** How long one `Adopt` may take before its shard is left closed for the next look. */
+const adoptTimeout = Duration.seconds(10)
 
 /**
- * The runner's adoption loop: when it acquires shards (at start, after a
- * runner died or handed them over), it sends `Run` for every unfinished task
- * record placed on them, which resumes each from its checkpoint or fails it as
- * `lost`, as its kind says. The shard locks keep this to one runner: the
- * previous owner stopped its tasks before releasing the shard, or is dead.
+ * The runner's adoption loop: a shard held here and not open (acquired at
+ * start, from a runner that died or handed it over, or held again after its
+ * tasks were handed over) has every unfinished task record placed on it
+ * adopted (`Adopt`: resumed from its checkpoint or failed as `lost`, as its
+ * kind says), then opens (`OpenShards`). A failed read or adoption leaves the
+ * shard closed, tried again at the next look. It looks every `interval`, and
+ * at once when a submission waits for a shard or a shard closes. The shard
+ * locks keep this to one runner: the previous owner stopped its tasks before
+ * releasing the shard, or is dead.
  */
-export const adoption = (shards: number) =>
+export const adoption = (host: Pick<Host, "openShards">, shards: number, interval: Duration.Input = adoptionInterval) =>
   Effect.gen(function*() {
     const sharding = yield* Sharding.Sharding
     const store = yield* TaskStore.TaskStore
     const clientFor = yield* TaskEntity.client
-    // the entity's shard group does not depend on the id
-    const group = TaskEntity.getShardGroup(EntityId.make(""))
-    const all = Array.from({ length: shards }, (_, i) => ShardId.make(group, i + 1))
-    let held = new Set<number>()
-    const check = Effect.gen(function*() {
-      const now = all.filter((shard) => sharding.hasShardId(shard))
-      const gained = new Set(now.filter((shard) => !held.has(shard.id)).map((shard) => shard.id))
-      if (gained.size > 0) {
-        const unfinished = yield* store.unfinished
-        yield* Effect.forEach(unfinished, (info) => {
-          const entityId = placement(info)
-          const shard = sharding.getShardId(EntityId.make(entityId), group)
-          return gained.has(shard.id) ? clientFor(entityId).Run({ id: info.id }, { discard: true }) : Effect.void
-        }, { concurrency: 16, discard: true })
+    const { openShards } = host
+    const all = Array.from({ length: shards }, (_, i) => ShardId.make(shardGroup, i + 1))
+    const look = Effect.gen(function*() {
+      const closed: Array<ShardId.ShardId> = []
+      for (const shard of all) {
+        if (!sharding.hasShardId(shard)) {
+          // its tasks left with it: held again, it is adopted again
+          if (openShards.isOpen(shard)) openShards.close(shard)
+        } else if (!openShards.isOpen(shard)) closed.push(shard)
       }
-      // Only once their records were read: a failed read is tried again at the next look.
-      held = new Set(now.map((shard) => shard.id))
+      if (closed.length === 0) return
+      // Read after the epochs: a close while the records are read and adopted keeps its shard closed.
+      const epochs = new Map(closed.map((shard) => [shard.toString(), { shard, epoch: openShards.epoch(shard) }]))
+      const unfinished = yield* Effect.withSpan(store.unfinished, adoptionReadSpan)
+      const failed = new Set<string>()
+      yield* Effect.forEach(unfinished, (info) => {
+        const entityId = placement(info)
+        const shard = shardOf(sharding, entityId)
+        if (!epochs.has(shard.toString())) return Effect.void
+        return clientFor(entityId).Adopt({ id: info.id }).pipe(
+          Effect.timeout(adoptTimeout),
+          Effect.exit,
+          Effect.flatMap((exit) =>
+            Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => failed.add(shard.toString())).pipe(
+              Effect.andThen(Effect.logWarning(`Could not adopt task ${info.id} of shard ${shard}`, exit.cause))
+            )
+          )
+        )
+      }, { concurrency: 16, discard: true })
+      for (const [key, { epoch, shard }] of epochs) {
+        if (!failed.has(key)) openShards.open(shard, epoch)
+      }
     })
-    yield* check.pipe(
+    yield* look.pipe(
       Effect.catchCause((cause) => Effect.logWarning("Could not adopt the tasks of acquired shards", cause)),
-      Effect.repeat(Schedule.spaced(adoptionInterval)),
+      Effect.andThen(openShards.woken(interval)),
+      Effect.forever,
       Effect.forkScoped
     )
   })

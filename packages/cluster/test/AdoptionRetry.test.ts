@@ -18,8 +18,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { type Duration, Effect, Option } from "effect"
 import { TaskError, type TaskStore } from "@chainjobs/tasks"
-import { TaskEntity } from "@chainjobs/cluster"
-import { eventually, Gated, makeCluster, Scan, settled } from "./InProcessCluster.ts"
+import { eventually, Gated, makeCluster, sameBucket, Scan, settled } from "./InProcessCluster.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 /**
@@ -38,14 +37,6 @@ const refusingReads = (times: number, target: () => string | undefined, delay: D
       })
   })
   return { faults, wrap }
-}
-
-/** An id of the task entity of `id` (the same bucket) other than `id`. */
-const sameBucket = (id: string) => {
-  for (let i = 0;; i++) {
-    const other = `${id}-${i}`
-    if (TaskEntity.placement({ id: other, kind: "", key: null }) === TaskEntity.placement({ id, kind: "", key: null })) return other
-  }
 }
 
 /**

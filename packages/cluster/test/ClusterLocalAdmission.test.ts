@@ -10,28 +10,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TaskEntity } from "@chainjobs/cluster"
-import { eventually, Hold, makeCluster, Scan, settled, shards, type TestCluster, type TestRunner } from "./InProcessCluster.ts"
+import { eventually, guarding, Hold, makeCluster, Scan, settled, shards, story, type TestRunner } from "./InProcessCluster.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
-
-/** What the kinds did with task `id`, as `<event> <runner> <attempt>` (a scan's start with its next step). */
-const story = (cluster: TestCluster, id: string) =>
-  cluster.happenings.filter((h) => h.task === id).map((h) =>
-    `${h.event} ${h.runner} ${h.attempt}${h.next === undefined ? "" : ` from ${h.next}`}`)
-
-/** Waits until `runner` admits every submission of its shards directly: each shard it holds has its guard open. */
-const guarding = (runner: TestRunner) =>
-  Effect.gen(function*() {
-    let seen = ""
-    yield* eventually(
-      Effect.gen(function*() {
-        const held = yield* runner.status.shardsHeld
-        const guarded = yield* runner.status.shardsGuarded
-        seen = `${guarded} of ${held} held`
-        return held > 0 && guarded === held
-      }),
-      () => `${runner.name} guards every shard it holds: ${seen}`
-    )
-  })
 
 /** Enough tasks that the shards a second runner takes over carry some of them (12 shards), each with a worker of its own. */
 const count = 24

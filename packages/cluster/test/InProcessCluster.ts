@@ -11,7 +11,7 @@
  * and `Runner` itself be tested where Stryker can switch a mutant on.
  */
 import { Context, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
-import { EntityId, Sharding } from "effect/cluster"
+import { Sharding } from "effect/cluster"
 import { SqlClient } from "effect/sql"
 import { Runner, RunnerConfig, TaskEntity } from "@chainjobs/cluster"
 import { SqlTaskStore } from "@chainjobs/store-sql"
@@ -105,6 +105,8 @@ export interface StartOptions {
   readonly storeFault?: (store: TaskStore.TaskStore["Service"]) => TaskStore.TaskStore["Service"]
   /** Submissions of held shards admitted directly (`LocalAdmission`). Default: false, as `Runner.layer`'s default. */
   readonly directAdmission?: boolean
+  /** How often the runner's adoption looks for held shards not open yet (`RunnerOptions.adoptionInterval`). */
+  readonly adoptionInterval?: Duration.Input
 }
 
 /** `Runner.layer` with its task store as `storeFault` makes it: the same pools, transport and services. */
@@ -208,6 +210,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
         supervisor: { maxWorkers: options.maxWorkers ?? 20, shutdownGracePeriod: "5 seconds" },
         maxConnections: 4,
         directAdmission: options.directAdmission ?? false,
+        adoptionInterval: options.adoptionInterval,
         // a schema of the runners' own, made by the first to start
         schema: "chainjobs"
       }
@@ -227,7 +230,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
         // the runner's `Sharding` is among what it builds, though its layer's type leaves it out
         holds: (entityId) => {
           const sharding = Context.getUnsafe(built as Context.Context<unknown>, Sharding.Sharding)
-          return sharding.hasShardId(sharding.getShardId(EntityId.make(entityId), "default"))
+          return sharding.hasShardId(TaskEntity.shardOf(sharding, entityId))
         },
         stop: Scope.close(scope, Exit.void)
       }
@@ -303,3 +306,31 @@ export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, what: () =
   }).pipe(
     Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error(`never happened: ${what()}`)) })
   )
+
+/** What the kinds did with task `id`, as `<event> <runner> <attempt>` (a scan's start with its next step). */
+export const story = (cluster: TestCluster, id: string) =>
+  cluster.happenings.filter((h) => h.task === id).map((h) =>
+    `${h.event} ${h.runner} ${h.attempt}${h.next === undefined ? "" : ` from ${h.next}`}`)
+
+/** Waits until every shard `runner` holds has its guard open (`LocalAdmission`), saying what it saw if never. */
+export const guarding = (runner: TestRunner) =>
+  Effect.gen(function*() {
+    let seen = ""
+    yield* eventually(
+      Effect.gen(function*() {
+        const held = yield* runner.status.shardsHeld
+        const guarded = yield* runner.status.shardsGuarded
+        seen = `${guarded} of ${held} held`
+        return held > 0 && guarded === held
+      }),
+      () => `${runner.name} guards every shard it holds: ${seen}`
+    )
+  })
+
+/** An id of the task entity of `id` (the same bucket, so the same shard) other than `id`. */
+export const sameBucket = (id: string) => {
+  for (let i = 0;; i++) {
+    const other = `${id}-${i}`
+    if (TaskEntity.placement({ id: other, kind: "", key: null }) === TaskEntity.placement({ id, kind: "", key: null })) return other
+  }
+}

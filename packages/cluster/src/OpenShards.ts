@@ -78,7 +78,10 @@ export const make = (held: (shard: ShardId.ShardId) => boolean): OpenShards => {
   return {
     isOpen,
     whenOpen: (shard) =>
-      waitFor(shard).pipe(Effect.timeoutOption(openTimeout), Effect.map(Option.getOrElse(() => false))),
+      // the usual case, open, without the timeout's fiber
+      isOpen(shard)
+        ? Effect.succeed(true)
+        : waitFor(shard).pipe(Effect.timeoutOption(openTimeout), Effect.map(Option.getOrElse(() => false))),
     close: (shard) => {
       const state = stateOf(shard)
       state.epoch++

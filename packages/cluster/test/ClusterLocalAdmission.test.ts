@@ -10,7 +10,18 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TaskEntity } from "@chainjobs/cluster"
-import { eventually, guarding, Hold, makeCluster, Scan, settled, shards, story, type TestRunner } from "./InProcessCluster.ts"
+import {
+  eventually,
+  guarding,
+  Hold,
+  makeCluster,
+  scansAtSecondStep,
+  settled,
+  shards,
+  story,
+  takenOver,
+  type TestRunner
+} from "./InProcessCluster.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 /** Enough tasks that the shards a second runner takes over carry some of them (12 shards), each with a worker of its own. */
@@ -32,23 +43,11 @@ describe.skipIf(pgTestUrl === undefined)("direct admission on the shard's holder
       const { a, cluster } = yield* alone
       assert.strictEqual(yield* a.status.shardsGuarded, shards)
       const ids = Array.from({ length: count }, (_, i) => `scan-${i}`)
-      yield* Effect.forEach(ids, (id) => a.tasks.submit(Scan, { gate: id, from: 1, to: 2 }, { id }), { discard: true })
-      yield* Effect.forEach(ids, (id) => cluster.open(`${id}/1`), { discard: true })
-      yield* Effect.forEach(ids, (id) =>
-        eventually(
-          Effect.map(Effect.orDie(a.tasks.get(id)), (info) => (info.checkpoint as { next?: number } | null)?.next === 2),
-          () => `${id} saves its first step: ${JSON.stringify(story(cluster, id))}`
-        ), { discard: true })
+      yield* scansAtSecondStep(cluster, a, ids)
       // b joins and takes some of a's shards: a lets them go, b adopts their tasks
       const b = yield* cluster.start("b", { maxWorkers, directAdmission: true })
       yield* settled([a, b])
-      const moved = ids.filter((id) => b.holds(TaskEntity.placement({ id, kind: "scan", key: null })))
-      assert.isAbove(moved.length, 0, "b holds a shard of some scan")
-      yield* Effect.forEach(moved, (id) =>
-        eventually(
-          Effect.sync(() => story(cluster, id).some((line) => line.startsWith("start b"))),
-          () => `${id} starts again on b: ${JSON.stringify(story(cluster, id))}`
-        ), { discard: true })
+      const moved = yield* takenOver(cluster, b, ids)
       yield* Effect.forEach(ids, (id) => cluster.open(`${id}/2`), { discard: true })
       for (const id of ids) {
         const final = yield* b.tasks.awaitInfo(id)

@@ -334,3 +334,28 @@ export const sameBucket = (id: string) => {
     if (TaskEntity.placement({ id: other, kind: "", key: null }) === TaskEntity.placement({ id, kind: "", key: null })) return other
   }
 }
+
+/** Submits on `runner` a scan of steps 1 to 2 for each of `ids` (its gate named by its id), and waits until each has saved its first step. */
+export const scansAtSecondStep = (cluster: TestCluster, runner: TestRunner, ids: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    yield* Effect.forEach(ids, (id) => runner.tasks.submit(Scan, { gate: id, from: 1, to: 2 }, { id }), { discard: true })
+    yield* Effect.forEach(ids, (id) => cluster.open(`${id}/1`), { discard: true })
+    yield* Effect.forEach(ids, (id) =>
+      eventually(
+        Effect.map(Effect.orDie(runner.tasks.get(id)), (info) => (info.checkpoint as { next?: number } | null)?.next === 2),
+        () => `${id} saves its first step: ${JSON.stringify(story(cluster, id))}`
+      ), { discard: true })
+  })
+
+/** The scans among `ids` whose shard `runner` holds (some, or it fails), once each has started again there. */
+export const takenOver = (cluster: TestCluster, runner: TestRunner, ids: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const moved = ids.filter((id) => runner.holds(TaskEntity.placement({ id, kind: "scan", key: null })))
+    if (moved.length === 0) return yield* Effect.die(new Error(`${runner.name} holds the shard of no scan`))
+    yield* Effect.forEach(moved, (id) =>
+      eventually(
+        Effect.sync(() => story(cluster, id).some((line) => line.startsWith(`start ${runner.name}`))),
+        () => `${id} starts again on ${runner.name}: ${JSON.stringify(story(cluster, id))}`
+      ), { discard: true })
+    return moved
+  })

@@ -19,10 +19,11 @@ import {
   Hold,
   makeCluster,
   sameBucket,
-  Scan,
+  scansAtSecondStep,
   settled,
   shards,
-  story
+  story,
+  takenOver
 } from "./InProcessCluster.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
@@ -119,23 +120,11 @@ describe.skipIf(pgTestUrl === undefined)("a shard between its acquisition and it
         const a = yield* cluster.start("a", { maxWorkers, directAdmission: direct, adoptionInterval: "10 minutes" })
         yield* settled([a])
         const ids = Array.from({ length: 24 }, (_, i) => `scan-${i}`)
-        yield* Effect.forEach(ids, (id) => a.tasks.submit(Scan, { gate: id, from: 1, to: 2 }, { id }), { discard: true })
-        yield* Effect.forEach(ids, (id) => cluster.open(`${id}/1`), { discard: true })
-        yield* Effect.forEach(ids, (id) =>
-          eventually(
-            Effect.map(Effect.orDie(a.tasks.get(id)), (info) => (info.checkpoint as { next?: number } | null)?.next === 2),
-            () => `${id} saves its first step: ${JSON.stringify(story(cluster, id))}`
-          ), { discard: true })
+        yield* scansAtSecondStep(cluster, a, ids)
         // b joins and takes some of a's shards (a hands their scans over), then stops: a holds them again
         const b = yield* cluster.start("b", { maxWorkers })
         yield* settled([a, b])
-        const moved = ids.filter((id) => b.holds(TaskEntity.placement({ id, kind: "scan", key: null })))
-        assert.isAbove(moved.length, 0, "b holds a shard of some scan")
-        yield* Effect.forEach(moved, (id) =>
-          eventually(
-            Effect.sync(() => story(cluster, id).some((line) => line.startsWith("start b"))),
-            () => `${id} starts again on b: ${JSON.stringify(story(cluster, id))}`
-          ), { discard: true })
+        const moved = yield* takenOver(cluster, b, ids)
         yield* b.stop
         yield* eventually(Effect.map(a.status.shardsHeld, (held) => held === shards), () => "a holds every shard again")
         // A submission on a moved shard asks a's adoption to look, with no look between the shards' release and

@@ -137,7 +137,8 @@ const finished = (info: TaskInfo.TaskInfo, fields: Partial<TaskInfo.TaskInfo> = 
 /**
  * Faults of a's PostgreSQL client — notifications it hears dropped (`deaf`), sends refused (`refuse` of them, each
  * try counted; `refuseChanges` of them likewise, counting only sends of changes, so that no count takes a refusal
- * meant for a change) — and of its store: its read of every unfinished record refused (`unfinishedRefused`).
+ * meant for a change) — and of its store: its read of every unfinished record refused (`unfinishedRefused`), its
+ * reads of one task refused (`getRefused`, the task's id).
  */
 interface Faults {
   deaf: boolean
@@ -145,6 +146,7 @@ interface Faults {
   refuseChanges: number
   listens: number
   unfinishedRefused: boolean
+  getRefused: string | undefined
 }
 
 /**
@@ -159,9 +161,14 @@ const cluster = (options: {
   Effect.gen(function*() {
     const channel = `chainjobs_wire_${process.pid}_${++channels}`
     const memory = yield* TaskStore.makeMemory
-    const faults: Faults = { deaf: false, refuse: 0, refuseChanges: 0, listens: 0, unfinishedRefused: false }
+    const faults: Faults = { deaf: false, refuse: 0, refuseChanges: 0, listens: 0, unfinishedRefused: false, getRefused: undefined }
     const store: TaskStore.TaskStore["Service"] = {
       ...memory,
+      get: (id) =>
+        Effect.suspend(() =>
+          id === faults.getRefused
+            ? Effect.fail(new TaskError.TaskStoreError({ operation: "get", detail: "refused by the test" }))
+            : memory.get(id)),
       unfinished: Effect.suspend(() =>
         faults.unfinishedRefused
           ? Effect.fail(new TaskError.TaskStoreError({ operation: "unfinished", detail: "refused by the test" }))
@@ -1040,5 +1047,34 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* told(`{"a":1}`)
       yield* Scope.close(all, Exit.void)
       yield* told(`{"t":[]}`)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a record sent by its id that is gone and was never heard of is skipped, the rest of its notification told; deletions reach the journal as Deleted events", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const after = record()
+      yield* a.tell([{ r: "never-heard-of" }, { i: after }])
+      yield* a.settle()
+      assert.strictEqual(a.heardOf(after.id).length, 1)
+      // deleted as told, and gone from the store when read by its id
+      const deleted = record()
+      const gone = record()
+      yield* a.tell([{ i: gone }, { d: deleted }, { r: gone.id }])
+      yield* a.settle()
+      const events = a.journal.seen.filter((item): item is TaskEvent.Deleted => "_tag" in item)
+      assert.deepStrictEqual(events.map((item) => [item._tag, item.info.id]), [["Deleted", deleted.id], ["Deleted", gone.id]])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a re-read whose read of one task fails still reads the others and the records made since", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const unreadable = record()
+      yield* a.tell([{ i: unreadable }])
+      yield* a.settle()
+      a.faults.getRefused = unreadable.id
+      const made = finished(record())
+      yield* a.store.insert(made)
+      yield* a.settle({ seq: 100 })
+      assert.deepStrictEqual(a.heardOf(made.id).map((info) => info.status), ["completed"])
     }).pipe(Effect.scoped), 30_000)
 })

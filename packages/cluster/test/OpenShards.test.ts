@@ -1,0 +1,121 @@
+/**
+ * `OpenShards` on its own: which held shards admit new submissions. A shard
+ * opens once its records are adopted, and only if no close came since the
+ * adoption read its epoch and the runner still holds it; a close counts the
+ * epoch up and shuts it; a submission waits for its shard to open, and gives
+ * up when the runner stops holding it or after `openTimeout`; the adoption is
+ * woken by a close or a waiting submission, or looks after its interval.
+ * Which shards are held is the test's (`held`), as `Sharding.hasShardId`
+ * would say it; time is the test clock's.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Fiber } from "effect"
+import { ShardId } from "effect/cluster"
+import { TestClock } from "effect/testing"
+import * as OpenShards from "../src/OpenShards.ts"
+
+const one = ShardId.make("default", 1)
+const two = ShardId.make("default", 2)
+
+/** Open shards over the shards `held` names (as `group:id`), which the test changes. */
+const over = (...initially: ReadonlyArray<ShardId.ShardId>) => {
+  const held = new Set(initially.map((shard) => shard.toString()))
+  return { held, shards: OpenShards.make((shard) => held.has(shard.toString())) }
+}
+
+/** Lets the forked fibers run until they wait. */
+const settle = Effect.andThen(TestClock.adjust(0), Effect.yieldNow)
+
+describe("OpenShards", () => {
+  it("a shard opens once, while held and not closed since the epoch its adoption read; a close shuts it and counts its epoch up", () => {
+    const { held, shards } = over(one)
+    assert.isFalse(shards.isOpen(one))
+    assert.isFalse(shards.isOpen(ShardId.make("other", 7)), "a shard never seen")
+    const read = shards.epoch(one)
+    assert.isTrue(shards.open(one, read))
+    assert.isTrue(shards.isOpen(one))
+    assert.strictEqual(shards.count, 1)
+    // open already: not opened twice, not counted twice
+    assert.isFalse(shards.open(one, read))
+    assert.strictEqual(shards.count, 1)
+    // not held: never opens
+    assert.isFalse(shards.open(two, shards.epoch(two)))
+    assert.isFalse(shards.isOpen(two))
+    shards.close(one)
+    assert.isFalse(shards.isOpen(one))
+    assert.deepStrictEqual([shards.count, shards.epoch(one)], [0, read + 1])
+    // closing a closed shard counts its epoch up, not the open shards down
+    shards.close(one)
+    assert.deepStrictEqual([shards.count, shards.epoch(one)], [0, read + 2])
+    // an adoption that read the epoch before a close does not open the shard; one that read it after does
+    const before = shards.epoch(one)
+    shards.close(one)
+    assert.isFalse(shards.open(one, before))
+    assert.isTrue(shards.open(one, shards.epoch(one)))
+    held.add(two.toString())
+    assert.isTrue(shards.open(two, shards.epoch(two)))
+    assert.strictEqual(shards.count, 2)
+    // released meanwhile: an adoption of it opens nothing
+    held.delete(one.toString())
+    shards.close(one)
+    assert.isFalse(shards.open(one, shards.epoch(one)))
+    assert.deepStrictEqual([shards.isOpen(one), shards.isOpen(two), shards.count], [false, true, 1])
+  })
+
+  it.effect("a submission waits until its shard opens: at once if open, false if not held or released meanwhile, false after openTimeout", () =>
+    Effect.gen(function*() {
+      const { held, shards } = over(one, two)
+      shards.open(one, shards.epoch(one))
+      assert.isTrue(yield* shards.whenOpen(one))
+      held.delete(ShardId.make("default", 3).toString())
+      assert.isFalse(yield* shards.whenOpen(ShardId.make("default", 3)))
+      // closed and held: waits, and hears its opening
+      const waiting = yield* Effect.forkChild(shards.whenOpen(two))
+      yield* settle
+      assert.isUndefined(waiting.pollUnsafe())
+      assert.isTrue(shards.open(two, shards.epoch(two)))
+      assert.isTrue(yield* Fiber.join(waiting))
+      // released while it waits: false at the next look, a quarter of a second on
+      shards.close(two)
+      const released = yield* Effect.forkChild(shards.whenOpen(two))
+      yield* settle
+      held.delete(two.toString())
+      yield* TestClock.adjust("200 millis")
+      assert.isUndefined(released.pollUnsafe())
+      yield* TestClock.adjust("50 millis")
+      assert.isFalse(yield* Fiber.join(released))
+      // held but never opened: false after openTimeout
+      held.add(two.toString())
+      const stuck = yield* Effect.forkChild(shards.whenOpen(two))
+      yield* settle
+      yield* TestClock.adjust(Duration.subtract(OpenShards.openTimeout, Duration.millis(1)))
+      assert.isUndefined(stuck.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      assert.isFalse(yield* Fiber.join(stuck))
+    }))
+
+  it.effect("the adoption is woken by a close or a waiting submission, and otherwise looks after its interval", () =>
+    Effect.gen(function*() {
+      const { shards } = over(one)
+      const idle = yield* Effect.forkChild(shards.woken("1 second"))
+      yield* settle
+      yield* TestClock.adjust("999 millis")
+      assert.isUndefined(idle.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(idle)
+      // a close wakes it at once; the wake is spent by that look
+      shards.close(one)
+      const afterClose = yield* Effect.forkChild(shards.woken("1 second"))
+      yield* settle
+      assert.isDefined(afterClose.pollUnsafe())
+      const next = yield* Effect.forkChild(shards.woken("1 second"))
+      yield* settle
+      assert.isUndefined(next.pollUnsafe())
+      // a submission waiting for the shard wakes it too
+      const waiting = yield* Effect.forkChild(shards.whenOpen(one))
+      yield* settle
+      assert.isDefined(next.pollUnsafe())
+      shards.open(one, shards.epoch(one))
+      assert.isTrue(yield* Fiber.join(waiting))
+    }))
+})

@@ -69,13 +69,6 @@ export interface RunnerOptions {
   /** The PostgreSQL schema of the task and cluster tables, made if missing. Default: the database's search path. */
   readonly schema?: string | undefined
   /**
-   * Whether a submission whose shard this runner holds is admitted straight into its supervisor, no entity message
-   * (`LocalAdmission`). Default: false, every submission through the entity: with it on, server runners sharing
-   * their shards (`WatchRunners`) once lost their shard locks' health while handing shards over, and a daemon's
-   * singleton then blocked the forced release (see the README).
-   */
-  readonly directAdmission?: boolean | undefined
-  /**
    * How often the runner looks for shards it holds that are not open yet, to adopt their unfinished tasks and open
    * them (`TaskEntity.adoption`); it also looks at once when a submission waits for a shard. Default: 250 ms.
    */
@@ -125,7 +118,7 @@ export type StartError = SqlError.SqlError | TaskError.TaskStoreError | SocketSe
  * built over them declares, so that other runners send it only the intermediate records its followers want.
  */
 export const layerServices = (
-  options: Pick<RunnerOptions, "supervisor" | "runner" | "directAdmission" | "adoptionInterval">
+  options: Pick<RunnerOptions, "supervisor" | "runner" | "adoptionInterval">
 ): Layer.Layer<Tasks.Tasks | RunnerStatus | TaskInterest.TaskInterest, SqlError.SqlError, Sharding.Sharding | TaskStore.TaskStore | PgClient.PgClient> =>
   Layer.effectContext(Effect.gen(function*() {
     const store = yield* TaskStore.TaskStore
@@ -140,7 +133,7 @@ export const layerServices = (
     const entity = yield* TaskEntity.make(local)
     yield* Layer.build(TaskEntity.layer(entity))
     yield* TaskEntity.adoption(entity, options.runner.shards, options.adoptionInterval)
-    const admission = options.directAdmission === true
+    const admission = options.runner.directAdmission
       ? yield* LocalAdmission.make(local, options.runner.shards, entity.openShards)
       : LocalAdmission.none
     // Runs before the supervisor's own shutdown: hand the tasks over rather than wait for them. Both refuse new

@@ -1,8 +1,10 @@
 /**
  * The settings of one runner process: where the other runners reach it, how
- * the shards are cut, and how fast a dead runner's shards move. They map onto
- * `effect/cluster`'s `ShardingConfig` (`toShardingConfig`), set in full, so
- * that none of the cluster's own environment names (`PORT`, `HOST`, …) leak in.
+ * the shards are cut, how fast a dead runner's shards move, and whether it
+ * admits its own shards' submissions directly (`LocalAdmission`). The first
+ * three map onto `effect/cluster`'s `ShardingConfig` (`toShardingConfig`), set
+ * in full, so that none of the cluster's own environment names (`PORT`,
+ * `HOST`, …) leak in.
  *
  * Failover timing. After `kill -9` of a runner its shards move once the others
  * have seen it dead and its shard locks are free:
@@ -44,6 +46,13 @@ export interface RunnerSettings {
   readonly messagePollInterval: Duration.Duration
   /** How long a runner that stops refreshing keeps its shard locks; they are refreshed every third of it. Default: 10 seconds. */
   readonly lockExpiration: Duration.Duration
+  /**
+   * Whether a submission whose shard this runner holds is admitted straight into its own supervisor, no entity
+   * message (`LocalAdmission`). Default: false, every submission through the task entity: with it on, one run in
+   * five of the server's `WatchRunners` test (two runners, 3-s locks, load 20+) processed an item twice after a
+   * runner lost its shard locks (see the cluster README).
+   */
+  readonly directAdmission: boolean
 }
 
 /** The defaults of `RunnerSettings`. */
@@ -55,7 +64,8 @@ export const defaults: RunnerSettings = {
   healthCheckInterval: Duration.seconds(1),
   refreshInterval: Duration.seconds(1),
   messagePollInterval: Duration.seconds(1),
-  lockExpiration: Duration.seconds(10)
+  lockExpiration: Duration.seconds(10),
+  directAdmission: false
 }
 
 const Port = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))
@@ -74,7 +84,8 @@ export const config: Config.Config<RunnerSettings> = Config.all({
   messagePollInterval: Config.Duration("CHAINJOBS_RUNNER_MESSAGE_POLL_INTERVAL").pipe(
     Config.withDefault(defaults.messagePollInterval)
   ),
-  lockExpiration: Config.Duration("CHAINJOBS_RUNNER_LOCK_EXPIRATION").pipe(Config.withDefault(defaults.lockExpiration))
+  lockExpiration: Config.Duration("CHAINJOBS_RUNNER_LOCK_EXPIRATION").pipe(Config.withDefault(defaults.lockExpiration)),
+  directAdmission: Config.Boolean("CHAINJOBS_RUNNER_DIRECT_ADMISSION").pipe(Config.withDefault(defaults.directAdmission))
 })
 
 /**

@@ -103,7 +103,7 @@ export interface StartOptions {
    * start it once another runner has made the schema.
    */
   readonly storeFault?: (store: TaskStore.TaskStore["Service"]) => TaskStore.TaskStore["Service"]
-  /** Submissions of held shards admitted directly (`LocalAdmission`). Default: false, as `Runner.layer`'s default. */
+  /** Submissions of held shards admitted directly (`LocalAdmission`). Default: false, as a runner's default (`RunnerConfig`). */
   readonly directAdmission?: boolean
   /** How often the runner's adoption looks for held shards not open yet (`RunnerOptions.adoptionInterval`). */
   readonly adoptionInterval?: Duration.Input
@@ -206,10 +206,16 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
       const runnerOptions: Runner.RunnerOptions = {
         databaseUrl: Redacted.make(databaseUrl),
         // assignments re-read and messages polled four times as often as by default: shards settle sooner
-        runner: { ...RunnerConfig.defaults, port, shards, refreshInterval: Duration.millis(250), messagePollInterval: Duration.millis(250) },
+        runner: {
+          ...RunnerConfig.defaults,
+          port,
+          shards,
+          refreshInterval: Duration.millis(250),
+          messagePollInterval: Duration.millis(250),
+          directAdmission: options.directAdmission ?? RunnerConfig.defaults.directAdmission
+        },
         supervisor: { maxWorkers: options.maxWorkers ?? 20, shutdownGracePeriod: "5 seconds" },
         maxConnections: 4,
-        directAdmission: options.directAdmission ?? false,
         adoptionInterval: options.adoptionInterval,
         // a schema of the runners' own, made by the first to start
         schema: "chainjobs"

@@ -23,14 +23,15 @@ const plain = (settings: RunnerConfig.RunnerSettings) => ({
   healthCheckInterval: millis(settings.healthCheckInterval),
   refreshInterval: millis(settings.refreshInterval),
   messagePollInterval: millis(settings.messagePollInterval),
-  lockExpiration: millis(settings.lockExpiration)
+  lockExpiration: millis(settings.lockExpiration),
+  directAdmission: settings.directAdmission
 })
 
 /** The failure's message, which must name the variable at fault. */
 const failure = (exit: Exit.Exit<unknown, unknown>) => Exit.isFailure(exit) ? String(exit.cause) : undefined
 
 describe("RunnerConfig", () => {
-  it.effect("with nothing set, the defaults apply: 127.0.0.1:34431, 300 shards, 1 s intervals, 10 s locks", () =>
+  it.effect("with nothing set, the defaults apply: 127.0.0.1:34431, 300 shards, 1 s intervals, 10 s locks, no direct admission", () =>
     Effect.gen(function*() {
       const exit = yield* read({})
       assert.isTrue(Exit.isSuccess(exit))
@@ -43,7 +44,8 @@ describe("RunnerConfig", () => {
         healthCheckInterval: 1000,
         refreshInterval: 1000,
         messagePollInterval: 1000,
-        lockExpiration: 10_000
+        lockExpiration: 10_000,
+        directAdmission: false
       })
       assert.deepStrictEqual(plain(exit.value), plain(RunnerConfig.defaults))
     }))
@@ -58,7 +60,8 @@ describe("RunnerConfig", () => {
         CHAINJOBS_RUNNER_HEALTH_CHECK_INTERVAL: "2 seconds",
         CHAINJOBS_RUNNER_REFRESH_INTERVAL: "3 seconds",
         CHAINJOBS_RUNNER_MESSAGE_POLL_INTERVAL: "250 millis",
-        CHAINJOBS_RUNNER_LOCK_EXPIRATION: "30 seconds"
+        CHAINJOBS_RUNNER_LOCK_EXPIRATION: "30 seconds",
+        CHAINJOBS_RUNNER_DIRECT_ADMISSION: "true"
       })
       assert.isTrue(Exit.isSuccess(exit), failure(exit))
       if (!Exit.isSuccess(exit)) return
@@ -70,7 +73,8 @@ describe("RunnerConfig", () => {
         healthCheckInterval: 2000,
         refreshInterval: 3000,
         messagePollInterval: 250,
-        lockExpiration: 30_000
+        lockExpiration: 30_000,
+        directAdmission: true
       })
     }))
 
@@ -87,7 +91,8 @@ describe("RunnerConfig", () => {
         ["CHAINJOBS_RUNNER_HEALTH_CHECK_INTERVAL", "often"],
         ["CHAINJOBS_RUNNER_REFRESH_INTERVAL", "soon"],
         ["CHAINJOBS_RUNNER_MESSAGE_POLL_INTERVAL", "1 fortnight"],
-        ["CHAINJOBS_RUNNER_LOCK_EXPIRATION", "forever-ish"]
+        ["CHAINJOBS_RUNNER_LOCK_EXPIRATION", "forever-ish"],
+        ["CHAINJOBS_RUNNER_DIRECT_ADMISSION", "sometimes"]
       ]) {
         const exit = yield* read({ [variable]: value })
         assert.isTrue(Exit.isFailure(exit), `${variable}=${JSON.stringify(value)} was accepted`)
@@ -160,7 +165,8 @@ describe("RunnerConfig", () => {
           healthCheckInterval: Duration.millis(health),
           refreshInterval: Duration.millis(refresh),
           messagePollInterval: Duration.millis(poll),
-          lockExpiration: Duration.millis(lock)
+          lockExpiration: Duration.millis(lock),
+          directAdmission: true
         })
         const address = Option.getOrThrow(sharding.runnerAddress!)
         assert.deepStrictEqual([address.host, address.port], [host, port])

@@ -177,11 +177,16 @@ const brief = (change: TaskFeed.Change) => ({
 
 const runner = Runner.layer({
   databaseUrl: Redacted.make(process.env.CHAINJOBS_TEST_PG_URL!),
-  runner: { ...RunnerConfig.defaults, port: Number(process.env.RUNNER_PORT), shards: 30, ...(process.env.RUNNER_POLL_MS ? { messagePollInterval: Duration.millis(Number(process.env.RUNNER_POLL_MS)) } : {}) },
+  runner: {
+    ...RunnerConfig.defaults,
+    port: Number(process.env.RUNNER_PORT),
+    shards: 30,
+    ...(process.env.RUNNER_POLL_MS ? { messagePollInterval: Duration.millis(Number(process.env.RUNNER_POLL_MS)) } : {}),
+    directAdmission: process.env.RUNNER_DIRECT_ADMISSION === "true"
+  },
   supervisor: { maxWorkers: Number(process.env.RUNNER_WORKERS ?? 50), shutdownGracePeriod: "5 seconds" },
   maxConnections: Number(process.env.RUNNER_PG_CONNECTIONS ?? 6),
-  schema: process.env.RUNNER_SCHEMA,
-  directAdmission: process.env.RUNNER_DIRECT_ADMISSION === "true"
+  schema: process.env.RUNNER_SCHEMA
 })
 
 /**

@@ -1,0 +1,66 @@
+/**
+ * `TurnScheduler`'s order and budget, read from the tasks it runs (no timing): a fiber's tasks run by
+ * priority, lower first, each priority's in the order scheduled; tasks scheduled while a run goes on wait for
+ * the next run; a turn whose budget is spent leaves the rest of its tasks for the next turn, the dispatcher it
+ * cut going first then. A budget of 0 is spent by any one task, so each turn runs exactly one task.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as TurnScheduler from "../src/TurnScheduler.ts"
+
+/** Resolves after the check phase that is queued now has run (a `setImmediate` queued after the scheduler's). */
+const afterTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+describe("TurnScheduler's order", () => {
+  it("a fiber's tasks run lower priority first, each priority's in the order scheduled", () => {
+    const dispatcher = TurnScheduler.make().makeDispatcher()
+    const ran: Array<string> = []
+    dispatcher.scheduleTask(() => ran.push("b1"), 1)
+    dispatcher.scheduleTask(() => ran.push("c"), 2)
+    dispatcher.scheduleTask(() => ran.push("a"), 0)
+    dispatcher.scheduleTask(() => ran.push("b2"), 1)
+    dispatcher.flush()
+    assert.deepStrictEqual(ran, ["a", "b1", "b2", "c"])
+  })
+
+  it("a task scheduled while the fiber's tasks run waits for the next run", async () => {
+    const dispatcher = TurnScheduler.make().makeDispatcher()
+    const ran: Array<string> = []
+    dispatcher.scheduleTask(() => {
+      ran.push("first")
+      dispatcher.scheduleTask(() => ran.push("scheduled by first"), 0)
+    }, 5)
+    dispatcher.scheduleTask(() => ran.push("second"), 5)
+    await afterTurn()
+    assert.deepStrictEqual(ran, ["first", "second"])
+    await afterTurn()
+    assert.deepStrictEqual(ran, ["first", "second", "scheduled by first"])
+  })
+
+  it("with the budget spent, a turn leaves the rest for the next; the dispatcher it cut goes first", async () => {
+    const scheduler = TurnScheduler.make(0)
+    const one = scheduler.makeDispatcher()
+    const two = scheduler.makeDispatcher()
+    const ran: Array<string> = []
+    one.scheduleTask(() => ran.push("one-a"), 0)
+    one.scheduleTask(() => ran.push("one-b"), 0)
+    two.scheduleTask(() => ran.push("two"), 0)
+    const seen: Array<Array<string>> = []
+    for (let turn = 0; turn < 4; turn++) {
+      await afterTurn()
+      seen.push([...ran])
+    }
+    assert.deepStrictEqual(seen, [["one-a"], ["one-a", "one-b"], ["one-a", "one-b", "two"], ["one-a", "one-b", "two"]])
+  })
+
+  it("with budget to spare, one turn runs every fiber's tasks", async () => {
+    const scheduler = TurnScheduler.make(60_000)
+    const ran: Array<string> = []
+    for (const name of ["x", "y", "z"]) {
+      const dispatcher = scheduler.makeDispatcher()
+      dispatcher.scheduleTask(() => ran.push(`${name}1`), 0)
+      dispatcher.scheduleTask(() => ran.push(`${name}2`), 0)
+    }
+    await afterTurn()
+    assert.deepStrictEqual(ran, ["x1", "x2", "y1", "y2", "z1", "z2"])
+  })
+})

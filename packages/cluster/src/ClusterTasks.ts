@@ -44,6 +44,12 @@ export const pollInterval = "100 millis"
  */
 export const stopInterruptWait = "1 second"
 
+/**
+ * How long the `Interrupt` of a stopping daemon's task goes on after its runner has begun to stop (its scope closed):
+ * long enough for the task's shard to find its next owner, bounded so a stopped runner leaves no call behind.
+ */
+export const stopInterruptLinger = "30 seconds"
+
 /** The cluster's delivery failures of a call. */
 type Undelivered =
   | ClusterError.MailboxFull
@@ -241,7 +247,8 @@ export const make = Effect.fnUntraced(function*(
    * shard nobody holds, this runner's own among them (all its shards are force-released when its shard locks look
    * unhealthy), and the release, so the runner, would wait forever. So a task this runner runs is interrupted by its
    * own supervisor, no message; a task elsewhere (or handed over meanwhile, waiting for its shard's next owner) is
-   * sent `Interrupt`, waited for at most `stopInterruptWait`, and the call goes on in the runner's scope after that,
+   * sent `Interrupt`, waited for at most `stopInterruptWait`, and the call goes on in the runner's scope after that
+   * (detached, for at most `stopInterruptLinger`, once that scope is closing: a graceful stop),
    * until the task's owner, adopting it if need be, interrupts it.
    */
   const interruptOnStop = (id: string): Effect.Effect<void> => {
@@ -250,7 +257,12 @@ export const make = Effect.fnUntraced(function*(
     return Effect.gen(function*() {
       const here = yield* Effect.andThen(local.interrupt(id), local.get(id))
       if (TaskInfo.isTerminal(here.status)) return
-      const delivery = yield* Effect.forkIn(Effect.catchCause(interrupt(id), warn), runnerScope, { startImmediately: true })
+      const send = Effect.catchCause(interrupt(id), warn)
+      // A runner stopping gracefully stops its singletons while its scope closes, and a fiber forked into a closed
+      // scope never runs: the delivery then goes on detached, for at most `stopInterruptLinger`.
+      const delivery = yield* (runnerScope.state._tag === "Closed"
+        ? Effect.forkDetach(Effect.asVoid(Effect.timeoutOption(send, stopInterruptLinger)), { startImmediately: true })
+        : Effect.forkIn(send, runnerScope, { startImmediately: true }))
       yield* Effect.timeoutOption(Fiber.join(delivery), stopInterruptWait)
     }).pipe(Effect.catchCause(warn))
   }

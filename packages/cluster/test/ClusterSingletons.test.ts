@@ -11,8 +11,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Metric, Option, Redacted, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
-import { Runner } from "@chainjobs/cluster"
-import { eventually, Gated, makeCluster, settled, shards, Tick } from "./InProcessCluster.ts"
+import { Runner, TaskEntity } from "@chainjobs/cluster"
+import { eventually, Gated, Hold, makeCluster, settled, shards, Tick } from "./InProcessCluster.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 describe.skipIf(pgTestUrl === undefined)("singletons and runner status", () => {
@@ -99,6 +99,37 @@ describe.skipIf(pgTestUrl === undefined)("singletons and runner status", () => {
         () => "the daemon starts another task"
       )
     }).pipe(Effect.scoped), { timeout: 90_000 })
+
+  it.live("a runner stopping gracefully interrupts its daemon's task running on another runner, so the next holder of the daemon starts one of its own", () =>
+    Effect.gen(function*() {
+      const cluster = yield* makeCluster
+      const a = yield* cluster.start("a")
+      const b = yield* cluster.start("b")
+      yield* settled([a, b])
+      // A key whose daemon's singleton a runs and whose task b owns; `Hold` refuses a second task of one key, so the
+      // daemon's next task can only start once the first has been interrupted.
+      const singletonOf = (key: string) => `chainjobs/daemon/hold/${JSON.stringify({ key, gate: "never" })}`
+      const candidates = Array.from({ length: 10_000 }, (_, i) => `daemon-${i}`)
+      const key = candidates.find((k) =>
+        a.holds(singletonOf(k)) && b.holds(TaskEntity.placement({ id: "", kind: "hold", key: k }))
+      )
+      assert.isDefined(key, "a key whose daemon runs on a and whose task b owns")
+      const options = { restart: Schedule.spaced("100 millis") }
+      const onA = yield* a.tasks.daemon(Hold, { key: key!, gate: "never" }, options)
+      const onB = yield* b.tasks.daemon(Hold, { key: key!, gate: "never" }, options)
+      yield* eventually(Effect.map(onA.current, Option.isSome), () => "a's daemon starts its task")
+      const first = Option.getOrThrow(yield* onA.current)
+      yield* eventually(Effect.map(Effect.orDie(b.tasks.get(first)), (info) => info.status === "running"), () => "its task runs on b")
+      yield* a.stop
+      yield* eventually(
+        Effect.map(Effect.orDie(b.tasks.get(first)), (info) => info.status === "interrupted"),
+        () => "the daemon's task on b is interrupted"
+      )
+      yield* eventually(
+        Effect.map(onB.current, (current) => Option.isSome(current) && current.value !== first),
+        () => "b's daemon starts a task of its own"
+      )
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 
   it.live("a runner tells its address, the shards it holds and its running and waiting tasks, also as gauges labelled with its address", () =>
     Effect.gen(function*() {

@@ -1,6 +1,7 @@
 /**
- * What `chainjobs chain check` prints when the service refuses:
- * a refusal's own message (not taken for a server that cannot be reached) and an unreachable chain's reason.
+ * What `chainjobs chain check` and `chains` print when the service refuses:
+ * a refusal's own message (not taken for a server that cannot be reached), an unreachable chain's reason, and a
+ * service without chains saying so.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Exit, Option } from "effect"
@@ -32,5 +33,18 @@ describe("the chain command line's replies", () => {
         assert.strictEqual(error?._tag, "ChainCliError")
         assert.match(error?.message ?? "", /^chain down did not answer: .+/)
       }), { timeout: 30_000 })
+  })
+
+  layer(testServer({}), { excludeTestServices: true })("a service started without chains", (it) => {
+    it.effect("listing or checking chains says the service has none, not that it cannot be reached", () =>
+      Effect.gen(function*() {
+        for (const args of [["chains"], ["chain", "check", "dev"]]) {
+          const { exit, lines } = yield* chainjobs(...args)
+          const error = errorOf(exit)
+          assert.strictEqual(error?._tag, "ChainCliError")
+          assert.match(error?.message ?? "", /^the server at http:\/\/127\.0\.0\.1:\d+ has no chains \(it was started without any\)$/)
+          assert.deepStrictEqual(lines, [])
+        }
+      }))
   })
 })

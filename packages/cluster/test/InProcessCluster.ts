@@ -280,22 +280,32 @@ export const settled = (runners: ReadonlyArray<TestRunner>) =>
  * The first of `candidates` whose placement `runner` holds. A runner may hold no shard for a moment (shards being
  * moved): then it looks again every 50 ms, letting the runner take its shards, at most 20 s; then fails saying so.
  */
-export const firstHeld = (runner: TestRunner, candidate: (i: number) => string, placementOf: (candidate: string) => string) =>
-  Effect.gen(function*() {
+export const firstHeld = (runner: TestRunner, candidate: (i: number) => string, placementOf: (candidate: string) => string) => {
+  // what the runner held while it was looked at, for the failure's message
+  const seen: Array<number> = []
+  return Effect.gen(function*() {
     for (;;) {
       // 12 shards: among 10,000 candidates, one on each held shard
       for (let i = 0; i < 10_000; i++) {
         const found = candidate(i)
         if (runner.holds(placementOf(found))) return found
       }
+      seen.push(yield* runner.status.shardsHeld)
       yield* Effect.sleep("50 millis")
     }
   }).pipe(
     Effect.timeoutOrElse({
       duration: "20 seconds",
-      orElse: () => Effect.die(new Error(`runner ${runner.name} held no shard for 20 s`))
+      orElse: () =>
+        Effect.die(
+          new Error(
+            `runner ${runner.name} held none of the candidates' shards for 20 s; shards it held meanwhile: ` +
+              `${Math.min(...seen)} to ${Math.max(...seen)} (${seen.filter((n) => n === 0).length} of ${seen.length} looks: none)`
+          )
+        )
     })
   )
+}
 
 /** A key of `kind` whose tasks `runner` owns now (its shard is held there). */
 export const keyOn = (runner: TestRunner, kind: string, prefix = "key") =>

@@ -247,9 +247,8 @@ export const make = Effect.fnUntraced(function*(
    * shard nobody holds, this runner's own among them (all its shards are force-released when its shard locks look
    * unhealthy), and the release, so the runner, would wait forever. So a task this runner runs is interrupted by its
    * own supervisor, no message; a task elsewhere (or handed over meanwhile, waiting for its shard's next owner) is
-   * sent `Interrupt`, waited for at most `stopInterruptWait`, and the call goes on in the runner's scope after that
-   * (detached, for at most `stopInterruptLinger`, once that scope is closing: a graceful stop),
-   * until the task's owner, adopting it if need be, interrupts it.
+   * sent `Interrupt`, waited for at most `stopInterruptWait`, and the call goes on detached after that, for at most
+   * `stopInterruptLinger`, until the task's owner, adopting it if need be, interrupts it.
    */
   const interruptOnStop = (id: string): Effect.Effect<void> => {
     const warn = (cause: Cause.Cause<unknown>) =>
@@ -257,12 +256,12 @@ export const make = Effect.fnUntraced(function*(
     return Effect.gen(function*() {
       const here = yield* Effect.andThen(local.interrupt(id), local.get(id))
       if (TaskInfo.isTerminal(here.status)) return
-      const send = Effect.catchCause(interrupt(id), warn)
-      // A runner stopping gracefully stops its singletons while its scope closes, and a fiber forked into a closed
-      // scope never runs: the delivery then goes on detached, for at most `stopInterruptLinger`.
-      const delivery = yield* (runnerScope.state._tag === "Closed"
-        ? Effect.forkDetach(Effect.asVoid(Effect.timeoutOption(send, stopInterruptLinger)), { startImmediately: true })
-        : Effect.forkIn(send, runnerScope, { startImmediately: true }))
+      // Detached, bounded by `stopInterruptLinger`: a delivery still going when the runner stops (its scope closing)
+      // goes on, as it must when the stop itself is a graceful one — a fiber forked into a closing scope never runs.
+      const delivery = yield* Effect.forkDetach(
+        Effect.asVoid(Effect.timeoutOption(Effect.catchCause(interrupt(id), warn), stopInterruptLinger)),
+        { startImmediately: true }
+      )
       yield* Effect.timeoutOption(Fiber.join(delivery), stopInterruptWait)
     }).pipe(Effect.catchCause(warn))
   }

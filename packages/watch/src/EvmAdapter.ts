@@ -52,10 +52,7 @@ const jsonSafe = (value: unknown): unknown => {
  * decodes them as a list, which an item's `args` (a record) cannot hold.
  */
 const argsRecord = (args: unknown): Record<string, unknown> =>
-  jsonSafe(Array.isArray(args) ? Object.fromEntries(args.map((value, index) => [String(index), value])) : args ?? {}) as Record<
-    string,
-    unknown
-  >
+  jsonSafe(Array.isArray(args) ? { ...args } : args ?? {}) as Record<string, unknown>
 
 /** An event signature as an ABI item, or the reason it is not one. */
 const parseEvent = (signature: string): AbiEvent | string => {

@@ -7,10 +7,49 @@
  * Two runners of `Runner.layer` in the test process (`InProcessCluster.ts`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import { MessageStorage, RunnerHealth, Runners, RunnerStorage, Sharding, ShardingConfig } from "effect/cluster"
 import { TaskEntity } from "@chainjobs/cluster"
-import { firstHeld, makeCluster, Numbered, settled } from "./InProcessCluster.ts"
+import { firstHeld, makeCluster, Numbered, settled, shards } from "./InProcessCluster.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
+
+/** The entity id of a `numbered` task keyed as spelled. */
+const placed = (key: string) => TaskEntity.placement({ id: "", kind: "numbered", key })
+
+/**
+ * The `i`th spelling of the number `n` that `Numbered`'s payload decodes to `n`: leading zeros, a trailing `.0…`, and
+ * every other one signed (`+`). The cluster's hash of an entity id (djb2 with xor) keeps its parity whatever even
+ * characters (`0`, `.`) are added, and leading zeros alone keep its residue mod 4 too: zeros alone reach only 3 or 6
+ * of 12 shards, the class of `n`'s own shard, which another runner may not hold at all. The odd `+` flips the
+ * parity, and so the spellings reach every shard within the first 150 or so.
+ */
+const spelling = (n: number) => (i: number) =>
+  `${i % 2 === 0 ? "" : "+"}${"0".repeat((i >> 1) % 50)}${n}${i < 100 ? "" : `.${"0".repeat(Math.floor(i / 100))}`}`
+
+describe("ClusterTasks payloads: spellings", () => {
+  it.live("the first 1,000 spellings of n decode to n and reach every shard of the cluster (for n up to 300)", () =>
+    Effect.gen(function*() {
+      const sharding = yield* Sharding.Sharding
+      const missing: Array<string> = []
+      for (let n = 1; n <= 300; n++) {
+        const reached = new Set<number>()
+        for (let i = 0; i < 1_000; i++) {
+          const spelled = spelling(n)(i)
+          if (Number(spelled) !== n) missing.push(`${spelled} is not ${n}`)
+          reached.add(TaskEntity.shardOf(sharding, placed(spelled)).id)
+        }
+        if (reached.size < shards) missing.push(`${n}: shards ${[...reached].sort((x, y) => x - y).join(",")} only`)
+      }
+      assert.deepStrictEqual(missing.slice(0, 5), [])
+    }).pipe(
+      // a cluster of no runner, in memory: only its placement (the entity id's hash over `shards` shards) is used
+      Effect.provide(Sharding.layer.pipe(
+        Layer.provide(Runners.layerNoop),
+        Layer.provide([MessageStorage.layerNoop, RunnerStorage.layerMemory, RunnerHealth.layerNoop]),
+        Layer.provide(ShardingConfig.layer({ shardsPerGroup: shards }))
+      ))
+    ))
+})
 
 describe.skipIf(pgTestUrl === undefined)("ClusterTasks payloads", () => {
   it.live("a typed payload travels encoded, an encoded one as it is; both are placed by the decoded payload's key", () =>
@@ -19,10 +58,9 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks payloads", () => {
       const a = yield* cluster.start("a")
       const b = yield* cluster.start("b")
       yield* settled([a, b])
-      // a key of a's, and a spelling of it (leading zeros) whose own placement would be on b
-      const placed = (key: string) => TaskEntity.placement({ id: "", kind: "numbered", key })
+      // a key of a's, and a spelling of it (leading zeros, a sign, a fraction) whose own placement is on b
       const n = Number(yield* firstHeld(a, (i) => String(i + 1), placed))
-      const spelled = yield* firstHeld(b, (i) => `${"0".repeat(i)}${n}`, placed)
+      const spelled = yield* firstHeld(b, spelling(n), placed)
       const typed = yield* b.tasks.submit(Numbered, { n, gate: "typed" })
       const stored = yield* a.tasks.get(typed.id)
       assert.deepStrictEqual([stored.payload, stored.key], [{ n: String(n), gate: "typed" }, String(n)])

@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Queue, Schedule, Schema, Stream } from "effect"
-import { Task, TaskContext, type TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import { Task, TaskContext, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import { RecordOrder } from "@chainjobs/cluster"
 
 /** A step of a task's life: a progress report, a failed attempt (retried), or a hand-off to be adopted again. */
@@ -78,4 +78,56 @@ describe("RecordOrder", () => {
       }).pipe(Effect.scoped),
     { timeout: 60_000, arbitrary: { runs: 40 } }
   )
+
+  it("ranks each step of a task's life strictly after the one before, whoever compares; a deletion after them all", () => {
+    const base: TaskInfo.TaskInfo = {
+      id: TaskInfo.makeId(0),
+      kind: "driven",
+      status: "pending",
+      reason: null,
+      priority: 0,
+      key: null,
+      owner: null,
+      attempt: 1,
+      progress: 0,
+      message: null,
+      detail: null,
+      payload: {},
+      result: null,
+      error: null,
+      errorMessage: null,
+      checkpoint: null,
+      createdAt: 0,
+      startedAt: null,
+      finishedAt: null,
+      heartbeatAt: null,
+      expiresAt: null
+    }
+    const at = (fields: Partial<TaskInfo.TaskInfo>): TaskInfo.TaskInfo => ({ ...base, ...fields })
+    // in the order a supervisor writes them: a pending attempt, running, its heartbeats (none yet before the
+    // first), a retry's later attempt whatever its status and heartbeat (another runner's clock), the final record
+    // whatever its attempt
+    const life = [
+      at({}),
+      at({ status: "running" }),
+      at({ status: "running", heartbeatAt: 0 }),
+      at({ status: "running", heartbeatAt: 5 }),
+      at({ status: "pending", attempt: 2, heartbeatAt: 5 }),
+      at({ status: "running", attempt: 2, heartbeatAt: 3 }),
+      at({ status: "completed", attempt: 1, heartbeatAt: 0 })
+    ]
+    life.forEach((earlier, i) => {
+      assert.strictEqual(RecordOrder.compare(earlier, { ...earlier }), 0, `record ${i} against itself`)
+      life.slice(i + 1).forEach((later, j) => {
+        assert.isBelow(RecordOrder.compare(earlier, later), 0, `record ${i} before record ${i + 1 + j}`)
+        assert.isAbove(RecordOrder.compare(later, earlier), 0, `record ${i + 1 + j} after record ${i}`)
+      })
+      assert.isBelow(RecordOrder.compareRanks(RecordOrder.rankOf(earlier), RecordOrder.deleted), 0, `record ${i} before its deletion`)
+      assert.isAbove(RecordOrder.compareRanks(RecordOrder.deleted, RecordOrder.rankOf(earlier)), 0, `its deletion after record ${i}`)
+    })
+    for (const status of ["completed", "failed", "interrupted"] as const) {
+      assert.isAbove(RecordOrder.compare(at({ status }), at({ status: "running", attempt: 9, heartbeatAt: 9 })), 0, `${status} is final`)
+    }
+    assert.strictEqual(RecordOrder.compareRanks(RecordOrder.deleted, RecordOrder.deleted), 0)
+  })
 })

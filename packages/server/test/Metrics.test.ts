@@ -15,7 +15,9 @@ const sample = (text: string, name: string, labels: Record<string, string> = {})
   return undefined
 }
 
-layer(testServer(), { excludeTestServices: true })("metrics", (it) => {
+// A registry of the file's own: the counts below start at zero even when other test files ran in this
+// process before (the mutation runs load every test file into one vitest worker, with one global registry).
+layer(testServer().pipe(Layer.provide(Layer.succeed(Metric.MetricRegistry, new Map()))), { excludeTestServices: true })("metrics", (it) => {
   it.effect("/metrics renders task counts by kind and status, durations and queue depth in Prometheus text", () =>
     Effect.gen(function*() {
       yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: { fromBlock: 1, toBlock: 2, delayMillis: 0 } })

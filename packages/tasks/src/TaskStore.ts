@@ -94,7 +94,13 @@ export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() =>
       records.set(info.id, info)
     })
   return TaskStore.of({
-    insert: (info) => Effect.suspend(() => records.has(info.id) ? Effect.fail(alreadyExists(info.id)) : write(info)),
+    // one step: the check and the write in the same suspension
+    insert: (info) =>
+      Effect.suspend(() => {
+        if (records.has(info.id)) return Effect.fail(alreadyExists(info.id))
+        records.set(info.id, info)
+        return Effect.void
+      }),
     insertAll: (infos) =>
       Effect.sync(() =>
         infos.map((info) => {

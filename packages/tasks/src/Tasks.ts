@@ -438,7 +438,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       if (admitted._tag === "Joined") return Effect.succeed(admitted.handle)
       const first = firstRecord(admitted)
       return Effect.uninterruptible(Effect.matchCauseEffect(store.insert(first), {
-        onSuccess: () => recorded(admitted, first, Exit.void),
+        // one parameter: `matchCauseEffect` wraps a handler of another arity in a closure of its own
+        onSuccess: (_: void) => recorded(admitted, first, Exit.void),
         onFailure: (cause) => recorded(admitted, first, Exit.failCause(cause))
       }))
     }
@@ -553,10 +554,11 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     /**
      * A handle's await. `final`: the task's `FinalRecord` when the handle was made at submission; once the final
      * record is committed here, it is the outcome, told without a store read (a record deleted since included:
-     * the handle followed its task to its end).
+     * the handle followed its task to its end). A final record never changes, so when it is there as the await is
+     * made, the outcome itself (an `Exit`, an effect already done) is the await: no suspension per task.
      */
     const awaitExit = (id: string, kind: Task.Any | undefined, final?: FinalRecord) =>
-      Effect.suspend(() =>
+      final?.info !== undefined ? exitOf(final.info, kind) : Effect.suspend(() =>
         final?.info !== undefined
           ? exitOf(final.info, kind)
           : Effect.flatMap(awaitInfo(id), (info) => exitOf(info, kind))

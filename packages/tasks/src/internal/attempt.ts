@@ -6,7 +6,7 @@
  * defects only when the policy asks); the ending (see `stop.ts`) is settled
  * and handed to `Completions`, which records it and then releases the task.
  */
-import { Context, Duration, Effect, type Exit, Scope } from "effect"
+import { Context, Duration, Effect, type Exit, Fiber, Scope } from "effect"
 import { TaskAborted } from "../TaskError.ts"
 import { TaskContext } from "../TaskContext.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
@@ -145,16 +145,18 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   /**
    * The end of a one-attempt task, one function for every task: the task's
    * entry and scope are read from its fiber's services, so an idle task holds
-   * no closure of its own for it.
+   * no closure of its own for it. It runs as the fiber's own continuation, so
+   * the current fiber is the task's: read directly, not through a
+   * `contextWith` step (one Effect node and one closure less per task).
    */
-  const finishCurrent = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void, never, TaskContext | Scope.Scope> =>
-    // One step reading the fiber's services (not a read of them and a flatMap).
-    Effect.contextWith((services: Context.Context<TaskContext | Scope.Scope>) =>
-      closeAndFinish(
-        (Context.get(services, TaskContext) as LiveTaskContext).entry,
-        Context.get(services, Scope.Scope) as Scope.Closeable,
-        exit
-      ))
+  const finishCurrent = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+    const services = (Fiber.getCurrent() as Fiber.Fiber<unknown, unknown>).context as Context.Context<TaskContext | Scope.Scope>
+    return closeAndFinish(
+      (Context.get(services, TaskContext) as LiveTaskContext).entry,
+      Context.get(services, Scope.Scope) as Scope.Closeable,
+      exit
+    )
+  }
 
   return {
     start: (entry, recorded) => {

@@ -44,7 +44,8 @@ export const make = (
    */
   const writeAlone = (entry: Entry): Effect.Effect<void> =>
     Effect.matchCauseEffect(store.update(entry.info), {
-      onSuccess: () => committed(entry),
+      // one parameter: `matchCauseEffect` wraps a handler of another arity in a closure of its own
+      onSuccess: (_: void) => committed(entry),
       onFailure: (cause) => Cause.hasFails(cause) ? writeAgain(entry) : givenUp(entry, cause)
     })
 

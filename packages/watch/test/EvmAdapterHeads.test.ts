@@ -5,7 +5,8 @@
  * only, other messages are ignored, the subscription's refusal, an answer
  * that is not JSON, a close by the server and a refused connection each fail
  * the stream with a ChainFailed saying which, and the stream closes its socket
- * when it ends. `EvmAdapterEdges.test.ts` subscribes on the real Hardhat node.
+ * when it ends; an error answering another request than the subscription does
+ * not end it. `EvmAdapterEdges.test.ts` subscribes on the real Hardhat node.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Stream } from "effect"
@@ -157,4 +158,21 @@ describe("EvmAdapter.newHeads", () => {
       const { url } = yield* Effect.scoped(scriptedEndpoint([]))
       assert.deepStrictEqual(yield* failureOf(url), ["ChainFailed", `chain dev: ${url}: the WebSocket failed`])
     }), 30_000)
+})
+
+describe("EvmAdapter.newHeads, answers to other requests", () => {
+  it.live("an error answering another request than the subscription (here id 2) does not end the stream", () =>
+    Effect.gen(function*() {
+      const { url } = yield* scriptedEndpoint([
+        text({ jsonrpc: "2.0", id: 1, result: "0xabc" }),
+        text({ jsonrpc: "2.0", id: 2, error: { code: -32600, message: "not this one" } }),
+        notification("0x12")
+      ])
+      const heads = yield* EvmAdapter.newHeads("dev", url).pipe(
+        Stream.take(1),
+        Stream.runCollect,
+        Effect.timeoutOrElse({ duration: "10 seconds", orElse: () => Effect.die(new Error("no head in 10 s")) })
+      )
+      assert.deepStrictEqual(heads, [18])
+    }).pipe(Effect.scoped), 30_000)
 })

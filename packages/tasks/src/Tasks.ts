@@ -22,7 +22,7 @@ import { makeRunner } from "./internal/attempt.ts"
 import * as codec from "./internal/codec.ts"
 import * as Completions from "./internal/completions.ts"
 import type { Shared } from "./internal/context.ts"
-import { asRunning, Entry, FinalRecord, type Registered, slotOf } from "./internal/entry.ts"
+import { asPending, Entry, FinalRecord, type Registered, slotOf } from "./internal/entry.ts"
 import { type HandleOperations, LiveTaskHandle } from "./internal/handle.ts"
 import * as lifecycle from "./internal/lifecycle.ts"
 import { Publisher } from "./internal/publisher.ts"
@@ -334,8 +334,9 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       const limits = options === undefined ? undefined : submissionLimits(kind.name, options)
       if (limits !== undefined && limits._tag === "Failure") return Exit.failCause(limits.cause)
       const key = kind.policy.key === undefined ? null : kind.policy.key(payload)
-      if (key !== null) {
-        const holder = admission.conflict(slotOf(kind.name, key), kind.policy.keyConcurrency)
+      const slot = slotOf(kind.name, key)
+      if (key !== null && slot !== null) {
+        const holder = admission.conflict(slot, kind.policy.keyConcurrency)
         if (holder !== undefined) {
           const onConflict = options?.onConflict ?? kind.policy.onConflict
           if (onConflict === "join") return Exit.succeed({ _tag: "Joined", handle: makeHandle(holder.id, kind) })
@@ -355,10 +356,14 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       // anything replaces what is held of it.
       if (options?.id !== undefined && entries.has(options.id)) return Exit.fail(alreadyExists(options.id))
       const createdAt = now()
+      // A task that may start at once is recorded running: one write instead of a pending one and a running one.
+      // Its handler runs only once that record is committed, as it would after a running write. Made running here
+      // (`asRunning` of the pending record, its first attempt beginning at its creation): one record, not two.
+      const startsNow = admission.mayStartNow(kind.name, slot, kind.policy.concurrency, kind.policy.keyConcurrency)
       const record: TaskInfo = {
         id: options?.id ?? uuidv7(createdAt),
         kind: kind.name,
-        status: "pending",
+        status: startsNow ? "running" : "pending",
         reason: null,
         priority,
         key,
@@ -373,18 +378,17 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         errorMessage: null,
         checkpoint: null,
         createdAt,
-        startedAt: null,
+        startedAt: startsNow ? createdAt : null,
         finishedAt: null,
-        heartbeatAt: null,
+        heartbeatAt: startsNow ? createdAt : null,
         expiresAt: null
       }
       const info = limits === undefined || limits.value === undefined ? record : { ...record, ...limits.value }
       // The entry holds its key from now on, so that concurrent submissions see the conflict.
-      const entry = new Entry(info, registered, payload)
+      const entry = new Entry(info, registered, payload, slot)
       hold(entry)
-      // A task that may start at once is recorded running: one write instead of a pending one and a running one.
-      // Its handler runs only once that record is committed, as it would after a running write.
-      return Exit.succeed({ _tag: "New", entry, kind, startsNow: admission.startNow(entry) })
+      if (startsNow) admission.started(entry)
+      return Exit.succeed({ _tag: "New", entry, kind, startsNow })
     }
 
     /** Lets go of a task admitted but not recorded: its key and worker are free again. */
@@ -398,9 +402,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
 
     type New = Extract<Admitted, { readonly _tag: "New" }>
 
-    /** The record an admitted task is inserted with: running if it starts at once, else pending. */
-    const firstRecord = ({ entry, startsNow }: New): TaskInfo =>
-      startsNow ? asRunning(entry.info, entry.info.createdAt, false) : entry.info
+    /** The record an admitted task is inserted with: running if it starts at once, else pending (made so by `admit`). */
+    const firstRecord = ({ entry }: New): TaskInfo => entry.info
 
     /**
      * What follows the insert of an admitted task's first record, `written`:
@@ -418,13 +421,17 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       const handle = new LiveTaskHandle(entry.id, kind.name, kind, operations, entry.final)
       // Recorded, but the supervisor began shutting down meanwhile: it stays pending for the next process.
       if (!admission.isOpen) return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
-      // Interrupted while being recorded: it never starts.
-      if (entry.stoppedBy !== undefined) return Effect.as(interruptPending(entry), handle)
+      // Interrupted while being recorded: it never starts (and ends as a task that never started).
+      if (entry.stoppedBy !== undefined) {
+        if (startsNow) entry.neverStarted()
+        return Effect.as(interruptPending(entry), handle)
+      }
       if (!startsNow) {
         enqueue(entry, "Submitted")
         return Effect.succeed(handle)
       }
-      publisher.publish(entry, "Submitted")
+      // Submitted, as it stood pending (made only for someone to hear it); then started, with the record stored.
+      if (publisher.hears(entry)) publisher.publish(entry, "Submitted", asPending(first))
       runner.start(entry, first)
       return Effect.succeed(handle)
     }
@@ -588,7 +595,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     /** Stores a task recorded running at submission back as pending (it never started) and releases it. */
     const notStarted = (entry: Entry): Effect.Effect<void> =>
       Effect.suspend(() =>
-        store.update(entry.info).pipe(
+        store.update(entry.neverStarted()).pipe(
           Effect.catchCause((cause) => Effect.logError("chainjobs: could not store task", entry.id, "back as pending", cause)),
           Effect.ensuring(Effect.sync(() => release(entry)))
         )

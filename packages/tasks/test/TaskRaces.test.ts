@@ -116,6 +116,35 @@ describe("races with shutdown and interruption", () => {
     }))
 })
 
+describe("a slow insert", () => {
+  /** Completes at once, under a heartbeat timeout of 3 seconds. */
+  const Quick = Task.define("quick", {
+    payload: Schema.Struct({ n: Schema.Int }),
+    success: Schema.Int,
+    policy: { heartbeatTimeout: "3 seconds" }
+  })
+  const QuickLive = Task.implement(Quick, ({ n }) => Effect.succeed(n))
+
+  it.effect("is no silence: a task recorded running at once is watched only once it starts", () =>
+    Effect.gen(function*() {
+      const memory = yield* TaskStore.makeMemory
+      // Its insert takes 5 s (of the TestClock): longer than the heartbeat timeout, the watchdog checking every second.
+      const store = TaskStore.TaskStore.of({ ...memory, insert: (info) => Effect.andThen(Effect.sleep("5 seconds"), memory.insert(info)) })
+      const { scope, tasks } = yield* startOn(store, QuickLive, { shutdownGracePeriod: 0, heartbeatCheckInterval: "1 second" })
+      const submitting = yield* Effect.forkChild(tasks.submit(Quick, { n: 7 }))
+      yield* settle
+      for (let i = 0; i < 5; i++) {
+        yield* TestClock.adjust("1 second")
+        yield* settle
+      }
+      const handle = yield* Fiber.join(submitting)
+      assert.deepStrictEqual(yield* handle.await, Exit.succeed(7))
+      const info = Option.getOrThrow(yield* store.get(handle.id))
+      assert.deepStrictEqual([info.status, info.result], ["completed", 7])
+      yield* Scope.close(scope, Exit.void)
+    }))
+})
+
 describe("handler scope", () => {
   it.effect("a handler's finalizers run when its attempt ends, not when the supervisor closes", () =>
     Effect.gen(function*() {

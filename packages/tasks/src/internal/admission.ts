@@ -119,30 +119,36 @@ export class Admission<A extends Admittable> {
   next(): A | undefined {
     if (!this.open || this.running.size >= this.maxWorkers || this.pending.size === 0) return undefined
     const task = this.pending.take(this.canStart)
-    if (task === undefined) return undefined
-    this.running.add(task)
-    count(this.runningByKind, task.kindName, 1)
-    if (task.slot !== null) bump(this.runningByKey, task.slot, 1)
+    if (task !== undefined) this.started(task)
     return task
   }
 
   /**
-   * Counts a task that is not queued as running from now, if it may start at
-   * once: admission is open, a worker is free, no task waits (so it jumps no
-   * queue) and its kind and key are under their limits. False otherwise.
+   * True if a task of kind `kindName` and key slot `slot`, not queued, may
+   * start at once: admission is open, a worker is free, no task waits (so it
+   * jumps no queue) and its kind and key are under their limits. Asked before
+   * the task is made, so that it is made as it starts (recorded running at
+   * once); `started` then counts it.
    */
-  startNow(task: A): boolean {
-    if (!this.open || this.running.size >= this.maxWorkers || this.pending.size > 0 || !this.canStart(task)) return false
+  mayStartNow(kindName: string, slot: string | null, concurrency: number, keyConcurrency: number): boolean {
+    return this.open && this.running.size < this.maxWorkers && this.pending.size === 0 &&
+      this.underLimits(kindName, slot, concurrency, keyConcurrency)
+  }
+
+  /** Counts a task that `mayStartNow` let start as running from now. */
+  started(task: A): void {
     this.running.add(task)
     count(this.runningByKind, task.kindName, 1)
     if (task.slot !== null) bump(this.runningByKey, task.slot, 1)
-    return true
   }
 
-  private readonly canStart = (task: A): boolean => {
-    if ((this.runningByKind.get(task.kindName) ?? 0) >= task.concurrency) return false
-    return task.slot === null || (this.runningByKey.get(task.slot) ?? 0) < task.keyConcurrency
+  private underLimits(kindName: string, slot: string | null, concurrency: number, keyConcurrency: number): boolean {
+    if ((this.runningByKind.get(kindName) ?? 0) >= concurrency) return false
+    return slot === null || (this.runningByKey.get(slot) ?? 0) < keyConcurrency
   }
+
+  private readonly canStart = (task: A): boolean =>
+    this.underLimits(task.kindName, task.slot, task.concurrency, task.keyConcurrency)
 
   /** A running task stopped: its worker, kind and key counts are free. False if it was not running. */
   stopped(task: A): boolean {

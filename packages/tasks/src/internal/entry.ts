@@ -57,11 +57,12 @@ export class Entry {
   /** Where the handles made at the task's submission find its final record (none for a task taken back). */
   final: FinalRecord | undefined = undefined
 
-  constructor(info: TaskInfo, registered: Registered, payload: unknown) {
+  /** `slot`: the key's slot when the caller made it already (else made here). */
+  constructor(info: TaskInfo, registered: Registered, payload: unknown, slot: string | null = slotOf(info.kind, info.key)) {
     this.record = info
     this.registered = registered
     this.payload = payload
-    this.slot = slotOf(info.kind, info.key)
+    this.slot = slot
   }
 
   /** The task's record as it stands. */
@@ -128,6 +129,14 @@ export class Entry {
     return this.record = record
   }
 
+  /**
+   * The task, recorded running at its submission, never started (a shutdown or an interruption came while it was
+   * being recorded): its record is pending again, as it stood before (see `asPending`).
+   */
+  neverStarted(): TaskInfo {
+    return this.record = asPending(this.record)
+  }
+
   /** Progress reported at `at`: percent clamped to 0–100; what is not given keeps its value. Counts as a heartbeat. */
   markProgress(percent: number, message: string | undefined, detail: unknown, at: number): TaskInfo {
     const info = this.record
@@ -185,6 +194,12 @@ export const asRunning = (info: TaskInfo, at: number, retry: boolean): TaskInfo 
   startedAt: info.startedAt ?? at,
   heartbeatAt: at
 })
+
+/**
+ * The submitted record of a task made running at once (its first attempt, `asRunning` of a new record): as it
+ * stood pending, before it started. What a `Submitted` event tells of it, and what it goes back to if it never starts.
+ */
+export const asPending = (info: TaskInfo): TaskInfo => ({ ...info, status: "pending", startedAt: null, heartbeatAt: null })
 
 /** A record found unfinished at start, taken back: a running one becomes pending as its next attempt. */
 export const resumed = (info: TaskInfo): TaskInfo =>

@@ -111,7 +111,8 @@ export const watchdog = (
     const at = now()
     for (const entry of admission.runningView()) {
       const limit = entry.heartbeatTimeoutMillis
-      if (limit === undefined || entry.stoppedBy !== undefined || entry.backingOff) continue
+      // not started yet (still being recorded, though recorded running): no attempt to be silent in
+      if (limit === undefined || entry.fiber === undefined || entry.stoppedBy !== undefined || entry.backingOff) continue
       if (at - (entry.info.heartbeatAt ?? at) > limit) entry.stop(HeartbeatMissed)
     }
   })

@@ -22,12 +22,19 @@ export class Publisher {
     return this.changeQueues.size + this.journalQueues.size + this.eventQueues.size
   }
 
-  /** Tells everyone following `entry` its current record, and the event `tag` if the change is one. */
-  publish(entry: Entry, tag: Tag | undefined): void {
-    if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.offerUnsafe(queue, entry.info)
+  /** True when anyone follows `entry` (its own followers, or those of every task): what `publish` would tell. */
+  hears(entry: Entry): boolean {
+    return entry.listeners !== undefined || this.followers > 0
+  }
+
+  /**
+   * Tells everyone following `entry` its record `info` (its current one unless given), and the event `tag` if the
+   * change is one.
+   */
+  publish(entry: Entry, tag: Tag | undefined, info: TaskInfo = entry.info): void {
+    if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.offerUnsafe(queue, info)
     // Nobody follows every task (the usual case): no iteration, nothing made.
     if (this.followers === 0) return
-    const info = entry.info
     for (const queue of this.changeQueues) Queue.offerUnsafe(queue, info)
     for (const queue of this.journalQueues) Queue.offerUnsafe(queue, info)
     if (tag === undefined || this.eventQueues.size === 0) return

@@ -18,7 +18,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Latch, Option } from "effect"
+import { Duration, Effect, Latch, Option, Schedule } from "effect"
 import type { ShardId } from "effect/cluster"
 
 /** How long a submission waits for its shard to open before it is refused as the store's unavailability is. */
@@ -27,11 +27,12 @@ export const openTimeout = Duration.seconds(10)
 /** How often a submission waiting for its shard looks again whether this runner still holds it. */
 const recheck = Duration.millis(250)
 
-/** One shard's state here: open or not, its epoch (closes so far), and a latch open while it is. */
+/** One shard's state here: its epoch (closes so far), and a latch open while the shard is. */
 class Shard {
-  open = false
   epoch = 0
   readonly opened = Latch.makeUnsafe(false)
+  /** Whether the shard was held at the last `sample`. */
+  held = false
 }
 
 /** A runner's open shards. */
@@ -53,6 +54,12 @@ export interface OpenShards {
   readonly count: number
   /** Waits until something asks the adoption to look (a submission waiting, a close), or `interval` passed. */
   woken(interval: Duration.Input): Effect.Effect<void>
+  /**
+   * Closes each of `shards` that was held at the previous sample and is not now: its tasks left with it, and held
+   * again it is adopted again, even if that happens while an adoption of it is under way (the close counts up its
+   * epoch). What `follow` runs.
+   */
+  sample(shards: Iterable<ShardId.ShardId>): void
 }
 
 /** The open shards of a runner whose `held` says whether it holds a shard now (`Sharding.hasShardId`). */
@@ -66,15 +73,21 @@ export const make = (held: (shard: ShardId.ShardId) => boolean): OpenShards => {
     if (state === undefined) shards.set(key, state = new Shard())
     return state
   }
-  const isOpen = (shard: ShardId.ShardId) => shards.get(shard.toString())?.open === true
+  const isOpen = (shard: ShardId.ShardId) => shards.get(shard.toString())?.opened.isOpen() === true
   const waitFor = (shard: ShardId.ShardId): Effect.Effect<boolean> =>
     Effect.suspend(() => {
       const state = stateOf(shard)
-      if (state.open) return Effect.succeed(true)
+      if (state.opened.isOpen()) return Effect.succeed(true)
       if (!held(shard)) return Effect.succeed(false)
       wake.openUnsafe()
       return Effect.andThen(Effect.timeoutOption(state.opened.await, recheck), waitFor(shard))
     })
+  const close = (shard: ShardId.ShardId) => {
+    const state = stateOf(shard)
+    state.epoch++
+    if (state.opened.closeUnsafe()) count--
+    wake.openUnsafe()
+  }
   return {
     isOpen,
     whenOpen: (shard) =>
@@ -82,29 +95,38 @@ export const make = (held: (shard: ShardId.ShardId) => boolean): OpenShards => {
       isOpen(shard)
         ? Effect.succeed(true)
         : waitFor(shard).pipe(Effect.timeoutOption(openTimeout), Effect.map(Option.getOrElse(() => false))),
-    close: (shard) => {
-      const state = stateOf(shard)
-      state.epoch++
-      if (state.open) {
-        state.open = false
-        count--
-        state.opened.closeUnsafe()
-      }
-      wake.openUnsafe()
-    },
+    close,
     epoch: (shard) => stateOf(shard).epoch,
     open: (shard, epoch) => {
       const state = stateOf(shard)
-      if (state.open || state.epoch !== epoch || !held(shard)) return false
-      state.open = true
-      count++
+      if (state.opened.isOpen() || state.epoch !== epoch || !held(shard)) return false
       state.opened.openUnsafe()
+      count++
       return true
     },
     get count() {
       return count
     },
     woken: (interval) =>
-      Effect.andThen(Effect.timeoutOption(wake.await, interval), Effect.sync(() => void wake.closeUnsafe()))
+      Effect.andThen(Effect.timeoutOption(wake.await, interval), Effect.sync(() => void wake.closeUnsafe())),
+    sample: (all) => {
+      for (const shard of all) {
+        const state = stateOf(shard)
+        const now = held(shard)
+        if (state.held && !now) close(shard)
+        state.held = now
+      }
+    }
   }
 }
+
+/** How often `follow` samples which shards are held: well inside the second the cluster keeps an acquired shard. */
+export const sampleInterval = Duration.millis(50)
+
+/** Samples (`OpenShards.sample`) every `sampleInterval` until the scope closes. */
+export const follow = (openShards: OpenShards, shards: ReadonlyArray<ShardId.ShardId>) =>
+  Effect.sync(() => openShards.sample(shards)).pipe(
+    Effect.repeat(Schedule.spaced(sampleInterval)),
+    Effect.forkScoped,
+    Effect.asVoid
+  )

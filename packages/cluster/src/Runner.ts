@@ -19,7 +19,7 @@
  */
 import { NodeClusterSocket, NodeCrypto } from "@effect/platform-node"
 import { type Config, ConfigProvider, Context, type Duration, Effect, Layer, Metric, type Redacted, Schedule, Stream } from "effect"
-import { Sharding, ShardId, ShardingConfig, SqlMessageStorage } from "effect/cluster"
+import { RunnerStorage, Sharding, ShardId, ShardingConfig, SqlMessageStorage } from "effect/cluster"
 import type { SocketServer } from "effect/socket"
 import type { PgClient } from "@effect/sql-pg"
 import { SqlClient, type SqlError } from "effect/sql"
@@ -27,6 +27,7 @@ import { SqlScheduleStore, SqlTaskStore } from "@chainjobs/store-sql"
 import { type ScheduleStore, type TaskError, type TaskInfo, TaskInterest, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import * as ClusterFeed from "./ClusterFeed.ts"
 import * as ClusterTasks from "./ClusterTasks.ts"
+import * as LiveRunners from "./LiveRunners.ts"
 import * as LocalAdmission from "./LocalAdmission.ts"
 import { type RunnerSettings, toShardingConfig } from "./RunnerConfig.ts"
 import * as ShardLockReleases from "./ShardLockReleases.ts"
@@ -119,7 +120,11 @@ export type StartError = SqlError.SqlError | TaskError.TaskStoreError | SocketSe
  */
 export const layerServices = (
   options: Pick<RunnerOptions, "supervisor" | "runner" | "adoptionInterval">
-): Layer.Layer<Tasks.Tasks | RunnerStatus | TaskInterest.TaskInterest, SqlError.SqlError, Sharding.Sharding | TaskStore.TaskStore | PgClient.PgClient> =>
+): Layer.Layer<
+  Tasks.Tasks | RunnerStatus | TaskInterest.TaskInterest,
+  SqlError.SqlError,
+  Sharding.Sharding | RunnerStorage.RunnerStorage | TaskStore.TaskStore | PgClient.PgClient
+> =>
   Layer.effectContext(Effect.gen(function*() {
     const store = yield* TaskStore.TaskStore
     const sharding = yield* Sharding.Sharding
@@ -130,7 +135,9 @@ export const layerServices = (
       runnerView(store, address)
     )
     const local = runnerReads(supervisor, address)
-    const entity = yield* TaskEntity.make(local)
+    // a live runner lets its tasks go at its next lock refresh, a third of the expiry, then hands them over
+    const live = yield* LiveRunners.make(address, options.runner.lockExpiration)
+    const entity = yield* TaskEntity.make(local, live)
     yield* Layer.build(TaskEntity.layer(entity))
     yield* TaskEntity.adoption(entity, options.runner.shards, options.adoptionInterval)
     const admission = options.runner.directAdmission
@@ -166,7 +173,8 @@ export const layerServices = (
 
 /**
  * The cluster transport on the shared database, configured only by `settings` (no environment names). Its storage is
- * the cluster's SQL storage, with the shard-lock releases taking turns (`ShardLockReleases`).
+ * the cluster's SQL storage, with the shard-lock releases taking turns (`ShardLockReleases`); its runner storage is
+ * among what it gives, for the adoption to tell live runners (`LiveRunners`).
  */
 export const layerSharding = (settings: RunnerSettings) => {
   const shardingConfig = toShardingConfig(settings)
@@ -174,7 +182,7 @@ export const layerSharding = (settings: RunnerSettings) => {
     Layer.provide(ShardingConfig.layerFromEnv(shardingConfig))
   )
   return NodeClusterSocket.layer({ storage: "byo", serialization: "ndjson", shardingConfig }).pipe(
-    Layer.provide(storage),
+    Layer.provideMerge(storage),
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))
   )
 }

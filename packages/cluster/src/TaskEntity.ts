@@ -27,10 +27,11 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Exit, Schedule, Schema, Stream } from "effect"
+import { Clock, Duration, Effect, Exit, FiberMap, Schedule, Schema, Stream } from "effect"
 import { ClusterSchema, Entity, EntityId, Sharding, ShardId } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { TaskError, TaskInfo, type Tasks, TaskStore } from "@chainjobs/tasks"
+import type * as LiveRunners from "./LiveRunners.ts"
 import * as OpenShards from "./OpenShards.ts"
 
 /** The number of buckets unkeyed tasks are spread over: each is one entity, kept while busy, so a steady stream of tasks reuses them instead of starting one per task. */
@@ -135,6 +136,8 @@ export interface Host {
   readonly local: Tasks.Tasks["Service"]
   /** The shards held here whose unfinished records are adopted: only they admit new submissions. */
   readonly openShards: OpenShards.OpenShards
+  /** What an adoption waits for first: no other live runner still running the task. */
+  readonly live: LiveRunners.LiveRunners
   /** Ids of the tasks whose `Run` is being served here. */
   readonly serving: Set<string>
   /**
@@ -147,8 +150,11 @@ export interface Host {
   readonly closing: () => boolean
 }
 
-/** The entity's host over the runner's own supervisor (`local`), following its changes until the scope closes. */
-export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
+/**
+ * The entity's host over the runner's own supervisor (`local`), following its changes until the scope closes; its
+ * adoptions wait for other runners to let their tasks go (`live`).
+ */
+export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], live: LiveRunners.LiveRunners) {
   const sharding = yield* Sharding.Sharding
   const openShards = OpenShards.make((shard) => sharding.hasShardId(shard))
   const serving = new Set<string>()
@@ -163,6 +169,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"]) {
   )
   const host: Host = {
     local,
+    live,
     openShards,
     serving,
     admittedHere,
@@ -292,7 +299,13 @@ export const layer = (host: Host) =>
             admitted.add(id)
             return serve(id)
           }),
-        Interrupt: ({ payload: { id } }) => Effect.andThen(local.adopt(id), local.interrupt(id)),
+        // Adopted first, to run its finalizers here: not while another live runner still runs it.
+        Interrupt: ({ payload: { id } }) =>
+          local.get(id).pipe(
+            Effect.flatMap((info) => host.live.awaitLetGo(info)),
+            Effect.andThen(local.adopt(id)),
+            Effect.andThen(local.interrupt(id))
+          ),
         Await: ({ payload: { id } }) => local.awaitInfo(id)
       })
     }),
@@ -308,57 +321,80 @@ export const adoptionReadSpan = "chainjobs/cluster/adoption.unfinished"
 /** How long one `Adopt` may take before its shard is left closed for the next look. */
 const adoptTimeout = Duration.seconds(10)
 
+/** The least time between two looks of the adoption, however often it is asked to look. */
+const minimumGap = Duration.millis(20)
+
 /**
  * The runner's adoption loop: a shard held here and not open (acquired at
  * start, from a runner that died or handed it over, or held again after its
  * tasks were handed over) has every unfinished task record placed on it
  * adopted (`Adopt`: resumed from its checkpoint or failed as `lost`, as its
- * kind says), then opens (`OpenShards`). A failed read or adoption leaves the
- * shard closed, tried again at the next look. It looks every `interval`, and
- * at once when a submission waits for a shard or a shard closes. The shard
- * locks keep this to one runner: the previous owner stopped its tasks before
- * releasing the shard, or is dead.
+ * kind says), then opens (`OpenShards`). A record another live runner still
+ * runs is adopted only once that runner lets it go (`LiveRunners`). Each shard
+ * opens as soon as its own records are adopted, whatever other shards still
+ * wait for; a shard whose adoption is under way is not read again meanwhile.
+ * A failed read or adoption leaves the shard closed, tried again at a look at
+ * least `interval` later. It looks every `interval`, and at once when a
+ * submission waits for a shard or a shard closes (at most every
+ * `minimumGap`). Which shards are held is sampled meanwhile
+ * (`OpenShards.follow`): a shard released and held again while its adoption
+ * reads and adopts is adopted again, not opened. The shard locks keep this to
+ * one runner: the previous owner stopped its tasks before releasing the shard,
+ * or is dead, or still runs them and is waited for.
  */
-export const adoption = (host: Pick<Host, "openShards">, shards: number, interval: Duration.Input = adoptionInterval) =>
+export const adoption = (host: Pick<Host, "openShards" | "live">, shards: number, interval: Duration.Input = adoptionInterval) =>
   Effect.gen(function*() {
     const sharding = yield* Sharding.Sharding
     const store = yield* TaskStore.TaskStore
     const clientFor = yield* TaskEntity.client
-    const { openShards } = host
+    const { live, openShards } = host
     const all = Array.from({ length: shards }, (_, i) => ShardId.make(shardGroup, i + 1))
+    yield* OpenShards.follow(openShards, all)
+    /** Shards whose records are being adopted now, by shard. */
+    const adopting = yield* FiberMap.make<string>()
+    /** Shards whose last adoption failed, and when they may be tried again: a failing one is not read back to back. */
+    const retryAt = new Map<string, number>()
+    /** Adopts the records of one closed shard, then opens it if none failed and no close came since `epoch`. */
+    const adoptShard = (shard: ShardId.ShardId, epoch: number, records: ReadonlyArray<TaskInfo.TaskInfo>) =>
+      Effect.forEach(records, (info) =>
+        live.awaitLetGo(info).pipe(
+          Effect.andThen(clientFor(placement(info)).Adopt({ id: info.id }).pipe(Effect.timeout(adoptTimeout))),
+          Effect.tapCause((cause) => Effect.logWarning(`Could not adopt task ${info.id} of shard ${shard}`, cause)),
+          Effect.exit
+        ), { concurrency: 16 }).pipe(
+        Effect.flatMap((exits) =>
+          Effect.gen(function*() {
+            if (exits.every(Exit.isSuccess)) return void openShards.open(shard, epoch)
+            retryAt.set(shard.toString(), (yield* Clock.currentTimeMillis) + Duration.toMillis(Duration.fromInputUnsafe(interval)))
+          })
+        )
+      )
     const look = Effect.gen(function*() {
-      const closed: Array<ShardId.ShardId> = []
-      for (const shard of all) {
-        if (!sharding.hasShardId(shard)) {
-          // its tasks left with it: held again, it is adopted again
-          if (openShards.isOpen(shard)) openShards.close(shard)
-        } else if (!openShards.isOpen(shard)) closed.push(shard)
-      }
+      const now = yield* Clock.currentTimeMillis
+      const closed = all.filter((shard) => {
+        const key = shard.toString()
+        return sharding.hasShardId(shard) && !openShards.isOpen(shard) && !FiberMap.hasUnsafe(adopting, key) &&
+          (retryAt.get(key) ?? 0) <= now
+      })
       if (closed.length === 0) return
       // Read after the epochs: a close while the records are read and adopted keeps its shard closed.
-      const epochs = new Map(closed.map((shard) => [shard.toString(), { shard, epoch: openShards.epoch(shard) }]))
+      const epochs = new Map(closed.map((shard) => [shard.toString(), openShards.epoch(shard)]))
       const unfinished = yield* Effect.withSpan(store.unfinished, adoptionReadSpan)
-      const failed = new Set<string>()
-      yield* Effect.forEach(unfinished, (info) => {
-        const entityId = placement(info)
-        const shard = shardOf(sharding, entityId)
-        if (!epochs.has(shard.toString())) return Effect.void
-        return clientFor(entityId).Adopt({ id: info.id }).pipe(
-          Effect.timeout(adoptTimeout),
-          Effect.exit,
-          Effect.flatMap((exit) =>
-            Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => failed.add(shard.toString())).pipe(
-              Effect.andThen(Effect.logWarning(`Could not adopt task ${info.id} of shard ${shard}`, exit.cause))
-            )
-          )
-        )
-      }, { concurrency: 16, discard: true })
-      for (const [key, { epoch, shard }] of epochs) {
-        if (!failed.has(key)) openShards.open(shard, epoch)
+      const byShard = new Map<string, Array<TaskInfo.TaskInfo>>(closed.map((shard) => [shard.toString(), []]))
+      for (const info of unfinished) byShard.get(shardOf(sharding, placement(info)).toString())?.push(info)
+      for (const shard of closed) {
+        const key = shard.toString()
+        const records = byShard.get(key)!
+        retryAt.delete(key)
+        // nothing to adopt: opens now, no fiber
+        if (records.length === 0) openShards.open(shard, epochs.get(key)!)
+        else yield* FiberMap.run(adopting, key, adoptShard(shard, epochs.get(key)!, records))
       }
     })
     yield* look.pipe(
       Effect.catchCause((cause) => Effect.logWarning("Could not adopt the tasks of acquired shards", cause)),
+      // at least `minimumGap` between looks: many waiting submissions wake it often
+      Effect.andThen(Effect.sleep(minimumGap)),
       Effect.andThen(openShards.woken(interval)),
       Effect.forever,
       Effect.forkScoped

@@ -118,4 +118,39 @@ describe("OpenShards", () => {
       shards.open(one, shards.epoch(one))
       assert.isTrue(yield* Fiber.join(waiting))
     }))
+  it("a shard released and held again while its adoption reads is not opened by that adoption: `sample` saw it leave", () => {
+    const { held, shards } = over(one, two)
+    shards.sample([one, two])
+    // an adoption reads one's epoch, then one goes to another runner and comes back before the adoption ends
+    const read = shards.epoch(one)
+    held.delete(one.toString())
+    shards.sample([one, two])
+    held.add(one.toString())
+    shards.sample([one, two])
+    assert.isFalse(shards.open(one, read), "its tasks may have left with it: adopted again first")
+    assert.isTrue(shards.open(one, shards.epoch(one)))
+    // held throughout: sampling closes nothing
+    const twoRead = shards.epoch(two)
+    shards.sample([one, two])
+    assert.isTrue(shards.open(two, twoRead))
+    // an open shard that leaves is closed by the sample
+    held.delete(two.toString())
+    shards.sample([one, two])
+    assert.isFalse(shards.isOpen(two))
+    assert.strictEqual(shards.count, 1)
+  })
+
+  it.effect("`follow` samples until its scope closes", () =>
+    Effect.gen(function*() {
+      const { held, shards } = over(one)
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* OpenShards.follow(shards, [one])
+        yield* settle
+        assert.isTrue(shards.open(one, shards.epoch(one)))
+        held.delete(one.toString())
+        yield* TestClock.adjust(OpenShards.sampleInterval)
+        yield* settle
+        assert.isFalse(shards.isOpen(one), "closed within one sample interval")
+      }))
+    }))
 })

@@ -312,6 +312,8 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
   it.live("a schedule declared through one runner is stored: it ticks once per second cluster-wide, survives a restart of every runner, and stops when removed", () =>
     Effect.gen(function*() {
       const { cluster, runners } = yield* startThree
+      // the runners of the restart below load their modules while these three tick (none is in the cluster until it joins)
+      const prepared = yield* Effect.forEach(["d", "e", "f"], (name) => cluster.prepare(name))
       const declared = yield* runners[0].call({
         op: "declare",
         declaration: { name: "tick", kind: "tick", payload: {}, trigger: { _tag: "Cron", cron: "* * * * * *" } }
@@ -322,7 +324,7 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
       // Every runner goes; three new ones declare nothing and find it stored.
       yield* Effect.forEach(runners, (runner) => runner.stop, { concurrency: "unbounded", discard: true })
       const restartedAt = Date.now()
-      const next = yield* Effect.forEach(["d", "e", "f"], (name) => cluster.start(name), { concurrency: "unbounded" })
+      const next = yield* Effect.forEach(prepared, (runner) => runner.join, { concurrency: "unbounded" })
       yield* settled(next)
       yield* eventually(() => (ticks().filter((tick) => tick.at > restartedAt).length >= 5 ? true : undefined))
       // Stored once, run on one runner after the restart: three runners each ticking would tick three times on every second's boundary.
@@ -338,6 +340,8 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
   it.live("a rolling restart of all three runners loses no acknowledged task", () =>
     Effect.gen(function*() {
       const { cluster, runners } = yield* startThree
+      // the replacements load their modules meanwhile (none is in the cluster until it joins)
+      const replacements = yield* Effect.forEach(["a2", "b2", "c2"], (name) => cluster.prepare(name))
       let current = [...runners]
       const acknowledged: Array<string> = []
       const submitSome = (via: RunnerProcess) =>
@@ -345,12 +349,12 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
           Effect.map(via.submit("sleep", { ms: 300 }), (answer) => {
             if (answer.id !== undefined) acknowledged.push(answer.id)
           }))
-      for (const [i, name] of ["a", "b", "c"].entries()) {
+      for (const [i, prepared] of replacements.entries()) {
         const survivor = current[(i + 1) % 3]
         yield* submitSome(survivor)
         yield* current[i].stop
         yield* submitSome(survivor)
-        const replacement = yield* cluster.start(`${name}2`)
+        const replacement = yield* prepared.join
         current = current.map((runner, k) => (k === i ? replacement : runner))
         yield* settled(current)
       }

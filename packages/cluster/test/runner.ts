@@ -4,7 +4,8 @@
  * environment: `CHAINJOBS_TEST_PG_URL`, `RUNNER_NAME`, `RUNNER_PORT`,
  * `RUNNER_SCHEMA`, `EVENTS` (a file the kinds append one JSON line per event to), and with `CHAIN_URL` (a
  * Hardhat node) the chain kind `chain/scan-addresses` on it as the chain `dev`, its requests held to `CHAIN_RATE`
- * per second, each attempt recorded (start with the block it starts from, end).
+ * per second, each attempt recorded (start with the block it starts from, end); with `RUNNER_HOLD` it loads and
+ * waits to be told to join (below).
  *
  * It prints `ready` once it has joined, then answers commands read from stdin,
  * one JSON object a line, with one JSON line each on stdout:
@@ -30,11 +31,12 @@ import { createInterface } from "node:readline"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Duration, Effect, Exit, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import { PersistedSchedules, Task, TaskContext, TaskFeed, Tasks } from "@chainjobs/tasks"
-import { ChainConfig, Chains, ChainTasks } from "@chainjobs/chain"
 import { Runner, RunnerConfig } from "@chainjobs/cluster"
 
 const name = process.env.RUNNER_NAME ?? "runner"
 const events = process.env.EVENTS!
+// the chain package (viem and its kin), loaded only by a runner with a chain: a fifth of a runner's start-up otherwise
+const chain = process.env.CHAIN_URL === undefined ? undefined : await import("@chainjobs/chain")
 
 /** Appends one event line: what happened to which task, on this runner, when. */
 const record = (event: Record<string, unknown>) =>
@@ -136,7 +138,7 @@ const kinds = Layer.mergeAll(
 )
 
 /** `ChainTasks.ScanAddresses` on the Hardhat node at `CHAIN_URL`, each attempt's start (and block) and end recorded. */
-const chainKinds = (url: string) =>
+const chainKinds = ({ ChainConfig, Chains, ChainTasks }: NonNullable<typeof chain>, url: string) =>
   Task.implement(ChainTasks.ScanAddresses, (payload, context) =>
     Effect.gen(function*() {
       const last = yield* Task.loadCheckpoint(ChainTasks.ScanAddresses)
@@ -157,7 +159,7 @@ const chainKinds = (url: string) =>
     )
 
 const byName: Record<string, Task.Any> = {
-  "chain/scan-addresses": ChainTasks.ScanAddresses,
+  ...(chain === undefined ? {} : { "chain/scan-addresses": chain.ChainTasks.ScanAddresses }),
   sleep: SleepKind,
   hold: HoldKind,
   scan: ScanKind,
@@ -300,9 +302,30 @@ const main = Effect.gen(function*() {
   yield* Effect.timeoutOption(closed, "3 minutes")
 })
 
+/**
+ * With `RUNNER_HOLD` set, the process loads its modules, says `{"loaded":name}`, and joins the cluster only when its
+ * first line comes (`{"op":"join"}`): a test prepares the runners of a restart while it does other things, so that
+ * the restart costs joining, not loading (seconds of CPU on a loaded machine). Until it joins it has no connection
+ * and no port, and is in no cluster. It goes if stdin closes first, and after three minutes in any case.
+ */
+const joined = process.env.RUNNER_HOLD === undefined ? Promise.resolve() : new Promise<void>((resolve) => {
+  const unjoined = setTimeout(() => process.exit(0), 180_000)
+  const leave = () => process.exit(0)
+  process.stdin.once("end", leave)
+  process.stdin.once("data", () => {
+    // nothing more comes until this runner says it is ready; readline (in `main`) resumes the stream
+    process.stdin.pause()
+    process.stdin.off("end", leave)
+    clearTimeout(unjoined)
+    resolve()
+  })
+  process.stdout.write(`${JSON.stringify({ loaded: name })}\n`)
+})
+await joined
+
 NodeRuntime.runMain(
   Effect.scoped(main.pipe(Effect.provide(PersistedSchedules.layer.pipe(Layer.provideMerge(
-    Layer.mergeAll(kinds, process.env.CHAIN_URL === undefined ? Layer.empty : chainKinds(process.env.CHAIN_URL)).pipe(
+    Layer.mergeAll(kinds, chain === undefined ? Layer.empty : chainKinds(chain, process.env.CHAIN_URL!)).pipe(
       Layer.provideMerge(runner)
     )
   )))))

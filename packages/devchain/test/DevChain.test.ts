@@ -2,6 +2,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { execFileSync, spawn } from "node:child_process"
 import { Effect, Schedule } from "effect"
 import * as DevChain from "../src/DevChain.ts"
+import { nodeBoundMillis } from "./nodeBound.ts"
 
 const rpc = (url: string, method: string, params: Array<unknown> = []) =>
   Effect.tryPromise(() =>
@@ -12,7 +13,7 @@ const rpc = (url: string, method: string, params: Array<unknown> = []) =>
     }).then((response) => response.json() as Promise<{ readonly result: unknown }>)
   )
 
-layer(DevChain.layer(), { excludeTestServices: true })("DevChain.layer", (it) => {
+layer(DevChain.layer(), { excludeTestServices: true, timeout: nodeBoundMillis })("DevChain.layer", (it) => {
   it.effect("answers JSON-RPC on 127.0.0.1 with the derived dev accounts", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
@@ -31,7 +32,7 @@ describe("DevChain.make", () => {
       const url = yield* Effect.scoped(Effect.map(DevChain.make(), (chain) => chain.url))
       const refused = yield* Effect.flip(rpc(url, "eth_chainId"))
       assert.strictEqual(refused._tag, "UnknownError")
-    }))
+    }), nodeBoundMillis)
 })
 
 /** The pids of processes whose command line contains the text. */
@@ -61,5 +62,5 @@ describe("DevChain.make, its parent killed", () => {
       // never leave an orphan behind, even when the test fails
       for (const pid of pidsWith(`--port ${port}`)) process.kill(pid, "SIGKILL")
       assert.isTrue(gone, "the node still answers after its parent died")
-    }), 15_000)
+    }), nodeBoundMillis)
 })

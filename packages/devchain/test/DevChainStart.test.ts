@@ -9,6 +9,7 @@ import { Chains } from "@chainjobs/chain"
 import { execFileSync } from "node:child_process"
 import { Effect, Exit, Scope } from "effect"
 import * as DevChain from "../src/DevChain.ts"
+import { nodeBoundMillis } from "./nodeBound.ts"
 
 /** The pids of processes whose command line contains the text. */
 const pidsWith = (text: string) =>
@@ -53,7 +54,7 @@ describe("DevChain.make, too slow to start", () => {
     }), 30_000)
 })
 
-layer(DevChain.layerChains(), { excludeTestServices: true })("DevChain.layerChains", (it) => {
+layer(DevChain.layerChains(), { excludeTestServices: true, timeout: nodeBoundMillis })("DevChain.layerChains", (it) => {
   it.effect("serves HTTP and WebSocket on its port, and is the chain `dev` of Chains", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain

@@ -2,8 +2,9 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as DevChain from "../src/DevChain.ts"
 import * as DevSeed from "../src/DevSeed.ts"
+import { nodeBoundMillis } from "./nodeBound.ts"
 
-layer(DevChain.layer(), { excludeTestServices: true })("DevSeed.seed", (it) => {
+layer(DevChain.layer(), { excludeTestServices: true, timeout: nodeBoundMillis })("DevSeed.seed", (it) => {
   it.effect("spreads transfers over a few hundred blocks and reports each one", () =>
     Effect.gen(function*() {
       const seeded = yield* DevSeed.seed({ rounds: 40 })
@@ -15,5 +16,7 @@ layer(DevChain.layer(), { excludeTestServices: true })("DevSeed.seed", (it) => {
       const bystanders = DevSeed.expectedFor(seeded, seeded.bystanders)
       assert.strictEqual(bystanders.length, 40)
       assert.isTrue(bystanders.every((item) => item.kind === "native" && item.value === "1"))
-    }))
+      // 167 transactions and 150-odd blocks, a JSON-RPC round trip to the node each: seconds on an idle machine, more
+      // than vitest's 5 s default at load average 20 (seen), so bounded like the node itself (nodeBound.ts)
+    }), nodeBoundMillis)
 })

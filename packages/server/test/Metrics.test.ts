@@ -1,5 +1,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Layer, Metric } from "effect"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import * as Metrics from "../src/Metrics.ts"
 import { baseUrl, openEvents, request, testServer } from "./http.ts"
 
@@ -101,4 +103,47 @@ describe("metrics at shutdown", () => {
       )
       assert.strictEqual(submitted.count, tasks)
     }), 20_000)
+})
+
+/** A full garbage collection now (V8's `gc`, exposed to this process for the purpose). */
+const collectGarbage = () => {
+  setFlagsFromString("--expose-gc")
+  ;(runInNewContext("gc") as () => void)()
+}
+
+// The collector's observer counts into the process's registry (it runs outside any fiber), so this block
+// reads the default registry and compares a scrape with the one before.
+layer(testServer(), { excludeTestServices: true })("metrics of the process's registry", (it) => {
+  it.effect("a full garbage collection is counted as major, with a duration in seconds", () =>
+    Effect.gen(function*() {
+      const runs = (text: string) => sample(text, "nodejs_gc_runs_total", { kind: "major" }) ?? 0
+      const seconds = (text: string) => sample(text, "nodejs_gc_duration_seconds_total", { kind: "major" }) ?? 0
+      const before = (yield* request("GET", "/metrics")).text
+      collectGarbage()
+      // The observer hears of the collection after it; look until it did, for at most 5 s.
+      let after = before
+      for (let look = 0; look < 100 && runs(after) === runs(before); look++) {
+        yield* Effect.sleep("50 millis")
+        after = (yield* request("GET", "/metrics")).text
+      }
+      assert.isAbove(runs(after), runs(before), `no major collection counted in 5 s (runs ${runs(before)} before, ${runs(after)} after)`)
+      const spent = seconds(after) - seconds(before)
+      // A collection of a test process takes milliseconds: more than 0, far less than a minute.
+      assert.isAbove(spent, 0)
+      assert.isBelow(spent, 60)
+    }))
+
+  it.effect("a request's time is measured in seconds, by surface, method and status", () =>
+    Effect.gen(function*() {
+      const labels = { surface: "api", method: "GET", status: "200" }
+      const sum = (text: string) => sample(text, "chainjobs_http_request_duration_seconds_sum", labels) ?? 0
+      const count = (text: string) => sample(text, "chainjobs_http_request_duration_seconds_count", labels) ?? 0
+      const before = (yield* request("GET", "/metrics")).text
+      yield* request("GET", "/api/kinds")
+      const after = (yield* request("GET", "/metrics")).text
+      assert.strictEqual(count(after) - count(before), 1)
+      const spent = sum(after) - sum(before)
+      assert.isAbove(spent, 0)
+      assert.isBelow(spent, 60)
+    }))
 })

@@ -124,4 +124,29 @@ describe("SseKeepAlive's tick", () => {
       await stop()
     }
   })
+
+  it("keeps one timer for every open stream, and stops it once the last of them closes", async () => {
+    const first = await openResponse()
+    const second = await openResponse()
+    const closed = (response: Http.ServerResponse) => new Promise((resolve) => response.once("close", resolve))
+    try {
+      SseKeepAlive.follow(first.response)
+      SseKeepAlive.follow(second.response)
+      assert.deepStrictEqual(SseKeepAlive.stats(), { streams: 2, ticking: true })
+      assert.strictEqual(vi.getTimerCount(), 1, "one timer for both streams")
+      const firstClosed = closed(first.response)
+      await first.stop()
+      await firstClosed
+      assert.deepStrictEqual(SseKeepAlive.stats(), { streams: 1, ticking: true }, "the other stream is still open")
+      assert.strictEqual(vi.getTimerCount(), 1)
+      const secondClosed = closed(second.response)
+      await second.stop()
+      await secondClosed
+      assert.deepStrictEqual(SseKeepAlive.stats(), { streams: 0, ticking: false })
+      assert.strictEqual(vi.getTimerCount(), 0, "the timer was left running with no stream open")
+    } finally {
+      await first.stop()
+      await second.stop()
+    }
+  })
 })

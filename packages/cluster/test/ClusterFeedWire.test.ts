@@ -1077,4 +1077,13 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* a.settle({ seq: 100 })
       assert.deepStrictEqual(a.heardOf(made.id).map((info) => info.status), ["completed"])
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a runner whose only follower wants every task renews its wants each second", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const everything = () => a.sent("w").filter((notification) => notification.body === `{"a":1}`).length
+      yield* Scope.provide(a.feed.interest.all, yield* Effect.scope)
+      // told once at the change; any more is a renewal, and no follower of a single task is there to make it
+      yield* until(() => everything() >= 2, () => `no renewal of the wants: ${JSON.stringify(a.sent("w"))}`)
+    }).pipe(Effect.scoped), 30_000)
 })

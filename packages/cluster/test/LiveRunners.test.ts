@@ -1,0 +1,150 @@
+/**
+ * `LiveRunners` on its own: an adoption of a record another runner runs waits
+ * until that runner lets it go — the record no longer `running` there, or
+ * gone — while the cluster's runner storage lists that runner alive and
+ * healthy; a record of this runner, one not running, or one whose runner is
+ * dead or unhealthy is adopted at once; the wait gives up after its timeout;
+ * a runner storage that cannot be read fails the adoption with a typed error.
+ * effect's memory runner storage and the memory task store; time is the test
+ * clock's. `LostShardLocks.test.ts` meets the same waits in a real cluster.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Fiber } from "effect"
+import { ClusterError, Runner, RunnerAddress, RunnerStorage } from "effect/cluster"
+import { TestClock } from "effect/testing"
+import { TaskInfo, TaskStore } from "@chainjobs/tasks"
+import * as LiveRunners from "../src/LiveRunners.ts"
+
+const self = RunnerAddress.make("127.0.0.1", 7000)
+const other = RunnerAddress.make("127.0.0.1", 7001)
+const letGoTimeout = Duration.seconds(30)
+
+/** A record of a task on `runner` (`host:port`), `running` unless `fields` say otherwise. */
+const record = (runner: string | undefined, fields: Partial<TaskInfo.TaskInfo> = {}): TaskInfo.TaskInfo => ({
+  id: TaskInfo.makeId(0),
+  kind: "k",
+  status: "running",
+  reason: null,
+  priority: 0,
+  key: null,
+  owner: null,
+  attempt: 1,
+  progress: 0,
+  message: null,
+  detail: null,
+  payload: {},
+  result: null,
+  error: null,
+  errorMessage: null,
+  checkpoint: null,
+  createdAt: 0,
+  startedAt: 0,
+  finishedAt: null,
+  heartbeatAt: 0,
+  expiresAt: null,
+  ...(runner === undefined ? {} : { runner }),
+  ...fields
+})
+
+/**
+ * The waits of runner `self` over a memory runner storage (`runners`) and task store (`store`); `refused` makes the
+ * storage's reads of the runners fail, as a lost database connection would.
+ */
+const waits = Effect.gen(function*() {
+  const runners = yield* RunnerStorage.makeMemory
+  const store = yield* TaskStore.makeMemory
+  const faults = { refused: false }
+  const storage = RunnerStorage.RunnerStorage.of({
+    ...runners,
+    getRunners: Effect.suspend(() =>
+      faults.refused ? Effect.fail(new ClusterError.PersistenceError({ cause: new Error("refused by the test") })) : runners.getRunners
+    )
+  })
+  const live = yield* LiveRunners.make(LiveRunners.addressOf(self), letGoTimeout).pipe(
+    Effect.provideService(RunnerStorage.RunnerStorage, storage),
+    Effect.provideService(TaskStore.TaskStore, store)
+  )
+  const join = (address: RunnerAddress.RunnerAddress, healthy: boolean) =>
+    runners.register(new Runner.Runner({ address, groups: ["default"], weight: 1 }), healthy)
+  return { runners, store, faults, live, join }
+})
+
+/** Whether `fiber` has ended once the forked fibers ran until they wait. */
+const ended = <A, E>(fiber: Fiber.Fiber<A, E>) =>
+  Effect.andThen(Effect.andThen(TestClock.adjust(0), Effect.yieldNow), Effect.sync(() => fiber.pollUnsafe() !== undefined))
+
+describe("LiveRunners", () => {
+  it.effect("waits while another runner, alive and healthy, runs the task: until its record is no longer running there, or is gone", () =>
+    Effect.gen(function*() {
+      const { join, live, store } = yield* waits
+      yield* join(other, true)
+      const running = record(LiveRunners.addressOf(other))
+      yield* store.insert(running)
+      const waiting = yield* Effect.forkChild(live.awaitLetGo(running))
+      yield* TestClock.adjust("1 second")
+      assert.isFalse(yield* ended(waiting), "adopted while the other runner still runs it")
+      // handed over there: left pending
+      yield* store.update({ ...running, status: "pending" })
+      yield* TestClock.adjust("100 millis")
+      assert.isTrue(yield* ended(waiting), "still waiting for a record no longer running")
+      // deleted meanwhile
+      const deleted = record(LiveRunners.addressOf(other), { id: TaskInfo.makeId(1) })
+      yield* store.insert(deleted)
+      const waitingDeleted = yield* Effect.forkChild(live.awaitLetGo(deleted))
+      yield* TestClock.adjust("300 millis")
+      assert.isFalse(yield* ended(waitingDeleted))
+      yield* store.remove(deleted.id)
+      yield* TestClock.adjust("100 millis")
+      assert.isTrue(yield* ended(waitingDeleted), "still waiting for a record gone")
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(waitingDeleted)))
+    }))
+
+  it.effect("adopts at once a task this runner runs, one not running, one naming no runner, and one whose runner is unhealthy or not listed", () =>
+    Effect.gen(function*() {
+      const { join, live } = yield* waits
+      // this runner alive and healthy: its own record is not waited for all the same
+      yield* join(self, true)
+      yield* join(other, false)
+      const third = RunnerAddress.make("127.0.0.1", 7002)
+      const now = [
+        record(LiveRunners.addressOf(self)),
+        record(LiveRunners.addressOf(other), { status: "pending" }),
+        record(undefined),
+        record(LiveRunners.addressOf(other)),
+        record(LiveRunners.addressOf(third))
+      ]
+      for (const info of now) {
+        const fiber = yield* Effect.forkChild(live.awaitLetGo(info))
+        assert.isTrue(yield* ended(fiber), `waited for ${info.status} on ${info.runner}`)
+      }
+      // the same address listed healthy is waited for
+      yield* join(third, true)
+      const waiting = yield* Effect.forkChild(live.awaitLetGo(now[4]!))
+      assert.isFalse(yield* ended(waiting))
+    }))
+
+  it.effect("gives up waiting after its timeout: a runner restarted at the same address does not run its predecessor's tasks", () =>
+    Effect.gen(function*() {
+      const { join, live, store } = yield* waits
+      yield* join(other, true)
+      const running = record(LiveRunners.addressOf(other))
+      yield* store.insert(running)
+      const waiting = yield* Effect.forkChild(live.awaitLetGo(running))
+      yield* TestClock.adjust(Duration.subtract(letGoTimeout, Duration.millis(200)))
+      assert.isFalse(yield* ended(waiting), "gave up before its timeout")
+      yield* TestClock.adjust("300 millis")
+      assert.isTrue(yield* ended(waiting), "still waiting after its timeout")
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(waiting)))
+    }))
+
+  it.effect("fails with a store error when the cluster's runners cannot be read", () =>
+    Effect.gen(function*() {
+      const { faults, join, live } = yield* waits
+      yield* join(other, true)
+      faults.refused = true
+      const error = yield* Effect.flip(live.awaitLetGo(record(LiveRunners.addressOf(other))))
+      assert.strictEqual(error._tag, "TaskStoreError")
+      assert.strictEqual(error.operation, "adopt")
+      assert.match(error.detail, /^cannot read the cluster's runners: Error: refused by the test$/)
+    }))
+})

@@ -48,6 +48,19 @@ export interface GroupCommitConfig {
    * Default 1: a batch starts once the one before it committed.
    */
   readonly batchesInFlight?: number | undefined
+  /**
+   * How many writers of a committed batch resume before the next batch may
+   * start. The writers resume group by group; between two groups, the writes
+   * the group before queued start as the next batch, so the database writes
+   * it while the next group resumes: with many writers in lockstep (each
+   * resumed writer queues its next write at once), the database and this
+   * process work at the same time instead of taking turns. Only for a
+   * database that writes while this thread runs (a server, or a worker
+   * thread); on the calling thread, smaller batches only cost more commits.
+   * A batch of this many writers or fewer resumes at once. Default: every
+   * writer at once.
+   */
+  readonly resumeGroupSize?: number | undefined
 }
 
 /** The writes one transaction must store, in this order: inserts, then updates, then progress. */
@@ -112,14 +125,21 @@ interface PendingBatch extends Batch {
   readonly inserts: Map<string, TaskInfo>
   readonly updates: Map<string, TaskInfo>
   readonly progress: Map<string, TaskInfo>
+  /** Done with the batch's outcome once its write ended, before any of its writers resumes. */
   readonly committed: Deferred.Deferred<BatchResult, TaskStoreError>
+  /** What the batch's writers await, one deferred per group of writers, done in order once it committed. */
+  readonly groups: Array<Deferred.Deferred<BatchResult, TaskStoreError>>
+  /** How many writers await the last group. */
+  lastGroupSize: number
 }
 
 const emptyBatch = (): PendingBatch => ({
   inserts: new Map(),
   updates: new Map(),
   progress: new Map(),
-  committed: Deferred.makeUnsafe()
+  committed: Deferred.makeUnsafe(),
+  groups: [Deferred.makeUnsafe()],
+  lastGroupSize: 0
 })
 
 const size = (batch: Batch): number => batch.inserts.size + batch.updates.size + batch.progress.size
@@ -150,6 +170,9 @@ export const make = Effect.fnUntraced(function*(
   const flushInterval = config.flushInterval ?? Duration.zero
   const maxBatchSize = config.maxBatchSize ?? 500
   const slots = yield* Semaphore.make(Math.max(1, config.batchesInFlight ?? 1))
+  const resumeGroupSize = Math.max(1, config.resumeGroupSize ?? Number.POSITIVE_INFINITY)
+  /** How many committed batches are resuming their writers group by group: meanwhile only they wake the writer. */
+  let resuming = 0
   let pending = emptyBatch()
   /** The batches being written. */
   const writing = new Set<PendingBatch>()
@@ -171,6 +194,47 @@ export const make = Effect.fnUntraced(function*(
     return size(batch) === 0 ? undefined : batch
   }
 
+  /** Wakes the writer when writes are queued. */
+  const wake = () => {
+    if (size(pending) > 0) queued.openUnsafe()
+  }
+
+  /** The outcome of a batch for one more of its writers: the deferred of the batch's last group, a new group once it is full. */
+  const outcome = (batch: PendingBatch): Effect.Effect<BatchResult, TaskStoreError> => {
+    if (batch.lastGroupSize === resumeGroupSize) {
+      batch.groups.push(Deferred.makeUnsafe())
+      batch.lastGroupSize = 0
+    }
+    batch.lastGroupSize++
+    return Deferred.await(batch.groups[batch.groups.length - 1])
+  }
+
+  /**
+   * Resumes a committed batch's writers, group by group. After each group
+   * but the last, the writer takes what is queued by then (what that group's
+   * writers queued as they resumed) and starts it, and this fiber yields, so
+   * the next batch's write is on its way before the next group resumes.
+   * Meanwhile a queued write does not wake the writer (see `queue`): the
+   * first write a resumed writer queues would otherwise start as a batch of
+   * its own, ahead of those its group queues after it.
+   */
+  const resume = (batch: PendingBatch, exit: Exit.Exit<BatchResult, TaskStoreError>) =>
+    Effect.suspend(() => {
+      const groups = batch.groups
+      resuming++
+      return Effect.gen(function*() {
+        for (let i = 0; i < groups.length - 1; i++) {
+          Deferred.doneUnsafe(groups[i], exit)
+          wake()
+          yield* Effect.yieldNow
+        }
+        Deferred.doneUnsafe(groups[groups.length - 1], exit)
+      }).pipe(Effect.ensuring(Effect.sync(() => {
+        resuming--
+        wake()
+      })))
+    })
+
   /** Marks a batch as placed: batches sharing an id with it may start. */
   const markPlaced = (batch: PendingBatch, placed: Deferred.Deferred<void>) => {
     unplaced.delete(batch)
@@ -182,10 +246,30 @@ export const make = Effect.fnUntraced(function*(
    * writers, running `placed` once it is placed (at the latest when it ends).
    * The batch counts as being written from the call on, while it waits too:
    * `settled` waits for it, and later batches sharing an id with it wait for it in turn.
+   * Once the write ended, the batch's slot is given back (`release`, run
+   * once) before its writers resume (see `resume`): the next batch may start
+   * meanwhile, and no writer resumes before its batch committed.
    */
-  const writeBatch = (batch: PendingBatch, placed: Deferred.Deferred<void>, after: ReadonlyArray<Deferred.Deferred<void>> = []) => {
+  const writeBatch = (
+    batch: PendingBatch,
+    placed: Deferred.Deferred<void>,
+    after: ReadonlyArray<Deferred.Deferred<void>> = [],
+    release: Effect.Effect<void> = Effect.void
+  ) => {
     writing.add(batch)
     unplaced.set(batch, placed)
+    let released = false
+    const releaseOnce = Effect.suspend(() => {
+      if (released) return Effect.void
+      released = true
+      return release
+    })
+    /** Ends the batch's write: it no longer holds its place or its slot. */
+    const ended = Effect.andThen(Effect.sync(() => {
+      writing.delete(batch)
+      markPlaced(batch, placed)
+    }), releaseOnce)
+    let outcomeOf: Exit.Exit<BatchResult, TaskStoreError> = Exit.fail(interruptedBatch)
     const written = write(batch, Effect.sync(() => markPlaced(batch, placed)))
     return (after.length === 0 ? written : Effect.andThen(Effect.forEach(after, Deferred.await, { discard: true }), written)).pipe(
       Effect.exit,
@@ -193,12 +277,19 @@ export const make = Effect.fnUntraced(function*(
         const lost = Exit.isSuccess(exit) ? exit.value.failed.progress.size : batch.progress.size
         return lost > 0 ? Effect.logWarning(`group commit lost ${lost} progress updates`, exit) : Effect.void
       }),
-      Effect.flatMap((exit) => Deferred.done(batch.committed, exit)),
-      Effect.onInterrupt(() => Effect.asVoid(Deferred.fail(batch.committed, interruptedBatch))),
-      Effect.ensuring(Effect.sync(() => {
-        writing.delete(batch)
-        markPlaced(batch, placed)
-      }))
+      Effect.flatMap((exit) => {
+        outcomeOf = exit
+        Deferred.doneUnsafe(batch.committed, exit)
+        return Effect.andThen(ended, resume(batch, exit))
+      }),
+      // Only when the runtime itself stops: writers not resumed yet get the outcome, or the interruption.
+      Effect.onInterrupt(() =>
+        Effect.sync(() => {
+          Deferred.doneUnsafe(batch.committed, outcomeOf)
+          for (const group of batch.groups) Deferred.doneUnsafe(group, outcomeOf)
+        })
+      ),
+      Effect.ensuring(ended)
     )
   }
 
@@ -221,7 +312,7 @@ export const make = Effect.fnUntraced(function*(
   const start = Effect.suspend((): Effect.Effect<unknown> => {
     const batch = take()
     if (batch === undefined) return slots.release(1)
-    return Effect.forkDetach(Effect.ensuring(writeBatch(batch, Deferred.makeUnsafe<void>(), overlapping(batch)), slots.release(1)))
+    return Effect.forkDetach(writeBatch(batch, Deferred.makeUnsafe<void>(), overlapping(batch), slots.release(1)))
   })
 
   /** Waits until every batch being written has committed or failed. */
@@ -255,7 +346,8 @@ export const make = Effect.fnUntraced(function*(
 
   /** Marks the pending batch as holding a new write: the writer wakes, and a full batch stops waiting. */
   const queue = (batch: PendingBatch) => {
-    queued.openUnsafe()
+    // While a committed batch resumes its writers, it wakes the writer between groups (see `resume`).
+    if (resuming === 0) queued.openUnsafe()
     if (size(batch) >= maxBatchSize) full.openUnsafe()
   }
 
@@ -270,7 +362,7 @@ export const make = Effect.fnUntraced(function*(
         }
         batch.inserts.set(info.id, info)
         queue(batch)
-        return Effect.flatMap(Deferred.await(batch.committed), (result) => {
+        return Effect.flatMap(outcome(batch), (result) => {
           const failure = result.failed.inserts.get(info.id)
           if (failure !== undefined) return Effect.fail(failure)
           return result.duplicates.has(info.id) ? Effect.fail(alreadyExists(info.id)) : Effect.void
@@ -295,7 +387,7 @@ export const make = Effect.fnUntraced(function*(
         }
         if (!queuedAny) return Effect.succeed(refused)
         queue(batch)
-        return Effect.map(Deferred.await(batch.committed), (result) =>
+        return Effect.map(outcome(batch), (result) =>
           refused.map((error, i) => {
             if (error !== undefined) return error
             const id = infos[i].id
@@ -308,7 +400,7 @@ export const make = Effect.fnUntraced(function*(
         const batch = pending
         queueUpdate(batch, info)
         queue(batch)
-        return Effect.flatMap(Deferred.await(batch.committed), (result) => {
+        return Effect.flatMap(outcome(batch), (result) => {
           const failure = result.failed.updates.get(info.id)
           return failure === undefined ? Effect.void : Effect.fail(failure)
         })
@@ -320,7 +412,7 @@ export const make = Effect.fnUntraced(function*(
         const batch = pending
         for (const info of infos) queueUpdate(batch, info)
         queue(batch)
-        return Effect.map(Deferred.await(batch.committed), (result) => infos.map((info) => result.failed.updates.get(info.id)))
+        return Effect.map(outcome(batch), (result) => infos.map((info) => result.failed.updates.get(info.id)))
       }),
     settled: Effect.suspend(() => {
       if (size(pending) === 0) return drained

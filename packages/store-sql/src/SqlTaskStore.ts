@@ -27,8 +27,16 @@ import { storeError } from "./internal/storeFailure.ts"
 import * as NodeSqliteClient from "./NodeSqliteClient.ts"
 import * as SqlScheduleStore from "./SqlScheduleStore.ts"
 
-/** Settings of the store itself, whatever the database. */
+/**
+ * Settings of the store itself, whatever the database. `resumeGroupSize`
+ * defaults to `pgResumeGroupSize` on PostgreSQL (the server writes the next
+ * batch while this process resumes the writers of the one before) and to
+ * every writer at once on SQLite.
+ */
 export interface SqlTaskStoreConfig extends GroupCommit.GroupCommitConfig {}
+
+/** How many writers of a committed PostgreSQL batch resume before the next batch may start (see `GroupCommitConfig.resumeGroupSize`). */
+export const pgResumeGroupSize = 256
 
 const terminalStatuses = ["completed", "failed", "interrupted"] as const
 
@@ -268,7 +276,8 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     )
 
   // The batching window is about disk flushes, so it runs on the wall clock even under a test clock.
-  const writer = yield* GroupCommit.make(write, config).pipe(Effect.provideService(Clock.Clock, Clock.Clock.defaultValue()))
+  const resumeGroupSize = config.resumeGroupSize ?? sql.onDialectOrElse({ pg: () => pgResumeGroupSize, orElse: () => undefined })
+  const writer = yield* GroupCommit.make(write, { ...config, resumeGroupSize }).pipe(Effect.provideService(Clock.Clock, Clock.Clock.defaultValue()))
 
   const select = (where: Statement.Fragment, order: "ASC" | "DESC", limit?: number) =>
     sql<TaskRow>`SELECT ${selectColumns} FROM ${sql(table)} WHERE ${where} ORDER BY id ${sql.literal(order)}${

@@ -180,3 +180,17 @@ describe("chainjobs CLI with the server's auth on", () => {
       }))
   })
 })
+
+describe("chainjobs list's next-page hint", () => {
+  layer(testServer(), { excludeTestServices: true })("a page of the default size", (it) => {
+    it.effect("leaves out --limit when it is the default 20, and keeps the filters", () =>
+      Effect.gen(function*() {
+        for (let i = 0; i < 21; i++) {
+          yield* request("POST", "/api/tasks/demo-fail?wait=true", { body: { steps: 0, delayMillis: 0 } })
+        }
+        const { lines } = yield* chainjobs("list", "--kind", "demo-fail")
+        assert.strictEqual(lines.length, 22, "the header, 20 tasks and the hint")
+        assert.match(lines[21], /^more: chainjobs list --kind demo-fail --cursor \S+$/)
+      }))
+  })
+})

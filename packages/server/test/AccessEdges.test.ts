@@ -70,5 +70,11 @@ describe("Access edges", () => {
         const anonymous = yield* request("GET", "/metrics")
         assert.deepStrictEqual([anonymous.status, anonymous.body], [401, { _tag: "Unauthenticated", credential: "missing-token" }])
       }))
+
+    it.effect("/metrics guards its GET only: another method is answered as a path without a route, not refused", () =>
+      Effect.gen(function*() {
+        const posted = yield* request("POST", "/metrics", { body: {} })
+        assert.strictEqual(posted.status, 404)
+      }))
   })
 })

@@ -1086,4 +1086,25 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       // told once at the change; any more is a renewal, and no follower of a single task is there to make it
       yield* until(() => everything() >= 2, () => `no renewal of the wants: ${JSON.stringify(a.sent("w"))}`)
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a record unfinished elsewhere when the runner first listens, never heard of since and finished in a lost notification, is told after the loss", () =>
+    Effect.gen(function*() {
+      // made long before the loss: neither the unfinished records nor those made since find it finished
+      const known = record({ createdAt: Date.now() - 60_000 })
+      const a = yield* cluster({ before: [known] })
+      yield* a.settle()
+      yield* a.store.update(finished(known))
+      yield* a.settle({ seq: 10 })
+      assert.deepStrictEqual(a.heardOf(known.id).map((info) => info.status), ["completed"])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a listener that hears nothing for a few seconds, not ten, is not taken for deaf", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      a.faults.deaf = true
+      // its counts go out each second unheard: were silence of any length deafness, it listened again within ~3 s
+      yield* Effect.sleep("5 seconds")
+      assert.strictEqual(a.faults.listens, 1)
+    }).pipe(Effect.scoped), 30_000)
 })

@@ -20,6 +20,14 @@
  * `flush` runs only its own, as `Effect.runSync` needs): only the timer and
  * the run queue are shared.
  *
+ * A task that throws (Effect's fibers do not: a defect ends their fiber, but
+ * a task is any callback scheduled here) does not cut the turn: the other
+ * fibers' tasks of that turn still run, and the error is thrown afterwards
+ * from a microtask of its own, where the process's `uncaughtException`
+ * handling sees it, as it would from Effect's own scheduler. Before, it
+ * escaped the turn, and the tasks of every fiber taken into that turn and
+ * not yet run were lost: those fibers never ran again.
+ *
  * @since 0.1.0
  */
 import { Config, Effect, Scheduler, Schema } from "effect"
@@ -33,6 +41,12 @@ export const budgetConfig: Config.Config<number> = Config.schema(
   Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
   "CHAINJOBS_TURN_BUDGET_MS"
 ).pipe(Config.withDefault(defaultBudgetMillis))
+
+/** Throws `error` from a microtask of its own: the process's `uncaughtException` handling sees it, and the turn goes on. */
+const throwLater = (error: unknown): void =>
+  queueMicrotask(() => {
+    throw error
+  })
 
 /** One fiber's scheduled tasks, by priority (lower first), each priority's in the order scheduled. */
 class FiberDispatcher implements Scheduler.SchedulerDispatcher {
@@ -61,7 +75,8 @@ class FiberDispatcher implements Scheduler.SchedulerDispatcher {
   /**
    * Runs the tasks scheduled before it began (those they schedule wait for
    * the next run) until `deadline` (a `performance.now()` time) has passed;
-   * whether some are left.
+   * whether some are left. A task that throws is reported (`throwLater`) and
+   * the run goes on.
    */
   run(deadline: number): boolean {
     const tasks = this.carried
@@ -69,7 +84,11 @@ class FiberDispatcher implements Scheduler.SchedulerDispatcher {
     this.buckets = []
     this.carried = []
     for (let i = 0; i < tasks.length; i++) {
-      tasks[i]()
+      try {
+        tasks[i]()
+      } catch (error) {
+        throwLater(error)
+      }
       if (i + 1 < tasks.length && performance.now() >= deadline) {
         this.carried = tasks.slice(i + 1)
         return true

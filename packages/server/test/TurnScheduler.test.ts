@@ -109,3 +109,49 @@ describe("TurnScheduler.install", () => {
     }
   })
 })
+
+/**
+ * Runs `body` with the process's `uncaughtException` listeners (the test
+ * runner's) replaced by one collecting the errors, then puts them back.
+ */
+const collectingUncaught = async (body: (uncaught: Array<unknown>) => Promise<void>) => {
+  const uncaught: Array<unknown> = []
+  const runners = process.listeners("uncaughtException")
+  const collect = (error: unknown) => uncaught.push(error)
+  process.removeAllListeners("uncaughtException")
+  process.on("uncaughtException", collect)
+  try {
+    await body(uncaught)
+  } finally {
+    process.off("uncaughtException", collect)
+    for (const listener of runners) process.on("uncaughtException", listener)
+  }
+}
+
+/** Resolves after the check phase queued now has run, and the microtasks after it. */
+const afterTurn = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)))
+
+describe("TurnScheduler, a task that throws", () => {
+  it("does not cut its turn: every other task of the turn runs, and the error reaches uncaughtException once", () =>
+    collectingUncaught(async (uncaught) => {
+      const scheduler = TurnScheduler.make(60_000)
+      const one = scheduler.makeDispatcher()
+      const two = scheduler.makeDispatcher()
+      const ran: Array<string> = []
+      const boom = new Error("boom")
+      one.scheduleTask(() => ran.push("one-a"), 0)
+      one.scheduleTask(() => {
+        throw boom
+      }, 0)
+      one.scheduleTask(() => ran.push("one-c"), 0)
+      two.scheduleTask(() => ran.push("two"), 0)
+      await afterTurn()
+      assert.deepStrictEqual(ran, ["one-a", "one-c", "two"])
+      assert.deepStrictEqual(uncaught, [boom])
+      // The scheduler still runs what is scheduled after.
+      two.scheduleTask(() => ran.push("two-later"), 0)
+      await afterTurn()
+      assert.deepStrictEqual(ran, ["one-a", "one-c", "two", "two-later"])
+      assert.strictEqual(uncaught.length, 1)
+    }))
+})

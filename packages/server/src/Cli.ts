@@ -38,6 +38,7 @@ import { RpcClient, RpcSerialization } from "effect/rpc"
 import { Auth, type TaskRpcClient, TaskRpcs } from "@chainjobs/rpc"
 import { TaskInfo } from "@chainjobs/tasks"
 import * as ChainCli from "./ChainCli.ts"
+import * as JsonLog from "./JsonLog.ts"
 import * as ScheduleCli from "./ScheduleCli.ts"
 import * as Server from "./Server.ts"
 import * as ServerConfig from "./ServerConfig.ts"
@@ -397,7 +398,7 @@ const serve = Command.make("serve", {
   return Layer.launch(Server.layer).pipe(
     Effect.provide(ServerConfig.layerWith(overrides)),
     Effect.provide(Telemetry.layer),
-    Effect.provide(Logger.layer([Logger.consoleJson]))
+    Effect.provide(Logger.layer([JsonLog.logger]))
   )
 }).pipe(Command.withDescription("Run the service: REST API, dashboard, RPC, metrics"))
 

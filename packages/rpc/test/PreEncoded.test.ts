@@ -98,6 +98,27 @@ describe("PreEncoded", () => {
     assert.isTrue(Exit.isFailure(decode([{ id: 1 }])))
   })
 
+  it("a record is walked once to encode it, not checked by a walk of its own first", () => {
+    // Every read of a field of the record, by the check or the encoding.
+    let reads = 0
+    const counted = new Proxy({ ...record }, {
+      get: (target, key, receiver) => {
+        if (typeof key === "string" && key in target) reads++
+        return Reflect.get(target, key, receiver)
+      }
+    })
+    const encode = Schema.encodeUnknownSync(chunkCodec("Watch"))
+    encode([counted])
+    const once = reads
+    reads = 0
+    Schema.encodeUnknownSync(RpcSerialization.ndjson.codecFor(Schema.NonEmptyArray(TaskInfo.TaskInfo)))([counted])
+    // The plain encoding of the record reads every field once; a check first would read them all again.
+    assert.isAtMost(once, reads, `the pre-encoded schema read ${once} fields, the plain encoding ${reads}`)
+    reads = 0
+    encode([counted])
+    assert.strictEqual(reads, 0, "encoding it again, for another watcher, reads nothing")
+  })
+
   it("a server refuses to encode a value that is not a record", () => {
     assert.isTrue(Exit.isFailure(Schema.encodeUnknownExit(chunkCodec("Watch"))([{ id: 1 }])))
   })

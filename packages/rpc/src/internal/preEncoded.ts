@@ -16,7 +16,7 @@
  * Decoding is `S`'s JSON decoding: the bytes on the wire are the same as
  * without it, and clients read them as they did.
  */
-import { Effect, Layer, Schema, SchemaGetter } from "effect"
+import { Effect, Exit, Layer, Schema, SchemaGetter, type SchemaIssue } from "effect"
 import { RpcSerialization } from "effect/rpc"
 
 /**
@@ -43,27 +43,45 @@ const Encoding = Schema.declare((_: unknown): _ is unknown => true, { toCodecJso
  * `schema` on the wire, encoded to JSON once per value: encoding the same
  * object again, for another client, answers the `PreEncoded` made the first
  * time. Values must not be mutated once encoded (records are not).
+ *
+ * The declaration's own check takes any object as it is and checks only
+ * other values: an object is checked where it matters, by the encoding
+ * (which refuses one that is not an `S`, as an issue) or by the decoding
+ * that made it. Checking it again (`Schema.is(S)` of a whole record, for
+ * every record a watcher was sent, most watched by one client) was 1.4% of
+ * the service's CPU under the load mix (`npm run bench -- load`), as much
+ * as encoding it. So `Schema.is` of this schema alone does not check an
+ * object: use `S`'s.
  */
 export const schema = <S extends Schema.Codec<any, any>>(schema: S): Schema.declare<S["Type"]> => {
   const codec = Schema.toCodecJson(schema as Schema.Codec<S["Type"], unknown>)
-  const encode = Schema.encodeSync(codec)
+  const encode = Schema.encodeExit(codec)
   const decode = Schema.decodeUnknownEffect(codec)
   const is = Schema.is(schema)
   const encoded = new WeakMap<object, PreEncoded>()
-  const once = (value: S["Type"]): PreEncoded => {
-    let done = encoded.get(value)
-    if (done === undefined) encoded.set(value, done = new PreEncoded(JSON.stringify(encode(value))))
-    return done
+  /** The value's `PreEncoded`, made on its first encoding; a value that is not an `S` fails with the issue. */
+  const once = (value: object): Effect.Effect<PreEncoded, SchemaIssue.Issue> => {
+    const done = encoded.get(value)
+    if (done !== undefined) return Exit.succeed(done)
+    return Exit.mapBoth(encode(value), {
+      onFailure: (error) => error.issue,
+      onSuccess: (json) => {
+        const made = new PreEncoded(JSON.stringify(json))
+        encoded.set(value, made)
+        return made
+      }
+    })
   }
   return Schema.declare(
-    // A value encoded before was checked then.
-    (u: unknown): u is S["Type"] => (typeof u === "object" && u !== null && encoded.has(u)) || is(u),
+    (u: unknown): u is S["Type"] => (typeof u === "object" && u !== null) || is(u),
     {
       toCodecJson: () =>
         Schema.link<S["Type"]>()(Encoding, {
           decode: SchemaGetter.transformEffect((u: unknown) => Effect.mapError(decode(u), (error) => error.issue)),
-          encode: SchemaGetter.transform((value: S["Type"]): unknown =>
-            typeof value === "object" && value !== null ? once(value) : encode(value)
+          encode: SchemaGetter.transformEffect((value: S["Type"]): Effect.Effect<unknown, SchemaIssue.Issue> =>
+            typeof value === "object" && value !== null
+              ? once(value)
+              : Exit.mapError(encode(value), (error) => error.issue)
           )
         })
     }

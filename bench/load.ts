@@ -120,12 +120,14 @@ const scrape = async (base: string) => {
       loopP99: value("nodejs_eventloop_delay_seconds", `{quantile="0.99"}`),
       // The longest wait of a timer for the event loop since the previous scrape: the longest turn, about.
       loopMax: value("nodejs_eventloop_delay_seconds", `{quantile="max"}`),
+      // The longest fiber work waited for its turn of the service's scheduler since the previous scrape: its run queue's age.
+      schedulerWait: value("chainjobs_scheduler_wait_seconds_max"),
       connections: value("chainjobs_http_connections_open"),
       taskSubscribers: value("chainjobs_event_subscribers", `{stream="task"}`),
       allSubscribers: value("chainjobs_event_subscribers", `{stream="all"}`)
     }
   } catch {
-    return { heap: Number.NaN, heapTotal: Number.NaN, external: Number.NaN, gcSeconds: Number.NaN, newSpace: Number.NaN, loopP99: Number.NaN, loopMax: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
+    return { heap: Number.NaN, heapTotal: Number.NaN, external: Number.NaN, gcSeconds: Number.NaN, newSpace: Number.NaN, loopP99: Number.NaN, loopMax: Number.NaN, schedulerWait: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
   }
 }
 
@@ -258,6 +260,7 @@ const header = [
   "young MB",
   "loop p99 ms",
   "loop max ms",
+  "sched wait ms",
   "conns",
   "errors"
 ]
@@ -277,6 +280,8 @@ let snapshotsTaken = 0
 const cpu: Array<number> = []
 /** The service's event-loop delay per interval, p99 and max (ms). */
 const loop: Array<{ readonly p99: number; readonly max: number }> = []
+/** The longest wait of fiber work for its turn of the service's scheduler, per interval (ms; 0 on Effect's own). */
+const schedulerWaits: Array<number> = []
 loadStartedAt = performance.now()
 const generator = spawn(process.execPath, [join(here, "_load-generator.ts"), base, JSON.stringify(mix)], {
   stdio: ["ignore", "pipe", "inherit"]
@@ -302,6 +307,7 @@ lines(generator, async (line) => {
   const process_ = await scrape(base)
   // The service's time in garbage collection over the interval, in percent of the interval (of one core).
   if (Number.isFinite(process_.loopMax)) loop.push({ p99: process_.loopP99 * 1000, max: process_.loopMax * 1000 })
+  if (Number.isFinite(process_.schedulerWait)) schedulerWaits.push(process_.schedulerWait * 1000)
   const gcPercent = (100 * (process_.gcSeconds - gcBefore)) / elapsed
   gcBefore = process_.gcSeconds
   const errors = [...Object.entries(report.errors), ...Object.entries(report.probe?.errors ?? {}).map(([kind, n]) => [`probe-${kind}`, n] as const)]
@@ -331,6 +337,7 @@ lines(generator, async (line) => {
     mb(process_.newSpace),
     Number.isFinite(process_.loopP99) ? fmt(process_.loopP99 * 1000) : "?",
     Number.isFinite(process_.loopMax) ? fmt(process_.loopMax * 1000) : "?",
+    Number.isFinite(process_.schedulerWait) ? fmt(process_.schedulerWait * 1000) : "?",
     Number.isFinite(process_.connections) ? String(process_.connections) : "?",
     errors
   ])
@@ -434,6 +441,12 @@ table([
   [
     "event-loop delay p99, median of the intervals / max, worst interval (ms)",
     loop.length === 0 ? "?" : `${fmt([...loop].map((l) => l.p99).sort((a, b) => a - b)[Math.floor(loop.length / 2)])} / ${fmt(Math.max(...loop.map((l) => l.max)))}`,
+    "",
+    ""
+  ],
+  [
+    "fiber work's longest wait for a turn of the service's scheduler: median of the intervals / worst (ms)",
+    schedulerWaits.length === 0 ? "?" : `${fmt([...schedulerWaits].sort((a, b) => a - b)[Math.floor(schedulerWaits.length / 2)])} / ${fmt(Math.max(...schedulerWaits))}`,
     "",
     ""
   ],

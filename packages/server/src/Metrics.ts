@@ -11,17 +11,21 @@
  * The process is measured too, at scrape time: resident memory and heap,
  * event-loop delay (p50, p99 and max since the last scrape), garbage
  * collections by kind and their time, open HTTP connections (WebSockets and
- * event streams included) and event subscribers per stream kind.
+ * event streams included) and event subscribers per stream kind; and, when
+ * the fibers run on the service's `TurnScheduler` (the bin's default), how
+ * long their work waited for a turn and how many fibers wait now — the run
+ * queue of a service short of CPU grows there.
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Exit, Layer, Metric, Stream } from "effect"
+import { Clock, Effect, Exit, Layer, Metric, Scheduler, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import { type TaskEvent, TaskFeed, Tasks } from "@chainjobs/tasks"
 import type { Server } from "node:http"
 import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
 import { getHeapSpaceStatistics } from "node:v8"
+import * as TurnScheduler from "./TurnScheduler.ts"
 
 /** Tasks accepted, by kind. */
 export const submitted = Metric.counter("chainjobs_tasks_submitted_total", {
@@ -82,6 +86,21 @@ export const eventSubscribersDropped = Metric.counter("chainjobs_event_subscribe
   incremental: true
 })
 
+/** The longest fiber work waited for a turn of the service's `TurnScheduler` since the previous scrape (0 on Effect's own scheduler). */
+export const schedulerWait = Metric.gauge("chainjobs_scheduler_wait_seconds_max", {
+  description: "Longest wait of fiber work for its turn of the event loop since the previous scrape"
+})
+/** Fibers whose work waits for a turn of the service's `TurnScheduler` at the scrape (0 on Effect's own scheduler). */
+export const schedulerReady = Metric.gauge("chainjobs_scheduler_ready_fibers", {
+  description: "Fibers with work waiting for a turn of the event loop"
+})
+
+/** Sets the scheduler gauges from the fiber's scheduler: a `TurnScheduler`'s backlog, else 0. */
+const sampleScheduler = Effect.flatMap(Effect.service(Scheduler.Scheduler), (scheduler) => {
+  const backlog = scheduler instanceof TurnScheduler.TurnScheduler ? scheduler.backlog() : { waitSeconds: 0, readyFibers: 0 }
+  return Effect.andThen(Metric.update(schedulerWait, backlog.waitSeconds), Metric.update(schedulerReady, backlog.readyFibers))
+})
+
 /** Open connections of the servers passed to `trackConnections`. */
 let connections = 0
 
@@ -130,6 +149,7 @@ export const processSampler = Effect.gen(function*() {
     const quantiles = { "0.5": delay.percentile(50), "0.99": delay.percentile(99), max: delay.max }
     delay.reset()
     return Effect.all([
+      sampleScheduler,
       Metric.update(residentMemory, memory.rss),
       Metric.update(heapUsed, memory.heapUsed),
       Metric.update(heapTotal, memory.heapTotal),

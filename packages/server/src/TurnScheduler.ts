@@ -20,6 +20,15 @@
  * `flush` runs only its own, as `Effect.runSync` needs): only the timer and
  * the run queue are shared.
  *
+ * The budget bounds only the work scheduled here: a fiber resumed by an
+ * I/O callback or a timer (a `Deferred` completed there, a store's reply, a
+ * feed waking its readers) runs inside that callback. So under sustained
+ * overload the run queue can grow without bound while every turn keeps to
+ * its budget: `backlog` says how long work waited for its turn (the
+ * service's `/metrics`: `chainjobs_scheduler_wait_seconds_max` and
+ * `chainjobs_scheduler_ready_fibers`), the sign that the service is short of
+ * CPU rather than slow in one place.
+ *
  * A task that throws (Effect's fibers do not: a defect ends their fiber, but
  * a task is any callback scheduled here) does not cut the turn: the other
  * fibers' tasks of that turn still run, and the error is thrown afterwards
@@ -55,6 +64,8 @@ class FiberDispatcher implements Scheduler.SchedulerDispatcher {
   private carried: Array<() => void> = []
   /** Whether it waits in the run queue. */
   queued = false
+  /** When it joined the run queue (`performance.now()`), while `queued` or cut by a turn's budget. */
+  since = 0
   private readonly turns: Turns
   constructor(turns: Turns) {
     this.turns = turns
@@ -106,6 +117,8 @@ class FiberDispatcher implements Scheduler.SchedulerDispatcher {
 class Turns {
   private queue: Array<FiberDispatcher> = []
   private scheduled = false
+  /** The longest a dispatcher waited in the queue for its turn (ms), since `backlog` last looked. */
+  private longestWait = 0
   private readonly budgetMillis: number
   constructor(budgetMillis: number) {
     this.budgetMillis = budgetMillis
@@ -113,8 +126,16 @@ class Turns {
 
   /** Queues a dispatcher with tasks to run, in a coming turn. */
   ready(dispatcher: FiberDispatcher): void {
+    dispatcher.since = performance.now()
     this.queue.push(dispatcher)
     this.schedule()
+  }
+
+  /** The longest wait for a turn since the last look (ms), and the dispatchers queued now. */
+  backlog(): { readonly waitMillis: number; readonly ready: number } {
+    const waitMillis = this.longestWait
+    this.longestWait = 0
+    return { waitMillis, ready: this.queue.length }
   }
 
   private schedule(): void {
@@ -131,7 +152,10 @@ class Turns {
     this.scheduled = false
     const batch = this.queue
     this.queue = []
-    const deadline = performance.now() + this.budgetMillis
+    const started = performance.now()
+    // The queue is in the order its dispatchers joined it (the ones a budget cut go back first): the first waited longest.
+    if (batch.length > 0 && started - batch[0].since > this.longestWait) this.longestWait = started - batch[0].since
+    const deadline = started + this.budgetMillis
     for (let i = 0; i < batch.length; i++) {
       const dispatcher = batch[i]
       dispatcher.queued = false
@@ -152,16 +176,33 @@ class Turns {
 }
 
 /** A scheduler running at most `budgetMillis` of fiber work per turn of the event loop (see the module's note). */
-export const make = (budgetMillis: number = defaultBudgetMillis): Scheduler.Scheduler => {
-  const turns = new Turns(budgetMillis)
+export class TurnScheduler implements Scheduler.Scheduler {
+  readonly executionMode = "async" as const
+  private readonly turns: Turns
   // When a fiber yields mid-run is Effect's own rule (its operation budget): only where its work runs changes.
-  const own = new Scheduler.MixedScheduler()
-  return {
-    executionMode: "async",
-    shouldYield: (fiber: Fiber.Fiber<unknown, unknown>) => own.shouldYield(fiber),
-    makeDispatcher: () => new FiberDispatcher(turns)
+  private readonly own = new Scheduler.MixedScheduler()
+  constructor(budgetMillis: number) {
+    this.turns = new Turns(budgetMillis)
+  }
+  shouldYield(fiber: Fiber.Fiber<unknown, unknown>): boolean {
+    return this.own.shouldYield(fiber)
+  }
+  makeDispatcher(): Scheduler.SchedulerDispatcher {
+    return new FiberDispatcher(this.turns)
+  }
+  /**
+   * The longest any fiber's work waited for its turn since the previous
+   * call (seconds; it starts again from 0), and how many fibers have work
+   * waiting now.
+   */
+  backlog(): { readonly waitSeconds: number; readonly readyFibers: number } {
+    const { ready, waitMillis } = this.turns.backlog()
+    return { waitSeconds: waitMillis / 1000, readyFibers: ready }
   }
 }
+
+/** A `TurnScheduler` with the given budget per turn (ms). */
+export const make = (budgetMillis: number = defaultBudgetMillis): TurnScheduler => new TurnScheduler(budgetMillis)
 
 /**
  * Runs `effect` on a scheduler with the budget `CHAINJOBS_TURN_BUDGET_MS`

@@ -155,3 +155,22 @@ describe("TurnScheduler, a task that throws", () => {
       assert.strictEqual(uncaught.length, 1)
     }))
 })
+
+describe("TurnScheduler's backlog", () => {
+  it("says how long work waited for its turn, longest since the last look, and how many fibers wait", async () => {
+    // A budget of 0: each turn runs one fiber's task, so the third waits two turns.
+    const scheduler = TurnScheduler.make(0)
+    const ranAt: Array<number> = []
+    const before = performance.now()
+    for (let i = 0; i < 3; i++) scheduler.makeDispatcher().scheduleTask(() => ranAt.push(performance.now()), 0)
+    const after = performance.now()
+    assert.deepStrictEqual(scheduler.backlog(), { waitSeconds: 0, readyFibers: 3 })
+    while (ranAt.length < 3) await new Promise<void>((resolve) => setImmediate(resolve))
+    const { readyFibers, waitSeconds } = scheduler.backlog()
+    assert.strictEqual(readyFibers, 0)
+    // The third joined the queue between `before` and `after`, and its turn began after the second's task ran.
+    assert.isAtLeast(waitSeconds * 1000, ranAt[1] - after, `waited ${waitSeconds * 1000} ms, tasks ran at ${ranAt.map((t) => t - before)}`)
+    assert.isAtMost(waitSeconds * 1000, ranAt[2] - before)
+    assert.deepStrictEqual(scheduler.backlog(), { waitSeconds: 0, readyFibers: 0 }, "a look starts the longest wait again")
+  })
+})

@@ -87,4 +87,24 @@ describe("chainjobs serve", () => {
       }).pipe(Effect.provide(SqlTaskStore.layerSqlite({ filename: join(dataDir, "chainjobs.db") })))
       assert.deepStrictEqual(stored.map((info) => Option.map(info, (i) => i.status)), [Option.some("completed"), Option.some("interrupted")])
     }), { timeout: 60_000 })
+
+  it.live("its fibers run on the turn scheduler, whose backlog /metrics shows", () =>
+    Effect.gen(function*() {
+      const dataDir = yield* Effect.acquireRelease(
+        Effect.sync(() => mkdtempSync(join(tmpdir(), "chainjobs-data-"))),
+        (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+      )
+      const child = yield* serve("--data-dir", dataDir, "--dev-chain", "false")
+      const base = yield* listening(child)
+      const text = yield* Effect.promise(() => fetch(`${base}/metrics`).then((r) => r.text()))
+      const value = (name: string) => {
+        const line = text.split("\n").find((l) => l.startsWith(`${name} `))
+        assert.isDefined(line, `no ${name} in /metrics`)
+        return Number(line!.split(" ")[1])
+      }
+      // Work has waited for a turn since the service started (every fiber's first run does): only the turn
+      // scheduler measures it (Effect's own reports 0).
+      assert.isAbove(value("chainjobs_scheduler_wait_seconds_max"), 0)
+      assert.isAtLeast(value("chainjobs_scheduler_ready_fibers"), 0)
+    }), { timeout: 60_000 })
 })

@@ -48,9 +48,9 @@ export interface RunnerSettings {
   readonly lockExpiration: Duration.Duration
   /**
    * Whether a submission whose shard this runner holds is admitted straight into its own supervisor, no entity
-   * message (`LocalAdmission`). Default: false, every submission through the task entity: with it on, one run in
-   * five of the server's `WatchRunners` test (two runners, 3-s locks, load 20+) processed an item twice after a
-   * runner lost its shard locks (see the cluster README).
+   * message (`LocalAdmission`): about half a no-op task's runner CPU. Default: false, every submission through the
+   * task entity: with it on, 2 of 6 runs of the server's `WatchRunners` test (two runners, 3-s locks, load 19–24)
+   * failed over to no runner after `kill -9` (see the cluster README).
    */
   readonly directAdmission: boolean
 }

@@ -184,7 +184,10 @@ const runner = Runner.layer({
     port: Number(process.env.RUNNER_PORT),
     shards: 30,
     ...(process.env.RUNNER_POLL_MS ? { messagePollInterval: Duration.millis(Number(process.env.RUNNER_POLL_MS)) } : {}),
-    directAdmission: process.env.RUNNER_DIRECT_ADMISSION === "true"
+    // the runners' default unless the test says
+    directAdmission: process.env.RUNNER_DIRECT_ADMISSION === undefined
+      ? RunnerConfig.defaults.directAdmission
+      : process.env.RUNNER_DIRECT_ADMISSION === "true"
   },
   supervisor: { maxWorkers: Number(process.env.RUNNER_WORKERS ?? 50), shutdownGracePeriod: "5 seconds" },
   maxConnections: Number(process.env.RUNNER_PG_CONNECTIONS ?? 6),

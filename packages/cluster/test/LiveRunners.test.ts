@@ -51,6 +51,8 @@ const record = (runner: string | undefined, fields: Partial<TaskInfo.TaskInfo> =
  * storage's reads of the runners fail, as a lost database connection would.
  */
 const waits = Effect.gen(function*() {
+  // the test clock starts at 0: a wait's start must not be, or a duration measured as a sum would pass for one
+  yield* TestClock.adjust("1 hour")
   const runners = yield* RunnerStorage.makeMemory
   const store = yield* TaskStore.makeMemory
   const faults = { refused: false }
@@ -130,9 +132,10 @@ describe("LiveRunners", () => {
       const running = record(LiveRunners.addressOf(other))
       yield* store.insert(running)
       const waiting = yield* Effect.forkChild(live.awaitLetGo(running))
-      yield* TestClock.adjust(Duration.subtract(letGoTimeout, Duration.millis(200)))
+      // looked at every 100 ms: the last look before the timeout, then the one at it
+      yield* TestClock.adjust(Duration.subtract(letGoTimeout, Duration.millis(100)))
       assert.isFalse(yield* ended(waiting), "gave up before its timeout")
-      yield* TestClock.adjust("300 millis")
+      yield* TestClock.adjust("100 millis")
       assert.isTrue(yield* ended(waiting), "still waiting after its timeout")
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(waiting)))
     }))

@@ -6,7 +6,9 @@
  *   `TaskEntity.placement`): that runner checks the exclusive key, records the
  *   task and runs it. The handle comes back once the task is recorded. When
  *   this runner owns the shard, its own supervisor admits the task with no
- *   message at all (`LocalAdmission`).
+ *   message at all (`LocalAdmission`). A `Submit` refused before anything was
+ *   admitted (the shard not open on its owner in time, or moving) is sent
+ *   again, a few times within seconds (`notAdmittedRetry`).
  * - `interrupt` sends `Interrupt` to the owner; the task's finalizers run there.
  * - Reads (`get`, `list`) come from the shared task store and `awaitInfo` waits on
  *   the owner (`Await`), so any runner answers for any task. A record `get` reads
@@ -24,16 +26,19 @@
  *   survives a restart of every runner because each declares it again. A
  *   daemon's singleton that stops interrupts its task without waiting on the
  *   cluster for long (`interruptOnStop`): the cluster waits for it before it
- *   releases the singleton's shard.
+ *   releases the singleton's shard. A daemon's tasks carry its name in their
+ *   ids (`daemonTaskId`), and a daemon starting on a runner first ends those
+ *   an earlier run left unfinished (`endLeftOver`): the stopping runner's
+ *   `Interrupt` may have died with it.
  *
  * @since 0.1.0
  */
-import { type Cause, Clock, Effect, Exit, Fiber, Layer, Option, Schema, Scope, type Stream } from "effect"
+import { type Cause, Clock, Effect, Exit, Fiber, Layer, Option, Schedule, Schema, Scope, type Stream } from "effect"
 import { type ClusterError, Sharding } from "effect/cluster"
 import { Schedules, Task, TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import type { ClusterFeed } from "./ClusterFeed.ts"
 import * as LocalAdmission from "./LocalAdmission.ts"
-import { placement, TaskEntity } from "./TaskEntity.ts"
+import { hash, placement, TaskEntity } from "./TaskEntity.ts"
 
 /** How often a task is read again while awaited, when its owner moved or died before answering. */
 export const pollInterval = "100 millis"
@@ -49,6 +54,49 @@ export const stopInterruptWait = "1 second"
  * long enough for the task's shard to find its next owner, bounded so a stopped runner leaves no call behind.
  */
 export const stopInterruptLinger = "30 seconds"
+
+/**
+ * How a submission the shard's owner refused before admitting it is tried again (`notAdmitted`): a
+ * few times, soon, within 15 s. The owner's own wait for the shard to open (`OpenShards.openTimeout`, 10 s) comes on
+ * top of each try, so a submission is answered within about 45 s at worst.
+ */
+export const notAdmittedRetry = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 3, duration: "15 seconds" }))
+
+/** The message of the debug log line each try again writes, with the task's id: what a test watches for. */
+export const notAdmittedLog = "chainjobs: a submission was not admitted by its shard's owner, trying again"
+
+/**
+ * Whether a refusal of `Submit` means the task cannot have been admitted, so that sending it again (its id the same)
+ * can neither run it twice nor lose it: the owner refused it before admitting anything because the shard did not
+ * open there in time or moved (`TaskEntity`'s refusal, the only one with operation `submit`). A store failure of the
+ * admission itself may or may not have recorded the task, and is the caller's, as the single-process supervisor's
+ * is; so is a call the cluster could not deliver (`routed`), at once, as `ClusterUndelivered` says.
+ */
+const notAdmitted = (error: { readonly _tag: string; readonly operation?: string }) =>
+  error._tag === "TaskStoreError" && error.operation === "submit"
+
+/** The cluster-wide singleton name of a schedule or daemon of kind `kind` and encoded payload `encoded`. */
+export const singletonNameOf = (what: "schedule" | "daemon", kind: string, encoded: unknown): string =>
+  `chainjobs/${what}/${kind}/${JSON.stringify(encoded)}`
+
+/**
+ * The id of a task a daemon submits: a UUID v7 made at `nowMillis` (time-ordered as every id) whose last 32 bits are
+ * the hash of the daemon's singleton name, so that the runner running the daemon next finds the tasks an earlier one
+ * left unfinished (`isDaemonTask`). Another task of the kind carries the same bits once in 2^32.
+ */
+export const daemonTaskId = (singleton: string, nowMillis: number): string =>
+  `${TaskInfo.makeId(nowMillis).slice(0, -8)}${daemonMark(singleton)}`
+
+/** Whether task `id` was submitted by the daemon named `singleton` (`daemonTaskId`). */
+export const isDaemonTask = (singleton: string, id: string): boolean => id.endsWith(daemonMark(singleton))
+
+const daemonMark = (singleton: string) => hash(singleton).toString(16).padStart(8, "0")
+
+/**
+ * How long a daemon starting on a runner tries to end the tasks an earlier run of it left unfinished (each
+ * interrupted where it runs, adopted first if its shard is moving) before it starts its own all the same, warning.
+ */
+export const leftOverWait = "30 seconds"
 
 /** The cluster's delivery failures of a call. */
 type Undelivered =
@@ -118,19 +166,21 @@ export const make = Effect.fnUntraced(function*(
       )
       if (Option.isSome(direct)) return Tasks.makeHandle(direct.value.id, kind.name, kind, operations)
       const encoded = fromEncoded ? input : yield* Task.encodePayload(kind, input as never)
-      const reply = yield* routed(
-        clientFor(entityId).Submit({
-          id,
-          kind: kind.name,
-          payload: encoded,
-          priority: options?.priority,
-          owner: options?.owner,
-          onConflict: options?.onConflict,
-          timeoutMillis: options?.timeoutMillis,
-          heartbeatTimeoutMillis: options?.heartbeatTimeoutMillis,
-          retries: options?.retries
-        })
-      )
+      const send = clientFor(entityId).Submit({
+        id,
+        kind: kind.name,
+        payload: encoded,
+        priority: options?.priority,
+        owner: options?.owner,
+        onConflict: options?.onConflict,
+        timeoutMillis: options?.timeoutMillis,
+        heartbeatTimeoutMillis: options?.heartbeatTimeoutMillis,
+        retries: options?.retries
+      })
+      const reply = yield* routed(send.pipe(
+        Effect.tapError((error) => notAdmitted(error) ? Effect.logDebug(notAdmittedLog, { id, refused: error._tag }) : Effect.void),
+        Effect.retry({ schedule: notAdmittedRetry, while: notAdmitted })
+      ))
       return Tasks.makeHandle(reply.id, kind.name, kind, operations)
     })
 
@@ -224,9 +274,18 @@ export const make = Effect.fnUntraced(function*(
       Effect.flatMap(singletonName("daemon", kind, payload), (name) =>
         Effect.gen(function*() {
           let current: Schedules.Daemon | undefined
+          // Its tasks carry its name (`daemonTaskId`); each stop interrupts the current one without waiting on the
+          // cluster for long (`interruptOnStop`).
+          const submitter: Schedules.Submitter = {
+            ...tasks,
+            submit: (kind, payload, options) =>
+              tasks.submit(kind, payload, { ...options, id: daemonTaskId(name, clock.currentTimeMillisUnsafe()) }),
+            interrupt: interruptOnStop
+          }
           const stop = yield* singleton(
             name,
-            Effect.flatMap(Scope.Scope, (scope) => Schedules.daemon({ ...tasks, interrupt: interruptOnStop }, scope, kind, payload, options)).pipe(
+            Effect.flatMap(Scope.Scope, (scope) =>
+              Effect.andThen(endLeftOver(kind.name, name), Schedules.daemon(submitter, scope, kind, payload, options))).pipe(
               Effect.tap((daemon) => Effect.sync(() => (current = daemon))),
               Effect.andThen(Effect.never),
               Effect.onInterrupt(() => Effect.suspend(() => current?.stop ?? Effect.void)),
@@ -267,11 +326,35 @@ export const make = Effect.fnUntraced(function*(
   }
 
   /**
+   * Ends the tasks of daemon `singleton` (of kind `kindName`) left unfinished by an earlier run of it, before this
+   * runner starts its own: the `Interrupt` a stopping runner sends its daemon's task on another runner goes on in the
+   * background and dies with that runner, and the task, handed over meanwhile, would run on, a second one beside the
+   * new. Each is interrupted where it runs (`Interrupt` adopts it first if its shard just moved), tried again within
+   * `leftOverWait`; after that the daemon starts all the same, with a warning.
+   */
+  const endLeftOver = (kindName: string, singleton: string): Effect.Effect<void> => {
+    const page = (cursor: string | undefined): Effect.Effect<ReadonlyArray<string>, TaskError.TaskStoreError> =>
+      Effect.flatMap(
+        store.list({ kind: [kindName], status: ["pending", "running"], limit: 1000, ...(cursor === undefined ? {} : { cursor }) }),
+        ({ items, nextCursor }) => {
+          const ids = items.map((info) => info.id).filter((id) => isDaemonTask(singleton, id))
+          return nextCursor === null ? Effect.succeed(ids) : Effect.map(page(nextCursor), (more) => [...ids, ...more])
+        }
+      )
+    return page(undefined).pipe(
+      Effect.flatMap((ids) => Effect.forEach(ids, (id) => interrupt(id).pipe(Effect.catchTag("TaskNotFound", () => Effect.void)), { concurrency: "unbounded", discard: true })),
+      Effect.retry({ schedule: Schedule.exponential("100 millis").pipe(Schedule.upTo({ duration: leftOverWait })) }),
+      Effect.catchCause((cause) =>
+        Effect.logWarning(`chainjobs: daemon ${singleton} starts though a task of its earlier run may still run`, cause))
+    )
+  }
+
+  /**
    * The cluster-wide name of a schedule or daemon: its kind and encoded payload. Every runner
    * declaring the same one declares one singleton, which runs on one runner at a time.
    */
-  const singletonName = (what: string, kind: Task.Any, payload: unknown) =>
-    Effect.map(Task.encodePayload(kind, payload), (encoded) => `chainjobs/${what}/${kind.name}/${JSON.stringify(encoded)}`)
+  const singletonName = (what: "schedule" | "daemon", kind: Task.Any, payload: unknown) =>
+    Effect.map(Task.encodePayload(kind, payload), (encoded) => singletonNameOf(what, kind.name, encoded))
 
   /** Registers `run` as a singleton until the returned effect (or the runner's end) withdraws this runner's declaration. */
   const singleton = (name: string, run: Effect.Effect<void, never, Scope.Scope>) =>

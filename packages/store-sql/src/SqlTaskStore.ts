@@ -58,6 +58,8 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
 
   const selectColumns = sql.literal(columns.join(", "))
   const insertNew = "ON CONFLICT (id) DO NOTHING RETURNING id"
+  /** `insertNew` answering no rows: `writeTransacted` counts its inserts instead (see `sqliteStatements`). */
+  const insertNewNoRows = "ON CONFLICT (id) DO NOTHING"
   const upsert = `ON CONFLICT (id) DO UPDATE SET ${updatedColumns.map((column) => `${column} = excluded.${column}`).join(", ")}`
   const upsertUnlessFinished = `${upsert} WHERE ${table}.status NOT IN ('${terminalStatuses.join("', '")}')`
 
@@ -85,14 +87,36 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
   /** Where PostgreSQL statements insert: every column, in the order of `columnArrays`. */
   const pgInsertInto = `INSERT INTO ${table} (${columns.join(", ")}) SELECT * FROM`
 
-  /** SQLite statements writing `records`, in `sizeClasses` rows each (see `writeRows`). */
-  const sqliteStatements = (records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: string) => {
+  /** The texts of `SELECT`s of the ids among `count` parameters that are stored, by count, each built once. */
+  const sqliteExistingTexts = new Map<number, string>()
+  const sqliteExisting = (count: number) => {
+    let text = sqliteExistingTexts.get(count)
+    if (text === undefined) {
+      text = `SELECT id FROM ${table} WHERE id IN (${Array(count).fill("?").join(", ")})`
+      sqliteExistingTexts.set(count, text)
+    }
+    return text
+  }
+
+  /**
+   * SQLite statements writing `records`, in `sizeClasses` rows each (see
+   * `writeRows`). `counted` inserts answer with the ids not inserted because
+   * they existed: usually none, so no rows at all (see
+   * `TransactStatement.expected`), not one row per insert as `RETURNING id`.
+   */
+  const sqliteStatements = (
+    records: ReadonlyMap<string, TaskInfo.TaskInfo>,
+    conflict: string,
+    counted = false
+  ): Array<NodeSqliteClient.TransactStatement> => {
     const all = Array.from(records.values())
     let offset = 0
-    return sizeClasses(all.length).map((count) => ({
-      sql: sqliteText(count, conflict),
-      params: all.slice(offset, offset += count).flatMap(toValues)
-    }))
+    return sizeClasses(all.length).map((count) => {
+      const rows = all.slice(offset, offset += count)
+      const statement = { sql: sqliteText(count, conflict), params: rows.flatMap(toValues) }
+      if (!counted) return statement
+      return { ...statement, expected: { changes: count, first: { sql: sqliteExisting(count), params: rows.map((info) => info.id) } } }
+    })
   }
 
   /** The PostgreSQL statement texts writing one part of a batch, by conflict clause, each built once. */
@@ -140,11 +164,12 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     }))
 
   /**
-   * Writes a batch through `NodeSqliteClient.transact`: the same statements
-   * as `writeInTransaction`, sent to the database in one call (with the
+   * Writes a batch through `NodeSqliteClient.transact`: the statements of
+   * `writeInTransaction`, sent to the database in one call (with the
    * database on a worker thread, one message each way per batch instead of a
    * round trip per statement, `BEGIN` and `COMMIT` included), and `placed`
-   * once it committed.
+   * once it committed. Its inserts answer with the ids that existed, usually
+   * none, instead of every id inserted.
    */
   const writeTransacted = (
     transact: NodeSqliteClient.NodeSqliteClient["Service"]["transact"],
@@ -152,11 +177,11 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     placed: Effect.Effect<void>
   ) =>
     Effect.suspend(() => {
-      const inserts = sqliteStatements(batch.inserts, insertNew)
+      const inserts = sqliteStatements(batch.inserts, insertNewNoRows, true)
       const statements = [...inserts, ...sqliteStatements(batch.updates, upsert), ...sqliteStatements(batch.progress, upsertUnlessFinished)]
       return Effect.flatMap(transact(statements), (results) => {
-        const inserted = results.slice(0, inserts.length).flatMap((rows) => rows.map((row) => row[0] as string))
-        return Effect.as(placed, notInserted(batch, inserted))
+        const existed = results.slice(0, inserts.length).flatMap((rows) => rows.map((row) => row[0] as string))
+        return Effect.as(placed, new Set(existed))
       })
     })
 

@@ -149,6 +149,38 @@ for (const worker of [false, true]) {
         yield* sql.withTransaction(sql`INSERT INTO items (id, name) VALUES (3, 'c')`)
       }))
 
+    withItems("transact runs an expected statement without rows back; one that changes fewer is undone, its first statement run, then it again", (sql) =>
+      Effect.gen(function*() {
+        const client = yield* NodeSqliteClient.NodeSqliteClient
+        yield* sql`INSERT INTO items (id, name) VALUES (2, 'b')`
+        /** Inserts the ids that do not exist, answering with those that did. */
+        const insert = (ids: ReadonlyArray<number>): NodeSqliteClient.TransactStatement => ({
+          sql: `INSERT INTO items (id, name) VALUES ${ids.map(() => "(?, ?)").join(", ")} ON CONFLICT (id) DO NOTHING`,
+          params: ids.flatMap((id) => [id, `n${id}`]),
+          expected: {
+            changes: ids.length,
+            first: { sql: `SELECT id FROM items WHERE id IN (${ids.map(() => "?").join(", ")}) ORDER BY id`, params: ids }
+          }
+        })
+        const results = yield* client.transact([
+          { sql: "UPDATE items SET flag = 1 WHERE id = 2", params: [] },
+          insert([4, 5]),
+          insert([1, 2, 3]),
+          insert([6])
+        ])
+        // The query saw the table as it was before the insert: only 2 existed.
+        assert.deepStrictEqual(results, [[], [], [[2]], []])
+        // What came before the undone statement stayed; each new id is stored, the existing one unchanged.
+        assert.deepStrictEqual(yield* sql`SELECT id, name, flag FROM items ORDER BY id`.values, [
+          [1, "n1", null],
+          [2, "b", 1],
+          [3, "n3", null],
+          [4, "n4", null],
+          [5, "n5", null],
+          [6, "n6", null]
+        ])
+      }))
+
     withItems("transact fails with its first failing statement and stores none of them", (sql) =>
       Effect.gen(function*() {
         const client = yield* NodeSqliteClient.NodeSqliteClient

@@ -37,6 +37,15 @@ export interface Database {
 export interface BatchStatement {
   readonly sql: string
   readonly params: ReadonlyArray<SQLInputValue>
+  /**
+   * For a statement returning no rows that should change `changes` rows (an
+   * insert skipping the keys that exist): when it does, its result is no
+   * rows. When it changes fewer, it is undone (to a savepoint), `first` runs
+   * (say, a query of the keys that exist) and the statement runs again; its
+   * result is then `first`'s rows. The usual case costs no row per change,
+   * as `RETURNING` would.
+   */
+  readonly expected?: { readonly changes: number; readonly first: BatchStatement } | undefined
 }
 
 /** The levels `PRAGMA synchronous` takes. */
@@ -74,6 +83,22 @@ export const open = (options: OpenOptions): Database => {
     statement.setReturnArrays(arrays)
     return statement.all(...params)
   }
+  /** Runs a statement of `transact` and returns its rows as arrays (see `BatchStatement.expected`). */
+  const run = (statement: BatchStatement): Array<unknown> => {
+    const expected = statement.expected
+    if (expected === undefined) return rows(prepare(statement.sql), statement.params, true)
+    prepare("SAVEPOINT transact_expected").run()
+    const { changes } = prepare(statement.sql).run(...statement.params)
+    if (Number(changes) < expected.changes) {
+      prepare("ROLLBACK TO transact_expected").run()
+      prepare("RELEASE transact_expected").run()
+      const found = rows(prepare(expected.first.sql), expected.first.params, true)
+      prepare(statement.sql).run(...statement.params)
+      return found
+    }
+    prepare("RELEASE transact_expected").run()
+    return []
+  }
   return {
     rows: (sql, params, arrays, prepared) => rows(prepared ? prepare(sql) : db.prepare(sql), params, arrays),
     raw: (sql, params) => {
@@ -86,7 +111,7 @@ export const open = (options: OpenOptions): Database => {
       if (db.isTransaction) throw new Error("transact: a transaction is already open on this connection")
       prepare("BEGIN").run()
       try {
-        const results = statements.map((statement) => rows(prepare(statement.sql), statement.params, true) as Array<unknown>)
+        const results = statements.map(run)
         prepare("COMMIT").run()
         return results
       } catch (error) {

@@ -18,7 +18,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Context, Deferred, Effect, Exit, Fiber, Queue, Redacted, Schema, Scope, Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Queue, Redacted, Schema, Scope, Stream } from "effect"
 import { Reactivity } from "effect/reactivity"
 import { TestClock } from "effect/testing"
 import { SqlError } from "effect/sql"
@@ -53,6 +53,29 @@ const steppingClock = (real: Clock.Clock) => {
     sleep: (duration) => real.sleep(duration)
   }
   return { clock, now: millis, jump: (by: number) => Effect.sync(() => void (offset += by)) }
+}
+
+/**
+ * `clock` with the sleeps of `duration` counted as they begin. A test clock's `adjust` wakes only the sleeps begun
+ * before it: a test that means to end one (the feed's `linger`) waits until it has begun, however late its fiber runs.
+ */
+const countingSleeps = (clock: Clock.Clock, duration: Duration.Input) => {
+  const counted = Duration.toMillis(Duration.fromInputUnsafe(duration))
+  let begun = 0
+  const wrapped: Clock.Clock = {
+    currentTimeMillisUnsafe: () => clock.currentTimeMillisUnsafe(),
+    currentTimeMillis: clock.currentTimeMillis,
+    currentTimeNanosUnsafe: () => clock.currentTimeNanosUnsafe(),
+    currentTimeNanos: clock.currentTimeNanos,
+    monotonicTimeNanosUnsafe: () => clock.monotonicTimeNanosUnsafe(),
+    monotonicTimeNanos: clock.monotonicTimeNanos,
+    sleep: (of) =>
+      Effect.suspend(() => {
+        if (Duration.toMillis(Duration.fromInputUnsafe(of)) === counted) begun++
+        return clock.sleep(of)
+      })
+  }
+  return { clock: wrapped, begun: () => begun }
 }
 
 /** One notification heard on the channel, split into its parts. */
@@ -230,7 +253,9 @@ const cluster = (options: {
     }
     const time = steppingClock(yield* Clock.Clock)
     const testClock = options.testClock === true ? yield* TestClock.make() : undefined
-    const feedClock: Clock.Clock = testClock ?? time.clock
+    // the feed's sleeps of `linger` counted: a test adjusting its test clock waits for the one it means to end
+    const lingering = countingSleeps(testClock ?? time.clock, ClusterFeed.linger)
+    const feedClock: Clock.Clock = lingering.clock
     const feedScope = yield* Scope.fork(yield* Effect.scope)
     const feed = yield* ClusterFeed.make({ local, origin: "a:1", channel, pg }).pipe(
       Effect.provideService(TaskStore.TaskStore, store),
@@ -271,6 +296,8 @@ const cluster = (options: {
       faults,
       time,
       testClock,
+      /** How many sleeps of `ClusterFeed.linger` the feed has begun. */
+      lingersBegun: lingering.begun,
       changes,
       journal,
       heard,
@@ -1023,10 +1050,24 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       // a's clock stands still but for the linger the test lets pass: no renewal (a second) ever comes
       const a = yield* cluster({ testClock: true })
       const wants = () => a.sent("w").map((notification) => notification.body)
+      // The lingers ended so far. Each told change begins one once the wants sender takes it: under load its fiber
+      // gets there after the test moved on, and an adjust made before a sleep begins never ends it (the clock stands
+      // still). So every linger is ended once it has begun, never before, until the body is told: no renewal (a
+      // second of the test clock) ever comes.
+      let ended = a.lingersBegun()
       const told = (body: string) =>
-        Effect.andThen(
-          a.testClock!.adjust(ClusterFeed.linger),
-          until(() => wants().at(-1) === body, () => `never told ${body}: ${JSON.stringify(wants())}`)
+        Effect.gen(function*() {
+          while (wants().at(-1) !== body) {
+            if (a.lingersBegun() > ended) {
+              ended = a.lingersBegun()
+              yield* a.testClock!.adjust(ClusterFeed.linger)
+            }
+            yield* Effect.sleep("10 millis")
+          }
+        }).pipe(
+          Effect.timeout("10 seconds"),
+          Effect.catchTag("TimeoutError", () =>
+            Effect.die(new Error(`never told ${body}: ${JSON.stringify(wants())}, ${a.lingersBegun()} lingers begun`)))
         )
       const first = yield* Scope.make()
       yield* Scope.provide(a.feed.interest.task("t1"), first)

@@ -145,6 +145,35 @@ describe("a slow insert", () => {
     }))
 })
 
+describe("a slow insert, then a quiet handler", () => {
+  /** Sleeps `millis` (of the TestClock) without a heartbeat, under a heartbeat timeout of 3 seconds. */
+  const Quiet = Task.define("quiet", {
+    payload: Schema.Struct({ millis: Schema.Int }),
+    success: Schema.Int,
+    policy: { heartbeatTimeout: "3 seconds" }
+  })
+  const QuietLive = Task.implement(Quiet, ({ millis }) => Effect.as(Effect.sleep(`${millis} millis`), millis))
+
+  it.effect("counts the heartbeat timeout from the attempt's start, not from the submission's (the insert took 5 s)", () =>
+    Effect.gen(function*() {
+      const memory = yield* TaskStore.makeMemory
+      const store = TaskStore.TaskStore.of({ ...memory, insert: (info) => Effect.andThen(Effect.sleep("5 seconds"), memory.insert(info)) })
+      const { scope, tasks } = yield* startOn(store, QuietLive, { shutdownGracePeriod: 0, heartbeatCheckInterval: "1 second" })
+      const submitting = yield* Effect.forkChild(tasks.submit(Quiet, { millis: 2_000 }))
+      yield* settle
+      // 5 s of insert, then 2 s of a handler that never beats: 2 s of silence, under the 3-s limit.
+      for (let i = 0; i < 8; i++) {
+        yield* TestClock.adjust("1 second")
+        yield* settle
+      }
+      const handle = yield* Fiber.join(submitting)
+      assert.deepStrictEqual(yield* handle.await, Exit.succeed(2_000))
+      const info = Option.getOrThrow(yield* store.get(handle.id))
+      assert.deepStrictEqual([info.status, info.result], ["completed", 2_000])
+      yield* Scope.close(scope, Exit.void)
+    }))
+})
+
 describe("handler scope", () => {
   it.effect("a handler's finalizers run when its attempt ends, not when the supervisor closes", () =>
     Effect.gen(function*() {

@@ -57,7 +57,7 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   ): Effect.Effect<unknown, unknown, Scope.Scope> => {
     const { handler } = entry.registered
     if (retry) publisher.publish(entry, "Retrying")
-    const info = recorded === undefined ? entry.markRunning(now(), retry) : entry.adoptRunning(recorded)
+    const info = recorded === undefined ? entry.markRunning(now(), retry) : entry.adoptRunning(recorded, now())
     publisher.publish(entry, "Started")
     // A handler's finalizers run when its attempt ends.
     let effect = handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>

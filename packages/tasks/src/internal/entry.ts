@@ -123,10 +123,14 @@ export class Entry {
     return this.record = asRunning(this.record, at, retry)
   }
 
-  /** The first attempt begins with `record`, already stored as it: the entry holds that same record (`asRunning` of its own). */
-  adoptRunning(record: TaskInfo): TaskInfo {
+  /**
+   * The first attempt begins at `at` with `record`, already stored as it (`asRunning` of its own, made at submission):
+   * the entry holds that record, its heartbeat counted from `at` — the insert before the start (however slow) is no
+   * silence of the attempt's.
+   */
+  adoptRunning(record: TaskInfo, at: number): TaskInfo {
     this.backingOff = false
-    return this.record = record
+    return this.record = record.heartbeatAt === null || record.heartbeatAt >= at ? record : { ...record, heartbeatAt: at }
   }
 
   /**

@@ -1,7 +1,9 @@
 /**
  * The coalescing socket writer on its own, over a writer that records what
  * reaches the socket: lines written in one turn reach it as one message, in
- * order; a close reaches it after the lines written before it, at once.
+ * order; a close reaches it after the lines written before it, at once; the
+ * `"microtask"` rule (`bench/fanout.ts`' baseline) sends them when the
+ * writing callback's microtasks have run.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
@@ -52,5 +54,19 @@ describe("CoalescedWriter", () => {
       assert.deepStrictEqual(sent, ["a\nb\n", 1008])
       yield* nextTurn
       assert.deepStrictEqual(sent, ["a\nb\n", 1008], "nothing is sent twice")
+    }))
+
+  it.effect("the microtask rule sends the lines written in one callback as one message once its microtasks have run", () =>
+    Effect.gen(function*() {
+      const sent: Array<string> = []
+      const writer = CoalescedWriter.make("microtask")({
+        write: (chunk) => Effect.sync(() => void sent.push(typeof chunk === "string" ? chunk : "other")),
+        writeAll: () => Effect.void
+      })
+      yield* writer.write("a\n")
+      yield* writer.write("b\n")
+      assert.deepStrictEqual(sent, [], "nothing is sent before the microtasks run")
+      yield* Effect.promise(() => Promise.resolve())
+      assert.deepStrictEqual(sent, ["a\nb\n"])
     }))
 })

@@ -168,6 +168,8 @@ interface Faults {
   refuse: number
   refuseChanges: number
   listens: number
+  /** Listens established (the channel subscribed): what a notification sent from then on reaches. */
+  listening: number
   unfinishedRefused: boolean
   getRefused: string | undefined
 }
@@ -184,7 +186,7 @@ const cluster = (options: {
   Effect.gen(function*() {
     const channel = `chainjobs_wire_${process.pid}_${++channels}`
     const memory = yield* TaskStore.makeMemory
-    const faults: Faults = { deaf: false, refuse: 0, refuseChanges: 0, listens: 0, unfinishedRefused: false, getRefused: undefined }
+    const faults: Faults = { deaf: false, refuse: 0, refuseChanges: 0, listens: 0, listening: 0, unfinishedRefused: false, getRefused: undefined }
     const store: TaskStore.TaskStore["Service"] = {
       ...memory,
       get: (id) =>
@@ -243,6 +245,7 @@ const cluster = (options: {
         Effect.gen(function*() {
           faults.listens++
           const source = yield* apg.listen(channel)
+          faults.listening++
           const queue = yield* Queue.unbounded<{ readonly channel: string; readonly payload: string }, SqlError.SqlError>()
           yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(source), (notification) =>
             Effect.sync(() => {
@@ -1147,5 +1150,19 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       // its counts go out each second unheard: were silence of any length deafness, it listened again within ~3 s
       yield* Effect.sleep("5 seconds")
       assert.strictEqual(a.faults.listens, 1)
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a listener deaf again after the re-read of its first outage listens again", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      for (const listens of [2, 3]) {
+        a.faults.deaf = true
+        yield* a.time.jump(10_500)
+        // listening again: x's next notification reaches it (told once the re-read is over)
+        yield* until(() => a.faults.listening === listens, () => `listened ${a.faults.listening} times, not ${listens}`)
+        a.faults.deaf = false
+        yield* a.settle()
+      }
     }).pipe(Effect.scoped), 30_000)
 })

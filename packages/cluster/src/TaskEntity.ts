@@ -257,6 +257,9 @@ export const layer = (host: Host) =>
             if (host.closing()) return yield* shuttingDown(request.kind)
             // Followed from before its submission: its end may come before `submitEncoded` returns.
             host.admittedHere.set(request.id, false)
+            // Known to this entity from before its insert: if the entity ends meanwhile (its shard moved), the
+            // hand-over includes it, and the supervisor stores it pending instead of starting it here.
+            admitted.add(request.id)
             const handle = yield* local.submitEncoded(request.kind, request.payload, {
               id: request.id,
               priority: request.priority,
@@ -265,13 +268,18 @@ export const layer = (host: Host) =>
               timeoutMillis: request.timeoutMillis,
               heartbeatTimeoutMillis: request.heartbeatTimeoutMillis,
               retries: request.retries
-            }).pipe(Effect.tapError(() => Effect.sync(() => host.admittedHere.delete(request.id))))
+            }).pipe(Effect.tapError(() =>
+              Effect.sync(() => {
+                host.admittedHere.delete(request.id)
+                admitted.delete(request.id)
+              })
+            ))
             // Joined another task: that one has its `Run` already.
             if (handle.id !== request.id) {
               host.admittedHere.delete(request.id)
+              admitted.delete(request.id)
               return { id: handle.id }
             }
-            admitted.add(handle.id)
             yield* Effect.orDie(self.Run({ id: handle.id }, { discard: true }))
             return { id: handle.id }
           }),

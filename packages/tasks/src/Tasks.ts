@@ -396,8 +396,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       if (admitted._tag === "Joined") return
       const { entry, startsNow } = admitted
       if (startsNow) admission.stopped(entry)
-      admission.unhold(entry)
-      entries.delete(entry.id)
+      // Its waiters (an interruption or a hand-off asked while it was being recorded) learn it is let go.
+      forget(entry)
     }
 
     type New = Extract<Admitted, { readonly _tag: "New" }>
@@ -421,6 +421,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       const handle = new LiveTaskHandle(entry.id, kind.name, kind, operations, entry.final)
       // Recorded, but the supervisor began shutting down meanwhile: it stays pending for the next process.
       if (!admission.isOpen) return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
+      // Handed off while being recorded (its shard moved): it stays pending for the next owner.
+      if (entry.stoppedBy === HandOff) return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
       // Interrupted while being recorded: it never starts (and ends as a task that never started).
       if (entry.stoppedBy !== undefined) {
         if (startsNow) entry.neverStarted()
@@ -666,11 +668,12 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
           dormant.drop(id)
           return Effect.void
         }
-        if (entry.fiber === undefined) {
+        if (entry.fiber === undefined && admission.withdraw(entry)) {
           // Waiting here: it stays pending in the store.
-          if (admission.withdraw(entry)) forget(entry)
+          forget(entry)
           return Effect.void
         }
+        // Running, or still being recorded (then it never starts here and is stored pending): returns once let go.
         entry.stop(HandOff)
         return Effect.ignore(awaitInfo(id))
       })

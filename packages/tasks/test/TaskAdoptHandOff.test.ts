@@ -207,3 +207,32 @@ describe("handOff", () => {
       assert.strictEqual((yield* stored(store, running.id)).status, "completed")
     }))
 })
+
+describe("handOff of a task still being recorded", () => {
+  it.effect("it never starts here and stays pending in the store, whether it would start at once or wait; handOff returns once it is stored so", () =>
+    Effect.gen(function*() {
+      const memory = yield* TaskStore.makeMemory
+      const gate = yield* Deferred.make<void>()
+      // Every insert waits for the gate: the submissions are being recorded when their shard moves.
+      const store = TaskStore.TaskStore.of({ ...memory, insert: (info) => Effect.andThen(Deferred.await(gate), memory.insert(info)) })
+      const { began, tasks } = yield* process(store, { maxWorkers: 1 })
+      // the first would start at once, the second wait for the one worker
+      const ids = ["01a00000-0000-7000-8000-0000000000a1", "01a00000-0000-7000-8000-0000000000a2"]
+      const submitting = yield* Effect.forEach(ids, (id) => Effect.forkChild(tasks.submit(Steps, { to: 1 }, { id }), { startImmediately: true }))
+      yield* settle
+      const handingOff = yield* Effect.forkChild(Effect.forEach(ids, (id) => tasks.handOff(id), { discard: true }), { startImmediately: true })
+      yield* settle
+      // not before the inserts are done
+      assert.isUndefined(handingOff.pollUnsafe())
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(handingOff)
+      yield* Effect.forEach(submitting, Fiber.join)
+      yield* settle
+      assert.deepStrictEqual(began, [])
+      for (const id of ids) {
+        const left = Option.getOrThrow(yield* memory.get(id))
+        assert.deepStrictEqual([left.status, left.attempt, left.startedAt], ["pending", 1, null])
+      }
+      assert.deepStrictEqual([(yield* tasks.stats).running, (yield* tasks.stats).pending], [0, 0])
+    }))
+})

@@ -89,29 +89,38 @@ const reportsOf = (name: string): ReadonlyArray<ReportFile> => {
 /** Whether a report scored a mutant (tested, or found uncovered): not ignored, not left untested by a stopped run. */
 const scored = (mutant: ReportedMutant) => ["Killed", "Timeout", "Survived", "NoCoverage"].includes(mutant.status)
 
+/** Whether a report ran a test against a mutant (not only found it uncovered). */
+const tested = (mutant: ReportedMutant) => ["Killed", "Timeout", "Survived"].includes(mutant.status)
+
 /**
  * A package's mutants by source file, merged from its reports: each source
- * file's from the newest report that scored any of them, so parts run apart
- * (each `--mutate <files> --incrementalFile <part>.json`) add up to one score,
- * and a stopped run that never reached a file (or reached only its static
- * mutants, ignored) leaves it to an older report; `from` names the reports
- * used.
+ * file's from the newest report that tested any of them (else the newest that
+ * found any uncovered), so parts run apart (each `--mutate <files>
+ * --incrementalFile <part>.json`) add up to one score, and a stopped run that
+ * never reached a file — or reached only its static mutants (ignored), or
+ * only listed a few of its mutants as uncovered before it stopped — leaves it
+ * to an older report that tested it; `from` names the reports used.
  */
 const readReport = (name: string) => {
   const files: Record<string, { readonly mutants: ReadonlyArray<ReportedMutant> }> = {}
-  const from: Array<string> = []
-  for (const report of reportsOf(name)) {
-    const parsed = JSON.parse(readFileSync(report.path, "utf8")) as {
+  const used = new Set<string>()
+  const reports = reportsOf(name).map((report) => ({
+    path: report.path,
+    files: (JSON.parse(readFileSync(report.path, "utf8")) as {
       readonly files?: Record<string, { readonly mutants: ReadonlyArray<ReportedMutant> }>
+    }).files ?? {}
+  }))
+  // First the reports that tested a file, newest first; then, for the files none tested, those that scored any.
+  for (const counts of [tested, scored]) {
+    for (const report of reports) {
+      for (const [file, result] of Object.entries(report.files)) {
+        if (file in files || !result.mutants.some(counts)) continue
+        files[file] = result
+        used.add(report.path)
+      }
     }
-    let used = false
-    for (const [file, result] of Object.entries(parsed.files ?? {})) {
-      if (file in files || !result.mutants.some(scored)) continue
-      files[file] = result
-      used = true
-    }
-    if (used) from.push(report.path.slice(root.length + 1))
   }
+  const from = reports.filter((report) => used.has(report.path)).map((report) => report.path.slice(root.length + 1))
   return { files, from }
 }
 

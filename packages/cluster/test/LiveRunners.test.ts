@@ -13,6 +13,7 @@ import { Duration, Effect, Exit, Fiber } from "effect"
 import { ClusterError, Runner, RunnerAddress, RunnerStorage } from "effect/cluster"
 import { TestClock } from "effect/testing"
 import { TaskInfo, TaskStore } from "@chainjobs/tasks"
+import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import * as LiveRunners from "../src/LiveRunners.ts"
 
 const self = RunnerAddress.make("127.0.0.1", 7000)
@@ -20,31 +21,18 @@ const other = RunnerAddress.make("127.0.0.1", 7001)
 const letGoTimeout = Duration.seconds(30)
 
 /** A record of a task on `runner` (`host:port`), `running` unless `fields` say otherwise. */
-const record = (runner: string | undefined, fields: Partial<TaskInfo.TaskInfo> = {}): TaskInfo.TaskInfo => ({
-  id: TaskInfo.makeId(0),
-  kind: "k",
-  status: "running",
-  reason: null,
-  priority: 0,
-  key: null,
-  owner: null,
-  attempt: 1,
-  progress: 0,
-  message: null,
-  detail: null,
-  payload: {},
-  result: null,
-  error: null,
-  errorMessage: null,
-  checkpoint: null,
-  createdAt: 0,
-  startedAt: 0,
-  finishedAt: null,
-  heartbeatAt: 0,
-  expiresAt: null,
-  ...(runner === undefined ? {} : { runner }),
-  ...fields
-})
+const onRunner = (runner: string | undefined, fields: Partial<TaskInfo.TaskInfo> = {}): TaskInfo.TaskInfo =>
+  record({
+    id: TaskInfo.makeId(0),
+    kind: "k",
+    status: "running",
+    payload: {},
+    createdAt: 0,
+    startedAt: 0,
+    heartbeatAt: 0,
+    ...(runner === undefined ? {} : { runner }),
+    ...fields
+  })
 
 /**
  * The waits of runner `self` over a memory runner storage (`runners`) and task store (`store`); `refused` makes the
@@ -80,7 +68,7 @@ describe("LiveRunners", () => {
     Effect.gen(function*() {
       const { join, live, store } = yield* waits
       yield* join(other, true)
-      const running = record(LiveRunners.addressOf(other))
+      const running = onRunner(LiveRunners.addressOf(other))
       yield* store.insert(running)
       const waiting = yield* Effect.forkChild(live.awaitLetGo(running))
       yield* TestClock.adjust("1 second")
@@ -90,7 +78,7 @@ describe("LiveRunners", () => {
       yield* TestClock.adjust("100 millis")
       assert.isTrue(yield* ended(waiting), "still waiting for a record no longer running")
       // deleted meanwhile
-      const deleted = record(LiveRunners.addressOf(other), { id: TaskInfo.makeId(1) })
+      const deleted = onRunner(LiveRunners.addressOf(other), { id: TaskInfo.makeId(1) })
       yield* store.insert(deleted)
       const waitingDeleted = yield* Effect.forkChild(live.awaitLetGo(deleted))
       yield* TestClock.adjust("300 millis")
@@ -109,11 +97,11 @@ describe("LiveRunners", () => {
       yield* join(other, false)
       const third = RunnerAddress.make("127.0.0.1", 7002)
       const now = [
-        record(LiveRunners.addressOf(self)),
-        record(LiveRunners.addressOf(other), { status: "pending" }),
-        record(undefined),
-        record(LiveRunners.addressOf(other)),
-        record(LiveRunners.addressOf(third))
+        onRunner(LiveRunners.addressOf(self)),
+        onRunner(LiveRunners.addressOf(other), { status: "pending" }),
+        onRunner(undefined),
+        onRunner(LiveRunners.addressOf(other)),
+        onRunner(LiveRunners.addressOf(third))
       ]
       for (const info of now) {
         const fiber = yield* Effect.forkChild(live.awaitLetGo(info))
@@ -129,7 +117,7 @@ describe("LiveRunners", () => {
     Effect.gen(function*() {
       const { join, live, store } = yield* waits
       yield* join(other, true)
-      const running = record(LiveRunners.addressOf(other))
+      const running = onRunner(LiveRunners.addressOf(other))
       yield* store.insert(running)
       const waiting = yield* Effect.forkChild(live.awaitLetGo(running))
       // looked at every 100 ms: the last look before the timeout, then the one at it
@@ -145,7 +133,7 @@ describe("LiveRunners", () => {
       const { faults, join, live } = yield* waits
       yield* join(other, true)
       faults.refused = true
-      const error = yield* Effect.flip(live.awaitLetGo(record(LiveRunners.addressOf(other))))
+      const error = yield* Effect.flip(live.awaitLetGo(onRunner(LiveRunners.addressOf(other))))
       assert.strictEqual(error._tag, "TaskStoreError")
       assert.strictEqual(error.operation, "adopt")
       assert.match(error.detail, /^cannot read the cluster's runners: Error: refused by the test$/)

@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Queue, Schedule, Schema, Stream } from "effect"
 import { Task, TaskContext, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import { RecordOrder } from "@chainjobs/cluster"
+import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 
 /** A step of a task's life: a progress report, a failed attempt (retried), or a hand-off to be adopted again. */
 const Step = Schema.Literals(["progress", "fail", "handOff"])
@@ -80,29 +81,7 @@ describe("RecordOrder", () => {
   )
 
   it("ranks each step of a task's life strictly after the one before, whoever compares; a deletion after them all", () => {
-    const base: TaskInfo.TaskInfo = {
-      id: TaskInfo.makeId(0),
-      kind: "driven",
-      status: "pending",
-      reason: null,
-      priority: 0,
-      key: null,
-      owner: null,
-      attempt: 1,
-      progress: 0,
-      message: null,
-      detail: null,
-      payload: {},
-      result: null,
-      error: null,
-      errorMessage: null,
-      checkpoint: null,
-      createdAt: 0,
-      startedAt: null,
-      finishedAt: null,
-      heartbeatAt: null,
-      expiresAt: null
-    }
+    const base = record({ id: TaskInfo.makeId(0), kind: "driven", payload: {}, createdAt: 0 })
     const at = (fields: Partial<TaskInfo.TaskInfo>): TaskInfo.TaskInfo => ({ ...base, ...fields })
     // in the order a supervisor writes them: a pending attempt, running, its heartbeats (none yet before the
     // first), a retry's later attempt whatever its status and heartbeat (another runner's clock), the final record

@@ -419,10 +419,11 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       }
       entry.final = new FinalRecord()
       const handle = new LiveTaskHandle(entry.id, kind.name, kind, operations, entry.final)
-      // Recorded, but the supervisor began shutting down meanwhile: it stays pending for the next process.
-      if (!admission.isOpen) return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
-      // Handed off while being recorded (its shard moved): it stays pending for the next owner.
-      if (entry.stoppedBy === HandOff) return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
+      // Recorded, but the supervisor began shutting down meanwhile, or the task was handed off (its shard moved): it
+      // stays pending for the next process or owner.
+      if (!admission.isOpen || entry.stoppedBy === HandOff) {
+        return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
+      }
       // Interrupted while being recorded: it never starts (and ends as a task that never started).
       if (entry.stoppedBy !== undefined) {
         if (startsNow) entry.neverStarted()

@@ -38,6 +38,7 @@ import { type ClusterError, Sharding } from "effect/cluster"
 import { Schedules, Task, TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import type { ClusterFeed } from "./ClusterFeed.ts"
 import * as LocalAdmission from "./LocalAdmission.ts"
+import * as NotAdmitted from "./NotAdmitted.ts"
 import { hash, placement, TaskEntity } from "./TaskEntity.ts"
 
 /** How often a task is read again while awaited, when its owner moved or died before answering. */
@@ -68,12 +69,11 @@ export const notAdmittedLog = "chainjobs: a submission was not admitted by its s
 /**
  * Whether a refusal of `Submit` means the task cannot have been admitted, so that sending it again (its id the same)
  * can neither run it twice nor lose it: the owner refused it before admitting anything because the shard did not
- * open there in time or moved (`TaskEntity`'s refusal, the only one with operation `submit`). A store failure of the
- * admission itself may or may not have recorded the task, and is the caller's, as the single-process supervisor's
- * is; so is a call the cluster could not deliver (`routed`), at once, as `ClusterUndelivered` says.
+ * open there in time or moved (`NotAdmitted`). A store failure of the admission itself may or may not have recorded
+ * the task, and is the caller's, as the single-process supervisor's is; so is a call the cluster could not deliver
+ * (`routed`), at once, as `ClusterUndelivered` says.
  */
-const notAdmitted = (error: { readonly _tag: string; readonly operation?: string }) =>
-  error._tag === "TaskStoreError" && error.operation === "submit"
+const notAdmitted = (error: { readonly _tag: string }): error is NotAdmitted.NotAdmitted => error._tag === "NotAdmitted"
 
 /** The cluster-wide singleton name of a schedule or daemon of kind `kind` and encoded payload `encoded`. */
 export const singletonNameOf = (what: "schedule" | "daemon", kind: string, encoded: unknown): string =>
@@ -179,7 +179,9 @@ export const make = Effect.fnUntraced(function*(
       })
       const reply = yield* routed(send.pipe(
         Effect.tapError((error) => notAdmitted(error) ? Effect.logDebug(notAdmittedLog, { id, refused: error._tag }) : Effect.void),
-        Effect.retry({ schedule: notAdmittedRetry, while: notAdmitted })
+        Effect.retry({ schedule: notAdmittedRetry, while: notAdmitted }),
+        // the tries ran out: told as the store's unavailability, which callers of `submit` handle
+        Effect.catchTag("NotAdmitted", (refusal) => Effect.fail(NotAdmitted.toStoreError(refusal)))
       ))
       return Tasks.makeHandle(reply.id, kind.name, kind, operations)
     })

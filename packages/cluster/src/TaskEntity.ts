@@ -32,6 +32,7 @@ import { ClusterSchema, Entity, EntityId, Sharding, ShardId } from "effect/clust
 import { Rpc } from "effect/rpc"
 import { TaskError, TaskInfo, type Tasks, TaskStore } from "@chainjobs/tasks"
 import type * as LiveRunners from "./LiveRunners.ts"
+import { NotAdmitted } from "./NotAdmitted.ts"
 import * as OpenShards from "./OpenShards.ts"
 
 /** The number of buckets unkeyed tasks are spread over: each is one entity, kept while busy, so a steady stream of tasks reuses them instead of starting one per task. */
@@ -51,12 +52,13 @@ export const hash = (text: string): number => {
 export const placement = (task: { readonly id: string; readonly kind: string; readonly key: string | null }): string =>
   task.key === null ? `b/${hash(task.id) % buckets}` : `k/${task.kind}/${task.key}`
 
-/** The errors a submission can meet on the owner. */
+/** The errors a submission can meet on the owner; `NotAdmitted`: refused before anything was recorded. */
 export const SubmitError = Schema.Union([
   TaskError.InvalidPayload,
   TaskError.SubmitRejected,
   TaskError.UnknownTaskKind,
-  TaskError.TaskStoreError
+  TaskError.TaskStoreError,
+  NotAdmitted
 ])
 
 /** Admits a task on the shard owner; answers the id of the task standing for it (another one's when it joined). */
@@ -185,11 +187,8 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], l
 const shuttingDown = (kind: string) =>
   new TaskError.SubmitRejected({ kind, reason: "shutting-down" })
 
-const notOpened = (shard: ShardId.ShardId) =>
-  new TaskError.TaskStoreError({
-    operation: "submit",
-    detail: `shard ${shard} did not open here within ${Duration.format(OpenShards.openTimeout)}: its unfinished tasks were not adopted yet, or it moved; submit again`
-  })
+const notOpened = (id: string, shard: ShardId.ShardId, waitedMillis: number) =>
+  new NotAdmitted({ id, shard: shard.toString(), waitedMillis })
 
 /**
  * Hands tasks held here over (`Tasks.handOff`) and closes their shard (`OpenShards.close`) before and after: a
@@ -253,7 +252,10 @@ export const layer = (host: Host) =>
           Effect.gen(function*() {
             if (host.closing()) return yield* shuttingDown(request.kind)
             // Not before the shard's unfinished tasks hold their keys here (`OpenShards`).
-            if (!(yield* host.openShards.whenOpen(address.shardId))) return yield* notOpened(address.shardId)
+            const asked = yield* Clock.currentTimeMillis
+            if (!(yield* host.openShards.whenOpen(address.shardId))) {
+              return yield* notOpened(request.id, address.shardId, (yield* Clock.currentTimeMillis) - asked)
+            }
             if (host.closing()) return yield* shuttingDown(request.kind)
             // Followed from before its submission: its end may come before `submitEncoded` returns.
             host.admittedHere.set(request.id, false)

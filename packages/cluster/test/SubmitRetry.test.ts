@@ -55,7 +55,7 @@ describe.skipIf(pgTestUrl === undefined)("a submission refused before its admiss
         Effect.provide(Logger.layer([watcher], { mergeWithExisting: true })),
         Effect.provideService(References.MinimumLogLevel, "Debug")
       )
-      assert.deepStrictEqual(tries, [{ id: handle.id, refused: "TaskStoreError" }], "refused once, as the shard did not open")
+      assert.deepStrictEqual(tries, [{ id: handle.id, refused: "NotAdmitted" }], "refused once, as the shard did not open")
       assert.isAbove(fault.state.refused, 0)
       yield* eventually(
         Effect.sync(() => story(cluster, handle.id).includes("start b 1")),

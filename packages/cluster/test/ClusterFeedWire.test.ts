@@ -165,6 +165,11 @@ const finished = (info: TaskInfo.TaskInfo, fields: Partial<TaskInfo.TaskInfo> = 
  */
 interface Faults {
   deaf: boolean
+  /**
+   * Deaf from x's next notification on, once a's listener is given it (`deafen`): every notification before it
+   * reaches a's listener, which has read them all once it has read that one.
+   */
+  deafAfterX: boolean
   refuse: number
   refuseChanges: number
   listens: number
@@ -186,7 +191,7 @@ const cluster = (options: {
   Effect.gen(function*() {
     const channel = `chainjobs_wire_${process.pid}_${++channels}`
     const memory = yield* TaskStore.makeMemory
-    const faults: Faults = { deaf: false, refuse: 0, refuseChanges: 0, listens: 0, listening: 0, unfinishedRefused: false, getRefused: undefined }
+    const faults: Faults = { deaf: false, deafAfterX: false, refuse: 0, refuseChanges: 0, listens: 0, listening: 0, unfinishedRefused: false, getRefused: undefined }
     const store: TaskStore.TaskStore["Service"] = {
       ...memory,
       get: (id) =>
@@ -249,7 +254,12 @@ const cluster = (options: {
           const queue = yield* Queue.unbounded<{ readonly channel: string; readonly payload: string }, SqlError.SqlError>()
           yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(source), (notification) =>
             Effect.sync(() => {
-              if (!faults.deaf) Queue.offerUnsafe(queue, notification)
+              if (faults.deaf) return
+              Queue.offerUnsafe(queue, notification)
+              if (faults.deafAfterX && notification.payload.startsWith("x:1\n")) {
+                faults.deafAfterX = false
+                faults.deaf = true
+              }
             }))).pipe(Effect.ignore))
           return queue as never
         })
@@ -309,6 +319,15 @@ const cluster = (options: {
       post,
       tell,
       settle,
+      /**
+       * Makes a's listener deaf once it has read every notification sent so far: x's settling marker is the last it
+       * hears. Setting `faults.deaf` alone leaves what the listener was given and has not read yet — a's own count
+       * of a moment ago — to be read later, and heard after a `time.jump` it ends the silence the jump made.
+       */
+      deafen: Effect.suspend(() => {
+        faults.deafAfterX = true
+        return settle()
+      }),
       heardOf,
       step: (name: string, value: number) => Effect.flatMap(gate(name), (queue) => Queue.offer(queue, value)),
       close: Scope.close(feedScope, Exit.void),
@@ -829,8 +848,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
   it.live("a listener that hears nothing, not even its own counts, for ten seconds listens again and re-reads", () =>
     Effect.gen(function*() {
       const a = yield* cluster()
-      yield* a.settle()
-      a.faults.deaf = true
+      yield* a.deafen
       const unfinished = record({ createdAt: Date.now() - 60_000 })
       const made = finished(record())
       yield* a.store.insert(unfinished)
@@ -1155,9 +1173,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
   it.live("a listener deaf again after the re-read of its first outage listens again", () =>
     Effect.gen(function*() {
       const a = yield* cluster()
-      yield* a.settle()
       for (const listens of [2, 3]) {
-        a.faults.deaf = true
+        yield* a.deafen
         yield* a.time.jump(10_500)
         // listening again: x's next notification reaches it (told once the re-read is over)
         yield* until(() => a.faults.listening === listens, () => `listened ${a.faults.listening} times, not ${listens}`)

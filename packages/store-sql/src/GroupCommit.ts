@@ -22,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Duration, Effect, Exit, Latch, type Scope, Semaphore } from "effect"
+import { Deferred, Duration, Effect, Exit, Latch, Schema, type Scope, Semaphore } from "effect"
 import { TaskError, type TaskInfo as TaskInfoModule, TaskStore } from "@chainjobs/tasks"
 
 type TaskInfo = TaskInfoModule.TaskInfo
@@ -61,6 +61,43 @@ export interface GroupCommitConfig {
    * writer at once.
    */
   readonly resumeGroupSize?: number | undefined
+}
+
+/**
+ * A count setting of `GroupCommitConfig` that is not a whole number of at
+ * least 1 (a fraction, NaN, zero or less; `resumeGroupSize` may also be
+ * Infinity): nothing was started. Unchecked, NaN or a fraction never matched
+ * a group's size, so every writer silently resumed in one group.
+ */
+export class GroupCommitConfigError extends Schema.TaggedError<GroupCommitConfigError>(
+  "@chainjobs/store-sql/GroupCommitConfigError"
+)("GroupCommitConfigError", {
+  /** The setting, e.g. `resumeGroupSize`. */
+  setting: Schema.String,
+  /** The value given, as text (NaN and Infinity included). */
+  value: Schema.String
+}) {
+  override get message(): string {
+    return `${this.setting} must be a whole number of at least 1, not ${this.value}`
+  }
+}
+
+/** The count settings, each a whole number of at least 1 when given; `unbounded` ones may be Infinity. */
+const counts = [
+  { setting: "maxBatchSize", unbounded: false },
+  { setting: "batchesInFlight", unbounded: false },
+  { setting: "resumeGroupSize", unbounded: true }
+] as const
+
+/** Checks the count settings of `config`, failing on the first that is not a whole number of at least 1 (`make` does so first). */
+export const checkConfig = (config: GroupCommitConfig): Effect.Effect<void, GroupCommitConfigError> => {
+  for (const { setting, unbounded } of counts) {
+    const value = config[setting]
+    if (value === undefined) continue
+    const whole = Number.isInteger(value) || unbounded && value === Number.POSITIVE_INFINITY
+    if (!whole || value < 1) return Effect.fail(new GroupCommitConfigError({ setting, value: String(value) }))
+  }
+  return Effect.void
 }
 
 /** The writes one transaction must store, in this order: inserts, then updates, then progress. */
@@ -161,16 +198,19 @@ const { alreadyExists } = TaskStore
 
 /**
  * Starts the writer fiber for the current scope. Closing the scope writes
- * what is still queued; writes queued after that fail.
+ * what is still queued; writes queued after that fail. Fails with
+ * `GroupCommitConfigError`, starting nothing, when a count setting is not a
+ * whole number of at least 1.
  */
 export const make = Effect.fnUntraced(function*(
   write: WriteBatch,
   config: GroupCommitConfig = {}
-): Effect.fn.Return<GroupCommit, never, Scope.Scope> {
+): Effect.fn.Return<GroupCommit, GroupCommitConfigError, Scope.Scope> {
+  yield* checkConfig(config)
   const flushInterval = config.flushInterval ?? Duration.zero
   const maxBatchSize = config.maxBatchSize ?? 500
-  const slots = yield* Semaphore.make(Math.max(1, config.batchesInFlight ?? 1))
-  const resumeGroupSize = Math.max(1, config.resumeGroupSize ?? Number.POSITIVE_INFINITY)
+  const slots = yield* Semaphore.make(config.batchesInFlight ?? 1)
+  const resumeGroupSize = config.resumeGroupSize ?? Number.POSITIVE_INFINITY
   /** How many committed batches are resuming their writers group by group: meanwhile only they wake the writer. */
   let resuming = 0
   let pending = emptyBatch()

@@ -54,6 +54,8 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
   const sql = yield* SqlClient.SqlClient
   /** The `node:sqlite` client, when it is the store's: batches then go to the database in one call. */
   const sqlite = yield* Effect.serviceOption(NodeSqliteClient.NodeSqliteClient)
+  // Settings first: a store given one that is not a count fails to start before it changes the database.
+  yield* GroupCommit.checkConfig(config).pipe(Effect.mapError(storeError("configure")))
   yield* migrate.pipe(Effect.mapError(storeError("migrate")))
 
   const selectColumns = sql.literal(columns.join(", "))
@@ -302,7 +304,10 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
 
   // The batching window is about disk flushes, so it runs on the wall clock even under a test clock.
   const resumeGroupSize = config.resumeGroupSize ?? sql.onDialectOrElse({ pg: () => pgResumeGroupSize, orElse: () => undefined })
-  const writer = yield* GroupCommit.make(write, { ...config, resumeGroupSize }).pipe(Effect.provideService(Clock.Clock, Clock.Clock.defaultValue()))
+  const writer = yield* GroupCommit.make(write, { ...config, resumeGroupSize }).pipe(
+    Effect.provideService(Clock.Clock, Clock.Clock.defaultValue()),
+    Effect.mapError(storeError("configure"))
+  )
 
   const select = (where: Statement.Fragment, order: "ASC" | "DESC", limit?: number) =>
     sql<TaskRow>`SELECT ${selectColumns} FROM ${sql(table)} WHERE ${where} ORDER BY id ${sql.literal(order)}${

@@ -116,4 +116,29 @@ describe("GroupCommit pipelining", () => {
       ])
       assert.deepStrictEqual([...db.state.committed].sort(), [first.id, ...infos.map((info) => info.id)].sort())
     }))
+
+  it.effect("a count setting that is not a whole number of at least 1 fails make with GroupCommitConfigError; an Infinity resume group size is every writer at once", () =>
+    Effect.gen(function*() {
+      const db = yield* makeDatabase
+      const bad: ReadonlyArray<GroupCommit.GroupCommitConfig> = [
+        { resumeGroupSize: 2.5 },
+        { resumeGroupSize: Number.NaN },
+        { resumeGroupSize: 0 },
+        { batchesInFlight: 1.5 },
+        { batchesInFlight: Number.POSITIVE_INFINITY },
+        { maxBatchSize: -1 }
+      ]
+      for (const config of bad) {
+        const error = yield* Effect.flip(Effect.scoped(GroupCommit.make(db.write, config)))
+        assert.instanceOf(error, GroupCommit.GroupCommitConfigError)
+        const [setting, value] = Object.entries(config)[0]
+        assert.deepStrictEqual([error.setting, error.value], [setting, String(value)])
+        assert.strictEqual(error.message, `${setting} must be a whole number of at least 1, not ${value}`)
+      }
+      // Every writer at once, said outright, is a valid group size.
+      const commit = yield* GroupCommit.make(db.write, { resumeGroupSize: Number.POSITIVE_INFINITY, batchesInFlight: 1, maxBatchSize: 1 })
+      yield* db.gate.open
+      yield* commit.insert(record())
+      assert.strictEqual(db.state.batches.length, 1)
+    }))
 })

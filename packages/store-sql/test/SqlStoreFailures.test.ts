@@ -88,6 +88,19 @@ describe("SQL store failures", () => {
       assert.match(schedules.message, /^task store migrateSchedules: .*readonly/)
     }))
 
+  it.effect("a store given a resume group size that is not a count fails to start with a TaskStoreError, leaving the file unmigrated", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const client = NodeSqliteClient.layer({ filename: file })
+      const error = yield* storeFailure(Layer.build(SqlTaskStore.layer({ resumeGroupSize: Number.NaN }).pipe(Layer.provide(client))))
+      assert.strictEqual(error.operation, "configure")
+      assert.strictEqual(error.message, "task store configure: resumeGroupSize must be a whole number of at least 1, not NaN")
+      const database = new DatabaseSync(file)
+      const tables = database.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+      database.close()
+      assert.deepStrictEqual(tables, [])
+    }))
+
   it.effect("in a batch written apart for a bad record, an insert of an existing id still fails as already existing", () =>
     Effect.gen(function*() {
       const file = yield* tempDatabaseFile

@@ -276,23 +276,24 @@ export const make = Effect.fnUntraced(function*(
       Effect.flatMap(singletonName("daemon", kind, payload), (name) =>
         Effect.gen(function*() {
           let current: Schedules.Daemon | undefined
-          // Its tasks carry its name (`daemonTaskId`); each stop interrupts the current one without waiting on the
-          // cluster for long (`interruptOnStop`).
-          const submitter: Schedules.Submitter = {
-            ...tasks,
-            submit: (kind, payload, options) =>
-              tasks.submit(kind, payload, { ...options, id: daemonTaskId(name, clock.currentTimeMillisUnsafe()) }),
-            interrupt: interruptOnStop
-          }
           const stop = yield* singleton(
             name,
-            Effect.flatMap(Scope.Scope, (scope) =>
-              Effect.andThen(endLeftOver(kind.name, name), Schedules.daemon(submitter, scope, kind, payload, options))).pipe(
-              Effect.tap((daemon) => Effect.sync(() => (current = daemon))),
-              Effect.andThen(Effect.never),
-              Effect.onInterrupt(() => Effect.suspend(() => current?.stop ?? Effect.void)),
-              Effect.ensuring(Effect.sync(() => (current = undefined)))
-            )
+            Effect.suspend(() => {
+              // this run of the singleton here: its submissions, which its stop ends
+              const run = daemonRun(name)
+              let daemon: Schedules.Daemon | undefined
+              // started and known in one step: the stop reaches every daemon whose loop runs
+              const start = (scope: Scope.Scope) =>
+                Effect.uninterruptible(Effect.tap(
+                  Schedules.daemon(run.submitter, scope, kind, payload, options),
+                  (started) => Effect.sync(() => (current = daemon = started))
+                ))
+              return Effect.flatMap(Scope.Scope, (scope) => Effect.andThen(endLeftOver(kind.name, name), start(scope))).pipe(
+                Effect.andThen(Effect.never),
+                Effect.onInterrupt(() => run.stop(daemon)),
+                Effect.ensuring(Effect.sync(() => (current = undefined)))
+              )
+            })
           )
           return {
             current: Effect.suspend(() => current?.current ?? Effect.succeed(Option.none())),
@@ -301,6 +302,60 @@ export const make = Effect.fnUntraced(function*(
           }
         }))
   })
+
+  /**
+   * One run of daemon `singleton`'s singleton on this runner: the submitter its daemon submits through, and its stop.
+   * Its tasks carry its name (`daemonTaskId`). A submission is made in a fiber of its own, which the daemon's loop
+   * waits on: an interrupted loop never cuts a submission halfway (the owner may record a task after its caller
+   * gave up on it). The stop, begun when the cluster stops the singleton (its shard going, this runner stopping, or
+   * the declaration withdrawn), makes every later submission wait for the loop's interruption, which comes next, so
+   * none begins once it stops; stops the daemon (its loop, and its current task); then waits for the submission
+   * under way, if any, and interrupts its task once recorded (`interruptOnStop`): waited for at most
+   * `stopInterruptWait`, then in the background for at most `stopInterruptLinger`. Without it a task submitted as its
+   * singleton stopped ran on with no singleton owning it, beside the one of the daemon's next run.
+   */
+  const daemonRun = (singleton: string) => {
+    let stopping = false
+    /** The latest submission: its task's id, and the fiber making it. */
+    let latest: { readonly id: string; readonly fiber: Fiber.Fiber<TaskHandle.TaskHandle<any, any>, unknown> } | undefined
+    const submitter: Schedules.Submitter = {
+      ...tasks,
+      submit: (kind, payload, options) =>
+        Effect.suspend(() => {
+          if (stopping) return Effect.never
+          const id = daemonTaskId(singleton, clock.currentTimeMillisUnsafe())
+          // made and known in one step: a loop interrupted in between would leave a submission the stop never sees
+          const started = Effect.uninterruptible(Effect.tap(
+            Effect.forkDetach(tasks.submit(kind, payload, { ...options, id }), { startImmediately: true }),
+            (fiber) => Effect.sync(() => (latest = { id, fiber }))
+          ))
+          return Effect.flatMap(started, Fiber.join)
+        }) as ReturnType<Schedules.Submitter["submit"]>,
+      interrupt: interruptOnStop
+    }
+    /** Ends the task of the latest submission, once it is answered, unless the daemon's stop interrupted it already. */
+    const endLatest = (interrupted: string | undefined) =>
+      Effect.suspend(() => {
+        if (latest === undefined || latest.id === interrupted) return Effect.void
+        return Effect.flatMap(Fiber.await(latest.fiber), (exit) => Exit.isSuccess(exit) ? interruptOnStop(exit.value.id) : Effect.void)
+      })
+    const stop = (daemon: Schedules.Daemon | undefined): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        stopping = true
+        // no daemon started: its loop never ran, nothing was submitted
+        if (daemon === undefined) return
+        // what the daemon's own stop interrupts: its current task, the one its loop had from the latest submission
+        const interrupted = Option.getOrUndefined(yield* daemon.current)
+        yield* daemon.stop
+        // detached, bounded by `stopInterruptLinger`, as `interruptOnStop`'s delivery: a submission outlives the stop
+        const ending = yield* Effect.forkDetach(
+          Effect.asVoid(Effect.timeoutOption(endLatest(interrupted), stopInterruptLinger)),
+          { startImmediately: true }
+        )
+        yield* Effect.timeoutOption(Fiber.join(ending), stopInterruptWait)
+      })
+    return { submitter, stop }
+  }
 
   /**
    * Interrupts the task of a daemon whose singleton stops. The cluster stops a singleton while it releases the

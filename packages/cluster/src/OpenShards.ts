@@ -10,7 +10,9 @@
  *
  * A shard closes again whenever its tasks may have left this runner's
  * supervisor: an entity or guard of it ended and handed tasks over (closed
- * before and after the hand-over), or the adoption found it no longer held.
+ * before and after the hand-over, and kept from opening throughout it: an
+ * adoption meanwhile finds those tasks still stopping here and adopts nothing,
+ * so it must not open the shard), or the adoption found it no longer held.
  * Each close counts up the shard's epoch; an adoption opens a shard only if no
  * close came while it read and adopted its records. So a shard released and
  * acquired again between two looks of the adoption is adopted again, not
@@ -31,6 +33,8 @@ const recheck = Duration.millis(250)
 class Shard {
   epoch = 0
   readonly opened = Latch.makeUnsafe(false)
+  /** Hand-overs of its tasks under way (`closedWhile`): it opens only when none is. */
+  handingOver = 0
   /** Whether the shard was held at the last `sample`. */
   held = false
 }
@@ -48,7 +52,13 @@ export interface OpenShards {
   close(shard: ShardId.ShardId): void
   /** The epoch of `shard`: what `open` compares, once its records are adopted. */
   epoch(shard: ShardId.ShardId): number
-  /** Opens `shard` if it is still held and not closed since `epoch`; says whether it did. */
+  /**
+   * Runs `effect` (a hand-over of `shard`'s tasks) with the shard closed before, kept closed throughout (`open`
+   * refuses it meanwhile, whatever epoch an adoption read) and closed again after: an adoption that read the shard's
+   * records while its tasks were still being let go (found stopping, so adopted as nothing) never opens it.
+   */
+  closedWhile<A, E, R>(shard: ShardId.ShardId, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R>
+  /** Opens `shard` if it is still held, not closed since `epoch` and no hand-over of it is under way; says whether it did. */
   open(shard: ShardId.ShardId, epoch: number): boolean
   /** How many shards are open here. */
   readonly count: number
@@ -97,9 +107,25 @@ export const make = (held: (shard: ShardId.ShardId) => boolean): OpenShards => {
         : waitFor(shard).pipe(Effect.timeoutOption(openTimeout), Effect.map(Option.getOrElse(() => false))),
     close,
     epoch: (shard) => stateOf(shard).epoch,
+    closedWhile: (shard, effect) =>
+      // counted only once counted up: an interrupt before the start leaves the count as it was
+      Effect.acquireUseRelease(
+        Effect.sync(() => {
+          const state = stateOf(shard)
+          state.handingOver++
+          close(shard)
+          return state
+        }),
+        () => effect,
+        (state) =>
+          Effect.sync(() => {
+            state.handingOver--
+            close(shard)
+          })
+      ),
     open: (shard, epoch) => {
       const state = stateOf(shard)
-      if (state.opened.isOpen() || state.epoch !== epoch || !held(shard)) return false
+      if (state.opened.isOpen() || state.epoch !== epoch || state.handingOver > 0 || !held(shard)) return false
       state.opened.openUnsafe()
       count++
       return true

@@ -191,14 +191,16 @@ const notOpened = (id: string, shard: ShardId.ShardId, waitedMillis: number) =>
   new NotAdmitted({ id, shard: shard.toString(), waitedMillis })
 
 /**
- * Hands tasks held here over (`Tasks.handOff`) and closes their shard (`OpenShards.close`) before and after: a
- * submission waits meanwhile, and the next adoption reads the shard's records again, however soon it is held again.
+ * Hands tasks held here over (`Tasks.handOff`) with their shard closed before, throughout and after
+ * (`OpenShards.closedWhile`): a submission waits meanwhile, an adoption that finds a task still stopping (and so adopts
+ * nothing) cannot open the shard before the task is let go, and the next adoption reads the shard's records again,
+ * however soon it is held again.
  */
 export const handOver = (host: Pick<Host, "local" | "openShards">, shard: ShardId.ShardId, ids: Iterable<string>) =>
-  Effect.suspend(() => {
-    host.openShards.close(shard)
-    return Effect.forEach(ids, (id) => host.local.handOff(id), { concurrency: "unbounded", discard: true })
-  }).pipe(Effect.ensuring(Effect.sync(() => host.openShards.close(shard))))
+  host.openShards.closedWhile(
+    shard,
+    Effect.suspend(() => Effect.forEach(ids, (id) => host.local.handOff(id), { concurrency: "unbounded", discard: true }))
+  )
 
 /**
  * The entity's handlers on a runner. Every message runs concurrently: a key's

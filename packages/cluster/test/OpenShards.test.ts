@@ -9,10 +9,15 @@
  * would say it; time is the test clock's.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber } from "effect"
+import { Context, Deferred, Duration, Effect, Fiber, Schema } from "effect"
 import { ShardId } from "effect/cluster"
 import { TestClock } from "effect/testing"
+import { Task, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import * as OpenShards from "../src/OpenShards.ts"
+import * as TaskEntity from "../src/TaskEntity.ts"
+
+/** A task that runs until stopped, and whose stop waits for its `gate` (a finalizer still running). */
+const SlowStop = Task.define("slow-stop", { payload: Schema.Struct({}), success: Schema.Void })
 
 const one = ShardId.make("default", 1)
 const two = ShardId.make("default", 2)
@@ -153,4 +158,37 @@ describe("OpenShards", () => {
         assert.isFalse(shards.isOpen(one), "closed within one sample interval")
       }))
     }))
+
+  it.live("a hand-over keeps its shard from opening until its tasks are let go: an adoption meanwhile finds them stopping and adopts nothing", () =>
+    Effect.gen(function*() {
+      const { shards } = over(one)
+      const gate = yield* Deferred.make<void>()
+      const stopping = yield* Deferred.make<void>()
+      // a real supervisor on an in-memory store; the finalizer's wait is the only thing injected
+      const local = yield* Tasks.make.pipe(
+        Effect.provideService(TasksConfig.TasksConfig, TasksConfig.make({ maxWorkers: 2 })),
+        Effect.provide(TaskStore.layerMemory)
+      )
+      yield* local.register(SlowStop, () =>
+        Effect.never.pipe(Effect.onInterrupt(() => Effect.andThen(Deferred.succeed(stopping, void 0), Deferred.await(gate)))), Context.empty())
+      const task = yield* local.submit(SlowStop, {})
+      // whatever the test finds: the task stops, so the supervisor's shutdown does not wait for it
+      yield* Effect.addFinalizer(() => Effect.andThen(Deferred.succeed(gate, void 0), local.handOff(task.id)))
+      while ((yield* local.get(task.id)).status !== "running") yield* Effect.sleep("5 millis")
+      assert.isTrue(shards.open(one, shards.epoch(one)))
+      const handingOver = yield* Effect.forkChild(TaskEntity.handOver({ local, openShards: shards }, one, [task.id]))
+      yield* Deferred.await(stopping)
+      assert.isFalse(shards.isOpen(one))
+      // the adoption's look: reads the epoch, reads the record (still running), adopts it: still held here, so nothing
+      const read = shards.epoch(one)
+      yield* local.adopt(task.id)
+      assert.isFalse(shards.open(one, read), "opened while its task was still being let go")
+      yield* Deferred.succeed(gate, void 0)
+      yield* Fiber.join(handingOver)
+      assert.strictEqual((yield* local.get(task.id)).status, "pending", "let go: left pending for the next adoption")
+      // the next look adopts it, then opens the shard
+      const next = shards.epoch(one)
+      yield* local.adopt(task.id)
+      assert.isTrue(shards.open(one, next))
+    }).pipe(Effect.scoped))
 })

@@ -158,11 +158,16 @@ export const layerServices = (
     })
     // The gauges follow the runner's status every second: /metrics shows them per runner.
     const attributes = { runner: status.address }
+    // the shards last logged: each change is logged, what a failover or a rebalance looks like in a runner's log
+    let told = ""
     const report = Effect.gen(function*() {
-      yield* Metric.update(Metric.withAttributes(shardsHeld, attributes), yield* status.shardsHeld)
+      const held = yield* status.shardsHeld
+      yield* Metric.update(Metric.withAttributes(shardsHeld, attributes), held)
       const { pending, running } = yield* status.tasks
       yield* Metric.update(Metric.withAttributes(tasksRunning, attributes), running)
       yield* Metric.update(Metric.withAttributes(tasksPending, attributes), pending)
+      const shards = `held ${held}, open to submissions ${yield* status.shardsOpen}, guarded ${yield* status.shardsGuarded}`
+      if (shards !== told) yield* Effect.logInfo(`Shards of runner ${status.address}: ${(told = shards)}`)
     })
     yield* Effect.forkScoped(Effect.repeat(report, Schedule.spaced("1 second")))
     return Context.make(Tasks.Tasks, tasks).pipe(

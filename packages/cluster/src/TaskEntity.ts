@@ -376,7 +376,10 @@ export const adoption = (host: Pick<Host, "openShards" | "live">, shards: number
         ), { concurrency: 16 }).pipe(
         Effect.flatMap((exits) =>
           Effect.gen(function*() {
-            if (exits.every(Exit.isSuccess)) return void openShards.open(shard, epoch)
+            if (exits.every(Exit.isSuccess)) {
+              const opened = openShards.open(shard, epoch)
+              return yield* Effect.logDebug(`Adopted ${records.length} tasks of shard ${shard}; ${opened ? "opened" : "left closed (closed or released meanwhile)"}`)
+            }
             retryAt.set(shard.toString(), (yield* Clock.currentTimeMillis) + Duration.toMillis(Duration.fromInputUnsafe(interval)))
           })
         )

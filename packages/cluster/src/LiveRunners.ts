@@ -18,16 +18,27 @@
  * unhealthy. A dead runner is never waited for: the cluster assigns its shards
  * elsewhere only once it is unhealthy or its heartbeat lapsed, which is what
  * this reads. The wait is bounded (`letGoTimeout`): a runner restarted at the
- * same address is alive but does not run its predecessor's tasks.
+ * same address is alive but does not run its predecessor's tasks, and the
+ * runner storage cannot tell the two apart: PostgreSQL's registration of a
+ * runner at an address already listed updates that row in place, machine id
+ * and all, and `getRunners` answers addresses and health only. So after the
+ * timeout the record is adopted all the same (warned): if the runner named
+ * there is not a restarted one but a live one that never let the task go (a
+ * runner paused longer than the lock expiry, say), its task runs twice.
+ *
+ * Every wait of a runner reads the runners from one snapshot, taken at most
+ * once per `pollInterval` and shared (`getRunners` once a tick, not once per
+ * waiting record: a runner that lost its lock connection loses every shard at
+ * once, and its successor may wait for hundreds of records together).
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Option } from "effect"
+import { Clock, Duration, Effect, Exit, Option } from "effect"
 import { type RunnerAddress, RunnerStorage } from "effect/cluster"
 import { TaskError, type TaskInfo, TaskStore } from "@chainjobs/tasks"
 
-/** How often a waiting adoption reads the record and the runners again. */
-const pollInterval = Duration.millis(100)
+/** How often a waiting adoption reads the record again, and how old the snapshot of the runners it reads may be. */
+export const pollInterval = Duration.millis(100)
 
 /** `host:port`: how a task's record names its runner (`TaskInfo.runner`). */
 export const addressOf = (address: RunnerAddress.RunnerAddress): string => `${address.host}:${address.port}`
@@ -52,13 +63,15 @@ export const make = Effect.fnUntraced(function*(self: string, letGoTimeout: Dura
   const store = yield* TaskStore.TaskStore
   const runsElsewhere = (info: TaskInfo.TaskInfo): info is TaskInfo.TaskInfo & { readonly runner: string } =>
     info.status === "running" && info.runner !== undefined && info.runner !== self
-  const alive = (runner: string) =>
-    storage.getRunners.pipe(
-      Effect.map((runners) => runners.some(([entry, healthy]) => healthy && addressOf(entry.address) === runner)),
-      Effect.mapError((error) =>
-        new TaskError.TaskStoreError({ operation: "adopt", detail: `cannot read the cluster's runners: ${String(error.cause)}`, cause: error })
-      )
-    )
+  // the live runners' addresses, one read shared by every wait for a tick; a failed read is not kept
+  const liveAddresses = yield* storage.getRunners.pipe(
+    Effect.map((runners) => new Set(runners.flatMap(([entry, healthy]) => healthy ? [addressOf(entry.address)] : []))),
+    Effect.mapError((error) =>
+      new TaskError.TaskStoreError({ operation: "adopt", detail: `cannot read the cluster's runners: ${String(error.cause)}`, cause: error })
+    ),
+    Effect.cachedWithTTL((exit) => Exit.isSuccess(exit) ? pollInterval : Duration.zero)
+  )
+  const alive = (runner: string) => Effect.map(liveAddresses, (addresses) => addresses.has(runner))
   const live: LiveRunners = {
     awaitLetGo: (first) =>
       Effect.gen(function*() {

@@ -43,12 +43,16 @@ const waits = Effect.gen(function*() {
   yield* TestClock.adjust("1 hour")
   const runners = yield* RunnerStorage.makeMemory
   const store = yield* TaskStore.makeMemory
-  const faults = { refused: false }
+  // `reads`: how many times the runners were read
+  const faults = { refused: false, reads: 0 }
   const storage = RunnerStorage.RunnerStorage.of({
     ...runners,
-    getRunners: Effect.suspend(() =>
-      faults.refused ? Effect.fail(new ClusterError.PersistenceError({ cause: new Error("refused by the test") })) : runners.getRunners
-    )
+    getRunners: Effect.suspend(() => {
+      faults.reads++
+      return faults.refused
+        ? Effect.fail(new ClusterError.PersistenceError({ cause: new Error("refused by the test") }))
+        : runners.getRunners
+    })
   })
   const live = yield* LiveRunners.make(LiveRunners.addressOf(self), letGoTimeout).pipe(
     Effect.provideService(RunnerStorage.RunnerStorage, storage),
@@ -107,8 +111,9 @@ describe("LiveRunners", () => {
         const fiber = yield* Effect.forkChild(live.awaitLetGo(info))
         assert.isTrue(yield* ended(fiber), `waited for ${info.status} on ${info.runner}`)
       }
-      // the same address listed healthy is waited for
+      // the same address listed healthy is waited for, from the next snapshot of the runners (at most a tick old)
       yield* join(third, true)
+      yield* TestClock.adjust(LiveRunners.pollInterval)
       const waiting = yield* Effect.forkChild(live.awaitLetGo(now[4]!))
       assert.isFalse(yield* ended(waiting))
     }))
@@ -126,6 +131,25 @@ describe("LiveRunners", () => {
       yield* TestClock.adjust("100 millis")
       assert.isTrue(yield* ended(waiting), "still waiting after its timeout")
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(waiting)))
+    }))
+
+  it.effect("every wait reads the runners from one snapshot a tick, not one read per waiting record", () =>
+    Effect.gen(function*() {
+      const { faults, join, live, store } = yield* waits
+      yield* join(other, true)
+      const records = Array.from({ length: 20 }, (_, i) => onRunner(LiveRunners.addressOf(other), { id: TaskInfo.makeId(i) }))
+      yield* Effect.forEach(records, (info) => store.insert(info), { discard: true })
+      faults.reads = 0
+      const waiting = yield* Effect.forEach(records, (info) => Effect.forkChild(live.awaitLetGo(info)))
+      yield* TestClock.adjust(0)
+      // ten ticks, twenty waits: one read at the start and one a tick
+      for (let tick = 0; tick < 10; tick++) yield* TestClock.adjust(LiveRunners.pollInterval)
+      assert.isAtMost(faults.reads, 11, `${faults.reads} reads of the runners for 20 waits over 10 ticks`)
+      for (const fiber of waiting) assert.isFalse(yield* ended(fiber), "adopted while the other runner still runs it")
+      // let go there: every wait ends at its next look
+      yield* Effect.forEach(records, (info) => store.update({ ...info, status: "pending" }), { discard: true })
+      yield* TestClock.adjust(LiveRunners.pollInterval)
+      for (const fiber of waiting) assert.isTrue(yield* ended(fiber), "still waiting for a record no longer running")
     }))
 
   it.effect("fails with a store error when the cluster's runners cannot be read", () =>

@@ -60,7 +60,18 @@ const serviceWith = (overrides: Partial<Webhooks.WebhookSettings>) =>
     (context) => HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
   )
 
-/** Submits a quick scan with a webhook to `hook`; waits until its delivery is no longer waiting or due. */
+/** How long `deliverTo` waits for a delivery to be settled (its attempts take at most 2 × 100 ms plus a 50 ms backoff here). */
+const settleMillis = 15_000
+
+/**
+ * The bound of a test that builds a service and waits for deliveries: the
+ * service's start and `settleMillis` per delivery. vitest's 5 s default was
+ * the only bound before, and a service start plus one delivery took 5.5 s
+ * at load average 26.
+ */
+const serviceTestMillis = 30_000 + 3 * settleMillis
+
+/** Submits a quick scan with a webhook to `hook`; waits (at most `settleMillis`) until its delivery is no longer waiting or due. */
 const deliverTo = (base: string, hook: string) =>
   Effect.gen(function*() {
     const submitted = yield* Effect.promise(() =>
@@ -70,13 +81,16 @@ const deliverTo = (base: string, hook: string) =>
         body: JSON.stringify({ fromBlock: 1, toBlock: 1, delayMillis: 0 })
       }).then((response) => response.json() as Promise<{ taskId: string }>)
     )
-    for (;;) {
-      const [delivery] = yield* Effect.promise(() =>
+    const deadline = Date.now() + settleMillis
+    let delivery: any
+    while (Date.now() < deadline) {
+      ;[delivery] = yield* Effect.promise(() =>
         fetch(`${base}/api/tasks/${submitted.taskId}/webhooks`).then((response) => response.json() as Promise<Array<any>>)
       )
       if (delivery !== undefined && (delivery.state === "delivered" || delivery.state === "failed")) return delivery
       yield* Effect.sleep("20 millis")
     }
+    return assert.fail(`the delivery of task ${submitted.taskId} to ${hook} not settled within ${settleMillis} ms; last seen: ${JSON.stringify(delivery)}`)
   })
 
 describe("webhook delivery", () => {
@@ -105,7 +119,7 @@ describe("webhook delivery", () => {
       const [orphan] = yield* Effect.provide(WebhookStore.ofTask("no-such-task"), webhooks)
       assert.deepStrictEqual([orphan.state, orphan.attempts], ["failed", []])
       assert.deepStrictEqual(hook.paths, ["/live"])
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), serviceTestMillis)
 
   it.prop(
     "the wait after attempt n is retryBase × 2^(n-1), at most retryMax",
@@ -150,7 +164,7 @@ describe("webhook delivery", () => {
         ["application/json", "chainjobs-webhooks"],
         ["application/json", "chainjobs-webhooks"]
       ])
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), serviceTestMillis)
 
   it.live("a receiver nobody listens for is an attempt with no status and the connection's error", () =>
     Effect.gen(function*() {
@@ -163,7 +177,7 @@ describe("webhook delivery", () => {
       const [attempt] = delivery.attempts
       assert.isNull(attempt.status)
       assert.strictEqual(attempt.error, "fetch failed")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), serviceTestMillis)
 
   it.live("a receiver that does not answer within requestTimeout is an attempt with no status, due again after the backoff", () =>
     Effect.gen(function*() {
@@ -181,5 +195,5 @@ describe("webhook delivery", () => {
       // The second attempt starts no sooner than the backoff after the first one ended.
       assert.isAtLeast(second.at, first.at + first.durationMillis + 50)
       assert.isNull(delivery.deliveredAt)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), serviceTestMillis)
 })

@@ -20,6 +20,7 @@
 import { Context, Effect, Layer, Option } from "effect"
 import { TaskStoreError } from "./TaskError.ts"
 import { isTerminal, type TaskInfo, type TaskStatus } from "./TaskInfo.ts"
+import { MemoryRecords } from "./internal/MemoryRecords.ts"
 import { defaultLimit, noCounts, type PurgeFilter, type TaskCounts, type TaskPage, type TaskQuery } from "./TaskQuery.ts"
 
 /** The persistence interface of the task runtime. */
@@ -84,48 +85,38 @@ export const alreadyExists = (id: string): TaskStoreError =>
   new TaskStoreError({ operation: "insert", detail: `task ${id} already exists` })
 
 /**
- * A store held in a `Map`: fast, and gone with the process. Use it in tests,
+ * A store held in memory (`MemoryRecords`: a sorted array for this process's
+ * time-ordered ids): fast, and gone with the process. Use it in tests,
  * benchmarks and programs that need no durability.
  */
 export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() => {
-  const records = new Map<string, TaskInfo>()
+  const records = new MemoryRecords()
   const write = (info: TaskInfo) =>
     Effect.sync(() => {
-      records.set(info.id, info)
+      records.put(info)
     })
   return TaskStore.of({
     // one step: the check and the write in the same suspension
-    insert: (info) =>
-      Effect.suspend(() => {
-        if (records.has(info.id)) return Effect.fail(alreadyExists(info.id))
-        records.set(info.id, info)
-        return Effect.void
-      }),
-    insertAll: (infos) =>
-      Effect.sync(() =>
-        infos.map((info) => {
-          if (records.has(info.id)) return alreadyExists(info.id)
-          records.set(info.id, info)
-          return undefined
-        })
-      ),
+    insert: (info) => Effect.suspend(() => (records.insert(info) ? Effect.void : Effect.fail(alreadyExists(info.id)))),
+    insertAll: (infos) => Effect.sync(() => infos.map((info) => (records.insert(info) ? undefined : alreadyExists(info.id)))),
     update: write,
     updateProgress: (info) =>
       Effect.sync(() => {
         const current = records.get(info.id)
-        if (current === undefined || !isTerminal(current.status)) records.set(info.id, info)
+        if (current === undefined || !isTerminal(current.status)) records.put(info)
       }),
     get: (id) => Effect.sync(() => Option.fromNullishOr(records.get(id))),
     list: (query) =>
       Effect.sync(() => {
         const limit = query.limit ?? defaultLimit
+        // Newest first already: one more than the page tells whether a next page exists.
         const items: Array<TaskInfo> = []
-        for (const info of records.values()) {
-          if (matchesQuery(info, query) && (query.cursor === undefined || info.id < query.cursor)) items.push(info)
+        for (const info of records.newestFirst(query.cursor)) {
+          if (!matchesQuery(info, query)) continue
+          if (items.length === limit) return { items, nextCursor: items[limit - 1].id }
+          items.push(info)
         }
-        items.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
-        const page = items.slice(0, limit)
-        return { items: page, nextCursor: items.length > limit ? page[page.length - 1].id : null }
+        return { items, nextCursor: null }
       }),
     count: (query) =>
       Effect.sync(() => {
@@ -133,18 +124,8 @@ export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() =>
         for (const info of records.values()) if (matchesQuery(info, query)) counts[info.status]++
         return counts
       }),
-    remove: (id) => Effect.sync(() => records.delete(id)),
-    purge: (filter) =>
-      Effect.sync(() => {
-        const purged: Array<TaskInfo> = []
-        for (const info of records.values()) {
-          if (matchesPurge(info, filter)) {
-            records.delete(info.id)
-            purged.push(info)
-          }
-        }
-        return purged
-      }),
+    remove: (id) => Effect.sync(() => records.remove(id) !== undefined),
+    purge: (filter) => Effect.sync(() => records.removeWhere((info) => matchesPurge(info, filter))),
     unfinished: Effect.sync(() =>
       Array.from(records.values())
         .filter((info) => unfinishedStatuses.includes(info.status))

@@ -1,0 +1,79 @@
+/**
+ * The memory store's table against a `Map` as its model: any sequence of
+ * inserts, overwrites and deletions over ids coming in order and out of order
+ * (both parts of the table, deleted records' holes, compaction) leaves the
+ * same records, found by id, listed newest first from any cursor, and an
+ * insert of a held id refused with nothing changed.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Schema } from "effect"
+import { MemoryRecords } from "../src/internal/MemoryRecords.ts"
+import type { TaskInfo } from "../src/TaskInfo.ts"
+import { record } from "./TaskStoreConformance.ts"
+
+/** Time-ordered ids: a pool of 300 records, ids increasing with their index. */
+const pool: ReadonlyArray<TaskInfo> = Array.from({ length: 300 }, () => record())
+
+const Operation = Schema.Struct({
+  /** 0–1 insert, 2 put, 3–4 remove, 5 purge of a residue class */
+  op: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 5 })),
+  at: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 299 })),
+  /** 0: the next id in order (most of a real store's ids come so), 1: one of the 4 latest of those, 2: `at` */
+  source: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 2 }))
+})
+
+/** Records in id order, to compare collections whose order is not theirs to keep. */
+const byId = (infos: Iterable<TaskInfo>) => Array.from(infos).sort((a, b) => (a.id < b.id ? -1 : 1))
+
+const newestFirst = (model: Map<string, TaskInfo>, before?: string) =>
+  Array.from(model.values()).filter((info) => before === undefined || info.id < before).sort((a, b) => (a.id < b.id ? 1 : -1))
+
+describe("MemoryRecords", () => {
+  it.prop(
+    "behaves as a Map of records by id, listed newest first",
+    { operations: Schema.Array(Operation).check(Schema.isMaxLength(600)), cursor: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 299 })) },
+    ({ cursor, operations }) => {
+      const table = new MemoryRecords()
+      const model = new Map<string, TaskInfo>()
+      let next = 0
+      for (const { at, op, source } of operations) {
+        const base = pool[
+          source === 0 ? Math.min(next++, pool.length - 1) : source === 1 ? Math.max(0, Math.min(next, pool.length) - 1 - (at % 4)) : at
+        ]
+        const info: TaskInfo = { ...base, progress: op }
+        if (op <= 1) {
+          const held = model.has(info.id)
+          assert.strictEqual(table.insert(info), !held, `insert of ${info.id}`)
+          if (!held) model.set(info.id, info)
+        } else if (op === 2) {
+          table.put(info)
+          model.set(info.id, info)
+        } else if (op <= 4) {
+          assert.strictEqual(table.remove(info.id), model.get(info.id), `remove of ${info.id}`)
+          model.delete(info.id)
+        } else {
+          const residue = at % 3
+          const purged = table.removeWhere((one) => pool.findIndex((p) => p.id === one.id) % 3 === residue)
+          const expected = Array.from(model.values()).filter((one) => pool.findIndex((p) => p.id === one.id) % 3 === residue)
+          for (const one of expected) model.delete(one.id)
+          assert.deepStrictEqual(byId(purged), byId(expected))
+        }
+      }
+      for (const info of pool) assert.strictEqual(table.get(info.id), model.get(info.id), `get of ${info.id}`)
+      assert.deepStrictEqual(Array.from(table.newestFirst()), newestFirst(model))
+      const before = pool[cursor].id
+      assert.deepStrictEqual(Array.from(table.newestFirst(before)), newestFirst(model, before))
+      assert.deepStrictEqual(byId(table.values()), byId(model.values()))
+    }
+  )
+
+  it("compacts the holes of many deletions and keeps finding what is left", () => {
+    const table = new MemoryRecords()
+    for (const info of pool) assert.isTrue(table.insert(info))
+    for (let i = 0; i < 250; i++) assert.strictEqual(table.remove(pool[i].id), pool[i])
+    for (let i = 0; i < pool.length; i++) assert.strictEqual(table.get(pool[i].id), i < 250 ? undefined : pool[i])
+    // a deleted id may come back, in its place
+    assert.isTrue(table.insert(pool[10]))
+    assert.deepStrictEqual(Array.from(table.newestFirst()).map((info) => info.id), [...pool.slice(250).reverse(), pool[10]].map((info) => info.id))
+  })
+})

@@ -22,7 +22,7 @@ import { makeRunner } from "./internal/attempt.ts"
 import * as codec from "./internal/codec.ts"
 import * as Completions from "./internal/completions.ts"
 import type { Shared } from "./internal/context.ts"
-import { asPending, Entry, FinalRecord, type Registered, slotOf } from "./internal/entry.ts"
+import { asRunning, Entry, FinalRecord, type Registered, slotOf } from "./internal/entry.ts"
 import { type HandleOperations, LiveTaskHandle } from "./internal/handle.ts"
 import * as lifecycle from "./internal/lifecycle.ts"
 import { Publisher } from "./internal/publisher.ts"
@@ -295,7 +295,14 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
 
     /** A submission admitted: a new task held in memory, still to be recorded, or the handle of a task it joined. */
     type Admitted =
-      | { readonly _tag: "New"; readonly entry: Entry; readonly kind: Task.Any; readonly startsNow: boolean }
+      | {
+        readonly _tag: "New"
+        readonly entry: Entry
+        readonly kind: Task.Any
+        readonly startsNow: boolean
+        /** The record it is inserted with: running if it starts at once (its entry holds it pending until it starts). */
+        readonly first: TaskInfo
+      }
       | { readonly _tag: "Joined"; readonly handle: TaskHandle<any, any> }
 
     /**
@@ -357,13 +364,14 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       if (options?.id !== undefined && entries.has(options.id)) return Exit.fail(alreadyExists(options.id))
       const createdAt = now()
       // A task that may start at once is recorded running: one write instead of a pending one and a running one.
-      // Its handler runs only once that record is committed, as it would after a running write. Made running here
-      // (`asRunning` of the pending record, its first attempt beginning at its creation): one record, not two.
+      // Its handler runs only once that record is committed, as it would after a running write. Until it starts, its
+      // entry holds it pending: readers (`get`, `watch`) see what it is — it may yet never start (a shutdown, a
+      // hand-off, an interruption or a failed insert meanwhile) — never running before it runs.
       const startsNow = admission.mayStartNow(kind.name, slot, kind.policy.concurrency, kind.policy.keyConcurrency)
       const record: TaskInfo = {
         id: options?.id ?? uuidv7(createdAt),
         kind: kind.name,
-        status: startsNow ? "running" : "pending",
+        status: "pending",
         reason: null,
         priority,
         key,
@@ -378,9 +386,9 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         errorMessage: null,
         checkpoint: null,
         createdAt,
-        startedAt: startsNow ? createdAt : null,
+        startedAt: null,
         finishedAt: null,
-        heartbeatAt: startsNow ? createdAt : null,
+        heartbeatAt: null,
         expiresAt: null
       }
       const info = limits === undefined || limits.value === undefined ? record : { ...record, ...limits.value }
@@ -388,7 +396,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       const entry = new Entry(info, registered, payload, slot)
       hold(entry)
       if (startsNow) admission.started(entry)
-      return Exit.succeed({ _tag: "New", entry, kind, startsNow })
+      return Exit.succeed({ _tag: "New", entry, kind, startsNow, first: startsNow ? asRunning(info, createdAt, false) : info })
     }
 
     /** Lets go of a task admitted but not recorded: its key and worker are free again. */
@@ -403,7 +411,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     type New = Extract<Admitted, { readonly _tag: "New" }>
 
     /** The record an admitted task is inserted with: running if it starts at once, else pending (made so by `admit`). */
-    const firstRecord = ({ entry }: New): TaskInfo => entry.info
+    const firstRecord = ({ first }: New): TaskInfo => first
 
     /**
      * What follows the insert of an admitted task's first record, `written`:
@@ -425,16 +433,13 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         return Effect.as(startsNow ? notStarted(entry) : Effect.sync(() => forget(entry)), handle)
       }
       // Interrupted while being recorded: it never starts (and ends as a task that never started).
-      if (entry.stoppedBy !== undefined) {
-        if (startsNow) entry.neverStarted()
-        return Effect.as(interruptPending(entry), handle)
-      }
+      if (entry.stoppedBy !== undefined) return Effect.as(interruptPending(entry), handle)
       if (!startsNow) {
         enqueue(entry, "Submitted")
         return Effect.succeed(handle)
       }
-      // Submitted, as it stood pending (made only for someone to hear it); then started, with the record stored.
-      if (publisher.hears(entry)) publisher.publish(entry, "Submitted", asPending(first))
+      // Submitted, as it stands (pending); then started, with its running record stored.
+      publisher.publish(entry, "Submitted")
       runner.start(entry, first)
       return Effect.succeed(handle)
     }
@@ -595,10 +600,10 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         )
       }))
 
-    /** Stores a task recorded running at submission back as pending (it never started) and releases it. */
+    /** Stores a task recorded running at submission back as pending (it never started: its entry holds it so) and releases it. */
     const notStarted = (entry: Entry): Effect.Effect<void> =>
       Effect.suspend(() =>
-        store.update(entry.neverStarted()).pipe(
+        store.update(entry.info).pipe(
           Effect.catchCause((cause) => Effect.logError("chainjobs: could not store task", entry.id, "back as pending", cause)),
           Effect.ensuring(Effect.sync(() => release(entry)))
         )

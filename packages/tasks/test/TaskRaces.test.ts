@@ -186,3 +186,56 @@ describe("handler scope", () => {
       yield* Scope.close(scope, Exit.void)
     }))
 })
+
+describe("what readers see of a task still being recorded", () => {
+  it.effect("get and watch show it pending until it starts, and pending still once shutdown kept it from starting", () =>
+    Effect.gen(function*() {
+      const store = yield* slowStore
+      const { scope, tasks } = yield* start(store)
+      const id = "recorded-slowly"
+      const submitting = yield* Effect.forkChild(tasks.submit(Wait, { key: "a", finalizerMillis: 0 }, { id }))
+      yield* settle
+      // The insert (10 ms) is under way: the task may start once it is committed, or never.
+      const during = yield* tasks.get(id)
+      assert.deepStrictEqual([during.status, during.startedAt, during.heartbeatAt], ["pending", null, null])
+      const seen = yield* Effect.forkChild(Stream.runCollect(Stream.map(tasks.watch(id), (info) => info.status)))
+      yield* settle
+      // Shutdown begins before the insert commits: the task never starts and is stored back pending.
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      yield* settle
+      yield* TestClock.adjust("10 millis")
+      yield* settle
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.join(submitting)
+      yield* Fiber.join(closing)
+      const statuses = yield* Fiber.join(seen)
+      // Never running: it never started (before, the watch saw running, then pending).
+      assert.isFalse(statuses.includes("running"), `watch saw ${statuses.join(" → ")}`)
+      assert.strictEqual(statuses[0], "pending")
+      assert.strictEqual(Option.getOrThrow(yield* store.get(id)).status, "pending")
+    }))
+
+  it.effect("a watch opened during the insert of a task that then starts sees pending, then running, never back", () =>
+    Effect.gen(function*() {
+      const store = yield* slowStore
+      const { scope, tasks } = yield* start(store)
+      const id = "recorded-then-started"
+      const submitting = yield* Effect.forkChild(tasks.submit(Wait, { key: "a", finalizerMillis: 0 }, { id }))
+      yield* settle
+      const seen = yield* Effect.forkChild(Stream.runCollect(Stream.map(tasks.watch(id), (info) => info.status)))
+      yield* settle
+      yield* TestClock.adjust("10 millis")
+      const handle = yield* Fiber.join(submitting)
+      assert.strictEqual((yield* tasks.get(id)).status, "running")
+      const interrupting = yield* Effect.forkChild(handle.interrupt)
+      yield* settle
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.join(interrupting)
+      const statuses = Array.from(yield* Fiber.join(seen))
+      const firstRunning = statuses.indexOf("running")
+      assert.isTrue(firstRunning > 0 && statuses.slice(0, firstRunning).every((s) => s === "pending"), `watch saw ${statuses.join(" → ")}`)
+      assert.isFalse(statuses.slice(firstRunning).includes("pending"), `watch saw ${statuses.join(" → ")}`)
+      assert.strictEqual(statuses.at(-1), "interrupted")
+      yield* Scope.close(scope, Exit.void)
+    }))
+})

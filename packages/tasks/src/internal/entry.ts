@@ -124,21 +124,14 @@ export class Entry {
   }
 
   /**
-   * The first attempt begins at `at` with `record`, already stored as it (`asRunning` of its own, made at submission):
+   * The first attempt begins at `at` with `record`, already stored as it (`asRunning` of the entry's pending record,
+   * made at submission; the entry held it pending until now, so that readers never saw it running before it ran):
    * the entry holds that record, its heartbeat counted from `at` — the insert before the start (however slow) is no
    * silence of the attempt's.
    */
   adoptRunning(record: TaskInfo, at: number): TaskInfo {
     this.backingOff = false
     return this.record = record.heartbeatAt === null || record.heartbeatAt >= at ? record : { ...record, heartbeatAt: at }
-  }
-
-  /**
-   * The task, recorded running at its submission, never started (a shutdown or an interruption came while it was
-   * being recorded): its record is pending again, as it stood before (see `asPending`).
-   */
-  neverStarted(): TaskInfo {
-    return this.record = asPending(this.record)
   }
 
   /** Progress reported at `at`: percent clamped to 0–100; what is not given keeps its value. Counts as a heartbeat. */
@@ -203,12 +196,6 @@ export const asRunning = (info: TaskInfo, at: number, retry: boolean): TaskInfo 
   startedAt: info.startedAt ?? at,
   heartbeatAt: at
 })
-
-/**
- * The submitted record of a task made running at once (its first attempt, `asRunning` of a new record): as it
- * stood pending, before it started. What a `Submitted` event tells of it, and what it goes back to if it never starts.
- */
-export const asPending = (info: TaskInfo): TaskInfo => ({ ...info, status: "pending", startedAt: null, heartbeatAt: null })
 
 /** A record found unfinished at start, taken back: a running one becomes pending as its next attempt. */
 export const resumed = (info: TaskInfo): TaskInfo =>

@@ -22,16 +22,9 @@ export class Publisher {
     return this.changeQueues.size + this.journalQueues.size + this.eventQueues.size
   }
 
-  /** True when anyone follows `entry` (its own followers, or those of every task): what `publish` would tell. */
-  hears(entry: Entry): boolean {
-    return entry.listeners !== undefined || this.followers > 0
-  }
-
-  /**
-   * Tells everyone following `entry` its record `info` (its current one unless given), and the event `tag` if the
-   * change is one.
-   */
-  publish(entry: Entry, tag: Tag | undefined, info: TaskInfo = entry.info): void {
+  /** Tells everyone following `entry` its current record, and the event `tag` if the change is one. */
+  publish(entry: Entry, tag: Tag | undefined): void {
+    const info = entry.info
     if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.offerUnsafe(queue, info)
     // Nobody follows every task (the usual case): no iteration, nothing made.
     if (this.followers === 0) return

@@ -27,6 +27,7 @@ import { type HandleOperations, LiveTaskHandle } from "./internal/handle.ts"
 import * as lifecycle from "./internal/lifecycle.ts"
 import { Publisher } from "./internal/publisher.ts"
 import { HandOff, Interrupt } from "./internal/stop.ts"
+import { unshrinkingMap } from "./internal/unshrinking.ts"
 import { uuidv7 } from "./internal/uuid.ts"
 import * as Schedules from "./Schedules.ts"
 import type { TaskContext } from "./TaskContext.ts"
@@ -226,8 +227,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     const now = () => clock.currentTimeMillisUnsafe()
 
     const registry = new Map<string, Registered>()
-    /** The tasks this process holds, from submission (or recovery) until they have finished here. */
-    const entries = new Map<string, Entry>()
+    /** The tasks this process holds, from submission (or recovery) until they have finished here (never iterated: see `unshrinking`). */
+    const entries = unshrinkingMap<string, Entry>()
     const admission = new Admission<Entry>(config.maxWorkers)
     const publisher = new Publisher()
     const shared: Shared = { store, now, publisher }

@@ -7,6 +7,7 @@
  * of the tasks.
  */
 import { PendingQueue } from "./PendingQueue.ts"
+import { unshrinkingSet } from "./unshrinking.ts"
 
 /** What admission reads of a task. */
 export interface Admittable {
@@ -37,7 +38,8 @@ const bump = (map: Map<string, number>, key: string, by: number) => {
 /** The admission state of one supervisor (or of one owner's share of its tasks). */
 export class Admission<A extends Admittable> {
   private readonly pending = new PendingQueue<A>()
-  private readonly running = new Set<A>()
+  /** The running tasks, after a placeholder (see `unshrinking`: a lone task's end makes no new table). */
+  private readonly running = unshrinkingSet<A>()
   private readonly runningByKind = new Map<string, number>()
   private readonly runningByKey = new Map<string, number>()
   private readonly holders = new Map<string, Array<A>>()
@@ -55,7 +57,7 @@ export class Admission<A extends Admittable> {
   }
   /** Tasks running. */
   get runningCount(): number {
-    return this.running.size
+    return this.running.size - 1
   }
   /** True until `close`: tasks are admitted. */
   get isOpen(): boolean {
@@ -69,11 +71,7 @@ export class Admission<A extends Admittable> {
   }
   /** The running tasks, as a fresh array. */
   runningTasks(): Array<A> {
-    return Array.from(this.running)
-  }
-  /** The running tasks, live (for a scan that does not change them). */
-  runningView(): ReadonlySet<A> {
-    return this.running
+    return Array.from(this.running).slice(1)
   }
 
   /** The task holds its key from now until `unhold`: later submissions of the key see it. */
@@ -117,7 +115,7 @@ export class Admission<A extends Admittable> {
    * key are under their limits. Tasks at a limit keep their place.
    */
   next(): A | undefined {
-    if (!this.open || this.running.size >= this.maxWorkers || this.pending.size === 0) return undefined
+    if (!this.open || this.runningCount >= this.maxWorkers || this.pending.size === 0) return undefined
     const task = this.pending.take(this.canStart)
     if (task !== undefined) this.started(task)
     return task
@@ -131,7 +129,7 @@ export class Admission<A extends Admittable> {
    * once); `started` then counts it.
    */
   mayStartNow(kindName: string, slot: string | null, concurrency: number, keyConcurrency: number): boolean {
-    return this.open && this.running.size < this.maxWorkers && this.pending.size === 0 &&
+    return this.open && this.runningCount < this.maxWorkers && this.pending.size === 0 &&
       this.underLimits(kindName, slot, concurrency, keyConcurrency)
   }
 

@@ -109,7 +109,7 @@ export const watchdog = (
 ): Effect.Effect<never> => {
   const check = Effect.sync(() => {
     const at = now()
-    for (const entry of admission.runningView()) {
+    for (const entry of admission.runningTasks()) {
       const limit = entry.heartbeatTimeoutMillis
       // not started yet (still being recorded, though recorded running): no attempt to be silent in
       if (limit === undefined || entry.fiber === undefined || entry.stoppedBy !== undefined || entry.backingOff) continue

@@ -166,10 +166,11 @@ for (const worker of [false, true]) {
           { sql: "UPDATE items SET flag = 1 WHERE id = 2", params: [] },
           insert([4, 5]),
           insert([1, 2, 3]),
-          insert([6])
+          insert([6]),
+          insert([2])
         ])
-        // The query saw the table as it was before the insert: only 2 existed.
-        assert.deepStrictEqual(results, [[], [], [[2]], []])
+        // The query saw the table as it was before the insert: only 2 existed. A lone insert of it answers the same.
+        assert.deepStrictEqual(results, [[], [], [[2]], [], [[2]]])
         // What came before the undone statement stayed; each new id is stored, the existing one unchanged.
         assert.deepStrictEqual(yield* sql`SELECT id, name, flag FROM items ORDER BY id`.values, [
           [1, "n1", null],

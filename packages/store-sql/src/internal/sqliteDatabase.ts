@@ -42,7 +42,9 @@ export interface BatchStatement {
    * insert skipping the keys that exist): when it does, its result is no
    * rows. When it changes fewer, it is undone (to a savepoint), `first` runs
    * (say, a query of the keys that exist) and the statement runs again; its
-   * result is then `first`'s rows. The usual case costs no row per change,
+   * result is then `first`'s rows. A statement expected to change one row
+   * changed it or nothing, so it runs without a savepoint and, when it
+   * changed nothing, is followed by `first` alone. The usual case costs no row per change,
    * as `RETURNING` would.
    */
   readonly expected?: { readonly changes: number; readonly first: BatchStatement } | undefined
@@ -87,6 +89,11 @@ export const open = (options: OpenOptions): Database => {
   const run = (statement: BatchStatement): Array<unknown> => {
     const expected = statement.expected
     if (expected === undefined) return rows(prepare(statement.sql), statement.params, true)
+    if (expected.changes === 1) {
+      // One row changes or none: nothing partial to undo, so no savepoint (two statements fewer for a lone insert).
+      const { changes } = prepare(statement.sql).run(...statement.params)
+      return Number(changes) === 1 ? [] : rows(prepare(expected.first.sql), expected.first.params, true)
+    }
     prepare("SAVEPOINT transact_expected").run()
     const { changes } = prepare(statement.sql).run(...statement.params)
     if (Number(changes) < expected.changes) {

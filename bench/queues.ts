@@ -35,7 +35,10 @@
  *
  * "CPU ms / 1k" is the processor time the system's own process (producer and
  * workers; not the database server) spent per 1,000 jobs: steadier than
- * tasks/s on a machine shared with other work.
+ * tasks/s on a machine shared with other work. "PG server CPU ms / 1k" is
+ * what the PostgreSQL backends serving the bench database spent meanwhile
+ * (on Linux, from `/proc`; see `_pgServerCpu.ts`): on a machine whose cores
+ * both sides share, their sum per task decides.
  *
  * The peers enqueue in bulk, batches of 1,000, one call at a time while their
  * workers run; each job's acknowledgement is its batch call's. PostgreSQL is
@@ -60,6 +63,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SqlTaskStore from "../packages/store-sql/src/SqlTaskStore.ts"
 import { fmt, type LatencyFigures, latencyFigures, table } from "./_measure.ts"
+import { measureServerCpu } from "./_pgServerCpu.ts"
 
 const TASKS = 20_000
 const SUBMITTERS = 1_000
@@ -92,8 +96,12 @@ const labels: Record<System, string> = {
   "bullmq": "BullMQ, Redis w/o persistence, addBulk ×1,000"
 }
 
-/** What a child reports: figures, or why the system was skipped. */
-type Report = { readonly figures: LatencyFigures } | { readonly skipped: string }
+/**
+ * What a child reports: figures (with the PostgreSQL server's processor time
+ * per 1,000 jobs, for a system on it, where it could be read), or why the
+ * system was skipped.
+ */
+type Report = { readonly figures: LatencyFigures; readonly serverCpuPerThousand?: number | undefined } | { readonly skipped: string }
 
 const option = (name: string): string | undefined => {
   const flag = process.argv.indexOf(name)
@@ -101,6 +109,17 @@ const option = (name: string): string | undefined => {
 }
 
 const pgUrl = (): string | undefined => option("--pg") ?? process.env.CHAINJOBS_TEST_PG_URL
+
+/**
+ * Starts measuring the PostgreSQL server's processor time for the bench
+ * database (see `measureServerCpu`); the function returned gives it per
+ * 1,000 of `count` jobs, or undefined where it cannot be read.
+ */
+const serverCpu = (count: number): () => number | undefined => {
+  const url = pgUrl()
+  const stop = url === undefined ? undefined : measureServerCpu(decodeURIComponent(new URL(url).pathname.slice(1)))
+  return () => (stop === undefined ? undefined : (stop() * 1000) / count)
+}
 
 const schemaName = (system: string) => `bench_${system.replaceAll("-", "_")}_${process.pid}`
 
@@ -114,8 +133,14 @@ const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A
  * then waits for `done`; every job of a batch is acknowledged when its call
  * returned.
  */
-const bulk = async (count: number, enqueue: (ns: ReadonlyArray<number>) => Promise<unknown>, done: () => Promise<void>) => {
+const bulk = async (
+  count: number,
+  enqueue: (ns: ReadonlyArray<number>) => Promise<unknown>,
+  done: () => Promise<void>,
+  onPg = true
+): Promise<Report> => {
   const latencies: Array<number> = []
+  const server = onPg ? serverCpu(count) : () => undefined
   const cpu = process.cpuUsage()
   const start = performance.now()
   for (const batch of chunks(range(count), BATCH)) {
@@ -125,7 +150,8 @@ const bulk = async (count: number, enqueue: (ns: ReadonlyArray<number>) => Promi
     for (let i = 0; i < batch.length; i++) latencies.push(latency)
   }
   await done()
-  return latencyFigures(latencies, count, performance.now() - start, process.cpuUsage(cpu))
+  const figures = latencyFigures(latencies, count, performance.now() - start, process.cpuUsage(cpu))
+  return { figures, serverCpuPerThousand: server() }
 }
 
 /** Resolves once `check` answers true, asking every `millis`. */
@@ -158,6 +184,7 @@ const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "batch" | "lone", ba
   const program = Effect.gen(function*() {
     const tasks = yield* Tasks.Tasks
     const latencies: Array<number> = []
+    const server = store === "pg" ? serverCpu(count) : () => undefined
     const cpu = process.cpuUsage()
     const start = performance.now()
     if (mode === "batch") {
@@ -179,7 +206,8 @@ const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "batch" | "lone", ba
           yield* handle.await
         }), { concurrency: mode === "lone" ? 1 : SUBMITTERS, discard: true })
     }
-    return latencyFigures(latencies, count, performance.now() - start, process.cpuUsage(cpu))
+    const figures = latencyFigures(latencies, count, performance.now() - start, process.cpuUsage(cpu))
+    return { figures, serverCpuPerThousand: server() } satisfies Report
   })
   const cleanup = store === "pg"
     ? Effect.promise(() => dropSchema(url!, schema))
@@ -190,7 +218,6 @@ const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "batch" | "lone", ba
       Layer.provideMerge(Tasks.layer({ maxWorkers: Math.max(SUBMITTERS, BATCH * BATCHES_IN_FLIGHT), shutdownGracePeriod: 0 })),
       Layer.provideMerge(storeLayer)
     )),
-    Effect.map((figures): Report => ({ figures })),
     Effect.ensuring(cleanup),
     Effect.runPromise
   )
@@ -232,7 +259,7 @@ const graphileWorker = async (): Promise<Report> => {
     }
   })
   try {
-    const figures = await bulk(
+    return await bulk(
       TASKS,
       (ns) => utils.addJobs(ns.map((n) => ({ identifier: "noop", payload: { n } }))),
       async () => {
@@ -246,7 +273,6 @@ const graphileWorker = async (): Promise<Report> => {
         })
       }
     )
-    return { figures }
   } finally {
     await runner.stop()
     await utils.release()
@@ -275,7 +301,7 @@ const pgBoss = async (): Promise<Report> => {
       if (processed >= TASKS) all.resolve()
     })
     const db = boss.getDb()
-    const figures = await bulk(
+    return await bulk(
       TASKS,
       (ns) => boss.insert("noop", ns.map((n) => ({ data: { n } }))),
       async () => {
@@ -289,7 +315,6 @@ const pgBoss = async (): Promise<Report> => {
         })
       }
     )
-    return { figures }
   } finally {
     await boss.stop({ graceful: false })
     await dropSchema(url, schema)
@@ -336,12 +361,12 @@ const bullmq = async (): Promise<Report> => {
       if (++completed === TASKS) all.resolve()
     })
     try {
-      const figures = await bulk(
+      return await bulk(
         TASKS,
         (ns) => queue.addBulk(ns.map((n) => ({ name: "noop", data: { n } }))),
-        () => all.promise
+        () => all.promise,
+        false
       )
-      return { figures }
     } finally {
       await worker.close()
       await queue.close()
@@ -416,11 +441,11 @@ const main = async () => {
   }
   const sqlite = rate("chainjobs-sqlite")
   const pg = rate("chainjobs-pg")
-  const rows = [["system", "tasks/s", "SQLite chainjobs ÷ it", "PostgreSQL chainjobs ÷ it", "ack p50 ms", "ack p99 ms", "CPU ms / 1k"]]
+  const rows = [["system", "tasks/s", "SQLite chainjobs ÷ it", "PostgreSQL chainjobs ÷ it", "ack p50 ms", "ack p99 ms", "CPU ms / 1k", "PG server CPU ms / 1k"]]
   for (const system of systems) {
     const report = reports.get(system)!
     if ("skipped" in report) {
-      rows.push([labels[system], `skipped: ${report.skipped}`, "", "", "", "", ""])
+      rows.push([labels[system], `skipped: ${report.skipped}`, "", "", "", "", "", ""])
       continue
     }
     const { ackP50, ackP99, cpuPerThousand, perSecond } = report.figures
@@ -433,7 +458,8 @@ const main = async () => {
       compared ? ratio(system, pg) : "",
       fmt(ackP50, 2),
       fmt(ackP99, 2),
-      cpuPerThousand === undefined ? "" : fmt(cpuPerThousand)
+      cpuPerThousand === undefined ? "" : fmt(cpuPerThousand),
+      report.serverCpuPerThousand === undefined ? "" : fmt(report.serverCpuPerThousand)
     ])
   }
   table(rows)

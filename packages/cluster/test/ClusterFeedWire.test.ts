@@ -1182,4 +1182,28 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
         yield* a.settle()
       }
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a notification cut short after its header is ignored: its number is not taken, and the sender's next is told", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle({ seq: 1 })
+      // a header naming a number far on, and no line after it
+      yield* Effect.orDie(a.xpg.notify(a.channel, `x:1\ncs1.50.${Date.now()}`))
+      // number 2 follows number 1: told (were 50 taken, 2 would be a repeat, dropped)
+      yield* a.settle({ seq: 2 })
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a sender's counts, wants and changes are numbered in one sequence: one missing between a count and a change is a loss", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle({ seq: 1 })
+      const unfinished = record({ createdAt: Date.now() - 60_000 })
+      yield* a.store.insert(unfinished)
+      yield* a.post("s", stats({ running: 1 }), { seq: 2 })
+      yield* a.post("w", JSON.stringify({ t: ["some"] }), { seq: 3 })
+      assert.deepStrictEqual(a.heardOf(unfinished.id), [], "no loss yet")
+      // number 4 never comes: the change numbered 5 shows the loss, and the re-read tells the unfinished record
+      yield* a.settle({ seq: 5 })
+      assert.deepStrictEqual(a.heardOf(unfinished.id).map((info) => info.status), ["running"])
+    }).pipe(Effect.scoped), 30_000)
 })

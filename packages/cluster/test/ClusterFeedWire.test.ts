@@ -342,6 +342,35 @@ const brief = (infos: ReadonlyArray<TaskInfo.TaskInfo>) =>
 const stats = (counts: Partial<{ pending: number; running: number; maxWorkers: number; runningByKind: Record<string, number> }>) =>
   JSON.stringify({ pending: 0, running: 0, maxWorkers: 0, runningByKind: {}, accepting: true, ...counts })
 
+/**
+ * What a (on a test clock) tells x it wants (`wants`), and `told(body)`: waits until its last wants are `body`,
+ * ending each linger the feed begins meanwhile. Each change of its wants begins one once the wants sender takes it:
+ * under load its fiber gets there after the test moved on, and an adjust made before a sleep begins never ends it
+ * (the clock stands still). So every linger is ended once it has begun, never before: no renewal (a second of the
+ * test clock) ever comes. `endLingers` ends those begun and not yet ended.
+ */
+const wantsTold = (a: Effect.Success<ReturnType<typeof cluster>>) => {
+  const wants = () => a.sent("w").map((notification) => notification.body)
+  let ended = a.lingersBegun()
+  const endLingers = Effect.suspend(() => {
+    if (a.lingersBegun() === ended) return Effect.void
+    ended = a.lingersBegun()
+    return a.testClock!.adjust(ClusterFeed.linger)
+  })
+  const told = (body: string) =>
+    Effect.gen(function*() {
+      while (wants().at(-1) !== body) {
+        yield* endLingers
+        yield* Effect.sleep("10 millis")
+      }
+    }).pipe(
+      Effect.timeout("10 seconds"),
+      Effect.catchTag("TimeoutError", () =>
+        Effect.die(new Error(`never told ${body}: ${JSON.stringify(wants())}, ${a.lingersBegun()} lingers begun`)))
+    )
+  return { wants, told, endLingers }
+}
+
 describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
   it.live("tells each record of another runner once and in order: a repeated number, an earlier record and the same record again are dropped", () =>
     Effect.gen(function*() {
@@ -1070,26 +1099,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
     Effect.gen(function*() {
       // a's clock stands still but for the linger the test lets pass: no renewal (a second) ever comes
       const a = yield* cluster({ testClock: true })
-      const wants = () => a.sent("w").map((notification) => notification.body)
-      // The lingers ended so far. Each told change begins one once the wants sender takes it: under load its fiber
-      // gets there after the test moved on, and an adjust made before a sleep begins never ends it (the clock stands
-      // still). So every linger is ended once it has begun, never before, until the body is told: no renewal (a
-      // second of the test clock) ever comes.
-      let ended = a.lingersBegun()
-      const told = (body: string) =>
-        Effect.gen(function*() {
-          while (wants().at(-1) !== body) {
-            if (a.lingersBegun() > ended) {
-              ended = a.lingersBegun()
-              yield* a.testClock!.adjust(ClusterFeed.linger)
-            }
-            yield* Effect.sleep("10 millis")
-          }
-        }).pipe(
-          Effect.timeout("10 seconds"),
-          Effect.catchTag("TimeoutError", () =>
-            Effect.die(new Error(`never told ${body}: ${JSON.stringify(wants())}, ${a.lingersBegun()} lingers begun`)))
-        )
+      const { told } = wantsTold(a)
       const first = yield* Scope.make()
       yield* Scope.provide(a.feed.interest.task("t1"), first)
       yield* told(`{"t":["t1"]}`)
@@ -1205,5 +1215,30 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       // number 4 never comes: the change numbered 5 shows the loss, and the re-read tells the unfinished record
       yield* a.settle({ seq: 5 })
       assert.deepStrictEqual(a.heardOf(unfinished.id).map((info) => info.status), ["running"])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a follower that changes nothing of what the runner wants sends no wants: a task's second follower, a task followed and left while every task is wanted", () =>
+    Effect.gen(function*() {
+      // a's clock stands still but for the lingers the test ends: no renewal (a second) ever comes
+      const a = yield* cluster({ testClock: true })
+      const { endLingers, told, wants } = wantsTold(a)
+      // a's first counts and renewal of its wants (nothing wanted yet) are behind it: the renewals' clock stands still
+      yield* until(() => a.sent("s").length > 0, () => "a's first counts")
+      /** Gives a wants sender woken by `change` (it should not be) time to begin its linger, then ends it. */
+      const noChange = <A, E, R>(change: Effect.Effect<A, E, R>) =>
+        Effect.andThen(change, Effect.andThen(Effect.sleep("200 millis"), endLingers))
+      const followers = yield* Scope.make()
+      yield* Scope.provide(a.feed.interest.task("t1"), followers)
+      yield* told(`{"t":["t1"]}`)
+      yield* noChange(Scope.provide(a.feed.interest.task("t1"), followers))
+      const all = yield* Scope.make()
+      yield* Scope.provide(a.feed.interest.all, all)
+      yield* told(`{"a":1}`)
+      const t2 = yield* Scope.make()
+      yield* noChange(Scope.provide(a.feed.interest.task("t2"), t2))
+      yield* noChange(Scope.close(t2, Exit.void))
+      yield* Scope.close(all, Exit.void)
+      yield* told(`{"t":["t1"]}`)
+      assert.deepStrictEqual(wants(), [`{"t":["t1"]}`, `{"a":1}`, `{"t":["t1"]}`])
     }).pipe(Effect.scoped), 30_000)
 })

@@ -282,4 +282,16 @@ export const storeConformance = <E>(name: string, layer: Layer.Layer<TaskStore, 
         assert.strictEqual(page.items.length, 200)
         for (const info of page.items) assert.strictEqual(info.result, info.id)
       }))
+
+    test("unfinished is oldest first, and a page newest first, whatever order the records were written in", (store) =>
+      Effect.gen(function*() {
+        const oldestFirst = [record(), record({ status: "running" }), record(), record({ status: "running" }), record()]
+        for (const info of oldestFirst.toReversed()) yield* store.insert(info)
+        assert.deepStrictEqual((yield* store.unfinished).map((info) => info.id), oldestFirst.map((info) => info.id))
+        // and a page of them newest first, though written oldest first
+        const written = [record(), record(), record(), record(), record()]
+        for (const info of written) yield* store.insert(info)
+        const page = yield* store.list({ limit: 5 })
+        assert.deepStrictEqual(page.items.map((info) => info.id), written.toReversed().map((info) => info.id))
+      }))
   })

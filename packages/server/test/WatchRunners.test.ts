@@ -9,6 +9,7 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import { createWriteStream, mkdirSync } from "node:fs"
 import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { createTestClient, createWalletClient, http, parseEther } from "viem"
@@ -29,6 +30,22 @@ const freePort = Effect.promise(() =>
       server.close(() => resolve(port))
     })
   }))
+
+/**
+ * Where each runner's output is kept (`runner-<transport port>.log`), when `WATCH_RUNNERS_LOGS` names a directory: a
+ * failover that goes wrong is read from the runners' own logs (their shard changes, adoptions, daemon restarts).
+ */
+const logDir = process.env.WATCH_RUNNERS_LOGS
+
+/** Copies `child`'s stdout and stderr into its file under `logDir`, if set. */
+const keepOutput = (child: ChildProcess, runnerPort: number) => {
+  if (logDir === undefined) return
+  mkdirSync(logDir, { recursive: true })
+  const out = createWriteStream(`${logDir}/runner-${runnerPort}.log`)
+  child.stdout!.on("data", (chunk) => out.write(chunk))
+  child.stderr!.on("data", (chunk) => out.write(chunk))
+  child.once("close", () => out.end())
+}
 
 /** `chainjobs serve` as a runner of the cluster on `databaseUrl`, watching the chain at `chainUrl`; killed when the scope closes. */
 const runner = (databaseUrl: string, chainUrl: string) =>
@@ -54,6 +71,7 @@ const runner = (databaseUrl: string, chainUrl: string) =>
       ),
       (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
     )
+    keepOutput(child, runnerPort)
     return { url: yield* listening(child), address: `127.0.0.1:${runnerPort}`, child }
   })
 

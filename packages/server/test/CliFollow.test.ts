@@ -4,8 +4,9 @@
  * (`\r…\x1b[K`) and a new line at the end; a follow interrupted (Ctrl-C, as
  * `CliSignal.test`'s child process sees it) says the task keeps running and
  * makes the exit code 130; a followed task that is interrupted on the server
- * fails the command with how it ended; `--webhook` reaches the server (which,
- * without a webhook secret, refuses it).
+ * fails the command with how it ended; `retry --watch` follows the new task;
+ * `--webhook` reaches the server (which, without a webhook secret, refuses
+ * it).
  */
 import { assert, layer } from "@effect/vitest"
 import { NodeServices } from "@effect/platform-node"
@@ -165,5 +166,30 @@ layer(testServer(), { excludeTestServices: true })("chainjobs following a task",
       )
       assert.deepStrictEqual(lines, [])
       assert.match(failure(exit), /webhook/i)
+    }))
+
+  it.effect("followed through a pipe, a finished task's bars are console lines and nothing is written to end a bar", () =>
+    Effect.gen(function*() {
+      const written: Array<string> = []
+      const { exit, lines } = yield* onStdout(
+        false,
+        written,
+        chainjobs("submit", "demo-scan", "--payload", '{"fromBlock":1,"toBlock":2,"delayMillis":0}', "--watch")
+      )
+      assert.isTrue(Exit.isSuccess(exit), failure(exit))
+      assert.include(lines.filter((line) => line.startsWith("[")).at(-1), "100% completed")
+      assert.deepStrictEqual(written, [])
+    }))
+
+  it.effect("retry --watch follows the new task to its end and prints its result", () =>
+    Effect.gen(function*() {
+      const first = (yield* chainjobs("submit", "demo-scan", "--payload", '{"fromBlock":1,"toBlock":2,"delayMillis":0}', "--watch")).lines[0]
+      const { exit, lines } = yield* chainjobs("retry", first, "--watch")
+      assert.isTrue(Exit.isSuccess(exit), failure(exit))
+      assert.notStrictEqual(lines[0], first)
+      assert.include(lines.filter((line) => line.startsWith("[")).at(-1), "100% completed")
+      const result = JSON.parse(lines.slice(lines.findLastIndex((line) => line.startsWith("[")) + 1).join("\n"))
+      assert.deepStrictEqual(result, (yield* request("GET", `/api/tasks/${lines[0]}`)).body.result)
+      assert.strictEqual(result.blocks, 2)
     }))
 })

@@ -1,7 +1,7 @@
 /**
  * `chainjobs schedules` beyond the round trip of `ScheduleSettings.test.ts`:
- * each trigger flag as stored and printed, the
- * refusals made before anything is sent (no trigger, bad JSON), an empty
+ * each trigger flag as stored and printed (columns two spaces apart, even
+ * when a name fills its own), the refusals made before anything is sent (no trigger, bad JSON), an empty
  * list, and a server out of reach named by its URL.
  */
 import { NodeServices } from "@effect/platform-node"
@@ -60,6 +60,21 @@ layer(testServer(), { excludeTestServices: true })("chainjobs schedules, each fl
       const badCron = yield* chainjobs("schedules", "set", "x", "--kind", "demo-scan", "--cron", "not a cron", "--payload", "{\"fromBlock\":1,\"toBlock\":1,\"delayMillis\":0}")
       assert.match(failureMessage(badCron.exit), /^InvalidSchedule: .+/)
       assert.deepStrictEqual(yield* stored, [])
+    }))
+
+  it.effect("a name as wide as its column is still set apart from the kind", () =>
+    Effect.gen(function*() {
+      const name = "nightly-balance-snapshot" // 24 characters: its column's width, so no padding follows it
+      assert.strictEqual(name.length, 24)
+      const set = yield* chainjobs("schedules", "set", name, "--kind", "demo-scan", "--every-millis", "60000", "--payload", "{\"fromBlock\":1,\"toBlock\":1,\"delayMillis\":0}")
+      assert.isTrue(Exit.isSuccess(set.exit), failureMessage(set.exit))
+      assert.deepStrictEqual((set.lines[0] ?? "").split(/ {2,}/), [
+        name,
+        "demo-scan",
+        "every 60000 ms",
+        "{\"fromBlock\":1,\"toBlock\":1,\"delayMillis\":0}"
+      ])
+      yield* chainjobs("schedules", "remove", name)
     }))
 })
 

@@ -22,7 +22,17 @@ import { Cause, Clock, Config, Effect, Exit, Layer, Option } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import * as GroupCommit from "./GroupCommit.ts"
 import { columnArrays, unnestRows } from "./internal/pgColumns.ts"
-import { columns, fromRow, migrate, sizeClasses, table, type TaskRow, toValues, updatedColumns } from "./internal/taskTable.ts"
+import {
+  columns,
+  fromRow,
+  migrate,
+  sizeClasses,
+  statusIndexExcludes,
+  table,
+  type TaskRow,
+  toValues,
+  updatedColumns
+} from "./internal/taskTable.ts"
 import { storeError } from "./internal/storeFailure.ts"
 import * as NodeSqliteClient from "./NodeSqliteClient.ts"
 import * as SqlScheduleStore from "./SqlScheduleStore.ts"
@@ -314,9 +324,17 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
       limit === undefined ? sql.literal("") : sql` LIMIT ${limit}`
     }`.pipe(Effect.map((rows) => rows.map(fromRow)))
 
+  /**
+   * Statuses as a `WHERE` clause's terms: with `statusIndexExcludes` too,
+   * written out, when they leave completed records out, so that the partial
+   * status index serves the query.
+   */
+  const statusTerms = (statuses: ReadonlyArray<TaskInfo.TaskStatus>) =>
+    statuses.includes("completed") ? [sql.in("status", statuses)] : [sql.in("status", statuses), sql.literal(statusIndexExcludes)]
+
   /** The filters of a query (its cursor aside) as a `WHERE` clause's terms. */
   const filters = (query: TaskQuery.TaskQuery) => [
-    ...(query.status === undefined ? [] : [sql.in("status", query.status)]),
+    ...(query.status === undefined ? [] : statusTerms(query.status)),
     ...(query.kind === undefined ? [] : [sql.in("kind", query.kind)]),
     ...(query.owner === undefined ? [] : [sql`owner = ${query.owner}`]),
     ...(query.createdAfter === undefined ? [] : [sql`created_at >= ${query.createdAfter}`]),
@@ -380,7 +398,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
         Effect.mapError(storeError("remove"))
       ),
     purge: (filter) => writer.settled.pipe(Effect.andThen(purge(filter)), Effect.mapError(storeError("purge"))),
-    unfinished: select(sql.and([sql.in("status", ["pending", "running"])]), "ASC").pipe(
+    unfinished: select(sql.and(statusTerms(["pending", "running"])), "ASC").pipe(
       Effect.mapError(storeError("unfinished"))
     )
   })

@@ -1241,4 +1241,19 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* told(`{"t":["t1"]}`)
       assert.deepStrictEqual(wants(), [`{"t":["t1"]}`, `{"a":1}`, `{"t":["t1"]}`])
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a listener deaf for a while re-reads from the oldest last notification of the runners it hears, not the newest", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      // y's last notification was sent a minute ago: what y sent after it may be lost as well
+      yield* Effect.orDie(a.xpg.notify(a.channel, `y:1\nss1.1.${Date.now() - 60_000}\n${stats({})}`))
+      yield* a.deafen
+      // made half a minute ago, finished since: only a re-read from y's last notification finds it
+      const made = finished(record({ createdAt: Date.now() - 30_000 }))
+      yield* a.store.insert(made)
+      yield* a.time.jump(10_500)
+      yield* until(() => a.faults.listens === 2, () => `listened ${a.faults.listens} times`)
+      a.faults.deaf = false
+      yield* until(() => a.heardOf(made.id).length === 1, () => "the re-read from y's last notification on")
+    }).pipe(Effect.scoped), 30_000)
 })

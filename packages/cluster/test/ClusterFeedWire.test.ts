@@ -1256,4 +1256,19 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       a.faults.deaf = false
       yield* until(() => a.heardOf(made.id).length === 1, () => "the re-read from y's last notification on")
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a lone runner, which sends nothing, is not taken for deaf however long it hears nothing", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      // its first counts go out (and come back) in its first seconds; x never speaks, so after them it sends nothing
+      yield* until(() => a.sent("s").length > 0, () => "a's first counts")
+      yield* a.time.jump(10_500)
+      // A count sent before the jump and heard back after it makes the silence begin then: the second jump comes
+      // after any such echo (sent in its first seconds, nothing is sent after the first jump: nobody is heard).
+      yield* Effect.sleep("1 second")
+      yield* a.time.jump(10_500)
+      // three checks of deafness, each a second apart, find it silent ten seconds but with nothing sent unheard
+      yield* Effect.sleep("3500 millis")
+      assert.strictEqual(a.faults.listens, 1)
+    }).pipe(Effect.scoped), 30_000)
 })

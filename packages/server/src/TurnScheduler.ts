@@ -64,7 +64,7 @@ class FiberDispatcher implements Scheduler.SchedulerDispatcher {
   private carried: Array<() => void> = []
   /** Whether it waits in the run queue. */
   queued = false
-  /** When it joined the run queue (`performance.now()`), while `queued` or cut by a turn's budget. */
+  /** When it joined the run queue (`performance.now()`), or when a turn's budget cut it and put it back. */
   since = 0
   private readonly turns: Turns
   constructor(turns: Turns) {
@@ -153,8 +153,10 @@ class Turns {
     const batch = this.queue
     this.queue = []
     const started = performance.now()
-    // The queue is in the order its dispatchers joined it (the ones a budget cut go back first): the first waited longest.
-    if (batch.length > 0 && started - batch[0].since > this.longestWait) this.longestWait = started - batch[0].since
+    // The queue is in the order its dispatchers joined it, but for the one a budget cut, which goes back first with the
+    // time it was cut: the longest wait is the first's or, after such a one, the second's.
+    const oldest = batch.length > 1 ? Math.min(batch[0].since, batch[1].since) : batch.length > 0 ? batch[0].since : started
+    if (started - oldest > this.longestWait) this.longestWait = started - oldest
     const deadline = started + this.budgetMillis
     for (let i = 0; i < batch.length; i++) {
       const dispatcher = batch[i]
@@ -164,7 +166,9 @@ class Turns {
         const left = batch.slice(i + 1)
         // A dispatcher its tasks queued again already waits at the end of the queue; one the budget cut waits first.
         if (unfinished && !dispatcher.queued) {
+          // Its wait starts now: the time it ran in this turn was no wait (it read up to a budget high).
           dispatcher.queued = true
+          dispatcher.since = performance.now()
           left.unshift(dispatcher)
         }
         this.queue = left.concat(this.queue)

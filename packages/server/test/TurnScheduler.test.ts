@@ -174,3 +174,47 @@ describe("TurnScheduler's backlog", () => {
     assert.deepStrictEqual(scheduler.backlog(), { waitSeconds: 0, readyFibers: 0 }, "a look starts the longest wait again")
   })
 })
+
+describe("TurnScheduler's backlog, a fiber the budget cut", () => {
+  it("waits from when it was cut: the time it ran in its turn is not counted as waiting", async () => {
+    // A budget of 1 ms and a first task of 30: the turn cuts the fiber after it, the second task waits a turn.
+    const scheduler = TurnScheduler.make(1)
+    const dispatcher = scheduler.makeDispatcher()
+    let cutAt = 0
+    let resumedAt = 0
+    dispatcher.scheduleTask(() => {
+      busy(30)
+      // What the first turn waited is not this test's: the look starts the longest wait again.
+      scheduler.backlog()
+      cutAt = performance.now()
+    }, 0)
+    dispatcher.scheduleTask(() => {
+      resumedAt = performance.now()
+    }, 0)
+    while (resumedAt === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+    const { waitSeconds } = scheduler.backlog()
+    // Its next turn began between the cut and the second task: it waited at most that long (it read 30 ms more before).
+    assert.isAtMost(waitSeconds * 1000, resumedAt - cutAt, `waited ${waitSeconds * 1000} ms, cut ${resumedAt - cutAt} ms before it ran again`)
+  })
+
+  it("a fiber queued behind the cut one still counts its whole wait", async () => {
+    const scheduler = TurnScheduler.make(1)
+    const cut = scheduler.makeDispatcher()
+    let cutAt = 0
+    let otherRanAt = 0
+    cut.scheduleTask(() => {
+      busy(30)
+      scheduler.backlog()
+      cutAt = performance.now()
+    }, 0)
+    cut.scheduleTask(() => {}, 0)
+    const otherQueuedAt = performance.now()
+    scheduler.makeDispatcher().scheduleTask(() => {
+      otherRanAt = performance.now()
+    }, 0)
+    while (otherRanAt === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+    const { waitSeconds } = scheduler.backlog()
+    // The other joined before the first turn and ran only in the next one, after the cut.
+    assert.isAtLeast(waitSeconds * 1000, cutAt - otherQueuedAt, `waited ${waitSeconds * 1000} ms, queued ${otherRanAt - otherQueuedAt} ms before it ran`)
+  })
+})

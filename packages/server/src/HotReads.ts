@@ -24,18 +24,17 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Metric, Option, Result, Schema } from "effect"
-import type { Headers } from "effect/http"
+import { Context, Effect, Layer, Option, Result, Schema } from "effect"
 import type * as Http from "node:http"
-import { Auth } from "@chainjobs/rpc"
 import { Principal, TaskAccess, TaskFeed, TaskInfo } from "@chainjobs/tasks"
-import * as Metrics from "./Metrics.ts"
+import * as HotRequest from "./HotRequest.ts"
+import * as HotSubmit from "./HotSubmit.ts"
 import { TaskRecord, toRecord } from "./RestApi.ts"
 import { endEvent, endEventId } from "./RestServer.ts"
 import * as SseKeepAlive from "./SseKeepAlive.ts"
 
 /** Handles a request, or passes it on with `next` (to the server's own `request` listeners). */
-export type Handler = (request: Http.IncomingMessage, response: Http.ServerResponse, next: () => void) => void
+export type Handler = HotRequest.Handler
 
 /** The slot in front of a Node server's `request` listeners (`install`); empty, every request goes on to them. */
 export class Front extends Context.Service<Front, { handler: Handler | undefined }>()("@chainjobs/server/HotReads/Front") {}
@@ -71,25 +70,7 @@ const route = (url: string): { readonly id: string; readonly events: boolean; re
   return { id, events: slash !== -1, query: mark === -1 ? "" : url.slice(mark + 1) }
 }
 
-/** The `access_token` of a query that holds nothing else (`""` if none), or `undefined` for any other query. */
-const queryToken = (query: string): string | undefined => {
-  if (query === "") return ""
-  const params = new URLSearchParams(query)
-  let token = ""
-  for (const [name, value] of params) {
-    if (name !== "access_token") return undefined
-    token = value
-  }
-  return token
-}
-
 const encodeRecord = Schema.encodeSync(Schema.toCodecJson(TaskRecord))
-
-const timed = (started: number, status: number) =>
-  Metric.update(
-    Metric.withAttributes(Metrics.requestDuration, { surface: "api", method: "GET", status: String(status) }),
-    (performance.now() - started) / 1000
-  )
 
 /**
  * Writes a task's changes to an event-stream response as the feed framed
@@ -129,13 +110,6 @@ export const make = Effect.gen(function*() {
   const context = yield* Effect.context<never>()
   const run = Effect.runForkWith(context)
 
-  /** The principal of the first token the stack would accept (header, then `access_token`), if any. */
-  const principal = (header: Option.Option<string>, query: string): Effect.Effect<Option.Option<Principal.Principal>> =>
-    principals.authenticate(header).pipe(
-      Effect.catch(() => query === "" ? Effect.fail(undefined) : principals.authenticate(Option.some(query))),
-      Effect.option
-    )
-
   const serve = (
     request: Http.IncomingMessage,
     response: Http.ServerResponse,
@@ -145,7 +119,7 @@ export const make = Effect.gen(function*() {
     started: number
   ) =>
     Effect.gen(function*() {
-      const who = yield* principal(Auth.bearer(request.headers as unknown as Headers.Headers), token)
+      const who = yield* HotRequest.principalOf(principals, request, token)
       if (Option.isNone(who)) return next()
       // A task that has just finished is answered from its final record in the feed: no store read, which
       // under load queues behind the commits of every other task's changes.
@@ -160,13 +134,13 @@ export const make = Effect.gen(function*() {
         const body = JSON.stringify(encodeRecord(toRecord(info)))
         response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
         response.end(body)
-        return yield* timed(started, 200)
+        return yield* HotRequest.timed("GET", started, 200)
       }
       // A stream that ended reconnects with `end`: 204 tells the `EventSource` to stop.
       if (request.headers["last-event-id"] === endEventId && TaskInfo.isTerminal(info.status)) {
         response.writeHead(204)
         response.end()
-        return yield* timed(started, 204)
+        return yield* HotRequest.timed("GET", started, 204)
       }
       response.writeHead(200, { "cache-control": "no-cache", "content-type": "text/event-stream" })
       const writer = streamTo(response)
@@ -174,29 +148,39 @@ export const make = Effect.gen(function*() {
       response.on("drain", writer.resume)
       response.once("close", stop)
       SseKeepAlive.follow(response)
-      yield* timed(started, 200)
+      yield* HotRequest.timed("GET", started, 200)
     })
 
   const handler: Handler = (request, response, next) => {
     if (request.method !== "GET") return next()
     const hot = request.url === undefined ? undefined : route(request.url)
-    const token = hot === undefined ? undefined : queryToken(hot.query)
+    const token = hot === undefined ? undefined : HotRequest.queryToken(hot.query)
     if (hot === undefined || token === undefined) return next()
     run(serve(request, response, next, hot, token, performance.now()))
   }
   return handler
 })
 
+/** The handler of the whole lean front: submissions on their own path (`HotSubmit`), the hot reads on this one. */
+export const makeFront = Effect.gen(function*() {
+  const reads = yield* make
+  const submits = yield* HotSubmit.make
+  // Each passes on what it does not take.
+  const handler: Handler = (request, response, next) =>
+    request.method === "POST" ? submits(request, response, next) : reads(request, response, next)
+  return handler
+})
+
 /**
  * Fills the `Front` the service's Node server was given (if it was: a server
- * without one serves every request on the full stack), for as long as the
- * routes last.
+ * without one serves every request on the full stack) with the hot reads and
+ * the lean submit path (`HotSubmit`), for as long as the routes last.
  */
 export const layer: Layer.Layer<never, never, Principal.Principals | TaskAccess.TaskAccess | TaskFeed.TaskFeed> = Layer
   .effectDiscard(Effect.gen(function*() {
     const front = yield* Effect.serviceOption(Front)
     if (Option.isNone(front)) return
-    const handler = yield* make
+    const handler = yield* makeFront
     front.value.handler = handler
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {

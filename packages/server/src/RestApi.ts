@@ -138,6 +138,18 @@ const TaskId = { id: Schema.String }
 /** The errors of reading or controlling one task: another principal's task is not found, like a missing one. */
 const storeErrors = [TaskError.TaskNotFound, TaskError.TaskStoreError] as const
 
+/** The errors a submission answers with, each with its status (the lean submit path in `HotSubmit` answers them too). */
+export const submitErrors = [
+  TaskError.UnknownTaskKind,
+  TaskError.InvalidPayload,
+  TaskError.SubmitRejected,
+  SubmitWebhooks.WebhookRefused,
+  TaskAccessError.QuotaExceeded,
+  TaskAccessError.PayloadTooLarge,
+  TaskAccessError.PayloadTooDeep,
+  ...storeErrors
+] as const
+
 /** The task endpoints, under `/api`. */
 export class TasksGroup extends HttpApiGroup.make("tasks")
   .add(
@@ -161,16 +173,7 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
       },
       payload: Schema.Unknown,
       success: [SubmitAccepted.pipe(HttpApiSchema.status(202)), TaskRecord],
-      error: [
-        TaskError.UnknownTaskKind,
-        TaskError.InvalidPayload,
-        TaskError.SubmitRejected,
-        SubmitWebhooks.WebhookRefused,
-        TaskAccessError.QuotaExceeded,
-        TaskAccessError.PayloadTooLarge,
-        TaskAccessError.PayloadTooDeep,
-        ...storeErrors
-      ]
+      error: submitErrors
     }).annotate(OpenApi.Description, "Submits a task of a registered kind with a JSON payload.").annotate(OpenApi.Summary, "Submit a task"),
     HttpApiEndpoint.get("list", "/tasks", {
       query: {

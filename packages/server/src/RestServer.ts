@@ -15,7 +15,7 @@ import { ByteSize, Clock, Effect, Layer, Schema, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiScalar, OpenApi } from "effect/http-api"
 import { PayloadLimit, Principal, TaskAccess, TaskAccessError, TaskFeed, TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
-import { openApiDocument, RestApi, TaskFailed, type TaskList, TaskResult, TaskRunning, toRecord } from "./RestApi.ts"
+import { openApiDocument, RestApi, type SubmitAccepted, TaskFailed, type TaskList, TaskResult, TaskRunning, toRecord } from "./RestApi.ts"
 import { Webhooks } from "./Webhooks.ts"
 import * as KindExamples from "./KindExamples.ts"
 import * as SseKeepAlive from "./SseKeepAlive.ts"
@@ -127,12 +127,16 @@ const answerRefusal = <const Tag extends TaskAccessError.TaskAccessErrorReason["
 
 const encodeQuotaExceeded = Schema.encodeSync(TaskAccessError.QuotaExceeded)
 
-/** A 429 with the standard `Retry-After` header (whole seconds, rounded up) next to the typed body. */
+/** The standard `Retry-After` of a quota refusal: whole seconds, rounded up, at least 1. */
+export const retryAfter = (refusal: TaskAccessError.QuotaExceeded): string =>
+  String(Math.max(1, Math.ceil(refusal.retryAfterMillis / 1000)))
+
+/** A 429 with the standard `Retry-After` header next to the typed body. */
 const tooManyRequests = (refusal: TaskAccessError.QuotaExceeded) =>
-  HttpServerResponse.jsonUnsafe(encodeQuotaExceeded(refusal), {
-    status: 429,
-    headers: { "retry-after": String(Math.max(1, Math.ceil(refusal.retryAfterMillis / 1000))) }
-  })
+  HttpServerResponse.jsonUnsafe(encodeQuotaExceeded(refusal), { status: 429, headers: { "retry-after": retryAfter(refusal) } })
+
+/** The answer to an accepted submission (202): the task and where to follow it. */
+export const accepted = (id: string, kind: string): SubmitAccepted => ({ taskId: id, kind, status: "pending", ...taskUrls(id) })
 
 /** The handlers of the task endpoints. */
 export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntraced(function*(handlers) {
@@ -154,7 +158,7 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
           ...(query.webhook === undefined ? {} : { webhook: query.webhook })
         })
         if (query.wait === "true") return toRecord(yield* access.awaitInfo(info.id))
-        return { taskId: info.id, kind: params.kind, status: "pending" as const, ...taskUrls(info.id) }
+        return accepted(info.id, params.kind)
       })).pipe(Effect.catchTag("QuotaExceeded", (refusal) => Effect.succeed(tooManyRequests(refusal)))),
     list: Effect.fnUntraced(function*({ query }) {
       const page = query.page ?? 1
@@ -242,6 +246,9 @@ export const layerHealth = HttpApiBuilder.group(RestApi, "health", Effect.fnUntr
   })
 }))
 
+/** The body of a 400 for a request the API could not decode: which part, and why. */
+export const badRequest = (part: string, message: string) => ({ _tag: "BadRequest" as const, part, message })
+
 /**
  * Gives requests the API could not decode (a malformed JSON body, a bad query
  * parameter) a typed body, `{"_tag":"BadRequest","part":"Query","message":…}`,
@@ -253,10 +260,7 @@ export const layerBadRequest = HttpRouter.middleware((httpEffect) =>
   httpEffect.pipe(
     Effect.catchDefect((defect) =>
       HttpApiError.HttpApiSchemaError.is(defect) && defect.kind !== "Body" && defect.kind !== "ResponseHeaders"
-        ? Effect.succeed(HttpServerResponse.jsonUnsafe(
-          { _tag: "BadRequest", part: defect.kind, message: defect.cause.message },
-          { status: 400 }
-        ))
+        ? Effect.succeed(HttpServerResponse.jsonUnsafe(badRequest(defect.kind, defect.cause.message), { status: 400 }))
         : Effect.die(defect)),
     Effect.catch((error: unknown) =>
       HttpServerError.isHttpServerError(error) && error.reason._tag === "RouteNotFound"
@@ -268,6 +272,18 @@ export const layerBadRequest = HttpRouter.middleware((httpEffect) =>
   ), { global: true })
 
 const encodeReason = Schema.encodeSync(TaskAccessError.TaskAccessErrorReason)
+
+/** The refusal of a body longer than the payload limit: reading stops past it, so its size is given as one byte more. */
+export const bodyTooLarge = (limit: PayloadLimit.PayloadLimit): TaskAccessError.PayloadTooLarge =>
+  new TaskAccessError.PayloadTooLarge({ size: limit.maxBytes + 1, limit: limit.maxBytes })
+
+/** How a body the payload limit refuses is answered: 413 when too large, 400 when too deep, the reason as the body. */
+export const limitRefusal = (
+  refusal: TaskAccessError.TaskAccessErrorReason
+): { readonly status: number; readonly body: typeof TaskAccessError.TaskAccessErrorReason.Encoded } => ({
+  status: refusal._tag === "PayloadTooLarge" ? 413 : 400,
+  body: encodeReason(refusal)
+})
 
 /** Whether a path is one of the task endpoints, whose bodies are payloads (not another API mounted under `/api`). */
 const takesPayloads = (url: string): boolean => url.startsWith("/api/tasks") || url.startsWith("/api/purge")
@@ -288,11 +304,12 @@ export const layerRequestLimits = HttpRouter.middleware(
           const body = yield* Effect.result(request.text)
           const refusal = body._tag === "Failure"
             ? body.failure.reason._tag === "RequestParseError" && body.failure.reason.reason === "BodyTooLarge"
-              ? new TaskAccessError.PayloadTooLarge({ size: payloadLimit.maxBytes + 1, limit: payloadLimit.maxBytes })
+              ? bodyTooLarge(payloadLimit)
               : undefined
             : PayloadLimit.scanText(payloadLimit.maxDepth, body.success)?.reason
           if (refusal === undefined) return yield* httpEffect
-          return HttpServerResponse.jsonUnsafe(encodeReason(refusal), { status: refusal._tag === "PayloadTooLarge" ? 413 : 400 })
+          const { body: answer, status } = limitRefusal(refusal)
+          return HttpServerResponse.jsonUnsafe(answer, { status })
         }).pipe(Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize))
       })
   }),

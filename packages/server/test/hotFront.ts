@@ -1,6 +1,6 @@
 /**
  * The hot reads' test bench: a real Node server on 127.0.0.1 whose only
- * `request` listener (the "stack") answers `418 stack`, with `HotReads` in
+ * `request` listener (the "stack") answers `418 stack`, with `HotReads` (or the whole lean front) in
  * front of it, over tasks in memory with the demo kinds, their feed and the
  * service's access rules for two principals, alice and bob.
  */
@@ -27,9 +27,9 @@ export const services = (store: Layer.Layer<TaskStore.TaskStore>) =>
     }))
   )
 
-/** The stack-and-front server, closed with the scope; its base URL. */
-export const frontServer = Effect.gen(function*() {
-  const handler = yield* HotReads.make
+/** The stack-and-front server (the hot reads in front, or the handler `lean` makes), closed with the scope; its base URL. */
+export const frontServerWith = <R>(lean: Effect.Effect<HotReads.Handler, never, R>) => Effect.gen(function*() {
+  const handler = yield* lean
   const server: Server = createServer((_request: IncomingMessage, response: ServerResponse) => {
     response.writeHead(418, { "content-type": "text/plain" })
     response.end("stack")
@@ -49,6 +49,9 @@ export const frontServer = Effect.gen(function*() {
   )
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 })
+
+/** The stack-and-front server with the hot reads in front. */
+export const frontServer = frontServerWith(HotReads.make)
 
 /** A GET of `url`, read to its end. */
 export const get = (url: string, headers: Record<string, string> = {}) =>

@@ -1,0 +1,56 @@
+/**
+ * What the lean paths in front of the HttpApi stack (`HotReads`, `HotSubmit`)
+ * share: the credentials a request carries as the stack reads them, the
+ * principal they name, and the request's time in `/metrics`.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Metric, Option } from "effect"
+import type { Headers } from "effect/http"
+import type * as Http from "node:http"
+import { Auth } from "@chainjobs/rpc"
+import type { Principal } from "@chainjobs/tasks"
+import * as Metrics from "./Metrics.ts"
+
+/** Handles a request, or passes it on with `next` (to the server's own `request` listeners). */
+export type Handler = (request: Http.IncomingMessage, response: Http.ServerResponse, next: () => void) => void
+
+/** A URL's path and query (`""` if none). */
+export const split = (url: string): { readonly path: string; readonly query: string } => {
+  const mark = url.indexOf("?")
+  return mark === -1 ? { path: url, query: "" } : { path: url.slice(0, mark), query: url.slice(mark + 1) }
+}
+
+/** The `access_token` of a query that holds nothing else (`""` if none), or `undefined` for any other query. */
+export const queryToken = (query: string): string | undefined => {
+  if (query === "") return ""
+  const params = new URLSearchParams(query)
+  let token = ""
+  for (const [name, value] of params) {
+    if (name !== "access_token") return undefined
+    token = value
+  }
+  return token
+}
+
+/**
+ * The principal of the first token the stack would accept (the bearer
+ * header, then `access_token`), if any: none, and the stack answers the
+ * request with its refusal.
+ */
+export const principalOf = (
+  principals: Principal.Principals["Service"],
+  request: Http.IncomingMessage,
+  token: string
+): Effect.Effect<Option.Option<Principal.Principal>> =>
+  principals.authenticate(Auth.bearer(request.headers as unknown as Headers.Headers)).pipe(
+    Effect.catch(() => token === "" ? Effect.fail(undefined) : principals.authenticate(Option.some(token))),
+    Effect.option
+  )
+
+/** Records a request answered on a lean path in `chainjobs_http_request_duration_seconds`, as the stack's timing would. */
+export const timed = (method: string, started: number, status: number): Effect.Effect<void> =>
+  Metric.update(
+    Metric.withAttributes(Metrics.requestDuration, { surface: "api", method, status: String(status) }),
+    (performance.now() - started) / 1000
+  )

@@ -1,0 +1,178 @@
+/**
+ * The lean submit path against the HttpApi stack, on the whole service on
+ * 127.0.0.1: the same request is sent to `POST /api/tasks/:kind`, which the
+ * lean path takes, and with `?wait=false` (the same submission, which the
+ * lean path leaves to the stack), and the two answers must be the same
+ * bytes — status line, headers but the date, body (the new task's id put
+ * aside) — for generated submissions good and hostile: any JSON, wrong
+ * types, not JSON, empty, too deep, too large (in multi-byte characters),
+ * unknown kinds. With a small quota, the 429s match too (their wait put
+ * aside), and one principal's spent quota does not refuse another's.
+ * Against a stack that answers `418 stack` (`hotFront`), what the lean path
+ * takes is answered without it, and what it does not take reaches it unread.
+ */
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Arbitrary, Effect, Option, Redacted, Schema } from "effect"
+import { connect } from "node:net"
+import { TaskStore } from "@chainjobs/tasks"
+import { frontServerWith, services, tokens } from "./hotFront.ts"
+import * as HotReads from "../src/HotReads.ts"
+import { baseUrl, testServer } from "./http.ts"
+
+const settings = {
+  authTokens: { alice: Redacted.make("alice-token"), bob: Redacted.make("bob-token") },
+  maxPayloadBytes: 300,
+  maxPayloadDepth: 4
+}
+
+/** One request written out raw (HTTP/1.1, `connection: close`), and the whole answer read back. */
+const exchange = (port: number, method: string, path: string, headers: Record<string, string>, body: string) =>
+  new Promise<string>((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1")
+    const chunks: Array<Buffer> = []
+    socket.on("data", (chunk) => chunks.push(chunk))
+    socket.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+    socket.on("error", reject)
+    const lines = Object.entries({ host: "127.0.0.1", ...headers, "content-length": String(Buffer.byteLength(body)), connection: "close" })
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join("")
+    socket.end(`${method} ${path} HTTP/1.1\r\n${lines}\r\n${body}`)
+  })
+
+/** An answer with its date header and the new task's id (wherever it appears) put aside. */
+const comparable = (raw: string) => {
+  const id = /"taskId":"([^"]+)"/.exec(raw)?.[1]
+  const withoutDate = raw.replace(/\r\ndate: [^\r]*/i, "")
+  return id === undefined ? withoutDate : withoutDate.replaceAll(id, "<id>")
+}
+
+const port = Effect.map(baseUrl, (base) => Number(new URL(base).port))
+
+/** The lean path's answer and the stack's to the same submission. */
+const bothAnswers = (kind: string, headers: Record<string, string>, body: string) =>
+  Effect.flatMap(port, (port) =>
+    Effect.promise(async () => {
+      const lean = await exchange(port, "POST", `/api/tasks/${kind}`, headers, body)
+      const stack = await exchange(port, "POST", `/api/tasks/${kind}?wait=false`, headers, body)
+      return { lean: comparable(lean), stack: comparable(stack) }
+    }))
+
+/** JSON text nested `levels` arrays deep around `inner`. */
+const nested = (levels: number, inner: string) => "[".repeat(levels) + inner + "]".repeat(levels)
+
+const json = Arbitrary.schema(Schema.Json)
+const text = Arbitrary.schema(Schema.String)
+const small = Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 400 })))
+
+/** A submission's kind and body: good, of wrong types, not JSON, empty, too deep, too large, of no kind. */
+const submission: Arbitrary.Arbitrary<{ readonly kind: string; readonly body: string }> = Arbitrary.flatMap(
+  Arbitrary.schema(Schema.Literals(["good", "any-json", "wrong-types", "not-json", "empty", "too-deep", "too-large", "no-kind", "bom"])),
+  (shape): Arbitrary.Arbitrary<{ readonly kind: string; readonly body: string }> => {
+    switch (shape) {
+      case "good":
+        return Arbitrary.map(small, (n) => ({ kind: "demo-scan", body: JSON.stringify({ fromBlock: 1, toBlock: 1 + (n % 3), delayMillis: 0 }) }))
+      case "any-json":
+        return Arbitrary.map(json, (value) => ({ kind: "demo-scan", body: JSON.stringify(value) ?? "null" }))
+      case "wrong-types":
+        return Arbitrary.map(Arbitrary.all([json, json]), ([from, to]) => ({
+          kind: "demo-scan",
+          body: JSON.stringify({ fromBlock: from, toBlock: to, delayMillis: "0" })
+        }))
+      case "not-json":
+        return Arbitrary.map(text, (garbage) => ({ kind: "demo-scan", body: `{${garbage}` }))
+      case "empty":
+        return Arbitrary.map(small, (n) => ({ kind: "demo-scan", body: " ".repeat(n % 2) }))
+      case "too-deep":
+        return Arbitrary.map(small, (n) => ({ kind: "demo-scan", body: nested(5 + (n % 40), "0") }))
+      case "too-large":
+        return Arbitrary.map(small, (n) => ({ kind: "demo-scan", body: JSON.stringify({ pad: "é".repeat(100 + n) }) }))
+      case "no-kind":
+        return Arbitrary.map(Arbitrary.all([small, json]), ([n, value]) => ({
+          kind: `no-such-kind-${n}`,
+          body: JSON.stringify(value) ?? "null"
+        }))
+      case "bom":
+        return Arbitrary.map(small, (n) => ({ kind: "demo-scan", body: `\uFEFF{"fromBlock":1,"toBlock":${n},"delayMillis":0}` }))
+    }
+  }
+)
+
+describe("HotSubmit", () => {
+  layer(testServer(settings), { excludeTestServices: true, timeout: "60 seconds" })("against the stack", (it) => {
+    it.effect.prop("a generated submission gets the same bytes from the lean path as from the stack", [submission], ([{ body, kind }]) =>
+      Effect.gen(function*() {
+        for (const headers of [{ authorization: "Bearer alice-token", "content-type": "application/json" }, { authorization: "Bearer bob-token" }]) {
+          const { lean, stack } = yield* bothAnswers(kind, headers, body)
+          assert.strictEqual(lean, stack, `${kind} ${JSON.stringify(body.slice(0, 80))}`)
+        }
+      }), { timeout: 60_000, arbitrary: { runs: 60 } })
+
+    it.effect("refusals the lean path leaves to the stack are the stack's: no token, a bad one, another content type", () =>
+      Effect.gen(function*() {
+        const body = JSON.stringify({ fromBlock: 1, toBlock: 2, delayMillis: 0 })
+        for (const headers of [{}, { authorization: "Bearer forged" }, { authorization: "Bearer alice-token", "content-type": "text/plain" }]) {
+          const { lean, stack } = yield* bothAnswers("demo-scan", headers, body)
+          assert.strictEqual(lean, stack)
+          assert.match(lean, /^HTTP\/1\.1 4(01|15)/)
+        }
+      }))
+  })
+
+  layer(testServer({ ...settings, submitLimit: 1, submitBurst: Option.some(1) }), { excludeTestServices: true, timeout: "60 seconds" })(
+    "with a quota of one a second",
+    (it) => {
+      it.effect("past the quota both answer 429 with the same headers and body (the wait aside), and another principal is not refused", () =>
+        Effect.gen(function*() {
+          const body = JSON.stringify({ fromBlock: 1, toBlock: 1, delayMillis: 0 })
+          const alice = { authorization: "Bearer alice-token" }
+          const at = yield* port
+          // Submits on one path until refused: the second in a row is, unless a second passed between them.
+          const refused = (path: string) =>
+            Effect.promise(async () => {
+              const seen: Array<string> = []
+              while (seen.length < 20) {
+                seen.push(await exchange(at, "POST", path, alice, body))
+                if (seen.at(-1)!.startsWith("HTTP/1.1 429")) return seen.at(-1)!
+              }
+              throw new Error(`no 429 in 20 submissions on ${path}: ${seen.map((raw) => raw.slice(0, 12)).join(", ")}`)
+            })
+          const waitAside = (raw: string) => comparable(raw).replace(/"retryAfterMillis":\d+/, "\"retryAfterMillis\":<ms>")
+          const lean = yield* refused("/api/tasks/demo-scan")
+          const stack = yield* refused("/api/tasks/demo-scan?wait=false")
+          assert.match(lean, /^HTTP\/1\.1 429[^]*retry-after: 1\r\n/)
+          assert.strictEqual(waitAside(lean), waitAside(stack))
+          // Bob's bucket is his own.
+          assert.match(yield* Effect.promise(() => exchange(at, "POST", "/api/tasks/demo-scan", { authorization: "Bearer bob-token" }, body)), /^HTTP\/1\.1 202/)
+        }))
+    }
+  )
+})
+
+describe("HotSubmit in front of a stack that answers 418", () => {
+  it.live("takes a submission with a token and a JSON body, good or bad; leaves the rest to the stack, body unread", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const base = yield* frontServerWith(HotReads.makeFront)
+      const port = Number(new URL(base).port)
+      const send = (path: string, headers: Record<string, string>, body: string) =>
+        Effect.promise(() => exchange(port, "POST", path, headers, body))
+      const alice = { authorization: `Bearer ${tokens.alice}` }
+      const good = JSON.stringify({ fromBlock: 1, toBlock: 2, delayMillis: 0 })
+      const taken: Array<[string, Record<string, string>, string, RegExp]> = [
+        ["/api/tasks/demo-scan", alice, good, /^HTTP\/1\.1 202/],
+        ["/api/tasks/demo-scan", { ...alice, "content-type": "application/json" }, "{nope", /^HTTP\/1\.1 400[^]*BadRequest/],
+        ["/api/tasks/demo-scan", alice, "x".repeat(70_000), /^HTTP\/1\.1 413/],
+        [`/api/tasks/demo-scan?access_token=${tokens.bob}`, {}, good, /^HTTP\/1\.1 202/],
+        ["/api/tasks/no-such", alice, good, /^HTTP\/1\.1 404[^]*UnknownTaskKind/]
+      ]
+      for (const [path, headers, body, expected] of taken) assert.match(yield* send(path, headers, body), expected, path)
+      const left: Array<[string, Record<string, string>]> = [
+        ["/api/tasks/demo-scan", {}],
+        ["/api/tasks/demo-scan", { authorization: "Bearer forged" }],
+        ["/api/tasks/demo-scan?wait=true", alice],
+        ["/api/tasks/demo-scan", { ...alice, "content-type": "text/plain" }],
+        ["/api/tasks/chain%2Fscan", alice],
+        ["/api/tasks/x/interrupt", alice]
+      ]
+      for (const [path, headers] of left) assert.match(yield* send(path, headers, good), /^HTTP\/1\.1 418/, path)
+    }).pipe(Effect.provide(services(TaskStore.layerMemory)))))
+})

@@ -88,6 +88,17 @@ export const WatchChangesItem = Schema.Union([WatchedChange, Reset])
 /** @see WatchChangesItem */
 export type WatchChangesItem = typeof WatchChangesItem.Type
 
+/** The JSON text of a record the feed carries (shared with its SSE frames), or `undefined` for a deletion (encoded as usual). */
+const watchedText = (event: TaskInfo.TaskInfo | TaskEvent.Deleted): string | undefined =>
+  "_tag" in event ? undefined : TaskInfo.jsonText(event)
+
+/** A change's JSON text around its record's shared text (`WatchedChange`'s encoding, field for field), or `undefined`. */
+const changeText = (item: WatchChangesItem): string | undefined => {
+  if (item._tag !== "Change") return undefined
+  const record = watchedText(item.event)
+  return record === undefined ? undefined : `{"_tag":"Change","eventId":${JSON.stringify(item.eventId)},"event":${record}}`
+}
+
 /** The RPC group exposing the task supervisor. */
 export class TaskRpcs extends RpcGroup.make(
   /** Submits a task owned by the caller; returns its id once it is recorded. */
@@ -102,7 +113,12 @@ export class TaskRpcs extends RpcGroup.make(
   /** Waits until a task has finished and returns how it ended. Stopping the call leaves the task running. */
   Rpc.make("Await", { payload: ById, success: TaskOutcome, error: TaskReadError }),
   /** A task's record at once, then at every change; ends after a terminal status. */
-  Rpc.make("Watch", { payload: ById, success: PreEncoded.schema(TaskInfo.TaskInfo), error: TaskReadError, stream: true }),
+  Rpc.make("Watch", {
+    payload: ById,
+    success: PreEncoded.schema(TaskInfo.TaskInfo, TaskInfo.jsonText),
+    error: TaskReadError,
+    stream: true
+  }),
   /** Interrupts a task on the server (its finalizers run there) and waits until it has stopped. */
   Rpc.make("Interrupt", { payload: ById, error: TaskReadError }),
   /** Lists records, newest first; a principal that is not an admin sees only its own. */
@@ -127,7 +143,7 @@ export class TaskRpcs extends RpcGroup.make(
    * A subscriber that falls too far behind is dropped with `SubscriberDropped`.
    */
   Rpc.make("WatchAll", {
-    success: PreEncoded.schema(Schema.Union([TaskInfo.TaskInfo, TaskEvent.Deleted])),
+    success: PreEncoded.schema(Schema.Union([TaskInfo.TaskInfo, TaskEvent.Deleted]), watchedText),
     error: TaskFeed.SubscriberDropped,
     stream: true
   }),
@@ -138,7 +154,7 @@ export class TaskRpcs extends RpcGroup.make(
    */
   Rpc.make("WatchChanges", {
     payload: lenient(Schema.Struct({ after: Schema.optional(Schema.String) })),
-    success: PreEncoded.schema(WatchChangesItem),
+    success: PreEncoded.schema(WatchChangesItem, changeText),
     error: TaskFeed.SubscriberDropped,
     stream: true
   })

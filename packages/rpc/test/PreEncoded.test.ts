@@ -4,7 +4,8 @@
  * serialization the server uses, answer the same encoding for the same
  * record whoever it is for, and the line written is byte for byte the line
  * of the plain encoding; what a client decodes is unchanged, and a record
- * that is not one is still refused.
+ * that is not one is still refused. The feed's SSE frame of a record and the
+ * three streams share one encoding of it.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Exit, Schema } from "effect"
@@ -117,6 +118,33 @@ describe("PreEncoded", () => {
     reads = 0
     encode([counted])
     assert.strictEqual(reads, 0, "encoding it again, for another watcher, reads nothing")
+  })
+
+  it("the feed's SSE frame and the three streams share one encoding of a record: its fields are read once in all", () => {
+    let reads = 0
+    const counted = new Proxy({ ...record }, {
+      get: (target, key, receiver) => {
+        if (typeof key === "string" && key in target) reads++
+        return Reflect.get(target, key, receiver)
+      }
+    })
+    const change = new TaskFeed.Change(11, "abc123-11", counted)
+    const frame = new TextDecoder().decode(change.sse)
+    const once = reads
+    assert.isAbove(once, 0)
+    const watch = Schema.encodeUnknownSync(chunkCodec("Watch"))([counted]) as ReadonlyArray<unknown>
+    const all = Schema.encodeUnknownSync(chunkCodec("WatchAll"))([counted]) as ReadonlyArray<unknown>
+    const changes = Schema.encodeUnknownSync(chunkCodec("WatchChanges"))([watchChangesItem(change)]) as ReadonlyArray<unknown>
+    assert.strictEqual(reads, once, `the streams read ${reads - once} fields of a record the feed had encoded`)
+    // And they write what their plain encodings write.
+    const text = JSON.stringify(Schema.encodeSync(Schema.toCodecJson(TaskInfo.TaskInfo))(record))
+    assert.include(frame, `data: ${text}\n`)
+    assert.strictEqual(line(PreEncoded.ndjson, watch), line(RpcSerialization.ndjson, [JSON.parse(text)]))
+    assert.strictEqual(line(PreEncoded.ndjson, all), line(RpcSerialization.ndjson, [JSON.parse(text)]))
+    assert.strictEqual(
+      line(PreEncoded.ndjson, changes),
+      line(RpcSerialization.ndjson, [{ _tag: "Change", eventId: "abc123-11", event: JSON.parse(text) }])
+    )
   })
 
   it("a server refuses to encode a value that is not a record", () => {

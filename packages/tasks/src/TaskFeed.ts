@@ -78,10 +78,13 @@ export class Change {
     this.info = info
     this.deleted = deleted
   }
-  /** The change as one server-sent event (`id`, `event: message`, or `event: deleted` for a deletion, `data`): encoded once, written to every stream. */
+  /**
+   * The change as one server-sent event (`id`, `event: message`, or `event: deleted` for a deletion, `data`): encoded
+   * once, written to every stream; its data is the record's text the RPC watchers write too (`TaskInfo.jsonText`).
+   */
   get sse(): Uint8Array {
     return this.#sse ??= utf8.encode(
-      `id: ${this.eventId}\nevent: ${this.deleted ? "deleted" : "message"}\ndata: ${JSON.stringify(encodeInfo(this.info))}\n\n`
+      `id: ${this.eventId}\nevent: ${this.deleted ? "deleted" : "message"}\ndata: ${TaskInfo.jsonText(this.info) ?? JSON.stringify(encodeInfo(this.info))}\n\n`
     )
   }
 }

@@ -82,5 +82,25 @@ export const TaskInfo = Schema.Struct({
 /** @see TaskInfo */
 export type TaskInfo = typeof TaskInfo.Type
 
+const encodeJson = Schema.encodeExit(Schema.toCodecJson(TaskInfo))
+/** The texts made so far, living as long as their records (records are never mutated). */
+const jsonTexts = new WeakMap<TaskInfo, string>()
+
+/**
+ * A record's JSON text (its Schema's JSON encoding, stringified), made once
+ * per record object and shared by every stream that writes it — the feed's
+ * SSE frames and the RPC watchers — or `undefined` for a value that does not
+ * encode (the caller's own encoding then reports why).
+ */
+export const jsonText = (info: TaskInfo): string | undefined => {
+  let text = jsonTexts.get(info)
+  if (text !== undefined) return text
+  const encoded = encodeJson(info)
+  if (encoded._tag === "Failure") return undefined
+  text = JSON.stringify(encoded.value)
+  jsonTexts.set(info, text)
+  return text
+}
+
 /** A new task id at `nowMillis`: a UUID v7, time-ordered like the ids the supervisor makes (see `SubmitOptions.id`). */
 export const makeId = (nowMillis: number): string => uuidv7(nowMillis)

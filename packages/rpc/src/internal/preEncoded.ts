@@ -52,8 +52,16 @@ const Encoding = Schema.declare((_: unknown): _ is unknown => true, { toCodecJso
  * the service's CPU under the load mix (`npm run bench -- load`), as much
  * as encoding it. So `Schema.is` of this schema alone does not check an
  * object: use `S`'s.
+ *
+ * `textOf`, when given, answers a value's JSON text made elsewhere and
+ * shared with other writers (a record's text, which the feed's SSE frames
+ * write too: `TaskInfo.jsonText`), or `undefined` to encode it here; the
+ * text must be what `S`'s JSON encoding of the value would give.
  */
-export const schema = <S extends Schema.Codec<any, any>>(schema: S): Schema.declare<S["Type"]> => {
+export const schema = <S extends Schema.Codec<any, any>>(
+  schema: S,
+  textOf?: (value: S["Type"]) => string | undefined
+): Schema.declare<S["Type"]> => {
   const codec = Schema.toCodecJson(schema as Schema.Codec<S["Type"], unknown>)
   const encode = Schema.encodeExit(codec)
   const decode = Schema.decodeUnknownEffect(codec)
@@ -63,6 +71,12 @@ export const schema = <S extends Schema.Codec<any, any>>(schema: S): Schema.decl
   const once = (value: object): Effect.Effect<PreEncoded, SchemaIssue.Issue> => {
     const done = encoded.get(value)
     if (done !== undefined) return Exit.succeed(done)
+    const shared = textOf?.(value)
+    if (shared !== undefined) {
+      const made = new PreEncoded(shared)
+      encoded.set(value, made)
+      return Exit.succeed(made)
+    }
     return Exit.mapBoth(encode(value), {
       onFailure: (error) => error.issue,
       onSuccess: (json) => {

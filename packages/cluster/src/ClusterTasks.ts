@@ -73,7 +73,7 @@ export const notAdmittedLog = "chainjobs: a submission was not admitted by its s
  * the task, and is the caller's, as the single-process supervisor's is; so is a call the cluster could not deliver
  * (`routed`), at once, as `ClusterUndelivered` says.
  */
-const notAdmitted = (error: { readonly _tag: string }): error is NotAdmitted.NotAdmitted => error._tag === "NotAdmitted"
+const notAdmitted = NotAdmitted.isRefusal
 
 /** The cluster-wide singleton name of a schedule or daemon of kind `kind` and encoded payload `encoded`. */
 export const singletonNameOf = (what: "schedule" | "daemon", kind: string, encoded: unknown): string =>

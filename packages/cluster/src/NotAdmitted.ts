@@ -28,6 +28,14 @@ export class NotAdmitted extends Schema.TaggedError<NotAdmitted>("@chainjobs/clu
 }
 
 /**
+ * Whether a `Submit`'s error is the owner's refusal before admitting: a `NotAdmitted`, or the same refusal as a runner
+ * of the previous version sends it during a rolling upgrade — a `TaskStoreError` named `submit` (its store failures
+ * name the statement instead: `insert`, …).
+ */
+export const isRefusal = (error: { readonly _tag: string; readonly operation?: string }): boolean =>
+  error._tag === "NotAdmitted" || (error._tag === "TaskStoreError" && error.operation === "submit")
+
+/**
  * The refusal as its caller is told once the submission's tries ran out: the store-unavailable error that callers of
  * `Tasks.submit` handle (HTTP 503), named `submit`, with the refusal as its cause.
  */

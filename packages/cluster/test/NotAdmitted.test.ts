@@ -2,9 +2,13 @@
  * `NotAdmitted`, the owner's refusal of a submission before it recorded
  * anything: its message names the task, the shard and the wait, and once the
  * submission's tries ran out its caller is told the store-unavailable error
- * (`toStoreError`) with the refusal as its cause.
+ * (`toStoreError`) with the refusal as its cause. A runner of the previous
+ * version, met during a rolling upgrade, sends the same refusal as a
+ * `TaskStoreError` named `submit`: it is sent again all the same
+ * (`isRefusal`), and no other error is.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { TaskError } from "@chainjobs/tasks"
 import { NotAdmitted } from "@chainjobs/cluster"
 
 const refusal = new NotAdmitted.NotAdmitted({ id: "task-1", shard: "default:7", waitedMillis: 10_000 })
@@ -25,5 +29,13 @@ describe("NotAdmitted", () => {
     assert.strictEqual(error.operation, "submit")
     assert.strictEqual(error.detail, refusal.message)
     assert.strictEqual(error.cause, refusal)
+  })
+
+  it("a refusal is a NotAdmitted or, from a runner of the previous version, the store error named submit; nothing else", () => {
+    assert.isTrue(NotAdmitted.isRefusal(refusal))
+    assert.isTrue(NotAdmitted.isRefusal(new TaskError.TaskStoreError({ operation: "submit", detail: "shard default:7 did not open here within 10s" })))
+    assert.isFalse(NotAdmitted.isRefusal(new TaskError.TaskStoreError({ operation: "insert", detail: "connection reset" })))
+    assert.isFalse(NotAdmitted.isRefusal(new TaskError.SubmitRejected({ kind: "scan", reason: "shutting-down" })))
+    assert.isFalse(NotAdmitted.isRefusal(new TaskError.UnknownTaskKind({ kind: "submit" })))
   })
 })

@@ -15,6 +15,16 @@ import type { TaskInfo } from "../TaskInfo.ts"
 /** Holes (deleted records) tolerated before the array is compacted: at most half of it, and never fewer than this. */
 const minHolesBeforeCompaction = 64
 
+/** The first position in `ids[lo, hi)` whose id is not below `id` (`hi` when none): `ids` is sorted. */
+const lowerBound = (ids: ReadonlyArray<string>, id: string, lo: number, hi: number): number => {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (ids[mid] < id) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
 /** Records by id: a sorted array for ids that came in increasing order, a `Map` for the others. */
 export class MemoryRecords {
   /** The ids that came in increasing order, sorted; a deleted record keeps its id here until compaction. */
@@ -40,14 +50,9 @@ export class MemoryRecords {
       step *= 2
       lo = hi - step
     }
-    if (lo < 0) lo = 0
-    // ids[lo] <= id < ids[hi] (when lo > 0): the first position not below id, within [lo, hi)
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (ids[mid] < id) lo = mid + 1
-      else hi = mid
-    }
-    return lo < ids.length && ids[lo] === id ? lo : -1
+    // ids[lo] <= id < ids[hi] (when lo > 0): id, if held, is within [lo, hi)
+    const at = lowerBound(ids, id, Math.max(lo, 0), hi)
+    return at < ids.length && ids[at] === id ? at : -1
   }
 
   private append(info: TaskInfo): void {
@@ -143,18 +148,8 @@ export class MemoryRecords {
   *newestFirst(before?: string): IterableIterator<TaskInfo> {
     const ids = this.ids
     const records = this.records
-    let i = ids.length - 1
-    if (before !== undefined && before <= this.lastId) {
-      // the last position below `before`
-      let lo = 0
-      let hi = ids.length
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        if (ids[mid] < before) lo = mid + 1
-        else hi = mid
-      }
-      i = lo - 1
-    }
+    // the last position below `before`
+    let i = before === undefined || before > this.lastId ? ids.length - 1 : lowerBound(ids, before, 0, ids.length) - 1
     if (this.others.size === 0) {
       for (; i >= 0; i--) {
         const info = records[i]

@@ -1,9 +1,9 @@
 /**
  * The coalescing socket writer on its own, over a writer that records what
  * reaches the socket: lines written in one turn reach it as one message, in
- * order; a close reaches it after the lines written before it, at once; the
- * `"microtask"` rule (`bench/fanout.ts`' baseline) sends them when the
- * writing callback's microtasks have run.
+ * order; a close, or a `writeAll`, reaches it after the lines written before
+ * it, at once; the `"microtask"` rule (`bench/fanout.ts`' baseline) sends
+ * them when the writing callback's microtasks have run.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
@@ -68,5 +68,16 @@ describe("CoalescedWriter", () => {
       assert.deepStrictEqual(sent, [], "nothing is sent before the microtasks run")
       yield* Effect.promise(() => Promise.resolve())
       assert.deepStrictEqual(sent, ["a\nb\n"])
+    }))
+
+  it.effect("writeAll sends the lines queued before it first, then its chunks, at once", () =>
+    Effect.gen(function*() {
+      const { sent, socket } = recording()
+      const writer = yield* socket.writer
+      yield* writer.write("a\n")
+      yield* writer.writeAll(["b\n", new Uint8Array([1])])
+      assert.deepStrictEqual(sent, ["a\n", "b\n", "bytes"])
+      yield* nextTurn
+      assert.deepStrictEqual(sent, ["a\n", "b\n", "bytes"], "nothing is sent twice")
     }))
 })

@@ -26,7 +26,7 @@ const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
 const IN_FLIGHT_PER_RUNNER = 100
 /** Tasks each side runs before it is measured: a new runner, and the single process. */
 const WARM_UP = 200
-/** Whether the runners admit their own shards' submissions directly (`RunnerSettings.directAdmission`, off by default): `CLUSTER_BENCH_DIRECT=false` turns it off. */
+/** Whether the runners admit their own shards' submissions directly (`RunnerSettings.directAdmission`, on by default): `CLUSTER_BENCH_DIRECT=false` turns it off. */
 const DIRECT = { RUNNER_DIRECT_ADMISSION: process.env.CLUSTER_BENCH_DIRECT === "false" ? "false" : "true" }
 /** `CLUSTER_BENCH_ONLY=noop`: the no-op comparison alone (a cluster of one beside the single process), in seconds. */
 const NOOP_ONLY = process.env.CLUSTER_BENCH_ONLY === "noop"

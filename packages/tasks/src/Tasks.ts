@@ -367,7 +367,9 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       // A task that may start at once is recorded running: one write instead of a pending one and a running one.
       // Its handler runs only once that record is committed, as it would after a running write. Until it starts, its
       // entry holds it pending: readers (`get`, `watch`) see what it is — it may yet never start (a shutdown, a
-      // hand-off, an interruption or a failed insert meanwhile) — never running before it runs.
+      // hand-off, an interruption or a failed insert meanwhile) — never running before it runs. What reads the store
+      // (`list`, `count`) sees it running from the commit until it starts, a step later; `stats` counts it running
+      // from its admission.
       const startsNow = admission.mayStartNow(kind.name, slot, kind.policy.concurrency, kind.policy.keyConcurrency)
       const record: TaskInfo = {
         id: options?.id ?? uuidv7(createdAt),

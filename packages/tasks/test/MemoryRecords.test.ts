@@ -79,4 +79,21 @@ describe("MemoryRecords", () => {
     assert.isTrue(table.insert(many[10]))
     assert.deepStrictEqual(Array.from(table.newestFirst()).map((info) => info.id), [...many.slice(250).reverse(), many[10]].map((info) => info.id))
   })
+
+  it("an id the caller chose that sorts above this process's ids leaves them in order, not out of it", () => {
+    const table = new MemoryRecords()
+    const chosen = [record({ id: "order-1" }), record({ id: "f47ac10b-58cc-4372-a567-0e02b2c3d479" })]
+    for (const info of chosen) assert.isTrue(table.insert(info))
+    const later = Array.from({ length: 200 }, () => record())
+    for (const info of later) assert.isTrue(table.insert(info))
+    table.put({ ...later[199], status: "running" })
+    // only the two chosen ids are kept out of order; every later id still goes at the end of the sorted array
+    assert.strictEqual(table.outOfOrder, 2)
+    for (const info of later.slice(0, 199)) assert.strictEqual(table.get(info.id), info)
+    assert.strictEqual(table.get(later[199].id)?.status, "running")
+    assert.deepStrictEqual(
+      Array.from(table.newestFirst()).map((info) => info.id),
+      [...chosen.map((info) => info.id), ...later.map((info) => info.id).reverse()]
+    )
+  })
 })

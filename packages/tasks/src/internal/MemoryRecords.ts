@@ -7,8 +7,9 @@
  * running task's state changes overwrite — is found from the end in a step
  * or two. A record whose id comes out of order (an id the caller chose, one
  * made elsewhere) is kept in a `Map` beside it. Each id lives in exactly one
- * of the two: an id goes to the array only when it is greater than every id
- * the array ever held, so never one the `Map` holds.
+ * of the two: an id goes to the array only when it is shaped as this
+ * process's ids and greater than every id the array ever held, so never one
+ * the `Map` holds.
  */
 import type { TaskInfo } from "../TaskInfo.ts"
 
@@ -24,6 +25,15 @@ const lowerBound = (ids: ReadonlyArray<string>, id: string, lo: number, hi: numb
   }
   return lo
 }
+
+/**
+ * Whether `id` has the shape of the ids this process makes, a UUID v7 (dashes at 8, 13, 18 and 23, version 7 at 14):
+ * only those enter the array. An id the caller chose that sorts above them ("order-1", as "o" > "0"; a random UUID v4
+ * starting "f…") would otherwise become the array's greatest id for good and send every later record to the `Map`.
+ */
+const timeOrdered = (id: string): boolean =>
+  id.length >= 36 && id.charCodeAt(8) === 45 && id.charCodeAt(13) === 45 && id.charCodeAt(14) === 55 &&
+  id.charCodeAt(18) === 45 && id.charCodeAt(23) === 45
 
 /** Records by id: a sorted array for ids that came in increasing order, a `Map` for the others. */
 export class MemoryRecords {
@@ -61,6 +71,11 @@ export class MemoryRecords {
     this.lastId = info.id
   }
 
+  /** How many records are kept out of order, in the `Map`: few, unless ids come out of order. */
+  get outOfOrder(): number {
+    return this.others.size
+  }
+
   /** The record of `id`, if held. */
   get(id: string): TaskInfo | undefined {
     const index = this.indexOf(id)
@@ -71,7 +86,7 @@ export class MemoryRecords {
   /** Adds a record; false (and nothing changes) when one of its id is held. */
   insert(info: TaskInfo): boolean {
     const id = info.id
-    if (id > this.lastId) {
+    if (id > this.lastId && timeOrdered(id)) {
       this.append(info)
       return true
     }
@@ -90,7 +105,7 @@ export class MemoryRecords {
   /** Adds a record, or overwrites the one of its id. */
   put(info: TaskInfo): void {
     const id = info.id
-    if (id > this.lastId) return this.append(info)
+    if (id > this.lastId && timeOrdered(id)) return this.append(info)
     const index = this.indexOf(id)
     if (index < 0) {
       this.others.set(id, info)

@@ -61,13 +61,13 @@ const tasksPrefix = "/api/tasks/"
 
 /** Which hot read a request is, if any: the task id, and whether it asks for the event stream. */
 const route = (url: string): { readonly id: string; readonly events: boolean; readonly query: string } | undefined => {
-  if (!url.startsWith(tasksPrefix)) return undefined
-  const mark = url.indexOf("?")
-  const path = mark === -1 ? url.slice(tasksPrefix.length) : url.slice(tasksPrefix.length, mark)
+  const { path: whole, query } = HotRequest.split(url)
+  if (!whole.startsWith(tasksPrefix)) return undefined
+  const path = whole.slice(tasksPrefix.length)
   const slash = path.indexOf("/")
   const id = slash === -1 ? path : path.slice(0, slash)
   if (!plainId.test(id) || (slash !== -1 && path.slice(slash) !== "/events")) return undefined
-  return { id, events: slash !== -1, query: mark === -1 ? "" : url.slice(mark + 1) }
+  return { id, events: slash !== -1, query }
 }
 
 const encodeRecord = Schema.encodeSync(Schema.toCodecJson(TaskRecord))

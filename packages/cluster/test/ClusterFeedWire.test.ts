@@ -56,10 +56,11 @@ const steppingClock = (real: Clock.Clock) => {
 }
 
 /**
- * `clock` with the sleeps of `duration` counted as they begin. A test clock's `adjust` wakes only the sleeps begun
- * before it: a test that means to end one (the feed's `linger`) waits until it has begun, however late its fiber runs.
+ * `clock` with the sleeps of `duration` counted as they begin (those for which `counts`, asked on the sleeping fiber,
+ * holds). A test clock's `adjust` wakes only the sleeps begun before it: a test that means to end one (the feed's
+ * `linger`) waits until it has begun, however late its fiber runs.
  */
-const countingSleeps = (clock: Clock.Clock, duration: Duration.Input) => {
+const countingSleeps = (clock: Clock.Clock, duration: Duration.Input, counts: () => boolean = () => true) => {
   const counted = Duration.toMillis(Duration.fromInputUnsafe(duration))
   let begun = 0
   const wrapped: Clock.Clock = {
@@ -71,7 +72,7 @@ const countingSleeps = (clock: Clock.Clock, duration: Duration.Input) => {
     monotonicTimeNanos: clock.monotonicTimeNanos,
     sleep: (of) =>
       Effect.suspend(() => {
-        if (Duration.toMillis(Duration.fromInputUnsafe(of)) === counted) begun++
+        if (Duration.toMillis(Duration.fromInputUnsafe(of)) === counted && counts()) begun++
         return clock.sleep(of)
       })
   }
@@ -236,11 +237,16 @@ const cluster = (options: {
         }
       }), Context.empty())
     const apg = yield* connect
+    /** The fiber that sent a's first counts: its loop's. */
+    let countsFiber: Fiber.Fiber<unknown, unknown> | undefined
     const pg: Pick<PgClient.PgClient, "listen" | "notify"> = {
       // every attempt of a send asks again (the feed retries the same effect)
       notify: (channel, payload) =>
         Effect.suspend(() => {
-          const change = payload[payload.indexOf("\n") + 1] === "c"
+          const what = payload[payload.indexOf("\n") + 1]
+          // the counts' loop (a greeting's counts go from a fiber of their own, which never sleeps a tick)
+          if (what === "s" && countsFiber === undefined) countsFiber = Fiber.getCurrent()
+          const change = what === "c"
           if (change && faults.refuseChanges > 0) faults.refuseChanges--
           else if (faults.refuse > 0) faults.refuse--
           else return apg.notify(channel, payload)
@@ -268,7 +274,9 @@ const cluster = (options: {
     const testClock = options.testClock === true ? yield* TestClock.make() : undefined
     // the feed's sleeps of `linger` counted: a test adjusting its test clock waits for the one it means to end
     const lingering = countingSleeps(testClock ?? time.clock, ClusterFeed.linger)
-    const feedClock: Clock.Clock = lingering.clock
+    // the counts' loop's sleeps until its next tick: each begins once the tick's counts went and its wants were renewed
+    const ticking = countingSleeps(lingering.clock, ClusterFeed.statsInterval, () => countsFiber !== undefined && Fiber.getCurrent() === countsFiber)
+    const feedClock: Clock.Clock = ticking.clock
     const feedScope = yield* Scope.fork(yield* Effect.scope)
     const feed = yield* ClusterFeed.make({ local, origin: "a:1", channel, pg }).pipe(
       Effect.provideService(TaskStore.TaskStore, store),
@@ -311,6 +319,11 @@ const cluster = (options: {
       testClock,
       /** How many sleeps of `ClusterFeed.linger` the feed has begun. */
       lingersBegun: lingering.begun,
+      /**
+       * How many ticks of its counts a has ended: sent its counts, renewed its wants (if it wants anything) and begun
+       * to wait for the next. That x heard the counts does not say the renewal is behind: it follows the send.
+       */
+      ticksEnded: ticking.begun,
       changes,
       journal,
       heard,
@@ -1222,8 +1235,10 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       // a's clock stands still but for the lingers the test ends: no renewal (a second) ever comes
       const a = yield* cluster({ testClock: true })
       const { endLingers, told, wants } = wantsTold(a)
-      // a's first counts and renewal of its wants (nothing wanted yet) are behind it: the renewals' clock stands still
-      yield* until(() => a.sent("s").length > 0, () => "a's first counts")
+      // a's first tick (its counts, then the renewal of its wants: nothing wanted yet) is behind it, and the renewals'
+      // clock stands still. Heard counts are not enough: under load x heard them, and the test declared t1, before a
+      // went on from the send to the renewal, which then told t1 too (four wants where three were expected)
+      yield* until(() => a.ticksEnded() > 0, () => `a's first tick: counts sent ${a.sent("s").length}`)
       /** Gives a wants sender woken by `change` (it should not be) time to begin its linger, then ends it. */
       const noChange = <A, E, R>(change: Effect.Effect<A, E, R>) =>
         Effect.andThen(change, Effect.andThen(Effect.sleep("200 millis"), endLingers))

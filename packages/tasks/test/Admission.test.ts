@@ -1,11 +1,8 @@
 /** The admission decision on its own: limits, order, key holders, closing. */
 import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
-import { Admission, type Admittable } from "../src/internal/admission.ts"
-
-interface Item extends Admittable {
-  readonly name: string
-}
+import { Admission } from "../src/internal/admission.ts"
+import { AdmissionModel, AdmitStep, type Item, StopStep } from "./admissionModel.ts"
 
 const item = (name: string, options: Partial<Omit<Item, "name">> = {}): Item => ({
   name,
@@ -86,8 +83,8 @@ describe("Admission", () => {
       key: Schema.NullOr(Schema.Literals(["x", "y"])),
       priority: Schema.Literals([0, 1, 2])
     }),
-    Schema.TaggedStruct("Admit", {}),
-    Schema.TaggedStruct("Stop", { index: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 20 })) })
+    AdmitStep,
+    StopStep
   ])
 
   it.prop(
@@ -96,16 +93,11 @@ describe("Admission", () => {
     ({ steps }) => {
       const maxWorkers = 3
       const concurrency: Record<string, number> = { a: 2, b: 3 }
-      const admission = new Admission<Item>(maxWorkers)
-      const waiting: Array<Item> = []
-      const running: Array<Item> = []
-      let n = 0
-      const startable = (candidate: Item) =>
-        running.filter((r) => r.kindName === candidate.kindName).length < candidate.concurrency &&
-        (candidate.slot === null || running.filter((r) => r.slot === candidate.slot).length < candidate.keyConcurrency)
+      const model = new AdmissionModel(new Admission<Item>(maxWorkers))
+      const { admission, running, waiting } = model
       for (const step of steps) {
         if (step._tag === "Enqueue") {
-          const next = item(`t${n++}`, {
+          const next = item(model.nextName(), {
             kindName: step.kind,
             slot: step.key === null ? null : `${step.kind}/${step.key}`,
             priority: step.priority,
@@ -114,24 +106,19 @@ describe("Admission", () => {
           admission.enqueue(next)
           waiting.push(next)
         } else if (step._tag === "Admit") {
-          let admitted: Item | undefined
-          while ((admitted = admission.next()) !== undefined) {
+          model.admitAll((admitted) => {
             // the model: the highest-priority, earliest startable waiting task
             const expected = waiting
-              .filter(startable)
+              .filter(model.startable)
               .sort((x, y) => y.priority - x.priority || waiting.indexOf(x) - waiting.indexOf(y))[0]
             assert.strictEqual(admitted, expected)
-            waiting.splice(waiting.indexOf(admitted), 1)
-            running.push(admitted)
-          }
-          assert.isTrue(running.length === maxWorkers || waiting.every((w) => !startable(w)))
-        } else if (running.length > 0) {
-          const stopped = running.splice(step.index % running.length, 1)[0]
-          assert.isTrue(admission.stopped(stopped))
+          })
+          assert.isTrue(running.length === maxWorkers || waiting.every((w) => !model.startable(w)))
+        } else {
+          model.stop(step.index)
         }
         assert.isAtMost(admission.runningCount, maxWorkers)
-        assert.strictEqual(admission.runningCount, running.length)
-        assert.strictEqual(admission.pendingCount, waiting.length)
+        model.assertCounts()
         for (const r of running) {
           assert.isAtMost(running.filter((o) => o.kindName === r.kindName).length, r.concurrency)
           if (r.slot !== null) assert.isAtMost(running.filter((o) => o.slot === r.slot).length, r.keyConcurrency)

@@ -5,11 +5,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
-import { Admission, type Admittable } from "../src/internal/admission.ts"
-
-interface Item extends Admittable {
-  readonly name: string
-}
+import { Admission } from "../src/internal/admission.ts"
+import { AdmissionModel, AdmitStep, type Item, StopStep } from "./admissionModel.ts"
 
 const item = (name: string, kindName: string, slot: string | null, concurrency: number, keyConcurrency: number): Item => ({
   name,
@@ -63,8 +60,8 @@ describe("Admission of a task that may start at once", () => {
       key: Schema.NullOr(Schema.Literals(["x", "y"])),
       queued: Schema.Boolean
     }),
-    Schema.TaggedStruct("Admit", {}),
-    Schema.TaggedStruct("Stop", { index: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 20 })) })
+    AdmitStep,
+    StopStep
   ])
 
   it.prop(
@@ -73,17 +70,12 @@ describe("Admission of a task that may start at once", () => {
     ({ steps }) => {
       const maxWorkers = 3
       const concurrency: Record<string, number> = { a: 1, b: 2 }
-      const admission = new Admission<Item>(maxWorkers)
-      const waiting: Array<Item> = []
-      const running: Array<Item> = []
-      let n = 0
-      const startable = (candidate: Item) =>
-        running.filter((r) => r.kindName === candidate.kindName).length < candidate.concurrency &&
-        (candidate.slot === null || running.filter((r) => r.slot === candidate.slot).length < candidate.keyConcurrency)
+      const model = new AdmissionModel(new Admission<Item>(maxWorkers))
+      const { admission, running, waiting } = model
       for (const step of steps) {
         if (step._tag === "Submit") {
-          const next = item(`t${n++}`, step.kind, step.key === null ? null : `${step.kind}/${step.key}`, concurrency[step.kind], 1)
-          const expected = running.length < maxWorkers && waiting.length === 0 && startable(next)
+          const next = item(model.nextName(), step.kind, step.key === null ? null : `${step.kind}/${step.key}`, concurrency[step.kind], 1)
+          const expected = running.length < maxWorkers && waiting.length === 0 && model.startable(next)
           const allowed = admission.mayStartNow(next.kindName, next.slot, next.concurrency, next.keyConcurrency)
           assert.strictEqual(allowed, expected)
           if (allowed && !step.queued) {
@@ -94,19 +86,14 @@ describe("Admission of a task that may start at once", () => {
             waiting.push(next)
           }
         } else if (step._tag === "Admit") {
-          let admitted: Item | undefined
-          while ((admitted = admission.next()) !== undefined) {
-            waiting.splice(waiting.indexOf(admitted), 1)
-            running.push(admitted)
-          }
-        } else if (running.length > 0) {
-          assert.isTrue(admission.stopped(running.splice(step.index % running.length, 1)[0]))
+          model.admitAll()
+        } else {
+          model.stop(step.index)
         }
         const byKind: Record<string, number> = {}
         for (const r of running) byKind[r.kindName] = (byKind[r.kindName] ?? 0) + 1
         assert.deepStrictEqual(admission.runningByKindRecord(), byKind)
-        assert.strictEqual(admission.runningCount, running.length)
-        assert.strictEqual(admission.pendingCount, waiting.length)
+        model.assertCounts()
       }
     }
   )

@@ -24,13 +24,22 @@ const WaitLive = Task.implement(Wait, ({ finalizerMillis }) =>
 
 const start = (store: TaskStore.TaskStore["Service"]) => startOn(store, WaitLive, { shutdownGracePeriod: 0 })
 
+/** A supervisor over the slow store with one `Wait` submission (of id `id`, if given) forked, its insert under way. */
+const submittingSlowly = (id?: string) =>
+  Effect.gen(function*() {
+    const store = yield* slowStore
+    const { scope, tasks } = yield* start(store)
+    const submitting = yield* Effect.forkChild(
+      tasks.submit(Wait, { key: "a", finalizerMillis: 0 }, id === undefined ? undefined : { id })
+    )
+    yield* settle
+    return { store, scope, tasks, submitting }
+  })
+
 describe("races with shutdown and interruption", () => {
   it.effect("a submission still being recorded when shutdown begins stays pending and its waiters wake", () =>
     Effect.gen(function*() {
-      const store = yield* slowStore
-      const { scope, tasks } = yield* start(store)
-      const submitting = yield* Effect.forkChild(tasks.submit(Wait, { key: "a", finalizerMillis: 0 }))
-      yield* settle
+      const { scope, store, submitting } = yield* submittingSlowly()
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* settle
       // The insert, then the write that stores the task back as pending (it was inserted running, to start at once).
@@ -45,10 +54,7 @@ describe("races with shutdown and interruption", () => {
 
   it.effect("an interrupt while the submission is being recorded means the task never starts", () =>
     Effect.gen(function*() {
-      const store = yield* slowStore
-      const { scope, tasks } = yield* start(store)
-      const submitting = yield* Effect.forkChild(tasks.submit(Wait, { key: "a", finalizerMillis: 0 }))
-      yield* settle
+      const { scope, store, submitting, tasks } = yield* submittingSlowly()
       // a second submission joins the first while the store is still recording it
       const joined = yield* tasks.submit(Wait, { key: "a", finalizerMillis: 0 }, { onConflict: "join" })
       const interrupting = yield* Effect.forkChild(joined.interrupt)
@@ -190,11 +196,8 @@ describe("handler scope", () => {
 describe("what readers see of a task still being recorded", () => {
   it.effect("get and watch show it pending until it starts, and pending still once shutdown kept it from starting", () =>
     Effect.gen(function*() {
-      const store = yield* slowStore
-      const { scope, tasks } = yield* start(store)
       const id = "recorded-slowly"
-      const submitting = yield* Effect.forkChild(tasks.submit(Wait, { key: "a", finalizerMillis: 0 }, { id }))
-      yield* settle
+      const { scope, store, submitting, tasks } = yield* submittingSlowly(id)
       // The insert (10 ms) is under way: the task may start once it is committed, or never.
       const during = yield* tasks.get(id)
       assert.deepStrictEqual([during.status, during.startedAt, during.heartbeatAt], ["pending", null, null])
@@ -217,11 +220,8 @@ describe("what readers see of a task still being recorded", () => {
 
   it.effect("a watch opened during the insert of a task that then starts sees pending, then running, never back", () =>
     Effect.gen(function*() {
-      const store = yield* slowStore
-      const { scope, tasks } = yield* start(store)
       const id = "recorded-then-started"
-      const submitting = yield* Effect.forkChild(tasks.submit(Wait, { key: "a", finalizerMillis: 0 }, { id }))
-      yield* settle
+      const { scope, submitting, tasks } = yield* submittingSlowly(id)
       const seen = yield* Effect.forkChild(Stream.runCollect(Stream.map(tasks.watch(id), (info) => info.status)))
       yield* settle
       yield* TestClock.adjust("10 millis")

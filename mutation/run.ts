@@ -21,11 +21,15 @@
  * (`readReport`): each source file's mutants come from the newest report that
  * holds it — a whole run's, a stopped run's incremental file, or a part's own
  * (`--incrementalFile reports/mutation/<package>/<part>.json`), so parts run
- * apart, even at once, add up to one score.
+ * apart, even at once, add up to one score. Each file's line says whether
+ * its score is whole: `partial` when the report it came from holds fewer
+ * mutants than the file has now (a stopped run leaves out those it did not
+ * reach), `stale` when the file's source changed since that report.
  *
  * Stryker and the vitest it runs in its workers start on this process's
  * node, which `npm run` takes from `node_modules/.bin` (the pinned Node 24).
  */
+import { Instrumenter } from "@stryker-mutator/instrumenter"
 import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -62,6 +66,12 @@ interface ReportedMutant {
   readonly mutatorName: string
   readonly replacement?: string
   readonly location: { readonly start: { readonly line: number; readonly column: number } }
+}
+
+/** One source file in Stryker's JSON report: its source as the run saw it, and its mutants. */
+interface ReportedFile {
+  readonly source?: string
+  readonly mutants: ReadonlyArray<ReportedMutant>
 }
 
 /** A report file of a package (`reports/mutation/<package>/*.json`) and when it was written. */
@@ -102,12 +112,12 @@ const tested = (mutant: ReportedMutant) => ["Killed", "Timeout", "Survived"].inc
  * to an older report that tested it; `from` names the reports used.
  */
 const readReport = (name: string) => {
-  const files: Record<string, { readonly mutants: ReadonlyArray<ReportedMutant> }> = {}
+  const files: Record<string, ReportedFile> = {}
   const used = new Set<string>()
   const reports = reportsOf(name).map((report) => ({
     path: report.path,
     files: (JSON.parse(readFileSync(report.path, "utf8")) as {
-      readonly files?: Record<string, { readonly mutants: ReadonlyArray<ReportedMutant> }>
+      readonly files?: Record<string, ReportedFile>
     }).files ?? {}
   }))
   // First the reports that tested a file, newest first; then, for the files none tested, those that scored any.
@@ -120,8 +130,15 @@ const readReport = (name: string) => {
       }
     }
   }
+  // A file whose every mutant is static (ignored) is scored by none; its newest report still tells its source.
+  const staticOnly: Record<string, ReportedFile> = {}
+  for (const report of reports) {
+    for (const [file, result] of Object.entries(report.files)) {
+      if (!(file in files) && !(file in staticOnly)) staticOnly[file] = result
+    }
+  }
   const from = reports.filter((report) => used.has(report.path)).map((report) => report.path.slice(root.length + 1))
-  return { files, from }
+  return { files, from, staticOnly }
 }
 
 /** The mutants of a report no test detected, one a line: where, what, and into what. */
@@ -144,19 +161,73 @@ const score = (mutants: ReadonlyArray<ReportedMutant>) => {
   return { detected, undetected, count, percent: detected + undetected === 0 ? 100 : (100 * detected) / (detected + undetected) }
 }
 
-/** The score line of a package's reports (merged: `readReport`), then one line per file. */
-const scoreLines = (name: string): Array<string> => {
-  const { files: byFile, from } = readReport(name)
+/** Stryker's instrumenter, run here only to count each source file's mutants as a run would find them now. */
+const instrumenter = new Instrumenter({
+  isTraceEnabled: () => false,
+  isDebugEnabled: () => false,
+  isInfoEnabled: () => false,
+  isWarnEnabled: () => false,
+  isErrorEnabled: () => false,
+  isFatalEnabled: () => false,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  fatal: () => undefined
+})
+
+/** How many mutants each source file has now, static ones included (as in a report, where they are `Ignored`). */
+const mutantsNow = async (files: ReadonlyArray<string>): Promise<Record<string, number>> => {
+  const { mutants } = await instrumenter.instrument(
+    files.map((file) => ({ name: file, content: readFileSync(join(root, file), "utf8"), mutate: true })),
+    { plugins: null, excludedMutations: [], ignorers: [] }
+  )
+  const count: Record<string, number> = Object.fromEntries(files.map((file) => [file, 0]))
+  for (const mutant of mutants) count[mutant.fileName] = (count[mutant.fileName] ?? 0) + 1
+  return count
+}
+
+/**
+ * Whether a file's score is whole: `stale` when its source is not the one its
+ * report saw, `partial` when that report holds fewer of its mutants (scored
+ * or static) than it has now — a stopped run leaves out the ones it did not
+ * reach — else `whole`.
+ */
+const wholeness = (file: string, report: ReportedFile, now: number) =>
+  report.source !== undefined && report.source !== readFileSync(join(root, file), "utf8")
+    ? "stale: its source changed since"
+    : report.mutants.length < now
+    ? `partial: ${now - report.mutants.length} of its ${now} mutants untested`
+    : "whole"
+
+/** The score line of a package's reports (merged: `readReport`), then one line per file saying whether it is whole. */
+const scoreLines = async (name: string): Promise<Array<string>> => {
+  const { files: byFile, from, staticOnly } = readReport(name)
   const files = Object.entries(byFile).sort(([a], [b]) => a.localeCompare(b))
   const { count, detected, percent, undetected } = score(files.flatMap(([, file]) => file.mutants))
+  const sources = sourcesOf(name)
+  const now = await mutantsNow(sources)
+  const perFile = sources.map((file) => {
+    const report = byFile[file]
+    if (report !== undefined) {
+      const { detected, percent, undetected } = score(report.mutants)
+      return { file, line: `${percent.toFixed(1)}% (${detected} of ${detected + undetected})`, state: wholeness(file, report, now[file] ?? 0) }
+    }
+    const unscored = staticOnly[file]
+    if (now[file] === 0) return { file, line: "no mutant", state: "whole" }
+    if (unscored !== undefined) {
+      const state = wholeness(file, unscored, now[file] ?? 0)
+      return { file, line: "static mutants only (ignored)", state }
+    }
+    return { file, line: `not scored by any report`, state: `partial: ${now[file]} mutants untested` }
+  })
+  const whole = perFile.filter(({ state }) => state === "whole").length
   return [
     `${name}: ${percent.toFixed(2)}% (${detected} detected, ${undetected} undetected; ` +
     `${Object.entries(count).map(([status, n]) => `${status} ${n}`).join(", ")}) — from ${from.join(", ")}`,
-    ...files.map(([file, { mutants }]) => {
-      const { detected, percent, undetected } = score(mutants)
-      return `  ${file}: ${percent.toFixed(1)}% (${detected} of ${detected + undetected})`
-    }),
-    ...sourcesOf(name).filter((file) => !(file in byFile)).map((file) => `  ${file}: not scored by any report`)
+    `${name}: ${whole === perFile.length ? "whole" : "NOT whole"}: ${whole} of ${perFile.length} source files whole (scored from their current source, every mutant)`,
+    ...perFile.map(({ file, line, state }) => `  ${file}: ${line}${state === "whole" ? "" : ` — ${state}`}`)
   ]
 }
 
@@ -166,7 +237,8 @@ const sourcesOf = (name: string): Array<string> => {
     readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) =>
       entry.isDirectory() ? walk(join(dir, entry.name)) : entry.name.endsWith(".ts") ? [join(dir, entry.name)] : []
     )
-  return walk(join("packages", name, "src")).sort()
+  // as stryker.config.mjs's `mutate` leaves out (code run on a worker thread only)
+  return walk(join("packages", name, "src")).filter((file) => !file.endsWith("/internal/sqliteWorker.ts")).sort()
 }
 
 if (reportOnly) {
@@ -175,7 +247,7 @@ if (reportOnly) {
       console.log(`${name}: no report yet (npm run mutate -- ${name})`)
       continue
     }
-    console.log([...scoreLines(name), ...undetected(name)].join("\n"))
+    console.log([...(await scoreLines(name)), ...undetected(name)].join("\n"))
   }
   process.exit(0)
 }
@@ -237,7 +309,7 @@ for (const name of names) {
     continue
   }
   if (result === "stopped") lines.push(`${name}: stopped${minutes === undefined ? "" : ` after ${minutes} min`}`)
-  lines.push(...(reportsOf(name).length === 0 ? [`${name}: no report saved`] : scoreLines(name)))
+  lines.push(...(reportsOf(name).length === 0 ? [`${name}: no report saved`] : await scoreLines(name)))
 }
 console.log(`\n=== mutation scores\n${lines.join("\n")}`)
 process.exit(failed === 0 ? 0 : 1)

@@ -1,7 +1,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { NodeServices } from "@effect/platform-node"
 import * as Cli from "../src/Cli.ts"
-import { Effect, Exit, Redacted } from "effect"
+import { Console, Effect, Exit, Redacted } from "effect"
 import { chainjobs } from "./cli.ts"
 import { baseUrl, request, testServer } from "./http.ts"
 
@@ -191,6 +191,24 @@ describe("chainjobs list's next-page hint", () => {
         const { lines } = yield* chainjobs("list", "--kind", "demo-fail")
         assert.strictEqual(lines.length, 22, "the header, 20 tasks and the hint")
         assert.match(lines[21], /^more: chainjobs list --kind demo-fail --cursor \S+$/)
+      }))
+  })
+})
+
+describe("chainjobs --url", () => {
+  layer(testServer(), { excludeTestServices: true })("ending in a slash", (it) => {
+    it.effect("reaches the same server: the slash is not doubled before /rpc", () =>
+      Effect.gen(function*() {
+        const base = yield* baseUrl
+        const lines: Array<string> = []
+        const capture = { ...globalThis.console, log: (...parts: Array<unknown>) => lines.push(parts.join(" ")) }
+        const exit = yield* Cli.run(["--url", `${base}/`, "list", "--kind", "no-such-kind"]).pipe(
+          Effect.provideService(Console.Console, capture),
+          Effect.provide(NodeServices.layer),
+          Effect.exit
+        )
+        assert.isTrue(Exit.isSuccess(exit), failure(exit))
+        assert.deepStrictEqual(lines, ["no tasks"])
       }))
   })
 })

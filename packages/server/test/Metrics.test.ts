@@ -1,5 +1,6 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Layer, Metric } from "effect"
+import { TasksConfig } from "@chainjobs/tasks"
+import { Duration, Effect, Layer, Metric } from "effect"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import * as Metrics from "../src/Metrics.ts"
@@ -145,5 +146,30 @@ layer(testServer(), { excludeTestServices: true })("metrics of the process's reg
       const spent = sum(after) - sum(before)
       assert.isAbove(spent, 0)
       assert.isBelow(spent, 60)
+    }))
+})
+
+// A registry of its own, as the first block: the task duration's sum below is this one task's alone. One
+// worker, so that the measured task waits behind another: its duration starts when it starts, not when submitted.
+layer(
+  testServer({ tasks: TasksConfig.make({ maxWorkers: 1, shutdownGracePeriod: Duration.seconds(1) }) }).pipe(
+    Layer.provide(Layer.succeed(Metric.MetricRegistry, new Map()))
+  ),
+  { excludeTestServices: true }
+)("a task's duration", (it) => {
+  it.effect("is the time from its start to its end, in seconds, as its record tells them", () =>
+    Effect.gen(function*() {
+      yield* request("POST", "/api/tasks/demo-fail", { body: { steps: 3, delayMillis: 40 } })
+      const done = yield* request("POST", "/api/tasks/demo-scan?wait=true", { body: { fromBlock: 1, toBlock: 3, delayMillis: 30 } })
+      const record = (yield* request("GET", `/api/tasks/${done.body.id}`)).body
+      assert.strictEqual(record.status, "completed", JSON.stringify(record))
+      assert.isAbove(record.startedAt, record.createdAt, `it waited for the one worker: ${JSON.stringify(record)}`)
+      const text = (yield* request("GET", "/metrics")).text
+      const labels = { kind: "demo-scan", status: "completed" }
+      assert.strictEqual(sample(text, "chainjobs_task_duration_seconds_count", labels), 1)
+      const seconds = sample(text, "chainjobs_task_duration_seconds_sum", labels) ?? Number.NaN
+      // Three blocks 30 ms apart: more than 0.05 s; the record's own times to the millisecond.
+      assert.isAbove(seconds, 0.05)
+      assert.closeTo(seconds, (record.finishedAt - record.startedAt) / 1000, 1e-9, JSON.stringify(record))
     }))
 })

@@ -21,7 +21,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Cause, Clock, Config, Effect, Exit, Layer, Option } from "effect"
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import * as GroupCommit from "./GroupCommit.ts"
-import { columnArrays, unnestRows } from "./internal/pgColumns.ts"
+import { partParameters, partRows, type PgPart, pgPart } from "./internal/pgColumns.ts"
 import {
   columns,
   fromRow,
@@ -88,17 +88,6 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     return text
   }
 
-  /**
-   * The positions (from 1) of the ids in the array parameter `$ids` that the
-   * `inserted` clause did not insert (their records existed): usually none,
-   * so the answer to a batch is no rows, not one row per insert.
-   */
-  const pgNotInserted = (ids: number) =>
-    `SELECT n FROM unnest($${ids}::text[]) WITH ORDINALITY AS given (id, n) WHERE NOT EXISTS (SELECT 1 FROM inserted WHERE inserted.id = given.id)`
-
-  /** Where PostgreSQL statements insert: every column, in the order of `columnArrays`. */
-  const pgInsertInto = `INSERT INTO ${table} (${columns.join(", ")}) SELECT * FROM`
-
   /** The texts of `SELECT`s of the ids among `count` parameters that are stored, by count, each built once. */
   const sqliteExistingTexts = new Map<number, string>()
   const sqliteExisting = (count: number) => {
@@ -131,30 +120,55 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     })
   }
 
-  /** The PostgreSQL statement texts writing one part of a batch, by conflict clause, each built once. */
+  /**
+   * PostgreSQL statement texts by shape (see `PgPart`): the parts a statement
+   * writes, their conflict clauses and which of their columns vary. Each is
+   * built once; a workload has a few shapes, and an odd one that stops
+   * recurring is dropped after `pgTextsKept` others.
+   */
   const pgTexts = new Map<string, string>()
-  const pgText = (conflict: string) => {
-    let text = pgTexts.get(conflict)
+  const pgTextsKept = 256
+  const pgText = (key: string, build: () => string): string => {
+    let text = pgTexts.get(key)
     if (text === undefined) {
-      text = `${pgInsertInto} ${unnestRows(1)} ${conflict}`
-      pgTexts.set(conflict, text)
+      text = build()
+      pgTexts.set(key, text)
+      if (pgTexts.size > pgTextsKept) pgTexts.delete(pgTexts.keys().next().value!)
     }
     return text
   }
 
+  /** The `INSERT` writing a part of shape `shape` whose parameters start at `$first`, with its conflict clause. */
+  const pgInsert = (shape: number, first: number, conflict: string) => `INSERT INTO ${table} ${partRows(shape, first)} ${conflict}`
+
+  /**
+   * The positions (from 1) of the ids of an inserted part (its parameters from
+   * `$first`, the ids first) that the `inserted` clause did not insert (their
+   * records existed): usually none, so the answer to a batch is no rows, not
+   * one row per insert.
+   */
+  const pgNotInserted = (shape: number, first: number) =>
+    shape === 0
+      ? "SELECT 1 AS n WHERE NOT EXISTS (SELECT 1 FROM inserted)"
+      : `SELECT n FROM unnest($${first}::text[]) WITH ORDINALITY AS given (id, n) WHERE NOT EXISTS (SELECT 1 FROM inserted WHERE inserted.id = given.id)`
+
   /**
    * Writes records, returning each statement's rows. SQLite takes them as
    * parameters, in statements of `sizeClasses` rows whose texts are built
-   * once per shape. PostgreSQL takes them all in one statement, one typed
-   * array per column (see `columnArrays`): its text is the same whatever the
-   * count (one prepared statement, reused), and a batch costs one round trip
-   * per part, not one per size class.
+   * once per shape. PostgreSQL takes them all in one statement, one
+   * parameter per column (see `pgPart`): its text is the same whatever the
+   * count (one prepared statement per shape, reused), and a batch costs one
+   * round trip per part, not one per size class.
    */
   const writeRows = <A extends object>(records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: string) =>
     Effect.suspend(() => {
       if (records.size === 0) return Effect.succeed<Array<ReadonlyArray<A>>>([])
       return sql.onDialectOrElse({
-        pg: () => Effect.map(sql.unsafe<A>(pgText(conflict), columnArrays(records.values())), (rows) => [rows]),
+        pg: () => {
+          const part = pgPart(records.values())
+          const text = pgText(`${part.shape} ${conflict}`, () => pgInsert(part.shape, 1, conflict))
+          return Effect.map(sql.unsafe<A>(text, part.params), (rows) => [rows])
+        },
         orElse: () => Effect.forEach(sqliteStatements(records, conflict), (statement) => sql.unsafe<A>(statement.sql, statement.params))
       })
     })
@@ -198,30 +212,44 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     })
 
   /**
-   * Writes a PostgreSQL batch as one statement: its three parts are the
-   * data-modifying `WITH` clauses of one `SELECT` of the inserts not stored
-   * (see `pgNotInserted`), which PostgreSQL runs to completion and commits
-   * together (a statement outside a transaction is one). One round trip per batch instead of four (`BEGIN`, two or three
+   * Writes a PostgreSQL batch as one statement: its parts (those holding
+   * writes) are the data-modifying `WITH` clauses of one `SELECT` of the
+   * inserts not stored (see `pgNotInserted`), which PostgreSQL runs to
+   * completion and commits together (a statement outside a transaction is
+   * one). One round trip per batch instead of four (`BEGIN`, two or three
    * statements, `COMMIT`): the single writer waits on the network once per
    * batch. The clauses run on one snapshot, so no id may be in two parts
    * (`writeTogether` sends such a batch in a transaction instead); the text
-   * is the same for every batch, so it is planned once.
+   * depends only on the parts' shapes, so it is planned once per shape.
    */
-  const pgOneStatement = `WITH changed AS (${pgInsertInto} ${unnestRows(1)} ${upsert}), progressed AS (${pgInsertInto} ${
-    unnestRows(1 + columns.length)
-  } ${upsertUnlessFinished}), inserted AS (${pgInsertInto} ${unnestRows(1 + 2 * columns.length)} ${insertNew}) ${pgNotInserted(1 + 2 * columns.length)}`
   const writeOneStatement = (batch: GroupCommit.Batch, placed: Effect.Effect<void>) =>
     // Suspended: a record that does not encode throws while the statement is built, a defect of the write.
-    Effect.suspend(() =>
-      sql.unsafe<{ readonly n: unknown }>(pgOneStatement, [
-        ...columnArrays(batch.updates.values()),
-        ...columnArrays(batch.progress.values()),
-        ...columnArrays(batch.inserts.values())
-      ]).pipe(Effect.flatMap((rows) => {
+    Effect.suspend(() => {
+      const part = (records: ReadonlyMap<string, TaskInfo.TaskInfo>) => records.size === 0 ? undefined : pgPart(records.values())
+      const [changed, progressed, inserted] = [part(batch.updates), part(batch.progress), part(batch.inserts)]
+      const present = [changed, progressed, inserted].filter((written) => written !== undefined)
+      if (present.length === 0) return Effect.as(placed, new Set<string>())
+      const key = `${changed?.shape ?? "-"} ${progressed?.shape ?? "-"} ${inserted?.shape ?? "-"}`
+      const text = pgText(key, () => {
+        const clauses: Array<string> = []
+        let first = 1
+        const clause = (name: string, written: PgPart | undefined, conflict: string) => {
+          if (written === undefined) return
+          clauses.push(`${name} AS (${pgInsert(written.shape, first, conflict)})`)
+          first += partParameters
+        }
+        clause("changed", changed, upsert)
+        clause("progressed", progressed, upsertUnlessFinished)
+        const insertsFrom = first
+        clause("inserted", inserted, insertNew)
+        const answer = inserted === undefined ? "SELECT NULL AS n WHERE false" : pgNotInserted(inserted.shape, insertsFrom)
+        return `WITH ${clauses.join(", ")} ${answer}`
+      })
+      return sql.unsafe<{ readonly n: unknown }>(text, present.flatMap((written) => written.params)).pipe(Effect.flatMap((rows) => {
         const ids = rows.length === 0 ? [] : Array.from(batch.inserts.keys())
         return Effect.as(placed, new Set(rows.map((row) => ids[Number(row.n) - 1])))
       }))
-    )
+    })
 
   /** True when an id has writes in two parts of a batch (an insert and a state change, or a state change and progress). */
   const overlaps = (batch: GroupCommit.Batch): boolean => {

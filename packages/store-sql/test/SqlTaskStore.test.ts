@@ -3,7 +3,7 @@ import { TaskInfo, TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted, Schema, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
-import { columnArrays } from "../src/internal/pgColumns.ts"
+import { pgPart } from "../src/internal/pgColumns.ts"
 import { columns, sizeClasses, toValues } from "../src/internal/taskTable.ts"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import {
@@ -149,7 +149,7 @@ const JsonRecord = Schema.Struct({
 })
 
 describe("rows", () => {
-  it.prop("the column arrays PostgreSQL receives hold, column by column, the values SQLite's parameters hold", [Schema.Array(JsonRecord)], ([generated]) => {
+  it.prop("the parameters PostgreSQL receives hold, column by column, the values SQLite's parameters hold", [Schema.NonEmptyArray(JsonRecord)], ([generated]) => {
     // Times in whole milliseconds, as the runtime writes them (a fraction does not fit an int8 column).
     const whole = (millis: number | null) => millis === null ? null : Math.trunc(millis)
     const infos = generated.map((info) => ({
@@ -162,9 +162,10 @@ describe("rows", () => {
       ...(info.timeoutMillis === undefined ? {} : { timeoutMillis: Math.trunc(info.timeoutMillis) }),
       ...(info.heartbeatTimeoutMillis === undefined ? {} : { heartbeatTimeoutMillis: Math.trunc(info.heartbeatTimeoutMillis) })
     }))
-    const arrays = columnArrays(infos)
-    assert.strictEqual(arrays.length, columns.length)
-    const rows = infos.map((_, n) => arrays.map((array) => (array.value as ReadonlyArray<unknown>)[n]))
+    const { params, shape } = pgPart(infos)
+    assert.strictEqual(params.length, columns.length)
+    // A column that varies goes as an array, one value per row; one that does not, as its value alone.
+    const rows = infos.map((_, n) => params.map((param, i) => (shape & (1 << i)) === 0 ? param.value : (param.value as ReadonlyArray<unknown>)[n]))
     // int8 columns go as bigints, a number that is not finite as null (as JSON carries it), U+0000 as U+FFFD (text cannot hold it)
     const element = (value: string | number | null, column: string) =>
       typeof value === "string"
@@ -178,6 +179,10 @@ describe("rows", () => {
         : value
     const expected = infos.map((info) => toValues(info).map((value, i) => element(value, columns[i])))
     assert.deepStrictEqual(rows, expected)
+    // Only the columns whose records hold different values go as arrays.
+    const values = infos.map(toValues)
+    const differ = columns.map((_, i) => values.some((row) => row[i] !== values[0][i]))
+    assert.deepStrictEqual(columns.map((_, i) => (shape & (1 << i)) !== 0), differ)
   })
 })
 

@@ -1,12 +1,18 @@
 /**
- * Task records as PostgreSQL receives a batch of them: one typed array per
- * column, sent in binary, which `unnest` turns back into rows.
+ * Task records as PostgreSQL receives one part of a batch (its inserts, its
+ * state changes or its progress): one parameter per column. A column whose
+ * values differ from row to row goes as a typed array, sent in binary, which
+ * `unnest` turns back into rows; a column holding one value in every row (the
+ * kind, the status, the many nulls: most columns of most batches) goes as that
+ * value alone, once for the whole part.
  *
  * Measured against one JSON text expanded by `json_populate_recordset` (the
- * form before), the server no longer parses JSON text and matches its keys to
- * columns for every row (about half of its CPU per task went there), and the
- * statement text and parameter types are the same whatever the row count, so
- * the connection's prepared statement is reused for every batch.
+ * form before the arrays), the server no longer parses JSON text and matches
+ * its keys to columns for every row. Sending the columns that do not vary as
+ * one value each (the form before sent all 25 as arrays) takes most of the
+ * encoding off this process and most of the arrays off the server; the
+ * statement text depends only on which columns vary (the part's `shape`), so
+ * the few shapes a workload has are each prepared once and reused.
  */
 import type { TaskInfo } from "@chainjobs/tasks"
 import { PgTypes } from "@effect/sql-pg"
@@ -14,7 +20,7 @@ import { columns, toValues } from "./taskTable.ts"
 
 type Column = (typeof columns)[number]
 
-/** The PostgreSQL element type of each column's array: the column's own type. */
+/** The PostgreSQL type of each column's values: the column's own type. */
 const elementTypes: Record<Column, "text" | "float8" | "int4" | "int8"> = {
   id: "text",
   kind: "text",
@@ -43,7 +49,7 @@ const elementTypes: Record<Column, "text" | "float8" | "int4" | "int8"> = {
   max_retries: "int4"
 }
 
-/** Each column's element type, in the order of `columns`. */
+/** Each column's type, in the order of `columns`. */
 const types = columns.map((column) => elementTypes[column])
 
 /**
@@ -63,7 +69,7 @@ const finite = (value: number): number | null => Number.isFinite(value) ? value 
 const int8 = (value: string | number | null): bigint | null =>
   value === null || typeof value === "number" && !Number.isFinite(value) ? null : BigInt(value)
 
-/** A column's value as its array's element takes it. */
+/** A column's value as PostgreSQL takes it. */
 const element = (value: string | number | null, type: (typeof types)[number]): unknown => {
   switch (type) {
     case "text":
@@ -75,30 +81,70 @@ const element = (value: string | number | null, type: (typeof types)[number]): u
   }
 }
 
-/**
- * The records' columns as array parameters, in the order of `columns`. A
- * record that does not encode (a non-integer time, say) throws: the caller
- * builds them inside the write, where that is a defect of the batch.
- */
-export const columnArrays = (records: Iterable<TaskInfo.TaskInfo>): Array<PgTypes.Parameter> => {
-  const arrays: Array<Array<unknown>> = columns.map(() => [])
-  for (const record of records) {
-    const values = toValues(record)
-    for (let i = 0; i < values.length; i++) {
-      arrays[i].push(element(values[i], types[i]))
-    }
+/** One value of a column's type, as a binary parameter. */
+const scalar = (value: unknown, type: (typeof types)[number]): PgTypes.Parameter => {
+  switch (type) {
+    case "text":
+      return PgTypes.text(value as string | null)
+    case "int8":
+      return PgTypes.int8(value as bigint | null)
+    case "int4":
+      return PgTypes.int4(value as number | null)
+    case "float8":
+      return PgTypes.float8(value as number | null)
   }
-  return arrays.map((values, i) => {
-    const typed = PgTypes.array(values, PgTypes.OID[types[i]])
-    if (typed._tag === "Failure") throw typed.failure
-    return typed.success
-  })
+}
+
+/** A part of a batch as parameters: one per column, in the order of `columns`. */
+export interface PgPart {
+  /**
+   * Which columns vary from row to row, bit `i` for `columns[i]`: each goes
+   * as an array, the others as one value. 0 for a single row; never 0 for
+   * more (their ids differ).
+   */
+  readonly shape: number
+  /** The parameters, one per column. */
+  readonly params: Array<PgTypes.Parameter>
 }
 
 /**
- * The rows of `count` consecutive array parameters, from `$first` on, for a
- * statement's `FROM`: `unnest($first, …)`. The text is the same for every
- * batch, whatever its size.
+ * The records' columns as parameters (see `PgPart`). A record that does not
+ * encode (a non-integer time, say) throws: the caller builds them inside the
+ * write, where that is a defect of the batch.
  */
-export const unnestRows = (first: number): string =>
-  `unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(", ")})`
+export const pgPart = (records: Iterable<TaskInfo.TaskInfo>): PgPart => {
+  const rows = Array.from(records, toValues)
+  let shape = 0
+  const params = types.map((type, i) => {
+    const first = rows[0][i]
+    let varies = false
+    for (let n = 1; n < rows.length && !varies; n++) varies = rows[n][i] !== first
+    if (!varies) return scalar(element(first, type), type)
+    shape |= 1 << i
+    const values = rows.map((row) => element(row[i], type))
+    const typed = PgTypes.array(values, PgTypes.OID[type])
+    if (typed._tag === "Failure") throw typed.failure
+    return typed.success
+  })
+  return { shape, params }
+}
+
+/**
+ * The column list and `SELECT` inserting the rows of a part of shape `shape`
+ * whose parameters start at `$first`: the varying columns from `unnest` of
+ * their arrays, the others as their one value, e.g. `(id, payload, kind, …)
+ * SELECT *, $3::text, … FROM unnest($1::text[], $12::text[])`.
+ */
+export const partRows = (shape: number, first: number): string => {
+  const varying: Array<number> = []
+  const constant: Array<number> = []
+  for (let i = 0; i < columns.length; i++) ((shape & (1 << i)) === 0 ? constant : varying).push(i)
+  const names = [...varying, ...constant].map((i) => columns[i]).join(", ")
+  const values = constant.map((i) => `$${first + i}::${types[i]}`)
+  if (varying.length === 0) return `(${names}) SELECT ${values.join(", ")}`
+  const arrays = varying.map((i) => `$${first + i}::${types[i]}[]`).join(", ")
+  return `(${names}) SELECT ${["*", ...values].join(", ")} FROM unnest(${arrays})`
+}
+
+/** How many parameters a part takes: one per column. */
+export const partParameters = columns.length

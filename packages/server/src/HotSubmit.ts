@@ -129,9 +129,10 @@ export const make = Effect.gen(function*() {
             return known.status
           }
         }
-        // A defect, or an error the endpoint does not declare: the stack's empty 500.
+        // A defect, or an error the endpoint does not declare: the stack's empty 500 — its head written before its
+        // (empty) body, so with no length, chunked, as the stack's Node response writes it.
         if (!response.destroyed) {
-          response.writeHead(500, { "content-length": 0 })
+          response.writeHead(500)
           response.end()
         }
         return 500

@@ -8,7 +8,9 @@
  *   this runner owns the shard, its own supervisor admits the task with no
  *   message at all (`LocalAdmission`). A `Submit` refused before anything was
  *   admitted (the shard not open on its owner in time, or moving) is sent
- *   again, a few times within seconds (`notAdmittedRetry`).
+ *   again, a few times within seconds (`notAdmittedRetry`). One whose handler
+ *   the owner interrupted (its entity ending) is answered by the task's record:
+ *   its id if recorded, else sent again likewise.
  * - `interrupt` sends `Interrupt` to the owner; the task's finalizers run there.
  * - Reads (`get`, `list`) come from the shared task store and `awaitInfo` waits on
  *   the owner (`Await`), so any runner answers for any task. A record `get` reads
@@ -33,7 +35,7 @@
  *
  * @since 0.1.0
  */
-import { type Cause, Clock, Effect, Exit, Fiber, Layer, Option, Schedule, Schema, Scope, type Stream } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber, Layer, Option, Schedule, Schema, Scope, type Stream } from "effect"
 import { type ClusterError, Sharding } from "effect/cluster"
 import { Schedules, Task, TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import type { ClusterFeed } from "./ClusterFeed.ts"
@@ -178,13 +180,37 @@ export const make = Effect.fnUntraced(function*(
         retries: options?.retries
       })
       const reply = yield* routed(send.pipe(
+        (sent) => answeredByRecord(sent, id, kind.name),
         Effect.tapError((error) => notAdmitted(error) ? Effect.logDebug(notAdmittedLog, { id, refused: error._tag }) : Effect.void),
         Effect.retry({ schedule: notAdmittedRetry, while: notAdmitted }),
         // the tries ran out: told as the store's unavailability, which callers of `submit` handle
-        Effect.catchTag("NotAdmitted", (refusal) => Effect.fail(NotAdmitted.toStoreError(refusal)))
+        Effect.catchTags({
+          NotAdmitted: (refusal) => Effect.fail(NotAdmitted.toStoreError(refusal)),
+          SubmitInterrupted: (refusal) => Effect.fail(NotAdmitted.toStoreError(refusal))
+        })
       ))
       return Tasks.makeHandle(reply.id, kind.name, kind, operations)
     })
+
+  /**
+   * `sent` (a `Submit` of task `id`, of kind `kind`), its handler's interruption on the owner answered by the task's
+   * record. The owner's entity ending (its shard moving, or lost) interrupts a handler that has not answered: one whose
+   * task was recorded, too (its `Run` to the ending entity is refused so). The handler has finished (its insert, not
+   * interruptible, with it), and the caller's own interruption is not caught here. Recorded: the task's id (its
+   * hand-over and adoption are the entity's and the next owner's). No record: nothing was recorded
+   * (`SubmitInterrupted`), sent again as a `NotAdmitted` is.
+   */
+  const answeredByRecord = <E, R>(sent: Effect.Effect<{ readonly id: string }, E, R>, id: string, kind: string) =>
+    Effect.catchCause(
+      sent,
+      (cause): Effect.Effect<{ readonly id: string }, E | TaskError.TaskStoreError | NotAdmitted.SubmitInterrupted> =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.flatMap(store.get(id), (found) =>
+            Option.isSome(found) && found.value.kind === kind
+              ? Effect.succeed({ id })
+              : Effect.fail(new NotAdmitted.SubmitInterrupted({ id })))
+          : Effect.failCause(cause)
+    )
 
   /** Waits on the owner (`Await`) until the task has finished; reads the store again while it has none. */
   const awaitInfo = (id: string): Effect.Effect<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>

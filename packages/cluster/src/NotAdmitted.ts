@@ -28,16 +28,33 @@ export class NotAdmitted extends Schema.TaggedError<NotAdmitted>("@chainjobs/clu
 }
 
 /**
- * Whether a `Submit`'s error is the owner's refusal before admitting: a `NotAdmitted`, or the same refusal as a runner
+ * The owner's handler of task `id`'s `Submit` was interrupted before it answered (its entity ended: the shard moving
+ * or lost) and the task has no record: nothing was recorded, submit again. Not sent over the wire: the runner the
+ * submission was made on finds it so (an interrupted handler has finished, its insert with it).
+ */
+export class SubmitInterrupted extends Schema.TaggedError<SubmitInterrupted>("@chainjobs/cluster/SubmitInterrupted")("SubmitInterrupted", {
+  /** The task submitted. */
+  id: Schema.String
+}, { httpApiStatus: 503 }) {
+  override get message(): string {
+    return `the submission of task ${this.id} was interrupted on its shard's owner before it was recorded ` +
+      `(its shard moving); nothing was recorded, submit again`
+  }
+}
+
+/**
+ * Whether a `Submit`'s error is the owner's refusal before admitting: a `NotAdmitted` (or an interrupted handler that
+ * recorded nothing, `SubmitInterrupted`), or the same refusal as a runner
  * of the previous version sends it during a rolling upgrade — a `TaskStoreError` named `submit` (its store failures
  * name the statement instead: `insert`, …).
  */
 export const isRefusal = (error: { readonly _tag: string; readonly operation?: string }): boolean =>
-  error._tag === "NotAdmitted" || (error._tag === "TaskStoreError" && error.operation === "submit")
+  error._tag === "NotAdmitted" || error._tag === "SubmitInterrupted" ||
+  (error._tag === "TaskStoreError" && error.operation === "submit")
 
 /**
  * The refusal as its caller is told once the submission's tries ran out: the store-unavailable error that callers of
  * `Tasks.submit` handle (HTTP 503), named `submit`, with the refusal as its cause.
  */
-export const toStoreError = (refusal: NotAdmitted): TaskError.TaskStoreError =>
+export const toStoreError = (refusal: NotAdmitted | SubmitInterrupted): TaskError.TaskStoreError =>
   new TaskError.TaskStoreError({ operation: "submit", detail: refusal.message, cause: refusal })

@@ -5,7 +5,9 @@
  * (`toStoreError`) with the refusal as its cause. A runner of the previous
  * version, met during a rolling upgrade, sends the same refusal as a
  * `TaskStoreError` named `submit`: it is sent again all the same
- * (`isRefusal`), and no other error is.
+ * (`isRefusal`), and no other error is. A submission whose handler
+ * the owner interrupted before it recorded anything (`SubmitInterrupted`) is
+ * one as well.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { TaskError } from "@chainjobs/tasks"
@@ -37,5 +39,17 @@ describe("NotAdmitted", () => {
     assert.isFalse(NotAdmitted.isRefusal(new TaskError.TaskStoreError({ operation: "insert", detail: "connection reset" })))
     assert.isFalse(NotAdmitted.isRefusal(new TaskError.SubmitRejected({ kind: "scan", reason: "shutting-down" })))
     assert.isFalse(NotAdmitted.isRefusal(new TaskError.UnknownTaskKind({ kind: "submit" })))
+  })
+
+  it("a submission whose handler was interrupted before it recorded anything is a refusal too, told as such", () => {
+    const interrupted = new NotAdmitted.SubmitInterrupted({ id: "task-2" })
+    assert.isTrue(NotAdmitted.isRefusal(interrupted))
+    assert.strictEqual(
+      interrupted.message,
+      "the submission of task task-2 was interrupted on its shard's owner before it was recorded (its shard moving); " +
+        "nothing was recorded, submit again"
+    )
+    const error = NotAdmitted.toStoreError(interrupted)
+    assert.deepStrictEqual([error.operation, error.detail, error.cause], ["submit", interrupted.message, interrupted])
   })
 })

@@ -48,6 +48,18 @@ const shared = sharesDevChain.has(name)
  */
 const unisolated = shared || name === "server"
 
+/**
+ * vitest's per-test and per-hook bounds in a mutation run. Stryker runs
+ * under `nice -n 15` on the shared machine, so its tests get the CPU last: at
+ * load average 18 a SQLite worker thread took about 1.5 s to start, and a
+ * test opening three of them (`NodeSqliteClientOptions`' `wal: false` test)
+ * ran past vitest's 5 s default, which failed the dry run and so the whole
+ * run (2026-12-02, store-sql). A mutant's own bound is Stryker's (3× its
+ * tests' dry-run time + 15 s, counted as a timeout); vitest's default would
+ * cut a slow survivor first and count it as killed.
+ */
+const testBoundMillis = 60_000
+
 export default defineConfig({
   resolve: {
     alias: [
@@ -61,6 +73,8 @@ export default defineConfig({
     include: [`packages/${name}/test/**/*.test.ts`],
     exclude: [...configDefaults.exclude, "**/CrashRecovery.test.ts", "**/main.test.ts", "**/GeneratedClient.test.ts"],
     ...(shared ? { globalSetup: [join(root, "mutation", "devChainSetup.ts")] } : {}),
-    ...(unisolated ? { fileParallelism: false, isolate: false } : {})
+    ...(unisolated ? { fileParallelism: false, isolate: false } : {}),
+    testTimeout: testBoundMillis,
+    hookTimeout: testBoundMillis
   }
 })

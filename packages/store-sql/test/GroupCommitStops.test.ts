@@ -1,0 +1,72 @@
+/**
+ * How a group commit ends: once its scope closed, every kind of write is
+ * refused with a `TaskStoreError` naming that write's operation, and nothing
+ * reaches the database; a batch whose write is interrupted (only when the
+ * runtime itself stops) fails its writers with that interruption instead of
+ * leaving them waiting for good, and `settled` returns.
+ */
+import { TaskError } from "@chainjobs/tasks"
+import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Scope } from "effect"
+import * as GroupCommit from "../src/GroupCommit.ts"
+
+const stored: GroupCommit.BatchResult = { duplicates: new Set(), failed: { inserts: new Map(), updates: new Map(), progress: new Map() } }
+
+describe("GroupCommit, ending", () => {
+  it.effect("after its scope closed, each write is refused naming its operation, and none reaches the database", () =>
+    Effect.gen(function*() {
+      let batches = 0
+      const scope = yield* Scope.make()
+      const commit = yield* GroupCommit.make(() => Effect.sync(() => (batches++, stored))).pipe(Scope.provide(scope))
+      yield* Scope.close(scope, Exit.void)
+      const a = record()
+      const refused = yield* Effect.all([
+        Effect.flip(commit.insert(a)),
+        Effect.flip(commit.insertAll([a])),
+        Effect.flip(commit.update(a)),
+        Effect.flip(commit.updateAll([a])),
+        Effect.flip(commit.updateProgress({ ...a, progress: 1 }))
+      ])
+      assert.deepStrictEqual(
+        refused.map((error) => [error._tag, error.operation, error.detail]),
+        [
+          ["TaskStoreError", "insert", "the task store is closed"],
+          ["TaskStoreError", "insert", "the task store is closed"],
+          ["TaskStoreError", "update", "the task store is closed"],
+          ["TaskStoreError", "update", "the task store is closed"],
+          ["TaskStoreError", "updateProgress", "the task store is closed"]
+        ]
+      )
+      assert.strictEqual(batches, 0)
+    }))
+
+  it.effect("a batch whose write is interrupted fails its writers with the interruption, and settled returns", () =>
+    Effect.gen(function*() {
+      // The database's call is interrupted from outside its fiber, as the runtime stopping would.
+      const write: GroupCommit.WriteBatch = () =>
+        Effect.gen(function*() {
+          const self = yield* Effect.fiber
+          yield* Effect.forkDetach(Fiber.interrupt(self))
+          return yield* Effect.never
+        })
+      const commit = yield* GroupCommit.make(write)
+      const [a, b] = [record(), record()]
+      const writes = yield* Effect.forkChild(
+        Effect.all([Effect.flip(commit.insert(a)), Effect.flip(commit.update({ ...b, status: "running" }))], { concurrency: "unbounded" }),
+        { startImmediately: true }
+      )
+      const settled = yield* Effect.forkChild(commit.settled, { startImmediately: true })
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      assert.deepStrictEqual(
+        [writes.pollUnsafe() === undefined ? "waiting" : "done", settled.pollUnsafe() === undefined ? "waiting" : "done"],
+        ["done", "done"],
+        "the writers and settled, once the batch's write was interrupted"
+      )
+      const errors: ReadonlyArray<TaskError.TaskStoreError> = yield* Fiber.join(writes)
+      assert.deepStrictEqual(
+        errors.map((error) => [error.operation, error.detail]),
+        [["write", "the batch's write was interrupted"], ["write", "the batch's write was interrupted"]]
+      )
+    }))
+})

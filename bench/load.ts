@@ -28,7 +28,9 @@
  * service's `--max-semi-space-size` in MB; 0, the default, leaves V8's own as
  * `npm start` does), `--turn-budget=` (the service's `CHAINJOBS_TURN_BUDGET_MS`:
  * fiber work per turn of its event loop, ms; 0 for Effect's own scheduler;
- * unset, the service's default) (or `LOAD_DURATION`,
+ * unset, the service's default), `--malloc-arena-max=` (the service's
+ * `MALLOC_ARENA_MAX`: glibc's limit on its C heaps' arenas, a probe of the
+ * allocator's share of the RSS; unset, glibc's own) (or `LOAD_DURATION`,
  * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
  * the service there (`node --cpu-prof`); `--heap-snapshots=DIR` writes two
  * heap snapshots of it there, at the end of warm-up and at the end of the
@@ -38,7 +40,13 @@
  * what the service retains, and the run prints it after warm-up beside the
  * RSS slope — a growing RSS over a flat retained heap is V8 letting garbage
  * pile up between collections, not a leak. `--trace-gc=FILE` writes the
- * service's GC lines there.
+ * service's GC lines there. What the RSS is made of is read from the
+ * service's `/proc/<pid>/smaps` each interval (`_load-memory.ts`): the C heap
+ * (`malloc`: glibc's arenas), the V8 heap's committed pages, the other
+ * anonymous memory, mapped files — and the run prints each part's slope, so
+ * a growing RSS is placed. Each interval also shows the connections the
+ * kernel dropped from a full accept queue (`ListenOverflows`, every
+ * listener's on the machine), each a request that waited a second or more.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -47,6 +55,7 @@ import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import type { IntervalReport, Mix } from "./_load-generator.ts"
+import { listenOverflows, memoryParts } from "./_load-memory.ts"
 import { fmt, type Quantiles, quantiles, table } from "./_measure.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -78,6 +87,9 @@ const semiSpace = setting("semi-space", 0, 0)
 /** The service's `CHAINJOBS_TURN_BUDGET_MS` (`--turn-budget=`), or undefined for its default. */
 const turnBudget = args.find((arg) => arg.startsWith("--turn-budget="))?.slice("--turn-budget=".length) ??
   process.env.LOAD_TURN_BUDGET
+/** The service's `MALLOC_ARENA_MAX` (`--malloc-arena-max=`), or undefined for glibc's own. */
+const mallocArenaMax = args.find((arg) => arg.startsWith("--malloc-arena-max="))?.slice("--malloc-arena-max=".length) ??
+  process.env.LOAD_MALLOC_ARENA_MAX
 const warmupSeconds = setting("warmup", 20, 60)
 const cooldownSeconds = setting("cooldown", 20, 60)
 
@@ -150,7 +162,8 @@ console.log(
     `watchers: ${mix.sseTask} task SSE (new connection per task), ${mix.sseAll} /api/events, ` +
     `${mix.wsWatch} WS Watch, ${mix.wsAll} WS WatchChanges; ${mix.statusRate} status reads/s on new and on open connections; ` +
     `service young generation ${semiSpace === 0 ? "V8's default" : `--max-semi-space-size=${semiSpace}`}; ` +
-    `fiber work per turn ${turnBudget === undefined ? "the service's default" : `CHAINJOBS_TURN_BUDGET_MS=${turnBudget}`}`
+    `fiber work per turn ${turnBudget === undefined ? "the service's default" : `CHAINJOBS_TURN_BUDGET_MS=${turnBudget}`}; ` +
+    `C heap arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}`
 )
 
 const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)
@@ -188,7 +201,11 @@ const server = spawn(
   ],
   {
     stdio: ["ignore", "pipe", "inherit"],
-    env: turnBudget === undefined ? process.env : { ...process.env, CHAINJOBS_TURN_BUDGET_MS: turnBudget }
+    env: {
+      ...process.env,
+      ...(turnBudget === undefined ? {} : { CHAINJOBS_TURN_BUDGET_MS: turnBudget }),
+      ...(mallocArenaMax === undefined ? {} : { MALLOC_ARENA_MAX: mallocArenaMax })
+    }
   }
 )
 const stopServer = async () => {
@@ -254,6 +271,9 @@ const header = [
   "GC %",
   "gen CPU %",
   "RSS MB",
+  "malloc MB",
+  "anon MB",
+  "accept ovf",
   "heap MB",
   "heap total MB",
   "ext MB",
@@ -273,6 +293,11 @@ const reports: Array<IntervalReport> = []
 let cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!), generator: 0 }
 const cpuAtStart = cpuBefore.seconds
 const rss: Array<readonly [number, number]> = []
+/** The service's memory by part (`_load-memory.ts`) per interval, with its V8 heap's committed bytes (MB, at the load's clock). */
+const parts: Array<{ readonly t: number; readonly malloc: number; readonly anon: number; readonly file: number; readonly heapTotal: number }> = []
+/** `ListenOverflows` when the load began, and at the last interval. */
+const overflowsAtStart = listenOverflows()
+let overflowsBefore = overflowsAtStart
 let gcBefore = 0
 /** Heap snapshots asked of the service so far (`--heap-snapshots`). */
 let snapshotsTaken = 0
@@ -305,6 +330,11 @@ lines(generator, async (line) => {
     server.kill("SIGUSR2")
   }
   const process_ = await scrape(base)
+  const memory = memoryParts(server.pid!)
+  if (memory !== undefined) parts.push({ t: report.t, malloc: memory.malloc, anon: memory.anon, file: memory.file, heapTotal: process_.heapTotal })
+  const overflows = listenOverflows()
+  const overflowed = overflows - overflowsBefore
+  overflowsBefore = overflows
   // The service's time in garbage collection over the interval, in percent of the interval (of one core).
   if (Number.isFinite(process_.loopMax)) loop.push({ p99: process_.loopP99 * 1000, max: process_.loopMax * 1000 })
   if (Number.isFinite(process_.schedulerWait)) schedulerWaits.push(process_.schedulerWait * 1000)
@@ -331,6 +361,10 @@ lines(generator, async (line) => {
     Number.isFinite(gcPercent) ? fmt(gcPercent) : "?",
     fmt(generatorPercent),
     mb(resident),
+    mb(memory?.malloc ?? Number.NaN),
+    // Anonymous memory besides the C heap: the V8 heaps' resident pages, large buffers, stacks.
+    mb(memory?.anon ?? Number.NaN),
+    Number.isFinite(overflowed) ? String(overflowed) : "?",
     mb(process_.heap),
     mb(process_.heapTotal),
     mb(process_.external),
@@ -466,6 +500,27 @@ table([
     ""
   ],
   [`RSS slope after ${warmupSeconds} s warm-up (MB/min)`, fmt(slopePerMinute / 2 ** 20, 1), "<= 5", verdict(slopePerMinute / 2 ** 20 <= 5)],
+  [
+    // The V8 heap's committed size is not all resident (a young generation is committed whole): it is shown beside the
+    // anonymous part, which holds the resident share of it, not taken from it.
+    "its parts' slopes after warm-up (MB/min): C heap (malloc) / other anonymous (V8 heaps' pages, buffers, stacks) / files; V8 heap committed",
+    (() => {
+      const after = parts.filter((p) => p.t >= warmupSeconds)
+      const of = (pick: (p: (typeof parts)[number]) => number) => {
+        const points = after.filter((p) => Number.isFinite(pick(p))).map((p) => [p.t, pick(p)] as const)
+        return points.length < 2 ? "?" : fmt(slope(points) * 60 / 2 ** 20, 1)
+      }
+      return `${[of((p) => p.malloc), of((p) => p.anon), of((p) => p.file)].join(" / ")}; ${of((p) => p.heapTotal)}`
+    })(),
+    "",
+    ""
+  ],
+  [
+    "connections dropped from a full accept queue during the load (ListenOverflows, every listener on the machine)",
+    Number.isFinite(overflowsBefore - overflowsAtStart) ? String(overflowsBefore - overflowsAtStart) : "?",
+    "",
+    ""
+  ],
   [
     `RSS warm-up -> end of load -> ${cooldownSeconds} s later (MB)`,
     `${mb(warm?.[1] ?? Number.NaN)} -> ${mb(rss[rss.length - 1]?.[1] ?? Number.NaN)} -> ${mb(rested)}`,

@@ -1,0 +1,86 @@
+/**
+ * What the service's resident memory is made of, for `bench/load.ts`, read
+ * from Linux's `/proc` without asking the service: a growing RSS over a flat
+ * V8 heap is somewhere else, and these parts say where.
+ *
+ * - `malloc`: the C heap — the main arena (`[heap]`, grown by `brk`) and the
+ *   arenas glibc gives other threads (anonymous mappings of up to 64 MB
+ *   starting on a 64-MB boundary, as glibc places them). Native objects live
+ *   here: sockets' and HTTP parsers' state, SQLite's page cache and
+ *   statements, small buffers. Growth here over a flat heap is native
+ *   objects kept alive, or the allocator's fragmentation (freed memory it
+ *   cannot give back).
+ * - `anon`: every other anonymous mapping — the V8 heaps (their committed
+ *   pages: the main isolate's `heapTotal`, and the SQLite worker's), large
+ *   buffers, thread stacks.
+ * - `file`: mapped files (the node binary, libraries, SQLite's shared memory).
+ *
+ * `listenOverflows` reads the kernel's count of connections whose handshake
+ * completed while a listening socket's accept queue was full (the client's
+ * ACK is dropped; the server retries its SYN-ACK a second later, so the
+ * client's request waits ≥ 1 s though its connect returned at once). The
+ * count is the network namespace's, every listener's: other servers on the
+ * machine add to it.
+ */
+import { readFileSync } from "node:fs"
+
+/** The resident parts of a process (bytes): see the module's note. */
+export interface MemoryParts {
+  readonly rss: number
+  readonly malloc: number
+  readonly anon: number
+  readonly file: number
+}
+
+/** glibc's largest arena heap for a thread, and the boundary it aligns them on. */
+const arenaSize = 64 * 2 ** 20
+
+/** The resident parts of process `pid` from its `smaps`, or undefined when it cannot be read (the process is gone). */
+export const memoryParts = (pid: number): MemoryParts | undefined => {
+  let text: string
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, "utf8")
+  } catch {
+    return undefined
+  }
+  let malloc = 0
+  let anon = 0
+  let file = 0
+  let part: "malloc" | "anon" | "file" = "anon"
+  for (const line of text.split("\n")) {
+    // A mapping's header: `start-end perms offset dev inode [path]`; its `Rss:` line follows.
+    const header = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (header !== null) {
+      const start = Number.parseInt(header[1], 16)
+      const size = Number.parseInt(header[2], 16) - start
+      const path = header[4]
+      part = path === "[heap]" || (path === "" && header[3] === "rw-p" && start % arenaSize === 0 && size <= arenaSize)
+        ? "malloc"
+        : path === "" || path.startsWith("[")
+        ? "anon"
+        : "file"
+      continue
+    }
+    if (line.startsWith("Rss:")) {
+      const bytes = Number(line.split(/\s+/)[1]) * 1024
+      if (part === "malloc") malloc += bytes
+      else if (part === "anon") anon += bytes
+      else file += bytes
+    }
+  }
+  return { rss: malloc + anon + file, malloc, anon, file }
+}
+
+/** The namespace's `ListenOverflows` so far (see the module's note), or NaN when `/proc/net/netstat` has none. */
+export const listenOverflows = (): number => {
+  try {
+    const lines = readFileSync("/proc/net/netstat", "utf8").split("\n")
+    // Pairs of lines: `TcpExt: names…` then `TcpExt: values…`.
+    const names = lines.find((line) => line.startsWith("TcpExt:"))?.split(" ")
+    const values = lines.filter((line) => line.startsWith("TcpExt:"))[1]?.split(" ")
+    const at = names?.indexOf("ListenOverflows") ?? -1
+    return at === -1 || values === undefined ? Number.NaN : Number(values[at])
+  } catch {
+    return Number.NaN
+  }
+}

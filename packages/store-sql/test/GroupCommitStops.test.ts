@@ -3,7 +3,8 @@
  * refused with a `TaskStoreError` naming that write's operation, and nothing
  * reaches the database; a batch whose write is interrupted (only when the
  * runtime itself stops) fails its writers with that interruption instead of
- * leaving them waiting for good, and `settled` returns.
+ * leaving them waiting for good, and `settled` returns. Closing with nothing
+ * queued writes nothing: no empty batch reaches the database.
  */
 import { TaskError } from "@chainjobs/tasks"
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
@@ -68,5 +69,21 @@ describe("GroupCommit, ending", () => {
         errors.map((error) => [error.operation, error.detail]),
         [["write", "the batch's write was interrupted"], ["write", "the batch's write was interrupted"]]
       )
+    }))
+
+  it.effect("closing with nothing queued writes no batch: the database sees only the batches that held writes", () =>
+    Effect.gen(function*() {
+      const sizes: Array<number> = []
+      const scope = yield* Scope.make()
+      const write: GroupCommit.WriteBatch = (batch) =>
+        Effect.sync(() => {
+          sizes.push(batch.inserts.size + batch.updates.size + batch.progress.size)
+          return stored
+        })
+      const commit = yield* GroupCommit.make(write).pipe(Scope.provide(scope))
+      yield* commit.insert(record())
+      yield* commit.settled
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(sizes, [1])
     }))
 })

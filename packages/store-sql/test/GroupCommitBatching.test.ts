@@ -111,7 +111,7 @@ describe("lost progress", () => {
 })
 
 describe("refused writes", () => {
-  it.effect("name their operation: an insert of a queued id, and every write once the scope has closed (insertAll as an insert)", () =>
+  it.effect("name their operation: an insert of a queued id, and every write once the scope has closed (insertAll as an insert, updateAll as an update)", () =>
     Effect.gen(function*() {
       const { write } = recording()
       const scope = yield* Scope.make()
@@ -126,9 +126,10 @@ describe("refused writes", () => {
         Effect.flip(commit.insert(b)),
         Effect.flip(commit.insertAll([b])),
         Effect.flip(commit.update(b)),
+        Effect.flip(commit.updateAll([b])),
         Effect.flip(commit.updateProgress(b))
       ])
       for (const error of refused) assert.instanceOf(error, TaskError.TaskStoreError)
-      assert.deepStrictEqual(refused.map((error) => error.operation), ["insert", "insert", "update", "updateProgress"])
+      assert.deepStrictEqual(refused.map((error) => error.operation), ["insert", "insert", "update", "update", "updateProgress"])
     }))
 })

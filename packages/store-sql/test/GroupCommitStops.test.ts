@@ -1,10 +1,9 @@
 /**
- * How a group commit ends: once its scope closed, every kind of write is
- * refused with a `TaskStoreError` naming that write's operation, and nothing
- * reaches the database; a batch whose write is interrupted (only when the
- * runtime itself stops) fails its writers with that interruption instead of
- * leaving them waiting for good, and `settled` returns. Closing with nothing
- * queued writes nothing: no empty batch reaches the database.
+ * How a group commit ends (the writes it refuses once closed are
+ * `GroupCommitBatching.test`'s): a batch whose write is interrupted (only
+ * when the runtime itself stops) fails its writers with that interruption
+ * instead of leaving them waiting for good, and `settled` returns; closing
+ * with nothing queued writes nothing, no empty batch.
  */
 import { TaskError } from "@chainjobs/tasks"
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
@@ -15,33 +14,6 @@ import * as GroupCommit from "../src/GroupCommit.ts"
 const stored: GroupCommit.BatchResult = { duplicates: new Set(), failed: { inserts: new Map(), updates: new Map(), progress: new Map() } }
 
 describe("GroupCommit, ending", () => {
-  it.effect("after its scope closed, each write is refused naming its operation, and none reaches the database", () =>
-    Effect.gen(function*() {
-      let batches = 0
-      const scope = yield* Scope.make()
-      const commit = yield* GroupCommit.make(() => Effect.sync(() => (batches++, stored))).pipe(Scope.provide(scope))
-      yield* Scope.close(scope, Exit.void)
-      const a = record()
-      const refused = yield* Effect.all([
-        Effect.flip(commit.insert(a)),
-        Effect.flip(commit.insertAll([a])),
-        Effect.flip(commit.update(a)),
-        Effect.flip(commit.updateAll([a])),
-        Effect.flip(commit.updateProgress({ ...a, progress: 1 }))
-      ])
-      assert.deepStrictEqual(
-        refused.map((error) => [error._tag, error.operation, error.detail]),
-        [
-          ["TaskStoreError", "insert", "the task store is closed"],
-          ["TaskStoreError", "insert", "the task store is closed"],
-          ["TaskStoreError", "update", "the task store is closed"],
-          ["TaskStoreError", "update", "the task store is closed"],
-          ["TaskStoreError", "updateProgress", "the task store is closed"]
-        ]
-      )
-      assert.strictEqual(batches, 0)
-    }))
-
   it.effect("a batch whose write is interrupted fails its writers with the interruption, and settled returns", () =>
     Effect.gen(function*() {
       // The database's call is interrupted from outside its fiber, as the runtime stopping would.

@@ -58,7 +58,7 @@
  *
  * @since 0.1.0
  */
-import { type Cause, Clock, Deferred, Effect, Queue, Schedule, Schema, Semaphore, Stream } from "effect"
+import { type Cause, Clock, Deferred, Effect, Exit, Option, Queue, Schedule, Schema, Semaphore, Stream } from "effect"
 import { PgClient } from "@effect/sql-pg"
 import { type TaskEvent, TaskInfo, TaskInterest, type Tasks, type TaskStats, TaskStore } from "@chainjobs/tasks"
 import * as RecordOrder from "./RecordOrder.ts"
@@ -139,6 +139,13 @@ export interface ClusterFeed {
   readonly changesAndDeletions: Stream.Stream<TaskInfo.TaskInfo | TaskEvent.Deleted>
   /** A task's record now, then at every change wherever it runs (the latest wins over a slow reader); ends after its terminal record or its deletion. */
   watch<E>(id: string, read: Effect.Effect<TaskInfo.TaskInfo, E>): Stream.Stream<TaskInfo.TaskInfo, E>
+  /**
+   * The final record of task `id`, wherever it runs: `read` (its first read, made once the feed follows the task)
+   * if that is final, else the final record the feed hears of it — from its runner, always sent (no `interest`
+   * declared: a wait costs its runner nothing), or re-read after changes were lost. `None` if the task is deleted
+   * first or the feed closes: then the caller reads the store.
+   */
+  finalRecord<E>(id: string, read: Effect.Effect<TaskInfo.TaskInfo, E>): Effect.Effect<Option.Option<TaskInfo.TaskInfo>, E>
   /** Tells every runner's followers that a record (`info`, as it stood) was deleted. */
   deleted(info: TaskInfo.TaskInfo): Effect.Effect<void>
   /**
@@ -152,9 +159,15 @@ export interface ClusterFeed {
   readonly interest: TaskInterest.TaskInterest["Service"]
 }
 
-/** A follower of one task: its stream's queue, and whether a change reached it before its first read did. */
+/**
+ * A follower of one task (a watch's stream, or a wait for its final record): what it is handed, and whether a change
+ * reached it before its first read did.
+ */
 interface Watcher {
-  readonly queue: Queue.Enqueue<TaskInfo.TaskInfo, Cause.Done>
+  /** Hands it a record of its task. */
+  readonly offer: (info: TaskInfo.TaskInfo) => void
+  /** It hears nothing more: its task was deleted or finished, or the feed closed. */
+  readonly end: () => void
   delivered: boolean
 }
 
@@ -281,8 +294,8 @@ export const make = Effect.fnUntraced(function*(options: {
     if (watchers === undefined) return
     for (const watcher of watchers) {
       watcher.delivered = true
-      if (!deletion) Queue.offerUnsafe(watcher.queue, info)
-      if (deletion || TaskInfo.isTerminal(info.status)) Queue.endUnsafe(watcher.queue)
+      if (!deletion) watcher.offer(info)
+      if (deletion || TaskInfo.isTerminal(info.status)) watcher.end()
     }
   }
 
@@ -641,7 +654,7 @@ export const make = Effect.fnUntraced(function*(options: {
         closed = true
         for (const queue of changeQueues) Queue.endUnsafe(queue)
         for (const queue of journalQueues) Queue.endUnsafe(queue)
-        for (const watchers of byTask.values()) for (const watcher of watchers) Queue.endUnsafe(watcher.queue)
+        for (const watchers of byTask.values()) for (const watcher of watchers) watcher.end()
       }),
       // Not behind a send under way, which may be retrying for longer than the farewell may take: the
       // farewell goes at once, numbered next.
@@ -659,22 +672,30 @@ export const make = Effect.fnUntraced(function*(options: {
       )
     )
 
+  /** Follows task `id` with `watcher` until the returned function is called. */
+  const addWatcher = (id: string, watcher: Watcher) => {
+    let watchers = byTask.get(id)
+    if (watchers === undefined) byTask.set(id, watchers = new Set())
+    const followed = watchers
+    followed.add(watcher)
+    return () => {
+      followed.delete(watcher)
+      if (followed.size === 0 && byTask.get(id) === followed) byTask.delete(id)
+    }
+  }
+
   const watch = <E>(id: string, read: Effect.Effect<TaskInfo.TaskInfo, E>) =>
     Stream.callback<TaskInfo.TaskInfo, E>(
       Effect.fnUntraced(function*(queue) {
         // Following before the first read: no change falls in between.
-        const watcher: Watcher = { queue, delivered: false }
-        let watchers = byTask.get(id)
-        if (watchers === undefined) byTask.set(id, watchers = new Set())
-        const followed = watchers
-        followed.add(watcher)
+        const watcher: Watcher = {
+          offer: (info) => Queue.offerUnsafe(queue, info),
+          end: () => Queue.endUnsafe(queue),
+          delivered: false
+        }
+        const stop = addWatcher(id, watcher)
         yield* interest.task(id)
-        yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
-            followed.delete(watcher)
-            if (followed.size === 0 && byTask.get(id) === followed) byTask.delete(id)
-          })
-        )
+        yield* Effect.addFinalizer(() => Effect.sync(stop))
         const first = yield* read
         if (!watcher.delivered) {
           Queue.offerUnsafe(queue, first)
@@ -684,6 +705,24 @@ export const make = Effect.fnUntraced(function*(options: {
       }),
       { bufferSize: 16, strategy: "sliding" }
     )
+
+  const finalRecord = <E>(id: string, read: Effect.Effect<TaskInfo.TaskInfo, E>) =>
+    Effect.suspend(() => {
+      const final = Deferred.makeUnsafe<Option.Option<TaskInfo.TaskInfo>>()
+      // Following before the first read, as a watch: a final record told meanwhile is kept, or the read finds it.
+      const stop = addWatcher(id, {
+        offer: (info) => TaskInfo.isTerminal(info.status) && Deferred.doneUnsafe(final, Exit.succeed(Option.some(info))),
+        end: () => Deferred.doneUnsafe(final, Exit.succeed(Option.none())),
+        delivered: false
+      })
+      return read.pipe(
+        Effect.flatMap((first) => {
+          if (TaskInfo.isTerminal(first.status)) return Effect.succeed(Option.some(first))
+          return closed ? Effect.succeed(Option.none()) : Deferred.await(final)
+        }),
+        Effect.ensuring(Effect.sync(stop))
+      )
+    })
 
   const stats = Effect.map(local.stats, (own) => {
     const now = clock.currentTimeMillisUnsafe()
@@ -708,6 +747,7 @@ export const make = Effect.fnUntraced(function*(options: {
     changes: follow(changeQueues),
     changesAndDeletions: follow(journalQueues),
     watch,
+    finalRecord,
     deleted: (info) =>
       Effect.sync(() => {
         const item = { _tag: "Deleted" as const, info: stampLocal(info) }

@@ -12,8 +12,9 @@
  *   the owner interrupted (its entity ending) is answered by the task's record:
  *   its id if recorded, else sent again likewise.
  * - `interrupt` sends `Interrupt` to the owner; the task's finalizers run there.
- * - Reads (`get`, `list`) come from the shared task store and `awaitInfo` waits on
- *   the owner (`Await`), so any runner answers for any task. A record `get` reads
+ * - Reads (`get`, `list`) come from the shared task store and `awaitInfo` (a handle's `join`) waits for the
+ *   task's final record through the feed (`ClusterFeed.finalRecord`; the owner's `Await` only should the feed end
+ *   first), so any runner answers for any task. A record `get` reads
  *   is told to the feed (`ClusterFeed.observed`): a watch that begins with it
  *   ends with the task's final record, and never hears an earlier one after it.
  * - `watch`, `changes`, `changesAndDeletions` (what `TaskFeed`, so `/api/events`
@@ -212,8 +213,20 @@ export const make = Effect.fnUntraced(function*(
           : Effect.failCause(cause)
     )
 
-  /** Waits on the owner (`Await`) until the task has finished; reads the store again while it has none. */
+  /**
+   * Waits until the task has finished, wherever it runs: its final record as the feed tells it
+   * (`ClusterFeed.finalRecord`, from the runner that finishes it: no message to its owner, no reply to decode), the
+   * first read being this runner's own supervisor's (it waits for a task it holds, reads the store for another).
+   * Should the feed end first (the task deleted, the runner stopping), the owner is asked instead (`awaitOwner`).
+   */
   const awaitInfo = (id: string): Effect.Effect<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
+    Effect.flatMap(
+      feed.finalRecord(id, local.awaitInfo(id)),
+      (final) => Option.isSome(final) ? Effect.succeed(final.value) : awaitOwner(id)
+    )
+
+  /** Waits on the owner (`Await`) until the task has finished; reads the store again while it has none. */
+  const awaitOwner = (id: string): Effect.Effect<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>
     Effect.flatMap(local.awaitInfo(id), (info) => {
       if (TaskInfo.isTerminal(info.status)) return Effect.succeed(info)
       // An owner that moves or dies ends the wait without an answer: then read again.
@@ -221,7 +234,7 @@ export const make = Effect.fnUntraced(function*(
         Effect.flatMap((exit) =>
           Exit.isSuccess(exit) && TaskInfo.isTerminal(exit.value.status)
             ? Effect.succeed(exit.value)
-            : Effect.andThen(Effect.sleep(pollInterval), awaitInfo(id))
+            : Effect.andThen(Effect.sleep(pollInterval), awaitOwner(id))
         )
       )
     })

@@ -138,11 +138,12 @@ export const layerServices = (
     // a live runner lets its tasks go at its next lock refresh, a third of the expiry, then hands them over
     const live = yield* LiveRunners.make(address, options.runner.lockExpiration)
     const entity = yield* TaskEntity.make(local, live)
-    yield* Layer.build(TaskEntity.layer(entity))
-    yield* TaskEntity.adoption(entity, options.runner.shards, options.adoptionInterval)
     const admission = options.runner.directAdmission
       ? yield* LocalAdmission.make(local, options.runner.shards, entity.openShards)
       : LocalAdmission.none
+    // a `Submit` from another runner is admitted under the shard's guard too, where one is open: no `Run` after it
+    yield* Layer.build(TaskEntity.layer(entity, admission.submit))
+    yield* TaskEntity.adoption(entity, options.runner.shards, options.adoptionInterval)
     // Runs before the supervisor's own shutdown: hand the tasks over rather than wait for them. Both refuse new
     // work at once (a submission neither admits directly nor through the entity), then hand over concurrently.
     yield* Effect.addFinalizer(() => Effect.all([admission.close, entity.close], { concurrency: "unbounded", discard: true }))

@@ -7,13 +7,16 @@
  *
  * Five messages reach the runner owning the shard, all volatile:
  * - `Submit` admits a task there, once the shard is open (`OpenShards`): the
- *   owner's supervisor checks the key, records the task and starts it, then
- *   sends itself `Run`.
+ *   owner's supervisor checks the key, records the task and starts it. Under
+ *   the shard's guard where one is open (`LocalAdmission`, which hands it over
+ *   when the shard moves); else the entity knows it and sends itself `Run`.
  * - `Adopt` takes over an unfinished record of a shard just acquired (its key
  *   held here from then on), then sends itself `Run`.
  * - `Run` serves a task until it has finished, keeping its entity alive.
  * - `Interrupt` stops the task where it runs; its finalizers run on the owner.
- * - `Await` waits on the owner for a task to finish.
+ * - `Await` waits on the owner for a task to finish (a handle's `join` waits
+ *   for its final record through the feed, and asks the owner only should
+ *   the feed end first: `ClusterTasks.awaitInfo`).
  *
  * The durable hand-off is the task's record, not a message: when a shard
  * moves, its entities end and hand their tasks over (stopped at their
@@ -27,10 +30,10 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Exit, FiberMap, Schedule, Schema, Stream } from "effect"
+import { Clock, Duration, Effect, Exit, FiberMap, Option, Schedule, Schema, Stream } from "effect"
 import { ClusterSchema, Entity, EntityId, Sharding, ShardId } from "effect/cluster"
 import { Rpc } from "effect/rpc"
-import { TaskError, TaskInfo, type Tasks, TaskStore } from "@chainjobs/tasks"
+import { TaskError, type TaskHandle, TaskInfo, type Tasks, TaskStore } from "@chainjobs/tasks"
 import type * as LiveRunners from "./LiveRunners.ts"
 import { NotAdmitted } from "./NotAdmitted.ts"
 import * as OpenShards from "./OpenShards.ts"
@@ -203,12 +206,28 @@ export const handOver = (host: Pick<Host, "local" | "openShards">, shard: ShardI
   )
 
 /**
+ * Admits a submission under this runner's guard of its shard (`LocalAdmission.submit`): `submit` runs and its handle
+ * comes back in `Some` while the guard is open here; `None`, and nothing ran, otherwise.
+ */
+export type GuardedAdmission = <E>(
+  entityId: string,
+  id: string,
+  submit: Effect.Effect<TaskHandle.TaskHandle<any, any>, E>
+) => Effect.Effect<Option.Option<TaskHandle.TaskHandle<any, any>>, E>
+
+/** Admits nothing under a guard: every `Submit` is served by its entity. */
+const unguarded: GuardedAdmission = () => Effect.succeed(Option.none())
+
+/**
  * The entity's handlers on a runner. Every message runs concurrently: a key's
  * or a bucket's tasks do not wait for each other here, the supervisor's limits
  * decide. An entity hands over every task it admitted when it ends (its shard
- * moved), also one whose `Run` never arrived.
+ * moved), also one whose `Run` never arrived. A `Submit` whose shard's guard is
+ * open here (`guarded`, the runner's direct admission) is admitted under that
+ * guard, as a submission made on this runner is: the guard hands it over when
+ * the shard moves, and no `Run` message follows it.
  */
-export const layer = (host: Host) =>
+export const layer = (host: Host, guarded: GuardedAdmission = unguarded) =>
   TaskEntity.toLayer(
     Effect.gen(function*() {
       const address = yield* Entity.CurrentAddress
@@ -259,12 +278,7 @@ export const layer = (host: Host) =>
               return yield* notOpened(request.id, address.shardId, (yield* Clock.currentTimeMillis) - asked)
             }
             if (host.closing()) return yield* shuttingDown(request.kind)
-            // Followed from before its submission: its end may come before `submitEncoded` returns.
-            host.admittedHere.set(request.id, false)
-            // Known to this entity from before its insert: if the entity ends meanwhile (its shard moved), the
-            // hand-over includes it, and the supervisor stores it pending instead of starting it here.
-            admitted.add(request.id)
-            const handle = yield* local.submitEncoded(request.kind, request.payload, {
+            const options = {
               id: request.id,
               priority: request.priority,
               owner: request.owner,
@@ -272,7 +286,15 @@ export const layer = (host: Host) =>
               timeoutMillis: request.timeoutMillis,
               heartbeatTimeoutMillis: request.heartbeatTimeoutMillis,
               retries: request.retries
-            }).pipe(Effect.tapError(() =>
+            }
+            const direct = yield* guarded(address.entityId, request.id, local.submitEncoded(request.kind, request.payload, options))
+            if (Option.isSome(direct)) return { id: direct.value.id }
+            // Followed from before its submission: its end may come before `submitEncoded` returns.
+            host.admittedHere.set(request.id, false)
+            // Known to this entity from before its insert: if the entity ends meanwhile (its shard moved), the
+            // hand-over includes it, and the supervisor stores it pending instead of starting it here.
+            admitted.add(request.id)
+            const handle = yield* local.submitEncoded(request.kind, request.payload, options).pipe(Effect.tapError(() =>
               Effect.sync(() => {
                 host.admittedHere.delete(request.id)
                 admitted.delete(request.id)

@@ -8,12 +8,13 @@
  * on.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Tracer } from "effect"
 import { TaskEntity } from "@chainjobs/cluster"
 import {
   eventually,
   guarding,
   Hold,
+  idOn,
   makeCluster,
   scansAtSecondStep,
   settled,
@@ -59,6 +60,39 @@ describe.skipIf(pgTestUrl === undefined)("direct admission on the shard's holder
         assert.strictEqual(lines[0], "start a 1 from 1")
         assert.match(lines[1], /^start b \d+ from 2$/, `${id}: ${JSON.stringify(lines)}`)
         assert.match(lines[2], /^end b \d+$/, `${id}: ${JSON.stringify(lines)}`)
+      }
+      assert.deepStrictEqual(cluster.overlaps, [])
+    }).pipe(Effect.scoped), { timeout: 90_000 })
+
+  it.live("a submission made on another runner is admitted under the owner's guard, no Run after it, and handed over when the owner stops", () =>
+    Effect.gen(function*() {
+      const cluster = yield* makeCluster
+      const a = yield* cluster.start("a", { maxWorkers, directAdmission: true })
+      // every call b's entities make through the cluster is a span named for its message (`….client.Run`)
+      const spans: Array<string> = []
+      const tracer = Tracer.make({
+        span(options) {
+          spans.push(options.name)
+          return Tracer.nativeTracer.span(options)
+        }
+      })
+      const b = yield* Effect.withTracer(cluster.start("b", { maxWorkers, directAdmission: true }), tracer)
+      yield* settled([a, b])
+      yield* guarding(a)
+      yield* guarding(b)
+      const ids = yield* Effect.forEach([0, 1, 2, 3], (i) => idOn(b, `routed-${i}`))
+      // made on a, owned by b: each crosses to b as `Submit`
+      yield* scansAtSecondStep(cluster, a, ids)
+      for (const id of ids) assert.deepStrictEqual(story(cluster, id), ["start b 1 from 1"])
+      assert.deepStrictEqual(spans.filter((name) => name.endsWith(".Run")), [])
+      // b's guards hand them over as it stops: a runs each on from its checkpoint
+      yield* b.stop
+      yield* Effect.forEach(ids, (id) => cluster.open(`${id}/2`), { discard: true })
+      for (const id of ids) {
+        assert.deepInclude(yield* a.tasks.awaitInfo(id), { status: "completed", result: 3, runner: a.address })
+        const lines = story(cluster, id)
+        assert.strictEqual(lines.length, 3, `${id}: ${JSON.stringify(lines)}`)
+        assert.match(lines[1], /^start a \d+ from 2$/, `${id}: ${JSON.stringify(lines)}`)
       }
       assert.deepStrictEqual(cluster.overlaps, [])
     }).pipe(Effect.scoped), { timeout: 90_000 })

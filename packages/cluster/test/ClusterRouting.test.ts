@@ -8,7 +8,7 @@
  * both; bad submissions are refused with a typed error and record nothing.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Stream, Tracer } from "effect"
 import { TaskEntity } from "@chainjobs/cluster"
 import type { TaskInfo } from "@chainjobs/tasks"
 import { eventually, Gated, Hold, idOn, keyOn, makeCluster, Scan, settled, type TestCluster, type TestRunner } from "./InProcessCluster.ts"
@@ -76,6 +76,27 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks routing", () => {
       assert.strictEqual((yield* a.tasks.awaitInfo(onA)).status, "completed")
       const listed = yield* a.tasks.list({ kind: ["gated"] })
       assert.sameMembers(listed.items.map((info) => info.id), [onA, onB])
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("a join on the other runner waits for the final record through the feed: no Await to the owner", () =>
+    Effect.gen(function*() {
+      const { a, b, cluster } = yield* twoRunners
+      const onB = yield* idOn(b, "fed")
+      const handle = yield* a.tasks.submit(Gated, { gate: "fed" }, { id: onB })
+      yield* eventually(statusIs(a, onB, "running"), () => `task ${onB} runs`)
+      // every call the cluster's clients make under the wait is a span named for its message (`….client.Await`)
+      const spans: Array<string> = []
+      const tracer = Tracer.make({
+        span(options) {
+          spans.push(options.name)
+          return Tracer.nativeTracer.span(options)
+        }
+      })
+      const joining = yield* Effect.forkScoped(Effect.withTracer(handle.join, tracer))
+      yield* eventually(Effect.sync(() => spans.length > 0), () => "the join begins")
+      yield* cluster.open("fed")
+      assert.strictEqual(yield* Fiber.join(joining), "b")
+      assert.deepStrictEqual(spans.filter((name) => name.includes("Await")), [])
     }).pipe(Effect.scoped), { timeout: 60_000 })
 
   it.live("a batch spreads over both runners, each task on its own shard's owner with the batch's options; run answers the result", () =>

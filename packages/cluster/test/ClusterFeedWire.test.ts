@@ -37,12 +37,14 @@ const connect = PgClient.make({ url: Redacted.make(pgTestUrl ?? ""), maxConnecti
 
 /**
  * The real clock, stepped forward by `jump`: the feed's timestamps (ages of counts, wants and peers) jump with it,
- * its sleeps and schedules do not.
+ * its sleeps and schedules do not. `hold` stops it where it is (`jump` still steps it): an age then changes only by
+ * the test's jumps, however long the machine takes between two steps of the test.
  */
 const steppingClock = (real: Clock.Clock) => {
   let offset = 0
-  const millis = () => real.currentTimeMillisUnsafe() + offset
-  const nanos = () => real.currentTimeNanosUnsafe() + BigInt(offset) * 1_000_000n
+  let held: number | undefined
+  const millis = () => held ?? real.currentTimeMillisUnsafe() + offset
+  const nanos = () => held !== undefined ? BigInt(held) * 1_000_000n : real.currentTimeNanosUnsafe() + BigInt(offset) * 1_000_000n
   const clock: Clock.Clock = {
     currentTimeMillisUnsafe: millis,
     currentTimeMillis: Effect.sync(millis),
@@ -52,7 +54,16 @@ const steppingClock = (real: Clock.Clock) => {
     monotonicTimeNanos: real.monotonicTimeNanos,
     sleep: (duration) => real.sleep(duration)
   }
-  return { clock, now: millis, jump: (by: number) => Effect.sync(() => void (offset += by)) }
+  return {
+    clock,
+    now: millis,
+    jump: (by: number) =>
+      Effect.sync(() => {
+        offset += by
+        if (held !== undefined) held += by
+      }),
+    hold: Effect.sync(() => void (held = millis()))
+  }
 }
 
 /**
@@ -656,6 +667,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
     Effect.gen(function*() {
       const a = yield* cluster()
       const own = yield* a.local.stats
+      // x's counts are heard no earlier than this
+      const sent = a.time.now()
       yield* a.post("s", stats({ pending: 1, running: 2, maxWorkers: 3, runningByKind: { k: 2 } }))
       yield* a.post("s", stats({ pending: 10, running: 20, maxWorkers: 30, runningByKind: { k: 5, j: 15 } }), { from: "y:1", seq: 1 })
       let total = yield* a.feed.stats
@@ -672,9 +685,15 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       })
       yield* a.post("g", "", { from: "y:1", seq: 2 })
       while ((yield* a.feed.stats).running !== own.running + 2) yield* Effect.sleep("10 millis")
-      yield* a.time.jump(2_900)
+      // held from here: x's counts are at most `elapsed` old, and age by the jumps alone (a loaded machine took
+      // over 100 ms between two steps here, and counts heard 3 s ago by then were left out too early)
+      yield* a.time.hold
+      const elapsed = a.time.now() - sent
+      assert.isBelow(elapsed, 2_500, "x's counts were heard long ago already")
+      yield* a.time.jump(2_900 - elapsed)
       assert.strictEqual((yield* a.feed.stats).running, own.running + 2)
-      yield* a.time.jump(200)
+      // heard no later than the hold: now over three seconds old
+      yield* a.time.jump(200 + elapsed)
       assert.deepStrictEqual(yield* a.feed.stats, own)
     }).pipe(Effect.scoped), 30_000)
 

@@ -13,6 +13,7 @@
  * the rates: on a shared machine it is the cost to compare.
  */
 import { readFileSync } from "node:fs"
+import { loadavg } from "node:os"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
@@ -36,6 +37,9 @@ const FAILOVERS = Number(process.env.CLUSTER_BENCH_FAILOVERS ?? 5)
 /** A directory to write each runner's CPU profile of each measured burst to (`CLUSTER_BENCH_PROFILE`), if any. */
 const PROFILE = process.env.CLUSTER_BENCH_PROFILE
 
+/** The 1-minute load average now: printed beside every figure. */
+const loadAverage = () => fmt(loadavg()[0]!, 1)
+
 /** Prints how far the run is (it takes minutes). */
 const progress = (line: string) => Effect.sync(() => console.log(`  … ${line}`))
 
@@ -47,6 +51,8 @@ interface Measured {
   readonly rate: number
   readonly cpuPerTask: number
   readonly pgCpuPerTask: number
+  /** How long each runner's own burst took. */
+  readonly spread: string
 }
 
 /** The clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`: 100 on Linux). */
@@ -80,7 +86,38 @@ const pgSpent = (before: Map<number, number>, after: Map<number, number>) => {
   return spent
 }
 
-/** Tasks per second for `count` tasks submitted in `perRunner` shares, one burst per runner at once. */
+/** The shards of the bench's runners (`runner.ts`' default). */
+const SHARDS = 30
+
+/**
+ * Waits until the shards are spread evenly (each runner holds ⌊30/n⌋ or ⌈30/n⌉) and every one is open to submissions
+ * and guarded: a measured burst then has no shard moving under it, on either side of a comparison. (`settled` only
+ * waits for every shard held and each runner holding some: the cluster rebalances on, a shard at a time, for seconds
+ * after.) At most 60 s, then fails saying what it saw.
+ */
+const balanced = (runners: ReadonlyArray<RunnerProcess>) => {
+  let seen = ""
+  return Effect.gen(function*() {
+    const low = Math.floor(SHARDS / runners.length)
+    const high = Math.ceil(SHARDS / runners.length)
+    for (;;) {
+      const statuses = yield* Effect.forEach(runners, (runner) => runner.call({ op: "status" }))
+      seen = statuses.map((s, i) => `${runners[i].name}: held ${s.shards}, open ${s.open}, guarded ${s.guarded}`).join("; ")
+      const even = statuses.every((s) => s.shards >= low && s.shards <= high && s.open === s.shards && s.guarded === s.shards)
+      if (even && statuses.reduce((sum, s) => sum + s.shards, 0) === SHARDS) return
+      yield* Effect.sleep("250 millis")
+    }
+  }).pipe(Effect.timeoutOrElse({
+    duration: "60 seconds",
+    orElse: () => Effect.die(new Error(`the shards never spread evenly, open and guarded, in 60 s: ${seen}`))
+  }))
+}
+
+/**
+ * Tasks per second for `count` tasks submitted in `perRunner` shares, one burst per runner at once, each through its
+ * own runner's API (as clients of each runner would). The window runs from the first burst sent to the last answered;
+ * `spread` says how long each runner's own burst took, which shows a runner left idle while another finishes.
+ */
 const throughput = (runners: ReadonlyArray<RunnerProcess>, kind: string, payload: unknown, perRunner: number, label?: string) =>
   Effect.gen(function*() {
     const pgBefore = yield* pgCpu
@@ -102,7 +139,8 @@ const throughput = (runners: ReadonlyArray<RunnerProcess>, kind: string, payload
     const pg = pgSpent(pgBefore, yield* pgCpu)
     const tasks = perRunner * runners.length
     const cpu = answers.reduce((sum, answer) => sum + answer.cpuMicros, 0)
-    return { rate: perSecond(tasks, millis), cpuPerTask: cpu / tasks, pgCpuPerTask: pg / tasks } satisfies Measured
+    const spread = answers.map((answer, i) => `${runners[i].name} ${fmt(answer.millis / 1000, 1)} s`).join(", ")
+    return { rate: perSecond(tasks, millis), cpuPerTask: cpu / tasks, pgCpuPerTask: pg / tasks, spread } satisfies Measured
   })
 
 /** µs of CPU per task, as a table cell: the runners' (or the single process's). */
@@ -164,7 +202,8 @@ const singleProcess = (schema: string) =>
     return {
       rate: perSecond(NOOP_TASKS, millis),
       cpuPerTask: (spent.user + spent.system) / NOOP_TASKS,
-      pgCpuPerTask: pg / NOOP_TASKS
+      pgCpuPerTask: pg / NOOP_TASKS,
+      spread: `${fmt(millis / 1000, 1)} s`
     } satisfies Measured
   }).pipe(
     Effect.provide(Tasks.layer({ maxWorkers: 50 }).pipe(
@@ -177,6 +216,7 @@ const main = Effect.gen(function*() {
   const cluster = yield* makeCluster
   const runners = [yield* cluster.start("r1", DIRECT)]
   yield* settled(runners)
+  yield* balanced(runners)
 
   // no-op routing cost: one runner vs one plain supervisor
   yield* throughput(runners, "noop", {}, WARM_UP)
@@ -196,18 +236,20 @@ const main = Effect.gen(function*() {
   // I/O-bound scaling
   yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
   const one = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io1")
-  yield* progress(`1 runner: ${fmt(one.rate)}/s`)
+  yield* progress(`1 runner: ${fmt(one.rate)}/s, ${fmt(one.cpuPerTask)} µs CPU per task (${one.spread}), load ${loadAverage()}`)
   runners.push(yield* cluster.start("r2", DIRECT))
   yield* settled(runners)
+  yield* balanced(runners)
   // the new runner warmed up as the first one was
   yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
   const two = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io2")
-  yield* progress(`2 runners: ${fmt(two.rate)}/s`)
+  yield* progress(`2 runners: ${fmt(two.rate)}/s, ${fmt(two.cpuPerTask)} µs CPU per task (${two.spread}), load ${loadAverage()}`)
   runners.push(yield* cluster.start("r3", DIRECT))
   yield* settled(runners)
+  yield* balanced(runners)
   yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
   const three = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io3")
-  yield* progress(`3 runners: ${fmt(three.rate)}/s`)
+  yield* progress(`3 runners: ${fmt(three.rate)}/s, ${fmt(three.cpuPerTask)} µs CPU per task (${three.spread}), load ${loadAverage()}`)
 
   // failover
   const failovers: Array<number> = []

@@ -12,7 +12,8 @@
  * - `{"op":"submit","ref":1,"kind":"sleep","payload":{…}}` → `{"ref":1,"id":"…"}` or `{"ref":1,"error":"SubmitRejected"}`
  * - `{"op":"interrupt","ref":2,"id":"…"}` → `{"ref":2,"done":true}`
  * - `{"op":"await","ref":3,"id":"…"}` → `{"ref":3,"info":{…}}` (`get` reads it now, as it is)
- * - `{"op":"status","ref":4}` → `{"ref":4,"shards":…,"running":…}`
+ * - `{"op":"status","ref":4}` → `{"ref":4,"shards":…,"open":…,"guarded":…,"running":…}` (shards held, open to
+ *   submissions, guarded for direct admission)
  * - `{"op":"declare","ref":6,"declaration":{name,kind,payload,trigger}}` → `{"ref":6,"stored":{…}}` (stored, `PersistedSchedules`);
  *   `{"op":"undeclare","ref":7,"name":"…"}` → `{"ref":7,"done":true}`
  * - `{"op":"burst","ref":5,"kind":"io","payload":{…},"count":1000,"concurrency":200}` → `{"ref":5,"millis":…,"cpuMicros":…}`
@@ -286,7 +287,7 @@ const main = Effect.gen(function*() {
           case "stats":
             return { ref, stats: yield* tasks.stats }
           case "status":
-            return { ref, shards: yield* status.shardsHeld, ...(yield* status.tasks) }
+            return { ref, shards: yield* status.shardsHeld, open: yield* status.shardsOpen, guarded: yield* status.shardsGuarded, ...(yield* status.tasks) }
         }
         return { ref, error: "unknown op" }
       })

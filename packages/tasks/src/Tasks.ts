@@ -22,7 +22,7 @@ import { makeRunner } from "./internal/attempt.ts"
 import * as codec from "./internal/codec.ts"
 import * as Completions from "./internal/completions.ts"
 import type { Shared } from "./internal/context.ts"
-import { asRunning, Entry, FinalRecord, type Registered, slotOf } from "./internal/entry.ts"
+import { Entry, FinalRecord, type Registered, slotOf } from "./internal/entry.ts"
 import { type HandleOperations, LiveTaskHandle } from "./internal/handle.ts"
 import * as lifecycle from "./internal/lifecycle.ts"
 import { Publisher } from "./internal/publisher.ts"
@@ -294,17 +294,11 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         return registered === undefined ? Effect.fail(unknownKind(kind.name)) : Effect.asVoid(registered.codec.encodePayload(payload))
       })
 
-    /** A submission admitted: a new task held in memory, still to be recorded, or the handle of a task it joined. */
-    type Admitted =
-      | {
-        readonly _tag: "New"
-        readonly entry: Entry
-        readonly kind: Task.Any
-        readonly startsNow: boolean
-        /** The record it is inserted with: running if it starts at once (its entry holds it pending until it starts). */
-        readonly first: TaskInfo
-      }
-      | { readonly _tag: "Joined"; readonly handle: TaskHandle<any, any> }
+    /**
+     * A submission admitted: a new task's entry, held in memory and still to be recorded (`insertedRunning` when it
+     * starts at once), or the handle of a task it joined.
+     */
+    type Admitted = Entry | TaskHandle<any, any>
 
     /**
      * Validates a submission and holds its task (its key, and a worker if it
@@ -347,7 +341,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         const holder = admission.conflict(slot, kind.policy.keyConcurrency)
         if (holder !== undefined) {
           const onConflict = options?.onConflict ?? kind.policy.onConflict
-          if (onConflict === "join") return Exit.succeed({ _tag: "Joined", handle: makeHandle(holder.id, kind) })
+          if (onConflict === "join") return Exit.succeed(makeHandle(holder.id, kind))
           if (onConflict === "reject") {
             return Exit.fail(
               new SubmitRejected({
@@ -371,10 +365,12 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       // (`list`, `count`) sees it running from the commit until it starts, a step later; `stats` counts it running
       // from its admission.
       const startsNow = admission.mayStartNow(kind.name, slot, kind.policy.concurrency, kind.policy.keyConcurrency)
+      // One record object: the running one a task starting at once is inserted with (its entry shows it pending
+      // until it starts), else the pending one.
       const record: TaskInfo = {
         id: options?.id ?? uuidv7(createdAt),
         kind: kind.name,
-        status: "pending",
+        status: startsNow ? "running" : "pending",
         reason: null,
         priority,
         key,
@@ -389,47 +385,40 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         errorMessage: null,
         checkpoint: null,
         createdAt,
-        startedAt: null,
+        startedAt: startsNow ? createdAt : null,
         finishedAt: null,
-        heartbeatAt: null,
+        heartbeatAt: startsNow ? createdAt : null,
         expiresAt: null
       }
       const info = limits === undefined || limits.value === undefined ? record : { ...record, ...limits.value }
       // The entry holds its key from now on, so that concurrent submissions see the conflict.
-      const entry = new Entry(info, registered, payload, slot)
+      const entry = new Entry(info, registered, payload, slot, startsNow)
       hold(entry)
       if (startsNow) admission.started(entry)
-      return Exit.succeed({ _tag: "New", entry, kind, startsNow, first: startsNow ? asRunning(info, createdAt, false) : info })
+      return Exit.succeed(entry)
     }
 
     /** Lets go of a task admitted but not recorded: its key and worker are free again. */
     const unadmit = (admitted: Admitted) => {
-      if (admitted._tag === "Joined") return
-      const { entry, startsNow } = admitted
-      if (startsNow) admission.stopped(entry)
+      if (!(admitted instanceof Entry)) return
+      if (admitted.insertedRunning) admission.stopped(admitted)
       // Its waiters (an interruption or a hand-off asked while it was being recorded) learn it is let go.
-      forget(entry)
+      forget(admitted)
     }
 
-    type New = Extract<Admitted, { readonly _tag: "New" }>
-
-    /** The record an admitted task is inserted with: running if it starts at once, else pending (made so by `admit`). */
-    const firstRecord = ({ first }: New): TaskInfo => first
-
     /**
-     * What follows the insert of an admitted task's first record, `written`:
-     * let go of the task if it failed, else queue or start it. Its effect
-     * gives the handle once whatever must still be written is.
+     * What follows the insert of an admitted task's first record (`entry.written`), `written`: let go of the task if
+     * it failed, else queue or start it. Its effect gives the handle once whatever must still be written is.
      */
-    const recorded = (admitted: New, first: TaskInfo, written: Exit.Exit<void, TaskStoreError>): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
-      const { entry, kind, startsNow } = admitted
+    const recorded = (entry: Entry, written: Exit.Exit<void, TaskStoreError>): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
+      const startsNow = entry.insertedRunning
       if (Exit.isFailure(written)) {
-        unadmit(admitted)
+        unadmit(entry)
         if (startsNow) dispatch()
         return Effect.failCause(written.cause)
       }
       entry.final = new FinalRecord()
-      const handle = new LiveTaskHandle(entry.id, kind.name, kind, operations, entry.final)
+      const handle = new LiveTaskHandle(entry.id, entry.kindName, entry.registered.kind, operations, entry.final)
       // Recorded, but the supervisor began shutting down meanwhile, or the task was handed off (its shard moved): it
       // stays pending for the next process or owner.
       if (!admission.isOpen || entry.stoppedBy === HandOff) {
@@ -443,7 +432,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       }
       // Submitted, as it stands (pending); then started, with its running record stored.
       publisher.publish(entry, "Submitted")
-      runner.start(entry, first)
+      runner.start(entry)
       return Effect.succeed(handle)
     }
 
@@ -453,12 +442,11 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
      * started — and the supervisor's shutdown waiting for it — while the insert may well have reached the store.
      */
     const record = (admitted: Admitted): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
-      if (admitted._tag === "Joined") return Effect.succeed(admitted.handle)
-      const first = firstRecord(admitted)
-      return Effect.uninterruptible(Effect.matchCauseEffect(store.insert(first), {
+      if (!(admitted instanceof Entry)) return Effect.succeed(admitted)
+      return Effect.uninterruptible(Effect.matchCauseEffect(store.insert(admitted.written), {
         // one parameter: `matchCauseEffect` wraps a handler of another arity in a closure of its own
-        onSuccess: (_: void) => recorded(admitted, first, Exit.void),
-        onFailure: (cause) => recorded(admitted, first, Exit.failCause(cause))
+        onSuccess: (_: void) => recorded(admitted, Exit.void),
+        onFailure: (cause) => recorded(admitted, Exit.failCause(cause))
       }))
     }
 
@@ -471,17 +459,17 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       admitted: ReadonlyArray<Admitted>,
       insertAll: NonNullable<TaskStore["Service"]["insertAll"]>
     ): Effect.Effect<Array<TaskHandle<any, any>>, SubmitError> => {
-      const news = admitted.filter((one): one is New => one._tag === "New")
-      const firsts = news.map(firstRecord)
+      const firsts: Array<TaskInfo> = []
+      for (const one of admitted) if (one instanceof Entry) firsts.push(one.written)
       // Not interruptible, as `record`.
       return Effect.uninterruptible(Effect.flatMap(Effect.exit(insertAll(firsts)), (written) => {
         let n = 0
         const next = Array.from(admitted, (one) => {
-          if (one._tag === "Joined") return Effect.succeed(one.handle)
+          if (!(one instanceof Entry)) return Effect.succeed(one)
           const i = n++
           const error = Exit.isSuccess(written) ? written.value[i] : undefined
           const exit = Exit.isFailure(written) ? written : error === undefined ? Exit.void : Exit.fail(error)
-          return recorded(one, firsts[i], exit)
+          return recorded(one, exit)
         })
         return Effect.flatMap(Effect.forEach(next, Effect.exit), (exits): Effect.Effect<Array<TaskHandle<any, any>>, SubmitError> => {
           const handles: Array<TaskHandle<any, any>> = []

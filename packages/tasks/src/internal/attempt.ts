@@ -27,11 +27,10 @@ class RetryableDefect {
 export interface Runner {
   /**
    * Forks the task's fiber; when it has recorded its outcome, `released` gets
-   * the entry. `recorded`: the first attempt's running record, already
-   * stored (the task was inserted so at submission): the entry takes it as
-   * it is, and it is not written again.
+   * the entry. A task inserted running at submission (`entry.insertedRunning`)
+   * begins its first attempt with that stored record: it is not written again.
    */
-  readonly start: (entry: Entry, recorded?: TaskInfo) => void
+  readonly start: (entry: Entry) => void
 }
 
 /**
@@ -42,22 +41,23 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   const { store, now, publisher } = shared
 
   /**
-   * Begins an attempt now: marks it running (or takes the `recorded` running
-   * record), tells, and returns the handler's run under the kind's timeout,
-   * after the running record's write unless it is stored already. `scoped`:
-   * the attempt gets a scope of its own (retried kinds); otherwise the task
-   * fiber's scope serves, closed when the attempt ends.
+   * Begins an attempt now: marks it running (or starts the running record it
+   * was inserted with), tells, and returns the handler's run under the kind's
+   * timeout, after the running record's write unless it is stored already.
+   * `scoped`: the attempt gets a scope of its own (retried kinds); otherwise
+   * the task fiber's scope serves, closed when the attempt ends.
    */
   const begin = (
     entry: Entry,
     typed: KindTaskContext,
     retry: boolean,
-    recorded: TaskInfo | undefined,
     scoped: boolean
   ): Effect.Effect<unknown, unknown, Scope.Scope> => {
     const { handler } = entry.registered
     if (retry) publisher.publish(entry, "Retrying")
-    const info = recorded === undefined ? entry.markRunning(now(), retry) : entry.adoptRunning(recorded, now())
+    let info: TaskInfo | undefined
+    if (!retry && entry.insertedRunning) entry.startInserted(now())
+    else info = entry.markRunning(now(), retry)
     publisher.publish(entry, "Started")
     // A handler's finalizers run when its attempt ends.
     let effect = handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>
@@ -79,31 +79,26 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
     if (entry.retry?.defects === true) {
       effect = Effect.catchDefect(effect, (defect) => Effect.fail(new RetryableDefect(defect)))
     }
-    return recorded !== undefined ? effect : Effect.andThen(Effect.orDie(store.update(info)), effect)
+    return info === undefined ? effect : Effect.andThen(Effect.orDie(store.update(info)), effect)
   }
 
   /** One attempt of a retried kind, begun when the effect runs. */
-  const attemptOnce = (
-    entry: Entry,
-    typed: KindTaskContext,
-    retry: boolean,
-    recorded: TaskInfo | undefined
-  ): Effect.Effect<unknown, unknown> =>
-    Effect.suspend(() => begin(entry, typed, retry, recorded, true) as Effect.Effect<unknown, unknown>)
+  const attemptOnce = (entry: Entry, typed: KindTaskContext, retry: boolean): Effect.Effect<unknown, unknown> =>
+    Effect.suspend(() => begin(entry, typed, retry, true) as Effect.Effect<unknown, unknown>)
 
   /** The attempts of a kind with a retry policy: each with a scope of its own, retried on the kind's schedule. */
-  const attempts = (entry: Entry, typed: KindTaskContext, recorded: TaskInfo | undefined): Effect.Effect<unknown, unknown> => {
+  const attempts = (entry: Entry, typed: KindTaskContext): Effect.Effect<unknown, unknown> => {
     const retry = entry.retry!
     let first = true
     const doNotRetry = retry.doNotRetry ?? []
     return Effect.suspend(() => {
       const isRetry = !first
       first = false
-      return attemptOnce(entry, typed, isRetry, isRetry ? undefined : recorded)
+      return attemptOnce(entry, typed, isRetry)
     }).pipe(
       Effect.onError(() =>
         Effect.sync(() => {
-          entry.backingOff = true
+          entry.backOff()
         })
       ),
       Effect.retry({
@@ -130,9 +125,9 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   }
 
   /** The run of a retried kind: its attempts, then its outcome recorded whatever happens. */
-  const run = (entry: Entry, typed: KindTaskContext, recorded: TaskInfo | undefined): Effect.Effect<void> =>
+  const run = (entry: Entry, typed: KindTaskContext): Effect.Effect<void> =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.exit(restore(attempts(entry, typed, recorded))), (exit) => finish(entry, exit))
+      Effect.flatMap(Effect.exit(restore(attempts(entry, typed))), (exit) => finish(entry, exit))
     )
 
   /** After the one attempt of a kind without retries: its scope closes (finalizers run), then the outcome is recorded. */
@@ -145,9 +140,9 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   /**
    * The end of a one-attempt task, one function for every task: the task's
    * entry and scope are read from its fiber's services, so an idle task holds
-   * no closure of its own for it. It runs as the fiber's own continuation, so
-   * the current fiber is the task's: read directly, not through a
-   * `contextWith` step (one Effect node and one closure less per task).
+   * no closure (nor field) of its own for them. It runs as the fiber's own
+   * continuation, so the current fiber is the task's: read directly, not
+   * through a `contextWith` step (one Effect node and one closure less per task).
    */
   const finishCurrent = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
     const services = (Fiber.getCurrent() as Fiber.Fiber<unknown, unknown>).context as Context.Context<TaskContext | Scope.Scope>
@@ -159,19 +154,20 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   }
 
   return {
-    start: (entry, recorded) => {
+    start: (entry) => {
       const live = new LiveTaskContext(entry, shared)
       const typed = new KindTaskContext(live, entry.registered.codec)
-      const services = Context.add(entry.registered.context, TaskContext, live)
+      // `addUnsafe` (by the keys' strings): the same overlays as `Context.add`, without its curried wrapper's
+      // arguments object per call.
+      const services = Context.addUnsafe<never, TaskContext, LiveTaskContext>(entry.registered.context, TaskContext.key, live)
       if (entry.retry !== undefined) {
-        entry.fiber = Effect.runForkWith(services)(run(entry, typed, recorded))
+        entry.fiber = Effect.runForkWith(services)(run(entry, typed))
         return
       }
       // The common case, kept lean (an idle task holds little): one attempt, begun at once, in the
       // fiber's own scope; finish runs uninterruptibly once the attempt has ended, however it ended.
-      entry.fiber = Effect.runForkWith(Context.add(services, Scope.Scope, Scope.makeUnsafe()))(
-        Effect.onExit(begin(entry, typed, false, recorded, false), finishCurrent)
-      )
+      const scoped = Context.addUnsafe<TaskContext, Scope.Scope, Scope.Closeable>(services, Scope.Scope.key, Scope.makeUnsafe())
+      entry.fiber = Effect.runForkWith(scoped)(Effect.onExit(begin(entry, typed, false, false), finishCurrent))
     }
   }
 }

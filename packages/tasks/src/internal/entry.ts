@@ -35,9 +35,24 @@ export class FinalRecord {
 /** The slot of a key in the limit maps: kind and key, so that kinds never share keys. */
 export const slotOf = (kind: string, key: string | null): string | null => (key === null ? null : `${kind}\u0000${key}`)
 
-/** A task the supervisor holds in memory: from submission (or recovery) until it has finished here. */
+/**
+ * A task the supervisor holds in memory: from submission (or recovery) until it has finished here.
+ *
+ * One record object per state change: a task that may start at once is made running (the record it is inserted
+ * with) and only that object is kept; until its handler starts, `info` shows it as the pending record it stands for,
+ * made when read. A heartbeat changes no object: its time is kept beside the record, and goes into the next record
+ * made (read through `info`, a progress report, a checkpoint, the outcome).
+ */
 export class Entry {
   private record: TaskInfo
+  /**
+   * Where the task's run stands, in one field (an idle task holds many): `inserted` from the admission of a task
+   * inserted running until its handler starts (or it is let go unstarted); `backingOff` while it waits out a retry
+   * delay; `live` otherwise.
+   */
+  private phase: "inserted" | "live" | "backingOff"
+  /** A heartbeat later than `record.heartbeatAt`, not yet in a record; undefined when there is none. */
+  private aliveAt: number | undefined = undefined
   /** The kind and handler the task runs with. */
   readonly registered: Registered
   /** The decoded payload. */
@@ -52,22 +67,56 @@ export class Entry {
   listeners: Set<Queue.Queue<TaskInfo, Cause.Done>> | undefined = undefined
   /** Who asked the task to stop, if anyone did: the first request wins (see `stop`). */
   stoppedBy: StopReason | undefined = undefined
-  /** True while the task waits out a retry delay: the watchdog leaves it alone then. */
-  backingOff = false
   /** Where the handles made at the task's submission find its final record (none for a task taken back). */
   final: FinalRecord | undefined = undefined
 
-  /** `slot`: the key's slot when the caller made it already (else made here). */
-  constructor(info: TaskInfo, registered: Registered, payload: unknown, slot: string | null = slotOf(info.kind, info.key)) {
+  /**
+   * `info`: the task's record — for a task inserted running at its submission (`insertedRunning`), that running
+   * record (see `asRunning`), shown pending until the handler starts. `slot`: the key's slot when the caller made it
+   * already (else made here).
+   */
+  constructor(
+    info: TaskInfo,
+    registered: Registered,
+    payload: unknown,
+    slot: string | null = slotOf(info.kind, info.key),
+    insertedRunning = false
+  ) {
     this.record = info
     this.registered = registered
     this.payload = payload
     this.slot = slot
+    this.phase = insertedRunning ? "inserted" : "live"
   }
 
-  /** The task's record as it stands. */
+  /** The task's record as readers see it: pending until a task inserted running starts, with its last heartbeat. */
   get info(): TaskInfo {
+    if (this.phase === "inserted") return asPending(this.record)
+    if (this.aliveAt !== undefined) {
+      this.record = { ...this.record, heartbeatAt: this.aliveAt }
+      this.aliveAt = undefined
+    }
     return this.record
+  }
+  /** The record as made, to be written: a task inserted running is inserted with it (its `info` still reads pending). */
+  get written(): TaskInfo {
+    return this.record
+  }
+  /** True from the admission of a task inserted running until its handler starts: its running record is stored already. */
+  get insertedRunning(): boolean {
+    return this.phase === "inserted"
+  }
+  /** True while the task waits out a retry delay: the watchdog leaves it alone then. */
+  get backingOff(): boolean {
+    return this.phase === "backingOff"
+  }
+  /** An attempt failed and the task waits out its retry delay (until the next attempt begins). */
+  backOff(): void {
+    this.phase = "backingOff"
+  }
+  /** The task's last sign of life, for the watchdog: none before it started. */
+  get heartbeatAt(): number | null {
+    return this.phase === "inserted" ? null : this.aliveAt ?? this.record.heartbeatAt
   }
   /** The task's id. */
   get id(): string {
@@ -93,13 +142,14 @@ export class Entry {
   get heartbeatTimeoutMillis(): number | undefined {
     return this.record.heartbeatTimeoutMillis ?? this.registered.kind.policy.heartbeatTimeoutMillis
   }
-  /** The retries of the task: its kind's policy, capped by the submission's `retries` (made once, on first use). */
+  /**
+   * The retries of the task: its kind's policy, capped by the submission's `retries` — made on each read for a
+   * submission that caps them (read once per attempt), so that no entry holds a field for it.
+   */
   get retry(): ResolvedPolicy["retry"] {
-    if (this.record.retries === undefined) return this.registered.kind.policy.retry
-    if (this.cappedRetry === undefined) this.cappedRetry = { retry: retryAtMost(this.registered.kind.policy.retry, this.record.retries) }
-    return this.cappedRetry.retry
+    const retries = this.record.retries
+    return retries === undefined ? this.registered.kind.policy.retry : retryAtMost(this.registered.kind.policy.retry, retries)
   }
-  private cappedRetry: { readonly retry: ResolvedPolicy["retry"] } | undefined = undefined
   /** At most this many tasks of one key run (or are unfinished, for conflicts) at once. */
   get keyConcurrency(): number {
     return this.registered.kind.policy.keyConcurrency
@@ -119,24 +169,26 @@ export class Entry {
 
   /** An attempt begins at `at`: running, heartbeat now; `retry` counts a new attempt. */
   markRunning(at: number, retry: boolean): TaskInfo {
-    this.backingOff = false
+    this.phase = "live"
+    this.aliveAt = undefined
     return this.record = asRunning(this.record, at, retry)
   }
 
   /**
-   * The first attempt begins at `at` with `record`, already stored as it (`asRunning` of the entry's pending record,
-   * made at submission; the entry held it pending until now, so that readers never saw it running before it ran):
-   * the entry holds that record, its heartbeat counted from `at` — the insert before the start (however slow) is no
-   * silence of the attempt's.
+   * The first attempt of a task inserted running begins at `at`: the entry shows the running record it holds from
+   * now on (readers never saw it running before it ran), its heartbeat counted from `at` — the insert before the
+   * start (however slow) is no silence of the attempt's. No record is made: the stored one stands.
    */
-  adoptRunning(record: TaskInfo, at: number): TaskInfo {
-    this.backingOff = false
-    return this.record = record.heartbeatAt === null || record.heartbeatAt >= at ? record : { ...record, heartbeatAt: at }
+  startInserted(at: number): void {
+    this.phase = "live"
+    const heartbeatAt = this.record.heartbeatAt
+    if (heartbeatAt !== null && heartbeatAt < at) this.aliveAt = at
   }
 
   /** Progress reported at `at`: percent clamped to 0–100; what is not given keeps its value. Counts as a heartbeat. */
   markProgress(percent: number, message: string | undefined, detail: unknown, at: number): TaskInfo {
     const info = this.record
+    this.aliveAt = undefined
     return this.record = {
       ...info,
       progress: Math.min(100, Math.max(0, Number.isFinite(percent) ? percent : 0)),
@@ -146,13 +198,14 @@ export class Entry {
     }
   }
 
-  /** A heartbeat at `at`. */
+  /** A heartbeat at `at` (kept beside the record: no record is made for it). */
   markAlive(at: number): void {
-    this.record = { ...this.record, heartbeatAt: at }
+    if (this.phase !== "inserted") this.aliveAt = at
   }
 
   /** A checkpoint saved at `at` (counts as a heartbeat). */
   markCheckpoint(state: unknown, at: number): TaskInfo {
+    this.aliveAt = undefined
     return this.record = { ...this.record, checkpoint: state ?? null, heartbeatAt: at }
   }
 
@@ -167,7 +220,11 @@ export class Entry {
    * for the next process as its next attempt.
    */
   settle(outcome: codec.Outcome, at: number): TaskInfo {
-    const info = this.record
+    // A task that never started settles from the pending record it stood for.
+    const info = this.phase === "inserted" ? asPending(this.record) : this.record
+    const heartbeatAt = this.aliveAt ?? info.heartbeatAt
+    this.phase = "live"
+    this.aliveAt = undefined
     const finished = outcome.status !== "pending"
     // One spread and named fields: a second spread would be a generic copy, slower than setting five fields.
     return this.record = {
@@ -178,6 +235,7 @@ export class Entry {
       error: outcome.error,
       errorMessage: outcome.errorMessage,
       attempt: finished ? info.attempt : info.attempt + 1,
+      heartbeatAt,
       finishedAt: finished ? at : null,
       expiresAt: finished ? at + this.registered.kind.policy.retentionMillis : null
     }
@@ -196,6 +254,9 @@ export const asRunning = (info: TaskInfo, at: number, retry: boolean): TaskInfo 
   startedAt: info.startedAt ?? at,
   heartbeatAt: at
 })
+
+/** The pending record a running one made by `asRunning` at submission (first attempt) stands for, until it starts. */
+const asPending = (info: TaskInfo): TaskInfo => ({ ...info, status: "pending", startedAt: null, heartbeatAt: null })
 
 /** A record found unfinished at start, taken back: a running one becomes pending as its next attempt. */
 export const resumed = (info: TaskInfo): TaskInfo =>

@@ -113,7 +113,7 @@ export const watchdog = (
       const limit = entry.heartbeatTimeoutMillis
       // not started yet (still being recorded, though recorded running): no attempt to be silent in
       if (limit === undefined || entry.fiber === undefined || entry.stoppedBy !== undefined || entry.backingOff) continue
-      if (at - (entry.info.heartbeatAt ?? at) > limit) entry.stop(HeartbeatMissed)
+      if (at - (entry.heartbeatAt ?? at) > limit) entry.stop(HeartbeatMissed)
     }
   })
   return Effect.repeat(check, Schedule.spaced(interval)).pipe(Effect.andThen(Effect.never))

@@ -24,9 +24,10 @@ export class Publisher {
 
   /** Tells everyone following `entry` its current record, and the event `tag` if the change is one. */
   publish(entry: Entry, tag: Tag | undefined): void {
+    // Nobody follows the task nor every task (the usual case): nothing read, no iteration, nothing made.
+    if (entry.listeners === undefined && this.followers === 0) return
     const info = entry.info
     if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.offerUnsafe(queue, info)
-    // Nobody follows every task (the usual case): no iteration, nothing made.
     if (this.followers === 0) return
     for (const queue of this.changeQueues) Queue.offerUnsafe(queue, info)
     for (const queue of this.journalQueues) Queue.offerUnsafe(queue, info)

@@ -16,7 +16,7 @@ import { SqlClient } from "effect/sql"
 import { Runner, RunnerConfig, TaskEntity } from "@chainjobs/cluster"
 import { SqlTaskStore } from "@chainjobs/store-sql"
 import { Task, TaskContext, TaskInterest, Tasks, TaskStore } from "@chainjobs/tasks"
-import { freePort, onDatabase, pgTestUrl } from "./RunnerProcess.ts"
+import { directAdmissionByDefault, freePort, onDatabase, pgTestUrl } from "./RunnerProcess.ts"
 
 /** One thing a test kind did, on which runner. */
 export interface Happening {
@@ -103,7 +103,10 @@ export interface StartOptions {
    * start it once another runner has made the schema.
    */
   readonly storeFault?: (store: TaskStore.TaskStore["Service"]) => TaskStore.TaskStore["Service"]
-  /** Submissions of held shards admitted directly (`LocalAdmission`). Default: a runner's default (`RunnerConfig`), on. */
+  /**
+   * Submissions of held shards admitted directly (`LocalAdmission`). Default: `directAdmissionByDefault` (the test
+   * process's `CHAINJOBS_RUNNER_DIRECT_ADMISSION`, else a runner's default, on).
+   */
   readonly directAdmission?: boolean
   /** How often the runner's adoption looks for held shards not open yet (`RunnerOptions.adoptionInterval`). */
   readonly adoptionInterval?: Duration.Input
@@ -212,7 +215,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
           shards,
           refreshInterval: Duration.millis(250),
           messagePollInterval: Duration.millis(250),
-          directAdmission: options.directAdmission ?? RunnerConfig.defaults.directAdmission
+          directAdmission: options.directAdmission ?? directAdmissionByDefault
         },
         supervisor: { maxWorkers: options.maxWorkers ?? 20, shutdownGracePeriod: "5 seconds" },
         maxConnections: 4,

@@ -11,9 +11,10 @@ import * as net from "node:net"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Redacted, Schedule, type Scope } from "effect"
+import { ConfigProvider, Effect, Redacted, Schedule, type Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import type { TaskInfo } from "@chainjobs/tasks"
+import { RunnerConfig } from "@chainjobs/cluster"
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 const entry = fileURLToPath(new URL("./runner.ts", import.meta.url))
@@ -28,6 +29,16 @@ const compileCache = process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), "chainjobs
 
 /** The test database's URL, if one is configured. */
 export const pgTestUrl = process.env.CHAINJOBS_TEST_PG_URL
+
+/**
+ * Whether the package's test runners, in this process and child processes, admit the submissions of their shards
+ * directly (`RunnerSettings.directAdmission`) where a test does not say: this process's
+ * `CHAINJOBS_RUNNER_DIRECT_ADMISSION`, read as a runner reads it, else the runners' default. So
+ * `CHAINJOBS_RUNNER_DIRECT_ADMISSION=false npx vitest run packages/cluster` runs the package on the entity-only path.
+ */
+export const directAdmissionByDefault: boolean = Effect.runSync(
+  Effect.orDie(Effect.map(RunnerConfig.config.parse(ConfigProvider.fromEnv()), (settings) => settings.directAdmission))
+)
 
 /** One event a test kind recorded. */
 export interface Event {
@@ -130,6 +141,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
             stdio: ["pipe", "pipe", "inherit"],
             env: {
               ...process.env,
+              RUNNER_DIRECT_ADMISSION: String(directAdmissionByDefault),
               ...env,
               ...(held ? { RUNNER_HOLD: "1" } : {}),
               NODE_COMPILE_CACHE: compileCache,

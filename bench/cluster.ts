@@ -114,6 +114,25 @@ const balanced = (runners: ReadonlyArray<RunnerProcess>) => {
 }
 
 /**
+ * The CPU time each runner spends per second while it runs no task (health checks, shard-lock refreshes, the
+ * guards', adoption's and shard sampling's loops, the feed's counts and wants), µs per second: measured over
+ * `IDLE_SECONDS` with nothing submitted. Every second a burst lasts costs this much on each runner, whatever its tasks.
+ */
+const idleCpu = (runners: ReadonlyArray<RunnerProcess>) =>
+  Effect.gen(function*() {
+    const cpu = Effect.forEach(runners, (runner) => Effect.map(runner.call({ op: "cpu" }), (answer) => answer.cpuMicros as number))
+    const before = yield* cpu
+    const started = Date.now()
+    yield* Effect.sleep(`${IDLE_SECONDS} seconds`)
+    const after = yield* cpu
+    const seconds = (Date.now() - started) / 1000
+    return after.map((micros, i) => (micros - before[i]) / seconds)
+  })
+
+/** How long the runners' idle CPU is measured before each measured burst. */
+const IDLE_SECONDS = 3
+
+/**
  * Tasks per second for `count` tasks submitted in `perRunner` shares, one burst per runner at once, each through its
  * own runner's API (as clients of each runner would). The window runs from the first burst sent to the last answered;
  * `spread` says how long each runner's own burst took, which shows a runner left idle while another finishes.
@@ -235,21 +254,24 @@ const main = Effect.gen(function*() {
 
   // I/O-bound scaling
   yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
+  const oneIdle = yield* idleCpu(runners)
   const one = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io1")
-  yield* progress(`1 runner: ${fmt(one.rate)}/s, ${fmt(one.cpuPerTask)} µs CPU per task (${one.spread}), load ${loadAverage()}`)
+  yield* progress(`1 runner: ${fmt(one.rate)}/s, ${fmt(one.cpuPerTask)} µs CPU per task (${one.spread}), idle ${oneIdle.map((micros) => fmt(micros / 1000, 1)).join(" / ")} ms CPU per runner-second, load ${loadAverage()}`)
   runners.push(yield* cluster.start("r2", DIRECT))
   yield* settled(runners)
   yield* balanced(runners)
   // the new runner warmed up as the first one was
   yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
+  const twoIdle = yield* idleCpu(runners)
   const two = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io2")
-  yield* progress(`2 runners: ${fmt(two.rate)}/s, ${fmt(two.cpuPerTask)} µs CPU per task (${two.spread}), load ${loadAverage()}`)
+  yield* progress(`2 runners: ${fmt(two.rate)}/s, ${fmt(two.cpuPerTask)} µs CPU per task (${two.spread}), idle ${twoIdle.map((micros) => fmt(micros / 1000, 1)).join(" / ")} ms CPU per runner-second, load ${loadAverage()}`)
   runners.push(yield* cluster.start("r3", DIRECT))
   yield* settled(runners)
   yield* balanced(runners)
   yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
+  const threeIdle = yield* idleCpu(runners)
   const three = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io3")
-  yield* progress(`3 runners: ${fmt(three.rate)}/s, ${fmt(three.cpuPerTask)} µs CPU per task (${three.spread}), load ${loadAverage()}`)
+  yield* progress(`3 runners: ${fmt(three.rate)}/s, ${fmt(three.cpuPerTask)} µs CPU per task (${three.spread}), idle ${threeIdle.map((micros) => fmt(micros / 1000, 1)).join(" / ")} ms CPU per runner-second, load ${loadAverage()}`)
 
   // failover
   const failovers: Array<number> = []

@@ -12,6 +12,7 @@
  * - `{"op":"submit","ref":1,"kind":"sleep","payload":{…}}` → `{"ref":1,"id":"…"}` or `{"ref":1,"error":"SubmitRejected"}`
  * - `{"op":"interrupt","ref":2,"id":"…"}` → `{"ref":2,"done":true}`
  * - `{"op":"await","ref":3,"id":"…"}` → `{"ref":3,"info":{…}}` (`get` reads it now, as it is)
+ * - `{"op":"cpu","ref":14}` → `{"ref":14,"cpuMicros":…}` (the CPU time this process has spent so far)
  * - `{"op":"status","ref":4}` → `{"ref":4,"shards":…,"open":…,"guarded":…,"running":…}` (shards held, open to
  *   submissions, guarded for direct admission)
  * - `{"op":"declare","ref":6,"declaration":{name,kind,payload,trigger}}` → `{"ref":6,"stored":{…}}` (stored, `PersistedSchedules`);
@@ -286,6 +287,11 @@ const main = Effect.gen(function*() {
             return { ref, done: true }
           case "stats":
             return { ref, stats: yield* tasks.stats }
+          case "cpu": {
+            // The CPU time (user and system, µs) this process has spent so far: what a bench reads twice around a wait.
+            const spent = process.cpuUsage()
+            return { ref, cpuMicros: spent.user + spent.system }
+          }
           case "status":
             return { ref, shards: yield* status.shardsHeld, open: yield* status.shardsOpen, guarded: yield* status.shardsGuarded, ...(yield* status.tasks) }
         }

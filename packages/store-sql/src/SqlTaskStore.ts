@@ -29,8 +29,8 @@ import {
   sizeClasses,
   statusIndexExcludes,
   table,
+  rowsValues,
   type TaskRow,
-  toValues,
   updatedColumns
 } from "./internal/taskTable.ts"
 import { storeError } from "./internal/storeFailure.ts"
@@ -114,7 +114,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     let offset = 0
     return sizeClasses(all.length).map((count) => {
       const rows = all.slice(offset, offset += count)
-      const statement = { sql: sqliteText(count, conflict), params: rows.flatMap(toValues) }
+      const statement = { sql: sqliteText(count, conflict), params: rowsValues(rows) }
       if (!counted) return statement
       return { ...statement, expected: { changes: count, first: { sql: sqliteExisting(count), params: rows.map((info) => info.id) } } }
     })

@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted, Schema, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
 import { pgPart } from "../src/internal/pgColumns.ts"
-import { columns, sizeClasses, toValues } from "../src/internal/taskTable.ts"
+import { columns, rowsValues, sizeClasses, toValues } from "../src/internal/taskTable.ts"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import {
   onPgTestDatabase,
@@ -166,23 +166,25 @@ describe("rows", () => {
     assert.strictEqual(params.length, columns.length)
     // A column that varies goes as an array, one value per row; one that does not, as its value alone.
     const rows = infos.map((_, n) => params.map((param, i) => (shape & (1 << i)) === 0 ? param.value : (param.value as ReadonlyArray<unknown>)[n]))
-    // int8 columns go as bigints, a number that is not finite as null (as JSON carries it), U+0000 as U+FFFD (text cannot hold it)
-    const element = (value: string | number | null, column: string) =>
+    // a number that is not finite goes as null (as JSON carries it), U+0000 as U+FFFD (text cannot hold it)
+    const element = (value: string | number | null) =>
       typeof value === "string"
         ? value.replaceAll("\u0000", "\uFFFD")
-        : typeof value !== "number"
-        ? value
-        : !Number.isFinite(value)
+        : typeof value === "number" && !Number.isFinite(value)
         ? null
-        : column.endsWith("_at") || column.endsWith("_millis")
-        ? BigInt(value)
         : value
-    const expected = infos.map((info) => toValues(info).map((value, i) => element(value, columns[i])))
+    const expected = infos.map((info) => toValues(info).map(element))
     assert.deepStrictEqual(rows, expected)
     // Only the columns whose records hold different values go as arrays.
     const values = infos.map(toValues)
-    const differ = columns.map((_, i) => values.some((row) => row[i] !== values[0][i]))
+    const differ = columns.map((_, i) => values.some((row) => !Object.is(row[i], values[0][i])))
     assert.deepStrictEqual(columns.map((_, i) => (shape & (1 << i)) !== 0), differ)
+  })
+})
+
+describe("SQLite rows", () => {
+  it.prop("a multi-row statement's parameters are each record's column values in turn", [Schema.Array(JsonRecord)], ([infos]) => {
+    assert.deepStrictEqual(rowsValues(infos), infos.flatMap(toValues))
   })
 })
 
@@ -249,6 +251,20 @@ describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
       // In 512, 256, 128, 64, 32 and 8 rows, they took six statements each; in a transaction of their own, four.
       assert.deepStrictEqual(statements.map((text) => text.split(" ", 1)[0]), ["WITH", "WITH", "SELECT", "SELECT", "SELECT"])
       assert.deepStrictEqual(read.map(Option.getOrThrow), [done[0], done[511], done[999]])
+    }))
+
+  it.effect("a time that is not a whole number fails its own record, not rounded, and the rest of its batch is stored", () =>
+    Effect.gen(function*() {
+      const schema = yield* pgTestSchemaNamed("store_not_whole")
+      const [good, otherGood] = [record(), record()]
+      const notWhole = record({ status: "running", startedAt: 1.5 })
+      const read = yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        const results = yield* store.insertAll!([good, notWhole, otherGood])
+        assert.deepStrictEqual(results.map((error) => error?._tag), [undefined, "TaskStoreError", undefined])
+        return yield* Effect.forEach([good, notWhole, otherGood], (info) => store.get(info.id))
+      }).pipe(Effect.provide(pgStoreIn(schema), { local: true }))
+      assert.deepStrictEqual(read.map(Option.getOrNull), [good, null, otherGood])
     }))
 
   it.effect("a batch holding two writes of one id is written in a transaction, in order", () =>

@@ -16,7 +16,7 @@
  */
 import type { TaskInfo } from "@chainjobs/tasks"
 import { PgTypes } from "@effect/sql-pg"
-import { columns, toValues } from "./taskTable.ts"
+import { type ColumnValue, columnReaders, columns } from "./taskTable.ts"
 
 type Column = (typeof columns)[number]
 
@@ -65,12 +65,23 @@ const storableText = (value: string): string => value.includes("\u0000") ? value
  */
 const finite = (value: number): number | null => Number.isFinite(value) ? value : null
 
-/** A value of an `int8` column: a bigint, as the binary codec takes it (a non-integer throws). */
-const int8 = (value: string | number | null): bigint | null =>
-  value === null || typeof value === "number" && !Number.isFinite(value) ? null : BigInt(value)
+/**
+ * A value of an `int8` column as it travels: a `float8`, cast to the column's
+ * type by the server (exact for whole numbers up to 2^53, as JavaScript holds
+ * them), which spares a bigint per value here. A number that is not whole
+ * throws, as the bigint it once became did: it would be rounded otherwise.
+ */
+const int8 = (value: ColumnValue): number | null => {
+  if (value === null || typeof value === "number" && !Number.isFinite(value)) return null
+  if (!Number.isInteger(value)) throw new RangeError(`${value} is not a whole number, as an int8 column needs`)
+  return value as number
+}
+
+/** The type each column's values travel as: `int8` columns as `float8` (see `int8`). */
+const wireTypes = types.map((type) => type === "int8" ? "float8" : type)
 
 /** A column's value as PostgreSQL takes it. */
-const element = (value: string | number | null, type: (typeof types)[number]): unknown => {
+const element = (value: ColumnValue, type: (typeof types)[number]): unknown => {
   switch (type) {
     case "text":
       return typeof value === "string" ? storableText(value) : value
@@ -81,16 +92,14 @@ const element = (value: string | number | null, type: (typeof types)[number]): u
   }
 }
 
-/** One value of a column's type, as a binary parameter. */
-const scalar = (value: unknown, type: (typeof types)[number]): PgTypes.Parameter => {
+/** One value of a column's wire type, as a binary parameter. */
+const scalar = (value: unknown, type: (typeof wireTypes)[number]): PgTypes.Parameter => {
   switch (type) {
     case "text":
       return PgTypes.text(value as string | null)
-    case "int8":
-      return PgTypes.int8(value as bigint | null)
     case "int4":
       return PgTypes.int4(value as number | null)
-    case "float8":
+    default:
       return PgTypes.float8(value as number | null)
   }
 }
@@ -113,16 +122,22 @@ export interface PgPart {
  * write, where that is a defect of the batch.
  */
 export const pgPart = (records: Iterable<TaskInfo.TaskInfo>): PgPart => {
-  const rows = Array.from(records, toValues)
+  const list = Array.isArray(records) ? records as ReadonlyArray<TaskInfo.TaskInfo> : Array.from(records)
   let shape = 0
   const params = types.map((type, i) => {
-    const first = rows[0][i]
-    let varies = false
-    for (let n = 1; n < rows.length && !varies; n++) varies = rows[n][i] !== first
-    if (!varies) return scalar(element(first, type), type)
+    const read = columnReaders[i]
+    // Each value is read once: up to the first that differs from the first row's (0 and -0 do), then the rest.
+    const first = read(list[0])
+    let differs = 1
+    let value: ColumnValue = first
+    while (differs < list.length && Object.is(value = read(list[differs]), first)) differs++
+    if (differs === list.length) return scalar(element(first, type), wireTypes[i])
     shape |= 1 << i
-    const values = rows.map((row) => element(row[i], type))
-    const typed = PgTypes.array(values, PgTypes.OID[type])
+    const values: Array<unknown> = new Array(list.length)
+    values.fill(element(first, type), 0, differs)
+    values[differs] = element(value, type)
+    for (let n = differs + 1; n < list.length; n++) values[n] = element(read(list[n]), type)
+    const typed = PgTypes.array(values, PgTypes.OID[wireTypes[i]])
     if (typed._tag === "Failure") throw typed.failure
     return typed.success
   })
@@ -140,9 +155,9 @@ export const partRows = (shape: number, first: number): string => {
   const constant: Array<number> = []
   for (let i = 0; i < columns.length; i++) ((shape & (1 << i)) === 0 ? constant : varying).push(i)
   const names = [...varying, ...constant].map((i) => columns[i]).join(", ")
-  const values = constant.map((i) => `$${first + i}::${types[i]}`)
+  const values = constant.map((i) => `$${first + i}::${wireTypes[i]}`)
   if (varying.length === 0) return `(${names}) SELECT ${values.join(", ")}`
-  const arrays = varying.map((i) => `$${first + i}::${types[i]}[]`).join(", ")
+  const arrays = varying.map((i) => `$${first + i}::${wireTypes[i]}[]`).join(", ")
   return `(${names}) SELECT ${["*", ...values].join(", ")} FROM unnest(${arrays})`
 }
 

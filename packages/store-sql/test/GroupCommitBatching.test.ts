@@ -132,4 +132,35 @@ describe("refused writes", () => {
       for (const error of refused) assert.instanceOf(error, TaskError.TaskStoreError)
       assert.deepStrictEqual(refused.map((error) => error.operation), ["insert", "insert", "update", "update", "updateProgress"])
     }))
+
+  it.effect("insertAll refuses alone an id already queued (in any part) or repeated in the call; with every id refused it queues nothing", () =>
+    Effect.gen(function*() {
+      const { batches, write } = recording()
+      const commit = yield* GroupCommit.make(write, { flushInterval: "1 hour" })
+      const [a, b, c, d, e] = [record(), record(), record(), record(), record()]
+      yield* queue(commit.insert(a))
+      yield* queue(commit.update({ ...b, status: "running" }))
+      yield* commit.updateProgress({ ...c, progress: 1 })
+      const all = yield* queue(commit.insertAll([a, b, c, d, d, e]))
+      yield* TestClock.adjust("1 hour")
+      const exists = (id: string) => `task ${id} already exists`
+      assert.deepStrictEqual(
+        (yield* Fiber.join(all)).map((error) => error?.detail),
+        [exists(a.id), exists(b.id), exists(c.id), undefined, exists(d.id), undefined]
+      )
+      assert.deepStrictEqual(batches, [[a.id, d.id, e.id, b.id, c.id]])
+      // Every id refused: answered at once, nothing queued.
+      const f = record()
+      yield* queue(commit.insert(f))
+      const refused = yield* queue(commit.insertAll([f, f]))
+      yield* Effect.yieldNow
+      assert.deepStrictEqual(refused.pollUnsafe()?._tag, "Success", "insertAll of refused ids waited for a batch")
+      // insertAll alone wakes the writer: its batch is written once the interval is out.
+      yield* TestClock.adjust("1 hour")
+      const g = record()
+      const alone = yield* queue(commit.insertAll([g]))
+      yield* TestClock.adjust("1 hour")
+      assert.deepStrictEqual(alone.pollUnsafe()?._tag, "Success", "insertAll alone was not written")
+      assert.deepStrictEqual(batches.slice(1), [[f.id], [g.id]])
+    }))
 })

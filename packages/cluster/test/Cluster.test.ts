@@ -202,12 +202,15 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
 
   it.live("after kill -9 of a runner, its Hardhat address scans finish elsewhere from their checkpoint, with the undisturbed result and no two attempts overlapping", () =>
     Effect.gen(function*() {
-      // A Hardhat node with known activity, scanned by the chain kind `chain/scan-addresses` on every runner.
+      // A Hardhat node with known activity, scanned by the chain kind `chain/scan-addresses` on every runner. The
+      // runners load their modules (the chain package among them: most of a runner's start) while the node is seeded,
+      // and join with its URL; not while it starts, which has a deadline of its own.
       const chain = yield* Layer.build(DevChain.layer())
-      const seeded = yield* Effect.provideContext(DevSeed.seed({ rounds: 24, maxGap: 2 }), chain)
       const url = Context.get(chain, DevChain.DevChain).url
       const cluster = yield* makeCluster
-      const runners = yield* Effect.forEach(["a", "b", "c"], (name) => cluster.start(name, { CHAIN_URL: url, CHAIN_RATE: "25" }), {
+      const prepared = yield* Effect.forEach(["a", "b", "c"], (name) => cluster.prepare(name, { RUNNER_CHAIN: "1" }))
+      const seeded = yield* Effect.provideContext(DevSeed.seed({ rounds: 24, maxGap: 2 }), chain)
+      const runners = yield* Effect.forEach(prepared, (runner) => runner.joinWith({ CHAIN_URL: url, CHAIN_RATE: "25" }), {
         concurrency: "unbounded"
       })
       yield* settled(runners)

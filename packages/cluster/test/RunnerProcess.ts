@@ -76,6 +76,11 @@ export interface RunnerProcess {
 export interface PreparedRunner {
   /** Joins the cluster once loaded: the runner builds its layer (binds its port, takes shards) and answers once ready. */
   readonly join: Effect.Effect<RunnerProcess, never, Scope.Scope>
+  /**
+   * Joins as `join` does, `env` set in the runner's environment first: settings known only after it was prepared
+   * (a chain's `CHAIN_URL`), read when it builds its layer.
+   */
+  readonly joinWith: (env: Readonly<Record<string, string>>) => Effect.Effect<RunnerProcess, never, Scope.Scope>
 }
 
 /** A TCP port free on 127.0.0.1 right now (the system picks it). */
@@ -123,13 +128,15 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
   const start = (name: string, env: Readonly<Record<string, string>> = {}) =>
     Effect.flatMap(spawnRunner(name, env, false), (spawned) => spawned.ready).pipe(retryPortTaken, Effect.orDie)
   const prepare = (name: string, env: Readonly<Record<string, string>> = {}) =>
-    Effect.map(spawnRunner(name, env, true), (spawned): PreparedRunner => ({
-      join: spawned.join.pipe(
-        // the port it was given was taken meanwhile: a runner of the same name started afresh, as `start` would
-        Effect.catchIf((error) => error instanceof PortTaken, () => start(name, env)),
-        Effect.orDie
-      )
-    }))
+    Effect.map(spawnRunner(name, env, true), (spawned): PreparedRunner => {
+      const joinWith = (late: Readonly<Record<string, string>>) =>
+        spawned.join(late).pipe(
+          // the port it was given was taken meanwhile: a runner of the same name started afresh, as `start` would
+          Effect.catchIf((error) => error instanceof PortTaken, () => start(name, { ...env, ...late })),
+          Effect.orDie
+        )
+      return { join: joinWith({}), joinWith }
+    })
   /** Spawns a runner; `held`: it loads its modules and waits for `join` (`runner.ts`' `RUNNER_HOLD`). */
   const spawnRunner = (name: string, env: Readonly<Record<string, string>>, held: boolean) =>
     Effect.gen(function*() {
@@ -208,10 +215,11 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
       const untilReady = Effect.as(Effect.tryPromise({ try: () => isReady, catch: (error) => error }), runner)
       return {
         ready: untilReady,
-        join: Effect.tryPromise({ try: () => isLoaded, catch: (error) => error }).pipe(
-          Effect.andThen(Effect.sync(() => child.stdin!.write(`${JSON.stringify({ op: "join" })}\n`))),
-          Effect.andThen(untilReady)
-        )
+        join: (env: Readonly<Record<string, string>>) =>
+          Effect.tryPromise({ try: () => isLoaded, catch: (error) => error }).pipe(
+            Effect.andThen(Effect.sync(() => child.stdin!.write(`${JSON.stringify({ op: "join", env })}\n`))),
+            Effect.andThen(untilReady)
+          )
       }
     })
   return {

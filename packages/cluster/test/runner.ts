@@ -5,7 +5,8 @@
  * `RUNNER_SCHEMA`, `EVENTS` (a file the kinds append one JSON line per event to), and with `CHAIN_URL` (a
  * Hardhat node) the chain kind `chain/scan-addresses` on it as the chain `dev`, its requests held to `CHAIN_RATE`
  * per second, each attempt recorded (start with the block it starts from, end); with `RUNNER_HOLD` it loads and
- * waits to be told to join (below).
+ * waits to be told to join (below), and with `RUNNER_CHAIN` as well it loads the chain package for a `CHAIN_URL`
+ * given when it joins.
  *
  * It prints `ready` once it has joined, then answers commands read from stdin,
  * one JSON object a line, with one JSON line each on stdout:
@@ -37,8 +38,11 @@ import { Runner, RunnerConfig } from "@chainjobs/cluster"
 
 const name = process.env.RUNNER_NAME ?? "runner"
 const events = process.env.EVENTS!
-// the chain package (viem and its kin), loaded only by a runner with a chain: a fifth of a runner's start-up otherwise
-const chain = process.env.CHAIN_URL === undefined ? undefined : await import("@chainjobs/chain")
+// the chain package (viem and its kin), loaded only by a runner with a chain (`CHAIN_URL`, or `RUNNER_CHAIN` for one
+// given when it joins): a fifth of a runner's start-up otherwise
+const chain = process.env.CHAIN_URL === undefined && process.env.RUNNER_CHAIN === undefined
+  ? undefined
+  : await import("@chainjobs/chain")
 
 /** Appends one event line: what happened to which task, on this runner, when. */
 const record = (event: Record<string, unknown>) =>
@@ -314,17 +318,20 @@ const main = Effect.gen(function*() {
 
 /**
  * With `RUNNER_HOLD` set, the process loads its modules, says `{"loaded":name}`, and joins the cluster only when its
- * first line comes (`{"op":"join"}`): a test prepares the runners of a restart while it does other things, so that
- * the restart costs joining, not loading (seconds of CPU on a loaded machine). Until it joins it has no connection
- * and no port, and is in no cluster. It goes if stdin closes first, and after three minutes in any case.
+ * first line comes (`{"op":"join","env":{…}}`, `env` set in its environment first): a test prepares the runners of a
+ * restart (or those of a chain that is still starting) while it does other things, so that joining costs joining,
+ * not loading (seconds of CPU on a loaded machine). Until it joins it has no connection and no port, and is in no
+ * cluster. It goes if stdin closes first, and after three minutes in any case.
  */
 const joined = process.env.RUNNER_HOLD === undefined ? Promise.resolve() : new Promise<void>((resolve) => {
   const unjoined = setTimeout(() => process.exit(0), 180_000)
   const leave = () => process.exit(0)
   process.stdin.once("end", leave)
-  process.stdin.once("data", () => {
+  process.stdin.once("data", (chunk) => {
     // nothing more comes until this runner says it is ready; readline (in `main`) resumes the stream
     process.stdin.pause()
+    const told = JSON.parse(String(chunk).split("\n")[0]!) as { readonly env?: Record<string, string> }
+    Object.assign(process.env, told.env ?? {})
     process.stdin.off("end", leave)
     clearTimeout(unjoined)
     resolve()
@@ -335,7 +342,7 @@ await joined
 
 NodeRuntime.runMain(
   Effect.scoped(main.pipe(Effect.provide(PersistedSchedules.layer.pipe(Layer.provideMerge(
-    Layer.mergeAll(kinds, chain === undefined ? Layer.empty : chainKinds(chain, process.env.CHAIN_URL!)).pipe(
+    Layer.mergeAll(kinds, chain === undefined || process.env.CHAIN_URL === undefined ? Layer.empty : chainKinds(chain, process.env.CHAIN_URL)).pipe(
       Layer.provideMerge(runner)
     )
   )))))

@@ -14,11 +14,12 @@
  */
 import { readFileSync } from "node:fs"
 import { loadavg } from "node:os"
-import { Effect, Layer, Redacted, Schema } from "effect"
+import { Effect, Fiber, Layer, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
 import { Task, TaskFeed, Tasks } from "@chainjobs/tasks"
 import { makeCluster, onDatabase, type RunnerProcess, settled, type TestCluster } from "../packages/cluster/test/RunnerProcess.ts"
+import * as FailoverPhases from "./_failoverPhases.ts"
 import { fmt, perSecond, table } from "./_measure.ts"
 
 const url = process.env.CHAINJOBS_TEST_PG_URL
@@ -27,10 +28,20 @@ const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
 const IN_FLIGHT_PER_RUNNER = 100
 /** Tasks each side runs before it is measured: a new runner, and the single process. */
 const WARM_UP = 200
-/** Whether the runners admit their own shards' submissions directly (`RunnerSettings.directAdmission`, on by default): `CLUSTER_BENCH_DIRECT=false` turns it off. */
-const DIRECT = { RUNNER_DIRECT_ADMISSION: process.env.CLUSTER_BENCH_DIRECT === "false" ? "false" : "true" }
-/** `CLUSTER_BENCH_ONLY=noop`: the no-op comparison alone (a cluster of one beside the single process), in seconds. */
-const NOOP_ONLY = process.env.CLUSTER_BENCH_ONLY === "noop"
+/**
+ * The runners' environment: whether they admit their own shards' submissions directly
+ * (`RunnerSettings.directAdmission`, on by default; `CLUSTER_BENCH_DIRECT=false` turns it off), and a lifetime longer
+ * than the run (a runner of the tests goes after three minutes; the first one here serves the whole run).
+ */
+const DIRECT = {
+  RUNNER_DIRECT_ADMISSION: process.env.CLUSTER_BENCH_DIRECT === "false" ? "false" : "true",
+  RUNNER_LIFETIME_MS: String(60 * 60_000)
+}
+/**
+ * `CLUSTER_BENCH_ONLY=noop`: the no-op comparison alone (a cluster of one beside the single process), in seconds;
+ * `CLUSTER_BENCH_ONLY=failover`: three runners and the failover rounds alone.
+ */
+const ONLY = process.env.CLUSTER_BENCH_ONLY
 /** Failover rounds (`CLUSTER_BENCH_FAILOVERS`, default 5; 0 skips them). */
 const FAILOVERS = Number(process.env.CLUSTER_BENCH_FAILOVERS ?? 5)
 
@@ -167,33 +178,76 @@ const cpuCell = (measured: Measured) => `${fmt(measured.cpuPerTask)} µs`
 /** µs of PostgreSQL's CPU per task, as a table cell. */
 const pgCell = (measured: Measured) => `${fmt(measured.pgCpuPerTask)} µs`
 
-/** Milliseconds from `kill -9` of the runner running a scan to the scan starting again on another runner. */
+/**
+ * Milliseconds from `kill -9` of a runner running a scan to the scan starting again on another runner. Odd rounds
+ * kill the runner running the cluster's runner health check (a singleton: when it dies, nothing of effect's own marks
+ * it unhealthy, `DeadRunners`), even rounds another one; each round's phases are printed (`_failoverPhases.ts`).
+ */
 const failover = (cluster: TestCluster, runners: Array<RunnerProcess>, round: number) =>
   Effect.gen(function*() {
-    const via = runners[0]
+    const statuses = yield* Effect.forEach(runners, (runner) => runner.status)
+    const checker = statuses.findIndex((status) => status.healthCheck)
+    const killChecker = round % 2 === 1 && checker >= 0
+    // the runner the scans are submitted through lives on: the health check's in even rounds, another in odd ones
+    const via = killChecker ? runners[(checker + 1) % runners.length] : runners[Math.max(checker, 0)]
+    const wanted = (runner: string) => (killChecker ? runner === runners[checker].name : runner !== via.name)
     const ids: Array<string> = []
-    for (let i = 0; i < 6; i++) {
-      const answer = yield* via.submit("scan", { from: 0, to: 1_000_000, stepMs: 100 })
-      ids.push(answer.id!)
-    }
     let victim: { readonly task: string; readonly runner: string } | undefined
+    let batchAt = 0
     while (victim === undefined) {
+      // six scans at a time, more while none has started where wanted (the shards of unkeyed tasks are random)
+      if (Date.now() - batchAt > 3_000 && ids.length < 36) {
+        batchAt = Date.now()
+        for (let i = 0; i < 6; i++) {
+          const answer = yield* via.submit("scan", { from: 0, to: 1_000_000, stepMs: 100 })
+          ids.push(answer.id!)
+        }
+      }
       yield* Effect.sleep("100 millis")
-      victim = cluster.events().find((e) => e.event === "start" && ids.includes(e.task) && e.runner !== via.name)
+      victim = cluster.events().find((e) => e.event === "start" && ids.includes(e.task) && wanted(e.runner))
     }
     const index = runners.findIndex((runner) => runner.name === victim.runner)
+    const holders = yield* FailoverPhases.lockHolders
     yield* runners[index].kill
     const killed = Date.now()
     let again: number | undefined
+    const phases = yield* Effect.forkChild(FailoverPhases.follow(
+      cluster.schema,
+      `127.0.0.1:${runners[index].port}`,
+      holders,
+      FailoverPhases.taskShard(victim.task),
+      killed,
+      () => again !== undefined
+    ))
     while (again === undefined) {
       yield* Effect.sleep("50 millis")
       again = cluster.events().find((e) => e.event === "start" && e.task === victim.task && e.at > killed)?.at
     }
+    yield* progress(`round ${round}: ${FailoverPhases.describe(yield* Fiber.join(phases))}`)
     yield* Effect.forEach(ids, (id) => via.call({ op: "interrupt", id }), { concurrency: "unbounded", discard: true })
     runners[index] = yield* cluster.start(`${victim.runner.replace(/-\d+$/, "")}-${round}`, DIRECT)
     yield* settled(runners)
     return again - killed
   })
+
+/** `FAILOVERS` rounds of `failover`: each one's milliseconds. */
+const failoverRounds = (cluster: TestCluster, runners: Array<RunnerProcess>) =>
+  Effect.gen(function*() {
+    const failovers: Array<number> = []
+    for (let round = 1; round <= FAILOVERS; round++) {
+      failovers.push(yield* failover(cluster, runners, round))
+      yield* progress(`failover ${round}: ${fmt(failovers[round - 1] / 1000, 1)} s`)
+    }
+    return failovers
+  })
+
+/** Prints the failover rounds and their median. */
+const failoverLine = (failovers: ReadonlyArray<number>) => {
+  if (failovers.length === 0) return
+  const sorted = [...failovers].sort((a, b) => a - b)
+  const median = sorted[Math.floor(sorted.length / 2)]
+  console.log(`\nfailover, kill -9 to running elsewhere: median ${fmt(median / 1000, 1)} s of [${failovers.map((ms) => fmt(ms / 1000, 1)).join(", ")}] (goal ≤ 10 s)`)
+}
 
 /** The single-process supervisor on the same database: no-op tasks per second. */
 const singleProcess = (schema: string) =>
@@ -235,6 +289,11 @@ const main = Effect.gen(function*() {
   const cluster = yield* makeCluster
   const runners = [yield* cluster.start("r1", DIRECT)]
   yield* settled(runners)
+  if (ONLY === "failover") {
+    runners.push(yield* cluster.start("r2", DIRECT), yield* cluster.start("r3", DIRECT))
+    yield* settled(runners)
+    return failoverLine(yield* failoverRounds(cluster, runners))
+  }
   yield* balanced(runners)
 
   // no-op routing cost: one runner vs one plain supervisor
@@ -250,7 +309,7 @@ const main = Effect.gen(function*() {
       ["cluster of one runner", fmt(clusterNoop.rate), `${fmt(clusterNoop.rate / plainNoop.rate, 2)}×`, "≥ 0.8×", cpuCell(clusterNoop), pgCell(clusterNoop)]
     ])
   }
-  if (NOOP_ONLY) return noopTable()
+  if (ONLY === "noop") return noopTable()
 
   // I/O-bound scaling
   yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
@@ -273,14 +332,7 @@ const main = Effect.gen(function*() {
   const three = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io3")
   yield* progress(`3 runners: ${fmt(three.rate)}/s, ${fmt(three.cpuPerTask)} µs CPU per task (${three.spread}), idle ${threeIdle.map((micros) => fmt(micros / 1000, 1)).join(" / ")} ms CPU per runner-second, load ${loadAverage()}`)
 
-  // failover
-  const failovers: Array<number> = []
-  for (let round = 1; round <= FAILOVERS; round++) {
-    failovers.push(yield* failover(cluster, runners, round))
-    yield* progress(`failover ${round}: ${fmt(failovers[round - 1] / 1000, 1)} s`)
-  }
-  const sorted = [...failovers].sort((a, b) => a - b)
-  const median = sorted[Math.floor(sorted.length / 2)]
+  const failovers = yield* failoverRounds(cluster, runners)
 
   console.log(`I/O-bound tasks (20 ms each), ${IO_TASKS_PER_RUNNER} per runner, 50 workers per runner:`)
   table([
@@ -289,7 +341,7 @@ const main = Effect.gen(function*() {
     ["2", fmt(two.rate), `${fmt(two.rate / one.rate, 2)}×`, "≥ 1.8×", cpuCell(two), pgCell(two)],
     ["3", fmt(three.rate), `${fmt(three.rate / one.rate, 2)}×`, "≥ 2.5×", cpuCell(three), pgCell(three)]
   ])
-  if (FAILOVERS > 0) console.log(`\nfailover, kill -9 to running elsewhere: median ${fmt(median / 1000, 1)} s of [${failovers.map((ms) => fmt(ms / 1000, 1)).join(", ")}] (goal ≤ 10 s)`)
+  failoverLine(failovers)
   noopTable()
 })
 

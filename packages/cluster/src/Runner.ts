@@ -19,7 +19,7 @@
  */
 import { NodeClusterSocket, NodeCrypto } from "@effect/platform-node"
 import { type Config, ConfigProvider, Context, type Duration, Effect, Layer, Metric, type Redacted, Schedule, Stream } from "effect"
-import { RunnerStorage, Sharding, ShardId, ShardingConfig, SqlMessageStorage } from "effect/cluster"
+import { EntityId, RunnerAddress, type Runners, RunnerStorage, Sharding, ShardId, ShardingConfig, SqlMessageStorage } from "effect/cluster"
 import type { SocketServer } from "effect/socket"
 import type { PgClient } from "@effect/sql-pg"
 import { SqlClient, type SqlError } from "effect/sql"
@@ -27,6 +27,7 @@ import { SqlScheduleStore, SqlTaskStore } from "@chainjobs/store-sql"
 import { type ScheduleStore, type TaskError, type TaskInfo, TaskInterest, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import * as ClusterFeed from "./ClusterFeed.ts"
 import * as ClusterTasks from "./ClusterTasks.ts"
+import * as DeadRunners from "./DeadRunners.ts"
 import * as LiveRunners from "./LiveRunners.ts"
 import * as LocalAdmission from "./LocalAdmission.ts"
 import { type RunnerSettings, toShardingConfig } from "./RunnerConfig.ts"
@@ -44,9 +45,14 @@ export class RunnerStatus extends Context.Service<RunnerStatus, {
   readonly shardsOpen: Effect.Effect<number>
   /** How many of them have their guard open (`LocalAdmission`): open ones then admit straight into this runner's supervisor. */
   readonly shardsGuarded: Effect.Effect<number>
+  /** Whether this runner holds the shard of the cluster's runner health check (`healthCheckName`). */
+  readonly runsHealthCheck: Effect.Effect<boolean>
   /** How many tasks run on this runner now, and how many wait for a worker. */
   readonly tasks: Effect.Effect<{ readonly running: number; readonly pending: number }>
 }>()("@chainjobs/cluster/RunnerStatus") {}
+
+/** The name of effect's runner health check, a cluster singleton: the runner holding its shard pings every runner. */
+export const healthCheckName = "effect/cluster/Sharding/RunnerHealth"
 
 /** Shards this runner holds, labelled with its address. */
 export const shardsHeld = Metric.gauge("chainjobs_runner_shards", { description: "Shards held by the runner" })
@@ -123,12 +129,14 @@ export const layerServices = (
 ): Layer.Layer<
   Tasks.Tasks | RunnerStatus | TaskInterest.TaskInterest,
   SqlError.SqlError,
-  Sharding.Sharding | RunnerStorage.RunnerStorage | TaskStore.TaskStore | PgClient.PgClient
+  Sharding.Sharding | RunnerStorage.RunnerStorage | Runners.Runners | TaskStore.TaskStore | PgClient.PgClient
 > =>
   Layer.effectContext(Effect.gen(function*() {
     const store = yield* TaskStore.TaskStore
     const sharding = yield* Sharding.Sharding
     const address = `${options.runner.host}:${options.runner.port}`
+    // a dead runner is marked unhealthy by every runner, also when it ran the health check itself
+    yield* DeadRunners.watch(RunnerAddress.make(options.runner.host, options.runner.port), options.runner.healthCheckInterval)
     const supervisor = yield* Effect.provideService(
       Effect.provideService(Tasks.make, TasksConfig.TasksConfig, TasksConfig.make(options.supervisor)),
       TaskStore.TaskStore,
@@ -150,11 +158,13 @@ export const layerServices = (
     const feed = yield* ClusterFeed.makeFromContext(local, address)
     const tasks = yield* ClusterTasks.make(local, feed, admission)
     const shards = Array.from({ length: options.runner.shards }, (_, i) => ShardId.make(TaskEntity.shardGroup, i + 1))
+    const healthCheckShard = sharding.getShardId(EntityId.make(healthCheckName), "default")
     const status = RunnerStatus.of({
       address: `${options.runner.host}:${options.runner.port}`,
       shardsHeld: Effect.sync(() => shards.filter((shard) => sharding.hasShardId(shard)).length),
       shardsOpen: Effect.sync(() => entity.openShards.count),
       shardsGuarded: admission.guarded,
+      runsHealthCheck: Effect.sync(() => sharding.hasShardId(healthCheckShard)),
       tasks: Effect.map(local.stats, ({ pending, running }) => ({ running, pending }))
     })
     // The gauges follow the runner's status every second: /metrics shows them per runner.
@@ -167,7 +177,9 @@ export const layerServices = (
       const { pending, running } = yield* status.tasks
       yield* Metric.update(Metric.withAttributes(tasksRunning, attributes), running)
       yield* Metric.update(Metric.withAttributes(tasksPending, attributes), pending)
-      const shards = `held ${held}, open to submissions ${yield* status.shardsOpen}, guarded ${yield* status.shardsGuarded}`
+      const shards = `held ${held}, open to submissions ${yield* status.shardsOpen}, guarded ${yield* status.shardsGuarded}${
+        (yield* status.runsHealthCheck) ? ", the runners' health check among them" : ""
+      }`
       if (shards !== told) yield* Effect.logInfo(`Shards of runner ${status.address}: ${(told = shards)}`)
     })
     yield* Effect.forkScoped(Effect.repeat(report, Schedule.spaced("1 second")))

@@ -13,7 +13,11 @@
  * - the runners ping each other every `healthCheckInterval` (a dead one fails
  *   after about 2.5 s of retries), re-read assignments every
  *   `refreshInterval`, and a new owner reads the persisted messages of the
- *   shards it took at once, then every `messagePollInterval`.
+ *   shards it took at once, then every `messagePollInterval`;
+ * - every runner marks a dead one unhealthy (`DeadRunners`), not only the one
+ *   running effect's health check: when that one died, its shards waited for
+ *   its row in the runner storage to lapse (its heartbeat older than
+ *   `lockExpiration`, 6.7–10 s after the kill).
  * The defaults here (1 s, 1 s, 1 s; locks held 10 s, refreshed every 3.3 s)
  * move shards in about 5 s instead of the cluster's defaults' ~26 s. The
  * price: more queries (each runner polls messages and assignments every

@@ -14,8 +14,8 @@
  * - `{"op":"interrupt","ref":2,"id":"…"}` → `{"ref":2,"done":true}`
  * - `{"op":"await","ref":3,"id":"…"}` → `{"ref":3,"info":{…}}` (`get` reads it now, as it is)
  * - `{"op":"cpu","ref":14}` → `{"ref":14,"cpuMicros":…}` (the CPU time this process has spent so far)
- * - `{"op":"status","ref":4}` → `{"ref":4,"shards":…,"open":…,"guarded":…,"running":…}` (shards held, open to
- *   submissions, guarded for direct admission)
+ * - `{"op":"status","ref":4}` → `{"ref":4,"shards":…,"open":…,"guarded":…,"healthCheck":…,"running":…}` (shards
+ *   held, open to submissions, guarded for direct admission; whether the runners' health check runs here)
  * - `{"op":"declare","ref":6,"declaration":{name,kind,payload,trigger}}` → `{"ref":6,"stored":{…}}` (stored, `PersistedSchedules`);
  *   `{"op":"undeclare","ref":7,"name":"…"}` → `{"ref":7,"done":true}`
  * - `{"op":"burst","ref":5,"kind":"io","payload":{…},"count":1000,"concurrency":200}` → `{"ref":5,"millis":…,"cpuMicros":…}`
@@ -26,7 +26,7 @@
  *   → `{"ref":11,"changes":[…],"ended":true|false}`
  * - `{"op":"delete","ref":12,"id":"…"}` → `{"ref":12,"done":true}`; `{"op":"stats","ref":13}` → `{"ref":13,"stats":{…}}`
  * It stops gracefully (handing its shards over) on SIGTERM or when stdin
- * closes, and after three minutes in any case.
+ * closes, and after three minutes in any case (`RUNNER_LIFETIME_MS`).
  */
 import { appendFileSync, writeFileSync } from "node:fs"
 import { Session } from "node:inspector/promises"
@@ -217,6 +217,12 @@ const startProfile = Effect.promise(async () => {
     })
 })
 
+/**
+ * How long the runner runs if stdin never closes (`RUNNER_LIFETIME_MS`, default three minutes): a test's runner
+ * left behind goes by itself. A benchmark that keeps its runners longer (`npm run bench -- cluster`) says so.
+ */
+const lifetime = Duration.millis(Number(process.env.RUNNER_LIFETIME_MS ?? 180_000))
+
 const reply = (line: Record<string, unknown>) => Effect.sync(() => process.stdout.write(`${JSON.stringify(line)}\n`))
 
 const main = Effect.gen(function*() {
@@ -297,7 +303,14 @@ const main = Effect.gen(function*() {
             return { ref, cpuMicros: spent.user + spent.system }
           }
           case "status":
-            return { ref, shards: yield* status.shardsHeld, open: yield* status.shardsOpen, guarded: yield* status.shardsGuarded, ...(yield* status.tasks) }
+            return {
+              ref,
+              shards: yield* status.shardsHeld,
+              open: yield* status.shardsOpen,
+              guarded: yield* status.shardsGuarded,
+              healthCheck: yield* status.runsHealthCheck,
+              ...(yield* status.tasks)
+            }
         }
         return { ref, error: "unknown op" }
       })
@@ -313,7 +326,7 @@ const main = Effect.gen(function*() {
     lines.once("close", () => resume(Effect.void))
   })
   yield* reply({ ready: name })
-  yield* Effect.timeoutOption(closed, "3 minutes")
+  yield* Effect.timeoutOption(closed, lifetime)
 })
 
 /**

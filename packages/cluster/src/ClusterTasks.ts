@@ -36,12 +36,13 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Effect, Exit, Fiber, Layer, Option, Schedule, Schema, Scope, type Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, Option, Schedule, Schema, Scope, type Stream } from "effect"
 import { type ClusterError, Sharding } from "effect/cluster"
 import { Schedules, Task, TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import type { ClusterFeed } from "./ClusterFeed.ts"
 import * as LocalAdmission from "./LocalAdmission.ts"
 import * as NotAdmitted from "./NotAdmitted.ts"
+import { openTimeout } from "./OpenShards.ts"
 import { hash, placement, TaskEntity } from "./TaskEntity.ts"
 
 /** How often a task is read again while awaited, when its owner moved or died before answering. */
@@ -59,12 +60,30 @@ export const stopInterruptWait = "1 second"
  */
 export const stopInterruptLinger = "30 seconds"
 
+/** How long after its first refusal a submission is still tried again (`notAdmittedRetry`). */
+const notAdmittedWindow = Duration.seconds(15)
+
 /**
  * How a submission the shard's owner refused before admitting it is tried again (`notAdmitted`): a
- * few times, soon, within 15 s. The owner's own wait for the shard to open (`OpenShards.openTimeout`, 10 s) comes on
- * top of each try, so a submission is answered within about 45 s at worst.
+ * few times, soon, within `notAdmittedWindow` (15 s). The owner's own wait for the shard to open
+ * (`OpenShards.openTimeout`, 10 s) comes on top of each try, so a submission is answered within about 45 s at worst
+ * (`submissionLimit`).
  */
-export const notAdmittedRetry = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 3, duration: "15 seconds" }))
+export const notAdmittedRetry = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 3, duration: notAdmittedWindow }))
+
+/** What the routing of a submission's tries may add, in all, to their waits for the shard (`submissionLimit`). */
+const routingAllowance = Duration.seconds(10)
+
+/**
+ * The longest a submission through the task entity takes to be answered: its first try waits for its shard to open on
+ * the owner up to `OpenShards.openTimeout` and is refused; the last try again begins within `notAdmittedWindow` of
+ * that refusal and waits as long; `routingAllowance` on top: 45 s. How long a stopping daemon waits for the
+ * submission under way (`daemonRun`): a task recorded later than a fixed linger ran on with no daemon owning it.
+ */
+export const submissionLimit = Duration.sum(
+  Duration.sum(Duration.times(openTimeout, 2), notAdmittedWindow),
+  routingAllowance
+)
 
 /** The message of the debug log line each try again writes, with the task's id: what a test watches for. */
 export const notAdmittedLog = "chainjobs: a submission was not admitted by its shard's owner, trying again"
@@ -350,7 +369,8 @@ export const make = Effect.fnUntraced(function*(
    * the declaration withdrawn), makes every later submission wait for the loop's interruption, which comes next, so
    * none begins once it stops; stops the daemon (its loop, and its current task); then waits for the submission
    * under way, if any, and interrupts its task once recorded (`interruptOnStop`): waited for at most
-   * `stopInterruptWait`, then in the background for at most `stopInterruptLinger`. Without it a task submitted as its
+   * `stopInterruptWait`, then in the background for as long as a submission can take (`submissionLimit`; a fixed
+   * 30 s was shorter than a submission whose shard opens late on its owner). Without it a task submitted as its
    * singleton stopped ran on with no singleton owning it, beside the one of the daemon's next run.
    */
   const daemonRun = (singleton: string) => {
@@ -372,11 +392,24 @@ export const make = Effect.fnUntraced(function*(
         }) as ReturnType<Schedules.Submitter["submit"]>,
       interrupt: interruptOnStop
     }
-    /** Ends the task of the latest submission, once it is answered, unless the daemon's stop interrupted it already. */
+    /**
+     * Ends the task of the latest submission, once it is answered (within `submissionLimit`), unless the daemon's stop
+     * interrupted it already. A submission not answered by then is warned of: its task, if recorded after, is left to
+     * the daemon's next run.
+     */
     const endLatest = (interrupted: string | undefined) =>
       Effect.suspend(() => {
         if (latest === undefined || latest.id === interrupted) return Effect.void
-        return Effect.flatMap(Fiber.await(latest.fiber), (exit) => Exit.isSuccess(exit) ? interruptOnStop(exit.value.id) : Effect.void)
+        const { fiber, id } = latest
+        return Effect.flatMap(Effect.timeoutOption(Fiber.await(fiber), submissionLimit), (answered) => {
+          if (Option.isNone(answered)) {
+            return Effect.logWarning(
+              `chainjobs: the submission of task ${id} by stopped daemon ${singleton} was not answered within ` +
+                `${Duration.format(submissionLimit)}: it is left to the daemon's next run if recorded`
+            )
+          }
+          return Exit.isSuccess(answered.value) ? interruptOnStop(answered.value.value.id) : Effect.void
+        })
       })
     const stop = (daemon: Schedules.Daemon | undefined): Effect.Effect<void> =>
       Effect.gen(function*() {
@@ -386,11 +419,8 @@ export const make = Effect.fnUntraced(function*(
         // what the daemon's own stop interrupts: its current task, the one its loop had from the latest submission
         const interrupted = Option.getOrUndefined(yield* daemon.current)
         yield* daemon.stop
-        // detached, bounded by `stopInterruptLinger`, as `interruptOnStop`'s delivery: a submission outlives the stop
-        const ending = yield* Effect.forkDetach(
-          Effect.asVoid(Effect.timeoutOption(endLatest(interrupted), stopInterruptLinger)),
-          { startImmediately: true }
-        )
+        // detached, bounded by `submissionLimit` (then `interruptOnStop`'s own): a submission outlives the stop
+        const ending = yield* Effect.forkDetach(endLatest(interrupted), { startImmediately: true })
         yield* Effect.timeoutOption(Fiber.join(ending), stopInterruptWait)
       })
     return { submitter, stop }

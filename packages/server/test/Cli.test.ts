@@ -197,7 +197,7 @@ describe("chainjobs list's next-page hint", () => {
 
 describe("chainjobs --url", () => {
   layer(testServer(), { excludeTestServices: true })("ending in a slash", (it) => {
-    it.effect("reaches the same server: the slash is not doubled before /rpc", () =>
+    it.effect("reaches the same server: the slash is not doubled before /rpc or /api", () =>
       Effect.gen(function*() {
         const base = yield* baseUrl
         const lines: Array<string> = []
@@ -209,6 +209,14 @@ describe("chainjobs --url", () => {
         )
         assert.isTrue(Exit.isSuccess(exit), failure(exit))
         assert.deepStrictEqual(lines, ["no tasks"])
+        // `kinds` reads the REST API, not the RPC: its URL is made apart
+        const kinds = yield* Cli.run(["--url", `${base}/`, "kinds", "--json"]).pipe(
+          Effect.provideService(Console.Console, capture),
+          Effect.provide(NodeServices.layer),
+          Effect.exit
+        )
+        assert.isTrue(Exit.isSuccess(kinds), failure(kinds))
+        assert.include(lines.slice(1).join("\n"), '"name": "demo-scan"')
       }))
   })
 })

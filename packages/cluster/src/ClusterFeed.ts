@@ -58,7 +58,7 @@
  *
  * @since 0.1.0
  */
-import { type Cause, Clock, Deferred, Effect, Exit, Option, Queue, Schedule, Schema, Semaphore, Stream } from "effect"
+import { type Cause, Clock, Deferred, type Duration, Effect, Exit, Option, Queue, Schedule, Schema, Semaphore, Stream } from "effect"
 import { PgClient } from "@effect/sql-pg"
 import { type TaskEvent, TaskInfo, TaskInterest, type Tasks, type TaskStats, TaskStore } from "@chainjobs/tasks"
 import * as RecordOrder from "./RecordOrder.ts"
@@ -105,6 +105,13 @@ export const interestExpiryMillis = 5_000
 /** How long a finished task's place in its order is kept, at least: a notification of it later than this is told again. */
 export const finishedMemoryMillis = 15_000
 
+/**
+ * How often a wait for a task's final record reads it again (`finalRecord`, by default). The feed tells a final record
+ * at once; this bounds the wait when it never will: its runner killed between the commit and the notification, or
+ * stopped with the notification still queued, leaves no gap any follower could see.
+ */
+export const finalRecheck = "5 seconds"
+
 /** The listener heard nothing, not even this runner's own counts, for `millis`: it is taken for broken and listens again. */
 export class ListenerDeaf extends Schema.TaggedError<ListenerDeaf>("@chainjobs/cluster/ListenerDeaf")("ListenerDeaf", {
   millis: Schema.Number
@@ -142,8 +149,9 @@ export interface ClusterFeed {
   /**
    * The final record of task `id`, wherever it runs: `read` (its first read, made once the feed follows the task)
    * if that is final, else the final record the feed hears of it — from its runner, always sent (no `interest`
-   * declared: a wait costs its runner nothing), or re-read after changes were lost. `None` if the task is deleted
-   * first or the feed closes: then the caller reads the store.
+   * declared: a wait costs its runner nothing), or re-read after changes were lost, or found by reading it again every
+   * `finalRecheck`. `None` if the task is deleted first, the feed closes or a later read fails: then the caller reads
+   * the store.
    */
   finalRecord<E>(id: string, read: Effect.Effect<TaskInfo.TaskInfo, E>): Effect.Effect<Option.Option<TaskInfo.TaskInfo>, E>
   /** Tells every runner's followers that a record (`info`, as it stood) was deleted. */
@@ -209,8 +217,11 @@ export const make = Effect.fnUntraced(function*(options: {
   readonly origin: string
   readonly channel: string
   readonly pg: Pick<PgClient.PgClient, "listen" | "notify">
+  /** How often a wait for a final record reads it again (`finalRecheck` if not given). */
+  readonly finalRecheck?: Duration.Input | undefined
 }) {
   const { channel, local, origin, pg } = options
+  const recheckEvery = options.finalRecheck ?? finalRecheck
   const store = yield* TaskStore.TaskStore
   const clock = yield* Clock.Clock
   const now = () => clock.currentTimeMillisUnsafe()
@@ -718,11 +729,25 @@ export const make = Effect.fnUntraced(function*(options: {
       return read.pipe(
         Effect.flatMap((first) => {
           if (TaskInfo.isTerminal(first.status)) return Effect.succeed(Option.some(first))
-          return closed ? Effect.succeed(Option.none()) : Deferred.await(final)
+          // The feed tells it at once; reading again bounds the wait should its runner never tell it.
+          return closed ? Effect.succeed(Option.none()) : Effect.raceFirst(Deferred.await(final), readAgain(read))
         }),
         Effect.ensuring(Effect.sync(stop))
       )
     })
+
+  /** `read` every `recheckEvery` until it is final; `None` once a read fails (the caller reads the store and says why). */
+  const readAgain = <E>(read: Effect.Effect<TaskInfo.TaskInfo, E>): Effect.Effect<Option.Option<TaskInfo.TaskInfo>> =>
+    Effect.sleep(recheckEvery).pipe(
+      Effect.andThen(Effect.exit(read)),
+      Effect.flatMap((exit) =>
+        Exit.isFailure(exit)
+          ? Effect.succeed(Option.none())
+          : TaskInfo.isTerminal(exit.value.status)
+          ? Effect.succeed(Option.some(exit.value))
+          : readAgain(read)
+      )
+    )
 
   const stats = Effect.map(local.stats, (own) => {
     const now = clock.currentTimeMillisUnsafe()

@@ -8,7 +8,7 @@
  */
 import { PgClient, type PgConnection } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer, Queue, Redacted, Schema, type Scope, Stream } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option, Queue, Redacted, Schema, type Scope, Stream } from "effect"
 import { Reactivity } from "effect/reactivity"
 import { SqlError } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
@@ -111,7 +111,8 @@ const makeRunner = (schema: string, name: string, faults: Faults, steps: Queue.Q
         }
       }), Context.empty())
     const pg = faulty(yield* client(schema, name), faults, name)
-    const feed = yield* ClusterFeed.make({ local, origin: name, channel: ClusterFeed.channelOf(schema), pg: pg.client })
+    // a wait for a final record reads it again every 200 ms here (5 s by default)
+    const feed = yield* ClusterFeed.make({ local, origin: name, channel: ClusterFeed.channelOf(schema), pg: pg.client, finalRecheck: "200 millis" })
     // as `ClusterTasks` composes it: reads tell the feed, follows come from it
     const tasks = Tasks.Tasks.of({
       ...local,
@@ -219,6 +220,24 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed", () => {
       faultsB.refuseNotify = () => false
       const records = yield* watch.ended.pipe(within(() => `the watch never ended: ${JSON.stringify(watch.records)}`))
       assert.strictEqual(records[records.length - 1]!.status, "completed")
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("a wait for a final record its runner committed but never told (killed or stopped before the notification) ends by reading it again", () =>
+    Effect.gen(function*() {
+      const { a, b, faultsB, steps } = yield* pair
+      const task = yield* b.local.submit(Stepped, {})
+      yield* eventually(statusIs(b.local, task.id, "running"), "the task runs")
+      // a waits as a join on a runner that does not own the task does: its first read finds it running
+      const waiting = yield* Effect.forkScoped(a.feed.finalRecord(task.id, a.local.awaitInfo(task.id)))
+      yield* Effect.sleep("100 millis")
+      // from here b tells nothing, as a runner killed right after its commit: no later number shows a gap
+      faultsB.refuseNotify = () => true
+      yield* Queue.offer(steps, 100)
+      yield* eventually(statusIs(b.local, task.id, "completed"), "the task completes")
+      const final = yield* Fiber.join(waiting).pipe(
+        Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.die(new Error("the wait never ended: nothing re-read the committed record")) })
+      )
+      assert.strictEqual(Option.getOrThrow(final).status, "completed")
     }).pipe(Effect.scoped), { timeout: 60_000 })
 
   it.live.prop(

@@ -19,7 +19,10 @@
  *
  * It only ever marks runners unhealthy; marking one healthy again stays the
  * health check's. A runner that is itself not listed healthy (another one
- * could not reach it) judges no one: it may be the one cut off. The price:
+ * could not reach it) judges no one: it may be the one cut off. Nor does a
+ * runner that reaches none of two or more others: it is likelier the one cut
+ * off (its own network) than all of them dead, and marking them all would
+ * move every shard to it. The price:
  * each runner pings every other once per interval (n·(n−1) pings instead of
  * n), and a runner that one other runner cannot reach, while the health check
  * can, is marked unhealthy by the first and healthy again by the health
@@ -33,25 +36,41 @@ import { type RunnerAddress, RunnerHealth, RunnerStorage } from "effect/cluster"
 import { addressOf } from "./LiveRunners.ts"
 
 /**
+ * One look: pings (`isAlive`) every other runner listed healthy and marks each that does not answer unhealthy in the
+ * runner storage — unless this runner (`self`) is not listed healthy itself, or none of two or more others answers.
+ * Returns the addresses it marked.
+ */
+export const markDead = Effect.fnUntraced(function*(
+  self: RunnerAddress.RunnerAddress,
+  isAlive: (address: RunnerAddress.RunnerAddress) => Effect.Effect<boolean>
+) {
+  const storage = yield* RunnerStorage.RunnerStorage
+  const me = addressOf(self)
+  const runners = yield* storage.getRunners
+  if (!runners.some(([runner, healthy]) => healthy && addressOf(runner.address) === me)) return []
+  const others = runners.flatMap(([runner, healthy]) => healthy && addressOf(runner.address) !== me ? [runner.address] : [])
+  const answers = yield* Effect.forEach(others, isAlive, { concurrency: "unbounded" })
+  const dead = others.filter((_, i) => !answers[i])
+  if (others.length >= 2 && dead.length === others.length) {
+    yield* Effect.logWarning(`No other runner answers ${me}: it marks none of the ${others.length} unhealthy (it may be the one cut off)`)
+    return []
+  }
+  for (const address of dead) {
+    yield* storage.setRunnerHealth(address, false)
+    yield* Effect.logInfo(`Runner ${addressOf(address)} does not answer: marked unhealthy by ${me}`)
+  }
+  return dead
+})
+
+/**
  * Pings every other runner listed healthy each `interval`, and marks each that does not answer unhealthy in the
- * runner storage, until the scope closes. `self` is this runner's address.
+ * runner storage (`markDead`), until the scope closes. `self` is this runner's address.
  */
 export const watch = Effect.fnUntraced(function*(self: RunnerAddress.RunnerAddress, interval: Duration.Input) {
-  const storage = yield* RunnerStorage.RunnerStorage
   const health = yield* RunnerHealth.makePing
-  const me = addressOf(self)
-  const markIfDead = (address: RunnerAddress.RunnerAddress) =>
-    Effect.flatMap(health.isAlive(address), (alive) =>
-      alive ? Effect.void : storage.setRunnerHealth(address, false).pipe(
-        Effect.andThen(Effect.logInfo(`Runner ${addressOf(address)} does not answer: marked unhealthy by ${me}`))
-      ))
-  const check = Effect.gen(function*() {
-    const runners = yield* storage.getRunners
-    if (!runners.some(([runner, healthy]) => healthy && addressOf(runner.address) === me)) return
-    const others = runners.flatMap(([runner, healthy]) => healthy && addressOf(runner.address) !== me ? [runner.address] : [])
-    yield* Effect.forEach(others, markIfDead, { concurrency: "unbounded", discard: true })
-  })
-  yield* check.pipe(
+  const storage = yield* RunnerStorage.RunnerStorage
+  yield* markDead(self, health.isAlive).pipe(
+    Effect.provideService(RunnerStorage.RunnerStorage, storage),
     Effect.catchCause((cause) => Effect.logDebug("Could not check the other runners", cause)),
     Effect.andThen(Effect.sleep(interval)),
     Effect.forever,

@@ -204,13 +204,13 @@ export const make = Effect.fnUntraced(function*(
         Effect.tapError((error) => notAdmitted(error) ? Effect.logDebug(notAdmittedLog, { id, refused: error._tag }) : Effect.void),
         Effect.retry({ schedule: notAdmittedRetry, while: notAdmitted }),
         // the tries ran out: told as the store's unavailability, which callers of `submit` handle
-        Effect.catchTags({
-          NotAdmitted: (refusal) => Effect.fail(NotAdmitted.toStoreError(refusal)),
-          SubmitInterrupted: (refusal) => Effect.fail(NotAdmitted.toStoreError(refusal))
-        })
+        Effect.catchTags({ NotAdmitted: refused, SubmitInterrupted: refused })
       ))
       return Tasks.makeHandle(reply.id, kind.name, kind, operations)
     })
+
+  /** A refusal told once the tries ran out. */
+  const refused = (refusal: NotAdmitted.NotAdmitted | NotAdmitted.SubmitInterrupted) => Effect.fail(NotAdmitted.toStoreError(refusal))
 
   /**
    * `sent` (a `Submit` of task `id`, of kind `kind`), its handler's interruption on the owner answered by the task's

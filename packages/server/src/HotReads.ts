@@ -61,8 +61,9 @@ const tasksPrefix = "/api/tasks/"
 
 /** Which hot read a request is, if any: the task id, and whether it asks for the event stream. */
 const route = (url: string): { readonly id: string; readonly events: boolean; readonly query: string } | undefined => {
+  // Most requests are not task reads: told apart before anything is allocated (the prefix holds no `?`).
+  if (!url.startsWith(tasksPrefix)) return undefined
   const { path: whole, query } = HotRequest.split(url)
-  if (!whole.startsWith(tasksPrefix)) return undefined
   const path = whole.slice(tasksPrefix.length)
   const slash = path.indexOf("/")
   const id = slash === -1 ? path : path.slice(0, slash)

@@ -68,9 +68,7 @@ export const markDead = Effect.fnUntraced(function*(
  */
 export const watch = Effect.fnUntraced(function*(self: RunnerAddress.RunnerAddress, interval: Duration.Input) {
   const health = yield* RunnerHealth.makePing
-  const storage = yield* RunnerStorage.RunnerStorage
   yield* markDead(self, health.isAlive).pipe(
-    Effect.provideService(RunnerStorage.RunnerStorage, storage),
     Effect.catchCause((cause) => Effect.logDebug("Could not check the other runners", cause)),
     Effect.andThen(Effect.sleep(interval)),
     Effect.forever,

@@ -180,6 +180,20 @@ describe("rows", () => {
     const differ = columns.map((_, i) => values.some((row) => !Object.is(row[i], values[0][i])))
     assert.deepStrictEqual(columns.map((_, i) => (shape & (1 << i)) !== 0), differ)
   })
+
+  // The case the property once shrank to (replay `[0,"-180085458580905",4,0,[0,1,0,0,0,0,0],"PropertyError"]`, when
+  // it and pgPart compared with `!==`): NaN is not `!==` itself, 0 is `===` -0; a column "varies" by `Object.is`.
+  it("a column holding NaN in every row goes as one value, and 0 beside -0 as an array that keeps the sign", () => {
+    const priority = columns.indexOf("priority")
+    const progress = columns.indexOf("progress")
+    const [a, b] = [record({ priority: Number.NaN, progress: 0 }), record({ priority: Number.NaN, progress: -0 })]
+    const { params, shape } = pgPart([a, b])
+    assert.strictEqual(shape & (1 << priority), 0, "a NaN in every row was sent as an array")
+    assert.strictEqual(params[priority].value, null)
+    assert.notStrictEqual(shape & (1 << progress), 0, "-0 beside 0 was sent as one value")
+    assert.isTrue(Object.is((params[progress].value as ReadonlyArray<number>)[1], -0))
+    assert.strictEqual(pgPart([a]).shape, 0)
+  })
 })
 
 describe("SQLite rows", () => {

@@ -21,6 +21,7 @@ import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
 import { Task, TaskError, type TaskEvent, type TaskFeed, type TaskInfo, type TaskPolicy, type TaskQuery, type TaskStats, type SubmitWebhooks } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
 import * as CoalescedWriter from "./internal/coalescedWriter.ts"
+import { retryAfterFailure } from "./internal/retryAfterFailure.ts"
 import type { AccessError, CallError, RemoteTaskHandle } from "./RemoteTaskHandle.ts"
 import { TaskRpcs, type WatchChangesItem } from "./TaskRpcs.ts"
 
@@ -123,6 +124,57 @@ const backoff = (options: Partial<TaskRpcClientConfig>) =>
     Schedule.spaced(options.retryMaxDelay ?? defaults.retryMaxDelay)
   ])
 
+/** The calls behind a `RemoteTaskHandle`, made by `make` once per client. */
+interface HandleCalls {
+  readonly get: (id: string) => Effect.Effect<TaskInfo.TaskInfo, AccessError>
+  readonly watch: (id: string) => Stream.Stream<TaskInfo.TaskInfo, AccessError>
+  readonly interrupt: (id: string) => Effect.Effect<void, AccessError>
+  readonly awaitExit: (
+    kind: Task.Any,
+    id: string
+  ) => Effect.Effect<Exit.Exit<unknown, unknown>, AccessError | TaskError.ResultDecodeError>
+}
+
+/**
+ * A handle to a remote task. Its effects are made when read, not when the
+ * handle is: a submission's handle is most often only joined, and making
+ * every call of it up front (a read, two reads, an await, an interrupt, each
+ * with its retry) was most of what a submission allocated on the client.
+ */
+class Handle<A, E> implements RemoteTaskHandle<A, E> {
+  readonly id: string
+  readonly kind: string
+  readonly #calls: HandleCalls
+  readonly #taskKind: Task.Any
+  constructor(calls: HandleCalls, taskKind: Task.Any, id: string) {
+    this.#calls = calls
+    this.#taskKind = taskKind
+    this.id = id
+    this.kind = taskKind.name
+  }
+  get info() {
+    return this.#calls.get(this.id)
+  }
+  get status() {
+    return Effect.map(this.#calls.get(this.id), (info) => info.status)
+  }
+  get await() {
+    return this.#calls.awaitExit(this.#taskKind, this.id) as Effect.Effect<
+      Exit.Exit<A, E | TaskError.TaskAborted>,
+      AccessError | TaskError.ResultDecodeError
+    >
+  }
+  get join() {
+    return Effect.flatMap(this.await, (exit) => exit)
+  }
+  get events() {
+    return this.#calls.watch(this.id)
+  }
+  get interrupt() {
+    return this.#calls.interrupt(this.id)
+  }
+}
+
 /** Makes the client over a raw `effect/rpc` client of `TaskRpcs`. */
 export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {}): TaskRpcClient["Service"] => {
   const retryPolicy = backoff(options).pipe(
@@ -138,7 +190,7 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
   )
   /** Retries a call that failed in transport (it is idempotent). */
   const retrying = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
-    Effect.retry(effect, retryPolicy)
+    retryAfterFailure(effect, retryPolicy)
 
   const get = (id: string) => retrying(rpc.Get({ id }))
 
@@ -176,22 +228,16 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
       return Stream.retry(subscribe, resubscribe)
     })
 
-  const handle = <K extends Task.Any>(kind: K, id: string): RemoteTaskHandle<Task.Success<K>, Task.Error<K>> => {
-    const awaitExit: Effect.Effect<
-      Exit.Exit<Task.Success<K>, Task.Error<K> | TaskError.TaskAborted>,
-      AccessError | TaskError.ResultDecodeError
-    > = Effect.flatMap(retrying(rpc.Await({ id })), (info) => Task.outcome(kind, info))
-    return {
-      id,
-      kind: kind.name,
-      info: get(id),
-      status: Effect.map(get(id), (info) => info.status),
-      await: awaitExit,
-      join: Effect.flatMap(awaitExit, (exit) => exit),
-      events: watch(id),
-      interrupt: interrupt(id)
-    }
+  /** The calls a handle makes, shared by every handle of this client. */
+  const calls: HandleCalls = {
+    get,
+    watch,
+    interrupt,
+    awaitExit: (kind, id) => Effect.flatMap(retrying(rpc.Await({ id })), (info) => Task.outcome(kind, info))
   }
+
+  const handle = <K extends Task.Any>(kind: K, id: string): RemoteTaskHandle<Task.Success<K>, Task.Error<K>> =>
+    new Handle(calls, kind, id)
 
   /** The `Submit` / `Run` request for a payload, validated and encoded with its kind's Schema. */
   const request = <K extends Task.Any>(kind: K, payload: Task.Payload<K>, submitOptions: SubmitOptions | undefined) =>

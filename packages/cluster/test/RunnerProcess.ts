@@ -257,10 +257,26 @@ const kill = (child: ChildProcess, signal: NodeJS.Signals) =>
     child.kill(signal)
   })
 
-/** Waits until every shard is held and each of `runners` holds some. */
+/**
+ * Waits until every shard is held and each of `runners` holds some, reading their status every 250 ms, at most
+ * `settleLimit`; then dies saying what each runner held at its last read.
+ */
 export const settled = (runners: ReadonlyArray<RunnerProcess>, shards = 30) =>
   Effect.gen(function*() {
-    const held = yield* Effect.forEach(runners, (runner) => runner.status)
-    const total = held.reduce((sum, status) => sum + status.shards, 0)
-    if (total !== shards || held.some((status) => status.shards === 0)) return yield* Effect.fail("unsettled")
-  }).pipe(Effect.retry(Schedule.spaced("250 millis")), Effect.orDie)
+    let seen = "no status read yet"
+    const look = Effect.gen(function*() {
+      const held = yield* Effect.forEach(runners, (runner) => runner.status)
+      seen = held.map((status, i) => `${runners[i]!.name} ${status.shards}`).join(", ")
+      const total = held.reduce((sum, status) => sum + status.shards, 0)
+      if (total !== shards || held.some((status) => status.shards === 0)) return yield* Effect.fail("unsettled")
+    })
+    yield* look.pipe(
+      Effect.retry(Schedule.spaced("250 millis")),
+      Effect.timeout(settleLimit),
+      Effect.catchTag("TimeoutError", () =>
+        Effect.die(new Error(`the runners did not settle on ${shards} shards in ${settleLimit}: shards held ${seen}`)))
+    )
+  })
+
+/** How long `settled` waits: after the runners are ready, their shards settle in a few seconds even at load 20. */
+const settleLimit = "60 seconds"

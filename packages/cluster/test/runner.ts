@@ -31,7 +31,8 @@
 import { appendFileSync, writeFileSync } from "node:fs"
 import { Session } from "node:inspector/promises"
 import { createInterface } from "node:readline"
-import { NodeRuntime } from "@effect/platform-node"
+// by its own path: the package's index also loads its Redis client (see Runner.ts)
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Duration, Effect, Exit, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import { PersistedSchedules, Task, TaskContext, TaskFeed, Tasks } from "@chainjobs/tasks"
 import { Runner, RunnerConfig } from "@chainjobs/cluster"

@@ -188,6 +188,9 @@ export const make = Effect.fnUntraced(function*(
       )
       if (Option.isSome(direct)) return Tasks.makeHandle(direct.value.id, kind.name, kind, operations)
       const encoded = fromEncoded ? input : yield* Task.encodePayload(kind, input as never)
+      // A caller-chosen id may be another submission's record already: read first, so that a record found after the
+      // owner interrupted this submission's handler (`answeredByRecord`) is told as this one's only if it is new.
+      const recordedBefore = options?.id === undefined ? false : Option.isSome(yield* store.get(id))
       const send = clientFor(entityId).Submit({
         id,
         kind: kind.name,
@@ -200,7 +203,7 @@ export const make = Effect.fnUntraced(function*(
         retries: options?.retries
       })
       const reply = yield* routed(send.pipe(
-        (sent) => answeredByRecord(sent, id, kind.name),
+        (sent) => answeredByRecord(sent, id, kind.name, recordedBefore),
         Effect.tapError((error) => notAdmitted(error) ? Effect.logDebug(notAdmittedLog, { id, refused: error._tag }) : Effect.void),
         Effect.retry({ schedule: notAdmittedRetry, while: notAdmitted }),
         // the tries ran out: told as the store's unavailability, which callers of `submit` handle
@@ -216,19 +219,28 @@ export const make = Effect.fnUntraced(function*(
    * `sent` (a `Submit` of task `id`, of kind `kind`), its handler's interruption on the owner answered by the task's
    * record. The owner's entity ending (its shard moving, or lost) interrupts a handler that has not answered: one whose
    * task was recorded, too (its `Run` to the ending entity is refused so). The handler has finished (its insert, not
-   * interruptible, with it), and the caller's own interruption is not caught here. Recorded: the task's id (its
-   * hand-over and adoption are the entity's and the next owner's). No record: nothing was recorded
-   * (`SubmitInterrupted`), sent again as a `NotAdmitted` is.
+   * interruptible, with it). The caller's own interruption is caught here too, but goes on at once: an interrupted
+   * fiber's next asynchronous step (the store's read) fails with its interruption. Recorded by this submission: the
+   * task's id (its hand-over and adoption are the entity's and the next owner's). Recorded before it was sent
+   * (`recordedBefore`: a caller-chosen id of another submission's task): refused as already existing, as the owner
+   * refuses it uninterrupted. No record: nothing was recorded (`SubmitInterrupted`), sent again as a `NotAdmitted` is.
    */
-  const answeredByRecord = <E, R>(sent: Effect.Effect<{ readonly id: string }, E, R>, id: string, kind: string) =>
+  const answeredByRecord = <E, R>(
+    sent: Effect.Effect<{ readonly id: string }, E, R>,
+    id: string,
+    kind: string,
+    recordedBefore: boolean
+  ) =>
     Effect.catchCause(
       sent,
       (cause): Effect.Effect<{ readonly id: string }, E | TaskError.TaskStoreError | NotAdmitted.SubmitInterrupted> =>
         Cause.hasInterruptsOnly(cause)
-          ? Effect.flatMap(store.get(id), (found) =>
-            Option.isSome(found) && found.value.kind === kind
-              ? Effect.succeed({ id })
-              : Effect.fail(new NotAdmitted.SubmitInterrupted({ id })))
+          ? Effect.flatMap(store.get(id), (found): Effect.Effect<{ readonly id: string }, TaskError.TaskStoreError | NotAdmitted.SubmitInterrupted> =>
+            Option.isNone(found) || found.value.kind !== kind
+              ? Effect.fail(new NotAdmitted.SubmitInterrupted({ id }))
+              : recordedBefore
+              ? Effect.fail(TaskStore.alreadyExists(id))
+              : Effect.succeed({ id }))
           : Effect.failCause(cause)
     )
 

@@ -59,6 +59,9 @@ const emptyBatch: GroupCommit.Batch = { inserts: new Map(), updates: new Map(), 
 
 const noFailures: GroupCommit.BatchResult["failed"] = { inserts: new Map(), updates: new Map(), progress: new Map() }
 
+/** True for a statement that failed on a unique constraint (an id that exists, for the store's inserts). */
+const isUniqueViolation = (error: SqlError.SqlError): boolean => error.reason._tag === "UniqueViolation"
+
 /** Builds the store on the `SqlClient` in context, migrating its table first. */
 export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {}) {
   const sql = yield* SqlClient.SqlClient
@@ -213,43 +216,75 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
 
   /**
    * Writes a PostgreSQL batch as one statement: its parts (those holding
-   * writes) are the data-modifying `WITH` clauses of one `SELECT` of the
-   * inserts not stored (see `pgNotInserted`), which PostgreSQL runs to
-   * completion and commits together (a statement outside a transaction is
-   * one). One round trip per batch instead of four (`BEGIN`, two or three
-   * statements, `COMMIT`): the single writer waits on the network once per
-   * batch. The clauses run on one snapshot, so no id may be in two parts
-   * (`writeTogether` sends such a batch in a transaction instead); the text
-   * depends only on the parts' shapes, so it is planned once per shape.
+   * writes) are the data-modifying `WITH` clauses of one `SELECT`, which
+   * PostgreSQL runs to completion and commits together (a statement outside a
+   * transaction is one). One round trip per batch instead of four (`BEGIN`,
+   * two or three statements, `COMMIT`): the single writer waits on the
+   * network once per batch. The clauses run on one snapshot, so no id may be
+   * in two parts (`writeTogether` sends such a batch in a transaction
+   * instead); the text depends only on the parts' shapes, so it is planned
+   * once per shape.
+   *
+   * The inserts go first as a plain `INSERT` (see `pgWriteOnce`); only when
+   * that meets an existing id is the batch written again with the inserts
+   * `ON CONFLICT DO NOTHING`, answering which of them were not stored.
    */
   const writeOneStatement = (batch: GroupCommit.Batch, placed: Effect.Effect<void>) =>
     // Suspended: a record that does not encode throws while the statement is built, a defect of the write.
     Effect.suspend(() => {
       const part = (records: ReadonlyMap<string, TaskInfo.TaskInfo>) => records.size === 0 ? undefined : pgPart(records.values())
-      const [changed, progressed, inserted] = [part(batch.updates), part(batch.progress), part(batch.inserts)]
-      const present = [changed, progressed, inserted].filter((written) => written !== undefined)
-      if (present.length === 0) return Effect.as(placed, new Set<string>())
-      const key = `${changed?.shape ?? "-"} ${progressed?.shape ?? "-"} ${inserted?.shape ?? "-"}`
-      const text = pgText(key, () => {
-        const clauses: Array<string> = []
-        let first = 1
-        const clause = (name: string, written: PgPart | undefined, conflict: string) => {
-          if (written === undefined) return
-          clauses.push(`${name} AS (${pgInsert(written.shape, first, conflict)})`)
-          first += partParameters
-        }
-        clause("changed", changed, upsert)
-        clause("progressed", progressed, upsertUnlessFinished)
-        const insertsFrom = first
-        clause("inserted", inserted, insertNew)
-        const answer = inserted === undefined ? "SELECT NULL AS n WHERE false" : pgNotInserted(inserted.shape, insertsFrom)
-        return `WITH ${clauses.join(", ")} ${answer}`
-      })
-      return sql.unsafe<{ readonly n: unknown }>(text, present.flatMap((written) => written.params)).pipe(Effect.flatMap((rows) => {
+      const parts = { changed: part(batch.updates), progressed: part(batch.progress), inserted: part(batch.inserts) }
+      if (parts.changed === undefined && parts.progressed === undefined && parts.inserted === undefined) {
+        return Effect.as(placed, new Set<string>())
+      }
+      const written = parts.inserted === undefined
+        ? pgWriteOnce(parts, "checked")
+        : pgWriteOnce(parts, "plain").pipe(
+          Effect.catchIf(isUniqueViolation, () => pgWriteOnce(parts, "checked"))
+        )
+      return written.pipe(Effect.flatMap((rows) => {
         const ids = rows.length === 0 ? [] : Array.from(batch.inserts.keys())
         return Effect.as(placed, new Set(rows.map((row) => ids[Number(row.n) - 1])))
       }))
     })
+
+  /**
+   * Runs the one statement of a batch's parts (see `writeOneStatement`),
+   * answering the positions of the inserts not stored. `plain` inserts
+   * without `ON CONFLICT`: an existing id fails the whole statement (a unique
+   * violation; nothing of it is stored), and the answer is no rows. Measured
+   * on the server, the plain insert spares each row the speculative insertion
+   * of `ON CONFLICT` (a probe of the primary key before the insert, and a
+   * second WAL record confirming it). `checked` inserts with `ON CONFLICT DO
+   * NOTHING` and answers the positions of those that existed.
+   */
+  const pgWriteOnce = (
+    parts: { readonly changed: PgPart | undefined; readonly progressed: PgPart | undefined; readonly inserted: PgPart | undefined },
+    inserts: "plain" | "checked"
+  ) => {
+    const { changed, inserted, progressed } = parts
+    const key = `${changed?.shape ?? "-"} ${progressed?.shape ?? "-"} ${inserted?.shape ?? "-"} ${inserts}`
+    const text = pgText(key, () => {
+      const clauses: Array<string> = []
+      let first = 1
+      const clause = (name: string, written: PgPart | undefined, conflict: string) => {
+        if (written === undefined) return
+        clauses.push(`${name} AS (${pgInsert(written.shape, first, conflict)})`)
+        first += partParameters
+      }
+      clause("changed", changed, upsert)
+      clause("progressed", progressed, upsertUnlessFinished)
+      const insertsFrom = first
+      clause("inserted", inserted, inserts === "plain" ? "" : insertNew)
+      const answer = inserted === undefined || inserts === "plain"
+        ? "SELECT NULL AS n WHERE false"
+        : pgNotInserted(inserted.shape, insertsFrom)
+      return `WITH ${clauses.join(", ")} ${answer}`
+    })
+    const params: Array<unknown> = []
+    for (const written of [changed, progressed, inserted]) if (written !== undefined) params.push(...written.params)
+    return sql.unsafe<{ readonly n: unknown }>(text, params)
+  }
 
   /** True when an id has writes in two parts of a batch (an insert and a state change, or a state change and progress). */
   const overlaps = (batch: GroupCommit.Batch): boolean => {

@@ -267,6 +267,33 @@ describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
       assert.deepStrictEqual(read.map(Option.getOrThrow), [done[0], done[511], done[999]])
     }))
 
+  it.effect("new records go as a plain INSERT; a batch meeting an existing id is written again, refusing only that id", () =>
+    Effect.gen(function*() {
+      const schema = yield* pgTestSchemaNamed("store_plain_insert")
+      const { statements, tracer } = statementRecorder()
+      const [first, fresh, other] = [record(), record(), record({ status: "running", startedAt: 1 })]
+      const otherDone = { ...other, status: "completed" as const, finishedAt: 2, result: "done" }
+      const read = yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        yield* store.insert(other)
+        statements.length = 0
+        yield* store.insert(first)
+        const plain = statements.splice(0)
+        // One batch: `first` again, a new record and a state change of another task.
+        const results = yield* Effect.all([
+          Effect.flip(store.insert({ ...first, payload: "second" })),
+          store.insert(fresh),
+          store.update(otherDone)
+        ], { concurrency: "unbounded" })
+        assert.match(results[0].message, /already exists/)
+        return { plain, results: yield* Effect.forEach([first, fresh, other], (info) => store.get(info.id)) }
+      }).pipe(Effect.provide(pgStoreIn(schema), { local: true }), Effect.provideService(Tracer.Tracer, tracer))
+      assert.deepStrictEqual(read.plain.map((text) => text.includes("ON CONFLICT")), [false])
+      // The plain statement failed on `first` and stored nothing; then the batch again, checked, as one statement.
+      assert.deepStrictEqual(statements.filter((text) => text.startsWith("WITH")).map((text) => text.includes("DO NOTHING")), [false, true])
+      assert.deepStrictEqual(read.results.map(Option.getOrNull), [first, fresh, otherDone])
+    }))
+
   it.effect("a time that is not a whole number fails its own record, not rounded, and the rest of its batch is stored", () =>
     Effect.gen(function*() {
       const schema = yield* pgTestSchemaNamed("store_not_whole")

@@ -20,6 +20,7 @@
 import { Context, Effect, Layer, Option } from "effect"
 import { TaskStoreError } from "./TaskError.ts"
 import { isTerminal, type TaskInfo, type TaskStatus } from "./TaskInfo.ts"
+import { immediate, type WriteNow } from "./internal/immediate.ts"
 import { MemoryRecords } from "./internal/MemoryRecords.ts"
 import { defaultLimit, noCounts, type PurgeFilter, type TaskCounts, type TaskPage, type TaskQuery } from "./TaskQuery.ts"
 
@@ -91,15 +92,22 @@ export const alreadyExists = (id: string): TaskStoreError =>
  */
 export const makeMemory: Effect.Effect<TaskStore["Service"]> = Effect.sync(() => {
   const records = new MemoryRecords()
-  const write = (info: TaskInfo) =>
-    Effect.sync(() => {
-      records.put(info)
-    })
+  // Its writes are done when called: `insert` and `update` are marked with these (see `internal/immediate`), so the
+  // supervisor calls them directly instead of running an Effect per write.
+  const insertNow: WriteNow = (info) => (records.insert(info) ? undefined : alreadyExists(info.id))
+  const updateNow: WriteNow = (info) => {
+    records.put(info)
+    return undefined
+  }
   return TaskStore.of({
     // one step: the check and the write in the same suspension
-    insert: (info) => Effect.suspend(() => (records.insert(info) ? Effect.void : Effect.fail(alreadyExists(info.id)))),
-    insertAll: (infos) => Effect.sync(() => infos.map((info) => (records.insert(info) ? undefined : alreadyExists(info.id)))),
-    update: write,
+    insert: immediate((info) =>
+      Effect.suspend(() => {
+        const refused = insertNow(info)
+        return refused === undefined ? Effect.void : Effect.fail(refused)
+      }), insertNow),
+    insertAll: (infos) => Effect.sync(() => infos.map(insertNow)),
+    update: immediate((info) => Effect.sync(() => void updateNow(info)), updateNow),
     updateProgress: (info) =>
       Effect.sync(() => {
         const current = records.get(info.id)

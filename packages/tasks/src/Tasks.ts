@@ -24,6 +24,7 @@ import * as Completions from "./internal/completions.ts"
 import type { Shared } from "./internal/context.ts"
 import { Entry, FinalRecord, type Registered, slotOf } from "./internal/entry.ts"
 import { type HandleOperations, LiveTaskHandle } from "./internal/handle.ts"
+import { type WriteNow, writeNow } from "./internal/immediate.ts"
 import * as lifecycle from "./internal/lifecycle.ts"
 import { Publisher } from "./internal/publisher.ts"
 import { HandOff, Interrupt } from "./internal/stop.ts"
@@ -436,6 +437,26 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       return Effect.succeed(handle)
     }
 
+    /** `store.insert` done at once, if the store does its writes so (see `immediate`). */
+    const insertNow = writeNow(store.insert)
+
+    /**
+     * `record` over a store whose insert is done at once: inserted in the call, then queued or started, as the Effect
+     * would — no interruption can come between them. What must still run after (rarely anything but the handle) is
+     * not interruptible either.
+     */
+    const recordedNow = (entry: Entry, insert: WriteNow): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
+      let written: Exit.Exit<void, TaskStoreError>
+      try {
+        const refused = insert(entry.written)
+        written = refused === undefined ? Exit.void : Exit.fail(refused)
+      } catch (defect) {
+        written = Exit.die(defect)
+      }
+      const next = recorded(entry, written)
+      return Exit.isExit(next) ? next : Effect.uninterruptible(next)
+    }
+
     /**
      * Records an admitted task, then queues or starts it; returns its handle once it is recorded. Not interruptible:
      * a submitter interrupted meanwhile (an HTTP client gone) would leave the task admitted, holding a worker, never
@@ -443,6 +464,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
      */
     const record = (admitted: Admitted): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
       if (!(admitted instanceof Entry)) return Effect.succeed(admitted)
+      if (insertNow !== undefined) return recordedNow(admitted, insertNow)
       return Effect.uninterruptible(Effect.matchCauseEffect(store.insert(admitted.written), {
         // one parameter: `matchCauseEffect` wraps a handler of another arity in a closure of its own
         onSuccess: (_: void) => recorded(admitted, Exit.void),

@@ -6,13 +6,15 @@
  * defects only when the policy asks); the ending (see `stop.ts`) is settled
  * and handed to `Completions`, which records it and then releases the task.
  */
-import { Context, Duration, Effect, type Exit, Fiber, Scope } from "effect"
+import { Context, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { TaskAborted } from "../TaskError.ts"
 import { TaskContext } from "../TaskContext.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
+import type { ResolvedPolicy } from "../TaskPolicy.ts"
 import type { Completions } from "./completions.ts"
 import { KindTaskContext, LiveTaskContext, type Shared } from "./context.ts"
 import type { Entry } from "./entry.ts"
+import { writeNow } from "./immediate.ts"
 import { ending } from "./stop.ts"
 
 /** Marks a defect as retryable while a kind's retry policy asks for defect retries. */
@@ -22,6 +24,16 @@ class RetryableDefect {
     this.defect = defect
   }
 }
+
+/**
+ * The services a task's fiber runs with: its kind's, and its `TaskContext`. `addUnsafe` (by the keys' strings): the
+ * same overlay as `Context.add`, without its curried wrapper's arguments object per call.
+ */
+const servicesOf = (entry: Entry, live: LiveTaskContext): Context.Context<TaskContext> =>
+  Context.addUnsafe<never, TaskContext, LiveTaskContext>(entry.registered.context, TaskContext.key, live)
+
+/** A task's retries: its kind's, capped by its submission's. */
+type Retry = NonNullable<ResolvedPolicy["retry"]>
 
 /** Starts tasks as fibers and records their outcomes. */
 export interface Runner {
@@ -41,27 +53,33 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   const { store, now, publisher } = shared
 
   /**
-   * Begins an attempt now: marks it running (or starts the running record it
-   * was inserted with), tells, and returns the handler's run under the kind's
-   * timeout, after the running record's write unless it is stored already.
-   * `scoped`: the attempt gets a scope of its own (retried kinds); otherwise
-   * the task fiber's scope serves, closed when the attempt ends.
+   * Marks an attempt begun now: running (or the running record it was inserted with started) and told. Returns the
+   * running record to write before the handler runs, or undefined when it is stored already.
    */
-  const begin = (
-    entry: Entry,
-    typed: KindTaskContext,
-    retry: boolean,
-    scoped: boolean
-  ): Effect.Effect<unknown, unknown, Scope.Scope> => {
-    const { handler } = entry.registered
+  const mark = (entry: Entry, retry: boolean): TaskInfo | undefined => {
     if (retry) publisher.publish(entry, "Retrying")
     let info: TaskInfo | undefined
     if (!retry && entry.insertedRunning) entry.startInserted(now())
     else info = entry.markRunning(now(), retry)
     publisher.publish(entry, "Started")
+    return info
+  }
+
+  /**
+   * The handler's run as an attempt: `effect` (the handler's Effect) under the kind's timeout, defects made
+   * retryable when `defects`, after the running record's write (`info`) unless it is stored already. `scoped`: the
+   * attempt gets a scope of its own (retried kinds); otherwise the task fiber's scope serves, closed when the
+   * attempt ends.
+   */
+  const attempt = (
+    entry: Entry,
+    info: TaskInfo | undefined,
+    handled: Effect.Effect<unknown, unknown, Scope.Scope>,
+    scoped: boolean,
+    defects: boolean
+  ): Effect.Effect<unknown, unknown, Scope.Scope> => {
     // A handler's finalizers run when its attempt ends.
-    let effect = handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>
-    if (scoped) effect = Effect.scoped(effect)
+    let effect = scoped ? Effect.scoped(handled) : handled
     const timeoutMillis = entry.timeoutMillis
     if (timeoutMillis !== undefined) {
       effect = Effect.timeoutOrElse(effect, {
@@ -76,25 +94,33 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
           )
       })
     }
-    if (entry.retry?.defects === true) {
-      effect = Effect.catchDefect(effect, (defect) => Effect.fail(new RetryableDefect(defect)))
-    }
+    if (defects) effect = Effect.catchDefect(effect, (defect) => Effect.fail(new RetryableDefect(defect)))
     return info === undefined ? effect : Effect.andThen(Effect.orDie(store.update(info)), effect)
   }
 
-  /** One attempt of a retried kind, begun when the effect runs. */
-  const attemptOnce = (entry: Entry, typed: KindTaskContext, retry: boolean): Effect.Effect<unknown, unknown> =>
-    Effect.suspend(() => begin(entry, typed, retry, true) as Effect.Effect<unknown, unknown>)
+  /** The handler's Effect for `entry`, given its typed context. */
+  const handle = (entry: Entry, typed: KindTaskContext) =>
+    entry.registered.handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>
 
-  /** The attempts of a kind with a retry policy: each with a scope of its own, retried on the kind's schedule. */
-  const attempts = (entry: Entry, typed: KindTaskContext): Effect.Effect<unknown, unknown> => {
-    const retry = entry.retry!
+  /** One attempt of a retried kind, begun when the effect runs. */
+  const attemptOnce = (entry: Entry, typed: KindTaskContext, retry: boolean, defects: boolean): Effect.Effect<unknown, unknown> =>
+    Effect.suspend(() => {
+      const info = mark(entry, retry)
+      return attempt(entry, info, handle(entry, typed), true, defects) as Effect.Effect<unknown, unknown>
+    })
+
+  /**
+   * The attempts of a kind with a retry policy (`retry`, the task's: read once for all its attempts), each with a
+   * scope of its own, retried on its schedule.
+   */
+  const attempts = (entry: Entry, typed: KindTaskContext, retry: Retry): Effect.Effect<unknown, unknown> => {
+    const defects = retry.defects === true
     let first = true
     const doNotRetry = retry.doNotRetry ?? []
     return Effect.suspend(() => {
       const isRetry = !first
       first = false
-      return attemptOnce(entry, typed, isRetry)
+      return attemptOnce(entry, typed, isRetry, defects)
     }).pipe(
       Effect.onError(() =>
         Effect.sync(() => {
@@ -125,9 +151,9 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   }
 
   /** The run of a retried kind: its attempts, then its outcome recorded whatever happens. */
-  const run = (entry: Entry, typed: KindTaskContext): Effect.Effect<void> =>
+  const run = (entry: Entry, typed: KindTaskContext, retry: Retry): Effect.Effect<void> =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.exit(restore(attempts(entry, typed))), (exit) => finish(entry, exit))
+      Effect.flatMap(Effect.exit(restore(attempts(entry, typed, retry))), (exit) => finish(entry, exit))
     )
 
   /** After the one attempt of a kind without retries: its scope closes (finalizers run), then the outcome is recorded. */
@@ -153,21 +179,49 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
     )
   }
 
+  /** `store.update` done at once, if the store does its writes so (see `immediate`). */
+  const updateNow = writeNow(store.update)
+
+  /**
+   * Ends at once, with no fiber, the one attempt of a task whose handler gave an `Exit` (it was done when called:
+   * nothing to time out, interrupt or finalize) — once its running record, if it still has one to write, is written
+   * at once too; else false, and the attempt runs in a fiber.
+   */
+  const doneAtOnce = (entry: Entry, info: TaskInfo | undefined, handled: unknown): boolean => {
+    if (!Exit.isExit(handled)) return false
+    let exit: Exit.Exit<unknown, unknown> = handled
+    if (info !== undefined) {
+      if (updateNow === undefined) return false
+      // as `Effect.orDie(store.update(info))` before the handler's run would end it
+      try {
+        const refused = updateNow(info)
+        if (refused !== undefined) exit = Exit.die(refused)
+      } catch (defect) {
+        exit = Exit.die(defect)
+      }
+    }
+    const rest = finish(entry, exit)
+    // What completing still has to run (a refused final write tried again): in a fiber of its own.
+    if (!Exit.isExit(rest)) Effect.runForkWith(entry.registered.context)(rest)
+    return true
+  }
+
   return {
     start: (entry) => {
       const live = new LiveTaskContext(entry, shared)
       const typed = new KindTaskContext(live, entry.registered.codec)
-      // `addUnsafe` (by the keys' strings): the same overlays as `Context.add`, without its curried wrapper's
-      // arguments object per call.
-      const services = Context.addUnsafe<never, TaskContext, LiveTaskContext>(entry.registered.context, TaskContext.key, live)
-      if (entry.retry !== undefined) {
-        entry.fiber = Effect.runForkWith(services)(run(entry, typed))
+      const retry = entry.retry
+      if (retry !== undefined) {
+        entry.fiber = Effect.runForkWith(servicesOf(entry, live))(run(entry, typed, retry))
         return
       }
       // The common case, kept lean (an idle task holds little): one attempt, begun at once, in the
       // fiber's own scope; finish runs uninterruptibly once the attempt has ended, however it ended.
-      const scoped = Context.addUnsafe<TaskContext, Scope.Scope, Scope.Closeable>(services, Scope.Scope.key, Scope.makeUnsafe())
-      entry.fiber = Effect.runForkWith(scoped)(Effect.onExit(begin(entry, typed, false, false), finishCurrent))
+      const info = mark(entry, false)
+      const handled = handle(entry, typed)
+      if (doneAtOnce(entry, info, handled)) return
+      const scoped = Context.addUnsafe<TaskContext, Scope.Scope, Scope.Closeable>(servicesOf(entry, live), Scope.Scope.key, Scope.makeUnsafe())
+      entry.fiber = Effect.runForkWith(scoped)(Effect.onExit(attempt(entry, info, handled, false, false), finishCurrent))
     }
   }
 }

@@ -7,11 +7,14 @@
  * store without it, the task's fiber writes its record and waits itself.
  * Either way a record that could not be written is tried again alone a few
  * times, then the failure is logged; the task is released whatever became of
- * its write, and never before it was committed when it was.
+ * its write, and never before it was committed when it was. Over a store whose
+ * `update` is done at once (see `immediate`), the write and the release are
+ * done in the call: nothing is left for the task's fiber to run.
  */
 import { Cause, type Context, Effect, Exit, Schedule } from "effect"
 import type { TaskStore } from "../TaskStore.ts"
 import type { Entry } from "./entry.ts"
+import { writeNow } from "./immediate.ts"
 
 /** How often the final record of a task is written again before the failure is only logged. */
 const finalWriteRetries = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 5 }))
@@ -37,13 +40,27 @@ export const make = (
   released: (entry: Entry) => void,
   context: Context.Context<never>
 ): Completions => {
+  /** `store.update` done at once, if the store does its writes so (see `immediate`). */
+  const updateNow = writeNow(store.update)
+
+  /** `writeAlone` over a store whose update is done at once: written and released in the call, as the Effect would. */
+  const writtenNow = (entry: Entry, update: NonNullable<typeof updateNow>): Effect.Effect<void> => {
+    let refused
+    try {
+      refused = update(entry.info)
+    } catch (defect) {
+      return givenUp(entry, Cause.die(defect))
+    }
+    return refused === undefined ? committed(entry) : writeAgain(entry)
+  }
+
   /**
    * Writes one final record, then releases its task. The first write and its
    * outcome are one continuation (no exit value, no catch wrapper per task);
    * a write that failed is tried again a few times, then the failure is logged.
    */
   const writeAlone = (entry: Entry): Effect.Effect<void> =>
-    Effect.matchCauseEffect(store.update(entry.info), {
+    updateNow !== undefined ? writtenNow(entry, updateNow) : Effect.matchCauseEffect(store.update(entry.info), {
       // one parameter: `matchCauseEffect` wraps a handler of another arity in a closure of its own
       onSuccess: (_: void) => committed(entry),
       onFailure: (cause) => Cause.hasFails(cause) ? writeAgain(entry) : givenUp(entry, cause)

@@ -144,8 +144,8 @@ export class Entry {
   }
   /**
    * The retries of the task: its kind's policy, capped by the submission's `retries` — made on each read for a
-   * submission that caps them (read when the task starts, for its attempts, and by each attempt), so that no entry
-   * holds a field for it.
+   * submission that caps them, so that no entry holds a field for it: read once, when the task starts, and handed to
+   * its attempts.
    */
   get retry(): ResolvedPolicy["retry"] {
     const retries = this.record.retries

@@ -1,0 +1,135 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Effect, Exit, Layer, Metric, Option, Scope } from "effect"
+import { immediate, writeNow } from "../src/internal/immediate.ts"
+import { TaskStoreError } from "../src/TaskError.ts"
+import type { TaskInfo } from "../src/TaskInfo.ts"
+import * as TaskStore from "../src/TaskStore.ts"
+import { Add, AddLive, Gate, gateLive, startOn } from "./fixtures.ts"
+
+type Operation = "insert" | "update"
+
+/**
+ * The memory store with its `insert` and `update` marked as done at once (see `immediate`) by forms that note each
+ * write (`now`: operation, status and the sum of an `Add` task); `effects` notes the writes run as Effects instead.
+ * `refuse` makes the at-once form refuse a record (fault injection); its Effect form stores it.
+ */
+const markedStore = (refuse: (info: TaskInfo, operation: Operation) => boolean = () => false) =>
+  Effect.map(TaskStore.makeMemory, (memory) => {
+    const writes = { now: [] as Array<string>, effects: [] as Array<string> }
+    const note = (info: TaskInfo, operation: Operation) => `${operation} ${info.status}`
+    const atOnce = (operation: Operation) => {
+      const write = writeNow(memory[operation])!
+      return (info: TaskInfo) => {
+        if (refuse(info, operation)) return new TaskStoreError({ operation, detail: "refused for the test" })
+        writes.now.push(note(info, operation))
+        return write(info)
+      }
+    }
+    const asEffect = (operation: Operation) => (info: TaskInfo) =>
+      Effect.suspend(() => {
+        writes.effects.push(note(info, operation))
+        return memory[operation](info)
+      })
+    const store = TaskStore.TaskStore.of({
+      ...memory,
+      insert: immediate(asEffect("insert"), atOnce("insert")),
+      update: immediate(asEffect("update"), atOnce("update"))
+    })
+    return { store, writes }
+  })
+
+describe("a store whose writes are done at once", () => {
+  it.effect("is written at once, never through an Effect: a task's running insert and its final record", () =>
+    Effect.gen(function*() {
+      const { store, writes } = yield* markedStore()
+      const { scope, tasks } = yield* startOn(store, AddLive)
+      const handle = yield* tasks.submit(Add, { a: 1, b: 2 })
+      assert.strictEqual(yield* handle.join, 3)
+      assert.deepStrictEqual(writes, { now: ["insert running", "update completed"], effects: [] })
+      assert.strictEqual(Option.getOrThrow(yield* store.get(handle.id)).result, 3)
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.effect("writes a task that waited for a worker pending, then running, then final, in order", () =>
+    Effect.gen(function*() {
+      const { store, writes } = yield* markedStore()
+      const gates = yield* gateLive
+      const { scope, tasks } = yield* startOn(store, Layer.mergeAll(AddLive, gates.layer), { maxWorkers: 1 })
+      const held = yield* tasks.submit(Gate, { id: "g" })
+      const waiting = yield* tasks.submit(Add, { a: 2, b: 2 })
+      assert.strictEqual((yield* waiting.info).status, "pending")
+      yield* gates.open("g")
+      assert.strictEqual(yield* held.join, "g")
+      assert.strictEqual(yield* waiting.join, 4)
+      assert.deepStrictEqual(writes, {
+        now: ["insert running", "insert pending", "update completed", "update running", "update completed"],
+        effects: []
+      })
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.effect("ends a task whose running record is refused as a defect, its handler never run, nothing run as an Effect", () =>
+    Effect.gen(function*() {
+      const { store, writes } = yield* markedStore((info, operation) => operation === "update" && info.status === "running")
+      const gates = yield* gateLive
+      const { scope, tasks } = yield* startOn(store, Layer.mergeAll(AddLive, gates.layer), { maxWorkers: 1 })
+      const held = yield* tasks.submit(Gate, { id: "g" })
+      const waiting = yield* tasks.submit(Add, { a: 2, b: 2 })
+      yield* gates.open("g")
+      yield* held.join
+      const exit = yield* waiting.await
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+      const stored = Option.getOrThrow(yield* store.get(waiting.id))
+      assert.deepStrictEqual([stored.status, stored.reason, stored.result], ["failed", "defect", null])
+      assert.deepStrictEqual(writes.effects, [])
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.effect("writes a final record refused at once again, as an Effect, and its task ends told and stored", () =>
+    Effect.gen(function*() {
+      let refusals = 0
+      const { store, writes } = yield* markedStore((info, operation) =>
+        operation === "update" && info.status === "completed" && refusals++ === 0
+      )
+      const { scope, tasks } = yield* startOn(store, AddLive)
+      const handle = yield* tasks.submit(Add, { a: 1, b: 1 })
+      assert.strictEqual(yield* handle.join, 2)
+      assert.deepStrictEqual(writes, { now: ["insert running"], effects: ["update completed"] })
+      assert.strictEqual(Option.getOrThrow(yield* store.get(handle.id)).status, "completed")
+      assert.strictEqual((yield* tasks.stats).running, 0)
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.effect("fails a submission whose insert is refused at once, holding nothing of it", () =>
+    Effect.gen(function*() {
+      const { store, writes } = yield* markedStore((_, operation) => operation === "insert")
+      const { scope, tasks } = yield* startOn(store, AddLive, { maxWorkers: 1 })
+      const refused = yield* Effect.flip(tasks.submit(Add, { a: 1, b: 1 }))
+      assert.instanceOf(refused, TaskStoreError)
+      assert.deepStrictEqual(yield* tasks.stats, { pending: 0, running: 0, maxWorkers: 1, runningByKind: {}, accepting: true })
+      assert.deepStrictEqual(writes, { now: [], effects: [] })
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.effect("runs a task whose handler is done at once (it gave an Exit) in no fiber; one whose handler waits in one", () =>
+    Effect.gen(function*() {
+      let fibers = 0
+      const counting: Metric.FiberRuntimeMetricsService = { recordFiberStart: () => void fibers++, recordFiberEnd: () => {} }
+      const { store } = yield* markedStore()
+      const gates = yield* gateLive
+      const { scope, tasks } = yield* Effect.provideService(
+        startOn(store, Layer.mergeAll(AddLive, gates.layer)),
+        Metric.FiberRuntimeMetrics,
+        counting
+      )
+      const before = fibers
+      const sums = yield* Effect.forEach([1, 2, 3], (a) => Effect.flatMap(tasks.submit(Add, { a, b: 1 }), (handle) => handle.join))
+      assert.deepStrictEqual(sums, [2, 3, 4])
+      assert.strictEqual(fibers - before, 0)
+      const held = yield* tasks.submit(Gate, { id: "g" })
+      assert.strictEqual(fibers - before, 1)
+      yield* gates.open("g")
+      yield* held.join
+      yield* Scope.close(scope, Exit.void)
+    }))
+})

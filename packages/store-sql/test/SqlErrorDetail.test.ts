@@ -96,4 +96,14 @@ describe("a store error's detail", () => {
       assert.match(detail, /\(ConnectionError\)$/)
     }
   )
+
+  it("a failure with no error under it reads as its reason's message, or as its reason when it has none", () => {
+    // The SQLite worker thread's "stopped" failure is such a one: its reason wraps no error.
+    const stopped = new SqlError.SqlError({
+      reason: new SqlError.ConnectionError({ message: "the SQLite worker thread stopped", operation: "execute", cause: undefined })
+    })
+    assert.strictEqual(describeFailure(stopped), "the SQLite worker thread stopped (ConnectionError)")
+    const bare = new SqlError.SqlError({ reason: new SqlError.ConnectionError({ operation: "connect", cause: "refused" }) })
+    assert.strictEqual(describeFailure(bare), "ConnectionError (ConnectionError)")
+  })
 })

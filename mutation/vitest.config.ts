@@ -41,12 +41,14 @@ const shared = sharesDevChain.has(name)
 
 /**
  * Packages whose test files run one at a time in one vitest worker without
- * per-file isolation in a mutation run: the dev-chain packages above, and
+ * per-file isolation in a mutation run: the dev-chain packages above;
  * server, whose every test file starts the whole service, so that the
  * service's modules (its HTTP API, its OpenAPI document, the runtime) are
- * loaded once per Stryker worker rather than once per file per mutant.
+ * loaded once per Stryker worker rather than once per file per mutant; and
+ * tasks and store-sql, whose files each load the runtime and effect again
+ * when isolated.
  */
-const unisolated = shared || name === "server"
+const unisolated = shared || ["server", "tasks", "store-sql"].includes(name)
 
 /**
  * vitest's per-test and per-hook bounds in a mutation run. Stryker runs

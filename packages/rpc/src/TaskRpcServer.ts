@@ -147,10 +147,11 @@ const guardSocket = (socket: Socket.Socket, door: Frames.Door, maxLineBytes: num
             new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: Frames.closeCode(refusal) }) })
           )
         )
+      // The lines that pass go on parsed, as one `Checked` per pull: the protocol reads them without parsing them again.
       const pull: Effect.Effect<readonly [string, ...Array<string>], Socket.SocketError> = Effect.suspend(() => {
         if (refused !== undefined) return close(refused)
         return Effect.flatMap(reader.pull, (messages) => {
-          const passed: Array<string> = []
+          const passed: Array<unknown> = []
           for (const message of messages) {
             const split = lines.push(message)
             if (split === "too-long") {
@@ -159,13 +160,13 @@ const guardSocket = (socket: Socket.Socket, door: Frames.Door, maxLineBytes: num
             }
             for (const line of split) {
               if (line.trim() === "") continue
-              refused = door.check(line, undefined)
+              refused = door.check(line, undefined, passed)
               if (refused !== undefined) break
-              passed.push(`${line}\n`)
             }
             if (refused !== undefined) break
           }
-          if (passed.length > 0) return Effect.succeed(passed as unknown as readonly [string, ...Array<string>])
+          // The socket's reader carries text or bytes; the server's serialization (`Frames.serialization`) takes this too.
+          if (passed.length > 0) return Effect.succeed([new Frames.Checked(passed) as unknown as string] as const)
           return refused !== undefined ? close(refused) : pull
         })
       })
@@ -174,7 +175,11 @@ const guardSocket = (socket: Socket.Socket, door: Frames.Door, maxLineBytes: num
   })
 }
 
-/** The WebSocket app `app`, its upgraded sockets guarded by `guardSocket`. (Also used by the package's other groups.) */
+/**
+ * The WebSocket app `app`, its upgraded sockets guarded by `guardSocket`; `app`'s
+ * server must have been made with `Frames.serialization`, which reads the
+ * messages the guard parsed. (Also used by the package's other groups.)
+ */
 export const guardWebsocket = <E, R>(
   app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
   door: Frames.Door,
@@ -210,7 +215,7 @@ export const toHttpEffectWebsocket = (options: Partial<TaskRpcServerConfig> = {}
       disableTracing: options.disableTracing ?? defaults.disableTracing
     })
     return guardWebsocket(app, door, options.maxBodyBytes ?? defaults.maxBodyBytes)
-  }).pipe(Effect.provide(Layer.merge(layerHandlers, PreEncoded.layerNdjson)))
+  }).pipe(Effect.provide(Layer.merge(layerHandlers, Frames.layerSerialization(PreEncoded.ndjson))))
 
 /** Options of the server layers: where to mount, and the server's settings. */
 export interface MountOptions extends Partial<TaskRpcServerConfig> {

@@ -70,7 +70,7 @@ export const toHttpEffect = (transport: "http" | "websocket", options: Partial<T
     return transport === "http"
       ? guardHttp(yield* RpcServer.toHttpEffect(WatchRpcs, serverOptions), door, maxBytes)
       : guardWebsocket(yield* RpcServer.toHttpEffectWebsocket(WatchRpcs, serverOptions), door, maxBytes)
-  }).pipe(Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson)))
+  }).pipe(Effect.provide(Layer.merge(layerHandlers, Frames.layerSerialization(RpcSerialization.ndjson))))
 
 const mount = (method: "POST" | "GET", transport: "http" | "websocket", options: MountOptions) =>
   Layer.effectDiscard(HttpRouter.HttpRouter.use((router) =>

@@ -9,9 +9,13 @@
  * RPC's Schema validates leniently passes (its handler's middleware answers
  * `MalformedRequest` for it), any other must decode here. Over HTTP no id may
  * repeat within one body.
+ *
+ * Over WebSocket the door hands the protocol the messages it parsed
+ * (`Checked`, read by `serialization`), so a line is parsed once, not once at
+ * the door and again by the protocol.
  */
-import { Schema } from "effect"
-import type { Rpc } from "effect/rpc"
+import { Layer, Schema } from "effect"
+import { type Rpc, RpcSerialization } from "effect/rpc"
 import { PayloadLimit, type TaskAccessError } from "@chainjobs/tasks"
 import { MalformedRequest } from "../TaskRpcError.ts"
 import { isLenient } from "./lenient.ts"
@@ -32,8 +36,12 @@ export type Refusal = MalformedRequest | TaskAccessError.TaskAccessError
 export interface Door {
   /** The deepest payload accepted (the line may nest a level more, its message; a submission two). */
   readonly maxDepth: number
-  /** Why `line` is refused, if it is; `seen` collects request ids to refuse one used twice (over HTTP, per body). */
-  check(line: string, seen: Set<string | number> | undefined): Refusal | undefined
+  /**
+   * Why `line` is refused, if it is; `seen` collects request ids to refuse one
+   * used twice (over HTTP, per body); a line that passes is added to `passed`,
+   * parsed, when given.
+   */
+  check(line: string, seen: Set<string | number> | undefined, passed?: Array<unknown>): Refusal | undefined
 }
 
 const frame = (detail: string, rpc?: string) =>
@@ -113,7 +121,7 @@ export const make = (
   }
   return {
     maxDepth,
-    check: (line, seen) => {
+    check: (line, seen, passed) => {
       const tooDeep = PayloadLimit.scanText(maxDepth, line, lineEnvelope)
       if (tooDeep !== undefined) return tooDeep
       let message: unknown
@@ -122,10 +130,46 @@ export const make = (
       } catch (cause) {
         return frame(`not JSON: ${(cause as Error).message}`)
       }
-      return checkMessage(message, seen)
+      const refusal = checkMessage(message, seen)
+      if (refusal === undefined) passed?.push(message)
+      return refusal
     }
   }
 }
+
+/**
+ * Messages of the protocol the door has parsed and passed, handed to the
+ * protocol in place of the text they were read from (`serialization` reads
+ * them as they are).
+ */
+export class Checked {
+  /** The messages, in the order their lines came. */
+  readonly messages: ReadonlyArray<unknown>
+  constructor(messages: ReadonlyArray<unknown>) {
+    this.messages = messages
+  }
+}
+
+/**
+ * `base`, decoding `Checked` messages as they are (the door parsed them)
+ * and anything else as `base` does: the serialization of a server whose
+ * sockets `guardSocket` reads.
+ */
+export const serialization = (base: RpcSerialization.RpcSerialization["Service"]): RpcSerialization.RpcSerialization["Service"] =>
+  RpcSerialization.RpcSerialization.of({
+    ...base,
+    makeUnsafe: () => {
+      const parser = base.makeUnsafe()
+      return {
+        encode: parser.encode,
+        decode: (data) => data instanceof Checked ? data.messages : parser.decode(data)
+      }
+    }
+  })
+
+/** Provides `serialization(base)`. */
+export const layerSerialization = (base: RpcSerialization.RpcSerialization["Service"]): Layer.Layer<RpcSerialization.RpcSerialization> =>
+  Layer.succeed(RpcSerialization.RpcSerialization)(serialization(base))
 
 /** Checks every line of an ndjson body; ids may not repeat within it. */
 export const checkBody = (door: Door, body: string): Refusal | undefined => {

@@ -65,7 +65,10 @@ interface ReportedMutant {
   readonly status: string
   readonly mutatorName: string
   readonly replacement?: string
-  readonly location: { readonly start: { readonly line: number; readonly column: number } }
+  readonly location: {
+    readonly start: { readonly line: number; readonly column: number }
+    readonly end: { readonly line: number; readonly column: number }
+  }
 }
 
 /** One source file in Stryker's JSON report: its source as the run saw it, and its mutants. */
@@ -141,15 +144,38 @@ const readReport = (name: string) => {
   return { files, from, staticOnly }
 }
 
-/** The mutants of a report no test detected, one a line: where, what, and into what. */
+/** A text on one line, its runs of whitespace as one space, cut to `length` characters. */
+const oneLine = (text: string, length: number): string => {
+  const flat = text.replace(/\s+/g, " ")
+  return flat.length > length ? `${flat.slice(0, length - 1)}…` : flat
+}
+
+/**
+ * The code a mutant replaces, from the source its report saved (line and
+ * column 1-based, the end exclusive), or `undefined` without one. Printed
+ * beside the replacement: mutants starting at one place differ by their
+ * extent (`a !== null && b` as `true`, and its left operand as `true`).
+ */
+const original = (source: string | undefined, { start, end }: ReportedMutant["location"]): string | undefined => {
+  if (source === undefined) return undefined
+  const lines = source.split("\n").slice(start.line - 1, end.line)
+  if (lines.length === 0) return undefined
+  // the end first: on a one-line mutant the first line is the last too, its columns counted from the line's start
+  lines[lines.length - 1] = lines[lines.length - 1]!.slice(0, end.column - 1)
+  lines[0] = lines[0]!.slice(start.column - 1)
+  return lines.join("\n")
+}
+
+/** The mutants of a report no test detected, one a line: where, what, the code it replaces, and into what. */
 const undetected = (name: string): Array<string> =>
-  Object.entries(readReport(name).files).flatMap(([file, { mutants }]) =>
+  Object.entries(readReport(name).files).flatMap(([file, { mutants, source }]) =>
     mutants
       .filter((mutant) => mutant.status === "Survived" || mutant.status === "NoCoverage")
-      .map((mutant) =>
-        `${mutant.status === "Survived" ? "survived " : "uncovered"} ${file}:${mutant.location.start.line}:${mutant.location.start.column} ` +
-        `${mutant.mutatorName}: ${(mutant.replacement ?? "").replace(/\s+/g, " ").slice(0, 120)}`
-      )
+      .map((mutant) => {
+        const replaced = original(source, mutant.location)
+        return `${mutant.status === "Survived" ? "survived " : "uncovered"} ${file}:${mutant.location.start.line}:${mutant.location.start.column} ` +
+          `${mutant.mutatorName}: ${replaced === undefined ? "" : `${oneLine(replaced, 60)} → `}${oneLine(mutant.replacement ?? "", 120)}`
+      })
   )
 
 /** Counts of some mutants: detected (killed or timed out), undetected (survived or not covered), and the rest. */

@@ -11,7 +11,7 @@
  * and `Runner` itself be tested where Stryker can switch a mutant on.
  */
 import { Context, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
-import { Sharding } from "effect/cluster"
+import { RunnerStorage, Sharding } from "effect/cluster"
 import { SqlClient } from "effect/sql"
 import { Runner, RunnerConfig, TaskEntity } from "@chainjobs/cluster"
 import { SqlTaskStore } from "@chainjobs/store-sql"
@@ -104,6 +104,11 @@ export interface StartOptions {
    */
   readonly storeFault?: (store: TaskStore.TaskStore["Service"]) => TaskStore.TaskStore["Service"]
   /**
+   * A fault injected into the runner's cluster runner storage (shard locks, runners and their health), as the
+   * database would make it; with the same start-up as `storeFault`.
+   */
+  readonly runnerStorageFault?: (storage: RunnerStorage.RunnerStorage["Service"]) => RunnerStorage.RunnerStorage["Service"]
+  /**
    * Submissions of held shards admitted directly (`LocalAdmission`). Default: `directAdmissionByDefault` (the test
    * process's `CHAINJOBS_RUNNER_DIRECT_ADMISSION`, else a runner's default, on).
    */
@@ -112,14 +117,25 @@ export interface StartOptions {
   readonly adoptionInterval?: Duration.Input
 }
 
-/** `Runner.layer` with its task store as `storeFault` makes it: the same pools, transport and services. */
-const withStoreFault = (options: Runner.RunnerOptions, storeFault: NonNullable<StartOptions["storeFault"]>) => {
+/**
+ * `Runner.layer` with its task store as `storeFault` makes it and its runner storage as `runnerStorageFault` makes it:
+ * the same pools, transport and services.
+ */
+const withFaults = (options: Runner.RunnerOptions, faults: Pick<StartOptions, "storeFault" | "runnerStorageFault">) => {
   const pool = (maxConnections: number) =>
     SqlTaskStore.layerPgClient({ url: options.databaseUrl, maxConnections, schema: options.schema })
-  const store = Layer.effect(TaskStore.TaskStore, Effect.map(SqlTaskStore.make(), storeFault)).pipe(
+  const store = Layer.effect(TaskStore.TaskStore, Effect.map(SqlTaskStore.make(), faults.storeFault ?? ((store) => store))).pipe(
     Layer.provide(pool(options.maxConnections ?? 10))
   )
-  const storage = Runner.layerSharding(options.runner).pipe(Layer.provide(pool(8)), Layer.provideMerge(store))
+  const clusterStorage = Runner.layerStorage(options.runner).pipe(Layer.provide(pool(8)))
+  const runnerStorageFault = faults.runnerStorageFault
+  const faulted = runnerStorageFault === undefined ? clusterStorage : Layer.merge(
+    clusterStorage,
+    Layer.effect(RunnerStorage.RunnerStorage, Effect.map(Effect.service(RunnerStorage.RunnerStorage), runnerStorageFault)).pipe(
+      Layer.provide(clusterStorage)
+    )
+  )
+  const storage = Runner.layerTransport(options.runner).pipe(Layer.provideMerge(faulted), Layer.provideMerge(store))
   return Runner.layerServices(options).pipe(Layer.provide(pool(2)), Layer.provideMerge(storage))
 }
 
@@ -224,7 +240,9 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
         schema: "chainjobs"
       }
       const runner: Layer.Layer<Tasks.Tasks | Runner.RunnerStatus | TaskInterest.TaskInterest | TaskStore.TaskStore, Runner.StartError> =
-        options.storeFault === undefined ? Runner.layer(runnerOptions) : withStoreFault(runnerOptions, options.storeFault)
+        options.storeFault === undefined && options.runnerStorageFault === undefined
+          ? Runner.layer(runnerOptions)
+          : withFaults(runnerOptions, options)
       const built = yield* Layer.buildWithScope(Layer.provideMerge(kinds(name), runner), scope).pipe(
         Effect.onError(() => Scope.close(scope, Exit.void))
       )

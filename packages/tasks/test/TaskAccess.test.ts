@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Schema, Stream } from "effect"
+import { Effect, Exit, Layer, Metric, Schema, Stream } from "effect"
 import { CurrentPrincipal, type Principal } from "../src/Principal.ts"
 import * as Task from "../src/Task.ts"
 import * as SubmitWebhooks from "../src/SubmitWebhooks.ts"
@@ -178,4 +178,20 @@ describe("TaskAccess", () => {
       assert.strictEqual(scheme.reason, "scheme")
       assert.strictEqual((yield* as(alice)(tasks.list({}))).items.length, 1)
     }).pipe(Effect.provide(access().pipe(Layer.provide(Layer.succeed(SubmitWebhooks.SubmitWebhooks, hooks))))))
+
+  it.effect("a submission refused over the quota counts once in the rate-limited metric, under its principal", () =>
+    Effect.gen(function*() {
+      const tasks = yield* TaskAccess.TaskAccess
+      // A principal of this test's own: the metric is the process's, other tests' refusals count in it too.
+      const carol: Principal = { id: "carol-rate-limited-metric", admin: false }
+      const counted = Effect.map(
+        Metric.value(Metric.withAttributes(TaskAccess.quotaExceeded, { principal: carol.id })),
+        (state) => state.count
+      )
+      const before = yield* counted
+      yield* as(carol)(tasks.submit({ kind: "add", payload: { a: 1, b: 2 } }))
+      assert.strictEqual(yield* counted, before)
+      yield* Effect.flip(as(carol)(tasks.submit({ kind: "add", payload: { a: 1, b: 2 } })))
+      assert.strictEqual(yield* counted, before + 1)
+    }).pipe(Effect.provide(access({ submitLimit: 1, submitWindow: "1 hour", submitBurst: 1 }))))
 })

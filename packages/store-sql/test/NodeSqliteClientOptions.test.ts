@@ -128,17 +128,22 @@ for (const worker of [false, true]) {
         assert.deepStrictEqual(rows, [{ x: null, y: 1 }])
       }))
 
-    it.effect("errors name the operation that failed: opening, executing", () =>
+    it.effect("errors name the operation that failed: executing, streaming", () =>
       Effect.gen(function*() {
         const file = yield* tempDatabaseFile
         const execute = yield* withClient(file, (sql) => Effect.flip(sql`SELEC 1`))
         assert.strictEqual(execute.reason.operation, "execute")
-        const open = yield* Effect.flip(Layer.build(NodeSqliteClient.layer({ filename: "/no/such/directory/tasks.db", worker })))
-        assert.strictEqual(open.reason.operation, "open")
         if (!worker) {
           const stream = yield* withClient(file, (sql) => Effect.flip(Stream.runCollect(sql`SELEC 1`.stream)))
           assert.strictEqual(stream.reason.operation, "stream")
         }
+      }))
+
+    // A test of its own: a thread is started for it even though the open fails.
+    it.effect("errors name the operation that failed: opening", () =>
+      Effect.gen(function*() {
+        const open = yield* Effect.flip(Layer.build(NodeSqliteClient.layer({ filename: "/no/such/directory/tasks.db", worker })))
+        assert.strictEqual(open.reason.operation, "open")
       }))
 
     it.effect("closing the client closes the database: the write-ahead log is folded into the file and removed", () =>
@@ -268,6 +273,27 @@ describe("NodeSqliteClient on a worker thread, closed while statements wait", ()
       const error = yield* Effect.flip(Fiber.join(waiting))
       assert.strictEqual(error.reason._tag, "ConnectionError")
       assert.match(error.message, /worker thread stopped/)
+      assert.strictEqual(error.reason.operation, "execute")
       yield* Fiber.join(closing)
+    }))
+})
+
+describe("NodeSqliteClient on the calling thread, errors name the operation that failed", () => {
+  it.effect("a raw statement's as execute, a transact's as transact, a stream's failing after its first chunk as stream", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const failures = yield* Effect.gen(function*() {
+        const client = yield* NodeSqliteClient.NodeSqliteClient
+        // Rows up to 149 read, then an integer overflow: the second chunk of 128 rows fails, not the statement.
+        const overflowing = client`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200)
+          SELECT CASE WHEN x < 150 THEN x ELSE abs(-9223372036854775808) END AS v FROM c`
+        return yield* Effect.all([
+          Effect.flip(client`SELEC 1`.raw),
+          Effect.flip(client.transact([{ sql: "SELEC 1", params: [] }])),
+          Effect.flip(Stream.runCollect(overflowing.stream))
+        ])
+      }).pipe(Effect.provide(NodeSqliteClient.layer({ filename: file }), { local: true }))
+      assert.deepStrictEqual(failures.map((failure) => failure.reason.operation), ["execute", "transact", "stream"])
+      assert.match(failures[2].message, /integer overflow/)
     }))
 })

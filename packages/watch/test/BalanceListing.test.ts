@@ -210,4 +210,13 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Balance
       assert.strictEqual(refusal(yield* Effect.exit(cache.read("dev", holder, numbered(0x4001))))[0], "Invalid")
       assert.deepStrictEqual((yield* cache.list({ chain: "dev", account: holder })).balances.map((balance) => balance.asset).sort(), ["native", ...tokens].sort())
     }), 60_000)
+  it.effect("a cursor whose text is not JSON is refused with Invalid naming it, not read as no cursor", () =>
+    Effect.gen(function*() {
+      const cache = yield* BalanceCache.BalanceCache
+      for (const cursor of ["not-a-cursor", Buffer.from("{").toString("base64url")]) {
+        const [reason, message] = refusal(yield* Effect.exit(cache.list({ cursor })))
+        assert.strictEqual(reason, "Invalid", cursor)
+        assert.include(message, `"${cursor}" is not a cursor of this list`)
+      }
+    }), 60_000)
 })

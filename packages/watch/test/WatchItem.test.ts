@@ -97,3 +97,10 @@ describe("WatchAccess", () => {
       assert.isFalse(WatchAccess.mayChange({ id: "alice", admin: false }))
     }))
 })
+
+describe("WatchItem.accounts of an object change", () => {
+  it("an object's change (Sui) moves no balance, though it names its sender and its new owner", () => {
+    const changed = item({ kind: "object", from: "0xsender", to: "0xowner", contract: "0xobject", event: "transferred", asset: null })
+    assert.deepStrictEqual(WatchItem.accounts(changed), [])
+  })
+})

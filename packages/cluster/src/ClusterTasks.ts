@@ -3,7 +3,8 @@
  * supervisor, answering for every task of the cluster.
  *
  * - `submit` (and `submitAll`, task by task) sends `Submit` to the runner owning the task's shard (see
- *   `TaskEntity.placement`): that runner checks the exclusive key, records the
+ *   `TaskEntity.placement`; with placement `local` an unkeyed task's id is chosen to put it on a shard of this
+ *   runner's while a worker is free here, `LocalPlacement`): that runner checks the exclusive key, records the
  *   task and runs it. The handle comes back once the task is recorded. When
  *   this runner owns the shard, its own supervisor admits the task with no
  *   message at all (`LocalAdmission`). A `Submit` refused before anything was
@@ -41,6 +42,7 @@ import { type ClusterError, Sharding } from "effect/cluster"
 import { Schedules, Task, TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import type { ClusterFeed } from "./ClusterFeed.ts"
 import * as LocalAdmission from "./LocalAdmission.ts"
+import * as LocalPlacement from "./LocalPlacement.ts"
 import * as NotAdmitted from "./NotAdmitted.ts"
 import { openTimeout } from "./OpenShards.ts"
 import { hash, placement, TaskEntity } from "./TaskEntity.ts"
@@ -145,12 +147,14 @@ const routed = <A, E, R>(effect: Effect.Effect<A, E | Undelivered, R>): Effect.E
  * Makes the runner's `Tasks` over its own supervisor (`local`, which runs the
  * tasks of the shards this runner owns) and the cluster; `admission` admits
  * the submissions of the shards this runner guards directly (default: none,
- * every one through the entity).
+ * every one through the entity), and `placing` chooses the ids, so the
+ * shards, of the unkeyed tasks submitted here (default: spread by their hash).
  */
 export const make = Effect.fnUntraced(function*(
   local: Tasks.Tasks["Service"],
   feed: ClusterFeed,
-  admission: LocalAdmission.LocalAdmission = LocalAdmission.none
+  admission: LocalAdmission.LocalAdmission = LocalAdmission.none,
+  placing: LocalPlacement.LocalPlacement = LocalPlacement.spread
 ) {
   const store = yield* TaskStore.TaskStore
   const clientFor = yield* TaskEntity.client
@@ -177,8 +181,11 @@ export const make = Effect.fnUntraced(function*(
         // A payload that does not decode goes on all the same: the owner refuses it with the issues named.
         payload = Exit.getSuccess(Schema.decodeUnknownExit(kind.payload)(input))
       }
-      const id = options?.id ?? TaskInfo.makeId(clock.currentTimeMillisUnsafe())
       const key = kind.policy.key === undefined || Option.isNone(payload) ? null : kind.policy.key(payload.value)
+      const made = options?.id ?? TaskInfo.makeId(clock.currentTimeMillisUnsafe())
+      // An unkeyed task with no id of its caller's: its id, so its shard, as the runner's placement chooses.
+      // Nothing waits between this and the direct admission below, which takes the worker it saw free.
+      const id = options?.id === undefined && key === null ? yield* placing.place(kind, made) : made
       const entityId = placement({ id, kind: kind.name, key })
       // This runner holds the shard: its own supervisor admits the task, no message.
       const direct = yield* admission.submit(

@@ -71,6 +71,11 @@ export interface LocalAdmission {
     id: string,
     submit: Effect.Effect<TaskHandle.TaskHandle<any, any>, E>
   ): Effect.Effect<Option.Option<TaskHandle.TaskHandle<any, any>>, E>
+  /**
+   * Whether a submission of shard `shard` made now would be admitted directly: held here, its guard open, and open to
+   * submissions (its unfinished tasks adopted). What `submit` checks first, and where `LocalPlacement` places tasks.
+   */
+  admits(shard: ShardId.ShardId): boolean
   /** How many shards' guards are open here: the shards whose submissions this runner admits directly. */
   readonly guarded: Effect.Effect<number>
   /** Closes every guard and hands over every directly admitted task: what a stopping runner does first. */
@@ -80,6 +85,7 @@ export interface LocalAdmission {
 /** Admits nothing directly: every submission goes through the task entity. */
 export const none: LocalAdmission = {
   submit: () => Effect.succeed(Option.none()),
+  admits: () => false,
   guarded: Effect.succeed(0),
   close: Effect.void
 }
@@ -178,16 +184,19 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
     Effect.forkScoped
   )
 
+  /** The guard a submission of `shard` is admitted under now, if it is admitted directly. */
+  const admitting = (shard: ShardId.ShardId): Guard | undefined => {
+    const guard = guards.get(shard.toString())
+    // Between the cluster letting the shard go and ending its guard, the guard is still open: not held is enough.
+    // Held and guarded but not open (its unfinished tasks not adopted yet): the entity's `Submit` waits for it.
+    return guard === undefined || guard.closed || !sharding.hasShardId(shard) || !openShards.isOpen(shard) ? undefined : guard
+  }
+
   const admission: LocalAdmission = {
     submit: (entityId, id, submit) =>
       Effect.suspend(() => {
-        const shard = TaskEntity.shardOf(sharding, entityId)
-        const guard = guards.get(shard.toString())
-        // Between the cluster letting the shard go and ending its guard, the guard is still open: not held is enough.
-        // Held and guarded but not open (its unfinished tasks not adopted yet): the entity's `Submit` waits for it.
-        if (guard === undefined || guard.closed || !sharding.hasShardId(shard) || !openShards.isOpen(shard)) {
-          return Effect.succeed(Option.none())
-        }
+        const guard = admitting(TaskEntity.shardOf(sharding, entityId))
+        if (guard === undefined) return Effect.succeed(Option.none())
         // Known before it is recorded: its end may be told before `submit` returns, and a release waits for it. An id
         // known already (a task of that id admitted here and unfinished) stays with its guard whatever this one does.
         const fresh = !guardOf.has(id)
@@ -210,6 +219,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
         // From the count to its end, not interruptible: a submitter interrupted meanwhile must neither leave the count
         // up (the guard's release would wait for it forever) nor an admitted task unknown to its guard.
       }).pipe(Effect.uninterruptible),
+    admits: (shard) => admitting(shard) !== undefined,
     guarded: Effect.sync(() => guards.size),
     close: Effect.suspend(() => {
       closed = true

@@ -33,7 +33,8 @@ import * as ClusterTasks from "./ClusterTasks.ts"
 import * as DeadRunners from "./DeadRunners.ts"
 import * as LiveRunners from "./LiveRunners.ts"
 import * as LocalAdmission from "./LocalAdmission.ts"
-import { type RunnerSettings, toShardingConfig } from "./RunnerConfig.ts"
+import * as LocalPlacement from "./LocalPlacement.ts"
+import * as RunnerConfig from "./RunnerConfig.ts"
 import * as ShardLockReleases from "./ShardLockReleases.ts"
 import * as SqlQuota from "./SqlQuota.ts"
 import * as TaskEntity from "./TaskEntity.ts"
@@ -71,7 +72,7 @@ export interface RunnerOptions {
   /** The PostgreSQL database every runner of the cluster shares. */
   readonly databaseUrl: Redacted.Redacted<string>
   /** Where this runner is reached and how the cluster is cut (`RunnerConfig`). */
-  readonly runner: RunnerSettings
+  readonly runner: RunnerConfig.RunnerSettings
   /** This runner's supervisor settings: `maxWorkers` is per runner. */
   readonly supervisor?: Partial<TasksConfig.TasksConfig["Service"]> | undefined
   /** Connections of the task store's PostgreSQL pool (the cluster's storage has 8 more of its own). Default: 10. */
@@ -120,8 +121,13 @@ const runnerReads = (local: Tasks.Tasks["Service"], runner: string): Tasks.Tasks
   })
 }
 
-/** Why a runner could not start: its database, or its transport port. */
-export type StartError = SqlError.SqlError | TaskError.TaskStoreError | SocketServer.SocketServerError | Config.ConfigError
+/** Why a runner could not start: its database, its transport port, or settings that cannot run together. */
+export type StartError =
+  | SqlError.SqlError
+  | TaskError.TaskStoreError
+  | SocketServer.SocketServerError
+  | Config.ConfigError
+  | RunnerConfig.InvalidRunnerSettings
 
 /**
  * The runner's services over a given cluster (`Sharding`) and task store; its `TaskInterest` is what a `TaskFeed`
@@ -131,10 +137,12 @@ export const layerServices = (
   options: Pick<RunnerOptions, "supervisor" | "runner" | "adoptionInterval">
 ): Layer.Layer<
   Tasks.Tasks | RunnerStatus | TaskInterest.TaskInterest,
-  SqlError.SqlError,
+  SqlError.SqlError | RunnerConfig.InvalidRunnerSettings,
   Sharding.Sharding | RunnerStorage.RunnerStorage | Runners.Runners | TaskStore.TaskStore | PgClient.PgClient
 > =>
   Layer.effectContext(Effect.gen(function*() {
+    // settings given in code are checked as the environment's are: local placement needs direct admission
+    yield* RunnerConfig.validate(options.runner)
     const store = yield* TaskStore.TaskStore
     const sharding = yield* Sharding.Sharding
     const address = `${options.runner.host}:${options.runner.port}`
@@ -159,7 +167,8 @@ export const layerServices = (
     // work at once (a submission neither admits directly nor through the entity), then hand over concurrently.
     yield* Effect.addFinalizer(() => Effect.all([admission.close, entity.close], { concurrency: "unbounded", discard: true }))
     const feed = yield* ClusterFeed.makeFromContext(local, address)
-    const tasks = yield* ClusterTasks.make(local, feed, admission)
+    const placing = options.runner.placement === "local" ? yield* LocalPlacement.make(local, admission) : LocalPlacement.spread
+    const tasks = yield* ClusterTasks.make(local, feed, admission, placing)
     const shards = Array.from({ length: options.runner.shards }, (_, i) => ShardId.make(TaskEntity.shardGroup, i + 1))
     const healthCheckShard = sharding.getShardId(EntityId.make(healthCheckName), "default")
     const status = RunnerStatus.of({
@@ -196,17 +205,17 @@ export const layerServices = (
  * The cluster's storage on the shared database: its SQL runner storage, with the shard-lock releases taking turns
  * (`ShardLockReleases`), and its SQL message storage. Building it makes their tables where missing.
  */
-export const layerStorage = (settings: RunnerSettings) =>
+export const layerStorage = (settings: RunnerConfig.RunnerSettings) =>
   Layer.mergeAll(ShardLockReleases.layer, SqlMessageStorage.layer.pipe(Layer.provide(NodeCrypto.layerDigest))).pipe(
-    Layer.provide(ShardingConfig.layerFromEnv(toShardingConfig(settings)))
+    Layer.provide(ShardingConfig.layerFromEnv(RunnerConfig.toShardingConfig(settings)))
   )
 
 /**
  * The cluster transport (socket runners, `Sharding`) over a storage given (`layerStorage`), configured only by
  * `settings` (no environment names).
  */
-export const layerTransport = (settings: RunnerSettings) =>
-  NodeClusterSocket.layer({ storage: "byo", serialization: "ndjson", shardingConfig: toShardingConfig(settings) }).pipe(
+export const layerTransport = (settings: RunnerConfig.RunnerSettings) =>
+  NodeClusterSocket.layer({ storage: "byo", serialization: "ndjson", shardingConfig: RunnerConfig.toShardingConfig(settings) }).pipe(
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))
   )
 
@@ -215,7 +224,7 @@ export const layerTransport = (settings: RunnerSettings) =>
  * over the cluster's storage, whose runner storage is among what it gives, for the adoption to tell live runners
  * (`LiveRunners`).
  */
-export const layerSharding = (settings: RunnerSettings) =>
+export const layerSharding = (settings: RunnerConfig.RunnerSettings) =>
   layerTransport(settings).pipe(Layer.provideMerge(layerStorage(settings)))
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The settings of one runner process: where the other runners reach it, how
- * the shards are cut, how fast a dead runner's shards move, and whether it
- * admits its own shards' submissions directly (`LocalAdmission`). The first
+ * the shards are cut, how fast a dead runner's shards move, whether it
+ * admits its own shards' submissions directly (`LocalAdmission`), and where
+ * it places the unkeyed tasks submitted on it (`LocalPlacement`). The first
  * three map onto `effect/cluster`'s `ShardingConfig` (`toShardingConfig`), set
  * in full, so that none of the cluster's own environment names (`PORT`,
  * `HOST`, …) leak in.
@@ -29,8 +30,18 @@
  *
  * @since 0.1.0
  */
-import { Config, Duration, Option, Schema } from "effect"
+import { Config, ConfigProvider, Duration, Effect, Option, Schema } from "effect"
 import { RunnerAddress, type ShardingConfig } from "effect/cluster"
+
+/**
+ * Where a runner places an unkeyed task submitted on it: `shard`, on the shard its id hashes to, whichever runner
+ * holds it (tasks spread over every runner); `local`, on a shard this runner holds and guards while it has a worker
+ * free for the task (no message to another runner), else as `shard` does (`LocalPlacement`). Keyed tasks follow their
+ * key either way.
+ */
+export const Placement = Schema.Literals(["shard", "local"])
+/** @see Placement */
+export type Placement = typeof Placement.Type
 
 /** The settings of one runner. */
 export interface RunnerSettings {
@@ -56,6 +67,11 @@ export interface RunnerSettings {
    * through the task entity.
    */
   readonly directAdmission: boolean
+  /**
+   * Where an unkeyed task submitted on this runner goes (`Placement`, `LocalPlacement`). Default: `shard`, spread over
+   * every runner; `local` keeps it here while a worker is free for it, and needs `directAdmission`.
+   */
+  readonly placement: Placement
 }
 
 /** The defaults of `RunnerSettings`. */
@@ -68,7 +84,8 @@ export const defaults: RunnerSettings = {
   refreshInterval: Duration.seconds(1),
   messagePollInterval: Duration.seconds(1),
   lockExpiration: Duration.seconds(10),
-  directAdmission: true
+  directAdmission: true,
+  placement: "shard"
 }
 
 const Port = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))
@@ -88,8 +105,42 @@ export const config: Config.Config<RunnerSettings> = Config.all({
     Config.withDefault(defaults.messagePollInterval)
   ),
   lockExpiration: Config.Duration("CHAINJOBS_RUNNER_LOCK_EXPIRATION").pipe(Config.withDefault(defaults.lockExpiration)),
-  directAdmission: Config.Boolean("CHAINJOBS_RUNNER_DIRECT_ADMISSION").pipe(Config.withDefault(defaults.directAdmission))
-})
+  directAdmission: Config.Boolean("CHAINJOBS_RUNNER_DIRECT_ADMISSION").pipe(Config.withDefault(defaults.directAdmission)),
+  placement: Config.schema(Placement, "CHAINJOBS_RUNNER_PLACEMENT").pipe(Config.withDefault(defaults.placement))
+}).pipe(Config.mapEffect((settings) => {
+  const refused = invalid(settings)
+  return refused === undefined
+    ? Effect.succeed(settings)
+    : Effect.fail(new Config.ConfigError(new ConfigProvider.SourceError({ message: refused })))
+}))
+
+/**
+ * Why `settings` cannot run together, if they cannot: local placement puts a task on a shard this runner guards, and
+ * only direct admission keeps guards.
+ */
+export const invalid = (settings: RunnerSettings): string | undefined =>
+  settings.placement === "local" && !settings.directAdmission
+    ? "CHAINJOBS_RUNNER_PLACEMENT=local needs CHAINJOBS_RUNNER_DIRECT_ADMISSION=true: a task is placed on a shard whose guard this runner keeps, and only direct admission keeps guards"
+    : undefined
+
+/** Runner settings given in code (`Runner.layer`) that cannot run together (`invalid`): the runner does not start. */
+export class InvalidRunnerSettings extends Schema.TaggedError<InvalidRunnerSettings>("@chainjobs/cluster/InvalidRunnerSettings")(
+  "InvalidRunnerSettings",
+  {
+    /** Why, naming the settings at fault. */
+    reason: Schema.String
+  }
+) {
+  override get message(): string {
+    return `invalid runner settings: ${this.reason}`
+  }
+}
+
+/** `settings` as they are, or `InvalidRunnerSettings` if they cannot run together (`invalid`). */
+export const validate = (settings: RunnerSettings): Effect.Effect<RunnerSettings, InvalidRunnerSettings> => {
+  const reason = invalid(settings)
+  return reason === undefined ? Effect.succeed(settings) : Effect.fail(new InvalidRunnerSettings({ reason }))
+}
 
 /**
  * Runner mode as a `Config`: the runner settings when `CHAINJOBS_RUNNER` is

@@ -41,9 +41,11 @@ import * as OpenShards from "./OpenShards.ts"
 /** The number of buckets unkeyed tasks are spread over: each is one entity, kept while busy, so a steady stream of tasks reuses them instead of starting one per task. */
 export const buckets = 256
 
-/** A small, stable hash of a string (FNV-1a, 32 bits). */
-export const hash = (text: string): number => {
-  let h = 0x811c9dc5
+/**
+ * FNV-1a (32 bits) of `text` continued from `h`, the hash of what came before it: the hash of a prefix taken on by
+ * each of several endings (`LocalPlacement` trying the last digits of an id) without hashing the prefix again.
+ */
+export const hashOn = (h: number, text: string): number => {
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i)
     h = Math.imul(h, 0x01000193)
@@ -51,9 +53,18 @@ export const hash = (text: string): number => {
   return h >>> 0
 }
 
+/** A small, stable hash of a string (FNV-1a, 32 bits). */
+export const hash = (text: string): number => hashOn(0x811c9dc5, text)
+
+/** The bucket of an unkeyed task whose id hashes to `idHash`: its entity is `b/<bucket>` (`placement`). */
+export const bucketOf = (idHash: number): number => idHash % buckets
+
+/** The entity id of bucket `bucket`, where the unkeyed tasks whose ids fall in it go. */
+export const bucketEntity = (bucket: number): string => `b/${bucket}`
+
 /** The entity id of a task: `k/<kind>/<key>` for a keyed task, `b/<bucket of its id>` otherwise. */
 export const placement = (task: { readonly id: string; readonly kind: string; readonly key: string | null }): string =>
-  task.key === null ? `b/${hash(task.id) % buckets}` : `k/${task.kind}/${task.key}`
+  task.key === null ? bucketEntity(bucketOf(hash(task.id))) : `k/${task.kind}/${task.key}`
 
 /** The errors a submission can meet on the owner; `NotAdmitted`: refused before anything was recorded. */
 export const SubmitError = Schema.Union([

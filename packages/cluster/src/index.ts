@@ -6,6 +6,7 @@
 export * as ClusterFeed from "./ClusterFeed.ts"
 export * as ClusterTasks from "./ClusterTasks.ts"
 export * as LocalAdmission from "./LocalAdmission.ts"
+export * as LocalPlacement from "./LocalPlacement.ts"
 export * as NotAdmitted from "./NotAdmitted.ts"
 export * as OpenShards from "./OpenShards.ts"
 export * as RecordOrder from "./RecordOrder.ts"

@@ -115,6 +115,8 @@ export interface StartOptions {
   readonly directAdmission?: boolean
   /** How often the runner's adoption looks for held shards not open yet (`RunnerOptions.adoptionInterval`). */
   readonly adoptionInterval?: Duration.Input
+  /** Where unkeyed tasks submitted on the runner go (`RunnerSettings.placement`). Default: a runner's, `shard`. */
+  readonly placement?: RunnerConfig.Placement
 }
 
 /**
@@ -231,7 +233,8 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
           shards,
           refreshInterval: Duration.millis(250),
           messagePollInterval: Duration.millis(250),
-          directAdmission: options.directAdmission ?? directAdmissionByDefault
+          directAdmission: options.directAdmission ?? directAdmissionByDefault,
+          placement: options.placement ?? RunnerConfig.defaults.placement
         },
         supervisor: { maxWorkers: options.maxWorkers ?? 20, shutdownGracePeriod: "5 seconds" },
         maxConnections: 4,

@@ -24,7 +24,8 @@ const plain = (settings: RunnerConfig.RunnerSettings) => ({
   refreshInterval: millis(settings.refreshInterval),
   messagePollInterval: millis(settings.messagePollInterval),
   lockExpiration: millis(settings.lockExpiration),
-  directAdmission: settings.directAdmission
+  directAdmission: settings.directAdmission,
+  placement: settings.placement
 })
 
 /** The failure's message, which must name the variable at fault. */
@@ -45,7 +46,8 @@ describe("RunnerConfig", () => {
         refreshInterval: 1000,
         messagePollInterval: 1000,
         lockExpiration: 10_000,
-        directAdmission: true
+        directAdmission: true,
+        placement: "shard"
       })
       assert.deepStrictEqual(plain(exit.value), plain(RunnerConfig.defaults))
     }))
@@ -61,7 +63,8 @@ describe("RunnerConfig", () => {
         CHAINJOBS_RUNNER_REFRESH_INTERVAL: "3 seconds",
         CHAINJOBS_RUNNER_MESSAGE_POLL_INTERVAL: "250 millis",
         CHAINJOBS_RUNNER_LOCK_EXPIRATION: "30 seconds",
-        CHAINJOBS_RUNNER_DIRECT_ADMISSION: "true"
+        CHAINJOBS_RUNNER_DIRECT_ADMISSION: "true",
+        CHAINJOBS_RUNNER_PLACEMENT: "local"
       })
       assert.isTrue(Exit.isSuccess(exit), failure(exit))
       if (!Exit.isSuccess(exit)) return
@@ -74,7 +77,8 @@ describe("RunnerConfig", () => {
         refreshInterval: 3000,
         messagePollInterval: 250,
         lockExpiration: 30_000,
-        directAdmission: true
+        directAdmission: true,
+        placement: "local"
       })
     }))
 
@@ -92,12 +96,29 @@ describe("RunnerConfig", () => {
         ["CHAINJOBS_RUNNER_REFRESH_INTERVAL", "soon"],
         ["CHAINJOBS_RUNNER_MESSAGE_POLL_INTERVAL", "1 fortnight"],
         ["CHAINJOBS_RUNNER_LOCK_EXPIRATION", "forever-ish"],
-        ["CHAINJOBS_RUNNER_DIRECT_ADMISSION", "sometimes"]
+        ["CHAINJOBS_RUNNER_DIRECT_ADMISSION", "sometimes"],
+        ["CHAINJOBS_RUNNER_PLACEMENT", "nearby"],
+        ["CHAINJOBS_RUNNER_PLACEMENT", "Local"]
       ]) {
         const exit = yield* read({ [variable]: value })
         assert.isTrue(Exit.isFailure(exit), `${variable}=${JSON.stringify(value)} was accepted`)
         assert.include(failure(exit) ?? "", variable)
       }
+    }))
+
+  it.effect("local placement needs direct admission: refused naming both variables, from the environment and in code", () =>
+    Effect.gen(function*() {
+      const exit = yield* read({ CHAINJOBS_RUNNER_PLACEMENT: "local", CHAINJOBS_RUNNER_DIRECT_ADMISSION: "false" })
+      assert.isTrue(Exit.isFailure(exit), "local placement without direct admission was accepted")
+      assert.include(failure(exit) ?? "", "CHAINJOBS_RUNNER_PLACEMENT=local")
+      assert.include(failure(exit) ?? "", "CHAINJOBS_RUNNER_DIRECT_ADMISSION=true")
+      const shard = yield* read({ CHAINJOBS_RUNNER_PLACEMENT: "shard", CHAINJOBS_RUNNER_DIRECT_ADMISSION: "false" })
+      assert.isTrue(Exit.isSuccess(shard) && shard.value.placement === "shard" && !shard.value.directAdmission, failure(shard))
+      const refused = yield* Effect.flip(RunnerConfig.validate({ ...RunnerConfig.defaults, placement: "local", directAdmission: false }))
+      assert.strictEqual(refused._tag, "InvalidRunnerSettings")
+      assert.include(refused.message, "CHAINJOBS_RUNNER_PLACEMENT=local")
+      const local = { ...RunnerConfig.defaults, placement: "local" as const }
+      assert.strictEqual(yield* RunnerConfig.validate(local), local)
     }))
 
   it.effect("an empty variable counts as unset: the default applies", () =>
@@ -166,7 +187,8 @@ describe("RunnerConfig", () => {
           refreshInterval: Duration.millis(refresh),
           messagePollInterval: Duration.millis(poll),
           lockExpiration: Duration.millis(lock),
-          directAdmission: true
+          directAdmission: true,
+          placement: "shard"
         })
         const address = Option.getOrThrow(sharding.runnerAddress!)
         assert.deepStrictEqual([address.host, address.port], [host, port])

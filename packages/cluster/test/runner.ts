@@ -6,7 +6,7 @@
  * Hardhat node) the chain kind `chain/scan-addresses` on it as the chain `dev`, its requests held to `CHAIN_RATE`
  * per second, each attempt recorded (start with the block it starts from, end); with `RUNNER_HOLD` it loads and
  * waits to be told to join (below), and with `RUNNER_CHAIN` as well it loads the chain package for a `CHAIN_URL`
- * given when it joins.
+ * given when it joins. `RUNNER_PLACEMENT=local` places the unkeyed tasks submitted on it locally (`LocalPlacement`).
  *
  * It prints `ready` once it has joined, then answers commands read from stdin,
  * one JSON object a line, with one JSON line each on stdout:
@@ -194,7 +194,9 @@ const runner = Runner.layer({
     // the runners' default unless the test says
     directAdmission: process.env.RUNNER_DIRECT_ADMISSION === undefined
       ? RunnerConfig.defaults.directAdmission
-      : process.env.RUNNER_DIRECT_ADMISSION === "true"
+      : process.env.RUNNER_DIRECT_ADMISSION === "true",
+    // where unkeyed tasks submitted here go (`LocalPlacement`): the runners' default unless the test or bench says
+    placement: process.env.RUNNER_PLACEMENT === "local" ? "local" : RunnerConfig.defaults.placement
   },
   supervisor: { maxWorkers: Number(process.env.RUNNER_WORKERS ?? 50), shutdownGracePeriod: "5 seconds" },
   maxConnections: Number(process.env.RUNNER_PG_CONNECTIONS ?? 6),

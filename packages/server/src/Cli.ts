@@ -385,6 +385,11 @@ const serve = Command.make("serve", {
     runner: setting("runner", "CHAINJOBS_RUNNER", "Run as one runner of a cluster on --database-url (true/false)"),
     runnerHost: setting("runner-host", "CHAINJOBS_RUNNER_HOST", "Host the other runners reach this one at"),
     runnerPort: setting("runner-port", "CHAINJOBS_RUNNER_PORT", "TCP port of the runner transport"),
+    runnerPlacement: setting(
+      "runner-placement",
+      "CHAINJOBS_RUNNER_PLACEMENT",
+      "Where unkeyed tasks submitted on this runner go: shard (spread over every runner) or local (here while a worker is free)"
+    ),
     webhookSecret: setting("webhook-secret", "CHAINJOBS_WEBHOOK_SECRET", "Key webhook deliveries are signed with (none: no webhooks)"),
     webhookAllowHosts: setting("webhook-allow-hosts", "CHAINJOBS_WEBHOOK_ALLOW_HOSTS", "Private hosts webhooks may call, a,b:port,..."),
     webhookMaxAttempts: setting("webhook-max-attempts", "CHAINJOBS_WEBHOOK_MAX_ATTEMPTS", "Delivery attempts before a webhook fails"),

@@ -2,7 +2,12 @@
  * `npm run bench -- cluster`: chainjobs as a cluster of runner processes on
  * PostgreSQL (`CHAINJOBS_TEST_PG_URL`), figures side by side in one run:
  * - throughput of I/O-bound tasks (each waits 20 ms), 50 workers per runner,
- *   with 1, 2 and 3 runners (goal: ≥ 1.8× and ≥ 2.5× the one-runner figure);
+ *   with 1, 2 and 3 runners (goal: ≥ 1.8× and ≥ 2.5× the one-runner figure),
+ *   for each placement of unkeyed tasks side by side (`RunnerSettings.placement`:
+ *   `shard`, the default, spread over every runner; `local`, kept on the runner
+ *   they are submitted on while it has a free worker): two clusters, each on a
+ *   database of its own (shard locks are advisory locks, per database), grown
+ *   together a runner at a time, their bursts taking turns;
  * - failover: `kill -9` of a runner to its task running again on another,
  *   median of 5 (goal: ≤ 10 s);
  * - no-op tasks through a one-runner cluster vs the single-process supervisor
@@ -14,6 +19,7 @@
  */
 import { readFileSync } from "node:fs"
 import { loadavg } from "node:os"
+import { PgClient } from "@effect/sql-pg"
 import { Effect, Fiber, Layer, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
@@ -45,6 +51,15 @@ const ONLY = process.env.CLUSTER_BENCH_ONLY
 /** Failover rounds (`CLUSTER_BENCH_FAILOVERS`, default 5; 0 skips them). */
 const FAILOVERS = Number(process.env.CLUSTER_BENCH_FAILOVERS ?? 5)
 
+/**
+ * The placements measured side by side (`CLUSTER_BENCH_PLACEMENTS`, default `shard,local`): the first is the default's
+ * cluster, where the no-op comparison and the failover rounds run too.
+ */
+const PLACEMENTS = (process.env.CLUSTER_BENCH_PLACEMENTS ?? "shard,local").split(",").filter((p) =>
+  // local placement needs direct admission (a runner refuses to start otherwise)
+  p === "shard" || (p === "local" && DIRECT.RUNNER_DIRECT_ADMISSION === "true")
+)
+
 /** A directory to write each runner's CPU profile of each measured burst to (`CLUSTER_BENCH_PROFILE`), if any. */
 const PROFILE = process.env.CLUSTER_BENCH_PROFILE
 
@@ -69,12 +84,16 @@ interface Measured {
 /** The clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`: 100 on Linux). */
 const clockTicks = 100
 
+/** Runs `effect` on a connection of its own to the database at `databaseUrl`. */
+const onUrl = <A, E>(databaseUrl: string, effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
+  Effect.provide(effect, PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 }), { local: true }).pipe(Effect.orDie)
+
 /**
- * CPU time (user and system, µs) the PostgreSQL backends connected to this database have spent so far, read from
- * `/proc` (the server runs on this machine). A backend that ends between two readings takes its time with it: the
- * runners' pools keep theirs open while they work.
+ * CPU time (user and system, µs) the PostgreSQL backends connected to the database at `databaseUrl` have spent so
+ * far, read from `/proc` (the server runs on this machine). A backend that ends between two readings takes its time
+ * with it: the runners' pools keep theirs open while they work.
  */
-const pgCpu = onDatabase(Effect.gen(function*() {
+const pgCpu = (databaseUrl: string) => onUrl(databaseUrl, Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`
   const times = new Map<number, number>()
@@ -148,9 +167,16 @@ const IDLE_SECONDS = 3
  * own runner's API (as clients of each runner would). The window runs from the first burst sent to the last answered;
  * `spread` says how long each runner's own burst took, which shows a runner left idle while another finishes.
  */
-const throughput = (runners: ReadonlyArray<RunnerProcess>, kind: string, payload: unknown, perRunner: number, label?: string) =>
+const throughput = (
+  runners: ReadonlyArray<RunnerProcess>,
+  kind: string,
+  payload: unknown,
+  perRunner: number,
+  label?: string,
+  databaseUrl: string = url!
+) =>
   Effect.gen(function*() {
-    const pgBefore = yield* pgCpu
+    const pgBefore = yield* pgCpu(databaseUrl)
     const started = Date.now()
     const answers = yield* Effect.forEach(
       runners,
@@ -166,7 +192,7 @@ const throughput = (runners: ReadonlyArray<RunnerProcess>, kind: string, payload
       { concurrency: "unbounded" }
     )
     const millis = Date.now() - started
-    const pg = pgSpent(pgBefore, yield* pgCpu)
+    const pg = pgSpent(pgBefore, yield* pgCpu(databaseUrl))
     const tasks = perRunner * runners.length
     const cpu = answers.reduce((sum, answer) => sum + answer.cpuMicros, 0)
     const spread = answers.map((answer, i) => `${runners[i].name} ${fmt(answer.millis / 1000, 1)} s`).join(", ")
@@ -183,7 +209,7 @@ const pgCell = (measured: Measured) => `${fmt(measured.pgCpuPerTask)} µs`
  * kill the runner running the cluster's runner health check (a singleton: when it dies, nothing of effect's own marks
  * it unhealthy, `DeadRunners`), even rounds another one; each round's phases are printed (`_failoverPhases.ts`).
  */
-const failover = (cluster: TestCluster, runners: Array<RunnerProcess>, round: number) =>
+const failover = (cluster: TestCluster, runners: Array<RunnerProcess>, round: number, env: Readonly<Record<string, string>>) =>
   Effect.gen(function*() {
     const statuses = yield* Effect.forEach(runners, (runner) => runner.status)
     const checker = statuses.findIndex((status) => status.healthCheck)
@@ -225,17 +251,17 @@ const failover = (cluster: TestCluster, runners: Array<RunnerProcess>, round: nu
     }
     yield* progress(`round ${round}: ${FailoverPhases.describe(yield* Fiber.join(phases))}`)
     yield* Effect.forEach(ids, (id) => via.call({ op: "interrupt", id }), { concurrency: "unbounded", discard: true })
-    runners[index] = yield* cluster.start(`${victim.runner.replace(/-\d+$/, "")}-${round}`, DIRECT)
+    runners[index] = yield* cluster.start(`${victim.runner.replace(/-\d+$/, "")}-${round}`, env)
     yield* settled(runners)
     return again - killed
   })
 
 /** `FAILOVERS` rounds of `failover`: each one's milliseconds. */
-const failoverRounds = (cluster: TestCluster, runners: Array<RunnerProcess>) =>
+const failoverRounds = (cluster: TestCluster, runners: Array<RunnerProcess>, env: Readonly<Record<string, string>>) =>
   Effect.gen(function*() {
     const failovers: Array<number> = []
     for (let round = 1; round <= FAILOVERS; round++) {
-      failovers.push(yield* failover(cluster, runners, round))
+      failovers.push(yield* failover(cluster, runners, round, env))
       yield* progress(`failover ${round}: ${fmt(failovers[round - 1] / 1000, 1)} s`)
     }
     return failovers
@@ -265,13 +291,13 @@ const singleProcess = (schema: string) =>
       )
     // warmed up as the runner is: measured cold, its first tasks (compiling, the pool's first connections) cost more
     yield* burst(WARM_UP)
-    const pgBefore = yield* pgCpu
+    const pgBefore = yield* pgCpu(url!)
     const cpu = process.cpuUsage()
     const started = Date.now()
     yield* burst(NOOP_TASKS)
     const spent = process.cpuUsage(cpu)
     const millis = Date.now() - started
-    const pg = pgSpent(pgBefore, yield* pgCpu)
+    const pg = pgSpent(pgBefore, yield* pgCpu(url!))
     return {
       rate: perSecond(NOOP_TASKS, millis),
       cpuPerTask: (spent.user + spent.system) / NOOP_TASKS,
@@ -285,16 +311,66 @@ const singleProcess = (schema: string) =>
     Effect.scoped
   )
 
-const main = Effect.gen(function*() {
-  const cluster = yield* makeCluster
-  const runners = [yield* cluster.start("r1", DIRECT)]
-  yield* settled(runners)
-  if (ONLY === "failover") {
-    runners.push(yield* cluster.start("r2", DIRECT), yield* cluster.start("r3", DIRECT))
+/**
+ * A database of its own for the cluster of a placement other than the first, dropped when the scope closes: the
+ * clusters' shard locks are PostgreSQL advisory locks, per database, so two clusters on one database would take each
+ * other's shards.
+ */
+const databaseFor = (placement: string) =>
+  Effect.gen(function*() {
+    const name = `${new URL(url!).pathname.slice(1)}_${placement}_${process.pid}`
+    const run = (statement: string) => onDatabase(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(statement)))
+    yield* Effect.acquireRelease(run(`CREATE DATABASE "${name}"`), () => run(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
+    const databaseUrl = new URL(url!)
+    databaseUrl.pathname = `/${name}`
+    return databaseUrl.toString()
+  })
+
+/** One placement's cluster: its runners (grown a runner at a time), its database, and its figures. */
+interface Side {
+  readonly placement: string
+  readonly cluster: TestCluster
+  readonly runners: Array<RunnerProcess>
+  readonly databaseUrl: string
+  readonly env: Readonly<Record<string, string>>
+  readonly measured: Array<Measured & { readonly load: string }>
+}
+
+/** A cluster placing unkeyed tasks by `placement`, with its first runner started, settled and balanced. */
+const side = (placement: string, first: boolean) =>
+  Effect.gen(function*() {
+    const databaseUrl = first ? url! : yield* databaseFor(placement)
+    const env = { ...DIRECT, RUNNER_PLACEMENT: placement, ...(first ? {} : { CHAINJOBS_TEST_PG_URL: databaseUrl }) }
+    const cluster = yield* makeCluster
+    const runners = [yield* cluster.start("r1", env)]
     yield* settled(runners)
-    return failoverLine(yield* failoverRounds(cluster, runners))
+    yield* balanced(runners)
+    return { placement, cluster, runners, databaseUrl, env, measured: [] } satisfies Side
+  })
+
+/** One measured I/O burst on `side`'s runners, after a warm-up and its runners' idle CPU; printed as it comes. */
+const ioBurst = (side: Side) =>
+  Effect.gen(function*() {
+    const n = side.runners.length
+    yield* throughput(side.runners, "io", { ms: 20 }, WARM_UP, undefined, side.databaseUrl)
+    const idle = yield* idleCpu(side.runners)
+    const measured = yield* throughput(side.runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, `io${n}-${side.placement}`, side.databaseUrl)
+    const load = loadAverage()
+    side.measured.push({ ...measured, load })
+    yield* progress(`${n} runner${n === 1 ? "" : "s"}, placement ${side.placement}: ${fmt(measured.rate)}/s, ${fmt(measured.cpuPerTask)} µs CPU per task (${measured.spread}), idle ${idle.map((micros) => fmt(micros / 1000, 1)).join(" / ")} ms CPU per runner-second, load ${load}`)
+  })
+
+const main = Effect.gen(function*() {
+  const sides: Array<Side> = []
+  // the no-op comparison and the failover rounds alone need the first placement's cluster only
+  const placements = PLACEMENTS.length === 0 ? ["shard"] : ONLY === undefined ? PLACEMENTS : PLACEMENTS.slice(0, 1)
+  for (const placement of placements) sides.push(yield* side(placement, sides.length === 0))
+  const { cluster, env, runners } = sides[0]
+  if (ONLY === "failover") {
+    runners.push(yield* cluster.start("r2", env), yield* cluster.start("r3", env))
+    yield* settled(runners)
+    return failoverLine(yield* failoverRounds(cluster, runners, env))
   }
-  yield* balanced(runners)
 
   // no-op routing cost: one runner vs one plain supervisor
   yield* throughput(runners, "noop", {}, WARM_UP)
@@ -311,36 +387,31 @@ const main = Effect.gen(function*() {
   }
   if (ONLY === "noop") return noopTable()
 
-  // I/O-bound scaling
-  yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
-  const oneIdle = yield* idleCpu(runners)
-  const one = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io1")
-  yield* progress(`1 runner: ${fmt(one.rate)}/s, ${fmt(one.cpuPerTask)} µs CPU per task (${one.spread}), idle ${oneIdle.map((micros) => fmt(micros / 1000, 1)).join(" / ")} ms CPU per runner-second, load ${loadAverage()}`)
-  runners.push(yield* cluster.start("r2", DIRECT))
-  yield* settled(runners)
-  yield* balanced(runners)
-  // the new runner warmed up as the first one was
-  yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
-  const twoIdle = yield* idleCpu(runners)
-  const two = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io2")
-  yield* progress(`2 runners: ${fmt(two.rate)}/s, ${fmt(two.cpuPerTask)} µs CPU per task (${two.spread}), idle ${twoIdle.map((micros) => fmt(micros / 1000, 1)).join(" / ")} ms CPU per runner-second, load ${loadAverage()}`)
-  runners.push(yield* cluster.start("r3", DIRECT))
-  yield* settled(runners)
-  yield* balanced(runners)
-  yield* throughput(runners, "io", { ms: 20 }, WARM_UP)
-  const threeIdle = yield* idleCpu(runners)
-  const three = yield* throughput(runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, "io3")
-  yield* progress(`3 runners: ${fmt(three.rate)}/s, ${fmt(three.cpuPerTask)} µs CPU per task (${three.spread}), idle ${threeIdle.map((micros) => fmt(micros / 1000, 1)).join(" / ")} ms CPU per runner-second, load ${loadAverage()}`)
+  // I/O-bound scaling: each placement's cluster grown together, a runner at a time; their bursts take turns, the
+  // order alternating from one runner count to the next
+  for (let n = 1; n <= 3; n++) {
+    if (n > 1) {
+      for (const one of sides) one.runners.push(yield* one.cluster.start(`r${n}`, one.env))
+      for (const one of sides) {
+        yield* settled(one.runners)
+        yield* balanced(one.runners)
+      }
+    }
+    for (const one of n % 2 === 1 ? sides : [...sides].reverse()) yield* ioBurst(one)
+  }
 
-  const failovers = yield* failoverRounds(cluster, runners)
+  const failovers = yield* failoverRounds(cluster, runners, env)
 
-  console.log(`I/O-bound tasks (20 ms each), ${IO_TASKS_PER_RUNNER} per runner, 50 workers per runner:`)
-  table([
-    ["runners", "tasks/s", "vs 1 runner", "goal", "CPU per task (all runners)", "PostgreSQL CPU per task"],
-    ["1", fmt(one.rate), "1.00×", "", cpuCell(one), pgCell(one)],
-    ["2", fmt(two.rate), `${fmt(two.rate / one.rate, 2)}×`, "≥ 1.8×", cpuCell(two), pgCell(two)],
-    ["3", fmt(three.rate), `${fmt(three.rate / one.rate, 2)}×`, "≥ 2.5×", cpuCell(three), pgCell(three)]
-  ])
+  console.log(`I/O-bound tasks (20 ms each), ${IO_TASKS_PER_RUNNER} per runner, ${IN_FLIGHT_PER_RUNNER} in flight per runner, 50 workers per runner:`)
+  const goals = ["", "≥ 1.8×", "≥ 2.5×"]
+  const rows: Array<Array<string>> = [["runners", "placement", "tasks/s", "vs 1 runner", "goal", "CPU per task (all runners)", "PostgreSQL CPU per task", "load"]]
+  for (let n = 1; n <= 3; n++) {
+    for (const one of sides) {
+      const measured = one.measured[n - 1]
+      rows.push([String(n), one.placement, fmt(measured.rate), `${fmt(measured.rate / one.measured[0].rate, 2)}×`, goals[n - 1], cpuCell(measured), pgCell(measured), measured.load])
+    }
+  }
+  table(rows)
   failoverLine(failovers)
   noopTable()
 })

@@ -31,7 +31,11 @@ import { fmt, perSecond, table } from "./_measure.ts"
 const url = process.env.CHAINJOBS_TEST_PG_URL
 const IO_TASKS_PER_RUNNER = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
 const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
-const IN_FLIGHT_PER_RUNNER = 100
+/**
+ * Submissions in flight per runner (`CLUSTER_BENCH_IN_FLIGHT`, default 100): twice its 50 workers, so that a runner
+ * always has tasks waiting; then half of a runner's submissions find no free worker, and local placement spreads them.
+ */
+const IN_FLIGHT_PER_RUNNER = Number(process.env.CLUSTER_BENCH_IN_FLIGHT ?? 100)
 /** Tasks each side runs before it is measured: a new runner, and the single process. */
 const WARM_UP = 200
 /**

@@ -61,7 +61,8 @@ export const idInBucket = (made: string, wanted: (bucket: number) => boolean): s
   const prefixHash = TaskEntity.hash(prefix)
   for (let i = 0; i < endings; i++) {
     const ending = ((start + i) & 0xffff).toString(16).padStart(4, "0")
-    if (wanted(TaskEntity.bucketOf(TaskEntity.hashOn(prefixHash, ending)))) return prefix + ending
+    // its own ending first: the id made, as it is
+    if (wanted(TaskEntity.bucketOf(TaskEntity.hashOn(prefixHash, ending)))) return i === 0 ? made : prefix + ending
   }
   return undefined
 }

@@ -35,6 +35,18 @@ describe("runner mode settings", () => {
       assert.strictEqual(Duration.toMillis(runner.lockExpiration), 8000)
     }))
 
+  it.effect("read the placement of unkeyed tasks (shard by default), and refuse local placement without direct admission before anything starts", () =>
+    Effect.gen(function*() {
+      const runner = { ...database, CHAINJOBS_RUNNER: "true" }
+      const byDefault = yield* loadFrom(runner)
+      assert.isTrue(Exit.isSuccess(byDefault) && Option.getOrThrow(byDefault.value.runner).placement === "shard")
+      const local = yield* loadFrom({ ...runner, CHAINJOBS_RUNNER_PLACEMENT: "local" })
+      assert.isTrue(Exit.isSuccess(local) && Option.getOrThrow(local.value.runner).placement === "local")
+      const undirected = yield* loadFrom({ ...runner, CHAINJOBS_RUNNER_PLACEMENT: "local", CHAINJOBS_RUNNER_DIRECT_ADMISSION: "false" })
+      assert.include(failureMessage(undirected) ?? "", "CHAINJOBS_RUNNER_PLACEMENT=local needs CHAINJOBS_RUNNER_DIRECT_ADMISSION=true")
+      assert.include(failureMessage(yield* loadFrom({ ...runner, CHAINJOBS_RUNNER_PLACEMENT: "nearby" })) ?? "", "CHAINJOBS_RUNNER_PLACEMENT")
+    }))
+
   it.effect("refuse runner mode without a PostgreSQL database, before anything starts", () =>
     Effect.gen(function*() {
       const message = failureMessage(yield* loadFrom({ CHAINJOBS_RUNNER: "true" }))

@@ -390,6 +390,8 @@ const main = Effect.gen(function*() {
     ])
   }
   if (ONLY === "noop") return noopTable()
+  // the other placements' first runners run as many no-op tasks unmeasured: each side's runner as warm as the first's
+  for (const other of sides.slice(1)) yield* throughput(other.runners, "noop", {}, 2 * WARM_UP + NOOP_TASKS, undefined, other.databaseUrl)
 
   // I/O-bound scaling: each placement's cluster grown together, a runner at a time; their bursts take turns, the
   // order alternating from one runner count to the next

@@ -10,6 +10,7 @@ import { Cause, Exit, Schema, SchemaIssue } from "effect"
 import type { Any } from "../TaskKind.ts"
 import { InvalidPayload, ResultDecodeError, TaskAborted } from "../TaskError.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
+import { flatEncoder } from "./flatPayload.ts"
 import type { Ending } from "./stop.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
@@ -99,6 +100,8 @@ const make = (kind: Any): KindCodec => {
   // `errors: "all"` leaves for a generator per value. Only a payload that fails is parsed again with
   // `errors: "all"`, so that its refusal names every bad field, not only the first.
   const encodePayload = firstThenAll(Schema.encodeUnknownExit(payload), Schema.encodeUnknownExit(payload, { errors: "all" }))
+  // A flat struct of primitives (most payloads) is encoded without Schema's parser when the value plainly fits it.
+  const flat = flatEncoder(kind.payload)
   const decodePayload = firstThenAll(Schema.decodeUnknownExit(payload), Schema.decodeUnknownExit(payload, { errors: "all" }))
   const encodeSuccess = nullishOnce(Schema.encodeUnknownExit(success))
   const decodeSuccess = nullishOnce(Schema.decodeUnknownExit(success))
@@ -153,7 +156,12 @@ const make = (kind: Any): KindCodec => {
     encodeCheckpoint: Schema.encodeUnknownExit(checkpoint),
     decodeCheckpoint: Schema.decodeUnknownExit(checkpoint),
     encodeDetail: Schema.encodeUnknownExit(Schema.toCodecJson(kind.detail)),
-    encodePayload: (payload) => Exit.mapError(encodePayload(payload), (e) => invalidPayload(kind.name, e.issue)),
+    encodePayload: (payload) => {
+      const encoded = flat === undefined ? undefined : flat(payload)
+      return encoded !== undefined
+        ? Exit.succeed(encoded)
+        : Exit.mapError(encodePayload(payload), (e) => invalidPayload(kind.name, e.issue))
+    },
     decodePayload: (encoded) => Exit.mapError(decodePayload(encoded), (e) => invalidPayload(kind.name, e.issue)),
     outcome: (ending) => {
       switch (ending._tag) {

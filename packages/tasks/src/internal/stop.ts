@@ -45,6 +45,8 @@ export type Ending =
 
 const interrupted: Ending = { _tag: "Interrupted" }
 const suspended: Ending = { _tag: "Suspended" }
+/** The ending of a handler that succeeded with nothing (most do): one object for all of them. */
+const completedVoid: Ending = { _tag: "Completed", value: undefined }
 
 /**
  * The ending of a run from its exit and the stop request it got, if any. A
@@ -59,7 +61,7 @@ export const ending = (
   /** The task's heartbeat timeout (its submission's, else its kind's), for the message of a missed heartbeat. */
   heartbeatTimeoutMillis: number | undefined = policy.heartbeatTimeoutMillis
 ): Ending => {
-  if (Exit.isSuccess(exit)) return { _tag: "Completed", value: exit.value }
+  if (Exit.isSuccess(exit)) return exit.value === undefined ? completedVoid : { _tag: "Completed", value: exit.value }
   if (stop?._tag === "HeartbeatMissed") {
     return {
       _tag: "Aborted",

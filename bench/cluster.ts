@@ -32,10 +32,16 @@ const url = process.env.CHAINJOBS_TEST_PG_URL
 const IO_TASKS_PER_RUNNER = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
 const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
 /**
- * Submissions in flight per runner (`CLUSTER_BENCH_IN_FLIGHT`, default 100): twice its 50 workers, so that a runner
- * always has tasks waiting; then half of a runner's submissions find no free worker, and local placement spreads them.
+ * Submissions in flight per runner for the I/O-bound bursts (`CLUSTER_BENCH_IN_FLIGHT`, default 50): as many as its 50
+ * workers, a client keeping its runner busy without a queue. More only queue: with 100, half of a runner's submissions
+ * find no free worker, local placement spreads them, and the bench measures the queue's crossings rather than the
+ * runners (session 12: 1 runner 456/s at 100 in flight vs 627/s at 50, default placement).
  */
-const IN_FLIGHT_PER_RUNNER = Number(process.env.CLUSTER_BENCH_IN_FLIGHT ?? 100)
+const IO_IN_FLIGHT_PER_RUNNER = Number(process.env.CLUSTER_BENCH_IN_FLIGHT ?? 50)
+/** Submissions in flight for the no-op comparison (cluster of one vs the single process): enough to batch the store. */
+const NOOP_IN_FLIGHT = 100
+/** The submissions a burst of `kind` keeps in flight per runner. */
+const inFlightOf = (kind: string): number => kind === "io" ? IO_IN_FLIGHT_PER_RUNNER : NOOP_IN_FLIGHT
 /** Tasks each side runs before it is measured: a new runner, and the single process. */
 const WARM_UP = 200
 /**
@@ -190,7 +196,7 @@ const throughput = (
           kind,
           payload,
           count: perRunner,
-          concurrency: IN_FLIGHT_PER_RUNNER,
+          concurrency: inFlightOf(kind),
           ...(PROFILE !== undefined && label !== undefined ? { profile: `${PROFILE}/${label}-${runner.name}.cpuprofile` } : {})
         }),
       { concurrency: "unbounded" }
@@ -291,7 +297,7 @@ const singleProcess = (schema: string) =>
       Effect.forEach(
         Array.from({ length: count }, (_, i) => i),
         () => Effect.flatMap(tasks.submit(Noop, {}), (handle) => handle.join),
-        { concurrency: IN_FLIGHT_PER_RUNNER, discard: true }
+        { concurrency: NOOP_IN_FLIGHT, discard: true }
       )
     // warmed up as the runner is: measured cold, its first tasks (compiling, the pool's first connections) cost more
     yield* burst(WARM_UP)
@@ -382,7 +388,7 @@ const main = Effect.gen(function*() {
   const plainNoop = yield* singleProcess(cluster.schema)
   yield* progress(`no-op: cluster of one ${fmt(clusterNoop.rate)}/s, single process ${fmt(plainNoop.rate)}/s`)
   const noopTable = () => {
-    console.log(`\nno-op tasks on PostgreSQL (${NOOP_TASKS}, ${IN_FLIGHT_PER_RUNNER} in flight):`)
+    console.log(`\nno-op tasks on PostgreSQL (${NOOP_TASKS}, ${NOOP_IN_FLIGHT} in flight):`)
     table([
       ["setup", "tasks/s", "ratio", "goal", "CPU per task", "PostgreSQL CPU per task"],
       ["single-process supervisor", fmt(plainNoop.rate), "1.00×", "", cpuCell(plainNoop), pgCell(plainNoop)],
@@ -408,7 +414,7 @@ const main = Effect.gen(function*() {
 
   const failovers = yield* failoverRounds(cluster, runners, env)
 
-  console.log(`I/O-bound tasks (20 ms each), ${IO_TASKS_PER_RUNNER} per runner, ${IN_FLIGHT_PER_RUNNER} in flight per runner, 50 workers per runner:`)
+  console.log(`I/O-bound tasks (20 ms each), ${IO_TASKS_PER_RUNNER} per runner, ${IO_IN_FLIGHT_PER_RUNNER} in flight per runner, 50 workers per runner:`)
   const goals = ["", "≥ 1.8×", "≥ 2.5×"]
   const rows: Array<Array<string>> = [["runners", "placement", "tasks/s", "vs 1 runner", "goal", "CPU per task (all runners)", "PostgreSQL CPU per task", "load"]]
   for (let n = 1; n <= 3; n++) {

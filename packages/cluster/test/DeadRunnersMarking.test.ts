@@ -59,4 +59,24 @@ describe("DeadRunners.markDead", () => {
       const { marked, pinged } = yield* look([1, 2, 3], 1, [2], [1])
       assert.deepStrictEqual([marked, pinged], [[], []])
     }))
+
+  it.effect("pings the others at once: a dead runner's 2.5 s of retries delay no other's verdict", () =>
+    Effect.gen(function*() {
+      const storage = yield* RunnerStorage.makeMemory
+      for (const port of [1, 2, 3, 4]) {
+        yield* storage.register(Runner.make({ address: address(port), groups: ["default"], weight: 1 }), true)
+      }
+      // every ping is under way before any answers: one after the other, at most one would be
+      let inFlight = 0
+      let most = 0
+      const marked = yield* DeadRunners.markDead(address(1), (runner) =>
+        Effect.gen(function*() {
+          most = Math.max(most, ++inFlight)
+          yield* Effect.yieldNow
+          inFlight--
+          return runner.port !== 3
+        })).pipe(Effect.provideService(RunnerStorage.RunnerStorage, storage))
+      assert.strictEqual(most, 3, "the three pings were under way together")
+      assert.deepStrictEqual(marked.map((runner) => runner.port), [3])
+    }))
 })

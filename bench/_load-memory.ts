@@ -14,13 +14,6 @@
  *   pages: the main isolate's `heapTotal`, and the SQLite worker's), large
  *   buffers, thread stacks.
  * - `file`: mapped files (the node binary, libraries, SQLite's shared memory).
- *
- * `listenOverflows` reads the kernel's count of connections whose handshake
- * completed while a listening socket's accept queue was full (the client's
- * ACK is dropped; the server retries its SYN-ACK a second later, so the
- * client's request waits ≥ 1 s though its connect returned at once). The
- * count is the network namespace's, every listener's: other servers on the
- * machine add to it.
  */
 import { readFileSync } from "node:fs"
 
@@ -71,16 +64,3 @@ export const memoryParts = (pid: number): MemoryParts | undefined => {
   return { rss: malloc + anon + file, malloc, anon, file }
 }
 
-/** The namespace's `ListenOverflows` so far (see the module's note), or NaN when `/proc/net/netstat` has none. */
-export const listenOverflows = (): number => {
-  try {
-    const lines = readFileSync("/proc/net/netstat", "utf8").split("\n")
-    // Pairs of lines: `TcpExt: names…` then `TcpExt: values…`.
-    const names = lines.find((line) => line.startsWith("TcpExt:"))?.split(" ")
-    const values = lines.filter((line) => line.startsWith("TcpExt:"))[1]?.split(" ")
-    const at = names?.indexOf("ListenOverflows") ?? -1
-    return at === -1 || values === undefined ? Number.NaN : Number(values[at])
-  } catch {
-    return Number.NaN
-  }
-}

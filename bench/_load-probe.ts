@@ -33,6 +33,11 @@ export interface ProbeReport {
   readonly firstByte: Quantiles
   /** Whole reads on the one open connection. */
   readonly statusOpen: Quantiles
+  /**
+   * Each read on a new connection on the machine's clock (ms), keyed by its local port: the service traces the same
+   * connection (`_load-trace.ts`), and the two timelines joined say where its time went.
+   */
+  readonly timeline: ReadonlyArray<ProbeRead>
   /** Every whole read's time (ms), new and open connection: the run's percentiles are taken over all of them. */
   readonly samples: { readonly statusNew: ReadonlyArray<number>; readonly statusOpen: ReadonlyArray<number> }
   /** The probe's own longest event-loop delay in the interval (ms). */
@@ -41,11 +46,26 @@ export interface ProbeReport {
   readonly errors: Record<string, number>
 }
 
+/** A read on a new connection as the probe saw it (ms on the machine's clock): request, socket connected, response head. */
+export interface ProbeRead {
+  readonly port: number
+  readonly start: number
+  readonly connect: number
+  readonly head: number
+}
+
 const run = (base: string, statusRate: number) => {
   const send = (message: unknown) => process.send?.(message)
   let newest: string | undefined
   let running = true
-  let samples = { statusNew: [] as Array<number>, connect: [] as Array<number>, firstByte: [] as Array<number>, statusOpen: [] as Array<number> }
+  const emptySamples = () => ({
+    statusNew: [] as Array<number>,
+    connect: [] as Array<number>,
+    firstByte: [] as Array<number>,
+    statusOpen: [] as Array<number>,
+    timeline: [] as Array<ProbeRead>
+  })
+  let samples = emptySamples()
   let errors: Record<string, number> = {}
   const delay = monitorEventLoopDelay({ resolution: 10 })
   delay.enable()
@@ -58,6 +78,7 @@ const run = (base: string, statusRate: number) => {
       if (id === undefined) return resolve()
       const started = performance.now()
       let connected = started
+      let port = 0
       const req = request(`${base}/api/tasks/${id}`, {
         agent,
         // Marked for the service's trace (`_load-trace.ts`), which times it between accept, request and finish.
@@ -73,11 +94,16 @@ const run = (base: string, statusRate: number) => {
             samples.statusNew.push(ended - started)
             samples.connect.push(connected - started)
             samples.firstByte.push(head - connected)
+            const origin = performance.timeOrigin
+            samples.timeline.push({ port, start: origin + started, connect: origin + connected, head: origin + head })
           } else samples.statusOpen.push(ended - started)
           resolve()
         })
       })
-      if (agent === false) req.once("socket", (socket) => socket.once("connect", () => connected = performance.now()))
+      if (agent === false) req.once("socket", (socket) => socket.once("connect", () => {
+        connected = performance.now()
+        port = socket.localPort ?? 0
+      }))
       req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })))
       req.on("error", (e: NodeJS.ErrnoException) => {
         const kind = `${agent === false ? "new" : "open"}-${e.code ?? "error"}`
@@ -103,10 +129,11 @@ const run = (base: string, statusRate: number) => {
         connect: quantiles(samples.connect),
         firstByte: quantiles(samples.firstByte),
         statusOpen: quantiles(samples.statusOpen),
+        timeline: samples.timeline,
         loopMax: delay.max / 1e6,
         errors
       }
-      samples = { statusNew: [], connect: [], firstByte: [], statusOpen: [] }
+      samples = emptySamples()
       errors = {}
       delay.reset()
       send({ report })

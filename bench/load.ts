@@ -44,9 +44,17 @@
  * service's `/proc/<pid>/smaps` each interval (`_load-memory.ts`): the C heap
  * (`malloc`: glibc's arenas), the V8 heap's committed pages, the other
  * anonymous memory, mapped files — and the run prints each part's slope, so
- * a growing RSS is placed. Each interval also shows the connections the
- * kernel dropped from a full accept queue (`ListenOverflows`, every
- * listener's on the machine), each a request that waited a second or more.
+ * a growing RSS is placed. Each interval also shows what the kernel saw
+ * (`_load-kernel.ts`): the service's accept queue, sampled every 100 ms
+ * (longest, and the share of samples it was not empty), and the TCP
+ * counters that place a lost or late handshake (`ListenOverflows`,
+ * `ListenDrops`, `TCPBacklogDrop`, `TCPTimeouts`, `TCPSynRetrans`,
+ * `TCPLossProbes`: every listener's on the machine); and, from the service's
+ * trace, the longest gap between two connections it accepted. At the end
+ * each of the probe's new-connection reads is joined, by its port, with the
+ * service's trace of it: the time from the client's `connect` to the
+ * service's accept, to the request parsed, to the response written, and
+ * from there to the probe's first byte — where the read's time went.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -55,7 +63,11 @@ import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import type { IntervalReport, Mix } from "./_load-generator.ts"
-import { listenOverflows, memoryParts } from "./_load-memory.ts"
+import { acceptQueue, counterDelta, counterNames, tcpCounters } from "./_load-kernel.ts"
+import { memoryParts } from "./_load-memory.ts"
+import type { ProbeRead } from "./_load-probe.ts"
+import { joinReads } from "./_load-timeline.ts"
+import type { TracedRead } from "./_load-trace.ts"
 import { fmt, type Quantiles, quantiles, table } from "./_measure.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -221,13 +233,17 @@ process.on("exit", () => {
 })
 
 /** The service's own timing of the probe's new-connection reads (`_load-trace.ts`), every sample of the run (ms). */
-const traced = { acceptToRequest: [] as Array<number>, requestToFinish: [] as Array<number> }
+const traced = { acceptToRequest: [] as Array<number>, requestToFinish: [] as Array<number>, reads: [] as Array<TracedRead> }
+/** The longest gap between two connections the service accepted, over the trace lines since the last interval row (ms). */
+let acceptGap = 0
 const base = await new Promise<string>((resolve, reject) => {
   lines(server, (line) => {
     if (line.startsWith("load-trace ")) {
-      const interval: typeof traced = JSON.parse(line.slice("load-trace ".length))
+      const interval: typeof traced & { readonly acceptGapMax: number } = JSON.parse(line.slice("load-trace ".length))
       traced.acceptToRequest.push(...interval.acceptToRequest)
       traced.requestToFinish.push(...interval.requestToFinish)
+      traced.reads.push(...interval.reads)
+      acceptGap = Math.max(acceptGap, interval.acceptGapMax)
       return
     }
     if (line.startsWith("[")) {
@@ -273,7 +289,9 @@ const header = [
   "RSS MB",
   "malloc MB",
   "anon MB",
-  "accept ovf",
+  "acceptQ max/busy%",
+  "acc gap ms",
+  "ovf/drop/bklog/rto/syn/tlp",
   "heap MB",
   "heap total MB",
   "ext MB",
@@ -295,9 +313,13 @@ const cpuAtStart = cpuBefore.seconds
 const rss: Array<readonly [number, number]> = []
 /** The service's memory by part (`_load-memory.ts`) per interval, with its V8 heap's committed bytes (MB, at the load's clock). */
 const parts: Array<{ readonly t: number; readonly malloc: number; readonly anon: number; readonly file: number; readonly heapTotal: number }> = []
-/** `ListenOverflows` when the load began, and at the last interval. */
-const overflowsAtStart = listenOverflows()
-let overflowsBefore = overflowsAtStart
+/** The TCP counters when the load began, and at the last interval. */
+const countersAtStart = tcpCounters()
+let countersBefore = countersAtStart
+/** The service's accept queue, sampled every 100 ms from here. */
+const queue = acceptQueue(Number(new URL(base).port), 100)
+/** The probe's new-connection reads, each on the machine's clock: joined with the service's trace at the end. */
+const probeReads: Array<ProbeRead> = []
 let gcBefore = 0
 /** Heap snapshots asked of the service so far (`--heap-snapshots`). */
 let snapshotsTaken = 0
@@ -332,9 +354,13 @@ lines(generator, async (line) => {
   const process_ = await scrape(base)
   const memory = memoryParts(server.pid!)
   if (memory !== undefined) parts.push({ t: report.t, malloc: memory.malloc, anon: memory.anon, file: memory.file, heapTotal: process_.heapTotal })
-  const overflows = listenOverflows()
-  const overflowed = overflows - overflowsBefore
-  overflowsBefore = overflows
+  const counters = tcpCounters()
+  const counted = counterDelta(countersBefore, counters)
+  countersBefore = counters
+  const queued = queue.take()
+  const gap = acceptGap
+  acceptGap = 0
+  probeReads.push(...(report.probe?.timeline ?? []))
   // The service's time in garbage collection over the interval, in percent of the interval (of one core).
   if (Number.isFinite(process_.loopMax)) loop.push({ p99: process_.loopP99 * 1000, max: process_.loopMax * 1000 })
   if (Number.isFinite(process_.schedulerWait)) schedulerWaits.push(process_.schedulerWait * 1000)
@@ -364,7 +390,9 @@ lines(generator, async (line) => {
     mb(memory?.malloc ?? Number.NaN),
     // Anonymous memory besides the C heap: the V8 heaps' resident pages, large buffers, stacks.
     mb(memory?.anon ?? Number.NaN),
-    Number.isFinite(overflowed) ? String(overflowed) : "?",
+    queued.samples === 0 ? "?" : `${queued.max}/${fmt(100 * queued.nonEmpty)}`,
+    fmt(gap),
+    counterNames.map((name) => Number.isFinite(counted[name]) ? String(counted[name]) : "?").join("/"),
     mb(process_.heap),
     mb(process_.heapTotal),
     mb(process_.external),
@@ -377,6 +405,7 @@ lines(generator, async (line) => {
   ])
 })
 await new Promise((done) => generator.once("exit", done))
+queue.stop()
 /** The service's CPU seconds over the load (from the generator's start to its exit). */
 const cpuSecondsUnderLoad = cpuOf(server.pid!) - cpuAtStart
 
@@ -516,11 +545,35 @@ table([
     ""
   ],
   [
-    "connections dropped from a full accept queue during the load (ListenOverflows, every listener on the machine)",
-    Number.isFinite(overflowsBefore - overflowsAtStart) ? String(overflowsBefore - overflowsAtStart) : "?",
+    `TCP counters over the load, every listener on the machine: ${counterNames.join(" / ")}`,
+    (() => {
+      const counted = counterDelta(countersAtStart, countersBefore)
+      return counterNames.map((name) => Number.isFinite(counted[name]) ? String(counted[name]) : "?").join(" / ")
+    })(),
     "",
     ""
   ],
+  ...(() => {
+    // The probe's new-connection reads joined with the service's trace of them: where each one's time went.
+    const phases = joinReads(probeReads, traced.reads)
+    const of = (pick: (p: (typeof phases)[number]) => number) => ms(quantiles(phases.map(pick).filter(Number.isFinite)))
+    // The read whose connection waited longest for the service's accept, and when (s into the load).
+    const slowest = phases.reduce<(typeof phases)[number] | undefined>((m, p) => m === undefined || p.connectToAccept > m.connectToAccept ? p : m, undefined)
+    return [
+      [
+        `the probe's new-connection reads joined with the service's trace (${phases.length} of ${probeReads.length}), p50/p99 (ms): connect -> accept / accept -> parsed / parsed -> written / written -> probe's first byte`,
+        [of((p) => p.connectToAccept), of((p) => p.acceptToParsed), of((p) => p.parsedToFinish), of((p) => p.finishToHead)].join(" / "),
+        "",
+        ""
+      ],
+      [
+        "the longest connect -> accept (ms), at (s into the load)",
+        slowest === undefined ? "-" : `${fmt(slowest.connectToAccept)} at ${fmt((slowest.at - performance.timeOrigin - loadStartedAt) / 1000)}`,
+        "",
+        ""
+      ]
+    ]
+  })(),
   [
     `RSS warm-up -> end of load -> ${cooldownSeconds} s later (MB)`,
     `${mb(warm?.[1] ?? Number.NaN)} -> ${mb(rss[rss.length - 1]?.[1] ?? Number.NaN)} -> ${mb(rested)}`,

@@ -1,0 +1,93 @@
+/**
+ * What the kernel saw of the service's connections, for `bench/load.ts`,
+ * read without asking the service: a new connection whose request waits
+ * while the service answers open ones waits somewhere between the client's
+ * `connect` and the service's `accept`, and these readings say where.
+ *
+ * - `tcpCounters`: the network namespace's TcpExt counters that place a
+ *   lost or late handshake (every listener's on the machine: other servers
+ *   add to them) — `ListenOverflows` (a handshake completed on a full
+ *   accept queue: its ACK dropped, the client's request waits for the
+ *   SYN-ACK's retry, ≥ 1 s), `ListenDrops` (every SYN or ACK a listener
+ *   dropped, overflows included), `TCPBacklogDrop` (a segment dropped
+ *   because the socket's backlog was full while its owner held it),
+ *   `TCPTimeouts` (retransmission timer expiries), `TCPSynRetrans` (SYNs
+ *   and SYN-ACKs sent again), `TCPLossProbes` (tail-loss probes).
+ * - `acceptQueue`: the listening socket's accept queue (`ss`'s Recv-Q for a
+ *   listener: connections the kernel completed and the service has not yet
+ *   accepted), sampled every `everyMillis` from a timer of this process:
+ *   a queue that stays above 0 for long is a service not accepting.
+ */
+import { execFile } from "node:child_process"
+import { readFileSync } from "node:fs"
+
+/** The TcpExt counters `tcpCounters` reads, in the order they are shown. */
+export const counterNames = ["ListenOverflows", "ListenDrops", "TCPBacklogDrop", "TCPTimeouts", "TCPSynRetrans", "TCPLossProbes"] as const
+
+/** A reading of `counterNames` (each NaN when the kernel has none). */
+export type TcpCounters = Record<(typeof counterNames)[number], number>
+
+/** The namespace's TcpExt counters so far (see the module's note); NaN for one `/proc/net/netstat` lacks. */
+export const tcpCounters = (): TcpCounters => {
+  let names: Array<string> = []
+  let values: Array<string> = []
+  try {
+    // Pairs of lines: `TcpExt: names…` then `TcpExt: values…`.
+    const lines = readFileSync("/proc/net/netstat", "utf8").split("\n").filter((line) => line.startsWith("TcpExt:"))
+    names = lines[0]?.split(" ") ?? []
+    values = lines[1]?.split(" ") ?? []
+  } catch {
+    // No /proc/net/netstat: every counter NaN.
+  }
+  const read = (name: string) => {
+    const at = names.indexOf(name)
+    return at === -1 || values[at] === undefined ? Number.NaN : Number(values[at])
+  }
+  return Object.fromEntries(counterNames.map((name) => [name, read(name)])) as TcpCounters
+}
+
+/** Each counter's increase from `before` to `after`. */
+export const counterDelta = (before: TcpCounters, after: TcpCounters): TcpCounters =>
+  Object.fromEntries(counterNames.map((name) => [name, after[name] - before[name]])) as TcpCounters
+
+/** The accept queue's samples since the last `take`: the longest, the mean, and the share of samples above 0. */
+export interface AcceptQueue {
+  readonly samples: number
+  readonly max: number
+  readonly mean: number
+  readonly nonEmpty: number
+}
+
+/**
+ * Samples the accept queue of the listener on 127.0.0.1:`port` every
+ * `everyMillis` (one `ss` at a time: a sample due while one runs is
+ * skipped) until `stop`; `take` returns the samples since the last take.
+ */
+export const acceptQueue = (port: number, everyMillis: number) => {
+  let queued: Array<number> = []
+  let busy = false
+  const timer = setInterval(() => {
+    if (busy) return
+    busy = true
+    // A listener's Recv-Q is its accept queue; `-H` drops the header, the filter keeps the service's listener.
+    execFile("ss", ["-ltnH", `sport = :${port}`], (error, stdout) => {
+      busy = false
+      if (error !== null) return
+      const depth = Number(stdout.trim().split(/\s+/)[1])
+      if (Number.isFinite(depth)) queued.push(depth)
+    })
+  }, everyMillis)
+  return {
+    take: (): AcceptQueue => {
+      const taken = queued
+      queued = []
+      return {
+        samples: taken.length,
+        max: taken.reduce((m, d) => Math.max(m, d), 0),
+        mean: taken.length === 0 ? 0 : taken.reduce((s, d) => s + d, 0) / taken.length,
+        nonEmpty: taken.length === 0 ? 0 : taken.filter((d) => d > 0).length / taken.length
+      }
+    },
+    stop: () => clearInterval(timer)
+  }
+}

@@ -13,10 +13,11 @@
  *   because the socket's backlog was full while its owner held it),
  *   `TCPTimeouts` (retransmission timer expiries), `TCPSynRetrans` (SYNs
  *   and SYN-ACKs sent again), `TCPLossProbes` (tail-loss probes).
- * - `acceptQueue`: the listening socket's accept queue (`ss`'s Recv-Q for a
- *   listener: connections the kernel completed and the service has not yet
- *   accepted), sampled every `everyMillis` from a timer of this process:
- *   a queue that stays above 0 for long is a service not accepting.
+ * - `acceptQueue`: the listening sockets' accept queues (`ss`'s Recv-Q for
+ *   a listener: connections the kernel completed and the service has not
+ *   yet accepted; summed over the sockets sharing the port, `Acceptors`),
+ *   sampled every `everyMillis` from a timer of this process: a queue that
+ *   stays above 0 for long is a service not accepting.
  */
 import { execFile } from "node:child_process"
 import { readFileSync } from "node:fs"
@@ -59,7 +60,7 @@ export interface AcceptQueue {
 }
 
 /**
- * Samples the accept queue of the listener on 127.0.0.1:`port` every
+ * Samples the accept queues of the listeners on 127.0.0.1:`port` every
  * `everyMillis` (one `ss` at a time: a sample due while one runs is
  * skipped) until `stop`; `take` returns the samples since the last take.
  */
@@ -69,11 +70,12 @@ export const acceptQueue = (port: number, everyMillis: number) => {
   const timer = setInterval(() => {
     if (busy) return
     busy = true
-    // A listener's Recv-Q is its accept queue; `-H` drops the header, the filter keeps the service's listener.
+    // A listener's Recv-Q is its accept queue; `-H` drops the header, the filter keeps the service's listeners.
     execFile("ss", ["-ltnH", `sport = :${port}`], (error, stdout) => {
       busy = false
       if (error !== null) return
-      const depth = Number(stdout.trim().split(/\s+/)[1])
+      const depth = stdout.split("\n").filter((line) => line.trim() !== "")
+        .reduce((sum, line) => sum + Number(line.trim().split(/\s+/)[1]), 0)
       if (Number.isFinite(depth)) queued.push(depth)
     })
   }, everyMillis)

@@ -30,7 +30,10 @@
  * fiber work per turn of its event loop, ms; 0 for Effect's own scheduler;
  * unset, the service's default), `--malloc-arena-max=` (the service's
  * `MALLOC_ARENA_MAX`: glibc's limit on its C heaps' arenas, a probe of the
- * allocator's share of the RSS; unset, glibc's own) (or `LOAD_DURATION`,
+ * allocator's share of the RSS; unset, glibc's own), `--acceptors=` (the
+ * service's `CHAINJOBS_ACCEPTORS`: listening sockets sharing its port, so
+ * new connections accepted per turn of its event loop; 1 for Node's single
+ * socket; unset, the service's default) (or `LOAD_DURATION`,
  * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
  * the service there (`node --cpu-prof`); `--heap-snapshots=DIR` writes two
  * heap snapshots of it there, at the end of warm-up and at the end of the
@@ -102,6 +105,8 @@ const turnBudget = args.find((arg) => arg.startsWith("--turn-budget="))?.slice("
 /** The service's `MALLOC_ARENA_MAX` (`--malloc-arena-max=`), or undefined for glibc's own. */
 const mallocArenaMax = args.find((arg) => arg.startsWith("--malloc-arena-max="))?.slice("--malloc-arena-max=".length) ??
   process.env.LOAD_MALLOC_ARENA_MAX
+/** The service's `CHAINJOBS_ACCEPTORS` (`--acceptors=`), or undefined for its default. */
+const acceptors = args.find((arg) => arg.startsWith("--acceptors="))?.slice("--acceptors=".length) ?? process.env.LOAD_ACCEPTORS
 const warmupSeconds = setting("warmup", 20, 60)
 const cooldownSeconds = setting("cooldown", 20, 60)
 
@@ -175,7 +180,8 @@ console.log(
     `${mix.wsWatch} WS Watch, ${mix.wsAll} WS WatchChanges; ${mix.statusRate} status reads/s on new and on open connections; ` +
     `service young generation ${semiSpace === 0 ? "V8's default" : `--max-semi-space-size=${semiSpace}`}; ` +
     `fiber work per turn ${turnBudget === undefined ? "the service's default" : `CHAINJOBS_TURN_BUDGET_MS=${turnBudget}`}; ` +
-    `C heap arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}`
+    `C heap arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}; ` +
+    `listening sockets ${acceptors === undefined ? "the service's default" : `CHAINJOBS_ACCEPTORS=${acceptors}`}`
 )
 
 const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)
@@ -216,7 +222,8 @@ const server = spawn(
     env: {
       ...process.env,
       ...(turnBudget === undefined ? {} : { CHAINJOBS_TURN_BUDGET_MS: turnBudget }),
-      ...(mallocArenaMax === undefined ? {} : { MALLOC_ARENA_MAX: mallocArenaMax })
+      ...(mallocArenaMax === undefined ? {} : { MALLOC_ARENA_MAX: mallocArenaMax }),
+      ...(acceptors === undefined ? {} : { CHAINJOBS_ACCEPTORS: acceptors })
     }
   }
 )

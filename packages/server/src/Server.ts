@@ -18,7 +18,7 @@
  * @since 0.1.0
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Console, Context, Duration, Effect, type Exit, Layer, Option, References, Scope } from "effect"
+import { type Config, Console, Context, Duration, Effect, type Exit, Layer, Option, References, Scope } from "effect"
 import { HttpRouter, HttpServer, type HttpServerError } from "effect/http"
 import type { SqlError } from "effect/sql"
 import { BlockFeed, ChainConfig, Chains, ChainTasks } from "@chainjobs/chain"
@@ -32,6 +32,7 @@ import { mkdirSync } from "node:fs"
 import { createServer } from "node:http"
 import { join } from "node:path"
 import * as Access from "./Access.ts"
+import * as Acceptors from "./Acceptors.ts"
 import * as ChainsApi from "./ChainsApi.ts"
 import * as Dashboard from "./Dashboard.ts"
 import * as DevActivity from "./DevActivity.ts"
@@ -51,9 +52,10 @@ import * as SuiApi from "./SuiApi.ts"
 import * as WatchService from "./WatchService.ts"
 import * as Webhooks from "./Webhooks.ts"
 
-/** Why the service could not start: its port, its store, or its dev chain. */
+/** Why the service could not start: its port, its store, its dev chain, or a setting read from the environment. */
 export type StartError =
   | HttpServerError.ServeError
+  | Config.ConfigError
   | TaskError.TaskStoreError
   | SqlError.SqlError
   | DevChain.DevChainError
@@ -225,10 +227,13 @@ export const layerRoutesFor = (settings: ServerSettings, built: Context.Context<
  * The Node HTTP server: slow or partial requests are cut (`headersTimeout`,
  * `requestTimeout`, checked every second at most), requests that arrive
  * before the handler is attached are held for it (`HeldRequests`), open
- * connections are counted for `/metrics`, and `front` (when given) sees every
- * request first (`HotReads`).
+ * connections are counted for `/metrics`, `front` (when given) sees every
+ * request first (`HotReads`), and `acceptors` listening sockets share its
+ * port once it listens (`Acceptors`: that many new connections accepted per
+ * turn of the event loop, not one; it must then listen with
+ * `Acceptors.listenOptions`).
  */
-export const nodeServer = (settings: ServerSettings, front?: HotReads.Front["Service"]) => {
+export const nodeServer = (settings: ServerSettings, front?: HotReads.Front["Service"], acceptors = 1) => {
   const headersTimeout = Duration.toMillis(settings.headersTimeout)
   const requestTimeout = Math.max(headersTimeout, Duration.toMillis(settings.requestTimeout))
   const server = createServer({
@@ -238,7 +243,7 @@ export const nodeServer = (settings: ServerSettings, front?: HotReads.Front["Ser
   })
   HeldRequests.hold(server)
   if (front !== undefined) HotReads.install(server, front)
-  return Metrics.trackConnections(server)
+  return Acceptors.spread(Metrics.trackConnections(server), acceptors, listenBacklog)
 }
 
 /**
@@ -286,6 +291,9 @@ export const layer: Layer.Layer<
 
 /** Builds the service on `settings` (see `layer`). */
 const build = Effect.fnUntraced(function*(settings: ServerSettings) {
+  // Listening sockets sharing the port: new connections accepted per turn of the event loop (`Acceptors`). Read
+  // first: a bad value stops the start before anything is built.
+  const acceptors = yield* Acceptors.countConfig
   const tasksScope = yield* Scope.make()
   let logDrained: Effect.Effect<void> = Effect.void
   // The supervisor's shutdown, then the last lines of the task log (the outcomes the shutdown caused).
@@ -305,10 +313,11 @@ const build = Effect.fnUntraced(function*(settings: ServerSettings) {
   const front = HotReads.front()
   const http = yield* Layer.build(
     HttpRouter.serve(layerRoutesFor(settings, tasks), { disableLogger: true }).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(() => nodeServer(settings, front), {
+      Layer.provideMerge(NodeHttpServer.layer(() => nodeServer(settings, front, acceptors), {
         host: settings.host,
         port: settings.port,
         backlog: listenBacklog,
+        ...Acceptors.listenOptions(acceptors),
         // By then tasks have drained: only open event streams are left to cut.
         gracefulShutdownTimeout: Duration.seconds(1),
         // A WebSocket message is held to the RPC body limit before it is buffered whole (1009 past it).

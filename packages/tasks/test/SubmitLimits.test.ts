@@ -10,7 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Schedule, Schema, Scope } from "effect"
 import * as Task from "../src/Task.ts"
 import * as TaskStore from "../src/TaskStore.ts"
-import { Tasks } from "../src/Tasks.ts"
+import { type SubmitOptions, Tasks } from "../src/Tasks.ts"
 import { advance, settle, startOn, supervisor } from "./fixtures.ts"
 import { record } from "./TaskStoreConformance.ts"
 
@@ -86,37 +86,6 @@ describe("a submission's time limits", () => {
       assert.deepStrictEqual(yield* attempts(Once, 2), [3, 2])
     }).pipe(Effect.provide(runtime)))
 
-  it.effect.prop(
-    "retries that are not a whole number from 0 to 1000 are refused, naming them, and nothing is recorded",
-    { retries: Schema.Number },
-    ({ retries }) =>
-      Effect.gen(function*() {
-        if (Number.isSafeInteger(retries) && retries >= 0 && retries <= 1000) return
-        const tasks = yield* Tasks
-        const store = yield* TaskStore.TaskStore
-        const refused = yield* Effect.flip(tasks.submit(Quiet, { seconds: 1 }, { retries }))
-        assert.strictEqual(refused._tag, "InvalidPayload")
-        if (refused._tag === "InvalidPayload") assert.deepStrictEqual(refused.issues[0]!.path, ["retries"])
-        assert.strictEqual((yield* store.list({})).items.length, 0)
-      }).pipe(Effect.provide(runtime))
-  )
-
-  it.effect.prop(
-    "a time limit that is not a positive whole number of milliseconds is refused, naming it, and nothing is recorded",
-    { millis: Schema.Number, heartbeat: Schema.Boolean },
-    ({ heartbeat, millis }) =>
-      Effect.gen(function*() {
-        if (Number.isSafeInteger(millis) && millis > 0) return
-        const tasks = yield* Tasks
-        const store = yield* TaskStore.TaskStore
-        const field = heartbeat ? "heartbeatTimeoutMillis" : "timeoutMillis"
-        const refused = yield* Effect.flip(tasks.submit(Quiet, { seconds: 1 }, { [field]: millis }))
-        assert.strictEqual(refused._tag, "InvalidPayload")
-        if (refused._tag === "InvalidPayload") assert.deepStrictEqual(refused.issues[0]!.path, [field])
-        assert.strictEqual((yield* store.list({})).items.length, 0)
-      }).pipe(Effect.provide(runtime))
-  )
-
   it.effect("a task taken back after a restart keeps its submission's timeout", () =>
     Effect.gen(function*() {
       const store = yield* TaskStore.makeMemory
@@ -130,5 +99,53 @@ describe("a submission's time limits", () => {
       assert.deepStrictEqual([info.status, info.reason, info.attempt], ["failed", "timeout", 2])
       assert.strictEqual(Option.getOrThrow(yield* store.get(left.id)).timeoutMillis, 4_000)
       yield* Scope.close(scope, Exit.void)
+    }))
+})
+
+/**
+ * Submits a `Quiet` task with `options`, which must be refused with `InvalidPayload` naming `field`, recording
+ * nothing (the store holds as many records after as before).
+ */
+const refusedNaming = (options: SubmitOptions, field: string) =>
+  Effect.gen(function*() {
+    const tasks = yield* Tasks
+    const store = yield* TaskStore.TaskStore
+    const recorded = (yield* store.list({})).items.length
+    const refused = yield* Effect.flip(tasks.submit(Quiet, { seconds: 1 }, options))
+    assert.strictEqual(refused._tag, "InvalidPayload", `${JSON.stringify(options)} not refused`)
+    if (refused._tag === "InvalidPayload") assert.deepStrictEqual(refused.issues[0]!.path, [field])
+    assert.strictEqual((yield* store.list({})).items.length, recorded)
+  })
+
+/**
+ * The refusals of bad options share one supervisor, built once for the block: a supervisor and a test clock built for
+ * each of a property's 100 runs were most of its time. A refused submission changes nothing, so what one run leaves
+ * the next finds; each run checks that its own refusal recorded nothing.
+ */
+it.layer(runtime)("a submission's bad options", (it) => {
+  it.effect.prop(
+    "retries that are not a whole number from 0 to 1000 are refused, naming them, and nothing is recorded",
+    { retries: Schema.Number },
+    ({ retries }) =>
+      Number.isSafeInteger(retries) && retries >= 0 && retries <= 1000 ? Effect.void : refusedNaming({ retries }, "retries")
+  )
+
+  it.effect.prop(
+    "a time limit that is not a positive whole number of milliseconds is refused, naming it, and nothing is recorded",
+    { millis: Schema.Number, heartbeat: Schema.Boolean },
+    ({ heartbeat, millis }) => {
+      if (Number.isSafeInteger(millis) && millis > 0) return Effect.void
+      const field = heartbeat ? "heartbeatTimeoutMillis" : "timeoutMillis"
+      return refusedNaming({ [field]: millis }, field)
+    }
+  )
+
+  // the edges, which random numbers seldom hit (a lost upper bound on retries went unseen by the property)
+  it.effect("the values just past each bound are refused", () =>
+    Effect.gen(function*() {
+      for (const retries of [-1, 1001, 0.5, 2 ** 53, Number.NaN, Infinity]) yield* refusedNaming({ retries }, "retries")
+      for (const field of ["timeoutMillis", "heartbeatTimeoutMillis"]) {
+        for (const millis of [0, -1, 0.5, 2 ** 53, Number.NaN, Infinity]) yield* refusedNaming({ [field]: millis }, field)
+      }
     }))
 })

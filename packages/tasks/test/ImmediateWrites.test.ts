@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Metric, Option, Scope } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer, Metric, Option, Scope } from "effect"
 import { immediate, writeNow } from "../src/internal/immediate.ts"
 import { TaskStoreError } from "../src/TaskError.ts"
 import type { TaskInfo } from "../src/TaskInfo.ts"
@@ -131,5 +131,31 @@ describe("a store whose writes are done at once", () => {
       yield* gates.open("g")
       yield* held.join
       yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.effect("a handler done at once over a store whose final write is an Effect: the runtime's close waits for that write", () =>
+    Effect.gen(function*() {
+      const memory = yield* TaskStore.makeMemory
+      const release = yield* Deferred.make<void>()
+      const finals: Array<string> = []
+      // `insert` keeps the memory store's mark (the task is inserted running at once); `update` is an Effect of its
+      // own, held until released, and there is no `updateAll`: the final write runs apart from the supervisor's call
+      const { updateAll: _, ...unbatched } = memory
+      const store = TaskStore.TaskStore.of({
+        ...unbatched,
+        update: (info) =>
+          Effect.andThen(Deferred.await(release), Effect.tap(memory.update(info), () => Effect.sync(() => finals.push(info.status))))
+      })
+      const { scope, tasks } = yield* startOn(store, AddLive)
+      const handle = yield* tasks.submit(Add, { a: 1, b: 2 })
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      // the close runs as far as it goes before the held write (every other step is done at once)
+      for (let turn = 0; turn < 50; turn++) yield* Effect.yieldNow
+      assert.isUndefined(closing.pollUnsafe(), "the close did not wait for the final write")
+      assert.deepStrictEqual(finals, [])
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(closing)
+      assert.deepStrictEqual(finals, ["completed"])
+      assert.strictEqual(Option.getOrThrow(yield* memory.get(handle.id)).result, 3)
     }))
 })

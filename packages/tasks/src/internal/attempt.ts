@@ -183,9 +183,11 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   const updateNow = writeNow(store.update)
 
   /**
-   * Ends at once, with no fiber, the one attempt of a task whose handler gave an `Exit` (it was done when called:
+   * Ends at once, with no task fiber, the one attempt of a task whose handler gave an `Exit` (it was done when called:
    * nothing to time out, interrupt or finalize) — once its running record, if it still has one to write, is written
-   * at once too; else false, and the attempt runs in a fiber.
+   * at once too (only a store whose update is done at once can; else false, and the attempt runs in a fiber). Any
+   * store whose running record is stored already (inserted running) takes this path: its final write is completed
+   * apart (below).
    */
   const doneAtOnce = (entry: Entry, info: TaskInfo | undefined, handled: unknown): boolean => {
     if (!Exit.isExit(handled)) return false
@@ -201,7 +203,10 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
       }
     }
     const rest = finish(entry, exit)
-    // What completing still has to run (a refused final write tried again): in a fiber of its own.
+    // What completing still has to run, in a fiber of its own (not the task's: its handler has ended, and an
+    // interrupt or the shutdown waits for its final record as for any task's): over the memory store only a refused
+    // final write tried again; over a store whose update is an Effect (another store, or a wrapped write) the final
+    // write itself, or its wait for the next batch.
     if (!Exit.isExit(rest)) Effect.runForkWith(entry.registered.context)(rest)
     return true
   }

@@ -184,7 +184,9 @@ export const make = Effect.fnUntraced(function*(
       const key = kind.policy.key === undefined || Option.isNone(payload) ? null : kind.policy.key(payload.value)
       const made = options?.id ?? TaskInfo.makeId(clock.currentTimeMillisUnsafe())
       // An unkeyed task with no id of its caller's: its id, so its shard, as the runner's placement chooses.
-      // Nothing waits between this and the direct admission below, which takes the worker it saw free.
+      // No wait of its own between this and the direct admission below, which takes the worker it saw free (the run
+      // loop may still yield between them: then a concurrent submission can take that worker, and this task waits in
+      // this runner's queue — rarely, and never on another runner).
       const id = options?.id === undefined && key === null ? yield* placing.place(kind, made) : made
       const entityId = placement({ id, kind: kind.name, key })
       // This runner holds the shard: its own supervisor admits the task, no message.
@@ -230,7 +232,8 @@ export const make = Effect.fnUntraced(function*(
    * fiber's next asynchronous step (the store's read) fails with its interruption. Recorded by this submission: the
    * task's id (its hand-over and adoption are the entity's and the next owner's). Recorded before it was sent
    * (`recordedBefore`: a caller-chosen id of another submission's task): refused as already existing, as the owner
-   * refuses it uninterrupted. No record: nothing was recorded (`SubmitInterrupted`), sent again as a `NotAdmitted` is.
+   * refuses it uninterrupted. A record another submission made between that read and this one's interruption is
+   * still told as this one's (the id is the caller's; not told apart). No record: nothing was recorded (`SubmitInterrupted`), sent again as a `NotAdmitted` is.
    */
   const answeredByRecord = <E, R>(
     sent: Effect.Effect<{ readonly id: string }, E, R>,

@@ -20,9 +20,11 @@
  * exclusive-key rules hold cluster-wide), a runner with no worker free, or one
  * admitting no bucket's shard directly: placed as `shard` places it.
  *
- * The free worker is read in the same synchronous step that the supervisor's
- * admission counts the task in (`ClusterTasks` submits right after, with no
- * wait between): concurrent submissions see each other's workers taken.
+ * The free worker is read just before the supervisor's admission counts the
+ * task in (`ClusterTasks` submits right after, with no wait of its own
+ * between; the run loop may yield there, rarely): concurrent submissions see
+ * each other's workers taken, and one that loses the race queues on this
+ * runner.
  *
  * @since 0.1.0
  */

@@ -20,7 +20,7 @@
  */
 import { ByteSize, Effect, Layer, Schema, Scope, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { RpcServer } from "effect/rpc"
+import { type Rpc, type RpcGroup, RpcSerialization, RpcServer } from "effect/rpc"
 import { Socket } from "effect/socket"
 import { TaskAccess, TaskAccessError } from "@chainjobs/tasks"
 import type { Authentication } from "./Auth.ts"
@@ -165,7 +165,8 @@ const guardSocket = (socket: Socket.Socket, door: Frames.Door, maxLineBytes: num
             }
             if (refused !== undefined) break
           }
-          // The socket's reader carries text or bytes; the server's serialization (`Frames.serialization`) takes this too.
+          // The socket's reader carries text or bytes; the server's serialization takes this too: `guardWebsocket`, the
+          // only one to make a guarded socket, made the server with `Frames.serialization`.
           if (passed.length > 0) return Effect.succeed([new Frames.Checked(passed) as unknown as string] as const)
           return refused !== undefined ? close(refused) : pull
         })
@@ -175,20 +176,39 @@ const guardSocket = (socket: Socket.Socket, door: Frames.Door, maxLineBytes: num
   })
 }
 
+/** The options of `RpcServer.toHttpEffectWebsocket`: tracing, span names, fatal defects, disconnects. */
+export type WebsocketServerOptions = NonNullable<Parameters<typeof RpcServer.toHttpEffectWebsocket>[1]>
+
 /**
- * The WebSocket app `app`, its upgraded sockets guarded by `guardSocket`; `app`'s
- * server must have been made with `Frames.serialization`, which reads the
- * messages the guard parsed. (Also used by the package's other groups.)
+ * Starts the RPC server of `group` in the current scope and returns the HTTP
+ * app that upgrades requests to WebSocket, its sockets guarded by
+ * `guardSocket`. The server's serialization is the one provided, wrapped by
+ * `Frames.serialization` here, which alone reads the messages the guard
+ * parsed: that is why the guard builds the server, rather than wrap an app
+ * made with whatever serialization. The door reads ndjson lines of the
+ * protocol's messages, so the serialization provided must be ndjson
+ * (`RpcSerialization.ndjson`, or an encoder of its own like it); with any
+ * other, the first message closes the socket as malformed. (Also used by the
+ * package's other groups.)
  */
-export const guardWebsocket = <E, R>(
-  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+export const guardWebsocket = <Rpcs extends Rpc.Any>(
+  group: RpcGroup.RpcGroup<Rpcs>,
   door: Frames.Door,
-  maxLineBytes: number
+  maxLineBytes: number,
+  options?: WebsocketServerOptions
 ) =>
-  Effect.updateService(app, HttpServerRequest.HttpServerRequest, (request) =>
-    Object.create(request, {
-      upgrade: { value: Effect.map(request.upgrade, (socket) => guardSocket(socket, door, maxLineBytes)) }
-    }) as HttpServerRequest.HttpServerRequest)
+  Effect.gen(function*() {
+    const base = yield* RpcSerialization.RpcSerialization
+    const app = yield* Effect.provideService(
+      RpcServer.toHttpEffectWebsocket(group, options),
+      RpcSerialization.RpcSerialization,
+      Frames.serialization(base)
+    )
+    return Effect.updateService(app, HttpServerRequest.HttpServerRequest, (request) =>
+      Object.create(request, {
+        upgrade: { value: Effect.map(request.upgrade, (socket) => guardSocket(socket, door, maxLineBytes)) }
+      }) as HttpServerRequest.HttpServerRequest)
+  })
 
 /**
  * Starts the RPC server in the current scope and returns the HTTP app serving
@@ -211,11 +231,10 @@ export const toHttpEffect = (options: Partial<TaskRpcServerConfig> = {}) =>
 export const toHttpEffectWebsocket = (options: Partial<TaskRpcServerConfig> = {}) =>
   Effect.gen(function*() {
     const door = yield* makeDoor
-    const app = yield* RpcServer.toHttpEffectWebsocket(TaskRpcs, {
+    return yield* guardWebsocket(TaskRpcs, door, options.maxBodyBytes ?? defaults.maxBodyBytes, {
       disableTracing: options.disableTracing ?? defaults.disableTracing
     })
-    return guardWebsocket(app, door, options.maxBodyBytes ?? defaults.maxBodyBytes)
-  }).pipe(Effect.provide(Layer.merge(layerHandlers, Frames.layerSerialization(PreEncoded.ndjson))))
+  }).pipe(Effect.provide(Layer.merge(layerHandlers, PreEncoded.layerNdjson)))
 
 /** Options of the server layers: where to mount, and the server's settings. */
 export interface MountOptions extends Partial<TaskRpcServerConfig> {

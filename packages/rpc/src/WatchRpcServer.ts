@@ -69,8 +69,8 @@ export const toHttpEffect = (transport: "http" | "websocket", options: Partial<T
     const maxBytes = options.maxBodyBytes ?? defaults.maxBodyBytes
     return transport === "http"
       ? guardHttp(yield* RpcServer.toHttpEffect(WatchRpcs, serverOptions), door, maxBytes)
-      : guardWebsocket(yield* RpcServer.toHttpEffectWebsocket(WatchRpcs, serverOptions), door, maxBytes)
-  }).pipe(Effect.provide(Layer.merge(layerHandlers, Frames.layerSerialization(RpcSerialization.ndjson))))
+      : yield* guardWebsocket(WatchRpcs, door, maxBytes, serverOptions)
+  }).pipe(Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson)))
 
 const mount = (method: "POST" | "GET", transport: "http" | "websocket", options: MountOptions) =>
   Layer.effectDiscard(HttpRouter.HttpRouter.use((router) =>

@@ -3,11 +3,24 @@
  * to check it and hands the protocol the message it parsed (before, the
  * protocol parsed the same text again). Seen on a real server in this
  * process, over a real WebSocket, by counting the parses of the request's
- * text.
+ * text. A server guarded over another ndjson serialization (effect's own)
+ * answers too: the guard gives the server the serialization that reads what
+ * it parsed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { overWebsocket, requestLine, serve } from "./localServer.ts"
+import { Effect, Layer } from "effect"
+import { HttpRouter } from "effect/http"
+import { RpcSerialization } from "effect/rpc"
+import { TaskRpcs, TaskRpcServer } from "@chainjobs/rpc"
+import * as Frames from "../src/internal/frames.ts"
+import { overWebsocket, requestLine, serve, serveRoutes } from "./localServer.ts"
+
+/** `TaskRpcs` guarded at `/ws` (`guardWebsocket`) over effect's own ndjson serialization, not the package's encoder. */
+const plainNdjson = Layer.effectDiscard(Effect.gen(function*() {
+  const router = yield* HttpRouter.HttpRouter
+  const door = Frames.make(TaskRpcs.TaskRpcs.requests as ReadonlyMap<string, any>, 16)
+  yield* router.add("GET", "/ws", yield* TaskRpcServer.guardWebsocket(TaskRpcs.TaskRpcs, door, 1024 * 1024))
+}).pipe(Effect.provide(Layer.merge(TaskRpcServer.layerHandlers, RpcSerialization.layerNdjson))))
 
 describe("a WebSocket request line", () => {
   it.live("is parsed once on the server, and answered", () =>
@@ -28,5 +41,14 @@ describe("a WebSocket request line", () => {
       assert.strictEqual(exchange.answers[0]._tag, "Exit")
       assert.deepStrictEqual(exchange.answers[0].exit.cause, [{ _tag: "Fail", error: { _tag: "TaskNotFound", id } }])
       assert.strictEqual(parses, 1)
+    }).pipe(Effect.scoped))
+
+  // the guard hands the protocol what it parsed, which only the serialization it gives the server reads
+  it.live("is answered by a guarded server whatever ndjson serialization is provided", () =>
+    Effect.gen(function*() {
+      const port = yield* serveRoutes(plainNdjson)
+      const exchange = yield* overWebsocket(port, [requestLine("Get", { id: "t-plain" })], 1)
+      assert.strictEqual(exchange.answers[0]._tag, "Exit")
+      assert.deepStrictEqual(exchange.answers[0].exit.cause, [{ _tag: "Fail", error: { _tag: "TaskNotFound", id: "t-plain" } }])
     }).pipe(Effect.scoped))
 })

@@ -14,13 +14,23 @@ import { kinds, serverDependencies } from "./fixtures.ts"
 
 /** Starts the server in the current scope with the access rules `access` and the transport's `config`; its port. */
 export const serve = (access: Partial<TaskAccess.TaskAccessConfig>, config: Partial<TaskRpcServer.TaskRpcServerConfig> = {}) =>
+  serveRoutes(
+    Layer.mergeAll(
+      TaskRpcServer.layerHttp({ path: "/rpc", ...config }),
+      TaskRpcServer.layerWebsocket({ path: "/ws", ...config })
+    ),
+    access
+  )
+
+/** Starts an HTTP server of `routes` in the current scope, its dependencies those of the RPC server; its port. */
+export const serveRoutes = <E>(
+  routes: Layer.Layer<never, E, HttpRouter.HttpRouter | TaskRpcServer.Requirements>,
+  access: Partial<TaskAccess.TaskAccessConfig> = {}
+) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       HttpRouter.serve(
-        Layer.mergeAll(
-          TaskRpcServer.layerHttp({ path: "/rpc", ...config }),
-          TaskRpcServer.layerWebsocket({ path: "/ws", ...config })
-        ).pipe(Layer.provide(serverDependencies(kinds(() => Effect.void), access))),
+        routes.pipe(Layer.provide(serverDependencies(kinds(() => Effect.void), access))),
         { disableLogger: true, disableListenLog: true }
       ).pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })))
     )

@@ -14,7 +14,7 @@
  * (`Checked`, read by `serialization`), so a line is parsed once, not once at
  * the door and again by the protocol.
  */
-import { Layer, Schema } from "effect"
+import { Schema } from "effect"
 import { type Rpc, RpcSerialization } from "effect/rpc"
 import { PayloadLimit, type TaskAccessError } from "@chainjobs/tasks"
 import { MalformedRequest } from "../TaskRpcError.ts"
@@ -153,7 +153,7 @@ export class Checked {
 /**
  * `base`, decoding `Checked` messages as they are (the door parsed them)
  * and anything else as `base` does: the serialization of a server whose
- * sockets `guardSocket` reads.
+ * sockets `guardSocket` reads (`guardWebsocket` makes it so).
  */
 export const serialization = (base: RpcSerialization.RpcSerialization["Service"]): RpcSerialization.RpcSerialization["Service"] =>
   RpcSerialization.RpcSerialization.of({
@@ -166,10 +166,6 @@ export const serialization = (base: RpcSerialization.RpcSerialization["Service"]
       }
     }
   })
-
-/** Provides `serialization(base)`. */
-export const layerSerialization = (base: RpcSerialization.RpcSerialization["Service"]): Layer.Layer<RpcSerialization.RpcSerialization> =>
-  Layer.succeed(RpcSerialization.RpcSerialization)(serialization(base))
 
 /** Checks every line of an ndjson body; ids may not repeat within it. */
 export const checkBody = (door: Door, body: string): Refusal | undefined => {

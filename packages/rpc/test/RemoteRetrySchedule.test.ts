@@ -1,13 +1,14 @@
 /**
  * When the transport fails, the client's reads retry with exponential backoff
  * from `retryDelay`, capped at `retryMaxDelay`, for `retryFor` (defaults 50 ms,
- * 1 s and 30 s); a typed answer is final; `watchAll` also subscribes again
+ * 1 s and 30 s); a typed answer is final; the failure the call ends with
+ * keeps its cause (trace, annotations); `watchAll` also subscribes again
  * after the server dropped it for falling behind, after the last change it
  * delivered. The transport's failures are
  * injected by a client whose calls fail as a broken connection would.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Stream } from "effect"
+import { Cause, Clock, Context, Effect, Exit, Fiber, Stream } from "effect"
 import { RpcClientError } from "effect/rpc"
 import { TestClock } from "effect/testing"
 import { TaskError, TaskFeed, type TaskInfo } from "@chainjobs/tasks"
@@ -17,6 +18,9 @@ const broken = () =>
   new RpcClientError.RpcClientError({
     reason: new RpcClientError.RpcClientDefect({ message: "connection refused", cause: null })
   })
+
+/** The number of the call a failure came from, annotated on its cause. */
+class Call extends Context.Service<Call, number>()("test/RemoteRetrySchedule/Call") {}
 
 /** A raw client with the given calls; `make` builds `stats` and `watchAll` at once, so they exist, unused. */
 const rawClient = (calls: object): TaskRpcClient.RawClient =>
@@ -74,6 +78,27 @@ describe("remote retry schedule", () => {
       const error = yield* getUntilFailure(TaskRpcClient.make(rpc))
       assert.strictEqual(error._tag, "TaskNotFound")
       assert.deepStrictEqual(calls, [0])
+    }))
+
+  it.effect("a failure the retries stop at fails the call with its own cause, its annotations kept: the first when not retried, else the last", () =>
+    Effect.gen(function*() {
+      // each call's failure annotated with the call's number
+      let call = 0
+      const annotatedGet = (failure: () => unknown) =>
+        rawClient({ Get: () => Effect.suspend(() => Effect.failCause(Cause.annotate(Cause.fail(failure()), Context.make(Call, ++call)))) })
+      const causeOf = (rpc: TaskRpcClient.RawClient) =>
+        Effect.gen(function*() {
+          const fiber = yield* Effect.forkChild(Effect.exit(TaskRpcClient.make(rpc, { retryFor: "1 second" }).get("t1")))
+          yield* TestClock.adjust("1 minute")
+          const exit = yield* Fiber.join(fiber)
+          assert.isTrue(Exit.isFailure(exit))
+          return Exit.isFailure(exit) ? Context.getOrUndefined(Cause.annotations(exit.cause), Call) : undefined
+        })
+      assert.strictEqual(yield* causeOf(annotatedGet(() => new TaskError.TaskNotFound({ id: "t1" }))), 1)
+      call = 0
+      const retried = yield* causeOf(annotatedGet(broken))
+      assert.isAbove(retried!, 1)
+      assert.strictEqual(retried, call)
     }))
 
   it.effect("watchAll subscribes again after being dropped for falling behind, and after a transport failure, after the last change it delivered", () =>

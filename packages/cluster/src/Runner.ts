@@ -141,7 +141,8 @@ export const layerServices = (
   Sharding.Sharding | RunnerStorage.RunnerStorage | Runners.Runners | TaskStore.TaskStore | PgClient.PgClient
 > =>
   Layer.effectContext(Effect.gen(function*() {
-    // settings given in code are checked as the environment's are: local placement needs direct admission
+    // settings given in code are checked as the environment's are: local placement needs direct admission (checked
+    // again for a caller building these services over a transport of its own; `layer` checks before its transport)
     yield* RunnerConfig.validate(options.runner)
     const store = yield* TaskStore.TaskStore
     const sharding = yield* Sharding.Sharding
@@ -231,6 +232,8 @@ export const layerSharding = (settings: RunnerConfig.RunnerSettings) =>
  * A whole runner: database, store, cluster transport, supervisor and entity.
  * The cluster's storage has a connection pool of its own: shard locks are
  * refreshed on a deadline, and must not wait behind a burst of task writes.
+ * Settings that cannot run together fail it with `InvalidRunnerSettings`
+ * before it connects to anything.
  */
 export const layer = (
   options: RunnerOptions
@@ -254,7 +257,11 @@ export const layer = (
   )
   const storage = layerTransport(options.runner).pipe(Layer.provideMerge(tables))
   // the task-change feed's own: its listener holds a connection, and its notifications never wait behind task writes
-  return layerServices(options).pipe(Layer.provide(pool(feedConnections)), Layer.provideMerge(storage))
+  const runner = layerServices(options).pipe(Layer.provide(pool(feedConnections)), Layer.provideMerge(storage))
+  // Settings that cannot run together are refused before anything is built: checked only in `layerServices`, after
+  // the transport, such a runner would join the cluster and take shards before failing (and, in a crash loop, move
+  // them back and forth).
+  return Layer.unwrap(Effect.as(RunnerConfig.validate(options.runner), runner))
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
  * A runner's settings from its environment, and how they become the
  * cluster's `ShardingConfig`: defaults when nothing is set, every
- * `CHAINJOBS_RUNNER_*` variable read, bad values refused naming the variable,
- * and the failover tuning (lock refresh a third of the expiry) carried over.
+ * `CHAINJOBS_RUNNER_*` variable read, bad values refused naming the variable
+ * (settings given in code by `Runner.layer` before it connects), and the
+ * failover tuning (lock refresh a third of the expiry) carried over.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Exit, Option, Schema } from "effect"
-import { RunnerConfig } from "@chainjobs/cluster"
+import { ConfigProvider, Duration, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
+import { Runner, RunnerConfig } from "@chainjobs/cluster"
 
 const from = (env: Record<string, string>) => ConfigProvider.fromEnv({ env })
 const read = (env: Record<string, string>) => Effect.exit(RunnerConfig.config.parse(from(env)))
@@ -119,6 +120,18 @@ describe("RunnerConfig", () => {
       assert.include(refused.message, "CHAINJOBS_RUNNER_PLACEMENT=local")
       const local = { ...RunnerConfig.defaults, placement: "local" as const }
       assert.strictEqual(yield* RunnerConfig.validate(local), local)
+    }))
+
+  // live: a connection attempt (without the check first) must fail as itself, not wait on a test clock
+  it.live("Runner.layer refuses settings that cannot run together before it connects: an unreachable database is not tried", () =>
+    Effect.gen(function*() {
+      const refused = yield* Runner.layer({
+        // nothing listens on port 1: a runner that connected first would fail with a SqlError instead
+        databaseUrl: Redacted.make("postgres://postgres@127.0.0.1:1/unreachable"),
+        runner: { ...RunnerConfig.defaults, placement: "local", directAdmission: false }
+      }).pipe(Layer.build, Effect.scoped, Effect.flip)
+      assert.strictEqual(refused._tag, "InvalidRunnerSettings")
+      assert.include(refused.message, "CHAINJOBS_RUNNER_PLACEMENT=local")
     }))
 
   it.effect("an empty variable counts as unset: the default applies", () =>

@@ -231,9 +231,15 @@ export const layerRoutesFor = (settings: ServerSettings, built: Context.Context<
  * request first (`HotReads`), and `acceptors` listening sockets share its
  * port once it listens (`Acceptors`: that many new connections accepted per
  * turn of the event loop, not one; it must then listen with
- * `Acceptors.listenOptions`).
+ * `Acceptors.listenOptions`), their errors going to `onAcceptorError`.
  */
-export const nodeServer = (settings: ServerSettings, front?: HotReads.Front["Service"], acceptors = 1) => {
+export const nodeServer = (
+  settings: ServerSettings,
+  front?: HotReads.Front["Service"],
+  acceptors = 1,
+  // Only the added sockets report here: with none, nothing does.
+  onAcceptorError: (error: Error) => void = () => {}
+) => {
   const headersTimeout = Duration.toMillis(settings.headersTimeout)
   const requestTimeout = Math.max(headersTimeout, Duration.toMillis(settings.requestTimeout))
   const server = createServer({
@@ -243,7 +249,7 @@ export const nodeServer = (settings: ServerSettings, front?: HotReads.Front["Ser
   })
   HeldRequests.hold(server)
   if (front !== undefined) HotReads.install(server, front)
-  return Acceptors.spread(Metrics.trackConnections(server), acceptors, listenBacklog)
+  return Acceptors.spread(Metrics.trackConnections(server), acceptors, listenBacklog, onAcceptorError)
 }
 
 /**
@@ -294,6 +300,10 @@ const build = Effect.fnUntraced(function*(settings: ServerSettings) {
   // Listening sockets sharing the port: new connections accepted per turn of the event loop (`Acceptors`). Read
   // first: a bad value stops the start before anything is built.
   const acceptors = yield* Acceptors.countConfig
+  // An added socket's error (an accept refused under a flood): logged, and the socket keeps listening.
+  const runFork = Effect.runForkWith(yield* Effect.context<never>())
+  const logAcceptorError = (error: Error) =>
+    runFork(Effect.logWarning("a listening socket sharing the port failed (an accept: it keeps listening)", error))
   const tasksScope = yield* Scope.make()
   let logDrained: Effect.Effect<void> = Effect.void
   // The supervisor's shutdown, then the last lines of the task log (the outcomes the shutdown caused).
@@ -311,18 +321,24 @@ const build = Effect.fnUntraced(function*(settings: ServerSettings) {
   )
   // The hot reads' slot in front of the server's routes: filled by `HotReads.layer` once the routes are built.
   const front = HotReads.front()
+  // The HTTP server. A fixed port shared with `reusePort` would let a second instance join it silently: it is
+  // refused first, as a single socket would be (`Acceptors.claim`).
+  const nodeLayer = Layer.unwrap(Effect.as(
+    Acceptors.claim(acceptors, settings.host, settings.port),
+    NodeHttpServer.layer(() => nodeServer(settings, front, acceptors, logAcceptorError), {
+      host: settings.host,
+      port: settings.port,
+      backlog: listenBacklog,
+      ...Acceptors.listenOptions(acceptors),
+      // By then tasks have drained: only open event streams are left to cut.
+      gracefulShutdownTimeout: Duration.seconds(1),
+      // A WebSocket message is held to the RPC body limit before it is buffered whole (1009 past it).
+      websocket: { maxPayload: TaskRpcServer.defaults.maxBodyBytes }
+    })
+  ))
   const http = yield* Layer.build(
     HttpRouter.serve(layerRoutesFor(settings, tasks), { disableLogger: true }).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(() => nodeServer(settings, front, acceptors), {
-        host: settings.host,
-        port: settings.port,
-        backlog: listenBacklog,
-        ...Acceptors.listenOptions(acceptors),
-        // By then tasks have drained: only open event streams are left to cut.
-        gracefulShutdownTimeout: Duration.seconds(1),
-        // A WebSocket message is held to the RPC body limit before it is buffered whole (1009 past it).
-        websocket: { maxPayload: TaskRpcServer.defaults.maxBodyBytes }
-      })),
+      Layer.provideMerge(nodeLayer),
       Layer.provide(Layer.succeedContext(Context.add(Context.merge(tasks, feed), HotReads.Front, front))),
       Layer.provide(Layer.succeed(ServerConfig, settings))
     )

@@ -3,24 +3,30 @@
  * (`Acceptors`), where Node's single listening socket takes one: with the
  * loop busy in 10-ms turns, 64 connections made at once (by a child process,
  * over real sockets) are all accepted within a few turns, not 64; and the
- * shared port stops accepting when the service stops.
+ * shared port stops accepting when the service stops. Closing waits for the
+ * connections the added sockets accepted, an accept error leaves a socket
+ * listening, and a second service on the same fixed port is refused.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Exit, Layer, Scope } from "effect"
-import { HttpServer } from "effect/http"
+import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Scope } from "effect"
+import { HttpServer, HttpServerError } from "effect/http"
 import { execFileSync, spawn } from "node:child_process"
 import { subscribe, unsubscribe } from "node:diagnostics_channel"
+import * as Http from "node:http"
+import type * as Net from "node:net"
+import * as Acceptors from "../src/Acceptors.ts"
+import type { ServerSettings } from "../src/ServerConfig.ts"
 import { testServer } from "./http.ts"
 
 /** The listening sockets on `port`, as `ss` lists them (one line each). */
 const listeners = (port: number): Array<string> =>
   execFileSync("ss", ["-ltnH", `sport = :${port}`], { encoding: "utf8" }).split("\n").filter((line) => line.trim() !== "")
 
-/** Builds the service in a scope of its own: its port, and the scope to stop it with. */
-const start = (env: Record<string, string> = {}) =>
+/** Builds the service in a scope of its own (`settings` over the test ones): its port, and the scope to stop it with. */
+const start = (env: Record<string, string> = {}, settings: Partial<ServerSettings> = {}) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(testServer(), scope).pipe(
+    const context = yield* Layer.buildWithScope(testServer(settings), scope).pipe(
       Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })),
       Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
     )
@@ -69,6 +75,60 @@ const acceptTurns = (port: number, count: number) =>
     setImmediate(busy)
   })
 
+/**
+ * A plain HTTP server spread over two listening sockets on 127.0.0.1, listening: `handle` gets each request's
+ * response and whether the added socket accepted its connection; `errors` collects the added socket's errors.
+ * The scope closes it and its connections.
+ */
+const spreadServer = (handle: (response: Http.ServerResponse, onAdded: boolean) => void) =>
+  Effect.gen(function*() {
+    const errors: Array<Error> = []
+    // The connections the added socket accepted (the HTTP server sets every socket's `server` to itself).
+    const onAdded = new WeakSet<Net.Socket>()
+    const server: Http.Server = Acceptors.spread(
+      Http.createServer((request, response) => handle(response, onAdded.has(request.socket))),
+      2,
+      511,
+      (error) => errors.push(error)
+    )
+    yield* Effect.acquireRelease(
+      Effect.promise(() =>
+        new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0, ...Acceptors.listenOptions(2) }, resolve))
+      ),
+      () =>
+        Effect.sync(() => {
+          server.closeAllConnections()
+          if (server.listening) server.close()
+        })
+    )
+    // The added socket listens a moment after the server: wait for it, bounded.
+    for (let i = 0; i < 100 && Acceptors.listening(server) < 1; i++) yield* Effect.sleep("10 millis")
+    assert.strictEqual(Acceptors.listening(server), 1)
+    const [added] = Acceptors.addedTo(server)
+    // First: marked before the socket is handed over (its request comes later still).
+    added.prependListener("connection", (socket: Net.Socket) => onAdded.add(socket))
+    const address = server.address() as Net.AddressInfo
+    return { added, errors, port: address.port, server }
+  })
+
+/**
+ * Sends `count` requests at once, each on a connection of its own (`agent`: a new one each, or `false`: none),
+ * and resolves once the server has seen all of them (`seen` counts them, answered or held).
+ */
+const sendAll = (port: number, count: number, seen: () => number, agent: () => Http.Agent | false = () => false) =>
+  Effect.promise(() =>
+    new Promise<void>((resolve) => {
+      for (let i = 0; i < count; i++) {
+        Http.get({ host: "127.0.0.1", port, agent: agent() }, (response) => response.resume()).on("error", () => {})
+      }
+      const check = () => (seen() >= count ? resolve() : void setTimeout(check, 5))
+      check()
+    })
+  )
+
+/** Closes `server`; resolves when its `close` callback runs. */
+const closed = (server: Http.Server) => new Promise<void>((resolve) => server.close(() => resolve()))
+
 describe("Acceptors", () => {
   it.live("64 connections made at once are accepted within a few busy turns, not one turn each", () =>
     Effect.gen(function*() {
@@ -106,5 +166,84 @@ describe("Acceptors", () => {
         assert.isTrue(Exit.isFailure(exit), `started with CHAINJOBS_ACCEPTORS=${value}`)
         assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "CHAINJOBS_ACCEPTORS")
       }
+    }), { timeout: 60_000 })
+  it.live("close waits for a request on a connection an added socket accepted", () =>
+    Effect.gen(function*() {
+      // Requests on the server's own socket are answered (their connections close); those on the added one held.
+      const held: Array<Http.ServerResponse> = []
+      let answered = 0
+      const { port, server } = yield* spreadServer((response, onAdded) => {
+        if (onAdded) return void held.push(response)
+        answered++
+        response.end("main")
+      })
+      // 32 connections: the kernel spreads them over both sockets (all on one: 1 chance in 2^31).
+      yield* sendAll(port, 32, () => answered + held.length)
+      assert.isAbove(held.length, 0)
+      let done = false
+      const closing = closed(server).then(() => {
+        done = true
+      })
+      // The server's own connections have ended by now; the held requests have not.
+      yield* Effect.sleep("200 millis")
+      assert.isFalse(done, "close reported closed under a request on an added socket")
+      for (const response of held) response.end("added")
+      yield* Effect.promise(() => closing)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("close ends the idle keep-alive connections the added socket accepted, as the server's own", () =>
+    Effect.gen(function*() {
+      let onAdded = 0
+      let seen = 0
+      const { port, server } = yield* spreadServer((response, added) => {
+        seen++
+        if (added) onAdded++
+        response.end("ok")
+      })
+      const agents: Array<Http.Agent> = []
+      yield* Effect.addFinalizer(() => Effect.sync(() => agents.forEach((agent) => agent.destroy())))
+      // Each connection stays open, idle, after its one response.
+      yield* sendAll(port, 32, () => seen, () => {
+        const agent = new Http.Agent({ keepAlive: true })
+        agents.push(agent)
+        return agent
+      })
+      assert.isAbove(onAdded, 0)
+      // `close` ends idle connections (`closeIdleConnections`) at once: the added socket's too, or its close would
+      // wait for their keep-alive timeout (5 s).
+      const started = performance.now()
+      yield* Effect.promise(() => closed(server))
+      assert.isBelow(performance.now() - started, 2500)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("an accept error on an added socket is reported, and the socket keeps listening and accepting", () =>
+    Effect.gen(function*() {
+      let onAdded = 0
+      let seen = 0
+      const { added, errors, port, server } = yield* spreadServer((response, onIt) => {
+        seen++
+        if (onIt) onAdded++
+        response.end("ok")
+      })
+      // What Node's server emits when accept(2) fails (EMFILE under a flood); its handle stays listening.
+      const failure = Object.assign(new Error("accept EMFILE"), { code: "EMFILE", errno: -24, syscall: "accept" })
+      added.emit("error", failure)
+      assert.deepStrictEqual(errors, [failure])
+      assert.strictEqual(Acceptors.listening(server), 1)
+      yield* sendAll(port, 32, () => seen)
+      assert.isAbove(onAdded, 0, "the added socket accepted nothing after the error")
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("a second service on the same fixed port fails to start, the address in use", () =>
+    Effect.gen(function*() {
+      const first = yield* start()
+      const second = yield* Effect.exit(start({}, { port: first.port }))
+      if (Exit.isSuccess(second)) yield* Scope.close(second.value.scope, Exit.void)
+      yield* Scope.close(first.scope, Exit.void)
+      assert.isTrue(Exit.isFailure(second), "a second service shared the port")
+      // As one socket is refused: the server's `ServeError`, of listen's address-in-use error.
+      const error = Exit.isFailure(second) ? Cause.squash(second.cause) : undefined
+      assert.instanceOf(error, HttpServerError.ServeError)
+      assert.strictEqual((error.cause as NodeJS.ErrnoException).code, "EADDRINUSE")
     }), { timeout: 60_000 })
 })

@@ -46,26 +46,53 @@ const retryAfter = (header: string | undefined): number | undefined => {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }
 
-/** POSTs a JSON body; fails with the transport's error message. */
-export const post = (connection: HttpConnection, body: string) =>
+/**
+ * POSTs a JSON body; fails with the transport's error message. A request
+ * written on a kept-alive socket that the endpoint closed at the same moment
+ * (it closes sockets idle past its own keep-alive timeout, which we cannot
+ * know) is reset before any answer: it is sent once more, on a new socket,
+ * instead of being told as the endpoint's failure. Only then: a reset on a
+ * new socket, or after an answer began, is the endpoint's.
+ */
+export const post = (connection: HttpConnection, body: string): Effect.Effect<HttpAnswer, string> =>
+  postOnce(connection, body, true)
+
+/**
+ * Sockets that have carried a whole answer: a request written on one is on a kept-alive socket. (Node's
+ * `request.reusedSocket` is not set for a request that waited for the agent's one socket to come free.)
+ */
+const answeredOn = new WeakSet<object>()
+
+const postOnce = (connection: HttpConnection, body: string, mayResend: boolean): Effect.Effect<HttpAnswer, string> =>
   Effect.callback<HttpAnswer, string>((resume, signal) => {
     const module = connection.url.protocol === "https:" ? Https : Http
+    let answered = false
     const request = module.request(connection.url, {
       method: "POST",
       agent: connection.agent,
       signal,
       headers: { ...connection.headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) }
     }, (response) => {
+      answered = true
+      // kept now: by the answer's end the socket may be back in the agent, detached from the answer
+      const socket = response.socket
       const chunks: Array<Buffer> = []
       response.on("data", (chunk: Buffer) => chunks.push(chunk))
       response.on("error", (error) => resume(Effect.fail(error.message)))
-      response.on("end", () =>
+      response.on("end", () => {
+        if (socket !== null) answeredOn.add(socket)
         resume(Effect.succeed({
           status: response.statusCode ?? 0,
           retryAfterMillis: retryAfter(response.headers["retry-after"]),
           body: Buffer.concat(chunks).toString("utf8")
-        })))
+        }))
+      })
     })
-    request.on("error", (error) => resume(Effect.fail(error.message)))
+    request.on("error", (error: NodeJS.ErrnoException) =>
+      resume(
+        mayResend && !answered && request.socket !== null && answeredOn.has(request.socket) && error.code === "ECONNRESET"
+          ? postOnce(connection, body, false)
+          : Effect.fail(error.message)
+      ))
     request.end(body)
   })

@@ -24,7 +24,7 @@ import * as Completions from "./internal/completions.ts"
 import type { Shared } from "./internal/context.ts"
 import { Entry, FinalRecord, type Registered, slotOf } from "./internal/entry.ts"
 import { type HandleOperations, LiveTaskHandle } from "./internal/handle.ts"
-import { type WriteNow, writeNow } from "./internal/immediate.ts"
+import { runNow, type WriteNow, writeNow } from "./internal/immediate.ts"
 import * as lifecycle from "./internal/lifecycle.ts"
 import { Publisher } from "./internal/publisher.ts"
 import { HandOff, Interrupt } from "./internal/stop.ts"
@@ -446,14 +446,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
      * not interruptible either.
      */
     const recordedNow = (entry: Entry, insert: WriteNow): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
-      let written: Exit.Exit<void, TaskStoreError>
-      try {
-        const refused = insert(entry.written)
-        written = refused === undefined ? Exit.void : Exit.fail(refused)
-      } catch (defect) {
-        written = Exit.die(defect)
-      }
-      const next = recorded(entry, written)
+      const next = recorded(entry, runNow(insert, entry.written))
       return Exit.isExit(next) ? next : Effect.uninterruptible(next)
     }
 

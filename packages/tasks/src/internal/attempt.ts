@@ -6,7 +6,7 @@
  * defects only when the policy asks); the ending (see `stop.ts`) is settled
  * and handed to `Completions`, which records it and then releases the task.
  */
-import { Context, Duration, Effect, Exit, Fiber, Scope } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { TaskAborted } from "../TaskError.ts"
 import { TaskContext } from "../TaskContext.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
@@ -14,7 +14,7 @@ import type { ResolvedPolicy } from "../TaskPolicy.ts"
 import type { Completions } from "./completions.ts"
 import { KindTaskContext, LiveTaskContext, type Shared } from "./context.ts"
 import type { Entry } from "./entry.ts"
-import { writeNow } from "./immediate.ts"
+import { runNow, writeNow } from "./immediate.ts"
 import { ending } from "./stop.ts"
 
 /** Marks a defect as retryable while a kind's retry policy asks for defect retries. */
@@ -195,12 +195,8 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
     if (info !== undefined) {
       if (updateNow === undefined) return false
       // as `Effect.orDie(store.update(info))` before the handler's run would end it
-      try {
-        const refused = updateNow(info)
-        if (refused !== undefined) exit = Exit.die(refused)
-      } catch (defect) {
-        exit = Exit.die(defect)
-      }
+      const written = runNow(updateNow, info)
+      if (Exit.isFailure(written)) exit = Exit.die(Cause.squash(written.cause))
     }
     const rest = finish(entry, exit)
     // What completing still has to run, in a fiber of its own (not the task's: its handler has ended, and an

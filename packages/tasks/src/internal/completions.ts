@@ -14,7 +14,7 @@
 import { Cause, type Context, Effect, Exit, Schedule } from "effect"
 import type { TaskStore } from "../TaskStore.ts"
 import type { Entry } from "./entry.ts"
-import { writeNow } from "./immediate.ts"
+import { runNow, writeNow } from "./immediate.ts"
 
 /** How often the final record of a task is written again before the failure is only logged. */
 const finalWriteRetries = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 5 }))
@@ -43,15 +43,14 @@ export const make = (
   /** `store.update` done at once, if the store does its writes so (see `immediate`). */
   const updateNow = writeNow(store.update)
 
+  /** After a final record's first write failed: tried again if the store refused it, else given up. */
+  const failedOnce = (entry: Entry, cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+    Cause.hasFails(cause) ? writeAgain(entry) : givenUp(entry, cause)
+
   /** `writeAlone` over a store whose update is done at once: written and released in the call, as the Effect would. */
   const writtenNow = (entry: Entry, update: NonNullable<typeof updateNow>): Effect.Effect<void> => {
-    let refused
-    try {
-      refused = update(entry.info)
-    } catch (defect) {
-      return givenUp(entry, Cause.die(defect))
-    }
-    return refused === undefined ? committed(entry) : writeAgain(entry)
+    const written = runNow(update, entry.info)
+    return Exit.isSuccess(written) ? committed(entry) : failedOnce(entry, written.cause)
   }
 
   /**
@@ -63,7 +62,7 @@ export const make = (
     updateNow !== undefined ? writtenNow(entry, updateNow) : Effect.matchCauseEffect(store.update(entry.info), {
       // one parameter: `matchCauseEffect` wraps a handler of another arity in a closure of its own
       onSuccess: (_: void) => committed(entry),
-      onFailure: (cause) => Cause.hasFails(cause) ? writeAgain(entry) : givenUp(entry, cause)
+      onFailure: (cause) => failedOnce(entry, cause)
     })
 
   /** Writes a final record again on the retry schedule (its first write failed), then releases its task. */

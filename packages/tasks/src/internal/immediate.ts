@@ -11,7 +11,7 @@
  * keeps the write as it is (`{ ...store, update }` keeps `insert`) keeps its
  * mark, rightly, since that write does the same.
  */
-import type { Effect } from "effect"
+import { type Effect, Exit } from "effect"
 import type { TaskStoreError } from "../TaskError.ts"
 import type { TaskInfo } from "../TaskInfo.ts"
 
@@ -28,3 +28,16 @@ export const immediate = <F extends Write>(write: F, now: WriteNow): F => Object
 
 /** The synchronous form of a store's write, if the store marked it (see `immediate`), else undefined. */
 export const writeNow = (write: Write): WriteNow | undefined => (write as Write & { readonly [mark]?: WriteNow })[mark]
+
+/**
+ * Runs `now` on `info` and answers what running the marked write's Effect would have ended with: success, its refusal
+ * as a failure, a throw as a defect.
+ */
+export const runNow = (now: WriteNow, info: TaskInfo): Exit.Exit<void, TaskStoreError> => {
+  try {
+    const refused = now(info)
+    return refused === undefined ? Exit.void : Exit.fail(refused)
+  } catch (defect) {
+    return Exit.die(defect)
+  }
+}

@@ -13,7 +13,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
 import type { TaskStore } from "@chainjobs/tasks"
-import { eventually, Gated, idOn, makeCluster, settled, Sticky, story } from "./InProcessCluster.ts"
+import { eventually, Gated, idOn, makeCluster, settled, snapshot, Sticky, story, within } from "./InProcessCluster.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 /** A store whose insert of the task named by `target` begins (`begun`), then waits until `release` opens. */
@@ -48,8 +48,11 @@ describe.skipIf(pgTestUrl === undefined)("a task admitted while its runner close
       )
       // submitted through b to a's entity, whose insert of it waits
       late = yield* idOn(a, "late")
-      const submitting = yield* Effect.forkScoped(b.tasks.submit(Gated, { gate: "late" }, { id: late }))
-      yield* Deferred.await(fault.begun)
+      const id = late
+      // what each unbounded wait below saw should it hang: both runners' shards and tasks, both tasks' records
+      const seen = snapshot(cluster, [a, b], b, [sticky.id, id])
+      const submitting = yield* Effect.forkScoped(b.tasks.submit(Gated, { gate: "late" }, { id }))
+      yield* within(Deferred.await(fault.begun), "a's insert of the late task begins (submitted through b)", seen)
       // a closes: it refuses new work and hands the sticky task over, whose finalizer holds the close open
       const stopping = yield* Effect.forkScoped(a.stop)
       yield* eventually(
@@ -58,12 +61,13 @@ describe.skipIf(pgTestUrl === undefined)("a task admitted while its runner close
       )
       // the insert goes on: the task is admitted on a closing runner, and its submission acknowledged
       yield* Deferred.succeed(fault.release, undefined)
-      const handle = yield* Fiber.join(submitting)
-      assert.strictEqual(handle.id, late)
+      const handle = yield* within(Fiber.join(submitting), "the late task's submission through b is answered", seen)
+      assert.strictEqual(handle.id, id)
       yield* cluster.open("sticky")
-      yield* Fiber.join(stopping)
+      yield* within(Fiber.join(stopping), "a's stop ends (its tasks handed over, its shards released)", seen)
       // handed over, not run out as interrupted by a's shutdown: b adopts it and runs it to its end
       yield* cluster.open("late")
-      assert.deepInclude(yield* b.tasks.awaitInfo(late), { status: "completed", result: "b", runner: b.address })
+      const info = yield* within(b.tasks.awaitInfo(id), "b's join of the late task ends", snapshot(cluster, [b], b, [sticky.id, id]))
+      assert.deepInclude(info, { status: "completed", result: "b", runner: b.address })
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })

@@ -10,7 +10,7 @@
  * runners let the cluster's routing (`ClusterTasks`, `TaskEntity`), its feed
  * and `Runner` itself be tested where Stryker can switch a mutant on.
  */
-import { Context, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
 import { RunnerStorage, Sharding } from "effect/cluster"
 import { SqlClient } from "effect/sql"
 import { Runner, RunnerConfig, TaskEntity } from "@chainjobs/cluster"
@@ -281,6 +281,12 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
   }
 })
 
+/**
+ * Fails the test with `message`, logged at once too: a test's teardown can hang on what the test waited for (a
+ * runner's stop waiting for a gate never opened), and the test then ends by its timeout, this failure never told.
+ */
+export const giveUp = (message: string) => Effect.andThen(Effect.logError(message), Effect.die(new Error(message)))
+
 /** Waits until every shard is held and each of `runners` holds some (at most 20 s; then fails saying what it saw). */
 export const settled = (runners: ReadonlyArray<TestRunner>) =>
   Effect.gen(function*() {
@@ -295,7 +301,7 @@ export const settled = (runners: ReadonlyArray<TestRunner>) =>
       orElse: () =>
         Effect.flatMap(
           Effect.forEach(runners, (runner) => Effect.map(runner.status.shardsHeld, (n) => `${runner.name} ${n}`)),
-          (held) => Effect.die(new Error(`the shards never settled over the runners: ${held.join(", ")} of ${shards}`))
+          (held) => giveUp(`the shards never settled over the runners: ${held.join(", ")} of ${shards}`)
         )
     })
   )
@@ -321,11 +327,9 @@ export const firstHeld = (runner: TestRunner, candidate: (i: number) => string, 
     Effect.timeoutOrElse({
       duration: "20 seconds",
       orElse: () =>
-        Effect.die(
-          new Error(
-            `runner ${runner.name} held none of the candidates' shards for 20 s; shards it held meanwhile: ` +
-              `${Math.min(...seen)} to ${Math.max(...seen)} (${seen.filter((n) => n === 0).length} of ${seen.length} looks: none)`
-          )
+        giveUp(
+          `runner ${runner.name} held none of the candidates' shards for 20 s; shards it held meanwhile: ` +
+            `${Math.min(...seen)} to ${Math.max(...seen)} (${seen.filter((n) => n === 0).length} of ${seen.length} looks: none)`
         )
     })
   )
@@ -344,8 +348,56 @@ export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, what: () =
   Effect.gen(function*() {
     while (!(yield* check)) yield* Effect.sleep("50 millis")
   }).pipe(
-    Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error(`never happened: ${what()}`)) })
+    Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => giveUp(`never happened: ${what()}`) })
   )
+
+/**
+ * Waits for `effect` at most `duration` (default 20 s); then fails saying `what`, with what `seen` saw at that moment
+ * (itself bounded: a look that hangs too is told so). For the waits a hang could sit in (a join, a stop, a store's
+ * held call): a hang then tells what it waited for and where the cluster stood (logged at once too: `giveUp`).
+ */
+export const within = <A, E, R, R2>(
+  effect: Effect.Effect<A, E, R>,
+  what: string,
+  seen: Effect.Effect<string, never, R2>,
+  duration: Duration.Input = "20 seconds"
+) =>
+  Effect.timeoutOrElse(effect, {
+    duration,
+    orElse: () =>
+      Effect.flatMap(
+        Effect.timeoutOrElse(seen, { duration: "5 seconds", orElse: () => Effect.succeed("(the look itself took over 5 s)") }),
+        (state) => giveUp(`waited ${Duration.format(Duration.fromInputUnsafe(duration))} in vain: ${what}; seen: ${state}`)
+      )
+  })
+
+/**
+ * Where a cluster stands, for a wait's failure: each of `runners`' shards (held, open, guarded) and tasks (running,
+ * waiting), and each of `ids`' stored record (status, runner, attempt; read through `reader`'s store) and story.
+ * Each look is bounded: a runner whose status hangs (stopping) is told so.
+ */
+export const snapshot = (cluster: TestCluster, runners: ReadonlyArray<TestRunner>, reader: TestRunner, ids: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const bounded = <A>(look: Effect.Effect<string, A>) =>
+      look.pipe(
+        Effect.catchCause((cause) => Effect.succeed(`failed: ${Cause.pretty(cause).split("\n")[0]}`)),
+        Effect.timeoutOrElse({ duration: "1 second", orElse: () => Effect.succeed("no answer in 1 s") })
+      )
+    const states = yield* Effect.forEach(runners, (runner) =>
+      bounded(Effect.gen(function*() {
+        const { pending, running } = yield* runner.status.tasks
+        return `${runner.name}: shards held ${yield* runner.status.shardsHeld}, open ${yield* runner.status
+          .shardsOpen}, guarded ${yield* runner.status.shardsGuarded}; tasks running ${running}, waiting ${pending}`
+      })).pipe(Effect.map((state) => state.startsWith(runner.name) ? state : `${runner.name}: ${state}`)))
+    const records = yield* Effect.forEach(ids, (id) =>
+      bounded(Effect.map(reader.store.get(id), Option.match({
+        onNone: () => "no record",
+        onSome: (info) => `${info.status} on ${info.runner ?? "?"}, attempt ${info.attempt}`
+      }))).pipe(
+          Effect.map((record) => `${id}: ${record}; story ${JSON.stringify(story(cluster, id))}`)
+        ))
+    return [...states, ...records].join(" | ")
+  })
 
 /** What the kinds did with task `id`, as `<event> <runner> <attempt>` (a scan's start with its next step). */
 export const story = (cluster: TestCluster, id: string) =>

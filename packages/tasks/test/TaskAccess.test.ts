@@ -1,4 +1,4 @@
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Metric, Schema, Stream } from "effect"
 import { CurrentPrincipal, type Principal } from "../src/Principal.ts"
 import * as Task from "../src/Task.ts"
@@ -37,12 +37,19 @@ const refusal = <A, E, R>(effect: Effect.Effect<A, E, R>, id: string) =>
     return JSON.parse(id === "" ? json : json.replaceAll(id, "<id>"))
   })
 
-/** A JSON value nested `depth` arrays and objects deep. */
-const nested = (depth: number): unknown => {
-  let value: unknown = 0
-  for (let i = 0; i < depth; i++) value = i % 2 === 0 ? [value] : { v: value }
-  return value
-}
+/** The deepest payload the nesting property tries. */
+const maxNesting = 20_000
+
+/**
+ * JSON values nested 0 to `maxNesting` arrays and objects deep, each wrapping the one before: `nestings[d]` is `d`
+ * deep. Made once for every run (built anew per run, they were half of the property's time); runs may share them, as
+ * nothing writes to a payload.
+ */
+const nestings: ReadonlyArray<unknown> = (() => {
+  const values: Array<unknown> = [0]
+  for (let i = 0; i < maxNesting; i++) values.push(i % 2 === 0 ? [values[i]] : { v: values[i] })
+  return values
+})()
 
 describe("TaskAccess", () => {
   it.effect("another principal's task is answered exactly as a missing one, and is left running", () =>
@@ -106,20 +113,26 @@ describe("TaskAccess", () => {
       yield* as(bob)(tasks.submit({ kind: "add", payload: { a: 1, b: 2 } }))
     }).pipe(Effect.provide(access({ submitLimit: 2, submitWindow: "1 hour", submitBurst: 2 }))))
 
-  it.effect.prop(
-    "a payload nested deeper than the limit is refused before anything recurses over it, and nothing is recorded",
-    { depth: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 20_000 })) },
-    ({ depth }) =>
-      Effect.gen(function*() {
-        const tasks = yield* TaskAccess.TaskAccess
-        const exit = yield* Effect.exit(as(alice)(tasks.submit({ kind: "add", payload: { a: 1, b: 2, extra: nested(depth) } })))
-        const total = (yield* as(root)(tasks.list({}))).items.length
-        if (depth + 1 <= 8) return Exit.isSuccess(exit) && total === 1
-        const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
-        const reason = (error as any)?.error?.reason
-        return reason?._tag === "PayloadTooDeep" && reason.limit === 8 && reason.depth > 8 && total === 0
-      }).pipe(Effect.provide(access({ payloadLimit: { maxBytes: 1_000_000, maxDepth: 8 } })))
-  )
+  // One supervisor for every run of the property (a layer built once, not one supervisor and test clock per run: those
+  // builds were most of its time); each run counts the records before and after its own submission.
+  layer(access({ payloadLimit: { maxBytes: 1_000_000, maxDepth: 8 } }))((it) => {
+    it.effect.prop(
+      "a payload nested deeper than the limit is refused before anything recurses over it, and nothing is recorded",
+      { depth: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: maxNesting })) },
+      ({ depth }) =>
+        Effect.gen(function*() {
+          const tasks = yield* TaskAccess.TaskAccess
+          const recorded = Effect.map(as(root)(tasks.count({})), (counts) => Object.values(counts).reduce((a, b) => a + b, 0))
+          const before = yield* recorded
+          const exit = yield* Effect.exit(as(alice)(tasks.submit({ kind: "add", payload: { a: 1, b: 2, extra: nestings[depth] } })))
+          const added = (yield* recorded) - before
+          if (depth + 1 <= 8) return Exit.isSuccess(exit) && added === 1
+          const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+          const reason = (error as any)?.error?.reason
+          return reason?._tag === "PayloadTooDeep" && reason.limit === 8 && reason.depth > 8 && added === 0
+        })
+    )
+  })
 
   it.effect("a payload larger than the limit is refused, naming its size and the limit", () =>
     Effect.gen(function*() {

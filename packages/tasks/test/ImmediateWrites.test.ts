@@ -158,4 +158,35 @@ describe("a store whose writes are done at once", () => {
       assert.deepStrictEqual(finals, ["completed"])
       assert.strictEqual(Option.getOrThrow(yield* memory.get(handle.id)).result, 3)
     }))
+
+  it.effect("a handler done at once whose final write is an Effect, interrupted while it is held: the interrupt and the close wait for it, the task ends completed", () =>
+    Effect.gen(function*() {
+      const memory = yield* TaskStore.makeMemory
+      const release = yield* Deferred.make<void>()
+      const finals: Array<string> = []
+      // a wrapped `update` (unmarked: its Effect runs), held until released; no `updateAll`
+      const { updateAll: _, ...unbatched } = memory
+      const store = TaskStore.TaskStore.of({
+        ...unbatched,
+        update: (info) =>
+          Effect.andThen(Deferred.await(release), Effect.tap(memory.update(info), () => Effect.sync(() => finals.push(info.status))))
+      })
+      const { scope, tasks } = yield* startOn(store, AddLive)
+      const handle = yield* tasks.submit(Add, { a: 1, b: 2 })
+      // its handler has ended (done at once); only the final write is left, in no task fiber: the interrupt has no
+      // fiber to stop, and must wait for that write as for any task's end
+      const interrupting = yield* Effect.forkChild(tasks.interrupt(handle.id))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      for (let turn = 0; turn < 50; turn++) yield* Effect.yieldNow
+      assert.isUndefined(interrupting.pollUnsafe(), "the interrupt did not wait for the final write")
+      assert.isUndefined(closing.pollUnsafe(), "the close did not wait for the final write")
+      assert.deepStrictEqual(finals, [])
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(interrupting)
+      yield* Fiber.join(closing)
+      // the handler succeeded before the interrupt came: a success whoever asked to stop, stored once
+      assert.deepStrictEqual(finals, ["completed"])
+      assert.strictEqual(Option.getOrThrow(yield* memory.get(handle.id)).result, 3)
+      assert.deepStrictEqual(yield* Effect.flatMap(handle.await, (exit) => exit), 3)
+    }))
 })

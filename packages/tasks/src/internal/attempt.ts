@@ -199,10 +199,11 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
       if (Exit.isFailure(written)) exit = Exit.die(Cause.squash(written.cause))
     }
     const rest = finish(entry, exit)
-    // What completing still has to run, in a fiber of its own (not the task's: its handler has ended, and an
-    // interrupt or the shutdown waits for its final record as for any task's): over the memory store only a refused
-    // final write tried again; over a store whose update is an Effect (another store, or a wrapped write) the final
-    // write itself, or its wait for the next batch.
+    // What completing still has to run, in a fiber of its own that `entry.fiber` does not name (no task fiber is
+    // left to interrupt: its handler has ended; an interrupt or the shutdown waits for its final record, as for any
+    // task's): over the memory store only a refused final write tried again; over a store with `updateAll` nothing
+    // (its batch writer writes and releases); over a store whose `update` is an Effect without `updateAll` (a wrapped
+    // write) the final write itself.
     if (!Exit.isExit(rest)) Effect.runForkWith(entry.registered.context)(rest)
     return true
   }

@@ -133,17 +133,14 @@ export type StartError =
  * The runner's services over a given cluster (`Sharding`) and task store; its `TaskInterest` is what a `TaskFeed`
  * built over them declares, so that other runners send it only the intermediate records its followers want.
  */
-export const layerServices = (
+const layerServices = (
   options: Pick<RunnerOptions, "supervisor" | "runner" | "adoptionInterval">
 ): Layer.Layer<
   Tasks.Tasks | RunnerStatus | TaskInterest.TaskInterest,
-  SqlError.SqlError | RunnerConfig.InvalidRunnerSettings,
+  SqlError.SqlError,
   Sharding.Sharding | RunnerStorage.RunnerStorage | Runners.Runners | TaskStore.TaskStore | PgClient.PgClient
 > =>
   Layer.effectContext(Effect.gen(function*() {
-    // settings given in code are checked as the environment's are: local placement needs direct admission (checked
-    // again for a caller building these services over a transport of its own; `layer` checks before its transport)
-    yield* RunnerConfig.validate(options.runner)
     const store = yield* TaskStore.TaskStore
     const sharding = yield* Sharding.Sharding
     const address = `${options.runner.host}:${options.runner.port}`
@@ -206,7 +203,7 @@ export const layerServices = (
  * The cluster's storage on the shared database: its SQL runner storage, with the shard-lock releases taking turns
  * (`ShardLockReleases`), and its SQL message storage. Building it makes their tables where missing.
  */
-export const layerStorage = (settings: RunnerConfig.RunnerSettings) =>
+const layerStorage = (settings: RunnerConfig.RunnerSettings) =>
   Layer.mergeAll(ShardLockReleases.layer, SqlMessageStorage.layer.pipe(Layer.provide(NodeCrypto.layerDigest))).pipe(
     Layer.provide(ShardingConfig.layerFromEnv(RunnerConfig.toShardingConfig(settings)))
   )
@@ -215,28 +212,45 @@ export const layerStorage = (settings: RunnerConfig.RunnerSettings) =>
  * The cluster transport (socket runners, `Sharding`) over a storage given (`layerStorage`), configured only by
  * `settings` (no environment names).
  */
-export const layerTransport = (settings: RunnerConfig.RunnerSettings) =>
+const layerTransport = (settings: RunnerConfig.RunnerSettings) =>
   NodeClusterSocket.layer({ storage: "byo", serialization: "ndjson", shardingConfig: RunnerConfig.toShardingConfig(settings) }).pipe(
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))
   )
 
 /**
- * The cluster transport on the shared database, configured only by `settings` (no environment names): the transport
- * over the cluster's storage, whose runner storage is among what it gives, for the adoption to tell live runners
- * (`LiveRunners`).
+ * Faults injected into a runner's parts as the database would make them, for tests: each wraps one service of the
+ * runner, and every part of the runner then uses the wrapped one. The runner is otherwise `layer`'s own, start-up
+ * lock, pools and all. A production runner takes none.
  */
-export const layerSharding = (settings: RunnerConfig.RunnerSettings) =>
-  layerTransport(settings).pipe(Layer.provideMerge(layerStorage(settings)))
+export interface RunnerFaults {
+  /** Wraps the task store: its supervisor's writes, its entity's and adoption's reads, the feed's re-reads. */
+  readonly store?: ((store: TaskStore.TaskStore["Service"]) => TaskStore.TaskStore["Service"]) | undefined
+  /** Wraps the cluster's runner storage: shard locks, runners and their health. */
+  readonly runnerStorage?:
+    | ((storage: RunnerStorage.RunnerStorage["Service"]) => RunnerStorage.RunnerStorage["Service"])
+    | undefined
+}
+
+/**
+ * `layer` with its `service` replaced by `fault` of it, where a fault is given: what the layer's users (and whoever
+ * it is merged to) then see. `layer` is built once, its two uses sharing it (layers are memoized within a build).
+ */
+const faulted = <I, S>(service: Context.Key<I, S>, fault: ((service: S) => S) | undefined) =>
+<A, E, R>(layer: Layer.Layer<A | I, E, R>): Layer.Layer<A | I, E, R> =>
+  fault === undefined
+    ? layer
+    : Layer.merge(layer, Layer.effect(service, Effect.map(Effect.service(service), fault)).pipe(Layer.provide(layer)))
 
 /**
  * A whole runner: database, store, cluster transport, supervisor and entity.
  * The cluster's storage has a connection pool of its own: shard locks are
  * refreshed on a deadline, and must not wait behind a burst of task writes.
  * Settings that cannot run together fail it with `InvalidRunnerSettings`
- * before it connects to anything.
+ * before it connects to anything. Tests inject `faults` (none by default).
  */
 export const layer = (
-  options: RunnerOptions
+  options: RunnerOptions,
+  faults: RunnerFaults = {}
 ): Layer.Layer<
   Tasks.Tasks | RunnerStatus | TaskInterest.TaskInterest | TaskStore.TaskStore | ScheduleStore.ScheduleStore,
   StartError
@@ -245,14 +259,19 @@ export const layer = (
     SqlTaskStore.layerPgClient({ url: options.databaseUrl, maxConnections, schema: options.schema })
   // the store's pool also keeps the submission quota, shared by every runner (`SqlQuota`)
   const store = Layer.mergeAll(SqlTaskStore.layer(), SqlScheduleStore.layer, SqlQuota.layer).pipe(
-    Layer.provide(pool(options.maxConnections ?? 10))
+    Layer.provide(pool(options.maxConnections ?? 10)),
+    faulted(TaskStore.TaskStore, faults.store)
   )
   // The tables, one runner at a time: the store's first (it makes the schema the cluster's tables then go to), then
   // the cluster's. The transport (the socket runner and its sharding) is built after the lock is let go, so that
   // runners starting together wait for each other's tables only: three runners' builds at load 14 came 1.3–1.5 s apart
   // (one held the lock for its whole build), 0.9 s apart once the lock covered the tables alone (session 12).
   const tables = oneAtATime(
-    layerStorage(options.runner).pipe(Layer.provide(pool(clusterConnections)), Layer.provideMerge(store)),
+    layerStorage(options.runner).pipe(
+      Layer.provide(pool(clusterConnections)),
+      faulted(RunnerStorage.RunnerStorage, faults.runnerStorage),
+      Layer.provideMerge(store)
+    ),
     pool(1)
   )
   const storage = layerTransport(options.runner).pipe(Layer.provideMerge(tables))

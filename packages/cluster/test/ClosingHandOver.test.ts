@@ -34,7 +34,6 @@ describe.skipIf(pgTestUrl === undefined)("a task admitted while its runner close
   it.live("is handed over by its entity when the entity ends, and runs to its end on the runner taking its shard", () =>
     Effect.gen(function*() {
       const cluster = yield* makeCluster
-      // b first: a runner with a store fault does not make the schema
       const b = yield* cluster.start("b")
       let late: string | undefined
       const fault = heldInsert(() => late)

@@ -14,7 +14,6 @@ import { Cause, Context, Deferred, Duration, Effect, Exit, Layer, Option, Redact
 import { RunnerStorage, Sharding } from "effect/cluster"
 import { SqlClient } from "effect/sql"
 import { Runner, RunnerConfig, TaskEntity } from "@chainjobs/cluster"
-import { SqlTaskStore } from "@chainjobs/store-sql"
 import { Task, TaskContext, TaskInterest, Tasks, TaskStore } from "@chainjobs/tasks"
 import { directAdmissionByDefault, freePort, onDatabase, pgTestUrl } from "./RunnerProcess.ts"
 
@@ -99,13 +98,12 @@ export interface StartOptions {
   readonly maxWorkers?: number
   /**
    * A fault injected into the runner's task store (every use of it: its supervisor's, its entity's and adoption's
-   * reads), as the database would make it. The runner is then `Runner.layer`'s parts without its start-up lock:
-   * start it once another runner has made the schema.
+   * reads), as the database would make it (`Runner.RunnerFaults`: the runner is otherwise `Runner.layer`'s own).
    */
   readonly storeFault?: (store: TaskStore.TaskStore["Service"]) => TaskStore.TaskStore["Service"]
   /**
    * A fault injected into the runner's cluster runner storage (shard locks, runners and their health), as the
-   * database would make it; with the same start-up as `storeFault`.
+   * database would make it (`Runner.RunnerFaults`).
    */
   readonly runnerStorageFault?: (storage: RunnerStorage.RunnerStorage["Service"]) => RunnerStorage.RunnerStorage["Service"]
   /**
@@ -117,28 +115,6 @@ export interface StartOptions {
   readonly adoptionInterval?: Duration.Input
   /** Where unkeyed tasks submitted on the runner go (`RunnerSettings.placement`). Default: a runner's, `shard`. */
   readonly placement?: RunnerConfig.Placement
-}
-
-/**
- * `Runner.layer` with its task store as `storeFault` makes it and its runner storage as `runnerStorageFault` makes it:
- * the same pools, transport and services.
- */
-const withFaults = (options: Runner.RunnerOptions, faults: Pick<StartOptions, "storeFault" | "runnerStorageFault">) => {
-  const pool = (maxConnections: number) =>
-    SqlTaskStore.layerPgClient({ url: options.databaseUrl, maxConnections, schema: options.schema })
-  const store = Layer.effect(TaskStore.TaskStore, Effect.map(SqlTaskStore.make(), faults.storeFault ?? ((store) => store))).pipe(
-    Layer.provide(pool(options.maxConnections ?? 10))
-  )
-  const clusterStorage = Runner.layerStorage(options.runner).pipe(Layer.provide(pool(8)))
-  const runnerStorageFault = faults.runnerStorageFault
-  const faulted = runnerStorageFault === undefined ? clusterStorage : Layer.merge(
-    clusterStorage,
-    Layer.effect(RunnerStorage.RunnerStorage, Effect.map(Effect.service(RunnerStorage.RunnerStorage), runnerStorageFault)).pipe(
-      Layer.provide(clusterStorage)
-    )
-  )
-  const storage = Runner.layerTransport(options.runner).pipe(Layer.provideMerge(faulted), Layer.provideMerge(store))
-  return Runner.layerServices(options).pipe(Layer.provide(pool(2)), Layer.provideMerge(storage))
 }
 
 /** Shards of the test clusters: few, so that a runner starts quickly, enough that two runners each hold some. */
@@ -242,10 +218,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
         // a schema of the runners' own, made by the first to start
         schema: "chainjobs"
       }
-      const runner: Layer.Layer<Tasks.Tasks | Runner.RunnerStatus | TaskInterest.TaskInterest | TaskStore.TaskStore, Runner.StartError> =
-        options.storeFault === undefined && options.runnerStorageFault === undefined
-          ? Runner.layer(runnerOptions)
-          : withFaults(runnerOptions, options)
+      const runner = Runner.layer(runnerOptions, { store: options.storeFault, runnerStorage: options.runnerStorageFault })
       const built = yield* Layer.buildWithScope(Layer.provideMerge(kinds(name), runner), scope).pipe(
         Effect.onError(() => Scope.close(scope, Exit.void))
       )

@@ -33,6 +33,7 @@ import {
   type TaskRow,
   updatedColumns
 } from "./internal/taskTable.ts"
+import * as InsertPolicy from "./internal/insertPolicy.ts"
 import { storeError } from "./internal/storeFailure.ts"
 import * as NodeSqliteClient from "./NodeSqliteClient.ts"
 import * as SqlScheduleStore from "./SqlScheduleStore.ts"
@@ -43,7 +44,16 @@ import * as SqlScheduleStore from "./SqlScheduleStore.ts"
  * batch while this process resumes the writers of the one before) and to
  * every writer at once on SQLite.
  */
-export interface SqlTaskStoreConfig extends GroupCommit.GroupCommitConfig {}
+export interface SqlTaskStoreConfig extends GroupCommit.GroupCommitConfig {
+  /**
+   * How new records are inserted on PostgreSQL (see `internal/insertPolicy`):
+   * `plain` first, written again with `ON CONFLICT DO NOTHING` when a batch
+   * met an existing id; always `checked` (`ON CONFLICT DO NOTHING`); or
+   * `adaptive`, plain while few recent batches met an existing id. Default
+   * `adaptive`.
+   */
+  readonly pgInserts?: InsertPolicy.InsertMode | undefined
+}
 
 /** How many writers of a committed PostgreSQL batch resume before the next batch may start (see `GroupCommitConfig.resumeGroupSize`). */
 export const pgResumeGroupSize = 256
@@ -69,6 +79,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
   const sqlite = yield* Effect.serviceOption(NodeSqliteClient.NodeSqliteClient)
   // Settings first: a store given one that is not a count fails to start before it changes the database.
   yield* GroupCommit.checkConfig(config).pipe(Effect.mapError(storeError("configure")))
+  const insertPolicy = yield* InsertPolicy.make(config.pgInserts).pipe(Effect.mapError(storeError("configure")))
   yield* migrate.pipe(Effect.mapError(storeError("migrate")))
 
   const selectColumns = sql.literal(columns.join(", "))
@@ -225,9 +236,10 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    * instead); the text depends only on the parts' shapes, so it is planned
    * once per shape.
    *
-   * The inserts go first as a plain `INSERT` (see `pgWriteOnce`); only when
-   * that meets an existing id is the batch written again with the inserts
-   * `ON CONFLICT DO NOTHING`, answering which of them were not stored.
+   * The inserts go as a plain `INSERT` (see `pgWriteOnce`) unless recent
+   * batches met existing ids (see `internal/insertPolicy`); when a plain one
+   * meets an existing id, the batch is written again with the inserts `ON
+   * CONFLICT DO NOTHING`, answering which of them were not stored.
    */
   const writeOneStatement = (batch: GroupCommit.Batch, placed: Effect.Effect<void>) =>
     // Suspended: a record that does not encode throws while the statement is built, a defect of the write.
@@ -239,9 +251,15 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
       }
       const written = parts.inserted === undefined
         ? pgWriteOnce(parts, "checked")
-        : pgWriteOnce(parts, "plain").pipe(
-          Effect.catchIf(isUniqueViolation, () => pgWriteOnce(parts, "checked"))
+        : insertPolicy.plain()
+        ? pgWriteOnce(parts, "plain").pipe(
+          Effect.tap(() => Effect.sync(() => insertPolicy.written(false))),
+          Effect.catchIf(isUniqueViolation, () => {
+            insertPolicy.written(true)
+            return pgWriteOnce(parts, "checked")
+          })
         )
+        : pgWriteOnce(parts, "checked").pipe(Effect.tap((rows) => Effect.sync(() => insertPolicy.written(rows.length > 0))))
       return written.pipe(Effect.flatMap((rows) => {
         const ids = rows.length === 0 ? [] : Array.from(batch.inserts.keys())
         return Effect.as(placed, new Set(rows.map((row) => ids[Number(row.n) - 1])))

@@ -30,6 +30,23 @@ const storeFailure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return error as TaskError.TaskStoreError
   })
 
+/**
+ * The message a store given `config` fails to start with, on a fresh SQLite
+ * file, which must be a `configure` failure leaving the file without tables.
+ */
+const configureFailure = (config: SqlTaskStore.SqlTaskStoreConfig) =>
+  Effect.gen(function*() {
+    const file = yield* tempDatabaseFile
+    const client = NodeSqliteClient.layer({ filename: file })
+    const error = yield* storeFailure(Layer.build(SqlTaskStore.layer(config).pipe(Layer.provide(client))))
+    assert.strictEqual(error.operation, "configure")
+    const database = new DatabaseSync(file)
+    const tables = database.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+    database.close()
+    assert.deepStrictEqual(tables, [])
+    return error.message
+  })
+
 describe("SQL store failures", () => {
   it.effect("each operation over a dropped table fails with a TaskStoreError naming the operation", () =>
     Effect.gen(function*() {
@@ -89,17 +106,16 @@ describe("SQL store failures", () => {
     }))
 
   it.effect("a store given a resume group size that is not a count fails to start with a TaskStoreError, leaving the file unmigrated", () =>
-    Effect.gen(function*() {
-      const file = yield* tempDatabaseFile
-      const client = NodeSqliteClient.layer({ filename: file })
-      const error = yield* storeFailure(Layer.build(SqlTaskStore.layer({ resumeGroupSize: Number.NaN }).pipe(Layer.provide(client))))
-      assert.strictEqual(error.operation, "configure")
-      assert.strictEqual(error.message, "task store configure: resumeGroupSize must be a whole number of at least 1, not NaN")
-      const database = new DatabaseSync(file)
-      const tables = database.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
-      database.close()
-      assert.deepStrictEqual(tables, [])
-    }))
+    Effect.map(
+      configureFailure({ resumeGroupSize: Number.NaN }),
+      (message) => assert.strictEqual(message, "task store configure: resumeGroupSize must be a whole number of at least 1, not NaN")
+    ))
+
+  it.effect("a store given an unknown pgInserts mode fails to start with a TaskStoreError, leaving the file unmigrated", () =>
+    Effect.map(
+      configureFailure({ pgInserts: "sometimes" as SqlTaskStore.SqlTaskStoreConfig["pgInserts"] }),
+      (message) => assert.strictEqual(message, "task store configure: pgInserts must be one of adaptive, plain, checked, not sometimes")
+    ))
 
   it.effect("in a batch written apart for a bad record, an insert of an existing id still fails as already existing", () =>
     Effect.gen(function*() {

@@ -1,7 +1,7 @@
 import { record, storeConformance } from "@chainjobs/tasks/test/TaskStoreConformance"
-import { TaskInfo, TaskStore } from "@chainjobs/tasks"
+import { type TaskError, TaskInfo, TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted, Schema, Tracer } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted, Schema, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
 import { pgPart } from "../src/internal/pgColumns.ts"
 import { columns, rowsValues, sizeClasses, toValues } from "../src/internal/taskTable.ts"
@@ -292,6 +292,71 @@ describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
       // The plain statement failed on `first` and stored nothing; then the batch again, checked, as one statement.
       assert.deepStrictEqual(statements.filter((text) => text.startsWith("WITH")).map((text) => text.includes("DO NOTHING")), [false, true])
       assert.deepStrictEqual(read.results.map(Option.getOrNull), [first, fresh, otherDone])
+    }))
+
+  it.effect("new records go with ON CONFLICT DO NOTHING while more than a sixth of recent batches met an existing id, plain again after", () =>
+    Effect.gen(function*() {
+      const schema = yield* pgTestSchemaNamed("store_insert_policy")
+      const { statements, tracer } = statementRecorder()
+      const [first, ...fresh] = Array.from({ length: 9 }, () => record())
+      const again = { ...first, payload: "again" }
+      const read = yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        const refused: Array<TaskError.TaskStoreError> = []
+        const sent: Array<Array<boolean>> = []
+        const step = <A, E>(write: Effect.Effect<A, E>) =>
+          Effect.gen(function*() {
+            statements.length = 0
+            const exit = yield* Effect.exit(write)
+            if (Exit.isFailure(exit)) refused.push(Cause.squash(exit.cause) as TaskError.TaskStoreError)
+            sent.push(statements.filter((text) => text.startsWith("WITH")).map((text) => text.includes("DO NOTHING")))
+          })
+        yield* step(store.insert(first))
+        yield* step(store.insert(again)) // a lone duplicate: the share, 1/8, stays under 1/6
+        yield* step(store.insert(fresh[0]))
+        yield* step(store.insert(again)) // a second one soon after: over 1/6
+        yield* step(store.insert(fresh[1]))
+        yield* step(store.insert(again)) // met by a checked insert: no failed plain statement
+        for (const info of fresh.slice(2)) yield* step(store.insert(info)) // the share falls back under 1/6
+        return { refused, sent, stored: yield* Effect.forEach([first, ...fresh], (info) => store.get(info.id)) }
+      }).pipe(Effect.provide(pgStoreIn(schema), { local: true }), Effect.provideService(Tracer.Tracer, tracer))
+      // Each write's statements, true where the inserts were checked: a plain one meeting an existing id is followed by a checked one.
+      assert.deepStrictEqual(read.sent, [
+        [false],
+        [false, true],
+        [false],
+        [false, true],
+        [true],
+        [true],
+        [true],
+        [true],
+        [true],
+        [true],
+        [true],
+        [false]
+      ])
+      assert.deepStrictEqual(read.refused.map((error) => /already exists/.test(error.message)), [true, true, true])
+      assert.deepStrictEqual(read.stored.map(Option.getOrNull), [first, ...fresh])
+    }))
+
+  it.effect("pgInserts: plain always tries the plain INSERT first, checked never does", () =>
+    Effect.gen(function*() {
+      const { statements, tracer } = statementRecorder()
+      const sentWith = (pgInserts: "plain" | "checked") =>
+        Effect.gen(function*() {
+          const schema = yield* pgTestSchemaNamed(`store_inserts_${pgInserts}`)
+          const first = record()
+          yield* Effect.gen(function*() {
+            const store = yield* TaskStore.TaskStore
+            yield* store.insert(first)
+            statements.length = 0
+            for (let i = 0; i < 3; i++) yield* Effect.flip(store.insert({ ...first, payload: i }))
+            yield* store.insert(record())
+          }).pipe(Effect.provide(pgStoreIn(schema, { pgInserts }), { local: true }), Effect.provideService(Tracer.Tracer, tracer))
+          return statements.filter((text) => text.startsWith("WITH")).map((text) => text.includes("DO NOTHING"))
+        })
+      assert.deepStrictEqual(yield* sentWith("plain"), [false, true, false, true, false, true, false])
+      assert.deepStrictEqual(yield* sentWith("checked"), [true, true, true, true])
     }))
 
   it.effect("a time that is not a whole number fails its own record, not rounded, and the rest of its batch is stored", () =>

@@ -43,10 +43,12 @@ export const weight = 1 / 8
 
 /**
  * The share of batches meeting an existing id above which `adaptive` inserts
- * checked: about where the two ways cost the PostgreSQL server the same for
- * batches of 1,000 (`npm run bench -- duplicates`: a clean batch spared 3.3
- * ms of server CPU per 1,000 rows going plain, a batch that met an existing
- * id cost 14.5 more).
+ * checked. For batches of 1,000 the two ways cost the PostgreSQL server the
+ * same at 0.23 to 0.66 (three runs of `npm run bench -- duplicates`, load
+ * 11–20: a clean batch spared 3.3–6.3 ms of server CPU per 1,000 rows going
+ * plain, one meeting an existing id cost 9.2–14.5 more); the threshold sits
+ * below that because a failed plain insert also leaves its rows for vacuum,
+ * which those figures do not count.
  */
 export const threshold = 1 / 6
 

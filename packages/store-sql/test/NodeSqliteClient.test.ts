@@ -293,3 +293,19 @@ describe("NodeSqliteClient on a worker thread, once closed", () => {
       assert.strictEqual(error.reason._tag, "ConnectionError")
     }))
 })
+
+describe("NodeSqliteClient on the calling thread, with a transaction begun by hand", () => {
+  it.effect("transact is refused with the reason, and the open transaction is left as it was", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const client = yield* NodeSqliteClient.NodeSqliteClient
+      yield* createTable
+      yield* sql`BEGIN`
+      yield* sql`INSERT INTO items (id, name) VALUES (1, 'a')`
+      const error = yield* Effect.flip(client.transact([{ sql: "INSERT INTO items (id, name) VALUES (2, 'b')", params: [] }]))
+      assert.strictEqual(error.reason.operation, "transact")
+      assert.strictEqual(error.reason.message, "transact: a transaction is already open on this connection")
+      yield* sql`ROLLBACK`
+      assert.deepStrictEqual(yield* sql`SELECT id FROM items`, [])
+    }).pipe(Effect.provide(NodeSqliteClient.layer({ filename: ":memory:" }))))
+})

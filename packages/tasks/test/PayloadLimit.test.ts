@@ -115,3 +115,11 @@ describe("PayloadLimit", () => {
     assert.deepStrictEqual(PayloadLimit.defaults, { maxBytes: 65536, maxDepth: 32 })
   })
 })
+
+describe("textDepthOf", () => {
+  it("is the deepest nesting, also when a shallower part follows the deepest", () => {
+    assert.strictEqual(PayloadLimit.textDepthOf(`[[[]],[]]`, 32), 3)
+    assert.strictEqual(PayloadLimit.textDepthOf(`{"a":[{"b":{}}],"c":[],"d":{"e":1}}`, 32), 4)
+    assert.strictEqual(PayloadLimit.depthOf(JSON.parse(`{"a":[{"b":{}}],"c":[],"d":{"e":1}}`), 32), 4)
+  })
+})

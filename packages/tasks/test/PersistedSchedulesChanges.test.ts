@@ -207,3 +207,51 @@ describe("persisted schedules, changed", () => {
       assert.isFalse(yield* store.remove("m"))
     }))
 })
+
+describe("persisted schedules, as the store holds them", () => {
+  it.effect("a cron declaration runs on its boundaries", () =>
+    Effect.gen(function*() {
+      const store = yield* ScheduleStore.makeMemory
+      yield* inProcess(store, (log) =>
+        Effect.gen(function*() {
+          const schedules = yield* PersistedSchedules.PersistedSchedules
+          yield* schedules.declare({ name: "c", kind: "sleep", payload: { seconds: 0, tag: "c" }, trigger: { _tag: "Cron", cron: "*/10 * * * *" } })
+          yield* TestClock.adjust("9 minutes")
+          yield* settle
+          assert.deepStrictEqual(yield* started(log), [])
+          yield* TestClock.adjust("1 minute")
+          yield* settle
+          assert.deepStrictEqual(yield* started(log), ["c"])
+          yield* TestClock.adjust("10 minutes")
+          yield* settle
+          assert.deepStrictEqual(yield* started(log), ["c", "c"])
+        }))
+    }))
+
+  it.effect("a stored declaration whose trigger is not valid (written by another version) is not started; the others are", () =>
+    Effect.gen(function*() {
+      const store = yield* ScheduleStore.makeMemory
+      yield* store.put({ name: "bad", kind: "sleep", payload: { seconds: 0, tag: "bad" }, trigger: every(2.5), createdAt: 0 })
+      yield* store.put({ name: "good", kind: "sleep", payload: { seconds: 0, tag: "good" }, trigger: every(1_000), createdAt: 0 })
+      yield* inProcess(store, (log) =>
+        Effect.gen(function*() {
+          yield* TestClock.adjust("1 second")
+          yield* settle
+          assert.deepStrictEqual(yield* started(log), ["good"])
+        }))
+    }))
+
+  it.effect("a blank name is refused for its name first, whatever its kind and payload", () =>
+    Effect.gen(function*() {
+      const store = yield* ScheduleStore.makeMemory
+      yield* inProcess(store, () =>
+        Effect.gen(function*() {
+          const schedules = yield* PersistedSchedules.PersistedSchedules
+          const unknownKind = yield* Effect.flip(schedules.declare({ name: " ", kind: "nope", payload: {}, trigger: every(1_000) }))
+          assert.strictEqual(unknownKind._tag, "InvalidSchedule")
+          const badPayload = yield* Effect.flip(schedules.declare({ name: "", kind: "sleep", payload: { seconds: "x" }, trigger: every(1_000) }))
+          assert.strictEqual(badPayload._tag, "InvalidSchedule")
+          assert.deepStrictEqual(yield* store.list, [])
+        }))
+    }))
+})

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option, Ref, Schedule, Schema } from "effect"
+import { Effect, Exit, Logger, Option, Ref, Schedule, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
+import * as Schedules from "../src/Schedules.ts"
 import * as Task from "../src/Task.ts"
 import { Tasks } from "../src/Tasks.ts"
 import { settle, Sleep, sleepLive, supervisor } from "./fixtures.ts"
@@ -155,4 +156,117 @@ describe("daemons", () => {
         yield* always.stop
       }).pipe(Effect.provide(supervisor(live)))
     }))
+})
+
+/** Runs `body` with a logger that keeps the messages of warnings, handed to `body`. */
+const withWarnings = <A, E, R>(body: (warnings: ReadonlyArray<string>) => Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => {
+    const warnings: Array<string> = []
+    const capture = Logger.make<unknown, void>(({ logLevel, message }) => {
+      if (logLevel === "Warn") warnings.push(String(Array.isArray(message) ? message[0] : message))
+    })
+    return body(warnings).pipe(Effect.provide(Logger.layer([capture])))
+  })
+
+/** A follower daemon's supervisor, counting runs; `body` gets the count. */
+const withFollower = <A, E, R>(body: (runs: Ref.Ref<number>) => Effect.Effect<A, E, R | Tasks>) =>
+  Effect.gen(function*() {
+    const runs = yield* Ref.make(0)
+    const live = Task.implement(Follower, ({ crashAfter }) =>
+      Effect.andThen(Ref.update(runs, (n) => n + 1), Effect.andThen(Effect.sleep(`${crashAfter} seconds`), Effect.fail(new Crash({ message: "crash" })))))
+    return yield* body(runs).pipe(Effect.provide(supervisor(live)))
+  })
+
+describe("recurring submissions and daemons, at their edges", () => {
+  it.effect("with no overlap rule a tick is skipped while the previous run is unfinished", () =>
+    withSleep((log) =>
+      Effect.gen(function*() {
+        const tasks = yield* Tasks
+        yield* tasks.schedule(Sleep, { seconds: 150 }, { schedule: Schedule.spaced("1 minute") })
+        for (let i = 0; i < 6; i++) yield* TestClock.adjust("1 minute")
+        // as "skip": runs at 1 and 4 min (a queued rule would start a third at 6 min)
+        assert.strictEqual(yield* started(log), 2)
+      })))
+
+  it.effect("a recurring submission that fails is logged, and the next tick submits again", () =>
+    withWarnings((warnings) =>
+      withSleep((log) =>
+        Effect.gen(function*() {
+          const tasks = yield* Tasks
+          let refuse = 1
+          // Fault injection: the first submission is refused.
+          const submitter: Schedules.Submitter = {
+            submit: (kind, payload, options) => refuse-- > 0 ? Effect.fail("refused") : tasks.submit(kind, payload, options),
+            get: tasks.get,
+            awaitInfo: tasks.awaitInfo,
+            interrupt: tasks.interrupt
+          }
+          const scope = yield* Scope.make()
+          yield* Schedules.schedule(submitter, scope, Sleep, { seconds: 0 }, { schedule: Schedule.spaced("1 minute") })
+          yield* TestClock.adjust("1 minute")
+          assert.strictEqual(yield* started(log), 0)
+          assert.deepStrictEqual(warnings, [`chainjobs: recurring submission of "sleep" failed`])
+          yield* TestClock.adjust("1 minute")
+          assert.strictEqual(yield* started(log), 1)
+          yield* Scope.close(scope, Exit.void)
+        }))))
+
+  it.effect("a daemon whose task is interrupted from outside is not restarted", () =>
+    withFollower((runs) =>
+      Effect.gen(function*() {
+        const tasks = yield* Tasks
+        const daemon = yield* tasks.daemon(Follower, { crashAfter: 10 }, { restart: Schedule.spaced("1 second") })
+        yield* settle
+        yield* tasks.interrupt(Option.getOrThrow(yield* daemon.current))
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(yield* Ref.get(runs), 1)
+        assert.strictEqual(yield* daemon.starts, 1)
+      })))
+
+  it.effect("late in the clock, runs shorter than resetAfter keep the backoff growing", () =>
+    withFollower((runs) =>
+      Effect.gen(function*() {
+        const tasks = yield* Tasks
+        yield* TestClock.adjust("1 hour")
+        yield* tasks.daemon(Follower, { crashAfter: 30 }, { restart: Schedule.exponential("10 seconds"), resetAfter: "1 minute" })
+        yield* settle
+        // run 1 crashes at 30 s, run 2 starts 10 s later, crashes 30 s after; run 3 waits 20 s
+        yield* TestClock.adjust("40 seconds")
+        assert.strictEqual(yield* Ref.get(runs), 2)
+        yield* TestClock.adjust("49 seconds")
+        assert.strictEqual(yield* Ref.get(runs), 2)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* Ref.get(runs), 3)
+      })))
+
+  it.effect("a run of exactly resetAfter is healthy: the restart after it waits the schedule's first delay, then starts", () =>
+    withFollower((runs) =>
+      Effect.gen(function*() {
+        const tasks = yield* Tasks
+        yield* tasks.daemon(Follower, { crashAfter: 60 }, { restart: Schedule.exponential("10 seconds"), resetAfter: "1 minute" })
+        yield* settle
+        for (let run = 1; run <= 3; run++) {
+          assert.strictEqual(yield* Ref.get(runs), run)
+          yield* TestClock.adjust("60 seconds")
+          yield* TestClock.adjust("9 seconds")
+          assert.strictEqual(yield* Ref.get(runs), run, `run ${run + 1} started before the first delay was out`)
+          yield* TestClock.adjust("1 second")
+        }
+        assert.strictEqual(yield* Ref.get(runs), 4)
+      })))
+
+  it.effect("a daemon whose restart schedule is spent stops, and says so", () =>
+    withWarnings((warnings) =>
+      withFollower((runs) =>
+        Effect.gen(function*() {
+          const tasks = yield* Tasks
+          yield* tasks.daemon(Follower, { crashAfter: 1 }, { restart: Schedule.recurs(1) })
+          yield* settle
+          yield* TestClock.adjust("1 second")
+          yield* TestClock.adjust("1 second")
+          assert.strictEqual(yield* Ref.get(runs), 2)
+          yield* TestClock.adjust("1 minute")
+          assert.strictEqual(yield* Ref.get(runs), 2)
+          assert.deepStrictEqual(warnings, [`chainjobs: daemon "follower" stopped`])
+        }))))
 })

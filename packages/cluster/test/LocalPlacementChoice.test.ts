@@ -153,4 +153,11 @@ describe("LocalPlacement.make on one runner", () => {
         for (let bucket = 0; bucket < TaskEntity.buckets; bucket++) setUp.admitted.add(shardOfBucket(setUp, bucket))
         assert.strictEqual(yield* setUp.placement.place(Wide, made), made)
       })))
+
+  it("tries at most `endings` endings: a bucket wanted only at the next one is not reached", () => {
+    const made = TaskInfo.makeId(1_760_000_000_000)
+    let asked = 0
+    assert.isUndefined(LocalPlacement.idInBucket(made, () => ++asked > LocalPlacement.endings))
+    assert.strictEqual(asked, LocalPlacement.endings)
+  })
 })

@@ -9,48 +9,12 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Exit, Schema } from "effect"
-import { RpcSchema, RpcSerialization } from "effect/rpc"
+import { RpcSerialization } from "effect/rpc"
 import { TaskRpcs } from "@chainjobs/rpc"
 import { TaskEvent, TaskFeed, TaskInfo } from "@chainjobs/tasks"
 import * as PreEncoded from "../src/internal/preEncoded.ts"
 import { watchChangesItem } from "../src/internal/watchChangesItem.ts"
-
-const record: TaskInfo.TaskInfo = {
-  id: "0198a0c0-0000-7000-8000-000000000001",
-  kind: "add",
-  status: "running",
-  reason: null,
-  priority: 0,
-  key: null,
-  owner: "alice",
-  attempt: 1,
-  progress: 40,
-  message: "adding \"quoted\" \u2713",
-  detail: { step: [1, 2] },
-  payload: { a: 1, b: 2 },
-  result: null,
-  error: null,
-  errorMessage: null,
-  checkpoint: null,
-  createdAt: 1,
-  startedAt: 2,
-  finishedAt: null,
-  heartbeatAt: 3,
-  expiresAt: null,
-  runner: "127.0.0.1:1"
-}
-
-/** The item schema of the group's stream `tag`, as the server's serialization encodes a chunk of it. */
-const chunkCodec = (tag: "Watch" | "WatchAll" | "WatchChanges") => {
-  const success = TaskRpcs.TaskRpcs.requests.get(tag)!.successSchema
-  if (!RpcSchema.isStreamSchema(success)) throw new Error(`${tag} is not a stream`)
-  const item = success.success
-  return RpcSerialization.ndjson.codecFor(Schema.NonEmptyArray(item as Schema.Codec<unknown, unknown>))
-}
-
-/** A chunk message as `serialization` writes it. */
-const line = (serialization: RpcSerialization.RpcSerialization["Service"], values: ReadonlyArray<unknown>) =>
-  serialization.makeUnsafe().encode({ _tag: "Chunk", requestId: "7", values })
+import { chunkCodec, line, record } from "./streamChunks.ts"
 
 describe("PreEncoded", () => {
   const cases = [

@@ -154,6 +154,15 @@ export interface ClusterFeed {
    * the store.
    */
   finalRecord<E>(id: string, read: Effect.Effect<TaskInfo.TaskInfo, E>): Effect.Effect<Option.Option<TaskInfo.TaskInfo>, E>
+  /**
+   * Tells the feed that task `id` is being submitted from here to another runner, before the submission is sent: for
+   * the next `finishedMemoryMillis` or so, the feed keeps the final record it hears of it, and a `finalRecord` of it
+   * begins without its first `read` (the record is not final then unless the feed heard it). A join of a task
+   * submitted to another runner so costs no store read. Forgotten after a loss of changes and on its deletion: a
+   * `finalRecord` then reads first, as for any task. Returns its withdrawal: for a submission that failed, or
+   * answered with another task's id.
+   */
+  expect(id: string): () => void
   /** Tells every runner's followers that a record (`info`, as it stood) was deleted. */
   deleted(info: TaskInfo.TaskInfo): Effect.Effect<void>
   /**
@@ -237,6 +246,14 @@ export const make = Effect.fnUntraced(function*(options: {
   const openPlaces = new Map<string, Place>()
   let finishedPlaces = new Map<string, Place>()
   let finishedBefore = new Map<string, Place>()
+  /**
+   * Tasks submitted from here to another runner (`expect`), in two generations as the finished places: with the
+   * final record heard of each (`undefined` until then), kept for its `finalRecord`.
+   */
+  let expected = new Map<string, TaskInfo.TaskInfo | undefined>()
+  let expectedBefore = new Map<string, TaskInfo.TaskInfo | undefined>()
+  /** Which generation expects task `id`, if one does. */
+  const expectationOf = (id: string) => expected.has(id) ? expected : expectedBefore.has(id) ? expectedBefore : undefined
   const heard = new Map<string, Heard>()
   /** What each other runner's followers want of this runner's intermediate records. */
   const wants = new Map<string, Wants>()
@@ -301,6 +318,11 @@ export const make = Effect.fnUntraced(function*(options: {
     const info = deletion ? item.info : item
     for (const queue of journalQueues) Queue.offerUnsafe(queue, item)
     if (!deletion) for (const queue of changeQueues) Queue.offerUnsafe(queue, info)
+    const expecting = expectationOf(info.id)
+    if (expecting !== undefined) {
+      if (deletion) expecting.delete(info.id)
+      else if (TaskInfo.isTerminal(info.status)) expecting.set(info.id, info)
+    }
     const watchers = byTask.get(info.id)
     if (watchers === undefined) return
     for (const watcher of watchers) {
@@ -575,6 +597,9 @@ export const make = Effect.fnUntraced(function*(options: {
   const resync = (since: number) =>
     Effect.gen(function*() {
       resyncing = true
+      // a final record lost meanwhile would not be kept: their waits read first again
+      expected.clear()
+      expectedBefore.clear()
       const ids = new Set([...remoteOpen.keys(), ...byTask.keys()])
       yield* Effect.forEach(ids, reread, { concurrency: 8, discard: true })
       for (const info of yield* unfinishedElsewhere) if (!ids.has(info.id)) deliverRemote(info)
@@ -656,6 +681,8 @@ export const make = Effect.fnUntraced(function*(options: {
     Effect.sync(() => {
       finishedBefore = finishedPlaces
       finishedPlaces = new Map()
+      expectedBefore = expected
+      expected = new Map()
     }),
     Schedule.spaced(finishedMemoryMillis)
   ))
@@ -719,6 +746,13 @@ export const make = Effect.fnUntraced(function*(options: {
 
   const finalRecord = <E>(id: string, read: Effect.Effect<TaskInfo.TaskInfo, E>) =>
     Effect.suspend(() => {
+      const expecting = expectationOf(id)
+      if (expecting !== undefined) {
+        const heard = expecting.get(id)
+        // taken: a later wait reads first, as for any task
+        expecting.delete(id)
+        if (heard !== undefined) return Effect.succeed(Option.some(heard))
+      }
       const final = Deferred.makeUnsafe<Option.Option<TaskInfo.TaskInfo>>()
       // Following before the first read, as a watch: a final record told meanwhile is kept, or the read finds it.
       const stop = addWatcher(id, {
@@ -726,8 +760,14 @@ export const make = Effect.fnUntraced(function*(options: {
         end: () => Deferred.doneUnsafe(final, Exit.succeed(Option.none())),
         delivered: false
       })
-      return read.pipe(
+      // Expected and not heard final: followed since before its submission, so not final yet (or its final record
+      // still on its way): no first read, only the reads again.
+      const firstRead = expecting !== undefined && !closed
+        ? Effect.succeed(undefined)
+        : Effect.map(read, (info): TaskInfo.TaskInfo | undefined => info)
+      return firstRead.pipe(
         Effect.flatMap((first) => {
+          if (first === undefined) return Effect.raceFirst(Deferred.await(final), readAgain(read))
           if (TaskInfo.isTerminal(first.status)) return Effect.succeed(Option.some(first))
           // The feed tells it at once; reading again bounds the wait should its runner never tell it.
           return closed ? Effect.succeed(Option.none()) : Effect.raceFirst(Deferred.await(final), readAgain(read))
@@ -773,6 +813,10 @@ export const make = Effect.fnUntraced(function*(options: {
     changesAndDeletions: follow(journalQueues),
     watch,
     finalRecord,
+    expect: (id) => {
+      if (!closed) expected.set(id, undefined)
+      return () => void expectationOf(id)?.delete(id)
+    },
     deleted: (info) =>
       Effect.sync(() => {
         const item = { _tag: "Deleted" as const, info: stampLocal(info) }

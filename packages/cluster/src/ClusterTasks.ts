@@ -211,13 +211,18 @@ export const make = Effect.fnUntraced(function*(
         heartbeatTimeoutMillis: options?.heartbeatTimeoutMillis,
         retries: options?.retries
       })
+      // A fresh id's task is followed from before it is sent: its join then needs no read of the record
+      // (`ClusterFeed.expect`). Withdrawn if the submission fails or joins another task.
+      const withdraw = options?.id === undefined ? feed.expect(id) : undefined
       const reply = yield* routed(send.pipe(
         (sent) => answeredByRecord(sent, id, kind.name, recordedBefore),
         Effect.tapError((error) => notAdmitted(error) ? Effect.logDebug(notAdmittedLog, { id, refused: error._tag }) : Effect.void),
         Effect.retry({ schedule: notAdmittedRetry, while: notAdmitted }),
         // the tries ran out: told as the store's unavailability, which callers of `submit` handle
         Effect.catchTags({ NotAdmitted: refused, SubmitInterrupted: refused })
-      ))
+      )).pipe(Effect.onExit((exit) => Effect.sync(() => {
+        if (withdraw !== undefined && (Exit.isFailure(exit) || exit.value.id !== id)) withdraw()
+      })))
       return Tasks.makeHandle(reply.id, kind.name, kind, operations)
     })
 
@@ -257,7 +262,8 @@ export const make = Effect.fnUntraced(function*(
   /**
    * Waits until the task has finished, wherever it runs: its final record as the feed tells it
    * (`ClusterFeed.finalRecord`, from the runner that finishes it: no message to its owner, no reply to decode), the
-   * first read being this runner's own supervisor's (it waits for a task it holds, reads the store for another).
+   * first read being this runner's own supervisor's (it waits for a task it holds, reads the store for another), but
+   * none for a task submitted from here to another runner and followed since (`ClusterFeed.expect`).
    * Should the feed end first (the task deleted, the runner stopping), the owner is asked instead (`awaitOwner`).
    */
   const awaitInfo = (id: string): Effect.Effect<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>

@@ -51,13 +51,19 @@ const undeliverable = (failure: (typeof failures)[number]) =>
     })
     const client = { Submit: refuse("Submit"), Run: refuse("Run"), Interrupt: refuse("Interrupt"), Await: refuse("Await") }
     const sharding = { makeClient: () => Effect.succeed(() => client) } as unknown as Sharding.Sharding["Service"]
-    // Neither a submission nor an interrupt reaches the feed.
-    const feed = {} as ClusterFeed.ClusterFeed
+    // A submission reaches the feed only to be followed (`expect`), withdrawn when it fails; an interrupt not at all.
+    const expected = new Set<string>()
+    const feed = {
+      expect: (id: string) => {
+        expected.add(id)
+        return () => void expected.delete(id)
+      }
+    } as unknown as ClusterFeed.ClusterFeed
     const tasks = yield* ClusterTasks.make(local, feed).pipe(
       Effect.provideService(TaskStore.TaskStore, store),
       Effect.provideService(Sharding.Sharding, sharding)
     )
-    return { tasks, store, calls }
+    return { tasks, store, calls, expected }
   })
 
 /** A record of an unfinished task, as another runner would have stored it. */
@@ -68,7 +74,7 @@ describe("ClusterTasks, a call the cluster could not deliver", () => {
   for (const failure of failures) {
     it.live(`${failure._tag}: submit and interrupt fail as the store being unavailable, naming it, and change nothing`, () =>
       Effect.gen(function*() {
-        const { calls, store, tasks } = yield* undeliverable(failure)
+        const { calls, expected, store, tasks } = yield* undeliverable(failure)
         const submitted = yield* Effect.flip(tasks.submit(Echo, { text: "hello" }))
         assert.instanceOf(submitted, TaskError.TaskStoreError)
         assert.deepInclude(submitted, {
@@ -80,6 +86,7 @@ describe("ClusterTasks, a call the cluster could not deliver", () => {
         const encoded = yield* Effect.flip(tasks.submitEncoded("echo", { text: "hello" }))
         assert.deepInclude(encoded, { _tag: "TaskStoreError", operation: "route" })
         assert.deepStrictEqual((yield* store.list({})).items, [])
+        assert.deepStrictEqual([...expected], [], "the failed submissions are no longer followed")
 
         const running = unfinished(TaskInfo.makeId(Date.now()))
         yield* store.insert(running)

@@ -309,3 +309,13 @@ describe("NodeSqliteClient on the calling thread, with a transaction begun by ha
       assert.deepStrictEqual(yield* sql`SELECT id FROM items`, [])
     }).pipe(Effect.provide(NodeSqliteClient.layer({ filename: ":memory:" }))))
 })
+
+describe("NodeSqliteClient on a worker thread, a parameter it cannot send", () => {
+  it.effect("fails as the statement's execution", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const unsendable: unknown = Symbol("unsendable")
+      const error = yield* Effect.flip(sql`SELECT ${unsendable as string} AS x`)
+      assert.strictEqual(error.reason.operation, "execute")
+    }).pipe(Effect.provide(NodeSqliteClient.layer({ filename: ":memory:", worker: true }))))
+})

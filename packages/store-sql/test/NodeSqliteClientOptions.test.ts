@@ -297,3 +297,33 @@ describe("NodeSqliteClient on the calling thread, errors name the operation that
       assert.match(failures[2].message, /integer overflow/)
     }))
 })
+
+describe("NodeSqliteClient's transact, traced", () => {
+  it.effect("is one client span, sql.transaction, with its batch size and the client's attributes", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabaseFile
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({
+        span(options) {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      yield* Effect.gen(function*() {
+        const client = yield* NodeSqliteClient.NodeSqliteClient
+        yield* client.transact([{ sql: "SELECT 1", params: [] }, { sql: "SELECT 2", params: [] }])
+      }).pipe(
+        Effect.provide(NodeSqliteClient.layer({ filename: file, spanAttributes: { "service.name": "ledger" } }), { local: true }),
+        Effect.provideService(Tracer.Tracer, tracer)
+      )
+      const transactions = spans.filter((span) => span.name === "sql.transaction")
+      assert.strictEqual(transactions.length, 1)
+      const [transaction] = transactions
+      assert.strictEqual(transaction.kind, "client")
+      assert.strictEqual(transaction.attributes.get("db.operation.batch.size"), 2)
+      assert.strictEqual(transaction.attributes.get("db.system.name"), "sqlite")
+      assert.strictEqual(transaction.attributes.get("db.namespace"), file)
+      assert.strictEqual(transaction.attributes.get("service.name"), "ledger")
+    }))
+})

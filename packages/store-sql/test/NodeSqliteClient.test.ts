@@ -319,3 +319,20 @@ describe("NodeSqliteClient on a worker thread, a parameter it cannot send", () =
       assert.strictEqual(error.reason.operation, "execute")
     }).pipe(Effect.provide(NodeSqliteClient.layer({ filename: ":memory:", worker: true }))))
 })
+
+describe("NodeSqliteClient on the calling thread, a transact that SQLite rolls back itself", () => {
+  it.effect("fails with the statement's own error (no second rollback), and the connection goes on", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const client = yield* NodeSqliteClient.NodeSqliteClient
+      yield* createTable
+      yield* sql`INSERT INTO items (id, name) VALUES (1, 'a')`
+      // OR ROLLBACK: the violation ends the transaction before transact's own rollback would run.
+      const error = yield* Effect.flip(client.transact([
+        { sql: "INSERT INTO items (id, name) VALUES (2, 'b')", params: [] },
+        { sql: "INSERT OR ROLLBACK INTO items (id, name) VALUES (3, 'a')", params: [] }
+      ]))
+      assert.strictEqual(error.reason._tag, "UniqueViolation")
+      assert.deepStrictEqual(yield* sql`SELECT id FROM items`, [{ id: 1 }])
+    }).pipe(Effect.provide(NodeSqliteClient.layer({ filename: ":memory:" }))))
+})

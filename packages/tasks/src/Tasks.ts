@@ -306,13 +306,15 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
      * may start at once), synchronously: concurrent submissions see each
      * other's keys. `input` is the typed payload, or the encoded one when
      * `fromEncoded` (a remote caller's). Nothing is written yet (see `record`).
+     * Admitted, it returns the entry or the joined handle itself (no `Exit` made
+     * per submission); refused, the failure.
      */
     const admit = (
       name: string,
       input: unknown,
       fromEncoded: boolean,
       options: SubmitOptions | undefined
-    ): Exit.Exit<Admitted, SubmitError> => {
+    ): Admitted | Exit.Exit<never, SubmitError> => {
       const registered = registry.get(name)
       if (registered === undefined) return Exit.fail(unknownKind(name))
       const kind = registered.kind
@@ -342,7 +344,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         const holder = admission.conflict(slot, kind.policy.keyConcurrency)
         if (holder !== undefined) {
           const onConflict = options?.onConflict ?? kind.policy.onConflict
-          if (onConflict === "join") return Exit.succeed(makeHandle(holder.id, kind))
+          if (onConflict === "join") return makeHandle(holder.id, kind)
           if (onConflict === "reject") {
             return Exit.fail(
               new SubmitRejected({
@@ -396,7 +398,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       const entry = new Entry(info, registered, payload, slot, startsNow)
       hold(entry)
       if (startsNow) admission.started(entry)
-      return Exit.succeed(entry)
+      return entry
     }
 
     /** Lets go of a task admitted but not recorded: its key and worker are free again. */
@@ -506,7 +508,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     ): Effect.Effect<TaskHandle<any, any>, SubmitError> =>
       Effect.suspend((): Effect.Effect<TaskHandle<any, any>, SubmitError> => {
         const admitted = admit(name, input, fromEncoded, options)
-        return Exit.isFailure(admitted) ? Effect.failCause(admitted.cause) : record(admitted.value)
+        return Exit.isExit(admitted) ? admitted : record(admitted)
       })
 
     /**
@@ -521,12 +523,12 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         for (const payload of payloads) {
           // one id cannot name many tasks: each gets its own
           const one = admit(kind.name, payload, false, options?.id === undefined ? options : { ...options, id: undefined })
-          if (Exit.isFailure(one)) {
+          if (Exit.isExit(one)) {
             for (const done of admitted) unadmit(done)
             dispatch()
-            return Effect.failCause(one.cause)
+            return one
           }
-          admitted.push(one.value)
+          admitted.push(one)
         }
         return store.insertAll === undefined
           ? Effect.forEach(admitted, record, { concurrency: "unbounded" })

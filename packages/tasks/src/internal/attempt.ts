@@ -170,13 +170,16 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
    * continuation, so the current fiber is the task's: read directly, not
    * through a `contextWith` step (one Effect node and one closure less per task).
    */
-  const finishCurrent = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+  const finishCurrent = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined => {
     const services = (Fiber.getCurrent() as Fiber.Fiber<unknown, unknown>).context as Context.Context<TaskContext | Scope.Scope>
-    return closeAndFinish(
+    const rest = closeAndFinish(
       (Context.get(services, TaskContext) as LiveTaskContext).entry,
       Context.get(services, Scope.Scope) as Scope.Closeable,
       exit
     )
+    // Nothing left to run (the memory store: written and released in the call): the fiber ends with the attempt's
+    // exit at once, with no step after (`onExitPrimitive` takes undefined for that) instead of one to run a done Effect.
+    return Exit.isExit(rest) && Exit.isSuccess(rest) ? undefined : rest
   }
 
   /** `store.update` done at once, if the store does its writes so (see `immediate`). */
@@ -223,7 +226,7 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
       const handled = handle(entry, typed)
       if (doneAtOnce(entry, info, handled)) return
       const scoped = Context.addUnsafe<TaskContext, Scope.Scope, Scope.Closeable>(servicesOf(entry, live), Scope.Scope.key, Scope.makeUnsafe())
-      entry.fiber = Effect.runForkWith(scoped)(Effect.onExit(attempt(entry, info, handled, false, false), finishCurrent))
+      entry.fiber = Effect.runForkWith(scoped)(Effect.onExitPrimitive(attempt(entry, info, handled, false, false), finishCurrent))
     }
   }
 }

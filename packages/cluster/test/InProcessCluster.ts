@@ -10,7 +10,7 @@
  * runners let the cluster's routing (`ClusterTasks`, `TaskEntity`), its feed
  * and `Runner` itself be tested where Stryker can switch a mutant on.
  */
-import { Cause, Context, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Schema, Scope } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Schema, Scope } from "effect"
 import { RunnerStorage, Sharding } from "effect/cluster"
 import { SqlClient } from "effect/sql"
 import { Runner, RunnerConfig, TaskEntity } from "@chainjobs/cluster"
@@ -75,7 +75,11 @@ export interface TestRunner {
   readonly store: TaskStore.TaskStore["Service"]
   /** Whether this runner holds the shard of entity `entityId` (a task's `TaskEntity.placement`) now. */
   holds(entityId: string): boolean
-  /** Stops the runner as SIGTERM would: it refuses new work, hands its tasks over and leaves the cluster. */
+  /**
+   * Stops the runner as SIGTERM would: it refuses new work, hands its tasks over and leaves the cluster. The stop runs
+   * on a fiber of its own: a caller interrupted meanwhile (a failed test's teardown) stops waiting, and the stop goes
+   * on, its gates opened by the teardown (`start`).
+   */
   readonly stop: Effect.Effect<void>
 }
 
@@ -141,11 +145,25 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
   const databaseUrl = yield* freshDatabase
   const happenings: Array<Happening> = []
   const gates = new Map<string, Deferred.Deferred<void>>()
+  /** Set by the teardown: every gate opens, those waited on later too. */
+  let tearingDown = false
   const gate = (name: string) => {
     let found = gates.get(name)
-    if (found === undefined) gates.set(name, found = Deferred.makeUnsafe<void>())
+    if (found === undefined) {
+      gates.set(name, found = Deferred.makeUnsafe<void>())
+      if (tearingDown) Deferred.doneUnsafe(found, Exit.void)
+    }
     return found
   }
+  /**
+   * Opens every gate, those made later too: a runner's stop waits for its tasks' hand-over (`Sticky`'s finalizer waits
+   * for its gate), and a test that failed before opening its gates would hang in its teardown, ending by vitest's
+   * timeout with its own failure never told.
+   */
+  const openAll = Effect.sync(() => {
+    tearingDown = true
+    gates.forEach((found) => Deferred.doneUnsafe(found, Exit.void))
+  })
   const record = (happening: Happening) => Effect.sync(() => void happenings.push(happening))
   const overlaps: Array<string> = []
   /** The scan attempts running now, by task: `<runner> <attempt>`. */
@@ -200,6 +218,8 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
     Effect.gen(function*() {
       const port = yield* freePort
       const scope = yield* Scope.fork(yield* Effect.scope)
+      // before this runner's stop when the test's scope closes (finalizers run last added first)
+      yield* Effect.addFinalizer(() => openAll)
       const runnerOptions: Runner.RunnerOptions = {
         databaseUrl: Redacted.make(databaseUrl),
         // assignments re-read and messages polled four times as often as by default: shards settle sooner
@@ -235,7 +255,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
           const sharding = Context.getUnsafe(built as Context.Context<unknown>, Sharding.Sharding)
           return sharding.hasShardId(TaskEntity.shardOf(sharding, entityId))
         },
-        stop: Scope.close(scope, Exit.void)
+        stop: Effect.flatMap(Effect.forkDetach(Scope.close(scope, Exit.void)), Fiber.join)
       }
       return testRunner
     })

@@ -64,8 +64,17 @@ export interface RunnerProcess {
   submit(kind: string, payload: unknown): Effect.Effect<{ readonly id?: string; readonly error?: string }>
   /** Waits through this runner until a task has finished. */
   awaitInfo(id: string): Effect.Effect<TaskInfo.TaskInfo>
-  /** Shards held, whether the runners' health check runs here (`RunnerStatus.runsHealthCheck`), and tasks running here. */
-  readonly status: Effect.Effect<{ readonly shards: number; readonly healthCheck: boolean; readonly running: number }>
+  /**
+   * Shards held, open to submissions and guarded for direct admission, whether the runners' health check runs here
+   * (`RunnerStatus.runsHealthCheck`), and tasks running here.
+   */
+  readonly status: Effect.Effect<{
+    readonly shards: number
+    readonly open: number
+    readonly guarded: number
+    readonly healthCheck: boolean
+    readonly running: number
+  }>
   /** `kill -9`. */
   readonly kill: Effect.Effect<void>
   /** SIGTERM, then waits for the exit. */

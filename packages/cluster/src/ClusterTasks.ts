@@ -198,7 +198,8 @@ export const make = Effect.fnUntraced(function*(
       if (Option.isSome(direct)) return Tasks.makeHandle(direct.value.id, kind.name, kind, operations)
       const encoded = fromEncoded ? input : yield* Task.encodePayload(kind, input as never)
       // A caller-chosen id may be another submission's record already: read first, so that a record found after the
-      // owner interrupted this submission's handler (`answeredByRecord`) is told as this one's only if it is new.
+      // owner interrupted this submission's handler (`answeredByRecord`) is told as this one's only if it was not
+      // there before the send (one another submission made after this read is told as this one's all the same).
       const recordedBefore = options?.id === undefined ? false : Option.isSome(yield* store.get(id))
       const send = clientFor(entityId).Submit({
         id,
@@ -236,9 +237,12 @@ export const make = Effect.fnUntraced(function*(
    * interruptible, with it). The caller's own interruption is caught here too, but goes on at once: an interrupted
    * fiber's next asynchronous step (the store's read) fails with its interruption. Recorded by this submission: the
    * task's id (its hand-over and adoption are the entity's and the next owner's). Recorded before it was sent
-   * (`recordedBefore`: a caller-chosen id of another submission's task): refused as already existing, as the owner
-   * refuses it uninterrupted. A record another submission made between that read and this one's interruption is
-   * still told as this one's (the id is the caller's; not told apart). No record: nothing was recorded (`SubmitInterrupted`), sent again as a `NotAdmitted` is.
+   * (`recordedBefore`: a caller-chosen id of another submission's task): refused as already existing, what the owner
+   * answers such an id when nothing comes first — not always what it would have answered: a keyed task whose key is
+   * busy meets its conflict rule first there (the holder's id when it joins, `SubmitRejected` when it rejects), which
+   * an interrupted handler's record does not tell. A record another submission made between that read and this
+   * one's interruption is still told as this one's (the id is the caller's; not told apart). No record: nothing was
+   * recorded (`SubmitInterrupted`), sent again as a `NotAdmitted` is.
    */
   const answeredByRecord = <E, R>(
     sent: Effect.Effect<{ readonly id: string }, E, R>,

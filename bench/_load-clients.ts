@@ -1,0 +1,481 @@
+/**
+ * One part of the load of `bench/load.ts`, a process of its own started by
+ * the load generator (`_load-generator.ts`, `fork`), so that no one event
+ * loop carries the whole mix: a part stalled by its own work is told apart
+ * from a late service. Given a base URL and its share of the mix (JSON in
+ * argv[3]; its name in argv[2]), it keeps up, until told to finish:
+ *
+ * - submissions of one-second `demo-scan` tasks at `rate` per second (paced,
+ *   over a keep-alive pool), each acknowledged id told to the generator,
+ *   which tells the other parts the newest;
+ * - `statusRate` status reads per second on one open connection and as many
+ *   on a new connection each (`GET /api/tasks/{id}`);
+ * - `sseTask` watchers of single tasks, each a new connection per task
+ *   (`/api/tasks/{id}/events`, the newest task, until it finishes);
+ * - `sseAll` readers of `/api/events` (reconnecting with `Last-Event-ID`);
+ * - `wsWatch` WebSocket clients looping RPC `Watch` over the newest tasks,
+ *   and `wsAll` WebSocket clients on `WatchChanges` (`WatchAll` with event ids,
+ *   resumed after the last change read when dropped).
+ *
+ * Messages from the generator: `{ newest: id }`; `{ report: true }` asks for
+ * what the part saw since the last report (a `PartReport`: every sample, its
+ * own longest event-loop delay and CPU), answered and reset; `{ finish: true }`
+ * stops the load, waits for the submissions still unanswered, answers with
+ * the last report, closes every connection and exits.
+ */
+import { Agent, get, type IncomingMessage, request } from "node:http"
+import { monitorEventLoopDelay } from "node:perf_hooks"
+
+/** A part's share of the mix (each figure as in `Mix`: per second, or a number of clients). */
+export interface PartMix {
+  readonly rate: number
+  readonly taskMillis: number
+  readonly statusRate: number
+  readonly sseTask: number
+  readonly sseAll: number
+  readonly wsWatch: number
+  readonly wsAll: number
+}
+
+/** Stream kinds whose delivery lag is measured. */
+export type StreamKind = "sseTask" | "sseAll" | "wsWatch" | "wsAll"
+
+/** What one part saw since its last report: counts, and every sample (ms) so that the generator can pool them. */
+export interface PartReport {
+  readonly name: string
+  readonly sent: number
+  readonly acked: number
+  readonly errors: Record<string, number>
+  readonly submit: ReadonlyArray<number>
+  readonly statusNew: ReadonlyArray<number>
+  readonly statusOpen: ReadonlyArray<number>
+  readonly lag: Record<StreamKind, ReadonlyArray<number>>
+  readonly dropped: number
+  readonly resets: number
+  /** Requests sent again because the kept-alive socket they went out on had just been closed by the server. */
+  readonly staleSockets: number
+  /** The part's own longest event-loop delay since the last report (ms): its samples include up to this much of its own. */
+  readonly loopMax: number
+  /** The part's own CPU time since the last report (s, user + system). */
+  readonly cpuSeconds: number
+}
+
+interface Record_ {
+  readonly id: string
+  readonly status: string
+  readonly createdAt: number
+  readonly startedAt: number | null
+  readonly heartbeatAt: number | null
+  readonly finishedAt: number | null
+}
+
+/** When a record was made: its latest timestamp (a change stamps one of them). */
+const stampOf = (info: Record_) => Math.max(info.createdAt, info.startedAt ?? 0, info.heartbeatAt ?? 0, info.finishedAt ?? 0)
+
+const [name, base, mixJson] = [process.argv[2], process.argv[3], process.argv[4]]
+const mix: PartMix = JSON.parse(mixJson)
+const wsBase = base.replace(/^http/, "ws")
+let running = true
+/** Sends to the generator; a channel already closed (it is gone) is nothing to report to. */
+const send = (message: unknown) => {
+  if (process.connected) process.send?.(message)
+}
+
+// ---------------------------------------------------------------------------
+// what an interval saw
+// ---------------------------------------------------------------------------
+
+let sent = 0
+let acked = 0
+let dropped = 0
+let resets = 0
+let staleSockets = 0
+let errors: Record<string, number> = {}
+let submitLatency: Array<number> = []
+let statusNew: Array<number> = []
+let statusOpen: Array<number> = []
+let lag: Record<StreamKind, Array<number>> = { sseTask: [], sseAll: [], wsWatch: [], wsAll: [] }
+
+const error = (kind: string) => {
+  errors[kind] = (errors[kind] ?? 0) + 1
+}
+
+/** The part's own event-loop delay: a late part measures itself. */
+const delay = monitorEventLoopDelay({ resolution: 10 })
+delay.enable()
+let cpuBefore = process.cpuUsage()
+
+/** What the part saw since the last report; the counts and samples start again. */
+const report = (): PartReport => {
+  const cpu = process.cpuUsage(cpuBefore)
+  cpuBefore = process.cpuUsage()
+  const line: PartReport = {
+    name,
+    sent,
+    acked,
+    errors,
+    submit: submitLatency,
+    statusNew,
+    statusOpen,
+    lag,
+    dropped,
+    resets,
+    staleSockets,
+    loopMax: delay.max / 1e6,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6
+  }
+  delay.reset()
+  sent = acked = dropped = resets = staleSockets = 0
+  errors = {}
+  submitLatency = []
+  statusNew = []
+  statusOpen = []
+  lag = { sseTask: [], sseAll: [], wsWatch: [], wsAll: [] }
+  return line
+}
+
+const sleep = (millis: number) => new Promise<void>((wake) => setTimeout(wake, millis))
+
+/** The newest acknowledged task, what watchers follow: this part's own submissions' or as the generator tells it. */
+let newestId: string | undefined
+const newest = () => newestId
+
+// ---------------------------------------------------------------------------
+// HTTP requests
+// ---------------------------------------------------------------------------
+
+const pool = new Agent({ keepAlive: true, maxSockets: 64 })
+const openConnection = new Agent({ keepAlive: true, maxSockets: 1 })
+const requestTimeout = 60_000
+
+/**
+ * One request; resolves with the status and body, or rejects with an error kind. A request reset on a kept-alive
+ * socket the server had just closed as idle (`reusedSocket` and `ECONNRESET`, the race Node's documentation
+ * describes) is sent once more on a fresh one, and counted in `staleSockets`, not as an error.
+ */
+const call = (method: string, path: string, agent: Agent | false, body?: unknown, retried = false) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body)
+    const req = request(`${base}${path}`, {
+      method,
+      agent,
+      headers: {
+        ...(payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }),
+        ...(agent === false ? { connection: "close" } : {})
+      },
+      timeout: requestTimeout
+    }, (response) => {
+      let text = ""
+      response.setEncoding("utf8")
+      response.on("data", (chunk: string) => text += chunk)
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }))
+      response.on("error", (e: NodeJS.ErrnoException) => reject(e.code ?? "response-error"))
+    })
+    req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })))
+    req.on("error", (e: NodeJS.ErrnoException) => {
+      if (req.reusedSocket && e.code === "ECONNRESET" && !retried) {
+        staleSockets++
+        call(method, path, agent, body, true).then(resolve, reject)
+      } else reject(e.code ?? e.message)
+    })
+    req.end(payload)
+  })
+
+const payload = { fromBlock: 1, toBlock: 4, delayMillis: Math.max(0, Math.round(mix.taskMillis / 4)) }
+
+/** Submissions not yet answered: the run waits for them before its last report. */
+const inFlight = new Set<Promise<void>>()
+
+const submitOne = async () => {
+  sent++
+  const started = performance.now()
+  try {
+    const reply = await call("POST", "/api/tasks/demo-scan", pool, payload)
+    if (reply.status !== 202) return error(`submit-http-${reply.status}`)
+    acked++
+    submitLatency.push(performance.now() - started)
+    newestId = JSON.parse(reply.body).taskId
+  } catch (kind) {
+    error(`submit-${kind}`)
+  }
+}
+
+/** Paced submissions: each millisecond tick sends what is due, so the rate holds whatever the answers take. */
+const submissions = async () => {
+  let due = 0
+  const begin = performance.now()
+  while (running) {
+    const target = Math.floor(((performance.now() - begin) / 1000) * mix.rate)
+    while (due < target) {
+      due++
+      const submission = submitOne()
+      inFlight.add(submission)
+      void submission.finally(() => inFlight.delete(submission))
+    }
+    await sleep(5)
+  }
+}
+
+const statusReads = async (agent: Agent | false, into: () => Array<number>) => {
+  if (mix.statusRate <= 0) return
+  while (running) {
+    await sleep(1000 / mix.statusRate)
+    const id = newest()
+    if (id === undefined) continue
+    const started = performance.now()
+    try {
+      const reply = await call("GET", `/api/tasks/${id}`, agent)
+      if (reply.status !== 200) error(`status-http-${reply.status}`)
+      else into().push(performance.now() - started)
+    } catch (kind) {
+      error(`status-${agent === false ? "new" : "open"}-${kind}`)
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// server-sent events
+// ---------------------------------------------------------------------------
+
+interface SseEvent {
+  readonly id: string | undefined
+  readonly event: string
+  readonly data: string
+}
+
+/** Splits a growing text into complete events, keeping the rest. */
+class SseParser {
+  buffer = ""
+  push(chunk: string): Array<SseEvent> {
+    this.buffer += chunk
+    const end = this.buffer.lastIndexOf("\n\n")
+    if (end < 0) return []
+    const complete = this.buffer.slice(0, end)
+    this.buffer = this.buffer.slice(end + 2)
+    return complete.split("\n\n").flatMap((block) => {
+      let id: string | undefined
+      let event = "message"
+      let data = ""
+      for (const line of block.split("\n")) {
+        if (line.startsWith("id: ")) id = line.slice(4)
+        else if (line.startsWith("event: ")) event = line.slice(7)
+        else if (line.startsWith("data: ")) data += line.slice(6)
+      }
+      return data === "" ? [] : [{ id, event, data }]
+    })
+  }
+}
+
+/** Opens an event stream and calls `onEvent` for each event; resolves when it ends. */
+const followSse = (path: string, headers: Record<string, string>, agent: Agent | false, onEvent: (event: SseEvent) => void, kind: string) =>
+  new Promise<void>((resolve) => {
+    const req = get(`${base}${path}`, { agent, headers, timeout: requestTimeout }, (response: IncomingMessage) => {
+      if (response.statusCode !== 200) {
+        error(`${kind}-http-${response.statusCode}`)
+        response.resume()
+        response.on("end", resolve)
+        return
+      }
+      req.setTimeout(0)
+      const parser = new SseParser()
+      response.setEncoding("utf8")
+      response.on("data", (chunk: string) => {
+        for (const event of parser.push(chunk)) onEvent(event)
+      })
+      response.on("end", resolve)
+      response.on("error", (e: NodeJS.ErrnoException) => {
+        if (running) error(`${kind}-${e.code ?? "response-error"}`)
+        resolve()
+      })
+      streams.add(req)
+      response.on("close", () => streams.delete(req))
+    })
+    req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })))
+    req.on("error", (e: NodeJS.ErrnoException) => {
+      if (running) error(`${kind}-${e.code ?? e.message}`)
+      resolve()
+    })
+  })
+
+const streams = new Set<ReturnType<typeof get>>()
+
+/** Follows the newest task to its end on a new connection, then the next, for as long as the run lasts. */
+const sseTaskWatcher = async () => {
+  while (running) {
+    const id = newest()
+    if (id === undefined) {
+      await sleep(50)
+      continue
+    }
+    let first = true
+    await followSse(`/api/tasks/${id}/events`, { connection: "close" }, false, (event) => {
+      // The first record is the task as it stands (not a change), so it has no delivery lag.
+      if (!first) lag.sseTask.push(Date.now() - stampOf(JSON.parse(event.data)))
+      first = false
+    }, "sse-task")
+  }
+}
+
+/** Reads `/api/events`, reconnecting with the last id when dropped or cut. */
+const sseAllReader = async () => {
+  let lastEventId: string | undefined
+  while (running) {
+    await followSse("/api/events", lastEventId === undefined ? {} : { "last-event-id": lastEventId }, false, (event) => {
+      if (event.event === "message") {
+        lastEventId = event.id
+        lag.sseAll.push(Date.now() - stampOf(JSON.parse(event.data)))
+      } else if (event.event === "dropped") dropped++
+      else if (event.event === "reset") resets++
+    }, "sse-all")
+  }
+}
+
+// ---------------------------------------------------------------------------
+// WebSocket RPC (the ndjson wire format of effect/rpc, spoken directly)
+// ---------------------------------------------------------------------------
+
+/** A WebSocket RPC client running one stream call at a time. */
+const openSocket = () =>
+  new Promise<WebSocket>((resolve, reject) => {
+    const socket = new WebSocket(`${wsBase}/ws`)
+    socket.onopen = () => resolve(socket)
+    socket.onerror = () => reject("ws-connect-error")
+    sockets.add(socket)
+    socket.addEventListener("close", () => sockets.delete(socket))
+  })
+
+const sockets = new Set<WebSocket>()
+let requestIds = 0
+
+/**
+ * Runs a streaming call on the socket; `onValue` for each value; resolves at its exit. A drop for falling behind is
+ * counted as a drop, and as an error too unless the caller resumes (`resumable`).
+ */
+const streamCall = (socket: WebSocket, tag: string, payload: unknown, onValue: (value: any) => void, resumable = false) =>
+  new Promise<void>((resolve) => {
+    const id = String(++requestIds)
+    let buffer = ""
+    const onMessage = (message: MessageEvent) => {
+      buffer += typeof message.data === "string" ? message.data : Buffer.from(message.data as ArrayBuffer).toString("utf8")
+      const lines = buffer.split("\n")
+      buffer = lines.pop() ?? ""
+      for (const line of lines) {
+        if (line === "") continue
+        const frame = JSON.parse(line)
+        if (frame.requestId !== id) continue
+        if (frame._tag === "Chunk") {
+          for (const value of frame.values) onValue(value)
+          socket.send(`${JSON.stringify({ _tag: "Ack", requestId: id })}\n`)
+        } else if (frame._tag === "Exit") {
+          const drop = JSON.stringify(frame.exit).includes("SubscriberDropped")
+          if (drop) dropped++
+          if (frame.exit._tag !== "Success" && !(drop && resumable)) error(`${tag}-failure`)
+          done()
+        }
+      }
+    }
+    const onClose = () => {
+      if (running) error(`${tag}-closed`)
+      done()
+    }
+    const done = () => {
+      socket.removeEventListener("message", onMessage)
+      socket.removeEventListener("close", onClose)
+      resolve()
+    }
+    socket.addEventListener("message", onMessage)
+    socket.addEventListener("close", onClose)
+    socket.send(`${JSON.stringify({ _tag: "Request", id, tag, payload, headers: [] })}\n`)
+  })
+
+const wsWatcher = async () => {
+  let socket: WebSocket | undefined
+  while (running) {
+    try {
+      socket ??= await openSocket()
+    } catch (kind) {
+      error(String(kind))
+      await sleep(200)
+      continue
+    }
+    const id = newest()
+    if (id === undefined) {
+      await sleep(50)
+      continue
+    }
+    let first = true
+    await streamCall(socket, "Watch", { id }, (info) => {
+      if (!first) lag.wsWatch.push(Date.now() - stampOf(info))
+      first = false
+    })
+    if (socket.readyState !== WebSocket.OPEN) socket = undefined
+  }
+}
+
+/** Reads `WatchChanges`, resubscribing after the last change it read when dropped or cut (as the typed client does). */
+const wsAllReader = async () => {
+  let after: string | undefined
+  while (running) {
+    let socket: WebSocket
+    try {
+      socket = await openSocket()
+    } catch (kind) {
+      error(String(kind))
+      await sleep(200)
+      continue
+    }
+    await streamCall(socket, "WatchChanges", after === undefined ? {} : { after }, (item) => {
+      if (item._tag === "Reset") resets++
+      else {
+        after = item.eventId
+        if (!("_tag" in item.event)) lag.wsAll.push(Date.now() - stampOf(item.event))
+      }
+    }, true)
+    socket.close()
+  }
+}
+
+// ---------------------------------------------------------------------------
+// the run
+// ---------------------------------------------------------------------------
+
+const repeat = (count: number, loop: () => Promise<void>) => Array.from({ length: count }, () => loop())
+
+// A part that submits tells the generator its newest acknowledged task (at most every 50 ms), for the other parts.
+let told: string | undefined
+if (mix.rate > 0) {
+  setInterval(() => {
+    if (newestId !== undefined && newestId !== told) send({ newest: told = newestId })
+  }, 50).unref()
+}
+
+const loops = [
+  ...(mix.rate > 0 ? [submissions()] : []),
+  statusReads(false, () => statusNew),
+  statusReads(openConnection, () => statusOpen),
+  ...repeat(mix.sseAll, sseAllReader),
+  ...repeat(mix.wsAll, wsAllReader),
+  ...repeat(mix.sseTask, sseTaskWatcher),
+  ...repeat(mix.wsWatch, wsWatcher)
+]
+
+/** Stops the load: the last submissions are answered (or fail) before the last report, then every connection closes. */
+const finish = async () => {
+  running = false
+  await Promise.all(inFlight)
+  send({ report: report() })
+  for (const req of streams) req.destroy()
+  for (const socket of sockets) socket.close()
+  await Promise.race([Promise.all(loops), sleep(5000)])
+  pool.destroy()
+  openConnection.destroy()
+  process.exit(0)
+}
+
+process.on("message", (message: { newest?: string; report?: boolean; finish?: boolean }) => {
+  if (message.newest !== undefined && mix.rate === 0) newestId = message.newest
+  if (message.report === true && running) send({ report: report() })
+  if (message.finish === true && running) void finish()
+})
+// The generator gone (it exited, crashed or was killed): so is the part.
+process.on("disconnect", () => process.exit(0))

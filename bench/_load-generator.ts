@@ -103,7 +103,11 @@ const plan: ReadonlyArray<readonly [string, PartMix]> = [
 let received: Array<PartReport> = []
 /** Parts that answered the current request. */
 const answered = new Set<string>()
+/** Parts whose process has exited: nothing more will come from them. */
+const exited = new Set<string>()
 let allAnswered: (() => void) | undefined
+/** Whether every part has answered the current request or exited. */
+const everyoneAnswered = () => parts.every(({ name }) => answered.has(name) || exited.has(name))
 
 const parts = plan.map(([name, part]) => {
   const child = fork(new URL("./_load-clients.ts", import.meta.url), [name, base, JSON.stringify(part)], {
@@ -117,8 +121,12 @@ const parts = plan.map(([name, part]) => {
     if (message.report !== undefined) {
       received.push(message.report)
       answered.add(name)
-      if (answered.size === parts.length) allAnswered?.()
+      if (everyoneAnswered()) allAnswered?.()
     }
+  })
+  child.once("exit", () => {
+    exited.add(name)
+    if (everyoneAnswered()) allAnswered?.()
   })
   return { name, child }
 })
@@ -158,11 +166,11 @@ const probeReport = () =>
     probe.send({ report: true })
   })
 
-/** Waits until every part has answered, or `millis` have passed. */
+/** Waits until every part has answered (or exited), or `millis` have passed (never, if `Infinity`). */
 const answers = (millis: number) =>
   new Promise<void>((resolve) => {
-    if (answered.size === parts.length) return resolve()
-    const timer = setTimeout(done, millis)
+    if (everyoneAnswered()) return resolve()
+    const timer = millis === Infinity ? undefined : setTimeout(done, millis)
     function done() {
       clearTimeout(timer)
       allAnswered = undefined
@@ -243,8 +251,9 @@ const ticker = setInterval(() => {
 await sleep(startedAt + mix.durationSeconds * 1000 - Date.now())
 clearInterval(ticker)
 await ticking
-// The last, partial interval: each part stops, waits for its unanswered submissions (bounded by their 60-s timeout), reports and exits.
-await interval({ finish: true }, 65_000)
+// The last, partial interval: each part stops, waits for its unanswered submissions (each ends by its answer or its
+// timeout: a starved service can take minutes over the last ones), reports and exits. A part that dies instead is named.
+await interval({ finish: true }, Infinity)
 const missing = parts.filter(({ name }) => !answered.has(name)).map(({ name }) => name)
 if (missing.length > 0) process.stderr.write(`load generator: no last report from ${missing.join(", ")}\n`)
 sendTo(probe, { stop: true })

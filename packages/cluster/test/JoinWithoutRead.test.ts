@@ -3,13 +3,17 @@
  * the feed follows it from before its `Submit` is sent (`ClusterFeed.expect`), so the join takes the final record the
  * owner tells (or waits for it) instead of reading the store first. Two runners of `Runner.layer` in the test process
  * (`InProcessCluster.ts`) on PostgreSQL; the submitting runner's store counts its reads of each task (the only fake:
- * a counter around the real store).
+ * a counter around the real store). A wait longer than the feed's read again (`ClusterFeed.finalRecheck`, 5 s: a
+ * final record slower than that, on a loaded machine) may read once per recheck, never more (`rechecks`).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import type { TaskStore } from "@chainjobs/tasks"
 import { Gated, makeCluster, settled, Tick } from "./InProcessCluster.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
+
+/** The reads a join that took `millis` may make: one per `ClusterFeed.finalRecheck` (5 s) it waited, no first read. */
+const rechecks = (millis: number) => Math.floor(millis / 5000)
 
 describe.skipIf(pgTestUrl === undefined)("a join of a task submitted to another runner", () => {
   it.live("reads no record on the submitting runner, whether the task ended before the join or after", () =>
@@ -30,13 +34,15 @@ describe.skipIf(pgTestUrl === undefined)("a join of a task submitted to another 
       const crossed: Array<string> = []
       for (const handle of handles) {
         const before = reads.get(handle.id) ?? 0
+        const started = Date.now()
         const info = yield* a.tasks.awaitInfo(handle.id)
         assert.strictEqual(info.status, "completed")
         if (info.runner !== b.address) continue
-        crossed.push(`${handle.id}: ${(reads.get(handle.id) ?? 0) - before} reads`)
+        const read = (reads.get(handle.id) ?? 0) - before
+        crossed.push(read > rechecks(Date.now() - started) ? `${handle.id}: ${read} reads in ${Date.now() - started} ms` : "")
       }
       assert.isAbove(crossed.length, 0, "some of the 24 tasks ran on b")
-      assert.deepStrictEqual(crossed.filter((line) => !line.endsWith(": 0 reads")), [], "joins on a that read the record")
+      assert.deepStrictEqual(crossed.filter((line) => line !== ""), [], "joins on a that read the record")
 
       // Ended after the join began: a gated task on b, joined while it waits, ends when the gate opens.
       let gated: { readonly id: string; readonly gate: string } | undefined
@@ -47,12 +53,14 @@ describe.skipIf(pgTestUrl === undefined)("a join of a task submitted to another 
       }
       assert.isDefined(gated, "one of 64 gated tasks ran on b")
       const before = reads.get(gated!.id) ?? 0
+      const started = Date.now()
       const join = yield* Effect.forkChild(a.tasks.awaitInfo(gated!.id))
       yield* Effect.sleep("200 millis")
       yield* cluster.open(gated!.gate)
-      // well within the feed's read again (`ClusterFeed.finalRecheck`, 5 s): told by b, not found by a read
-      const info = yield* Fiber.join(join).pipe(Effect.timeout("4 seconds"))
+      // told by b, not found by a read
+      const info = yield* Fiber.join(join)
+      const millis = Date.now() - started
       assert.strictEqual(info.status, "completed")
-      assert.strictEqual((reads.get(gated!.id) ?? 0) - before, 0, "a's join of the gated task read its record")
+      assert.isAtMost((reads.get(gated!.id) ?? 0) - before, rechecks(millis), `a's join of the gated task (${millis} ms) read its record`)
     }).pipe(Effect.scoped), { timeout: 90_000 })
 })

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { Headers } from "effect/http"
 import { RpcMiddleware } from "effect/rpc"
 import { Principal, TaskAccessError } from "@chainjobs/tasks"
@@ -48,7 +48,26 @@ export const layer: Layer.Layer<Authentication, never, Principal.Principals> = L
 export const layerTokens = (tokens: Readonly<Record<string, Principal.TokenGrant>>): Layer.Layer<Authentication> =>
   Layer.provide(layer, Principal.layer(tokens))
 
+/** `request` with `token` as its bearer token. */
+export const withBearer = <R extends { readonly headers: Headers.Headers }>(request: R, token: string): R => ({
+  ...request,
+  headers: Headers.set(request.headers, "authorization", `Bearer ${token}`)
+})
+
+/**
+ * The client side of `Authentication`: `middleware`, run for every call a
+ * client makes. It is registered where `RpcClient` looks it up (the key
+ * `<middleware key>/Client`), as `RpcMiddleware.layerClient` does, but called
+ * as it is: `layerClient` wraps every call's middleware in a merge of its
+ * layer's services into the call's context, a new context and a rebuild of
+ * the send fiber's cached services per call, which a middleware needing no
+ * services does not use.
+ */
+export const layerClientMiddleware = (
+  middleware: RpcMiddleware.RpcMiddlewareClient<TaskAccessError.TaskAccessError, never, never>
+): Layer.Layer<RpcMiddleware.ForClient<Authentication>> =>
+  Layer.succeedContext(Context.makeUnsafe(new Map([[`${Authentication.key}/Client`, middleware]])))
+
 /** Sends `token` as the bearer token of every call a client makes. */
 export const layerClient = (token: string): Layer.Layer<RpcMiddleware.ForClient<Authentication>> =>
-  RpcMiddleware.layerClient(Authentication, ({ request, next }) =>
-    next({ ...request, headers: Headers.set(request.headers, "authorization", `Bearer ${token}`) }))
+  layerClientMiddleware(({ request, next }) => next(withBearer(request, token)))

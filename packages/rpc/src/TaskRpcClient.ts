@@ -20,6 +20,7 @@ import { Context, Duration, Effect, Exit, Layer, Result, Schedule, Stream } from
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
 import { Task, TaskError, type TaskEvent, type TaskFeed, type TaskInfo, type TaskPolicy, type TaskQuery, type TaskStats, type SubmitWebhooks } from "@chainjobs/tasks"
 import * as Auth from "./Auth.ts"
+import * as CallSpans from "./internal/callSpans.ts"
 import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import { retryAfterFailure } from "./internal/retryAfterFailure.ts"
 import type { AccessError, CallError, RemoteTaskHandle } from "./RemoteTaskHandle.ts"
@@ -278,13 +279,22 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
 /** The client over the current `RpcClient.Protocol`; the token goes in every call's `Authorization` header. */
 export const layer = (
   options: Partial<TaskRpcClientConfig> & { readonly token: string }
-): Layer.Layer<TaskRpcClient, never, RpcClient.Protocol> =>
-  Layer.effect(TaskRpcClient, Effect.map(
-    RpcClient.make(TaskRpcs, { disableTracing: options.disableTracing ?? defaults.disableTracing }),
-    (rpc) => make(rpc, options)
+): Layer.Layer<TaskRpcClient, never, RpcClient.Protocol> => {
+  // The client spans are made here, not by effect/rpc (see `internal/callSpans`): the raw client never traces.
+  const tracing = !(options.disableTracing ?? defaults.disableTracing)
+  const token = options.token
+  return Layer.effect(TaskRpcClient, Effect.map(
+    RpcClient.make(TaskRpcs, { disableTracing: true }),
+    (rpc) => make(tracing ? CallSpans.traced(rpc, TaskRpcs) : rpc, options)
   )).pipe(
-    Layer.provide(Auth.layerClient(options.token))
+    Layer.provide(
+      tracing
+        ? Auth.layerClientMiddleware(({ next, request }) =>
+          Effect.withFiber((fiber) => next(CallSpans.withSpanIds(Auth.withBearer(request, token), fiber.context))))
+        : Auth.layerClient(token)
+    )
   )
+}
 
 /** Options of a client connecting to a URL. */
 export interface ConnectOptions extends Partial<TaskRpcClientConfig> {

@@ -38,6 +38,24 @@ const markedStore = (refuse: (info: TaskInfo, operation: Operation) => boolean =
     return { store, writes }
   })
 
+/**
+ * The memory store whose `update` is an Effect of its own (a wrapper: unmarked, so its Effect runs), held until
+ * `release` is done, with no `updateAll`: the final write of a task runs apart from the supervisor's call. `insert`
+ * keeps the memory store's mark (a task is inserted running at once). `finals` notes the status of each update stored.
+ */
+const heldUpdates = Effect.gen(function*() {
+  const memory = yield* TaskStore.makeMemory
+  const release = yield* Deferred.make<void>()
+  const finals: Array<string> = []
+  const { updateAll: _, ...unbatched } = memory
+  const store = TaskStore.TaskStore.of({
+    ...unbatched,
+    update: (info) =>
+      Effect.andThen(Deferred.await(release), Effect.tap(memory.update(info), () => Effect.sync(() => finals.push(info.status))))
+  })
+  return { finals, memory, release, store }
+})
+
 describe("a store whose writes are done at once", () => {
   it.effect("is written at once, never through an Effect: a task's running insert and its final record", () =>
     Effect.gen(function*() {
@@ -135,17 +153,7 @@ describe("a store whose writes are done at once", () => {
 
   it.effect("a handler done at once over a store whose final write is an Effect: the runtime's close waits for that write", () =>
     Effect.gen(function*() {
-      const memory = yield* TaskStore.makeMemory
-      const release = yield* Deferred.make<void>()
-      const finals: Array<string> = []
-      // `insert` keeps the memory store's mark (the task is inserted running at once); `update` is an Effect of its
-      // own, held until released, and there is no `updateAll`: the final write runs apart from the supervisor's call
-      const { updateAll: _, ...unbatched } = memory
-      const store = TaskStore.TaskStore.of({
-        ...unbatched,
-        update: (info) =>
-          Effect.andThen(Deferred.await(release), Effect.tap(memory.update(info), () => Effect.sync(() => finals.push(info.status))))
-      })
+      const { finals, memory, release, store } = yield* heldUpdates
       const { scope, tasks } = yield* startOn(store, AddLive)
       const handle = yield* tasks.submit(Add, { a: 1, b: 2 })
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
@@ -161,16 +169,7 @@ describe("a store whose writes are done at once", () => {
 
   it.effect("a handler done at once whose final write is an Effect, interrupted while it is held: the interrupt and the close wait for it, the task ends completed", () =>
     Effect.gen(function*() {
-      const memory = yield* TaskStore.makeMemory
-      const release = yield* Deferred.make<void>()
-      const finals: Array<string> = []
-      // a wrapped `update` (unmarked: its Effect runs), held until released; no `updateAll`
-      const { updateAll: _, ...unbatched } = memory
-      const store = TaskStore.TaskStore.of({
-        ...unbatched,
-        update: (info) =>
-          Effect.andThen(Deferred.await(release), Effect.tap(memory.update(info), () => Effect.sync(() => finals.push(info.status))))
-      })
+      const { finals, memory, release, store } = yield* heldUpdates
       const { scope, tasks } = yield* startOn(store, AddLive)
       const handle = yield* tasks.submit(Add, { a: 1, b: 2 })
       // its handler has ended (done at once); only the final write is left, in no task fiber: the interrupt has no

@@ -351,7 +351,10 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
       if (closed) return Cause.done()
       return Effect.andThen(
         Effect.callback<void>((resume) => {
-          subscriber.wake = () => resume(Effect.void)
+          // Woken inside the publish (`settle`), the subscriber's fiber resumes with a yield: it reads and writes its
+          // changes in its scheduler's next turns, not in the publishing turn, which with many subscribers held the
+          // event loop until the last had written (the service's scheduler runs a budget's worth per turn).
+          subscriber.wake = () => resume(Effect.yieldNow)
           return Effect.sync(() => {
             subscriber.wake = undefined
           })

@@ -69,6 +69,12 @@ const emptyBatch: GroupCommit.Batch = { inserts: new Map(), updates: new Map(), 
 
 const noFailures: GroupCommit.BatchResult["failed"] = { inserts: new Map(), updates: new Map(), progress: new Map() }
 
+/** Told, once a batch's statement is written, whether its inserts met an existing id (see `internal/insertPolicy`). */
+type Learn = (metExisting: boolean) => void
+
+/** A `Learn` for writes that are not a whole batch: they do not feed the insert policy. */
+const ignoreInserts: Learn = () => {}
+
 /** True for a statement that failed on a unique constraint (an id that exists, for the store's inserts). */
 const isUniqueViolation = (error: SqlError.SqlError): boolean => error.reason._tag === "UniqueViolation"
 
@@ -239,9 +245,10 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    * The inserts go as a plain `INSERT` (see `pgWriteOnce`) unless recent
    * batches met existing ids (see `internal/insertPolicy`); when a plain one
    * meets an existing id, the batch is written again with the inserts `ON
-   * CONFLICT DO NOTHING`, answering which of them were not stored.
+   * CONFLICT DO NOTHING`, answering which of them were not stored. Once
+   * written, `learn` is told whether its inserts met an existing id.
    */
-  const writeOneStatement = (batch: GroupCommit.Batch, placed: Effect.Effect<void>) =>
+  const writeOneStatement = (batch: GroupCommit.Batch, placed: Effect.Effect<void>, learn: Learn) =>
     // Suspended: a record that does not encode throws while the statement is built, a defect of the write.
     Effect.suspend(() => {
       const part = (records: ReadonlyMap<string, TaskInfo.TaskInfo>) => records.size === 0 ? undefined : pgPart(records.values())
@@ -253,13 +260,10 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
         ? pgWriteOnce(parts, "checked")
         : insertPolicy.plain()
         ? pgWriteOnce(parts, "plain").pipe(
-          Effect.tap(() => Effect.sync(() => insertPolicy.written(false))),
-          Effect.catchIf(isUniqueViolation, () => {
-            insertPolicy.written(true)
-            return pgWriteOnce(parts, "checked")
-          })
+          Effect.tap(() => Effect.sync(() => learn(false))),
+          Effect.catchIf(isUniqueViolation, () => Effect.tap(pgWriteOnce(parts, "checked"), () => Effect.sync(() => learn(true))))
         )
-        : pgWriteOnce(parts, "checked").pipe(Effect.tap((rows) => Effect.sync(() => insertPolicy.written(rows.length > 0))))
+        : pgWriteOnce(parts, "checked").pipe(Effect.tap((rows) => Effect.sync(() => learn(rows.length > 0))))
       return written.pipe(Effect.flatMap((rows) => {
         const ids = rows.length === 0 ? [] : Array.from(batch.inserts.keys())
         return Effect.as(placed, new Set(rows.map((row) => ids[Number(row.n) - 1])))
@@ -317,11 +321,12 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    * PostgreSQL a batch whose parts touch distinct ids is one statement (see
    * `writeOneStatement`); on `NodeSqliteClient`, the statements go in one
    * call (see `writeTransacted`); otherwise the parts are statements of one
-   * transaction, in order.
+   * transaction, in order. `learn` hears what a PostgreSQL statement's
+   * inserts met (see `writeOneStatement`).
    */
-  const writeTogether = (batch: GroupCommit.Batch, placed: Effect.Effect<void> = Effect.void) =>
+  const writeTogether = (batch: GroupCommit.Batch, placed: Effect.Effect<void>, learn: Learn) =>
     sql.onDialectOrElse({
-      pg: () => overlaps(batch) ? writeInTransaction(batch, placed) : writeOneStatement(batch, placed),
+      pg: () => overlaps(batch) ? writeInTransaction(batch, placed) : writeOneStatement(batch, placed, learn),
       orElse: () =>
         Option.isSome(sqlite) ? writeTransacted(sqlite.value.transact, batch, placed) : writeInTransaction(batch, placed)
     })
@@ -339,6 +344,9 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    * writes of one id, written one by one in their order (insert, update,
    * progress). A bad record among n costs about 2·log2(n) transactions, not n
    * (each a disk flush: 3,000 one by one stalled every write for 1.6 s).
+   * The pieces do not feed the insert policy (`write` tells it once for the
+   * batch): counted as batches, the ~20 pieces of one bad record among 1,000
+   * would wipe out a run of batches that met existing ids.
    */
   const writeApart = (
     batch: GroupCommit.Batch,
@@ -358,7 +366,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
         ? [ids.slice(0, ids.length >> 1), ids.slice(ids.length >> 1)].map((half) => only(batch, new Set(half)))
         : writes.map(([part, info]) => ({ ...emptyBatch, [part]: new Map([[info.id, info]]) }))
       for (const piece of pieces) {
-        const exit = yield* Effect.exit(writeTogether(piece))
+        const exit = yield* Effect.exit(writeTogether(piece, Effect.void, ignoreInserts))
         if (Exit.isSuccess(exit)) exit.value.forEach((id) => result.duplicates.add(id))
         else yield* writeApart(piece, exit.cause, result)
       }
@@ -372,9 +380,12 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    * when the cause was a defect; the batch is placed (the next one may start)
    * only once that is done, so that its writes keep their place in the order. A lost connection, a lock held too long and
    * the like fail the whole batch: each record alone would meet them too.
+   * The insert policy hears once per batch whether its inserts met an
+   * existing id: from the statement, or from what the pieces written apart
+   * found.
    */
   const write: GroupCommit.WriteBatch = (batch, placed) =>
-    writeTogether(batch, placed).pipe(
+    writeTogether(batch, placed, insertPolicy.written).pipe(
       Effect.map((duplicates) => ({ duplicates, failed: noFailures })),
       Effect.catchCause((cause) => {
         if (cause.reasons.some((reason) => Cause.isFailReason(reason) && reason.error.isRetryable)) {
@@ -388,7 +399,14 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
             progress: new Map<string, TaskError.TaskStoreError>()
           }
         }
-        return Effect.as(writeApart(batch, cause, result), result satisfies GroupCommit.BatchResult)
+        return writeApart(batch, cause, result).pipe(
+          Effect.tap(() =>
+            Effect.sync(() => {
+              if (batch.inserts.size > 0) insertPolicy.written(result.duplicates.size > 0)
+            })
+          ),
+          Effect.as(result satisfies GroupCommit.BatchResult)
+        )
       }),
       Effect.mapError(storeError("commit"))
     )

@@ -339,6 +339,28 @@ describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
       assert.deepStrictEqual(read.stored.map(Option.getOrNull), [first, ...fresh])
     }))
 
+  it.effect("a batch failing on a bad record counts once in the insert policy, not once per piece written apart", () =>
+    Effect.gen(function*() {
+      const schema = yield* pgTestSchemaNamed("store_policy_apart")
+      const { statements, tracer } = statementRecorder()
+      const first = record()
+      // Sixteen new records, one with a time that does not store: written apart, about 2·log2(16) pieces.
+      const batch = Array.from({ length: 16 }, (_, i) => i === 5 ? record({ status: "running", startedAt: 1.5 }) : record())
+      const sent = yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        yield* store.insert(first)
+        yield* Effect.flip(store.insert({ ...first, payload: "again" })) // the share: 1/8, still plain
+        yield* Effect.flip(store.insert({ ...first, payload: "again" })) // over 1/6: checked from here
+        const results = yield* store.insertAll!(batch)
+        assert.deepStrictEqual(results.map((error) => error?._tag), batch.map((_, i) => i === 5 ? "TaskStoreError" : undefined))
+        statements.length = 0
+        yield* store.insert(record())
+        return statements.filter((text) => text.startsWith("WITH")).map((text) => text.includes("DO NOTHING"))
+      }).pipe(Effect.provide(pgStoreIn(schema), { local: true }), Effect.provideService(Tracer.Tracer, tracer))
+      // One batch meeting no existing id after two that did leaves the share over 1/6; four pieces counted as batches took it under.
+      assert.deepStrictEqual(sent, [true])
+    }))
+
   it.effect("pgInserts: plain always tries the plain INSERT first, checked never does", () =>
     Effect.gen(function*() {
       const { statements, tracer } = statementRecorder()

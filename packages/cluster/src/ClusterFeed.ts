@@ -112,6 +112,14 @@ export const finishedMemoryMillis = 15_000
  */
 export const finalRecheck = "5 seconds"
 
+/**
+ * At most this many tasks are expected at once (`expect`), both generations together; one expected past it is not
+ * followed, and its join reads first, as for any task. An expectation keeps its task's whole final record until a
+ * join takes it, and most submissions are never joined: without a bound the records kept would grow with the submit
+ * rate times `finishedMemoryMillis` (two generations), whatever their size.
+ */
+export const expectedLimit = 10_000
+
 /** The listener heard nothing, not even this runner's own counts, for `millis`: it is taken for broken and listens again. */
 export class ListenerDeaf extends Schema.TaggedError<ListenerDeaf>("@chainjobs/cluster/ListenerDeaf")("ListenerDeaf", {
   millis: Schema.Number
@@ -155,12 +163,14 @@ export interface ClusterFeed {
    */
   finalRecord<E>(id: string, read: Effect.Effect<TaskInfo.TaskInfo, E>): Effect.Effect<Option.Option<TaskInfo.TaskInfo>, E>
   /**
-   * Tells the feed that task `id` is being submitted from here to another runner, before the submission is sent: for
-   * the next `finishedMemoryMillis` or so, the feed keeps the final record it hears of it, and a `finalRecord` of it
-   * begins without its first `read` (the record is not final then unless the feed heard it). A join of a task
-   * submitted to another runner so costs no store read. Forgotten after a loss of changes and on its deletion: a
-   * `finalRecord` then reads first, as for any task. Returns its withdrawal: for a submission that failed, or
-   * answered with another task's id.
+   * Tells the feed that task `id` is being submitted from here, before the submission is sent, wherever it is placed
+   * (this runner, another, a cluster of one): for the next `finishedMemoryMillis` or so, the feed keeps the final
+   * record it hears of it, and a `finalRecord` of it begins without its first `read` (the record is not final then
+   * unless the feed heard it). It hears the final record either way: from this runner's own changes for a task run
+   * here, from its runner's notification for one run elsewhere (final records always go). A join of a submitted task
+   * so costs no store read. Forgotten after a loss of changes, on its deletion and once its `finalRecord` took it (a
+   * second join reads first); not kept past `expectedLimit` expectations. A `finalRecord` then reads first, as for
+   * any task. Returns its withdrawal: for a submission that failed, or answered with another task's id.
    */
   expect(id: string): () => void
   /** Tells every runner's followers that a record (`info`, as it stood) was deleted. */
@@ -228,8 +238,11 @@ export const make = Effect.fnUntraced(function*(options: {
   readonly pg: Pick<PgClient.PgClient, "listen" | "notify">
   /** How often a wait for a final record reads it again (`finalRecheck` if not given). */
   readonly finalRecheck?: Duration.Input | undefined
+  /** How many tasks may be expected at once (`expectedLimit` if not given). */
+  readonly expectedLimit?: number | undefined
 }) {
   const { channel, local, origin, pg } = options
+  const expectAtMost = options.expectedLimit ?? expectedLimit
   const recheckEvery = options.finalRecheck ?? finalRecheck
   const store = yield* TaskStore.TaskStore
   const clock = yield* Clock.Clock
@@ -247,8 +260,9 @@ export const make = Effect.fnUntraced(function*(options: {
   let finishedPlaces = new Map<string, Place>()
   let finishedBefore = new Map<string, Place>()
   /**
-   * Tasks submitted from here to another runner (`expect`), in two generations as the finished places: with the
-   * final record heard of each (`undefined` until then), kept for its `finalRecord`.
+   * Tasks submitted from here, wherever placed (`expect`), in two generations as the finished places: with the
+   * final record heard of each (`undefined` until then; `deliver` fills it, for own and others' changes alike), kept
+   * for its `finalRecord`. At most `expectAtMost` of them in both generations.
    */
   let expected = new Map<string, TaskInfo.TaskInfo | undefined>()
   let expectedBefore = new Map<string, TaskInfo.TaskInfo | undefined>()
@@ -814,7 +828,8 @@ export const make = Effect.fnUntraced(function*(options: {
     watch,
     finalRecord,
     expect: (id) => {
-      if (!closed) expected.set(id, undefined)
+      // past the bound not followed: its join reads first
+      if (!closed && expected.size + expectedBefore.size < expectAtMost) expected.set(id, undefined)
       return () => void expectationOf(id)?.delete(id)
     },
     deleted: (info) =>

@@ -212,7 +212,8 @@ export const make = Effect.fnUntraced(function*(
         heartbeatTimeoutMillis: options?.heartbeatTimeoutMillis,
         retries: options?.retries
       })
-      // A fresh id's task is followed from before it is sent: its join then needs no read of the record
+      // A fresh id's task is followed from before it is sent, wherever it is placed (here too: the feed hears this
+      // runner's own final records as well as the others'): its join then needs no read of the record
       // (`ClusterFeed.expect`). Withdrawn if the submission fails or joins another task.
       const withdraw = options?.id === undefined ? feed.expect(id) : undefined
       const reply = yield* routed(send.pipe(
@@ -267,7 +268,7 @@ export const make = Effect.fnUntraced(function*(
    * Waits until the task has finished, wherever it runs: its final record as the feed tells it
    * (`ClusterFeed.finalRecord`, from the runner that finishes it: no message to its owner, no reply to decode), the
    * first read being this runner's own supervisor's (it waits for a task it holds, reads the store for another), but
-   * none for a task submitted from here to another runner and followed since (`ClusterFeed.expect`).
+   * none for a task submitted from here (with a fresh id, wherever placed) and followed since (`ClusterFeed.expect`).
    * Should the feed end first (the task deleted, the runner stopping), the owner is asked instead (`awaitOwner`).
    */
   const awaitInfo = (id: string): Effect.Effect<TaskInfo.TaskInfo, TaskError.TaskNotFound | TaskError.TaskStoreError> =>

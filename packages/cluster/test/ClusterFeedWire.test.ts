@@ -18,7 +18,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Queue, Redacted, Schema, Scope, Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Redacted, Schema, Scope, Stream } from "effect"
 import { Reactivity } from "effect/reactivity"
 import { TestClock } from "effect/testing"
 import { SqlError } from "effect/sql"
@@ -199,6 +199,8 @@ const cluster = (options: {
   readonly before?: ReadonlyArray<TaskInfo.TaskInfo>
   /** a keeps time by a test clock (`TestClock`): its sleeps and schedules wait for `adjust`, its sends are those of time 0 */
   readonly testClock?: boolean
+  /** a's bound on the tasks it expects at once (`ClusterFeed.expectedLimit` if not given) */
+  readonly expectedLimit?: number
 } = {}) =>
   Effect.gen(function*() {
     const channel = `chainjobs_wire_${process.pid}_${++channels}`
@@ -289,7 +291,7 @@ const cluster = (options: {
     const ticking = countingSleeps(lingering.clock, ClusterFeed.statsInterval, () => countsFiber !== undefined && Fiber.getCurrent() === countsFiber)
     const feedClock: Clock.Clock = ticking.clock
     const feedScope = yield* Scope.fork(yield* Effect.scope)
-    const feed = yield* ClusterFeed.make({ local, origin: "a:1", channel, pg }).pipe(
+    const feed = yield* ClusterFeed.make({ local, origin: "a:1", channel, pg, expectedLimit: options.expectedLimit }).pipe(
       Effect.provideService(TaskStore.TaskStore, store),
       Effect.provideService(Clock.Clock, feedClock),
       Scope.provide(feedScope)
@@ -394,6 +396,67 @@ const wantsTold = (a: Effect.Success<ReturnType<typeof cluster>>) => {
     )
   return { wants, told, endLingers }
 }
+
+/**
+ * A read of a task's record for `finalRecord` that counts itself (in `reads`, by id) and finds `info`: whether a join
+ * read first or took the final record the feed kept.
+ */
+const countedRead = (reads: Map<string, number>, info: TaskInfo.TaskInfo) =>
+  Effect.sync(() => {
+    reads.set(info.id, (reads.get(info.id) ?? 0) + 1)
+    return info
+  })
+
+/** Tasks x ran to their end, each expected by a (`expect`) before x told their final records (in tens), and told. */
+const expectedAndFinished = (a: Effect.Success<ReturnType<typeof cluster>>, count: number) =>
+  Effect.gen(function*() {
+    const finals = Array.from({ length: count }, () => finished(record(), { result: "x".repeat(100) }))
+    for (const info of finals) a.feed.expect(info.id)
+    for (let from = 0; from < count; from += 10) yield* a.tell(finals.slice(from, from + 10).map((info) => ({ i: info })))
+    yield* a.settle()
+    return finals
+  })
+
+describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected tasks (expect)", () => {
+  it.live("keeps at most its bound of expected tasks, final records and all: a join of one expected past it reads first", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster({ expectedLimit: 20 })
+      // none joined as they end: what the feed keeps for joins stays within the bound
+      const finals = yield* expectedAndFinished(a, 60)
+      const reads = new Map<string, number>()
+      for (const info of finals) {
+        assert.deepStrictEqual(yield* a.feed.finalRecord(info.id, countedRead(reads, info)), Option.some(info))
+      }
+      assert.deepStrictEqual(finals.map((info) => reads.get(info.id) ?? 0), [...Array(20).fill(0), ...Array(40).fill(1)])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a join by a second caller reads first: the first took the final record kept", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const [info] = yield* expectedAndFinished(a, 1)
+      const reads = new Map<string, number>()
+      assert.deepStrictEqual(yield* a.feed.finalRecord(info!.id, countedRead(reads, info!)), Option.some(info!))
+      assert.strictEqual(reads.get(info!.id), undefined, "the first join read")
+      assert.deepStrictEqual(yield* a.feed.finalRecord(info!.id, countedRead(reads, info!)), Option.some(info!))
+      assert.strictEqual(reads.get(info!.id), 1, "the second join's reads")
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("expectations are forgotten after lost changes and on deletion: a join then reads first", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const [lost, deleted] = yield* expectedAndFinished(a, 2)
+      yield* a.tell([{ d: deleted! }])
+      yield* a.settle()
+      const reads = new Map<string, number>()
+      assert.deepStrictEqual(yield* a.feed.finalRecord(deleted!.id, countedRead(reads, deleted!)), Option.some(deleted!))
+      assert.strictEqual(reads.get(deleted!.id), 1, "the join of a deleted task's reads")
+      // Number 2 of s2 never comes: 3 shows the loss.
+      yield* a.settle({ session: "s2", seq: 1 })
+      yield* a.settle({ session: "s2", seq: 3 })
+      assert.deepStrictEqual(yield* a.feed.finalRecord(lost!.id, countedRead(reads, lost!)), Option.some(lost!))
+      assert.strictEqual(reads.get(lost!.id), 1, "the join after lost changes' reads")
+    }).pipe(Effect.scoped), 30_000)
+})
 
 describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
   it.live("tells each record of another runner once and in order: a repeated number, an earlier record and the same record again are dropped", () =>

@@ -34,6 +34,19 @@ const withClientOn = (worker: boolean) =>
  */
 const onCallingThread = withClientOn(false)
 
+/** A tracer that keeps every span it makes, so a test can read the client's spans. */
+const recordingTracer = () => {
+  const spans: Array<Tracer.NativeSpan> = []
+  const tracer = Tracer.make({
+    span(options) {
+      const span = new Tracer.NativeSpan(options)
+      spans.push(span)
+      return span
+    }
+  })
+  return { spans, tracer }
+}
+
 for (const worker of [false, true]) {
   const withClient = withClientOn(worker)
 
@@ -227,14 +240,7 @@ describe("NodeSqliteClient statement spans", () => {
     it.effect(`name the database system and file, with the configured attributes (${worker ? "worker thread" : "calling thread"})`, () =>
       Effect.gen(function*() {
         const file = yield* tempDatabaseFile
-        const spans: Array<Tracer.NativeSpan> = []
-        const tracer = Tracer.make({
-          span(options) {
-            const span = new Tracer.NativeSpan(options)
-            spans.push(span)
-            return span
-          }
-        })
+        const { spans, tracer } = recordingTracer()
         const driver = yield* Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
           yield* sql`SELECT 1 AS one`
@@ -302,14 +308,7 @@ describe("NodeSqliteClient's transact, traced", () => {
   it.effect("is one client span, sql.transaction, with its batch size and the client's attributes", () =>
     Effect.gen(function*() {
       const file = yield* tempDatabaseFile
-      const spans: Array<Tracer.NativeSpan> = []
-      const tracer = Tracer.make({
-        span(options) {
-          const span = new Tracer.NativeSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = recordingTracer()
       yield* Effect.gen(function*() {
         const client = yield* NodeSqliteClient.NodeSqliteClient
         yield* client.transact([{ sql: "SELECT 1", params: [] }, { sql: "SELECT 2", params: [] }])

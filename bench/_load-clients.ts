@@ -81,6 +81,17 @@ const send = (message: unknown) => {
   if (process.connected) process.send?.(message)
 }
 
+/**
+ * Sends to the generator and resolves once the channel has taken the whole message (at once if it is gone). A large
+ * report (the `/api/events` readers' tens of thousands of samples) is written to the channel over several turns:
+ * exiting before then lost it, and the generator saw the part exit without its last report.
+ */
+const sendAll = (message: unknown) =>
+  new Promise<void>((sent) => {
+    if (!process.connected || process.send === undefined) return sent()
+    process.send(message, undefined, {}, () => sent())
+  })
+
 // ---------------------------------------------------------------------------
 // what an interval saw
 // ---------------------------------------------------------------------------
@@ -463,7 +474,7 @@ const loops = [
 const finish = async () => {
   running = false
   await Promise.all(inFlight)
-  send({ report: report() })
+  await sendAll({ report: report() })
   for (const req of streams) req.destroy()
   for (const socket of sockets) socket.close()
   await Promise.race([Promise.all(loops), sleep(5000)])

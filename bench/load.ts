@@ -487,6 +487,13 @@ const stalls = (() => {
   const names = [...new Set(reports.flatMap((r) => [...r.parts.map((p) => p.name), ...r.stalled]))]
   return names.map((name) => `${name} ${reports.filter((r) => r.stalled.includes(name)).length}`).join(", ")
 })()
+/** Per generator process, the CPU seconds it used over the load (its reports summed): what the generator takes from the service's two cores. */
+const partCpu = (() => {
+  const seconds = new Map<string, number>()
+  for (const report of reports) for (const part of report.parts) seconds.set(part.name, (seconds.get(part.name) ?? 0) + part.cpuSeconds)
+  const total = [...seconds.values()].reduce((s, n) => s + n, 0)
+  return `${[...seconds].map(([name, n]) => `${name} ${fmt(n, 1)}`).join(", ")}; all ${fmt(total, 1)}`
+})()
 /** The probe's reads from intervals in which its own loop did not stall. */
 const probeSteady = (pick: (samples: NonNullable<IntervalReport["probe"]>["samples"]) => ReadonlyArray<number>) =>
   quantiles(reports.flatMap((r) => r.probe === undefined || r.probe.loopMax > split.stallMillis ? [] : [...pick(r.probe.samples)]))
@@ -510,6 +517,7 @@ table([
     "",
     ""
   ],
+  ["generator processes' CPU over the load (s)", partCpu, "", ""],
   [
     "status by the probe, new connection: p50/p99 (ms); p99 over all reads; over the reads of intervals the probe did not stall in",
     `${ms(probeNew)}; ${fmt(probeNew.pooled.p99)} of ${probeNew.pooled.n}; ${(() => {

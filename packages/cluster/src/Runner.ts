@@ -79,6 +79,8 @@ export interface RunnerOptions {
   readonly maxConnections?: number | undefined
   /** The PostgreSQL schema of the task and cluster tables, made if missing. Default: the database's search path. */
   readonly schema?: string | undefined
+  /** How the task store inserts new records (`SqlTaskStore.SqlTaskStoreConfig.pgInserts`). Default: `adaptive`. */
+  readonly pgInserts?: SqlTaskStore.InsertMode | undefined
   /**
    * How often the runner looks for shards it holds that are not open yet, to adopt their unfinished tasks and open
    * them (`TaskEntity.adoption`); it also looks at once when a submission waits for a shard. Default: 250 ms.
@@ -258,7 +260,7 @@ export const layer = (
   const pool = (maxConnections: number) =>
     SqlTaskStore.layerPgClient({ url: options.databaseUrl, maxConnections, schema: options.schema })
   // the store's pool also keeps the submission quota, shared by every runner (`SqlQuota`)
-  const store = Layer.mergeAll(SqlTaskStore.layer(), SqlScheduleStore.layer, SqlQuota.layer).pipe(
+  const store = Layer.mergeAll(SqlTaskStore.layer({ pgInserts: options.pgInserts }), SqlScheduleStore.layer, SqlQuota.layer).pipe(
     Layer.provide(pool(options.maxConnections ?? 10)),
     faulted(TaskStore.TaskStore, faults.store)
   )

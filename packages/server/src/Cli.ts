@@ -364,6 +364,7 @@ const serve = Command.make("serve", {
     port: setting("port", "CHAINJOBS_PORT", "Port to listen on"),
     dataDir: setting("data-dir", "CHAINJOBS_DATA_DIR", "Directory of the SQLite database (:memory: for none)"),
     databaseUrl: setting("database-url", "CHAINJOBS_DATABASE_URL", "PostgreSQL URL, instead of SQLite"),
+    pgInserts: setting("pg-inserts", "CHAINJOBS_PG_INSERTS", "How PostgreSQL inserts new records: adaptive, plain or checked"),
     chains: setting("chains", "CHAINJOBS_CHAINS", "Chains, as JSON: [{name, chainId, endpoints: [{url}]}]"),
     suiNetworks: setting("sui-networks", "CHAINJOBS_SUI_NETWORKS", "Sui networks for watchers and balances, as JSON: [{name, endpoints: [{url}]}]"),
     chainKinds: setting("chain-kinds", "CHAINJOBS_CHAIN_KINDS", "Chain kinds' timeouts, concurrency, retries, as JSON by kind name"),

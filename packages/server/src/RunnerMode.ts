@@ -27,5 +27,6 @@ export const layerTasks = (
   Runner.layer({
     databaseUrl: Option.getOrElse(settings.databaseUrl, () => Redacted.make("")),
     runner,
-    supervisor: settings.tasks
+    supervisor: settings.tasks,
+    pgInserts: settings.pgInserts
   })

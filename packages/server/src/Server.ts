@@ -67,7 +67,7 @@ export type StartError =
 export const layerStore = (
   settings: ServerSettings
 ): Layer.Layer<TaskStore.TaskStore | ScheduleStore.ScheduleStore, TaskError.TaskStoreError | SqlError.SqlError> => {
-  if (Option.isSome(settings.databaseUrl)) return SqlTaskStore.layerPg({ url: settings.databaseUrl.value })
+  if (Option.isSome(settings.databaseUrl)) return SqlTaskStore.layerPg({ url: settings.databaseUrl.value, pgInserts: settings.pgInserts })
   if (settings.dataDir === ":memory:") {
     return Layer.provideMerge(
       Layer.merge(TaskStore.layerMemory, ScheduleStore.layerMemory),

@@ -9,6 +9,7 @@
  * | `CHAINJOBS_PORT` | `--port` | `8080` |
  * | `CHAINJOBS_DATA_DIR` | `--data-dir` | `./data` (SQLite file `chainjobs.db`); `:memory:` keeps tasks in memory |
  * | `CHAINJOBS_DATABASE_URL` | `--database-url` | none: PostgreSQL instead of SQLite |
+ * | `CHAINJOBS_PG_INSERTS` | `--pg-inserts` | `adaptive`: how PostgreSQL inserts new records (`adaptive`, `plain`, `checked`; see `SqlTaskStore.SqlTaskStoreConfig.pgInserts`) |
  * | `CHAINJOBS_CHAINS` | `--chains` | none: a JSON array of chains (see `ChainSetting`) |
  * | `CHAINJOBS_SUI_NETWORKS` | `--sui-networks` | none: a JSON array of Sui networks (see `SuiNetworkSetting`) for watchers and balances |
  * | `CHAINJOBS_CHAIN_KINDS` | `--chain-kinds` | none: JSON settings of chain kinds over their policies (see `ChainTasks.KindsSettings`) |
@@ -55,6 +56,7 @@
  */
 import { ChainTasks } from "@chainjobs/chain"
 import { RunnerConfig } from "@chainjobs/cluster"
+import { SqlTaskStore } from "@chainjobs/store-sql"
 import { TasksConfig } from "@chainjobs/tasks"
 import { Watchers } from "@chainjobs/watch"
 import * as ScheduleSettings from "./ScheduleSettings.ts"
@@ -155,6 +157,11 @@ export interface ServerSettings {
   readonly dataDir: string
   /** PostgreSQL connection URL; when set, tasks are stored there instead of SQLite. */
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  /**
+   * How the PostgreSQL store inserts new records: `plain` first, always `checked` (`ON CONFLICT DO NOTHING`), or
+   * `adaptive` (plain while few recent batches met an existing id). Default: `adaptive`.
+   */
+  readonly pgInserts: SqlTaskStore.InsertMode
   /** The chains task kinds may use. Default: none. */
   readonly chains: ReadonlyArray<ChainSetting>
   /** Sui networks the watchers and the balance cache may use (beside the chains). Default: none. */
@@ -217,6 +224,7 @@ export const defaults: ServerSettings = {
   port: 8080,
   dataDir: "./data",
   databaseUrl: Option.none(),
+  pgInserts: "adaptive",
   chains: [],
   suiNetworks: [],
   chainKinds: {},
@@ -261,6 +269,7 @@ export const config: Config.Config<ServerSettings> = Config.all({
   databaseUrl: Config.option(
     Config.URL("CHAINJOBS_DATABASE_URL").pipe(Config.map((url) => Redacted.make(url.toString())))
   ),
+  pgInserts: Config.schema(SqlTaskStore.PgInserts, "CHAINJOBS_PG_INSERTS").pipe(Config.withDefault(defaults.pgInserts)),
   chains: Config.schema(Schema.fromJsonString(Schema.Array(ChainSetting)), "CHAINJOBS_CHAINS").pipe(
     Config.withDefault([])
   ),

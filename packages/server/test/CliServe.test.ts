@@ -71,4 +71,26 @@ describe("chainjobs serve", () => {
       yield* Fiber.interrupt(serving)
       assert.strictEqual(yield* get(`${base}/healthz`), "refused")
     }), 40_000)
+
+  it.live("a bad --pg-inserts stops serve before it binds, with an error naming the setting", () =>
+    Effect.gen(function*() {
+      const port = yield* freePort
+      const quiet = { ...globalThis.console, log: () => {}, info: () => {}, warn: () => {}, error: () => {} }
+      const error = yield* Cli.run([
+        "serve",
+        "--port",
+        String(port),
+        "--data-dir",
+        ":memory:",
+        "--dev-chain",
+        "false",
+        "--pg-inserts",
+        "sometimes",
+        "--log-level",
+        "none"
+      ]).pipe(Effect.provideService(Console.Console, quiet), Effect.provide(NodeServices.layer), Effect.flip)
+      assert.strictEqual(error._tag, "ServerConfigError")
+      assert.include(error.message, "CHAINJOBS_PG_INSERTS")
+      assert.strictEqual(yield* get(`http://127.0.0.1:${port}/healthz`), "refused")
+    }), 40_000)
 })

@@ -22,6 +22,7 @@ describe("ServerConfig", () => {
         CHAINJOBS_PORT: "9090",
         CHAINJOBS_DATA_DIR: "/var/lib/chainjobs",
         CHAINJOBS_DATABASE_URL: "postgres://jobs@db:5432/jobs",
+        CHAINJOBS_PG_INSERTS: "checked",
         CHAINJOBS_CHAINS: JSON.stringify([{
           name: "mainnet",
           chainId: 1,
@@ -43,6 +44,7 @@ describe("ServerConfig", () => {
       assert.strictEqual(settings.port, 9090)
       assert.strictEqual(settings.dataDir, "/var/lib/chainjobs")
       assert.strictEqual(Option.map(settings.databaseUrl, Redacted.value).pipe(Option.getOrUndefined), "postgres://jobs@db:5432/jobs")
+      assert.strictEqual(settings.pgInserts, "checked")
       assert.deepStrictEqual(settings.chains.map((chain) => [chain.name, chain.chainId, chain.endpoints.length]), [["mainnet", 1, 2]])
       assert.deepStrictEqual(settings.chains[0].endpoints[0].rateLimit, { limit: 25, windowMillis: 1000 })
       assert.strictEqual(settings.devChain, false)
@@ -61,6 +63,8 @@ describe("ServerConfig", () => {
         ["CHAINJOBS_MAX_WORKERS", "none"],
         ["CHAINJOBS_MAX_WORKERS", "0"],
         ["CHAINJOBS_DATABASE_URL", "not a url"],
+        ["CHAINJOBS_PG_INSERTS", "sometimes"],
+        ["CHAINJOBS_PG_INSERTS", "Plain"],
         ["CHAINJOBS_SHUTDOWN_GRACE", "soon"],
         ["CHAINJOBS_CHAINS", '[{"name":"mainnet","endpoints":[]}]'],
         // a kind that is no chain kind, and a timeout that is no positive number of milliseconds

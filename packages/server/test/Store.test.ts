@@ -1,10 +1,13 @@
-import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer, Option, Redacted, Tracer } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SqlTaskStore } from "@chainjobs/store-sql"
+import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { type TaskInfo, TaskStore } from "@chainjobs/tasks"
+import * as Server from "../src/Server.ts"
+import * as ServerConfig from "../src/ServerConfig.ts"
 import { request, testServer } from "./http.ts"
 
 const pgUrl = process.env.CHAINJOBS_TEST_PG_URL
@@ -55,5 +58,41 @@ describe("task store", () => {
           assert.deepStrictEqual(status, Option.some("completed"))
         }))
     })
+
+    /**
+     * Whether the store of the settings read from `env` and `flags` (as `serve` reads them) inserts a fresh record
+     * checked (`ON CONFLICT DO NOTHING`): `adaptive` starts plain.
+     */
+    const insertsChecked = (env: Record<string, string>, flags: Record<string, string> = {}) =>
+      Effect.gen(function*() {
+        const statements: Array<string> = []
+        const tracer = Tracer.make({
+          span(options) {
+            const span = Tracer.nativeTracer.span(options)
+            const attribute = span.attribute.bind(span)
+            span.attribute = (key, value) => {
+              if (key === "db.query.text") statements.push(String(value))
+              attribute(key, value)
+            }
+            return span
+          }
+        })
+        const settings = yield* ServerConfig.ServerConfig.pipe(
+          Effect.provide(ServerConfig.layerWith(flags)),
+          Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: { CHAINJOBS_DATABASE_URL: pgUrl ?? "", ...env } }))
+        )
+        yield* TaskStore.TaskStore.use((store) => store.insert(record())).pipe(
+          Effect.provide(Server.layerStore(settings), { local: true }),
+          Effect.provideService(Tracer.Tracer, tracer)
+        )
+        return statements.filter((text) => text.startsWith("WITH")).map((text) => text.includes("DO NOTHING"))
+      })
+
+    it.effect("CHAINJOBS_PG_INSERTS and --pg-inserts reach the PostgreSQL store", () =>
+      Effect.gen(function*() {
+        assert.deepStrictEqual(yield* insertsChecked({}), [false])
+        assert.deepStrictEqual(yield* insertsChecked({ CHAINJOBS_PG_INSERTS: "checked" }), [true])
+        assert.deepStrictEqual(yield* insertsChecked({ CHAINJOBS_PG_INSERTS: "plain" }, { CHAINJOBS_PG_INSERTS: "checked" }), [true])
+      }))
   })
 })

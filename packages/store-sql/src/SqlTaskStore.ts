@@ -55,6 +55,11 @@ export interface SqlTaskStoreConfig extends GroupCommit.GroupCommitConfig {
   readonly pgInserts?: InsertPolicy.InsertMode | undefined
 }
 
+/** The modes of `pgInserts`, as a schema for settings read from outside (`adaptive`, `plain`, `checked`). */
+export const PgInserts = InsertPolicy.InsertMode
+/** One mode of `pgInserts`. */
+export type InsertMode = InsertPolicy.InsertMode
+
 /** How many writers of a committed PostgreSQL batch resume before the next batch may start (see `GroupCommitConfig.resumeGroupSize`). */
 export const pgResumeGroupSize = 256
 
@@ -70,10 +75,10 @@ const emptyBatch: GroupCommit.Batch = { inserts: new Map(), updates: new Map(), 
 const noFailures: GroupCommit.BatchResult["failed"] = { inserts: new Map(), updates: new Map(), progress: new Map() }
 
 /** Told, once a batch's statement is written, whether its inserts met an existing id (see `internal/insertPolicy`). */
-type Learn = (metExisting: boolean) => void
+type Learn = (metExisting: boolean) => Effect.Effect<void>
 
 /** A `Learn` for writes that are not a whole batch: they do not feed the insert policy. */
-const ignoreInserts: Learn = () => {}
+const ignoreInserts: Learn = () => Effect.void
 
 /** True for a statement that failed on a unique constraint (an id that exists, for the store's inserts). */
 const isUniqueViolation = (error: SqlError.SqlError): boolean => error.reason._tag === "UniqueViolation"
@@ -260,10 +265,10 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
         ? pgWriteOnce(parts, "checked")
         : insertPolicy.plain()
         ? pgWriteOnce(parts, "plain").pipe(
-          Effect.tap(() => Effect.sync(() => learn(false))),
-          Effect.catchIf(isUniqueViolation, () => Effect.tap(pgWriteOnce(parts, "checked"), () => Effect.sync(() => learn(true))))
+          Effect.tap(() => learn(false)),
+          Effect.catchIf(isUniqueViolation, () => Effect.tap(pgWriteOnce(parts, "checked"), () => learn(true)))
         )
-        : pgWriteOnce(parts, "checked").pipe(Effect.tap((rows) => Effect.sync(() => learn(rows.length > 0))))
+        : pgWriteOnce(parts, "checked").pipe(Effect.tap((rows) => learn(rows.length > 0)))
       return written.pipe(Effect.flatMap((rows) => {
         const ids = rows.length === 0 ? [] : Array.from(batch.inserts.keys())
         return Effect.as(placed, new Set(rows.map((row) => ids[Number(row.n) - 1])))
@@ -400,11 +405,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
           }
         }
         return writeApart(batch, cause, result).pipe(
-          Effect.tap(() =>
-            Effect.sync(() => {
-              if (batch.inserts.size > 0) insertPolicy.written(result.duplicates.size > 0)
-            })
-          ),
+          Effect.tap(() => batch.inserts.size > 0 ? insertPolicy.written(result.duplicates.size > 0) : Effect.void),
           Effect.as(result satisfies GroupCommit.BatchResult)
         )
       }),

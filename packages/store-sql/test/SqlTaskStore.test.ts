@@ -1,7 +1,7 @@
 import { record, storeConformance } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { type TaskError, TaskInfo, TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted, Schema, Tracer } from "effect"
+import { Cause, Config, ConfigProvider, Effect, Exit, Fiber, Layer, Logger, Option, Redacted, References, Schema, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
 import { pgPart } from "../src/internal/pgColumns.ts"
 import { columns, rowsValues, sizeClasses, toValues } from "../src/internal/taskTable.ts"
@@ -379,6 +379,32 @@ describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
         })
       assert.deepStrictEqual(yield* sentWith("plain"), [false, true, false, true, false, true, false])
       assert.deepStrictEqual(yield* sentWith("checked"), [true, true, true, true])
+    }))
+
+  it.effect("adaptive logs once each time it turns: to checked with the share of duplicates, back to plain when it fell", () =>
+    Effect.gen(function*() {
+      const schema = yield* pgTestSchemaNamed("store_policy_log")
+      const lines: Array<{ readonly message: string; readonly level: string; readonly share: unknown }> = []
+      const capture = Logger.make(({ fiber, logLevel, message }) => {
+        const text = String(Array.isArray(message) ? message[0] : message)
+        if (text.startsWith("store-sql:")) lines.push({ message: text, level: logLevel, share: fiber.getRef(References.CurrentLogAnnotations).share })
+      })
+      const first = record()
+      yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        yield* store.insert(first)
+        yield* Effect.flip(store.insert({ ...first, payload: "again" })) // the share: 1/8, still plain
+        yield* Effect.flip(store.insert({ ...first, payload: "again" })) // 15/64, over 1/6: checked
+        yield* Effect.flip(store.insert({ ...first, payload: "again" })) // still checked: nothing more to say
+        // each batch meeting no existing id takes the share down by 1/8: 0.330 × (7/8)^6 is under 1/6 at the sixth
+        for (let i = 0; i < 8; i++) yield* store.insert(record())
+      }).pipe(Effect.provide(pgStoreIn(schema), { local: true }), Effect.provide(Logger.layer([capture]), { local: true }))
+      const shares = [15 / 64, (15 / 64 + (1 - 15 / 64) / 8) * (7 / 8) ** 6]
+      assert.deepStrictEqual(lines.map((line) => [line.message, line.level]), [
+        [`store-sql: PostgreSQL inserts now checked: ${(shares[0] * 100).toFixed(1)}% of recent batches met an existing id (at or over 16.7%)`, "Info"],
+        [`store-sql: PostgreSQL inserts now plain: ${(shares[1] * 100).toFixed(1)}% of recent batches met an existing id (under 16.7%)`, "Info"]
+      ])
+      lines.forEach((line, i) => assert.closeTo(line.share as number, shares[i], 1e-9))
     }))
 
   it.effect("a time that is not a whole number fails its own record, not rounded, and the rest of its batch is stored", () =>

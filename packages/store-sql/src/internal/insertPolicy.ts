@@ -13,7 +13,9 @@
  * one (a plain one fails, a checked one answers the ids it did not store), so
  * a run of duplicates keeps the store on checked inserts without paying a
  * failed plain statement to find out, and a lone duplicate now and then
- * leaves it on plain ones.
+ * leaves it on plain ones. Each time `adaptive` turns from one way to the
+ * other it logs so (at info level) with the share that turned it: an
+ * operator sees when duplicate submissions start or stop costing inserts.
  */
 import { Effect, Schema } from "effect"
 
@@ -22,9 +24,11 @@ import { Effect, Schema } from "effect"
  * checked when a batch met an existing id), always `checked`, or `adaptive`
  * (by the recent share of batches meeting an existing id).
  */
-export type InsertMode = "adaptive" | "plain" | "checked"
+export const InsertMode = Schema.Literals(["adaptive", "plain", "checked"])
+/** @see InsertMode */
+export type InsertMode = typeof InsertMode.Type
 
-const modes: ReadonlyArray<string> = ["adaptive", "plain", "checked"] satisfies ReadonlyArray<InsertMode>
+const modes: ReadonlyArray<string> = InsertMode.literals
 
 /** The `pgInserts` setting is none of the modes: nothing was started. */
 export class InsertPolicyConfigError extends Schema.TaggedError<InsertPolicyConfigError>(
@@ -56,21 +60,32 @@ export const threshold = 1 / 6
 export interface InsertPolicy {
   /** True when the next batch's new records should go as a plain `INSERT`. */
   readonly plain: () => boolean
-  /** Records what a written batch's inserts met: an existing id or not. */
-  readonly written: (metExisting: boolean) => void
+  /** Records what a written batch's inserts met: an existing id or not; logs when that turns `adaptive` the other way. */
+  readonly written: (metExisting: boolean) => Effect.Effect<void>
 }
+
+/** The info line `adaptive` logs when `share` turned it to inserting `plain` or `checked`. */
+const switched = (plain: boolean, share: number) =>
+  Effect.logInfo(
+    `store-sql: PostgreSQL inserts now ${plain ? "plain" : "checked"}: ${
+      (share * 100).toFixed(1)
+    }% of recent batches met an existing id (${plain ? "under" : "at or over"} ${(threshold * 100).toFixed(1)}%)`
+  ).pipe(Effect.annotateLogs({ pgInserts: plain ? "plain" : "checked", share }))
 
 /** The policy of `mode` (default `adaptive`); fails, before anything starts, on an unknown one. */
 export const make = (mode: InsertMode = "adaptive"): Effect.Effect<InsertPolicy, InsertPolicyConfigError> => {
   if (!modes.includes(mode)) return Effect.fail(new InsertPolicyConfigError({ value: String(mode) }))
   return Effect.sync((): InsertPolicy => {
-    if (mode !== "adaptive") return { plain: () => mode === "plain", written: () => {} }
+    if (mode !== "adaptive") return { plain: () => mode === "plain", written: () => Effect.void }
     /** The running share of recent batches that met an existing id. */
     let share = 0
     return {
       plain: () => share < threshold,
       written: (metExisting) => {
+        const before = share < threshold
         share += ((metExisting ? 1 : 0) - share) * weight
+        const after = share < threshold
+        return before === after ? Effect.void : switched(after, share)
       }
     }
   })

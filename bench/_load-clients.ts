@@ -11,7 +11,9 @@
  * - `statusRate` status reads per second on one open connection and as many
  *   on a new connection each (`GET /api/tasks/{id}`);
  * - `sseTask` watchers of single tasks, each a new connection per task
- *   (`/api/tasks/{id}/events`, the newest task, until it finishes);
+ *   (`/api/tasks/{id}/events`, the newest task, until it finishes), read
+ *   over a bare socket (`_load-sse.ts`), or over `node:http` when argv[5] is
+ *   `http`;
  * - `sseAll` readers of `/api/events` (reconnecting with `Last-Event-ID`);
  * - `wsWatch` WebSocket clients looping RPC `Watch` over the newest tasks,
  *   and `wsAll` WebSocket clients on `WatchChanges` (`WatchAll` with event ids,
@@ -25,6 +27,7 @@
  */
 import { Agent, get, type IncomingMessage, request } from "node:http"
 import { monitorEventLoopDelay } from "node:perf_hooks"
+import * as Sse from "./_load-sse.ts"
 
 /** A part's share of the mix (each figure as in `Mix`: per second, or a number of clients). */
 export interface PartMix {
@@ -36,6 +39,9 @@ export interface PartMix {
   readonly wsWatch: number
   readonly wsAll: number
 }
+
+/** The event-stream client of the watchers: a bare socket (`_load-sse.ts`) or `node:http`'s `get`. */
+export type SseClient = "net" | "http"
 
 /** Stream kinds whose delivery lag is measured. */
 export type StreamKind = "sseTask" | "sseAll" | "wsWatch" | "wsAll"
@@ -72,8 +78,10 @@ interface Record_ {
 /** When a record was made: its latest timestamp (a change stamps one of them). */
 const stampOf = (info: Record_) => Math.max(info.createdAt, info.startedAt ?? 0, info.heartbeatAt ?? 0, info.finishedAt ?? 0)
 
-const [name, base, mixJson] = [process.argv[2], process.argv[3], process.argv[4]]
+const [name, base, mixJson, clientName] = [process.argv[2], process.argv[3], process.argv[4], process.argv[5]]
 const mix: PartMix = JSON.parse(mixJson)
+/** Which client reads event streams: `net` (`_load-sse.ts`, the default) or `http` (`node:http`). */
+const sseClient: SseClient = clientName === "http" ? "http" : "net"
 const wsBase = base.replace(/^http/, "ws")
 let running = true
 /** Sends to the generator; a channel already closed (it is gone) is nothing to report to. */
@@ -248,39 +256,10 @@ const statusReads = async (agent: Agent | false, into: () => Array<number>) => {
 // server-sent events
 // ---------------------------------------------------------------------------
 
-interface SseEvent {
-  readonly id: string | undefined
-  readonly event: string
-  readonly data: string
-}
-
-/** Splits a growing text into complete events, keeping the rest. */
-class SseParser {
-  buffer = ""
-  push(chunk: string): Array<SseEvent> {
-    this.buffer += chunk
-    const end = this.buffer.lastIndexOf("\n\n")
-    if (end < 0) return []
-    const complete = this.buffer.slice(0, end)
-    this.buffer = this.buffer.slice(end + 2)
-    return complete.split("\n\n").flatMap((block) => {
-      let id: string | undefined
-      let event = "message"
-      let data = ""
-      for (const line of block.split("\n")) {
-        if (line.startsWith("id: ")) id = line.slice(4)
-        else if (line.startsWith("event: ")) event = line.slice(7)
-        else if (line.startsWith("data: ")) data += line.slice(6)
-      }
-      return data === "" ? [] : [{ id, event, data }]
-    })
-  }
-}
-
-/** Opens an event stream and calls `onEvent` for each event; resolves when it ends. */
-const followSse = (path: string, headers: Record<string, string>, agent: Agent | false, onEvent: (event: SseEvent) => void, kind: string) =>
+/** Follows an event stream over `node:http` (`--sse-client=http`), calling `onEvent` for each event; resolves when it ends. */
+const followHttp = (path: string, headers: Record<string, string>, onEvent: (event: Sse.SseEvent) => void, kind: string) =>
   new Promise<void>((resolve) => {
-    const req = get(`${base}${path}`, { agent, headers, timeout: requestTimeout }, (response: IncomingMessage) => {
+    const req = get(`${base}${path}`, { agent: false, headers: { ...headers, connection: "close" }, timeout: requestTimeout }, (response: IncomingMessage) => {
       if (response.statusCode !== 200) {
         error(`${kind}-http-${response.statusCode}`)
         response.resume()
@@ -288,7 +267,7 @@ const followSse = (path: string, headers: Record<string, string>, agent: Agent |
         return
       }
       req.setTimeout(0)
-      const parser = new SseParser()
+      const parser = new Sse.SseParser()
       response.setEncoding("utf8")
       response.on("data", (chunk: string) => {
         for (const event of parser.push(chunk)) onEvent(event)
@@ -298,8 +277,9 @@ const followSse = (path: string, headers: Record<string, string>, agent: Agent |
         if (running) error(`${kind}-${e.code ?? "response-error"}`)
         resolve()
       })
-      streams.add(req)
-      response.on("close", () => streams.delete(req))
+      const stream = { destroy: () => req.destroy() }
+      streams.add(stream)
+      response.on("close", () => streams.delete(stream))
     })
     req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })))
     req.on("error", (e: NodeJS.ErrnoException) => {
@@ -308,7 +288,21 @@ const followSse = (path: string, headers: Record<string, string>, agent: Agent |
     })
   })
 
-const streams = new Set<ReturnType<typeof get>>()
+const { hostname, port } = new URL(base)
+
+/** Follows an event stream on a new connection each, calling `onEvent` for each event; resolves when it ends. */
+const followSse = async (path: string, headers: Record<string, string>, onEvent: (event: Sse.SseEvent) => void, kind: string) => {
+  if (sseClient === "http") return followHttp(path, headers, onEvent, kind)
+  const stream = Sse.open(hostname, Number(port), path, headers, onEvent, requestTimeout)
+  streams.add(stream)
+  const outcome = await stream.done
+  streams.delete(stream)
+  if (outcome._tag === "status") error(`${kind}-http-${outcome.status}`)
+  else if (outcome._tag === "error" && running) error(`${kind}-${outcome.code}`)
+}
+
+/** The event streams open now: destroyed when the part finishes. */
+const streams = new Set<{ readonly destroy: () => void }>()
 
 /** Follows the newest task to its end on a new connection, then the next, for as long as the run lasts. */
 const sseTaskWatcher = async () => {
@@ -319,7 +313,7 @@ const sseTaskWatcher = async () => {
       continue
     }
     let first = true
-    await followSse(`/api/tasks/${id}/events`, { connection: "close" }, false, (event) => {
+    await followSse(`/api/tasks/${id}/events`, {}, (event) => {
       // The first record is the task as it stands (not a change), so it has no delivery lag.
       if (!first) lag.sseTask.push(Date.now() - stampOf(JSON.parse(event.data)))
       first = false
@@ -331,7 +325,7 @@ const sseTaskWatcher = async () => {
 const sseAllReader = async () => {
   let lastEventId: string | undefined
   while (running) {
-    await followSse("/api/events", lastEventId === undefined ? {} : { "last-event-id": lastEventId }, false, (event) => {
+    await followSse("/api/events", lastEventId === undefined ? {} : { "last-event-id": lastEventId }, (event) => {
       if (event.event === "message") {
         lastEventId = event.id
         lag.sseAll.push(Date.now() - stampOf(JSON.parse(event.data)))

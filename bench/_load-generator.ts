@@ -27,7 +27,7 @@
  */
 import { type ChildProcess, fork } from "node:child_process"
 import { monitorEventLoopDelay } from "node:perf_hooks"
-import type { PartMix, PartReport, StreamKind } from "./_load-clients.ts"
+import type { PartMix, PartReport, SseClient, StreamKind } from "./_load-clients.ts"
 import type { ProbeReport } from "./_load-probe.ts"
 import { type Quantiles, quantiles } from "./_measure.ts"
 
@@ -45,6 +45,8 @@ export interface Split {
   readonly sseTaskParts: number
   /** A part whose longest event-loop delay in an interval exceeds this (ms) stalled: its samples are not `steady`. */
   readonly stallMillis: number
+  /** The parts' event-stream client: a bare socket (`_load-sse.ts`) or `node:http`. */
+  readonly sseClient: SseClient
 }
 
 /** Status and lag figures of one interval, over a set of samples. */
@@ -110,7 +112,7 @@ let allAnswered: (() => void) | undefined
 const everyoneAnswered = () => parts.every(({ name }) => answered.has(name) || exited.has(name))
 
 const parts = plan.map(([name, part]) => {
-  const child = fork(new URL("./_load-clients.ts", import.meta.url), [name, base, JSON.stringify(part)], {
+  const child = fork(new URL("./_load-clients.ts", import.meta.url), [name, base, JSON.stringify(part), split.sseClient], {
     stdio: ["ignore", "inherit", "inherit", "ipc"]
   })
   // A send to a part that has just exited (its channel not yet seen closed) fails with EPIPE: its figures are then

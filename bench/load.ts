@@ -40,7 +40,10 @@
  * allocator's share of the RSS; unset, glibc's own), `--acceptors=` (the
  * service's `CHAINJOBS_ACCEPTORS`: listening sockets sharing its port, so
  * new connections accepted per turn of its event loop; 1 for Node's single
- * socket; unset, the service's default) (or `LOAD_DURATION`,
+ * socket; unset, the service's default), `--sse-client=` (`net`, the
+ * default: the generator reads event streams over bare sockets,
+ * `_load-sse.ts`; `http`: over `node:http`, to compare the generator's own
+ * CPU) (or `LOAD_DURATION`,
  * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
  * the service there (`node --cpu-prof`); `--heap-snapshots=DIR` writes two
  * heap snapshots of it there, at the end of warm-up and at the end of the
@@ -115,7 +118,11 @@ const mallocArenaMax = args.find((arg) => arg.startsWith("--malloc-arena-max="))
 /** The service's `CHAINJOBS_ACCEPTORS` (`--acceptors=`), or undefined for its default. */
 const acceptors = args.find((arg) => arg.startsWith("--acceptors="))?.slice("--acceptors=".length) ?? process.env.LOAD_ACCEPTORS
 /** How the generator splits its clients over processes, and when one counts as stalled (`--sse-procs=`, `--stall-ms=`). */
-const split: Split = { sseTaskParts: Math.max(1, Math.round(setting("sse-procs", 4, 4))), stallMillis: setting("stall-ms", 50, 50) }
+const split: Split = {
+  sseTaskParts: Math.max(1, Math.round(setting("sse-procs", 4, 4))),
+  stallMillis: setting("stall-ms", 50, 50),
+  sseClient: (args.find((arg) => arg.startsWith("--sse-client="))?.slice("--sse-client=".length) ?? process.env.LOAD_SSE_CLIENT) === "http" ? "http" : "net"
+}
 const warmupSeconds = setting("warmup", 20, 60)
 const cooldownSeconds = setting("cooldown", 20, 60)
 
@@ -200,7 +207,7 @@ console.log(
     `fiber work per turn ${turnBudget === undefined ? "the service's default" : `CHAINJOBS_TURN_BUDGET_MS=${turnBudget}`}; ` +
     `C heap arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}; ` +
     `listening sockets ${acceptors === undefined ? "the service's default" : `CHAINJOBS_ACCEPTORS=${acceptors}`}; ` +
-    `generator: task SSE watchers over ${split.sseTaskParts} processes, a process stalled above ${split.stallMillis} ms of event-loop delay`
+    `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay`
 )
 
 const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)

@@ -14,17 +14,22 @@
  * report, which the next run of the package reuses and the score below reads.
  * A run that cannot finish before a deadline so keeps its work.
  *
+ * The incremental file is the package's results file in the repository,
+ * `mutation/results/<package>.json` (`results.ts`), compacted here once the
+ * run ended: committed, it survives a new machine, and every later run
+ * reuses the results whose code and deciding tests did not change.
+ *
  * `npm run mutate -- --report <package>…` runs nothing: it prints the score
- * of each package's last report, per file, and its surviving and uncovered
+ * of each package's results, per file, and its surviving and uncovered
  * mutants, one a line (`file:line:column mutator: replacement`), to read
- * before writing the tests that kill them. The package's reports are merged
- * (`readReport`): each source file's mutants come from the newest report that
- * holds it — a whole run's, a stopped run's incremental file, or a part's own
- * (`--incrementalFile reports/mutation/<package>/<part>.json`), so parts run
- * apart, even at once, add up to one score. Each file's line says whether
- * its score is whole: `partial` when the report it came from holds fewer
+ * before writing the tests that kill them. The package's results files are
+ * merged (`readReport`): each source file's mutants come from the newest
+ * file that holds it — the package's own, or a part's
+ * (`--incrementalFile mutation/results/<package>.<part>.json`, for parts run
+ * at once), so parts add up to one score. Each file's line says whether
+ * its score is whole: `partial` when the results it came from hold fewer
  * mutants than the file has now (a stopped run leaves out those it did not
- * reach), `stale` when the file's source changed since that report.
+ * reach), `stale` when the file's source changed since those results.
  *
  * Stryker and the vitest it runs in its workers start on this process's
  * node, which `npm run` takes from `node_modules/.bin` (the pinned Node 24).
@@ -32,8 +37,9 @@
 import { Instrumenter } from "@stryker-mutator/instrumenter"
 import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { dirname, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { compact, readResults, type ReportedFile, type ReportedMutant, resultsFileOf } from "./results.ts"
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const known = readdirSync(join(root, "packages")).filter((name) => existsSync(join(root, "packages", name, "src")))
@@ -60,45 +66,6 @@ if (names.length === 0 || unknown.length > 0) {
   process.exit(2)
 }
 
-/** One mutant in Stryker's JSON report (mutation-testing-report-schema). */
-interface ReportedMutant {
-  readonly status: string
-  readonly mutatorName: string
-  readonly replacement?: string
-  readonly location: {
-    readonly start: { readonly line: number; readonly column: number }
-    readonly end: { readonly line: number; readonly column: number }
-  }
-}
-
-/** One source file in Stryker's JSON report: its source as the run saw it, and its mutants. */
-interface ReportedFile {
-  readonly source?: string
-  readonly mutants: ReadonlyArray<ReportedMutant>
-}
-
-/** A report file of a package (`reports/mutation/<package>/*.json`) and when it was written. */
-interface ReportFile {
-  readonly path: string
-  readonly mtimeMs: number
-}
-
-/**
- * Every report of a package, newest first: a whole run's `mutation.json`,
- * the default incremental file, and the incremental file of each part run
- * with `--incrementalFile reports/mutation/<package>/<part>.json`. An
- * incremental file newer than `mutation.json` was saved by a stopped run
- * (it holds only the mutants that run tested or reused).
- */
-const reportsOf = (name: string): ReadonlyArray<ReportFile> => {
-  const dir = join(root, "reports", "mutation", name)
-  if (!existsSync(dir)) return []
-  return readdirSync(dir)
-    .filter((file) => file.endsWith(".json"))
-    .map((file) => ({ path: join(dir, file), mtimeMs: statSync(join(dir, file)).mtimeMs }))
-    .sort((a, b) => b.mtimeMs - a.mtimeMs)
-}
-
 /** Whether a report scored a mutant (tested, or found uncovered): not ignored, not left untested by a stopped run. */
 const scored = (mutant: ReportedMutant) => ["Killed", "Timeout", "Survived", "NoCoverage"].includes(mutant.status)
 
@@ -106,23 +73,19 @@ const scored = (mutant: ReportedMutant) => ["Killed", "Timeout", "Survived", "No
 const tested = (mutant: ReportedMutant) => ["Killed", "Timeout", "Survived"].includes(mutant.status)
 
 /**
- * A package's mutants by source file, merged from its reports: each source
- * file's from the newest report that tested any of them (else the newest that
- * found any uncovered), so parts run apart (each `--mutate <files>
- * --incrementalFile <part>.json`) add up to one score, and a stopped run that
- * never reached a file — or reached only its static mutants (ignored), or
- * only listed a few of its mutants as uncovered before it stopped — leaves it
- * to an older report that tested it; `from` names the reports used.
+ * A package's mutants by source file, merged from its results files
+ * (`readResults`): each source file's from the newest file that tested any
+ * of them (else the newest that found any uncovered), so parts run apart
+ * (each `--mutate <files> --incrementalFile mutation/results/<package>.<part>.json`)
+ * add up to one score, and a stopped run that never reached a file — or
+ * reached only its static mutants (ignored), or only listed a few of its
+ * mutants as uncovered before it stopped — leaves it to an older file that
+ * tested it; `from` names the files used.
  */
 const readReport = (name: string) => {
   const files: Record<string, ReportedFile> = {}
   const used = new Set<string>()
-  const reports = reportsOf(name).map((report) => ({
-    path: report.path,
-    files: (JSON.parse(readFileSync(report.path, "utf8")) as {
-      readonly files?: Record<string, ReportedFile>
-    }).files ?? {}
-  }))
+  const reports = readResults(root, name)
   // First the reports that tested a file, newest first; then, for the files none tested, those that scored any.
   for (const counts of [tested, scored]) {
     for (const report of reports) {
@@ -269,8 +232,8 @@ const sourcesOf = (name: string): Array<string> => {
 
 if (reportOnly) {
   for (const name of names) {
-    if (reportsOf(name).length === 0) {
-      console.log(`${name}: no report yet (npm run mutate -- ${name})`)
+    if (readResults(root, name).length === 0) {
+      console.log(`${name}: no results yet (npm run mutate -- ${name})`)
       continue
     }
     console.log([...(await scoreLines(name)), ...undetected(name)].join("\n"))
@@ -324,18 +287,45 @@ const runStryker = (name: string) =>
     })
   })
 
+/**
+ * The incremental file a run of `name` reads and writes: `--incrementalFile`'s
+ * (as `--incrementalFile <path>` or `--incrementalFile=<path>`), else the
+ * package's own results file.
+ */
+const incrementalFileOf = (name: string): string => {
+  const at = options.findIndex((option) => option === "--incrementalFile" || option.startsWith("--incrementalFile="))
+  if (at === -1) return resultsFileOf(name)
+  const option = options[at]!
+  return option.includes("=") ? option.slice(option.indexOf("=") + 1) : options[at + 1] ?? resultsFileOf(name)
+}
+
+/**
+ * Compacts the incremental file a run wrote (`results.ts`' `compact`), once
+ * the run ended; a file the run did not write (a failed dry run, `--force`
+ * stopped before any result) is left as it was.
+ */
+const keepResults = (name: string, startedAt: number): string | undefined => {
+  const path = resolve(root, incrementalFileOf(name))
+  if (!existsSync(path) || statSync(path).mtimeMs < startedAt) return undefined
+  const { after, before } = compact(path)
+  return `${name}: results in ${relative(root, path)} (${Math.round(after / 1024)} KiB; Stryker wrote ${Math.round(before / 1024)} KiB)`
+}
+
 const lines: Array<string> = []
 let failed = 0
 for (const name of names) {
   console.log(`\n=== mutation testing packages/${name}/src`)
+  const startedAt = Date.now()
   const result = await runStryker(name)
+  const kept = keepResults(name, startedAt)
+  if (kept !== undefined) lines.push(kept)
   if (result !== 0 && result !== "stopped") {
     failed++
     lines.push(`${name}: stryker exited with ${result}`)
     continue
   }
   if (result === "stopped") lines.push(`${name}: stopped${minutes === undefined ? "" : ` after ${minutes} min`}`)
-  lines.push(...(reportsOf(name).length === 0 ? [`${name}: no report saved`] : await scoreLines(name)))
+  lines.push(...(readResults(root, name).length === 0 ? [`${name}: no results saved`] : await scoreLines(name)))
 }
 console.log(`\n=== mutation scores\n${lines.join("\n")}`)
 process.exit(failed === 0 ? 0 : 1)

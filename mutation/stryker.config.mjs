@@ -2,10 +2,11 @@
  * StrykerJS settings for one package of the workspace, named by
  * `CHAINJOBS_MUTATE_PACKAGE` (set by `mutation/run.ts`, which
  * `npm run mutate -- <package>` starts): its `src/` is mutated and its own
- * tests, run by vitest, must kill the mutants. Reports land in
- * `reports/mutation/<package>/` (git-ignored): `index.html`, `mutation.json`
- * and the incremental file that lets a second run test only mutants whose
- * code or tests changed.
+ * tests, run by vitest, must kill the mutants. The incremental file, which
+ * lets a later run test only the mutants whose code or tests changed, is the
+ * package's results file kept in the repository, `mutation/results/<package>.json`
+ * (`results.ts`); the HTML report lands in `reports/mutation/<package>/`
+ * (git-ignored).
  */
 const name = process.env.CHAINJOBS_MUTATE_PACKAGE
 if (name === undefined || name === "") {
@@ -29,10 +30,10 @@ export default {
   // Mutants reached only while a module loads would need a fresh vitest per mutant.
   ignoreStatic: true,
   incremental: true,
-  incrementalFile: `${reports}/incremental.json`,
-  reporters: ["clear-text", "progress", "html", "json"],
+  incrementalFile: `mutation/results/${name}.json`,
+  // The JSON report would be the incremental file again: `npm run mutate -- --report` reads the results.
+  reporters: ["clear-text", "progress", "html"],
   htmlReporter: { fileName: `${reports}/index.html` },
-  jsonReporter: { fileName: `${reports}/mutation.json` },
   clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0, reportScoreTable: true, reportMutants: true },
   tempDirName: ".stryker-tmp", // run.ts gives each run its own folder under it
   // Stryker rewrites the tsconfig it names with TypeScript's JS API, which TypeScript 7 no longer has; the
@@ -40,8 +41,8 @@ export default {
   tsconfigFile: "mutation/none.json",
   cleanTempDir: "always",
   // `.stryker-tmp`: every run's sandbox lives in a folder of its own there (`run.ts` names it), which another
-  // run going on in the same checkout must not copy.
-  ignorePatterns: ["bench", "data", "coverage", ".vitest", ".stryker-tmp"],
+  // run going on in the same checkout must not copy; `mutation/results` is read from the checkout, not the sandbox.
+  ignorePatterns: ["bench", "data", "coverage", ".vitest", ".stryker-tmp", "mutation/results"],
   // A mutant's tests may take timeoutFactor × their dry-run time + timeoutMS before it counts as a timeout
   // (detected). The shared machine's load varies by a factor of several during a run, so both are generous:
   // a survivor slowed by load must not pass as a timeout.

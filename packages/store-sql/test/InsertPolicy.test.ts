@@ -1,0 +1,55 @@
+/**
+ * The PostgreSQL insert policy on its own, batch by batch: `adaptive` stays
+ * plain after one batch meeting an existing id (its weight, an eighth, is
+ * under the threshold, a sixth), goes checked after two in a row (or one in
+ * eight for long), and plain again once enough clean batches brought the
+ * running share back under the threshold; `plain` and `checked` never
+ * change; an unknown mode fails with a message naming the modes and the
+ * value given.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as InsertPolicy from "../src/internal/insertPolicy.ts"
+
+/** What `plain()` answers before each batch of `met` (whether each met an existing id), then after the last. */
+const answers = (policy: InsertPolicy.InsertPolicy, met: ReadonlyArray<boolean>) => {
+  const plain = [policy.plain()]
+  for (const metExisting of met) {
+    policy.written(metExisting)
+    plain.push(policy.plain())
+  }
+  return plain
+}
+
+describe("insert policy", () => {
+  it.effect("adaptive (the default): plain after one batch meeting an existing id, checked after two, plain after three clean ones", () =>
+    Effect.gen(function*() {
+      // The share: 1/8 (0.125), 15/64 (0.234), then × 7/8 a clean batch: 0.205, 0.179, 0.157 (under 1/6 again).
+      const plain = answers(yield* InsertPolicy.make(), [true, true, false, false, false])
+      assert.deepStrictEqual(plain, [true, true, false, false, false, true])
+    }))
+
+  it.effect("adaptive: one batch in sixteen meeting an existing id leaves it plain", () =>
+    Effect.gen(function*() {
+      // The share peaks at 1/8 / (1 - (7/8)^16) ≈ 0.142 (one in eight would reach 0.190, over 1/6).
+      const met = Array.from({ length: 64 }, (_, i) => i % 16 === 0)
+      assert.isTrue(answers(yield* InsertPolicy.make("adaptive"), met).every((plain) => plain))
+      const oneInEight = Array.from({ length: 64 }, (_, i) => i % 8 === 0)
+      assert.isFalse(answers(yield* InsertPolicy.make("adaptive"), oneInEight).every((plain) => plain))
+    }))
+
+  it.effect("plain and checked answer the same whatever the batches met", () =>
+    Effect.gen(function*() {
+      const met = [true, true, true, false, true]
+      assert.deepStrictEqual(answers(yield* InsertPolicy.make("plain"), met), [true, true, true, true, true, true])
+      assert.deepStrictEqual(answers(yield* InsertPolicy.make("checked"), met), [false, false, false, false, false, false])
+    }))
+
+  it.effect("an unknown mode fails with InsertPolicyConfigError naming the modes and the value", () =>
+    Effect.gen(function*() {
+      const failure = yield* Effect.flip(InsertPolicy.make("sometimes" as InsertPolicy.InsertMode))
+      assert.instanceOf(failure, InsertPolicy.InsertPolicyConfigError)
+      assert.strictEqual(failure.value, "sometimes")
+      assert.strictEqual(failure.message, "pgInserts must be one of adaptive, plain, checked, not sometimes")
+    }))
+})

@@ -4,8 +4,8 @@
  * - throughput of I/O-bound tasks (each waits 20 ms), 50 workers per runner,
  *   with 1, 2 and 3 runners (goal: ≥ 1.8× and ≥ 2.5× the one-runner figure),
  *   for each placement of unkeyed tasks side by side (`RunnerSettings.placement`:
- *   `shard`, the default, spread over every runner; `local`, kept on the runner
- *   they are submitted on while it has a free worker): two clusters, each on a
+ *   `local`, the default, kept on the runner they are submitted on while it has
+ *   a free worker; `shard`, spread over every runner): two clusters, each on a
  *   database of its own (shard locks are advisory locks, per database), grown
  *   together a runner at a time, their bursts taking turns;
  * - failover: `kill -9` of a runner to its task running again on another,
@@ -65,10 +65,10 @@ const ONLY = process.env.CLUSTER_BENCH_ONLY
 const FAILOVERS = Number(process.env.CLUSTER_BENCH_FAILOVERS ?? 5)
 
 /**
- * The placements measured side by side (`CLUSTER_BENCH_PLACEMENTS`, default `shard,local`): the first is the default's
+ * The placements measured side by side (`CLUSTER_BENCH_PLACEMENTS`, default `local,shard`): the first is the default's
  * cluster, where the no-op comparison and the failover rounds run too.
  */
-const PLACEMENTS = (process.env.CLUSTER_BENCH_PLACEMENTS ?? "shard,local").split(",").filter((p) =>
+const PLACEMENTS = (process.env.CLUSTER_BENCH_PLACEMENTS ?? "local,shard").split(",").filter((p) =>
   // local placement needs direct admission (a runner refuses to start otherwise)
   p === "shard" || (p === "local" && DIRECT.RUNNER_DIRECT_ADMISSION === "true")
 )
@@ -244,9 +244,12 @@ const failover = (cluster: TestCluster, runners: Array<RunnerProcess>, round: nu
     const statuses = yield* Effect.forEach(runners, (runner) => runner.status)
     const checker = statuses.findIndex((status) => status.healthCheck)
     const killChecker = round % 2 === 1 && checker >= 0
-    // the runner the scans are submitted through lives on: the health check's in even rounds, another in odd ones
-    const via = killChecker ? runners[(checker + 1) % runners.length] : runners[Math.max(checker, 0)]
-    const wanted = (runner: string) => (killChecker ? runner === runners[checker].name : runner !== via.name)
+    // the runner to be killed: the health check's in odd rounds, the one after it in even ones
+    const target = killChecker ? runners[checker] : runners[(Math.max(checker, 0) + 1) % runners.length]
+    // The scans are submitted through the runner to be killed: placed locally (the default) they run there while it
+    // has workers free, placed by shard a third of them do. The interrupts at the end go through one that lives on.
+    const via = runners[(runners.indexOf(target) + 1) % runners.length]
+    const wanted = (runner: string) => runner === target.name
     const ids: Array<string> = []
     let victim: { readonly task: string; readonly runner: string } | undefined
     let batchAt = 0
@@ -255,7 +258,7 @@ const failover = (cluster: TestCluster, runners: Array<RunnerProcess>, round: nu
       if (Date.now() - batchAt > 3_000 && ids.length < 36) {
         batchAt = Date.now()
         for (let i = 0; i < 6; i++) {
-          const answer = yield* via.submit("scan", { from: 0, to: 1_000_000, stepMs: 100 })
+          const answer = yield* target.submit("scan", { from: 0, to: 1_000_000, stepMs: 100 })
           ids.push(answer.id!)
         }
       }

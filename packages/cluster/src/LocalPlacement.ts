@@ -1,12 +1,14 @@
 /**
  * Where an unkeyed task submitted on a runner goes (`RunnerSettings.placement`).
  *
- * `shard` (the default): on the shard its id hashes to (`TaskEntity.placement`,
- * a bucket of the id), whichever runner holds it: tasks spread over every
- * runner, and most of them cross to another one (a `Submit` round trip, the
- * join's wait through the feed), about 2 ms of CPU more each (session 11).
+ * `shard`: on the shard its id hashes to (`TaskEntity.placement`, a bucket of
+ * the id), whichever runner holds it: tasks spread over every runner, and most
+ * of them cross to another one (a `Submit` round trip, the join's wait through
+ * the feed), about 1.2–2 ms of CPU more each (sessions 11–13), so that a
+ * runner added made the cluster slower (session 13: 0.52× with 2 runners).
  *
- * `local`: while this runner has a worker free for the task (running and
+ * `local` (the default, `RunnerConfig.defaultPlacement`; `shard` without
+ * direct admission): while this runner has a worker free for the task (running and
  * waiting tasks fewer than `maxWorkers`, and its kind under its concurrency),
  * the task goes on a shard this runner holds and admits directly
  * (`LocalAdmission.admits`: its guard open, its unfinished tasks adopted), so

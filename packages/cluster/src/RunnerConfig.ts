@@ -68,11 +68,19 @@ export interface RunnerSettings {
    */
   readonly directAdmission: boolean
   /**
-   * Where an unkeyed task submitted on this runner goes (`Placement`, `LocalPlacement`). Default: `shard`, spread over
-   * every runner; `local` keeps it here while a worker is free for it, and needs `directAdmission`.
+   * Where an unkeyed task submitted on this runner goes (`Placement`, `LocalPlacement`). Default: `local`, here while
+   * a worker is free for it, which needs `directAdmission`; `shard` spreads every one over every runner by its id (and
+   * is the default of the environment's settings when direct admission is off, `defaultPlacement`).
    */
   readonly placement: Placement
 }
+
+/**
+ * The placement a runner takes when none is set, given whether it admits directly: `local` (no submission crosses
+ * to another runner while a worker is free here, so a runner added adds throughput), or `shard` without direct
+ * admission, which `local` needs.
+ */
+export const defaultPlacement = (directAdmission: boolean): Placement => directAdmission ? "local" : "shard"
 
 /** The defaults of `RunnerSettings`. */
 export const defaults: RunnerSettings = {
@@ -85,7 +93,7 @@ export const defaults: RunnerSettings = {
   messagePollInterval: Duration.seconds(1),
   lockExpiration: Duration.seconds(10),
   directAdmission: true,
-  placement: "shard"
+  placement: defaultPlacement(true)
 }
 
 const Port = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))
@@ -106,8 +114,10 @@ export const config: Config.Config<RunnerSettings> = Config.all({
   ),
   lockExpiration: Config.Duration("CHAINJOBS_RUNNER_LOCK_EXPIRATION").pipe(Config.withDefault(defaults.lockExpiration)),
   directAdmission: Config.Boolean("CHAINJOBS_RUNNER_DIRECT_ADMISSION").pipe(Config.withDefault(defaults.directAdmission)),
-  placement: Config.schema(Placement, "CHAINJOBS_RUNNER_PLACEMENT").pipe(Config.withDefault(defaults.placement))
-}).pipe(Config.mapEffect((settings) => {
+  placement: Config.option(Config.schema(Placement, "CHAINJOBS_RUNNER_PLACEMENT"))
+}).pipe(Config.mapEffect(({ placement, ...rest }) => {
+  // unset: the default that runs with the direct admission read (`defaultPlacement`)
+  const settings: RunnerSettings = { ...rest, placement: Option.getOrElse(placement, () => defaultPlacement(rest.directAdmission)) }
   const refused = invalid(settings)
   return refused === undefined
     ? Effect.succeed(settings)

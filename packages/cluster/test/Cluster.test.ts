@@ -111,8 +111,11 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
         const { cluster, runners } = yield* SharedThree
         const [a, b, c] = runners
 
-        // Submitted through one runner, run by all three.
-        const ids = yield* Effect.forEach(Array.from({ length: 30 }, (_, i) => i), () => submitted(a, "sleep", { ms: 20 }))
+        // Submitted through one runner, run by all three: three times a's 50 workers at once, so that past them the
+        // submissions spread by their ids under either placement (`local`, the default, keeps the first 50 on a).
+        const ids = yield* Effect.forEach(Array.from({ length: 150 }, (_, i) => i), () => submitted(a, "sleep", { ms: 500 }), {
+          concurrency: "unbounded"
+        })
         const finished = yield* Effect.forEach(ids, (id) => a.awaitInfo(id), { concurrency: "unbounded" })
         assert.deepStrictEqual(new Set(finished.map((info) => info.status)), new Set(["completed"]))
         assert.deepStrictEqual(new Set(finished.map((info) => info.result)), new Set(["a", "b", "c"]))
@@ -157,14 +160,16 @@ describe.skipIf(pgTestUrl === undefined)("a cluster of three runners", () => {
         const addressOf = new Map(runners.map((runner) => [runner.name, `127.0.0.1:${runner.port}`]))
         for (const runner of runners) yield* runner.call({ op: "follow" })
 
-        // Tasks submitted through c run on all three; a follows each of them live, wherever it runs.
-        const submitWatched = Effect.tap(submitted(c, "steps", { steps: 8, stepMs: 100 }), (id) => a.call({ op: "watch", id }))
-        const ids = yield* Effect.forEach(Array.from({ length: 9 }, (_, i) => i), () => submitWatched)
+        // Tasks submitted through b and c, which run them (local placement, workers free) or spread them over all
+        // three (shard placement); a follows each of them live, wherever it runs.
+        const submitWatched = (via: RunnerProcess) =>
+          Effect.tap(submitted(via, "steps", { steps: 8, stepMs: 100 }), (id) => a.call({ op: "watch", id }))
+        const ids = yield* Effect.forEach(Array.from({ length: 9 }, (_, i) => i), (i) => submitWatched(i % 2 === 0 ? b : c))
         const finished = yield* Effect.forEach(ids, (id) => a.awaitInfo(id), { concurrency: "unbounded" })
-        // A task goes to the owner of its id's shard: nine may all miss b's shards (about 1 in 40), so more follow
-        // one at a time until one ran on b.
+        // Placed by shard, a task goes to the owner of its id's shard: nine may all miss b's shards (about 1 in 40),
+        // so more follow one at a time until one ran on b.
         for (let more = 0; more < 30 && !finished.some((info) => info.runner === addressOf.get("b")); more++) {
-          const id = yield* submitWatched
+          const id = yield* submitWatched(b)
           ids.push(id)
           finished.push(yield* a.awaitInfo(id))
         }

@@ -117,7 +117,10 @@ export interface StartOptions {
   readonly directAdmission?: boolean
   /** How often the runner's adoption looks for held shards not open yet (`RunnerOptions.adoptionInterval`). */
   readonly adoptionInterval?: Duration.Input
-  /** Where unkeyed tasks submitted on the runner go (`RunnerSettings.placement`). Default: a runner's, `shard`. */
+  /**
+   * Where unkeyed tasks submitted on the runner go (`RunnerSettings.placement`). Default: a runner's with its direct
+   * admission (`RunnerConfig.defaultPlacement`: `local`, or `shard` without direct admission).
+   */
   readonly placement?: RunnerConfig.Placement
 }
 
@@ -230,7 +233,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
           refreshInterval: Duration.millis(250),
           messagePollInterval: Duration.millis(250),
           directAdmission: options.directAdmission ?? directAdmissionByDefault,
-          placement: options.placement ?? RunnerConfig.defaults.placement
+          placement: options.placement ?? RunnerConfig.defaultPlacement(options.directAdmission ?? directAdmissionByDefault)
         },
         supervisor: { maxWorkers: options.maxWorkers ?? 20, shutdownGracePeriod: "5 seconds" },
         maxConnections: 4,

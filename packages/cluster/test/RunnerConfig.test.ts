@@ -33,7 +33,7 @@ const plain = (settings: RunnerConfig.RunnerSettings) => ({
 const failure = (exit: Exit.Exit<unknown, unknown>) => Exit.isFailure(exit) ? String(exit.cause) : undefined
 
 describe("RunnerConfig", () => {
-  it.effect("with nothing set, the defaults apply: 127.0.0.1:34431, 300 shards, 1 s intervals, 10 s locks, no direct admission", () =>
+  it.effect("with nothing set, the defaults apply: 127.0.0.1:34431, 300 shards, 1 s intervals, 10 s locks, direct admission, local placement", () =>
     Effect.gen(function*() {
       const exit = yield* read({})
       assert.isTrue(Exit.isSuccess(exit))
@@ -48,9 +48,22 @@ describe("RunnerConfig", () => {
         messagePollInterval: 1000,
         lockExpiration: 10_000,
         directAdmission: true,
-        placement: "shard"
+        placement: "local"
       })
       assert.deepStrictEqual(plain(exit.value), plain(RunnerConfig.defaults))
+    }))
+
+  it.effect("with direct admission off and no placement set, the placement is shard (local needs direct admission)", () =>
+    Effect.gen(function*() {
+      const exit = yield* read({ CHAINJOBS_RUNNER_DIRECT_ADMISSION: "false" })
+      assert.isTrue(Exit.isSuccess(exit), failure(exit))
+      if (!Exit.isSuccess(exit)) return
+      assert.deepStrictEqual([exit.value.directAdmission, exit.value.placement], [false, "shard"])
+      assert.strictEqual(RunnerConfig.defaultPlacement(false), "shard")
+      assert.strictEqual(RunnerConfig.defaultPlacement(true), "local")
+      // set, it is kept whatever the default
+      const shard = yield* read({ CHAINJOBS_RUNNER_PLACEMENT: "shard" })
+      assert.isTrue(Exit.isSuccess(shard) && shard.value.placement === "shard" && shard.value.directAdmission, failure(shard))
     }))
 
   it.effect("every setting is read from its CHAINJOBS_RUNNER_ variable", () =>

@@ -6,7 +6,8 @@
  * Hardhat node) the chain kind `chain/scan-addresses` on it as the chain `dev`, its requests held to `CHAIN_RATE`
  * per second, each attempt recorded (start with the block it starts from, end); with `RUNNER_HOLD` it loads and
  * waits to be told to join (below), and with `RUNNER_CHAIN` as well it loads the chain package for a `CHAIN_URL`
- * given when it joins. `RUNNER_PLACEMENT=local` places the unkeyed tasks submitted on it locally (`LocalPlacement`).
+ * given when it joins. `RUNNER_PLACEMENT` (`local` or `shard`) says where the unkeyed tasks submitted on it go (`LocalPlacement`; else
+ * the runners' default with its direct admission).
  *
  * It prints `ready` once it has joined, then answers commands read from stdin,
  * one JSON object a line, with one JSON line each on stdout:
@@ -62,7 +63,7 @@ const recordEnd = (task: string, attempt: number, exit: Exit.Exit<unknown, unkno
     ...(Exit.isFailure(exit) ? { cause: Cause.pretty(exit.cause).slice(0, 500) } : {})
   })
 
-/** Waits `ms`; unkeyed, spread over the cluster. */
+/** Waits `ms`; unkeyed: on the runner it is submitted on while a worker is free there (local placement), else spread. */
 export const SleepKind = Task.define("sleep", {
   payload: Schema.Struct({ ms: Schema.Number }),
   success: Schema.String
@@ -184,6 +185,11 @@ const brief = (change: TaskFeed.Change) => ({
   deleted: change.deleted
 })
 
+/** Whether this runner admits its own shards' submissions directly: the runners' default unless the test says. */
+const directAdmission = process.env.RUNNER_DIRECT_ADMISSION === undefined
+  ? RunnerConfig.defaults.directAdmission
+  : process.env.RUNNER_DIRECT_ADMISSION === "true"
+
 const runner = Runner.layer({
   databaseUrl: Redacted.make(process.env.CHAINJOBS_TEST_PG_URL!),
   runner: {
@@ -191,12 +197,12 @@ const runner = Runner.layer({
     port: Number(process.env.RUNNER_PORT),
     shards: 30,
     ...(process.env.RUNNER_POLL_MS ? { messagePollInterval: Duration.millis(Number(process.env.RUNNER_POLL_MS)) } : {}),
-    // the runners' default unless the test says
-    directAdmission: process.env.RUNNER_DIRECT_ADMISSION === undefined
-      ? RunnerConfig.defaults.directAdmission
-      : process.env.RUNNER_DIRECT_ADMISSION === "true",
-    // where unkeyed tasks submitted here go (`LocalPlacement`): the runners' default unless the test or bench says
-    placement: process.env.RUNNER_PLACEMENT === "local" ? "local" : RunnerConfig.defaults.placement
+    directAdmission,
+    // where unkeyed tasks submitted here go (`LocalPlacement`): the default with this direct admission unless the
+    // test or bench says
+    placement: process.env.RUNNER_PLACEMENT === "local" || process.env.RUNNER_PLACEMENT === "shard"
+      ? process.env.RUNNER_PLACEMENT
+      : RunnerConfig.defaultPlacement(directAdmission)
   },
   supervisor: { maxWorkers: Number(process.env.RUNNER_WORKERS ?? 50), shutdownGracePeriod: "5 seconds" },
   maxConnections: Number(process.env.RUNNER_PG_CONNECTIONS ?? 6),

@@ -389,7 +389,7 @@ const serve = Command.make("serve", {
     runnerPlacement: setting(
       "runner-placement",
       "CHAINJOBS_RUNNER_PLACEMENT",
-      "Where unkeyed tasks submitted on this runner go: shard (spread over every runner) or local (here while a worker is free)"
+      "Where unkeyed tasks submitted on this runner go: local (default: here while a worker is free) or shard (spread over every runner)"
     ),
     webhookSecret: setting("webhook-secret", "CHAINJOBS_WEBHOOK_SECRET", "Key webhook deliveries are signed with (none: no webhooks)"),
     webhookAllowHosts: setting("webhook-allow-hosts", "CHAINJOBS_WEBHOOK_ALLOW_HOSTS", "Private hosts webhooks may call, a,b:port,..."),

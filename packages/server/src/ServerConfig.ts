@@ -47,7 +47,7 @@
  * | `CHAINJOBS_RUNNER_HEALTH_CHECK_INTERVAL`, `_REFRESH_INTERVAL`, `_MESSAGE_POLL_INTERVAL` | | `1 second` each |
  * | `CHAINJOBS_RUNNER_LOCK_EXPIRATION` | | `10 seconds` |
  * | `CHAINJOBS_RUNNER_DIRECT_ADMISSION` | | `true`: a submission whose shard this runner holds goes straight into its supervisor; `false` sends every one through the task entity |
- * | `CHAINJOBS_RUNNER_PLACEMENT` | `--runner-placement` | `shard`: unkeyed tasks spread over every runner by their id; `local` keeps one submitted here on this runner's shards while it has a worker free (needs direct admission) |
+ * | `CHAINJOBS_RUNNER_PLACEMENT` | `--runner-placement` | `local` (default; `shard` when `CHAINJOBS_RUNNER_DIRECT_ADMISSION=false`): an unkeyed task submitted here stays on this runner's shards while it has a worker free (needs direct admission); `shard`: unkeyed tasks spread over every runner by their id |
  *
  * The supervisor's settings (workers, grace period, watchdog and sweep
  * periods) are `TasksConfig`'s, read by its own `config` under these names.

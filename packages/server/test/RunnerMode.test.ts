@@ -35,13 +35,15 @@ describe("runner mode settings", () => {
       assert.strictEqual(Duration.toMillis(runner.lockExpiration), 8000)
     }))
 
-  it.effect("read the placement of unkeyed tasks (shard by default), and refuse local placement without direct admission before anything starts", () =>
+  it.effect("read the placement of unkeyed tasks (local by default, shard without direct admission), and refuse local placement without direct admission before anything starts", () =>
     Effect.gen(function*() {
       const runner = { ...database, CHAINJOBS_RUNNER: "true" }
       const byDefault = yield* loadFrom(runner)
-      assert.isTrue(Exit.isSuccess(byDefault) && Option.getOrThrow(byDefault.value.runner).placement === "shard")
-      const local = yield* loadFrom({ ...runner, CHAINJOBS_RUNNER_PLACEMENT: "local" })
-      assert.isTrue(Exit.isSuccess(local) && Option.getOrThrow(local.value.runner).placement === "local")
+      assert.isTrue(Exit.isSuccess(byDefault) && Option.getOrThrow(byDefault.value.runner).placement === "local")
+      const undirectedDefault = yield* loadFrom({ ...runner, CHAINJOBS_RUNNER_DIRECT_ADMISSION: "false" })
+      assert.isTrue(Exit.isSuccess(undirectedDefault) && Option.getOrThrow(undirectedDefault.value.runner).placement === "shard")
+      const shard = yield* loadFrom({ ...runner, CHAINJOBS_RUNNER_PLACEMENT: "shard" })
+      assert.isTrue(Exit.isSuccess(shard) && Option.getOrThrow(shard.value.runner).placement === "shard")
       const undirected = yield* loadFrom({ ...runner, CHAINJOBS_RUNNER_PLACEMENT: "local", CHAINJOBS_RUNNER_DIRECT_ADMISSION: "false" })
       assert.include(failureMessage(undirected) ?? "", "CHAINJOBS_RUNNER_PLACEMENT=local needs CHAINJOBS_RUNNER_DIRECT_ADMISSION=true")
       assert.include(failureMessage(yield* loadFrom({ ...runner, CHAINJOBS_RUNNER_PLACEMENT: "nearby" })) ?? "", "CHAINJOBS_RUNNER_PLACEMENT")

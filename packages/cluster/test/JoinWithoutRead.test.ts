@@ -24,7 +24,8 @@ describe.skipIf(pgTestUrl === undefined)("a join of a task submitted to another 
         ...store,
         get: (id) => Effect.andThen(Effect.sync(() => reads.set(id, (reads.get(id) ?? 0) + 1)), store.get(id))
       })
-      const a = yield* cluster.start("a", { storeFault: counted })
+      // placed by shard: a's unkeyed tasks spread over both runners' shards (placed locally, none would cross)
+      const a = yield* cluster.start("a", { storeFault: counted, placement: "shard" })
       yield* settled([a])
       const b = yield* cluster.start("b")
       yield* settled([a, b])

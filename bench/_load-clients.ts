@@ -22,10 +22,13 @@
  * Messages from the generator: `{ newest: id }`; `{ report: true }` asks for
  * what the part saw since the last report (a `PartReport`: every sample, its
  * own longest event-loop delay and CPU), answered and reset; `{ finish: true }`
- * stops the load, waits for the submissions still unanswered, answers with
- * the last report, closes every connection and exits.
+ * stops the load, abandons the submissions still queued for a socket (never
+ * sent: a starved service leaves thousands there, each of which would be
+ * waited for; they leave the `sent` count), waits for those sent and still
+ * unanswered, answers with the last report, closes every connection and
+ * exits.
  */
-import { Agent, get, type IncomingMessage, request } from "node:http"
+import { Agent, type ClientRequest, get, type IncomingMessage, request } from "node:http"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as Sse from "./_load-sse.ts"
 
@@ -172,6 +175,12 @@ const requestTimeout = 60_000
  * socket the server had just closed as idle (`reusedSocket` and `ECONNRESET`, the race Node's documentation
  * describes) is sent once more on a fresh one, and counted in `staleSockets`, not as an error.
  */
+/**
+ * Submissions waiting in the pool's queue for a socket: not sent yet. A starved service leaves thousands there (the
+ * pace holds whatever the answers take); the part's finish abandons them (`unsent`) rather than wait for each.
+ */
+const queued = new Set<ClientRequest>()
+
 const call = (method: string, path: string, agent: Agent | false, body?: unknown, retried = false) =>
   new Promise<{ status: number; body: string }>((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body)
@@ -190,6 +199,11 @@ const call = (method: string, path: string, agent: Agent | false, body?: unknown
       response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }))
       response.on("error", (e: NodeJS.ErrnoException) => reject(e.code ?? "response-error"))
     })
+    if (agent === pool) {
+      queued.add(req)
+      req.once("socket", () => queued.delete(req))
+      req.once("close", () => queued.delete(req))
+    }
     req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })))
     req.on("error", (e: NodeJS.ErrnoException) => {
       if (req.reusedSocket && e.code === "ECONNRESET" && !retried) {
@@ -215,7 +229,9 @@ const submitOne = async () => {
     submitLatency.push(performance.now() - started)
     newestId = JSON.parse(reply.body).taskId
   } catch (kind) {
-    error(`submit-${kind}`)
+    // Abandoned in the pool's queue at the finish: it never reached the service, so it was not sent.
+    if (kind === "unsent") sent--
+    else error(`submit-${kind}`)
   }
 }
 
@@ -467,6 +483,8 @@ const loops = [
 /** Stops the load: the last submissions are answered (or fail) before the last report, then every connection closes. */
 const finish = async () => {
   running = false
+  if (queued.size > 0) process.stderr.write(`load part ${name}: ${queued.size} submissions never sent (queued for a socket at the finish), not counted\n`)
+  for (const req of queued) req.destroy(Object.assign(new Error("unsent"), { code: "unsent" }))
   await Promise.all(inFlight)
   await sendAll({ report: report() })
   for (const req of streams) req.destroy()

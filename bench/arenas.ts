@@ -1,0 +1,156 @@
+/**
+ * `npm run bench -- arenas`: what the service's C heap (glibc's `malloc`
+ * arenas: native objects, `Buffer` memory, SQLite) holds and how it grows
+ * per unit of work, with glibc's default arenas beside `MALLOC_ARENA_MAX=2`
+ * — issue 17's load left an RSS slope whose larger part was the C heap.
+ *
+ * Two services (`chainjobs serve`, SQLite, `--max-workers 300`), alike but
+ * for `MALLOC_ARENA_MAX`, are driven in turn by the same client, in
+ * alternating phases of equal work: each phase submits `--tasks=` (default
+ * 2,000) `demo-scan` tasks of about 200 ms, `--at-once=` (40) at a time, and
+ * for each opens `--streams=` (3) event streams of it on new connections,
+ * read to its end (`_load-sse.ts`), and one status read on a new connection
+ * — so the figures are per task and per connection, whatever share of the
+ * processor the machine gives the services. After a warm-up phase of each,
+ * every phase's end reads each service's memory parts from `/proc`
+ * (`_load-memory.ts`); `--phases=` (4) phases. Prints each phase's C heap
+ * and other anonymous memory (the V8 heaps, mostly) per service, and the C
+ * heap's growth per 1,000 tasks after the warm-up, with the load average.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { Agent, request } from "node:http"
+import { loadavg, tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { memoryParts } from "./_load-memory.ts"
+import * as Sse from "./_load-sse.ts"
+import { fmt, table } from "./_measure.ts"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const args = process.argv.slice(2)
+const flag = (name: string, fallback: number) => {
+  const value = Number(args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3))
+  return Number.isFinite(value) && value > 0 ? value : fallback
+}
+const tasks = flag("tasks", 2000)
+const atOnce = flag("at-once", 40)
+const streams = flag("streams", 3)
+const phases = flag("phases", 4)
+
+/** One service under test: its process, base URL and the keep-alive pool its submissions go over. */
+interface Service {
+  readonly label: string
+  readonly child: ChildProcess
+  readonly dataDir: string
+  readonly host: string
+  readonly port: number
+  readonly pool: Agent
+}
+
+/** Starts a service with `env` over the environment, resolving once it listens. */
+const start = async (label: string, env: Record<string, string>): Promise<Service> => {
+  const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-arenas-"))
+  const child = spawn(
+    process.execPath,
+    [join(here, "..", "packages", "server", "src", "main.ts"), "serve", "--port", "0", "--data-dir", dataDir, "--max-workers", "300", "--dev-chain", "false"],
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } }
+  )
+  const base = await new Promise<URL>((resolve, reject) => {
+    // Every line is read (its log included), so the service never blocks on a full pipe.
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const match = /listening on (http:\/\/\S+)/.exec(line)
+      if (match !== null) resolve(new URL(match[1]))
+    })
+    child.once("exit", (code) => reject(new Error(`the ${label} service exited (${code}) before listening`)))
+  })
+  return { label, child, dataDir, host: base.hostname, port: Number(base.port), pool: new Agent({ keepAlive: true, maxSockets: 64 }) }
+}
+
+/** Submits one task, resolving with its id; a request reset on a kept-alive socket the service had just closed is sent again once. */
+const submit = (service: Service, retried = false): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const body = JSON.stringify({ fromBlock: 1, toBlock: 4, delayMillis: 50 })
+    const req = request({
+      host: service.host,
+      port: service.port,
+      path: "/api/tasks/demo-scan",
+      method: "POST",
+      agent: service.pool,
+      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) }
+    }, (response) => {
+      let text = ""
+      response.setEncoding("utf8")
+      response.on("data", (chunk: string) => text += chunk)
+      response.on("end", () => response.statusCode === 202 ? resolve(JSON.parse(text).taskId) : reject(new Error(`submit: ${response.statusCode} ${text}`)))
+    })
+    req.on("error", (error) => req.reusedSocket && !retried ? submit(service, true).then(resolve, reject) : reject(error))
+    req.end(body)
+  })
+
+/** Reads the task's event stream to its end on a new connection. */
+const follow = async (service: Service, id: string) => {
+  const outcome = await Sse.open(service.host, service.port, `/api/tasks/${id}/events`, {}, () => {}, 60_000).done
+  if (outcome._tag !== "ended") throw new Error(`stream: ${JSON.stringify(outcome)}`)
+}
+
+/** Reads the task's record on a new connection. */
+const status = (service: Service, id: string) =>
+  new Promise<void>((resolve, reject) => {
+    const req = request({ host: service.host, port: service.port, path: `/api/tasks/${id}`, agent: false }, (response) => {
+      response.resume()
+      response.on("end", () => response.statusCode === 200 ? resolve() : reject(new Error(`status: ${response.statusCode}`)))
+    })
+    req.on("error", reject)
+    req.end()
+  })
+
+/** One phase of work on `service`: `tasks` submissions, each followed by its streams and a status read, `atOnce` at a time. */
+const phase = async (service: Service) => {
+  let next = 0
+  await Promise.all(Array.from({ length: atOnce }, async () => {
+    while (next++ < tasks) {
+      const id = await submit(service)
+      await Promise.all([...Array.from({ length: streams }, () => follow(service, id)), status(service, id)])
+    }
+  }))
+}
+
+const services = [await start("glibc's default arenas", {}), await start("MALLOC_ARENA_MAX=2", { MALLOC_ARENA_MAX: "2" })]
+const stop = () => {
+  for (const service of services) {
+    service.child.kill("SIGTERM")
+    service.pool.destroy()
+    rmSync(service.dataDir, { recursive: true, force: true })
+  }
+}
+process.on("exit", stop)
+
+console.log(
+  `arenas: ${tasks} tasks per phase, ${atOnce} at once, each with ${streams} event streams and a status read on new connections; ` +
+    `a warm-up phase, then ${phases} phases of each service in turn`
+)
+const mb = (bytes: number) => fmt(bytes / 2 ** 20, 1)
+const rows: Array<Array<string>> = [["phase", ...services.flatMap((s) => [`${s.label}: C heap MB`, "other anon MB"]), "load average"]]
+/** Each service's C heap after each phase (bytes). */
+const heaps: Array<Array<number>> = services.map(() => [])
+for (let p = 0; p <= phases; p++) {
+  const row = [p === 0 ? "warm-up" : String(p)]
+  for (const [i, service] of services.entries()) {
+    await phase(service)
+    const parts = memoryParts(service.child.pid!)
+    heaps[i].push(parts?.malloc ?? Number.NaN)
+    row.push(mb(parts?.malloc ?? Number.NaN), mb(parts?.anon ?? Number.NaN))
+  }
+  row.push(loadavg().map((l) => l.toFixed(1)).join(" "))
+  rows.push(row)
+}
+table(rows)
+const perThousand = (heap: ReadonlyArray<number>) => ((heap[heap.length - 1] - heap[0]) / 2 ** 20) / ((phases * tasks) / 1000)
+console.log(
+  `C heap growth after warm-up, MB per 1,000 tasks (${streams + 1} new connections each): ` +
+    services.map((service, i) => `${service.label} ${fmt(perThousand(heaps[i]), 2)}`).join("; ")
+)
+stop()
+process.exit(0)

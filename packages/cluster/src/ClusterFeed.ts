@@ -28,6 +28,13 @@
  *   last notification heard in order: a watch ends with its task's final
  *   record, and a task that began and ended wholly inside the outage is
  *   announced, whatever was lost;
+ * - a runner that leaves may take changes with it that no gap shows: killed
+ *   between a commit and its notification, or stopped with changes still
+ *   waiting to be sent. When a runner says farewell, starts a new session
+ *   (started again), or falls silent for `statsExpiryMillis` (its counts go
+ *   every second), every wait for a final record that began without a read
+ *   (`expect`) reads the record at once, and a join of a task expected
+ *   before then reads first;
  * - notifications and reads cross (a read can be newer than a notification
  *   still on its way): each task's records are kept in their order
  *   (`RecordOrder`), an earlier one arriving after a later one is dropped,
@@ -166,8 +173,10 @@ export interface ClusterFeed {
    * Tells the feed that task `id` is being submitted from here, before the submission is sent, wherever it is placed
    * (this runner, another, a cluster of one): for the next `finishedMemoryMillis` or so, the feed keeps the final
    * record it hears of it, and a `finalRecord` of it begins without its first `read` (the record is not final then
-   * unless the feed heard it). It hears the final record either way: from this runner's own changes for a task run
-   * here, from its runner's notification for one run elsewhere (final records always go). A join of a submitted task
+   * unless the feed heard it) unless a runner left since (it may have taken the final record's notification with
+   * it); such a wait reads the record at once when a runner leaves. It hears the final record either way: from this
+   * runner's own changes for a task run here, from its runner's notification for one run elsewhere (final records
+   * always go). A join of a submitted task
    * so costs no store read. Forgotten after a loss of changes, on its deletion and once its `finalRecord` took it (a
    * second join reads first); not kept past `expectedLimit` expectations. A `finalRecord` then reads first, as for
    * any task. Returns its withdrawal: for a submission that failed, or answered with another task's id.
@@ -261,13 +270,19 @@ export const make = Effect.fnUntraced(function*(options: {
   let finishedBefore = new Map<string, Place>()
   /**
    * Tasks submitted from here, wherever placed (`expect`), in two generations as the finished places: with the
-   * final record heard of each (`undefined` until then; `deliver` fills it, for own and others' changes alike), kept
-   * for its `finalRecord`. At most `expectAtMost` of them in both generations.
+   * final record heard of each (until then when it was expected, by the feed's clock; `deliver` fills it, for own
+   * and others' changes alike), kept for its `finalRecord`. At most `expectAtMost` of them in both generations.
    */
-  let expected = new Map<string, TaskInfo.TaskInfo | undefined>()
-  let expectedBefore = new Map<string, TaskInfo.TaskInfo | undefined>()
+  let expected = new Map<string, TaskInfo.TaskInfo | number>()
+  let expectedBefore = new Map<string, TaskInfo.TaskInfo | number>()
   /** Which generation expects task `id`, if one does. */
   const expectationOf = (id: string) => expected.has(id) ? expected : expectedBefore.has(id) ? expectedBefore : undefined
+  /** Waits for a final record begun without a read (`expect`), by task: read at once when a runner leaves. */
+  const blind = new Map<string, number>()
+  /** When a runner last left (said farewell, started again, fell silent): expectations older than that are read first. */
+  let leftAt = Number.NEGATIVE_INFINITY
+  /** Runners taken for gone for their silence: not again until heard from. */
+  const silent = new Set<string>()
   const heard = new Map<string, Heard>()
   /** What each other runner's followers want of this runner's intermediate records. */
   const wants = new Map<string, Wants>()
@@ -543,6 +558,9 @@ export const make = Effect.fnUntraced(function*(options: {
         if (seq <= last.seq) return Effect.void
         if (seq > last.seq + 1) lostSince = last.sentAt
       }
+      silent.delete(from)
+      // a farewell, or a new session with no farewell before it: what the runner had not sent is gone
+      const leaving = what === "g" || (last !== undefined && last.session !== sessionOf) ? left : Effect.void
       const known = peers.has(from)
       if (what === "g") {
         peers.delete(from)
@@ -552,7 +570,7 @@ export const make = Effect.fnUntraced(function*(options: {
         peers.set(from, now())
         sequences.set(from, { session: sessionOf!, seq, sentAt })
       }
-      const recover = lostSince === undefined ? Effect.void : resync(lostSince - resyncMarginMillis)
+      const recover = Effect.andThen(leaving, lostSince === undefined ? Effect.void : resync(lostSince - resyncMarginMillis))
 
       const body = payload.slice(headerEnd + 1)
       // A runner new to this one: answered at once with this one's counts (so that it knows it is heard) and wants.
@@ -602,6 +620,29 @@ export const make = Effect.fnUntraced(function*(options: {
     Effect.orElseSucceed(store.unfinished, () => []),
     (unfinished) => unfinished.filter((info) => info.runner !== origin)
   )
+
+  /**
+   * A runner left: it may have taken the notification of a final record committed (killed between the two) or still
+   * waiting to be sent, and no gap shows it. The waits that began without a read read it now; expectations older than
+   * this are read first by their joins.
+   */
+  const left = Effect.suspend(() => {
+    leftAt = now()
+    return Effect.forEach(Array.from(blind.keys()), reread, { concurrency: 8, discard: true })
+  })
+
+  /** A runner heard from that has sent nothing, not even its counts, for `statsExpiryMillis` has left (`left`), once. */
+  const silence = Effect.suspend(() => {
+    const at = now()
+    let gone = false
+    for (const from of sequences.keys()) {
+      const heardAt = peers.get(from)
+      if (heardAt === undefined || at - heardAt <= statsExpiryMillis || silent.has(from)) continue
+      silent.add(from)
+      gone = true
+    }
+    return gone ? left : Effect.void
+  })
 
   /**
    * After changes may have been lost (an outage of the listener, a missing number): the latest records of what is
@@ -690,7 +731,7 @@ export const make = Effect.fnUntraced(function*(options: {
   yield* Deferred.await(listening)
 
   // Counts: sent every second, and a farewell at the end. Finished tasks' places are forgotten after a while.
-  yield* Effect.forkScoped(Effect.repeat(Effect.andThen(sendStats, renewWants), Schedule.spaced(statsInterval)))
+  yield* Effect.forkScoped(Effect.repeat(Effect.andThen(Effect.andThen(sendStats, renewWants), silence), Schedule.spaced(statsInterval)))
   yield* Effect.forkScoped(Effect.repeat(
     Effect.sync(() => {
       finishedBefore = finishedPlaces
@@ -761,11 +802,14 @@ export const make = Effect.fnUntraced(function*(options: {
   const finalRecord = <E>(id: string, read: Effect.Effect<TaskInfo.TaskInfo, E>) =>
     Effect.suspend(() => {
       const expecting = expectationOf(id)
+      /** Whether the wait begins without a read: expected since before any runner left, and not heard final. */
+      let unread = false
       if (expecting !== undefined) {
-        const heard = expecting.get(id)
+        const heard = expecting.get(id)!
         // taken: a later wait reads first, as for any task
         expecting.delete(id)
-        if (heard !== undefined) return Effect.succeed(Option.some(heard))
+        if (typeof heard !== "number") return Effect.succeed(Option.some(heard))
+        unread = heard > leftAt && !closed
       }
       const final = Deferred.makeUnsafe<Option.Option<TaskInfo.TaskInfo>>()
       // Following before the first read, as a watch: a final record told meanwhile is kept, or the read finds it.
@@ -775,8 +819,14 @@ export const make = Effect.fnUntraced(function*(options: {
         delivered: false
       })
       // Expected and not heard final: followed since before its submission, so not final yet (or its final record
-      // still on its way): no first read, only the reads again.
-      const firstRead = expecting !== undefined && !closed
+      // still on its way): no first read, only the reads again, and one at once should a runner leave (`left`).
+      if (unread) blind.set(id, (blind.get(id) ?? 0) + 1)
+      const unblind = () => {
+        const waits = blind.get(id) ?? 0
+        if (waits <= 1) blind.delete(id)
+        else blind.set(id, waits - 1)
+      }
+      const firstRead = unread
         ? Effect.succeed(undefined)
         : Effect.map(read, (info): TaskInfo.TaskInfo | undefined => info)
       return firstRead.pipe(
@@ -786,7 +836,10 @@ export const make = Effect.fnUntraced(function*(options: {
           // The feed tells it at once; reading again bounds the wait should its runner never tell it.
           return closed ? Effect.succeed(Option.none()) : Effect.raceFirst(Deferred.await(final), readAgain(read))
         }),
-        Effect.ensuring(Effect.sync(stop))
+        Effect.ensuring(Effect.sync(() => {
+          stop()
+          if (unread) unblind()
+        }))
       )
     })
 
@@ -829,7 +882,7 @@ export const make = Effect.fnUntraced(function*(options: {
     finalRecord,
     expect: (id) => {
       // past the bound not followed: its join reads first
-      if (!closed && expected.size + expectedBefore.size < expectAtMost) expected.set(id, undefined)
+      if (!closed && expected.size + expectedBefore.size < expectAtMost) expected.set(id, now())
       return () => void expectationOf(id)?.delete(id)
     },
     deleted: (info) =>

@@ -201,6 +201,8 @@ const cluster = (options: {
   readonly testClock?: boolean
   /** a's bound on the tasks it expects at once (`ClusterFeed.expectedLimit` if not given) */
   readonly expectedLimit?: number
+  /** How often a's waits for a final record read it again (`ClusterFeed.finalRecheck` if not given) */
+  readonly finalRecheck?: Duration.Input
 } = {}) =>
   Effect.gen(function*() {
     const channel = `chainjobs_wire_${process.pid}_${++channels}`
@@ -291,7 +293,14 @@ const cluster = (options: {
     const ticking = countingSleeps(lingering.clock, ClusterFeed.statsInterval, () => countsFiber !== undefined && Fiber.getCurrent() === countsFiber)
     const feedClock: Clock.Clock = ticking.clock
     const feedScope = yield* Scope.fork(yield* Effect.scope)
-    const feed = yield* ClusterFeed.make({ local, origin: "a:1", channel, pg, expectedLimit: options.expectedLimit }).pipe(
+    const feed = yield* ClusterFeed.make({
+      local,
+      origin: "a:1",
+      channel,
+      pg,
+      expectedLimit: options.expectedLimit,
+      finalRecheck: options.finalRecheck
+    }).pipe(
       Effect.provideService(TaskStore.TaskStore, store),
       Effect.provideService(Clock.Clock, feedClock),
       Scope.provide(feedScope)
@@ -455,6 +464,53 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected task
       yield* a.settle({ session: "s2", seq: 3 })
       assert.deepStrictEqual(yield* a.feed.finalRecord(lost!.id, countedRead(reads, lost!)), Option.some(lost!))
       assert.strictEqual(reads.get(lost!.id), 1, "the join after lost changes' reads")
+    }).pipe(Effect.scoped), 30_000)
+
+  /**
+   * A task x ran to its end, expected by a: its final record is in the store, but x left before its notification
+   * went (killed between the two, or stopped with it still waiting), so no number of x's shows it missing. a's join
+   * began without a read and a reads again only after hours: it ends only if x's leaving (`leave`) makes it read.
+   */
+  const lostWithItsRunner = (leave: (a: Effect.Success<ReturnType<typeof cluster>>) => Effect.Effect<void>) =>
+    Effect.gen(function*() {
+      const a = yield* cluster({ finalRecheck: "5 hours" })
+      yield* a.settle()
+      const info = finished(record({ runner: "x:1" }))
+      a.feed.expect(info.id)
+      yield* a.store.insert(info)
+      const reads = new Map<string, number>()
+      const join = yield* Effect.forkChild(a.feed.finalRecord(info.id, countedRead(reads, info)), { startImmediately: true })
+      assert.strictEqual(reads.get(info.id), undefined, "the join read first")
+      yield* leave(a)
+      assert.deepStrictEqual(yield* Fiber.join(join), Option.some(info))
+    }).pipe(Effect.scoped)
+
+  it.live("a join waiting unread for a final record whose notification its runner took away reads it when the runner says farewell", () =>
+    lostWithItsRunner((a) => a.post("g", "")), 30_000)
+
+  it.live("… when the runner starts again (a new session)", () => lostWithItsRunner((a) => a.settle({ session: "s2", seq: 1 })), 30_000)
+
+  it.live("… when the runner falls silent for statsExpiryMillis (its counts stop)", () => lostWithItsRunner(() => Effect.void), 30_000)
+
+  it.live("a task expected before a runner left is read first by its join; one expected after is not", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster({ finalRecheck: "5 hours" })
+      yield* a.settle()
+      const before = finished(record({ runner: "x:1" }))
+      a.feed.expect(before.id)
+      yield* a.store.insert(before)
+      // x says farewell, numbered next (no loss); its numbers start again after it
+      yield* a.post("g", "")
+      yield* a.settle({ seq: 1 })
+      const after = finished(record({ runner: "x:1" }))
+      a.feed.expect(after.id)
+      const reads = new Map<string, number>()
+      assert.deepStrictEqual(yield* a.feed.finalRecord(before.id, countedRead(reads, before)), Option.some(before))
+      assert.strictEqual(reads.get(before.id), 1, "the join of the task expected before x left")
+      const join = yield* Effect.forkChild(a.feed.finalRecord(after.id, countedRead(reads, after)), { startImmediately: true })
+      yield* a.tell([{ i: after }], { seq: 2 })
+      assert.deepStrictEqual(yield* Fiber.join(join), Option.some(after))
+      assert.strictEqual(reads.get(after.id), undefined, "the join of the task expected after x left read")
     }).pipe(Effect.scoped), 30_000)
 })
 

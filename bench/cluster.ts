@@ -37,8 +37,8 @@ const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
  * Submissions in flight per runner for the I/O-bound bursts (`CLUSTER_BENCH_IN_FLIGHT`, default 50): as many as its 50
  * workers, a client keeping its runner busy without a queue. More only queue: with 100, half of a runner's submissions
  * find no free worker, local placement spreads them, and the bench measures the queue's crossings rather than the
- * runners (session 12, default placement, one runner: 456/s at 100 in flight, load 20, and 627/s at 50, load 11 —
- * runs at different loads, so only the direction is read from them).
+ * runners (session 12, placement `shard`, the default then, one runner: 456/s at 100 in flight, load 20, and 627/s at
+ * 50, load 11 — runs at different loads, so only the direction is read from them).
  */
 const IO_IN_FLIGHT_PER_RUNNER = Number(process.env.CLUSTER_BENCH_IN_FLIGHT ?? 50)
 /** Submissions in flight for the no-op comparison (cluster of one vs the single process): enough to batch the store. */

@@ -16,8 +16,8 @@
  * Beside each rate: the CPU time the runner processes (or the single process)
  * spent per task meanwhile, which the machine's load distorts far less than
  * the rates: on a shared machine it is the cost to compare. Beside that, the same less the runners' idle CPU (their
- * CPU per second with nothing submitted, measured just before, times each one's burst): under load a burst stretches
- * and the idle share per task with it, so that figure is the tasks' own cost.
+ * CPU per second with nothing submitted, measured just before once two windows agree, times each one's burst): under
+ * load a burst stretches and the idle share per task with it, so that figure is the tasks' own cost.
  */
 import { readFileSync } from "node:fs"
 import { loadavg } from "node:os"
@@ -90,7 +90,7 @@ interface Measured {
   readonly rate: number
   readonly cpuPerTask: number
   /**
-   * `cpuPerTask` less what the runners spend anyway while idle (`idleCpu`, measured just before, times each runner's
+   * `cpuPerTask` less what the runners spend anyway while idle (`idleCpu`, settled, just before, times each runner's
    * burst): what the tasks themselves cost. Under load a burst stretches, and its idle share per task with it (0.4 ms
    * per task of a 2-runner burst at load 19, session 13), so the plain figure mostly measures the load; this one does
    * not. The single process's figure is not corrected (`cpuPerTask`).
@@ -165,22 +165,44 @@ const balanced = (runners: ReadonlyArray<RunnerProcess>) => {
 
 /**
  * The CPU time each runner spends per second while it runs no task (health checks, shard-lock refreshes, the
- * guards', adoption's and shard sampling's loops, the feed's counts and wants), µs per second: measured over
- * `IDLE_SECONDS` with nothing submitted. Every second a burst lasts costs this much on each runner, whatever its tasks.
+ * guards', adoption's and shard sampling's loops, the feed's counts and wants), µs per second, with nothing
+ * submitted. Every second a burst lasts costs this much on each runner, whatever its tasks. Measured in windows of
+ * `IDLE_SECONDS` one after the other until two in a row agree (`idleAgree`), at most `IDLE_WINDOWS`: the first,
+ * right after a warm-up, may still hold its tail (the last writes' resumptions, a collection). `settled` is the mean
+ * of the last two windows, what the bursts' figures take off; `first` is the first window, printed beside it.
  */
 const idleCpu = (runners: ReadonlyArray<RunnerProcess>) =>
   Effect.gen(function*() {
     const cpu = Effect.forEach(runners, (runner) => Effect.map(runner.call({ op: "cpu" }), (answer) => answer.cpuMicros as number))
-    const before = yield* cpu
-    const started = Date.now()
-    yield* Effect.sleep(`${IDLE_SECONDS} seconds`)
-    const after = yield* cpu
-    const seconds = (Date.now() - started) / 1000
-    return after.map((micros, i) => (micros - before[i]) / seconds)
+    const windows: Array<ReadonlyArray<number>> = []
+    let before = yield* cpu
+    let started = Date.now()
+    while (windows.length < IDLE_WINDOWS && (windows.length < 2 || !idleAgree(windows.at(-2)!, windows.at(-1)!))) {
+      yield* Effect.sleep(`${IDLE_SECONDS} seconds`)
+      const after = yield* cpu
+      const ended = Date.now()
+      const seconds = (ended - started) / 1000
+      windows.push(after.map((micros, i) => (micros - before[i]) / seconds))
+      before = after
+      started = ended
+    }
+    const [last, previous] = [windows.at(-1)!, windows.at(-2) ?? windows.at(-1)!]
+    return { settled: last.map((micros, i) => (micros + previous[i]) / 2), first: windows[0], windows: windows.length }
   })
 
-/** How long the runners' idle CPU is measured before each measured burst. */
+/** Two idle windows agree when every runner's rates differ by at most a tenth, or 0.5 ms per second when less. */
+const idleAgree = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) =>
+  a.every((micros, i) => Math.abs(micros - b[i]) <= Math.max(0.1 * Math.max(micros, b[i]), 500))
+
+/** How long one window of the runners' idle CPU lasts, and how many are measured at most before a burst. */
 const IDLE_SECONDS = 3
+const IDLE_WINDOWS = 5
+
+/** An idle measurement as printed: each runner's settled rate and its first window's, ms of CPU per runner-second. */
+const idleText = (idle: Effect.Success<ReturnType<typeof idleCpu>>) =>
+  `idle ${idle.settled.map((micros) => fmt(micros / 1000, 1)).join(" / ")} ms CPU per runner-second settled in ${idle.windows} windows of ${IDLE_SECONDS} s (first window ${
+    idle.first.map((micros) => fmt(micros / 1000, 1)).join(" / ")
+  })`
 
 /**
  * Tasks per second for `count` tasks submitted in `perRunner` shares, one burst per runner at once, each through its
@@ -388,10 +410,10 @@ const ioBurst = (side: Side) =>
     const n = side.runners.length
     yield* throughput(side.runners, "io", { ms: 20 }, WARM_UP, undefined, side.databaseUrl)
     const idle = yield* idleCpu(side.runners)
-    const measured = yield* throughput(side.runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, `io${n}-${side.placement}`, side.databaseUrl, idle)
+    const measured = yield* throughput(side.runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, `io${n}-${side.placement}`, side.databaseUrl, idle.settled)
     const load = loadAverage()
     side.measured.push({ ...measured, load })
-    yield* progress(`${n} runner${n === 1 ? "" : "s"}, placement ${side.placement}: ${fmt(measured.rate)}/s, ${fmt(measured.cpuPerTask)} µs CPU per task, ${fmt(measured.busyCpuPerTask)} less idle (${measured.spread}), idle ${idle.map((micros) => fmt(micros / 1000, 1)).join(" / ")} ms CPU per runner-second, load ${load}`)
+    yield* progress(`${n} runner${n === 1 ? "" : "s"}, placement ${side.placement}: ${fmt(measured.rate)}/s, ${fmt(measured.cpuPerTask)} µs CPU per task, ${fmt(measured.busyCpuPerTask)} less idle (${measured.spread}), ${idleText(idle)}, load ${load}`)
   })
 
 const main = Effect.gen(function*() {
@@ -409,9 +431,9 @@ const main = Effect.gen(function*() {
   // no-op routing cost: one runner vs one plain supervisor
   yield* throughput(runners, "noop", {}, WARM_UP)
   const noopIdle = yield* idleCpu(runners)
-  const clusterNoop = yield* throughput(runners, "noop", {}, NOOP_TASKS, "noop", url!, noopIdle)
+  const clusterNoop = yield* throughput(runners, "noop", {}, NOOP_TASKS, "noop", url!, noopIdle.settled)
   const plainNoop = yield* singleProcess(cluster.schema)
-  yield* progress(`no-op: cluster of one ${fmt(clusterNoop.rate)}/s (${clusterNoop.spread}, idle ${fmt(noopIdle[0] / 1000, 1)} ms CPU per runner-second), single process ${fmt(plainNoop.rate)}/s (${plainNoop.spread}), load ${loadAverage()}`)
+  yield* progress(`no-op: cluster of one ${fmt(clusterNoop.rate)}/s (${clusterNoop.spread}, ${idleText(noopIdle)}), single process ${fmt(plainNoop.rate)}/s (${plainNoop.spread}), load ${loadAverage()}`)
   const noopTable = () => {
     console.log(`\nno-op tasks on PostgreSQL (${NOOP_TASKS}, ${NOOP_IN_FLIGHT} in flight):`)
     table([

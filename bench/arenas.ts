@@ -16,6 +16,11 @@
  * (`_load-memory.ts`); `--phases=` (4) phases. Prints each phase's C heap
  * and other anonymous memory (the V8 heaps, mostly) per service, and the C
  * heap's growth per 1,000 tasks after the warm-up, with the load average.
+ *
+ * `--pair=store` compares the task store instead, both with glibc's default
+ * arenas: the SQLite file (its worker thread, page cache and statements in
+ * the C heap) beside the memory store (`--data-dir :memory:`), to tell
+ * whether the C heap's growth is SQLite's.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -38,6 +43,8 @@ const tasks = flag("tasks", 2000)
 const atOnce = flag("at-once", 40)
 const streams = flag("streams", 3)
 const phases = flag("phases", 4)
+/** What the two services differ in: `arenas` (glibc's default against `MALLOC_ARENA_MAX=2`) or `store` (SQLite file against memory). */
+const pair = args.find((arg) => arg.startsWith("--pair="))?.slice("--pair=".length) === "store" ? "store" : "arenas"
 
 /** One service under test: its process, base URL and the keep-alive pool its submissions go over. */
 interface Service {
@@ -49,12 +56,12 @@ interface Service {
   readonly pool: Agent
 }
 
-/** Starts a service with `env` over the environment, resolving once it listens. */
-const start = async (label: string, env: Record<string, string>): Promise<Service> => {
+/** Starts a service with `env` over the environment (its tasks in memory if `inMemory`), resolving once it listens. */
+const start = async (label: string, env: Record<string, string>, inMemory = false): Promise<Service> => {
   const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-arenas-"))
   const child = spawn(
     process.execPath,
-    [join(here, "..", "packages", "server", "src", "main.ts"), "serve", "--port", "0", "--data-dir", dataDir, "--max-workers", "300", "--dev-chain", "false"],
+    [join(here, "..", "packages", "server", "src", "main.ts"), "serve", "--port", "0", "--data-dir", inMemory ? ":memory:" : dataDir, "--max-workers", "300", "--dev-chain", "false"],
     { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } }
   )
   const base = await new Promise<URL>((resolve, reject) => {
@@ -117,7 +124,9 @@ const phase = async (service: Service) => {
   }))
 }
 
-const services = [await start("glibc's default arenas", {}), await start("MALLOC_ARENA_MAX=2", { MALLOC_ARENA_MAX: "2" })]
+const services = pair === "store"
+  ? [await start("SQLite file", {}), await start("memory store", {}, true)]
+  : [await start("glibc's default arenas", {}), await start("MALLOC_ARENA_MAX=2", { MALLOC_ARENA_MAX: "2" })]
 const stop = () => {
   for (const service of services) {
     service.child.kill("SIGTERM")

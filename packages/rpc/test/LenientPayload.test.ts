@@ -6,7 +6,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Exit, Schema } from "effect"
+import { Rpc } from "effect/rpc"
 import { isLenient, lenient, Malformed } from "../src/internal/lenient.ts"
+import { TaskRpcs } from "../src/TaskRpcs.ts"
+import { WatchRpcs } from "../src/WatchRpcs.ts"
 
 const ById = Schema.Struct({ id: Schema.String })
 
@@ -29,5 +32,33 @@ describe("lenient", () => {
     assert.isTrue(Exit.isFailure(refused), "a bad value was encoded")
     assert.isTrue(Exit.isFailure(plain))
     assert.strictEqual(String(Exit.isFailure(refused) && refused.cause), String(Exit.isFailure(plain) && plain.cause))
+  })
+
+  // RpcServer decodes a request's payload under the handlers' services, merged into the connection's context for
+  // every request, unless the decoding resolved at once (an Exit): a lenient payload must always resolve at once.
+  it("decodes and encodes at once, as an Exit, a good payload and a bad one alike", () => {
+    const decode = Schema.decodeUnknownEffect(Schema.toCodecJson(lenient(ById)))
+    const encode = Schema.encodeUnknownEffect(Schema.toCodecJson(lenient(ById)))
+    for (const payload of [{ id: "a" }, { id: 1 }, null]) {
+      const decoded = decode(payload)
+      assert.isTrue(Exit.isExit(decoded), `the decoding of ${JSON.stringify(payload)} is pending`)
+      assert.isTrue(Exit.isSuccess(decoded as Exit.Exit<unknown, unknown>))
+    }
+    assert.isTrue(Exit.isExit(encode({ id: "a" })), "the encoding is pending")
+  })
+
+  it("every lenient request payload of the package's groups decodes at once", () => {
+    const samples: ReadonlyArray<unknown> = [{}, { id: "a" }, { kind: "noop", payload: { n: 1 } }, { after: "1" }, 7]
+    const groups = [TaskRpcs, WatchRpcs] as ReadonlyArray<{ readonly requests: ReadonlyMap<string, Rpc.AnyWithProps> }>
+    let lenientPayloads = 0
+    for (const group of groups) {
+      for (const [tag, rpc] of group.requests) {
+        if (!isLenient(rpc.payloadSchema)) continue
+        lenientPayloads++
+        const decode = Schema.decodeUnknownEffect(Schema.toCodecJson(rpc.payloadSchema as Schema.Codec<unknown, unknown>))
+        for (const payload of samples) assert.isTrue(Exit.isExit(decode(payload)), `${tag}'s decoding of ${JSON.stringify(payload)} is pending`)
+      }
+    }
+    assert.isAbove(lenientPayloads, 10)
   })
 })

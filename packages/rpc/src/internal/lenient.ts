@@ -4,7 +4,7 @@
  * a payload to a `Malformed` marker, which the `RequestValidation` middleware
  * turns into a typed `MalformedRequest` before any handler runs.
  */
-import { Effect, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Cause, Exit, Result, Schema, SchemaIssue, SchemaParser, SchemaTransformation } from "effect"
 
 const format = SchemaIssue.makeFormatterDefault()
 
@@ -20,16 +20,26 @@ export class Malformed {
  * The payload Schema `schema`, decoding an invalid payload to a `Malformed`
  * marker instead of failing. Its type stays that of `schema`: only the
  * validation middleware ever sees the marker.
+ *
+ * Both directions answer an `Exit`, never a pending effect, so that the
+ * whole payload decoding resolves at once: `RpcServer` runs a decoding that
+ * did not resolve at once under the handlers' services merged into the
+ * connection's context — a copy of every service, made for every request.
  */
 export const lenient = <S extends Schema.Codec<any, any, never, never>>(schema: S) => {
-  const decode = Schema.decodeUnknownEffect(schema)
-  const encode = Schema.encodeUnknownEffect(schema)
+  const decode = SchemaParser.decodeUnknownExit(schema)
+  const encode = SchemaParser.encodeUnknownExit(schema)
   const made = Schema.Unknown.pipe(Schema.decodeTo(
     Schema.declare((_: unknown): _ is S["Type"] => true),
     SchemaTransformation.transformEffect({
-      decode: (input: unknown) =>
-        Effect.catch(decode(input), (error) => Effect.succeed(new Malformed(error.issue) as S["Type"])),
-      encode: (value: S["Type"]) => Effect.mapError(encode(value), (error) => error.issue)
+      decode: (input: unknown): Exit.Exit<S["Type"], SchemaIssue.Issue> => {
+        const exit = decode(input)
+        if (Exit.isSuccess(exit)) return exit
+        // A typed failure is the payload's issue; a defect stays one.
+        const issue = Cause.findError(exit.cause)
+        return Result.isSuccess(issue) ? Exit.succeed(new Malformed(issue.success) as S["Type"]) : exit
+      },
+      encode: (value: S["Type"]) => encode(value)
     })
   ))
   lenientSchemas.add(made)

@@ -102,26 +102,57 @@ const submissions: ReadonlySet<string> = new Set(["Submit", "Run"])
 const makeDoor = TaskAccess.TaskAccess.useSync((access) =>
   Frames.make(TaskRpcs.requests as ReadonlyMap<string, any>, access.config.payloadLimit.maxDepth, submissions))
 
+/** The options of `RpcServer.toHttpEffect`: tracing, span names, fatal defects. */
+export type HttpServerOptions = NonNullable<Parameters<typeof RpcServer.toHttpEffect>[1]>
+
 /**
- * Reads the body (at most `maxBodyBytes`) and refuses it whole, answering a
- * typed 4xx, if any line of it is not a well-formed request of the group;
- * else hands it to the RPC server. No client mistake gets a 5xx or an
- * untyped defect. (Also the door of the package's other groups, `WatchRpcServer`.)
+ * Starts the RPC server of `group` in the current scope and returns the HTTP
+ * app serving it over HTTP POST behind the door: it reads the body (at most
+ * `maxBodyBytes`) and refuses it whole, answering a typed 4xx, if any line
+ * of it is not a well-formed request of the group; else it hands the server
+ * the messages it parsed (`Frames.Checked`, as the request's text), which the
+ * server reads without parsing the body again — which is why the guard
+ * builds the server, with the serialization provided wrapped in
+ * `Frames.serialization` (an ndjson one, as for `guardWebsocket`). No client
+ * mistake gets a 5xx or an untyped defect. (Also the door of the package's
+ * other groups, `WatchRpcServer`.)
  */
-export const guardHttp = (app: HttpApp, door: Frames.Door, maxBodyBytes: number): HttpApp =>
+export const guardHttp = <Rpcs extends Rpc.Any>(
+  group: RpcGroup.RpcGroup<Rpcs>,
+  door: Frames.Door,
+  maxBodyBytes: number,
+  options?: HttpServerOptions
+) =>
   Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const body = yield* Effect.result(request.text)
-    if (body._tag === "Failure") {
-      const error = body.failure
-      const tooLarge = error.reason._tag === "RequestParseError" && error.reason.reason === "BodyTooLarge"
-      return tooLarge
-        ? refuse(TaskAccessError.refuse(new TaskAccessError.PayloadTooLarge({ size: maxBodyBytes + 1, limit: maxBodyBytes })))
-        : refuse(new MalformedRequest({ problem: "frame", detail: "the request body could not be read" }))
-    }
-    const refusal = Frames.checkBody(door, body.success)
-    return refusal === undefined ? yield* app : refuse(refusal)
-  }).pipe(Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(maxBodyBytes)))
+    const base = yield* RpcSerialization.RpcSerialization
+    const app = yield* Effect.provideService(
+      RpcServer.toHttpEffect(group, options),
+      RpcSerialization.RpcSerialization,
+      Frames.serialization(base)
+    )
+    const guarded: HttpApp = Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const body = yield* Effect.result(request.text)
+      if (body._tag === "Failure") {
+        const error = body.failure
+        const tooLarge = error.reason._tag === "RequestParseError" && error.reason.reason === "BodyTooLarge"
+        return tooLarge
+          ? refuse(TaskAccessError.refuse(new TaskAccessError.PayloadTooLarge({ size: maxBodyBytes + 1, limit: maxBodyBytes })))
+          : refuse(new MalformedRequest({ problem: "frame", detail: "the request body could not be read" }))
+      }
+      const passed: Array<unknown> = []
+      const refusal = Frames.checkBody(door, body.success, passed)
+      if (refusal !== undefined) return refuse(refusal)
+      // The protocol reads the body as text and hands it to the serialization, which takes the parsed messages as they are.
+      const checked = Effect.succeed(new Frames.Checked(passed) as unknown as string)
+      return yield* Effect.provideService(
+        app,
+        HttpServerRequest.HttpServerRequest,
+        Object.create(request, { text: { value: checked } }) as HttpServerRequest.HttpServerRequest
+      )
+    }).pipe(Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(maxBodyBytes)))
+    return guarded
+  })
 
 /**
  * The socket, its incoming messages checked line by line: the first line that
@@ -219,8 +250,9 @@ export const guardWebsocket = <Rpcs extends Rpc.Any>(
 export const toHttpEffect = (options: Partial<TaskRpcServerConfig> = {}) =>
   Effect.gen(function*() {
     const door = yield* makeDoor
-    const app = yield* RpcServer.toHttpEffect(TaskRpcs, { disableTracing: options.disableTracing ?? defaults.disableTracing })
-    return guardHttp(app, door, options.maxBodyBytes ?? defaults.maxBodyBytes)
+    return yield* guardHttp(TaskRpcs, door, options.maxBodyBytes ?? defaults.maxBodyBytes, {
+      disableTracing: options.disableTracing ?? defaults.disableTracing
+    })
   }).pipe(Effect.provide(Layer.merge(layerHandlers, PreEncoded.layerNdjson)))
 
 /**

@@ -18,7 +18,7 @@
  */
 import { Effect, Layer } from "effect"
 import { HttpRouter } from "effect/http"
-import { RpcSerialization, RpcServer } from "effect/rpc"
+import { RpcSerialization } from "effect/rpc"
 import { TaskAccess } from "@chainjobs/tasks"
 import { BalanceCache, WatchAccess, Watchers } from "@chainjobs/watch"
 import type { Authentication } from "./Auth.ts"
@@ -68,7 +68,7 @@ export const toHttpEffect = (transport: "http" | "websocket", options: Partial<T
     const serverOptions = { disableTracing: options.disableTracing ?? defaults.disableTracing }
     const maxBytes = options.maxBodyBytes ?? defaults.maxBodyBytes
     return transport === "http"
-      ? guardHttp(yield* RpcServer.toHttpEffect(WatchRpcs, serverOptions), door, maxBytes)
+      ? yield* guardHttp(WatchRpcs, door, maxBytes, serverOptions)
       : yield* guardWebsocket(WatchRpcs, door, maxBytes, serverOptions)
   }).pipe(Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson)))
 

@@ -10,9 +10,9 @@
  * `MalformedRequest` for it), any other must decode here. Over HTTP no id may
  * repeat within one body.
  *
- * Over WebSocket the door hands the protocol the messages it parsed
- * (`Checked`, read by `serialization`), so a line is parsed once, not once at
- * the door and again by the protocol.
+ * Over WebSocket and over HTTP the door hands the protocol the messages it
+ * parsed (`Checked`, read by `serialization`), so a line is parsed once, not
+ * once at the door and again by the protocol.
  */
 import { Schema } from "effect"
 import { type Rpc, RpcSerialization } from "effect/rpc"
@@ -167,8 +167,8 @@ export const serialization = (base: RpcSerialization.RpcSerialization["Service"]
     }
   })
 
-/** Checks every line of an ndjson body; ids may not repeat within it. */
-export const checkBody = (door: Door, body: string): Refusal | undefined => {
+/** Checks every line of an ndjson body; ids may not repeat within it. The lines' messages are added to `passed`, parsed, when given. */
+export const checkBody = (door: Door, body: string, passed?: Array<unknown>): Refusal | undefined => {
   const seen = new Set<string | number>()
   let start = 0
   while (start < body.length) {
@@ -177,7 +177,7 @@ export const checkBody = (door: Door, body: string): Refusal | undefined => {
     const line = body.slice(start, end).trim()
     start = end + 1
     if (line === "") continue
-    const refusal = door.check(line, seen)
+    const refusal = door.check(line, seen, passed)
     if (refusal !== undefined) return refusal
   }
   return undefined

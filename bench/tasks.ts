@@ -1,5 +1,5 @@
 /**
- * The core runtime against bare fibers, in one run:
+ * The core runtime against bare fibers (issue 13):
  * - throughput: no-op tasks submitted and completed through `Tasks` (memory
  *   store, every state change written) next to `Effect.forkChild` +
  *   `Fiber.join` of the same count doing the same work; once with no global
@@ -8,149 +8,144 @@
  *   same body: one done when called (`Effect.void`, an `Exit`: the supervisor
  *   ends it with no fiber) against `Effect.sync`, and an `Effect.gen` handler
  *   (what users write: it runs in a task fiber) against the same `Effect.gen`
- *   body forked bare. All run side by side, round after round (the order
- *   reversed every other round), so a load that comes and goes on a shared
- *   machine falls on all of them; each ratio is the median of the rounds' own
- *   ratios to its style's bare fibers, by wall clock and by this process's
- *   CPU time (steadier while other work shares the cores);
+ *   body forked bare;
  * - memory: heap and RSS for 100k concurrent idle tasks next to 100k idle
- *   bare fibers.
+ *   bare fibers, each in a fresh process.
+ *
+ * Method. Each run lives in a child process of its own (`_tasks-runs.ts`;
+ * `--together` puts all six in one, as the bench did before): bare fibers'
+ * speed depends on their call sites' JIT state, which Tasks' code in the
+ * same process changes, and so does a shared heap. Every run is first
+ * warmed to its steady state: rounds until its last three agree within
+ * `TOLERANCE` of their median by CPU time (at most `WARMUP_CAP` rounds;
+ * a run that never settles is named). Then `ROUNDS` rounds in which every
+ * run does one round in turn, the order reversed every other round, so a
+ * load that comes and goes on a shared machine falls on all of them; each
+ * round starts after a full collection. A row's ratio is the median of the
+ * rounds' own ratios to its style's bare fibers, by wall clock and by its
+ * process's CPU time (user and system, steadier while other work shares the
+ * cores), with their lowest and highest.
+ *
+ * The goal's figure (≥ 0.35×) is the `Tasks.submit + await, maxWorkers =
+ * count` row's wall-clock ratio, runs apart, on a quiet machine.
  */
-import { Effect, Fiber, Layer, Schema } from "effect"
-import { Task, TaskStore, Tasks } from "@chainjobs/tasks"
+import { fork, type ChildProcess } from "node:child_process"
 import { loadavg } from "node:os"
-import { fmt, heapUsed, perSecond, table } from "./_measure.ts"
+import { fileURLToPath } from "node:url"
+import { COUNT, type Footprint, type Rates, type Request, type Run } from "./_tasks-runs.ts"
+import { fmt, table } from "./_measure.ts"
 
-const COUNT = 100_000
-const RUNS = 7
+const ROUNDS = 9
+const WARMUP_CAP = 15
+const TOLERANCE = 0.1
 
-const Noop = Task.define("noop", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Void })
-const Idle = Task.define("idle", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Void })
+const together = process.argv.includes("--together")
+const names: ReadonlyArray<Run> = ["bare", "supervised", "queued", "bareGen", "supervisedGen", "queuedGen"]
+const workerFile = fileURLToPath(new URL("./_tasks-runs.ts", import.meta.url))
 
-/** The body of the `Effect.gen` style: one step, as the bare fibers' `Effect.sync`. */
-const genBody = (n: number) => Effect.gen(function*() {
-  yield* Effect.sync(() => n)
-})
-
-/** How a row's handler is written: done when called (an `Exit`), or an `Effect.gen` body. */
-type Style = "exit" | "gen"
-
-const runtime = (maxWorkers: number, style: Style) =>
-  Layer.mergeAll(
-    Task.implement(Noop, style === "exit" ? () => Effect.void : ({ n }) => genBody(n)),
-    Task.implement(Idle, () => Effect.never)
-  ).pipe(
-    Layer.provideMerge(Tasks.layer({ maxWorkers, shutdownGracePeriod: 0 })),
-    Layer.provideMerge(TaskStore.layerMemory)
-  )
-
-/** Rates of one run: by wall clock, and by this process's CPU time (user and system). */
-interface Rates {
-  readonly wall: number
-  readonly cpu: number
+/** A child process running this bench's runs, answering one request at a time. */
+interface Worker {
+  readonly ask: <A>(request: Request) => Promise<A>
+  readonly kill: () => void
 }
 
-const timed = <A, E>(effect: Effect.Effect<A, E>) =>
-  Effect.gen(function*() {
-    const cpu = process.cpuUsage()
-    const start = performance.now()
-    yield* effect
-    const used = process.cpuUsage(cpu)
-    return { wall: perSecond(COUNT, performance.now() - start), cpu: perSecond(COUNT, (used.user + used.system) / 1000) }
-  })
-
-const bareFibers = (body: (n: number) => Effect.Effect<unknown>) => timed(Effect.gen(function*() {
-  const fibers = yield* Effect.forEach(Array.from({ length: COUNT }, (_, n) => n), (n) => Effect.forkChild(body(n)))
-  yield* Effect.forEach(fibers, Fiber.join, { discard: true })
-}))
-
-const supervisedTasks = (maxWorkers: number, style: Style) => Effect.gen(function*() {
-  const tasks = yield* Tasks.Tasks
-  return yield* timed(Effect.gen(function*() {
-    const handles = yield* Effect.forEach(Array.from({ length: COUNT }, (_, n) => n), (n) => tasks.submit(Noop, { n }))
-    yield* Effect.forEach(handles, (handle) => handle.await, { discard: true })
-  }))
-}).pipe(Effect.provide(runtime(maxWorkers, style)))
-
-const idleTasks = Effect.gen(function*() {
-  const before = heapUsed()
-  const rssBefore = process.memoryUsage().rss
-  yield* Effect.gen(function*() {
-    const tasks = yield* Tasks.Tasks
-    for (let n = 0; n < COUNT; n++) yield* tasks.submit(Idle, { n })
-    yield* Effect.sleep("10 millis")
-    const stats = yield* tasks.stats
-    if (stats.running !== COUNT) throw new Error(`expected ${COUNT} running tasks, got ${stats.running}`)
-    const after = heapUsed()
-    console.log(`idle tasks: ${fmt(stats.running)} running`)
-    result.tasksHeap = (after - before) / COUNT
-    result.tasksRss = (process.memoryUsage().rss - rssBefore) / COUNT
-  }).pipe(Effect.provide(runtime(COUNT, "exit")))
-})
-
-const idleFibers = Effect.gen(function*() {
-  const before = heapUsed()
-  const rssBefore = process.memoryUsage().rss
-  const fibers = yield* Effect.forEach(Array.from({ length: COUNT }, (_, n) => n), () => Effect.forkDetach(Effect.never))
-  yield* Effect.sleep("10 millis")
-  result.fibersHeap = (heapUsed() - before) / COUNT
-  result.fibersRss = (process.memoryUsage().rss - rssBefore) / COUNT
-  yield* Effect.forEach(fibers, Fiber.interrupt, { discard: true })
-})
-
-const result = { tasksHeap: 0, tasksRss: 0, fibersHeap: 0, fibersRss: 0 }
+const spawnWorker = (): Worker => {
+  const child: ChildProcess = fork(workerFile, [], { execArgv: ["--expose-gc"], stdio: "inherit" })
+  let waiting: { resolve: (answer: unknown) => void; reject: (error: Error) => void } | undefined
+  child.on("message", (answer) => waiting?.resolve(answer))
+  child.on("exit", (code) => waiting?.reject(new Error(`bench worker exited (${code})`)))
+  return {
+    ask: <A>(request: Request) =>
+      new Promise<A>((resolve, reject) => {
+        waiting = { resolve: (answer) => resolve(answer as A), reject }
+        child.send(request)
+      }),
+    kill: () => child.kill()
+  }
+}
 
 const median = (values: ReadonlyArray<number>): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 
+/** Whether the last three of `rates` agree within `TOLERANCE` of their median, by CPU time. */
+const steady = (rates: ReadonlyArray<Rates>): boolean => {
+  if (rates.length < 3) return false
+  const last = rates.slice(-3).map((r) => r.cpu)
+  const mid = median(last)
+  return last.every((rate) => Math.abs(rate - mid) <= TOLERANCE * mid)
+}
+
+const load = () => loadavg()[0].toFixed(1)
+
+const memory = async (what: "tasks" | "fibers"): Promise<Footprint> => {
+  const worker = spawnWorker()
+  try {
+    return await worker.ask<Footprint>({ memory: what })
+  } finally {
+    worker.kill()
+  }
+}
+
 const main = async () => {
-  const runs = {
-    bare: () => Effect.runPromise(bareFibers((n) => Effect.sync(() => n))),
-    supervised: () => Effect.runPromise(supervisedTasks(COUNT, "exit")),
-    queued: () => Effect.runPromise(supervisedTasks(100, "exit")),
-    bareGen: () => Effect.runPromise(bareFibers(genBody)),
-    supervisedGen: () => Effect.runPromise(supervisedTasks(COUNT, "gen")),
-    queuedGen: () => Effect.runPromise(supervisedTasks(100, "gen"))
+  const shared = together ? spawnWorker() : undefined
+  const workers = Object.fromEntries(names.map((name) => [name, shared ?? spawnWorker()])) as Record<Run, Worker>
+  const round = (name: Run) => workers[name].ask<Rates>({ run: name })
+  const loadBefore = load()
+  try {
+    // warm-up: every run not yet steady does a round, in turn, until all are
+    const warmup = Object.fromEntries(names.map((name) => [name, [] as Array<Rates>])) as Record<Run, Array<Rates>>
+    for (let n = 0; n < WARMUP_CAP && names.some((name) => !steady(warmup[name])); n++) {
+      for (const name of names) if (!steady(warmup[name])) warmup[name].push(await round(name))
+    }
+    const unsettled = names.filter((name) => !steady(warmup[name]))
+    const rates = Object.fromEntries(names.map((name) => [name, [] as Array<Rates>])) as Record<Run, Array<Rates>>
+    for (let n = 0; n < ROUNDS; n++) {
+      for (const name of n % 2 === 0 ? names : [...names].reverse()) rates[name].push(await round(name))
+    }
+    /** A row: the median rates, and the median (lowest–highest) of the rounds' ratios to `baseline`. */
+    const row = (label: string, run: Run, baseline: Run) => {
+      const ratio = (by: keyof Rates) => {
+        const ratios = rates[run].map((r, n) => r[by] / rates[baseline][n][by])
+        return `${fmt(median(ratios), 2)} (${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)})`
+      }
+      return [
+        label,
+        fmt(median(rates[run].map((r) => r.wall))),
+        fmt(median(rates[run].map((r) => r.cpu))),
+        ratio("wall"),
+        ratio("cpu"),
+        String(warmup[run].length)
+      ]
+    }
+    console.log(
+      `throughput: ${fmt(COUNT)} no-op tasks, ${together ? "all runs in one process" : "each run in a process of its own"}, ` +
+        `warmed until the last 3 rounds agree within ${TOLERANCE * 100}% by CPU (at most ${WARMUP_CAP}), then ${ROUNDS} rounds ` +
+        `side by side, medians (node ${process.version}, load average ${loadBefore} → ${load()})`
+    )
+    table([
+      ["", "per second", "per CPU second", "ratio (range)", "CPU ratio (range)", "warm-up rounds"],
+      row("bare Effect.forkChild(Effect.sync) + join", "bare", "bare"),
+      row("Tasks.submit + await, maxWorkers = count", "supervised", "bare"),
+      row("Tasks.submit + await, maxWorkers = 100 (default)", "queued", "bare"),
+      row("bare Effect.forkChild(Effect.gen) + join", "bareGen", "bareGen"),
+      row("Effect.gen handler, maxWorkers = count", "supervisedGen", "bareGen"),
+      row("Effect.gen handler, maxWorkers = 100 (default)", "queuedGen", "bareGen")
+    ])
+    if (unsettled.length > 0) console.log(`not steady after ${WARMUP_CAP} warm-up rounds: ${unsettled.join(", ")}`)
+    console.log(
+      `Effect.gen handler against bare Effect.sync fibers (CPU): ` +
+        `${fmt(median(rates.supervisedGen.map((r, n) => r.cpu / rates.bare[n].cpu)), 2)} / ` +
+        `${fmt(median(rates.queuedGen.map((r, n) => r.cpu / rates.bare[n].cpu)), 2)}`
+    )
+  } finally {
+    for (const worker of new Set(Object.values(workers))) worker.kill()
   }
-  type Run = keyof typeof runs
-  const names = Object.keys(runs) as Array<Run>
-  // warm up every path once
-  for (const run of Object.values(runs)) await run()
-  const rates = Object.fromEntries(names.map((name) => [name, []])) as unknown as Record<Run, Array<Rates>>
-  const load = loadavg()[0]
-  for (let round = 0; round < RUNS; round++) {
-    const order = round % 2 === 0 ? names : [...names].reverse()
-    for (const run of order) rates[run].push(await runs[run]())
-  }
-  /** A row: the median rate, and the median of the rounds' ratios to `baseline` (the bare fibers of its style). */
-  const row = (label: string, run: Run, baseline: Run) => {
-    const ratios = (by: keyof Rates) => median(rates[run].map((r, round) => r[by] / rates[baseline][round][by]))
-    return [label, fmt(median(rates[run].map((r) => r.wall))), fmt(ratios("wall"), 2), fmt(ratios("cpu"), 2)]
-  }
-  console.log(
-    `throughput: ${fmt(COUNT)} no-op tasks, ${RUNS} rounds side by side, medians (node ${process.version}, ` +
-      `load average ${load.toFixed(1)} → ${loadavg()[0].toFixed(1)})`
-  )
-  table([
-    ["", "per second", "ratio", "CPU ratio"],
-    row("bare Effect.forkChild(Effect.sync) + join", "bare", "bare"),
-    row("Tasks.submit + await, maxWorkers = count", "supervised", "bare"),
-    row("Tasks.submit + await, maxWorkers = 100 (default)", "queued", "bare"),
-    row("bare Effect.forkChild(Effect.gen) + join", "bareGen", "bareGen"),
-    row("Effect.gen handler, maxWorkers = count", "supervisedGen", "bareGen"),
-    row("Effect.gen handler, maxWorkers = 100 (default)", "queuedGen", "bareGen")
-  ])
-  console.log(
-    `Effect.gen handler against bare Effect.sync fibers (CPU): ` +
-      `${fmt(median(rates.supervisedGen.map((r, round) => r.cpu / rates.bare[round].cpu)), 2)} / ` +
-      `${fmt(median(rates.queuedGen.map((r, round) => r.cpu / rates.bare[round].cpu)), 2)}`
-  )
-  await Effect.runPromise(idleFibers)
-  await Effect.runPromise(idleTasks)
-  console.log(`\nmemory: ${fmt(COUNT)} concurrent idle tasks`)
+  const fibers = await memory("fibers")
+  const tasks = await memory("tasks")
+  console.log(`\nmemory: ${fmt(COUNT)} concurrent idle tasks, each kind in a fresh process (load average ${load()})`)
   table([
     ["", "heap bytes each", "RSS bytes each"],
-    ["bare idle fibers (forkDetach)", fmt(result.fibersHeap), fmt(result.fibersRss)],
-    ["idle supervised tasks", fmt(result.tasksHeap), fmt(result.tasksRss)]
+    ["bare idle fibers (forkDetach)", fmt(fibers.heap), fmt(fibers.rss)],
+    ["idle supervised tasks", fmt(tasks.heap), fmt(tasks.rss)]
   ])
 }
 

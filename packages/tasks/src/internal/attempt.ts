@@ -41,8 +41,11 @@ export interface Runner {
    * Forks the task's fiber; when it has recorded its outcome, `released` gets
    * the entry. A task inserted running at submission (`entry.insertedRunning`)
    * begins its first attempt with that stored record: it is not written again.
+   * `at`: the time its first attempt begins, when the caller knows it without
+   * reading the clock (a task recorded at once starts in the call that made
+   * it, at its creation time: see `Tasks`), else the clock is read.
    */
-  readonly start: (entry: Entry) => void
+  readonly start: (entry: Entry, at?: number) => void
 }
 
 /**
@@ -53,13 +56,14 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   const { store, now, publisher } = shared
 
   /**
-   * Marks an attempt begun now: running (or the running record it was inserted with started) and told. Returns the
-   * running record to write before the handler runs, or undefined when it is stored already.
+   * Marks an attempt begun now (`at`, when the caller read the clock for it already): running (or the running record
+   * it was inserted with started) and told. Returns the running record to write before the handler runs, or
+   * undefined when it is stored already.
    */
-  const mark = (entry: Entry, retry: boolean): TaskInfo | undefined => {
+  const mark = (entry: Entry, retry: boolean, at?: number): TaskInfo | undefined => {
     if (retry) publisher.publish(entry, "Retrying")
     let info: TaskInfo | undefined
-    if (!retry && entry.insertedRunning) entry.startInserted(now())
+    if (!retry && entry.insertedRunning) entry.startInserted(at ?? now())
     else info = entry.markRunning(now(), retry)
     publisher.publish(entry, "Started")
     return info
@@ -212,7 +216,7 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   }
 
   return {
-    start: (entry) => {
+    start: (entry, at) => {
       const live = new LiveTaskContext(entry, shared)
       const typed = new KindTaskContext(live, entry.registered.codec)
       const retry = entry.retry
@@ -222,7 +226,7 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
       }
       // The common case, kept lean (an idle task holds little): one attempt, begun at once, in the
       // fiber's own scope; finish runs uninterruptibly once the attempt has ended, however it ended.
-      const info = mark(entry, false)
+      const info = mark(entry, false, at)
       const handled = handle(entry, typed)
       if (doneAtOnce(entry, info, handled)) return
       const scoped = Context.addUnsafe<TaskContext, Scope.Scope, Scope.Closeable>(servicesOf(entry, live), Scope.Scope.key, Scope.makeUnsafe())

@@ -27,7 +27,9 @@
  * cores), with their lowest and highest.
  *
  * The goal's figure (≥ 0.35×) is the `Tasks.submit + await, maxWorkers =
- * count` row's wall-clock ratio, runs apart, on a quiet machine.
+ * count` row's wall-clock ratio on a quiet machine, the lower of the two
+ * modes' (apart, bare fibers have not been the faster: see the tasks
+ * package's README).
  */
 import { fork, type ChildProcess } from "node:child_process"
 import { loadavg } from "node:os"

@@ -4,11 +4,12 @@
  * under the threshold, a sixth), goes checked after two in a row (or one in
  * eight for long), and plain again once enough clean batches brought the
  * running share back under the threshold; `plain` and `checked` never
- * change; an unknown mode fails with a message naming the modes and the
- * value given.
+ * change; each turn of `adaptive` is logged with the way it now inserts
+ * and the share; an unknown mode fails with a message naming the modes and
+ * the value given.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Logger, References } from "effect"
 import * as InsertPolicy from "../src/internal/insertPolicy.ts"
 
 /** What `plain()` answers before each batch of `met` (whether each met an existing id), then after the last. */
@@ -52,5 +53,30 @@ describe("insert policy", () => {
       assert.instanceOf(failure, InsertPolicy.InsertPolicyConfigError)
       assert.strictEqual(failure.value, "sometimes")
       assert.strictEqual(failure.message, "pgInserts must be one of adaptive, plain, checked, not sometimes")
+    }))
+
+  it.effect("adaptive logs each turn at info level, annotated with the way it now inserts and the share", () =>
+    Effect.gen(function*() {
+      const lines: Array<{ readonly message: string; readonly level: string; readonly annotations: Record<string, unknown> }> = []
+      const capture = Logger.make(({ fiber, logLevel, message }) => {
+        lines.push({
+          message: String(Array.isArray(message) ? message[0] : message),
+          level: logLevel,
+          annotations: { ...fiber.getRef(References.CurrentLogAnnotations) }
+        })
+      })
+      yield* answers(yield* InsertPolicy.make(), [true, true, true, false, false, false, false, false, false]).pipe(
+        Effect.provide(Logger.layer([capture]), { local: true })
+      )
+      // checked at 15/64 after the second batch; 0.330 after the third, then × 7/8 a clean batch: under 1/6 at the sixth
+      const checkedAt = 15 / 64
+      const plainAt = (checkedAt + (1 - checkedAt) / 8) * (7 / 8) ** 6
+      assert.deepStrictEqual(lines.map(({ level, message }) => [level, message]), [
+        ["Info", `store-sql: PostgreSQL inserts now checked: ${(checkedAt * 100).toFixed(1)}% of recent batches met an existing id (at or over 16.7%)`],
+        ["Info", `store-sql: PostgreSQL inserts now plain: ${(plainAt * 100).toFixed(1)}% of recent batches met an existing id (under 16.7%)`]
+      ])
+      assert.deepStrictEqual(lines.map(({ annotations }) => annotations.pgInserts), ["checked", "plain"])
+      assert.closeTo(lines[0]!.annotations.share as number, checkedAt, 1e-12)
+      assert.closeTo(lines[1]!.annotations.share as number, plainAt, 1e-12)
     }))
 })

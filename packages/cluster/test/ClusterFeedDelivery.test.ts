@@ -103,16 +103,21 @@ const makeRunner = (
     const pg = yield* pool(cluster.schema, 2)
     // The one fault: this runner's notifications switched off.
     let silent = false
+    let notifying = 0
     let wantsLost = false
     const lostWants: Array<string> = []
     /** A notification of what this runner's followers want: its second line starts with `w`. */
     const isWants = (payload: string) => payload[payload.indexOf("\n") + 1] === "w"
     const client = {
       listen: (channel: string) => pg.listen(channel),
-      notify: (channel: string, payload: string) => {
-        if (wantsLost && isWants(payload)) lostWants.push(payload)
-        return silent || (wantsLost && isWants(payload)) ? Effect.void : pg.notify(channel, payload)
-      }
+      // silenced or lost when it runs (not when the feed made it), counted while PostgreSQL has not yet taken it
+      notify: (channel: string, payload: string) =>
+        Effect.suspend(() => {
+          if (wantsLost && isWants(payload)) lostWants.push(payload)
+          if (silent || (wantsLost && isWants(payload))) return Effect.void
+          notifying++
+          return Effect.ensuring(pg.notify(channel, payload), Effect.sync(() => void notifying--))
+        })
     } as unknown as PgClient.PgClient
     const make = ClusterFeed.make({ local, origin, channel: cluster.channel, pg: client }).pipe(
       Effect.provideService(TaskStore.TaskStore, cluster.store)
@@ -125,6 +130,8 @@ const makeRunner = (
       feed,
       open: (name: string) => Deferred.succeed(gate(name), undefined),
       silence: (on: boolean) => Effect.sync(() => void (silent = on)),
+      /** How many of this runner's notifications are on their way to PostgreSQL now. */
+      notifying: () => notifying,
       loseWants: (on: boolean) => Effect.sync(() => void (wantsLost = on)),
       /** The notifications of this runner's wants lost so far. */
       lostWants
@@ -517,7 +524,15 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
 
       // b falls silent (no farewell): its counts stay for three seconds of a's time, then leave.
       yield* b.silence(true)
-      yield* Effect.sleep("1500 millis") // a notification already under way lands first
+      // A notification of b's already under way lands first: b's sends have ended (each taken by PostgreSQL), and a
+      // has heard a farewell sent after them, runner c's (PostgreSQL delivers notifications in the order they were
+      // taken, and a reads them in that order).
+      yield* eventually(() => b.notifying() === 0, () => `${b.notifying()} notifications of b under way`)
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* makeRunner("runner-c:3", cluster)
+        while ((yield* a.feed.stats).maxWorkers !== 3 * own.maxWorkers) yield* Effect.sleep("50 millis")
+      }))
+      while ((yield* a.feed.stats).maxWorkers !== 2 * own.maxWorkers) yield* Effect.sleep("50 millis")
       yield* clock.adjust("3 seconds")
       assert.strictEqual((yield* a.feed.stats).running, 3)
       yield* clock.adjust("1 millis")

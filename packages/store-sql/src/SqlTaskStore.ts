@@ -31,6 +31,8 @@ import {
   table,
   rowsValues,
   type TaskRow,
+  unfinishedStatuses,
+  unfinishedTable,
   updatedColumns
 } from "./internal/taskTable.ts"
 import * as InsertPolicy from "./internal/insertPolicy.ts"
@@ -64,6 +66,8 @@ export type InsertMode = InsertPolicy.InsertMode
 export const pgResumeGroupSize = 256
 
 const terminalStatuses = ["completed", "failed", "interrupted"] as const
+
+const unfinishedStatusList: ReadonlyArray<TaskInfo.TaskStatus> = ["pending", "running"]
 
 type Part = keyof GroupCommit.Batch
 
@@ -163,8 +167,40 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     return text
   }
 
-  /** The `INSERT` writing a part of shape `shape` whose parameters start at `$first`, with its conflict clause. */
-  const pgInsert = (shape: number, first: number, conflict: string) => `INSERT INTO ${table} ${partRows(shape, first)} ${conflict}`
+  /** `ON CONFLICT` of PostgreSQL's checked inserts: the ids stored come back through `pgClauses`' `RETURNING`. */
+  const pgInsertNew = "ON CONFLICT (id) DO NOTHING"
+
+  /**
+   * The `WITH` clauses writing a part of shape `shape` whose parameters start
+   * at `$first`: the `INSERT` named `name`, with its conflict clause,
+   * answering the ids and statuses it wrote, and the clauses keeping
+   * `unfinishedTable` in step with them (see `internal/taskTable`): a record
+   * written unfinished has a row there, a record written finished none. A
+   * new record's row is inserted as the record is (plain with a plain
+   * insert, so that a row left there makes the statement fail as an existing
+   * id does); a state change or progress deletes the row of a record it
+   * finishes and adds one, unless it exists, for a record it leaves
+   * unfinished (one recorded again after its removal, a retry). The state
+   * change itself then writes no indexed column: on a page with room, a HOT
+   * update.
+   */
+  const pgClauses = (name: string, part: Part, shape: number, first: number, conflict: string): Array<string> => {
+    const rows = `${name} AS (INSERT INTO ${table} ${partRows(shape, first)} ${conflict} RETURNING id, status)`
+    const opened = (onConflict: string) =>
+      `${name}_opened AS (INSERT INTO ${unfinishedTable} (id) SELECT id FROM ${name} WHERE status IN (${unfinishedStatuses}) ${onConflict})`
+    if (part === "inserts") return [rows, opened(conflict === "" ? "" : pgInsertNew)]
+    return [
+      rows,
+      `${name}_closed AS (DELETE FROM ${unfinishedTable} WHERE id = ANY (ARRAY(SELECT id FROM ${name} WHERE status NOT IN (${unfinishedStatuses}))))`,
+      opened(pgInsertNew)
+    ]
+  }
+
+  /** Each part's conflict clause on PostgreSQL, inserts checked. */
+  const pgConflicts: { readonly [P in Part]: string } = { inserts: pgInsertNew, updates: upsert, progress: upsertUnlessFinished }
+
+  /** Each part's conflict clause on SQLite: inserts answer the ids they stored. */
+  const sqliteConflicts: { readonly [P in Part]: string } = { inserts: insertNew, updates: upsert, progress: upsertUnlessFinished }
 
   /**
    * The positions (from 1) of the ids of an inserted part (its parameters from
@@ -178,23 +214,32 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
       : `SELECT n FROM unnest($${first}::text[]) WITH ORDINALITY AS given (id, n) WHERE NOT EXISTS (SELECT 1 FROM inserted WHERE inserted.id = given.id)`
 
   /**
-   * Writes records, returning each statement's rows. SQLite takes them as
-   * parameters, in statements of `sizeClasses` rows whose texts are built
-   * once per shape. PostgreSQL takes them all in one statement, one
-   * parameter per column (see `pgPart`): its text is the same whatever the
-   * count (one prepared statement per shape, reused), and a batch costs one
-   * round trip per part, not one per size class.
+   * Writes one part of a batch, returning each statement's rows: for
+   * inserts, the ids stored. SQLite takes them as parameters, in statements
+   * of `sizeClasses` rows whose texts are built once per shape. PostgreSQL
+   * takes them all in one statement, one parameter per column (see
+   * `pgPart`), with the clauses that keep `unfinishedTable` in step (see
+   * `pgClauses`): its text is the same whatever the count (one prepared
+   * statement per shape, reused), and a batch costs one round trip per part,
+   * not one per size class.
    */
-  const writeRows = <A extends object>(records: ReadonlyMap<string, TaskInfo.TaskInfo>, conflict: string) =>
+  const writeRows = (records: ReadonlyMap<string, TaskInfo.TaskInfo>, part: Part) =>
     Effect.suspend(() => {
-      if (records.size === 0) return Effect.succeed<Array<ReadonlyArray<A>>>([])
+      if (records.size === 0) return Effect.succeed<Array<ReadonlyArray<{ readonly id: string }>>>([])
       return sql.onDialectOrElse({
         pg: () => {
-          const part = pgPart(records.values())
-          const text = pgText(`${part.shape} ${conflict}`, () => pgInsert(part.shape, 1, conflict))
-          return Effect.map(sql.unsafe<A>(text, part.params), (rows) => [rows])
+          const written = pgPart(records.values())
+          const text = pgText(`${written.shape} ${part} apart`, () => {
+            const answer = part === "inserts" ? "SELECT id FROM written" : "SELECT NULL AS id WHERE false"
+            return `WITH ${pgClauses("written", part, written.shape, 1, pgConflicts[part]).join(", ")} ${answer}`
+          })
+          return Effect.map(sql.unsafe<{ readonly id: string }>(text, written.params), (rows) => [rows])
         },
-        orElse: () => Effect.forEach(sqliteStatements(records, conflict), (statement) => sql.unsafe<A>(statement.sql, statement.params))
+        orElse: () =>
+          Effect.forEach(
+            sqliteStatements(records, sqliteConflicts[part]),
+            (statement) => sql.unsafe<{ readonly id: string }>(statement.sql, statement.params)
+          )
       })
     })
 
@@ -207,9 +252,9 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
   /** Writes a batch in one transaction, running `placed` once its statements ran, before it commits. */
   const writeInTransaction = (batch: GroupCommit.Batch, placed: Effect.Effect<void>) =>
     sql.withTransaction(Effect.gen(function*() {
-      const inserted = yield* writeRows<{ readonly id: string }>(batch.inserts, insertNew)
-      yield* writeRows(batch.updates, upsert)
-      yield* writeRows(batch.progress, upsertUnlessFinished)
+      const inserted = yield* writeRows(batch.inserts, "inserts")
+      yield* writeRows(batch.updates, "updates")
+      yield* writeRows(batch.progress, "progress")
       yield* placed
       return notInserted(batch, inserted.flat().map((row) => row.id))
     }))
@@ -294,15 +339,15 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     const text = pgText(key, () => {
       const clauses: Array<string> = []
       let first = 1
-      const clause = (name: string, written: PgPart | undefined, conflict: string) => {
+      const clause = (name: string, part: Part, written: PgPart | undefined, conflict: string) => {
         if (written === undefined) return
-        clauses.push(`${name} AS (${pgInsert(written.shape, first, conflict)})`)
+        clauses.push(...pgClauses(name, part, written.shape, first, conflict))
         first += partParameters
       }
-      clause("changed", changed, upsert)
-      clause("progressed", progressed, upsertUnlessFinished)
+      clause("changed", "updates", changed, upsert)
+      clause("progressed", "progress", progressed, upsertUnlessFinished)
       const insertsFrom = first
-      clause("inserted", inserted, inserts === "plain" ? "" : insertNew)
+      clause("inserted", "inserts", inserted, inserts === "plain" ? "" : pgInsertNew)
       const answer = inserted === undefined || inserts === "plain"
         ? "SELECT NULL AS n WHERE false"
         : pgNotInserted(inserted.shape, insertsFrom)
@@ -419,18 +464,50 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     Effect.mapError(storeError("configure"))
   )
 
-  const select = (where: Statement.Fragment, order: "ASC" | "DESC", limit?: number) =>
-    sql<TaskRow>`SELECT ${selectColumns} FROM ${sql(table)} WHERE ${where} ORDER BY id ${sql.literal(order)}${
+  /** The task table, as what a query reads. */
+  const tableName = sql.literal(table)
+
+  /**
+   * On PostgreSQL, the unfinished records as a table of the task table's
+   * name and columns: the ids of `unfinishedTable`, in the order of its
+   * primary key, each joined to its record by a lookup of the task table's
+   * (the `OFFSET 0` keeps the lookup a subquery run per id). A query of
+   * unfinished records walks it in id order (a cursor bounds the walk) and
+   * stops at its limit; joined as tables instead, the planner multiplies the
+   * status filter's selectivity into the join's and scans the whole task
+   * table into a hash join.
+   */
+  const unfinishedRecords = sql.literal(
+    `(SELECT u.id, ${columns.filter((column) => column !== "id").map((column) => `t.${column}`).join(", ")} FROM ${unfinishedTable} u ` +
+      `CROSS JOIN LATERAL (SELECT * FROM ${table} WHERE ${table}.id = u.id OFFSET 0) t) AS ${table}`
+  )
+
+  /**
+   * What a query with `statuses` reads: on PostgreSQL, which has no status
+   * index (see `internal/taskTable`), `unfinishedRecords` when they are all
+   * unfinished ones; else the task table.
+   */
+  const source = (statuses: ReadonlyArray<TaskInfo.TaskStatus> | undefined): Statement.Fragment =>
+    statuses !== undefined && statuses.every((status) => status === "pending" || status === "running")
+      ? sql.onDialectOrElse({ pg: () => unfinishedRecords, orElse: () => tableName })
+      : tableName
+
+  const select = (from: Statement.Fragment, where: Statement.Fragment, order: "ASC" | "DESC", limit?: number) =>
+    sql<TaskRow>`SELECT ${selectColumns} FROM ${from} WHERE ${where} ORDER BY id ${sql.literal(order)}${
       limit === undefined ? sql.literal("") : sql` LIMIT ${limit}`
     }`.pipe(Effect.map((rows) => rows.map(fromRow)))
 
   /**
-   * Statuses as a `WHERE` clause's terms: with `statusIndexExcludes` too,
-   * written out, when they leave completed records out, so that the partial
-   * status index serves the query.
+   * Statuses as a `WHERE` clause's terms. On SQLite, with
+   * `statusIndexExcludes` too, written out, when they leave completed
+   * records out, so that the partial status index serves the query.
    */
   const statusTerms = (statuses: ReadonlyArray<TaskInfo.TaskStatus>) =>
-    statuses.includes("completed") ? [sql.in("status", statuses)] : [sql.in("status", statuses), sql.literal(statusIndexExcludes)]
+    sql.onDialectOrElse({
+      pg: () => [sql.in("status", statuses)],
+      orElse: () =>
+        statuses.includes("completed") ? [sql.in("status", statuses)] : [sql.in("status", statuses), sql.literal(statusIndexExcludes)]
+    })
 
   /** The filters of a query (its cursor aside) as a `WHERE` clause's terms. */
   const filters = (query: TaskQuery.TaskQuery) => [
@@ -446,7 +523,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     const limit = Math.min(query.limit ?? TaskQuery.defaultLimit, TaskQuery.maxLimit)
     const where = sql.and([...filters(query), ...(query.cursor === undefined ? [] : [sql`id < ${query.cursor}`])])
     // One row more than the page tells whether another page follows.
-    return Effect.map(select(where, "DESC", limit + 1), (items) => {
+    return Effect.map(select(source(query.status), where, "DESC", limit + 1), (items) => {
       const page = items.slice(0, limit)
       return { items: page, nextCursor: items.length > limit ? page[page.length - 1].id : null }
     })
@@ -455,7 +532,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
   const count = (query: TaskQuery.TaskQuery) => {
     const counts = TaskQuery.noCounts()
     if (query.status?.length === 0 || query.kind?.length === 0) return Effect.succeed(counts)
-    const rows = sql<{ readonly status: TaskInfo.TaskStatus; readonly n: unknown }>`SELECT status, count(*) AS n FROM ${sql(table)} WHERE ${
+    const rows = sql<{ readonly status: TaskInfo.TaskStatus; readonly n: unknown }>`SELECT status, count(*) AS n FROM ${source(query.status)} WHERE ${
       sql.and(filters(query))
     } GROUP BY status`
     return Effect.map(rows, (found) => {
@@ -478,6 +555,16 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     )
   }
 
+  /** Deletes a record, answering its id if it existed; on PostgreSQL its row of `unfinishedTable` too, in the same statement. */
+  const removeRow = (id: string): Effect.Effect<ReadonlyArray<unknown>, SqlError.SqlError> =>
+    sql.onDialectOrElse({
+      pg: () =>
+        sql`WITH removed AS (DELETE FROM ${sql(table)} WHERE id = ${id} RETURNING id), closed AS (DELETE FROM ${
+          sql(unfinishedTable)
+        } WHERE id = ${id}) SELECT id FROM removed`,
+      orElse: () => sql`DELETE FROM ${sql(table)} WHERE id = ${id} RETURNING id`
+    })
+
   return TaskStore.TaskStore.of({
     insert: writer.insert,
     insertAll: writer.insertAll,
@@ -485,7 +572,7 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     updateAll: writer.updateAll,
     updateProgress: writer.updateProgress,
     get: (id) =>
-      select(sql.and([sql`id = ${id}`]), "ASC").pipe(
+      select(tableName, sql.and([sql`id = ${id}`]), "ASC").pipe(
         Effect.map((rows) => Option.fromNullishOr(rows[0])),
         Effect.mapError(storeError("get"))
       ),
@@ -493,12 +580,12 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     count: (query) => count(query).pipe(Effect.mapError(storeError("count"))),
     remove: (id) =>
       writer.settled.pipe(
-        Effect.andThen(sql`DELETE FROM ${sql(table)} WHERE id = ${id} RETURNING id`),
+        Effect.andThen(removeRow(id)),
         Effect.map((rows) => rows.length > 0),
         Effect.mapError(storeError("remove"))
       ),
     purge: (filter) => writer.settled.pipe(Effect.andThen(purge(filter)), Effect.mapError(storeError("purge"))),
-    unfinished: select(sql.and(statusTerms(["pending", "running"])), "ASC").pipe(
+    unfinished: select(source(unfinishedStatusList), sql.and(statusTerms(unfinishedStatusList)), "ASC").pipe(
       Effect.mapError(storeError("unfinished"))
     )
   })

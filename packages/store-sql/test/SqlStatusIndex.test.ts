@@ -2,7 +2,9 @@
  * The status index leaves completed records out (migration 0006): a
  * database made before it upgrades, every status is still listed and
  * counted, and the queries that leave completed records out walk the index.
- * On SQLite and, with `CHAINJOBS_TEST_PG_URL`, on PostgreSQL.
+ * On SQLite and, with `CHAINJOBS_TEST_PG_URL`, on PostgreSQL, where
+ * migration 0007 then drops the index for the table of unfinished ids
+ * (`SqlHotCompletions.test.ts`).
  */
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import type { TaskInfo } from "@chainjobs/tasks"
@@ -36,8 +38,11 @@ const statusIndex = Effect.gen(function*() {
   return rows[0]?.definition ?? ""
 })
 
-/** Makes the old table, fills it, starts the store on it (which upgrades it) and checks what it answers. */
-const upgrades = Effect.gen(function*() {
+/**
+ * Makes the old table, fills it, starts the store on it (which upgrades it:
+ * the status index then matches `indexAfter`) and checks what it answers.
+ */
+const upgrades = (indexAfter: RegExp) => Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* migrateToFive
   assert.notMatch(yield* statusIndex, /WHERE/i)
@@ -46,7 +51,7 @@ const upgrades = Effect.gen(function*() {
     yield* sql.unsafe(`INSERT INTO ${table} (${columns.join(", ")}) VALUES (${parameters.join(", ")})`, toValues(info))
   }
   const store = yield* SqlTaskStore.make()
-  assert.match(yield* statusIndex, /WHERE.*status.*<>.*'completed'/i)
+  assert.match(yield* statusIndex, indexAfter)
   const idsOf = (infos: ReadonlyArray<TaskInfo.TaskInfo>) => infos.map((info) => info.id).sort()
   for (const status of statuses) {
     const page = yield* store.list({ status: [status] })
@@ -67,7 +72,7 @@ describe("the partial status index", () => {
   it.effect("a SQLite database made before it upgrades, and lists, counts and finds unfinished records of every status", () =>
     Effect.gen(function*() {
       const filename = yield* tempDatabaseFile
-      yield* Effect.scoped(upgrades).pipe(Effect.provide(NodeSqliteClient.layer({ filename }), { local: true }))
+      yield* Effect.scoped(upgrades(/WHERE.*status.*<>.*'completed'/i)).pipe(Effect.provide(NodeSqliteClient.layer({ filename }), { local: true }))
     }))
 
   reportSkipped("the status index upgrade")
@@ -75,6 +80,7 @@ describe("the partial status index", () => {
     Effect.gen(function*() {
       const schema = yield* pgTestSchemaNamed("status_index")
       const client = SqlTaskStore.layerPgClient({ url: Redacted.make(pgTestUrl ?? ""), schema, maxConnections: 2 })
-      yield* Effect.scoped(upgrades).pipe(Effect.provide(client, { local: true }))
+      // 0007 drops the status index: unfinished records are found through the table of their ids.
+      yield* Effect.scoped(upgrades(/^$/)).pipe(Effect.provide(client, { local: true }))
     }))
 })

@@ -12,6 +12,30 @@ type TaskInfo = TaskInfoModule.TaskInfo
 /** The table of task records. */
 export const table = "chainjobs_tasks"
 
+/**
+ * On PostgreSQL, the ids of the unfinished (pending or running) records of
+ * `table` (migration `0007_hot_completions`): it stands in for an index on
+ * `status`, so that a state change touches no indexed column of `table`
+ * and PostgreSQL can make it a heap-only (HOT) update. A row is inserted
+ * with its task's unfinished record and deleted by the state change that
+ * finishes it, in the same statement as the record's write.
+ */
+export const unfinishedTable = "chainjobs_unfinished"
+
+/** The statuses of an unfinished record, as a list of SQL literals. */
+export const unfinishedStatuses = "'pending', 'running'"
+
+/**
+ * The fill factor of `table` on PostgreSQL: the share of a page its inserts
+ * fill. A HOT update writes the new version on the old one's page, so a
+ * page must keep room for it; the tasks inserted together (a batch, the
+ * rows of a few pages) tend to finish together, in one batch, before the
+ * page can be pruned, so half of it is left for their completions. Measured
+ * on 2,000 rows completed in one statement: 0, 351, 795, 1,220 and 1,852
+ * HOT updates at fill factors 100, 85, 70, 60 and 50.
+ */
+export const pgFillFactor = 50
+
 /** Where the migrator records which migrations ran. */
 export const migrationsTable = "chainjobs_tasks_migrations"
 
@@ -159,6 +183,32 @@ const partialStatusIndex = Effect.gen(function*() {
   yield* sql.unsafe(`CREATE INDEX ${table}_status ON ${table} (status, id) WHERE ${statusIndexExcludes}`)
 })
 
+/**
+ * PostgreSQL only (SQLite updates in place, touching only the indexes whose
+ * columns changed): completions as HOT updates. The columns a state change
+ * writes lose their indexes — the status index gives way to
+ * `unfinishedTable`, filled here from the unfinished records, and the
+ * indexes on `finished_at` and `expires_at` go (the retention purge reads
+ * the table) — and the table's pages keep room for new versions
+ * (`pgFillFactor`, which applies to pages written from then on). The table
+ * is locked first, so that no write of another process falls between the
+ * fill and the end of the migration's transaction.
+ */
+const hotCompletions = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      Effect.gen(function*() {
+        yield* sql.unsafe(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`)
+        yield* sql.unsafe(`CREATE TABLE ${unfinishedTable} (id text COLLATE "C" PRIMARY KEY NOT NULL)`)
+        yield* sql.unsafe(`INSERT INTO ${unfinishedTable} (id) SELECT id FROM ${table} WHERE status IN (${unfinishedStatuses})`)
+        for (const index of ["status", "finished_at", "expires_at"]) yield* sql.unsafe(`DROP INDEX ${table}_${index}`)
+        yield* sql.unsafe(`ALTER TABLE ${table} SET (fillfactor = ${pgFillFactor})`)
+      }),
+    orElse: () => Effect.void
+  })
+})
+
 /** The migrations of the task table, by name, in order. */
 export const migrations = {
   "0001_create_tasks": createTasks,
@@ -166,7 +216,8 @@ export const migrations = {
   "0003_add_limits": addLimits,
   "0004_add_runner": addRunner,
   "0005_add_retries": addRetries,
-  "0006_partial_status_index": partialStatusIndex
+  "0006_partial_status_index": partialStatusIndex,
+  "0007_hot_completions": hotCompletions
 }
 
 /** Creates or upgrades the task table. */

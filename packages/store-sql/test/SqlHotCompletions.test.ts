@@ -13,6 +13,7 @@ import { Migrator, SqlClient } from "effect/sql"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import { columns, migrations, migrationsTable, pgFillFactor, table, toValues, unfinishedTable } from "../src/internal/taskTable.ts"
 import { pgTestSchemaNamed, pgTestUrl, reportSkipped } from "./pgTestDatabase.ts"
+import { statementsOf } from "./statementTexts.ts"
 
 /** The task table as the previous version left it: migrations 0001–0006. */
 const migrateToSix = Migrator.make({})({
@@ -144,6 +145,26 @@ describe("completions as HOT updates on PostgreSQL", () => {
         // Each page keeps half its room for its rows' new versions; the last few of a page may not fit.
         assert.isAtLeast(Number(counts.hot), started.length * 0.8, `${counts.hot} of ${counts.updated} HOT`)
         assert.deepStrictEqual(yield* unfinishedIds, [])
+      }))
+  )
+
+  it.effect.skipIf(pgTestUrl === undefined)(
+    "a list of pending records walks the unfinished ids and looks each record up, with no scan of the task table, and stops at its limit",
+    () =>
+      onSchema("hot_plan", 2, Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const store = yield* SqlTaskStore.make()
+        const records = Array.from({ length: 3_000 }, (_, n) => record(n % 100 === 0 ? {} : { status: "completed", finishedAt: 2 }))
+        yield* Effect.forEach(records, store.insert, { concurrency: "unbounded", discard: true })
+        yield* sql`ANALYZE`
+        const [text] = yield* statementsOf(store.list({ status: ["pending"], limit: 10 }))
+        const plan = (yield* sql.unsafe<{ readonly "QUERY PLAN": string }>(`EXPLAIN ${text}`, ["pending", 11])).map((row) => row["QUERY PLAN"])
+          .join("\n")
+        assert.match(plan, new RegExp(`Index Only Scan Backward using ${unfinishedTable}_pkey`), plan)
+        assert.match(plan, new RegExp(`Index Scan using ${table}_pkey on ${table}`), plan)
+        assert.notMatch(plan, new RegExp(`Seq Scan on ${table}`), plan)
+        const page = yield* store.list({ status: ["pending"], limit: 10 })
+        assert.deepStrictEqual(page.items.map((info) => info.id), records.filter(isUnfinished).map((info) => info.id).sort().reverse().slice(0, 10))
       }))
   )
 })

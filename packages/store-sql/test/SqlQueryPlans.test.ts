@@ -8,30 +8,13 @@
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { TaskQuery, TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Tracer } from "effect"
+import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
+import { statementsOf } from "./statementTexts.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
 
-/** The statement texts of the spans `effect` makes. */
-const statementsOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const texts: Array<string> = []
-    const tracer = Tracer.make({
-      span(options) {
-        const span = new Tracer.NativeSpan(options)
-        const attribute = span.attribute.bind(span)
-        span.attribute = (key, value) => {
-          if (key === "db.query.text") texts.push(String(value))
-          attribute(key, value)
-        }
-        return span
-      }
-    })
-    yield* Effect.provideService(effect, Tracer.Tracer, tracer)
-    return texts
-  })
 
 const filtered: ReadonlyArray<readonly [string, TaskQuery.TaskQuery]> = [
   ["status", { status: ["running"] }],

@@ -3,7 +3,8 @@
  * plain after one batch meeting an existing id (its weight, an eighth, is
  * under the threshold, a sixth), goes checked after two in a row (or one in
  * eight for long), and plain again once enough clean batches brought the
- * running share back under the threshold; `plain` and `checked` never
+ * running share back under the threshold; a batch's record (`written`)
+ * counts when its effect runs, once per run; `plain` and `checked` never
  * change; each turn of `adaptive` is logged with the way it now inserts
  * and the share; an unknown mode fails with a message naming the modes and
  * the value given.
@@ -29,6 +30,21 @@ describe("insert policy", () => {
       // The share: 1/8 (0.125), 15/64 (0.234), then × 7/8 a clean batch: 0.205, 0.179, 0.157 (under 1/6 again).
       const plain = yield* answers(yield* InsertPolicy.make(), [true, true, false, false, false])
       assert.deepStrictEqual(plain, [true, true, false, false, false, true])
+    }))
+
+  it.effect("adaptive: a batch's record moves the share when its effect runs, once per run, not when it is built", () =>
+    Effect.gen(function*() {
+      const policy = yield* InsertPolicy.make()
+      // built twice and never run: still plain after the two batches they would have told
+      policy.written(true)
+      policy.written(true)
+      assert.isTrue(policy.plain())
+      // one effect run twice: two batches meeting an existing id, so checked
+      const met = policy.written(true)
+      yield* met
+      assert.isTrue(policy.plain())
+      yield* met
+      assert.isFalse(policy.plain())
     }))
 
   it.effect("adaptive: one batch in sixteen meeting an existing id leaves it plain", () =>

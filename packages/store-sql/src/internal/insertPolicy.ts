@@ -81,12 +81,14 @@ export const make = (mode: InsertMode = "adaptive"): Effect.Effect<InsertPolicy,
     let share = 0
     return {
       plain: () => share < threshold,
-      written: (metExisting) => {
-        const before = share < threshold
-        share += ((metExisting ? 1 : 0) - share) * weight
-        const after = share < threshold
-        return before === after ? Effect.void : switched(after, share)
-      }
+      // the share moves when the returned effect runs, once per run: building it changes nothing
+      written: (metExisting) =>
+        Effect.suspend(() => {
+          const before = share < threshold
+          share += ((metExisting ? 1 : 0) - share) * weight
+          const after = share < threshold
+          return before === after ? Effect.void : switched(after, share)
+        })
     }
   })
 }

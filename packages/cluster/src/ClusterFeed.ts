@@ -33,8 +33,12 @@
  *   waiting to be sent. When a runner says farewell, starts a new session
  *   (started again), or falls silent for `statsExpiryMillis` (its counts go
  *   every second), every wait for a final record that began without a read
- *   (`expect`) reads the record at once, and a join of a task expected
- *   before then reads first;
+ *   (`expect`) reads the record at once, and so does every task known
+ *   unfinished on that runner (a watch's, an all-tasks stream's); a join of
+ *   a task expected before then reads first. Tasks run here are not read
+ *   (their final records come from this runner's own supervisor), and the
+ *   reads go in a fiber of their own: notifications and counts do not wait
+ *   for them. A runner not heard from for `peerExpiryMillis` is forgotten;
  * - notifications and reads cross (a read can be newer than a notification
  *   still on its way): each task's records are kept in their order
  *   (`RecordOrder`), an earlier one arriving after a later one is dropped,
@@ -264,6 +268,11 @@ export const make = Effect.fnUntraced(function*(options: {
    * or found unfinished when this runner first listened. Re-read after a loss.
    */
   const remoteOpen = new Map<string, TaskInfo.TaskInfo>()
+  /**
+   * This runner's own tasks as unfinished by its own changes: their final record reaches its followers from its own
+   * supervisor, which no runner's leaving takes away, so a runner's leaving reads none of them (`left`).
+   */
+  const ownOpen = new Set<string>()
   /** Where each task followed here stands: unfinished ones, and finished ones in two generations (`finishedMemoryMillis`). */
   const openPlaces = new Map<string, Place>()
   let finishedPlaces = new Map<string, Place>()
@@ -369,6 +378,8 @@ export const make = Effect.fnUntraced(function*(options: {
     else if (!isNews(info)) return
     if (deletion || TaskInfo.isTerminal(info.status)) remoteOpen.delete(info.id)
     else remoteOpen.set(info.id, info)
+    // another runner's record is the latest: the task is not (or no longer) run here
+    if (info.runner !== origin) ownOpen.delete(info.id)
     deliver(item)
   }
 
@@ -380,6 +391,8 @@ export const make = Effect.fnUntraced(function*(options: {
       place(info.id, deletion ? RecordOrder.deleted : RecordOrder.rankOf(info), info, true)
       remoteOpen.delete(info.id)
     }
+    if (deletion || TaskInfo.isTerminal(info.status)) ownOpen.delete(info.id)
+    else ownOpen.add(info.id)
     deliver(item)
   }
 
@@ -560,7 +573,7 @@ export const make = Effect.fnUntraced(function*(options: {
       }
       silent.delete(from)
       // a farewell, or a new session with no farewell before it: what the runner had not sent is gone
-      const leaving = what === "g" || (last !== undefined && last.session !== sessionOf) ? left : Effect.void
+      const leaving = what === "g" || (last !== undefined && last.session !== sessionOf) ? left([from]) : Effect.void
       const known = peers.has(from)
       if (what === "g") {
         peers.delete(from)
@@ -622,26 +635,43 @@ export const make = Effect.fnUntraced(function*(options: {
   )
 
   /**
-   * A runner left: it may have taken the notification of a final record committed (killed between the two) or still
-   * waiting to be sent, and no gap shows it. The waits that began without a read read it now; expectations older than
-   * this are read first by their joins.
+   * Runners left (`gone`, by address): they may have taken the notification of a final record committed (killed
+   * between the two) or still waiting to be sent, and no gap shows it. Expectations older than this are read first by
+   * their joins (at once); the waits that began without a read, and the tasks known unfinished on a runner that left
+   * (a watch's, an all-tasks stream's), are read again, but none run here: their final records come from this
+   * runner's own supervisor. The reads go in a fiber of their own: the notifications heard and the counts sent
+   * meanwhile do not wait for them.
    */
-  const left = Effect.suspend(() => {
-    leftAt = now()
-    return Effect.forEach(Array.from(blind.keys()), reread, { concurrency: 8, discard: true })
-  })
+  const left = (gone: ReadonlyArray<string>) =>
+    Effect.suspend(() => {
+      leftAt = now()
+      const ids = new Set<string>()
+      for (const id of blind.keys()) if (!ownOpen.has(id)) ids.add(id)
+      for (const [id, info] of remoteOpen) if (info.runner !== undefined && gone.includes(info.runner) && !ownOpen.has(id)) ids.add(id)
+      return ids.size === 0
+        ? Effect.void
+        : Effect.asVoid(Effect.forkIn(Effect.forEach(ids, reread, { concurrency: 8, discard: true }), scope))
+    })
 
-  /** A runner heard from that has sent nothing, not even its counts, for `statsExpiryMillis` has left (`left`), once. */
+  /**
+   * A runner heard from that has sent nothing, not even its counts, for `statsExpiryMillis` has left (`left`), once.
+   * One not heard from for `peerExpiryMillis` is forgotten: a runner that died without a farewell costs nothing after.
+   */
   const silence = Effect.suspend(() => {
     const at = now()
-    let gone = false
+    const gone: Array<string> = []
     for (const from of sequences.keys()) {
       const heardAt = peers.get(from)
-      if (heardAt === undefined || at - heardAt <= statsExpiryMillis || silent.has(from)) continue
+      if (heardAt === undefined || at - heardAt > peerExpiryMillis) {
+        sequences.delete(from)
+        silent.delete(from)
+        continue
+      }
+      if (at - heardAt <= statsExpiryMillis || silent.has(from)) continue
       silent.add(from)
-      gone = true
+      gone.push(from)
     }
-    return gone ? left : Effect.void
+    return gone.length > 0 ? left(gone) : Effect.void
   })
 
   /**
@@ -708,6 +738,7 @@ export const make = Effect.fnUntraced(function*(options: {
       let since = lastHeardAt
       for (const last of sequences.values()) since = Math.min(since, last.sentAt)
       sequences.clear()
+      silent.clear()
       yield* resync(since - resyncMarginMillis)
     } else yield* learnUnfinished
     listened = true

@@ -173,7 +173,7 @@ const finished = (info: TaskInfo.TaskInfo, fields: Partial<TaskInfo.TaskInfo> = 
  * Faults of a's PostgreSQL client — notifications it hears dropped (`deaf`), sends refused (`refuse` of them, each
  * try counted; `refuseChanges` of them likewise, counting only sends of changes, so that no count takes a refusal
  * meant for a change) — and of its store: its read of every unfinished record refused (`unfinishedRefused`), its
- * reads of one task refused (`getRefused`, the task's id).
+ * reads of one task refused (`getRefused`, the task's id) or held (`getHeld`).
  */
 interface Faults {
   deaf: boolean
@@ -189,6 +189,10 @@ interface Faults {
   listening: number
   unfinishedRefused: boolean
   getRefused: string | undefined
+  /** Reads of one task (`id`) held until `until` is done: a slow store. */
+  getHeld: { readonly id: string; readonly until: Deferred.Deferred<void> } | undefined
+  /** How many times the store was asked for each task's record (`get`). */
+  gets: Map<string, number>
 }
 
 /**
@@ -207,14 +211,16 @@ const cluster = (options: {
   Effect.gen(function*() {
     const channel = `chainjobs_wire_${process.pid}_${++channels}`
     const memory = yield* TaskStore.makeMemory
-    const faults: Faults = { deaf: false, deafAfterX: false, refuse: 0, refuseChanges: 0, listens: 0, listening: 0, unfinishedRefused: false, getRefused: undefined }
+    const faults: Faults = { deaf: false, deafAfterX: false, refuse: 0, refuseChanges: 0, listens: 0, listening: 0, unfinishedRefused: false, getRefused: undefined, getHeld: undefined, gets: new Map() }
     const store: TaskStore.TaskStore["Service"] = {
       ...memory,
       get: (id) =>
-        Effect.suspend(() =>
-          id === faults.getRefused
-            ? Effect.fail(new TaskError.TaskStoreError({ operation: "get", detail: "refused by the test" }))
-            : memory.get(id)),
+        Effect.suspend(() => {
+          faults.gets.set(id, (faults.gets.get(id) ?? 0) + 1)
+          if (id === faults.getRefused) return Effect.fail(new TaskError.TaskStoreError({ operation: "get", detail: "refused by the test" }))
+          const held = faults.getHeld
+          return held !== undefined && held.id === id ? Effect.andThen(Deferred.await(held.until), memory.get(id)) : memory.get(id)
+        }),
       unfinished: Effect.suspend(() =>
         faults.unfinishedRefused
           ? Effect.fail(new TaskError.TaskStoreError({ operation: "unfinished", detail: "refused by the test" }))
@@ -492,6 +498,96 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected task
 
   it.live("… when the runner falls silent for statsExpiryMillis (its counts stop)", () => lostWithItsRunner(() => Effect.void), 30_000)
 
+  /**
+   * A task x runs, followed on a by a watch and the all-tasks stream: its final record is in the store, but x left
+   * before its notification went. No wait for it began unread and a watch never reads again: they end only if x's
+   * leaving (`leave`) makes a read the tasks x ran.
+   */
+  const watchLostWithItsRunner = (leave: (a: Effect.Success<ReturnType<typeof cluster>>) => Effect.Effect<void>) =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const running = record({ runner: "x:1" })
+      yield* a.tell([{ i: running }])
+      yield* a.settle()
+      const watch = yield* collecting(a.feed.watch(running.id, Effect.succeed(running)))
+      yield* until(() => watch.seen.length === 1, () => `the watch's first record: ${brief(watch.seen)}`)
+      const final = finished(running)
+      yield* a.store.insert(final)
+      yield* leave(a)
+      yield* Fiber.join(watch.fiber)
+      assert.deepStrictEqual(brief(watch.seen), brief([running, final]))
+      assert.deepStrictEqual(brief(a.heardOf(running.id)), brief([running, final]))
+    }).pipe(Effect.scoped)
+
+  it.live("a watch and the all-tasks stream of a task whose runner took its final record's notification away end with it when the runner says farewell", () =>
+    watchLostWithItsRunner((a) => a.post("g", "")), 30_000)
+
+  it.live("… when the runner falls silent for statsExpiryMillis", () =>
+    watchLostWithItsRunner((a) => a.time.jump(ClusterFeed.statsExpiryMillis + 500)), 30_000)
+
+  it.live("a runner's leaving reads no task run here: its final record comes from this runner's own supervisor", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster({ finalRecheck: "5 hours" })
+      yield* a.settle()
+      const reads = new Map<string, number>()
+      // run here, expected and joined unread first: the first a runner's leaving would read
+      const own = record({ runner: "a:1" })
+      a.feed.expect(own.id)
+      yield* a.local.submit(Gated, { gate: "own" }, { id: own.id })
+      yield* until(() => a.heardOf(own.id).length > 0, () => "a's own pending record")
+      const ownJoin = yield* Effect.forkChild(a.feed.finalRecord(own.id, countedRead(reads, own)), { startImmediately: true })
+      const remote = finished(record({ runner: "x:1" }))
+      a.feed.expect(remote.id)
+      yield* a.store.insert(remote)
+      const remoteJoin = yield* Effect.forkChild(a.feed.finalRecord(remote.id, countedRead(reads, remote)), { startImmediately: true })
+      yield* a.post("g", "")
+      // x's leaving read the other task's record: it reached the task run here first, if at all
+      assert.deepStrictEqual(yield* Fiber.join(remoteJoin), Option.some(remote))
+      assert.strictEqual(a.faults.gets.get(own.id), undefined, "reads of the task run here")
+      yield* a.step("own", 100)
+      const ended = yield* Fiber.join(ownJoin)
+      assert.strictEqual(Option.getOrUndefined(ended)?.status, "completed")
+      assert.strictEqual(reads.get(own.id), undefined, "the join of the task run here read")
+    }).pipe(Effect.scoped), 30_000)
+
+  /**
+   * A join waiting unread whose read, once x leaves (`leave`), the store holds: what a hears and sends meanwhile
+   * (`meanwhile`) does not wait for it, and the join ends with the record once the store answers.
+   */
+  const heldReadOnLeaving = (
+    leave: (a: Effect.Success<ReturnType<typeof cluster>>) => Effect.Effect<void>,
+    meanwhile: (a: Effect.Success<ReturnType<typeof cluster>>) => Effect.Effect<void>
+  ) =>
+    Effect.gen(function*() {
+      const a = yield* cluster({ finalRecheck: "5 hours" })
+      yield* a.settle()
+      const info = finished(record({ runner: "x:1" }))
+      a.feed.expect(info.id)
+      yield* a.store.insert(info)
+      const answer = yield* Deferred.make<void>()
+      a.faults.getHeld = { id: info.id, until: answer }
+      const join = yield* Effect.forkChild(a.feed.finalRecord(info.id, countedRead(new Map(), info)), { startImmediately: true })
+      yield* leave(a)
+      yield* until(() => a.faults.gets.get(info.id) === 1, () => "the read on x's leaving")
+      yield* meanwhile(a)
+      assert.isUndefined(join.pollUnsafe(), "the join ended before its read")
+      yield* Deferred.succeed(answer, undefined)
+      assert.deepStrictEqual(yield* Fiber.join(join), Option.some(info))
+    }).pipe(Effect.scoped)
+
+  it.live("the reads on a runner's farewell hold back no notification: what comes next is told while they wait for the store", () =>
+    heldReadOnLeaving((a) => a.post("g", ""), (a) => a.settle({ seq: 1 })), 30_000)
+
+  it.live("the reads on a runner's silence hold back none of this runner's counts", () =>
+    heldReadOnLeaving(
+      (a) => a.time.jump(ClusterFeed.statsExpiryMillis + 500),
+      (a) =>
+        Effect.suspend(() => {
+          const ticks = a.ticksEnded()
+          return until(() => a.ticksEnded() >= ticks + 2, () => `a's counts: ${a.ticksEnded() - ticks} ticks ended`)
+        })
+    ), 30_000)
+
   it.live("a task expected before a runner left is read first by its join; one expected after is not", () =>
     Effect.gen(function*() {
       const a = yield* cluster({ finalRecheck: "5 hours" })
@@ -590,14 +686,21 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       const watched = yield* collecting(a.feed.watch(watchedRecord.id, Effect.succeed(watchedRecord)))
       yield* until(() => watched.seen.length === 1, () => "the watch's read")
       yield* a.store.insert(finished(watchedRecord))
-      // No loss yet: a new session of x starts its numbers again, and numbers follow on in it.
+      // No loss: a new session of x starts its numbers again, and numbers follow on in it. x started again: the
+      // task it ran is read again (it may have taken its final record's notification with it), nothing else.
       yield* a.settle({ session: "s2", seq: 1 })
-      yield* a.settle({ session: "s2", seq: 2 })
-      for (const info of [unfinished, early, later]) assert.deepStrictEqual(a.heardOf(info.id), [], `${info.id} told with no loss`)
-      assert.deepStrictEqual(brief(a.heardOf(heard.id)), ["running:100:0:"])
-      // Number 3 of s2 never comes: 4 shows the loss.
-      yield* a.settle({ session: "s2", seq: 4 })
+      yield* until(() => a.heardOf(heard.id).length === 2, () => `x's task after its new session: ${brief(a.heardOf(heard.id))}`)
       assert.deepStrictEqual(a.heardOf(heard.id).map((info) => info.status), ["running", "completed"])
+      // heard of in x's new session, finished in the notification lost below
+      const heardAfter = record()
+      yield* a.tell([{ i: heardAfter }], { session: "s2", seq: 2 })
+      yield* a.settle({ session: "s2", seq: 3 })
+      yield* a.store.insert(finished(heardAfter))
+      for (const info of [unfinished, early, later]) assert.deepStrictEqual(a.heardOf(info.id), [], `${info.id} told with no loss`)
+      assert.deepStrictEqual(brief(a.heardOf(heardAfter.id)), ["running:100:0:"])
+      // Number 4 of s2 never comes: 5 shows the loss.
+      yield* a.settle({ session: "s2", seq: 5 })
+      assert.deepStrictEqual(a.heardOf(heardAfter.id).map((info) => info.status), ["running", "completed"])
       assert.deepStrictEqual(a.heardOf(unfinished.id).map((info) => info.status), ["running"])
       assert.deepStrictEqual(a.heardOf(early.id).map((info) => info.status), ["completed"])
       assert.deepStrictEqual(a.heardOf(later.id).map((info) => info.status), ["completed"])
@@ -1077,6 +1180,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
           Effect.andThen(a.testClock!.adjust("1 second"), Effect.sleep("30 millis")), { discard: true })
       const done = finished(record())
       const open = record({ heartbeatAt: 100 })
+      // in the store as told: x, silent between its notifications, is taken for gone and its open task read again
+      yield* a.store.insert(open)
       yield* a.tell([{ i: done }, { i: open }])
       yield* a.settle()
       yield* tick(15)

@@ -269,8 +269,10 @@ export const make = Effect.fnUntraced(function*(options: {
    */
   const remoteOpen = new Map<string, TaskInfo.TaskInfo>()
   /**
-   * This runner's own tasks as unfinished by its own changes: their final record reaches its followers from its own
-   * supervisor, which no runner's leaving takes away, so a runner's leaving reads none of them (`left`).
+   * This runner's own tasks expected here (`expect`, the only ones a wait follows unread) and unfinished by its own
+   * changes: their final record reaches its followers from its own supervisor, which no runner's leaving takes away,
+   * so a runner's leaving reads none of them (`left`). Only expected ones: a backlog of every unfinished task here
+   * would cost a set entry each.
    */
   const ownOpen = new Set<string>()
   /** Where each task followed here stands: unfinished ones, and finished ones in two generations (`finishedMemoryMillis`). */
@@ -392,7 +394,7 @@ export const make = Effect.fnUntraced(function*(options: {
       remoteOpen.delete(info.id)
     }
     if (deletion || TaskInfo.isTerminal(info.status)) ownOpen.delete(info.id)
-    else ownOpen.add(info.id)
+    else if (expectationOf(info.id) !== undefined) ownOpen.add(info.id)
     deliver(item)
   }
 

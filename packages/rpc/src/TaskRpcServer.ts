@@ -102,6 +102,16 @@ const submissions: ReadonlySet<string> = new Set(["Submit", "Run"])
 const makeDoor = TaskAccess.TaskAccess.useSync((access) =>
   Frames.make(TaskRpcs.requests as ReadonlyMap<string, any>, access.config.payloadLimit.maxDepth, submissions))
 
+/**
+ * Starts a server made by `server` with the serialization provided wrapped in `Frames.serialization`, which takes
+ * the messages a guard has parsed already (`Frames.Checked`) as they are: the one setup both guards share.
+ */
+const readingChecked = <A, E, R>(server: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const base = yield* RpcSerialization.RpcSerialization
+    return yield* Effect.provideService(server, RpcSerialization.RpcSerialization, Frames.serialization(base))
+  })
+
 /** The options of `RpcServer.toHttpEffect`: tracing, span names, fatal defects. */
 export type HttpServerOptions = NonNullable<Parameters<typeof RpcServer.toHttpEffect>[1]>
 
@@ -124,12 +134,7 @@ export const guardHttp = <Rpcs extends Rpc.Any>(
   options?: HttpServerOptions
 ) =>
   Effect.gen(function*() {
-    const base = yield* RpcSerialization.RpcSerialization
-    const app = yield* Effect.provideService(
-      RpcServer.toHttpEffect(group, options),
-      RpcSerialization.RpcSerialization,
-      Frames.serialization(base)
-    )
+    const app = yield* readingChecked(RpcServer.toHttpEffect(group, options))
     const guarded: HttpApp = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const body = yield* Effect.result(request.text)
@@ -228,18 +233,11 @@ export const guardWebsocket = <Rpcs extends Rpc.Any>(
   maxLineBytes: number,
   options?: WebsocketServerOptions
 ) =>
-  Effect.gen(function*() {
-    const base = yield* RpcSerialization.RpcSerialization
-    const app = yield* Effect.provideService(
-      RpcServer.toHttpEffectWebsocket(group, options),
-      RpcSerialization.RpcSerialization,
-      Frames.serialization(base)
-    )
-    return Effect.updateService(app, HttpServerRequest.HttpServerRequest, (request) =>
+  Effect.map(readingChecked(RpcServer.toHttpEffectWebsocket(group, options)), (app) =>
+    Effect.updateService(app, HttpServerRequest.HttpServerRequest, (request) =>
       Object.create(request, {
         upgrade: { value: Effect.map(request.upgrade, (socket) => guardSocket(socket, door, maxLineBytes)) }
-      }) as HttpServerRequest.HttpServerRequest)
-  })
+      }) as HttpServerRequest.HttpServerRequest))
 
 /**
  * Starts the RPC server in the current scope and returns the HTTP app serving

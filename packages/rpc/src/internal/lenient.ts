@@ -39,7 +39,7 @@ export const lenient = <S extends Schema.Codec<any, any, never, never>>(schema: 
         const issue = Cause.findError(exit.cause)
         return Result.isSuccess(issue) ? Exit.succeed(new Malformed(issue.success) as S["Type"]) : exit
       },
-      encode: (value: S["Type"]) => encode(value)
+      encode
     })
   ))
   lenientSchemas.add(made)

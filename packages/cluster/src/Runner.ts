@@ -167,7 +167,7 @@ const layerServices = (
     // work at once (a submission neither admits directly nor through the entity), then hand over concurrently.
     yield* Effect.addFinalizer(() => Effect.all([admission.close, entity.close], { concurrency: "unbounded", discard: true }))
     const feed = yield* ClusterFeed.makeFromContext(local, address)
-    const placing = options.runner.placement === "local" ? yield* LocalPlacement.make(local, admission) : LocalPlacement.spread
+    const placing = RunnerConfig.placementOf(options.runner) === "local" ? yield* LocalPlacement.make(local, admission) : LocalPlacement.spread
     const tasks = yield* ClusterTasks.make(local, feed, admission, placing)
     const shards = Array.from({ length: options.runner.shards }, (_, i) => ShardId.make(TaskEntity.shardGroup, i + 1))
     const healthCheckShard = sharding.getShardId(EntityId.make(healthCheckName), "default")

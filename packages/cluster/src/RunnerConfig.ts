@@ -68,11 +68,12 @@ export interface RunnerSettings {
    */
   readonly directAdmission: boolean
   /**
-   * Where an unkeyed task submitted on this runner goes (`Placement`, `LocalPlacement`). Default: `local`, here while
-   * a worker is free for it, which needs `directAdmission`; `shard` spreads every one over every runner by its id (and
-   * is the default of the environment's settings when direct admission is off, `defaultPlacement`).
+   * Where an unkeyed task submitted on this runner goes (`Placement`, `LocalPlacement`). Unset: derived from
+   * `directAdmission` (`placementOf`): `local`, here while a worker is free for it, which needs direct admission, or
+   * `shard` without it, which spreads every one over every runner by its id. So `{ ...defaults, directAdmission: false }`
+   * places by `shard`; `local` set explicitly without direct admission is refused (`invalid`).
    */
-  readonly placement: Placement
+  readonly placement?: Placement | undefined
 }
 
 /**
@@ -82,7 +83,11 @@ export interface RunnerSettings {
  */
 export const defaultPlacement = (directAdmission: boolean): Placement => directAdmission ? "local" : "shard"
 
-/** The defaults of `RunnerSettings`. */
+/** The placement `settings` run with: the one set, else the default for their direct admission (`defaultPlacement`). */
+export const placementOf = (settings: RunnerSettings): Placement =>
+  settings.placement ?? defaultPlacement(settings.directAdmission)
+
+/** The defaults of `RunnerSettings`; the placement is left unset, derived from `directAdmission` (`placementOf`). */
 export const defaults: RunnerSettings = {
   host: "127.0.0.1",
   port: 34431,
@@ -92,8 +97,7 @@ export const defaults: RunnerSettings = {
   refreshInterval: Duration.seconds(1),
   messagePollInterval: Duration.seconds(1),
   lockExpiration: Duration.seconds(10),
-  directAdmission: true,
-  placement: defaultPlacement(true)
+  directAdmission: true
 }
 
 const Port = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))
@@ -129,7 +133,7 @@ export const config: Config.Config<RunnerSettings> = Config.all({
  * only direct admission keeps guards.
  */
 export const invalid = (settings: RunnerSettings): string | undefined =>
-  settings.placement === "local" && !settings.directAdmission
+  placementOf(settings) === "local" && !settings.directAdmission
     ? "CHAINJOBS_RUNNER_PLACEMENT=local needs CHAINJOBS_RUNNER_DIRECT_ADMISSION=true: a task is placed on a shard whose guard this runner keeps, and only direct admission keeps guards"
     : undefined
 

@@ -233,7 +233,8 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
           refreshInterval: Duration.millis(250),
           messagePollInterval: Duration.millis(250),
           directAdmission: options.directAdmission ?? directAdmissionByDefault,
-          placement: options.placement ?? RunnerConfig.defaultPlacement(options.directAdmission ?? directAdmissionByDefault)
+          // unset: derived from the direct admission (`RunnerConfig.placementOf`)
+          placement: options.placement
         },
         supervisor: { maxWorkers: options.maxWorkers ?? 20, shutdownGracePeriod: "5 seconds" },
         maxConnections: 4,

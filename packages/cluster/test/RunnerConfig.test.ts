@@ -26,7 +26,7 @@ const plain = (settings: RunnerConfig.RunnerSettings) => ({
   messagePollInterval: millis(settings.messagePollInterval),
   lockExpiration: millis(settings.lockExpiration),
   directAdmission: settings.directAdmission,
-  placement: settings.placement
+  placement: RunnerConfig.placementOf(settings)
 })
 
 /** The failure's message, which must name the variable at fault. */

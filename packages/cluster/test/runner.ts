@@ -202,7 +202,7 @@ const runner = Runner.layer({
     // test or bench says
     placement: process.env.RUNNER_PLACEMENT === "local" || process.env.RUNNER_PLACEMENT === "shard"
       ? process.env.RUNNER_PLACEMENT
-      : RunnerConfig.defaultPlacement(directAdmission)
+      : undefined
   },
   supervisor: { maxWorkers: Number(process.env.RUNNER_WORKERS ?? 50), shutdownGracePeriod: "5 seconds" },
   maxConnections: Number(process.env.RUNNER_PG_CONNECTIONS ?? 6),

@@ -9,7 +9,7 @@
  * | `CHAINJOBS_PORT` | `--port` | `8080` |
  * | `CHAINJOBS_DATA_DIR` | `--data-dir` | `./data` (SQLite file `chainjobs.db`); `:memory:` keeps tasks in memory |
  * | `CHAINJOBS_DATABASE_URL` | `--database-url` | none: PostgreSQL instead of SQLite |
- * | `CHAINJOBS_PG_INSERTS` | `--pg-inserts` | `adaptive`: how PostgreSQL inserts new records (`adaptive`, `plain`, `checked`; see `SqlTaskStore.SqlTaskStoreConfig.pgInserts`) |
+ * | `CHAINJOBS_PG_INSERTS` | `--pg-inserts` | `adaptive`: how PostgreSQL inserts new records (`adaptive`, `plain`, `checked`; see `SqlTaskStore.SqlTaskStoreConfig.pgInserts`); refused when set without `CHAINJOBS_DATABASE_URL` (SQLite) |
  * | `CHAINJOBS_CHAINS` | `--chains` | none: a JSON array of chains (see `ChainSetting`) |
  * | `CHAINJOBS_SUI_NETWORKS` | `--sui-networks` | none: a JSON array of Sui networks (see `SuiNetworkSetting`) for watchers and balances |
  * | `CHAINJOBS_CHAIN_KINDS` | `--chain-kinds` | none: JSON settings of chain kinds over their policies (see `ChainTasks.KindsSettings`) |
@@ -269,7 +269,8 @@ export const config: Config.Config<ServerSettings> = Config.all({
   databaseUrl: Config.option(
     Config.URL("CHAINJOBS_DATABASE_URL").pipe(Config.map((url) => Redacted.make(url.toString())))
   ),
-  pgInserts: Config.schema(SqlTaskStore.PgInserts, "CHAINJOBS_PG_INSERTS").pipe(Config.withDefault(defaults.pgInserts)),
+  // unset told apart from set: a store that is not PostgreSQL refuses it being set (`storeMismatch`)
+  pgInserts: Config.option(Config.schema(SqlTaskStore.PgInserts, "CHAINJOBS_PG_INSERTS")),
   chains: Config.schema(Schema.fromJsonString(Schema.Array(ChainSetting)), "CHAINJOBS_CHAINS").pipe(
     Config.withDefault([])
   ),
@@ -315,10 +316,28 @@ export const config: Config.Config<ServerSettings> = Config.all({
     retryMax: Config.succeed(Webhooks.defaults.retryMax),
     requestTimeout: Config.succeed(Webhooks.defaults.requestTimeout)
   })
-}).pipe(Config.map((settings) => ({
-  ...settings,
-  authTokens: Object.fromEntries(Object.entries(settings.authTokens).map(([name, token]) => [name, Redacted.make(token)]))
-})))
+}).pipe(Config.mapEffect(({ pgInserts, ...settings }) => {
+  const mismatch = storeMismatch(pgInserts, settings.databaseUrl)
+  return mismatch === undefined
+    ? Effect.succeed({
+      ...settings,
+      pgInserts: Option.getOrElse(pgInserts, () => defaults.pgInserts),
+      authTokens: Object.fromEntries(Object.entries(settings.authTokens).map(([name, token]) => [name, Redacted.make(token)]))
+    })
+    : Effect.fail(new Config.ConfigError(new ConfigProvider.SourceError({ message: mismatch })))
+}))
+
+/**
+ * Why the PostgreSQL insert mode cannot be set here, if it cannot: it is a setting of the PostgreSQL store alone, and
+ * without `CHAINJOBS_DATABASE_URL` tasks are stored in SQLite, where it would be silently ignored.
+ */
+const storeMismatch = (
+  pgInserts: Option.Option<SqlTaskStore.InsertMode>,
+  databaseUrl: Option.Option<Redacted.Redacted<string>>
+): string | undefined =>
+  Option.isSome(pgInserts) && Option.isNone(databaseUrl)
+    ? `CHAINJOBS_PG_INSERTS (--pg-inserts) is a setting of the PostgreSQL store, and this service stores its tasks in SQLite (CHAINJOBS_DATABASE_URL is not set): set CHAINJOBS_DATABASE_URL, or leave CHAINJOBS_PG_INSERTS unset`
+    : undefined
 
 /** Why the settings' chain and Sui network names clash, if they do: each name must name one thing. */
 const nameClash = (settings: ServerSettings): string | undefined => {

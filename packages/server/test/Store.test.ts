@@ -1,9 +1,10 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Option, Redacted, Tracer } from "effect"
+import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SqlTaskStore } from "@chainjobs/store-sql"
+import { statementsOf } from "@chainjobs/store-sql/test/statementTexts"
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { type TaskInfo, TaskStore } from "@chainjobs/tasks"
 import * as Server from "../src/Server.ts"
@@ -65,25 +66,12 @@ describe("task store", () => {
      */
     const insertsChecked = (env: Record<string, string>, flags: Record<string, string> = {}) =>
       Effect.gen(function*() {
-        const statements: Array<string> = []
-        const tracer = Tracer.make({
-          span(options) {
-            const span = Tracer.nativeTracer.span(options)
-            const attribute = span.attribute.bind(span)
-            span.attribute = (key, value) => {
-              if (key === "db.query.text") statements.push(String(value))
-              attribute(key, value)
-            }
-            return span
-          }
-        })
         const settings = yield* ServerConfig.ServerConfig.pipe(
           Effect.provide(ServerConfig.layerWith(flags)),
           Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: { CHAINJOBS_DATABASE_URL: pgUrl ?? "", ...env } }))
         )
-        yield* TaskStore.TaskStore.use((store) => store.insert(record())).pipe(
-          Effect.provide(Server.layerStore(settings), { local: true }),
-          Effect.provideService(Tracer.Tracer, tracer)
+        const statements = yield* statementsOf(
+          TaskStore.TaskStore.use((store) => store.insert(record())).pipe(Effect.provide(Server.layerStore(settings), { local: true }))
         )
         return statements.filter((text) => text.startsWith("WITH")).map((text) => text.includes("DO NOTHING"))
       })

@@ -59,8 +59,20 @@ const unisolated = shared || ["server", "tasks", "store-sql"].includes(name)
  * run (2026-12-02, store-sql). A mutant's own bound is Stryker's (3× its
  * tests' dry-run time + 15 s, counted as a timeout); vitest's default would
  * cut a slow survivor first and count it as killed.
+ *
+ * tasks' tests are in memory, most under the test clock (51 of them took
+ * 3.4 s together in a dry run at load 10), so a test of theirs still waiting
+ * after 10 s waits for something a mutant broke: vitest fails it there
+ * (killed), in the same worker. Stryker's own timeout came later (3× the
+ * tests' time + 15 s + the dry run's overhead, ≈ 30 s) and also ends the
+ * worker, so the next mutant loads every module again. `TaskFeed.ts`, whose
+ * mutants often leave a subscriber waiting for a change: 14 tested in 5.5 min
+ * (8 timeouts, load 10), 32 in 5.5 min with this bound (1 timeout, load
+ * 21–28), the same verdicts (detected) for the 12 both reached.
+ * `CHAINJOBS_MUTATE_TEST_MILLIS` sets it for one run: a stage of a package
+ * against test files that run in memory (store-sql's `GroupCommit*`).
  */
-const testBoundMillis = 60_000
+const testBoundMillis = Number(process.env.CHAINJOBS_MUTATE_TEST_MILLIS ?? (name === "tasks" ? 10_000 : 60_000))
 
 export default defineConfig({
   resolve: {

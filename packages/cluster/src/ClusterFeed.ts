@@ -38,7 +38,10 @@
  *   a task expected before then reads first. Tasks run here are not read
  *   (their final records come from this runner's own supervisor), and the
  *   reads go in a fiber of their own: notifications and counts do not wait
- *   for them. A runner not heard from for `peerExpiryMillis` is forgotten;
+ *   for them. A runner not heard from for `peerExpiryMillis` is forgotten,
+ *   but for its last number (`forgottenLimit` runners at most): should it come
+ *   back in the same session, a number missing since is a loss as above, and
+ *   a task it began and ended wholly while unheard is read and announced;
  * - notifications and reads cross (a read can be newer than a notification
  *   still on its way): each task's records are kept in their order
  *   (`RecordOrder`), an earlier one arriving after a later one is dropped,
@@ -105,6 +108,14 @@ export const deafAfterMillis = 10_000
  * runners' clocks may differ by a little.
  */
 export const resyncMarginMillis = 5_000
+
+/**
+ * How many runners forgotten for their silence (`peerExpiryMillis`) keep their last number heard, the longest
+ * forgotten dropped first: one that comes back in the same session (a partition of the network ended) is checked for
+ * a gap as if never forgotten, so a task it began and ended while unheard is re-read. Each costs a few dozen bytes; a
+ * runner that died without a farewell at an address never used again is dropped only by this bound.
+ */
+export const forgottenLimit = 1000
 
 /**
  * A runner's wants (`TaskInterest`) lapse when not renewed for this long: renewed every `statsInterval` while it
@@ -304,6 +315,8 @@ export const make = Effect.fnUntraced(function*(options: {
   const peers = new Map<string, number>()
   /** The last notification heard in order from each other runner. */
   const sequences = new Map<string, Sequence>()
+  /** The last of runners forgotten for their silence, longest forgotten first (`forgottenLimit`). */
+  const forgotten = new Map<string, Sequence>()
   const startedAt = now()
   /** When the listener last heard anything (this runner's own notifications too), and when this runner last sent. */
   let lastHeardAt = startedAt
@@ -567,7 +580,9 @@ export const make = Effect.fnUntraced(function*(options: {
       const seq = Number(seqText)
       const sentAt = Number(sentText)
       // In order, once: a number told before is a repeat (a send retried after PostgreSQL took it); one skipped is a loss.
-      const last = sequences.get(from)
+      // a runner forgotten for its silence and back in the same session: its numbers go on from where they were
+      const last = sequences.get(from) ?? forgotten.get(from)
+      forgotten.delete(from)
       let lostSince: number | undefined
       if (last !== undefined && last.session === sessionOf) {
         if (seq <= last.seq) return Effect.void
@@ -657,7 +672,8 @@ export const make = Effect.fnUntraced(function*(options: {
 
   /**
    * A runner heard from that has sent nothing, not even its counts, for `statsExpiryMillis` has left (`left`), once.
-   * One not heard from for `peerExpiryMillis` is forgotten: a runner that died without a farewell costs nothing after.
+   * One not heard from for `peerExpiryMillis` is forgotten: a runner that died without a farewell costs nothing after
+   * but its last number (`forgotten`), kept should it come back in the same session.
    */
   const silence = Effect.suspend(() => {
     const at = now()
@@ -665,6 +681,8 @@ export const make = Effect.fnUntraced(function*(options: {
     for (const from of sequences.keys()) {
       const heardAt = peers.get(from)
       if (heardAt === undefined || at - heardAt > peerExpiryMillis) {
+        forgotten.set(from, sequences.get(from)!)
+        if (forgotten.size > forgottenLimit) forgotten.delete(forgotten.keys().next().value!)
         sequences.delete(from)
         silent.delete(from)
         continue

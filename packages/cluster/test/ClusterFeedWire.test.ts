@@ -432,6 +432,24 @@ const expectedAndFinished = (a: Effect.Success<ReturnType<typeof cluster>>, coun
     return finals
   })
 
+/**
+ * Runner a, its waits reading again only after hours, that has heard x: a join of a task waiting unread ends only by
+ * what the test makes happen.
+ */
+const blindCluster = Effect.tap(cluster({ finalRecheck: "5 hours" }), (a) => a.settle())
+
+/**
+ * A task x ran to its end, expected by a (`expect`) and in the store, its final record's notification never sent:
+ * what x's leaving takes away.
+ */
+const finishedUntold = (a: Effect.Success<ReturnType<typeof cluster>>) =>
+  Effect.gen(function*() {
+    const info = finished(record({ runner: "x:1" }))
+    a.feed.expect(info.id)
+    yield* a.store.insert(info)
+    return info
+  })
+
 describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected tasks (expect)", () => {
   it.live("keeps at most its bound of expected tasks, final records and all: a join of one expected past it reads first", () =>
     Effect.gen(function*() {
@@ -479,11 +497,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected task
    */
   const lostWithItsRunner = (leave: (a: Effect.Success<ReturnType<typeof cluster>>) => Effect.Effect<void>) =>
     Effect.gen(function*() {
-      const a = yield* cluster({ finalRecheck: "5 hours" })
-      yield* a.settle()
-      const info = finished(record({ runner: "x:1" }))
-      a.feed.expect(info.id)
-      yield* a.store.insert(info)
+      const a = yield* blindCluster
+      const info = yield* finishedUntold(a)
       const reads = new Map<string, number>()
       const join = yield* Effect.forkChild(a.feed.finalRecord(info.id, countedRead(reads, info)), { startImmediately: true })
       assert.strictEqual(reads.get(info.id), undefined, "the join read first")
@@ -527,8 +542,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected task
 
   it.live("a runner's leaving reads no task run here: its final record comes from this runner's own supervisor", () =>
     Effect.gen(function*() {
-      const a = yield* cluster({ finalRecheck: "5 hours" })
-      yield* a.settle()
+      const a = yield* blindCluster
       const reads = new Map<string, number>()
       // run here, expected and joined unread first: the first a runner's leaving would read
       const own = record({ runner: "a:1" })
@@ -536,9 +550,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected task
       yield* a.local.submit(Gated, { gate: "own" }, { id: own.id })
       yield* until(() => a.heardOf(own.id).length > 0, () => "a's own pending record")
       const ownJoin = yield* Effect.forkChild(a.feed.finalRecord(own.id, countedRead(reads, own)), { startImmediately: true })
-      const remote = finished(record({ runner: "x:1" }))
-      a.feed.expect(remote.id)
-      yield* a.store.insert(remote)
+      const remote = yield* finishedUntold(a)
       const remoteJoin = yield* Effect.forkChild(a.feed.finalRecord(remote.id, countedRead(reads, remote)), { startImmediately: true })
       yield* a.post("g", "")
       // x's leaving read the other task's record: it reached the task run here first, if at all
@@ -559,11 +571,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected task
     meanwhile: (a: Effect.Success<ReturnType<typeof cluster>>) => Effect.Effect<void>
   ) =>
     Effect.gen(function*() {
-      const a = yield* cluster({ finalRecheck: "5 hours" })
-      yield* a.settle()
-      const info = finished(record({ runner: "x:1" }))
-      a.feed.expect(info.id)
-      yield* a.store.insert(info)
+      const a = yield* blindCluster
+      const info = yield* finishedUntold(a)
       const answer = yield* Deferred.make<void>()
       a.faults.getHeld = { id: info.id, until: answer }
       const join = yield* Effect.forkChild(a.feed.finalRecord(info.id, countedRead(new Map(), info)), { startImmediately: true })
@@ -590,11 +599,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected task
 
   it.live("a task expected before a runner left is read first by its join; one expected after is not", () =>
     Effect.gen(function*() {
-      const a = yield* cluster({ finalRecheck: "5 hours" })
-      yield* a.settle()
-      const before = finished(record({ runner: "x:1" }))
-      a.feed.expect(before.id)
-      yield* a.store.insert(before)
+      const a = yield* blindCluster
+      const before = yield* finishedUntold(a)
       // x says farewell, numbered next (no loss); its numbers start again after it
       yield* a.post("g", "")
       yield* a.settle({ seq: 1 })
@@ -931,6 +937,22 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       // and numbers are followed from there
       yield* a.settle({ from: "y:1", seq: 52 })
       assert.deepStrictEqual(a.heardOf(unfinished.id).map((info) => info.status), ["running"])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a runner forgotten for its silence that comes back in the same session with numbers missing is a loss: a task it began and ended unheard is told", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      // x unheard past peerExpiryMillis (a partition): forgotten by a's next ticks
+      yield* a.time.jump(ClusterFeed.peerExpiryMillis + 1_000)
+      const ticks = a.ticksEnded()
+      yield* until(() => a.ticksEnded() >= ticks + 2, () => `a's counts: ${a.ticksEnded() - ticks} ticks ended`)
+      // begun and ended on x while unheard: in the store, its notifications lost (numbers 2 to 4)
+      const whole = finished(record({ runner: "x:1", createdAt: a.time.now() }))
+      yield* a.store.insert(whole)
+      yield* a.settle({ seq: 5 })
+      yield* until(() => a.heardOf(whole.id).length > 0, () => `a never told ${whole.id}, x's task while unheard`)
+      assert.deepStrictEqual(brief(a.heardOf(whole.id)), brief([whole]))
     }).pipe(Effect.scoped), 30_000)
 
   it.live("sends its own task's intermediate records only while another runner wants them, final records and deletions always", () =>

@@ -63,6 +63,8 @@ export interface PartReport {
   readonly resets: number
   /** Requests sent again because the kept-alive socket they went out on had just been closed by the server. */
   readonly staleSockets: number
+  /** Submissions abandoned at the finish, still queued for a socket: never sent, so not in `sent` (only the last report). */
+  readonly unsent: number
   /** The part's own longest event-loop delay since the last report (ms): its samples include up to this much of its own. */
   readonly loopMax: number
   /** The part's own CPU time since the last report (s, user + system). */
@@ -112,6 +114,7 @@ let acked = 0
 let dropped = 0
 let resets = 0
 let staleSockets = 0
+let unsent = 0
 let errors: Record<string, number> = {}
 let submitLatency: Array<number> = []
 let statusNew: Array<number> = []
@@ -143,11 +146,12 @@ const report = (): PartReport => {
     dropped,
     resets,
     staleSockets,
+    unsent,
     loopMax: delay.max / 1e6,
     cpuSeconds: (cpu.user + cpu.system) / 1e6
   }
   delay.reset()
-  sent = acked = dropped = resets = staleSockets = 0
+  sent = acked = dropped = resets = staleSockets = unsent = 0
   errors = {}
   submitLatency = []
   statusNew = []
@@ -230,8 +234,10 @@ const submitOne = async () => {
     newestId = JSON.parse(reply.body).taskId
   } catch (kind) {
     // Abandoned in the pool's queue at the finish: it never reached the service, so it was not sent.
-    if (kind === "unsent") sent--
-    else error(`submit-${kind}`)
+    if (kind === "unsent") {
+      sent--
+      unsent++
+    } else error(`submit-${kind}`)
   }
 }
 
@@ -483,7 +489,6 @@ const loops = [
 /** Stops the load: the last submissions are answered (or fail) before the last report, then every connection closes. */
 const finish = async () => {
   running = false
-  if (queued.size > 0) process.stderr.write(`load part ${name}: ${queued.size} submissions never sent (queued for a socket at the finish), not counted\n`)
   for (const req of queued) req.destroy(Object.assign(new Error("unsent"), { code: "unsent" }))
   await Promise.all(inFlight)
   await sendAll({ report: report() })

@@ -67,6 +67,8 @@ export interface IntervalReport extends Figures {
   readonly resets: number
   /** Requests sent again because the kept-alive socket they went out on had just been closed by the server. */
   readonly staleSockets: number
+  /** Submissions abandoned at the finish, still queued for a socket: never sent, not in `sent`. */
+  readonly unsent: number
   /** The longest event-loop delay of any part or of the generator itself in the interval (ms). */
   readonly loopMax: number
   /** Each part that answered: its longest event-loop delay (ms) and CPU (s) in the interval. */
@@ -223,6 +225,7 @@ const print = (reports: ReadonlyArray<PartReport>, probed: ProbeReport | undefin
     dropped: sum((r) => r.dropped),
     resets: sum((r) => r.resets),
     staleSockets: sum((r) => r.staleSockets),
+    unsent: sum((r) => r.unsent),
     loopMax: Math.max(delay.max / 1e6, ...reports.map((r) => r.loopMax)),
     parts: [...loops].map(([name, loop]) => ({ name, ...loop })),
     stalled,

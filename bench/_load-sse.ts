@@ -66,6 +66,8 @@ export interface SseStream {
 
 const crlf = Buffer.from("\r\n")
 const headEnd = Buffer.from("\r\n\r\n")
+/** A chunk's size line: its size in hex (at most 8 digits: no event is gigabytes), then any extensions. */
+const chunkSize = /^([0-9A-Fa-f]{1,8})[ \t]*(?:;.*)?$/
 
 /**
  * Opens `path` on `host`:`port` as an event stream (`Connection: close`,
@@ -137,16 +139,21 @@ export const open = (
       for (;;) {
         if (trailing) {
           if (pending.length < 2) return
+          // A chunk's data is followed by CRLF, nothing else.
+          if (pending[0] !== crlf[0] || pending[1] !== crlf[1]) return finish({ _tag: "error", code: "malformed-chunk" })
           pending = pending.subarray(2)
           trailing = false
         }
         if (left <= 0) {
           const end = pending.indexOf(crlf)
           if (end < 0) return
-          left = Number.parseInt(pending.toString("latin1", 0, end), 16)
+          // A size line is hex digits, then optional extensions after `;`: anything else is a broken body, not its end.
+          const size = chunkSize.exec(pending.toString("latin1", 0, end))
+          if (size === null) return finish({ _tag: "error", code: "malformed-chunk" })
+          left = Number.parseInt(size[1], 16)
           pending = pending.subarray(end + 2)
           // The last chunk: the body is whole.
-          if (left === 0 || !Number.isFinite(left)) return finish({ _tag: "ended" })
+          if (left === 0) return finish({ _tag: "ended" })
         }
         if (pending.length === 0) return
         const take = Math.min(left, pending.length)

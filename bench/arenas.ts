@@ -56,6 +56,24 @@ interface Service {
   readonly pool: Agent
 }
 
+/**
+ * Every service spawned, from its spawn on: all are stopped when the bench exits, however it exits — a start that
+ * fails (the second service's, say) must not leave the first running.
+ */
+const spawned: Array<{ readonly child: ChildProcess; readonly dataDir: string }> = []
+/** The services' connection pools, closed with them. */
+const pools: Array<Agent> = []
+const stop = () => {
+  for (const { child, dataDir } of spawned) {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  for (const pool of pools) pool.destroy()
+}
+process.on("exit", stop)
+// Interrupted: exit, so that the handler above stops the services.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130))
+
 /** Starts a service with `env` over the environment (its tasks in memory if `inMemory`), resolving once it listens. */
 const start = async (label: string, env: Record<string, string>, inMemory = false): Promise<Service> => {
   const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-arenas-"))
@@ -64,6 +82,7 @@ const start = async (label: string, env: Record<string, string>, inMemory = fals
     [join(here, "..", "packages", "server", "src", "main.ts"), "serve", "--port", "0", "--data-dir", inMemory ? ":memory:" : dataDir, "--max-workers", "300", "--dev-chain", "false"],
     { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } }
   )
+  spawned.push({ child, dataDir })
   const base = await new Promise<URL>((resolve, reject) => {
     // Every line is read (its log included), so the service never blocks on a full pipe.
     createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -72,7 +91,9 @@ const start = async (label: string, env: Record<string, string>, inMemory = fals
     })
     child.once("exit", (code) => reject(new Error(`the ${label} service exited (${code}) before listening`)))
   })
-  return { label, child, dataDir, host: base.hostname, port: Number(base.port), pool: new Agent({ keepAlive: true, maxSockets: 64 }) }
+  const pool = new Agent({ keepAlive: true, maxSockets: 64 })
+  pools.push(pool)
+  return { label, child, dataDir, host: base.hostname, port: Number(base.port), pool }
 }
 
 /** Submits one task, resolving with its id; a request reset on a kept-alive socket the service had just closed is sent again once. */
@@ -127,14 +148,6 @@ const phase = async (service: Service) => {
 const services = pair === "store"
   ? [await start("SQLite file", {}), await start("memory store", {}, true)]
   : [await start("glibc's default arenas", {}), await start("MALLOC_ARENA_MAX=2", { MALLOC_ARENA_MAX: "2" })]
-const stop = () => {
-  for (const service of services) {
-    service.child.kill("SIGTERM")
-    service.pool.destroy()
-    rmSync(service.dataDir, { recursive: true, force: true })
-  }
-}
-process.on("exit", stop)
 
 console.log(
   `arenas: ${tasks} tasks per phase, ${atOnce} at once, each with ${streams} event streams and a status read on new connections; ` +
@@ -161,5 +174,5 @@ console.log(
   `C heap growth after warm-up, MB per 1,000 tasks (${streams + 1} new connections each): ` +
     services.map((service, i) => `${service.label} ${fmt(perThousand(heaps[i]), 2)}`).join("; ")
 )
-stop()
+// The exit handler stops the services.
 process.exit(0)

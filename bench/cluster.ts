@@ -27,7 +27,9 @@ import { SqlClient } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
 import { Task, TaskFeed, Tasks } from "@chainjobs/tasks"
 import { makeCluster, onDatabase, type RunnerProcess, settled, type TestCluster } from "../packages/cluster/test/RunnerProcess.ts"
+import * as CpuControl from "./_cpuControl.ts"
 import * as FailoverPhases from "./_failoverPhases.ts"
+import * as FeedHeard from "./_feedHeard.ts"
 import { fmt, perSecond, table } from "./_measure.ts"
 
 const url = process.env.CHAINJOBS_TEST_PG_URL
@@ -58,7 +60,8 @@ const DIRECT = {
 }
 /**
  * `CLUSTER_BENCH_ONLY=noop`: the no-op comparison alone (a cluster of one beside the single process), in seconds;
- * `CLUSTER_BENCH_ONLY=failover`: three runners and the failover rounds alone.
+ * `CLUSTER_BENCH_ONLY=failover`: three runners and the failover rounds alone; `CLUSTER_BENCH_ONLY=feed`: what a
+ * runner spends per other runner's final record it hears (`_feedHeard.ts`) alone.
  */
 const ONLY = process.env.CLUSTER_BENCH_ONLY
 /** Failover rounds (`CLUSTER_BENCH_FAILOVERS`, default 5; 0 skips them). */
@@ -99,6 +102,10 @@ interface Measured {
   readonly pgCpuPerTask: number
   /** How long each runner's own burst took. */
   readonly spread: string
+  /** Each runner's CPU per task it was sent (its own submissions), µs: what one runner's share costs it. */
+  readonly perRunner: ReadonlyArray<number>
+  /** The CPU control's run beside the burst (`_cpuControl.ts`): how much the machine inflated CPU times meanwhile. */
+  readonly control: CpuControl.Control
 }
 
 /** The clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`: 100 on Linux). */
@@ -172,6 +179,10 @@ const balanced = (runners: ReadonlyArray<RunnerProcess>) => {
  * of the last two windows, what the bursts' figures take off; `first` is the first window, printed beside it.
  */
 const idleCpu = (runners: ReadonlyArray<RunnerProcess>) =>
+  Effect.map(CpuControl.beside(idleWindows(runners)), ([idle, control]) => ({ ...idle, control }))
+
+/** `idleCpu`'s windows. */
+const idleWindows = (runners: ReadonlyArray<RunnerProcess>) =>
   Effect.gen(function*() {
     const cpu = Effect.forEach(runners, (runner) => Effect.map(runner.call({ op: "cpu" }), (answer) => answer.cpuMicros as number))
     const windows: Array<ReadonlyArray<number>> = []
@@ -221,7 +232,7 @@ const throughput = (
   Effect.gen(function*() {
     const pgBefore = yield* pgCpu(databaseUrl)
     const started = Date.now()
-    const answers = yield* Effect.forEach(
+    const [answers, control] = yield* CpuControl.beside(Effect.forEach(
       runners,
       (runner) =>
         runner.call({
@@ -233,7 +244,7 @@ const throughput = (
           ...(PROFILE !== undefined && label !== undefined ? { profile: `${PROFILE}/${label}-${runner.name}.cpuprofile` } : {})
         }),
       { concurrency: "unbounded" }
-    )
+    ))
     const millis = Date.now() - started
     const pg = pgSpent(pgBefore, yield* pgCpu(databaseUrl))
     const tasks = perRunner * runners.length
@@ -245,7 +256,9 @@ const throughput = (
       cpuPerTask: cpu / tasks,
       busyCpuPerTask: (cpu - idleSpent) / tasks,
       pgCpuPerTask: pg / tasks,
-      spread
+      spread,
+      perRunner: answers.map((answer) => answer.cpuMicros / perRunner),
+      control
     } satisfies Measured
   })
 
@@ -358,7 +371,10 @@ const singleProcess = (schema: string) =>
       cpuPerTask: (spent.user + spent.system) / NOOP_TASKS,
       busyCpuPerTask: (spent.user + spent.system) / NOOP_TASKS,
       pgCpuPerTask: pg / NOOP_TASKS,
-      spread: `${fmt(millis / 1000, 1)} s`
+      spread: `${fmt(millis / 1000, 1)} s`,
+      perRunner: [(spent.user + spent.system) / NOOP_TASKS],
+      // not run: its work would take from the supervisor measured in this very process
+      control: { micros: Number.NaN, runs: 0 }
     } satisfies Measured
   }).pipe(
     Effect.provide(Tasks.layer({ maxWorkers: 50 }).pipe(
@@ -389,7 +405,7 @@ interface Side {
   readonly runners: Array<RunnerProcess>
   readonly databaseUrl: string
   readonly env: Readonly<Record<string, string>>
-  readonly measured: Array<Measured & { readonly load: string }>
+  readonly measured: Array<Measured & { readonly load: string; readonly idleControl: CpuControl.Control }>
 }
 
 /** A cluster placing unkeyed tasks by `placement`, with its first runner started, settled and balanced. */
@@ -412,11 +428,24 @@ const ioBurst = (side: Side) =>
     const idle = yield* idleCpu(side.runners)
     const measured = yield* throughput(side.runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, `io${n}-${side.placement}`, side.databaseUrl, idle.settled)
     const load = loadAverage()
-    side.measured.push({ ...measured, load })
-    yield* progress(`${n} runner${n === 1 ? "" : "s"}, placement ${side.placement}: ${fmt(measured.rate)}/s, ${fmt(measured.cpuPerTask)} µs CPU per task, ${fmt(measured.busyCpuPerTask)} less idle (${measured.spread}), ${idleText(idle)}, load ${load}`)
+    side.measured.push({ ...measured, load, idleControl: idle.control })
+    yield* progress(`${n} runner${n === 1 ? "" : "s"}, placement ${side.placement}: ${fmt(measured.rate)}/s, ${fmt(measured.cpuPerTask)} µs CPU per task, ${fmt(measured.busyCpuPerTask)} less idle (${measured.spread}; each runner per task of its own ${measured.perRunner.map((micros) => fmt(micros)).join(" / ")} µs), ${idleText(idle)}, CPU control ${CpuControl.text(measured.control, idle.control)} over ${measured.control.runs} runs, load ${load}`)
   })
 
+/** Final records heard in the feed's figure, and how many go in one notification (one alone; a burst's, `linger` packing them). */
+const FEED_RECORDS = 10_000
+const FEED_PACKINGS = [1, 15]
+
+/** Prints what a runner spends per final record of another runner's it hears: the fan-out that grows with the runners. */
+const feedLine = Effect.gen(function*() {
+  const heard = yield* FeedHeard.heardCost(url!, FEED_PACKINGS, FEED_RECORDS)
+  console.log(`\nanother runner's final records heard (${fmt(FEED_RECORDS)} each, sent by psql): ${
+    heard.map((one) => `${fmt(one.micros)} µs CPU per record, ${one.perNotification} to a notification`).join("; ")
+  } (each task's final record is heard by every other runner), load ${loadAverage()}`)
+})
+
 const main = Effect.gen(function*() {
+  if (ONLY === "feed") return yield* feedLine
   const sides: Array<Side> = []
   // the no-op comparison and the failover rounds alone need the first placement's cluster only
   const placements = PLACEMENTS.length === 0 ? ["shard"] : ONLY === undefined ? PLACEMENTS : PLACEMENTS.slice(0, 1)
@@ -463,16 +492,17 @@ const main = Effect.gen(function*() {
 
   console.log(`I/O-bound tasks (20 ms each), ${IO_TASKS_PER_RUNNER} per runner, ${IO_IN_FLIGHT_PER_RUNNER} in flight per runner, 50 workers per runner:`)
   const goals = ["", "≥ 1.8×", "≥ 2.5×"]
-  const rows: Array<Array<string>> = [["runners", "placement", "tasks/s", "vs 1 runner", "goal", "CPU per task (all runners)", "less idle", "PostgreSQL CPU per task", "load"]]
+  const rows: Array<Array<string>> = [["runners", "placement", "tasks/s", "vs 1 runner", "goal", "CPU per task (all runners)", "less idle", "PostgreSQL CPU per task", "CPU control (vs idle)", "load"]]
   for (let n = 1; n <= 3; n++) {
     for (const one of sides) {
       const measured = one.measured[n - 1]
-      rows.push([String(n), one.placement, fmt(measured.rate), `${fmt(measured.rate / one.measured[0].rate, 2)}×`, goals[n - 1], cpuCell(measured), busyCell(measured), pgCell(measured), measured.load])
+      rows.push([String(n), one.placement, fmt(measured.rate), `${fmt(measured.rate / one.measured[0].rate, 2)}×`, goals[n - 1], cpuCell(measured), busyCell(measured), pgCell(measured), CpuControl.text(measured.control, measured.idleControl), measured.load])
     }
   }
   table(rows)
   failoverLine(failovers)
   noopTable()
+  yield* feedLine
 })
 
 if (url === undefined) {

@@ -64,3 +64,10 @@ export const memoryParts = (pid: number): MemoryParts | undefined => {
   return { rss: malloc + anon + file, malloc, anon, file }
 }
 
+
+/** CPU seconds process `pid` has used (user + system), from `/proc`. */
+export const cpuOf = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
+  // utime and stime are the 12th and 13th fields after the command, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}

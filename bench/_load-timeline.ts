@@ -45,13 +45,15 @@ export const joinReads = (
       const distance = Math.abs(candidate.accept - read.connect)
       if (distance <= windowMillis && (best === undefined || distance < Math.abs(best.accept - read.connect))) best = candidate
     }
+    // A time the trace could not take is NaN there, null once through JSON: a phase that needs it is NaN too.
     if (best === undefined) continue
+    const time = (t: number | null) => t ?? Number.NaN
     joined.push({
       at: read.connect,
-      connectToAccept: best.accept - read.connect,
-      acceptToParsed: best.parsed - best.accept,
-      parsedToFinish: best.finish - best.parsed,
-      finishToHead: read.head - best.finish
+      connectToAccept: time(best.accept) - read.connect,
+      acceptToParsed: time(best.parsed) - time(best.accept),
+      parsedToFinish: time(best.finish) - time(best.parsed),
+      finishToHead: read.head - time(best.finish)
     })
   }
   return joined

@@ -14,7 +14,8 @@
  * (`performance.timeOrigin + performance.now()`, ms, which the probe reads
  * too) keyed by the client's port — `accept`, `parsed`, `finish` — so that
  * `bench/load.ts` joins it with the probe's `connect` and `head` of the same
- * connection and places the wait exactly; and, over every connection the
+ * connection and places the wait exactly (a read is listed in the interval
+ * its response was written in); and, over every connection the
  * service accepted in the interval, their count and the longest gap between
  * two accepts (`acceptGapMax`, ms): a stall of accepting shows as a gap.
  */
@@ -63,13 +64,15 @@ subscribe("http.server.request.start", (message) => {
     finish: Number.NaN
   }
   started.set(request, { at: now, read })
-  samples.reads.push(read)
   if (at !== undefined) samples.acceptToRequest.push(now - at)
 })
 subscribe("http.server.response.finish", (message) => {
   const start = started.get((message as { request: IncomingMessage }).request)
   if (start === undefined) return
   start.read.finish = clock()
+  // Listed once written, whole: a read listed at its start and written after its interval's line went out without
+  // its `finish` (JSON's null for NaN, which the join took as 0: a "written -> first byte" of the whole clock).
+  samples.reads.push(start.read)
   samples.requestToFinish.push(performance.now() - start.at)
 })
 

@@ -21,15 +21,22 @@
  * arenas: the SQLite file (its worker thread, page cache and statements in
  * the C heap) beside the memory store (`--data-dir :memory:`), to tell
  * whether the C heap's growth is SQLite's.
+ *
+ * `--pair=src --base=DIR` compares the server's code instead: `DIR` holds a
+ * copy of `packages/server/src` (placed inside `packages/server`, so that its
+ * imports resolve as the original's), run beside this tree's — an A/B of a
+ * change in one run. Every phase also prints each service's CPU per task
+ * (its run, its submission and its connections; from `/proc`), and the
+ * summary the median over the phases after the warm-up.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { Agent, request } from "node:http"
 import { loadavg, tmpdir } from "node:os"
-import { dirname, join } from "node:path"
+import { dirname, join, resolve as resolvePath } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import { memoryParts } from "./_load-memory.ts"
+import { cpuOf, memoryParts } from "./_load-memory.ts"
 import * as Sse from "./_load-sse.ts"
 import { fmt, table } from "./_measure.ts"
 
@@ -43,8 +50,20 @@ const tasks = flag("tasks", 2000)
 const atOnce = flag("at-once", 40)
 const streams = flag("streams", 3)
 const phases = flag("phases", 4)
-/** What the two services differ in: `arenas` (glibc's default against `MALLOC_ARENA_MAX=2`) or `store` (SQLite file against memory). */
-const pair = args.find((arg) => arg.startsWith("--pair="))?.slice("--pair=".length) === "store" ? "store" : "arenas"
+/**
+ * What the two services differ in: `arenas` (glibc's default against `MALLOC_ARENA_MAX=2`), `store` (SQLite file
+ * against memory) or `src` (the server's code in `--base=` against this tree's).
+ */
+const pair = (() => {
+  const named = args.find((arg) => arg.startsWith("--pair="))?.slice("--pair=".length)
+  return named === "store" || named === "src" ? named : "arenas"
+})()
+/** With `--pair=src`: a copy of `packages/server/src` to run beside this tree's (its `main.ts` started). */
+const base = args.find((arg) => arg.startsWith("--base="))?.slice("--base=".length)
+if (pair === "src" && base === undefined) {
+  console.error("arenas --pair=src needs --base=DIR: a copy of packages/server/src (inside packages/server, so that its imports resolve)")
+  process.exit(2)
+}
 
 /** One service under test: its process, base URL and the keep-alive pool its submissions go over. */
 interface Service {
@@ -74,12 +93,20 @@ process.on("exit", stop)
 // Interrupted: exit, so that the handler above stops the services.
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130))
 
-/** Starts a service with `env` over the environment (its tasks in memory if `inMemory`), resolving once it listens. */
-const start = async (label: string, env: Record<string, string>, inMemory = false): Promise<Service> => {
+/**
+ * Starts a service with `env` over the environment (its tasks in memory if `inMemory`; its code in `src`, by default
+ * this tree's), resolving once it listens.
+ */
+const start = async (
+  label: string,
+  env: Record<string, string>,
+  inMemory = false,
+  src = join(here, "..", "packages", "server", "src")
+): Promise<Service> => {
   const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-arenas-"))
   const child = spawn(
     process.execPath,
-    [join(here, "..", "packages", "server", "src", "main.ts"), "serve", "--port", "0", "--data-dir", inMemory ? ":memory:" : dataDir, "--max-workers", "300", "--dev-chain", "false"],
+    [join(src, "main.ts"), "serve", "--port", "0", "--data-dir", inMemory ? ":memory:" : dataDir, "--max-workers", "300", "--dev-chain", "false"],
     { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } }
   )
   spawned.push({ child, dataDir })
@@ -147,6 +174,8 @@ const phase = async (service: Service) => {
 
 const services = pair === "store"
   ? [await start("SQLite file", {}), await start("memory store", {}, true)]
+  : pair === "src"
+  ? [await start(`server code in ${base}`, {}, false, resolvePath(base!)), await start("this tree's server code", {})]
   : [await start("glibc's default arenas", {}), await start("MALLOC_ARENA_MAX=2", { MALLOC_ARENA_MAX: "2" })]
 
 console.log(
@@ -154,16 +183,25 @@ console.log(
     `a warm-up phase, then ${phases} phases of each service in turn`
 )
 const mb = (bytes: number) => fmt(bytes / 2 ** 20, 1)
-const rows: Array<Array<string>> = [["phase", ...services.flatMap((s) => [`${s.label}: C heap MB`, "other anon MB"]), "load average"]]
+const rows: Array<Array<string>> = [[
+  "phase",
+  ...services.flatMap((s) => [`${s.label}: C heap MB`, "other anon MB", "CPU µs per task"]),
+  "load average"
+]]
 /** Each service's C heap after each phase (bytes). */
 const heaps: Array<Array<number>> = services.map(() => [])
+/** Each service's CPU per task in each phase after the warm-up (µs): the task's run, its submission and its connections. */
+const cpus: Array<Array<number>> = services.map(() => [])
 for (let p = 0; p <= phases; p++) {
   const row = [p === 0 ? "warm-up" : String(p)]
   for (const [i, service] of services.entries()) {
+    const before = cpuOf(service.child.pid!)
     await phase(service)
+    const perTask = (cpuOf(service.child.pid!) - before) / tasks * 1e6
+    if (p > 0) cpus[i].push(perTask)
     const parts = memoryParts(service.child.pid!)
     heaps[i].push(parts?.malloc ?? Number.NaN)
-    row.push(mb(parts?.malloc ?? Number.NaN), mb(parts?.anon ?? Number.NaN))
+    row.push(mb(parts?.malloc ?? Number.NaN), mb(parts?.anon ?? Number.NaN), fmt(perTask))
   }
   row.push(loadavg().map((l) => l.toFixed(1)).join(" "))
   rows.push(row)
@@ -173,6 +211,11 @@ const perThousand = (heap: ReadonlyArray<number>) => ((heap[heap.length - 1] - h
 console.log(
   `C heap growth after warm-up, MB per 1,000 tasks (${streams + 1} new connections each): ` +
     services.map((service, i) => `${service.label} ${fmt(perThousand(heaps[i]), 2)}`).join("; ")
+)
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+console.log(
+  `service CPU per task after warm-up (its run, its submission, ${streams + 1} new connections), median of the phases (µs): ` +
+    services.map((service, i) => `${service.label} ${fmt(median(cpus[i]))}`).join("; ")
 )
 // The exit handler stops the services.
 process.exit(0)

@@ -77,7 +77,7 @@ import { createInterface } from "node:readline"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import type { Figures, IntervalReport, Mix, Split } from "./_load-generator.ts"
 import { acceptQueue, counterDelta, counterNames, tcpCounters } from "./_load-kernel.ts"
-import { memoryParts } from "./_load-memory.ts"
+import { cpuOf, memoryParts } from "./_load-memory.ts"
 import type { ProbeRead } from "./_load-probe.ts"
 import { joinReads } from "./_load-timeline.ts"
 import type { TracedRead } from "./_load-trace.ts"
@@ -138,12 +138,6 @@ const rssOf = (pid: number): number => {
   return match === null ? 0 : Number(match[1]) * 1024
 }
 
-/** CPU seconds the service has used (user + system), from /proc. */
-const cpuOf = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
-  // utime and stime are the 12th and 13th fields after the command, in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
 
 /** One scrape of the service's /metrics: the process figures the table shows. */
 const scrape = async (base: string) => {

@@ -7,16 +7,14 @@
  * One runner's feed in this process, as a runner has it (its own supervisor
  * over a fresh schema, its listener on a connection of its own, a `TaskFeed`
  * taking every change as a runner's service does), hears `records` final
- * records of I/O tasks sent by `psql` in another process, `perNotification`
+ * records of I/O tasks sent by `psql` in another process (started before,
+ * its statements handed to it when the measurement starts), `perNotification`
  * to a notification as the sender's `linger` packs them. The figure is this
  * process's CPU time from the first send to the last record heard, less its
  * idle CPU for as long, per record: the cost on each runner that hears a
  * task it does not run.
  */
 import { spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Redacted, Stream } from "effect"
 import { Reactivity } from "effect/reactivity"
@@ -66,13 +64,25 @@ export interface Heard {
   readonly micros: number
 }
 
-/** Runs `psql` on `file` against `url` in another process; done when it exits. */
-const psql = (url: string, file: string) =>
-  Effect.callback<void>((resume) => {
-    const child = spawn("psql", [url, "-q", "-f", file], { stdio: "ignore" })
-    child.once("exit", () => resume(Effect.void))
-    return Effect.sync(() => void child.kill())
-  })
+/**
+ * Starts `psql` against `url` in another process, reading its statements from stdin: started before the measurement
+ * (spawning it costs this process milliseconds of CPU), it waits for `send`, which hands it `statements` and waits
+ * for its exit. Killed with the scope if still running.
+ */
+const psql = (url: string) =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => spawn("psql", [url, "-q", "-f", "-"], { stdio: ["pipe", "ignore", "ignore"] })),
+      (child) => Effect.sync(() => void child.kill())
+    ),
+    (child) => ({
+      send: (statements: string) =>
+        Effect.callback<void>((resume) => {
+          child.once("exit", () => resume(Effect.void))
+          child.stdin!.end(statements)
+        })
+    })
+  )
 
 /** The CPU time this process has spent so far, µs. */
 const cpuNow = () => {
@@ -87,8 +97,6 @@ export const heardCost = (url: string, perNotification: ReadonlyArray<number>, r
     const admin = yield* pool(url, "public", 1)
     yield* admin`CREATE SCHEMA ${admin(schema)}`
     yield* Effect.addFinalizer(() => Effect.ignore(admin`DROP SCHEMA ${admin(schema)} CASCADE`))
-    const directory = mkdtempSync(join(tmpdir(), "chainjobs-feed-heard-"))
-    yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(directory, { recursive: true, force: true })))
     const sql = yield* pool(url, schema, 4)
     const store = yield* Effect.provideService(SqlTaskStore.make(), SqlClient.SqlClient, sql)
     const local = yield* Tasks.make.pipe(
@@ -113,8 +121,8 @@ export const heardCost = (url: string, perNotification: ReadonlyArray<number>, r
         const payload = `${sender}\ncbench.${++sequence}.${Date.now()}\n[${items.join(",")}]`
         lines.push(`NOTIFY ${channel}, '${payload.replaceAll("'", "''")}';`)
       }
-      const file = join(directory, `notify-${per}.sql`)
-      writeFileSync(file, lines.join("\n"))
+      const statements = lines.join("\n")
+      const sending = yield* psql(url)
       // the feed's idle CPU per second, to take off
       const idleBefore = cpuNow()
       const idleStarted = Date.now()
@@ -123,7 +131,7 @@ export const heardCost = (url: string, perNotification: ReadonlyArray<number>, r
       const before = heard
       const cpu = cpuNow()
       const started = Date.now()
-      yield* psql(url, file)
+      yield* sending.send(statements)
       while (heard - before < records) yield* Effect.sleep("5 millis")
       const spent = cpuNow() - cpu - idlePerMilli * (Date.now() - started)
       results.push({ perNotification: per, micros: spent / records })

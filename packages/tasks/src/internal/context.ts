@@ -4,9 +4,10 @@
  * the store (progress may be coalesced by the store; a checkpoint is durable);
  * and the same context typed by the task's kind, as its handler gets it.
  */
-import { Effect, Exit, Option } from "effect"
+import { Effect, Exit, Option, type Scope } from "effect"
 import type * as TaskContext from "../TaskContext.ts"
 import type { TaskStore } from "../TaskStore.ts"
+import { AttemptScope } from "./attemptScope.ts"
 import type { KindCodec } from "./codec.ts"
 import type { Entry } from "./entry.ts"
 import type { Publisher } from "./publisher.ts"
@@ -18,11 +19,20 @@ export interface Shared {
   readonly publisher: Publisher
 }
 
-/** The context a handler of `entry` runs with. */
-export class LiveTaskContext implements TaskContext.Untyped {
+/**
+ * The context a handler of `entry` runs with; for a kind without retries it is also the scope of the task's one
+ * attempt (the handler's `Scope`), one object for both: the two live and end together.
+ */
+export class LiveTaskContext extends AttemptScope implements TaskContext.Untyped {
   readonly entry: Entry
   readonly shared: Shared
+  /**
+   * The one attempt of a kind without retries, from its start until its fiber takes it: the runner leaves it here
+   * so that every such fiber runs one shared Effect (see `attempt.ts`).
+   */
+  pendingAttempt: Effect.Effect<unknown, unknown, Scope.Scope> | undefined = undefined
   constructor(entry: Entry, shared: Shared) {
+    super()
     this.entry = entry
     this.shared = shared
   }

@@ -16,7 +16,7 @@
  */
 import type { TaskInfo } from "@chainjobs/tasks"
 import { PgTypes } from "@effect/sql-pg"
-import { type ColumnValue, columnReaders, columns } from "./taskTable.ts"
+import { type ColumnValue, columnReaders, columns, writerColumn, writerLevel } from "./taskTable.ts"
 
 type Column = (typeof columns)[number]
 
@@ -147,15 +147,17 @@ export const pgPart = (records: Iterable<TaskInfo.TaskInfo>): PgPart => {
 /**
  * The column list and `SELECT` inserting the rows of a part of shape `shape`
  * whose parameters start at `$first`: the varying columns from `unnest` of
- * their arrays, the others as their one value, e.g. `(id, payload, kind, …)
- * SELECT *, $3::text, … FROM unnest($1::text[], $12::text[])`.
+ * their arrays, the others as their one value, and the writer fence's
+ * column, e.g. `(id, payload, kind, …, written_by) SELECT *, $3::text, …, 8
+ * FROM unnest($1::text[], $12::text[])`.
  */
 export const partRows = (shape: number, first: number): string => {
   const varying: Array<number> = []
   const constant: Array<number> = []
   for (let i = 0; i < columns.length; i++) ((shape & (1 << i)) === 0 ? constant : varying).push(i)
-  const names = [...varying, ...constant].map((i) => columns[i]).join(", ")
-  const values = constant.map((i) => `$${first + i}::${wireTypes[i]}`)
+  // the writer fence's column last, a constant of the statement's text (see `taskTable.writerColumn`)
+  const names = [...[...varying, ...constant].map((i) => columns[i]), writerColumn].join(", ")
+  const values = [...constant.map((i) => `$${first + i}::${wireTypes[i]}`), String(writerLevel)]
   if (varying.length === 0) return `(${names}) SELECT ${values.join(", ")}`
   const arrays = varying.map((i) => `$${first + i}::${wireTypes[i]}[]`).join(", ")
   return `(${names}) SELECT ${["*", ...values].join(", ")} FROM unnest(${arrays})`

@@ -36,6 +36,19 @@ export const unfinishedStatuses = "'pending', 'running'"
  */
 export const pgFillFactor = 50
 
+/**
+ * On PostgreSQL, the column that fences off writers older than migration
+ * `0008_writer_fence` (see `writerFence`): this store names it in every
+ * write, with `writerLevel`; a write that leaves it out fails.
+ */
+export const writerColumn = "written_by"
+
+/** What this store writes in `writerColumn`: the last migration it knows. */
+export const writerLevel = 8
+
+/** The function whose call is `writerColumn`'s default: it refuses the write (see `writerFence`). */
+export const refuseOldWriter = "chainjobs_refuse_old_writer"
+
 /** Where the migrator records which migrations ran. */
 export const migrationsTable = "chainjobs_tasks_migrations"
 
@@ -209,6 +222,37 @@ const hotCompletions = Effect.gen(function*() {
   })
 })
 
+/**
+ * PostgreSQL only: a runner of a version before this one, still running
+ * after the upgrade, can no longer write (migration 0007 made every write
+ * keep `unfinishedTable` in step, which such a runner does not: a task it
+ * recorded would never be recovered). Every write of the store is an
+ * `INSERT` (an upsert for state changes) naming its columns; from now on
+ * the store names `writerColumn` too, and the column's default — what a
+ * write that leaves it out gets, the old runners' — is a call that raises
+ * an error saying why, before the row is written or the conflict resolved.
+ * The rows written before keep `writerLevel` (set without rewriting the
+ * table: a constant default); the store's writes evaluate no default, so
+ * they cost nothing more than the column.
+ */
+const writerFence = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      Effect.gen(function*() {
+        yield* sql.unsafe(
+          `CREATE FUNCTION ${refuseOldWriter}() RETURNS smallint LANGUAGE plpgsql AS $$ BEGIN ` +
+            `RAISE EXCEPTION 'chainjobs: a runner older than migration 0008 wrote to ${table}: stop it and run this version instead' ` +
+            `USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'runners older than migration 0007 do not keep ${unfinishedTable} in step: the tasks they record would not be recovered'; ` +
+            `END $$`
+        )
+        yield* sql.unsafe(`ALTER TABLE ${table} ADD COLUMN ${writerColumn} smallint NOT NULL DEFAULT ${writerLevel}`)
+        yield* sql.unsafe(`ALTER TABLE ${table} ALTER COLUMN ${writerColumn} SET DEFAULT ${refuseOldWriter}()`)
+      }),
+    orElse: () => Effect.void
+  })
+})
+
 /** The migrations of the task table, by name, in order. */
 export const migrations = {
   "0001_create_tasks": createTasks,
@@ -217,7 +261,8 @@ export const migrations = {
   "0004_add_runner": addRunner,
   "0005_add_retries": addRetries,
   "0006_partial_status_index": partialStatusIndex,
-  "0007_hot_completions": hotCompletions
+  "0007_hot_completions": hotCompletions,
+  "0008_writer_fence": writerFence
 }
 
 /** Creates or upgrades the task table. */

@@ -10,15 +10,26 @@
  * The remote figures come twice: with the default settings, and with
  * `disableTracing` on the server and the clients. Beside each remote
  * throughput, the processor time per 1,000 tasks of the server process and of
- * this one (the clients), steadier than tasks/s under a shared machine's load.
+ * this one (the clients), steadier than tasks/s under a shared machine's load,
+ * and beside it the wall-clock time of both processes' collection pauses per
+ * 1,000 tasks (`PerformanceObserver` "gc" entries: not processor time, so
+ * it grows with the load).
+ *
+ * Method: each remote figure is the median of `RUNS` runs, with its lowest
+ * and highest, after `WARMUPS` unmeasured runs; each run starts after a
+ * full collection in both processes, so that no run pays for the garbage of
+ * the one before (the server's memory store keeps every record: a major
+ * collection's place among short runs was one cause of figures 30% apart).
  *
  * `node bench/rpc.ts server [notrace]` is the server half: it prints
- * `listening <port>`, answers a `cpu` line on stdin with `cpu <microseconds>`
- * of processor time spent, and stops when its stdin closes.
+ * `listening <port>`, answers a `cpu` line on stdin with `cpu <microseconds>
+ * <gc milliseconds>` of processor time and collection time spent, a `gc`
+ * line with `gc` once it collected, and stops when its stdin closes.
  */
 import { spawn } from "node:child_process"
 import { createServer } from "node:http"
 import { loadavg } from "node:os"
+import { PerformanceObserver } from "node:perf_hooks"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -32,7 +43,17 @@ const CLIENTS = 50
 const IN_FLIGHT = 16
 const TASKS = 10_000
 const GETS = 2_000
-const RUNS = 3
+const RUNS = 5
+const WARMUPS = 2
+
+/** Milliseconds (wall clock) of this process's collection pauses so far. */
+let gcMillis = 0
+new PerformanceObserver((entries) => {
+  for (const entry of entries.getEntries()) gcMillis += entry.duration
+}).observe({ entryTypes: ["gc"] })
+
+/** A full collection (the processes run with `--expose-gc`). */
+const collect = () => (globalThis as { gc?: () => void }).gc?.()
 
 const Noop = Task.define("noop", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Number })
 
@@ -50,11 +71,15 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 const serve = (disableTracing: boolean) => Effect.gen(function*() {
   const server = yield* HttpServer.HttpServer
   if (server.address._tag !== "UnixPathAddress") console.log(`listening ${server.address.port}`)
-  // A "cpu" line on stdin is answered with the processor time this process spent so far, in microseconds.
+  // A "cpu" line on stdin is answered with the processor time this process spent so far, in microseconds, and its
+  // collection time, in milliseconds; a "gc" line with "gc" after a full collection.
   createInterface({ input: process.stdin }).on("line", (line) => {
     if (line === "cpu") {
       const { system, user } = process.cpuUsage()
-      console.log(`cpu ${user + system}`)
+      console.log(`cpu ${user + system} ${gcMillis}`)
+    } else if (line === "gc") {
+      collect()
+      console.log("gc")
     }
   })
   yield* Effect.callback<void>((resume) => {
@@ -71,23 +96,25 @@ const serve = (disableTracing: boolean) => Effect.gen(function*() {
   )
 ))
 
-/** The server half in its child process: its port, its processor time so far (microseconds), and how to stop it. */
+/** The server half in its child process: its port, its processor and collection time so far, a full collection, and how to stop it. */
 interface ServerHalf {
   readonly port: number
-  readonly cpu: () => Promise<number>
+  readonly cpu: () => Promise<{ readonly micros: number; readonly gcMillis: number }>
+  readonly collect: () => Promise<void>
   readonly stop: () => void
 }
 
 /** Starts the server half in a child process. */
 const startServer = (disableTracing: boolean) =>
   new Promise<ServerHalf>((resolve, reject) => {
-    const args = [fileURLToPath(import.meta.url), "server", ...(disableTracing ? ["notrace"] : [])]
+    const args = ["--expose-gc", fileURLToPath(import.meta.url), "server", ...(disableTracing ? ["notrace"] : [])]
     const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] })
     child.once("error", reject)
     const lines = createInterface({ input: child.stdout })
-    const cpuAnswers: Array<(micros: number) => void> = []
+    const cpuAnswers: Array<(spent: { readonly micros: number; readonly gcMillis: number }) => void> = []
+    const collected: Array<() => void> = []
     lines.on("line", (line) => {
-      const [word, value] = line.split(" ")
+      const [word, value, gc] = line.split(" ")
       if (word === "listening") {
         resolve({
           port: Number(value),
@@ -96,21 +123,55 @@ const startServer = (disableTracing: boolean) =>
               cpuAnswers.push(answer)
               child.stdin.write("cpu\n")
             }),
+          collect: () =>
+            new Promise((answer) => {
+              collected.push(answer)
+              child.stdin.write("gc\n")
+            }),
           stop: () => child.stdin.end()
         })
-      } else if (word === "cpu") cpuAnswers.shift()?.(Number(value))
+      } else if (word === "cpu") cpuAnswers.shift()?.({ micros: Number(value), gcMillis: Number(gc) })
+      else if (word === "gc") collected.shift()?.()
     })
   })
 
-/** The median rate of `RUNS` runs of `body`, and the processor time per 1,000 tasks of the server and of this process over them. */
+/**
+ * `body` run `WARMUPS` times, then `RUNS` times measured, each after a full collection in both processes: the median
+ * rate with the lowest and highest, and the processor time and collection pauses per 1,000 tasks of the server and
+ * of this process over the measured runs (the collections between runs not counted).
+ */
 const measured = async (server: ServerHalf, body: () => Promise<number>) => {
-  const serverBefore = await server.cpu()
-  const clientBefore = process.cpuUsage()
-  const rate = await medianRate(RUNS, body)
-  const client = process.cpuUsage(clientBefore)
-  const serverMicros = (await server.cpu()) - serverBefore
-  const perThousand = (micros: number) => micros / (RUNS * TASKS)
-  return { rate, serverCpu: perThousand(serverMicros), clientCpu: perThousand(client.user + client.system) }
+  for (let n = 0; n < WARMUPS; n++) await body()
+  const rates: Array<number> = []
+  let serverMicros = 0
+  let serverGc = 0
+  let clientMicros = 0
+  let clientGc = 0
+  for (let n = 0; n < RUNS; n++) {
+    await server.collect()
+    collect()
+    const serverBefore = await server.cpu()
+    const clientBefore = process.cpuUsage()
+    const clientGcBefore = gcMillis
+    rates.push(await body())
+    const client = process.cpuUsage(clientBefore)
+    clientMicros += client.user + client.system
+    clientGc += gcMillis - clientGcBefore
+    const serverAfter = await server.cpu()
+    serverMicros += serverAfter.micros - serverBefore.micros
+    serverGc += serverAfter.gcMillis - serverBefore.gcMillis
+  }
+  rates.sort((a, b) => a - b)
+  const perThousand = (millis: number) => millis / (RUNS * TASKS / 1000)
+  return {
+    rate: rates[Math.floor(RUNS / 2)],
+    lowest: rates[0],
+    highest: rates[RUNS - 1],
+    serverCpu: perThousand(serverMicros / 1000),
+    serverGc: perThousand(serverGc),
+    clientCpu: perThousand(clientMicros / 1000),
+    clientGc: perThousand(clientGc)
+  }
 }
 
 /** Submits and awaits `TASKS` tasks: `CLIENTS` callers, each with `IN_FLIGHT` at a time. */
@@ -134,6 +195,7 @@ const roundTrips = (get: Effect.Effect<unknown, unknown>) =>
   })
 
 const main = async () => {
+  const loadBefore = fmt(loadavg()[0], 1)
   const build = <I, S>(layer: Layer.Layer<I>, tag: Context.Key<I, S>, scope: Scope.Scope) =>
     Effect.runPromise(Effect.map(Layer.buildWithScope(layer, scope), Context.get(tag)))
   const scope = Effect.runSync(Scope.make())
@@ -158,8 +220,6 @@ const main = async () => {
     const run = throughput((caller, n) => clients[caller].run(Noop, { n }))
     const someRemoteTask = await Effect.runPromise(clients[0].submit(Noop, { n: 0 }))
     const get = roundTrips(someRemoteTask.info)
-    await Effect.runPromise(submitAndJoin)
-    await Effect.runPromise(run)
     await Effect.runPromise(get)
     const rates = {
       tasks: await measured(server, () => Effect.runPromise(submitAndJoin)),
@@ -183,17 +243,18 @@ const main = async () => {
 
   console.log(
     `throughput: ${fmt(TASKS)} no-op tasks submitted and awaited by ${CLIENTS} callers, ${IN_FLIGHT} in flight each, ` +
-      `median of ${RUNS} runs (node ${process.version}, load average ${fmt(loadavg()[0], 1)})`
+      `median (lowest–highest) of ${RUNS} runs after ${WARMUPS}, each after a full collection in both processes ` +
+      `(node ${process.version}, load average ${loadBefore} → ${fmt(loadavg()[0], 1)})`
   )
   // Processor time per 1,000 tasks is steadier than tasks/s on a machine shared with other work.
   const remoteRow = (label: string, figures: Awaited<ReturnType<typeof measured>>) => [
     label,
-    fmt(figures.rate),
-    fmt(figures.serverCpu, 1),
-    fmt(figures.clientCpu, 1)
+    `${fmt(figures.rate)} (${fmt(figures.lowest)}–${fmt(figures.highest)})`,
+    `${fmt(figures.serverCpu, 1)} (${fmt(figures.serverGc, 1)})`,
+    `${fmt(figures.clientCpu, 1)} (${fmt(figures.clientGc, 1)})`
   ]
   table([
-    ["", "tasks per second", "server CPU ms / 1k", "clients CPU ms / 1k"],
+    ["", "tasks per second", "server CPU ms / 1k (GC pauses)", "clients CPU ms / 1k (GC pauses)"],
     ["Tasks.submit + join, in process", fmt(rates.local), "", ""],
     remoteRow(`TaskRpcClient submit + join over WebSocket, ${CLIENTS} clients, server in a child process`, rates.traced.tasks),
     remoteRow("  the same with disableTracing", rates.untraced.tasks),

@@ -264,9 +264,12 @@ export const make = Effect.fnUntraced(function*(options: {
   readonly finalRecheck?: Duration.Input | undefined
   /** How many tasks may be expected at once (`expectedLimit` if not given). */
   readonly expectedLimit?: number | undefined
+  /** How many runners forgotten for their silence keep their last number (`forgottenLimit` if not given). */
+  readonly forgottenLimit?: number | undefined
 }) {
   const { channel, local, origin, pg } = options
   const expectAtMost = options.expectedLimit ?? expectedLimit
+  const forgetAtMost = options.forgottenLimit ?? forgottenLimit
   const recheckEvery = options.finalRecheck ?? finalRecheck
   const store = yield* TaskStore.TaskStore
   const clock = yield* Clock.Clock
@@ -315,7 +318,7 @@ export const make = Effect.fnUntraced(function*(options: {
   const peers = new Map<string, number>()
   /** The last notification heard in order from each other runner. */
   const sequences = new Map<string, Sequence>()
-  /** The last of runners forgotten for their silence, longest forgotten first (`forgottenLimit`). */
+  /** The last of runners forgotten for their silence, longest forgotten first (at most `forgetAtMost`). */
   const forgotten = new Map<string, Sequence>()
   const startedAt = now()
   /** When the listener last heard anything (this runner's own notifications too), and when this runner last sent. */
@@ -682,7 +685,7 @@ export const make = Effect.fnUntraced(function*(options: {
       const heardAt = peers.get(from)
       if (heardAt === undefined || at - heardAt > peerExpiryMillis) {
         forgotten.set(from, sequences.get(from)!)
-        if (forgotten.size > forgottenLimit) forgotten.delete(forgotten.keys().next().value!)
+        if (forgotten.size > forgetAtMost) forgotten.delete(forgotten.keys().next().value!)
         sequences.delete(from)
         silent.delete(from)
         continue

@@ -207,6 +207,8 @@ const cluster = (options: {
   readonly expectedLimit?: number
   /** How often a's waits for a final record read it again (`ClusterFeed.finalRecheck` if not given) */
   readonly finalRecheck?: Duration.Input
+  /** How many runners forgotten for their silence a keeps the last number of (`ClusterFeed.forgottenLimit` if not given) */
+  readonly forgottenLimit?: number
 } = {}) =>
   Effect.gen(function*() {
     const channel = `chainjobs_wire_${process.pid}_${++channels}`
@@ -305,7 +307,8 @@ const cluster = (options: {
       channel,
       pg,
       expectedLimit: options.expectedLimit,
-      finalRecheck: options.finalRecheck
+      finalRecheck: options.finalRecheck,
+      forgottenLimit: options.forgottenLimit
     }).pipe(
       Effect.provideService(TaskStore.TaskStore, store),
       Effect.provideService(Clock.Clock, feedClock),
@@ -953,6 +956,25 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* a.settle({ seq: 5 })
       yield* until(() => a.heardOf(whole.id).length > 0, () => `a never told ${whole.id}, x's task while unheard`)
       assert.deepStrictEqual(brief(a.heardOf(whole.id)), brief([whole]))
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("runners forgotten for their silence keep their last numbers up to the bound, the longest forgotten dropped first", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster({ forgottenLimit: 1 })
+      yield* a.settle()
+      yield* a.settle({ from: "y:1", seq: 1 })
+      // x unheard the longer: forgotten first, and dropped when y is forgotten after it
+      yield* a.time.jump(ClusterFeed.peerExpiryMillis + 1_000)
+      const ticks = a.ticksEnded()
+      yield* until(() => a.ticksEnded() >= ticks + 2, () => `a's counts: ${a.ticksEnded() - ticks} ticks ended`)
+      const whole = finished(record({ runner: "y:1", createdAt: a.time.now() }))
+      yield* a.store.insert(whole)
+      // x back with numbers missing: taken as new, no re-read (it would be done before the marker is told)
+      yield* a.settle({ seq: 5 })
+      assert.deepStrictEqual(a.heardOf(whole.id), [])
+      // y back with numbers missing: a loss, re-read
+      yield* a.settle({ from: "y:1", seq: 5 })
+      yield* until(() => a.heardOf(whole.id).length > 0, () => `a never told ${whole.id}, y's task while unheard`)
     }).pipe(Effect.scoped), 30_000)
 
   it.live("sends its own task's intermediate records only while another runner wants them, final records and deletions always", () =>

@@ -19,7 +19,9 @@
  *   and `wsAll` WebSocket clients on `WatchChanges` (`WatchAll` with event ids,
  *   resumed after the last change read when dropped).
  *
- * Messages from the generator: `{ newest: id }`; `{ report: true }` asks for
+ * The part says `{ ready: true }` once loaded, and starts its clients when
+ * the generator says `{ start: true }`. Messages from the generator:
+ * `{ newest: id }`; `{ report: true }` asks for
  * what the part saw since the last report (a `PartReport`: every sample, its
  * own longest event-loop delay and CPU), answered and reset; `{ finish: true }`
  * stops the load, abandons the submissions still queued for a socket (never
@@ -476,15 +478,21 @@ if (mix.rate > 0) {
   }, 50).unref()
 }
 
-const loops = [
-  ...(mix.rate > 0 ? [submissions()] : []),
-  statusReads(false, () => statusNew),
-  statusReads(openConnection, () => statusOpen),
-  ...repeat(mix.sseAll, sseAllReader),
-  ...repeat(mix.wsAll, wsAllReader),
-  ...repeat(mix.sseTask, sseTaskWatcher),
-  ...repeat(mix.wsWatch, wsWatcher)
-]
+/** The part's clients, started when the generator says `start` (once every part is ready). */
+const loops: Array<Promise<void>> = []
+const start = () => {
+  // The part's own clock (CPU, event-loop delay) starts with its load, not with its process.
+  report()
+  loops.push(
+    ...(mix.rate > 0 ? [submissions()] : []),
+    statusReads(false, () => statusNew),
+    statusReads(openConnection, () => statusOpen),
+    ...repeat(mix.sseAll, sseAllReader),
+    ...repeat(mix.wsAll, wsAllReader),
+    ...repeat(mix.sseTask, sseTaskWatcher),
+    ...repeat(mix.wsWatch, wsWatcher)
+  )
+}
 
 /** Stops the load: the last submissions are answered (or fail) before the last report, then every connection closes. */
 const finish = async () => {
@@ -500,10 +508,14 @@ const finish = async () => {
   process.exit(0)
 }
 
-process.on("message", (message: { newest?: string; report?: boolean; finish?: boolean }) => {
+process.on("message", (message: { newest?: string; start?: boolean; report?: boolean; finish?: boolean }) => {
+  if (message.start === true && loops.length === 0 && running) start()
   if (message.newest !== undefined && mix.rate === 0) newestId = message.newest
   if (message.report === true && running) send({ report: report() })
   if (message.finish === true && running) void finish()
 })
 // The generator gone (it exited, crashed or was killed): so is the part.
 process.on("disconnect", () => process.exit(0))
+// Loaded: the generator starts the load once every part and the probe are (starting eight processes on a busy machine
+// takes seconds, which the load's clock would otherwise count).
+send({ ready: true })

@@ -17,6 +17,13 @@
  * asks each part and the probe for what they saw, pools the samples and
  * prints one JSON line (an `IntervalReport`).
  *
+ * The load starts once every part and the probe have said they are ready (or
+ * exited), at most `readyTimeoutMillis` after they were started: starting
+ * eight processes takes seconds on a busy machine, which would otherwise be
+ * counted as the first seconds of the load. The generator then prints
+ * `{"started":true}` (the load's clock starts there), tells each process to
+ * start, and runs for the mix's duration from then.
+ *
  * Whose time a figure is: each part reports its own longest event-loop delay
  * with its samples. A part whose loop stalled longer than
  * `Split.stallMillis` in the interval may have added up to that much to any
@@ -87,7 +94,8 @@ export interface IntervalReport extends Figures {
 const [base, mixJson, splitJson] = [process.argv[2], process.argv[3], process.argv[4]]
 const mix: Mix = JSON.parse(mixJson)
 const split: Split = JSON.parse(splitJson)
-const startedAt = Date.now()
+/** When the load started: every process ready, each told to start (set then). */
+let startedAt = Date.now()
 const sleep = (millis: number) => new Promise<void>((wake) => setTimeout(wake, millis))
 
 /** `total` clients over `parts` parts, as even as can be: the share of part `i`. */
@@ -102,6 +110,22 @@ const plan: ReadonlyArray<readonly [string, PartMix]> = [
   ["ws-watch", { ...none, wsWatch: mix.wsWatch }] as const,
   ["ws-all", { ...none, wsAll: mix.wsAll }] as const
 ].filter(([, part]) => part.rate + part.statusRate + part.sseTask + part.sseAll + part.wsWatch + part.wsAll > 0)
+
+/** How long the processes may take to load before the load starts without the late ones. */
+const readyTimeoutMillis = 120_000
+/** The processes (parts and `probe`) loaded, or exited. */
+const ready = new Set<string>()
+let allReady: (() => void) | undefined
+/** Whether the load has started: a process ready only after that is told to start at once. */
+let loadStarted = false
+const readied = (name: string) => {
+  ready.add(name)
+  if (loadStarted) {
+    const late = name === "probe" ? probe : parts.find((part) => part.name === name)?.child
+    if (late !== undefined) sendTo(late, { start: true })
+  }
+  if (ready.size === plan.length + 1) allReady?.()
+}
 
 /** Reports the parts have sent since the last interval's line. */
 let received: Array<PartReport> = []
@@ -120,7 +144,8 @@ const parts = plan.map(([name, part]) => {
   // A send to a part that has just exited (its channel not yet seen closed) fails with EPIPE: its figures are then
   // missing, which the report allows; the generator must not die of it.
   child.on("error", (error) => process.stderr.write(`load generator: part ${name}: ${error.message}\n`))
-  child.on("message", (message: { newest?: string; report?: PartReport }) => {
+  child.on("message", (message: { ready?: boolean; newest?: string; report?: PartReport }) => {
+    if (message.ready === true) readied(name)
     if (message.newest !== undefined) tellNewest(message.newest)
     if (message.report !== undefined) {
       received.push(message.report)
@@ -130,6 +155,7 @@ const parts = plan.map(([name, part]) => {
   })
   child.once("exit", () => {
     exited.add(name)
+    readied(name)
     if (everyoneAnswered()) allAnswered?.()
   })
   return { name, child }
@@ -138,6 +164,10 @@ const parts = plan.map(([name, part]) => {
 /** The status probe (`_load-probe.ts`), told the newest task as the parts are. */
 const probe = fork(new URL("./_load-probe.ts", import.meta.url), [base, String(mix.statusRate)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
 probe.on("error", (error) => process.stderr.write(`load generator: the status probe: ${error.message}\n`))
+probe.on("message", (message: { ready?: boolean }) => {
+  if (message.ready === true) readied("probe")
+})
+probe.once("exit", () => readied("probe"))
 
 const sendTo = (child: ChildProcess, message: unknown) => {
   if (child.connected) child.send(message as object)
@@ -248,6 +278,25 @@ const interval = async (ask: unknown, wait: number) => {
   received = []
   print(reports, fromProbe)
 }
+
+// Every process loaded (or the wait over): the load starts now, and its clock with it.
+await new Promise<void>((resolve) => {
+  if (ready.size === plan.length + 1) return resolve()
+  const timer = setTimeout(resolve, readyTimeoutMillis)
+  allReady = () => {
+    clearTimeout(timer)
+    resolve()
+  }
+})
+const late = [...plan.map(([name]) => name), "probe"].filter((name) => !ready.has(name))
+if (late.length > 0) process.stderr.write(`load generator: started without waiting longer for ${late.join(", ")}\n`)
+startedAt = Date.now()
+loadStarted = true
+process.stdout.write(`${JSON.stringify({ started: true })}\n`)
+for (const { child } of parts) sendTo(child, { start: true })
+sendTo(probe, { start: true })
+delay.reset()
+cpuBefore = process.cpuUsage()
 
 let ticking = Promise.resolve()
 const ticker = setInterval(() => {

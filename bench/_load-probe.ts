@@ -15,7 +15,8 @@
  * probe's own event-loop delay (longest in the interval) is reported too: a
  * probe that was late itself says so.
  *
- * Messages: `{ newest: id }` from the generator; `{ report: true }` asks for
+ * It says `{ ready: true }` once loaded and starts reading at `{ start:
+ * true }`. Messages: `{ newest: id }` from the generator; `{ report: true }` asks for
  * the interval's figures, answered with a `ProbeReport` (and the samples
  * reset); `{ stop: true }` ends it.
  */
@@ -146,10 +147,18 @@ const run = (base: string, statusRate: number) => {
   })
   // The generator gone (it exited, crashed or was killed): so is the probe.
   process.on("disconnect", () => process.exit(0))
-  if (statusRate > 0) {
-    void loop(false)
-    void loop(openConnection)
-  }
+  // Loaded: its reads start with the load (`start`), when every process of the generator is ready.
+  let started = false
+  process.on("message", (message: { start?: boolean }) => {
+    if (message.start !== true || started) return
+    started = true
+    delay.reset()
+    if (statusRate > 0) {
+      void loop(false)
+      void loop(openConnection)
+    }
+  })
+  send({ ready: true })
 }
 
 // Started by the generator (`fork`): argv[2] the base URL, argv[3] reads per second of each kind.

@@ -337,7 +337,7 @@ printRow(header)
 
 const reports: Array<IntervalReport> = []
 let cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!) }
-const cpuAtStart = cpuBefore.seconds
+let cpuAtStart = cpuBefore.seconds
 const rss: Array<readonly [number, number]> = []
 /** The service's memory by part (`_load-memory.ts`) per interval, with its V8 heap's committed bytes (MB, at the load's clock). */
 const parts: Array<{ readonly t: number; readonly malloc: number; readonly anon: number; readonly file: number; readonly heapTotal: number }> = []
@@ -362,7 +362,15 @@ const generator = spawn(process.execPath, [join(here, "_load-generator.ts"), bas
   stdio: ["ignore", "pipe", "inherit"]
 })
 lines(generator, async (line) => {
-  const report: IntervalReport = JSON.parse(line)
+  const parsed: IntervalReport | { readonly started: true } = JSON.parse(line)
+  if ("started" in parsed) {
+    // Every generator process loaded: the load, and its clock, start now.
+    loadStartedAt = performance.now()
+    cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!) }
+    cpuAtStart = cpuBefore.seconds
+    return
+  }
+  const report = parsed
   reports.push(report)
   const resident = rssOf(server.pid!)
   const cpuNow = { at: performance.now(), seconds: cpuOf(server.pid!) }

@@ -380,7 +380,9 @@ const singleProcess = (schema: string) =>
     Effect.provide(Tasks.layer({ maxWorkers: 50 }).pipe(
       Layer.provide(SqlTaskStore.layerPg({ url: Redacted.make(url!), schema: `${schema}_single`, maxConnections: 6 }))
     )),
-    Effect.scoped
+    Effect.scoped,
+    // its schema goes with it, as the cluster's does (it was left in the database before)
+    Effect.ensuring(onUrl(url!, Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DROP SCHEMA IF EXISTS ${sql(`${schema}_single`)} CASCADE`)))
   )
 
 /**

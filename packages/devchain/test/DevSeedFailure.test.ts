@@ -5,26 +5,15 @@
  * and has nothing listening: each request of the seed is refused there.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { type AddressInfo, createServer } from "node:net"
 import { Effect } from "effect"
 import * as DevChain from "../src/DevChain.ts"
 import * as DevSeed from "../src/DevSeed.ts"
-
-/** A port of 127.0.0.1 with nothing listening on it (it was free, then closed). */
-const closedPort = Effect.promise(() =>
-  new Promise<number>((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-)
+import { freePort } from "@chainjobs/tasks/test/ports"
 
 describe("DevSeed.seed, a node that does not answer", () => {
   it.live("fails with DevChainError Seed, naming the client's failure", () =>
     Effect.gen(function*() {
-      const port = yield* closedPort
+      const port = yield* freePort
       const dead = DevChain.DevChain.of({
         url: `http://127.0.0.1:${port}`,
         wsUrl: `ws://127.0.0.1:${port}`,

@@ -77,7 +77,10 @@ describe("ServerConfig", () => {
         ["CHAINJOBS_BALANCE_RECONCILE_EVERY", "-"],
         ["CHAINJOBS_LOG_LEVEL", "loud"]
       ]) {
-        const exit = yield* loadFrom({ [variable]: value })
+        // CHAINJOBS_PG_INSERTS alone is refused for naming a PostgreSQL setting without a database: with one, only its
+        // value can be refused
+        const store = variable === "CHAINJOBS_PG_INSERTS" ? { CHAINJOBS_DATABASE_URL: "postgres://127.0.0.1:1/none" } : {}
+        const exit = yield* loadFrom({ ...store, [variable]: value })
         assert.isTrue(Exit.isFailure(exit), `${variable}=${value} was accepted`)
         if (Exit.isFailure(exit)) {
           const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")

@@ -7,21 +7,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
-import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
+import { freePort } from "@chainjobs/tasks/test/ports"
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
-
-/** A port that was free a moment ago on 127.0.0.1. */
-const freePort = Effect.promise(() =>
-  new Promise<number>((resolve) => {
-    const probe = createServer()
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { readonly port: number }
-      probe.close(() => resolve(port))
-    })
-  })
-)
 
 /** How a probe ended: an HTTP status, or refused before any answer. */
 type Outcome = number | "refused"

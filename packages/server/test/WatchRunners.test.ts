@@ -10,26 +10,16 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream, mkdirSync } from "node:fs"
-import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { createTestClient, createWalletClient, http, parseEther } from "viem"
 import { DevChain } from "@chainjobs/devchain"
+import { freePort } from "@chainjobs/tasks/test/ports"
 import { freshDatabase } from "./freshDatabase.ts"
 
 const pgUrl = process.env.CHAINJOBS_TEST_PG_URL
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 const watched = DevChain.accounts[3]!.address.toLowerCase()
 const TRANSFERS = 6
-
-/** A TCP port free right now, for a runner's transport. */
-const freePort = Effect.promise(() =>
-  new Promise<number>((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { readonly port: number }).port
-      server.close(() => resolve(port))
-    })
-  }))
 
 /**
  * Where each runner's output is kept (`runner-<transport port>.log`), when `WATCH_RUNNERS_LOGS` names a directory: a

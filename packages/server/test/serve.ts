@@ -1,19 +1,7 @@
 /** `chainjobs serve` run in the test process, and the probes of the port it binds (or must not bind). */
 import { NodeServices } from "@effect/platform-node"
 import { Console, Effect } from "effect"
-import { createServer } from "node:net"
 import * as Cli from "../src/Cli.ts"
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export const freePort = Effect.promise(() =>
-  new Promise<number>((resolve) => {
-    const probe = createServer()
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { readonly port: number }
-      probe.close(() => resolve(port))
-    })
-  })
-)
 
 /** The status of `GET url` (with a bearer when given), or `"refused"` when nothing answered. */
 export const get = (url: string, token?: string) =>

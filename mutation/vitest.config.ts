@@ -72,7 +72,15 @@ const unisolated = shared || ["server", "tasks", "store-sql"].includes(name)
  * `CHAINJOBS_MUTATE_TEST_MILLIS` sets it for one run: a stage of a package
  * against test files that run in memory (store-sql's `GroupCommit*`).
  */
-const testBoundMillis = Number(process.env.CHAINJOBS_MUTATE_TEST_MILLIS ?? (name === "tasks" ? 10_000 : 60_000))
+const testBoundMillis = ((setting: string | undefined): number => {
+  if (setting === undefined) return name === "tasks" ? 10_000 : 60_000
+  const millis = Number(setting)
+  // refused rather than read as NaN ("10s"), which vitest would take as no bound at all
+  if (!/^[0-9]+$/.test(setting) || !Number.isSafeInteger(millis) || millis <= 0) {
+    throw new Error(`CHAINJOBS_MUTATE_TEST_MILLIS must be a positive whole number of milliseconds, not ${JSON.stringify(setting)}`)
+  }
+  return millis
+})(process.env.CHAINJOBS_MUTATE_TEST_MILLIS)
 
 export default defineConfig({
   resolve: {

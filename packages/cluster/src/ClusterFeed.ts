@@ -39,9 +39,12 @@
  *   (their final records come from this runner's own supervisor), and the
  *   reads go in a fiber of their own: notifications and counts do not wait
  *   for them. A runner not heard from for `peerExpiryMillis` is forgotten,
- *   but for its last number (`forgottenLimit` runners at most): should it come
- *   back in the same session, a number missing since is a loss as above, and
- *   a task it began and ended wholly while unheard is read and announced;
+ *   but for its last number (`forgottenLimit` runners at most, for
+ *   `forgottenMemoryMillis`): should it come back in the same session, a
+ *   number missing since is a loss as above, and a task it began and ended
+ *   wholly while unheard is read and announced; a repeat does not end its
+ *   forgetting, and a listener's re-read after an outage covers it (it is
+ *   then taken as new);
  * - notifications and reads cross (a read can be newer than a notification
  *   still on its way): each task's records are kept in their order
  *   (`RecordOrder`), an earlier one arriving after a later one is dropped,
@@ -116,6 +119,13 @@ export const resyncMarginMillis = 5_000
  * runner that died without a farewell at an address never used again is dropped only by this bound.
  */
 export const forgottenLimit = 1000
+
+/**
+ * How long a runner forgotten for its silence keeps its last number: one back after that is taken as new, as one
+ * never heard, so that a gap after hours does not re-read every record made meanwhile (`resync`, inline in the
+ * listener). A partition of minutes is still caught.
+ */
+export const forgottenMemoryMillis = 5 * 60_000
 
 /**
  * A runner's wants (`TaskInterest`) lapse when not renewed for this long: renewed every `statsInterval` while it
@@ -318,8 +328,11 @@ export const make = Effect.fnUntraced(function*(options: {
   const peers = new Map<string, number>()
   /** The last notification heard in order from each other runner. */
   const sequences = new Map<string, Sequence>()
-  /** The last of runners forgotten for their silence, longest forgotten first (at most `forgetAtMost`). */
-  const forgotten = new Map<string, Sequence>()
+  /**
+   * The last of runners forgotten for their silence and when they were forgotten, longest forgotten first (at most
+   * `forgetAtMost`, none for longer than `forgottenMemoryMillis`).
+   */
+  const forgotten = new Map<string, { readonly last: Sequence; readonly at: number }>()
   const startedAt = now()
   /** When the listener last heard anything (this runner's own notifications too), and when this runner last sent. */
   let lastHeardAt = startedAt
@@ -584,13 +597,14 @@ export const make = Effect.fnUntraced(function*(options: {
       const sentAt = Number(sentText)
       // In order, once: a number told before is a repeat (a send retried after PostgreSQL took it); one skipped is a loss.
       // a runner forgotten for its silence and back in the same session: its numbers go on from where they were
-      const last = sequences.get(from) ?? forgotten.get(from)
-      forgotten.delete(from)
+      const last = sequences.get(from) ?? forgotten.get(from)?.last
       let lostSince: number | undefined
       if (last !== undefined && last.session === sessionOf) {
+        // a repeat (its retried send) leaves a forgotten runner forgotten: its next number is still checked for a gap
         if (seq <= last.seq) return Effect.void
         if (seq > last.seq + 1) lostSince = last.sentAt
       }
+      forgotten.delete(from)
       silent.delete(from)
       // a farewell, or a new session with no farewell before it: what the runner had not sent is gone
       const leaving = what === "g" || (last !== undefined && last.session !== sessionOf) ? left([from]) : Effect.void
@@ -676,15 +690,20 @@ export const make = Effect.fnUntraced(function*(options: {
   /**
    * A runner heard from that has sent nothing, not even its counts, for `statsExpiryMillis` has left (`left`), once.
    * One not heard from for `peerExpiryMillis` is forgotten: a runner that died without a farewell costs nothing after
-   * but its last number (`forgotten`), kept should it come back in the same session.
+   * but its last number (`forgotten`), kept for `forgottenMemoryMillis` should it come back in the same session.
    */
   const silence = Effect.suspend(() => {
     const at = now()
     const gone: Array<string> = []
+    // forgotten too long: its numbers missing since would re-read every record made meanwhile (`resync`)
+    for (const [from, { at: forgottenAt }] of forgotten) {
+      if (at - forgottenAt <= forgottenMemoryMillis) break
+      forgotten.delete(from)
+    }
     for (const from of sequences.keys()) {
       const heardAt = peers.get(from)
       if (heardAt === undefined || at - heardAt > peerExpiryMillis) {
-        forgotten.set(from, sequences.get(from)!)
+        forgotten.set(from, { last: sequences.get(from)!, at })
         if (forgotten.size > forgetAtMost) forgotten.delete(forgotten.keys().next().value!)
         sequences.delete(from)
         silent.delete(from)
@@ -760,7 +779,10 @@ export const make = Effect.fnUntraced(function*(options: {
       // Whatever was sent while nobody here listened is lost: read again since the oldest last notification heard.
       let since = lastHeardAt
       for (const last of sequences.values()) since = Math.min(since, last.sentAt)
+      // a forgotten runner's numbers missing since are covered here too: not a loss again when it speaks
+      for (const { last } of forgotten.values()) since = Math.min(since, last.sentAt)
       sequences.clear()
+      forgotten.clear()
       silent.clear()
       yield* resync(since - resyncMarginMillis)
     } else yield* learnUnfinished

@@ -1574,3 +1574,63 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       assert.strictEqual(a.faults.listens, 1)
     }).pipe(Effect.scoped), 30_000)
 })
+
+describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgotten for their silence", () => {
+  /** Runner a that has heard x (number 1) and then forgotten it for its silence: two ticks of its counts past it. */
+  const forgetting = (a: Effect.Success<ReturnType<typeof cluster>>, millis: number) =>
+    Effect.gen(function*() {
+      yield* a.time.jump(millis)
+      const ticks = a.ticksEnded()
+      yield* until(() => a.ticksEnded() >= ticks + 2, () => `a's counts: ${a.ticksEnded() - ticks} ticks ended`)
+    })
+
+  it.live("a forgotten runner's repeated number leaves it forgotten: its next number missing some is still a loss", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      yield* forgetting(a, ClusterFeed.peerExpiryMillis + 1_000)
+      const whole = finished(record({ runner: "x:1", createdAt: a.time.now() }))
+      yield* a.store.insert(whole)
+      // x's number 1 again (a send it retried), then 5: 2 to 4 lost
+      yield* a.post("s", stats({}), { seq: 1 })
+      yield* a.settle({ seq: 5 })
+      yield* until(() => a.heardOf(whole.id).length > 0, () => `a never told ${whole.id}, x's task while unheard`)
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a runner forgotten longer than forgottenMemoryMillis is taken as new when it comes back: no re-read of all made since", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      yield* forgetting(a, ClusterFeed.peerExpiryMillis + 1_000)
+      // x's last number dropped by a's ticks once forgotten that long
+      yield* forgetting(a, ClusterFeed.forgottenMemoryMillis + 1_000)
+      const whole = finished(record({ runner: "x:1", createdAt: a.time.now() }))
+      yield* a.store.insert(whole)
+      // a re-read would be done before the marker is told
+      yield* a.settle({ seq: 5 })
+      assert.deepStrictEqual(a.heardOf(whole.id), [])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("the listener's re-read after an outage covers the runners forgotten meanwhile: their next numbers are no loss again", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      // y runs a task a knows unfinished: every re-read reads it again (the store's gets of it count them)
+      const open = record({ runner: "y:1" })
+      yield* a.store.insert(open)
+      yield* a.tell([{ i: open }], { from: "y:1", seq: 1 })
+      yield* a.settle({ from: "y:1", seq: 2 })
+      yield* a.settle()
+      // x and y forgotten; x speaks again (in order), so that a sends its counts and can find its listener deaf
+      yield* forgetting(a, ClusterFeed.peerExpiryMillis + 1_000)
+      yield* a.settle()
+      yield* a.deafen
+      const before = a.faults.gets.get(open.id) ?? 0
+      yield* a.time.jump(10_500)
+      yield* until(() => a.faults.listens === 2, () => `listened ${a.faults.listens} times`)
+      a.faults.deaf = false
+      yield* until(() => (a.faults.gets.get(open.id) ?? 0) > before, () => "the re-read after the outage")
+      // y's numbers 3 to 9 were sent before the re-read (its sends failed in the outage): no second re-read
+      yield* a.settle({ from: "y:1", seq: 10 })
+      assert.strictEqual((a.faults.gets.get(open.id) ?? 0) - before, 1)
+    }).pipe(Effect.scoped), 60_000)
+})

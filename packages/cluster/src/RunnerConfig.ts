@@ -120,8 +120,8 @@ export const config: Config.Config<RunnerSettings> = Config.all({
   directAdmission: Config.Boolean("CHAINJOBS_RUNNER_DIRECT_ADMISSION").pipe(Config.withDefault(defaults.directAdmission)),
   placement: Config.option(Config.schema(Placement, "CHAINJOBS_RUNNER_PLACEMENT"))
 }).pipe(Config.mapEffect(({ placement, ...rest }) => {
-  // unset: the default that runs with the direct admission read (`defaultPlacement`)
-  const settings: RunnerSettings = { ...rest, placement: Option.getOrElse(placement, () => defaultPlacement(rest.directAdmission)) }
+  // unset: the default that runs with the direct admission read (`placementOf`), filled in for what reads the settings
+  const settings: RunnerSettings = { ...rest, placement: placementOf({ ...rest, placement: Option.getOrUndefined(placement) }) }
   const refused = invalid(settings)
   return refused === undefined
     ? Effect.succeed(settings)

@@ -67,22 +67,42 @@ export interface Heard {
 /**
  * Starts `psql` against `url` in another process, reading its statements from stdin: started before the measurement
  * (spawning it costs this process milliseconds of CPU), it waits for `send`, which hands it `statements` and waits
- * for its exit. Killed with the scope if still running.
+ * for its exit, failing unless it exited with 0 (`-v ON_ERROR_STOP=1`: a statement refused ends it so). Its exit is
+ * watched from the spawn: psql may end before `send` (a bad URL, a dropped connection), and `send` then fails at once
+ * instead of waiting for an `exit` already emitted. Killed with the scope if still running.
  */
 const psql = (url: string) =>
   Effect.map(
     Effect.acquireRelease(
-      Effect.sync(() => spawn("psql", [url, "-q", "-f", "-"], { stdio: ["pipe", "ignore", "ignore"] })),
-      (child) => Effect.sync(() => void child.kill())
-    ),
-    (child) => ({
-      send: (statements: string) =>
-        Effect.callback<void>((resume) => {
-          child.once("exit", () => resume(Effect.void))
-          child.stdin!.end(statements)
+      Effect.sync(() => {
+        const child = spawn("psql", [url, "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"], { stdio: ["pipe", "ignore", "pipe"] })
+        let stderr = ""
+        child.stderr!.on("data", (chunk: Buffer) => void (stderr += chunk.toString()))
+        // writing to a psql that has exited fails with EPIPE: its exit says why
+        child.stdin!.on("error", () => {})
+        const exited = new Promise<string | undefined>((resolve) => {
+          child.once("error", (error) => resolve(`psql could not start: ${error.message}`))
+          child.once("close", (code, signal) =>
+            resolve(code === 0 ? undefined : `psql exited with ${code ?? signal}: ${stderr.trim()}`))
         })
+        return { child, exited }
+      }),
+      ({ child }) => Effect.sync(() => void child.kill())
+    ),
+    ({ child, exited }) => ({
+      send: (statements: string) =>
+        Effect.flatMap(
+          Effect.promise(() => {
+            child.stdin!.end(statements)
+            return exited
+          }),
+          (failure) => failure === undefined ? Effect.void : Effect.die(new Error(failure))
+        )
     })
   )
+
+/** How long the feed may take to hear a packing's records once psql has sent them all. */
+const hearingBound = "60 seconds"
 
 /** The CPU time this process has spent so far, µs. */
 const cpuNow = () => {
@@ -132,7 +152,13 @@ export const heardCost = (url: string, perNotification: ReadonlyArray<number>, r
       const cpu = cpuNow()
       const started = Date.now()
       yield* sending.send(statements)
-      while (heard - before < records) yield* Effect.sleep("5 millis")
+      yield* Effect.whileLoop({ while: () => heard - before < records, body: () => Effect.sleep("5 millis"), step: () => {} }).pipe(
+        Effect.timeoutOrElse({
+          duration: hearingBound,
+          orElse: () =>
+            Effect.die(new Error(`the feed heard ${heard - before} of ${records} records (${per} to a notification) in ${hearingBound}`))
+        })
+      )
       const spent = cpuNow() - cpu - idlePerMilli * (Date.now() - started)
       results.push({ perNotification: per, micros: spent / records })
     }

@@ -90,8 +90,8 @@ const stop = () => {
   for (const pool of pools) pool.destroy()
 }
 process.on("exit", stop)
-// Interrupted: exit, so that the handler above stops the services.
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130))
+// Interrupted: exit (128 + the signal's number, as a shell reports it), so that the handler above stops the services.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(signal === "SIGINT" ? 130 : 143))
 
 /**
  * Starts a service with `env` over the environment (its tasks in memory if `inMemory`; its code in `src`, by default

@@ -37,10 +37,14 @@ describe("ChainjobsClient stopping", () => {
   })
 
   it("a wait aborted while a poll is unanswered rejects with the signal's reason", async () => {
-    answer = () => undefined // never answers
     const controller = new AbortController()
+    // The abort comes once the poll has reached the server, so its fetch is surely under way; the answer
+    // written after it (a finished record) is what a fetch not given the signal would return instead.
+    answer = (_, response) => {
+      controller.abort("stop polling")
+      response.writeHead(200).end(JSON.stringify({ id: "t1", status: "completed", progress: 1 }))
+    }
     const waiting = rejection(new ChainjobsClient({ baseUrl }).wait("t1", { signal: controller.signal }))
-    setTimeout(() => controller.abort("stop polling"), 50)
     expect(await waiting).toBe("stop polling")
   })
 

@@ -10,12 +10,12 @@
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { type TaskInfo, TaskQuery, TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import { table, unfinishedTable } from "../src/internal/taskTable.ts"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
-import { onPgTestDatabase, pgStoreIn, pgTestSchema, pgTestStore, pgTestUrl, quoted, reportSkipped } from "./pgTestDatabase.ts"
+import * as PgTest from "./pgTestDatabase.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
 
 type Store = TaskStore.TaskStore["Service"]
@@ -411,26 +411,62 @@ describe("SqlTaskStore, fast: SQLite only", () => {
     }))
 })
 
+describe("SqlTaskStore, fast: layers read from configuration", () => {
+  it.effect("layerSqliteConfig opens the file its configuration names", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile
+      const info = record()
+      yield* on(SqlTaskStore.layerSqliteConfig({ filename: Config.String("STORE_FILE"), worker: Config.succeed(false) }), (store) =>
+        store.insert(info)).pipe(
+          Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown({ STORE_FILE: filename }))
+        )
+      yield* on(SqlTaskStore.layerSqlite({ filename, worker: false }), (store) =>
+        Effect.gen(function*() {
+          assert.deepStrictEqual(Option.getOrThrow(yield* store.get(info.id)), info)
+        }))
+    }))
+
+  it.effect.skipIf(PgTest.pgTestUrl === undefined)("layerPgConfig creates its schema, named as it is (case, dots, commas, quotes), and writes there", () =>
+    Effect.gen(function*() {
+      const schema = yield* PgTest.pgTestSchemaNamed(`Fast.Store, public "q"`)
+      const info = record({ status: "running", startedAt: 1 })
+      yield* on(SqlTaskStore.layerPgConfig({ url: Config.Redacted("STORE_URL"), schema: Config.String("STORE_SCHEMA") }), (store) =>
+        store.insert(info)).pipe(
+          Effect.provideService(
+            ConfigProvider.ConfigProvider,
+            ConfigProvider.fromUnknown({ STORE_URL: PgTest.pgTestUrl, STORE_SCHEMA: schema })
+          )
+        )
+      const stored = yield* PgTest.onPgTestDatabase(Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const tasks = yield* sql<{ readonly id: string }>`SELECT id FROM ${sql.literal(`${PgTest.quoted(schema)}.${table}`)}`
+        const unfinished = yield* sql<{ readonly id: string }>`SELECT id FROM ${sql.literal(`${PgTest.quoted(schema)}.${unfinishedTable}`)}`
+        return [...tasks, ...unfinished].map((row) => row.id)
+      }))
+      assert.deepStrictEqual(stored, [info.id, info.id])
+    }))
+})
+
 common("SQLite", () => sqliteStore)
 common("SQLite, batches as statements of one transaction", () => sqliteStoreWithoutTransact)
 
-reportSkipped("the fast store tests")
-describe.skipIf(pgTestUrl === undefined)("PostgreSQL", () => {
-  common("PostgreSQL", () => pgTestStore)
+PgTest.reportSkipped("the fast store tests")
+describe.skipIf(PgTest.pgTestUrl === undefined)("PostgreSQL", () => {
+  common("PostgreSQL", () => PgTest.pgTestStore)
   common(
     "PostgreSQL, inserts checked",
-    () => Layer.unwrap(Effect.map(pgTestSchema, (schema) => pgStoreIn(schema, { pgInserts: "checked" }))),
+    () => Layer.unwrap(Effect.map(PgTest.pgTestSchema, (schema) => PgTest.pgStoreIn(schema, { pgInserts: "checked" }))),
     /^(every field|a batch's inserts|bad records)/
   )
 
   it.effect("the unfinished ids follow each write, in the write's own statement", () =>
     Effect.gen(function*() {
-      const schema = yield* pgTestSchema
-      yield* on(pgStoreIn(schema), (store) =>
+      const schema = yield* PgTest.pgTestSchema
+      yield* on(PgTest.pgStoreIn(schema), (store) =>
         Effect.gen(function*() {
-          const unfinishedIds = onPgTestDatabase(Effect.gen(function*() {
+          const unfinishedIds = PgTest.onPgTestDatabase(Effect.gen(function*() {
             const sql = yield* SqlClient.SqlClient
-            const rows = yield* sql<{ readonly id: string }>`SELECT id FROM ${sql.literal(`${quoted(schema)}.${unfinishedTable}`)} ORDER BY id`
+            const rows = yield* sql<{ readonly id: string }>`SELECT id FROM ${sql.literal(`${PgTest.quoted(schema)}.${unfinishedTable}`)} ORDER BY id`
             return rows.map((row) => row.id)
           }))
           const [a, b, c] = [record(), record(), finished("completed", 3)]

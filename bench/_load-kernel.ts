@@ -12,7 +12,18 @@
  *   dropped, overflows included), `TCPBacklogDrop` (a segment dropped
  *   because the socket's backlog was full while its owner held it),
  *   `TCPTimeouts` (retransmission timer expiries), `TCPSynRetrans` (SYNs
- *   and SYN-ACKs sent again), `TCPLossProbes` (tail-loss probes).
+ *   and SYN-ACKs sent again), `TCPLossProbes` (tail-loss probes); and
+ *   those that would show a new connection meeting an old one's TIME_WAIT
+ *   (thousands of new connections a second from one address to one port
+ *   reuse the client's ports within the TIME_WAIT's 60 s): `TWRecycled` (a
+ *   client port taken over from a TIME_WAIT, `tcp_tw_reuse`),
+ *   `PAWSTimewait` (a SYN a TIME_WAIT refused for its old timestamp: the
+ *   client's SYN is resent a second later), `TCPTimeWaitOverflow` (a
+ *   TIME_WAIT not kept, the table full), `TCPReqQFullDrop` and
+ *   `SyncookiesSent` (a SYN dropped, or answered with a cookie, on a full
+ *   SYN queue).
+ * - `timeWaits`: the connections in TIME_WAIT on a port, by side — the
+ *   service's (it closed first) and the clients' (they did).
  * - `acceptQueue`: the listening sockets' accept queues (`ss`'s Recv-Q for
  *   a listener: connections the kernel completed and the service has not
  *   yet accepted; summed over the sockets sharing the port, `Acceptors`),
@@ -23,7 +34,22 @@ import { execFile } from "node:child_process"
 import { readFileSync } from "node:fs"
 
 /** The TcpExt counters `tcpCounters` reads, in the order they are shown. */
-export const counterNames = ["ListenOverflows", "ListenDrops", "TCPBacklogDrop", "TCPTimeouts", "TCPSynRetrans", "TCPLossProbes"] as const
+export const counterNames = [
+  "ListenOverflows",
+  "ListenDrops",
+  "TCPBacklogDrop",
+  "TCPTimeouts",
+  "TCPSynRetrans",
+  "TCPLossProbes",
+  "TWRecycled",
+  "PAWSTimewait",
+  "TCPTimeWaitOverflow",
+  "TCPReqQFullDrop",
+  "SyncookiesSent"
+] as const
+
+/** Each counter's short name in an interval's cell, in `counterNames`' order. */
+export const counterShortNames = ["ovf", "drop", "bklog", "rto", "syn", "tlp", "twre", "paws", "twovf", "reqq", "cookie"] as const
 
 /** A reading of `counterNames` (each NaN when the kernel has none). */
 export type TcpCounters = Record<(typeof counterNames)[number], number>
@@ -93,3 +119,30 @@ export const acceptQueue = (port: number, everyMillis: number) => {
     stop: () => clearInterval(timer)
   }
 }
+
+/** Connections in TIME_WAIT on a port: on the service's side (it closed first) and on its clients' (they did). */
+export interface TimeWaits {
+  readonly service: number
+  readonly clients: number
+}
+
+/**
+ * The connections in TIME_WAIT to or from 127.0.0.1:`port` now, by side
+ * (`ss`, read asynchronously); NaN each when `ss` fails.
+ */
+export const timeWaits = (port: number): Promise<TimeWaits> =>
+  new Promise((resolve) => {
+    execFile("ss", ["-tanH", "state", "time-wait", `( sport = :${port} or dport = :${port} )`], { maxBuffer: 64 * 2 ** 20 }, (error, stdout) => {
+      if (error !== null) return resolve({ service: Number.NaN, clients: Number.NaN })
+      let service = 0
+      let clients = 0
+      for (const line of stdout.split("\n")) {
+        // Without a state column (one state asked): Recv-Q, Send-Q, local address:port, peer address:port.
+        const local = line.trim().split(/\s+/)[2]
+        if (local === undefined) continue
+        if (local.endsWith(`:${port}`)) service++
+        else clients++
+      }
+      resolve({ service, clients })
+    })
+  })

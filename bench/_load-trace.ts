@@ -18,10 +18,19 @@
  * its response was written in); and, over every connection the
  * service accepted in the interval, their count and the longest gap between
  * two accepts (`acceptGapMax`, ms): a stall of accepting shows as a gap.
+ *
+ * And the stalls of the service's event loop (`_load-stalls.ts`): a 10-ms
+ * timer here that fires more than 50 ms late marks one, listed with the
+ * garbage collection inside it (V8's `gc` performance entries). A stall is
+ * listed once a second has passed since its end, so that the collections
+ * inside it (reported asynchronously) are in; `clockOffset` turns its times
+ * into the monotonic clock of a CPU profile (ms).
  */
 import { subscribe } from "node:diagnostics_channel"
 import type { IncomingMessage } from "node:http"
 import type { Socket } from "node:net"
+import { constants, PerformanceObserver } from "node:perf_hooks"
+import { type Collection, collectedIn, type Stall } from "./_load-stalls.ts"
 
 /** One probe read's timeline in the service (ms on the machine's clock), keyed by the client's port. */
 export interface TracedRead {
@@ -41,7 +50,8 @@ let samples = {
   requestToFinish: [] as Array<number>,
   reads: [] as Array<TracedRead>,
   accepts: 0,
-  acceptGapMax: 0
+  acceptGapMax: 0,
+  stalls: [] as Array<Stall>
 }
 let lastAccept = Number.NaN
 
@@ -76,7 +86,37 @@ subscribe("http.server.response.finish", (message) => {
   samples.requestToFinish.push(performance.now() - start.at)
 })
 
+/** How late the loop-stall timer may fire before its wait counts as a stall (ms). */
+const stallMillis = 50
+/** The timer's period (ms). */
+const tickMillis = 10
+/** `performance.now()` plus this is the monotonic clock of `process.hrtime` and of V8's CPU profiles (ms). */
+const clockOffset = Number(process.hrtime.bigint()) / 1e6 - performance.now()
+/** The collections of the last 20 s, and the stalls not yet listed (their collections may not be reported yet). */
+let collections: Array<Collection> = []
+let pending: Array<{ readonly start: number; readonly end: number }> = []
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = (entry as { readonly detail?: { readonly kind?: number } }).detail?.kind
+    collections.push({ start: entry.startTime, duration: entry.duration, major: kind === constants.NODE_PERFORMANCE_GC_MAJOR })
+  }
+}).observe({ entryTypes: ["gc"] })
+let lastTick = performance.now()
 setInterval(() => {
-  process.stdout.write(`load-trace ${JSON.stringify(samples)}\n`)
-  samples = { acceptToRequest: [], requestToFinish: [], reads: [], accepts: 0, acceptGapMax: 0 }
+  const now = performance.now()
+  if (now - lastTick > tickMillis + stallMillis) pending.push({ start: lastTick, end: now })
+  lastTick = now
+}, tickMillis).unref()
+
+setInterval(() => {
+  const now = performance.now()
+  const ready = pending.filter((stall) => stall.end < now - 1000)
+  pending = pending.filter((stall) => stall.end >= now - 1000)
+  for (const { start, end } of ready) {
+    const gc = collectedIn(start, end, collections)
+    samples.stalls.push({ start, end, gcMs: gc.all, majorGcMs: gc.major })
+  }
+  collections = collections.filter((gc) => gc.start + gc.duration > now - 20_000)
+  process.stdout.write(`load-trace ${JSON.stringify({ ...samples, clockOffset })}\n`)
+  samples = { acceptToRequest: [], requestToFinish: [], reads: [], accepts: 0, acceptGapMax: 0, stalls: [] }
 }, 10_000).unref()

@@ -62,24 +62,29 @@
  * (longest, and the share of samples it was not empty), and the TCP
  * counters that place a lost or late handshake (`ListenOverflows`,
  * `ListenDrops`, `TCPBacklogDrop`, `TCPTimeouts`, `TCPSynRetrans`,
- * `TCPLossProbes`: every listener's on the machine); and, from the service's
- * trace, the longest gap between two connections it accepted. At the end
+ * `TCPLossProbes`, and those of a new connection meeting an old one's
+ * TIME_WAIT — `TWRecycled`, `PAWSTimewait`, `TCPTimeWaitOverflow`,
+ * `TCPReqQFullDrop`, `SyncookiesSent`: every listener's on the machine), the
+ * connections in TIME_WAIT on the service's port at the interval's end, on
+ * its side and on its clients'; and, from the service's trace, the longest
+ * gap between two connections it accepted. At the end
  * each of the probe's new-connection reads is joined, by its port, with the
  * service's trace of it: the time from the client's `connect` to the
  * service's accept, to the request parsed, to the response written, and
  * from there to the probe's first byte — where the read's time went.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import type { Figures, IntervalReport, Mix, Split } from "./_load-generator.ts"
-import { acceptQueue, counterDelta, counterNames, tcpCounters } from "./_load-kernel.ts"
+import { acceptQueue, counterDelta, counterNames, counterShortNames, tcpCounters, timeWaits } from "./_load-kernel.ts"
 import { cpuOf, memoryParts } from "./_load-memory.ts"
 import type { ProbeRead } from "./_load-probe.ts"
 import { joinReads } from "./_load-timeline.ts"
+import { type CpuProfile, type Stall, stalledFunctions, summarize } from "./_load-stalls.ts"
 import type { TracedRead } from "./_load-trace.ts"
 import { fmt, type Quantiles, quantiles, table } from "./_measure.ts"
 
@@ -263,10 +268,20 @@ process.on("exit", () => {
 const traced = { acceptToRequest: [] as Array<number>, requestToFinish: [] as Array<number>, reads: [] as Array<TracedRead> }
 /** The longest gap between two connections the service accepted, over the trace lines since the last interval row (ms). */
 let acceptGap = 0
+/** The service's loop stalls (`_load-stalls.ts`): every one of the run, and those listed since the last interval row. */
+const loopStalls: Array<Stall> = []
+let stallsSince: Array<Stall> = []
+/** The service's `performance.now()` plus this is the monotonic clock of its CPU profile (ms). */
+let clockOffset = Number.NaN
 const base = await new Promise<string>((resolve, reject) => {
   lines(server, (line) => {
     if (line.startsWith("load-trace ")) {
-      const interval: typeof traced & { readonly acceptGapMax: number } = JSON.parse(line.slice("load-trace ".length))
+      const interval: typeof traced & { readonly acceptGapMax: number; readonly stalls: Array<Stall>; readonly clockOffset: number } = JSON.parse(
+        line.slice("load-trace ".length)
+      )
+      loopStalls.push(...interval.stalls)
+      stallsSince.push(...interval.stalls)
+      clockOffset = interval.clockOffset
       traced.acceptToRequest.push(...interval.acceptToRequest)
       traced.requestToFinish.push(...interval.requestToFinish)
       traced.reads.push(...interval.reads)
@@ -319,13 +334,15 @@ const header = [
   "anon MB",
   "acceptQ max/busy%",
   "acc gap ms",
-  "ovf/drop/bklog/rto/syn/tlp",
+  counterShortNames.join("/"),
+  "TIME_WAIT svc/cli",
   "heap MB",
   "heap total MB",
   "ext MB",
   "young MB",
   "loop p99 ms",
   "loop max ms",
+  "stalls n/ms/GC%",
   "sched wait ms",
   "conns",
   "errors"
@@ -345,7 +362,8 @@ const parts: Array<{ readonly t: number; readonly malloc: number; readonly anon:
 const countersAtStart = tcpCounters()
 let countersBefore = countersAtStart
 /** The service's accept queue, sampled every 100 ms from here. */
-const queue = acceptQueue(Number(new URL(base).port), 100)
+const port = Number(new URL(base).port)
+const queue = acceptQueue(port, 100)
 /** The probe's new-connection reads, each on the machine's clock: joined with the service's trace at the end. */
 const probeReads: Array<ProbeRead> = []
 let gcBefore = 0
@@ -394,8 +412,11 @@ lines(generator, async (line) => {
   const counted = counterDelta(countersBefore, counters)
   countersBefore = counters
   const queued = queue.take()
+  const waits = await timeWaits(port)
   const gap = acceptGap
   acceptGap = 0
+  const stalled = summarize(stallsSince)
+  stallsSince = []
   probeReads.push(...(report.probe?.timeline ?? []))
   // The service's time in garbage collection over the interval, in percent of the interval (of one core).
   if (Number.isFinite(process_.loopMax)) loop.push({ p99: process_.loopP99 * 1000, max: process_.loopMax * 1000 })
@@ -430,18 +451,22 @@ lines(generator, async (line) => {
     queued.samples === 0 ? "?" : `${queued.max}/${fmt(100 * queued.nonEmpty)}`,
     fmt(gap),
     counterNames.map((name) => Number.isFinite(counted[name]) ? String(counted[name]) : "?").join("/"),
+    `${Number.isFinite(waits.service) ? waits.service : "?"}/${Number.isFinite(waits.clients) ? waits.clients : "?"}`,
     mb(process_.heap),
     mb(process_.heapTotal),
     mb(process_.external),
     mb(process_.newSpace),
     Number.isFinite(process_.loopP99) ? fmt(process_.loopP99 * 1000) : "?",
     Number.isFinite(process_.loopMax) ? fmt(process_.loopMax * 1000) : "?",
+    `${stalled.count}/${fmt(stalled.ms)}/${stalled.ms === 0 ? "-" : fmt((100 * stalled.gcMs) / stalled.ms)}`,
     Number.isFinite(process_.schedulerWait) ? fmt(process_.schedulerWait * 1000) : "?",
     Number.isFinite(process_.connections) ? String(process_.connections) : "?",
     errors
   ])
 })
 await new Promise((done) => generator.once("exit", done))
+/** When the load ended (ms, `performance.now`): the stalls between its start and this are the load's. */
+const loadEndedAt = performance.now()
 queue.stop()
 /** The service's CPU seconds over the load (from the generator's start to its exit). */
 const cpuSecondsUnderLoad = cpuOf(server.pid!) - cpuAtStart
@@ -454,6 +479,23 @@ console.log(`resting ${cooldownSeconds} s with no client…`)
 await sleep(cooldownSeconds * 1000)
 const rested = rssOf(server.pid!)
 await stopServer()
+
+/** This process's `performance.now()` plus this is the monotonic clock (ms), as `clockOffset` is the service's. */
+const ownClockOffset = Number(process.hrtime.bigint()) / 1e6 - performance.now()
+/** The service's loop stalls during the load (after the generator started, before it exited). */
+const loadStalls = loopStalls.filter((stall) => {
+  const at = stall.start + clockOffset - ownClockOffset
+  return at >= loadStartedAt && at <= loadEndedAt
+})
+/** The service's CPU profile (`--profile=DIR`: written as it stopped), sliced by its stalls during the load. */
+const stalledProfile = (() => {
+  if (profileDir === undefined) return undefined
+  // `CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`: the main thread's is thread 0 (the others are workers', SQLite's).
+  const file = readdirSync(profileDir).find((name) => name.endsWith(".cpuprofile") && name.split(".")[3] === String(server.pid) && name.split(".")[4] === "0")
+  if (file === undefined) return undefined
+  const profile: CpuProfile = JSON.parse(readFileSync(join(profileDir, file), "utf8"))
+  return stalledFunctions(profile, loadStalls.map((stall) => [(stall.start + clockOffset) * 1000, (stall.end + clockOffset) * 1000] as const))
+})()
 
 // ---------------------------------------------------------------------------
 // the whole run
@@ -585,6 +627,34 @@ table([
     "",
     ""
   ],
+  [
+    "the service's loop stalls during the load (its 10-ms timer over 50 ms late): count, time (s), longest (ms); GC inside them (% of their time: every kind / major)",
+    (() => {
+      const total = summarize(loadStalls)
+      const share = (ms: number) => (total.ms === 0 ? "-" : fmt((100 * ms) / total.ms))
+      return `${total.count}, ${fmt(total.ms / 1000, 1)}, ${fmt(total.longest)}; ${share(total.gcMs)} / ${share(total.majorGcMs)}`
+    })(),
+    "",
+    ""
+  ],
+  ...(stalledProfile === undefined ? [] : [
+    [
+      // A sample a millisecond (`--cpu-prof`'s interval) while the thread runs: fewer samples than the stalls' milliseconds
+      // is time the service waited for a processor, not work.
+      `own time in the service's loop stalls, from its CPU profile (${stalledProfile.stalledSamples} samples in ${
+        fmt(summarize(loadStalls).ms)
+      } ms of stalls: the rest off the processor): top functions, %`,
+      stalledProfile.stalled.map((share) => `${share.name} ${fmt(share.percent, 1)}`).join("; "),
+      "",
+      ""
+    ],
+    [
+      `own time over the whole profile (${stalledProfile.allSamples} samples): top functions, %`,
+      stalledProfile.all.map((share) => `${share.name} ${fmt(share.percent, 1)}`).join("; "),
+      "",
+      ""
+    ]
+  ]),
   [
     "fiber work's longest wait for a turn of the service's scheduler: median of the intervals / worst (ms)",
     schedulerWaits.length === 0 ? "?" : `${fmt([...schedulerWaits].sort((a, b) => a - b)[Math.floor(schedulerWaits.length / 2)])} / ${fmt(Math.max(...schedulerWaits))}`,

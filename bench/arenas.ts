@@ -28,6 +28,16 @@
  * change in one run. Every phase also prints each service's CPU per task
  * (its run, its submission and its connections; from `/proc`), and the
  * summary the median over the phases after the warm-up.
+ *
+ * `--reads=N` measures the service's CPU per new connection instead of per
+ * task (with `--pair=src`, the A/B of a change to the hot reads): the
+ * warm-up submits `--tasks=` tasks and follows them to their end, and starts
+ * `--at-once=` tasks that run for the whole bench; then each phase makes, on
+ * each service in turn, N status reads of a running task, N of a finished
+ * one and N event streams of a finished task read to their end, each on a
+ * new connection, `--at-once=` at a time, and prints the service's CPU per
+ * read of each kind (from `/proc`, so at 10-ms resolution: N of 1,000 or
+ * more), and the medians over the phases.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -50,6 +60,8 @@ const tasks = flag("tasks", 2000)
 const atOnce = flag("at-once", 40)
 const streams = flag("streams", 3)
 const phases = flag("phases", 4)
+/** With `--reads=`: reads of each kind per phase, and the bench measures CPU per new connection (0: per task). */
+const reads = flag("reads", 0)
 /**
  * What the two services differ in: `arenas` (glibc's default against `MALLOC_ARENA_MAX=2`), `store` (SQLite file
  * against memory) or `src` (the server's code in `--base=` against this tree's).
@@ -123,10 +135,18 @@ const start = async (
   return { label, child, dataDir, host: base.hostname, port: Number(base.port), pool }
 }
 
-/** Submits one task, resolving with its id; a request reset on a kept-alive socket the service had just closed is sent again once. */
-const submit = (service: Service, retried = false): Promise<string> =>
+/** A task of about 200 ms: four blocks 50 ms apart. */
+const shortTask = { fromBlock: 1, toBlock: 4, delayMillis: 50 }
+/** A task that outlasts the bench: a hundred blocks a minute apart. */
+const longTask = { fromBlock: 1, toBlock: 100, delayMillis: 60_000 }
+
+/**
+ * Submits one task (`shortTask` unless another payload is given), resolving with its id; a request reset on a
+ * kept-alive socket the service had just closed is sent again once.
+ */
+const submit = (service: Service, retried = false, payload = shortTask): Promise<string> =>
   new Promise((resolve, reject) => {
-    const body = JSON.stringify({ fromBlock: 1, toBlock: 4, delayMillis: 50 })
+    const body = JSON.stringify(payload)
     const req = request({
       host: service.host,
       port: service.port,
@@ -140,7 +160,7 @@ const submit = (service: Service, retried = false): Promise<string> =>
       response.on("data", (chunk: string) => text += chunk)
       response.on("end", () => response.statusCode === 202 ? resolve(JSON.parse(text).taskId) : reject(new Error(`submit: ${response.statusCode} ${text}`)))
     })
-    req.on("error", (error) => req.reusedSocket && !retried ? submit(service, true).then(resolve, reject) : reject(error))
+    req.on("error", (error) => req.reusedSocket && !retried ? submit(service, true, payload).then(resolve, reject) : reject(error))
     req.end(body)
   })
 
@@ -172,11 +192,89 @@ const phase = async (service: Service) => {
   }))
 }
 
+/** The middle value (the upper of the two middle ones for an even count). */
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+/** The tasks each service's reads are of (`--reads=`): finished ones, and ones running for the whole bench. */
+const readTasks = new Map<Service, { readonly finished: Array<string>; readonly running: Array<string> }>()
+
+/** The warm-up of `--reads=`: `tasks` tasks followed to their end, and `atOnce` started that outlast the bench. */
+const prepareReads = async (service: Service) => {
+  const finished: Array<string> = []
+  let next = 0
+  await Promise.all(Array.from({ length: atOnce }, async () => {
+    while (next++ < tasks) {
+      const id = await submit(service)
+      await follow(service, id)
+      finished.push(id)
+    }
+  }))
+  const running = await Promise.all(Array.from({ length: atOnce }, () => submit(service, false, longTask)))
+  readTasks.set(service, { finished, running })
+}
+
+/** The kinds of read `--reads=` measures, each on a new connection. */
+const readKinds = [
+  { name: "status, running", read: (service: Service, n: number) => status(service, readTasks.get(service)!.running[n % atOnce]) },
+  { name: "status, finished", read: (service: Service, n: number) => status(service, pick(readTasks.get(service)!.finished, n)) },
+  { name: "stream, finished", read: (service: Service, n: number) => follow(service, pick(readTasks.get(service)!.finished, n)) }
+] as const
+
+/** The `n`th of `ids`, spread over them. */
+const pick = (ids: ReadonlyArray<string>, n: number) => ids[(n * 7919) % ids.length]
+
+/** The service's CPU per read (µs) of each kind: `reads` of it, `atOnce` at a time. */
+const readPhase = async (service: Service): Promise<Array<number>> => {
+  const perRead: Array<number> = []
+  for (const kind of readKinds) {
+    const before = cpuOf(service.child.pid!)
+    let next = 0
+    await Promise.all(Array.from({ length: atOnce }, async () => {
+      while (next < reads) await kind.read(service, next++)
+    }))
+    perRead.push((cpuOf(service.child.pid!) - before) / reads * 1e6)
+  }
+  return perRead
+}
+
 const services = pair === "store"
   ? [await start("SQLite file", {}), await start("memory store", {}, true)]
   : pair === "src"
   ? [await start(`server code in ${base}`, {}, false, resolvePath(base!)), await start("this tree's server code", {})]
   : [await start("glibc's default arenas", {}), await start("MALLOC_ARENA_MAX=2", { MALLOC_ARENA_MAX: "2" })]
+
+if (reads > 0) {
+  console.log(
+    `arenas --reads: ${reads} reads of each kind per phase on new connections, ${atOnce} at once; ` +
+      `a warm-up of ${tasks} finished and ${atOnce} running tasks per service, then ${phases} phases of each service in turn`
+  )
+  for (const service of services) await prepareReads(service)
+  const rows: Array<Array<string>> = [[
+    "phase",
+    ...services.flatMap((s) => readKinds.map((kind, k) => `${k === 0 ? `${s.label}: ` : ""}${kind.name} µs`)),
+    "load average"
+  ]]
+  const perRead: Array<Array<Array<number>>> = services.map(() => readKinds.map(() => []))
+  for (let p = 0; p <= phases; p++) {
+    const row = [p === 0 ? "warm-up" : String(p)]
+    for (const [i, service] of services.entries()) {
+      const figures = await readPhase(service)
+      if (p > 0) figures.forEach((figure, k) => perRead[i][k].push(figure))
+      row.push(...figures.map((figure) => fmt(figure)))
+    }
+    row.push(loadavg().map((l) => l.toFixed(1)).join(" "))
+    rows.push(row)
+  }
+  table(rows)
+  for (const [i, service] of services.entries()) {
+    console.log(
+      `${service.label}: service CPU per read, median (least) of the phases after warm-up (µs): ` +
+        readKinds.map((kind, k) => `${kind.name} ${fmt(median(perRead[i][k]))} (${fmt(Math.min(...perRead[i][k]))})`).join("; ")
+    )
+  }
+  // The exit handler stops the services.
+  process.exit(0)
+}
 
 console.log(
   `arenas: ${tasks} tasks per phase, ${atOnce} at once, each with ${streams} event streams and a status read on new connections; ` +
@@ -212,7 +310,6 @@ console.log(
   `C heap growth after warm-up, MB per 1,000 tasks (${streams + 1} new connections each): ` +
     services.map((service, i) => `${service.label} ${fmt(perThousand(heaps[i]), 2)}`).join("; ")
 )
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 console.log(
   `service CPU per task after warm-up (its run, its submission, ${streams + 1} new connections), median of the phases (µs): ` +
     services.map((service, i) => `${service.label} ${fmt(median(cpus[i]))}`).join("; ")

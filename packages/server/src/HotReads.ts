@@ -18,6 +18,16 @@
  * is not found, a store error, another method, an unusual query — goes on to
  * the full stack, which answers it as it always has.
  *
+ * Most reads are answered in the request's own callback, with no fiber:
+ * when the principals answer at once (a table of tokens: an `Exit`) and the
+ * supervisor holds the task's record in memory (`Tasks.peek`: a task it
+ * runs, or one it finished lately and was not deleted since), the status or
+ * the stream is written there and then, the stream following the feed
+ * through `listenNow`. Any other read runs as an Effect (the store read, the
+ * feed's final record). A finished task's status body is encoded once and
+ * kept (`StatusBodies`), served only for the record it was made from and
+ * only after the caller's ownership is checked.
+ *
  * A slow reader of a stream holds at most one record beyond the socket's
  * buffer (the latest wins, as the feed's own task streams), and always gets
  * the terminal record and the `end` event.
@@ -26,12 +36,13 @@
  */
 import { Context, Effect, Layer, Option, Result, Schema } from "effect"
 import type * as Http from "node:http"
-import { Principal, TaskAccess, TaskFeed, TaskInfo } from "@chainjobs/tasks"
+import { Principal, TaskAccess, TaskFeed, TaskInfo, Tasks } from "@chainjobs/tasks"
 import * as HotRequest from "./HotRequest.ts"
 import * as HotSubmit from "./HotSubmit.ts"
 import { TaskRecord, toRecord } from "./RestApi.ts"
 import { endEvent, endEventId } from "./RestServer.ts"
 import * as SseKeepAlive from "./SseKeepAlive.ts"
+import { StatusBodies } from "./StatusBodies.ts"
 
 /** Handles a request, or passes it on with `next` (to the server's own `request` listeners). */
 export type Handler = HotRequest.Handler
@@ -73,23 +84,31 @@ const route = (url: string): { readonly id: string; readonly events: boolean; re
 
 const encodeRecord = Schema.encodeSync(Schema.toCodecJson(TaskRecord))
 
+/** A record's status body, as the API encodes `TaskRecord`. */
+const encodeBody = (info: TaskInfo.TaskInfo): string => JSON.stringify(encodeRecord(toRecord(info)))
+
+/** The head of a task's event stream. */
+const streamHead = { "cache-control": "no-cache", "content-type": "text/event-stream" }
+
 /**
  * Writes a task's changes to an event-stream response as the feed framed
- * them, then the `end` event: a frame that arrives while the socket's
- * buffer is full waits, replaced by any later one (the latest wins). The
- * terminal record waits for the `end` that follows it at once, and the two
- * go out in one write.
+ * them, then the `end` event, the head before the first of them: a frame
+ * that arrives while the socket's buffer is full waits, replaced by any
+ * later one (the latest wins). The terminal record waits for the `end` that
+ * follows it at once, and the two go out in one write.
  */
 const streamTo = (response: Http.ServerResponse): TaskFeed.TaskListener & { readonly resume: () => void } => {
   let waiting: Uint8Array | undefined
   return {
     change: (change) => {
       if (response.destroyed) return
+      if (!response.headersSent) response.writeHead(200, streamHead)
       if (response.writableNeedDrain || TaskInfo.isTerminal(change.info.status)) waiting = change.sse
       else response.write(change.sse)
     },
     end: () => {
       if (response.destroyed || response.writableEnded) return
+      if (!response.headersSent) response.writeHead(200, streamHead)
       const last = waiting
       waiting = undefined
       response.end(last === undefined ? endEvent : Buffer.concat([last, endEvent]))
@@ -103,64 +122,117 @@ const streamTo = (response: Http.ServerResponse): TaskFeed.TaskListener & { read
   }
 }
 
-/** The lean handler over the current principals, access rules and feed. */
-export const make = Effect.gen(function*() {
-  const principals = yield* Principal.Principals
-  const access = yield* TaskAccess.TaskAccess
-  const feed = yield* TaskFeed.TaskFeed
-  const context = yield* Effect.context<never>()
-  const run = Effect.runForkWith(context)
+/**
+ * The lean handler over the current principals, access rules, supervisor and
+ * feed, keeping finished tasks' status bodies in `bodies`.
+ */
+export const makeWith = (bodies: StatusBodies) =>
+  Effect.gen(function*() {
+    const principals = yield* Principal.Principals
+    const access = yield* TaskAccess.TaskAccess
+    const tasks = yield* Tasks.Tasks
+    const feed = yield* TaskFeed.TaskFeed
+    const context = yield* Effect.context<never>()
+    const run = Effect.runForkWith(context)
 
-  const serve = (
-    request: Http.IncomingMessage,
-    response: Http.ServerResponse,
-    next: () => void,
-    hot: { readonly id: string; readonly events: boolean },
-    token: string,
-    started: number
-  ) =>
-    Effect.gen(function*() {
-      const who = yield* HotRequest.principalOf(principals, request, token)
-      if (Option.isNone(who)) return next()
-      // A task that has just finished is answered from its final record in the feed: no store read, which
-      // under load queues behind the commits of every other task's changes.
-      const final = feed.final(hot.id)
-      const read = final !== undefined && Principal.canSee(who.value, final)
-        ? Result.succeed(final)
-        : yield* Effect.result(Effect.provideService(access.get(hot.id), Principal.CurrentPrincipal, who.value))
-      if (read._tag === "Failure") return next()
-      const info = read.success
-      if (response.destroyed) return
-      if (!hot.events) {
-        const body = JSON.stringify(encodeRecord(toRecord(info)))
+    /**
+     * Answers a read of `info`, a record the caller may see, unless it opens
+     * a stream: its status (a finished task's body from `bodies`), or the 204
+     * that stops a stream that ended. False for a stream to open.
+     */
+    const answered = (
+      request: Http.IncomingMessage,
+      response: Http.ServerResponse,
+      events: boolean,
+      info: TaskInfo.TaskInfo,
+      started: number
+    ): boolean => {
+      if (response.destroyed) return true
+      if (!events) {
+        const body = TaskInfo.isTerminal(info.status) ? bodies.bodyOf(info, encodeBody) : encodeBody(info)
         response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
         response.end(body)
-        return yield* HotRequest.timed("GET", started, 200)
+        HotRequest.timedNow(context, "GET", started, 200)
+        return true
       }
       // A stream that ended reconnects with `end`: 204 tells the `EventSource` to stop.
       if (request.headers["last-event-id"] === endEventId && TaskInfo.isTerminal(info.status)) {
         response.writeHead(204)
         response.end()
-        return yield* HotRequest.timed("GET", started, 204)
+        HotRequest.timedNow(context, "GET", started, 204)
+        return true
       }
-      response.writeHead(200, { "cache-control": "no-cache", "content-type": "text/event-stream" })
-      const writer = streamTo(response)
-      const stop = yield* Effect.orDie(feed.listen(hot.id, writer, info))
+      return false
+    }
+
+    /** A stream now following the feed (`stop` ends that): kept until its response closes, and alive meanwhile. */
+    const opened = (
+      response: Http.ServerResponse,
+      writer: ReturnType<typeof streamTo>,
+      stop: () => void,
+      started: number
+    ): void => {
       response.on("drain", writer.resume)
       response.once("close", stop)
       SseKeepAlive.follow(response)
-      yield* HotRequest.timed("GET", started, 200)
-    })
+      HotRequest.timedNow(context, "GET", started, 200)
+    }
 
-  const handler: Handler = (request, response, next) => {
-    if (request.method !== "GET") return next()
-    const hot = request.url === undefined ? undefined : route(request.url)
-    const token = hot === undefined ? undefined : HotRequest.queryToken(hot.query)
-    if (hot === undefined || token === undefined) return next()
-    run(serve(request, response, next, hot, token, performance.now()))
-  }
-  return handler
-})
+    /** The read through the effects, when an answer is not at hand at once: the principals', the store's, the feed's. */
+    const serve = (
+      request: Http.IncomingMessage,
+      response: Http.ServerResponse,
+      next: () => void,
+      hot: { readonly id: string; readonly events: boolean },
+      token: string,
+      started: number
+    ) =>
+      Effect.gen(function*() {
+        const who = yield* HotRequest.principalOf(principals, request, token)
+        if (Option.isNone(who)) return next()
+        // A task that has just finished is answered from its final record in the feed: no store read, which
+        // under load queues behind the commits of every other task's changes.
+        const final = feed.final(hot.id)
+        const read = final !== undefined && Principal.canSee(who.value, final)
+          ? Result.succeed(final)
+          : yield* Effect.result(Effect.provideService(access.get(hot.id), Principal.CurrentPrincipal, who.value))
+        if (read._tag === "Failure") return next()
+        const info = read.success
+        if (answered(request, response, hot.events, info, started)) return
+        const writer = streamTo(response)
+        opened(response, writer, yield* Effect.orDie(feed.listen(hot.id, writer, info)), started)
+      })
+
+    const handler: Handler = (request, response, next) => {
+      if (request.method !== "GET") return next()
+      const hot = request.url === undefined ? undefined : route(request.url)
+      const token = hot === undefined ? undefined : HotRequest.queryToken(hot.query)
+      if (hot === undefined || token === undefined) return next()
+      const started = performance.now()
+      // In this callback, with no fiber, when every answer is at hand: the principal, and the record the supervisor
+      // holds (a task it runs, or one it finished lately and that was not deleted since).
+      const who = HotRequest.principalNow(principals, request, token)
+      if (who !== undefined) {
+        if (Option.isNone(who)) return next()
+        const held = Tasks.peek(tasks, hot.id)
+        // Not held (any more): a body kept for it is dropped, and the read goes through the effects.
+        if (held === undefined) bodies.forget(hot.id)
+        // Another principal's task: the stack answers it, as a missing one.
+        else if (!Principal.canSee(who.value, held)) return next()
+        else if (answered(request, response, hot.events, held, started)) return
+        else {
+          const writer = streamTo(response)
+          const stop = feed.listenNow(hot.id, writer, held)
+          if (stop !== undefined) return opened(response, writer, stop, started)
+        }
+      }
+      run(serve(request, response, next, hot, token, started))
+    }
+    return handler
+  })
+
+/** The lean handler, keeping finished tasks' status bodies in a cache of its own (`StatusBodies`). */
+export const make = Effect.suspend(() => makeWith(new StatusBodies()))
 
 /** The handler of the whole lean front: submissions on their own path (`HotSubmit`), the hot reads on this one. */
 export const makeFront = Effect.gen(function*() {
@@ -177,7 +249,11 @@ export const makeFront = Effect.gen(function*() {
  * without one serves every request on the full stack) with the hot reads and
  * the lean submit path (`HotSubmit`), for as long as the routes last.
  */
-export const layer: Layer.Layer<never, never, Principal.Principals | TaskAccess.TaskAccess | TaskFeed.TaskFeed> = Layer
+export const layer: Layer.Layer<
+  never,
+  never,
+  Principal.Principals | TaskAccess.TaskAccess | Tasks.Tasks | TaskFeed.TaskFeed
+> = Layer
   .effectDiscard(Effect.gen(function*() {
     const front = yield* Effect.serviceOption(Front)
     if (Option.isNone(front)) return

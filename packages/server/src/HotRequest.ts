@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Metric, Option } from "effect"
+import { Cause, type Context, Effect, Exit, Metric, Option } from "effect"
 import type { Headers } from "effect/http"
 import type * as Http from "node:http"
 import { Auth } from "@chainjobs/rpc"
@@ -49,6 +49,31 @@ export const principalOf = (
   )
 
 /**
+ * `principalOf` without running it, when the principals answer at once (a
+ * table of tokens does: its answers are `Exit`s): the principal, or none;
+ * `undefined` when an answer is an effect still to run (or a defect), which
+ * `principalOf` then runs.
+ */
+export const principalNow = (
+  principals: Principal.Principals["Service"],
+  request: Http.IncomingMessage,
+  token: string
+): Option.Option<Principal.Principal> | undefined => {
+  const answered = (answer: Effect.Effect<Principal.Principal, unknown>): Option.Option<Principal.Principal> | "refused" | undefined => {
+    if (!Exit.isExit(answer)) return undefined
+    // An effect that is an `Exit` is its own answer (the principal's type is the effect's).
+    const exit = answer as Exit.Exit<Principal.Principal, unknown>
+    if (Exit.isSuccess(exit)) return Option.some(exit.value)
+    return Cause.hasFails(exit.cause) ? "refused" : undefined
+  }
+  const byHeader = answered(principals.authenticate(Auth.bearer(request.headers as unknown as Headers.Headers)))
+  if (byHeader !== "refused") return byHeader
+  if (token === "") return Option.none()
+  const byQuery = answered(principals.authenticate(Option.some(token)))
+  return byQuery === "refused" ? Option.none() : byQuery
+}
+
+/**
  * The request-duration metric with a lean path's attributes, one per method and status: a metric keeps its series
  * key once made, so a request updates it without building and serializing its attributes again.
  */
@@ -66,3 +91,7 @@ const durationOf = (method: string, status: number): typeof Metrics.requestDurat
 /** Records a request answered on a lean path in `chainjobs_http_request_duration_seconds`, as the stack's timing would. */
 export const timed = (method: string, started: number, status: number): Effect.Effect<void> =>
   Metric.update(durationOf(method, status), (performance.now() - started) / 1000)
+
+/** `timed` at once, in the registry of `context` (the one a fiber run in it would update). */
+export const timedNow = (context: Context.Context<never>, method: string, started: number, status: number): void =>
+  durationOf(method, status).updateUnsafe((performance.now() - started) / 1000, context)

@@ -159,6 +159,14 @@ export class TaskFeed extends Context.Service<TaskFeed, {
    */
   listen(id: string, listener: TaskListener, known?: TaskInfo.TaskInfo): Effect.Effect<() => void, TaskNotFound | TaskStoreError>
   /**
+   * `listen` done at once, in the caller's own callback, when it needs
+   * nothing asynchronous — no interest to declare (a cluster runner's feed
+   * declares it), and a record heard or `known` to start with: its stop
+   * function. `undefined` when it would have to wait, and nothing is listened
+   * to then (use `listen`).
+   */
+  listenNow(id: string, listener: TaskListener, known?: TaskInfo.TaskInfo): (() => void) | undefined
+  /**
    * The final record of task `id` if it finished recently (its terminal
    * change is still in the ring, and it was not deleted since): a record
    * that no longer changes, read without the store.
@@ -363,13 +371,25 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
       )
     })
 
+  /** A new listener of task `id`, registered: it hears every change published from now on. */
+  const subscribe = (id: string, listener: TaskListener): TaskSubscriber => {
+    const subscriber: TaskSubscriber = { id, listener, delivered: false, ended: false }
+    let watchers = byTask.get(id)
+    if (watchers === undefined) byTask.set(id, watchers = new Set())
+    watchers.add(subscriber)
+    return subscriber
+  }
+
+  /** The record a new listener of task `id` starts with, if heard (or `known`): none, and it is read. */
+  const firstSeen = (id: string, known: TaskInfo.TaskInfo | undefined): Change | undefined =>
+    // With interest declared, what was heard of an unfollowed task may be behind it: only its end is trusted.
+    (interest === undefined ? latest.get(id) : undefined) ?? finals.get(id) ??
+      (known === undefined ? undefined : new Change(seq, eventId(seq), known))
+
   const listen = (id: string, listener: TaskListener, known?: TaskInfo.TaskInfo) =>
     Effect.suspend(() => {
-      const subscriber: TaskSubscriber = { id, listener, delivered: false, ended: false }
       // Registered before the first record is read, so no change falls in between.
-      let watchers = byTask.get(id)
-      if (watchers === undefined) byTask.set(id, watchers = new Set())
-      watchers.add(subscriber)
+      const subscriber = subscribe(id, listener)
       // The interest declared for it (a cluster runner's) lasts until it stops listening.
       const declared = interest === undefined ? undefined : Scope.makeUnsafe()
       const stop = () => {
@@ -377,9 +397,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
         if (declared !== undefined) Effect.runFork(Scope.close(declared, Exit.void))
       }
       const start = Effect.suspend(() => {
-        // With interest declared, what was heard of an unfollowed task may be behind it: only its end is trusted.
-        const seen = (interest === undefined ? latest.get(id) : undefined) ?? finals.get(id) ??
-          (known === undefined ? undefined : new Change(seq, eventId(seq), known))
+        const seen = firstSeen(id, known)
         if (seen !== undefined) {
           deliverTask(subscriber, seen)
           return Effect.void
@@ -397,6 +415,16 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
         Effect.onExit((exit) => exit._tag === "Success" ? Effect.void : Effect.sync(stop))
       )
     })
+
+  const listenNow = (id: string, listener: TaskListener, known?: TaskInfo.TaskInfo): (() => void) | undefined => {
+    if (interest !== undefined) return undefined
+    const seen = firstSeen(id, known)
+    if (seen === undefined) return undefined
+    const subscriber = subscribe(id, listener)
+    deliverTask(subscriber, seen)
+    if (closed) endTask(subscriber)
+    return () => forget(subscriber)
+  }
 
   const watch = (id: string, known?: TaskInfo.TaskInfo) =>
     Stream.callback<Change, TaskNotFound | TaskStoreError>(
@@ -435,7 +463,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     return { task, all: everyone.size, dropped, lastEventId: eventId(seq) }
   })
 
-  return TaskFeed.of({ watch, listen, final: (id) => finals.get(id)?.info, all, stats })
+  return TaskFeed.of({ watch, listen, listenNow, final: (id) => finals.get(id)?.info, all, stats })
 })
 
 /** A feed over the supervisor, with the given settings over the defaults. */

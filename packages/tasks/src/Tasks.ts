@@ -27,6 +27,7 @@ import { type HandleOperations, LiveTaskHandle } from "./internal/handle.ts"
 import { runNow, type WriteNow, writeNow } from "./internal/immediate.ts"
 import * as lifecycle from "./internal/lifecycle.ts"
 import { Publisher } from "./internal/publisher.ts"
+import { RecentFinals } from "./internal/recentFinals.ts"
 import { HandOff, Interrupt } from "./internal/stop.ts"
 import { unshrinkingMap } from "./internal/unshrinking.ts"
 import { uuidv7 } from "./internal/uuid.ts"
@@ -197,6 +198,22 @@ export class Tasks extends Context.Service<Tasks, {
   ): Effect.Effect<Schedules.Daemon, InvalidPayload | UnknownTaskKind>
 }>()("@chainjobs/tasks/Tasks") {}
 
+/** The synchronous reads of the supervisors `make` built, by the service object it returned. */
+const peeks = new WeakMap<Tasks["Service"], (id: string) => TaskInfo | undefined>()
+
+/**
+ * Task `id`'s record as `tasks.get` would answer it, at once and without the
+ * store, when `tasks` is a supervisor `make` built and holds the record in
+ * memory: a task it holds (pending or running), or one of the last it
+ * finished, not deleted since (deleting one forgets it before the deletion
+ * returns). `undefined` otherwise: a record only the store has, or `tasks` is
+ * another implementation — a cluster's, or a supervisor wrapped to change
+ * its reads (a spread copy is another object) — read through `get`. For a
+ * transport that answers a read in the request's own callback, without a
+ * fiber.
+ */
+export const peek = (tasks: Tasks["Service"], id: string): TaskInfo | undefined => peeks.get(tasks)?.(id)
+
 const unknownKind = (name: string) => new UnknownTaskKind({ kind: name })
 const notFound = (id: string) => new TaskNotFound({ id })
 
@@ -232,6 +249,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     const entries = unshrinkingMap<string, Entry>()
     const admission = new Admission<Entry>(config.maxWorkers)
     const publisher = new Publisher()
+    /** The last final records of tasks this process let go of, for `peek`. */
+    const finals = new RecentFinals()
     const shared: Shared = { store, now, publisher }
     const dormant = yield* Effect.orDie(lifecycle.Dormant.load(store))
 
@@ -239,6 +258,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     const forget = (entry: Entry) => {
       admission.unhold(entry)
       entries.delete(entry.id)
+      if (isTerminal(entry.info.status)) finals.add(entry.info)
       if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.endUnsafe(queue)
       if (entry.done !== undefined) Deferred.doneUnsafe(entry.done, Exit.succeed(entry.info))
     }
@@ -652,13 +672,20 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         interrupt(id),
         Effect.flatMap(get(id), (info) =>
           Effect.map(store.remove(id), (removed) => {
+            finals.delete(id)
             if (removed) publisher.deleted(info)
           }))
       )
 
     /** Purges finished records and tells the followers of all tasks of each deletion. */
     const purge = (filter: PurgeFilter): Effect.Effect<ReadonlyArray<TaskInfo>, TaskStoreError> =>
-      Effect.tap(store.purge(filter), (purged) => Effect.sync(() => purged.forEach((info) => publisher.deleted(info))))
+      Effect.tap(store.purge(filter), (purged) =>
+        Effect.sync(() =>
+          purged.forEach((info) => {
+            finals.delete(info.id)
+            publisher.deleted(info)
+          })
+        ))
 
     /** Tells of a recovered record that failed as lost. */
     const announceLost = (record: TaskInfo) => publisher.announce(record, "Finished")
@@ -779,6 +806,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       daemon: (kind, payload, options) =>
         Effect.andThen(validate(kind, payload), Schedules.daemon(tasks, scope, kind, payload, options))
     })
+    peeks.set(tasks, (id) => entries.get(id)?.info ?? finals.get(id))
     return tasks
   })
 

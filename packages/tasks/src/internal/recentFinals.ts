@@ -1,0 +1,43 @@
+/**
+ * The final records of the tasks a supervisor finished last, kept after it
+ * lets go of them so that a record just finished is read without the store
+ * (`Tasks.peek`): at most `capacity`, the oldest pushed out first, and each
+ * gone at once when its record is deleted (by id, purge or retention) — a
+ * deleted task is never answered from here.
+ */
+import type { TaskInfo } from "../TaskInfo.ts"
+
+/** How many finished records a supervisor keeps by default. */
+export const defaultCapacity = 4096
+
+/** The latest final records, by task id, in the order they finished. */
+export class RecentFinals {
+  // A `Map` iterates in insertion order: its first key is the record kept longest.
+  private readonly records = new Map<string, TaskInfo>()
+  private readonly capacity: number
+  constructor(capacity: number = defaultCapacity) {
+    this.capacity = capacity
+  }
+
+  /** Keeps `info`, a task's final record, pushing out the oldest past the capacity. */
+  add(info: TaskInfo): void {
+    this.records.delete(info.id)
+    this.records.set(info.id, info)
+    if (this.records.size > this.capacity) this.records.delete(this.records.keys().next().value!)
+  }
+
+  /** The final record of task `id`, if kept. */
+  get(id: string): TaskInfo | undefined {
+    return this.records.get(id)
+  }
+
+  /** Forgets task `id`'s record: it was deleted. */
+  delete(id: string): void {
+    this.records.delete(id)
+  }
+
+  /** How many records are kept now. */
+  get size(): number {
+    return this.records.size
+  }
+}

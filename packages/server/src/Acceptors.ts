@@ -30,8 +30,13 @@ import { Config, Effect, Schema } from "effect"
 import { HttpServerError } from "effect/http"
 import * as Net from "node:net"
 
-/** Listening sockets per server, unless the service is told otherwise: up to this many connections accepted per turn. */
-export const defaultCount = 16
+/**
+ * Listening sockets per server, unless the service is told otherwise: up to this many connections accepted per turn.
+ * Sixteen were too few under issue 17's mix: the turns of a busy service last tens of milliseconds, and its accept
+ * queues held hundreds of connections for a second and more, spread evenly over the sixteen sockets. An idle
+ * listening socket costs nothing per turn.
+ */
+export const defaultCount = 64
 
 /** Listening sockets per server from `CHAINJOBS_ACCEPTORS`: a whole number of at least 1 (1: Node's own single socket). */
 export const countConfig: Config.Config<number> = Config.schema(

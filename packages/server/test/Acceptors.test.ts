@@ -140,7 +140,7 @@ describe("Acceptors", () => {
       assert.isBelow(spanned, 32, `accepted in turns ${turns.join(",")}`)
     }), { timeout: 60_000 })
 
-  it.live("CHAINJOBS_ACCEPTORS=1 leaves one listening socket; by default the port has sixteen, all closed with the service", () =>
+  it.live("CHAINJOBS_ACCEPTORS=1 leaves one listening socket; by default the port has defaultCount, all closed with the service", () =>
     Effect.gen(function*() {
       const single = yield* start({ CHAINJOBS_ACCEPTORS: "1" })
       assert.lengthOf(listeners(single.port), 1)
@@ -149,11 +149,11 @@ describe("Acceptors", () => {
       const spread = yield* start()
       // The added sockets listen a moment after the first: wait for them, bounded.
       let seen = listeners(spread.port).length
-      for (let i = 0; i < 100 && seen < 16; i++) {
+      for (let i = 0; i < 100 && seen < Acceptors.defaultCount; i++) {
         yield* Effect.sleep("10 millis")
         seen = listeners(spread.port).length
       }
-      assert.strictEqual(seen, 16, `ss: ${listeners(spread.port).join(" | ")}`)
+      assert.strictEqual(seen, Acceptors.defaultCount, `ss: ${listeners(spread.port).join(" | ")}`)
       yield* Scope.close(spread.scope, Exit.void)
       assert.deepStrictEqual(listeners(spread.port), [])
     }), { timeout: 60_000 })

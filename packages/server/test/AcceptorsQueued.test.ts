@@ -1,0 +1,72 @@
+/**
+ * A queue of new connections drains in few turns of the service's event
+ * loop (`Acceptors`): libuv takes one connection per listening socket per
+ * poll, so a service with n sockets needs at least 256 / n turns for 256
+ * connections waiting in the kernel. With the loop held while a child
+ * process opens 256 connections (over real sockets) until the kernel has
+ * queued them all, the service accepts them in fewer than 16 turns — what
+ * 16 sockets could never do.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer } from "effect"
+import { HttpServer } from "effect/http"
+import { execFileSync, spawn } from "node:child_process"
+import { subscribe, unsubscribe } from "node:diagnostics_channel"
+import * as Acceptors from "../src/Acceptors.ts"
+import { testServer } from "./http.ts"
+
+/** The accept queue of each listening socket on `port` (`ss`'s Recv-Q of a listener). */
+const queues = (port: number): Array<number> =>
+  execFileSync("ss", ["-ltnH", `sport = :${port}`], { encoding: "utf8" }).split("\n").filter((line) => line.trim() !== "")
+    .map((line) => Number(line.trim().split(/\s+/)[1]))
+
+/** Turns of the event loop (a poll each, between two `setImmediate`s) until `count` connections are accepted. */
+const turnsToAccept = (count: number) =>
+  new Promise<number>((resolve, reject) => {
+    let accepted = 0
+    let turns = 0
+    const onAccept = () => {
+      accepted++
+    }
+    subscribe("net.server.socket", onAccept)
+    const next = () => {
+      if (accepted >= count || turns >= 1000) {
+        unsubscribe("net.server.socket", onAccept)
+        return accepted >= count ? resolve(turns) : reject(new Error(`${accepted} of ${count} accepted in ${turns} turns`))
+      }
+      turns++
+      setImmediate(next)
+    }
+    setImmediate(next)
+  })
+
+describe("Acceptors: a full queue", () => {
+  it.live("256 connections queued in the kernel are accepted in fewer than 16 turns", () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(testServer())
+      const address = Context.get(context, HttpServer.HttpServer).address
+      if (address._tag === "UnixPathAddress") return yield* Effect.die("the service listens on a path, not a port")
+      const port = address.port
+      // The added sockets listen a moment after the first: wait for all of them, bounded.
+      for (let i = 0; i < 200 && queues(port).length < Acceptors.defaultCount; i++) yield* Effect.sleep("10 millis")
+      assert.strictEqual(queues(port).length, Acceptors.defaultCount)
+
+      const count = 256
+      const client = spawn(process.execPath, [
+        "-e",
+        `const net = require("node:net")
+         for (let i = 0; i < ${count}; i++) net.connect(${port}, "127.0.0.1").on("error", () => {})
+         process.stdin.on("end", () => process.exit(0)).resume()`
+      ], { stdio: ["pipe", "inherit", "inherit"] })
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.stdin.end()))
+      // This loop held (nothing accepted) until the kernel holds every connection in the queues, bounded.
+      const deadline = Date.now() + 30_000
+      let queued = 0
+      while (queued < count && Date.now() < deadline) queued = queues(port).reduce((sum, depth) => sum + depth, 0)
+      assert.strictEqual(queued, count, "the kernel did not queue every connection")
+
+      const turns = yield* Effect.promise(() => turnsToAccept(count))
+      // Sixteen sockets take sixteen a turn: 16 turns at the least. More sockets take more a turn.
+      assert.isBelow(turns, 16, `accepted in ${turns} turns`)
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+})

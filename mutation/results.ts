@@ -67,16 +67,35 @@ export interface ResultsFile {
 }
 
 /**
+ * vitest's failure message for a test or hook that ran past its time bound
+ * (`testTimeout`, `hookTimeout`: `mutation/vitest.config.ts`), as far as it
+ * names the bound.
+ */
+const boundReached = /(?:Test|Hook) timed out in [0-9]+ms/
+
+/**
+ * Whether a test killed the mutant by running past vitest's time bound rather
+ * than by an assertion: on a machine that starves the run of CPU for seconds
+ * (a nice-19 run under load), such a kill may be a false one, to be counted
+ * beside Stryker's own timeouts.
+ */
+export const killedAtBound = (mutant: ReportedMutant): boolean =>
+  mutant.status === "Killed" && mutant.statusReason !== undefined && boundReached.test(mutant.statusReason)
+
+/**
  * A mutant as kept: a killed or static (`Ignored`) mutant without its
- * coverage and the killing test's failure message. The differ decides again
- * on a killed mutant only by its killing tests (which it counts as covering
- * it), and never reuses a static one; a survivor's or timeout's coverage is
- * kept, since a test added to it has the mutant tested again.
+ * coverage and the killing test's failure message — but for a kill at
+ * vitest's time bound (`killedAtBound`), whose message is kept as far as it
+ * names the bound. The differ decides again on a killed mutant only by its
+ * killing tests (which it counts as covering it), and never reuses a static
+ * one; a survivor's or timeout's coverage is kept, since a test added to it
+ * has the mutant tested again.
  */
 const kept = (mutant: ReportedMutant): ReportedMutant => {
   if (mutant.status !== "Killed" && mutant.status !== "Ignored") return mutant
-  const { coveredBy: _coveredBy, statusReason: _statusReason, ...rest } = mutant
-  return rest
+  const { coveredBy: _coveredBy, statusReason, ...rest } = mutant
+  const bound = killedAtBound(mutant) ? statusReason?.match(boundReached)?.[0] : undefined
+  return bound === undefined ? rest : { ...rest, statusReason: bound }
 }
 
 /** Where a mutant starts and ends, to sort a file's mutants by. */

@@ -39,7 +39,7 @@ import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { dirname, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { compact, readResults, type ReportedFile, type ReportedMutant, resultsFileOf } from "./results.ts"
+import { compact, killedAtBound, readResults, type ReportedFile, type ReportedMutant, resultsFileOf } from "./results.ts"
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const known = readdirSync(join(root, "packages")).filter((name) => existsSync(join(root, "packages", name, "src")))
@@ -150,6 +150,20 @@ const score = (mutants: ReadonlyArray<ReportedMutant>) => {
   return { detected, undetected, count, percent: detected + undetected === 0 ? 100 : (100 * detected) / (detected + undetected) }
 }
 
+/**
+ * A file's mutants detected by a timeout, as a note after its score (empty
+ * when none): Stryker's (`Timeout`) and kills at vitest's bound
+ * (`killedAtBound`, kept since session 16), and their share of the file's
+ * scored mutants. Under a CPU stall either may be a false kill: a file whose
+ * share passes 5% is run again (`--force --mutate <file>`) on a calmer machine.
+ */
+const timeoutNote = (mutants: ReadonlyArray<ReportedMutant>, scoredCount: number): string => {
+  const stryker = mutants.filter((mutant) => mutant.status === "Timeout").length
+  const bound = mutants.filter(killedAtBound).length
+  if (stryker + bound === 0) return ""
+  return ` [timeouts: ${stryker} Stryker's, ${bound} at vitest's bound; ${(100 * (stryker + bound) / scoredCount).toFixed(1)}% of its scored]`
+}
+
 /** Stryker's instrumenter, run here only to count each source file's mutants as a run would find them now. */
 const instrumenter = new Instrumenter({
   isTraceEnabled: () => false,
@@ -201,7 +215,8 @@ const scoreLines = async (name: string): Promise<Array<string>> => {
     const report = byFile[file]
     if (report !== undefined) {
       const { detected, percent, undetected } = score(report.mutants)
-      return { file, line: `${percent.toFixed(1)}% (${detected} of ${detected + undetected})`, state: wholeness(file, report, now[file] ?? 0) }
+      const line = `${percent.toFixed(1)}% (${detected} of ${detected + undetected})${timeoutNote(report.mutants, detected + undetected)}`
+      return { file, line, state: wholeness(file, report, now[file] ?? 0) }
     }
     const unscored = staticOnly[file]
     if (now[file] === 0) return { file, line: "no mutant", state: "whole" }

@@ -37,7 +37,11 @@
  * fiber work per turn of its event loop, ms; 0 for Effect's own scheduler;
  * unset, the service's default), `--malloc-arena-max=` (the service's
  * `MALLOC_ARENA_MAX`: glibc's limit on its C heaps' arenas, a probe of the
- * allocator's share of the RSS; unset, glibc's own), `--acceptors=` (the
+ * allocator's share of the RSS; unset, glibc's own), `--allocator=jemalloc`
+ * (the service's C heap from jemalloc, `LD_PRELOAD`ed, in place of glibc's:
+ * a C heap that grows under glibc and not under jemalloc is the allocator's
+ * fragmentation, one that grows under both is native objects kept; its
+ * mappings count as other anonymous memory), `--acceptors=` (the
  * service's `CHAINJOBS_ACCEPTORS`: listening sockets sharing its port, so
  * new connections accepted per turn of its event loop; 1 for Node's single
  * socket; unset, the service's default), `--sse-client=` (`net`, the
@@ -120,6 +124,11 @@ const turnBudget = args.find((arg) => arg.startsWith("--turn-budget="))?.slice("
 /** The service's `MALLOC_ARENA_MAX` (`--malloc-arena-max=`), or undefined for glibc's own. */
 const mallocArenaMax = args.find((arg) => arg.startsWith("--malloc-arena-max="))?.slice("--malloc-arena-max=".length) ??
   process.env.LOAD_MALLOC_ARENA_MAX
+/** jemalloc's shared library, `LD_PRELOAD`ed into the service by `--allocator=jemalloc`. */
+const jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+/** The service's C heap allocator (`--allocator=`): glibc's own, or jemalloc in its place. */
+const allocator = args.find((arg) => arg.startsWith("--allocator="))?.slice("--allocator=".length) ?? process.env.LOAD_ALLOCATOR ?? "glibc"
+if (allocator !== "glibc" && allocator !== "jemalloc") throw new Error(`--allocator=${allocator}: glibc or jemalloc`)
 /** The service's `CHAINJOBS_ACCEPTORS` (`--acceptors=`), or undefined for its default. */
 const acceptors = args.find((arg) => arg.startsWith("--acceptors="))?.slice("--acceptors=".length) ?? process.env.LOAD_ACCEPTORS
 /** How the generator splits its clients over processes, and when one counts as stalled (`--sse-procs=`, `--stall-ms=`). */
@@ -204,7 +213,7 @@ console.log(
     `${mix.wsWatch} WS Watch, ${mix.wsAll} WS WatchChanges; ${mix.statusRate} status reads/s on new and on open connections; ` +
     `service young generation ${semiSpace === 0 ? "V8's default" : `--max-semi-space-size=${semiSpace}`}; ` +
     `fiber work per turn ${turnBudget === undefined ? "the service's default" : `CHAINJOBS_TURN_BUDGET_MS=${turnBudget}`}; ` +
-    `C heap arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}; ` +
+    `C heap ${allocator === "jemalloc" ? `jemalloc (LD_PRELOAD=${jemalloc})` : "glibc's"}, arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}; ` +
     `listening sockets ${acceptors === undefined ? "the service's default" : `CHAINJOBS_ACCEPTORS=${acceptors}`}; ` +
     `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay`
 )
@@ -248,6 +257,7 @@ const server = spawn(
       ...process.env,
       ...(turnBudget === undefined ? {} : { CHAINJOBS_TURN_BUDGET_MS: turnBudget }),
       ...(mallocArenaMax === undefined ? {} : { MALLOC_ARENA_MAX: mallocArenaMax }),
+      ...(allocator === "jemalloc" ? { LD_PRELOAD: jemalloc } : {}),
       ...(acceptors === undefined ? {} : { CHAINJOBS_ACCEPTORS: acceptors })
     }
   }

@@ -162,8 +162,14 @@ export const make = Effect.fnUntraced(function*(
   const sharding = yield* Sharding.Sharding
   const runnerScope = yield* Scope.Scope
 
-  const kindNamed = (name: string) =>
-    Effect.map(local.kinds, (kinds) => kinds.find((kind) => kind.name === name))
+  /** The kinds registered through this service, by name: a submission finds its kind without listing every kind. */
+  const registered = new Map<string, Task.Any>()
+  const kindNamed = (name: string): Effect.Effect<Task.Any | undefined> => {
+    const known = registered.get(name)
+    return known !== undefined
+      ? Effect.succeed(known)
+      : Effect.map(local.kinds, (kinds) => kinds.find((kind) => kind.name === name))
+  }
 
   const submitAny = (
     name: string,
@@ -195,7 +201,8 @@ export const make = Effect.fnUntraced(function*(
         id,
         fromEncoded ? local.submitEncoded(name, input, { ...options, id }) : local.submit(kind, input, { ...options, id })
       )
-      if (Option.isSome(direct)) return Tasks.makeHandle(direct.value.id, kind.name, kind, operations)
+      // its await takes the supervisor's final record, as a handle of the supervisor's own (`operations.awaitExit`)
+      if (Option.isSome(direct)) return Tasks.makeHandle(direct.value.id, kind.name, kind, operations, direct.value)
       const encoded = fromEncoded ? input : yield* Task.encodePayload(kind, input as never)
       // A caller-chosen id may be another submission's record already: read first, so that a record found after the
       // owner interrupted this submission's handler (`answeredByRecord`) is told as this one's only if it was not
@@ -310,17 +317,32 @@ export const make = Effect.fnUntraced(function*(
       return Effect.map(kindNamed(info.kind), (known) => Tasks.makeHandle(id, info.kind, kind ?? known, operations))
     })
 
-  /** What a handle is made of: the cluster service's own reads, watch and interrupt. */
+  /**
+   * What a handle is made of: the cluster service's own reads, watch and interrupt. The await of a handle this
+   * runner's supervisor made at submission (`final` given: a direct admission) is the supervisor's: its final record
+   * once committed here, no read and no wait through the feed (`ClusterFeed.finalRecord`), else the supervisor's own
+   * wait for the task, and the cluster's only if the task left this runner unfinished (handed over as its shard moved).
+   */
   const operations: Tasks.HandleOperations = {
     get: (id) => tasks.get(id),
-    awaitExit: (id, known) =>
-      Effect.flatMap(tasks.awaitInfo(id), (info) =>
-        known === undefined ? Effect.succeed(Exit.interrupt() as Exit.Exit<unknown, unknown>) : Task.outcome(known, info)),
+    awaitExit: (id, known, final) => {
+      const outcome = (info: TaskInfo.TaskInfo) =>
+        known === undefined ? Effect.succeed(Exit.interrupt() as Exit.Exit<unknown, unknown>) : Task.outcome(known, info)
+      if (final === undefined) return Effect.flatMap(tasks.awaitInfo(id), outcome)
+      if (final.info !== undefined) return outcome(final.info)
+      // looked at again when run: the task may have ended since this await was made
+      return Effect.suspend(() =>
+        final.info !== undefined ? outcome(final.info) : Effect.flatMap(local.awaitInfo(id), (info) =>
+          TaskInfo.isTerminal(info.status) ? outcome(info) : Effect.flatMap(tasks.awaitInfo(id), outcome))
+      )
+    },
     watch: (id) => tasks.watch(id),
     interrupt: (id) => tasks.interrupt(id)
   }
   const tasks: Tasks.Tasks["Service"] = Tasks.Tasks.of({
     ...local,
+    register: (kind, handler, context) =>
+      Effect.tap(local.register(kind, handler, context), () => Effect.sync(() => registered.set(kind.name, kind))),
     submit: (kind, payload, options) => submitAny(kind.name, payload, false, options),
     submitEncoded: (name, payload, options) => submitAny(name, payload, true, options),
     // Each task goes to its own shard's owner; unlike one supervisor's, a bad payload fails the call

@@ -149,7 +149,7 @@ const layerServices = (
     // a dead runner is marked unhealthy by every runner, also when it ran the health check itself
     yield* DeadRunners.watch(RunnerAddress.make(options.runner.host, options.runner.port), options.runner.healthCheckInterval)
     const supervisor = yield* Effect.provideService(
-      Effect.provideService(Tasks.make, TasksConfig.TasksConfig, TasksConfig.make(options.supervisor)),
+      Effect.provideService(Tasks.make, TasksConfig.TasksConfig, TasksConfig.make({ ...options.supervisor, runner: address })),
       TaskStore.TaskStore,
       runnerView(store, address)
     )

@@ -226,13 +226,20 @@ const interruptedBeforeStart: codec.Outcome = {
   errorMessage: null
 }
 
-/** A handle whose effects are the given operations, made lazily when read: what every `Tasks` implementation answers. */
+/**
+ * A handle whose effects are the given operations, made lazily when read: what every `Tasks` implementation answers.
+ * `madeFrom`: a handle a supervisor made at the task's submission, whose committed final record (once the task has
+ * ended there) the new handle's await is given too (`HandleOperations.awaitExit`'s `final`): the cluster's handle of a
+ * task its own supervisor admitted then joins it without a read or a wait through the feed.
+ */
 export const makeHandle = (
   id: string,
   kind: string,
   known: Task.Any | undefined,
-  operations: HandleOperations
-): TaskHandle<any, any> => new LiveTaskHandle(id, kind, known, operations)
+  operations: HandleOperations,
+  madeFrom?: TaskHandle<any, any>
+): TaskHandle<any, any> =>
+  new LiveTaskHandle(id, kind, known, operations, madeFrom instanceof LiveTaskHandle ? madeFrom.final : undefined)
 
 /** Makes a supervisor in the current scope; closing the scope shuts it down gracefully. */
 export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfig.TasksConfig | Scope.Scope> = Effect
@@ -413,7 +420,9 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         heartbeatAt: startsNow ? createdAt : null,
         expiresAt: null
       }
-      const info = limits === undefined || limits.value === undefined ? record : { ...record, ...limits.value }
+      const limited = limits === undefined || limits.value === undefined ? record : { ...record, ...limits.value }
+      // in a cluster, named after its runner at once (one copy here, none in the runner's store view, reads and feed)
+      const info = config.runner === undefined ? limited : { ...limited, runner: config.runner }
       // The entry holds its key from now on, so that concurrent submissions see the conflict.
       const entry = new Entry(info, registered, payload, slot, startsNow)
       hold(entry)

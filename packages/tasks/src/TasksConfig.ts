@@ -29,6 +29,12 @@ export class TasksConfig extends Context.Service<TasksConfig, {
   readonly shutdownGracePeriod: Duration.Input
   /** How often finished records past their retention are purged. Default: 1 minute. */
   readonly retentionSweepInterval: Duration.Input
+  /**
+   * The runner (`host:port`) this supervisor runs on, in a cluster of runners: every record it makes for a task
+   * submitted to it names it (`TaskInfo.runner`) from the start, so that the runner's store view, reads and feed find
+   * it named and copy no record to name it. Unset (the default) in a single process.
+   */
+  readonly runner?: string | undefined
 }>()("@chainjobs/tasks/TasksConfig") {}
 
 /** The default settings. */

@@ -130,13 +130,29 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
     guardOf.delete(id)
   }
 
+  // a batch of changes at a time: one step per batch, not one per change (a task makes three)
   yield* Effect.forkScoped(
-    Stream.runForEach(local.changes, (info) =>
+    Stream.runForEachArray(local.changes, (infos) =>
       Effect.sync(() => {
-        if (TaskInfo.isTerminal(info.status) && guardOf.has(info.id)) forget(info.id)
+        for (const info of infos) if (TaskInfo.isTerminal(info.status) && guardOf.has(info.id)) forget(info.id)
       })),
     { startImmediately: true }
   )
+
+  /**
+   * The shard of each bucket entity (`b/<n>`, where unkeyed tasks go) a submission was placed on, and its key in
+   * `guards`: found once per bucket (256 at most), not hashed and made again per submission. A keyed task's entity is
+   * looked up each time (its keys are not bounded).
+   */
+  const bucketShards = new Map<string, { readonly shard: ShardId.ShardId; readonly key: string }>()
+  const shardOfEntity = (entityId: string) => {
+    const known = bucketShards.get(entityId)
+    if (known !== undefined) return known
+    const shard = TaskEntity.shardOf(sharding, entityId)
+    const found = { shard, key: shard.toString() }
+    if (TaskEntity.isBucketEntity(entityId)) bucketShards.set(entityId, found)
+    return found
+  }
 
   /** Closes a guard: no more direct submissions under it; once those under way are recorded, hands its tasks over. */
   const release = (shard: ShardId.ShardId, guard: Guard) =>
@@ -184,9 +200,9 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
     Effect.forkScoped
   )
 
-  /** The guard a submission of `shard` is admitted under now, if it is admitted directly. */
-  const admitting = (shard: ShardId.ShardId): Guard | undefined => {
-    const guard = guards.get(shard.toString())
+  /** The guard a submission of `shard` (whose key in `guards` is `key`) is admitted under now, if it is admitted directly. */
+  const admitting = (shard: ShardId.ShardId, key = shard.toString()): Guard | undefined => {
+    const guard = guards.get(key)
     // Between the cluster letting the shard go and ending its guard, the guard is still open: not held is enough.
     // Held and guarded but not open (its unfinished tasks not adopted yet): the entity's `Submit` waits for it.
     return guard === undefined || guard.closed || !sharding.hasShardId(shard) || !openShards.isOpen(shard) ? undefined : guard
@@ -195,7 +211,8 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
   const admission: LocalAdmission = {
     submit: (entityId, id, submit) =>
       Effect.suspend(() => {
-        const guard = admitting(TaskEntity.shardOf(sharding, entityId))
+        const { key, shard } = shardOfEntity(entityId)
+        const guard = admitting(shard, key)
         if (guard === undefined) return Effect.succeed(Option.none())
         // Known before it is recorded: its end may be told before `submit` returns, and a release waits for it. An id
         // known already (a task of that id admitted here and unfinished) stays with its guard whatever this one does.

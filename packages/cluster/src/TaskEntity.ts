@@ -62,6 +62,9 @@ export const bucketOf = (idHash: number): number => idHash % buckets
 /** The entity id of bucket `bucket`, where the unkeyed tasks whose ids fall in it go. */
 export const bucketEntity = (bucket: number): string => `b/${bucket}`
 
+/** Whether `entityId` is a bucket's (`bucketEntity`): one of `buckets` entity ids, unlike a key's. */
+export const isBucketEntity = (entityId: string): boolean => entityId.startsWith("b/")
+
 /** The entity id of a task: `k/<kind>/<key>` for a keyed task, `b/<bucket of its id>` otherwise. */
 export const placement = (task: { readonly id: string; readonly kind: string; readonly key: string | null }): string =>
   task.key === null ? bucketEntity(bucketOf(hash(task.id))) : `k/${task.kind}/${task.key}`

@@ -134,6 +134,8 @@ export const makeWith = (bodies: StatusBodies) =>
     const feed = yield* TaskFeed.TaskFeed
     const context = yield* Effect.context<never>()
     const run = Effect.runForkWith(context)
+    /** The supervisor's synchronous read, if it has one (an in-process supervisor's; not a cluster's). */
+    const peek = Tasks.peeker(tasks)
 
     /**
      * Answers a read of `info`, a record the caller may see, unless it opens
@@ -190,11 +192,13 @@ export const makeWith = (bodies: StatusBodies) =>
       Effect.gen(function*() {
         const who = yield* HotRequest.principalOf(principals, request, token)
         if (Option.isNone(who)) return next()
-        // A task that has just finished is answered from its final record in the feed: no store read, which
-        // under load queues behind the commits of every other task's changes.
-        const final = feed.final(hot.id)
-        const read = final !== undefined && Principal.canSee(who.value, final)
-          ? Result.succeed(final)
+        // A record in memory is answered without a store read, which under load queues behind the commits of every
+        // other task's changes: the supervisor's, or else a task's that has just finished, from the feed. Not the
+        // feed's over a supervisor that answers for its memory (`peek`): a record it does not hold may have been
+        // deleted since the feed heard of it.
+        const known = peek !== undefined ? peek(hot.id) : feed.final(hot.id)
+        const read = known !== undefined && Principal.canSee(who.value, known)
+          ? Result.succeed(known)
           : yield* Effect.result(Effect.provideService(access.get(hot.id), Principal.CurrentPrincipal, who.value))
         if (read._tag === "Failure") return next()
         const info = read.success
@@ -214,7 +218,7 @@ export const makeWith = (bodies: StatusBodies) =>
       const who = HotRequest.principalNow(principals, request, token)
       if (who !== undefined) {
         if (Option.isNone(who)) return next()
-        const held = Tasks.peek(tasks, hot.id)
+        const held = peek?.(hot.id)
         // Not held (any more): a body kept for it is dropped, and the read goes through the effects.
         if (held === undefined) bodies.forget(hot.id)
         // Another principal's task: the stack answers it, as a missing one.

@@ -5,7 +5,9 @@
  * read, never its kept body, and another principal asking for a task whose
  * body is kept gets the answer for a missing task; in front of a stack, the
  * kept bodies stay within their capacity however many finished tasks are
- * read, each read still answering its task's own record.
+ * read, each read still answering its task's own record; and a deleted
+ * task is not answered from a final record the feed still holds (it learns
+ * of a deletion a turn or more after the supervisor).
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schema } from "effect"
@@ -13,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { Tasks } from "@chainjobs/tasks"
+import { TaskFeed, type TaskInfo, Tasks } from "@chainjobs/tasks"
 import * as HotReads from "../src/HotReads.ts"
 import { TaskRecord, toRecord } from "../src/RestApi.ts"
 import { StatusBodies } from "../src/StatusBodies.ts"
@@ -106,6 +108,28 @@ describe("HotReads' kept status bodies", () => {
           assert.isAtMost(bodies.size, capacity)
         }
         assert.strictEqual(bodies.size, capacity)
+      }))
+
+    it.effect("a deleted task is not answered from a final record the feed still holds", () =>
+      Effect.gen(function*() {
+        // Fault injection: a feed that has not heard of the deletion yet still holds the final record.
+        const lagging = new Map<string, TaskInfo.TaskInfo>()
+        const base = yield* frontServerWith(Effect.provideServiceEffect(
+          HotReads.make,
+          TaskFeed.TaskFeed,
+          Effect.map(TaskFeed.TaskFeed, (feed) => TaskFeed.TaskFeed.of({ ...feed, final: (id) => lagging.get(id) ?? feed.final(id) }))
+        ))
+        const tasks = yield* Tasks.Tasks
+        const final = yield* tasks.awaitInfo((yield* submit("alice")).id)
+        const bearer = { authorization: `Bearer ${tokens.alice}` }
+        assert.strictEqual((yield* get(`${base}/api/tasks/${final.id}`, bearer)).status, 200)
+        lagging.set(final.id, final)
+        yield* tasks.delete(final.id)
+        for (const path of [`/api/tasks/${final.id}`, `/api/tasks/${final.id}/events`]) {
+          const reply = yield* get(base + path, bearer)
+          // Not found: the stack answers it (404 there).
+          assert.deepStrictEqual([reply.status, reply.text], [418, "stack"], path)
+        }
       }))
   })
 })

@@ -214,6 +214,15 @@ const peeks = new WeakMap<Tasks["Service"], (id: string) => TaskInfo | undefined
  */
 export const peek = (tasks: Tasks["Service"], id: string): TaskInfo | undefined => peeks.get(tasks)?.(id)
 
+/**
+ * `peek` bound to `tasks`, or `undefined` when `tasks` is not a supervisor
+ * `make` built: where it is defined, a record it does not answer is not in
+ * this process's memory — a recently finished one included, so a copy of a
+ * final record heard elsewhere (a feed's, which learns of a deletion a turn
+ * or more after it) is not to be trusted over it.
+ */
+export const peeker = (tasks: Tasks["Service"]): ((id: string) => TaskInfo | undefined) | undefined => peeks.get(tasks)
+
 const unknownKind = (name: string) => new UnknownTaskKind({ kind: name })
 const notFound = (id: string) => new TaskNotFound({ id })
 

@@ -24,6 +24,8 @@ describe("Tasks.peek", () => {
         assert.strictEqual(Tasks.peek(tasks, waiting.id), yield* tasks.get(waiting.id))
         // A copy of the supervisor is another implementation: read through `get`.
         assert.isUndefined(Tasks.peek(Tasks.Tasks.of({ ...tasks }), waiting.id))
+        assert.isUndefined(Tasks.peeker(Tasks.Tasks.of({ ...tasks })))
+        assert.strictEqual(Tasks.peeker(tasks)?.(waiting.id), yield* tasks.get(waiting.id))
         yield* gates.open("g")
         const final = yield* tasks.awaitInfo(waiting.id)
         assert.strictEqual(Tasks.peek(tasks, waiting.id), final)

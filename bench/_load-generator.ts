@@ -33,6 +33,7 @@
  * counted as stalled; its samples come with the next interval's.
  */
 import { type ChildProcess, fork } from "node:child_process"
+import { setPriority } from "node:os"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import type { PartMix, PartReport, SseClient, StreamKind } from "./_load-clients.ts"
 import type { ProbeReport } from "./_load-probe.ts"
@@ -54,6 +55,11 @@ export interface Split {
   readonly stallMillis: number
   /** The parts' event-stream client: a bare socket (`_load-sse.ts`) or `node:http`. */
   readonly sseClient: SseClient
+  /**
+   * The client parts' niceness (0: the service's own priority): clients elsewhere do not take the service's
+   * processor, these share its two cores. The probe keeps the service's priority.
+   */
+  readonly clientsNice: number
 }
 
 /** Status and lag figures of one interval, over a set of samples. */
@@ -141,6 +147,14 @@ const parts = plan.map(([name, part]) => {
   const child = fork(new URL("./_load-clients.ts", import.meta.url), [name, base, JSON.stringify(part), split.sseClient], {
     stdio: ["ignore", "inherit", "inherit", "ipc"]
   })
+  // Lowering a process's priority needs no privilege; one already gone is nothing to lower.
+  if (split.clientsNice > 0 && child.pid !== undefined) {
+    try {
+      setPriority(child.pid, split.clientsNice)
+    } catch {
+      // exited at once: its exit is reported below
+    }
+  }
   // A send to a part that has just exited (its channel not yet seen closed) fails with EPIPE: its figures are then
   // missing, which the report allows; the generator must not die of it.
   child.on("error", (error) => process.stderr.write(`load generator: part ${name}: ${error.message}\n`))

@@ -47,7 +47,10 @@
  * socket; unset, the service's default), `--sse-client=` (`net`, the
  * default: the generator reads event streams over bare sockets,
  * `_load-sse.ts`; `http`: over `node:http`, to compare the generator's own
- * CPU) (or `LOAD_DURATION`,
+ * CPU), `--clients-nice=` (the generator's client processes run that much
+ * nicer than the service, 0 to 19, the probe not: clients elsewhere would
+ * not take the service's processor; 0, the default, shares the two cores
+ * evenly) (or `LOAD_DURATION`,
  * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
  * the service there (`node --cpu-prof`); `--heap-snapshots=DIR` writes two
  * heap snapshots of it there, at the end of warm-up and at the end of the
@@ -135,7 +138,8 @@ const acceptors = args.find((arg) => arg.startsWith("--acceptors="))?.slice("--a
 const split: Split = {
   sseTaskParts: Math.max(1, Math.round(setting("sse-procs", 4, 4))),
   stallMillis: setting("stall-ms", 50, 50),
-  sseClient: (args.find((arg) => arg.startsWith("--sse-client="))?.slice("--sse-client=".length) ?? process.env.LOAD_SSE_CLIENT) === "http" ? "http" : "net"
+  sseClient: (args.find((arg) => arg.startsWith("--sse-client="))?.slice("--sse-client=".length) ?? process.env.LOAD_SSE_CLIENT) === "http" ? "http" : "net",
+  clientsNice: Math.min(19, Math.round(setting("clients-nice", 0, 0)))
 }
 const warmupSeconds = setting("warmup", 20, 60)
 const cooldownSeconds = setting("cooldown", 20, 60)
@@ -215,7 +219,7 @@ console.log(
     `fiber work per turn ${turnBudget === undefined ? "the service's default" : `CHAINJOBS_TURN_BUDGET_MS=${turnBudget}`}; ` +
     `C heap ${allocator === "jemalloc" ? `jemalloc (LD_PRELOAD=${jemalloc})` : "glibc's"}, arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}; ` +
     `listening sockets ${acceptors === undefined ? "the service's default" : `CHAINJOBS_ACCEPTORS=${acceptors}`}; ` +
-    `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay`
+    `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay; client processes ${split.clientsNice === 0 ? "at the service's priority" : `nice ${split.clientsNice}`}`
 )
 
 const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)

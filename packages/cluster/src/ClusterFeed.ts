@@ -54,17 +54,34 @@
  * farewell when it stops); a runner's cluster-wide `stats` add its own to the
  * others' last, those older than three seconds left out (a dead runner).
  *
- * Interest: a task's intermediate records (`pending`, `running`, progress,
- * heartbeats) are sent only while some other runner wants them — one of its
- * followers declared `TaskInterest` in every task (an all-tasks stream) or in
- * this one (a task's watch). A runner tells the others what its followers want
- * (`w`: everything, or a list of tasks) when it changes and every second
- * while it wants anything; a runner's wants not renewed for
- * `interestExpiryMillis` lapse. Final records and deletions always go: a watch
- * that begins before its sender heard of it still ends with its task's final
- * record, and every gap, outage and re-read rule above holds for what is
- * sent. Intermediate records nobody wanted are not sent and take no number:
- * they are not lost, as nobody was to hear them.
+ * Interest: a task's records are sent only while some other runner wants
+ * them. Its intermediate records (`pending`, `running`, progress,
+ * heartbeats): while one of that runner's followers declared `TaskInterest`
+ * in every task (an all-tasks stream) or in this one (a task's watch). Its
+ * final record: then too, or while that runner waits for it — a task
+ * submitted there and sent here (`expect`, until its join takes it) or a
+ * join (`finalRecord`) of a task run elsewhere. A runner tells the others
+ * what it wants (`w`: everything; or a list of tasks whose every record it
+ * wants, and a list of tasks whose final record it waits for — every final
+ * record when that list does not fit) when it comes to want more, and every
+ * second while it wants anything or last told it did; a runner's wants not
+ * renewed for `interestExpiryMillis` lapse. Deletions always go.
+ *
+ * A want can reach a task's runner after the task ended: a final record
+ * nobody wanted is kept by its runner for a while (`unsentLimit` records in
+ * each of two generations of `finishedMemoryMillis`), and sent when a runner
+ * comes to want it (its task named, or every task — then those kept since
+ * shortly before that runner's previous wants). A task expected here is
+ * wanted from before its submission is sent; a join of a task run elsewhere
+ * declares its want once its first read finds the task unfinished: the task
+ * ends after that read, so its runner still keeps the final record when the
+ * want arrives and sends it then. Either way the final record comes at once
+ * wherever the race falls; the read again every `finalRecheck` covers only
+ * what a runner that left took away (and a task moved off this runner while
+ * joined here). Every gap, outage and re-read
+ * rule above holds for what is sent. Records nobody wanted are not sent and
+ * take no number: they are not lost, as nobody was to hear them. A lone
+ * runner keeps nothing for later.
  *
  * Local changes reach local followers at once, not through the database,
  * and are sent only while another runner was heard from in the last 30
@@ -138,6 +155,22 @@ export const interestExpiryMillis = 5_000
 export const finishedMemoryMillis = 15_000
 
 /**
+ * At most this many final records nobody wanted are kept per generation (two of `finishedMemoryMillis`, a full one
+ * replaced at once), to be sent should a runner come to want them: a want reaching the task's runner after it ended.
+ * The bound keeps a burst from holding every record of the last 30 s; a want takes milliseconds to arrive.
+ */
+export const unsentLimit = 10_000
+
+/**
+ * At most this many tasks known unfinished on other runners are kept past each `finishedMemoryMillis` (those a watch
+ * or a wait here follows besides), the longest known forgotten first. A task nothing here follows may never be heard
+ * final, as nobody here wants its final record (read through this runner's service, heard of as another runner's
+ * watch wanted it, unfinished when this runner first listened): without the bound they would only grow. A task
+ * forgotten so is not re-read after a loss, and an earlier record of it heard after is told.
+ */
+export const openLimit = 10_000
+
+/**
  * How often a wait for a task's final record reads it again (`finalRecord`, by default). The feed tells a final record
  * at once; this bounds the wait when it never will: its runner killed between the commit and the notification, or
  * stopped with the notification still queued, leaves no gap any follower could see.
@@ -177,9 +210,9 @@ type WireItem = { readonly i: TaskInfo.TaskInfo } | { readonly d: TaskInfo.TaskI
 /** The feed of one runner. */
 export interface ClusterFeed {
   /**
-   * Every change of this runner's tasks, and of every other runner's those it sends (final records and deletions
-   * always, intermediate ones while this runner's followers want them: `interest`), as its record, from now until
-   * the runner stops.
+   * Every change of this runner's tasks, and of every other runner's those it sends (deletions always, the rest while
+   * this runner wants them: its followers' `interest`, its joins and expectations), as its record, from now until the
+   * runner stops. A follower of every task declares `interest.all`, or hears only what others want.
    */
   readonly changes: Stream.Stream<TaskInfo.TaskInfo>
   /** `changes`, and a `Deleted` event for every deleted record, in order. */
@@ -188,8 +221,9 @@ export interface ClusterFeed {
   watch<E>(id: string, read: Effect.Effect<TaskInfo.TaskInfo, E>): Stream.Stream<TaskInfo.TaskInfo, E>
   /**
    * The final record of task `id`, wherever it runs: `read` (its first read, made once the feed follows the task)
-   * if that is final, else the final record the feed hears of it — from its runner, always sent (no `interest`
-   * declared: a wait costs its runner nothing), or re-read after changes were lost, or found by reading it again every
+   * if that is final, else the final record the feed hears of it — from its runner, which sends it as this wait wants
+   * it (declared once the read finds the task unfinished on another runner; its runner sends the record it kept should
+   * the want arrive after the task ended), or re-read after changes were lost, or found by reading it again every
    * `finalRecheck`. `None` if the task is deleted first, the feed closes or a later read fails: then the caller reads
    * the store.
    */
@@ -200,8 +234,8 @@ export interface ClusterFeed {
    * record it hears of it, and a `finalRecord` of it begins without its first `read` (the record is not final then
    * unless the feed heard it) unless a runner left since (it may have taken the final record's notification with
    * it); such a wait reads the record at once when a runner leaves. It hears the final record either way: from this
-   * runner's own changes for a task run here, from its runner's notification for one run elsewhere (final records
-   * always go). A join of a submitted task
+   * runner's own changes for a task run here, from its runner's notification for one run elsewhere (the expectation
+   * wants it from the start, until it is heard or its join takes the want over). A join of a submitted task
    * so costs no store read. Forgotten after a loss of changes, on its deletion and once its `finalRecord` took it (a
    * second join reads first); not kept past `expectedLimit` expectations. A `finalRecord` then reads first, as for
    * any task. Returns its withdrawal: for a submission that failed, or answered with another task's id.
@@ -247,11 +281,22 @@ interface Sequence {
   readonly sentAt: number
 }
 
-/** What a runner's followers want of the others' intermediate records, as last heard from it. */
+/**
+ * What a runner wants of the others' records, as last heard from it: every record (`all`), every record of some tasks
+ * (`tasks`), and the final records of every task (`allFinals`) or of some (`finals`).
+ */
 interface Wants {
   readonly all: boolean
   readonly tasks: ReadonlySet<string>
+  readonly allFinals: boolean
+  readonly finals: ReadonlySet<string>
   readonly at: number
+}
+
+/** Final records of this runner's nobody wanted, kept since `since` (this runner's clock). */
+interface Unsent {
+  readonly since: number
+  readonly records: Map<string, TaskInfo.TaskInfo>
 }
 
 /** A runner's counts as last heard. */
@@ -276,10 +321,16 @@ export const make = Effect.fnUntraced(function*(options: {
   readonly expectedLimit?: number | undefined
   /** How many runners forgotten for their silence keep their last number (`forgottenLimit` if not given). */
   readonly forgottenLimit?: number | undefined
+  /** How many final records nobody wanted are kept per generation (`unsentLimit` if not given). */
+  readonly unsentLimit?: number | undefined
+  /** How many tasks known unfinished elsewhere and followed by nothing here are kept (`openLimit` if not given). */
+  readonly openLimit?: number | undefined
 }) {
   const { channel, local, origin, pg } = options
   const expectAtMost = options.expectedLimit ?? expectedLimit
   const forgetAtMost = options.forgottenLimit ?? forgottenLimit
+  const keepUnsentAtMost = options.unsentLimit ?? unsentLimit
+  const openAtMost = options.openLimit ?? openLimit
   const recheckEvery = options.finalRecheck ?? finalRecheck
   const store = yield* TaskStore.TaskStore
   const clock = yield* Clock.Clock
@@ -319,11 +370,18 @@ export const make = Effect.fnUntraced(function*(options: {
   /** Runners taken for gone for their silence: not again until heard from. */
   const silent = new Set<string>()
   const heard = new Map<string, Heard>()
-  /** What each other runner's followers want of this runner's intermediate records. */
+  /** What each other runner wants of this runner's records. */
   const wants = new Map<string, Wants>()
   /** What this runner's followers want of the others': declarations of every task, and of each task. */
   let wantedAll = 0
   const wantedTasks = new Map<string, number>()
+  /** The tasks whose final records this runner waits for: declarations of each (expectations, joins). */
+  const wantedFinals = new Map<string, number>()
+  /** The expectations (`expect`) holding a declaration in `wantedFinals`: not yet heard final, taken or dropped. */
+  const expectingFinal = new Set<string>()
+  /** Final records of this runner's that no other runner wanted when sent, in two generations (`unsentLimit`). */
+  let unsent: Unsent = { since: now(), records: new Map() }
+  let unsentBefore: Unsent = { since: now(), records: new Map() }
   /** When each other runner was last heard from (counts or changes), by its address. */
   const peers = new Map<string, number>()
   /** The last notification heard in order from each other runner. */
@@ -391,6 +449,7 @@ export const make = Effect.fnUntraced(function*(options: {
     if (expecting !== undefined) {
       if (deletion) expecting.delete(info.id)
       else if (TaskInfo.isTerminal(info.status)) expecting.set(info.id, info)
+      if (deletion || TaskInfo.isTerminal(info.status)) unexpect(info.id)
     }
     const watchers = byTask.get(info.id)
     if (watchers === undefined) return
@@ -423,7 +482,15 @@ export const make = Effect.fnUntraced(function*(options: {
       remoteOpen.delete(info.id)
     }
     if (deletion || TaskInfo.isTerminal(info.status)) ownOpen.delete(info.id)
-    else if (expectationOf(info.id) !== undefined) ownOpen.add(info.id)
+    else if (expectationOf(info.id) !== undefined) {
+      ownOpen.add(info.id)
+      // run here: its final record comes from this runner's own supervisor, no other runner need send it
+      unexpect(info.id)
+    }
+    if (deletion) {
+      unsent.records.delete(info.id)
+      unsentBefore.records.delete(info.id)
+    }
     deliver(item)
   }
 
@@ -521,39 +588,106 @@ export const make = Effect.fnUntraced(function*(options: {
   })))
 
   /**
-   * The changes of `items` another runner is to hear: final records and deletions, and the intermediate records
-   * some runner's followers want (its wants not lapsed).
+   * The changes of `items` another runner is to hear: deletions, and the records some runner wants (its wants not
+   * lapsed). A final record nobody wants is kept (`keepUnsent`), should a want of it arrive late.
    */
   const wantedOf = (items: ReadonlyArray<TaskInfo.TaskInfo | TaskEvent.Deleted>) => {
     const at = now()
-    let lists: Array<ReadonlySet<string>> | undefined
+    let lists: Array<Wants> | undefined
+    let allFinals = false
     for (const [from, want] of wants) {
       if (at - want.at > interestExpiryMillis) wants.delete(from)
       else if (want.all) return items
-      else if (want.tasks.size > 0) (lists ??= []).push(want.tasks)
+      else {
+        if (want.allFinals) allFinals = true
+        if (want.tasks.size > 0 || want.finals.size > 0) (lists ??= []).push(want)
+      }
     }
-    return items.filter((item) =>
-      "_tag" in item || TaskInfo.isTerminal(item.status) || (lists !== undefined && lists.some((tasks) => tasks.has(item.id)))
-    )
+    return items.filter((item) => {
+      if ("_tag" in item) return true
+      const final = TaskInfo.isTerminal(item.status)
+      if (final && allFinals) return true
+      if (lists !== undefined && lists.some((want) => want.tasks.has(item.id) || (final && want.finals.has(item.id)))) return true
+      if (final) keepUnsent(item)
+      return false
+    })
+  }
+
+  /** Keeps a final record nobody wanted; a full generation is replaced at once (`unsentLimit`). */
+  const keepUnsent = (info: TaskInfo.TaskInfo) => {
+    if (unsent.records.size >= keepUnsentAtMost) rotateUnsent()
+    unsent.records.set(info.id, info)
+  }
+  const rotateUnsent = () => {
+    unsentBefore = unsent
+    unsent = { since: now(), records: new Map() }
+  }
+  /** Sends a kept final record of task `id`, if kept: a runner has come to want it. */
+  const sendKept = (id: string) => {
+    const info = unsent.records.get(id) ?? unsentBefore.records.get(id)
+    if (info === undefined) return
+    unsent.records.delete(id)
+    unsentBefore.records.delete(id)
+    Queue.offerUnsafe(outgoing, info)
+  }
+  /**
+   * A runner's wants heard (`want`, after `before`): the kept final records it has come to want are sent. Of every
+   * task: those kept since shortly before its previous wants (a task it came to want since then ended after it did),
+   * all of them if none were heard; of a task named: its record, if kept.
+   */
+  const sendWanted = (want: Wants, before: Wants | undefined) => {
+    if (unsent.records.size === 0 && unsentBefore.records.size === 0) return
+    if (want.all || want.allFinals) {
+      const fresh = before === undefined || now() - before.at > interestExpiryMillis
+      if (!fresh && (before.all || before.allFinals)) return
+      const since = fresh ? Number.NEGATIVE_INFINITY : before.at - resyncMarginMillis
+      // the earlier generation's records were all kept before the later one began
+      const generations = unsent.since < since ? [unsent] : [unsentBefore, unsent]
+      for (const generation of generations) {
+        for (const info of generation.records.values()) Queue.offerUnsafe(outgoing, info)
+        generation.records.clear()
+      }
+      return
+    }
+    for (const id of want.tasks) sendKept(id)
+    for (const id of want.finals) sendKept(id)
   }
 
   // What this runner's followers want, told to the others: when it changes (changes within `linger` told
   // together), and every second while anything is wanted.
   const wantsChanged = yield* Queue.sliding<void>(1)
   const changedWants = () => void Queue.offerUnsafe(wantsChanged, undefined)
-  const wanting = () => wantedAll > 0 || wantedTasks.size > 0
-  /** This runner's wants as a notification's body: every task, or a list of tasks (every task if the list does not fit). */
+  const wanting = () => wantedAll > 0 || wantedTasks.size > 0 || wantedFinals.size > 0
+  /**
+   * This runner's wants as a notification's body: every task (`a`); or the tasks whose every record it wants (`t`),
+   * with the tasks whose final records it waits for (`f`) or, should that list not fit, every final record (`e`);
+   * every task if the first list does not fit either.
+   */
   const wantsBody = () => {
     if (wantedAll === 0) {
-      const body = JSON.stringify({ t: [...wantedTasks.keys()] })
+      const t = [...wantedTasks.keys()]
+      const body = JSON.stringify(wantedFinals.size === 0 ? { t } : { t, f: [...wantedFinals.keys()] })
       if (byteLength(body) <= headroom) return body
+      const finalsAll = JSON.stringify({ t, e: 1 })
+      if (byteLength(finalsAll) <= headroom) return finalsAll
     }
     return `{"a":1}`
   }
-  const sendWants = Effect.suspend(() => post("w", wantsBody()))
-  const renewWants = Effect.suspend(() => wanting() ? sendWants : Effect.void)
+  /** The wants last told, and whether they wanted anything: then a renewal tells that nothing is wanted now. */
+  let toldBody = ""
+  let toldWanting = false
+  /** Tells this runner's wants: a renewal always, a change only if they differ from the last told (every final record, say). */
+  const tellWants = (renewal: boolean) =>
+    Effect.suspend(() => {
+      const body = wantsBody()
+      if (!renewal && body === toldBody) return Effect.void
+      toldBody = body
+      toldWanting = wanting()
+      return post("w", body)
+    })
+  const renewWants = Effect.suspend(() => wanting() || toldWanting ? tellWants(true) : Effect.void)
   yield* Effect.forkScoped(Effect.forever(
-    Effect.andThen(Queue.take(wantsChanged), Effect.andThen(Effect.andThen(Effect.sleep(linger), Queue.clear(wantsChanged)), sendWants))
+    Effect.andThen(Queue.take(wantsChanged), Effect.andThen(Effect.andThen(Effect.sleep(linger), Queue.clear(wantsChanged)), tellWants(false)))
   ))
   const declareTask = (id: string) => {
     const count = wantedTasks.get(id) ?? 0
@@ -564,6 +698,22 @@ export const make = Effect.fnUntraced(function*(options: {
     const count = wantedTasks.get(id) ?? 0
     if (count > 1) wantedTasks.set(id, count - 1)
     else if (wantedTasks.delete(id) && wantedAll === 0) changedWants()
+  }
+  /** A wait for task `id`'s final record begins: told to the others at once (they may hold it already). */
+  const declareFinal = (id: string) => {
+    const count = wantedFinals.get(id) ?? 0
+    wantedFinals.set(id, count + 1)
+    if (count === 0 && wantedAll === 0) changedWants()
+  }
+  /** A wait for a final record ends: told with the next renewal (a record sent meanwhile costs little). */
+  const withdrawFinal = (id: string) => {
+    const count = wantedFinals.get(id) ?? 0
+    if (count > 1) wantedFinals.set(id, count - 1)
+    else wantedFinals.delete(id)
+  }
+  /** An expectation of task `id` no longer wants its final record: heard, taken by its join, dropped, or run here. */
+  const unexpect = (id: string) => {
+    if (expectingFinal.delete(id)) withdrawFinal(id)
   }
   const interest = TaskInterest.TaskInterest.of({
     all: Effect.acquireRelease(
@@ -627,8 +777,22 @@ export const make = Effect.fnUntraced(function*(options: {
         return greet
       }
       if (what === "w") {
-        const told = JSON.parse(body) as { readonly a?: 1; readonly t?: ReadonlyArray<string> }
-        wants.set(from, { all: told.a === 1, tasks: new Set(told.t ?? []), at: now() })
+        const told = JSON.parse(body) as {
+          readonly a?: 1
+          readonly t?: ReadonlyArray<string>
+          readonly e?: 1
+          readonly f?: ReadonlyArray<string>
+        }
+        const before = wants.get(from)
+        const want: Wants = {
+          all: told.a === 1,
+          tasks: new Set(told.t ?? []),
+          allFinals: told.e === 1,
+          finals: new Set(told.f ?? []),
+          at: now()
+        }
+        wants.set(from, want)
+        sendWanted(want, before)
         return greet
       }
       if (what === "g") {
@@ -727,6 +891,8 @@ export const make = Effect.fnUntraced(function*(options: {
       // a final record lost meanwhile would not be kept: their waits read first again
       expected.clear()
       expectedBefore.clear()
+      for (const id of expectingFinal) withdrawFinal(id)
+      expectingFinal.clear()
       const ids = new Set([...remoteOpen.keys(), ...byTask.keys()])
       yield* Effect.forEach(ids, reread, { concurrency: 8, discard: true })
       for (const info of yield* unfinishedElsewhere) if (!ids.has(info.id)) deliverRemote(info)
@@ -812,8 +978,20 @@ export const make = Effect.fnUntraced(function*(options: {
     Effect.sync(() => {
       finishedBefore = finishedPlaces
       finishedPlaces = new Map()
+      for (const id of expectedBefore.keys()) unexpect(id)
       expectedBefore = expected
       expected = new Map()
+      rotateUnsent()
+      // Tasks known unfinished elsewhere that nothing here follows may never be heard final (nobody here wants their
+      // final records): past the bound, the longest known are forgotten.
+      if (remoteOpen.size > openAtMost) {
+        for (const id of remoteOpen.keys()) {
+          if (remoteOpen.size <= openAtMost) break
+          if (byTask.has(id) || wantedFinals.has(id)) continue
+          remoteOpen.delete(id)
+          openPlaces.delete(id)
+        }
+      }
     }),
     Schedule.spaced(finishedMemoryMillis)
   ))
@@ -887,6 +1065,19 @@ export const make = Effect.fnUntraced(function*(options: {
         if (typeof heard !== "number") return Effect.succeed(Option.some(heard))
         unread = heard > leftAt && !closed
       }
+      // The wait's want of the final record: its expectation's, taken over (declared before the submission was sent),
+      // or declared once its first read finds the task unfinished on another runner (it ends after that read, and
+      // its runner keeps the final record should the want arrive after).
+      let wanted = false
+      const want = () => {
+        if (wanted || closed) return
+        wanted = true
+        declareFinal(id)
+      }
+      if (expectingFinal.has(id)) {
+        want()
+        unexpect(id)
+      }
       const final = Deferred.makeUnsafe<Option.Option<TaskInfo.TaskInfo>>()
       // Following before the first read, as a watch: a final record told meanwhile is kept, or the read finds it.
       const stop = addWatcher(id, {
@@ -909,12 +1100,14 @@ export const make = Effect.fnUntraced(function*(options: {
         Effect.flatMap((first) => {
           if (first === undefined) return Effect.raceFirst(Deferred.await(final), readAgain(read))
           if (TaskInfo.isTerminal(first.status)) return Effect.succeed(Option.some(first))
+          if (first.runner !== origin) want()
           // The feed tells it at once; reading again bounds the wait should its runner never tell it.
           return closed ? Effect.succeed(Option.none()) : Effect.raceFirst(Deferred.await(final), readAgain(read))
         }),
         Effect.ensuring(Effect.sync(() => {
           stop()
           if (unread) unblind()
+          if (wanted) withdrawFinal(id)
         }))
       )
     })
@@ -958,8 +1151,17 @@ export const make = Effect.fnUntraced(function*(options: {
     finalRecord,
     expect: (id) => {
       // past the bound not followed: its join reads first
-      if (!closed && expected.size + expectedBefore.size < expectAtMost) expected.set(id, now())
-      return () => void expectationOf(id)?.delete(id)
+      if (!closed && expected.size + expectedBefore.size < expectAtMost) {
+        expected.set(id, now())
+        if (!expectingFinal.has(id)) {
+          expectingFinal.add(id)
+          declareFinal(id)
+        }
+      }
+      return () => {
+        expectationOf(id)?.delete(id)
+        unexpect(id)
+      }
     },
     deleted: (info) =>
       Effect.sync(() => {

@@ -12,7 +12,7 @@ import { Context, Deferred, Effect, Fiber, Layer, Option, Queue, Redacted, Schem
 import { Reactivity } from "effect/reactivity"
 import { SqlError } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { Task, TaskContext, TaskFeed, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import { Task, TaskContext, TaskFeed, TaskInfo, TaskInterest, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import { ClusterFeed, RecordOrder, Runner } from "@chainjobs/cluster"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
@@ -120,7 +120,11 @@ const makeRunner = (schema: string, name: string, faults: Faults, steps: Queue.Q
       changes: feed.changes,
       changesAndDeletions: feed.changesAndDeletions
     })
-    const fanOut = yield* Effect.provideService(TaskFeed.make(), Tasks.Tasks, tasks)
+    // with the feed's interest, as a runner's service has it: a watch wants its task's records
+    const fanOut = yield* TaskFeed.make().pipe(
+      Effect.provideService(Tasks.Tasks, tasks),
+      Effect.provideService(TaskInterest.TaskInterest, feed.interest)
+    )
     return { local, feed, fanOut, release: pg.release }
   })
 

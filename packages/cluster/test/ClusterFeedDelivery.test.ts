@@ -1,9 +1,9 @@
 /**
  * What one runner's feed delivers of another's (`ClusterFeed`; its loss and
- * outage cases are in `ClusterFeed.test.ts`). Two runners' task-change feeds
- * in the test process, on the real PostgreSQL
- * (one fresh schema and channel per test, one task store both runners
- * share): what each runner hears of the other's tasks — every change, in
+ * outage cases are in `ClusterFeed.test.ts`, its final records by interest in
+ * `FinalInterest.test.ts`). Two runners' task-change feeds in the test
+ * process, on the real PostgreSQL (`FeedRunners.ts`: one fresh schema and
+ * channel per test, one task store both runners share): what each runner hears of the other's tasks — every change, in
  * order and named for its runner, packed into notifications PostgreSQL
  * accepts, a record too large for one read back from the store; deletions;
  * the re-read after the listener's connection broke; the counts of every
@@ -15,168 +15,12 @@
  * for a runner that stopped without a farewell, and its notifications of what
  * its followers want lost (`loseWants`).
  */
-import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Fiber, Layer, Option, Queue, Redacted, Schema, Stream } from "effect"
-import { Reactivity } from "effect/reactivity"
-import { SqlClient } from "effect/sql"
+import { Deferred, Effect, Fiber, Option, Queue, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { ClusterFeed } from "@chainjobs/cluster"
-import { SqlTaskStore } from "@chainjobs/store-sql"
-import { Task, type TaskEvent, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import type { TaskEvent, TaskInfo } from "@chainjobs/tasks"
+import { collecting, Echo, eventually, freshCluster, makeRunner, pool, Ticking, wantingAll } from "./FeedRunners.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
-
-let schemas = 0
-
-/** A pool of `size` connections on `schema` of the test database, closed with the scope. */
-const pool = (schema: string, size: number) =>
-  PgClient.make({ url: Redacted.make(pgTestUrl ?? ""), maxConnections: size, startupParameters: { search_path: schema } }).pipe(
-    Effect.provide(Reactivity.layer)
-  )
-
-/** A fresh schema with the task store's tables, dropped at the end of the scope; its store and notification channel. */
-const freshCluster = Effect.gen(function*() {
-  const schema = `feed_test_${process.pid}_${++schemas}`
-  const admin = yield* pool("public", 1)
-  yield* admin`CREATE SCHEMA ${admin(schema)}`
-  yield* Effect.addFinalizer(() => Effect.ignore(admin`DROP SCHEMA ${admin(schema)} CASCADE`))
-  const sql = yield* pool(schema, 4)
-  const store = yield* Effect.provideService(SqlTaskStore.make(), SqlClient.SqlClient, sql)
-  return { schema, store, channel: ClusterFeed.channelOf(schema), admin }
-})
-
-/** Echoes its text; waits first until the test opens the gate named by `gate`, when it has one. */
-const Echo = Task.define("echo", {
-  payload: Schema.Struct({ text: Schema.String, gate: Schema.optionalKey(Schema.String) }),
-  success: Schema.Number
-})
-
-/** Reports progress every 20 ms until the test opens the gate named by `gate`. */
-const Ticking = Task.define("ticking", { payload: Schema.Struct({ gate: Schema.String }), success: Schema.Void })
-
-/**
- * The shared store as a runner's supervisor writes to it: every record it writes names the runner, as a cluster
- * runner's do, so that a record read back from the store says where it ran.
- */
-const writingAs = (store: TaskStore.TaskStore["Service"], runner: string): TaskStore.TaskStore["Service"] => {
-  const named = (info: TaskInfo.TaskInfo): TaskInfo.TaskInfo => ({ ...info, runner })
-  const { insertAll, updateAll } = store
-  return {
-    ...store,
-    insert: (info) => store.insert(named(info)),
-    update: (info) => store.update(named(info)),
-    updateProgress: (info) => store.updateProgress(named(info)),
-    ...(insertAll === undefined ? {} : { insertAll: (infos) => insertAll(infos.map(named)) }),
-    ...(updateAll === undefined ? {} : { updateAll: (infos) => updateAll(infos.map(named)) })
-  }
-}
-
-/** One runner: its own supervisor over the shared store, and its feed on a pool of its own, until the scope closes. */
-const makeRunner = (
-  origin: string,
-  cluster: { readonly store: TaskStore.TaskStore["Service"]; readonly channel: string; readonly schema: string },
-  options: { readonly clock?: TestClock.TestClock } = {}
-) =>
-  Effect.gen(function*() {
-    const gates = new Map<string, Deferred.Deferred<void>>()
-    const gate = (name: string) => {
-      let found = gates.get(name)
-      if (found === undefined) gates.set(name, found = Deferred.makeUnsafe<void>())
-      return found
-    }
-    const local = yield* Tasks.make.pipe(
-      Effect.provideService(TaskStore.TaskStore, writingAs(cluster.store, origin)),
-      Effect.provideService(TasksConfig.TasksConfig, TasksConfig.make({ shutdownGracePeriod: 0 }))
-    )
-    const echo = Task.implement(Echo, ({ gate: name, text }) =>
-      Effect.as(name === undefined ? Effect.void : Deferred.await(gate(name)), text.length))
-    const ticking = Task.implement(Ticking, ({ gate: name }, context) =>
-      Effect.gen(function*() {
-        for (let step = 1; !(yield* Deferred.isDone(gate(name))); step++) {
-          yield* context.progress(step % 100, `step ${step}`)
-          yield* Effect.sleep("20 millis")
-        }
-      }))
-    yield* Effect.flatMap(Effect.scope, (scope) => Layer.buildWithScope(Layer.merge(echo, ticking), scope)).pipe(
-      Effect.provideService(Tasks.Tasks, local)
-    )
-    const pg = yield* pool(cluster.schema, 2)
-    // The one fault: this runner's notifications switched off.
-    let silent = false
-    let notifying = 0
-    let wantsLost = false
-    const lostWants: Array<string> = []
-    /** A notification of what this runner's followers want: its second line starts with `w`. */
-    const isWants = (payload: string) => payload[payload.indexOf("\n") + 1] === "w"
-    const client = {
-      listen: (channel: string) => pg.listen(channel),
-      // silenced or lost when it runs (not when the feed made it), counted while PostgreSQL has not yet taken it
-      notify: (channel: string, payload: string) =>
-        Effect.suspend(() => {
-          if (wantsLost && isWants(payload)) lostWants.push(payload)
-          if (silent || (wantsLost && isWants(payload))) return Effect.void
-          notifying++
-          return Effect.ensuring(pg.notify(channel, payload), Effect.sync(() => void notifying--))
-        })
-    } as unknown as PgClient.PgClient
-    const make = ClusterFeed.make({ local, origin, channel: cluster.channel, pg: client }).pipe(
-      Effect.provideService(TaskStore.TaskStore, cluster.store)
-    )
-    // With a test clock, the feed's timestamps and sleeps follow the test's `adjust`.
-    const feed = yield* (options.clock === undefined ? make : Effect.provideService(make, Clock.Clock, options.clock))
-    return {
-      origin,
-      local,
-      feed,
-      open: (name: string) => Deferred.succeed(gate(name), undefined),
-      silence: (on: boolean) => Effect.sync(() => void (silent = on)),
-      /** How many of this runner's notifications are on their way to PostgreSQL now. */
-      notifying: () => notifying,
-      loseWants: (on: boolean) => Effect.sync(() => void (wantsLost = on)),
-      /** The notifications of this runner's wants lost so far. */
-      lostWants
-    }
-  })
-
-/** Collects a stream into an array in the background, readable at any time. */
-const collecting = <A, E>(stream: Stream.Stream<A, E>) =>
-  Effect.gen(function*() {
-    const seen: Array<A> = []
-    const fiber = yield* Effect.forkScoped(Stream.runForEach(stream, (a) => Effect.sync(() => void seen.push(a))))
-    return { seen, fiber }
-  })
-
-/** Waits (polling every 20 ms, at most 20 s) until `done` holds; fails the test with `detail()` otherwise. */
-const eventually = (done: () => boolean, detail: () => string) =>
-  Effect.gen(function*() {
-    while (!done()) yield* Effect.sleep("20 millis")
-  }).pipe(
-    Effect.timeout("20 seconds"),
-    Effect.catchTag("TimeoutError", () => Effect.die(new Error(`never happened: ${detail()}`)))
-  )
-
-type TestRunner = Effect.Success<ReturnType<typeof makeRunner>>
-
-/**
- * `a`'s followers want every task's intermediate records (`TaskInterest`, declared until the scope closes), and `b`
- * is known to send them: a probe task of b's is heard running on a (b skips intermediate records nobody wants, and
- * hears a's wants a moment after they are declared).
- */
-const wantingAll = (a: TestRunner, b: TestRunner) =>
-  Effect.gen(function*() {
-    yield* a.feed.interest.all
-    const probe = yield* collecting(a.feed.changes)
-    for (let tries = 1; ; tries++) {
-      const handle = yield* b.local.submit(Echo, { text: "probe" })
-      yield* eventually(
-        () => probe.seen.some((info) => info.id === handle.id && info.status === "completed"),
-        () => `probe ${handle.id} not heard completed`
-      )
-      if (probe.seen.some((info) => info.id === handle.id && info.status === "running")) break
-      if (tries === 50) assert.fail(`${b.origin} sent no intermediate record of ${tries} probes to ${a.origin}, which wants them`)
-    }
-    yield* Fiber.interrupt(probe.fiber)
-  })
 
 const statusRank: Record<TaskInfo.TaskStatus, number> = { pending: 0, running: 1, completed: 2, failed: 2, interrupted: 2 }
 
@@ -229,7 +73,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
       assert.deepStrictEqual(again.map((info) => info.status), ["completed"])
     }).pipe(Effect.scoped), 60_000)
 
-  it.live("a runner sends another's intermediate records only while its followers want them, and final records always", () =>
+  it.live("a runner sends another's records only while its followers or waits want them: an unwanted task sends nothing, not even its end", () =>
     Effect.gen(function*() {
       const cluster = yield* freshCluster
       const a = yield* makeRunner("runner-a:1", cluster)
@@ -261,21 +105,40 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
           () => heardOf(id).includes("completed") && sentOf(id).some((change) => change.status === "completed"),
           () => `${id}: heard ${heardOf(id)}, sent ${JSON.stringify(sentOf(id))}`
         )
+      /**
+       * Waits until b has run task `id` to its end and sent whatever it sends of it: a's wait for a marker task of b's
+       * that ends after it (wanted, so sent, and after all b sent of `id`) has its final record, and so has the test's
+       * listener.
+       */
+      const endedOnB = (id: string) =>
+        Effect.gen(function*() {
+          yield* Effect.orDie(b.local.awaitInfo(id))
+          const marker = yield* b.local.submit(Echo, { text: `after ${id}`, gate: `marker ${id}` })
+          // its first read finds it unfinished (its gate still shut): the wait then wants its final record
+          const firstRead = yield* Deferred.make<void>()
+          const waiting = yield* Effect.forkScoped(
+            a.feed.finalRecord(marker.id, Effect.tap(read(marker.id), () => Deferred.succeed(firstRead, undefined)))
+          )
+          yield* Deferred.await(firstRead)
+          yield* b.open(`marker ${id}`)
+          assert.strictEqual(Option.getOrThrow(yield* Fiber.join(waiting)).status, "completed")
+          yield* eventually(() => sentOf(marker.id).some((change) => change.status === "completed"), () => `marker of ${id} not sent`)
+        })
       /** Waits until b's task `id` has reported progress (which nobody may want). */
       const progressing = (id: string) =>
         Effect.gen(function*() {
           while ((yield* Effect.orDie(b.local.get(id))).progress === 0) yield* Effect.sleep("20 millis")
         }).pipe(Effect.timeout("20 seconds"), Effect.catchTag("TimeoutError", () => Effect.die(new Error(`${id} never progressed`))))
 
-      // Nobody wants b's intermediate records: a task of b's goes as its final record alone.
+      // Nobody wants b's records: a task of b's sends nothing, its final record neither.
       const quiet = yield* b.local.submit(Ticking, { gate: "quiet" })
       const unwanted = yield* b.local.submit(Ticking, { gate: "unwanted" })
       yield* progressing(quiet.id)
       yield* progressing(unwanted.id)
       yield* b.open("quiet")
-      yield* heardEnded(quiet.id)
-      assert.deepStrictEqual(sentOf(quiet.id).map((change) => change.status), ["completed"])
-      assert.deepStrictEqual(heardOf(quiet.id), ["completed"])
+      yield* endedOnB(quiet.id)
+      assert.deepStrictEqual(sentOf(quiet.id), [])
+      assert.deepStrictEqual(heardOf(quiet.id), [])
 
       // A watch on a wants its task: b sends its progress from when it hears so, and its end.
       const watchedTask = yield* b.local.submit(Ticking, { gate: "watched" })
@@ -290,28 +153,28 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
       yield* heardEnded(watchedTask.id)
       assert.deepStrictEqual(sentOf(unwanted.id), [])
 
-      // An all-tasks follower wants every task: the other task's progress is sent too, until it ends.
+      // An all-tasks follower wants every task: the other task's progress is sent too, and its end.
       yield* Effect.scoped(Effect.gen(function*() {
         yield* a.feed.interest.all
         yield* eventually(() => sentOf(unwanted.id).length >= 3, () => `${unwanted.id}'s progress not sent: ${JSON.stringify(sentOf(unwanted.id))}`)
+        yield* b.open("unwanted")
+        yield* heardEnded(unwanted.id)
       }))
-      yield* b.open("unwanted")
-      yield* heardEnded(unwanted.id)
       assert.strictEqual(heardOf(unwanted.id).at(-1), "completed")
 
-      // Wants withdrawn (the watch ended, the follower left) are told: once b has heard so, its tasks go as their
-      // final record alone again.
+      // Wants withdrawn (the watch ended, the follower left) are told: once b has heard so, its tasks send nothing
+      // again.
       for (let tries = 1; ; tries++) {
         const later = yield* b.local.submit(Ticking, { gate: `later-${tries}` })
         yield* progressing(later.id)
         yield* b.open(`later-${tries}`)
-        yield* heardEnded(later.id)
-        if (sentOf(later.id).length === 1) break
-        if (tries === 20) assert.fail(`b still sends intermediate records nobody wants: ${JSON.stringify(sentOf(later.id))}`)
+        yield* endedOnB(later.id)
+        if (sentOf(later.id).length === 0) break
+        if (tries === 20) assert.fail(`b still sends records nobody wants: ${JSON.stringify(sentOf(later.id))}`)
       }
     }).pipe(Effect.scoped), 60_000)
 
-  it.live("a watch whose wants were lost on their way still ends with the final record, and hears progress once they are renewed", () =>
+  it.live("a watch whose wants were lost on their way ends with the final record its runner kept, and hears progress, once they are renewed", () =>
     Effect.gen(function*() {
       const cluster = yield* freshCluster
       const a = yield* makeRunner("runner-a:1", cluster)
@@ -327,7 +190,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
           }
         }).pipe(Effect.timeout("20 seconds"), Effect.catchTag("TimeoutError", () => Effect.die(new Error(`never happened: ${what}`))))
 
-      // a's wants never reach b: b sends nothing of its tasks but their final records.
+      // a's wants never reach b: b sends nothing of its tasks, and keeps their final records.
       yield* a.loseWants(true)
       const lost = yield* b.local.submit(Ticking, { gate: "lost" })
       const watchedLost = yield* collecting(a.feed.watch(lost.id, read(lost.id)))
@@ -337,10 +200,14 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
       yield* until(Effect.map(Effect.orDie(b.local.get(lost.id)), stepOf), (step) => step > stepAtWatch + 3, `${lost.id} progressing`)
       assert.isAtMost(watchedLost.seen.length, 1, JSON.stringify(watchedLost.seen.map((info) => [info.status, info.progress])))
       yield* b.open("lost")
+      yield* Effect.orDie(b.local.awaitInfo(lost.id))
+      // Wants flow again: renewed every second, they reach b, which sends the final record it kept.
+      yield* a.loseWants(false)
       yield* Fiber.join(watchedLost.fiber)
       assert.strictEqual(watchedLost.seen.at(-1)!.status, "completed")
 
-      // Wants flow again: renewed every second, they reach b, and a's watch of another task hears its progress.
+      // Lost again, then flowing: a's watch of another task hears its progress once a renewal reaches b.
+      yield* a.loseWants(true)
       const renewed = yield* b.local.submit(Ticking, { gate: "renewed" })
       const watchedRenewed = yield* collecting(a.feed.watch(renewed.id, read(renewed.id)))
       // the notification telling b of this watch is lost too: only a renewal can tell it
@@ -567,6 +434,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed delivery", () => {
       const cluster = yield* freshCluster
       const a = yield* makeRunner("runner-a:1", cluster)
       const b = yield* makeRunner("runner-b:2", cluster)
+      // a's all-tasks stream declares its interest, as `TaskFeed` does
+      yield* a.feed.interest.all
       const changes = yield* collecting(a.feed.changes)
       const completions = (id: string) => changes.seen.filter((info) => info.id === id && info.status === "completed").length
       const heardDone = (ids: ReadonlyArray<string>) =>

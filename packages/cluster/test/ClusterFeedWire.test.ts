@@ -977,7 +977,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* until(() => a.heardOf(whole.id).length > 0, () => `a never told ${whole.id}, y's task while unheard`)
     }).pipe(Effect.scoped), 30_000)
 
-  it.live("sends its own task's intermediate records only while another runner wants them, final records and deletions always", () =>
+  it.live("sends its own task's records only while another runner wants them, a final record kept until it does; deletions always", () =>
     Effect.gen(function*() {
       const a = yield* cluster()
       const watched = yield* a.local.submit(Gated, { gate: "watched" })
@@ -1006,10 +1006,15 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* stepBoth(30)
       yield* until(() => progressSent(watched.id).includes(30), () => JSON.stringify(a.sentOf(watched.id)))
       assert.deepStrictEqual(progressSent(other.id), [30])
-      // x's wants not renewed for five seconds lapse
+      // x's wants not renewed for five seconds lapse: the watched task's end is not sent, but kept
       yield* a.time.jump(5_100)
       yield* stepBoth(40)
       yield* a.step("watched", 100)
+      yield* until(() => a.changes.seen.some((info) => info.id === watched.id && info.status === "completed"), () => "watched completed")
+      yield* a.settle()
+      assert.isFalse(a.sentOf(watched.id).some((item) => item.i?.status === "completed"), JSON.stringify(a.sentOf(watched.id)))
+      // x comes to wait for it: its kept final record is sent then
+      yield* a.post("w", JSON.stringify({ t: [], f: [watched.id] }))
       yield* until(() => a.sentOf(watched.id).some((item) => item.i?.status === "completed"), () => JSON.stringify(a.sentOf(watched.id)))
       assert.deepStrictEqual(progressSent(watched.id), [20, 30])
       assert.deepStrictEqual(progressSent(other.id), [30])

@@ -1,9 +1,10 @@
 /**
  * Who follows task changes here, told to whoever produces them: where changes
  * cost something to carry (a cluster, whose runners tell each other their
- * tasks' changes), intermediate records (a task's `pending` and `running`
- * records, its progress and heartbeats) need to travel only while some
- * follower wants them; final records and deletions always do.
+ * tasks' changes), a task's records (its `pending` and `running` records, its
+ * progress and heartbeats, and in a cluster its final record too, unless a
+ * wait for it wants it) need to travel only while some follower wants them;
+ * deletions always do.
  *
  * A follower declares its interest for as long as its scope lasts: `TaskFeed`
  * declares `all` for every all-tasks subscriber (`/api/events`, RPC `WatchAll`

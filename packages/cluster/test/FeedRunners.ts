@@ -1,0 +1,187 @@
+/**
+ * Two runners' task-change feeds (`ClusterFeed`) in the test process, on the
+ * real PostgreSQL: one fresh schema and channel per cluster, one task store
+ * the runners share, each runner's own supervisor with the test kinds below
+ * and its feed on a pool of its own. What `ClusterFeedDelivery.test.ts` and
+ * `FinalInterest.test.ts` run.
+ *
+ * The faults a runner can inject are its `NOTIFY` switched off (`silence`),
+ * which stands for notifications lost while the other's listener is down or
+ * for a runner that stopped without a farewell, and its notifications of what
+ * its followers want lost (`loseWants`).
+ */
+import { PgClient } from "@effect/sql-pg"
+import { assert } from "@effect/vitest"
+import { Clock, Deferred, type Duration, Effect, Fiber, Layer, Redacted, Schema, Stream } from "effect"
+import { Reactivity } from "effect/reactivity"
+import { SqlClient } from "effect/sql"
+import type { TestClock } from "effect/testing"
+import { ClusterFeed } from "@chainjobs/cluster"
+import { SqlTaskStore } from "@chainjobs/store-sql"
+import { Task, type TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import { pgTestUrl } from "./RunnerProcess.ts"
+
+let schemas = 0
+
+/** A pool of `size` connections on `schema` of the test database, closed with the scope. */
+export const pool = (schema: string, size: number) =>
+  PgClient.make({ url: Redacted.make(pgTestUrl ?? ""), maxConnections: size, startupParameters: { search_path: schema } }).pipe(
+    Effect.provide(Reactivity.layer)
+  )
+
+/** A fresh schema with the task store's tables, dropped at the end of the scope; its store and notification channel. */
+export const freshCluster = Effect.gen(function*() {
+  const schema = `feed_test_${process.pid}_${++schemas}`
+  const admin = yield* pool("public", 1)
+  yield* admin`CREATE SCHEMA ${admin(schema)}`
+  yield* Effect.addFinalizer(() => Effect.ignore(admin`DROP SCHEMA ${admin(schema)} CASCADE`))
+  const sql = yield* pool(schema, 4)
+  const store = yield* Effect.provideService(SqlTaskStore.make(), SqlClient.SqlClient, sql)
+  return { schema, store, channel: ClusterFeed.channelOf(schema), admin }
+})
+
+/** Echoes its text; waits first until the test opens the gate named by `gate`, when it has one. */
+export const Echo = Task.define("echo", {
+  payload: Schema.Struct({ text: Schema.String, gate: Schema.optionalKey(Schema.String) }),
+  success: Schema.Number
+})
+
+/** Reports progress every 20 ms until the test opens the gate named by `gate`. */
+export const Ticking = Task.define("ticking", { payload: Schema.Struct({ gate: Schema.String }), success: Schema.Void })
+
+/**
+ * The shared store as a runner's supervisor writes to it: every record it writes names the runner, as a cluster
+ * runner's do, so that a record read back from the store says where it ran.
+ */
+export const writingAs = (store: TaskStore.TaskStore["Service"], runner: string): TaskStore.TaskStore["Service"] => {
+  const named = (info: TaskInfo.TaskInfo): TaskInfo.TaskInfo => ({ ...info, runner })
+  const { insertAll, updateAll } = store
+  return {
+    ...store,
+    insert: (info) => store.insert(named(info)),
+    update: (info) => store.update(named(info)),
+    updateProgress: (info) => store.updateProgress(named(info)),
+    ...(insertAll === undefined ? {} : { insertAll: (infos) => insertAll(infos.map(named)) }),
+    ...(updateAll === undefined ? {} : { updateAll: (infos) => updateAll(infos.map(named)) })
+  }
+}
+
+/** One runner: its own supervisor over the shared store, and its feed on a pool of its own, until the scope closes. */
+export const makeRunner = (
+  origin: string,
+  cluster: { readonly store: TaskStore.TaskStore["Service"]; readonly channel: string; readonly schema: string },
+  options: {
+    readonly clock?: TestClock.TestClock
+    /** How often the feed's waits read a final record again (`ClusterFeed.finalRecheck` if not given). */
+    readonly finalRecheck?: Duration.Input
+    /** How many final records nobody wanted the feed keeps per generation (`ClusterFeed.unsentLimit` if not given). */
+    readonly unsentLimit?: number
+  } = {}
+) =>
+  Effect.gen(function*() {
+    const gates = new Map<string, Deferred.Deferred<void>>()
+    const gate = (name: string) => {
+      let found = gates.get(name)
+      if (found === undefined) gates.set(name, found = Deferred.makeUnsafe<void>())
+      return found
+    }
+    const local = yield* Tasks.make.pipe(
+      Effect.provideService(TaskStore.TaskStore, writingAs(cluster.store, origin)),
+      Effect.provideService(TasksConfig.TasksConfig, TasksConfig.make({ shutdownGracePeriod: 0 }))
+    )
+    const echo = Task.implement(Echo, ({ gate: name, text }) =>
+      Effect.as(name === undefined ? Effect.void : Deferred.await(gate(name)), text.length))
+    const ticking = Task.implement(Ticking, ({ gate: name }, context) =>
+      Effect.gen(function*() {
+        for (let step = 1; !(yield* Deferred.isDone(gate(name))); step++) {
+          yield* context.progress(step % 100, `step ${step}`)
+          yield* Effect.sleep("20 millis")
+        }
+      }))
+    yield* Effect.flatMap(Effect.scope, (scope) => Layer.buildWithScope(Layer.merge(echo, ticking), scope)).pipe(
+      Effect.provideService(Tasks.Tasks, local)
+    )
+    const pg = yield* pool(cluster.schema, 2)
+    // The one fault: this runner's notifications switched off.
+    let silent = false
+    let notifying = 0
+    let wantsLost = false
+    const lostWants: Array<string> = []
+    /** A notification of what this runner's followers want: its second line starts with `w`. */
+    const isWants = (payload: string) => payload[payload.indexOf("\n") + 1] === "w"
+    const client = {
+      listen: (channel: string) => pg.listen(channel),
+      // silenced or lost when it runs (not when the feed made it), counted while PostgreSQL has not yet taken it
+      notify: (channel: string, payload: string) =>
+        Effect.suspend(() => {
+          if (wantsLost && isWants(payload)) lostWants.push(payload)
+          if (silent || (wantsLost && isWants(payload))) return Effect.void
+          notifying++
+          return Effect.ensuring(pg.notify(channel, payload), Effect.sync(() => void notifying--))
+        })
+    } as unknown as PgClient.PgClient
+    const make = ClusterFeed.make({
+      local,
+      origin,
+      channel: cluster.channel,
+      pg: client,
+      finalRecheck: options.finalRecheck,
+      unsentLimit: options.unsentLimit
+    }).pipe(
+      Effect.provideService(TaskStore.TaskStore, cluster.store)
+    )
+    // With a test clock, the feed's timestamps and sleeps follow the test's `adjust`.
+    const feed = yield* (options.clock === undefined ? make : Effect.provideService(make, Clock.Clock, options.clock))
+    return {
+      origin,
+      local,
+      feed,
+      open: (name: string) => Deferred.succeed(gate(name), undefined),
+      silence: (on: boolean) => Effect.sync(() => void (silent = on)),
+      /** How many of this runner's notifications are on their way to PostgreSQL now. */
+      notifying: () => notifying,
+      loseWants: (on: boolean) => Effect.sync(() => void (wantsLost = on)),
+      /** The notifications of this runner's wants lost so far. */
+      lostWants
+    }
+  })
+
+/** Collects a stream into an array in the background, readable at any time. */
+export const collecting = <A, E>(stream: Stream.Stream<A, E>) =>
+  Effect.gen(function*() {
+    const seen: Array<A> = []
+    const fiber = yield* Effect.forkScoped(Stream.runForEach(stream, (a) => Effect.sync(() => void seen.push(a))))
+    return { seen, fiber }
+  })
+
+/** Waits (polling every 20 ms, at most 20 s) until `done` holds; fails the test with `detail()` otherwise. */
+export const eventually = (done: () => boolean, detail: () => string) =>
+  Effect.gen(function*() {
+    while (!done()) yield* Effect.sleep("20 millis")
+  }).pipe(
+    Effect.timeout("20 seconds"),
+    Effect.catchTag("TimeoutError", () => Effect.die(new Error(`never happened: ${detail()}`)))
+  )
+
+export type TestRunner = Effect.Success<ReturnType<typeof makeRunner>>
+
+/**
+ * `a`'s followers want every task's intermediate records (`TaskInterest`, declared until the scope closes), and `b`
+ * is known to send them: a probe task of b's is heard running on a (b skips intermediate records nobody wants, and
+ * hears a's wants a moment after they are declared).
+ */
+export const wantingAll = (a: TestRunner, b: TestRunner) =>
+  Effect.gen(function*() {
+    yield* a.feed.interest.all
+    const probe = yield* collecting(a.feed.changes)
+    for (let tries = 1; ; tries++) {
+      const handle = yield* b.local.submit(Echo, { text: "probe" })
+      yield* eventually(
+        () => probe.seen.some((info) => info.id === handle.id && info.status === "completed"),
+        () => `probe ${handle.id} not heard completed`
+      )
+      if (probe.seen.some((info) => info.id === handle.id && info.status === "running")) break
+      if (tries === 50) assert.fail(`${b.origin} sent no intermediate record of ${tries} probes to ${a.origin}, which wants them`)
+    }
+    yield* Fiber.interrupt(probe.fiber)
+  })

@@ -1,0 +1,160 @@
+/**
+ * A task's final record goes only to runners that want it (`ClusterFeed`, session 16): two runners' feeds in the test
+ * process on the real PostgreSQL (`FeedRunners.ts`), and a listener of the test's own on their channel, which hears
+ * every notification either runner's listener hears. The waits' reads again (`finalRecheck`) are set to an hour: a
+ * wait these tests see end was answered by the feed, not by a read again.
+ *
+ * - a join on b of a task run on a gets its final record, begun before the task's end and after it (a kept it);
+ *   a task b expected (`expect`) is joined without a read;
+ * - a runner that wants nothing of another's tasks is sent nothing of them;
+ * - an all-tasks stream (`TaskFeed.all`) on b sees every final record of a's, those ended before b's want arrived too;
+ * - what a runner keeps and wants stays bounded: a keeps at most `unsentLimit` records per generation, the oldest
+ *   dropped; b's wants are empty again once its waits end.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Option, Queue } from "effect"
+import { TaskFeed, TaskInfo, TaskInterest, Tasks } from "@chainjobs/tasks"
+import { collecting, Echo, eventually, freshCluster, makeRunner, pool, type TestRunner } from "./FeedRunners.ts"
+import { pgTestUrl } from "./RunnerProcess.ts"
+
+/** Both runners, waits read again only after an hour, and every notification of the channel as the test hears it. */
+const twoRunners = (options: { readonly unsentLimit?: number } = {}) =>
+  Effect.gen(function*() {
+    const cluster = yield* freshCluster
+    const a = yield* makeRunner("runner-a:1", cluster, { finalRecheck: "1 hour", ...options })
+    const b = yield* makeRunner("runner-b:2", cluster, { finalRecheck: "1 hour" })
+    const listener = yield* pool(cluster.schema, 1)
+    const notifications = yield* listener.listen(cluster.channel)
+    /** Every notification heard: its sender, its kind (`c` changes, `w` wants, `s` counts, `g` farewell), its body. */
+    const heard: Array<{ readonly from: string; readonly what: string; readonly body: string }> = []
+    yield* Effect.forkScoped(Effect.forever(Effect.map(Effect.orDie(Queue.take(notifications)), ({ payload }) => {
+      const [from, header] = payload.split("\n", 2)
+      heard.push({ from: from!, what: header![0]!, body: payload.slice(from!.length + header!.length + 2) })
+    })))
+    /** The records `runner` sent of task `id`, in order. */
+    const sentOf = (runner: TestRunner, id: string) =>
+      heard.filter((notification) => notification.from === runner.origin && notification.what === "c")
+        .flatMap((notification) => JSON.parse(notification.body) as ReadonlyArray<{ readonly i?: TaskInfo.TaskInfo }>)
+        .flatMap((item) => item.i !== undefined && item.i.id === id ? [item.i] : [])
+    const read = (id: string) => Effect.map(Effect.orDie(cluster.store.get(id)), Option.getOrThrow)
+    /**
+     * b's wait for task `id` of a's, forked: its first read is `first` (the store's record by default), and the wait
+     * has begun once that read is done.
+     */
+    const waitOnB = (id: string, first: Effect.Effect<TaskInfo.TaskInfo> = read(id)) =>
+      Effect.gen(function*() {
+        const firstRead = yield* Deferred.make<void>()
+        const fiber = yield* Effect.forkScoped(b.feed.finalRecord(id, Effect.tap(first, () => Deferred.succeed(firstRead, undefined))))
+        yield* Deferred.await(firstRead)
+        return fiber
+      })
+    /**
+     * Waits until a has decided on every record of the tasks that ended before now: a marker task of a's that ends
+     * after them, waited for on b, is sent, and so after all a sent of them (a's notifications reach a listener in
+     * the order a sent them).
+     */
+    const aSettled = Effect.gen(function*() {
+      const marker = yield* a.local.submit(Echo, { text: "marker", gate: "marker" })
+      const waiting = yield* waitOnB(marker.id)
+      yield* a.open("marker")
+      assert.strictEqual(Option.getOrThrow(yield* Fiber.join(waiting)).status, "completed")
+      yield* eventually(() => sentOf(a, marker.id).length > 0, () => "the marker's final record not sent")
+    })
+    return { cluster, a, b, heard, sentOf, read, waitOnB, aSettled }
+  })
+
+describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
+  it.live("a join on b of a task run on a gets its final record, begun before the task ended or after; an expected task's join reads nothing", () =>
+    Effect.gen(function*() {
+      const { a, aSettled, b, read, sentOf, waitOnB } = yield* twoRunners()
+
+      // Begun before the end: its first read finds the task running, and the final record comes when a ends it.
+      const before = yield* a.local.submit(Echo, { text: "before", gate: "before" })
+      const early = yield* waitOnB(before.id)
+      yield* a.open("before")
+      const heardBefore = Option.getOrThrow(yield* Fiber.join(early))
+      assert.deepStrictEqual([heardBefore.status, heardBefore.result, heardBefore.runner], ["completed", 6, "runner-a:1"])
+
+      // Begun after the end: its first read was made before (the record as it stood then); a, which nobody asked,
+      // kept the final record and sends it when b's want arrives.
+      const after = yield* a.local.submit(Echo, { text: "after", gate: "after" })
+      const stale = yield* read(after.id)
+      assert.notStrictEqual(stale.status, "completed")
+      yield* a.open("after")
+      yield* Effect.orDie(a.local.awaitInfo(after.id))
+      yield* aSettled
+      assert.deepStrictEqual(sentOf(a, after.id), [], "sent before anybody wanted it")
+      const late = yield* waitOnB(after.id, Effect.succeed(stale))
+      const heardAfter = Option.getOrThrow(yield* Fiber.join(late))
+      assert.deepStrictEqual([heardAfter.status, heardAfter.result], ["completed", 5])
+
+      // Expected on b before it was submitted (to a, here): b wants it from then on, and its join reads nothing.
+      for (const gated of [false, true]) {
+        const id = TaskInfo.makeId(Date.now())
+        b.feed.expect(id)
+        yield* a.local.submit(Echo, { text: "expected", ...(gated ? { gate: id } : {}) }, { id })
+        if (!gated) yield* Effect.orDie(a.local.awaitInfo(id))
+        const join = yield* Effect.forkScoped(b.feed.finalRecord(id, Effect.die(new Error(`the join of ${id} read the record`))))
+        if (gated) yield* a.open(id)
+        assert.strictEqual(Option.getOrThrow(yield* Fiber.join(join)).status, "completed")
+      }
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a runner that wants nothing of another's tasks is sent nothing of them, not even their final records", () =>
+    Effect.gen(function*() {
+      const { a, aSettled, b, sentOf } = yield* twoRunners()
+      // b's direct follower declares nothing: it hears what b wants, nothing here
+      const changes = yield* collecting(b.feed.changes)
+      const handles = yield* a.local.submitAll(Echo, Array.from({ length: 20 }, (_, n) => ({ text: `task ${n}` })))
+      for (const handle of handles) yield* Effect.orDie(a.local.awaitInfo(handle.id))
+      yield* aSettled
+      for (const handle of handles) assert.deepStrictEqual(sentOf(a, handle.id), [], `a sent ${handle.id}`)
+      const ids = new Set(handles.map((handle) => handle.id))
+      assert.deepStrictEqual(changes.seen.filter((info) => ids.has(info.id)), [])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("an all-tasks stream on b sees every final record of a's, those that ended before its want reached a too", () =>
+    Effect.gen(function*() {
+      const { a, b } = yield* twoRunners()
+      // b's `TaskFeed`, as a runner's service has it: over the feed's changes, declaring its interest
+      const tasks = Tasks.Tasks.of({ ...b.local, changes: b.feed.changes, changesAndDeletions: b.feed.changesAndDeletions })
+      const feed = yield* TaskFeed.make().pipe(
+        Effect.provideService(Tasks.Tasks, tasks),
+        Effect.provideService(TaskInterest.TaskInterest, b.feed.interest)
+      )
+      const all = yield* collecting(feed.all({ visible: () => true }))
+      // at once: most end before a hears that b wants them
+      const handles = yield* a.local.submitAll(Echo, Array.from({ length: 30 }, (_, n) => ({ text: `task ${n}` })))
+      const gated = yield* a.local.submit(Echo, { text: "gated", gate: "gated" })
+      yield* a.open("gated")
+      const ids = new Set([...handles.map((handle) => handle.id), gated.id])
+      const completed = () =>
+        new Set(all.seen.flatMap((item) => item._tag === "Change" && item.info.status === "completed" && ids.has(item.info.id) ? [item.info.id] : []))
+      yield* eventually(() => completed().size === ids.size, () => `${completed().size} of ${ids.size} heard completed`)
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a keeps at most its bound of final records nobody wanted, the oldest dropped; b wants nothing once its waits end", () =>
+    Effect.gen(function*() {
+      const { a, aSettled, b, heard, read, sentOf, waitOnB } = yield* twoRunners({ unsentLimit: 4 })
+      // twelve records kept four to a generation: the first are dropped, the last kept
+      const handles: Array<{ readonly id: string; readonly stale: TaskInfo.TaskInfo }> = []
+      for (let n = 0; n < 12; n++) {
+        const handle = yield* a.local.submit(Echo, { text: `task ${n}`, gate: `g${n}` })
+        handles.push({ id: handle.id, stale: yield* read(handle.id) })
+        yield* a.open(`g${n}`)
+        yield* Effect.orDie(a.local.awaitInfo(handle.id))
+      }
+      yield* aSettled
+      const [first, last] = [handles[0]!, handles[11]!]
+      // b's want of the first goes out before (or with) its want of the last: once the last is sent, a has heard both
+      const dropped = yield* waitOnB(first.id, Effect.succeed(first.stale))
+      const kept = yield* waitOnB(last.id, Effect.succeed(last.stale))
+      assert.strictEqual(Option.getOrThrow(yield* Fiber.join(kept)).status, "completed")
+      yield* eventually(() => sentOf(a, last.id).length > 0, () => "the last not sent")
+      assert.deepStrictEqual(sentOf(a, first.id), [], "a kept the first past its bound")
+      yield* Fiber.interrupt(dropped)
+      // every wait of b's has ended: its wants, renewed each second, come to name nothing
+      const lastWants = () => heard.filter((notification) => notification.from === b.origin && notification.what === "w").at(-1)
+      yield* eventually(() => lastWants()?.body === `{"t":[]}`, () => `b's last wants: ${lastWants()?.body}`)
+    }).pipe(Effect.scoped), 60_000)
+})

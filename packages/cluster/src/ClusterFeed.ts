@@ -70,8 +70,8 @@
  * A want can reach a task's runner after the task ended: a final record
  * nobody wanted is kept by its runner for a while (`unsentLimit` records in
  * each of two generations of `finishedMemoryMillis`), and sent when a runner
- * comes to want it (its task named, or every task — then those kept since
- * shortly before that runner's previous wants). A task expected here is
+ * comes to want it (its task named; or every task — then those of tasks
+ * that ended since shortly before that runner's previous wants, `sendWanted`). A task expected here is
  * wanted from before its submission is sent; a join of a task run elsewhere
  * declares its want once its first read finds the task unfinished: the task
  * ends after that read, so its runner still keeps the final record when the
@@ -631,23 +631,24 @@ export const make = Effect.fnUntraced(function*(options: {
     Queue.offerUnsafe(outgoing, info)
   }
   /**
-   * A runner's wants heard (`want`, after `before`): the kept final records it has come to want are sent. Of every
-   * task: those kept since shortly before its previous wants (a task it came to want since then ended after it did),
-   * all of them if none were heard; of a task named: its record, if kept.
+   * A runner's wants heard (`want`, after `before`; the notification sent at `sentAt` by its clock): the kept final
+   * records it has come to want are sent. Of a task named: its record, if kept. Of every task (`a` or `e` newly told):
+   * those of tasks that ended since shortly before its previous wants (a task it came to want since then ended after
+   * it did), or shortly before this notification was sent if none are known (`resyncMarginMillis` for the clocks):
+   * an all-tasks stream follows from its start, and gets no final record much older than itself.
    */
-  const sendWanted = (want: Wants, before: Wants | undefined) => {
+  const sendWanted = (want: Wants, before: Wants | undefined, sentAt: number) => {
     if (unsent.records.size === 0 && unsentBefore.records.size === 0) return
-    if (want.all || want.allFinals) {
-      const fresh = before === undefined || now() - before.at > interestExpiryMillis
-      if (!fresh && (before.all || before.allFinals)) return
-      const since = fresh ? Number.NEGATIVE_INFINITY : before.at - resyncMarginMillis
-      // the earlier generation's records were all kept before the later one began
-      const generations = unsent.since < since ? [unsent] : [unsentBefore, unsent]
-      for (const generation of generations) {
-        for (const info of generation.records.values()) Queue.offerUnsafe(outgoing, info)
-        generation.records.clear()
+    const fresh = before === undefined || now() - before.at > interestExpiryMillis
+    if ((want.all || want.allFinals) && (fresh || !(before.all || before.allFinals))) {
+      const since = (fresh ? sentAt : before.at) - resyncMarginMillis
+      for (const generation of [unsentBefore, unsent]) {
+        for (const [id, info] of generation.records) {
+          if ((info.finishedAt ?? since) < since) continue
+          generation.records.delete(id)
+          Queue.offerUnsafe(outgoing, info)
+        }
       }
-      return
     }
     for (const id of want.tasks) sendKept(id)
     for (const id of want.finals) sendKept(id)
@@ -659,19 +660,23 @@ export const make = Effect.fnUntraced(function*(options: {
   const changedWants = () => void Queue.offerUnsafe(wantsChanged, undefined)
   const wanting = () => wantedAll > 0 || wantedTasks.size > 0 || wantedFinals.size > 0
   /**
-   * This runner's wants as a notification's body: every task (`a`); or the tasks whose every record it wants (`t`),
-   * with the tasks whose final records it waits for (`f`) or, should that list not fit, every final record (`e`);
-   * every task if the first list does not fit either.
+   * This runner's wants as a notification's body: every record of every task (`a`) or of some (`t`), with the tasks
+   * whose final records it waits for (`f`) or, should that list not fit, every final record (`e`); every record and
+   * every final record if the list of tasks does not fit either. A runner sends the final records it kept of the
+   * tasks named, and once `a` or `e` is told, those of tasks that ended lately (`sendWanted`).
    */
   const wantsBody = () => {
-    if (wantedAll === 0) {
-      const t = [...wantedTasks.keys()]
-      const body = JSON.stringify(wantedFinals.size === 0 ? { t } : { t, f: [...wantedFinals.keys()] })
-      if (byteLength(body) <= headroom) return body
-      const finalsAll = JSON.stringify({ t, e: 1 })
-      if (byteLength(finalsAll) <= headroom) return finalsAll
+    const f = wantedFinals.size === 0 ? undefined : [...wantedFinals.keys()]
+    if (wantedAll > 0) {
+      if (f === undefined) return `{"a":1}`
+      const body = JSON.stringify({ a: 1, f })
+      return byteLength(body) <= headroom ? body : `{"a":1,"e":1}`
     }
-    return `{"a":1}`
+    const t = [...wantedTasks.keys()]
+    const body = JSON.stringify(f === undefined ? { t } : { t, f })
+    if (byteLength(body) <= headroom) return body
+    const finalsAll = JSON.stringify({ t, e: 1 })
+    return byteLength(finalsAll) <= headroom ? finalsAll : `{"a":1,"e":1}`
   }
   /** The wants last told, and whether they wanted anything: then a renewal tells that nothing is wanted now. */
   let toldBody = ""
@@ -792,7 +797,7 @@ export const make = Effect.fnUntraced(function*(options: {
           at: now()
         }
         wants.set(from, want)
-        sendWanted(want, before)
+        sendWanted(want, before, sentAt)
         return greet
       }
       if (what === "g") {

@@ -52,7 +52,10 @@
  * not take the service's processor; 0, the default, shares the two cores
  * evenly) (or `LOAD_DURATION`,
  * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
- * the service there (`node --cpu-prof`); `--heap-snapshots=DIR` writes two
+ * the service there (`node --cpu-prof`), and the run prints what filled the
+ * stalls of the service's loop, which it always lists (`_load-stalls.ts`: a
+ * 10-ms timer more than 50 ms late, with the GC inside it), per interval and
+ * over the load; `--heap-snapshots=DIR` writes two
  * heap snapshots of it there, at the end of warm-up and at the end of the
  * load (each stops the service for seconds: figures of such a run are not
  * comparable), to see what the RSS slope is made of. The service runs with

@@ -274,7 +274,9 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     const forget = (entry: Entry) => {
       admission.unhold(entry)
       entries.delete(entry.id)
-      if (isTerminal(entry.info.status)) finals.add(entry.info)
+      // only a final record the store took: one whose write was given up is read from the store (as it stands there)
+      const final = entry.final?.info
+      if (final !== undefined) finals.add(final)
       if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.endUnsafe(queue)
       if (entry.done !== undefined) Deferred.doneUnsafe(entry.done, Exit.succeed(entry.info))
     }

@@ -67,7 +67,7 @@ export class Entry {
   listeners: Set<Queue.Queue<TaskInfo, Cause.Done>> | undefined = undefined
   /** Who asked the task to stop, if anyone did: the first request wins (see `stop`). */
   stoppedBy: StopReason | undefined = undefined
-  /** Where the handles made at the task's submission find its final record (none for a task taken back). */
+  /** Where the handles made at the task's submission find its committed final record (made at the commit for a task taken back). */
   final: FinalRecord | undefined = undefined
 
   /**
@@ -210,9 +210,12 @@ export class Entry {
     return this.record = { ...this.record, checkpoint: state ?? null, heartbeatAt: at }
   }
 
-  /** The record as settled is committed: a terminal one is final, and goes where the submission's handles find it. */
+  /**
+   * The record as settled is committed: a terminal one is final, and goes where the submission's handles find it
+   * (`final`, made here for a task taken back, which has no such handles): a final record there is one the store took.
+   */
   committed(): void {
-    if (this.final !== undefined && isTerminal(this.record.status)) this.final.info = this.record
+    if (isTerminal(this.record.status)) (this.final ??= new FinalRecord()).info = this.record
   }
 
   /**

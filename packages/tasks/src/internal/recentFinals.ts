@@ -1,5 +1,6 @@
 /**
- * The final records of the tasks a supervisor finished last, kept after it
+ * The committed final records of the tasks a supervisor finished last (one
+ * whose write it gave up on is not kept: the store's record stands), kept after it
  * lets go of them so that a record just finished is read without the store
  * (`Tasks.peek`): at most `capacity`, the oldest pushed out first, and each
  * gone at once when its record is deleted (by id, purge or retention) — a

@@ -76,6 +76,10 @@ export const makeRunner = (
     readonly finalRecheck?: Duration.Input
     /** How many final records nobody wanted the feed keeps per generation (`ClusterFeed.unsentLimit` if not given). */
     readonly unsentLimit?: number
+    /** How many tasks known unfinished elsewhere and followed by nothing the feed keeps (`ClusterFeed.openLimit` if not given). */
+    readonly openLimit?: number
+    /** The shared store as the feed reads it (its reads again after a loss), e.g. with its reads counted. */
+    readonly feedStore?: (store: TaskStore.TaskStore["Service"]) => TaskStore.TaskStore["Service"]
   } = {}
 ) =>
   Effect.gen(function*() {
@@ -126,9 +130,10 @@ export const makeRunner = (
       channel: cluster.channel,
       pg: client,
       finalRecheck: options.finalRecheck,
-      unsentLimit: options.unsentLimit
+      unsentLimit: options.unsentLimit,
+      openLimit: options.openLimit
     }).pipe(
-      Effect.provideService(TaskStore.TaskStore, cluster.store)
+      Effect.provideService(TaskStore.TaskStore, options.feedStore?.(cluster.store) ?? cluster.store)
     )
     // With a test clock, the feed's timestamps and sleeps follow the test's `adjust`.
     const feed = yield* (options.clock === undefined ? make : Effect.provideService(make, Clock.Clock, options.clock))

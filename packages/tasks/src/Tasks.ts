@@ -267,6 +267,12 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     const publisher = new Publisher()
     /** The last final records of tasks this process let go of, for `peek`. */
     const finals = new RecentFinals()
+    /**
+     * Tasks whose final record a purge removed while they were still held (committed, its task not yet let go: the
+     * write's reply not yet handled): their records are not kept in `finals` when they are let go. Each is dropped
+     * then, so it holds at most the tasks held.
+     */
+    const purgedHeld = new Set<string>()
     const shared: Shared = { store, now, publisher }
     const dormant = yield* Effect.orDie(lifecycle.Dormant.load(store))
 
@@ -276,7 +282,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       entries.delete(entry.id)
       // only a final record the store took: one whose write was given up is read from the store (as it stands there)
       const final = entry.final?.info
-      if (final !== undefined) finals.add(final)
+      if (!purgedHeld.delete(entry.id) && final !== undefined) finals.add(final)
       if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.endUnsafe(queue)
       if (entry.done !== undefined) Deferred.doneUnsafe(entry.done, Exit.succeed(entry.info))
     }
@@ -703,6 +709,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         Effect.sync(() =>
           purged.forEach((info) => {
             finals.delete(info.id)
+            if (entries.has(info.id)) purgedHeld.add(info.id)
             publisher.deleted(info)
           })
         ))

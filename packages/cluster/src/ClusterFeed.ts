@@ -439,10 +439,17 @@ export const make = Effect.fnUntraced(function*(options: {
     return true
   }
 
-  /** Hands one change to every local follower. */
+  /**
+   * Hands one change to every local follower. A deletion, this runner's or heard from another, also drops a final
+   * record of the task kept unsent here: a want of it arriving later gets nothing (the deletion went everywhere).
+   */
   const deliver = (item: TaskInfo.TaskInfo | TaskEvent.Deleted) => {
     const deletion = "_tag" in item
     const info = deletion ? item.info : item
+    if (deletion) {
+      unsent.records.delete(info.id)
+      unsentBefore.records.delete(info.id)
+    }
     for (const queue of journalQueues) Queue.offerUnsafe(queue, item)
     if (!deletion) for (const queue of changeQueues) Queue.offerUnsafe(queue, info)
     const expecting = expectationOf(info.id)
@@ -486,10 +493,6 @@ export const make = Effect.fnUntraced(function*(options: {
       ownOpen.add(info.id)
       // run here: its final record comes from this runner's own supervisor, no other runner need send it
       unexpect(info.id)
-    }
-    if (deletion) {
-      unsent.records.delete(info.id)
-      unsentBefore.records.delete(info.id)
     }
     deliver(item)
   }

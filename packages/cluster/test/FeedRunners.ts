@@ -9,16 +9,20 @@
  * which stands for notifications lost while the other's listener is down or
  * for a runner that stopped without a farewell, and its notifications of what
  * its followers want lost (`loseWants`).
+ *
+ * `twoRunners` is the setting of the tests of final records by interest: two
+ * runners, waits read again only after an hour, and a listener of the test's
+ * own hearing every notification of their channel.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert } from "@effect/vitest"
-import { Clock, Deferred, type Duration, Effect, Fiber, Layer, Redacted, Schema, Stream } from "effect"
+import { Clock, Deferred, type Duration, Effect, Fiber, Layer, Option, Queue, Redacted, Schema, Stream } from "effect"
 import { Reactivity } from "effect/reactivity"
 import { SqlClient } from "effect/sql"
 import type { TestClock } from "effect/testing"
 import { ClusterFeed } from "@chainjobs/cluster"
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { Task, type TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import { Task, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 let schemas = 0
@@ -189,4 +193,50 @@ export const wantingAll = (a: TestRunner, b: TestRunner) =>
       if (tries === 50) assert.fail(`${b.origin} sent no intermediate record of ${tries} probes to ${a.origin}, which wants them`)
     }
     yield* Fiber.interrupt(probe.fiber)
+  })
+
+/** Both runners, waits read again only after an hour, and every notification of the channel as the test hears it. */
+export const twoRunners = (options: { readonly unsentLimit?: number } = {}) =>
+  Effect.gen(function*() {
+    const cluster = yield* freshCluster
+    const a = yield* makeRunner("runner-a:1", cluster, { finalRecheck: "1 hour", ...options })
+    const b = yield* makeRunner("runner-b:2", cluster, { finalRecheck: "1 hour" })
+    const listener = yield* pool(cluster.schema, 1)
+    const notifications = yield* listener.listen(cluster.channel)
+    /** Every notification heard: its sender, its kind (`c` changes, `w` wants, `s` counts, `g` farewell), its body. */
+    const heard: Array<{ readonly from: string; readonly what: string; readonly body: string }> = []
+    yield* Effect.forkScoped(Effect.forever(Effect.map(Effect.orDie(Queue.take(notifications)), ({ payload }) => {
+      const [from, header] = payload.split("\n", 2)
+      heard.push({ from: from!, what: header![0]!, body: payload.slice(from!.length + header!.length + 2) })
+    })))
+    /** The records `runner` sent of task `id`, in order. */
+    const sentOf = (runner: TestRunner, id: string) =>
+      heard.filter((notification) => notification.from === runner.origin && notification.what === "c")
+        .flatMap((notification) => JSON.parse(notification.body) as ReadonlyArray<{ readonly i?: TaskInfo.TaskInfo }>)
+        .flatMap((item) => item.i !== undefined && item.i.id === id ? [item.i] : [])
+    const read = (id: string) => Effect.map(Effect.orDie(cluster.store.get(id)), Option.getOrThrow)
+    /**
+     * b's wait for task `id` of a's, forked: its first read is `first` (the store's record by default), and the wait
+     * has begun once that read is done.
+     */
+    const waitOnB = (id: string, first: Effect.Effect<TaskInfo.TaskInfo> = read(id)) =>
+      Effect.gen(function*() {
+        const firstRead = yield* Deferred.make<void>()
+        const fiber = yield* Effect.forkScoped(b.feed.finalRecord(id, Effect.tap(first, () => Deferred.succeed(firstRead, undefined))))
+        yield* Deferred.await(firstRead)
+        return fiber
+      })
+    /**
+     * Waits until a has decided on every record of the tasks that ended before now: a marker task of a's that ends
+     * after them, waited for on b, is sent, and so after all a sent of them (a's notifications reach a listener in
+     * the order a sent them).
+     */
+    const aSettled = Effect.gen(function*() {
+      const marker = yield* a.local.submit(Echo, { text: "marker", gate: "marker" })
+      const waiting = yield* waitOnB(marker.id)
+      yield* a.open("marker")
+      assert.strictEqual(Option.getOrThrow(yield* Fiber.join(waiting)).status, "completed")
+      yield* eventually(() => sentOf(a, marker.id).length > 0, () => "the marker's final record not sent")
+    })
+    return { cluster, a, b, heard, sentOf, read, waitOnB, aSettled }
   })

@@ -11,6 +11,7 @@ import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { type TaskInfo, TaskQuery, TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Reactivity } from "effect/reactivity"
 import { SqlClient } from "effect/sql"
 import { table, unfinishedTable } from "../src/internal/taskTable.ts"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
@@ -23,13 +24,14 @@ type Store = TaskStore.TaskStore["Service"]
 /** A store on a fresh SQLite file, in the test process. */
 const sqliteStore = Layer.unwrap(Effect.map(tempDatabaseFile, (filename) => SqlTaskStore.layerSqlite({ filename, worker: false })))
 
-/** A store on a fresh SQLite file through the plain `SqlClient` alone: its batches go as statements of one transaction. */
+/**
+ * A store on a fresh SQLite file through the plain `SqlClient` alone: its batches go as statements of one
+ * transaction. The client is provided only as `SqlClient`: a layer provided to another merges into the context
+ * around it, so `NodeSqliteClient.layer` anywhere below would hand the store its `transact` after all.
+ */
 const sqliteStoreWithoutTransact = Layer.unwrap(Effect.map(tempDatabaseFile, (filename) =>
   SqlTaskStore.layer().pipe(
-    Layer.provide(Layer.effect(SqlClient.SqlClient, Effect.gen(function*() {
-      return yield* SqlClient.SqlClient
-    }))),
-    Layer.provide(NodeSqliteClient.layer({ filename }))
+    Layer.provide(Layer.effect(SqlClient.SqlClient, NodeSqliteClient.make({ filename })).pipe(Layer.provide(Reactivity.layer)))
   )))
 
 /** Runs `body` on a store of `layer`'s, released when it ends. */

@@ -11,12 +11,14 @@
  * ends (an open that fails, a close while statements wait).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Latch, Layer, Scope, Stream, Tracer } from "effect"
+import { Context, Effect, Exit, Fiber, Latch, Layer, Stream, Tracer } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { DatabaseSync } from "node:sqlite"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
+import { recordingTracer } from "./spanRecorder.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
+import { closedWhileWaiting } from "./workerClose.ts"
 
 type Client = NodeSqliteClient.NodeSqliteClient["Service"]
 
@@ -48,19 +50,6 @@ const insertMissing = (ids: ReadonlyArray<number>): NodeSqliteClient.TransactSta
 
 /** The operation and reason of a failed statement. */
 const failure = (error: SqlError.SqlError) => [error.reason.operation, error.reason._tag]
-
-/** A tracer keeping every span it makes. */
-const keptSpans = () => {
-  const spans: Array<Tracer.NativeSpan> = []
-  const tracer = Tracer.make({
-    span(options) {
-      const span = new Tracer.NativeSpan(options)
-      spans.push(span)
-      return span
-    }
-  })
-  return { spans, tracer }
-}
 
 /**
  * The same statements, bound values and row forms on either home of the database. A failed `transact` is
@@ -168,7 +157,7 @@ describe("NodeSqliteClient, fast: on the calling thread", () => {
   it.effect("a file opens in WAL mode, FULL, a 5 s busy timeout, under both tags, with its spans; closing folds the WAL in", () =>
     Effect.gen(function*() {
       const filename = yield* tempDatabaseFile
-      const { spans, tracer } = keptSpans()
+      const { spans, tracer } = recordingTracer()
       yield* Effect.gen(function*() {
         const context = yield* Layer.build(NodeSqliteClient.layer({ filename, spanAttributes: { "service.name": "ledger" } }))
         const client = Context.get(context, NodeSqliteClient.NodeSqliteClient)
@@ -336,22 +325,10 @@ describe("NodeSqliteClient, fast: on a worker thread", () => {
       assert.deepStrictEqual(failure(missing), ["open", "ConnectionError"])
       const refused = yield* Effect.flip(withClient({ filename: ":memory:", worker: true, synchronous: "full" as NodeSqliteClient.Synchronous }, () => Effect.void))
       assert.strictEqual(refused.message, `synchronous must be one of OFF, NORMAL, FULL, EXTRA, not "full"`)
-      const filename = yield* tempDatabaseFile
-      const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(NodeSqliteClient.layer({ filename, worker: true }), scope)
-      const client = Context.get(context, NodeSqliteClient.NodeSqliteClient)
-      // Long enough that the close and the next statement are sent while it runs on the thread.
-      const running = yield* Effect.forkChild(
-        client<{ n: number }>`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) AS n FROM c`,
-        { startImmediately: true }
-      )
-      const waiting = yield* Effect.forkChild(client`SELECT 1 AS one`, { startImmediately: true })
-      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
-      assert.deepStrictEqual(yield* Fiber.join(running), [{ n: 2_000_000 }])
-      const stopped = yield* Effect.flip(Fiber.join(waiting))
+      const { client, counted, stopped } = yield* closedWhileWaiting
+      assert.deepStrictEqual(counted, [{ n: 2_000_000 }])
       assert.deepStrictEqual(failure(stopped), ["execute", "ConnectionError"])
       assert.match(stopped.message, /worker thread stopped/)
-      yield* Fiber.join(closing)
       const after = yield* Effect.flip(client.transact([{ sql: "SELECT 1", params: [] }]))
       assert.deepStrictEqual(failure(after), ["execute", "ConnectionError"])
     }))

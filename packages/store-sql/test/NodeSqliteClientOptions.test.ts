@@ -9,12 +9,14 @@
  * waits for the connection fails that statement instead of leaving it hanging.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Scope, Stream, Tracer } from "effect"
+import { Effect, Layer, Stream, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
 import { spawn } from "node:child_process"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
+import { recordingTracer } from "./spanRecorder.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
+import { closedWhileWaiting } from "./workerClose.ts"
 
 /** Runs `body` against a client on `filename`, on a worker thread or not; the database is closed when it ends. */
 const withClientOn = (worker: boolean) =>
@@ -33,19 +35,6 @@ const withClientOn = (worker: boolean) =>
  * 5 s under load.
  */
 const onCallingThread = withClientOn(false)
-
-/** A tracer that keeps every span it makes, so a test can read the client's spans. */
-const recordingTracer = () => {
-  const spans: Array<Tracer.NativeSpan> = []
-  const tracer = Tracer.make({
-    span(options) {
-      const span = new Tracer.NativeSpan(options)
-      spans.push(span)
-      return span
-    }
-  })
-  return { spans, tracer }
-}
 
 for (const worker of [false, true]) {
   const withClient = withClientOn(worker)
@@ -264,23 +253,11 @@ describe("NodeSqliteClient statement spans", () => {
 describe("NodeSqliteClient on a worker thread, closed while statements wait", () => {
   it.effect("the running statement completes and one waiting for the connection fails with a connection error", () =>
     Effect.gen(function*() {
-      const file = yield* tempDatabaseFile
-      const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(NodeSqliteClient.layer({ filename: file, worker: true }), scope)
-      const sql = Context.get(context, SqlClient.SqlClient)
-      // Long enough that the close and the next statement are sent while it runs on the thread.
-      const running = yield* Effect.forkChild(
-        sql<{ n: number }>`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) AS n FROM c`,
-        { startImmediately: true }
-      )
-      const waiting = yield* Effect.forkChild(sql`SELECT 1 AS one`, { startImmediately: true })
-      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
-      assert.deepStrictEqual(yield* Fiber.join(running), [{ n: 2_000_000 }])
-      const error = yield* Effect.flip(Fiber.join(waiting))
+      const { counted, stopped: error } = yield* closedWhileWaiting
+      assert.deepStrictEqual(counted, [{ n: 2_000_000 }])
       assert.strictEqual(error.reason._tag, "ConnectionError")
       assert.match(error.message, /worker thread stopped/)
       assert.strictEqual(error.reason.operation, "execute")
-      yield* Fiber.join(closing)
     }))
 })
 

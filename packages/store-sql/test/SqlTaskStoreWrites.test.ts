@@ -21,6 +21,7 @@ import { SqlClient } from "effect/sql"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import * as PgTest from "./pgTestDatabase.ts"
+import { recordingTracer } from "./spanRecorder.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
 
 type Store = TaskStore.TaskStore["Service"]
@@ -31,30 +32,24 @@ interface Cost {
   readonly statements: number
 }
 
-/** A tracer recording the transactions and statement texts of the spans made under it. */
+/** A tracer recording the spans made under it, and what the writes among them cost. */
 const costRecorder = () => {
-  let transactions = 0
-  const texts: Array<string> = []
-  const tracer = Tracer.make({
-    span(options) {
-      if (options.name === "sql.transaction") transactions++
-      const span = new Tracer.NativeSpan(options)
-      const attribute = span.attribute.bind(span)
-      span.attribute = (key, value) => {
-        if (key === "db.query.text") texts.push(String(value))
-        attribute(key, value)
-      }
-      return span
-    }
+  const { spans, tracer } = recordingTracer()
+  /** The statement texts of the spans so far. */
+  const texts = () => spans.flatMap((span) => {
+    const text = span.attributes.get("db.query.text")
+    return text === undefined ? [] : [String(text)]
   })
   return {
     tracer,
     texts,
     /** The cost since the last call. */
     take: (): Cost => {
-      const cost = { transactions, statements: texts.filter((text) => /^(INSERT|WITH)\b/.test(text)).length }
-      transactions = 0
-      texts.length = 0
+      const cost = {
+        transactions: spans.filter((span) => span.name === "sql.transaction").length,
+        statements: texts().filter((text) => /^(INSERT|WITH)\b/.test(text)).length
+      }
+      spans.length = 0
       return cost
     }
   }
@@ -256,7 +251,7 @@ describe.skipIf(PgTest.pgTestUrl === undefined)("PostgreSQL", () => {
         yield* store.insertAll!(old)
         /** Whether the last batch statement checked its inserts (answering those not stored) or sent them plain. */
         const lastInserts = () => {
-          const last = recorder.texts.filter((text) => text.startsWith("WITH")).at(-1) ?? ""
+          const last = recorder.texts().filter((text) => text.startsWith("WITH")).at(-1) ?? ""
           recorder.take()
           return last.endsWith("SELECT NULL AS n WHERE false") ? "plain" : /NOT EXISTS \(SELECT 1 FROM inserted/.test(last) ? "checked" : last
         }

@@ -25,8 +25,9 @@
  * the stream is written there and then, the stream following the feed
  * through `listenNow`. Any other read runs as an Effect (the store read, the
  * feed's final record). A finished task's status body is encoded once and
- * kept (`StatusBodies`), served only for the record it was made from and
- * only after the caller's ownership is checked.
+ * kept (`StatusBodies`) when its record came from memory (a record read
+ * from the store is a new object each time: not kept), served only for the
+ * record it was made from and only after the caller's ownership is checked.
  *
  * A slow reader of a stream holds at most one record beyond the socket's
  * buffer (the latest wins, as the feed's own task streams), and always gets
@@ -139,19 +140,22 @@ export const makeWith = (bodies: StatusBodies) =>
 
     /**
      * Answers a read of `info`, a record the caller may see, unless it opens
-     * a stream: its status (a finished task's body from `bodies`), or the 204
-     * that stops a stream that ended. False for a stream to open.
+     * a stream: its status (a finished task's body from `bodies` when `info`
+     * came from memory — `kept`: the object the next read finds again; a
+     * store's record is a new object each read, its body not worth keeping),
+     * or the 204 that stops a stream that ended. False for a stream to open.
      */
     const answered = (
       request: Http.IncomingMessage,
       response: Http.ServerResponse,
       events: boolean,
       info: TaskInfo.TaskInfo,
-      started: number
+      started: number,
+      kept: boolean
     ): boolean => {
       if (response.destroyed) return true
       if (!events) {
-        const body = TaskInfo.isTerminal(info.status) ? bodies.bodyOf(info, encodeBody) : encodeBody(info)
+        const body = kept && TaskInfo.isTerminal(info.status) ? bodies.bodyOf(info, encodeBody) : encodeBody(info)
         response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
         response.end(body)
         HotRequest.timedNow(context, "GET", started, 200)
@@ -197,12 +201,13 @@ export const makeWith = (bodies: StatusBodies) =>
         // feed's over a supervisor that answers for its memory (`peek`): a record it does not hold may have been
         // deleted since the feed heard of it.
         const known = peek !== undefined ? peek(hot.id) : feed.final(hot.id)
-        const read = known !== undefined && Principal.canSee(who.value, known)
+        const fromMemory = known !== undefined && Principal.canSee(who.value, known)
+        const read = fromMemory
           ? Result.succeed(known)
           : yield* Effect.result(Effect.provideService(access.get(hot.id), Principal.CurrentPrincipal, who.value))
         if (read._tag === "Failure") return next()
         const info = read.success
-        if (answered(request, response, hot.events, info, started)) return
+        if (answered(request, response, hot.events, info, started, fromMemory)) return
         const writer = streamTo(response)
         opened(response, writer, yield* Effect.orDie(feed.listen(hot.id, writer, info)), started)
       })
@@ -223,7 +228,7 @@ export const makeWith = (bodies: StatusBodies) =>
         if (held === undefined) bodies.forget(hot.id)
         // Another principal's task: the stack answers it, as a missing one.
         else if (!Principal.canSee(who.value, held)) return next()
-        else if (answered(request, response, hot.events, held, started)) return
+        else if (answered(request, response, hot.events, held, started, true)) return
         else {
           const writer = streamTo(response)
           const stop = feed.listenNow(hot.id, writer, held)

@@ -268,4 +268,31 @@ describe.skipIf(PgTest.pgTestUrl === undefined)("PostgreSQL", () => {
         yield* store.insert(record())
         assert.strictEqual(lastInserts(), "checked")
       })))
+
+  it.effect("a batch inserting ids and recording progress of one of them, or changing a state and recording its progress, is one transaction", () =>
+    on(pgAdaptive.store(batchOf(4)), (store, recorder) =>
+      Effect.gen(function*() {
+        const [a, b, c] = [record({ status: "running", startedAt: 1 }), record(), record({ status: "running", startedAt: 1 })]
+        // Progress is acknowledged when queued, the inserts once the batch committed.
+        const inserted = yield* Effect.all([
+          Effect.exit(store.insert(a)),
+          Effect.exit(store.updateProgress({ ...a, progress: 10 })),
+          Effect.exit(store.insert(b)),
+          Effect.exit(store.insert(c))
+        ], { concurrency: "unbounded" })
+        assert.deepStrictEqual(inserted.map(exitOutcome), ["ok", "ok", "ok", "ok"])
+        assert.deepStrictEqual(recorder.take(), { transactions: 1, statements: 2 })
+        // No inserts: that part is left out, and the others are written in one transaction.
+        const changed = yield* Effect.all([
+          Effect.exit(store.update({ ...b, status: "running", startedAt: 2 })),
+          Effect.exit(store.updateProgress({ ...b, status: "running", startedAt: 2, progress: 20 })),
+          Effect.exit(store.updateProgress({ ...c, progress: 30 })),
+          Effect.exit(store.updateProgress({ ...a, progress: 40 }))
+        ], { concurrency: "unbounded" })
+        assert.deepStrictEqual(changed.map(exitOutcome), ["ok", "ok", "ok", "ok"])
+        assert.deepStrictEqual(recorder.take(), { transactions: 1, statements: 2 })
+        assert.deepStrictEqual(yield* stored(store, a.id), { ...a, progress: 40 })
+        assert.deepStrictEqual(yield* stored(store, b.id), { ...b, status: "running", startedAt: 2, progress: 20 })
+        assert.deepStrictEqual(yield* stored(store, c.id), { ...c, progress: 30 })
+      })))
 })

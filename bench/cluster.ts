@@ -422,16 +422,26 @@ const side = (placement: string, first: boolean) =>
     return { placement, cluster, runners, databaseUrl, env, measured: [] } satisfies Side
   })
 
-/** One measured I/O burst on `side`'s runners, after a warm-up and its runners' idle CPU; printed as it comes. */
+/**
+ * Measured I/O bursts per runner count (`CLUSTER_BENCH_BURSTS`, default 1), one after the other, each printed: the
+ * table takes the last. More than one shows what a runner's CPU per task does as it warms up (a new runner's first
+ * thousands of tasks cost more than an older one's).
+ */
+const BURSTS = Number(process.env.CLUSTER_BENCH_BURSTS ?? 1)
+
+/** The measured I/O bursts on `side`'s runners (`BURSTS`), after a warm-up, each after its runners' idle CPU; printed as they come. */
 const ioBurst = (side: Side) =>
   Effect.gen(function*() {
     const n = side.runners.length
     yield* throughput(side.runners, "io", { ms: 20 }, WARM_UP, undefined, side.databaseUrl)
-    const idle = yield* idleCpu(side.runners)
-    const measured = yield* throughput(side.runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, `io${n}-${side.placement}`, side.databaseUrl, idle.settled)
-    const load = loadAverage()
-    side.measured.push({ ...measured, load, idleControl: idle.control })
-    yield* progress(`${n} runner${n === 1 ? "" : "s"}, placement ${side.placement}: ${fmt(measured.rate)}/s, ${fmt(measured.cpuPerTask)} µs CPU per task, ${fmt(measured.busyCpuPerTask)} less idle (${measured.spread}; each runner per task of its own ${measured.perRunner.map((micros) => fmt(micros)).join(" / ")} µs), ${idleText(idle)}, CPU control ${CpuControl.text(measured.control, idle.control)} over ${measured.control.runs} runs, load ${load}`)
+    for (let burst = 1; burst <= BURSTS; burst++) {
+      const idle = yield* idleCpu(side.runners)
+      const label = `io${n}-${side.placement}${BURSTS === 1 ? "" : `-${burst}`}`
+      const measured = yield* throughput(side.runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, label, side.databaseUrl, idle.settled)
+      const load = loadAverage()
+      if (burst === BURSTS) side.measured.push({ ...measured, load, idleControl: idle.control })
+      yield* progress(`${BURSTS === 1 ? "" : `burst ${burst} of ${BURSTS}: `}${n} runner${n === 1 ? "" : "s"}, placement ${side.placement}: ${fmt(measured.rate)}/s, ${fmt(measured.cpuPerTask)} µs CPU per task, ${fmt(measured.busyCpuPerTask)} less idle (${measured.spread}; each runner per task of its own ${measured.perRunner.map((micros) => fmt(micros)).join(" / ")} µs), ${idleText(idle)}, CPU control ${CpuControl.text(measured.control, idle.control)} over ${measured.control.runs} runs, load ${load}`)
+    }
   })
 
 /** Final records heard in the feed's figure, and how many go in one notification (one alone; a burst's, `linger` packing them). */

@@ -29,14 +29,14 @@
  * It stops gracefully (handing its shards over) on SIGTERM or when stdin
  * closes, and after three minutes in any case (`RUNNER_LIFETIME_MS`).
  */
-import { appendFileSync, writeFileSync } from "node:fs"
-import { Session } from "node:inspector/promises"
+import { appendFileSync } from "node:fs"
 import { createInterface } from "node:readline"
 // by its own path: the package's index also loads its Redis client (see Runner.ts)
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Duration, Effect, Exit, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import { PersistedSchedules, Task, TaskContext, TaskFeed, Tasks } from "@chainjobs/tasks"
 import { Runner, RunnerConfig } from "@chainjobs/cluster"
+import { startProfile } from "./cpuProfile.ts"
 
 const name = process.env.RUNNER_NAME ?? "runner"
 const events = process.env.EVENTS!
@@ -207,25 +207,6 @@ const runner = Runner.layer({
   supervisor: { maxWorkers: Number(process.env.RUNNER_WORKERS ?? 50), shutdownGracePeriod: "5 seconds" },
   maxConnections: Number(process.env.RUNNER_PG_CONNECTIONS ?? 6),
   schema: process.env.RUNNER_SCHEMA
-})
-
-/**
- * Starts V8's CPU profiler in this process; the returned effect stops it and writes the profile (a `.cpuprofile`
- * file, for Chrome's DevTools) to the path given. What `burst` with `profile` records, to see where a task's CPU goes.
- */
-const startProfile = Effect.promise(async () => {
-  const session = new Session()
-  session.connect()
-  await session.post("Profiler.enable")
-  // 100 µs between samples (V8's default is 1 ms): a burst of a few thousand tasks gives enough samples per module
-  await session.post("Profiler.setSamplingInterval", { interval: 100 })
-  await session.post("Profiler.start")
-  return (path: string) =>
-    Effect.promise(async () => {
-      const { profile } = await session.post("Profiler.stop")
-      writeFileSync(path, JSON.stringify(profile))
-      session.disconnect()
-    })
 })
 
 /**

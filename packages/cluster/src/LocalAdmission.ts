@@ -22,10 +22,10 @@
  *
  * @since 0.1.0
  */
-import { Effect, Latch, Layer, Option, Schedule, Stream } from "effect"
+import { Effect, Latch, Layer, Option, Schedule } from "effect"
 import { ClusterSchema, Entity, EntityId, Sharding, type ShardId } from "effect/cluster"
 import { Rpc } from "effect/rpc"
-import { type TaskHandle, TaskInfo, type Tasks } from "@chainjobs/tasks"
+import { type TaskHandle, TaskInfo, Tasks } from "@chainjobs/tasks"
 import type { OpenShards } from "./OpenShards.ts"
 import * as TaskEntity from "./TaskEntity.ts"
 
@@ -42,6 +42,9 @@ export const ShardGuard = Entity.make("chainjobs/ShardGuard", [Hold])
 /** How often a runner looks for shards it holds without a guard open, and starts one on each. */
 export const guardInterval = "250 millis"
 
+/** How often the guards forget the directly admitted tasks the supervisor no longer holds (finished, let go of). */
+export const pruneInterval = "1 second"
+
 /** One shard's guard while open: the direct submissions being recorded under it, and the tasks they admitted. */
 class Guard {
   /** The shard it guards. */
@@ -55,7 +58,7 @@ class Guard {
   recording = 0
   /** Open while no direct submission is being recorded. */
   readonly idle = Latch.makeUnsafe(true)
-  /** Ids of the unfinished tasks admitted under this guard. */
+  /** Ids of the tasks admitted under this guard: the unfinished ones, and those that ended since the last prune. */
   readonly tasks = new Set<string>()
 }
 
@@ -98,14 +101,19 @@ const guardLayer = (hold: (shard: ShardId.ShardId) => Effect.Effect<void>) =>
   )
 
 /**
- * A runner's direct admission over its own supervisor (`local`): follows the
- * supervisor's changes (finished tasks leave their guard), and every
- * `guardInterval` starts a guard on each shard held without one open, until
- * the scope closes. A submission is admitted directly only while its shard is
+ * A runner's direct admission over its own supervisor (`local`, the supervisor
+ * `Tasks.make` built: its memory tells which tasks it still holds,
+ * `Tasks.peek`; anything else is a defect): every `pruneInterval` forgets the
+ * tasks it no longer holds, and every `guardInterval` starts a guard on each
+ * shard held without one open, until the scope closes. A submission is admitted directly only while its shard is
  * open too (`openShards`, the task entity's). `shards` is the number of shards
  * per group. Registers the guard entity.
  */
 export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], shards: number, openShards: OpenShards) {
+  // a wrapper's memory would look empty, and an unfinished task forgotten is not handed over when its shard moves
+  if (Tasks.peeker(local) === undefined) {
+    return yield* Effect.die(new Error("LocalAdmission.make: `local` is not a supervisor Tasks.make built"))
+  }
   const sharding = yield* Sharding.Sharding
   const clientFor = yield* ShardGuard.client
   // The guard entity's shard group does not depend on its id. A task's shard is the task entity's
@@ -125,19 +133,30 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
     if (!guardIds.has(shard.id)) guardIds.set(shard.id, { shard, entityId })
   }
 
+  /** Ids of the direct submissions under way (admitted, their supervisor's submission not returned yet). */
+  const submitting = new Set<string>()
+
   const forget = (id: string) => {
     guardOf.get(id)?.tasks.delete(id)
     guardOf.delete(id)
   }
 
-  // a batch of changes at a time: one step per batch, not one per change (a task makes three)
-  yield* Effect.forkScoped(
-    Stream.runForEachArray(local.changes, (infos) =>
-      Effect.sync(() => {
-        for (const info of infos) if (TaskInfo.isTerminal(info.status) && guardOf.has(info.id)) forget(info.id)
-      })),
-    { startImmediately: true }
-  )
+  /**
+   * Forgets the directly admitted tasks the supervisor no longer holds: finished, or let go of (`Tasks.peek` says so
+   * from its memory; no record, once its submission returned, means it is not held here). Every `pruneInterval`,
+   * not per change: no follower of the supervisor's changes, a look at each task known here a second instead (what
+   * a guard hands over is bounded by the tasks admitted in that time besides the unfinished ones). A submission
+   * under way is kept: its task may not be held yet. A guard's release hands over what it still knows, finished
+   * ones included: a task not held here is not handed over (`Tasks.handOff` does nothing).
+   */
+  const prune = Effect.sync(() => {
+    for (const id of guardOf.keys()) {
+      if (submitting.has(id)) continue
+      const info = Tasks.peek(local, id)
+      if (info === undefined || TaskInfo.isTerminal(info.status)) forget(id)
+    }
+  })
+  yield* Effect.forkScoped(Effect.repeat(prune, Schedule.spaced(pruneInterval)))
 
   /**
    * The shard of each bucket entity (`b/<n>`, where unkeyed tasks go) a submission was placed on, and its key in
@@ -222,6 +241,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
           guardOf.set(id, guard)
         }
         if (guard.recording++ === 0) guard.idle.closeUnsafe()
+        submitting.add(id)
         return submit.pipe(
           Effect.map((handle) => {
             // joined another task: that one is kept where it was admitted
@@ -230,6 +250,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
           }),
           Effect.tapError(() => Effect.sync(() => fresh && forget(id))),
           Effect.ensuring(Effect.sync(() => {
+            submitting.delete(id)
             if (--guard.recording === 0) guard.idle.openUnsafe()
           }))
         )

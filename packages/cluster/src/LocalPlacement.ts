@@ -32,7 +32,7 @@
  */
 import { Clock, Effect } from "effect"
 import { Sharding } from "effect/cluster"
-import type { Task, Tasks, TaskStats } from "@chainjobs/tasks"
+import { type Task, Tasks } from "@chainjobs/tasks"
 import type { LocalAdmission } from "./LocalAdmission.ts"
 import * as TaskEntity from "./TaskEntity.ts"
 
@@ -71,16 +71,16 @@ export const idInBucket = (made: string, wanted: (bucket: number) => boolean): s
   return undefined
 }
 
-/** Whether the runner's supervisor has a worker free for a task of `kind`: none waiting, and its kind under its limit. */
-const freeWorker = (stats: TaskStats.TaskStats, kind: Task.Any) =>
-  stats.accepting && stats.running + stats.pending < stats.maxWorkers &&
-  (stats.runningByKind[kind.name] ?? 0) < kind.policy.concurrency
-
 /**
- * Placement `local` over the runner's own supervisor (`local`, whose workers it counts) and its direct admission
+ * Placement `local` over the runner's own supervisor (`local`, whose workers it counts: the supervisor
+ * `Tasks.make` built, read synchronously through `Tasks.freeWorker`, no wrapper of it) and its direct admission
  * (`admission`, whose shards it places on).
  */
 export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], admission: LocalAdmission) {
+  const freeWorker = Tasks.freeWorker(local)
+  if (freeWorker === undefined) {
+    return yield* Effect.die(new Error("LocalPlacement.make: `local` is not a supervisor Tasks.make built"))
+  }
   const sharding = yield* Sharding.Sharding
   const clock = yield* Clock.Clock
   const shardOfBucket = Array.from(
@@ -101,8 +101,8 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], a
     return admitted > 0
   }
   const placement: LocalPlacement = {
-    place: (kind, made) =>
-      Effect.map(local.stats, (stats) => (freeWorker(stats, kind) && anyHere() ? idInBucket(made, here) ?? made : made))
+    // read when run, from memory only: the supervisor's counts (no stats record built), the count of shards here
+    place: (kind, made) => Effect.sync(() => freeWorker(kind) && anyHere() ? idInBucket(made, here) ?? made : made)
   }
   return placement
 })

@@ -21,7 +21,7 @@
 // what a runner loads otherwise
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as NodeCrypto from "@effect/platform-node/NodeCrypto"
-import { type Config, ConfigProvider, Context, type Duration, Effect, Layer, Metric, type Redacted, Schedule, Stream } from "effect"
+import { type Config, ConfigProvider, Context, type Duration, Effect, Layer, Metric, type Redacted, Schedule } from "effect"
 import { EntityId, RunnerAddress, type Runners, RunnerStorage, Sharding, ShardId, ShardingConfig, SqlMessageStorage } from "effect/cluster"
 import type { SocketServer } from "effect/socket"
 import type { PgClient } from "@effect/sql-pg"
@@ -91,35 +91,24 @@ export interface RunnerOptions {
 /**
  * The store as a runner's own supervisor sees it: every record it writes says
  * this runner runs it (`TaskInfo.runner`), and `unfinished` is empty, since
- * start-up recovery is the shard owner's (`TaskEntity.adoption`).
+ * start-up recovery is the shard owner's (`TaskEntity.adoption`). A runner's
+ * supervisor names the runner in its records itself (`TasksConfig.runner`,
+ * from admission and adoption on): those pass as they are, no copy made.
  */
 export const runnerView = (store: TaskStore.TaskStore["Service"], runner: string): TaskStore.TaskStore["Service"] => {
-  const stamped = (info: TaskInfo.TaskInfo): TaskInfo.TaskInfo => info.runner === runner ? info : { ...info, runner }
+  const named = (info: TaskInfo.TaskInfo) => info.runner === runner
+  const stamped = (info: TaskInfo.TaskInfo): TaskInfo.TaskInfo => named(info) ? info : { ...info, runner }
+  const stampedAll = (infos: ReadonlyArray<TaskInfo.TaskInfo>) => infos.every(named) ? infos : infos.map(stamped)
   const insertAll = store.insertAll
   const updateAll = store.updateAll
   return TaskStore.TaskStore.of({
     ...store,
     insert: (info) => store.insert(stamped(info)),
-    ...(insertAll === undefined ? {} : { insertAll: (infos) => insertAll(infos.map(stamped)) }),
+    ...(insertAll === undefined ? {} : { insertAll: (infos) => insertAll(stampedAll(infos)) }),
     update: (info) => store.update(stamped(info)),
-    ...(updateAll === undefined ? {} : { updateAll: (infos) => updateAll(infos.map(stamped)) }),
+    ...(updateAll === undefined ? {} : { updateAll: (infos) => updateAll(stampedAll(infos)) }),
     updateProgress: (info) => store.updateProgress(stamped(info)),
     unfinished: Effect.succeed([])
-  })
-}
-
-/**
- * The runner's supervisor whose reads say this runner runs the tasks it holds:
- * a record held in memory was not read back from the store, where the runner
- * is written (`runnerView`).
- */
-const runnerReads = (local: Tasks.Tasks["Service"], runner: string): Tasks.Tasks["Service"] => {
-  const stamped = (info: TaskInfo.TaskInfo): TaskInfo.TaskInfo => info.runner === undefined ? { ...info, runner } : info
-  return Tasks.Tasks.of({
-    ...local,
-    get: (id) => Effect.map(local.get(id), stamped),
-    awaitInfo: (id) => Effect.map(local.awaitInfo(id), stamped),
-    watch: (id) => Stream.map(local.watch(id), stamped)
   })
 }
 
@@ -153,7 +142,9 @@ const layerServices = (
       TaskStore.TaskStore,
       runnerView(store, address)
     )
-    const local = runnerReads(supervisor, address)
+    // Its records name this runner from admission or adoption on (`TasksConfig.runner`): its reads need no copy, and
+    // the supervisor itself serves the placement's and the guards' synchronous reads (`Tasks.freeWorker`, `Tasks.peek`).
+    const local = supervisor
     // a live runner lets its tasks go at its next lock refresh, a third of the expiry, then hands them over
     const live = yield* LiveRunners.make(address, options.runner.lockExpiration)
     const entity = yield* TaskEntity.make(local, live)

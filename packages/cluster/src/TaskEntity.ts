@@ -30,10 +30,10 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Exit, FiberMap, Option, Schedule, Schema, Stream } from "effect"
+import { Clock, Duration, Effect, Exit, FiberMap, Option, Schedule, Schema } from "effect"
 import { ClusterSchema, Entity, EntityId, Sharding, ShardId } from "effect/cluster"
 import { Rpc } from "effect/rpc"
-import { TaskError, type TaskHandle, TaskInfo, type Tasks, TaskStore } from "@chainjobs/tasks"
+import { TaskError, type TaskHandle, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import type * as LiveRunners from "./LiveRunners.ts"
 import { NotAdmitted } from "./NotAdmitted.ts"
 import * as OpenShards from "./OpenShards.ts"
@@ -160,32 +160,27 @@ export interface Host {
   /** Ids of the tasks whose `Run` is being served here. */
   readonly serving: Set<string>
   /**
-   * Tasks this runner's supervisor admitted (`Submit`) whose `Run` has not been served yet, and whether each has
-   * finished meanwhile: served without reading its record back (a short task often ends before its `Run` arrives).
+   * Tasks this runner's supervisor admitted (`Submit`) whose `Run` has not been served yet. One that has finished
+   * meanwhile (a short task often ends before its `Run` arrives) is served without reading its record back: the
+   * supervisor's memory tells (`Tasks.peek`), no follower of its changes.
    */
-  readonly admittedHere: Map<string, boolean>
+  readonly admittedHere: Set<string>
   /** Refuses new work from now on and hands every served task over (stopped at its checkpoint, left pending). */
   readonly close: Effect.Effect<void>
   readonly closing: () => boolean
 }
 
 /**
- * The entity's host over the runner's own supervisor (`local`), following its changes until the scope closes; its
- * adoptions wait for other runners to let their tasks go (`live`).
+ * The entity's host over the runner's own supervisor (`local`: the supervisor `Tasks.make` built, whose memory
+ * `Tasks.peek` reads; a wrapper of it works, reading the store where `peek` cannot answer); its adoptions wait for
+ * other runners to let their tasks go (`live`).
  */
 export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], live: LiveRunners.LiveRunners) {
   const sharding = yield* Sharding.Sharding
   const openShards = OpenShards.make((shard) => sharding.hasShardId(shard))
   const serving = new Set<string>()
-  const admittedHere = new Map<string, boolean>()
+  const admittedHere = new Set<string>()
   let closing = false
-  yield* Effect.forkScoped(
-    Stream.runForEach(local.changes, (info) =>
-      Effect.sync(() => {
-        if (TaskInfo.isTerminal(info.status) && admittedHere.has(info.id)) admittedHere.set(info.id, true)
-      })),
-    { startImmediately: true }
-  )
   const host: Host = {
     local,
     live,
@@ -261,19 +256,20 @@ export const layer = (host: Host, guarded: GuardedAdmission = unguarded) =>
       )
       const serve = (id: string) =>
         Effect.gen(function*() {
-          const admittedHere = host.admittedHere.get(id)
+          const admittedHere = host.admittedHere.has(id)
           // Admitted here and finished already: nothing to wait for, nothing to read back.
-          if (admittedHere === true) return
-          const adopted = admittedHere === false || (yield* local.adopt(id).pipe(
+          if (admittedHere && TaskInfo.isTerminal(Tasks.peek(local, id)?.status ?? "pending")) return
+          const adopted = admittedHere || (yield* local.adopt(id).pipe(
             Effect.retry({ schedule: storeRetry, while: (error) => error._tag === "TaskStoreError" }),
             Effect.as(true),
             Effect.catchTag("TaskNotFound", () => Effect.succeed(false)),
             Effect.orDie
           ))
           if (!adopted) return
-          const info = yield* Effect.orDie(local.awaitInfo(id))
+          // A record gone (deleted once it ended, and no longer in the supervisor's memory): nothing to serve.
+          const info = yield* Effect.orDie(Effect.catchTag(local.awaitInfo(id), "TaskNotFound", () => Effect.succeed(undefined)))
           // Handed off, not finished: the shard is moving and ends this entity.
-          if (!TaskInfo.isTerminal(info.status)) return yield* Effect.never
+          if (info !== undefined && !TaskInfo.isTerminal(info.status)) return yield* Effect.never
         }).pipe(
           Effect.onInterrupt(() => handOver(host, address.shardId, [id])),
           Effect.ensuring(Effect.sync(() => {
@@ -303,8 +299,9 @@ export const layer = (host: Host, guarded: GuardedAdmission = unguarded) =>
             }
             const direct = yield* guarded(address.entityId, request.id, local.submitEncoded(request.kind, request.payload, options))
             if (Option.isSome(direct)) return { id: direct.value.id }
-            // Followed from before its submission: its end may come before `submitEncoded` returns.
-            host.admittedHere.set(request.id, false)
+            // Known from before its submission: its end may come before `submitEncoded` returns (its `Run` then reads the
+            // supervisor's memory, `Tasks.peek`).
+            host.admittedHere.add(request.id)
             // Known to this entity from before its insert: if the entity ends meanwhile (its shard moved), the
             // hand-over includes it, and the supervisor stores it pending instead of starting it here.
             admitted.add(request.id)

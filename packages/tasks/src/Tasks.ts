@@ -223,6 +223,17 @@ export const peek = (tasks: Tasks["Service"], id: string): TaskInfo | undefined 
  */
 export const peeker = (tasks: Tasks["Service"]): ((id: string) => TaskInfo | undefined) | undefined => peeks.get(tasks)
 
+/** The synchronous worker reads of the supervisors `make` built, by the service object it returned. */
+const workerReads = new WeakMap<Tasks["Service"], (kind: Task.Any) => boolean>()
+
+/**
+ * Supervisor `tasks`' read of whether it has a worker free for a task of a kind right now: it accepts tasks, fewer
+ * run and wait than its `maxWorkers`, and fewer of the kind run than its concurrency — what `stats` tells, read at
+ * once, no effect run and no record built. `undefined` when `tasks` is not a supervisor `make` built (as `peeker`).
+ * For a placement asked per submission (a cluster runner's `LocalPlacement`).
+ */
+export const freeWorker = (tasks: Tasks["Service"]): ((kind: Task.Any) => boolean) | undefined => workerReads.get(tasks)
+
 const unknownKind = (name: string) => new UnknownTaskKind({ kind: name })
 const notFound = (id: string) => new TaskNotFound({ id })
 
@@ -733,7 +744,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
           if (isTerminal(info.status) || entries.has(id)) return Effect.void
           const registered = registry.get(info.kind)
           if (registered === undefined) return Effect.sync(() => dormant.add(info))
-          return lifecycle.recover(store, now(), registered, info, admitRecovered, announceLost)
+          return lifecycle.recover(store, now(), registered, info, admitRecovered, announceLost, config.runner)
         })
       })
 
@@ -779,7 +790,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         registry.set(kind.name, registered)
         return Effect.forEach(
           dormant.take(kind.name),
-          (info) => lifecycle.recover(store, now(), registered, info, admitRecovered, announceLost),
+          (info) => lifecycle.recover(store, now(), registered, info, admitRecovered, announceLost, config.runner),
           { discard: true }
         ).pipe(
           Effect.catchCause((cause) => Effect.logError("chainjobs: recovering tasks of kind", kind.name, "failed", cause))
@@ -834,6 +845,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         Effect.andThen(validate(kind, payload), Schedules.daemon(tasks, scope, kind, payload, options))
     })
     peeks.set(tasks, (id) => entries.get(id)?.info ?? finals.get(id))
+    workerReads.set(tasks, (kind) => admission.hasFreeWorker(kind.name, kind.policy.concurrency))
     return tasks
   })
 

@@ -63,6 +63,15 @@ export class Admission<A extends Admittable> {
   get isOpen(): boolean {
     return this.open
   }
+  /**
+   * True if a task of kind `kindName` (at most `concurrency` of it at once) would find a worker free now: admission
+   * open, fewer tasks running and waiting than workers, and its kind under its limit. What `Tasks.freeWorker` reads,
+   * `stats`' counts without building them.
+   */
+  hasFreeWorker(kindName: string, concurrency: number): boolean {
+    return this.open && this.runningCount + this.pending.size < this.maxWorkers &&
+      (this.runningByKind.get(kindName) ?? 0) < concurrency
+  }
   /** Running tasks per kind. */
   runningByKindRecord(): Record<string, number> {
     const record: Record<string, number> = {}

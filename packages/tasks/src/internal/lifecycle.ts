@@ -67,15 +67,19 @@ export class Dormant {
  * checkpoint) if its kind resumes, else it fails as `lost`, as does a record
  * whose payload no longer decodes. `admit` holds and queues the new entry;
  * `finished` is told of a record that ended as `lost` once it is stored.
+ * `runner` is the cluster runner this process is (`TasksConfig.runner`): every
+ * record written or held from here on names it, as a submission's does.
  */
 export const recover = (
   store: TaskStore["Service"],
   at: number,
   registered: Registered,
-  info: TaskInfo,
+  adopted: TaskInfo,
   admit: (entry: Entry) => void,
-  finished: (info: TaskInfo) => void
+  finished: (info: TaskInfo) => void,
+  runner?: string
 ): Effect.Effect<void, TaskStoreError> => {
+  const info = runner === undefined || adopted.runner === runner ? adopted : { ...adopted, runner }
   const kind = registered.kind
   const fail = (record: TaskInfo) => Effect.map(store.update(record), () => finished(record))
   const payload = registered.codec.decodePayload(info.payload)
@@ -86,17 +90,17 @@ export const recover = (
     return fail(lost(info, kind, "the process running the task stopped before it finished", at))
   }
   const record = resumed(info)
-  const entry = new Entry(heldHere(record), registered, payload.value)
+  const entry = new Entry(heldHere(record, runner), registered, payload.value)
   return Effect.map(record === info ? Effect.void : store.update(record), () => admit(entry))
 }
 
 /**
  * The record a process holds for a task it took back: without the runner that
- * ran it before, since it runs here now (in a cluster, the runner's view of
- * the store and of its reads names this runner instead).
+ * ran it before, since it runs here now (in a cluster, `recover` named this
+ * runner in it already).
  */
-const heldHere = (record: TaskInfo): TaskInfo => {
-  if (record.runner === undefined) return record
+const heldHere = (record: TaskInfo, runner: string | undefined): TaskInfo => {
+  if (record.runner === undefined || record.runner === runner) return record
   const { runner: _previous, ...held } = record
   return held
 }

@@ -3,7 +3,8 @@
  * from Linux's `/proc` without asking the service: a growing RSS over a flat
  * V8 heap is somewhere else, and these parts say where.
  *
- * - `malloc`: the C heap — the main arena (`[heap]`, grown by `brk`) and the
+ * - `malloc`: the C heap — the main arena (`[heap]`, grown by `brk`: the
+ *   main thread's, given back only from its top, `mainArena`) and the
  *   arenas glibc gives other threads (anonymous mappings of up to 64 MB
  *   starting on a 64-MB boundary, as glibc places them). Native objects live
  *   here: sockets' and HTTP parsers' state, SQLite's page cache and
@@ -21,6 +22,8 @@ import { readFileSync } from "node:fs"
 export interface MemoryParts {
   readonly rss: number
   readonly malloc: number
+  /** Of `malloc`, the main arena (`[heap]`, grown by `brk`): the main thread's C heap, which glibc gives back only from its top. */
+  readonly mainArena: number
   readonly anon: number
   readonly file: number
 }
@@ -37,9 +40,10 @@ export const memoryParts = (pid: number): MemoryParts | undefined => {
     return undefined
   }
   let malloc = 0
+  let mainArena = 0
   let anon = 0
   let file = 0
-  let part: "malloc" | "anon" | "file" = "anon"
+  let part: "main" | "malloc" | "anon" | "file" = "anon"
   for (const line of text.split("\n")) {
     // A mapping's header: `start-end perms offset dev inode [path]`; its `Rss:` line follows.
     const header = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line)
@@ -47,7 +51,9 @@ export const memoryParts = (pid: number): MemoryParts | undefined => {
       const start = Number.parseInt(header[1], 16)
       const size = Number.parseInt(header[2], 16) - start
       const path = header[4]
-      part = path === "[heap]" || (path === "" && header[3] === "rw-p" && start % arenaSize === 0 && size <= arenaSize)
+      part = path === "[heap]"
+        ? "main"
+        : path === "" && header[3] === "rw-p" && start % arenaSize === 0 && size <= arenaSize
         ? "malloc"
         : path === "" || path.startsWith("[")
         ? "anon"
@@ -56,12 +62,15 @@ export const memoryParts = (pid: number): MemoryParts | undefined => {
     }
     if (line.startsWith("Rss:")) {
       const bytes = Number(line.split(/\s+/)[1]) * 1024
-      if (part === "malloc") malloc += bytes
+      if (part === "main") {
+        malloc += bytes
+        mainArena += bytes
+      } else if (part === "malloc") malloc += bytes
       else if (part === "anon") anon += bytes
       else file += bytes
     }
   }
-  return { rss: malloc + anon + file, malloc, anon, file }
+  return { rss: malloc + anon + file, malloc, mainArena, anon, file }
 }
 
 

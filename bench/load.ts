@@ -37,7 +37,9 @@
  * fiber work per turn of its event loop, ms; 0 for Effect's own scheduler;
  * unset, the service's default), `--malloc-arena-max=` (the service's
  * `MALLOC_ARENA_MAX`: glibc's limit on its C heaps' arenas, a probe of the
- * allocator's share of the RSS; unset, glibc's own), `--allocator=jemalloc`
+ * allocator's share of the RSS; unset, glibc's own), `--glibc-tunables=`
+ * (the service's `GLIBC_TUNABLES`, e.g. a fixed `glibc.malloc.mmap_threshold`),
+ * `--allocator=jemalloc`
  * (the service's C heap from jemalloc, `LD_PRELOAD`ed, in place of glibc's:
  * a C heap that grows under glibc and not under jemalloc is the allocator's
  * fragmentation, one that grows under both is native objects kept; its
@@ -65,7 +67,8 @@
  * pile up between collections, not a leak. `--trace-gc=FILE` writes the
  * service's GC lines there. What the RSS is made of is read from the
  * service's `/proc/<pid>/smaps` each interval (`_load-memory.ts`): the C heap
- * (`malloc`: glibc's arenas), the V8 heap's committed pages, the other
+ * (`malloc`: glibc's arenas; `brk`, of them the main thread's, which glibc
+ * returns only from its top), the V8 heap's committed pages, the other
  * anonymous memory, mapped files — and the run prints each part's slope, so
  * a growing RSS is placed. Each interval also shows what the kernel saw
  * (`_load-kernel.ts`): the service's accept queue, sampled every 100 ms
@@ -130,6 +133,14 @@ const turnBudget = args.find((arg) => arg.startsWith("--turn-budget="))?.slice("
 /** The service's `MALLOC_ARENA_MAX` (`--malloc-arena-max=`), or undefined for glibc's own. */
 const mallocArenaMax = args.find((arg) => arg.startsWith("--malloc-arena-max="))?.slice("--malloc-arena-max=".length) ??
   process.env.LOAD_MALLOC_ARENA_MAX
+/**
+ * The service's `GLIBC_TUNABLES` (`--glibc-tunables=`, e.g.
+ * `glibc.malloc.mmap_threshold=131072`: a fixed threshold, which also stops
+ * glibc raising it each time a large mapped chunk is freed), or undefined for
+ * none; the generator's processes do not get it.
+ */
+const glibcTunables = args.find((arg) => arg.startsWith("--glibc-tunables="))?.slice("--glibc-tunables=".length) ??
+  process.env.LOAD_GLIBC_TUNABLES
 /** jemalloc's shared library, `LD_PRELOAD`ed into the service by `--allocator=jemalloc`. */
 const jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 /** The service's C heap allocator (`--allocator=`): glibc's own, or jemalloc in its place. */
@@ -220,7 +231,7 @@ console.log(
     `${mix.wsWatch} WS Watch, ${mix.wsAll} WS WatchChanges; ${mix.statusRate} status reads/s on new and on open connections; ` +
     `service young generation ${semiSpace === 0 ? "V8's default" : `--max-semi-space-size=${semiSpace}`}; ` +
     `fiber work per turn ${turnBudget === undefined ? "the service's default" : `CHAINJOBS_TURN_BUDGET_MS=${turnBudget}`}; ` +
-    `C heap ${allocator === "jemalloc" ? `jemalloc (LD_PRELOAD=${jemalloc})` : "glibc's"}, arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}; ` +
+    `C heap ${allocator === "jemalloc" ? `jemalloc (LD_PRELOAD=${jemalloc})` : "glibc's"}, arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}${glibcTunables === undefined ? "" : `, GLIBC_TUNABLES=${glibcTunables}`}; ` +
     `listening sockets ${acceptors === undefined ? "the service's default" : `CHAINJOBS_ACCEPTORS=${acceptors}`}; ` +
     `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay; client processes ${split.clientsNice === 0 ? "at the service's priority" : `nice ${split.clientsNice}`}`
 )
@@ -264,6 +275,7 @@ const server = spawn(
       ...process.env,
       ...(turnBudget === undefined ? {} : { CHAINJOBS_TURN_BUDGET_MS: turnBudget }),
       ...(mallocArenaMax === undefined ? {} : { MALLOC_ARENA_MAX: mallocArenaMax }),
+      ...(glibcTunables === undefined ? {} : { GLIBC_TUNABLES: glibcTunables }),
       ...(allocator === "jemalloc" ? { LD_PRELOAD: jemalloc } : {}),
       ...(acceptors === undefined ? {} : { CHAINJOBS_ACCEPTORS: acceptors })
     }
@@ -348,6 +360,7 @@ const header = [
   "gen CPU %",
   "RSS MB",
   "malloc MB",
+  "brk MB",
   "anon MB",
   "acceptQ max/busy%",
   "acc gap ms",
@@ -374,7 +387,7 @@ let cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!) }
 let cpuAtStart = cpuBefore.seconds
 const rss: Array<readonly [number, number]> = []
 /** The service's memory by part (`_load-memory.ts`) per interval, with its V8 heap's committed bytes (MB, at the load's clock). */
-const parts: Array<{ readonly t: number; readonly malloc: number; readonly anon: number; readonly file: number; readonly heapTotal: number }> = []
+const parts: Array<{ readonly t: number; readonly malloc: number; readonly mainArena: number; readonly anon: number; readonly file: number; readonly heapTotal: number }> = []
 /** The TCP counters when the load began, and at the last interval. */
 const countersAtStart = tcpCounters()
 let countersBefore = countersAtStart
@@ -424,7 +437,7 @@ lines(generator, async (line) => {
   }
   const process_ = await scrape(base)
   const memory = memoryParts(server.pid!)
-  if (memory !== undefined) parts.push({ t: report.t, malloc: memory.malloc, anon: memory.anon, file: memory.file, heapTotal: process_.heapTotal })
+  if (memory !== undefined) parts.push({ t: report.t, malloc: memory.malloc, mainArena: memory.mainArena, anon: memory.anon, file: memory.file, heapTotal: process_.heapTotal })
   const counters = tcpCounters()
   const counted = counterDelta(countersBefore, counters)
   countersBefore = counters
@@ -463,6 +476,8 @@ lines(generator, async (line) => {
     fmt(generatorPercent),
     mb(resident),
     mb(memory?.malloc ?? Number.NaN),
+    // Of it, the main thread's arena: the C heap glibc returns only from its top.
+    mb(memory?.mainArena ?? Number.NaN),
     // Anonymous memory besides the C heap: the V8 heaps' resident pages, large buffers, stacks.
     mb(memory?.anon ?? Number.NaN),
     queued.samples === 0 ? "?" : `${queued.max}/${fmt(100 * queued.nonEmpty)}`,
@@ -697,14 +712,14 @@ table([
   [
     // The V8 heap's committed size is not all resident (a young generation is committed whole): it is shown beside the
     // anonymous part, which holds the resident share of it, not taken from it.
-    "its parts' slopes after warm-up (MB/min): C heap (malloc) / other anonymous (V8 heaps' pages, buffers, stacks) / files; V8 heap committed",
+    "its parts' slopes after warm-up (MB/min): C heap (malloc; of it the main thread's arena, brk) / other anonymous (V8 heaps' pages, buffers, stacks) / files; V8 heap committed",
     (() => {
       const after = parts.filter((p) => p.t >= warmupSeconds)
       const of = (pick: (p: (typeof parts)[number]) => number) => {
         const points = after.filter((p) => Number.isFinite(pick(p))).map((p) => [p.t, pick(p)] as const)
         return points.length < 2 ? "?" : fmt(slope(points) * 60 / 2 ** 20, 1)
       }
-      return `${[of((p) => p.malloc), of((p) => p.anon), of((p) => p.file)].join(" / ")}; ${of((p) => p.heapTotal)}`
+      return `${of((p) => p.malloc)} (brk ${of((p) => p.mainArena)}) / ${[of((p) => p.anon), of((p) => p.file)].join(" / ")}; ${of((p) => p.heapTotal)}`
     })(),
     "",
     ""

@@ -26,6 +26,7 @@ import { Effect, Fiber, Layer, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
 import { Task, TaskFeed, Tasks } from "@chainjobs/tasks"
+import { startProfile } from "../packages/cluster/test/cpuProfile.ts"
 import { makeCluster, onDatabase, type RunnerProcess, settled, type TestCluster } from "../packages/cluster/test/RunnerProcess.ts"
 import * as CpuControl from "./_cpuControl.ts"
 import * as FailoverPhases from "./_failoverPhases.ts"
@@ -49,6 +50,14 @@ const NOOP_IN_FLIGHT = 100
 const inFlightOf = (kind: string): number => kind === "io" ? IO_IN_FLIGHT_PER_RUNNER : NOOP_IN_FLIGHT
 /** Tasks each side runs before it is measured: a new runner, and the single process. */
 const WARM_UP = 200
+/**
+ * I/O tasks each runner runs before each runner count's measured bursts (`CLUSTER_BENCH_WARM_UP`, default 2,000). A
+ * runner's CPU per task falls over its first few thousand tasks (its code compiled and optimized, its heap grown;
+ * its idle loops' CPU too): after the 200 of before, the newest runner of a burst cost up to twice the others
+ * (session 17, the lead's quiet run: 167 / 191 / 358 µs per task of its own with 3 runners), so the figure measured
+ * how new the last runner was. `CLUSTER_BENCH_BURSTS` shows it burst by burst.
+ */
+const IO_WARM_UP = Number(process.env.CLUSTER_BENCH_WARM_UP ?? 2000)
 /**
  * The runners' environment: whether they admit their own shards' submissions directly
  * (`RunnerSettings.directAdmission`, on by default; `CLUSTER_BENCH_DIRECT=false` turns it off), and a lifetime longer
@@ -360,10 +369,13 @@ const singleProcess = (schema: string) =>
     // warmed up as the runner is: measured cold, its first tasks (compiling, the pool's first connections) cost more
     yield* burst(WARM_UP)
     const pgBefore = yield* pgCpu(url!)
+    // profiled as the runner's burst is, beside it (`CLUSTER_BENCH_PROFILE`)
+    const profiler = PROFILE === undefined ? undefined : yield* startProfile
     const cpu = process.cpuUsage()
     const started = Date.now()
     yield* burst(NOOP_TASKS)
     const spent = process.cpuUsage(cpu)
+    if (profiler !== undefined) yield* profiler(`${PROFILE}/noop-single.cpuprofile`)
     const millis = Date.now() - started
     const pg = pgSpent(pgBefore, yield* pgCpu(url!))
     return {
@@ -433,7 +445,7 @@ const BURSTS = Number(process.env.CLUSTER_BENCH_BURSTS ?? 1)
 const ioBurst = (side: Side) =>
   Effect.gen(function*() {
     const n = side.runners.length
-    yield* throughput(side.runners, "io", { ms: 20 }, WARM_UP, undefined, side.databaseUrl)
+    yield* throughput(side.runners, "io", { ms: 20 }, IO_WARM_UP, undefined, side.databaseUrl)
     for (let burst = 1; burst <= BURSTS; burst++) {
       const idle = yield* idleCpu(side.runners)
       const label = `io${n}-${side.placement}${BURSTS === 1 ? "" : `-${burst}`}`

@@ -8,7 +8,8 @@
  * area on the calling thread, and two tests start the only worker threads:
  * what the thread's protocol carries (statements, settings, errors,
  * `transact`, a lock waited for, a parameter it cannot send) and how it
- * ends (an open that fails, a close while statements wait).
+ * ends (an open that fails, a close while statements wait). Each worker test may take a minute: a thread's
+ * start and a count of two million rows take seconds on a loaded machine.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Latch, Layer, Stream, Tracer } from "effect"
@@ -289,11 +290,11 @@ describe("NodeSqliteClient, fast: on a worker thread", () => {
   it.effect("statements, settings, transact, errors, a parameter it cannot send and a lock held for a moment cross the thread", () =>
     Effect.gen(function*() {
       const filename = yield* tempDatabaseFile
-      yield* withClient({ filename, worker: true, synchronous: "NORMAL", busyTimeout: "3 seconds" }, (client) =>
+      yield* withClient({ filename, worker: true, synchronous: "NORMAL", busyTimeout: "30 seconds" }, (client) =>
         Effect.gen(function*() {
           assert.deepStrictEqual(
             [yield* pragma(client, "journal_mode"), yield* pragma(client, "synchronous"), yield* pragma(client, "busy_timeout")],
-            ["wal", 1, 3000]
+            ["wal", 1, 30_000]
           )
           yield* statementsAndRows(client, "execute")
           yield* transactions(client)
@@ -312,12 +313,14 @@ describe("NodeSqliteClient, fast: on a worker thread", () => {
           yield* Effect.callback<void>((resume) => {
             setTimeout(() => resume(Effect.void), 100)
           })
+          // Still waiting (a thread that did not wait would have failed with SQLITE_BUSY by now); the timeout only bounds a failure.
+          assert.isUndefined(write.pollUnsafe(), "the write did not wait for the lock")
           other.exec("COMMIT")
           other.close()
           yield* Fiber.join(write)
           assert.includeMembers(yield* itemIds(client), [100, 101])
         }))
-    }))
+    }), 60_000)
 
   it.effect("an open that fails on the thread fails the layer; a close fails the statements waiting and those after it", () =>
     Effect.gen(function*() {
@@ -331,5 +334,5 @@ describe("NodeSqliteClient, fast: on a worker thread", () => {
       assert.match(stopped.message, /worker thread stopped/)
       const after = yield* Effect.flip(client.transact([{ sql: "SELECT 1", params: [] }]))
       assert.deepStrictEqual(failure(after), ["execute", "ConnectionError"])
-    }))
+    }), 60_000)
 })

@@ -48,7 +48,10 @@ describe.skipIf(pgTestUrl === undefined)("a join of a task its runner admitted d
       const handles: Array<TaskHandle.TaskHandle<void, never>> = []
       for (let n = 0; n < 8; n++) handles.push(yield* a.tasks.submit(Tick, { n }))
       yield* completedInDatabase(cluster, handles.map((handle) => handle.id))
-      yield* Effect.sleep("300 millis")
+      // let go by a's supervisor: none of them runs or waits there any more
+      for (let tasks = yield* a.status.tasks; tasks.running + tasks.pending > 0; tasks = yield* a.status.tasks) {
+        yield* Effect.sleep("20 millis")
+      }
       for (const handle of handles) {
         const before = reads.get(handle.id) ?? 0
         assert.isTrue(Exit.isSuccess(yield* Effect.exit(handle.join)), handle.id)

@@ -22,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Latch, Layer, Option, Schedule } from "effect"
+import { Cause, Effect, Exit, Latch, Layer, Option, Schedule } from "effect"
 import { ClusterSchema, Entity, EntityId, Sharding, type ShardId } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { type TaskHandle, TaskInfo, Tasks } from "@chainjobs/tasks"
@@ -81,6 +81,8 @@ export interface LocalAdmission {
   admits(shard: ShardId.ShardId): boolean
   /** How many shards' guards are open here: the shards whose submissions this runner admits directly. */
   readonly guarded: Effect.Effect<number>
+  /** How many directly admitted tasks the guards know: the unfinished ones, and those that ended since the last prune. */
+  readonly known: Effect.Effect<number>
   /** Closes every guard and hands over every directly admitted task: what a stopping runner does first. */
   readonly close: Effect.Effect<void>
 }
@@ -90,6 +92,7 @@ export const none: LocalAdmission = {
   submit: () => Effect.succeed(Option.none()),
   admits: () => false,
   guarded: Effect.succeed(0),
+  known: Effect.succeed(0),
   close: Effect.void
 }
 
@@ -133,8 +136,11 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
     if (!guardIds.has(shard.id)) guardIds.set(shard.id, { shard, entityId })
   }
 
-  /** Ids of the direct submissions under way (admitted, their supervisor's submission not returned yet). */
-  const submitting = new Set<string>()
+  /**
+   * The direct submissions under way (admitted, their supervisor's submission not returned yet), counted per id: two
+   * submissions of one caller-chosen id may overlap.
+   */
+  const submitting = new Map<string, number>()
 
   const forget = (id: string) => {
     guardOf.get(id)?.tasks.delete(id)
@@ -241,24 +247,24 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
           guardOf.set(id, guard)
         }
         if (guard.recording++ === 0) guard.idle.closeUnsafe()
-        submitting.add(id)
-        return submit.pipe(
-          Effect.map((handle) => {
-            // joined another task: that one is kept where it was admitted
-            if (fresh && handle.id !== id) forget(id)
-            return Option.some(handle)
-          }),
-          Effect.tapError(() => Effect.sync(() => fresh && forget(id))),
-          Effect.ensuring(Effect.sync(() => {
-            submitting.delete(id)
+        submitting.set(id, (submitting.get(id) ?? 0) + 1)
+        // one step at its end, whatever it is (a submission's fewest steps: this is every direct admission's path)
+        const ended = (exit: Exit.Exit<TaskHandle.TaskHandle<any, any>, unknown>) =>
+          Effect.sync(() => {
+            // refused, or joined another task (that one is kept where it was admitted): not this guard's
+            if (fresh && (Exit.isSuccess(exit) ? exit.value.id !== id : Cause.hasFails(exit.cause))) forget(id)
+            const under = submitting.get(id)! - 1
+            if (under === 0) submitting.delete(id)
+            else submitting.set(id, under)
             if (--guard.recording === 0) guard.idle.openUnsafe()
-          }))
-        )
+          })
+        return Effect.map(Effect.onExit(submit, ended), Option.some)
         // From the count to its end, not interruptible: a submitter interrupted meanwhile must neither leave the count
         // up (the guard's release would wait for it forever) nor an admitted task unknown to its guard.
       }).pipe(Effect.uninterruptible),
     admits: (shard) => admitting(shard) !== undefined,
     guarded: Effect.sync(() => guards.size),
+    known: Effect.sync(() => guardOf.size),
     close: Effect.suspend(() => {
       closed = true
       return Effect.forEach(Array.from(guards.values()), (guard) => release(guard.shard, guard), {

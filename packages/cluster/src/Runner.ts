@@ -49,6 +49,11 @@ export class RunnerStatus extends Context.Service<RunnerStatus, {
   readonly shardsOpen: Effect.Effect<number>
   /** How many of them have their guard open (`LocalAdmission`): open ones then admit straight into this runner's supervisor. */
   readonly shardsGuarded: Effect.Effect<number>
+  /**
+   * How many tasks admitted straight into this runner's supervisor its guards know (`LocalAdmission`): the unfinished
+   * ones, which a guard hands over when its shard moves, and those that ended or left since the last prune (a second).
+   */
+  readonly directTasksKnown: Effect.Effect<number>
   /** Whether this runner holds the shard of the cluster's runner health check (`healthCheckName`). */
   readonly runsHealthCheck: Effect.Effect<boolean>
   /** How many tasks run on this runner now, and how many wait for a worker. */
@@ -167,6 +172,7 @@ const layerServices = (
       shardsHeld: Effect.sync(() => shards.filter((shard) => sharding.hasShardId(shard)).length),
       shardsOpen: Effect.sync(() => entity.openShards.count),
       shardsGuarded: admission.guarded,
+      directTasksKnown: admission.known,
       runsHealthCheck: Effect.sync(() => sharding.hasShardId(healthCheckShard)),
       tasks: Effect.map(local.stats, ({ pending, running }) => ({ running, pending }))
     })

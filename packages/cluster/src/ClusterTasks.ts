@@ -176,12 +176,27 @@ export const make = Effect.fnUntraced(function*(
     input: unknown,
     fromEncoded: boolean,
     options: Tasks.SubmitOptions | undefined
+  ): Effect.Effect<TaskHandle.TaskHandle<any, any>, Tasks.SubmitError> => {
+    const known = registered.get(name)
+    if (known !== undefined) return submitKind(known, input, fromEncoded, options)
+    return Effect.flatMap(kindNamed(name), (kind) =>
+      kind === undefined
+        ? Effect.fail(new TaskError.UnknownTaskKind({ kind: name }))
+        : submitKind(kind, input, fromEncoded, options))
+  }
+
+  /**
+   * A submission of a kind found: admitted by this runner's own supervisor when it holds the task's shard (a direct
+   * admission, every local placement's path: a few steps, no generator), else sent to the shard's owner
+   * (`throughEntity`).
+   */
+  const submitKind = (
+    kind: Task.Any,
+    input: unknown,
+    fromEncoded: boolean,
+    options: Tasks.SubmitOptions | undefined
   ): Effect.Effect<TaskHandle.TaskHandle<any, any>, Tasks.SubmitError> =>
-    Effect.gen(function*() {
-      const kind = yield* kindNamed(name)
-      if (kind === undefined) {
-        return yield* new TaskError.UnknownTaskKind({ kind: name })
-      }
+    Effect.suspend(() => {
       let payload: Option.Option<unknown> = Option.some(input)
       if (fromEncoded) {
         // A payload that does not decode goes on all the same: the owner refuses it with the issues named.
@@ -193,16 +208,31 @@ export const make = Effect.fnUntraced(function*(
       // No wait of its own between this and the direct admission below, which takes the worker it saw free (the run
       // loop may still yield between them: then a concurrent submission can take that worker, and this task waits in
       // this runner's queue — rarely, and never on another runner).
-      const id = options?.id === undefined && key === null ? yield* placing.place(kind, made) : made
-      const entityId = placement({ id, kind: kind.name, key })
-      // This runner holds the shard: its own supervisor admits the task, no message.
-      const direct = yield* admission.submit(
-        entityId,
-        id,
-        fromEncoded ? local.submitEncoded(name, input, { ...options, id }) : local.submit(kind, input, { ...options, id })
-      )
-      // its await takes the supervisor's final record, as a handle of the supervisor's own (`operations.awaitExit`)
-      if (Option.isSome(direct)) return Tasks.makeHandle(direct.value.id, kind.name, kind, operations, direct.value)
+      const placed = options?.id === undefined && key === null ? placing.place(kind, made) : Effect.succeed(made)
+      return Effect.flatMap(placed, (id) => {
+        const entityId = placement({ id, kind: kind.name, key })
+        // This runner holds the shard: its own supervisor admits the task, no message.
+        const submit = fromEncoded
+          ? local.submitEncoded(kind.name, input, { ...options, id })
+          : local.submit(kind, input, { ...options, id })
+        return Effect.flatMap(admission.submit(entityId, id, submit), (direct) =>
+          Option.isSome(direct)
+            // its await takes the supervisor's final record, as a handle of the supervisor's own (`operations.awaitExit`)
+            ? Effect.succeed(Tasks.makeHandle(direct.value.id, kind.name, kind, operations, direct.value))
+            : throughEntity(kind, id, entityId, input, fromEncoded, options))
+      })
+    })
+
+  /** A submission sent to the owner of its shard (`entityId`), another runner or a shard of this one not guarded here. */
+  const throughEntity = (
+    kind: Task.Any,
+    id: string,
+    entityId: string,
+    input: unknown,
+    fromEncoded: boolean,
+    options: Tasks.SubmitOptions | undefined
+  ): Effect.Effect<TaskHandle.TaskHandle<any, any>, Tasks.SubmitError> =>
+    Effect.gen(function*() {
       const encoded = fromEncoded ? input : yield* Task.encodePayload(kind, input as never)
       // A caller-chosen id may be another submission's record already: read first, so that a record found after the
       // owner interrupted this submission's handler (`answeredByRecord`) is told as this one's only if it was not

@@ -99,20 +99,22 @@ const streamHead = { "cache-control": "no-cache", "content-type": "text/event-st
  * follows it at once, and the two go out in one write.
  */
 const streamTo = (response: Http.ServerResponse): TaskFeed.TaskListener & { readonly resume: () => void } => {
-  let waiting: Uint8Array | undefined
+  let waiting: string | undefined
   return {
     change: (change) => {
       if (response.destroyed) return
       if (!response.headersSent) response.writeHead(200, streamHead)
-      if (response.writableNeedDrain || TaskInfo.isTerminal(change.info.status)) waiting = change.sse
-      else response.write(change.sse)
+      if (response.writableNeedDrain || TaskInfo.isTerminal(change.info.status)) waiting = change.sseText
+      else response.write(change.sseText)
     },
     end: () => {
       if (response.destroyed || response.writableEnded) return
       if (!response.headersSent) response.writeHead(200, streamHead)
       const last = waiting
       waiting = undefined
-      response.end(last === undefined ? endEvent : Buffer.concat([last, endEvent]))
+      // Written in the same tick, the two go out in one write (the response's socket is corked until the next tick).
+      if (last !== undefined) response.write(last)
+      response.end(endEvent)
     },
     resume: () => {
       if (waiting === undefined || response.destroyed || response.writableEnded) return

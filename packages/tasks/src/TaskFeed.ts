@@ -71,7 +71,7 @@ export class Change {
   readonly info: TaskInfo.TaskInfo
   /** The record was deleted: `info` is the record as it stood. */
   readonly deleted: boolean
-  #sse: Uint8Array | undefined
+  #sse: string | undefined
   constructor(seq: number, eventId: string, info: TaskInfo.TaskInfo, deleted = false) {
     this.seq = seq
     this.eventId = eventId
@@ -79,13 +79,22 @@ export class Change {
     this.deleted = deleted
   }
   /**
-   * The change as one server-sent event (`id`, `event: message`, or `event: deleted` for a deletion, `data`): encoded
+   * The change as one server-sent event (`id`, `event: message`, or `event: deleted` for a deletion, `data`): made
    * once, written to every stream; its data is the record's text the RPC watchers write too (`TaskInfo.jsonText`).
    */
+  get sseText(): string {
+    return this.#sse ??= `id: ${this.eventId}\nevent: ${this.deleted ? "deleted" : "message"}\ndata: ${
+      TaskInfo.jsonText(this.info) ?? JSON.stringify(encodeInfo(this.info))
+    }\n\n`
+  }
+  /**
+   * `sseText` in UTF-8, encoded anew at each read and not kept. A change outlives several young-generation
+   * collections in the feed's replay ring, so bytes kept on it (memory outside V8's heap, from the C heap) were
+   * freed only by a full collection: under load tens of MB of them piled up between two, and the C heap kept
+   * their high-water mark. Encoded per write they die young, and the text stays in V8's heap.
+   */
   get sse(): Uint8Array {
-    return this.#sse ??= utf8.encode(
-      `id: ${this.eventId}\nevent: ${this.deleted ? "deleted" : "message"}\ndata: ${TaskInfo.jsonText(this.info) ?? JSON.stringify(encodeInfo(this.info))}\n\n`
-    )
+    return utf8.encode(this.sseText)
   }
 }
 

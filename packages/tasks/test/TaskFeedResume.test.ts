@@ -410,7 +410,7 @@ describe("TaskFeed: frames and shutdown", () => {
         for (const [change, event] of [[finished, "message"], [deleted, "deleted"]] as const) {
           const frame = decoder.decode(change.sse)
           assert.strictEqual(frame, `id: ${change.eventId}\nevent: ${event}\ndata: ${JSON.stringify(encode(change.info))}\n\n`)
-          assert.strictEqual(change.sse, change.sse, "encoded once")
+          assert.strictEqual(change.sseText, frame, "its text kept")
         }
         assert.strictEqual(new TaskFeed.Change(1, "t-1", finished.info).deleted, false)
       })))

@@ -146,12 +146,12 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
         )
       return { join: joinWith({}), joinWith }
     })
-  /** Spawns a runner; `held`: it loads its modules and waits for `join` (`runner.ts`' `RUNNER_HOLD`). */
   /**
    * Node's (and V8's) flags for every runner process (`RUNNER_NODE_FLAGS`, space-separated; none by default): what a
    * bench compares runners started with V8 heap settings by (`--min-semi-space-size` is not allowed in `NODE_OPTIONS`).
    */
   const nodeFlags = (process.env.RUNNER_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "")
+  /** Spawns a runner; `held`: it loads its modules and waits for `join` (`runner.ts`' `RUNNER_HOLD`). */
   const spawnRunner = (name: string, env: Readonly<Record<string, string>>, held: boolean) =>
     Effect.gen(function*() {
       const port = yield* freePort

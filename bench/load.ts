@@ -46,7 +46,9 @@
  * mappings count as other anonymous memory), `--acceptors=` (the
  * service's `CHAINJOBS_ACCEPTORS`: listening sockets sharing its port, so
  * new connections accepted per turn of its event loop; 1 for Node's single
- * socket; unset, the service's default), `--sse-client=` (`net`, the
+ * socket; unset, the service's default), `--node-flags=` (more Node/V8 flags
+ * for the service only, space-separated, e.g. `--node-flags="--single-threaded-gc"`:
+ * an A/B of how many threads it runs on the shared cores), `--sse-client=` (`net`, the
  * default: the generator reads event streams over bare sockets,
  * `_load-sse.ts`; `http`: over `node:http`, to compare the generator's own
  * CPU), `--clients-nice=` (the generator's client processes run that much
@@ -148,6 +150,9 @@ const allocator = args.find((arg) => arg.startsWith("--allocator="))?.slice("--a
 if (allocator !== "glibc" && allocator !== "jemalloc") throw new Error(`--allocator=${allocator}: glibc or jemalloc`)
 /** The service's `CHAINJOBS_ACCEPTORS` (`--acceptors=`), or undefined for its default. */
 const acceptors = args.find((arg) => arg.startsWith("--acceptors="))?.slice("--acceptors=".length) ?? process.env.LOAD_ACCEPTORS
+/** More Node/V8 flags for the service's command line (`--node-flags=`, space-separated); the generator's processes do not get them. */
+const nodeFlags = (args.find((arg) => arg.startsWith("--node-flags="))?.slice("--node-flags=".length) ?? process.env.LOAD_NODE_FLAGS ?? "")
+  .split(" ").filter((flag) => flag !== "")
 /** How the generator splits its clients over processes, and when one counts as stalled (`--sse-procs=`, `--stall-ms=`). */
 const split: Split = {
   sseTaskParts: Math.max(1, Math.round(setting("sse-procs", 4, 4))),
@@ -233,6 +238,7 @@ console.log(
     `fiber work per turn ${turnBudget === undefined ? "the service's default" : `CHAINJOBS_TURN_BUDGET_MS=${turnBudget}`}; ` +
     `C heap ${allocator === "jemalloc" ? `jemalloc (LD_PRELOAD=${jemalloc})` : "glibc's"}, arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}${glibcTunables === undefined ? "" : `, GLIBC_TUNABLES=${glibcTunables}`}; ` +
     `listening sockets ${acceptors === undefined ? "the service's default" : `CHAINJOBS_ACCEPTORS=${acceptors}`}; ` +
+    `service node flags ${nodeFlags.length === 0 ? "none added" : nodeFlags.join(" ")}; ` +
     `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay; client processes ${split.clientsNice === 0 ? "at the service's priority" : `nice ${split.clientsNice}`}`
 )
 
@@ -255,6 +261,7 @@ const server = spawn(
     ...(semiSpace === 0 ? [] : [`--max-semi-space-size=${semiSpace}`]),
     ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
     ...(snapshotDir === undefined ? [] : ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshotDir}`]),
+    ...nodeFlags,
     "--trace-gc",
     // Times the probe's new-connection reads inside the service: accept -> request -> finish.
     `--import=${pathToFileURL(join(here, "_load-trace.ts")).href}`,

@@ -224,6 +224,18 @@ const batchSize = 256
  */
 export const publishSlice = 256
 
+/**
+ * Deliveries to task streams' listeners (a change times the listeners of
+ * its task) per turn of the event loop, at most, beside `publishSlice`: a
+ * listener writes to its socket in the publishing turn (the lean reads'
+ * event streams), and under issue 17's mix a slice of 256 changes reached
+ * 1,000 and more of them, turns of tens of milliseconds in which no new
+ * connection was accepted. The feed yields once a slice's changes have
+ * reached this many; a change is never split, so one with more listeners
+ * than this is delivered whole in a turn of its own.
+ */
+export const deliverySlice = 128
+
 /** Makes a feed over the current supervisor, following its events for as long as the scope lasts. */
 export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig> = {}) {
   const config = { ...defaults, ...options }
@@ -287,8 +299,18 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     }
   }
 
-  const publish = (items: ReadonlyArray<TaskInfo.TaskInfo | Deleted>) => {
-    for (const item of items) {
+  /** Changes published, and deliveries made to task streams' listeners, since the feed last yielded. */
+  let sinceYield = 0
+  let deliveredSinceYield = 0
+  /**
+   * Publishes `items` from `from` on until the slice is full (`publishSlice` changes or `deliverySlice`
+   * deliveries since the feed last yielded); the index of the first change left.
+   */
+  const publish = (items: ReadonlyArray<TaskInfo.TaskInfo | Deleted>, from: number): number => {
+    let index = from
+    while (index < items.length && sinceYield < publishSlice && deliveredSinceYield < deliverySlice) {
+      const item = items[index++]
+      sinceYield++
       seq++
       const deleted = "_tag" in item
       const info = deleted ? item.info : item
@@ -306,9 +328,12 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
         finals.set(info.id, change)
       } else latest.set(info.id, change)
       const watchers = byTask.get(info.id)
-      if (watchers !== undefined) for (const subscriber of watchers) deliverTask(subscriber, change)
+      if (watchers === undefined) continue
+      deliveredSinceYield += watchers.size
+      for (const subscriber of watchers) deliverTask(subscriber, change)
     }
     settle()
+    return index
   }
   /** Set once the supervisor's events have ended (it shut down): every stream ends, and new ones end at once. */
   let closed = false
@@ -319,20 +344,14 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
   }
   // Subscribed here, before the feed is handed out: no change made after `make` returns is missed.
   const intake = yield* Stream.toPull(tasks.changesAndDeletions)
-  /** Changes published since the feed last yielded. */
-  let sinceYield = 0
-  /** Publishes `items`, yielding to the event loop each time `publishSlice` changes have been published since it last did. */
-  const publishSliced = (items: ReadonlyArray<TaskInfo.TaskInfo | Deleted>): Effect.Effect<void> =>
+  /** Publishes `items` from `from` on, yielding to the event loop each time a slice is full (see `publish`). */
+  const publishSliced = (items: ReadonlyArray<TaskInfo.TaskInfo | Deleted>, from = 0): Effect.Effect<void> =>
     Effect.suspend(() => {
-      const room = publishSlice - sinceYield
-      if (items.length < room) {
-        sinceYield += items.length
-        publish(items)
-        return Effect.void
-      }
-      publish(items.length === room ? items : items.slice(0, room))
+      const next = publish(items, from)
+      if (sinceYield < publishSlice && deliveredSinceYield < deliverySlice) return Effect.void
       sinceYield = 0
-      return items.length === room ? Effect.yieldNow : Effect.andThen(Effect.yieldNow, publishSliced(items.slice(room)))
+      deliveredSinceYield = 0
+      return next === items.length ? Effect.yieldNow : Effect.andThen(Effect.yieldNow, publishSliced(items, next))
     })
   yield* Effect.forkScoped(
     Effect.forever(Effect.flatMap(intake, publishSliced)).pipe(

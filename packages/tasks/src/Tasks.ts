@@ -300,6 +300,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
 
     /** A task ended here (finished, or stored back for the next process): free its worker, tell, start the next. */
     const release = (entry: Entry) => {
+      entry.letGo()
       admission.stopped(entry)
       publisher.publish(entry, isTerminal(entry.info.status) ? "Finished" : undefined)
       forget(entry)
@@ -661,7 +662,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
             Effect.sync(() => {
               const live = entries.get(id)
               Queue.offerUnsafe(queue, entry.info)
-              if (live === undefined || isTerminal(entry.info.status)) {
+              // a held task's record is never terminal (its final one is shown once committed, as it is let go)
+              if (live === undefined) {
                 Queue.endUnsafe(queue)
                 return
               }

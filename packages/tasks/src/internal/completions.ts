@@ -22,7 +22,7 @@ const finalWriteRetries = Schedule.exponential("100 millis").pipe(Schedule.upTo(
 /** Writes the final records of tasks and releases them. */
 export interface Completions {
   /**
-   * Takes `entry`'s settled record (its `info`) to write, then release it; called
+   * Takes `entry`'s settled record (its `written`) to write, then release it; called
    * where the task's run has ended (not lazily). The effect returned is what the
    * task's fiber must still run: the write itself over a store without `updateAll`,
    * nothing over one with it (the batch writer writes and releases).
@@ -49,7 +49,7 @@ export const make = (
 
   /** `writeAlone` over a store whose update is done at once: written and released in the call, as the Effect would. */
   const writtenNow = (entry: Entry, update: NonNullable<typeof updateNow>): Effect.Effect<void> => {
-    const written = runNow(update, entry.info)
+    const written = runNow(update, entry.written)
     return Exit.isSuccess(written) ? committed(entry) : failedOnce(entry, written.cause)
   }
 
@@ -59,7 +59,7 @@ export const make = (
    * a write that failed is tried again a few times, then the failure is logged.
    */
   const writeAlone = (entry: Entry): Effect.Effect<void> =>
-    updateNow !== undefined ? writtenNow(entry, updateNow) : Effect.matchCauseEffect(store.update(entry.info), {
+    updateNow !== undefined ? writtenNow(entry, updateNow) : Effect.matchCauseEffect(store.update(entry.written), {
       // one parameter: `matchCauseEffect` wraps a handler of another arity in a closure of its own
       onSuccess: (_: void) => committed(entry),
       onFailure: (cause) => failedOnce(entry, cause)
@@ -67,7 +67,7 @@ export const make = (
 
   /** Writes a final record again on the retry schedule (its first write failed), then releases its task. */
   const writeAgain = (entry: Entry): Effect.Effect<void> =>
-    Effect.matchCauseEffect(Effect.retry(store.update(entry.info), finalWriteRetries), {
+    Effect.matchCauseEffect(Effect.retry(store.update(entry.written), finalWriteRetries), {
       onSuccess: () => committed(entry),
       onFailure: (cause) => givenUp(entry, cause)
     })
@@ -95,7 +95,7 @@ export const make = (
   const flush: Effect.Effect<void> = Effect.suspend(() => {
     const batch = queued
     queued = []
-    return Effect.flatMap(Effect.exit(updateAll(batch.map((entry) => entry.info))), (written) => {
+    return Effect.flatMap(Effect.exit(updateAll(batch.map((entry) => entry.written))), (written) => {
       let failed: Array<Entry> | undefined
       for (let i = 0; i < batch.length; i++) {
         if (Exit.isSuccess(written) && written.value[i] === undefined) committed(batch[i])

@@ -53,6 +53,12 @@ export class Entry {
   private phase: "inserted" | "live" | "backingOff"
   /** A heartbeat later than `record.heartbeatAt`, not yet in a record; undefined when there is none. */
   private aliveAt: number | undefined = undefined
+  /**
+   * While the settled record's write is in flight (from `settle` until `committed`, or until the task is let go):
+   * the record readers saw before it, which they keep seeing — an outcome is told once the store took it. Undefined
+   * otherwise.
+   */
+  private shown: TaskInfo | undefined = undefined
   /** The kind and handler the task runs with. */
   readonly registered: Registered
   /** The decoded payload. */
@@ -89,8 +95,12 @@ export class Entry {
     this.phase = insertedRunning ? "inserted" : "live"
   }
 
-  /** The task's record as readers see it: pending until a task inserted running starts, with its last heartbeat. */
+  /**
+   * The task's record as readers see it: pending until a task inserted running starts, with its last heartbeat; once
+   * settled, the record before until the settled one is committed (see `shown`).
+   */
   get info(): TaskInfo {
+    if (this.shown !== undefined) return this.shown
     if (this.phase === "inserted") return asPending(this.record)
     if (this.aliveAt !== undefined) {
       this.record = { ...this.record, heartbeatAt: this.aliveAt }
@@ -98,7 +108,10 @@ export class Entry {
     }
     return this.record
   }
-  /** The record as made, to be written: a task inserted running is inserted with it (its `info` still reads pending). */
+  /**
+   * The record as made, to be written: a task inserted running is inserted with it (its `info` still reads pending);
+   * a settled one is written with it (its `info` still reads the record before).
+   */
   get written(): TaskInfo {
     return this.record
   }
@@ -215,18 +228,30 @@ export class Entry {
    * (`final`, made here for a task taken back, which has no such handles): a final record there is one the store took.
    */
   committed(): void {
+    this.shown = undefined
     if (isTerminal(this.record.status)) (this.final ??= new FinalRecord()).info = this.record
+  }
+
+  /**
+   * The task is let go, whatever became of its settled record's write: readers (its waiters, its followers) see
+   * that record from now on.
+   */
+  letGo(): void {
+    this.shown = undefined
   }
 
   /**
    * The task's outcome at `at`. A terminal one is kept for the kind's
    * retention; a `pending` one (a resumable task stopped by a shutdown) waits
-   * for the next process as its next attempt.
+   * for the next process as its next attempt. Readers see it once it is
+   * committed (`committed`) or the task is let go (`letGo`); it is `written`.
    */
   settle(outcome: codec.Outcome, at: number): TaskInfo {
     // A task that never started settles from the pending record it stood for.
     const info = this.phase === "inserted" ? asPending(this.record) : this.record
     const heartbeatAt = this.aliveAt ?? info.heartbeatAt
+    // readers keep the record they would have read until this one is committed (a record made only for a heartbeat)
+    this.shown = heartbeatAt === info.heartbeatAt ? info : { ...info, heartbeatAt }
     this.phase = "live"
     this.aliveAt = undefined
     const finished = outcome.status !== "pending"

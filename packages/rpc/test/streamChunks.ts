@@ -46,3 +46,15 @@ export const record: TaskInfo.TaskInfo = {
   expiresAt: null,
   runner: "127.0.0.1:1"
 }
+
+/** A copy of `info` that counts every read of one of its fields: `counted.reads()` since the last `counted.reset()`. */
+export const counted = (info: TaskInfo.TaskInfo) => {
+  let reads = 0
+  const copy = new Proxy({ ...info }, {
+    get: (target, key, receiver) => {
+      if (typeof key === "string" && key in target) reads++
+      return Reflect.get(target, key, receiver)
+    }
+  })
+  return { info: copy as TaskInfo.TaskInfo, reads: () => reads, reset: () => void (reads = 0) }
+}

@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as HiddenField from "./HiddenField.ts"
 import { uuidv7 } from "./internal/uuid.ts"
 
 /** Where a task stands in its lifecycle: pending → running → completed | failed | interrupted. */
@@ -83,14 +84,18 @@ export const TaskInfo = Schema.Struct({
 export type TaskInfo = typeof TaskInfo.Type
 
 const encodeJson = Schema.encodeExit(Schema.toCodecJson(TaskInfo))
-/** The texts made so far, living as long as their records (records are never mutated). */
-const jsonTexts = new WeakMap<TaskInfo, string>()
+/**
+ * The text made for a record, kept on it as long as it lives (records are never mutated): a hidden field, not a
+ * `WeakMap` entry — one ephemeron per record was what grew the service's C heap under load (`HiddenField`).
+ */
+const jsonTexts = HiddenField.make<string>()
 
 /**
  * A record's JSON text (its Schema's JSON encoding, stringified), made once
  * per record object and shared by every stream that writes it — the feed's
  * SSE frames and the RPC watchers — or `undefined` for a value that does not
- * encode (the caller's own encoding then reports why).
+ * encode (the caller's own encoding then reports why). The record reads as
+ * before: the text is kept where no reader sees it (`HiddenField`).
  */
 export const jsonText = (info: TaskInfo): string | undefined => {
   let text = jsonTexts.get(info)

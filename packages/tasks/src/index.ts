@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as HiddenField from "./HiddenField.ts"
 export * as PayloadLimit from "./PayloadLimit.ts"
 export * as PersistedSchedules from "./PersistedSchedules.ts"
 export * as Principal from "./Principal.ts"

@@ -6,8 +6,9 @@
  *
  * - `schema(S)` is `S` on the wire, but its JSON encoding of a value is made
  *   once per value (by identity: the feed hands every watcher the same
- *   object) and kept beside it while the value lives, as a `PreEncoded`
- *   holding the JSON text;
+ *   object): the text its owner keeps (a record's, `TaskInfo.jsonText`),
+ *   else a `PreEncoded` holding the JSON text, kept on the value while it
+ *   lives (a hidden field, not a `WeakMap` entry: `HiddenField`);
  * - `layerNdjson` is the ndjson serialization of `effect/rpc` that writes a
  *   `PreEncoded` as its text, so a stream chunk's line is the envelope
  *   around texts already made. Any other serializer still writes it right
@@ -18,6 +19,7 @@
  */
 import { Effect, Exit, Layer, Schema, SchemaGetter, type SchemaIssue } from "effect"
 import { RpcSerialization } from "effect/rpc"
+import { HiddenField } from "@chainjobs/tasks"
 
 /**
  * A value already encoded to JSON, kept as its text only (it lives as long
@@ -56,7 +58,10 @@ const Encoding = Schema.declare((_: unknown): _ is unknown => true, { toCodecJso
  * `textOf`, when given, answers a value's JSON text made elsewhere and
  * shared with other writers (a record's text, which the feed's SSE frames
  * write too: `TaskInfo.jsonText`), or `undefined` to encode it here; the
- * text must be what `S`'s JSON encoding of the value would give.
+ * text must be what `S`'s JSON encoding of the value would give. Such a
+ * text is kept by its owner: each encoding wraps it anew (a small object
+ * that dies young), and nothing more is kept on the value. A value
+ * encoded here keeps its `PreEncoded` on itself.
  */
 export const schema = <S extends Schema.Codec<any, any>>(
   schema: S,
@@ -66,17 +71,13 @@ export const schema = <S extends Schema.Codec<any, any>>(
   const encode = Schema.encodeExit(codec)
   const decode = Schema.decodeUnknownEffect(codec)
   const is = Schema.is(schema)
-  const encoded = new WeakMap<object, PreEncoded>()
-  /** The value's `PreEncoded`, made on its first encoding; a value that is not an `S` fails with the issue. */
+  const encoded = HiddenField.make<PreEncoded>()
+  /** The value's `PreEncoded`: around its owner's text, else made on its first encoding; a value that is not an `S` fails with the issue. */
   const once = (value: object): Effect.Effect<PreEncoded, SchemaIssue.Issue> => {
+    const shared = textOf?.(value)
+    if (shared !== undefined) return Exit.succeed(new PreEncoded(shared))
     const done = encoded.get(value)
     if (done !== undefined) return Exit.succeed(done)
-    const shared = textOf?.(value)
-    if (shared !== undefined) {
-      const made = new PreEncoded(shared)
-      encoded.set(value, made)
-      return Exit.succeed(made)
-    }
     return Exit.mapBoth(encode(value), {
       onFailure: (error) => error.issue,
       onSuccess: (json) => {

@@ -1,13 +1,14 @@
 /**
  * The `WatchChanges` item of a feed change, made once for all the change's
- * subscribers: every stream gets the same object, so the item is encoded
- * once (`preEncoded` keeps an encoding per object), not once per client.
+ * subscribers: every stream gets the same object, so a deletion's item is
+ * encoded once (`preEncoded` keeps an encoding on the object), not once per
+ * client.
  */
-import type { TaskFeed } from "@chainjobs/tasks"
+import { HiddenField, type TaskFeed } from "@chainjobs/tasks"
 import type { WatchChangesItem } from "../TaskRpcs.ts"
 
-/** The items made so far, living as long as their changes (the feed's ring holds those). */
-const items = new WeakMap<TaskFeed.Change, WatchChangesItem>()
+/** The item made for a change, kept on the change (the feed's ring holds those) in a hidden field, not a `WeakMap`. */
+const items = HiddenField.make<WatchChangesItem>()
 
 /** The item of `change`: the same object each time it is asked for. */
 export const watchChangesItem = (change: TaskFeed.Change): WatchChangesItem => {

@@ -1,3 +1,10 @@
+/**
+ * The feed's publish bounded by deliveries (`TaskFeed.deliverySlice`) as well
+ * as by changes: task streams' listeners write to their sockets in the
+ * publishing turn, so changes with many listeners each must not all fan out
+ * in one turn. Tasks held at a gate finish together, each with listeners;
+ * the deliveries are counted at every turn of the event loop.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as TaskFeed from "../src/TaskFeed.ts"

@@ -33,10 +33,12 @@ import * as Net from "node:net"
 /**
  * Listening sockets per server, unless the service is told otherwise: up to this many connections accepted per turn.
  * Sixteen were too few under issue 17's mix: the turns of a busy service last tens of milliseconds, and its accept
- * queues held hundreds of connections for a second and more, spread evenly over the sixteen sockets. An idle
- * listening socket costs nothing per turn.
+ * queues held hundreds of connections for a second and more, spread evenly over the sixteen sockets. Sixty-four
+ * still left a new connection waiting for several turns (accept queues of 264-883 per 10 s interval, the wait before
+ * the accept most of a status read's p99); 256 took it lower in two pairs of runs (packages/server/README.md). An
+ * idle listening socket costs nothing per turn.
  */
-export const defaultCount = 64
+export const defaultCount = 256
 
 /** Listening sockets per server from `CHAINJOBS_ACCEPTORS`: a whole number of at least 1 (1: Node's own single socket). */
 export const countConfig: Config.Config<number> = Config.schema(

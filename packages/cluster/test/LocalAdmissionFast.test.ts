@@ -1,15 +1,14 @@
 /**
  * `LocalAdmission.make` on one runner, alone: a real supervisor (`Tasks.make`,
- * the memory store), effect's in-memory sharding (`TestRunner.layer`: this
- * runner holds every shard, the guard entity's `Hold` messages reach it as a
- * runner's do), and the task entity's `OpenShards` over what the sharding
+ * the memory store), effect's in-memory sharding (as `TestRunner.layer`, with
+ * 12 shards: this runner holds every shard, the guard entity's `Hold` messages
+ * reach it as a runner's do), and the task entity's `OpenShards` over what the sharding
  * holds, opened by the test in place of the adoption.
  *
  * `ClusterLocalAdmission.test.ts` admits on real runners (PostgreSQL, shards
  * moving between two runners, child-free but a database each): 25 s for three.
- * These take 2–3 s each (most of it the sharding taking its 300 shards and the
- * guards' looks, 250 ms apart), so a mutation run can afford them for every
- * mutant of the direct admission: the
+ * These take 1.4 s together (with 300 shards, 8 s: the guards' entities), so a
+ * mutation run can afford them for every mutant of the direct admission: the
  * guards opened on held shards, a submission admitted only while its shard's
  * guard is open and the shard open, the tasks the guards know (a refused or
  * joined submission not among them, a finished one forgotten at the next
@@ -17,14 +16,28 @@
  * recorded first, every unfinished task known handed over (left pending).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Fiber, Option, Schema, type Scope } from "effect"
-import { Sharding, ShardId, TestRunner } from "effect/cluster"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Schema, type Scope } from "effect"
+import { MessageStorage, RunnerHealth, Runners, RunnerStorage, Sharding, ShardingConfig, ShardId } from "effect/cluster"
 import { LocalAdmission, OpenShards, TaskEntity } from "@chainjobs/cluster"
 import { Task, type TaskHandle, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import { eventually } from "./InProcessCluster.ts"
 
 /** Runs until its gate opens. */
 const Gated = Task.define("gated", { payload: Schema.Struct({}), success: Schema.Void })
+
+/** Shards per group: a few, so that the guards of all of them open within the first looks. */
+const shards = 12
+
+/**
+ * effect's in-memory sharding (as its `TestRunner.layer`: one runner holding every shard, no other runner) with
+ * `shards` shards per group.
+ */
+const inMemorySharding = Sharding.layer.pipe(
+  Layer.provideMerge(Runners.layerNoop),
+  Layer.provideMerge(MessageStorage.layerMemory),
+  Layer.provide([RunnerStorage.layerMemory, RunnerHealth.layerNoop]),
+  Layer.provide(ShardingConfig.layer({ shardsPerGroup: shards }))
+)
 
 /** The bucket entity an unkeyed task of `id` is placed on, and its shard. */
 const placed = (sharding: Sharding.Sharding["Service"], id: string) => {
@@ -33,7 +46,7 @@ const placed = (sharding: Sharding.Sharding["Service"], id: string) => {
 }
 
 /**
- * A supervisor whose tasks wait for `gate`, the open shards over what the sharding holds (every one of its 300 shards
+ * A supervisor whose tasks wait for `gate`, the open shards over what the sharding holds (every one of its shards
  * opened), and the direct admission over them, once a guard is open on each shard.
  */
 const setUp = Effect.gen(function*() {
@@ -47,11 +60,11 @@ const setUp = Effect.gen(function*() {
   const sharding = yield* Sharding.Sharding
   const openShards = OpenShards.make((shard) => sharding.hasShardId(shard))
   const open = (shard: ShardId.ShardId) => openShards.open(shard, openShards.epoch(shard))
-  const admission = yield* LocalAdmission.make(local, 300, openShards)
+  const admission = yield* LocalAdmission.make(local, shards, openShards)
   // every shard's guard opens within a few looks
-  yield* eventually(admission.guarded.pipe(Effect.map((guarded) => guarded === 300)), () => "a guard on each of the 300 shards")
+  yield* eventually(admission.guarded.pipe(Effect.map((guarded) => guarded === shards)), () => `a guard on each of the ${shards} shards`)
   // every shard open, as once its unfinished tasks are adopted (the guards opened on held shards only)
-  for (let n = 1; n <= 300; n++) assert.isTrue(open(ShardId.make("default", n)), `shard ${n} opens`)
+  for (let n = 1; n <= shards; n++) assert.isTrue(open(ShardId.make("default", n)), `shard ${n} opens`)
   return { admission, gate, local, open, openShards, sharding, store }
 })
 
@@ -62,7 +75,7 @@ const withSetUp = <A, E>(body: (setUp: SetUp) => Effect.Effect<A, E, Scope.Scope
   Effect.gen(function*() {
     const made = yield* setUp
     return yield* Effect.ensuring(body(made), Deferred.succeed(made.gate, undefined))
-  }).pipe(Effect.scoped, Effect.provide(TestRunner.layer))
+  }).pipe(Effect.scoped, Effect.provide(inMemorySharding))
 
 /** Submits an unkeyed task of a fresh id through the direct admission: its id, shard, and what `submit` answered. */
 const submitDirect = (
@@ -163,7 +176,7 @@ describe("LocalAdmission.make on one runner", () => {
         Effect.provideService(TasksConfig.TasksConfig, TasksConfig.make({ maxWorkers: 1 })),
         Effect.provideService(TaskStore.TaskStore, yield* TaskStore.makeMemory)
       )
-      const exit = yield* Effect.exit(LocalAdmission.make({ ...local }, 300, OpenShards.make(() => true)))
+      const exit = yield* Effect.exit(LocalAdmission.make({ ...local }, shards, OpenShards.make(() => true)))
       assert.isTrue(Exit.isFailure(exit))
-    }).pipe(Effect.scoped, Effect.provide(TestRunner.layer)))
+    }).pipe(Effect.scoped, Effect.provide(inMemorySharding)))
 })

@@ -30,6 +30,7 @@ import { subscribe } from "node:diagnostics_channel"
 import type { IncomingMessage } from "node:http"
 import type { Socket } from "node:net"
 import { constants, PerformanceObserver } from "node:perf_hooks"
+import * as HiddenField from "../packages/tasks/src/HiddenField.ts"
 import { type Collection, collectedIn, type Stall } from "./_load-stalls.ts"
 
 /** One probe read's timeline in the service (ms on the machine's clock), keyed by the client's port. */
@@ -43,8 +44,14 @@ export interface TracedRead {
 /** Milliseconds on the machine's clock: the same in every process, to a fraction of a millisecond. */
 const clock = () => performance.timeOrigin + performance.now()
 
-const accepted = new WeakMap<Socket, number>()
-const started = new WeakMap<IncomingMessage, { readonly at: number; readonly read: TracedRead }>()
+/**
+ * Each connection's accept time, and each probe read's start, kept on the socket and the request in hidden fields,
+ * not in `WeakMap`s: a `WeakMap` entry per connection (hundreds a second under the load mix) was an ephemeron the
+ * service's full collections had to settle — the measuring fed the very C-heap steps it measures (a heap snapshot
+ * of the service: 1,055 live entries keyed by sockets and 7,664 dead ones in one table at the end of warm-up).
+ */
+const accepted = HiddenField.make<number>()
+const started = HiddenField.make<{ readonly at: number; readonly read: TracedRead }>()
 let samples = {
   acceptToRequest: [] as Array<number>,
   requestToFinish: [] as Array<number>,

@@ -5,10 +5,12 @@
  * accept queue holds: at least 1,024 / n for 1,024 connections waiting in
  * the kernel. With the loop held while a child process opens 1,024
  * connections (over real sockets) until the kernel has queued them all,
- * the service accepts them in fewer than 16 turns — what 64 sockets could
+ * the service accepts them in fewer than 20 turns — what 64 sockets could
  * never do. (With 256 connections the kernel's spread over 64 sockets put
- * up to 16 on one socket in one run of ten: too close to 16 sockets' bound;
- * 1,024 over 256 sockets leave about 4 a socket, rarely more than 11.)
+ * up to 16 on one socket in one run of ten: too close to 16 sockets' bound.
+ * The turns are the fullest socket's count: 1,024 hashed over 256 sockets
+ * put about 4 on each, 20 or more on one about 3 runs in a million; over 64
+ * sockets, 16 on each, fewer than 20 on the fullest about 2 in a million.)
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
@@ -44,7 +46,7 @@ const turnsToAccept = (count: number) =>
   })
 
 describe("Acceptors: a full queue", () => {
-  it.live("1,024 connections queued in the kernel are accepted in fewer than 16 turns", () =>
+  it.live("1,024 connections queued in the kernel are accepted in fewer than 20 turns", () =>
     Effect.gen(function*() {
       const context = yield* Layer.build(testServer())
       const address = Context.get(context, HttpServer.HttpServer).address
@@ -69,7 +71,7 @@ describe("Acceptors: a full queue", () => {
       assert.strictEqual(queued, count, "the kernel did not queue every connection")
 
       const turns = yield* Effect.promise(() => turnsToAccept(count))
-      // Sixty-four sockets take 64 a turn: 16 turns at the least. More sockets take more a turn.
-      assert.isBelow(turns, 16, `accepted in ${turns} turns`)
+      // Sixty-four sockets take 64 a turn: 16 turns at the least, and the hash's spread leaves the fullest above 20.
+      assert.isBelow(turns, 20, `accepted in ${turns} turns`)
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })

@@ -9,7 +9,7 @@ import { ScheduleStore, TaskError, TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { SqlClient, SqlError } from "effect/sql"
-import { describe as describeFailure } from "../src/internal/storeFailure.ts"
+import { describe as describeFailure, masked } from "../src/internal/storeFailure.ts"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
 import * as SqlScheduleStore from "../src/SqlScheduleStore.ts"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
@@ -96,6 +96,13 @@ describe("a store error's detail", () => {
       assert.match(detail, /\(ConnectionError\)$/)
     }
   )
+
+  it("a password setting's quoted part and what follows it are masked together", () => {
+    // fast-check found the first: a quoted empty value followed by more text left the text shown
+    for (const value of ["''%00", `"a b"c`, "'x'y'z'", "'open", `"it's"tail`]) {
+      assert.strictEqual(masked(`login with password=${value} failed`), "login with password=*** failed")
+    }
+  })
 
   it("a failure with no error under it reads as its reason's message, or as its reason when it has none", () => {
     // The SQLite worker thread's "stopped" failure is such a one: its reason wraps no error.

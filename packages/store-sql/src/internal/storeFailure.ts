@@ -20,11 +20,15 @@ const codeOf = (source: unknown): string | undefined => {
   return /^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}` : code
 }
 
-/** `text` with the credentials a URL or a connection setting may hold masked. */
+/**
+ * `text` with the credentials a URL or a connection setting may hold masked.
+ * A setting's value runs to the next blank outside quotes, so a quoted part
+ * followed by more characters (`password=''%00`) is masked whole.
+ */
 export const masked = (text: string): string =>
   text
     .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]*@/gi, "$1***@")
-    .replace(/(password\s*=\s*)("[^"]*"|'[^']*'|\S+)/gi, "$1***")
+    .replace(/(password\s*=\s*)(?:"[^"]*"|'[^']*'|\S)+/gi, "$1***")
 
 /**
  * A failure's description: for a `SqlError`, its message, the database's

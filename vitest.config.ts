@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config"
+import { propRunsSetting, propRunsVariable } from "./testing/propRuns.ts"
 
 /**
  * The oldest Node the tests run on: `engines` in package.json. `vitest`'s
@@ -21,9 +22,26 @@ if (major < minimumNode[0] || (major === minimumNode[0] && minor < minimumNode[1
   )
 }
 
+/**
+ * `CHAINJOBS_PROP_RUNS=<n>` raises every property's run count (see
+ * `testing/propRuns.ts`): each test worker then preloads the hook that gives
+ * `@effect/vitest` the raised `checkEffect`. The packages' directory projects
+ * take none of this file's test settings but `env`, which reaches every
+ * worker, so the preload rides on `NODE_OPTIONS`. A bad value stops the run here.
+ */
+const raisedPropRuns = propRunsSetting(process.env[propRunsVariable])
+const propRunsEnv = raisedPropRuns === undefined ? {} : {
+  env: {
+    NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import=${new URL("./testing/propRunsHooks.ts", import.meta.url).href}`]
+      .filter((option) => option !== undefined && option !== "")
+      .join(" ")
+  }
+}
+
 /** Every package under packages/ is a test project, and so are the examples; `npm test` runs them all. */
 export default defineConfig({
   test: {
-    projects: ["packages/*", "examples"]
+    projects: ["packages/*", "examples"],
+    ...propRunsEnv
   }
 })

@@ -22,11 +22,12 @@
 import { readFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Fiber, Layer, Redacted, Schema } from "effect"
+import { Context, Effect, Fiber, Layer, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
 import { Task, TaskFeed, Tasks } from "@chainjobs/tasks"
 import { startProfile } from "../packages/cluster/test/cpuProfile.ts"
+import { gcMillis } from "../packages/cluster/test/gcTime.ts"
 import { makeCluster, onDatabase, type RunnerProcess, settled, type TestCluster } from "../packages/cluster/test/RunnerProcess.ts"
 import * as CpuControl from "./_cpuControl.ts"
 import * as FailoverPhases from "./_failoverPhases.ts"
@@ -34,8 +35,17 @@ import * as FeedHeard from "./_feedHeard.ts"
 import { fmt, perSecond, table } from "./_measure.ts"
 
 const url = process.env.CHAINJOBS_TEST_PG_URL
-const IO_TASKS_PER_RUNNER = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
-const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_TASKS ?? 1000)
+/**
+ * I/O tasks per runner in each measured burst (`CLUSTER_BENCH_TASKS`, default 5,000): a burst of about 3 s on a quiet
+ * machine at every runner count. With 1,000 (until session 19) a burst lasted 0.3–0.7 s and measured its own start and
+ * end (the last tasks' stragglers, a collection, the load of the moment) as much as the runners' rate.
+ */
+const IO_TASKS_PER_RUNNER = Number(process.env.CLUSTER_BENCH_TASKS ?? 5000)
+/**
+ * No-op tasks in each measured burst of the no-op comparison (`CLUSTER_BENCH_NOOP_TASKS`, else `CLUSTER_BENCH_TASKS`,
+ * else 10,000: about 2 s on either side on a quiet machine; 1,000 until session 19 lasted 0.2–0.3 s).
+ */
+const NOOP_TASKS = Number(process.env.CLUSTER_BENCH_NOOP_TASKS ?? process.env.CLUSTER_BENCH_TASKS ?? 10_000)
 /**
  * Submissions in flight per runner for the I/O-bound bursts (`CLUSTER_BENCH_IN_FLIGHT`, default 50): as many as its 50
  * workers, a client keeping its runner busy without a queue. More only queue: with 100, half of a runner's submissions
@@ -48,8 +58,11 @@ const IO_IN_FLIGHT_PER_RUNNER = Number(process.env.CLUSTER_BENCH_IN_FLIGHT ?? 50
 const NOOP_IN_FLIGHT = 100
 /** The submissions a burst of `kind` keeps in flight per runner. */
 const inFlightOf = (kind: string): number => kind === "io" ? IO_IN_FLIGHT_PER_RUNNER : NOOP_IN_FLIGHT
-/** Tasks each side runs before it is measured: a new runner, and the single process. */
-const WARM_UP = 200
+/**
+ * No-op tasks each side of the no-op comparison runs before it is measured, the runner and the single process alike
+ * (2,000; 200 until session 19, when the sides' first measured tasks still paid for their code's compilation).
+ */
+const WARM_UP = 2000
 /**
  * I/O tasks each runner runs before each runner count's measured bursts (`CLUSTER_BENCH_WARM_UP`, default 2,000). A
  * runner's CPU per task falls over its first few thousand tasks (its code compiled and optimized, its heap grown;
@@ -109,6 +122,8 @@ interface Measured {
    */
   readonly busyCpuPerTask: number
   readonly pgCpuPerTask: number
+  /** The main threads' collection pauses per task, µs, the runners' (or the single process's): part of `cpuPerTask`. */
+  readonly gcPerTask: number
   /** How long each runner's own burst took. */
   readonly spread: string
   /** Each runner's CPU per task it was sent (its own submissions), µs: what one runner's share costs it. */
@@ -265,6 +280,7 @@ const throughput = (
       cpuPerTask: cpu / tasks,
       busyCpuPerTask: (cpu - idleSpent) / tasks,
       pgCpuPerTask: pg / tasks,
+      gcPerTask: answers.reduce((sum, answer) => sum + (answer.gcMicros ?? 0), 0) / tasks,
       spread,
       perRunner: answers.map((answer) => answer.cpuMicros / perRunner),
       control
@@ -275,6 +291,8 @@ const throughput = (
 const cpuCell = (measured: Measured) => `${fmt(measured.cpuPerTask)} µs`
 /** µs of CPU per task less the runners' idle share, as a table cell. */
 const busyCell = (measured: Measured) => `${fmt(measured.busyCpuPerTask)} µs`
+/** µs of collection pauses per task, as a table cell. */
+const gcCell = (measured: Measured) => `${fmt(measured.gcPerTask)} µs`
 /** µs of PostgreSQL's CPU per task, as a table cell. */
 const pgCell = (measured: Measured) => `${fmt(measured.pgCpuPerTask)} µs`
 
@@ -352,14 +370,26 @@ const failoverLine = (failovers: ReadonlyArray<number>) => {
   console.log(`\nfailover, kill -9 to running elsewhere: median ${fmt(median / 1000, 1)} s of [${failovers.map((ms) => fmt(ms / 1000, 1)).join(", ")}] (goal ≤ 10 s)`)
 }
 
-/** The single-process supervisor on the same database: no-op tasks per second. */
+/**
+ * The single-process supervisor on the same database, started and warmed up (`WARM_UP` no-op tasks, as the runner
+ * is): the measurement of one no-op burst of `NOOP_TASKS` on it, run as often as wanted until the scope closes, which
+ * stops it and drops its schema.
+ */
 const singleProcess = (schema: string) =>
   Effect.gen(function*() {
+    // its schema goes with it, as the cluster's does (it was left in the database before): dropped after the
+    // supervisor's layer is released, the finalizer added first running last
+    yield* Effect.addFinalizer(() =>
+      onUrl(url!, Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DROP SCHEMA IF EXISTS ${sql(`${schema}_single`)} CASCADE`))
+    )
+    const services = yield* Layer.build(Tasks.layer({ maxWorkers: 50 }).pipe(
+      Layer.provide(SqlTaskStore.layerPg({ url: Redacted.make(url!), schema: `${schema}_single`, maxConnections: 6 }))
+    ))
+    const tasks = Context.get(services, Tasks.Tasks)
     const Noop = Task.define("noop", { payload: Schema.Struct({}), success: Schema.Void })
-    const tasks = yield* Tasks.Tasks
     yield* tasks.register(Noop, () => Effect.void, yield* Effect.context<never>())
     // what a runner process has too (a service's all-tasks feed, `runner.ts`' follow and watch): the same work per change
-    yield* TaskFeed.make()
+    yield* Effect.provideService(TaskFeed.make(), Tasks.Tasks, tasks)
     const burst = (count: number) =>
       Effect.forEach(
         Array.from({ length: count }, (_, i) => i),
@@ -368,34 +398,59 @@ const singleProcess = (schema: string) =>
       )
     // warmed up as the runner is: measured cold, its first tasks (compiling, the pool's first connections) cost more
     yield* burst(WARM_UP)
-    const pgBefore = yield* pgCpu(url!)
-    // profiled as the runner's burst is, beside it (`CLUSTER_BENCH_PROFILE`)
-    const profiler = PROFILE === undefined ? undefined : yield* startProfile
-    const cpu = process.cpuUsage()
-    const started = Date.now()
-    yield* burst(NOOP_TASKS)
-    const spent = process.cpuUsage(cpu)
-    if (profiler !== undefined) yield* profiler(`${PROFILE}/noop-single.cpuprofile`)
-    const millis = Date.now() - started
-    const pg = pgSpent(pgBefore, yield* pgCpu(url!))
-    return {
-      rate: perSecond(NOOP_TASKS, millis),
-      cpuPerTask: (spent.user + spent.system) / NOOP_TASKS,
-      busyCpuPerTask: (spent.user + spent.system) / NOOP_TASKS,
-      pgCpuPerTask: pg / NOOP_TASKS,
-      spread: `${fmt(millis / 1000, 1)} s`,
-      perRunner: [(spent.user + spent.system) / NOOP_TASKS],
-      // not run: its work would take from the supervisor measured in this very process
-      control: { micros: Number.NaN, runs: 0 }
-    } satisfies Measured
-  }).pipe(
-    Effect.provide(Tasks.layer({ maxWorkers: 50 }).pipe(
-      Layer.provide(SqlTaskStore.layerPg({ url: Redacted.make(url!), schema: `${schema}_single`, maxConnections: 6 }))
-    )),
-    Effect.scoped,
-    // its schema goes with it, as the cluster's does (it was left in the database before)
-    Effect.ensuring(onUrl(url!, Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DROP SCHEMA IF EXISTS ${sql(`${schema}_single`)} CASCADE`)))
-  )
+    let bursts = 0
+    return Effect.gen(function*() {
+      bursts++
+      const pgBefore = yield* pgCpu(url!)
+      // profiled as the runner's burst is, beside it (`CLUSTER_BENCH_PROFILE`)
+      const profiler = PROFILE === undefined ? undefined : yield* startProfile
+      const gc = gcMillis()
+      const cpu = process.cpuUsage()
+      const started = Date.now()
+      yield* burst(NOOP_TASKS)
+      const spent = process.cpuUsage(cpu)
+      const gcMicros = (gcMillis() - gc) * 1000
+      if (profiler !== undefined) yield* profiler(`${PROFILE}/noop-single${BURSTS === 1 ? "" : `-${bursts}`}.cpuprofile`)
+      const millis = Date.now() - started
+      const pg = pgSpent(pgBefore, yield* pgCpu(url!))
+      return {
+        rate: perSecond(NOOP_TASKS, millis),
+        cpuPerTask: (spent.user + spent.system) / NOOP_TASKS,
+        busyCpuPerTask: (spent.user + spent.system) / NOOP_TASKS,
+        pgCpuPerTask: pg / NOOP_TASKS,
+        gcPerTask: gcMicros / NOOP_TASKS,
+        spread: `${fmt(millis / 1000, 1)} s`,
+        perRunner: [(spent.user + spent.system) / NOOP_TASKS],
+        // not run: its work would take from the supervisor measured in this very process
+        control: { micros: Number.NaN, runs: 0 }
+      } satisfies Measured
+    })
+  })
+
+/**
+ * The no-op comparison on the first placement's cluster of one runner (`runners`): each side warmed up alike
+ * (`WARM_UP`), then `BURSTS` bursts of `NOOP_TASKS` on each, the sides taking turns (the first in odd rounds, the
+ * second in even ones: a load that drifts over the rounds falls on both), each round printed.
+ */
+const noopComparison = (schema: string, runners: ReadonlyArray<RunnerProcess>) =>
+  Effect.gen(function*() {
+    yield* throughput(runners, "noop", {}, WARM_UP)
+    const single = yield* singleProcess(schema)
+    const idle = yield* idleCpu(runners)
+    const clusterSide: Array<Measured> = []
+    const singleSide: Array<Measured> = []
+    for (let round = 1; round <= BURSTS; round++) {
+      const onCluster = Effect.tap(
+        throughput(runners, "noop", {}, NOOP_TASKS, BURSTS === 1 ? "noop" : `noop-${round}`, url!, idle.settled),
+        (one) => Effect.sync(() => void clusterSide.push(one))
+      )
+      const onSingle = Effect.tap(single, (one) => Effect.sync(() => void singleSide.push(one)))
+      yield* round % 2 === 1 ? Effect.andThen(onCluster, onSingle) : Effect.andThen(onSingle, onCluster)
+      const [c, p] = [clusterSide.at(-1)!, singleSide.at(-1)!]
+      yield* progress(`no-op round ${round} of ${BURSTS}: cluster of one ${fmt(c.rate)}/s, ${fmt(c.cpuPerTask)} µs CPU per task, ${fmt(c.busyCpuPerTask)} less idle, GC ${fmt(c.gcPerTask)} (${c.spread}); single process ${fmt(p.rate)}/s, ${fmt(p.cpuPerTask)} µs, GC ${fmt(p.gcPerTask)} (${p.spread}); ${fmt(c.rate / p.rate, 2)}×, ${idleText(idle)}, load ${loadAverage()}`)
+    }
+    return { cluster: bursts(clusterSide), single: bursts(singleSide), load: loadAverage() }
+  }).pipe(Effect.scoped)
 
 /**
  * A database of its own for the cluster of a placement other than the first, dropped when the scope closes: the
@@ -419,7 +474,7 @@ interface Side {
   readonly runners: Array<RunnerProcess>
   readonly databaseUrl: string
   readonly env: Readonly<Record<string, string>>
-  readonly measured: Array<Measured & { readonly load: string; readonly idleControl: CpuControl.Control }>
+  readonly measured: Array<Bursts & { readonly load: string; readonly idleControl: CpuControl.Control }>
 }
 
 /** A cluster placing unkeyed tasks by `placement`, with its first runner started, settled and balanced. */
@@ -435,25 +490,58 @@ const side = (placement: string, first: boolean) =>
   })
 
 /**
- * Measured I/O bursts per runner count (`CLUSTER_BENCH_BURSTS`, default 1), one after the other, each printed: the
- * table takes the last. More than one shows what a runner's CPU per task does as it warms up (a new runner's first
- * thousands of tasks cost more than an older one's).
+ * Measured bursts per runner count, and per side of the no-op comparison (`CLUSTER_BENCH_BURSTS`, default 3), one
+ * after the other, each printed: every figure is the median burst's (by rate), its bursts' range printed beside it.
+ * One burst (the default until session 19) gave a figure that swung ±0.2 on the 3-runner ratio from run to run.
  */
-const BURSTS = Number(process.env.CLUSTER_BENCH_BURSTS ?? 1)
+const BURSTS = Number(process.env.CLUSTER_BENCH_BURSTS ?? 3)
 
-/** The measured I/O bursts on `side`'s runners (`BURSTS`), after a warm-up, each after its runners' idle CPU; printed as they come. */
+/** A runner count's (or a side's) bursts, and the one whose rate is their median: what the tables show. */
+interface Bursts {
+  readonly bursts: ReadonlyArray<Measured>
+  readonly median: Measured
+}
+
+/** `bursts` with their median burst by rate (the upper one of an even count). */
+const bursts = (measured: ReadonlyArray<Measured>): Bursts => ({
+  bursts: measured,
+  median: [...measured].sort((a, b) => a.rate - b.rate)[Math.floor(measured.length / 2)]!
+})
+
+/** The bursts' rates, lowest to highest, as a table cell: `2,870–3,010`. */
+const rangeCell = (measured: Bursts) => {
+  const rates = measured.bursts.map((one) => one.rate)
+  return `${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))}`
+}
+
+/**
+ * The ratio of `of`'s median rate to `to`'s, and the range it can take from one burst to another (the lowest burst
+ * of `of` over the highest of `to`, the highest over the lowest): `1.86× (1.79–1.93×)`.
+ */
+const ratioCell = (of: Bursts, to: Bursts) => {
+  const rates = (measured: Bursts) => measured.bursts.map((one) => one.rate)
+  return `${fmt(of.median.rate / to.median.rate, 2)}× (${fmt(Math.min(...rates(of)) / Math.max(...rates(to)), 2)}–${
+    fmt(Math.max(...rates(of)) / Math.min(...rates(to)), 2)
+  }×)`
+}
+
+/**
+ * The measured I/O bursts on `side`'s runners (`BURSTS`), after a warm-up and the runners' idle CPU (measured once,
+ * before the first); printed as they come.
+ */
 const ioBurst = (side: Side) =>
   Effect.gen(function*() {
     const n = side.runners.length
     yield* throughput(side.runners, "io", { ms: 20 }, IO_WARM_UP, undefined, side.databaseUrl)
+    const idle = yield* idleCpu(side.runners)
+    const measured: Array<Measured> = []
     for (let burst = 1; burst <= BURSTS; burst++) {
-      const idle = yield* idleCpu(side.runners)
       const label = `io${n}-${side.placement}${BURSTS === 1 ? "" : `-${burst}`}`
-      const measured = yield* throughput(side.runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, label, side.databaseUrl, idle.settled)
-      const load = loadAverage()
-      if (burst === BURSTS) side.measured.push({ ...measured, load, idleControl: idle.control })
-      yield* progress(`${BURSTS === 1 ? "" : `burst ${burst} of ${BURSTS}: `}${n} runner${n === 1 ? "" : "s"}, placement ${side.placement}: ${fmt(measured.rate)}/s, ${fmt(measured.cpuPerTask)} µs CPU per task, ${fmt(measured.busyCpuPerTask)} less idle (${measured.spread}; each runner per task of its own ${measured.perRunner.map((micros) => fmt(micros)).join(" / ")} µs), ${idleText(idle)}, CPU control ${CpuControl.text(measured.control, idle.control)} over ${measured.control.runs} runs, load ${load}`)
+      const one = yield* throughput(side.runners, "io", { ms: 20 }, IO_TASKS_PER_RUNNER, label, side.databaseUrl, idle.settled)
+      measured.push(one)
+      yield* progress(`${BURSTS === 1 ? "" : `burst ${burst} of ${BURSTS}: `}${n} runner${n === 1 ? "" : "s"}, placement ${side.placement}: ${fmt(one.rate)}/s, ${fmt(one.cpuPerTask)} µs CPU per task, ${fmt(one.busyCpuPerTask)} less idle, GC ${fmt(one.gcPerTask)} (${one.spread}; each runner per task of its own ${one.perRunner.map((micros) => fmt(micros)).join(" / ")} µs), ${idleText(idle)}, CPU control ${CpuControl.text(one.control, idle.control)} over ${one.control.runs} runs, load ${loadAverage()}`)
     }
+    side.measured.push({ ...bursts(measured), load: loadAverage(), idleControl: idle.control })
   })
 
 /** Final records heard in the feed's figure, and how many go in one notification (one alone; a burst's, `linger` packing them). */
@@ -482,22 +570,20 @@ const main = Effect.gen(function*() {
   }
 
   // no-op routing cost: one runner vs one plain supervisor
-  yield* throughput(runners, "noop", {}, WARM_UP)
-  const noopIdle = yield* idleCpu(runners)
-  const clusterNoop = yield* throughput(runners, "noop", {}, NOOP_TASKS, "noop", url!, noopIdle.settled)
-  const plainNoop = yield* singleProcess(cluster.schema)
-  yield* progress(`no-op: cluster of one ${fmt(clusterNoop.rate)}/s (${clusterNoop.spread}, ${idleText(noopIdle)}), single process ${fmt(plainNoop.rate)}/s (${plainNoop.spread}), load ${loadAverage()}`)
+  const noop = yield* noopComparison(cluster.schema, runners)
   const noopTable = () => {
-    console.log(`\nno-op tasks on PostgreSQL (${NOOP_TASKS}, ${NOOP_IN_FLIGHT} in flight):`)
+    console.log(`\nno-op tasks on PostgreSQL (${fmt(NOOP_TASKS)} a burst, ${NOOP_IN_FLIGHT} in flight; each side's median burst of ${BURSTS}, the sides taking turns, after ${fmt(WARM_UP)} tasks each), load ${noop.load}:`)
+    const row = (setup: string, measured: Bursts, ratio: string, goal: string, busy: string) =>
+      [setup, fmt(measured.median.rate), rangeCell(measured), ratio, goal, cpuCell(measured.median), busy, gcCell(measured.median), pgCell(measured.median)]
     table([
-      ["setup", "tasks/s", "ratio", "goal", "CPU per task", "less idle", "PostgreSQL CPU per task"],
-      ["single-process supervisor", fmt(plainNoop.rate), "1.00×", "", cpuCell(plainNoop), "", pgCell(plainNoop)],
-      ["cluster of one runner", fmt(clusterNoop.rate), `${fmt(clusterNoop.rate / plainNoop.rate, 2)}×`, "≥ 0.8×", cpuCell(clusterNoop), busyCell(clusterNoop), pgCell(clusterNoop)]
+      ["setup", "tasks/s", "bursts", "ratio (range)", "goal", "CPU per task", "less idle", "GC per task", "PostgreSQL CPU per task"],
+      row("single-process supervisor", noop.single, "1.00×", "", ""),
+      row("cluster of one runner", noop.cluster, ratioCell(noop.cluster, noop.single), "≥ 0.8×", busyCell(noop.cluster.median))
     ])
   }
   if (ONLY === "noop") return noopTable()
   // the other placements' first runners run as many no-op tasks unmeasured: each side's runner as warm as the first's
-  for (const other of sides.slice(1)) yield* throughput(other.runners, "noop", {}, 2 * WARM_UP + NOOP_TASKS, undefined, other.databaseUrl)
+  for (const other of sides.slice(1)) yield* throughput(other.runners, "noop", {}, WARM_UP + BURSTS * NOOP_TASKS, undefined, other.databaseUrl)
 
   // I/O-bound scaling: each placement's cluster grown together, a runner at a time; their bursts take turns, the
   // order alternating from one runner count to the next
@@ -514,13 +600,13 @@ const main = Effect.gen(function*() {
 
   const failovers = yield* failoverRounds(cluster, runners, env)
 
-  console.log(`I/O-bound tasks (20 ms each), ${IO_TASKS_PER_RUNNER} per runner, ${IO_IN_FLIGHT_PER_RUNNER} in flight per runner, 50 workers per runner:`)
+  console.log(`I/O-bound tasks (20 ms each), ${fmt(IO_TASKS_PER_RUNNER)} per runner a burst, ${IO_IN_FLIGHT_PER_RUNNER} in flight per runner, 50 workers per runner; each runner count's median burst of ${BURSTS} (by rate), after ${fmt(IO_WARM_UP)} tasks per runner:`)
   const goals = ["", "≥ 1.8×", "≥ 2.5×"]
-  const rows: Array<Array<string>> = [["runners", "placement", "tasks/s", "vs 1 runner", "goal", "CPU per task (all runners)", "less idle", "PostgreSQL CPU per task", "CPU control (vs idle)", "load"]]
+  const rows: Array<Array<string>> = [["runners", "placement", "tasks/s", "bursts", "vs 1 runner (range)", "goal", "CPU per task (all runners)", "less idle", "GC per task", "PostgreSQL CPU per task", "CPU control (vs idle)", "load"]]
   for (let n = 1; n <= 3; n++) {
     for (const one of sides) {
       const measured = one.measured[n - 1]
-      rows.push([String(n), one.placement, fmt(measured.rate), `${fmt(measured.rate / one.measured[0].rate, 2)}×`, goals[n - 1], cpuCell(measured), busyCell(measured), pgCell(measured), CpuControl.text(measured.control, measured.idleControl), measured.load])
+      rows.push([String(n), one.placement, fmt(measured.median.rate), rangeCell(measured), ratioCell(measured, one.measured[0]), goals[n - 1], cpuCell(measured.median), busyCell(measured.median), gcCell(measured.median), pgCell(measured.median), CpuControl.text(measured.median.control, measured.idleControl), measured.load])
     }
   }
   table(rows)

@@ -19,8 +19,8 @@
  *   held, open to submissions, guarded for direct admission; whether the runners' health check runs here)
  * - `{"op":"declare","ref":6,"declaration":{name,kind,payload,trigger}}` → `{"ref":6,"stored":{…}}` (stored, `PersistedSchedules`);
  *   `{"op":"undeclare","ref":7,"name":"…"}` → `{"ref":7,"done":true}`
- * - `{"op":"burst","ref":5,"kind":"io","payload":{…},"count":1000,"concurrency":200}` → `{"ref":5,"millis":…,"cpuMicros":…}`
- *   (the CPU time this process spent meanwhile, on whatever it did: user and system)
+ * - `{"op":"burst","ref":5,"kind":"io","payload":{…},"count":1000,"concurrency":200}` → `{"ref":5,"millis":…,"cpuMicros":…,"gcMicros":…}`
+ *   (the CPU time this process spent meanwhile, on whatever it did: user and system; and its collection pauses)
  * - `{"op":"follow","ref":8}` starts following every change through a `TaskFeed` (what `/api/events` and RPC
  *   `WatchAll` serve); `{"op":"followed","ref":9}` → `{"ref":9,"changes":[{id,status,progress,deleted},…]}`
  * - `{"op":"watch","ref":10,"id":"…"}` starts following one task through the feed; `{"op":"watched","ref":11,"id":"…"}`
@@ -37,6 +37,7 @@ import { Cause, Duration, Effect, Exit, Layer, Option, Redacted, Schedule, Schem
 import { PersistedSchedules, Task, TaskContext, TaskFeed, Tasks } from "@chainjobs/tasks"
 import { Runner, RunnerConfig } from "@chainjobs/cluster"
 import { startProfile } from "./cpuProfile.ts"
+import { gcMillis } from "./gcTime.ts"
 
 const name = process.env.RUNNER_NAME ?? "runner"
 const events = process.env.EVENTS!
@@ -244,6 +245,7 @@ const main = Effect.gen(function*() {
           case "burst": {
             // Submits `count` tasks through this runner, at most `concurrency` in flight, and waits for all.
             const profiler = typeof request.profile === "string" ? yield* startProfile : undefined
+            const gc = gcMillis()
             const cpu = process.cpuUsage()
             const started = Date.now()
             yield* Effect.forEach(
@@ -256,7 +258,7 @@ const main = Effect.gen(function*() {
             )
             const spent = process.cpuUsage(cpu)
             if (profiler !== undefined) yield* profiler(request.profile)
-            return { ref, millis: Date.now() - started, cpuMicros: spent.user + spent.system }
+            return { ref, millis: Date.now() - started, cpuMicros: spent.user + spent.system, gcMicros: (gcMillis() - gc) * 1000 }
           }
           case "declare":
             return { ref, stored: yield* schedules.declare(request.declaration) }

@@ -13,7 +13,7 @@ import * as ScriptedNode from "./ScriptedNode.ts"
 /** Polls (on the real clock) until the condition holds. */
 const eventually = (condition: () => boolean) =>
   Effect.suspend(() => condition() ? Effect.void : Effect.fail("not yet")).pipe(
-    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 }),
+    Effect.retry({ schedule: Schedule.spaced("10 millis") }), // until it holds: the test's timeout bounds the wait
     Effect.orDie
   )
 

@@ -20,11 +20,10 @@ const rpc = (url: string, method: string, params: ReadonlyArray<unknown>) =>
     }).then((response) => response.json())
   )
 
-/** Waits (50 ms apart, at most 100 times: one tick a second) for a warning `found` accepts; fails with every warning seen. */
-const awaitWarning = (warnings: ReadonlyArray<string>, found: (warning: string) => boolean, what: string) =>
+/** Waits (looking every 50 ms; the test's timeout bounds the wait) for a warning `found` accepts. */
+const awaitWarning = (warnings: ReadonlyArray<string>, found: (warning: string) => boolean) =>
   Effect.gen(function*() {
-    for (let attempt = 0; attempt < 100 && !warnings.some(found); attempt++) yield* Effect.sleep("50 millis")
-    assert.isTrue(warnings.some(found), `no warning ${what} after 100 checks 50 ms apart; warnings: ${JSON.stringify(warnings)}`)
+    while (!warnings.some(found)) yield* Effect.sleep("50 millis")
   })
 
 layer(DevChain.layer(), { excludeTestServices: true })("DevActivity", (it) => {
@@ -56,8 +55,8 @@ layer(DevChain.layer(), { excludeTestServices: true })("DevActivity", (it) => {
       assert.isTrue(all.has("chain/scan-addresses"))
       // Every account is drained: the node refuses the next transfer.
       for (const account of chain.accounts) yield* rpc(chain.url, "hardhat_setBalance", [account.address, "0x0"])
-      yield* awaitWarning(warnings, (warning) => warning.startsWith("chainjobs: dev chain activity | ") && /fund/i.test(warning), "of a refused transfer")
+      yield* awaitWarning(warnings, (warning) => warning.startsWith("chainjobs: dev chain activity | ") && /fund/i.test(warning))
       fault.cut = true
-      yield* awaitWarning(warnings, (warning) => warning === "chainjobs: dev chain activity | TypeError: fetch failed", "of an unreachable node")
+      yield* awaitWarning(warnings, (warning) => warning === "chainjobs: dev chain activity | TypeError: fetch failed")
     }).pipe(Effect.scoped), 60_000)
 })

@@ -94,7 +94,7 @@ describe("metrics at shutdown", () => {
       })).pipe(Effect.provideService(Metric.MetricRegistry, registry))
       // The service has stopped; its metrics fiber may still be writing the last events down.
       let counted = yield* interruptedCount
-      for (let turn = 0; turn < 200 && counted < tasks; turn++) {
+      while (counted < tasks) {
         yield* Effect.sleep("10 millis")
         counted = yield* interruptedCount
       }
@@ -121,18 +121,18 @@ layer(testServer(), { excludeTestServices: true })("metrics of the process's reg
       const seconds = (text: string) => sample(text, "nodejs_gc_duration_seconds_total", { kind: "major" }) ?? 0
       const before = (yield* request("GET", "/metrics")).text
       collectGarbage()
-      // The observer hears of the collection after it; look until it did, for at most 5 s.
+      // The observer hears of the collection after it; look until it did (the test's timeout bounds the wait).
       let after = before
-      for (let look = 0; look < 100 && runs(after) === runs(before); look++) {
+      while (runs(after) === runs(before)) {
         yield* Effect.sleep("50 millis")
         after = (yield* request("GET", "/metrics")).text
       }
-      assert.isAbove(runs(after), runs(before), `no major collection counted in 5 s (runs ${runs(before)} before, ${runs(after)} after)`)
+      assert.isAbove(runs(after), runs(before))
       const spent = seconds(after) - seconds(before)
       // A collection of a test process takes milliseconds: more than 0, far less than a minute.
       assert.isAbove(spent, 0)
       assert.isBelow(spent, 60)
-    }))
+    }), 60_000)
 
   it.effect("a request's time is measured in seconds, by surface, method and status", () =>
     Effect.gen(function*() {

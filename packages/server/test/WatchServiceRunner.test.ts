@@ -49,11 +49,11 @@ layer(DevChain.layer(), { excludeTestServices: true })("WatchService as a runner
       const sql = Context.get(built, SqlClient.SqlClient)
       // The loop is declared as a task (a daemon) once the watchers are up.
       let loops = 0
-      for (let attempt = 0; attempt < 300 && loops === 0; attempt++) {
+      while (loops === 0) {
         loops = (yield* tasks.list({ kind: ["chainjobs.watch.loop"], limit: 10 })).items.length
         if (loops === 0) yield* Effect.sleep("10 millis")
       }
-      assert.strictEqual(loops, 1, "no chainjobs.watch.loop task after 300 checks 10 ms apart")
+      assert.strictEqual(loops, 1, "one chainjobs.watch.loop task")
 
       // From the chain, then from the table (where a front in memory would keep it).
       const first = yield* cache.read("dev", watched, "native")

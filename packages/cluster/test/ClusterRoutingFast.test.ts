@@ -1,0 +1,233 @@
+/**
+ * A runner's routing (`ClusterTasks`, `TaskEntity`) on one in-memory runner
+ * (`InMemoryRunner.ts`: the memory store, effect's in-memory sharding, the
+ * feed on the test database): fast enough for a mutation run to afford every
+ * test for every mutant of both files. What `ClusterRouting.test.ts` and its
+ * neighbours show on two whole runners (25 s a test), here as far as one
+ * runner can show it: a submission through the entity recorded with the
+ * caller's options and served until it ends (`Submit`, `Run`); one admitted
+ * straight into the supervisor, or under its shard's guard once the shard
+ * opened; refusals typed and recording nothing (an unknown kind, a bad
+ * payload, a busy key, a shard not held, a runner closing); joins of a busy
+ * key; interrupts and deletions; a task left unfinished by a runner that
+ * stopped adopted and resumed by the next (`Adopt`); and singletons:
+ * schedules, daemons, and a daemon's tasks left over by an earlier run.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Option, Schedule, type Scope, Stream } from "effect"
+import { Sharding } from "effect/cluster"
+import { ClusterTasks, TaskEntity } from "@chainjobs/cluster"
+import type { TaskEvent } from "@chainjobs/tasks"
+import { TaskInfo, TaskStore } from "@chainjobs/tasks"
+import { inMemorySharding } from "./InMemorySharding.ts"
+import * as InMemoryRunner from "./InMemoryRunner.ts"
+import { eventually } from "./InProcessCluster.ts"
+import { pgTestUrl } from "./RunnerProcess.ts"
+
+const { Gated, Keyed, Scan, Tick } = InMemoryRunner
+
+/**
+ * Runs `body` on a runner started over `store` (a fresh memory store unless given) and a sharding of its own, or
+ * `view` of it (a fault: shards it says are not held).
+ */
+const onRunner = <A, E>(
+  body: (runner: InMemoryRunner.InMemoryRunner, store: TaskStore.TaskStore["Service"]) => Effect.Effect<A, E, Scope.Scope | Sharding.Sharding>,
+  options: InMemoryRunner.InMemoryRunnerOptions = {},
+  given?: TaskStore.TaskStore["Service"],
+  view?: (held: Sharding.Sharding["Service"]) => Sharding.Sharding["Service"]
+) =>
+  Effect.gen(function*() {
+    const store = given ?? (yield* TaskStore.makeMemory)
+    const runner = yield* InMemoryRunner.start(options).pipe(Effect.provideService(TaskStore.TaskStore, store))
+    return yield* body(runner, store)
+  }).pipe(
+    Effect.scoped,
+    Effect.provideServiceEffect(Sharding.Sharding, Effect.map(Sharding.Sharding, (held) => view?.(held) ?? held)),
+    Effect.provide(inMemorySharding)
+  )
+
+/** Whether an item of `changesAndDeletions` is a deletion. */
+const isDeletion = (event: TaskInfo.TaskInfo | TaskEvent.Deleted): event is TaskEvent.Deleted => "_tag" in event && event._tag === "Deleted"
+
+/** Waits until task `id` reads as `status` through `runner`. */
+const statusIs = (runner: InMemoryRunner.InMemoryRunner, id: string, status: TaskInfo.TaskInfo["status"]) =>
+  eventually(Effect.map(Effect.orDie(runner.tasks.get(id)), (info) => info.status === status), () => `${id} is ${status}`)
+
+describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-memory runner", () => {
+  it.live("a submission through the entity is recorded with the caller's options and served until it ends; its join, read and watch agree", () =>
+    onRunner((runner) =>
+      Effect.gen(function*() {
+        const { entity, tasks } = runner
+        const options = { owner: "alice", priority: 3, timeoutMillis: 60_000, heartbeatTimeoutMillis: 30_000, retries: 2 }
+        const handle = yield* tasks.submit(Gated, { gate: "a" }, options)
+        assert.strictEqual(handle.kind, "gated")
+        yield* statusIs(runner, handle.id, "running")
+        assert.deepInclude(yield* tasks.get(handle.id), { ...options, runner: InMemoryRunner.address, payload: { gate: "a" } })
+        assert.isTrue(entity.serving.has(handle.id), "its Run is served")
+        const watched = yield* Effect.forkChild(Stream.runCollect(tasks.watch(handle.id)), { startImmediately: true })
+        const joined = yield* Effect.forkChild(handle.join, { startImmediately: true })
+        assert.strictEqual((yield* tasks.stats).running, 1)
+        yield* runner.open("a")
+        assert.strictEqual(yield* Fiber.join(joined), "a")
+        assert.strictEqual((yield* Fiber.join(watched)).at(-1)?.status, "completed")
+        assert.strictEqual((yield* tasks.awaitInfo(handle.id)).status, "completed")
+        yield* eventually(Effect.sync(() => entity.serving.size === 0 && entity.admittedHere.size === 0), () => "its Run ends")
+        // a handle made again from its id reads the same task, and refuses another kind
+        const again = yield* tasks.handle(handle.id)
+        assert.strictEqual(yield* again.join, "a")
+        const wrongKind = yield* Effect.flip(tasks.handle(handle.id, Keyed))
+        assert.deepInclude(wrongKind, { _tag: "TaskNotFound", id: handle.id })
+        assert.strictEqual(yield* tasks.run(Gated, { gate: "a" }), "a")
+        const batch = yield* tasks.submitAll(Gated, [{ gate: "a" }, { gate: "a" }], { priority: 1 })
+        assert.strictEqual(new Set(batch.map((h) => h.id)).size, 2)
+        assert.deepStrictEqual(yield* Effect.forEach(batch, (h) => h.join), ["a", "a"])
+        assert.deepStrictEqual((yield* tasks.get(batch[0]!.id)).priority, 1)
+      })))
+
+  it.live("an encoded submission travels as it is; an unknown kind, a bad payload and a busy key are refused and record nothing; a join of a busy key answers the holder", () =>
+    onRunner((runner) =>
+      Effect.gen(function*() {
+        const { tasks } = runner
+        const encoded = yield* tasks.submitEncoded("gated", { gate: "e" })
+        yield* runner.open("e")
+        assert.strictEqual(yield* encoded.join, "e")
+        assert.deepInclude(yield* Effect.flip(tasks.submitEncoded("nope", {})), { _tag: "UnknownTaskKind", kind: "nope" })
+        assert.deepInclude(yield* Effect.flip(tasks.submitEncoded("gated", { gate: 1 })), { _tag: "InvalidPayload" })
+        const holder = yield* tasks.submit(Keyed, { key: "k", gate: "k" })
+        yield* statusIs(runner, holder.id, "running")
+        assert.deepInclude(yield* Effect.flip(tasks.submit(Keyed, { key: "k", gate: "other" })), { _tag: "SubmitRejected" })
+        const joined = yield* tasks.submit(Keyed, { key: "k", gate: "other" }, { onConflict: "join" })
+        assert.strictEqual(joined.id, holder.id, "joined the holder")
+        const listed = yield* tasks.list({})
+        assert.deepStrictEqual(listed.items.map((info) => info.id).sort(), [encoded.id, holder.id].sort(), "nothing else recorded")
+        yield* runner.open("k")
+        assert.strictEqual(yield* joined.join, "k")
+      })))
+
+  it.live("an interrupt stops a running task where it runs; a finished one's is nothing; a deletion removes the record and is told", () =>
+    onRunner((runner) =>
+      Effect.gen(function*() {
+        const { tasks } = runner
+        const journal = yield* Effect.forkChild(
+          Stream.runCollect(Stream.takeUntil(tasks.changesAndDeletions, (event) => isDeletion(event))),
+          { startImmediately: true }
+        )
+        const running = yield* tasks.submit(Gated, { gate: "never" })
+        yield* statusIs(runner, running.id, "running")
+        yield* tasks.interrupt(running.id)
+        assert.strictEqual((yield* tasks.get(running.id)).status, "interrupted")
+        yield* tasks.interrupt(running.id)
+        const done = yield* tasks.submit(Gated, { gate: "d" })
+        yield* runner.open("d")
+        yield* done.join
+        yield* tasks.delete(done.id)
+        assert.deepInclude(yield* Effect.flip(tasks.get(done.id)), { _tag: "TaskNotFound" })
+        const told = yield* Fiber.join(journal)
+        assert.isTrue(told.some((event) => isDeletion(event) && event.info.id === done.id), "the deletion is told")
+        assert.deepInclude(yield* Effect.flip(tasks.interrupt("no-such-task")), { _tag: "TaskNotFound" })
+      })))
+
+  it.live("with direct admission and local placement a submission skips the entity; one of a closed shard waits for it and is admitted under its guard", () =>
+    onRunner((runner) =>
+      Effect.gen(function*() {
+        const { admission, entity, tasks } = runner
+        const direct = yield* tasks.submit(Gated, { gate: "g" })
+        yield* statusIs(runner, direct.id, "running")
+        assert.isFalse(entity.serving.has(direct.id), "no Run: admitted straight into the supervisor")
+        assert.strictEqual(yield* admission.known, 1)
+        // a caller-chosen id on a shard closed now: through the entity, whose Submit waits for the adoption to open it
+        const sharding = yield* Sharding.Sharding
+        const id = TaskInfo.makeId(Date.now())
+        const shard = TaskEntity.shardOf(sharding, TaskEntity.placement({ id, kind: "gated", key: null }))
+        entity.openShards.close(shard)
+        const late = yield* tasks.submit(Gated, { gate: "g" }, { id })
+        assert.strictEqual(late.id, id)
+        yield* statusIs(runner, id, "running")
+        assert.isFalse(entity.serving.has(id), "admitted under the guard: no Run")
+        assert.strictEqual(yield* admission.known, 2)
+        yield* runner.open("g")
+        assert.deepStrictEqual([yield* direct.join, yield* late.join], ["g", "g"])
+      }), { directAdmission: true, localPlacement: true }))
+
+  it.live("a runner closing refuses submissions as shutting down and leaves its served tasks pending", () =>
+    onRunner((runner) =>
+      Effect.gen(function*() {
+        const { entity, tasks } = runner
+        const served = yield* tasks.submit(Gated, { gate: "never" })
+        yield* statusIs(runner, served.id, "running")
+        yield* entity.close
+        assert.isTrue(entity.closing())
+        assert.strictEqual((yield* tasks.get(served.id)).status, "pending", "handed over: left for the next owner")
+        assert.deepInclude(yield* Effect.flip(tasks.submit(Gated, { gate: "late" })), { _tag: "SubmitRejected", reason: "shutting-down" })
+      })))
+
+  it.live("a task a stopped runner left unfinished is adopted by the next and resumed from its checkpoint; a finished one is left alone", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.makeMemory
+      const scan = TaskInfo.makeId(Date.now())
+      const done = TaskInfo.makeId(Date.now())
+      yield* onRunner((first) =>
+        Effect.gen(function*() {
+          yield* first.tasks.submit(Scan, { gate: "s", to: 2 }, { id: scan })
+          yield* first.open("s/1")
+          yield* eventually(
+            Effect.map(Effect.orDie(first.tasks.get(scan)), (info) => (info.checkpoint as { next?: number } | null)?.next === 2),
+            () => "the scan saves its first step"
+          )
+          const finished = yield* first.tasks.submit(Gated, { gate: "f" }, { id: done })
+          yield* first.open("f")
+          yield* finished.join
+        }), {}, store)
+      assert.strictEqual(Option.getOrThrow(yield* store.get(scan)).status, "pending", "left pending by the stop")
+      yield* onRunner((next) =>
+        Effect.gen(function*() {
+          yield* eventually(Effect.sync(() => next.happenings.includes(`start ${scan} 2 at 2`)), () => `the scan resumes: ${next.happenings}`)
+          assert.isTrue(next.entity.serving.has(scan), "adopted and served")
+          yield* next.open("s/2")
+          assert.strictEqual(yield* (yield* next.tasks.handle(scan)).join, 2)
+          assert.strictEqual((yield* next.tasks.get(done)).attempt, 1, "the finished task was not run again")
+        }), {}, store)
+    }))
+
+  it.live("a submission whose shard is not held is refused, after its tries, as the store's unavailability, and records nothing", () => {
+    const id = TaskInfo.makeId(Date.now())
+    /** The shard of `id`'s task let go of (its entities not ended yet, as while the cluster releases it). */
+    const view = (held: Sharding.Sharding["Service"]): Sharding.Sharding["Service"] => {
+      const shard = TaskEntity.shardOf(held, TaskEntity.placement({ id, kind: "gated", key: null })).toString()
+      return { ...held, hasShardId: (s) => s.toString() !== shard && held.hasShardId(s) }
+    }
+    return onRunner((runner, store) =>
+      Effect.gen(function*() {
+        const refused = yield* Effect.flip(runner.tasks.submit(Gated, { gate: "g" }, { id }))
+        assert.deepInclude(refused, { _tag: "TaskStoreError" })
+        assert.isTrue(Option.isNone(yield* store.get(id)), "nothing recorded")
+      }), {}, undefined, view)
+  })
+
+  it.live("a schedule runs its ticks on the runner holding its singleton; a daemon keeps its task running, ends one an earlier run left, and interrupts its own when stopped", () =>
+    onRunner((runner) =>
+      Effect.gen(function*() {
+        const { tasks } = runner
+        const recurring = yield* tasks.schedule(Tick, { n: 1 }, { schedule: Schedule.spaced("20 millis") })
+        yield* eventually(Effect.sync(() => runner.happenings.filter((h) => h.startsWith("tick")).length >= 2), () => "two ticks")
+        assert.isTrue(Option.isSome(yield* recurring.lastTask))
+        yield* recurring.cancel
+        // a task of the daemon's left by an earlier run of it (its id carries the daemon's name)
+        const singleton = ClusterTasks.singletonNameOf("daemon", "gated", { gate: "never" })
+        const leftOver = ClusterTasks.daemonTaskId(singleton, Date.now())
+        assert.isTrue(ClusterTasks.isDaemonTask(singleton, leftOver))
+        yield* tasks.submit(Gated, { gate: "never" }, { id: leftOver })
+        yield* statusIs(runner, leftOver, "running")
+        const daemon = yield* tasks.daemon(Gated, { gate: "never" }, { restart: Schedule.spaced("100 millis") })
+        yield* eventually(Effect.map(daemon.current, Option.isSome), () => "the daemon starts its task")
+        const current = Option.getOrThrow(yield* daemon.current)
+        assert.notStrictEqual(current, leftOver)
+        assert.isTrue(ClusterTasks.isDaemonTask(singleton, current))
+        assert.strictEqual((yield* tasks.get(leftOver)).status, "interrupted", "the earlier run's task ended first")
+        assert.strictEqual(yield* daemon.starts, 1)
+        yield* statusIs(runner, current, "running")
+        yield* daemon.stop
+        yield* statusIs(runner, current, "interrupted")
+        assert.isTrue(Option.isNone(yield* daemon.current))
+      })))
+})

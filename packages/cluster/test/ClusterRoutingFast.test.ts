@@ -63,7 +63,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         assert.strictEqual(handle.kind, "gated")
         yield* statusIs(runner, handle.id, "running")
         assert.deepInclude(yield* tasks.get(handle.id), { ...options, runner: InMemoryRunner.address, payload: { gate: "a" } })
-        assert.isTrue(entity.serving.has(handle.id), "its Run is served")
+        // its Run, sent by the Submit's handler once it recorded the task, is served
+        yield* eventually(Effect.sync(() => entity.serving.has(handle.id)), () => "its Run is served")
         const watched = yield* Effect.forkChild(Stream.runCollect(tasks.watch(handle.id)), { startImmediately: true })
         const joined = yield* Effect.forkChild(handle.join, { startImmediately: true })
         assert.strictEqual((yield* tasks.stats).running, 1)
@@ -182,7 +183,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
       yield* onRunner((next) =>
         Effect.gen(function*() {
           yield* eventually(Effect.sync(() => next.happenings.includes(`start ${scan} 2 at 2`)), () => `the scan resumes: ${next.happenings}`)
-          assert.isTrue(next.entity.serving.has(scan), "adopted and served")
+          yield* eventually(Effect.sync(() => next.entity.serving.has(scan)), () => "adopted, its Run served")
           yield* next.open("s/2")
           assert.strictEqual(yield* (yield* next.tasks.handle(scan)).join, 2)
           assert.strictEqual((yield* next.tasks.get(done)).attempt, 1, "the finished task was not run again")
@@ -228,6 +229,6 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         yield* statusIs(runner, current, "running")
         yield* daemon.stop
         yield* statusIs(runner, current, "interrupted")
-        assert.isTrue(Option.isNone(yield* daemon.current))
+        yield* eventually(Effect.map(daemon.current, Option.isNone), () => "the stopped daemon has no task")
       })))
 })

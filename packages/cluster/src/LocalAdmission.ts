@@ -54,12 +54,17 @@ class Guard {
   }
   /** Set once the shard is going: nothing more is admitted under this guard. */
   closed = false
-  /** Direct submissions under way (admitted, not yet recorded). */
+  /** Direct submissions under way (admitted, their supervisor's submission not returned yet). */
   recording = 0
   /** Open while no direct submission is being recorded. */
   readonly idle = Latch.makeUnsafe(true)
-  /** Ids of the tasks admitted under this guard: the unfinished ones, and those that ended since the last prune. */
-  readonly tasks = new Set<string>()
+  /**
+   * Ids of the tasks admitted under this guard whose submission has returned: the unfinished ones, and those that
+   * ended since the last prune. Each is added as its submission returns, so every id here is one the supervisor
+   * held (or holds) by then: a look at it (`Tasks.peek`) tells whether it still does. An array, added to per
+   * submission and rebuilt per prune: no hashing of ids per task.
+   */
+  tasks: Array<string> = []
 }
 
 /** A runner's direct admission: its guards, and the submissions made under them. */
@@ -81,7 +86,10 @@ export interface LocalAdmission {
   admits(shard: ShardId.ShardId): boolean
   /** How many shards' guards are open here: the shards whose submissions this runner admits directly. */
   readonly guarded: Effect.Effect<number>
-  /** How many directly admitted tasks the guards know: the unfinished ones, and those that ended since the last prune. */
+  /**
+   * How many directly admitted tasks the guards know (each from its submission's return): the unfinished ones, and
+   * those that ended since the last prune.
+   */
   readonly known: Effect.Effect<number>
   /** Closes every guard and hands over every directly admitted task: what a stopping runner does first. */
   readonly close: Effect.Effect<void>
@@ -124,8 +132,11 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
   const group = ShardGuard.getShardGroup(EntityId.make(""))
   /** Open guards by shard (`group:id`). */
   const guards = new Map<string, Guard>()
-  /** The guard each directly admitted, unfinished task is under. */
-  const guardOf = new Map<string, Guard>()
+  /**
+   * Guards whose shard is going (closed) and whose tasks are not handed over yet: their tasks are still known
+   * (`known`) and pruned until then.
+   */
+  const closing = new Set<Guard>()
   let closed = false
 
   // One guard entity id on each shard: the first `g/<n>` hashed there.
@@ -136,15 +147,10 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
     if (!guardIds.has(shard.id)) guardIds.set(shard.id, { shard, entityId })
   }
 
-  /**
-   * The direct submissions under way (admitted, their supervisor's submission not returned yet), counted per id: two
-   * submissions of one caller-chosen id may overlap.
-   */
-  const submitting = new Map<string, number>()
-
-  const forget = (id: string) => {
-    guardOf.get(id)?.tasks.delete(id)
-    guardOf.delete(id)
+  /** Whether the supervisor still holds task `id` unfinished (from its memory: `Tasks.peek`). */
+  const held = (id: string) => {
+    const info = Tasks.peek(local, id)
+    return info !== undefined && !TaskInfo.isTerminal(info.status)
   }
 
   /**
@@ -152,15 +158,13 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
    * from its memory; no record, once its submission returned, means it is not held here). Every `pruneInterval`,
    * not per change: no follower of the supervisor's changes, a look at each task known here a second instead (what
    * a guard hands over is bounded by the tasks admitted in that time besides the unfinished ones). A submission
-   * under way is kept: its task may not be held yet. A guard's release hands over what it still knows, finished
-   * ones included: a task not held here is not handed over (`Tasks.handOff` does nothing).
+   * under way is not among them yet (its id is added as it returns; a release waits for it). A guard's release hands
+   * over what it still knows, finished ones included: a task not held here is not handed over (`Tasks.handOff`
+   * does nothing).
    */
   const prune = Effect.sync(() => {
-    for (const id of guardOf.keys()) {
-      if (submitting.has(id)) continue
-      const info = Tasks.peek(local, id)
-      if (info === undefined || TaskInfo.isTerminal(info.status)) forget(id)
-    }
+    for (const guard of guards.values()) guard.tasks = guard.tasks.filter(held)
+    for (const guard of closing) guard.tasks = guard.tasks.filter(held)
   })
   yield* Effect.forkScoped(Effect.repeat(prune, Schedule.spaced(pruneInterval)))
 
@@ -183,12 +187,15 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
   const release = (shard: ShardId.ShardId, guard: Guard) =>
     Effect.suspend(() => {
       guard.closed = true
+      closing.add(guard)
       if (guards.get(shard.toString()) === guard) guards.delete(shard.toString())
       return Effect.andThen(
         guard.idle.await,
         Effect.suspend(() => {
-          const ids = Array.from(guard.tasks)
-          ids.forEach(forget)
+          // every submission under it has returned, its id added: all it admitted
+          const ids = Array.from(new Set(guard.tasks))
+          guard.tasks = []
+          closing.delete(guard)
           // the shard closes too: held again, its records are adopted again
           return TaskEntity.handOver({ local, openShards }, shard, ids)
         })
@@ -239,23 +246,15 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
         const { key, shard } = shardOfEntity(entityId)
         const guard = admitting(shard, key)
         if (guard === undefined) return Effect.succeed(Option.none())
-        // Known before it is recorded: its end may be told before `submit` returns, and a release waits for it. An id
-        // known already (a task of that id admitted here and unfinished) stays with its guard whatever this one does.
-        const fresh = !guardOf.has(id)
-        if (fresh) {
-          guard.tasks.add(id)
-          guardOf.set(id, guard)
-        }
+        // Counted before it is recorded: a release waits for it, then hands over what it admitted.
         if (guard.recording++ === 0) guard.idle.closeUnsafe()
-        submitting.set(id, (submitting.get(id) ?? 0) + 1)
         // one step at its end, whatever it is (a submission's fewest steps: this is every direct admission's path)
         const ended = (exit: Exit.Exit<TaskHandle.TaskHandle<any, any>, unknown>) =>
           Effect.sync(() => {
-            // refused, or joined another task (that one is kept where it was admitted): not this guard's
-            if (fresh && (Exit.isSuccess(exit) ? exit.value.id !== id : Cause.hasFails(exit.cause))) forget(id)
-            const under = submitting.get(id)! - 1
-            if (under === 0) submitting.delete(id)
-            else submitting.set(id, under)
+            // Known from now on, before the count falls (a release reads the ids once none is under way): admitted
+            // here, unless refused (or joined another task, kept where that one was admitted). A defect or an
+            // interruption may still have left the task held: known too (a prune forgets it if not).
+            if (Exit.isSuccess(exit) ? exit.value.id === id : !Cause.hasFails(exit.cause)) guard.tasks.push(id)
             if (--guard.recording === 0) guard.idle.openUnsafe()
           })
         return Effect.map(Effect.onExit(submit, ended), Option.some)
@@ -264,7 +263,12 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
       }).pipe(Effect.uninterruptible),
     admits: (shard) => admitting(shard) !== undefined,
     guarded: Effect.sync(() => guards.size),
-    known: Effect.sync(() => guardOf.size),
+    known: Effect.sync(() => {
+      let known = 0
+      for (const guard of guards.values()) known += guard.tasks.length
+      for (const guard of closing) known += guard.tasks.length
+      return known
+    }),
     close: Effect.suspend(() => {
       closed = true
       return Effect.forEach(Array.from(guards.values()), (guard) => release(guard.shard, guard), {

@@ -185,7 +185,8 @@ describe("REST stack replies while the service stops", () => {
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const service = yield* Layer.buildWithScope(
-        testServer({ tasks: TasksConfig.make({ shutdownGracePeriod: Duration.seconds(2) }) }),
+        // a grace period past the test's timeout: the drain ends when the test interrupts the task, not at a time
+        testServer({ tasks: TasksConfig.make({ shutdownGracePeriod: Duration.minutes(10) }) }),
         scope
       )
       const inService = <A, E>(effect: Effect.Effect<A, E, HttpServer.HttpServer>) => Effect.provideContext(effect, service)
@@ -193,7 +194,7 @@ describe("REST stack replies while the service stops", () => {
       assert.deepStrictEqual((yield* inService(request("GET", "/readyz"))).body, { status: "ready" })
       const running = (yield* inService(request("POST", "/api/tasks/demo-scan", { body: endlessScan }))).body.taskId
       assert.isString(running)
-      // The drain of the running task holds the service open for its grace period.
+      // The drain of the running task holds the service open until the task ends.
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       const probe = () => fetch(`${base}/readyz`).then(async (response) => ({ status: response.status, body: await response.json() }))
       const seen = yield* Effect.promise(async () => {
@@ -207,6 +208,8 @@ describe("REST stack replies while the service stops", () => {
       assert.deepStrictEqual(seen, { status: 503, body: { status: "shutting-down" } }, "the first probe not answered 200")
       const alive = yield* Effect.promise(() => fetch(`${base}/healthz`).then((response) => response.json()))
       assert.deepStrictEqual(alive, { status: "ok" })
+      // The task interrupted, the drain is over and the service closes.
+      assert.strictEqual((yield* inService(request("POST", `/api/tasks/${running}/interrupt`))).body.status, "interrupted")
       yield* Fiber.join(closing)
     }), 30_000)
 })

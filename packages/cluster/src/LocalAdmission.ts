@@ -87,7 +87,7 @@ export interface LocalAdmission {
   /** How many shards' guards are open here: the shards whose submissions this runner admits directly. */
   readonly guarded: Effect.Effect<number>
   /**
-   * How many directly admitted tasks the guards know (each from its submission's return): the unfinished ones, and
+   * How many directly admitted tasks the guards know: those whose submission is under way, the unfinished ones, and
    * those that ended since the last prune.
    */
   readonly known: Effect.Effect<number>
@@ -263,10 +263,11 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
       }).pipe(Effect.uninterruptible),
     admits: (shard) => admitting(shard) !== undefined,
     guarded: Effect.sync(() => guards.size),
+    // the ids kept, and the submissions under way (each known from its admission, as its release waits for it)
     known: Effect.sync(() => {
       let known = 0
-      for (const guard of guards.values()) known += guard.tasks.length
-      for (const guard of closing) known += guard.tasks.length
+      for (const guard of guards.values()) known += guard.tasks.length + guard.recording
+      for (const guard of closing) known += guard.tasks.length + guard.recording
       return known
     }),
     close: Effect.suspend(() => {

@@ -540,9 +540,10 @@ const stalledProfile = (() => {
 // the whole run
 // ---------------------------------------------------------------------------
 
-const all = (pick: (r: IntervalReport) => Quantiles) => {
+/** A figure over `over` (every interval of the run unless given): its intervals' samples counted, the median of their medians, the worst p99. */
+const all = (pick: (r: IntervalReport) => Quantiles, over: ReadonlyArray<IntervalReport> = reports) => {
   // The run's percentiles are not the intervals' merged exactly; the worst interval's p99 is the honest bound.
-  const items = reports.map(pick).filter((q) => q.n > 0)
+  const items = over.map(pick).filter((q) => q.n > 0)
   return {
     n: items.reduce((s, q) => s + q.n, 0),
     p50: items.length === 0 ? 0 : items.map((q) => q.p50).sort((a, b) => a - b)[Math.floor(items.length / 2)],
@@ -613,7 +614,7 @@ table([
     "the same after the first interval (its clients' connection storm, into a service just started), not a goal figure: status p99 new / open, the worst interval's; the probe's p99 over those reads, new / open (ms)",
     (() => {
       const later = reports.slice(1)
-      const worstP99 = (pick: (f: Figures) => Quantiles) => fmt(later.reduce((m, r) => pick(r).n === 0 ? m : Math.max(m, pick(r).p99), 0))
+      const worstP99 = (pick: (f: Figures) => Quantiles) => fmt(all(pick, later).p99)
       const pooled = (pick: (samples: NonNullable<IntervalReport["probe"]>["samples"]) => ReadonlyArray<number>) =>
         fmt(quantiles(later.flatMap((r) => r.probe === undefined ? [] : [...pick(r.probe.samples)])).p99)
       return `${worstP99((f) => f.statusNew)} / ${worstP99((f) => f.statusOpen)}; ${pooled((s) => s.statusNew)} / ${pooled((s) => s.statusOpen)}`

@@ -88,9 +88,17 @@ export const layer = (
       const context = yield* Effect.context<SqlClient.SqlClient>()
       const db = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) => Effect.provideContext(effect, context)
       yield* db(WebhookStore.migrate)
-      const rules: WebhookTarget.TargetRules = { signing: Option.isSome(settings.secret), allowHosts: settings.allowHosts }
+      const signing = Option.isSome(settings.secret)
+      const rules: WebhookTarget.TargetRules = { signing, allowHosts: settings.allowHosts }
       const secret = Option.match(settings.secret, { onNone: () => "", onSome: Redacted.value })
       const wake = yield* Queue.sliding<void>(1)
+      /**
+       * Without a secret no submission may name a webhook (`check` refuses it), so the only webhooks that can wait
+       * for a task are those the table held at start (from a run with a secret) and any `register`ed directly: only
+       * their tasks' finishes are recorded, where every finished task cost an UPDATE and its record's JSON before.
+       */
+      const followed = new Set<string>()
+      const follows = (taskId: string) => signing || followed.has(taskId)
 
       /** Makes the waiting webhooks of a finished task due, with its final record. */
       const finished = (info: TaskInfo.TaskInfo) =>
@@ -104,11 +112,17 @@ export const layer = (
       // Follow the supervisor's changes before looking at the table, so no finish falls between the two.
       yield* Stream.runForEach(
         tasks.changes,
-        (info) => TaskInfo.isTerminal(info.status) ? logged("recording a finished task")(finished(info)) : Effect.void
+        (info) => {
+          if (!TaskInfo.isTerminal(info.status) || !follows(info.id)) return Effect.void
+          followed.delete(info.id)
+          return logged("recording a finished task")(finished(info))
+        }
       ).pipe(Effect.forkScoped({ startImmediately: true }))
 
       const sweep = Effect.gen(function*() {
         for (const taskId of yield* db(WebhookStore.waitingTasks)) {
+          // Followed before it is looked at: a finish in between is recorded by one or the other (twice is once).
+          if (!signing) followed.add(taskId)
           yield* tasks.get(taskId).pipe(
             Effect.flatMap((info) => TaskInfo.isTerminal(info.status) ? finished(info) : Effect.void),
             Effect.catchTag("TaskNotFound", () => db(WebhookStore.abandon(taskId)))
@@ -194,6 +208,8 @@ export const layer = (
         register: (taskId, url) =>
           Effect.gen(function*() {
             const id = randomUUID()
+            // Followed before it is recorded, as the sweep does.
+            if (!signing) followed.add(taskId)
             yield* db(WebhookStore.insert({ id, taskId, url: url.href, createdAt: yield* Clock.currentTimeMillis }))
             // The task may have finished before its webhook was recorded: then it is due at once.
             const info = yield* Effect.option(tasks.get(taskId))

@@ -20,6 +20,16 @@
  * `flush` runs only its own, as `Effect.runSync` needs): only the timer and
  * the run queue are shared.
  *
+ * What a turn's tasks leave for after it counts against the budget too:
+ * a write to an HTTP response or a socket is corked and sent from a
+ * `process.nextTick` callback after the turn (Node's `writev`, a system
+ * call per socket, the service's largest single cost under load), and a
+ * feed's publish delivered inside a task writes to a hundred sockets. A
+ * `nextTick` queued at the turn's end runs after those, and the time
+ * between is the turn's tail; each task of the next turn is charged the
+ * tail's share per task of the turn before (`chargeMillis`), so that a turn
+ * and its tail together keep to about the budget, not the turn alone.
+ *
  * The budget bounds only the work scheduled here: a fiber resumed by an
  * I/O callback or a timer (a `Deferred` completed there, a store's reply, a
  * feed waking its readers) runs inside that callback. So under sustained
@@ -94,13 +104,15 @@ class FiberDispatcher implements Scheduler.SchedulerDispatcher {
     for (const [, scheduled] of this.buckets) for (const task of scheduled) tasks.push(task)
     this.buckets = []
     this.carried = []
+    const turns = this.turns
     for (let i = 0; i < tasks.length; i++) {
       try {
         tasks[i]()
       } catch (error) {
         throwLater(error)
       }
-      if (i + 1 < tasks.length && performance.now() >= deadline) {
+      turns.ran++
+      if (i + 1 < tasks.length && turns.spent() >= deadline) {
         this.carried = tasks.slice(i + 1)
         return true
       }
@@ -113,12 +125,25 @@ class FiberDispatcher implements Scheduler.SchedulerDispatcher {
   }
 }
 
+/**
+ * The tail's share per task a turn is charged (ms), from the turn before: its tail (the time from its end to a
+ * `nextTick` queued then, which runs after the corked writes its tasks queued) over the tasks it ran.
+ */
+const chargeOf = (tailMillis: number, tasks: number): number => tasks === 0 ? 0 : tailMillis / tasks
+
 /** The run queue of every fiber's dispatcher, run a budget's worth per turn. */
 class Turns {
   private queue: Array<FiberDispatcher> = []
   private scheduled = false
   /** The longest a dispatcher waited in the queue for its turn (ms), since `backlog` last looked. */
   private longestWait = 0
+  /** Tasks run in the current turn (and by `flush`es, which no budget bounds). */
+  ran = 0
+  /** What each task of this turn is charged for the writes it leaves for after the turn (ms; `chargeOf`). */
+  private chargeMillis = 0
+  /** When the last turn ended, and how many tasks it ran: its tail is measured from there. */
+  private endedAt = 0
+  private endedTasks = 0
   private readonly budgetMillis: number
   constructor(budgetMillis: number) {
     this.budgetMillis = budgetMillis
@@ -136,6 +161,16 @@ class Turns {
     const waitMillis = this.longestWait
     this.longestWait = 0
     return { waitMillis, ready: this.queue.length }
+  }
+
+  /** The time this turn has spent, with its tasks' writes still to come charged (`performance.now()` plus the charge). */
+  spent(): number {
+    return performance.now() + this.ran * this.chargeMillis
+  }
+
+  /** Runs after the writes the last turn left (a `nextTick` queued at its end): their time per task is the next charge. */
+  private readonly tailEnded = (): void => {
+    this.chargeMillis = chargeOf(performance.now() - this.endedAt, this.endedTasks)
   }
 
   private schedule(): void {
@@ -158,11 +193,12 @@ class Turns {
     const oldest = batch.length > 1 ? Math.min(batch[0].since, batch[1].since) : batch.length > 0 ? batch[0].since : started
     if (started - oldest > this.longestWait) this.longestWait = started - oldest
     const deadline = started + this.budgetMillis
+    this.ran = 0
     for (let i = 0; i < batch.length; i++) {
       const dispatcher = batch[i]
       dispatcher.queued = false
       const unfinished = dispatcher.run(deadline)
-      if (unfinished || performance.now() >= deadline) {
+      if (unfinished || this.spent() >= deadline) {
         const left = batch.slice(i + 1)
         // A dispatcher its tasks queued again already waits at the end of the queue; one the budget cut waits first.
         if (unfinished && !dispatcher.queued) {
@@ -176,6 +212,10 @@ class Turns {
       }
     }
     this.schedule()
+    this.endedAt = performance.now()
+    this.endedTasks = this.ran
+    this.ran = 0
+    process.nextTick(this.tailEnded)
   }
 }
 

@@ -1,0 +1,65 @@
+/**
+ * `TurnScheduler` charges a turn's tasks for the work the turn before left
+ * for after it: a corked write is sent from a `process.nextTick` callback
+ * once the turn's callback returns, outside the budget's clock. Read from
+ * the order of the tasks and of the work they left (no timed assertion):
+ * the tasks of one turn run in one `setImmediate` callback, and what they
+ * leave runs between it and the next turn, so each unbroken run of tasks in
+ * the log is one turn.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as TurnScheduler from "../src/TurnScheduler.ts"
+
+/** Keeps the thread busy for at least `millis` (ms on `performance.now()`, the scheduler's clock). */
+const busy = (millis: number) => {
+  const end = performance.now() + millis
+  while (performance.now() < end) { /* a write's system call, a watcher woken */ }
+}
+
+/** The lengths of the unbroken runs of `"task"` in `log`: the tasks each turn ran. */
+const turnsOf = (log: ReadonlyArray<"task" | "left">): Array<number> => {
+  const turns: Array<number> = []
+  let run = 0
+  for (const entry of log) {
+    if (entry === "task") run++
+    else if (run > 0) {
+      turns.push(run)
+      run = 0
+    }
+  }
+  if (run > 0) turns.push(run)
+  return turns
+}
+
+describe("TurnScheduler, the work a turn leaves after it", () => {
+  it("is charged to the next turn's tasks: each leaving 1 ms, a turn of an 8-ms budget runs at most 8 of them", async () => {
+    const budget = 8
+    const fibers = 48
+    const rounds = 6
+    const scheduler = TurnScheduler.make(budget)
+    const log: Array<"task" | "left"> = []
+    let left = fibers * rounds
+    await new Promise<void>((finished) => {
+      for (let f = 0; f < fibers; f++) {
+        const dispatcher = scheduler.makeDispatcher()
+        let round = 0
+        // The task itself costs nothing; what it leaves for after the turn (a corked write's send) costs 1 ms.
+        const task = () => {
+          log.push("task")
+          process.nextTick(() => {
+            busy(1)
+            log.push("left")
+            if (--left === 0) finished()
+          })
+          if (++round < rounds) dispatcher.scheduleTask(task, 0)
+        }
+        dispatcher.scheduleTask(task, 0)
+      }
+    })
+    const turns = turnsOf(log)
+    assert.strictEqual(turns.reduce((sum, n) => sum + n, 0), fibers * rounds)
+    // The first turn knows of no such work yet (its tasks cost nothing: it runs every fiber unless the machine takes
+    // the processor from it for the whole budget). Every later turn is charged at least 1 ms a task: 8 of them fill the budget.
+    for (const [i, tasks] of turns.slice(1).entries()) assert.isAtMost(tasks, budget, `turn ${i + 2} ran ${tasks} tasks: ${turns.join(",")}`)
+  })
+})

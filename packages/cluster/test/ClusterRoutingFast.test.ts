@@ -83,7 +83,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         assert.strictEqual(new Set(batch.map((h) => h.id)).size, 2)
         assert.deepStrictEqual(yield* Effect.forEach(batch, (h) => h.join), ["a", "a"])
         assert.deepStrictEqual((yield* tasks.get(batch[0]!.id)).priority, 1)
-      })))
+      })), { timeout: 60_000 })
 
   it.live("an encoded submission travels as it is; an unknown kind, a bad payload and a busy key are refused and record nothing; a join of a busy key answers the holder", () =>
     onRunner((runner) =>
@@ -103,7 +103,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         assert.deepStrictEqual(listed.items.map((info) => info.id).sort(), [encoded.id, holder.id].sort(), "nothing else recorded")
         yield* runner.open("k")
         assert.strictEqual(yield* joined.join, "k")
-      })))
+      })), { timeout: 60_000 })
 
   it.live("an interrupt stops a running task where it runs; a finished one's is nothing; a deletion removes the record and is told", () =>
     onRunner((runner) =>
@@ -126,7 +126,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         const told = yield* Fiber.join(journal)
         assert.isTrue(told.some((event) => isDeletion(event) && event.info.id === done.id), "the deletion is told")
         assert.deepInclude(yield* Effect.flip(tasks.interrupt("no-such-task")), { _tag: "TaskNotFound" })
-      })))
+      })), { timeout: 60_000 })
 
   it.live("with direct admission and local placement a submission skips the entity; one of a closed shard waits for it and is admitted under its guard", () =>
     onRunner((runner) =>
@@ -148,7 +148,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         assert.strictEqual(yield* admission.known, 2)
         yield* runner.open("g")
         assert.deepStrictEqual([yield* direct.join, yield* late.join], ["g", "g"])
-      }), { directAdmission: true, localPlacement: true }))
+      }), { directAdmission: true, localPlacement: true }), { timeout: 60_000 })
 
   it.live("a runner closing refuses submissions as shutting down and leaves its served tasks pending", () =>
     onRunner((runner) =>
@@ -160,7 +160,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         assert.isTrue(entity.closing())
         assert.strictEqual((yield* tasks.get(served.id)).status, "pending", "handed over: left for the next owner")
         assert.deepInclude(yield* Effect.flip(tasks.submit(Gated, { gate: "late" })), { _tag: "SubmitRejected", reason: "shutting-down" })
-      })))
+      })), { timeout: 60_000 })
 
   it.live("a task a stopped runner left unfinished is adopted by the next and resumed from its checkpoint; a finished one is left alone", () =>
     Effect.gen(function*() {
@@ -188,7 +188,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
           assert.strictEqual(yield* (yield* next.tasks.handle(scan)).join, 2)
           assert.strictEqual((yield* next.tasks.get(done)).attempt, 1, "the finished task was not run again")
         }), {}, store)
-    }))
+    }), { timeout: 60_000 })
 
   it.live("a submission whose shard is not held is refused, after its tries, as the store's unavailability, and records nothing", () => {
     const id = TaskInfo.makeId(Date.now())
@@ -203,7 +203,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         assert.deepInclude(refused, { _tag: "TaskStoreError" })
         assert.isTrue(Option.isNone(yield* store.get(id)), "nothing recorded")
       }), {}, undefined, view)
-  })
+  }, { timeout: 60_000 })
 
   it.live("a schedule runs its ticks on the runner holding its singleton; a daemon keeps its task running, ends one an earlier run left, and interrupts its own when stopped", () =>
     onRunner((runner) =>
@@ -230,5 +230,5 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         yield* daemon.stop
         yield* statusIs(runner, current, "interrupted")
         yield* eventually(Effect.map(daemon.current, Option.isNone), () => "the stopped daemon has no task")
-      })))
+      })), { timeout: 60_000 })
 })

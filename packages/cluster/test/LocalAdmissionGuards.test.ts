@@ -135,7 +135,7 @@ describe("LocalAdmission.make: what the guards keep and refuse", () => {
         assert.strictEqual(Tasks.peek(local, id)?.status, "running", "still running here: its guard stayed open")
         yield* admission.close
         yield* handedOver(setUp, id)
-      })))
+      })), { timeout: 60_000 })
 
   it.live("a task the supervisor let go of (handed off) is forgotten by the next prune", () =>
     withSetUp((setUp) =>
@@ -149,7 +149,7 @@ describe("LocalAdmission.make: what the guards keep and refuse", () => {
         yield* eventually(Effect.map(admission.known, (known) => known === 0), () => `a prune forgets ${id}, no longer held`)
         // the prunes go on
         yield* pruneAfterAnEnd(setUp, TaskInfo.makeId(Date.now()), 1)
-      })))
+      })), { timeout: 60_000 })
 
   it.live("a failed submission of a known id leaves its task known; two submissions of one id at once forget it only once both ended and it finished", () =>
     withSetUp((setUp) =>
@@ -182,7 +182,7 @@ describe("LocalAdmission.make: what the guards keep and refuse", () => {
         yield* eventually(Effect.map(admission.known, (n) => n === 1), () => `a prune forgets ${twice}, both its submissions ended`)
         yield* admission.close
         yield* handedOver(setUp, known)
-      })))
+      })), { timeout: 60_000 })
 
   it.live("a Hold sent again to a guarded shard, or after the close, is answered at once and opens no guard", () =>
     withSetUp(({ admission }) =>
@@ -197,7 +197,7 @@ describe("LocalAdmission.make: what the guards keep and refuse", () => {
         assert.strictEqual(yield* admission.guarded, 0)
         yield* within(clientFor("g/0").Hold(undefined), "a Hold after the close answered", seen)
         assert.strictEqual(yield* admission.guarded, 0, "no guard opened after the close")
-      })))
+      })), { timeout: 60_000 })
 
   it.live("a shard the cluster let go of admits nothing directly, though its guard has not ended yet", () =>
     withSetUp(({ admission, letGo, local, sharding }) =>
@@ -211,7 +211,7 @@ describe("LocalAdmission.make: what the guards keep and refuse", () => {
         let ran = false
         const answer = yield* admission.submit(entityId, id, Effect.sync(() => (ran = true)).pipe(Effect.andThen(local.submit(Gated, { gate: id }, { id }))))
         assert.isTrue(Option.isNone(answer) && !ran, "takes the entity's path: nothing ran")
-      })))
+      })), { timeout: 60_000 })
 
   it.effect("none admits nothing and runs nothing", () =>
     Effect.gen(function*() {

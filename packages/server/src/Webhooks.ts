@@ -97,6 +97,8 @@ export const layer = (
        * for a task are those the table held at start (from a run with a secret) and any `register`ed directly: only
        * their tasks' finishes are recorded, where every finished task cost an UPDATE and its record's JSON before.
        */
+      // An id stays until its task is seen to finish: one deleted first (or never finishing) stays for the process's
+      // life, bounded by such webhooks (the start's sweep and direct registrations, without a secret).
       const followed = new Set<string>()
       const follows = (taskId: string) => signing || followed.has(taskId)
 

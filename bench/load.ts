@@ -394,7 +394,7 @@ let cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!) }
 let cpuAtStart = cpuBefore.seconds
 const rss: Array<readonly [number, number]> = []
 /** The service's memory by part (`_load-memory.ts`) per interval, with its V8 heap's committed bytes (MB, at the load's clock). */
-const parts: Array<{ readonly t: number; readonly malloc: number; readonly mainArena: number; readonly anon: number; readonly file: number; readonly heapTotal: number }> = []
+const parts: Array<{ readonly t: number; readonly malloc: number; readonly mainArena: number; readonly anon: number; readonly v8Pages: number; readonly v8PageCount: number; readonly file: number; readonly heapTotal: number }> = []
 /** The TCP counters when the load began, and at the last interval. */
 const countersAtStart = tcpCounters()
 let countersBefore = countersAtStart
@@ -444,7 +444,7 @@ lines(generator, async (line) => {
   }
   const process_ = await scrape(base)
   const memory = memoryParts(server.pid!)
-  if (memory !== undefined) parts.push({ t: report.t, malloc: memory.malloc, mainArena: memory.mainArena, anon: memory.anon, file: memory.file, heapTotal: process_.heapTotal })
+  if (memory !== undefined) parts.push({ t: report.t, ...memory, heapTotal: process_.heapTotal })
   const counters = tcpCounters()
   const counted = counterDelta(countersBefore, counters)
   countersBefore = counters
@@ -732,14 +732,15 @@ table([
   [
     // The V8 heap's committed size is not all resident (a young generation is committed whole): it is shown beside the
     // anonymous part, which holds the resident share of it, not taken from it.
-    "its parts' slopes after warm-up (MB/min): C heap (malloc; of it the main thread's arena, brk) / other anonymous (V8 heaps' pages, buffers, stacks) / files; V8 heap committed",
+    "its parts' slopes after warm-up (MB/min): C heap (malloc; of it the main thread's arena, brk) / other anonymous (V8 heaps' pages, buffers, stacks; of it V8's 256-KB heap pages, and their count first -> last) / files; V8 heap committed",
     (() => {
       const after = parts.filter((p) => p.t >= warmupSeconds)
       const of = (pick: (p: (typeof parts)[number]) => number) => {
         const points = after.filter((p) => Number.isFinite(pick(p))).map((p) => [p.t, pick(p)] as const)
         return points.length < 2 ? "?" : fmt(slope(points) * 60 / 2 ** 20, 1)
       }
-      return `${of((p) => p.malloc)} (brk ${of((p) => p.mainArena)}) / ${[of((p) => p.anon), of((p) => p.file)].join(" / ")}; ${of((p) => p.heapTotal)}`
+      const pages = after.length === 0 ? "?" : `${after[0].v8PageCount} -> ${after[after.length - 1].v8PageCount}`
+      return `${of((p) => p.malloc)} (brk ${of((p) => p.mainArena)}) / ${of((p) => p.anon)} (V8 pages ${of((p) => p.v8Pages)}, ${pages}) / ${of((p) => p.file)}; ${of((p) => p.heapTotal)}`
     })(),
     "",
     ""

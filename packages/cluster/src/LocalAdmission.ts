@@ -88,7 +88,7 @@ export interface LocalAdmission {
   readonly guarded: Effect.Effect<number>
   /**
    * How many directly admitted tasks the guards know: those whose submission is under way, the unfinished ones, and
-   * those that ended since the last prune.
+   * those that ended since the last prune (a task submitted again by its own id and joined counts again until then).
    */
   readonly known: Effect.Effect<number>
   /** Closes every guard and hands over every directly admitted task: what a stopping runner does first. */
@@ -154,6 +154,16 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
   }
 
   /**
+   * The ids of `ids` still held unfinished, each once: a submission of a held task's own id that joins it (its key
+   * busy with that very task) adds the id again, so a task re-submitted while it lives is known more than once
+   * until the next prune, never longer.
+   */
+  const kept = (ids: ReadonlyArray<string>) => {
+    const seen = new Set<string>()
+    return ids.filter((id) => !seen.has(id) && seen.add(id) !== undefined && held(id))
+  }
+
+  /**
    * Forgets the directly admitted tasks the supervisor no longer holds: finished, or let go of (`Tasks.peek` says so
    * from its memory; no record, once its submission returned, means it is not held here). Every `pruneInterval`,
    * not per change: no follower of the supervisor's changes, a look at each task known here a second instead (what
@@ -163,8 +173,8 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
    * does nothing).
    */
   const prune = Effect.sync(() => {
-    for (const guard of guards.values()) guard.tasks = guard.tasks.filter(held)
-    for (const guard of closing) guard.tasks = guard.tasks.filter(held)
+    for (const guard of guards.values()) guard.tasks = kept(guard.tasks)
+    for (const guard of closing) guard.tasks = kept(guard.tasks)
   })
   yield* Effect.forkScoped(Effect.repeat(prune, Schedule.spaced(pruneInterval)))
 

@@ -71,6 +71,9 @@ export interface TargetRules {
   readonly allowHosts: ReadonlyArray<string>
 }
 
+/** The port a URL calls: its own, or its scheme's default, which `URL` leaves out of `port` and `host`. */
+const portOf = (url: URL): string => url.port !== "" ? url.port : url.protocol === "https:" ? "443" : "80"
+
 /** The URL to call, or why not. */
 export const check = (rules: TargetRules, input: string): URL | WebhookRefused => {
   const refuse = (reason: SubmitWebhooks.RefusalReason) => new WebhookRefused({ url: input.slice(0, maxUrlLength), reason })
@@ -84,9 +87,12 @@ export const check = (rules: TargetRules, input: string): URL | WebhookRefused =
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return refuse("scheme")
   if (url.username !== "" || url.password !== "") return refuse("credentials")
+  // `host:port` is matched against the port called, the scheme's default included (`10.0.0.5:80` allows
+  // `http://10.0.0.5/` and `http://10.0.0.5:80/`, which `URL` reads as the same `host`, without the port)
+  const hostname = url.hostname.toLowerCase()
   const allowed = rules.allowHosts.some((host) => {
     const wanted = host.toLowerCase()
-    return wanted === url.hostname.toLowerCase() || wanted === url.host.toLowerCase()
+    return wanted === hostname || wanted === `${hostname}:${portOf(url)}`
   })
   if (!allowed && isPrivateHost(url.hostname)) return refuse("private-host")
   return url

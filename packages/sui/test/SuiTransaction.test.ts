@@ -215,12 +215,14 @@ describe("SuiTransaction details", () => {
       const client = yield* SuiStandIn.client(node.url)
       const fiber = yield* SuiTransaction.broadcast(client, signed, { pollInterval: "20 millis" }).pipe(Effect.forkChild)
       while (node.executed.length === 0) yield* Effect.sleep("10 millis")
-      // a few polls meet "not found" before the checkpoint
-      yield* Effect.sleep("100 millis")
+      // a few polls meet "not found" before the checkpoint: the first two answered before the third was sent
+      // (counted, not a time slept: at load 27, 100 ms held only two)
+      const looks = () => node.requests.filter((request) => request.method === "sui_getTransactionBlock").length
+      while (looks() < 3) yield* Effect.sleep("10 millis")
       const checkpoint = node.addCheckpoint([])
       const final = yield* Fiber.join(fiber)
       assert.deepInclude(final, { digest, checkpoint })
-      assert.isAbove(node.requests.filter((request) => request.method === "sui_getTransactionBlock").length, 2)
+      assert.isAbove(looks(), 2)
     }).pipe(Effect.scoped))
 
   it.live("a node's error while the wait polls (not 'not found') fails the broadcast with it, not with a timeout", () =>

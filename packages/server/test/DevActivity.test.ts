@@ -32,7 +32,7 @@ const awaitWarning = (warnings: ReadonlyArray<string>, found: (warning: string) 
     orElse: () => Effect.die(new Error(`no warning ${what}; warnings: ${JSON.stringify(warnings)}`))
   }))
 
-layer(DevChain.layer(), { excludeTestServices: true })("DevActivity", (it) => {
+layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("DevActivity", (it) => {
   it.effect("a refused transfer and an unreachable node are each logged with the reason, and the activity goes on", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain

@@ -39,7 +39,7 @@ const watchPath = (settings: ServerConfig.ServerSettings) =>
     Layer.provideMerge(WatchService.layerSql(settings))
   )
 
-layer(DevChain.layer(), { excludeTestServices: true })("WatchService as a runner", (it) => {
+layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("WatchService as a runner", (it) => {
   it.effect("a watcher's loop is a task of the supervisor, and a balance read after another writer's change sees it", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain

@@ -18,9 +18,15 @@ const echo: ScriptedNode.Script = (calls, batch) => {
   return { body: batch ? answers : answers[0] }
 }
 
+/**
+ * No time limit on a request (`devChainConfig`'s is 500 ms): a scripted endpoint answers at once, but a loaded
+ * machine can hold an answer past any limit, and a timed-out request is sent again — the tests count requests.
+ */
+const untimed = { requestTimeout: "1 hour" } as const
+
 /** A client of one scripted endpoint, retrying `times` times. */
 const clientOf = (url: string, times: number, endpoint: { readonly rateLimitedPause?: Duration.Input } = {}) =>
-  client(devChainConfig([{ url, ...endpoint }], { retry: { times } }))
+  client(devChainConfig([{ url, ...endpoint }], { ...untimed, retry: { times } }))
 
 /** The answers `script` gives to the first `failures` requests, then the echo. */
 const failingFirst = (failures: number, script: ScriptedNode.Script): ScriptedNode.Script => {
@@ -40,7 +46,7 @@ describe("a node's answers", () => {
             .sort((a, b) => keys[a.result as number]! - keys[b.result as number]!)
           return { body: batch ? answers : answers[0] }
         })
-        const evm = yield* client(devChainConfig([node.url], { batchSize }))
+        const evm = yield* client(devChainConfig([node.url], { ...untimed, batchSize }))
         const calls = keys.map((_, index) => ({ method: "echo", params: [index] }))
         assert.deepStrictEqual(yield* evm.batch(calls), keys.map((_, index) => index))
         // batches of at most batchSize calls, each call sent once, one alone as an object rather than a batch
@@ -202,6 +208,7 @@ describe("a node's answers", () => {
       const first = yield* ScriptedNode.make(down)
       const second = yield* ScriptedNode.make(down)
       const evm = yield* client(devChainConfig([first.url, second.url], {
+        ...untimed,
         retry: { times: 0 },
         breaker: { failures: 1, openDuration: "1 hour" }
       }))

@@ -91,6 +91,6 @@ describe("ChainsApi", () => {
         const mismatch = yield* chainjobs("--token", alice, "chain", "check", "other")
         assert.include(mismatch.lines[0]!, `chain id ${DevChain.chainId} (configured 1: MISMATCH)`)
         assert.include(String(Exit.isFailure(mismatch.exit) ? mismatch.exit.cause : "succeeded"), `reports chain id ${DevChain.chainId}, configured 1`)
-      }))
+      }), 60_000)
   })
 })

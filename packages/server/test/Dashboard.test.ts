@@ -48,7 +48,7 @@ const progressOf = (page: Page, id: string) =>
   row(page, id).locator("td[data-progress]").getAttribute("data-progress").then(Number)
 
 describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
-  layer(testServer(), { excludeTestServices: true, timeout: "30 seconds" })("dashboard", (it) => {
+  layer(testServer(), { excludeTestServices: true, timeout: "120 seconds" })("dashboard", (it) => {
     it.effect("submits a scan and shows its progress bar move, interrupts another task, shows results", () =>
       Effect.gen(function*() {
         const base = yield* baseUrl
@@ -67,7 +67,7 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
           await page.selectOption("#submit-kind", "demo-scan")
           await page.fill("#submit-payload", JSON.stringify({ fromBlock: 1, toBlock: 30, delayMillis: 60 }))
           await page.click("#submit-button")
-          const scanId = (await page.locator("#detail-body code").textContent({ timeout: 5000 }))!
+          const scanId = (await page.locator("#detail-body code").textContent({ timeout: 0 }))!
           assert.notStrictEqual(scanId, victim.body.taskId)
 
           // Its bar moves: seen part-way, then further along, then full.
@@ -83,7 +83,7 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
           assert.strictEqual(await row(page, victim.body.taskId).locator('button[data-action="interrupt"]').count(), 0)
 
           // The scan completes; its detail view shows the result.
-          await page.locator(`tr[data-task-id="${scanId}"][data-status="completed"]`).waitFor({ timeout: 15_000 })
+          await page.locator(`tr[data-task-id="${scanId}"][data-status="completed"]`).waitFor({ timeout: 0 })
           assert.strictEqual(await progressOf(page, scanId), 100)
           await row(page, scanId).click()
           const detail = await page.locator("#detail-body").textContent()
@@ -105,7 +105,7 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
         })
         const server = yield* request("GET", `/api/tasks/${victim.body.taskId}`)
         assert.strictEqual(server.body.status, "interrupted")
-      }), { timeout: 30_000 })
+      }), { timeout: 120_000 })
 
     it.effect("at 390 px the list fits the screen; a deep link opens a task's detail with its times and actions", () =>
       Effect.gen(function*() {
@@ -150,12 +150,12 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
           await page.screenshot({ path: join(tmpdir(), "chainjobs-dashboard-1366.png") })
         })
         assert.strictEqual((yield* request("GET", `/api/tasks/${id}`)).status, 404)
-      }), { timeout: 30_000 })
+      }), { timeout: 120_000 })
   })
 })
 
 describe.skipIf(!hasChromium)("the docs page in headless Chromium", () => {
-  layer(testServer(), { excludeTestServices: true, timeout: "30 seconds" })("docs", (it) => {
+  layer(testServer(), { excludeTestServices: true, timeout: "120 seconds" })("docs", (it) => {
     it.effect("shows each kind's submit operation with its body, bearer authentication in the examples, and loads nothing from outside", () =>
       Effect.gen(function*() {
         const base = yield* baseUrl
@@ -175,7 +175,7 @@ describe.skipIf(!hasChromium)("the docs page in headless Chromium", () => {
         assert.include(text, "Submit a demo-fail task")
         assert.notInclude(text, "/api/tasks/{kind}")
         assert.match(text, /"fromBlock": 1/)
-      }), { timeout: 30_000 })
+      }), { timeout: 120_000 })
   })
 })
 
@@ -288,14 +288,14 @@ describe.skipIf(!hasChromium)("dashboard watch panel in headless Chromium", () =
         yield* Effect.promise(async () => {
           await page.goto(`${base}/`)
           const row = page.locator('#watchers tr[data-watcher="dev-panel"]')
-          await row.waitFor({ timeout: 10_000 })
+          await row.waitFor({ timeout: 0 })
           assert.isFalse(await page.locator("#watch-panel").isHidden())
           assert.strictEqual(await row.locator("td").nth(1).textContent(), "dev")
           await page.fill("#balance-account", DevChain.accounts[9]!.address)
           await page.click('#balance-form button[type="submit"]')
           await page.waitForFunction(`document.getElementById("balance-result").textContent.startsWith("10000000000000000000000 ")`)
           // the looked-up balance is listed among the cached ones
-          await page.locator(`#balances tr[data-account="${DevChain.accounts[9]!.address.toLowerCase()}"]`).waitFor({ timeout: 10_000 })
+          await page.locator(`#balances tr[data-account="${DevChain.accounts[9]!.address.toLowerCase()}"]`).waitFor({ timeout: 0 })
         })
         // 25 more cached balances: the list shows 20, and the next page the rest
         for (let i = 0; i < 25; i++) {
@@ -332,7 +332,7 @@ describe.skipIf(!hasChromium)("dashboard over a cluster runner's records in head
       )
     return testServer({ dataDir })
   }))
-  layer(seeded, { excludeTestServices: true, timeout: "30 seconds" })("runner", (it) => {
+  layer(seeded, { excludeTestServices: true, timeout: "120 seconds" })("runner", (it) => {
     it.effect("a task's detail names the runner that ran it, as its REST record does", () =>
       Effect.gen(function*() {
         assert.strictEqual((yield* request("GET", `/api/tasks/${id}`)).body.runner, runner)
@@ -340,9 +340,9 @@ describe.skipIf(!hasChromium)("dashboard over a cluster runner's records in head
         const { page } = yield* browserPage
         yield* Effect.promise(async () => {
           await page.goto(`${base}/#task=${id}`)
-          await page.locator('#detail-body [data-part="Runner"]').waitFor({ timeout: 10_000 })
+          await page.locator('#detail-body [data-part="Runner"]').waitFor({ timeout: 0 })
           assert.strictEqual(await page.locator('#detail-body [data-part="Runner"]').textContent(), runner)
         })
-      }), { timeout: 30_000 })
+      }), { timeout: 120_000 })
   })
 })

@@ -111,7 +111,7 @@ describe("LocalAdmission.make on one runner", () => {
         openShards.close(shard)
         assert.isFalse(admission.admits(shard))
         assert.isTrue(Option.isNone(yield* admission.submit(entityId, "other", local.submit(Gated, {}))))
-      })))
+      })), { timeout: 60_000 })
 
   it.live("a refused submission and one that joined another task are not known; a finished task is forgotten at the next prune", () =>
     withSetUp((setUp) =>
@@ -134,7 +134,7 @@ describe("LocalAdmission.make on one runner", () => {
           () => "the task ends"
         )
         yield* eventually(Effect.map(admission.known, (known) => known === 0), () => "the finished task forgotten by a prune")
-      })))
+      })), { timeout: 60_000 })
 
   it.live("close: nothing more admitted, a submission under way recorded first, every unfinished task handed over (left pending)", () =>
     withSetUp((setUp) =>
@@ -168,7 +168,7 @@ describe("LocalAdmission.make on one runner", () => {
           const info = yield* store.get(id)
           assert.deepInclude(Option.getOrThrow(info), { status: "pending" }, `${id} left pending for its shard's next holder`)
         }
-      })))
+      })), { timeout: 60_000 })
 
   it.effect("refuses a supervisor it cannot look into: a wrapper's memory would look empty", () =>
     Effect.gen(function*() {

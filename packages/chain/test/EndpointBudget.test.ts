@@ -58,7 +58,8 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("a
       // A budget of exactly one batch, refilled only after an hour: what follows the batch has to wait.
       const { consumed, evm } = yield* recordingClient(devChainConfig(
         [{ url: proxy.url, rateLimit: { limit: batch, window: "1 hour" } }],
-        { batchSize: batch }
+        // no request time limit: a batch timed out on a loaded machine is sent again, and waits an hour for tokens
+        { batchSize: batch, requestTimeout: "1 hour" }
       ))
       const results = yield* evm.batch(blockNumbers(batch))
       assert.strictEqual(results.length, batch)

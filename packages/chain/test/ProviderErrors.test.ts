@@ -113,7 +113,9 @@ layer(seededChain({ rounds: 5 }), { excludeTestServices: true, timeout: 120_000 
         const proxy = yield* FaultProxy.make(chain.url, { providerError: sample, providerErrorTimes: 1 })
         // a failure counted against the circuit would open it at once
         const evm = yield* client(devChainConfig([{ url: proxy.url, rateLimitedPause: "1 hour" }, chain.url], {
-          breaker: { failures: 1, openDuration: "1 hour" }
+          breaker: { failures: 1, openDuration: "1 hour" },
+          // no request time limit: a request timed out on a loaded machine is sent again, and the test counts them
+          requestTimeout: "1 hour"
         }))
         assert.strictEqual(yield* evm.request("eth_chainId"), "0x7a69")
         assert.strictEqual(proxy.counts.providerError, 1)
@@ -195,7 +197,8 @@ layer(seededChain({ rounds: 5 }), { excludeTestServices: true, timeout: 120_000 
       Effect.gen(function*() {
         const chain = yield* DevChain.DevChain
         const proxy = yield* FaultProxy.make(chain.url, { providerError: sample, providerErrorRate: 1 })
-        const evm = yield* client(devChainConfig([proxy.url, chain.url]))
+        // no request time limit: a request timed out on a loaded machine is sent again, and the test counts them
+        const evm = yield* client(devChainConfig([proxy.url, chain.url], { requestTimeout: "1 hour" }))
         const error = yield* Effect.flip(evm.request("eth_getBlockByNumber", ["0x1", false]))
         assert.deepInclude(error.reason, { _tag: "JsonRpc", code: sample.code, detail: sample.message })
         assert.strictEqual(proxy.counts.requests, 1)

@@ -508,9 +508,12 @@ const bursts = (measured: ReadonlyArray<Measured>): Bursts => ({
   median: [...measured].sort((a, b) => a.rate - b.rate)[Math.floor(measured.length / 2)]!
 })
 
+/** The rates of `measured`'s bursts. */
+const ratesOf = (measured: Bursts) => measured.bursts.map((one) => one.rate)
+
 /** The bursts' rates, lowest to highest, as a table cell: `2,870–3,010`. */
 const rangeCell = (measured: Bursts) => {
-  const rates = measured.bursts.map((one) => one.rate)
+  const rates = ratesOf(measured)
   return `${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))}`
 }
 
@@ -519,9 +522,9 @@ const rangeCell = (measured: Bursts) => {
  * of `of` over the highest of `to`, the highest over the lowest): `1.86× (1.79–1.93×)`.
  */
 const ratioCell = (of: Bursts, to: Bursts) => {
-  const rates = (measured: Bursts) => measured.bursts.map((one) => one.rate)
-  return `${fmt(of.median.rate / to.median.rate, 2)}× (${fmt(Math.min(...rates(of)) / Math.max(...rates(to)), 2)}–${
-    fmt(Math.max(...rates(of)) / Math.min(...rates(to)), 2)
+  const [ofRates, toRates] = [ratesOf(of), ratesOf(to)]
+  return `${fmt(of.median.rate / to.median.rate, 2)}× (${fmt(Math.min(...ofRates) / Math.max(...toRates), 2)}–${
+    fmt(Math.max(...ofRates) / Math.min(...toRates), 2)
   }×)`
 }
 

@@ -137,6 +137,8 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
    * (`known`) and pruned until then.
    */
   const closing = new Set<Guard>()
+  /** Every guard whose ids are kept: the open ones, and the closing ones not handed over yet. */
+  const keeping = (): Array<Guard> => [...guards.values(), ...closing]
   let closed = false
 
   // One guard entity id on each shard: the first `g/<n>` hashed there.
@@ -173,8 +175,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
    * does nothing).
    */
   const prune = Effect.sync(() => {
-    for (const guard of guards.values()) guard.tasks = kept(guard.tasks)
-    for (const guard of closing) guard.tasks = kept(guard.tasks)
+    for (const guard of keeping()) guard.tasks = kept(guard.tasks)
   })
   yield* Effect.forkScoped(Effect.repeat(prune, Schedule.spaced(pruneInterval)))
 
@@ -274,12 +275,7 @@ export const make = Effect.fnUntraced(function*(local: Tasks.Tasks["Service"], s
     admits: (shard) => admitting(shard) !== undefined,
     guarded: Effect.sync(() => guards.size),
     // the ids kept, and the submissions under way (each known from its admission, as its release waits for it)
-    known: Effect.sync(() => {
-      let known = 0
-      for (const guard of guards.values()) known += guard.tasks.length + guard.recording
-      for (const guard of closing) known += guard.tasks.length + guard.recording
-      return known
-    }),
+    known: Effect.sync(() => keeping().reduce((known, guard) => known + guard.tasks.length + guard.recording, 0)),
     close: Effect.suspend(() => {
       closed = true
       return Effect.forEach(Array.from(guards.values()), (guard) => release(guard.shard, guard), {

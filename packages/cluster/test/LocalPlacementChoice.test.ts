@@ -73,7 +73,11 @@ const shardOfBucket = ({ sharding }: SetUp, bucket: number) =>
 /** A made id and a shard other than its own, admitted here: where a placed id must go. */
 const admitOther = ({ admitted, sharding }: SetUp, made: string) => {
   const own = shardOfId(sharding, made)
-  const other = shardOfId(sharding, TaskInfo.makeId(1_760_000_000_000 + 77))
+  // a made id's random part decides its shard, so another made id may share the first's: draw until one does not
+  let other = own
+  for (let draw = 0; other === own && draw < 1000; draw++) {
+    other = shardOfId(sharding, TaskInfo.makeId(1_760_000_000_000 + 77))
+  }
   assert.notStrictEqual(other, own, "the two ids fall on different shards")
   admitted.add(other)
   return other

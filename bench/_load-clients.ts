@@ -71,6 +71,11 @@ export interface PartReport {
   readonly loopMax: number
   /** The part's own CPU time since the last report (s, user + system). */
   readonly cpuSeconds: number
+  /**
+   * The part's work since the last report, what its CPU is divided by: `requests` answered (submissions and status
+   * reads), `streams` opened (event streams, RPC stream calls), `frames` read (events, WebSocket messages).
+   */
+  readonly work: { readonly requests: number; readonly streams: number; readonly frames: number }
 }
 
 interface Record_ {
@@ -117,6 +122,10 @@ let dropped = 0
 let resets = 0
 let staleSockets = 0
 let unsent = 0
+/** Work done since the last report (`PartReport.work`). */
+let requests = 0
+let streamsOpened = 0
+let frames = 0
 let errors: Record<string, number> = {}
 let submitLatency: Array<number> = []
 let statusNew: Array<number> = []
@@ -150,10 +159,11 @@ const report = (): PartReport => {
     staleSockets,
     unsent,
     loopMax: delay.max / 1e6,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    work: { requests, streams: streamsOpened, frames }
   }
   delay.reset()
-  sent = acked = dropped = resets = staleSockets = unsent = 0
+  sent = acked = dropped = resets = staleSockets = unsent = requests = streamsOpened = frames = 0
   errors = {}
   submitLatency = []
   statusNew = []
@@ -202,7 +212,10 @@ const call = (method: string, path: string, agent: Agent | false, body?: unknown
       let text = ""
       response.setEncoding("utf8")
       response.on("data", (chunk: string) => text += chunk)
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }))
+      response.on("end", () => {
+        requests++
+        resolve({ status: response.statusCode ?? 0, body: text })
+      })
       response.on("error", (e: NodeJS.ErrnoException) => reject(e.code ?? "response-error"))
     })
     if (agent === pool) {
@@ -316,8 +329,13 @@ const { hostname, port } = new URL(base)
 
 /** Follows an event stream on a new connection each, calling `onEvent` for each event; resolves when it ends. */
 const followSse = async (path: string, headers: Record<string, string>, onEvent: (event: Sse.SseEvent) => void, kind: string) => {
-  if (sseClient === "http") return followHttp(path, headers, onEvent, kind)
-  const stream = Sse.open(hostname, Number(port), path, headers, onEvent, requestTimeout)
+  streamsOpened++
+  const counted = (event: Sse.SseEvent) => {
+    frames++
+    onEvent(event)
+  }
+  if (sseClient === "http") return followHttp(path, headers, counted, kind)
+  const stream = Sse.open(hostname, Number(port), path, headers, counted, requestTimeout)
   streams.add(stream)
   const outcome = await stream.done
   streams.delete(stream)
@@ -385,6 +403,7 @@ const streamCall = (socket: WebSocket, tag: string, payload: unknown, onValue: (
     const id = String(++requestIds)
     let buffer = ""
     const onMessage = (message: MessageEvent) => {
+      frames++
       buffer += typeof message.data === "string" ? message.data : Buffer.from(message.data as ArrayBuffer).toString("utf8")
       const lines = buffer.split("\n")
       buffer = lines.pop() ?? ""
@@ -414,6 +433,7 @@ const streamCall = (socket: WebSocket, tag: string, payload: unknown, onValue: (
     }
     socket.addEventListener("message", onMessage)
     socket.addEventListener("close", onClose)
+    streamsOpened++
     socket.send(`${JSON.stringify({ _tag: "Request", id, tag, payload, headers: [] })}\n`)
   })
 

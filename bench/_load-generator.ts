@@ -31,6 +31,12 @@
  * sample) and `steady` (only the samples of parts that did not stall) — with
  * the parts that stalled named. A part that does not answer within 2 s is
  * counted as stalled; its samples come with the next interval's.
+ *
+ * Each part also counts its work (requests answered, streams opened, frames
+ * read), so that the run prints its CPU per unit of work; with
+ * `LOAD_GEN_PROFILE=DIR` in the environment each part writes a CPU profile
+ * of itself there (`<part>.cpuprofile`, `node --cpu-prof`), to see where a
+ * client's CPU goes.
  */
 import { type ChildProcess, fork } from "node:child_process"
 import { setPriority } from "node:os"
@@ -84,8 +90,8 @@ export interface IntervalReport extends Figures {
   readonly unsent: number
   /** The longest event-loop delay of any part or of the generator itself in the interval (ms). */
   readonly loopMax: number
-  /** Each part that answered: its longest event-loop delay (ms) and CPU (s) in the interval. */
-  readonly parts: ReadonlyArray<{ readonly name: string; readonly loopMax: number; readonly cpuSeconds: number }>
+  /** Each part that answered: its longest event-loop delay (ms), CPU (s) and work (`PartReport.work`) in the interval. */
+  readonly parts: ReadonlyArray<{ readonly name: string; readonly loopMax: number; readonly cpuSeconds: number; readonly work: PartReport["work"] }>
   /** Parts that stalled longer than `stallMillis`, or did not answer: their samples are left out of `steady`. */
   readonly stalled: ReadonlyArray<string>
   /** The same figures over the samples of the parts that did not stall: the service's time, not the generator's. */
@@ -145,7 +151,11 @@ const everyoneAnswered = () => parts.every(({ name }) => answered.has(name) || e
 
 const parts = plan.map(([name, part]) => {
   const child = fork(new URL("./_load-clients.ts", import.meta.url), [name, base, JSON.stringify(part), split.sseClient], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"]
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: [
+      ...process.execArgv,
+      ...(process.env.LOAD_GEN_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.LOAD_GEN_PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`] : [])
+    ]
   })
   // Lowering a process's priority needs no privilege; one already gone is nothing to lower.
   if (split.clientsNice > 0 && child.pid !== undefined) {
@@ -248,10 +258,18 @@ const print = (reports: ReadonlyArray<PartReport>, probed: ProbeReport | undefin
   const errors: Record<string, number> = {}
   for (const r of reports) for (const [kind, n] of Object.entries(r.errors)) errors[kind] = (errors[kind] ?? 0) + n
   // A part that answered twice (a late answer, then this interval's) stalled if either says so.
-  const loops = new Map<string, { loopMax: number; cpuSeconds: number }>()
+  const loops = new Map<string, { loopMax: number; cpuSeconds: number; work: PartReport["work"] }>()
   for (const r of reports) {
     const seen = loops.get(r.name)
-    loops.set(r.name, { loopMax: Math.max(seen?.loopMax ?? 0, r.loopMax), cpuSeconds: (seen?.cpuSeconds ?? 0) + r.cpuSeconds })
+    loops.set(r.name, {
+      loopMax: Math.max(seen?.loopMax ?? 0, r.loopMax),
+      cpuSeconds: (seen?.cpuSeconds ?? 0) + r.cpuSeconds,
+      work: {
+        requests: (seen?.work.requests ?? 0) + r.work.requests,
+        streams: (seen?.work.streams ?? 0) + r.work.streams,
+        frames: (seen?.work.frames ?? 0) + r.work.frames
+      }
+    })
   }
   const stalled = plan.map(([name]) => name).filter((name) => {
     const loop = loops.get(name)

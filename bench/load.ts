@@ -587,6 +587,29 @@ const partCpu = (() => {
   const total = [...seconds.values()].reduce((s, n) => s + n, 0)
   return `${[...seconds].map(([name, n]) => `${name} ${fmt(n, 1)}`).join(", ")}; all ${fmt(total, 1)}`
 })()
+/**
+ * Per generator process, its CPU over the load per unit of its work (µs): per request answered (submissions, status
+ * reads), per stream opened, per frame read (events, WebSocket messages) — each figure the whole CPU divided by that
+ * count, so a part's figures are not to be summed. What each client costs its machine, whatever the load's pace.
+ */
+const partCpuPerUnit = (() => {
+  const totals = new Map<string, { cpuSeconds: number; requests: number; streams: number; frames: number }>()
+  for (const report of reports) {
+    for (const part of report.parts) {
+      const seen = totals.get(part.name) ?? { cpuSeconds: 0, requests: 0, streams: 0, frames: 0 }
+      totals.set(part.name, {
+        cpuSeconds: seen.cpuSeconds + part.cpuSeconds,
+        requests: seen.requests + part.work.requests,
+        streams: seen.streams + part.work.streams,
+        frames: seen.frames + part.work.frames
+      })
+    }
+  }
+  const per = (seconds: number, count: number, unit: string) => (count === 0 ? [] : [`${fmt((seconds * 1e6) / count)} µs/${unit} (${count})`])
+  return [...totals].map(([name, t]) =>
+    `${name} ${[...per(t.cpuSeconds, t.requests, "request"), ...per(t.cpuSeconds, t.streams, "stream"), ...per(t.cpuSeconds, t.frames, "frame")].join(", ")}`
+  ).join("; ")
+})()
 /** The probe's reads from intervals in which its own loop did not stall. */
 const probeSteady = (pick: (samples: NonNullable<IntervalReport["probe"]>["samples"]) => ReadonlyArray<number>) =>
   quantiles(reports.flatMap((r) => r.probe === undefined || r.probe.loopMax > split.stallMillis ? [] : [...pick(r.probe.samples)]))
@@ -629,6 +652,7 @@ table([
     ""
   ],
   ["generator processes' CPU over the load (s)", partCpu, "", ""],
+  ["the same per unit of each process's work: its whole CPU per request answered, per stream opened, per frame read (µs; count)", partCpuPerUnit, "", ""],
   [
     "status by the probe, new connection: p50/p99 (ms); p99 over all reads; over the reads of intervals the probe did not stall in",
     `${ms(probeNew)}; ${fmt(probeNew.pooled.p99)} of ${probeNew.pooled.n}; ${(() => {

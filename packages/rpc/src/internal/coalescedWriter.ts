@@ -17,25 +17,77 @@
  * once: the close never overtakes an answer written before it, and it is not
  * left queued when the socket's scope closes right after (the platform would
  * then close the socket itself, with a code of its own).
+ *
+ * A pass of those flushes sends at most `passBudgetMillis` of sockets (about
+ * the service's turn budget, `TurnScheduler`): the sockets left wait, in
+ * their order, for the next check phase, after the loop has polled its
+ * sockets. Under the load mix one pass sent to hundreds of sockets (a send
+ * system call each; passes up to 45–103 ms), and no connection was accepted
+ * nor request read meanwhile. A socket left for the next pass keeps its
+ * lines queued, and the lines written to it meanwhile join them: every line
+ * still goes out once, in the order written.
  */
 import { NodeSocket } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { Socket } from "effect/socket"
 
-/** The flushes of the sockets written to in this turn, in the order they were first written. */
-let endOfTurn: Array<() => void> = []
+/** How long one pass of end-of-turn flushes may send (ms): about the service's turn budget (`TurnScheduler`). */
+export const passBudgetMillis = 8
 
-/** Runs the turn's flushes (each socket's lines as one message), the turn over. */
-const flushTurn = () => {
-  const flushes = endOfTurn
-  endOfTurn = []
-  for (const flush of flushes) flush()
+/**
+ * The end-of-turn flushes of a set of sockets (`shared`: every socket of the
+ * process): a flush queued in a turn runs in a pass after the turn (one
+ * `schedule`d callback for all), in the order queued, until a flush ends with
+ * `budgetMillis` spent on `now`'s clock; the flushes left run first in the
+ * next pass. A pass runs at least one flush, so every flush runs.
+ */
+export class EndOfTurn {
+  private queue: Array<() => void> = []
+  private scheduled = false
+  private readonly budgetMillis: number
+  private readonly now: () => number
+  private readonly schedule: (pass: () => void) => void
+  constructor(
+    budgetMillis: number = passBudgetMillis,
+    now: () => number = () => performance.now(),
+    schedule: (pass: () => void) => void = (pass) => void setImmediate(pass)
+  ) {
+    this.budgetMillis = budgetMillis
+    this.now = now
+    this.schedule = schedule
+  }
+
+  /** Queues `flush` for a coming pass. */
+  add(flush: () => void): void {
+    this.queue.push(flush)
+    this.next()
+  }
+
+  /** Schedules a pass, unless one is scheduled or nothing waits. */
+  private next(): void {
+    if (this.scheduled || this.queue.length === 0) return
+    this.scheduled = true
+    this.schedule(this.pass)
+  }
+
+  /** One pass: the flushes queued before it, until the budget is spent; the rest go first next pass. */
+  private readonly pass = (): void => {
+    this.scheduled = false
+    const flushes = this.queue
+    this.queue = []
+    const deadline = this.now() + this.budgetMillis
+    let ran = 0
+    while (ran < flushes.length) {
+      flushes[ran++]()
+      if (this.now() >= deadline) break
+    }
+    if (ran < flushes.length) this.queue = flushes.slice(ran).concat(this.queue)
+    this.next()
+  }
 }
 
-/** Calls `flush` when the turn ends, with every other socket's (one `setImmediate` for all). */
-const atEndOfTurn = (flush: () => void) => {
-  if (endOfTurn.push(flush) === 1) setImmediate(flushTurn)
-}
+/** The end-of-turn flushes of every socket of the process. */
+const shared = new EndOfTurn()
 
 /**
  * When a socket's queued lines are sent: at the end of the turn (what every
@@ -44,8 +96,11 @@ const atEndOfTurn = (flush: () => void) => {
  */
 export type FlushAt = "turn" | "microtask"
 
-/** Wraps the writer of one socket; every writer of that socket must be wrapped by the same function. */
-export const make = (flushAt: FlushAt = "turn"): (writer: Socket.Writer) => Socket.Writer => {
+/**
+ * Wraps the writer of one socket; every writer of that socket must be wrapped by the same function. With the `"turn"`
+ * rule its flushes run in `endOfTurn`'s passes (every socket of the process shares one, unless told otherwise).
+ */
+export const make = (flushAt: FlushAt = "turn", endOfTurn: EndOfTurn = shared): (writer: Socket.Writer) => Socket.Writer => {
   let queued: Array<string> = []
   let target: Socket.Writer | undefined
   let scheduled = false
@@ -78,7 +133,7 @@ export const make = (flushAt: FlushAt = "turn"): (writer: Socket.Writer) => Sock
             queued.push(chunk)
             if (!scheduled) {
               scheduled = true
-              if (flushAt === "turn") atEndOfTurn(flush)
+              if (flushAt === "turn") endOfTurn.add(flush)
               else queueMicrotask(flush)
             }
           })
@@ -90,9 +145,9 @@ export const make = (flushAt: FlushAt = "turn"): (writer: Socket.Writer) => Sock
   }
 }
 
-/** The socket with its writer wrapped (see `make`). */
-export const socket = (socket: Socket.Socket): Socket.Socket =>
-  Socket.make({ reader: socket.reader, writer: Effect.map(socket.writer, make()) })
+/** The socket with its writer wrapped (see `make`), its flushes in `endOfTurn`'s passes. */
+export const socket = (socket: Socket.Socket, endOfTurn: EndOfTurn = shared): Socket.Socket =>
+  Socket.make({ reader: socket.reader, writer: Effect.map(socket.writer, make("turn", endOfTurn)) })
 
 /** A WebSocket client to `url` whose text frames written in one turn go out as one message: what the RPC clients connect with. */
 export const layerWebSocket = (url: string): Layer.Layer<Socket.Socket> =>

@@ -33,6 +33,7 @@
 import { Agent, type ClientRequest, get, type IncomingMessage, request } from "node:http"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as Sse from "./_load-sse.ts"
+import * as Ws from "./_load-ws.ts"
 
 /** A part's share of the mix (each figure as in `Mix`: per second, or a number of clients). */
 export interface PartMix {
@@ -47,6 +48,9 @@ export interface PartMix {
 
 /** The event-stream client of the watchers: a bare socket (`_load-sse.ts`) or `node:http`'s `get`. */
 export type SseClient = "net" | "http"
+
+/** The WebSocket clients' client: a bare socket (`_load-ws.ts`) or the global `WebSocket` (undici's). */
+export type WsClient = "net" | "undici"
 
 /** Stream kinds whose delivery lag is measured. */
 export type StreamKind = "sseTask" | "sseAll" | "wsWatch" | "wsAll"
@@ -90,10 +94,12 @@ interface Record_ {
 /** When a record was made: its latest timestamp (a change stamps one of them). */
 const stampOf = (info: Record_) => Math.max(info.createdAt, info.startedAt ?? 0, info.heartbeatAt ?? 0, info.finishedAt ?? 0)
 
-const [name, base, mixJson, clientName] = [process.argv[2], process.argv[3], process.argv[4], process.argv[5]]
+const [name, base, mixJson, clientName, wsClientName] = [process.argv[2], process.argv[3], process.argv[4], process.argv[5], process.argv[6]]
 const mix: PartMix = JSON.parse(mixJson)
 /** Which client reads event streams: `net` (`_load-sse.ts`, the default) or `http` (`node:http`). */
 const sseClient: SseClient = clientName === "http" ? "http" : "net"
+/** Which client speaks WebSocket: `net` (`_load-ws.ts`, the default) or `undici` (the global `WebSocket`). */
+const wsClient: WsClient = wsClientName === "undici" ? "undici" : "net"
 const wsBase = base.replace(/^http/, "ws")
 let running = true
 /** Sends to the generator; a channel already closed (it is gone) is nothing to report to. */
@@ -381,64 +387,110 @@ const sseAllReader = async () => {
 // WebSocket RPC (the ndjson wire format of effect/rpc, spoken directly)
 // ---------------------------------------------------------------------------
 
-/** A WebSocket RPC client running one stream call at a time. */
-const openSocket = () =>
-  new Promise<WebSocket>((resolve, reject) => {
-    const socket = new WebSocket(`${wsBase}/ws`)
-    socket.onopen = () => resolve(socket)
-    socket.onerror = () => reject("ws-connect-error")
-    sockets.add(socket)
-    socket.addEventListener("close", () => sockets.delete(socket))
-  })
+/**
+ * A WebSocket as the RPC calls use it, over either client (`wsClient`): it runs one call at a time, so one listener
+ * at a time hears its messages and its end.
+ */
+interface RpcSocket {
+  readonly send: (text: string) => void
+  readonly close: () => void
+  readonly isOpen: () => boolean
+  /** The running call's listener: each message's text, and the socket's end. */
+  listener: { readonly onText: (text: string) => void; readonly onClose: () => void } | undefined
+}
 
-const sockets = new Set<WebSocket>()
+/** Opens a WebSocket RPC connection (`/ws`) with the part's WebSocket client; rejects with an error kind. */
+const openSocket = async (): Promise<RpcSocket> => {
+  if (wsClient === "undici") {
+    const socket = new WebSocket(`${wsBase}/ws`)
+    const rpc: RpcSocket = {
+      send: (text) => socket.send(text),
+      close: () => socket.close(),
+      isOpen: () => socket.readyState === WebSocket.OPEN,
+      listener: undefined
+    }
+    socket.addEventListener("message", (message: MessageEvent) =>
+      rpc.listener?.onText(typeof message.data === "string" ? message.data : Buffer.from(message.data as ArrayBuffer).toString("utf8")))
+    socket.addEventListener("close", () => {
+      sockets.delete(rpc)
+      rpc.listener?.onClose()
+    })
+    sockets.add(rpc)
+    await new Promise<void>((resolve, reject) => {
+      socket.onopen = () => resolve()
+      socket.onerror = () => reject("ws-connect-error")
+    })
+    return rpc
+  }
+  let rpc: RpcSocket | undefined
+  const connection = await Ws.open(hostname, Number(port), "/ws", {
+    onText: (text) => rpc?.listener?.onText(text),
+    onClose: () => {
+      if (rpc === undefined) return
+      sockets.delete(rpc)
+      rpc.listener?.onClose()
+    }
+  }, requestTimeout)
+  rpc = { send: connection.send, close: connection.close, isOpen: connection.isOpen, listener: undefined }
+  sockets.add(rpc)
+  return rpc
+}
+
+const sockets = new Set<RpcSocket>()
 let requestIds = 0
 
 /**
  * Runs a streaming call on the socket; `onValue` for each value; resolves at its exit. A drop for falling behind is
- * counted as a drop, and as an error too unless the caller resumes (`resumable`).
+ * counted as a drop, and as an error too unless the caller resumes (`resumable`). A message may hold several ndjson
+ * lines, and a line may go on in the next message.
  */
-const streamCall = (socket: WebSocket, tag: string, payload: unknown, onValue: (value: any) => void, resumable = false) =>
+const streamCall = (socket: RpcSocket, tag: string, payload: unknown, onValue: (value: any) => void, resumable = false) =>
   new Promise<void>((resolve) => {
     const id = String(++requestIds)
+    // The text of `{ _tag: "Ack", requestId: id }` as `JSON.stringify` writes it, made once per call.
+    const ack = `{"_tag":"Ack","requestId":"${id}"}\n`
     let buffer = ""
-    const onMessage = (message: MessageEvent) => {
-      frames++
-      buffer += typeof message.data === "string" ? message.data : Buffer.from(message.data as ArrayBuffer).toString("utf8")
-      const lines = buffer.split("\n")
-      buffer = lines.pop() ?? ""
-      for (const line of lines) {
-        if (line === "") continue
-        const frame = JSON.parse(line)
-        if (frame.requestId !== id) continue
-        if (frame._tag === "Chunk") {
-          for (const value of frame.values) onValue(value)
-          socket.send(`${JSON.stringify({ _tag: "Ack", requestId: id })}\n`)
-        } else if (frame._tag === "Exit") {
-          const drop = JSON.stringify(frame.exit).includes("SubscriberDropped")
-          if (drop) dropped++
-          if (frame.exit._tag !== "Success" && !(drop && resumable)) error(`${tag}-failure`)
-          done()
-        }
+    const onLine = (line: string) => {
+      const frame = JSON.parse(line)
+      if (frame.requestId !== id) return
+      if (frame._tag === "Chunk") {
+        for (const value of frame.values) onValue(value)
+        socket.send(ack)
+      } else if (frame._tag === "Exit") {
+        const drop = JSON.stringify(frame.exit).includes("SubscriberDropped")
+        if (drop) dropped++
+        if (frame.exit._tag !== "Success" && !(drop && resumable)) error(`${tag}-failure`)
+        done()
       }
     }
-    const onClose = () => {
-      if (running) error(`${tag}-closed`)
-      done()
+    const listener = {
+      onText: (text: string) => {
+        frames++
+        const data = buffer === "" ? text : buffer + text
+        let from = 0
+        for (let end = data.indexOf("\n"); end >= 0; end = data.indexOf("\n", from)) {
+          if (end > from) onLine(data.slice(from, end))
+          from = end + 1
+        }
+        buffer = from === data.length ? "" : data.slice(from)
+      },
+      onClose: () => {
+        if (running) error(`${tag}-closed`)
+        done()
+      }
     }
     const done = () => {
-      socket.removeEventListener("message", onMessage)
-      socket.removeEventListener("close", onClose)
+      if (socket.listener === listener) socket.listener = undefined
       resolve()
     }
-    socket.addEventListener("message", onMessage)
-    socket.addEventListener("close", onClose)
+    if (!socket.isOpen()) return listener.onClose()
+    socket.listener = listener
     streamsOpened++
     socket.send(`${JSON.stringify({ _tag: "Request", id, tag, payload, headers: [] })}\n`)
   })
 
 const wsWatcher = async () => {
-  let socket: WebSocket | undefined
+  let socket: RpcSocket | undefined
   while (running) {
     try {
       socket ??= await openSocket()
@@ -457,7 +509,7 @@ const wsWatcher = async () => {
       if (!first) lag.wsWatch.push(Date.now() - stampOf(info))
       first = false
     })
-    if (socket.readyState !== WebSocket.OPEN) socket = undefined
+    if (!socket.isOpen()) socket = undefined
   }
 }
 
@@ -465,7 +517,7 @@ const wsWatcher = async () => {
 const wsAllReader = async () => {
   let after: string | undefined
   while (running) {
-    let socket: WebSocket
+    let socket: RpcSocket
     try {
       socket = await openSocket()
     } catch (kind) {

@@ -33,6 +33,7 @@
 import { Agent, type ClientRequest, get, type IncomingMessage, request } from "node:http"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as Sse from "./_load-sse.ts"
+import * as Http from "./_load-http.ts"
 import * as Ws from "./_load-ws.ts"
 
 /** A part's share of the mix (each figure as in `Mix`: per second, or a number of clients). */
@@ -51,6 +52,9 @@ export type SseClient = "net" | "http"
 
 /** The WebSocket clients' client: a bare socket (`_load-ws.ts`) or the global `WebSocket` (undici's). */
 export type WsClient = "net" | "undici"
+
+/** The submissions' client: a pool of bare keep-alive sockets (`_load-http.ts`) or `node:http`'s agent. */
+export type SubmitClient = "net" | "http"
 
 /** Stream kinds whose delivery lag is measured. */
 export type StreamKind = "sseTask" | "sseAll" | "wsWatch" | "wsAll"
@@ -94,13 +98,16 @@ interface Record_ {
 /** When a record was made: its latest timestamp (a change stamps one of them). */
 const stampOf = (info: Record_) => Math.max(info.createdAt, info.startedAt ?? 0, info.heartbeatAt ?? 0, info.finishedAt ?? 0)
 
-const [name, base, mixJson, clientName, wsClientName] = [process.argv[2], process.argv[3], process.argv[4], process.argv[5], process.argv[6]]
+const [name, base, mixJson, clientName, wsClientName, submitClientName] = process.argv.slice(2)
 const mix: PartMix = JSON.parse(mixJson)
 /** Which client reads event streams: `net` (`_load-sse.ts`, the default) or `http` (`node:http`). */
 const sseClient: SseClient = clientName === "http" ? "http" : "net"
 /** Which client speaks WebSocket: `net` (`_load-ws.ts`, the default) or `undici` (the global `WebSocket`). */
 const wsClient: WsClient = wsClientName === "undici" ? "undici" : "net"
+/** Which client sends the submissions: `net` (`_load-http.ts`, the default) or `http` (`node:http`'s agent). */
+const submitClient: SubmitClient = submitClientName === "http" ? "http" : "net"
 const wsBase = base.replace(/^http/, "ws")
+const { hostname, port } = new URL(base)
 let running = true
 /** Sends to the generator; a channel already closed (it is gone) is nothing to report to. */
 const send = (message: unknown) => {
@@ -240,6 +247,10 @@ const call = (method: string, path: string, agent: Agent | false, body?: unknown
   })
 
 const payload = { fromBlock: 1, toBlock: 4, delayMillis: Math.max(0, Math.round(mix.taskMillis / 4)) }
+const payloadText = JSON.stringify(payload)
+
+/** The submissions' pool of bare keep-alive connections (`_load-http.ts`), as many as `pool`'s, when `submitClient` is `net`. */
+const submitPool = new Http.Pool(hostname, Number(port), 64, requestTimeout, () => staleSockets++)
 
 /** Submissions not yet answered: the run waits for them before its last report. */
 const inFlight = new Set<Promise<void>>()
@@ -248,7 +259,8 @@ const submitOne = async () => {
   sent++
   const started = performance.now()
   try {
-    const reply = await call("POST", "/api/tasks/demo-scan", pool, payload)
+    const reply = submitClient === "net" ? await submitPool.request("POST", "/api/tasks/demo-scan", payloadText) : await call("POST", "/api/tasks/demo-scan", pool, payload)
+    if (submitClient === "net") requests++
     if (reply.status !== 202) return error(`submit-http-${reply.status}`)
     acked++
     submitLatency.push(performance.now() - started)
@@ -331,7 +343,6 @@ const followHttp = (path: string, headers: Record<string, string>, onEvent: (eve
     })
   })
 
-const { hostname, port } = new URL(base)
 
 /** Follows an event stream on a new connection each, calling `onEvent` for each event; resolves when it ends. */
 const followSse = async (path: string, headers: Record<string, string>, onEvent: (event: Sse.SseEvent) => void, kind: string) => {
@@ -570,12 +581,14 @@ const start = () => {
 const finish = async () => {
   running = false
   for (const req of queued) req.destroy(Object.assign(new Error("unsent"), { code: "unsent" }))
+  submitPool.abandonQueued("unsent")
   await Promise.all(inFlight)
   await sendAll({ report: report() })
   for (const req of streams) req.destroy()
   for (const socket of sockets) socket.close()
   await Promise.race([Promise.all(loops), sleep(5000)])
   pool.destroy()
+  submitPool.destroy()
   openConnection.destroy()
   process.exit(0)
 }

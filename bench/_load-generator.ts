@@ -41,7 +41,7 @@
 import { type ChildProcess, fork } from "node:child_process"
 import { setPriority } from "node:os"
 import { monitorEventLoopDelay } from "node:perf_hooks"
-import type { PartMix, PartReport, SseClient, StreamKind, WsClient } from "./_load-clients.ts"
+import type { PartMix, PartReport, SseClient, StreamKind, SubmitClient, WsClient } from "./_load-clients.ts"
 import type { ProbeReport } from "./_load-probe.ts"
 import { type Quantiles, quantiles } from "./_measure.ts"
 
@@ -63,6 +63,8 @@ export interface Split {
   readonly sseClient: SseClient
   /** The parts' WebSocket client: a bare socket (`_load-ws.ts`) or the global `WebSocket` (undici's). */
   readonly wsClient: WsClient
+  /** The submitting part's client: a pool of bare sockets (`_load-http.ts`) or `node:http`'s agent. */
+  readonly submitClient: SubmitClient
   /**
    * The client parts' niceness (0: the service's own priority): clients elsewhere do not take the service's
    * processor, these share its two cores. The probe keeps the service's priority.
@@ -152,7 +154,7 @@ let allAnswered: (() => void) | undefined
 const everyoneAnswered = () => parts.every(({ name }) => answered.has(name) || exited.has(name))
 
 const parts = plan.map(([name, part]) => {
-  const child = fork(new URL("./_load-clients.ts", import.meta.url), [name, base, JSON.stringify(part), split.sseClient, split.wsClient], {
+  const child = fork(new URL("./_load-clients.ts", import.meta.url), [name, base, JSON.stringify(part), split.sseClient, split.wsClient, split.submitClient], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     execArgv: [
       ...process.execArgv,

@@ -53,7 +53,10 @@
  * `_load-sse.ts`; `http`: over `node:http`, to compare the generator's own
  * CPU), `--ws-client=` (`net`, the default: the WebSocket clients speak
  * the protocol over bare sockets, `_load-ws.ts`; `undici`: Node's global
- * `WebSocket`, to compare), `--clients-nice=` (the generator's client processes run that much
+ * `WebSocket`, to compare), `--submit-client=` (`net`, the default: the
+ * submissions go over a pool of bare keep-alive sockets, `_load-http.ts`;
+ * `http`: over `node:http`'s agent; the status reads always do),
+ * `--clients-nice=` (the generator's client processes run that much
  * nicer than the service, 0 to 19, the probe not: clients elsewhere would
  * not take the service's processor; 0, the default, shares the two cores
  * evenly) (or `LOAD_DURATION`,
@@ -160,6 +163,7 @@ const split: Split = {
   sseTaskParts: Math.max(1, Math.round(setting("sse-procs", 4, 4))),
   stallMillis: setting("stall-ms", 50, 50),
   sseClient: (args.find((arg) => arg.startsWith("--sse-client="))?.slice("--sse-client=".length) ?? process.env.LOAD_SSE_CLIENT) === "http" ? "http" : "net",
+  submitClient: (args.find((arg) => arg.startsWith("--submit-client="))?.slice("--submit-client=".length) ?? process.env.LOAD_SUBMIT_CLIENT) === "http" ? "http" : "net",
   wsClient: (args.find((arg) => arg.startsWith("--ws-client="))?.slice("--ws-client=".length) ?? process.env.LOAD_WS_CLIENT) === "undici" ? "undici" : "net",
   clientsNice: Math.min(19, Math.round(setting("clients-nice", 0, 0)))
 }
@@ -242,7 +246,7 @@ console.log(
     `C heap ${allocator === "jemalloc" ? `jemalloc (LD_PRELOAD=${jemalloc})` : "glibc's"}, arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}${glibcTunables === undefined ? "" : `, GLIBC_TUNABLES=${glibcTunables}`}; ` +
     `listening sockets ${acceptors === undefined ? "the service's default" : `CHAINJOBS_ACCEPTORS=${acceptors}`}; ` +
     `service node flags ${nodeFlags.length === 0 ? "none added" : nodeFlags.join(" ")}; ` +
-    `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, WebSockets ${split.wsClient === "net" ? "over bare sockets" : "undici's"}, a process stalled above ${split.stallMillis} ms of event-loop delay; client processes ${split.clientsNice === 0 ? "at the service's priority" : `nice ${split.clientsNice}`}`
+    `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, WebSockets ${split.wsClient === "net" ? "over bare sockets" : "undici's"}, submissions ${split.submitClient === "net" ? "over bare keep-alive sockets" : "over node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay; client processes ${split.clientsNice === 0 ? "at the service's priority" : `nice ${split.clientsNice}`}`
 )
 
 const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)

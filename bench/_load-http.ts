@@ -1,0 +1,251 @@
+/**
+ * The load generator's keep-alive HTTP/1.1 client for its submissions
+ * (`_load-clients.ts`): a pool of bare `node:net` sockets, each request
+ * written as one string and its answer's head and body decoded here, as
+ * `_load-sse.ts` does for event streams.
+ *
+ * Why not `node:http`'s `Agent`: the submissions are 200 requests a second,
+ * and a `ClientRequest`, its parser, an `IncomingMessage` and the agent's
+ * bookkeeping per request cost the `submit` process about 1 ms of CPU each
+ * in a profile of the full mix (`node:http` 3.9 s of its ~9 s busy): the
+ * generator's clients model clients on other machines, and here they share
+ * the service's two cores. The service reads the same requests.
+ *
+ * It keeps `node:http`'s behaviour where the load's figures depend on it: at
+ * most `maxSockets` connections, later requests queued for one (and
+ * abandonable: `abandonQueued`); a request reset on a kept-alive socket the
+ * server had just closed as idle is sent once more on a fresh one and
+ * reported (`onStale`), not failed; a request not answered within the
+ * timeout fails with `timeout`. Answers are read by `Content-Length`, by
+ * chunks, or to the connection's close.
+ */
+import { connect, type Socket } from "node:net"
+
+/** An answer: its status and its body as text. */
+export interface Answer {
+  readonly status: number
+  readonly body: string
+}
+
+const headEnd = Buffer.from("\r\n\r\n")
+const crlf = Buffer.from("\r\n")
+
+interface Pending {
+  readonly text: string
+  readonly resolve: (answer: Answer) => void
+  readonly reject: (kind: string) => void
+  /** Sent once more already (after a stale socket): a second reset fails it. */
+  readonly retried: boolean
+}
+
+/** One connection of the pool, reading one answer at a time. */
+interface Connection {
+  readonly socket: Socket
+  /** Requests already answered on it: a reset of a reused connection may be the server's idle close. */
+  used: number
+  current: Pending | undefined
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
+/** A keep-alive pool of at most `maxSockets` connections to `host`:`port`. */
+export class Pool {
+  private readonly idle: Array<Connection> = []
+  private readonly queue: Array<Pending> = []
+  private open = 0
+  private destroyed = false
+
+  private readonly host: string
+  private readonly port: number
+  private readonly maxSockets: number
+  private readonly timeoutMillis: number
+  /** Called for each request sent again because its kept-alive socket had been closed by the server. */
+  private readonly onStale: () => void
+
+  constructor(host: string, port: number, maxSockets: number, timeoutMillis: number, onStale: () => void) {
+    this.host = host
+    this.port = port
+    this.maxSockets = maxSockets
+    this.timeoutMillis = timeoutMillis
+    this.onStale = onStale
+  }
+
+  /** Requests waiting for a connection: not sent yet. */
+  get queued(): number {
+    return this.queue.length
+  }
+
+  /** Sends `method path` with a JSON body (if any); resolves with the answer, or rejects with an error kind. */
+  request(method: string, path: string, json?: string): Promise<Answer> {
+    const text = `${method} ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\nConnection: keep-alive\r\n` +
+      (json === undefined ? "\r\n" : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`)
+    return new Promise((resolve, reject) => this.dispatch({ text, resolve, reject, retried: false }))
+  }
+
+  /** Fails every request still queued for a connection with `kind` (they were never sent). */
+  abandonQueued(kind: string): void {
+    for (const pending of this.queue.splice(0)) pending.reject(kind)
+  }
+
+  /** Closes every connection; requests under way fail with `destroyed`. */
+  destroy(): void {
+    this.destroyed = true
+    this.abandonQueued("destroyed")
+    for (const connection of this.idle.splice(0)) connection.socket.destroy()
+  }
+
+  private dispatch(pending: Pending): void {
+    if (this.destroyed) return pending.reject("destroyed")
+    // The most recently used idle connection first, as `node:http`'s agent schedules (`lifo`).
+    const connection = this.idle.pop()
+    if (connection !== undefined) return this.send(connection, pending)
+    if (this.open < this.maxSockets) return this.send(this.connect(), pending)
+    this.queue.push(pending)
+  }
+
+  private send(connection: Connection, pending: Pending): void {
+    connection.current = pending
+    connection.timer = setTimeout(() => {
+      connection.current = undefined
+      connection.socket.destroy()
+      pending.reject("timeout")
+    }, this.timeoutMillis)
+    connection.socket.write(pending.text)
+  }
+
+  /** The connection is free again: the next queued request, or the idle list. */
+  private release(connection: Connection): void {
+    const next = this.queue.shift()
+    if (next !== undefined) this.send(connection, next)
+    else this.idle.push(connection)
+  }
+
+  private connect(): Connection {
+    this.open++
+    const socket = connect({ host: this.host, port: this.port, noDelay: true })
+    const connection: Connection = { socket, used: 0, current: undefined, timer: undefined }
+    /** Bytes of the current answer not yet taken. */
+    let pending: Buffer = Buffer.alloc(0)
+    let status = 0
+    let head = false
+    let chunked = false
+    let closes = false
+    /** Body bytes still to come: of the whole body (`Content-Length`), of the current chunk, or -1 (to the close). */
+    let left = -1
+    let trailing = false
+    /** In a chunked body, the last chunk read: only the final CRLF is still to come. */
+    let last = false
+    let body: Array<Buffer> = []
+    const reset = () => {
+      pending = Buffer.alloc(0)
+      status = 0
+      head = chunked = closes = trailing = last = false
+      left = -1
+      body = []
+    }
+    const answered = () => {
+      const current = connection.current
+      clearTimeout(connection.timer)
+      connection.current = undefined
+      connection.used++
+      const answer = { status, body: Buffer.concat(body).toString("utf8") }
+      const rest = pending
+      reset()
+      if (closes || rest.length > 0) socket.destroy()
+      else this.release(connection)
+      current?.resolve(answer)
+    }
+    let closed = false
+    /** The connection has ended (its error, or its close): once. */
+    const gone = (code: string) => {
+      if (closed) return
+      closed = true
+      const index = this.idle.indexOf(connection)
+      if (index >= 0) this.idle.splice(index, 1)
+      this.open--
+      const current = connection.current
+      connection.current = undefined
+      clearTimeout(connection.timer)
+      if (current !== undefined) {
+        // An answer read to the close is whole now.
+        if (head && !chunked && left < 0) current.resolve({ status, body: Buffer.concat(body).toString("utf8") })
+        // A reused connection reset before any byte of its answer: the server closed it as idle. Sent once more.
+        else if (connection.used > 0 && !head && pending.length === 0 && !current.retried) {
+          this.onStale()
+          this.dispatch({ ...current, retried: true })
+        } else current.reject(code)
+      }
+      // A connection fewer: a queued request may open one.
+      const next = this.queue.shift()
+      if (next !== undefined) this.dispatch(next)
+    }
+    socket.on("error", (error: NodeJS.ErrnoException) => gone(error.code ?? error.message))
+    socket.once("close", () => gone("ECONNRESET"))
+    socket.on("data", (data: Buffer) => {
+      if (connection.current === undefined) return socket.destroy()
+      pending = pending.length === 0 ? data : Buffer.concat([pending, data])
+      if (!head) {
+        const end = pending.indexOf(headEnd)
+        if (end < 0) return
+        const lines = pending.toString("latin1", 0, end).split("\r\n")
+        status = Number(lines[0].split(" ")[1])
+        for (let i = 1; i < lines.length; i++) {
+          const line = lines[i].toLowerCase()
+          if (line.startsWith("transfer-encoding:") && line.includes("chunked")) chunked = true
+          else if (line.startsWith("content-length:")) left = Number(line.slice(15))
+          else if (line.startsWith("connection:") && line.includes("close")) closes = true
+        }
+        head = true
+        pending = pending.subarray(end + 4)
+        if (chunked) left = 0
+      }
+      if (!chunked) {
+        if (left < 0) {
+          body.push(pending)
+          pending = Buffer.alloc(0)
+          return
+        }
+        const take = Math.min(left, pending.length)
+        body.push(pending.subarray(0, take))
+        pending = pending.subarray(take)
+        left -= take
+        if (left === 0) answered()
+        return
+      }
+      for (;;) {
+        if (last) {
+          if (pending.length < 2) return
+          pending = pending.subarray(2)
+          return answered()
+        }
+        if (trailing) {
+          if (pending.length < 2) return
+          pending = pending.subarray(2)
+          trailing = false
+        }
+        if (left === 0) {
+          const end = pending.indexOf(crlf)
+          if (end < 0) return
+          const size = Number.parseInt(pending.toString("latin1", 0, end), 16)
+          if (!Number.isFinite(size)) {
+            socket.destroy()
+            return
+          }
+          pending = pending.subarray(end + 2)
+          // The last chunk: then the (empty) trailer's CRLF.
+          if (size === 0) {
+            last = true
+            continue
+          }
+          left = size
+        }
+        if (pending.length === 0) return
+        const take = Math.min(left, pending.length)
+        body.push(pending.subarray(0, take))
+        pending = pending.subarray(take)
+        left -= take
+        if (left === 0) trailing = true
+      }
+    })
+    return connection
+  }
+}

@@ -8,16 +8,38 @@
  * (`results.ts`); the HTML report lands in `reports/mutation/<package>/`
  * (git-ignored).
  */
+import { keptRunsOf } from "./keptWorker.ts"
+
 const name = process.env.CHAINJOBS_MUTATE_PACKAGE
 if (name === undefined || name === "") {
   throw new Error("mutation/stryker.config.mjs: run it through `npm run mutate -- <package>`")
 }
 const reports = `reports/mutation/${name}`
 
+/**
+ * The test runner: `vitest-kept` (`keptWorker.ts`), Stryker's vitest runner
+ * whose test worker and its modules outlive a mutant's run in the
+ * non-isolated packages, or with `CHAINJOBS_MUTATE_KEEP_WORKER=0` Stryker's
+ * plain `vitest` runner, a fresh worker per mutant.
+ */
+const testRunner = keptRunsOf(process.env.CHAINJOBS_MUTATE_KEEP_WORKER) === 0 ? "vitest" : "vitest-kept"
+
+/**
+ * `CHAINJOBS_MUTATE_STATIC=1` tests the static mutants too (reached only
+ * while a module loads: each runs every test of the stage in a fresh
+ * worker), as the comparisons of the two runners did; unset or `0`, they
+ * are skipped (`ignoreStatic`).
+ */
+const staticSetting = process.env.CHAINJOBS_MUTATE_STATIC ?? "0"
+if (staticSetting !== "0" && staticSetting !== "1") {
+  throw new Error(`CHAINJOBS_MUTATE_STATIC must be 1 (test static mutants) or 0, not ${JSON.stringify(staticSetting)}`)
+}
+
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
-  testRunner: "vitest",
-  plugins: ["@stryker-mutator/vitest-runner"],
+  testRunner,
+  // the vitest runner's plugin also declares the `vitest` options below, which `vitest-kept` passes on to it
+  plugins: ["@stryker-mutator/vitest-runner", "./mutation/keptWorker.ts"],
   // `related`: the dry run runs only the test files that import a mutated file (vitest's module graph), so a
   // run sampling one file (`--mutate packages/x/src/Foo.ts`) does not pay for the whole package's tests.
   vitest: { configFile: "mutation/vitest.config.ts", related: true },
@@ -28,7 +50,7 @@ export default {
   // The development machines have 2 cores shared by several people; `--concurrency n` overrides it.
   concurrency: 1,
   // Mutants reached only while a module loads would need a fresh vitest per mutant.
-  ignoreStatic: true,
+  ignoreStatic: staticSetting === "0",
   incremental: true,
   incrementalFile: `mutation/results/${name}.json`,
   // The JSON report would be the incremental file again: `npm run mutate -- --report` reads the results.

@@ -46,6 +46,7 @@ import * as RunnerMode from "./RunnerMode.ts"
 import { endpointOptions, limitOptions, ServerConfig, type ServerSettings } from "./ServerConfig.ts"
 import * as ServiceDatabase from "./ServiceDatabase.ts"
 import * as TaskLog from "./TaskLog.ts"
+import * as UpgradePacing from "./UpgradePacing.ts"
 import * as SchedulesApi from "./SchedulesApi.ts"
 import * as ScheduleSettings from "./ScheduleSettings.ts"
 import * as SuiApi from "./SuiApi.ts"
@@ -228,7 +229,8 @@ export const layerRoutesFor = (settings: ServerSettings, built: Context.Context<
  * `requestTimeout`, checked every second at most), requests that arrive
  * before the handler is attached are held for it (`HeldRequests`), open
  * connections are counted for `/metrics`, `front` (when given) sees every
- * request first (`HotReads`), and `acceptors` listening sockets share its
+ * request first (`HotReads`), WebSocket upgrades are paced over turns of the
+ * event loop (`UpgradePacing`), and `acceptors` listening sockets share its
  * port once it listens (`Acceptors`: that many new connections accepted per
  * turn of the event loop, not one; it must then listen with
  * `Acceptors.listenOptions`), their errors going to `onAcceptorError`.
@@ -249,6 +251,7 @@ export const nodeServer = (
   })
   HeldRequests.hold(server)
   if (front !== undefined) HotReads.install(server, front)
+  UpgradePacing.pace(server)
   return Acceptors.spread(Metrics.trackConnections(server), acceptors, listenBacklog, onAcceptorError)
 }
 

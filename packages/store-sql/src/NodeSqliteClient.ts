@@ -178,7 +178,10 @@ const openOnWorker = Effect.fnUntraced(function*(options: OpenOptions) {
     isTransaction = reply.isTransaction
     const resume = waiting.get(reply.id)
     waiting.delete(reply.id)
-    resume?.(reply.ok ? Effect.succeed(reply.result) : Effect.fail(fromFailure(reply.failure, "execute")))
+    // The statement's fiber goes on in a task of its scheduler, not inside this callback: a fiber resumed here runs
+    // here, with every fiber it wakes (a batch's submitters, their answers, the feed's watchers), out of reach of a
+    // scheduler that bounds each turn's work (the service's `TurnScheduler`).
+    resume?.(Effect.andThen(Effect.yieldNow, reply.ok ? Effect.succeed(reply.result) : Effect.fail(fromFailure(reply.failure, "execute"))))
   })
   const request = (message: DistributiveOmit<Exclude<Request, { op: "close" }>, "id">) =>
     Effect.callback<any, SqlError.SqlError>((resume) => {

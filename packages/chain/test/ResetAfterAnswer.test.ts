@@ -1,0 +1,78 @@
+/**
+ * A kept-alive socket reset after the endpoint began its answer
+ * (`internal/httpConnection.ts`): only a request reset before any answer is
+ * sent once more (`KeptAliveReset.test`); once an answer began, the endpoint
+ * read the request and may have acted on it (a `eth_sendRawTransaction`), so
+ * the reset is the endpoint's failure and the request is not sent again.
+ */
+import * as Http from "node:http"
+import type * as Net from "node:net"
+import type { AddressInfo } from "node:net"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber } from "effect"
+import * as HttpConnection from "../src/internal/httpConnection.ts"
+
+/**
+ * An endpoint that answers the first request on each socket whole; to the next one on it, it sends the head and part
+ * of the body, then resets the socket when the test says so (`resetNow`).
+ */
+const endpoint = Effect.acquireRelease(
+  Effect.callback<{ readonly url: string; readonly server: Http.Server; readonly requests: () => number; readonly resetNow: () => void }>((resume) => {
+    const served = new WeakMap<object, number>()
+    let requests = 0
+    let begun: Net.Socket | undefined
+    const server = Http.createServer((request, response) => {
+      requests++
+      const count = (served.get(request.socket) ?? 0) + 1
+      served.set(request.socket, count)
+      request.resume()
+      request.on("end", () => {
+        if (count === 1) {
+          response.end(JSON.stringify({ jsonrpc: "2.0", id: 1, result: "0x1" }))
+          return
+        }
+        response.writeHead(200, { "content-type": "application/json", "content-length": "100" })
+        response.write("{\"jsonrpc\":")
+        begun = request.socket
+      })
+    })
+    server.keepAliveTimeout = 0
+    server.listen(0, "127.0.0.1", () =>
+      resume(Effect.succeed({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+        server,
+        requests: () => requests,
+        resetNow: () => begun?.resetAndDestroy()
+      })))
+  }),
+  ({ server }) => Effect.callback<void>((resume) => {
+    server.closeAllConnections()
+    server.close(() => resume(Effect.void))
+  })
+)
+
+const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_sendRawTransaction", params: ["0x01"] })
+
+/** The connection's one socket (maxSockets 1), lent out or free. */
+const socketOf = (connection: HttpConnection.HttpConnection): Net.Socket | undefined =>
+  [...Object.values(connection.agent.sockets), ...Object.values(connection.agent.freeSockets)].flatMap((list) => list ?? [])[0] as
+    | Net.Socket
+    | undefined
+
+describe("a kept-alive socket reset after the answer began", () => {
+  it.live("fails the request: it is not sent again", () =>
+    Effect.gen(function*() {
+      const { requests, resetNow, url } = yield* endpoint
+      const connection = yield* HttpConnection.open(url)
+      yield* HttpConnection.post(connection, body)
+      const socket = socketOf(connection)!
+      const readBefore = socket.bytesRead
+      const posting = yield* Effect.forkChild(Effect.exit(HttpConnection.post(connection, body)))
+      // until the client has read the start of the second answer (its head parsed as it is read)
+      while (socket.bytesRead === readBefore) yield* Effect.sleep("1 millis")
+      resetNow()
+      const exit = yield* Fiber.join(posting)
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(requests(), 2)
+    }).pipe(Effect.scoped))
+})

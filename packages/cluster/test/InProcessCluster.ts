@@ -122,6 +122,8 @@ export interface StartOptions {
    * admission (`RunnerConfig.defaultPlacement`: `local`, or `shard` without direct admission).
    */
   readonly placement?: RunnerConfig.Placement
+  /** How the runner's task store inserts new records (`RunnerOptions.pgInserts`). Default: the runner's (`adaptive`). */
+  readonly pgInserts?: Runner.RunnerOptions["pgInserts"]
 }
 
 /** Shards of the test clusters: few, so that a runner starts quickly, enough that two runners each hold some. */
@@ -239,6 +241,7 @@ export const makeCluster: Effect.Effect<TestCluster, never, Scope.Scope> = Effec
         supervisor: { maxWorkers: options.maxWorkers ?? 20, shutdownGracePeriod: "5 seconds" },
         maxConnections: 4,
         adoptionInterval: options.adoptionInterval,
+        pgInserts: options.pgInserts,
         // a schema of the runners' own, made by the first to start
         schema: "chainjobs"
       }

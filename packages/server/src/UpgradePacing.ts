@@ -37,7 +37,10 @@ export const pace = (server: Http.Server, perTurn: number = defaultPerTurn): Pac
   const handle = (args: ReadonlyArray<any>) => {
     // A client that gave up while its upgrade waited: its socket is gone, nothing to upgrade (the handler would
     // wait for a close already past).
-    if ((args[1] as { destroyed?: boolean } | undefined)?.destroyed === true) return
+    const socket = args[1] as { destroyed?: boolean; destroy?: () => void } | undefined
+    if (socket?.destroyed === true) return
+    // Its listener gone while it waited (the server shutting down): closed, as Node closes an upgrade nobody hears.
+    if (server.listenerCount("upgrade") === 0) return socket?.destroy?.()
     handled++
     emit.call(server, "upgrade", ...args)
   }

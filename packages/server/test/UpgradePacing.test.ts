@@ -79,6 +79,22 @@ describe("UpgradePacing", () => {
     expect(Math.max(...perTurn(seen))).toBeLessThanOrEqual(8)
   })
 
+  it("closes an upgrade still waiting when its listener has gone", async () => {
+    const server = createServer()
+    let heard = 0
+    const listener = () => heard++
+    server.on("upgrade", listener)
+    const paced = UpgradePacing.pace(server, 8)
+    const closed: Array<number> = []
+    for (let n = 0; n < 10; n++) {
+      server.emit("upgrade", { n }, { destroyed: false, destroy: () => closed.push(n) }, Buffer.alloc(0))
+    }
+    server.off("upgrade", listener)
+    while (paced.waiting() > 0) await new Promise((resolve) => setImmediate(resolve))
+    expect(heard).toBe(8)
+    expect(closed).toEqual([8, 9])
+  })
+
   it("passes other events and upgrades with no listener through as Node's own", () => {
     const server = createServer()
     UpgradePacing.pace(server, 8)

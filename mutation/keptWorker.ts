@@ -27,6 +27,11 @@
  *   and after it (its run loaded modules with the mutant switched on);
  * - after a run that may leave work behind: a test stopped at vitest's bound
  *   (`Test timed out`), an error outside the tests, or a forced stop;
+ * - after a run in a thread that was started for it (not clean: its modules
+ *   computed what they keep with that run's mutant on). A fresh thread for a
+ *   runtime mutant is therefore first warmed: the dry run's tests run in it
+ *   with no mutant on, as in the dry run, when the mutant's timeout leaves
+ *   room (three dry runs' time); then it serves the next runs too;
  * - when a survivor's covering tests never reached it in a reused thread
  *   (hit count 0: something computed once in an earlier run, such as a value
  *   kept by a module, stood in for its code): it is run again in a fresh
@@ -46,6 +51,7 @@ import type { StrykerOptions } from "@stryker-mutator/api/core"
 import {
   type DryRunOptions,
   type DryRunResult,
+  DryRunStatus,
   type MutantRunOptions,
   type MutantRunResult,
   MutantRunStatus,
@@ -86,14 +92,24 @@ const poolName = "kept-threads"
 
 /**
  * The one thread this test-runner process keeps (Stryker runs one test
- * runner per process), the runs it served, and whether the next run must
- * have a fresh one.
+ * runner per process), the runs it served, whether the next run must have a
+ * fresh one, whether it keeps its thread at all (its project is not
+ * isolated), and whether it is clean: started by a run with no mutant
+ * switched on (Stryker's dry run, or the same tests again: `warming`), so
+ * that what its modules computed once and keep (a cache filled on first
+ * use) was computed from the unmutated code. A thread started for a
+ * mutant's run filled those with that mutant on: it serves that run only.
  */
-const kept: { thread: ThreadsPoolWorker | undefined; runs: number; fresh: boolean } = {
+const kept: { thread: ThreadsPoolWorker | undefined; runs: number; fresh: boolean; keeps: boolean; clean: boolean } = {
   thread: undefined,
   runs: 0,
-  fresh: false
+  fresh: false,
+  keeps: false,
+  clean: false
 }
+
+/** Whether the run going on is one with no mutant switched on (a dry run): a thread it starts is clean. */
+let warming = false
 
 /** Ends the kept thread (if any): the next run starts a fresh one. */
 const endThread = async (): Promise<void> => {
@@ -133,6 +149,7 @@ class KeptWorker implements PoolWorker {
   async start(): Promise<void> {
     if (kept.thread !== undefined && (kept.fresh || !this.#keeps || kept.runs >= keptRuns)) await endThread()
     kept.fresh = false
+    kept.keeps = this.#keeps
     this.#reused = kept.thread !== undefined
     if (kept.thread === undefined) {
       const thread = new ThreadsPoolWorker(this.#options)
@@ -142,6 +159,7 @@ class KeptWorker implements PoolWorker {
         if (kept.thread === thread) kept.thread = undefined
       })
       kept.thread = thread
+      kept.clean = warming
     }
     this.#thread = kept.thread
   }
@@ -231,11 +249,14 @@ const leavesWork = (result: MutantRunResult): boolean =>
 
 /**
  * Stryker's vitest runner around the kept thread: it says when a run needs a
- * fresh one (see the module's comment) and runs a survivor its tests never
+ * fresh one (see the module's comment), warms a fresh one with the dry run's
+ * tests when the mutant's time allows, and runs a survivor its tests never
  * reached in a reused thread again in a fresh one.
  */
 class KeptVitestRunner implements TestRunner {
   readonly #inner: TestRunner & { ctx?: Vitest }
+  /** Stryker's dry run (its options and how long it took), run again to warm a fresh thread. */
+  #dry: { options: DryRunOptions; millis: number } | undefined
 
   constructor(inner: TestRunner & { ctx?: Vitest }) {
     this.#inner = inner
@@ -249,25 +270,31 @@ class KeptVitestRunner implements TestRunner {
     return { reloadEnvironment: true }
   }
 
-  dryRun(options: DryRunOptions): Promise<DryRunResult> {
-    return this.#inner.dryRun(options)
+  async dryRun(options: DryRunOptions): Promise<DryRunResult> {
+    const began = Date.now()
+    const result = await this.#cleanRun(options)
+    this.#dry = { options, millis: Date.now() - began }
+    return result
   }
 
   async mutantRun(options: MutantRunOptions): Promise<MutantRunResult> {
     const began = Date.now()
     if (options.reloadEnvironment) kept.fresh = true
+    else await this.#warm(options.timeout)
+    const warmed = Date.now() - began
     const first = await this.#inner.mutantRun(options)
     const reused = lastWorker?.reused === true
     const hits = this.#hits()
-    if (options.reloadEnvironment || leavesWork(first)) kept.fresh = true
+    // a thread started for this run holds what its modules computed with this mutant on
+    if (options.reloadEnvironment || leavesWork(first) || !kept.clean) kept.fresh = true
     let result = first
     if (first.status === MutantRunStatus.Survived && reused && hits === 0) {
       kept.fresh = true
       result = await this.#inner.mutantRun(options)
-      if (leavesWork(result)) kept.fresh = true
+      kept.fresh = true
     }
     if (runLog !== undefined) {
-      const line = { mutant: options.activeMutant.id, reload: options.reloadEnvironment, reused, hits, first: first.status, status: result.status, millis: Date.now() - began }
+      const line = { mutant: options.activeMutant.id, reload: options.reloadEnvironment, warmed, reused, hits, first: first.status, status: result.status, millis: Date.now() - began }
       appendFileSync(runLog, `${JSON.stringify(line)}\n`)
     }
     return result
@@ -276,6 +303,32 @@ class KeptVitestRunner implements TestRunner {
   async dispose(): Promise<void> {
     await this.#inner.dispose?.()
     await endThread()
+  }
+
+  /** A run with no mutant switched on: a thread it starts is clean. */
+  async #cleanRun(options: DryRunOptions): Promise<DryRunResult> {
+    warming = true
+    try {
+      const result = await this.#inner.dryRun(options)
+      if (result.status !== DryRunStatus.Complete) kept.clean = false
+      return result
+    } finally {
+      warming = false
+    }
+  }
+
+  /**
+   * Before a mutant's run that would start a fresh thread in a project that
+   * keeps it: starts it with the dry run's tests, no mutant on, so that it is
+   * clean and serves the next runs too — when the mutant's timeout leaves
+   * room for three dry runs (it counts this one); else the run gets an
+   * unclean thread of its own, ended after it, as without keeping.
+   */
+  async #warm(timeout: number): Promise<void> {
+    const needed = kept.fresh || kept.thread === undefined || kept.runs >= keptRuns
+    if (!needed || !kept.keeps || this.#dry === undefined || timeout <= 3 * this.#dry.millis) return
+    kept.fresh = true
+    await this.#cleanRun(this.#dry.options)
   }
 
   /** How often the last run reached its active mutant: the sum of Stryker's per-file hit counts (its setup file's `afterAll`). */

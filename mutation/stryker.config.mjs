@@ -25,12 +25,13 @@ const reports = `reports/mutation/${name}`
 const testRunner = keptRunsOf(process.env.CHAINJOBS_MUTATE_KEEP_WORKER) === 0 ? "vitest" : "vitest-kept"
 
 /**
- * `CHAINJOBS_MUTATE_STATIC=1` tests the static mutants too (reached only
- * while a module loads: each runs every test of the stage in a fresh
- * worker), as the comparisons of the two runners did; unset or `0`, they
- * are skipped (`ignoreStatic`).
+ * Static mutants (reached while a module loads) are tested, each running
+ * every test of the stage in a fresh worker: they count in the score as
+ * Stryker counts them. `CHAINJOBS_MUTATE_STATIC=0` skips them
+ * (`ignoreStatic`), for a quick exploratory stage only: its results are not
+ * the ones to keep.
  */
-const staticSetting = process.env.CHAINJOBS_MUTATE_STATIC ?? "0"
+const staticSetting = process.env.CHAINJOBS_MUTATE_STATIC ?? "1"
 if (staticSetting !== "0" && staticSetting !== "1") {
   throw new Error(`CHAINJOBS_MUTATE_STATIC must be 1 (test static mutants) or 0, not ${JSON.stringify(staticSetting)}`)
 }
@@ -49,7 +50,6 @@ export default {
   coverageAnalysis: "perTest",
   // The development machines have 2 cores shared by several people; `--concurrency n` overrides it.
   concurrency: 1,
-  // Mutants reached only while a module loads would need a fresh vitest per mutant.
   ignoreStatic: staticSetting === "0",
   incremental: true,
   incrementalFile: `mutation/results/${name}.json`,

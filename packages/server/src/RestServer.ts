@@ -219,7 +219,13 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
         const ready = sseEvent("ready", yield* access.stats, reconnectMillis)
         const context = yield* Effect.context<Principal.CurrentPrincipal>()
         const changes = access.changes(headers["last-event-id"]).pipe(Stream.provideContext(context))
-        return yield* eventStream(Stream.concat(Stream.succeed(ready), feedFrames(changes)))
+        // Subscribed to the feed before `ready` is written (`toPull` registers the subscriber), so a client that has
+        // read `ready` hears every change after it: subscribed after it, the changes published while the headers and
+        // `ready` went out were in no stream, and a resume from a later id does not bring them back.
+        return yield* eventStream(Stream.unwrap(Effect.map(
+          Stream.toPull(feedFrames(changes)),
+          (pull) => Stream.concat(Stream.succeed(ready), Stream.fromPull(Effect.succeed(pull)))
+        )))
       }),
     kinds: () =>
       Effect.map(Effect.all([tasks.kinds, examples.all]), ([kinds, ready]) =>

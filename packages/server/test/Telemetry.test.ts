@@ -60,4 +60,15 @@ describe("Telemetry", () => {
   // Nothing could reach a collector whose address no setting names, so this checks only that the layer is harmless.
   it.live("without an endpoint the layer builds and the program runs", () =>
     Effect.void.pipe(Effect.withSpan("quiet"), Effect.provide(Telemetry.layer), withEnv({})))
+
+  it.live("the exported resource names the service and its version", () =>
+    Effect.gen(function*() {
+      const { url, received } = yield* collector
+      yield* Effect.void.pipe(Effect.withSpan("chainjobs.version-span"), Effect.provide(Telemetry.layer), withEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: url }))
+      const traces = received.filter((request) => request.path === "/v1/traces")
+      assert.strictEqual(traces.length, 1)
+      const attributes: Array<{ key: string; value: { stringValue?: string } }> = JSON.parse(traces[0].body).resourceSpans[0].resource.attributes
+      const named = (key: string) => attributes.find((attribute) => attribute.key === key)?.value.stringValue
+      assert.deepStrictEqual([named("service.name"), named("service.version")], ["chainjobs", "0.1.0"])
+    }))
 })

@@ -3,7 +3,10 @@
  * (`internal/httpConnection.ts`): only a request reset before any answer is
  * sent once more (`KeptAliveReset.test`); once an answer began, the endpoint
  * read the request and may have acted on it (a `eth_sendRawTransaction`), so
- * the reset is the endpoint's failure and the request is not sent again.
+ * the reset is the endpoint's failure and the request is not sent again. The
+ * same when the endpoint closes the socket there (a FIN, not a reset): Node
+ * then fails only the answer ("aborted"), not the request, so the POST fails
+ * through the answer's own error — it neither waits forever nor is sent again.
  */
 import * as Http from "node:http"
 import type * as Net from "node:net"
@@ -14,10 +17,10 @@ import * as HttpConnection from "../src/internal/httpConnection.ts"
 
 /**
  * An endpoint that answers the first request on each socket whole; to the next one on it, it sends the head and part
- * of the body, then resets the socket when the test says so (`resetNow`).
+ * of the body, then breaks the socket off when the test says so (`breakNow`): a reset, or a close (`end`).
  */
-const endpoint = Effect.acquireRelease(
-  Effect.callback<{ readonly url: string; readonly server: Http.Server; readonly requests: () => number; readonly resetNow: () => void }>((resume) => {
+const endpoint = (breakOff: "reset" | "close") => Effect.acquireRelease(
+  Effect.callback<{ readonly url: string; readonly server: Http.Server; readonly requests: () => number; readonly breakNow: () => void }>((resume) => {
     const served = new WeakMap<object, number>()
     let requests = 0
     let begun: Net.Socket | undefined
@@ -42,7 +45,7 @@ const endpoint = Effect.acquireRelease(
         url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
         server,
         requests: () => requests,
-        resetNow: () => begun?.resetAndDestroy()
+        breakNow: () => breakOff === "reset" ? begun?.resetAndDestroy() : begun?.end()
       })))
   }),
   ({ server }) => Effect.callback<void>((resume) => {
@@ -59,20 +62,33 @@ const socketOf = (connection: HttpConnection.HttpConnection): Net.Socket | undef
     | Net.Socket
     | undefined
 
+/** Sends a request on the kept-alive socket, breaks the socket off once the client read the answer's start, and gives the request's exit and how many requests the endpoint got. */
+const brokenOff = (breakOff: "reset" | "close") =>
+  Effect.gen(function*() {
+    const { breakNow, requests, url } = yield* endpoint(breakOff)
+    const connection = yield* HttpConnection.open(url)
+    yield* HttpConnection.post(connection, body)
+    const socket = socketOf(connection)!
+    const readBefore = socket.bytesRead
+    const posting = yield* Effect.forkChild(Effect.exit(HttpConnection.post(connection, body)))
+    // until the client has read the start of the second answer (its head parsed as it is read)
+    while (socket.bytesRead === readBefore) yield* Effect.sleep("1 millis")
+    breakNow()
+    return { exit: yield* Fiber.join(posting), requests: requests() }
+  })
+
 describe("a kept-alive socket reset after the answer began", () => {
   it.live("fails the request: it is not sent again", () =>
     Effect.gen(function*() {
-      const { requests, resetNow, url } = yield* endpoint
-      const connection = yield* HttpConnection.open(url)
-      yield* HttpConnection.post(connection, body)
-      const socket = socketOf(connection)!
-      const readBefore = socket.bytesRead
-      const posting = yield* Effect.forkChild(Effect.exit(HttpConnection.post(connection, body)))
-      // until the client has read the start of the second answer (its head parsed as it is read)
-      while (socket.bytesRead === readBefore) yield* Effect.sleep("1 millis")
-      resetNow()
-      const exit = yield* Fiber.join(posting)
+      const { exit, requests } = yield* brokenOff("reset")
       assert.isTrue(Exit.isFailure(exit))
-      assert.strictEqual(requests(), 2)
+      assert.strictEqual(requests, 2)
+    }).pipe(Effect.scoped))
+
+  it.live("closed there (a FIN), fails the request through the answer's error, once", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* brokenOff("close")
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(requests, 2)
     }).pipe(Effect.scoped))
 })

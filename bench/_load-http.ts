@@ -20,6 +20,7 @@
  * chunks, or to the connection's close.
  */
 import { connect, type Socket } from "node:net"
+import { readHead } from "./_httpHead.ts"
 
 /** An answer: its status and its body as text. */
 export interface Answer {
@@ -27,7 +28,6 @@ export interface Answer {
   readonly body: string
 }
 
-const headEnd = Buffer.from("\r\n\r\n")
 const crlf = Buffer.from("\r\n")
 
 interface Pending {
@@ -184,19 +184,14 @@ export class Pool {
       if (connection.current === undefined) return socket.destroy()
       pending = pending.length === 0 ? data : Buffer.concat([pending, data])
       if (!head) {
-        const end = pending.indexOf(headEnd)
-        if (end < 0) return
-        const lines = pending.toString("latin1", 0, end).split("\r\n")
-        status = Number(lines[0].split(" ")[1])
-        for (let i = 1; i < lines.length; i++) {
-          const line = lines[i].toLowerCase()
-          if (line.startsWith("transfer-encoding:") && line.includes("chunked")) chunked = true
-          else if (line.startsWith("content-length:")) left = Number(line.slice(15))
-          else if (line.startsWith("connection:") && line.includes("close")) closes = true
-        }
+        const read = readHead(pending)
+        if (read === undefined) return
+        status = read.status
+        chunked = read.chunked
+        closes = read.closes
+        left = chunked ? 0 : read.contentLength
         head = true
-        pending = pending.subarray(end + 4)
-        if (chunked) left = 0
+        pending = pending.subarray(read.bodyAt)
       }
       if (!chunked) {
         if (left < 0) {

@@ -17,6 +17,7 @@
  * delimited by `Content-Length` or by the connection's close.
  */
 import { connect, type Socket } from "node:net"
+import { readHead } from "./_httpHead.ts"
 
 /** One server-sent event: its `id` (if any), its `event` name (`message` by default) and its `data` lines joined. */
 export interface SseEvent {
@@ -65,7 +66,6 @@ export interface SseStream {
 }
 
 const crlf = Buffer.from("\r\n")
-const headEnd = Buffer.from("\r\n\r\n")
 /** A chunk's size line: its size in hex (at most 8 digits: no event is gigabytes), then any extensions. */
 const chunkSize = /^([0-9A-Fa-f]{1,8})[ \t]*(?:;.*)?$/
 
@@ -116,19 +116,14 @@ export const open = (
     s.on("data", (data: Buffer) => {
       pending = pending.length === 0 ? data : Buffer.concat([pending, data])
       if (!head) {
-        const end = pending.indexOf(headEnd)
-        if (end < 0) return
-        const lines = pending.toString("latin1", 0, end).split("\r\n")
-        const status = Number(lines[0].split(" ")[1])
-        if (status !== 200) return finish({ _tag: "status", status })
-        for (let i = 1; i < lines.length; i++) {
-          const line = lines[i].toLowerCase()
-          if (line.startsWith("transfer-encoding:") && line.includes("chunked")) chunked = true
-          else if (line.startsWith("content-length:")) left = Number(line.slice(15))
-        }
+        const read = readHead(pending)
+        if (read === undefined) return
+        if (read.status !== 200) return finish({ _tag: "status", status: read.status })
+        chunked = read.chunked
+        left = read.contentLength
         head = true
         s.setTimeout(0)
-        pending = pending.subarray(end + 4)
+        pending = pending.subarray(read.bodyAt)
       }
       if (!chunked) {
         deliver(pending)

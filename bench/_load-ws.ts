@@ -17,6 +17,7 @@
  */
 import { createHash, randomBytes, randomFillSync } from "node:crypto"
 import { connect, type Socket } from "node:net"
+import { readHead } from "./_httpHead.ts"
 
 /** An open connection: `send` writes one text message, `close` starts the closing handshake. */
 export interface WsConnection {
@@ -34,7 +35,6 @@ export interface WsHandlers {
 
 /** The GUID RFC 6455 appends to the key to make the accept value. */
 const guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-const headEnd = Buffer.from("\r\n\r\n")
 
 /** Mask keys drawn from a pool of random bytes, refilled when used up (one fill per 1,024 frames). */
 const maskPool = Buffer.alloc(4096)
@@ -129,19 +129,16 @@ export const open = (host: string, port: number, path: string, handlers: WsHandl
     socket.on("data", (data: Buffer) => {
       pending = pending.length === 0 ? data : Buffer.concat([pending, data])
       if (!upgraded) {
-        const at = pending.indexOf(headEnd)
-        if (at < 0) return
-        const lines = pending.toString("latin1", 0, at).split("\r\n")
-        const status = Number(lines[0].split(" ")[1])
-        const accepted = lines.some((line) => line.toLowerCase().startsWith("sec-websocket-accept:") && line.slice(21).trim() === accept)
-        if (status !== 101 || !accepted) {
+        const read = readHead(pending)
+        if (read === undefined) return
+        if (read.status !== 101 || read.webSocketAccept !== accept) {
           ended = true
           socket.destroy()
-          return reject(status === 101 ? "ws-handshake-accept" : `ws-handshake-${status}`)
+          return reject(read.status === 101 ? "ws-handshake-accept" : `ws-handshake-${read.status}`)
         }
         upgraded = true
         socket.setTimeout(0)
-        pending = pending.subarray(at + 4)
+        pending = pending.subarray(read.bodyAt)
         resolve(connection)
       }
       while (pending.length >= 2) {

@@ -12,8 +12,7 @@ import { Effect, Layer } from "effect"
 import { join } from "node:path"
 import * as BalanceCache from "../src/BalanceCache.ts"
 import * as EvmAdapter from "../src/EvmAdapter.ts"
-import * as WatchItem from "../src/WatchItem.ts"
-import { DevChain, devChainConfig, node, numbered, tempDirectory } from "./fixtures.ts"
+import { DevChain, devChainConfig, nativeTransfer, node, numbered, tempDirectory } from "./fixtures.ts"
 
 /** A balance cache alone over the dev node, its tables in `directory`. */
 const cacheOn = (directory: string, url: string) =>
@@ -38,22 +37,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Balanc
         yield* cache.addPending({ chain: "dev", transaction, account: beside, asset: "native", direction: "in", amount: 5n })
         assert.deepInclude(yield* cache.read("dev", beside, "native"), { amount: 7n, pendingIn: 5n, stale: false })
 
-        const item = new WatchItem.WatchItem({
-          watcher: "w",
-          chain: "dev",
-          kind: "native",
-          block: 1,
-          blockHash: `0x${"1".repeat(64)}`,
-          transaction,
-          position: null,
-          from: sender,
-          to: receiver,
-          amount: "1",
-          asset: null,
-          contract: null,
-          event: null,
-          args: null
-        })
+        const item = nativeTransfer(transaction, sender, receiver)
         yield* cache.observe("dev", [item])
         assert.deepInclude(yield* cache.read("dev", beside, "native"), { amount: 7n, pendingIn: 0n, stale: true, fromChain: false })
         assert.deepInclude(yield* cache.read("dev", sender, "native"), { stale: true })

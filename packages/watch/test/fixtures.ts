@@ -260,3 +260,22 @@ export const watcherRow = (name: string, chain: string): WatchStore.WatcherRow =
   confirmedHash: null,
   createdAt: 0
 })
+
+/** A native transfer of 1 wei on the dev chain seen by watcher `w` in block 1 (a made-up block hash). */
+export const nativeTransfer = (transaction: string, from: string, to: string) =>
+  new WatchItem.WatchItem({
+    watcher: "w",
+    chain: "dev",
+    kind: "native",
+    block: 1,
+    blockHash: `0x${"1".repeat(64)}`,
+    transaction,
+    position: null,
+    from,
+    to,
+    amount: "1",
+    asset: null,
+    contract: null,
+    event: null,
+    args: null
+  })

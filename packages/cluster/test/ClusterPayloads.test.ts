@@ -10,7 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { MessageStorage, RunnerHealth, Runners, RunnerStorage, Sharding, ShardingConfig } from "effect/cluster"
 import { TaskEntity } from "@chainjobs/cluster"
-import { firstHeld, makeCluster, Numbered, settled, shards } from "./InProcessCluster.ts"
+import { firstHeld, idOn, makeCluster, Numbered, settled, shards } from "./InProcessCluster.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 /** The entity id of a `numbered` task keyed as spelled. */
@@ -74,5 +74,20 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks payloads", () => {
       assert.deepInclude(yield* b.tasks.awaitInfo(typed.id), { status: "completed", result: n, runner: a.address })
       const encoded = yield* b.tasks.submitEncoded("numbered", { n: spelled, gate: "typed" })
       assert.deepInclude(yield* a.tasks.awaitInfo(encoded.id), { status: "completed", result: n, runner: a.address })
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("a typed payload with the caller's id is placed by its key, not by the id", () =>
+    Effect.gen(function*() {
+      const cluster = yield* makeCluster
+      const a = yield* cluster.start("a")
+      const b = yield* cluster.start("b")
+      yield* settled([a, b])
+      // a key of a's and an id whose unkeyed placement is on b: a typed payload is not decoded again (its `n` is a
+      // number, which the payload's encoded form, a string, would refuse), so its key decides, not its id
+      const n = Number(yield* firstHeld(a, (i) => String(i + 1), placed))
+      const id = yield* idOn(b, "typed")
+      yield* b.tasks.submit(Numbered, { n, gate: "typed-id" }, { id })
+      yield* cluster.open("typed-id")
+      assert.deepInclude(yield* b.tasks.awaitInfo(id), { status: "completed", result: n, key: String(n), runner: a.address })
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })

@@ -4,16 +4,18 @@ import { Console, Effect } from "effect"
 import * as Cli from "../src/Cli.ts"
 import { baseUrl } from "./http.ts"
 
-/** Runs `chainjobs --url <server under test> ...args`, capturing what it prints. */
-export const chainjobs = (...args: Array<string>) =>
+/** Runs `chainjobs ...args` (the shared flags included) in this process, capturing the lines it prints. */
+export const runCli = (args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const base = yield* baseUrl
     const lines: Array<string> = []
     const capture = { ...globalThis.console, log: (...parts: Array<unknown>) => lines.push(parts.join(" ")) }
-    const exit = yield* Cli.run(["--url", base, ...args]).pipe(
+    const exit = yield* Cli.run(args).pipe(
       Effect.provideService(Console.Console, capture),
       Effect.provide(NodeServices.layer),
       Effect.exit
     )
     return { exit, lines }
   })
+
+/** Runs `chainjobs --url <server under test> ...args`, capturing what it prints. */
+export const chainjobs = (...args: Array<string>) => Effect.flatMap(baseUrl, (base) => runCli(["--url", base, ...args]))

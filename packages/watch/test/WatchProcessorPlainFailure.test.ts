@@ -1,8 +1,11 @@
 /**
- * A processor whose error is no `Error` (its error Schema a plain string),
- * on a real Hardhat node and SQLite files, the watcher driven by `poll`: the
- * item's failure is recorded with that value as its message, as an `Error`'s
- * message would be. Processing is awaited through the task's record.
+ * Processors whose handler ends otherwise than with a value or an `Error`, on
+ * a real Hardhat node and SQLite files, the watcher driven by `poll`: an
+ * error that is no `Error` (its error Schema a plain string) is recorded as
+ * the item's failure with that value as its message, as an `Error`'s message
+ * would be; a handler that is interrupted records nothing — the item stays
+ * submitted until the watcher settles it from the task's record ("task
+ * interrupted"). Processing is awaited through the task's record.
  */
 import { Tasks } from "@chainjobs/tasks"
 import { assert, layer } from "@effect/vitest"
@@ -15,25 +18,49 @@ import { address, DevChain, node, sharedRuntime } from "./fixtures.ts"
 /** A processor failing every item with a plain string. */
 const Plain = WatchProcessor.define("test.plain-failure", { error: Schema.String })
 
-const runtime = WatchProcessor.implement(Plain, (item) => Effect.fail(`no ${WatchItem.id(item)}`)).pipe(
-  Layer.provideMerge(sharedRuntime())
-)
+/** A processor whose handler interrupts itself. */
+const Interrupted = WatchProcessor.define("test.interrupted")
+
+const runtime = Layer.mergeAll(
+  WatchProcessor.implement(Plain, (item) => Effect.fail(`no ${WatchItem.id(item)}`)),
+  WatchProcessor.implement(Interrupted, () => Effect.interrupt)
+).pipe(Layer.provideMerge(sharedRuntime()))
+
+/**
+ * Adds a paused watcher `name` of dev account `watched` for `processor`, sends it 1 wei from dev account `from`,
+ * polls once and awaits the one task's end; answers the transfer's hash.
+ */
+const processedOnce = (name: string, processor: string, from: number, watched: `0x${string}`) =>
+  Effect.gen(function*() {
+    const act = node((yield* DevChain.DevChain).url)
+    const watchers = yield* Watchers.Watchers
+    const tasks = yield* Tasks.Tasks
+    yield* watchers.add({ name, chain: "dev", processor, accounts: [watched], confirmations: 0, paused: true })
+    const hash = yield* act.sendRaw(yield* act.sign(from, watched, 1n))
+    yield* watchers.poll(name)
+    const page = yield* tasks.list({ kind: [processor], limit: 10 })
+    assert.strictEqual(page.items.length, 1)
+    for (const task of page.items) yield* tasks.awaitInfo(task.id)
+    return hash
+  })
+
+/** The watcher's items as (id, status, outcome, error). */
+const itemsOf = (name: string) =>
+  Effect.map(Effect.flatMap(Effect.service(Watchers.Watchers), (watchers) => watchers.items(name)), (items) =>
+    items.map((row) => [row.id, row.status, row.outcome, row.error]))
 
 layer(runtime, { excludeTestServices: true, timeout: 120_000 })("WatchProcessor, a failure that is no Error", (it) => {
   it.effect("a processor failing with a plain string records the item failed with that string as its message", () =>
     Effect.gen(function*() {
-      const chain = yield* DevChain.DevChain
-      const act = node(chain.url)
-      const watchers = yield* Watchers.Watchers
-      const tasks = yield* Tasks.Tasks
-      const watched = address(15)
-      yield* watchers.add({ name: "plain", chain: "dev", processor: Plain.name, accounts: [watched], confirmations: 0, paused: true })
-      const hash = yield* act.sendRaw(yield* act.sign(14, watched, 1n))
-      yield* watchers.poll("plain")
-      const page = yield* tasks.list({ kind: [Plain.name], limit: 10 })
-      assert.strictEqual(page.items.length, 1)
-      for (const task of page.items) yield* tasks.awaitInfo(task.id)
-      const items = yield* watchers.items("plain")
-      assert.deepStrictEqual(items.map((row) => [row.id, row.status, row.outcome, row.error]), [[`dev:${hash}`, "failed", null, `no dev:${hash}`]])
+      const hash = yield* processedOnce("plain", Plain.name, 14, address(15))
+      assert.deepStrictEqual(yield* itemsOf("plain"), [[`dev:${hash}`, "failed", null, `no dev:${hash}`]])
+    }), 60_000)
+
+  it.effect("an interrupted handler records nothing: the item stays submitted until settled from its task's record", () =>
+    Effect.gen(function*() {
+      const hash = yield* processedOnce("interrupted", Interrupted.name, 16, address(17))
+      assert.deepStrictEqual(yield* itemsOf("interrupted"), [[`dev:${hash}`, "submitted", null, null]])
+      yield* (yield* Watchers.Watchers).poll("interrupted")
+      assert.deepStrictEqual(yield* itemsOf("interrupted"), [[`dev:${hash}`, "failed", null, "task interrupted"]])
     }), 60_000)
 })

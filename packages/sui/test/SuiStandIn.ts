@@ -25,12 +25,27 @@ export const firstCheckpoint = Number(spec.sui_getCheckpoint.sequenceNumber)
 /** A base58 digest of 32 bytes derived from a label (checkpoint and transaction digests of the chain built on top). */
 export const digestOf = (label: string): string => toBase58(createHash("sha256").update(label).digest())
 
-/** A fault the next request meets. */
-export type Fault = "429" | "503" | "stall" | "truncate"
+/**
+ * A fault the next request meets; `{ body }`: an HTTP 200 answer of that
+ * text, not JSON-RPC (a gateway's page); `"none"`: answered as usual (a
+ * request let through before the faults queued after it).
+ */
+export type Fault = "429" | "503" | "stall" | "truncate" | "none" | { readonly body: string }
+
+/**
+ * An owner written as the node writes it, not as an address: `"Immutable"`
+ * (frozen), `{ Shared: … }`, `{ ObjectOwner: … }` (a dynamic field's), or a
+ * hostile `null`.
+ */
+export interface Written {
+  readonly written: unknown
+}
 
 /** One balance change of a transaction: an owner's amount of a coin type (negative: spent). */
 export interface Change {
   readonly owner: string
+  /** The owner as the node writes it instead (`owner` then names no one the chain credits). */
+  readonly written?: Written
   readonly coinType: string
   readonly amount: bigint
 }
@@ -38,14 +53,14 @@ export interface Change {
 /**
  * One object a transaction writes, as its `objectChanges` entry says
  * (`SuiObjectChange`: created, mutated, transferred — a new owner —, deleted,
- * wrapped); `owner` is the address owning it after (created, mutated,
- * transferred; default: the sender), `type` its Move type (default: the
- * specification's example `0x2::example::Object`).
+ * wrapped — or a package published at that id); `owner` is the address owning
+ * it after (created, mutated, transferred; default: the sender), `type` its
+ * Move type (default: the specification's example `0x2::example::Object`).
  */
 export interface ObjectWrite {
   readonly objectId: string
-  readonly change: "created" | "mutated" | "transferred" | "deleted" | "wrapped"
-  readonly owner?: string
+  readonly change: "created" | "mutated" | "transferred" | "deleted" | "wrapped" | "published"
+  readonly owner?: string | Written
   readonly type?: string
 }
 
@@ -63,6 +78,8 @@ export interface Transaction {
   readonly reads?: ReadonlyArray<string>
   /** A system transaction (`ConsensusCommitPrologueV3`, as each checkpoint's first one is on a real network): no programmable inputs. */
   readonly system?: boolean
+  /** Fields the node leaves out of its answers about the transaction, as a node that pruned them, or a hostile one, does. */
+  readonly omits?: ReadonlyArray<"transaction" | "events" | "balanceChanges" | "objectChanges" | "effects">
 }
 
 /**
@@ -80,6 +97,12 @@ export interface StandIn {
   readonly url: string
   /** Appends a checkpoint holding the transactions (its balance changes applied); returns its number. */
   addCheckpoint(transactions: ReadonlyArray<Transaction>): number
+  /**
+   * Adds transactions the node knows and indexes (queries find them, newest)
+   * that no checkpoint holds yet, their `checkpoint` field absent or null, as
+   * nodes answer; they stay pending. Returns their digests.
+   */
+  addPending(transactions: ReadonlyArray<Transaction>, checkpoint: "absent" | "null"): ReadonlyArray<string>
   /** Sets a balance behind the chain's back (a drift). */
   setBalance(owner: string, coinType: string, amount: bigint): void
   /** Queues what the next executions meet (default: accepted). */
@@ -94,6 +117,8 @@ export interface StandIn {
   inject(...faults: ReadonlyArray<Fault>): void
   /** The JSON-RPC methods asked so far, in order, with the `x-api-key` header and the parameters each came with. */
   readonly requests: ReadonlyArray<{ readonly method: string; readonly apiKey: string | undefined; readonly params: unknown }>
+  /** How many requests are open: received and neither answered nor given up by the client (a stalled one until its connection closes). */
+  openRequests(): number
   /** Every transaction added, with its checkpoint and digest, in order. */
   readonly added: ReadonlyArray<{ readonly checkpoint: number; readonly digest: string; readonly transaction: Transaction }>
   /** The most transactions or events a query page holds (a node's own limit, below the caller's). */
@@ -110,6 +135,9 @@ export interface StandIn {
 
 const normalize = (address: string) => `0x${address.replace(/^0x/, "").toLowerCase().padStart(64, "0")}`
 
+/** An owner as the node writes it: an address as `AddressOwner`, a written one as it is. */
+const ownerOf = (owner: string | Written): unknown => typeof owner === "string" ? { AddressOwner: normalize(owner) } : owner.written
+
 /** Starts a stand-in node; it stops (dropping stalled requests) when the scope closes. */
 export const make = (
   options: {
@@ -117,8 +145,10 @@ export const make = (
     readonly maxMultiGet?: number
     /** An executed transaction is not found by `sui_getTransactionBlock` until a checkpoint includes it (a node indexing late). */
     readonly indexAfterCheckpoint?: boolean
-    /** Events carry their checkpoint's time (`timestampMs`, as the schema's `SuiEvent` has it). Default: true. */
-    readonly eventTimes?: boolean
+    /** Events carry their checkpoint's time (`timestampMs`, as the schema's `SuiEvent` has it), or carry it as null. Default: true. */
+    readonly eventTimes?: boolean | "null"
+    /** Every query page claims a next page (`hasNextPage`) but gives no cursor to it (null or absent), as a broken indexer might. */
+    readonly endlessPages?: "null" | "absent"
     /** `InputObject` transaction queries are refused, as an indexer-backed endpoint refuses them. Default: false. */
     readonly refuseInputObject?: boolean
   } = {}
@@ -156,8 +186,10 @@ export const make = (
         versions.set(objectId, version)
         const common = { sender, objectType: write.type ?? objectTemplate.objectType, objectId, version: String(version) }
         const digest = digestOf(`object ${objectId} ${version}`)
-        const owner = { AddressOwner: normalize(write.owner ?? sender) }
+        const owner = ownerOf(write.owner ?? sender)
         switch (write.change) {
+          case "published":
+            return { type: "published", packageId: objectId, version: String(version), digest, modules: ["example"] }
           case "created":
             return { type: "created", ...common, owner, digest }
           case "mutated":
@@ -207,13 +239,65 @@ export const make = (
           sequenceNumber: String(number),
           timestampMs: timestampAt(number),
           digest: number === firstCheckpoint - 1 ? spec.sui_getCheckpoint.previousDigest : digestOf(`checkpoint ${number}`),
-          previousDigest: digestOf(`checkpoint ${number - 1}`),
+          // the genesis checkpoint has none
+          previousDigest: number === 0 ? null : digestOf(`checkpoint ${number - 1}`),
           transactions: []
         }
       }
 
+      // transactions the node indexes that no checkpoint holds yet, newest last
+      const pending: Array<Record<string, any>> = []
+      // the fields each transaction's answers leave out
+      const omitted = new Map<string, ReadonlyArray<string>>()
+      /** A transaction's response, in checkpoint `at` or in none yet (its `checkpoint` field absent or null); its balance changes applied. */
+      const responseOf = (transaction: Transaction, at: number | "absent" | "null") => {
+        const digest: string = spareDigests.shift() ?? digestOf(`transaction ${++transactionCount}`)
+        const time = timestampAt(typeof at === "number" ? at : latest + 1)
+        for (const change of transaction.changes) {
+          if (change.written !== undefined) continue
+          const key = balanceKey(change.owner, change.coinType)
+          balances.set(key, (balances.get(key) ?? 0n) + change.amount)
+        }
+        const inputs = inputsOf(transaction)
+        const response = {
+          digest,
+          transaction: {
+            data: {
+              messageVersion: "v1",
+              sender: normalize(transaction.sender),
+              transaction: transaction.system === true
+                ? { kind: "ConsensusCommitPrologueV3", epoch: "0", round: "1", commit_timestamp_ms: time }
+                : { ...programmable, inputs, transactions: [] }
+            }
+          },
+          events: (transaction.events ?? []).map((event, index) => ({
+            ...spec.sui_getEvents[0],
+            id: { txDigest: digest, eventSeq: String(index) },
+            packageId: normalize(event.type.split("::")[0]!),
+            sender: normalize(transaction.sender),
+            type: event.type,
+            parsedJson: event.fields,
+            ...(options.eventTimes === false ? {} : { timestampMs: options.eventTimes === "null" ? null : time })
+          })),
+          balanceChanges: transaction.changes.map((change) => ({
+            owner: ownerOf(change.written ?? change.owner),
+            coinType: change.coinType,
+            amount: change.amount.toString()
+          })),
+          objectChanges: (transaction.objects ?? []).map((write) => objectChange(write, normalize(transaction.sender))),
+          effects: { messageVersion: "v1", status: { status: "success" }, transactionDigest: digest },
+          ...(at === "absent" ? {} : { checkpoint: at === "null" ? null : String(at) }),
+          timestampMs: time
+        }
+        if (transaction.omits !== undefined) omitted.set(digest, transaction.omits)
+        byDigest.set(digest, response)
+        return response
+      }
+
+      let open = 0
       const standIn: StandIn = {
         url: "",
+        openRequests: () => open,
         maxPage,
         multiGetSizes,
         multiGetDigests,
@@ -242,45 +326,9 @@ export const make = (
           const number = ++latest
           const digests: Array<string> = []
           const responses = transactions.map((transaction) => {
-            const digest = spareDigests.shift() ?? digestOf(`transaction ${++transactionCount}`)
-            digests.push(digest)
-            added.push({ checkpoint: number, digest, transaction })
-            for (const change of transaction.changes) {
-              const key = balanceKey(change.owner, change.coinType)
-              balances.set(key, (balances.get(key) ?? 0n) + change.amount)
-            }
-            const inputs = inputsOf(transaction)
-            const response = {
-              digest,
-              transaction: {
-                data: {
-                  messageVersion: "v1",
-                  sender: normalize(transaction.sender),
-                  transaction: transaction.system === true
-                    ? { kind: "ConsensusCommitPrologueV3", epoch: "0", round: "1", commit_timestamp_ms: timestampAt(number) }
-                    : { ...programmable, inputs, transactions: [] }
-                }
-              },
-              events: (transaction.events ?? []).map((event, index) => ({
-                ...spec.sui_getEvents[0],
-                id: { txDigest: digest, eventSeq: String(index) },
-                packageId: normalize(event.type.split("::")[0]!),
-                sender: normalize(transaction.sender),
-                type: event.type,
-                parsedJson: event.fields,
-                ...(options.eventTimes === false ? {} : { timestampMs: timestampAt(number) })
-              })),
-              balanceChanges: transaction.changes.map((change) => ({
-                owner: { AddressOwner: normalize(change.owner) },
-                coinType: change.coinType,
-                amount: change.amount.toString()
-              })),
-              objectChanges: (transaction.objects ?? []).map((write) => objectChange(write, normalize(transaction.sender))),
-              effects: { messageVersion: "v1", status: { status: "success" }, transactionDigest: digest },
-              checkpoint: String(number),
-              timestampMs: timestampAt(number)
-            }
-            byDigest.set(digest, response)
+            const response = responseOf(transaction, number)
+            digests.push(response.digest)
+            added.push({ checkpoint: number, digest: response.digest, transaction })
             return response
           })
           // executed transactions join this checkpoint after the added ones
@@ -298,25 +346,34 @@ export const make = (
           })
           transactionsOf.set(number, responses)
           return number
-        }
+        },
+        addPending: (transactions, checkpoint) =>
+          transactions.map((transaction) => {
+            const response = responseOf(transaction, checkpoint)
+            pending.push(response)
+            return response.digest
+          })
       }
 
       /** A response as a node shapes it for the options asked: effects only when `showEffects` is asked, object changes only when `showObjectChanges` is. */
       const shown = (response: any, asked: { showEffects?: boolean; showObjectChanges?: boolean } | null | undefined) => {
         const { effects, objectChanges, ...rest } = response
-        return {
+        const answer: Record<string, any> = {
           ...rest,
           ...(asked?.showEffects === true && effects !== undefined ? { effects } : {}),
           ...(asked?.showObjectChanges === true && objectChanges !== undefined ? { objectChanges } : {})
         }
+        for (const field of omitted.get(response.digest) ?? []) delete answer[field]
+        return answer
       }
 
       /** Every transaction of the chain built, oldest first. */
-      const ordered = (): Array<any> => [...transactionsOf.entries()].sort(([a], [b]) => a - b).flatMap(([, responses]) => responses)
+      const ordered = (): Array<any> => [...[...transactionsOf.entries()].sort(([a], [b]) => a - b).flatMap(([, responses]) => responses), ...pending]
       /** A page after `cursor` (a key of `keyOf`) of at most `limit` (and the node's `maxPage`). */
       const paginate = <A>(all: ReadonlyArray<A>, cursor: string | null | undefined, limit: number | null, keyOf: (a: A) => string) => {
         const start = cursor === null || cursor === undefined ? 0 : all.findIndex((item) => keyOf(item) === cursor) + 1
         const data = all.slice(start, start + Math.min(limit ?? maxPage, maxPage))
+        if (options.endlessPages !== undefined) return { data, hasNextPage: true, ...(options.endlessPages === "null" ? { nextCursor: null } : {}) }
         return { data, nextCursor: data.length === 0 ? cursor ?? null : keyOf(data.at(-1)!), hasNextPage: start + data.length < all.length }
       }
 
@@ -347,11 +404,11 @@ export const make = (
             ]
             const filter = query.filter ?? {}
             const touches = (response: any, changes: ReadonlyArray<string> | null, object: string) =>
-              response.objectChanges.some((change: any) => change.objectId === normalize(object) && (changes === null || changes.includes(change.type)))
+              response.objectChanges.some((change: any) => (change.objectId ?? change.packageId) === normalize(object) && (changes === null || changes.includes(change.type)))
             const matches = filter.FromAddress !== undefined
               ? (response: any) => response.transaction.data.sender === normalize(filter.FromAddress!)
               : filter.ToAddress !== undefined
-              ? (response: any) => response.balanceChanges.some((change: any) => change.owner.AddressOwner === normalize(filter.ToAddress!) && BigInt(change.amount) > 0n)
+              ? (response: any) => response.balanceChanges.some((change: any) => change.owner?.AddressOwner === normalize(filter.ToAddress!) && BigInt(change.amount) > 0n)
               : filter.ChangedObject !== undefined
               ? (response: any) => touches(response, ["created", "mutated", "transferred"], filter.ChangedObject!)
               : filter.AffectedObject !== undefined
@@ -376,7 +433,7 @@ export const make = (
             const matching = ordered().flatMap((response) => response.events).filter((event: any) => normalizeStructTag(event.type.replace(/<.*$/, "")) === wanted)
             const key = (event: any) => `${event.id.txDigest}:${event.id.eventSeq}`
             const page = paginate(descending === true ? matching.reverse() : matching, cursor === null || cursor === undefined ? null : `${cursor.txDigest}:${cursor.eventSeq}`, limit, key)
-            return { result: { ...page, nextCursor: page.data.at(-1)?.id ?? cursor ?? null } }
+            return { result: options.endlessPages !== undefined ? page : { ...page, nextCursor: page.data.at(-1)?.id ?? cursor ?? null } }
           }
           case "sui_multiGetTransactionBlocks": {
             const [digests] = params as [Array<string>]
@@ -454,6 +511,9 @@ export const make = (
       }
 
       const server = Http.createServer((request, response) => {
+        open++
+        // closed when answered, or when the client gives the request up (its connection closed)
+        response.on("close", () => open--)
         const chunks: Array<Buffer> = []
         request.on("data", (chunk: Buffer) => chunks.push(chunk))
         request.on("end", () => {
@@ -480,6 +540,10 @@ export const make = (
           }
           if (fault === "503") {
             response.writeHead(503).end("Service Unavailable")
+            return
+          }
+          if (typeof fault === "object") {
+            response.writeHead(200, { "content-type": "text/plain" }).end(fault.body)
             return
           }
           const answers = calls.map((call) => ({ jsonrpc: "2.0", id: call.id, ...answer(call.method, call.params ?? []) }))
@@ -521,9 +585,16 @@ export const network = (urls: ReadonlyArray<string>, name = "sui", requestTimeou
 
 const stores = Layer.mergeAll(RateLimiter.layer, CircuitBreaker.layerStoreMemory()).pipe(Layer.provideMerge(RateLimiter.layerStoreMemory))
 
+/** A client of a network of any configuration (e.g. without retries), its stores in memory. */
+export const clientOf = (config: SuiClient.SuiConfig) => SuiClient.make(config).pipe(Effect.provide(stores))
+
+/** A client of one endpoint that does not retry: a fault's answer is the error the call fails with. */
+export const clientWithoutRetries = (url: string) =>
+  clientOf(SuiClient.network({ name: "sui", endpoints: [{ url }], retry: { times: 0 }, breaker: { failures: 100, openDuration: "1 second" } }))
+
 /** A client of the network on the given stand-in endpoints (in order of preference), its stores in memory. */
 export const client = (...urls: ReadonlyArray<string>) => clientWith(ChainConfig.chainDefaults.requestTimeout, ...urls)
 
 /** `client` giving a request up after `requestTimeout` (a test of a stalled request sets how long the stall lasts). */
 export const clientWith = (requestTimeout: Duration.Input, ...urls: ReadonlyArray<string>) =>
-  SuiClient.make(network(urls, "sui", requestTimeout)).pipe(Effect.provide(stores))
+  clientOf(network(urls, "sui", requestTimeout))

@@ -47,6 +47,15 @@ const reasonOf = <A>(exit: Exit.Exit<A, unknown>) => {
   return (error as { error: SuiTransaction.SuiBroadcastError }).error
 }
 
+/** Asserts that a broadcast failed with the endpoint's `ChainRequestError`, its message including `text`. */
+const assertChainRequestFailure = <A>(exit: Exit.Exit<A, unknown>, text: string) => {
+  assert.isTrue(Exit.isFailure(exit))
+  if (Exit.isSuccess(exit)) return
+  const error = exit.cause.reasons.find((reason) => reason._tag === "Fail") as { error: { _tag: string; message: string } }
+  assert.strictEqual(error.error._tag, "ChainRequestError")
+  assert.include(error.error.message, text)
+}
+
 describe("SuiTransaction.broadcast on the stand-in node", () => {
   it.live("the specification's signed transaction is executed and reported final with its checkpoint, digest and gas", () =>
     Effect.gen(function*() {
@@ -231,11 +240,20 @@ describe("SuiTransaction details", () => {
       const { signed } = yield* signedOffline(23)
       node.refuse("sui_getTransactionBlock", { code: -32603, message: "Internal error: database is locked" })
       const exit = yield* SuiTransaction.broadcast(yield* SuiStandIn.client(node.url), signed, { timeout: "2 seconds", pollInterval: "20 millis" }).pipe(Effect.exit)
-      assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isFailure(exit)) {
-        const error = exit.cause.reasons.find((reason) => reason._tag === "Fail") as { error: { _tag: string; message: string } }
-        assert.strictEqual(error.error._tag, "ChainRequestError")
-        assert.include(error.error.message, "database is locked")
-      }
+      assertChainRequestFailure(exit, "database is locked")
+    }).pipe(Effect.scoped))
+
+  it.live("a gateway's text page saying 'not found' while the wait polls fails the broadcast: only the node's JSON-RPC answer means 'not known yet'", () =>
+    Effect.gen(function*() {
+      const node = yield* SuiStandIn.make()
+      const { signed } = yield* signedOffline(25)
+      const fiber = yield* SuiTransaction.broadcast(yield* SuiStandIn.clientWithoutRetries(node.url), signed, { timeout: "2 seconds", pollInterval: "20 millis" }).pipe(
+        Effect.forkChild
+      )
+      // executed and not in a checkpoint: the polls that follow meet the gateway's page
+      while (node.executed.length === 0) yield* Effect.sleep("10 millis")
+      node.inject({ body: "404 page not found" })
+      const exit = yield* Fiber.await(fiber)
+      assertChainRequestFailure(exit, "404 page not found")
     }).pipe(Effect.scoped))
 })

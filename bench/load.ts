@@ -22,7 +22,9 @@
  * service accepted the connection — delivery lag p50/p99 per stream kind, the service's RSS
  * and heap, and the RSS slope after warm-up; then, with every client gone,
  * whether RSS comes back within 20% of its warm-up level. The service's CPU
- * use (of one core) is shown per interval, so mixes can be compared: e.g.
+ * use (of one core) is shown per interval, and its main thread's time on a
+ * processor and waiting in a run queue for one, with its preemptions
+ * (`_load-sched.ts`: a late read of a starved service is not its work), so mixes can be compared: e.g.
  * `--sse-task=200 --ws-watch=0` against `--sse-task=0 --ws-watch=200`.
  *
  * The default mix is a short one (60 s). `--full` (or `LOAD_MIX=full`) runs
@@ -102,6 +104,7 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import type { Figures, IntervalReport, Mix, Split } from "./_load-generator.ts"
 import { acceptQueue, counterDelta, counterNames, counterShortNames, tcpCounters, timeWaits } from "./_load-kernel.ts"
 import { cpuOf, memoryParts } from "./_load-memory.ts"
+import { schedDelta, threadSched } from "./_load-sched.ts"
 import type { ProbeRead } from "./_load-probe.ts"
 import { joinReads } from "./_load-timeline.ts"
 import { type CpuProfile, type Stall, stalledFunctions, summarize } from "./_load-stalls.ts"
@@ -370,6 +373,8 @@ const header = [
   "lag WatchChanges ms",
   "drops",
   "CPU %",
+  "main run/wait %",
+  "preempt/s",
   "GC %",
   "gen CPU %",
   "RSS MB",
@@ -399,6 +404,9 @@ printRow(header)
 const reports: Array<IntervalReport> = []
 let cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!) }
 let cpuAtStart = cpuBefore.seconds
+/** The service's main thread as the scheduler saw it (`_load-sched.ts`): at the last interval, and when the load began. */
+let schedBefore = threadSched(server.pid!)
+let schedAtStart = schedBefore
 const rss: Array<readonly [number, number]> = []
 /** The service's memory by part (`_load-memory.ts`) per interval, with its V8 heap's committed bytes (MB, at the load's clock). */
 const parts: Array<{ readonly t: number; readonly malloc: number; readonly mainArena: number; readonly anon: number; readonly v8Pages: number; readonly v8PageCount: number; readonly file: number; readonly heapTotal: number }> = []
@@ -430,6 +438,7 @@ lines(generator, async (line) => {
     loadStartedAt = performance.now()
     cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!) }
     cpuAtStart = cpuBefore.seconds
+    schedBefore = schedAtStart = threadSched(server.pid!)
     return
   }
   const report = parsed
@@ -442,6 +451,9 @@ lines(generator, async (line) => {
   const generatorPercent = (100 * report.cpuSeconds) / elapsed
   cpuBefore = cpuNow
   cpu.push(cpuPercent)
+  const schedNow = threadSched(server.pid!)
+  const sched = schedDelta(schedBefore, schedNow)
+  schedBefore = schedNow
   rss.push([report.t, resident])
   // The first snapshot once warm-up is over, the second at the end of the load: what grew between them is what the slope is made of.
   const snapshotDue = snapshotsTaken === 0 ? report.t >= warmupSeconds : snapshotsTaken === 1 && report.t >= mix.durationSeconds
@@ -486,6 +498,9 @@ lines(generator, async (line) => {
     marked(report, (f) => f.lag.wsAll),
     String(report.dropped),
     fmt(cpuPercent),
+    // The main thread's time on a processor and waiting for one, in percent of the interval; its preemptions a second.
+    Number.isFinite(sched.runMs) ? `${fmt(sched.runMs / elapsed / 10)}/${fmt(sched.waitMs / elapsed / 10)}` : "?",
+    Number.isFinite(sched.preempted) ? fmt(sched.preempted / elapsed) : "?",
     Number.isFinite(gcPercent) ? fmt(gcPercent) : "?",
     fmt(generatorPercent),
     mb(resident),
@@ -516,6 +531,8 @@ const loadEndedAt = performance.now()
 queue.stop()
 /** The service's CPU seconds over the load (from the generator's start to its exit). */
 const cpuSecondsUnderLoad = cpuOf(server.pid!) - cpuAtStart
+/** The main thread's time on a processor and waiting for one, and its preemptions, over the load. */
+const schedUnderLoad = schedDelta(schedAtStart, threadSched(server.pid!))
 
 // Every client is gone: does memory come back?
 const warm = rss.find(([t]) => t >= warmupSeconds) ?? rss[rss.length - 1]
@@ -704,6 +721,15 @@ table([
   ["service CPU, mean of the intervals (% of one core)", fmt(cpu.reduce((s, c) => s + c, 0) / Math.max(1, cpu.length)), "", ""],
   // Processor time per task: what the service spends, whatever share of the processor the machine gives it.
   ["service CPU per 1,000 acknowledged tasks (s), and GC time in the run (s)", `${fmt(cpuSecondsUnderLoad / Math.max(1, acked) * 1000, 2)}, ${fmt(gcBefore, 1)}`, "", ""],
+  [
+    // Whether a late read was the service's work or the service waiting for a processor (`_load-sched.ts`).
+    "the service's main thread over the load: on a processor / waiting for one (s; the wait's share of its runnable time), preempted (per s)",
+    Number.isFinite(schedUnderLoad.runMs)
+      ? `${fmt(schedUnderLoad.runMs / 1000, 1)} / ${fmt(schedUnderLoad.waitMs / 1000, 1)} (${fmt((100 * schedUnderLoad.waitMs) / (schedUnderLoad.runMs + schedUnderLoad.waitMs))}%), ${fmt(schedUnderLoad.preempted / mix.durationSeconds)}`
+      : "?",
+    "",
+    ""
+  ],
   [
     "event-loop delay p99, median of the intervals / max, worst interval (ms)",
     loop.length === 0 ? "?" : `${fmt([...loop].map((l) => l.p99).sort((a, b) => a - b)[Math.floor(loop.length / 2)])} / ${fmt(Math.max(...loop.map((l) => l.max)))}`,

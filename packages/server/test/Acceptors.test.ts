@@ -13,7 +13,9 @@ import { HttpServer, HttpServerError } from "effect/http"
 import { execFileSync, spawn } from "node:child_process"
 import { subscribe, unsubscribe } from "node:diagnostics_channel"
 import * as Http from "node:http"
-import type * as Net from "node:net"
+import * as Net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as Acceptors from "../src/Acceptors.ts"
 import type { ServerSettings } from "../src/ServerConfig.ts"
 import { testServer } from "./http.ts"
@@ -246,4 +248,70 @@ describe("Acceptors", () => {
       assert.instanceOf(error, HttpServerError.ServeError)
       assert.strictEqual((error.cause as NodeJS.ErrnoException).code, "EADDRINUSE")
     }), { timeout: 60_000 })
+
+  it("with one socket nothing is added and the port is not shared", () => {
+    const server = Http.createServer()
+    assert.strictEqual(Acceptors.spread(server, 1, 511, () => {}), server)
+    assert.deepStrictEqual(Acceptors.addedTo(server), [])
+    assert.strictEqual(Acceptors.listening(server), 0)
+    // One socket listens as Node's own (a second process cannot join its port); more share it.
+    assert.deepStrictEqual(Acceptors.listenOptions(1), { reusePort: false })
+    assert.deepStrictEqual(Acceptors.listenOptions(2), { reusePort: true })
+  })
+
+  it.live("a server listening on a path (a Unix socket) gets no added socket", () =>
+    Effect.gen(function*() {
+      const path = join(tmpdir(), `chainjobs-acceptors-${process.pid}.sock`)
+      const server = Acceptors.spread(Http.createServer(), 3, 511, () => {})
+      yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<void>((resolve) => server.listen(path, resolve))),
+        () => Effect.promise(() => closed(server))
+      )
+      assert.deepStrictEqual(Acceptors.addedTo(server), [])
+    }).pipe(Effect.scoped))
+
+  it.live("a server closed before its added sockets listen has each closed as it listens, and reports 0 listening", () =>
+    Effect.gen(function*() {
+      const server = Acceptors.spread(Http.createServer(), 3, 511, () => {})
+      // Closed in its own `listening` callback, which runs after spread's: the added sockets are made and still
+      // resolving their address (not listening yet).
+      const started = yield* Effect.promise(() =>
+        new Promise<{ port: number; atClose: number; added: ReadonlyArray<Net.Server>; listened: Promise<unknown>; closing: Promise<void> }>(
+          (resolve) =>
+            server.listen({ host: "127.0.0.1", port: 0, ...Acceptors.listenOptions(3) }, () => {
+              const added = Acceptors.addedTo(server)
+              const atClose = Acceptors.listening(server)
+              const listened = Promise.all(added.map((extra) => new Promise((done) => extra.once("listening", done))))
+              const port = (server.address() as Net.AddressInfo).port
+              resolve({ port, atClose, added, listened, closing: closed(server) })
+            })
+        )
+      )
+      assert.strictEqual(started.added.length, 2)
+      assert.strictEqual(started.atClose, 0)
+      yield* Effect.promise(() => started.closing)
+      // Spread's own `listening` handler of each added socket runs before this test's: each was closed at once.
+      yield* Effect.promise(() => started.listened)
+      assert.strictEqual(Acceptors.listening(server), 0)
+      assert.deepStrictEqual(listeners(started.port), [])
+    }))
+
+  it.live("a claim of a free fixed port succeeds and leaves the port free", () =>
+    Effect.gen(function*() {
+      // A port free a moment ago: the test's own socket, closed.
+      const free = Net.createServer()
+      yield* Effect.promise(() => new Promise<void>((resolve) => free.listen({ host: "127.0.0.1", port: 0 }, resolve)))
+      const port = (free.address() as Net.AddressInfo).port
+      yield* Effect.promise(() => new Promise<void>((resolve) => free.close(() => resolve())))
+      yield* Acceptors.claim(2, "127.0.0.1", port)
+      // The probe closed: a socket of its own (no `reusePort`) takes the port.
+      const own = Net.createServer()
+      yield* Effect.promise(() =>
+        new Promise<void>((resolve, reject) => {
+          own.once("error", reject)
+          own.listen({ host: "127.0.0.1", port }, resolve)
+        })
+      )
+      yield* Effect.promise(() => new Promise<void>((resolve) => own.close(() => resolve())))
+    }), { timeout: 15_000 })
 })

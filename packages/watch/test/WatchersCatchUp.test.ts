@@ -1,7 +1,8 @@
 /**
  * A watcher catching up over many ranges submits the items of the ranges it
  * has recorded while it goes on scanning (the background submission pass),
- * not only at the end of the tick, and reads the unconfirmed tip above the
+ * not only at the end of the tick — a range recorded after a pass ended
+ * starts a new one —, and reads the unconfirmed tip above the
  * depth only (not every block it is behind); and a provider answering an unconfirmed
  * block whose parent hash is not the block before it is counted as a
  * reorganization, though no block it saw before changed.
@@ -12,11 +13,27 @@
  * hash.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { type Context, Effect } from "effect"
 import type { SqlClient } from "effect/sql"
 import { chainFailed } from "../src/WatchError.ts"
 import { address, DevChain, node, processedCounts, Record, sharedRuntime } from "./fixtures.ts"
 import { steppingWatchers } from "./steppingAdapter.ts"
+
+/**
+ * Waits (at most 20 s) until the test processor has run the watcher's item `id`; past that, fails saying what was
+ * processed — a scan held by it fails the tick.
+ */
+const processedWithin = (watcher: string, id: string, context: Context.Context<SqlClient.SqlClient>) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + 20_000
+    while (!(yield* processedCounts(watcher)).has(id)) {
+      if (Date.now() > deadline) {
+        const seen = Array.from((yield* processedCounts(watcher)).keys())
+        return yield* Effect.fail(chainFailed("dev")({ message: `${id} not processed while the catch-up scanned on (processed: ${JSON.stringify(seen)})` }))
+      }
+      yield* Effect.sleep("25 millis")
+    }
+  }).pipe(Effect.provideContext(context))
 
 layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watchers: a catch-up over many ranges", (it) => {
   it.effect("the items of the ranges recorded are submitted and processed while the catch-up goes on scanning", () =>
@@ -33,17 +50,7 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
       const last = `dev:${yield* act.sendRaw(yield* act.sign(4, watched, 1n))}`
       // the second range waits (at most 20 s) until the first range's item is processed: the pass is started by
       // the range that recorded an item (the second range records none, the third is never reached before)
-      fault.beforeScan = (from) =>
-        from < start + 2 ? Effect.void : Effect.gen(function*() {
-          const deadline = Date.now() + 20_000
-          while (!(yield* processedCounts("catching")).has(first)) {
-            if (Date.now() > deadline) {
-              const seen = Array.from((yield* processedCounts("catching")).keys())
-              return yield* Effect.fail(chainFailed("dev")({ message: `${first} not processed while the catch-up scanned on (processed: ${JSON.stringify(seen)})` }))
-            }
-            yield* Effect.sleep("25 millis")
-          }
-        }).pipe(Effect.provideContext(context))
+      fault.beforeScan = (from) => from < start + 2 ? Effect.void : processedWithin("catching", first, context)
       yield* watchers.poll("catching")
       fault.beforeScan = undefined
       assert.deepStrictEqual(calls.map((call) => [call.from, call.to]), [[start, start + 1], [start + 2, start + 3], [start + 4, start + 4]])
@@ -87,5 +94,31 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
       yield* watchers.poll("lied-to")
       assert.strictEqual((yield* watchers.lag("lied-to")).reorgs, 1)
       yield* watchers.remove("lied-to")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.effect("a pass started after the last one ended: a later range's items are submitted while the catch-up goes on too", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const context = yield* Effect.context<SqlClient.SqlClient>()
+      const { calls, fault, watchers } = yield* steppingWatchers({ maxRange: 2 })
+      const watched = address(7)
+      const start = (yield* act.head) + 1
+      yield* watchers.add({ name: "passes", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, startBlock: start, paused: true })
+      const first = `dev:${yield* act.sendRaw(yield* act.sign(8, watched, 1n))}`
+      yield* act.mine(1)
+      const second = `dev:${yield* act.sendRaw(yield* act.sign(8, watched, 1n))}`
+      yield* act.mine(2)
+      // the second range waits for the first range's item, so the pass that submitted it has ended when the
+      // second range records its item; the third range waits for that item: a new pass must submit it
+      fault.beforeScan = (from) =>
+        from === start + 2 ? processedWithin("passes", first, context)
+        : from === start + 4 ? processedWithin("passes", second, context)
+        : Effect.void
+      yield* watchers.poll("passes")
+      fault.beforeScan = undefined
+      assert.deepStrictEqual(calls.map((call) => [call.from, call.to]), [[start, start + 1], [start + 2, start + 3], [start + 4, start + 4]])
+      assert.deepStrictEqual((yield* watchers.items("passes")).map((row) => row.id), [first, second])
+      yield* watchers.remove("passes")
     }).pipe(Effect.scoped), 60_000)
 })

@@ -17,6 +17,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import type { ChainCheck } from "@chainjobs/chain"
 import { Console, Effect, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import * as ApiClientFailure from "./ApiClientFailure.ts"
 import * as ChainsApi from "./ChainsApi.ts"
 
 /** A chain command failed: the server refused it or could not be reached, or the check found a problem. */
@@ -58,19 +59,6 @@ export const describeCheck = (result: ChainCheck.ChainCheckResult): Array<string
 
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print JSON, for scripts"), Flag.withDefault(false))
 
-/**
- * What a failed call tells the user: a server that never answered cannot be reached; one that answered 404 serves
- * no chain routes (it was started without chains); another status is said as the server's answer; a refusal the
- * API declares keeps its own message.
- */
-const failureDetail = (url: string, error: any): string => {
-  if (error?._tag !== "HttpClientError") return error?.message || String(error?._tag ?? error)
-  const status: number | undefined = error.response?.status
-  if (status === undefined) return `cannot reach the server at ${url}: ${error.message}`
-  if (status === 404) return `the server at ${url} has no chains (it was started without any)`
-  return `the server at ${url} answered ${status}: ${error.message}`
-}
-
 /** Runs `f` with the typed client of the server `target` names; every failure becomes a `ChainCliError`. */
 const withClient = <A, E>(
   target: Target,
@@ -79,7 +67,7 @@ const withClient = <A, E>(
   ChainsApi.client(target.url, target.token).pipe(
     Effect.flatMap(f),
     Effect.mapError((error: any) =>
-      error instanceof ChainCliError ? error : new ChainCliError({ detail: failureDetail(target.url, error) })
+      error instanceof ChainCliError ? error : new ChainCliError({ detail: ApiClientFailure.failureDetail(target.url, error, "has no chains (it was started without any)") })
     ),
     Effect.provide(NodeHttpClient.layerUndici)
   )

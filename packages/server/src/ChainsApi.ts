@@ -103,6 +103,7 @@ export const layer = HttpApiBuilder.layer(ChainsApi, { openapiPath: "/api/chains
 /** The typed client of a service at `url`, calling with the bearer `token` (none when empty). */
 export const client = (url: string, token: string) =>
   HttpApiClient.make(ChainsApi, {
-    baseUrl: url.replace(/\/$/, ""),
+    // `prependUrl` joins it to each path with one slash, whether or not `url` ends in one
+    baseUrl: url,
     transformClient: token === "" ? undefined : HttpClient.mapRequest(HttpClientRequest.bearerToken(token))
   })

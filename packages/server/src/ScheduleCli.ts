@@ -17,6 +17,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Console, Effect, Option, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import type { ScheduleStore } from "@chainjobs/tasks"
+import * as ApiClientFailure from "./ApiClientFailure.ts"
 import * as SchedulesApi from "./SchedulesApi.ts"
 import { variable } from "./ScheduleSettings.ts"
 
@@ -50,13 +51,10 @@ export const describeSchedule = (schedule: ScheduleStore.StoredSchedule): string
   [schedule.name.padEnd(24), schedule.kind.padEnd(20), describeTrigger(schedule.trigger).padEnd(24), JSON.stringify(schedule.payload)]
     .join("  ")
 
-/** The refusal or transport failure of a call, as the command's error. */
+/** The refusal or transport failure of a call, as the command's error: a refusal the API declares by its tag and message. */
 const refused = (url: string) => (error: unknown) => {
   const tagged = error as { readonly _tag?: string; readonly message?: string }
-  const detail = tagged._tag === "HttpClientError" || tagged._tag === "RequestError" || tagged._tag === "ResponseError"
-    ? `cannot reach the server at ${url}: ${tagged.message ?? tagged._tag}`
-    : `${tagged._tag ?? "refused"}: ${tagged.message ?? ""}`
-  return new ScheduleCliError({ detail })
+  return new ScheduleCliError({ detail: ApiClientFailure.transportDetail(url, error) ?? `${tagged._tag ?? "refused"}: ${tagged.message ?? ""}` })
 }
 
 /** The `schedules` command, reading the shared flags from `target`. */

@@ -107,6 +107,7 @@ export const layer = HttpApiBuilder.layer(SchedulesApi, { openapiPath: "/api/sch
 /** The typed client of a service at `url`, calling with the bearer `token` (none when empty). */
 export const client = (url: string, token: string) =>
   HttpApiClient.make(SchedulesApi, {
-    baseUrl: url.replace(/\/$/, ""),
+    // `prependUrl` joins it to each path with one slash, whether or not `url` ends in one
+    baseUrl: url,
     transformClient: token === "" ? undefined : HttpClient.mapRequest(HttpClientRequest.bearerToken(token))
   })

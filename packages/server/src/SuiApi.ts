@@ -105,6 +105,7 @@ export const layer = HttpApiBuilder.layer(SuiApi, { openapiPath: "/api/sui/opena
 /** The typed client of a service at `url`, calling with the bearer `token` (none when empty). */
 export const client = (url: string, token: string) =>
   HttpApiClient.make(SuiApi, {
-    baseUrl: url.replace(/\/$/, ""),
+    // `prependUrl` joins it to each path with one slash, whether or not `url` ends in one
+    baseUrl: url,
     transformClient: token === "" ? undefined : HttpClient.mapRequest(HttpClientRequest.bearerToken(token))
   })

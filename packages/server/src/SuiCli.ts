@@ -21,6 +21,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { SuiCheck } from "@chainjobs/sui"
 import { Console, Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
+import * as ApiClientFailure from "./ApiClientFailure.ts"
 import * as SuiApi from "./SuiApi.ts"
 
 /** A `sui` command could not do what it was asked; `message` says why. */
@@ -77,10 +78,10 @@ export interface Target {
 const checkRemote = (target: Target, network: string) =>
   SuiApi.client(target.url, target.token).pipe(
     Effect.flatMap((client) => client.sui.check({ params: { network } })),
-    Effect.mapError((error: any) =>
+    Effect.mapError((error) =>
       new SuiCliError({
         endpoint: network,
-        detail: error?._tag === "HttpClientError" ? `cannot reach the server at ${target.url}: ${error.message}` : error?.message || String(error?._tag ?? error)
+        detail: ApiClientFailure.failureDetail(target.url, error, "has no Sui networks (it was started without any)")
       })
     ),
     Effect.provide(NodeHttpClient.layerUndici)

@@ -77,8 +77,10 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("a
   it.effect("a call waiting for a token asks the store again when one may be there, not over and over", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
-      // a token every 200 ms, and none left after the first call
-      const { consumed, evm } = yield* recordingClient(devChainConfig([{ url: chain.url, rateLimit: { limit: 1, window: "200 millis" } }]))
+      // a token a second, and none left after the first call. A window much longer than a call takes even on a loaded
+      // machine: a call refused near the end of a short one (a 200 ms window, a call 190 ms after the first) had its
+      // token within a millisecond, so a wait of 1 ms (retryAfter lost) looked the same as the right wait
+      const { consumed, evm } = yield* recordingClient(devChainConfig([{ url: chain.url, rateLimit: { limit: 1, window: "1 second" } }]))
       // Calls one after another until one is refused: on a loaded machine a call may come a whole window after the
       // one before it and find a fresh token (bounded: back to back, one soon comes within the window).
       for (let calls = 0; calls < 20 && consumed.every((item) => item.granted); calls++) yield* evm.request("eth_blockNumber")

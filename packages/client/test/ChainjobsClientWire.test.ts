@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it, vi } from "@effect/vitest"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { ChainjobsClient, ChainjobsError, type TaskRecord, WaitTimeout } from "../src/index.ts"
@@ -207,5 +207,20 @@ describe("ChainjobsClient on the wire", () => {
     })()
     expect((await rejection(reading)).message).toBe("stop reading")
     expect(got).toEqual([record("running")])
+  })
+
+  it("sleeps the interval a wait is given between its polls, not the default", async () => {
+    seen.length = 0
+    answer = (_, response) => response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(record(seen.length === 1 ? "running" : "completed", 0)))
+    // the sleep's timer, seen by its delay (nothing is timed: a wait sleeping the default two seconds passes too, only without the 7)
+    const timers = vi.spyOn(globalThis, "setTimeout")
+    try {
+      const final = await new ChainjobsClient({ baseUrl }).wait("t1", { intervalMillis: 7 })
+      expect(final.status).toBe("completed")
+      expect(seen.length).toBe(2)
+      expect(timers.mock.calls.map(([, delay]) => delay)).toContain(7)
+    } finally {
+      timers.mockRestore()
+    }
   })
 })

@@ -1,0 +1,31 @@
+/**
+ * How the `chainjobs` executable (`main.ts`) ends: its exit code and what it
+ * prints about a failure. A stop by signal is the expected way for `serve` to
+ * end, so an interruption alone exits 0 (130 when a command was following a
+ * task, `Cli.interruptExitCode`); any other failure exits 1 with its message
+ * on stderr. Apart from `main.ts`, whose import runs the command line, so
+ * that both are tested in process.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Console, Effect, Exit, Runtime } from "effect"
+import * as Cli from "./Cli.ts"
+
+/**
+ * Exit 0 when stopped by a signal (an interruption alone), or 130 when the
+ * signal stopped a command following a task (the task keeps running);
+ * otherwise the default exit codes.
+ */
+export const teardown: Runtime.Teardown = (exit, onExit) =>
+  Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+    ? onExit(Cli.interruptExitCode())
+    : Runtime.defaultTeardown(exit, onExit)
+
+/** Prints a failure for a person: the error's message (or its cause's), or the whole cause of a defect; nothing for an interruption alone. */
+export const report = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  if (Cause.hasInterruptsOnly(cause)) return Effect.void
+  const error = Cause.squash(cause)
+  if (!Cause.hasFails(cause) || !(error instanceof Error)) return Console.error(`chainjobs: ${Cause.pretty(cause)}`)
+  const inner = error.cause instanceof Error ? error.cause.message : ""
+  return Console.error(`chainjobs: ${error.message || `${error.name}: ${inner}`}`)
+}

@@ -54,15 +54,21 @@ describe("ClusterTasks payloads: spellings", () => {
     ), 30_000)
 })
 
+/** A test cluster of two runners, `a` and `b`, settled, and a number `n` whose key `a` owns. */
+const twoRunners = Effect.gen(function*() {
+  const cluster = yield* makeCluster
+  const a = yield* cluster.start("a")
+  const b = yield* cluster.start("b")
+  yield* settled([a, b])
+  const n = Number(yield* firstHeld(a, (i) => String(i + 1), placed))
+  return { cluster, a, b, n }
+})
+
 describe.skipIf(pgTestUrl === undefined)("ClusterTasks payloads", () => {
   it.live("a typed payload travels encoded, an encoded one as it is; both are placed by the decoded payload's key", () =>
     Effect.gen(function*() {
-      const cluster = yield* makeCluster
-      const a = yield* cluster.start("a")
-      const b = yield* cluster.start("b")
-      yield* settled([a, b])
       // a key of a's, and a spelling of it (leading zeros, a sign, a fraction) whose own placement is on b
-      const n = Number(yield* firstHeld(a, (i) => String(i + 1), placed))
+      const { a, b, cluster, n } = yield* twoRunners
       const spelled = yield* firstHeld(b, spelling(n), placed)
       const typed = yield* b.tasks.submit(Numbered, { n, gate: "typed" })
       const stored = yield* a.tasks.get(typed.id)
@@ -78,13 +84,9 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks payloads", () => {
 
   it.live("a typed payload with the caller's id is placed by its key, not by the id", () =>
     Effect.gen(function*() {
-      const cluster = yield* makeCluster
-      const a = yield* cluster.start("a")
-      const b = yield* cluster.start("b")
-      yield* settled([a, b])
       // a key of a's and an id whose unkeyed placement is on b: a typed payload is not decoded again (its `n` is a
       // number, which the payload's encoded form, a string, would refuse), so its key decides, not its id
-      const n = Number(yield* firstHeld(a, (i) => String(i + 1), placed))
+      const { a, b, cluster, n } = yield* twoRunners
       const id = yield* idOn(b, "typed")
       yield* b.tasks.submit(Numbered, { n, gate: "typed-id" }, { id })
       yield* cluster.open("typed-id")

@@ -9,7 +9,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { TaskContext } from "@chainjobs/tasks"
-import { Effect, Fiber, Logger, Option } from "effect"
+import { Effect, Fiber, Logger, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as Chunked from "../src/internal/chunked.ts"
 
@@ -59,29 +59,32 @@ const logged = <A, E, R>(effect: Effect.Effect<A, E, R>) => {
 }
 
 /**
- * A walk of `fromBlock`–`toBlock` over the scripted chain, its state the numbers read: each step records its chunk
- * in `steps` and then runs `after(stepIndex)` (a reorganization, say). Linked (`hashOf`, `rewind`) unless told not.
+ * A walk of `fromBlock`–`toBlock` over a scripted chain of its own, its state the numbers read, in a recording
+ * context (resumed from `resumed` when given): each step records its chunk in `steps` and then runs
+ * `after(stepIndex, chain)` (a reorganization, say). Linked (`hashOf`, `rewind`) unless told not.
  */
 const walkOver = (
-  chain: ReturnType<typeof scriptedChain>,
-  context: TaskContext.Typed<Chunked.Checkpoint<Read>, unknown>,
   options: {
     readonly fromBlock: number
     readonly toBlock: number
     readonly chunkSize: number
-    /** Whether `hashOf` and `rewind` are given (default), `hashOf` alone, or neither. */
-    readonly linked?: boolean | "hashOf only"
+    /** Whether `hashOf` and `rewind` are given (default), one of them alone, or neither. */
+    readonly linked?: boolean | "hashOf only" | "rewind only"
     /** Whether step number `n` (from 1) tells its chunk's last hash. Default: every one does. */
     readonly tellsLast?: (step: number) => boolean
-    readonly after?: (step: number) => void
+    readonly after?: (step: number, chain: ReturnType<typeof scriptedChain>) => void
+    /** The context's last checkpoint. Default: none. */
+    readonly resumed?: Chunked.Checkpoint<Read>
   } & Partial<Pick<Chunked.Walk<Read, never, never>, "maxSize" | "confirmations" | "head" | "pollInterval" | "size">>
 ) => {
+  const chain = scriptedChain()
+  const recorded = recordingContext(options.resumed)
   const steps: Array<readonly [number, number]> = []
-  const { after, linked = true, tellsLast = () => true, ...rest } = options
+  const { after, linked = true, resumed: _resumed, tellsLast = () => true, ...rest } = options
   const walk = Chunked.walk<Read, never, never>({
     ...rest,
     initial: [],
-    context,
+    context: recorded.context,
     step: (state, from, to) =>
       Effect.suspend(() => {
         // a walk that goes round in circles fails rather than hanging the test
@@ -93,14 +96,14 @@ const walkOver = (
           parentHash: chain.hash(from - 1),
           lastHash: tellsLast(steps.length) ? chain.hash(to) : undefined
         }
-        after?.(steps.length)
+        after?.(steps.length, chain)
         return Effect.succeed(step)
       }),
     describe: (state, to) => `${state.length} read up to ${to}`,
-    ...(linked === false ? {} : { hashOf: (number: number) => Effect.sync(() => chain.hash(number)) }),
-    ...(linked === true ? { rewind: (state: Read, from: number) => state.filter((n) => n < from) } : {})
+    ...(linked === true || linked === "hashOf only" ? { hashOf: (number: number) => Effect.sync(() => chain.hash(number)) } : {}),
+    ...(linked === true || linked === "rewind only" ? { rewind: (state: Read, from: number) => state.filter((n) => n < from) } : {})
   })
-  return { walk, steps }
+  return { walk, steps, chain, recorded }
 }
 
 /** The numbers `from`–`to`. */
@@ -109,9 +112,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 describe("a chunked range walk", () => {
   it.effect("reads the range in chunks, saving a checkpoint and reporting progress after each", () =>
     Effect.gen(function*() {
-      const chain = scriptedChain()
-      const recorded = recordingContext()
-      const { walk, steps } = walkOver(chain, recorded.context, { fromBlock: 10, toBlock: 34, chunkSize: 10 })
+      const { walk, steps, recorded } = walkOver({ fromBlock: 10, toBlock: 34, chunkSize: 10 })
       const state = yield* walk
       assert.deepStrictEqual(steps, [[10, 19], [20, 29], [30, 34]])
       assert.deepStrictEqual(state, range(10, 34))
@@ -128,27 +129,14 @@ describe("a chunked range walk", () => {
       assert.strictEqual(recorded.heartbeats(), 0)
     }))
 
-  it.effect("without hashOf and rewind is not linked: no links saved, a chunk that does not follow the last is taken", () =>
-    Effect.gen(function*() {
-      const chain = scriptedChain()
-      const recorded = recordingContext()
-      const { walk, steps } = walkOver(chain, recorded.context, {
-        fromBlock: 0,
-        toBlock: 19,
-        chunkSize: 10,
-        linked: false,
-        after: (step) => step === 1 && chain.reorganize(5)
-      })
-      assert.deepStrictEqual(yield* walk, range(0, 19))
-      assert.deepStrictEqual(steps, [[0, 9], [10, 19]])
-      assert.deepStrictEqual(recorded.checkpoints, [{ lastBlock: 9, state: range(0, 9) }, { lastBlock: 19, state: range(0, 19) }])
-    }))
-
   it.effect("resumes after its last checkpoint, with its state and links", () =>
     Effect.gen(function*() {
-      const chain = scriptedChain()
-      const recorded = recordingContext({ lastBlock: 19, state: [-1], links: [{ number: 19, hash: "0x19v0" }] })
-      const { walk, steps } = walkOver(chain, recorded.context, { fromBlock: 0, toBlock: 29, chunkSize: 10 })
+      const { walk, steps, recorded } = walkOver({
+        fromBlock: 0,
+        toBlock: 29,
+        chunkSize: 10,
+        resumed: { lastBlock: 19, state: [-1], links: [{ number: 19, hash: "0x19v0" }] }
+      })
       assert.deepStrictEqual(yield* walk, [-1, ...range(20, 29)])
       assert.deepStrictEqual(steps, [[20, 29]])
       assert.deepStrictEqual(recorded.checkpoints, [
@@ -160,10 +148,13 @@ describe("a chunked range walk", () => {
 
   it.effect("resumed from a checkpoint without links (an earlier version), remembers none: a fork is read from the start", () =>
     Effect.gen(function*() {
-      const chain = scriptedChain()
+      const { walk, steps, chain, recorded } = walkOver({
+        fromBlock: 0,
+        toBlock: 29,
+        chunkSize: 10,
+        resumed: { lastBlock: 19, state: range(0, 19) }
+      })
       chain.reorganize(15)
-      const recorded = recordingContext({ lastBlock: 19, state: range(0, 19) })
-      const { walk, steps } = walkOver(chain, recorded.context, { fromBlock: 0, toBlock: 29, chunkSize: 10 })
       // the resumed walk knows no hash of block 19, so block 20's parent cannot mismatch; the end check passes
       assert.deepStrictEqual(yield* walk, range(0, 29))
       assert.deepStrictEqual(steps, [[20, 29]])
@@ -172,13 +163,11 @@ describe("a chunked range walk", () => {
 
   it.effect("reads again from the last chunk end still on the chain when a chunk does not follow the one before", () =>
     Effect.gen(function*() {
-      const chain = scriptedChain()
-      const recorded = recordingContext()
-      const { walk, steps } = walkOver(chain, recorded.context, {
+      const { walk, steps, recorded } = walkOver({
         fromBlock: 0,
         toBlock: 39,
         chunkSize: 10,
-        after: (step) => step === 3 && chain.reorganize(25)
+        after: (step, chain) => step === 3 && chain.reorganize(25)
       })
       const { lines, result } = yield* logged(walk)
       assert.deepStrictEqual(steps, [[0, 9], [10, 19], [20, 29], [30, 39], [20, 29], [30, 39]])
@@ -196,13 +185,11 @@ describe("a chunked range walk", () => {
 
   it.effect("checks at the end that the range's last block is still on the chain, and reads the replaced chunks again", () =>
     Effect.gen(function*() {
-      const chain = scriptedChain()
-      const recorded = recordingContext()
-      const { walk, steps } = walkOver(chain, recorded.context, {
+      const { walk, steps, recorded } = walkOver({
         fromBlock: 0,
         toBlock: 29,
         chunkSize: 10,
-        after: (step) => step === 3 && chain.reorganize(25)
+        after: (step, chain) => step === 3 && chain.reorganize(25)
       })
       const { lines, result } = yield* logged(walk)
       assert.deepStrictEqual(steps, [[0, 9], [10, 19], [20, 29], [20, 29]])
@@ -213,13 +200,11 @@ describe("a chunked range walk", () => {
 
   it.effect("starts the range over when no remembered chunk end is still on the chain", () =>
     Effect.gen(function*() {
-      const chain = scriptedChain()
-      const recorded = recordingContext()
-      const { walk, steps } = walkOver(chain, recorded.context, {
+      const { walk, steps } = walkOver({
         fromBlock: 3,
         toBlock: 22,
         chunkSize: 10,
-        after: (step) => step === 2 && chain.reorganize(4)
+        after: (step, chain) => step === 2 && chain.reorganize(4)
       })
       const { lines, result } = yield* logged(walk)
       assert.deepStrictEqual(steps, [[3, 12], [13, 22], [3, 12], [13, 22]])
@@ -229,9 +214,7 @@ describe("a chunked range walk", () => {
 
   it.effect(`remembers the last ${Chunked.linkWindow} chunk ends`, () =>
     Effect.gen(function*() {
-      const chain = scriptedChain()
-      const recorded = recordingContext()
-      const { walk } = walkOver(chain, recorded.context, { fromBlock: 0, toBlock: Chunked.linkWindow + 5, chunkSize: 1 })
+      const { walk, recorded } = walkOver({ fromBlock: 0, toBlock: Chunked.linkWindow + 5, chunkSize: 1 })
       yield* walk
       const links = recorded.checkpoints.at(-1)!.links!
       assert.strictEqual(links.length, Chunked.linkWindow)
@@ -241,9 +224,7 @@ describe("a chunked range walk", () => {
 
   it.effect("saves no checkpoint once the state is larger than maxSize, and says so once", () =>
     Effect.gen(function*() {
-      const chain = scriptedChain()
-      const recorded = recordingContext()
-      const { walk } = walkOver(chain, recorded.context, {
+      const { walk, recorded } = walkOver({
         fromBlock: 0,
         toBlock: 49,
         chunkSize: 10,
@@ -261,8 +242,7 @@ describe("a chunked range walk", () => {
 
   it.effect("with maxSize but no size, counts the state as empty: every checkpoint is saved", () =>
     Effect.gen(function*() {
-      const recorded = recordingContext()
-      const { walk } = walkOver(scriptedChain(), recorded.context, { fromBlock: 0, toBlock: 19, chunkSize: 10, linked: false, maxSize: 0 })
+      const { walk, recorded } = walkOver({ fromBlock: 0, toBlock: 19, chunkSize: 10, linked: false, maxSize: 0 })
       yield* walk
       assert.deepStrictEqual(recorded.checkpoints.map((checkpoint) => checkpoint.lastBlock), [9, 19])
     }))
@@ -270,8 +250,7 @@ describe("a chunked range walk", () => {
   it.effect("reads a chunk only once its last block has the confirmations, heartbeating while it polls the head", () =>
     Effect.gen(function*() {
       let head = 5
-      const recorded = recordingContext()
-      const { walk, steps } = walkOver(scriptedChain(), recorded.context, {
+      const { walk, steps, recorded } = walkOver({
         fromBlock: 0,
         toBlock: 9,
         chunkSize: 5,
@@ -296,8 +275,7 @@ describe("a chunked range walk", () => {
   it.effect("polls the head every second by default, and reads at once a chunk already confirmed", () =>
     Effect.gen(function*() {
       let head = 6
-      const recorded = recordingContext()
-      const { walk, steps } = walkOver(scriptedChain(), recorded.context, {
+      const { walk, steps, recorded } = walkOver({
         fromBlock: 0,
         toBlock: 9,
         chunkSize: 5,
@@ -318,38 +296,19 @@ describe("a chunked range walk", () => {
 
   it.effect("without a head to poll, does not wait for confirmations", () =>
     Effect.gen(function*() {
-      const recorded = recordingContext()
-      const { walk, steps } = walkOver(scriptedChain(), recorded.context, { fromBlock: 0, toBlock: 4, chunkSize: 5, confirmations: 3 })
+      const { walk, steps, recorded } = walkOver({ fromBlock: 0, toBlock: 4, chunkSize: 5, confirmations: 3 })
       assert.deepStrictEqual(yield* walk, range(0, 4))
       assert.deepStrictEqual(steps, [[0, 4]])
       assert.strictEqual(recorded.heartbeats(), 0)
     }))
 
-  it.effect("given hashOf without rewind is not linked either", () =>
-    Effect.gen(function*() {
-      const chain = scriptedChain()
-      const recorded = recordingContext()
-      const { walk, steps } = walkOver(chain, recorded.context, {
-        fromBlock: 0,
-        toBlock: 19,
-        chunkSize: 10,
-        linked: "hashOf only",
-        after: (step) => step === 1 && chain.reorganize(5)
-      })
-      assert.deepStrictEqual(yield* walk, range(0, 19))
-      assert.deepStrictEqual(steps, [[0, 9], [10, 19]])
-      assert.deepStrictEqual(recorded.checkpoints, [{ lastBlock: 9, state: range(0, 9) }, { lastBlock: 19, state: range(0, 19) }])
-    }))
-
   it.effect("reads again from the first chunk end remembered when it alone is still on the chain", () =>
     Effect.gen(function*() {
-      const chain = scriptedChain()
-      const recorded = recordingContext()
-      const { walk, steps } = walkOver(chain, recorded.context, {
+      const { walk, steps } = walkOver({
         fromBlock: 0,
         toBlock: 39,
         chunkSize: 10,
-        after: (step) => step === 3 && chain.reorganize(15)
+        after: (step, chain) => step === 3 && chain.reorganize(15)
       })
       const { lines, result } = yield* logged(walk)
       assert.deepStrictEqual(steps, [[0, 9], [10, 19], [20, 29], [30, 39], [10, 19], [20, 29], [30, 39]])
@@ -359,9 +318,7 @@ describe("a chunked range walk", () => {
 
   it.effect("checks a chunk's parent only against the block just before it: a chunk whose last hash is unknown links nothing", () =>
     Effect.gen(function*() {
-      const chain = scriptedChain()
-      const recorded = recordingContext()
-      const { walk, steps } = walkOver(chain, recorded.context, {
+      const { walk, steps, recorded } = walkOver({
         fromBlock: 0,
         toBlock: 29,
         chunkSize: 10,
@@ -371,4 +328,69 @@ describe("a chunked range walk", () => {
       assert.deepStrictEqual(steps, [[0, 9], [10, 19], [20, 29]])
       assert.deepStrictEqual(recorded.checkpoints.at(-1)!.links, [{ number: 9, hash: "0x9v0" }, { number: 29, hash: "0x29v0" }])
     }))
+
+  // linked takes both: given neither, or one alone, no links are saved and a chunk that does not follow the last is taken
+  for (const given of [false, "hashOf only", "rewind only"] as const) {
+    it.effect(`is not linked given ${given === false ? "neither hashOf nor rewind" : given.replace(" only", " alone")}`, () =>
+      Effect.gen(function*() {
+        const { walk, steps, recorded } = walkOver({
+          fromBlock: 0,
+          toBlock: 19,
+          chunkSize: 10,
+          linked: given,
+          after: (step, chain) => step === 1 && chain.reorganize(5)
+        })
+        assert.deepStrictEqual(yield* walk, range(0, 19))
+        assert.deepStrictEqual(steps, [[0, 9], [10, 19]])
+        assert.deepStrictEqual(recorded.checkpoints, [{ lastBlock: 9, state: range(0, 9) }, { lastBlock: 19, state: range(0, 19) }])
+      }))
+  }
+
+  it.effect("going back drops the replaced chunk ends from its links: a walk of one-block chunks links each block once", () =>
+    Effect.gen(function*() {
+      const { walk, steps, recorded } = walkOver({
+        fromBlock: 0,
+        toBlock: 5,
+        chunkSize: 1,
+        after: (step, chain) => step === 4 && chain.reorganize(3)
+      })
+      assert.deepStrictEqual(yield* walk, range(0, 5))
+      assert.deepStrictEqual(steps, [[0, 0], [1, 1], [2, 2], [3, 3], [4, 4], [3, 3], [4, 4], [5, 5]])
+      assert.deepStrictEqual(
+        recorded.checkpoints.at(-1)!.links,
+        range(0, 5).map((number) => ({ number, hash: `0x${number}v${number < 3 ? 0 : 1}` }))
+      )
+    }))
+
+  it.effect("without confirmations, never reads the head", () =>
+    Effect.gen(function*() {
+      let heads = 0
+      const { walk } = walkOver({
+        fromBlock: 0,
+        toBlock: 19,
+        chunkSize: 10,
+        head: Effect.sync(() => ++heads)
+      })
+      assert.deepStrictEqual(yield* walk, range(0, 19))
+      assert.strictEqual(heads, 0)
+    }))
+
+  it.effect("resumed at the range's end from a checkpoint without links, is done: nothing read, nothing checked", () =>
+    Effect.gen(function*() {
+      const { walk, steps, recorded } = walkOver({ fromBlock: 0, toBlock: 19, chunkSize: 10, resumed: { lastBlock: 19, state: [7] } })
+      assert.deepStrictEqual(yield* walk, [7])
+      assert.deepStrictEqual(steps, [])
+      assert.deepStrictEqual(recorded.checkpoints, [])
+    }))
+
+  it("a checkpoint's Schema keeps the last block, the state and the links, which a checkpoint of an earlier version lacks", () => {
+    const schema = Chunked.Checkpoint(Schema.Array(Schema.Number))
+    const current = { lastBlock: 19, state: [1, 2], links: [{ number: 19, hash: "0x19v0" }] }
+    assert.deepStrictEqual(Schema.decodeUnknownSync(schema)(current), current)
+    assert.deepStrictEqual(Schema.encodeSync(schema)(current), current)
+    assert.deepStrictEqual(Schema.decodeUnknownSync(schema)({ lastBlock: 19, state: [1, 2] }), { lastBlock: 19, state: [1, 2] })
+    assert.throws(() => Schema.decodeUnknownSync(schema)({ state: [1, 2] }))
+    assert.throws(() => Schema.decodeUnknownSync(schema)({ lastBlock: 19, state: ["1"] }))
+    assert.throws(() => Schema.decodeUnknownSync(schema)({ lastBlock: 19, state: [], links: [{ number: 19 }] }))
+  })
 })

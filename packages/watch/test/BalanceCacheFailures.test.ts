@@ -4,7 +4,9 @@
  * SQLite file), each call fails with a `StoreFailed` whose `operation` (and
  * so the error's message, `watch store <operation>: …`) says which statement
  * of the cache failed — the write of an amount read from the chain, the read
- * of a cached one, the pending sums, a listing, a stale mark, an upkeep pass.
+ * of a cached one, the pending sums, each statement of a listing (the last,
+ * its record, refused by a trigger while the table reads), a stale mark, an
+ * upkeep pass.
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
@@ -30,6 +32,15 @@ const without = <A, E, R>(table: string, effect: Effect.Effect<A, E, R>) =>
       Effect.orDie(sql.unsafe(`ALTER TABLE ${table} RENAME TO ${table}_hidden`)),
       () => effect,
       () => Effect.orDie(sql.unsafe(`ALTER TABLE ${table}_hidden RENAME TO ${table}`))
+    ))
+
+/** Runs `effect` while inserts into `table` fail (a SQLite trigger), its reads still answered; the trigger dropped after. */
+const refusingInserts = <A, E, R>(table: string, effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.service(SqlClient.SqlClient), (sql) =>
+    Effect.acquireUseRelease(
+      Effect.orDie(sql.unsafe(`CREATE TRIGGER ${table}_refused BEFORE INSERT ON ${table} BEGIN SELECT RAISE(ABORT, 'refused'); END`)),
+      () => effect,
+      () => Effect.orDie(sql.unsafe(`DROP TRIGGER ${table}_refused`))
     ))
 
 layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("BalanceCache failures", (it) => {
@@ -64,19 +75,26 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Balance
         ),
         ["pending", "addPending", "settlePending", "pending"]
       )
-      // with the pending transfers readable, an upkeep pass settles none, then fails reading the stale balances
+      // with the pending transfers readable, an upkeep pass settles none, then fails reading the stale balances; a
+      // listing with no listing kept fails reading the account's cached assets
       assert.deepStrictEqual(
         yield* without(
           "chainjobs_balances",
           failedOperations([
             cache.read("dev", second, "native"),
+            cache.readAll("dev", second),
             cache.list({}),
             cache.observe("dev", [transfer]),
             cache.refreshStale,
             cache.reconcile
           ])
         ),
-        ["read", "list", "markStale", "refreshStale", "reconcile"]
+        ["read", "readAll", "list", "markStale", "refreshStale", "reconcile"]
+      )
+      // a listing that reads its assets and stores their amounts, then fails recording the listing itself
+      assert.deepStrictEqual(
+        yield* refusingInserts("chainjobs_balance_listings", failedOperations([cache.readAll("dev", third)])),
+        ["readAll"]
       )
     }), 60_000)
 })

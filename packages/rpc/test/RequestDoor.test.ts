@@ -166,3 +166,19 @@ describe("LineSplitter", () => {
     assert.deepStrictEqual(new Frames.LineSplitter(3).push("ok\nabc"), ["ok"])
   })
 })
+
+describe("the request door at its limits", () => {
+  it("refuses a payload just deeper than the limit that the line's scan lets through: the envelope's allowance is for Submit's", () => {
+    const nested = (depth: number): unknown => depth === 0 ? 1 : [nested(depth - 1)]
+    // Get's payload is one level in, not two: the scan's allowance of two levels for the envelope lets this line pass
+    const deep = door.check(request({ payload: { id: nested(4) } }), undefined)
+    assert.instanceOf(deep, TaskAccessError.TaskAccessError)
+    assert.deepInclude((deep as TaskAccessError.TaskAccessError).reason, { _tag: "PayloadTooDeep", depth: 5, limit: 4 })
+  })
+
+  it("keeps a replacement character the refusal's own text holds when it cuts the close reason", () => {
+    // only a character the cut split is dropped: one named in the detail, in the first 120 bytes, stays
+    const long = new MalformedRequest({ problem: "frame", detail: `a \uFFFD in ${"x".repeat(200)}` })
+    assert.strictEqual(Frames.closeReason(long), `MalformedRequest: ${long.message}`.slice(0, 120 - 2) + "...")
+  })
+})

@@ -198,3 +198,36 @@ describe("BlockValidation against recorded blocks", () => {
       return (yield* reasonOf({ ...target, withdrawals } as Block)) === "WithdrawalsRootMismatch"
     }))
 })
+
+describe("BlockValidation's parent and withdrawals checks, on recorded blocks", () => {
+  /** The error a block is refused with, or "valid". */
+  const refusal = (block: Block, parent: Block | undefined) =>
+    BlockValidation.verify(block, parent).pipe(
+      Effect.map(() => "valid" as const),
+      Effect.catchTag("BlockValidationError", (error) => Effect.succeed(error.reason))
+    )
+
+  it.effect("takes a parent whose hash and number the block names; refuses one whose hash or number is another", () =>
+    Effect.gen(function*() {
+      const block = blocks.find((block) => block.number! > 1n)!
+      const parent = (hash: Block["hash"], number: bigint) => ({ ...block, hash, number }) as Block
+      assert.strictEqual(yield* refusal(block, parent(block.parentHash, block.number! - 1n)), "valid")
+      const otherHash = `0x${"ab".repeat(32)}` as const
+      for (const [hash, number] of [[otherHash, block.number! - 1n], [block.parentHash, block.number! - 2n]] as const) {
+        assert.deepStrictEqual(
+          yield* refusal(block, parent(hash, number)),
+          new BlockValidation.ParentMismatch({ number: Number(block.number), parentHash: block.parentHash, actualParentHash: hash })
+        )
+      }
+    }))
+
+  it.effect("refuses a block with a withdrawalsRoot read without its withdrawals, reporting the root", () =>
+    Effect.gen(function*() {
+      const target = withWithdrawals.find((block) => block !== hashesOnly)!
+      const { withdrawals: _dropped, ...without } = target
+      assert.deepStrictEqual(
+        yield* refusal(without as Block, undefined),
+        new BlockValidation.WithdrawalsRootMismatch({ number: Number(target.number), reported: target.withdrawalsRoot!, computed: null })
+      )
+    }))
+})

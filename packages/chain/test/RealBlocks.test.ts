@@ -199,7 +199,7 @@ describe("BlockValidation against recorded blocks", () => {
     }))
 })
 
-describe("BlockValidation's parent and withdrawals checks, on recorded blocks", () => {
+describe("BlockValidation's parent, withdrawals and sender checks, on recorded blocks", () => {
   /** The error a block is refused with, or "valid". */
   const refusal = (block: Block, parent: Block | undefined) =>
     BlockValidation.verify(block, parent).pipe(
@@ -228,6 +228,20 @@ describe("BlockValidation's parent and withdrawals checks, on recorded blocks", 
       assert.deepStrictEqual(
         yield* refusal(without as Block, undefined),
         new BlockValidation.WithdrawalsRootMismatch({ number: Number(target.number), reported: target.withdrawalsRoot!, computed: null })
+      )
+    }))
+
+  it.effect("refuses a transaction whose signature recovers to no address, its hashes and roots made to match: recovered null", () =>
+    Effect.gen(function*() {
+      const target = several[0]!
+      const transactions = [...transactionsOf(target)]
+      const unsigned = { ...transactions[1]!, r: "0x0" } as Transaction
+      transactions[1] = { ...unsigned, hash: BlockValidation.transactionHash(unsigned) }
+      const forged = { ...withTransactions(target, transactions), transactionsRoot: BlockValidation.transactionsRoot(transactions) } as Block
+      const block = { ...forged, hash: BlockValidation.headerHash(forged) } as Block
+      assert.deepStrictEqual(
+        yield* refusal(block, undefined),
+        new BlockValidation.SenderMismatch({ number: Number(block.number), index: 1, reported: transactions[1]!.from, recovered: null })
       )
     }))
 })

@@ -157,6 +157,17 @@ describe("HotReads", () => {
         }),
       { arbitrary: { runs: 60 } }
     )
+
+    it.effect("a running task's stream starts with the event-stream head, before its first (not final) record", () =>
+      Effect.gen(function*() {
+        const base = yield* frontServer
+        const task = yield* submit("bob", 300)
+        const stream = yield* get(`${base}/api/tasks/${task.id}/events?access_token=${tokens.bob}`)
+        const first = stream.text.split("\n\n").find((frame) => frame.includes("data: "))
+        assert.isFalse(first === undefined || first.includes(`"status":"completed"`), stream.text)
+        assert.strictEqual(stream.headers.get("content-type"), "text/event-stream")
+        assert.strictEqual(stream.headers.get("cache-control"), "no-cache")
+      }))
   })
 })
 

@@ -14,6 +14,7 @@ import { Effect, Layer, Schema } from "effect"
 import { TaskInfo, TaskStore } from "@chainjobs/tasks"
 import * as HotReads from "../src/HotReads.ts"
 import { TaskRecord, toRecord } from "../src/RestApi.ts"
+import { endEvent } from "../src/RestServer.ts"
 import { StatusBodies } from "../src/StatusBodies.ts"
 import { frontServerWith, get, services, tokens } from "./hotFront.ts"
 
@@ -57,6 +58,42 @@ describe("HotReads and a record only the store has", () => {
           assert.deepStrictEqual([reply.status, reply.text], [200, JSON.stringify(encodeRecord(toRecord(final)))])
           assert.strictEqual(bodies.size, 0, `a body kept after read ${read + 1}`)
         }
+      }))
+
+    it.effect("its event stream is opened through the effects: the record, then the end event", () =>
+      Effect.gen(function*() {
+        const base = yield* frontServerWith(HotReads.make)
+        const store = yield* TaskStore.TaskStore
+        const at = Date.now() - 60_000
+        const id = TaskInfo.makeId(at)
+        yield* Effect.orDie(store.insert({
+          id,
+          kind: "demo-scan",
+          status: "failed",
+          reason: null,
+          priority: 0,
+          key: null,
+          owner: "alice",
+          attempt: 1,
+          progress: 0,
+          message: null,
+          detail: null,
+          payload: { fromBlock: 1, toBlock: 2, delayMillis: 0 },
+          result: null,
+          error: null,
+          errorMessage: "gone before this process",
+          checkpoint: null,
+          createdAt: at,
+          startedAt: at,
+          finishedAt: at + 1,
+          heartbeatAt: at,
+          expiresAt: at + 86_400_000
+        }))
+        const stream = yield* get(`${base}/api/tasks/${id}/events`, { authorization: `Bearer ${tokens.alice}` })
+        assert.strictEqual(stream.status, 200)
+        assert.strictEqual(stream.headers.get("content-type"), "text/event-stream")
+        assert.include(stream.text, `"errorMessage":"gone before this process"`)
+        assert.isTrue(stream.text.endsWith(new TextDecoder().decode(endEvent)), stream.text)
       }))
   })
 })

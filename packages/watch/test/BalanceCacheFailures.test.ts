@@ -4,7 +4,8 @@
  * SQLite file), each call fails with a `StoreFailed` whose `operation` (and
  * so the error's message, `watch store <operation>: …`) says which statement
  * of the cache failed — the write of an amount read from the chain, the read
- * of a cached one, the pending sums, each statement of a listing (the last,
+ * of a cached one, the pending sums (of a read, an upkeep pass, a page of
+ * the list), each statement of a listing (the last,
  * its record, refused by a trigger while the table reads), a stale mark, an
  * upkeep pass.
  */
@@ -70,10 +71,11 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Balance
             cache.read("dev", third, "native", { verify: true }),
             cache.addPending({ chain: "dev", transaction, account: third, asset: "native", direction: "in", amount: 1n }),
             cache.settlePending("dev", transaction, "failed"),
-            cache.refreshStale
+            cache.refreshStale,
+            cache.list({})
           ])
         ),
-        ["pending", "addPending", "settlePending", "pending"]
+        ["pending", "addPending", "settlePending", "pending", "list"]
       )
       // with the pending transfers readable, an upkeep pass settles none, then fails reading the stale balances; a
       // listing with no listing kept fails reading the account's cached assets

@@ -107,4 +107,22 @@ describe("UpgradePacing", () => {
     expect(server.emit("listening-test")).toBe(true)
     expect(heard).toBe(1)
   })
+
+  it("a burst after a drained one gets a whole turn's share at once: the count starts again at the next check phase", async () => {
+    const server = createServer()
+    let heard = 0
+    server.on("upgrade", () => heard++)
+    const paced = UpgradePacing.pace(server, 8)
+    const burst = (count: number) => {
+      for (let n = 0; n < count; n++) server.emit("upgrade", { n }, { destroyed: false }, Buffer.alloc(0))
+    }
+    // 12: 8 now, 4 in the next check phase, which leaves that phase's count at 4.
+    burst(12)
+    while (paced.waiting() > 0) await new Promise((resolve) => setImmediate(resolve))
+    for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+    expect(heard).toBe(12)
+    burst(8)
+    expect(paced.waiting()).toBe(0)
+    expect(heard).toBe(20)
+  })
 })

@@ -18,6 +18,28 @@ const Scripted = Task.define("scripted", {
   detail: Schema.Struct({ block: Schema.Int })
 })
 
+/**
+ * The records a remote watch of a `Scripted` task delivers, through a client over an in-memory server whose handler
+ * runs `kinds`' script: the watch is opened, then `go` let go, then `meanwhile` run, then the watch read to its end.
+ */
+const watched = <E, R>(kinds: Layer.Layer<never, E, R>, go: Deferred.Deferred<void>, meanwhile: Effect.Effect<void> = Effect.void) => {
+  const server = TaskRpcServer.layerHandlers.pipe(Layer.provideMerge(serverDependencies(kinds)))
+  return Effect.gen(function*() {
+    const client = TaskRpcClient.make(yield* RpcTest.makeClient(TaskRpcs.TaskRpcs))
+    const handle = yield* client.submit(Scripted, {})
+    const opened = yield* Deferred.make<void>()
+    const watching = yield* handle.events.pipe(
+      Stream.tap(() => Deferred.succeed(opened, undefined)),
+      Stream.runCollect,
+      Effect.forkScoped
+    )
+    yield* Deferred.await(opened)
+    yield* Deferred.succeed(go, undefined)
+    yield* meanwhile
+    return yield* Fiber.join(watching)
+  }).pipe(Effect.provide(server), Effect.provide(Auth.layerClient("alice-token")))
+}
+
 describe("remote watch", () => {
   it.effect("delivers a record that changed in one watched field only, and not one that did not change", () =>
     Effect.gen(function*() {
@@ -36,25 +58,12 @@ describe("remote watch", () => {
           yield* Deferred.await(later)
           yield* context.progress(20, "indexing", { block: 7 }) // the heartbeat only, the clock having moved
         }))
-      const server = TaskRpcServer.layerHandlers.pipe(Layer.provideMerge(serverDependencies(kinds)))
-      const records = yield* Effect.gen(function*() {
-        const rpc = yield* RpcTest.makeClient(TaskRpcs.TaskRpcs)
-        const client = TaskRpcClient.make(rpc)
-        const handle = yield* client.submit(Scripted, {})
-        const opened = yield* Deferred.make<void>()
-        const watching = yield* handle.events.pipe(
-          Stream.tap(() => Deferred.succeed(opened, undefined)),
-          Stream.runCollect,
-          Effect.forkScoped
-        )
-        yield* Deferred.await(opened)
-        yield* Deferred.succeed(go, undefined)
+      const records = yield* watched(kinds, go, Effect.gen(function*() {
         // Let the handler reach the second gate before the clock moves.
         for (let i = 0; i < 50; i++) yield* Effect.yieldNow
         yield* TestClock.adjust("1 second")
         yield* Deferred.succeed(later, undefined)
-        return yield* Fiber.join(watching)
-      }).pipe(Effect.provide(server), Effect.provide(Auth.layerClient("alice-token")))
+      }))
 
       const running = records.filter((info) => info.status === "running")
       assert.deepStrictEqual(running.map((info) => [info.progress, info.message, info.detail]), [
@@ -70,5 +79,24 @@ describe("remote watch", () => {
       const last = records[records.length - 1]
       assert.strictEqual(last.status, "completed")
       assert.isNotNull(last.finishedAt)
+    }))
+
+  it.effect("delivers a change of the detail alone when no other record follows it while running", () =>
+    Effect.gen(function*() {
+      const go = yield* Deferred.make<void>()
+      const kinds = Task.implement(Scripted, () =>
+        Effect.gen(function*() {
+          const context = yield* Task.context(Scripted)
+          yield* Deferred.await(go)
+          yield* context.progress(10, "scanning")
+          yield* context.progress(10, "scanning", { block: 1 }) // detail only, the last change before the end
+        }))
+      const records = yield* watched(kinds, go)
+      const running = records.filter((info) => info.status === "running")
+      assert.deepStrictEqual(running.map((info) => [info.progress, info.message, info.detail]), [
+        [0, null, null],
+        [10, "scanning", null],
+        [10, "scanning", { block: 1 }]
+      ])
     }))
 })

@@ -96,3 +96,22 @@ describe("the typed REST clients' commands on the wire", () => {
     assert.strictEqual(ApiClientFailure.failureDetail("http://x", undefined), "undefined")
   })
 })
+
+describe("chain check on the wire", () => {
+  const check = { chain: "dev", chainId: 31337, expectedChainId: 31337, chainIdMatches: true, head: 42, latencyMillis: 12.6, endpoints: [] }
+
+  it.live("prints the check's line, or with --json the record; a node on another chain id fails naming both ids", () =>
+    Effect.gen(function*() {
+      const checks = [check, check, { ...check, chainId: 1, chainIdMatches: false }]
+      const { said } = yield* against(() => ({ status: 200, json: checks.shift() }), [
+        ["chain", "check", "dev"],
+        ["chain", "check", "dev", "--json"],
+        ["chain", "check", "dev"]
+      ])
+      assert.deepStrictEqual(said, [
+        "dev  chain id 31337  head 42  13 ms",
+        JSON.stringify(check, null, 2),
+        "ChainCliError: dev: the node reports chain id 1, configured 31337"
+      ])
+    }))
+})

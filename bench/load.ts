@@ -24,7 +24,9 @@
  * whether RSS comes back within 20% of its warm-up level. The service's CPU
  * use (of one core) is shown per interval, and its main thread's time on a
  * processor and waiting in a run queue for one, with its preemptions
- * (`_load-sched.ts`: a late read of a starved service is not its work), so mixes can be compared: e.g.
+ * (`_load-sched.ts`: a late read of a starved service is not its work), and
+ * the host's steal of the machine's processor time (`_load-steal.ts`: an
+ * interval inside a wave of it measures the host), so mixes can be compared: e.g.
  * `--sse-task=200 --ws-watch=0` against `--sse-task=0 --ws-watch=200`.
  *
  * The default mix is a short one (60 s). `--full` (or `LOAD_MIX=full`) runs
@@ -105,6 +107,7 @@ import type { Figures, IntervalReport, Mix, Split } from "./_load-generator.ts"
 import { acceptQueue, counterDelta, counterNames, counterShortNames, tcpCounters, timeWaits } from "./_load-kernel.ts"
 import { cpuOf, memoryParts } from "./_load-memory.ts"
 import { schedDelta, threadSched } from "./_load-sched.ts"
+import { machineCpu, stealPercent } from "./_load-steal.ts"
 import type { ProbeRead } from "./_load-probe.ts"
 import { joinReads } from "./_load-timeline.ts"
 import { type CpuProfile, type Stall, stalledFunctions, summarize } from "./_load-stalls.ts"
@@ -375,6 +378,7 @@ const header = [
   "CPU %",
   "main run/wait %",
   "preempt/s",
+  "steal %",
   "GC %",
   "gen CPU %",
   "RSS MB",
@@ -407,6 +411,11 @@ let cpuAtStart = cpuBefore.seconds
 /** The service's main thread as the scheduler saw it (`_load-sched.ts`): at the last interval, and when the load began. */
 let schedBefore = threadSched(server.pid!)
 let schedAtStart = schedBefore
+/** The machine's processor time (`_load-steal.ts`): at the last interval, and when the load began. */
+let machineBefore = machineCpu()
+let machineAtStart = machineBefore
+/** The host's steal per interval, in percent of the machine's processor time (NaN where unread). */
+const steals: Array<number> = []
 const rss: Array<readonly [number, number]> = []
 /** The service's memory by part (`_load-memory.ts`) per interval, with its V8 heap's committed bytes (MB, at the load's clock). */
 const parts: Array<{ readonly t: number; readonly malloc: number; readonly mainArena: number; readonly anon: number; readonly v8Pages: number; readonly v8PageCount: number; readonly file: number; readonly heapTotal: number }> = []
@@ -439,6 +448,7 @@ lines(generator, async (line) => {
     cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!) }
     cpuAtStart = cpuBefore.seconds
     schedBefore = schedAtStart = threadSched(server.pid!)
+    machineBefore = machineAtStart = machineCpu()
     return
   }
   const report = parsed
@@ -454,6 +464,10 @@ lines(generator, async (line) => {
   const schedNow = threadSched(server.pid!)
   const sched = schedDelta(schedBefore, schedNow)
   schedBefore = schedNow
+  const machineNow = machineCpu()
+  const steal = stealPercent(machineBefore, machineNow)
+  machineBefore = machineNow
+  steals.push(steal)
   rss.push([report.t, resident])
   // The first snapshot once warm-up is over, the second at the end of the load: what grew between them is what the slope is made of.
   const snapshotDue = snapshotsTaken === 0 ? report.t >= warmupSeconds : snapshotsTaken === 1 && report.t >= mix.durationSeconds
@@ -501,6 +515,8 @@ lines(generator, async (line) => {
     // The main thread's time on a processor and waiting for one, in percent of the interval; its preemptions a second.
     Number.isFinite(sched.runMs) ? `${fmt(sched.runMs / elapsed / 10)}/${fmt(sched.waitMs / elapsed / 10)}` : "?",
     Number.isFinite(sched.preempted) ? fmt(sched.preempted / elapsed) : "?",
+    // The host's share of the machine's two processors in the interval: time it ran others while this one was runnable.
+    Number.isFinite(steal) ? fmt(steal, 1) : "?",
     Number.isFinite(gcPercent) ? fmt(gcPercent) : "?",
     fmt(generatorPercent),
     mb(resident),
@@ -533,6 +549,8 @@ queue.stop()
 const cpuSecondsUnderLoad = cpuOf(server.pid!) - cpuAtStart
 /** The main thread's time on a processor and waiting for one, and its preemptions, over the load. */
 const schedUnderLoad = schedDelta(schedAtStart, threadSched(server.pid!))
+/** The host's steal over the load, in percent of the machine's processor time. */
+const stealUnderLoad = stealPercent(machineAtStart, machineCpu())
 
 // Every client is gone: does memory come back?
 const warm = rss.find(([t]) => t >= warmupSeconds) ?? rss[rss.length - 1]
@@ -727,6 +745,22 @@ table([
     Number.isFinite(schedUnderLoad.runMs)
       ? `${fmt(schedUnderLoad.runMs / 1000, 1)} / ${fmt(schedUnderLoad.waitMs / 1000, 1)} (${fmt((100 * schedUnderLoad.waitMs) / (schedUnderLoad.runMs + schedUnderLoad.waitMs))}%), ${fmt(schedUnderLoad.preempted / mix.durationSeconds)}`
       : "?",
+    "",
+    ""
+  ],
+  [
+    // How much of the run the host took (`_load-steal.ts`), and whether the intervals that missed the status goal were its.
+    "the host's steal over the load (% of the machine's processor time); worst interval's; intervals whose status p99 (new or open) was over 100 ms: count, their mean steal / the other intervals' (%)",
+    (() => {
+      const missed = reports.map((r, i) => [r.statusNew.p99 > 100 || r.statusOpen.p99 > 100, steals[i]] as const)
+        .filter(([, steal]) => Number.isFinite(steal))
+      const mean = (over: ReadonlyArray<readonly [boolean, number]>) =>
+        over.length === 0 ? "-" : fmt(over.reduce((sum, [, steal]) => sum + steal, 0) / over.length, 1)
+      const bad = missed.filter(([miss]) => miss)
+      return Number.isFinite(stealUnderLoad)
+        ? `${fmt(stealUnderLoad, 1)}; ${fmt(Math.max(...missed.map(([, steal]) => steal)), 1)}; ${bad.length}, ${mean(bad)} / ${mean(missed.filter(([miss]) => !miss))}`
+        : "?"
+    })(),
     "",
     ""
   ],

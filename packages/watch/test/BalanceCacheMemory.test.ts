@@ -1,8 +1,10 @@
 /**
  * The balance cache's memory and its table say the same (a real Hardhat node,
  * a SQLite file): a balance read back from the table keeps its stale mark, a
- * verified read's new amount replaces the one kept in memory, and an account
- * that is no address is refused before anything is read or kept.
+ * verified read's new amount replaces the one kept in memory, a memory bounded
+ * to one balance gives it up for the next one kept (its next read comes from
+ * the table, where another writer changed it), and an account that is no
+ * address is refused before anything is read or kept.
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
@@ -46,6 +48,26 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Balance
         fromChain: false,
         stale: false
       })
+    }), 60_000)
+
+  it.effect("a front of maxEntries 1 keeps one balance: reading a second evicts the first, read from the table next", () =>
+    Effect.gen(function*() {
+      const act = node((yield* DevChain.DevChain).url)
+      const bounded = yield* BalanceCache.make({ maxEntries: 1 })
+      // another writer of the same tables, which the bounded cache's memory does not hear of
+      const other = yield* BalanceCache.make({ maxEntries: 0 })
+      const [first, second] = [numbered(0x7003), numbered(0x7004)]
+      yield* act.setBalance(first, 1n * ether)
+      yield* act.setBalance(second, 1n * ether)
+      yield* bounded.read("dev", first, "native")
+      yield* bounded.read("dev", first, "native") // from the table, now kept in memory
+      yield* act.setBalance(first, 2n * ether)
+      assert.deepInclude(yield* other.read("dev", first, "native", { verify: true }), { amount: 2n * ether, fromChain: true })
+      // still kept: the memory answers the amount it read, not the other writer's
+      assert.deepInclude(yield* bounded.read("dev", first, "native"), { amount: 1n * ether, fromChain: false })
+      yield* bounded.read("dev", second, "native")
+      yield* bounded.read("dev", second, "native") // kept now, in the one place there is
+      assert.deepInclude(yield* bounded.read("dev", first, "native"), { amount: 2n * ether, fromChain: false })
     }), 60_000)
 
   it.effect("an account that is no address is refused saying so", () =>

@@ -4,7 +4,8 @@
  * 413 past `maxBodyBytes`) and serves none of its lines; over WebSocket the
  * lines before a refused one are answered, blank lines skipped, a line may
  * span messages, and a line past `maxBodyBytes` closes the socket with 1009
- * before its end arrives.
+ * before its end arrives; a refused line, even one that parses, is never
+ * handed on with the lines passed before it.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -70,5 +71,20 @@ describe("the door over WebSocket", () => {
       assert.deepStrictEqual(outcome.answers, [pong])
       assert.strictEqual(outcome.code, 1009)
       assert.strictEqual(outcome.reason, "TaskAccessError: the payload is 101 bytes; at most 100 are accepted")
+    }).pipe(Effect.scoped))
+
+  it.live("a refused line that parses goes no further than one that does not: the lines passed with it in one message are answered, it is not", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      // Handed on with the ping, the protocol would answer the unknown RPC with a defect before the close.
+      const unknown = yield* overWebsocket(port, [`${ping}${requestLine("Nope", {}, "7")}`])
+      assert.deepStrictEqual(unknown.answers, [pong])
+      assert.strictEqual(unknown.code, 1008)
+      assert.strictEqual(unknown.reason, `MalformedRequest: invalid Nope request: no RPC is named "Nope"`)
+      // Handed on, a request whose headers are not pairs would fail the protocol's own decoding: the socket ends with 1011.
+      const headers = JSON.stringify({ _tag: "Request", id: "8", tag: "Get", payload: { id: "x" }, headers: 5 })
+      const malformed = yield* overWebsocket(port, [`${ping}${headers}\n`])
+      assert.deepStrictEqual(malformed.answers, [pong])
+      assert.strictEqual(malformed.code, 1007)
     }).pipe(Effect.scoped))
 })

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, it, vi } from "@effect/vitest"
 import { createServer, type IncomingMessage, type Server } from "node:http"
 import { connect, type Socket } from "node:net"
 import * as UpgradePacing from "../src/UpgradePacing.ts"
@@ -124,5 +124,26 @@ describe("UpgradePacing", () => {
     burst(8)
     expect(paced.waiting()).toBe(0)
     expect(heard).toBe(20)
+  })
+
+  it("schedules no check phase once a burst has drained: an idle pacing leaves no immediate pending", () => {
+    // The check phases are vitest's fake immediates here: each `runOnlyPendingTimers` is one check phase.
+    vi.useFakeTimers({ toFake: ["setImmediate", "clearImmediate"] })
+    try {
+      const server = createServer()
+      let heard = 0
+      server.on("upgrade", () => heard++)
+      const paced = UpgradePacing.pace(server, 8)
+      expect(vi.getTimerCount()).toBe(0)
+      // 12: 8 now, 4 in the next check phase, then one more check phase that finds none waiting and none handled.
+      for (let n = 0; n < 12; n++) server.emit("upgrade", { n }, { destroyed: false }, Buffer.alloc(0))
+      expect([heard, paced.waiting(), vi.getTimerCount()]).toEqual([8, 4, 1])
+      vi.runOnlyPendingTimers()
+      expect([heard, paced.waiting(), vi.getTimerCount()]).toEqual([12, 0, 1])
+      vi.runOnlyPendingTimers()
+      expect([heard, paced.waiting(), vi.getTimerCount()]).toEqual([12, 0, 0])
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

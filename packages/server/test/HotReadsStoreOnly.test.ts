@@ -12,6 +12,7 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
 import { TaskInfo, TaskStore } from "@chainjobs/tasks"
+import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import * as HotReads from "../src/HotReads.ts"
 import { TaskRecord, toRecord } from "../src/RestApi.ts"
 import { endEvent } from "../src/RestServer.ts"
@@ -19,6 +20,21 @@ import { StatusBodies } from "../src/StatusBodies.ts"
 import { frontServerWith, get, services, tokens } from "./hotFront.ts"
 
 const encodeRecord = Schema.encodeSync(Schema.toCodecJson(TaskRecord))
+
+/** alice's demo-scan record finished a minute before this process (`at`), as the store alone holds it. */
+const finishedBefore = (at: number, overrides: Partial<TaskInfo.TaskInfo>): TaskInfo.TaskInfo =>
+  record({
+    id: TaskInfo.makeId(at),
+    kind: "demo-scan",
+    owner: "alice",
+    payload: { fromBlock: 1, toBlock: 2, delayMillis: 0 },
+    createdAt: at,
+    startedAt: at,
+    finishedAt: at + 1,
+    heartbeatAt: at,
+    expiresAt: at + 86_400_000,
+    ...overrides
+  })
 
 describe("HotReads and a record only the store has", () => {
   // the store the supervisor uses (one layer object: built once), to write a record to it directly
@@ -29,29 +45,7 @@ describe("HotReads and a record only the store has", () => {
         const base = yield* frontServerWith(HotReads.makeWith(bodies))
         const store = yield* TaskStore.TaskStore
         const at = Date.now() - 60_000
-        const final: TaskInfo.TaskInfo = {
-          id: TaskInfo.makeId(at),
-          kind: "demo-scan",
-          status: "completed",
-          reason: null,
-          priority: 0,
-          key: null,
-          owner: "alice",
-          attempt: 1,
-          progress: 100,
-          message: null,
-          detail: null,
-          payload: { fromBlock: 1, toBlock: 2, delayMillis: 0 },
-          result: 2,
-          error: null,
-          errorMessage: null,
-          checkpoint: null,
-          createdAt: at,
-          startedAt: at,
-          finishedAt: at + 1,
-          heartbeatAt: at,
-          expiresAt: at + 86_400_000
-        }
+        const final = finishedBefore(at, { status: "completed", progress: 100, result: 2 })
         yield* Effect.orDie(store.insert(final))
         for (let read = 0; read < 2; read++) {
           const reply = yield* get(`${base}/api/tasks/${final.id}`, { authorization: `Bearer ${tokens.alice}` })
@@ -66,29 +60,7 @@ describe("HotReads and a record only the store has", () => {
         const store = yield* TaskStore.TaskStore
         const at = Date.now() - 60_000
         const id = TaskInfo.makeId(at)
-        yield* Effect.orDie(store.insert({
-          id,
-          kind: "demo-scan",
-          status: "failed",
-          reason: null,
-          priority: 0,
-          key: null,
-          owner: "alice",
-          attempt: 1,
-          progress: 0,
-          message: null,
-          detail: null,
-          payload: { fromBlock: 1, toBlock: 2, delayMillis: 0 },
-          result: null,
-          error: null,
-          errorMessage: "gone before this process",
-          checkpoint: null,
-          createdAt: at,
-          startedAt: at,
-          finishedAt: at + 1,
-          heartbeatAt: at,
-          expiresAt: at + 86_400_000
-        }))
+        yield* Effect.orDie(store.insert(finishedBefore(at, { id, status: "failed", errorMessage: "gone before this process" })))
         const stream = yield* get(`${base}/api/tasks/${id}/events`, { authorization: `Bearer ${tokens.alice}` })
         assert.strictEqual(stream.status, 200)
         assert.strictEqual(stream.headers.get("content-type"), "text/event-stream")

@@ -155,6 +155,11 @@ layer(
       // stream wrote one (the flood's first changes published before the stream's first pull), and then resumes
       // from where it subscribed, which `ready` precedes.
       if (delivered.length > 0) assert.strictEqual(dropped.data.lastEventId, delivered[delivered.length - 1].id)
+      // `?wait=true` answers once a task has finished, which can be before the feed has published the flood's last
+      // changes (it publishes a slice a turn). A resumed reader is dropped again if more than its buffer (8) are
+      // published while it catches up, so the resume waits until every task's own stream has ended at its terminal
+      // change: the feed has then published them all.
+      yield* Effect.forEach(ids, finished, { concurrency: "unbounded", discard: true })
 
       const resumed = yield* openPaused(`${base}/api/events`, { "last-event-id": dropped.data.lastEventId })
       const unfinished = new Set(ids)

@@ -76,8 +76,12 @@ const root = Command.make("chainjobs").pipe(
   Command.withDescription("Supervised, observable, interruptible blockchain tasks")
 )
 
-/** The innermost cause of a transport failure, e.g. `connect ECONNREFUSED 127.0.0.1:9`. */
-const rootCause = (error: unknown): string => {
+/**
+ * The innermost cause of a transport failure, e.g. `connect ECONNREFUSED 127.0.0.1:9`: its message, else its tag,
+ * else the value as text. Follows `cause`, or an object `reason` (an `RpcClientError`'s), at most 16 steps, and stops
+ * at a cycle of one or a `null` cause.
+ */
+export const rootCause = (error: unknown): string => {
   let current: any = error
   for (let depth = 0; depth < 16; depth++) {
     const next = current?.cause ?? (typeof current?.reason === "object" ? current.reason : undefined)

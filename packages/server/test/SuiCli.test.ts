@@ -1,24 +1,13 @@
-import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Console, Effect, Exit, Layer } from "effect"
-import * as Cli from "../src/Cli.ts"
+import { Cause, Effect, Exit, Layer } from "effect"
 import * as SuiApi from "../src/SuiApi.ts"
 import * as SuiCli from "../src/SuiCli.ts"
+import { runCli } from "./cli.ts"
 import { baseUrl, testServer } from "./http.ts"
 import * as SuiStandIn from "../../sui/test/SuiStandIn.ts"
 
 /** Runs `chainjobs ...args` in process, capturing what it prints. */
-const chainjobs = (...args: Array<string>) =>
-  Effect.gen(function*() {
-    const lines: Array<string> = []
-    const capture = { ...globalThis.console, log: (...parts: Array<unknown>) => lines.push(parts.join(" ")) }
-    const exit = yield* Cli.run(args).pipe(
-      Effect.provideService(Console.Console, capture),
-      Effect.provide(NodeServices.layer),
-      Effect.exit
-    )
-    return { exit, lines }
-  })
+const chainjobs = (...args: Array<string>) => runCli(args)
 
 const failureMessage = (exit: Exit.Exit<unknown, unknown>): string => {
   assert.isTrue(Exit.isFailure(exit))

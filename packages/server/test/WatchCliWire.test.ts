@@ -8,17 +8,10 @@
  * without a chain, so that each mutant of `WatchCli.ts` costs a second.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Option } from "effect"
+import { Effect } from "effect"
 import * as WatchCli from "../src/WatchCli.ts"
-import { runCli } from "./cli.ts"
+import { failure, runCli } from "./cli.ts"
 import { type Answer, scriptedHttp, type Seen } from "./scriptedHttp.ts"
-
-/** The message of the typed error a run ended with, or "" when it succeeded. */
-const failure = (exit: Exit.Exit<unknown, unknown>): string => {
-  if (Exit.isSuccess(exit)) return ""
-  const error = Exit.findErrorOption(exit)
-  return Option.isSome(error) ? `${(error.value as any)._tag}: ${(error.value as Error).message}` : "died"
-}
 
 /** What a GET sends: no body, no content type. */
 const get = (url: string, authorization?: string): Seen => ({ method: "GET", url, authorization, contentType: undefined, body: "" })

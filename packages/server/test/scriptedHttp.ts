@@ -16,10 +16,11 @@ export interface Seen {
   readonly body: string
 }
 
-/** An answer: its status and its body, sent as JSON when given (none: an empty body). */
+/** An answer: its status and its body, sent as JSON when given, or as lines of JSON (`ndjson`; none: an empty body). */
 export interface Answer {
   readonly status: number
   readonly json?: unknown
+  readonly ndjson?: ReadonlyArray<unknown>
 }
 
 /** The server's base URL (no trailing slash) and the requests it was sent so far, in order. */
@@ -39,8 +40,11 @@ export const scriptedHttp = (answer: (request: Seen) => Answer) =>
           for await (const chunk of request.setEncoding("utf8")) body += chunk
           const { authorization, "content-type": contentType } = request.headers
           seen.push({ method: request.method ?? "", url: request.url ?? "", authorization, contentType, body })
-          const { json, status } = answer(seen[seen.length - 1]!)
-          if (json === undefined) response.writeHead(status).end()
+          const { json, ndjson, status } = answer(seen[seen.length - 1]!)
+          if (ndjson !== undefined) {
+            response.writeHead(status, { "content-type": "application/x-ndjson" })
+              .end(ndjson.map((line) => `${JSON.stringify(line)}\n`).join(""))
+          } else if (json === undefined) response.writeHead(status).end()
           else response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(json))
         })
         const close = () =>

@@ -1,0 +1,87 @@
+/**
+ * How the task command line tells what went wrong, in process and without a service: `watch` against a scripted
+ * `/rpc` (`scriptedHttp.ts`) whose `Watch` stream ends before the task reached a terminal status, and `rootCause`,
+ * which names a transport failure's innermost cause in "cannot reach the server" — on cause chains a transport does
+ * not make every day (a cycle, a `null` cause, a chain deeper than its bound, a string `reason`, no object at all).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import type { TaskInfo } from "@chainjobs/tasks"
+import * as Cli from "../src/Cli.ts"
+import { failure, runCli } from "./cli.ts"
+import { type Answer, scriptedHttp, type Seen } from "./scriptedHttp.ts"
+
+/** A running task's record, as the service encodes it. */
+const running: TaskInfo.TaskInfo = {
+  id: "t-1", kind: "noop", status: "running", reason: null, priority: 0, key: null, owner: null, attempt: 1, progress: 35,
+  message: "block 7 of 20", detail: null, payload: {}, result: null, error: null, errorMessage: null, checkpoint: null,
+  createdAt: 0, startedAt: 1, finishedAt: null, heartbeatAt: null, expiresAt: null
+}
+
+/** The RPC answer to the request in `seen`: a chunk of `records` when there are any, then the stream's successful end. */
+const watchStream = (records: ReadonlyArray<unknown>) => (seen: Seen): Answer => {
+  const requestId = JSON.parse(seen.body.split("\n")[0]!).id
+  return {
+    status: 200,
+    ndjson: [
+      ...(records.length === 0 ? [] : [{ _tag: "Chunk", requestId, values: records }]),
+      { _tag: "Exit", requestId, exit: { _tag: "Success", value: null } }
+    ]
+  }
+}
+
+/** Error-like objects whose `cause`s chain `length` deep, each message its depth: `link 0` → `link 1` → … */
+const chain = (length: number) => {
+  const links = Array.from({ length }, (_, depth) => ({ message: `link ${depth}`, cause: undefined as unknown }))
+  links.forEach((link, depth) => (link.cause = links[depth + 1]))
+  return links[0]
+}
+
+describe("the task command line's failures", () => {
+  it.live("watch fails with 'lost track' when the Watch stream ends before a terminal status: after a running record, and with none", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* scriptedHttp(watchStream([running]))
+      // a trailing slash on --url is not doubled in the RPC path
+      const early = yield* runCli(["--url", `${server.url}/`, "watch", "t-1"])
+      assert.strictEqual(failure(early.exit), "CliError: lost track of task t-1 before it finished")
+      assert.deepStrictEqual(early.lines, ["[###########...................]  35% running block 7 of 20"])
+      assert.strictEqual(server.seen.length, 1)
+      assert.strictEqual(server.seen[0]!.method, "POST")
+      // the RPC client posts to `<url>/rpc` (with the slash HttpClient's URL joining adds): not to `//rpc`
+      assert.match(server.seen[0]!.url, /^\/rpc\/?$/)
+      assert.include(JSON.parse(server.seen[0]!.body.split("\n")[0]!), { _tag: "Request", tag: "Watch" })
+
+      const empty = yield* scriptedHttp(watchStream([]))
+      const none = yield* runCli(["--url", empty.url, "watch", "t-2"])
+      assert.strictEqual(failure(none.exit), "CliError: lost track of task t-2 before it finished")
+      assert.deepStrictEqual(none.lines, [])
+      assert.strictEqual(empty.seen[0]!.url, server.seen[0]!.url)
+    })))
+
+  it("rootCause follows causes 16 steps at most: a chain 20 deep names its 17th link", () => {
+    assert.strictEqual(Cli.rootCause(chain(20)), "link 16")
+    assert.strictEqual(Cli.rootCause(chain(3)), "link 2")
+  })
+
+  it("rootCause stops at a null cause or reason, takes an object reason but not a string one, and names what has no message", () => {
+    assert.strictEqual(Cli.rootCause({ message: "outer", cause: null }), "outer")
+    // a null reason is an object to `typeof`: the walk stops there rather than printing "null"
+    assert.strictEqual(Cli.rootCause({ message: "outer", reason: null }), "outer")
+    assert.strictEqual(Cli.rootCause({ message: "outer", reason: "a string" }), "outer")
+    assert.strictEqual(Cli.rootCause({ message: "outer", reason: { message: "inner" } }), "inner")
+    assert.strictEqual(Cli.rootCause({ _tag: "Timeout" }), "Timeout")
+    assert.strictEqual(Cli.rootCause(null), "null")
+    assert.strictEqual(Cli.rootCause(undefined), "undefined")
+    assert.strictEqual(Cli.rootCause("refused"), "refused")
+  })
+
+  it("rootCause ends on a cause cycle: of one at once, of two at the 16-step bound", () => {
+    const self: { message: string; cause?: unknown } = { message: "self" }
+    self.cause = self
+    assert.strictEqual(Cli.rootCause(self), "self")
+    const a: { message: string; cause?: unknown } = { message: "a" }
+    const b = { message: "b", cause: a }
+    a.cause = b
+    assert.strictEqual(Cli.rootCause(a), "a")
+  })
+})

@@ -49,9 +49,12 @@ const shared = sharesDevChain.has(name)
  * when isolated; and rpc, whose in-process files each load the server, the
  * task runtime and effect's HTTP and RPC modules again when isolated (13 of
  * them: 271 s, 90% of it imports, 15 s of tests), so that a mutant every
- * server test reaches cost about a minute even on an idle machine.
+ * server test reaches cost about a minute even on an idle machine; and
+ * cluster, whose every mutant loaded effect's cluster, SQL and RPC modules
+ * and the task runtime again in a fresh worker (about 1.5 mutants a minute
+ * against its fast files, a few seconds of tests each).
  */
-const unisolated = shared || ["server", "tasks", "store-sql", "rpc"].includes(name)
+const unisolated = shared || ["server", "tasks", "store-sql", "rpc", "cluster"].includes(name)
 
 /**
  * vitest's per-test and per-hook bounds in a mutation run. Stryker runs

@@ -40,6 +40,7 @@ import * as KindExamples from "./KindExamples.ts"
 import * as DemoTasks from "./DemoTasks.ts"
 import * as HeldRequests from "./HeldRequests.ts"
 import * as HotReads from "./HotReads.ts"
+import * as IdleClose from "./IdleClose.ts"
 import * as Metrics from "./Metrics.ts"
 import * as RestServer from "./RestServer.ts"
 import * as RunnerMode from "./RunnerMode.ts"
@@ -226,7 +227,9 @@ export const layerRoutesFor = (settings: ServerSettings, built: Context.Context<
 
 /**
  * The Node HTTP server: slow or partial requests are cut (`headersTimeout`,
- * `requestTimeout`, checked every second at most), requests that arrive
+ * `requestTimeout`, checked every second at most), a kept-alive connection
+ * is closed as idle only once the requests its client sent in time are read
+ * (`IdleClose`), requests that arrive
  * before the handler is attached are held for it (`HeldRequests`), open
  * connections are counted for `/metrics`, `front` (when given) sees every
  * request first (`HotReads`), WebSocket upgrades are paced over turns of the
@@ -249,6 +252,7 @@ export const nodeServer = (
     requestTimeout,
     connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 2)))
   })
+  IdleClose.install(server)
   HeldRequests.hold(server)
   if (front !== undefined) HotReads.install(server, front)
   UpgradePacing.pace(server)

@@ -3,8 +3,9 @@
  * read it (`_load-http.ts`, `_load-sse.ts`, `_load-ws.ts`): found in the
  * bytes received so far (up to the blank line), its status and the headers
  * they act on — the body's framing (`Transfer-Encoding: chunked`,
- * `Content-Length`), whether the server closes the connection after it, and
- * a WebSocket upgrade's `Sec-WebSocket-Accept` value as sent (its case
+ * `Content-Length`), whether the server closes the connection after it, how
+ * long it keeps the connection open for another request (`Keep-Alive:
+ * timeout=`), and a WebSocket upgrade's `Sec-WebSocket-Accept` value as sent (its case
  * kept: base64 is case-sensitive). Header names are matched in any case.
  */
 
@@ -18,6 +19,8 @@ export interface ResponseHead {
   readonly contentLength: number
   /** `Connection` names `close`: the server ends the connection after this response. */
   readonly closes: boolean
+  /** `Keep-Alive`'s `timeout=`: the seconds the server keeps the connection idle for another request; undefined when not said. */
+  readonly keepAliveSeconds: number | undefined
   /** `Sec-WebSocket-Accept`'s value, trimmed, its case kept; undefined when absent. */
   readonly webSocketAccept: string | undefined
   /** The offset in the bytes read of the body's first byte (just past the blank line). */
@@ -35,6 +38,7 @@ export const readHead = (bytes: Buffer): ResponseHead | undefined => {
   let contentLength = -1
   let closes = false
   let webSocketAccept: string | undefined
+  let keepAliveSeconds: number | undefined
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]
     const colon = line.indexOf(":")
@@ -45,6 +49,10 @@ export const readHead = (bytes: Buffer): ResponseHead | undefined => {
     else if (name === "content-length") contentLength = Number(value)
     else if (name === "connection") closes ||= value.toLowerCase().includes("close")
     else if (name === "sec-websocket-accept") webSocketAccept ??= value
+    else if (name === "keep-alive") {
+      const timeout = /(?:^|[,\s])timeout=(\d+)/i.exec(value)
+      if (timeout !== null) keepAliveSeconds = Number(timeout[1])
+    }
   }
-  return { status: Number(lines[0].split(" ")[1]), chunked, contentLength, closes, webSocketAccept, bodyAt: end + 4 }
+  return { status: Number(lines[0].split(" ")[1]), chunked, contentLength, closes, keepAliveSeconds, webSocketAccept, bodyAt: end + 4 }
 }

@@ -238,7 +238,7 @@ const call = (method: string, path: string, agent: Agent | false, body?: unknown
     }
     req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })))
     req.on("error", (e: NodeJS.ErrnoException) => {
-      if (req.reusedSocket && e.code === "ECONNRESET" && !retried) {
+      if (req.reusedSocket && (e.code === "ECONNRESET" || e.code === "EPIPE") && !retried) {
         staleSockets++
         call(method, path, agent, body, true).then(resolve, reject)
       } else reject(e.code ?? e.message)

@@ -13,11 +13,21 @@
  *
  * It keeps `node:http`'s behaviour where the load's figures depend on it: at
  * most `maxSockets` connections, later requests queued for one (and
- * abandonable: `abandonQueued`); a request reset on a kept-alive socket the
- * server had just closed as idle is sent once more on a fresh one and
- * reported (`onStale`), not failed; a request not answered within the
- * timeout fails with `timeout`. Answers are read by `Content-Length`, by
- * chunks, or to the connection's close.
+ * abandonable: `abandonQueued`); a connection idle for longer than the
+ * server's `Keep-Alive: timeout=` hint less a second is closed, not reused
+ * (the agent's `agentKeepAliveTimeoutBuffer`: the service closes an idle
+ * connection a second after the time it tells, so two seconds separate the
+ * client's last reuse from the close); a request reset on a kept-alive socket the
+ * server had just closed as idle (no byte of an answer) is sent once more, on
+ * a new connection, and reported (`onStale`), not failed; a request not
+ * answered within the timeout fails with `timeout`. Answers are read by
+ * `Content-Length`, by chunks, or to the connection's close.
+ *
+ * Why the resend goes on a new connection: the service closes the idle
+ * connections of one sweep together, and before its fix (session 22) the
+ * resend took the next idle one, often closed by the same sweep but its
+ * close not yet read: the resend failed too (`submit-EPIPE`, 2 in session
+ * 21's second end run).
  */
 import { connect, type Socket } from "node:net"
 import { readHead } from "./_httpHead.ts"
@@ -38,11 +48,16 @@ interface Pending {
   readonly retried: boolean
 }
 
+/** What is taken off the server's keep-alive hint before a connection idle that long is no longer reused (ms). */
+const hintMargin = 1000
+
 /** One connection of the pool, reading one answer at a time. */
 interface Connection {
   readonly socket: Socket
   /** Requests already answered on it: a reset of a reused connection may be the server's idle close. */
   used: number
+  /** Until when (`performance.now`) it may be reused once idle: the server's keep-alive hint less `hintMargin`. */
+  reusableUntil: number
   current: Pending | undefined
   timer: ReturnType<typeof setTimeout> | undefined
 }
@@ -95,9 +110,12 @@ export class Pool {
 
   private dispatch(pending: Pending): void {
     if (this.destroyed) return pending.reject("destroyed")
-    // The most recently used idle connection first, as `node:http`'s agent schedules (`lifo`).
-    const connection = this.idle.pop()
-    if (connection !== undefined) return this.send(connection, pending)
+    // The most recently used idle connection first, as `node:http`'s agent schedules (`lifo`); one idle past the
+    // server's hint is closed (its close frees its place once read).
+    for (let connection = this.idle.pop(); connection !== undefined; connection = this.idle.pop()) {
+      if (performance.now() < connection.reusableUntil) return this.send(connection, pending)
+      connection.socket.destroy()
+    }
     if (this.open < this.maxSockets) return this.send(this.connect(), pending)
     this.queue.push(pending)
   }
@@ -122,13 +140,15 @@ export class Pool {
   private connect(): Connection {
     this.open++
     const socket = connect({ host: this.host, port: this.port, noDelay: true })
-    const connection: Connection = { socket, used: 0, current: undefined, timer: undefined }
+    const connection: Connection = { socket, used: 0, reusableUntil: Number.POSITIVE_INFINITY, current: undefined, timer: undefined }
     /** Bytes of the current answer not yet taken. */
     let pending: Buffer = Buffer.alloc(0)
     let status = 0
     let head = false
     let chunked = false
     let closes = false
+    /** The server's keep-alive hint of the current answer (s), if it gave one. */
+    let keepAliveSeconds: number | undefined
     /** Body bytes still to come: of the whole body (`Content-Length`), of the current chunk, or -1 (to the close). */
     let left = -1
     let trailing = false
@@ -139,6 +159,7 @@ export class Pool {
       pending = Buffer.alloc(0)
       status = 0
       head = chunked = closes = trailing = last = false
+      keepAliveSeconds = undefined
       left = -1
       body = []
     }
@@ -147,6 +168,9 @@ export class Pool {
       clearTimeout(connection.timer)
       connection.current = undefined
       connection.used++
+      connection.reusableUntil = keepAliveSeconds === undefined
+        ? Number.POSITIVE_INFINITY
+        : performance.now() + keepAliveSeconds * 1000 - hintMargin
       const answer = { status, body: Buffer.concat(body).toString("utf8") }
       const rest = pending
       reset()
@@ -168,15 +192,18 @@ export class Pool {
       if (current !== undefined) {
         // An answer read to the close is whole now.
         if (head && !chunked && left < 0) current.resolve({ status, body: Buffer.concat(body).toString("utf8") })
-        // A reused connection reset before any byte of its answer: the server closed it as idle. Sent once more.
-        else if (connection.used > 0 && !head && pending.length === 0 && !current.retried) {
+        // A reused connection reset before any byte of its answer: the server closed it as idle. Sent once more, on a
+        // new connection (in the place this one freed): the next idle one may have been closed with it.
+        else if (connection.used > 0 && !head && pending.length === 0 && !current.retried && !this.destroyed) {
           this.onStale()
-          this.dispatch({ ...current, retried: true })
+          this.send(this.connect(), { ...current, retried: true })
         } else current.reject(code)
       }
       // A connection fewer: a queued request may open one.
-      const next = this.queue.shift()
-      if (next !== undefined) this.dispatch(next)
+      if (this.open < this.maxSockets) {
+        const next = this.queue.shift()
+        if (next !== undefined) this.dispatch(next)
+      }
     }
     socket.on("error", (error: NodeJS.ErrnoException) => gone(error.code ?? error.message))
     socket.once("close", () => gone("ECONNRESET"))
@@ -189,6 +216,7 @@ export class Pool {
         status = read.status
         chunked = read.chunked
         closes = read.closes
+        keepAliveSeconds = read.keepAliveSeconds
         left = chunked ? 0 : read.contentLength
         head = true
         pending = pending.subarray(read.bodyAt)

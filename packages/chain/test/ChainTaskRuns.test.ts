@@ -1,0 +1,466 @@
+/**
+ * The chain kinds' runners (`ChainTasks.fetchBlocks`, `scanAddresses`,
+ * `syncEvents`, `validateBlock`, `processBlock`, `broadcast`) called
+ * directly, without a supervisor, on a small seeded dev chain and a task
+ * context that records what they save and report: each result compared
+ * with what the node itself answers, the payload's defaults (the head, the
+ * confirmations, the source), and a provider answering addresses
+ * checksummed. Fast enough for a mutation stage of `ChainTasks.ts`.
+ */
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Task, type TaskContext } from "@chainjobs/tasks"
+import { Effect, Exit, Fiber, Latch, Option } from "effect"
+import { type Block, getAddress, type Hex, hexToBigInt, hexToNumber, numberToHex } from "viem"
+import { DevChain, DevSeed } from "@chainjobs/devchain"
+import { BlockFeed, layerMemory as feedLayer } from "../src/BlockFeed.ts"
+import * as ChainTasks from "../src/ChainTasks.ts"
+import { Chains } from "../src/Chains.ts"
+import type * as EvmClient from "../src/EvmClient.ts"
+import { client, devChainConfig, Seeded, seededChain, signer } from "./fixtures.ts"
+
+const transfer = "event Transfer(address indexed from, address indexed to, uint256 value)"
+
+/** The topic of `Transfer(address,address,uint256)`. */
+const transferTopic = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+
+/** A task context recording the checkpoints saved and the progress reported; `resumed` is its last checkpoint. */
+const recordingContext = <C>(resumed?: C) => {
+  const checkpoints: Array<C> = []
+  const progress: Array<readonly [number, string | undefined]> = []
+  const context: TaskContext.Typed<C, unknown> = {
+    taskId: "run",
+    attempt: 1,
+    heartbeat: Effect.void,
+    progress: (percent, message) => Effect.sync(() => void progress.push([percent, message])),
+    checkpoint: (state) => Effect.sync(() => void checkpoints.push(state)),
+    lastCheckpoint: Effect.succeed(Option.fromUndefinedOr(resumed))
+  }
+  return { context, checkpoints, progress }
+}
+
+/** A client of the dev chain of its own, closed with the test's scope. */
+const devClient = Effect.flatMap(DevChain.DevChain, (chain) => client(devChainConfig([chain.url])))
+
+/** The chain `dev` whose client is `change(client)` of a client of the dev chain. */
+const chainsOver = (change: (client: EvmClient.EvmClient) => EvmClient.EvmClient = (client) => client) =>
+  Effect.map(devClient, (evm) =>
+    Chains.of({
+      names: Effect.succeed(["dev"]),
+      client: () => Effect.succeed(change(evm)),
+      connect: () => Effect.succeed(change(evm)),
+      disconnect: () => Effect.void
+    }))
+
+/** Runs `effect` with the chain `dev` (its client changed by `change`, if given) and a block feed of its own. */
+const onDev = <A, E, R>(effect: Effect.Effect<A, E, R>, change?: (client: EvmClient.EvmClient) => EvmClient.EvmClient) =>
+  Effect.flatMap(chainsOver(change), (chains) =>
+    effect.pipe(Effect.provideService(Chains, chains), Effect.provide(feedLayer, { local: true })))
+
+const headOf = (evm: EvmClient.EvmClient) => Effect.map(evm.request("eth_blockNumber"), (head) => hexToNumber(head as Hex))
+
+/** A block as the node answers `eth_getBlockByNumber(n, true)`. */
+const rawBlock = (evm: EvmClient.EvmClient, number: number) =>
+  Effect.map(evm.request("eth_getBlockByNumber", [numberToHex(number), true]), (block) => block as Record<string, any>)
+
+const typeNames: Record<string, string> = { "0x0": "legacy", "0x1": "eip2930", "0x2": "eip1559", "0x3": "eip4844", "0x4": "eip7702" }
+
+/** What `FetchBlocks` should report of a block as the node answered it (with its transactions when `withTransactions`). */
+const expectedSummary = (raw: Record<string, any>, withTransactions: boolean) => ({
+  number: hexToNumber(raw.number),
+  hash: raw.hash,
+  parentHash: raw.parentHash,
+  timestamp: hexToNumber(raw.timestamp),
+  transactions: raw.transactions.length,
+  gasUsed: hexToBigInt(raw.gasUsed).toString(),
+  ...(withTransactions
+    ? {
+      transactionList: raw.transactions.map((transaction: Record<string, any>) => ({
+        hash: transaction.hash,
+        index: hexToNumber(transaction.transactionIndex),
+        from: transaction.from.toLowerCase(),
+        to: transaction.to === null ? null : transaction.to.toLowerCase(),
+        value: hexToBigInt(transaction.value).toString(),
+        nonce: hexToNumber(transaction.nonce),
+        gas: hexToBigInt(transaction.gas).toString(),
+        type: typeNames[transaction.type],
+        input: transaction.input
+      }))
+    }
+    : {})
+})
+
+/** The client with each transaction of the blocks it reads (with their transactions) changed by `change`. */
+const rewriting = (change: (transaction: Record<string, any>) => Record<string, any>) => (evm: EvmClient.EvmClient): EvmClient.EvmClient => ({
+  ...evm,
+  getBlocks: (numbers, options) =>
+    Effect.map(evm.getBlocks(numbers, options), (blocks) =>
+      blocks.map((block): Block => ({
+        ...block,
+        transactions: (block.transactions as ReadonlyArray<any>).map((transaction) =>
+          typeof transaction === "string" ? transaction : change(transaction)
+        ) as Block["transactions"]
+      })))
+})
+
+/** The client with every address of the blocks it reads checksummed, as some providers answer them. */
+const checksummed = rewriting((transaction) => ({
+  ...transaction,
+  from: getAddress(transaction.from),
+  to: transaction.to === null ? null : getAddress(transaction.to)
+}))
+
+const plain = <A>(items: ReadonlyArray<A>) => items.map((item) => ({ ...item }))
+
+layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServices: true, timeout: "60 seconds" })(
+  "the chain kinds' runners",
+  (it) => {
+    it.effect("FetchBlocks reports each block of its range as the node holds it, its transactions when asked, a chunk at a time", () =>
+      Effect.gen(function*() {
+        const seeded = yield* Seeded
+        const evm = yield* devClient
+        // the token's deployment (no recipient) and the transfers after it
+        const [fromBlock, toBlock] = [seeded.fromBlock, seeded.fromBlock + 4]
+        const raws = yield* Effect.forEach([0, 1, 2, 3, 4], (offset) => rawBlock(evm, fromBlock + offset))
+        assert.isNull(raws[0]!.transactions[0].to)
+        const { checkpoints, context, progress } = recordingContext<any>()
+        const result = yield* onDev(ChainTasks.fetchBlocks({
+          chain: "dev",
+          fromBlock,
+          toBlock,
+          chunkSize: 2,
+          checkpointItems: 3,
+          includeTransactions: true
+        }, context))
+        assert.deepStrictEqual(result, { fromBlock, toBlock, blocks: raws.map((raw) => expectedSummary(raw, true)) })
+        // a checkpoint after each chunk while it holds at most 3 blocks
+        assert.deepStrictEqual(checkpoints.map((checkpoint) => [checkpoint.lastBlock, checkpoint.state.length]), [[fromBlock + 1, 2]])
+        assert.deepStrictEqual(progress.map(([, message]) => message), [
+          `2 blocks up to ${fromBlock + 1}`,
+          `4 blocks up to ${fromBlock + 3}`,
+          `5 blocks up to ${toBlock}`
+        ])
+        // without includeTransactions: no list, and one chunk of 100 blocks by default
+        const bare = recordingContext<any>()
+        const summaries = yield* onDev(ChainTasks.fetchBlocks({ chain: "dev", fromBlock, toBlock }, bare.context))
+        assert.deepStrictEqual(summaries.blocks, raws.map((raw) => expectedSummary(raw, false)))
+        assert.deepStrictEqual(bare.checkpoints.map((checkpoint) => checkpoint.lastBlock), [toBlock])
+      }))
+
+    it.effect("FetchBlocks reports addresses lowercase when the provider answers them checksummed", () =>
+      Effect.gen(function*() {
+        const seeded = yield* Seeded
+        const evm = yield* devClient
+        const raws = yield* Effect.forEach([0, 1], (offset) => rawBlock(evm, seeded.fromBlock + offset))
+        const { context } = recordingContext<any>()
+        const result = yield* onDev(
+          ChainTasks.fetchBlocks({ chain: "dev", fromBlock: seeded.fromBlock, toBlock: seeded.fromBlock + 1, includeTransactions: true }, context),
+          checksummed
+        )
+        const listed = result.blocks.flatMap((block) => block.transactionList!)
+        assert.isTrue(listed.some((transaction) => transaction.to !== null))
+        assert.deepStrictEqual(result.blocks, raws.map((raw) => expectedSummary(raw, true)))
+      }))
+
+    it.effect("FetchBlocks lists the transactions of a block of several each at its index", () =>
+      Effect.gen(function*() {
+        const evm = yield* devClient
+        const [from, to] = [DevChain.accounts[11]!.address, DevChain.accounts[12]!.address]
+        yield* evm.request("evm_setAutomine", [false])
+        const hashes = yield* Effect.forEach([1, 2, 3], (value) => evm.request("eth_sendTransaction", [{ from, to, value: numberToHex(value) }]))
+        yield* evm.request("evm_mine")
+        yield* evm.request("evm_setAutomine", [true])
+        const head = yield* headOf(evm)
+        const result = yield* onDev(ChainTasks.fetchBlocks({ chain: "dev", fromBlock: head, toBlock: head, includeTransactions: true }, recordingContext<any>().context))
+        assert.deepStrictEqual(result.blocks[0]!.transactionList!.map((transaction) => [transaction.index, transaction.hash]), hashes.map((hash, index) => [index, hash]))
+      }))
+
+    it.effect("ScanAddresses runs to the head, or to the last confirmed block; counts its distinct addresses and groups by address", () =>
+      Effect.gen(function*() {
+        const seeded = yield* Seeded
+        const head = yield* headOf(yield* devClient)
+        const [alice, bob] = [seeded.participants[1]!, seeded.participants[2]!]
+        const addresses = [alice, bob, getAddress(bob)]
+        const expected = DevSeed.expectedFor(seeded, [alice, bob])
+        assert.isAbove(expected.length, 5)
+        const toHead = yield* onDev(ChainTasks.scanAddresses({ chain: "dev", addresses, fromBlock: seeded.fromBlock, chunkSize: 4 }, recordingContext<any>().context))
+        assert.deepStrictEqual([toHead.fromBlock, toHead.toBlock, toHead.addresses], [seeded.fromBlock, head, 2])
+        assert.deepStrictEqual(plain(toHead.activity), plain(expected))
+        assert.deepStrictEqual(Object.keys(toHead.byAddress).sort(), [alice, bob].sort())
+        assert.deepStrictEqual(plain(toHead.byAddress[bob]!), plain(expected.filter((item) => item.from === bob || item.to === bob)))
+        // three confirmations: the last two blocks are left out
+        const confirmed = yield* onDev(ChainTasks.scanAddresses({
+          chain: "dev",
+          addresses: [alice, bob],
+          fromBlock: seeded.fromBlock,
+          confirmations: 3
+        }, recordingContext<any>().context))
+        assert.strictEqual(confirmed.toBlock, head - 2)
+        assert.deepStrictEqual(plain(confirmed.activity), plain(expected.filter((item) => item.blockNumber <= head - 2)))
+        // validated, the same
+        const validated = yield* onDev(ChainTasks.scanAddresses({
+          chain: "dev",
+          addresses: [alice],
+          fromBlock: seeded.fromBlock,
+          toBlock: head,
+          validate: true
+        }, recordingContext<any>().context))
+        assert.deepStrictEqual(plain(validated.activity), plain(DevSeed.expectedFor(seeded, [alice])))
+        assert.deepStrictEqual(Object.keys(validated.byAddress), [alice])
+      }))
+
+    it.effect("a validating ScanAddresses refuses a provider claiming another sender; one that does not validate reports the forgery", () =>
+      Effect.gen(function*() {
+        const seeded = yield* Seeded
+        const forger = "0x00000000000000000000000000000000000f0f0f"
+        const payload = { chain: "dev", addresses: [forger], fromBlock: seeded.fromBlock, toBlock: seeded.fromBlock + 6 }
+        const lying = rewriting((transaction) => ({ ...transaction, from: forger }))
+        const trusting = yield* onDev(ChainTasks.scanAddresses(payload, recordingContext<any>().context), lying)
+        assert.isAbove(trusting.activity.length, 0)
+        const refused = yield* Effect.flip(onDev(ChainTasks.scanAddresses({ ...payload, validate: true }, recordingContext<any>().context), lying))
+        assert.strictEqual(refused._tag, "BlockValidationError")
+        assert.strictEqual((refused as any).reason._tag, "SenderMismatch")
+      }))
+
+    it.effect("ScanAddresses saves its activity after each chunk and reports how much it found up to which block", () =>
+      Effect.gen(function*() {
+        const seeded = yield* Seeded
+        const alice = seeded.participants[1]!
+        const toBlock = seeded.fromBlock + 5
+        const expected = DevSeed.expectedFor(seeded, [alice]).filter((item) => item.blockNumber <= toBlock)
+        const { checkpoints, context, progress } = recordingContext<any>()
+        yield* onDev(ChainTasks.scanAddresses({ chain: "dev", addresses: [alice], fromBlock: seeded.fromBlock, toBlock, chunkSize: 3 }, context))
+        const upTo = (block: number) => plain(expected.filter((item) => item.blockNumber <= block))
+        assert.deepStrictEqual(checkpoints.map((checkpoint) => [checkpoint.lastBlock, plain(checkpoint.state)]), [
+          [seeded.fromBlock + 2, upTo(seeded.fromBlock + 2)],
+          [toBlock, upTo(toBlock)]
+        ])
+        assert.deepStrictEqual(progress.map(([, message]) => message), [
+          `${upTo(seeded.fromBlock + 2).length} items up to block ${seeded.fromBlock + 2}`,
+          `${expected.length} items up to block ${toBlock}`
+        ])
+      }))
+
+    it.effect("SyncEvents counts every log by event name, decodes a page of them and names where the next page starts", () =>
+      Effect.gen(function*() {
+        const seeded = yield* Seeded
+        const head = yield* headOf(yield* devClient)
+        const transfers = seeded.activity.filter((item) => item.kind === "erc20")
+        assert.isAbove(transfers.length, 5)
+        const { checkpoints, context, progress } = recordingContext<any>()
+        const result = yield* onDev(ChainTasks.syncEvents({
+          chain: "dev",
+          address: seeded.token,
+          events: [transfer],
+          pageSize: 3,
+          chunkSize: 7
+        }, context))
+        // from genesis to the head
+        assert.deepInclude(result, { fromBlock: 0, toBlock: head, counts: { Transfer: transfers.length }, total: transfers.length })
+        assert.deepStrictEqual(
+          result.events.map((event) => [event.name, event.blockNumber, event.logIndex, event.transactionHash, event.args]),
+          transfers.slice(0, 3).map((item) => ["Transfer", item.blockNumber, item.logIndex, item.transactionHash, { from: item.from, to: item.to, value: item.value }])
+        )
+        assert.deepStrictEqual(result.nextCursor, { blockNumber: transfers[2]!.blockNumber, logIndex: transfers[2]!.logIndex })
+        const chunks = Math.ceil((head + 1) / 7)
+        assert.strictEqual(checkpoints.length, chunks)
+        assert.deepInclude(checkpoints[0]!.state, { fromBlock: 0, total: transfers.filter((item) => item.blockNumber <= 6).length })
+        assert.strictEqual(progress.at(-1)![1], `${transfers.length} events up to block ${head}`)
+        // the page after the cursor: counts cover what follows it, and it is the last
+        const next = yield* onDev(ChainTasks.syncEvents({
+          chain: "dev",
+          address: seeded.token,
+          events: [transfer],
+          after: result.nextCursor!,
+          toBlock: result.toBlock
+        }, recordingContext<any>().context))
+        assert.deepInclude(next, { fromBlock: transfers[2]!.blockNumber, total: transfers.length - 3, nextCursor: null })
+        assert.deepStrictEqual(next.events.map((event) => event.logIndex), transfers.slice(3).map((item) => item.logIndex))
+      }))
+
+    it.effect("SyncEvents over the last blocks, to a toBlock or the last confirmed block; a log no signature names counts under its topic", () =>
+      Effect.gen(function*() {
+        const seeded = yield* Seeded
+        const head = yield* headOf(yield* devClient)
+        const transfers = seeded.activity.filter((item) => item.kind === "erc20")
+        const within = (from: number, to: number) => transfers.filter((item) => item.blockNumber >= from && item.blockNumber <= to)
+        const run = (payload: Omit<Parameters<typeof ChainTasks.syncEvents>[0], "chain" | "address">) =>
+          onDev(ChainTasks.syncEvents({ chain: "dev", address: seeded.token, ...payload }, recordingContext<any>().context))
+        // the last 6 blocks up to a block below the head
+        const toBlock = head - 3
+        const last = yield* run({ events: [transfer], lastBlocks: 6, toBlock })
+        assert.deepInclude(last, { fromBlock: toBlock - 5, toBlock, total: within(toBlock - 5, toBlock).length, nextCursor: null })
+        assert.deepStrictEqual(last.events.map((event) => event.blockNumber), within(toBlock - 5, toBlock).map((item) => item.blockNumber))
+        // a toBlock past the last confirmed block ends there; unnamed logs count under their topic, undecoded
+        const confirmed = yield* run({ events: [], fromBlock: seeded.fromBlock, toBlock: head + 10, confirmations: 2 })
+        assert.deepInclude(confirmed, { fromBlock: seeded.fromBlock, toBlock: head - 1, total: within(0, head - 1).length })
+        assert.deepStrictEqual(confirmed.counts, { [transferTopic]: within(0, head - 1).length })
+        assert.deepStrictEqual(confirmed.events.map((event) => [event.name, event.args]), within(0, head - 1).map(() => [null, null]))
+        // more blocks than the chain holds: from genesis
+        const all = yield* run({ events: [transfer], lastBlocks: head + 50 })
+        assert.deepInclude(all, { fromBlock: 0, toBlock: head, total: transfers.length })
+        // a cursor before the first block asked for reads from that block
+        const late = yield* run({ events: [transfer], fromBlock: transfers[3]!.blockNumber, after: { blockNumber: 0, logIndex: 0 } })
+        assert.deepInclude(late, { fromBlock: transfers[3]!.blockNumber, total: within(transfers[3]!.blockNumber, head).length })
+      }))
+
+    it.effect("ValidateBlock and ProcessBlock record the block's source: node when read by number, data or the one given when given", () =>
+      Effect.gen(function*() {
+        const seeded = yield* Seeded
+        const evm = yield* devClient
+        const number = seeded.fromBlock + 1
+        const raw = yield* rawBlock(evm, number)
+        const block = { number, hash: raw.hash, parentHash: raw.parentHash, timestamp: hexToNumber(raw.timestamp), transactions: raw.transactions.length }
+        assert.deepStrictEqual(yield* onDev(ChainTasks.validateBlock({ chain: "dev", number })), { ...block, source: "node" })
+        assert.deepStrictEqual(yield* onDev(ChainTasks.validateBlock({ chain: "dev", block: raw })), { ...block, source: "data" })
+        assert.deepStrictEqual(
+          yield* onDev(ChainTasks.validateBlock({ chain: "dev", block: raw, source: "peer-7", receipts: true })),
+          { ...block, source: "peer-7" }
+        )
+        const processed = yield* onDev(Effect.gen(function*() {
+          const feed = yield* BlockFeed
+          const first = yield* ChainTasks.processBlock({ chain: "dev", number })
+          const latest = yield* feed.latest("dev")
+          const second = yield* ChainTasks.processBlock({ chain: "dev", block: yield* rawBlock(evm, number + 1), source: "peer-2" })
+          return { first, latest, second, last: yield* feed.latest("dev") }
+        }))
+        assert.deepStrictEqual(processed.first, { ...block, source: "node" })
+        assert.deepStrictEqual(Option.getOrThrow(processed.latest), block)
+        assert.deepInclude(processed.second, { number: number + 1, parentHash: raw.hash, source: "peer-2" })
+        assert.deepStrictEqual(Option.getOrThrow(processed.last), (({ source: _, ...rest }) => rest)(processed.second))
+      }))
+
+    it.effect("ProcessBlock refuses a block whose parent is not the chain's last recorded block, and records nothing", () =>
+      Effect.gen(function*() {
+        const seeded = yield* Seeded
+        const number = seeded.fromBlock + 2
+        const stranger = { number: number - 1, hash: `0x${"ab".repeat(32)}`, parentHash: `0x${"cd".repeat(32)}`, timestamp: 1, transactions: 0 }
+        const outcome = yield* onDev(Effect.gen(function*() {
+          const feed = yield* BlockFeed
+          yield* feed.record("dev", stranger)
+          const exit = yield* Effect.exit(ChainTasks.processBlock({ chain: "dev", number }))
+          // a recorded block two below is no parent: the block follows it
+          yield* feed.record("dev", { ...stranger, number: number - 2 })
+          const after = yield* ChainTasks.processBlock({ chain: "dev", number })
+          return { exit, after, latest: yield* feed.latest("dev") }
+        }))
+        assert.isTrue(Exit.isFailure(outcome.exit))
+        const error = Exit.isFailure(outcome.exit) ? outcome.exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
+        const failure = error?._tag === "Fail" ? error.error as any : undefined
+        assert.strictEqual(failure?._tag, "BlockValidationError")
+        const raw = yield* rawBlock(yield* devClient, number)
+        assert.deepInclude(failure.reason, { _tag: "ParentMismatch", number, parentHash: raw.parentHash, actualParentHash: stranger.hash })
+        assert.strictEqual(outcome.after.number, number)
+        assert.strictEqual(Option.getOrThrow(outcome.latest).hash, raw.hash)
+      }))
+
+    it.effect("FollowHead resumed from a checkpoint of an earlier version (no blocks remembered) fails on a reorganization replacing all it processed", () =>
+      Effect.gen(function*() {
+        const evm = yield* devClient
+        const head = yield* headOf(evm)
+        // each branch starts with a transfer of its own value, so that its blocks differ from the other's
+        const branch = (blocks: number, value: number) =>
+          Effect.gen(function*() {
+            const [from, to] = [DevChain.accounts[16]!.address, DevChain.accounts[17]!.address]
+            yield* evm.request("eth_sendTransaction", [{ from, to, value: numberToHex(value) }])
+            for (let block = 1; block < blocks; block++) yield* evm.request("evm_mine")
+          })
+        const snapshot = yield* evm.request("evm_snapshot")
+        yield* branch(2, 1)
+        // its head reads pass a gate, closed while the chain reorganizes (its head goes back before it goes on)
+        const gate = yield* Latch.make(true)
+        let headReads = 0
+        const gated = (client: EvmClient.EvmClient): EvmClient.EvmClient => ({
+          ...client,
+          head: Effect.sync(() => headReads++).pipe(Effect.andThen(gate.await), Effect.andThen(client.head))
+        })
+        const { checkpoints, context } = recordingContext<typeof ChainTasks.FollowCheckpoint.Type>({ lastBlock: head })
+        const follower = yield* Effect.forkChild(onDev(ChainTasks.followHead({ chain: "dev", fromBlock: 0, pollMillis: 10 }, context), gated))
+        for (let tries = 0; checkpoints.at(-1)?.lastBlock !== head + 2; tries++) {
+          if (tries > 2000) return yield* Effect.die(new Error(`no checkpoint at ${head + 2}: ${JSON.stringify(checkpoints)}`))
+          yield* Effect.sleep("10 millis")
+        }
+        const first = yield* Effect.forEach([head + 1, head + 2], (number) => rawBlock(evm, number))
+        // it went on after the checkpoint's block, and remembers only what it processed
+        assert.deepStrictEqual(checkpoints, [
+          { lastBlock: head + 1, recent: [{ number: head + 1, hash: first[0]!.hash }] },
+          { lastBlock: head + 2, recent: first.map((block) => ({ number: hexToNumber(block.number), hash: block.hash })) }
+        ])
+        // both are replaced, while it waits at the gate: the fork may be before them, where it remembers nothing
+        yield* gate.close
+        const reads = headReads
+        for (let tries = 0; headReads === reads; tries++) {
+          if (tries > 2000) return yield* Effect.die(new Error("the follower did not read the head again"))
+          yield* Effect.sleep("10 millis")
+        }
+        yield* evm.request("evm_revert", [snapshot])
+        yield* branch(3, 2)
+        yield* gate.open
+        const exit = yield* Fiber.await(follower).pipe(
+          Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error("the follower did not fail within 20 s")) })
+        )
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
+        const failure = error?._tag === "Fail" ? error.error as any : undefined
+        assert.strictEqual(failure?._tag, "BlockValidationError", String(failure))
+        assert.deepInclude(failure.reason, { _tag: "ParentMismatch", actualParentHash: first[1]!.hash })
+      }))
+
+    it.effect("Broadcast waits for the confirmations asked, within the time asked: two under automine time out at one", () =>
+      Effect.gen(function*() {
+        const { sign } = yield* signer(9, DevChain.accounts[10]!.address, 21_000n)
+        const transaction = yield* sign()
+        const exit = yield* Effect.exit(onDev(ChainTasks.broadcast({
+          chain: "dev",
+          transaction,
+          confirmations: 2,
+          timeoutMillis: 3000,
+          pollMillis: 20
+        })))
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
+        const failure = error?._tag === "Fail" ? error.error as any : undefined
+        assert.strictEqual(failure?._tag, "BroadcastError")
+        assert.deepInclude(failure.reason, { _tag: "ConfirmationTimeout", confirmations: 1 })
+        // one more block: the wait for two ends
+        const evm = yield* devClient
+        const again = yield* onDev(ChainTasks.broadcast({ chain: "dev", transaction, confirmations: 2, timeoutMillis: 20_000, pollMillis: 20 }).pipe(
+          Effect.forkChild,
+          Effect.tap(() => evm.request("evm_mine")),
+          Effect.flatMap(Fiber.await)
+        ))
+        assert.isTrue(Exit.isSuccess(again))
+        assert.strictEqual(Exit.isSuccess(again) ? again.value.confirmations : 0, 2)
+      }))
+  }
+)
+
+describe("the chain kinds' payloads", () => {
+  /** The message of the payload's refusal, or undefined when it is accepted. */
+  const refusal = <K extends Task.Any>(kind: K, payload: unknown) => {
+    const exit = Task.encodePayload(kind, payload as Task.Payload<K>)
+    return Exit.isFailure(exit) ? String((exit.cause.reasons[0] as any).error.message) : undefined
+  }
+  const token = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
+
+  it("SyncEvents takes event and struct signatures viem reads; names anything else, or the first line of viem's complaint", () => {
+    const sync = (events: ReadonlyArray<string>) => refusal(ChainTasks.SyncEvents, { chain: "dev", address: token, events })
+    assert.isUndefined(sync(["event Paused()", "struct Pair { address a; uint256 b; }", "event Paired(Pair pair)", transfer]))
+    assert.isUndefined(sync([]))
+    assert.include(sync([transfer, "eventual Paused()"]), `"eventual Paused()" is not an event signature (event Name(type indexed name, …))`)
+    assert.include(sync(["error Paused()"]), `"error Paused()" is not an event signature`)
+    const broken = sync(["event Broken(uint256"])!
+    assert.include(broken, "the event signatures do not parse: ")
+    assert.notInclude(broken.slice(broken.indexOf("do not parse: ")), "\n")
+    assert.isAbove(broken.length, broken.indexOf("do not parse: ") + "do not parse: ".length)
+  })
+
+  it("a block request takes its number or the block itself, exactly one of them", () => {
+    const message = "give the block's number (read from the chain's node) or the block itself as data, exactly one of them"
+    for (const kind of [ChainTasks.ValidateBlock, ChainTasks.ProcessBlock] as const) {
+      assert.isUndefined(refusal(kind, { chain: "dev", number: 3 }))
+      assert.isUndefined(refusal(kind, { chain: "dev", block: { number: "0x3" } }))
+      assert.include(refusal(kind, { chain: "dev" }), message)
+      assert.include(refusal(kind, { chain: "dev", number: 3, block: { number: "0x3" } }), message)
+    }
+  })
+})

@@ -62,4 +62,25 @@ describe("JsonRpcClient failover and circuits", () => {
       yield* Fiber.interrupt(holder)
       yield* Fiber.interrupt(onceHolder)
     }))
+
+  it.live("an endpoint paused by a 429 is asked last: the next request goes to the other endpoint first", () =>
+    Effect.gen(function*() {
+      // pauses its endpoint for 20 s with its first answer, then answers
+      let refused = false
+      const limited = yield* ScriptedNode.make((calls) => {
+        if (refused) return { body: ScriptedNode.result(calls[0]!, "0x1") }
+        refused = true
+        return { status: 429, headers: { "retry-after": "20" }, body: "slow down" }
+      })
+      const spare = yield* ScriptedNode.make((calls) => ({ body: ScriptedNode.result(calls[0]!, "0x2") }))
+      const evm = yield* client(devChainConfig([limited.url, spare.url], { requestTimeout: "1 hour", retry: { times: 0 } }))
+      // the first request is refused by the first endpoint and answered by the other
+      assert.strictEqual(yield* evm.request("eth_chainId"), "0x2")
+      assert.deepStrictEqual([limited.requests(), spare.requests()], [1, 1])
+      assert.isAbove((yield* evm.health)[0]!.pausedForMillis, 0)
+      // the next ones go to the other endpoint, not to the paused one (whose request would wait out its pause)
+      assert.strictEqual(yield* evm.request("eth_chainId"), "0x2")
+      assert.strictEqual(yield* evm.request("eth_chainId"), "0x2")
+      assert.deepStrictEqual([limited.requests(), spare.requests()], [1, 3])
+    }))
 })

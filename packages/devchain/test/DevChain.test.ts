@@ -1,5 +1,6 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { execFileSync, spawn } from "node:child_process"
+import { connect } from "node:net"
 import { Effect, Schedule } from "effect"
 import * as DevChain from "../src/DevChain.ts"
 import { nodeBoundMillis } from "./nodeBound.ts"
@@ -23,6 +24,21 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: nodeBoundMillis })
         (yield* rpc(chain.url, "eth_accounts")).result,
         chain.accounts.map((account) => account.address.toLowerCase())
       )
+    }))
+
+  // Linux routes all of 127.0.0.0/8 to the loopback interface; other systems may not answer 127.0.0.2 at all
+  it.effect.skipIf(process.platform !== "linux")("listens on 127.0.0.1 alone: its port on another loopback address (127.0.0.2) refuses a connection", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const code = yield* Effect.callback<string>((resume) => {
+        const socket = connect({ host: "127.0.0.2", port: chain.port })
+        socket.once("connect", () => {
+          socket.destroy()
+          resume(Effect.succeed("connected"))
+        })
+        socket.once("error", (error: NodeJS.ErrnoException) => resume(Effect.succeed(error.code ?? error.message)))
+      })
+      assert.strictEqual(code, "ECONNREFUSED")
     }))
 })
 

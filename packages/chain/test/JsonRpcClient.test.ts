@@ -6,7 +6,7 @@
  * reports the failure, which is retried.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Schedule } from "effect"
+import { Effect, Exit, Fiber, Schedule } from "effect"
 import type * as EvmClient from "../src/EvmClient.ts"
 import { client, devChainConfig } from "./fixtures.ts"
 import * as ScriptedNode from "./ScriptedNode.ts"
@@ -82,5 +82,28 @@ describe("JsonRpcClient failover and circuits", () => {
       assert.strictEqual(yield* evm.request("eth_chainId"), "0x2")
       assert.strictEqual(yield* evm.request("eth_chainId"), "0x2")
       assert.deepStrictEqual([limited.requests(), spare.requests()], [1, 3])
+    }))
+
+  it.live("while a half-open circuit's probe is in flight, another request fails as Unavailable without reaching the node", () =>
+    Effect.gen(function*() {
+      // refuses the first request (opening the circuit), never answers the next (the probe)
+      let seen = 0
+      const node = yield* ScriptedNode.make((calls) => ++seen === 1 ? { status: 503, body: calls.length } : { body: null, stall: true })
+      const evm = yield* client(devChainConfig([node.url], {
+        requestTimeout: "1 hour",
+        retry: { times: 0 },
+        breaker: { failures: 1, openDuration: "50 millis" }
+      }))
+      assert.deepInclude((yield* Effect.flip(evm.request("eth_chainId"))).reason, { _tag: "HttpStatus", status: 503 })
+      // once the circuit may close, the next request is its probe, held by the node
+      yield* Effect.sleep("100 millis")
+      const probe = yield* Effect.forkChild(evm.request("eth_chainId"))
+      yield* eventually(() => node.requests() === 2)
+      const exit = yield* Effect.exit(evm.request("eth_chainId"))
+      yield* Fiber.interrupt(probe)
+      assert.isTrue(Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail", `a typed failure: ${String(exit)}`)
+      const error = Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" ? exit.cause.reasons[0].error : undefined
+      assert.deepInclude(error!.reason, { _tag: "Unavailable", retryAfterMillis: 0 })
+      assert.strictEqual(node.requests(), 2)
     }))
 })

@@ -196,4 +196,32 @@ describe("webhook delivery", () => {
       assert.isAtLeast(second.at, first.at + first.durationMillis + 50)
       assert.isNull(delivery.deliveredAt)
     }).pipe(Effect.scoped), serviceTestMillis)
+
+  it.live("a receiver's answer body is never read: an endless 200 is delivered and its connection closed, a 204 with no body is delivered, a 404 is not", () =>
+    Effect.gen(function*() {
+      let closedEarly: () => void = () => {}
+      const cut = new Promise<void>((resolve) => (closedEarly = resolve))
+      const hook = yield* receiverAnswering((request, response) => {
+        if (request.url === "/empty") return response.writeHead(204).end()
+        if (request.url === "/missing") return response.writeHead(404).end("no such hook")
+        // An answer that never ends: 64 KiB at a time while the connection takes them, until the service hangs up.
+        response.writeHead(200, { "content-type": "application/octet-stream" })
+        const chunk = Buffer.alloc(64 * 1024, 120)
+        const pump = () => {
+          while (!response.destroyed && response.write(chunk));
+        }
+        response.on("drain", pump)
+        response.on("close", () => closedEarly())
+        pump()
+      })
+      const base = yield* serviceWith({})
+      const endless = yield* deliverTo(base, `${hook.base}/endless`)
+      assert.deepStrictEqual([endless.state, endless.attempts.map((a: any) => [a.status, a.error])], ["delivered", [[200, null]]])
+      // The service cancelled the body it does not read, so the receiver's endless answer was cut off.
+      yield* Effect.promise(() => cut)
+      const empty = yield* deliverTo(base, `${hook.base}/empty`)
+      assert.deepStrictEqual([empty.state, empty.attempts.map((a: any) => [a.status, a.error])], ["delivered", [[204, null]]])
+      const missing = yield* deliverTo(base, `${hook.base}/missing`)
+      assert.deepStrictEqual([missing.state, missing.attempts.map((a: any) => [a.status, a.error])], ["failed", [[404, "HTTP 404"]]])
+    }).pipe(Effect.scoped), serviceTestMillis)
 })

@@ -43,8 +43,18 @@ const eventStruct = (type: string): string => canonicalCoinType(type.replace(/<.
 const watchedTypes = (contract: ChainAdapter.ContractWatch): Array<string> =>
   contract.events.map((event) => eventStruct(event.split("::").length === 3 ? event : `${contract.address}::${event}`))
 
-const ownerAddress = (owner: unknown): string | undefined =>
-  typeof owner === "object" && owner !== null && "AddressOwner" in owner ? normalizeSuiAddress(String(owner.AddressOwner)) : undefined
+/**
+ * The address an owner names, canonical: an address owner's, or a consensus
+ * address owner's (an object owned by one address and sequenced by
+ * consensus, `{ ConsensusAddressOwner: { owner, start_version } }`); none for
+ * a frozen, shared or object-owned object, a null owner, or one malformed.
+ */
+const ownerAddress = (owner: unknown): string | undefined => {
+  if (typeof owner !== "object" || owner === null) return undefined
+  if ("AddressOwner" in owner) return normalizeSuiAddress(String(owner.AddressOwner))
+  const { ConsensusAddressOwner: consensus } = owner as { readonly ConsensusAddressOwner?: unknown }
+  return typeof consensus === "object" && consensus !== null && "owner" in consensus ? normalizeSuiAddress(String(consensus.owner)) : undefined
+}
 
 /** What a scan looks for, canonical. */
 interface Watched {
@@ -176,16 +186,63 @@ export const normalizeObject = (object: string): ReturnType<NonNullable<ChainAda
     ? { ok: true, object: normalizeSuiAddress(object) }
     : { ok: false, detail: `"${object}" is not a Sui object id (0x and up to 64 hex digits)` }
 
-/** A coin type in its canonical spelling (`0x…64::module::Struct`, type parameters kept), SUI's as `native`, or why it is not one. */
+/** A Move struct's name (`0xpackage::module::Struct`), with type arguments or none. */
+const moveStruct = /^(0x)?[0-9a-fA-F]{1,64}::[A-Za-z_]\w*::[A-Za-z_]\w*(<.+>)?$/
+
+/** Move's primitive types, which a type argument may be. */
+const primitives: ReadonlySet<string> = new Set(["bool", "u8", "u16", "u32", "u64", "u128", "u256", "address", "signer"])
+
+/**
+ * Where the Move type at `tokens[at]` ends (the index after it), or NaN when
+ * none starts there: a primitive, `vector<T>`, or a struct name with type
+ * arguments (`<T, …>`) or none. The tokens are a type's text split at `<`,
+ * `>` and `,` (`isMoveType`); NaN reads no token, so it carries through.
+ * Recursive: `normalizeAsset` bounds the depth by bounding the text.
+ */
+const typeEnd = (tokens: ReadonlyArray<string>, at: number): number => {
+  const name = tokens[at] ?? ""
+  if (primitives.has(name)) return at + 1
+  const vector = name === "vector"
+  if (!vector && !moveStruct.test(name)) return Number.NaN
+  if (tokens[at + 1] !== "<") return vector ? Number.NaN : at + 1
+  return argumentsEnd(tokens, at + 2, !vector)
+}
+
+/**
+ * Where the type arguments from `tokens[at]` end (the index after their
+ * `>`), or NaN: one type (a vector's), or one or more separated by `,` when
+ * `many` (a struct's).
+ */
+const argumentsEnd = (tokens: ReadonlyArray<string>, at: number, many: boolean): number => {
+  const end = typeEnd(tokens, at)
+  if (many && tokens[end] === ",") return argumentsEnd(tokens, end + 1, many)
+  return tokens[end] === ">" ? end + 1 : Number.NaN
+}
+
+/** Whether a text is one Move type (`typeEnd`), read as tokens: split at `<`, `>` and `,` (each a token of its own), spaces around them dropped. */
+const isMoveType = (text: string): boolean => {
+  const tokens = text.split(/\s*([<>,])\s*/).filter((token) => token !== "")
+  return typeEnd(tokens, 0) === tokens.length
+}
+
+/** The longest coin type read (in characters): type arguments nest at most a few hundred deep within it, and read in linear time. */
+export const longestAsset = 4096
+
+/**
+ * A coin type in its canonical spelling (`0x…64::module::Struct`, type
+ * parameters kept), SUI's as `native`, or why it is not one — also when a
+ * type parameter is not a Move type (`0x2::coin::Coin<not a type>`, which the
+ * SDK's `normalizeStructTag` would keep), or it is longer than `longestAsset`
+ * (the SDK's reading takes time and memory growing with the square of the
+ * nesting: 100,000 levels exhaust the heap).
+ */
 export const normalizeAsset = (asset: string): ReturnType<NonNullable<ChainAdapter.ChainAdapter["normalizeAsset"]>> => {
-  const refused = { ok: false as const, detail: `"${asset}" is not a Sui coin type (0xpackage::module::Struct)` }
-  if (!/^(0x)?[0-9a-fA-F]{1,64}::[A-Za-z_]\w*::[A-Za-z_]\w*(<.+>)?$/.test(asset)) return refused
-  try {
-    const coinType = normalizeStructTag(asset)
-    return { ok: true, asset: coinType === nativeCoinType ? "native" : coinType }
-  } catch {
-    return refused
+  if (asset.length > longestAsset || !moveStruct.test(asset) || !isMoveType(asset)) {
+    return { ok: false, detail: `"${asset}" is not a Sui coin type (0xpackage::module::Struct)` }
   }
+  // a struct tag as checked above is one `normalizeStructTag` reads without throwing
+  const coinType = normalizeStructTag(asset)
+  return { ok: true, asset: coinType === nativeCoinType ? "native" : coinType }
 }
 
 /** Why a contract watch cannot be matched, if it cannot: a bad package id, no event types, or one that is not `module::Struct`. */

@@ -165,3 +165,27 @@ describe("a gateway answering text instead of JSON-RPC", () => {
       assert.isFalse(node.requests.some((request) => request.method === "sui_multiGetTransactionBlocks"))
     }).pipe(Effect.scoped))
 })
+
+describe("an owner sequenced by consensus", () => {
+  it.live("an object or a balance owned by an address through consensus (ConsensusAddressOwner) goes to that address; a malformed one to no one", () =>
+    Effect.gen(function*() {
+      const consensus = (owner: unknown) => ({ written: { ConsensusAddressOwner: owner } })
+      const found = yield* scanOne([{
+        sender: alice,
+        changes: [{ owner: bob, written: consensus({ owner: "0xb0b", start_version: "7" }), coinType: sui, amount: 5n }],
+        objects: [
+          { objectId: held, change: "transferred", owner: consensus({ owner: "0xb0b", start_version: "7" }) },
+          { objectId: pool, change: "mutated", owner: consensus({ start_version: "7" }) },
+          { objectId: shared, change: "mutated", owner: consensus(null) },
+          { objectId: field, change: "created", owner: consensus("0xb0b") }
+        ]
+      }], { accounts: [bob], contracts: [], objects: [held, pool, shared, field] })
+      assert.deepStrictEqual(found.map((item) => [item.kind, item.contract, item.from, item.to, item.amount, item.position]), [
+        ["native", null, alice, bob, "5", 0],
+        ["object", held, alice, bob, null, 1],
+        ["object", pool, alice, null, null, 2],
+        ["object", shared, alice, null, null, 3],
+        ["object", field, alice, null, null, 4]
+      ])
+    }).pipe(Effect.scoped))
+})

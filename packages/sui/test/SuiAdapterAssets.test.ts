@@ -83,3 +83,61 @@ describe("the layer", () => {
       assert.deepInclude(error.reason, { _tag: "ChainFailed", chain: "mainnet", detail: "not a configured Sui network" })
     }).pipe(Effect.scoped))
 })
+
+describe("normalizeAsset's type parameters", () => {
+  it("each parameter must be a Move type — a primitive, vector<T> or a struct with parameters of its own — and is canonical in the coin type", () => {
+    for (const primitive of ["bool", "u8", "u16", "u32", "u64", "u128", "u256", "address", "signer"]) {
+      assert.deepStrictEqual(SuiAdapter.normalizeAsset(`0x2::coin::Coin<${primitive}>`), { ok: true, asset: `${long("2")}::coin::Coin<${primitive}>` }, primitive)
+    }
+    for (
+      const [asset, canonical] of [
+        ["0x2::lp::LP<0x2::sui::SUI, vector<u8>>", `${long("2")}::lp::LP<${long("2")}::sui::SUI,vector<u8>>`],
+        ["0x2::lp::LP<0x2::sui::SUI,u8,u16>", `${long("2")}::lp::LP<${long("2")}::sui::SUI,u8,u16>`],
+        ["0x2::lp::LP< 0x2::sui::SUI ,  u8 >", `${long("2")}::lp::LP<${long("2")}::sui::SUI,u8>`],
+        ["0x2::coin::Coin<vector<0x2::sui::SUI>>", `${long("2")}::coin::Coin<vector<${long("2")}::sui::SUI>>`],
+        ["0x2::a::B<0x3::c::D<u8, vector<vector<bool>>>, 0x2::sui::SUI>", `${long("2")}::a::B<${long("3")}::c::D<u8,vector<vector<bool>>>,${long("2")}::sui::SUI>`]
+      ]
+    ) {
+      assert.deepStrictEqual(SuiAdapter.normalizeAsset(asset!), { ok: true, asset: canonical }, asset)
+    }
+  })
+
+  it("a parameter that is not a Move type, a list that does not close or parse, or a coin type that is no struct is refused, naming it", () => {
+    for (
+      const bad of [
+        "0x2::coin::Coin<not a type>",
+        "0x2::coin::Coin<U8>",
+        "0x2::coin::Coin<u8 u8>",
+        "0x2::coin::Coin<0xg::a::B>",
+        "0x2::coin::Coin<x::y::z>",
+        // a vector takes one type, a primitive none
+        "0x2::coin::Coin<vector>",
+        "0x2::coin::Coin<vector<u8, u8>>",
+        "0x2::coin::Coin<u8<u8>>",
+        // lists not closed, empty entries, or more than one
+        "0x2::a::B<0x3::c::D<u8, u16>",
+        "0x2::coin::Coin<u8,>",
+        "0x2::coin::Coin<,u8>",
+        "0x2::coin::Coin<<u8>>",
+        "0x2::coin::Coin<u8>>",
+        "0x2::coin::Coin<u8><u8>",
+        // a coin type is a struct
+        "u64",
+        "vector<u8>"
+      ]
+    ) {
+      assert.deepStrictEqual(SuiAdapter.normalizeAsset(bad), refusal(bad), bad)
+    }
+  })
+
+  it(`a coin type is read up to ${SuiAdapter.longestAsset} characters (its parameters nested hundreds deep within them); a longer one is refused without reading it`, () => {
+    const longest = `0x2::m::${"S".repeat(SuiAdapter.longestAsset - 8)}`
+    assert.deepStrictEqual(SuiAdapter.normalizeAsset(longest), { ok: true, asset: `${long("2")}${longest.slice(3)}` })
+    assert.deepStrictEqual(SuiAdapter.normalizeAsset(`${longest}S`), refusal(`${longest}S`))
+    const nested = (depth: number) => `0x2::a::B<${"vector<".repeat(depth)}u8${">".repeat(depth)}>`
+    assert.isAtMost(nested(500).length, SuiAdapter.longestAsset)
+    assert.deepStrictEqual(SuiAdapter.normalizeAsset(nested(500)), { ok: true, asset: `${long("2")}${nested(500).slice(3)}` })
+    // 100,000 levels: the SDK's own reading of it exhausts the heap
+    assert.deepStrictEqual(SuiAdapter.normalizeAsset(nested(100_000)), refusal(nested(100_000)))
+  })
+})

@@ -23,19 +23,20 @@ const transfer = "event Transfer(address indexed from, address indexed to, uint2
 /** The topic of `Transfer(address,address,uint256)`. */
 const transferTopic = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 
-/** A task context recording the checkpoints saved and the progress reported; `resumed` is its last checkpoint. */
+/** A task context recording the checkpoints saved, the progress reported and the heartbeats; `resumed` is its last checkpoint. */
 const recordingContext = <C>(resumed?: C) => {
   const checkpoints: Array<C> = []
   const progress: Array<readonly [number, string | undefined]> = []
+  let heartbeats = 0
   const context: TaskContext.Typed<C, unknown> = {
     taskId: "run",
     attempt: 1,
-    heartbeat: Effect.void,
+    heartbeat: Effect.sync(() => void heartbeats++),
     progress: (percent, message) => Effect.sync(() => void progress.push([percent, message])),
     checkpoint: (state) => Effect.sync(() => void checkpoints.push(state)),
     lastCheckpoint: Effect.succeed(Option.fromUndefinedOr(resumed))
   }
-  return { context, checkpoints, progress }
+  return { context, checkpoints, progress, heartbeats: () => heartbeats }
 }
 
 /** A client of the dev chain of its own, closed with the test's scope. */
@@ -463,4 +464,30 @@ describe("the chain kinds' payloads", () => {
       assert.include(refusal(kind, { chain: "dev", number: 3, block: { number: "0x3" } }), message)
     }
   })
+})
+
+layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("the range kinds' confirmations", (it) => {
+  it.effect("FetchBlocks and ScanAddresses wait, heartbeating, until their last block has the confirmations asked", () =>
+    Effect.gen(function*() {
+      const evm = yield* devClient
+      yield* evm.request("evm_mine")
+      for (const kind of ["fetch", "scan"] as const) {
+        const head = yield* headOf(evm)
+        const range = { chain: "dev", fromBlock: head - 1, toBlock: head, confirmations: 2, pollMillis: 10 }
+        const recorded = recordingContext<any>()
+        let done = false
+        const run = kind === "fetch"
+          ? Effect.map(ChainTasks.fetchBlocks(range, recorded.context), (result) => result.blocks.map((block) => block.number))
+          : Effect.map(ChainTasks.scanAddresses({ ...range, addresses: [DevChain.accounts[18]!.address] }, recorded.context), (result) => [result.fromBlock, result.toBlock])
+        const fiber = yield* Effect.forkChild(onDev(run).pipe(Effect.ensuring(Effect.sync(() => void (done = true)))))
+        // the head block has one confirmation: it waits for another, heartbeating as it polls
+        for (let tries = 0; recorded.heartbeats() === 0; tries++) {
+          if (done || tries > 2000) return yield* Effect.die(new Error(`${kind}: no wait for confirmations (done: ${done})`))
+          yield* Effect.sleep("10 millis")
+        }
+        assert.isFalse(done, kind)
+        yield* evm.request("evm_mine")
+        assert.deepStrictEqual(yield* Fiber.join(fiber), [head - 1, head], kind)
+      }
+    }))
 })

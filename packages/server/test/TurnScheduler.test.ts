@@ -175,6 +175,36 @@ describe("TurnScheduler's backlog", () => {
   })
 })
 
+describe("TurnScheduler's backlog, a fiber alone in its turn", () => {
+  /** Schedules a task on a fiber of its own, keeps the thread busy `millis` before the turn can begin, and resolves when the task has run. */
+  const waitAlone = async (scheduler: TurnScheduler.TurnScheduler, millis: number) => {
+    let ranAt = 0
+    const before = performance.now()
+    scheduler.makeDispatcher().scheduleTask(() => ranAt = performance.now(), 0)
+    busy(millis)
+    while (ranAt === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+    return { before, ranAt }
+  }
+
+  it("counts its wait: from when it was queued to its turn", async () => {
+    const scheduler = TurnScheduler.make(60_000)
+    const { before, ranAt } = await waitAlone(scheduler, 20)
+    const { readyFibers, waitSeconds } = scheduler.backlog()
+    assert.strictEqual(readyFibers, 0)
+    // Queued after `before`, its turn began after the 20 ms the thread was kept busy and before the task ran.
+    assert.isAtLeast(waitSeconds * 1000, 20)
+    assert.isAtMost(waitSeconds * 1000, ranAt - before)
+  })
+
+  it("the longest wait since the last look is kept through a later, shorter one", async () => {
+    const scheduler = TurnScheduler.make(60_000)
+    await waitAlone(scheduler, 20)
+    // A second turn whose fiber waits only for the next check phase.
+    await waitAlone(scheduler, 0)
+    assert.isAtLeast(scheduler.backlog().waitSeconds * 1000, 20)
+  })
+})
+
 describe("TurnScheduler's backlog, a fiber the budget cut", () => {
   it("waits from when it was cut: the time it ran in its turn is not counted as waiting", async () => {
     // A budget of 1 ms and a first task of 30: the turn cuts the fiber after it, the second task waits a turn.

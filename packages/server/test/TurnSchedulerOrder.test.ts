@@ -2,7 +2,8 @@
  * `TurnScheduler`'s order and budget, read from the tasks it runs (no timing): a fiber's tasks run by
  * priority, lower first, each priority's in the order scheduled; tasks scheduled while a run goes on wait for
  * the next run; a turn whose budget is spent leaves the rest of its tasks for the next turn, the dispatcher it
- * cut going first then. A budget of 0 is spent by any one task, so each turn runs exactly one task.
+ * cut going first then, and a flush runs what a cut left. A budget of 0 is spent by any one task, so each
+ * turn runs exactly one task.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as TurnScheduler from "../src/TurnScheduler.ts"
@@ -50,6 +51,34 @@ describe("TurnScheduler's order", () => {
       seen.push([...ran])
     }
     assert.deepStrictEqual(seen, [["one-a"], ["one-a", "one-b"], ["one-a", "one-b", "two"], ["one-a", "one-b", "two"]])
+  })
+
+  it("a flush runs the tasks a turn's budget left to the fiber, at once", async () => {
+    const scheduler = TurnScheduler.make(0)
+    const dispatcher = scheduler.makeDispatcher()
+    const ran: Array<string> = []
+    dispatcher.scheduleTask(() => ran.push("a"), 0)
+    dispatcher.scheduleTask(() => ran.push("b"), 0)
+    await afterTurn()
+    assert.deepStrictEqual(ran, ["a"])
+    // `b` is the fiber's only task left, kept from the turn the budget cut (`Effect.runSync` flushes its fiber so).
+    dispatcher.flush()
+    assert.deepStrictEqual(ran, ["a", "b"])
+    await afterTurn()
+    assert.deepStrictEqual(ran, ["a", "b"])
+  })
+
+  it("a turn that finds its fiber's tasks flushed already runs none, and charges the next turn's tasks nothing", async () => {
+    const scheduler = TurnScheduler.make(60_000)
+    const flushed = scheduler.makeDispatcher()
+    const ran: Array<string> = []
+    flushed.scheduleTask(() => ran.push("flushed"), 0)
+    flushed.flush()
+    // The turn queued for it finds nothing to run: no task to share its tail among.
+    await afterTurn()
+    for (const name of ["x", "y"]) scheduler.makeDispatcher().scheduleTask(() => ran.push(name), 0)
+    await afterTurn()
+    assert.deepStrictEqual(ran, ["flushed", "x", "y"])
   })
 
   it("with budget to spare, one turn runs every fiber's tasks", async () => {

@@ -5,7 +5,8 @@
  * the order of the tasks and of the work they left (no timed assertion):
  * the tasks of one turn run in one `setImmediate` callback, and what they
  * leave runs between it and the next turn, so each unbroken run of tasks in
- * the log is one turn.
+ * the log is one turn. The charge is the tail's share per task of the turn
+ * that left it, timed from that turn's end.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as TurnScheduler from "../src/TurnScheduler.ts"
@@ -63,4 +64,42 @@ describe("TurnScheduler, the work a turn leaves after it", () => {
     for (const [i, tasks] of turns.slice(1).entries()) assert.isAtMost(tasks, budget, `turn ${i + 2} ran ${tasks} tasks: ${turns.join(",")}`)
     // 288 ms of busy work, and the turns between: seconds on a loaded machine, never a bound on its speed.
   }, 60_000)
+
+  it("is shared among the tasks that left it: a tail of 50 ms after 10 tasks charges each of the next turn's 5 ms", async () => {
+    // A budget of 1 s: 10 tasks charged 5 ms each fit in one turn; charged the whole tail each (500 ms), 2 would.
+    const scheduler = TurnScheduler.make(1_000)
+    const log: Array<"task" | "left"> = []
+    const round = (leaves: number) =>
+      new Promise<void>((finished) => {
+        let left = 10
+        for (let f = 0; f < 10; f++) {
+          scheduler.makeDispatcher().scheduleTask(() => {
+            log.push("task")
+            process.nextTick(() => {
+              busy(leaves)
+              log.push("left")
+              if (--left === 0) finished()
+            })
+          }, 0)
+        }
+      })
+    await round(5)
+    await round(0)
+    // The first turn knows of no tail yet; the second is charged the first's, 5 ms a task at least (more only if the
+    // machine takes the processor from the tail: by 950 ms, and the 10 would still not fit).
+    assert.deepStrictEqual(turnsOf(log), [10, 10])
+  })
+
+  it("is measured from the turn's end: a turn that left nothing charges the next turn's tasks (almost) nothing", async () => {
+    // A budget of 500 ms: the tail of a turn that left no work is microseconds; charged as much as the clock's
+    // reading since the thread started (seconds), the next turn would stop after its first task.
+    const scheduler = TurnScheduler.make(500)
+    const ran: Array<string> = []
+    const afterTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+    scheduler.makeDispatcher().scheduleTask(() => ran.push("first"), 0)
+    await afterTurn()
+    for (const name of ["x", "y", "z"]) scheduler.makeDispatcher().scheduleTask(() => ran.push(name), 0)
+    await afterTurn()
+    assert.deepStrictEqual(ran, ["first", "x", "y", "z"])
+  })
 })

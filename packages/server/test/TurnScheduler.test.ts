@@ -81,6 +81,31 @@ describe("TurnScheduler", () => {
     })))
 })
 
+describe("TurnScheduler, a fiber that never waits", () => {
+  it.live("yields after Effect's operation budget: a long run of synchronous steps is spread over turns", () =>
+    Effect.gen(function*() {
+      // The check phases seen by a loop of immediates of its own, started before the fiber.
+      let checks = 0
+      let immediate = setImmediate(function count() {
+        checks++
+        immediate = setImmediate(count)
+      })
+      const seen: Array<number> = []
+      // 10,000 steps with nothing to wait for: Effect yields a fiber every 2,048 operations.
+      const steps = Effect.gen(function*() {
+        for (let step = 0; step < 10_000; step++) {
+          yield* Effect.sync(() => seen.push(checks))
+        }
+      })
+      yield* Effect.provideService(Effect.forkChild(steps), Scheduler.Scheduler, TurnScheduler.make(60_000)).pipe(
+        Effect.flatMap(Fiber.join),
+        Effect.ensuring(Effect.sync(() => clearImmediate(immediate)))
+      )
+      assert.strictEqual(seen.length, 10_000)
+      assert.isAbove(new Set(seen).size, 1, "every step ran in one turn")
+    }))
+})
+
 /** Whether `install` ran a program, and on which scheduler, with `env`. */
 const installed = (env: Record<string, string>) => {
   let ran: Scheduler.Scheduler | undefined

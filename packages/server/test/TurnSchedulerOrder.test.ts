@@ -53,6 +53,19 @@ describe("TurnScheduler's order", () => {
     assert.deepStrictEqual(seen, [["one-a"], ["one-a", "one-b"], ["one-a", "one-b", "two"], ["one-a", "one-b", "two"]])
   })
 
+  it("a fiber the budget cut waits in the run queue once, whatever it schedules before its next turn", async () => {
+    const scheduler = TurnScheduler.make(0)
+    const dispatcher = scheduler.makeDispatcher()
+    const ran: Array<string> = []
+    dispatcher.scheduleTask(() => ran.push("a"), 0)
+    dispatcher.scheduleTask(() => ran.push("b"), 0)
+    await afterTurn()
+    assert.deepStrictEqual([ran, scheduler.backlog().readyFibers], [["a"], 1])
+    // Its fiber schedules more (a queue woke it) while it waits with the task the cut left.
+    dispatcher.scheduleTask(() => ran.push("c"), 0)
+    assert.strictEqual(scheduler.backlog().readyFibers, 1)
+  })
+
   it("a flush runs the tasks a turn's budget left to the fiber, at once", async () => {
     const scheduler = TurnScheduler.make(0)
     const dispatcher = scheduler.makeDispatcher()

@@ -90,19 +90,88 @@ const encodeJson = Schema.encodeExit(Schema.toCodecJson(TaskInfo))
  */
 const jsonTexts = HiddenField.make<string>()
 
+/** A field's check as `TaskInfo`'s JSON encoding makes it, for a value it passes through unchanged. */
+type FieldCheck = (value: unknown) => boolean
+
+const isString: FieldCheck = (value) => typeof value === "string"
+/** A number the JSON encoding writes as itself (it writes a non-finite one as a string: left to the Schema). */
+const isFinite: FieldCheck = (value) => typeof value === "number" && Number.isFinite(value)
+/** The Schema's own JSON-value test (plain objects, arrays, strings, finite numbers, booleans, null; no cycle). */
+const isJson: FieldCheck = Schema.is(Schema.Json)
+const orNull = (check: FieldCheck): FieldCheck => (value) => value === null || check(value)
+const oneOf = (values: ReadonlyArray<string>): FieldCheck => {
+  const set: ReadonlySet<unknown> = new Set(values)
+  return (value) => set.has(value)
+}
+
+/**
+ * `TaskInfo`'s fields in its order, each with the check its JSON encoding makes of a value it passes through as it
+ * is, and whether it may be absent (`optionalKey`). The `Unknown` fields are checked as the Schema checks them, with
+ * its own JSON-value test.
+ */
+export const plainFields: ReadonlyArray<readonly [key: keyof TaskInfo & string, check: FieldCheck, optional: boolean]> = [
+  ["id", isString, false],
+  ["kind", isString, false],
+  ["status", oneOf(TaskStatus.literals), false],
+  ["reason", orNull(oneOf(FailureReason.literals)), false],
+  ["priority", isFinite, false],
+  ["key", orNull(isString), false],
+  ["owner", orNull(isString), false],
+  ["attempt", isFinite, false],
+  ["progress", isFinite, false],
+  ["message", orNull(isString), false],
+  ["detail", isJson, false],
+  ["payload", isJson, false],
+  ["result", isJson, false],
+  ["error", isJson, false],
+  ["errorMessage", orNull(isString), false],
+  ["checkpoint", isJson, false],
+  ["createdAt", isFinite, false],
+  ["startedAt", orNull(isFinite), false],
+  ["finishedAt", orNull(isFinite), false],
+  ["heartbeatAt", orNull(isFinite), false],
+  ["expiresAt", orNull(isFinite), false],
+  ["timeoutMillis", isFinite, true],
+  ["heartbeatTimeoutMillis", isFinite, true],
+  ["retries", isFinite, true],
+  ["runner", isString, true]
+]
+
+/**
+ * The JSON encoding of a record whose every field the encoding passes through unchanged, stringified: the same text
+ * as the Schema's (its fields in order, nothing else), without its parser's cost (a third of it per record, measured
+ * beside it); `undefined` for any other record, which the Schema then encodes (or refuses).
+ */
+const plainText = (info: TaskInfo): string | undefined => {
+  const out: Record<string, unknown> = {}
+  const fields = info as unknown as Record<string, unknown>
+  for (const [key, check, optional] of plainFields) {
+    if (optional && !Object.hasOwn(fields, key)) continue
+    const value = fields[key]
+    if (!check(value)) return undefined
+    out[key] = value
+  }
+  return JSON.stringify(out)
+}
+
 /**
  * A record's JSON text (its Schema's JSON encoding, stringified), made once
  * per record object and shared by every stream that writes it — the feed's
  * SSE frames and the RPC watchers — or `undefined` for a value that does not
  * encode (the caller's own encoding then reports why). The record reads as
- * before: the text is kept where no reader sees it (`HiddenField`).
+ * before: the text is kept where no reader sees it (`HiddenField`). A record
+ * the encoding would pass through unchanged (every one the supervisor makes)
+ * is written without the Schema's parser (`plainText`).
  */
 export const jsonText = (info: TaskInfo): string | undefined => {
   let text = jsonTexts.get(info)
   if (text !== undefined) return text
-  const encoded = encodeJson(info)
-  if (encoded._tag === "Failure") return undefined
-  text = JSON.stringify(encoded.value)
+  text = plainText(info)
+  if (text === undefined) {
+    const encoded = encodeJson(info)
+    if (encoded._tag === "Failure") return undefined
+    text = JSON.stringify(encoded.value)
+  }
   jsonTexts.set(info, text)
   return text
 }

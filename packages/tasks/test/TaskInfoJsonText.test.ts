@@ -2,6 +2,9 @@
  * `TaskInfo.jsonText`: a record's JSON text is its Schema's JSON encoding,
  * stringified, made once per record object (a second call answers from the
  * first, without encoding again); a value that does not encode has none.
+ * A record the encoding passes through unchanged is written without the
+ * Schema's parser: the text must be the Schema's, byte for byte, for any
+ * record, and a record it would change or refuse must still go to it.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
@@ -23,6 +26,47 @@ describe("TaskInfo.jsonText", () => {
     // Records are never mutated; changing one here shows the text is not made again.
     ;(info as { message: string | null }).message = "second"
     assert.strictEqual(TaskInfo.jsonText(info), first)
+  })
+
+  it("checks every field of TaskInfo, in its order, on the path without the Schema's parser", () => {
+    assert.deepStrictEqual(TaskInfo.plainFields.map(([key]) => key), Object.keys(TaskInfo.TaskInfo.fields))
+  })
+
+  it.prop("is the Schema's text for any record the Schema makes, with JSON values in its open fields", {
+    info: Schema.Struct({
+      ...TaskInfo.TaskInfo.fields,
+      detail: Schema.Json,
+      payload: Schema.Json,
+      result: Schema.Json,
+      error: Schema.Json,
+      checkpoint: Schema.Json
+    })
+  }, ({ info }) => {
+    const text = TaskInfo.jsonText(info as TaskInfo.TaskInfo)
+    assert.strictEqual(text, JSON.stringify(encode(info as TaskInfo.TaskInfo)))
+  })
+
+  it.prop("is the Schema's text, or none where the Schema refuses, for any record with anything in its open fields", {
+    info: TaskInfo.TaskInfo
+  }, ({ info }) => {
+    const encoded = Schema.encodeExit(Schema.toCodecJson(TaskInfo.TaskInfo))(info)
+    assert.strictEqual(TaskInfo.jsonText(info), encoded._tag === "Success" ? JSON.stringify(encoded.value) : undefined)
+  })
+
+  it("leaves to the Schema what it writes otherwise or refuses: a number that is not finite, a key it does not know, a cycle", () => {
+    // The Schema writes a number that is not finite as a string.
+    const infinite = record({ createdAt: Number.POSITIVE_INFINITY, priority: Number.NaN })
+    assert.strictEqual(TaskInfo.jsonText(infinite), JSON.stringify(encode(infinite)))
+    assert.include(TaskInfo.jsonText(infinite), "\"createdAt\":\"Infinity\"")
+    // A key that is not a field is left out; the optional fields are written where present, in their place.
+    const extra = { ...record({ timeoutMillis: 5, runner: "127.0.0.1:1" }), unknownField: 1 } as TaskInfo.TaskInfo
+    assert.strictEqual(TaskInfo.jsonText(extra), JSON.stringify(encode(extra)))
+    assert.notInclude(TaskInfo.jsonText(extra), "unknownField")
+    // A payload that is not a JSON value (a cycle, a Date) does not encode.
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    assert.isUndefined(TaskInfo.jsonText(record({ payload: cyclic })))
+    assert.isUndefined(TaskInfo.jsonText(record({ result: new Date(0) })))
   })
 
   it("is undefined for a value that does not encode", () => {

@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import { Task } from "@chainjobs/tasks"
-import { Clock, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Clock, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { type Abi, type AbiEvent, type Address, type Block, type Hex, parseAbi, toEventSelector, type Transaction } from "viem"
 import * as Activity from "./Activity.ts"
 import * as AddressScan from "./AddressScan.ts"
@@ -52,11 +52,15 @@ const EventSignatures = Schema.Array(Schema.String).check(Schema.makeFilter((sig
   }
 }))
 
+/** Whether a chain kind's failure is a transient provider failure (a block that failed validation is not). */
+const isTransientFailure = (error: ChainRequestError | BlockValidationError): boolean =>
+  error._tag === "ChainRequestError" && isTransient(error)
+
 /** Retries of a transient provider failure: `times` at most, 1 s apart and doubling. */
 const transientRetries = (times: number) =>
   Schedule.exponential("1 second").pipe(
     Schedule.setInputType<ChainRequestError | BlockValidationError>(),
-    Schedule.while(({ input }) => input._tag === "ChainRequestError" && isTransient(input)),
+    Schedule.while(({ input }) => isTransientFailure(input)),
     Schedule.upTo({ times })
   )
 
@@ -625,6 +629,20 @@ export const FollowHead = Task.define("chain/follow-head", {
 /** How many of its last blocks `FollowHead` remembers, and so the deepest reorganization it follows. */
 export const followWindow = 64
 
+/** The longest `FollowHead` waits to poll again after transient provider failures in a row. */
+export const followBackoffCap: Duration.Duration = Duration.seconds(30)
+
+/**
+ * When `FollowHead` polls again after a round that a transient provider failure ended: after its poll interval,
+ * doubling with each failure in a row, up to `followBackoffCap`; never after any other failure.
+ */
+const pollAgain = (pollMillis: number) =>
+  Schedule.exponential(Duration.millis(pollMillis)).pipe(
+    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, followBackoffCap))),
+    Schedule.setInputType<ChainRequestError | BlockValidationError>(),
+    Schedule.while(({ input }) => isTransientFailure(input))
+  )
+
 /** Checks a validated block against the chain's last recorded block, then records and publishes it. */
 const record = Effect.fn("ChainTasks.record")(function*(chain: string, block: ValidatedBlock) {
   const feed = yield* BlockFeed
@@ -689,7 +707,8 @@ export const followHead = Effect.fn("ChainTasks.followHead")(function*(
       recent = recent.filter((item) => item.number < next)
     })
 
-  while (true) {
+  /** One poll: reads the head and processes every block up to it. */
+  const round = Effect.gen(function*() {
     const head = yield* client.head
     // a reorganization that replaced the last blocks by as many others (or fewer) shows only in their hashes
     const last = recent.at(-1)
@@ -712,8 +731,24 @@ export const followHead = Effect.fn("ChainTasks.followHead")(function*(
       yield* context.checkpoint({ lastBlock: next, recent })
       next++
     }
+  })
+
+  const pollMillis = payload.pollMillis ?? 1000
+  // A transient provider failure ends the round, not the task: a node behind the provider's balancer that has not
+  // the head's block yet (it answers null or "header not found"), a timeout, a 429, a lost connection. The follower
+  // polls again, backing off, from the block after the last it processed; it fails on anything else.
+  const following = round.pipe(
+    Effect.tapError((error) =>
+      isTransientFailure(error)
+        ? Effect.andThen(context.heartbeat, Effect.logWarning(`chainjobs: following ${payload.chain}: ${error.message}; polling again`))
+        : Effect.void
+    ),
+    Effect.retry(pollAgain(pollMillis))
+  )
+  while (true) {
+    yield* following
     yield* context.heartbeat
-    yield* Effect.sleep(payload.pollMillis ?? 1000)
+    yield* Effect.sleep(pollMillis)
   }
 })
 

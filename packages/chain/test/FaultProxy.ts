@@ -6,7 +6,7 @@
  * the answers to them after they reached the node, answer them with a
  * given provider's JSON-RPC error, hold back reads of blocks above a
  * number until told otherwise, claim another sender for every
- * transaction of the blocks it returns, or leave the logs out of receipts. Everything else is forwarded to the target node. It counts
+ * transaction of the blocks it returns, leave the logs out of receipts, or claim a head above the node's. Everything else is forwarded to the target node. It counts
  * what it did, so a test can check that faults really happened.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -47,6 +47,12 @@ export interface Faults {
   readonly rewriteFrom: string | undefined
   /** Answers to `eth_getTransactionReceipt` leave out every log (a lying provider). */
   readonly dropLogs: boolean
+  /**
+   * Answers to `eth_blockNumber` claim a head this many blocks above the node's: a provider's balancer whose nodes
+   * lag each other, the head read from one and the blocks from another that has not the last ones yet (it answers
+   * null for them).
+   */
+  readonly headAhead: number
 }
 
 /** A JSON-RPC error as a provider sends it. */
@@ -77,7 +83,8 @@ export const none: Faults = {
   holdAbove: Number.POSITIVE_INFINITY,
   requireHeaders: {},
   rewriteFrom: undefined,
-  dropLogs: false
+  dropLogs: false,
+  headAhead: 0
 }
 
 /** What the proxy did so far. */
@@ -134,11 +141,15 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
       const next = random(seed)
       const counts: Counts = { requests: 0, forwarded: 0, rateLimited: 0, rpcRateLimited: 0, serverError: 0, stall: 0, garble: 0, rangeRejected: 0, providerError: 0, held: 0, unauthorized: 0, blocksRead: [] }
       const holding = new Set<() => void>()
-      const rewritten = (text: string) => {
+      const rewritten = (text: string, messages: ReadonlyArray<Message>) => {
         const from = current.rewriteFrom
-        if (from === undefined && !current.dropLogs) return text
+        if (from === undefined && !current.dropLogs && current.headAhead === 0) return text
         const parsed = JSON.parse(text) as unknown
         for (const answer of Array.isArray(parsed) ? parsed : [parsed]) {
+          const asked = messages.find((message) => message.id === answer?.id)
+          if (asked?.method === "eth_blockNumber" && typeof answer.result === "string") {
+            answer.result = `0x${(BigInt(answer.result) + BigInt(current.headAhead)).toString(16)}`
+          }
           for (const transaction of from === undefined ? [] : answer?.result?.transactions ?? []) {
             if (typeof transaction === "object" && transaction !== null) transaction.from = from
           }
@@ -212,7 +223,7 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
           await new Promise((resolve) => setTimeout(resolve, current.slowMillis))
         }
         const answer = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body })
-        const text = rewritten(await answer.text())
+        const text = rewritten(await answer.text(), messages)
         if (current.dropAnswers > 0 && messages.some((message) => message.method === current.dropAnswerMethod)) {
           current = { ...current, dropAnswers: current.dropAnswers - 1 }
           counts.stall++

@@ -4,7 +4,8 @@
  * block and the hashes of the last ones) and a restart that resumes after it;
  * a reorganization that forks inside what it remembers, followed from the
  * fork (the feed sees the replaced numbers again); and one deeper than it
- * remembers, which fails it.
+ * remembers, which fails it. A provider's transient failure (a node that has
+ * not the head's block yet) is polled again; any other fails it.
  */
 import { assert, layer } from "@effect/vitest"
 import { TaskStore, Tasks } from "@chainjobs/tasks"
@@ -146,6 +147,54 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("F
       const blocks = yield* collected(published, "the block it waited for and the next")
       assert.deepStrictEqual(blocks.map((block) => block.number), [head + 2, head + 3])
       yield* follower.interrupt
+    }), 60_000)
+
+  it.effect("a provider whose nodes lag each other (a head read from one, its blocks asked of another that has not them yet) is polled again: the follower goes on, no block skipped or twice", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const evm = yield* client(devChainConfig([chain.url]))
+      const head = yield* headOf(evm)
+      // the head it reads is two blocks above the node's: the node answers null for them
+      const proxy = yield* FaultProxy.make(chain.url, { headAhead: 2 })
+      const { feed, tasks } = yield* started(yield* Layer.build(TaskStore.layerMemory), proxy.url)
+      const published = yield* nextPublished(feed, 3)
+      const follower = yield* tasks.submit(ChainTasks.FollowHead, { chain: "dev", fromBlock: head, pollMillis: 10 })
+      // it has asked for the missing block, and asked again
+      for (let tries = 0; proxy.counts.blocksRead.filter((number) => number === head + 1).length < 2; tries++) {
+        if (tries > 2000) return yield* Effect.die(new Error(`blocks read: ${proxy.counts.blocksRead.join(", ")}; the follower: ${(yield* follower.info).status}`))
+        yield* Effect.sleep("10 millis")
+      }
+      assert.strictEqual((yield* follower.info).status, "running")
+      proxy.set({ headAhead: 0 })
+      for (let block = 0; block < 2; block++) yield* evm.request("evm_mine")
+      const blocks = yield* collected(published, "the first block, then the two the node lacked at first")
+      assert.deepStrictEqual(blocks.map((block) => block.number), [head, head + 1, head + 2])
+      blocks.slice(1).forEach((block, index) => assert.strictEqual(block.parentHash, blocks[index]!.hash))
+      assert.strictEqual((yield* follower.info).status, "running")
+      yield* follower.interrupt
+    }), 60_000)
+
+  it.effect("a provider's refusal that is not transient (an invalid argument) fails the follower at once", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const evm = yield* client(devChainConfig([chain.url]))
+      const head = yield* headOf(evm)
+      const proxy = yield* FaultProxy.make(chain.url, {
+        providerError: { code: -32602, message: "invalid argument 0: hex number with leading zero digits" },
+        providerErrorMethod: "eth_getBlockByNumber",
+        providerErrorTimes: 1
+      })
+      const { tasks } = yield* started(yield* Layer.build(TaskStore.layerMemory), proxy.url)
+      const follower = yield* tasks.submit(ChainTasks.FollowHead, { chain: "dev", fromBlock: head, pollMillis: 10 })
+      const exit = yield* follower.await.pipe(
+        Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error("the follower did not fail within 20 s")) })
+      )
+      assert.isTrue(Exit.isFailure(exit), "the follower failed")
+      const error = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
+      const failure = error?._tag === "Fail" ? error.error as { readonly _tag: string; readonly reason: { readonly _tag: string; readonly code: number } } : undefined
+      assert.strictEqual(failure?._tag, "ChainRequestError")
+      assert.deepInclude(failure!.reason, { _tag: "JsonRpc", code: -32602 })
+      assert.strictEqual(proxy.counts.providerError, 1)
     }), 60_000)
 
   it.effect("a restarted follower resumes after its checkpoint: no block twice, none skipped, its memory of hashes kept", () =>

@@ -6,29 +6,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { TaskInfo } from "@chainjobs/tasks"
 import * as Cli from "../src/Cli.ts"
 import { failure, runCli } from "./cli.ts"
-import { type Answer, scriptedHttp, type Seen } from "./scriptedHttp.ts"
+import { scriptedHttp, type Seen } from "./scriptedHttp.ts"
+import { rpcReply, running } from "./scriptedRpc.ts"
 
-/** A running task's record, as the service encodes it. */
-const running: TaskInfo.TaskInfo = {
-  id: "t-1", kind: "noop", status: "running", reason: null, priority: 0, key: null, owner: null, attempt: 1, progress: 35,
-  message: "block 7 of 20", detail: null, payload: {}, result: null, error: null, errorMessage: null, checkpoint: null,
-  createdAt: 0, startedAt: 1, finishedAt: null, heartbeatAt: null, expiresAt: null
-}
-
-/** The RPC answer to the request in `seen`: a chunk of `records` when there are any, then the stream's successful end. */
-const watchStream = (records: ReadonlyArray<unknown>) => (seen: Seen): Answer => {
-  const requestId = JSON.parse(seen.body.split("\n")[0]!).id
-  return {
-    status: 200,
-    ndjson: [
-      ...(records.length === 0 ? [] : [{ _tag: "Chunk", requestId, values: records }]),
-      { _tag: "Exit", requestId, exit: { _tag: "Success", value: null } }
-    ]
-  }
-}
+/** A `Watch` answer: `records`, then the stream's end. */
+const watchStream = (records: ReadonlyArray<unknown>) => (seen: Seen) => rpcReply(seen, { chunks: records, value: null })
 
 /** Error-like objects whose `cause`s chain `length` deep, each message its depth: `link 0` → `link 1` → … */
 const chain = (length: number) => {

@@ -231,4 +231,28 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         yield* statusIs(runner, current, "interrupted")
         yield* eventually(Effect.map(daemon.current, Option.isNone), () => "the stopped daemon has no task")
       })), { timeout: 60_000 })
+
+  it.live("a handle made from a task's id with its kind reads, follows and interrupts the task through the cluster", () =>
+    onRunner((runner) =>
+      Effect.gen(function*() {
+        const { tasks } = runner
+        const { id } = yield* tasks.submit(Gated, { gate: "never" })
+        yield* statusIs(runner, id, "running")
+        const handle = yield* tasks.handle(id, Gated)
+        assert.strictEqual(handle.kind, "gated")
+        assert.strictEqual(yield* handle.status, "running")
+        const followed = yield* Effect.forkChild(Stream.runCollect(handle.events), { startImmediately: true })
+        yield* handle.interrupt
+        assert.strictEqual((yield* Fiber.join(followed)).at(-1)?.status, "interrupted")
+        assert.strictEqual((yield* tasks.get(id)).status, "interrupted")
+      })), { timeout: 60_000 })
+
+  it.live("a schedule cancelled tells no last task", () =>
+    onRunner((runner) =>
+      Effect.gen(function*() {
+        const recurring = yield* runner.tasks.schedule(Tick, { n: 2 }, { schedule: Schedule.spaced("20 millis") })
+        yield* eventually(Effect.map(recurring.lastTask, Option.isSome), () => "a tick submitted")
+        yield* recurring.cancel
+        assert.isTrue(Option.isNone(yield* recurring.lastTask))
+      })), { timeout: 60_000 })
 })

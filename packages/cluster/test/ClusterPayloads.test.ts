@@ -3,7 +3,8 @@
  * cluster (`ClusterTasks.submit`, `submitEncoded`): a typed submission is
  * encoded before it travels to the shard owner, an encoded one (a remote
  * caller's) travels as it is, and both are placed by the key of the decoded
- * payload, so that one key's tasks meet on one runner however they came.
+ * payload, so that one key's tasks meet on one runner however they came
+ * (`submitAll` and `run` as `submit`).
  * Two runners of `Runner.layer` in the test process (`InProcessCluster.ts`).
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -91,5 +92,14 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks payloads", () => {
       yield* b.tasks.submit(Numbered, { n, gate: "typed-id" }, { id })
       yield* cluster.open("typed-id")
       assert.deepInclude(yield* b.tasks.awaitInfo(id), { status: "completed", result: n, key: String(n), runner: a.address })
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("submitAll and run encode a typed payload as submit does", () =>
+    Effect.gen(function*() {
+      const { a, b, cluster, n } = yield* twoRunners
+      yield* cluster.open("many")
+      const [first] = yield* b.tasks.submitAll(Numbered, [{ n, gate: "many" }])
+      assert.deepInclude(yield* b.tasks.awaitInfo(first!.id), { status: "completed", result: n, key: String(n), runner: a.address })
+      assert.strictEqual(yield* b.tasks.run(Numbered, { n, gate: "many" }), n)
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })

@@ -4,10 +4,10 @@ import { connect, type Socket } from "node:net"
 import * as ServerConfig from "../src/ServerConfig.ts"
 import { nodeServer } from "../src/Server.ts"
 
-/** The service's Node server with an idle timer of 500 ms (Node's is 6 s), answering each request with its path. */
+/** The service's Node server with an idle timer of 1.5 s (Node's is 6 s), answering each request with its path. */
 const serving = async () => {
   const server = nodeServer(ServerConfig.defaults)
-  server.keepAliveTimeout = 500
+  server.keepAliveTimeout = 1500
   server.keepAliveTimeoutBuffer = 0
   server.on("request", (request, response) => response.end(`served ${request.url}`))
   const port = await new Promise<number>((resolve) =>
@@ -76,13 +76,13 @@ describe("IdleClose", () => {
     const { port, server } = await serving()
     const { next, socket } = client(port)
     socket.write(get("/first"))
-    // The first answer, and at once the next request, then a turn of 800 ms: the service's idle timer (500 ms from
+    // The first answer, and at once the next request, then a turn of 1.8 s: the service's idle timer (1.5 s from
     // its answer) expires with the request waiting, unread, in its socket. Node's own timeout closed the connection
     // there (the client saw it reset); the request must be read and answered instead.
     const first = next()
     socket.once("data", () => {
       socket.write(get("/second"))
-      holdLoop(800)
+      holdLoop(1800)
     })
     expect(await first).toBe("served /first")
     expect(await next()).toBe("served /second")

@@ -53,20 +53,8 @@ describe("TurnScheduler's order", () => {
     assert.deepStrictEqual(seen, [["one-a"], ["one-a", "one-b"], ["one-a", "one-b", "two"], ["one-a", "one-b", "two"]])
   })
 
-  it("a fiber the budget cut waits in the run queue once, whatever it schedules before its next turn", async () => {
-    const scheduler = TurnScheduler.make(0)
-    const dispatcher = scheduler.makeDispatcher()
-    const ran: Array<string> = []
-    dispatcher.scheduleTask(() => ran.push("a"), 0)
-    dispatcher.scheduleTask(() => ran.push("b"), 0)
-    await afterTurn()
-    assert.deepStrictEqual([ran, scheduler.backlog().readyFibers], [["a"], 1])
-    // Its fiber schedules more (a queue woke it) while it waits with the task the cut left.
-    dispatcher.scheduleTask(() => ran.push("c"), 0)
-    assert.strictEqual(scheduler.backlog().readyFibers, 1)
-  })
-
-  it("a flush runs the tasks a turn's budget left to the fiber, at once", async () => {
+  /** A fiber of two tasks on a budget of 0, after the turn that ran the first and cut it: `b` is left. */
+  const cutAfterA = async () => {
     const scheduler = TurnScheduler.make(0)
     const dispatcher = scheduler.makeDispatcher()
     const ran: Array<string> = []
@@ -74,6 +62,19 @@ describe("TurnScheduler's order", () => {
     dispatcher.scheduleTask(() => ran.push("b"), 0)
     await afterTurn()
     assert.deepStrictEqual(ran, ["a"])
+    return { scheduler, dispatcher, ran }
+  }
+
+  it("a fiber the budget cut waits in the run queue once, whatever it schedules before its next turn", async () => {
+    const { dispatcher, ran, scheduler } = await cutAfterA()
+    assert.strictEqual(scheduler.backlog().readyFibers, 1)
+    // Its fiber schedules more (a queue woke it) while it waits with the task the cut left.
+    dispatcher.scheduleTask(() => ran.push("c"), 0)
+    assert.strictEqual(scheduler.backlog().readyFibers, 1)
+  })
+
+  it("a flush runs the tasks a turn's budget left to the fiber, at once", async () => {
+    const { dispatcher, ran } = await cutAfterA()
     // `b` is the fiber's only task left, kept from the turn the budget cut (`Effect.runSync` flushes its fiber so).
     dispatcher.flush()
     assert.deepStrictEqual(ran, ["a", "b"])

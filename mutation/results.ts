@@ -13,7 +13,10 @@
  * sources, each mutant's key, status and deciding tests, the tests' names
  * and places) one mutant or test a line, and stamps when it was saved, by
  * which `readResults` orders a package's files (a checkout's file times
- * say only when it was checked out).
+ * say only when it was checked out), and when each source file's results
+ * were last produced (`testedAt`: a run carries over the files it does not
+ * mutate, so a part saved late can hold a file's results from long before).
+ * `mergeResults` makes one view of a package's files for `--report`.
  */
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -51,18 +54,25 @@ interface ReportedTestFile {
   readonly tests: ReadonlyArray<unknown>
 }
 
-/** A results file as written by Stryker, or by `compact` (which adds `savedAt`). */
+/** A results file as written by Stryker, or by `compact` (which adds `savedAt` and `testedAt`). */
 interface Results {
   readonly schemaVersion?: string
   readonly savedAt?: string
+  /** Per source file, when its results were last produced (ISO time); a file without one: `savedAt`. */
+  readonly testedAt?: Record<string, string>
   readonly files?: Record<string, ReportedFile>
   readonly testFiles?: Record<string, ReportedTestFile>
 }
 
-/** A package's results file, read: where it is, when it was saved, and its source files. */
+/**
+ * A package's results file, read: where it is, when it was saved, its source
+ * files, and when each file's results were last produced (milliseconds;
+ * `savedAt` for a file `compact` did not stamp).
+ */
 export interface ResultsFile {
   readonly path: string
   readonly savedAt: number
+  readonly testedAt: Record<string, number>
   readonly files: Record<string, ReportedFile>
 }
 
@@ -113,17 +123,56 @@ const list = (items: ReadonlyArray<unknown>) =>
   items.length === 0 ? "[]" : `[\n${items.map((item) => JSON.stringify(item)).join(",\n")}\n]`
 
 /**
+ * A mutant's place and change, which tell it apart among its file's mutants
+ * across runs (a mutant's id is its run's own): Stryker's instrumenter makes
+ * one mutant of a change at a place.
+ */
+const mutantKey = ({ location: { end, start }, mutatorName, replacement }: ReportedMutant): string =>
+  `${start.line}:${start.column}-${end.line}:${end.column} ${mutatorName} ${replacement ?? ""}`
+
+/** A file's results as far as a later run could change them: its source and each mutant's status. */
+const verdicts = (file: ReportedFile): string =>
+  JSON.stringify([file.source ?? "", file.mutants.map((mutant) => `${mutantKey(mutant)} ${mutant.status}`).sort()])
+
+/**
+ * When each file's results were last produced, for the results a run wrote
+ * over `previous` (the file before the run, if any) at `savedAt`: a file
+ * whose source and verdicts are `previous`' keeps its time there (its stamp,
+ * else that file's `savedAt`) — the run carried it over, or tested it again
+ * to the same verdicts —, any other file is stamped `savedAt`.
+ */
+const testedTimes = (files: Record<string, ReportedFile>, previous: Results | undefined, savedAt: string): Record<string, string> =>
+  Object.fromEntries(Object.keys(files).sort().map((name) => {
+    const before = previous?.files?.[name]
+    const kept = before !== undefined && verdicts(before) === verdicts(files[name]!)
+    return [name, kept ? previous?.testedAt?.[name] ?? previous?.savedAt ?? savedAt : savedAt]
+  }))
+
+/** A results file's text read, or undefined when it is not JSON (a run stopped while writing it): its stamps are then lost, not the run's results. */
+const readable = (text: string): Results | undefined => {
+  try {
+    return JSON.parse(text) as Results
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * Rewrites a results file as kept in the repository (`kept` mutants sorted
  * by place, one a line; tests one a line; no options, dependencies or
- * machine paths), stamped with the time it is rewritten. Returns its size
- * before and after, in bytes.
+ * machine paths), stamped with the time it is rewritten and, per source
+ * file, when its results were produced (`testedTimes`, against `previous`:
+ * the file's text before the run wrote it, if there was one). Returns its
+ * size before and after, in bytes.
  */
-export const compact = (path: string, savedAt: Date = new Date()) => {
+export const compact = (path: string, savedAt: Date = new Date(), previous?: string) => {
   const text = readFileSync(path, "utf8")
   const results = JSON.parse(text) as Results
   const files = results.files ?? {}
   const testFiles = results.testFiles ?? {}
+  const testedAt = testedTimes(files, previous === undefined ? undefined : readable(previous), savedAt.toISOString())
   const out = `{"schemaVersion":${JSON.stringify(results.schemaVersion ?? "1.0")},"savedAt":${JSON.stringify(savedAt.toISOString())},\n` +
+    `"testedAt":${JSON.stringify(testedAt)},\n` +
     `"files":{\n${
       lines(files, (file) =>
         `{"language":${JSON.stringify(file.language ?? "typescript")},"source":${JSON.stringify(file.source ?? "")},"mutants":${
@@ -152,7 +201,76 @@ export const readResults = (root: string, name: string): ReadonlyArray<ResultsFi
       const path = join(dir, file)
       const results = JSON.parse(readFileSync(path, "utf8")) as Results
       const stamped = results.savedAt === undefined ? Number.NaN : Date.parse(results.savedAt)
-      return { path, savedAt: Number.isNaN(stamped) ? statSync(path).mtimeMs : stamped, files: results.files ?? {} }
+      const savedAt = Number.isNaN(stamped) ? statSync(path).mtimeMs : stamped
+      const files = results.files ?? {}
+      const testedAt = Object.fromEntries(Object.keys(files).map((name) => {
+        const tested = Date.parse(results.testedAt?.[name] ?? "")
+        return [name, Number.isNaN(tested) ? savedAt : tested]
+      }))
+      return { path, savedAt, testedAt, files }
     })
     .sort((a, b) => b.savedAt - a.savedAt)
+}
+
+/** How well founded a mutant's result is: a test's verdict (2), a finding that no test reaches it (1), neither (0: static, ignored, or an error). */
+const founded = (mutant: ReportedMutant): number =>
+  ["Killed", "Timeout", "Survived"].includes(mutant.status) ? 2 : mutant.status === "NoCoverage" ? 1 : 0
+
+/** A package's results merged into one view (`mergeResults`). */
+export interface Merged {
+  /** Each source file's mutants: its scored ones, and its static ones. */
+  readonly files: Record<string, ReportedFile>
+  /** The results files used, newest first. */
+  readonly from: ReadonlyArray<string>
+  /** Files no results file scored (their mutants all static, ignored): the newest results' view of each. */
+  readonly staticOnly: Record<string, ReportedFile>
+}
+
+/**
+ * A package's results files (`readResults`, newest first) merged into one
+ * view, each source file's mutants from the results of its current source
+ * (`sourceNow`; undefined for a file no longer there): for each mutant, the
+ * best-founded result any file holds (a test's verdict over a finding of no
+ * coverage, over a static mutant), among equals the one last produced (the
+ * file's `testedAt` there). So parts run apart add up, a stopped run that
+ * reached a file only in part leaves the rest to another part, and a part
+ * saved late that carried a file's old results over does not hide a part's
+ * later test of it. A file no results hold on its current source (it
+ * changed since, or is gone) is taken whole from the results that last
+ * tested it (else last found any uncovered): `--report` marks it stale.
+ */
+export const mergeResults = (reports: ReadonlyArray<ResultsFile>, sourceNow: (file: string) => string | undefined): Merged => {
+  const files: Record<string, ReportedFile> = {}
+  const staticOnly: Record<string, ReportedFile> = {}
+  const used = new Set<string>()
+  for (const name of [...new Set(reports.flatMap((report) => Object.keys(report.files)))].sort()) {
+    // the results holding the file, last produced first
+    const holding = reports.filter((report) => report.files[name] !== undefined)
+      .sort((a, b) => b.testedAt[name]! - a.testedAt[name]!)
+    const now = sourceNow(name)
+    const current = holding.filter((report) => now !== undefined && report.files[name]!.source === now)
+    const best = new Map<string, { readonly mutant: ReportedMutant; readonly path: string }>()
+    for (const report of current) {
+      for (const mutant of report.files[name]!.mutants) {
+        const key = mutantKey(mutant)
+        const held = best.get(key)
+        if (held === undefined || founded(mutant) > founded(held.mutant)) best.set(key, { mutant, path: report.path })
+      }
+    }
+    const merged = [...best.values()]
+    if (merged.some(({ mutant }) => founded(mutant) > 0)) {
+      files[name] = { ...current[0]!.files[name]!, mutants: merged.map(({ mutant }) => mutant) }
+      for (const { path } of merged) used.add(path)
+      continue
+    }
+    const whole = holding.find((report) => report.files[name]!.mutants.some((mutant) => founded(mutant) === 2)) ??
+      holding.find((report) => report.files[name]!.mutants.some((mutant) => founded(mutant) === 1))
+    if (whole !== undefined) {
+      files[name] = whole.files[name]!
+      used.add(whole.path)
+    } else {
+      staticOnly[name] = (current[0] ?? holding[0]!).files[name]!
+    }
+  }
+  return { files, from: reports.filter((report) => used.has(report.path)).map((report) => report.path), staticOnly }
 }

@@ -23,10 +23,10 @@
  * of each package's results, per file, and its surviving and uncovered
  * mutants, one a line (`file:line:column mutator: replacement`), to read
  * before writing the tests that kill them. The package's results files are
- * merged (`readReport`): each source file's mutants come from the newest
- * file that holds it — the package's own, or a part's
- * (`--incrementalFile mutation/results/<package>.<part>.json`, for parts run
- * at once), so parts add up to one score. Each file's line says whether
+ * merged (`readReport`): each mutant of a source file's current source gets
+ * the best-founded result any of them holds — the package's own, or a
+ * part's (`--incrementalFile mutation/results/<package>.<part>.json`, for
+ * parts run at once) —, so parts add up to one score. Each file's line says whether
  * its score is whole: `partial` when the results it came from hold fewer
  * mutants than the file has now (a stopped run leaves out those it did not
  * reach), `stale` when the file's source changed since those results.
@@ -39,7 +39,7 @@ import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { dirname, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { compact, killedAtBound, readResults, type ReportedFile, type ReportedMutant, resultsFileOf } from "./results.ts"
+import { compact, killedAtBound, mergeResults, readResults, type ReportedFile, type ReportedMutant, resultsFileOf } from "./results.ts"
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const known = readdirSync(join(root, "packages")).filter((name) => existsSync(join(root, "packages", name, "src")))
@@ -66,45 +66,18 @@ if (names.length === 0 || unknown.length > 0) {
   process.exit(2)
 }
 
-/** Whether a report scored a mutant (tested, or found uncovered): not ignored, not left untested by a stopped run. */
-const scored = (mutant: ReportedMutant) => ["Killed", "Timeout", "Survived", "NoCoverage"].includes(mutant.status)
-
-/** Whether a report ran a test against a mutant (not only found it uncovered). */
-const tested = (mutant: ReportedMutant) => ["Killed", "Timeout", "Survived"].includes(mutant.status)
-
 /**
  * A package's mutants by source file, merged from its results files
- * (`readResults`): each source file's from the newest file that tested any
- * of them (else the newest that found any uncovered), so parts run apart
- * (each `--mutate <files> --incrementalFile mutation/results/<package>.<part>.json`)
- * add up to one score, and a stopped run that never reached a file — or
- * reached only its static mutants (ignored), or only listed a few of its
- * mutants as uncovered before it stopped — leaves it to an older file that
- * tested it; `from` names the files used.
+ * (`readResults`, `mergeResults`: per mutant of a file's current source the
+ * best-founded result of any of them, the last produced among equals), so
+ * parts run apart (each `--mutate <files> --incrementalFile
+ * mutation/results/<package>.<part>.json`) add up to one score; `from`
+ * names the files used, relative to the root.
  */
 const readReport = (name: string) => {
-  const files: Record<string, ReportedFile> = {}
-  const used = new Set<string>()
-  const reports = readResults(root, name)
-  // First the reports that tested a file, newest first; then, for the files none tested, those that scored any.
-  for (const counts of [tested, scored]) {
-    for (const report of reports) {
-      for (const [file, result] of Object.entries(report.files)) {
-        if (file in files || !result.mutants.some(counts)) continue
-        files[file] = result
-        used.add(report.path)
-      }
-    }
-  }
-  // A file whose every mutant is static (ignored) is scored by none; its newest report still tells its source.
-  const staticOnly: Record<string, ReportedFile> = {}
-  for (const report of reports) {
-    for (const [file, result] of Object.entries(report.files)) {
-      if (!(file in files) && !(file in staticOnly)) staticOnly[file] = result
-    }
-  }
-  const from = reports.filter((report) => used.has(report.path)).map((report) => report.path.slice(root.length + 1))
-  return { files, from, staticOnly }
+  const sourceNow = (file: string) => existsSync(join(root, file)) ? readFileSync(join(root, file), "utf8") : undefined
+  const { files, from, staticOnly } = mergeResults(readResults(root, name), sourceNow)
+  return { files, from: from.map((path) => relative(root, path)), staticOnly }
 }
 
 /** A text on one line, its runs of whitespace as one space, cut to `length` characters. */
@@ -314,15 +287,22 @@ const incrementalFileOf = (name: string): string => {
   return option.includes("=") ? option.slice(option.indexOf("=") + 1) : options[at + 1] ?? resultsFileOf(name)
 }
 
+/** The text of the incremental file a run of `name` starts from, if there is one: what `keepResults` stamps the run's results against. */
+const resultsBefore = (name: string): string | undefined => {
+  const path = resolve(root, incrementalFileOf(name))
+  return existsSync(path) ? readFileSync(path, "utf8") : undefined
+}
+
 /**
- * Compacts the incremental file a run wrote (`results.ts`' `compact`), once
+ * Compacts the incremental file a run wrote (`results.ts`' `compact`, each
+ * file's results stamped against `previous`, the file before the run), once
  * the run ended; a file the run did not write (a failed dry run, `--force`
  * stopped before any result) is left as it was.
  */
-const keepResults = (name: string, startedAt: number): string | undefined => {
+const keepResults = (name: string, startedAt: number, previous: string | undefined): string | undefined => {
   const path = resolve(root, incrementalFileOf(name))
   if (!existsSync(path) || statSync(path).mtimeMs < startedAt) return undefined
-  const { after, before } = compact(path)
+  const { after, before } = compact(path, new Date(), previous)
   return `${name}: results in ${relative(root, path)} (${Math.round(after / 1024)} KiB; Stryker wrote ${Math.round(before / 1024)} KiB)`
 }
 
@@ -331,8 +311,9 @@ let failed = 0
 for (const name of names) {
   console.log(`\n=== mutation testing packages/${name}/src`)
   const startedAt = Date.now()
+  const previous = resultsBefore(name)
   const result = await runStryker(name)
-  const kept = keepResults(name, startedAt)
+  const kept = keepResults(name, startedAt, previous)
   if (kept !== undefined) lines.push(kept)
   if (result !== 0 && result !== "stopped") {
     failed++

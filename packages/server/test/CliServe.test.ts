@@ -9,7 +9,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { freePort, heldPort } from "@chainjobs/tasks/test/ports"
-import { get, serve } from "./serve.ts"
+import { get, serve, serveLogging } from "./serve.ts"
 
 /** Probes `url` every 20 ms until it answers, for at most 20 s; the failure says what the last probe saw. */
 const firstAnswer = (url: string) =>
@@ -46,5 +46,38 @@ describe("chainjobs serve", () => {
       )
       assert.strictEqual(error._tag, "ServerConfigError")
       assert.include(error.message, "CHAINJOBS_PG_INSERTS")
+    }).pipe(Effect.scoped), 40_000)
+
+  it.live("writes the service's log as JSON lines on stdout: a submission's entry at --log-level info", () =>
+    Effect.gen(function*() {
+      const written: Array<string> = []
+      const write = process.stdout.write
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          process.stdout.write = ((chunk: string | Uint8Array, ...rest: Array<any>) => {
+            written.push(String(chunk))
+            return write.call(process.stdout, chunk, ...rest)
+          }) as typeof process.stdout.write
+        }),
+        () => Effect.sync(() => (process.stdout.write = write))
+      )
+      const port = yield* freePort
+      const base = `http://127.0.0.1:${port}`
+      const serving = yield* serveLogging(port, "info").pipe(Effect.forkChild)
+      assert.strictEqual(yield* firstAnswer(`${base}/healthz`), 200)
+      const { taskId } = yield* Effect.promise(() =>
+        fetch(`${base}/api/tasks/demo-scan`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ fromBlock: 1, toBlock: 1, delayMillis: 0 })
+        }).then((response) => response.json() as Promise<{ taskId: string }>)
+      )
+      const entries = () => written.join("").split("\n").filter((line) => line.includes(taskId))
+      for (let look = 0; look < 500 && entries().length === 0; look++) yield* Effect.sleep("20 millis")
+      yield* Fiber.interrupt(serving)
+      const submitted = entries().map((line) => JSON.parse(line)).find((entry) => entry.message === "task submitted")
+      assert.isDefined(submitted, `no "task submitted" line of ${taskId} on stdout: ${JSON.stringify(entries())}`)
+      assert.strictEqual(submitted.level, "INFO")
+      assert.strictEqual(submitted.annotations.taskId, taskId)
     }).pipe(Effect.scoped), 40_000)
 })

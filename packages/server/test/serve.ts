@@ -16,7 +16,10 @@ export const get = (url: string, token?: string) =>
  * `serve` on 127.0.0.1:`port`, tasks in memory, no chain, no log, with `flags` besides, run in this process with its
  * console silenced; it serves until interrupted (or fails as the command does).
  */
-export const serve = (port: number, ...flags: ReadonlyArray<string>) =>
+export const serve = (port: number, ...flags: ReadonlyArray<string>) => serveLogging(port, "none", ...flags)
+
+/** `serve` as above, writing its log at `logLevel` and above (as JSON lines on stdout). */
+export const serveLogging = (port: number, logLevel: string, ...flags: ReadonlyArray<string>) =>
   Cli.run([
     "serve",
     "--host",
@@ -29,7 +32,7 @@ export const serve = (port: number, ...flags: ReadonlyArray<string>) =>
     "false",
     ...flags,
     "--log-level",
-    "none"
+    logLevel
   ]).pipe(
     Effect.provideService(Console.Console, { ...globalThis.console, log: () => {}, info: () => {}, warn: () => {}, error: () => {} }),
     Effect.provide(NodeServices.layer)

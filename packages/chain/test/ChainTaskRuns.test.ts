@@ -10,7 +10,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Task, type TaskContext } from "@chainjobs/tasks"
 import { Effect, Exit, Fiber, Latch, Option } from "effect"
-import { type Block, getAddress, type Hex, hexToBigInt, hexToNumber, numberToHex } from "viem"
+import { type Block, getAddress, type Hex, hexToBigInt, hexToNumber, numberToHex, parseAbi } from "viem"
 import { DevChain, DevSeed } from "@chainjobs/devchain"
 import { BlockFeed, layerMemory as feedLayer } from "../src/BlockFeed.ts"
 import * as ChainTasks from "../src/ChainTasks.ts"
@@ -491,3 +491,101 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("t
       }
     }))
 })
+
+describe("SyncEvents' signatures, more", () => {
+  it("a word ending in event, or event after another word, is no signature; viem's complaint is quoted to its first line", () => {
+    const sync = (events: ReadonlyArray<string>) => {
+      const exit = Task.encodePayload(ChainTasks.SyncEvents, { chain: "dev", address: "0x5fbdb2315678afecb367f032d93f642f64180aa3", events })
+      return Exit.isFailure(exit) ? String((exit.cause.reasons[0] as any).error.message) : undefined
+    }
+    assert.include(sync(["myevent Paused()"]), `"myevent Paused()" is not an event signature`)
+    assert.include(sync(["emit event Paused()"]), `"emit event Paused()" is not an event signature`)
+    let viemSays = ""
+    try {
+      parseAbi(["event Broken(uint256"] as ReadonlyArray<string>)
+    } catch (cause) {
+      viemSays = String((cause as Error).message).split("\n")[0]!
+    }
+    assert.isAbove(viemSays.length, 5)
+    assert.include(sync(["event Broken(uint256"]), `the event signatures do not parse: ${viemSays}`)
+  })
+})
+
+/** Runtime code that emits one log without topics (LOG0) on every call, and init code deploying it. */
+const anonymousEmitter = "0x6006600c60003960066000f3" + "60006000a000"
+
+layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("the range kinds across a reorganization, and SyncEvents' odd logs", (it) => {
+  /** Mines a block with a transfer of `value` wei (so that a branch differs from another), then `blocks - 1` empty ones. */
+  const branch = (evm: EvmClient.EvmClient, blocks: number, value: number) =>
+    Effect.gen(function*() {
+      const [from, to] = [DevChain.accounts[16]!.address, DevChain.accounts[17]!.address]
+      yield* evm.request("eth_sendTransaction", [{ from, to, value: numberToHex(value) }])
+      for (let block = 1; block < blocks; block++) yield* evm.request("evm_mine")
+    })
+
+  /**
+   * A range read by `run` (a chunk of 2) across a reorganization: block `h + 1` stays, `h + 2`–`h + 4` are replaced
+   * right after the first chunk was read (block `h + 1` holds a transfer of 3 wei). What `run` returned, and the chain's hashes of `h + 1`–`h + 4` then.
+   */
+  const acrossReorganization = <A, E, R>(run: (fromBlock: number, toBlock: number, change: (client: EvmClient.EvmClient) => EvmClient.EvmClient) => Effect.Effect<A, E, R>) =>
+    Effect.gen(function*() {
+      const evm = yield* devClient
+      // block h + 1, which stays, holds a transfer of 3 wei
+      yield* branch(evm, 1, 3)
+      const h = (yield* headOf(evm)) - 1
+      const snapshot = yield* evm.request("evm_snapshot")
+      yield* branch(evm, 3, 1)
+      let reads = 0
+      const reorganizing = (client: EvmClient.EvmClient): EvmClient.EvmClient => ({
+        ...client,
+        getBlocks: (numbers, options) =>
+          Effect.tap(client.getBlocks(numbers, options), () =>
+            ++reads === 1 ? Effect.andThen(evm.request("evm_revert", [snapshot]), branch(evm, 4, 2)) : Effect.void)
+      })
+      const result = yield* run(h + 1, h + 4, reorganizing)
+      const hashes = (yield* Effect.forEach([1, 2, 3, 4], (offset) => rawBlock(evm, h + offset))).map((block) => block.hash as string)
+      return { result, hashes, h }
+    })
+
+  it.effect("FetchBlocks across a reorganization holds the chain's blocks as they are at its end, each once", () =>
+    Effect.gen(function*() {
+      const { hashes, result } = yield* acrossReorganization((fromBlock, toBlock, change) =>
+        onDev(ChainTasks.fetchBlocks({ chain: "dev", fromBlock, toBlock, chunkSize: 2 }, recordingContext<any>().context), change))
+      assert.deepStrictEqual(result.blocks.map((block) => block.hash), hashes)
+    }))
+
+  it.effect("ScanAddresses across a reorganization reports the activity of the chain as it is at its end, each item once", () =>
+    Effect.gen(function*() {
+      const sender = DevChain.accounts[16]!.address.toLowerCase()
+      const { h, result } = yield* acrossReorganization((fromBlock, toBlock, change) =>
+        onDev(ChainTasks.scanAddresses({ chain: "dev", addresses: [sender], fromBlock, toBlock, chunkSize: 2 }, recordingContext<any>().context), change))
+      // the transfer in block h + 1, then the second branch's (2 wei) in h + 2, each once
+      assert.deepStrictEqual(result.activity.map((item) => [item.blockNumber, item.value]), [[h + 1, "3"], [h + 2, "2"]])
+      assert.strictEqual(result.toBlock, h + 4)
+    }))
+
+  it.effect("SyncEvents counts logs without topics as anonymous, and resumes a checkpoint of an earlier version (no page kept)", () =>
+    Effect.gen(function*() {
+      const evm = yield* devClient
+      const from = DevChain.accounts[18]!.address
+      const deployment = yield* evm.request("eth_sendTransaction", [{ from, data: anonymousEmitter }])
+      const receipt = (yield* evm.request("eth_getTransactionReceipt", [deployment])) as { readonly contractAddress: string; readonly blockNumber: Hex }
+      const address = receipt.contractAddress
+      const fromBlock = hexToNumber(receipt.blockNumber)
+      for (let call = 0; call < 2; call++) yield* evm.request("eth_sendTransaction", [{ from, to: address }])
+      const head = yield* headOf(evm)
+      const payload = { chain: "dev", address, events: [transfer], fromBlock }
+      const whole = yield* onDev(ChainTasks.syncEvents(payload, recordingContext<any>().context))
+      assert.deepInclude(whole, { counts: { anonymous: 2 }, total: 2, toBlock: head, nextCursor: null })
+      assert.deepStrictEqual(whole.events.map((event) => [event.blockNumber, event.name, event.args]), [[head - 1, null, null], [head, null, null]])
+      // an earlier version's checkpoint after the first call: no page, no more
+      const earlier = { fromBlock, counts: { anonymous: 1 }, total: 1, processingMillis: 0 }
+      const resumed = yield* onDev(ChainTasks.syncEvents(payload, recordingContext<any>({ lastBlock: head - 1, state: earlier }).context))
+      assert.deepInclude(resumed, { fromBlock, counts: { anonymous: 2 }, total: 2, nextCursor: null })
+      assert.deepStrictEqual(resumed.events.map((event) => event.blockNumber), [head])
+      // one that had reached the end: nothing left to read, and no page
+      const ended = yield* onDev(ChainTasks.syncEvents(payload, recordingContext<any>({ lastBlock: head, state: earlier }).context))
+      assert.deepInclude(ended, { counts: { anonymous: 1 }, total: 1, events: [], nextCursor: null })
+    }))
+})
+

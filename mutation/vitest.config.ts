@@ -52,9 +52,12 @@ const shared = sharesDevChain.has(name)
  * server test reaches cost about a minute even on an idle machine; and
  * cluster, whose every mutant loaded effect's cluster, SQL and RPC modules
  * and the task runtime again in a fresh worker (about 1.5 mutants a minute
- * against its fast files, a few seconds of tests each).
+ * against its fast files, a few seconds of tests each); and sui, whose
+ * mutants each started a fresh worker and loaded the SDK, effect and the
+ * watch package again (20–80 s a mutant at load 15, session 22's V3, where
+ * each file's tests take a second or two).
  */
-const unisolated = shared || ["server", "tasks", "store-sql", "rpc", "cluster"].includes(name)
+const unisolated = shared || ["server", "tasks", "store-sql", "rpc", "cluster", "sui"].includes(name)
 
 /**
  * vitest's per-test and per-hook bounds in a mutation run. Stryker runs

@@ -121,6 +121,8 @@ describe("normalizeAsset's type parameters", () => {
         "0x2::coin::Coin<<u8>>",
         "0x2::coin::Coin<u8>>",
         "0x2::coin::Coin<u8><u8>",
+        // a list closed early, then a type where its end was due
+        "0x2::a::A<0x2::a::B<0x2::a::C<u8>u8>",
         // a coin type is a struct
         "u64",
         "vector<u8>"

@@ -10,9 +10,11 @@
  * aside), and one principal's spent quota does not refuse another's.
  * Against a stack that answers `418 stack` (`hotFront`), what the lean path
  * takes is answered without it, and what it does not take reaches it unread.
+ * A client gone while its body is read gets no answer, and the request is
+ * not timed in `/metrics`.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Arbitrary, Effect, Option, Redacted, Schema } from "effect"
+import { Arbitrary, Effect, Metric, Option, Redacted, Schema } from "effect"
 import { connect } from "node:net"
 import { TaskStore } from "@chainjobs/tasks"
 import { frontServerWith, services, tokens } from "./hotFront.ts"
@@ -175,4 +177,46 @@ describe("HotSubmit in front of a stack that answers 418", () => {
       ]
       for (const [path, headers] of left) assert.match(yield* send(path, headers, good), /^HTTP\/1\.1 418/, path)
     }).pipe(Effect.provide(services(TaskStore.layerMemory)))))
+})
+
+describe("HotSubmit and a client gone while its body is read", () => {
+  it.live("answers nothing and times nothing: the request is not counted in /metrics", () => {
+    // A registry of the test's own: it sees only this test's requests.
+    const registry: Metric.MetricRegistry["Service"] = new Map()
+    return Effect.scoped(Effect.gen(function*() {
+      let reading = (): void => {}
+      const bodyRead = new Promise<void>((resolve) => reading = resolve)
+      let closed = (): void => {}
+      const requestClosed = new Promise<void>((resolve) => closed = resolve)
+      // The lean path, told when it listens for the cut request's body (its `aborted` listener, the last it adds) and
+      // when that request's connection has closed.
+      const base = yield* frontServerWith(Effect.map(HotReads.makeFront, (handler): HotReads.Handler => (request, response, next) => {
+        if (request.headers["content-length"] === "100") {
+          request.on("newListener", (event) => event === "aborted" && reading())
+          request.on("close", () => closed())
+        }
+        handler(request, response, next)
+      }))
+      const port = Number(new URL(base).port)
+      const alice = { authorization: `Bearer ${tokens.alice}` }
+      assert.match(
+        yield* Effect.promise(() => exchange(port, "POST", "/api/tasks/demo-scan", alice, JSON.stringify({ fromBlock: 1, toBlock: 2, delayMillis: 0 }))),
+        /^HTTP\/1\.1 202/
+      )
+      // 100 bytes announced, 10 sent, then the client closes.
+      const socket = connect(port, "127.0.0.1")
+      socket.on("error", () => {})
+      socket.write(`POST /api/tasks/demo-scan HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${tokens.alice}\r\ncontent-length: 100\r\n\r\n{"fromBloc`)
+      // Gone once the lean path reads its body.
+      yield* Effect.promise(() => bodyRead)
+      socket.destroy()
+      yield* Effect.promise(() => requestClosed)
+      // The read's outcome resumes the request's fiber: a few turns of the loop are more than it takes.
+      for (let turn = 0; turn < 20; turn++) yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      const statuses = (yield* Metric.snapshot)
+        .filter((metric) => metric.id === "chainjobs_http_request_duration_seconds" && metric.attributes?.method === "POST")
+        .map((metric) => metric.attributes?.status)
+      assert.deepStrictEqual(statuses, ["202"])
+    }).pipe(Effect.provide(services(TaskStore.layerMemory)), Effect.provideService(Metric.MetricRegistry, registry)))
+  })
 })

@@ -13,7 +13,7 @@ import { Effect, Layer, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 import * as Watchers from "../src/Watchers.ts"
 import * as WatchProcessor from "../src/WatchProcessor.ts"
-import { address, DevChain, node, sharedRuntime } from "./fixtures.ts"
+import { address, pollTransfer, sharedRuntime } from "./fixtures.ts"
 
 /** A processor retried once after a typed failure, whose every transaction fails at its COMMIT. */
 const Dangling = WatchProcessor.define("test.dangling-commit", {
@@ -39,15 +39,11 @@ layer(runtime, { excludeTestServices: true, timeout: 120_000 })("WatchProcessor,
       yield* sql.unsafe(
         "CREATE TABLE test_child (parent text NOT NULL REFERENCES test_parent (id) DEFERRABLE INITIALLY DEFERRED)"
       )
-      const act = node((yield* DevChain.DevChain).url)
-      const watchers = yield* Watchers.Watchers
+      const { hash, tasks: page } = yield* pollTransfer("dangling", Dangling.name, 18, address(19))
+      assert.strictEqual(page.length, 1)
       const tasks = yield* Tasks.Tasks
-      yield* watchers.add({ name: "dangling", chain: "dev", processor: Dangling.name, accounts: [address(19)], confirmations: 0, paused: true })
-      const hash = yield* act.sendRaw(yield* act.sign(18, address(19), 1n))
-      yield* watchers.poll("dangling")
-      const page = yield* tasks.list({ kind: [Dangling.name], limit: 10 })
-      assert.strictEqual(page.items.length, 1)
-      const info = yield* tasks.awaitInfo(page.items[0]!.id)
+      const watchers = yield* Watchers.Watchers
+      const info = yield* tasks.awaitInfo(page[0]!.id)
       assert.deepStrictEqual([info.status, info.reason, info.attempt, runs], ["failed", "defect", 1, 1])
       const items = yield* watchers.items("dangling")
       assert.deepStrictEqual(items.map((row) => [row.id, row.status, row.outcome]), [[`dev:${hash}`, "failed", null]])

@@ -13,7 +13,7 @@ import { Effect, Layer, Schema } from "effect"
 import * as Watchers from "../src/Watchers.ts"
 import * as WatchItem from "../src/WatchItem.ts"
 import * as WatchProcessor from "../src/WatchProcessor.ts"
-import { address, DevChain, node, sharedRuntime } from "./fixtures.ts"
+import { address, pollTransfer, sharedRuntime } from "./fixtures.ts"
 
 /** A processor failing every item with a plain string. */
 const Plain = WatchProcessor.define("test.plain-failure", { error: Schema.String })
@@ -26,21 +26,13 @@ const runtime = Layer.mergeAll(
   WatchProcessor.implement(Interrupted, () => Effect.interrupt)
 ).pipe(Layer.provideMerge(sharedRuntime()))
 
-/**
- * Adds a paused watcher `name` of dev account `watched` for `processor`, sends it 1 wei from dev account `from`,
- * polls once and awaits the one task's end; answers the transfer's hash.
- */
+/** Polls a transfer to dev account `watched` from `from` through a watcher `name` of `processor` and awaits its one task; answers the hash. */
 const processedOnce = (name: string, processor: string, from: number, watched: `0x${string}`) =>
   Effect.gen(function*() {
-    const act = node((yield* DevChain.DevChain).url)
-    const watchers = yield* Watchers.Watchers
+    const { hash, tasks: page } = yield* pollTransfer(name, processor, from, watched)
+    assert.strictEqual(page.length, 1)
     const tasks = yield* Tasks.Tasks
-    yield* watchers.add({ name, chain: "dev", processor, accounts: [watched], confirmations: 0, paused: true })
-    const hash = yield* act.sendRaw(yield* act.sign(from, watched, 1n))
-    yield* watchers.poll(name)
-    const page = yield* tasks.list({ kind: [processor], limit: 10 })
-    assert.strictEqual(page.items.length, 1)
-    for (const task of page.items) yield* tasks.awaitInfo(task.id)
+    for (const task of page) yield* tasks.awaitInfo(task.id)
     return hash
   })
 

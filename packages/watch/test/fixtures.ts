@@ -215,6 +215,21 @@ export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>) =>
     while (!(yield* check)) yield* Effect.sleep("25 millis")
   })
 
+/**
+ * Adds a paused watcher `name` of dev account `watched` for `processor`, sends it 1 wei from dev account `from` and
+ * polls once: answers the transfer's hash and the processor's tasks (a first page of 10).
+ */
+export const pollTransfer = (name: string, processor: string, from: number, watched: Address) =>
+  Effect.gen(function*() {
+    const act = node((yield* DevChain.DevChain).url)
+    const watchers = yield* Watchers.Watchers
+    yield* watchers.add({ name, chain: "dev", processor, accounts: [watched], confirmations: 0, paused: true })
+    const hash = yield* act.sendRaw(yield* act.sign(from, watched, 1n))
+    yield* watchers.poll(name)
+    const page = yield* Effect.flatMap(Effect.service(Tasks.Tasks), (tasks) => tasks.list({ kind: [processor], limit: 10 }))
+    return { hash, tasks: page.items }
+  })
+
 /** A dev chain and a watch runtime on it in a fresh directory, shared by the tests of a file. */
 export const sharedRuntime = (options: Parameters<typeof runtime>[2] = {}) =>
   Layer.unwrap(Effect.gen(function*() {

@@ -7,7 +7,9 @@
  * until the pause is over.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Metric, Schedule } from "effect"
+import { Effect, Fiber, Layer, Logger, Metric, Schedule } from "effect"
+import { CircuitBreaker, RateLimiter } from "effect/persistence"
+import * as EvmClient from "../src/EvmClient.ts"
 import { client, devChainConfig } from "./fixtures.ts"
 import * as ScriptedNode from "./ScriptedNode.ts"
 
@@ -100,4 +102,28 @@ describe("an endpoint's pool", () => {
       assert.isAtLeast(arrivals[1]! - arrivals[0]!, 950)
       assert.strictEqual((yield* evm.health)[0]!.pausedForMillis, 0)
     }))
+
+  it.live("a rate limiter store that fails lets the request through, with a warning, rather than waiting as for a spent budget", () =>
+    Effect.gen(function*() {
+      const node = yield* ScriptedNode.make(echo)
+      const down = () => Effect.fail(new RateLimiter.RateLimiterError({ reason: new RateLimiter.RateLimitStoreError({ message: "store down" }) }))
+      const failingStore = RateLimiter.RateLimiterStore.of({ fixedWindow: down, tokenBucket: down, adaptiveConsume: down, adaptiveFeedback: down })
+      const stores = yield* Layer.build(Layer.mergeAll(
+        RateLimiter.layer.pipe(Layer.provide(Layer.succeed(RateLimiter.RateLimiterStore, failingStore))),
+        CircuitBreaker.layerStoreMemory()
+      ))
+      const config = devChainConfig([{ url: node.url, rateLimit: { limit: 5, window: "1 second" } }], { retry: { times: 0 } })
+      const warnings: Array<string> = []
+      const capture = Logger.make<unknown, void>(({ logLevel, message }) => {
+        if (logLevel === "Warn") warnings.push(String(Array.isArray(message) ? message[0] : message))
+      })
+      const answered = yield* Effect.flatMap(EvmClient.make(config), (evm) => evm.request("echo", ["0x7"])).pipe(
+        Effect.provideContext(stores),
+        Effect.provide(Logger.layer([capture]))
+      )
+      assert.strictEqual(answered, "0x7")
+      assert.strictEqual(node.requests(), 1)
+      assert.deepStrictEqual(warnings, ["chainjobs: rate limiter store failed"])
+    }))
 })
+

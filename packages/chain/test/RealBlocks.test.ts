@@ -15,7 +15,8 @@ import {
   type RpcBlock,
   type RpcTransactionReceipt,
   type Transaction,
-  type TransactionReceipt
+  type TransactionReceipt,
+  keccak256
 } from "viem"
 import * as BlockValidation from "../src/BlockValidation.ts"
 
@@ -244,4 +245,18 @@ describe("BlockValidation's parent, withdrawals and sender checks, on recorded b
         new BlockValidation.SenderMismatch({ number: Number(block.number), index: 1, reported: transactions[1]!.from, recovered: null })
       )
     }))
+
+  it.effect("keccak-256 of nothing as an empty list's root (Hardhat's genesis) is accepted for empty lists only", () =>
+    Effect.gen(function*() {
+      const nothing = keccak256("0x")
+      const rehashed = (block: Block) => ({ ...block, hash: BlockValidation.headerHash(block) }) as Block
+      const target = withWithdrawals.find((block) => transactionsOf(block).length > 0 && block.withdrawals!.length > 0)!
+      // both lists empty, both roots keccak-256 of nothing: valid
+      const empty = rehashed({ ...withTransactions(target, []), withdrawals: [], transactionsRoot: nothing, withdrawalsRoot: nothing } as Block)
+      assert.strictEqual(yield* reasonOf(empty), "valid")
+      // a list with items under that root is refused
+      assert.strictEqual(yield* reasonOf(rehashed({ ...target, transactionsRoot: nothing } as Block)), "TransactionsRootMismatch")
+      assert.strictEqual(yield* reasonOf(rehashed({ ...target, withdrawalsRoot: nothing } as Block)), "WithdrawalsRootMismatch")
+    }))
 })
+

@@ -108,4 +108,12 @@ describe("chainjobs sui check", () => {
       const noServer = failureMessage((yield* chainjobs("--url", "http://127.0.0.1:9", "sui", "check", "--network", "sui-dead")).exit)
       assert.include(noServer, "sui check of sui-dead: cannot reach the server at http://127.0.0.1:9: ")
     }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("neither --endpoint nor --network, or both, is refused before anything is called, the message naming no endpoint", () =>
+    Effect.gen(function*() {
+      const expected = "sui check of -: give either --endpoint <url> or --network <name>"
+      assert.include(failureMessage((yield* chainjobs("--url", "http://127.0.0.1:9", "sui", "check")).exit), expected)
+      const both = yield* chainjobs("sui", "check", "--endpoint", "http://127.0.0.1:9", "--network", "sui-dead")
+      assert.include(failureMessage(both.exit), expected)
+    }))
 })

@@ -50,4 +50,28 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "120 seconds" })("
       const refused = yield* Effect.flip(BlockValidation.verify({ ...block!, transactions: swapped } as typeof block & {}, undefined))
       assert.strictEqual(refused.reason._tag, "TransactionsRootMismatch")
     }).pipe(Effect.scoped), 120_000)
+
+  it.effect("a block of more than 256 transactions, whose extension under RLP's 0x82 01 is two nibbles long, has its roots recomputed", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const evm = yield* client(devChainConfig([chain.url], { requestTimeout: "1 hour", retry: { times: 0 } }))
+      yield* Effect.acquireRelease(
+        evm.request("evm_setAutomine", [false]),
+        () => Effect.orDie(evm.request("evm_setAutomine", [true]))
+      )
+      // items 256… have the keys 0x820100…: under nibbles 8, 2 they share "0 1" before they differ
+      const many = 300
+      yield* evm.batch(Array.from({ length: many }, (_, index) => ({
+        method: "eth_sendTransaction",
+        params: [{ from: chain.accounts[7]!.address, to: chain.accounts[8]!.address, value: `0x${(index + 1).toString(16)}` }]
+      })))
+      yield* evm.request("evm_mine")
+      const head = hexToNumber((yield* evm.request("eth_blockNumber")) as Hex)
+      const [block] = yield* evm.getBlocks([head], { transactions: true })
+      const transactions = block!.transactions as ReadonlyArray<Transaction>
+      assert.strictEqual(transactions.length, many)
+      assert.strictEqual(BlockValidation.transactionsRoot(transactions), block!.transactionsRoot)
+      assert.strictEqual((yield* BlockValidation.verify(block!, undefined)).transactions, many)
+    }).pipe(Effect.scoped), 120_000)
 })
+

@@ -13,9 +13,10 @@
  * sources, each mutant's key, status and deciding tests, the tests' names
  * and places) one mutant or test a line, and stamps when it was saved, by
  * which `readResults` orders a package's files (a checkout's file times
- * say only when it was checked out), and when each source file's results
- * were last produced (`testedAt`: a run carries over the files it does not
- * mutate, so a part saved late can hold a file's results from long before).
+ * say only when it was checked out), and when each mutant's result was
+ * last produced (`testedAt`: a run carries over the files it does not
+ * mutate, and the results it reuses, so a part saved late can hold results
+ * from long before).
  * `mergeResults` makes one view of a package's files for `--report`.
  */
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
@@ -58,21 +59,21 @@ interface ReportedTestFile {
 interface Results {
   readonly schemaVersion?: string
   readonly savedAt?: string
-  /** Per source file, when its results were last produced (ISO time); a file without one: `savedAt`. */
-  readonly testedAt?: Record<string, string>
+  /** Per source file, when each mutant's result (by `mutantKey`) was last produced (ISO time); one without: `savedAt`. */
+  readonly testedAt?: Record<string, Record<string, string> | string>
   readonly files?: Record<string, ReportedFile>
   readonly testFiles?: Record<string, ReportedTestFile>
 }
 
 /**
  * A package's results file, read: where it is, when it was saved, its source
- * files, and when each file's results were last produced (milliseconds;
- * `savedAt` for a file `compact` did not stamp).
+ * files, and per file when each mutant's result (by `mutantKey`) was last
+ * produced (milliseconds; `savedAt` for one `compact` did not stamp).
  */
 export interface ResultsFile {
   readonly path: string
   readonly savedAt: number
-  readonly testedAt: Record<string, number>
+  readonly testedAt: Record<string, Record<string, number>>
   readonly files: Record<string, ReportedFile>
 }
 
@@ -127,25 +128,28 @@ const list = (items: ReadonlyArray<unknown>) =>
  * across runs (a mutant's id is its run's own): Stryker's instrumenter makes
  * one mutant of a change at a place.
  */
-const mutantKey = ({ location: { end, start }, mutatorName, replacement }: ReportedMutant): string =>
+export const mutantKey = ({ location: { end, start }, mutatorName, replacement }: ReportedMutant): string =>
   `${start.line}:${start.column}-${end.line}:${end.column} ${mutatorName} ${replacement ?? ""}`
 
-/** A file's results as far as a later run could change them: its source and each mutant's status. */
-const verdicts = (file: ReportedFile): string =>
-  JSON.stringify([file.source ?? "", file.mutants.map((mutant) => `${mutantKey(mutant)} ${mutant.status}`).sort()])
-
 /**
- * When each file's results were last produced, for the results a run wrote
- * over `previous` (the file before the run, if any) at `savedAt`: a file
- * whose source and verdicts are `previous`' keeps its time there (its stamp,
- * else that file's `savedAt`) — the run carried it over, or tested it again
- * to the same verdicts —, any other file is stamped `savedAt`.
+ * When each mutant's result was last produced, for the results a run wrote
+ * over `previous` (the file before the run, if any) at `savedAt`: a mutant
+ * whose file has the same source and whose status is the same there keeps
+ * its time there (its stamp, else that file's `savedAt`) — the run carried
+ * it over, reused it, or tested it again to the same verdict —, any other
+ * is stamped `savedAt`.
  */
-const testedTimes = (files: Record<string, ReportedFile>, previous: Results | undefined, savedAt: string): Record<string, string> =>
+const testedTimes = (files: Record<string, ReportedFile>, previous: Results | undefined, savedAt: string) =>
   Object.fromEntries(Object.keys(files).sort().map((name) => {
+    const file = files[name]!
     const before = previous?.files?.[name]
-    const kept = before !== undefined && verdicts(before) === verdicts(files[name]!)
-    return [name, kept ? previous?.testedAt?.[name] ?? previous?.savedAt ?? savedAt : savedAt]
+    const was = new Map(before !== undefined && before.source === file.source ? before.mutants.map((mutant) => [mutantKey(mutant), mutant.status]) : [])
+    const stamps = previous?.testedAt?.[name]
+    return [name, Object.fromEntries(file.mutants.map((mutant) => {
+      const key = mutantKey(mutant)
+      const stamp = typeof stamps === "string" ? stamps : stamps?.[key]
+      return [key, was.get(key) === mutant.status ? stamp ?? previous?.savedAt ?? savedAt : savedAt]
+    }))]
   }))
 
 /** A results file's text read, or undefined when it is not JSON (a run stopped while writing it): its stamps are then lost, not the run's results. */
@@ -172,7 +176,7 @@ export const compact = (path: string, savedAt: Date = new Date(), previous?: str
   const testFiles = results.testFiles ?? {}
   const testedAt = testedTimes(files, previous === undefined ? undefined : readable(previous), savedAt.toISOString())
   const out = `{"schemaVersion":${JSON.stringify(results.schemaVersion ?? "1.0")},"savedAt":${JSON.stringify(savedAt.toISOString())},\n` +
-    `"testedAt":${JSON.stringify(testedAt)},\n` +
+    `"testedAt":{\n${lines(testedAt, (stamps) => JSON.stringify(stamps))}\n},\n` +
     `"files":{\n${
       lines(files, (file) =>
         `{"language":${JSON.stringify(file.language ?? "typescript")},"source":${JSON.stringify(file.source ?? "")},"mutants":${
@@ -203,9 +207,13 @@ export const readResults = (root: string, name: string): ReadonlyArray<ResultsFi
       const stamped = results.savedAt === undefined ? Number.NaN : Date.parse(results.savedAt)
       const savedAt = Number.isNaN(stamped) ? statSync(path).mtimeMs : stamped
       const files = results.files ?? {}
-      const testedAt = Object.fromEntries(Object.keys(files).map((name) => {
-        const tested = Date.parse(results.testedAt?.[name] ?? "")
-        return [name, Number.isNaN(tested) ? savedAt : tested]
+      const testedAt = Object.fromEntries(Object.entries(files).map(([name, file]) => {
+        const stamps = results.testedAt?.[name]
+        return [name, Object.fromEntries(file.mutants.map((mutant) => {
+          const key = mutantKey(mutant)
+          const tested = Date.parse((typeof stamps === "string" ? stamps : stamps?.[key]) ?? "")
+          return [key, Number.isNaN(tested) ? savedAt : tested]
+        }))]
       }))
       return { path, savedAt, testedAt, files }
     })
@@ -231,30 +239,31 @@ export interface Merged {
  * view, each source file's mutants from the results of its current source
  * (`sourceNow`; undefined for a file no longer there): for each mutant, the
  * best-founded result any file holds (a test's verdict over a finding of no
- * coverage, over a static mutant), among equals the one last produced (the
- * file's `testedAt` there). So parts run apart add up, a stopped run that
+ * coverage, over a static mutant), among equals the one last produced (its
+ * `testedAt` there). So parts run apart add up, a stopped run that
  * reached a file only in part leaves the rest to another part, and a part
  * saved late that carried a file's old results over does not hide a part's
  * later test of it. A file no results hold on its current source (it
- * changed since, or is gone) is taken whole from the results that last
- * tested it (else last found any uncovered): `--report` marks it stale.
+ * changed since, or is gone) is taken whole from the newest results file
+ * that tested it (else found any uncovered): `--report` marks it stale.
  */
 export const mergeResults = (reports: ReadonlyArray<ResultsFile>, sourceNow: (file: string) => string | undefined): Merged => {
   const files: Record<string, ReportedFile> = {}
   const staticOnly: Record<string, ReportedFile> = {}
   const used = new Set<string>()
   for (const name of [...new Set(reports.flatMap((report) => Object.keys(report.files)))].sort()) {
-    // the results holding the file, last produced first
     const holding = reports.filter((report) => report.files[name] !== undefined)
-      .sort((a, b) => b.testedAt[name]! - a.testedAt[name]!)
     const now = sourceNow(name)
     const current = holding.filter((report) => now !== undefined && report.files[name]!.source === now)
-    const best = new Map<string, { readonly mutant: ReportedMutant; readonly path: string }>()
+    const best = new Map<string, { readonly mutant: ReportedMutant; readonly path: string; readonly at: number }>()
     for (const report of current) {
       for (const mutant of report.files[name]!.mutants) {
         const key = mutantKey(mutant)
+        const at = report.testedAt[name]?.[key] ?? report.savedAt
         const held = best.get(key)
-        if (held === undefined || founded(mutant) > founded(held.mutant)) best.set(key, { mutant, path: report.path })
+        const better = held === undefined || founded(mutant) > founded(held.mutant) ||
+          (founded(mutant) === founded(held.mutant) && at > held.at)
+        if (better) best.set(key, { mutant, path: report.path, at })
       }
     }
     const merged = [...best.values()]

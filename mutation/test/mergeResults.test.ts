@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, assert, describe, it } from "vitest"
-import { compact, mergeResults, readResults, type ReportedMutant, type ResultsFile } from "../results.ts"
+import { compact, mergeResults, mutantKey, readResults, type ReportedMutant, type ResultsFile } from "../results.ts"
 
 /** A mutant at line `line` (one replacement there) with a status. */
 const mutant = (line: number, status: string): ReportedMutant => ({
@@ -16,11 +16,18 @@ const mutant = (line: number, status: string): ReportedMutant => ({
   location: { start: { line, column: 1 }, end: { line, column: 5 } }
 })
 
-/** A results file holding one source file, `a.ts`, saved at `savedAt` (its results produced at `testedAt`). */
-const part = (path: string, savedAt: number, source: string, mutants: ReadonlyArray<ReportedMutant>, testedAt = savedAt): ResultsFile => ({
+/** A results file holding one source file, `a.ts`, saved at `savedAt` (each mutant's result produced at `testedAt`, or at its own time in `at`). */
+const part = (
+  path: string,
+  savedAt: number,
+  source: string,
+  mutants: ReadonlyArray<ReportedMutant>,
+  testedAt = savedAt,
+  at: Record<number, number> = {}
+): ResultsFile => ({
   path,
   savedAt,
-  testedAt: { "a.ts": testedAt },
+  testedAt: { "a.ts": Object.fromEntries(mutants.map((m) => [mutantKey(m), at[m.location.start.line] ?? testedAt])) },
   files: { "a.ts": { source, mutants } }
 })
 
@@ -35,6 +42,13 @@ describe("mergeResults", () => {
     const carried = part("pkg.json", 3_000, "now", [mutant(1, "Survived"), mutant(2, "Killed")], 1_000)
     const later = part("pkg.b.json", 2_000, "now", [mutant(1, "Killed"), mutant(2, "Killed")])
     assert.deepStrictEqual(merged([carried, later]), { statuses: ["1 Killed", "2 Killed"], from: ["pkg.b.json"] })
+  })
+
+  it("a part whose run tested one of a file's mutants again does not make its other, carried-over results of the file newer", () => {
+    // saved at 3 000: line 2 tested then, line 1's survivor carried over from 1 000
+    const mixed = part("pkg.json", 3_000, "now", [mutant(1, "Survived"), mutant(2, "Killed")], 3_000, { 1: 1_000 })
+    const later = part("pkg.b.json", 2_000, "now", [mutant(1, "Killed")])
+    assert.deepStrictEqual(merged([mixed, later]), { statuses: ["1 Killed", "2 Killed"], from: ["pkg.json", "pkg.b.json"] })
   })
 
   it("results of a source the file no longer has do not hide those of its current source", () => {
@@ -78,12 +92,12 @@ describe("compact's per-file times", () => {
     if (root !== undefined) rmSync(root, { recursive: true, force: true })
   })
 
-  it("a file whose source and verdicts a run left as they were keeps its time; another is stamped with the save; readResults reads both", () => {
+  it("a mutant whose source and verdict a run left as they were keeps its time; another is stamped with the save; readResults reads both", () => {
     root = mkdtempSync(join(tmpdir(), "chainjobs-merge-"))
     mkdirSync(join(root, "mutation", "results"), { recursive: true })
     const path = join(root, "mutation", "results", "pkg.json")
     const file = (source: string, status: string) => ({ source, mutants: [{ id: String(Math.random()), ...mutant(1, status) }] })
-    // before the run: b.ts stamped at 10:00, c.ts from a save at 11:00 without a stamp of its own
+    // before the run: b.ts stamped at 10:00 (a file's stamp as 24c7718 wrote it), c.ts from a save at 11:00 without a stamp of its own
     const previous = JSON.stringify({
       savedAt: "2026-12-03T11:00:00.000Z",
       testedAt: { "b.ts": "2026-12-03T10:00:00.000Z" },
@@ -92,17 +106,19 @@ describe("compact's per-file times", () => {
     // the run: b.ts and c.ts carried over (their ids renumbered), d.ts tested again to another verdict, e.ts new
     writeFileSync(path, JSON.stringify({ files: { "b.ts": file("b", "Killed"), "c.ts": file("c", "Survived"), "d.ts": file("d", "Killed"), "e.ts": file("e", "Killed") } }))
     compact(path, new Date("2026-12-03T12:00:00.000Z"), previous)
+    const key = mutantKey(mutant(1, "Killed"))
     assert.deepStrictEqual(JSON.parse(readFileSync(path, "utf8")).testedAt, {
-      "b.ts": "2026-12-03T10:00:00.000Z",
-      "c.ts": "2026-12-03T11:00:00.000Z",
-      "d.ts": "2026-12-03T12:00:00.000Z",
-      "e.ts": "2026-12-03T12:00:00.000Z"
+      "b.ts": { [key]: "2026-12-03T10:00:00.000Z" },
+      "c.ts": { [key]: "2026-12-03T11:00:00.000Z" },
+      "d.ts": { [key]: "2026-12-03T12:00:00.000Z" },
+      "e.ts": { [key]: "2026-12-03T12:00:00.000Z" }
     })
     // a results file without stamps (before this change): each file at the file's save
     writeFileSync(join(root, "mutation", "results", "pkg.old.json"), JSON.stringify({ savedAt: "2026-12-03T09:00:00.000Z", files: { "b.ts": file("b", "Killed") } }))
+    const times = (stamps: Record<string, string>) => Object.fromEntries(Object.entries(stamps).map(([file, time]) => [file, { [key]: Date.parse(time) }]))
     assert.deepStrictEqual(readResults(root, "pkg").map(({ testedAt }) => testedAt), [
-      { "b.ts": Date.parse("2026-12-03T10:00:00.000Z"), "c.ts": Date.parse("2026-12-03T11:00:00.000Z"), "d.ts": Date.parse("2026-12-03T12:00:00.000Z"), "e.ts": Date.parse("2026-12-03T12:00:00.000Z") },
-      { "b.ts": Date.parse("2026-12-03T09:00:00.000Z") }
+      times({ "b.ts": "2026-12-03T10:00:00.000Z", "c.ts": "2026-12-03T11:00:00.000Z", "d.ts": "2026-12-03T12:00:00.000Z", "e.ts": "2026-12-03T12:00:00.000Z" }),
+      times({ "b.ts": "2026-12-03T09:00:00.000Z" })
     ])
   })
 })

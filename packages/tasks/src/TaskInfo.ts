@@ -146,7 +146,7 @@ const plainText = (info: TaskInfo): string | undefined => {
   const out: Record<string, unknown> = {}
   const fields = info as unknown as Record<string, unknown>
   for (const [key, check, optional] of plainFields) {
-    if (optional && !Object.hasOwn(fields, key)) continue
+    if (optional && !(key in fields)) continue
     const value = fields[key]
     if (!check(value)) return undefined
     out[key] = value

@@ -62,6 +62,10 @@ describe("TaskInfo.jsonText", () => {
     const extra = { ...record({ timeoutMillis: 5, runner: "127.0.0.1:1" }), unknownField: 1 } as TaskInfo.TaskInfo
     assert.strictEqual(TaskInfo.jsonText(extra), JSON.stringify(encode(extra)))
     assert.notInclude(TaskInfo.jsonText(extra), "unknownField")
+    // An optional field the record inherits is written, as the Schema writes it.
+    const inherited = Object.assign(Object.create({ retries: 3 }), record()) as TaskInfo.TaskInfo
+    assert.strictEqual(TaskInfo.jsonText(inherited), JSON.stringify(encode(inherited)))
+    assert.include(TaskInfo.jsonText(inherited), "\"retries\":3")
     // A payload that is not a JSON value (a cycle, a Date) does not encode.
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic

@@ -586,6 +586,9 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("t
       // one that had reached the end: nothing left to read, and no page
       const ended = yield* onDev(ChainTasks.syncEvents(payload, recordingContext<any>({ lastBlock: head, state: earlier }).context))
       assert.deepInclude(ended, { counts: { anonymous: 1 }, total: 1, events: [], nextCursor: null })
+      // a resumed run adds the time it spent to the checkpoint's (its own under the test's minute)
+      const spent = yield* onDev(ChainTasks.syncEvents(payload, recordingContext<any>({ lastBlock: head - 1, state: { ...earlier, processingMillis: 600_000 } }).context))
+      assert.isTrue(spent.processingMillis >= 600_000 && spent.processingMillis < 660_000, `processing ${spent.processingMillis} ms`)
     }))
 })
 

@@ -106,4 +106,25 @@ describe("JsonRpcClient failover and circuits", () => {
       assert.deepInclude(error!.reason, { _tag: "Unavailable", retryAfterMillis: 0 })
       assert.strictEqual(node.requests(), 2)
     }))
+
+  it.live("a request that found no free connection does not break the streak of failures that opens the circuit", () =>
+    Effect.gen(function*() {
+      // refuses the first request, holds every later one (until the client's time limit)
+      let seen = 0
+      const node = yield* ScriptedNode.make((calls) => ++seen === 1 ? { status: 503, body: calls.length } : { body: null, stall: true })
+      const evm = yield* client(devChainConfig([{ url: node.url, maxConnections: 1, acquireTimeout: "20 millis" }], {
+        requestTimeout: "2 seconds",
+        retry: { times: 0 },
+        breaker: { failures: 2, openDuration: "1 hour" }
+      }))
+      // a failure, then a request the node holds until it times out, and meanwhile one that finds no free connection
+      assert.deepInclude((yield* Effect.flip(evm.request("eth_chainId"))).reason, { _tag: "HttpStatus", status: 503 })
+      const held = yield* Effect.forkChild(Effect.flip(evm.request("eth_chainId")))
+      yield* eventually(() => node.requests() === 2)
+      assert.deepInclude((yield* Effect.flip(evm.request("eth_chainId"))).reason, { _tag: "PoolExhausted" })
+      assert.deepInclude((yield* Fiber.join(held)).reason, { _tag: "Timeout" })
+      // two failures in a row: the circuit is open
+      assert.deepStrictEqual((yield* evm.health).map((endpoint) => endpoint.circuit), ["Open"])
+    }), 30_000)
 })
+

@@ -5,7 +5,8 @@
  * over real sockets) are all accepted within a few turns, not 64; and the
  * shared port stops accepting when the service stops. Closing waits for the
  * connections the added sockets accepted, an accept error leaves a socket
- * listening, and a second service on the same fixed port is refused.
+ * listening, and a second service on the same fixed port is refused. A
+ * close of a server not running reports Node's error to its callback.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Scope } from "effect"
@@ -314,4 +315,15 @@ describe("Acceptors", () => {
       )
       yield* Effect.promise(() => new Promise<void>((resolve) => own.close(() => resolve())))
     }), { timeout: 15_000 })
+
+  it("a close of a spread server not running hands Node's error to its callback, and needs no callback", async () => {
+    const server = Acceptors.spread(Net.createServer(), 2, 511, () => {})
+    const error = await new Promise<Error | undefined>((resolve) => server.close(resolve))
+    assert.strictEqual((error as { code?: string } | undefined)?.code, "ERR_SERVER_NOT_RUNNING")
+    // No callback: the server just closes (its `close` event) — nothing thrown where the callback would be called.
+    const other = Acceptors.spread(Net.createServer(), 2, 511, () => {})
+    const closed = new Promise<void>((resolve) => other.once("close", () => resolve()))
+    other.close()
+    await closed
+  })
 })

@@ -114,4 +114,12 @@ describe("chain check on the wire", () => {
         "ChainCliError: dev: the node reports chain id 1, configured 31337"
       ])
     }))
+
+  it.live("chain check of a chain whose node does not answer fails with the service's 503: the chain and its request's failure", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const reason = { _tag: "Timeout", endpoint: "http://node-a", millis: 5 }
+      const server = yield* scriptedHttp(() => ({ status: 503, json: { _tag: "ChainUnreachable", chain: "dev", reason } }))
+      const checked = yield* runCli(["--url", server.url, "chain", "check", "dev"])
+      assert.strictEqual(failure(checked.exit), "ChainCliError: chain dev did not answer: http://node-a: no answer within 5 ms")
+    })))
 })

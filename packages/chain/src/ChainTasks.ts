@@ -632,17 +632,6 @@ export const followWindow = 64
 /** The longest `FollowHead` waits to poll again after transient provider failures in a row. */
 export const followBackoffCap: Duration.Duration = Duration.seconds(30)
 
-/**
- * When `FollowHead` polls again after a round that a transient provider failure ended: after its poll interval,
- * doubling with each failure in a row, up to `followBackoffCap`; never after any other failure.
- */
-const pollAgain = (pollMillis: number) =>
-  Schedule.exponential(Duration.millis(pollMillis)).pipe(
-    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, followBackoffCap))),
-    Schedule.setInputType<ChainRequestError | BlockValidationError>(),
-    Schedule.while(({ input }) => isTransientFailure(input))
-  )
-
 /** Checks a validated block against the chain's last recorded block, then records and publishes it. */
 const record = Effect.fn("ChainTasks.record")(function*(chain: string, block: ValidatedBlock) {
   const feed = yield* BlockFeed
@@ -734,21 +723,37 @@ export const followHead = Effect.fn("ChainTasks.followHead")(function*(
   })
 
   const pollMillis = payload.pollMillis ?? 1000
+  /**
+   * Waits `millis`, heartbeating at its poll interval: a heartbeat timeout that holds for its polls holds while it
+   * backs off too.
+   */
+  const wait = (millis: number) =>
+    Effect.gen(function*() {
+      for (let left = millis; left > 0; left -= pollMillis) {
+        yield* Effect.sleep(Math.min(left, pollMillis))
+        yield* context.heartbeat
+      }
+    })
   // A transient provider failure ends the round, not the task: a node behind the provider's balancer that has not
   // the head's block yet (it answers null or "header not found"), a timeout, a 429, a lost connection. The follower
-  // polls again, backing off, from the block after the last it processed; it fails on anything else.
-  const following = round.pipe(
-    Effect.tapError((error) =>
-      isTransientFailure(error)
-        ? Effect.andThen(context.heartbeat, Effect.logWarning(`chainjobs: following ${payload.chain}: ${error.message}; polling again`))
-        : Effect.void
-    ),
-    Effect.retry(pollAgain(pollMillis))
-  )
+  // polls again from the block after the last it processed, after its poll interval doubled with each such failure
+  // in a row, up to `followBackoffCap`; it fails on anything else.
+  let failures = 0
   while (true) {
-    yield* following
+    const failure = yield* round.pipe(
+      Effect.as(undefined),
+      Effect.catchIf(isTransientFailure, (error) => Effect.succeed(error))
+    )
     yield* context.heartbeat
-    yield* Effect.sleep(pollMillis)
+    if (failure === undefined) {
+      failures = 0
+      yield* Effect.sleep(pollMillis)
+      continue
+    }
+    const backoff = Math.min(pollMillis * 2 ** failures, Duration.toMillis(followBackoffCap))
+    failures++
+    yield* Effect.logWarning(`chainjobs: following ${payload.chain}: ${failure.message}; polling again in ${backoff} ms`)
+    yield* wait(backoff)
   }
 })
 

@@ -40,10 +40,17 @@ const feedIn = (scope: Scope.Scope) => Layer.buildWithScope(feedLayer, scope)
  * The supervisor with the chain kinds over the node, built in `scope` on a task store and a feed that outlive it
  * (a test subscribes to the feed before a restarted supervisor resumes its tasks).
  */
-const startIn = (scope: Scope.Scope, store: Context.Context<TaskStore.TaskStore>, feed: Context.Context<BlockFeed>, url: string) =>
+const startIn = (
+  scope: Scope.Scope,
+  store: Context.Context<TaskStore.TaskStore>,
+  feed: Context.Context<BlockFeed>,
+  url: string,
+  settings: ChainTasks.KindsSettings = {}
+) =>
   Layer.buildWithScope(
-    ChainTasks.layer.pipe(
-      Layer.provideMerge(Tasks.layer({ shutdownGracePeriod: "10 millis" })),
+    ChainTasks.layerWith(settings).pipe(
+      // its watchdog checks heartbeats often, for the test of a follower backing off under a heartbeat timeout
+      Layer.provideMerge(Tasks.layer({ shutdownGracePeriod: "10 millis", heartbeatCheckInterval: "50 millis" })),
       Layer.provideMerge(Chains.layerMemory([devChainConfig([url])]))
     ),
     scope
@@ -52,11 +59,11 @@ const startIn = (scope: Scope.Scope, store: Context.Context<TaskStore.TaskStore>
     Effect.map((context) => ({ tasks: Context.get(context, Tasks.Tasks), feed: Context.get(feed, BlockFeed) }))
   )
 
-/** The supervisor and a feed, both in the current scope. */
-const started = (store: Context.Context<TaskStore.TaskStore>, url: string) =>
+/** The supervisor (the chain kinds under `settings`) and a feed, both in the current scope. */
+const started = (store: Context.Context<TaskStore.TaskStore>, url: string, settings: ChainTasks.KindsSettings = {}) =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
-    return yield* startIn(scope, store, yield* feedIn(scope), url)
+    return yield* startIn(scope, store, yield* feedIn(scope), url, settings)
   })
 
 /** The first `n` blocks the feed publishes from now, collected in a fiber (subscribed before this returns). */
@@ -171,6 +178,30 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("F
       assert.deepStrictEqual(blocks.map((block) => block.number), [head, head + 1, head + 2])
       blocks.slice(1).forEach((block, index) => assert.strictEqual(block.parentHash, blocks[index]!.hash))
       assert.strictEqual((yield* follower.info).status, "running")
+      yield* follower.interrupt
+    }), 60_000)
+
+  it.effect("a follower backing off from a provider that keeps failing heartbeats meanwhile: a heartbeat timeout shorter than its backoff does not end it", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const evm = yield* client(devChainConfig([chain.url]))
+      const head = yield* headOf(evm)
+      const proxy = yield* FaultProxy.make(chain.url, { headAhead: 1 })
+      const { feed, tasks } = yield* started(yield* Layer.build(TaskStore.layerMemory), proxy.url, {
+        [ChainTasks.FollowHead.name]: { heartbeatTimeoutMillis: 1000 }
+      })
+      const published = yield* nextPublished(feed, 2)
+      const follower = yield* tasks.submit(ChainTasks.FollowHead, { chain: "dev", fromBlock: head, pollMillis: 100 })
+      // six reads of the missing block: backoffs of 100, 200, 400, 800 and 1,600 ms, the last longer than the timeout
+      for (let tries = 0; proxy.counts.blocksRead.filter((number) => number === head + 1).length < 6; tries++) {
+        if (tries > 2000) return yield* Effect.die(new Error(`blocks read: ${proxy.counts.blocksRead.join(", ")}; the follower: ${(yield* follower.info).status}`))
+        yield* Effect.sleep("10 millis")
+      }
+      assert.strictEqual((yield* follower.info).status, "running")
+      proxy.set({ headAhead: 0 })
+      yield* evm.request("evm_mine")
+      const blocks = yield* collected(published, "the first block, then the one the node lacked at first")
+      assert.deepStrictEqual(blocks.map((block) => block.number), [head, head + 1])
       yield* follower.interrupt
     }), 60_000)
 

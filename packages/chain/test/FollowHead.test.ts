@@ -77,6 +77,15 @@ const collected = <A, E>(fiber: Fiber.Fiber<A, E>, what: string) =>
     Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error(`${what}: not all published within 20 s`)) })
   )
 
+/** Waits until the proxy has forwarded `n` reads of `block` (at most 20 s, failing with the blocks read and the follower's status). */
+const readsOf = (proxy: FaultProxy.FaultProxy, follower: { readonly info: Effect.Effect<{ readonly status: string }, unknown> }, block: number, n: number) =>
+  Effect.gen(function*() {
+    for (let tries = 0; proxy.counts.blocksRead.filter((number) => number === block).length < n; tries++) {
+      if (tries > 2000) return yield* Effect.die(new Error(`blocks read: ${proxy.counts.blocksRead.join(", ")}; the follower: ${(yield* follower.info).status}`))
+      yield* Effect.sleep("10 millis")
+    }
+  })
+
 /** Waits until the feed's latest block is `number` (at most 20 s, failing with the latest it saw). */
 const reached = (feed: BlockFeed["Service"], number: number) =>
   Effect.gen(function*() {
@@ -167,10 +176,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("F
       const published = yield* nextPublished(feed, 3)
       const follower = yield* tasks.submit(ChainTasks.FollowHead, { chain: "dev", fromBlock: head, pollMillis: 10 })
       // it has asked for the missing block, and asked again
-      for (let tries = 0; proxy.counts.blocksRead.filter((number) => number === head + 1).length < 2; tries++) {
-        if (tries > 2000) return yield* Effect.die(new Error(`blocks read: ${proxy.counts.blocksRead.join(", ")}; the follower: ${(yield* follower.info).status}`))
-        yield* Effect.sleep("10 millis")
-      }
+      yield* readsOf(proxy, follower, head + 1, 2)
       assert.strictEqual((yield* follower.info).status, "running")
       proxy.set({ headAhead: 0 })
       for (let block = 0; block < 2; block++) yield* evm.request("evm_mine")
@@ -193,10 +199,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("F
       const published = yield* nextPublished(feed, 2)
       const follower = yield* tasks.submit(ChainTasks.FollowHead, { chain: "dev", fromBlock: head, pollMillis: 100 })
       // six reads of the missing block: backoffs of 100, 200, 400, 800 and 1,600 ms, the last longer than the timeout
-      for (let tries = 0; proxy.counts.blocksRead.filter((number) => number === head + 1).length < 6; tries++) {
-        if (tries > 2000) return yield* Effect.die(new Error(`blocks read: ${proxy.counts.blocksRead.join(", ")}; the follower: ${(yield* follower.info).status}`))
-        yield* Effect.sleep("10 millis")
-      }
+      yield* readsOf(proxy, follower, head + 1, 6)
       assert.strictEqual((yield* follower.info).status, "running")
       proxy.set({ headAhead: 0 })
       yield* evm.request("evm_mine")

@@ -28,20 +28,27 @@ const upkeep = Effect.map(tempDirectory, (directory) =>
     Layer.orDie
   ))
 
-/** The runs of each upkeep kind so far, each awaited to its end: every one must have completed with an empty pass. */
+/**
+ * The runs of each upkeep kind so far, each awaited to its end: every one must have completed with an empty pass
+ * and carry its kind's key (the concurrency slot a later submission joins, shown with the task).
+ */
 const runs = Effect.gen(function*() {
   const tasks = yield* Tasks.Tasks
-  const count = (kind: string) =>
+  const count = (kind: string, key: string) =>
     Effect.gen(function*() {
       const page = yield* tasks.list({ kind: [kind], limit: 1000 })
       for (const task of page.items) {
         const done = yield* tasks.awaitInfo(task.id)
         assert.strictEqual(done.status, "completed", `${kind} run ${task.id} ended ${done.status}: ${done.errorMessage}`)
         assert.deepStrictEqual(done.result, { checked: 0, changed: 0, drifted: 0 })
+        assert.strictEqual(done.key, key, `${kind} run ${task.id}'s key`)
       }
       return page.items.length
     })
-  return { refresh: yield* count(BalanceUpkeep.RefreshStale.name), reconcile: yield* count(BalanceUpkeep.ReconcileAll.name) }
+  return {
+    refresh: yield* count(BalanceUpkeep.RefreshStale.name, "refresh-stale"),
+    reconcile: yield* count(BalanceUpkeep.ReconcileAll.name, "reconcile")
+  }
 })
 
 /** Moves the test clock a minute at a time (each tick due on the way fires in order), yielding for the submissions it starts. */

@@ -53,6 +53,18 @@ describe("TurnScheduler's order", () => {
     assert.deepStrictEqual(seen, [["one-a"], ["one-a", "one-b"], ["one-a", "one-b", "two"], ["one-a", "one-b", "two"]])
   })
 
+  it("a turn the budget cuts after a fiber's first task keeps every task after it, in order", async () => {
+    const dispatcher = TurnScheduler.make(0).makeDispatcher()
+    const ran: Array<string> = []
+    for (const name of ["a", "b", "c"]) dispatcher.scheduleTask(() => ran.push(name), 0)
+    const seen: Array<Array<string>> = []
+    for (let turn = 0; turn < 4; turn++) {
+      await afterTurn()
+      seen.push([...ran])
+    }
+    assert.deepStrictEqual(seen, [["a"], ["a", "b"], ["a", "b", "c"], ["a", "b", "c"]])
+  })
+
   /** A fiber of two tasks on a budget of 0, after the turn that ran the first and cut it: `b` is left. */
   const cutAfterA = async () => {
     const scheduler = TurnScheduler.make(0)

@@ -10,7 +10,8 @@
  * opened; refusals typed and recording nothing (an unknown kind, a bad
  * payload, a busy key, a shard not held, a runner closing); joins of a busy
  * key; interrupts and deletions; a task left unfinished by a runner that
- * stopped adopted and resumed by the next (`Adopt`); and singletons:
+ * stopped adopted and resumed by the next (`Adopt`), and a record read again
+ * when the store refuses its first reads (`Adopt`, `Run`); and singletons:
  * schedules, daemons, and a daemon's tasks left over by an earlier run.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -18,10 +19,10 @@ import { Effect, Fiber, Option, Schedule, type Scope, Stream } from "effect"
 import { Sharding } from "effect/cluster"
 import { ClusterTasks, TaskEntity } from "@chainjobs/cluster"
 import type { TaskEvent } from "@chainjobs/tasks"
-import { TaskInfo, TaskStore } from "@chainjobs/tasks"
+import { TaskError, TaskInfo, TaskStore } from "@chainjobs/tasks"
 import { inMemorySharding } from "./InMemorySharding.ts"
 import * as InMemoryRunner from "./InMemoryRunner.ts"
-import { eventually } from "./InProcessCluster.ts"
+import { eventually, sameBucket } from "./InProcessCluster.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 const { Gated, Keyed, Scan, Tick } = InMemoryRunner
@@ -45,6 +46,32 @@ const onRunner = <A, E>(
     Effect.provideServiceEffect(Sharding.Sharding, Effect.map(Sharding.Sharding, (held) => view?.(held) ?? held)),
     Effect.provide(inMemorySharding)
   )
+
+/** A pending record of a scan of `payload` under `id`, left by a runner gone (never started here). */
+const leftPending = (id: string, payload: { readonly gate: string; readonly to: number }): TaskInfo.TaskInfo => ({
+  id,
+  kind: Scan.name,
+  status: "pending",
+  reason: null,
+  priority: 0,
+  key: null,
+  owner: null,
+  attempt: 1,
+  progress: 0,
+  message: null,
+  detail: null,
+  payload,
+  result: null,
+  error: null,
+  errorMessage: null,
+  checkpoint: null,
+  createdAt: Date.now(),
+  startedAt: null,
+  finishedAt: null,
+  heartbeatAt: null,
+  expiresAt: null,
+  runner: "gone:1"
+})
 
 /** Whether an item of `changesAndDeletions` is a deletion. */
 const isDeletion = (event: TaskInfo.TaskInfo | TaskEvent.Deleted): event is TaskEvent.Deleted => "_tag" in event && event._tag === "Deleted"
@@ -255,4 +282,50 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         yield* recurring.cancel
         assert.isTrue(Option.isNone(yield* recurring.lastTask))
       })), { timeout: 60_000 })
+
+  it.live("an Adopt and a Run whose reads of the record the store refuses twice try again, and the entity's other task keeps running", () =>
+    Effect.gen(function*() {
+      const memory = yield* TaskStore.makeMemory
+      /** Reads of each id in it refused while its count lasts (a passing fault: a connection lost, a failover). */
+      const refusals = new Map<string, number>()
+      const store: TaskStore.TaskStore["Service"] = {
+        ...memory,
+        get: (id) =>
+          Effect.suspend(() => {
+            const left = refusals.get(id) ?? 0
+            if (left === 0) return memory.get(id)
+            refusals.set(id, left - 1)
+            return Effect.fail(new TaskError.TaskStoreError({ operation: "get", detail: "refused by the test" }))
+          })
+      }
+      yield* onRunner((runner) =>
+        Effect.gen(function*() {
+          const running = yield* runner.tasks.submit(Scan, { gate: "running", to: 1 })
+          yield* eventually(Effect.sync(() => runner.happenings.includes(`start ${running.id} 1 at 1`)), () => "the first task starts")
+          // two records of its bucket entity left unfinished by a runner gone (`sameBucket`), written after its shard
+          // opened: no adoption reads them, the messages sent below are their only way in
+          const adopted = sameBucket(running.id)
+          const served = sameBucket(adopted)
+          for (const id of [adopted, served]) {
+            yield* memory.insert(leftPending(id, { gate: id, to: 1 }))
+            refusals.set(id, 2)
+          }
+          const entity = (yield* TaskEntity.TaskEntity.client)(TaskEntity.placement({ id: running.id, kind: "scan", key: null }))
+          // answered once the supervisor holds it: its two refused reads tried again within the Adopt
+          yield* entity.Adopt({ id: adopted })
+          // a Run of a record not held here reads it first; a read failing there for good would be a defect, which
+          // restarts the entity and so hands over every task it serves
+          yield* entity.Run({ id: served }, { discard: true })
+          yield* eventually(
+            Effect.sync(() => [adopted, served].every((id) => runner.happenings.some((h) => h.startsWith(`start ${id} `)))),
+            () => `both left records start: ${runner.happenings}`
+          )
+          assert.deepStrictEqual([refusals.get(adopted), refusals.get(served)], [0, 0])
+          for (const id of [running.id, adopted, served]) yield* runner.open(`${id === running.id ? "running" : id}/1`)
+          for (const id of [running.id, adopted, served]) assert.strictEqual(yield* (yield* runner.tasks.handle(id)).join, 1)
+          // the first task ran once, never handed over by a restart of its entity
+          assert.deepInclude(yield* runner.tasks.get(running.id), { status: "completed", attempt: 1 })
+          assert.deepStrictEqual(runner.happenings.filter((h) => h.startsWith(`start ${running.id} `)), [`start ${running.id} 1 at 1`])
+        }), {}, store)
+    }), { timeout: 60_000 })
 })

@@ -1,0 +1,105 @@
+/**
+ * Two runners on one watcher's tables (two `Watchers` over the same database,
+ * as two processes have), each step interleaved by hand: the first runner is
+ * held at a chosen point while the other records blocks, then let go.
+ *
+ * - A runner whose ingest finds the cursor moved by the other (the range it
+ *   scanned is already recorded) stops its tick there: it scans no further
+ *   range from a cursor it does not hold, and every item is recorded once.
+ * - `setAccounts` that passed its check of the cursor, when the other runner
+ *   records the block before the set is written, refuses: the block is
+ *   already recorded, and the watcher's sets stay as they were. This needs
+ *   two connections (the first runner holds its transaction open while the
+ *   other writes): PostgreSQL only, skipped without `CHAINJOBS_TEST_PG_URL`.
+ *
+ * The chain is the real dev chain; the first runner of the first case scans
+ * through the stepping adapter (its hook holds the scan), that of the second
+ * runs its statements through a `Statement.CurrentTransformer` that holds the
+ * set's write.
+ */
+import { assert, layer } from "@effect/vitest"
+import { Deferred, Effect, Fiber } from "effect"
+import { Statement } from "effect/sql"
+import * as Watchers from "../src/Watchers.ts"
+import * as WatchStore from "../src/WatchStore.ts"
+import { address, DevChain, node, pgTestUrl, pgWatchTables, reasonOf, Record, sharedRuntime } from "./fixtures.ts"
+import { steppingWatchers } from "./steppingAdapter.ts"
+
+/** A point the first runner reaches and waits at until the test lets it go. */
+const holdPoint = Effect.gen(function*() {
+  const reached = yield* Deferred.make<void>()
+  const proceed = yield* Deferred.make<void>()
+  return {
+    /** Run by the held runner: says it is there, then waits. */
+    hold: Effect.andThen(Deferred.succeed(reached, undefined), Deferred.await(proceed)),
+    /** Run by the test: waits for the runner to be held, runs `meanwhile`, then lets the runner go. */
+    meanwhile: <A, E, R>(meanwhile: Effect.Effect<A, E, R>) =>
+      Effect.andThen(Deferred.await(reached), Effect.ensuring(meanwhile, Deferred.succeed(proceed, undefined)))
+  }
+})
+
+layer(sharedRuntime(pgTestUrl === undefined ? {} : { watchTables: pgWatchTables }), { excludeTestServices: true, timeout: 120_000 })(
+  "Watchers, two runners on one watcher",
+  (it) => {
+    it.effect("a runner whose ingest finds the cursor moved by the other stops its tick: no further range scanned, every item recorded once", () =>
+      Effect.gen(function*() {
+        const act = node((yield* DevChain.DevChain).url)
+        const { calls, fault, watchers: first } = yield* steppingWatchers({ maxRange: 2 })
+        const other = yield* Watchers.make()
+        const watched = address(14)
+        const start = (yield* act.head) + 1
+        yield* first.add({ name: "raced", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, startBlock: start, paused: true })
+        for (let round = 0; round < 4; round++) yield* act.sendRaw(yield* act.sign(15, watched, 1n))
+        const head = yield* act.head
+        assert.strictEqual(head, start + 3)
+
+        // the first runner is held before it scans its first range (of two); the other records all four blocks meanwhile
+        const point = yield* holdPoint
+        fault.beforeScan = () => Effect.andThen(Effect.sync(() => void (fault.beforeScan = undefined)), point.hold)
+        const polled = yield* Effect.forkChild(first.poll("raced"))
+        yield* point.meanwhile(other.poll("raced"))
+        yield* Fiber.join(polled)
+
+        assert.deepStrictEqual(calls.map((call) => [call.from, call.to]), [[start, start + 1]], "the first runner scanned on past the range it lost")
+        assert.strictEqual((yield* first.get("raced")).confirmedBlock, head)
+        const items = yield* first.items("raced")
+        assert.strictEqual(items.length, 4)
+        assert.strictEqual(new Set(items.map((item) => item.id)).size, 4)
+        yield* first.remove("raced")
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect.skipIf(pgTestUrl === undefined)(
+      "setAccounts refuses a block the other runner recorded between its check and its write; the sets stay as they were",
+      () =>
+        Effect.gen(function*() {
+          const act = node((yield* DevChain.DevChain).url)
+          const point = yield* holdPoint
+          let armed = false
+          // holds the first runner's set write at its check of the cursor (the write's transaction open), once armed
+          const holdTheWrite: Statement.Transformer = (statement) =>
+            armed && statement.compile()[0].startsWith("SELECT confirmed_block FROM")
+              ? Effect.as(Effect.andThen(Effect.sync(() => void (armed = false)), point.hold), statement)
+              : Effect.succeed(statement)
+          const first = yield* Watchers.make().pipe(Effect.provideService(Statement.CurrentTransformer, holdTheWrite))
+          const other = yield* Watchers.make()
+          const [watched, joining] = [address(16), address(18)]
+          const start = (yield* act.head) + 1
+          yield* first.add({ name: "moved", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, startBlock: start, paused: true })
+          yield* act.sendRaw(yield* act.sign(17, watched, 1n))
+          assert.strictEqual(yield* act.head, start)
+
+          // the set is to start at the block after the cursor (start); the other runner records that block meanwhile
+          armed = true
+          const set = yield* Effect.forkChild(Effect.exit(first.setAccounts("moved", [watched, joining])))
+          yield* point.meanwhile(other.poll("moved"))
+          const exit = yield* Fiber.join(set)
+
+          assert.deepStrictEqual(reasonOf(exit), ["Invalid", `watcher "moved": block ${start} is already recorded`])
+          assert.deepStrictEqual(yield* WatchStore.accountSets("moved"), [{ fromBlock: start, accounts: [watched] }])
+          assert.strictEqual((yield* first.get("moved")).confirmedBlock, start)
+          yield* first.remove("moved")
+        }).pipe(Effect.scoped),
+      60_000
+    )
+  }
+)

@@ -11,11 +11,12 @@
  * payload, a busy key, a shard not held, a runner closing); joins of a busy
  * key; interrupts and deletions; a task left unfinished by a runner that
  * stopped adopted and resumed by the next (`Adopt`), and a record read again
- * when the store refuses its first reads (`Adopt`, `Run`); and singletons:
+ * when the store refuses its first reads (`Adopt`, `Run`); a handle of a kind
+ * the runner never registered; and singletons:
  * schedules, daemons, and a daemon's tasks left over by an earlier run.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option, Schedule, type Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Option, Schedule, type Scope, Stream } from "effect"
 import { Sharding } from "effect/cluster"
 import { ClusterTasks, TaskEntity } from "@chainjobs/cluster"
 import type { TaskEvent } from "@chainjobs/tasks"
@@ -328,4 +329,17 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
           assert.deepStrictEqual(runner.happenings.filter((h) => h.startsWith(`start ${running.id} `)), [`start ${running.id} 1 at 1`])
         }), {}, store)
     }), { timeout: 60_000 })
+
+  it.live("a handle of a kind this runner never registered reads its task and awaits it as interrupted", () =>
+    onRunner((runner, store) =>
+      Effect.gen(function*() {
+        // finished on a runner that registers a kind this one does not (a rolling upgrade)
+        const id = TaskInfo.makeId(Date.now())
+        yield* store.insert({ ...leftPending(id, { gate: "", to: 1 }), kind: "elsewhere", status: "completed", finishedAt: Date.now() })
+        const handle = yield* runner.tasks.handle(id)
+        assert.strictEqual(handle.kind, "elsewhere")
+        assert.strictEqual(yield* handle.status, "completed")
+        // no Schema to decode its result with: its outcome is told as an interruption, not decoded
+        assert.isTrue(Exit.hasInterrupts(yield* handle.await))
+      })), { timeout: 60_000 })
 })

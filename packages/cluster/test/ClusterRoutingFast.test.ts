@@ -342,4 +342,16 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         // no Schema to decode its result with: its outcome is told as an interruption, not decoded
         assert.isTrue(Exit.hasInterrupts(yield* handle.await))
       })), { timeout: 60_000 })
+
+  it.live("a stopped daemon tells no task and no starts", () =>
+    onRunner((runner) =>
+      Effect.gen(function*() {
+        const daemon = yield* runner.tasks.daemon(Gated, { gate: "never" }, { restart: Schedule.spaced("100 millis") })
+        yield* eventually(Effect.map(daemon.current, Option.isSome), () => "the daemon starts its task")
+        assert.strictEqual(yield* daemon.starts, 1)
+        yield* daemon.stop
+        // its run ended on this runner: what it reads now is no run's
+        yield* eventually(Effect.map(daemon.current, Option.isNone), () => "the stopped daemon has no task")
+        assert.strictEqual(yield* daemon.starts, 0)
+      })), { timeout: 60_000 })
 })

@@ -38,9 +38,10 @@
  * of itself there (`<part>.cpuprofile`, `node --cpu-prof`), to see where a
  * client's CPU goes.
  */
-import { type ChildProcess, fork } from "node:child_process"
+import { type ChildProcess, fork, spawn } from "node:child_process"
 import { setPriority } from "node:os"
 import { monitorEventLoopDelay } from "node:perf_hooks"
+import { fileURLToPath } from "node:url"
 import type { PartMix, PartReport, SseClient, StreamKind, SubmitClient, WsClient } from "./_load-clients.ts"
 import type { ProbeReport } from "./_load-probe.ts"
 import { type Quantiles, quantiles } from "./_measure.ts"
@@ -70,6 +71,13 @@ export interface Split {
    * processor, these share its two cores. The probe keeps the service's priority.
    */
   readonly clientsNice: number
+  /**
+   * Whether the client parts run under `SCHED_BATCH` (`chrt --batch`): the same share of the processor as at their
+   * niceness, but a part woken by the service's write to its socket does not preempt the service at once (the
+   * scheduler switches at its next tick instead), as a client on another machine would not. The probe keeps the
+   * service's policy.
+   */
+  readonly clientsBatch: boolean
 }
 
 /** Status and lag figures of one interval, over a set of samples. */
@@ -154,13 +162,17 @@ let allAnswered: (() => void) | undefined
 const everyoneAnswered = () => parts.every(({ name }) => answered.has(name) || exited.has(name))
 
 const parts = plan.map(([name, part]) => {
-  const child = fork(new URL("./_load-clients.ts", import.meta.url), [name, base, JSON.stringify(part), split.sseClient, split.wsClient, split.submitClient], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-    execArgv: [
-      ...process.execArgv,
-      ...(process.env.LOAD_GEN_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.LOAD_GEN_PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`] : [])
-    ]
-  })
+  const module = new URL("./_load-clients.ts", import.meta.url)
+  const partArgs = [name, base, JSON.stringify(part), split.sseClient, split.wsClient, split.submitClient]
+  const execArgv = [
+    ...process.execArgv,
+    ...(process.env.LOAD_GEN_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.LOAD_GEN_PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`] : [])
+  ]
+  // Under SCHED_BATCH from its first instruction (`chrt` execs node): every thread it starts inherits the policy. The
+  // IPC channel is passed through the exec as `fork` passes it (an inherited descriptor named in the environment).
+  const child = split.clientsBatch
+    ? spawn("chrt", ["--batch", "0", process.execPath, ...execArgv, fileURLToPath(module), ...partArgs], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    : fork(module, partArgs, { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv })
   // Lowering a process's priority needs no privilege; one already gone is nothing to lower.
   if (split.clientsNice > 0 && child.pid !== undefined) {
     try {

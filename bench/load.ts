@@ -63,7 +63,11 @@
  * `--clients-nice=` (the generator's client processes run that much
  * nicer than the service, 0 to 19, the probe not: clients elsewhere would
  * not take the service's processor; 0, the default, shares the two cores
- * evenly) (or `LOAD_DURATION`,
+ * evenly), `--clients-sched=` (`other`, the default: the client
+ * processes keep the service's scheduling policy; `batch`: they run under
+ * `SCHED_BATCH`, the same share of the processor, but a client woken by
+ * the service's write does not preempt it at once, as a client on another
+ * machine would not; the probe keeps the service's) (or `LOAD_DURATION`,
  * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
  * the service there (`node --cpu-prof`), and the run prints what filled the
  * stalls of the service's loop, which it always lists (`_load-stalls.ts`: a
@@ -164,6 +168,9 @@ const acceptors = args.find((arg) => arg.startsWith("--acceptors="))?.slice("--a
 /** More Node/V8 flags for the service's command line (`--node-flags=`, space-separated); the generator's processes do not get them. */
 const nodeFlags = (args.find((arg) => arg.startsWith("--node-flags="))?.slice("--node-flags=".length) ?? process.env.LOAD_NODE_FLAGS ?? "")
   .split(" ").filter((flag) => flag !== "")
+/** The client processes' scheduling policy (`--clients-sched=`): `other` (the service's, the default) or `batch`. */
+const clientsSched = args.find((arg) => arg.startsWith("--clients-sched="))?.slice("--clients-sched=".length) ?? process.env.LOAD_CLIENTS_SCHED ?? "other"
+if (clientsSched !== "other" && clientsSched !== "batch") throw new Error(`--clients-sched=${clientsSched}: other or batch`)
 /** How the generator splits its clients over processes, and when one counts as stalled (`--sse-procs=`, `--stall-ms=`). */
 const split: Split = {
   sseTaskParts: Math.max(1, Math.round(setting("sse-procs", 4, 4))),
@@ -171,7 +178,8 @@ const split: Split = {
   sseClient: (args.find((arg) => arg.startsWith("--sse-client="))?.slice("--sse-client=".length) ?? process.env.LOAD_SSE_CLIENT) === "http" ? "http" : "net",
   submitClient: (args.find((arg) => arg.startsWith("--submit-client="))?.slice("--submit-client=".length) ?? process.env.LOAD_SUBMIT_CLIENT) === "http" ? "http" : "net",
   wsClient: (args.find((arg) => arg.startsWith("--ws-client="))?.slice("--ws-client=".length) ?? process.env.LOAD_WS_CLIENT) === "undici" ? "undici" : "net",
-  clientsNice: Math.min(19, Math.round(setting("clients-nice", 0, 0)))
+  clientsNice: Math.min(19, Math.round(setting("clients-nice", 0, 0))),
+  clientsBatch: clientsSched === "batch"
 }
 const warmupSeconds = setting("warmup", 20, 60)
 const cooldownSeconds = setting("cooldown", 20, 60)
@@ -252,7 +260,7 @@ console.log(
     `C heap ${allocator === "jemalloc" ? `jemalloc (LD_PRELOAD=${jemalloc})` : "glibc's"}, arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}${glibcTunables === undefined ? "" : `, GLIBC_TUNABLES=${glibcTunables}`}; ` +
     `listening sockets ${acceptors === undefined ? "the service's default" : `CHAINJOBS_ACCEPTORS=${acceptors}`}; ` +
     `service node flags ${nodeFlags.length === 0 ? "none added" : nodeFlags.join(" ")}; ` +
-    `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, WebSockets ${split.wsClient === "net" ? "over bare sockets" : "undici's"}, submissions ${split.submitClient === "net" ? "over bare keep-alive sockets" : "over node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay; client processes ${split.clientsNice === 0 ? "at the service's priority" : `nice ${split.clientsNice}`}`
+    `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, WebSockets ${split.wsClient === "net" ? "over bare sockets" : "undici's"}, submissions ${split.submitClient === "net" ? "over bare keep-alive sockets" : "over node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay; client processes ${split.clientsNice === 0 ? "at the service's priority" : `nice ${split.clientsNice}`}${split.clientsBatch ? ", SCHED_BATCH" : ""}`
 )
 
 const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)

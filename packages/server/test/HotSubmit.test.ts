@@ -10,15 +10,19 @@
  * aside), and one principal's spent quota does not refuse another's.
  * Against a stack that answers `418 stack` (`hotFront`), what the lean path
  * takes is answered without it, and what it does not take reaches it unread.
- * A client gone while its body is read gets no answer, and the request is
- * not timed in `/metrics`.
+ * A body of exactly the payload limit is read, one byte more is too large,
+ * on both paths; a body that arrives in two chunks is read whole; a method
+ * other than POST is left to the stack (by the submit path alone too). A client gone while its body is read
+ * gets no answer, and the request is not timed in `/metrics`.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Arbitrary, Effect, Metric, Option, Redacted, Schema } from "effect"
+import type { IncomingMessage } from "node:http"
 import { connect } from "node:net"
 import { TaskStore } from "@chainjobs/tasks"
 import { frontServerWith, services, tokens } from "./hotFront.ts"
 import * as HotReads from "../src/HotReads.ts"
+import * as HotSubmit from "../src/HotSubmit.ts"
 import { baseUrl, testServer } from "./http.ts"
 
 const settings = {
@@ -118,6 +122,20 @@ describe("HotSubmit", () => {
           assert.match(lean, /^HTTP\/1\.1 4(01|15)/)
         }
       }))
+
+    it.effect("a body of exactly the limit's bytes is read, one byte more is too large: the same answers on both paths", () =>
+      Effect.gen(function*() {
+        const headers = { authorization: "Bearer alice-token" }
+        // A good scan padded with spaces (JSON whitespace) to `bytes`.
+        const scan = JSON.stringify({ fromBlock: 1, toBlock: 2, delayMillis: 0 })
+        const padded = (bytes: number) => scan + " ".repeat(bytes - scan.length)
+        const atLimit = yield* bothAnswers("demo-scan", headers, padded(settings.maxPayloadBytes))
+        assert.strictEqual(atLimit.lean, atLimit.stack)
+        assert.match(atLimit.lean, /^HTTP\/1\.1 202/)
+        const past = yield* bothAnswers("demo-scan", headers, padded(settings.maxPayloadBytes + 1))
+        assert.strictEqual(past.lean, past.stack)
+        assert.match(past.lean, /^HTTP\/1\.1 413/)
+      }))
   })
 
   layer(testServer({ ...settings, submitLimit: 1, submitBurst: Option.some(1) }), { excludeTestServices: true, timeout: "60 seconds" })(
@@ -176,6 +194,49 @@ describe("HotSubmit in front of a stack that answers 418", () => {
         ["/api/tasks/x/interrupt", alice]
       ]
       for (const [path, headers] of left) assert.match(yield* send(path, headers, good), /^HTTP\/1\.1 418/, path)
+      // Another method, to the submit path alone (the front hands it only POSTs): left to the stack too.
+      const submitOnly = Number(new URL(yield* frontServerWith(HotSubmit.make)).port)
+      for (const method of ["PUT", "PATCH"]) {
+        assert.match(yield* Effect.promise(() => exchange(submitOnly, method, "/api/tasks/demo-scan", alice, good)), /^HTTP\/1\.1 418/, method)
+      }
+    }).pipe(Effect.provide(services(TaskStore.layerMemory)))))
+})
+
+/**
+ * The lean front on a server of its own, telling `listening` when the lean path listens for a request's body (its
+ * `aborted` listener, the last it adds); its port.
+ */
+const frontTelling = (listening: (request: IncomingMessage) => void) =>
+  Effect.map(
+    frontServerWith(Effect.map(HotReads.makeFront, (handler): HotReads.Handler => (request, response, next) => {
+      request.on("newListener", (event) => event === "aborted" && listening(request))
+      handler(request, response, next)
+    })),
+    (base) => Number(new URL(base).port)
+  )
+
+describe("HotSubmit and a body in two chunks", () => {
+  it.live("reads the whole body: the second chunk is sent once the lean path listens for it", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let reading = (): void => {}
+      const bodyRead = new Promise<void>((resolve) => reading = resolve)
+      const port = yield* frontTelling(reading)
+      const body = JSON.stringify({ fromBlock: 1, toBlock: 2, delayMillis: 0 })
+      const half = body.length >> 1
+      const socket = connect(port, "127.0.0.1")
+      const chunks: Array<Buffer> = []
+      socket.on("data", (chunk) => chunks.push(chunk))
+      const ended = new Promise<string>((resolve, reject) => {
+        socket.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+        socket.on("error", reject)
+      })
+      socket.write(
+        `POST /api/tasks/demo-scan HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${tokens.alice}\r\n` +
+          `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body.slice(0, half)}`
+      )
+      yield* Effect.promise(() => bodyRead)
+      socket.end(body.slice(half))
+      assert.match(yield* Effect.promise(() => ended), /^HTTP\/1\.1 202/)
     }).pipe(Effect.provide(services(TaskStore.layerMemory)))))
 })
 
@@ -188,16 +249,12 @@ describe("HotSubmit and a client gone while its body is read", () => {
       const bodyRead = new Promise<void>((resolve) => reading = resolve)
       let closed = (): void => {}
       const requestClosed = new Promise<void>((resolve) => closed = resolve)
-      // The lean path, told when it listens for the cut request's body (its `aborted` listener, the last it adds) and
-      // when that request's connection has closed.
-      const base = yield* frontServerWith(Effect.map(HotReads.makeFront, (handler): HotReads.Handler => (request, response, next) => {
-        if (request.headers["content-length"] === "100") {
-          request.on("newListener", (event) => event === "aborted" && reading())
-          request.on("close", () => closed())
-        }
-        handler(request, response, next)
-      }))
-      const port = Number(new URL(base).port)
+      // Told when the lean path listens for the cut request's body and when that request's connection has closed.
+      const port = yield* frontTelling((request) => {
+        if (request.headers["content-length"] !== "100") return
+        request.on("close", () => closed())
+        reading()
+      })
       const alice = { authorization: `Bearer ${tokens.alice}` }
       assert.match(
         yield* Effect.promise(() => exchange(port, "POST", "/api/tasks/demo-scan", alice, JSON.stringify({ fromBlock: 1, toBlock: 2, delayMillis: 0 }))),

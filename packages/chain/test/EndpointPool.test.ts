@@ -8,8 +8,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Logger, Metric, Schedule } from "effect"
-import { CircuitBreaker, RateLimiter } from "effect/persistence"
-import * as EvmClient from "../src/EvmClient.ts"
+import { RateLimiter } from "effect/persistence"
 import { client, devChainConfig } from "./fixtures.ts"
 import * as ScriptedNode from "./ScriptedNode.ts"
 
@@ -108,19 +107,13 @@ describe("an endpoint's pool", () => {
       const node = yield* ScriptedNode.make(echo)
       const down = () => Effect.fail(new RateLimiter.RateLimiterError({ reason: new RateLimiter.RateLimitStoreError({ message: "store down" }) }))
       const failingStore = RateLimiter.RateLimiterStore.of({ fixedWindow: down, tokenBucket: down, adaptiveConsume: down, adaptiveFeedback: down })
-      const stores = yield* Layer.build(Layer.mergeAll(
-        RateLimiter.layer.pipe(Layer.provide(Layer.succeed(RateLimiter.RateLimiterStore, failingStore))),
-        CircuitBreaker.layerStoreMemory()
-      ))
       const config = devChainConfig([{ url: node.url, rateLimit: { limit: 5, window: "1 second" } }], { retry: { times: 0 } })
+      const evm = yield* client(config, Layer.succeed(RateLimiter.RateLimiterStore, failingStore))
       const warnings: Array<string> = []
       const capture = Logger.make<unknown, void>(({ logLevel, message }) => {
         if (logLevel === "Warn") warnings.push(String(Array.isArray(message) ? message[0] : message))
       })
-      const answered = yield* Effect.flatMap(EvmClient.make(config), (evm) => evm.request("echo", ["0x7"])).pipe(
-        Effect.provideContext(stores),
-        Effect.provide(Logger.layer([capture]))
-      )
+      const answered = yield* evm.request("echo", ["0x7"]).pipe(Effect.provide(Logger.layer([capture])))
       assert.strictEqual(answered, "0x7")
       assert.strictEqual(node.requests(), 1)
       assert.deepStrictEqual(warnings, ["chainjobs: rate limiter store failed"])

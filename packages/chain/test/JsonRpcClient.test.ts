@@ -3,10 +3,12 @@
  * endpoints: a node's own JSON-RPC error is its verdict (no other endpoint is
  * asked, and it proves the node healthy: its circuit stays closed); and an attempt
  * that found one endpoint without a free connection and another failing
- * reports the failure, which is retried.
+ * reports the failure, which is retried; a request that dies ends with its
+ * own defect and leaves its circuit closed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Schedule } from "effect"
+import { Effect, Exit, Fiber, Layer, Schedule } from "effect"
+import { RateLimiter } from "effect/persistence"
 import type * as EvmClient from "../src/EvmClient.ts"
 import { client, devChainConfig } from "./fixtures.ts"
 import * as ScriptedNode from "./ScriptedNode.ts"
@@ -126,5 +128,29 @@ describe("JsonRpcClient failover and circuits", () => {
       // two failures in a row: the circuit is open
       assert.deepStrictEqual((yield* evm.health).map((endpoint) => endpoint.circuit), ["Open"])
     }), 30_000)
+
+  it.live("a request that dies (its rate limiter's store has a defect) ends with that defect alone, and its circuit stays closed", () =>
+    Effect.gen(function*() {
+      const node = yield* ScriptedNode.make((calls) => ({ body: ScriptedNode.result(calls[0]!, "0x1") }))
+      const defect = new Error("the store broke")
+      const broken = () => Effect.die(defect)
+      const store = RateLimiter.RateLimiterStore.of({ fixedWindow: broken, tokenBucket: broken, adaptiveConsume: broken, adaptiveFeedback: broken })
+      const evm = yield* client(
+        devChainConfig([{ url: node.url, rateLimit: { limit: 5, window: "1 second" } }], {
+          retry: { times: 0 },
+          breaker: { failures: 1, openDuration: "1 hour" }
+        }),
+        Layer.succeed(RateLimiter.RateLimiterStore, store)
+      )
+      for (let round = 0; round < 2; round++) {
+        const exit = yield* Effect.exit(evm.request("eth_chainId"))
+        // the breaker's classification of a cause without a failure adds no defect of its own
+        const reasons = Exit.isFailure(exit) ? exit.cause.reasons : []
+        assert.deepStrictEqual(reasons.map((reason) => reason._tag), ["Die"], String(exit))
+        assert.strictEqual(reasons[0]?._tag === "Die" ? reasons[0].defect : undefined, defect)
+      }
+      assert.strictEqual(node.requests(), 0)
+      assert.deepStrictEqual((yield* evm.health).map((endpoint) => endpoint.circuit), ["Closed"])
+    }))
 })
 

@@ -35,10 +35,16 @@ export const devChainConfig = (
     breaker: { failures: 3, openDuration: "100 millis", ...options.breaker }
   })
 
-/** A client of its own (own limiter and circuits), closed with the scope. */
-export const client = (config: ChainConfig.ChainConfig) =>
+/**
+ * A client of its own (own limiter and circuits), closed with the scope; its rate limiter keeps its budgets in
+ * `limiterStore` (memory unless a test gives a store of its own, such as one that fails).
+ */
+export const client = (
+  config: ChainConfig.ChainConfig,
+  limiterStore: Layer.Layer<RateLimiter.RateLimiterStore> = RateLimiter.layerStoreMemory
+) =>
   Layer.build(Layer.mergeAll(
-    RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
+    RateLimiter.layer.pipe(Layer.provide(limiterStore)),
     CircuitBreaker.layerStoreMemory()
   )).pipe(Effect.flatMap((stores) => EvmClient.make(config).pipe(Effect.provideContext(stores))))
 

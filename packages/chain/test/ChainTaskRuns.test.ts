@@ -5,7 +5,9 @@
  * context that records what they save and report: each result compared
  * with what the node itself answers, the payload's defaults (the head, the
  * confirmations, the source), and a provider answering addresses
- * checksummed. Fast enough for a mutation stage of `ChainTasks.ts`.
+ * checksummed; `FollowHead` forked, its head reads gated so that the test
+ * reorganizes the chain between two rounds. Fast enough for a mutation stage
+ * of `ChainTasks.ts`.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Task, type TaskContext } from "@chainjobs/tasks"
@@ -111,6 +113,36 @@ const checksummed = rewriting((transaction) => ({
 }))
 
 const plain = <A>(items: ReadonlyArray<A>) => items.map((item) => ({ ...item }))
+
+/** Mines `blocks` blocks on the dev chain, the first with a transfer of `value` wei, so that two branches' blocks differ. */
+const branch = (evm: EvmClient.EvmClient, blocks: number, value: number) =>
+  Effect.gen(function*() {
+    const [from, to] = [DevChain.accounts[16]!.address, DevChain.accounts[17]!.address]
+    yield* evm.request("eth_sendTransaction", [{ from, to, value: numberToHex(value) }])
+    for (let block = 1; block < blocks; block++) yield* evm.request("evm_mine")
+  })
+
+/**
+ * A gate on the head reads of a client (`through`): `hold` closes it and returns once a read waits there (the
+ * follower is held before its next round), so the test can change the chain between two rounds; `open` lets it on.
+ */
+const headGate = Effect.gen(function*() {
+  const gate = yield* Latch.make(true)
+  let headReads = 0
+  const through = (client: EvmClient.EvmClient): EvmClient.EvmClient => ({
+    ...client,
+    head: Effect.sync(() => headReads++).pipe(Effect.andThen(gate.await), Effect.andThen(client.head))
+  })
+  const hold = Effect.gen(function*() {
+    yield* gate.close
+    const reads = headReads
+    for (let tries = 0; headReads === reads; tries++) {
+      if (tries > 2000) return yield* Effect.die(new Error("the follower did not read the head again"))
+      yield* Effect.sleep("10 millis")
+    }
+  })
+  return { through, hold, open: gate.open }
+})
 
 layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServices: true, timeout: "60 seconds" })(
   "the chain kinds' runners",
@@ -358,24 +390,12 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
       Effect.gen(function*() {
         const evm = yield* devClient
         const head = yield* headOf(evm)
-        // each branch starts with a transfer of its own value, so that its blocks differ from the other's
-        const branch = (blocks: number, value: number) =>
-          Effect.gen(function*() {
-            const [from, to] = [DevChain.accounts[16]!.address, DevChain.accounts[17]!.address]
-            yield* evm.request("eth_sendTransaction", [{ from, to, value: numberToHex(value) }])
-            for (let block = 1; block < blocks; block++) yield* evm.request("evm_mine")
-          })
         const snapshot = yield* evm.request("evm_snapshot")
-        yield* branch(2, 1)
+        yield* branch(evm, 2, 1)
         // its head reads pass a gate, closed while the chain reorganizes (its head goes back before it goes on)
-        const gate = yield* Latch.make(true)
-        let headReads = 0
-        const gated = (client: EvmClient.EvmClient): EvmClient.EvmClient => ({
-          ...client,
-          head: Effect.sync(() => headReads++).pipe(Effect.andThen(gate.await), Effect.andThen(client.head))
-        })
+        const gate = yield* headGate
         const { checkpoints, context } = recordingContext<typeof ChainTasks.FollowCheckpoint.Type>({ lastBlock: head })
-        const follower = yield* Effect.forkChild(onDev(ChainTasks.followHead({ chain: "dev", fromBlock: 0, pollMillis: 10 }, context), gated))
+        const follower = yield* Effect.forkChild(onDev(ChainTasks.followHead({ chain: "dev", fromBlock: 0, pollMillis: 10 }, context), gate.through))
         for (let tries = 0; checkpoints.at(-1)?.lastBlock !== head + 2; tries++) {
           if (tries > 2000) return yield* Effect.die(new Error(`no checkpoint at ${head + 2}: ${JSON.stringify(checkpoints)}`))
           yield* Effect.sleep("10 millis")
@@ -387,14 +407,9 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
           { lastBlock: head + 2, recent: first.map((block) => ({ number: hexToNumber(block.number), hash: block.hash })) }
         ])
         // both are replaced, while it waits at the gate: the fork may be before them, where it remembers nothing
-        yield* gate.close
-        const reads = headReads
-        for (let tries = 0; headReads === reads; tries++) {
-          if (tries > 2000) return yield* Effect.die(new Error("the follower did not read the head again"))
-          yield* Effect.sleep("10 millis")
-        }
+        yield* gate.hold
         yield* evm.request("evm_revert", [snapshot])
-        yield* branch(3, 2)
+        yield* branch(evm, 3, 2)
         yield* gate.open
         const exit = yield* Fiber.await(follower).pipe(
           Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error("the follower did not fail within 20 s")) })
@@ -404,6 +419,47 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
         const failure = error?._tag === "Fail" ? error.error as any : undefined
         assert.strictEqual(failure?._tag, "BlockValidationError", String(failure))
         assert.deepInclude(failure.reason, { _tag: "ParentMismatch", actualParentHash: first[1]!.hash })
+      }))
+
+    it.effect("FollowHead resumed with blocks remembered, whose chain went back below its checkpoint on a shorter branch replacing them all, follows the branch at once", () =>
+      Effect.gen(function*() {
+        const evm = yield* devClient
+        const head = yield* headOf(evm)
+        const snapshot = yield* evm.request("evm_snapshot")
+        yield* branch(evm, 3, 3)
+        const first = yield* Effect.forEach([head + 1, head + 2, head + 3], (number) => rawBlock(evm, number))
+        const remembered = first.map((block) => ({ number: hexToNumber(block.number), hash: block.hash as string }))
+        // resumed after the branch's first block, which its checkpoint remembers
+        const gate = yield* headGate
+        const { checkpoints, context, heartbeats } = recordingContext<typeof ChainTasks.FollowCheckpoint.Type>({
+          lastBlock: head + 1,
+          recent: remembered.slice(0, 1)
+        })
+        const follower = yield* Effect.forkChild(onDev(ChainTasks.followHead({ chain: "dev", pollMillis: 10 }, context), gate.through))
+        for (let tries = 0; checkpoints.at(-1)?.lastBlock !== head + 3; tries++) {
+          if (tries > 2000) return yield* Effect.die(new Error(`no checkpoint at ${head + 3}: ${JSON.stringify(checkpoints)}`))
+          yield* Effect.sleep("10 millis")
+        }
+        assert.deepStrictEqual(checkpoints.at(-1), { lastBlock: head + 3, recent: remembered })
+        // between two rounds the chain goes back to its head before them and grows a branch of two blocks: its head
+        // is below the checkpoint, and every block it remembers is replaced or gone
+        yield* gate.hold
+        const rounds = heartbeats()
+        yield* evm.request("evm_revert", [snapshot])
+        yield* branch(evm, 2, 4)
+        const second = yield* Effect.forEach([head + 1, head + 2], (number) => rawBlock(evm, number))
+        yield* gate.open
+        // the next round (a heartbeat ends each) goes back to the first block it remembered and processes the branch
+        for (let tries = 0; heartbeats() === rounds && follower.pollUnsafe() === undefined; tries++) {
+          if (tries > 2000) return yield* Effect.die(new Error("the follower did not end its round"))
+          yield* Effect.sleep("10 millis")
+        }
+        assert.isUndefined(follower.pollUnsafe(), "the follower is still running")
+        assert.deepStrictEqual(checkpoints.at(-1), {
+          lastBlock: head + 2,
+          recent: second.map((block) => ({ number: hexToNumber(block.number), hash: block.hash as string }))
+        })
+        yield* Fiber.interrupt(follower)
       }))
 
     it.effect("Broadcast waits for the confirmations asked, within the time asked: two under automine time out at one", () =>

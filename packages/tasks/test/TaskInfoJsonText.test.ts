@@ -66,6 +66,25 @@ describe("TaskInfo.jsonText", () => {
     }
   })
 
+  it("writes a plain record reading each field once: the Schema's parser, which reads them again, is not used", () => {
+    // Without its optional fields (left out, not checked) and with them: each field a getter counting its reads.
+    for (const plain of [record(), record({ timeoutMillis: 5, heartbeatTimeoutMillis: 6, retries: 1, runner: "127.0.0.1:1" })]) {
+      const reads = new Map<string, number>()
+      const counted = {}
+      for (const [key, value] of Object.entries(plain)) {
+        Object.defineProperty(counted, key, {
+          enumerable: true,
+          get: () => {
+            reads.set(key, (reads.get(key) ?? 0) + 1)
+            return value
+          }
+        })
+      }
+      assert.strictEqual(TaskInfo.jsonText(counted as TaskInfo.TaskInfo), JSON.stringify(encode(plain)))
+      assert.deepStrictEqual(Object.fromEntries(reads), Object.fromEntries(Object.keys(plain).map((key) => [key, 1])))
+    }
+  })
+
   it.prop("is the Schema's text for any record the Schema makes, with JSON values in its open fields", {
     info: Schema.Struct({
       ...TaskInfo.TaskInfo.fields,

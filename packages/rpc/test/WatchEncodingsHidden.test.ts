@@ -1,11 +1,12 @@
 /**
  * The watch streams' encodings are kept without `WeakMap`s: a record's text
  * on the record (`TaskInfo.jsonText`), a feed change's `WatchChanges` item
- * on the change, and an encoding made by `PreEncoded.schema` on the value
- * (hidden fields, `HiddenField`). A `WeakMap` entry per record was an
+ * on the change, a change's text on its item, and an encoding made by
+ * `PreEncoded.schema` on the value (hidden fields, `HiddenField`). A `WeakMap` entry per record was an
  * ephemeron V8's full collection had to settle: ~100k of them under issue
  * 17's load grew the service's C heap in steps. What is encoded once stays
- * encoded once: a deletion's item, which has no shared text, too.
+ * encoded once: a change's text for every subscriber, and a deletion's
+ * item, which has no shared text, too.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
@@ -34,6 +35,26 @@ describe("watch encodings kept in hidden fields", () => {
     // The change and its item read as they did.
     assert.deepStrictEqual(Reflect.ownKeys(change), ["_tag", "seq", "eventId", "info", "deleted"])
     assert.deepStrictEqual(watchChangesItem(change), plain)
+  })
+
+  it("a change's WatchChanges text is made once for every subscriber, into the plain encoding's line", () => {
+    let reads = 0
+    const plain = { _tag: "Change", eventId: "abc123-21", event: record } as const
+    // The feed's item of a change (one object for all its subscribers), counting the reads of its event id.
+    const item = new Proxy({ ...plain }, {
+      get: (target, key, receiver) => {
+        if (key === "eventId") reads++
+        return Reflect.get(target, key, receiver)
+      }
+    })
+    const encode = Schema.encodeUnknownSync(chunkCodec("WatchChanges"))
+    encode([item])
+    assert.isAbove(reads, 0)
+    reads = 0
+    const second = encode([item]) as ReadonlyArray<unknown>
+    assert.strictEqual(reads, 0, "the second subscriber's encoding made the change's text again")
+    assert.strictEqual(line(PreEncoded.ndjson, second), line(RpcSerialization.ndjson, [plain]))
+    assert.deepStrictEqual(Reflect.ownKeys(item), ["_tag", "eventId", "event"])
   })
 
   it("2,000 changes (some deletions) encoded for Watch, WatchAll and WatchChanges add no WeakMap entry per change", async () => {

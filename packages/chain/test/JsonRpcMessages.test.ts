@@ -2,7 +2,8 @@
  * The JSON-RPC messages themselves (`internal/jsonRpc.ts`), without a node:
  * how calls are written (one as an object, several as a batch, each a
  * JSON-RPC 2.0 message numbered from the first id), how a batch answer is
- * read (by id, whatever its order and whatever else it holds), and that only
+ * read (by id, whatever its order and whatever else it holds; a call it does
+ * not answer, or answers with neither result nor error, named by its id), and that only
  * a node's JSON-RPC error is read as a spent budget or a missing block — a
  * body that is no JSON-RPC answer stays an `InvalidResponse`, whatever its
  * text says.
@@ -39,6 +40,15 @@ describe("JSON-RPC messages", () => {
         result: null
       }])
       assert.deepStrictEqual(yield* JsonRpc.decode(endpoint, body, 3, 7), ["a", null, "c"])
+    }))
+
+  it.effect("a batch answer lacking a call's answer, or answering it with neither result nor error, is an InvalidResponse naming that call's id", () =>
+    Effect.gen(function*() {
+      const first = { jsonrpc: "2.0", id: 7, result: "a" }
+      const missing = yield* Effect.flip(JsonRpc.decode(endpoint, JSON.stringify([first]), 2, 7))
+      assert.deepInclude(missing.reason, { _tag: "InvalidResponse", detail: "no answer to call 8" })
+      const empty = yield* Effect.flip(JsonRpc.decode(endpoint, JSON.stringify([first, { jsonrpc: "2.0", id: 8 }]), 2, 7))
+      assert.deepInclude(empty.reason, { _tag: "InvalidResponse", detail: "answer 8 has no result" })
     }))
 
   it.effect("a body that is not JSON is an InvalidResponse quoting only its first 80 characters", () =>

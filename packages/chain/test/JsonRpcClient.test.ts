@@ -3,7 +3,8 @@
  * endpoints: a node's own JSON-RPC error is its verdict (no other endpoint is
  * asked, and it proves the node healthy: its circuit stays closed); and an attempt
  * that found one endpoint without a free connection and another failing
- * reports the failure, which is retried; a request that dies ends with its
+ * reports the failure, which is retried (at once after a 429, whose pause
+ * holds only its endpoint); a request that dies ends with its
  * own defect and leaves its circuit closed.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -88,6 +89,25 @@ describe("JsonRpcClient failover and circuits", () => {
       assert.strictEqual(yield* next, "0x2")
       assert.strictEqual(yield* next, "0x2")
       assert.deepStrictEqual([limited.requests(), spare.requests()], [1, 3])
+    }), 30_000)
+
+  it.live("an attempt whose last endpoint answered 429 is retried without waiting out that endpoint's pause: the first is asked again at once", () =>
+    Effect.gen(function*() {
+      // refuses its first request (503), then answers
+      let failed = false
+      const flaky = yield* ScriptedNode.make((calls) => {
+        if (failed) return { body: ScriptedNode.result(calls[0]!, "0x1") }
+        failed = true
+        return { status: 503, body: "unavailable" }
+      })
+      const limited = yield* ScriptedNode.make(() => ({ status: 429, headers: { "retry-after": "20" }, body: "slow down" }))
+      const evm = yield* client(devChainConfig([flaky.url, limited.url], { requestTimeout: "1 hour", retry: { times: 1 } }))
+      // the retry's wait is the backoff's (milliseconds), not the 20 s pause: a request still waiting after 3 s is held
+      const answered = yield* evm.request("eth_chainId").pipe(
+        Effect.timeoutOrElse({ duration: "3 seconds", orElse: () => Effect.succeed("held for the 429's pause") })
+      )
+      assert.strictEqual(answered, "0x1")
+      assert.deepStrictEqual([flaky.requests(), limited.requests()], [2, 1])
     }), 30_000)
 
   it.live("while a half-open circuit's probe is in flight, another request fails as Unavailable without reaching the node", () =>

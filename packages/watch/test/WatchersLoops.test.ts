@@ -5,7 +5,7 @@
  * the active watchers only; and as `WatcherLoop` tasks kept running by
  * daemons (`tasks` placement), which idle while their watcher is paused and
  * follow a watcher another process wrote into the shared tables once the
- * tables are read again.
+ * tables are read again (a read that fails is a warning, and the reads go on).
  *
  * "Not followed" is checked against a clock: another active watcher of the
  * same account, ticking at the same interval, has processed the transfer
@@ -13,10 +13,11 @@
  */
 import { Tasks } from "@chainjobs/tasks"
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Logger } from "effect"
+import { SqlClient } from "effect/sql"
 import * as Watchers from "../src/Watchers.ts"
 import * as WatchStore from "../src/WatchStore.ts"
-import { address, DevChain, node, processedCounts, Record, runtime, tempDirectory } from "./fixtures.ts"
+import { address, DevChain, eventually, node, processedCounts, Record, runtime, tempDirectory, watcherRow } from "./fixtures.ts"
 import { steppingWatchers } from "./steppingAdapter.ts"
 
 /** Sends a transfer to `to` from dev account `from`; its item id. */
@@ -185,5 +186,29 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
         yield* processed("elsewhere", theirs)
         assert.deepStrictEqual(yield* counts("elsewhere"), [[theirs, 1]])
       }))
+    }).pipe(Effect.scoped), 90_000)
+
+  it.effect("tasks placement: a read of the tables that fails logs a warning and the reads go on: a watcher another process writes afterwards is followed", () =>
+    Effect.gen(function*() {
+      const directory = yield* tempDirectory
+      const watched = address(12)
+      const warnings: Array<string> = []
+      const capture = Logger.make<unknown, void>(({ logLevel, message }) => {
+        if (logLevel === "Warn") warnings.push(String(Array.isArray(message) ? message[0] : message))
+      })
+      const rereads = () => warnings.filter((warning) => warning.startsWith("chainjobs watch: reading the watchers: "))
+      yield* inRuntime(directory, { watchers: { placement: "tasks", rescanEvery: "100 millis" } }, Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        // the watchers' table away for a while: each read of the tables fails until it is back
+        yield* sql`ALTER TABLE ${sql(WatchStore.watchersTable)} RENAME TO ${sql("away")}`
+        yield* eventually(Effect.sync(() => rereads().length > 0))
+        yield* sql`ALTER TABLE ${sql("away")} RENAME TO ${sql(WatchStore.watchersTable)}`
+        assert.include(rereads()[0], "no such table: chainjobs_watchers")
+        const start = (yield* node((yield* DevChain.DevChain).url).head) + 1
+        const row = { ...watcherRow("later", "dev"), processor: Record.name, startBlock: start, confirmedBlock: start - 1 }
+        assert.isTrue(yield* WatchStore.insertWatcher(row, [watched]))
+        const item = yield* sent(13, watched)
+        yield* processed("later", item)
+      })).pipe(Effect.provide(Logger.layer([capture])))
     }).pipe(Effect.scoped), 90_000)
 })

@@ -78,6 +78,8 @@ export interface Split {
    * service's policy.
    */
   readonly clientsBatch: boolean
+  /** More Node/V8 flags for the client parts' command lines (the probe's and the service's not). */
+  readonly clientsNodeFlags: ReadonlyArray<string>
 }
 
 /** Status and lag figures of one interval, over a set of samples. */
@@ -166,6 +168,7 @@ const parts = plan.map(([name, part]) => {
   const partArgs = [name, base, JSON.stringify(part), split.sseClient, split.wsClient, split.submitClient]
   const execArgv = [
     ...process.execArgv,
+    ...split.clientsNodeFlags,
     ...(process.env.LOAD_GEN_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.LOAD_GEN_PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`] : [])
   ]
   // Under SCHED_BATCH from its first instruction (`chrt` execs node): every thread it starts inherits the policy. The

@@ -67,7 +67,9 @@
  * processes keep the service's scheduling policy; `batch`: they run under
  * `SCHED_BATCH`, the same share of the processor, but a client woken by
  * the service's write does not preempt it at once, as a client on another
- * machine would not; the probe keeps the service's) (or `LOAD_DURATION`,
+ * machine would not; the probe keeps the service's), `--clients-node-flags=`
+ * (more Node/V8 flags for the client processes, space-separated; the probe
+ * and the service do not get them) (or `LOAD_DURATION`,
  * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
  * the service there (`node --cpu-prof`), and the run prints what filled the
  * stalls of the service's loop, which it always lists (`_load-stalls.ts`: a
@@ -165,9 +167,12 @@ const allocator = args.find((arg) => arg.startsWith("--allocator="))?.slice("--a
 if (allocator !== "glibc" && allocator !== "jemalloc") throw new Error(`--allocator=${allocator}: glibc or jemalloc`)
 /** The service's `CHAINJOBS_ACCEPTORS` (`--acceptors=`), or undefined for its default. */
 const acceptors = args.find((arg) => arg.startsWith("--acceptors="))?.slice("--acceptors=".length) ?? process.env.LOAD_ACCEPTORS
+/** Node/V8 flags given as `--<name>=` (or `LOAD_<NAME>`), space-separated; none if not given. */
+const flagsSetting = (name: string): ReadonlyArray<string> =>
+  (args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? process.env[`LOAD_${name.toUpperCase().replace(/-/g, "_")}`] ?? "")
+    .split(" ").filter((flag) => flag !== "")
 /** More Node/V8 flags for the service's command line (`--node-flags=`, space-separated); the generator's processes do not get them. */
-const nodeFlags = (args.find((arg) => arg.startsWith("--node-flags="))?.slice("--node-flags=".length) ?? process.env.LOAD_NODE_FLAGS ?? "")
-  .split(" ").filter((flag) => flag !== "")
+const nodeFlags = flagsSetting("node-flags")
 /** The client processes' scheduling policy (`--clients-sched=`): `other` (the service's, the default) or `batch`. */
 const clientsSched = args.find((arg) => arg.startsWith("--clients-sched="))?.slice("--clients-sched=".length) ?? process.env.LOAD_CLIENTS_SCHED ?? "other"
 if (clientsSched !== "other" && clientsSched !== "batch") throw new Error(`--clients-sched=${clientsSched}: other or batch`)
@@ -179,7 +184,8 @@ const split: Split = {
   submitClient: (args.find((arg) => arg.startsWith("--submit-client="))?.slice("--submit-client=".length) ?? process.env.LOAD_SUBMIT_CLIENT) === "http" ? "http" : "net",
   wsClient: (args.find((arg) => arg.startsWith("--ws-client="))?.slice("--ws-client=".length) ?? process.env.LOAD_WS_CLIENT) === "undici" ? "undici" : "net",
   clientsNice: Math.min(19, Math.round(setting("clients-nice", 0, 0))),
-  clientsBatch: clientsSched === "batch"
+  clientsBatch: clientsSched === "batch",
+  clientsNodeFlags: flagsSetting("clients-node-flags")
 }
 const warmupSeconds = setting("warmup", 20, 60)
 const cooldownSeconds = setting("cooldown", 20, 60)
@@ -260,7 +266,7 @@ console.log(
     `C heap ${allocator === "jemalloc" ? `jemalloc (LD_PRELOAD=${jemalloc})` : "glibc's"}, arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}${glibcTunables === undefined ? "" : `, GLIBC_TUNABLES=${glibcTunables}`}; ` +
     `listening sockets ${acceptors === undefined ? "the service's default" : `CHAINJOBS_ACCEPTORS=${acceptors}`}; ` +
     `service node flags ${nodeFlags.length === 0 ? "none added" : nodeFlags.join(" ")}; ` +
-    `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, WebSockets ${split.wsClient === "net" ? "over bare sockets" : "undici's"}, submissions ${split.submitClient === "net" ? "over bare keep-alive sockets" : "over node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay; client processes ${split.clientsNice === 0 ? "at the service's priority" : `nice ${split.clientsNice}`}${split.clientsBatch ? ", SCHED_BATCH" : ""}`
+    `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, WebSockets ${split.wsClient === "net" ? "over bare sockets" : "undici's"}, submissions ${split.submitClient === "net" ? "over bare keep-alive sockets" : "over node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay; client processes ${split.clientsNice === 0 ? "at the service's priority" : `nice ${split.clientsNice}`}${split.clientsBatch ? ", SCHED_BATCH" : ""}${split.clientsNodeFlags.length === 0 ? "" : `, node flags ${split.clientsNodeFlags.join(" ")}`}`
 )
 
 const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)

@@ -1636,4 +1636,19 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       yield* a.settle({ from: "y:1", seq: 10 })
       assert.strictEqual((a.faults.gets.get(open.id) ?? 0) - before, 1)
     }).pipe(Effect.scoped), 60_000)
+
+  it.live("a join waiting unread for a final record reads it again after the finalRecheck given", () =>
+    Effect.gen(function*() {
+      const a = yield* blindCluster
+      const info = yield* finishedUntold(a)
+      // the join's sleeps before it reads again, on its own fiber's clock: of the 5 hours given
+      const rechecks = countingSleeps(yield* Clock.Clock, "5 hours")
+      const join = yield* Effect.forkChild(
+        a.feed.finalRecord(info.id, countedRead(new Map(), info)).pipe(Effect.provideService(Clock.Clock, rechecks.clock)),
+        { startImmediately: true }
+      )
+      yield* until(() => rechecks.begun() === 1, () => "the join's sleep of 5 hours before it reads again")
+      yield* a.post("g", "")
+      assert.deepStrictEqual(yield* Fiber.join(join), Option.some(info))
+    }).pipe(Effect.scoped), 30_000)
 })

@@ -250,24 +250,35 @@ export const deleteWatcher = (name: string) =>
     })))
 
 /** A watcher's account sets, oldest first. */
-export const accountSets = (name: string) =>
-  withSql("accountSets", (sql) =>
-    Effect.map(
-      sql<Row>`SELECT from_block, accounts FROM ${sql(accountsTable)} WHERE watcher = ${name} ORDER BY from_block`,
-      (rows): ReadonlyArray<AccountSet> =>
-        rows.map((row) => ({ fromBlock: Number(row.from_block), accounts: JSON.parse(row.accounts as string) }))
-    ))
+export const accountSets = (name: string) => withSql("accountSets", (sql) => readAccountSets(sql, name))
+
+/** A watcher's account sets, by `fromBlock`, read with `sql` (in its transaction, if it is in one). */
+const readAccountSets = (sql: SqlClient.SqlClient, name: string) =>
+  Effect.map(
+    sql<Row>`SELECT from_block, accounts FROM ${sql(accountsTable)} WHERE watcher = ${name} ORDER BY from_block`,
+    (rows): ReadonlyArray<AccountSet> =>
+      rows.map((row) => ({ fromBlock: Number(row.from_block), accounts: JSON.parse(row.accounts as string) }))
+  )
+
+/** The account sets that decide what a scan up to `block` watches (a set from a later block does not). */
+const setsUpTo = (sets: ReadonlyArray<AccountSet>, block: number) =>
+  JSON.stringify(sets.filter((set) => set.fromBlock <= block))
 
 /**
  * Makes `accounts` the watcher's set from `fromBlock` on, replacing sets that
  * would start later. Refused (false) when `fromBlock` is not after the
- * confirmed cursor: a recorded block is never scanned again.
+ * confirmed cursor: a recorded block is never scanned again. The cursor is
+ * checked by an update of the watcher's row, which holds that row until the
+ * set is written: an `ingest` of another runner either moved the cursor
+ * before (the set is refused) or finds the set changed after (it records
+ * nothing).
  */
 export const putAccountSet = (name: string, fromBlock: number, accounts: ReadonlyArray<string>) =>
   withSql("putAccountSet", (sql) =>
     sql.withTransaction(Effect.gen(function*() {
-      const rows = yield* sql<Row>`SELECT confirmed_block FROM ${sql(watchersTable)} WHERE name = ${name}`
-      if (rows.length === 0 || Number(rows[0]!.confirmed_block) >= fromBlock) return false
+      const held = yield* sql<Row>`UPDATE ${sql(watchersTable)} SET confirmed_block = confirmed_block
+        WHERE name = ${name} AND confirmed_block < ${fromBlock} RETURNING name`
+      if (held.length === 0) return false
       yield* sql`DELETE FROM ${sql(accountsTable)} WHERE watcher = ${name} AND from_block >= ${fromBlock}`
       yield* sql`INSERT INTO ${sql(accountsTable)} ${
         sql.insert({ watcher: name, from_block: fromBlock, accounts: JSON.stringify(accounts) })
@@ -278,11 +289,17 @@ export const putAccountSet = (name: string, fromBlock: number, accounts: Readonl
 /** Rows per insert: 6 columns × 500 rows stays well under SQLite's parameter limit. */
 const rowsPerStatement = 500
 
+/** Why an `ingest` rolls back: the account sets its scan used changed meanwhile. Never leaves this module. */
+const setsChanged = Symbol("@chainjobs/watch/WatchStore/setsChanged")
+
 /**
  * Records the items of blocks up to `block` and moves the cursor there, in one
  * transaction, if the cursor is still at `after` (false otherwise: another
- * runner moved it, nothing written). An item already recorded is left as it
- * is.
+ * runner moved it, nothing written). With `sets`, the account sets the scan
+ * read: false, nothing written, when the watcher's sets up to `block` are no
+ * longer those (another runner's `putAccountSet` changed them during the
+ * scan; the next scan reads them again). An item already recorded is left as
+ * it is.
  */
 export const ingest = (
   name: string,
@@ -290,13 +307,18 @@ export const ingest = (
   block: number,
   hash: string,
   items: ReadonlyArray<WatchItem.WatchItem>,
-  now: number
+  now: number,
+  sets?: ReadonlyArray<AccountSet>
 ) =>
   withSql("ingest", (sql) =>
     sql.withTransaction(Effect.gen(function*() {
       const moved = yield* sql<Row>`UPDATE ${sql(watchersTable)} SET confirmed_block = ${block}, confirmed_hash = ${hash}, scan_state = NULL
         WHERE name = ${name} AND confirmed_block = ${after} RETURNING name`
       if (moved.length === 0) return false
+      // read while this transaction holds the watcher's row, which `putAccountSet` updates before it writes a set
+      if (sets !== undefined && setsUpTo(yield* readAccountSets(sql, name), block) !== setsUpTo(sets, block)) {
+        return yield* Effect.fail(setsChanged)
+      }
       yield* sql`DELETE FROM ${sql(scanTable)} WHERE watcher = ${name}`
       const rows = items.map((item) => ({
         watcher: name,
@@ -310,16 +332,20 @@ export const ingest = (
         yield* sql`INSERT INTO ${sql(itemsTable)} ${sql.insert(chunk)} ON CONFLICT (watcher, item_id) DO NOTHING`
       }
       return true
-    })))
+    })).pipe(Effect.catchIf((error) => error === setsChanged, () => Effect.succeed(false))))
 
-/** Where the interrupted scan after the cursor `after` stopped, with every entry it saved, if one did (none once the cursor moved). */
+/**
+ * Where the interrupted scan after the cursor `after` stopped, with every entry it saved, if one did (none once the
+ * cursor moved, nor when the account sets it scanned have changed since: its entries are of other accounts).
+ */
 export const scanState = (name: string, after: number) =>
   withSql("scanState", (sql) =>
     Effect.gen(function*() {
       const rows = yield* sql<Row>`SELECT scan_state FROM ${sql(watchersTable)} WHERE name = ${name} AND confirmed_block = ${after}`
       const text = rows[0]?.scan_state
       if (typeof text !== "string") return null
-      const range = JSON.parse(text) as { readonly from: number; readonly to: number }
+      const range = JSON.parse(text) as { readonly from: number; readonly to: number; readonly sets?: string }
+      if (range.sets !== undefined && range.sets !== setsUpTo(yield* readAccountSets(sql, name), range.to)) return null
       const parts: Record<string, Map<string, unknown>> = {}
       for (const entry of yield* sql<Row>`SELECT part, entry, value FROM ${sql(scanTable)} WHERE watcher = ${name}`) {
         const part = (parts[String(Number(entry.part))] ??= new Map())
@@ -331,24 +357,27 @@ export const scanState = (name: string, after: number) =>
 /**
  * Keeps entries of the scan after the cursor `after` for the part starting at
  * `part`, beside those saved before (an entry of the same key replaced), in
- * one transaction. With `range`, the scan is of a new range: the range is
- * written and whatever an earlier scan saved is dropped first. Nothing is
- * written when the cursor moved meanwhile (the scan is of a range already
- * recorded).
+ * one transaction. With `range`, the scan is of a new range: the range (and
+ * the account sets it scans, if given: `scanState` resumes it only while they
+ * are the watcher's) is written and whatever an earlier scan saved is dropped
+ * first. Nothing is written when the cursor moved meanwhile (the scan is of a
+ * range already recorded).
  */
 export const saveScanEntries = (
   name: string,
   after: number,
   part: number,
   entries: ReadonlyArray<readonly [string, unknown]>,
-  range?: { readonly from: number; readonly to: number }
+  range?: { readonly from: number; readonly to: number; readonly sets?: ReadonlyArray<AccountSet> | undefined }
 ) =>
   withSql("saveScanEntries", (sql) =>
     sql.withTransaction(Effect.gen(function*() {
       // the watcher's row is written (locked) first, so an ingest moving the cursor cannot interleave
       const current = range === undefined
         ? yield* sql<Row>`UPDATE ${sql(watchersTable)} SET scan_state = scan_state WHERE name = ${name} AND confirmed_block = ${after} RETURNING name`
-        : yield* sql<Row>`UPDATE ${sql(watchersTable)} SET scan_state = ${JSON.stringify({ from: range.from, to: range.to })}
+        : yield* sql<Row>`UPDATE ${sql(watchersTable)} SET scan_state = ${
+            JSON.stringify({ from: range.from, to: range.to, sets: range.sets === undefined ? undefined : setsUpTo(range.sets, range.to) })
+          }
             WHERE name = ${name} AND confirmed_block = ${after} RETURNING name`
       if (current.length === 0) return
       if (range !== undefined) yield* sql`DELETE FROM ${sql(scanTable)} WHERE watcher = ${name}`

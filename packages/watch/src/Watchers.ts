@@ -430,7 +430,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
             saved: resumed?.[String(part.from)] ?? new Map(),
             save: (entries) =>
               keep.withPermit(Effect.suspend(() => {
-                const range = fresh ? { from, to } : undefined
+                const range = fresh ? { from, to, sets } : undefined
                 return WatchStore.saveScanEntries(name, after, part.from, entries, range).pipe(
                   Effect.tap(() => Effect.sync(() => void (fresh = false)))
                 )
@@ -448,7 +448,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
         }
         const items = found.map((item) => new WatchItem.WatchItem({ ...item, watcher: name }))
         const now = yield* Clock.currentTimeMillis
-        const moved = yield* WatchStore.ingest(name, watcher.confirmedBlock, to, last.hash, items, now)
+        const moved = yield* WatchStore.ingest(name, watcher.confirmedBlock, to, last.hash, items, now, sets)
         if (!moved) return
         watcher = { ...watcher, confirmedBlock: to, confirmedHash: last.hash }
         if (Option.isSome(balances)) yield* balances.value.observe(watcher.chain, items)

@@ -18,7 +18,7 @@
  * set's write.
  */
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Effect, Fiber } from "effect"
+import { Deferred, Effect, Exit, Fiber } from "effect"
 import { Statement } from "effect/sql"
 import * as Watchers from "../src/Watchers.ts"
 import * as WatchStore from "../src/WatchStore.ts"
@@ -68,6 +68,33 @@ layer(sharedRuntime(pgTestUrl === undefined ? {} : { watchTables: pgWatchTables 
         yield* first.remove("raced")
       }).pipe(Effect.scoped), 60_000)
 
+    it.effect("an account set written by the other runner while this one scans the range from the old sets: the joining account's items of that range are recorded", () =>
+      Effect.gen(function*() {
+        const act = node((yield* DevChain.DevChain).url)
+        const { fault, watchers: first } = yield* steppingWatchers({ maxRange: 2 })
+        const other = yield* Watchers.make()
+        const [watched, joining] = [address(12), address(13)]
+        const start = (yield* act.head) + 1
+        yield* first.add({ name: "joined", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, startBlock: start, paused: true })
+        yield* act.sendRaw(yield* act.sign(11, watched, 1n))
+        yield* act.sendRaw(yield* act.sign(11, joining, 1n))
+        assert.strictEqual(yield* act.head, start + 1)
+
+        // the first runner has read the sets and is held before its scan; the other sets the accounts from `start`
+        const point = yield* holdPoint
+        fault.beforeScan = () => Effect.andThen(Effect.sync(() => void (fault.beforeScan = undefined)), point.hold)
+        const polled = yield* Effect.forkChild(first.poll("joined"))
+        const set = yield* point.meanwhile(Effect.exit(other.setAccounts("joined", [watched, joining])))
+        yield* Fiber.join(polled)
+        yield* first.poll("joined")
+
+        // the set took effect where it said: the range scanned from the old sets is not recorded, it is scanned again
+        assert.deepStrictEqual(set, Exit.succeed(start))
+        const items = yield* first.items("joined")
+        assert.deepStrictEqual(items.map((row) => row.item.block), [start, start + 1], `the set took effect at block ${start}: both transfers recorded`)
+        yield* first.remove("joined")
+      }).pipe(Effect.scoped), 60_000)
+
     it.effect.skipIf(pgTestUrl === undefined)(
       "setAccounts refuses a block the other runner recorded between its check and its write; the sets stay as they were",
       () =>
@@ -77,7 +104,7 @@ layer(sharedRuntime(pgTestUrl === undefined ? {} : { watchTables: pgWatchTables 
           let armed = false
           // holds the first runner's set write at its check of the cursor (the write's transaction open), once armed
           const holdTheWrite: Statement.Transformer = (statement) =>
-            armed && statement.compile()[0].startsWith("SELECT confirmed_block FROM")
+            armed && statement.compile()[0].includes("SET confirmed_block = confirmed_block")
               ? Effect.as(Effect.andThen(Effect.sync(() => void (armed = false)), point.hold), statement)
               : Effect.succeed(statement)
           const first = yield* Watchers.make().pipe(Effect.provideService(Statement.CurrentTransformer, holdTheWrite))

@@ -21,6 +21,7 @@ import { Sharding } from "effect/cluster"
 import { ClusterTasks, TaskEntity } from "@chainjobs/cluster"
 import type { TaskEvent } from "@chainjobs/tasks"
 import { TaskError, TaskInfo, TaskStore } from "@chainjobs/tasks"
+import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { inMemorySharding } from "./InMemorySharding.ts"
 import * as InMemoryRunner from "./InMemoryRunner.ts"
 import { eventually, sameBucket } from "./InProcessCluster.ts"
@@ -49,30 +50,8 @@ const onRunner = <A, E>(
   )
 
 /** A pending record of a scan of `payload` under `id`, left by a runner gone (never started here). */
-const leftPending = (id: string, payload: { readonly gate: string; readonly to: number }): TaskInfo.TaskInfo => ({
-  id,
-  kind: Scan.name,
-  status: "pending",
-  reason: null,
-  priority: 0,
-  key: null,
-  owner: null,
-  attempt: 1,
-  progress: 0,
-  message: null,
-  detail: null,
-  payload,
-  result: null,
-  error: null,
-  errorMessage: null,
-  checkpoint: null,
-  createdAt: Date.now(),
-  startedAt: null,
-  finishedAt: null,
-  heartbeatAt: null,
-  expiresAt: null,
-  runner: "gone:1"
-})
+const leftPending = (id: string, payload: { readonly gate: string; readonly to: number }): TaskInfo.TaskInfo =>
+  record({ id, kind: Scan.name, payload, createdAt: Date.now(), runner: "gone:1" })
 
 /** Whether an item of `changesAndDeletions` is a deletion. */
 const isDeletion = (event: TaskInfo.TaskInfo | TaskEvent.Deleted): event is TaskEvent.Deleted => "_tag" in event && event._tag === "Deleted"

@@ -4,10 +4,10 @@
  * directly, without a supervisor, on a small seeded dev chain and a task
  * context that records what they save and report: each result compared
  * with what the node itself answers, the payload's defaults (the head, the
- * confirmations, the source), and a provider answering addresses
- * checksummed; `FollowHead` forked, its head reads gated so that the test
- * reorganizes the chain between two rounds. Fast enough for a mutation stage
- * of `ChainTasks.ts`.
+ * confirmations, the source, receipts checked only when asked), and a
+ * provider answering addresses checksummed; `FollowHead` forked, its head
+ * reads gated so that the test reorganizes the chain between two rounds.
+ * Fast enough for a mutation stage of `ChainTasks.ts`.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Task, type TaskContext } from "@chainjobs/tasks"
@@ -360,6 +360,23 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
         assert.deepStrictEqual(Option.getOrThrow(processed.latest), block)
         assert.deepInclude(processed.second, { number: number + 1, parentHash: raw.hash, source: "peer-2" })
         assert.deepStrictEqual(Option.getOrThrow(processed.last), (({ source: _, ...rest }) => rest)(processed.second))
+      }))
+
+    it.effect("ValidateBlock checks a block's receipts only when asked: a provider dropping logs fails that check, by number and as data; ProcessBlock reads none", () =>
+      Effect.gen(function*() {
+        const seeded = yield* Seeded
+        const number = seeded.activity.find((item) => item.kind === "erc20")!.blockNumber
+        const raw = yield* rawBlock(yield* devClient, number)
+        const droppingLogs = (evm: EvmClient.EvmClient): EvmClient.EvmClient => ({
+          ...evm,
+          getReceipts: (hashes) => Effect.map(evm.getReceipts(hashes), (receipts) => receipts.map((receipt) => ({ ...receipt, logs: [] })))
+        })
+        const refusal = (payload: Parameters<typeof ChainTasks.validateBlock>[0]) =>
+          Effect.map(Effect.flip(onDev(ChainTasks.validateBlock(payload), droppingLogs)), (error) => error._tag === "BlockValidationError" ? error.reason._tag : error._tag)
+        assert.strictEqual(yield* refusal({ chain: "dev", number, receipts: true }), "ReceiptsRootMismatch")
+        assert.strictEqual(yield* refusal({ chain: "dev", block: raw, receipts: true }), "ReceiptsRootMismatch")
+        assert.strictEqual((yield* onDev(ChainTasks.validateBlock({ chain: "dev", number }), droppingLogs)).number, number)
+        assert.deepInclude(yield* onDev(ChainTasks.processBlock({ chain: "dev", number }), droppingLogs), { number, source: "node" })
       }))
 
     it.effect("ProcessBlock refuses a block whose parent is not the chain's last recorded block, and records nothing", () =>

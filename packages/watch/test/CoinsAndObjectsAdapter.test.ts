@@ -8,7 +8,8 @@
  * adapter): a coin type is answered in its canonical spelling or refused
  * with the adapter's reason, a listing comes native first then by coin type,
  * and a watcher's object ids are spelled and deduplicated by the adapter or
- * refused with its reason, nothing written.
+ * refused with its reason, nothing written; a watcher of objects may drop
+ * every account.
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
@@ -89,5 +90,16 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("an adap
         `watcher "bad-objects": "zz" is not an object id`
       ])
       assert.deepStrictEqual(yield* watchers.list, before)
+    }), 60_000)
+
+  it.effect("a watcher of objects may drop every account: its set is empty from the block after its cursor", () =>
+    Effect.gen(function*() {
+      const watchers = yield* withCoins(Watchers.make())
+      const spec = { chain: "dev", processor: Record.name, paused: true, confirmations: 1 }
+      const added = yield* watchers.add({ ...spec, name: "objects-only", accounts: [numbered(0x6003)], objects: ["0xef"] })
+      const from = yield* watchers.setAccounts("objects-only", [])
+      assert.strictEqual(from, added.confirmedBlock + 1)
+      // the set added with the watcher started at that block too: replaced
+      assert.deepStrictEqual((yield* watchers.get("objects-only")).accountSets, [{ fromBlock: from, accounts: [] }])
     }), 60_000)
 })

@@ -333,4 +333,33 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         yield* eventually(Effect.map(daemon.current, Option.isNone), () => "the stopped daemon has no task")
         assert.strictEqual(yield* daemon.starts, 0)
       })), { timeout: 60_000 })
+
+  it.live("a Run of a task whose record is gone ends, and the entity's other task keeps running", () =>
+    Effect.gen(function*() {
+      const memory = yield* TaskStore.makeMemory
+      /** The reads of each id: the Run's read of the record tells that it was served. */
+      const reads = new Map<string, number>()
+      const store: TaskStore.TaskStore["Service"] = {
+        ...memory,
+        get: (id) => Effect.suspend(() => (reads.set(id, (reads.get(id) ?? 0) + 1), memory.get(id)))
+      }
+      yield* onRunner((runner) =>
+        Effect.gen(function*() {
+          const running = yield* runner.tasks.submit(Scan, { gate: "running", to: 1 })
+          yield* eventually(Effect.sync(() => runner.happenings.includes(`start ${running.id} 1 at 1`)), () => "the first task starts")
+          // a task of its bucket entity deleted before its Run came (or never recorded): nothing to serve
+          const gone = sameBucket(running.id)
+          const entity = (yield* TaskEntity.TaskEntity.client)(TaskEntity.placement({ id: running.id, kind: "scan", key: null }))
+          yield* entity.Run({ id: gone }, { discard: true })
+          yield* eventually(
+            Effect.sync(() => (reads.get(gone) ?? 0) > 0 && !runner.entity.serving.has(gone)),
+            () => `the Run of the task gone read it (${reads.get(gone) ?? 0} reads) and ended`
+          )
+          yield* runner.open("running/1")
+          assert.strictEqual(yield* (yield* runner.tasks.handle(running.id)).join, 1)
+          // the first task ran once, never handed over by a restart of its entity
+          assert.deepInclude(yield* runner.tasks.get(running.id), { status: "completed", attempt: 1 })
+          assert.deepStrictEqual(runner.happenings.filter((h) => h.startsWith(`start ${running.id} `)), [`start ${running.id} 1 at 1`])
+        }), {}, store)
+    }), { timeout: 60_000 })
 })

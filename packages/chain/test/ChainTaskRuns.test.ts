@@ -254,7 +254,7 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
         assert.strictEqual((refused as any).reason._tag, "SenderMismatch")
       }))
 
-    it.effect("ScanAddresses saves its activity after each chunk and reports how much it found up to which block", () =>
+    it.effect("ScanAddresses saves its activity after each chunk while it holds at most checkpointItems, and reports how much it found up to which block", () =>
       Effect.gen(function*() {
         const seeded = yield* Seeded
         const alice = seeded.participants[1]!
@@ -271,6 +271,19 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
           `${upTo(seeded.fromBlock + 2).length} items up to block ${seeded.fromBlock + 2}`,
           `${expected.length} items up to block ${toBlock}`
         ])
+        // with checkpointItems as many as the first chunk found, no checkpoint once the activity holds more
+        const first = upTo(seeded.fromBlock + 2).length
+        assert.isTrue(first > 0 && first < expected.length, `${first} of ${expected.length}`)
+        const bounded = recordingContext<any>()
+        yield* onDev(ChainTasks.scanAddresses({
+          chain: "dev",
+          addresses: [alice],
+          fromBlock: seeded.fromBlock,
+          toBlock,
+          chunkSize: 3,
+          checkpointItems: first
+        }, bounded.context))
+        assert.deepStrictEqual(bounded.checkpoints.map((checkpoint) => checkpoint.lastBlock), [seeded.fromBlock + 2])
       }))
 
     it.effect("SyncEvents counts every log by event name, decodes a page of them and names where the next page starts", () =>
@@ -308,6 +321,21 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
         }, recordingContext<any>().context))
         assert.deepInclude(next, { fromBlock: transfers[2]!.blockNumber, total: transfers.length - 3, nextCursor: null })
         assert.deepStrictEqual(next.events.map((event) => event.logIndex), transfers.slice(3).map((item) => item.logIndex))
+        // a page filled in the first chunk is still followed by another when the last chunk finds no log: a block after
+        // the fourth transfer that holds none is a chunk of its own
+        const quiet = Array.from({ length: head + 1 }, (_, number) => number).find((number) =>
+          number > transfers[3]!.blockNumber && !transfers.some((item) => item.blockNumber === number)
+        )!
+        assert.isDefined(quiet, "a block without transfers after the fourth")
+        const filled = yield* onDev(ChainTasks.syncEvents({
+          chain: "dev",
+          address: seeded.token,
+          events: [transfer],
+          pageSize: 3,
+          toBlock: quiet,
+          chunkSize: quiet
+        }, recordingContext<any>().context))
+        assert.deepStrictEqual(filled.nextCursor, { blockNumber: transfers[2]!.blockNumber, logIndex: transfers[2]!.logIndex })
       }))
 
     it.effect("SyncEvents over the last blocks, to a toBlock or the last confirmed block; a log no signature names counts under its topic", () =>

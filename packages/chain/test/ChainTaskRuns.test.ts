@@ -114,7 +114,7 @@ const checksummed = rewriting((transaction) => ({
 
 const plain = <A>(items: ReadonlyArray<A>) => items.map((item) => ({ ...item }))
 
-/** Mines `blocks` blocks on the dev chain, the first with a transfer of `value` wei, so that two branches' blocks differ. */
+/** Mines `blocks` blocks on the dev chain, the first with a transfer of `value` wei (so that two branches' blocks differ). */
 const branch = (evm: EvmClient.EvmClient, blocks: number, value: number) =>
   Effect.gen(function*() {
     const [from, to] = [DevChain.accounts[16]!.address, DevChain.accounts[17]!.address]
@@ -616,53 +616,67 @@ describe("SyncEvents' signatures, more", () => {
 const anonymousEmitter = "0x6006600c60003960066000f3" + "60006000a000"
 
 layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("the range kinds across a reorganization, and SyncEvents' odd logs", (it) => {
-  /** Mines a block with a transfer of `value` wei (so that a branch differs from another), then `blocks - 1` empty ones. */
-  const branch = (evm: EvmClient.EvmClient, blocks: number, value: number) =>
-    Effect.gen(function*() {
-      const [from, to] = [DevChain.accounts[16]!.address, DevChain.accounts[17]!.address]
-      yield* evm.request("eth_sendTransaction", [{ from, to, value: numberToHex(value) }])
-      for (let block = 1; block < blocks; block++) yield* evm.request("evm_mine")
-    })
-
   /**
-   * A range read by `run` (a chunk of 2) across a reorganization: block `h + 1` stays, `h + 2`–`h + 4` are replaced
-   * right after the first chunk was read (block `h + 1` holds a transfer of 3 wei). What `run` returned, and the chain's hashes of `h + 1`–`h + 4` then.
+   * A range read by `run` (a chunk of 2) across a reorganization: blocks `h + 1`–`h + stay` stay (block `h + 1` holds a
+   * transfer of 3 wei), the 3 after them are replaced (the new branch's first block holds a transfer of 2 wei) right
+   * after the chunk holding the first of them was read. What `run` returned, and the chain's hashes of the range then.
    */
-  const acrossReorganization = <A, E, R>(run: (fromBlock: number, toBlock: number, change: (client: EvmClient.EvmClient) => EvmClient.EvmClient) => Effect.Effect<A, E, R>) =>
+  const acrossReorganization = <A, E, R>(
+    stay: number,
+    run: (fromBlock: number, toBlock: number, change: (client: EvmClient.EvmClient) => EvmClient.EvmClient) => Effect.Effect<A, E, R>
+  ) =>
     Effect.gen(function*() {
       const evm = yield* devClient
-      // block h + 1, which stays, holds a transfer of 3 wei
-      yield* branch(evm, 1, 3)
-      const h = (yield* headOf(evm)) - 1
+      yield* branch(evm, stay, 3)
+      const h = (yield* headOf(evm)) - stay
       const snapshot = yield* evm.request("evm_snapshot")
       yield* branch(evm, 3, 1)
-      let reads = 0
+      const fork = h + stay + 1
+      let reorganized = false
       const reorganizing = (client: EvmClient.EvmClient): EvmClient.EvmClient => ({
         ...client,
         getBlocks: (numbers, options) =>
-          Effect.tap(client.getBlocks(numbers, options), () =>
-            ++reads === 1 ? Effect.andThen(evm.request("evm_revert", [snapshot]), branch(evm, 4, 2)) : Effect.void)
+          Effect.tap(client.getBlocks(numbers, options), () => {
+            if (reorganized || !numbers.includes(fork)) return Effect.void
+            reorganized = true
+            return Effect.andThen(evm.request("evm_revert", [snapshot]), branch(evm, 4, 2))
+          })
       })
-      const result = yield* run(h + 1, h + 4, reorganizing)
-      const hashes = (yield* Effect.forEach([1, 2, 3, 4], (offset) => rawBlock(evm, h + offset))).map((block) => block.hash as string)
+      const toBlock = h + stay + 3
+      const result = yield* run(h + 1, toBlock, reorganizing)
+      const hashes = (yield* Effect.forEach(Array.from({ length: toBlock - h }, (_, offset) => h + 1 + offset), (number) => rawBlock(evm, number)))
+        .map((block) => block.hash as string)
       return { result, hashes, h }
     })
 
+  const fetchAcross = (stay: number) =>
+    acrossReorganization(stay, (fromBlock, toBlock, change) =>
+      onDev(ChainTasks.fetchBlocks({ chain: "dev", fromBlock, toBlock, chunkSize: 2 }, recordingContext<any>().context), change))
+
+  const scanAcross = (stay: number) =>
+    acrossReorganization(stay, (fromBlock, toBlock, change) =>
+      onDev(ChainTasks.scanAddresses({ chain: "dev", addresses: [DevChain.accounts[16]!.address], fromBlock, toBlock, chunkSize: 2 }, recordingContext<any>().context), change))
+
   it.effect("FetchBlocks across a reorganization holds the chain's blocks as they are at its end, each once", () =>
     Effect.gen(function*() {
-      const { hashes, result } = yield* acrossReorganization((fromBlock, toBlock, change) =>
-        onDev(ChainTasks.fetchBlocks({ chain: "dev", fromBlock, toBlock, chunkSize: 2 }, recordingContext<any>().context), change))
+      const { hashes, result } = yield* fetchAcross(1)
       assert.deepStrictEqual(result.blocks.map((block) => block.hash), hashes)
     }))
 
   it.effect("ScanAddresses across a reorganization reports the activity of the chain as it is at its end, each item once", () =>
     Effect.gen(function*() {
-      const sender = DevChain.accounts[16]!.address.toLowerCase()
-      const { h, result } = yield* acrossReorganization((fromBlock, toBlock, change) =>
-        onDev(ChainTasks.scanAddresses({ chain: "dev", addresses: [sender], fromBlock, toBlock, chunkSize: 2 }, recordingContext<any>().context), change))
+      const { h, result } = yield* scanAcross(1)
       // the transfer in block h + 1, then the second branch's (2 wei) in h + 2, each once
       assert.deepStrictEqual(result.activity.map((item) => [item.blockNumber, item.value]), [[h + 1, "3"], [h + 2, "2"]])
       assert.strictEqual(result.toBlock, h + 4)
+    }))
+
+  it.effect("FetchBlocks and ScanAddresses across a reorganization forking after their first chunk keep what they read before the fork", () =>
+    Effect.gen(function*() {
+      const fetched = yield* fetchAcross(3)
+      assert.deepStrictEqual(fetched.result.blocks.map((block) => block.hash), fetched.hashes)
+      const scanned = yield* scanAcross(3)
+      assert.deepStrictEqual(scanned.result.activity.map((item) => [item.blockNumber, item.value]), [[scanned.h + 1, "3"], [scanned.h + 4, "2"]])
     }))
 
   it.effect("SyncEvents counts logs without topics as anonymous, and resumes a checkpoint of an earlier version (no page kept)", () =>

@@ -16,11 +16,11 @@
  */
 import { Tasks } from "@chainjobs/tasks"
 import { assert, layer } from "@effect/vitest"
-import { type Context, Effect, Logger } from "effect"
+import { type Context, Effect } from "effect"
 import type { SqlClient } from "effect/sql"
 import { chainFailed } from "../src/WatchError.ts"
 import type * as Watchers from "../src/Watchers.ts"
-import { address, DevChain, node, processedCounts, Record, sharedRuntime } from "./fixtures.ts"
+import { address, DevChain, node, processedCounts, Record, sharedRuntime, warningLog } from "./fixtures.ts"
 import { steppingWatchers } from "./steppingAdapter.ts"
 
 /** Waits (at most 20 s) until `check` holds; past that, fails with the message `missing` makes — a scan held by it fails the tick. */
@@ -143,10 +143,7 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
   it.effect("a pass whose submission fails logs a warning naming the watcher, and a later range starts a new pass that submits", () =>
     Effect.gen(function*() {
       const context = yield* Effect.context<SqlClient.SqlClient>()
-      const warnings: Array<string> = []
-      const capture = Logger.make<unknown, void>(({ logLevel, message }) => {
-        if (logLevel === "Warn") warnings.push(String(Array.isArray(message) ? message[0] : message))
-      })
+      const { layer: warningLayer, warnings } = warningLog()
       // the watchers' first submission names a kind no one registered (the supervisor refuses it); the later ones are as asked
       const tasks = yield* Tasks.Tasks
       let refusals = 1
@@ -156,7 +153,7 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
       })
       const { calls, fault, watchers } = yield* steppingWatchers({ maxRange: 2 }).pipe(
         Effect.provideService(Tasks.Tasks, refusingOnce),
-        Effect.provide(Logger.layer([capture]))
+        Effect.provide(warningLayer)
       )
       const { first, second, start } = yield* twoRangesApart(watchers, "refused", 11, 12)
       // the second range waits for the first pass's warning (its submission refused, the pass has ended), the third

@@ -1,7 +1,7 @@
 /**
  * The watchers' loops, as they run by themselves (no `poll`): in this process
  * (`local` placement), started by `add` and `resume`, stopped by `pause` and
- * `remove`, going on after a failed tick, started again after a restart for
+ * `remove`, going on after a failed tick (a warning), started again after a restart for
  * the active watchers only; and as `WatcherLoop` tasks kept running by
  * daemons (`tasks` placement), which idle while their watcher is paused and
  * follow a watcher another process wrote into the shared tables once the
@@ -13,11 +13,11 @@
  */
 import { Tasks } from "@chainjobs/tasks"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Logger } from "effect"
+import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 import * as Watchers from "../src/Watchers.ts"
 import * as WatchStore from "../src/WatchStore.ts"
-import { address, DevChain, eventually, node, processedCounts, Record, runtime, tempDirectory, watcherRow } from "./fixtures.ts"
+import { address, DevChain, eventually, node, processedCounts, Record, runtime, tempDirectory, warningLog, watcherRow } from "./fixtures.ts"
 import { steppingWatchers } from "./steppingAdapter.ts"
 
 /** Sends a transfer to `to` from dev account `from`; its item id. */
@@ -101,8 +101,9 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
     Effect.gen(function*() {
       const directory = yield* tempDirectory
       const watched = address(10)
+      const { layer: warningLayer, warnings } = warningLog()
       yield* inRuntime(directory, {}, Effect.gen(function*() {
-        const { calls, fault, watchers } = yield* steppingWatchers({ pollInterval: "50 millis" })
+        const { calls, fault, watchers } = yield* steppingWatchers({ pollInterval: "50 millis" }).pipe(Effect.provide(warningLayer))
         const item = yield* sent(11, watched)
         const block = yield* Effect.flatMap(DevChain.DevChain, (chain) => node(chain.url).head)
         // the first read of the item's block fails (once); the loop's tick fails with it
@@ -112,6 +113,8 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
         assert.deepStrictEqual(calls.slice(0, 2).map((call) => [call.from, call.read]), [[block, []], [block, [block]]])
         assert.deepStrictEqual(yield* counts("faulted"), [[item, 1]])
         assert.strictEqual((yield* watchers.lag("faulted")).lastError, null)
+        // the failed tick is a warning naming the watcher and what failed
+        assert.deepStrictEqual(warnings, [`chainjobs watch: watcher faulted: chain dev: injected failure at block ${block}`])
       }).pipe(Effect.scoped))
     }).pipe(Effect.scoped), 90_000)
 
@@ -192,10 +195,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
     Effect.gen(function*() {
       const directory = yield* tempDirectory
       const watched = address(12)
-      const warnings: Array<string> = []
-      const capture = Logger.make<unknown, void>(({ logLevel, message }) => {
-        if (logLevel === "Warn") warnings.push(String(Array.isArray(message) ? message[0] : message))
-      })
+      const { layer: warningLayer, warnings } = warningLog()
       const rereads = () => warnings.filter((warning) => warning.startsWith("chainjobs watch: reading the watchers: "))
       yield* inRuntime(directory, { watchers: { placement: "tasks", rescanEvery: "100 millis" } }, Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
@@ -209,6 +209,6 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
         assert.isTrue(yield* WatchStore.insertWatcher(row, [watched]))
         const item = yield* sent(13, watched)
         yield* processed("later", item)
-      })).pipe(Effect.provide(Logger.layer([capture])))
+      })).pipe(Effect.provide(warningLayer))
     }).pipe(Effect.scoped), 90_000)
 })

@@ -10,7 +10,7 @@ import { NodeSqliteClient, SqlTaskStore } from "@chainjobs/store-sql"
 import { Tasks } from "@chainjobs/tasks"
 import { PgClient } from "@effect/sql-pg"
 import { describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Random, Redacted, Schema } from "effect"
+import { Effect, Exit, Layer, Logger, Random, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -208,6 +208,15 @@ export const node = (url: string) => {
 
 /** A dev account's address, lowercase. */
 export const address = (index: number) => DevChain.accounts[index]!.address.toLowerCase() as Address
+
+/** A logger for `Logger.layer`'s place: the text of every warning logged where `layer` is provided, in order, in `warnings`. */
+export const warningLog = () => {
+  const warnings: Array<string> = []
+  const layer = Logger.layer([Logger.make<unknown, void>(({ logLevel, message }) => {
+    if (logLevel === "Warn") warnings.push(String(Array.isArray(message) ? message[0] : message))
+  })])
+  return { layer, warnings }
+}
 
 /** Polls `check` every 25 ms until it holds (the test's own timeout bounds it). */
 export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>) =>

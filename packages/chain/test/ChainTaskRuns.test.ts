@@ -533,6 +533,17 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
         assert.isTrue(Exit.isSuccess(again))
         assert.strictEqual(Exit.isSuccess(again) ? again.value.confirmations : 0, 2)
       }))
+
+    it.effect("Broadcast on every default waits for one confirmation: mined at once under automine, it is confirmed at once", () =>
+      Effect.gen(function*() {
+        const { sign } = yield* signer(11, DevChain.accounts[10]!.address, 21_000n)
+        const transaction = yield* sign()
+        // the defaults allow two minutes: a broadcast still waiting after 20 s waits for more than the one confirmation
+        const receipt = yield* onDev(ChainTasks.broadcast({ chain: "dev", transaction })).pipe(
+          Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.succeed("still waiting" as const) })
+        )
+        assert.deepInclude(receipt, { confirmations: 1 })
+      }), 60_000)
   }
 )
 

@@ -362,4 +362,25 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
           assert.deepStrictEqual(runner.happenings.filter((h) => h.startsWith(`start ${running.id} `)), [`start ${running.id} 1 at 1`])
         }), {}, store)
     }), { timeout: 60_000 })
+
+  it.live("a schedule and a daemon are the cluster's singletons named for what they are, their kind and payload", () => {
+    const registered: Array<string> = []
+    /** The sharding, its singletons' names noted as they are registered. */
+    const view = (held: Sharding.Sharding["Service"]): Sharding.Sharding["Service"] => ({
+      ...held,
+      registerSingleton: (name, run, options) => Effect.andThen(Effect.sync(() => registered.push(name)), held.registerSingleton(name, run, options))
+    })
+    return onRunner((runner) =>
+      Effect.gen(function*() {
+        // every runner of every version names them alike: one runs cluster-wide
+        const recurring = yield* runner.tasks.schedule(Tick, { n: 3 }, { schedule: Schedule.spaced("1 hour") })
+        const daemon = yield* runner.tasks.daemon(Gated, { gate: "never" }, { restart: Schedule.spaced("1 hour") })
+        assert.deepStrictEqual(registered, [
+          ClusterTasks.singletonNameOf("schedule", "tick", { n: 3 }),
+          ClusterTasks.singletonNameOf("daemon", "gated", { gate: "never" })
+        ])
+        yield* recurring.cancel
+        yield* daemon.stop
+      }), {}, undefined, view)
+  }, { timeout: 60_000 })
 })

@@ -53,6 +53,30 @@ const onRunner = <A, E>(
 const leftPending = (id: string, payload: { readonly gate: string; readonly to: number }): TaskInfo.TaskInfo =>
   record({ id, kind: Scan.name, payload, createdAt: Date.now(), runner: "gone:1" })
 
+/**
+ * Runs `body` on a runner over `store` beside a scan running on its own bucket entity (its gate `running/1`), given
+ * that task's id and that entity's client; then ends the scan and checks that it ran once, at attempt 1: never handed
+ * over by a restart of its entity (a defect in one of the entity's messages restarts it, handing over what it serves).
+ */
+const besideRunningTask = <E>(
+  store: TaskStore.TaskStore["Service"],
+  body: (
+    runner: InMemoryRunner.InMemoryRunner,
+    running: string,
+    entity: ReturnType<Effect.Success<typeof TaskEntity.TaskEntity.client>>
+  ) => Effect.Effect<void, E, Scope.Scope | Sharding.Sharding>
+) =>
+  onRunner((runner) =>
+    Effect.gen(function*() {
+      const { id } = yield* runner.tasks.submit(Scan, { gate: "running", to: 1 })
+      yield* eventually(Effect.sync(() => runner.happenings.includes(`start ${id} 1 at 1`)), () => "the first task starts")
+      yield* body(runner, id, (yield* TaskEntity.TaskEntity.client)(TaskEntity.placement({ id, kind: "scan", key: null })))
+      yield* runner.open("running/1")
+      assert.strictEqual(yield* (yield* runner.tasks.handle(id)).join, 1)
+      assert.deepInclude(yield* runner.tasks.get(id), { status: "completed", attempt: 1 })
+      assert.deepStrictEqual(runner.happenings.filter((h) => h.startsWith(`start ${id} `)), [`start ${id} 1 at 1`])
+    }), {}, store)
+
 /** Whether an item of `changesAndDeletions` is a deletion. */
 const isDeletion = (event: TaskInfo.TaskInfo | TaskEvent.Deleted): event is TaskEvent.Deleted => "_tag" in event && event._tag === "Deleted"
 
@@ -278,35 +302,28 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
             return Effect.fail(new TaskError.TaskStoreError({ operation: "get", detail: "refused by the test" }))
           })
       }
-      yield* onRunner((runner) =>
+      yield* besideRunningTask(store, (runner, running, entity) =>
         Effect.gen(function*() {
-          const running = yield* runner.tasks.submit(Scan, { gate: "running", to: 1 })
-          yield* eventually(Effect.sync(() => runner.happenings.includes(`start ${running.id} 1 at 1`)), () => "the first task starts")
           // two records of its bucket entity left unfinished by a runner gone (`sameBucket`), written after its shard
           // opened: no adoption reads them, the messages sent below are their only way in
-          const adopted = sameBucket(running.id)
+          const adopted = sameBucket(running)
           const served = sameBucket(adopted)
           for (const id of [adopted, served]) {
             yield* memory.insert(leftPending(id, { gate: id, to: 1 }))
             refusals.set(id, 2)
           }
-          const entity = (yield* TaskEntity.TaskEntity.client)(TaskEntity.placement({ id: running.id, kind: "scan", key: null }))
           // answered once the supervisor holds it: its two refused reads tried again within the Adopt
           yield* entity.Adopt({ id: adopted })
-          // a Run of a record not held here reads it first; a read failing there for good would be a defect, which
-          // restarts the entity and so hands over every task it serves
+          // a Run of a record not held here reads it first; a read failing there for good would be a defect
           yield* entity.Run({ id: served }, { discard: true })
           yield* eventually(
             Effect.sync(() => [adopted, served].every((id) => runner.happenings.some((h) => h.startsWith(`start ${id} `)))),
             () => `both left records start: ${runner.happenings}`
           )
           assert.deepStrictEqual([refusals.get(adopted), refusals.get(served)], [0, 0])
-          for (const id of [running.id, adopted, served]) yield* runner.open(`${id === running.id ? "running" : id}/1`)
-          for (const id of [running.id, adopted, served]) assert.strictEqual(yield* (yield* runner.tasks.handle(id)).join, 1)
-          // the first task ran once, never handed over by a restart of its entity
-          assert.deepInclude(yield* runner.tasks.get(running.id), { status: "completed", attempt: 1 })
-          assert.deepStrictEqual(runner.happenings.filter((h) => h.startsWith(`start ${running.id} `)), [`start ${running.id} 1 at 1`])
-        }), {}, store)
+          for (const id of [adopted, served]) yield* runner.open(`${id}/1`)
+          for (const id of [adopted, served]) assert.strictEqual(yield* (yield* runner.tasks.handle(id)).join, 1)
+        }))
     }), { timeout: 60_000 })
 
   it.live("a handle of a kind this runner never registered reads its task and awaits it as interrupted", () =>
@@ -343,24 +360,16 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         ...memory,
         get: (id) => Effect.suspend(() => (reads.set(id, (reads.get(id) ?? 0) + 1), memory.get(id)))
       }
-      yield* onRunner((runner) =>
+      yield* besideRunningTask(store, (runner, running, entity) =>
         Effect.gen(function*() {
-          const running = yield* runner.tasks.submit(Scan, { gate: "running", to: 1 })
-          yield* eventually(Effect.sync(() => runner.happenings.includes(`start ${running.id} 1 at 1`)), () => "the first task starts")
           // a task of its bucket entity deleted before its Run came (or never recorded): nothing to serve
-          const gone = sameBucket(running.id)
-          const entity = (yield* TaskEntity.TaskEntity.client)(TaskEntity.placement({ id: running.id, kind: "scan", key: null }))
+          const gone = sameBucket(running)
           yield* entity.Run({ id: gone }, { discard: true })
           yield* eventually(
             Effect.sync(() => (reads.get(gone) ?? 0) > 0 && !runner.entity.serving.has(gone)),
             () => `the Run of the task gone read it (${reads.get(gone) ?? 0} reads) and ended`
           )
-          yield* runner.open("running/1")
-          assert.strictEqual(yield* (yield* runner.tasks.handle(running.id)).join, 1)
-          // the first task ran once, never handed over by a restart of its entity
-          assert.deepInclude(yield* runner.tasks.get(running.id), { status: "completed", attempt: 1 })
-          assert.deepStrictEqual(runner.happenings.filter((h) => h.startsWith(`start ${running.id} `)), [`start ${running.id} 1 at 1`])
-        }), {}, store)
+        }))
     }), { timeout: 60_000 })
 
   it.live("a schedule and a daemon are the cluster's singletons named for what they are, their kind and payload", () => {

@@ -5,30 +5,15 @@
  * on the memory store with a kind each task of which waits for its gate, and the webhook tables in SQLite.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Layer, Schema } from "effect"
-import { Task, Tasks, TaskStore } from "@chainjobs/tasks"
-import { NodeSqliteClient } from "@chainjobs/store-sql"
+import { Context, Deferred, Effect, Layer } from "effect"
 import * as WebhookStore from "../src/WebhookStore.ts"
 import * as Webhooks from "../src/Webhooks.ts"
-
-/** A task that ends when the test opens gate `n`. */
-const Gated = Task.define("gated", { payload: Schema.Struct({ n: Schema.Number }), success: Schema.Void })
-
-/** Where the webhooks are sent: nobody listens there, so each attempt fails (what is checked is only that one is due). */
-const nowhere = new URL("http://127.0.0.1:9/hook")
+import { Gated, gatedSupervisor, nowhere } from "./gatedTasks.ts"
 
 describe("webhooks without a secret, at start", () => {
   it.live("a webhook the table holds for a task still running is made due once that task finishes", () =>
     Effect.gen(function*() {
-      const gates = [yield* Deferred.make<void>(), yield* Deferred.make<void>()]
-      const context = yield* Layer.build(Layer.merge(
-        Task.implement(Gated, ({ n }) => Deferred.await(gates[n]!)).pipe(
-          Layer.provideMerge(Tasks.layer({ shutdownGracePeriod: 0 })),
-          Layer.provide(TaskStore.layerMemory)
-        ),
-        NodeSqliteClient.layer({ filename: ":memory:" })
-      ))
-      const tasks = Context.get(context, Tasks.Tasks)
+      const { context, gates, tasks } = yield* gatedSupervisor(2)
       const held = yield* tasks.submit(Gated, { n: 0 })
       // The table already holds a webhook of the running task, as a run with a secret left it.
       yield* Effect.provideContext(

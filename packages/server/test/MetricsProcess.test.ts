@@ -2,14 +2,16 @@
  * The process gauges of `/metrics` as values, not only as names: open
  * connections go up and back down as clients come and go, every V8 heap
  * space is reported with its size and use, the event-loop delay is in
- * seconds, external memory is reported; and the bounded `surface` label of a
- * request path.
+ * seconds, external memory is reported; the scheduler gauges read the
+ * fibers' `TurnScheduler` (0 under Effect's own scheduler); and the bounded
+ * `surface` label of a request path.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Metric, Scheduler } from "effect"
 import { connect, type Socket } from "node:net"
 import { getHeapSpaceStatistics } from "node:v8"
 import * as Metrics from "../src/Metrics.ts"
+import * as TurnScheduler from "../src/TurnScheduler.ts"
 import { baseUrl, request, testServer } from "./http.ts"
 
 /** Every sample of `name`: its labels as written, and its value. */
@@ -99,4 +101,31 @@ describe("surface", () => {
       ]
     ) assert.strictEqual(Metrics.surface(path), surface, path)
   })
+})
+
+describe("the scheduler gauges", () => {
+  /** The scheduler gauges after one process sample on `scheduler`, in a registry of their own. */
+  const sampledOn = (scheduler: Scheduler.Scheduler | undefined, queue: () => void) =>
+    Effect.scoped(Effect.gen(function*() {
+      const sampleProcess = yield* Metrics.processSampler
+      queue()
+      yield* scheduler === undefined ? sampleProcess : Effect.provideService(sampleProcess, Scheduler.Scheduler, scheduler)
+      return { ready: (yield* Metric.value(Metrics.schedulerReady)).value, wait: (yield* Metric.value(Metrics.schedulerWait)).value }
+    })).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
+
+  it.effect("read a TurnScheduler's backlog: the fibers whose work waits for a turn now", () =>
+    Effect.gen(function*() {
+      const scheduler = TurnScheduler.make()
+      // Two fibers' work queued for the coming turn (a check phase away), none run yet.
+      const gauges = yield* sampledOn(scheduler, () => {
+        scheduler.makeDispatcher().scheduleTask(() => {}, 0)
+        scheduler.makeDispatcher().scheduleTask(() => {}, 0)
+      })
+      assert.deepStrictEqual(gauges, { ready: 2, wait: 0 })
+    }))
+
+  it.effect("read 0 under Effect's own scheduler", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* sampledOn(undefined, () => {}), { ready: 0, wait: 0 })
+    }))
 })

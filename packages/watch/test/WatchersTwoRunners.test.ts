@@ -6,14 +6,18 @@
  * - A runner whose ingest finds the cursor moved by the other (the range it
  *   scanned is already recorded) stops its tick there: it scans no further
  *   range from a cursor it does not hold, and every item is recorded once.
+ * - A set the other runner writes while this one scans a range from the old
+ *   sets undoes that range only if it starts within it (at its last block
+ *   too): the range is then not recorded, the tick ends, and the next scans
+ *   it again with the new set; a set from a later block leaves it recorded.
  * - `setAccounts` that passed its check of the cursor, when the other runner
  *   records the block before the set is written, refuses: the block is
  *   already recorded, and the watcher's sets stay as they were. This needs
  *   two connections (the first runner holds its transaction open while the
  *   other writes): PostgreSQL only, skipped without `CHAINJOBS_TEST_PG_URL`.
  *
- * The chain is the real dev chain; the first runner of the first case scans
- * through the stepping adapter (its hook holds the scan), that of the second
+ * The chain is the real dev chain; the first runner of the scan cases scans
+ * through the stepping adapter (its hook holds the scan), that of the last
  * runs its statements through a `Statement.CurrentTransformer` that holds the
  * set's write.
  */
@@ -93,6 +97,42 @@ layer(sharedRuntime(pgTestUrl === undefined ? {} : { watchTables: pgWatchTables 
         const items = yield* first.items("joined")
         assert.deepStrictEqual(items.map((row) => row.item.block), [start, start + 1], `the set took effect at block ${start}: both transfers recorded`)
         yield* first.remove("joined")
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("a set from a block after the range being scanned leaves that range recorded; one from its last block undoes it, and the tick ends there", () =>
+      Effect.gen(function*() {
+        const act = node((yield* DevChain.DevChain).url)
+        const { calls, fault, watchers: first } = yield* steppingWatchers({ maxRange: 2 })
+        const other = yield* Watchers.make()
+        const [watched, joining] = [address(6), address(7)]
+        // a watcher of `watched` over four new blocks (transfers to watched, joining, joining, none), its first range
+        // held before its scan while the other runner sets [watched, joining] from block `start + offset`
+        const race = (name: string, offset: number) =>
+          Effect.gen(function*() {
+            const start = (yield* act.head) + 1
+            yield* first.add({ name, chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, startBlock: start, paused: true })
+            for (const to of [watched, joining, joining]) yield* act.sendRaw(yield* act.sign(8, to, 1n))
+            yield* act.mine(1)
+            calls.length = 0
+            const point = yield* holdPoint
+            fault.beforeScan = () => Effect.andThen(Effect.sync(() => void (fault.beforeScan = undefined)), point.hold)
+            const polled = yield* Effect.forkChild(first.poll(name))
+            assert.strictEqual(yield* point.meanwhile(other.setAccounts(name, [watched, joining], { fromBlock: start + offset })), start + offset)
+            yield* Fiber.join(polled)
+            const scanned = calls.map((call) => [call.from - start, call.to - start])
+            return { cursor: (yield* first.get(name)).confirmedBlock - start, scanned, start }
+          })
+        const blocksOf = (name: string, start: number) => Effect.map(first.items(name), (items) => items.map((row) => row.item.block - start))
+
+        // from the second range on: the first range (its sets unchanged) is recorded, the second scanned with the new set
+        const beyond = yield* race("beyond", 2)
+        assert.deepStrictEqual([beyond.scanned, beyond.cursor], [[[0, 1], [2, 3]], 3])
+        assert.deepStrictEqual(yield* blocksOf("beyond", beyond.start), [0, 2])
+        // from the first range's last block: the range is not recorded and the tick scans nothing more; the next records it
+        const last = yield* race("last", 1)
+        assert.deepStrictEqual([last.scanned, last.cursor], [[[0, 1]], -1])
+        yield* first.poll("last")
+        assert.deepStrictEqual(yield* blocksOf("last", last.start), [0, 1, 2])
       }).pipe(Effect.scoped), 60_000)
 
     it.effect.skipIf(pgTestUrl === undefined)(

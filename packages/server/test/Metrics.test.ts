@@ -172,4 +172,23 @@ layer(
       assert.isAbove(seconds, 0.05)
       assert.closeTo(seconds, (record.finishedAt - record.startedAt) / 1000, 1e-9, JSON.stringify(record))
     }))
+
+  it.effect("of a task interrupted before it started is the time from its submission to its end", () =>
+    Effect.gen(function*() {
+      // The one worker busy with a long scan; the second waits for it and is interrupted while it waits.
+      yield* request("POST", "/api/tasks/demo-scan", { body: { fromBlock: 0, toBlock: 1_000_000, delayMillis: 1000 } })
+      const waiting = yield* request("POST", "/api/tasks/demo-scan", { body: { fromBlock: 1, toBlock: 2, delayMillis: 0 } })
+      const record = (yield* request("POST", `/api/tasks/${waiting.body.taskId}/interrupt`)).body
+      assert.strictEqual(record.status, "interrupted", JSON.stringify(record))
+      assert.isNull(record.startedAt, JSON.stringify(record))
+      const labels = { kind: "demo-scan", status: "interrupted" }
+      // The metrics fiber follows the events: the interruption may be counted a moment after its answer.
+      let text = (yield* request("GET", "/metrics")).text
+      while (sample(text, "chainjobs_task_duration_seconds_count", labels) !== 1) {
+        yield* Effect.sleep("10 millis")
+        text = (yield* request("GET", "/metrics")).text
+      }
+      const seconds = sample(text, "chainjobs_task_duration_seconds_sum", labels) ?? Number.NaN
+      assert.closeTo(seconds, (record.finishedAt - record.createdAt) / 1000, 1e-9, JSON.stringify(record))
+    }))
 })

@@ -2,7 +2,8 @@
  * The event streams under a slow or returning reader, against the service on
  * 127.0.0.1: a task's stream keeps only the latest records, `/api/events`
  * drops a reader that falls behind with a reason and resumes by
- * `Last-Event-ID`, and `WatchAll` over WebSocket drops a slow client too.
+ * `Last-Event-ID` (`/metrics` counts each drop once), and `WatchAll` over
+ * WebSocket drops a slow client too.
  */
 import { NodeSocket } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
@@ -183,6 +184,13 @@ layer(
       assert.strictEqual(ours.length, floodTasks * (floodBlocks + 3))
       const seqs = ours.map((e) => Number(e.id!.split("-")[1]))
       assert.isTrue(seqs.every((n, i) => i === 0 || n > seqs[i - 1]), "ids grow")
+      // `/metrics` counts the drops once: each scrape adds those since the last, so a second scrape with no drop
+      // since reads the same total.
+      const droppedTotal = Effect.map(request("GET", "/metrics"), (reply) =>
+        Number(/^chainjobs_event_subscribers_dropped_total (\S+)$/m.exec(reply.text)?.[1]))
+      const total = yield* droppedTotal
+      assert.isAtLeast(total, 1)
+      assert.strictEqual(yield* droppedTotal, total)
     }), 30_000)
 
   it.effect("WatchAll over WebSocket drops a client that stops reading, with SubscriberDropped", () =>

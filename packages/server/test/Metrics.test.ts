@@ -40,7 +40,10 @@ layer(testServer().pipe(Layer.provide(Layer.succeed(Metric.MetricRegistry, new M
       )
       assert.strictEqual(sample(text, "chainjobs_task_duration_seconds_count", { kind: "demo-scan", status: "completed" }), 1)
       assert.strictEqual(sample(text, "chainjobs_tasks_running", { kind: "demo-scan" }), 1)
+      // A kind with no task running now reads 0.
+      assert.strictEqual(sample(text, "chainjobs_tasks_running", { kind: "demo-fail" }), 0)
       assert.strictEqual(sample(text, "chainjobs_tasks_pending"), 0)
+      assert.strictEqual(sample(text, "chainjobs_workers_max"), TasksConfig.defaults.maxWorkers)
       assert.strictEqual(sample(text, "chainjobs_accepting"), 1)
       // Requests so far: three submissions (202 and two 200s with wait=true) before this scrape.
       assert.strictEqual(

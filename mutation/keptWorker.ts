@@ -31,7 +31,10 @@
  *   computed what they keep with that run's mutant on). A fresh thread for a
  *   runtime mutant is therefore first warmed: the dry run's tests run in it
  *   with no mutant on, as in the dry run, when the mutant's timeout leaves
- *   room (three dry runs' time); then it serves the next runs too;
+ *   room (three dry runs' time); then it serves the next runs too — but not
+ *   when the last warmed thread served a single run that left work behind
+ *   (`warmPolicy.ts`: in a row of runs that hang a test each warm-up would
+ *   serve one run), when it serves its run alone;
  * - when a survivor's covering tests never reached it in a reused thread
  *   (hit count 0: something computed once in an earlier run, such as a value
  *   kept by a module, stood in for its code): it is run again in a fresh
@@ -62,6 +65,7 @@ import { strykerPlugins as vitestPlugins } from "@stryker-mutator/vitest-runner"
 import { EventEmitter } from "node:events"
 import { appendFileSync } from "node:fs"
 import { type PoolOptions, type PoolRunnerInitializer, type PoolWorker, ThreadsPoolWorker, type Vitest, type WorkerRequest } from "vitest/node"
+import { WarmPolicy } from "./warmPolicy.ts"
 
 /**
  * How many runs one thread serves before a fresh one is started, from
@@ -257,6 +261,8 @@ class KeptVitestRunner implements TestRunner {
   readonly #inner: TestRunner & { ctx?: Vitest }
   /** Stryker's dry run (its options and how long it took), run again to warm a fresh thread. */
   #dry: { options: DryRunOptions; millis: number } | undefined
+  /** Whether a fresh thread is worth its warm-up, from the runs before. */
+  readonly #policy = new WarmPolicy()
 
   constructor(inner: TestRunner & { ctx?: Vitest }) {
     this.#inner = inner
@@ -274,6 +280,7 @@ class KeptVitestRunner implements TestRunner {
     const began = Date.now()
     const result = await this.#cleanRun(options)
     this.#dry = { options, millis: Date.now() - began }
+    this.#policy.warmed()
     return result
   }
 
@@ -293,6 +300,7 @@ class KeptVitestRunner implements TestRunner {
       result = await this.#inner.mutantRun(options)
       kept.fresh = true
     }
+    this.#policy.ran(reused, leavesWork(first) || leavesWork(result))
     if (runLog !== undefined) {
       const line = { mutant: options.activeMutant.id, reload: options.reloadEnvironment, warmed, reused, hits, first: first.status, status: result.status, millis: Date.now() - began }
       appendFileSync(runLog, `${JSON.stringify(line)}\n`)
@@ -321,14 +329,17 @@ class KeptVitestRunner implements TestRunner {
    * Before a mutant's run that would start a fresh thread in a project that
    * keeps it: starts it with the dry run's tests, no mutant on, so that it is
    * clean and serves the next runs too — when the mutant's timeout leaves
-   * room for three dry runs (it counts this one); else the run gets an
-   * unclean thread of its own, ended after it, as without keeping.
+   * room for three dry runs (it counts this one) and the runs before make it
+   * worth it (`WarmPolicy`); else the run gets an unclean thread of its own,
+   * ended after it, as without keeping.
    */
   async #warm(timeout: number): Promise<void> {
     const needed = kept.fresh || kept.thread === undefined || kept.runs >= keptRuns
     if (!needed || !kept.keeps || this.#dry === undefined || timeout <= 3 * this.#dry.millis) return
+    if (!this.#policy.warmsNext()) return
     kept.fresh = true
     await this.#cleanRun(this.#dry.options)
+    this.#policy.warmed()
   }
 
   /** How often the last run reached its active mutant: the sum of Stryker's per-file hit counts (its setup file's `afterAll`). */

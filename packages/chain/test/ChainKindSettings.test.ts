@@ -60,6 +60,9 @@ describe("chain kind settings", () => {
     const message = Result.isFailure(bad) ? String(bad.failure) : ""
     assert.include(message, `no chain kind "chain/scan-adresses"`)
     assert.include(message, `no chain kind "watch/loop"`)
+    // each refusal at the name's own path
+    assert.include(message, `at ["chain/scan-adresses"]`)
+    assert.include(message, `at ["watch/loop"]`)
     assert.include(message, ChainTasks.kindNames.join(", "))
     assert.notInclude(message, `"chain/sync-events" (`)
     // a bad value of a known kind is refused too

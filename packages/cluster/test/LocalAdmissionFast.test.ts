@@ -146,6 +146,9 @@ describe("LocalAdmission.make on one runner", () => {
         yield* eventually(Effect.map(local.stats, (stats) => stats.running === 2), () => "both tasks run")
         // a submission held on its way in while the runner closes
         const hold = yield* Deferred.make<void>()
+        // released at the scope's close too: a failed assertion must not leave the submission waiting in the admission's
+        // uninterruptible section (the test would hang to its timeout instead of failing with its message)
+        yield* Effect.addFinalizer(() => Deferred.succeed(hold, undefined))
         const entered = yield* Deferred.make<void>()
         const late = yield* Effect.forkChild(
           submitDirect(setUp, (id) =>

@@ -111,6 +111,9 @@ describe("LocalAdmission.make: what the guards keep and refuse", () => {
         const id = TaskInfo.makeId(Date.now())
         const entered = yield* Deferred.make<void>()
         const hold = yield* Deferred.make<void>()
+        // released at the scope's close too: a failed assertion must not leave the submission waiting in the admission's
+        // uninterruptible section (the test would hang to its timeout instead of failing with its message)
+        yield* Effect.addFinalizer(() => Deferred.succeed(hold, undefined))
         const submitting = yield* Effect.forkChild(
           submitDirect(
             setUp,
@@ -164,6 +167,8 @@ describe("LocalAdmission.make: what the guards keep and refuse", () => {
         const twice = TaskInfo.makeId(Date.now())
         const first = yield* Deferred.make<void>()
         const second = yield* Deferred.make<void>()
+        // released at the scope's close too (a failed assertion must not leave a submission waiting in the admission)
+        yield* Effect.addFinalizer(() => Effect.andThen(Deferred.succeed(first, undefined), Deferred.succeed(second, undefined)))
         const one = yield* Effect.forkChild(
           submitDirect(setUp, twice, Effect.andThen(Deferred.await(first), local.submit(Gated, { gate: twice }, { id: twice }))),
           { startImmediately: true }

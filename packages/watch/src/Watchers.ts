@@ -219,6 +219,16 @@ interface Running {
 const invalid = (watcher: string, detail: string) => new WatchError({ reason: new Invalid({ watcher, detail }) })
 const unknown = (watcher: string) => new WatchError({ reason: new UnknownWatcher({ watcher }) })
 
+/**
+ * The warning of a failure in watcher `name`'s loop or background submission
+ * pass, naming the watcher once: a `WatchError` about the watcher (unknown,
+ * refused, a deep reorganization) names it in its own message already.
+ */
+const warn = (name: string) => (error: { readonly message: string }) =>
+  Effect.logWarning(
+    `chainjobs watch: ${error instanceof WatchError && "watcher" in error.reason ? "" : `watcher "${name}": `}${error.message}`
+  )
+
 /** Accounts in the adapter's spelling, or `Invalid` naming the first bad one. */
 const normalizeAccounts = (adapter: ChainAdapter, watcher: string, accounts: ReadonlyArray<string>) => {
   const normalized = new Set<string>()
@@ -353,7 +363,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
       }
       state.kicked = "running"
       const pass: Effect.Effect<void> = dispatch(watcher).pipe(
-        Effect.catch((error) => Effect.logWarning(`chainjobs watch: watcher ${watcher.name}: ${error.message}`)),
+        Effect.catch(warn(watcher.name)),
         Effect.provideContext(context),
         Effect.andThen(Effect.suspend(() => {
           if (state.kicked === "again") {
@@ -463,9 +473,6 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
       stateOf(name).lock.withPermit
     )
 
-  const warn = (name: string) => (error: { readonly message: string }) =>
-    Effect.logWarning(`chainjobs watch: watcher ${name}: ${error.message}`)
-
   /**
    * A watcher's loop: a tick, then the next one after `pollInterval` or as
    * soon as the chain pushes a new head, when its adapter subscribes to heads
@@ -508,7 +515,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
     declared.add(name)
     return tasks.daemon(WatcherLoop, { watcher: name }, { restart: Schedule.spaced(pollInterval) }).pipe(
       Effect.asVoid,
-      Effect.catch((error) => Effect.logWarning(`chainjobs watch: watcher ${name}: cannot place its loop: ${error.message}`))
+      Effect.catch((error) => Effect.logWarning(`chainjobs watch: watcher "${name}": cannot place its loop: ${error.message}`))
     )
   }
 

@@ -188,6 +188,12 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
         const theirs = yield* sent(9, watched)
         yield* processed("elsewhere", theirs)
         assert.deepStrictEqual(yield* counts("elsewhere"), [[theirs, 1]])
+        // the reads of the tables since (one found "elsewhere") declared no second daemon of a watcher: one loop each
+        const after = yield* tasks.list({ kind: [Watchers.WatcherLoop.name], limit: 100 })
+        assert.deepStrictEqual(
+          after.items.map((task) => [(task.payload as { watcher: string }).watcher, task.status]).sort(),
+          [["clock", "running"], ["elsewhere", "running"], ["placed", "running"]]
+        )
       }))
     }).pipe(Effect.scoped), 90_000)
 

@@ -507,6 +507,72 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
         yield* Fiber.interrupt(follower)
       }))
 
+    it.effect("FollowHead resumed from a checkpoint of an earlier version fails on a reorganization by as many blocks or fewer, naming the block now at its last one's number, or none", () =>
+      Effect.gen(function*() {
+        const evm = yield* devClient
+        // two blocks processed, then replaced by a branch of two (the head's hash changed) or of one (the head went back)
+        for (const blocks of [2, 1]) {
+          const head = yield* headOf(evm)
+          const snapshot = yield* evm.request("evm_snapshot")
+          yield* branch(evm, 2, 5)
+          const gate = yield* headGate
+          const { checkpoints, context } = recordingContext<typeof ChainTasks.FollowCheckpoint.Type>({ lastBlock: head })
+          const follower = yield* Effect.forkChild(onDev(ChainTasks.followHead({ chain: "dev", pollMillis: 10 }, context), gate.through))
+          for (let tries = 0; checkpoints.at(-1)?.lastBlock !== head + 2; tries++) {
+            if (tries > 2000) return yield* Effect.die(new Error(`no checkpoint at ${head + 2}: ${JSON.stringify(checkpoints)}`))
+            yield* Effect.sleep("10 millis")
+          }
+          const last = yield* rawBlock(evm, head + 2)
+          yield* gate.hold
+          yield* evm.request("evm_revert", [snapshot])
+          yield* branch(evm, blocks, 6)
+          const now = blocks === 2 ? (yield* rawBlock(evm, head + 2)).hash : "(none)"
+          yield* gate.open
+          // no new block waits: the round sees the last block gone, and no remembered block tells where the fork is
+          const exit = yield* Fiber.await(follower).pipe(
+            Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error("the follower did not fail within 20 s")) })
+          )
+          const error = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
+          const failure = error?._tag === "Fail" ? error.error as any : undefined
+          assert.strictEqual(failure?._tag, "BlockValidationError", `a branch of ${blocks}: ${String(exit)}`)
+          assert.deepInclude(failure.reason, { _tag: "ParentMismatch", number: head + 3, parentHash: now, actualParentHash: last.hash })
+        }
+      }))
+
+    it.effect("FollowHead goes back to the fork of a reorganization onto a longer branch found as a new block's parent, and follows that branch", () =>
+      Effect.gen(function*() {
+        const evm = yield* devClient
+        const head = yield* headOf(evm)
+        const snapshot = yield* evm.request("evm_snapshot")
+        yield* branch(evm, 3, 7)
+        const gate = yield* headGate
+        const { checkpoints, context } = recordingContext<typeof ChainTasks.FollowCheckpoint.Type>()
+        const follower = yield* Effect.forkChild(
+          onDev(ChainTasks.followHead({ chain: "dev", fromBlock: head + 1, pollMillis: 10 }, context), gate.through)
+        )
+        for (let tries = 0; checkpoints.at(-1)?.lastBlock !== head + 3; tries++) {
+          if (tries > 2000) return yield* Effect.die(new Error(`no checkpoint at ${head + 3}: ${JSON.stringify(checkpoints)}`))
+          yield* Effect.sleep("10 millis")
+        }
+        // between two rounds the three blocks it processed are replaced by a branch of four: the round finds a new
+        // block waiting, whose parent is not the last block it processed
+        yield* gate.hold
+        yield* evm.request("evm_revert", [snapshot])
+        yield* branch(evm, 4, 8)
+        const second = yield* Effect.forEach([head + 1, head + 2, head + 3, head + 4], (number) => rawBlock(evm, number))
+        yield* gate.open
+        for (let tries = 0; checkpoints.at(-1)?.lastBlock !== head + 4 && follower.pollUnsafe() === undefined; tries++) {
+          if (tries > 2000) return yield* Effect.die(new Error(`no checkpoint at ${head + 4}: ${JSON.stringify(checkpoints)}`))
+          yield* Effect.sleep("10 millis")
+        }
+        assert.isUndefined(follower.pollUnsafe(), "the follower is still running")
+        assert.deepStrictEqual(checkpoints.at(-1), {
+          lastBlock: head + 4,
+          recent: second.map((block) => ({ number: hexToNumber(block.number), hash: block.hash as string }))
+        })
+        yield* Fiber.interrupt(follower)
+      }))
+
     it.effect("Broadcast waits for the confirmations asked, within the time asked: two under automine time out at one", () =>
       Effect.gen(function*() {
         const { sign } = yield* signer(9, DevChain.accounts[10]!.address, 21_000n)

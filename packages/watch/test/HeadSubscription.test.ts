@@ -22,10 +22,10 @@ const transferSeen = (name: string, from: number, to: number) =>
     const watchers = yield* Watchers.Watchers
     yield* watchers.add({ name, chain: "dev", processor: Record.name, accounts: [address(to)], confirmations: 1 })
     // the watcher's first tick has read the head (its start block is after it)
-    yield* eventually(Effect.map(watchers.lag(name), (lag) => lag.head !== null))
+    yield* eventually(Effect.map(watchers.lag(name), (lag) => lag.head !== null), `watcher ${name}'s first tick`)
     const hash = yield* act.sendRaw(yield* act.sign(from, address(to), 1n))
     yield* act.mine(1)
-    yield* eventually(Effect.map(processedCounts(name), (counts) => counts.has(`dev:${hash}`)))
+    yield* eventually(Effect.map(processedCounts(name), (counts) => counts.has(`dev:${hash}`)), `watcher ${name} processed ${hash}`)
   })
 
 layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Head subscriptions", (it) => {

@@ -34,7 +34,7 @@ const caughtUp = (name: string, block: number) =>
     const watchers = yield* Watchers.Watchers
     const lag = yield* watchers.lag(name)
     return lag.confirmed >= block && lag.processed >= block
-  }))
+  }), `watcher ${name} recorded and processed every item up to block ${block}`)
 
 /** Seeded and live activity on the chain, two watchers (accounts; a token's decoded events), checked against an independent scan. */
 const exactlyOnce = Effect.gen(function*() {

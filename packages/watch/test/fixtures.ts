@@ -218,10 +218,17 @@ export const warningLog = () => {
   return { layer, warnings }
 }
 
-/** Polls `check` every 25 ms until it holds (the test's own timeout bounds it). */
-export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>) =>
+/**
+ * Polls `check` every 25 ms until it holds; past `withinMillis` (default 30 s) fails saying it never did, naming
+ * `what`. A loop a bug stopped then fails the test with that message instead of holding it to vitest's bound.
+ */
+export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, what = "the condition waited for", withinMillis = 30_000) =>
   Effect.gen(function*() {
-    while (!(yield* check)) yield* Effect.sleep("25 millis")
+    const deadline = Date.now() + withinMillis
+    while (!(yield* check)) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`never happened in ${withinMillis} ms: ${what}`))
+      yield* Effect.sleep("25 millis")
+    }
   })
 
 /**

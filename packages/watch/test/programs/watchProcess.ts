@@ -18,7 +18,12 @@ const program = Effect.gen(function*() {
   console.log("started")
   if (until === undefined) return yield* Effect.never
   const block = Number(until)
-  yield* eventually(Effect.map(watchers.lag(spec.name), (lag) => lag.confirmed >= block && lag.processed >= block))
+  // bounded by the crash test's own limit, not the default
+  yield* eventually(
+    Effect.map(watchers.lag(spec.name), (lag) => lag.confirmed >= block && lag.processed >= block),
+    `every item up to block ${block} processed`,
+    480_000
+  )
   console.log("done")
 })
 

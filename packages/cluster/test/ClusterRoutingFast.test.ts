@@ -13,10 +13,12 @@
  * stopped adopted and resumed by the next (`Adopt`), and a record read again
  * when the store refuses its first reads (`Adopt`, `Run`); a handle of a kind
  * the runner never registered; and singletons:
- * schedules, daemons, and a daemon's tasks left over by an earlier run.
+ * schedules, daemons, a daemon's tasks left over by an earlier run (pending
+ * ones too, and no other task of its kind), and a daemon stopped while its
+ * task is being recorded.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Schedule, type Scope, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Schedule, type Scope, Stream } from "effect"
 import { Sharding } from "effect/cluster"
 import { ClusterTasks, TaskEntity } from "@chainjobs/cluster"
 import type { TaskEvent } from "@chainjobs/tasks"
@@ -390,4 +392,49 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         yield* daemon.stop
       }), {}, undefined, view)
   }, { timeout: 60_000 })
+
+  it.live("a daemon starting ends its earlier run's task though still pending, and no other task of its kind", () =>
+    onRunner((runner) =>
+      Effect.gen(function*() {
+        const { tasks } = runner
+        // a task of the daemon's kind submitted by hand holds the only worker: it is no daemon's
+        const byHand = yield* tasks.submit(Gated, { gate: "never" })
+        yield* statusIs(runner, byHand.id, "running")
+        // the earlier run's task, waiting for that worker
+        const singleton = ClusterTasks.singletonNameOf("daemon", "gated", { gate: "never" })
+        const leftOver = ClusterTasks.daemonTaskId(singleton, Date.now())
+        yield* tasks.submit(Gated, { gate: "never" }, { id: leftOver })
+        assert.strictEqual((yield* tasks.get(leftOver)).status, "pending")
+        const daemon = yield* tasks.daemon(Gated, { gate: "never" }, { restart: Schedule.spaced("1 hour") })
+        yield* eventually(Effect.map(daemon.current, Option.isSome), () => "the daemon submits its task")
+        assert.strictEqual((yield* tasks.get(leftOver)).status, "interrupted", "the earlier run's pending task ended first")
+        assert.strictEqual((yield* tasks.get(byHand.id)).status, "running", "the task submitted by hand runs on")
+        yield* daemon.stop
+      }), { maxWorkers: 1 }), { timeout: 60_000 })
+
+  it.live("a daemon stopped while its task is being recorded interrupts that task once recorded and submits nothing more", () =>
+    Effect.gen(function*() {
+      const singleton = ClusterTasks.singletonNameOf("daemon", "gated", { gate: "never" })
+      const memory = yield* TaskStore.makeMemory
+      // the daemon's insert tells its id and waits for the test, as a slow database makes it
+      const inserting = yield* Deferred.make<string>()
+      const insertable = yield* Deferred.make<void>()
+      const store: TaskStore.TaskStore["Service"] = {
+        ...memory,
+        insert: (info) =>
+          ClusterTasks.isDaemonTask(singleton, info.id)
+            ? Effect.andThen(Deferred.succeed(inserting, info.id), Effect.andThen(Deferred.await(insertable), memory.insert(info)))
+            : memory.insert(info)
+      }
+      yield* onRunner((runner) =>
+        Effect.gen(function*() {
+          const daemon = yield* runner.tasks.daemon(Gated, { gate: "never" }, { restart: Schedule.spaced("100 millis") })
+          const id = yield* Deferred.await(inserting)
+          yield* daemon.stop
+          yield* Deferred.succeed(insertable, undefined)
+          yield* statusIs(runner, id, "interrupted")
+          const page = yield* runner.tasks.list({ kind: ["gated"] })
+          assert.deepStrictEqual(page.items.map((info) => info.id), [id], "nothing submitted after the stop")
+        }), {}, store)
+    }), { timeout: 60_000 })
 })

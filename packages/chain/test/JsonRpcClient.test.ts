@@ -5,11 +5,13 @@
  * that found one endpoint without a free connection and another failing
  * reports the failure, which is retried (at once after a 429, whose pause
  * holds only its endpoint); a request that dies ends with its
- * own defect and leaves its circuit closed.
+ * own defect and leaves its circuit closed. The retries' waits on the test
+ * clock: capped at `retry.max`, and past an open circuit's close.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Schedule } from "effect"
 import { RateLimiter } from "effect/persistence"
+import { TestClock } from "effect/testing"
 import type * as EvmClient from "../src/EvmClient.ts"
 import { client, devChainConfig } from "./fixtures.ts"
 import * as ScriptedNode from "./ScriptedNode.ts"
@@ -20,6 +22,61 @@ const eventually = (condition: () => boolean) =>
     Effect.retry({ schedule: Schedule.spaced("10 millis") }), // until it holds: the test's timeout bounds the wait
     Effect.orDie
   )
+
+/**
+ * Moves the test clock on a millisecond at a time, with a millisecond of real time after each step for the
+ * requests' real I/O, until `fiber` ends or `boundMillis` of the clock passed; the fiber's exit, if it ended.
+ */
+const untilEnded = <A, E>(fiber: Fiber.Fiber<A, E>, boundMillis: number) =>
+  Effect.gen(function*() {
+    for (let elapsed = 0; elapsed < boundMillis && fiber.pollUnsafe() === undefined; elapsed++) {
+      yield* TestClock.adjust("1 millis")
+      yield* TestClock.withLive(Effect.sleep("1 millis"))
+    }
+    return fiber.pollUnsafe()
+  })
+
+/** A node that answers its first request 503, then every other with `0x1`. */
+const failingOnce = Effect.suspend(() => {
+  let failed = false
+  return ScriptedNode.make((calls) => {
+    if (failed) return { body: ScriptedNode.result(calls[0]!, "0x1") }
+    failed = true
+    return { status: 503, body: "unavailable" }
+  })
+})
+
+describe("JsonRpcClient's retry waits, on the test clock", () => {
+  it.effect("a retry waits at most retry.max, however long the exponential backoff has grown", () =>
+    Effect.gen(function*() {
+      const node = yield* failingOnce
+      // the backoff's first delay alone would be a minute: capped at 100 ms, the retry comes well within 2 s
+      const evm = yield* client(devChainConfig([node.url], {
+        requestTimeout: "1 hour",
+        retry: { times: 1, base: "1 minute", max: "100 millis" }
+      }))
+      const exit = yield* untilEnded(yield* Effect.forkChild(evm.request("eth_chainId")), 2_000)
+      assert.isDefined(exit, "the retry did not come within 2 s of the test clock, though retry.max is 100 ms")
+      assert.deepStrictEqual(exit, Exit.succeed("0x1"))
+      assert.strictEqual(node.requests(), 2)
+    }))
+
+  it.effect("with every circuit open, a retry waits until one may close, and a little more: it finds the circuit half-open", () =>
+    Effect.gen(function*() {
+      const node = yield* failingOnce
+      // the first failure opens the circuit for 1 s; the next attempt finds it open (Unavailable, retryAfterMillis
+      // about 990), and the one after must wait past its close: a retry before it would find it open again and end
+      // the request, the retries spent
+      const evm = yield* client(devChainConfig([node.url], {
+        requestTimeout: "1 hour",
+        retry: { times: 2, base: "10 millis", max: "10 millis" },
+        breaker: { failures: 1, openDuration: "1 second" }
+      }))
+      const exit = yield* untilEnded(yield* Effect.forkChild(evm.request("eth_chainId")), 3_000)
+      assert.deepStrictEqual(exit, Exit.succeed("0x1"), String(exit))
+      assert.strictEqual(node.requests(), 2)
+    }))
+})
 
 describe("JsonRpcClient failover and circuits", () => {
   it.live("a node's own JSON-RPC error is final: no other endpoint is asked, and its circuit stays closed", () =>

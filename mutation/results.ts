@@ -132,23 +132,47 @@ export const mutantKey = ({ location: { end, start }, mutatorName, replacement }
   `${start.line}:${start.column}-${end.line}:${end.column} ${mutatorName} ${replacement ?? ""}`
 
 /**
+ * A mutant told apart from its line numbers: its change, its columns and the
+ * text of the lines it spans (`lines`: its source's, split). Stryker carries a
+ * result over to a changed source only where the code around it did not
+ * change (its incremental differ moves the mutant with its lines, and writes
+ * the file's source as it is now): such a result has the same key before and
+ * after, where `mutantKey` changes with every line added or removed above it.
+ */
+const movedKey = (lines: ReadonlyArray<string>, mutant: ReportedMutant): string => {
+  const { end, start } = mutant.location
+  return `${start.column}-${end.column} ${mutant.mutatorName} ${mutant.replacement ?? ""}\n${lines.slice(start.line - 1, end.line).join("\n")}`
+}
+
+/**
  * When each mutant's result was last produced, for the results a run wrote
  * over `previous` (the file before the run, if any) at `savedAt`: a mutant
- * whose file has the same source and whose status is the same there keeps
- * its time there (its stamp, else that file's `savedAt`) — the run carried
- * it over, reused it, or tested it again to the same verdict —, any other
- * is stamped `savedAt`.
+ * the file held there with the same status keeps its time there (its stamp,
+ * else that file's `savedAt`) — the run carried it over, reused it, or
+ * tested it again to the same verdict —, any other is stamped `savedAt`. A
+ * mutant is found there by `movedKey` (among mutants of the same key, the
+ * first with the first, in place order), so results a run carried over to a
+ * source changed since — a file it did not mutate is written with its
+ * source as it is now — keep their time rather than look produced by the run.
  */
 const testedTimes = (files: Record<string, ReportedFile>, previous: Results | undefined, savedAt: string) =>
   Object.fromEntries(Object.keys(files).sort().map((name) => {
     const file = files[name]!
     const before = previous?.files?.[name]
-    const was = new Map(before !== undefined && before.source === file.source ? before.mutants.map((mutant) => [mutantKey(mutant), mutant.status]) : [])
     const stamps = previous?.testedAt?.[name]
-    return [name, Object.fromEntries(file.mutants.map((mutant) => {
-      const key = mutantKey(mutant)
-      const stamp = typeof stamps === "string" ? stamps : stamps?.[key]
-      return [key, was.get(key) === mutant.status ? stamp ?? previous?.savedAt ?? savedAt : savedAt]
+    const was = new Map<string, Array<{ readonly status: string; readonly at: string }>>()
+    if (before !== undefined) {
+      const lines = (before.source ?? "").split("\n")
+      for (const mutant of [...before.mutants].sort(byPlace)) {
+        const stamp = typeof stamps === "string" ? stamps : stamps?.[mutantKey(mutant)]
+        const key = movedKey(lines, mutant)
+        was.set(key, [...(was.get(key) ?? []), { status: mutant.status, at: stamp ?? previous?.savedAt ?? savedAt }])
+      }
+    }
+    const lines = (file.source ?? "").split("\n")
+    return [name, Object.fromEntries([...file.mutants].sort(byPlace).map((mutant) => {
+      const held = was.get(movedKey(lines, mutant))?.shift()
+      return [mutantKey(mutant), held !== undefined && held.status === mutant.status ? held.at : savedAt]
     }))]
   }))
 

@@ -121,4 +121,28 @@ describe("compact's per-file times", () => {
       times({ "b.ts": "2026-12-03T09:00:00.000Z" })
     ])
   })
+
+  it("results a run carried over to a source changed since keep their times, though the lines above them moved", () => {
+    root = mkdtempSync(join(tmpdir(), "chainjobs-merge-"))
+    mkdirSync(join(root, "mutation", "results"), { recursive: true })
+    const path = join(root, "mutation", "results", "pkg.json")
+    const at = (line: number, status: string) => ({ id: String(Math.random()), ...mutant(line, status) })
+    // before the run: a.ts's three mutants tested at 10:00, on its source then
+    const previous = JSON.stringify({
+      savedAt: "2026-12-03T11:00:00.000Z",
+      testedAt: { "a.ts": Object.fromEntries([1, 2, 3].map((line) => [mutantKey(mutant(line, "Killed")), "2026-12-03T10:00:00.000Z"])) },
+      files: { "a.ts": { source: "if (one) {\n  two()\n}", mutants: [at(1, "Killed"), at(2, "Killed"), at(3, "Survived")] } }
+    })
+    // a.ts changed since by a line added at its top, and the run mutated that line only (a range): Stryker wrote
+    // the file with its source now, the new line's mutant as tested, the others carried over, moved down a line
+    const source = "const zero = 0\nif (one) {\n  two()\n}"
+    writeFileSync(path, JSON.stringify({ files: { "a.ts": { source, mutants: [at(1, "Survived"), at(2, "Killed"), at(3, "Killed"), at(4, "Survived")] } } }))
+    compact(path, new Date("2026-12-03T12:00:00.000Z"), previous)
+    assert.deepStrictEqual(JSON.parse(readFileSync(path, "utf8")).testedAt["a.ts"], {
+      [mutantKey(mutant(1, "Survived"))]: "2026-12-03T12:00:00.000Z",
+      [mutantKey(mutant(2, "Killed"))]: "2026-12-03T10:00:00.000Z",
+      [mutantKey(mutant(3, "Killed"))]: "2026-12-03T10:00:00.000Z",
+      [mutantKey(mutant(4, "Killed"))]: "2026-12-03T10:00:00.000Z"
+    })
+  })
 })

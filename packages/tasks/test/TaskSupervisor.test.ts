@@ -342,6 +342,9 @@ describe("Tasks", () => {
       yield* tasks.interrupt(kept.id)
       // past the interrupted record's retention, the sweeper purges it and tells
       yield* TestClock.adjust("2 days")
+      yield* settle
+      // a third deletion never told fails here rather than leaving the join waiting to the test's time bound
+      assert.isDefined(events.pollUnsafe(), "the streams were told fewer than 3 deletions")
       const deleted = yield* Fiber.join(events)
       assert.sameDeepMembers(deleted.map((event) => [event.info.id, event.info.status]), [
         [first.id, "completed"],

@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Deferred, Effect, Exit, Layer, Option, Queue, Scope, Stream } from "effect"
+import { Cause, Clock, Context, Deferred, Effect, Exit, Layer, Option, Queue, Scope, Stream } from "effect"
 import { Admission } from "./internal/admission.ts"
 import { makeRunner } from "./internal/attempt.ts"
 import * as codec from "./internal/codec.ts"
@@ -287,23 +287,37 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     const shared: Shared = { store, now, publisher }
     const dormant = yield* Effect.orDie(lifecycle.Dormant.load(store))
 
-    /** This process is done with a task, whatever its status: its key is free, followers end, waiters learn its last record. */
-    const forget = (entry: Entry) => {
+    /**
+     * This process is done with a task, whatever its status: its key is free, followers end, waiters learn its last
+     * record — or, `unrecorded`, the store's error: its final record was never stored, so no outcome is told.
+     */
+    const forget = (entry: Entry, unrecorded?: TaskStoreError) => {
       admission.unhold(entry)
       entries.delete(entry.id)
       // only a final record the store took: one whose write was given up is read from the store (as it stands there)
       const final = entry.final?.info
       if (!purgedHeld.delete(entry.id) && final !== undefined) finals.add(final)
-      if (entry.listeners !== undefined) for (const queue of entry.listeners) Queue.endUnsafe(queue)
-      if (entry.done !== undefined) Deferred.doneUnsafe(entry.done, Exit.succeed(entry.info))
+      if (entry.listeners !== undefined) {
+        for (const queue of entry.listeners) {
+          if (unrecorded === undefined) Queue.endUnsafe(queue)
+          else Queue.failCauseUnsafe(queue, Cause.fail(unrecorded))
+        }
+      }
+      if (entry.done !== undefined) {
+        Deferred.doneUnsafe(entry.done, unrecorded === undefined ? Exit.succeed(entry.info) : Exit.fail(unrecorded))
+      }
     }
 
-    /** A task ended here (finished, or stored back for the next process): free its worker, tell, start the next. */
-    const release = (entry: Entry) => {
+    /**
+     * A task ended here (finished, or stored back for the next process): free its worker, tell, start the next.
+     * `unrecorded`: its final write was given up with this error — nothing is published (the store holds the record
+     * before, the next process recovers the task), its waiters and followers fail with the error.
+     */
+    const release = (entry: Entry, unrecorded?: TaskStoreError) => {
       entry.letGo()
       admission.stopped(entry)
-      publisher.publish(entry, isTerminal(entry.info.status) ? "Finished" : undefined)
-      forget(entry)
+      if (unrecorded === undefined) publisher.publish(entry, isTerminal(entry.info.status) ? "Finished" : undefined)
+      forget(entry, unrecorded)
       dispatch()
     }
 
@@ -627,7 +641,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         const entry = entries.get(id)
         // Not held here: it ended (or was never this process's), so its record is read once, with no second lookup.
         if (entry === undefined) return stored(id)
-        if (entry.done === undefined) entry.done = Deferred.makeUnsafe<TaskInfo>()
+        if (entry.done === undefined) entry.done = Deferred.makeUnsafe<TaskInfo, TaskStoreError>()
         return Deferred.await(entry.done)
       })
 
@@ -657,7 +671,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       Stream.unwrap(Effect.sync(() => {
         const entry = entries.get(id)
         if (entry === undefined) return Stream.fromEffect(get(id))
-        return Stream.callback<TaskInfo>((queue) =>
+        return Stream.callback<TaskInfo, TaskStoreError>((queue) =>
           Effect.acquireRelease(
             Effect.sync(() => {
               const live = entries.get(id)

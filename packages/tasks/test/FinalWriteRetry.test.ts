@@ -1,14 +1,16 @@
 /**
  * A task's final write when the store refuses it for a while (fault
  * injection on the memory store): written again until it is stored, the task
- * told only then; and batches of final writes one after another, each
- * committed (`internal/completions.ts`).
+ * told only then; refused through all its retries, its waiters and followers
+ * told the store's failure, not an outcome that was never stored; and batches
+ * of final writes one after another, each committed (`internal/completions.ts`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Scope } from "effect"
+import { Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { TaskStoreError } from "../src/TaskError.ts"
 import type { TaskInfo } from "../src/TaskInfo.ts"
+import * as Tasks from "../src/Tasks.ts"
 import * as TaskStore from "../src/TaskStore.ts"
 import { Add, AddLive, settle, startOn } from "./fixtures.ts"
 
@@ -70,6 +72,46 @@ describe("a task's final write refused by the store for a while", () => {
           const stored = Option.getOrThrow(yield* store.get(handle.id))
           assert.deepStrictEqual([stored.status, stored.result], ["completed", 5])
           assert.strictEqual(refused.get(handle.id), refusals)
+          yield* Scope.close(scope, Exit.void)
+        })
+    )
+  }
+})
+
+describe("a task's final write refused through all its retries", () => {
+  for (const batched of [false, true]) {
+    it.effect(
+      `fails its waiters and followers with the store's error, and leaves the record the store holds (${batched ? "with" : "without"} updateAll)`,
+      () =>
+        Effect.gen(function*() {
+          // every write refused: the first one and all its retries
+          const { refused, store } = yield* flakyStore(Number.MAX_SAFE_INTEGER, batched)
+          const { scope, tasks } = yield* startOn(store, AddLive)
+          const handle = yield* tasks.submit(Add, { a: 2, b: 3 })
+          // what a waiter is told: its error's tag, or what it got
+          const told = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>) =>
+            Effect.forkChild(Effect.match(effect, { onFailure: (error) => error._tag, onSuccess: (a) => `success ${JSON.stringify(a)}` }))
+          const joined = yield* told(handle.join)
+          const awaited = yield* told(tasks.awaitInfo(handle.id))
+          const watched = yield* told(Stream.runCollect(tasks.watch(handle.id)))
+          const finished = yield* Effect.forkChild(
+            tasks.events.pipe(Stream.filter((event) => event._tag === "Finished"), Stream.take(1), Stream.runCollect)
+          )
+          yield* settle
+          for (let i = 0; i < 8 && joined.pollUnsafe() === undefined; i++) {
+            yield* TestClock.adjust("1 second")
+            yield* settle
+          }
+          // the first write (a batch's, then its own) and its retries, each refused
+          assert.strictEqual(refused.get(handle.id), batched ? 8 : 7)
+          assert.deepStrictEqual(
+            { join: yield* Fiber.join(joined), awaitInfo: yield* Fiber.join(awaited), watch: yield* Fiber.join(watched) },
+            { join: "TaskStoreError", awaitInfo: "TaskStoreError", watch: "TaskStoreError" }
+          )
+          // no one hears of an outcome the store never took; reads answer what it holds: the task running
+          assert.isUndefined(finished.pollUnsafe(), "a Finished event for a record never stored")
+          assert.strictEqual((yield* tasks.get(handle.id)).status, "running")
+          assert.isUndefined(Tasks.peek(tasks, handle.id))
           yield* Scope.close(scope, Exit.void)
         })
     )

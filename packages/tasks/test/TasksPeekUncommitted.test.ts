@@ -1,7 +1,8 @@
 /**
  * `Tasks.peek` keeps only committed final records: a task whose final write
  * the store refused every time (the supervisor gives up after its retries,
- * logs, and lets the task go) is not answered from memory — `peek` answers
+ * logs, and lets the task go, its waiters told the store's error) is not
+ * answered from memory — `peek` answers
  * nothing, and `get` reads the record the store holds (still running), so a
  * hot read never tells an outcome the store never took. The memory store
  * refusing final records is the one fault injected.
@@ -34,9 +35,9 @@ describe("Tasks.peek and an uncommitted final record", () => {
     Effect.gen(function*() {
       const tasks = yield* Tasks.Tasks
       const handle = yield* tasks.submit(Add, { a: 1, b: 2 })
-      // The supervisor's own waiters learn the settled record once it lets the task go (after its retries).
-      const settled = yield* tasks.awaitInfo(handle.id)
-      assert.strictEqual(settled.status, "completed")
+      // The supervisor's own waiters learn the store's refusal once it lets the task go (after its retries).
+      const refused = yield* Effect.flip(tasks.awaitInfo(handle.id))
+      assert.strictEqual(refused.message, "task store update: the disk is full")
       const stored = yield* tasks.get(handle.id)
       assert.notStrictEqual(stored.status, "completed", "the store took the final record after all")
       assert.isUndefined(Tasks.peek(tasks, handle.id), "peek answered a final record the store never took")

@@ -6,12 +6,14 @@
  * no wait each) and releases each task once its record is committed. Over a
  * store without it, the task's fiber writes its record and waits itself.
  * Either way a record that could not be written is tried again alone a few
- * times, then the failure is logged; the task is released whatever became of
- * its write, and never before it was committed when it was. Over a store whose
+ * times, then the failure is logged and the task released as unrecorded (its
+ * waiters and followers told the store's error); a task is never released
+ * before its record was committed when it was. Over a store whose
  * `update` is done at once (see `immediate`), the write and the release are
  * done in the call: nothing is left for the task's fiber to run.
  */
-import { Cause, type Context, Effect, Exit, Schedule } from "effect"
+import { Cause, type Context, Effect, Exit, Option, Schedule } from "effect"
+import { TaskStoreError } from "../TaskError.ts"
 import type { TaskStore } from "../TaskStore.ts"
 import type { Entry } from "./entry.ts"
 import { runNow, writeNow } from "./immediate.ts"
@@ -32,19 +34,20 @@ export interface Completions {
 
 /**
  * Completions over `store`; `released` frees what a task held once its
- * record is written; `context`: the supervisor's services, which the batch
+ * record is written, or once its write was given up (`unrecorded`: the
+ * store's error, for the task's waiters and followers); `context`: the supervisor's services, which the batch
  * writers run with (not the services of the task that happened to end first).
  */
 export const make = (
   store: TaskStore["Service"],
-  released: (entry: Entry) => void,
+  released: (entry: Entry, unrecorded?: TaskStoreError) => void,
   context: Context.Context<never>
 ): Completions => {
   /** `store.update` done at once, if the store does its writes so (see `immediate`). */
   const updateNow = writeNow(store.update)
 
   /** After a final record's first write failed: tried again if the store refused it, else given up. */
-  const failedOnce = (entry: Entry, cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+  const failedOnce = (entry: Entry, cause: Cause.Cause<TaskStoreError>): Effect.Effect<void> =>
     Cause.hasFails(cause) ? writeAgain(entry) : givenUp(entry, cause)
 
   /** `writeAlone` over a store whose update is done at once: written and released in the call, as the Effect would. */
@@ -79,9 +82,20 @@ export const make = (
     return Effect.void
   }
 
-  /** Releases a task whose final record could not be written, and logs why. */
-  const givenUp = (entry: Entry, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
-    released(entry)
+  /**
+   * Releases a task whose final record could not be written, as unrecorded: with the store's last error (a write
+   * that died, as a store error of its own), and logs why.
+   */
+  const givenUp = (entry: Entry, cause: Cause.Cause<TaskStoreError>): Effect.Effect<void> => {
+    const error = Cause.findErrorOption(cause)
+    released(
+      entry,
+      Option.isSome(error) ? error.value : new TaskStoreError({
+        operation: "update",
+        detail: `the final record of task ${entry.id} could not be written`,
+        cause: Cause.squash(cause)
+      })
+    )
     return Effect.logError("chainjobs: could not record the outcome of task", entry.id, cause)
   }
 

@@ -7,6 +7,7 @@
  * change is durable.
  */
 import type { Cause, Context, Deferred, Effect, Fiber, Queue } from "effect"
+import type { TaskStoreError } from "../TaskError.ts"
 import type { Any } from "../TaskKind.ts"
 import { isTerminal, type TaskInfo } from "../TaskInfo.ts"
 import { type ResolvedPolicy, retryAtMost } from "../TaskPolicy.ts"
@@ -67,10 +68,10 @@ export class Entry {
   readonly slot: string | null
   /** The task's fiber, from its start (only ever interrupted: its outcome is recorded by the fiber itself). */
   fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
-  /** Waiters on the final record, made on first use. */
-  done: Deferred.Deferred<TaskInfo> | undefined = undefined
-  /** The queues of `watch` streams following this task, made on first use. */
-  listeners: Set<Queue.Queue<TaskInfo, Cause.Done>> | undefined = undefined
+  /** Waiters on the final record (failed with the store's error when its write was given up), made on first use. */
+  done: Deferred.Deferred<TaskInfo, TaskStoreError> | undefined = undefined
+  /** The queues of `watch` streams following this task (failed as `done`), made on first use. */
+  listeners: Set<Queue.Queue<TaskInfo, TaskStoreError | Cause.Done>> | undefined = undefined
   /** Who asked the task to stop, if anyone did: the first request wins (see `stop`). */
   stoppedBy: StopReason | undefined = undefined
   /** Where the handles made at the task's submission find its committed final record (made at the commit for a task taken back). */

@@ -508,14 +508,21 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
   /** The watchers whose daemons this process declared. */
   const declared = new Set<string>()
 
-  /** Starts the watcher's loop here, or (placed) declares the daemon keeping its loop task running. */
+  /**
+   * Starts the watcher's loop here, or (placed) declares the daemon keeping its
+   * loop task running; a declaration the supervisor refuses is a warning, and
+   * the next read of the tables declares it again.
+   */
   const start = (name: string): Effect.Effect<void> => {
     if (!placed) return FiberMap.run(fibers, name, loop(name), { onlyIfMissing: true }).pipe(Effect.asVoid)
     if (declared.has(name)) return Effect.void
     declared.add(name)
     return tasks.daemon(WatcherLoop, { watcher: name }, { restart: Schedule.spaced(pollInterval) }).pipe(
       Effect.asVoid,
-      Effect.catch((error) => Effect.logWarning(`chainjobs watch: watcher "${name}": cannot place its loop: ${error.message}`))
+      Effect.catch((error) => {
+        declared.delete(name)
+        return Effect.logWarning(`chainjobs watch: watcher "${name}": cannot place its loop: ${error.message}`)
+      })
     )
   }
 

@@ -11,7 +11,7 @@
  * same account, ticking at the same interval, has processed the transfer
  * (and one after it), so the loop under test has had its ticks too.
  */
-import { Tasks } from "@chainjobs/tasks"
+import { TaskError, Tasks } from "@chainjobs/tasks"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
@@ -216,5 +216,34 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
         const item = yield* sent(13, watched)
         yield* processed("later", item)
       })).pipe(Effect.provide(warningLayer))
+    }).pipe(Effect.scoped), 90_000)
+
+  it.effect("tasks placement: a loop the supervisor refuses to place is a warning, the watcher is added all the same, and the next read of the tables places its loop", () =>
+    Effect.gen(function*() {
+      const directory = yield* tempDirectory
+      const watched = address(14)
+      const { layer: warningLayer, warnings } = warningLog()
+      yield* inRuntime(directory, {}, Effect.gen(function*() {
+        // the supervisor refuses the first daemon declared (a Tasks that cannot keep it), then keeps them as asked
+        const tasks = yield* Tasks.Tasks
+        let refusals = 1
+        const refusingOnce = Tasks.Tasks.of({
+          ...tasks,
+          daemon: (kind, payload, options) =>
+            refusals-- > 0 ? Effect.fail(new TaskError.UnknownTaskKind({ kind: kind.name })) : tasks.daemon(kind, payload, options)
+        })
+        const watchers = yield* Watchers.make({ placement: "tasks", rescanEvery: "100 millis", pollInterval: "50 millis" }).pipe(
+          Effect.provideService(Tasks.Tasks, refusingOnce),
+          Effect.provide(warningLayer)
+        )
+        yield* watchers.add({ name: "unplaced", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
+        assert.deepStrictEqual(warnings, [
+          `chainjobs watch: watcher "unplaced": cannot place its loop: no task kind "${Watchers.WatcherLoop.name}" is registered`
+        ])
+        const item = yield* sent(15, watched)
+        yield* processed("unplaced", item)
+        const loops = yield* tasks.list({ kind: [Watchers.WatcherLoop.name], limit: 100 })
+        assert.deepStrictEqual(loops.items.map((task) => [(task.payload as { watcher: string }).watcher, task.status]), [["unplaced", "running"]])
+      }).pipe(Effect.scoped))
     }).pipe(Effect.scoped), 90_000)
 })

@@ -32,6 +32,20 @@ const withClient = <A, E>(config: Partial<NodeSqliteClient.NodeSqliteClientConfi
     )
   })
 
+/**
+ * Waits until `reached()` is true, checking again after a pause that doubles from 1 ms (real time: the thread's
+ * progress is not the test clock's) up to 100 ms; fails with `what` after 30 s of checks.
+ */
+const waitUntil = (reached: () => boolean, what: string) =>
+  Effect.gen(function*() {
+    for (let pause = 1, waited = 0; !reached(); waited += pause, pause = Math.min(100, pause * 2)) {
+      if (waited >= 30_000) assert.fail(what)
+      yield* Effect.callback<void>((resume) => {
+        setTimeout(() => resume(Effect.void), pause)
+      })
+    }
+  })
+
 /** A pragma's value. */
 const pragma = (client: Client, name: "journal_mode" | "synchronous" | "busy_timeout") =>
   Effect.map(client.unsafe<Record<string, unknown>>(`PRAGMA ${name}`), ([row]) => Object.values(row)[0])
@@ -290,6 +304,7 @@ describe("NodeSqliteClient, fast: on a worker thread", () => {
   it.effect("statements, settings, transact, errors, a parameter it cannot send and a lock held for a moment cross the thread", () =>
     Effect.gen(function*() {
       const filename = yield* tempDatabaseFile
+      const handshake = yield* tempDatabaseFile
       yield* withClient({ filename, worker: true, synchronous: "NORMAL", busyTimeout: "30 seconds" }, (client) =>
         Effect.gen(function*() {
           assert.deepStrictEqual(
@@ -306,15 +321,34 @@ describe("NodeSqliteClient, fast: on a worker thread", () => {
             assert.strictEqual(error.reason.operation, "execute")
             assert.match(error.message, /could not be cloned/)
           }
-          // Another connection holds the write lock for a moment: the thread waits for it (the busy timeout), this one is free.
+          // Another connection holds the write lock: the thread waits for it (the busy timeout), then writes. It is
+          // released only once the thread is seen waiting, not after a guessed time (which a loaded machine outlasts):
+          // the thread's transaction first writes a file of its own (attached), whose lock this thread can see, then
+          // the locked one — its lock on that file held means it is in the write that waits.
+          yield* client.unsafe(`ATTACH DATABASE '${handshake}' AS handshake`)
+          yield* client`CREATE TABLE handshake.marks (n INTEGER)`
           const other = new DatabaseSync(filename)
           other.exec("BEGIN IMMEDIATE; INSERT INTO items (id, name) VALUES (100, 'other')")
-          const write = yield* Effect.forkChild(client`INSERT INTO items (id, name) VALUES (101, 'mine')`, { startImmediately: true })
-          yield* Effect.callback<void>((resume) => {
-            setTimeout(() => resume(Effect.void), 100)
-          })
-          // Still waiting (a thread that did not wait would have failed with SQLITE_BUSY by now); the timeout only bounds a failure.
-          assert.isUndefined(write.pollUnsafe(), "the write did not wait for the lock")
+          const write = yield* Effect.forkChild(
+            client.transact([
+              { sql: "INSERT INTO handshake.marks (n) VALUES (1)", params: [] },
+              { sql: "INSERT INTO items (id, name) VALUES (101, 'mine')", params: [] }
+            ]),
+            { startImmediately: true }
+          )
+          const probe = new DatabaseSync(handshake, { timeout: 0 })
+          yield* waitUntil(() => {
+            // a thread that did not wait has failed with SQLITE_BUSY and let go of its handshake lock by now
+            assert.isUndefined(write.pollUnsafe(), "the write ended without waiting for the lock")
+            try {
+              probe.exec("BEGIN IMMEDIATE; ROLLBACK")
+              return false
+            } catch (error) {
+              assert.match(String(error), /database is locked/)
+              return true
+            }
+          }, "the thread's transaction never reached the locked write")
+          probe.close()
           other.exec("COMMIT")
           other.close()
           yield* Fiber.join(write)

@@ -5,9 +5,46 @@ import * as AddressScan from "../src/AddressScan.ts"
 import { DevChain, DevSeed } from "@chainjobs/devchain"
 import { isTransient } from "../src/ChainRequestError.ts"
 import * as FaultProxy from "./FaultProxy.ts"
+import type * as EvmClient from "../src/EvmClient.ts"
 import { client, devChainConfig, Seeded, seededChain } from "./fixtures.ts"
 
+/** The client, noting each block read (its number, and whether with its transactions) and each log query. */
+const noting = (evm: EvmClient.EvmClient) => {
+  const reads: Array<string> = []
+  const noted: EvmClient.EvmClient = {
+    ...evm,
+    getBlocks: (numbers, options) => {
+      reads.push(...numbers.map((number) => `block ${number}${options?.transactions === true ? " with transactions" : ""}`))
+      return evm.getBlocks(numbers, options)
+    },
+    getLogs: (filter) => {
+      reads.push("logs")
+      return evm.getLogs(filter)
+    }
+  }
+  return { noted, reads }
+}
+
 layer(seededChain({ rounds: 2 }), { excludeTestServices: true, timeout: 120_000 })("AddressScan.scanRange", (it) => {
+  it.effect("no address, or a range ending before it starts, is no activity and reads nothing; scanLinked of no address reads the headers only, for the range's linkage", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const seeded = yield* Seeded
+      const { noted, reads } = noting(yield* client(devChainConfig([chain.url])))
+      const head = yield* noted.head
+      assert.deepStrictEqual(yield* AddressScan.scanRange(noted, [], 1, head), [])
+      assert.deepStrictEqual(yield* AddressScan.scanRange(noted, [seeded.participants[0]!], head, head - 1), [])
+      assert.deepStrictEqual(reads, [])
+      const [first, second] = yield* noted.getBlocks([1, 2])
+      reads.length = 0
+      assert.deepStrictEqual(yield* AddressScan.scanLinked(noted, [], 1, 2), {
+        activity: [],
+        parentHash: first!.parentHash,
+        lastHash: second!.hash!
+      })
+      assert.deepStrictEqual(reads, ["block 1", "block 2"])
+    }))
+
   it.effect("a range mined while its blocks are read finds the block's token transfers too", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain

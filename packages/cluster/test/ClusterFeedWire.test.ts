@@ -1651,4 +1651,32 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       yield* a.post("g", "")
       assert.deepStrictEqual(yield* Fiber.join(join), Option.some(info))
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a runner forgotten once a change found nobody to hear it is new again when it speaks: answered at once with this one's counts", () =>
+    Effect.gen(function*() {
+      // a's clock stands still: its counts go at its start, then only on the test's adjusts and as answers
+      const a = yield* cluster({ testClock: true })
+      yield* until(() => a.sent("s").length === 1, () => "a's first counts")
+      yield* a.post("s", stats({}))
+      yield* until(() => a.sent("s").length === 2, () => JSON.stringify(a.heard))
+      // x unheard past peerExpiryMillis, in steps shorter than deafAfterMillis: a hears its own counts of each step
+      // back (not deaf); then a change of a's finds nobody to hear it, and is not sent
+      for (let passed = 0; passed <= ClusterFeed.peerExpiryMillis; passed += 5_000) {
+        const sent = a.sent("s").length
+        yield* a.testClock!.adjust("5 seconds")
+        yield* until(() => a.sent("s").length > sent, () => `a's counts after ${passed + 5_000} ms`)
+        yield* Effect.sleep("50 millis")
+      }
+      const lingers = a.lingersBegun()
+      const alone = record({ runner: "a:1" })
+      yield* a.feed.deleted(alone)
+      yield* until(() => a.lingersBegun() > lingers, () => "the deletion's linger")
+      yield* a.testClock!.adjust(ClusterFeed.linger)
+      yield* Effect.sleep("200 millis")
+      assert.deepStrictEqual(a.sentOf(alone.id), [])
+      // x speaks again: new to a, which answers at once (its clock still stands: no tick sends them)
+      const counts = a.sent("s").length
+      yield* a.post("s", stats({}))
+      yield* until(() => a.sent("s").length === counts + 1, () => `no answer to x back from its silence: ${a.sent("s").length - counts} counts`)
+    }).pipe(Effect.scoped), 30_000)
 })

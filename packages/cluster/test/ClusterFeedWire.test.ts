@@ -387,6 +387,18 @@ const stats = (counts: Partial<{ pending: number; running: number; maxWorkers: n
   JSON.stringify({ pending: 0, running: 0, maxWorkers: 0, runningByKind: {}, accepting: true, ...counts })
 
 /**
+ * Runner a on a test clock (its clock stands still: its counts go once, at its start, then only on the test's adjusts
+ * and as answers), once x's first counts reached it and it answered them.
+ */
+const answeredX = Effect.gen(function*() {
+  const a = yield* cluster({ testClock: true })
+  yield* until(() => a.sent("s").length === 1, () => "a's first counts")
+  yield* a.post("s", stats({}))
+  yield* until(() => a.sent("s").length === 2, () => JSON.stringify(a.heard))
+  return a
+})
+
+/**
  * What a (on a test clock) tells x it wants (`wants`), and `told(body)`: waits until its last wants are `body`,
  * ending each linger the feed begins meanwhile. Each change of its wants begins one once the wants sender takes it:
  * under load its fiber gets there after the test moved on, and an adjust made before a sleep begins never ends it
@@ -1387,11 +1399,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
 
   it.live("a runner that said farewell is new again: its next notification is answered at once with this one's counts", () =>
     Effect.gen(function*() {
-      // a's clock stands still: its counts go once, at its start, and then only as answers
-      const a = yield* cluster({ testClock: true })
-      yield* until(() => a.sent("s").length === 1, () => "a's first counts")
-      yield* a.post("s", stats({}))
-      yield* until(() => a.sent("s").length === 2, () => JSON.stringify(a.heard))
+      const a = yield* answeredX
       yield* a.post("g", "")
       // x started again: a new session
       yield* a.post("s", stats({}), { session: "s2", seq: 1 })
@@ -1654,11 +1662,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
 
   it.live("a runner forgotten once a change found nobody to hear it is new again when it speaks: answered at once with this one's counts", () =>
     Effect.gen(function*() {
-      // a's clock stands still: its counts go at its start, then only on the test's adjusts and as answers
-      const a = yield* cluster({ testClock: true })
-      yield* until(() => a.sent("s").length === 1, () => "a's first counts")
-      yield* a.post("s", stats({}))
-      yield* until(() => a.sent("s").length === 2, () => JSON.stringify(a.heard))
+      const a = yield* answeredX
       // x unheard past peerExpiryMillis, in steps shorter than deafAfterMillis: a hears its own counts of each step
       // back (not deaf); then a change of a's finds nobody to hear it, and is not sent
       for (let passed = 0; passed <= ClusterFeed.peerExpiryMillis; passed += 5_000) {

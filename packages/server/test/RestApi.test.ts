@@ -245,5 +245,17 @@ describe("REST facade with a submission quota", () => {
         const counted = /chainjobs_submissions_rate_limited_total\{principal="anonymous"\} (\d+)/.exec(metrics.text)
         assert.strictEqual(Number(counted?.[1]), refused.length)
       }))
+
+    it.effect("a submission the stack answers (one with options) is refused past the quota with 429 and Retry-After too", () =>
+      Effect.gen(function*() {
+        // `?priority=` keeps the submission off the lean path (`HotSubmit`): the REST handler answers it.
+        const replies = []
+        for (let i = 0; i < 5; i++) replies.push(yield* request("POST", "/api/tasks/demo-scan?priority=1", { body: quickScan }))
+        const refused = replies.filter((reply) => reply.status === 429)
+        assert.isAtLeast(refused.length, 1)
+        assert.isTrue(replies.every((reply) => reply.status === 202 || reply.status === 429))
+        assert.deepInclude(refused[0].body, { _tag: "QuotaExceeded", principal: "anonymous", limit: 2 })
+        assert.strictEqual(refused[0].headers.get("retry-after"), String(Math.ceil(refused[0].body.retryAfterMillis / 1000)))
+      }))
   })
 })

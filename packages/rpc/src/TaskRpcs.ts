@@ -16,7 +16,7 @@
  */
 import { Schema, Struct } from "effect"
 import { Rpc, RpcGroup, RpcMiddleware } from "effect/rpc"
-import { HiddenField, TaskAccess, TaskAccessError, TaskError, TaskEvent, TaskFeed, TaskInfo, TaskQuery, TaskStats, SubmitWebhooks } from "@chainjobs/tasks"
+import { TaskAccess, TaskAccessError, TaskError, TaskEvent, TaskFeed, TaskInfo, TaskQuery, TaskStats, SubmitWebhooks } from "@chainjobs/tasks"
 import { Authentication } from "./Auth.ts"
 import { lenient } from "./internal/lenient.ts"
 import * as PreEncoded from "./internal/preEncoded.ts"
@@ -93,21 +93,14 @@ const watchedText = (event: TaskInfo.TaskInfo | TaskEvent.Deleted): string | und
   "_tag" in event ? undefined : TaskInfo.jsonText(event)
 
 /**
- * Each change's text, kept on its item: the feed hands every `WatchChanges` subscriber the same item
- * (`watchChangesItem`), so the text is made once per change, not once per subscriber (ten under issue 17's load).
+ * A change's JSON text around its record's shared text (`WatchedChange`'s encoding, field for field), or `undefined`.
+ * Made once per change, not once per subscriber (ten under issue 17's load): the feed hands every `WatchChanges`
+ * subscriber the same item (`watchChangesItem`), on which `PreEncoded.schema` keeps it (`keepText`).
  */
-const changeTexts = HiddenField.make<string>()
-
-/** A change's JSON text around its record's shared text (`WatchedChange`'s encoding, field for field), or `undefined`. */
 const changeText = (item: WatchChangesItem): string | undefined => {
   if (item._tag !== "Change") return undefined
-  const kept = changeTexts.get(item)
-  if (kept !== undefined) return kept
   const record = watchedText(item.event)
-  if (record === undefined) return undefined
-  const text = `{"_tag":"Change","eventId":${JSON.stringify(item.eventId)},"event":${record}}`
-  changeTexts.set(item, text)
-  return text
+  return record === undefined ? undefined : `{"_tag":"Change","eventId":${JSON.stringify(item.eventId)},"event":${record}}`
 }
 
 /** The RPC group exposing the task supervisor. */
@@ -165,7 +158,7 @@ export class TaskRpcs extends RpcGroup.make(
    */
   Rpc.make("WatchChanges", {
     payload: lenient(Schema.Struct({ after: Schema.optional(Schema.String) })),
-    success: PreEncoded.schema(WatchChangesItem, changeText),
+    success: PreEncoded.schema(WatchChangesItem, changeText, { keepText: true }),
     error: TaskFeed.SubscriberDropped,
     stream: true
   })

@@ -60,31 +60,42 @@ const Encoding = Schema.declare((_: unknown): _ is unknown => true, { toCodecJso
  * write too: `TaskInfo.jsonText`), or `undefined` to encode it here; the
  * text must be what `S`'s JSON encoding of the value would give. Such a
  * text is kept by its owner: each encoding wraps it anew (a small object
- * that dies young), and nothing more is kept on the value. A value
- * encoded here keeps its `PreEncoded` on itself.
+ * that dies young), and nothing more is kept on the value. With
+ * `keepText`, `textOf` makes the text instead (around texts kept
+ * elsewhere, e.g. a change's line around its record's): it is asked once
+ * per value and its `PreEncoded` kept on the value, as one encoded here is.
+ * A value encoded here keeps its `PreEncoded` on itself.
  */
 export const schema = <S extends Schema.Codec<any, any>>(
   schema: S,
-  textOf?: (value: S["Type"]) => string | undefined
+  textOf?: (value: S["Type"]) => string | undefined,
+  options?: { readonly keepText?: boolean | undefined }
 ): Schema.declare<S["Type"]> => {
   const codec = Schema.toCodecJson(schema as Schema.Codec<S["Type"], unknown>)
   const encode = Schema.encodeExit(codec)
   const decode = Schema.decodeUnknownEffect(codec)
   const is = Schema.is(schema)
   const encoded = HiddenField.make<PreEncoded>()
-  /** The value's `PreEncoded`: around its owner's text, else made on its first encoding; a value that is not an `S` fails with the issue. */
+  const keepText = options?.keepText === true
+  /** Keeps `made` on `value` and answers it. */
+  const kept = (value: object, made: PreEncoded): PreEncoded => {
+    encoded.set(value, made)
+    return made
+  }
+  /**
+   * The value's `PreEncoded`: around its owner's text, else the one kept on it, else made on its first encoding —
+   * from `textOf`'s text with `keepText` —; a value that is not an `S` fails with the issue.
+   */
   const once = (value: object): Effect.Effect<PreEncoded, SchemaIssue.Issue> => {
-    const shared = textOf?.(value)
+    const shared = keepText ? undefined : textOf?.(value)
     if (shared !== undefined) return Exit.succeed(new PreEncoded(shared))
     const done = encoded.get(value)
     if (done !== undefined) return Exit.succeed(done)
+    const made = keepText ? textOf?.(value) : undefined
+    if (made !== undefined) return Exit.succeed(kept(value, new PreEncoded(made)))
     return Exit.mapBoth(encode(value), {
       onFailure: (error) => error.issue,
-      onSuccess: (json) => {
-        const made = new PreEncoded(JSON.stringify(json))
-        encoded.set(value, made)
-        return made
-      }
+      onSuccess: (json) => kept(value, new PreEncoded(JSON.stringify(json)))
     })
   }
   return Schema.declare(

@@ -10,6 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Fiber, Scheduler } from "effect"
 import * as net from "node:net"
 import * as TurnScheduler from "../src/TurnScheduler.ts"
+import { untilTurn } from "./eventLoopTurns.ts"
 
 /** A server on a free port of 127.0.0.1 that notes, when it accepts a connection, what `note` says; closed with the scope. */
 const listener = (note: () => number) =>
@@ -56,6 +57,8 @@ describe("TurnScheduler", () => {
       const started = yield* Effect.forEach(Array.from({ length: fibers }), () => Effect.forkChild(work)).pipe(
         Effect.provideService(Scheduler.Scheduler, TurnScheduler.make(budget))
       )
+      // Counted in turns: a scheduler that loses a fiber's work fails here, not at the test's bound.
+      yield* Effect.promise(() => untilTurn(() => ran === fibers, `${fibers} fibers' work`))
       yield* Fiber.joinAll(started)
       while (accepted() === undefined) yield* Effect.sleep("5 millis")
       assert.strictEqual(ran, fibers)
@@ -98,6 +101,7 @@ describe("TurnScheduler, a fiber that never waits", () => {
         }
       })
       yield* Effect.provideService(Effect.forkChild(steps), Scheduler.Scheduler, TurnScheduler.make(60_000)).pipe(
+        Effect.tap(() => Effect.promise(() => untilTurn(() => seen.length === 10_000, "10,000 steps"))),
         Effect.flatMap(Fiber.join),
         Effect.ensuring(Effect.sync(() => clearImmediate(immediate)))
       )
@@ -190,7 +194,7 @@ describe("TurnScheduler's backlog", () => {
     for (let i = 0; i < 3; i++) scheduler.makeDispatcher().scheduleTask(() => ranAt.push(performance.now()), 0)
     const after = performance.now()
     assert.deepStrictEqual(scheduler.backlog(), { waitSeconds: 0, readyFibers: 3 })
-    while (ranAt.length < 3) await new Promise<void>((resolve) => setImmediate(resolve))
+    await untilTurn(() => ranAt.length === 3, "three fibers' tasks")
     const { readyFibers, waitSeconds } = scheduler.backlog()
     assert.strictEqual(readyFibers, 0)
     // The third joined the queue between `before` and `after`, and its turn began after the second's task ran.
@@ -207,7 +211,7 @@ describe("TurnScheduler's backlog, a fiber alone in its turn", () => {
     const before = performance.now()
     scheduler.makeDispatcher().scheduleTask(() => ranAt = performance.now(), 0)
     busy(millis)
-    while (ranAt === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+    await untilTurn(() => ranAt !== 0, "the task")
     return { before, ranAt }
   }
 
@@ -246,7 +250,7 @@ describe("TurnScheduler's backlog, a fiber the budget cut", () => {
     dispatcher.scheduleTask(() => {
       resumedAt = performance.now()
     }, 0)
-    while (resumedAt === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+    await untilTurn(() => resumedAt !== 0, "the task the cut left")
     const { waitSeconds } = scheduler.backlog()
     // Its next turn began between the cut and the second task: it waited at most that long (it read 30 ms more before).
     assert.isAtMost(waitSeconds * 1000, resumedAt - cutAt, `waited ${waitSeconds * 1000} ms, cut ${resumedAt - cutAt} ms before it ran again`)
@@ -267,7 +271,7 @@ describe("TurnScheduler's backlog, a fiber the budget cut", () => {
     scheduler.makeDispatcher().scheduleTask(() => {
       otherRanAt = performance.now()
     }, 0)
-    while (otherRanAt === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+    await untilTurn(() => otherRanAt !== 0, "the fiber queued behind the cut one")
     const { waitSeconds } = scheduler.backlog()
     // The other joined before the first turn and ran only in the next one, after the cut.
     assert.isAtLeast(waitSeconds * 1000, cutAt - otherQueuedAt, `waited ${waitSeconds * 1000} ms, queued ${otherRanAt - otherQueuedAt} ms before it ran`)

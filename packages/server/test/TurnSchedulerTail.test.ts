@@ -10,6 +10,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as TurnScheduler from "../src/TurnScheduler.ts"
+import { untilTurn } from "./eventLoopTurns.ts"
 
 /** Keeps the thread busy for at least `millis` (ms on `performance.now()`, the scheduler's clock). */
 const busy = (millis: number) => {
@@ -40,23 +41,23 @@ describe("TurnScheduler, the work a turn leaves after it", () => {
     const scheduler = TurnScheduler.make(budget)
     const log: Array<"task" | "left"> = []
     let left = fibers * rounds
-    await new Promise<void>((finished) => {
-      for (let f = 0; f < fibers; f++) {
-        const dispatcher = scheduler.makeDispatcher()
-        let round = 0
-        // The task itself costs nothing; what it leaves for after the turn (a corked write's send) costs 1 ms.
-        const task = () => {
-          log.push("task")
-          process.nextTick(() => {
-            busy(1)
-            log.push("left")
-            if (--left === 0) finished()
-          })
-          if (++round < rounds) dispatcher.scheduleTask(task, 0)
-        }
-        dispatcher.scheduleTask(task, 0)
+    for (let f = 0; f < fibers; f++) {
+      const dispatcher = scheduler.makeDispatcher()
+      let round = 0
+      // The task itself costs nothing; what it leaves for after the turn (a corked write's send) costs 1 ms.
+      const task = () => {
+        log.push("task")
+        process.nextTick(() => {
+          busy(1)
+          log.push("left")
+          left--
+        })
+        if (++round < rounds) dispatcher.scheduleTask(task, 0)
       }
-    })
+      dispatcher.scheduleTask(task, 0)
+    }
+    // Counted in turns: a scheduler that loses a task fails here, not at the test's bound.
+    await untilTurn(() => left === 0, `${fibers * rounds} tasks and what they left`)
     const turns = turnsOf(log)
     assert.strictEqual(turns.reduce((sum, n) => sum + n, 0), fibers * rounds)
     // The first turn knows of no such work yet (its tasks cost nothing: it runs every fiber unless the machine takes
@@ -69,20 +70,20 @@ describe("TurnScheduler, the work a turn leaves after it", () => {
     // A budget of 1 s: 10 tasks charged 5 ms each fit in one turn; charged the whole tail each (500 ms), 2 would.
     const scheduler = TurnScheduler.make(1_000)
     const log: Array<"task" | "left"> = []
-    const round = (leaves: number) =>
-      new Promise<void>((finished) => {
-        let left = 10
-        for (let f = 0; f < 10; f++) {
-          scheduler.makeDispatcher().scheduleTask(() => {
-            log.push("task")
-            process.nextTick(() => {
-              busy(leaves)
-              log.push("left")
-              if (--left === 0) finished()
-            })
-          }, 0)
-        }
-      })
+    const round = (leaves: number) => {
+      let left = 10
+      for (let f = 0; f < 10; f++) {
+        scheduler.makeDispatcher().scheduleTask(() => {
+          log.push("task")
+          process.nextTick(() => {
+            busy(leaves)
+            log.push("left")
+            left--
+          })
+        }, 0)
+      }
+      return untilTurn(() => left === 0, "10 tasks and what they left")
+    }
     await round(5)
     await round(0)
     // The first turn knows of no tail yet; the second is charged the first's, 5 ms a task at least (more only if the

@@ -205,12 +205,13 @@ describe("HotSubmit in front of a stack that answers 418", () => {
 
 /**
  * The lean front on a server of its own, telling `listening` when the lean path listens for a request's body (its
- * `aborted` listener, the last it adds); its port.
+ * `data` listener, the first it adds: the others follow in the same step, before the told promise's reader resumes;
+ * told by the last, `aborted`, a change to that name left the test waiting to its bound); its port.
  */
 const frontTelling = (listening: (request: IncomingMessage) => void) =>
   Effect.map(
     frontServerWith(Effect.map(HotReads.makeFront, (handler): HotReads.Handler => (request, response, next) => {
-      request.on("newListener", (event) => event === "aborted" && listening(request))
+      request.on("newListener", (event) => event === "data" && listening(request))
       handler(request, response, next)
     })),
     (base) => Number(new URL(base).port)

@@ -20,7 +20,8 @@ declare module "vitest" {
 /** Starts the node and hands its endpoints to the test files; the returned teardown stops it. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const scope = Effect.runSync(Scope.make())
-  const chain = await Effect.runPromise(DevChain.make().pipe(Scope.provide(scope)))
+  // a bound for the node's first answer well past `DevChain`'s 30 s: the run starts it once, under `nice`, on a loaded machine
+  const chain = await Effect.runPromise(DevChain.make({ startTimeout: "120 seconds" }).pipe(Scope.provide(scope)))
   project.provide("sharedDevChain", { url: chain.url, wsUrl: chain.wsUrl, port: chain.port })
   return () => Effect.runPromise(Scope.close(scope, Exit.void))
 }

@@ -34,9 +34,13 @@ const names = packages.join("|")
  * isolated by a snapshot reverted when it ends (`sharedDevChain.ts`), and the
  * files run one at a time (as Stryker runs them anyway). A node start per
  * file per mutant was most of a chain mutant's cost. `npm test` is not
- * affected: there every file starts its own node, in parallel.
+ * affected: there every file starts its own node, in parallel. server too:
+ * its dev-chain files (`WatchService*`, `DevActivity*`, `ChainsApi`) each
+ * started a node, which at load 15–19 missed `DevChain`'s 30 s start bound
+ * as a child of the nice-10 run (session 23's B18 dry run); its other files
+ * pay one node start per run, in the global setup.
  */
-const sharesDevChain = new Set(["chain", "watch"])
+const sharesDevChain = new Set(["chain", "watch", "server"])
 const shared = sharesDevChain.has(name)
 
 /**

@@ -150,4 +150,36 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
       assert.strictEqual((yield* watchers.get("shortened")).confirmedBlock, start + 1)
       yield* watchers.remove("shortened")
     }).pipe(Effect.scoped), 60_000)
+
+  it.effect("a one-block range whose tick failed after its scan is scanned again as that block, from what it saved, though the head moved on", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const act = node(chain.url)
+      const { calls, fault, watchers } = yield* steppingWatchers()
+      const watched = address(12)
+      const start = (yield* act.head) + 1
+      yield* watchers.add({ name: "single", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0, startBlock: start, paused: true })
+      yield* act.sendRaw(yield* act.sign(13, watched, 1n))
+      assert.strictEqual(yield* act.head, start)
+      // the range is the one block, scanned and saved; reading its reference afterwards fails the tick
+      fault.refsFailAt = start
+      assert.deepStrictEqual(reasonOf(yield* Effect.exit(watchers.poll("single"))), [
+        "ChainFailed",
+        `chain dev: injected failure reading block ${start}'s reference`
+      ])
+      assert.deepStrictEqual(calls.map((call) => [call.from, call.to, call.saved, call.read]), [[start, start, [], [start]]])
+      assert.deepStrictEqual(yield* watchers.items("single"), [])
+
+      // the head moves on: the saved one-block range is resumed as it was (nothing read again), the next block after it
+      yield* act.sendRaw(yield* act.sign(13, watched, 1n))
+      calls.length = 0
+      yield* watchers.poll("single")
+      assert.deepStrictEqual(calls.map((call) => [call.from, call.to, call.saved, call.read]), [
+        [start, start, keys([start]), []],
+        [start + 1, start + 1, [], [start + 1]]
+      ])
+      assert.deepStrictEqual((yield* watchers.items("single")).map((row) => row.id).sort(), yield* independent([watched], start, start + 1))
+      assert.strictEqual((yield* watchers.get("single")).confirmedBlock, start + 1)
+      yield* watchers.remove("single")
+    }).pipe(Effect.scoped), 60_000)
 })

@@ -26,6 +26,8 @@ export interface Faults {
   failAt: number | undefined
   /** Block references of this block answer a parent hash of no block (once). */
   unlinkedAt: number | undefined
+  /** A read of block references that asks for this block fails (once): a tick then fails after its range's scan. */
+  refsFailAt: number | undefined
   /** Runs before the scan of a range (every time, while set). */
   beforeScan: ((from: number, to: number) => Effect.Effect<void, WatchError>) | undefined
 }
@@ -34,11 +36,17 @@ export interface Faults {
 export const stepping = (inner: ChainAdapter) => {
   const calls: Array<ScanCall> = []
   const blockReads: Array<ReadonlyArray<number>> = []
-  const fault: Faults = { failAt: undefined, unlinkedAt: undefined, beforeScan: undefined }
+  const fault: Faults = { failAt: undefined, unlinkedAt: undefined, refsFailAt: undefined, beforeScan: undefined }
   const adapter: ChainAdapter = {
     ...inner,
     blocks: (numbers) =>
-      Effect.map(Effect.andThen(Effect.sync(() => void blockReads.push([...numbers])), inner.blocks(numbers)), (refs) =>
+      Effect.map(Effect.andThen(Effect.suspend(() => {
+        blockReads.push([...numbers])
+        if (fault.refsFailAt === undefined || !numbers.includes(fault.refsFailAt)) return Effect.void
+        const block = fault.refsFailAt
+        fault.refsFailAt = undefined
+        return Effect.fail(chainFailed(inner.chain)({ message: `injected failure reading block ${block}'s reference` }))
+      }), inner.blocks(numbers)), (refs) =>
         refs.map((ref): BlockRef => {
           if (ref.number !== fault.unlinkedAt) return ref
           fault.unlinkedAt = undefined

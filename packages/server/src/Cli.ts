@@ -38,6 +38,7 @@ import { RpcClient, RpcSerialization } from "effect/rpc"
 import { Auth, type TaskRpcClient, TaskRpcs } from "@chainjobs/rpc"
 import { TaskInfo } from "@chainjobs/tasks"
 import * as ChainCli from "./ChainCli.ts"
+import * as IdleMemory from "./IdleMemory.ts"
 import * as JsonLog from "./JsonLog.ts"
 import * as ScheduleCli from "./ScheduleCli.ts"
 import * as Server from "./Server.ts"
@@ -405,7 +406,7 @@ const serve = Command.make("serve", {
 }, ({ settings }) => {
   const overrides: Record<string, string> = {}
   for (const [variable, value] of Object.values(settings).flatMap(Option.toArray)) overrides[variable] = value
-  return Layer.launch(Server.layer).pipe(
+  return Layer.launch(Layer.merge(Server.layer, IdleMemory.layer)).pipe(
     Effect.provide(ServerConfig.layerWith(overrides)),
     Effect.provide(Telemetry.layer),
     Effect.provide(Logger.layer([JsonLog.logger]))

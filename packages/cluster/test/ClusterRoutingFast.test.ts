@@ -15,7 +15,8 @@
  * the runner never registered; and singletons:
  * schedules, daemons, a daemon's tasks left over by an earlier run (pending
  * ones too, and no other task of its kind), and a daemon stopped while its
- * task is being recorded.
+ * task is being recorded; and a shard whose left-over tasks were adopted
+ * opening to submissions.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Option, Schedule, type Scope, Stream } from "effect"
@@ -435,6 +436,22 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
           yield* statusIs(runner, id, "interrupted")
           const page = yield* runner.tasks.list({ kind: ["gated"] })
           assert.deepStrictEqual(page.items.map((info) => info.id), [id], "nothing submitted after the stop")
+        }), {}, store)
+    }), { timeout: 60_000 })
+
+  it.live("a shard whose left-over tasks are adopted opens: a submission to it is admitted", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.makeMemory
+      const leftOver = TaskInfo.makeId(Date.now())
+      yield* store.insert(leftPending(leftOver, { gate: "left", to: 1 }))
+      yield* onRunner((runner) =>
+        Effect.gen(function*() {
+          yield* eventually(Effect.sync(() => runner.entity.serving.has(leftOver)), () => "the left-over scan adopted, its Run served")
+          // its shard's: admitted once the shard opens, which only the adoption of its records does
+          const { id } = yield* runner.tasks.submit(Gated, { gate: "g" }, { id: sameBucket(leftOver) })
+          yield* statusIs(runner, id, "running")
+          yield* runner.open("g")
+          yield* runner.open("left/1")
         }), {}, store)
     }), { timeout: 60_000 })
 })

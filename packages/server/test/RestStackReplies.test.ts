@@ -178,6 +178,16 @@ layer(
       const refused = yield* request("POST", "/api/tasks/demo-scan", { body: large })
       assert.deepStrictEqual([refused.status, refused.body._tag], [413, "PayloadTooLarge"])
     }))
+
+  it.effect("a body over the byte limit that the stack reads (a submission with options, a purge) is refused 413 at the limit", () =>
+    Effect.gen(function*() {
+      // `?priority=` keeps the submission off the lean path (`HotSubmit`), which holds its own bodies to the limit.
+      const large = { filler: "x".repeat(1000) }
+      for (const path of ["/api/tasks/demo-scan?priority=1", "/api/purge"]) {
+        const refused = yield* request("POST", path, { body: large })
+        assert.deepStrictEqual([refused.status, refused.body], [413, { _tag: "PayloadTooLarge", size: 201, limit: 200 }], path)
+      }
+    }))
 })
 
 describe("REST stack replies while the service stops", () => {

@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
 import * as HttpConnection from "../src/internal/httpConnection.ts"
+import * as BoundedPost from "./BoundedPost.ts"
 
 /** What the endpoint received of one request. */
 interface Received {
@@ -62,8 +63,8 @@ describe("a keep-alive connection as its endpoint sees it", () => {
     Effect.gen(function*() {
       const { received, url } = yield* endpoint(false)
       const connection = yield* HttpConnection.open(url, { "x-api-key": "secret" })
-      const first = yield* HttpConnection.post(connection, body)
-      const second = yield* HttpConnection.post(connection, body)
+      const first = yield* BoundedPost.post(connection, body)
+      const second = yield* BoundedPost.post(connection, body)
       assert.deepStrictEqual([first.status, second.status], [200, 200])
       assert.strictEqual(received.length, 2)
       for (const request of received) {
@@ -126,7 +127,7 @@ describe("a keep-alive connection as its endpoint sees it", () => {
         const connection = yield* HttpConnection.open(url)
         const freed = yield* Deferred.make<Net.Socket>()
         connection.agent.once("free", (socket: Net.Socket) => Deferred.doneUnsafe(freed, Effect.succeed(socket)))
-        yield* HttpConnection.post(connection, body)
+        yield* BoundedPost.post(connection, body)
         // the socket goes back to the agent once the answer is read: kept alive, open
         const socket = yield* Deferred.await(freed)
         assert.isFalse(socket.destroyed)

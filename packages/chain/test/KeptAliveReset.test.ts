@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import * as HttpConnection from "../src/internal/httpConnection.ts"
+import * as BoundedPost from "./BoundedPost.ts"
 
 /**
  * An endpoint on 127.0.0.1 that answers the first request on each socket and resets the socket when a second request
@@ -41,10 +42,10 @@ describe("a kept-alive connection the endpoint resets as a request is written", 
     Effect.gen(function*() {
       const { url, sockets } = yield* endpoint(false)
       const connection = yield* HttpConnection.open(url)
-      const first = yield* HttpConnection.post(connection, body)
+      const first = yield* BoundedPost.post(connection, body)
       assert.strictEqual(first.status, 200)
       // written on the kept-alive socket, which the endpoint resets: answered on a new one
-      const second = yield* HttpConnection.post(connection, body)
+      const second = yield* BoundedPost.post(connection, body)
       assert.strictEqual(second.status, 200)
       assert.include(second.body, "0x1")
       assert.strictEqual(sockets.size, 2)
@@ -54,7 +55,7 @@ describe("a kept-alive connection the endpoint resets as a request is written", 
     Effect.gen(function*() {
       const { url } = yield* endpoint(true)
       const connection = yield* HttpConnection.open(url)
-      const exit = yield* Effect.exit(HttpConnection.post(connection, body))
+      const exit = yield* Effect.exit(BoundedPost.post(connection, body))
       assert.isTrue(Exit.isFailure(exit))
     }).pipe(Effect.scoped))
 })

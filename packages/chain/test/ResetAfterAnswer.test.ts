@@ -14,6 +14,7 @@ import type { AddressInfo } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import * as HttpConnection from "../src/internal/httpConnection.ts"
+import * as BoundedPost from "./BoundedPost.ts"
 
 /**
  * An endpoint that answers the first request on each socket whole; to the next one on it, it sends the head and part
@@ -67,12 +68,15 @@ const brokenOff = (breakOff: "reset" | "close") =>
   Effect.gen(function*() {
     const { breakNow, requests, url } = yield* endpoint(breakOff)
     const connection = yield* HttpConnection.open(url)
-    yield* HttpConnection.post(connection, body)
+    yield* BoundedPost.post(connection, body)
     const socket = socketOf(connection)!
     const readBefore = socket.bytesRead
-    const posting = yield* Effect.forkChild(Effect.exit(HttpConnection.post(connection, body)))
+    const posting = yield* Effect.forkChild(Effect.exit(BoundedPost.post(connection, body)))
     // until the client has read the start of the second answer (its head parsed as it is read)
-    while (socket.bytesRead === readBefore) yield* Effect.sleep("1 millis")
+    for (let tries = 0; socket.bytesRead === readBefore; tries++) {
+      if (tries > 5000) return yield* Effect.die(new Error("the client read nothing of the second answer"))
+      yield* Effect.sleep("1 millis")
+    }
     breakNow()
     return { exit: yield* Fiber.join(posting), requests: requests() }
   })

@@ -85,4 +85,16 @@ layer(testServer({ chains: [mainnet] }), { excludeTestServices: true })("REST ki
       assert.notMatch(docs.text, /<script[^>]+src="https?:/)
       assert.match(docs.text, /withDefaultFonts"?\s*:\s*false/)
     }))
+
+  it.effect("a kind written as printed (with its `/`) keeps the submission's query: ?wait=true answers the final record", () =>
+    Effect.gen(function*() {
+      // No chain of that name: the task fails at once, and `?wait=true` answers its record instead of a 202.
+      const reply = yield* request("POST", "/api/tasks/chain/scan-addresses?wait=true", {
+        body: { chain: "ropsten", addresses: ["0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"], fromBlock: 1, toBlock: 2 }
+      })
+      assert.strictEqual(reply.status, 200, reply.text)
+      assert.strictEqual(reply.body.kind, "chain/scan-addresses")
+      assert.strictEqual(reply.body.status, "failed")
+      assert.include(reply.body.errorMessage, "ropsten")
+    }))
 })

@@ -122,6 +122,27 @@ const branch = (evm: EvmClient.EvmClient, blocks: number, value: number) =>
     for (let block = 1; block < blocks; block++) yield* evm.request("evm_mine")
   })
 
+/** Polls (10 ms apart, on the real clock) until `holds`; a defect saying `what` after 2,000 polls. */
+const until = (holds: () => boolean, what: () => string) =>
+  Effect.gen(function*() {
+    for (let tries = 0; !holds(); tries++) {
+      if (tries > 2000) return yield* Effect.die(new Error(what()))
+      yield* Effect.sleep("10 millis")
+    }
+  })
+
+/** The typed error an exit failed with (its first), if any. */
+const failureOf = (exit: Exit.Exit<unknown, unknown>): any => {
+  const error = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
+  return error?._tag === "Fail" ? error.error : undefined
+}
+
+/** How a follower that is to fail ended, waiting at most 20 s for it. */
+const endOf = (follower: Fiber.Fiber<void, unknown>) =>
+  Fiber.await(follower).pipe(
+    Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error("the follower did not fail within 20 s")) })
+  )
+
 /**
  * A gate on the head reads of a client (`through`): `hold` closes it and returns once a read waits there (the
  * follower is held before its next round), so the test can change the chain between two rounds; `open` lets it on.
@@ -136,10 +157,7 @@ const headGate = Effect.gen(function*() {
   const hold = Effect.gen(function*() {
     yield* gate.close
     const reads = headReads
-    for (let tries = 0; headReads === reads; tries++) {
-      if (tries > 2000) return yield* Effect.die(new Error("the follower did not read the head again"))
-      yield* Effect.sleep("10 millis")
-    }
+    yield* until(() => headReads !== reads, () => "the follower did not read the head again")
   })
   return { through, hold, open: gate.open }
 })
@@ -422,8 +440,7 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
           return { exit, after, latest: yield* feed.latest("dev") }
         }))
         assert.isTrue(Exit.isFailure(outcome.exit))
-        const error = Exit.isFailure(outcome.exit) ? outcome.exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
-        const failure = error?._tag === "Fail" ? error.error as any : undefined
+        const failure = failureOf(outcome.exit)
         assert.strictEqual(failure?._tag, "BlockValidationError")
         const raw = yield* rawBlock(yield* devClient, number)
         assert.deepInclude(failure.reason, { _tag: "ParentMismatch", number, parentHash: raw.parentHash, actualParentHash: stranger.hash })
@@ -441,10 +458,7 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
         const gate = yield* headGate
         const { checkpoints, context } = recordingContext<typeof ChainTasks.FollowCheckpoint.Type>({ lastBlock: head })
         const follower = yield* Effect.forkChild(onDev(ChainTasks.followHead({ chain: "dev", fromBlock: 0, pollMillis: 10 }, context), gate.through))
-        for (let tries = 0; checkpoints.at(-1)?.lastBlock !== head + 2; tries++) {
-          if (tries > 2000) return yield* Effect.die(new Error(`no checkpoint at ${head + 2}: ${JSON.stringify(checkpoints)}`))
-          yield* Effect.sleep("10 millis")
-        }
+        yield* until(() => checkpoints.at(-1)?.lastBlock === head + 2, () => `no checkpoint at ${head + 2}: ${JSON.stringify(checkpoints)}`)
         const first = yield* Effect.forEach([head + 1, head + 2], (number) => rawBlock(evm, number))
         // it went on after the checkpoint's block, and remembers only what it processed
         assert.deepStrictEqual(checkpoints, [
@@ -456,12 +470,9 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
         yield* evm.request("evm_revert", [snapshot])
         yield* branch(evm, 3, 2)
         yield* gate.open
-        const exit = yield* Fiber.await(follower).pipe(
-          Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error("the follower did not fail within 20 s")) })
-        )
+        const exit = yield* endOf(follower)
         assert.isTrue(Exit.isFailure(exit))
-        const error = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
-        const failure = error?._tag === "Fail" ? error.error as any : undefined
+        const failure = failureOf(exit)
         assert.strictEqual(failure?._tag, "BlockValidationError", String(failure))
         assert.deepInclude(failure.reason, { _tag: "ParentMismatch", actualParentHash: first[1]!.hash })
       }))
@@ -481,10 +492,7 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
           recent: remembered.slice(0, 1)
         })
         const follower = yield* Effect.forkChild(onDev(ChainTasks.followHead({ chain: "dev", pollMillis: 10 }, context), gate.through))
-        for (let tries = 0; checkpoints.at(-1)?.lastBlock !== head + 3; tries++) {
-          if (tries > 2000) return yield* Effect.die(new Error(`no checkpoint at ${head + 3}: ${JSON.stringify(checkpoints)}`))
-          yield* Effect.sleep("10 millis")
-        }
+        yield* until(() => checkpoints.at(-1)?.lastBlock === head + 3, () => `no checkpoint at ${head + 3}: ${JSON.stringify(checkpoints)}`)
         assert.deepStrictEqual(checkpoints.at(-1), { lastBlock: head + 3, recent: remembered })
         // between two rounds the chain goes back to its head before them and grows a branch of two blocks: its head
         // is below the checkpoint, and every block it remembers is replaced or gone
@@ -495,10 +503,7 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
         const second = yield* Effect.forEach([head + 1, head + 2], (number) => rawBlock(evm, number))
         yield* gate.open
         // the next round (a heartbeat ends each) goes back to the first block it remembered and processes the branch
-        for (let tries = 0; heartbeats() === rounds && follower.pollUnsafe() === undefined; tries++) {
-          if (tries > 2000) return yield* Effect.die(new Error("the follower did not end its round"))
-          yield* Effect.sleep("10 millis")
-        }
+        yield* until(() => heartbeats() !== rounds || follower.pollUnsafe() !== undefined, () => "the follower did not end its round")
         assert.isUndefined(follower.pollUnsafe(), "the follower is still running")
         assert.deepStrictEqual(checkpoints.at(-1), {
           lastBlock: head + 2,
@@ -518,10 +523,7 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
           const gate = yield* headGate
           const { checkpoints, context } = recordingContext<typeof ChainTasks.FollowCheckpoint.Type>({ lastBlock: head })
           const follower = yield* Effect.forkChild(onDev(ChainTasks.followHead({ chain: "dev", pollMillis: 10 }, context), gate.through))
-          for (let tries = 0; checkpoints.at(-1)?.lastBlock !== head + 2; tries++) {
-            if (tries > 2000) return yield* Effect.die(new Error(`no checkpoint at ${head + 2}: ${JSON.stringify(checkpoints)}`))
-            yield* Effect.sleep("10 millis")
-          }
+          yield* until(() => checkpoints.at(-1)?.lastBlock === head + 2, () => `no checkpoint at ${head + 2}: ${JSON.stringify(checkpoints)}`)
           const last = yield* rawBlock(evm, head + 2)
           yield* gate.hold
           yield* evm.request("evm_revert", [snapshot])
@@ -529,11 +531,8 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
           const now = blocks === 2 ? (yield* rawBlock(evm, head + 2)).hash : "(none)"
           yield* gate.open
           // no new block waits: the round sees the last block gone, and no remembered block tells where the fork is
-          const exit = yield* Fiber.await(follower).pipe(
-            Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error("the follower did not fail within 20 s")) })
-          )
-          const error = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
-          const failure = error?._tag === "Fail" ? error.error as any : undefined
+          const exit = yield* endOf(follower)
+          const failure = failureOf(exit)
           assert.strictEqual(failure?._tag, "BlockValidationError", `a branch of ${blocks}: ${String(exit)}`)
           assert.deepInclude(failure.reason, { _tag: "ParentMismatch", number: head + 3, parentHash: now, actualParentHash: last.hash })
         }
@@ -550,10 +549,7 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
         const follower = yield* Effect.forkChild(
           onDev(ChainTasks.followHead({ chain: "dev", fromBlock: head + 1, pollMillis: 10 }, context), gate.through)
         )
-        for (let tries = 0; checkpoints.at(-1)?.lastBlock !== head + 3; tries++) {
-          if (tries > 2000) return yield* Effect.die(new Error(`no checkpoint at ${head + 3}: ${JSON.stringify(checkpoints)}`))
-          yield* Effect.sleep("10 millis")
-        }
+        yield* until(() => checkpoints.at(-1)?.lastBlock === head + 3, () => `no checkpoint at ${head + 3}: ${JSON.stringify(checkpoints)}`)
         // between two rounds the three blocks it processed are replaced by a branch of four: the round finds a new
         // block waiting, whose parent is not the last block it processed
         yield* gate.hold
@@ -561,10 +557,7 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
         yield* branch(evm, 4, 8)
         const second = yield* Effect.forEach([head + 1, head + 2, head + 3, head + 4], (number) => rawBlock(evm, number))
         yield* gate.open
-        for (let tries = 0; checkpoints.at(-1)?.lastBlock !== head + 4 && follower.pollUnsafe() === undefined; tries++) {
-          if (tries > 2000) return yield* Effect.die(new Error(`no checkpoint at ${head + 4}: ${JSON.stringify(checkpoints)}`))
-          yield* Effect.sleep("10 millis")
-        }
+        yield* until(() => checkpoints.at(-1)?.lastBlock === head + 4 || follower.pollUnsafe() !== undefined, () => `no checkpoint at ${head + 4}: ${JSON.stringify(checkpoints)}`)
         assert.isUndefined(follower.pollUnsafe(), "the follower is still running")
         assert.deepStrictEqual(checkpoints.at(-1), {
           lastBlock: head + 4,
@@ -585,8 +578,7 @@ layer(seededChain({ rounds: 5, participants: 3, maxGap: 1 }), { excludeTestServi
           pollMillis: 20
         })))
         assert.isTrue(Exit.isFailure(exit))
-        const error = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
-        const failure = error?._tag === "Fail" ? error.error as any : undefined
+        const failure = failureOf(exit)
         assert.strictEqual(failure?._tag, "BroadcastError")
         assert.deepInclude(failure.reason, { _tag: "ConfirmationTimeout", confirmations: 1 })
         // one more block: the wait for two ends

@@ -188,6 +188,18 @@ layer(
         assert.deepStrictEqual([refused.status, refused.body], [413, { _tag: "PayloadTooLarge", size: 201, limit: 200 }], path)
       }
     }))
+
+  it.effect("a body within the limit whose payload encodes larger, sent to the stack, is refused 413 with the encoded size too", () =>
+    Effect.gen(function*() {
+      // The body of the lean path's case above (227 bytes encoded); `?priority=` has the REST handler refuse it.
+      const body = `{"n":[${Array.from({ length: 10 }, () => "1e20").join(",")}]}`
+      const refused = yield* Effect.flatMap(baseUrl, (base) =>
+        Effect.promise(async () => {
+          const response = await fetch(`${base}/api/tasks/demo-scan?priority=1`, { method: "POST", headers: { "content-type": "application/json" }, body })
+          return { status: response.status, text: await response.text() }
+        }))
+      assert.deepStrictEqual(refused, { status: 413, text: JSON.stringify({ _tag: "PayloadTooLarge", size: 227, limit: 200 }) })
+    }))
 })
 
 describe("REST stack replies while the service stops", () => {

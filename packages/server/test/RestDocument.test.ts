@@ -84,6 +84,9 @@ layer(testServer({ chains: [mainnet] }), { excludeTestServices: true })("REST ki
       const docs = yield* request("GET", "/docs")
       assert.notMatch(docs.text, /<script[^>]+src="https?:/)
       assert.match(docs.text, /withDefaultFonts"?\s*:\s*false/)
+      assert.match(docs.text, /preferredSecurityScheme"?\s*:\s*"bearer"/)
+      // the document the page shows is `/openapi.json`'s, each registered kind's own submit operation in it
+      assert.include(docs.text, "/api/tasks/chain/scan-addresses")
     }))
 
   it.effect("a kind written as printed (with its `/`) keeps the submission's query: ?wait=true answers the final record", () =>

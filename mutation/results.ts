@@ -109,6 +109,16 @@ const kept = (mutant: ReportedMutant): ReportedMutant => {
   return bound === undefined ? rest : { ...rest, statusReason: bound }
 }
 
+/**
+ * The `--mutate` argument that has Stryker test exactly the mutants inside
+ * `mutant`'s place in `file` (`<file>:<line>:<column>-<line>:<column>`), to
+ * run a file's timeouts again (`--force`) without the rest of it: Stryker
+ * reads a range's columns from 0 and a results file counts them from 1, so a
+ * place copied as it is leaves out the mutant starting at its first column.
+ */
+export const mutateRange = (file: string, { location: { end, start } }: ReportedMutant): string =>
+  `${file}:${start.line}:${start.column - 1}-${end.line}:${end.column - 1}`
+
 /** Where a mutant starts and ends, to sort a file's mutants by. */
 const byPlace = (a: ReportedMutant, b: ReportedMutant) =>
   a.location.start.line - b.location.start.line || a.location.start.column - b.location.start.column ||

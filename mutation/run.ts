@@ -39,12 +39,13 @@ import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { dirname, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { compact, killedAtBound, mergeResults, readResults, type ReportedFile, type ReportedMutant, resultsFileOf } from "./results.ts"
+import { compact, killedAtBound, mergeResults, mutateRange, readResults, type ReportedFile, type ReportedMutant, resultsFileOf } from "./results.ts"
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const known = readdirSync(join(root, "packages")).filter((name) => existsSync(join(root, "packages", name, "src")))
 const reportOnly = process.argv[2] === "--report"
-const given = process.argv.slice(reportOnly ? 3 : 2)
+const timeoutsOnly = process.argv[2] === "--timeouts"
+const given = process.argv.slice(reportOnly || timeoutsOnly ? 3 : 2)
 const minutesAt = given.indexOf("--minutes")
 const minutes = minutesAt === -1 ? undefined : Number(given[minutesAt + 1])
 if (minutes !== undefined && !(minutes > 0)) {
@@ -61,7 +62,8 @@ if (names.length === 0 || unknown.length > 0) {
   console.error(
     `${unknown.length > 0 ? `unknown package: ${unknown.join(", ")}\n` : ""}` +
       `usage: npm run mutate -- <package> [<package>…] [--minutes <n>] [stryker options]\n` +
-      `       npm run mutate -- --report <package> [<package>…]\npackages: ${known.join(", ")}`
+      `       npm run mutate -- --report <package> [<package>…]\n` +
+      `       npm run mutate -- --timeouts <package> [<package>…]\npackages: ${known.join(", ")}`
   )
   process.exit(2)
 }
@@ -216,6 +218,26 @@ const sourcesOf = (name: string): Array<string> => {
     )
   // as stryker.config.mjs's `mutate` leaves out (code run on a worker thread only)
   return walk(join("packages", name, "src")).filter((file) => !file.endsWith("/internal/sqliteWorker.ts")).sort()
+}
+
+/**
+ * `--timeouts`: per file of the package's merged results with mutants detected
+ * by a timeout (`timeoutNote`'s: Stryker's, and kills at vitest's bound), the
+ * `--mutate` ranges of exactly those (`mutateRange`), one file a line, for a
+ * `--force` run of them again on a calmer machine.
+ */
+const timeoutRanges = (name: string): Array<string> =>
+  Object.entries(readReport(name).files).sort(([a], [b]) => a.localeCompare(b)).flatMap(([file, { mutants, source }]) => {
+    const timedOut = mutants.filter((mutant) => mutant.status === "Timeout" || killedAtBound(mutant))
+    if (timedOut.length === 0) return []
+    // a stale file's places are its old source's: stage it first
+    if (source !== readFileSync(join(root, file), "utf8")) return [`${file} (${timedOut.length}): stale, stage the file first`]
+    return [`${file} (${timedOut.length}): --mutate ${[...new Set(timedOut.map((mutant) => mutateRange(file, mutant)))].join(",")}`]
+  })
+
+if (timeoutsOnly) {
+  for (const name of names) console.log([`${name}:`, ...timeoutRanges(name)].join("\n"))
+  process.exit(0)
 }
 
 if (reportOnly) {

@@ -1,7 +1,8 @@
 /**
  * The edges of pre-encoded items (`internal/preEncoded.ts`) that the group's
  * streams do not reach: a schema made without a shared text encodes each
- * object once, as its plain Schema would; a value that is no object (a
+ * object once, as its plain Schema would (with `keepText` too); a shared
+ * text is wrapped anew at each encoding, unless `keepText` keeps it; a value that is no object (a
  * number, `null`) is encoded as it is, never kept; an object that is not an
  * `S` fails with the plain Schema's issue; `Schema.is` of the declaration
  * takes any object and checks only other values; and the serialization
@@ -23,16 +24,39 @@ const written = (serialization: RpcSerialization.RpcSerialization["Service"], me
   serialization.makeUnsafe().encode(message as never)
 
 describe("pre-encoded items at their edges", () => {
-  it("without a shared text, an object is encoded once, into its plain encoding", () => {
-    const encode = encodeExit(PreEncoded.schema(TaskInfo.TaskInfo) as Schema.Codec<unknown, unknown>)
-    const first = encode(record)
-    const second = encode(record)
-    assert.isTrue(Exit.isSuccess(first) && Exit.isSuccess(second))
-    if (Exit.isSuccess(first) && Exit.isSuccess(second)) {
-      assert.instanceOf(first.value, PreEncoded.PreEncoded)
-      assert.strictEqual(second.value, first.value, "the second encoding is the first one's")
-      assert.deepStrictEqual(JSON.parse((first.value as PreEncoded.PreEncoded).json), Schema.encodeSync(Schema.toCodecJson(TaskInfo.TaskInfo))(record))
+  it("without a shared text, an object is encoded once, into its plain encoding (keepText or not)", () => {
+    for (const options of [undefined, { keepText: true }]) {
+      const encode = encodeExit(PreEncoded.schema(TaskInfo.TaskInfo, undefined, options) as Schema.Codec<unknown, unknown>)
+      const value = { ...record }
+      const first = encode(value)
+      const second = encode(value)
+      assert.isTrue(Exit.isSuccess(first) && Exit.isSuccess(second), `encoded with ${JSON.stringify(options)}`)
+      if (Exit.isSuccess(first) && Exit.isSuccess(second)) {
+        assert.instanceOf(first.value, PreEncoded.PreEncoded)
+        assert.strictEqual(second.value, first.value, "the second encoding is the first one's")
+        assert.deepStrictEqual(JSON.parse((first.value as PreEncoded.PreEncoded).json), Schema.encodeSync(Schema.toCodecJson(TaskInfo.TaskInfo))(record))
+      }
     }
+  })
+
+  it("a shared text is asked for at each encoding and kept by its owner alone; with keepText, it is made once and kept on the value", () => {
+    let asked = 0
+    const textOf = (info: TaskInfo.TaskInfo) => {
+      asked++
+      return TaskInfo.jsonText(info)
+    }
+    const twice = (options: { readonly keepText: boolean } | undefined) => {
+      const encode = encodeExit(PreEncoded.schema(TaskInfo.TaskInfo, textOf, options) as Schema.Codec<unknown, unknown>)
+      const value = { ...record }
+      asked = 0
+      const encodings = [encode(value), encode(value)].map((exit) => Exit.isSuccess(exit) ? exit.value as unknown as PreEncoded.PreEncoded : undefined)
+      assert.deepStrictEqual(encodings.map((encoding) => encoding?.json), [TaskInfo.jsonText(record), TaskInfo.jsonText(record)])
+      return { asked, same: encodings[0] === encodings[1] }
+    }
+    // shared: a new wrapper each time (a small object that dies young), nothing kept on the record
+    assert.deepStrictEqual(twice(undefined), { asked: 2, same: false })
+    assert.deepStrictEqual(twice({ keepText: false }), { asked: 2, same: false })
+    assert.deepStrictEqual(twice({ keepText: true }), { asked: 1, same: true })
   })
 
   it("an object that is not one fails with the plain Schema's issue, naming the field", () => {

@@ -20,11 +20,21 @@ import { client, devChainConfig, Seeded, seededChain, supervisor } from "./fixtu
 const withTasks = (url: string) =>
   Effect.provide(supervisor(ChainTasks.layer, [devChainConfig([url])]).pipe(Layer.provide(TaskStore.layerMemory)))
 
-/** Polls (on the real clock) until the condition holds: for waiting on a real server. */
+/**
+ * Polls (on the real clock, 10 ms apart) until the condition holds: for waiting on a real server. A defect after
+ * 1,500 polls (15 s): a scan that failed before the awaited point fails the test then, not at its timeout.
+ */
 const eventually = (condition: () => boolean) =>
   Effect.suspend(() => condition() ? Effect.void : Effect.fail("not yet")).pipe(
-    Effect.retry({ schedule: Schedule.spaced("10 millis") }), // until it holds: the test's timeout bounds the wait
+    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 1500 }),
+    Effect.mapError(() => new Error("the condition awaited did not hold within 15 s")),
     Effect.orDie
+  )
+
+/** Joins a forked scan, or fails once it has not ended within 20 s. */
+const joined = <A, E>(scan: Fiber.Fiber<A, E>) =>
+  Fiber.join(scan).pipe(
+    Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error("the scan did not end within 20 s")) })
   )
 
 const headOf = (evm: EvmClient.EvmClient) => Effect.map(evm.request("eth_blockNumber"), (head) => hexToNumber(head as Hex))
@@ -69,7 +79,7 @@ layer(seededChain({ rounds: 4 }), { excludeTestServices: true, timeout: 120_000 
       yield* evm.request("evm_revert", [snapshot])
       const canonical = yield* transfers(evm, alice, carol, [2001, 2002, 2003, 2004, 2005, 2006])
       proxy.set({ holdAbove: Number.POSITIVE_INFINITY })
-      const result = yield* Fiber.join(scan)
+      const result = yield* joined(scan)
       const found = new Set(keys(result.activity))
       assert.isTrue(orphaned.every((hash) => !found.has(hash)), "activity of orphaned blocks reported")
       assert.isTrue(canonical.every((hash) => found.has(hash)), "activity of the chain's blocks missing")
@@ -102,7 +112,7 @@ layer(seededChain({ rounds: 4 }), { excludeTestServices: true, timeout: 120_000 
       assert.isFalse(proxy.counts.blocksRead.some((number) => number > head), "a block read before it had 3 confirmations")
       assert.isUndefined(scan.pollUnsafe(), "the scan completed before its last blocks had 3 confirmations")
       yield* evm.request("hardhat_mine", ["0x2"])
-      const result = yield* Fiber.join(scan)
+      const result = yield* joined(scan)
       const found = new Set(keys(result.activity))
       assert.isTrue(sent.every((hash) => found.has(hash)))
     }))

@@ -38,6 +38,7 @@ import { RpcClient, RpcSerialization } from "effect/rpc"
 import { Auth, type TaskRpcClient, TaskRpcs } from "@chainjobs/rpc"
 import { TaskInfo } from "@chainjobs/tasks"
 import * as ChainCli from "./ChainCli.ts"
+import * as HeapGrowth from "./HeapGrowth.ts"
 import * as IdleMemory from "./IdleMemory.ts"
 import * as JsonLog from "./JsonLog.ts"
 import * as ScheduleCli from "./ScheduleCli.ts"
@@ -406,7 +407,7 @@ const serve = Command.make("serve", {
 }, ({ settings }) => {
   const overrides: Record<string, string> = {}
   for (const [variable, value] of Object.values(settings).flatMap(Option.toArray)) overrides[variable] = value
-  return Layer.launch(Layer.merge(Server.layer, IdleMemory.layer)).pipe(
+  return Layer.launch(Layer.mergeAll(Server.layer, IdleMemory.layer, HeapGrowth.layer)).pipe(
     Effect.provide(ServerConfig.layerWith(overrides)),
     Effect.provide(Telemetry.layer),
     Effect.provide(Logger.layer([JsonLog.logger]))

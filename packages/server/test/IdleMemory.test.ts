@@ -9,12 +9,9 @@
  * runs it, reading its quiet time before it binds.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Exit } from "effect"
-import { execFile } from "node:child_process"
-import { join } from "node:path"
-import { heldPort } from "@chainjobs/tasks/test/ports"
+import { Effect } from "effect"
 import * as IdleMemory from "../src/IdleMemory.ts"
-import { serve } from "./serve.ts"
+import { assertReads, childReport, serveRefusal } from "./processSettings.ts"
 
 const MB = 2 ** 20
 const settings: IdleMemory.Settings = { quietMillis: 1000, sampleMillis: 500, busyBelow: 0.05, growth: 0.25 }
@@ -82,35 +79,12 @@ describe("IdleMemory.step", () => {
   })
 
   it.effect("the service's quiet time comes from CHAINJOBS_IDLE_COLLECT_SECONDS, 10 s unset; a negative one is refused", () =>
-    Effect.gen(function*() {
-      const read = (env: Record<string, string>) =>
-        Effect.exit(Effect.provideService(
-          Effect.gen(function*() {
-            return yield* IdleMemory.quietConfig
-          }),
-          ConfigProvider.ConfigProvider,
-          ConfigProvider.fromEnv({ env })
-        ))
-      assert.deepStrictEqual(yield* read({}), Exit.succeed(10))
-      assert.deepStrictEqual(yield* read({ CHAINJOBS_IDLE_COLLECT_SECONDS: "0" }), Exit.succeed(0))
-      assert.deepStrictEqual(yield* read({ CHAINJOBS_IDLE_COLLECT_SECONDS: "2.5" }), Exit.succeed(2.5))
-      assert.isTrue(Exit.isFailure(yield* read({ CHAINJOBS_IDLE_COLLECT_SECONDS: "-1" })))
-      assert.isTrue(Exit.isFailure(yield* read({ CHAINJOBS_IDLE_COLLECT_SECONDS: "soon" })))
-    }))
+    assertReads(IdleMemory.quietConfig, "CHAINJOBS_IDLE_COLLECT_SECONDS", [[undefined, 10], ["0", 0], ["2.5", 2.5], ["-1", "refused"], ["soon", "refused"]]))
 })
 
-/** Runs `idleMemoryChild.ts` with the quiet time (ms) and the longest wait for a collection (ms); its report. */
-const child = (quietMillis: number, waitMillis: number) =>
-  Effect.promise(() =>
-    new Promise<{ collections: number; peak: number; end: number; globalGc: string; contextGc: string }>((resolve, reject) =>
-      execFile(
-        process.execPath,
-        [join(import.meta.dirname, "idleMemoryChild.ts"), String(quietMillis), String(waitMillis)],
-        { timeout: 90_000 },
-        (error, stdout, stderr) => (error === null ? resolve(JSON.parse(stdout)) : reject(new Error(`${error.message}\n${stderr}`)))
-      )
-    )
-  )
+/** Runs `idleMemoryChild.ts` with its arguments; its report. */
+const child = (...args: ReadonlyArray<number>) =>
+  childReport<{ collections: number; peak: number; end: number; globalGc: string; contextGc: string }>("idleMemoryChild.ts", ...args)
 
 describe("IdleMemory.run", () => {
   it.effect("a process gone quiet after its old generation filled with garbage is collected, and its resident set falls at once", () =>
@@ -132,12 +106,5 @@ describe("IdleMemory.run", () => {
 
 describe("chainjobs serve", () => {
   it.live("reads CHAINJOBS_IDLE_COLLECT_SECONDS: a negative one stops it before it binds, with an error naming the variable", () =>
-    Effect.gen(function*() {
-      // the port is held: a serve that went on to bind it would fail with ServeError instead
-      const port = yield* heldPort
-      const error = yield* Effect.flip(serve(port).pipe(
-        Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: { CHAINJOBS_IDLE_COLLECT_SECONDS: "-1" } }))
-      ))
-      assert.include(String(error), "CHAINJOBS_IDLE_COLLECT_SECONDS")
-    }).pipe(Effect.scoped), 40_000)
+    Effect.map(serveRefusal("CHAINJOBS_IDLE_COLLECT_SECONDS", "-1"), (error) => assert.include(error, "CHAINJOBS_IDLE_COLLECT_SECONDS")), 40_000)
 })

@@ -109,6 +109,27 @@ describe("TurnScheduler's order", () => {
     assert.deepStrictEqual(ran, ["flushed", "x", "y"])
   })
 
+  it("with nothing left to run, it queues no more turns: the event loop can go idle", async () => {
+    const scheduler = TurnScheduler.make(60_000)
+    const ran: Array<string> = []
+    const immediate = globalThis.setImmediate
+    // The turns the scheduler queues: its `setImmediate`s of its turn (the test waits with the original, uncounted).
+    let queued = 0
+    globalThis.setImmediate = ((callback: (...args: Array<unknown>) => void, ...args: Array<unknown>) => {
+      if (callback.name === "turn") queued++
+      return immediate(callback, ...args)
+    }) as typeof setImmediate
+    try {
+      scheduler.makeDispatcher().scheduleTask(() => ran.push("a"), 0)
+      assert.strictEqual(queued, 1)
+      for (let turn = 0; turn < 3; turn++) await new Promise<void>((resolve) => immediate(resolve))
+      assert.deepStrictEqual(ran, ["a"])
+      assert.strictEqual(queued, 1, "turns queued with an empty run queue")
+    } finally {
+      globalThis.setImmediate = immediate
+    }
+  })
+
   it("with budget to spare, one turn runs every fiber's tasks", async () => {
     const scheduler = TurnScheduler.make(60_000)
     const ran: Array<string> = []

@@ -22,7 +22,10 @@
  * task running: the command says so, names `chainjobs interrupt <id>`, and
  * exits 130. A server that cannot be reached is named with the cause.
  *
- * `serve` runs the service in this process; every other command talks to a
+ * `serve` runs the service in this process, with the process's memory
+ * policy: V8's old generation held to twice the live heap (`HeapGrowth`)
+ * and a memory-reducing collection once the service goes quiet
+ * (`IdleMemory`). Every other command talks to a
  * running server over `@chainjobs/rpc` (HTTP, ndjson framing) at `--url`
  * (`CHAINJOBS_URL`, default `http://127.0.0.1:8080`) with the bearer token
  * `--token` (`CHAINJOBS_TOKEN`). `submit --watch` draws a progress bar and

@@ -31,6 +31,7 @@ import { RecentFinals } from "./internal/recentFinals.ts"
 import { HandOff, Interrupt } from "./internal/stop.ts"
 import { unshrinkingMap } from "./internal/unshrinking.ts"
 import { uuidv7 } from "./internal/uuid.ts"
+import * as HiddenField from "./HiddenField.ts"
 import * as Schedules from "./Schedules.ts"
 import type { TaskContext } from "./TaskContext.ts"
 import {
@@ -237,6 +238,13 @@ export const freeWorker = (tasks: Tasks["Service"]): ((kind: Task.Any) => boolea
 const unknownKind = (name: string) => new UnknownTaskKind({ kind: name })
 const notFound = (id: string) => new TaskNotFound({ id })
 
+/**
+ * The store's error for a task whose final write was given up, kept on the `FinalRecord` its submission's handles
+ * share (a hidden field: set only for such a task), so that those handles' awaits made after it was let go fail with
+ * it — not read the record the store kept (running), which would tell an interruption.
+ */
+const unrecordedFinals = HiddenField.make<TaskStoreError>()
+
 /** The outcome fields of a task interrupted before it started. */
 const interruptedBeforeStart: codec.Outcome = {
   status: "interrupted",
@@ -306,6 +314,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       if (entry.done !== undefined) {
         Deferred.doneUnsafe(entry.done, unrecorded === undefined ? Exit.succeed(entry.info) : Exit.fail(unrecorded))
       }
+      // the handles made at its submission await after this too: they are told the error, not the store's record
+      if (unrecorded !== undefined && entry.final !== undefined) unrecordedFinals.set(entry.final, unrecorded)
     }
 
     /**
@@ -661,11 +671,11 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
      * made, the outcome itself (an `Exit`, an effect already done) is the await: no suspension per task.
      */
     const awaitExit = (id: string, kind: Task.Any | undefined, final?: FinalRecord) =>
-      final?.info !== undefined ? exitOf(final.info, kind) : Effect.suspend(() =>
-        final?.info !== undefined
-          ? exitOf(final.info, kind)
-          : Effect.flatMap(awaitInfo(id), (info) => exitOf(info, kind))
-      )
+      final?.info !== undefined ? exitOf(final.info, kind) : Effect.suspend(() => {
+        if (final?.info !== undefined) return exitOf(final.info, kind)
+        const unrecorded = final === undefined ? undefined : unrecordedFinals.get(final)
+        return unrecorded !== undefined ? Effect.fail(unrecorded) : Effect.flatMap(awaitInfo(id), (info) => exitOf(info, kind))
+      })
 
     const watch = (id: string): Stream.Stream<TaskInfo, TaskNotFound | TaskStoreError> =>
       Stream.unwrap(Effect.sync(() => {

@@ -6,7 +6,7 @@
  * of final writes one after another, each committed (`internal/completions.ts`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Logger, Option, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { TaskStoreError } from "../src/TaskError.ts"
 import type { TaskInfo } from "../src/TaskInfo.ts"
@@ -16,9 +16,10 @@ import { Add, AddLive, settle, startOn } from "./fixtures.ts"
 
 /**
  * The memory store refusing the first `refusals` updates of a finished record, each time; with `batched`, it also
- * has an `updateAll` (one call per batch, noted), refusing the same way.
+ * has an `updateAll` (one call per batch, noted), refusing the same way; with `dies`, a refused update dies instead
+ * of failing (a batch's fails as a whole).
  */
-const flakyStore = (refusals: number, batched: boolean) =>
+const flakyStore = (refusals: number, batched: boolean, dies = false) =>
   Effect.map(TaskStore.makeMemory, (memory) => {
     const refused = new Map<string, number>()
     const batches: Array<number> = []
@@ -30,7 +31,8 @@ const flakyStore = (refusals: number, batched: boolean) =>
       refused.set(info.id, times + 1)
       return true
     }
-    const update = (info: TaskInfo) => Effect.suspend(() => refuses(info) ? Effect.fail(refusal) : memory.update(info))
+    const update = (info: TaskInfo) =>
+      Effect.suspend(() => refuses(info) ? dies ? Effect.die(new Error("the disk went away")) : Effect.fail(refusal) : memory.update(info))
     const store = TaskStore.TaskStore.of({
       ...memory,
       update,
@@ -39,6 +41,7 @@ const flakyStore = (refusals: number, batched: boolean) =>
           updateAll: (infos) =>
             Effect.suspend(() => {
               batches.push(infos.length)
+              if (dies && infos.some((info) => refuses(info))) return Effect.die(new Error("the disk went away"))
               return Effect.forEach(infos, (info) => refuses(info) ? Effect.succeed(refusal) : Effect.as(memory.update(info), undefined))
             })
         }
@@ -114,6 +117,34 @@ describe("a task's final write refused through all its retries", () => {
           assert.isUndefined(Tasks.peek(tasks, handle.id))
           yield* Scope.close(scope, Exit.void)
         })
+    )
+  }
+})
+
+describe("a task's final write that dies", () => {
+  for (const batched of [false, true]) {
+    it.effect(
+      `is given up at once: its waiters told a store error naming the update and the task, the outcome logged (${batched ? "with" : "without"} updateAll)`,
+      () => {
+        const logged: Array<unknown> = []
+        const capture = Logger.make(({ message }) => void logged.push((message as ReadonlyArray<unknown>)[0]))
+        return Effect.gen(function*() {
+          // the batch dies (with updateAll), then the record's own write dies
+          const { refused, store } = yield* flakyStore(batched ? 2 : 1, batched, true)
+          const { scope, tasks } = yield* startOn(store, AddLive)
+          const handle = yield* tasks.submit(Add, { a: 2, b: 3 })
+          yield* settle
+          // joined once the task was let go: the handle made at its submission still tells the store's error
+          const error = yield* Effect.flip(handle.join)
+          assert.strictEqual(refused.get(handle.id), batched ? 2 : 1, "written again after it died alone")
+          assert.deepStrictEqual(
+            error._tag === "TaskStoreError" ? [error.operation, error.detail] : error,
+            ["update", `the final record of task ${handle.id} could not be written`]
+          )
+          assert.include(logged, "chainjobs: could not record the outcome of task")
+          yield* Scope.close(scope, Exit.void)
+        }).pipe(Effect.provide(Logger.layer([capture])))
+      }
     )
   }
 })

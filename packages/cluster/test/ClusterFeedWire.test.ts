@@ -1683,4 +1683,16 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       yield* a.post("s", stats({}))
       yield* until(() => a.sent("s").length === counts + 1, () => `no answer to x back from its silence: ${a.sent("s").length - counts} counts`)
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a burst of records too large, each sent by its id, is packed under PostgreSQL's limit: each id counted with its separator", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      // each goes as {"r":"<id>"}, about 45 bytes: some 170 to a notification
+      const huge = Array.from({ length: 300 }, () => record({ runner: "a:1", message: "m".repeat(9_000) }))
+      for (const info of huge) yield* a.feed.deleted(info)
+      const told = () => a.sent("c").map((notification) => notification.body).join()
+      yield* until(() => huge.every((info) => told().includes(`{"r":"${info.id}"}`)), () => "every record by its id")
+      assert.isAbove(a.sent("c").length, 1, "packed into several notifications")
+      for (const notification of a.sent("c")) assert.isAtMost(notification.bytes, ClusterFeed.payloadLimit)
+    }).pipe(Effect.scoped), 30_000)
 })

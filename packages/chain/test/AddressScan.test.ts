@@ -45,6 +45,31 @@ layer(seededChain({ rounds: 2 }), { excludeTestServices: true, timeout: 120_000 
       assert.deepStrictEqual(reads, ["block 1", "block 2"])
     }))
 
+  it.effect("an address's token transfers are found from either side alone, others' are not, and the activity comes in chain order", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const seeded = yield* Seeded
+      const evm = yield* client(devChainConfig([chain.url]))
+      const [watched, other, third, bystander] = [0, 3, 4, 5].map((index) => seeded.participants[index]!)
+      const tokens = (from: string, to: string) =>
+        evm.request("eth_sendTransaction", [{
+          from,
+          to: seeded.token,
+          data: encodeFunctionData({ abi: DevSeed.tokenAbi, functionName: "transfer", args: [to as Hex, 7n] })
+        }])
+      const first = (yield* evm.head) + 1
+      // a block each (automine): the watched address sends tokens; two others trade them; it is sent ether
+      yield* tokens(watched, other)
+      yield* tokens(other, third)
+      yield* evm.request("eth_sendTransaction", [{ from: bystander, to: watched, value: "0x1" }])
+      const found = yield* AddressScan.scanRange(evm, [watched], first, first + 2)
+      assert.deepStrictEqual(found.map((item) => [item.kind, item.blockNumber, item.from, item.to]), [
+        ["native", first, watched, seeded.token.toLowerCase()],
+        ["erc20", first, watched, other],
+        ["native", first + 2, bystander, watched]
+      ])
+    }))
+
   it.effect("a range mined while its blocks are read finds the block's token transfers too", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
@@ -89,6 +114,8 @@ layer(seededChain({ rounds: 2 }), { excludeTestServices: true, timeout: 120_000 
       yield* transfer(2n)
       const error = yield* Fiber.join(scan)
       assert.strictEqual(error.reason._tag, "InvalidResponse")
+      // it names the log and the block it came from
+      assert.match(error.message, /log 0x[0-9a-f]{64}:\d+ is of block 0x[0-9a-f]{64}, not of the block read/)
       assert.isTrue(isTransient(error))
     }))
 })

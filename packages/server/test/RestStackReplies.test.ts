@@ -10,12 +10,15 @@
  * served by the stack rather than the hot-read path in front of it (an extra
  * query parameter sends a read there), with its end and its 204 afterwards;
  * a body within the byte limit whose payload outgrows it once encoded
- * (the access rules measure the payload as stored); and the readiness probe
+ * (the access rules measure the payload as stored), over the lean path and
+ * the stack alike; a body over the limit the stack reads (413 at the limit),
+ * and a read carrying one (served: the limit holds payloads only); and the readiness probe
  * of a service draining its tasks (a service of that test's own).
  */
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { HttpServer } from "effect/http"
+import * as Http from "node:http"
 import { TasksConfig } from "@chainjobs/tasks"
 import { endEvent } from "../src/RestServer.ts"
 import { baseUrl, request, sseData, testServer } from "./http.ts"
@@ -199,6 +202,25 @@ layer(
           return { status: response.status, text: await response.text() }
         }))
       assert.deepStrictEqual(refused, { status: 413, text: JSON.stringify({ _tag: "PayloadTooLarge", size: 227, limit: 200 }) })
+    }))
+
+  it.effect("a read that carries a body over the byte limit is served all the same: the limit holds payloads only", () =>
+    Effect.gen(function*() {
+      // `fetch` sends no body with a GET: a plain HTTP request does, as some clients do.
+      const reply = yield* Effect.flatMap(baseUrl, (base) =>
+        Effect.callback<{ status: number; text: string }>((resume) => {
+          const body = JSON.stringify({ filler: "x".repeat(1000) })
+          const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) }
+          const sent = Http.request(`${base}/api/tasks?limit=1`, { method: "GET", headers }, (response) => {
+            let text = ""
+            response.setEncoding("utf8").on("data", (chunk: string) => text += chunk)
+            response.on("end", () => resume(Effect.succeed({ status: response.statusCode ?? 0, text })))
+          })
+          sent.on("error", (error) => resume(Effect.die(error)))
+          sent.end(body)
+        }))
+      assert.strictEqual(reply.status, 200, reply.text)
+      assert.isArray(JSON.parse(reply.text).items)
     }))
 })
 

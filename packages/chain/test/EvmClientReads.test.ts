@@ -227,6 +227,18 @@ describe("EvmClient at a live provider's edges", () => {
       assert.strictEqual(yield* evm.logRange, 16)
     }))
 
+  it.live("an answer that is not JSON-RPC is no range verdict, whatever its text says: it fails, the range kept", () =>
+    Effect.gen(function*() {
+      // a body that is not JSON, in the words a node uses to refuse a range
+      const node = yield* ScriptedNode.make(() => ({ body: "block range too large" }))
+      const evm = yield* client(devChainConfig([node.url], { logRange: { initial: 16, min: 1, max: 64 }, retry: { times: 0 } }))
+      const error = yield* Effect.flip(evm.getLogs({ fromBlock: 0, toBlock: 99 }))
+      assert.strictEqual(error.reason._tag, "InvalidResponse")
+      assert.isFalse(EvmClient.isRangeTooLarge(error))
+      assert.strictEqual(node.requests(), 1)
+      assert.strictEqual(yield* evm.logRange, 16)
+    }))
+
   it.live("blocks are read with their transactions' hashes unless their transactions are asked for", () =>
     Effect.gen(function*() {
       const node = yield* ScriptedNode.make((calls, batch) => {

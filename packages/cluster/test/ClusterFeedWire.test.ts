@@ -1695,4 +1695,26 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       assert.isAbove(a.sent("c").length, 1, "packed into several notifications")
       for (const notification of a.sent("c")) assert.isAtMost(notification.bytes, ClusterFeed.payloadLimit)
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a final record kept unsent is dropped when its task is deleted: a want of it arriving later gets only the deletion", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      // nobody wants it: its final record is kept here, unsent
+      const gone = yield* a.local.submit(Gated, { gate: "gone" })
+      yield* a.step("gone", 100)
+      yield* until(() => a.changes.seen.some((info) => info.id === gone.id && info.status === "completed"), () => "completed")
+      const final = a.changes.seen.find((info) => info.id === gone.id && info.status === "completed")!
+      // kept once its send is decided, after its linger: a deletion queued after it (deletions always go) is sent after that
+      const marker = record({ runner: "a:1" })
+      yield* a.feed.deleted(marker)
+      yield* until(() => a.sentOf(marker.id).length === 1, () => "the marker's deletion")
+      yield* a.feed.deleted(final)
+      yield* until(() => a.sentOf(gone.id).length === 1, () => "the deletion")
+      // x comes to wait for it after its deletion
+      yield* a.post("w", JSON.stringify({ t: [], f: [gone.id] }))
+      yield* a.settle()
+      yield* Effect.sleep("200 millis")
+      assert.deepStrictEqual(a.sentOf(gone.id).map((item) => item.d !== undefined ? "deleted" : item.i!.status), ["deleted"])
+    }).pipe(Effect.scoped), 30_000)
 })

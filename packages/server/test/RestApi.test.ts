@@ -226,16 +226,25 @@ describe("REST facade with auth tokens", () => {
   })
 })
 
+/**
+ * Five quick submissions to `path`: they hold three within one one-second window, whatever the clock, so at least
+ * one is refused; every answer is a 202 or a 429. Answers the refused ones.
+ */
+const pastTheQuota = (path: string) =>
+  Effect.gen(function*() {
+    const replies = []
+    for (let i = 0; i < 5; i++) replies.push(yield* request("POST", path, { body: quickScan }))
+    const refused = replies.filter((reply) => reply.status === 429)
+    assert.isAtLeast(refused.length, 1)
+    assert.isTrue(replies.every((reply) => reply.status === 202 || reply.status === 429))
+    return refused
+  })
+
 describe("REST facade with a submission quota", () => {
   layer(testServer({ submitLimit: 2, submitBurst: Option.some(2) }), { excludeTestServices: true })("quota", (it) => {
     it.effect("submissions past the principal's quota are refused with 429 and Retry-After, and counted; invalid ones use none", () =>
       Effect.gen(function*() {
-        // Five quick submissions hold three within one one-second window, whatever the clock: one is refused.
-        const replies = []
-        for (let i = 0; i < 5; i++) replies.push(yield* request("POST", "/api/tasks/demo-scan", { body: quickScan }))
-        const refused = replies.filter((reply) => reply.status === 429)
-        assert.isAtLeast(refused.length, 1)
-        assert.isTrue(replies.every((reply) => reply.status === 202 || reply.status === 429))
+        const refused = yield* pastTheQuota("/api/tasks/demo-scan")
         assert.strictEqual(refused[0].body._tag, "QuotaExceeded")
         assert.strictEqual(refused[0].body.principal, "anonymous")
         assert.strictEqual(refused[0].body.limit, 2)
@@ -249,11 +258,7 @@ describe("REST facade with a submission quota", () => {
     it.effect("a submission the stack answers (one with options) is refused past the quota with 429 and Retry-After too", () =>
       Effect.gen(function*() {
         // `?priority=` keeps the submission off the lean path (`HotSubmit`): the REST handler answers it.
-        const replies = []
-        for (let i = 0; i < 5; i++) replies.push(yield* request("POST", "/api/tasks/demo-scan?priority=1", { body: quickScan }))
-        const refused = replies.filter((reply) => reply.status === 429)
-        assert.isAtLeast(refused.length, 1)
-        assert.isTrue(replies.every((reply) => reply.status === 202 || reply.status === 429))
+        const refused = yield* pastTheQuota("/api/tasks/demo-scan?priority=1")
         assert.deepInclude(refused[0].body, { _tag: "QuotaExceeded", principal: "anonymous", limit: 2 })
         assert.strictEqual(refused[0].headers.get("retry-after"), String(Math.ceil(refused[0].body.retryAfterMillis / 1000)))
       }))

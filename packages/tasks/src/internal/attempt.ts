@@ -102,9 +102,18 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
     return info === undefined ? effect : Effect.andThen(Effect.orDie(store.update(info)), effect)
   }
 
-  /** The handler's Effect for `entry`, given its typed context. */
-  const handle = (entry: Entry, typed: KindTaskContext) =>
-    entry.registered.handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>
+  /**
+   * The handler's Effect for `entry`, given its typed context. A handler that throws when called, before it returns
+   * an Effect, gives its task a death with what it threw: thrown out of `start`, it would leave the task running with
+   * no fiber (never finished, its waiters and the shutdown waiting for it).
+   */
+  const handle = (entry: Entry, typed: KindTaskContext): Effect.Effect<unknown, unknown, Scope.Scope> => {
+    try {
+      return entry.registered.handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>
+    } catch (defect) {
+      return Exit.die(defect)
+    }
+  }
 
   /** One attempt of a retried kind, begun when the effect runs. */
   const attemptOnce = (entry: Entry, typed: KindTaskContext, retry: boolean, defects: boolean): Effect.Effect<unknown, unknown> =>

@@ -120,10 +120,11 @@ export const run = (settings: Settings): Effect.Effect<void, never, Scope.Scope>
       const now = performance.eventLoopUtilization()
       const busy = performance.eventLoopUtilization(now, last)
       last = now
-      const next = step(settings, state, { utilization: busy.utilization, rss: process.memoryUsage.rss() })
+      // One read of the resident set per sample: `step` judges it, and a collection's log reports it as the level before.
+      const before = process.memoryUsage.rss()
+      const next = step(settings, state, { utilization: busy.utilization, rss: before })
       state = next.state
       if (!next.collect) return
-      const before = process.memoryUsage.rss()
       gc({ type: "major", flavor: "last-resort" })
       const after = process.memoryUsage.rss()
       // The loop's time spent collecting is not the service's work: the next sample starts after it.

@@ -15,7 +15,10 @@
  * service's CPU per task (the figures in the package README).
  *
  * `CHAINJOBS_HEAP_GROWING_PERCENT` sets the percent (0: V8's own factor);
- * a `--heap-growing-percent` given to `node` itself wins over it.
+ * a `--heap-growing-percent` given to `node` itself wins over it. Node
+ * takes that flag on its command line only (`execArgv`): in `NODE_OPTIONS`
+ * it refuses it and does not start ("is not allowed in NODE_OPTIONS", exit
+ * 9), so there is no other place to look for it.
  *
  * @since 0.1.0
  */

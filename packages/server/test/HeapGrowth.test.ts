@@ -2,13 +2,15 @@
  * The old generation's growth `serve` sets: read from
  * `CHAINJOBS_HEAP_GROWING_PERCENT` (100 unset, 0 for V8's own factor, bad
  * values refused, and by `serve` before it binds); not set at 0 or over a
- * `--heap-growing-percent` given to `node`; and in a real process
+ * `--heap-growing-percent` given to `node` (on its command line, the only
+ * place node takes it: in `NODE_OPTIONS` it refuses to start); and in a real process
  * (`heapGrowthChild.ts`) churning promoted garbage over a live set, set at
  * 100 it makes more full collections and commits a smaller heap than V8's
  * own factor does.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { spawn } from "node:child_process"
 import * as HeapGrowth from "../src/HeapGrowth.ts"
 import { assertReads, childReport, serveRefusal } from "./processSettings.ts"
 
@@ -21,7 +23,25 @@ describe("HeapGrowth", () => {
     assert.isFalse(HeapGrowth.apply(100, ["--heap-growing-percent=30"]))
     assert.isFalse(HeapGrowth.apply(100, ["--inspect", "--heap_growing_percent=30"]))
   })
+
+  it.effect("node takes --heap-growing-percent on its command line only: in NODE_OPTIONS, in either spelling, it refuses to start", () =>
+    Effect.forEach(["--heap-growing-percent=30", "--heap_growing_percent=30"], (flag) =>
+      Effect.map(nodeWith(flag), ({ code, stderr }) => {
+        assert.strictEqual(code, 9, stderr)
+        assert.include(stderr, "is not allowed in NODE_OPTIONS")
+      }), { discard: true }))
 })
+
+/** Runs this `node` on an empty script with `NODE_OPTIONS` set to `options`; its exit code and error output. */
+const nodeWith = (options: string) =>
+  Effect.promise(() =>
+    new Promise<{ readonly code: number | null; readonly stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ["-e", ""], { env: { ...process.env, NODE_OPTIONS: options }, stdio: ["ignore", "ignore", "pipe"] })
+      let stderr = ""
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+      child.on("close", (code) => resolve({ code, stderr }))
+    })
+  )
 
 /** Runs `heapGrowthChild.ts` with its arguments; its report. */
 const child = (...args: ReadonlyArray<number>) =>

@@ -568,17 +568,35 @@ export const make = Effect.fnUntraced(function*(options: {
       Effect.catchCause((cause) => Effect.logWarning("Could not tell the other runners of task changes", cause))
     )
 
+  /**
+   * This runner's deletions queued to be sent and not yet taken by a send's decision, by task: a final record of a
+   * task deleted meanwhile (within its send's `linger`, or queued after it) is not kept unsent (`wantedOf`), as the
+   * deletion, which drops the kept ones, has gone by or goes with it.
+   */
+  const deletionsQueued = new Map<string, number>()
+  /** A change of this runner's own: told to its followers at once, and queued to be sent. */
+  const own = (item: TaskInfo.TaskInfo | TaskEvent.Deleted) => {
+    deliverOwn(item)
+    if ("_tag" in item) deletionsQueued.set(item.info.id, (deletionsQueued.get(item.info.id) ?? 0) + 1)
+    Queue.offerUnsafe(outgoing, item)
+  }
+  /** The deletions of a send's `items` are decided: no longer queued. */
+  const dequeued = (items: ReadonlyArray<TaskInfo.TaskInfo | TaskEvent.Deleted>) => {
+    for (const item of items) {
+      if (!("_tag" in item)) continue
+      const count = deletionsQueued.get(item.info.id) ?? 0
+      if (count > 1) deletionsQueued.set(item.info.id, count - 1)
+      else deletionsQueued.delete(item.info.id)
+    }
+  }
+
   // This runner's own changes: to its followers at once, and to the other runners.
   const ownChanges = yield* Stream.toPull(local.changesAndDeletions)
   const stampLocal = (info: TaskInfo.TaskInfo): TaskInfo.TaskInfo => info.runner === undefined ? { ...info, runner: origin } : info
   yield* Effect.forkScoped(
     Effect.forever(Effect.flatMap(ownChanges, (items) =>
       Effect.sync(() => {
-        for (const item of items) {
-          const stamped = "_tag" in item ? { _tag: "Deleted" as const, info: stampLocal(item.info) } : stampLocal(item)
-          deliverOwn(stamped)
-          Queue.offerUnsafe(outgoing, stamped)
-        }
+        for (const item of items) own("_tag" in item ? { _tag: "Deleted" as const, info: stampLocal(item.info) } : stampLocal(item))
       }))).pipe(Effect.catchCause(() => Effect.void))
   )
   // Encoded and sent only while another runner is there to hear them: a lone runner spends nothing on it.
@@ -586,8 +604,9 @@ export const make = Effect.fnUntraced(function*(options: {
   const nextBatch = Effect.flatMap(Queue.takeAll(outgoing), (first) =>
     Effect.map(Effect.andThen(Effect.sleep(linger), Queue.clear(outgoing)), (more) => [...first, ...more]))
   yield* Effect.forkScoped(Effect.forever(Effect.flatMap(nextBatch, (items) => {
-    if (!othersHeard()) return skip
-    const going = wantedOf(items)
+    const going = othersHeard() ? wantedOf(items) : undefined
+    dequeued(items)
+    if (going === undefined) return skip
     return going.length === 0 ? Effect.void : send(going.map(wire))
   })))
 
@@ -612,7 +631,8 @@ export const make = Effect.fnUntraced(function*(options: {
       const final = TaskInfo.isTerminal(item.status)
       if (final && allFinals) return true
       if (lists !== undefined && lists.some((want) => want.tasks.has(item.id) || (final && want.finals.has(item.id)))) return true
-      if (final) keepUnsent(item)
+      // deleted meanwhile: the deletion dropped the records kept before, and this one would outlive it
+      if (final && !deletionsQueued.has(item.id)) keepUnsent(item)
       return false
     })
   }
@@ -1179,12 +1199,7 @@ export const make = Effect.fnUntraced(function*(options: {
         unexpect(id)
       }
     },
-    deleted: (info) =>
-      Effect.sync(() => {
-        const item = { _tag: "Deleted" as const, info: stampLocal(info) }
-        deliverOwn(item)
-        Queue.offerUnsafe(outgoing, item)
-      }),
+    deleted: (info) => Effect.sync(() => own({ _tag: "Deleted", info: stampLocal(info) })),
     observed,
     stats,
     interest

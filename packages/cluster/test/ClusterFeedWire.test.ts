@@ -1717,4 +1717,34 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       yield* Effect.sleep("200 millis")
       assert.deepStrictEqual(a.sentOf(gone.id).map((item) => item.d !== undefined ? "deleted" : item.i!.status), ["deleted"])
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a final record whose task is deleted within its linger is not kept unsent: a want of it arriving later gets only the deletion", () =>
+    Effect.gen(function*() {
+      // a test clock: a send waits in its linger until the test ends it, so the final record and the deletion go in one
+      const a = yield* answeredX
+      const { endLingers } = wantsTold(a)
+      const completed = (id: string) => a.changes.seen.find((info) => info.id === id && info.status === "completed")
+      /** Ends each linger a begins until `done` holds (at most 10 s): what a sends meanwhile goes out. */
+      const sendingUntil = (done: () => boolean, what: string) =>
+        Effect.gen(function*() {
+          while (!done()) {
+            yield* endLingers
+            yield* Effect.sleep("10 millis")
+          }
+        }).pipe(Effect.timeout("10 seconds"), Effect.catchTag("TimeoutError", () => Effect.die(new Error(`never sent: ${what}`))))
+      // nobody wants it: its final record is kept here, unsent — the witness that a want of kept records was answered
+      const witness = yield* a.local.submit(Gated, { gate: "witness" })
+      yield* a.step("witness", 100)
+      yield* until(() => completed(witness.id) !== undefined, () => "the witness completed")
+      const gone = yield* a.local.submit(Gated, { gate: "gone" })
+      yield* a.step("gone", 100)
+      yield* until(() => completed(gone.id) !== undefined, () => "completed")
+      // deleted while its final record still waits in the linger, which the test has not ended
+      yield* a.feed.deleted(completed(gone.id)!)
+      yield* sendingUntil(() => a.sentOf(gone.id).length > 0, "the deletion")
+      // x comes to wait for both after the deletion: each kept record goes in the send that answers it
+      yield* a.post("w", JSON.stringify({ t: [], f: [gone.id, witness.id] }))
+      yield* sendingUntil(() => a.sentOf(witness.id).some((item) => item.i?.status === "completed"), "the witness")
+      assert.deepStrictEqual(a.sentOf(gone.id).map((item) => item.d !== undefined ? "deleted" : item.i!.status), ["deleted"])
+    }).pipe(Effect.scoped), 30_000)
 })

@@ -118,6 +118,34 @@ describe("a task's final write refused through all its retries", () => {
           yield* Scope.close(scope, Exit.void)
         })
     )
+
+    it.effect(
+      `tells its waiters the store's own refusal, and frees its worker for the next task (${batched ? "with" : "without"} updateAll)`,
+      () =>
+        Effect.gen(function*() {
+          const { store } = yield* flakyStore(Number.MAX_SAFE_INTEGER, batched)
+          // one worker: the second task runs only once the first, given up, let it go
+          const { scope, tasks } = yield* startOn(store, AddLive, { maxWorkers: 1 })
+          const first = yield* tasks.submit(Add, { a: 2, b: 3 })
+          const second = yield* tasks.submit(Add, { a: 4, b: 5 })
+          const joined = yield* Effect.forkChild(Effect.flip(first.join))
+          const next = yield* Effect.forkChild(Effect.flip(second.join))
+          yield* settle
+          for (let i = 0; i < 20 && next.pollUnsafe() === undefined; i++) {
+            yield* TestClock.adjust("1 second")
+            yield* settle
+          }
+          assert.isDefined(next.pollUnsafe(), "the next task never ran: the given-up task kept its worker")
+          // the error the store gave (the last refusal), not one made up for it
+          for (const error of [yield* Fiber.join(joined), yield* Fiber.join(next)]) {
+            assert.deepStrictEqual(
+              error._tag === "TaskStoreError" ? [error.operation, error.detail] : error,
+              ["update", "refused for the test"]
+            )
+          }
+          yield* Scope.close(scope, Exit.void)
+        })
+    )
   }
 })
 

@@ -53,11 +53,23 @@ export const frontServerWith = <R>(lean: Effect.Effect<HotReads.Handler, never, 
 /** The stack-and-front server with the hot reads in front. */
 export const frontServer = frontServerWith(HotReads.make)
 
-/** A GET of `url`, read to its end. */
+/**
+ * How long a read may take to its end before the test fails: a response that is never ended (a stream without its
+ * `end` event, a request no one answers) fails the test in seconds, naming the read, instead of at the test's bound.
+ */
+export const readBoundMillis = 15_000
+
+/** A GET of `url`, read to its end; a read not ended within `readBoundMillis` fails the test, saying so. */
 export const get = (url: string, headers: Record<string, string> = {}) =>
   Effect.promise(async () => {
-    const response = await fetch(url, { headers })
-    return { status: response.status, headers: response.headers, text: await response.text() }
+    const signal = AbortSignal.timeout(readBoundMillis)
+    try {
+      const response = await fetch(url, { headers, signal })
+      return { status: response.status, headers: response.headers, text: await response.text() }
+    } catch (error) {
+      if (signal.aborted) throw new Error(`GET ${url}: not answered to its end within ${readBoundMillis} ms`)
+      throw error
+    }
   })
 
 /** Submits a demo scan of two blocks as `owner`, each block taking `delayMillis`. */

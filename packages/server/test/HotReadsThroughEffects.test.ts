@@ -1,0 +1,81 @@
+/**
+ * The hot reads through the effects (`serve`): the path a read takes when its
+ * answer is not at hand in the request's own callback — principals that
+ * answer with an effect to run (a lookup, not a table's `Exit`), or a
+ * supervisor that does not answer for its memory (no `Tasks.peeker`, as a
+ * cluster's). On the stack-and-front bench of `hotFront.ts`: there too a
+ * read without a known token, or of another principal's task, goes on to the
+ * stack, and a finished task's record is answered from memory (the
+ * supervisor's, else the feed's final record) with its body kept.
+ */
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import { Principal, Tasks, TaskStore } from "@chainjobs/tasks"
+import * as HotReads from "../src/HotReads.ts"
+import { TaskRecord, toRecord } from "../src/RestApi.ts"
+import { endEvent } from "../src/RestServer.ts"
+import { StatusBodies } from "../src/StatusBodies.ts"
+import { frontServerWith, get, services, submit, tokens } from "./hotFront.ts"
+
+const encodeRecord = Schema.encodeSync(Schema.toCodecJson(TaskRecord))
+
+/** The service's principals answering through an effect to run: never at hand in the request's callback. */
+const deferredPrincipals = Effect.map(Principal.Principals, (principals) =>
+  Principal.Principals.of({ authenticate: (token) => Effect.suspend(() => principals.authenticate(token)) }))
+
+/** The supervisor without its synchronous read of its memory (`Tasks.peeker` has none for a copy), as a cluster's. */
+const unpeekableTasks = Effect.map(Tasks.Tasks, (tasks) => Tasks.Tasks.of({ ...tasks }))
+
+/** A front of the hot reads with `adapt`'s services, keeping bodies in a cache of its own, and alice's task finished. */
+const frontAndFinished = <R>(
+  adapt: (lean: ReturnType<typeof HotReads.makeWith>) => Effect.Effect<HotReads.Handler, never, R>
+) =>
+  Effect.gen(function*() {
+    const bodies = new StatusBodies()
+    const base = yield* frontServerWith(adapt(HotReads.makeWith(bodies)))
+    const tasks = yield* Tasks.Tasks
+    const task = yield* submit("alice")
+    const final = yield* tasks.awaitInfo(task.id)
+    return { bodies, url: `${base}/api/tasks/${task.id}`, body: JSON.stringify(encodeRecord(toRecord(final))) }
+  })
+
+describe("HotReads through the effects", () => {
+  layer(services(TaskStore.layerMemory), { excludeTestServices: true })((it) => {
+    it.effect("with principals that answer through effects: no known token, or another's task, goes to the stack; the owner's record is answered and kept", () =>
+      Effect.gen(function*() {
+        const { bodies, url, body } = yield* frontAndFinished(
+          Effect.provideServiceEffect(Principal.Principals, deferredPrincipals)
+        )
+        for (
+          const [who, headers] of [
+            ["no token", {}],
+            ["an unknown token", { authorization: "Bearer nobody" }],
+            ["bob, not the owner", { authorization: `Bearer ${tokens.bob}` }]
+          ] as const
+        ) {
+          const reply = yield* get(url, headers)
+          assert.deepStrictEqual([reply.status, reply.text], [418, "stack"], who)
+        }
+        assert.strictEqual(bodies.size, 0)
+        const record = yield* get(url, { authorization: `Bearer ${tokens.alice}` })
+        assert.deepStrictEqual([record.status, record.text], [200, body])
+        // The supervisor's own record: its body is kept for the next read.
+        assert.strictEqual(bodies.size, 1)
+      }))
+
+    it.effect("over a supervisor without a synchronous read, a finished task is answered from the feed's final record, its body kept", () =>
+      Effect.gen(function*() {
+        const { bodies, url, body } = yield* frontAndFinished(Effect.provideServiceEffect(Tasks.Tasks, unpeekableTasks))
+        const bearer = { authorization: `Bearer ${tokens.alice}` }
+        const record = yield* get(url, bearer)
+        assert.deepStrictEqual([record.status, record.text], [200, body])
+        assert.strictEqual(bodies.size, 1)
+        const stream = yield* get(`${url}/events`, bearer)
+        assert.strictEqual(stream.status, 200)
+        assert.include(stream.text, `"status":"completed"`)
+        assert.isTrue(stream.text.endsWith(new TextDecoder().decode(endEvent)), stream.text)
+        const notOwner = yield* get(url, { authorization: `Bearer ${tokens.bob}` })
+        assert.strictEqual(notOwner.status, 418)
+      }))
+  })
+})

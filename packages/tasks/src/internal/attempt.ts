@@ -102,24 +102,13 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
     return info === undefined ? effect : Effect.andThen(Effect.orDie(store.update(info)), effect)
   }
 
-  /**
-   * The handler's Effect for `entry`, given its typed context. A handler that throws when called, before it returns
-   * an Effect, gives its task a death with what it threw: thrown out of `start`, it would leave the task running with
-   * no fiber (never finished, its waiters and the shutdown waiting for it).
-   */
-  const handle = (entry: Entry, typed: KindTaskContext): Effect.Effect<unknown, unknown, Scope.Scope> => {
-    try {
-      return entry.registered.handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>
-    } catch (defect) {
-      return Exit.die(defect)
-    }
-  }
-
   /** One attempt of a retried kind, begun when the effect runs. */
   const attemptOnce = (entry: Entry, typed: KindTaskContext, retry: boolean, defects: boolean): Effect.Effect<unknown, unknown> =>
     Effect.suspend(() => {
       const info = mark(entry, retry)
-      return attempt(entry, info, handle(entry, typed), true, defects) as Effect.Effect<unknown, unknown>
+      // a handler that throws when called dies in its attempt, as one whose Effect dies: retried as such
+      const handled = Effect.suspend(() => entry.registered.handler(entry.payload, typed) as Effect.Effect<unknown, unknown, Scope.Scope>)
+      return attempt(entry, info, handled, true, defects) as Effect.Effect<unknown, unknown>
     })
 
   /**
@@ -166,7 +155,8 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
   /** The run of a retried kind: its attempts, then its outcome recorded whatever happens. */
   const run = (entry: Entry, typed: KindTaskContext, retry: Retry): Effect.Effect<void> =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.exit(restore(attempts(entry, typed, retry))), (exit) => finish(entry, exit))
+      // made in the fiber, so that a throw while making them (the retry policy read) is the run's defect
+      Effect.flatMap(Effect.exit(restore(Effect.suspend(() => attempts(entry, typed, retry)))), (exit) => finish(entry, exit))
     )
 
   /** After the one attempt of a kind without retries: its scope closes (finalizers run), then the outcome is recorded. */
@@ -210,6 +200,18 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
     finishCurrent
   ) as Effect.Effect<void>
 
+  /**
+   * Settles a task that has no fiber with `exit` and completes it: what completing still has to run goes in a fiber
+   * of its own that `entry.fiber` does not name (no task fiber is left to interrupt; an interrupt or the shutdown
+   * waits for its final record, as for any task's): over the memory store only a refused final write tried again;
+   * over a store with `updateAll` nothing (its batch writer writes and releases); over a store whose `update` is an
+   * Effect without `updateAll` (a wrapped write) the final write itself.
+   */
+  const finishApart = (entry: Entry, exit: Exit.Exit<unknown, unknown>): void => {
+    const rest = finish(entry, exit)
+    if (!Exit.isExit(rest)) Effect.runForkWith(entry.registered.context)(rest)
+  }
+
   /** `store.update` done at once, if the store does its writes so (see `immediate`). */
   const updateNow = writeNow(store.update)
 
@@ -229,33 +231,39 @@ export const makeRunner = (shared: Shared, completions: Completions): Runner => 
       const written = runNow(updateNow, info)
       if (Exit.isFailure(written)) exit = Exit.die(Cause.squash(written.cause))
     }
-    const rest = finish(entry, exit)
-    // What completing still has to run, in a fiber of its own that `entry.fiber` does not name (no task fiber is
-    // left to interrupt: its handler has ended; an interrupt or the shutdown waits for its final record, as for any
-    // task's): over the memory store only a refused final write tried again; over a store with `updateAll` nothing
-    // (its batch writer writes and releases); over a store whose `update` is an Effect without `updateAll` (a wrapped
-    // write) the final write itself.
-    if (!Exit.isExit(rest)) Effect.runForkWith(entry.registered.context)(rest)
+    finishApart(entry, exit)
     return true
   }
 
   return {
     start: (entry, at) => {
-      const live = new LiveTaskContext(entry, shared)
-      const typed = new KindTaskContext(live, entry.registered.codec)
-      const retry = entry.retry
-      if (retry !== undefined) {
-        entry.fiber = Effect.runForkWith(servicesOf(entry, live))(run(entry, typed, retry))
+      // Everything up to the fork runs in the caller (a kind's policy read, its handler called): a throw there ends
+      // the task at once as a defect naming it — else it would stay running with no fiber (never finished, its
+      // waiters, its kind's next dispatch and the shutdown waiting for it).
+      let live: LiveTaskContext
+      let retry: Retry | undefined
+      let info: TaskInfo | undefined
+      let handled: unknown
+      try {
+        live = new LiveTaskContext(entry, shared)
+        const typed = new KindTaskContext(live, entry.registered.codec)
+        retry = entry.retry
+        if (retry !== undefined) {
+          entry.fiber = Effect.runForkWith(servicesOf(entry, live))(run(entry, typed, retry))
+          return
+        }
+        // The common case, kept lean (an idle task holds little): one attempt, begun at once, in the
+        // fiber's own scope; finish runs uninterruptibly once the attempt has ended, however it ended.
+        info = mark(entry, false, at)
+        handled = entry.registered.handler(entry.payload, typed)
+      } catch (defect) {
+        finishApart(entry, Exit.die(defect))
         return
       }
-      // The common case, kept lean (an idle task holds little): one attempt, begun at once, in the
-      // fiber's own scope; finish runs uninterruptibly once the attempt has ended, however it ended.
-      const info = mark(entry, false, at)
-      const handled = handle(entry, typed)
       if (doneAtOnce(entry, info, handled)) return
       // the task's context is its attempt's scope too (see `AttemptScope`)
       const scoped = Context.addUnsafe<TaskContext, Scope.Scope, Scope.Closeable>(servicesOf(entry, live), Scope.Scope.key, live)
-      live.pendingAttempt = attempt(entry, info, handled, false, false)
+      live.pendingAttempt = attempt(entry, info, handled as Effect.Effect<unknown, unknown, Scope.Scope>, false, false)
       entry.fiber = Effect.runForkWith(scoped)(runCurrent)
     }
   }

@@ -31,6 +31,18 @@ layer(testServer({ chains: [mainnet] }), { excludeTestServices: true })("REST ki
       assert.strictEqual(interrupted.body.status, "interrupted")
     }))
 
+  it.effect("only `<id>/interrupt` is the interrupt route: a kind of three segments ending so, or one starting with `interrupt`, is a kind", () =>
+    Effect.gen(function*() {
+      // Neither kind exists: the submission reaching the submit route answers UnknownTaskKind naming the whole kind,
+      // where one left to the router (taken for an interrupt) finds no route.
+      for (const kind of ["chain/no-such/interrupt", "chain/interrupted-scan"]) {
+        const reply = yield* request("POST", `/api/tasks/${kind}`, { body: {} })
+        assert.strictEqual(reply.status, 404, kind)
+        assert.strictEqual(reply.body._tag, "UnknownTaskKind", kind)
+        assert.strictEqual(reply.body.kind, kind)
+      }
+    }))
+
   it.effect("the document has one typed submit operation per kind, summaries, servers, integers and finite numbers", () =>
     Effect.gen(function*() {
       const spec = (yield* request("GET", "/openapi.json")).body

@@ -1,6 +1,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { TasksConfig } from "@chainjobs/tasks"
 import { Duration, Effect, Layer, Metric } from "effect"
+import * as Net from "node:net"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import * as Metrics from "../src/Metrics.ts"
@@ -78,6 +79,40 @@ layer(testServer().pipe(Layer.provide(Layer.succeed(Metric.MetricRegistry, new M
       all.close()
       one.close()
       yield* request("DELETE", `/api/tasks/${long.body.taskId}`)
+    }))
+
+  it.effect("a submission whose client breaks off its body is timed, and not as a 413: only a body over the limit is one", () =>
+    Effect.gen(function*() {
+      // Every POST of the API timed so far, by status.
+      const posts = (text: string) =>
+        new Map(text.split("\n").flatMap((line) => {
+          const match = /^chainjobs_http_request_duration_seconds_count\{(.*)\} (\S+)$/.exec(line)
+          return match !== null && match[1].includes(`surface="api"`) && match[1].includes(`method="POST"`)
+            ? [[/status="(\d+)"/.exec(match[1])?.[1], Number(match[2])] as const]
+            : []
+        }))
+      const total = (counts: Map<string | undefined, number>) => [...counts.values()].reduce((a, b) => a + b, 0)
+      const before = posts((yield* request("GET", "/metrics")).text)
+      const { port } = new URL(yield* baseUrl)
+      yield* Effect.callback<void>((resume) => {
+        const socket = Net.connect(Number(port), "127.0.0.1", () =>
+          socket.write(
+            "POST /api/purge HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+              "Content-Length: 100\r\nExpect: 100-continue\r\n\r\n"
+          ))
+        // "100 Continue" comes once the service reads the body: 12 of its 100 bytes, then the connection is gone.
+        socket.once("data", () => socket.end(`{"olderThan"`, () => socket.destroy()))
+        socket.on("close", () => resume(Effect.void))
+        socket.on("error", () => undefined)
+      })
+      // The service times the request once it has seen the body end; look for it a bounded number of times.
+      let after = posts((yield* request("GET", "/metrics")).text)
+      for (let tries = 0; total(after) === total(before) && tries < 100; tries++) {
+        yield* Effect.sleep("50 millis")
+        after = posts((yield* request("GET", "/metrics")).text)
+      }
+      assert.strictEqual(total(after) - total(before), 1, `the broken-off submission is timed: ${JSON.stringify([...after])}`)
+      assert.strictEqual(after.get("413") ?? 0, before.get("413") ?? 0, "it is not counted as a body over the limit")
     }))
 })
 

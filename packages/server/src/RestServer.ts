@@ -311,21 +311,21 @@ export const limitRefusal = (
   body: encodeReason(refusal)
 })
 
-/** Whether a path is one of the task endpoints, whose bodies are payloads (not another API mounted under `/api`). */
-const takesPayloads = (url: string): boolean => url.startsWith("/api/tasks") || url.startsWith("/api/purge")
-
 /**
  * Holds every request body of the task endpoints to the payload limit of the access
  * rules before the API reads it: a body larger than `maxBytes` answers 413
  * `PayloadTooLarge` (reading stops at the limit), one nested deeper than
- * `maxDepth` answers 400 `PayloadTooDeep` before it is parsed.
+ * `maxDepth` answers 400 `PayloadTooDeep` before it is parsed. A route
+ * middleware, provided to the task API's routes: it applies to whatever
+ * spelling of a path the router sends there (`/API//tasks`, `%74asks`), which
+ * a test of the raw URL would miss — and to no other API mounted under `/api`.
  */
 export const layerRequestLimits = HttpRouter.middleware(
   TaskAccess.TaskAccess.useSync(({ config: { payloadLimit } }) => {
     const maxBodySize = ByteSize.bytes(payloadLimit.maxBytes)
     return (httpEffect) =>
       HttpServerRequest.HttpServerRequest.use((request) => {
-        if (!takesPayloads(request.url) || request.method === "GET" || request.method === "HEAD") return httpEffect
+        if (request.method === "GET" || request.method === "HEAD") return httpEffect
         return Effect.gen(function*() {
           const body = yield* Effect.result(request.text)
           const refusal = body._tag === "Failure"
@@ -338,9 +338,17 @@ export const layerRequestLimits = HttpRouter.middleware(
           return HttpServerResponse.jsonUnsafe(answer, { status })
         }).pipe(Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBodySize))
       })
-  }),
-  { global: true }
-)
+  })
+).layer
+
+/** A URL component with its percent escapes decoded, or `undefined` when an escape is malformed. */
+const decodedOrUndefined = (component: string): string | undefined => {
+  try {
+    return decodeURIComponent(component)
+  } catch {
+    return undefined
+  }
+}
 
 /**
  * Lets a kind name be written in a URL as printed: `POST
@@ -356,7 +364,10 @@ export const layerKindPaths = HttpRouter.middleware((httpEffect) =>
     const path = query === -1 ? request.url : request.url.slice(0, query)
     const rest = path.slice("/api/tasks/".length)
     if (!rest.includes("/") || /^[^/]+\/interrupt$/.test(rest)) return httpEffect
-    const url = `/api/tasks/${encodeURIComponent(decodeURIComponent(rest))}${query === -1 ? "" : request.url.slice(query)}`
+    const kind = decodedOrUndefined(rest)
+    // A malformed escape is bad input, not a defect: the URL stays as sent, and the router answers 404.
+    if (kind === undefined) return httpEffect
+    const url = `/api/tasks/${encodeURIComponent(kind)}${query === -1 ? "" : request.url.slice(query)}`
     return Effect.provideService(httpEffect, HttpServerRequest.HttpServerRequest, request.modify({ url }))
   }), { global: true })
 
@@ -382,9 +393,8 @@ const layerDocs = Layer.unwrap(Effect.map(Tasks.Tasks.use((tasks) => tasks.kinds
 export const layer = Layer.mergeAll(
   layerBadRequest,
   layerKindPaths,
-  layerRequestLimits,
   HttpApiBuilder.layer(RestApi).pipe(
-    Layer.provide([layerTasks, layerHealth])
+    Layer.provide([layerTasks, layerHealth, layerRequestLimits])
   ),
   layerDocument,
   layerDocs

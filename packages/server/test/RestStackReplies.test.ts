@@ -12,7 +12,8 @@
  * a body within the byte limit whose payload outgrows it once encoded
  * (the access rules measure the payload as stored), over the lean path and
  * the stack alike; a body over the limit the stack reads (413 at the limit),
- * and a read carrying one, a GET or a HEAD (served: the limit holds payloads only); and the readiness probe
+ * and a read carrying one, a GET or a HEAD (served: the limit holds payloads only); the same limit on every
+ * spelling of a task endpoint the router accepts, and a malformed escape in a kind path answered 404; and the readiness probe
  * of a service draining its tasks (a service of that test's own).
  */
 import { assert, describe, it, layer } from "@effect/vitest"
@@ -209,6 +210,32 @@ layer(
         const refused = yield* request("POST", path, { body: large })
         assert.deepStrictEqual([refused.status, refused.body], [413, { _tag: "PayloadTooLarge", size: 201, limit: 200 }], path)
       }
+    }))
+
+  it.effect("every spelling of a task endpoint the router serves holds its body to the limit: case, doubled slashes, escapes", () =>
+    Effect.gen(function*() {
+      // The router matches paths case-insensitively, with doubled slashes collapsed and escapes decoded: each of these
+      // reaches the submit or purge handler, so each must stop reading at the limit (size 201), not read the body whole.
+      const large = { filler: "x".repeat(100_000) }
+      const spellings = [
+        "/api//tasks/demo-scan?priority=1",
+        "//api/tasks/demo-scan?priority=1",
+        "/API/tasks/demo-scan?priority=1",
+        "/api/Tasks/demo-scan?priority=1",
+        "/api/%74asks/demo-scan?priority=1",
+        "/api//purge",
+        "/API/PURGE"
+      ]
+      for (const path of spellings) {
+        const refused = yield* request("POST", path, { body: large })
+        assert.deepStrictEqual([refused.status, refused.body], [413, { _tag: "PayloadTooLarge", size: 201, limit: 200 }], path)
+      }
+    }))
+
+  it.effect("a kind path with a malformed percent escape is a route not found (404), not a defect", () =>
+    Effect.gen(function*() {
+      const reply = yield* request("POST", "/api/tasks/chain/%E0%A4%A", { body: { fromBlock: 0 } })
+      assert.deepStrictEqual([reply.status, reply.body], [404, { _tag: "RouteNotFound", method: "POST", path: "/api/tasks/chain/%E0%A4%A" }])
     }))
 
   it.effect("a body within the limit whose payload encodes larger, sent to the stack, is refused 413 with the encoded size too", () =>

@@ -1,7 +1,8 @@
 /**
  * The watch routes' guard (`WatchService.layerAccess`) at its edges, over real HTTP: the prefix itself is
  * guarded as the routes under it are, a token may come as the `access_token` parameter (as an `EventSource`
- * sends it), and a principal who is no admin may `HEAD` what it may `GET`.
+ * sends it) — the header's winning over it, a refused change answered with a `WatchForbidden` naming the
+ * principal and the operation —, and a principal who is no admin may `HEAD` what it may `GET`.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect } from "effect"
@@ -29,6 +30,12 @@ describe("WatchService's guard", () => {
         // the header wins over the parameter
         const both = yield* request("POST", `/api/watch/watchers/dev-activity/pause?access_token=${ops}`, { token: alice })
         assert.strictEqual(both.status, 403, both.text)
+        // the refusal names who asked and what, the path without its query
+        assert.deepStrictEqual(both.body, {
+          _tag: "WatchForbidden",
+          principal: "alice",
+          operation: "POST /api/watch/watchers/dev-activity/pause"
+        })
       }))
 
     it.effect("a principal who is no admin may HEAD a watch route it may GET", () =>

@@ -1747,4 +1747,70 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       yield* sendingUntil(() => a.sentOf(witness.id).some((item) => item.i?.status === "completed"), "the witness")
       assert.deepStrictEqual(a.sentOf(gone.id).map((item) => item.d !== undefined ? "deleted" : item.i!.status), ["deleted"])
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("an expected task's final record heard ends its want, told with the next renewal; its intermediate records do not", () =>
+    Effect.gen(function*() {
+      const a = yield* answeredX
+      const { wants, told } = wantsTold(a)
+      let ticked = 0
+      /** Ends the tick a's counts wait for (once it has begun) and waits for the wants it renews. */
+      const renewed = Effect.gen(function*() {
+        yield* until(() => a.ticksEnded() > ticked, () => "a's next tick begun")
+        ticked = a.ticksEnded()
+        const before = wants().length
+        yield* a.testClock!.adjust(ClusterFeed.statsInterval)
+        yield* until(() => wants().length > before, () => `a renewal: ${JSON.stringify(wants())}`)
+      })
+      const info = record()
+      a.feed.expect(info.id)
+      yield* told(JSON.stringify({ t: [], f: [info.id] }))
+      // x runs it: still wanted
+      yield* a.tell([{ i: info }])
+      yield* a.settle()
+      yield* renewed
+      assert.strictEqual(wants().at(-1), JSON.stringify({ t: [], f: [info.id] }))
+      // x ends it: heard, so no longer wanted
+      yield* a.tell([{ i: finished(info) }])
+      yield* a.settle()
+      yield* renewed
+      assert.strictEqual(wants().at(-1), JSON.stringify({ t: [] }))
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a runner's leaving does not read a task that moved here from it: the task is no longer known unfinished there", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const moved = record({ heartbeatAt: 100 })
+      const stays = record()
+      yield* a.tell([{ i: moved }, { i: stays }])
+      yield* a.settle()
+      // adopted here (a's supervisor runs it, under the same id)
+      yield* a.local.submit(Gated, { gate: "moved" }, { id: moved.id })
+      yield* until(() => a.heardOf(moved.id).some((info) => info.runner === "a:1" && info.status === "running"), () => "running here")
+      yield* a.post("g", "")
+      // x's leaving reads what it left unfinished (read in the order heard): the task still there, not the one run here
+      yield* until(() => a.faults.gets.get(stays.id) === 1, () => "the read of x's unfinished task")
+      assert.strictEqual(a.faults.gets.get(moved.id), undefined, "reads of the task run here")
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a join waiting unread for a task that moved from here to another runner reads it when that runner leaves", () =>
+    Effect.gen(function*() {
+      const a = yield* blindCluster
+      const here = record({ runner: "a:1" })
+      a.feed.expect(here.id)
+      yield* a.local.submit(Gated, { gate: "away" }, { id: here.id })
+      yield* until(() => a.heardOf(here.id).some((info) => info.status === "running"), () => "running here")
+      const join = yield* Effect.forkChild(a.feed.finalRecord(here.id, countedRead(new Map(), here)), { startImmediately: true })
+      // its shard moved: x runs it (a later attempt) and ends it, the final record's notification never sent
+      const there = { ...record(), id: here.id, attempt: 2 }
+      yield* a.tell([{ i: there }])
+      yield* a.settle()
+      yield* a.store.update(finished(there))
+      yield* a.post("g", "")
+      const ended = yield* Fiber.join(join).pipe(
+        Effect.timeout("10 seconds"),
+        Effect.catchTag("TimeoutError", () => Effect.die(new Error("the join never read the task x took away")))
+      )
+      assert.strictEqual(Option.getOrUndefined(ended)?.runner, "x:1")
+      assert.strictEqual(Option.getOrUndefined(ended)?.status, "completed")
+    }).pipe(Effect.scoped), 30_000)
 })

@@ -3,8 +3,8 @@
  * sockets: over HTTP a bad body is refused whole (400 with the typed error,
  * 413 past `maxBodyBytes`) and serves none of its lines; over WebSocket the
  * lines before a refused one are answered, blank lines skipped, a line may
- * span messages, and a line past `maxBodyBytes` closes the socket with 1009
- * before its end arrives; a refused line, even one that parses, is never
+ * span messages, and a line past `maxBodyBytes` (in bytes, not characters)
+ * closes the socket with 1009 before its end arrives; a refused line, even one that parses, is never
  * handed on with the lines passed before it.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -71,6 +71,17 @@ describe("the door over WebSocket", () => {
       assert.deepStrictEqual(outcome.answers, [pong])
       assert.strictEqual(outcome.code, 1009)
       assert.strictEqual(outcome.reason, "TaskAccessError: the payload is 101 bytes; at most 100 are accepted")
+    }).pipe(Effect.scoped))
+
+  it.live("maxBodyBytes counts a line's bytes: a line of 64 characters and 144 bytes closes the socket with 1009 at a limit of 100", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({}, { maxBodyBytes: 100 })
+      const line = `{"_tag":"Ping","pad":"${"€".repeat(40)}"}`
+      assert.deepStrictEqual([line.length, new TextEncoder().encode(line).length], [64, 144])
+      // at most two answers: without the limit the line and the ping after it are both answered, and the socket stays open
+      const outcome = yield* overWebsocket(port, [ping, `${line}\n${ping}`], 2)
+      assert.deepStrictEqual(outcome.answers, [pong])
+      assert.strictEqual(outcome.code, 1009)
     }).pipe(Effect.scoped))
 
   it.live("a refused line that parses goes no further than one that does not: the lines passed with it in one message are answered, it is not", () =>

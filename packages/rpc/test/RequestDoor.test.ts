@@ -165,6 +165,14 @@ describe("LineSplitter", () => {
     assert.strictEqual(new Frames.LineSplitter(3).push("ok\nabcd"), "too-long")
     assert.deepStrictEqual(new Frames.LineSplitter(3).push("ok\nabc"), ["ok"])
   })
+
+  it("counts its limit in bytes of UTF-8, not characters: a character of two, three or four bytes counts as many", () => {
+    assert.deepStrictEqual(new Frames.LineSplitter(3).push("€\n"), ["€"])
+    assert.strictEqual(new Frames.LineSplitter(3).push("é€\n"), "too-long")
+    assert.strictEqual(new Frames.LineSplitter(3).push("ok\néé"), "too-long")
+    assert.strictEqual(new Frames.LineSplitter(3).push(new TextEncoder().encode("\u{1F600}\n")), "too-long")
+    assert.deepStrictEqual(new Frames.LineSplitter(4).push(new TextEncoder().encode("\u{1F600}\n")), ["\u{1F600}"])
+  })
 })
 
 describe("the request door at its limits", () => {

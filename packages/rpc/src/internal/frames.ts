@@ -199,8 +199,17 @@ export const closeReason = (refusal: Refusal): string => {
 }
 
 /**
+ * Whether `text` is more than `max` bytes of UTF-8. A UTF-16 unit is 1 to 3
+ * bytes (a surrogate pair's 4 bytes are 2 units), so the bytes are counted
+ * only for a text whose length leaves it in doubt.
+ */
+const overBytes = (text: string, max: number): boolean =>
+  text.length > max || (text.length * 3 > max && Buffer.byteLength(text, "utf8") > max)
+
+/**
  * The ndjson lines of a stream of WebSocket messages: a line may span
- * messages, so the part after the last newline waits for the next one.
+ * messages, so the part after the last newline waits for the next one. A
+ * line's limit is in bytes of UTF-8, as a body's over HTTP.
  */
 export class LineSplitter {
   private partial = ""
@@ -215,7 +224,7 @@ export class LineSplitter {
     const text = this.partial + (typeof data === "string" ? data : this.decoder.decode(data, { stream: true }))
     const lines = text.split("\n")
     this.partial = lines.pop()!
-    if (this.partial.length > this.maxLineBytes || lines.some((line) => line.length > this.maxLineBytes)) return "too-long"
+    if (overBytes(this.partial, this.maxLineBytes) || lines.some((line) => overBytes(line, this.maxLineBytes))) return "too-long"
     return lines
   }
 }

@@ -8,8 +8,19 @@
  * taken by the service: its accept queue, or a handshake finished late),
  * `acceptToParsed`, `parsedToFinish` and `finishToHead` (the response on
  * its way back to the probe, and the probe's own turn).
+ *
+ * A slow read is then placed against what the service did meanwhile
+ * (`explain`): the garbage collections inside it (the service's `gc`
+ * performance entries), and its main thread's time on a processor and
+ * waiting in a run queue for one over the span of `schedstat` samples
+ * around it (`bench/load.ts` reads them from `/proc` every 10 ms) — a read
+ * that waited while the thread waited for a processor measures the machine;
+ * one that waited while the thread ran, its work; one that waited while the
+ * thread did neither (asleep in its poll), neither of them.
  */
 import type { ProbeRead } from "./_load-probe.ts"
+import type { Collection } from "./_load-stalls.ts"
+import { collectedIn } from "./_load-stalls.ts"
 import type { TracedRead } from "./_load-trace.ts"
 
 /** One read's phases (ms), at its `connect` (ms on the machine's clock). */
@@ -57,4 +68,55 @@ export const joinReads = (
     })
   }
   return joined
+}
+
+/** The service's main thread's scheduling totals (`schedstat`: on a processor, waiting for one; ms) at `at` (machine clock, ms). */
+export interface SchedPoint {
+  readonly at: number
+  readonly runMs: number
+  readonly waitMs: number
+}
+
+/** A read placed against the service: its phases, its whole time, and what the service did meanwhile. */
+export interface ExplainedRead extends ReadPhases {
+  /** From the probe's `connect` to its first byte (ms). */
+  readonly total: number
+  /** Garbage collection inside it (ms): every kind, and major (mark-compact). */
+  readonly gcMs: number
+  readonly majorGcMs: number
+  /** The `schedstat` samples' span around it (ms; NaN without a sample on each side), and the thread's time in it on a processor and waiting for one (ms). */
+  readonly spanMs: number
+  readonly runMs: number
+  readonly waitMs: number
+}
+
+/**
+ * `read` with the collections inside it (`collections` on the machine's
+ * clock) and the main thread's run and wait over the narrowest span of
+ * `points` (sorted by `at`) that holds it: the last sample at or before its
+ * `connect`, the first at or after its first byte.
+ */
+export const explain = (read: ReadPhases, collections: ReadonlyArray<Collection>, points: ReadonlyArray<SchedPoint>): ExplainedRead => {
+  const total = read.connectToAccept + read.acceptToParsed + read.parsedToFinish + read.finishToHead
+  const end = read.at + total
+  const gc = collectedIn(read.at, end, collections)
+  let before: SchedPoint | undefined
+  let after: SchedPoint | undefined
+  for (const point of points) {
+    if (point.at <= read.at) before = point
+    if (point.at >= end) {
+      after = point
+      break
+    }
+  }
+  const spanned = before !== undefined && after !== undefined
+  return {
+    ...read,
+    total,
+    gcMs: gc.all,
+    majorGcMs: gc.major,
+    spanMs: spanned ? after!.at - before!.at : Number.NaN,
+    runMs: spanned ? after!.runMs - before!.runMs : Number.NaN,
+    waitMs: spanned ? after!.waitMs - before!.waitMs : Number.NaN
+  }
 }

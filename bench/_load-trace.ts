@@ -24,7 +24,10 @@
  * garbage collection inside it (V8's `gc` performance entries). A stall is
  * listed once a second has passed since its end, so that the collections
  * inside it (reported asynchronously) are in; `clockOffset` turns its times
- * into the monotonic clock of a CPU profile (ms).
+ * into the monotonic clock of a CPU profile (ms). Every collection itself is
+ * listed too (`gcs`, on the machine's clock, in the line after V8 reported
+ * it), so that a slow probe read is matched with the collections inside it
+ * (`_load-timeline.ts`), stall or not.
  */
 import { subscribe } from "node:diagnostics_channel"
 import type { IncomingMessage } from "node:http"
@@ -58,7 +61,8 @@ let samples = {
   reads: [] as Array<TracedRead>,
   accepts: 0,
   acceptGapMax: 0,
-  stalls: [] as Array<Stall>
+  stalls: [] as Array<Stall>,
+  gcs: [] as Array<Collection>
 }
 let lastAccept = Number.NaN
 
@@ -105,7 +109,9 @@ let pending: Array<{ readonly start: number; readonly end: number }> = []
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
     const kind = (entry as { readonly detail?: { readonly kind?: number } }).detail?.kind
-    collections.push({ start: entry.startTime, duration: entry.duration, major: kind === constants.NODE_PERFORMANCE_GC_MAJOR })
+    const major = kind === constants.NODE_PERFORMANCE_GC_MAJOR
+    collections.push({ start: entry.startTime, duration: entry.duration, major })
+    samples.gcs.push({ start: performance.timeOrigin + entry.startTime, duration: entry.duration, major })
   }
 }).observe({ entryTypes: ["gc"] })
 let lastTick = performance.now()
@@ -125,5 +131,5 @@ setInterval(() => {
   }
   collections = collections.filter((gc) => gc.start + gc.duration > now - 20_000)
   process.stdout.write(`load-trace ${JSON.stringify({ ...samples, clockOffset })}\n`)
-  samples = { acceptToRequest: [], requestToFinish: [], reads: [], accepts: 0, acceptGapMax: 0, stalls: [] }
+  samples = { acceptToRequest: [], requestToFinish: [], reads: [], accepts: 0, acceptGapMax: 0, stalls: [], gcs: [] }
 }, 10_000).unref()

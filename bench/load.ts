@@ -112,11 +112,11 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import type { Figures, IntervalReport, Mix, Split } from "./_load-generator.ts"
 import { acceptQueue, counterDelta, counterNames, counterShortNames, tcpCounters, timeWaits } from "./_load-kernel.ts"
 import { cpuOf, memoryParts } from "./_load-memory.ts"
-import { schedDelta, threadSched } from "./_load-sched.ts"
+import { runWait, schedDelta, threadSched } from "./_load-sched.ts"
 import { machineCpu, stealPercent } from "./_load-steal.ts"
 import type { ProbeRead } from "./_load-probe.ts"
-import { joinReads } from "./_load-timeline.ts"
-import { type CpuProfile, type Stall, stalledFunctions, summarize } from "./_load-stalls.ts"
+import { explain, joinReads, type SchedPoint } from "./_load-timeline.ts"
+import { type Collection, type CpuProfile, type Stall, stalledFunctions, summarize } from "./_load-stalls.ts"
 import type { TracedRead } from "./_load-trace.ts"
 import { fmt, type Quantiles, quantiles, table } from "./_measure.ts"
 
@@ -329,6 +329,8 @@ process.on("exit", () => {
 
 /** The service's own timing of the probe's new-connection reads (`_load-trace.ts`), every sample of the run (ms). */
 const traced = { acceptToRequest: [] as Array<number>, requestToFinish: [] as Array<number>, reads: [] as Array<TracedRead> }
+/** The service's garbage collections, every one of the run (its `gc` performance entries, on the machine's clock). */
+const serviceGcs: Array<Collection> = []
 /** The longest gap between two connections the service accepted, over the trace lines since the last interval row (ms). */
 let acceptGap = 0
 /** The service's loop stalls (`_load-stalls.ts`): every one of the run, and those listed since the last interval row. */
@@ -339,10 +341,14 @@ let clockOffset = Number.NaN
 const base = await new Promise<string>((resolve, reject) => {
   lines(server, (line) => {
     if (line.startsWith("load-trace ")) {
-      const interval: typeof traced & { readonly acceptGapMax: number; readonly stalls: Array<Stall>; readonly clockOffset: number } = JSON.parse(
-        line.slice("load-trace ".length)
-      )
+      const interval: typeof traced & {
+        readonly acceptGapMax: number
+        readonly stalls: Array<Stall>
+        readonly gcs: Array<Collection>
+        readonly clockOffset: number
+      } = JSON.parse(line.slice("load-trace ".length))
       loopStalls.push(...interval.stalls)
+      serviceGcs.push(...interval.gcs)
       stallsSince.push(...interval.stalls)
       clockOffset = interval.clockOffset
       traced.acceptToRequest.push(...interval.acceptToRequest)
@@ -450,6 +456,12 @@ const cpu: Array<number> = []
 const loop: Array<{ readonly p99: number; readonly max: number }> = []
 /** The longest wait of fiber work for its turn of the service's scheduler, per interval (ms; 0 on Effect's own). */
 const schedulerWaits: Array<number> = []
+/**
+ * The service's main thread's run and wait totals every 10 ms of the load, on the machine's clock, read from `/proc`
+ * here (not in the service): what it did while a slow probe read waited (`_load-timeline.ts`'s `explain`).
+ */
+const schedPoints: Array<SchedPoint> = []
+let schedSampler: ReturnType<typeof setInterval> | undefined
 loadStartedAt = performance.now()
 const generator = spawn(process.execPath, [join(here, "_load-generator.ts"), base, JSON.stringify(mix), JSON.stringify(split)], {
   stdio: ["ignore", "pipe", "inherit"]
@@ -463,6 +475,10 @@ lines(generator, async (line) => {
     cpuAtStart = cpuBefore.seconds
     schedBefore = schedAtStart = threadSched(server.pid!)
     machineBefore = machineAtStart = machineCpu()
+    schedSampler = setInterval(() => {
+      const totals = runWait(server.pid!)
+      if (totals !== undefined) schedPoints.push({ at: performance.timeOrigin + performance.now(), ...totals })
+    }, 10)
     return
   }
   const report = parsed
@@ -559,6 +575,7 @@ await new Promise((done) => generator.once("exit", done))
 /** When the load ended (ms, `performance.now`): the stalls between its start and this are the load's. */
 const loadEndedAt = performance.now()
 queue.stop()
+clearInterval(schedSampler)
 /** The service's CPU seconds over the load (from the generator's start to its exit). */
 const cpuSecondsUnderLoad = cpuOf(server.pid!) - cpuAtStart
 /** The main thread's time on a processor and waiting for one, and its preemptions, over the load. */
@@ -591,6 +608,51 @@ const stalledProfile = (() => {
   const profile: CpuProfile = JSON.parse(readFileSync(join(profileDir, file), "utf8"))
   return stalledFunctions(profile, loadStalls.map((stall) => [(stall.start + clockOffset) * 1000, (stall.end + clockOffset) * 1000] as const))
 })()
+
+/** A probe read on a new connection slower than this is placed against the service's work (ms): the goal's bound. */
+const slowReadMillis = 100
+
+/**
+ * The summary's rows on the probe's new-connection reads over `slowReadMillis`: their time, the service's main
+ * thread over the spans around them (on a processor, waiting for one, neither) and the GC inside them, in all and
+ * for the slowest eight each.
+ */
+const slowReads = (phases: ReturnType<typeof joinReads>): Array<[string, string, string, string]> => {
+  const sinceLoad = (at: number) => (at - performance.timeOrigin - loadStartedAt) / 1000
+  const slow = phases.map((read) => explain(read, serviceGcs, schedPoints)).filter((read) => read.total > slowReadMillis)
+  const spanned = slow.filter((read) => Number.isFinite(read.spanMs))
+  const span = spanned.reduce((sum, read) => sum + read.spanMs, 0)
+  const run = spanned.reduce((sum, read) => sum + read.runMs, 0)
+  const wait = spanned.reduce((sum, read) => sum + read.waitMs, 0)
+  const time = slow.reduce((sum, read) => sum + read.total, 0)
+  const gc = slow.reduce((sum, read) => sum + read.gcMs, 0)
+  const major = slow.reduce((sum, read) => sum + read.majorGcMs, 0)
+  const percent = (part: number, whole: number) => (whole > 0 ? fmt((100 * part) / whole) : "-")
+  const afterFirst = slow.filter((read) => sinceLoad(read.at) >= mix.intervalSeconds).length
+  const slowest = [...slow].sort((a, b) => b.total - a.total).slice(0, 8)
+  return [
+    [
+      `the probe's new-connection reads over ${slowReadMillis} ms (of those joined; after the first interval): their time (s); the service's main thread over the 10-ms samples' spans around them: on a processor / waiting for one / neither (%); GC inside them (% of their time: every kind / major)`,
+      slow.length === 0
+        ? `0 of ${phases.length}`
+        : `${slow.length} of ${phases.length}; ${afterFirst}: ${fmt(time / 1000, 1)}; ${percent(run, span)} / ${percent(wait, span)} / ${
+          percent(span - run - wait, span)
+        }; ${percent(gc, time)} / ${percent(major, time)}`,
+      "",
+      ""
+    ],
+    [
+      "the slowest of them, at s into the load: total = connect -> accept + accept -> parsed + parsed -> written + -> first byte (ms); the main thread over its span: on a processor / waiting (%); GC every kind / major (ms)",
+      slowest.length === 0 ? "-" : slowest.map((read) =>
+        `${fmt(sinceLoad(read.at), 1)}: ${fmt(read.total)} = ${fmt(read.connectToAccept)} + ${fmt(read.acceptToParsed)} + ${fmt(read.parsedToFinish)} + ${
+          fmt(read.finishToHead)
+        }; ${percent(read.runMs, read.spanMs)} / ${percent(read.waitMs, read.spanMs)}; ${fmt(read.gcMs)} / ${fmt(read.majorGcMs)}`
+      ).join("; "),
+      "",
+      ""
+    ]
+  ]
+}
 
 // ---------------------------------------------------------------------------
 // the whole run
@@ -877,7 +939,8 @@ table([
         slowest === undefined ? "-" : `${fmt(slowest.connectToAccept)} at ${fmt((slowest.at - performance.timeOrigin - loadStartedAt) / 1000)}`,
         "",
         ""
-      ]
+      ],
+      ...slowReads(phases)
     ]
   })(),
   [

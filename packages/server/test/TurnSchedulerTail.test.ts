@@ -68,39 +68,52 @@ describe("TurnScheduler, the work a turn leaves after it", () => {
 
   it("is shared among the tasks that left it: a tail of 50 ms after 10 tasks charges each of the next turn's 5 ms", async () => {
     // A budget of 1 s: 10 tasks charged 5 ms each fit in one turn; charged the whole tail each (500 ms), 2 would.
-    const scheduler = TurnScheduler.make(1_000)
-    const log: Array<"task" | "left"> = []
-    const round = (leaves: number) => {
-      let left = 10
-      for (let f = 0; f < 10; f++) {
-        scheduler.makeDispatcher().scheduleTask(() => {
-          log.push("task")
-          process.nextTick(() => {
-            busy(leaves)
-            log.push("left")
-            left--
-          })
-        }, 0)
+    const attempt = async () => {
+      const scheduler = TurnScheduler.make(1_000)
+      const log: Array<"task" | "left"> = []
+      const round = (leaves: number) => {
+        let left = 10
+        for (let f = 0; f < 10; f++) {
+          scheduler.makeDispatcher().scheduleTask(() => {
+            log.push("task")
+            process.nextTick(() => {
+              busy(leaves)
+              log.push("left")
+              left--
+            })
+          }, 0)
+        }
+        return untilTurn(() => left === 0, "10 tasks and what they left")
       }
-      return untilTurn(() => left === 0, "10 tasks and what they left")
+      await round(5)
+      await round(0)
+      return turnsOf(log)
     }
-    await round(5)
-    await round(0)
-    // The first turn knows of no tail yet; the second is charged the first's, 5 ms a task at least (more only if the
-    // machine takes the processor from the tail: by 950 ms, and the 10 would still not fit).
-    assert.deepStrictEqual(turnsOf(log), [10, 10])
+    // The first turn knows of no tail yet; the second is charged the first's, 5 ms a task at least — more only if the
+    // machine takes the processor from the tail (by 950 ms, and the 10 would still not fit: a process at nice 19 beside
+    // a busy one can wait that long). So up to three attempts, each on a scheduler of its own: a scheduler that charges
+    // more than the share never fits the 10, however often it is tried.
+    const attempts = [await attempt()]
+    while (attempts.length < 3 && attempts[attempts.length - 1].join(",") !== "10,10") attempts.push(await attempt())
+    assert.deepStrictEqual(attempts[attempts.length - 1], [10, 10], `turns of each attempt: ${JSON.stringify(attempts)}`)
   })
 
   it("is measured from the turn's end: a turn that left nothing charges the next turn's tasks (almost) nothing", async () => {
     // A budget of 500 ms: the tail of a turn that left no work is microseconds; charged as much as the clock's
-    // reading since the thread started (seconds), the next turn would stop after its first task.
-    const scheduler = TurnScheduler.make(500)
-    const ran: Array<string> = []
+    // reading since the thread started (seconds), the next turn would stop after its first task. Up to three attempts,
+    // each on a scheduler of its own, as above: a tail the machine stretched past 500 ms stops that turn too.
     const afterTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
-    scheduler.makeDispatcher().scheduleTask(() => ran.push("first"), 0)
-    await afterTurn()
-    for (const name of ["x", "y", "z"]) scheduler.makeDispatcher().scheduleTask(() => ran.push(name), 0)
-    await afterTurn()
-    assert.deepStrictEqual(ran, ["first", "x", "y", "z"])
+    const attempt = async () => {
+      const scheduler = TurnScheduler.make(500)
+      const ran: Array<string> = []
+      scheduler.makeDispatcher().scheduleTask(() => ran.push("first"), 0)
+      await afterTurn()
+      for (const name of ["x", "y", "z"]) scheduler.makeDispatcher().scheduleTask(() => ran.push(name), 0)
+      await afterTurn()
+      return [...ran]
+    }
+    const attempts = [await attempt()]
+    while (attempts.length < 3 && attempts[attempts.length - 1].length !== 4) attempts.push(await attempt())
+    assert.deepStrictEqual(attempts[attempts.length - 1], ["first", "x", "y", "z"], JSON.stringify(attempts))
   })
 })

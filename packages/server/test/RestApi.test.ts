@@ -1,5 +1,7 @@
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { TaskAccessError } from "@chainjobs/tasks"
 import { Effect, Option, Redacted } from "effect"
+import { retryAfter } from "../src/RestServer.ts"
 import { baseUrl, request, sseData, testServer } from "./http.ts"
 
 const quickScan = { fromBlock: 1, toBlock: 3, delayMillis: 0 }
@@ -262,5 +264,12 @@ describe("REST facade with a submission quota", () => {
         assert.deepInclude(refused[0].body, { _tag: "QuotaExceeded", principal: "anonymous", limit: 2 })
         assert.strictEqual(refused[0].headers.get("retry-after"), String(Math.ceil(refused[0].body.retryAfterMillis / 1000)))
       }))
+  })
+
+  it("Retry-After is the wait in whole seconds, rounded up, at least 1, for a quota of any window", () => {
+    // The service's own quota is per second (a wait of at most 1 s): a longer window's refusal waits longer.
+    const waiting = (retryAfterMillis: number) =>
+      retryAfter(new TaskAccessError.QuotaExceeded({ principal: "alice", limit: 1, windowMillis: 60_000, retryAfterMillis }))
+    assert.deepStrictEqual([1, 999, 1000, 1001, 2500, 60_000].map(waiting), ["1", "1", "1", "2", "3", "60"])
   })
 })

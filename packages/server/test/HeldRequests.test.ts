@@ -13,13 +13,27 @@ const start = Effect.promise(() =>
   })
 )
 
-const stop = (server: Server) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+/**
+ * Closes `server`. Its close is a few milliseconds' work once the held requests are answered: the wait is
+ * bounded, so that a close that never calls back fails the test instead of hanging it.
+ */
+const stop = (server: Server) =>
+  Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve()))).pipe(
+    Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.die(new Error("the server's close never called back")) })
+  )
 
 const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
 
-/** Waits until `count` requests are held. */
+/**
+ * Waits until `count` requests are held: it looks every 5 ms, at most 4,000 times (20 s and more), then fails
+ * saying how many were, instead of waiting for a count that never comes.
+ */
 const holding = (held: HeldRequests.Held, count: number) =>
-  Effect.sync(held.size).pipe(Effect.repeat({ until: (size) => size >= count, schedule: Schedule.spaced("5 millis") }))
+  Effect.sync(held.size).pipe(
+    Effect.repeat({ until: (size) => size >= count, times: 4000, schedule: Schedule.spaced("5 millis") }),
+    Effect.flatMap(() => Effect.sync(held.size)),
+    Effect.tap((size) => Effect.sync(() => assert.isAtLeast(size, count, "requests held")))
+  )
 
 describe("HeldRequests", () => {
   it.live("requests that arrive before the handler is attached are answered by it once it is", () =>
@@ -84,12 +98,12 @@ describe("HeldRequests", () => {
       const { held, server } = yield* start
       const reply = fetch(urlOf(server)).then(async (r) => ({ status: r.status, retryAfter: r.headers.get("retry-after"), body: await r.json() }))
       yield* holding(held, 1)
-      const closed = Effect.runPromise(stop(server))
+      // The close waits for the held request's connection: it calls back only once that request is answered.
+      yield* stop(server)
       assert.deepStrictEqual(yield* Effect.promise(() => reply), {
         status: 503,
         retryAfter: "1",
         body: { _tag: "ServiceUnavailable", reason: "starting" }
       })
-      yield* Effect.promise(() => closed)
     }))
 })

@@ -78,6 +78,12 @@ export interface Split {
    * service's policy.
    */
   readonly clientsBatch: boolean
+  /**
+   * The processors the client parts may run on (`taskset -c` list, e.g. `1`), or empty for every one: pinned to one
+   * of the two cores, they leave the other to the service, as clients on another machine would leave it all. The
+   * probe and the service are not pinned.
+   */
+  readonly clientsCpus: string
   /** More Node/V8 flags for the client parts' command lines (the probe's and the service's not). */
   readonly clientsNodeFlags: ReadonlyArray<string>
 }
@@ -173,8 +179,13 @@ const parts = plan.map(([name, part]) => {
   ]
   // Under SCHED_BATCH from its first instruction (`chrt` execs node): every thread it starts inherits the policy. The
   // IPC channel is passed through the exec as `fork` passes it (an inherited descriptor named in the environment).
-  const child = split.clientsBatch
-    ? spawn("chrt", ["--batch", "0", process.execPath, ...execArgv, fileURLToPath(module), ...partArgs], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+  // Pinned the same way (`taskset` execs the rest), so that no thread of it starts before the pinning.
+  const command = [
+    ...(split.clientsCpus === "" ? [] : ["taskset", "-c", split.clientsCpus]),
+    ...(split.clientsBatch ? ["chrt", "--batch", "0"] : [])
+  ]
+  const child = command.length > 0
+    ? spawn(command[0], [...command.slice(1), process.execPath, ...execArgv, fileURLToPath(module), ...partArgs], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
     : fork(module, partArgs, { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv })
   // Lowering a process's priority needs no privilege; one already gone is nothing to lower.
   if (split.clientsNice > 0 && child.pid !== undefined) {

@@ -67,7 +67,11 @@
  * processes keep the service's scheduling policy; `batch`: they run under
  * `SCHED_BATCH`, the same share of the processor, but a client woken by
  * the service's write does not preempt it at once, as a client on another
- * machine would not; the probe keeps the service's), `--clients-node-flags=`
+ * machine would not; the probe keeps the service's), `--clients-cpus=`
+ * (a `taskset -c` list, e.g. `1`: the client processes run on those
+ * processors only, the probe and the service anywhere — clients pinned to
+ * one core leave the other to the service, as clients elsewhere would
+ * leave it all; unset, the default, every processor), `--clients-node-flags=`
  * (more Node/V8 flags for the client processes, space-separated; the probe
  * and the service do not get them) (or `LOAD_DURATION`,
  * `LOAD_RATE`, … in the environment). `--profile=DIR` writes a CPU profile of
@@ -101,7 +105,11 @@
  * each of the probe's new-connection reads is joined, by its port, with the
  * service's trace of it: the time from the client's `connect` to the
  * service's accept, to the request parsed, to the response written, and
- * from there to the probe's first byte — where the read's time went.
+ * from there to the probe's first byte — where the read's time went; and
+ * each read over 100 ms is placed against what the service did meanwhile
+ * (`_load-timeline.ts`' `explain`): the garbage collections inside it, and
+ * its main thread's time on a processor and waiting for one over the
+ * 10-ms `schedstat` samples around it, read from `/proc` here.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
@@ -185,6 +193,7 @@ const split: Split = {
   wsClient: (args.find((arg) => arg.startsWith("--ws-client="))?.slice("--ws-client=".length) ?? process.env.LOAD_WS_CLIENT) === "undici" ? "undici" : "net",
   clientsNice: Math.min(19, Math.round(setting("clients-nice", 0, 0))),
   clientsBatch: clientsSched === "batch",
+  clientsCpus: args.find((arg) => arg.startsWith("--clients-cpus="))?.slice("--clients-cpus=".length) ?? process.env.LOAD_CLIENTS_CPUS ?? "",
   clientsNodeFlags: flagsSetting("clients-node-flags")
 }
 const warmupSeconds = setting("warmup", 20, 60)
@@ -266,7 +275,7 @@ console.log(
     `C heap ${allocator === "jemalloc" ? `jemalloc (LD_PRELOAD=${jemalloc})` : "glibc's"}, arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}${glibcTunables === undefined ? "" : `, GLIBC_TUNABLES=${glibcTunables}`}; ` +
     `listening sockets ${acceptors === undefined ? "the service's default" : `CHAINJOBS_ACCEPTORS=${acceptors}`}; ` +
     `service node flags ${nodeFlags.length === 0 ? "none added" : nodeFlags.join(" ")}; ` +
-    `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, WebSockets ${split.wsClient === "net" ? "over bare sockets" : "undici's"}, submissions ${split.submitClient === "net" ? "over bare keep-alive sockets" : "over node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay; client processes ${split.clientsNice === 0 ? "at the service's priority" : `nice ${split.clientsNice}`}${split.clientsBatch ? ", SCHED_BATCH" : ""}${split.clientsNodeFlags.length === 0 ? "" : `, node flags ${split.clientsNodeFlags.join(" ")}`}`
+    `generator: task SSE watchers over ${split.sseTaskParts} processes, event streams read with ${split.sseClient === "net" ? "bare sockets" : "node:http"}, WebSockets ${split.wsClient === "net" ? "over bare sockets" : "undici's"}, submissions ${split.submitClient === "net" ? "over bare keep-alive sockets" : "over node:http"}, a process stalled above ${split.stallMillis} ms of event-loop delay; client processes ${split.clientsNice === 0 ? "at the service's priority" : `nice ${split.clientsNice}`}${split.clientsBatch ? ", SCHED_BATCH" : ""}${split.clientsCpus === "" ? "" : `, on processors ${split.clientsCpus} only`}${split.clientsNodeFlags.length === 0 ? "" : `, node flags ${split.clientsNodeFlags.join(" ")}`}`
 )
 
 const profileDir = args.find((arg) => arg.startsWith("--profile="))?.slice("--profile=".length)

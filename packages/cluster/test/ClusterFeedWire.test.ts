@@ -1851,4 +1851,40 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       assert.strictEqual(a.faults.gets.get(open.id), 1, "reads of the task read unfinished")
       assert.strictEqual(a.faults.gets.get(done.id), undefined, "reads of the task heard finished")
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a task that came to run here and ended here is told ended once: a read of it after is no news", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      const moved = record({ heartbeatAt: 100 })
+      yield* a.tell([{ i: moved }])
+      yield* a.settle()
+      yield* a.local.submit(Gated, { gate: "ended" }, { id: moved.id })
+      yield* a.step("ended", 100)
+      yield* until(() => a.heardOf(moved.id).some((info) => info.status === "completed"), () => "completed here")
+      // x names it by its id (a late notification): read from the store, the final record told already
+      yield* a.tell([{ r: moved.id }])
+      yield* a.settle()
+      assert.deepStrictEqual(a.heardOf(moved.id).map((info) => `${info.runner}:${info.status}`), ["x:1:running", "a:1:pending", "a:1:running", "a:1:completed"])
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a task run here and read again after a loss is still run here: a runner's leaving does not read it for its join", () =>
+    Effect.gen(function*() {
+      const a = yield* blindCluster
+      const here = record({ runner: "a:1" })
+      a.feed.expect(here.id)
+      yield* a.local.submit(Gated, { gate: "stays" }, { id: here.id })
+      yield* until(() => a.heardOf(here.id).some((info) => info.status === "running"), () => "running here")
+      const join = yield* Effect.forkChild(a.feed.finalRecord(here.id, countedRead(new Map(), here)), { startImmediately: true })
+      // a number missing: the re-read after the loss reads it (its join follows it), as this runner's record
+      yield* a.settle({ seq: 1_000 })
+      assert.strictEqual(a.faults.gets.get(here.id), 1, "reads of the task after the loss")
+      // x leaves: the join of x's task is read (the witness that x's leaving read what it reads), not the one run here
+      const remote = yield* finishedUntold(a)
+      const remoteJoin = yield* Effect.forkChild(a.feed.finalRecord(remote.id, countedRead(new Map(), remote)), { startImmediately: true })
+      yield* a.post("g", "", { seq: 1_001 })
+      assert.deepStrictEqual(yield* Fiber.join(remoteJoin), Option.some(remote))
+      assert.strictEqual(a.faults.gets.get(here.id), 1, "reads of the task run here on x's leaving")
+      yield* a.step("stays", 100)
+      assert.strictEqual(Option.getOrUndefined(yield* Fiber.join(join))?.status, "completed")
+    }).pipe(Effect.scoped), 30_000)
 })

@@ -6,11 +6,12 @@ import * as HttpConnection from "../src/internal/httpConnection.ts"
 import * as BoundedPost from "./BoundedPost.ts"
 
 /**
- * An endpoint on 127.0.0.1 that answers the first request on each socket and resets the socket when a second request
- * arrives on it — what a provider does when it closes a socket idle past its keep-alive timeout just as the client
- * writes on it. `resetAll`: it resets every request instead (a broken endpoint).
+ * An endpoint on 127.0.0.1 that answers the first request on each socket and, by `broken`, when a second request
+ * arrives on it: `"reset"` resets the socket — what a provider does when it closes a socket idle past its keep-alive
+ * timeout just as the client writes on it —, `"garbage"` answers bytes that are no HTTP (a broken proxy: the client
+ * fails on a parse error, not a reset); `"resetAll"` resets every request instead (a broken endpoint).
  */
-const endpoint = (resetAll: boolean) =>
+const endpoint = (broken: "reset" | "garbage" | "resetAll") =>
   Effect.acquireRelease(
     Effect.callback<{ readonly url: string; readonly server: Http.Server; readonly sockets: Set<unknown> }>((resume) => {
       const served = new WeakMap<object, number>()
@@ -19,8 +20,9 @@ const endpoint = (resetAll: boolean) =>
         const count = (served.get(request.socket) ?? 0) + 1
         served.set(request.socket, count)
         sockets.add(request.socket)
-        if (resetAll || count > 1) {
-          request.socket.resetAndDestroy()
+        if (broken === "resetAll" || count > 1) {
+          if (broken === "garbage") request.socket.end("no HTTP at all\r\n\r\n")
+          else request.socket.resetAndDestroy()
           return
         }
         request.resume()
@@ -40,7 +42,7 @@ const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", para
 describe("a kept-alive connection the endpoint resets as a request is written", () => {
   it.live("sends that request once more on a new socket instead of failing it", () =>
     Effect.gen(function*() {
-      const { url, sockets } = yield* endpoint(false)
+      const { url, sockets } = yield* endpoint("reset")
       const connection = yield* HttpConnection.open(url)
       const first = yield* BoundedPost.post(connection, body)
       assert.strictEqual(first.status, 200)
@@ -53,9 +55,20 @@ describe("a kept-alive connection the endpoint resets as a request is written", 
 
   it.live("fails a request reset on a new socket: only a kept-alive one is sent again", () =>
     Effect.gen(function*() {
-      const { url } = yield* endpoint(true)
+      const { url } = yield* endpoint("resetAll")
       const connection = yield* HttpConnection.open(url)
       const exit = yield* Effect.exit(BoundedPost.post(connection, body))
       assert.isTrue(Exit.isFailure(exit))
+    }).pipe(Effect.scoped))
+
+  it.live("fails a request on a kept-alive socket that ends in another error than a reset: only a reset is sent again", () =>
+    Effect.gen(function*() {
+      const { url, sockets } = yield* endpoint("garbage")
+      const connection = yield* HttpConnection.open(url)
+      assert.strictEqual((yield* BoundedPost.post(connection, body)).status, 200)
+      // written on the kept-alive socket, which answers it with no HTTP: the parse error is the request's failure
+      const exit = yield* Effect.exit(BoundedPost.post(connection, body))
+      assert.isTrue(Exit.isFailure(exit), "a request answered with no HTTP was sent again and answered")
+      assert.strictEqual(sockets.size, 1)
     }).pipe(Effect.scoped))
 })

@@ -6,13 +6,12 @@
  * of final writes one after another, each committed (`internal/completions.ts`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Logger, Option, Scope, Stream } from "effect"
-import { TestClock } from "effect/testing"
+import { Effect, Exit, Logger, Option, Scope, Stream } from "effect"
 import { TaskStoreError } from "../src/TaskError.ts"
 import type { TaskInfo } from "../src/TaskInfo.ts"
 import * as Tasks from "../src/Tasks.ts"
 import * as TaskStore from "../src/TaskStore.ts"
-import { Add, AddLive, settle, startOn } from "./fixtures.ts"
+import { Add, AddLive, joinWithin, settle, startOn } from "./fixtures.ts"
 
 /**
  * The memory store refusing the first `refusals` updates of a finished record, each time; with `batched`, it also
@@ -67,11 +66,7 @@ describe("a task's final write refused by the store for a while", () => {
           // a refused batch is written again alone at once, and the first retry follows a refusal at once; the next
           // ones back off from 100 ms, doubling
           if (refusals >= (batched ? 3 : 2)) assert.isUndefined(joined.pollUnsafe(), "told before its record was stored")
-          for (let i = 0; i < 8 && joined.pollUnsafe() === undefined; i++) {
-            yield* TestClock.adjust("1 second")
-            yield* settle
-          }
-          assert.strictEqual(yield* Fiber.join(joined), 5)
+          assert.strictEqual(yield* joinWithin(joined, 8, "the join"), 5)
           const stored = Option.getOrThrow(yield* store.get(handle.id))
           assert.deepStrictEqual([stored.status, stored.result], ["completed", 5])
           assert.strictEqual(refused.get(handle.id), refusals)
@@ -100,15 +95,11 @@ describe("a task's final write refused through all its retries", () => {
           const finished = yield* Effect.forkChild(
             tasks.events.pipe(Stream.filter((event) => event._tag === "Finished"), Stream.take(1), Stream.runCollect)
           )
-          yield* settle
-          for (let i = 0; i < 8 && joined.pollUnsafe() === undefined; i++) {
-            yield* TestClock.adjust("1 second")
-            yield* settle
-          }
+          const join = yield* joinWithin(joined, 8, "the join")
           // the first write (a batch's, then its own) and its retries, each refused
           assert.strictEqual(refused.get(handle.id), batched ? 8 : 7)
           assert.deepStrictEqual(
-            { join: yield* Fiber.join(joined), awaitInfo: yield* Fiber.join(awaited), watch: yield* Fiber.join(watched) },
+            { join, awaitInfo: yield* joinWithin(awaited, 0, "awaitInfo"), watch: yield* joinWithin(watched, 0, "the watch") },
             { join: "TaskStoreError", awaitInfo: "TaskStoreError", watch: "TaskStoreError" }
           )
           // no one hears of an outcome the store never took; reads answer what it holds: the task running
@@ -130,14 +121,10 @@ describe("a task's final write refused through all its retries", () => {
           const second = yield* tasks.submit(Add, { a: 4, b: 5 })
           const joined = yield* Effect.forkChild(Effect.flip(first.join))
           const next = yield* Effect.forkChild(Effect.flip(second.join))
-          yield* settle
-          for (let i = 0; i < 20 && next.pollUnsafe() === undefined; i++) {
-            yield* TestClock.adjust("1 second")
-            yield* settle
-          }
-          assert.isDefined(next.pollUnsafe(), "the next task never ran: the given-up task kept its worker")
+          // the next task runs only if the given-up one let go of its worker
+          const nextError = yield* joinWithin(next, 20, "the next task")
           // the error the store gave (the last refusal), not one made up for it
-          for (const error of [yield* Fiber.join(joined), yield* Fiber.join(next)]) {
+          for (const error of [yield* joinWithin(joined, 0, "the first task"), nextError]) {
             assert.deepStrictEqual(
               error._tag === "TaskStoreError" ? [error.operation, error.detail] : error,
               ["update", "refused for the test"]
@@ -163,7 +150,7 @@ describe("a task's final write that dies", () => {
           const handle = yield* tasks.submit(Add, { a: 2, b: 3 })
           yield* settle
           // joined once the task was let go: the handle made at its submission still tells the store's error
-          const error = yield* Effect.flip(handle.join)
+          const error = yield* joinWithin(yield* Effect.forkChild(Effect.flip(handle.join)), 1, "the join")
           assert.strictEqual(refused.get(handle.id), batched ? 2 : 1, "written again after it died alone")
           assert.deepStrictEqual(
             error._tag === "TaskStoreError" ? [error.operation, error.detail] : error,
@@ -184,7 +171,8 @@ describe("final writes over a store with updateAll", () => {
       const { scope, tasks } = yield* startOn(store, AddLive, { maxWorkers: 4 })
       for (let round = 0; round < 3; round++) {
         const handles = yield* tasks.submitAll(Add, Array.from({ length: 4 }, (_, a) => ({ a, b: round })))
-        assert.deepStrictEqual(yield* Effect.forEach(handles, (handle) => handle.join), [0, 1, 2, 3].map((a) => a + round))
+        const joins = yield* Effect.forkChild(Effect.forEach(handles, (handle) => handle.join))
+        assert.deepStrictEqual(yield* joinWithin(joins, 1, "the joins"), [0, 1, 2, 3].map((a) => a + round))
         for (const handle of handles) assert.strictEqual(Option.getOrThrow(yield* store.get(handle.id)).status, "completed")
       }
       assert.strictEqual(batches.reduce((sum, size) => sum + size, 0), 12)

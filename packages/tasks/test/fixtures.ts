@@ -1,5 +1,5 @@
 /** Task kinds and layers shared by the supervisor tests. */
-import { Context, Deferred, Effect, Layer, Ref, Schema, Scope } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Ref, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as Task from "../src/Task.ts"
 import { TaskContext } from "../src/TaskContext.ts"
@@ -123,4 +123,19 @@ export const advance = (seconds: number) =>
       yield* TestClock.adjust("1 second")
       yield* settle
     }
+  })
+
+/**
+ * `fiber`'s outcome, the test clock moved a second at a time (at most `seconds`) while it waits: a fiber still
+ * waiting then dies naming `what` at once — a wait a bug never ends fails its test then, not at the test's time bound.
+ */
+export const joinWithin = <A, E>(fiber: Fiber.Fiber<A, E>, seconds: number, what: string) =>
+  Effect.gen(function*() {
+    yield* settle
+    for (let i = 0; i < seconds && fiber.pollUnsafe() === undefined; i++) {
+      yield* TestClock.adjust("1 second")
+      yield* settle
+    }
+    if (fiber.pollUnsafe() === undefined) return yield* Effect.die(new Error(`${what}: still waiting after ${seconds} s`))
+    return yield* Fiber.join(fiber)
   })

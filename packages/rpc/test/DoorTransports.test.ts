@@ -4,8 +4,10 @@
  * 413 past `maxBodyBytes`) and serves none of its lines; over WebSocket the
  * lines before a refused one are answered, blank lines skipped, a line may
  * span messages, and a line past `maxBodyBytes` (in bytes, not characters)
- * closes the socket with 1009 before its end arrives; a refused line, even one that parses, is never
- * handed on with the lines passed before it.
+ * closes the socket with 1009 before its end arrives; a refused line, even
+ * one that parses, is never handed on with the lines passed before it. A
+ * request line with no payload at all is a typed `MalformedRequest`, as a
+ * bad payload is.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -40,6 +42,23 @@ describe("the door over HTTP", () => {
       const refused = yield* overHttp(port, body)
       assert.strictEqual(refused.status, 413)
       assert.deepStrictEqual(refused.body[0].reason, { _tag: "PayloadTooLarge", size: 2001, limit: 2000 })
+      assert.strictEqual(yield* listed(port), 0)
+    }).pipe(Effect.scoped))
+})
+
+describe("a request line without a payload", () => {
+  it.live("is answered with a typed MalformedRequest naming the RPC, never a defect (Get, Submit)", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      const noPayload = (tag: string, id: string) =>
+        `${JSON.stringify({ _tag: "Request", id, tag, headers: [["authorization", "Bearer alice-token"]] })}\n`
+      const answered = yield* overHttp(port, `${noPayload("Get", "1")}${noPayload("Submit", "2")}`)
+      assert.strictEqual(answered.status, 200)
+      const causes = answered.body.map((message) => [message.requestId, message.exit.cause.map((part: any) => [part._tag, part.error?._tag, part.error?.problem, part.error?.rpc])])
+      assert.sameDeepMembers(causes, [
+        ["1", [["Fail", "MalformedRequest", "payload", "Get"]]],
+        ["2", [["Fail", "MalformedRequest", "payload", "Submit"]]]
+      ])
       assert.strictEqual(yield* listed(port), 0)
     }).pipe(Effect.scoped))
 })

@@ -34,6 +34,12 @@ describe("lenient", () => {
     assert.strictEqual(String(Exit.isFailure(refused) && refused.cause), String(Exit.isFailure(plain) && plain.cause))
   })
 
+  it("decodes a request with no payload at all (a line without the field) to a Malformed, through the JSON codec too", () => {
+    const decoded = Schema.decodeUnknownExit(Schema.toCodecJson(lenient(ById)))(undefined)
+    assert.isTrue(Exit.isSuccess(decoded), String(Exit.isFailure(decoded) && decoded.cause))
+    assert.instanceOf(Exit.isSuccess(decoded) && decoded.value, Malformed)
+  })
+
   // RpcServer decodes a request's payload under the handlers' services, merged into the connection's context for
   // every request, unless the decoding resolved at once (an Exit): a lenient payload must always resolve at once.
   it("decodes and encodes at once, as an Exit, a good payload and a bad one alike", () => {

@@ -17,6 +17,15 @@ export class Malformed {
 }
 
 /**
+ * What a request carries as its payload, taken as it is by the JSON codec —
+ * a request line without one (`undefined`) too: `Schema.Unknown`'s JSON
+ * codec refuses that as not a JSON value, which `RpcServer` answered with an
+ * untyped defect before the payload's own decoding could make it a
+ * `Malformed`.
+ */
+const Anything = Schema.declare((_: unknown): _ is unknown => true, { toCodecJson: () => undefined })
+
+/**
  * The payload Schema `schema`, decoding an invalid payload to a `Malformed`
  * marker instead of failing. Its type stays that of `schema`: only the
  * validation middleware ever sees the marker.
@@ -29,7 +38,7 @@ export class Malformed {
 export const lenient = <S extends Schema.Codec<any, any, never, never>>(schema: S) => {
   const decode = SchemaParser.decodeUnknownExit(schema)
   const encode = SchemaParser.encodeUnknownExit(schema)
-  const made = Schema.Unknown.pipe(Schema.decodeTo(
+  const made = Anything.pipe(Schema.decodeTo(
     Schema.declare((_: unknown): _ is S["Type"] => true),
     SchemaTransformation.transformEffect({
       decode: (input: unknown): Exit.Exit<S["Type"], SchemaIssue.Issue> => {

@@ -78,9 +78,9 @@
  * want arrives and sends it then. Either way the final record comes at once
  * wherever the race falls; the read again every `finalRecheck` covers only
  * what a runner that left took away (a join that found its task running
- * here wants it once this runner lets the task go unfinished: handed over as
- * its shard moved). Every gap, outage and re-read
- * rule above holds for what is sent. Records nobody wanted are not sent and
+ * here — or expected and run here, waiting unread — wants it once this
+ * runner lets the task go unfinished: handed over as its shard moved).
+ * Every gap, outage and re-read rule above holds for what is sent. Records nobody wanted are not sent and
  * take no number: they are not lost, as nobody was to hear them. A lone
  * runner keeps nothing for later.
  *
@@ -1108,14 +1108,20 @@ export const make = Effect.fnUntraced(function*(options: {
         unexpect(id)
       }
       const final = Deferred.makeUnsafe<Option.Option<TaskInfo.TaskInfo>>()
-      /** The first read found the task running here: its final record comes from this runner, unless it is let go. */
-      let runningHere = false
+      /**
+       * The task runs here, as far as this wait knows (its first read found it running here, this runner's own changes
+       * told it running since, or it was expected and run here before a wait that does not read): its final record comes
+       * from this runner, unless it is let go.
+       */
+      let runningHere = unread && ownOpen.has(id)
       // Following before the first read, as a watch: a final record told meanwhile is kept, or the read finds it.
       const stop = addWatcher(id, {
         offer: (info) => {
           if (TaskInfo.isTerminal(info.status)) return Deferred.doneUnsafe(final, Exit.succeed(Option.some(info)))
+          if (info.runner !== origin) return
           // let go unfinished by this runner (handed over as its shard moved): the runner adopting it tells its end
-          if (runningHere && info.runner === origin && info.status === "pending") want()
+          if (info.status !== "pending") runningHere = true
+          else if (runningHere) want()
         },
         end: () => Deferred.doneUnsafe(final, Exit.succeed(Option.none())),
         delivered: false
@@ -1136,7 +1142,7 @@ export const make = Effect.fnUntraced(function*(options: {
           if (first === undefined) return Effect.raceFirst(Deferred.await(final), readAgain(read))
           if (TaskInfo.isTerminal(first.status)) return Effect.succeed(Option.some(first))
           if (first.runner !== origin) want()
-          else runningHere = first.status === "running"
+          else if (first.status === "running") runningHere = true
           // The feed tells it at once; reading again bounds the wait should its runner never tell it.
           return closed ? Effect.succeed(Option.none()) : Effect.raceFirst(Deferred.await(final), readAgain(read))
         }),

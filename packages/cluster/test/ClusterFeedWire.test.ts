@@ -1887,4 +1887,24 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       yield* a.step("stays", 100)
       assert.strictEqual(Option.getOrUndefined(yield* Fiber.join(join))?.status, "completed")
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a join waiting unread for a task run here wants its final record from the others once this runner lets it go unfinished", () =>
+    Effect.gen(function*() {
+      const a = yield* blindCluster
+      const moving = record({ runner: "a:1" })
+      a.feed.expect(moving.id)
+      yield* a.local.submit(Gated, { gate: "moving" }, { id: moving.id })
+      yield* until(() => a.heardOf(moving.id).some((info) => info.status === "running"), () => "running here")
+      // run here: its expectation no longer wants it of the others, nor does its join (which waits unread)
+      const join = yield* Effect.forkChild(a.feed.finalRecord(moving.id, countedRead(new Map(), moving)), { startImmediately: true })
+      const wantsBefore = a.sent("w").length
+      // its shard moves: a lets it go (back to pending), and wants its final record of whichever runner adopts it
+      yield* a.local.handOff(moving.id)
+      const wants = () => a.sent("w").slice(wantsBefore).map((notification) => notification.body)
+      yield* until(() => wants().some((body) => body.includes(moving.id)), () => `a's wants since: ${JSON.stringify(wants())}`)
+      // x adopts it and ends it: its notification ends the join
+      const ended = finished({ ...record(), id: moving.id, attempt: 2 })
+      yield* a.tell([{ i: ended }])
+      assert.deepStrictEqual(yield* Fiber.join(join), Option.some(ended))
+    }).pipe(Effect.scoped), 30_000)
 })

@@ -3,7 +3,8 @@
  * `CHAINJOBS_HEAP_GROWING_PERCENT` (100 unset, 0 for V8's own factor, bad
  * values refused, and by `serve` before it binds); not set at 0 or over a
  * `--heap-growing-percent` given to `node` (on its command line, the only
- * place node takes it: in `NODE_OPTIONS` it refuses to start); and in a real process
+ * place node takes it: in `NODE_OPTIONS` it refuses to start), set
+ * otherwise (another flag of that prefix is not it); and in a real process
  * (`heapGrowthChild.ts`) churning promoted garbage over a live set, set at
  * 100 it makes more full collections and commits a smaller heap than V8's
  * own factor does.
@@ -22,6 +23,10 @@ describe("HeapGrowth", () => {
     assert.isFalse(HeapGrowth.apply(0, []))
     assert.isFalse(HeapGrowth.apply(100, ["--heap-growing-percent=30"]))
     assert.isFalse(HeapGrowth.apply(100, ["--inspect", "--heap_growing_percent=30"]))
+  })
+
+  it("sets the percent when node was given no --heap-growing-percent (this process: at the service's own 100)", () => {
+    assert.isTrue(HeapGrowth.apply(HeapGrowth.defaultPercent, ["--inspect", "--heap-growing-percent-other=1"]))
   })
 
   it.effect("node takes --heap-growing-percent on its command line only: in NODE_OPTIONS, in either spelling, it refuses to start", () =>

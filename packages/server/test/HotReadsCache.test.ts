@@ -5,7 +5,8 @@
  * read, never its kept body, and another principal asking for a task whose
  * body is kept gets the answer for a missing task; in front of a stack, the
  * kept bodies stay within their capacity however many finished tasks are
- * read, each read still answering its task's own record; and a deleted
+ * read, each read still answering its task's own record, and a task the
+ * supervisor no longer holds drops its kept body at its next read; and a deleted
  * task is not answered from a final record the feed still holds (it learns
  * of a deletion a turn or more after the supervisor).
  */
@@ -108,6 +109,23 @@ describe("HotReads' kept status bodies", () => {
           assert.isAtMost(bodies.size, capacity)
         }
         assert.strictEqual(bodies.size, capacity)
+      }))
+
+    it.effect("a task the supervisor no longer holds drops its kept body at its next read", () =>
+      Effect.gen(function*() {
+        const bodies = new StatusBodies()
+        const base = yield* frontServerWith(HotReads.makeWith(bodies))
+        const tasks = yield* Tasks.Tasks
+        const final = yield* tasks.awaitInfo((yield* submit("alice")).id)
+        const url = `${base}/api/tasks/${final.id}`
+        const bearer = { authorization: `Bearer ${tokens.alice}` }
+        assert.strictEqual((yield* get(url, bearer)).status, 200)
+        assert.strictEqual(bodies.size, 1)
+        yield* tasks.delete(final.id)
+        const gone = yield* get(url, bearer)
+        assert.deepStrictEqual([gone.status, gone.text], [418, "stack"])
+        // Not served again (its record is gone), and not held until other bodies push it out.
+        assert.strictEqual(bodies.size, 0)
       }))
 
     it.effect("a deleted task is not answered from a final record the feed still holds", () =>

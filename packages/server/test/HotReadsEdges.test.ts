@@ -5,14 +5,17 @@
  * (as the stack's own timing would time it), in seconds; only paths under
  * `/api/tasks/` are theirs; and a task's stream that the
  * client leaves stops listening to the feed at once (not when the task ends),
- * kept alive by the shared keep-alive timer while it is open.
+ * kept alive by the shared keep-alive timer while it is open; and the whole
+ * lean front (`makeFront`) hands a POST to the submit path and a GET to the
+ * reads.
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, Metric } from "effect"
 import { TaskFeed, TaskStore, Tasks } from "@chainjobs/tasks"
+import * as HotReads from "../src/HotReads.ts"
 import * as Metrics from "../src/Metrics.ts"
 import * as SseKeepAlive from "../src/SseKeepAlive.ts"
-import { frontServer, get, services, submit, tokens } from "./hotFront.ts"
+import { frontServer, frontServerWith, get, services, submit, tokens } from "./hotFront.ts"
 
 /** The request-duration count of GET requests to the API answered with `status`, in `registry`. */
 const timedCount = (registry: Map<any, any>, status: string) =>
@@ -106,6 +109,27 @@ layer(services(TaskStore.layerMemory), { excludeTestServices: true })("HotReads 
         }),
         tasks.interrupt(task.id).pipe(Effect.ignore)
       )
+    }))
+
+  it.effect("the whole lean front answers a submission on the submit path and a read on the reads' path", () =>
+    Effect.gen(function*() {
+      const base = yield* frontServerWith(HotReads.makeFront)
+      const tasks = yield* Tasks.Tasks
+      const bearer = { authorization: `Bearer ${tokens.alice}` }
+      const submitted = yield* Effect.promise(async () => {
+        const response = await fetch(`${base}/api/tasks/demo-scan`, {
+          method: "POST",
+          headers: { ...bearer, "content-type": "application/json" },
+          body: JSON.stringify({ fromBlock: 1, toBlock: 2, delayMillis: 0 })
+        })
+        return { status: response.status, text: await response.text() }
+      })
+      assert.strictEqual(submitted.status, 202, submitted.text)
+      const { taskId: id } = JSON.parse(submitted.text) as { readonly taskId: string }
+      yield* tasks.awaitInfo(id)
+      const read = yield* get(`${base}/api/tasks/${id}`, bearer)
+      assert.strictEqual(read.status, 200, read.text)
+      assert.strictEqual((JSON.parse(read.text) as { readonly status: string }).status, "completed")
     }))
 })
 

@@ -3,14 +3,16 @@
  * answer is not at hand in the request's own callback — principals that
  * answer with an effect to run (a lookup, not a table's `Exit`), or a
  * supervisor that does not answer for its memory (no `Tasks.peeker`, as a
- * cluster's). On the stack-and-front bench of `hotFront.ts`: there too a
+ * cluster's), or a feed that cannot start listening in the callback (no
+ * `listenNow`: one that declares its interest first). On the stack-and-front bench of `hotFront.ts`: there too a
  * read without a known token, or of another principal's task, goes on to the
  * stack, and a finished task's record is answered from memory (the
- * supervisor's, else the feed's final record) with its body kept.
+ * supervisor's, else the feed's final record) with its body kept, and a
+ * running task's stream follows it to its final record and the `end` event.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { Principal, Tasks, TaskStore } from "@chainjobs/tasks"
+import { Principal, TaskFeed, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import * as HotReads from "../src/HotReads.ts"
 import { TaskRecord, toRecord } from "../src/RestApi.ts"
 import { endEvent } from "../src/RestServer.ts"
@@ -38,6 +40,9 @@ const frontAndFinished = <R>(
     const final = yield* tasks.awaitInfo(task.id)
     return { bodies, url: `${base}/api/tasks/${task.id}`, body: JSON.stringify(encodeRecord(toRecord(final))) }
   })
+
+/** The feed without its synchronous start (`listenNow` answers that it cannot), as one that declares its interest first. */
+const laterListening = Effect.map(TaskFeed.TaskFeed, (feed) => TaskFeed.TaskFeed.of({ ...feed, listenNow: () => undefined }))
 
 describe("HotReads through the effects", () => {
   layer(services(TaskStore.layerMemory), { excludeTestServices: true })((it) => {
@@ -76,6 +81,20 @@ describe("HotReads through the effects", () => {
         assert.isTrue(stream.text.endsWith(new TextDecoder().decode(endEvent)), stream.text)
         const notOwner = yield* get(url, { authorization: `Bearer ${tokens.bob}` })
         assert.strictEqual(notOwner.status, 418)
+      }))
+
+    it.effect("over a feed that cannot start listening in the callback, a running task's stream opens through the effects", () =>
+      Effect.gen(function*() {
+        const base = yield* frontServerWith(Effect.provideServiceEffect(HotReads.make, TaskFeed.TaskFeed, laterListening))
+        const task = yield* submit("alice", 50)
+        const stream = yield* get(`${base}/api/tasks/${task.id}/events?access_token=${tokens.alice}`)
+        assert.strictEqual(stream.status, 200)
+        assert.strictEqual(stream.headers.get("content-type"), "text/event-stream")
+        const records = stream.text.split("\n\n").filter((frame) => frame.includes("data: ")).map((frame) =>
+          JSON.parse(frame.slice(frame.indexOf("data: ") + 6)) as TaskInfo.TaskInfo
+        )
+        assert.strictEqual(records[records.length - 1]?.status, "completed", stream.text)
+        assert.isTrue(stream.text.endsWith(new TextDecoder().decode(endEvent)), stream.text)
       }))
   })
 })

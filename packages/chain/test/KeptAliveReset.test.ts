@@ -61,6 +61,20 @@ describe("a kept-alive connection the endpoint resets as a request is written", 
       assert.isTrue(Exit.isFailure(exit))
     }).pipe(Effect.scoped))
 
+  it.live("sends a reset request again once only: reset again on the kept-alive socket it waited for, it fails", () =>
+    Effect.gen(function*() {
+      const { url } = yield* endpoint("reset")
+      const connection = yield* HttpConnection.open(url)
+      // one socket at a time: the first is answered on socket 1; the second is reset there and sent again, behind the
+      // third, which a new socket 2 answers; the second's resend then goes on socket 2, which resets it too
+      const [first, second, third] = yield* Effect.all(
+        [1, 2, 3].map(() => Effect.exit(BoundedPost.post(connection, body))),
+        { concurrency: "unbounded" }
+      )
+      assert.isTrue(Exit.isSuccess(first) && Exit.isSuccess(third), "the first and third requests answered")
+      assert.isTrue(Exit.isFailure(second), "the second request was sent a third time")
+    }).pipe(Effect.scoped))
+
   it.live("fails a request on a kept-alive socket that ends in another error than a reset: only a reset is sent again", () =>
     Effect.gen(function*() {
       const { url, sockets } = yield* endpoint("garbage")

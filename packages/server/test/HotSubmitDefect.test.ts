@@ -4,12 +4,16 @@
  * the lean submit path (`HotSubmit`) as from the HttpApi stack: the same
  * status line, headers (the date aside) and body, on the whole service on
  * 127.0.0.1. The kind is registered with the running supervisor; its payload
- * Schema throws while decoding.
+ * Schema throws while decoding. A submission refused with an error the
+ * endpoint does not declare (fault injection: no `TaskAccess` of the service
+ * fails so) gets the stack's answer for it too, an empty 500.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Context, Effect, Schema, SchemaTransformation } from "effect"
 import { connect } from "node:net"
-import { Task, Tasks } from "@chainjobs/tasks"
+import { Task, TaskAccess, Tasks, TaskStore } from "@chainjobs/tasks"
+import * as HotSubmit from "../src/HotSubmit.ts"
+import { frontServerWith, send, services, tokens } from "./hotFront.ts"
 import { baseUrl, testServer } from "./http.ts"
 
 /** One request written out raw (HTTP/1.1, `connection: close`), and the whole answer read back, its date put aside. */
@@ -52,6 +56,25 @@ describe("HotSubmit, a defect", () => {
         const stack = yield* Effect.promise(() => exchange(port, "/api/tasks/dying-payload?wait=false", body))
         assert.match(stack, /^HTTP\/1\.1 500 /)
         assert.strictEqual(lean, stack)
+      }))
+  })
+})
+
+/** The service's access facade whose submissions all fail with an error no endpoint declares (fault injection). */
+const undeclaredFailure = Effect.map(TaskAccess.TaskAccess, (access) =>
+  TaskAccess.TaskAccess.of({ ...access, submit: () => Effect.fail(new Error("undeclared") as never) }))
+
+describe("HotSubmit, an error the endpoint does not declare", () => {
+  layer(services(TaskStore.layerMemory), { excludeTestServices: true })("in front of a stack", (it) => {
+    it.effect("is answered with the stack's empty 500", () =>
+      Effect.gen(function*() {
+        const base = yield* frontServerWith(Effect.provideServiceEffect(HotSubmit.make, TaskAccess.TaskAccess, undeclaredFailure))
+        const reply = yield* send(`${base}/api/tasks/demo-scan`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${tokens.alice}`, "content-type": "application/json" },
+          body: JSON.stringify({ fromBlock: 1, toBlock: 2, delayMillis: 0 })
+        })
+        assert.deepStrictEqual([reply.status, reply.text], [500, ""])
       }))
   })
 })

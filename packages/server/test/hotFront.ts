@@ -59,18 +59,21 @@ export const frontServer = frontServerWith(HotReads.make)
  */
 export const readBoundMillis = 15_000
 
-/** A GET of `url`, read to its end; a read not ended within `readBoundMillis` fails the test, saying so. */
-export const get = (url: string, headers: Record<string, string> = {}) =>
+/** A request to `url`, its answer read to its end; one not ended within `readBoundMillis` fails the test, saying so. */
+export const send = (url: string, init: Omit<RequestInit, "signal"> = {}) =>
   Effect.promise(async () => {
     const signal = AbortSignal.timeout(readBoundMillis)
     try {
-      const response = await fetch(url, { headers, signal })
+      const response = await fetch(url, { ...init, signal })
       return { status: response.status, headers: response.headers, text: await response.text() }
     } catch (error) {
-      if (signal.aborted) throw new Error(`GET ${url}: not answered to its end within ${readBoundMillis} ms`)
+      if (signal.aborted) throw new Error(`${init.method ?? "GET"} ${url}: not answered to its end within ${readBoundMillis} ms`)
       throw error
     }
   })
+
+/** A GET of `url`, read to its end (`send`). */
+export const get = (url: string, headers: Record<string, string> = {}) => send(url, { headers })
 
 /** Submits a demo scan of two blocks as `owner`, each block taking `delayMillis`. */
 export const submit = (owner: "alice" | "bob", delayMillis = 0) =>

@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Option, Schema, Scope } from "effect"
+import { Deferred, Effect, Exit, Option, Schema, Scope } from "effect"
 import { TaskStoreError } from "../src/TaskError.ts"
 import type { TaskInfo } from "../src/TaskInfo.ts"
 import * as TaskStore from "../src/TaskStore.ts"
-import { Add, AddLive, settle, startOn } from "./fixtures.ts"
+import { Add, AddLive, joinWithin, settle, startOn } from "./fixtures.ts"
 
 /**
  * The memory store with an `updateAll` (the memory store has none): it notes
@@ -46,7 +46,7 @@ describe("the final writes of tasks over a store with updateAll", () => {
       assert.strictEqual((yield* tasks.stats).running, 10)
       assert.deepStrictEqual((yield* tasks.list({})).items.map((info) => info.status), Array(10).fill("running"))
       yield* Deferred.succeed(gate, undefined)
-      assert.deepStrictEqual(yield* Fiber.join(joins), sums(10))
+      assert.deepStrictEqual(yield* joinWithin(joins, 1, "the joins"), sums(10))
       assert.strictEqual((yield* tasks.stats).running, 0)
       assert.deepStrictEqual((yield* tasks.list({})).items.map((info) => info.status), Array(10).fill("completed"))
       yield* Scope.close(scope, Exit.void)
@@ -63,7 +63,8 @@ describe("the final writes of tasks over a store with updateAll", () => {
         const { calls, store } = yield* batchingStore(gate, (info) => refusedSums.has(info.result as number))
         const { scope, tasks } = yield* startOn(store, AddLive, { maxWorkers: count })
         const handles = yield* tasks.submitAll(Add, Array.from({ length: count }, (_, a) => ({ a, b: 1 })))
-        assert.deepStrictEqual(yield* Effect.forEach(handles, (handle) => handle.join), sums(count))
+        const joins = yield* Effect.forkChild(Effect.forEach(handles, (handle) => handle.join))
+        assert.deepStrictEqual(yield* joinWithin(joins, 1, "the joins"), sums(count))
         assert.deepStrictEqual(calls.updateAll, [count])
         assert.deepStrictEqual(calls.update, Array(refusedSums.size).fill("completed"))
         for (const handle of handles) {

@@ -245,6 +245,12 @@ const notFound = (id: string) => new TaskNotFound({ id })
  */
 const unrecordedFinals = HiddenField.make<TaskStoreError>()
 
+/** A task whose final write was given up, with the store's error for it. */
+interface Unrecorded {
+  readonly id: string
+  readonly error: TaskStoreError
+}
+
 /** The outcome fields of a task interrupted before it started. */
 const interruptedBeforeStart: codec.Outcome = {
   status: "interrupted",
@@ -287,6 +293,12 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     /** The last final records of tasks this process let go of, for `peek`. */
     const finals = new RecentFinals()
     /**
+     * The tasks whose final write this process gave up on last (as many as `finals` keeps), with the store's error:
+     * an await made after such a task was let go (`awaitInfo`, a handle made then) fails with it while the store's
+     * record stays unfinished, rather than read that record (running), which would tell an interruption.
+     */
+    const givenUp = new RecentFinals<Unrecorded>()
+    /**
      * Tasks whose final record a purge removed while they were still held (committed, its task not yet let go: the
      * write's reply not yet handled): their records are not kept in `finals` when they are let go. Each is dropped
      * then, so it holds at most the tasks held.
@@ -314,8 +326,11 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       if (entry.done !== undefined) {
         Deferred.doneUnsafe(entry.done, unrecorded === undefined ? Exit.succeed(entry.info) : Exit.fail(unrecorded))
       }
-      // the handles made at its submission await after this too: they are told the error, not the store's record
-      if (unrecorded !== undefined && entry.final !== undefined) unrecordedFinals.set(entry.final, unrecorded)
+      if (unrecorded !== undefined) {
+        givenUp.add({ id: entry.id, error: unrecorded })
+        // the handles made at its submission await after this too: they are told the error, not the store's record
+        if (entry.final !== undefined) unrecordedFinals.set(entry.final, unrecorded)
+      }
     }
 
     /**
@@ -650,7 +665,12 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
       Effect.suspend(() => {
         const entry = entries.get(id)
         // Not held here: it ended (or was never this process's), so its record is read once, with no second lookup.
-        if (entry === undefined) return stored(id)
+        if (entry === undefined) {
+          const unrecorded = givenUp.get(id)
+          // its final write given up here: the stored record, unless finished since (by another process), is not its end
+          return unrecorded === undefined ? stored(id) : Effect.flatMap(stored(id), (info) =>
+            isTerminal(info.status) ? Effect.succeed(info) : Effect.fail(unrecorded.error))
+        }
         if (entry.done === undefined) entry.done = Deferred.makeUnsafe<TaskInfo, TaskStoreError>()
         return Deferred.await(entry.done)
       })

@@ -16,7 +16,7 @@ import { Add, AddLive, joinWithin, settle, startOn } from "./fixtures.ts"
 /**
  * The memory store refusing the first `refusals` updates of a finished record, each time; with `batched`, it also
  * has an `updateAll` (one call per batch, noted), refusing the same way; with `dies`, a refused update dies instead
- * of failing (a batch's fails as a whole).
+ * of failing (a batch's fails as a whole). `memory`: the store underneath, which takes every write.
  */
 const flakyStore = (refusals: number, batched: boolean, dies = false) =>
   Effect.map(TaskStore.makeMemory, (memory) => {
@@ -46,7 +46,7 @@ const flakyStore = (refusals: number, batched: boolean, dies = false) =>
         }
         : {})
     })
-    return { store, batches, refused }
+    return { store, batches, refused, memory }
   })
 
 describe("a task's final write refused by the store for a while", () => {
@@ -106,6 +106,37 @@ describe("a task's final write refused through all its retries", () => {
           assert.isUndefined(finished.pollUnsafe(), "a Finished event for a record never stored")
           assert.strictEqual((yield* tasks.get(handle.id)).status, "running")
           assert.isUndefined(Tasks.peek(tasks, handle.id))
+          yield* Scope.close(scope, Exit.void)
+        })
+    )
+
+    it.effect(
+      `fails a handle made after the task was let go, and awaitInfo then, with the store's error while the stored record is unfinished, and answers it once finished elsewhere (${batched ? "with" : "without"} updateAll)`,
+      () =>
+        Effect.gen(function*() {
+          const { memory, store } = yield* flakyStore(Number.MAX_SAFE_INTEGER, batched)
+          const { scope, tasks } = yield* startOn(store, AddLive)
+          const submitted = yield* tasks.submit(Add, { a: 2, b: 3 })
+          // let go, given up
+          const joined = yield* joinWithin(yield* Effect.forkChild(Effect.flip(submitted.join)), 8, "the join")
+          assert.strictEqual(joined._tag, "TaskStoreError")
+          const told = <A, E extends TaskStoreError | { readonly _tag: string }>(effect: Effect.Effect<A, E>) =>
+            Effect.match(effect, {
+              onFailure: (error) => error._tag === "TaskStoreError" ? `${error._tag}: ${(error as TaskStoreError).detail}` : error._tag,
+              onSuccess: (a) => Exit.isExit(a) ? `exit ${Exit.isSuccess(a) ? a.value : "failure"}` : `info ${(a as TaskInfo).status}`
+            })
+          const later = yield* tasks.handle(submitted.id)
+          assert.deepStrictEqual(
+            [yield* told(later.await), yield* told(tasks.awaitInfo(submitted.id))],
+            ["TaskStoreError: refused for the test", "TaskStoreError: refused for the test"]
+          )
+          // the record as the process that took the task back would finish it
+          const running = yield* tasks.get(submitted.id)
+          yield* memory.update({ ...running, status: "completed", result: 5, finishedAt: running.heartbeatAt })
+          assert.deepStrictEqual(
+            [yield* told(later.await), yield* told(tasks.awaitInfo(submitted.id))],
+            ["exit 5", "info completed"]
+          )
           yield* Scope.close(scope, Exit.void)
         })
     )

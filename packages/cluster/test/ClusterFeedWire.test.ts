@@ -1907,4 +1907,30 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       yield* a.tell([{ i: ended }])
       assert.deepStrictEqual(yield* Fiber.join(join), Option.some(ended))
     }).pipe(Effect.scoped), 30_000)
+
+  it.live("a task deleted here and submitted again under its id has its new final record kept unsent: a want arriving later gets it", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      const id = record().id
+      const completions = () => a.changes.seen.filter((info) => info.id === id && info.status === "completed").length
+      /** Waits until a's sends decided on everything before: a deletion queued after them is sent. */
+      const decided = Effect.gen(function*() {
+        const marker = record({ runner: "a:1" })
+        yield* a.feed.deleted(marker)
+        yield* until(() => a.sentOf(marker.id).length === 1, () => "the marker's deletion")
+      })
+      yield* a.local.submit(Gated, { gate: "first" }, { id })
+      yield* a.step("first", 100)
+      yield* until(() => completions() === 1, () => "the first completed")
+      yield* a.local.delete(id)
+      yield* until(() => a.sentOf(id).some((item) => item.d !== undefined), () => "the deletion sent")
+      // the same id again: nobody wants it, so its final record is kept, the deletion long decided
+      yield* a.local.submit(Gated, { gate: "second" }, { id })
+      yield* a.step("second", 100)
+      yield* until(() => completions() === 2, () => "the second completed")
+      yield* decided
+      yield* a.post("w", JSON.stringify({ t: [], f: [id] }))
+      yield* until(() => a.sentOf(id).some((item) => item.i?.status === "completed"), () => JSON.stringify(a.sentOf(id)))
+    }).pipe(Effect.scoped), 30_000)
 })

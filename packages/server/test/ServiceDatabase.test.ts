@@ -1,6 +1,7 @@
 /**
  * Where the service keeps its own tables (`ServiceDatabase.layerSql`): a
- * SQLite file under the data directory (made when missing) written with
+ * SQLite file under the data directory (made when missing; the watch tables'
+ * `watch.db`) written with
  * `synchronous = FULL`, memory for `:memory:`, PostgreSQL when a database URL
  * is set; a data directory that cannot be made is a typed error naming it,
  * and nothing is written.
@@ -13,6 +14,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ServerConfig from "../src/ServerConfig.ts"
 import * as ServiceDatabase from "../src/ServiceDatabase.ts"
+import * as WatchService from "../src/WatchService.ts"
 
 const settings = (overrides: Partial<ServerConfig.ServerSettings>): ServerConfig.ServerSettings => ({
   ...ServerConfig.defaults,
@@ -46,6 +48,15 @@ describe("ServiceDatabase", () => {
       // opened again: the rows are in the file
       const rows = yield* using(settings({ dataDir: dir }), "service.db", (sql) => sql<{ readonly value: string }>`SELECT value FROM kept`)
       assert.deepStrictEqual(rows.map((row) => row.value), ["here"])
+    }).pipe(Effect.scoped))
+
+  it.effect("the watch tables have a file of their own under the data directory, watch.db", () =>
+    Effect.gen(function*() {
+      const dir = yield* scratch
+      yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1`).pipe(
+        Effect.provide(WatchService.layerSql(settings({ dataDir: dir })))
+      )
+      assert.isTrue(existsSync(join(dir, "watch.db")))
     }).pipe(Effect.scoped))
 
   it.effect("a data directory that cannot be made is refused with a typed error naming it", () =>

@@ -1,6 +1,7 @@
 /**
  * The dev chain's live activity as it runs, on a real Hardhat node: the
- * chain kinds' examples name the seeded chain `dev`, and each second one ETH
+ * chain kinds' examples name the seeded chain `dev`, the start prints where
+ * the chain is, what was seeded and a scan to try on it, and each second one ETH
  * transfer of the round's number × 10^14 wei goes from one participant to
  * the next, then a token transfer of the round's number of units to the same
  * receiver, the next round sending from that receiver. Read back from the
@@ -8,7 +9,7 @@
  * its own).
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Console, Effect, Layer } from "effect"
 import { DevChain } from "@chainjobs/devchain"
 import * as DevActivity from "../src/DevActivity.ts"
 import * as KindExamples from "../src/KindExamples.ts"
@@ -54,15 +55,31 @@ const minedAfter = (url: string, after: number, count: number) =>
   }))
 
 layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("DevActivity's transfers", (it) => {
-  it.effect("each second an ETH transfer of round × 10^14 wei to the next participant, then a token transfer of round units to it", () =>
+  it.effect("prints the chain and a scan to try, then each second an ETH transfer of round × 10^14 wei to the next participant and a token transfer of round units to it", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
       const examples = yield* Layer.build(KindExamples.layer({ chains: [], devChain: true }))
-      yield* Layer.build(DevActivity.layer.pipe(Layer.provide(Layer.succeedContext(examples))))
+      const printed: Array<string> = []
+      const capture = { ...globalThis.console, log: (...parts: Array<unknown>) => printed.push(parts.join(" ")) }
+      yield* Layer.build(DevActivity.layer.pipe(
+        Layer.provide(Layer.succeedContext(examples)),
+        Layer.provide(Layer.succeed(Console.Console, capture))
+      ))
       const all = yield* KindExamples.KindExamples.use((kinds) => kinds.all).pipe(Effect.provide(Layer.succeedContext(examples)))
-      const scan = all.get("chain/scan-addresses") as { readonly chain: string; readonly toBlock: number }
+      const scan = all.get("chain/scan-addresses") as {
+        readonly chain: string
+        readonly addresses: ReadonlyArray<string>
+        readonly fromBlock: number
+        readonly toBlock: number
+      }
       const events = all.get("chain/sync-events") as { readonly address: string }
       assert.strictEqual(scan.chain, "dev")
+      // The start's two lines: the chain and what was seeded, then the scan example to try (the first two participants).
+      assert.deepStrictEqual(printed, [
+        `dev chain  ${chain.url}  (Hardhat, chain id ${chain.chainId}; ERC-20 ${events.address}, blocks ${scan.fromBlock}-${scan.toBlock} seeded)\n` +
+        `  try: chain/scan-addresses ${JSON.stringify({ chain: "dev", addresses: scan.addresses, fromBlock: scan.fromBlock, toBlock: scan.toBlock })}`
+      ])
+      assert.strictEqual(scan.addresses.length, 2)
       const [eth1, token1, eth2, token2] = yield* minedAfter(chain.url, scan.toBlock, 4)
       const same = (a: string, b: string) => assert.strictEqual(a.toLowerCase(), b.toLowerCase())
       // Round 1: 10^14 wei to the next participant, then 1 token unit to it from the same sender.

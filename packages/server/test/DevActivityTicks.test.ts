@@ -1,7 +1,8 @@
 /**
  * The dev chain's live activity as it runs, on a real Hardhat node: the
- * chain kinds' examples name the seeded chain `dev`, the start prints where
- * the chain is, what was seeded and a scan to try on it, and each second one ETH
+ * chain kinds' examples name the seeded chain `dev`, seeded with 30 rounds
+ * (one ETH transfer among the participants each, `DevSeed`), the start prints
+ * where the chain is, what was seeded and a scan to try on it, and each second one ETH
  * transfer of the round's number × 10^14 wei goes from one participant to
  * the next, then a token transfer of the round's number of units to the same
  * receiver, the next round sending from that receiver. Read back from the
@@ -33,14 +34,15 @@ const rpc = <A>(url: string, method: string, params: ReadonlyArray<unknown>) =>
   )
 
 /**
- * The first `count` transactions mined after block `after`, waiting (looking every 100 ms) for them. Not a speed
- * bound: only to say what was seen, it gives up at 50 s, short of the test's 60 s timeout.
+ * The first `count` transactions mined after block `after` (or, given `through`, every one up to that block),
+ * waiting (looking every 100 ms) for them. Not a speed bound: only to say what was seen, it gives up at 50 s, short
+ * of the test's 60 s timeout.
  */
-const minedAfter = (url: string, after: number, count: number) =>
+const minedAfter = (url: string, after: number, count: number, through?: number) =>
   Effect.gen(function*() {
     const mined: Array<Mined> = []
     let next = after + 1
-    while (mined.length < count) {
+    while (through === undefined ? mined.length < count : next <= through) {
       const block = yield* rpc<{ readonly transactions: ReadonlyArray<Mined> } | null>(url, "eth_getBlockByNumber", [`0x${next.toString(16)}`, true])
       if (block === null) yield* Effect.sleep("100 millis")
       else {
@@ -48,7 +50,7 @@ const minedAfter = (url: string, after: number, count: number) =>
         next++
       }
     }
-    return mined.slice(0, count)
+    return through === undefined ? mined.slice(0, count) : mined
   }).pipe(Effect.timeoutOrElse({
     duration: "50 seconds",
     orElse: () => Effect.die(new Error(`fewer than ${count} transactions mined after block ${after} in 50 s`))
@@ -80,6 +82,9 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("DevAct
         `  try: chain/scan-addresses ${JSON.stringify({ chain: "dev", addresses: scan.addresses, fromBlock: scan.fromBlock, toBlock: scan.toBlock })}`
       ])
       assert.strictEqual(scan.addresses.length, 2)
+      // 30 rounds seeded: one ETH transfer among the participants each (at least 10^15 wei; the bystanders send 1 wei).
+      const seeded = yield* minedAfter(chain.url, scan.fromBlock - 1, 0, scan.toBlock)
+      assert.strictEqual(seeded.filter((mined) => BigInt(mined.value) >= 10n ** 15n).length, 30)
       const [eth1, token1, eth2, token2] = yield* minedAfter(chain.url, scan.toBlock, 4)
       const same = (a: string, b: string) => assert.strictEqual(a.toLowerCase(), b.toLowerCase())
       // Round 1: 10^14 wei to the next participant, then 1 token unit to it from the same sender.

@@ -443,6 +443,17 @@ const renewals = (a: Effect.Success<ReturnType<typeof cluster>>, wants: () => Re
 }
 
 /**
+ * Waits until a's sends decided on every change queued before (kept it unsent, sent it or skipped it): the deletion of a
+ * marker, queued after them, is sent.
+ */
+const sendsDecided = (a: Effect.Success<ReturnType<typeof cluster>>) =>
+  Effect.gen(function*() {
+    const marker = record({ runner: "a:1" })
+    yield* a.feed.deleted(marker)
+    yield* until(() => a.sentOf(marker.id).length === 1, () => "the marker's deletion")
+  })
+
+/**
  * A read of a task's record for `finalRecord` that counts itself (in `reads`, by id) and finds `info`: whether a join
  * read first or took the final record the feed kept.
  */
@@ -450,6 +461,20 @@ const countedRead = (reads: Map<string, number>, info: TaskInfo.TaskInfo) =>
   Effect.sync(() => {
     reads.set(info.id, (reads.get(info.id) ?? 0) + 1)
     return info
+  })
+
+/**
+ * A task of a's expected (`expect`), run by a's supervisor (its gate `gate`) and joined (`finalRecord`, waiting unread):
+ * its record as expected (`running`) and the join's fiber.
+ */
+const joinedRunningHere = (a: Effect.Success<ReturnType<typeof cluster>>, gate: string) =>
+  Effect.gen(function*() {
+    const running = record({ runner: "a:1" })
+    a.feed.expect(running.id)
+    yield* a.local.submit(Gated, { gate }, { id: running.id })
+    yield* until(() => a.heardOf(running.id).some((info) => info.status === "running"), () => "running here")
+    const join = yield* Effect.forkChild(a.feed.finalRecord(running.id, countedRead(new Map(), running)), { startImmediately: true })
+    return { running, join }
   })
 
 /** Tasks x ran to their end, each expected by a (`expect`) before x told their final records (in tens), and told. */
@@ -1802,11 +1827,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
   it.live("a join waiting unread for a task that moved from here to another runner reads it when that runner leaves", () =>
     Effect.gen(function*() {
       const a = yield* blindCluster
-      const here = record({ runner: "a:1" })
-      a.feed.expect(here.id)
-      yield* a.local.submit(Gated, { gate: "away" }, { id: here.id })
-      yield* until(() => a.heardOf(here.id).some((info) => info.status === "running"), () => "running here")
-      const join = yield* Effect.forkChild(a.feed.finalRecord(here.id, countedRead(new Map(), here)), { startImmediately: true })
+      const { join, running: here } = yield* joinedRunningHere(a, "away")
       // its shard moved: x runs it (a later attempt) and ends it, the final record's notification never sent
       const there = { ...record(), id: here.id, attempt: 2 }
       yield* a.tell([{ i: there }])
@@ -1870,11 +1891,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
   it.live("a task run here and read again after a loss is still run here: a runner's leaving does not read it for its join", () =>
     Effect.gen(function*() {
       const a = yield* blindCluster
-      const here = record({ runner: "a:1" })
-      a.feed.expect(here.id)
-      yield* a.local.submit(Gated, { gate: "stays" }, { id: here.id })
-      yield* until(() => a.heardOf(here.id).some((info) => info.status === "running"), () => "running here")
-      const join = yield* Effect.forkChild(a.feed.finalRecord(here.id, countedRead(new Map(), here)), { startImmediately: true })
+      const { join, running: here } = yield* joinedRunningHere(a, "stays")
       // a number missing: the re-read after the loss reads it (its join follows it), as this runner's record
       yield* a.settle({ seq: 1_000 })
       assert.strictEqual(a.faults.gets.get(here.id), 1, "reads of the task after the loss")
@@ -1891,12 +1908,8 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
   it.live("a join waiting unread for a task run here wants its final record from the others once this runner lets it go unfinished", () =>
     Effect.gen(function*() {
       const a = yield* blindCluster
-      const moving = record({ runner: "a:1" })
-      a.feed.expect(moving.id)
-      yield* a.local.submit(Gated, { gate: "moving" }, { id: moving.id })
-      yield* until(() => a.heardOf(moving.id).some((info) => info.status === "running"), () => "running here")
       // run here: its expectation no longer wants it of the others, nor does its join (which waits unread)
-      const join = yield* Effect.forkChild(a.feed.finalRecord(moving.id, countedRead(new Map(), moving)), { startImmediately: true })
+      const { join, running: moving } = yield* joinedRunningHere(a, "moving")
       const wantsBefore = a.sent("w").length
       // its shard moves: a lets it go (back to pending), and wants its final record of whichever runner adopts it
       yield* a.local.handOff(moving.id)
@@ -1914,12 +1927,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       yield* a.settle()
       const id = record().id
       const completions = () => a.changes.seen.filter((info) => info.id === id && info.status === "completed").length
-      /** Waits until a's sends decided on everything before: a deletion queued after them is sent. */
-      const decided = Effect.gen(function*() {
-        const marker = record({ runner: "a:1" })
-        yield* a.feed.deleted(marker)
-        yield* until(() => a.sentOf(marker.id).length === 1, () => "the marker's deletion")
-      })
+      const decided = sendsDecided(a)
       yield* a.local.submit(Gated, { gate: "first" }, { id })
       yield* a.step("first", 100)
       yield* until(() => completions() === 1, () => "the first completed")
@@ -1932,5 +1940,24 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       yield* decided
       yield* a.post("w", JSON.stringify({ t: [], f: [id] }))
       yield* until(() => a.sentOf(id).some((item) => item.i?.status === "completed"), () => JSON.stringify(a.sentOf(id)))
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a final record kept unsent is sent once: a second want of its task gets nothing more", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      yield* a.settle()
+      const decided = sendsDecided(a)
+      const kept = yield* a.local.submit(Gated, { gate: "kept" })
+      yield* a.step("kept", 100)
+      yield* until(() => a.changes.seen.some((info) => info.id === kept.id && info.status === "completed"), () => "completed")
+      yield* decided
+      const finals = () => a.sentOf(kept.id).filter((item) => item.i?.status === "completed").length
+      yield* a.post("w", JSON.stringify({ t: [], f: [kept.id] }))
+      yield* until(() => finals() === 1, () => JSON.stringify(a.sentOf(kept.id)))
+      // x wants it again (its every record now): it has it, and a keeps nothing more of it
+      yield* a.post("w", JSON.stringify({ t: [kept.id], f: [kept.id] }))
+      yield* a.settle()
+      yield* decided
+      assert.strictEqual(finals(), 1)
     }).pipe(Effect.scoped), 30_000)
 })

@@ -12,6 +12,7 @@ import type { TaskInfo } from "../src/TaskInfo.ts"
 import * as Tasks from "../src/Tasks.ts"
 import * as TaskStore from "../src/TaskStore.ts"
 import { Add, AddLive, joinWithin, settle, startOn } from "./fixtures.ts"
+import { record } from "./TaskStoreConformance.ts"
 
 /**
  * The memory store refusing the first `refusals` updates of a finished record, each time; with `batched`, it also
@@ -137,6 +138,27 @@ describe("a task's final write refused through all its retries", () => {
             [yield* told(later.await), yield* told(tasks.awaitInfo(submitted.id))],
             ["exit 5", "info completed"]
           )
+          yield* Scope.close(scope, Exit.void)
+        })
+    )
+
+    it.effect(
+      `of a task adopted here (no handle made at its submission) fails its awaits with the store's error and dispatches the task waiting for its worker (${batched ? "with" : "without"} updateAll)`,
+      () =>
+        Effect.gen(function*() {
+          const { memory, store } = yield* flakyStore(Number.MAX_SAFE_INTEGER, batched)
+          const { scope, tasks } = yield* startOn(store, AddLive, { maxWorkers: 1 })
+          // written by another process, pending
+          const other = record({ kind: Add.name, payload: { a: 2, b: 3 } })
+          yield* memory.insert(other)
+          yield* tasks.adopt(other.id)
+          // one worker: the next task waits for the adopted one's release
+          const next = yield* tasks.submit(Add, { a: 1, b: 1 })
+          const awaited = yield* Effect.forkChild(Effect.flip(tasks.awaitInfo(other.id)))
+          const error = yield* joinWithin(awaited, 8, "awaitInfo")
+          assert.deepStrictEqual(error._tag === "TaskStoreError" ? error.detail : error._tag, "refused for the test")
+          // released: the next task is dispatched and runs (its final write given up too)
+          assert.strictEqual((yield* joinWithin(yield* Effect.forkChild(Effect.flip(next.join)), 8, "the next task"))._tag, "TaskStoreError")
           yield* Scope.close(scope, Exit.void)
         })
     )

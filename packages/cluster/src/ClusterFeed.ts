@@ -472,8 +472,12 @@ export const make = Effect.fnUntraced(function*(options: {
   const deliverRemote = (item: TaskInfo.TaskInfo | TaskEvent.Deleted) => {
     const deletion = "_tag" in item
     const info = deletion ? item.info : item
-    if (deletion) place(info.id, RecordOrder.deleted, undefined, true)
-    else if (!isNews(info)) return
+    if (deletion) {
+      // a deletion heard again (a peer sending it twice, a replayed notification) was told already: told once
+      const last = placeOf(info.id)
+      if (last !== undefined && last.told && RecordOrder.compareRanks(last.rank, RecordOrder.deleted) === 0) return
+      place(info.id, RecordOrder.deleted, undefined, true)
+    } else if (!isNews(info)) return
     if (deletion || TaskInfo.isTerminal(info.status)) remoteOpen.delete(info.id)
     else remoteOpen.set(info.id, info)
     // another runner's record is the latest: the task is not (or no longer) run here

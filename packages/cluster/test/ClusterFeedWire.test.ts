@@ -826,6 +826,12 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* a.settle({ seq: 1_000 })
       const goneDeletions = a.journal.seen.filter((item) => "_tag" in item && item.info.id === gone.id)
       assert.strictEqual(goneDeletions.length, 1)
+      // the same deletion heard again, from another runner and from x once more: told once all the same
+      yield* a.tell([{ d: gone }], { from: "y:1", session: "s9", seq: 1 })
+      yield* a.tell([{ d: gone }], { seq: 1_001 })
+      yield* a.settle({ seq: 1_002 })
+      yield* a.settle({ from: "y:1", session: "s9", seq: 2 })
+      assert.strictEqual(a.journal.seen.filter((item) => "_tag" in item && item.info.id === gone.id).length, 1)
     }).pipe(Effect.scoped), 30_000)
 
   it.live("a record this runner read keeps earlier notifications out, and an unfinished one is re-read after a loss", () =>

@@ -211,7 +211,11 @@ export const makeWith = (bodies: StatusBodies) =>
         const info = read.success
         if (answered(request, response, hot.events, info, started, fromMemory)) return
         const writer = streamTo(response)
-        opened(response, writer, yield* Effect.orDie(feed.listen(hot.id, writer, info)), started)
+        const listening = yield* Effect.result(feed.listen(hot.id, writer, info))
+        // The feed cannot follow the task (deleted meanwhile, a store error): the stack answers the read, as it answers
+        // a read that fails above, rather than leaving the request unanswered.
+        if (listening._tag === "Failure") return response.headersSent ? void response.destroy() : next()
+        opened(response, writer, listening.success, started)
       })
 
     const handler: Handler = (request, response, next) => {

@@ -8,11 +8,12 @@
  * read without a known token, or of another principal's task, goes on to the
  * stack, and a finished task's record is answered from memory (the
  * supervisor's, else the feed's final record) with its body kept, and a
- * running task's stream follows it to its final record and the `end` event.
+ * running task's stream follows it to its final record and the `end` event;
+ * a stream whose feed cannot follow the task (its listen fails) goes to the stack.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { Principal, TaskFeed, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
+import { Principal, TaskError, TaskFeed, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import * as HotReads from "../src/HotReads.ts"
 import { TaskRecord, toRecord } from "../src/RestApi.ts"
 import { endEvent } from "../src/RestServer.ts"
@@ -95,6 +96,18 @@ describe("HotReads through the effects", () => {
         )
         assert.strictEqual(records[records.length - 1]?.status, "completed", stream.text)
         assert.isTrue(stream.text.endsWith(new TextDecoder().decode(endEvent)), stream.text)
+      }))
+
+    it.effect("over a feed whose listen fails (a store error), a task's stream is answered by the stack, not left unanswered", () =>
+      Effect.gen(function*() {
+        const failing = Effect.map(laterListening, (feed) =>
+          TaskFeed.TaskFeed.of({ ...feed, listen: () => Effect.fail(new TaskError.TaskStoreError({ operation: "get", detail: "injected" })) }))
+        const base = yield* frontServerWith(Effect.provideServiceEffect(HotReads.make, TaskFeed.TaskFeed, failing))
+        const task = yield* submit("alice", 50)
+        // `get` fails the test if the answer does not end within its bound: before, no status line ever came.
+        const stream = yield* get(`${base}/api/tasks/${task.id}/events?access_token=${tokens.alice}`)
+        // The bench's stack answers 418 "stack".
+        assert.deepStrictEqual([stream.status, stream.text], [418, "stack"])
       }))
   })
 })

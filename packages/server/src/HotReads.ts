@@ -15,8 +15,8 @@
  * bytes: the record as the API encodes `TaskRecord`, the stream's frames as
  * the feed encoded them, then the `end` event. It answers only the request
  * it can answer as the stack would: anything else — a refusal, a task that
- * is not found, a store error, another method, an unusual query — goes on to
- * the full stack, which answers it as it always has.
+ * is not found, a store error, another method, an unusual query, a defect on
+ * the way — goes on to the full stack, which answers it as it always has.
  *
  * Most reads are answered in the request's own callback, with no fiber:
  * when the principals answer at once (a table of tokens: an `Exit`) and the
@@ -35,7 +35,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option, Result, Schema } from "effect"
+import { Cause, Context, Effect, Layer, Option, Schema } from "effect"
 import type * as Http from "node:http"
 import { Principal, TaskAccess, TaskFeed, TaskInfo, Tasks } from "@chainjobs/tasks"
 import * as HotRequest from "./HotRequest.ts"
@@ -204,19 +204,31 @@ export const makeWith = (bodies: StatusBodies) =>
         // deleted since the feed heard of it.
         const known = peek !== undefined ? peek(hot.id) : feed.final(hot.id)
         const fromMemory = known !== undefined && Principal.canSee(who.value, known)
-        const read = fromMemory
-          ? Result.succeed(known)
-          : yield* Effect.result(Effect.provideService(access.get(hot.id), Principal.CurrentPrincipal, who.value))
-        if (read._tag === "Failure") return next()
-        const info = read.success
+        // A read that fails (not found, a store error) goes on to the stack (`unserved`), which answers it.
+        const info = fromMemory
+          ? known
+          : yield* Effect.provideService(access.get(hot.id), Principal.CurrentPrincipal, who.value)
         if (answered(request, response, hot.events, info, started, fromMemory)) return
         const writer = streamTo(response)
-        const listening = yield* Effect.result(feed.listen(hot.id, writer, info))
-        // The feed cannot follow the task (deleted meanwhile, a store error): the stack answers the read, as it answers
-        // a read that fails above, rather than leaving the request unanswered.
-        if (listening._tag === "Failure") return response.headersSent ? void response.destroy() : next()
-        opened(response, writer, listening.success, started)
+        opened(response, writer, yield* feed.listen(hot.id, writer, info), started)
       })
+
+    /**
+     * A read `serve` ended without answering — a failure (the task not found or
+     * deleted meanwhile, a store error, a feed that cannot follow it) or a
+     * defect anywhere in it — goes on to the stack, which answers it as it
+     * always has, rather than being left with no answer at all; one whose
+     * answer has begun is cut off (its client sees a broken response, not a
+     * wait). A defect is logged: the stack's answer hides it from the client.
+     */
+    const unserved = (response: Http.ServerResponse, next: () => void) => (cause: Cause.Cause<unknown>) =>
+      Effect.andThen(
+        Cause.hasDies(cause) ? Effect.logWarning("chainjobs: a hot read died; the stack answers it", cause) : Effect.void,
+        Effect.sync(() => {
+          if (!response.headersSent) next()
+          else if (!response.writableEnded) response.destroy()
+        })
+      )
 
     const handler: Handler = (request, response, next) => {
       if (request.method !== "GET") return next()
@@ -241,7 +253,7 @@ export const makeWith = (bodies: StatusBodies) =>
           if (stop !== undefined) return opened(response, writer, stop, started)
         }
       }
-      run(serve(request, response, next, hot, token, started))
+      run(Effect.catchCause(serve(request, response, next, hot, token, started), unserved(response, next)))
     }
     return handler
   })

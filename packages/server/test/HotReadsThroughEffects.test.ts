@@ -9,11 +9,12 @@
  * stack, and a finished task's record is answered from memory (the
  * supervisor's, else the feed's final record) with its body kept, and a
  * running task's stream follows it to its final record and the `end` event;
- * a stream whose feed cannot follow the task (its listen fails) goes to the stack.
+ * a stream whose feed cannot follow the task (its listen fails) goes to the stack,
+ * and so does a read during which any of them dies (a defect).
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { Principal, TaskError, TaskFeed, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
+import { Principal, TaskAccess, TaskError, TaskFeed, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import * as HotReads from "../src/HotReads.ts"
 import { TaskRecord, toRecord } from "../src/RestApi.ts"
 import { endEvent } from "../src/RestServer.ts"
@@ -108,6 +109,28 @@ describe("HotReads through the effects", () => {
         const stream = yield* get(`${base}/api/tasks/${task.id}/events?access_token=${tokens.alice}`)
         // The bench's stack answers 418 "stack".
         assert.deepStrictEqual([stream.status, stream.text], [418, "stack"])
+      }))
+
+    it.effect("a read during which the principals, the store read or the feed dies (a defect) is answered by the stack, not left unanswered", () =>
+      Effect.gen(function*() {
+        const dies = () => Effect.die(new Error("injected"))
+        const dyingPrincipals = Effect.succeed(Principal.Principals.of({ authenticate: dies }))
+        const dyingRead = Effect.map(TaskAccess.TaskAccess, (access) => TaskAccess.TaskAccess.of({ ...access, get: dies }))
+        const dyingListen = Effect.map(laterListening, (feed) => TaskFeed.TaskFeed.of({ ...feed, listen: dies }))
+        const task = yield* submit("alice", 50)
+        for (
+          const [what, lean, path] of [
+            ["the principals die", Effect.provideServiceEffect(HotReads.make, Principal.Principals, dyingPrincipals), task.id],
+            // A task the supervisor does not hold: read from the store.
+            ["the store read dies", Effect.provideServiceEffect(HotReads.make, TaskAccess.TaskAccess, dyingRead), "not-held"],
+            ["the feed's listen dies", Effect.provideServiceEffect(HotReads.make, TaskFeed.TaskFeed, dyingListen), `${task.id}/events`]
+          ] as const
+        ) {
+          const base = yield* frontServerWith(lean)
+          // `get` fails the test if the answer does not end within its bound: before, no status line ever came.
+          const reply = yield* get(`${base}/api/tasks/${path}?access_token=${tokens.alice}`)
+          assert.deepStrictEqual([reply.status, reply.text], [418, "stack"], what)
+        }
       }))
   })
 })

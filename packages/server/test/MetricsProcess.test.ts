@@ -2,7 +2,7 @@
  * The process gauges of `/metrics` as values, not only as names: open
  * connections go up and back down as clients come and go, every V8 heap
  * space is reported with its size and use, the event-loop delay is in
- * seconds, external memory is reported; the scheduler gauges read the
+ * seconds and each sample's is since the sample before, external memory is reported; the scheduler gauges read the
  * fibers' `TurnScheduler` (0 under Effect's own scheduler); and the bounded
  * `surface` label of a request path.
  */
@@ -128,4 +128,30 @@ describe("the scheduler gauges", () => {
     Effect.gen(function*() {
       assert.deepStrictEqual(yield* sampledOn(undefined, () => {}), { ready: 0, wait: 0 })
     }))
+})
+
+describe("the event-loop delay", () => {
+  it.effect("each sample reports the delay since the sample before: a stall shows in the next sample only", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const sampleProcess = yield* Metrics.processSampler
+      const maxDelay = Effect.map(
+        Metric.value(Metric.withAttributes(Metrics.eventLoopDelay, { quantile: "max" })),
+        (state) => state.value
+      )
+      const turns = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 30)))
+      // The delay monitor's timer measures from its previous tick: it ticks first, then the event loop is held for
+      // 500 ms and given turns again, in which the timer sees the stall.
+      yield* turns
+      const until = Date.now() + 500
+      while (Date.now() < until) {
+        // held
+      }
+      yield* turns
+      yield* sampleProcess
+      const stalled = yield* maxDelay
+      assert.isAtLeast(stalled, 0.4)
+      // At once: the stall is the previous sample's, not this one's.
+      yield* sampleProcess
+      assert.isBelow(yield* maxDelay, stalled)
+    })).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 })

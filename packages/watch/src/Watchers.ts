@@ -41,13 +41,15 @@
  * a cluster singleton: each watcher's loop runs on one runner at a time, and
  * another runner restarts it when that one goes. Such a loop reads the stored
  * watcher before each tick and ticks only while it is active; it idles while
- * the watcher is paused or removed (until the process ends), so a watcher
- * resumed or added again under its name anywhere is followed again. Lag's
+ * the watcher is paused, so a watcher resumed anywhere is followed again.
+ * `remove` stops the daemon this process declared, and its loop task with it;
+ * a watcher removed elsewhere has its daemon stopped at the next read of the
+ * tables; added again under its name, it gets a daemon of its own. Lag's
  * head, reorg count and last error are the loop's process's.
  *
  * @since 0.1.0
  */
-import { Task, Tasks } from "@chainjobs/tasks"
+import { type Schedules, Task, Tasks } from "@chainjobs/tasks"
 import { Clock, Context, Duration, Effect, FiberMap, Layer, Metric, Option, Queue, Schedule, Schema, Semaphore, Stream } from "effect"
 import type { SqlClient } from "effect/sql"
 import { BalanceCache } from "./BalanceCache.ts"
@@ -142,6 +144,11 @@ export const defaults: WatchersConfig = {
   watchers: [],
   placement: "local",
   rescanEvery: "5 seconds"
+}
+
+/** One declaration of a watcher's daemon by this process (`tasks` placement): its daemon once the supervisor kept it. */
+interface Declaration {
+  daemon?: Schedules.Daemon
 }
 
 /** The task kind of a watcher's loop under `tasks` placement: it runs until interrupted. */
@@ -505,8 +512,12 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
       Option.isSome(watcher) && watcher.value.status === "active" ? tick(name) : Effect.void)
 
   const placed = config.placement === "tasks"
-  /** The watchers whose daemons this process declared. */
-  const declared = new Set<string>()
+  /**
+   * The daemons this process declared, by watcher name: one declaration each
+   * (its daemon set once the supervisor has kept it), so that a removal can
+   * stop it, and a declaration that a removal overtook stops its own daemon.
+   */
+  const declared = new Map<string, Declaration>()
 
   /**
    * Starts the watcher's loop here, or (placed) declares the daemon keeping its
@@ -516,15 +527,48 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
   const start = (name: string): Effect.Effect<void> => {
     if (!placed) return FiberMap.run(fibers, name, loop(name), { onlyIfMissing: true }).pipe(Effect.asVoid)
     if (declared.has(name)) return Effect.void
-    declared.add(name)
+    const declaration: Declaration = {}
+    declared.set(name, declaration)
     return tasks.daemon(WatcherLoop, { watcher: name }, { restart: Schedule.spaced(pollInterval) }).pipe(
-      Effect.asVoid,
+      Effect.flatMap((daemon) => {
+        if (declared.get(name) !== declaration) return daemon.stop
+        declaration.daemon = daemon
+        return Effect.void
+      }),
       Effect.catch((error) => {
-        declared.delete(name)
+        if (declared.get(name) === declaration) declared.delete(name)
         return Effect.logWarning(`chainjobs watch: watcher "${name}": cannot place its loop: ${error.message}`)
       })
     )
   }
+
+  /**
+   * (Placed) Stops the daemon this process declared for the watcher, which
+   * interrupts its loop task and waits until it has stopped (a stop already
+   * under way is waited for as well); then the name may be declared again.
+   */
+  const unplace = (name: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const declaration = declared.get(name)
+      if (declaration === undefined) return Effect.void
+      const forget = Effect.sync(() => {
+        if (declared.get(name) === declaration) declared.delete(name)
+      })
+      return declaration.daemon === undefined ? forget : Effect.andThen(declaration.daemon.stop, forget)
+    })
+
+  /**
+   * (Placed) Stops the daemons of the watchers removed elsewhere: those whose
+   * declaration made before the read of the stored names `stored` is still
+   * current and whose name is not among them (one declared meanwhile may name
+   * a watcher added since).
+   */
+  const stopRemoved = (before: ReadonlyMap<string, Declaration>, stored: ReadonlySet<string>) =>
+    Effect.forEach(
+      Array.from(before).filter(([name, declaration]) => !stored.has(name) && declared.get(name) === declaration),
+      ([name]) => unplace(name),
+      { discard: true }
+    )
 
   if (placed) {
     yield* tasks.register(WatcherLoop, ({ watcher }) => Effect.andThen(loop(watcher), Effect.never), Context.empty())
@@ -614,7 +658,10 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
     remove: (name) =>
       Effect.gen(function*() {
         yield* FiberMap.remove(fibers, name)
-        if (!(yield* WatchStore.deleteWatcher(name))) return yield* unknown(name)
+        const deleted = yield* WatchStore.deleteWatcher(name)
+        // after the delete, so that no read of the tables declares its daemon again
+        yield* unplace(name)
+        if (!deleted) return yield* unknown(name)
         running.delete(name)
       }).pipe(Effect.provideContext(context)),
     setAccounts,
@@ -649,9 +696,16 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
     if (placed || watcher.status === "active") yield* start(watcher.name)
   }
   if (placed) {
-    // watchers added by other processes sharing the tables get their daemons declared here too
-    yield* WatchStore.listWatchers.pipe(
-      Effect.flatMap(Effect.forEach((watcher) => start(watcher.name), { discard: true })),
+    // watchers added by other processes sharing the tables get their daemons declared here too, and those they
+    // removed have theirs stopped
+    yield* Effect.suspend(() => {
+      const before = new Map(declared)
+      return Effect.flatMap(WatchStore.listWatchers, (watchers) =>
+        Effect.andThen(
+          stopRemoved(before, new Set(watchers.map((watcher) => watcher.name))),
+          Effect.forEach(watchers, (watcher) => start(watcher.name), { discard: true })
+        ))
+    }).pipe(
       Effect.catch((error) => Effect.logWarning(`chainjobs watch: reading the watchers: ${error.message}`)),
       Effect.provideContext(context),
       Effect.repeat(Schedule.spaced(config.rescanEvery)),

@@ -3,7 +3,8 @@
  * (`local` placement), started by `add` and `resume`, stopped by `pause` and
  * `remove`, going on after a failed tick (a warning), started again after a restart for
  * the active watchers only; and as `WatcherLoop` tasks kept running by
- * daemons (`tasks` placement), which idle while their watcher is paused and
+ * daemons (`tasks` placement), which idle while their watcher is paused,
+ * stop when it is removed (here, or elsewhere: at the next read of the tables), and
  * follow a watcher another process wrote into the shared tables once the
  * tables are read again (a read that fails is a warning, and the reads go on).
  *
@@ -194,6 +195,41 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
           after.items.map((task) => [(task.payload as { watcher: string }).watcher, task.status]).sort(),
           [["clock", "running"], ["elsewhere", "running"], ["placed", "running"]]
         )
+      }))
+    }).pipe(Effect.scoped), 90_000)
+
+  it.effect("tasks placement: remove stops the watcher's loop task; a removal made by another process ends it at the next read of the tables; added again, the name is followed by a loop of its own", () =>
+    Effect.gen(function*() {
+      const directory = yield* tempDirectory
+      const watched = address(16)
+      const other = address(18)
+      yield* inRuntime(directory, { watchers: { placement: "tasks", rescanEvery: "100 millis" } }, Effect.gen(function*() {
+        const watchers = yield* Watchers.Watchers
+        const tasks = yield* Tasks.Tasks
+        /** The watchers whose WatcherLoop task is running. */
+        const running = Effect.map(
+          tasks.list({ kind: [Watchers.WatcherLoop.name], limit: 100 }),
+          (page) => page.items.filter((task) => task.status === "running").map((task) => (task.payload as { watcher: string }).watcher).sort()
+        )
+        yield* watchers.add({ name: "gone", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
+        yield* watchers.add({ name: "dropped", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
+        const first = yield* sent(17, watched)
+        yield* processed("gone", first)
+        yield* processed("dropped", first)
+        assert.deepStrictEqual(yield* running, ["dropped", "gone"])
+
+        // removed here: its daemon is stopped and its loop task with it, before remove returns
+        yield* watchers.remove("gone")
+        assert.deepStrictEqual(yield* running, ["dropped"], "a removed watcher's loop task went on running")
+
+        // removed by another process sharing the tables: the next read of the tables ends its loop here
+        assert.isTrue(yield* WatchStore.deleteWatcher("dropped"))
+        yield* eventually(Effect.map(running, (names) => names.length === 0), "the loop of a watcher removed elsewhere ended")
+
+        // added again under the name (another account): a loop of its own follows it
+        yield* watchers.add({ name: "gone", chain: "dev", processor: Record.name, accounts: [other], confirmations: 0 })
+        yield* processed("gone", yield* sent(17, other))
+        assert.deepStrictEqual(yield* running, ["gone"])
       }))
     }).pipe(Effect.scoped), 90_000)
 

@@ -239,6 +239,26 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
       }), {}, undefined, view)
   }, { timeout: 60_000 })
 
+  it.live("a submission refused as its shard is not held tells how long its owner waited for the shard: no longer than the call took", () => {
+    const id = TaskInfo.makeId(Date.now())
+    /** The shard of `id`'s task let go of, as in the test before. */
+    const view = (held: Sharding.Sharding["Service"]): Sharding.Sharding["Service"] => {
+      const shard = TaskEntity.shardOf(held, TaskEntity.placement({ id, kind: "gated", key: null })).toString()
+      return { ...held, hasShardId: (s) => s.toString() !== shard && held.hasShardId(s) }
+    }
+    return onRunner((runner) =>
+      Effect.gen(function*() {
+        const before = Date.now()
+        const refused = yield* Effect.flip(runner.tasks.submit(Gated, { gate: "g" }, { id }))
+        const took = Date.now() - before
+        assert.deepInclude(refused, { _tag: "TaskStoreError", operation: "submit" })
+        const refusal = (refused as TaskError.TaskStoreError).cause as { readonly _tag: string; readonly waitedMillis: number }
+        assert.strictEqual(refusal._tag, "NotAdmitted")
+        assert.isAtLeast(refusal.waitedMillis, 0)
+        assert.isAtMost(refusal.waitedMillis, took, "the owner's wait is part of the call's time")
+      }), {}, undefined, view)
+  }, { timeout: 60_000 })
+
   it.live("a schedule runs its ticks on the runner holding its singleton; a daemon keeps its task running, ends one an earlier run left, and interrupts its own when stopped", () =>
     onRunner((runner) =>
       Effect.gen(function*() {

@@ -272,10 +272,13 @@ export class ChainjobsClient<Kinds extends KindMap = KindMap> {
       if (response.status === 204 || response.body === null) return
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
       let buffer = ""
+      // whether the text read so far ends in a CR: a LF opening the next chunk is that CRLF's second half, not a line of its own
+      let afterCr = false
       for (;;) {
         const { done, value } = await reader.read()
         if (done) return
-        buffer += value.replace(/\r\n?/g, "\n")
+        buffer += (afterCr && value.startsWith("\n") ? value.slice(1) : value).replace(/\r\n?/g, "\n")
+        afterCr = value.endsWith("\r")
         let end: number
         while ((end = buffer.indexOf("\n\n")) !== -1) {
           const frame = buffer.slice(0, end)

@@ -8,13 +8,17 @@
  * registers, so no supervisor takes them up) are in the store when b starts
  * with a bound of two; a leaves (its farewell), and b reads again two of
  * them, not five. b's feed's store counts its reads (the only fake: a counter
- * around the real store).
+ * around the real store). Past the bound, a task a watch or a wait of b's
+ * follows is kept, and the longest known of the others go first: b on a test
+ * clock learns six of a's (its reads of them), follows two, turns its memory
+ * once with a bound of three, and reads again the two followed and the newest.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import type { TaskStore } from "@chainjobs/tasks"
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
-import { eventually, freshCluster, makeRunner } from "./FeedRunners.ts"
+import { eventually, freshCluster, makeRunner, pool } from "./FeedRunners.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 /** The store with its reads of each task counted into `reads`. */
@@ -45,5 +49,47 @@ describe.skipIf(pgTestUrl === undefined)("tasks known unfinished elsewhere that 
       // the reads again start together (8 at a time): by the time two are done, no other is still to start
       yield* Effect.sleep("500 millis")
       assert.strictEqual(readAgain().length, 2, `read again: ${readAgain().length} of 5`)
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("past the bound, those a watch or a wait here follows are kept, and the longest known of the others forgotten first", () =>
+    Effect.gen(function*() {
+      const cluster = yield* freshCluster
+      const clock = yield* TestClock.make()
+      const reads = new Map<string, number>()
+      const b = yield* makeRunner("runner-b:2", cluster, { clock, openLimit: 3, feedStore: counting(reads) })
+      // the first turn of b's memory (at once as it starts) finds nothing known; the next waits for the test clock
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+
+      // six records of a's, unfinished, read through b's service in order: the first known longest
+      const open = Array.from({ length: 6 }, () => record({ kind: "unregistered", status: "running", runner: "runner-a:1" }))
+      for (const info of open) {
+        yield* Effect.orDie(cluster.store.insert(info))
+        yield* b.feed.observed(info)
+      }
+      const read = (id: string) => Effect.orDie(Effect.map(cluster.store.get(id), (found) => found._tag === "Some" ? found.value : open[0]!))
+      // the second watched on b, the third waited for (its first read finds it unfinished on a: b wants its final record)
+      const watched = open[1]!.id
+      const awaited = open[2]!.id
+      const watching = yield* Effect.forkScoped(Stream.runDrain(b.feed.watch(watched, read(watched))))
+      const firstRead = yield* Deferred.make<void>()
+      const waiting = yield* Effect.forkScoped(b.feed.finalRecord(awaited, Effect.tap(read(awaited), () => Deferred.succeed(firstRead, undefined))))
+      yield* Deferred.await(firstRead)
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+
+      // the next turn: six known, three kept — the two followed and the newest
+      yield* clock.adjust("15 seconds")
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+
+      // a says farewell (a runner b never heard before): b reads again what it still knows unfinished on a
+      const notifier = yield* pool(cluster.schema, 1)
+      yield* Effect.orDie(notifier.notify(cluster.channel, "runner-a:1\ngfarewell.1.0\n"))
+      const ids = new Set(open.map((info) => info.id))
+      const readAgain = () => [...reads.keys()].filter((id) => ids.has(id))
+      yield* eventually(() => readAgain().length >= 2, () => `read again: ${readAgain().join(", ")}`)
+      // the reads again start together (8 at a time): by the time two are done, no other is still to start
+      yield* Effect.sleep("500 millis")
+      assert.deepStrictEqual(new Set(readAgain()), new Set([watched, awaited, open[5]!.id]))
+      yield* Fiber.interrupt(watching)
+      yield* Fiber.interrupt(waiting)
     }).pipe(Effect.scoped), 60_000)
 })

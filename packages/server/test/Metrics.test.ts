@@ -29,7 +29,8 @@ layer(testServer().pipe(Layer.provide(Layer.succeed(Metric.MetricRegistry, new M
       const running = yield* request("POST", "/api/tasks/demo-scan", { body: { fromBlock: 0, toBlock: 1_000_000, delayMillis: 1000 } })
       const metrics = yield* request("GET", "/metrics")
       assert.strictEqual(metrics.status, 200)
-      assert.include(metrics.contentType, "text/plain")
+      // The Prometheus text exposition format, version 0.0.4: what a scraper reads the body as.
+      assert.strictEqual(metrics.contentType, "text/plain; version=0.0.4; charset=utf-8")
       const text = metrics.text
       assert.include(text, "# TYPE chainjobs_tasks_submitted_total counter")
       assert.strictEqual(sample(text, "chainjobs_tasks_submitted_total", { kind: "demo-scan" }), 2)

@@ -14,7 +14,7 @@
  */
 import { TaskError, Tasks } from "@chainjobs/tasks"
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Fiber, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import * as Watchers from "../src/Watchers.ts"
 import * as WatchStore from "../src/WatchStore.ts"
@@ -231,6 +231,37 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
         yield* processed("gone", yield* sent(17, other))
         assert.deepStrictEqual(yield* running, ["gone"])
       }))
+    }).pipe(Effect.scoped), 90_000)
+
+  it.effect("tasks placement: a watcher removed while its daemon is being declared has that daemon stopped once the supervisor keeps it: no loop task of it is left", () =>
+    Effect.gen(function*() {
+      const directory = yield* tempDirectory
+      const watched = address(19)
+      yield* inRuntime(directory, {}, Effect.gen(function*() {
+        // the supervisor keeps a daemon declared here only once the gate opens
+        const tasks = yield* Tasks.Tasks
+        const gate = yield* Deferred.make<void>()
+        const gated = Tasks.Tasks.of({
+          ...tasks,
+          daemon: (kind, payload, options) => Effect.andThen(Deferred.await(gate), tasks.daemon(kind, payload, options))
+        })
+        const watchers = yield* Watchers.make({ placement: "tasks", rescanEvery: "1 hour", pollInterval: "50 millis" }).pipe(
+          Effect.provideService(Tasks.Tasks, gated)
+        )
+        const adding = yield* Effect.forkChild(watchers.add({ name: "brief", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 }))
+        yield* eventually(Effect.map(WatchStore.getWatcher("brief"), Option.isSome), "the watcher stored")
+        yield* watchers.remove("brief")
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(adding)
+        // a watcher added after it: once its loop task runs, one the kept daemon of "brief" submitted before would too
+        yield* watchers.add({ name: "witness", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
+        const unfinished = Effect.map(
+          tasks.list({ kind: [Watchers.WatcherLoop.name], limit: 100 }),
+          (page) => page.items.filter((task) => task.status === "pending" || task.status === "running").map((task) => (task.payload as { watcher: string }).watcher).sort()
+        )
+        yield* eventually(Effect.map(unfinished, (names) => names.includes("witness")), "the witness's loop task runs")
+        assert.deepStrictEqual(yield* unfinished, ["witness"], "the daemon of a watcher removed while it was declared was kept")
+      }).pipe(Effect.scoped))
     }).pipe(Effect.scoped), 90_000)
 
   it.effect("tasks placement: a read of the tables that fails logs a warning and the reads go on: a watcher another process writes afterwards is followed", () =>

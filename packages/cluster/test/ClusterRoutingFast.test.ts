@@ -80,6 +80,15 @@ const besideRunningTask = <E>(
       assert.deepStrictEqual(runner.happenings.filter((h) => h.startsWith(`start ${id} `)), [`start ${id} 1 at 1`])
     }), {}, store)
 
+/**
+ * A view of the sharding in which the shard of unkeyed task `id` of kind `gated` is let go of (its entities not ended
+ * yet, as while the cluster releases it).
+ */
+const notHolding = (id: string) => (held: Sharding.Sharding["Service"]): Sharding.Sharding["Service"] => {
+  const shard = TaskEntity.shardOf(held, TaskEntity.placement({ id, kind: "gated", key: null })).toString()
+  return { ...held, hasShardId: (s) => s.toString() !== shard && held.hasShardId(s) }
+}
+
 /** Whether an item of `changesAndDeletions` is a deletion. */
 const isDeletion = (event: TaskInfo.TaskInfo | TaskEvent.Deleted): event is TaskEvent.Deleted => "_tag" in event && event._tag === "Deleted"
 
@@ -226,26 +235,16 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
 
   it.live("a submission whose shard is not held is refused, after its tries, as the store's unavailability, and records nothing", () => {
     const id = TaskInfo.makeId(Date.now())
-    /** The shard of `id`'s task let go of (its entities not ended yet, as while the cluster releases it). */
-    const view = (held: Sharding.Sharding["Service"]): Sharding.Sharding["Service"] => {
-      const shard = TaskEntity.shardOf(held, TaskEntity.placement({ id, kind: "gated", key: null })).toString()
-      return { ...held, hasShardId: (s) => s.toString() !== shard && held.hasShardId(s) }
-    }
     return onRunner((runner, store) =>
       Effect.gen(function*() {
         const refused = yield* Effect.flip(runner.tasks.submit(Gated, { gate: "g" }, { id }))
         assert.deepInclude(refused, { _tag: "TaskStoreError" })
         assert.isTrue(Option.isNone(yield* store.get(id)), "nothing recorded")
-      }), {}, undefined, view)
+      }), {}, undefined, notHolding(id))
   }, { timeout: 60_000 })
 
   it.live("a submission refused as its shard is not held tells how long its owner waited for the shard: no longer than the call took", () => {
     const id = TaskInfo.makeId(Date.now())
-    /** The shard of `id`'s task let go of, as in the test before. */
-    const view = (held: Sharding.Sharding["Service"]): Sharding.Sharding["Service"] => {
-      const shard = TaskEntity.shardOf(held, TaskEntity.placement({ id, kind: "gated", key: null })).toString()
-      return { ...held, hasShardId: (s) => s.toString() !== shard && held.hasShardId(s) }
-    }
     return onRunner((runner) =>
       Effect.gen(function*() {
         const before = Date.now()
@@ -256,7 +255,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         assert.strictEqual(refusal._tag, "NotAdmitted")
         assert.isAtLeast(refusal.waitedMillis, 0)
         assert.isAtMost(refusal.waitedMillis, took, "the owner's wait is part of the call's time")
-      }), {}, undefined, view)
+      }), {}, undefined, notHolding(id))
   }, { timeout: 60_000 })
 
   it.live("a schedule runs its ticks on the runner holding its singleton; a daemon keeps its task running, ends one an earlier run left, and interrupts its own when stopped", () =>

@@ -394,6 +394,18 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         }))
     }), { timeout: 60_000 })
 
+  it.live("a Run delivered again for a task being served is answered at once, and the task runs once", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.makeMemory
+      yield* besideRunningTask(store, (_runner, running, entity) =>
+        Effect.gen(function*() {
+          // a second Run (a task submitted here, then adopted; a redelivery): the first one serves it already. Bounded
+          // with a clear failure rather than left to hang until the test's own bound.
+          const again = yield* Effect.timeoutOption(entity.Run({ id: running }), "20 seconds")
+          assert.isTrue(Option.isSome(again), "a second Run of a served task is answered while the task runs")
+        }))
+    }), { timeout: 60_000 })
+
   it.live("a schedule and a daemon are the cluster's singletons named for what they are, their kind and payload", () => {
     const registered: Array<string> = []
     /** The sharding, its singletons' names noted as they are registered. */

@@ -49,4 +49,43 @@ describe.skipIf(pgTestUrl === undefined)("a submission whose handler its owner i
       // the record is still the first submission's
       assert.deepInclude(yield* a.tasks.get(id), { status: "completed", payload: { n: 1 } })
     }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("is sent again when it recorded nothing, and answered with its id when it recorded its task", () =>
+    Effect.gen(function*() {
+      const cluster = yield* makeCluster
+      // b's first insert of `before` is interrupted before it writes; its inserts of `after` write, then are interrupted
+      let before = ""
+      let after = ""
+      const inserts = new Map<string, number>()
+      const interruptedInsert = (store: TaskStore.TaskStore["Service"]): TaskStore.TaskStore["Service"] => ({
+        ...store,
+        insert: (info) =>
+          Effect.suspend(() => {
+            const n = (inserts.get(info.id) ?? 0) + 1
+            inserts.set(info.id, n)
+            if (info.id === before && n === 1) return Effect.interrupt
+            if (info.id === after) return Effect.andThen(store.insert(info), Effect.interrupt)
+            return store.insert(info)
+          })
+      })
+      const a = yield* cluster.start("a")
+      yield* settled([a])
+      const b = yield* cluster.start("b", { storeFault: interruptedInsert })
+      yield* settled([a, b])
+      // ids b owns, each new, submitted through a: sent to b's entity
+      before = yield* idOn(b, "before")
+      after = yield* idOn(b, "after")
+
+      // nothing recorded by the interrupted handler: sent again, as a refusal is, and admitted by the second
+      const resent = yield* a.tasks.submit(Tick, { n: 1 }, { id: before })
+      assert.strictEqual(resent.id, before)
+      assert.strictEqual(inserts.get(before), 2, "b's handler tried the insert again")
+      assert.strictEqual((yield* a.tasks.awaitInfo(before)).status, "completed")
+
+      // recorded by this very submission before its handler was interrupted: its own id, not sent again
+      const recorded = yield* a.tasks.submit(Tick, { n: 2 }, { id: after })
+      assert.strictEqual(recorded.id, after)
+      assert.strictEqual(inserts.get(after), 1, "b's handler inserted it once")
+      assert.deepInclude(yield* a.tasks.get(after), { payload: { n: 2 } })
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { ChainjobsClient, type TaskRecord } from "../src/index.ts"
+import { taskRecord } from "./taskRecords.ts"
 
 /**
  * The client's reading of an event stream however the network cuts it: the
@@ -10,27 +11,8 @@ import { ChainjobsClient, type TaskRecord } from "../src/index.ts"
  * delivers exactly the chunks given.
  */
 
-/** A task's record in the service's shape. */
-const record = (progress: number, message: string): TaskRecord => ({
-  id: "t1",
-  kind: "k",
-  status: "running",
-  progress,
-  message,
-  payload: {},
-  result: null,
-  reason: null,
-  error: null,
-  errorMessage: null,
-  attempt: 1,
-  owner: null,
-  createdAt: 0,
-  startedAt: null,
-  finishedAt: null,
-  createdAtIso: new Date(0).toISOString(),
-  startedAtIso: null,
-  finishedAtIso: null
-})
+/** A running task's record in the service's shape. */
+const record = (progress: number, message: string): TaskRecord => taskRecord({ status: "running", progress, message })
 
 /** The events' text: each record's JSON over several `data:` lines (pretty-printed), after an `event:` line, every line ended by `ending`. */
 const stream = (records: ReadonlyArray<TaskRecord>, ending: string) =>

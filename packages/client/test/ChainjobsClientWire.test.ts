@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "@effect/vitest"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { ChainjobsClient, ChainjobsError, type TaskRecord, WaitTimeout } from "../src/index.ts"
+import { taskRecord } from "./taskRecords.ts"
 
 /**
  * The client's requests and its reading of answers, against a real HTTP
@@ -53,26 +54,7 @@ const answerJson = (status: number, body: unknown) => {
 const rejection = (promise: Promise<unknown>): Promise<any> => promise.then(() => expect.fail("expected a rejection"), (error) => error)
 
 /** A task's record in the service's shape, with `status`. */
-const record = (status: TaskRecord["status"], progress = 0): TaskRecord => ({
-  id: "t1",
-  kind: "k",
-  status,
-  progress,
-  message: null,
-  payload: {},
-  result: null,
-  reason: null,
-  error: null,
-  errorMessage: null,
-  attempt: 1,
-  owner: null,
-  createdAt: 0,
-  startedAt: null,
-  finishedAt: null,
-  createdAtIso: new Date(0).toISOString(),
-  startedAtIso: null,
-  finishedAtIso: null
-})
+const record = (status: TaskRecord["status"], progress = 0): TaskRecord => taskRecord({ status, progress })
 
 describe("ChainjobsClient on the wire", () => {
   it("strips the base URL's trailing slashes, sends the bearer only when given, and the content type only with a body", async () => {

@@ -11,31 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Scheduler } from "effect"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
-
-/** Effect's own scheduler, whose tasks say while they run that they do (`inTask`). */
-class TaskMarking implements Scheduler.Scheduler {
-  readonly executionMode = "async" as const
-  inTask = false
-  private readonly own = new Scheduler.MixedScheduler()
-  shouldYield(fiber: Parameters<Scheduler.Scheduler["shouldYield"]>[0]): boolean {
-    return this.own.shouldYield(fiber)
-  }
-  makeDispatcher(): Scheduler.SchedulerDispatcher {
-    const own = this.own.makeDispatcher()
-    return {
-      scheduleTask: (task, priority) =>
-        own.scheduleTask(() => {
-          this.inTask = true
-          try {
-            task()
-          } finally {
-            this.inTask = false
-          }
-        }, priority),
-      flush: () => own.flush()
-    }
-  }
-}
+import { TaskMarking } from "../../../testing/taskMarking.ts"
 
 describe("NodeSqliteClient on a worker thread, resumed", () => {
   it.effect("after each statement its fiber runs in a task of its scheduler, not in the reply's callback", () =>

@@ -394,6 +394,19 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         }))
     }), { timeout: 60_000 })
 
+  it.live("an Await sent to a task's entity answers its final record: once it ends, or at once when it has", () =>
+    onRunner((runner) =>
+      Effect.gen(function*() {
+        const { id } = yield* runner.tasks.submit(Gated, { gate: "awaited" })
+        yield* statusIs(runner, id, "running")
+        // what another runner's join asks the owner should its feed end first (`ClusterTasks.awaitOwner`)
+        const entity = (yield* TaskEntity.TaskEntity.client)(TaskEntity.placement({ id, kind: "gated", key: null }))
+        const waiting = yield* Effect.forkChild(entity.Await({ id }), { startImmediately: true })
+        yield* runner.open("awaited")
+        assert.deepInclude(yield* Fiber.join(waiting), { id, status: "completed" })
+        assert.deepInclude(yield* entity.Await({ id }), { id, status: "completed" })
+      })), { timeout: 60_000 })
+
   it.live("a Run delivered again for a task being served is answered at once, and the task runs once", () =>
     Effect.gen(function*() {
       const store = yield* TaskStore.makeMemory

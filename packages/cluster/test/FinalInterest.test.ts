@@ -131,4 +131,27 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
       const lastWants = () => heard.filter((notification) => notification.from === b.origin && notification.what === "w").at(-1)
       yield* eventually(() => lastWants()?.body === `{"t":[]}`, () => `b's last wants: ${lastWants()?.body}`)
     }).pipe(Effect.scoped), 60_000)
+
+  it.live("an expected task's join takes over its expectation's want: b's wants name the task until the join ends, not after", () =>
+    Effect.gen(function*() {
+      const { a, b, heard } = yield* twoRunners()
+      const wantsOfB = () => heard.filter((notification) => notification.from === b.origin && notification.what === "w")
+      const id = TaskInfo.makeId(Date.now())
+      b.feed.expect(id)
+      yield* a.local.submit(Echo, { text: "expected", gate: id }, { id })
+      const join = yield* Effect.forkScoped(b.feed.finalRecord(id, Effect.die(new Error(`the join of ${id} read the record`))))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      // two of b's renewals (one a second) after the join began: the last was made while the join waits
+      const begun = wantsOfB().length
+      yield* eventually(() => wantsOfB().length >= begun + 2, () => "b renewed no wants")
+      const finalsOf = (body: string | undefined) => (JSON.parse(body ?? "{}") as { readonly f?: ReadonlyArray<string> }).f ?? []
+      assert.deepStrictEqual(finalsOf(wantsOfB().at(-1)?.body), [id], "b's wants while its join waits")
+      yield* a.open(id)
+      assert.strictEqual(Option.getOrThrow(yield* Fiber.join(join)).status, "completed")
+      // the join has ended: b's next renewal names the task no more (and is its last: b wants nothing)
+      yield* eventually(
+        () => finalsOf(wantsOfB().at(-1)?.body).length === 0,
+        () => `b's wants once its join ended: ${wantsOfB().at(-1)?.body}`
+      )
+    }).pipe(Effect.scoped), 60_000)
 })

@@ -10,7 +10,8 @@
  * supervisor's, else the feed's final record) with its body kept, and a
  * running task's stream follows it to its final record and the `end` event;
  * a stream whose feed cannot follow the task (its listen fails) goes to the stack,
- * and so does a read during which any of them dies (a defect).
+ * and so does a read during which any of them dies (a defect); a stream
+ * that dies once begun is cut off, not left open.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
@@ -19,7 +20,7 @@ import * as HotReads from "../src/HotReads.ts"
 import { TaskRecord, toRecord } from "../src/RestApi.ts"
 import { endEvent } from "../src/RestServer.ts"
 import { StatusBodies } from "../src/StatusBodies.ts"
-import { frontServerWith, get, services, submit, tokens } from "./hotFront.ts"
+import { frontServerWith, get, readBoundMillis, services, submit, tokens } from "./hotFront.ts"
 
 const encodeRecord = Schema.encodeSync(Schema.toCodecJson(TaskRecord))
 
@@ -131,6 +132,34 @@ describe("HotReads through the effects", () => {
           const reply = yield* get(`${base}/api/tasks/${path}?access_token=${tokens.alice}`)
           assert.deepStrictEqual([reply.status, reply.text], [418, "stack"], what)
         }
+      }))
+
+    it.effect("a stream whose feed dies after its first frame is cut off: its client sees the connection close, not a wait", () =>
+      Effect.gen(function*() {
+        // The feed writes the task's record, then dies: the answer has begun, the stack can no longer give its own.
+        const dyingAfterAFrame = Effect.map(laterListening, (feed) =>
+          TaskFeed.TaskFeed.of({
+            ...feed,
+            listen: (_id, listener, info) =>
+              Effect.suspend(() => {
+                if (info !== undefined) listener.change(new TaskFeed.Change(1, "test-1", info))
+                return Effect.die(new Error("injected"))
+              })
+          }))
+        const base = yield* frontServerWith(Effect.provideServiceEffect(HotReads.make, TaskFeed.TaskFeed, dyingAfterAFrame))
+        const task = yield* submit("alice", 50)
+        // Cut off: the connection closes (before or after the head reaches the client), not left open to the bound.
+        const outcome = yield* Effect.promise(async () => {
+          const signal = AbortSignal.timeout(readBoundMillis)
+          try {
+            const response = await fetch(`${base}/api/tasks/${task.id}/events?access_token=${tokens.alice}`, { signal })
+            await response.text()
+            return `ended, ${response.status}`
+          } catch {
+            return signal.aborted ? `not ended within ${readBoundMillis} ms` : "cut off"
+          }
+        })
+        assert.strictEqual(outcome, "cut off")
       }))
   })
 })

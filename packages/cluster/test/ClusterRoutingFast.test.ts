@@ -407,6 +407,38 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         assert.deepInclude(yield* entity.Await({ id }), { id, status: "completed" })
       })), { timeout: 60_000 })
 
+  it.live("a wait for a task held elsewhere whose feed's read again fails asks its owner until the task has ended", () => {
+    const id = TaskInfo.makeId(Date.now())
+    return Effect.gen(function*() {
+      const memory = yield* TaskStore.makeMemory
+      /** The reads of `id`: the second, the feed's read again after `finalRecheck`, is refused (a passing fault). */
+      let reads = 0
+      const store: TaskStore.TaskStore["Service"] = {
+        ...memory,
+        get: (read) =>
+          Effect.suspend(() => {
+            if (read !== id) return memory.get(read)
+            reads++
+            return reads === 2
+              ? Effect.fail(new TaskError.TaskStoreError({ operation: "get", detail: "refused by the test" }))
+              : memory.get(read)
+          })
+      }
+      // running on a runner gone from this test's view: its shard not held here, so no adoption takes it
+      const running = record({ id, kind: Gated.name, payload: { gate: "elsewhere" }, status: "running", runner: "gone:1", createdAt: Date.now() })
+      yield* memory.insert(running)
+      yield* onRunner((runner) =>
+        Effect.gen(function*() {
+          const waiting = yield* Effect.forkChild(runner.tasks.awaitInfo(id), { startImmediately: true })
+          // past the refused read the wait asks the task's owner (`Await`), which answers the running record, and reads
+          // again: at least two reads after it
+          yield* eventually(Effect.sync(() => reads >= 4), () => `the wait reads the record again after the refused read (${reads} reads)`)
+          yield* memory.update({ ...running, status: "completed" })
+          assert.deepInclude(yield* Fiber.join(waiting), { id, status: "completed" })
+        }), {}, store, notHolding(id))
+    })
+  }, { timeout: 60_000 })
+
   it.live("a Run delivered again for a task being served is answered at once, and the task runs once", () =>
     Effect.gen(function*() {
       const store = yield* TaskStore.makeMemory

@@ -155,6 +155,12 @@ export const makeRunner = (
     }
   })
 
+/** The store with its reads of each task counted into `reads` (a runner's `feedStore`: what its feed reads again). */
+export const counting = (reads: Map<string, number>) => (store: TaskStore.TaskStore["Service"]): TaskStore.TaskStore["Service"] => ({
+  ...store,
+  get: (id) => Effect.andThen(Effect.sync(() => reads.set(id, (reads.get(id) ?? 0) + 1)), store.get(id))
+})
+
 /** Collects a stream into an array in the background, readable at any time. */
 export const collecting = <A, E>(stream: Stream.Stream<A, E>) =>
   Effect.gen(function*() {

@@ -13,9 +13,10 @@
  *   dropped; b's wants are empty again once its waits end.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option } from "effect"
+import { Deferred, Effect, Fiber, Option } from "effect"
 import { TaskFeed, TaskInfo, TaskInterest, Tasks } from "@chainjobs/tasks"
-import { collecting, Echo, eventually, twoRunners } from "./FeedRunners.ts"
+import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
+import { collecting, counting, Echo, eventually, freshCluster, makeRunner, pool, twoRunners } from "./FeedRunners.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
@@ -153,5 +154,40 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
         () => finalsOf(wantsOfB().at(-1)?.body).length === 0,
         () => `b's wants once its join ended: ${wantsOfB().at(-1)?.body}`
       )
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a runner's leaving reads again only the waits begun without a read that still wait: not one that read first, not one that ended", () =>
+    Effect.gen(function*() {
+      const cluster = yield* freshCluster
+      const a = yield* makeRunner("runner-a:1", cluster, { finalRecheck: "1 hour" })
+      const reads = new Map<string, number>()
+      const b = yield* makeRunner("runner-b:2", cluster, { finalRecheck: "1 hour", feedStore: counting(reads) })
+      const read = (id: string) => Effect.map(Effect.orDie(cluster.store.get(id)), Option.getOrThrow)
+      // an expected task of a's, joined on b before its end (unread), and heard completed: that wait has ended
+      const ended = TaskInfo.makeId(Date.now())
+      b.feed.expect(ended)
+      yield* a.local.submit(Echo, { text: "expected", gate: ended }, { id: ended })
+      const join = yield* Effect.forkScoped(b.feed.finalRecord(ended, Effect.die(new Error(`the join of ${ended} read the record`))))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      yield* a.open(ended)
+      assert.strictEqual(Option.getOrThrow(yield* Fiber.join(join)).status, "completed")
+      // a wait on b that read first, still waiting for a's task to end
+      const waiting = yield* a.local.submit(Echo, { text: "waiting", gate: "waiting" })
+      const firstRead = yield* Deferred.make<void>()
+      const wait = yield* Effect.forkScoped(b.feed.finalRecord(waiting.id, Effect.tap(read(waiting.id), () => Deferred.succeed(firstRead, undefined))))
+      yield* Deferred.await(firstRead)
+      // a task b knows unfinished on c: what c's leaving reads again, the test's marker
+      const marker = record({ kind: "unregistered", status: "running", runner: "runner-c:3" })
+      yield* Effect.orDie(cluster.store.insert(marker))
+      yield* b.feed.observed(marker)
+
+      // c (a runner b never heard before) says farewell: b reads again the marker, and neither of the two waits
+      const notifier = yield* pool(cluster.schema, 1)
+      yield* Effect.orDie(notifier.notify(cluster.channel, "runner-c:3\ngfarewell.1.0\n"))
+      yield* eventually(() => reads.has(marker.id), () => "the marker not read again")
+      // the reads again start together (8 at a time): by the time the marker's is done, no other is still to start
+      yield* Effect.sleep("500 millis")
+      assert.deepStrictEqual([...reads.keys()], [marker.id])
+      yield* Fiber.interrupt(wait)
     }).pipe(Effect.scoped), 60_000)
 })

@@ -16,16 +16,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import type { TaskStore } from "@chainjobs/tasks"
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
-import { eventually, freshCluster, makeRunner, pool } from "./FeedRunners.ts"
+import { counting, eventually, freshCluster, makeRunner, pool } from "./FeedRunners.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
-
-/** The store with its reads of each task counted into `reads`. */
-const counting = (reads: Map<string, number>) => (store: TaskStore.TaskStore["Service"]): TaskStore.TaskStore["Service"] => ({
-  ...store,
-  get: (id) => Effect.andThen(Effect.sync(() => reads.set(id, (reads.get(id) ?? 0) + 1)), store.get(id))
-})
 
 describe.skipIf(pgTestUrl === undefined)("tasks known unfinished elsewhere that nothing follows", () => {
   it.live("are kept up to the bound: only that many are read again when their runner leaves", () =>

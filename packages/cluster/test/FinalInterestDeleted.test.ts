@@ -40,4 +40,21 @@ describe.skipIf(pgTestUrl === undefined)("a kept final record and a deletion els
       yield* Fiber.interrupt(waiting)
       assert.isTrue(Option.isNone(yield* Effect.orDie(cluster.store.get(task.id))))
     }).pipe(Effect.scoped), 60_000)
+
+  it.live("a wait on b for a task of a's, still running, ends with nothing once the task is deleted", () =>
+    Effect.gen(function*() {
+      const { a, b, cluster, read, waitOnB } = yield* twoRunners()
+      const task = yield* a.local.submit(Echo, { text: "deleted running", gate: "never" })
+      const waiting = yield* waitOnB(task.id)
+      // b deletes it (as its service does: the store's record, then the feed): the wait hears the deletion, no record
+      const running = yield* read(task.id)
+      assert.isTrue(yield* Effect.orDie(cluster.store.remove(task.id)))
+      yield* b.feed.deleted(running)
+      const ended = yield* Fiber.join(waiting).pipe(
+        Effect.timeout("10 seconds"),
+        Effect.catchTag("TimeoutError", () => Effect.die(new Error("the wait did not end on the deletion")))
+      )
+      assert.isTrue(Option.isNone(ended))
+      yield* a.open("never")
+    }).pipe(Effect.scoped), 60_000)
 })

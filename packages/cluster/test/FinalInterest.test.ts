@@ -190,4 +190,18 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
       assert.deepStrictEqual([...reads.keys()], [marker.id])
       yield* Fiber.interrupt(wait)
     }).pipe(Effect.scoped), 60_000)
+
+  it.live("an expected task's join made seconds after its expectation still reads nothing while no runner left", () =>
+    Effect.gen(function*() {
+      const { a, b } = yield* twoRunners()
+      const id = TaskInfo.makeId(Date.now())
+      b.feed.expect(id)
+      yield* a.local.submit(Echo, { text: "expected", gate: id }, { id })
+      // past a turn of b's silence check (every second), which finds no runner gone
+      yield* Effect.sleep("1500 millis")
+      const join = yield* Effect.forkScoped(b.feed.finalRecord(id, Effect.die(new Error(`the join of ${id} read the record`))))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      yield* a.open(id)
+      assert.strictEqual(Option.getOrThrow(yield* Fiber.join(join)).status, "completed")
+    }).pipe(Effect.scoped), 60_000)
 })

@@ -9,7 +9,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option } from "effect"
-import { Echo, eventually, twoRunners } from "./FeedRunners.ts"
+import { collecting, Echo, eventually, twoRunners } from "./FeedRunners.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 describe.skipIf(pgTestUrl === undefined)("a kept final record and a deletion elsewhere", () => {
@@ -46,6 +46,8 @@ describe.skipIf(pgTestUrl === undefined)("a kept final record and a deletion els
       const { a, b, cluster, read, waitOnB } = yield* twoRunners()
       const task = yield* a.local.submit(Echo, { text: "deleted running", gate: "never" })
       const waiting = yield* waitOnB(task.id)
+      const journal = yield* collecting(b.feed.changesAndDeletions)
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
       // b deletes it (as its service does: the store's record, then the feed): the wait hears the deletion, no record
       const running = yield* read(task.id)
       assert.isTrue(yield* Effect.orDie(cluster.store.remove(task.id)))
@@ -55,6 +57,9 @@ describe.skipIf(pgTestUrl === undefined)("a kept final record and a deletion els
         Effect.catchTag("TimeoutError", () => Effect.die(new Error("the wait did not end on the deletion")))
       )
       assert.isTrue(Option.isNone(ended))
+      // b's own journal tells the deletion as a `Deleted` event
+      yield* eventually(() => journal.seen.some((item) => "_tag" in item && item.info.id === task.id), () => "no deletion in b's journal")
+      assert.deepStrictEqual(journal.seen.flatMap((item) => "_tag" in item && item.info.id === task.id ? [item._tag] : []), ["Deleted"])
       yield* a.open("never")
     }).pipe(Effect.scoped), 60_000)
 })

@@ -530,4 +530,42 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
           yield* runner.open("left/1")
         }), {}, store)
     }), { timeout: 60_000 })
+
+  it.live("a shard one of whose left-over tasks cannot be adopted yet stays closed, and opens once it is", () =>
+    Effect.gen(function*() {
+      const memory = yield* TaskStore.makeMemory
+      // two left-over scans of one bucket entity, so one shard: the reads of the second refused while `refusing`
+      const readable = TaskInfo.makeId(Date.now())
+      const refused = sameBucket(readable)
+      let refusing = true
+      let refusals = 0
+      const store: TaskStore.TaskStore["Service"] = {
+        ...memory,
+        get: (id) =>
+          Effect.suspend(() => {
+            if (id !== refused || !refusing) return memory.get(id)
+            refusals++
+            return Effect.fail(new TaskError.TaskStoreError({ operation: "get", detail: "refused by the test" }))
+          })
+      }
+      for (const id of [readable, refused]) yield* memory.insert(leftPending(id, { gate: id, to: 1 }))
+      yield* onRunner((runner) =>
+        Effect.gen(function*() {
+          const shard = TaskEntity.shardOf(yield* Sharding.Sharding, TaskEntity.placement({ id: readable, kind: "scan", key: null }))
+          // the first Adopt of `refused` failed after its tries (six reads): the adoption tries it again, or (wrongly)
+          // opens the shard without it
+          yield* eventually(
+            Effect.sync(() => refusals > 6 || runner.entity.openShards.isOpen(shard)),
+            () => `the adoption tries the refused record again (${refusals} reads)`
+          )
+          assert.isFalse(runner.entity.openShards.isOpen(shard), "not open while one of its left-over tasks is not adopted")
+          refusing = false
+          yield* eventually(Effect.sync(() => runner.entity.openShards.isOpen(shard)), () => "the shard opens once both are adopted")
+          yield* eventually(
+            Effect.sync(() => [readable, refused].every((id) => runner.happenings.some((h) => h.startsWith(`start ${id} `)))),
+            () => `both left-over scans start: ${runner.happenings}`
+          )
+          for (const id of [readable, refused]) yield* runner.open(`${id}/1`)
+        }), {}, store)
+    }), { timeout: 60_000 })
 })

@@ -14,7 +14,7 @@
  * that dies once begun is cut off, not left open.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Logger, Schema } from "effect"
 import { Principal, TaskAccess, TaskError, TaskFeed, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import * as HotReads from "../src/HotReads.ts"
 import { TaskRecord, toRecord } from "../src/RestApi.ts"
@@ -118,6 +118,11 @@ describe("HotReads through the effects", () => {
         const dyingPrincipals = Effect.succeed(Principal.Principals.of({ authenticate: dies }))
         const dyingRead = Effect.map(TaskAccess.TaskAccess, (access) => TaskAccess.TaskAccess.of({ ...access, get: dies }))
         const dyingListen = Effect.map(laterListening, (feed) => TaskFeed.TaskFeed.of({ ...feed, listen: dies }))
+        // The front's warnings: a defect the stack's answer hides from the client is logged for the operator.
+        const warnings: Array<unknown> = []
+        const capture = Logger.make<unknown, void>(({ logLevel, message }) => {
+          if (logLevel === "Warn") warnings.push(Array.isArray(message) ? message[0] : message)
+        })
         const task = yield* submit("alice", 50)
         for (
           const [what, lean, path] of [
@@ -127,10 +132,12 @@ describe("HotReads through the effects", () => {
             ["the feed's listen dies", Effect.provideServiceEffect(HotReads.make, TaskFeed.TaskFeed, dyingListen), `${task.id}/events`]
           ] as const
         ) {
-          const base = yield* frontServerWith(lean)
+          const base = yield* frontServerWith(Effect.provideService(lean, Logger.CurrentLoggers, new Set([capture])))
+          warnings.length = 0
           // `get` fails the test if the answer does not end within its bound: before, no status line ever came.
           const reply = yield* get(`${base}/api/tasks/${path}?access_token=${tokens.alice}`)
           assert.deepStrictEqual([reply.status, reply.text], [418, "stack"], what)
+          assert.deepStrictEqual(warnings, ["chainjobs: a hot read died; the stack answers it"], what)
         }
       }))
 

@@ -243,6 +243,20 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
       }), {}, undefined, notHolding(id))
   }, { timeout: 60_000 })
 
+  it.live("a closing runner refuses a submission as shutting down at once, also one whose shard it no longer holds", () => {
+    const id = TaskInfo.makeId(Date.now())
+    return onRunner((runner, store) =>
+      Effect.gen(function*() {
+        yield* runner.entity.close
+        // not its shard's refusal (NotAdmitted, sent again and told as the store's unavailability): the runner's
+        assert.deepInclude(yield* Effect.flip(runner.tasks.submit(Gated, { gate: "g" }, { id })), {
+          _tag: "SubmitRejected",
+          reason: "shutting-down"
+        })
+        assert.isTrue(Option.isNone(yield* store.get(id)), "nothing recorded")
+      }), {}, undefined, notHolding(id))
+  }, { timeout: 60_000 })
+
   it.live("a submission refused as its shard is not held tells how long its owner waited for the shard: no longer than the call took", () => {
     const id = TaskInfo.makeId(Date.now())
     return onRunner((runner) =>

@@ -205,6 +205,22 @@ describe.skipIf(pgTestUrl === undefined)("ClusterTasks and TaskEntity on one in-
         assert.deepInclude(yield* Effect.flip(tasks.submit(Gated, { gate: "late" })), { _tag: "SubmitRejected", reason: "shutting-down" })
       })), { timeout: 60_000 })
 
+  it.live("a closing runner adopts nothing: an Adopt reaching it leaves the task's record to the next owner", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.makeMemory
+      const id = TaskInfo.makeId(Date.now())
+      yield* onRunner((runner) =>
+        Effect.gen(function*() {
+          const shard = TaskEntity.shardOf(yield* Sharding.Sharding, TaskEntity.placement({ id, kind: "scan", key: null }))
+          yield* eventually(Effect.sync(() => runner.entity.openShards.isOpen(shard)), () => "its shard opens")
+          // written after its shard opened: no adoption reads it, the Adopt below is its only way in
+          yield* store.insert(leftPending(id, { gate: "left", to: 1 }))
+          yield* runner.entity.close
+          yield* (yield* TaskEntity.TaskEntity.client)(TaskEntity.placement({ id, kind: "scan", key: null })).Adopt({ id })
+          assert.deepInclude(Option.getOrThrow(yield* store.get(id)), { status: "pending", runner: "gone:1" })
+        }), {}, store)
+    }), { timeout: 60_000 })
+
   it.live("a task a stopped runner left unfinished is adopted by the next and resumed from its checkpoint; a finished one is left alone", () =>
     Effect.gen(function*() {
       const store = yield* TaskStore.makeMemory

@@ -49,6 +49,16 @@ describe("ChainjobsClient.events, an event stream cut anywhere", () => {
     expect(await read([bytes.slice(0, cut), bytes.slice(cut)])).toEqual([record(10, "a"), record(20, "b")])
   })
 
+  it("a read that opens with a CRLF's LF and ends inside a line keeps the LF as that CRLF's half", async () => {
+    const bytes = new TextEncoder().encode(stream([record(10, "a"), record(20, "b")], "\r\n"))
+    const cut = new TextDecoder().decode(bytes).indexOf("data: {\r\n") + "data: {\r".length
+    // three reads: the middle one is the LF and the next line's first bytes, so it neither starts nor ends a line of its own
+    expect(await read([bytes.slice(0, cut), bytes.slice(cut, cut + 4), bytes.slice(cut + 4)])).toEqual([
+      record(10, "a"),
+      record(20, "b")
+    ])
+  })
+
   it.live.prop(
     "any stream of records, in CRLF, LF or CR lines, split in two at every byte, reads as the records",
     {

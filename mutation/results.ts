@@ -160,6 +160,9 @@ const movedKey = (lines: ReadonlyArray<string>, mutant: ReportedMutant): string 
  * the file held there with the same status keeps its time there (its stamp,
  * else that file's `savedAt`) — the run carried it over, reused it, or
  * tested it again to the same verdict —, any other is stamped `savedAt`. A
+ * kill at vitest's bound and a plain kill are different verdicts here
+ * (`killedAtBound`): a `--force` run that turns the one into the other is
+ * the latest result, not hidden by an older part's copy saved later. A
  * mutant is found there by `movedKey` (among mutants of the same key, the
  * first with the first, in place order), so results a run carried over to a
  * source changed since — a file it did not mutate is written with its
@@ -170,19 +173,20 @@ const testedTimes = (files: Record<string, ReportedFile>, previous: Results | un
     const file = files[name]!
     const before = previous?.files?.[name]
     const stamps = previous?.testedAt?.[name]
-    const was = new Map<string, Array<{ readonly status: string; readonly at: string }>>()
+    const was = new Map<string, Array<{ readonly status: string; readonly bound: boolean; readonly at: string }>>()
     if (before !== undefined) {
       const lines = (before.source ?? "").split("\n")
       for (const mutant of [...before.mutants].sort(byPlace)) {
         const stamp = typeof stamps === "string" ? stamps : stamps?.[mutantKey(mutant)]
         const key = movedKey(lines, mutant)
-        was.set(key, [...(was.get(key) ?? []), { status: mutant.status, at: stamp ?? previous?.savedAt ?? savedAt }])
+        was.set(key, [...(was.get(key) ?? []), { status: mutant.status, bound: killedAtBound(mutant), at: stamp ?? previous?.savedAt ?? savedAt }])
       }
     }
     const lines = (file.source ?? "").split("\n")
     return [name, Object.fromEntries([...file.mutants].sort(byPlace).map((mutant) => {
       const held = was.get(movedKey(lines, mutant))?.shift()
-      return [mutantKey(mutant), held !== undefined && held.status === mutant.status ? held.at : savedAt]
+      const same = held !== undefined && held.status === mutant.status && held.bound === killedAtBound(mutant)
+      return [mutantKey(mutant), same ? held.at : savedAt]
     }))]
   }))
 

@@ -122,6 +122,31 @@ describe("compact's per-file times", () => {
     ])
   })
 
+  it("a kill at vitest's bound tested again to a plain kill (or back) is stamped with the save; one still at the bound keeps its time", () => {
+    root = mkdtempSync(join(tmpdir(), "chainjobs-merge-"))
+    mkdirSync(join(root, "mutation", "results"), { recursive: true })
+    const path = join(root, "mutation", "results", "pkg.json")
+    const atBound = "Test timed out in 60000ms."
+    const file = (source: string, statusReason?: string) => ({
+      source,
+      mutants: [{ id: String(Math.random()), ...mutant(1, "Killed"), ...(statusReason === undefined ? {} : { statusReason }) }]
+    })
+    const previous = JSON.stringify({
+      savedAt: "2026-12-03T11:00:00.000Z",
+      testedAt: { "b.ts": "2026-12-03T10:00:00.000Z", "c.ts": "2026-12-03T10:00:00.000Z", "d.ts": "2026-12-03T10:00:00.000Z" },
+      files: { "b.ts": file("b", atBound), "c.ts": file("c"), "d.ts": file("d", atBound) }
+    })
+    // the run (a --force): b.ts now killed by an assertion, c.ts now at the bound, d.ts at the bound again
+    writeFileSync(path, JSON.stringify({ files: { "b.ts": file("b", "expected 1 to be 2"), "c.ts": file("c", atBound), "d.ts": file("d", atBound) } }))
+    compact(path, new Date("2026-12-03T12:00:00.000Z"), previous)
+    const key = mutantKey(mutant(1, "Killed"))
+    assert.deepStrictEqual(JSON.parse(readFileSync(path, "utf8")).testedAt, {
+      "b.ts": { [key]: "2026-12-03T12:00:00.000Z" },
+      "c.ts": { [key]: "2026-12-03T12:00:00.000Z" },
+      "d.ts": { [key]: "2026-12-03T10:00:00.000Z" }
+    })
+  })
+
   it("results a run carried over to a source changed since keep their times, though the lines above them moved", () => {
     root = mkdtempSync(join(tmpdir(), "chainjobs-merge-"))
     mkdirSync(join(root, "mutation", "results"), { recursive: true })

@@ -40,18 +40,22 @@ const read = async (chunks: ReadonlyArray<Uint8Array>): Promise<Array<unknown>> 
   return got
 }
 
+/** Two records' stream in CRLF lines, and the place just after the CR that ends the first record's `data: {` line. */
+const cutAfterCr = () => {
+  const bytes = new TextEncoder().encode(stream([record(10, "a"), record(20, "b")], "\r\n"))
+  return { bytes, cut: new TextDecoder().decode(bytes).indexOf("data: {\r\n") + "data: {\r".length }
+}
+
 describe("ChainjobsClient.events, an event stream cut anywhere", () => {
   it("a CRLF cut between its CR and its LF inside a record's data lines ends no event early", async () => {
-    const bytes = new TextEncoder().encode(stream([record(10, "a"), record(20, "b")], "\r\n"))
+    const { bytes, cut } = cutAfterCr()
     // after the CR ending `data: {`: read as two line ends, the blank line would end the event at its first data line
-    const cut = new TextDecoder().decode(bytes).indexOf("data: {\r\n") + "data: {\r".length
     expect(bytes[cut]).toBe(10)
     expect(await read([bytes.slice(0, cut), bytes.slice(cut)])).toEqual([record(10, "a"), record(20, "b")])
   })
 
   it("a read that opens with a CRLF's LF and ends inside a line keeps the LF as that CRLF's half", async () => {
-    const bytes = new TextEncoder().encode(stream([record(10, "a"), record(20, "b")], "\r\n"))
-    const cut = new TextDecoder().decode(bytes).indexOf("data: {\r\n") + "data: {\r".length
+    const { bytes, cut } = cutAfterCr()
     // three reads: the middle one is the LF and the next line's first bytes, so it neither starts nor ends a line of its own
     expect(await read([bytes.slice(0, cut), bytes.slice(cut, cut + 4), bytes.slice(cut + 4)])).toEqual([
       record(10, "a"),

@@ -295,7 +295,9 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     /**
      * The tasks whose final write this process gave up on last (as many as `finals` keeps), with the store's error:
      * an await made after such a task was let go (`awaitInfo`, a handle made then) fails with it while the store's
-     * record stays unfinished, rather than read that record (running), which would tell an interruption.
+     * record stays unfinished, rather than read that record (running), which would tell an interruption. Forgotten
+     * when the record is deleted here or a new one is inserted under its id: a later task of that (caller-chosen) id
+     * is never told the earlier one's error.
      */
     const givenUp = new RecentFinals<Unrecorded>()
     /**
@@ -523,6 +525,8 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         if (startsNow) dispatch()
         return Effect.failCause(written.cause)
       }
+      // a new record under this id: what was given up of an earlier task of the id (deleted since) is not its end
+      givenUp.delete(entry.id)
       entry.final = new FinalRecord()
       const handle = new LiveTaskHandle(entry.id, entry.kindName, entry.registered.kind, operations, entry.final)
       // Recorded, but the supervisor began shutting down meanwhile, or the task was handed off (its shard moved): it
@@ -756,6 +760,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         Effect.flatMap(get(id), (info) =>
           Effect.map(store.remove(id), (removed) => {
             finals.delete(id)
+            givenUp.delete(id)
             if (removed) publisher.deleted(info)
           }))
       )
@@ -766,6 +771,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         Effect.sync(() =>
           purged.forEach((info) => {
             finals.delete(info.id)
+            givenUp.delete(info.id)
             if (entries.has(info.id)) purgedHeld.add(info.id)
             publisher.deleted(info)
           })

@@ -6,12 +6,12 @@
  * of final writes one after another, each committed (`internal/completions.ts`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Logger, Option, Scope, Stream } from "effect"
+import { Effect, Exit, Layer, Logger, Option, Scope, Stream } from "effect"
 import { TaskStoreError } from "../src/TaskError.ts"
 import type { TaskInfo } from "../src/TaskInfo.ts"
 import * as Tasks from "../src/Tasks.ts"
 import * as TaskStore from "../src/TaskStore.ts"
-import { Add, AddLive, joinWithin, settle, startOn } from "./fixtures.ts"
+import { Add, AddLive, Gate, gateLive, joinWithin, settle, startOn } from "./fixtures.ts"
 import { record } from "./TaskStoreConformance.ts"
 
 /**
@@ -138,6 +138,42 @@ describe("a task's final write refused through all its retries", () => {
             [yield* told(later.await), yield* told(tasks.awaitInfo(submitted.id))],
             ["exit 5", "info completed"]
           )
+          yield* Scope.close(scope, Exit.void)
+        })
+    )
+
+    it.effect.each(["deleted here", "purged here", "deleted elsewhere and submitted anew here"] as const)(
+      `is forgotten once the record is %s: a later task of that id is not told the earlier refusal (${batched ? "with" : "without"} updateAll)`,
+      (how) =>
+        Effect.gen(function*() {
+          const { memory, store } = yield* flakyStore(Number.MAX_SAFE_INTEGER, batched)
+          const gates = yield* gateLive
+          const { scope, tasks } = yield* startOn(store, Layer.merge(AddLive, gates.layer))
+          const first = yield* tasks.submit(Add, { a: 2, b: 3 })
+          // let go, given up
+          assert.strictEqual((yield* joinWithin(yield* Effect.forkChild(Effect.flip(first.join)), 8, "the join"))._tag, "TaskStoreError")
+          const id = first.id
+          if (how === "deleted here") yield* tasks.delete(id)
+          if (how === "purged here") {
+            // finished by the process that took it back, then purged here
+            const running = yield* tasks.get(id)
+            yield* memory.update({ ...running, status: "completed", result: 5, finishedAt: running.heartbeatAt })
+            assert.strictEqual(yield* tasks.purge({}), 1)
+          }
+          if (how === "deleted elsewhere and submitted anew here") {
+            yield* memory.remove(id)
+            // a task of that id started here, then handed off: let go unfinished, its record pending
+            yield* tasks.submit(Gate, { id: "later" }, { id })
+            yield* tasks.handOff(id)
+          } else {
+            // the id submitted anew to another process, running there
+            yield* memory.insert(record({ id, kind: Add.name, payload: { a: 1, b: 1 }, status: "running" }))
+          }
+          const told = yield* Effect.match(tasks.awaitInfo(id), {
+            onFailure: (error) => error._tag,
+            onSuccess: (info) => `info ${info.status}`
+          })
+          assert.strictEqual(told, how === "deleted elsewhere and submitted anew here" ? "info pending" : "info running")
           yield* Scope.close(scope, Exit.void)
         })
     )

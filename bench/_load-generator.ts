@@ -52,6 +52,8 @@ export type { StreamKind } from "./_load-clients.ts"
 export interface Mix extends PartMix {
   readonly durationSeconds: number
   readonly intervalSeconds: number
+  /** The probe's status reads per second on new and on open connections (`_load-probe.ts`), apart from `statusRate`. */
+  readonly probeRate: number
 }
 
 /** How the generator splits the mix over processes, and when a part's loop counts as stalled. */
@@ -121,6 +123,11 @@ export interface IntervalReport extends Figures {
   readonly cpuSeconds: number
   /** The same status reads by the probe, a process doing nothing else (`_load-probe.ts`); absent if it did not answer. */
   readonly probe: ProbeReport | undefined
+  /**
+   * Every status read's time (ms), new and open connection, in the order read: a sampler of fewer reads a second is
+   * every k-th of them (`bench/load.ts` counts the intervals such a sampler would have seen meet the goal).
+   */
+  readonly statusReads: { readonly statusNew: ReadonlyArray<number>; readonly statusOpen: ReadonlyArray<number> }
 }
 
 const [base, mixJson, splitJson] = [process.argv[2], process.argv[3], process.argv[4]]
@@ -216,7 +223,7 @@ const parts = plan.map(([name, part]) => {
 })
 
 /** The status probe (`_load-probe.ts`), told the newest task as the parts are. */
-const probe = fork(new URL("./_load-probe.ts", import.meta.url), [base, String(mix.statusRate)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+const probe = fork(new URL("./_load-probe.ts", import.meta.url), [base, String(mix.probeRate)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
 probe.on("error", (error) => process.stderr.write(`load generator: the status probe: ${error.message}\n`))
 probe.on("message", (message: { ready?: boolean }) => {
   if (message.ready === true) readied("probe")
@@ -324,7 +331,8 @@ const print = (reports: ReadonlyArray<PartReport>, probed: ProbeReport | undefin
     steady: figures(reports.filter((r) => !stalled.includes(r.name))),
     stallMillis: split.stallMillis,
     cpuSeconds: sum((r) => r.cpuSeconds) + (own.user + own.system) / 1e6,
-    probe: probed
+    probe: probed,
+    statusReads: { statusNew: reports.flatMap((r) => [...r.statusNew]), statusOpen: reports.flatMap((r) => [...r.statusOpen]) }
   }
   delay.reset()
   process.stdout.write(`${JSON.stringify(line)}\n`)

@@ -36,3 +36,24 @@ export class MalformedRequest extends Schema.TaggedError<MalformedRequest>("@cha
     return `${this.rpc === undefined ? "malformed request" : `invalid ${this.rpc} request`}: ${this.detail}`
   }
 }
+
+/**
+ * The server closed a WebSocket whose client had stopped reading: more than
+ * `limit` bytes of answers were waiting to be sent to it (`unsentBytes` when
+ * it was closed). The close frame's reason (code 1013, try again later);
+ * nothing the client acknowledged is lost: reconnect and resume (`WatchChanges`
+ * after the last event id read).
+ */
+export class SlowReader extends Schema.TaggedError<SlowReader>("@chainjobs/rpc/TaskRpcError/SlowReader")(
+  "SlowReader",
+  {
+    /** The bytes waiting to be sent when the socket was closed. */
+    unsentBytes: Schema.Number,
+    /** The most the server holds for one socket, in bytes. */
+    limit: Schema.Number
+  }
+) {
+  override get message(): string {
+    return `${this.unsentBytes} bytes were waiting for this client (limit ${this.limit}); reconnect and resume`
+  }
+}

@@ -18,6 +18,8 @@
  *
  * @since 0.1.0
  */
+import * as Http from "node:http"
+import * as Net from "node:net"
 import { ByteSize, Effect, Layer, Schema, Scope, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { type Rpc, type RpcGroup, RpcSerialization, RpcServer } from "effect/rpc"
@@ -28,6 +30,7 @@ import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import * as Frames from "./internal/frames.ts"
 import { Malformed } from "./internal/lenient.ts"
 import * as PreEncoded from "./internal/preEncoded.ts"
+import * as UnsentLimit from "./internal/unsentLimit.ts"
 import { watchChangesItem } from "./internal/watchChangesItem.ts"
 import { MalformedRequest } from "./TaskRpcError.ts"
 import { RequestValidation, TaskRpcs, type WatchChangesItem } from "./TaskRpcs.ts"
@@ -38,12 +41,18 @@ export interface TaskRpcServerConfig {
   readonly maxBodyBytes: number
   /** Skips the tracing span of every call (saves CPU when nothing collects traces). Default: false. */
   readonly disableTracing: boolean
+  /**
+   * The most a WebSocket's answers may wait unsent in the service's memory, in bytes (beyond the kernel's buffers):
+   * past it the socket is closed with `SlowReader` (see `internal/unsentLimit`). Default: 4194304 (4 MiB).
+   */
+  readonly maxUnsentBytes: number
 }
 
 /** The defaults of `TaskRpcServerConfig`. */
 export const defaults: TaskRpcServerConfig = {
   maxBodyBytes: 1024 * 1024,
-  disableTracing: false
+  disableTracing: false,
+  maxUnsentBytes: 4 * 1024 * 1024
 }
 
 /** What the server layers require: the access facade and the authentication middleware. */
@@ -164,11 +173,25 @@ export const guardHttp = <Rpcs extends Rpc.Any>(
  * is not a well-formed request of the group closes the socket with a code
  * (1007 not a message, 1008 refused, 1009 too large) and a reason; the lines
  * before it are served. Its answers are sent a turn's worth per message (see
- * `coalescedWriter`).
+ * `coalescedWriter`), and a client that stops reading is closed once
+ * `unsent()` (the bytes waiting in its Node socket, when served by Node) is
+ * over `maxUnsentBytes` (see `internal/unsentLimit`).
  */
-const guardSocket = (socket: Socket.Socket, door: Frames.Door, maxLineBytes: number): Socket.Socket => {
+const guardSocket = (
+  socket: Socket.Socket,
+  door: Frames.Door,
+  maxLineBytes: number,
+  unsent: (() => number) | undefined,
+  maxUnsentBytes: number
+): Socket.Socket => {
+  const sending = unsent === undefined
+    ? socket
+    : Socket.make({
+      reader: socket.reader,
+      writer: Effect.map(socket.writer, (writer) => UnsentLimit.bound(writer, unsent, maxUnsentBytes))
+    })
   // The answers written in one turn go out as one message, a refusal's close right after them.
-  const coalesced = CoalescedWriter.socket(socket)
+  const coalesced = CoalescedWriter.socket(sending)
   return Socket.make({
     writer: coalesced.writer,
     reader: Effect.gen(function*() {
@@ -228,19 +251,30 @@ export type WebsocketServerOptions = NonNullable<Parameters<typeof RpcServer.toH
  * protocol's messages, so the serialization provided must be ndjson
  * (`RpcSerialization.ndjson`, or an encoder of its own like it); with any
  * other, the first message closes the socket as malformed. (Also used by the
- * package's other groups.)
+ * package's other groups.) A socket served by Node whose client stops reading
+ * is closed once more than `maxUnsentBytes` wait to be sent to it.
  */
 export const guardWebsocket = <Rpcs extends Rpc.Any>(
   group: RpcGroup.RpcGroup<Rpcs>,
   door: Frames.Door,
   maxLineBytes: number,
-  options?: WebsocketServerOptions
+  options?: WebsocketServerOptions,
+  maxUnsentBytes: number = defaults.maxUnsentBytes
 ) =>
   Effect.map(readingChecked(RpcServer.toHttpEffectWebsocket(group, options)), (app) =>
     Effect.updateService(app, HttpServerRequest.HttpServerRequest, (request) =>
       Object.create(request, {
-        upgrade: { value: Effect.map(request.upgrade, (socket) => guardSocket(socket, door, maxLineBytes)) }
+        upgrade: {
+          value: Effect.map(request.upgrade, (socket) => guardSocket(socket, door, maxLineBytes, unsentOf(request), maxUnsentBytes))
+        }
       }) as HttpServerRequest.HttpServerRequest))
+
+/** The bytes waiting to be sent on the Node socket under `request` (a WebSocket upgrade keeps it), if Node serves it. */
+const unsentOf = (request: HttpServerRequest.HttpServerRequest): (() => number) | undefined => {
+  const source: unknown = request.source
+  const socket = source instanceof Http.IncomingMessage ? source.socket : undefined
+  return socket instanceof Net.Socket ? () => socket.writableLength : undefined
+}
 
 /**
  * Starts the RPC server in the current scope and returns the HTTP app serving
@@ -266,7 +300,7 @@ export const toHttpEffectWebsocket = (options: Partial<TaskRpcServerConfig> = {}
     const door = yield* makeDoor
     return yield* guardWebsocket(TaskRpcs, door, options.maxBodyBytes ?? defaults.maxBodyBytes, {
       disableTracing: options.disableTracing ?? defaults.disableTracing
-    })
+    }, options.maxUnsentBytes ?? defaults.maxUnsentBytes)
   }).pipe(Effect.provide(Layer.merge(layerHandlers, PreEncoded.layerNdjson)))
 
 /** Options of the server layers: where to mount, and the server's settings. */

@@ -69,7 +69,7 @@ export const toHttpEffect = (transport: "http" | "websocket", options: Partial<T
     const maxBytes = options.maxBodyBytes ?? defaults.maxBodyBytes
     return transport === "http"
       ? yield* guardHttp(WatchRpcs, door, maxBytes, serverOptions)
-      : yield* guardWebsocket(WatchRpcs, door, maxBytes, serverOptions)
+      : yield* guardWebsocket(WatchRpcs, door, maxBytes, serverOptions, options.maxUnsentBytes ?? defaults.maxUnsentBytes)
   }).pipe(Effect.provide(Layer.merge(layerHandlers, RpcSerialization.layerNdjson)))
 
 const mount = (method: "POST" | "GET", transport: "http" | "websocket", options: MountOptions) =>

@@ -140,16 +140,42 @@ export const plainFields: ReadonlyArray<readonly [key: keyof TaskInfo & string, 
 /**
  * The JSON encoding of a record whose every field the encoding passes through unchanged, stringified: the same text
  * as the Schema's (its fields in order, nothing else), without its parser's cost (a third of it per record, measured
- * beside it); `undefined` for any other record, which the Schema then encodes (or refuses).
+ * beside it); `undefined` for any other record, which the Schema then encodes (or refuses). Each field is read once,
+ * into an object written out field by field in `plainFields`' order — one shape for every record, which
+ * `JSON.stringify` walks on its fast path (the object filled key by key in a loop cost it twice as much) — and
+ * checked there.
  */
 const plainText = (info: TaskInfo): string | undefined => {
-  const out: Record<string, unknown> = {}
-  const fields = info as unknown as Record<string, unknown>
+  const out: Record<string, unknown> = {
+    id: info.id,
+    kind: info.kind,
+    status: info.status,
+    reason: info.reason,
+    priority: info.priority,
+    key: info.key,
+    owner: info.owner,
+    attempt: info.attempt,
+    progress: info.progress,
+    message: info.message,
+    detail: info.detail,
+    payload: info.payload,
+    result: info.result,
+    error: info.error,
+    errorMessage: info.errorMessage,
+    checkpoint: info.checkpoint,
+    createdAt: info.createdAt,
+    startedAt: info.startedAt,
+    finishedAt: info.finishedAt,
+    heartbeatAt: info.heartbeatAt,
+    expiresAt: info.expiresAt
+  }
+  if ("timeoutMillis" in info) out.timeoutMillis = info.timeoutMillis
+  if ("heartbeatTimeoutMillis" in info) out.heartbeatTimeoutMillis = info.heartbeatTimeoutMillis
+  if ("retries" in info) out.retries = info.retries
+  if ("runner" in info) out.runner = info.runner
   for (const [key, check, optional] of plainFields) {
-    if (optional && !(key in fields)) continue
-    const value = fields[key]
-    if (!check(value)) return undefined
-    out[key] = value
+    if (optional && !(key in out)) continue
+    if (!check(out[key])) return undefined
   }
   return JSON.stringify(out)
 }

@@ -35,12 +35,12 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Layer, Option, Schema } from "effect"
+import { Cause, Context, Effect, Layer, Option } from "effect"
 import type * as Http from "node:http"
 import { Principal, TaskAccess, TaskFeed, TaskInfo, Tasks } from "@chainjobs/tasks"
 import * as HotRequest from "./HotRequest.ts"
 import * as HotSubmit from "./HotSubmit.ts"
-import { TaskRecord, toRecord } from "./RestApi.ts"
+import { recordText } from "./RestApi.ts"
 import { endEvent, endEventId } from "./RestServer.ts"
 import * as SseKeepAlive from "./SseKeepAlive.ts"
 import { StatusBodies } from "./StatusBodies.ts"
@@ -83,10 +83,8 @@ const route = (url: string): { readonly id: string; readonly events: boolean; re
   return { id, events: slash !== -1, query }
 }
 
-const encodeRecord = Schema.encodeSync(Schema.toCodecJson(TaskRecord))
-
-/** A record's status body, as the API encodes `TaskRecord`. */
-const encodeBody = (info: TaskInfo.TaskInfo): string => JSON.stringify(encodeRecord(toRecord(info)))
+/** A record's status body, as the API encodes `TaskRecord` (`recordText`: from the record's text, made once). */
+const encodeBody = recordText
 
 /** The head of a task's event stream. */
 const streamHead = { "cache-control": "no-cache", "content-type": "text/event-stream" }

@@ -75,13 +75,30 @@ export const TaskRecord = TaskInfo.TaskInfo.mapFields((fields) => ({
 /** @see TaskRecord */
 export type TaskRecord = typeof TaskRecord.Type
 
-/** A record with its times in ISO 8601 beside the epoch milliseconds. */
-export const toRecord = (info: TaskInfo.TaskInfo): TaskRecord => ({
-  ...info,
+/** The fields `toRecord` adds to a record: its times in ISO 8601, in `TaskRecord`'s order. */
+const isoTimes = (info: TaskInfo.TaskInfo) => ({
   createdAtIso: new Date(info.createdAt).toISOString(),
   startedAtIso: info.startedAt === null ? null : new Date(info.startedAt).toISOString(),
   finishedAtIso: info.finishedAt === null ? null : new Date(info.finishedAt).toISOString()
 })
+
+/** A record with its times in ISO 8601 beside the epoch milliseconds. */
+export const toRecord = (info: TaskInfo.TaskInfo): TaskRecord => ({ ...info, ...isoTimes(info) })
+
+const encodeRecord = Schema.encodeSync(Schema.toCodecJson(TaskRecord))
+
+/**
+ * A record as REST answers it (`TaskRecord`'s JSON encoding of `toRecord(info)`), as text: the record's own text
+ * (`TaskInfo.jsonText`: `TaskInfo`'s fields in order, made once per record and shared with the feed's event frames
+ * and the RPC watchers) with the ISO times after it, where `TaskRecord`'s encoding writes them — not the record
+ * encoded through the Schema again for each status read. A record without that text goes through the Schema (which
+ * throws for a record it refuses, as before).
+ */
+export const recordText = (info: TaskInfo.TaskInfo): string => {
+  const text = TaskInfo.jsonText(info)
+  if (text === undefined) return JSON.stringify(encodeRecord(toRecord(info)))
+  return `${text.slice(0, -1)},${JSON.stringify(isoTimes(info)).slice(1)}`
+}
 
 /** The result of a completed task. */
 export const TaskResult = Schema.Struct({

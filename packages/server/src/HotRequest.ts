@@ -74,15 +74,16 @@ export const principalNow = (
 }
 
 /**
- * The request-duration metric with a lean path's attributes, one per method and status: a metric keeps its series
- * key once made, so a request updates it without building and serializing its attributes again.
+ * The request-duration metric with a lean path's attributes, one per method and status (`requestDurationOf`: the
+ * attributes its own, so its series key is made once — a `withAttributes` of the shared metric made the key again
+ * whenever another method or status had been updated in between, and a context per update).
  */
 const attributed = new Map<string, typeof Metrics.requestDuration>()
 const durationOf = (method: string, status: number): typeof Metrics.requestDuration => {
   const name = `${method} ${status}`
   let metric = attributed.get(name)
   if (metric === undefined) {
-    metric = Metric.withAttributes(Metrics.requestDuration, { surface: "api", method, status: String(status) })
+    metric = Metrics.requestDurationOf({ surface: "api", method, status: String(status) })
     attributed.set(name, metric)
   }
   return metric

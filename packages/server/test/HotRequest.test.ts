@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto"
 import type * as Http from "node:http"
 import { Principal } from "@chainjobs/tasks"
 import * as HotRequest from "../src/HotRequest.ts"
+import * as Metrics from "../src/Metrics.ts"
 
 /** A request with only `headers` (all `principalNow` reads of it). */
 const requestWith = (headers: Record<string, string>) => ({ headers }) as unknown as Http.IncomingMessage
@@ -66,6 +67,24 @@ describe("HotRequest.timed", () => {
       // At least the 250 ms it started before, at most the time since then.
       assert.isAtLeast(state.sum, 0.25)
       assert.isAtMost(state.sum, bound)
+    }).pipe(Effect.provideService(Metric.MetricRegistry, registry))
+  })
+
+  it.effect("updates the series the stack's timing updates: one series for the same method and status", () => {
+    // The lean path's metric is one of its own (`Metrics.requestDurationOf`); `/metrics` must still show one series.
+    const registry = new Map()
+    const method = `TEST-${randomUUID()}`
+    return Effect.gen(function*() {
+      yield* HotRequest.timed(method, performance.now(), 200)
+      yield* Metric.update(Metric.withAttributes(Metrics.requestDuration, { surface: "api", method, status: "200" }), 0.5)
+      yield* HotRequest.timed("GET", performance.now(), 204)
+      yield* HotRequest.timed(method, performance.now(), 200)
+      const series = (yield* Metric.snapshot).filter((metric) =>
+        metric.id === "chainjobs_http_request_duration_seconds" && metric.attributes?.method === method
+      )
+      assert.strictEqual(series.length, 1)
+      assert.deepStrictEqual(series[0].attributes, { surface: "api", method, status: "200" })
+      assert.strictEqual((series[0].state as Metric.HistogramState).count, 3)
     }).pipe(Effect.provideService(Metric.MetricRegistry, registry))
   })
 })

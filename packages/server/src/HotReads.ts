@@ -171,13 +171,18 @@ export const makeWith = (bodies: StatusBodies) =>
       return false
     }
 
-    /** A stream now following the feed (`stop` ends that): kept until its response closes, and alive meanwhile. */
+    /**
+     * A stream now following the feed (`stop` ends that): kept until its response closes, and alive meanwhile. A
+     * response closed already (its client left while the feed started listening: its `close` is past) stops at once,
+     * else the feed would keep the listener, and the response with it, until the task ends.
+     */
     const opened = (
       response: Http.ServerResponse,
       writer: ReturnType<typeof streamTo>,
       stop: () => void,
       started: number
     ): void => {
+      if (response.destroyed) return stop()
       response.on("drain", writer.resume)
       response.once("close", stop)
       SseKeepAlive.follow(response)

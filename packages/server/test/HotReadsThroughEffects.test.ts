@@ -11,10 +11,11 @@
  * running task's stream follows it to its final record and the `end` event;
  * a stream whose feed cannot follow the task (its listen fails) goes to the stack,
  * and so does a read during which any of them dies (a defect); a stream
- * that dies once begun is cut off, not left open.
+ * that dies once begun is cut off, not left open; a stream whose client left
+ * while the feed started listening stops listening at once.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Logger, Schema } from "effect"
+import { Deferred, Effect, Exit, Logger, Option, Schema } from "effect"
 import { Principal, TaskAccess, TaskError, TaskFeed, TaskInfo, Tasks, TaskStore } from "@chainjobs/tasks"
 import * as HotReads from "../src/HotReads.ts"
 import { TaskRecord, toRecord } from "../src/RestApi.ts"
@@ -139,6 +140,45 @@ describe("HotReads through the effects", () => {
           assert.deepStrictEqual([reply.status, reply.text], [418, "stack"], what)
           assert.deepStrictEqual(warnings, ["chainjobs: a hot read died; the stack answers it"], what)
         }
+      }))
+
+    it.effect("a stream whose client leaves while the feed starts listening stops listening once the listen is made", () =>
+      Effect.gen(function*() {
+        const listenBegun = yield* Deferred.make<void>()
+        const gate = yield* Deferred.make<void>()
+        const stopped = yield* Deferred.make<void>()
+        // The feed's listen waits for the test's gate; the stop it answers is noted.
+        const gatedListen = Effect.map(laterListening, (feed) =>
+          TaskFeed.TaskFeed.of({
+            ...feed,
+            listen: (id, listener, info) =>
+              Deferred.succeed(listenBegun, undefined).pipe(
+                Effect.andThen(Deferred.await(gate)),
+                Effect.andThen(feed.listen(id, listener, info)),
+                Effect.map((stop) => () => {
+                  Deferred.doneUnsafe(stopped, Exit.void)
+                  stop()
+                })
+              )
+          }))
+        const socketClosed = yield* Deferred.make<void>()
+        const base = yield* frontServerWith(
+          Effect.provideServiceEffect(HotReads.make, TaskFeed.TaskFeed, gatedListen),
+          // told once every listener of the socket's close has run (the response's close among them)
+          (server) =>
+            server.on("connection", (socket) => socket.once("close", () => setImmediate(() => Deferred.doneUnsafe(socketClosed, Exit.void))))
+        )
+        // running for seconds: its feed would keep the listener that long
+        const task = yield* submit("alice", 5_000)
+        const client = new AbortController()
+        fetch(`${base}/api/tasks/${task.id}/events?access_token=${tokens.alice}`, { signal: client.signal }).catch(() => undefined)
+        yield* Deferred.await(listenBegun)
+        client.abort()
+        // the server has seen the client leave (its response's close is past) before the listen is made
+        yield* Deferred.await(socketClosed)
+        yield* Deferred.succeed(gate, undefined)
+        const stop = yield* Effect.timeoutOption(Deferred.await(stopped), "5 seconds")
+        assert.isTrue(Option.isSome(stop), "the listen of a gone client's stream was never stopped")
       }))
 
     it.effect("a stream whose feed dies after its first frame is cut off: its client sees the connection close, not a wait", () =>

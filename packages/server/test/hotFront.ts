@@ -27,13 +27,17 @@ export const services = (store: Layer.Layer<TaskStore.TaskStore>) =>
     }))
   )
 
-/** The stack-and-front server (the hot reads in front, or the handler `lean` makes), closed with the scope; its base URL. */
-export const frontServerWith = <R>(lean: Effect.Effect<HotReads.Handler, never, R>) => Effect.gen(function*() {
+/**
+ * The stack-and-front server (the hot reads in front, or the handler `lean` makes), closed with the scope; its base URL.
+ * `watch` is handed the server before it listens (a test following its connections).
+ */
+export const frontServerWith = <R>(lean: Effect.Effect<HotReads.Handler, never, R>, watch?: (server: Server) => void) => Effect.gen(function*() {
   const handler = yield* lean
   const server: Server = createServer((_request: IncomingMessage, response: ServerResponse) => {
     response.writeHead(418, { "content-type": "text/plain" })
     response.end("stack")
   })
+  watch?.(server)
   const front = HotReads.front()
   HotReads.install(server, front)
   front.handler = handler

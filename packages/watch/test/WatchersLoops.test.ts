@@ -12,7 +12,7 @@
  * same account, ticking at the same interval, has processed the transfer
  * (and one after it), so the loop under test has had its ticks too.
  */
-import { TaskError, Tasks } from "@chainjobs/tasks"
+import { TaskError, type TaskInfo, Tasks } from "@chainjobs/tasks"
 import { assert, layer } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Option } from "effect"
 import { SqlClient } from "effect/sql"
@@ -43,6 +43,13 @@ const processed = (watcher: string, item: string) =>
       yield* Effect.sleep("25 millis")
     }
   })
+
+/** The watchers whose `WatcherLoop` task is in one of `statuses`, sorted: what the `tasks` placement tests read of the loops. */
+const loopsIn = (tasks: Tasks.Tasks["Service"], statuses: ReadonlyArray<TaskInfo.TaskStatus>) =>
+  Effect.map(
+    tasks.list({ kind: [Watchers.WatcherLoop.name], limit: 100 }),
+    (page) => page.items.filter((task) => statuses.includes(task.status)).map((task) => (task.payload as { watcher: string }).watcher).sort()
+  )
 
 /** The items the watcher has processed, each with its count. */
 const counts = (watcher: string) => Effect.map(processedCounts(watcher), (found) => Array.from(found.entries()).sort())
@@ -207,10 +214,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
         const watchers = yield* Watchers.Watchers
         const tasks = yield* Tasks.Tasks
         /** The watchers whose WatcherLoop task is running. */
-        const running = Effect.map(
-          tasks.list({ kind: [Watchers.WatcherLoop.name], limit: 100 }),
-          (page) => page.items.filter((task) => task.status === "running").map((task) => (task.payload as { watcher: string }).watcher).sort()
-        )
+        const running = loopsIn(tasks, ["running"])
         yield* watchers.add({ name: "gone", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
         yield* watchers.add({ name: "dropped", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
         const first = yield* sent(17, watched)
@@ -255,10 +259,7 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Watche
         yield* Fiber.join(adding)
         // a watcher added after it: once its loop task runs, one the kept daemon of "brief" submitted before would too
         yield* watchers.add({ name: "witness", chain: "dev", processor: Record.name, accounts: [watched], confirmations: 0 })
-        const unfinished = Effect.map(
-          tasks.list({ kind: [Watchers.WatcherLoop.name], limit: 100 }),
-          (page) => page.items.filter((task) => task.status === "pending" || task.status === "running").map((task) => (task.payload as { watcher: string }).watcher).sort()
-        )
+        const unfinished = loopsIn(tasks, ["pending", "running"])
         yield* eventually(Effect.map(unfinished, (names) => names.includes("witness")), "the witness's loop task runs")
         assert.deepStrictEqual(yield* unfinished, ["witness"], "the daemon of a watcher removed while it was declared was kept")
       }).pipe(Effect.scoped))

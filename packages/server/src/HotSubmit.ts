@@ -74,11 +74,16 @@ const parse = (text: string): { readonly value: unknown } | { readonly refused: 
 const decoder = new TextDecoder()
 
 /** What reading a body gave: its text (decoded as the stack decodes it), too many bytes, or a client gone. */
-type Body = { readonly text: string } | "tooLarge" | "gone"
+export type Body = { readonly text: string } | "tooLarge" | "gone"
 
-/** Reads a request's body, stopping at the first byte past `maxBytes` (the rest is left to Node, which discards it). */
-const readBody = (request: Http.IncomingMessage, maxBytes: number): Effect.Effect<Body> =>
+/**
+ * Reads a request's body, stopping at the first byte past `maxBytes` (the rest is left to Node, which discards it).
+ * A request destroyed already (its client left while its principal was looked up) is gone: its stream emits nothing
+ * more, and the read would wait forever, keeping the request and its response.
+ */
+export const readBody = (request: Http.IncomingMessage, maxBytes: number): Effect.Effect<Body> =>
   Effect.callback<Body>((resume) => {
+    if (request.destroyed) return resume(Effect.succeed("gone"))
     const chunks: Array<Buffer> = []
     let size = 0
     const done = (body: Body) => {

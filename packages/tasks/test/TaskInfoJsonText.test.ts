@@ -142,4 +142,15 @@ describe("TaskInfo.jsonText", () => {
     // a text field holding another value (a record read from elsewhere, cast): not passed through as it is
     assert.isUndefined(TaskInfo.jsonText(record({ id: 7 as unknown as string })))
   })
+
+  it("checks an optional field where it is present: a timeout or retries that is not finite goes to the Schema, which writes it as a string; a runner that is no text is refused", () => {
+    const notFinite = [
+      record({ timeoutMillis: Number.POSITIVE_INFINITY }),
+      record({ heartbeatTimeoutMillis: Number.NaN }),
+      record({ retries: Number.NEGATIVE_INFINITY })
+    ]
+    for (const info of notFinite) assert.strictEqual(TaskInfo.jsonText(info), JSON.stringify(encode(info)))
+    assert.include(TaskInfo.jsonText(notFinite[0]!), "\"timeoutMillis\":\"Infinity\"")
+    assert.isUndefined(TaskInfo.jsonText(record({ runner: 7 as unknown as string })))
+  })
 })

@@ -117,17 +117,42 @@ export const schema = <S extends Schema.Codec<any, any>>(
 /** A value as JSON text: a `PreEncoded` as made, anything else stringified. */
 const text = (value: unknown): string => value instanceof PreEncoded ? value.json : JSON.stringify(value) ?? "null"
 
-/** A message as JSON text: a stream chunk's values written as `text` writes them, any other message stringified. */
+/** Each key of a chunk message as JSON text (a chunk has a handful of keys: `_tag`, `requestId`, `values`). */
+const keyTexts = new Map<string, string>()
+const keyText = (key: string): string => {
+  let quoted = keyTexts.get(key)
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key)
+    if (keyTexts.size < 64) keyTexts.set(key, quoted)
+  }
+  return quoted
+}
+
+/**
+ * A message as JSON text: a stream chunk's values written as `text` writes them, any other message stringified.
+ * The chunk's text is added to piece by piece, not joined: V8 keeps the pieces as one string and copies them once,
+ * when the line is written (a join copied every value's text into it first).
+ */
 const line = (message: unknown): string => {
   const chunk = message as { readonly _tag?: unknown; readonly values?: unknown }
   if (chunk === null || typeof chunk !== "object" || chunk._tag !== "Chunk" || !Array.isArray(chunk.values)) {
     return JSON.stringify(message)
   }
+  const fields = chunk as Record<string, unknown>
   let out = "{"
-  for (const [key, value] of Object.entries(chunk)) {
+  for (const key of Object.keys(fields)) {
+    const value = fields[key]
     if (value === undefined) continue
     if (out.length > 1) out += ","
-    out += `${JSON.stringify(key)}:${key === "values" ? `[${(value as ReadonlyArray<unknown>).map(text).join(",")}]` : JSON.stringify(value)}`
+    out += keyText(key)
+    if (key !== "values") {
+      out += `:${JSON.stringify(value)}`
+      continue
+    }
+    const values = value as ReadonlyArray<unknown>
+    out += ":["
+    for (let i = 0; i < values.length; i++) out += i === 0 ? text(values[i]) : `,${text(values[i])}`
+    out += "]"
   }
   return `${out}}`
 }

@@ -48,9 +48,10 @@ describe("HotSubmit.readBody", () => {
       const { closed, request, socket } = yield* arriving(`{"fromBlock":`, 100)
       socket.destroy()
       yield* Deferred.await(closed)
-      const body = yield* Effect.timeoutOption(HotSubmit.readBody(request, 1_000), "5 seconds")
-      assert.deepStrictEqual(body, Option.some("gone" as const))
-    }).pipe(Effect.scoped))
+      // bounded (a loaded machine): without the answer it would wait for ever
+      const body = yield* Effect.timeoutOption(HotSubmit.readBody(request, 1_000), "15 seconds")
+      assert.deepStrictEqual(body, Option.some("gone" as const), "the read of a gone client's body never ended")
+    }).pipe(Effect.scoped), 30_000)
 
   it.live("a client still there has its whole body read, the read begun after it arrived", () =>
     Effect.gen(function*() {
@@ -58,7 +59,7 @@ describe("HotSubmit.readBody", () => {
       const { request, socket } = yield* arriving(text.slice(0, 5), Buffer.byteLength(text))
       const reading = yield* Effect.forkChild(HotSubmit.readBody(request, 1_000))
       socket.write(text.slice(5))
-      const body = yield* Effect.timeoutOption(Fiber.join(reading), "5 seconds")
+      const body = yield* Effect.timeoutOption(Fiber.join(reading), "15 seconds")
       assert.deepStrictEqual(body, Option.some({ text }))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 30_000)
 })

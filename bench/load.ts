@@ -47,7 +47,10 @@
  * service's `--max-semi-space-size` in MB; 0, the default, leaves V8's own as
  * `npm start` does), `--turn-budget=` (the service's `CHAINJOBS_TURN_BUDGET_MS`:
  * fiber work per turn of its event loop, ms; 0 for Effect's own scheduler;
- * unset, the service's default), `--malloc-arena-max=` (the service's
+ * unset, the service's default), `--open-budget=` (the service's
+ * `CHAINJOBS_OPEN_BUDGET_MS`: the time a poll phase of its loop spends
+ * opening event streams inline before the rest wait for a turn, ms; 0 for
+ * every one inline; unset, the service's default), `--malloc-arena-max=` (the service's
  * `MALLOC_ARENA_MAX`: glibc's limit on its C heaps' arenas, a probe of the
  * allocator's share of the RSS; unset, glibc's own), `--glibc-tunables=`
  * (the service's `GLIBC_TUNABLES`, e.g. a fixed `glibc.malloc.mmap_threshold`),
@@ -166,6 +169,9 @@ const semiSpace = setting("semi-space", 0, 0)
 /** The service's `CHAINJOBS_TURN_BUDGET_MS` (`--turn-budget=`), or undefined for its default. */
 const turnBudget = args.find((arg) => arg.startsWith("--turn-budget="))?.slice("--turn-budget=".length) ??
   process.env.LOAD_TURN_BUDGET
+/** The service's `CHAINJOBS_OPEN_BUDGET_MS` (`--open-budget=`), or undefined for its default. */
+const openBudget = args.find((arg) => arg.startsWith("--open-budget="))?.slice("--open-budget=".length) ??
+  process.env.LOAD_OPEN_BUDGET
 /** The service's `MALLOC_ARENA_MAX` (`--malloc-arena-max=`), or undefined for glibc's own. */
 const mallocArenaMax = args.find((arg) => arg.startsWith("--malloc-arena-max="))?.slice("--malloc-arena-max=".length) ??
   process.env.LOAD_MALLOC_ARENA_MAX
@@ -281,6 +287,7 @@ console.log(
     `${mix.wsWatch} WS Watch, ${mix.wsAll} WS WatchChanges; ${mix.statusRate} status reads/s on new and on open connections (the probe ${mix.probeRate}); ` +
     `service young generation ${semiSpace === 0 ? "V8's default" : `--max-semi-space-size=${semiSpace}`}; ` +
     `fiber work per turn ${turnBudget === undefined ? "the service's default" : `CHAINJOBS_TURN_BUDGET_MS=${turnBudget}`}; ` +
+    `event streams opened inline per poll phase ${openBudget === undefined ? "the service's default" : `CHAINJOBS_OPEN_BUDGET_MS=${openBudget}`}; ` +
     `C heap ${allocator === "jemalloc" ? `jemalloc (LD_PRELOAD=${jemalloc})` : "glibc's"}, arenas ${mallocArenaMax === undefined ? "glibc's default" : `MALLOC_ARENA_MAX=${mallocArenaMax}`}${glibcTunables === undefined ? "" : `, GLIBC_TUNABLES=${glibcTunables}`}; ` +
     `listening sockets ${acceptors === undefined ? "the service's default" : `CHAINJOBS_ACCEPTORS=${acceptors}`}; ` +
     `service node flags ${nodeFlags.length === 0 ? "none added" : nodeFlags.join(" ")}; ` +
@@ -326,6 +333,7 @@ const server = spawn(
     env: {
       ...process.env,
       ...(turnBudget === undefined ? {} : { CHAINJOBS_TURN_BUDGET_MS: turnBudget }),
+      ...(openBudget === undefined ? {} : { CHAINJOBS_OPEN_BUDGET_MS: openBudget }),
       ...(mallocArenaMax === undefined ? {} : { MALLOC_ARENA_MAX: mallocArenaMax }),
       ...(glibcTunables === undefined ? {} : { GLIBC_TUNABLES: glibcTunables }),
       ...(allocator === "jemalloc" ? { LD_PRELOAD: jemalloc } : {}),

@@ -35,11 +35,12 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Layer, Option } from "effect"
+import { Cause, Context, Effect, Layer, Option, Scheduler } from "effect"
 import type * as Http from "node:http"
 import { Principal, TaskAccess, TaskFeed, TaskInfo, Tasks } from "@chainjobs/tasks"
 import * as HotRequest from "./HotRequest.ts"
 import * as HotSubmit from "./HotSubmit.ts"
+import * as OpenBudget from "./OpenBudget.ts"
 import { recordText } from "./RestApi.ts"
 import { endEvent, endEventId } from "./RestServer.ts"
 import * as SseKeepAlive from "./SseKeepAlive.ts"
@@ -137,6 +138,8 @@ export const makeWith = (bodies: StatusBodies) =>
     const run = Effect.runForkWith(context)
     /** The supervisor's synchronous read, if it has one (an in-process supervisor's; not a cluster's). */
     const peek = Tasks.peeker(tasks)
+    /** Opens a stream now, or in a coming turn once this poll phase's opens have spent their budget (`OpenBudget`). */
+    const budget = OpenBudget.make(Context.get(context, OpenBudget.BudgetMillis), Context.get(context, Scheduler.Scheduler))
 
     /**
      * Answers a read of `info`, a record the caller may see, unless it opens
@@ -250,13 +253,31 @@ export const makeWith = (bodies: StatusBodies) =>
         // Another principal's task: the stack answers it, as a missing one.
         else if (!Principal.canSee(who.value, held)) return next()
         else if (answered(request, response, hot.events, held, started, true)) return
+        // A stream: opened here, or in a coming turn when this poll phase has opened its budget's worth.
         else {
-          const writer = streamTo(response)
-          const stop = feed.listenNow(hot.id, writer, held)
-          if (stop !== undefined) return opened(response, writer, stop, started)
+          const throughEffects = () =>
+            run(Effect.catchCause(serve(request, response, next, hot, token, started), unserved(response, next)))
+          return budget(() => openHeld(response, hot.id, started, throughEffects))
         }
       }
       run(Effect.catchCause(serve(request, response, next, hot, token, started), unserved(response, next)))
+    }
+
+    /**
+     * Opens the stream of a task the supervisor holds, following the feed
+     * from its record as it stands now (a queued open reads it again when its
+     * turn comes); a task no longer held, or one the feed cannot follow now,
+     * goes `throughEffects`. Nothing for a client gone meanwhile.
+     */
+    const openHeld = (response: Http.ServerResponse, id: string, started: number, throughEffects: () => void): void => {
+      if (response.destroyed) return
+      const held = peek?.(id)
+      if (held !== undefined) {
+        const writer = streamTo(response)
+        const stop = feed.listenNow(id, writer, held)
+        if (stop !== undefined) return opened(response, writer, stop, started)
+      }
+      throughEffects()
     }
     return handler
   })

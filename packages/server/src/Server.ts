@@ -41,6 +41,7 @@ import * as DemoTasks from "./DemoTasks.ts"
 import * as HeldRequests from "./HeldRequests.ts"
 import * as HotReads from "./HotReads.ts"
 import * as IdleClose from "./IdleClose.ts"
+import * as OpenBudget from "./OpenBudget.ts"
 import * as Metrics from "./Metrics.ts"
 import * as RestServer from "./RestServer.ts"
 import * as RunnerMode from "./RunnerMode.ts"
@@ -307,6 +308,8 @@ const build = Effect.fnUntraced(function*(settings: ServerSettings) {
   // Listening sockets sharing the port: new connections accepted per turn of the event loop (`Acceptors`). Read
   // first: a bad value stops the start before anything is built.
   const acceptors = yield* Acceptors.countConfig
+  // The event streams a poll phase opens inline before the rest wait for a turn (`OpenBudget`).
+  const openBudget = yield* OpenBudget.budgetConfig
   // An added socket's error (an accept refused under a flood): logged, and the socket keeps listening.
   const runFork = Effect.runForkWith(yield* Effect.context<never>())
   const logAcceptorError = (error: Error) =>
@@ -346,7 +349,9 @@ const build = Effect.fnUntraced(function*(settings: ServerSettings) {
   const http = yield* Layer.build(
     HttpRouter.serve(layerRoutesFor(settings, tasks), { disableLogger: true }).pipe(
       Layer.provideMerge(nodeLayer),
-      Layer.provide(Layer.succeedContext(Context.add(Context.merge(tasks, feed), HotReads.Front, front))),
+      Layer.provide(Layer.succeedContext(
+        Context.add(Context.add(Context.merge(tasks, feed), HotReads.Front, front), OpenBudget.BudgetMillis, openBudget)
+      )),
       Layer.provide(Layer.succeed(ServerConfig, settings))
     )
   )

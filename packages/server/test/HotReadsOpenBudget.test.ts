@@ -1,0 +1,85 @@
+/**
+ * The hot reads with the poll phase's budget of inline stream opens spent at
+ * once (`OpenBudget`, a budget of a nanosecond): every stream a poll phase
+ * reads after its first waits for a turn of the fiber scheduler, and is
+ * still opened from the task as it stands then — thirty watchers of a
+ * running task, whose requests the server reads in one poll phase, each
+ * get its records to the end; status reads among them are answered as ever.
+ */
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect, Scheduler } from "effect"
+import { TaskStore, Tasks } from "@chainjobs/tasks"
+import * as HotReads from "../src/HotReads.ts"
+import * as OpenBudget from "../src/OpenBudget.ts"
+import { endEvent } from "../src/RestServer.ts"
+import * as TurnScheduler from "../src/TurnScheduler.ts"
+import * as Net from "node:net"
+import { frontServerWith, services, submit, tokens } from "./hotFront.ts"
+import { untilTurn } from "./eventLoopTurns.ts"
+
+describe("HotReads, stream opens past the poll phase's budget", () => {
+  layer(services(TaskStore.layerMemory), { excludeTestServices: true })("in front of a stack", (it) => {
+    it.effect("are opened in a later turn, from the task as it stands, and followed to their end", () =>
+      Effect.gen(function*() {
+        // The service's scheduler, whose turns the queued opens wait for.
+        let server: Net.Server | undefined
+        const base = yield* frontServerWith(
+          HotReads.make.pipe(
+            Effect.provideService(OpenBudget.BudgetMillis, 1e-6),
+            Effect.provideService(Scheduler.Scheduler, TurnScheduler.make())
+          ),
+          (node) => server = node
+        )
+        const tasks = yield* Tasks.Tasks
+        // A task running long enough for the watchers to join it while it runs.
+        const task = yield* submit("alice", 150)
+        // Thirty connections open first, then every request written in one go: the server (in this process) reads
+        // them all in its next poll phase, which opens the first stream inline and queues the others.
+        const { hostname, port } = new URL(base)
+        const sockets = yield* Effect.promise(() =>
+          Promise.all(Array.from({ length: 30 }, () =>
+            new Promise<Net.Socket>((resolve, reject) => {
+              const socket = Net.connect(Number(port), hostname, () => resolve(socket))
+              socket.once("error", reject)
+            })))
+        )
+        // Accepted, one a turn: only then do the requests all arrive on connections the server reads in one poll phase.
+        let held = 0
+        yield* Effect.promise(() =>
+          untilTurn(() => {
+            server?.getConnections((_, count) => held = count)
+            return held === sockets.length
+          }, "the thirty connections accepted")
+        )
+        const answers = sockets.map((socket) =>
+          new Promise<string>((resolve, reject) => {
+            let text = ""
+            socket.setEncoding("utf8")
+            socket.on("data", (chunk: string) => text += chunk)
+            socket.once("close", () => resolve(text))
+            socket.once("error", reject)
+          })
+        )
+        sockets.forEach((socket, i) =>
+          socket.write(
+            `GET /api/tasks/${task.id}${i % 5 === 4 ? "" : "/events"} HTTP/1.1\r\nhost: test\r\n` +
+              `authorization: Bearer ${tokens.alice}\r\nconnection: close\r\n\r\n`
+          )
+        )
+        const reads = yield* Effect.promise(() => Promise.all(answers))
+        const final = yield* tasks.awaitInfo(task.id)
+        assert.strictEqual(final.status, "completed")
+        const end = new TextDecoder().decode(endEvent)
+        reads.forEach((read, i) => {
+          assert.isTrue(read.startsWith("HTTP/1.1 200"), `read ${i}: ${read}`)
+          if (i % 5 === 4) assert.include(read, `"${task.id}"`, `status read ${i}`)
+          else {
+            // Chunked: the end event is the last chunk's text before the terminating chunk.
+            assert.include(read, end, `stream ${i}: ${read}`)
+            assert.include(read, `"status":"completed"`, `stream ${i}`)
+            assert.isTrue(read.endsWith("0\r\n\r\n"), `stream ${i} ended: ${read}`)
+          }
+        })
+      }))
+  })
+})

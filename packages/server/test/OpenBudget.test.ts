@@ -1,0 +1,74 @@
+/**
+ * `OpenBudget`: the event streams one poll phase opens inline stop at the
+ * budget, the others wait for the fiber scheduler's turns, in their order,
+ * and the count starts again at the next check phase. Read from where each
+ * open ran — inside the synchronous block that stands for one poll phase,
+ * or after it — not from timed assertions: each open keeps the thread busy
+ * for a known time, so which ones fit the budget is fixed.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as OpenBudget from "../src/OpenBudget.ts"
+import * as TurnScheduler from "../src/TurnScheduler.ts"
+import { untilTurn } from "./eventLoopTurns.ts"
+
+/** Keeps the thread busy for at least `millis` (ms on `performance.now()`, the budget's clock). */
+const busy = (millis: number) => {
+  const end = performance.now() + millis
+  while (performance.now() < end) { /* a stream's head and first record written */ }
+}
+
+/** Runs `count` opens of `millis` each through `budget` in one synchronous block: which ran inside it, and the order all ran in. */
+const phase = (budget: OpenBudget.OpenBudget, count: number, millis: number, tag: string) => {
+  const order: Array<string> = []
+  let inPhase = true
+  const inline: Array<string> = []
+  for (let i = 0; i < count; i++) {
+    const name = `${tag}${i}`
+    budget(() => {
+      busy(millis)
+      order.push(name)
+      if (inPhase) inline.push(name)
+    })
+  }
+  inPhase = false
+  return { order, inline }
+}
+
+describe("OpenBudget", () => {
+  it("opens inline until the phase has spent the budget; the rest run in the scheduler's turns, in order", async () => {
+    const budget = OpenBudget.make(2, TurnScheduler.make(8))
+    const first = phase(budget, 10, 1, "a")
+    // At least 1 ms each against 2 ms: the first runs inline, at most the second reaches the budget, the rest wait
+    // (a thread preempted inside the first can spend the budget with it alone).
+    assert.isTrue(first.inline[0] === "a0" && first.inline.length <= 2, first.inline.join(" "))
+    assert.deepStrictEqual(first.inline, first.order.slice(0, first.inline.length))
+    await untilTurn(() => first.order.length === 10, "the queued opens")
+    assert.deepStrictEqual(first.order, Array.from({ length: 10 }, (_, i) => `a${i}`))
+    // A later poll phase has the whole budget again.
+    const second = phase(budget, 3, 1, "b")
+    assert.isTrue(second.inline[0] === "b0" && second.inline.length <= 2, second.inline.join(" "))
+    await untilTurn(() => second.order.length === 3, "the second phase's opens")
+  })
+
+  it("with a budget of 0 opens every stream inline, as before", () => {
+    const budget = OpenBudget.make(0, TurnScheduler.make(8))
+    const all = phase(budget, 5, 0.2, "c")
+    assert.deepStrictEqual(all.inline, ["c0", "c1", "c2", "c3", "c4"])
+  })
+
+  it("an open that throws inline reaches its caller, and the phase's count still holds it", async () => {
+    const budget = OpenBudget.make(1, TurnScheduler.make(8))
+    assert.throws(() =>
+      budget(() => {
+        busy(1)
+        throw new Error("open failed")
+      }), /open failed/)
+    // The failed open spent the budget: the next one of this phase waits for a turn.
+    let ran = false
+    budget(() => {
+      ran = true
+    })
+    assert.isFalse(ran)
+    await untilTurn(() => ran, "the open after the failed one")
+  })
+})

@@ -74,20 +74,12 @@ export const principalNow = (
 }
 
 /**
- * The request-duration metric with a lean path's attributes, one per method and status (`requestDurationOf`: the
- * attributes its own, so its series key is made once — a `withAttributes` of the shared metric made the key again
+ * The request-duration metric with a lean path's attributes, one per method and status (`Metrics.requestDurationSeries`:
+ * the attributes its own, so its series key is made once — a `withAttributes` of the shared metric made the key again
  * whenever another method or status had been updated in between, and a context per update).
  */
-const attributed = new Map<string, typeof Metrics.requestDuration>()
-const durationOf = (method: string, status: number): typeof Metrics.requestDuration => {
-  const name = `${method} ${status}`
-  let metric = attributed.get(name)
-  if (metric === undefined) {
-    metric = Metrics.requestDurationOf({ surface: "api", method, status: String(status) })
-    attributed.set(name, metric)
-  }
-  return metric
-}
+const durationOf = (method: string, status: number): typeof Metrics.requestDuration =>
+  Metrics.requestDurationSeries(`${method} ${status}`, { surface: "api", method, status: String(status) })
 
 /** Records a request answered on a lean path in `chainjobs_http_request_duration_seconds`, as the stack's timing would. */
 export const timed = (method: string, started: number, status: number): Effect.Effect<void> =>

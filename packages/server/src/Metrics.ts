@@ -27,21 +27,44 @@ import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf
 import { getHeapSpaceStatistics } from "node:v8"
 import * as TurnScheduler from "./TurnScheduler.ts"
 
+/**
+ * The series of a metric, one per set of attributes, each kept as a metric of its own: `make` makes the metric with
+ * the attributes baked in — the same series in the registry as `Metric.withAttributes` of the metric without them,
+ * but an update neither adds the attributes to the context (a new context per update) nor, when updates of other
+ * attributes came between, serializes the series key again: the key is kept on the metric once made. `key` names the
+ * attributes' values. For a few series (bounded attributes) updated at a high rate: the task counters, once or twice
+ * per task, and the lean paths' request durations.
+ */
+export const seriesOf = <M>(make: (attributes: Readonly<Record<string, string>>) => M) => {
+  const made = new Map<string, M>()
+  return (key: string, attributes: Readonly<Record<string, string>>): M => {
+    let metric = made.get(key)
+    if (metric === undefined) made.set(key, metric = make(attributes))
+    return metric
+  }
+}
+
+/** `submitted`, with `attributes` baked in if given. */
+const submittedWith = (attributes?: Readonly<Record<string, string>>) =>
+  Metric.counter("chainjobs_tasks_submitted_total", { description: "Tasks accepted by the supervisor", incremental: true, attributes })
 /** Tasks accepted, by kind. */
-export const submitted = Metric.counter("chainjobs_tasks_submitted_total", {
-  description: "Tasks accepted by the supervisor",
-  incremental: true
-})
+export const submitted = submittedWith()
+/** `finished`, with `attributes` baked in if given. */
+const finishedWith = (attributes?: Readonly<Record<string, string>>) =>
+  Metric.counter("chainjobs_tasks_finished_total", { description: "Tasks that reached a terminal status", incremental: true, attributes })
 /** Tasks finished, by kind, status and failure reason. */
-export const finished = Metric.counter("chainjobs_tasks_finished_total", {
-  description: "Tasks that reached a terminal status",
-  incremental: true
-})
+export const finished = finishedWith()
+/** A histogram of seconds (ten buckets from `start`, each four times the last), with `attributes` baked in if given. */
+const secondsWith = (name: string, description: string, start: number) => (attributes?: Readonly<Record<string, string>>) =>
+  Metric.histogram(name, { description, boundaries: Metric.exponentialBoundaries({ start, factor: 4, count: 10 }), attributes })
+/** `duration`, with `attributes` baked in if given. */
+const durationWith = secondsWith("chainjobs_task_duration_seconds", "Run time of finished tasks, from first start to finish", 0.01)
 /** Run time of finished tasks (first start to finish), by kind and status. */
-export const duration = Metric.histogram("chainjobs_task_duration_seconds", {
-  description: "Run time of finished tasks, from first start to finish",
-  boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 4, count: 10 })
-})
+export const duration = durationWith()
+/** The task counters' and durations' series (`seriesOf`). */
+const submittedSeries = seriesOf(submittedWith)
+const finishedSeries = seriesOf(finishedWith)
+const durationSeries = seriesOf(durationWith)
 /** Tasks waiting for a worker (the queue depth). */
 export const pending = Metric.gauge("chainjobs_tasks_pending", { description: "Tasks waiting for a worker" })
 /** Tasks running, by kind. */
@@ -165,23 +188,18 @@ export const processSampler = Effect.gen(function*() {
   })
 })
 
-/** The name, description and buckets of `requestDuration`. */
-const requestDurationOptions = {
-  description: "Time to respond to a request: REST API, RPC, WebSocket upgrade, dashboard",
-  boundaries: Metric.exponentialBoundaries({ start: 0.001, factor: 4, count: 10 })
-}
+/** `requestDuration`, with `attributes` baked in if given. */
+const requestDurationWith = secondsWith(
+  "chainjobs_http_request_duration_seconds",
+  "Time to respond to a request: REST API, RPC, WebSocket upgrade, dashboard",
+  0.001
+)
 
 /** Time to respond to an HTTP request (to the first byte of a stream), by surface, method and status. */
-export const requestDuration = Metric.histogram("chainjobs_http_request_duration_seconds", requestDurationOptions)
+export const requestDuration = requestDurationWith()
 
-/**
- * `requestDuration`'s series of one set of attributes as a metric of its own: the same series in the registry as
- * `Metric.withAttributes(requestDuration, attributes)`, but an update neither adds the attributes to the context (a
- * new context per update) nor, when updates of other attributes came between, serializes the series key again — the
- * key is kept on the metric once made. For a path that updates a few fixed series at a high rate (the lean paths).
- */
-export const requestDurationOf = (attributes: Readonly<Record<string, string>>): typeof requestDuration =>
-  Metric.histogram("chainjobs_http_request_duration_seconds", { ...requestDurationOptions, attributes })
+/** `requestDuration`'s series (`seriesOf`), for the lean paths: one per method and status. */
+export const requestDurationSeries = seriesOf(requestDurationWith)
 
 /** Which part of the service a path belongs to: a bounded label, unlike the path itself. */
 export const surface = (path: string): string =>
@@ -204,13 +222,15 @@ const record = (event: TaskEvent.TaskEvent): Effect.Effect<void> => {
   const info = event.info
   switch (event._tag) {
     case "Submitted":
-      return Metric.update(Metric.withAttributes(submitted, { kind: info.kind }), 1)
+      return Metric.update(submittedSeries(info.kind, { kind: info.kind }), 1)
     case "Finished": {
       const attributes = { kind: info.kind, status: info.status }
+      const reason = info.reason ?? "none"
       const seconds = ((info.finishedAt ?? 0) - (info.startedAt ?? info.createdAt)) / 1000
+      // The series' keys: a kind's name is any text, so the parts are joined with a character none holds.
       return Effect.andThen(
-        Metric.update(Metric.withAttributes(finished, { ...attributes, reason: info.reason ?? "none" }), 1),
-        Metric.update(Metric.withAttributes(duration, attributes), Math.max(0, seconds))
+        Metric.update(finishedSeries(`${info.kind}\u0000${info.status}\u0000${reason}`, { ...attributes, reason }), 1),
+        Metric.update(durationSeries(`${info.kind}\u0000${info.status}`, attributes), Math.max(0, seconds))
       )
     }
     default:

@@ -1,0 +1,74 @@
+/**
+ * When delivering every record of a batch the feed takes from the supervisor
+ * would fill more than a delivery slice, a task stream's listeners get the
+ * task's latest record of the batch, not every one: a record is the whole
+ * task, so the earlier ones are superseded. With many task streams each
+ * delivery is a socket write, and delivering every record of a batch made
+ * the feed fall further behind the more it was behind. The all-tasks streams
+ * still get every change, and a batch within a slice is delivered whole. A
+ * task reports five progress values at once (one batch), between two gates.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Layer, Result, Schema, Stream } from "effect"
+import * as Task from "../src/Task.ts"
+import { TaskContext } from "../src/TaskContext.ts"
+import * as TaskFeed from "../src/TaskFeed.ts"
+import * as Tasks from "../src/Tasks.ts"
+import { makeGates, settle, supervisor } from "./fixtures.ts"
+
+/** Waits at gate `start`, reports 10, 20, 30, 40 and 50% without waiting in between, then waits at gate `end`. */
+const Burst = Task.define("burst", { payload: Schema.Struct({ id: Schema.String }), success: Schema.Void })
+
+describe("TaskFeed task streams", () => {
+  it.effect("get the latest record of a batch of a task's changes past a slice; the all-tasks streams get every one", () =>
+    Effect.gen(function*() {
+      const gateOf = makeGates()
+      const burstLive = Task.implement(Burst, ({ id }) =>
+        Effect.gen(function*() {
+          const context = yield* TaskContext
+          yield* Deferred.await(gateOf(`${id}-start`))
+          for (let percent = 10; percent <= 50; percent += 10) yield* context.progress(percent)
+          yield* Deferred.await(gateOf(`${id}-end`))
+        }))
+      const layer = TaskFeed.layer().pipe(Layer.provideMerge(supervisor(burstLive)))
+      yield* Effect.gen(function*() {
+        const tasks = yield* Tasks.Tasks
+        const hub = yield* TaskFeed.TaskFeed
+        const handle = yield* tasks.submit(Burst, { id: "b" })
+        yield* Effect.repeat(handle.info, { until: (info) => info.status === "running" })
+        // A slice's worth of listeners: the batch's five records would be five slices of deliveries.
+        const heard = Array.from({ length: TaskFeed.deliverySlice }, () => [] as Array<TaskFeed.Change>)
+        let ended = 0
+        for (const records of heard) {
+          yield* hub.listen(handle.id, {
+            change: (change) => records.push(change),
+            end: () => {
+              ended++
+            }
+          })
+        }
+        // Every change of the task, from the all-tasks stream, until the last progress value.
+        const all = yield* Effect.forkChild(
+          hub.all({ visible: (info) => info.id === handle.id }).pipe(
+            // The task's running record may be published after this subscribed: the progress values reported after it.
+            Stream.filterMap((item) => item._tag === "Change" && item.info.progress > 0 ? Result.succeed(item.info.progress) : Result.failVoid),
+            Stream.takeUntil((progress) => progress === 50),
+            Stream.runCollect
+          )
+        )
+        // The all-tasks stream subscribed before the burst.
+        yield* settle
+        yield* Deferred.succeed(gateOf("b-start"), undefined)
+        const everyChange = yield* Fiber.join(all)
+        yield* Deferred.succeed(gateOf("b-end"), undefined)
+        yield* Effect.repeat(Effect.sync(() => ended), { until: (count) => count === heard.length })
+        assert.deepStrictEqual(everyChange, [10, 20, 30, 40, 50])
+        // Each: the running records at 0%, then the batch's latest record, then the terminal one.
+        heard.forEach((records, i) => {
+          const running = records.filter((change) => change.info.status === "running" && change.info.progress > 0)
+          assert.deepStrictEqual(running.map((change) => change.info.progress), [50], `listener ${i}`)
+          assert.strictEqual(records[records.length - 1].info.status, "completed")
+        })
+      }).pipe(Effect.provide(layer))
+    }))
+})

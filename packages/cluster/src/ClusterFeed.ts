@@ -267,12 +267,16 @@ interface Watcher {
   delivered: boolean
 }
 
-/** Where a task stands for this runner's followers: the rank of its latest record, and whether a record of that rank was told. */
+/**
+ * Where a task stands for this runner's followers: the rank of its latest record, and whether a record of that rank
+ * was told; `createdAt`, its record's, tells a task submitted again under the id of a deleted one (-1 if unknown).
+ */
 interface Place {
   readonly rank: RecordOrder.Rank
   readonly progress: number
   readonly message: string | null
   readonly told: boolean
+  readonly createdAt: number
 }
 
 /** The last notification heard in order from a runner: its session, number and sending time. */
@@ -415,8 +419,18 @@ export const make = Effect.fnUntraced(function*(options: {
   let closed = false
 
   const placeOf = (id: string) => openPlaces.get(id) ?? finishedPlaces.get(id) ?? finishedBefore.get(id)
+  /** Whether a place is a deletion's. */
+  const isDeletedPlace = (last: Place) => RecordOrder.compareRanks(last.rank, RecordOrder.deleted) === 0
+  /**
+   * The place of record `info`'s task: none when the place is the deletion of a task created before it — `info` is a
+   * new task submitted again under that (caller-chosen) id, not a late record of the deleted one.
+   */
+  const placeFor = (info: TaskInfo.TaskInfo) => {
+    const last = placeOf(info.id)
+    return last !== undefined && isDeletedPlace(last) && info.createdAt > last.createdAt ? undefined : last
+  }
   const place = (id: string, rank: RecordOrder.Rank, info: TaskInfo.TaskInfo | undefined, told: boolean) => {
-    const entry: Place = { rank, progress: info?.progress ?? 0, message: info?.message ?? null, told }
+    const entry: Place = { rank, progress: info?.progress ?? 0, message: info?.message ?? null, told, createdAt: info?.createdAt ?? -1 }
     if (rank[0] === 0) openPlaces.set(id, entry)
     else {
       openPlaces.delete(id)
@@ -424,10 +438,13 @@ export const make = Effect.fnUntraced(function*(options: {
       finishedPlaces.set(id, entry)
     }
   }
-  /** Whether a record heard from elsewhere is news here: not earlier than the task's latest, nor a finished record told again. */
+  /**
+   * Whether a record heard from elsewhere is news here: not earlier than the task's latest, nor a finished record told
+   * again (a record of a task submitted again under a deleted one's id is its own task's: `placeFor`).
+   */
   const isNews = (info: TaskInfo.TaskInfo) => {
     const rank = RecordOrder.rankOf(info)
-    const last = placeOf(info.id)
+    const last = placeFor(info)
     if (last !== undefined) {
       const order = RecordOrder.compareRanks(rank, last.rank)
       if (order < 0) return false
@@ -473,10 +490,11 @@ export const make = Effect.fnUntraced(function*(options: {
     const deletion = "_tag" in item
     const info = deletion ? item.info : item
     if (deletion) {
-      // a deletion heard again (a peer sending it twice, a replayed notification) was told already: told once
+      // a deletion heard again (a peer sending it twice, a replayed notification) was told already: told once; not
+      // the deletion of a task submitted again under the id since (created later)
       const last = placeOf(info.id)
-      if (last !== undefined && last.told && RecordOrder.compareRanks(last.rank, RecordOrder.deleted) === 0) return
-      place(info.id, RecordOrder.deleted, undefined, true)
+      if (last !== undefined && last.told && isDeletedPlace(last) && info.createdAt <= last.createdAt) return
+      place(info.id, RecordOrder.deleted, info, true)
     } else if (!isNews(info)) return
     if (deletion || TaskInfo.isTerminal(info.status)) remoteOpen.delete(info.id)
     else remoteOpen.set(info.id, info)

@@ -22,7 +22,7 @@ import { SqlClient } from "effect/sql"
 import type { TestClock } from "effect/testing"
 import { ClusterFeed } from "@chainjobs/cluster"
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { Task, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import { Task, TaskFeed, TaskInfo, TaskInterest, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 let schemas = 0
@@ -160,6 +160,16 @@ export const counting = (reads: Map<string, number>) => (store: TaskStore.TaskSt
   ...store,
   get: (id) => Effect.andThen(Effect.sync(() => reads.set(id, (reads.get(id) ?? 0) + 1)), store.get(id))
 })
+
+/** `runner`'s `TaskFeed` as a runner's service has it: over the cluster feed's changes, declaring its interest. */
+export const serviceFeed = (runner: TestRunner) =>
+  TaskFeed.make().pipe(
+    Effect.provideService(
+      Tasks.Tasks,
+      Tasks.Tasks.of({ ...runner.local, changes: runner.feed.changes, changesAndDeletions: runner.feed.changesAndDeletions })
+    ),
+    Effect.provideService(TaskInterest.TaskInterest, runner.feed.interest)
+  )
 
 /** Collects a stream into an array in the background, readable at any time. */
 export const collecting = <A, E>(stream: Stream.Stream<A, E>) =>

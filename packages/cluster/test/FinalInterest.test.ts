@@ -14,9 +14,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Option } from "effect"
-import { TaskFeed, TaskInfo, TaskInterest, Tasks } from "@chainjobs/tasks"
+import { TaskInfo } from "@chainjobs/tasks"
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
-import { collecting, counting, Echo, eventually, freshCluster, makeRunner, pool, twoRunners } from "./FeedRunners.ts"
+import { collecting, counting, Echo, eventually, freshCluster, makeRunner, pool, serviceFeed, twoRunners } from "./FeedRunners.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
@@ -73,11 +73,7 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
     Effect.gen(function*() {
       const { a, b } = yield* twoRunners()
       // b's `TaskFeed`, as a runner's service has it: over the feed's changes, declaring its interest
-      const tasks = Tasks.Tasks.of({ ...b.local, changes: b.feed.changes, changesAndDeletions: b.feed.changesAndDeletions })
-      const feed = yield* TaskFeed.make().pipe(
-        Effect.provideService(Tasks.Tasks, tasks),
-        Effect.provideService(TaskInterest.TaskInterest, b.feed.interest)
-      )
+      const feed = yield* serviceFeed(b)
       const all = yield* collecting(feed.all({ visible: () => true }))
       // at once: most end before a hears that b wants them
       const handles = yield* a.local.submitAll(Echo, Array.from({ length: 30 }, (_, n) => ({ text: `task ${n}` })))

@@ -5,11 +5,14 @@
  * every runner, and a final record after it would tell a deleted task as
  * finished to a runner that no longer remembers the deletion). Two runners'
  * feeds in the test process on the real PostgreSQL (`FeedRunners.ts`): b
- * deletes a task a ran, then waits for it; a sends nothing of it.
+ * deletes a task a ran, then waits for it; a sends nothing of it. A task
+ * submitted again under a deleted task's (caller-chosen) id is a new task:
+ * b's followers hear its records and its deletion.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option } from "effect"
-import { collecting, Echo, eventually, twoRunners } from "./FeedRunners.ts"
+import { TaskInfo } from "@chainjobs/tasks"
+import { collecting, Echo, eventually, serviceFeed, twoRunners } from "./FeedRunners.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 describe.skipIf(pgTestUrl === undefined)("a kept final record and a deletion elsewhere", () => {
@@ -61,5 +64,52 @@ describe.skipIf(pgTestUrl === undefined)("a kept final record and a deletion els
       yield* eventually(() => journal.seen.some((item) => "_tag" in item && item.info.id === task.id), () => "no deletion in b's journal")
       assert.deepStrictEqual(journal.seen.flatMap((item) => "_tag" in item && item.info.id === task.id ? [item._tag] : []), ["Deleted"])
       yield* a.open("never")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("an id used again after its task's deletion: b hears the new task's records and its deletion, as a new task's", () =>
+    Effect.gen(function*() {
+      const { a, b } = yield* twoRunners()
+      // b follows every task (its `TaskFeed`, as a runner's service has it, declaring its interest) and its journal
+      const feed = yield* serviceFeed(b)
+      const all = yield* collecting(feed.all({ visible: () => true }))
+      const journal = yield* collecting(b.feed.changesAndDeletions)
+      const id = TaskInfo.makeId(Date.now())
+      /** What b's journal told of the id: each record's status and text, and each deletion. */
+      const told = () =>
+        journal.seen.flatMap((item) => {
+          const info = "_tag" in item ? item.info : item
+          if (info.id !== id) return []
+          return ["_tag" in item ? "Deleted" : `${info.status} ${(info.payload as { readonly text: string }).text}`]
+        })
+      const completed = (text: string) => () => told().includes(`completed ${text}`)
+      yield* Effect.orDie(a.local.awaitInfo((yield* a.local.submit(Echo, { text: "first" }, { id })).id))
+      yield* eventually(completed("first"), () => `b told: ${told().join(", ")}`)
+      yield* Effect.orDie(a.local.delete(id))
+      yield* eventually(() => told().includes("Deleted"), () => `b told: ${told().join(", ")}`)
+      // the same id again: a new task (created later), not a late record of the deleted one
+      yield* Effect.orDie(a.local.awaitInfo((yield* a.local.submit(Echo, { text: "second" }, { id })).id))
+      yield* eventually(completed("second"), () => `b told: ${told().join(", ")}`)
+      assert.isTrue(
+        all.seen.some((item) => item._tag === "Change" && item.info.id === id && item.info.status === "completed" &&
+          (item.info.payload as { readonly text: string }).text === "second"),
+        "b's all-tasks stream did not hear the second task completed"
+      )
+      yield* Effect.orDie(a.local.delete(id))
+      yield* eventually(() => told().filter((what) => what === "Deleted").length === 2, () => `b told: ${told().join(", ")}`)
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("an id used again after its task's deletion, on a runner that wants none of its records: b's journal tells both deletions", () =>
+    Effect.gen(function*() {
+      const { a, b } = yield* twoRunners()
+      // a direct follower declares nothing: b is sent no record of a's tasks, but every deletion
+      const journal = yield* collecting(b.feed.changesAndDeletions)
+      const id = TaskInfo.makeId(Date.now())
+      const deletions = () => journal.seen.filter((item) => "_tag" in item && item.info.id === id).length
+      for (const [text, told] of [["first", 1], ["second", 2]] as const) {
+        yield* Effect.orDie(a.local.awaitInfo((yield* a.local.submit(Echo, { text }, { id })).id))
+        yield* Effect.orDie(a.local.delete(id))
+        // the second deletion is of a task created later: not the first one's heard again
+        yield* eventually(() => deletions() === told, () => `b told ${deletions()} deletions after the ${text} task's`)
+      }
     }).pipe(Effect.scoped), 60_000)
 })

@@ -11,6 +11,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Exit, Schema } from "effect"
+import { randomUUID } from "node:crypto"
 import { RpcSerialization } from "effect/rpc"
 import { TaskInfo } from "@chainjobs/tasks"
 import * as PreEncoded from "../src/internal/preEncoded.ts"
@@ -106,5 +107,14 @@ describe("pre-encoded items at their edges", () => {
     for (const message of messages) {
       assert.strictEqual(written(PreEncoded.ndjson, message), written(RpcSerialization.ndjson, message), JSON.stringify(message))
     }
+  })
+
+  it("a chunk with a key never written before has it written as the plain ndjson serialization writes it", () => {
+    // The key's text is made on its first use and kept (a chunk has a handful of keys): a key new to this process
+    // (a test worker that outlives one file has written the usual ones already) is the one made here.
+    const key = `note-${randomUUID()}`
+    const message = { _tag: "Chunk", requestId: "7", values: [new PreEncoded.PreEncoded("{\"a\":1}")], [key]: "x\"y" }
+    assert.strictEqual(written(PreEncoded.ndjson, message), written(RpcSerialization.ndjson, message))
+    assert.strictEqual(written(PreEncoded.ndjson, message), written(RpcSerialization.ndjson, message), "written again, from the kept text")
   })
 })

@@ -6,7 +6,8 @@
  * delivery is a socket write, and delivering every record of a batch made
  * the feed fall further behind the more it was behind. The all-tasks streams
  * still get every change, and a batch within a slice is delivered whole. A
- * task reports five progress values at once (one batch), between two gates.
+ * task reports five progress values at once (one batch), between two gates,
+ * beside a task nobody follows doing the same.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Result, Schema, Stream } from "effect"
@@ -16,59 +17,84 @@ import * as TaskFeed from "../src/TaskFeed.ts"
 import * as Tasks from "../src/Tasks.ts"
 import { makeGates, settle, supervisor } from "./fixtures.ts"
 
-/** Waits at gate `start`, reports 10, 20, 30, 40 and 50% without waiting in between, then waits at gate `end`. */
+/** Waits at the gate `start` all share, reports 10, 20, 30, 40 and 50% without waiting in between, then waits at its gate `<id>-end`. */
 const Burst = Task.define("burst", { payload: Schema.Struct({ id: Schema.String }), success: Schema.Void })
+
+/**
+ * Runs task `b` (followed by `listeners` listeners) and task `q` (followed by none) to their bursts together, then to
+ * their ends: what each listener heard, and every progress value the all-tasks stream carried for `b`.
+ */
+const burstHeard = (listeners: number) =>
+  Effect.gen(function*() {
+    const gateOf = makeGates()
+    const burstLive = Task.implement(Burst, ({ id }) =>
+      Effect.gen(function*() {
+        const context = yield* TaskContext
+        yield* Deferred.await(gateOf("start"))
+        for (let percent = 10; percent <= 50; percent += 10) yield* context.progress(percent)
+        yield* Deferred.await(gateOf(`${id}-end`))
+      }))
+    const layer = TaskFeed.layer().pipe(Layer.provideMerge(supervisor(burstLive)))
+    return yield* Effect.gen(function*() {
+      const tasks = yield* Tasks.Tasks
+      const hub = yield* TaskFeed.TaskFeed
+      const handle = yield* tasks.submit(Burst, { id: "b" })
+      // A task nobody follows, whose records share the batch: the feed counts only listened tasks' deliveries.
+      const quiet = yield* tasks.submit(Burst, { id: "q" })
+      yield* Effect.repeat(handle.info, { until: (info) => info.status === "running" })
+      yield* Effect.repeat(quiet.info, { until: (info) => info.status === "running" })
+      const heard = Array.from({ length: listeners }, () => [] as Array<TaskFeed.Change>)
+      let ended = 0
+      for (const records of heard) {
+        yield* hub.listen(handle.id, {
+          change: (change) => records.push(change),
+          end: () => {
+            ended++
+          }
+        })
+      }
+      // Every change of the task, from the all-tasks stream, until the last progress value.
+      const all = yield* Effect.forkChild(
+        hub.all({ visible: (info) => info.id === handle.id }).pipe(
+          // The task's running record may be published after this subscribed: the progress values reported after it.
+          Stream.filterMap((item) => item._tag === "Change" && item.info.progress > 0 ? Result.succeed(item.info.progress) : Result.failVoid),
+          Stream.takeUntil((progress) => progress === 50),
+          Stream.runCollect
+        )
+      )
+      // The all-tasks stream subscribed before the burst.
+      yield* settle
+      yield* Deferred.succeed(gateOf("start"), undefined)
+      const everyChange = yield* Fiber.join(all)
+      yield* Deferred.succeed(gateOf("b-end"), undefined)
+      yield* Deferred.succeed(gateOf("q-end"), undefined)
+      yield* Effect.repeat(Effect.sync(() => ended), { until: (count) => count === heard.length })
+      return {
+        everyChange,
+        // Each listener's running records past 0%, and its last record's status.
+        running: heard.map((records) =>
+          records.filter((change) => change.info.status === "running" && change.info.progress > 0).map((change) => change.info.progress)
+        ),
+        last: heard.map((records) => records[records.length - 1].info.status)
+      }
+    }).pipe(Effect.provide(layer))
+  })
 
 describe("TaskFeed task streams", () => {
   it.effect("get the latest record of a batch of a task's changes past a slice; the all-tasks streams get every one", () =>
     Effect.gen(function*() {
-      const gateOf = makeGates()
-      const burstLive = Task.implement(Burst, ({ id }) =>
-        Effect.gen(function*() {
-          const context = yield* TaskContext
-          yield* Deferred.await(gateOf(`${id}-start`))
-          for (let percent = 10; percent <= 50; percent += 10) yield* context.progress(percent)
-          yield* Deferred.await(gateOf(`${id}-end`))
-        }))
-      const layer = TaskFeed.layer().pipe(Layer.provideMerge(supervisor(burstLive)))
-      yield* Effect.gen(function*() {
-        const tasks = yield* Tasks.Tasks
-        const hub = yield* TaskFeed.TaskFeed
-        const handle = yield* tasks.submit(Burst, { id: "b" })
-        yield* Effect.repeat(handle.info, { until: (info) => info.status === "running" })
-        // A slice's worth of listeners: the batch's five records would be five slices of deliveries.
-        const heard = Array.from({ length: TaskFeed.deliverySlice }, () => [] as Array<TaskFeed.Change>)
-        let ended = 0
-        for (const records of heard) {
-          yield* hub.listen(handle.id, {
-            change: (change) => records.push(change),
-            end: () => {
-              ended++
-            }
-          })
-        }
-        // Every change of the task, from the all-tasks stream, until the last progress value.
-        const all = yield* Effect.forkChild(
-          hub.all({ visible: (info) => info.id === handle.id }).pipe(
-            // The task's running record may be published after this subscribed: the progress values reported after it.
-            Stream.filterMap((item) => item._tag === "Change" && item.info.progress > 0 ? Result.succeed(item.info.progress) : Result.failVoid),
-            Stream.takeUntil((progress) => progress === 50),
-            Stream.runCollect
-          )
-        )
-        // The all-tasks stream subscribed before the burst.
-        yield* settle
-        yield* Deferred.succeed(gateOf("b-start"), undefined)
-        const everyChange = yield* Fiber.join(all)
-        yield* Deferred.succeed(gateOf("b-end"), undefined)
-        yield* Effect.repeat(Effect.sync(() => ended), { until: (count) => count === heard.length })
-        assert.deepStrictEqual(everyChange, [10, 20, 30, 40, 50])
-        // Each: the running records at 0%, then the batch's latest record, then the terminal one.
-        heard.forEach((records, i) => {
-          const running = records.filter((change) => change.info.status === "running" && change.info.progress > 0)
-          assert.deepStrictEqual(running.map((change) => change.info.progress), [50], `listener ${i}`)
-          assert.strictEqual(records[records.length - 1].info.status, "completed")
-        })
-      }).pipe(Effect.provide(layer))
+      // A slice's worth of listeners: the batch's five records would be five slices of deliveries.
+      const { everyChange, last, running } = yield* burstHeard(TaskFeed.deliverySlice)
+      assert.deepStrictEqual(everyChange, [10, 20, 30, 40, 50])
+      running.forEach((values, i) => assert.deepStrictEqual(values, [50], `listener ${i}`))
+      last.forEach((status) => assert.strictEqual(status, "completed"))
+    }))
+
+  it.effect("get every record of a batch within a slice", () =>
+    Effect.gen(function*() {
+      const { everyChange, last, running } = yield* burstHeard(1)
+      assert.deepStrictEqual(everyChange, [10, 20, 30, 40, 50])
+      assert.deepStrictEqual(running, [[10, 20, 30, 40, 50]])
+      assert.deepStrictEqual(last, ["completed"])
     }))
 })

@@ -33,6 +33,11 @@ layer(testServer().pipe(Layer.provide(Layer.succeed(Metric.MetricRegistry, new M
       assert.strictEqual(metrics.contentType, "text/plain; version=0.0.4; charset=utf-8")
       const text = metrics.text
       assert.include(text, "# TYPE chainjobs_tasks_submitted_total counter")
+      // Each metric's description is its help line, the same whichever series of it was updated first.
+      assert.include(text, "# HELP chainjobs_tasks_submitted_total Tasks accepted by the supervisor")
+      assert.include(text, "# HELP chainjobs_tasks_finished_total Tasks that reached a terminal status")
+      assert.include(text, "# HELP chainjobs_task_duration_seconds Run time of finished tasks, from first start to finish")
+      assert.include(text, "# TYPE chainjobs_task_duration_seconds histogram")
       assert.strictEqual(sample(text, "chainjobs_tasks_submitted_total", { kind: "demo-scan" }), 2)
       assert.strictEqual(sample(text, "chainjobs_tasks_submitted_total", { kind: "demo-fail" }), 1)
       assert.strictEqual(sample(text, "chainjobs_tasks_finished_total", { kind: "demo-scan", status: "completed" }), 1)

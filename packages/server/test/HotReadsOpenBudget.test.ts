@@ -5,9 +5,12 @@
  * still opened from the task as it stands then — thirty watchers of a
  * running task, whose requests the server reads in one poll phase, each
  * get its records to the end; status reads among them are answered as ever.
+ * That the opens really waited is read from the scheduler: `OpenBudget`
+ * queues each on a dispatcher of its own, made in a request callback, where
+ * no fiber runs (a fiber makes its dispatcher while it or its parent runs).
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Scheduler } from "effect"
+import { Effect, Fiber, Scheduler } from "effect"
 import { TaskStore, Tasks } from "@chainjobs/tasks"
 import * as HotReads from "../src/HotReads.ts"
 import * as OpenBudget from "../src/OpenBudget.ts"
@@ -17,16 +20,31 @@ import * as Net from "node:net"
 import { frontServerWith, services, submit, tokens } from "./hotFront.ts"
 import { untilTurn } from "./eventLoopTurns.ts"
 
+/** `inner`, counting the dispatchers made outside every fiber: the opens `OpenBudget` queued. */
+const countingQueued = (inner: Scheduler.Scheduler) => {
+  let queued = 0
+  const scheduler: Scheduler.Scheduler = {
+    executionMode: inner.executionMode,
+    shouldYield: (fiber) => inner.shouldYield(fiber),
+    makeDispatcher: () => {
+      if (Fiber.getCurrent() === undefined) queued++
+      return inner.makeDispatcher()
+    }
+  }
+  return { scheduler, queued: () => queued }
+}
+
 describe("HotReads, stream opens past the poll phase's budget", () => {
   layer(services(TaskStore.layerMemory), { excludeTestServices: true })("in front of a stack", (it) => {
     it.effect("are opened in a later turn, from the task as it stands, and followed to their end", () =>
       Effect.gen(function*() {
         // The service's scheduler, whose turns the queued opens wait for.
         let server: Net.Server | undefined
+        const turns = countingQueued(TurnScheduler.make())
         const base = yield* frontServerWith(
           HotReads.make.pipe(
             Effect.provideService(OpenBudget.BudgetMillis, 1e-6),
-            Effect.provideService(Scheduler.Scheduler, TurnScheduler.make())
+            Effect.provideService(Scheduler.Scheduler, turns.scheduler)
           ),
           (node) => server = node
         )
@@ -67,6 +85,9 @@ describe("HotReads, stream opens past the poll phase's budget", () => {
           )
         )
         const reads = yield* Effect.promise(() => Promise.all(answers))
+        // The 24 streams' requests came in one or a few poll phases, each opening its first inline: most waited.
+        assert.isAtLeast(turns.queued(), 12, "stream opens queued for a turn")
+        assert.isAtMost(turns.queued(), 23, "stream opens queued for a turn (the first of a phase is inline)")
         const final = yield* tasks.awaitInfo(task.id)
         assert.strictEqual(final.status, "completed")
         const end = new TextDecoder().decode(endEvent)

@@ -522,13 +522,14 @@ export const make = Effect.fnUntraced(function*(options: {
 
   /**
    * A record this runner's service read (a watch's first read, among others): a later notification may not take
-   * it back, and a task unfinished elsewhere is re-read after a loss, so its watch still hears its end.
+   * it back, and a task unfinished elsewhere is re-read after a loss, so its watch still hears its end. A record of a
+   * task submitted again under a deleted one's id is its own task's (`placeFor`): the deletion's place gives way to it.
    */
   const observed = (info: TaskInfo.TaskInfo) =>
     Effect.sync(() => {
       if (info.runner === origin) return
       const rank = RecordOrder.rankOf(info)
-      const last = placeOf(info.id)
+      const last = placeFor(info)
       if (last === undefined || RecordOrder.compareRanks(rank, last.rank) > 0) place(info.id, rank, info, false)
       if (rank[0] === 0 && (last === undefined || last.rank[0] === 0)) remoteOpen.set(info.id, info)
     })

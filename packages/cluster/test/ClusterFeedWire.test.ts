@@ -883,6 +883,25 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       assert.deepStrictEqual(a.heardOf(finishedRead.id), [])
     }).pipe(Effect.scoped), 30_000)
 
+  it.live("a read of a task submitted again under a deleted task's id keeps earlier notifications out, and is re-read after a loss", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      // the first task under the id, deleted: its place here is the deletion's (after every record of that task)
+      const deleted = record({ createdAt: Date.now() - 120_000 })
+      yield* a.tell([{ d: deleted }])
+      yield* a.settle()
+      // a new task under the id (created later), read here unfinished (a watch's first read): the read is its place
+      const again = record({ id: deleted.id, createdAt: Date.now() - 60_000, heartbeatAt: 200 })
+      yield* a.feed.observed(again)
+      yield* a.tell([{ i: { ...again, heartbeatAt: 150 } }])
+      yield* a.settle()
+      assert.deepStrictEqual(a.heardOf(again.id), [], "an earlier notification of the new task after its read")
+      // finished in a lost notification (made long before the loss: only its read makes it re-read)
+      yield* a.store.insert(finished(again))
+      yield* a.settle({ seq: 100 })
+      assert.deepStrictEqual(a.heardOf(again.id).map((info) => info.status), ["completed"])
+    }).pipe(Effect.scoped), 30_000)
+
   it.live("records unfinished elsewhere when the runner first listens are re-read after a loss, and told though read", () =>
     Effect.gen(function*() {
       const known = record({ createdAt: Date.now() - 60_000 })

@@ -21,16 +21,20 @@ export const split = (url: string): { readonly path: string; readonly query: str
   return mark === -1 ? { path: url, query: "" } : { path: url.slice(0, mark), query: url.slice(mark + 1) }
 }
 
-/** The `access_token` of a query that holds nothing else (`""` if none), or `undefined` for any other query. */
+/**
+ * The `access_token` of a query that holds nothing else, once (`""` if none), or `undefined` for any other query. A
+ * query naming it twice is the stack's to answer: its security reads a repeated parameter as no token at all (401),
+ * where taking either value would let the lean path serve, or even store a task for, a request the stack refuses.
+ */
 export const queryToken = (query: string): string | undefined => {
   if (query === "") return ""
   const params = new URLSearchParams(query)
-  let token = ""
+  let token: string | undefined
   for (const [name, value] of params) {
-    if (name !== "access_token") return undefined
+    if (name !== "access_token" || token !== undefined) return undefined
     token = value
   }
-  return token
+  return token ?? ""
 }
 
 /**

@@ -27,6 +27,13 @@ describe("HotRequest.queryToken", () => {
     assert.strictEqual(HotRequest.queryToken("wait=false"), undefined)
     assert.strictEqual(HotRequest.queryToken("access_token=bob-token&wait=false"), undefined)
   })
+
+  it("is undefined for a query naming access_token twice, whatever the values: the stack refuses it as no token", () => {
+    assert.strictEqual(HotRequest.queryToken("access_token=forged&access_token=bob-token"), undefined)
+    assert.strictEqual(HotRequest.queryToken("access_token=bob-token&access_token=bob-token"), undefined)
+    assert.strictEqual(HotRequest.queryToken("access_token=&access_token=bob-token"), undefined)
+    assert.strictEqual(HotRequest.queryToken("access_token=bob-token&&"), "bob-token")
+  })
 })
 
 describe("HotRequest.principalNow", () => {

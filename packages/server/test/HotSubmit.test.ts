@@ -6,7 +6,7 @@
  * bytes — status line, headers but the date, body (the new task's id put
  * aside) — for generated submissions good and hostile: any JSON, wrong
  * types, not JSON, empty, too deep, too large (in multi-byte characters),
- * unknown kinds. With a small quota, the 429s match too (their wait put
+ * unknown kinds; a query naming `access_token` twice (401 on both). With a small quota, the 429s match too (their wait put
  * aside), and one principal's spent quota does not refuse another's.
  * Against a stack that answers `418 stack` (`hotFront`), what the lean path
  * takes is answered without it, and what it does not take reaches it unread.
@@ -121,6 +121,18 @@ describe("HotSubmit", () => {
           const { lean, stack } = yield* bothAnswers("demo-scan", headers, body)
           assert.strictEqual(lean, stack)
           assert.match(lean, /^HTTP\/1\.1 4(01|15)/)
+        }
+      }))
+
+    it.effect("a query naming access_token twice gets the stack's 401 on both paths, a good token among them or not: no task", () =>
+      Effect.gen(function*() {
+        const at = yield* port
+        const body = JSON.stringify({ fromBlock: 1, toBlock: 2, delayMillis: 0 })
+        for (const query of ["access_token=forged&access_token=alice-token", "access_token=alice-token&access_token=alice-token"]) {
+          const lean = yield* Effect.promise(() => exchange(at, "POST", `/api/tasks/demo-scan?${query}`, {}, body))
+          const stack = yield* Effect.promise(() => exchange(at, "POST", `/api/tasks/demo-scan?${query}&wait=false`, {}, body))
+          assert.strictEqual(comparable(lean), comparable(stack))
+          assert.match(lean, /^HTTP\/1\.1 401/)
         }
       }))
 

@@ -17,30 +17,34 @@ import * as TaskFeed from "../src/TaskFeed.ts"
 import * as Tasks from "../src/Tasks.ts"
 import { makeGates, settle, supervisor } from "./fixtures.ts"
 
-/** Waits at the gate `start` all share, reports 10, 20, 30, 40 and 50% without waiting in between, then waits at its gate `<id>-end`. */
-const Burst = Task.define("burst", { payload: Schema.Struct({ id: Schema.String }), success: Schema.Void })
+/**
+ * Waits at the gate `start` all share, reports 10, 20, … (`steps` values, 10% apart) without waiting in between, then
+ * waits at its gate `<id>-end`.
+ */
+const Burst = Task.define("burst", { payload: Schema.Struct({ id: Schema.String, steps: Schema.Number }), success: Schema.Void })
 
 /**
- * Runs task `b` (followed by `listeners` listeners) and task `q` (followed by none) to their bursts together, then to
- * their ends: what each listener heard, and every progress value the all-tasks stream carried for `b`.
+ * Runs task `b` (followed by `listeners` listeners) and task `q` (followed by none) to their bursts of `steps` progress
+ * values together, then to their ends: what each listener heard, and every progress value the all-tasks stream
+ * carried for `b`.
  */
-const burstHeard = (listeners: number) =>
+const burstHeard = (listeners: number, steps = 5) =>
   Effect.gen(function*() {
     const gateOf = makeGates()
-    const burstLive = Task.implement(Burst, ({ id }) =>
+    const burstLive = Task.implement(Burst, ({ id, steps }) =>
       Effect.gen(function*() {
         const context = yield* TaskContext
         yield* Deferred.await(gateOf("start"))
-        for (let percent = 10; percent <= 50; percent += 10) yield* context.progress(percent)
+        for (let step = 1; step <= steps; step++) yield* context.progress(10 * step)
         yield* Deferred.await(gateOf(`${id}-end`))
       }))
     const layer = TaskFeed.layer().pipe(Layer.provideMerge(supervisor(burstLive)))
     return yield* Effect.gen(function*() {
       const tasks = yield* Tasks.Tasks
       const hub = yield* TaskFeed.TaskFeed
-      const handle = yield* tasks.submit(Burst, { id: "b" })
+      const handle = yield* tasks.submit(Burst, { id: "b", steps })
       // A task nobody follows, whose records share the batch: the feed counts only listened tasks' deliveries.
-      const quiet = yield* tasks.submit(Burst, { id: "q" })
+      const quiet = yield* tasks.submit(Burst, { id: "q", steps })
       yield* Effect.repeat(handle.info, { until: (info) => info.status === "running" })
       yield* Effect.repeat(quiet.info, { until: (info) => info.status === "running" })
       const heard = Array.from({ length: listeners }, () => [] as Array<TaskFeed.Change>)
@@ -58,7 +62,7 @@ const burstHeard = (listeners: number) =>
         hub.all({ visible: (info) => info.id === handle.id }).pipe(
           // The task's running record may be published after this subscribed: the progress values reported after it.
           Stream.filterMap((item) => item._tag === "Change" && item.info.progress > 0 ? Result.succeed(item.info.progress) : Result.failVoid),
-          Stream.takeUntil((progress) => progress === 50),
+          Stream.takeUntil((progress) => progress === 10 * steps),
           Stream.runCollect
         )
       )
@@ -88,6 +92,20 @@ describe("TaskFeed task streams", () => {
       assert.deepStrictEqual(everyChange, [10, 20, 30, 40, 50])
       running.forEach((values, i) => assert.deepStrictEqual(values, [50], `listener ${i}`))
       last.forEach((status) => assert.strictEqual(status, "completed"))
+    }))
+
+  it.effect("get every record of a batch of exactly one slice of deliveries; one delivery more, the latest", () =>
+    Effect.gen(function*() {
+      // The rule: latest-wins only when delivering every record would fill MORE than a slice (`deliverySlice`).
+      // Four records to a quarter slice of listeners: exactly a slice of deliveries, delivered whole.
+      const whole = yield* burstHeard(TaskFeed.deliverySlice / 4, 4)
+      assert.deepStrictEqual(whole.everyChange, [10, 20, 30, 40])
+      whole.running.forEach((values, i) => assert.deepStrictEqual(values, [10, 20, 30, 40], `listener ${i} of a slice's deliveries`))
+      // Three records to a third of a slice and one listeners (43 × 3 = 129): one delivery past it, the latest only.
+      const past = yield* burstHeard((TaskFeed.deliverySlice + 1) / 3, 3)
+      assert.deepStrictEqual(past.everyChange, [10, 20, 30])
+      past.running.forEach((values, i) => assert.deepStrictEqual(values, [30], `listener ${i} of a slice's deliveries and one`))
+      past.last.forEach((status) => assert.strictEqual(status, "completed"))
     }))
 
   it.effect("get every record of a batch within a slice", () =>

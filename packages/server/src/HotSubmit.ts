@@ -15,7 +15,7 @@
  * What it takes it answers as the stack does, byte for byte: the body held
  * to the payload limit as it is read (413 `PayloadTooLarge` at the first byte
  * past it, 400 `PayloadTooDeep` before it is parsed), a body that is not JSON
- * (400 `BadRequest`, the stack's messages), then the same `TaskAccess.submit`
+ * or holds a number out of range (400 `BadRequest`, the stack's messages), then the same `TaskAccess.submit`
  * (the quota, the payload limit on the value, the kind and its payload
  * schema), its refusals in the endpoint's error schemas and statuses (429 with
  * `Retry-After`), and the 202 with the URLs to follow the task.
@@ -35,11 +35,20 @@ const kindPath = /^\/api\/tasks\/([A-Za-z0-9][A-Za-z0-9_.~-]*)$/
 /** The stack's answer to a body that is not JSON (its payload decoding's message). */
 const notJson = new Schema.SchemaError(new SchemaIssue.InvalidValue({ message: "Expected a valid JSON body" })).message
 
+/**
+ * The stack's JSON payload codec: it refuses what is not a JSON value — no value at all (an empty body), or a number
+ * `JSON.parse` read as infinite (`1e400`, anywhere in the body), which a stored payload would carry as `null`.
+ */
+const jsonValue = Schema.decodeUnknownExit(Schema.toCodecJson(Schema.Unknown))
+
+/** The codec's refusal of `value`, as the stack answers it, or `undefined` for a JSON value. */
+const refusalOf = (value: unknown): string | undefined => {
+  const exit = jsonValue(value)
+  return Exit.isFailure(exit) ? String((Cause.squash(exit.cause) as Error).message) : undefined
+}
+
 /** The stack's answer to an empty body: the JSON payload codec's refusal of no value. */
-const noValue = (() => {
-  const exit = Schema.decodeUnknownExit(Schema.toCodecJson(Schema.Unknown))(undefined)
-  return Exit.isFailure(exit) ? String((Cause.squash(exit.cause) as Error).message) : "Expected JSON value"
-})()
+const noValue = refusalOf(undefined) ?? "Expected JSON value"
 
 /** Each error a submission answers with: how to tell it, its status and its JSON encoding, in the endpoint's order. */
 const errorAnswers = submitErrors.map((schema: Schema.Codec<unknown, unknown>) => ({
@@ -61,14 +70,17 @@ const answer = (response: Http.ServerResponse, status: number, body: unknown, ex
   response.end(text)
 }
 
-/** A body's JSON value, or the stack's message refusing it (an empty body is no value at all). */
+/** A body's JSON value, or the stack's message refusing it (an empty body is no value at all, nor is an infinite number). */
 const parse = (text: string): { readonly value: unknown } | { readonly refused: string } => {
   if (text === "") return { refused: noValue }
+  let value: unknown
   try {
-    return { value: JSON.parse(text) }
+    value = JSON.parse(text)
   } catch {
     return { refused: notJson }
   }
+  const refused = refusalOf(value)
+  return refused === undefined ? { value } : { refused }
 }
 
 const decoder = new TextDecoder()

@@ -6,8 +6,10 @@
  * bytes — status line, headers but the date, body (the new task's id put
  * aside) — for generated submissions good and hostile: any JSON, wrong
  * types, not JSON, empty, too deep, too large (in multi-byte characters),
- * unknown kinds; a query naming `access_token` twice (401 on both). With a small quota, the 429s match too (their wait put
- * aside), and one principal's spent quota does not refuse another's.
+ * unknown kinds, a number out of range (`1e400`: 400 on both, no task); a
+ * query naming `access_token` twice (401 on both). With a small quota, the
+ * 429s match too (their wait put aside), and one principal's spent quota
+ * does not refuse another's.
  * Against a stack that answers `418 stack` (`hotFront`), what the lean path
  * takes is answered without it, and what it does not take reaches it unread.
  * A body of exactly the payload limit is read, one byte more is too large,
@@ -71,9 +73,9 @@ const json = Arbitrary.schema(Schema.Json)
 const text = Arbitrary.schema(Schema.String)
 const small = Arbitrary.schema(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 400 })))
 
-/** A submission's kind and body: good, of wrong types, not JSON, empty, too deep, too large, of no kind. */
+/** A submission's kind and body: good, of wrong types, not JSON, empty, too deep, too large, of no kind, with a BOM, with a number out of range. */
 const submission: Arbitrary.Arbitrary<{ readonly kind: string; readonly body: string }> = Arbitrary.flatMap(
-  Arbitrary.schema(Schema.Literals(["good", "any-json", "wrong-types", "not-json", "empty", "too-deep", "too-large", "no-kind", "bom"])),
+  Arbitrary.schema(Schema.Literals(["good", "any-json", "wrong-types", "not-json", "empty", "too-deep", "too-large", "no-kind", "bom", "out-of-range"])),
   (shape): Arbitrary.Arbitrary<{ readonly kind: string; readonly body: string }> => {
     switch (shape) {
       case "good":
@@ -97,6 +99,12 @@ const submission: Arbitrary.Arbitrary<{ readonly kind: string; readonly body: st
         return Arbitrary.map(Arbitrary.all([small, json]), ([n, value]) => ({
           kind: `no-such-kind-${n}`,
           body: JSON.stringify(value) ?? "null"
+        }))
+      case "out-of-range":
+        // Past the largest double (1.8e308): `JSON.parse` reads it as infinite.
+        return Arbitrary.map(small, (n) => ({
+          kind: "demo-scan",
+          body: `{"fromBlock":1,"toBlock":2,"delayMillis":0,"x":[${n},${n % 2 === 0 ? "-" : ""}1e${309 + n}]}`
         }))
       case "bom":
         return Arbitrary.map(small, (n) => ({ kind: "demo-scan", body: `\uFEFF{"fromBlock":1,"toBlock":${n},"delayMillis":0}` }))
@@ -133,6 +141,21 @@ describe("HotSubmit", () => {
           const stack = yield* Effect.promise(() => exchange(at, "POST", `/api/tasks/demo-scan?${query}&wait=false`, {}, body))
           assert.strictEqual(comparable(lean), comparable(stack))
           assert.match(lean, /^HTTP\/1\.1 401/)
+        }
+      }))
+
+    it.effect("a number out of range anywhere in the body is the stack's 400 on both paths, not a task storing null", () =>
+      Effect.gen(function*() {
+        for (
+          const body of [
+            "1e400",
+            "{\"fromBlock\":1,\"toBlock\":2,\"delayMillis\":0,\"x\":1e400}",
+            "{\"fromBlock\":1,\"toBlock\":2,\"delayMillis\":0,\"x\":[-1e999]}"
+          ]
+        ) {
+          const { lean, stack } = yield* bothAnswers("demo-scan", { authorization: "Bearer alice-token" }, body)
+          assert.strictEqual(lean, stack, body)
+          assert.match(lean, /^HTTP\/1\.1 400 [^]*"_tag":"BadRequest"/)
         }
       }))
 

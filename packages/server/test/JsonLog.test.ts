@@ -1,7 +1,8 @@
 /**
  * The service's log (`JsonLog`): the lines logged in one callback reach
  * stdout in one write, in order, each a JSON line as `Logger.consoleJson`
- * writes it; one write is scheduled per callback, not one per line; the
+ * writes it (an entry `plainLine` leaves too, through `Logger.formatJson`);
+ * one write is scheduled per callback, not one per line; the
  * lines of a later callback go out in a write of their own; the module hooks
  * the process's `exit` once, and that hook writes what is still queued; and a
  * line logged right before `process.exit` is not lost (a real child process).
@@ -9,7 +10,7 @@
  * a fresh copy of it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger } from "effect"
+import { Cause, Effect, Logger } from "effect"
 import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { vi } from "vitest"
@@ -64,6 +65,18 @@ describe("JsonLog", () => {
       ["second", "WARN", "t1"],
       ["third", "INFO", "t1"]
     ])
+  })
+
+  it("writes an entry plainLine leaves (a cause, an object message) as Logger.formatJson does", async () => {
+    const failure = Effect.logWarning("with a cause", Cause.fail("boom"))
+    const structured = Effect.logInfo({ structured: true })
+    const expected: Array<string> = []
+    const formatJson = Logger.make((options) => void expected.push(Logger.formatJson.log(options)))
+    const writes = await caughtWrites(() =>
+      Effect.runSync(Effect.all([failure, structured]).pipe(Effect.provide(Logger.layer([JsonLog.logger, formatJson]))))
+    )
+    assert.strictEqual(writes.length, 1, `writes: ${JSON.stringify(writes)}`)
+    assert.deepStrictEqual(writes[0].split("\n"), [...expected, ""])
   })
 
   it("schedules one write per callback, however many lines it logs", async () => {

@@ -1,10 +1,11 @@
 /**
  * `OpenBudget`: the event streams one poll phase opens inline stop at the
  * budget, the others wait for the fiber scheduler's turns, in their order,
- * and the count starts again at the next check phase. Read from where each
- * open ran — inside the synchronous block that stands for one poll phase,
- * or after it — not from timed assertions: each open keeps the thread busy
- * for a known time, so which ones fit the budget is fixed.
+ * and the count (of the opens' own time) starts again at every next check
+ * phase. Read from where each open ran — inside the synchronous block that
+ * stands for one poll phase, or after it — not from timed assertions: each
+ * open keeps the thread busy for a known time, so which ones fit the budget
+ * is fixed.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as OpenBudget from "../src/OpenBudget.ts"
@@ -48,6 +49,18 @@ describe("OpenBudget", () => {
     const second = phase(budget, 3, 1, "b")
     assert.isTrue(second.inline[0] === "b0" && second.inline.length <= 2, second.inline.join(" "))
     await untilTurn(() => second.order.length === 3, "the second phase's opens")
+    // And so does every one after it: each check phase starts the count again, not only the first.
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    const third = phase(budget, 3, 1, "c")
+    assert.isTrue(third.inline[0] === "c0" && third.inline.length <= 2, third.inline.join(" "))
+    await untilTurn(() => third.order.length === 3, "the third phase's opens")
+  })
+
+  it("counts the time the opens took: quick opens all run inline while under the budget", () => {
+    // 200 ms against five opens that do nothing: a count of anything but their own time would spend it at once.
+    const budget = OpenBudget.make(200, TurnScheduler.make(8))
+    const all = phase(budget, 5, 0, "q")
+    assert.deepStrictEqual(all.inline, ["q0", "q1", "q2", "q3", "q4"])
   })
 
   it("with a budget of 0 opens every stream inline, as before", () => {

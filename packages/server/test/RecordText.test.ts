@@ -76,6 +76,15 @@ describe("RestApi.recordText", () => {
     assert.strictEqual(recordText(info as TaskInfo.TaskInfo), schemaText(info as TaskInfo.TaskInfo))
   })
 
+  it("throws the Schema's own refusal for a record it refuses (no text of its own)", () => {
+    const refused = { ...record({ owner: "alice" }), status: "bogus" } as unknown as TaskInfo.TaskInfo
+    assert.isUndefined(TaskInfo.jsonText(refused))
+    const expected = schemaText(refused)
+    assert.instanceOf(expected, Error)
+    const actual = text(refused)
+    assert.strictEqual(actual instanceof Error ? actual.message : actual, (expected as Error).message)
+  })
+
   it.prop("answers as the Schema does for any record: its text, or its refusal thrown", { info: TaskInfo.TaskInfo }, ({ info }) => {
     const expected = schemaText(info)
     const actual = text(info)

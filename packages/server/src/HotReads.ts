@@ -84,9 +84,6 @@ const route = (url: string): { readonly id: string; readonly events: boolean; re
   return { id, events: slash !== -1, query }
 }
 
-/** A record's status body, as the API encodes `TaskRecord` (`recordText`: from the record's text, made once). */
-const encodeBody = recordText
-
 /** The head of a task's event stream. */
 const streamHead = { "cache-control": "no-cache", "content-type": "text/event-stream" }
 
@@ -158,7 +155,7 @@ export const makeWith = (bodies: StatusBodies) =>
     ): boolean => {
       if (response.destroyed) return true
       if (!events) {
-        const body = kept && TaskInfo.isTerminal(info.status) ? bodies.bodyOf(info, encodeBody) : encodeBody(info)
+        const body = kept && TaskInfo.isTerminal(info.status) ? bodies.bodyOf(info, recordText) : recordText(info)
         response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
         response.end(body)
         HotRequest.timedNow(context, "GET", started, 200)
@@ -257,21 +254,31 @@ export const makeWith = (bodies: StatusBodies) =>
         else {
           const throughEffects = () =>
             run(Effect.catchCause(serve(request, response, next, hot, token, started), unserved(response, next)))
-          return budget(() => openHeld(response, hot.id, started, throughEffects))
+          // Opened inline, the record just read is the one to follow; queued, the open reads it again in its turn.
+          let inline = true
+          budget(() => openHeld(response, inline ? held : peek?.(hot.id), hot.id, started, throughEffects))
+          inline = false
+          return
         }
       }
       run(Effect.catchCause(serve(request, response, next, hot, token, started), unserved(response, next)))
     }
 
     /**
-     * Opens the stream of a task the supervisor holds, following the feed
-     * from its record as it stands now (a queued open reads it again when its
-     * turn comes); a task no longer held, or one the feed cannot follow now,
-     * goes `throughEffects`. Nothing for a client gone meanwhile.
+     * Opens the stream of task `id` from `held`, its record as the supervisor
+     * holds it now (the request's own read when opened inline; a queued open
+     * reads it again when its turn comes), following the feed; a task no
+     * longer held, or one the feed cannot follow now, goes `throughEffects`.
+     * Nothing for a client gone meanwhile.
      */
-    const openHeld = (response: Http.ServerResponse, id: string, started: number, throughEffects: () => void): void => {
+    const openHeld = (
+      response: Http.ServerResponse,
+      held: TaskInfo.TaskInfo | undefined,
+      id: string,
+      started: number,
+      throughEffects: () => void
+    ): void => {
       if (response.destroyed) return
-      const held = peek?.(id)
       if (held !== undefined) {
         const writer = streamTo(response)
         const stop = feed.listenNow(id, writer, held)

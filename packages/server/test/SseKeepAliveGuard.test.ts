@@ -4,8 +4,9 @@
  * fake `setInterval`: a response whose head is not written yet (a comment
  * would send a default head before the stream's own), one that has ended but
  * not yet closed (a write after the end is an error), and one whose writes
- * already wait for a client that does not read (it is not idle). A response
- * that is none of these gets its comment at each tick.
+ * already wait for a client that does not read (it is not idle), and one
+ * written to since the last tick (it is not silent). A response that is
+ * none of these gets its comment at each tick.
  */
 import { afterEach, assert, beforeEach, describe, it, vi } from "@effect/vitest"
 import * as Http from "node:http"
@@ -65,8 +66,32 @@ describe("SseKeepAlive's tick", () => {
       response.writeHead(200, { "content-type": "text/event-stream" })
       response.flushHeaders()
       tick()
+      assert.deepStrictEqual(written, [], "the head was written since the last tick: not silent")
+      tick()
       tick()
       assert.deepStrictEqual(written, [": keep-alive\n\n", ": keep-alive\n\n"])
+    } finally {
+      await stop()
+    }
+  })
+
+  it("writes nothing to a stream written to between two ticks, and comments once it has been silent a whole interval", async () => {
+    const { response, stop } = await openResponse()
+    try {
+      response.writeHead(200, { "content-type": "text/event-stream" })
+      response.write("data: 0\n\n")
+      SseKeepAlive.follow(response)
+      const written = writesTo(response)
+      // Opened since the last tick, then an event in each interval: never silent for a whole one.
+      for (let i = 1; i <= 4; i++) {
+        tick()
+        response.write(`data: ${i}\n\n`)
+      }
+      assert.deepStrictEqual(written, ["data: 1\n\n", "data: 2\n\n", "data: 3\n\n", "data: 4\n\n"])
+      tick()
+      assert.deepStrictEqual(written.slice(4), [], "written to since the last tick")
+      tick()
+      assert.deepStrictEqual(written.slice(4), [": keep-alive\n\n"], "silent since the last tick")
     } finally {
       await stop()
     }

@@ -248,6 +248,8 @@ const unrecordedFinals = HiddenField.make<TaskStoreError>()
 /** A task whose final write was given up, with the store's error for it. */
 interface Unrecorded {
   readonly id: string
+  /** When the task was created: a record of its id created at another time is another task's (the id used again). */
+  readonly createdAt: number
   readonly error: TaskStoreError
 }
 
@@ -295,9 +297,9 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
     /**
      * The tasks whose final write this process gave up on last (as many as `finals` keeps), with the store's error:
      * an await made after such a task was let go (`awaitInfo`, a handle made then) fails with it while the store's
-     * record stays unfinished, rather than read that record (running), which would tell an interruption. Forgotten
-     * when the record is deleted here or a new one is inserted under its id: a later task of that (caller-chosen) id
-     * is never told the earlier one's error.
+     * record stays unfinished, rather than read that record (running), which would tell an interruption. Only a
+     * record of that task tells it (created when it was: `createdAt`): a later task of that (caller-chosen) id,
+     * deleted and submitted again here or in another process, is never told the earlier one's error.
      */
     const givenUp = new RecentFinals<Unrecorded>()
     /**
@@ -329,7 +331,7 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         Deferred.doneUnsafe(entry.done, unrecorded === undefined ? Exit.succeed(entry.info) : Exit.fail(unrecorded))
       }
       if (unrecorded !== undefined) {
-        givenUp.add({ id: entry.id, error: unrecorded })
+        givenUp.add({ id: entry.id, createdAt: entry.info.createdAt, error: unrecorded })
         // the handles made at its submission await after this too: they are told the error, not the store's record
         if (entry.final !== undefined) unrecordedFinals.set(entry.final, unrecorded)
       }
@@ -525,8 +527,6 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         if (startsNow) dispatch()
         return Effect.failCause(written.cause)
       }
-      // a new record under this id: what was given up of an earlier task of the id (deleted since) is not its end
-      givenUp.delete(entry.id)
       entry.final = new FinalRecord()
       const handle = new LiveTaskHandle(entry.id, entry.kindName, entry.registered.kind, operations, entry.final)
       // Recorded, but the supervisor began shutting down meanwhile, or the task was handed off (its shard moved): it
@@ -671,9 +671,12 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         // Not held here: it ended (or was never this process's), so its record is read once, with no second lookup.
         if (entry === undefined) {
           const unrecorded = givenUp.get(id)
-          // its final write given up here: the stored record, unless finished since (by another process), is not its end
+          // its final write given up here: the stored record, unless finished since (by another process) or another
+          // task's (the id deleted and used again, here or elsewhere), is not its end
           return unrecorded === undefined ? stored(id) : Effect.flatMap(stored(id), (info) =>
-            isTerminal(info.status) ? Effect.succeed(info) : Effect.fail(unrecorded.error))
+            isTerminal(info.status) || info.createdAt !== unrecorded.createdAt
+              ? Effect.succeed(info)
+              : Effect.fail(unrecorded.error))
         }
         if (entry.done === undefined) entry.done = Deferred.makeUnsafe<TaskInfo, TaskStoreError>()
         return Deferred.await(entry.done)
@@ -760,7 +763,6 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         Effect.flatMap(get(id), (info) =>
           Effect.map(store.remove(id), (removed) => {
             finals.delete(id)
-            givenUp.delete(id)
             if (removed) publisher.deleted(info)
           }))
       )
@@ -771,7 +773,6 @@ export const make: Effect.Effect<Tasks["Service"], never, TaskStore | TasksConfi
         Effect.sync(() =>
           purged.forEach((info) => {
             finals.delete(info.id)
-            givenUp.delete(info.id)
             if (entries.has(info.id)) purgedHeld.add(info.id)
             publisher.deleted(info)
           })

@@ -142,7 +142,7 @@ describe("a task's final write refused through all its retries", () => {
         })
     )
 
-    it.effect.each(["deleted here", "purged here", "deleted elsewhere and submitted anew here"] as const)(
+    it.effect.each(["deleted here", "purged here", "deleted elsewhere and submitted anew here", "deleted and submitted anew elsewhere"] as const)(
       `is forgotten once the record is %s: a later task of that id is not told the earlier refusal (${batched ? "with" : "without"} updateAll)`,
       (how) =>
         Effect.gen(function*() {
@@ -153,6 +153,7 @@ describe("a task's final write refused through all its retries", () => {
           // let go, given up
           assert.strictEqual((yield* joinWithin(yield* Effect.forkChild(Effect.flip(first.join)), 8, "the join"))._tag, "TaskStoreError")
           const id = first.id
+          const { createdAt } = yield* tasks.get(id)
           if (how === "deleted here") yield* tasks.delete(id)
           if (how === "purged here") {
             // finished by the process that took it back, then purged here
@@ -165,9 +166,13 @@ describe("a task's final write refused through all its retries", () => {
             // a task of that id started here, then handed off: let go unfinished, its record pending
             yield* tasks.submit(Gate, { id: "later" }, { id })
             yield* tasks.handOff(id)
+          } else if (how === "deleted and submitted anew elsewhere") {
+            // nothing of it here: another process deleted the record and took a new task under the id (created later)
+            yield* memory.remove(id)
+            yield* memory.insert(record({ id, kind: Add.name, payload: { a: 1, b: 1 }, status: "running", createdAt: createdAt + 1 }))
           } else {
             // the id submitted anew to another process, running there
-            yield* memory.insert(record({ id, kind: Add.name, payload: { a: 1, b: 1 }, status: "running" }))
+            yield* memory.insert(record({ id, kind: Add.name, payload: { a: 1, b: 1 }, status: "running", createdAt: createdAt + 1 }))
           }
           const told = yield* Effect.match(tasks.awaitInfo(id), {
             onFailure: (error) => error._tag,

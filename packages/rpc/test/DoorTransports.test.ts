@@ -1,7 +1,7 @@
 /**
  * The door as each transport applies it, in the test process over real
  * sockets: over HTTP a bad body is refused whole (400 with the typed error,
- * 413 past `maxBodyBytes`) and serves none of its lines; over WebSocket the
+ * 413 past `maxBodyBytes`; a number out of range, `1e400`, too) and serves none of its lines; over WebSocket the
  * lines before a refused one are answered, blank lines skipped, a line may
  * span messages, and a line past `maxBodyBytes` (in bytes, not characters)
  * closes the socket with 1009 before its end arrives; a refused line, even
@@ -32,6 +32,17 @@ describe("the door over HTTP", () => {
       assert.strictEqual(refused.status, 400)
       assert.deepInclude(refused.body[0], { _tag: "MalformedRequest", problem: "frame" })
       assert.match(refused.body[0].detail, /^not JSON: /)
+      assert.strictEqual(yield* listed(port), 0)
+    }).pipe(Effect.scoped))
+
+  it.live("a submission holding a number out of range (1e400) is refused whole: 400 MalformedRequest, no task stored as null", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      const line = requestLine("Submit", { kind: "add", payload: { a: 1, b: 2, c: 0 } }).replace("\"c\":0", "\"c\":1e400")
+      const refused = yield* overHttp(port, line)
+      assert.strictEqual(refused.status, 400)
+      assert.deepInclude(refused.body[0], { _tag: "MalformedRequest", problem: "frame" })
+      assert.match(refused.body[0].detail, /out of range/)
       assert.strictEqual(yield* listed(port), 0)
     }).pipe(Effect.scoped))
 

@@ -2,7 +2,8 @@
  * The door every ndjson line passes before the RPC server parses it, with
  * the task RPCs behind it: which lines pass, and for each line refused the
  * typed error a client gets (its problem, its RPC, its detail); a body's
- * request ids used twice; the WebSocket close code and reason of a refusal;
+ * request ids used twice; a number out of range (`1e400`: refused, it is no
+ * JSON); the WebSocket close code and reason of a refusal;
  * lines split across WebSocket messages.
  */
 import { TaskAccessError } from "@chainjobs/tasks"
@@ -172,6 +173,28 @@ describe("LineSplitter", () => {
     assert.strictEqual(new Frames.LineSplitter(3).push("ok\néé"), "too-long")
     assert.strictEqual(new Frames.LineSplitter(3).push(new TextEncoder().encode("\u{1F600}\n")), "too-long")
     assert.deepStrictEqual(new Frames.LineSplitter(4).push(new TextEncoder().encode("\u{1F600}\n")), ["\u{1F600}"])
+  })
+})
+
+describe("the request door and numbers out of range", () => {
+  it("refuses a line holding a number JSON.parse reads as infinite, wherever it is, and lets finite ones pass", () => {
+    const refused = { problem: "frame", detail: "a number is out of range: JSON numbers are finite, at most about 1.8e308" }
+    const scan = (x: string) => `{"kind":"demo-scan","payload":{"fromBlock":1,"toBlock":2,"delayMillis":0,"x":${x}}}`
+    for (
+      const line of [
+        request({ tag: "Submit" }).replace(/"payload":\{[^}]*\}/, `"payload":${scan("1e400")}`),
+        request({ tag: "Submit" }).replace(/"payload":\{[^}]*\}/, `"payload":${scan("[-1E+999]")}`),
+        request({ tag: "Submit" }).replace(/"payload":\{[^}]*\}/, `"payload":${scan(`${"9".repeat(250)}e99`)}`),
+        request({ tag: "Submit" }).replace(/"payload":\{[^}]*\}/, `"payload":${scan("9".repeat(309))}`),
+        request({ payload: { id: "t" } }).replace("\"headers\":[]", "\"headers\":[],\"extra\":1e400")
+      ]
+    ) {
+      assert.deepStrictEqual(refusalOf(line), refused, line.slice(0, 120))
+    }
+    for (const x of ["1e308", "-1.5e-400", `${"9".repeat(308)}`, "\"1e400\"", "12e5"]) {
+      const line = request({ tag: "Submit" }).replace(/"payload":\{[^}]*\}/, `"payload":${scan(x)}`)
+      assert.isUndefined(door.check(line, undefined), x)
+    }
   })
 })
 

@@ -5,7 +5,8 @@
  * protocol (`Request`, `Ack`, `Interrupt`, `Ping`, `Eof`) with a well-formed
  * envelope — a string or number id, string header pairs — naming an RPC of
  * the group, its payload nested no deeper than the payload limit allows (for
- * a submission, the task payload it carries); a payload the
+ * a submission, the task payload it carries), every number in it finite (one
+ * `JSON.parse` reads as infinite is no JSON: `1e400`); a payload the
  * RPC's Schema validates leniently passes (its handler's middleware answers
  * `MalformedRequest` for it), any other must decode here. Over HTTP no id may
  * repeat within one body.
@@ -53,6 +54,23 @@ const isId = (id: unknown): id is string | number =>
 const isHeaderPairs = (headers: unknown): boolean =>
   Array.isArray(headers) &&
   headers.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === "string" && typeof pair[1] === "string")
+
+/**
+ * Whether a line may hold a number past the largest double (about 1.8e308), which `JSON.parse` reads as infinite: a
+ * digit with an exponent (`1e400`, or `1e99` after 250 digits), or 309 digits in a row. Most lines have neither, and
+ * are not walked.
+ */
+const mayOverflow = /[0-9][eE][+]?[0-9]|[0-9]{309}/
+
+/** Whether a parsed value is JSON: no number in it infinite. */
+const isJson = Schema.is(Schema.Json)
+
+/**
+ * The refusal of a message holding an infinite number, as `JSON.parse` reads one out of range: not a JSON value. A
+ * task payload would be stored with it as `null` (what `JSON.stringify` writes for it), not as it was sent; over REST
+ * the same payload is refused as not JSON (400 `BadRequest`).
+ */
+const outOfRange = () => frame("a number is out of range: JSON numbers are finite, at most about 1.8e308")
 
 const describe = (value: unknown): string => value === null ? "null" : Array.isArray(value) ? "an array" : typeof value
 
@@ -130,7 +148,8 @@ export const make = (
       } catch (cause) {
         return frame(`not JSON: ${(cause as Error).message}`)
       }
-      const refusal = checkMessage(message, seen)
+      // After the message's own checks, which name an infinite id more precisely.
+      const refusal = checkMessage(message, seen) ?? (mayOverflow.test(line) && !isJson(message) ? outOfRange() : undefined)
       if (refusal === undefined) passed?.push(message)
       return refusal
     }

@@ -25,8 +25,7 @@
  * `serve` runs the service in this process, with the process's memory
  * policy: V8's old generation held to twice the live heap (`HeapGrowth`)
  * and a memory-reducing collection once the service goes quiet
- * (`IdleMemory`), and with every function compiled by V8's baseline
- * compiler at its first call (`EagerBaseline`). Every other command talks to a
+ * (`IdleMemory`). Every other command talks to a
  * running server over `@chainjobs/rpc` (HTTP, ndjson framing) at `--url`
  * (`CHAINJOBS_URL`, default `http://127.0.0.1:8080`) with the bearer token
  * `--token` (`CHAINJOBS_TOKEN`). `submit --watch` draws a progress bar and
@@ -42,7 +41,6 @@ import { RpcClient, RpcSerialization } from "effect/rpc"
 import { Auth, type TaskRpcClient, TaskRpcs } from "@chainjobs/rpc"
 import { TaskInfo } from "@chainjobs/tasks"
 import * as ChainCli from "./ChainCli.ts"
-import * as EagerBaseline from "./EagerBaseline.ts"
 import * as HeapGrowth from "./HeapGrowth.ts"
 import * as IdleMemory from "./IdleMemory.ts"
 import * as JsonLog from "./JsonLog.ts"
@@ -412,7 +410,7 @@ const serve = Command.make("serve", {
 }, ({ settings }) => {
   const overrides: Record<string, string> = {}
   for (const [variable, value] of Object.values(settings).flatMap(Option.toArray)) overrides[variable] = value
-  return Layer.launch(Layer.mergeAll(EagerBaseline.layer, Server.layer, IdleMemory.layer, HeapGrowth.layer)).pipe(
+  return Layer.launch(Layer.mergeAll(Server.layer, IdleMemory.layer, HeapGrowth.layer)).pipe(
     Effect.provide(ServerConfig.layerWith(overrides)),
     Effect.provide(Telemetry.layer),
     Effect.provide(Logger.layer([JsonLog.logger]))

@@ -171,7 +171,8 @@ export const guardHttp = <Rpcs extends Rpc.Any>(
 /**
  * The socket, its incoming messages checked line by line: the first line that
  * is not a well-formed request of the group closes the socket with a code
- * (1007 not a message, 1008 refused, 1009 too large) and a reason; the lines
+ * (1007 not a message, 1008 refused — a request under the id of a call still
+ * in flight too, `Frames.InFlight` —, 1009 too large) and a reason; the lines
  * before it are served. Its answers are sent a turn's worth per message (see
  * `coalescedWriter`), and a client that stops reading is closed once
  * `unsent()` (the bytes waiting in its Node socket, when served by Node) is
@@ -198,6 +199,7 @@ const guardSocket = (
       const reader = yield* socket.reader
       const output = yield* coalesced.writer
       const lines = new Frames.LineSplitter(maxLineBytes)
+      const inFlight = new Frames.InFlight()
       let refused: Frames.Refusal | undefined
       const close = (refusal: Frames.Refusal) =>
         Effect.andThen(
@@ -222,14 +224,14 @@ const guardSocket = (
             }
             for (const line of split) {
               if (line.trim() === "") continue
-              refused = door.check(line, undefined, passed)
+              refused = door.check(line, undefined, passed, inFlight)
               if (refused !== undefined) break
             }
             if (refused !== undefined) break
           }
           // The socket's reader carries text or bytes; the server's serialization takes this too: `guardWebsocket`, the
           // only one to make a guarded socket, made the server with `Frames.serialization`.
-          if (passed.length > 0) return Effect.succeed([new Frames.Checked(passed) as unknown as string] as const)
+          if (passed.length > 0) return Effect.succeed([new Frames.Checked(passed, inFlight) as unknown as string] as const)
           return refused !== undefined ? close(refused) : pull
         })
       })

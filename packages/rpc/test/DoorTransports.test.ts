@@ -4,7 +4,9 @@
  * 413 past `maxBodyBytes`; a number out of range, `1e400`, too) and serves none of its lines; over WebSocket the
  * lines before a refused one are answered, blank lines skipped, a line may
  * span messages, and a line past `maxBodyBytes` (in bytes, not characters)
- * closes the socket with 1009 before its end arrives; a refused line, even
+ * closes the socket with 1009 before its end arrives; a request under the id
+ * of a call still in flight closes it with 1008 and a typed reason (an id
+ * answered may be used again); a refused line, even
  * one that parses, is never handed on with the lines passed before it. A
  * request line with no payload at all is a typed `MalformedRequest`, as a
  * bad payload is.
@@ -74,7 +76,46 @@ describe("a request line without a payload", () => {
     }).pipe(Effect.scoped))
 })
 
+/** The answers to `lines` sent over one WebSocket one at a time, each once the one before it is answered. */
+const oneByOne = (port: number, lines: ReadonlyArray<string>) =>
+  Effect.promise(() =>
+    new Promise<{ readonly answers: Array<any>; readonly code?: number }>((resolve) => {
+      const answers: Array<any> = []
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+      const next = () => {
+        if (answers.length < lines.length) return socket.send(lines[answers.length])
+        socket.onclose = null
+        socket.close()
+        resolve({ answers })
+      }
+      socket.onopen = next
+      socket.onmessage = (event) => {
+        for (const line of String(event.data).split("\n")) if (line !== "") answers.push(JSON.parse(line))
+        next()
+      }
+      socket.onclose = (event) => resolve({ answers, code: event.code })
+    })
+  )
+
 describe("the door over WebSocket", () => {
+  it.live("a request under the id of a call in flight closes the socket with 1008 naming it (the server's own close: 1001, no reason)", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      // A stream of every change stays in flight; the Get after it reuses its id.
+      const outcome = yield* overWebsocket(port, [requestLine("WatchChanges", {}, "w"), requestLine("Get", { id: "t" }, "w")])
+      assert.strictEqual(outcome.code, 1008)
+      assert.match(outcome.reason ?? "", /^MalformedRequest: .*request id w is used again while its call is in flight/)
+    }).pipe(Effect.scoped))
+
+  it.live("an id whose call was answered may be used again, and ids of other calls in flight pass", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      const get = requestLine("Get", { id: "t" }, "g")
+      const outcome = yield* oneByOne(port, [get, get, requestLine("Get", { id: "t" }, "7").replace("\"id\":\"7\"", "\"id\":7"), requestLine("Get", { id: "t" }, "7")])
+      assert.isUndefined(outcome.code)
+      assert.deepStrictEqual(outcome.answers.map((answer) => [answer._tag, answer.requestId]), [["Exit", "g"], ["Exit", "g"], ["Exit", 7], ["Exit", "7"]])
+    }).pipe(Effect.scoped))
+
   it.live("the lines before a refused one are answered, blank lines skipped, then the socket closes with the refusal's code", () =>
     Effect.gen(function*() {
       const port = yield* serve({})

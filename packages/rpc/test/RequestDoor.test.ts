@@ -2,7 +2,8 @@
  * The door every ndjson line passes before the RPC server parses it, with
  * the task RPCs behind it: which lines pass, and for each line refused the
  * typed error a client gets (its problem, its RPC, its detail); a body's
- * request ids used twice; a number out of range (`1e400`: refused, it is no
+ * request ids used twice, and over WebSocket an id of a call still in flight
+ * (held until its `Exit` is encoded); a number out of range (`1e400`: refused, it is no
  * JSON); the WebSocket close code and reason of a refusal;
  * lines split across WebSocket messages.
  */
@@ -195,6 +196,43 @@ describe("the request door and numbers out of range", () => {
       const line = request({ tag: "Submit" }).replace(/"payload":\{[^}]*\}/, `"payload":${scan(x)}`)
       assert.isUndefined(door.check(line, undefined), x)
     }
+  })
+})
+
+describe("the request door and the calls in flight on a WebSocket", () => {
+  it("refuses a request under an id in flight until its Exit is encoded; notifications and discarded calls are not held", () => {
+    const inFlight = new Frames.InFlight()
+    const get = (id: unknown, fields: Record<string, unknown> = {}) => request({ id, ...fields })
+    assert.isUndefined(door.check(get("a"), undefined, undefined, inFlight))
+    assert.isUndefined(door.check(get(1), undefined, undefined, inFlight))
+    assert.isUndefined(door.check(get("1"), undefined, undefined, inFlight))
+    const refusal = door.check(get("a"), undefined, undefined, inFlight)
+    assert.instanceOf(refusal, MalformedRequest)
+    assert.deepInclude(refusal, { problem: "duplicate-id", rpc: "Get", detail: "request id a is used again while its call is in flight" })
+    // Pings, acks and interrupts name no call of their own.
+    assert.isUndefined(door.check(JSON.stringify({ _tag: "Interrupt", requestId: "a" }), undefined, undefined, inFlight))
+    inFlight.answered({ _tag: "Chunk", requestId: "a", values: [] })
+    assert.isDefined(door.check(get("a"), undefined, undefined, inFlight))
+    inFlight.answered({ _tag: "Exit", requestId: "a", exit: {} })
+    assert.isUndefined(door.check(get("a"), undefined, undefined, inFlight))
+    for (const fields of [{ isNotification: true }, { discard: true }]) {
+      assert.isUndefined(door.check(get("n", fields), undefined, undefined, inFlight))
+      assert.isUndefined(door.check(get("n", fields), undefined, undefined, inFlight))
+    }
+  })
+
+  it("lets go of the ids a serialization's parser encodes an Exit for, one message or many", () => {
+    const inFlight = new Frames.InFlight()
+    const base = { makeUnsafe: () => ({ encode: () => "encoded", decode: () => [] }) } as any
+    const parser = Frames.serialization(base).makeUnsafe()
+    assert.isUndefined(door.check(request({ id: "x" }), undefined, undefined, inFlight))
+    assert.isUndefined(door.check(request({ id: "y" }), undefined, undefined, inFlight))
+    // The parser learns the connection's calls from the first checked messages it decodes.
+    parser.decode(new Frames.Checked([], inFlight) as unknown as string)
+    assert.strictEqual(parser.encode([{ _tag: "Exit", requestId: "x" }, { _tag: "Exit", requestId: "y" }]), "encoded")
+    assert.isUndefined(door.check(request({ id: "x" }), undefined, undefined, inFlight))
+    assert.isUndefined(door.check(request({ id: "y" }), undefined, undefined, inFlight))
+    assert.isDefined(door.check(request({ id: "x" }), undefined, undefined, inFlight))
   })
 })
 

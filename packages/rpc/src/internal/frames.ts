@@ -40,9 +40,43 @@ export interface Door {
   /**
    * Why `line` is refused, if it is; `seen` collects request ids to refuse one
    * used twice (over HTTP, per body); a line that passes is added to `passed`,
-   * parsed, when given.
+   * parsed, when given; `inFlight` (over WebSocket) refuses a request whose id
+   * names a call still in flight on the connection, and holds the id of one
+   * that passes until its answer is sent.
    */
-  check(line: string, seen: Set<string | number> | undefined, passed?: Array<unknown>): Refusal | undefined
+  check(line: string, seen: Set<string | number> | undefined, passed?: Array<unknown>, inFlight?: InFlight): Refusal | undefined
+}
+
+/**
+ * The ids of a WebSocket connection's calls in flight, as its client sent
+ * them: an id is held from the line that passes the door until the call's
+ * `Exit` is encoded (`serialization`). The RPC server meets a second request
+ * under an id still in flight by interrupting the connection's whole message
+ * loop — a close 1001 with no reason, every other call's answer lost — so the
+ * door refuses it first, typed. Notifications and discarded calls are not
+ * held: no `Exit` may follow them.
+ */
+export class InFlight {
+  private readonly ids = new Set<string | number>()
+  /** The refusal of `message` if it is a request under an id in flight; else holds a request's id. */
+  admit(message: Record<string, unknown>): MalformedRequest | undefined {
+    if (message._tag !== "Request" || message.isNotification === true || message.discard === true) return undefined
+    const id = message.id as string | number
+    if (this.ids.has(id)) {
+      return new MalformedRequest({
+        problem: "duplicate-id",
+        rpc: message.tag as string,
+        detail: `request id ${String(id)} is used again while its call is in flight`
+      })
+    }
+    this.ids.add(id)
+    return undefined
+  }
+  /** Lets go of the id of a call whose answer is `message`, when it is an `Exit`. */
+  answered(message: unknown): void {
+    const m = message as { readonly _tag?: unknown; readonly requestId?: unknown } | null
+    if (m?._tag === "Exit") this.ids.delete(m.requestId as string | number)
+  }
 }
 
 const frame = (detail: string, rpc?: string) =>
@@ -139,7 +173,7 @@ export const make = (
   }
   return {
     maxDepth,
-    check: (line, seen, passed) => {
+    check: (line, seen, passed, inFlight) => {
       const tooDeep = PayloadLimit.scanText(maxDepth, line, lineEnvelope)
       if (tooDeep !== undefined) return tooDeep
       let message: unknown
@@ -149,7 +183,8 @@ export const make = (
         return frame(`not JSON: ${(cause as Error).message}`)
       }
       // After the message's own checks, which name an infinite id more precisely.
-      const refusal = checkMessage(message, seen) ?? (mayOverflow.test(line) && !isJson(message) ? outOfRange() : undefined)
+      const refusal = checkMessage(message, seen) ?? (mayOverflow.test(line) && !isJson(message) ? outOfRange() : undefined) ??
+        inFlight?.admit(message as Record<string, unknown>)
       if (refusal === undefined) passed?.push(message)
       return refusal
     }
@@ -164,14 +199,18 @@ export const make = (
 export class Checked {
   /** The messages, in the order their lines came. */
   readonly messages: ReadonlyArray<unknown>
-  constructor(messages: ReadonlyArray<unknown>) {
+  /** The connection's calls in flight, which the door admitted these messages' requests to (over WebSocket). */
+  readonly inFlight: InFlight | undefined
+  constructor(messages: ReadonlyArray<unknown>, inFlight?: InFlight) {
     this.messages = messages
+    this.inFlight = inFlight
   }
 }
 
 /**
  * `base`, decoding `Checked` messages as they are (the door parsed them)
- * and anything else as `base` does: the serialization of a server whose
+ * and anything else as `base` does, letting go of a call's id in flight as
+ * its `Exit` is encoded: the serialization of a server whose
  * sockets `guardSocket` reads (`guardWebsocket` makes it so).
  */
 export const serialization = (base: RpcSerialization.RpcSerialization["Service"]): RpcSerialization.RpcSerialization["Service"] =>
@@ -179,9 +218,21 @@ export const serialization = (base: RpcSerialization.RpcSerialization["Service"]
     ...base,
     makeUnsafe: () => {
       const parser = base.makeUnsafe()
+      // One parser per connection: the calls in flight its `Checked` messages were admitted to, let go as answered.
+      let inFlight: InFlight | undefined
       return {
-        encode: parser.encode,
-        decode: (data) => data instanceof Checked ? data.messages : parser.decode(data)
+        encode: (message) => {
+          if (inFlight !== undefined) {
+            if (Array.isArray(message)) for (const one of message) inFlight.answered(one)
+            else inFlight.answered(message)
+          }
+          return parser.encode(message)
+        },
+        decode: (data) => {
+          if (!(data instanceof Checked)) return parser.decode(data)
+          inFlight ??= data.inFlight
+          return data.messages
+        }
       }
     }
   })

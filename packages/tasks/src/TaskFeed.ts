@@ -158,7 +158,7 @@ export interface TaskListener {
 
 /** The task-change hub. */
 export class TaskFeed extends Context.Service<TaskFeed, {
-  /** A task's latest record now, then at every change (the latest wins over a slow reader), ending after its terminal record. `known` skips a read when the caller has just read it. */
+  /** A task's latest record now, then at every change (the latest wins over a slow reader), ending after its terminal record or at its deletion. `known` skips a read when the caller has just read it. */
   watch(id: string, known?: TaskInfo.TaskInfo): Stream.Stream<Change, TaskNotFound | TaskStoreError>
   /**
    * `watch` without a stream, for a transport that writes each change itself
@@ -326,6 +326,13 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
       if (deleted) {
         latest.delete(info.id)
         finals.delete(info.id)
+        // Its streams end: nothing more of the task comes — its terminal record may not have (a deletion heard on a
+        // cluster runner before the interruption's record, which is then no news), and a record under the id after
+        // this is another task's, submitted again under a (caller-chosen) id.
+        const watchers = byTask.get(info.id)
+        if (watchers === undefined) continue
+        deliveredSinceYield += watchers.size
+        for (const subscriber of watchers) endTask(subscriber)
         continue
       }
       if (TaskInfo.isTerminal(info.status)) {

@@ -1,0 +1,77 @@
+/**
+ * A task's deletion ends its task streams (`TaskFeed.listen` / `watch`):
+ * nothing more of the task comes. Its terminal record may not have come
+ * first — a cluster runner that deletes a task running on another hears its
+ * own deletion at once, and the interruption's record after it is no news
+ * there (`ClusterFeed`) — and a record under the id after the deletion is
+ * another task's, submitted again under a caller-chosen id: a stream of the
+ * deleted task must not follow it. The feed here takes its changes from a
+ * queue the test fills (one batch per offer), over a real supervisor.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer, Queue, Stream } from "effect"
+import type * as TaskEvent from "../src/TaskEvent.ts"
+import * as TaskFeed from "../src/TaskFeed.ts"
+import type * as TaskInfo from "../src/TaskInfo.ts"
+import * as Tasks from "../src/Tasks.ts"
+import { settle, supervisor } from "./fixtures.ts"
+import { record } from "./TaskStoreConformance.ts"
+
+/** A feed over a supervisor whose changes are what the test offers to the queue returned, each offer one batch. */
+const queuedFeed = Effect.gen(function*() {
+  const context = yield* Layer.build(supervisor(Layer.empty))
+  const queue = yield* Queue.unbounded<TaskInfo.TaskInfo | TaskEvent.Deleted>()
+  const tasks = Tasks.Tasks.of({ ...Context.get(context, Tasks.Tasks), changesAndDeletions: Stream.fromQueue(queue) })
+  const feed = yield* TaskFeed.make().pipe(Effect.provideService(Tasks.Tasks, tasks))
+  return { feed, queue }
+})
+
+/** A listener's records (status and progress) and whether it ended. */
+const listener = () => {
+  const heard: Array<string> = []
+  const state = { ended: false }
+  const listen: TaskFeed.TaskListener = {
+    change: (change) => void heard.push(`${change.info.status} ${change.info.progress} ${change.info.owner}`),
+    end: () => void (state.ended = true)
+  }
+  return { heard, listen, state }
+}
+
+/** A feed, alice's running task (at 10%) and `count` listeners of it, each begun from that record. */
+const listening = (count: number) =>
+  Effect.gen(function*() {
+    const { feed, queue } = yield* queuedFeed
+    const running = record({ status: "running", progress: 10, owner: "alice", createdAt: 1_000 })
+    const listeners = Array.from({ length: count }, listener)
+    for (const one of listeners) yield* feed.listen(running.id, one.listen, running)
+    return { feed, listeners, queue, running }
+  })
+
+describe("TaskFeed, a task's deletion", () => {
+  it.effect("ends its task streams, though its terminal record never came; a task under its id after it is not followed", () =>
+    Effect.gen(function*() {
+      const { feed, listeners: [one], queue, running } = yield* listening(1)
+      yield* Queue.offerAll(queue, [{ ...running, progress: 20 }])
+      yield* settle
+      yield* Queue.offerAll(queue, [{ _tag: "Deleted", info: { ...running, progress: 20 } }])
+      yield* settle
+      assert.isTrue(one.state.ended, "the stream of a deleted task did not end")
+      // the id used again: another principal's task, which the deleted task's stream must not hear
+      yield* Queue.offerAll(queue, [record({ id: running.id, status: "pending", owner: "bob", createdAt: 2_000 })])
+      yield* settle
+      assert.deepStrictEqual(one.heard, ["running 10 alice", "running 20 alice"])
+      assert.strictEqual((yield* feed.stats).task, 0, "a task stream still counted")
+    }).pipe(Effect.scoped))
+
+  it.effect("in the same batch as the task's next records under the id: the stream ends at the deletion", () =>
+    Effect.gen(function*() {
+      const { listeners: [one], queue, running } = yield* listening(1)
+      yield* Queue.offerAll(queue, [
+        { _tag: "Deleted", info: running },
+        record({ id: running.id, status: "pending", owner: "bob", createdAt: 2_000 })
+      ])
+      yield* settle
+      assert.isTrue(one.state.ended)
+      assert.deepStrictEqual(one.heard, ["running 10 alice"])
+    }).pipe(Effect.scoped))
+})

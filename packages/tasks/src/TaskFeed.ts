@@ -305,12 +305,12 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
   /**
    * Publishes `items` from `from` on until the slice is full (`publishSlice` changes or `deliverySlice`
    * deliveries since the feed last yielded); the index of the first change left. A change reaches its task's
-   * listeners only if it is its task's last in `items` when `latestAt` is given (`latestChanges`): the latest wins.
+   * listeners only if it is its task's last in `items` when `lastOfTask` is given (`latestChanges`): the latest wins.
    */
   const publish = (
     items: ReadonlyArray<TaskInfo.TaskInfo | Deleted>,
     from: number,
-    latestAt: ReadonlyMap<string, number> | undefined
+    lastOfTask: ReadonlySet<number> | undefined
   ): number => {
     let index = from
     while (index < items.length && sinceYield < publishSlice && deliveredSinceYield < deliverySlice) {
@@ -340,7 +340,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
         finals.set(info.id, change)
       } else latest.set(info.id, change)
       const watchers = byTask.get(info.id)
-      if (watchers === undefined || (latestAt !== undefined && latestAt.get(info.id) !== index - 1)) continue
+      if (watchers === undefined || (lastOfTask !== undefined && !lastOfTask.has(index - 1))) continue
       deliveredSinceYield += watchers.size
       for (const subscriber of watchers) deliverTask(subscriber, change)
     }
@@ -358,40 +358,48 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
   const intake = yield* Stream.toPull(tasks.changesAndDeletions)
   /**
    * When delivering every record of `items` (a batch taken from the supervisor at once) to the task streams'
-   * listeners would fill more than a `deliverySlice`, the index of each task's last record in it (deletions left
-   * out: a task stream ends at its terminal record, which a deletion follows): those listeners then get only that
-   * record of the batch, the earlier ones being superseded (a record is the whole task; the latest wins, as at a
+   * listeners would fill more than a `deliverySlice`, the indexes of each task's last record in it (a task's: the
+   * records before a deletion of an id are the deleted task's, those after it another's submitted again under the
+   * id; the deleted one's streams end at the deletion): those listeners then get only that record of the batch,
+   * the earlier ones being superseded (a record is the whole task; the latest wins, as at a
    * slow reader's buffer). Such a batch is the feed behind: each delivery is a write to a socket, and delivering
    * every record of it put the feed further behind, and every subscriber's lag with it (3,000 streams on 30 tasks:
    * the feed published ~70 changes a second of ~650 made). A batch within a slice is delivered whole, as every
    * change goes to the ring, the all-tasks streams.
    */
-  const latestChanges = (items: ReadonlyArray<TaskInfo.TaskInfo | Deleted>): ReadonlyMap<string, number> | undefined => {
+  const latestChanges = (items: ReadonlyArray<TaskInfo.TaskInfo | Deleted>): ReadonlySet<number> | undefined => {
     if (byTask.size === 0) return undefined
     let deliveries = 0
     for (const item of items) if (!("_tag" in item)) deliveries += byTask.get(item.id)?.size ?? 0
     if (deliveries <= deliverySlice) return undefined
-    const latestAt = new Map<string, number>()
-    for (let index = 0; index < items.length; index++) {
+    // From the end: the first record of an id met is its task's last; back past a deletion of the id, the records
+    // met are the deleted task's, whose last is the one just before the deletion.
+    const lastOfTask = new Set<number>()
+    const met = new Set<string>()
+    for (let index = items.length - 1; index >= 0; index--) {
       const item = items[index]
-      if (!("_tag" in item)) latestAt.set(item.id, index)
+      if ("_tag" in item) met.delete(item.info.id)
+      else if (!met.has(item.id)) {
+        met.add(item.id)
+        lastOfTask.add(index)
+      }
     }
-    return latestAt
+    return lastOfTask
   }
   /** Publishes `items` from `from` on, yielding to the event loop each time a slice is full (see `publish`). */
   const publishSliced = (
     items: ReadonlyArray<TaskInfo.TaskInfo | Deleted>,
     from: number,
-    latestAt: ReadonlyMap<string, number> | undefined
+    lastOfTask: ReadonlySet<number> | undefined
   ): Effect.Effect<void> =>
     Effect.suspend(() => {
-      const next = publish(items, from, latestAt)
+      const next = publish(items, from, lastOfTask)
       if (sinceYield < publishSlice && deliveredSinceYield < deliverySlice) return Effect.void
       sinceYield = 0
       deliveredSinceYield = 0
       return next === items.length
         ? Effect.yieldNow
-        : Effect.andThen(Effect.yieldNow, publishSliced(items, next, latestAt))
+        : Effect.andThen(Effect.yieldNow, publishSliced(items, next, lastOfTask))
     })
   yield* Effect.forkScoped(
     Effect.forever(Effect.flatMap(intake, (items) => publishSliced(items, 0, latestChanges(items)))).pipe(

@@ -74,4 +74,22 @@ describe("TaskFeed, a task's deletion", () => {
       assert.isTrue(one.state.ended)
       assert.deepStrictEqual(one.heard, ["running 10 alice"])
     }).pipe(Effect.scoped))
+
+  it.effect("in a batch past a slice (latest-wins): each stream of the deleted task hears its last record before the deletion, not the next task's", () =>
+    Effect.gen(function*() {
+      // a third of a slice and one listeners, three records of the id in the batch: past a slice of deliveries
+      const { listeners, queue, running } = yield* listening((TaskFeed.deliverySlice + 1) / 3)
+      const completed = { ...running, status: "completed" as const, progress: 100, finishedAt: 1_500 }
+      yield* Queue.offerAll(queue, [
+        { ...running, progress: 20 },
+        completed,
+        { _tag: "Deleted", info: completed },
+        record({ id: running.id, status: "pending", owner: "bob", createdAt: 2_000 })
+      ])
+      yield* settle
+      listeners.forEach((one, i) => {
+        assert.deepStrictEqual(one.heard, ["running 10 alice", "completed 100 alice"], `listener ${i}`)
+        assert.isTrue(one.state.ended, `listener ${i} ended`)
+      })
+    }).pipe(Effect.scoped))
 })

@@ -84,6 +84,10 @@ const route = (url: string): { readonly id: string; readonly events: boolean; re
   return { id, events: slash !== -1, query }
 }
 
+/** `info` if `who` may see it, else `undefined` (a record another principal's, or none). */
+const visible = (who: Principal.Principal, info: TaskInfo.TaskInfo | undefined): TaskInfo.TaskInfo | undefined =>
+  info !== undefined && Principal.canSee(who, info) ? info : undefined
+
 /** The head of a task's event stream. */
 const streamHead = { "cache-control": "no-cache", "content-type": "text/event-stream" }
 
@@ -254,9 +258,10 @@ export const makeWith = (bodies: StatusBodies) =>
         else {
           const throughEffects = () =>
             run(Effect.catchCause(serve(request, response, next, hot, token, started), unserved(response, next)))
-          // Opened inline, the record just read is the one to follow; queued, the open reads it again in its turn.
+          // Opened inline, the record just read (and checked) is the one to follow; queued, the open reads it again in
+          // its turn, and follows it only if the caller may see it still: by then the id may name another's task.
           let inline = true
-          budget(() => openHeld(response, inline ? held : peek?.(hot.id), hot.id, started, throughEffects))
+          budget(() => openHeld(response, inline ? held : visible(who.value, peek?.(hot.id)), hot.id, started, throughEffects))
           inline = false
           return
         }
@@ -267,8 +272,9 @@ export const makeWith = (bodies: StatusBodies) =>
     /**
      * Opens the stream of task `id` from `held`, its record as the supervisor
      * holds it now (the request's own read when opened inline; a queued open
-     * reads it again when its turn comes), following the feed; a task no
-     * longer held, or one the feed cannot follow now, goes `throughEffects`.
+     * reads it again when its turn comes, `undefined` if the caller may not
+     * see it), following the feed; a task no longer held (or not the
+     * caller's), or one the feed cannot follow now, goes `throughEffects`.
      * Nothing for a client gone meanwhile.
      */
     const openHeld = (

@@ -281,6 +281,12 @@ const slope = (points: ReadonlyArray<readonly [number, number]>): number => {
   return sxx === 0 ? 0 : sxy / sxx
 }
 
+/** The full collections of the service's main isolate (the one whose collections left the most) after warm-up, during the load. */
+const fullCollections = () => {
+  const main = [...retained.values()].sort((a, b) => Math.max(...b.map(([, m]) => m)) - Math.max(...a.map(([, m]) => m)))[0] ?? []
+  return main.filter(([t]) => t >= warmupSeconds && t <= mix.durationSeconds)
+}
+
 console.log(
   `load (${full ? "full" : "short"} mix): ${mix.rate} submissions/s of ${mix.taskMillis}-ms tasks for ${mix.durationSeconds} s; ` +
     `watchers: ${mix.sseTask} task SSE (new connection per task), ${mix.sseAll} /api/events, ` +
@@ -300,10 +306,17 @@ const snapshotDir = args.find((arg) => arg.startsWith("--heap-snapshots="))?.sli
 /** Where the service's `--trace-gc` lines go (`--trace-gc=FILE`). */
 const traceGcFile = args.find((arg) => arg.startsWith("--trace-gc="))?.slice("--trace-gc=".length)
 const traceGc = traceGcFile === undefined ? undefined : createWriteStream(traceGcFile)
-/** A mark-compact line of `--trace-gc`: isolate, then the heap in use before and after (MB). */
-const markCompact = /^\[\d+:(0x[0-9a-f]+)\]\s+[\d.]+ ms: Mark-Compact[^\d]*([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/
-/** The heap each full collection left, per isolate (the service's main one is the largest), at the load's clock (s). */
-const retained = new Map<string, Array<readonly [number, number]>>()
+/**
+ * A mark-compact line of `--trace-gc`: isolate, then the heap in use before and after, the heap committed after, and
+ * V8's pool of freed pages it keeps (`pooled:`; MB).
+ */
+const markCompact =
+  /^\[\d+:(0x[0-9a-f]+)\]\s+[\d.]+ ms: Mark-Compact[^\d]*([\d.]+) \([\d.]+\) -> ([\d.]+) \(([\d.]+)\) MB(?:, pooled: ([\d.]+) MB)?/
+/**
+ * Each full collection per isolate (the service's main one is the largest), at the load's clock (s): the heap it left,
+ * the heap committed after it and V8's pool of freed pages then (MB; NaN when the line gives none).
+ */
+const retained = new Map<string, Array<readonly [t: number, left: number, committed: number, pooled: number]>>()
 /** When the load generator started (ms, `performance.now`): the clock of `retained`. */
 let loadStartedAt = Number.NaN
 const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-load-"))
@@ -388,7 +401,7 @@ const base = await new Promise<string>((resolve, reject) => {
       const gc = markCompact.exec(line)
       if (gc !== null && Number.isFinite(loadStartedAt)) {
         const points = retained.get(gc[1]) ?? []
-        points.push([(performance.now() - loadStartedAt) / 1000, Number(gc[3])])
+        points.push([(performance.now() - loadStartedAt) / 1000, Number(gc[3]), Number(gc[4]), gc[5] === undefined ? Number.NaN : Number(gc[5])])
         retained.set(gc[1], points)
       }
       return
@@ -972,11 +985,24 @@ table([
     `heap left by each full GC after warm-up, during the load (MB): first -> last (count); its slope (MB/min)`,
     (() => {
       // The service's main isolate: the one whose collections left the most.
-      const main = [...retained.values()].sort((a, b) => Math.max(...b.map(([, m]) => m)) - Math.max(...a.map(([, m]) => m)))[0] ?? []
-      const after = main.filter(([t]) => t >= warmupSeconds && t <= mix.durationSeconds)
+      const after = fullCollections()
       return after.length === 0
         ? "no full GC"
-        : `${fmt(after[0][1])} -> ${fmt(after[after.length - 1][1])} (${after.length}); ${after.length < 2 ? "-" : fmt(slope(after) * 60, 1)}`
+        : `${fmt(after[0][1])} -> ${fmt(after[after.length - 1][1])} (${after.length}); ${after.length < 2 ? "-" : fmt(slope(after.map(([t, left]) => [t, left] as const)) * 60, 1)}`
+    })(),
+    "",
+    ""
+  ],
+  [
+    // The pool is resident and outside the committed heap: a run whose pool is low at warm-up's end and high at the
+    // load's reads an RSS slope that is the pool's level, not growth (session 28: 17-58 MB from one collection to the next).
+    `V8's pool of freed pages at each full GC after warm-up, during the load (MB, --trace-gc's "pooled"): first -> last, least-most; the committed heap plus the pool then: least-most`,
+    (() => {
+      const after = fullCollections().filter(([, , , pooled]) => Number.isFinite(pooled))
+      if (after.length === 0) return "no full GC with a pool figure"
+      const pools = after.map(([, , , pooled]) => pooled)
+      const totals = after.map(([, , committed, pooled]) => committed + pooled)
+      return `${fmt(pools[0])} -> ${fmt(pools[pools.length - 1])}, ${fmt(Math.min(...pools))}-${fmt(Math.max(...pools))}; ${fmt(Math.min(...totals))}-${fmt(Math.max(...totals))}`
     })(),
     "",
     ""

@@ -9,10 +9,14 @@
  */
 import type { RpcClientError } from "effect/rpc"
 import type { TaskAccessError, TaskError, TaskHandle } from "@chainjobs/tasks"
-import type { MalformedRequest } from "./TaskRpcError.ts"
+import type { MalformedRequest, TooManyStreams } from "./TaskRpcError.ts"
 
-/** What any call can fail with before reaching its handler: the transport, the token (`TaskAccessError`), or a malformed request. */
-export type CallError = RpcClientError.RpcClientError | TaskAccessError.TaskAccessError | MalformedRequest
+/**
+ * What any call can fail with before reaching its handler: the transport, the token (`TaskAccessError`), a
+ * malformed request, or — a streaming call only (`Watch`, `WatchAll`, `WatchChanges`) — its connection holding as
+ * many streams open as it may (`TooManyStreams`).
+ */
+export type CallError = RpcClientError.RpcClientError | TaskAccessError.TaskAccessError | MalformedRequest | TooManyStreams
 
 /** What reading or controlling a task can fail with (another principal's task is not found, like a missing one). */
 export type AccessError = TaskError.TaskNotFound | TaskError.TaskStoreError | CallError

@@ -38,6 +38,26 @@ export class MalformedRequest extends Schema.TaggedError<MalformedRequest>("@cha
 }
 
 /**
+ * The call would be more streaming calls (`Watch`, `WatchAll`, `WatchChanges`) than one connection may hold open
+ * at once (`limit`; `open` when it was refused): refused alone, and the connection stays usable. Retry once one of
+ * its streams has ended.
+ */
+export class TooManyStreams extends Schema.TaggedError<TooManyStreams>("@chainjobs/rpc/TaskRpcError/TooManyStreams")(
+  "TooManyStreams",
+  {
+    /** The most streaming calls one connection may hold open at once. */
+    limit: Schema.Number,
+    /** The connection's streaming calls open when this one was refused. */
+    open: Schema.Number
+  },
+  { httpApiStatus: 429 }
+) {
+  override get message(): string {
+    return `this connection has ${this.open} streaming calls open and may hold at most ${this.limit}; end one before starting another`
+  }
+}
+
+/**
  * The server closed a WebSocket whose client had stopped reading: more than
  * `limit` bytes of answers were waiting to be sent to it (`unsentBytes` when
  * it was closed). The close frame's reason (code 1013, try again later);

@@ -22,7 +22,7 @@ import * as Http from "node:http"
 import * as Net from "node:net"
 import { ByteSize, Effect, Layer, Schema, Scope, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { type Rpc, type RpcGroup, RpcSerialization, RpcServer } from "effect/rpc"
+import { Rpc, type RpcGroup, RpcSerialization, RpcServer } from "effect/rpc"
 import { Socket } from "effect/socket"
 import { TaskAccess, TaskAccessError } from "@chainjobs/tasks"
 import type { Authentication } from "./Auth.ts"
@@ -32,7 +32,7 @@ import { Malformed } from "./internal/lenient.ts"
 import * as PreEncoded from "./internal/preEncoded.ts"
 import * as UnsentLimit from "./internal/unsentLimit.ts"
 import { watchChangesItem } from "./internal/watchChangesItem.ts"
-import { MalformedRequest } from "./TaskRpcError.ts"
+import { MalformedRequest, TooManyStreams } from "./TaskRpcError.ts"
 import { RequestValidation, TaskRpcs, type WatchChangesItem } from "./TaskRpcs.ts"
 
 /** Settings of the RPC transport (the access rules and the payload limit are `TaskAccess`'s). */
@@ -46,13 +46,21 @@ export interface TaskRpcServerConfig {
    * past it the socket is closed with `SlowReader` (see `internal/unsentLimit`). Default: 4194304 (4 MiB).
    */
   readonly maxUnsentBytes: number
+  /**
+   * The most streaming calls (`Watch`, `WatchAll`, `WatchChanges`) one connection may hold open at once — a
+   * WebSocket, or one HTTP request's batch: the one past it fails alone with `TooManyStreams`, the connection stays
+   * usable, and a stream that ends (or is interrupted, or whose connection closes) frees its slot. A whole number of
+   * at least 1. Default: 1000.
+   */
+  readonly maxStreamsPerConnection: number
 }
 
 /** The defaults of `TaskRpcServerConfig`. */
 export const defaults: TaskRpcServerConfig = {
   maxBodyBytes: 1024 * 1024,
   disableTracing: false,
-  maxUnsentBytes: 4 * 1024 * 1024
+  maxUnsentBytes: 4 * 1024 * 1024,
+  maxStreamsPerConnection: 1000
 }
 
 /** What the server layers require: the access facade and the authentication middleware. */
@@ -66,29 +74,68 @@ export const layerRequestValidation: Layer.Layer<RequestValidation> = Layer.succ
       : effect
 )
 
-/** The handlers of `TaskRpcs` (and the request validation middleware): each call maps onto `TaskAccess`. */
-export const layerHandlers = Layer.merge(
+/**
+ * A counter of each connection's open streaming calls, by the server's client id: `limited` runs a call's stream
+ * in one of its connection's `limit` slots (the slot is held while the stream runs and freed as it ends, however it
+ * ends — the server interrupts a closed connection's calls), or fails it with `TooManyStreams`.
+ */
+export const streamSlots = (limit: number) => {
+  const open = new Map<number, number>()
+  const take = (client: number) =>
+    Effect.suspend(() => {
+      const held = open.get(client) ?? 0
+      if (held >= limit) return Effect.fail(new TooManyStreams({ limit, open: held }))
+      open.set(client, held + 1)
+      return Effect.void
+    })
+  const give = (client: number) =>
+    Effect.sync(() => {
+      const held = open.get(client)! - 1
+      if (held === 0) open.delete(client)
+      else open.set(client, held)
+    })
+  return {
+    /** `stream` in a slot of `client`'s connection. */
+    limited: <A, E, R>(client: Rpc.ServerClient, stream: Stream.Stream<A, E, R>): Stream.Stream<A, E | TooManyStreams, R> =>
+      Stream.unwrap(Effect.as(Effect.acquireRelease(take(client.id), () => give(client.id)), stream)),
+    /** The connections holding a slot now (a connection whose streams all ended has none). */
+    connections: () => open.size
+  }
+}
+
+/**
+ * The handlers of `TaskRpcs` (and the request validation middleware): each call maps onto `TaskAccess`, and each
+ * streaming call holds one of its connection's `maxStreamsPerConnection` slots while it runs (`streamSlots`).
+ */
+export const layerHandlersWith = (maxStreamsPerConnection: number) => Layer.merge(
   TaskRpcs.toLayer(Effect.gen(function*() {
     const access = yield* TaskAccess.TaskAccess
+    const { limited } = streamSlots(maxStreamsPerConnection)
     return TaskRpcs.of({
       Submit: (request) => Effect.map(access.submit(request), (info) => ({ id: info.id })),
       Run: (request) => Effect.flatMap(access.submit(request), (info) => access.awaitInfo(info.id)),
       Get: ({ id }) => access.get(id),
       Await: ({ id }) => access.awaitInfo(id),
-      Watch: ({ id }) => access.watch(id),
+      Watch: ({ id }, { client }) => limited(client, access.watch(id)),
       Interrupt: ({ id }) => access.interrupt(id),
       List: (query) => access.list(query),
       Delete: ({ id }) => access.delete(id),
       Purge: (filter) => access.purge(filter),
       Stats: () => access.stats,
-      WatchAll: () => access.events,
-      WatchChanges: ({ after }) =>
-        Stream.map(access.changes(after), (item): WatchChangesItem =>
-          item._tag === "Gap" ? { _tag: "Reset", reason: item.reason, after: item.after } : watchChangesItem(item))
+      WatchAll: (_, { client }) => limited(client, access.events),
+      WatchChanges: ({ after }, { client }) =>
+        limited(
+          client,
+          Stream.map(access.changes(after), (item): WatchChangesItem =>
+            item._tag === "Gap" ? { _tag: "Reset", reason: item.reason, after: item.after } : watchChangesItem(item))
+        )
     })
   })),
   layerRequestValidation
 )
+
+/** `layerHandlersWith` the default `maxStreamsPerConnection`. */
+export const layerHandlers = layerHandlersWith(defaults.maxStreamsPerConnection)
 
 /** An HTTP app of an RPC server, as the guards wrap it. */
 export type HttpApp = Effect.Effect<HttpServerResponse.HttpServerResponse, never, Scope.Scope | HttpServerRequest.HttpServerRequest>
@@ -290,7 +337,11 @@ export const toHttpEffect = (options: Partial<TaskRpcServerConfig> = {}) =>
     return yield* guardHttp(TaskRpcs, door, options.maxBodyBytes ?? defaults.maxBodyBytes, {
       disableTracing: options.disableTracing ?? defaults.disableTracing
     })
-  }).pipe(Effect.provide(Layer.merge(layerHandlers, PreEncoded.layerNdjson)))
+  }).pipe(Effect.provide(Layer.merge(handlersOf(options), PreEncoded.layerNdjson)))
+
+/** The handlers with the connection's stream limit of `options`. */
+const handlersOf = (options: Partial<TaskRpcServerConfig>) =>
+  options.maxStreamsPerConnection === undefined ? layerHandlers : layerHandlersWith(options.maxStreamsPerConnection)
 
 /**
  * Starts the RPC server in the current scope and returns the HTTP app that
@@ -303,7 +354,7 @@ export const toHttpEffectWebsocket = (options: Partial<TaskRpcServerConfig> = {}
     return yield* guardWebsocket(TaskRpcs, door, options.maxBodyBytes ?? defaults.maxBodyBytes, {
       disableTracing: options.disableTracing ?? defaults.disableTracing
     }, options.maxUnsentBytes ?? defaults.maxUnsentBytes)
-  }).pipe(Effect.provide(Layer.merge(layerHandlers, PreEncoded.layerNdjson)))
+  }).pipe(Effect.provide(Layer.merge(handlersOf(options), PreEncoded.layerNdjson)))
 
 /** Options of the server layers: where to mount, and the server's settings. */
 export interface MountOptions extends Partial<TaskRpcServerConfig> {

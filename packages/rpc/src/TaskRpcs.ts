@@ -20,7 +20,7 @@ import { TaskAccess, TaskAccessError, TaskError, TaskEvent, TaskFeed, TaskInfo, 
 import { Authentication } from "./Auth.ts"
 import { lenient } from "./internal/lenient.ts"
 import * as PreEncoded from "./internal/preEncoded.ts"
-import { MalformedRequest } from "./TaskRpcError.ts"
+import { MalformedRequest, TooManyStreams } from "./TaskRpcError.ts"
 
 /** The RPC middleware that refuses a request whose payload does not match its Schema. */
 export class RequestValidation extends RpcMiddleware.Service<RequestValidation>()(
@@ -45,6 +45,16 @@ const ById = lenient(Schema.Struct({ id: Schema.String }))
 
 /** The errors of reading or controlling one task (another principal's task is not found, like a missing one). */
 export const TaskReadError = Schema.Union([TaskError.TaskNotFound, TaskError.TaskStoreError])
+
+/** The errors of `Watch`: a read's, or a connection holding as many streaming calls open as it may. */
+export const WatchError = Schema.Union([TaskError.TaskNotFound, TaskError.TaskStoreError, TooManyStreams])
+
+/**
+ * The errors of the all-tasks streams (`WatchAll`, `WatchChanges`): a reader dropped for falling behind, the
+ * principal holding as many of them open as it may (`TaskAccessError`'s `TooManyEventStreams`), or the connection
+ * as many streaming calls.
+ */
+export const WatchAllError = Schema.Union([TaskFeed.SubscriberDropped, TaskAccessError.TaskAccessError, TooManyStreams])
 
 /** The errors of calls the access rules may refuse outright (listing others' tasks, purging). */
 export const TaskAdminError = Schema.Union([TaskError.TaskStoreError, TaskAccessError.TaskAccessError])
@@ -120,7 +130,7 @@ export class TaskRpcs extends RpcGroup.make(
   Rpc.make("Watch", {
     payload: ById,
     success: PreEncoded.schema(TaskInfo.TaskInfo, TaskInfo.jsonText),
-    error: TaskReadError,
+    error: WatchError,
     stream: true
   }),
   /** Interrupts a task on the server (its finalizers run there) and waits until it has stopped. */
@@ -148,7 +158,7 @@ export class TaskRpcs extends RpcGroup.make(
    */
   Rpc.make("WatchAll", {
     success: PreEncoded.schema(Schema.Union([TaskInfo.TaskInfo, TaskEvent.Deleted]), watchedText),
-    error: TaskFeed.SubscriberDropped,
+    error: WatchAllError,
     stream: true
   }),
   /**
@@ -159,7 +169,7 @@ export class TaskRpcs extends RpcGroup.make(
   Rpc.make("WatchChanges", {
     payload: lenient(Schema.Struct({ after: Schema.optional(Schema.String) })),
     success: PreEncoded.schema(WatchChangesItem, changeText, { keepText: true }),
-    error: TaskFeed.SubscriberDropped,
+    error: WatchAllError,
     stream: true
   })
 ).middleware(RequestValidation).middleware(Authentication) {}

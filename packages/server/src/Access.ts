@@ -66,14 +66,15 @@ export const layerRest: Layer.Layer<Authorization, never, Principal.Principals> 
   })
 )
 
-/** The access facade with the service's quota and payload limit. */
+/** The access facade with the service's quota, payload limit and limit of open all-tasks streams. */
 export const layerTaskAccess: Layer.Layer<TaskAccess.TaskAccess, never, ServerConfig | Tasks.Tasks> = Layer.unwrap(
   ServerConfig.useSync((settings) =>
     TaskAccess.layer({
       submitLimit: settings.submitLimit,
       submitWindow: "1 second",
       submitBurst: Option.getOrUndefined(settings.submitBurst),
-      payloadLimit: { maxBytes: settings.maxPayloadBytes, maxDepth: settings.maxPayloadDepth }
+      payloadLimit: { maxBytes: settings.maxPayloadBytes, maxDepth: settings.maxPayloadDepth },
+      maxEventStreams: settings.maxEventStreams
     }))
 )
 

@@ -390,6 +390,12 @@ const serve = Command.make("serve", {
     requestTimeout: setting("request-timeout", "CHAINJOBS_REQUEST_TIMEOUT", "Time a client gets to send a whole request"),
     eventBuffer: setting("event-buffer", "CHAINJOBS_EVENT_BUFFER", "Changes an all-tasks event subscriber may lag"),
     eventReplay: setting("event-replay", "CHAINJOBS_EVENT_REPLAY", "Changes kept for event streams to resume from"),
+    maxEventStreams: setting("max-event-streams", "CHAINJOBS_MAX_EVENT_STREAMS", "All-tasks event streams a principal may hold open"),
+    maxStreamsPerConnection: setting(
+      "max-streams-per-connection",
+      "CHAINJOBS_MAX_STREAMS_PER_CONNECTION",
+      "Streaming RPC calls a connection may hold open"
+    ),
     logLevel: setting("log-level", "CHAINJOBS_LOG_LEVEL", "The least severe log lines written: trace, debug, info, warn, error, fatal, none"),
     shutdownGrace: setting("shutdown-grace", "CHAINJOBS_SHUTDOWN_GRACE", "Time running tasks get to finish on shutdown"),
     runner: setting("runner", "CHAINJOBS_RUNNER", "Run as one runner of a cluster on --database-url (true/false)"),

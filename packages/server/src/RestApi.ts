@@ -7,7 +7,8 @@
  *
  * Refusals of the access rules (`TaskAccess`) answer with their reason as
  * the body: 401 `Unauthenticated`, 403 `Forbidden`, 413 `PayloadTooLarge`,
- * 400 `PayloadTooDeep`, 429 `QuotaExceeded` (with a `Retry-After` header).
+ * 400 `PayloadTooDeep`, 429 `QuotaExceeded` (with a `Retry-After` header), 429
+ * `TooManyEventStreams` (`/api/events` past the principal's open streams).
  *
  * Every endpoint under `/api` goes through `Authorization`; `/healthz` and
  * `/readyz` do not.
@@ -254,13 +255,16 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         /** The `id` of the last event received: the stream resumes after it (sent by `EventSource` on reconnecting). */
         "last-event-id": Schema.optional(Schema.String)
       },
-      success: EventStream
+      success: EventStream,
+      error: TaskAccessError.TooManyEventStreams
     }).annotate(
       OpenApi.Description,
       "Server-sent events: `ready` (the stats), then every change of every task the caller may see (`message`, JSON " +
         "`TaskInfo`, with an `id`), and `deleted` (the record as it stood) when a task's record is deleted. With `Last-Event-ID` the stream replays the changes after that id, or sends `reset` " +
         "when it no longer can (reload the list). A reader that falls too far behind gets `dropped` " +
-        "(`{reason, limit, lastEventId}`) and the stream ends: reconnect with `Last-Event-ID`."
+        "(`{reason, limit, lastEventId}`) and the stream ends: reconnect with `Last-Event-ID`. A principal holding " +
+        "`--max-event-streams` all-tasks streams open (this and RPC `WatchAll`/`WatchChanges` together) is refused " +
+        "another with 429 `TooManyEventStreams` (`{principal, limit, open}`) until one ends."
     ).annotate(OpenApi.Summary, "Follow every task's changes"),
     HttpApiEndpoint.get("kinds", "/kinds", { success: Schema.Array(KindInfo) })
       .annotate(OpenApi.Description, "The registered task kinds, their payload schemas, and a payload ready to submit for each.").annotate(OpenApi.Summary, "List task kinds"),

@@ -235,18 +235,15 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
         return { purged }
       })),
     allEvents: ({ headers }) =>
-      Effect.gen(function*() {
+      answerRefusal("TooManyEventStreams")(Effect.gen(function*() {
+        // Admitted (one of the principal's `maxEventStreams`, else 429 before any header is written) and subscribed
+        // to the feed now, in the request's scope, which holds both until the response ends or its client goes: so a
+        // client that has read `ready` hears every change after it (subscribed after it, the changes published while
+        // the headers and `ready` went out were in no stream, and a resume from a later id does not bring them back).
+        const changes = yield* access.openChanges(headers["last-event-id"])
         const ready = sseEvent("ready", yield* access.stats, reconnectMillis)
-        const context = yield* Effect.context<Principal.CurrentPrincipal>()
-        const changes = access.changes(headers["last-event-id"]).pipe(Stream.provideContext(context))
-        // Subscribed to the feed before `ready` is written (`toPull` registers the subscriber), so a client that has
-        // read `ready` hears every change after it: subscribed after it, the changes published while the headers and
-        // `ready` went out were in no stream, and a resume from a later id does not bring them back.
-        return yield* eventStream(Stream.unwrap(Effect.map(
-          Stream.toPull(feedFrames(changes)),
-          (pull) => Stream.concat(Stream.succeed(ready), Stream.fromPull(Effect.succeed(pull)))
-        )))
-      }),
+        return yield* eventStream(Stream.concat(Stream.succeed(ready), feedFrames(changes)))
+      })),
     kinds: () =>
       Effect.map(Effect.all([tasks.kinds, examples.all]), ([kinds, ready]) =>
         kinds.map((kind) => {

@@ -171,11 +171,12 @@ export const layerTasks = (
   )
 }
 
-/** The RPC endpoints of `@chainjobs/rpc`: HTTP at `/rpc` (ndjson), WebSocket at `/ws`. */
-export const layerRpc = Layer.mergeAll(
-  TaskRpcServer.layerHttp({ path: "/rpc" }),
-  TaskRpcServer.layerWebsocket({ path: "/ws" })
-)
+/** The RPC endpoints of `@chainjobs/rpc`: HTTP at `/rpc` (ndjson), WebSocket at `/ws`, with the connections' stream limit. */
+export const layerRpc = Layer.unwrap(ServerConfig.useSync(({ maxStreamsPerConnection }) =>
+  Layer.mergeAll(
+    TaskRpcServer.layerHttp({ path: "/rpc", maxStreamsPerConnection }),
+    TaskRpcServer.layerWebsocket({ path: "/ws", maxStreamsPerConnection })
+  )))
 
 /** Every HTTP route of the service; REST and RPC map onto one access facade (one quota, one payload limit). */
 export const layerRoutes = Layer.mergeAll(

@@ -27,6 +27,8 @@
  * | `CHAINJOBS_SHUTDOWN_GRACE` | `--shutdown-grace` | `30 seconds` |
  * | `CHAINJOBS_EVENT_BUFFER` | `--event-buffer` | `1024` changes an all-tasks subscriber may lag before it is dropped |
  * | `CHAINJOBS_EVENT_REPLAY` | `--event-replay` | `8192` changes kept for `/api/events` to resume from |
+ * | `CHAINJOBS_MAX_EVENT_STREAMS` | `--max-event-streams` | `1000` all-tasks streams (`/api/events`, RPC `WatchAll`, `WatchChanges`) one principal may hold open at once; past it 429 / `TooManyEventStreams` |
+ * | `CHAINJOBS_MAX_STREAMS_PER_CONNECTION` | `--max-streams-per-connection` | `1000` streaming RPC calls (`Watch`, `WatchAll`, `WatchChanges`) one connection may hold open at once; past it the call fails with `TooManyStreams` |
  * | `CHAINJOBS_WATCHERS` | `--watchers` | none: a JSON array of watchers (`Watchers.WatcherSpec`) declared at start |
  * | `CHAINJOBS_SCHEDULES` | `--schedules` | none: a JSON array of schedules and daemons (`ScheduleSettings`) declared and stored at start |
  * | `CHAINJOBS_WATCH_POLL_INTERVAL` | `--watch-poll-interval` | `1 second`: how often a watcher reads the head |
@@ -202,6 +204,17 @@ export interface ServerSettings {
   readonly eventBuffer: number
   /** Changes kept for all-tasks event streams to resume from by `Last-Event-ID`. Default: 8192. */
   readonly eventReplay: number
+  /**
+   * All-tasks event streams (`/api/events`, RPC `WatchAll` and `WatchChanges` together) one principal may hold open
+   * at once: each is a subscriber every change visits; the one past it is refused (429 `TooManyEventStreams`).
+   * Default: 1000.
+   */
+  readonly maxEventStreams: number
+  /**
+   * Streaming RPC calls (`Watch`, `WatchAll`, `WatchChanges`) one connection (a WebSocket, or one HTTP request's
+   * batch) may hold open at once; the call past it fails alone with `TooManyStreams`. Default: 1000.
+   */
+  readonly maxStreamsPerConnection: number
   /** Watchers declared at start, added when missing (they run on the chains; see `WatchService`). Default: none. */
   readonly watchers: ReadonlyArray<Watchers.WatcherSpec>
   /** How often a watcher reads the chain head. Default: 1 second. */
@@ -242,6 +255,8 @@ export const defaults: ServerSettings = {
   requestTimeout: Duration.seconds(30),
   eventBuffer: 1024,
   eventReplay: 8192,
+  maxEventStreams: 1000,
+  maxStreamsPerConnection: 1000,
   watchers: [],
   watchPollInterval: Duration.seconds(1),
   schedules: [],
@@ -295,6 +310,10 @@ export const config: Config.Config<ServerSettings> = Config.all({
   headersTimeout: Config.Duration("CHAINJOBS_HEADERS_TIMEOUT").pipe(Config.withDefault(defaults.headersTimeout)),
   requestTimeout: Config.Duration("CHAINJOBS_REQUEST_TIMEOUT").pipe(Config.withDefault(defaults.requestTimeout)),
   eventBuffer: Config.schema(PositiveInt, "CHAINJOBS_EVENT_BUFFER").pipe(Config.withDefault(defaults.eventBuffer)),
+  maxEventStreams: Config.schema(PositiveInt, "CHAINJOBS_MAX_EVENT_STREAMS").pipe(Config.withDefault(defaults.maxEventStreams)),
+  maxStreamsPerConnection: Config.schema(PositiveInt, "CHAINJOBS_MAX_STREAMS_PER_CONNECTION").pipe(
+    Config.withDefault(defaults.maxStreamsPerConnection)
+  ),
   eventReplay: Config.schema(PositiveInt, "CHAINJOBS_EVENT_REPLAY").pipe(Config.withDefault(defaults.eventReplay)),
   watchers: Config.schema(Schema.fromJsonString(Schema.Array(Watchers.WatcherSpec)), "CHAINJOBS_WATCHERS").pipe(
     Config.withDefault([])

@@ -15,21 +15,28 @@
  *   matching its kind) gives its token back.
  * - **Payload limit.** A payload larger or deeper than `payloadLimit` is
  *   refused before it is decoded (see `PayloadLimit`).
+ * - **Event streams.** A principal holds at most `maxEventStreams` all-tasks
+ *   streams (`changes`, `events`: `/api/events`, RPC `WatchAll` and
+ *   `WatchChanges`) open at once, each a subscriber every change visits; the
+ *   one past it is refused (`TooManyEventStreams`) and the others flow on. A
+ *   stream holds its slot while it runs and frees it as it ends, however it
+ *   ends (its reader gone, dropped, interrupted). Task streams (`watch`) are
+ *   not counted: each is visited only by its own task's changes.
  * - **Webhook.** A submission naming a `webhook` has it checked first
  *   (`SubmitWebhooks`: `WebhookRefused`, nothing submitted) and registered for
  *   the task (the one joined, with `onConflict: "join"`) once it is recorded.
  *
  * Every refusal is a `TaskAccessError` (reasons `Unauthenticated`,
- * `Forbidden`, `QuotaExceeded`, `PayloadTooLarge`, `PayloadTooDeep`) raised
- * before anything is recorded.
+ * `Forbidden`, `QuotaExceeded`, `TooManyEventStreams`, `PayloadTooLarge`,
+ * `PayloadTooDeep`) raised before anything is recorded.
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Metric, Result, Schema, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Metric, Result, Schema, type Scope, Stream } from "effect"
 import { canSee, CurrentPrincipal, type Principal } from "./Principal.ts"
 import * as PayloadLimit from "./PayloadLimit.ts"
 import * as Quota from "./Quota.ts"
-import { Forbidden, QuotaExceeded, refuse, type TaskAccessError } from "./TaskAccessError.ts"
+import { Forbidden, QuotaExceeded, refuse, TooManyEventStreams, type TaskAccessError } from "./TaskAccessError.ts"
 import { InvalidPayload, SubmitRejected, TaskNotFound, type TaskStoreError, type UnknownTaskKind } from "./TaskError.ts"
 import * as TaskFeed from "./TaskFeed.ts"
 import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
@@ -55,6 +62,11 @@ export interface TaskAccessConfig {
   readonly submitBurst: number | undefined
   /** The largest and deepest payload accepted, on every transport. Default: 64 KiB, 32 levels. */
   readonly payloadLimit: PayloadLimit.PayloadLimit
+  /**
+   * The most all-tasks event streams (`changes`, `events`) one principal may hold open at once, on every transport
+   * together; a whole number of at least 1. Default: 1000.
+   */
+  readonly maxEventStreams: number
 }
 
 /** The defaults of `TaskAccessConfig`. */
@@ -62,7 +74,8 @@ export const defaults: TaskAccessConfig = {
   submitLimit: 1000,
   submitWindow: "1 second",
   submitBurst: undefined,
-  payloadLimit: PayloadLimit.defaults
+  payloadLimit: PayloadLimit.defaults,
+  maxEventStreams: 1000
 }
 
 /** A submission: a kind's name, the payload encoded with its Schema, and submission options. */
@@ -130,10 +143,24 @@ export class TaskAccess extends Context.Service<TaskAccess, {
   delete(id: string): Effect.Effect<void, TaskError, CurrentPrincipal>
   /** Deletes finished records by age and status (admins only); returns how many. */
   purge(filter: PurgeFilter): Effect.Effect<number, TaskStoreError | TaskAccessError, CurrentPrincipal>
-  /** Every change of every task the caller may see, from now on, and a `Deleted` event for each of them deleted; a reader that falls too far behind is dropped. */
-  readonly events: Stream.Stream<TaskInfo | Deleted, TaskFeed.SubscriberDropped, CurrentPrincipal>
+  /**
+   * Every change of every task the caller may see, from now on, and a `Deleted` event for each of them deleted; a
+   * reader that falls too far behind is dropped. Refused with `TooManyEventStreams` when it would be more than
+   * `maxEventStreams` of the principal's open at once.
+   */
+  readonly events: Stream.Stream<TaskInfo | Deleted, TaskFeed.SubscriberDropped | TaskAccessError, CurrentPrincipal>
   /** `events` as the feed's changes, each with its event id and encoded frame, resuming after `after` if given. */
-  changes(after?: string): Stream.Stream<TaskFeed.Change | TaskFeed.Gap, TaskFeed.SubscriberDropped, CurrentPrincipal>
+  changes(after?: string): Stream.Stream<TaskFeed.Change | TaskFeed.Gap, TaskFeed.SubscriberDropped | TaskAccessError, CurrentPrincipal>
+  /**
+   * `changes` admitted and subscribed now, in the current scope, which holds its slot until it closes: for a
+   * transport that answers a refusal before it starts the stream (REST's 429), and hears every change after this.
+   * The stream returned must be run within that scope.
+   */
+  openChanges(after?: string): Effect.Effect<
+    Stream.Stream<TaskFeed.Change | TaskFeed.Gap, TaskFeed.SubscriberDropped>,
+    TaskAccessError,
+    CurrentPrincipal | Scope.Scope
+  >
   /** What the supervisor holds right now. */
   readonly stats: Effect.Effect<TaskStats>
 }>()("@chainjobs/tasks/TaskAccess") {}
@@ -221,8 +248,35 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
     })
 
   const watchChanges = (id: string) => Stream.unwrap(Effect.map(visible(id), (info) => feed.watch(id, info)))
-  const changes = (after?: string) =>
-    Stream.unwrap(CurrentPrincipal.useSync((principal) => feed.all({ visible: (info) => canSee(principal, info), after })))
+
+  /** Open all-tasks streams by principal id; a principal with none has no entry. */
+  const openStreams = new Map<string, number>()
+  /** Takes one of the principal's stream slots for the current scope, or refuses with how many it holds. */
+  const admitStream = (principal: Principal) =>
+    Effect.acquireRelease(
+      Effect.suspend(() => {
+        const open = openStreams.get(principal.id) ?? 0
+        if (open >= config.maxEventStreams) {
+          return Effect.fail(refuse(new TooManyEventStreams({ principal: principal.id, limit: config.maxEventStreams, open })))
+        }
+        openStreams.set(principal.id, open + 1)
+        return Effect.void
+      }),
+      () =>
+        Effect.sync(() => {
+          const open = openStreams.get(principal.id)! - 1
+          if (open === 0) openStreams.delete(principal.id)
+          else openStreams.set(principal.id, open)
+        })
+    )
+  const openChanges = (after?: string) =>
+    CurrentPrincipal.use((principal) =>
+      Effect.andThen(
+        admitStream(principal),
+        feed.subscribeAll({ visible: (info) => canSee(principal, info), after })
+      ))
+  // Run, the stream's own scope holds the slot and the subscription: both end with it.
+  const changes = (after?: string) => Stream.unwrap(openChanges(after))
 
   /** The query as the caller may run it: an admin's as it is, anyone else's narrowed to their own tasks. */
   const listable = (query: TaskQuery) =>
@@ -257,6 +311,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
     events: Stream.filterMap(changes(), (item): Result.Result<TaskInfo | Deleted, void> =>
       item._tag !== "Change" ? Result.failVoid : Result.succeed(item.deleted ? { _tag: "Deleted", info: item.info } : item.info)),
     changes,
+    openChanges,
     stats: tasks.stats
   })
 })

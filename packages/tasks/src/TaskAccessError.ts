@@ -2,7 +2,8 @@
  * The one error of the access rules (`TaskAccess`): `TaskAccessError`, whose
  * `reason` says which rule refused the request. Every reason is final for the
  * same request and credentials except `QuotaExceeded`, which passes after
- * `retryAfterMillis`. A refusal changes nothing: it is raised before a task
+ * `retryAfterMillis`, and `TooManyEventStreams`, which passes once one of the
+ * principal's streams has ended. A refusal changes nothing: it is raised before a task
  * is touched.
  *
  * Each reason carries the HTTP status it stands for (`httpApiStatus`), so a
@@ -58,6 +59,23 @@ export class QuotaExceeded extends Schema.Error<QuotaExceeded>("@chainjobs/tasks
   }
 }
 
+/**
+ * The principal holds as many all-tasks event streams open as it may (`/api/events`, RPC `WatchAll` and
+ * `WatchChanges` together): another is refused until one of them ends. Its other streams are not touched.
+ */
+export class TooManyEventStreams extends Schema.Error<TooManyEventStreams>("@chainjobs/tasks/TaskAccessError/TooManyEventStreams")({
+  _tag: Schema.tag("TooManyEventStreams"),
+  principal: Schema.String,
+  /** The most all-tasks streams one principal may hold open at once. */
+  limit: Schema.Number,
+  /** The principal's streams open when this one was refused. */
+  open: Schema.Number
+}, { httpApiStatus: 429 }) {
+  override get message(): string {
+    return `principal "${this.principal}" has ${this.open} all-tasks event streams open and may hold at most ${this.limit}; close one before opening another`
+  }
+}
+
 /** The payload (or request body) is larger than accepted. Do not retry it unchanged. */
 export class PayloadTooLarge extends Schema.Error<PayloadTooLarge>("@chainjobs/tasks/TaskAccessError/PayloadTooLarge")({
   _tag: Schema.tag("PayloadTooLarge"),
@@ -85,7 +103,7 @@ export class PayloadTooDeep extends Schema.Error<PayloadTooDeep>("@chainjobs/tas
 }
 
 /** Why a request was refused. */
-export const TaskAccessErrorReason = Schema.Union([Unauthenticated, Forbidden, QuotaExceeded, PayloadTooLarge, PayloadTooDeep])
+export const TaskAccessErrorReason = Schema.Union([Unauthenticated, Forbidden, QuotaExceeded, TooManyEventStreams, PayloadTooLarge, PayloadTooDeep])
 
 /** Why a request was refused. */
 export type TaskAccessErrorReason = typeof TaskAccessErrorReason.Type

@@ -183,6 +183,11 @@ export class TaskFeed extends Context.Service<TaskFeed, {
   final(id: string): TaskInfo.TaskInfo | undefined
   /** Every change the subscriber may see, from now on (or after `after`); dropped if it falls `subscriberBuffer` behind. */
   all(options: AllOptions): Stream.Stream<Change | Gap, SubscriberDropped>
+  /**
+   * `all` subscribed now, in the current scope, which holds the subscriber until it closes: the stream returned,
+   * run within that scope, hears every change published from here on (`all` subscribes only when first pulled).
+   */
+  subscribeAll(options: AllOptions): Effect.Effect<Stream.Stream<Change | Gap, SubscriberDropped>, never, Scope.Scope>
   /** Subscriber counts. */
   readonly stats: Effect.Effect<FeedStats>
 }>()("@chainjobs/tasks/TaskFeed") {}
@@ -512,8 +517,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
       { bufferSize: config.taskBuffer, strategy: "sliding" }
     )
 
-  const all = (options: AllOptions): Stream.Stream<Change | Gap, SubscriberDropped> =>
-    Stream.unwrap(Effect.map(
+  const subscribeAll = (options: AllOptions): Effect.Effect<Stream.Stream<Change | Gap, SubscriberDropped>, never, Scope.Scope> =>
+    Effect.map(
       Effect.acquireRelease(
         Effect.andThen(interest?.all ?? Effect.void, Effect.sync(() => {
           const from = options.after === undefined ? seq : resumeFrom(options.after)
@@ -531,7 +536,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
         (subscriber) => Effect.sync(() => everyone.delete(subscriber))
       ),
       (subscriber) => Stream.fromPull(Effect.succeed(pull(subscriber)))
-    ))
+    )
+  const all = (options: AllOptions): Stream.Stream<Change | Gap, SubscriberDropped> => Stream.unwrap(subscribeAll(options))
 
   const stats = Effect.sync((): FeedStats => {
     let task = 0
@@ -539,7 +545,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     return { task, all: everyone.size, dropped, lastEventId: eventId(seq) }
   })
 
-  return TaskFeed.of({ watch, listen, listenNow, final: (id) => finals.get(id)?.info, all, stats })
+  return TaskFeed.of({ watch, listen, listenNow, final: (id) => finals.get(id)?.info, all, subscribeAll, stats })
 })
 
 /** A feed over the supervisor, with the given settings over the defaults. */

@@ -1,0 +1,181 @@
+/**
+ * The limits of open streams at rpc's door, on a real server and raw
+ * WebSockets: a connection holds at most `maxStreamsPerConnection` streaming
+ * calls (`Watch`, `WatchAll`, `WatchChanges`) open, and a principal at most
+ * `maxEventStreams` all-tasks streams (`WatchAll`, `WatchChanges`) over all its
+ * connections. The call past either fails alone with its typed error, the
+ * connection stays usable, the other streams and principals are untouched, and
+ * a stream that ends — interrupted, or its client gone — frees its slot at once.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { serve } from "./localServer.ts"
+
+/** A raw WebSocket of `token`'s principal on `/ws`: what it sent and received, line by line. */
+interface Client {
+  /** Sends `tag` with `payload` (`null` if none) as request `id`. */
+  readonly call: (id: string, tag: string, payload?: unknown) => void
+  /** Interrupts request `id`. */
+  readonly interrupt: (id: string) => void
+  /** The answer lines received so far. */
+  readonly answers: Array<any>
+  /** The first answer `match` accepts, waiting for it (at most 3 seconds). */
+  readonly answer: (match: (line: any) => boolean) => Promise<any>
+  /** Closes the socket without ending its calls: the client just goes. */
+  readonly vanish: () => void
+}
+
+const open = (port: number, token: string) =>
+  Effect.promise(() =>
+    new Promise<Client>((resolve, reject) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+      const answers: Array<any> = []
+      const waiting = new Set<() => void>()
+      const send = (message: unknown) => socket.send(`${JSON.stringify(message)}\n`)
+      socket.onerror = () => reject(new Error("the socket failed"))
+      // A close shows among the answers, so that a test waiting for one names it.
+      socket.onclose = (event) => answers.push({ _tag: "Closed", code: event.code, reason: event.reason })
+      socket.onmessage = (event) => {
+        for (const line of String(event.data).split("\n")) {
+          if (line === "") continue
+          const answer = JSON.parse(line)
+          answers.push(answer)
+          // Read: the server may send the stream's next chunk.
+          if (answer._tag === "Chunk") send({ _tag: "Ack", requestId: answer.requestId })
+        }
+        for (const wake of waiting) wake()
+      }
+      socket.onopen = () =>
+        resolve({
+          answers,
+          // A call of an RPC without a payload (`WatchAll`) sends `null`, as effect's client does.
+          call: (id, tag, payload = null) =>
+            send({ _tag: "Request", id, tag, payload, headers: [["authorization", `Bearer ${token}`]] }),
+          interrupt: (id) => send({ _tag: "Interrupt", requestId: id }),
+          answer: (match) =>
+            new Promise((found, timedOut) => {
+              const look = () => {
+                const line = answers.find(match)
+                if (line === undefined) return false
+                waiting.delete(wake)
+                clearTimeout(timer)
+                found(line)
+                return true
+              }
+              const wake = () => void look()
+              const timer = setTimeout(() => {
+                waiting.delete(wake)
+                timedOut(new Error(`no matching answer in ${JSON.stringify(answers)}`))
+              }, 3_000)
+              if (!look()) waiting.add(wake)
+            }),
+          vanish: () => socket.close()
+        })
+    })
+  )
+
+/** The answer ending request `id`. */
+const exitOf = (id: string) => (line: any) => line._tag === "Exit" && line.requestId === id
+/** The first chunk of request `id`: its stream is open. */
+const chunkOf = (id: string) => (line: any) => line._tag === "Chunk" && line.requestId === id
+
+/** The typed error an `Exit` line failed with. */
+const errorOf = (exit: any) => {
+  assert.strictEqual(exit.exit._tag, "Failure", JSON.stringify(exit))
+  const failure = exit.exit.cause.find((reason: any) => reason._tag === "Fail")
+  assert.isDefined(failure, JSON.stringify(exit))
+  return failure.error
+}
+
+/** Whether all-tasks stream `id` of `client` is open: a task submitted now reaches it as a chunk, or it ended first. */
+const flows = (client: Client, id: string, submission: string) =>
+  Effect.promise(async () => {
+    client.call(submission, "Submit", { kind: "add", payload: { a: 1, b: 2 } })
+    const answered = await Promise.race([client.answer(chunkOf(id)), client.answer(exitOf(id))])
+    return answered._tag === "Chunk"
+  })
+
+/** A task that runs until the test ends, for `Watch` streams that stay open. */
+const submitHolder = (client: Client, id: string) =>
+  Effect.promise(async () => {
+    client.call(id, "Submit", { kind: "gated", payload: { gate: `hold-${id}` } })
+    const exit = await client.answer(exitOf(id))
+    assert.strictEqual(exit.exit._tag, "Success", JSON.stringify(exit))
+    return exit.exit.value.id as string
+  })
+
+describe("open streams at the door", () => {
+  it.live("a connection holds at most maxStreamsPerConnection streaming calls: the next fails alone, the connection stays usable, an ended one frees its slot", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const port = yield* serve({}, { maxStreamsPerConnection: 3 })
+      const alice = yield* open(port, "alice-token")
+      const task = yield* submitHolder(alice, "s")
+      // Three streams of every sort open: a task's, and two all-tasks streams.
+      alice.call("w1", "Watch", { id: task })
+      alice.call("w2", "WatchAll")
+      alice.call("w3", "WatchChanges", {})
+      yield* Effect.promise(() => alice.answer(chunkOf("w1")))
+      alice.call("w4", "Watch", { id: task })
+      const refused = errorOf(yield* Effect.promise(() => alice.answer(exitOf("w4"))))
+      assert.deepStrictEqual(refused, { _tag: "TooManyStreams", limit: 3, open: 3 })
+      // The connection still answers, and its streams flow: a change of the task reaches the open `Watch`.
+      alice.call("g", "Get", { id: task })
+      const got = yield* Effect.promise(() => alice.answer(exitOf("g")))
+      assert.strictEqual(got.exit._tag, "Success")
+      assert.isFalse(alice.answers.some((line) => line.requestId === "w1" && line._tag === "Exit"), "w1 stays open")
+      // Another connection of the same principal has slots of its own.
+      const other = yield* open(port, "alice-token")
+      other.call("o1", "Watch", { id: task })
+      yield* Effect.promise(() => other.answer(chunkOf("o1")))
+      // An interrupted stream frees its slot: the next call is admitted.
+      alice.interrupt("w2")
+      yield* Effect.promise(() => alice.answer(exitOf("w2")))
+      alice.call("w5", "Watch", { id: task })
+      yield* Effect.promise(() => alice.answer(chunkOf("w5")))
+      assert.isUndefined(alice.answers.find(exitOf("w5")), "w5 is admitted and open")
+      alice.vanish()
+      other.vanish()
+    })), 30_000)
+
+  it.live("a principal holds at most maxEventStreams all-tasks streams over all its connections: the next is refused with TooManyEventStreams; other principals are untouched; a vanished client's slots come back", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const port = yield* serve({ maxEventStreams: 2 })
+      const first = yield* open(port, "alice-token")
+      const second = yield* open(port, "alice-token")
+      first.call("a1", "WatchChanges", {})
+      second.call("a2", "WatchAll")
+      assert.isTrue(yield* flows(second, "a2", "x1"))
+      assert.isTrue(yield* flows(first, "a1", "x2"))
+      second.call("a3", "WatchChanges", {})
+      const refused = errorOf(yield* Effect.promise(() => second.answer(exitOf("a3"))))
+      assert.deepStrictEqual(refused, {
+        _tag: "TaskAccessError",
+        reason: { _tag: "TooManyEventStreams", principal: "alice", limit: 2, open: 2 }
+      })
+      // A task stream is not an all-tasks stream: still admitted.
+      const task = yield* submitHolder(second, "s")
+      second.call("t", "Watch", { id: task })
+      yield* Effect.promise(() => second.answer(chunkOf("t")))
+      // Bob has slots of his own, and alice's open streams still carry her changes.
+      const bob = yield* open(port, "bob-token")
+      bob.call("b1", "WatchAll")
+      assert.isTrue(yield* flows(bob, "b1", "y1"))
+      bob.call("b2", "WatchChanges", {})
+      assert.isTrue(yield* flows(bob, "b2", "y2"))
+      // Alice's open streams flow on.
+      const before = first.answers.filter(chunkOf("a1")).length
+      assert.isTrue(yield* flows(second, "a2", "x3"))
+      yield* Effect.promise(() => first.answer((line) => chunkOf("a1")(line) && first.answers.filter(chunkOf("a1")).length > before))
+      // The first connection goes without a word: its slot comes back, and alice may open another.
+      first.vanish()
+      let admitted = false
+      for (let attempt = 0; attempt < 100 && !admitted; attempt++) {
+        second.call(`again${attempt}`, "WatchAll")
+        admitted = yield* flows(second, `again${attempt}`, `z${attempt}`)
+        if (!admitted) yield* Effect.sleep("20 millis")
+      }
+      assert.isTrue(admitted, "a slot came back after the client vanished")
+      second.vanish()
+      bob.vanish()
+    })), 30_000)
+})

@@ -1,0 +1,89 @@
+/**
+ * The limit of open all-tasks streams per principal (`maxEventStreams`):
+ * any sequence of opening and ending streams by two principals admits a
+ * stream exactly when its principal holds fewer than the limit, refuses it
+ * with `TooManyEventStreams` naming the limit and how many it holds, and an
+ * ended stream — closed, or run to its end — frees its slot at once; one
+ * principal's streams never count against another's.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer, Schema, Scope, Stream } from "effect"
+import { CurrentPrincipal, type Principal } from "../src/Principal.ts"
+import * as TaskAccess from "../src/TaskAccess.ts"
+import { AddLive, supervisor } from "./fixtures.ts"
+
+const principals: Record<string, Principal> = { alice: { id: "alice", admin: false }, bob: { id: "bob", admin: false } }
+
+/** The refusal an opening failed with, as a plain object (what a transport would encode). */
+const reasonOf = (exit: Exit.Exit<unknown, unknown>) => {
+  const failure = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
+  assert.isDefined(failure, "expected a refusal")
+  return JSON.parse(JSON.stringify((failure as { readonly error: { readonly reason: unknown } }).error.reason))
+}
+
+describe("TaskAccess: open all-tasks streams per principal", () => {
+  it.effect.prop(
+    "any sequence of openings and endings admits a stream exactly while its principal holds fewer than maxEventStreams",
+    {
+      limit: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 4 })),
+      steps: Schema.Array(Schema.Struct({
+        who: Schema.Literals(["alice", "bob"]),
+        /** `open` a stream; `end` one of the principal's (the `pick`th, modulo how many it holds). */
+        op: Schema.Literals(["open", "open", "end"]),
+        pick: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 7 }))
+      })).check(Schema.isMaxLength(24))
+    },
+    ({ limit, steps }) =>
+      Effect.gen(function*() {
+        const access = yield* TaskAccess.TaskAccess
+        const open: Record<string, Array<Scope.Closeable>> = { alice: [], bob: [] }
+        for (const { op, pick, who } of steps) {
+          const held = open[who]
+          if (op === "end") {
+            if (held.length === 0) continue
+            const [scope] = held.splice(pick % held.length, 1)
+            yield* Scope.close(scope, Exit.void)
+            continue
+          }
+          const scope = yield* Scope.make()
+          const exit = yield* Effect.exit(
+            access.openChanges().pipe(Effect.provideService(CurrentPrincipal, principals[who]), Scope.provide(scope))
+          )
+          if (held.length < limit) {
+            assert.isTrue(Exit.isSuccess(exit), `${who} holds ${held.length} of ${limit}: admitted`)
+            held.push(scope)
+          } else {
+            assert.deepStrictEqual(reasonOf(exit), { _tag: "TooManyEventStreams", principal: who, limit, open: held.length })
+            yield* Scope.close(scope, Exit.void)
+          }
+        }
+        for (const scope of [...open.alice, ...open.bob]) yield* Scope.close(scope, Exit.void)
+      }).pipe(Effect.provide(TaskAccess.layer({ maxEventStreams: limit }).pipe(Layer.provideMerge(supervisor(AddLive))))),
+    { timeout: 60_000, arbitrary: { runs: 40 } }
+  )
+
+  it.effect("a stream run to its end, or interrupted, frees its slot: `changes` holds one only while it runs", () =>
+    Effect.gen(function*() {
+      const access = yield* TaskAccess.TaskAccess
+      const asAlice = Effect.provideService(CurrentPrincipal, principals.alice)
+      const opening = () => Effect.exit(Effect.scoped(Effect.asVoid(asAlice(access.openChanges()))))
+      // One slot: a running stream holds it…
+      const running = yield* Effect.forkChild(Stream.runDrain(access.changes().pipe(Stream.provideService(CurrentPrincipal, principals.alice))))
+      yield* Effect.yieldNow
+      let refused = yield* opening()
+      for (let turn = 0; turn < 100 && Exit.isSuccess(refused); turn++) {
+        yield* Effect.yieldNow
+        refused = yield* opening()
+      }
+      assert.deepStrictEqual(reasonOf(refused), { _tag: "TooManyEventStreams", principal: "alice", limit: 1, open: 1 })
+      // …until it is interrupted; a stream taken only in part (`take`) ends and frees it too.
+      yield* Fiber.interrupt(running)
+      assert.isTrue(Exit.isSuccess(yield* opening()))
+      const none = yield* Stream.runCollect(Stream.take(access.changes().pipe(Stream.provideService(CurrentPrincipal, principals.alice)), 0))
+      assert.strictEqual(none.length, 0)
+      assert.isTrue(Exit.isSuccess(yield* opening()))
+      // Bob was never counted against alice.
+      const bobs = yield* Effect.exit(Effect.scoped(Effect.asVoid(access.openChanges().pipe(Effect.provideService(CurrentPrincipal, principals.bob)))))
+      assert.isTrue(Exit.isSuccess(bobs))
+    }).pipe(Effect.provide(TaskAccess.layer({ maxEventStreams: 1 }).pipe(Layer.provideMerge(supervisor(AddLive))))))
+})

@@ -16,9 +16,8 @@ import * as HotReads from "../src/HotReads.ts"
 import * as OpenBudget from "../src/OpenBudget.ts"
 import { endEvent } from "../src/RestServer.ts"
 import * as TurnScheduler from "../src/TurnScheduler.ts"
-import * as Net from "node:net"
-import { frontServerWith, services, submit, tokens } from "./hotFront.ts"
-import { untilTurn } from "./eventLoopTurns.ts"
+import type * as Net from "node:net"
+import { acceptedConnections, frontServerWith, services, submit, tokens } from "./hotFront.ts"
 
 /** `inner`, counting the dispatchers made outside every fiber: the opens `OpenBudget` queued. */
 const countingQueued = (inner: Scheduler.Scheduler) => {
@@ -53,38 +52,14 @@ describe("HotReads, stream opens past the poll phase's budget", () => {
         const task = yield* submit("alice", 150)
         // Thirty connections open first, then every request written in one go: the server (in this process) reads
         // them all in its next poll phase, which opens the first stream inline and queues the others.
-        const { hostname, port } = new URL(base)
-        const sockets = yield* Effect.promise(() =>
-          Promise.all(Array.from({ length: 30 }, () =>
-            new Promise<Net.Socket>((resolve, reject) => {
-              const socket = Net.connect(Number(port), hostname, () => resolve(socket))
-              socket.once("error", reject)
-            })))
-        )
-        // Accepted, one a turn: only then do the requests all arrive on connections the server reads in one poll phase.
-        let held = 0
-        yield* Effect.promise(() =>
-          untilTurn(() => {
-            server?.getConnections((_, count) => held = count)
-            return held === sockets.length
-          }, "the thirty connections accepted")
-        )
-        const answers = sockets.map((socket) =>
-          new Promise<string>((resolve, reject) => {
-            let text = ""
-            socket.setEncoding("utf8")
-            socket.on("data", (chunk: string) => text += chunk)
-            socket.once("close", () => resolve(text))
-            socket.once("error", reject)
-          })
-        )
+        const { sockets, answers } = yield* acceptedConnections(base, () => server, 30)
         sockets.forEach((socket, i) =>
           socket.write(
             `GET /api/tasks/${task.id}${i % 5 === 4 ? "" : "/events"} HTTP/1.1\r\nhost: test\r\n` +
               `authorization: Bearer ${tokens.alice}\r\nconnection: close\r\n\r\n`
           )
         )
-        const reads = yield* Effect.promise(() => Promise.all(answers))
+        const reads = yield* answers
         // The 24 streams' requests came in one or a few poll phases, each opening its first inline: most waited.
         assert.isAtLeast(turns.queued(), 12, "stream opens queued for a turn")
         assert.isAtMost(turns.queued(), 23, "stream opens queued for a turn (the first of a phase is inline)")

@@ -17,8 +17,8 @@ import * as DemoTasks from "../src/DemoTasks.ts"
 import * as HotReads from "../src/HotReads.ts"
 import * as OpenBudget from "../src/OpenBudget.ts"
 import * as TurnScheduler from "../src/TurnScheduler.ts"
-import * as Net from "node:net"
-import { frontServerWith, services, submit, tokens } from "./hotFront.ts"
+import type * as Net from "node:net"
+import { acceptedConnections, frontServerWith, services, submit, tokens } from "./hotFront.ts"
 import { untilTurn } from "./eventLoopTurns.ts"
 
 /** `inner`, keeping the tasks of the dispatchers made outside every fiber (the opens `OpenBudget` queued) until `release`. */
@@ -55,30 +55,7 @@ const queuedReads = (
       ),
       (node) => server = node
     )
-    const { hostname, port } = new URL(base)
-    const sockets = yield* Effect.promise(() =>
-      Promise.all(Array.from({ length: 12 }, () =>
-        new Promise<Net.Socket>((resolve, reject) => {
-          const socket = Net.connect(Number(port), hostname, () => resolve(socket))
-          socket.once("error", reject)
-        })))
-    )
-    let accepted = 0
-    yield* Effect.promise(() =>
-      untilTurn(() => {
-        server?.getConnections((_, count) => accepted = count)
-        return accepted === sockets.length
-      }, "the connections accepted")
-    )
-    const answers = sockets.map((socket) =>
-      new Promise<string>((resolve, reject) => {
-        let text = ""
-        socket.setEncoding("utf8")
-        socket.on("data", (chunk: string) => text += chunk)
-        socket.once("close", () => resolve(text))
-        socket.once("error", reject)
-      })
-    )
+    const { sockets, answers } = yield* acceptedConnections(base, () => server, 12)
     sockets.forEach((socket) =>
       socket.write(
         `GET /api/tasks/${id}/events HTTP/1.1\r\nhost: test\r\n` +
@@ -90,7 +67,7 @@ const queuedReads = (
     const queued = turns.held()
     yield* meanwhile
     yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(() => resolve(turns.release()))))
-    const reads = yield* Effect.promise(() => Promise.all(answers))
+    const reads = yield* answers
     return { reads, queued }
   })
 

@@ -6,12 +6,13 @@
  */
 import { Effect, Layer, Redacted } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { type AddressInfo, connect, type Server as NetServer, type Socket } from "node:net"
 import { Principal, TaskAccess, TaskFeed, Tasks, type TaskStore } from "@chainjobs/tasks"
 import * as Access from "../src/Access.ts"
 import * as DemoTasks from "../src/DemoTasks.ts"
 import * as HotReads from "../src/HotReads.ts"
 import * as ServerConfig from "../src/ServerConfig.ts"
+import { untilTurn } from "./eventLoopTurns.ts"
 
 /** The bearer tokens of the two principals. */
 export const tokens = { alice: "alice-token", bob: "bob-token" }
@@ -85,3 +86,37 @@ export const submit = (owner: "alice" | "bob", delayMillis = 0) =>
     access.submit({ kind: "demo-scan", payload: { fromBlock: 1, toBlock: 2, delayMillis } }).pipe(
       Effect.provideService(Principal.CurrentPrincipal, { id: owner, admin: false })
     ))
+
+/**
+ * `count` raw connections to the server at `base`, each accepted (`server`'s count, read one event-loop turn at a time)
+ * before anything is written on them, so that requests then written on all at once reach the server together and are
+ * read in one or a few poll phases; with, for each, the whole text the server wrote on it until it closed.
+ */
+export const acceptedConnections = (base: string, server: () => NetServer | undefined, count: number) =>
+  Effect.gen(function*() {
+    const { hostname, port } = new URL(base)
+    const sockets = yield* Effect.promise(() =>
+      Promise.all(Array.from({ length: count }, () =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = connect(Number(port), hostname, () => resolve(socket))
+          socket.once("error", reject)
+        })))
+    )
+    let accepted = 0
+    yield* Effect.promise(() =>
+      untilTurn(() => {
+        server()?.getConnections((_, held) => accepted = held)
+        return accepted === sockets.length
+      }, `the ${count} connections accepted`)
+    )
+    const answers = sockets.map((socket) =>
+      new Promise<string>((resolve, reject) => {
+        let text = ""
+        socket.setEncoding("utf8")
+        socket.on("data", (chunk: string) => text += chunk)
+        socket.once("close", () => resolve(text))
+        socket.once("error", reject)
+      })
+    )
+    return { sockets, answers: Effect.promise(() => Promise.all(answers)) }
+  })

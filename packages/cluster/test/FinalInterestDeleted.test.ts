@@ -7,7 +7,8 @@
  * feeds in the test process on the real PostgreSQL (`FeedRunners.ts`): b
  * deletes a task a ran, then waits for it; a sends nothing of it. A task
  * submitted again under a deleted task's (caller-chosen) id is a new task:
- * b's followers hear its records and its deletion.
+ * b's followers hear its records and its deletion. A task stream on b of a
+ * task b deletes ends at the deletion, the interrupted record heard or not.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option } from "effect"
@@ -64,6 +65,27 @@ describe.skipIf(pgTestUrl === undefined)("a kept final record and a deletion els
       yield* eventually(() => journal.seen.some((item) => "_tag" in item && item.info.id === task.id), () => "no deletion in b's journal")
       assert.deepStrictEqual(journal.seen.flatMap((item) => "_tag" in item && item.info.id === task.id ? [item._tag] : []), ["Deleted"])
       yield* a.open("never")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a task stream on b (its TaskFeed) of a task a runs ends when b deletes the task, though the interrupted record never reaches b", () =>
+    Effect.gen(function*() {
+      const { a, b, cluster, read } = yield* twoRunners()
+      const feed = yield* serviceFeed(b)
+      const task = yield* a.local.submit(Echo, { text: "deleted from b", gate: "never" })
+      const watched = yield* collecting(feed.watch(task.id))
+      yield* eventually(() => watched.seen.some((change) => change.info.status === "running"), () => "the stream's first record")
+      // b deletes it as ClusterTasks.delete does — interrupted where it runs, read, removed, told to b's feed — and
+      // a's notification of the interrupted record is lost (as it is no news on b once b told its own deletion)
+      yield* a.silence(true)
+      yield* Effect.orDie(a.local.interrupt(task.id))
+      const interrupted = yield* read(task.id)
+      assert.isTrue(yield* Effect.orDie(cluster.store.remove(task.id)))
+      yield* b.feed.deleted(interrupted)
+      yield* Fiber.join(watched.fiber).pipe(
+        Effect.timeout("10 seconds"),
+        Effect.catchTag("TimeoutError", () => Effect.die(new Error("the stream of the deleted task did not end")))
+      )
+      assert.isFalse(watched.seen.some((change) => change.info.status === "interrupted"), "the interrupted record reached b")
     }).pipe(Effect.scoped), 60_000)
 
   it.live("an id used again after its task's deletion: b hears the new task's records and its deletion, as a new task's", () =>

@@ -10,15 +10,25 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Schema, Scope, Stream } from "effect"
 import { CurrentPrincipal, type Principal } from "../src/Principal.ts"
 import * as TaskAccess from "../src/TaskAccess.ts"
+import * as TaskAccessError from "../src/TaskAccessError.ts"
 import { AddLive, supervisor } from "./fixtures.ts"
 
 const principals: Record<string, Principal> = { alice: { id: "alice", admin: false }, bob: { id: "bob", admin: false } }
 
-/** The refusal an opening failed with, as a plain object (what a transport would encode). */
+/**
+ * The refusal an opening failed with, as a plain object (what a transport would encode); its message, the error's
+ * and its reason's alike, is checked to say the same as its fields.
+ */
 const reasonOf = (exit: Exit.Exit<unknown, unknown>) => {
   const failure = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
   assert.isDefined(failure, "expected a refusal")
-  return JSON.parse(JSON.stringify((failure as { readonly error: { readonly reason: unknown } }).error.reason))
+  const error = (failure as { readonly error: TaskAccessError.TaskAccessError }).error
+  assert.instanceOf(error, TaskAccessError.TaskAccessError)
+  const reason = error.reason as TaskAccessError.TooManyEventStreams
+  const says = `principal "${reason.principal}" has ${reason.open} all-tasks event streams open and may hold at most ${reason.limit}; close one before opening another`
+  assert.strictEqual(reason.message, says)
+  assert.strictEqual(error.message, says)
+  return JSON.parse(JSON.stringify(reason))
 }
 
 describe("TaskAccess: open all-tasks streams per principal", () => {

@@ -223,8 +223,11 @@ describe("the request door and the calls in flight on a WebSocket", () => {
 
   it("lets go of the ids a serialization's parser encodes an Exit for, one message or many", () => {
     const inFlight = new Frames.InFlight()
-    const base = { makeUnsafe: () => ({ encode: () => "encoded", decode: () => [] }) } as any
+    const base = { makeUnsafe: () => ({ encode: () => "encoded", decode: (data: unknown) => [`base read ${String(data)}`] }) } as any
     const parser = Frames.serialization(base).makeUnsafe()
+    // Before any checked messages, and for anything else than them, the base serialization reads; encoding goes on.
+    assert.strictEqual(parser.encode(null), "encoded")
+    assert.deepStrictEqual(parser.decode("text"), ["base read text"])
     assert.isUndefined(door.check(request({ id: "x" }), undefined, undefined, inFlight))
     assert.isUndefined(door.check(request({ id: "y" }), undefined, undefined, inFlight))
     // The parser learns the connection's calls from the first checked messages it decodes.
@@ -232,6 +235,10 @@ describe("the request door and the calls in flight on a WebSocket", () => {
     assert.strictEqual(parser.encode([{ _tag: "Exit", requestId: "x" }, { _tag: "Exit", requestId: "y" }]), "encoded")
     assert.isUndefined(door.check(request({ id: "x" }), undefined, undefined, inFlight))
     assert.isUndefined(door.check(request({ id: "y" }), undefined, undefined, inFlight))
+    assert.isDefined(door.check(request({ id: "x" }), undefined, undefined, inFlight))
+    // Whatever else it encodes (no message at all included) lets go of nothing.
+    assert.strictEqual(parser.encode(null), "encoded")
+    assert.deepStrictEqual(parser.decode("more text"), ["base read more text"])
     assert.isDefined(door.check(request({ id: "x" }), undefined, undefined, inFlight))
   })
 })

@@ -6,7 +6,7 @@
  * not answer, or answers with neither result nor error, named by its id), and that only
  * a node's JSON-RPC error is read as a spent budget or a missing block — a
  * body that is no JSON-RPC answer stays an `InvalidResponse`, whatever its
- * text says.
+ * text says; a node's error text (message, data) is bounded, its start kept.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -56,6 +56,29 @@ describe("JSON-RPC messages", () => {
       const body = `${"x".repeat(80)}TAIL`
       const error = yield* Effect.flip(JsonRpc.decode(endpoint, body, 1, 1))
       assert.deepInclude(error.reason, { _tag: "InvalidResponse", detail: `not JSON: ${"x".repeat(80)}` })
+    }))
+
+  it.effect("a node's error text is kept whole up to its bound and cut past it, saying how much more there was", () =>
+    Effect.gen(function*() {
+      const answer = (error: unknown) => JSON.stringify({ jsonrpc: "2.0", id: 1, error })
+      const reasonOf = (error: unknown) => Effect.map(Effect.flip(JsonRpc.decode(endpoint, answer(error), 1, 1)), (failure) => failure.reason)
+      const atBound = "m".repeat(JsonRpc.maxDetailChars)
+      const revert = { selector: "0x08c379a0", bytes: "ab".repeat(100) }
+      assert.deepInclude(yield* reasonOf({ code: 3, message: atBound, data: revert }), { _tag: "JsonRpc", code: 3, detail: atBound, data: revert })
+      const shortData = "d".repeat(JsonRpc.maxDataChars)
+      assert.deepInclude(yield* reasonOf({ code: 3, message: "reverted", data: shortData }), { detail: "reverted", data: shortData })
+      // A node answering megabytes: the start of each, and the count of what was left out.
+      const huge = yield* reasonOf({ code: -32000, message: `${atBound}TAIL${"x".repeat(2_000_000)}`, data: "y".repeat(JsonRpc.maxDataChars + 5) })
+      assert.deepInclude(huge, {
+        detail: `${atBound}… (${2_000_004} more characters)`,
+        data: `${"y".repeat(JsonRpc.maxDataChars)}… (5 more characters)`
+      })
+      const object = yield* reasonOf({ code: -32000, message: "big", data: { blob: "z".repeat(JsonRpc.maxDataChars) } })
+      const json = JSON.stringify({ blob: "z".repeat(JsonRpc.maxDataChars) })
+      assert.deepInclude(object, { data: `${json.slice(0, JsonRpc.maxDataChars)}… (${json.length - JsonRpc.maxDataChars} more characters)` })
+      // Numbers, booleans and null are short whatever they are; a message that is no text is the error's JSON.
+      assert.deepInclude(yield* reasonOf({ code: 1, message: 5, data: null }), { detail: JSON.stringify({ code: 1, message: 5, data: null }), data: null })
+      assert.deepInclude(yield* reasonOf({ code: 1, message: "n", data: 12 }), { data: 12 })
     }))
 
   it("only a node's JSON-RPC error is read as a spent budget or a missing block: a text that says so is not one", () => {

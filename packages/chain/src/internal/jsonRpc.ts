@@ -28,14 +28,35 @@ const isAnswer = (value: unknown): value is Answer => typeof value === "object" 
 
 const invalid = (endpoint: string, detail: string) => new ChainRequestError({ reason: new InvalidResponse({ endpoint, detail }) })
 
-/** The error of a JSON-RPC error answer. */
+/** The most characters of a node's error message kept in `detail` (its start: what `ProviderErrors` reads). */
+export const maxDetailChars = 2048
+
+/** The most characters of a node's error `data`, as JSON, kept as it is (revert data is far shorter). */
+export const maxDataChars = 16384
+
+/** `text` whole, or its first `max` characters and how many more there were. */
+const bounded = (text: string, max: number): string =>
+  text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`
+
+/** `data` as it is, or, past `maxDataChars` of JSON, the start of its JSON and how much more there was. */
+const boundedData = (data: unknown): unknown => {
+  if (data === undefined || typeof data === "number" || typeof data === "boolean" || data === null) return data
+  const json = typeof data === "string" ? data : JSON.stringify(data)
+  return json.length <= maxDataChars ? data : bounded(json, maxDataChars)
+}
+
+/**
+ * The error of a JSON-RPC error answer. The node's text is bounded: it ends up in the failed task's record (its error
+ * and its `errorMessage`), read and streamed whole to every follower — a node answering megabytes of error text made
+ * each read of that record as large (three times over).
+ */
 export const errorOf = (endpoint: string, error: NonNullable<Answer["error"]>) =>
   new ChainRequestError({
     reason: new JsonRpc({
       endpoint,
       code: typeof error.code === "number" ? error.code : 0,
-      detail: typeof error.message === "string" ? error.message : JSON.stringify(error),
-      data: error.data
+      detail: bounded(typeof error.message === "string" ? error.message : JSON.stringify(error), maxDetailChars),
+      data: boundedData(error.data)
     })
   })
 

@@ -503,11 +503,15 @@ export const make = Effect.fnUntraced(function*(options: {
     deliver(item)
   }
 
-  /** A change of this runner's own: its followers hear it at once; a task that moved here leaves the others' places. */
+  /**
+   * A change of this runner's own: its followers hear it at once; a task that moved here leaves the others' places. A
+   * deletion always takes the task's place, heard of here or not: a record of the deleted task that another runner
+   * sent before it (its final record, as it is interrupted for the deletion) arrives after it, and is no news.
+   */
   const deliverOwn = (item: TaskInfo.TaskInfo | TaskEvent.Deleted) => {
     const deletion = "_tag" in item
     const info = deletion ? item.info : item
-    if (placeOf(info.id) !== undefined) {
+    if (deletion || placeOf(info.id) !== undefined) {
       place(info.id, deletion ? RecordOrder.deleted : RecordOrder.rankOf(info), info, true)
       remoteOpen.delete(info.id)
     }

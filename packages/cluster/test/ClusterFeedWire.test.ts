@@ -902,6 +902,24 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       assert.deepStrictEqual(a.heardOf(again.id).map((info) => info.status), ["completed"])
     }).pipe(Effect.scoped), 30_000)
 
+  it.live("this runner's deletion of a task never heard of here keeps its final record, arriving after it, out; a new task under the id is news", () =>
+    Effect.gen(function*() {
+      const a = yield* cluster()
+      // x's task, interrupted for a's deletion (its record read from the store), heard of here by no notification
+      const gone = finished(record({ createdAt: Date.now() - 1_000 }), { status: "interrupted" })
+      yield* a.feed.deleted(gone)
+      // x's notification of that final record, sent before the deletion reached x, arrives after it
+      yield* a.tell([{ i: gone }])
+      yield* a.settle()
+      assert.deepStrictEqual(a.heardOf(gone.id), [], "the deleted task's final record after its deletion")
+      assert.strictEqual(a.journal.seen.filter((item) => "_tag" in item && item.info.id === gone.id).length, 1)
+      // the id used again: a task created later, not a late record of the deleted one
+      const again = record({ id: gone.id })
+      yield* a.tell([{ i: again }])
+      yield* a.settle()
+      assert.deepStrictEqual(brief(a.heardOf(gone.id)), brief([again]))
+    }).pipe(Effect.scoped), 30_000)
+
   it.live("records unfinished elsewhere when the runner first listens are re-read after a loss, and told though read", () =>
     Effect.gen(function*() {
       const known = record({ createdAt: Date.now() - 60_000 })

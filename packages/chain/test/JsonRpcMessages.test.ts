@@ -73,6 +73,11 @@ describe("JSON-RPC messages", () => {
         detail: `${atBound}… (${2_000_004} more characters)`,
         data: `${"y".repeat(JsonRpc.maxDataChars)}… (5 more characters)`
       })
+      // Data whose JSON is exactly the bound is kept as it is, an object as an object.
+      const exact = { blob: "z".repeat(JsonRpc.maxDataChars - JSON.stringify({ blob: "" }).length) }
+      assert.strictEqual(JSON.stringify(exact).length, JsonRpc.maxDataChars)
+      assert.deepInclude(yield* reasonOf({ code: 3, message: "reverted", data: exact }), { data: exact })
+      assert.isUndefined(((yield* reasonOf({ code: 3, message: "no data" })) as JsonRpcReason).data)
       const object = yield* reasonOf({ code: -32000, message: "big", data: { blob: "z".repeat(JsonRpc.maxDataChars) } })
       const json = JSON.stringify({ blob: "z".repeat(JsonRpc.maxDataChars) })
       assert.deepInclude(object, { data: `${json.slice(0, JsonRpc.maxDataChars)}… (${json.length - JsonRpc.maxDataChars} more characters)` })

@@ -38,11 +38,10 @@ export const maxDataChars = 16384
 const bounded = (text: string, max: number): string =>
   text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`
 
-/** `data` as it is, or, past `maxDataChars` of JSON, the start of its JSON and how much more there was. */
+/** `data` as it is (none included), or, past `maxDataChars` of JSON (a text's own length), the start of it and how much more there was. */
 const boundedData = (data: unknown): unknown => {
-  if (data === undefined || typeof data === "number" || typeof data === "boolean" || data === null) return data
   const json = typeof data === "string" ? data : JSON.stringify(data)
-  return json.length <= maxDataChars ? data : bounded(json, maxDataChars)
+  return json === undefined || json.length <= maxDataChars ? data : bounded(json, maxDataChars)
 }
 
 /**

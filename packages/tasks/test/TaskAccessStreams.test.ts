@@ -72,6 +72,21 @@ describe("TaskAccess: open all-tasks streams per principal", () => {
     { timeout: 60_000, arbitrary: { runs: 40 } }
   )
 
+  it.effect("a stream that ends while others of its principal stay open frees one slot, not all of them", () =>
+    Effect.gen(function*() {
+      const access = yield* TaskAccess.TaskAccess
+      const opening = (scope: Scope.Scope) =>
+        Effect.exit(access.openChanges().pipe(Effect.provideService(CurrentPrincipal, principals.alice), Scope.provide(scope)))
+      const [first, second, third, fourth] = yield* Effect.all([Scope.make(), Scope.make(), Scope.make(), Scope.make()])
+      assert.isTrue(Exit.isSuccess(yield* opening(first)))
+      assert.isTrue(Exit.isSuccess(yield* opening(second)))
+      yield* Scope.close(first, Exit.void)
+      // One of two slots is free again: the third is admitted, the fourth refused with the second and third open.
+      assert.isTrue(Exit.isSuccess(yield* opening(third)))
+      assert.deepStrictEqual(reasonOf(yield* opening(fourth)), { _tag: "TooManyEventStreams", principal: "alice", limit: 2, open: 2 })
+      for (const scope of [second, third, fourth]) yield* Scope.close(scope, Exit.void)
+    }).pipe(Effect.provide(TaskAccess.layer({ maxEventStreams: 2 }).pipe(Layer.provideMerge(supervisor(AddLive))))))
+
   it.effect("a stream run to its end, or interrupted, frees its slot: `changes` holds one only while it runs", () =>
     Effect.gen(function*() {
       const access = yield* TaskAccess.TaskAccess

@@ -223,16 +223,21 @@ describe("hostile input", () => {
             new Promise<{ readonly code?: number; readonly reason?: string; readonly messages: Array<string> }>((resolve) => {
               const messages: Array<string> = []
               const socket = new WebSocket(`${base.replace(/^http/, "ws")}/ws`)
+              let timer: ReturnType<typeof setTimeout> | undefined
               const done = (code?: number, reason?: string) => {
                 clearTimeout(timer)
                 resolve({ ...(code === undefined ? {} : { code, reason: reason ?? "" }), messages })
               }
-              // A line that needs no answer (an Ack, an Eof) gets none: stop waiting after a while.
-              const timer = setTimeout(() => {
-                socket.close()
-                done()
-              }, 300)
-              socket.onopen = () => socket.send(`${line}\n`)
+              socket.onopen = () => {
+                socket.send(`${line}\n`)
+                // A line that needs no answer (an Ack, an Eof) gets none: stop waiting a while after it is sent. Counted
+                // from the open, not from the socket's creation: a connection still being made when the wait ran out
+                // was closed by the client itself (1006), under a loaded machine's slow accepts.
+                timer = setTimeout(() => {
+                  socket.close()
+                  done()
+                }, 300)
+              }
               socket.onmessage = (event) => {
                 messages.push(String(event.data))
                 socket.close()

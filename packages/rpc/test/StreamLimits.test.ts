@@ -9,6 +9,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { TooManyStreams } from "../src/TaskRpcError.ts"
 import { serve } from "./localServer.ts"
 
 /** A raw WebSocket of `token`'s principal on `/ws`: what it sent and received, line by line. */
@@ -118,6 +119,11 @@ describe("open streams at the door", () => {
       alice.call("w4", "Watch", { id: task })
       const refused = errorOf(yield* Effect.promise(() => alice.answer(exitOf("w4"))))
       assert.deepStrictEqual(refused, { _tag: "TooManyStreams", limit: 3, open: 3 })
+      // Its message, as the client's decoded error tells it, says what its fields say.
+      assert.strictEqual(
+        new TooManyStreams({ limit: refused.limit, open: refused.open }).message,
+        "this connection has 3 streaming calls open and may hold at most 3; end one before starting another"
+      )
       // The connection still answers, and its streams flow: a change of the task reaches the open `Watch`.
       alice.call("g", "Get", { id: task })
       const got = yield* Effect.promise(() => alice.answer(exitOf("g")))

@@ -12,12 +12,9 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Fiber, Scheduler } from "effect"
 import { TaskStore, Tasks } from "@chainjobs/tasks"
-import * as HotReads from "../src/HotReads.ts"
-import * as OpenBudget from "../src/OpenBudget.ts"
 import { endEvent } from "../src/RestServer.ts"
 import * as TurnScheduler from "../src/TurnScheduler.ts"
-import type * as Net from "node:net"
-import { acceptedConnections, frontServerWith, services, submit, tokens } from "./hotFront.ts"
+import { budgetSpentFront, services, submit, tokens } from "./hotFront.ts"
 
 /** `inner`, counting the dispatchers made outside every fiber: the opens `OpenBudget` queued. */
 const countingQueued = (inner: Scheduler.Scheduler) => {
@@ -38,21 +35,14 @@ describe("HotReads, stream opens past the poll phase's budget", () => {
     it.effect("are opened in a later turn, from the task as it stands, and followed to their end", () =>
       Effect.gen(function*() {
         // The service's scheduler, whose turns the queued opens wait for.
-        let server: Net.Server | undefined
         const turns = countingQueued(TurnScheduler.make())
-        const base = yield* frontServerWith(
-          HotReads.make.pipe(
-            Effect.provideService(OpenBudget.BudgetMillis, 1e-6),
-            Effect.provideService(Scheduler.Scheduler, turns.scheduler)
-          ),
-          (node) => server = node
-        )
+        const front = yield* budgetSpentFront(turns.scheduler)
         const tasks = yield* Tasks.Tasks
         // A task running long enough for the watchers to join it while it runs.
         const task = yield* submit("alice", 150)
         // Thirty connections open first, then every request written in one go: the server (in this process) reads
         // them all in its next poll phase, which opens the first stream inline and queues the others.
-        const { sockets, answers } = yield* acceptedConnections(base, () => server, 30)
+        const { sockets, answers } = yield* front.connect(30)
         sockets.forEach((socket, i) =>
           socket.write(
             `GET /api/tasks/${task.id}${i % 5 === 4 ? "" : "/events"} HTTP/1.1\r\nhost: test\r\n` +

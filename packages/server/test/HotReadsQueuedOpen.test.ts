@@ -14,11 +14,8 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Fiber, Scheduler } from "effect"
 import { TaskStore, Tasks } from "@chainjobs/tasks"
 import * as DemoTasks from "../src/DemoTasks.ts"
-import * as HotReads from "../src/HotReads.ts"
-import * as OpenBudget from "../src/OpenBudget.ts"
 import * as TurnScheduler from "../src/TurnScheduler.ts"
-import type * as Net from "node:net"
-import { acceptedConnections, frontServerWith, services, submit, tokens } from "./hotFront.ts"
+import { budgetSpentFront, services, submit, tokens } from "./hotFront.ts"
 import { untilTurn } from "./eventLoopTurns.ts"
 
 /** `inner`, keeping the tasks of the dispatchers made outside every fiber (the opens `OpenBudget` queued) until `release`. */
@@ -46,16 +43,9 @@ const queuedReads = (
   meanwhile: Effect.Effect<unknown, unknown, Tasks.Tasks>
 ) =>
   Effect.gen(function*() {
-    let server: Net.Server | undefined
     const turns = holdingQueued(TurnScheduler.make())
-    const base = yield* frontServerWith(
-      HotReads.make.pipe(
-        Effect.provideService(OpenBudget.BudgetMillis, 1e-6),
-        Effect.provideService(Scheduler.Scheduler, turns.scheduler)
-      ),
-      (node) => server = node
-    )
-    const { sockets, answers } = yield* acceptedConnections(base, () => server, 12)
+    const front = yield* budgetSpentFront(turns.scheduler)
+    const { sockets, answers } = yield* front.connect(12)
     sockets.forEach((socket) =>
       socket.write(
         `GET /api/tasks/${id}/events HTTP/1.1\r\nhost: test\r\n` +

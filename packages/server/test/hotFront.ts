@@ -4,13 +4,14 @@
  * front of it, over tasks in memory with the demo kinds, their feed and the
  * service's access rules for two principals, alice and bob.
  */
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, Scheduler } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { type AddressInfo, connect, type Server as NetServer, type Socket } from "node:net"
 import { Principal, TaskAccess, TaskFeed, Tasks, type TaskStore } from "@chainjobs/tasks"
 import * as Access from "../src/Access.ts"
 import * as DemoTasks from "../src/DemoTasks.ts"
 import * as HotReads from "../src/HotReads.ts"
+import * as OpenBudget from "../src/OpenBudget.ts"
 import * as ServerConfig from "../src/ServerConfig.ts"
 import { untilTurn } from "./eventLoopTurns.ts"
 
@@ -119,4 +120,22 @@ export const acceptedConnections = (base: string, server: () => NetServer | unde
       })
     )
     return { sockets, answers: Effect.promise(() => Promise.all(answers)) }
+  })
+
+/**
+ * A lean front on `scheduler` whose poll phases have no budget for opening task streams inline (a nanosecond): each
+ * phase opens its first stream inline and queues the others for a turn of `scheduler`. `connect` makes `count`
+ * connections the front has accepted (`acceptedConnections`).
+ */
+export const budgetSpentFront = (scheduler: Scheduler.Scheduler) =>
+  Effect.gen(function*() {
+    let server: NetServer | undefined
+    const base = yield* frontServerWith(
+      HotReads.make.pipe(
+        Effect.provideService(OpenBudget.BudgetMillis, 1e-6),
+        Effect.provideService(Scheduler.Scheduler, scheduler)
+      ),
+      (node) => server = node
+    )
+    return { base, connect: (count: number) => acceptedConnections(base, () => server, count) }
   })

@@ -38,10 +38,10 @@ const propRunsEnv = raisedPropRuns === undefined ? {} : {
   }
 }
 
-/** Every package under packages/ is a test project, and so are the examples and the mutation tooling's tests; `npm test` runs them all. */
+/** Every package under packages/ is a test project, and so are the examples and the tests of the mutation tooling and of the bench runner; `npm test` runs them all. */
 export default defineConfig({
   test: {
-    projects: ["packages/*", "examples", "mutation/test"],
+    projects: ["packages/*", "examples", "mutation/test", "bench"],
     ...propRunsEnv
   }
 })

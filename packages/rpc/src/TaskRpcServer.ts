@@ -24,7 +24,7 @@ import { ByteSize, Effect, Layer, Schema, Scope, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { Rpc, type RpcGroup, RpcSerialization, RpcServer } from "effect/rpc"
 import { Socket } from "effect/socket"
-import { TaskAccess, TaskAccessError } from "@chainjobs/tasks"
+import { StreamSlots, TaskAccess, TaskAccessError } from "@chainjobs/tasks"
 import type { Authentication } from "./Auth.ts"
 import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import * as Frames from "./internal/frames.ts"
@@ -75,33 +75,27 @@ export const layerRequestValidation: Layer.Layer<RequestValidation> = Layer.succ
 )
 
 /**
- * A counter of each connection's open streaming calls, by the server's client id: `limited` runs a call's stream
+ * Each connection's open streaming calls, by the server's client id (`StreamSlots`): `limited` runs a call's stream
  * in one of its connection's `limit` slots (the slot is held while the stream runs and freed as it ends, however it
- * ends — the server interrupts a closed connection's calls), or fails it with `TooManyStreams`.
+ * ends — the server interrupts a closed connection's calls), or fails it with `TooManyStreams`; `InvalidSlotLimit`
+ * unless `limit` is a whole number of at least 1.
  */
-export const streamSlots = (limit: number) => {
-  const open = new Map<number, number>()
-  const take = (client: number) =>
-    Effect.suspend(() => {
-      const held = open.get(client) ?? 0
-      if (held >= limit) return Effect.fail(new TooManyStreams({ limit, open: held }))
-      open.set(client, held + 1)
-      return Effect.void
+export const streamSlots = (limit: number) =>
+  Effect.map(
+    StreamSlots.make({
+      setting: "maxStreamsPerConnection",
+      name: "streams-per-connection",
+      limit,
+      refuse: (_: number, open) => new TooManyStreams({ limit, open })
+    }),
+    (slots) => ({
+      /** `stream` in a slot of `client`'s connection. */
+      limited: <A, E, R>(client: Rpc.ServerClient, stream: Stream.Stream<A, E, R>): Stream.Stream<A, E | TooManyStreams, R> =>
+        Stream.unwrap(Effect.as(slots.take(client.id), stream)),
+      /** The connections holding a slot now (a connection whose streams all ended has none). */
+      connections: slots.holders
     })
-  const give = (client: number) =>
-    Effect.sync(() => {
-      const held = open.get(client)! - 1
-      if (held === 0) open.delete(client)
-      else open.set(client, held)
-    })
-  return {
-    /** `stream` in a slot of `client`'s connection. */
-    limited: <A, E, R>(client: Rpc.ServerClient, stream: Stream.Stream<A, E, R>): Stream.Stream<A, E | TooManyStreams, R> =>
-      Stream.unwrap(Effect.as(Effect.acquireRelease(take(client.id), () => give(client.id)), stream)),
-    /** The connections holding a slot now (a connection whose streams all ended has none). */
-    connections: () => open.size
-  }
-}
+  )
 
 /**
  * The handlers of `TaskRpcs` (and the request validation middleware): each call maps onto `TaskAccess`, and each
@@ -110,7 +104,7 @@ export const streamSlots = (limit: number) => {
 export const layerHandlersWith = (maxStreamsPerConnection: number) => Layer.merge(
   TaskRpcs.toLayer(Effect.gen(function*() {
     const access = yield* TaskAccess.TaskAccess
-    const { limited } = streamSlots(maxStreamsPerConnection)
+    const { limited } = yield* streamSlots(maxStreamsPerConnection)
     return TaskRpcs.of({
       Submit: (request) => Effect.map(access.submit(request), (info) => ({ id: info.id })),
       Run: (request) => Effect.flatMap(access.submit(request), (info) => access.awaitInfo(info.id)),
@@ -362,15 +356,22 @@ export interface MountOptions extends Partial<TaskRpcServerConfig> {
   readonly path: HttpRouter.PathInput
 }
 
-/** Mounts the RPC server at `POST path` of the current `HttpRouter` (HTTP protocol, ndjson). */
-export const layerHttp = (options: MountOptions): Layer.Layer<never, never, HttpRouter.HttpRouter | Requirements> =>
+/**
+ * Mounts the RPC server at `POST path` of the current `HttpRouter` (HTTP protocol, ndjson); `InvalidSlotLimit` when
+ * `maxStreamsPerConnection` is not a whole number of at least 1.
+ */
+export const layerHttp = (
+  options: MountOptions
+): Layer.Layer<never, StreamSlots.InvalidSlotLimit, HttpRouter.HttpRouter | Requirements> =>
   Layer.effectDiscard(Effect.gen(function*() {
     const router = yield* HttpRouter.HttpRouter
     yield* router.add("POST", options.path, yield* toHttpEffect(options))
   }))
 
-/** Mounts the RPC server at `GET path` of the current `HttpRouter` (WebSocket protocol, ndjson). */
-export const layerWebsocket = (options: MountOptions): Layer.Layer<never, never, HttpRouter.HttpRouter | Requirements> =>
+/** Mounts the RPC server at `GET path` of the current `HttpRouter` (WebSocket protocol, ndjson); see `layerHttp`. */
+export const layerWebsocket = (
+  options: MountOptions
+): Layer.Layer<never, StreamSlots.InvalidSlotLimit, HttpRouter.HttpRouter | Requirements> =>
   Layer.effectDiscard(Effect.gen(function*() {
     const router = yield* HttpRouter.HttpRouter
     yield* router.add("GET", options.path, yield* toHttpEffectWebsocket(options))

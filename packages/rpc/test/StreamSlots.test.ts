@@ -11,7 +11,7 @@ import { TooManyStreams } from "../src/TaskRpcError.ts"
 import { streamSlots } from "../src/TaskRpcServer.ts"
 
 /** A stream that holds its slot until `release` is completed, then ends. */
-const held = (slots: ReturnType<typeof streamSlots>, client: Rpc.ServerClient) =>
+const held = (slots: Effect.Success<ReturnType<typeof streamSlots>>, client: Rpc.ServerClient) =>
   Effect.gen(function*() {
     const release = yield* Deferred.make<void>()
     const started = yield* Deferred.make<void>()
@@ -24,14 +24,14 @@ const held = (slots: ReturnType<typeof streamSlots>, client: Rpc.ServerClient) =
   })
 
 /** The failure of a stream refused its slot, if it is refused. */
-const refusal = (slots: ReturnType<typeof streamSlots>, client: Rpc.ServerClient) =>
+const refusal = (slots: Effect.Success<ReturnType<typeof streamSlots>>, client: Rpc.ServerClient) =>
   Effect.map(Effect.exit(Stream.runDrain(slots.limited(client, Stream.make(1)))), (exit) =>
     Exit.isFailure(exit) ? exit.cause : undefined)
 
 describe("streamSlots", () => {
   it.effect("keeps an exact count of a connection whose streams end one at a time, and forgets it once none is open", () =>
     Effect.gen(function*() {
-      const slots = streamSlots(2)
+      const slots = yield* streamSlots(2)
       const one = new Rpc.ServerClient(1)
       const other = new Rpc.ServerClient(2)
       const first = yield* held(slots, one)
@@ -58,7 +58,7 @@ describe("streamSlots", () => {
 
   it.effect("gives the slot of a stream that completes at once back, every time", () =>
     Effect.gen(function*() {
-      const slots = streamSlots(1)
+      const slots = yield* streamSlots(1)
       const client = new Rpc.ServerClient(7)
       for (let round = 0; round < 3; round++) {
         assert.isUndefined(yield* refusal(slots, client))

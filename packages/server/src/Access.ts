@@ -66,7 +66,10 @@ export const layerRest: Layer.Layer<Authorization, never, Principal.Principals> 
   })
 )
 
-/** The access facade with the service's quota, payload limit and limit of open all-tasks streams. */
+/**
+ * The access facade with the service's quota, payload limit and limit of open all-tasks streams (`ServerConfig`
+ * refuses a `maxEventStreams` that is not a whole number of at least 1 before this is built: no `InvalidSlotLimit`).
+ */
 export const layerTaskAccess: Layer.Layer<TaskAccess.TaskAccess, never, ServerConfig | Tasks.Tasks> = Layer.unwrap(
   ServerConfig.useSync((settings) =>
     TaskAccess.layer({
@@ -75,7 +78,7 @@ export const layerTaskAccess: Layer.Layer<TaskAccess.TaskAccess, never, ServerCo
       submitBurst: Option.getOrUndefined(settings.submitBurst),
       payloadLimit: { maxBytes: settings.maxPayloadBytes, maxDepth: settings.maxPayloadDepth },
       maxEventStreams: settings.maxEventStreams
-    }))
+    }).pipe(Layer.orDie))
 )
 
 /** Everything both transports authorize with: principals, the REST and RPC middlewares, the facade. */

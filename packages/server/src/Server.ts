@@ -171,12 +171,15 @@ export const layerTasks = (
   )
 }
 
-/** The RPC endpoints of `@chainjobs/rpc`: HTTP at `/rpc` (ndjson), WebSocket at `/ws`, with the connections' stream limit. */
+/**
+ * The RPC endpoints of `@chainjobs/rpc`: HTTP at `/rpc` (ndjson), WebSocket at `/ws`, with the connections' stream
+ * limit (`ServerConfig` refuses one that is not a whole number of at least 1 first: no `InvalidSlotLimit`).
+ */
 export const layerRpc = Layer.unwrap(ServerConfig.useSync(({ maxStreamsPerConnection }) =>
   Layer.mergeAll(
     TaskRpcServer.layerHttp({ path: "/rpc", maxStreamsPerConnection }),
     TaskRpcServer.layerWebsocket({ path: "/ws", maxStreamsPerConnection })
-  )))
+  ).pipe(Layer.orDie)))
 
 /** Every HTTP route of the service; REST and RPC map onto one access facade (one quota, one payload limit). */
 export const layerRoutes = Layer.mergeAll(

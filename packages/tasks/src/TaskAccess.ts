@@ -36,6 +36,7 @@ import { Context, Duration, Effect, Layer, Metric, Result, Schema, type Scope, S
 import { canSee, CurrentPrincipal, type Principal } from "./Principal.ts"
 import * as PayloadLimit from "./PayloadLimit.ts"
 import * as Quota from "./Quota.ts"
+import * as StreamSlots from "./StreamSlots.ts"
 import { Forbidden, QuotaExceeded, refuse, TooManyEventStreams, type TaskAccessError } from "./TaskAccessError.ts"
 import { InvalidPayload, SubmitRejected, TaskNotFound, type TaskStoreError, type UnknownTaskKind } from "./TaskError.ts"
 import * as TaskFeed from "./TaskFeed.ts"
@@ -168,12 +169,22 @@ export class TaskAccess extends Context.Service<TaskAccess, {
 /** The answer for a task the caller may not see: the one a missing task gets. */
 const notFound = (id: string) => new TaskNotFound({ id })
 
-/** The access rules over the `Tasks` of the context, with the given settings over the defaults. */
+/**
+ * The access rules over the `Tasks` of the context, with the given settings over the defaults; fails with
+ * `InvalidSlotLimit` when `maxEventStreams` is not a whole number of at least 1.
+ */
 export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfig> = {}) {
   const config: TaskAccessConfig = { ...defaults, ...options }
   const tasks = yield* Tasks
   const feed = yield* TaskFeed.current
   const webhooks = yield* SubmitWebhooks
+  /** Each principal's open all-tasks streams, by principal id. */
+  const streamSlots = yield* StreamSlots.make({
+    setting: "maxEventStreams",
+    name: "event-streams-per-principal",
+    limit: config.maxEventStreams,
+    refuse: (principal: string, open) => refuse(new TooManyEventStreams({ principal, limit: config.maxEventStreams, open }))
+  })
   const quota = (yield* Quota.Maker)({
     limit: config.submitLimit,
     window: config.submitWindow,
@@ -249,30 +260,10 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
 
   const watchChanges = (id: string) => Stream.unwrap(Effect.map(visible(id), (info) => feed.watch(id, info)))
 
-  /** Open all-tasks streams by principal id; a principal with none has no entry. */
-  const openStreams = new Map<string, number>()
-  /** Takes one of the principal's stream slots for the current scope, or refuses with how many it holds. */
-  const admitStream = (principal: Principal) =>
-    Effect.acquireRelease(
-      Effect.suspend(() => {
-        const open = openStreams.get(principal.id) ?? 0
-        if (open >= config.maxEventStreams) {
-          return Effect.fail(refuse(new TooManyEventStreams({ principal: principal.id, limit: config.maxEventStreams, open })))
-        }
-        openStreams.set(principal.id, open + 1)
-        return Effect.void
-      }),
-      () =>
-        Effect.sync(() => {
-          const open = openStreams.get(principal.id)! - 1
-          if (open === 0) openStreams.delete(principal.id)
-          else openStreams.set(principal.id, open)
-        })
-    )
   const openChanges = (after?: string) =>
     CurrentPrincipal.use((principal) =>
       Effect.andThen(
-        admitStream(principal),
+        streamSlots.take(principal.id),
         feed.subscribeAll({ visible: (info) => canSee(principal, info), after })
       ))
   // Run, the stream's own scope holds the slot and the subscription: both end with it.
@@ -320,6 +311,6 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfi
 const keyBusyElsewhere = (kind: string) =>
   new SubmitRejected({ kind, reason: "key-busy" })
 
-/** `TaskAccess` over the `Tasks` of the context. */
-export const layer = (options: Partial<TaskAccessConfig> = {}): Layer.Layer<TaskAccess, never, Tasks> =>
+/** `TaskAccess` over the `Tasks` of the context (see `make`). */
+export const layer = (options: Partial<TaskAccessConfig> = {}): Layer.Layer<TaskAccess, StreamSlots.InvalidSlotLimit, Tasks> =>
   Layer.effect(TaskAccess, make(options))

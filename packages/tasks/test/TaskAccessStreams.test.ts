@@ -10,6 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Schema, Scope, Stream } from "effect"
 import { CurrentPrincipal, type Principal } from "../src/Principal.ts"
 import * as TaskAccess from "../src/TaskAccess.ts"
+import * as StreamSlots from "../src/StreamSlots.ts"
 import * as TaskAccessError from "../src/TaskAccessError.ts"
 import { AddLive, supervisor } from "./fixtures.ts"
 
@@ -111,4 +112,16 @@ describe("TaskAccess: open all-tasks streams per principal", () => {
       const bobs = yield* Effect.exit(Effect.scoped(Effect.asVoid(access.openChanges().pipe(Effect.provideService(CurrentPrincipal, principals.bob)))))
       assert.isTrue(Exit.isSuccess(bobs))
     }).pipe(Effect.provide(TaskAccess.layer({ maxEventStreams: 1 }).pipe(Layer.provideMerge(supervisor(AddLive))))))
+
+  it.effect("a library caller's maxEventStreams that is NaN, negative, 0, fractional or infinite is refused when the rules are built", () =>
+    Effect.gen(function*() {
+      for (const maxEventStreams of [Number.NaN, -1, 0, 2.5, Number.POSITIVE_INFINITY]) {
+        const built = yield* Effect.exit(Effect.scoped(Layer.build(TaskAccess.layer({ maxEventStreams }).pipe(Layer.provide(supervisor(AddLive))))))
+        assert.deepStrictEqual(
+          built,
+          Exit.fail(new StreamSlots.InvalidSlotLimit({ setting: "maxEventStreams", limit: maxEventStreams })),
+          `maxEventStreams ${maxEventStreams}`
+        )
+      }
+    }))
 })

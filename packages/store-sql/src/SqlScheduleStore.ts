@@ -3,7 +3,9 @@
  * their own (`chainjobs_schedules`, migrated when the store starts) beside the
  * task records, on SQLite or PostgreSQL. The payload and the trigger are JSON
  * text; declarations are few and written rarely, so each write is its own
- * statement.
+ * statement. A name holding U+0000, which PostgreSQL's text cannot hold, is
+ * removed from there as a name not stored (`PersistedSchedules` refuses to
+ * declare one).
  *
  * @since 0.1.0
  */
@@ -65,6 +67,8 @@ export const make = Effect.gen(function*() {
     Effect.retry({ times: 2 }),
     Effect.mapError(storeError("migrateSchedules"))
   )
+  /** True for a name holding U+0000 on PostgreSQL, whose text cannot hold it: no stored name matches, and PostgreSQL would refuse the query. */
+  const unmatched = (name: string) => sql.onDialectOrElse({ pg: () => name.includes("\u0000"), orElse: () => false })
   return ScheduleStore.ScheduleStore.of({
     list: sql<Row>`SELECT name, kind, payload, trigger_spec, created_at FROM ${sql(table)} ORDER BY name`.pipe(
       Effect.map((rows) => rows.map(fromRow)),
@@ -79,7 +83,7 @@ export const make = Effect.gen(function*() {
         Effect.mapError(storeError("putSchedule"))
       ),
     remove: (name) =>
-      sql`DELETE FROM ${sql(table)} WHERE name = ${name} RETURNING name`.pipe(
+      unmatched(name) ? Effect.succeed(false) : sql`DELETE FROM ${sql(table)} WHERE name = ${name} RETURNING name`.pipe(
         Effect.map((rows) => rows.length > 0),
         Effect.mapError(storeError("removeSchedule"))
       )

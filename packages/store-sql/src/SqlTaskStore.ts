@@ -14,6 +14,10 @@
  * is fixed at insert (kind, key, owner, payload, creation time), and progress
  * never overwrites a finished record.
  *
+ * PostgreSQL's text cannot hold U+0000: written there, it becomes U+FFFD
+ * (see `internal/pgColumns`), and a key read by (an id, a cursor, a kind, an
+ * owner) holding one matches no row, answered without a query, as on SQLite.
+ *
  * @since 0.1.0
  */
 import { type ScheduleStore, TaskError, type TaskInfo, TaskQuery, TaskStore } from "@chainjobs/tasks"
@@ -509,6 +513,37 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
         statuses.includes("completed") ? [sql.in("status", statuses)] : [sql.in("status", statuses), sql.literal(statusIndexExcludes)]
     })
 
+  /** True on PostgreSQL, whose text cannot hold U+0000: no row there holds one (see `internal/pgColumns`). */
+  const nulFree = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+
+  /**
+   * True for a key (an id, a kind, an owner) holding U+0000 where no row
+   * holds one (PostgreSQL): it matches no row, answered without the query
+   * PostgreSQL would refuse (SQLSTATE 22021), as SQLite answers it.
+   */
+  const unmatched = (key: string) => nulFree && key.includes("\u0000")
+
+  /**
+   * `query` without the kinds that match no row (see `unmatched`), or
+   * undefined when the query matches none: no status, no kind, an owner no
+   * row holds.
+   */
+  const matchable = (query: TaskQuery.TaskQuery): TaskQuery.TaskQuery | undefined => {
+    const kind = query.kind?.filter((k) => !unmatched(k))
+    if (query.status?.length === 0 || kind?.length === 0 || query.owner !== undefined && unmatched(query.owner)) return undefined
+    return kind === undefined ? query : { ...query, kind }
+  }
+
+  /**
+   * The ids before a cursor. On PostgreSQL a cursor holding U+0000 bounds
+   * them at the text before it, inclusive: no stored id holds one, so those
+   * are the ids before the cursor, compared byte by byte.
+   */
+  const before = (cursor: string) => {
+    const nul = nulFree ? cursor.indexOf("\u0000") : -1
+    return nul < 0 ? sql`id < ${cursor}` : sql`id <= ${cursor.slice(0, nul)}`
+  }
+
   /** The filters of a query (its cursor aside) as a `WHERE` clause's terms. */
   const filters = (query: TaskQuery.TaskQuery) => [
     ...(query.status === undefined ? [] : statusTerms(query.status)),
@@ -518,10 +553,11 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     ...(query.createdBefore === undefined ? [] : [sql`created_at < ${query.createdBefore}`])
   ]
 
-  const list = (query: TaskQuery.TaskQuery) => {
-    if (query.status?.length === 0 || query.kind?.length === 0) return Effect.succeed({ items: [], nextCursor: null })
+  const list = (given: TaskQuery.TaskQuery) => {
+    const query = matchable(given)
+    if (query === undefined) return Effect.succeed({ items: [], nextCursor: null })
     const limit = Math.min(query.limit ?? TaskQuery.defaultLimit, TaskQuery.maxLimit)
-    const where = sql.and([...filters(query), ...(query.cursor === undefined ? [] : [sql`id < ${query.cursor}`])])
+    const where = sql.and([...filters(query), ...(query.cursor === undefined ? [] : [before(query.cursor)])])
     // One row more than the page tells whether another page follows.
     return Effect.map(select(source(query.status), where, "DESC", limit + 1), (items) => {
       const page = items.slice(0, limit)
@@ -529,9 +565,10 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     })
   }
 
-  const count = (query: TaskQuery.TaskQuery) => {
+  const count = (given: TaskQuery.TaskQuery) => {
     const counts = TaskQuery.noCounts()
-    if (query.status?.length === 0 || query.kind?.length === 0) return Effect.succeed(counts)
+    const query = matchable(given)
+    if (query === undefined) return Effect.succeed(counts)
     const rows = sql<{ readonly status: TaskInfo.TaskStatus; readonly n: unknown }>`SELECT status, count(*) AS n FROM ${source(query.status)} WHERE ${
       sql.and(filters(query))
     } GROUP BY status`
@@ -572,14 +609,14 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     updateAll: writer.updateAll,
     updateProgress: writer.updateProgress,
     get: (id) =>
-      select(tableName, sql.and([sql`id = ${id}`]), "ASC").pipe(
+      unmatched(id) ? Effect.succeedNone : select(tableName, sql.and([sql`id = ${id}`]), "ASC").pipe(
         Effect.map((rows) => Option.fromNullishOr(rows[0])),
         Effect.mapError(storeError("get"))
       ),
     list: (query) => list(query).pipe(Effect.mapError(storeError("list"))),
     count: (query) => count(query).pipe(Effect.mapError(storeError("count"))),
     remove: (id) =>
-      writer.settled.pipe(
+      unmatched(id) ? Effect.succeed(false) : writer.settled.pipe(
         Effect.andThen(removeRow(id)),
         Effect.map((rows) => rows.length > 0),
         Effect.mapError(storeError("remove"))

@@ -94,15 +94,26 @@ const scheduleOf = (trigger: Trigger): Schedule.Schedule<unknown, unknown, unkno
     : undefined
 
 /**
+ * A control character (C0, DEL, C1): U+0000 cannot be stored in PostgreSQL's
+ * text, and the others (a line break, an escape) would let a name rewrite a
+ * log line or the CLI's table; no name means one.
+ */
+const controlCharacter = /\p{Cc}/u
+
+/**
  * Why a declaration cannot run whatever the kinds registered, if it cannot: a
- * blank or overlong name, a cron that does not parse, an interval that is not
- * a positive whole number of milliseconds. Configuration checks with it before
- * anything starts; `declare` checks it too.
+ * blank or overlong name or one holding a control character, a cron that does
+ * not parse, an interval that is not a positive whole number of milliseconds.
+ * Configuration checks with it before anything starts; `declare` checks it
+ * too, on every store alike.
  */
 export const invalid = (declaration: Pick<Declaration, "name" | "trigger">): InvalidSchedule | undefined => {
   const { name } = declaration
   if (name.trim() === "" || name.length > maxNameLength) {
     return new InvalidSchedule({ name, reason: "name", detail: `a name is 1 to ${maxNameLength} characters, not blank` })
+  }
+  if (controlCharacter.test(name)) {
+    return new InvalidSchedule({ name, reason: "name", detail: "a name holds no control character (U+0000 to U+001F, U+007F to U+009F)" })
   }
   return invalidTrigger(name, declaration.trigger)
 }

@@ -198,6 +198,26 @@ describe("persisted schedules, changed", () => {
         }))
     }))
 
+  it.effect("a name holding a control character (C0, DEL, C1) is refused for its name, nothing stored; one beside them is accepted", () =>
+    Effect.gen(function*() {
+      const store = yield* ScheduleStore.makeMemory
+      yield* inProcess(store, () =>
+        Effect.gen(function*() {
+          const schedules = yield* PersistedSchedules.PersistedSchedules
+          const declaration = (name: string) => ({ name, kind: "sleep", payload: { seconds: 0 }, trigger: every(60_000) })
+          for (const name of ["a\u0000", "\u0000", "a\nb", "\u001fz", "z\u007f", "\u0080", "x\u009f"]) {
+            const refused = yield* Effect.flip(schedules.declare(declaration(name)))
+            assert.strictEqual(
+              refused.message,
+              `schedule "${name}": invalid name: a name holds no control character (U+0000 to U+001F, U+007F to U+009F)`
+            )
+          }
+          assert.deepStrictEqual(yield* store.list, [])
+          yield* schedules.declare(declaration(" ~\u00a0é"))
+          assert.deepStrictEqual((yield* store.list).map((s) => s.name), [" ~\u00a0é"])
+        }))
+    }))
+
   it.effect("the memory schedule store lists by name", () =>
     Effect.gen(function*() {
       const store = yield* ScheduleStore.makeMemory

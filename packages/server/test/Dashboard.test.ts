@@ -1,5 +1,5 @@
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -152,6 +152,40 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
         assert.strictEqual((yield* request("GET", `/api/tasks/${id}`)).status, 404)
       }), { timeout: 120_000 })
   })
+})
+
+describe.skipIf(!hasChromium)("the dashboard's hostile links and token prompt in headless Chromium", () => {
+  layer(testServer({ authTokens: { alice: Redacted.make("alice-token") } }), { excludeTestServices: true, timeout: "120 seconds" })(
+    "links",
+    (it) => {
+      it.effect("a link cut inside an escape (#task=%E0%A4%A) leaves the page working; the token is asked for once", () =>
+        Effect.gen(function*() {
+          const base = yield* baseUrl
+          const { page } = yield* browserPage
+          const task = yield* request("POST", "/api/tasks/demo-scan", {
+            token: "alice-token",
+            body: { fromBlock: 1, toBlock: 1, delayMillis: 0 }
+          })
+          yield* Effect.promise(async () => {
+            const prompts: Array<string> = []
+            page.on("dialog", (dialog) => {
+              prompts.push(dialog.message())
+              return dialog.accept("alice-token")
+            })
+            // An error thrown by the page's script fails the test at once (it stopped the page: nothing more comes).
+            const thrown = new Promise<never>((_, reject) => page.on("pageerror", reject))
+            await page.goto(`${base}/#task=%E0%A4%A`)
+            // The page runs on: its kinds loaded, its event stream open, its list read.
+            await Promise.race([page.locator("#live.on.ready").waitFor({ timeout: 0 }), thrown])
+            await row(page, task.body.taskId).waitFor({ timeout: 0 })
+            assert.isAbove(await page.locator("#submit-kind option").count(), 0)
+            await page.locator("#detail-body", { hasText: "No task %E0%A4%A" }).waitFor({ timeout: 0 })
+            // Kinds, watchers, balances and the linked task were each refused 401 at once: one prompt answered them all.
+            assert.deepStrictEqual(prompts, ["This server needs a bearer token:"])
+          })
+        }), { timeout: 120_000 })
+    }
+  )
 })
 
 describe.skipIf(!hasChromium)("the docs page in headless Chromium", () => {

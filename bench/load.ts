@@ -281,9 +281,13 @@ const slope = (points: ReadonlyArray<readonly [number, number]>): number => {
   return sxx === 0 ? 0 : sxy / sxx
 }
 
-/** The full collections of the service's main isolate (the one whose collections left the most) after warm-up, during the load. */
+/** The service's main isolate: the one whose full collections left the most. */
+const mainIsolate = () =>
+  [...retained.entries()].sort(([, a], [, b]) => Math.max(...b.map(([, m]) => m)) - Math.max(...a.map(([, m]) => m)))[0]?.[0]
+
+/** The full collections of the service's main isolate after warm-up, during the load. */
 const fullCollections = () => {
-  const main = [...retained.values()].sort((a, b) => Math.max(...b.map(([, m]) => m)) - Math.max(...a.map(([, m]) => m)))[0] ?? []
+  const main = retained.get(mainIsolate() ?? "") ?? []
   return main.filter(([t]) => t >= warmupSeconds && t <= mix.durationSeconds)
 }
 
@@ -317,6 +321,14 @@ const markCompact =
  * the heap committed after it and V8's pool of freed pages then (MB; NaN when the line gives none).
  */
 const retained = new Map<string, Array<readonly [t: number, left: number, committed: number, pooled: number]>>()
+/** Any collection's line of `--trace-gc`: isolate, the heap committed after it and V8's pool then (MB). */
+const anyCollection = /^\[\d+:(0x[0-9a-f]+)\]\s+[\d.]+ ms: [A-Za-z-]+[^\d]*[\d.]+ \([\d.]+\) -> [\d.]+ \(([\d.]+)\) MB(?:, pooled: ([\d.]+) MB)?/
+/**
+ * Each collection of any kind per isolate, at the load's clock (s): the heap committed after it plus V8's pool then
+ * (MB). The service's second isolate is the SQLite worker thread's: its pages are resident and none of the main
+ * isolate's figures count them (session 29: its young generation grew 31 -> 81 MB under the full mix).
+ */
+const committedByIsolate = new Map<string, Array<readonly [t: number, committedAndPool: number]>>()
 /** When the load generator started (ms, `performance.now`): the clock of `retained`. */
 let loadStartedAt = Number.NaN
 const dataDir = mkdtempSync(join(tmpdir(), "chainjobs-load-"))
@@ -403,6 +415,12 @@ const base = await new Promise<string>((resolve, reject) => {
         const points = retained.get(gc[1]) ?? []
         points.push([(performance.now() - loadStartedAt) / 1000, Number(gc[3]), Number(gc[4]), gc[5] === undefined ? Number.NaN : Number(gc[5])])
         retained.set(gc[1], points)
+      }
+      const any = anyCollection.exec(line)
+      if (any !== null && Number.isFinite(loadStartedAt)) {
+        const points = committedByIsolate.get(any[1]) ?? []
+        points.push([(performance.now() - loadStartedAt) / 1000, Number(any[2]) + (any[3] === undefined ? 0 : Number(any[3]))])
+        committedByIsolate.set(any[1], points)
       }
       return
     }
@@ -1003,6 +1021,22 @@ table([
       const pools = after.map(([, , , pooled]) => pooled)
       const totals = after.map(([, , committed, pooled]) => committed + pooled)
       return `${fmt(pools[0])} -> ${fmt(pools[pools.length - 1])}, ${fmt(Math.min(...pools))}-${fmt(Math.max(...pools))}; ${fmt(Math.min(...totals))}-${fmt(Math.max(...totals))}`
+    })(),
+    "",
+    ""
+  ],
+  [
+    // The isolates other than the main one (the SQLite worker thread's): resident pages no main-isolate figure counts.
+    "other isolates (the SQLite worker's): heap committed + V8's pool at their last collection before the warm-up's end -> at the load's end, most (MB)",
+    (() => {
+      const main = mainIsolate()
+      const others = [...committedByIsolate.entries()].filter(([isolate]) => isolate !== main)
+      if (others.length === 0) return "no other isolate's collection"
+      return others.map(([, points]) => {
+        const load = points.filter(([t]) => t <= mix.durationSeconds)
+        const before = load.filter(([t]) => t < warmupSeconds)
+        return `${before.length === 0 ? "?" : fmt(before[before.length - 1][1])} -> ${load.length === 0 ? "?" : fmt(load[load.length - 1][1])}, ${fmt(Math.max(...load.map(([, m]) => m)))}`
+      }).join("; ")
     })(),
     "",
     ""

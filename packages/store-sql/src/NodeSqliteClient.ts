@@ -20,6 +20,7 @@ import { Cause, Context, Duration, Effect, Layer, type Scope, Semaphore, Stream 
 import { Reactivity } from "effect/reactivity"
 import { SqlClient, type SqlConnection, SqlError, Statement } from "effect/sql"
 import type { SQLInputValue } from "node:sqlite"
+import type { HeapInfo } from "node:v8"
 import { Worker } from "node:worker_threads"
 import { type BatchStatement, open, type OpenOptions } from "./internal/sqliteDatabase.ts"
 import type { Failure, Opened, Reply, Request } from "./internal/sqliteWorker.ts"
@@ -71,6 +72,13 @@ export class NodeSqliteClient extends Context.Service<NodeSqliteClient, SqlClien
    * not for use inside one (`withTransaction`) on the same fiber.
    */
   readonly transact: (statements: ReadonlyArray<TransactStatement>) => Effect.Effect<Array<Array<Array<unknown>>>, SqlError.SqlError>
+  /**
+   * The V8 heap of the worker thread holding the database (`worker: true`):
+   * a second isolate, whose pages no figure of the caller's own heap counts.
+   * `undefined` when the database is on the caller's thread or the thread
+   * has stopped.
+   */
+  readonly workerHeap: Effect.Effect<HeapInfo | undefined>
 }>()("@chainjobs/store-sql/NodeSqliteClient") {}
 
 /** `node:sqlite` reports the extended result code as `errcode`; the classifier reads `errno`. */
@@ -100,6 +108,8 @@ interface Executor {
   stream(sql: string, params: ReadonlyArray<unknown>): Stream.Stream<any, SqlError.SqlError>
   transact(statements: ReadonlyArray<TransactStatement>): Effect.Effect<Array<Array<Array<unknown>>>, SqlError.SqlError>
   readonly isTransaction: () => boolean
+  /** The worker thread's heap; `undefined` on the caller's thread. */
+  readonly heap: Effect.Effect<HeapInfo | undefined>
 }
 
 /** Rows a streamed query hands on at a time. */
@@ -136,7 +146,8 @@ const openInThread = (options: OpenOptions): Effect.Effect<Executor, SqlError.Sq
         )),
       transact: (statements) =>
         attempt("transact", () => db.transact(statements) as Array<Array<Array<unknown>>>),
-      isTransaction: db.isTransaction
+      isTransaction: db.isTransaction,
+      heap: Effect.undefined
     })
   )
 
@@ -148,6 +159,16 @@ const stopped = () =>
     reason: new SqlError.ConnectionError({ message: "the SQLite worker thread stopped", operation: "execute", cause: undefined })
   })
 
+/**
+ * The worker thread's young generation, at most (MB). V8's default for a
+ * thread is the main isolate's, 192 MB: the thread's few short-lived objects
+ * (each statement's message and rows) made it grow there over minutes of
+ * issue 17's load, 31 -> 81 MB committed and touched with 9.6 MB live after
+ * each full collection, the service's RSS slope of 10-15 MB/min (session 28's
+ * quiet runs; the worker's `--trace-gc` lines).
+ */
+export const workerYoungGenerationMb = 16
+
 const openOnWorker = Effect.fnUntraced(function*(options: OpenOptions) {
   const waiting = new Map<number, (result: Effect.Effect<any, SqlError.SqlError>) => void>()
   let isTransaction = false
@@ -155,7 +176,10 @@ const openOnWorker = Effect.fnUntraced(function*(options: OpenOptions) {
   let nextId = 0
   const worker = yield* Effect.acquireRelease(
     Effect.callback<Worker, SqlError.SqlError>((resume) => {
-      const worker = new Worker(new URL("./internal/sqliteWorker.ts", import.meta.url), { workerData: options })
+      const worker = new Worker(new URL("./internal/sqliteWorker.ts", import.meta.url), {
+        workerData: options,
+        resourceLimits: { maxYoungGenerationSizeMb: workerYoungGenerationMb }
+      })
       worker.once("message", (opened: Opened) =>
         resume(opened.opened ? Effect.succeed(worker) : Effect.fail(fromFailure(opened.failure, "open"))))
       // An error ends the thread: before it opened, the open fails; after, the exit fails whatever waits.
@@ -203,7 +227,9 @@ const openOnWorker = Effect.fnUntraced(function*(options: OpenOptions) {
     // Rows do not stream across the thread boundary: the query runs to the end, then its rows are handed on.
     stream: (sql, params) => Stream.unwrap(Effect.map(rows(sql, params, false, false), Stream.fromArray)),
     transact: (statements) => request({ op: "transact", statements }),
-    isTransaction: () => isTransaction
+    isTransaction: () => isTransaction,
+    // A stopped thread refuses the question (`ERR_WORKER_NOT_RUNNING`): no heap to tell.
+    heap: Effect.orElseSucceed(Effect.tryPromise(() => worker.getHeapStatistics()), () => undefined)
   } satisfies Executor
 })
 
@@ -268,7 +294,7 @@ export const make = Effect.fnUntraced(function*(config: NodeSqliteClientConfig) 
     releaseSavepoint: (name) => `RELEASE SAVEPOINT ${name}`,
     spanAttributes: Object.entries(spanAttributes)
   })
-  return NodeSqliteClient.of(Object.assign(client, { config, transact }))
+  return NodeSqliteClient.of(Object.assign(client, { config, transact, workerHeap: executor.heap }))
 })
 
 /** Provides the client both as `NodeSqliteClient` and as the generic `SqlClient`. */

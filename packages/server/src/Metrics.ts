@@ -8,7 +8,8 @@
  * process — the chain layer's pool, wait and request metrics — is rendered
  * with them, since all share Effect's metric registry.
  *
- * The process is measured too, at scrape time: resident memory and heap,
+ * The process is measured too, at scrape time: resident memory and heap
+ * (each space's size, use and resident pages),
  * event-loop delay (p50, p99 and max since the last scrape), garbage
  * collections by kind and their time, open HTTP connections (WebSockets and
  * event streams included) and event subscribers per stream kind; and, when
@@ -88,6 +89,13 @@ export const externalMemory = Metric.gauge("nodejs_external_memory_bytes", {
 export const heapSpaceSize = Metric.gauge("nodejs_heap_space_size_bytes", { description: "V8 heap space size, by space" })
 /** @see heapSpaceSize */
 export const heapSpaceUsed = Metric.gauge("nodejs_heap_space_used_bytes", { description: "V8 heap space in use, by space" })
+/**
+ * V8 heap spaces' resident pages, by `space`: a space is committed whole (the young generation's semi-spaces) but
+ * resident only as far as it has been touched, so the RSS follows this, not the size.
+ */
+export const heapSpacePhysical = Metric.gauge("nodejs_heap_space_physical_bytes", {
+  description: "V8 heap space resident in memory, by space"
+})
 /** Event-loop delay since the previous scrape, by `quantile` (`0.5`, `0.99`, `max`). */
 export const eventLoopDelay = Metric.gauge("nodejs_eventloop_delay_seconds", {
   description: "Event-loop delay since the previous scrape, by quantile"
@@ -180,7 +188,8 @@ export const processSampler = Effect.gen(function*() {
       Metric.update(openConnections, connections),
       ...getHeapSpaceStatistics().flatMap((space) => [
         Metric.update(Metric.withAttributes(heapSpaceSize, { space: space.space_name }), space.space_size),
-        Metric.update(Metric.withAttributes(heapSpaceUsed, { space: space.space_name }), space.space_used_size)
+        Metric.update(Metric.withAttributes(heapSpaceUsed, { space: space.space_name }), space.space_used_size),
+        Metric.update(Metric.withAttributes(heapSpacePhysical, { space: space.space_name }), space.physical_space_size)
       ]),
       ...Object.entries(quantiles).map(([quantile, nanos]) =>
         Metric.update(Metric.withAttributes(eventLoopDelay, { quantile }), Number.isFinite(nanos) ? nanos / 1e9 : 0))

@@ -55,7 +55,7 @@ layer(testServer(), { excludeTestServices: true })("process metrics", (it) => {
       }
     }))
 
-  it.effect("every V8 heap space is reported with its size and use, and external memory", () =>
+  it.effect("every V8 heap space is reported with its size, use and resident pages, and external memory", () =>
     Effect.gen(function*() {
       const text = yield* scrape
       const spaces = getHeapSpaceStatistics().map((space) => space.space_name)
@@ -65,7 +65,10 @@ layer(testServer(), { excludeTestServices: true })("process metrics", (it) => {
         assert.isDefined(size, space)
         assert.isDefined(used, space)
         assert.isAtMost(used!, size!, space)
+        assert.isAtLeast(valueOf(text, "nodejs_heap_space_physical_bytes", `space="${space}"`) ?? -1, 0, space)
       }
+      // The old space has pages in memory once anything lives in it.
+      assert.isAbove(valueOf(text, "nodejs_heap_space_physical_bytes", `space="old_space"`) ?? 0, 0)
       assert.isAbove(valueOf(text, "nodejs_heap_space_size_bytes", `space="old_space"`) ?? 0, 0)
       assert.isAbove(valueOf(text, "nodejs_external_memory_bytes") ?? 0, 0)
     }))

@@ -8,7 +8,7 @@
  * runs, worker threads and PostgreSQL conformance take a minute or more.
  */
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
-import { type TaskInfo, TaskQuery, TaskStore } from "@chainjobs/tasks"
+import { type TaskError, type TaskInfo, TaskQuery, TaskStore } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { Reactivity } from "effect/reactivity"
@@ -395,6 +395,25 @@ describe("SqlTaskStore, fast: SQLite only", () => {
           const columns = yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${table})`
           assert.strictEqual(columns.length, 25)
         }).pipe(Effect.provide(NodeSqliteClient.layer({ filename }))))
+    }))
+
+  it.effect("each read and removal the database refuses fails with a TaskStoreError naming its operation", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile
+      yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        const sql = yield* SqlClient.SqlClient
+        yield* store.insert(record())
+        yield* sql`DROP TABLE ${sql(table)}`
+        const refused = yield* Effect.forEach(
+          [store.get("a"), store.list({}), store.count({}), store.remove("a"), store.purge({}), store.unfinished],
+          (read) => Effect.flip<unknown, TaskError.TaskStoreError, never>(read)
+        )
+        assert.deepStrictEqual(
+          refused.map((error) => [error._tag, error.operation, /no such table/.test(error.detail)]),
+          ["get", "list", "count", "remove", "purge", "unfinished"].map((operation) => ["TaskStoreError", operation, true])
+        )
+      }).pipe(Effect.provide(SqlTaskStore.layer().pipe(Layer.provideMerge(NodeSqliteClient.layer({ filename, worker: false }))), { local: true }))
     }))
 
   it.effect("a record stored before the detail column existed reads with a null detail", () =>

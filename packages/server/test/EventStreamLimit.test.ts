@@ -9,7 +9,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Redacted, Schema } from "effect"
 import * as ServerConfig from "../src/ServerConfig.ts"
-import { baseUrl, request, sseData, testServer } from "./http.ts"
+import { baseUrl, type EventFeed, openEvents, request, testServer } from "./http.ts"
 
 // Principals no other test file names: the metrics registry is the process's.
 const settings = {
@@ -17,62 +17,10 @@ const settings = {
   maxEventStreams: 2
 }
 
-/** An open `/api/events` of `token`'s principal: its status, the events read so far, and a way to go. */
-interface Opened {
-  readonly status: number
-  readonly body: unknown
-  readonly events: Array<any>
-  /** Resolves with the first event `match` accepts. */
-  readonly until: (match: (event: any) => boolean) => Promise<any>
-  /** Aborts the request: the client goes without a word. */
-  readonly vanish: () => void
-}
-
+/** `/api/events` opened as `token`'s principal: an event stream, or its refusal's status and body. */
 const openAll = (token: string) =>
   Effect.flatMap(baseUrl, (base) =>
-    Effect.promise(async (): Promise<Opened> => {
-      const controller = new AbortController()
-      const response = await fetch(`${base}/api/events`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal })
-      const events: Array<any> = []
-      const waiting = new Set<() => void>()
-      if (response.headers.get("content-type")?.startsWith("text/event-stream") !== true) {
-        return { status: response.status, body: await response.json(), events, until: () => Promise.reject(new Error("refused")), vanish: () => {} }
-      }
-      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
-      void (async () => {
-        let buffer = ""
-        try {
-          for (;;) {
-            const { done, value } = await reader.read()
-            if (done) return
-            buffer += value
-            const blocks = buffer.split("\n\n")
-            buffer = blocks.pop() ?? ""
-            events.push(...sseData(blocks.join("\n\n")))
-            for (const wake of waiting) wake()
-          }
-        } catch {
-          // aborted by `vanish`
-        }
-      })()
-      return {
-        status: response.status,
-        body: undefined,
-        events,
-        until: (match) =>
-          new Promise((found) => {
-            const look = () => {
-              const event = events.find(match)
-              if (event === undefined) return
-              waiting.delete(look)
-              found(event)
-            }
-            waiting.add(look)
-            look()
-          }),
-        vanish: () => controller.abort()
-      }
-    }))
+    Effect.promise(() => openEvents(`${base}/api/events`, { headers: { authorization: `Bearer ${token}` } })))
 
 /** Submits a demo task as `token`'s principal; its id. */
 const submit = (token: string) =>
@@ -82,7 +30,7 @@ const submit = (token: string) =>
   )
 
 /** Whether a change of the task `id` reaches `stream`. */
-const hears = (stream: Opened, id: string) => Effect.promise(() => stream.until((event) => event?.id === id).then(() => true))
+const hears = (stream: EventFeed, id: string) => Effect.promise(() => stream.until((event) => event?.id === id).then(() => true))
 
 layer(testServer(settings), { excludeTestServices: true })("/api/events with maxEventStreams 2", (it) => {
   it.effect("the third stream of a principal is refused with 429 TooManyEventStreams, the open ones and another principal's flow on, and a vanished client's slot comes back", () =>
@@ -103,8 +51,8 @@ layer(testServer(settings), { excludeTestServices: true })("/api/events with max
       const waltTask = yield* submit("walt-token")
       assert.isTrue(yield* hears(walt, waltTask))
       // A client that goes frees its slot: a new stream is admitted (at once, or as soon as the server has seen it go).
-      first.vanish()
-      let again: Opened | undefined
+      first.close()
+      let again: EventFeed | undefined
       for (let attempt = 0; attempt < 100 && again === undefined; attempt++) {
         const opened = yield* openAll("vera-token")
         if (opened.status === 200) again = opened
@@ -113,7 +61,7 @@ layer(testServer(settings), { excludeTestServices: true })("/api/events with max
       assert.isDefined(again, "a slot came back after the client vanished")
       const later = yield* submit("vera-token")
       assert.isTrue(yield* hears(again!, later))
-      for (const stream of [second, walt, again!]) stream.vanish()
+      for (const stream of [second, walt, again!]) stream.close()
     }), 30_000)
 })
 

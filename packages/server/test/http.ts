@@ -51,22 +51,36 @@ export const sseData = (text: string): Array<any> =>
     return data.length === 0 ? [] : [JSON.parse(data.join("\n"))]
   })
 
-/** A server-sent event stream being read: every event so far, and a way to wait for one. */
+/**
+ * A server-sent event stream being read: its status, every event so far, and a way to wait for one. A request
+ * answered with anything but an event stream (a refusal) has its status and its body, and no events.
+ */
 export interface EventFeed {
+  /** The response's status. */
+  readonly status: number
+  /** A refused stream's body, parsed as JSON when it is JSON; undefined for an event stream. */
+  readonly body: unknown
   /** Every event received so far, parsed. */
   readonly received: ReadonlyArray<any>
   /** Resolves with the first event (received or to come) that satisfies `predicate`; rejects if the stream ends first. */
   until(predicate: (event: any) => boolean): Promise<any>
   /** Resolves when the stream has ended. */
   readonly ended: Promise<void>
+  /** Aborts the request: the client goes without a word. */
   readonly close: () => void
 }
 
-/** Opens a server-sent event stream with `fetch` and parses its events as they arrive. */
-export const openEvents = async (url: string): Promise<EventFeed> => {
+/** Opens a server-sent event stream with `fetch` (with the request headers given) and parses its events as they arrive. */
+export const openEvents = async (url: string, options: { readonly headers?: Record<string, string> } = {}): Promise<EventFeed> => {
   const controller = new AbortController()
-  const response = await fetch(url, { signal: controller.signal })
+  const response = await fetch(url, { signal: controller.signal, ...(options.headers === undefined ? {} : { headers: options.headers }) })
   const received: Array<any> = []
+  if (response.headers.get("content-type")?.startsWith("text/event-stream") !== true) {
+    const text = await response.text()
+    const body = (response.headers.get("content-type") ?? "").includes("json") ? JSON.parse(text) : text
+    const refused = () => Promise.reject(new Error(`no event stream: ${response.status}`))
+    return { status: response.status, body, received, until: refused, ended: Promise.resolve(), close: () => {} }
+  }
   const waiters = new Set<{ predicate: (event: any) => boolean; resolve: (event: any) => void; reject: (e: Error) => void }>()
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
   const ended = (async () => {
@@ -94,6 +108,8 @@ export const openEvents = async (url: string): Promise<EventFeed> => {
     for (const waiter of waiters) waiter.reject(new Error("the event stream ended first"))
   })()
   return {
+    status: response.status,
+    body: undefined,
     received,
     until: (predicate) => {
       const found = received.find(predicate)

@@ -8,7 +8,8 @@
  * a stream that ends — interrupted, or its client gone — frees its slot at once.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Metric } from "effect"
+import { StreamSlots } from "@chainjobs/tasks"
 import { TooManyStreams } from "../src/TaskRpcError.ts"
 import { serve } from "./localServer.ts"
 
@@ -105,6 +106,10 @@ const submitHolder = (client: Client, id: string) =>
     return exit.exit.value.id as string
   })
 
+/** The refusals counted under `limit` (`chainjobs_streams_refused_total`, the process's registry: the server runs here). */
+const refusedCount = (limit: string) =>
+  Effect.map(Metric.value(Metric.withAttributes(StreamSlots.refused, { limit })), (state) => state.count)
+
 describe("open streams at the door", () => {
   it.live("a connection holds at most maxStreamsPerConnection streaming calls: the next fails alone, the connection stays usable, an ended one frees its slot", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -116,9 +121,12 @@ describe("open streams at the door", () => {
       alice.call("w2", "WatchAll")
       alice.call("w3", "WatchChanges", {})
       yield* Effect.promise(() => alice.answer(chunkOf("w1")))
+      const before = yield* refusedCount("streams-per-connection")
       alice.call("w4", "Watch", { id: task })
       const refused = errorOf(yield* Effect.promise(() => alice.answer(exitOf("w4"))))
       assert.deepStrictEqual(refused, { _tag: "TooManyStreams", limit: 3, open: 3 })
+      // Counted for the operator, as a connection's refusal.
+      assert.strictEqual((yield* refusedCount("streams-per-connection")) - before, 1)
       // Its message, as the client's decoded error tells it, says what its fields say.
       assert.strictEqual(
         new TooManyStreams({ limit: refused.limit, open: refused.open }).message,

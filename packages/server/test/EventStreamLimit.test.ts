@@ -3,19 +3,27 @@
  * principal (`maxEventStreams`), against the service on 127.0.0.1: the stream
  * past it is refused with 429 `TooManyEventStreams` before any event, the
  * open ones flow on, another principal is untouched, and a stream whose client
- * goes frees its slot at once. Also the settings' hostile values: refused at
+ * goes frees its slot at once; `/metrics` counts the refusal
+ * (`chainjobs_streams_refused_total`). Also the settings' hostile values: refused at
  * start with a `ServerConfigError` naming the variable.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Exit, Redacted, Schema } from "effect"
+import { ConfigProvider, Effect, Exit, Option, Redacted, Schema } from "effect"
 import * as ServerConfig from "../src/ServerConfig.ts"
 import { baseUrl, type EventFeed, openEvents, request, testServer } from "./http.ts"
 
 // Principals no other test file names: the metrics registry is the process's.
 const settings = {
   authTokens: { vera: Redacted.make("vera-token"), walt: Redacted.make("walt-token") },
+  metricsToken: Option.some(Redacted.make("scrape-token")),
   maxEventStreams: 2
 }
+
+/** The refusals of all-tasks streams per principal `/metrics` shows (none before the first). */
+const refusedOnMetrics = Effect.map(request("GET", "/metrics", { token: "scrape-token" }), (reply) => {
+  const line = /^chainjobs_streams_refused_total\{limit="event-streams-per-principal"\} (\d+)$/m.exec(reply.text)
+  return line === null ? 0 : Number(line[1])
+})
 
 /** `/api/events` opened as `token`'s principal: an event stream, or its refusal's status and body. */
 const openAll = (token: string) =>
@@ -38,9 +46,12 @@ layer(testServer(settings), { excludeTestServices: true })("/api/events with max
       const first = yield* openAll("vera-token")
       const second = yield* openAll("vera-token")
       assert.deepStrictEqual([first.status, second.status], [200, 200])
+      assert.strictEqual(yield* refusedOnMetrics, 0)
       const refused = yield* openAll("vera-token")
       assert.strictEqual(refused.status, 429)
       assert.deepStrictEqual(refused.body, { _tag: "TooManyEventStreams", principal: "vera", limit: 2, open: 2 })
+      // The operator sees the cap bite.
+      assert.strictEqual(yield* refusedOnMetrics, 1)
       // Walt has streams of his own.
       const walt = yield* openAll("walt-token")
       assert.strictEqual(walt.status, 200)

@@ -24,7 +24,11 @@
  *
  * A deleted record reaches the all-tasks stream as a change of its own
  * (`deleted`, server-sent as `event: deleted` with the record as it stood);
- * task streams have ended before it, as a deletion interrupts first.
+ * a task's streams end at it (nothing more of the task comes), and one
+ * opened after it from a record read before it ends at once. A task is its
+ * id and its `createdAt`: a record under the id created at another time is
+ * another task's (the id deleted and used again), which a stream of the
+ * first never follows.
  *
  * Where a `TaskInterest` is provided (a cluster runner), the feed declares
  * what its subscribers follow — every task while an all-tasks stream is open,
@@ -197,6 +201,11 @@ interface TaskSubscriber {
   readonly listener: TaskListener
   delivered: boolean
   ended: boolean
+  /**
+   * When the task it follows was created (its first record's `createdAt`): a record of the id created at another
+   * time is another task's, the id deleted and used again (`deliverTask`).
+   */
+  createdAt: number | undefined
 }
 
 /**
@@ -256,6 +265,11 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
    * once with its final record, even when the record its caller read before opening it was an older one.
    */
   const finals = new Map<string, Change>()
+  /**
+   * The deletions still in the ring, by task: a stream opened after one, from a record of the deleted task read
+   * before it, ends at once (its deletion, which ends the streams open then, has passed).
+   */
+  const deletions = new Map<string, Change>()
   const byTask = new Map<string, Set<TaskSubscriber>>()
   const everyone = new Set<AllSubscriber>()
   let dropped = 0
@@ -278,8 +292,19 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     subscriber.listener.end()
   }
 
+  /**
+   * Delivers `change` to a task stream, which ends after a terminal record. A record of another task under the id
+   * is not its task's: one created before it is the deleted task's, heard late (skipped); one created after it
+   * means its task was deleted (it ends).
+   */
   const deliverTask = (subscriber: TaskSubscriber, change: Change) => {
     if (subscriber.ended) return
+    const createdAt = change.info.createdAt
+    if (subscriber.createdAt === undefined) subscriber.createdAt = createdAt
+    else if (createdAt !== subscriber.createdAt) {
+      if (createdAt > subscriber.createdAt) endTask(subscriber)
+      return
+    }
     subscriber.delivered = true
     subscriber.listener.change(change)
     if (TaskInfo.isTerminal(change.info.status)) endTask(subscriber)
@@ -327,17 +352,22 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
       const change = new Change(seq, eventId(seq), info, deleted)
       const evicted = ring[seq % config.replay]
       if (evicted !== undefined && finals.get(evicted.info.id) === evicted) finals.delete(evicted.info.id)
+      if (evicted !== undefined && deletions.get(evicted.info.id) === evicted) deletions.delete(evicted.info.id)
       ring[seq % config.replay] = change
       if (deleted) {
         latest.delete(info.id)
         finals.delete(info.id)
+        deletions.set(info.id, change)
         // Its streams end: nothing more of the task comes — its terminal record may not have (a deletion heard on a
         // cluster runner before the interruption's record, which is then no news), and a record under the id after
         // this is another task's, submitted again under a (caller-chosen) id.
         const watchers = byTask.get(info.id)
         if (watchers === undefined) continue
         deliveredSinceYield += watchers.size
-        for (const subscriber of watchers) endTask(subscriber)
+        // (not a stream of a task created at another time under the id: one begun from a record read after this)
+        for (const subscriber of watchers) {
+          if (subscriber.createdAt === undefined || subscriber.createdAt === info.createdAt) endTask(subscriber)
+        }
         continue
       }
       if (TaskInfo.isTerminal(info.status)) {
@@ -454,18 +484,32 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
 
   /** A new listener of task `id`, registered: it hears every change published from now on. */
   const subscribe = (id: string, listener: TaskListener): TaskSubscriber => {
-    const subscriber: TaskSubscriber = { id, listener, delivered: false, ended: false }
+    const subscriber: TaskSubscriber = { id, listener, delivered: false, ended: false, createdAt: undefined }
     let watchers = byTask.get(id)
     if (watchers === undefined) byTask.set(id, watchers = new Set())
     watchers.add(subscriber)
     return subscriber
   }
 
-  /** The record a new listener of task `id` starts with, if heard (or `known`): none, and it is read. */
-  const firstSeen = (id: string, known: TaskInfo.TaskInfo | undefined): Change | undefined =>
+  /**
+   * Starts a new listener of task `id` with what the feed has heard of it, or `known` (a record its caller has just
+   * read); false when it has neither, and the task must be read. `known` of a task the feed has heard deleted, or
+   * under an id the feed holds a later task of, ends it at once: nothing more of that task comes.
+   */
+  const begin = (subscriber: TaskSubscriber, id: string, known: TaskInfo.TaskInfo | undefined): boolean => {
     // With interest declared, what was heard of an unfollowed task may be behind it: only its end is trusted.
-    (interest === undefined ? latest.get(id) : undefined) ?? finals.get(id) ??
-      (known === undefined ? undefined : new Change(seq, eventId(seq), known))
+    const heard = (interest === undefined ? latest.get(id) : undefined) ?? finals.get(id)
+    if (known === undefined) {
+      if (heard === undefined) return false
+      deliverTask(subscriber, heard)
+      return true
+    }
+    if (heard === undefined || heard.info.createdAt !== known.createdAt) deliverTask(subscriber, new Change(seq, eventId(seq), known))
+    // the same task's: the latest wins; a later task's ends the stream, an earlier one's (not yet deleted here) is skipped
+    if (heard !== undefined) deliverTask(subscriber, heard)
+    if (deletions.get(id)?.info.createdAt === known.createdAt) endTask(subscriber)
+    return true
+  }
 
   const listen = (id: string, listener: TaskListener, known?: TaskInfo.TaskInfo) =>
     Effect.suspend(() => {
@@ -478,11 +522,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
         if (declared !== undefined) Effect.runFork(Scope.close(declared, Exit.void))
       }
       const start = Effect.suspend(() => {
-        const seen = firstSeen(id, known)
-        if (seen !== undefined) {
-          deliverTask(subscriber, seen)
-          return Effect.void
-        }
+        if (begin(subscriber, id, known)) return Effect.void
         return Effect.map(tasks.get(id), (info) => {
           if (!subscriber.delivered) deliverTask(subscriber, new Change(seq, eventId(seq), info))
         })
@@ -498,11 +538,11 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     })
 
   const listenNow = (id: string, listener: TaskListener, known?: TaskInfo.TaskInfo): (() => void) | undefined => {
-    if (interest !== undefined) return undefined
-    const seen = firstSeen(id, known)
-    if (seen === undefined) return undefined
+    if (interest !== undefined || (known === undefined && latest.get(id) === undefined && finals.get(id) === undefined)) {
+      return undefined
+    }
     const subscriber = subscribe(id, listener)
-    deliverTask(subscriber, seen)
+    begin(subscriber, id, known)
     if (closed) endTask(subscriber)
     return () => forget(subscriber)
   }

@@ -93,3 +93,65 @@ describe("TaskFeed, a task's deletion", () => {
       })
     }).pipe(Effect.scoped))
 })
+
+describe("TaskFeed, a task stream opened after the deletion, from a record read before it", () => {
+  /** A feed that has published alice's task (at 10%) and then its deletion (`then`: records after it). */
+  const deletedBefore = (then: ReadonlyArray<TaskInfo.TaskInfo>) =>
+    Effect.gen(function*() {
+      const { feed, queue } = yield* queuedFeed
+      const running = record({ status: "running", progress: 10, owner: "alice", createdAt: 1_000 })
+      yield* Queue.offerAll(queue, [running])
+      yield* settle
+      yield* Queue.offerAll(queue, [{ _tag: "Deleted", info: running }])
+      yield* settle
+      if (then.length > 0) {
+        yield* Queue.offerAll(queue, then.map((info) => ({ ...info, id: running.id })))
+        yield* settle
+      }
+      return { feed, queue, running }
+    })
+
+  it.effect("starts with that record and ends at once: nothing more of the task comes", () =>
+    Effect.gen(function*() {
+      const { feed, running } = yield* deletedBefore([])
+      const one = listener()
+      yield* feed.listen(running.id, one.listen, running)
+      assert.deepStrictEqual(one.heard, ["running 10 alice"])
+      assert.isTrue(one.state.ended, "the stream of a task deleted before it opened waits")
+      const now = listener()
+      feed.listenNow(running.id, now.listen, running)
+      assert.deepStrictEqual(now.heard, ["running 10 alice"])
+      assert.isTrue(now.state.ended, "listenNow: the stream of a task deleted before it opened waits")
+      assert.strictEqual((yield* feed.stats).task, 0, "a task stream still counted")
+    }).pipe(Effect.scoped))
+
+  it.effect("the id used again by another principal: the stream neither starts with nor follows the new task", () =>
+    Effect.gen(function*() {
+      const bobs = record({ status: "running", progress: 5, owner: "bob", createdAt: 2_000 })
+      const { feed, queue, running } = yield* deletedBefore([bobs])
+      const one = listener()
+      yield* feed.listen(running.id, one.listen, running)
+      yield* Queue.offerAll(queue, [{ ...bobs, id: running.id, progress: 50 }])
+      yield* settle
+      assert.deepStrictEqual(one.heard, ["running 10 alice"])
+      assert.isTrue(one.state.ended)
+    }).pipe(Effect.scoped))
+
+  it.effect("a stream of the new task, opened while the feed still holds the deleted one: only the new task's records", () =>
+    Effect.gen(function*() {
+      const { feed, queue } = yield* queuedFeed
+      const alices = record({ status: "running", progress: 10, owner: "alice", createdAt: 1_000 })
+      yield* Queue.offerAll(queue, [alices])
+      yield* settle
+      // bob's record read from the store: alice's task deleted and bob's submitted under its id, not yet heard here
+      const bobs = record({ id: alices.id, status: "pending", progress: 0, owner: "bob", createdAt: 2_000 })
+      const one = listener()
+      yield* feed.listen(alices.id, one.listen, bobs)
+      yield* Queue.offerAll(queue, [{ ...alices, progress: 20 }, { _tag: "Deleted", info: { ...alices, progress: 20 } }])
+      yield* settle
+      assert.isFalse(one.state.ended, "the deletion of the task before it ended a stream of the one after it")
+      yield* Queue.offerAll(queue, [{ ...bobs, status: "running", progress: 30 }])
+      yield* settle
+      assert.deepStrictEqual(one.heard, ["pending 0 bob", "running 30 bob"])
+    }).pipe(Effect.scoped))
+})

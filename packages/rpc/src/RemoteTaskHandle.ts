@@ -11,15 +11,20 @@ import type { RpcClientError } from "effect/rpc"
 import type { TaskAccessError, TaskError, TaskHandle } from "@chainjobs/tasks"
 import type { MalformedRequest, TooManyStreams } from "./TaskRpcError.ts"
 
+/** What any call can fail with before reaching its handler: the transport, the token (`TaskAccessError`), a malformed request. */
+export type CallError = RpcClientError.RpcClientError | TaskAccessError.TaskAccessError | MalformedRequest
+
 /**
- * What any call can fail with before reaching its handler: the transport, the token (`TaskAccessError`), a
- * malformed request, or — a streaming call only (`Watch`, `WatchAll`, `WatchChanges`) — its connection holding as
- * many streams open as it may (`TooManyStreams`).
+ * What a streaming call (`Watch`, `WatchAll`, `WatchChanges`) can fail with before reaching its handler: a call's,
+ * or its connection holding as many streams open as it may (`TooManyStreams`). Only these calls can meet that limit.
  */
-export type CallError = RpcClientError.RpcClientError | TaskAccessError.TaskAccessError | MalformedRequest | TooManyStreams
+export type StreamCallError = CallError | TooManyStreams
 
 /** What reading or controlling a task can fail with (another principal's task is not found, like a missing one). */
 export type AccessError = TaskError.TaskNotFound | TaskError.TaskStoreError | CallError
+
+/** What following a task can fail with: `AccessError`, or its connection's stream limit (`TooManyStreams`). */
+export type FollowError = TaskError.TaskNotFound | TaskError.TaskStoreError | StreamCallError
 
 /**
  * A handle to a remote task whose success is `A` and typed error is `E`: the
@@ -28,4 +33,4 @@ export type AccessError = TaskError.TaskNotFound | TaskError.TaskStoreError | Ca
  * one, skipping the record it had already delivered; `interrupt` runs the
  * task's finalizers on the server.
  */
-export type RemoteTaskHandle<A, E> = TaskHandle.TaskHandle<A, E, CallError>
+export type RemoteTaskHandle<A, E> = TaskHandle.TaskHandle<A, E, CallError, StreamCallError>

@@ -23,7 +23,7 @@ import * as Auth from "./Auth.ts"
 import * as CallSpans from "./internal/callSpans.ts"
 import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import { retryAfterFailure } from "./internal/retryAfterFailure.ts"
-import type { AccessError, CallError, RemoteTaskHandle } from "./RemoteTaskHandle.ts"
+import type { AccessError, CallError, FollowError, RemoteTaskHandle, StreamCallError } from "./RemoteTaskHandle.ts"
 import { TaskRpcs, type WatchChangesItem } from "./TaskRpcs.ts"
 
 /** Settings of the client. */
@@ -103,13 +103,13 @@ export class TaskRpcClient extends Context.Service<TaskRpcClient, {
    * unless the server no longer holds that change (its replay ring moved on;
    * `watchChanges` reports that as a `Reset`).
    */
-  readonly watchAll: Stream.Stream<TaskInfo.TaskInfo | TaskEvent.Deleted, CallError | TaskFeed.SubscriberDropped>
+  readonly watchAll: Stream.Stream<TaskInfo.TaskInfo | TaskEvent.Deleted, StreamCallError | TaskFeed.SubscriberDropped>
   /**
    * `watchAll` with the event id of every change, from now on or after
    * `after`; it resumes like `watchAll`, and a resume the server cannot
    * honour starts with a `Reset` saying changes were missed.
    */
-  watchChanges(after?: string): Stream.Stream<WatchChangesItem, CallError | TaskFeed.SubscriberDropped>
+  watchChanges(after?: string): Stream.Stream<WatchChangesItem, StreamCallError | TaskFeed.SubscriberDropped>
 }>()("@chainjobs/rpc/TaskRpcClient") {}
 
 /** A field-by-field change between two records of the same task, as a watch reports it. */
@@ -128,7 +128,7 @@ const backoff = (options: Partial<TaskRpcClientConfig>) =>
 /** The calls behind a `RemoteTaskHandle`, made by `make` once per client. */
 interface HandleCalls {
   readonly get: (id: string) => Effect.Effect<TaskInfo.TaskInfo, AccessError>
-  readonly watch: (id: string) => Stream.Stream<TaskInfo.TaskInfo, AccessError>
+  readonly watch: (id: string) => Stream.Stream<TaskInfo.TaskInfo, FollowError>
   readonly interrupt: (id: string) => Effect.Effect<void, AccessError>
   readonly awaitExit: (
     kind: Task.Any,
@@ -195,7 +195,7 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
 
   const get = (id: string) => retrying(rpc.Get({ id }))
 
-  const watch = (id: string): Stream.Stream<TaskInfo.TaskInfo, AccessError> =>
+  const watch = (id: string): Stream.Stream<TaskInfo.TaskInfo, FollowError> =>
     Stream.suspend(() => {
       let last: TaskInfo.TaskInfo | undefined
       return rpc.Watch({ id }).pipe(
@@ -211,7 +211,7 @@ export const make = (rpc: RawClient, options: Partial<TaskRpcClientConfig> = {})
   const interrupt = (id: string) => retrying(rpc.Interrupt({ id }))
 
   /** `WatchChanges`, subscribed again after a transport failure or a drop, after the last change it delivered. */
-  const watchChanges = (after?: string): Stream.Stream<WatchChangesItem, CallError | TaskFeed.SubscriberDropped> =>
+  const watchChanges = (after?: string): Stream.Stream<WatchChangesItem, StreamCallError | TaskFeed.SubscriberDropped> =>
     Stream.suspend(() => {
       let last = after
       const subscribe = Stream.suspend(() => rpc.WatchChanges(last === undefined ? {} : { after: last })).pipe(

@@ -15,8 +15,11 @@ import type { Effect, Exit, Stream } from "effect"
 import type { ResultDecodeError, TaskAborted, TaskNotFound, TaskStoreError } from "./TaskError.ts"
 import type { TaskInfo, TaskStatus } from "./TaskInfo.ts"
 
-/** A handle to a task whose success is `A` and typed error is `E`, reached with the extra errors `X`. */
-export interface TaskHandle<A, E, X = never> {
+/**
+ * A handle to a task whose success is `A` and typed error is `E`, reached with the extra errors `X` (`XS` those of
+ * following it, `events`: `X` unless a transport adds errors only a stream can meet).
+ */
+export interface TaskHandle<A, E, X = never, XS = X> {
   /** The task's id. */
   readonly id: string
   /** The task kind's name. */
@@ -36,7 +39,7 @@ export interface TaskHandle<A, E, X = never> {
   /** Waits for the task and returns its success, failing with its error. */
   readonly join: Effect.Effect<A, E | TaskAborted | TaskNotFound | TaskStoreError | ResultDecodeError | X>
   /** The task's record at once, then at every status or progress change; ends after a terminal status. */
-  readonly events: Stream.Stream<TaskInfo, TaskNotFound | TaskStoreError | X>
+  readonly events: Stream.Stream<TaskInfo, TaskNotFound | TaskStoreError | XS>
   /** Interrupts the task (its finalizers run) and waits until it has stopped. */
   readonly interrupt: Effect.Effect<void, TaskNotFound | TaskStoreError | X>
 }

@@ -332,6 +332,21 @@ const common = (name: string, layer: () => Layer.Layer<TaskStore.TaskStore, unkn
         assert.deepStrictEqual(ids(yield* store.unfinished), ids([a, c, ...fresh]))
       }))
 
+    test("an existing id in a batch that a bad record fails is still refused as existing; the good record is stored", (store) =>
+      Effect.gen(function*() {
+        const existing = record({ payload: { first: true } })
+        yield* store.insert(existing)
+        const fresh = record()
+        const results = yield* store.insertAll!([{ ...existing, payload: { second: true } }, record({ priority: Number.NaN }), fresh])
+        assert.deepStrictEqual(results.map((result) => [result?.operation, result?.detail]), [
+          ["insert", `task ${existing.id} already exists`],
+          ["commit", results[1]?.detail],
+          [undefined, undefined]
+        ])
+        assert.deepStrictEqual(Option.getOrThrow(yield* store.get(existing.id)), existing)
+        assert.deepStrictEqual(ids((yield* store.list({})).items), ids([fresh, existing]))
+      }))
+
     test("bad records fail alone, with a typed error, and store nothing of theirs", (store) =>
       Effect.gen(function*() {
         const infos = Array.from({ length: 9 }, (_, n) =>
@@ -395,6 +410,22 @@ describe("SqlTaskStore, fast: SQLite only", () => {
           const columns = yield* sql<{ readonly name: string }>`SELECT name FROM pragma_table_info(${table})`
           assert.strictEqual(columns.length, 25)
         }).pipe(Effect.provide(NodeSqliteClient.layer({ filename }))))
+    }))
+
+  it.live("the batching settings given reach the writer: a write waits for flushInterval unless maxBatchSize fills its batch", () =>
+    Effect.gen(function*() {
+      const filename = yield* tempDatabaseFile
+      const [a, b] = [record(), record()]
+      yield* Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        const first = yield* Effect.forkChild(store.insert(a), { startImmediately: true })
+        // An hour's wait: not written after 200 ms, however loaded the machine (written at once without the settings).
+        yield* Effect.sleep("200 millis")
+        assert.isUndefined(first.pollUnsafe())
+        yield* store.insert(b)
+        yield* Fiber.join(first)
+        assert.deepStrictEqual(ids((yield* store.list({})).items), ids([b, a]))
+      }).pipe(Effect.provide(SqlTaskStore.layerSqlite({ filename, worker: false, flushInterval: "1 hour", maxBatchSize: 2 }), { local: true }))
     }))
 
   it.effect("each read and removal the database refuses fails with a TaskStoreError naming its operation", () =>

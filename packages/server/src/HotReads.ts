@@ -260,9 +260,7 @@ export const makeWith = (bodies: StatusBodies) =>
             run(Effect.catchCause(serve(request, response, next, hot, token, started), unserved(response, next)))
           // Opened inline, the record just read (and checked) is the one to follow; queued, the open reads it again in
           // its turn, and follows it only if the caller may see it still: by then the id may name another's task.
-          let inline = true
-          budget(() => openHeld(response, inline ? held : visible(who.value, peek?.(hot.id)), hot.id, started, throughEffects))
-          inline = false
+          budget((inline) => openHeld(response, inline ? held : visible(who.value, peek?.(hot.id)), hot.id, started, throughEffects))
           return
         }
       }

@@ -46,8 +46,12 @@ export const BudgetMillis: Context.Reference<number> = Context.Reference<number>
   { defaultValue: () => defaultBudgetMillis }
 )
 
-/** Runs an open now, or in a coming turn of the scheduler once this poll phase's opens have spent the budget. */
-export type OpenBudget = (open: () => void) => void
+/**
+ * Runs an open now, or in a coming turn of the scheduler once this poll phase's opens have spent the budget, telling
+ * it which: `inline` true when it runs within this call (what the caller read just before is still current), false
+ * in a later turn (the caller's reads may be out of date by then).
+ */
+export type OpenBudget = (open: (inline: boolean) => void) => void
 
 /**
  * Opens run inline until they have taken `budgetMillis` since the last
@@ -57,7 +61,7 @@ export type OpenBudget = (open: () => void) => void
  * before; queued, the scheduler reports it (`TurnScheduler`).
  */
 export const make = (budgetMillis: number, scheduler: Scheduler.Scheduler): OpenBudget => {
-  if (budgetMillis <= 0) return (open) => open()
+  if (budgetMillis <= 0) return (open) => open(true)
   let spent = 0
   let resetting = false
   const reset = () => {
@@ -65,10 +69,10 @@ export const make = (budgetMillis: number, scheduler: Scheduler.Scheduler): Open
     spent = 0
   }
   return (open) => {
-    if (spent >= budgetMillis) return scheduler.makeDispatcher().scheduleTask(open, 0)
+    if (spent >= budgetMillis) return scheduler.makeDispatcher().scheduleTask(() => open(false), 0)
     const started = performance.now()
     try {
-      open()
+      open(true)
     } finally {
       spent += performance.now() - started
       if (!resetting) {

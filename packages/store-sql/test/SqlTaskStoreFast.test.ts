@@ -17,6 +17,7 @@ import { table, unfinishedTable } from "../src/internal/taskTable.ts"
 import * as NodeSqliteClient from "../src/NodeSqliteClient.ts"
 import * as SqlTaskStore from "../src/SqlTaskStore.ts"
 import * as PgTest from "./pgTestDatabase.ts"
+import { statementsOf } from "./statementTexts.ts"
 import { tempDatabaseFile } from "./tempDirectory.ts"
 
 type Store = TaskStore.TaskStore["Service"]
@@ -510,6 +511,30 @@ describe.skipIf(PgTest.pgTestUrl === undefined)("PostgreSQL", () => {
     () => Layer.unwrap(Effect.map(PgTest.pgTestSchema, (schema) => PgTest.pgStoreIn(schema, { pgInserts: "checked" }))),
     /^(every field|a batch's inserts|bad records)/
   )
+
+  it.effect("each batch is one statement, whatever its parts' shapes and those of the batches before it", () =>
+    Effect.gen(function*() {
+      const schema = yield* PgTest.pgTestSchema
+      const [a, b, c] = [record(), record(), record()]
+      /** Two writes queued together: one batch (it waits an hour unless full). */
+      const pair = (first: Effect.Effect<void, unknown>, second: Effect.Effect<void, unknown>) =>
+        Effect.all([first, second], { concurrency: "unbounded", discard: true })
+      const texts = yield* statementsOf(Effect.gen(function*() {
+        const store = yield* TaskStore.TaskStore
+        yield* pair(store.insert(a), store.insert(b))
+        yield* pair(store.update({ ...a, status: "running", startedAt: 1 }), store.update({ ...b, status: "running", startedAt: 2 }))
+        // Another shape of state changes alone: the status and the reason vary too.
+        yield* pair(
+          store.update({ ...a, status: "completed", startedAt: 1, finishedAt: 3, result: 1 }),
+          store.update({ ...b, status: "failed", reason: "error", startedAt: 2, finishedAt: 4, errorMessage: "no" })
+        )
+        // State changes and inserts together, of other ids.
+        yield* pair(store.insert(c), store.update({ ...b, status: "pending", attempt: 2 }))
+        assert.deepStrictEqual(ids((yield* store.list({})).items), ids([c, b, a]))
+        assert.deepStrictEqual((yield* store.count({})), { ...TaskQuery.noCounts(), pending: 2, completed: 1 })
+      }).pipe(Effect.provide(PgTest.pgStoreIn(schema, { flushInterval: "1 hour", maxBatchSize: 2 }), { local: true })))
+      assert.strictEqual(texts.filter((text) => text.startsWith("WITH ")).length, 4)
+    }))
 
   it.effect("the unfinished ids follow each write, in the write's own statement", () =>
     Effect.gen(function*() {

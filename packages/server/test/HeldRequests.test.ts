@@ -22,6 +22,16 @@ const stop = (server: Server) =>
     Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.die(new Error("the server's close never called back")) })
   )
 
+/**
+ * Waits for `replies`, the answers of requests the server holds or serves: a few milliseconds' work once the handler
+ * is attached. The wait is bounded (15 s), so that requests never handed over or never answered fail the test saying
+ * which, instead of hanging it to vitest's bound.
+ */
+const answers = <A>(replies: Promise<A>, what: string) =>
+  Effect.promise(() => replies).pipe(
+    Effect.timeoutOrElse({ duration: "15 seconds", orElse: () => Effect.die(new Error(`never answered: ${what}`)) })
+  )
+
 const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
 
 /**
@@ -42,10 +52,13 @@ describe("HeldRequests", () => {
       const replies = Array.from({ length: 3 }, (_, i) => fetch(`${urlOf(server)}${i}`).then(async (r) => `${r.status} ${await r.text()}`))
       yield* holding(held, 3)
       server.on("request", (request, response) => response.end(`served ${request.url}`))
-      const answers = yield* Effect.promise(() => Promise.all(replies))
-      assert.deepStrictEqual(answers, ["200 served /0", "200 served /1", "200 served /2"])
+      assert.deepStrictEqual(yield* answers(Promise.all(replies), "the three held requests"), [
+        "200 served /0",
+        "200 served /1",
+        "200 served /2"
+      ])
       // and later requests go straight to the handler
-      assert.strictEqual(yield* Effect.promise(() => fetch(`${urlOf(server)}later`).then((r) => r.text())), "served /later")
+      assert.strictEqual(yield* answers(fetch(`${urlOf(server)}later`).then((r) => r.text()), "a later request"), "served /later")
     }))
 
   it.live("past maxHeld held requests, one more is answered 503 at once; the held ones are still served by the handler", () =>
@@ -64,16 +77,15 @@ describe("HeldRequests", () => {
       const early = Array.from({ length: HeldRequests.maxHeld }, (_, i) => get(`/${i}`))
       yield* holding(held, HeldRequests.maxHeld)
       assert.strictEqual(
-        yield* Effect.promise(() => get("/one-too-many", ["content-type", "retry-after", "connection"])),
+        yield* answers(get("/one-too-many", ["content-type", "retry-after", "connection"]), "the request past maxHeld"),
         `503 content-type: application/json retry-after: 1 connection: close {"_tag":"ServiceUnavailable","reason":"starting"}`
       )
       assert.strictEqual(held.size(), HeldRequests.maxHeld)
       server.on("request", (request, response) => response.end(`served ${request.url}`))
-      const answers = yield* Effect.promise(() => Promise.all(early))
-      assert.deepStrictEqual(answers, Array.from({ length: HeldRequests.maxHeld }, (_, i) => `200 served /${i}`))
+      assert.deepStrictEqual(yield* answers(Promise.all(early), "the held requests"), Array.from({ length: HeldRequests.maxHeld }, (_, i) => `200 served /${i}`))
       assert.strictEqual(held.size(), 0)
       // Once the handler is attached, nothing more is held.
-      assert.strictEqual(yield* Effect.promise(() => get("/later")), "200 served /later")
+      assert.strictEqual(yield* answers(get("/later"), "a later request"), "200 served /later")
       assert.strictEqual(held.size(), 0)
     }), 60_000)
 
@@ -90,7 +102,7 @@ describe("HeldRequests", () => {
       yield* Effect.sleep("10 millis")
       assert.strictEqual(held.size(), 1)
       server.on("request", (request, response) => response.end(`served ${request.url}`))
-      assert.strictEqual(yield* Effect.promise(() => reply), "served /kept")
+      assert.strictEqual(yield* answers(reply, "the held request"), "served /kept")
     }))
 
   it.live("requests still held when the server closes are answered 503 with Retry-After", () =>
@@ -100,7 +112,7 @@ describe("HeldRequests", () => {
       yield* holding(held, 1)
       // The close waits for the held request's connection: it calls back only once that request is answered.
       yield* stop(server)
-      assert.deepStrictEqual(yield* Effect.promise(() => reply), {
+      assert.deepStrictEqual(yield* answers(reply, "the held request, at the close"), {
         status: 503,
         retryAfter: "1",
         body: { _tag: "ServiceUnavailable", reason: "starting" }

@@ -7,7 +7,7 @@
  * principal's streams never count against another's.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Schema, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Metric, Schema, Scope, Stream } from "effect"
 import { CurrentPrincipal, type Principal } from "../src/Principal.ts"
 import * as TaskAccess from "../src/TaskAccess.ts"
 import * as StreamSlots from "../src/StreamSlots.ts"
@@ -31,6 +31,12 @@ const reasonOf = (exit: Exit.Exit<unknown, unknown>) => {
   assert.strictEqual(error.message, says)
   return JSON.parse(JSON.stringify(reason))
 }
+
+/** How many all-tasks streams were refused so far, as `/metrics` counts them (`StreamSlots.refused`, this limit's name). */
+const refusedCount = Effect.map(
+  Metric.value(Metric.withAttributes(StreamSlots.refused, { limit: "event-streams-per-principal" })),
+  (state) => state.count
+)
 
 describe("TaskAccess: open all-tasks streams per principal", () => {
   it.effect.prop(
@@ -78,6 +84,7 @@ describe("TaskAccess: open all-tasks streams per principal", () => {
       const access = yield* TaskAccess.TaskAccess
       const opening = (scope: Scope.Scope) =>
         Effect.exit(access.openChanges().pipe(Effect.provideService(CurrentPrincipal, principals.alice), Scope.provide(scope)))
+      const refusedBefore = yield* refusedCount
       const [first, second, third, fourth] = yield* Effect.all([Scope.make(), Scope.make(), Scope.make(), Scope.make()])
       assert.isTrue(Exit.isSuccess(yield* opening(first)))
       assert.isTrue(Exit.isSuccess(yield* opening(second)))
@@ -85,6 +92,7 @@ describe("TaskAccess: open all-tasks streams per principal", () => {
       // One of two slots is free again: the third is admitted, the fourth refused with the second and third open.
       assert.isTrue(Exit.isSuccess(yield* opening(third)))
       assert.deepStrictEqual(reasonOf(yield* opening(fourth)), { _tag: "TooManyEventStreams", principal: "alice", limit: 2, open: 2 })
+      assert.strictEqual(yield* refusedCount, refusedBefore + 1, "the refusal counted under event-streams-per-principal")
       for (const scope of [second, third, fourth]) yield* Scope.close(scope, Exit.void)
     }).pipe(Effect.provide(TaskAccess.layer({ maxEventStreams: 2 }).pipe(Layer.provideMerge(supervisor(AddLive))))))
 

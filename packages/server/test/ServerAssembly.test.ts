@@ -44,6 +44,40 @@ const sendInTwoParts = (base: string, head: string, body: string, pauseMillis: n
     })
   )
 
+/** A `Stats` call, the RPC's one request line (ndjson). */
+const statsLine = `${JSON.stringify({ _tag: "Request", id: "1", tag: "Stats", payload: null, headers: [] })}\n`
+
+/** The `Exit` answering `statsLine` over HTTP at `url` (`POST`): its status and the exit's tag, e.g. `200 Success`. */
+const statsOverHttp = (url: string) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/ndjson" }, body: statsLine })
+    const lines = (await response.text()).split("\n").filter((line) => line.startsWith("{"))
+    const exit = lines.map((line) => JSON.parse(line)).find((answer) => answer._tag === "Exit")
+    return `${response.status} ${exit?.exit._tag}`
+  })
+
+/** The tag of the `Exit` answering `statsLine` over a WebSocket at `url`; at most 15 s, then the test fails saying so. */
+const statsOverWebsocket = (url: string) =>
+  Effect.promise(() =>
+    new Promise<string>((resolve, reject) => {
+      const socket = new WebSocket(url)
+      const timer = setTimeout(() => {
+        socket.close()
+        reject(new Error(`no answer over ${url} within 15 s`))
+      }, 15_000)
+      socket.onerror = () => reject(new Error(`the socket to ${url} failed`))
+      socket.onopen = () => socket.send(statsLine)
+      socket.onmessage = (event) => {
+        const exit = String(event.data).split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line))
+          .find((answer) => answer._tag === "Exit")
+        if (exit === undefined) return
+        clearTimeout(timer)
+        socket.close()
+        resolve(exit.exit._tag)
+      }
+    })
+  )
+
 describe("Server assembly", () => {
   it.live("the banner printed once the service listens names its dashboard, docs, OpenAPI document, RPC, WebSocket and metrics, each answering", () =>
     Effect.gen(function*() {
@@ -55,7 +89,12 @@ describe("Server assembly", () => {
           const base = HttpServer.formatAddress((yield* HttpServer.HttpServer).address)
           const statuses = yield* Effect.forEach(["/", "/docs", "/openapi.json", "/metrics"], (path) =>
             Effect.map(request("GET", path), (reply) => `${path} ${reply.status}`))
-          return { base, statuses }
+          // The RPC, over HTTP and over a WebSocket, where the banner says: a call answered.
+          const rpc = [
+            `/rpc ${yield* statsOverHttp(`${base}/rpc`)}`,
+            `/ws ${yield* statsOverWebsocket(`${base.replace(/^http/, "ws")}/ws`)}`
+          ]
+          return { base, statuses, rpc }
         })
       ).pipe(Effect.provideService(Console.Console, capture))
       const { base } = answers
@@ -75,6 +114,7 @@ describe("Server assembly", () => {
       ])
       assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/)
       assert.deepStrictEqual(answers.statuses, ["/ 200", "/docs 200", "/openapi.json 200", "/metrics 200"])
+      assert.deepStrictEqual(answers.rpc, ["/rpc 200 Success", "/ws Success"])
     }), { timeout: 60_000 })
 
   it.live("tasks in a data dir (made, parents and all) outlive a restart; a data dir that cannot be made stops the start with a TaskStoreError naming it", () =>

@@ -131,6 +131,16 @@ const until = (done: () => boolean, detail: () => string) =>
     Effect.catchTag("TimeoutError", () => Effect.die(new Error(`never happened: ${detail()}`)))
   )
 
+/**
+ * Joins `fiber`, a join or a stream the test made end: at most 15 s (an end that takes a runner's silence, three
+ * seconds, and a check after it), then fails the test saying what never ended, instead of hanging it to its bound.
+ */
+const joined = <A, E>(fiber: Fiber.Fiber<A, E>, what: string) =>
+  Fiber.join(fiber).pipe(
+    Effect.timeout("15 seconds"),
+    Effect.catchTag("TimeoutError", () => Effect.die(new Error(`never ended: ${what}`)))
+  )
+
 let channels = 0
 let ids = 0
 
@@ -558,7 +568,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected task
       const join = yield* Effect.forkChild(a.feed.finalRecord(info.id, countedRead(reads, info)), { startImmediately: true })
       assert.strictEqual(reads.get(info.id), undefined, "the join read first")
       yield* leave(a)
-      assert.deepStrictEqual(yield* Fiber.join(join), Option.some(info))
+      assert.deepStrictEqual(yield* joined(join, "the join of the task its runner took away"), Option.some(info))
     }).pipe(Effect.scoped)
 
   it.live("a join waiting unread for a final record whose notification its runner took away reads it when the runner says farewell", () =>
@@ -584,7 +594,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected task
       const final = finished(running)
       yield* a.store.insert(final)
       yield* leave(a)
-      yield* Fiber.join(watch.fiber)
+      yield* joined(watch.fiber, "the watch of the task its runner took away")
       assert.deepStrictEqual(brief(watch.seen), brief([running, final]))
       assert.deepStrictEqual(brief(a.heardOf(running.id)), brief([running, final]))
     }).pipe(Effect.scoped)

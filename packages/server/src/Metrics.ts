@@ -9,7 +9,8 @@
  * with them, since all share Effect's metric registry.
  *
  * The process is measured too, at scrape time: resident memory and heap
- * (each space's size, use and resident pages),
+ * (each space's size, use and resident pages), the heap of the SQLite
+ * store's worker thread (a second V8 isolate) when the store has one,
  * event-loop delay (p50, p99 and max since the last scrape), garbage
  * collections by kind and their time, open HTTP connections (WebSockets and
  * event streams included) and event subscribers per stream kind; and, when
@@ -19,13 +20,14 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Exit, Layer, Metric, Scheduler, Stream } from "effect"
+import { Clock, Context, Effect, Exit, Layer, Metric, Option, Scheduler, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import { type TaskEvent, TaskFeed, Tasks } from "@chainjobs/tasks"
 import type { Server } from "node:http"
 import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks"
-import { getHeapSpaceStatistics } from "node:v8"
+import { getHeapSpaceStatistics, type HeapInfo } from "node:v8"
+import { NodeSqliteClient } from "@chainjobs/store-sql"
 import * as TurnScheduler from "./TurnScheduler.ts"
 
 /**
@@ -96,6 +98,25 @@ export const heapSpaceUsed = Metric.gauge("nodejs_heap_space_used_bytes", { desc
 export const heapSpacePhysical = Metric.gauge("nodejs_heap_space_physical_bytes", {
   description: "V8 heap space resident in memory, by space"
 })
+/**
+ * The heap of the SQLite store's worker thread, by `kind` (`used`, `total`: committed, `physical`: resident): a
+ * second V8 isolate, whose pages none of the main heap's figures count.
+ */
+export const sqliteWorkerHeap = Metric.gauge("chainjobs_sqlite_worker_heap_bytes", {
+  description: "V8 heap of the SQLite worker thread, by kind: used, total (committed), physical (resident)"
+})
+
+/** Where the process sampler reads the SQLite worker thread's heap: provided with a store that has such a thread. */
+export class SqliteWorkerHeap extends Context.Service<SqliteWorkerHeap, Effect.Effect<HeapInfo | undefined>>()(
+  "@chainjobs/server/Metrics/SqliteWorkerHeap"
+) {}
+
+/** `SqliteWorkerHeap` from the store's `NodeSqliteClient`. */
+export const layerSqliteWorkerHeap: Layer.Layer<SqliteWorkerHeap, never, NodeSqliteClient.NodeSqliteClient> = Layer.effect(
+  SqliteWorkerHeap,
+  NodeSqliteClient.NodeSqliteClient.useSync((client) => client.workerHeap)
+)
+
 /** Event-loop delay since the previous scrape, by `quantile` (`0.5`, `0.99`, `max`). */
 export const eventLoopDelay = Metric.gauge("nodejs_eventloop_delay_seconds", {
   description: "Event-loop delay since the previous scrape, by quantile"
@@ -156,6 +177,7 @@ const gcKinds: Record<number, string> = {
  * that sets the process gauges (run at each scrape).
  */
 export const processSampler = Effect.gen(function*() {
+  const workerHeap = yield* Effect.serviceOption(SqliteWorkerHeap)
   const delay = monitorEventLoopDelay({ resolution: 10 })
   delay.enable()
   const gc = new PerformanceObserver((list) => {
@@ -191,6 +213,16 @@ export const processSampler = Effect.gen(function*() {
         Metric.update(Metric.withAttributes(heapSpaceUsed, { space: space.space_name }), space.space_used_size),
         Metric.update(Metric.withAttributes(heapSpacePhysical, { space: space.space_name }), space.physical_space_size)
       ]),
+      Option.match(workerHeap, {
+        onNone: () => Effect.void,
+        onSome: (heap) =>
+          Effect.flatMap(heap, (info) =>
+            info === undefined ? Effect.void : Effect.all([
+              Metric.update(Metric.withAttributes(sqliteWorkerHeap, { kind: "used" }), info.used_heap_size),
+              Metric.update(Metric.withAttributes(sqliteWorkerHeap, { kind: "total" }), info.total_heap_size),
+              Metric.update(Metric.withAttributes(sqliteWorkerHeap, { kind: "physical" }), info.total_physical_size)
+            ], { discard: true }))
+      }),
       ...Object.entries(quantiles).map(([quantile, nanos]) =>
         Metric.update(Metric.withAttributes(eventLoopDelay, { quantile }), Number.isFinite(nanos) ? nanos / 1e9 : 0))
     ], { discard: true })

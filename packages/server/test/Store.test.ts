@@ -48,6 +48,16 @@ describe("task store", () => {
         const status = yield* storedStatus(id, SqlTaskStore.layerSqlite({ filename: join(dataDir, "chainjobs.db") }))
         assert.deepStrictEqual(status, Option.some("completed"))
       }))
+
+    it.effect("/metrics tells the heap of the SQLite worker thread, a second V8 isolate", () =>
+      Effect.gen(function*() {
+        const text = (yield* request("GET", "/metrics")).text as string
+        const value = (kind: string) =>
+          Number(new RegExp(`^chainjobs_sqlite_worker_heap_bytes\\{kind="${kind}"\\} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN)
+        assert.isAbove(value("used"), 0)
+        assert.isAtLeast(value("total"), value("used"))
+        assert.isAbove(value("physical"), 0)
+      }))
   })
 
   describe.skipIf(pgUrl === undefined)("PostgreSQL", () => {

@@ -248,6 +248,9 @@ const scrape = async (base: string) => {
       // Of it, the pages in memory (every space's physical size): a space is committed whole, resident as far as touched.
       // NaN from a service without the metric (before session 29).
       heapPhysical: sumOf(text, "nodejs_heap_space_physical_bytes", Number.NaN),
+      // The SQLite worker thread's heap, committed and resident (NaN from a service without it: no SQLite, or older).
+      workerTotal: value("chainjobs_sqlite_worker_heap_bytes", `{kind="total"}`),
+      workerPhysical: value("chainjobs_sqlite_worker_heap_bytes", `{kind="physical"}`),
       external: value("nodejs_external_memory_bytes"),
       // Seconds spent collecting garbage so far, every kind of collection summed (0 before the first).
       gcSeconds: sumOf(text, "nodejs_gc_duration_seconds_total", 0),
@@ -262,7 +265,7 @@ const scrape = async (base: string) => {
       allSubscribers: value("chainjobs_event_subscribers", `{stream="all"}`)
     }
   } catch {
-    return { heap: Number.NaN, heapTotal: Number.NaN, heapPhysical: Number.NaN, external: Number.NaN, gcSeconds: Number.NaN, newSpace: Number.NaN, loopP99: Number.NaN, loopMax: Number.NaN, schedulerWait: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
+    return { heap: Number.NaN, heapTotal: Number.NaN, heapPhysical: Number.NaN, workerTotal: Number.NaN, workerPhysical: Number.NaN, external: Number.NaN, gcSeconds: Number.NaN, newSpace: Number.NaN, loopP99: Number.NaN, loopMax: Number.NaN, schedulerWait: Number.NaN, connections: Number.NaN, taskSubscribers: Number.NaN, allSubscribers: Number.NaN }
   }
 }
 
@@ -504,7 +507,7 @@ let machineAtStart = machineBefore
 const steals: Array<number> = []
 const rss: Array<readonly [number, number]> = []
 /** The service's memory by part (`_load-memory.ts`) per interval, with its V8 heap's committed bytes (MB, at the load's clock). */
-const parts: Array<{ readonly t: number; readonly malloc: number; readonly mainArena: number; readonly anon: number; readonly v8Pages: number; readonly v8PageCount: number; readonly file: number; readonly heapTotal: number; readonly heapPhysical: number }> = []
+const parts: Array<{ readonly t: number; readonly malloc: number; readonly mainArena: number; readonly anon: number; readonly v8Pages: number; readonly v8PageCount: number; readonly file: number; readonly heapTotal: number; readonly heapPhysical: number; readonly workerTotal: number; readonly workerPhysical: number }> = []
 /** The TCP counters when the load began, and at the last interval. */
 const countersAtStart = tcpCounters()
 let countersBefore = countersAtStart
@@ -573,7 +576,7 @@ lines(generator, async (line) => {
   }
   const process_ = await scrape(base)
   const memory = memoryParts(server.pid!)
-  if (memory !== undefined) parts.push({ t: report.t, ...memory, heapTotal: process_.heapTotal, heapPhysical: process_.heapPhysical })
+  if (memory !== undefined) parts.push({ t: report.t, ...memory, heapTotal: process_.heapTotal, heapPhysical: process_.heapPhysical, workerTotal: process_.workerTotal, workerPhysical: process_.workerPhysical })
   const counters = tcpCounters()
   const counted = counterDelta(countersBefore, counters)
   countersBefore = counters
@@ -1053,7 +1056,7 @@ table([
   [
     // The V8 heap's committed size is not all resident (a young generation is committed whole): it is shown beside the
     // anonymous part, which holds the resident share of it, not taken from it.
-    "its parts' slopes after warm-up (MB/min): C heap (malloc; of it the main thread's arena, brk) / other anonymous (V8 heaps' pages, buffers, stacks; of it V8's 256-KB heap pages, and their count first -> last) / files; main isolate's V8 heap committed, resident",
+    "its parts' slopes after warm-up (MB/min): C heap (malloc; of it the main thread's arena, brk) / other anonymous (V8 heaps' pages, buffers, stacks; of it V8's 256-KB heap pages, and their count first -> last) / files; main isolate's V8 heap committed, resident; the SQLite worker's heap committed, resident",
     (() => {
       const after = parts.filter((p) => p.t >= warmupSeconds)
       const of = (pick: (p: (typeof parts)[number]) => number) => {
@@ -1061,7 +1064,7 @@ table([
         return points.length < 2 ? "?" : fmt(slope(points) * 60 / 2 ** 20, 1)
       }
       const pages = after.length === 0 ? "?" : `${after[0].v8PageCount} -> ${after[after.length - 1].v8PageCount}`
-      return `${of((p) => p.malloc)} (brk ${of((p) => p.mainArena)}) / ${of((p) => p.anon)} (V8 pages ${of((p) => p.v8Pages)}, ${pages}) / ${of((p) => p.file)}; ${of((p) => p.heapTotal)}, ${of((p) => p.heapPhysical)}`
+      return `${of((p) => p.malloc)} (brk ${of((p) => p.mainArena)}) / ${of((p) => p.anon)} (V8 pages ${of((p) => p.v8Pages)}, ${pages}) / ${of((p) => p.file)}; ${of((p) => p.heapTotal)}, ${of((p) => p.heapPhysical)}; ${of((p) => p.workerTotal)}, ${of((p) => p.workerPhysical)}`
     })(),
     "",
     ""

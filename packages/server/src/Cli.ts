@@ -84,13 +84,16 @@ const root = Command.make("chainjobs").pipe(
 /**
  * The innermost cause of a transport failure, e.g. `connect ECONNREFUSED 127.0.0.1:9`: its message, else its tag,
  * else the value as text. Follows `cause`, or an object `reason` (an `RpcClientError`'s), at most 16 steps, and stops
- * at a cycle of one or a `null` cause.
+ * at a cycle of one, a `null` cause, or an object cause with no message that is no `Error` — data, not a failure:
+ * the request Effect's RPC client names as the cause of "HTTP response ended before RPC request completed" (a server
+ * that answered something other than the call's reply), whose `_tag` `Request` was told instead.
  */
 export const rootCause = (error: unknown): string => {
   let current: any = error
   for (let depth = 0; depth < 16; depth++) {
     const next = current?.cause ?? (typeof current?.reason === "object" ? current.reason : undefined)
     if (next === undefined || next === null || next === current) break
+    if (typeof next === "object" && !(next instanceof Error) && typeof next.message !== "string") break
     current = next
   }
   return String(current?.message || current?._tag || current)

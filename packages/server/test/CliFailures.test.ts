@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import * as Cli from "../src/Cli.ts"
 import { failure, runCli } from "./cli.ts"
 import { scriptedHttp, type Seen } from "./scriptedHttp.ts"
-import { rpcReply, running } from "./scriptedRpc.ts"
+import { rpcReply, rpcRequest, running } from "./scriptedRpc.ts"
 
 /** A `Watch` answer: `records`, then the stream's end. */
 const watchStream = (records: ReadonlyArray<unknown>) => (seen: Seen) => rpcReply(seen, { chunks: records, value: null })
@@ -41,6 +41,33 @@ describe("the task command line's failures", () => {
       assert.deepStrictEqual(none.lines, [])
       assert.strictEqual(empty.seen[0]!.url, server.seen[0]!.url)
     })))
+
+  it.live("a server answering /rpc with no reply to the call (HTML, another call's Exit) is told by what it sent, not as 'Request'", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const html = yield* scriptedHttp(() => ({ status: 200, json: "<html>not the service</html>" }))
+      const page = yield* runCli(["--url", html.url, "status", "t-1"])
+      assert.strictEqual(
+        failure(page.exit),
+        `CliError: cannot reach the server at ${html.url}: Received empty HTTP response from RPC server`
+      )
+      const other = yield* scriptedHttp((seen) => ({
+        status: 200,
+        ndjson: [{ _tag: "Exit", requestId: `${rpcRequest(seen).id}1`, exit: { _tag: "Success", value: null } }]
+      }))
+      const stray = yield* runCli(["--url", other.url, "status", "t-1"])
+      assert.strictEqual(
+        failure(stray.exit),
+        `CliError: cannot reach the server at ${other.url}: HTTP response ended before RPC request completed`
+      )
+    })))
+
+  it("rootCause stops at a cause that is data (an object with no message, no Error): a request is not a failure", () => {
+    const request = { _tag: "Request", id: "0", tag: "Get" }
+    assert.strictEqual(Cli.rootCause({ message: "outer", cause: { message: "ended early", cause: request } }), "ended early")
+    assert.strictEqual(Cli.rootCause({ message: "outer", reason: { _tag: "Detail" } }), "outer")
+    // an Error with an empty message is followed, and named by its tag
+    assert.strictEqual(Cli.rootCause({ message: "outer", cause: Object.assign(new Error(""), { _tag: "Timeout" }) }), "Timeout")
+  })
 
   it("rootCause follows causes 16 steps at most: a chain 20 deep names its 17th link", () => {
     assert.strictEqual(Cli.rootCause(chain(20)), "link 16")

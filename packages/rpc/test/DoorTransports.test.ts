@@ -107,6 +107,23 @@ describe("the door over WebSocket", () => {
       assert.match(outcome.reason ?? "", /^MalformedRequest: .*request id w is used again while its call is in flight/)
     }).pipe(Effect.scoped))
 
+  it.live("a discarded call under the id of a call in flight, or a call under a discarded call's id still running, is refused with 1008, not a close 1001", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      const discarded = (line: string) => line.replace("\"tag\":", "\"discard\":true,\"tag\":")
+      // A stream of every change stays in flight (its discarded twin too: acknowledged, it runs on, unanswered).
+      for (
+        const lines of [
+          [requestLine("WatchChanges", {}, "w"), discarded(requestLine("Get", { id: "t" }, "w"))],
+          [discarded(requestLine("WatchChanges", {}, "d")), requestLine("Get", { id: "t" }, "d")]
+        ]
+      ) {
+        const outcome = yield* overWebsocket(port, lines)
+        assert.strictEqual(outcome.code, 1008, JSON.stringify(outcome))
+        assert.match(outcome.reason ?? "", /^MalformedRequest: .*request id [wd] is used again while its call is in flight/)
+      }
+    }).pipe(Effect.scoped))
+
   it.live("an id whose call was answered may be used again, and ids of other calls in flight pass", () =>
     Effect.gen(function*() {
       const port = yield* serve({})

@@ -200,7 +200,7 @@ describe("the request door and numbers out of range", () => {
 })
 
 describe("the request door and the calls in flight on a WebSocket", () => {
-  it("refuses a request under an id in flight until its Exit is encoded; notifications and discarded calls are not held", () => {
+  it("refuses a request under an id in flight until its Exit is encoded; notifications are not held", () => {
     const inFlight = new Frames.InFlight()
     const get = (id: unknown, fields: Record<string, unknown> = {}) => request({ id, ...fields })
     assert.isUndefined(door.check(get("a"), undefined, undefined, inFlight))
@@ -215,10 +215,27 @@ describe("the request door and the calls in flight on a WebSocket", () => {
     assert.isDefined(door.check(get("a"), undefined, undefined, inFlight))
     inFlight.answered({ _tag: "Exit", requestId: "a", exit: {} })
     assert.isUndefined(door.check(get("a"), undefined, undefined, inFlight))
-    for (const fields of [{ isNotification: true }, { discard: true }]) {
-      assert.isUndefined(door.check(get("n", fields), undefined, undefined, inFlight))
-      assert.isUndefined(door.check(get("n", fields), undefined, undefined, inFlight))
-    }
+    // Notifications get ids of the server's own.
+    assert.isUndefined(door.check(get("n", { isNotification: true }), undefined, undefined, inFlight))
+    assert.isUndefined(door.check(get("n", { isNotification: true }), undefined, undefined, inFlight))
+  })
+
+  it("holds a discarded call's id past its answer (it runs on, its end never told), the latest maxDiscarded of them", () => {
+    const inFlight = new Frames.InFlight()
+    const discarded = (id: unknown) => request({ id, discard: true })
+    assert.isUndefined(door.check(discarded("d"), undefined, undefined, inFlight))
+    inFlight.answered({ _tag: "Exit", requestId: "d", exit: { _tag: "Success", value: null } })
+    assert.deepInclude(door.check(request({ id: "d" }), undefined, undefined, inFlight), { problem: "duplicate-id" })
+    assert.deepInclude(door.check(discarded("d"), undefined, undefined, inFlight), { problem: "duplicate-id" })
+    // under the id of a call in flight, a discarded call is refused too
+    assert.isUndefined(door.check(request({ id: "r" }), undefined, undefined, inFlight))
+    assert.deepInclude(door.check(discarded("r"), undefined, undefined, inFlight), { problem: "duplicate-id" })
+    // "d" and maxDiscarded - 1 more held; one more lets go of "d", the oldest
+    for (let n = 1; n < Frames.InFlight.maxDiscarded; n++) assert.isUndefined(door.check(discarded(n), undefined, undefined, inFlight))
+    assert.isDefined(door.check(request({ id: "d" }), undefined, undefined, inFlight))
+    assert.isUndefined(door.check(discarded(Frames.InFlight.maxDiscarded), undefined, undefined, inFlight))
+    assert.isUndefined(door.check(request({ id: "d" }), undefined, undefined, inFlight))
+    assert.isDefined(door.check(request({ id: 1 }), undefined, undefined, inFlight))
   })
 
   it("lets go of the ids a serialization's parser encodes an Exit for, one message or many", () => {

@@ -53,26 +53,37 @@ export interface Door {
  * `Exit` is encoded (`serialization`). The RPC server meets a second request
  * under an id still in flight by interrupting the connection's whole message
  * loop — a close 1001 with no reason, every other call's answer lost — so the
- * door refuses it first, typed. Notifications and discarded calls are not
- * held: no `Exit` may follow them.
+ * door refuses it first, typed. A discarded call (`discard`) is answered at
+ * once (an empty `Exit`) and runs on, its end never told: its id is held for
+ * as long as the connection lasts, the latest `maxDiscarded` of them (a client
+ * that numbers its calls, as Effect's does, never uses one again).
+ * Notifications are not held: the server gives each an id of its own.
  */
 export class InFlight {
   private readonly ids = new Set<string | number>()
+  /** The ids of discarded calls, oldest first: any may still run. */
+  private readonly discarded = new Set<string | number>()
+  /** The most discarded calls' ids held; past it the oldest is let go. */
+  static readonly maxDiscarded = 4096
   /** The refusal of `message` if it is a request under an id in flight; else holds a request's id. */
   admit(message: Record<string, unknown>): MalformedRequest | undefined {
-    if (message._tag !== "Request" || message.isNotification === true || message.discard === true) return undefined
+    if (message._tag !== "Request" || message.isNotification === true) return undefined
     const id = message.id as string | number
-    if (this.ids.has(id)) {
+    if (this.ids.has(id) || this.discarded.has(id)) {
       return new MalformedRequest({
         problem: "duplicate-id",
         rpc: message.tag as string,
         detail: `request id ${String(id)} is used again while its call is in flight`
       })
     }
-    this.ids.add(id)
+    if (message.discard !== true) this.ids.add(id)
+    else {
+      this.discarded.add(id)
+      if (this.discarded.size > InFlight.maxDiscarded) this.discarded.delete(this.discarded.values().next().value!)
+    }
     return undefined
   }
-  /** Lets go of the id of a call whose answer is `message`, when it is an `Exit`. */
+  /** Lets go of the id of a call whose answer is `message`, when it is an `Exit` (not a discarded call's). */
   answered(message: unknown): void {
     const m = message as { readonly _tag?: unknown; readonly requestId?: unknown } | null
     if (m?._tag === "Exit") this.ids.delete(m.requestId as string | number)

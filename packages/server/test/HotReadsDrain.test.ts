@@ -84,6 +84,10 @@ layer(Layer.merge(bench, bulky.pipe(Layer.provide(bench))), { excludeTestService
       socket.resume()
       yield* until(`report ${reports} read while the task runs`, () => text.includes(`report ${reports} `))
       assert.isFalse(text.includes("id: end\n"), "the stream ended")
+      // The latest wins: reports made while the buffer was full and replaced by a later one never went out.
+      const read = [...text.matchAll(/report (\d+) /g)].map((match) => Number(match[1]))
+      assert.isBelow(read.length, reports, `reports read: ${read.join(", ")}`)
+      assert.strictEqual(read.at(-1), reports)
       yield* Deferred.succeed(after, undefined)
       yield* until("the stream's end", () => text.includes("id: end\n"))
     }).pipe(Effect.scoped), 60_000)

@@ -11,7 +11,6 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Metric } from "effect"
 import { StreamSlots } from "@chainjobs/tasks"
 import { TooManyStreams } from "../src/TaskRpcError.ts"
-import * as TaskRpcServer from "../src/TaskRpcServer.ts"
 import { serve } from "./localServer.ts"
 
 /** A raw WebSocket of `token`'s principal on `/ws`: what it sent and received, line by line. */
@@ -151,27 +150,6 @@ describe("open streams at the door", () => {
       alice.vanish()
       other.vanish()
     })), 30_000)
-
-  it.live("with no maxStreamsPerConnection given, a connection holds the default's worth (1,000) of streaming calls: the next fails alone", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const limit = TaskRpcServer.defaults.maxStreamsPerConnection
-      const port = yield* serve({})
-      const alice = yield* open(port, "alice-token")
-      const task = yield* submitHolder(alice, "s")
-      for (let i = 0; i < limit; i++) alice.call(`w${i}`, "Watch", { id: task })
-      // Each open: its first chunk (the task's record) came. Looked at every 10 ms, at most 2,000 times (20 s and more).
-      const opened = () => alice.answers.filter((line) => line._tag === "Chunk").length
-      for (let look = 0; look < 2_000 && opened() < limit; look++) yield* Effect.sleep("10 millis")
-      assert.strictEqual(opened(), limit, "streams open")
-      assert.isUndefined(alice.answers.find((line) => line._tag === "Exit" && line.requestId.startsWith("w")), "none refused")
-      alice.call("past", "Watch", { id: task })
-      assert.deepStrictEqual(errorOf(yield* Effect.promise(() => alice.answer(exitOf("past")))), {
-        _tag: "TooManyStreams",
-        limit,
-        open: limit
-      })
-      alice.vanish()
-    })), 60_000)
 
   it.live("a principal holds at most maxEventStreams all-tasks streams over all its connections: the next is refused with TooManyEventStreams; other principals are untouched; a vanished client's slots come back", () =>
     Effect.scoped(Effect.gen(function*() {

@@ -210,11 +210,15 @@ export const guardHttp = <Rpcs extends Rpc.Any>(
   })
 
 /**
- * The socket, its incoming messages checked line by line: the first line that
- * is not a well-formed request of the group closes the socket with a code
- * (1007 not a message, 1008 refused — a request under the id of a call still
- * in flight too, `Frames.InFlight` —, 1009 too large) and a reason; the lines
- * before it are served. Its answers are sent a turn's worth per message (see
+ * The socket, its incoming messages checked line by line. A refused request
+ * that names one call of the group (a valid id not in flight, an RPC of the
+ * group: its payload, a number out of range, its envelope's other fields)
+ * fails alone: its `Exit` carries the typed refusal and the other calls go on
+ * (`Frames.RefusedCall`). Any other refused line closes the socket with a
+ * code (1007 not a message, 1008 refused — an unknown RPC, or a request under
+ * the id of a call still in flight, `Frames.InFlight`, whose answer the client
+ * could not tell from the first call's —, 1009 too large) and a reason; the
+ * lines before it are served. Its answers are sent a turn's worth per message (see
  * `coalescedWriter`), and a client that stops reading is closed once
  * `unsent()` (the bytes waiting in its Node socket, when served by Node) is
  * over `maxUnsentBytes` (see `internal/unsentLimit`).
@@ -257,6 +261,8 @@ const guardSocket = (
         if (refused !== undefined) return close(refused)
         return Effect.flatMap(Effect.tap(reader.pull, () => Effect.yieldNow), (messages) => {
           const passed: Array<unknown> = []
+          // The answers of refused calls that fail alone (`Frames.RefusedCall`), sent before the lines that passed go on.
+          let answers = ""
           for (const message of messages) {
             const split = lines.push(message)
             if (split === "too-long") {
@@ -265,15 +271,21 @@ const guardSocket = (
             }
             for (const line of split) {
               if (line.trim() === "") continue
-              refused = door.check(line, undefined, passed, inFlight)
+              const verdict = door.checkSocket(line, passed, inFlight)
+              if (verdict instanceof Frames.RefusedCall) answers += verdict.answer
+              else refused = verdict
               if (refused !== undefined) break
             }
             if (refused !== undefined) break
           }
           // The socket's reader carries text or bytes; the server's serialization takes this too: `guardWebsocket`, the
           // only one to make a guarded socket, made the server with `Frames.serialization`.
-          if (passed.length > 0) return Effect.succeed([new Frames.Checked(passed, inFlight) as unknown as string] as const)
-          return refused !== undefined ? close(refused) : pull
+          const next = passed.length > 0
+            ? Effect.succeed([new Frames.Checked(passed, inFlight) as unknown as string] as const)
+            : refused !== undefined
+            ? close(refused)
+            : pull
+          return answers === "" ? next : Effect.andThen(Effect.ignore(output.write(answers)), next)
         })
       })
       return { ...reader, pull }

@@ -6,7 +6,9 @@
  * span messages, and a line past `maxBodyBytes` (in bytes, not characters)
  * closes the socket with 1009 before its end arrives; a request under the id
  * of a call still in flight closes it with 1008 and a typed reason (an id
- * answered may be used again); a refused line, even
+ * answered may be used again); a refused request that names one call (a valid
+ * id not in flight, an RPC of the group) fails alone, typed, and the socket
+ * serves on; a refused line, even
  * one that parses, is never handed on with the lines passed before it. A
  * request line with no payload at all is a typed `MalformedRequest`, as a
  * bad payload is.
@@ -180,10 +182,41 @@ describe("the door over WebSocket", () => {
       assert.deepStrictEqual(unknown.answers, [pong])
       assert.strictEqual(unknown.code, 1008)
       assert.strictEqual(unknown.reason, `MalformedRequest: invalid Nope request: no RPC is named "Nope"`)
-      // Handed on, a request whose headers are not pairs would fail the protocol's own decoding: the socket ends with 1011.
-      const headers = JSON.stringify({ _tag: "Request", id: "8", tag: "Get", payload: { id: "x" }, headers: 5 })
-      const malformed = yield* overWebsocket(port, [`${ping}${headers}\n`])
+      // Handed on, a line that is no message would fail the protocol's own decoding: the socket ends with 1011.
+      const malformed = yield* overWebsocket(port, [`${ping}${JSON.stringify({ _tag: "Request", tag: "Get", payload: { id: "x" }, headers: [] })}\n`])
       assert.deepStrictEqual(malformed.answers, [pong])
       assert.strictEqual(malformed.code, 1007)
+    }).pipe(Effect.scoped))
+
+  it.live("a refused request that names one call fails alone, typed: the calls in flight beside it are answered and the socket serves on", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      // A submission in flight, then three calls refused at the door in the same message (headers not pairs, a
+      // number out of range, a payload its RPC cannot take), then a call that passes.
+      const headers = JSON.stringify({ _tag: "Request", id: "h", tag: "Get", payload: { id: "x" }, headers: 5 })
+      const outOfRange = requestLine("Submit", { kind: "add", payload: { a: 1, b: 2, c: 0 } }, "r").replace("\"c\":0", "\"c\":1e400")
+      const noPayload = requestLine("Stats", { x: 1 }, "p")
+      const outcome = yield* overWebsocket(port, [
+        `${requestLine("Submit", { kind: "add", payload: { a: 1, b: 2 } }, "s")}${headers}\n${outOfRange}${noPayload}${requestLine("Get", { id: "t" }, "g")}`
+      ], 5)
+      assert.isUndefined(outcome.code, "the socket stays open")
+      const exitOf = (id: string) => outcome.answers.find((answer) => answer._tag === "Exit" && answer.requestId === id)
+      assert.strictEqual(exitOf("s")?.exit._tag, "Success", JSON.stringify(outcome.answers))
+      for (const [id, problem] of [["h", "frame"], ["r", "frame"], ["p", "payload"]] as const) {
+        assert.strictEqual(exitOf(id)?.exit._tag, "Failure", JSON.stringify(outcome.answers))
+        assert.deepInclude(exitOf(id).exit.cause[0].error, { _tag: "MalformedRequest", problem })
+      }
+      assert.strictEqual(exitOf("g")?.exit.cause[0].error._tag, "TaskNotFound")
+      // Only the submission that passed is stored (the out-of-range one is not stored as null).
+      assert.strictEqual(yield* listed(port), 1)
+    }).pipe(Effect.scoped))
+
+  it.live("a refused request under the id of a call in flight still closes the socket: its answer would read as that call's", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      const badPayload = requestLine("Stats", { x: 1 }, "w")
+      const outcome = yield* overWebsocket(port, [`${requestLine("WatchChanges", {}, "w")}${badPayload}`])
+      assert.strictEqual(outcome.code, 1008)
+      assert.isUndefined(outcome.answers.find((answer) => answer._tag === "Exit" && answer.requestId === "w"))
     }).pipe(Effect.scoped))
 })

@@ -24,9 +24,10 @@ describe("a WebSocket message on the guarded server", () => {
       const door = Frames.make(TaskRpcs.TaskRpcs.requests as ReadonlyMap<string, any>, 16)
       const noting: Frames.Door = {
         maxDepth: door.maxDepth,
-        check: (line, ids, passed) => {
+        check: door.check,
+        checkSocket: (line, passed, inFlight) => {
           seen.push(scheduler.inTask)
-          return door.check(line, ids, passed)
+          return door.checkSocket(line, passed, inFlight)
         }
       }
       const routes = Layer.effectDiscard(Effect.gen(function*() {

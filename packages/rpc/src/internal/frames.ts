@@ -15,8 +15,8 @@
  * parsed (`Checked`, read by `serialization`), so a line is parsed once, not
  * once at the door and again by the protocol.
  */
-import { Schema } from "effect"
-import { type Rpc, RpcSerialization } from "effect/rpc"
+import { Exit, Schema } from "effect"
+import { Rpc, RpcSerialization } from "effect/rpc"
 import { PayloadLimit, type TaskAccessError } from "@chainjobs/tasks"
 import { MalformedRequest } from "../TaskRpcError.ts"
 import { isLenient } from "./lenient.ts"
@@ -45,6 +45,28 @@ export interface Door {
    * that passes until its answer is sent.
    */
   check(line: string, seen: Set<string | number> | undefined, passed?: Array<unknown>, inFlight?: InFlight): Refusal | undefined
+  /**
+   * `check` for a WebSocket line, with the connection's calls in flight: a refused request that names one call of
+   * the group (a valid id not in flight, an RPC of the group, an answer awaited) is a `RefusedCall`, to fail alone;
+   * any other refusal closes the socket.
+   */
+  checkSocket(line: string, passed: Array<unknown>, inFlight: InFlight): Refusal | RefusedCall | undefined
+}
+
+/**
+ * A refused request that names one call of the group: its `Exit`, failed with the refusal and encoded with the
+ * call's own exit schema (ndjson), answers it alone, and the connection goes on. A request under an id still in
+ * flight is never one: the client would read its answer as the first call's (an id is the only correlation).
+ */
+export class RefusedCall {
+  /** The refusal, as the call's typed failure. */
+  readonly refusal: Refusal
+  /** The call's `Exit` line, newline included. */
+  readonly answer: string
+  constructor(refusal: Refusal, answer: string) {
+    this.refusal = refusal
+    this.answer = answer
+  }
 }
 
 /**
@@ -82,6 +104,10 @@ export class InFlight {
       if (this.discarded.size > InFlight.maxDiscarded) this.discarded.delete(this.discarded.values().next().value!)
     }
     return undefined
+  }
+  /** Whether a call under `id` is in flight (a discarded one included: it may still run). */
+  has(id: string | number): boolean {
+    return this.ids.has(id) || this.discarded.has(id)
   }
   /** Lets go of the id of a call whose answer is `message`, when it is an `Exit` (not a discarded call's). */
   answered(message: unknown): void {
@@ -182,22 +208,65 @@ export const make = (
         return frame(`unknown message type ${JSON.stringify(typeof m._tag === "string" ? m._tag : describe(m._tag))}`)
     }
   }
+  /** The message the last line checked parsed to (undefined if it did not parse): read by `checkSocket` at once. */
+  let parsed: unknown
+  /** Why `line` is refused, if it is (see `Door.check`); its message, if it parsed, is left in `parsed`. */
+  const checkLine = (
+    line: string,
+    seen: Set<string | number> | undefined,
+    passed: Array<unknown> | undefined,
+    inFlight: InFlight | undefined
+  ): Refusal | undefined => {
+    parsed = undefined
+    const tooDeep = PayloadLimit.scanText(maxDepth, line, lineEnvelope)
+    if (tooDeep !== undefined) return tooDeep
+    let message: unknown
+    try {
+      message = JSON.parse(line)
+    } catch (cause) {
+      return frame(`not JSON: ${(cause as Error).message}`)
+    }
+    parsed = message
+    // After the message's own checks, which name an infinite id more precisely.
+    const refusal = checkMessage(message, seen) ?? (mayOverflow.test(line) && !isJson(message) ? outOfRange() : undefined) ??
+      inFlight?.admit(message as Record<string, unknown>)
+    if (refusal === undefined) passed?.push(message)
+    return refusal
+  }
+  const exitEncoders = new Map<string, (exit: Exit.Exit<unknown, unknown>) => unknown>()
+  /** The encoder of `tag`'s exits (ndjson: JSON), made once per RPC. */
+  const encoderOf = (tag: string, rpc: Rpc.AnyWithProps) => {
+    let encode = exitEncoders.get(tag)
+    if (encode === undefined) {
+      encode = Schema.encodeUnknownSync(Schema.toCodecJson(Rpc.exitSchema(rpc) as unknown as Schema.Codec<unknown, unknown>))
+      exitEncoders.set(tag, encode)
+    }
+    return encode
+  }
+  /**
+   * `refusal` of `message` as one call's failure, if it names one call of the group whose answer is awaited and no
+   * call in flight has its id (the client would read the answer as that call's).
+   */
+  const refusedCall = (message: unknown, refusal: Refusal, inFlight: InFlight): RefusedCall | undefined => {
+    const m = message as Record<string, unknown> | null | undefined
+    if (m?._tag !== "Request" || !isId(m.id) || typeof m.tag !== "string" || inFlight.has(m.id)) return undefined
+    if (m.isNotification === true || m.discard === true) return undefined
+    const rpc = requests.get(m.tag)
+    if (rpc === undefined) return undefined
+    try {
+      const exit = encoderOf(m.tag, rpc)(Exit.fail(refusal))
+      return new RefusedCall(refusal, `${JSON.stringify({ _tag: "Exit", requestId: m.id, exit })}\n`)
+    } catch {
+      // A refusal the call's exit schema cannot carry: the socket closes with it, as for any other.
+      return undefined
+    }
+  }
   return {
     maxDepth,
-    check: (line, seen, passed, inFlight) => {
-      const tooDeep = PayloadLimit.scanText(maxDepth, line, lineEnvelope)
-      if (tooDeep !== undefined) return tooDeep
-      let message: unknown
-      try {
-        message = JSON.parse(line)
-      } catch (cause) {
-        return frame(`not JSON: ${(cause as Error).message}`)
-      }
-      // After the message's own checks, which name an infinite id more precisely.
-      const refusal = checkMessage(message, seen) ?? (mayOverflow.test(line) && !isJson(message) ? outOfRange() : undefined) ??
-        inFlight?.admit(message as Record<string, unknown>)
-      if (refusal === undefined) passed?.push(message)
-      return refusal
+    check: checkLine,
+    checkSocket: (line, passed, inFlight) => {
+      const refusal = checkLine(line, undefined, passed, inFlight)
+      return refusal === undefined ? undefined : refusedCall(parsed, refusal, inFlight) ?? refusal
     }
   }
 }

@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Cause, Console, Effect, Exit, Runtime } from "effect"
+import { CliError } from "effect/cli"
 import * as Cli from "./Cli.ts"
 
 /**
@@ -21,10 +22,15 @@ export const teardown: Runtime.Teardown = (exit, onExit) =>
     ? onExit(Cli.interruptExitCode())
     : Runtime.defaultTeardown(exit, onExit)
 
-/** Prints a failure for a person: the error's message (or its cause's), or the whole cause of a defect; nothing for an interruption alone. */
+/**
+ * Prints a failure for a person: the error's message (or its cause's), or the whole cause of a defect; nothing for
+ * an interruption alone, nor for the command line's `ShowHelp` — its errors (an unknown flag, a bad value) and the
+ * help are printed already, and its own message, "Help requested", asked for nothing the user did.
+ */
 export const report = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   if (Cause.hasInterruptsOnly(cause)) return Effect.void
   const error = Cause.squash(cause)
+  if (CliError.isCliError(error) && error._tag === "ShowHelp") return Effect.void
   if (!Cause.hasFails(cause) || !(error instanceof Error)) return Console.error(`chainjobs: ${Cause.pretty(cause)}`)
   const inner = error.cause instanceof Error ? error.cause.message : ""
   return Console.error(`chainjobs: ${error.message || `${error.name}: ${inner}`}`)

@@ -4,6 +4,7 @@
  * the whole cause of a defect or of a failure that is no `Error`; nothing for an interruption alone.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit } from "effect"
 import * as Cli from "../src/Cli.ts"
 import * as MainExit from "../src/MainExit.ts"
@@ -49,6 +50,24 @@ describe("how the executable ends", () => {
       assert.deepStrictEqual(yield* reported(Cause.fail(new Quiet(new Error("connect ECONNREFUSED")))), ["chainjobs: Quiet: connect ECONNREFUSED"])
       assert.deepStrictEqual(yield* reported(Cause.fail(new Quiet("not an Error"))), ["chainjobs: Quiet: "])
       assert.deepStrictEqual(yield* reported(Cause.interrupt()), [])
+    }))
+
+  it.effect("an unknown flag or a bad value exits 1 with the command line's own lines, and no 'Help requested' after them", () =>
+    Effect.gen(function*() {
+      for (const args of [["status", "--bogus", "x"], ["list", "--limit", "1e400"]]) {
+        const printed: Array<string> = []
+        const capture = (...parts: Array<unknown>) => printed.push(parts.join(" "))
+        const exit = yield* Cli.run(args).pipe(
+          Effect.provideService(Console.Console, { ...globalThis.console, log: capture, error: capture }),
+          Effect.provide(NodeServices.layer),
+          Effect.exit
+        )
+        assert.isTrue(Exit.isFailure(exit), args.join(" "))
+        if (Exit.isSuccess(exit)) return
+        assert.strictEqual(codeOf(exit), 1, args.join(" "))
+        assert.isAbove(printed.length, 0, args.join(" "))
+        assert.deepStrictEqual(yield* reported(exit.cause), [], args.join(" "))
+      }
     }))
 
   it.effect("a defect, or a failure that is no Error, prints the whole cause", () =>

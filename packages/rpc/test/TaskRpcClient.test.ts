@@ -58,9 +58,14 @@ describe("TaskRpcClient across processes", () => {
     it.effect("watches progress over WebSocket until the task completes", () =>
       Effect.gen(function*() {
         const alice = yield* overWebsocket("alice-token")
-        const handle = yield* alice.submit(Steps, { steps: 3, delayMs: 250 })
+        // The watch begins with the task's record as it stands when the watch opens: on a loaded machine the submit's
+        // answer and the watch's opening can take longer than a step, so the steps seen are the last ones, in order,
+        // each once, down to the last (a step lasts a second: the last one is seen unless opening took three).
+        const handle = yield* alice.submit(Steps, { steps: 3, delayMs: 1000 })
         const events = yield* Stream.runCollect(handle.events)
-        assert.deepStrictEqual(events.filter(runningStep).map((e) => e.message), ["step 1", "step 2", "step 3"])
+        const seen = events.filter(runningStep).map((e) => e.message)
+        assert.deepStrictEqual(seen, ["step 1", "step 2", "step 3"].slice(3 - seen.length))
+        assert.isAbove(seen.length, 0)
         assert.strictEqual(events[events.length - 1].status, "completed")
         assert.isTrue(Exit.isSuccess(yield* handle.await))
       }))

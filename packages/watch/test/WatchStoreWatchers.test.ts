@@ -3,7 +3,9 @@
  * recorded once, listed by name, paused and resumed, deleted once; account
  * sets are kept oldest first, a set is refused (nothing written) from a block
  * already recorded or for a watcher that does not exist, and a set replaces
- * the ones that would start later. `WatchStoreItems.test.ts` covers items.
+ * the ones that would start later; a name holding U+0000 is one not stored
+ * on both (PostgreSQL's text cannot hold it). `WatchStoreItems.test.ts`
+ * covers items.
  */
 import { assert } from "@effect/vitest"
 import { Effect, Option } from "effect"
@@ -40,6 +42,15 @@ onEachEngine(
     ])
     assert.isTrue(yield* WatchStore.putAccountSet("beta", 10, ["0x04"]))
     assert.deepStrictEqual(yield* WatchStore.accountSets("beta"), [{ fromBlock: 10, accounts: ["0x04"] }])
+
+    // a name holding U+0000 (PostgreSQL's text cannot hold it) is a name not stored, on either engine; nothing changes
+    for (const name of ["\u0000", "beta\u0000", "be\u0000ta"]) {
+      assert.deepStrictEqual(yield* WatchStore.getWatcher(name), Option.none())
+      assert.isFalse(yield* WatchStore.setStatus(name, "active"))
+      assert.isFalse(yield* WatchStore.deleteWatcher(name))
+    }
+    assert.strictEqual(Option.getOrThrow(yield* WatchStore.getWatcher("beta")).status, "paused")
+    assert.deepStrictEqual((yield* WatchStore.listWatchers).map((watcher) => watcher.name), ["alpha", "beta"])
 
     assert.isTrue(yield* WatchStore.deleteWatcher("beta"))
     assert.isFalse(yield* WatchStore.deleteWatcher("beta"))

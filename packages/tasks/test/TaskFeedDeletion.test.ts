@@ -9,7 +9,7 @@
  * queue the test fills (one batch per offer), over a real supervisor.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Queue, Stream } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Queue, Stream } from "effect"
 import type * as TaskEvent from "../src/TaskEvent.ts"
 import * as TaskFeed from "../src/TaskFeed.ts"
 import type * as TaskInfo from "../src/TaskInfo.ts"
@@ -18,13 +18,16 @@ import { settle, supervisor } from "./fixtures.ts"
 import { record } from "./TaskStoreConformance.ts"
 
 /** A feed over a supervisor whose changes are what the test offers to the queue returned, each offer one batch. */
-const queuedFeed = Effect.gen(function*() {
-  const context = yield* Layer.build(supervisor(Layer.empty))
-  const queue = yield* Queue.unbounded<TaskInfo.TaskInfo | TaskEvent.Deleted>()
-  const tasks = Tasks.Tasks.of({ ...Context.get(context, Tasks.Tasks), changesAndDeletions: Stream.fromQueue(queue) })
-  const feed = yield* TaskFeed.make().pipe(Effect.provideService(Tasks.Tasks, tasks))
-  return { feed, queue }
-})
+const queuedFeedWith = (options: Partial<TaskFeed.TaskFeedConfig>, get?: Tasks.Tasks["Service"]["get"]) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(supervisor(Layer.empty))
+    const queue = yield* Queue.unbounded<TaskInfo.TaskInfo | TaskEvent.Deleted>()
+    const supervised = Context.get(context, Tasks.Tasks)
+    const tasks = Tasks.Tasks.of({ ...supervised, get: get ?? supervised.get, changesAndDeletions: Stream.fromQueue(queue) })
+    const feed = yield* TaskFeed.make(options).pipe(Effect.provideService(Tasks.Tasks, tasks))
+    return { feed, queue }
+  })
+const queuedFeed = queuedFeedWith({})
 
 /** A listener's records (status and progress) and whether it ended. */
 const listener = () => {
@@ -135,6 +138,39 @@ describe("TaskFeed, a task stream opened after the deletion, from a record read 
       yield* settle
       assert.deepStrictEqual(one.heard, ["running 10 alice"])
       assert.isTrue(one.state.ended)
+    }).pipe(Effect.scoped))
+
+  it.effect("its deletion gone from the ring: a record of a later task under the id ends the stream, unheard", () =>
+    Effect.gen(function*() {
+      const { feed, queue } = yield* queuedFeedWith({ replay: 4 })
+      const running = record({ status: "running", progress: 10, owner: "alice", createdAt: 1_000 })
+      yield* Queue.offerAll(queue, [running, { _tag: "Deleted", info: running }])
+      yield* settle
+      yield* Queue.offerAll(queue, Array.from({ length: 4 }, () => record({ status: "pending" })))
+      yield* settle
+      const one = listener()
+      yield* feed.listen(running.id, one.listen, running)
+      assert.isFalse(one.state.ended, "nothing tells this feed of the deletion any more")
+      yield* Queue.offerAll(queue, [record({ id: running.id, status: "running", progress: 5, owner: "bob", createdAt: 2_000 })])
+      yield* settle
+      assert.deepStrictEqual(one.heard, ["running 10 alice"])
+      assert.isTrue(one.state.ended, "a stream of a deleted task followed on past a later task's record")
+    }).pipe(Effect.scoped))
+
+  it.effect("a deletion heard while a stream begun with no record reads the task ends it", () =>
+    Effect.gen(function*() {
+      const read = yield* Deferred.make<TaskInfo.TaskInfo>()
+      const { feed, queue } = yield* queuedFeedWith({}, () => Deferred.await(read))
+      const running = record({ status: "running", progress: 10, owner: "alice", createdAt: 1_000 })
+      const one = listener()
+      const listening = yield* Effect.forkChild(feed.listen(running.id, one.listen))
+      yield* settle
+      yield* Queue.offerAll(queue, [{ _tag: "Deleted", info: running }])
+      yield* settle
+      yield* Deferred.succeed(read, running)
+      yield* Fiber.join(listening)
+      assert.deepStrictEqual(one.heard, [])
+      assert.isTrue(one.state.ended, "a stream reading its task when the task was deleted waits")
     }).pipe(Effect.scoped))
 
   it.effect("a stream of the new task, opened while the feed still holds the deleted one: only the new task's records", () =>

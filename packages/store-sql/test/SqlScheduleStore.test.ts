@@ -2,7 +2,7 @@
  * The schedule store on SQLite (a file, opened again as by a restarted
  * process) and on PostgreSQL (a fresh schema): declarations read back as
  * stored, a name declared again replaces its declaration, removal answers
- * whether there was one.
+ * whether there was one (a name holding U+0000 never was).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -26,6 +26,8 @@ const roundTrip = <E>(open: Layer.Layer<ScheduleStore.ScheduleStore, E>) =>
       const store = yield* ScheduleStore.ScheduleStore
       for (const declaration of declarations) yield* store.put(declaration)
       yield* store.put({ ...declarations[1], trigger: { _tag: "Interval", millis: 5_000 }, createdAt: 4 })
+      // A name holding U+0000 is no stored name: not removed, on PostgreSQL without the query it would refuse.
+      assert.isFalse(yield* store.remove("c-keeper\u0000"))
       assert.isTrue(yield* store.remove("c-keeper"))
       assert.isFalse(yield* store.remove("c-keeper"))
     }).pipe(Effect.provide(open, { local: true }))

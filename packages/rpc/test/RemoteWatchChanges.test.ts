@@ -1,7 +1,9 @@
 /**
  * A remote watch delivers every record that differs from the last one it
  * delivered in a field a watcher sees (status, progress, message, detail,
- * heartbeat, finish), and no record equal to the last one in all of them.
+ * heartbeat, finish), and no record equal to the last one in all of them. A
+ * watch of every change that the server refuses (its connection's stream
+ * limit) fails at once: only a dropped subscription or the transport is retried.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Schema, Stream } from "effect"
@@ -98,5 +100,28 @@ describe("remote watch", () => {
         [10, "scanning", null],
         [10, "scanning", { block: 1 }]
       ])
+    }))
+
+  it.live("a watch of every change refused by the connection's stream limit fails at once with TooManyStreams: not retried", () =>
+    Effect.gen(function*() {
+      const go = yield* Deferred.make<void>()
+      const kinds = Task.implement(Scripted, () => Deferred.await(go))
+      const server = TaskRpcServer.layerHandlersWith(1).pipe(Layer.provideMerge(serverDependencies(kinds)))
+      const refusal = yield* Effect.gen(function*() {
+        const client = TaskRpcClient.make(yield* RpcTest.makeClient(TaskRpcs.TaskRpcs))
+        // The connection's one slot: a task's watch, open once its first record came.
+        const handle = yield* client.submit(Scripted, {})
+        const opened = yield* Deferred.make<void>()
+        yield* handle.events.pipe(Stream.tap(() => Deferred.succeed(opened, undefined)), Stream.runDrain, Effect.forkScoped)
+        yield* Deferred.await(opened)
+        // Retried, the refusal would come only after the client's retryFor (30 s): bounded well below it.
+        return yield* client.watchChanges().pipe(
+          Stream.runDrain,
+          Effect.flip,
+          Effect.timeoutOrElse({ duration: "10 seconds", orElse: () => Effect.die(new Error("the refused watch was retried")) })
+        )
+      }).pipe(Effect.scoped, Effect.provide(server), Effect.provide(Auth.layerClient("alice-token")))
+      yield* Deferred.succeed(go, undefined)
+      assert.strictEqual(refusal._tag, "TooManyStreams")
     }))
 })

@@ -83,4 +83,14 @@ describe("TaskFeed.listenNow", () => {
         stop!()
       }).pipe(Effect.provide(TaskFeed.layer().pipe(Layer.provideMerge(supervisor(gates.layer)))))
     }))
+
+  it.effect("with no record given and none heard, declines (the caller reads the task) and registers nothing", () =>
+    Effect.gen(function*() {
+      const feed = yield* TaskFeed.TaskFeed
+      let heard = 0
+      const stop = feed.listenNow("never-submitted", { change: () => void heard++, end: () => void heard++ })
+      assert.isUndefined(stop)
+      assert.strictEqual(heard, 0)
+      assert.strictEqual((yield* feed.stats).task, 0)
+    }).pipe(Effect.provide(TaskFeed.layer().pipe(Layer.provideMerge(supervisor(Layer.empty))))))
 })

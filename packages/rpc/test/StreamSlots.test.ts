@@ -2,11 +2,13 @@
  * `streamSlots`, the per-connection counter behind `maxStreamsPerConnection`,
  * on its own: a slot is held while its stream runs and given back as it ends,
  * the count of a connection with streams still open stays exact when one of
- * them ends, and a connection whose streams have all ended is forgotten.
+ * them ends, and a connection whose streams have all ended is forgotten; a
+ * limit that is not a whole number of at least 1 is refused, naming the setting.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import { Rpc } from "effect/rpc"
+import { StreamSlots } from "@chainjobs/tasks"
 import { TooManyStreams } from "../src/TaskRpcError.ts"
 import { streamSlots } from "../src/TaskRpcServer.ts"
 
@@ -63,6 +65,14 @@ describe("streamSlots", () => {
       for (let round = 0; round < 3; round++) {
         assert.isUndefined(yield* refusal(slots, client))
         assert.strictEqual(slots.connections(), 0)
+      }
+    }))
+
+  it.effect("refuses a limit that is not a whole number of at least 1 with InvalidSlotLimit naming maxStreamsPerConnection", () =>
+    Effect.gen(function*() {
+      for (const limit of [0, -1, 1.5, Number.NaN]) {
+        const made = yield* Effect.exit(streamSlots(limit))
+        assert.deepStrictEqual(made, Exit.fail(new StreamSlots.InvalidSlotLimit({ setting: "maxStreamsPerConnection", limit })))
       }
     }))
 })

@@ -74,11 +74,14 @@ describe("the task command line's failures", () => {
     assert.strictEqual(Cli.rootCause(chain(3)), "link 2")
   })
 
-  it("rootCause stops at a null cause or reason, takes an object reason but not a string one, and names what has no message", () => {
+  it("rootCause stops at a null cause or reason, takes an object reason but not a string one, follows a cause that is no object, and names what has no message", () => {
     assert.strictEqual(Cli.rootCause({ message: "outer", cause: null }), "outer")
     // a null reason is an object to `typeof`: the walk stops there rather than printing "null"
     assert.strictEqual(Cli.rootCause({ message: "outer", reason: null }), "outer")
     assert.strictEqual(Cli.rootCause({ message: "outer", reason: "a string" }), "outer")
+    // a cause that is not an object (a string, a number) is no data to stop at: it is the innermost cause, told as text
+    assert.strictEqual(Cli.rootCause({ message: "outer", cause: "connect refused" }), "connect refused")
+    assert.strictEqual(Cli.rootCause({ message: "outer", cause: 7 }), "7")
     assert.strictEqual(Cli.rootCause({ message: "outer", reason: { message: "inner" } }), "inner")
     assert.strictEqual(Cli.rootCause({ _tag: "Timeout" }), "Timeout")
     assert.strictEqual(Cli.rootCause(null), "null")

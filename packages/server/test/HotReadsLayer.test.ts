@@ -9,32 +9,9 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Scope } from "effect"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { Tasks, TaskStore } from "@chainjobs/tasks"
 import * as HotReads from "../src/HotReads.ts"
-import { get, services, submit, tokens } from "./hotFront.ts"
-
-/** A server whose stack answers `418 stack`, with `front` installed in front of it, closed with the scope; its base URL. */
-const stackServer = (front: HotReads.Front["Service"]) =>
-  Effect.gen(function*() {
-    const server = createServer((_request, response) => {
-      response.writeHead(418, { "content-type": "text/plain" })
-      response.end("stack")
-    })
-    HotReads.install(server, front)
-    yield* Effect.acquireRelease(
-      Effect.callback<void>((resume) => {
-        server.listen(0, "127.0.0.1", () => resume(Effect.void))
-      }),
-      () =>
-        Effect.callback<void>((resume) => {
-          server.closeAllConnections()
-          server.close(() => resume(Effect.void))
-        })
-    )
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  })
+import { get, services, stackServer, submit, tokens } from "./hotFront.ts"
 
 /** `HotReads.layer` built into a scope of its own, given `front` as the service's `Front`; the scope, to end it. */
 const filling = (front: HotReads.Front["Service"]) =>

@@ -30,19 +30,16 @@ export const services = (store: Layer.Layer<TaskStore.TaskStore>) =>
   )
 
 /**
- * The stack-and-front server (the hot reads in front, or the handler `lean` makes), closed with the scope; its base URL.
- * `watch` is handed the server before it listens (a test following its connections).
+ * A server whose stack answers `418 stack`, with `front` installed in front of it, closed with the scope; its base
+ * URL. `watch` is handed the server before it listens (a test following its connections).
  */
-export const frontServerWith = <R>(lean: Effect.Effect<HotReads.Handler, never, R>, watch?: (server: Server) => void) => Effect.gen(function*() {
-  const handler = yield* lean
+export const stackServer = (front: HotReads.Front["Service"], watch?: (server: Server) => void) => Effect.gen(function*() {
   const server: Server = createServer((_request: IncomingMessage, response: ServerResponse) => {
     response.writeHead(418, { "content-type": "text/plain" })
     response.end("stack")
   })
   watch?.(server)
-  const front = HotReads.front()
   HotReads.install(server, front)
-  front.handler = handler
   yield* Effect.acquireRelease(
     Effect.callback<void>((resume) => {
       server.listen(0, "127.0.0.1", () => resume(Effect.void))
@@ -54,6 +51,16 @@ export const frontServerWith = <R>(lean: Effect.Effect<HotReads.Handler, never, 
       })
   )
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+/**
+ * The stack-and-front server (the hot reads in front, or the handler `lean` makes), closed with the scope; its base URL.
+ * `watch` is handed the server before it listens (a test following its connections).
+ */
+export const frontServerWith = <R>(lean: Effect.Effect<HotReads.Handler, never, R>, watch?: (server: Server) => void) => Effect.gen(function*() {
+  const front = HotReads.front()
+  front.handler = yield* lean
+  return yield* stackServer(front, watch)
 })
 
 /** The stack-and-front server with the hot reads in front. */

@@ -491,14 +491,18 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     return subscriber
   }
 
+  /** What the feed has heard of task `id`, if anything it can start a listener with. */
+  const heardOf = (id: string): Change | undefined =>
+    // With interest declared, what was heard of an unfollowed task may be behind it: only its end is trusted.
+    (interest === undefined ? latest.get(id) : undefined) ?? finals.get(id)
+
   /**
    * Starts a new listener of task `id` with what the feed has heard of it, or `known` (a record its caller has just
    * read); false when it has neither, and the task must be read. `known` of a task the feed has heard deleted, or
    * under an id the feed holds a later task of, ends it at once: nothing more of that task comes.
    */
   const begin = (subscriber: TaskSubscriber, id: string, known: TaskInfo.TaskInfo | undefined): boolean => {
-    // With interest declared, what was heard of an unfollowed task may be behind it: only its end is trusted.
-    const heard = (interest === undefined ? latest.get(id) : undefined) ?? finals.get(id)
+    const heard = heardOf(id)
     if (known === undefined) {
       if (heard === undefined) return false
       deliverTask(subscriber, heard)
@@ -538,9 +542,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
     })
 
   const listenNow = (id: string, listener: TaskListener, known?: TaskInfo.TaskInfo): (() => void) | undefined => {
-    if (interest !== undefined || (known === undefined && latest.get(id) === undefined && finals.get(id) === undefined)) {
-      return undefined
-    }
+    if (interest !== undefined || (known === undefined && heardOf(id) === undefined)) return undefined
     const subscriber = subscribe(id, listener)
     begin(subscriber, id, known)
     if (closed) endTask(subscriber)

@@ -59,12 +59,9 @@ export interface Door {
  * flight is never one: the client would read its answer as the first call's (an id is the only correlation).
  */
 export class RefusedCall {
-  /** The refusal, as the call's typed failure. */
-  readonly refusal: Refusal
   /** The call's `Exit` line, newline included. */
   readonly answer: string
-  constructor(refusal: Refusal, answer: string) {
-    this.refusal = refusal
+  constructor(answer: string) {
     this.answer = answer
   }
 }
@@ -255,7 +252,7 @@ export const make = (
     if (rpc === undefined) return undefined
     try {
       const exit = encoderOf(m.tag, rpc)(Exit.fail(refusal))
-      return new RefusedCall(refusal, `${JSON.stringify({ _tag: "Exit", requestId: m.id, exit })}\n`)
+      return new RefusedCall(`${JSON.stringify({ _tag: "Exit", requestId: m.id, exit })}\n`)
     } catch {
       // A refusal the call's exit schema cannot carry: the socket closes with it, as for any other.
       return undefined

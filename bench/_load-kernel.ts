@@ -27,11 +27,16 @@
  * - `acceptQueue`: the listening sockets' accept queues (`ss`'s Recv-Q for
  *   a listener: connections the kernel completed and the service has not
  *   yet accepted; summed over the sockets sharing the port, `Acceptors`),
- *   sampled every `everyMillis` from a timer of this process: a queue that
+ *   sampled every `everyMillis` by one helper process: a queue that
  *   stays above 0 for long is a service not accepting.
  */
-import { execFile } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+
+const here = dirname(fileURLToPath(import.meta.url))
 
 /** The TcpExt counters `tcpCounters` reads, in the order they are shown. */
 export const counterNames = [
@@ -87,24 +92,40 @@ export interface AcceptQueue {
 
 /**
  * Samples the accept queues of the listeners on 127.0.0.1:`port` every
- * `everyMillis` (one `ss` at a time: a sample due while one runs is
- * skipped) until `stop`; `take` returns the samples since the last take.
+ * `everyMillis` until `stop`; `take` returns the samples since the last take.
+ * One process samples them all (`_load-acceptq.py`: one netlink socket kept
+ * open, the kernel's answer `ss` prints), not an `ss` per sample: that cost
+ * ~20 ms of CPU each (this process's fork and `ss`'s own start), a fifth of
+ * a core at ten a second, taken from the service being measured. Without
+ * `python3` it falls back to an `ss` per sample (one at a time: a sample due
+ * while one runs is skipped).
  */
 export const acceptQueue = (port: number, everyMillis: number) => {
   let queued: Array<number> = []
-  let busy = false
-  const timer = setInterval(() => {
-    if (busy) return
-    busy = true
-    // A listener's Recv-Q is its accept queue; `-H` drops the header, the filter keeps the service's listeners.
-    execFile("ss", ["-ltnH", `sport = :${port}`], (error, stdout) => {
-      busy = false
-      if (error !== null) return
-      const depth = stdout.split("\n").filter((line) => line.trim() !== "")
-        .reduce((sum, line) => sum + Number(line.trim().split(/\s+/)[1]), 0)
-      if (Number.isFinite(depth)) queued.push(depth)
-    })
-  }, everyMillis)
+  let timer: ReturnType<typeof setInterval> | undefined
+  const bySs = () => {
+    let busy = false
+    timer = setInterval(() => {
+      if (busy) return
+      busy = true
+      // A listener's Recv-Q is its accept queue; `-H` drops the header, the filter keeps the service's listeners.
+      execFile("ss", ["-ltnH", `sport = :${port}`], (error, stdout) => {
+        busy = false
+        if (error !== null) return
+        const depth = stdout.split("\n").filter((line) => line.trim() !== "")
+          .reduce((sum, line) => sum + Number(line.trim().split(/\s+/)[1]), 0)
+        if (Number.isFinite(depth)) queued.push(depth)
+      })
+    }, everyMillis)
+  }
+  const sampler = spawn("python3", [join(here, "_load-acceptq.py"), String(port), String(everyMillis)], {
+    stdio: ["ignore", "pipe", "ignore"]
+  })
+  sampler.once("error", bySs)
+  createInterface({ input: sampler.stdout }).on("line", (line) => {
+    const depth = Number(line)
+    if (Number.isFinite(depth)) queued.push(depth)
+  })
   return {
     take: (): AcceptQueue => {
       const taken = queued
@@ -116,7 +137,10 @@ export const acceptQueue = (port: number, everyMillis: number) => {
         nonEmpty: taken.length === 0 ? 0 : taken.filter((d) => d > 0).length / taken.length
       }
     },
-    stop: () => clearInterval(timer)
+    stop: () => {
+      if (timer !== undefined) clearInterval(timer)
+      sampler.kill()
+    }
   }
 }
 

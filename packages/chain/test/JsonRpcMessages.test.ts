@@ -86,6 +86,21 @@ describe("JSON-RPC messages", () => {
       assert.deepInclude(yield* reasonOf({ code: 1, message: "n", data: 12 }), { data: 12 })
     }))
 
+  it.effect("a cut never splits a character written as two (an emoji): it is kept whole or left out whole", () =>
+    Effect.gen(function*() {
+      const answer = (error: unknown) => JSON.stringify({ jsonrpc: "2.0", id: 1, error })
+      const reasonOf = (error: unknown) => Effect.map(Effect.flip(JsonRpc.decode(endpoint, answer(error), 1, 1)), (failure) => failure.reason)
+      const before = "m".repeat(JsonRpc.maxDetailChars - 1)
+      assert.deepInclude(yield* reasonOf({ code: -32000, message: `${before}😀tail`, data: `${"d".repeat(JsonRpc.maxDataChars - 1)}😀` }), {
+        detail: `${before}… (6 more characters)`,
+        data: `${"d".repeat(JsonRpc.maxDataChars - 1)}… (2 more characters)`
+      })
+      // ending just after the emoji, it is kept
+      assert.deepInclude(yield* reasonOf({ code: -32000, message: `${before.slice(1)}😀tail` }), { detail: `${before.slice(1)}😀… (4 more characters)` })
+      const notJson = yield* Effect.flip(JsonRpc.decode(endpoint, `${"x".repeat(79)}😀TAIL`, 1, 1))
+      assert.deepInclude(notJson.reason, { _tag: "InvalidResponse", detail: `not JSON: ${"x".repeat(79)}` })
+    }))
+
   it("only a node's JSON-RPC error is read as a spent budget or a missing block: a text that says so is not one", () => {
     for (const detail of ["not JSON: Too many requests", "not JSON: rate limit", "not JSON: header not found", "not JSON: block 5 not found"]) {
       const error = invalid(detail)

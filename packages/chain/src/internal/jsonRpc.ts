@@ -34,9 +34,21 @@ export const maxDetailChars = 2048
 /** The most characters of a node's error `data`, as JSON, kept as it is (revert data is far shorter). */
 export const maxDataChars = 16384
 
-/** `text` whole, or its first `max` characters and how many more there were. */
-const bounded = (text: string, max: number): string =>
-  text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`
+/**
+ * The first `max` characters of `text`, or one fewer where the `max`th is the first half of a character written as
+ * two (an emoji): the half alone is no text, and would be stored as U+FFFD.
+ */
+const head = (text: string, max: number): string => {
+  const code = text.charCodeAt(max - 1)
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max)
+}
+
+/** `text` whole, or its start (`head`) and how many more characters there were. */
+const bounded = (text: string, max: number): string => {
+  if (text.length <= max) return text
+  const kept = head(text, max)
+  return `${kept}… (${text.length - kept.length} more characters)`
+}
 
 /** `data` as it is (none included), or, past `maxDataChars` of JSON (a text's own length), the start of it and how much more there was. */
 const boundedData = (data: unknown): unknown => {
@@ -70,7 +82,7 @@ export const decode = (endpoint: string, body: string, count: number, firstId: n
     try {
       parsed = JSON.parse(body)
     } catch {
-      return Effect.fail(invalid(endpoint, `not JSON: ${body.slice(0, 80)}`))
+      return Effect.fail(invalid(endpoint, `not JSON: ${head(body, 80)}`))
     }
     const answers = Array.isArray(parsed) ? parsed : [parsed]
     const byId = new Map<unknown, Answer>()

@@ -26,7 +26,7 @@ import { DevChain } from "@chainjobs/devchain"
 import type { Runner } from "@chainjobs/cluster"
 import type { WatchError } from "@chainjobs/watch"
 import { TaskRpcServer } from "@chainjobs/rpc"
-import { NodeSqliteClient, SqlScheduleStore, SqlTaskStore } from "@chainjobs/store-sql"
+import { SqlTaskStore } from "@chainjobs/store-sql"
 import { PersistedSchedules, ScheduleStore, TaskError, TaskFeed, TaskStore, Tasks } from "@chainjobs/tasks"
 import { mkdirSync } from "node:fs"
 import { createServer } from "node:http"
@@ -82,10 +82,8 @@ export const layerStore = (
     try: () => {
       mkdirSync(dataDir, { recursive: true })
       // On a worker thread: a commit's disk flush (synchronous = FULL) does not block the event loop serving requests.
-      // The client is built here, not inside `SqlTaskStore.layerSqlite`, so that `/metrics` reads its thread's heap too.
-      return Layer.mergeAll(SqlTaskStore.layer(), SqlScheduleStore.layer, Metrics.layerSqliteWorkerHeap).pipe(
-        Layer.provide(NodeSqliteClient.layer({ filename: join(dataDir, "chainjobs.db"), worker: true, synchronous: "FULL" }))
-      )
+      // `/metrics` reads that thread's heap through the store's client.
+      return SqlTaskStore.layerSqliteWith({ filename: join(dataDir, "chainjobs.db"), worker: true }, Metrics.layerSqliteWorkerHeap)
     },
     catch: (cause) => new TaskError.TaskStoreError({ operation: "open", detail: `cannot create ${dataDir}: ${cause}`, cause })
   }))

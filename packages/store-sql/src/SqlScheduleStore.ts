@@ -12,6 +12,7 @@
 import { TaskError, ScheduleStore } from "@chainjobs/tasks"
 import { Effect, Layer, Schema } from "effect"
 import { Migrator, SqlClient } from "effect/sql"
+import { unstorableKey } from "./internal/pgText.ts"
 import { storeError } from "./internal/storeFailure.ts"
 
 /** The table of declarations. */
@@ -67,8 +68,6 @@ export const make = Effect.gen(function*() {
     Effect.retry({ times: 2 }),
     Effect.mapError(storeError("migrateSchedules"))
   )
-  /** True for a name holding U+0000 on PostgreSQL, whose text cannot hold it: no stored name matches, and PostgreSQL would refuse the query. */
-  const unmatched = (name: string) => sql.onDialectOrElse({ pg: () => name.includes("\u0000"), orElse: () => false })
   return ScheduleStore.ScheduleStore.of({
     list: sql<Row>`SELECT name, kind, payload, trigger_spec, created_at FROM ${sql(table)} ORDER BY name`.pipe(
       Effect.map((rows) => rows.map(fromRow)),
@@ -83,7 +82,7 @@ export const make = Effect.gen(function*() {
         Effect.mapError(storeError("putSchedule"))
       ),
     remove: (name) =>
-      unmatched(name) ? Effect.succeed(false) : sql`DELETE FROM ${sql(table)} WHERE name = ${name} RETURNING name`.pipe(
+      unstorableKey(sql, name) ? Effect.succeed(false) : sql`DELETE FROM ${sql(table)} WHERE name = ${name} RETURNING name`.pipe(
         Effect.map((rows) => rows.length > 0),
         Effect.mapError(storeError("removeSchedule"))
       )

@@ -40,6 +40,7 @@ import {
   updatedColumns
 } from "./internal/taskTable.ts"
 import * as InsertPolicy from "./internal/insertPolicy.ts"
+import { unstorableKey } from "./internal/pgText.ts"
 import { storeError } from "./internal/storeFailure.ts"
 import * as NodeSqliteClient from "./NodeSqliteClient.ts"
 import * as SqlScheduleStore from "./SqlScheduleStore.ts"
@@ -513,24 +514,14 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
         statuses.includes("completed") ? [sql.in("status", statuses)] : [sql.in("status", statuses), sql.literal(statusIndexExcludes)]
     })
 
-  /** True on PostgreSQL, whose text cannot hold U+0000: no row there holds one (see `internal/pgColumns`). */
-  const nulFree = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
-
   /**
-   * True for a key (an id, a kind, an owner) holding U+0000 where no row
-   * holds one (PostgreSQL): it matches no row, answered without the query
-   * PostgreSQL would refuse (SQLSTATE 22021), as SQLite answers it.
-   */
-  const unmatched = (key: string) => nulFree && key.includes("\u0000")
-
-  /**
-   * `query` without the kinds that match no row (see `unmatched`), or
+   * `query` without the kinds that match no row (see `internal/pgText`), or
    * undefined when the query matches none: no status, no kind, an owner no
    * row holds.
    */
   const matchable = (query: TaskQuery.TaskQuery): TaskQuery.TaskQuery | undefined => {
-    const kind = query.kind?.filter((k) => !unmatched(k))
-    if (query.status?.length === 0 || kind?.length === 0 || query.owner !== undefined && unmatched(query.owner)) return undefined
+    const kind = query.kind?.filter((k) => !unstorableKey(sql, k))
+    if (query.status?.length === 0 || kind?.length === 0 || query.owner !== undefined && unstorableKey(sql, query.owner)) return undefined
     return kind === undefined ? query : { ...query, kind }
   }
 
@@ -539,10 +530,8 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
    * them at the text before it, inclusive: no stored id holds one, so those
    * are the ids before the cursor, compared byte by byte.
    */
-  const before = (cursor: string) => {
-    const nul = nulFree ? cursor.indexOf("\u0000") : -1
-    return nul < 0 ? sql`id < ${cursor}` : sql`id <= ${cursor.slice(0, nul)}`
-  }
+  const before = (cursor: string) =>
+    unstorableKey(sql, cursor) ? sql`id <= ${cursor.slice(0, cursor.indexOf("\u0000"))}` : sql`id < ${cursor}`
 
   /** The filters of a query (its cursor aside) as a `WHERE` clause's terms. */
   const filters = (query: TaskQuery.TaskQuery) => [
@@ -609,14 +598,14 @@ export const make = Effect.fnUntraced(function*(config: SqlTaskStoreConfig = {})
     updateAll: writer.updateAll,
     updateProgress: writer.updateProgress,
     get: (id) =>
-      unmatched(id) ? Effect.succeedNone : select(tableName, sql.and([sql`id = ${id}`]), "ASC").pipe(
+      unstorableKey(sql, id) ? Effect.succeedNone : select(tableName, sql.and([sql`id = ${id}`]), "ASC").pipe(
         Effect.map((rows) => Option.fromNullishOr(rows[0])),
         Effect.mapError(storeError("get"))
       ),
     list: (query) => list(query).pipe(Effect.mapError(storeError("list"))),
     count: (query) => count(query).pipe(Effect.mapError(storeError("count"))),
     remove: (id) =>
-      unmatched(id) ? Effect.succeed(false) : writer.settled.pipe(
+      unstorableKey(sql, id) ? Effect.succeed(false) : writer.settled.pipe(
         Effect.andThen(removeRow(id)),
         Effect.map((rows) => rows.length > 0),
         Effect.mapError(storeError("remove"))
@@ -643,7 +632,18 @@ export interface SqliteConfig extends NodeSqliteClient.NodeSqliteClientConfig, S
 export const layerSqlite = (
   config: SqliteConfig
 ): Layer.Layer<TaskStore.TaskStore | ScheduleStore.ScheduleStore, TaskError.TaskStoreError | SqlError.SqlError> =>
-  Layer.merge(layer(config), SqlScheduleStore.layer).pipe(
+  layerSqliteWith(config, Layer.empty)
+
+/**
+ * `layerSqlite` with `alongside` built on the same client too (what reads the
+ * client itself, such as its worker thread's heap), the client staying
+ * private to both.
+ */
+export const layerSqliteWith = <A, E>(
+  config: SqliteConfig,
+  alongside: Layer.Layer<A, E, NodeSqliteClient.NodeSqliteClient | SqlClient.SqlClient>
+): Layer.Layer<TaskStore.TaskStore | ScheduleStore.ScheduleStore | A, TaskError.TaskStoreError | SqlError.SqlError | E> =>
+  Layer.mergeAll(layer(config), SqlScheduleStore.layer, alongside).pipe(
     Layer.provide(NodeSqliteClient.layer({ synchronous: "FULL", ...config }))
   )
 

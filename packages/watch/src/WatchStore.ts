@@ -19,6 +19,7 @@
  *
  * @since 0.1.0
  */
+import { PgText } from "@chainjobs/store-sql"
 import { Array as Arr, Effect, Option, Schema } from "effect"
 import { Migrator, SqlClient } from "effect/sql"
 import type { ContractWatch } from "./ChainAdapter.ts"
@@ -189,15 +190,6 @@ const withSql = <A>(operation: string, f: (sql: SqlClient.SqlClient) => Effect.E
     Effect.mapError((cause) => storeFailed(operation)(cause as { readonly message: string }))
   ) as Effect.Effect<A, WatchError, SqlClient.SqlClient>
 
-/**
- * True for a watcher name holding U+0000 on PostgreSQL, whose text cannot
- * hold it: no watcher there has such a name (`Watchers` takes none), and the
- * query would be refused (SQLSTATE 22021) — so it is answered as a name not
- * stored, without one, as SQLite answers it.
- */
-const unstored = (sql: SqlClient.SqlClient, name: string): boolean =>
-  sql.onDialectOrElse({ pg: () => name.includes("\u0000"), orElse: () => false })
-
 /** Records a new watcher with its first account set; false (nothing written) when the name is taken. */
 export const insertWatcher = (watcher: WatcherRow, accounts: ReadonlyArray<string>) =>
   withSql("insertWatcher", (sql) =>
@@ -228,7 +220,7 @@ export const insertWatcher = (watcher: WatcherRow, accounts: ReadonlyArray<strin
 /** A watcher, if it exists. */
 export const getWatcher = (name: string) =>
   withSql("getWatcher", (sql) =>
-    unstored(sql, name) ? Effect.succeedNone : Effect.map(sql<Row>`SELECT * FROM ${sql(watchersTable)} WHERE name = ${name}`, (rows) =>
+    PgText.unstorableKey(sql, name) ? Effect.succeedNone : Effect.map(sql<Row>`SELECT * FROM ${sql(watchersTable)} WHERE name = ${name}`, (rows) =>
       Option.map(Option.fromNullishOr(rows[0]), toWatcher)))
 
 /** Every watcher, by name. */
@@ -238,7 +230,7 @@ export const listWatchers = withSql("listWatchers", (sql) =>
 /** Sets a watcher's state; false when there is no such watcher. */
 export const setStatus = (name: string, status: WatcherRow["status"]) =>
   withSql("setStatus", (sql) =>
-    unstored(sql, name) ? Effect.succeed(false) : Effect.map(
+    PgText.unstorableKey(sql, name) ? Effect.succeed(false) : Effect.map(
       sql<Row>`UPDATE ${sql(watchersTable)} SET status = ${status} WHERE name = ${name} RETURNING name`,
       (rows) => rows.length > 0
     ))
@@ -250,7 +242,7 @@ export const setStatus = (name: string, status: WatcherRow["status"]) =>
  */
 export const deleteWatcher = (name: string) =>
   withSql("deleteWatcher", (sql) =>
-    unstored(sql, name) ? Effect.succeed(false) : sql.withTransaction(Effect.gen(function*() {
+    PgText.unstorableKey(sql, name) ? Effect.succeed(false) : sql.withTransaction(Effect.gen(function*() {
       const deleted = yield* sql<Row>`DELETE FROM ${sql(watchersTable)} WHERE name = ${name} RETURNING name`
       yield* sql`DELETE FROM ${sql(accountsTable)} WHERE watcher = ${name}`
       yield* sql`DELETE FROM ${sql(itemsTable)} WHERE watcher = ${name} AND status = 'detected'`

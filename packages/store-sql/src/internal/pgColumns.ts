@@ -16,6 +16,7 @@
  */
 import type { TaskInfo } from "@chainjobs/tasks"
 import { PgTypes } from "@effect/sql-pg"
+import { storableText } from "./pgText.ts"
 import { type ColumnValue, columnReaders, columns, writerColumn, writerLevel } from "./taskTable.ts"
 
 type Column = (typeof columns)[number]
@@ -51,13 +52,6 @@ const elementTypes: Record<Column, "text" | "float8" | "int4" | "int8"> = {
 
 /** Each column's type, in the order of `columns`. */
 const types = columns.map((column) => elementTypes[column])
-
-/**
- * A text value as PostgreSQL's `text` holds it: U+0000, which it cannot hold,
- * becomes U+FFFD (a lone surrogate becomes U+FFFD when it is encoded as
- * UTF-8). JSON columns never carry either raw: `JSON.stringify` escapes them.
- */
-const storableText = (value: string): string => value.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value
 
 /**
  * A number as JSON would carry it: NaN and the infinities are null (so that a

@@ -256,7 +256,7 @@ const guardSocket = (
       // The lines that pass go on parsed, as one `Checked` per pull: the protocol reads them without parsing them again.
       // A message resumes this fiber inside the socket's message callback; it yields first, so that the checks, the
       // decoding and the calls' dispatch run in a task of its scheduler, not in the callback, where they were work no
-      // turn's budget bounded (the service's `TurnScheduler`: 7% of its busy time under issue 17's mix).
+      // turn's budget bounded (the service's `TurnScheduler`: 7% of its busy time in the full load mix).
       const pull: Effect.Effect<readonly [string, ...Array<string>], Socket.SocketError> = Effect.suspend(() => {
         if (refused !== undefined) return close(refused)
         return Effect.flatMap(Effect.tap(reader.pull, () => Effect.yieldNow), (messages) => {

@@ -104,7 +104,7 @@ const watchedText = (event: TaskInfo.TaskInfo | TaskEvent.Deleted): string | und
 
 /**
  * A change's JSON text around its record's shared text (`WatchedChange`'s encoding, field for field), or `undefined`.
- * Made once per change, not once per subscriber (ten under issue 17's load): the feed hands every `WatchChanges`
+ * Made once per change, not once per subscriber (ten in the full load mix): the feed hands every `WatchChanges`
  * subscriber the same item (`watchChangesItem`), on which `PreEncoded.schema` keeps it (`keepText`).
  */
 const changeText = (item: WatchChangesItem): string | undefined => {

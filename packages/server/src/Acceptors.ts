@@ -5,7 +5,7 @@
  * event loop polls (libuv's `uv__server_io` takes one, and the socket is
  * reported again at the next poll while its accept queue holds more). A busy
  * turn of 10 ms therefore caps a server at 100 new connections a second,
- * whatever its CPU: under issue 17's mix (hundreds of event streams a second,
+ * whatever its CPU: in the full load mix (hundreds of event streams a second,
  * each a new connection) the accept queue held every waiting client, new
  * connections waited seconds before the service saw them, while requests on
  * open connections were answered in milliseconds.
@@ -32,7 +32,7 @@ import * as Net from "node:net"
 
 /**
  * Listening sockets per server, unless the service is told otherwise: up to this many connections accepted per turn.
- * Sixteen were too few under issue 17's mix: the turns of a busy service last tens of milliseconds, and its accept
+ * Sixteen were too few in the full load mix: the turns of a busy service last tens of milliseconds, and its accept
  * queues held hundreds of connections for a second and more, spread evenly over the sixteen sockets. Sixty-four
  * still left a new connection waiting for several turns (accept queues of 264-883 per 10 s interval, the wait before
  * the accept most of a status read's p99); 256 took it lower in two pairs of runs (packages/server/README.md). An

@@ -4,7 +4,7 @@
  *
  * After each full collection V8 sets the next one's limit at a factor of
  * the live heap it left, a factor of its own choosing of up to 4 on a large
- * machine. Under issue 17's load (objects that live about a second: a
+ * machine. Under the full load mix (objects that live about a second: a
  * task's, its streams', a connection's — they outlive the young generation
  * and die in the old one) it chose about 4: ~105 MB live, full collections
  * at ~420 MB, and every page they freed kept in V8's pool (`IdleMemory`), so

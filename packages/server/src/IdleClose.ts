@@ -9,7 +9,7 @@
  * processor from) a request its client sent in time can be waiting in the
  * socket, unread, when the timer runs: Node closes the connection with it,
  * the kernel answers the client with a reset, and the client cannot tell
- * whether its request was read. Under issue 17's mix on a starved machine
+ * whether its request was read. In the full load mix on a starved machine
  * that lost submissions (`submit-EPIPE`).
  *
  * `install` takes the timeout over: the close waits for the check phase of

@@ -11,7 +11,7 @@
  * collections, so that measure stays the burst's: V8 reads "high alloc"
  * every 8 s for as long as the service is idle, and collects only when its
  * watchdog fires, 100 s after the last full collection (measured on Node
- * 24: a service left at 708 MB a minute after issue 17's load, against 575
+ * 24: a service left at 708 MB a minute after the full load mix, against 575
  * at the end of warm-up).
  *
  * `layer` watches the service's event loop instead: when it has been busy

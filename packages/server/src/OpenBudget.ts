@@ -5,7 +5,7 @@
  * `HotReads` opens a task's event stream in the request's own callback (the
  * head, the current record, the feed's listener): a poll phase that read a
  * hundred such requests opens a hundred streams before the loop goes on.
- * Under issue 17's mix, 790 watchers open a new connection per task (about
+ * In the full load mix, 790 watchers open a new connection per task (about
  * 500 a second), and they come in waves: a slice of the feed ends a few
  * dozen streams at once and their clients come back together, and at the
  * start all of them connect at once. A new connection's status read waits
@@ -19,7 +19,7 @@
  * the fiber scheduler (`TurnScheduler`, whose budget spreads them over
  * turns, in their order among the fibers' work) and the count starts again
  * at the next check phase. A status read is never deferred. 0 opens
- * everything inline, as before session 27.
+ * everything inline.
  *
  * @since 0.1.0
  */
@@ -28,7 +28,7 @@ import type { Scheduler } from "effect"
 
 /**
  * Inline stream opens per poll phase (ms), unless the service is told otherwise: half the turn budget
- * (`TurnScheduler.defaultBudgetMillis`). Against 0 (every open inline) in two pairs of 60-s runs of issue 17's mix
+ * (`TurnScheduler.defaultBudgetMillis`). Against 0 (every open inline) in two pairs of 60-s runs of the full load mix
  * on a loaded machine, the status p99 over every new-connection read fell 570 → 441 and 743 → 360 ms, the task
  * streams' lag p99 did not grow (packages/server/README.md).
  */

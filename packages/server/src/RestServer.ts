@@ -72,7 +72,7 @@ const eventStream = (events: Stream.Stream<Uint8Array>) =>
 /**
  * The frames of a batch the all-tasks stream read at once (the feed hands a subscriber up to 256 changes per
  * pull): the changes' events as the feed framed them, in order, encoded together as one block. Encoded one by one,
- * each change was an allocation and an encoder call per subscriber (ten readers of `/api/events` under issue 17's
+ * each change was an allocation and an encoder call per subscriber (ten readers of `/api/events` in the full load
  * mix: 14,000 a second, 3% of the service's thread in a CPU profile), and the blocks were copied together again
  * before the write. A gap is its own `reset` event (the feed hands it over alone).
  */

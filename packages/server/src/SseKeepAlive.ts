@@ -8,7 +8,7 @@
  * of new streams a second was a fifth of each one's cost. The timer runs
  * only while a stream is open.
  *
- * Only a silent stream gets a comment: under issue 17's mix some 800 task
+ * Only a silent stream gets a comment: in the full load mix some 800 task
  * streams are open at any time, each for about a second and written to
  * several times in it; a comment to each of them at every tick was 800
  * socket writes in one turn of the event loop every 10 s (about a turn's

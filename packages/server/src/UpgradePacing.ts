@@ -3,8 +3,8 @@
  * handler starts each upgrade's fiber synchronously inside Node's `upgrade`
  * event (the handshake, the RPC server's connection, the 101 answer): about
  * 2–5 ms of the loop each, outside the turn scheduler's budget. Clients that
- * connect together — a restart, or issue 17's 200 WebSocket watchers at the
- * start of its load — then arrive in one read of the loop and make one turn
+ * connect together — a restart, or the 200 WebSocket watchers at the start
+ * of the full load mix — then arrive in one read of the loop and make one turn
  * of hundreds of milliseconds, during which no connection is accepted and
  * no request read (a CPU profile of the load's first 10 s: 1,022 ms of
  * upgrades, none after).

@@ -160,12 +160,14 @@ const stopped = () =>
   })
 
 /**
- * The worker thread's young generation, at most (MB). V8's default for a
- * thread is the main isolate's, 192 MB: the thread's few short-lived objects
- * (each statement's message and rows) made it grow there over minutes of
- * issue 17's load, 31 -> 81 MB committed and touched with 9.6 MB live after
- * each full collection, the service's RSS slope of 10-15 MB/min (session 28's
- * quiet runs; the worker's `--trace-gc` lines).
+ * The worker thread's young generation, at most (MB). A thread has no limit
+ * of its own by default (`resourceLimits.maxYoungGenerationSizeMb` -1: V8
+ * sizes it as the main isolate's), and the thread's few short-lived objects
+ * (each statement's message and rows) made it grow there over minutes of the
+ * full load mix, 31 -> 81 MB committed and touched with 9.6 MB live after
+ * each full collection: most of the service's RSS slope of 10-15 MB/min (the
+ * worker's `--trace-gc` lines). The cap lowers the thread's
+ * `heap_size_limit` from 4,288 to 4,120 MB (Node 24).
  */
 export const workerYoungGenerationMb = 16
 

@@ -242,7 +242,7 @@ export const publishSlice = 256
  * Deliveries to task streams' listeners (a change times the listeners of
  * its task) per turn of the event loop, at most, beside `publishSlice`: a
  * listener writes to its socket in the publishing turn (the lean reads'
- * event streams), and under issue 17's mix a slice of 256 changes reached
+ * event streams), and in the full load mix a slice of 256 changes reached
  * 1,000 and more of them, turns of tens of milliseconds in which no new
  * connection was accepted. The feed yields once a slice's changes have
  * reached this many; a change is never split, so one with more listeners

@@ -185,6 +185,24 @@ export const due = (now: number, limit: number) =>
       (rows) => rows.map(toWebhook)
     ))
 
+/**
+ * Takes a due webhook, as `due` read it, for one attempt: its next attempt
+ * moves to `until`, and only if the row is still as read (due, the same
+ * attempts, the same next attempt), so that of several dispatchers on one
+ * database (runners) that read it, exactly one sends it. True when this
+ * caller took it. A taker that never records its attempt (it died) leaves
+ * the row due at `until`, when another takes it; one that stops gives it
+ * back the same way (from `until` to the time it read).
+ */
+export const claim = (webhook: WebhookRow, until: number) =>
+  withSql("claim", (sql) =>
+    Effect.map(
+      sql<Row>`UPDATE ${sql(webhooksTable)} SET next_attempt_at = ${until}
+        WHERE id = ${webhook.id} AND state = 'due' AND attempts = ${webhook.attempts}
+        AND next_attempt_at = ${webhook.nextAttemptAt} RETURNING id`,
+      (rows) => rows.length > 0
+    ))
+
 /** When the soonest due webhook's next attempt is due, if any is. */
 export const nextDue = withSql("nextDue", (sql) =>
   Effect.map(

@@ -71,6 +71,8 @@ const batchSize = 32
 const concurrency = 8
 /** The longest the dispatcher sleeps without looking at the table (another process may have written to it). */
 const idleLookMillis = 30_000
+/** How long past an attempt's time limit a taken webhook stays with its taker before another dispatcher may take it. */
+const claimMarginMillis = 30_000
 
 /**
  * The webhooks over the supervisor and the `SqlClient` of the context: the
@@ -185,10 +187,36 @@ export const layer = (
           }, outcome))
         })
 
+      /**
+       * The webhooks this dispatcher took whose attempt is not recorded yet (the record failed): the next round sends
+       * them again, taken anew while they are still as this dispatcher left them.
+       */
+      const taken = new Map<string, WebhookStore.WebhookRow>()
+
+      /**
+       * Sends a due webhook once this dispatcher has taken it (`WebhookStore.claim`): every runner on one database
+       * reads the same due rows, and each is sent by the one that takes it. Taken for the attempt's time limit and
+       * `claimMarginMillis`, so that one whose taker died is sent by another after that; an attempt interrupted (the
+       * service stopping) gives it back, due when it was taken.
+       */
+      const deliverClaimed = (webhook: WebhookStore.WebhookRow) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const until = now + Duration.toMillis(settings.requestTimeout) + claimMarginMillis
+          if (!(yield* db(WebhookStore.claim(webhook, until)))) return void taken.delete(webhook.id)
+          const held = { ...webhook, nextAttemptAt: until }
+          taken.set(webhook.id, held)
+          yield* deliver(webhook).pipe(
+            Effect.onInterrupt(() => Effect.ignore(db(WebhookStore.claim(held, now))))
+          )
+          taken.delete(webhook.id)
+        })
+
       /** One round: what is due now, then a sleep until the next is due or a task finishes. */
       const round = Effect.gen(function*() {
         const batch = yield* db(WebhookStore.due(yield* Clock.currentTimeMillis, batchSize))
-        yield* Effect.forEach(batch, deliver, { concurrency, discard: true })
+        const again = [...taken.values()].filter((held) => !batch.some((row) => row.id === held.id))
+        yield* Effect.forEach([...again, ...batch], deliverClaimed, { concurrency, discard: true })
         if (batch.length === batchSize) return
         const next = yield* db(WebhookStore.nextDue)
         const now = yield* Clock.currentTimeMillis

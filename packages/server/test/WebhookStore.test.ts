@@ -117,6 +117,19 @@ const statements = (refusals: Refusals) => Effect.gen(function*() {
   assert.match(refused.detail, refusals.duplicate)
   assert.strictEqual((yield* WebhookStore.ofTask("t2"))[0].deliveredAt, 2015)
 
+  // A due webhook is taken once: the first claim of it as read moves its next attempt; a claim of the same read
+  // again, of a row read before an attempt, or of a delivered one takes nothing.
+  const w2 = (yield* WebhookStore.due(1_000_000, 10)).find((row) => row.id === "w2")!
+  assert.isTrue(yield* WebhookStore.claim(w2, 7000))
+  assert.isFalse(yield* WebhookStore.claim(w2, 8000))
+  assert.deepStrictEqual(yield* WebhookStore.due(6999, 10), [])
+  const taken = yield* WebhookStore.due(7000, 10)
+  assert.deepStrictEqual(taken.map((row) => [row.id, row.nextAttemptAt]), [["w2", 7000]])
+  assert.isFalse(yield* WebhookStore.claim({ ...taken[0], attempts: 1 }, 9000))
+  assert.isFalse(yield* WebhookStore.claim({ ...again, nextAttemptAt: 2000 }, 9000))
+  assert.isTrue(yield* WebhookStore.claim(taken[0], 9000))
+  assert.deepStrictEqual(yield* WebhookStore.nextDue, Option.some(9000))
+
   // With the tables gone, every statement fails with a store error naming it.
   const sql = yield* SqlClient.SqlClient
   yield* sql.unsafe(`DROP TABLE ${WebhookStore.webhooksTable}`)
@@ -126,11 +139,12 @@ const statements = (refusals: Refusals) => Effect.gen(function*() {
     WebhookStore.abandon("t9"),
     WebhookStore.waitingTasks,
     WebhookStore.due(1, 1),
+    WebhookStore.claim(w2, 1),
     WebhookStore.nextDue,
     WebhookStore.ofTask("t9")
   ] as ReadonlyArray<Effect.Effect<unknown, TaskError.TaskStoreError, SqlClient.SqlClient>>, (statement) => Effect.flip(statement))
   assert.deepStrictEqual(failures.map((failure) => failure.operation), [
-    "webhooks insert", "webhooks markDue", "webhooks abandon", "webhooks waitingTasks", "webhooks due", "webhooks nextDue", "webhooks ofTask"
+    "webhooks insert", "webhooks markDue", "webhooks abandon", "webhooks waitingTasks", "webhooks due", "webhooks claim", "webhooks nextDue", "webhooks ofTask"
   ])
   for (const failure of failures) assert.match(failure.detail, refusals.missing, failure.operation)
 })

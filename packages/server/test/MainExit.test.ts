@@ -1,11 +1,13 @@
 /**
  * How the executable ends (`MainExit`), in process: the exit code of a success, a failure and an interruption
  * alone, and the line a failure prints on stderr — the error's message, else its name and its cause's message, or
- * the whole cause of a defect or of a failure that is no `Error`; nothing for an interruption alone.
+ * the whole cause of a defect or of a failure that is no `Error`; nothing for an interruption alone, nor for the
+ * command line's `ShowHelp` (its lines are printed already), while its other errors are reported.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit } from "effect"
+import { CliError } from "effect/cli"
 import * as Cli from "../src/Cli.ts"
 import * as MainExit from "../src/MainExit.ts"
 
@@ -77,5 +79,14 @@ describe("how the executable ends", () => {
       const plain = Cause.fail("plain words")
       assert.deepStrictEqual(yield* reported(plain), [`chainjobs: ${Cause.pretty(plain)}`])
       assert.include((yield* reported(plain))[0], "plain words")
+    }))
+
+  it.effect("a command-line error other than ShowHelp prints its message: only the help request is silent", () =>
+    Effect.gen(function*() {
+      const invalid = new CliError.InvalidValue({ option: "limit", value: "x", expected: "an integer", kind: "flag" })
+      assert.deepStrictEqual(yield* reported(Cause.fail(invalid)), [`chainjobs: ${invalid.message}`])
+      const handler = new CliError.UserError({ cause: "the store is locked", userMessage: "the store is locked" })
+      assert.deepStrictEqual(yield* reported(Cause.fail(handler)), ["chainjobs: the store is locked"])
+      assert.deepStrictEqual(yield* reported(Cause.fail(new CliError.ShowHelp({ commandPath: ["chainjobs"], errors: [] }))), [])
     }))
 })

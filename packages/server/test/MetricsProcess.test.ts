@@ -3,13 +3,14 @@
  * connections go up and back down as clients come and go, every V8 heap
  * space is reported with its size and use, the event-loop delay is in
  * seconds and each sample's is since the sample before, external memory is reported; the scheduler gauges read the
- * fibers' `TurnScheduler` (0 under Effect's own scheduler); and the bounded
+ * fibers' `TurnScheduler` (0 under Effect's own scheduler); the SQLite worker's heap when it is known (a sample
+ * goes on without it when it is not); and the bounded
  * `surface` label of a request path.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Metric, Scheduler } from "effect"
+import { Effect, Exit, Metric, Scheduler } from "effect"
 import { connect, type Socket } from "node:net"
-import { getHeapSpaceStatistics } from "node:v8"
+import { getHeapSpaceStatistics, getHeapStatistics, type HeapInfo } from "node:v8"
 import * as Metrics from "../src/Metrics.ts"
 import * as TurnScheduler from "../src/TurnScheduler.ts"
 import { baseUrl, request, testServer } from "./http.ts"
@@ -157,4 +158,28 @@ describe("the event-loop delay", () => {
       yield* sampleProcess
       assert.isBelow(yield* maxDelay, stalled)
     })).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
+})
+
+describe("the SQLite worker's heap", () => {
+  /** The worker heap gauges, by kind, after one process sample reading `heap`, in a registry of their own. */
+  const sampledWith = (heap: Effect.Effect<HeapInfo | undefined>) =>
+    Effect.scoped(Effect.gen(function*() {
+      const sampleProcess = yield* Metrics.processSampler
+      yield* sampleProcess
+      const kinds = ["used", "total", "physical"] as const
+      return yield* Effect.forEach(kinds, (kind) =>
+        Effect.map(Metric.value(Metric.withAttributes(Metrics.sqliteWorkerHeap, { kind })), (state) => [kind, state.value] as const))
+    })).pipe(
+      Effect.provideService(Metrics.SqliteWorkerHeap, heap),
+      Effect.provideService(Metric.MetricRegistry, new Map())
+    )
+
+  it.effect("a known heap sets the gauges by kind; an unknown one (the thread gone) leaves them and the sample goes on", () =>
+    Effect.gen(function*() {
+      const known = { ...getHeapStatistics(), used_heap_size: 1_000, total_heap_size: 2_000, total_physical_size: 3_000 }
+      assert.deepStrictEqual(yield* sampledWith(Effect.succeed(known)), [["used", 1_000], ["total", 2_000], ["physical", 3_000]])
+      const unknown = yield* Effect.exit(sampledWith(Effect.succeed(undefined)))
+      assert.isTrue(Exit.isSuccess(unknown), String(unknown))
+      if (Exit.isSuccess(unknown)) assert.deepStrictEqual(unknown.value, [["used", 0], ["total", 0], ["physical", 0]])
+    }))
 })

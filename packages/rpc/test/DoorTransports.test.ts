@@ -8,8 +8,10 @@
  * of a call still in flight closes it with 1008 and a typed reason (an id
  * answered may be used again); a refused request that names one call (a valid
  * id not in flight, an RPC of the group) fails alone, typed, and the socket
- * serves on; a refused line, even
- * one that parses, is never handed on with the lines passed before it. A
+ * serves on, but a refused notification or discarded call (whose answer no
+ * one awaits) closes it; a refused line, even
+ * one that parses, is never handed on with the lines passed before it, and
+ * no message read with it after it is checked or answered. A
  * request line with no payload at all is a typed `MalformedRequest`, as a
  * bad payload is.
  */
@@ -219,4 +221,27 @@ describe("the door over WebSocket", () => {
       assert.strictEqual(outcome.code, 1008)
       assert.isUndefined(outcome.answers.find((answer) => answer._tag === "Exit" && answer.requestId === "w"))
     }).pipe(Effect.scoped))
+
+  it.live("a refused notification or discarded call closes the socket: no one awaits its answer, so the close is its refusal", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      for (const field of ["discard", "isNotification"]) {
+        const refused = requestLine("Stats", { x: 1 }, "n").replace("\"tag\":", `"${field}":true,"tag":`)
+        // At most two answers: answered as a call that fails alone, its Exit and the ping's pong would come, the socket open.
+        const outcome = yield* overWebsocket(port, [`${refused}${ping}`], 2)
+        assert.strictEqual(outcome.code, 1008, `${field}: ${JSON.stringify(outcome)}`)
+        assert.match(outcome.reason ?? "", /^MalformedRequest: /, field)
+        assert.deepStrictEqual(outcome.answers, [], field)
+      }
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a refusal ends what was read with it: messages read after it in the same pull are neither checked nor answered", () =>
+    Effect.gen(function*() {
+      const port = yield* serve({})
+      // Sent in one go, the messages after the first arrive while the first is served: one pull reads the rest together.
+      // At most four answers: were the pings after the refused line checked, they would pass and the refusal be lost.
+      const outcome = yield* overWebsocket(port, [ping, ping, "{oops\n", ping, ping], 4)
+      assert.strictEqual(outcome.code, 1007, JSON.stringify(outcome))
+      assert.deepStrictEqual(outcome.answers, [pong, pong])
+    }).pipe(Effect.scoped), 30_000)
 })

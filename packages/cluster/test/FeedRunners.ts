@@ -188,6 +188,16 @@ export const eventually = (done: () => boolean, detail: () => string) =>
     Effect.catchTag("TimeoutError", () => Effect.die(new Error(`never happened: ${detail()}`)))
   )
 
+/**
+ * Joins `fiber`, a join or a stream the test made end: at most 15 s (an end that takes a runner's silence, three
+ * seconds, and a check after it), then fails the test saying what never ended, instead of hanging it to its bound.
+ */
+export const joined = <A, E>(fiber: Fiber.Fiber<A, E>, what: string) =>
+  Fiber.join(fiber).pipe(
+    Effect.timeout("15 seconds"),
+    Effect.catchTag("TimeoutError", () => Effect.die(new Error(`never ended: ${what}`)))
+  )
+
 export type TestRunner = Effect.Success<ReturnType<typeof makeRunner>>
 
 /**

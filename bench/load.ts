@@ -26,7 +26,10 @@
  * processor and waiting in a run queue for one, with its preemptions
  * (`_load-sched.ts`: a late read of a starved service is not its work), and
  * the host's steal of the machine's processor time (`_load-steal.ts`: an
- * interval inside a wave of it measures the host), so mixes can be compared: e.g.
+ * interval inside a wave of it measures the host), and over the load every
+ * process and thread of the run — the bench's own, the service's, the
+ * clients' — with its time on a processor and waiting for one
+ * (`_load-threads.ts`: who holds the cores the service waits for), so mixes can be compared: e.g.
  * `--sse-task=200 --ws-watch=0` against `--sse-task=0 --ws-watch=200`.
  *
  * The default mix is a short one (60 s). `--full` (or `LOAD_MIX=full`) runs
@@ -133,6 +136,7 @@ import { acceptQueue, counterDelta, counterNames, counterShortNames, tcpCounters
 import { cpuOf, memoryParts } from "./_load-memory.ts"
 import { runWait, schedDelta, threadSched } from "./_load-sched.ts"
 import { machineCpu, stealPercent } from "./_load-steal.ts"
+import { groupDelta, type ThreadTimes, treeThreads } from "./_load-threads.ts"
 import type { ProbeRead } from "./_load-probe.ts"
 import { explain, joinReads, type SchedPoint } from "./_load-timeline.ts"
 import { type Collection, type CpuProfile, type Stall, stalledFunctions, summarize } from "./_load-stalls.ts"
@@ -531,6 +535,12 @@ const schedulerWaits: Array<number> = []
  */
 const schedPoints: Array<SchedPoint> = []
 let schedSampler: ReturnType<typeof setInterval> | undefined
+/**
+ * Every thread of the run's processes when the load began and at its latest interval (`_load-threads.ts`), with when
+ * each was read (`performance.now`): read there, not after the load, while the client processes still run.
+ */
+let threadsAtStart: { readonly at: number; readonly threads: ReadonlyMap<number, ThreadTimes> } = { at: 0, threads: new Map() }
+let threadsLast = threadsAtStart
 loadStartedAt = performance.now()
 const generator = spawn(process.execPath, [join(here, "_load-generator.ts"), base, JSON.stringify(mix), JSON.stringify(split)], {
   stdio: ["ignore", "pipe", "inherit"]
@@ -543,6 +553,7 @@ lines(generator, async (line) => {
     cpuBefore = { at: performance.now(), seconds: cpuOf(server.pid!) }
     cpuAtStart = cpuBefore.seconds
     schedBefore = schedAtStart = threadSched(server.pid!)
+    threadsAtStart = threadsLast = { at: performance.now(), threads: treeThreads(server.pid!) }
     machineBefore = machineAtStart = machineCpu()
     schedSampler = setInterval(() => {
       const totals = runWait(server.pid!)
@@ -561,6 +572,8 @@ lines(generator, async (line) => {
   cpuBefore = cpuNow
   cpu.push(cpuPercent)
   const schedNow = threadSched(server.pid!)
+  // A client process that has exited since keeps its last reading (the last interval's report may follow its exit).
+  threadsLast = { at: performance.now(), threads: new Map([...threadsLast.threads, ...treeThreads(server.pid!)]) }
   const sched = schedDelta(schedBefore, schedNow)
   schedBefore = schedNow
   const machineNow = machineCpu()
@@ -898,6 +911,18 @@ table([
     ""
   ],
   ["generator processes' CPU over the load (s)", partCpu, "", ""],
+  [
+    "every process and thread of the run over the load (to its last interval): on a processor / waiting for one (s), each above 1% of a core, largest first",
+    (() => {
+      const seconds = (threadsLast.at - threadsAtStart.at) / 1000
+      return groupDelta(threadsAtStart.threads, threadsLast.threads)
+        .filter((group) => group.runMs / 1000 > seconds / 100)
+        .map((group) => `${group.group} ${(group.runMs / 1000).toFixed(1)} / ${(group.waitMs / 1000).toFixed(1)}`)
+        .join("; ")
+    })(),
+    "",
+    ""
+  ],
   ["the same per unit of each process's work: its whole CPU per request answered, per stream opened, per frame read (µs; count)", partCpuPerUnit, "", ""],
   [
     "status by the probe, new connection: p50/p99 (ms); p99 over all reads; over the reads of intervals the probe did not stall in",

@@ -95,8 +95,7 @@
  */
 import { type Cause, Clock, Deferred, type Duration, Effect, Exit, Option, Queue, Schedule, Schema, Semaphore, Stream } from "effect"
 import { PgClient } from "@effect/sql-pg"
-import { type TaskEvent, TaskInfo, TaskInterest, type Tasks, type TaskStats, TaskStore } from "@chainjobs/tasks"
-import * as RecordOrder from "./RecordOrder.ts"
+import { RecordOrder, type TaskEvent, TaskInfo, TaskInterest, type Tasks, type TaskStats, TaskStore } from "@chainjobs/tasks"
 import { hash } from "./TaskEntity.ts"
 
 /** PostgreSQL refuses a notification payload of 8000 bytes or more; a message stays under this. */

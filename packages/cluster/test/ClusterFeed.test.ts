@@ -12,8 +12,8 @@ import { Context, Deferred, Effect, Fiber, Layer, Option, Queue, Redacted, Schem
 import { Reactivity } from "effect/reactivity"
 import { SqlError } from "effect/sql"
 import { SqlTaskStore } from "@chainjobs/store-sql"
-import { Task, TaskContext, TaskFeed, TaskInfo, TaskInterest, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
-import { ClusterFeed, RecordOrder, Runner } from "@chainjobs/cluster"
+import { RecordOrder, Task, TaskContext, TaskFeed, TaskInfo, TaskInterest, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
+import { ClusterFeed, Runner } from "@chainjobs/cluster"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 /** Reports each progress the test hands it, and completes when handed 100. */

@@ -28,7 +28,9 @@
  * opened after it from a record read before it ends at once. A task is its
  * id and its `createdAt`: a record under the id created at another time is
  * another task's (the id deleted and used again), which a stream of the
- * first never follows.
+ * first never follows. Nor does a task stream go back: a stream that began
+ * from a record read ahead of the feed (the supervisor's own, the store's)
+ * skips the task's earlier changes the feed takes after it (`RecordOrder`).
  *
  * Where a `TaskInterest` is provided (a cluster runner), the feed declares
  * what its subscribers follow — every task while an all-tasks stream is open,
@@ -45,6 +47,7 @@ import { Cause, Context, Effect, Exit, Layer, Option, Pull, Queue, Schema, Scope
 import { isReadonlyArrayNonEmpty as isNonEmptyArray, type NonEmptyReadonlyArray } from "effect/Array"
 import type { TaskNotFound, TaskStoreError } from "./TaskError.ts"
 import type { Deleted } from "./TaskEvent.ts"
+import * as RecordOrder from "./RecordOrder.ts"
 import * as TaskInfo from "./TaskInfo.ts"
 import { TaskInterest } from "./TaskInterest.ts"
 import { Tasks } from "./Tasks.ts"
@@ -206,6 +209,11 @@ interface TaskSubscriber {
    * time is another task's, the id deleted and used again (`deliverTask`).
    */
   createdAt: number | undefined
+  /**
+   * Where the last record delivered stands in its task's order (`RecordOrder`): a record read ahead of the changes
+   * the feed has taken (the one a stream starts from) can be later than a change still on its way to the feed.
+   */
+  rank: RecordOrder.Rank | undefined
 }
 
 /**
@@ -295,7 +303,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
   /**
    * Delivers `change` to a task stream, which ends after a terminal record. A record of another task under the id
    * is not its task's: one created before it is the deleted task's, heard late (skipped); one created after it
-   * means its task was deleted (it ends).
+   * means its task was deleted (it ends). A record earlier than one delivered (`RecordOrder`) is skipped: the stream
+   * never goes back.
    */
   const deliverTask = (subscriber: TaskSubscriber, change: Change) => {
     if (subscriber.ended) return
@@ -305,6 +314,9 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
       if (createdAt > subscriber.createdAt) endTask(subscriber)
       return
     }
+    const rank = RecordOrder.rankOf(change.info)
+    if (subscriber.rank !== undefined && RecordOrder.compareRanks(rank, subscriber.rank) < 0) return
+    subscriber.rank = rank
     subscriber.delivered = true
     subscriber.listener.change(change)
     if (TaskInfo.isTerminal(change.info.status)) endTask(subscriber)
@@ -484,7 +496,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
 
   /** A new listener of task `id`, registered: it hears every change published from now on. */
   const subscribe = (id: string, listener: TaskListener): TaskSubscriber => {
-    const subscriber: TaskSubscriber = { id, listener, delivered: false, ended: false, createdAt: undefined }
+    const subscriber: TaskSubscriber = { id, listener, delivered: false, ended: false, createdAt: undefined, rank: undefined }
     let watchers = byTask.get(id)
     if (watchers === undefined) byTask.set(id, watchers = new Set())
     watchers.add(subscriber)

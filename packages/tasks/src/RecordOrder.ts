@@ -1,11 +1,11 @@
 /**
- * The order of one task's records: which of two is the later. A task's
- * records are written by one runner at a time, its shard owner, but reach
- * another runner by two paths — notifications (`ClusterFeed`) and store reads
- * (a watch's first read, the re-read after a listener outage) — which can
- * cross: a read can be newer than a notification still on its way. A
- * follower keeps the later record and drops an earlier one that arrives
- * after it.
+ * The order of one task's records: which of two is the later. A follower of a
+ * task can hear its records by two paths that cross — the supervisor's
+ * changes, which reach a feed through a queue (and, in a cluster, another
+ * runner's through notifications: `ClusterFeed`), and reads (the record a
+ * stream starts from, a re-read after a loss) — so a record can arrive after
+ * a later one. A follower keeps the later record and drops an earlier one
+ * that arrives after it.
  *
  * The order follows how the supervisor changes a record: a finished record
  * (completed, failed, interrupted) is the last; before it, a later attempt
@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { TaskInfo } from "@chainjobs/tasks"
+import * as TaskInfo from "./TaskInfo.ts"
 
 /** A record's place in its task's order, compared field by field (`compareRanks`). */
 export type Rank = readonly [finished: number, attempt: number, status: number, heartbeat: number]

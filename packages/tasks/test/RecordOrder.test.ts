@@ -6,14 +6,19 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Queue, Schedule, Schema, Stream } from "effect"
-import { Task, TaskContext, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
-import { RecordOrder } from "@chainjobs/cluster"
-import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
+import * as RecordOrder from "../src/RecordOrder.ts"
+import * as Task from "../src/Task.ts"
+import * as TaskContext from "../src/TaskContext.ts"
+import * as TaskInfo from "../src/TaskInfo.ts"
+import * as Tasks from "../src/Tasks.ts"
+import * as TasksConfig from "../src/TasksConfig.ts"
+import * as TaskStore from "../src/TaskStore.ts"
+import { record } from "./TaskStoreConformance.ts"
 
 /** A step of a task's life: a progress report, a failed attempt (retried), or a hand-off to be adopted again. */
 const Step = Schema.Literals(["progress", "fail", "handOff"])
 
-class Failed extends Schema.TaggedError<Failed>("@chainjobs/cluster/test/Failed")("Failed", {}) {}
+class Failed extends Schema.TaggedError<Failed>("@chainjobs/tasks/test/Failed")("Failed", {}) {}
 
 /** Does what the test hands it: reports progress, fails (retried at once), or completes. */
 const Driven = Task.define("driven", {

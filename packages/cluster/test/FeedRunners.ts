@@ -16,7 +16,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert } from "@effect/vitest"
-import { Clock, Deferred, type Duration, Effect, Fiber, Layer, Option, Queue, Redacted, Schema, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Fiber, Layer, Option, Queue, Redacted, Schema, Stream } from "effect"
 import { Reactivity } from "effect/reactivity"
 import { SqlClient } from "effect/sql"
 import type { TestClock } from "effect/testing"
@@ -139,8 +139,25 @@ export const makeRunner = (
     }).pipe(
       Effect.provideService(TaskStore.TaskStore, options.feedStore?.(cluster.store) ?? cluster.store)
     )
-    // With a test clock, the feed's timestamps and sleeps follow the test's `adjust`.
-    const feed = yield* (options.clock === undefined ? make : Effect.provideService(make, Clock.Clock, options.clock))
+    // With a test clock, the feed's timestamps and sleeps follow the test's `adjust`. Either clock counts the turns of
+    // the feed's memory: each ends in a sleep of `finishedMemoryMillis` (its repetition's spacing), and none other is
+    // that long, so a turn is known to have run once its sleep has begun (`memoryTurns`).
+    const clock = options.clock ?? (yield* Clock.clockWith(Effect.succeed))
+    let memoryTurns = 0
+    const counted: Clock.Clock = {
+      currentTimeMillisUnsafe: () => clock.currentTimeMillisUnsafe(),
+      currentTimeMillis: clock.currentTimeMillis,
+      currentTimeNanosUnsafe: () => clock.currentTimeNanosUnsafe(),
+      currentTimeNanos: clock.currentTimeNanos,
+      monotonicTimeNanosUnsafe: () => clock.monotonicTimeNanosUnsafe(),
+      monotonicTimeNanos: clock.monotonicTimeNanos,
+      sleep: (duration) =>
+        Effect.suspend(() => {
+          if (Duration.toMillis(duration) === ClusterFeed.finishedMemoryMillis) memoryTurns++
+          return clock.sleep(duration)
+        })
+    }
+    const feed = yield* Effect.provideService(make, Clock.Clock, counted)
     return {
       origin,
       local,
@@ -151,7 +168,9 @@ export const makeRunner = (
       notifying: () => notifying,
       loseWants: (on: boolean) => Effect.sync(() => void (wantsLost = on)),
       /** The notifications of this runner's wants lost so far. */
-      lostWants
+      lostWants,
+      /** How many turns of the feed's memory have run (the first as it starts, then one every `finishedMemoryMillis`). */
+      memoryTurns: () => memoryTurns
     }
   })
 

@@ -9,13 +9,18 @@
  * with a bound of two; a leaves (its farewell), and b reads again two of
  * them, not five. b's feed's store counts its reads (the only fake: a counter
  * around the real store). Past the bound, a task a watch or a wait of b's
- * follows is kept, and the longest known of the others go first: b on a test
- * clock learns six of a's (its reads of them), follows two, turns its memory
- * once with a bound of three, and reads again the two followed and the newest.
+ * follows is kept, and the longest known of the others go first: b learns
+ * six of a's (its reads of them), follows two, turns its memory once with a
+ * bound of three, and reads again the two followed and the newest. Both wait
+ * for the turns themselves (`memoryTurns`, counted by the runner's clock), on
+ * the live clock: a test clock moved 15 s at once also makes b's listener
+ * look deaf (nothing heard for longer than `deafAfterMillis` while it sent
+ * its counts), and the reads after that loss make known again what the turn
+ * forgot.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Scope, Stream } from "effect"
-import { TestClock } from "effect/testing"
+import { Deferred, Duration, Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { ClusterFeed } from "@chainjobs/cluster"
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
 import { counting, eventually, freshCluster, makeRunner, pool } from "./FeedRunners.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
@@ -31,8 +36,8 @@ describe.skipIf(pgTestUrl === undefined)("tasks known unfinished elsewhere that 
 
       // b learns the five as it starts, and keeps two past the first turn of its memory (at once after)
       const reads = new Map<string, number>()
-      yield* makeRunner("runner-b:2", cluster, { openLimit: 2, feedStore: counting(reads) })
-      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      const b = yield* makeRunner("runner-b:2", cluster, { openLimit: 2, feedStore: counting(reads) })
+      yield* eventually(() => b.memoryTurns() >= 1, () => "b's memory never turned")
 
       // a leaves with a farewell: b reads again the tasks it still knows unfinished on a
       yield* Scope.close(aScope, Exit.void)
@@ -47,11 +52,10 @@ describe.skipIf(pgTestUrl === undefined)("tasks known unfinished elsewhere that 
   it.live("past the bound, those a watch or a wait here follows are kept, and the longest known of the others forgotten first", () =>
     Effect.gen(function*() {
       const cluster = yield* freshCluster
-      const clock = yield* TestClock.make()
       const reads = new Map<string, number>()
-      const b = yield* makeRunner("runner-b:2", cluster, { clock, openLimit: 3, feedStore: counting(reads) })
-      // the first turn of b's memory (at once as it starts) finds nothing known; the next waits for the test clock
-      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      const b = yield* makeRunner("runner-b:2", cluster, { openLimit: 3, feedStore: counting(reads) })
+      // the first turn of b's memory (at once as it starts) finds nothing known; the next comes `finishedMemoryMillis` after
+      yield* eventually(() => b.memoryTurns() >= 1, () => "b's memory never turned as it started")
 
       // six records of a's, unfinished, read through b's service in order: the first known longest
       const open = Array.from({ length: 6 }, () => record({ kind: "unregistered", status: "running", runner: "runner-a:1" }))
@@ -63,15 +67,22 @@ describe.skipIf(pgTestUrl === undefined)("tasks known unfinished elsewhere that 
       // the second watched on b, the third waited for (its first read finds it unfinished on a: b wants its final record)
       const watched = open[1]!.id
       const awaited = open[2]!.id
-      const watching = yield* Effect.forkScoped(Stream.runDrain(b.feed.watch(watched, read(watched))))
+      // each follows its task before its first read: both have begun once both reads are done
+      const watchRead = yield* Deferred.make<void>()
+      const watching = yield* Effect.forkScoped(Stream.runDrain(b.feed.watch(watched, Effect.tap(read(watched), () => Deferred.succeed(watchRead, undefined)))))
       const firstRead = yield* Deferred.make<void>()
       const waiting = yield* Effect.forkScoped(b.feed.finalRecord(awaited, Effect.tap(read(awaited), () => Deferred.succeed(firstRead, undefined))))
+      yield* Deferred.await(watchRead)
       yield* Deferred.await(firstRead)
-      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      assert.strictEqual(b.memoryTurns(), 1, "b's memory turned again before the six were known and followed")
 
       // the next turn: six known, three kept — the two followed and the newest
-      yield* clock.adjust("15 seconds")
-      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      yield* Effect.gen(function*() {
+        while (b.memoryTurns() < 2) yield* Effect.sleep("100 millis")
+      }).pipe(
+        Effect.timeout(Duration.sum(Duration.millis(ClusterFeed.finishedMemoryMillis), Duration.seconds(30))),
+        Effect.catchTag("TimeoutError", () => Effect.die(new Error("never happened: b's memory did not turn again")))
+      )
 
       // a says farewell (a runner b never heard before): b reads again what it still knows unfinished on a
       const notifier = yield* pool(cluster.schema, 1)
@@ -84,5 +95,5 @@ describe.skipIf(pgTestUrl === undefined)("tasks known unfinished elsewhere that 
       assert.deepStrictEqual(new Set(readAgain()), new Set([watched, awaited, open[5]!.id]))
       yield* Fiber.interrupt(watching)
       yield* Fiber.interrupt(waiting)
-    }).pipe(Effect.scoped), 60_000)
+    }).pipe(Effect.scoped), 90_000)
 })

@@ -14,18 +14,28 @@
  */
 import { Effect, Metric, Schema, type Scope } from "effect"
 
-/** A limit that is not a whole number of at least 1 (NaN, negative, fractional, infinite), refused at construction. */
+/** A value given as a limit, as a message shows it: a string quoted, an object or function by its kind alone. */
+const shown = (value: unknown): string =>
+  typeof value === "string"
+    ? JSON.stringify(value)
+    : typeof value === "function"
+    ? "a function"
+    : typeof value === "object" && value !== null
+    ? Array.isArray(value) ? "an array" : "an object"
+    : String(value)
+
+/** A limit that is not a whole number of at least 1 (NaN, negative, fractional, infinite, not a number), refused at construction. */
 export class InvalidSlotLimit extends Schema.TaggedError<InvalidSlotLimit>("@chainjobs/tasks/StreamSlots/InvalidSlotLimit")(
   "InvalidSlotLimit",
   {
     /** The setting the limit was given as, e.g. `maxEventStreams`. */
     setting: Schema.String,
-    /** The value given. */
-    limit: Schema.Number
+    /** The value given: any value, as a caller not checked by the compiler may give a string or `null`. */
+    limit: Schema.Unknown
   }
 ) {
   override get message(): string {
-    return `${this.setting} must be a whole number of at least 1, not ${this.limit}`
+    return `${this.setting} must be a whole number of at least 1, not ${shown(this.limit)}`
   }
 }
 

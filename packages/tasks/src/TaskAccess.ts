@@ -36,6 +36,7 @@ import { Context, Duration, Effect, Layer, Metric, Result, Schema, type Scope, S
 import { canSee, CurrentPrincipal, type Principal } from "./Principal.ts"
 import * as PayloadLimit from "./PayloadLimit.ts"
 import * as Quota from "./Quota.ts"
+import * as Settings from "./Settings.ts"
 import * as StreamSlots from "./StreamSlots.ts"
 import { Forbidden, QuotaExceeded, refuse, TooManyEventStreams, type TaskAccessError } from "./TaskAccessError.ts"
 import { InvalidPayload, SubmitRejected, TaskNotFound, type TaskStoreError, type UnknownTaskKind } from "./TaskError.ts"
@@ -170,11 +171,12 @@ export class TaskAccess extends Context.Service<TaskAccess, {
 const notFound = (id: string) => new TaskNotFound({ id })
 
 /**
- * The access rules over the `Tasks` of the context, with the given settings over the defaults; fails with
- * `InvalidSlotLimit` when `maxEventStreams` is not a whole number of at least 1.
+ * The access rules over the `Tasks` of the context, with the given settings over the defaults (one omitted or
+ * `undefined` keeps its default); fails with `InvalidSlotLimit` when `maxEventStreams` is not a whole number of at
+ * least 1.
  */
-export const make = Effect.fnUntraced(function*(options: Partial<TaskAccessConfig> = {}) {
-  const config: TaskAccessConfig = { ...defaults, ...options }
+export const make = Effect.fnUntraced(function*(options: Settings.Given<TaskAccessConfig> = {}) {
+  const config = Settings.withDefaults(defaults, options)
   const tasks = yield* Tasks
   const feed = yield* TaskFeed.current
   const webhooks = yield* SubmitWebhooks
@@ -312,5 +314,5 @@ const keyBusyElsewhere = (kind: string) =>
   new SubmitRejected({ kind, reason: "key-busy" })
 
 /** `TaskAccess` over the `Tasks` of the context (see `make`). */
-export const layer = (options: Partial<TaskAccessConfig> = {}): Layer.Layer<TaskAccess, StreamSlots.InvalidSlotLimit, Tasks> =>
+export const layer = (options: Settings.Given<TaskAccessConfig> = {}): Layer.Layer<TaskAccess, StreamSlots.InvalidSlotLimit, Tasks> =>
   Layer.effect(TaskAccess, make(options))

@@ -49,6 +49,7 @@ import type { TaskNotFound, TaskStoreError } from "./TaskError.ts"
 import type { Deleted } from "./TaskEvent.ts"
 import * as RecordOrder from "./RecordOrder.ts"
 import * as TaskInfo from "./TaskInfo.ts"
+import * as Settings from "./Settings.ts"
 import { TaskInterest } from "./TaskInterest.ts"
 import { Tasks } from "./Tasks.ts"
 
@@ -259,8 +260,8 @@ export const publishSlice = 256
 export const deliverySlice = 128
 
 /** Makes a feed over the current supervisor, following its events for as long as the scope lasts. */
-export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig> = {}) {
-  const config = { ...defaults, ...options }
+export const make = Effect.fnUntraced(function*(options: Settings.Given<TaskFeedConfig> = {}) {
+  const config = Settings.withDefaults(defaults, options)
   const tasks = yield* Tasks
   const interest = Option.getOrUndefined(yield* Effect.serviceOption(TaskInterest))
   const tag = Math.floor(Math.random() * 36 ** 6).toString(36).padStart(6, "0")
@@ -602,8 +603,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<TaskFeedConfig>
   return TaskFeed.of({ watch, listen, listenNow, final: (id) => finals.get(id)?.info, all, subscribeAll, stats })
 })
 
-/** A feed over the supervisor, with the given settings over the defaults. */
-export const layer = (options: Partial<TaskFeedConfig> = {}): Layer.Layer<TaskFeed, never, Tasks> =>
+/** A feed over the supervisor, with the given settings over the defaults (one omitted or `undefined` keeps its default). */
+export const layer = (options: Settings.Given<TaskFeedConfig> = {}): Layer.Layer<TaskFeed, never, Tasks> =>
   Layer.effect(TaskFeed, make(options))
 
 /** The provided feed, else a new one for the current scope (an embedding that provides none). */

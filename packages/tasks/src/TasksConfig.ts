@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import { Config, Context, Duration, Effect, Layer, Schema } from "effect"
+import * as Settings from "./Settings.ts"
 
 /** The supervisor's settings. */
 export class TasksConfig extends Context.Service<TasksConfig, {
@@ -45,14 +46,12 @@ export const defaults: TasksConfig["Service"] = {
   retentionSweepInterval: Duration.minutes(1)
 }
 
-/** The given settings over the defaults (a shallow merge: an omitted field keeps its default). */
-export const make = (options?: Partial<TasksConfig["Service"]> | undefined): TasksConfig["Service"] => ({
-  ...defaults,
-  ...options
-})
+/** The given settings over the defaults (a shallow merge: a field omitted or `undefined` keeps its default). */
+export const make = (options?: Settings.Given<TasksConfig["Service"]> | undefined): TasksConfig["Service"] =>
+  Settings.withDefaults(defaults, options)
 
 /** The given settings over the defaults, as a layer. */
-export const layer = (options?: Partial<TasksConfig["Service"]> | undefined): Layer.Layer<TasksConfig> =>
+export const layer = (options?: Settings.Given<TasksConfig["Service"]> | undefined): Layer.Layer<TasksConfig> =>
   Layer.succeed(TasksConfig)(make(options))
 
 /** The default settings, as a layer. */
@@ -83,6 +82,6 @@ export const config: Config.Config<TasksConfig["Service"]> = Config.all({
  * is provided), with `options` over what was read.
  */
 export const layerFromEnv = (
-  options?: Partial<TasksConfig["Service"]> | undefined
+  options?: Settings.Given<TasksConfig["Service"]> | undefined
 ): Layer.Layer<TasksConfig, Config.ConfigError> =>
-  Layer.effect(TasksConfig)(Effect.map(config, (read) => ({ ...read, ...options })))
+  Layer.effect(TasksConfig)(Effect.map(config, (read) => Settings.withDefaults(read, options)))

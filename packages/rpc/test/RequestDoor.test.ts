@@ -9,6 +9,8 @@
  */
 import { TaskAccessError } from "@chainjobs/tasks"
 import { assert, describe, it } from "@effect/vitest"
+import { Schema } from "effect"
+import { Rpc } from "effect/rpc"
 import * as Frames from "../src/internal/frames.ts"
 import { TaskRpcs } from "../src/TaskRpcs.ts"
 import { MalformedRequest } from "../src/TaskRpcError.ts"
@@ -40,6 +42,9 @@ describe("the request door", () => {
         request({ id: 3, headers: [["authorization", "Bearer t"]], traceId: "a", spanId: "b", sampled: false }),
         request({ isNotification: true, discard: true }),
         request({ tag: "Stats", payload: null }),
+        // An RPC without a payload takes none alike: the field left out, or an empty object.
+        request({ tag: "Stats", payload: undefined }),
+        request({ tag: "WatchAll", payload: {} }),
         // A payload its RPC's Schema refuses passes the door: the RPC's middleware answers it, typed.
         request({ tag: "Submit", payload: { nonsense: 1 } }),
         request({ tag: "Submit", payload: null }),
@@ -91,8 +96,21 @@ describe("the request door", () => {
     assert.deepStrictEqual(refusalOf(request({ tag: "Stats", payload: { all: true } })), {
       problem: "payload",
       rpc: "Stats",
-      detail: "Stats takes no payload"
+      detail: "Stats takes no payload (none, null or {})"
     })
+    // none, null and {} reach the server as the `null` its codec of no payload reads
+    for (const payload of [undefined, null, {}]) {
+      const passed: Array<unknown> = []
+      assert.isUndefined(door.check(request({ tag: "WatchAll", payload }), undefined, passed))
+      assert.deepInclude(passed[0], { tag: "WatchAll", payload: null })
+    }
+    // an RPC whose payload Schema is not lenient: a payload it refuses is named with what is wrong, not as if the
+    // RPC took none (the task RPCs' payloads are all lenient: their middleware answers a bad one, typed)
+    const strictDoor = Frames.make(new Map([["Strict", Rpc.make("Strict", { payload: Schema.Struct({ n: Schema.Number }) })]]), 4)
+    assert.isUndefined(strictDoor.check(request({ tag: "Strict", payload: { n: 1 } }), undefined))
+    const wrong = strictDoor.check(request({ tag: "Strict", payload: { n: "one" } }), undefined) as MalformedRequest
+    assert.deepInclude(wrong, { problem: "payload", rpc: "Strict" })
+    assert.match(wrong.detail, /^Strict's payload: Expected /)
   })
 
   it("refuses a request id used twice in one body, and only within it", () => {

@@ -15,7 +15,7 @@
  * parsed (`Checked`, read by `serialization`), so a line is parsed once, not
  * once at the door and again by the protocol.
  */
-import { Exit, Schema } from "effect"
+import { Cause, Exit, Schema } from "effect"
 import { Rpc, RpcSerialization } from "effect/rpc"
 import { PayloadLimit, type TaskAccessError } from "@chainjobs/tasks"
 import { MalformedRequest } from "../TaskRpcError.ts"
@@ -142,6 +142,11 @@ const outOfRange = () => frame("a number is out of range: JSON numbers are finit
 
 const describe = (value: unknown): string => value === null ? "null" : Array.isArray(value) ? "an array" : typeof value
 
+/** Whether a request's payload is no payload: absent, `null`, or an object with no key. */
+const isNoPayload = (payload: unknown): boolean =>
+  payload === undefined || payload === null ||
+  (typeof payload === "object" && !Array.isArray(payload) && Object.keys(payload).length === 0)
+
 /** The task payload a submission carries (its `payload` field; none when it is not an object that has one). */
 const taskPayloadOf = (submission: unknown): unknown => (submission as { readonly payload?: unknown } | null | undefined)?.payload
 
@@ -156,11 +161,20 @@ export const make = (
   maxDepth: number,
   submissions: ReadonlySet<string> = new Set()
 ): Door => {
-  const strict = new Map<string, (payload: unknown) => boolean>()
+  /** The RPCs whose payload Schema refuses before the server decodes it: why a payload is not valid, if it is not. */
+  const strict = new Map<string, (payload: unknown) => string | undefined>()
+  /** The RPCs that take no payload (`Schema.Void`): a request of one carries none, `null` or `{}`, all the same. */
+  const bare = new Set<string>()
   for (const [tag, rpc] of requests) {
-    if (!isLenient(rpc.payloadSchema)) {
+    if (rpc.payloadSchema === Schema.Void) bare.add(tag)
+    else if (!isLenient(rpc.payloadSchema)) {
       const decode = Schema.decodeUnknownExit(Schema.toCodecJson(rpc.payloadSchema as Schema.Codec<unknown, unknown>))
-      strict.set(tag, (payload) => decode(payload)._tag === "Success")
+      strict.set(tag, (payload) => {
+        const exit = decode(payload)
+        if (Exit.isSuccess(exit)) return undefined
+        const error = Cause.squash(exit.cause)
+        return error instanceof Error ? error.message.replaceAll("\n", " ") : String(error)
+      })
     }
   }
   const checkMessage = (message: unknown, seen: Set<string | number> | undefined): Refusal | undefined => {
@@ -189,10 +203,15 @@ export const make = (
         if (!requests.has(tag)) return new MalformedRequest({ problem: "unknown-rpc", rpc: tag, detail: `no RPC is named "${tag}"` })
         const deep = PayloadLimit.tooDeep(maxDepth, submissions.has(tag) ? taskPayloadOf(m.payload) : m.payload)
         if (deep !== undefined) return deep
-        const decodes = strict.get(tag)
-        if (decodes !== undefined && !decodes(m.payload)) {
-          return new MalformedRequest({ problem: "payload", rpc: tag, detail: `${tag} takes no payload` })
+        if (bare.has(tag)) {
+          if (!isNoPayload(m.payload)) {
+            return new MalformedRequest({ problem: "payload", rpc: tag, detail: `${tag} takes no payload (none, null or {})` })
+          }
+          // as the server's codec of no payload reads it
+          m.payload = null
         }
+        const invalid = strict.get(tag)?.(m.payload)
+        if (invalid !== undefined) return new MalformedRequest({ problem: "payload", rpc: tag, detail: `${tag}'s payload: ${invalid}` })
         if (seen !== undefined) {
           if (seen.has(m.id)) {
             return new MalformedRequest({ problem: "duplicate-id", rpc: tag, detail: `request id ${String(m.id)} is used twice` })

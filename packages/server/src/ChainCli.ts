@@ -13,12 +13,12 @@
  *
  * @since 0.1.0
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import type { ChainCheck } from "@chainjobs/chain"
 import { Console, Effect, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as ApiClientFailure from "./ApiClientFailure.ts"
 import * as ChainsApi from "./ChainsApi.ts"
+import * as CliRequests from "./CliRequests.ts"
 
 /** A chain command failed: the server refused it or could not be reached, or the check found a problem. */
 export class ChainCliError extends Schema.TaggedError<ChainCliError>("@chainjobs/server/ChainCliError")("ChainCliError", {
@@ -33,6 +33,8 @@ export class ChainCliError extends Schema.TaggedError<ChainCliError>("@chainjobs
 export interface Target {
   readonly url: string
   readonly token: string
+  /** The time limit of a request, in seconds (`--timeout`; see `CliRequests`). */
+  readonly timeout: number
 }
 
 /** One endpoint on one line: URL, circuit, pool, budget, pause, requests and failures. */
@@ -69,7 +71,7 @@ const withClient = <A, E>(
     Effect.mapError((error: any) =>
       error instanceof ChainCliError ? error : new ChainCliError({ detail: ApiClientFailure.failureDetail(target.url, error, "has no chains (it was started without any)") })
     ),
-    Effect.provide(NodeHttpClient.layerUndici)
+    Effect.provide(CliRequests.layerHttp({ url: target.url, seconds: target.timeout }))
   )
 
 /** The `chains` and `chain check` commands, reading the shared flags from `target`. */

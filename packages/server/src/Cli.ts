@@ -28,7 +28,10 @@
  * (`IdleMemory`). Every other command talks to a
  * running server over `@chainjobs/rpc` (HTTP, ndjson framing) at `--url`
  * (`CHAINJOBS_URL`, default `http://127.0.0.1:8080`) with the bearer token
- * `--token` (`CHAINJOBS_TOKEN`). `submit --watch` draws a progress bar and
+ * `--token` (`CHAINJOBS_TOKEN`), each request within `--timeout` seconds
+ * (`CHAINJOBS_TIMEOUT`, default 30; a stream's each next answer likewise) and
+ * an answer at most 16 MiB (`CliRequests`). A flag's value out of its range
+ * prints what is allowed and exits 2 (`MainExit`). `submit --watch` draws a progress bar and
  * exits with the task's outcome: 0 when it completed, 1 otherwise.
  *
  * @since 0.1.0
@@ -39,8 +42,9 @@ import { HttpClient, HttpClientRequest } from "effect/http"
 import { Argument, Command, Flag } from "effect/cli"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import { Auth, type TaskRpcClient, TaskRpcs } from "@chainjobs/rpc"
-import { TaskInfo } from "@chainjobs/tasks"
+import { TaskInfo, TaskQuery } from "@chainjobs/tasks"
 import * as ChainCli from "./ChainCli.ts"
+import * as CliRequests from "./CliRequests.ts"
 import * as HeapGrowth from "./HeapGrowth.ts"
 import * as IdleMemory from "./IdleMemory.ts"
 import * as JsonLog from "./JsonLog.ts"
@@ -57,12 +61,26 @@ export class CliError extends Schema.TaggedError<CliError>()("CliError", { messa
 /** The RPC client of the server the command talks to. */
 export class Remote extends Context.Service<Remote, TaskRpcClient.RawClient>()("@chainjobs/server/Cli/Remote") {}
 
-/** The RPC client over HTTP at `<url>/rpc`, sending `token` with every call. */
-export const layerRemote = (url: string, token: string): Layer.Layer<Remote> =>
-  Layer.effect(Remote, RpcClient.make(TaskRpcs.TaskRpcs)).pipe(
+/**
+ * The RPC client over HTTP at `<url>/rpc`, sending `token` with every call; each call bounded as `CliRequests` says,
+ * within `seconds` (an answer's line at most `CliRequests.maxAnswerBytes`).
+ */
+export const layerRemote = (url: string, token: string, seconds: number = CliRequests.defaultTimeoutSeconds): Layer.Layer<Remote> =>
+  Layer.effect(Remote, Effect.map(RpcClient.make(TaskRpcs.TaskRpcs), (client) => CliRequests.limitClient({ url, seconds }, client))).pipe(
     Layer.provide(Auth.layerClient(token)),
-    Layer.provide(RpcClient.layerProtocolHttp({ url: `${url.replace(/\/$/, "")}/rpc` })),
+    Layer.provide(RpcClient.layerProtocolHttp({
+      url: `${url.replace(/\/$/, "")}/rpc`,
+      transformClient: CliRequests.limitLines({ url, seconds })
+    })),
     Layer.provide([NodeHttpClient.layerUndici, RpcSerialization.layerNdjson])
+  )
+
+/** A whole number flag's value checked against its range: out of it, the command line says what is allowed (exit 2). */
+const within = (name: string, minimum: number, maximum: number = Number.MAX_SAFE_INTEGER) =>
+  Flag.filter(
+    (value: number) => value >= minimum && value <= maximum,
+    (value) =>
+      `--${name} must be ${maximum === Number.MAX_SAFE_INTEGER ? `at least ${minimum}` : `from ${minimum} to ${maximum}`}, not ${value}`
   )
 
 const root = Command.make("chainjobs").pipe(
@@ -76,6 +94,14 @@ const root = Command.make("chainjobs").pipe(
       Flag.withDescription("Bearer token of the calling principal (not needed while the server's auth is off)"),
       Flag.withFallbackConfig(Config.String("CHAINJOBS_TOKEN")),
       Flag.withDefault("")
+    ),
+    timeout: Flag.Int("timeout").pipe(
+      Flag.withDescription(
+        `Seconds to wait for the server's answer, or a stream's next one (default ${CliRequests.defaultTimeoutSeconds})`
+      ),
+      Flag.withFallbackConfig(Config.Int("CHAINJOBS_TIMEOUT")),
+      Flag.withDefault(CliRequests.defaultTimeoutSeconds),
+      within("timeout", 1, 86_400)
     )
   }),
   Command.withDescription("Supervised, observable, interruptible blockchain tasks")
@@ -99,14 +125,17 @@ export const rootCause = (error: unknown): string => {
   return String(current?.message || current?._tag || current)
 }
 
-/** A failure to reach the server, as a `CliError` naming its URL and the cause. */
+/** A failure to reach the server, as a `CliError` naming its URL and the cause; a bound broken, as the bound's error. */
 const unreachable = (url: string) => (error: unknown) =>
-  new CliError({ message: `cannot reach the server at ${url}: ${rootCause(error)}` })
+  CliRequests.boundOf(error) ?? new CliError({ message: `cannot reach the server at ${url}: ${rootCause(error)}` })
 
-/** Runs `f` with the client of the server the shared flags name; a server out of reach fails naming its URL. */
+/**
+ * Runs `f` with the client of the server the shared flags name, its calls bounded (`CliRequests`); a server out of
+ * reach fails naming its URL, one that broke a bound with the bound's error.
+ */
 const remote = <A, E, R>(f: (client: TaskRpcClient.RawClient) => Effect.Effect<A, E, R>) =>
-  Effect.flatMap(root, ({ url, token }) =>
-    Effect.provide(Remote.use(f), layerRemote(url, token)).pipe(
+  Effect.flatMap(root, ({ timeout, token, url }) =>
+    Effect.provide(Remote.use(f), layerRemote(url, token, timeout)).pipe(
       Effect.catchIf(
         (error): error is Extract<E, { readonly _tag: "RpcClientError" }> =>
           typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "RpcClientError",
@@ -178,16 +207,32 @@ export const progressBar = (info: TaskInfo.TaskInfo, width = 30): string => {
   }`
 }
 
-/** Follows a task, drawing its progress, and fails unless it completed. */
+/**
+ * Follows a task, drawing its progress, and fails unless it completed. The watch's first answer and each next one
+ * come within the time limit (`CliRequests.limitStream`), or it fails; but a task may stay silent for longer: once the
+ * watch has answered, a silence past the limit opens it again, and its first answer (the task as it stands, drawn only
+ * if it changed) shows the server still answers.
+ */
 const watch = (client: TaskRpcClient.RawClient, id: string) =>
   Effect.gen(function*() {
     const tty = process.stdout.isTTY === true
     let last: TaskInfo.TaskInfo | undefined
+    let drawn = ""
+    let answered = false
     // A terminal gets one bar redrawn in place; a pipe gets a line per change.
-    yield* Stream.runForEach(client.Watch({ id }), (info) => {
+    const draw = (info: TaskInfo.TaskInfo) => {
       last = info
-      return tty ? Effect.sync(() => process.stdout.write(`\r${progressBar(info)}\x1b[K`)) : Console.log(progressBar(info))
-    }).pipe(Effect.onInterrupt(() =>
+      answered = true
+      const bar = progressBar(info)
+      if (bar === drawn) return Effect.void
+      drawn = bar
+      return tty ? Effect.sync(() => process.stdout.write(`\r${bar}\x1b[K`)) : Console.log(bar)
+    }
+    const follow = Effect.suspend(() => {
+      answered = false
+      return Stream.runForEach(client.Watch({ id }), draw)
+    }).pipe(Effect.retry({ while: (error) => CliRequests.boundOf(error)?._tag === "NoAnswer" && answered }))
+    yield* follow.pipe(Effect.onInterrupt(() =>
       Effect.andThen(
         Effect.sync(() => {
           followInterrupted = true
@@ -215,13 +260,19 @@ const submit = Command.make("submit", {
   ),
   timeoutMillis: Flag.Int("timeout-millis").pipe(
     Flag.withDescription("Time limit of one attempt, in milliseconds, over the kind's"),
+    within("timeout-millis", 1),
     Flag.optional
   ),
   heartbeatTimeoutMillis: Flag.Int("heartbeat-timeout-millis").pipe(
     Flag.withDescription("How long the task may stay silent, in milliseconds, over the kind's"),
+    within("heartbeat-timeout-millis", 1),
     Flag.optional
   ),
-  retries: Flag.Int("retries").pipe(Flag.withDescription("At most this many retries of a failed attempt (0: none)"), Flag.optional),
+  retries: Flag.Int("retries").pipe(
+    Flag.withDescription("At most this many retries of a failed attempt (0: none)"),
+    within("retries", 0, 1000),
+    Flag.optional
+  ),
   webhook: Flag.String("webhook").pipe(
     Flag.withDescription("A URL the final record is POSTed to, signed, once the task finishes"),
     Flag.optional
@@ -293,7 +344,7 @@ const retry = Command.make("retry", {
   )).pipe(Command.withDescription("Submit a new task with the kind, payload and priority of another; print its id"))
 
 const kinds = Command.make("kinds", { json: jsonFlag }, ({ json }) =>
-  Effect.flatMap(root, ({ token, url }) =>
+  Effect.flatMap(root, ({ timeout, token, url }) =>
     Effect.gen(function*() {
       const base = url.replace(/\/$/, "")
       const request = HttpClientRequest.get(`${base}/api/kinds`).pipe(
@@ -310,14 +361,18 @@ const kinds = Command.make("kinds", { json: jsonFlag }, ({ json }) =>
         const example = kind.example
         yield* Console.log(`${kind.name.padEnd(24)}${example === undefined ? "" : `  e.g. --payload '${JSON.stringify(example)}'`}`)
       }
-    }).pipe(Effect.provide(NodeHttpClient.layerUndici)))).pipe(
+    }).pipe(Effect.provide(CliRequests.layerHttp({ url, seconds: timeout }))))).pipe(
     Command.withDescription("List the registered task kinds, with an example payload")
   )
 
 const list = Command.make("list", {
   status: Flag.Literals("status", TaskInfo.TaskStatus.literals).pipe(Flag.optional),
   kind: Flag.String("kind").pipe(Flag.optional),
-  limit: Flag.Int("limit").pipe(Flag.withDefault(20)),
+  limit: Flag.Int("limit").pipe(
+    Flag.withDescription(`Tasks a page (1 to ${TaskQuery.maxLimit})`),
+    Flag.withDefault(20),
+    within("limit", 1, TaskQuery.maxLimit)
+  ),
   cursor: Flag.String("cursor").pipe(Flag.withDescription("Continue after a previous page"), Flag.optional),
   json: jsonFlag
 }, (input) =>
@@ -352,7 +407,8 @@ const interrupt = Command.make("interrupt", { id: Argument.String("id") }, ({ id
 const purge = Command.make("purge", {
   olderThan: Flag.Int("older-than-seconds").pipe(
     Flag.withDescription("Only tasks finished at least this long ago"),
-    Flag.withDefault(0)
+    Flag.withDefault(0),
+    within("older-than-seconds", 0)
   )
 }, ({ olderThan }) =>
   remote((client) =>

@@ -13,13 +13,13 @@
  *
  * @since 0.1.0
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { Console, Effect, Option, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import type { ScheduleStore } from "@chainjobs/tasks"
 import * as ApiClientFailure from "./ApiClientFailure.ts"
 import * as SchedulesApi from "./SchedulesApi.ts"
 import { variable } from "./ScheduleSettings.ts"
+import * as CliRequests from "./CliRequests.ts"
 
 /** A schedules command failed: the server refused it, could not be reached, or the command's input was wrong. */
 export class ScheduleCliError extends Schema.TaggedError<ScheduleCliError>("@chainjobs/server/ScheduleCliError")(
@@ -40,6 +40,8 @@ export const serveSettings = <F>(setting: (name: string, variable: string, descr
 export interface Target {
   readonly url: string
   readonly token: string
+  /** The time limit of a request, in seconds (`--timeout`; see `CliRequests`). */
+  readonly timeout: number
 }
 
 /** A trigger as a person reads it: `cron <expr>`, `every <n> ms` or `daemon`. */
@@ -61,10 +63,10 @@ const refused = (url: string) => (error: unknown) => {
 export const commands = <R>(target: Effect.Effect<Target, never, R>) => {
   /** Runs `f` with the typed client of the target server; every failure a `ScheduleCliError`. */
   const run = <A, E>(f: (client: Effect.Success<ReturnType<typeof SchedulesApi.client>>) => Effect.Effect<A, E>) =>
-    Effect.flatMap(target, ({ token, url }) =>
+    Effect.flatMap(target, ({ timeout, token, url }) =>
       Effect.flatMap(SchedulesApi.client(url, token), (client) => f(client)).pipe(
         Effect.mapError(refused(url)),
-        Effect.provide(NodeHttpClient.layerUndici)
+        Effect.provide(CliRequests.layerHttp({ url, seconds: timeout }))
       ))
 
   const list = Command.make("list", {

@@ -17,12 +17,12 @@
  *
  * @since 0.1.0
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { SuiCheck } from "@chainjobs/sui"
 import { Console, Effect, Option, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as ApiClientFailure from "./ApiClientFailure.ts"
 import * as SuiApi from "./SuiApi.ts"
+import * as CliRequests from "./CliRequests.ts"
 
 /** A `sui` command could not do what it was asked; `message` says why. */
 export class SuiCliError extends Schema.TaggedError<SuiCliError>("@chainjobs/server/SuiCliError")("SuiCliError", {
@@ -72,6 +72,8 @@ const checkEndpoint = (endpoint: string): Effect.Effect<string, SuiCliError> => 
 export interface Target {
   readonly url: string
   readonly token: string
+  /** The time limit of a request, in seconds (`--timeout`; see `CliRequests`). */
+  readonly timeout: number
 }
 
 /** The check of a configured network, asked of the service; every failure a `SuiCliError` naming the network. */
@@ -84,7 +86,7 @@ const checkRemote = (target: Target, network: string) =>
         detail: ApiClientFailure.failureDetail(target.url, error, "has no Sui networks (it was started without any)")
       })
     ),
-    Effect.provide(NodeHttpClient.layerUndici)
+    Effect.provide(CliRequests.layerHttp({ url: target.url, seconds: target.timeout }))
   )
 
 /** The check of an endpoint from here. */

@@ -16,6 +16,7 @@
  */
 import { Console, Effect, Option, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import * as CliRequests from "./CliRequests.ts"
 
 /** A watch command failed: the server refused it (its status and message) or could not be reached. */
 export class WatchCliError extends Schema.TaggedError<WatchCliError>("@chainjobs/server/WatchCliError")("WatchCliError", {
@@ -43,6 +44,8 @@ export const serveSettings = <F>(setting: (name: string, variable: string, descr
 export interface Target {
   readonly url: string
   readonly token: string
+  /** The time limit of a request, in seconds (`--timeout`; see `CliRequests`). */
+  readonly timeout: number
 }
 
 /** One REST call under `/api/watch`; the parsed JSON body (null for none), or the server's refusal. */
@@ -55,12 +58,20 @@ export const call = (target: Target, method: string, path: string, body?: unknow
       const response = await fetch(`${target.url.replace(/\/$/, "")}/api/watch${path}`, {
         method,
         headers,
+        signal: AbortSignal.timeout(target.timeout * 1000),
         ...(body === undefined ? {} : { body: JSON.stringify(body) })
       })
-      const text = await response.text()
+      const text = await CliRequests.readText(response, target.url)
       return { status: response.status, ok: response.ok, json: text === "" ? null : JSON.parse(text) as any }
     },
-    catch: (cause) => new WatchCliError({ detail: `cannot reach ${target.url}: ${cause}` })
+    catch: (cause) =>
+      new WatchCliError({
+        detail: cause instanceof CliRequests.AnswerTooLarge
+          ? cause.message
+          : (cause as { readonly name?: unknown } | null)?.name === "TimeoutError"
+          ? new CliRequests.NoAnswer({ url: target.url, seconds: target.timeout, awaited: "answer" }).message
+          : `cannot reach ${target.url}: ${cause}`
+      })
   }).pipe(Effect.flatMap((reply) =>
     reply.ok
       ? Effect.succeed(reply.json)

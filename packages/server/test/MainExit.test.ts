@@ -54,7 +54,7 @@ describe("how the executable ends", () => {
       assert.deepStrictEqual(yield* reported(Cause.interrupt()), [])
     }))
 
-  it.effect("an unknown flag or a bad value exits 1 with the command line's own lines, and no 'Help requested' after them", () =>
+  it.effect("an unknown flag or a bad value exits 2 with the command line's own lines, and no 'Help requested' after them", () =>
     Effect.gen(function*() {
       for (const args of [["status", "--bogus", "x"], ["list", "--limit", "1e400"]]) {
         const printed: Array<string> = []
@@ -66,7 +66,8 @@ describe("how the executable ends", () => {
         )
         assert.isTrue(Exit.isFailure(exit), args.join(" "))
         if (Exit.isSuccess(exit)) return
-        assert.strictEqual(codeOf(exit), 1, args.join(" "))
+        assert.strictEqual(codeOf(exit), MainExit.usageExitCode, args.join(" "))
+        assert.strictEqual(MainExit.usageExitCode, 2)
         assert.isAbove(printed.length, 0, args.join(" "))
         assert.deepStrictEqual(yield* reported(exit.cause), [], args.join(" "))
       }

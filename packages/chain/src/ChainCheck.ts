@@ -4,7 +4,10 @@
  * sent); `check` also asks the endpoints (through the chain's client, with
  * its failover) for the chain id and the head, and times the round trip.
  * What an operator runs before trusting an endpoint, and what a health probe
- * and the service's `/api/chains` show.
+ * and the service's `/api/chains` show. The client itself never uses an
+ * endpoint that answers for another chain (`ChainId`): when every endpoint
+ * does, the check fails with the `WrongChain` reason (both ids in its
+ * message); an endpoint passed over shows among the failures in `endpoints`.
  *
  * @since 0.1.0
  */
@@ -54,7 +57,7 @@ export const ChainCheckResult = Schema.Struct({
   chain: Schema.String,
   /** The chain id the node reported. */
   chainId: Schema.Int,
-  /** The chain id configured; a node of another chain is refused by nothing else, so check that they match. */
+  /** The chain id configured (the client uses no endpoint of another chain: the check fails with `WrongChain` then). */
   expectedChainId: Schema.Int,
   chainIdMatches: Schema.Boolean,
   /** The latest block number, read now (not from the head cache). */

@@ -5,7 +5,8 @@
  * yet, an open circuit) are retried with backoff and
  * fail over to another endpoint; the others are final — `JsonRpc` (the node
  * answered with an error), `PoolExhausted` (no connection within the acquire
- * timeout) and `UnknownChain` are never retried.
+ * timeout), `WrongChain` (the endpoint serves another chain: the next endpoint
+ * is tried, the request is not retried) and `UnknownChain` are never retried.
  *
  * @since 0.1.0
  */
@@ -62,10 +63,26 @@ export class PoolExhausted extends Schema.TaggedClass<PoolExhausted>("@chainjobs
   waitedMillis: Schema.Number
 }) {}
 
-/** Every endpoint's circuit is open. Transient. */
+/**
+ * Every endpoint's circuit is open. Transient. `lastFailure` is the message of the last failure that opened one of
+ * them (what the provider said), when this client saw it.
+ */
 export class Unavailable extends Schema.TaggedClass<Unavailable>("@chainjobs/chain/ChainRequestError/Unavailable")("Unavailable", {
   chain: Schema.String,
-  retryAfterMillis: Schema.Number
+  retryAfterMillis: Schema.Number,
+  lastFailure: Schema.optional(Schema.String)
+}) {}
+
+/**
+ * The endpoint answers `eth_chainId` with another chain's id than the one configured: its answers would be another
+ * chain's blocks and balances, so it is kept out of use (the next endpoint is tried). `reported` is the id it
+ * answered, in decimal. Not retried.
+ */
+export class WrongChain extends Schema.TaggedClass<WrongChain>("@chainjobs/chain/ChainRequestError/WrongChain")("WrongChain", {
+  chain: Schema.String,
+  endpoint: Schema.String,
+  expected: Schema.Number,
+  reported: Schema.String
 }) {}
 
 /** No chain of that name is configured. Not retried. */
@@ -84,6 +101,7 @@ export const ChainRequestErrorReason = Schema.Union([
   JsonRpc,
   PoolExhausted,
   Unavailable,
+  WrongChain,
   UnknownChain
 ])
 
@@ -108,7 +126,10 @@ const describe = (reason: ChainRequestErrorReason): string => {
     case "PoolExhausted":
       return `${reason.endpoint}: no free connection after ${reason.waitedMillis} ms`
     case "Unavailable":
-      return `${reason.chain}: every endpoint's circuit is open, retry after ${reason.retryAfterMillis} ms`
+      return `${reason.chain}: every endpoint's circuit is open, retry after ${reason.retryAfterMillis} ms` +
+        (reason.lastFailure === undefined ? "" : `; the last failure: ${reason.lastFailure}`)
+    case "WrongChain":
+      return `${reason.endpoint}: answers for chain id ${reason.reported}, not ${reason.chain}'s ${reason.expected}; kept out of use`
     case "UnknownChain":
       return `unknown chain ${reason.chain}`
   }
@@ -137,6 +158,7 @@ export const isTransient = (error: ChainRequestError): boolean => {
       return error.reason.status === 408 || error.reason.status >= 500
     case "JsonRpc":
     case "PoolExhausted":
+    case "WrongChain":
     case "UnknownChain":
       return false
   }

@@ -6,7 +6,11 @@
  * pause after a 429 (or a JSON-RPC error that says the request budget is
  * spent, by the table of `ProviderErrors`), and a per-request timeout. It sends one call or a batch
  * and classifies every failure as an `ChainRequestError` reason; retries and failover
- * belong to `EvmClient`.
+ * belong to `EvmClient`. Given an `Identity`, it asks the endpoint which
+ * network it serves before its first call (concurrent first calls share one
+ * question, which takes its turn under the rate limit like any call) and
+ * again after `unverify`; an endpoint of another network fails every call
+ * for `holdFor` without being asked, then is asked again.
  *
  * Metrics, each with an `endpoint` attribute: `chainjobs_rpc_connections_in_use`
  * and `chainjobs_rpc_pool_utilization` (gauges), `chainjobs_rpc_pool_wait_ms`
@@ -15,12 +19,12 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Metric, Pool, Result, type Scope, Semaphore } from "effect"
+import { Clock, Deferred, Duration, Effect, Metric, Pool, Result, type Scope, Semaphore } from "effect"
 import { RateLimiter } from "effect/persistence"
 import type { EndpointConfig } from "./ChainConfig.ts"
 import * as HttpConnection from "./internal/httpConnection.ts"
 import * as JsonRpc from "./internal/jsonRpc.ts"
-import { HttpStatus, Network, PoolExhausted, RateLimited, ChainRequestError, Timeout } from "./ChainRequestError.ts"
+import { ChainRequestError, HttpStatus, InvalidResponse, Network, PoolExhausted, RateLimited, Timeout } from "./ChainRequestError.ts"
 
 /** A snapshot of an endpoint's pool. */
 export interface EndpointStats {
@@ -43,11 +47,23 @@ export interface EndpointStats {
   readonly rateLimit: { readonly limit: number; readonly windowMillis: number } | null
 }
 
+/** What an endpoint must answer before it is used: which network it serves. */
+export interface Identity {
+  /** The call whose result names the network. */
+  readonly call: JsonRpc.Call
+  /** Fails when `result` is not the network configured (or names none). */
+  check(endpoint: string, result: unknown): Effect.Effect<void, ChainRequestError>
+  /** How long an endpoint found serving another network is kept out of use before it is asked again. */
+  readonly holdFor: Duration.Input
+}
+
 /** An endpoint ready to send calls. */
 export interface Endpoint {
   readonly url: string
-  /** Sends the calls (one, or a batch) and returns their results in order. */
+  /** Sends the calls (one, or a batch) and returns their results in order; first checks the identity, if due. */
   send(calls: ReadonlyArray<JsonRpc.Call>): Effect.Effect<ReadonlyArray<unknown>, ChainRequestError>
+  /** Asks the identity again before the next call (the endpoint was out of use and may have changed networks). */
+  readonly unverify: Effect.Effect<void>
   /** The pool's current state. */
   readonly stats: Effect.Effect<EndpointStats>
   /** How long the endpoint stays paused after a 429, in milliseconds (0: not paused). */
@@ -62,7 +78,8 @@ const millis = (input: Duration.Input) => Duration.toMillis(Duration.fromInputUn
 /** Opens an endpoint; its connections are closed when the scope closes. */
 export const make = Effect.fn("EndpointPool.make")(function*(
   config: EndpointConfig,
-  requestTimeout: Duration.Input
+  requestTimeout: Duration.Input,
+  identity?: Identity
 ): Effect.fn.Return<Endpoint, never, Scope.Scope | RateLimiter.RateLimiter> {
   const endpoint = config.url
   const attributes = { endpoint }
@@ -163,7 +180,14 @@ export const make = Effect.fn("EndpointPool.make")(function*(
       })
     )
 
-  const send = (calls: ReadonlyArray<JsonRpc.Call>) =>
+  const countFailure = Effect.andThen(
+    Effect.sync(() => {
+      failureCount++
+    }),
+    Metric.update(failures, 1)
+  )
+
+  const sendCalls = (calls: ReadonlyArray<JsonRpc.Call>) =>
     Effect.gen(function*() {
       yield* waitForBudget(calls.length)
       const firstId = nextId
@@ -192,16 +216,70 @@ export const make = Effect.fn("EndpointPool.make")(function*(
       return yield* Result.isFailure(decoded) && decoded.failure.reason._tag !== "InvalidResponse"
         ? Effect.fail(decoded.failure)
         : fail(new HttpStatus({ endpoint, status: answer.status }))
-    }).pipe(Effect.tapError(() =>
-      Effect.andThen(
+    }).pipe(Effect.tapError(() => countFailure))
+
+  // The identity: asked once (the first caller forks the question into the endpoint's scope, so that a caller
+  // interrupted while it waits takes no one's answer away; every caller waits for the same answer), remembered
+  // until `unverify`; a wrong answer is remembered for `holdFor`.
+  const scope = yield* Effect.scope
+  const holdMillis = identity === undefined ? 0 : millis(identity.holdFor)
+  let verified = identity === undefined
+  let wrong: { readonly until: number; readonly error: ChainRequestError } | undefined
+  let asking: Deferred.Deferred<void, ChainRequestError> | undefined
+  const ask = (identity: Identity) =>
+    sendCalls([identity.call]).pipe(
+      // an error answer names no network: the endpoint cannot be used, another may be
+      Effect.catchIf(
+        (error) => error.reason._tag === "JsonRpc",
+        (error) => fail(new InvalidResponse({ endpoint, detail: `${identity.call.method} answered an error: ${error.message}` }))
+      ),
+      Effect.flatMap((results) => identity.check(endpoint, results[0]).pipe(Effect.tapError(() => countFailure))),
+      Effect.tap(() =>
         Effect.sync(() => {
-          failureCount++
-        }),
-        Metric.update(failures, 1)
+          verified = true
+          wrong = undefined
+        })
+      ),
+      Effect.tapError((error) =>
+        error.reason._tag === "WrongChain"
+          ? Effect.andThen(
+            Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.sync(() => {
+                wrong = { until: now + holdMillis, error }
+              })),
+            Effect.logWarning(`chainjobs: ${error.message}`)
+          )
+          : Effect.void
       )
-    ))
+    )
+  const verify = Effect.gen(function*() {
+    if (verified || identity === undefined) return
+    if (wrong !== undefined && wrong.until > (yield* Clock.currentTimeMillis)) return yield* wrong.error
+    if (asking === undefined) {
+      const answer = Deferred.makeUnsafe<void, ChainRequestError>()
+      asking = answer
+      yield* ask(identity).pipe(
+        Effect.onExit((exit) =>
+          Effect.andThen(
+            Effect.sync(() => {
+              asking = undefined
+            }),
+            Deferred.done(answer, exit)
+          )
+        ),
+        Effect.forkIn(scope)
+      )
+    }
+    return yield* Deferred.await(asking)
+  })
+
+  const send = (calls: ReadonlyArray<JsonRpc.Call>) => Effect.andThen(verify, sendCalls(calls))
+
+  const unverify = Effect.sync(() => {
+    verified = identity === undefined
+  })
 
   const pausedFor = Effect.map(Clock.currentTimeMillis, (now) => Math.max(0, pausedUntil - now))
 
-  return { url: endpoint, send, stats, pausedFor }
+  return { url: endpoint, send, unverify, stats, pausedFor }
 })

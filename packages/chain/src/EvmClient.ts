@@ -3,7 +3,9 @@
  * endpoint an `EndpointPool`, a circuit breaker per endpoint, failover in
  * order of preference, retries of transient failures with jittered
  * exponential backoff): a cached chain head, batched block and receipt reads,
- * and `eth_getLogs` ranges that adapt to what the node accepts. Blocks,
+ * and `eth_getLogs` ranges that adapt to what the node accepts. Every
+ * endpoint must answer `eth_chainId` with the configured chain id before it
+ * is used (`ChainId`): another chain's endpoint is passed over. Blocks,
  * transactions, receipts and logs are viem's types, formatted by viem.
  * Every call is an Effect: interrupting it aborts its HTTP request.
  *
@@ -27,6 +29,7 @@ import {
   type TransactionReceipt
 } from "viem"
 import type { ChainConfig } from "./ChainConfig.ts"
+import * as ChainId from "./ChainId.ts"
 import type * as EndpointPool from "./EndpointPool.ts"
 import * as JsonRpcClient from "./JsonRpcClient.ts"
 import * as ProviderErrors from "./ProviderErrors.ts"
@@ -113,7 +116,7 @@ export const getLinkedBlocks = (
 export const make = Effect.fn("EvmClient.make")(function*(
   config: ChainConfig
 ): Effect.fn.Return<EvmClient, never, JsonRpcClient.Requirements> {
-  const { batch, health, request } = yield* JsonRpcClient.make(config)
+  const { batch, health, request } = yield* JsonRpcClient.make(config, ChainId.identity(config))
 
   const missing = (what: string) =>
     new ChainRequestError({ reason: new InvalidResponse({ endpoint: config.name, detail: `${what} not found` }) })

@@ -6,7 +6,11 @@
  * order of preference within one attempt, and retries of transient failures
  * with jittered exponential backoff (waiting at least until a circuit may
  * close when every one is open). Every call is an Effect: interrupting it
- * aborts its HTTP request.
+ * aborts its HTTP request. Given an `Identity` (the EVM client's
+ * `eth_chainId`), every endpoint is asked it before its first call and again
+ * once its circuit has opened; an endpoint of another network is passed over.
+ * When every circuit is open, the error carries the failure that last opened
+ * one: what the provider said, not only that the circuit is open.
  *
  * @since 0.1.0
  */
@@ -54,9 +58,11 @@ const chunk = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>
 
 /** Opens a network's client; its connections close when the scope closes. */
 export const make = Effect.fn("JsonRpcClient.make")(function*(
-  config: JsonRpcConfig
+  config: JsonRpcConfig,
+  identity?: EndpointPool.Identity
 ): Effect.fn.Return<JsonRpcClient, never, Requirements> {
-  const endpoints = yield* Effect.forEach(config.endpoints, (endpoint) => EndpointPool.make(endpoint, config.requestTimeout))
+  const endpoints = yield* Effect.forEach(config.endpoints, (endpoint) =>
+    EndpointPool.make(endpoint, config.requestTimeout, identity))
   const breaker = yield* CircuitBreaker.make({
     tripPolicy: CircuitBreaker.consecutive(config.breaker.failures),
     openDuration: config.breaker.openDuration
@@ -68,7 +74,9 @@ export const make = Effect.fn("JsonRpcClient.make")(function*(
     if (Exit.isSuccess(exit)) return CircuitBreaker.success
     const error = Cause.findErrorOption(exit.cause)
     if (error._tag === "None") return CircuitBreaker.ignored
-    if (error.value.reason._tag === "RateLimited" || error.value.reason._tag === "PoolExhausted") {
+    // an endpoint of another chain is kept out by its own hold, not by its circuit
+    const reason = error.value.reason._tag
+    if (reason === "RateLimited" || reason === "PoolExhausted" || reason === "WrongChain") {
       return CircuitBreaker.ignored
     }
     return isTransient(error.value) ? CircuitBreaker.failure() : CircuitBreaker.success
@@ -80,14 +88,32 @@ export const make = Effect.fn("JsonRpcClient.make")(function*(
     (paused) => endpoints.filter((_, index) => paused[index] === 0).concat(endpoints.filter((_, index) => paused[index]! > 0))
   )
 
+  /** The message of the failure that last opened a circuit: what an `Unavailable` reports besides the open circuits. */
+  let lastOpening: string | undefined
+
   /**
-   * One attempt: the endpoints in order, moving on after a transient failure, an open circuit or no free
-   * connection (`PoolExhausted` when no endpoint had one: it is not retried).
+   * After a failure counted against an endpoint's circuit: when it opened the circuit, the endpoint is asked its
+   * identity again before it is next used, and the failure is kept as the reason the circuit opened.
+   */
+  const afterFailure = (endpoint: EndpointPool.Endpoint, error: ChainRequestError) =>
+    Effect.gen(function*() {
+      const state = yield* breaker.state(endpoint.url).pipe(Effect.orElseSucceed(() => undefined))
+      if (state === undefined || state._tag === "Closed") return
+      lastOpening = error.message
+      yield* endpoint.unverify
+    })
+
+  /**
+   * One attempt: the endpoints in order, moving on after a transient failure, an open circuit, no free
+   * connection (`PoolExhausted` when no endpoint had one: it is not retried) or another chain's endpoint
+   * (`WrongChain` when every endpoint is one, or one and the others failed without a transient failure or open
+   * circuit: it is not retried).
    */
   const attempt = (calls: ReadonlyArray<EndpointPool.Call>) =>
     Effect.gen(function*() {
       let lastError: ChainRequestError | undefined
       let exhausted: ChainRequestError | undefined
+      let wrong: ChainRequestError | undefined
       let retryAfterMillis = Number.POSITIVE_INFINITY
       for (const endpoint of yield* preferred) {
         const result = yield* Effect.result(endpoint.send(calls).pipe(breaker.execute({ key: endpoint.url, classify })))
@@ -96,6 +122,7 @@ export const make = Effect.fn("JsonRpcClient.make")(function*(
         if (error._tag === "CircuitBreakerError") {
           if (error.reason._tag === "CircuitOpen") {
             retryAfterMillis = Math.min(retryAfterMillis, Duration.toMillis(error.reason.retryAfter))
+            yield* endpoint.unverify
           }
           continue
         }
@@ -103,13 +130,22 @@ export const make = Effect.fn("JsonRpcClient.make")(function*(
           exhausted = error
           continue
         }
+        if (error.reason._tag === "WrongChain") {
+          wrong = error
+          continue
+        }
         if (!isTransient(error)) return yield* error
+        if (error.reason._tag !== "RateLimited") yield* afterFailure(endpoint, error)
         lastError = error
       }
-      return yield* lastError ?? exhausted ?? new ChainRequestError({
+      if (lastError !== undefined) return yield* lastError
+      if (exhausted !== undefined) return yield* exhausted
+      if (wrong !== undefined && !Number.isFinite(retryAfterMillis)) return yield* wrong
+      return yield* new ChainRequestError({
         reason: new Unavailable({
           chain: config.name,
-          retryAfterMillis: Number.isFinite(retryAfterMillis) ? retryAfterMillis : 0
+          retryAfterMillis: Number.isFinite(retryAfterMillis) ? retryAfterMillis : 0,
+          ...(lastOpening === undefined ? {} : { lastFailure: lastOpening })
         })
       })
     })

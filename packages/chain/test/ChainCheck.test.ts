@@ -26,12 +26,14 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("ChainC
       ])
     }))
 
-  it.effect("a node of another chain than the one configured is reported as such", () =>
+  it.effect("a node of another chain than the one configured fails the check with WrongChain, naming both ids; its endpoint counts the failure", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain
       const evm = yield* client({ ...devChainConfig([chain.url]), chainId: 1 })
-      const result = yield* ChainCheck.check(evm)
-      assert.deepInclude(result, { chainId: DevChain.chainId, expectedChainId: 1, chainIdMatches: false })
+      const error = yield* Effect.flip(ChainCheck.check(evm))
+      assert.deepInclude(error.reason, { _tag: "WrongChain", expected: 1, reported: String(DevChain.chainId) })
+      const { endpoints } = yield* ChainCheck.status(evm)
+      assert.deepInclude(endpoints[0], { requests: 1, failures: 1 })
     }))
 
   it.effect("a chain that does not answer fails with its ChainRequestError", () =>
@@ -57,8 +59,10 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("ChainC
       assert.deepStrictEqual(
         status.endpoints.map((endpoint) => [endpoint.url, endpoint.requests, endpoint.failures, endpoint.rateLimit]),
         [
-          [broken.url, 3, 3, null],
-          [chain.url, 3, 0, { limit: 100, windowMillis: 1000 }]
+          // each endpoint's chain id question counts as a request (the proxy lets it through): then the broken one
+          // failed the three calls, the second answered them
+          [broken.url, 4, 3, null],
+          [chain.url, 4, 0, { limit: 100, windowMillis: 1000 }]
         ]
       )
       assert.deepInclude(status, { chain: "dev", chainId: DevChain.chainId })

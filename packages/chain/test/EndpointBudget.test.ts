@@ -55,21 +55,23 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: "60 seconds" })("a
       const chain = yield* DevChain.DevChain
       const proxy = yield* FaultProxy.make(chain.url)
       const batch = 5
-      // A budget of exactly one batch, refilled only after an hour: what follows the batch has to wait.
+      // A budget of exactly the endpoint's chain id question and one batch, refilled only after an hour: what follows
+      // the batch has to wait.
       const { consumed, evm } = yield* recordingClient(devChainConfig(
-        [{ url: proxy.url, rateLimit: { limit: batch, window: "1 hour" } }],
+        [{ url: proxy.url, rateLimit: { limit: batch + 1, window: "1 hour" } }],
         // no request time limit: a batch timed out on a loaded machine is sent again, and waits an hour for tokens
         { batchSize: batch, requestTimeout: "1 hour" }
       ))
       const results = yield* evm.batch(blockNumbers(batch))
       assert.strictEqual(results.length, batch)
       assert.strictEqual(proxy.counts.requests, 1, "one HTTP request for the batch")
-      assert.deepStrictEqual(consumed, [{ tokens: batch, granted: true }])
+      // the question's token (the proxy forwards the question uncounted), then the batch's
+      assert.deepStrictEqual(consumed, [{ tokens: 1, granted: true }, { tokens: batch, granted: true }])
 
       const next = yield* Effect.forkChild(evm.request("eth_blockNumber"))
-      yield* eventually(() => consumed.length > 1 || next.pollUnsafe() !== undefined)
+      yield* eventually(() => consumed.length > 2 || next.pollUnsafe() !== undefined)
       assert.isUndefined(next.pollUnsafe(), "the call after a spent budget did not wait")
-      assert.deepStrictEqual(consumed[1], { tokens: 1, granted: false })
+      assert.deepStrictEqual(consumed[2], { tokens: 1, granted: false })
       assert.strictEqual(proxy.counts.requests, 1, "nothing reached the endpoint over its budget")
       yield* Fiber.interrupt(next)
     }))

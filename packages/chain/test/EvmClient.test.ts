@@ -50,13 +50,13 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
       const chain = yield* DevChain.DevChain
       const proxy = yield* FaultProxy.make(chain.url, { requireHeaders: { "x-api-key": "k-123" } })
       const keyed = yield* client(devChainConfig([{ url: proxy.url, headers: { "x-api-key": "k-123" } }]))
-      yield* keyed.request("eth_chainId", [])
+      yield* keyed.request("net_version", [])
       assert.isAbove((yield* keyed.getBlocks([0, 1])).length, 0)
       assert.isAbove(proxy.counts.forwarded, 0)
       assert.strictEqual(proxy.counts.unauthorized, 0)
       // without the key the provider refuses every request
       const keyless = yield* client(devChainConfig([proxy.url], { retry: { times: 0 } }))
-      yield* Effect.flip(keyless.request("eth_chainId", []))
+      yield* Effect.flip(keyless.request("net_version", []))
       assert.isAbove(proxy.counts.unauthorized, 0)
     }))
 
@@ -111,7 +111,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
       }))
       const filter = { topics: [transferTopic], fromBlock: 0, toBlock: seeded.toBlock }
       for (let round = 0; round < 5; round++) assert.deepStrictEqual(yield* evm.getLogs(filter), yield* direct.getLogs(filter))
-      assert.deepStrictEqual(yield* Effect.forEach(range(1, 10), () => evm.request("eth_chainId")), range(1, 10).map(() => "0x7a69"))
+      assert.deepStrictEqual(yield* Effect.forEach(range(1, 10), () => evm.request("net_version")), range(1, 10).map(() => "31337"))
       assert.isAbove(throttled.counts.rpcRateLimited, 2)
       assert.strictEqual(yield* evm.logRange, 1000)
     }))
@@ -121,8 +121,8 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
       const chain = yield* DevChain.DevChain
       const down = yield* FaultProxy.make(chain.url, { serverError: 1 })
       const evm = yield* client(devChainConfig([down.url, chain.url], { breaker: { failures: 3, openDuration: "1 hour" } }))
-      const heads = yield* Effect.forEach(range(1, 10), () => evm.request("eth_chainId"))
-      assert.deepStrictEqual(new Set(heads), new Set(["0x7a69"]))
+      const heads = yield* Effect.forEach(range(1, 10), () => evm.request("net_version"))
+      assert.deepStrictEqual(new Set(heads), new Set(["31337"]))
       assert.strictEqual(down.counts.serverError, 3)
       const health = yield* evm.health
       assert.deepStrictEqual(health.map((endpoint) => endpoint.circuit), ["Open", "Closed"])
@@ -136,10 +136,10 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
         retry: { times: 3, base: "5 millis", max: "20 millis" },
         breaker: { failures: 2, openDuration: "500 millis" }
       }))
-      const request = yield* Effect.forkChild(evm.request("eth_chainId"))
+      const request = yield* Effect.forkChild(evm.request("net_version"))
       yield* eventually(() => failing.counts.serverError === 2)
       failing.set({ serverError: 0 })
-      assert.strictEqual(yield* Fiber.join(request), "0x7a69")
+      assert.strictEqual(yield* Fiber.join(request), "31337")
       assert.strictEqual(failing.counts.forwarded, 1)
     }))
 
@@ -158,8 +158,8 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
       const chain = yield* DevChain.DevChain
       const throttled = yield* FaultProxy.make(chain.url, { rateLimited: 1, retryAfterSeconds: 3600 })
       const evm = yield* client(devChainConfig([throttled.url, chain.url]))
-      const answers = yield* Effect.forEach(range(1, 10), () => evm.request("eth_chainId"))
-      assert.deepStrictEqual(new Set(answers), new Set(["0x7a69"]))
+      const answers = yield* Effect.forEach(range(1, 10), () => evm.request("net_version"))
+      assert.deepStrictEqual(new Set(answers), new Set(["31337"]))
       assert.strictEqual(throttled.counts.rateLimited, 1)
       assert.deepStrictEqual((yield* evm.health).map((endpoint) => endpoint.circuit), ["Closed", "Closed"])
     }))
@@ -174,10 +174,10 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
       }))
       // The only connection is held by a request the proxy stalls. Asked again until one lands there: on a starved
       // machine even the first connection can take past the 50 ms acquireTimeout (a PoolExhausted, counted a failure).
-      const holder = yield* Effect.forkChild(Effect.forever(evm.request("eth_chainId")))
+      const holder = yield* Effect.forkChild(Effect.forever(evm.request("net_version")))
       yield* eventually(() => stalling.counts.stall === 1)
       const failedBefore = (yield* evm.health)[0]!.failures
-      const error = yield* Effect.flip(evm.request("eth_chainId"))
+      const error = yield* Effect.flip(evm.request("net_version"))
       assert.strictEqual(error.reason._tag, "PoolExhausted")
       const [stats] = yield* evm.health
       assert.deepStrictEqual([stats!.inUse, stats!.max, stats!.utilization], [1, 1, 1])
@@ -185,14 +185,14 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
       const state = (id: string) => metrics.find((metric) => metric.id === id)?.state as Record<string, number> | undefined
       assert.strictEqual(state("chainjobs_rpc_connections_in_use")?.value, 1)
       assert.strictEqual(state("chainjobs_rpc_pool_utilization")?.value, 1)
-      // a wait is recorded for each connection borrowed: the holder's only
-      assert.strictEqual(state("chainjobs_rpc_pool_wait_ms")?.count, 1)
+      // a wait is recorded for each connection borrowed: the endpoint's chain id question's and the holder's only
+      assert.strictEqual(state("chainjobs_rpc_pool_wait_ms")?.count, 2)
       assert.strictEqual(state("chainjobs_rpc_failures")?.count, failedBefore + 1)
       // interrupting the stalled request aborts it and frees its connection
       yield* Fiber.interrupt(holder)
       assert.strictEqual((yield* evm.health)[0]!.inUse, 0)
       stalling.set({ stall: 0 })
-      assert.strictEqual(yield* evm.request("eth_chainId"), "0x7a69")
+      assert.strictEqual(yield* evm.request("net_version"), "31337")
     }), 30_000)
 
   it.effect("a request that found no free connection does not count for the endpoint's circuit", () =>
@@ -211,10 +211,10 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
       // the circuit ignores): it is asked again until the proxy holds it, or the wait for the stall never ends
       for (let round = 1; round <= 2; round++) {
         const holder = yield* Effect.forkChild(
-          Effect.flip(evm.request("eth_chainId")).pipe(Effect.repeat({ until: (error) => error.reason._tag !== "PoolExhausted" }))
+          Effect.flip(evm.request("net_version")).pipe(Effect.repeat({ until: (error) => error.reason._tag !== "PoolExhausted" }))
         )
         yield* eventually(() => stalling.counts.stall === round)
-        assert.strictEqual((yield* Effect.flip(evm.request("eth_chainId"))).reason._tag, "PoolExhausted")
+        assert.strictEqual((yield* Effect.flip(evm.request("net_version"))).reason._tag, "PoolExhausted")
         assert.strictEqual((yield* Fiber.join(holder)).reason._tag, "Timeout")
       }
       // two timeouts in a row open the circuit: no answer came in between
@@ -231,15 +231,15 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
         requestTimeout: "5 seconds",
         retry: { times: 0 }
       }))
-      const holder = yield* Effect.forkChild(evm.request("eth_chainId"))
+      const holder = yield* Effect.forkChild(evm.request("net_version"))
       yield* eventually(() => stalling.counts.stall === 1)
-      assert.strictEqual(yield* evm.request("eth_chainId"), "0x7a69")
+      assert.strictEqual(yield* evm.request("net_version"), "31337")
       assert.strictEqual(spare.counts.forwarded, 1)
       // with the spare's only connection held too, nothing is free
       spare.set({ stall: 1 })
-      const second = yield* Effect.forkChild(evm.request("eth_chainId"))
+      const second = yield* Effect.forkChild(evm.request("net_version"))
       yield* eventually(() => spare.counts.stall === 1)
-      assert.strictEqual((yield* Effect.flip(evm.request("eth_chainId"))).reason._tag, "PoolExhausted")
+      assert.strictEqual((yield* Effect.flip(evm.request("net_version"))).reason._tag, "PoolExhausted")
       yield* Fiber.interrupt(holder)
       yield* Fiber.interrupt(second)
     }))
@@ -249,7 +249,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
       const chain = yield* DevChain.DevChain
       const counting = yield* FaultProxy.make(chain.url)
       const evm = yield* client(devChainConfig([{ url: counting.url, rateLimit: { limit: 5, window: "1 minute" } }]))
-      const fibers = yield* Effect.forEach(range(1, 8), () => Effect.forkChild(evm.request("eth_chainId")))
+      const fibers = yield* Effect.forEach(range(1, 8), () => Effect.forkChild(evm.request("net_version")))
       yield* eventually(() => counting.counts.forwarded === 5)
       yield* Effect.sleep("200 millis")
       assert.strictEqual(counting.counts.requests, 5)
@@ -274,7 +274,7 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
       ))
       const config = devChainConfig([{ url: chain.url, rateLimit: { limit: 1, window: "1 hour" } }])
       const evm = yield* EvmClient.make(config).pipe(Effect.provideContext(stores))
-      assert.deepStrictEqual(yield* Effect.all([evm.request("eth_chainId"), evm.request("eth_chainId")]), ["0x7a69", "0x7a69"])
+      assert.deepStrictEqual(yield* Effect.all([evm.request("net_version"), evm.request("net_version")]), ["31337", "31337"])
     }))
 
   it.effect("returns the same blocks through 429s, 5xx, stalls and garbled answers", () =>

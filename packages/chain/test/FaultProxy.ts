@@ -7,7 +7,8 @@
  * given provider's JSON-RPC error, hold back reads of blocks above a
  * number until told otherwise, claim another sender for every
  * transaction of the blocks it returns, leave the logs out of receipts, or claim a head above the node's. Everything else is forwarded to the target node. It counts
- * what it did, so a test can check that faults really happened.
+ * what it did, so a test can check that faults really happened. The client's
+ * `eth_chainId` question is forwarded untouched and uncounted (`faultChainId`).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { Effect } from "effect"
@@ -53,6 +54,12 @@ export interface Faults {
    * null for them).
    */
   readonly headAhead: number
+  /**
+   * Whether a lone `eth_chainId` call (the client's question of which chain an endpoint serves) meets the faults
+   * and counts. Default: it is forwarded as it is, uncounted (only the required headers apply), so that the faults
+   * and counts are those of the calls a test makes.
+   */
+  readonly faultChainId: boolean
 }
 
 /** A JSON-RPC error as a provider sends it. */
@@ -84,7 +91,8 @@ export const none: Faults = {
   requireHeaders: {},
   rewriteFrom: undefined,
   dropLogs: false,
-  headAhead: 0
+  headAhead: 0,
+  faultChainId: false
 }
 
 /** What the proxy did so far. */
@@ -128,6 +136,16 @@ interface Message {
   readonly params: ReadonlyArray<any>
 }
 
+/** Whether a body is a lone `eth_chainId` call: the client's check of which chain the endpoint serves. */
+const isChainIdQuestion = (body: string) => {
+  try {
+    const parsed = JSON.parse(body) as unknown
+    return !Array.isArray(parsed) && (parsed as Message | null)?.method === "eth_chainId"
+  } catch {
+    return false
+  }
+}
+
 const logRange = (message: Message) =>
   message.method === "eth_getLogs"
     ? Number(BigInt(message.params[0].toBlock)) - Number(BigInt(message.params[0].fromBlock)) + 1
@@ -164,11 +182,16 @@ export const make = (target: string, faults: Partial<Faults> = {}, seed = 1) =>
         const chunks: Array<Buffer> = []
         for await (const chunk of request) chunks.push(chunk as Buffer)
         const body = Buffer.concat(chunks).toString("utf8")
-        counts.requests++
+        const question = !current.faultChainId && isChainIdQuestion(body)
+        if (!question) counts.requests++
         if (Object.entries(current.requireHeaders).some(([name, value]) => request.headers[name.toLowerCase()] !== value)) {
           counts.unauthorized++
           response.writeHead(401, { "content-type": "text/plain" }).end("missing API key")
           return
+        }
+        if (question) {
+          const answer = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body })
+          return response.writeHead(answer.status, { "content-type": "application/json" }).end(await answer.text())
         }
         const draw = next()
         let threshold = current.rateLimited

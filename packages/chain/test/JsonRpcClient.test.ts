@@ -55,7 +55,7 @@ describe("JsonRpcClient's retry waits, on the test clock", () => {
         requestTimeout: "1 hour",
         retry: { times: 1, base: "1 minute", max: "100 millis" }
       }))
-      const exit = yield* untilEnded(yield* Effect.forkChild(evm.request("eth_chainId")), 2_000)
+      const exit = yield* untilEnded(yield* Effect.forkChild(evm.request("eth_blockNumber")), 2_000)
       assert.isDefined(exit, "the retry did not come within 2 s of the test clock, though retry.max is 100 ms")
       assert.deepStrictEqual(exit, Exit.succeed("0x1"))
       assert.strictEqual(node.requests(), 2)
@@ -72,7 +72,7 @@ describe("JsonRpcClient's retry waits, on the test clock", () => {
         retry: { times: 2, base: "10 millis", max: "10 millis" },
         breaker: { failures: 1, openDuration: "1 second" }
       }))
-      const exit = yield* untilEnded(yield* Effect.forkChild(evm.request("eth_chainId")), 3_000)
+      const exit = yield* untilEnded(yield* Effect.forkChild(evm.request("eth_blockNumber")), 3_000)
       assert.deepStrictEqual(exit, Exit.succeed("0x1"), String(exit))
       assert.strictEqual(node.requests(), 2)
     }))
@@ -105,19 +105,19 @@ describe("JsonRpcClient failover and circuits", () => {
       // The busy endpoint's only connection is held by a request that never gets an answer. Asked again until one
       // lands there: on a starved machine even the first connection can take past the 20 ms acquireTimeout, and that
       // request then goes to the other endpoint, which answers it.
-      const hold = (evm: EvmClient.EvmClient) => Effect.forkChild(Effect.forever(evm.request("eth_chainId")))
+      const hold = (evm: EvmClient.EvmClient) => Effect.forkChild(Effect.forever(evm.request("eth_blockNumber")))
       const evm = yield* client(devChainConfig(endpoints, { requestTimeout: "1 hour", retry: { times: 1 } }))
       const holder = yield* hold(evm)
       yield* eventually(() => busy.requests() === 1)
       const answered = flaky.requests()
       failNext = true
-      assert.strictEqual(yield* evm.request("eth_chainId"), "0x2")
+      assert.strictEqual(yield* evm.request("eth_blockNumber"), "0x2")
       assert.strictEqual(flaky.requests() - answered, 2)
       const once = yield* client(devChainConfig(endpoints, { requestTimeout: "1 hour", retry: { times: 0 } }))
       const onceHolder = yield* hold(once)
       yield* eventually(() => busy.requests() === 2)
       failNext = true
-      assert.deepInclude((yield* Effect.flip(once.request("eth_chainId"))).reason, { _tag: "HttpStatus", status: 503 })
+      assert.deepInclude((yield* Effect.flip(once.request("eth_blockNumber"))).reason, { _tag: "HttpStatus", status: 503 })
       // the held requests are given up: a pool closes only once its connections are back
       yield* Fiber.interrupt(holder)
       yield* Fiber.interrupt(onceHolder)
@@ -135,12 +135,12 @@ describe("JsonRpcClient failover and circuits", () => {
       const spare = yield* ScriptedNode.make((calls) => ({ body: ScriptedNode.result(calls[0]!, "0x2") }))
       const evm = yield* client(devChainConfig([limited.url, spare.url], { requestTimeout: "1 hour", retry: { times: 0 } }))
       // the first request is refused by the first endpoint and answered by the other
-      assert.strictEqual(yield* evm.request("eth_chainId"), "0x2")
+      assert.strictEqual(yield* evm.request("eth_blockNumber"), "0x2")
       assert.deepStrictEqual([limited.requests(), spare.requests()], [1, 1])
       assert.isAbove((yield* evm.health)[0]!.pausedForMillis, 0)
       // the next ones go to the other endpoint, not to the paused one, whose request would wait out its 20 s pause
       // (the request timeout covers the post, not that wait): a request still waiting after 3 s is answered as held
-      const next = evm.request("eth_chainId").pipe(
+      const next = evm.request("eth_blockNumber").pipe(
         Effect.timeoutOrElse({ duration: "3 seconds", orElse: () => Effect.succeed("held by the paused endpoint") })
       )
       assert.strictEqual(yield* next, "0x2")
@@ -160,7 +160,7 @@ describe("JsonRpcClient failover and circuits", () => {
       const limited = yield* ScriptedNode.make(() => ({ status: 429, headers: { "retry-after": "20" }, body: "slow down" }))
       const evm = yield* client(devChainConfig([flaky.url, limited.url], { requestTimeout: "1 hour", retry: { times: 1 } }))
       // the retry's wait is the backoff's (milliseconds), not the 20 s pause: a request still waiting after 3 s is held
-      const answered = yield* evm.request("eth_chainId").pipe(
+      const answered = yield* evm.request("eth_blockNumber").pipe(
         Effect.timeoutOrElse({ duration: "3 seconds", orElse: () => Effect.succeed("held for the 429's pause") })
       )
       assert.strictEqual(answered, "0x1")
@@ -177,12 +177,12 @@ describe("JsonRpcClient failover and circuits", () => {
         retry: { times: 0 },
         breaker: { failures: 1, openDuration: "50 millis" }
       }))
-      assert.deepInclude((yield* Effect.flip(evm.request("eth_chainId"))).reason, { _tag: "HttpStatus", status: 503 })
+      assert.deepInclude((yield* Effect.flip(evm.request("eth_blockNumber"))).reason, { _tag: "HttpStatus", status: 503 })
       // once the circuit may close, the next request is its probe, held by the node
       yield* Effect.sleep("100 millis")
-      const probe = yield* Effect.forkChild(evm.request("eth_chainId"))
+      const probe = yield* Effect.forkChild(evm.request("eth_blockNumber"))
       yield* eventually(() => node.requests() === 2)
-      const exit = yield* Effect.exit(evm.request("eth_chainId"))
+      const exit = yield* Effect.exit(evm.request("eth_blockNumber"))
       yield* Fiber.interrupt(probe)
       assert.isTrue(Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail", `a typed failure: ${String(exit)}`)
       const error = Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" ? exit.cause.reasons[0].error : undefined
@@ -203,13 +203,13 @@ describe("JsonRpcClient failover and circuits", () => {
       // a failure, then a request the node holds until it times out, and meanwhile one that finds no free connection.
       // On a starved machine the first connection can take past the 20 ms acquireTimeout: the first request is asked
       // again until the node has it (a PoolExhausted before any failure leaves the streak at 0 either way).
-      const refused = yield* Effect.flip(evm.request("eth_chainId")).pipe(
+      const refused = yield* Effect.flip(evm.request("eth_blockNumber")).pipe(
         Effect.repeat({ until: (error) => error.reason._tag !== "PoolExhausted" })
       )
       assert.deepInclude(refused.reason, { _tag: "HttpStatus", status: 503 })
-      const held = yield* Effect.forkChild(Effect.flip(evm.request("eth_chainId")))
+      const held = yield* Effect.forkChild(Effect.flip(evm.request("eth_blockNumber")))
       yield* eventually(() => node.requests() === 2)
-      assert.deepInclude((yield* Effect.flip(evm.request("eth_chainId"))).reason, { _tag: "PoolExhausted" })
+      assert.deepInclude((yield* Effect.flip(evm.request("eth_blockNumber"))).reason, { _tag: "PoolExhausted" })
       assert.deepInclude((yield* Fiber.join(held)).reason, { _tag: "Timeout" })
       // two failures in a row: the circuit is open
       assert.deepStrictEqual((yield* evm.health).map((endpoint) => endpoint.circuit), ["Open"])
@@ -229,7 +229,7 @@ describe("JsonRpcClient failover and circuits", () => {
         Layer.succeed(RateLimiter.RateLimiterStore, store)
       )
       for (let round = 0; round < 2; round++) {
-        const exit = yield* Effect.exit(evm.request("eth_chainId"))
+        const exit = yield* Effect.exit(evm.request("eth_blockNumber"))
         // the breaker's classification of a cause without a failure adds no defect of its own
         const reasons = Exit.isFailure(exit) ? exit.cause.reasons : []
         assert.deepStrictEqual(reasons.map((reason) => reason._tag), ["Die"], String(exit))

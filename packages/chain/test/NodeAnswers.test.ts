@@ -64,7 +64,7 @@ describe("a node's answers", () => {
     Effect.gen(function*() {
       const page = `<html>${"bad gateway ".repeat(20)}</html>`
       const garbling = yield* ScriptedNode.make(() => ({ status: 200, body: page }))
-      const error = yield* Effect.flip(((yield* clientOf(garbling.url, 2)).request("eth_chainId")))
+      const error = yield* Effect.flip(((yield* clientOf(garbling.url, 2)).request("eth_blockNumber")))
       assert.strictEqual(error.reason._tag, "InvalidResponse")
       assert.strictEqual(error.message, `${garbling.url}: not JSON: ${page.slice(0, 80)}`)
       assert.strictEqual(garbling.requests(), 3)
@@ -84,7 +84,7 @@ describe("a node's answers", () => {
   it.live("an error with a null id (the node could not read the request) is the node's verdict, not retried", () =>
     Effect.gen(function*() {
       const node = yield* ScriptedNode.make(() => ({ body: ScriptedNode.error(null, -32700, "Parse error") }))
-      const error = yield* Effect.flip((yield* clientOf(node.url, 3)).request("eth_chainId"))
+      const error = yield* Effect.flip((yield* clientOf(node.url, 3)).request("eth_blockNumber"))
       assert.deepInclude(error.reason, { _tag: "JsonRpc", code: -32700, detail: "Parse error" })
       assert.strictEqual(error.message, `${node.url}: JSON-RPC error -32700: Parse error`)
       assert.strictEqual(node.requests(), 1)
@@ -128,7 +128,7 @@ describe("a node's answers", () => {
           status,
           body: typeof body === "string" ? body : { ...body, id: calls[0]!.id }
         }))
-        const error = yield* Effect.flip((yield* clientOf(node.url, 2)).request("eth_chainId"))
+        const error = yield* Effect.flip((yield* clientOf(node.url, 2)).request("eth_blockNumber"))
         assert.strictEqual(error.reason._tag, reason)
         assert.strictEqual(error.message, reason === "HttpStatus" ? `${node.url}: HTTP ${status}` : `${node.url}: JSON-RPC error -32602: invalid params`)
         assert.strictEqual(node.requests(), retried ? 3 : 1)
@@ -146,7 +146,7 @@ describe("a node's answers", () => {
     Effect.gen(function*() {
       const node = yield* ScriptedNode.make(() => ({ status: 429, headers, body: "slow down" }))
       const evm = yield* clientOf(node.url, 0, { rateLimitedPause: "2 seconds" })
-      const error = yield* Effect.flip(evm.request("eth_chainId"))
+      const error = yield* Effect.flip(evm.request("eth_blockNumber"))
       assert.strictEqual(error.reason._tag, "RateLimited")
       const [health] = yield* evm.health
       return { error, pausedFor: health!.pausedForMillis, url: node.url }
@@ -185,7 +185,7 @@ describe("a node's answers", () => {
         body: ScriptedNode.error(calls[0]!.id, -32005, "daily request count exceeded, request rate limited")
       }))
       const evm = yield* clientOf(node.url, 0)
-      const error = yield* Effect.flip(evm.request("eth_chainId"))
+      const error = yield* Effect.flip(evm.request("eth_blockNumber"))
       assert.deepInclude(error.reason, { _tag: "RateLimited", retryAfterMillis: 3000 })
       assert.isAbove((yield* evm.health)[0]!.pausedForMillis, 1000)
     }))
@@ -213,13 +213,14 @@ describe("a node's answers", () => {
         breaker: { failures: 1, openDuration: "1 hour" }
       }))
       // the first request opens both circuits and fails as the last endpoint did
-      const opened = yield* Effect.flip(evm.request("eth_chainId"))
+      const opened = yield* Effect.flip(evm.request("eth_blockNumber"))
       assert.deepInclude(opened.reason, { _tag: "HttpStatus", endpoint: second.url, status: 503 })
-      const error = yield* Effect.flip(evm.request("eth_chainId"))
+      const error = yield* Effect.flip(evm.request("eth_blockNumber"))
       assert.strictEqual(error.reason._tag, "Unavailable")
       const retryAfter = error.reason._tag === "Unavailable" ? error.reason.retryAfterMillis : 0
       assert.isTrue(retryAfter > 3_500_000 && retryAfter <= 3_600_000, `retry after ${retryAfter} ms`)
-      assert.strictEqual(error.message, `dev: every endpoint's circuit is open, retry after ${retryAfter} ms`)
+      // it names the failure that opened the last circuit, as the endpoint reported it
+      assert.strictEqual(error.message, `dev: every endpoint's circuit is open, retry after ${retryAfter} ms; the last failure: ${second.url}: HTTP 503`)
       assert.deepStrictEqual([first.requests(), second.requests()], [1, 1])
     }))
 })

@@ -5,7 +5,10 @@
  * something is wrong (bodies that are not JSON, answers missing or without a
  * result, errors with a null id, statuses and `Retry-After` headers of every
  * kind, or no answer at all), which the client must read right. It notes the
- * requests it got.
+ * requests it got. A lone `eth_chainId` call (the client's check of which
+ * chain an endpoint serves) is answered with the dev chain's id and not
+ * noted, unless the options give the chain id to answer or hand it to the
+ * script (`chainId: "scripted"`).
  */
 import { createServer } from "node:http"
 import { Effect } from "effect"
@@ -45,8 +48,13 @@ export const result = (call: Call, value: unknown) => ({ jsonrpc: "2.0", id: cal
 /** The JSON-RPC answer carrying an error to a call (or to none: a null id). */
 export const error = (id: number | null, code: unknown, message: unknown) => ({ jsonrpc: "2.0", id, error: { code, message } })
 
+/** How the endpoint answers `eth_chainId`: with this id (default 31337, the dev chain's), or by the script. */
+export interface Options {
+  readonly chainId?: number | "scripted" | undefined
+}
+
 /** Starts an endpoint answering by `script`; it stops when the scope closes. */
-export const make = (script: Script) =>
+export const make = (script: Script, options: Options = {}) =>
   Effect.acquireRelease(
     Effect.callback<{ readonly node: ScriptedNode; readonly close: () => void }>((resume) => {
       const received: Array<ReadonlyArray<Call>> = []
@@ -57,6 +65,12 @@ export const make = (script: Script) =>
         request.on("end", () => {
           const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Call | ReadonlyArray<Call>
           const calls = Array.isArray(parsed) ? parsed : [parsed as Call]
+          const chainId = options.chainId ?? 31337
+          if (chainId !== "scripted" && !Array.isArray(parsed) && calls[0]!.method === "eth_chainId") {
+            response.writeHead(200, { "content-type": "application/json" })
+              .end(JSON.stringify(result(calls[0]!, `0x${chainId.toString(16)}`)))
+            return
+          }
           received.push(calls)
           batches.push(Array.isArray(parsed))
           const answer = script(calls, Array.isArray(parsed))

@@ -51,6 +51,11 @@ describe("ChainsApi", () => {
         assert.strictEqual(down.status, 503)
         assert.strictEqual(down.body._tag, "ChainUnreachable")
         assert.strictEqual(down.body.chain, "down")
+
+        const other = yield* request("GET", "/api/chains/other/check", { token: alice })
+        assert.strictEqual(other.status, 503)
+        assert.deepInclude(other.body, { _tag: "ChainUnreachable", chain: "other" })
+        assert.deepInclude(other.body.reason, { _tag: "WrongChain", chain: "other", expected: 1, reported: String(DevChain.chainId) })
       }), { timeout: 30_000 })
 
     it.effect("GET /api/chains lists every chain's endpoints: pool, circuit, budget, requests", () =>
@@ -87,10 +92,9 @@ describe("ChainsApi", () => {
         const refused = yield* chainjobs("chain", "check", "dev")
         assert.isTrue(Exit.isFailure(refused.exit))
 
-        // a node of another chain than the one configured: printed, and the command fails naming both ids
+        // a node of another chain than the one configured is never used: the check fails naming both ids
         const mismatch = yield* chainjobs("--token", alice, "chain", "check", "other")
-        assert.include(mismatch.lines[0]!, `chain id ${DevChain.chainId} (configured 1: MISMATCH)`)
-        assert.include(String(Exit.isFailure(mismatch.exit) ? mismatch.exit.cause : "succeeded"), `reports chain id ${DevChain.chainId}, configured 1`)
+        assert.include(String(Exit.isFailure(mismatch.exit) ? mismatch.exit.cause : "succeeded"), `answers for chain id ${DevChain.chainId}, not other's 1`)
       }), 60_000)
   })
 })

@@ -116,9 +116,11 @@ export const runtime = (directory: string, url: string, options: {
   readonly watchTables?: Layer.Layer<SqlClient.SqlClient> | undefined
   /** WebSocket endpoints by chain name, to subscribe to new heads on. */
   readonly webSockets?: Readonly<Record<string, string>> | undefined
+  /** The chain id configured for `dev` (the node's own by default). */
+  readonly chainId?: number | undefined
 } = {}) => {
   const sqlite = options.watchTables ?? NodeSqliteClient.layer({ filename: join(directory, "watch.db"), synchronous: "FULL" })
-  const chains = Chains.layerMemory([devChainConfig(url)])
+  const chains = Chains.layerMemory([{ ...devChainConfig(url), chainId: options.chainId ?? DevChain.chainId }])
   const adapters = EvmAdapter.layerWith({ webSockets: options.webSockets }).pipe(Layer.provide(chains))
   const supervisor = Tasks.layer({ shutdownGracePeriod: "1 second" }).pipe(
     Layer.provide(SqlTaskStore.layerSqlite({ filename: join(directory, "tasks.db") }))

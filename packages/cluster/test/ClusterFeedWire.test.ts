@@ -610,10 +610,10 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected task
       const remoteJoin = yield* Effect.forkChild(a.feed.finalRecord(remote.id, countedRead(reads, remote)), { startImmediately: true })
       yield* a.post("g", "")
       // x's leaving read the other task's record: it reached the task run here first, if at all
-      assert.deepStrictEqual(yield* joined(remoteJoin, "the join of the task run elsewhere"), Option.some(remote))
+      assert.deepStrictEqual(yield* Fiber.join(remoteJoin), Option.some(remote))
       assert.strictEqual(a.faults.gets.get(own.id), undefined, "reads of the task run here")
       yield* a.step("own", 100)
-      const ended = yield* joined(ownJoin, "the join of the task run here")
+      const ended = yield* Fiber.join(ownJoin)
       assert.strictEqual(Option.getOrUndefined(ended)?.status, "completed")
       assert.strictEqual(reads.get(own.id), undefined, "the join of the task run here read")
     }).pipe(Effect.scoped), 30_000)
@@ -637,7 +637,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected task
       yield* meanwhile(a)
       assert.isUndefined(join.pollUnsafe(), "the join ended before its read")
       yield* Deferred.succeed(answer, undefined)
-      assert.deepStrictEqual(yield* joined(join, "the join"), Option.some(info))
+      assert.deepStrictEqual(yield* Fiber.join(join), Option.some(info))
     }).pipe(Effect.scoped)
 
   it.live("the reads on a runner's farewell hold back no notification: what comes next is told while they wait for the store", () =>
@@ -667,7 +667,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, expected task
       assert.strictEqual(reads.get(before.id), 1, "the join of the task expected before x left")
       const join = yield* Effect.forkChild(a.feed.finalRecord(after.id, countedRead(reads, after)), { startImmediately: true })
       yield* a.tell([{ i: after }], { seq: 2 })
-      assert.deepStrictEqual(yield* joined(join, "the join of the task expected after the leaving"), Option.some(after))
+      assert.deepStrictEqual(yield* Fiber.join(join), Option.some(after))
       assert.strictEqual(reads.get(after.id), undefined, "the join of the task expected after x left read")
     }).pipe(Effect.scoped), 30_000)
 })
@@ -768,7 +768,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       assert.deepStrictEqual(a.heardOf(later.id).map((info) => info.status), ["completed"])
       assert.deepStrictEqual(a.heardOf(long.id), [], "a finished record made long before the loss")
       assert.deepStrictEqual(a.heardOf(own.id), [], "a's own record")
-      yield* joined(watched.fiber, "the watch")
+      yield* Fiber.join(watched.fiber)
       assert.deepStrictEqual(watched.seen.map((info) => info.status), ["running", "completed"])
       // the records made since, oldest first
       const order = a.changes.seen.map((info) => info.id)
@@ -803,7 +803,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* a.store.remove(large.id)
       yield* a.tell([{ r: large.id }, { r: "never-heard-of" }])
       yield* a.settle()
-      yield* joined(watched.fiber, "the watch")
+      yield* Fiber.join(watched.fiber)
       const deletions = a.journal.seen.filter((item): item is TaskEvent.Deleted => "_tag" in item)
       assert.deepStrictEqual(deletions.map((item) => [item.info.id, item.info.progress]), [[large.id, 30]])
       // a deletion told: in the journal, not in changes, and the end of a watch
@@ -811,7 +811,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       const watchedOther = yield* collecting(a.feed.watch(other.id, Effect.succeed(other)))
       yield* a.tell([{ d: other }])
       yield* a.settle()
-      yield* joined(watchedOther.fiber, "the other watch")
+      yield* Fiber.join(watchedOther.fiber)
       assert.deepStrictEqual(brief(watchedOther.seen), brief([other]))
       assert.deepStrictEqual(a.heardOf(other.id), [])
       assert.isTrue(a.journal.seen.some((item) => "_tag" in item && item.info.id === other.id))
@@ -946,11 +946,11 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       const watch = yield* collecting(a.feed.watch(task.id, Effect.succeed(task)))
       yield* until(() => watch.seen.length === 1, () => "the first read")
       yield* a.tell([{ i: { ...task, heartbeatAt: 200 } }, { i: finished(task) }])
-      yield* joined(watch.fiber, "the watch")
+      yield* Fiber.join(watch.fiber)
       assert.deepStrictEqual(watch.seen.map((info) => info.status), ["running", "running", "completed"])
       // the read of a finished task: the watch ends with it
       const ended = yield* collecting(a.feed.watch("done", Effect.succeed(finished(record()))))
-      yield* joined(ended.fiber, "the watch of a finished task")
+      yield* Fiber.join(ended.fiber)
       assert.strictEqual(ended.seen.length, 1)
       // a change heard while the first read is under way: the read (older) is not told after it
       const slow = record({ heartbeatAt: 100 })
@@ -960,7 +960,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* until(() => late.seen.length === 1, () => "the change before the read")
       yield* Deferred.succeed(reading, undefined)
       yield* a.tell([{ i: finished(slow) }])
-      yield* joined(late.fiber, "the watch whose read came late")
+      yield* Fiber.join(late.fiber)
       assert.deepStrictEqual(late.seen.map((info) => info.heartbeatAt), [300, 100])
       assert.deepStrictEqual(late.seen.map((info) => info.status), ["running", "completed"])
       // a reader slower than the changes: the latest win, the final record among them, and the watch ends
@@ -976,17 +976,17 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       yield* a.tell([{ i: finished(busy) }])
       yield* a.settle()
       yield* Deferred.succeed(reading2, undefined)
-      yield* joined(slowFiber, "the slow reader's watch")
+      yield* Fiber.join(slowFiber)
       assert.strictEqual(slowReader.at(-1)!.status, "completed")
       assert.isBelow(slowReader.length, 40)
       // two watches of one task, one ending first: the other still hears
       const shared = record()
       const first = yield* Effect.forkScoped(Stream.runCollect(Stream.take(a.feed.watch(shared.id, Effect.succeed(shared)), 1)))
       const second = yield* collecting(a.feed.watch(shared.id, Effect.succeed(shared)))
-      yield* joined(first, "the first watch")
+      yield* Fiber.join(first)
       yield* until(() => second.seen.length === 1, () => "the second watch's read")
       yield* a.tell([{ i: finished(shared) }])
-      yield* joined(second.fiber, "the second watch")
+      yield* Fiber.join(second.fiber)
       assert.deepStrictEqual(second.seen.map((info) => info.status), ["running", "completed"])
     }).pipe(Effect.scoped), 30_000)
 
@@ -1301,9 +1301,9 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire", () => {
       const watch = yield* collecting(a.feed.watch("some", Effect.succeed(record())))
       yield* until(() => watch.seen.length === 1, () => "the watch's read")
       yield* a.close
-      yield* joined(a.changes.fiber, "the changes stream")
-      yield* joined(a.journal.fiber, "the journal stream")
-      yield* joined(watch.fiber, "the watch")
+      yield* Fiber.join(a.changes.fiber)
+      yield* Fiber.join(a.journal.fiber)
+      yield* Fiber.join(watch.fiber)
       yield* until(() => a.sent("g").length === 1, () => "the farewell")
       const farewell = a.heard.findIndex((notification) => notification.what === "g")
       assert.strictEqual(a.heard[farewell]!.seq, Math.max(0, ...a.heard.slice(0, farewell).map((notification) => notification.seq)) + 1)
@@ -1741,7 +1741,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       )
       yield* until(() => rechecks.begun() === 1, () => "the join's sleep of 5 hours before it reads again")
       yield* a.post("g", "")
-      assert.deepStrictEqual(yield* joined(join, "the join"), Option.some(info))
+      assert.deepStrictEqual(yield* Fiber.join(join), Option.some(info))
     }).pipe(Effect.scoped), 30_000)
 
   it.live("a runner forgotten once a change found nobody to hear it is new again when it speaks: answered at once with this one's counts", () =>
@@ -1878,7 +1878,10 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       yield* a.settle()
       yield* a.store.update(finished(there))
       yield* a.post("g", "")
-      const ended = yield* joined(join, "the join of the task x took away")
+      const ended = yield* Fiber.join(join).pipe(
+        Effect.timeout("10 seconds"),
+        Effect.catchTag("TimeoutError", () => Effect.die(new Error("the join never read the task x took away")))
+      )
       assert.strictEqual(Option.getOrUndefined(ended)?.runner, "x:1")
       assert.strictEqual(Option.getOrUndefined(ended)?.status, "completed")
     }).pipe(Effect.scoped), 30_000)
@@ -1940,10 +1943,10 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       const remote = yield* finishedUntold(a)
       const remoteJoin = yield* Effect.forkChild(a.feed.finalRecord(remote.id, countedRead(new Map(), remote)), { startImmediately: true })
       yield* a.post("g", "", { seq: 1_001 })
-      assert.deepStrictEqual(yield* joined(remoteJoin, "the join of the task run elsewhere"), Option.some(remote))
+      assert.deepStrictEqual(yield* Fiber.join(remoteJoin), Option.some(remote))
       assert.strictEqual(a.faults.gets.get(here.id), 1, "reads of the task run here on x's leaving")
       yield* a.step("stays", 100)
-      assert.strictEqual(Option.getOrUndefined(yield* joined(join, "the join"))?.status, "completed")
+      assert.strictEqual(Option.getOrUndefined(yield* Fiber.join(join))?.status, "completed")
     }).pipe(Effect.scoped), 30_000)
 
   it.live("a join waiting unread for a task run here wants its final record from the others once this runner lets it go unfinished", () =>
@@ -1959,7 +1962,7 @@ describe.skipIf(pgTestUrl === undefined)("ClusterFeed on the wire, runners forgo
       // x adopts it and ends it: its notification ends the join
       const ended = finished({ ...record(), id: moving.id, attempt: 2 })
       yield* a.tell([{ i: ended }])
-      assert.deepStrictEqual(yield* joined(join, "the join"), Option.some(ended))
+      assert.deepStrictEqual(yield* Fiber.join(join), Option.some(ended))
     }).pipe(Effect.scoped), 30_000)
 
   it.live("a task deleted here and submitted again under its id has its new final record kept unsent: a want arriving later gets it", () =>

@@ -16,7 +16,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Option } from "effect"
 import { TaskInfo } from "@chainjobs/tasks"
 import { record } from "@chainjobs/tasks/test/TaskStoreConformance"
-import { collecting, counting, Echo, eventually, freshCluster, joined, makeRunner, pool, serviceFeed, twoRunners } from "./FeedRunners.ts"
+import { collecting, counting, Echo, eventually, freshCluster, makeRunner, pool, serviceFeed, twoRunners } from "./FeedRunners.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
@@ -28,7 +28,7 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
       const before = yield* a.local.submit(Echo, { text: "before", gate: "before" })
       const early = yield* waitOnB(before.id)
       yield* a.open("before")
-      const heardBefore = Option.getOrThrow(yield* joined(early, "b's join begun before the task ended"))
+      const heardBefore = Option.getOrThrow(yield* Fiber.join(early))
       assert.deepStrictEqual([heardBefore.status, heardBefore.result, heardBefore.runner], ["completed", 6, "runner-a:1"])
 
       // Begun after the end: its first read was made before (the record as it stood then); a, which nobody asked,
@@ -41,7 +41,7 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
       yield* aSettled
       assert.deepStrictEqual(sentOf(a, after.id), [], "sent before anybody wanted it")
       const late = yield* waitOnB(after.id, Effect.succeed(stale))
-      const heardAfter = Option.getOrThrow(yield* joined(late, "b's join begun after the task ended"))
+      const heardAfter = Option.getOrThrow(yield* Fiber.join(late))
       assert.deepStrictEqual([heardAfter.status, heardAfter.result], ["completed", 5])
 
       // Expected on b before it was submitted (to a, here): b wants it from then on, and its join reads nothing.
@@ -52,7 +52,7 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
         if (!gated) yield* Effect.orDie(a.local.awaitInfo(id))
         const join = yield* Effect.forkScoped(b.feed.finalRecord(id, Effect.die(new Error(`the join of ${id} read the record`))))
         if (gated) yield* a.open(id)
-        assert.strictEqual(Option.getOrThrow(yield* joined(join, `the join of ${id}`)).status, "completed")
+        assert.strictEqual(Option.getOrThrow(yield* Fiber.join(join)).status, "completed")
       }
     }).pipe(Effect.scoped), 60_000)
 
@@ -101,7 +101,7 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
       yield* Effect.sleep("200 millis")
       // b's next renewal reaches a: every final record, and the one a kept, ended since b's previous wants
       yield* b.loseWants(false)
-      assert.strictEqual(Option.getOrThrow(yield* joined(waiting, "b's wait for the record a kept")).status, "completed")
+      assert.strictEqual(Option.getOrThrow(yield* Fiber.join(waiting)).status, "completed")
     }).pipe(Effect.scoped), 60_000)
 
   it.live("a keeps at most its bound of final records nobody wanted, the oldest dropped; b wants nothing once its waits end", () =>
@@ -120,7 +120,7 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
       // b's want of the first goes out before (or with) its want of the last: once the last is sent, a has heard both
       const dropped = yield* waitOnB(first.id, Effect.succeed(first.stale))
       const kept = yield* waitOnB(last.id, Effect.succeed(last.stale))
-      assert.strictEqual(Option.getOrThrow(yield* joined(kept, "the wait for the kept record")).status, "completed")
+      assert.strictEqual(Option.getOrThrow(yield* Fiber.join(kept)).status, "completed")
       yield* eventually(() => sentOf(a, last.id).length > 0, () => "the last not sent")
       assert.deepStrictEqual(sentOf(a, first.id), [], "a kept the first past its bound")
       yield* Fiber.interrupt(dropped)
@@ -144,7 +144,7 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
       const finalsOf = (body: string | undefined) => (JSON.parse(body ?? "{}") as { readonly f?: ReadonlyArray<string> }).f ?? []
       assert.deepStrictEqual(finalsOf(wantsOfB().at(-1)?.body), [id], "b's wants while its join waits")
       yield* a.open(id)
-      assert.strictEqual(Option.getOrThrow(yield* joined(join, "the join")).status, "completed")
+      assert.strictEqual(Option.getOrThrow(yield* Fiber.join(join)).status, "completed")
       // the join has ended: b's next renewal names the task no more (and is its last: b wants nothing)
       yield* eventually(
         () => finalsOf(wantsOfB().at(-1)?.body).length === 0,
@@ -166,7 +166,7 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
       const join = yield* Effect.forkScoped(b.feed.finalRecord(ended, Effect.die(new Error(`the join of ${ended} read the record`))))
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow
       yield* a.open(ended)
-      assert.strictEqual(Option.getOrThrow(yield* joined(join, "the join")).status, "completed")
+      assert.strictEqual(Option.getOrThrow(yield* Fiber.join(join)).status, "completed")
       // a wait on b that read first, still waiting for a's task to end
       const waiting = yield* a.local.submit(Echo, { text: "waiting", gate: "waiting" })
       const firstRead = yield* Deferred.make<void>()
@@ -198,6 +198,6 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
       const join = yield* Effect.forkScoped(b.feed.finalRecord(id, Effect.die(new Error(`the join of ${id} read the record`))))
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow
       yield* a.open(id)
-      assert.strictEqual(Option.getOrThrow(yield* joined(join, "the join")).status, "completed")
+      assert.strictEqual(Option.getOrThrow(yield* Fiber.join(join)).status, "completed")
     }).pipe(Effect.scoped), 60_000)
 })

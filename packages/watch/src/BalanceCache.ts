@@ -253,10 +253,16 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
   const db = <A, E>(operation: string, effect: Effect.Effect<A, E>) =>
     Effect.mapError(effect, (cause) => storeFailed(operation)(cause as { readonly message: string }))
 
+  /**
+   * The adapter of a chain a caller named: a chain with none (not configured) is bad input, `Invalid` as for a
+   * watcher on it, not a chain's failure (which would answer 503, and a client would try again).
+   */
+  const namedAdapter = (chain: string) => Effect.mapError(adapters.adapter(chain), () => invalid(`unknown chain "${chain}"`))
+
   /** The asset and account in the chain's spelling (`native` stays), or `Invalid`. */
   const normalize = (chain: string, account: string, asset: Asset) =>
     Effect.gen(function*() {
-      const adapter = yield* adapters.adapter(chain)
+      const adapter = yield* namedAdapter(chain)
       const who = adapter.normalizeAccount(account)
       if (!who.ok) return yield* invalid(who.detail)
       if (asset === "native") return { adapter, account: who.account, asset }
@@ -507,7 +513,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<BalanceCacheCon
       if (query.account !== undefined && query.chain === undefined) return yield* invalid("an account filter needs the chain")
       let account = query.account
       if (query.chain !== undefined) {
-        const adapter = yield* adapters.adapter(query.chain)
+        const adapter = yield* namedAdapter(query.chain)
         if (account !== undefined) {
           const who = adapter.normalizeAccount(account)
           if (!who.ok) return yield* invalid(who.detail)

@@ -2,7 +2,8 @@
  * The balance listing filtered by chain, in a cache that holds two: the
  * same dev node configured as two chains, `dev` and `dev2`, each with a
  * balance read and cached. A filter by one chain lists only that chain's
- * balances, the other's left out; no filter lists both. Real dev chain,
+ * balances, the other's left out; no filter lists both. A chain configured
+ * as neither is bad input (`Invalid`), not a chain failure. Real dev chain,
  * SQLite watch tables.
  */
 import { Chains } from "@chainjobs/chain"
@@ -12,6 +13,7 @@ import { Effect, Layer } from "effect"
 import { join } from "node:path"
 import * as BalanceCache from "../src/BalanceCache.ts"
 import * as EvmAdapter from "../src/EvmAdapter.ts"
+import type * as WatchError from "../src/WatchError.ts"
 import { address, DevChain, devChainConfig, tempDirectory } from "./fixtures.ts"
 
 /** A balance cache over the dev node as the chains `dev` and `dev2`, its tables in `directory`. */
@@ -39,6 +41,27 @@ layer(DevChain.layer(), { excludeTestServices: true, timeout: 120_000 })("Balanc
         assert.deepStrictEqual(yield* chainsOf({ chain: "dev2" }), [`dev2 ${account}`])
         assert.deepStrictEqual(yield* chainsOf({ chain: "dev2", account }), [`dev2 ${account}`])
         assert.deepStrictEqual(yield* chainsOf({}), [`dev ${account}`, `dev2 ${account}`])
+      }).pipe(Effect.provide(twoChains(directory, url)))
+    }).pipe(Effect.scoped))
+
+  it.effect("a chain that is not configured is bad input: every call naming it is refused as Invalid, nothing stored", () =>
+    Effect.gen(function*() {
+      const { url } = yield* DevChain.DevChain
+      const directory = yield* tempDirectory
+      yield* Effect.gen(function*() {
+        const cache = yield* BalanceCache.BalanceCache
+        const account = address(5)
+        const refusals = yield* Effect.forEach([
+          cache.read("nochain", account, "native"),
+          cache.readAll("nochain", account),
+          cache.addPending({ chain: "nochain", transaction: `0x${"5".repeat(64)}`, account, asset: "native", direction: "in", amount: 1n }),
+          cache.list({ chain: "nochain" })
+        ] as ReadonlyArray<Effect.Effect<unknown, WatchError.WatchError>>, (call) => Effect.flip(call))
+        for (const refusal of refusals) {
+          assert.strictEqual(refusal.reason._tag, "Invalid", refusal.message)
+          assert.strictEqual(refusal.message, `watcher "balances": unknown chain "nochain"`)
+        }
+        assert.deepStrictEqual((yield* cache.list({})).balances, [])
       }).pipe(Effect.provide(twoChains(directory, url)))
     }).pipe(Effect.scoped))
 })

@@ -1,7 +1,8 @@
 /**
  * `WatchApi`'s answers to hostile and mistaken requests on a real socket:
  * unknown watchers are 404 on every route, refused definitions and bad
- * values 400 (nothing written), an unknown chain 503; the cached balances
+ * values 400 (nothing written), an unknown chain too (bad input, not a chain
+ * failure: a 503 would be tried again); the cached balances
  * listed a page at a time over HTTP, every one once.
  */
 import { assert, layer } from "@effect/vitest"
@@ -75,7 +76,7 @@ layer(served, { excludeTestServices: true, timeout: 120_000 })("WatchApi edges",
       assert.strictEqual((yield* call("DELETE", "/api/watch/watchers/edge")).status, 204)
     }), 60_000)
 
-  it.effect("balance reads: bad accounts, assets and options are 400, a token-less asset too, an unknown chain 503", () =>
+  it.effect("balance reads: bad accounts, assets and options are 400, a token-less asset too, an unknown chain too", () =>
     Effect.gen(function*() {
       const account = address(6)
       for (const path of [
@@ -92,8 +93,8 @@ layer(served, { excludeTestServices: true, timeout: 120_000 })("WatchApi edges",
         assert.strictEqual((yield* call("GET", path)).status, 400, path)
       }
       const unknown = yield* call("GET", `/api/watch/balances/nowhere/${account}/native`)
-      assert.deepStrictEqual([unknown.status, unknown.body._tag, unknown.body.reason], [503, "WatchUnavailable", "ChainFailed"])
-      assert.include(unknown.body.message, "chain nowhere")
+      assert.deepStrictEqual([unknown.status, unknown.body._tag], [400, "InvalidWatchRequest"])
+      assert.strictEqual(unknown.body.message, `watcher "balances": unknown chain "nowhere"`)
       // nothing of those was cached
       const cache = yield* BalanceCache.BalanceCache
       assert.deepStrictEqual((yield* cache.list({ chain: "dev", account })).balances, [])
@@ -109,7 +110,7 @@ layer(served, { excludeTestServices: true, timeout: 120_000 })("WatchApi edges",
       assert.isFalse(young.body.fromChain)
     }), 60_000)
 
-  it.effect("the cached balances a page at a time over HTTP: each once, in order; bad list queries are 400, an unknown chain 503", () =>
+  it.effect("the cached balances a page at a time over HTTP: each once, in order; bad list queries are 400, an unknown chain too", () =>
     Effect.gen(function*() {
       const cache = yield* BalanceCache.BalanceCache
       for (let n = 0; n < 7; n++) yield* cache.read("dev", numbered(0x6000 + n), "native")
@@ -135,7 +136,7 @@ layer(served, { excludeTestServices: true, timeout: 120_000 })("WatchApi edges",
         const answer = yield* call("GET", `/api/watch/balances?${query}`)
         assert.strictEqual(answer.status, 400, query)
       }
-      assert.strictEqual((yield* call("GET", "/api/watch/balances?chain=nowhere")).status, 503)
+      assert.strictEqual((yield* call("GET", "/api/watch/balances?chain=nowhere")).status, 400)
     }), 60_000)
 
   it.effect.prop(

@@ -51,7 +51,10 @@ interface Call {
   readonly params: ReadonlyArray<unknown>
 }
 
-/** A JSON-RPC endpoint on 127.0.0.1 answering each call with `answer(call)`; closed with the scope. */
+/**
+ * A JSON-RPC endpoint on 127.0.0.1 answering each call with `answer(call)`, and the client's `eth_chainId` question
+ * with the dev chain's id; closed with the scope.
+ */
 const scripted = (answer: (call: Call) => unknown) =>
   Effect.acquireRelease(
     Effect.callback<ReturnType<typeof createServer>>((resume) => {
@@ -60,7 +63,7 @@ const scripted = (answer: (call: Call) => unknown) =>
         request.on("data", (chunk: Buffer) => chunks.push(chunk))
         request.on("end", () => {
           const call = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Call
-          const result = answer(call)
+          const result = call.method === "eth_chainId" ? `0x${DevChain.chainId.toString(16)}` : answer(call)
           response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: call.id, result }))
         })
       })

@@ -136,10 +136,8 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
       const id = TaskInfo.makeId(Date.now())
       b.feed.expect(id)
       yield* a.local.submit(Echo, { text: "expected", gate: id }, { id })
-      // started at once: the join takes its expectation before the fork returns (no read; it waits from now)
-      const join = yield* Effect.forkScoped(b.feed.finalRecord(id, Effect.die(new Error(`the join of ${id} read the record`))), {
-        startImmediately: true
-      })
+      const join = yield* Effect.forkScoped(b.feed.finalRecord(id, Effect.die(new Error(`the join of ${id} read the record`))))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
       // two of b's renewals (one a second) after the join began: the last was made while the join waits
       const begun = wantsOfB().length
       yield* eventually(() => wantsOfB().length >= begun + 2, () => "b renewed no wants")
@@ -165,10 +163,8 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
       const ended = TaskInfo.makeId(Date.now())
       b.feed.expect(ended)
       yield* a.local.submit(Echo, { text: "expected", gate: ended }, { id: ended })
-      // started at once: the join takes its expectation before the fork returns (no read; it waits from now)
-      const join = yield* Effect.forkScoped(b.feed.finalRecord(ended, Effect.die(new Error(`the join of ${ended} read the record`))), {
-        startImmediately: true
-      })
+      const join = yield* Effect.forkScoped(b.feed.finalRecord(ended, Effect.die(new Error(`the join of ${ended} read the record`))))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
       yield* a.open(ended)
       assert.strictEqual(Option.getOrThrow(yield* Fiber.join(join)).status, "completed")
       // a wait on b that read first, still waiting for a's task to end
@@ -199,10 +195,8 @@ describe.skipIf(pgTestUrl === undefined)("final records by interest", () => {
       yield* a.local.submit(Echo, { text: "expected", gate: id }, { id })
       // past a turn of b's silence check (every second), which finds no runner gone
       yield* Effect.sleep("1500 millis")
-      // started at once: the join takes its expectation before the fork returns (no read; it waits from now)
-      const join = yield* Effect.forkScoped(b.feed.finalRecord(id, Effect.die(new Error(`the join of ${id} read the record`))), {
-        startImmediately: true
-      })
+      const join = yield* Effect.forkScoped(b.feed.finalRecord(id, Effect.die(new Error(`the join of ${id} read the record`))))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
       yield* a.open(id)
       assert.strictEqual(Option.getOrThrow(yield* Fiber.join(join)).status, "completed")
     }).pipe(Effect.scoped), 60_000)

@@ -97,6 +97,14 @@ describe("JSON-RPC messages", () => {
       })
       // ending just after the emoji, it is kept
       assert.deepInclude(yield* reasonOf({ code: -32000, message: `${before.slice(1)}😀tail` }), { detail: `${before.slice(1)}😀… (4 more characters)` })
+      // the first and the last character written as two (U+10000: D800 DC00; U+10FFFF: DBFF DFFF), cut between halves
+      for (const pair of ["\u{10000}", "\u{10FFFF}"]) {
+        assert.deepInclude(yield* reasonOf({ code: -32000, message: `${before}${pair}` }), { detail: `${before}… (2 more characters)` }, pair)
+      }
+      // nor is a character next to them (U+D7FF, U+DC00: no first half) taken for one
+      for (const single of ["\uD7FF", "\uDC00"]) {
+        assert.deepInclude(yield* reasonOf({ code: -32000, message: `${before}${single}x` }), { detail: `${before}${single}… (1 more characters)` }, single)
+      }
       const notJson = yield* Effect.flip(JsonRpc.decode(endpoint, `${"x".repeat(79)}😀TAIL`, 1, 1))
       assert.deepInclude(notJson.reason, { _tag: "InvalidResponse", detail: `not JSON: ${"x".repeat(79)}` })
     }))

@@ -243,8 +243,16 @@ export const make = Effect.fnUntraced(function*(options: Settings.Given<TaskAcce
       })
     )
     // Only a kind with an exclusive key can join a task, which may be another principal's.
-    const id = (yield* keyed(request.kind)) ? yield* visibleHolder(principal, request.kind, handle.info) : handle.id
-    if (webhook !== undefined) yield* webhooks.register(id, webhook)
+    const joins = yield* keyed(request.kind)
+    const id = joins ? yield* visibleHolder(principal, request.kind, handle.info) : handle.id
+    if (webhook !== undefined) {
+      yield* webhooks.register(id, webhook).pipe(
+        // The caller is told the submission failed and submits again: the task this call recorded (an unkeyed kind's
+        // always is its own) does not run on beside the next. A keyed kind's may be a task joined, which runs on; a
+        // submission again joins it, so it does not run twice.
+        Effect.tapError(() => joins ? Effect.void : Effect.ignore(tasks.interrupt(id)))
+      )
+    }
     return { id }
   })
 

@@ -76,12 +76,14 @@ const logNode = (limit: number) => {
 
 const sizes = (ranges: ReadonlyArray<Range>) => ranges.map((range) => range.to - range.from + 1)
 
+// the log-range tests count the ranges asked: no request time limit (a request timed out on a loaded machine, or
+// under a mutation run's instrumentation, is asked again)
 describe("EvmClient reads", () => {
   it.live("an eth_getLogs range halves down to logRange.min, where a rejection is final", () =>
     Effect.gen(function*() {
       const logs = logNode(2)
       const node = yield* ScriptedNode.make(logs.script)
-      const evm = yield* client(devChainConfig([node.url], { logRange: { initial: 16, min: 3, max: 64 } }))
+      const evm = yield* client(devChainConfig([node.url], { requestTimeout: "1 hour", logRange: { initial: 16, min: 3, max: 64 } }))
       const error = yield* Effect.flip(evm.getLogs({ fromBlock: 0, toBlock: 99 }))
       assert.isTrue(EvmClient.isRangeTooLarge(error))
       assert.deepStrictEqual(sizes(logs.asked), [16, 8, 4, 3])
@@ -92,14 +94,14 @@ describe("EvmClient reads", () => {
     Effect.gen(function*() {
       const logs = logNode(1000)
       const node = yield* ScriptedNode.make(logs.script)
-      const evm = yield* client(devChainConfig([node.url], { logRange: { initial: 3, min: 1, max: 10 } }))
+      const evm = yield* client(devChainConfig([node.url], { requestTimeout: "1 hour", logRange: { initial: 3, min: 1, max: 10 } }))
       const found = yield* evm.getLogs({ fromBlock: 5, toBlock: 60 })
       assert.deepStrictEqual(found.map((log) => Number(log.blockNumber)), Array.from({ length: 56 }, (_, index) => 5 + index))
       assert.deepStrictEqual(sizes(logs.asked), [3, 6, 10, 10, 10, 10, 7])
       assert.deepStrictEqual(logs.asked.map((range) => range.from), [5, 8, 14, 24, 34, 44, 54])
       assert.strictEqual(yield* evm.logRange, 10)
       // a query cut short by the filter's end proves nothing about the range: it does not grow
-      const short = yield* client(devChainConfig([node.url], { logRange: { initial: 4, min: 1, max: 100 } }))
+      const short = yield* client(devChainConfig([node.url], { requestTimeout: "1 hour", logRange: { initial: 4, min: 1, max: 100 } }))
       yield* short.getLogs({ fromBlock: 0, toBlock: 5 })
       assert.strictEqual(yield* short.logRange, 8)
     }))
@@ -108,7 +110,7 @@ describe("EvmClient reads", () => {
     Effect.gen(function*() {
       const logs = logNode(5)
       const node = yield* ScriptedNode.make(logs.script)
-      const evm = yield* client(devChainConfig([node.url], { logRange: { initial: 12, min: 1, max: 100 } }))
+      const evm = yield* client(devChainConfig([node.url], { requestTimeout: "1 hour", logRange: { initial: 12, min: 1, max: 100 } }))
       const found = yield* evm.getLogs({ fromBlock: 0, toBlock: 9 })
       assert.deepStrictEqual(found.map((log) => Number(log.blockNumber)), Array.from({ length: 10 }, (_, index) => index))
       // 12 (the 10 blocks there are) and 6 refused, 3 accepted and doubled to 6, refused, 3 accepted, then the last 4
@@ -120,7 +122,7 @@ describe("EvmClient reads", () => {
     Effect.gen(function*() {
       const logs = logNode(1)
       const node = yield* ScriptedNode.make(logs.script)
-      const evm = yield* client(devChainConfig([node.url], { logRange: { initial: 0, min: 0, max: 1 } }))
+      const evm = yield* client(devChainConfig([node.url], { requestTimeout: "1 hour", logRange: { initial: 0, min: 0, max: 1 } }))
       assert.strictEqual((yield* evm.getLogs({ fromBlock: 1, toBlock: 3 })).length, 3)
       assert.deepStrictEqual(sizes(logs.asked), [1, 1, 1])
     }))
@@ -219,7 +221,7 @@ describe("EvmClient at a live provider's edges", () => {
       const node = yield* ScriptedNode.make((calls) => ({
         body: ScriptedNode.error(calls[0]!.id, -32602, "invalid argument 0: hex string has leading zero digits")
       }))
-      const evm = yield* client(devChainConfig([node.url], { logRange: { initial: 16, min: 1, max: 64 } }))
+      const evm = yield* client(devChainConfig([node.url], { requestTimeout: "1 hour", logRange: { initial: 16, min: 1, max: 64 } }))
       const error = yield* Effect.flip(evm.getLogs({ fromBlock: 0, toBlock: 99 }))
       assert.deepInclude(error.reason, { _tag: "JsonRpc", code: -32602 })
       assert.isFalse(EvmClient.isRangeTooLarge(error))
@@ -231,7 +233,7 @@ describe("EvmClient at a live provider's edges", () => {
     Effect.gen(function*() {
       // a body that is not JSON, in the words a node uses to refuse a range
       const node = yield* ScriptedNode.make(() => ({ body: "block range too large" }))
-      const evm = yield* client(devChainConfig([node.url], { logRange: { initial: 16, min: 1, max: 64 }, retry: { times: 0 } }))
+      const evm = yield* client(devChainConfig([node.url], { requestTimeout: "1 hour", logRange: { initial: 16, min: 1, max: 64 }, retry: { times: 0 } }))
       const error = yield* Effect.flip(evm.getLogs({ fromBlock: 0, toBlock: 99 }))
       assert.strictEqual(error.reason._tag, "InvalidResponse")
       assert.isFalse(EvmClient.isRangeTooLarge(error))

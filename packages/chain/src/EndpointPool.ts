@@ -22,12 +22,14 @@
 import { Clock, Deferred, Duration, Effect, Metric, Pool, Result, type Scope, Semaphore } from "effect"
 import { RateLimiter } from "effect/persistence"
 import type { EndpointConfig } from "./ChainConfig.ts"
+import * as EndpointLabel from "./EndpointLabel.ts"
 import * as HttpConnection from "./internal/httpConnection.ts"
 import * as JsonRpc from "./internal/jsonRpc.ts"
 import { ChainRequestError, HttpStatus, InvalidResponse, Network, PoolExhausted, RateLimited, Timeout } from "./ChainRequestError.ts"
 
 /** A snapshot of an endpoint's pool. */
 export interface EndpointStats {
+  /** The endpoint's label (`EndpointLabel`: its URL without what can hold a key). */
   readonly url: string
   /** Connections lent out now. */
   readonly inUse: number
@@ -59,7 +61,10 @@ export interface Identity {
 
 /** An endpoint ready to send calls. */
 export interface Endpoint {
+  /** Its URL: the circuit breaker's key; never shown (it can hold an API key). */
   readonly url: string
+  /** Its label, the name its errors, metrics and stats show. */
+  readonly label: string
   /** Sends the calls (one, or a batch) and returns their results in order; first checks the identity, if due. */
   send(calls: ReadonlyArray<JsonRpc.Call>): Effect.Effect<ReadonlyArray<unknown>, ChainRequestError>
   /** Asks the identity again before the next call (the endpoint was out of use and may have changed networks). */
@@ -75,13 +80,17 @@ export type { Call } from "./internal/jsonRpc.ts"
 
 const millis = (input: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(input))
 
-/** Opens an endpoint; its connections are closed when the scope closes. */
+/**
+ * Opens an endpoint, shown as `label` (by default its URL's `EndpointLabel.label`); its connections are closed when
+ * the scope closes.
+ */
 export const make = Effect.fn("EndpointPool.make")(function*(
   config: EndpointConfig,
   requestTimeout: Duration.Input,
-  identity?: Identity
+  identity?: Identity,
+  label: string = EndpointLabel.label(config.url)
 ): Effect.fn.Return<Endpoint, never, Scope.Scope | RateLimiter.RateLimiter> {
-  const endpoint = config.url
+  const endpoint = label
   const attributes = { endpoint }
   const inUseGauge = Metric.gauge("chainjobs_rpc_connections_in_use", { attributes })
   const utilizationGauge = Metric.gauge("chainjobs_rpc_pool_utilization", { attributes })
@@ -94,7 +103,7 @@ export const make = Effect.fn("EndpointPool.make")(function*(
 
   const limiter = yield* RateLimiter.RateLimiter
   const pool = yield* Pool.makeWithTTL({
-    acquire: HttpConnection.open(endpoint, config.headers),
+    acquire: HttpConnection.open(config.url, config.headers),
     min: 0,
     max: config.maxConnections,
     timeToLive: config.idleTimeout
@@ -137,7 +146,7 @@ export const make = Effect.fn("EndpointPool.make")(function*(
       if (pausedUntil > now) yield* Effect.sleep(pausedUntil - now)
       if (config.rateLimit === undefined) return
       const budget = {
-        key: `chainjobs/rpc/${endpoint}`,
+        key: `chainjobs/rpc/${config.url}`,
         algorithm: "token-bucket",
         onExceeded: "fail",
         limit: config.rateLimit.limit,
@@ -281,5 +290,5 @@ export const make = Effect.fn("EndpointPool.make")(function*(
 
   const pausedFor = Effect.map(Clock.currentTimeMillis, (now) => Math.max(0, pausedUntil - now))
 
-  return { url: endpoint, send, unverify, stats, pausedFor }
+  return { url: config.url, label: endpoint, send, unverify, stats, pausedFor }
 })

@@ -17,6 +17,7 @@
 import { Cause, Duration, Effect, Exit, Result, Schedule, type Scope } from "effect"
 import { CircuitBreaker, type RateLimiter } from "effect/persistence"
 import type { ChainConfig } from "./ChainConfig.ts"
+import * as EndpointLabel from "./EndpointLabel.ts"
 import * as EndpointPool from "./EndpointPool.ts"
 import { ChainRequestError, isTransient, Unavailable } from "./ChainRequestError.ts"
 
@@ -61,8 +62,9 @@ export const make = Effect.fn("JsonRpcClient.make")(function*(
   config: JsonRpcConfig,
   identity?: EndpointPool.Identity
 ): Effect.fn.Return<JsonRpcClient, never, Requirements> {
-  const endpoints = yield* Effect.forEach(config.endpoints, (endpoint) =>
-    EndpointPool.make(endpoint, config.requestTimeout, identity))
+  const labels = EndpointLabel.labels(config.endpoints.map((endpoint) => endpoint.url))
+  const endpoints = yield* Effect.forEach(config.endpoints, (endpoint, index) =>
+    EndpointPool.make(endpoint, config.requestTimeout, identity, labels[index]))
   const breaker = yield* CircuitBreaker.make({
     tripPolicy: CircuitBreaker.consecutive(config.breaker.failures),
     openDuration: config.breaker.openDuration

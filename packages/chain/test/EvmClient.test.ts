@@ -250,9 +250,10 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
       const counting = yield* FaultProxy.make(chain.url)
       const evm = yield* client(devChainConfig([{ url: counting.url, rateLimit: { limit: 5, window: "1 minute" } }]))
       const fibers = yield* Effect.forEach(range(1, 8), () => Effect.forkChild(evm.request("net_version")))
-      yield* eventually(() => counting.counts.forwarded === 5)
+      // the endpoint's eth_chainId question (not counted by the proxy) takes the first of the 5 tokens: 4 calls go
+      yield* eventually(() => counting.counts.forwarded === 4)
       yield* Effect.sleep("200 millis")
-      assert.strictEqual(counting.counts.requests, 5)
+      assert.strictEqual(counting.counts.requests, 4)
       yield* Effect.forEach(fibers, Fiber.interrupt)
     }))
 

@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { ChainRequestError } from "@chainjobs/chain"
+import { ChainRequestError, EndpointLabel } from "@chainjobs/chain"
 import { SuiCheck } from "@chainjobs/sui"
 import { Effect, Layer, Schema } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
@@ -85,7 +85,7 @@ export const layerHandlers = HttpApiBuilder.group(SuiApi, "sui", Effect.fnUntrac
   const configs = SuiService.suiConfigs(settings)
   return handlers.handleAll({
     networks: () =>
-      Effect.succeed(configs.map((config) => ({ network: config.name, endpoints: config.endpoints.map((endpoint) => endpoint.url) }))),
+      Effect.succeed(configs.map((config) => ({ network: config.name, endpoints: EndpointLabel.labels(config.endpoints.map((endpoint) => endpoint.url)) }))),
     check: ({ params }) => {
       const config = configs.find((candidate) => candidate.name === params.network)
       return config === undefined

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { ChainRequestError } from "@chainjobs/chain"
+import { type ChainRequestError, EndpointLabel } from "@chainjobs/chain"
 import { Clock, Effect, Layer, Schema } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import * as SuiClient from "./SuiClient.ts"
@@ -50,7 +50,7 @@ const memoryStores = Layer.mergeAll(RateLimiter.layer, CircuitBreaker.layerStore
  */
 export const checkNetwork = (config: SuiClient.SuiConfig): Effect.Effect<SuiCheckResult, ChainRequestError.ChainRequestError> =>
   SuiClient.make({ ...config, retry: { times: 2, base: "100 millis", max: "1 second" } }).pipe(
-    Effect.flatMap((client) => check(client, config.endpoints[0]?.url ?? config.name)),
+    Effect.flatMap((client) => check(client, config.endpoints[0] === undefined ? config.name : EndpointLabel.label(config.endpoints[0].url))),
     Effect.scoped,
     Effect.provide(memoryStores)
   )

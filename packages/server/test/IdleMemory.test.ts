@@ -84,15 +84,19 @@ describe("IdleMemory.step", () => {
 
 /** Runs `idleMemoryChild.ts` with its arguments; its report. */
 const child = (...args: ReadonlyArray<number>) =>
-  childReport<{ collections: number; peak: number; end: number; globalGc: string; contextGc: string }>("idleMemoryChild.ts", ...args)
+  childReport<{ collections: number; start: number; peak: number; end: number; globalGc: string; contextGc: string }>("idleMemoryChild.ts", ...args)
 
 describe("IdleMemory.run", () => {
   it.effect("a process gone quiet after its old generation filled with garbage is collected, and its resident set falls at once", () =>
     Effect.gen(function*() {
       const report = yield* child(300, 60_000)
       assert.strictEqual(report.collections, 1)
-      // The heap shrunk and V8's page pool released: a regular full collection leaves the pool resident.
-      assert.isBelow(report.end, report.peak / 2, `resident ${report.end / MB} MB after, ${report.peak / MB} MB at the peak`)
+      // The heap shrunk and V8's page pool released: a regular full collection leaves the pool resident. Judged on
+      // what the busy time added (the process's own start is resident either way, and a loaded machine lets the busy
+      // time add less): more than half of it is handed back.
+      const shown = `resident ${report.start / MB} MB before, ${report.peak / MB} MB at the peak, ${report.end / MB} MB after`
+      assert.isAbove(report.peak - report.start, 16 * MB, `the busy time added too little to judge: ${shown}`)
+      assert.isBelow(report.end - report.start, (report.peak - report.start) / 2, shown)
       assert.strictEqual(report.globalGc, "undefined")
       assert.strictEqual(report.contextGc, "undefined")
     }), 120_000)

@@ -4,8 +4,9 @@
  * generation fill with garbage for a while (objects that live long enough to
  * be promoted, as a loaded service's do), then goes quiet and waits until
  * `IdleMemory.collections` counts a collection or `waitMillis` passes. Prints
- * one JSON line: the collections counted, the resident set at its peak and
- * right after (before V8's own memory reducer, 8 s at the least, could act),
+ * one JSON line: the collections counted, the resident set before the busy
+ * time, at its peak and right after (before V8's own memory reducer, 8 s at
+ * the least, could act),
  * and whether `gc` reached this process's global or a new context.
  */
 import { Effect, Exit, Metric, Scope } from "effect"
@@ -25,7 +26,8 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
 const pause = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
 
 // Busy: 3 s of turns that each allocate, keeping the newest objects alive long enough to be promoted.
-let peak = process.memoryUsage.rss()
+const start = process.memoryUsage.rss()
+let peak = start
 let window: Array<{ readonly text: string; readonly values: ReadonlyArray<number> }> = []
 const busyUntil = performance.now() + 3000
 for (let i = 0; performance.now() < busyUntil; i++) {
@@ -42,6 +44,6 @@ while (collections() === 0 && performance.now() < quietUntil) await pause(50)
 
 const contextGc: string = Vm.runInNewContext("typeof gc")
 process.stdout.write(
-  `${JSON.stringify({ collections: collections(), peak, end: process.memoryUsage.rss(), globalGc: typeof globalThis.gc, contextGc })}\n`
+  `${JSON.stringify({ collections: collections(), start, peak, end: process.memoryUsage.rss(), globalGc: typeof globalThis.gc, contextGc })}\n`
 )
 Effect.runSync(Scope.close(scope, Exit.void))

@@ -92,6 +92,19 @@ describe("StreamSlots", () => {
   const making = (limit: number) =>
     Effect.exit(StreamSlots.make({ setting: "maxEventStreams", name: "invalid", limit, refuse: (holder: string, open) => new Refused({ holder, open }) }))
 
+  it("a refused limit that is not a number is shown by what it is: a string quoted, a function, an array or an object by its kind", () => {
+    const shown = (limit: unknown) => new StreamSlots.InvalidSlotLimit({ setting: "maxEventStreams", limit }).message
+    const prefix = "maxEventStreams must be a whole number of at least 1, not "
+    assert.strictEqual(shown("5"), `${prefix}"5"`)
+    assert.strictEqual(shown(""), `${prefix}""`)
+    assert.strictEqual(shown(() => 5), `${prefix}a function`)
+    assert.strictEqual(shown([5]), `${prefix}an array`)
+    assert.strictEqual(shown({ valueOf: () => 5 }), `${prefix}an object`)
+    assert.strictEqual(shown(null), `${prefix}null`)
+    assert.strictEqual(shown(undefined), `${prefix}undefined`)
+    assert.strictEqual(shown(5n), `${prefix}5`)
+  })
+
   it.effect("a limit that is not a whole number of at least 1 is refused at construction, naming the setting and the value", () =>
     Effect.gen(function*() {
       for (const limit of [0, -0, -1, 0.5, 1.5, 999.999, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 53]) {

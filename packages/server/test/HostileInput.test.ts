@@ -297,7 +297,9 @@ describe("hostile input, the reported cases", () => {
           [line({ _tag: "Request", id: "1", tag: "Stats", payload: null, headers: {} }), "frame"],
           [line({ _tag: "Request", id: "1", tag: "Stats", payload: null, headers: [null] }), "frame"],
           [line({ _tag: "Request", id: "1", tag: "Stats", payload: null, headers: [[1, 2]] }), "frame"],
-          [line({ _tag: "Request", id: "1", tag: "Stats", payload: {}, headers: auth }), "payload"],
+          // Stats takes no payload: none, null and {} alike are served; any other payload is refused
+          [line({ _tag: "Request", id: "1", tag: "Stats", payload: { x: 1 }, headers: auth }), "payload"],
+          [line({ _tag: "Request", id: "1", tag: "Stats", payload: [], headers: auth }), "payload"],
           [line({ _tag: "Request", id: "1", tag: "Nope", payload: {}, headers: auth }), "unknown-rpc"],
           [line({ _tag: "Request", id: {}, tag: "Stats", payload: null, headers: auth }), "frame"],
           [line({ _tag: "Request", id: null, tag: "Stats", payload: null, headers: auth }), "frame"],

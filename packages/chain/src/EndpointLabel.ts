@@ -5,9 +5,9 @@
  * Sui networks listing. Providers put the API key in the URL — a path
  * segment (`/v3/<key>`, `/<token>/`), the query (`?apikey=`) or the
  * userinfo — so the label is the URL without what can hold one: the
- * scheme, host and port; path segments of at most 15 characters (`v3`,
- * `eth`, `rpc`), longer ones as `…`; a query as `?…`; userinfo as `…@`; no
- * fragment. The URL itself is used only to connect and as the circuit
+ * scheme, host and port; the path as given, its segments of at most 15
+ * characters (`v3`, `eth`, `rpc`) as they are, longer ones as `…`; a query as
+ * `?…`; userinfo as `…@`; no fragment. The URL itself is used only to connect and as the circuit
  * breaker's key.
  *
  * Two endpoints of one network whose labels are the same (one host, two
@@ -25,8 +25,10 @@ export const label = (url: string): string => {
   if (!URL.canParse(url)) return "…"
   const parsed = new URL(url)
   const userinfo = parsed.username === "" && parsed.password === "" ? "" : "…@"
+  // a URL given without a path (`http://host:8545`) is shown without one, though the parsed URL has "/"
+  const typedPath = url.indexOf("/", url.indexOf("//") + 2) >= 0
   const path = parsed.pathname.split("/").map((segment) => segment.length > maxShownSegment ? "…" : segment).join("/")
-  return `${parsed.protocol}//${userinfo}${parsed.host}${path === "/" ? "" : path}${parsed.search === "" ? "" : "?…"}`
+  return `${parsed.protocol}//${userinfo}${parsed.host}${typedPath ? path : ""}${parsed.search === "" ? "" : "?…"}`
 }
 
 /** The labels of a network's endpoint URLs, in order: a label that two of them share gets its 1-based place (` #2`). */

@@ -22,9 +22,10 @@ describe("EndpointLabel.label", () => {
       ["https://rpc.ankr.com/eth/0123456789abcdef0123456789abcdef", "https://rpc.ankr.com/eth/…"],
       ["https://x-y.quiknode.pro/0123456789abcdef0123456789abcdef01234567/", "https://x-y.quiknode.pro/…/"],
       ["https://node.example/rpc?apikey=short", "https://node.example/rpc?…"],
-      ["https://user:secret@node.example:8443/", "https://…@node.example:8443"],
+      ["https://user:secret@node.example:8443/", "https://…@node.example:8443/"],
       ["http://127.0.0.1:8545", "http://127.0.0.1:8545"],
-      ["http://127.0.0.1:8545/", "http://127.0.0.1:8545"],
+      ["http://127.0.0.1:8545/", "http://127.0.0.1:8545/"],
+      ["http://127.0.0.1:8545?key=0123456789abcdef0123", "http://127.0.0.1:8545?…"],
       ["https://node.example/v1/rpc#fragment", "https://node.example/v1/rpc"],
       ["not a url 0123456789abcdef", "…"]
     ]

@@ -4,8 +4,8 @@
  * `shard`: on the shard its id hashes to (`TaskEntity.placement`, a bucket of
  * the id), whichever runner holds it: tasks spread over every runner, and most
  * of them cross to another one (a `Submit` round trip, the join's wait through
- * the feed), about 1.2–2 ms of CPU more each (sessions 11–13), so that a
- * runner added made the cluster slower (session 13: 0.52× with 2 runners).
+ * the feed), about 1.2–2 ms of CPU more each, so that a runner added made
+ * the cluster slower (0.52× the throughput of one runner with 2 runners).
  *
  * `local` (the default, `RunnerConfig.defaultPlacement`; `shard` without
  * direct admission): while this runner has a worker free for the task (running and

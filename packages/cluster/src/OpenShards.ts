@@ -152,8 +152,8 @@ export const make = (held: (shard: ShardId.ShardId) => boolean): OpenShards => {
  * Not on a failover's path, so left a sample, not made event driven: a shard acquired is found by the adoption's own
  * look (`TaskEntity.adoption` reads `hasShardId` every 250 ms, and at once when a submission waits for the shard),
  * never by this sampler, which only closes a shard that stopped being held. In the failover benchmark, the killed
- * runner's task ran again within a second of its shard being held elsewhere (session 11). Under load the 50 ms
- * stretches to seconds (the scheduler delays it, review s9 #7). Missed then: a shard released and acquired again
+ * runner's task ran again within a second of its shard being held elsewhere. Under load the 50 ms
+ * stretches to seconds (the scheduler delays it). Missed then: a shard released and acquired again
  * within the stretch, with no entity of it ending here. Almost always one does: with direct admission each held shard
  * has its guard, whose end closes it (`LocalAdmission`), and a shard's task entities close it when they hand tasks
  * over (`TaskEntity.handOver`); the sample is the backstop. effect's `Sharding` tells entity and singleton

@@ -264,7 +264,7 @@ export const layer = (
   // The tables, one runner at a time: the store's first (it makes the schema the cluster's tables then go to), then
   // the cluster's. The transport (the socket runner and its sharding) is built after the lock is let go, so that
   // runners starting together wait for each other's tables only: three runners' builds at load 14 came 1.3–1.5 s apart
-  // (one held the lock for its whole build), 0.9 s apart once the lock covered the tables alone (session 12).
+  // while one held the lock for its whole build, 0.9 s apart with the lock over the tables alone.
   const tables = oneAtATime(
     layerStorage(options.runner).pipe(
       Layer.provide(pool(clusterConnections)),

@@ -8,7 +8,7 @@
  * `serve` to end, so it exits 0 (130 for a command that was following a
  * task); failures exit 1 with their message on stderr.
  *
- * Fibers run on the service's scheduler (`TurnScheduler`): at most 8 ms of
+ * Fibers run on the service's scheduler (`TurnScheduler`): at most 2 ms of
  * their scheduled work per turn of the event loop, so that a burst of woken
  * watchers does not keep the loop from accepting connections;
  * `CHAINJOBS_TURN_BUDGET_MS` sets the budget (0: Effect's own scheduler).

@@ -129,6 +129,29 @@ describe("TurnScheduler.install", () => {
     assert.instanceOf(installed({ CHAINJOBS_TURN_BUDGET_MS: "0" }).ran, Scheduler.MixedScheduler)
   })
 
+  it("by default a turn runs about 2 ms of work: of tasks of 1 ms each, at most 2 a turn", async () => {
+    const { ran } = installed({})
+    const scheduler = ran!
+    // Each task marks its turn's end with a `nextTick`, which runs once the turn's callback returns: each unbroken
+    // run of tasks in the log is one turn.
+    const tasks = 24
+    const log: Array<"task" | "turn"> = []
+    let done = 0
+    for (let i = 0; i < tasks; i++) {
+      scheduler.makeDispatcher().scheduleTask(() => {
+        busy(1)
+        log.push("task")
+        process.nextTick(() => log.at(-1) === "task" && log.push("turn"))
+        done++
+      }, 0)
+    }
+    await untilTurn(() => done === tasks, `${tasks} tasks`)
+    const turns = log.join("").split("turn").filter((run) => run.length > 0).map((run) => run.length / "task".length)
+    assert.strictEqual(turns.reduce((sum, n) => sum + n, 0), tasks)
+    // A turn stops at the first task that ends past the budget: a machine that takes the processor only makes fewer.
+    assert.isAtMost(Math.max(...turns), 2, `tasks per turn: ${turns.join(",")}`)
+  })
+
   it("a budget that is not a number of at least 0 fails naming the variable, and the program does not run", () => {
     for (const value of ["-1", "soon", "Infinity"]) {
       const { exit, ran } = installed({ CHAINJOBS_TURN_BUDGET_MS: value })

@@ -287,6 +287,17 @@ describe("the request door at its limits", () => {
     assert.deepInclude((deep as TaskAccessError.TaskAccessError).reason, { _tag: "PayloadTooDeep", depth: 5, limit: 4 })
   })
 
+  it("names every issue of a payload its Schema refuses on one line, each apart from the next", () => {
+    // a union's refusal holds one issue per member, on lines of their own in Schema's message
+    const either = Schema.Union([Schema.Struct({ a: Schema.String }), Schema.Struct({ b: Schema.Number })])
+    const strictDoor = Frames.make(new Map([["Either", Rpc.make("Either", { payload: either })]]), 4)
+    const refused = strictDoor.check(request({ tag: "Either", payload: {} }), undefined) as MalformedRequest
+    assert.deepInclude(refused, { problem: "payload", rpc: "Either" })
+    assert.notInclude(refused.detail, "\n")
+    const words = refused.detail.split(/\s+/)
+    assert.includeMembers(words, ['["a"]', '["b"]'], `each member's issue apart in ${JSON.stringify(refused.detail)}`)
+  })
+
   it("keeps a replacement character the refusal's own text holds when it cuts the close reason", () => {
     // only a character the cut split is dropped: one named in the detail, in the first 120 bytes, stays
     const long = new MalformedRequest({ problem: "frame", detail: `a \uFFFD in ${"x".repeat(200)}` })

@@ -24,7 +24,7 @@ import { TestClock } from "effect/testing"
 import { SqlError } from "effect/sql"
 import { ClusterFeed, Runner } from "@chainjobs/cluster"
 import { Task, TaskContext, TaskError, type TaskEvent, TaskInfo, Tasks, TasksConfig, TaskStore } from "@chainjobs/tasks"
-import { joined } from "./FeedRunners.ts"
+import { joined, onSleep } from "./FeedRunners.ts"
 import { pgTestUrl } from "./RunnerProcess.ts"
 
 /** Waits for its gate (named by the payload), reporting each progress the test hands it; 100 completes it. */
@@ -69,25 +69,14 @@ const steppingClock = (real: Clock.Clock) => {
 
 /**
  * `clock` with the sleeps of `duration` counted as they begin (those for which `counts`, asked on the sleeping fiber,
- * holds). A test clock's `adjust` wakes only the sleeps begun before it: a test that means to end one (the feed's
- * `linger`) waits until it has begun, however late its fiber runs.
+ * holds). A test that means to end one with its test clock's `adjust` (the feed's `linger`) waits until it has begun.
  */
 const countingSleeps = (clock: Clock.Clock, duration: Duration.Input, counts: () => boolean = () => true) => {
   const counted = Duration.toMillis(Duration.fromInputUnsafe(duration))
   let begun = 0
-  const wrapped: Clock.Clock = {
-    currentTimeMillisUnsafe: () => clock.currentTimeMillisUnsafe(),
-    currentTimeMillis: clock.currentTimeMillis,
-    currentTimeNanosUnsafe: () => clock.currentTimeNanosUnsafe(),
-    currentTimeNanos: clock.currentTimeNanos,
-    monotonicTimeNanosUnsafe: () => clock.monotonicTimeNanosUnsafe(),
-    monotonicTimeNanos: clock.monotonicTimeNanos,
-    sleep: (of) =>
-      Effect.suspend(() => {
-        if (Duration.toMillis(Duration.fromInputUnsafe(of)) === counted && counts()) begun++
-        return clock.sleep(of)
-      })
-  }
+  const wrapped = onSleep(clock, (of) => {
+    if (Duration.toMillis(of) === counted && counts()) begun++
+  })
   return { clock: wrapped, begun: () => begun }
 }
 

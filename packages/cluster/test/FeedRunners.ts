@@ -27,6 +27,25 @@ import { pgTestUrl } from "./RunnerProcess.ts"
 
 let schemas = 0
 
+/**
+ * `clock` with `began` called, on the sleeping fiber, as each of its sleeps begins (given the sleep's duration): a test
+ * learns that a sleep has begun however late its fiber runs — a test clock's `adjust` wakes only the sleeps begun
+ * before it.
+ */
+export const onSleep = (clock: Clock.Clock, began: (duration: Duration.Duration) => void): Clock.Clock => ({
+  currentTimeMillisUnsafe: () => clock.currentTimeMillisUnsafe(),
+  currentTimeMillis: clock.currentTimeMillis,
+  currentTimeNanosUnsafe: () => clock.currentTimeNanosUnsafe(),
+  currentTimeNanos: clock.currentTimeNanos,
+  monotonicTimeNanosUnsafe: () => clock.monotonicTimeNanosUnsafe(),
+  monotonicTimeNanos: clock.monotonicTimeNanos,
+  sleep: (duration) =>
+    Effect.suspend(() => {
+      began(duration)
+      return clock.sleep(duration)
+    })
+})
+
 /** A pool of `size` connections on `schema` of the test database, closed with the scope. */
 export const pool = (schema: string, size: number) =>
   PgClient.make({ url: Redacted.make(pgTestUrl ?? ""), maxConnections: size, startupParameters: { search_path: schema } }).pipe(
@@ -142,21 +161,10 @@ export const makeRunner = (
     // With a test clock, the feed's timestamps and sleeps follow the test's `adjust`. Either clock counts the turns of
     // the feed's memory: each ends in a sleep of `finishedMemoryMillis` (its repetition's spacing), and none other is
     // that long, so a turn is known to have run once its sleep has begun (`memoryTurns`).
-    const clock = options.clock ?? (yield* Clock.clockWith(Effect.succeed))
     let memoryTurns = 0
-    const counted: Clock.Clock = {
-      currentTimeMillisUnsafe: () => clock.currentTimeMillisUnsafe(),
-      currentTimeMillis: clock.currentTimeMillis,
-      currentTimeNanosUnsafe: () => clock.currentTimeNanosUnsafe(),
-      currentTimeNanos: clock.currentTimeNanos,
-      monotonicTimeNanosUnsafe: () => clock.monotonicTimeNanosUnsafe(),
-      monotonicTimeNanos: clock.monotonicTimeNanos,
-      sleep: (duration) =>
-        Effect.suspend(() => {
-          if (Duration.toMillis(duration) === ClusterFeed.finishedMemoryMillis) memoryTurns++
-          return clock.sleep(duration)
-        })
-    }
+    const counted = onSleep(options.clock ?? (yield* Clock.clockWith(Effect.succeed)), (duration) => {
+      if (Duration.toMillis(duration) === ClusterFeed.finishedMemoryMillis) memoryTurns++
+    })
     const feed = yield* Effect.provideService(make, Clock.Clock, counted)
     return {
       origin,

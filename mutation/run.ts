@@ -229,7 +229,8 @@ const sourcesOf = (name: string): Array<string> => {
 const timeoutRanges = (name: string): Array<string> =>
   Object.entries(readReport(name).files).sort(([a], [b]) => a.localeCompare(b)).flatMap(([file, { mutants, source }]) => {
     const timedOut = mutants.filter((mutant) => mutant.status === "Timeout" || killedAtBound(mutant))
-    if (timedOut.length === 0) return []
+    // a file since removed (its results linger in a part file) has nothing to run again
+    if (timedOut.length === 0 || !existsSync(join(root, file))) return []
     // a stale file's places are its old source's: stage it first
     if (source !== readFileSync(join(root, file), "utf8")) return [`${file} (${timedOut.length}): stale, stage the file first`]
     return [`${file} (${timedOut.length}): --mutate ${[...new Set(timedOut.map((mutant) => mutateRange(file, mutant)))].join(",")}`]

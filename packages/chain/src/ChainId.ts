@@ -13,6 +13,19 @@ import { Effect } from "effect"
 import type { ChainConfig } from "./ChainConfig.ts"
 import { ChainRequestError, InvalidResponse, WrongChain } from "./ChainRequestError.ts"
 import type * as EndpointPool from "./EndpointPool.ts"
+import { head } from "./internal/jsonRpc.ts"
+
+/** The most characters of a wrong answer that its error quotes (cut at a character's boundary, then `…`). */
+const maxQuoted = 80
+
+/** An answer as JSON, `nothing` for none, or what it is when it is too deeply nested to write as JSON (the stack would overflow). */
+const quoted = (answer: unknown): string => {
+  try {
+    return JSON.stringify(answer) ?? "nothing"
+  } catch {
+    return Array.isArray(answer) ? "a list nested too deep to quote" : "an object nested too deep to quote"
+  }
+}
 
 /** A chain id as a JSON-RPC quantity: `0x` and 1 to 64 hex digits (a uint256). */
 const quantity = /^0[xX][0-9a-fA-F]{1,64}$/
@@ -28,12 +41,12 @@ export const identity = (config: Pick<ChainConfig, "name" | "chainId" | "breaker
   check: (endpoint, answer) => {
     const reported = parse(answer)
     if (reported === undefined) {
-      const shown = JSON.stringify(answer) ?? "nothing"
+      const shown = quoted(answer)
       return Effect.fail(
         new ChainRequestError({
           reason: new InvalidResponse({
             endpoint,
-            detail: `eth_chainId answered ${shown.length > 80 ? `${shown.slice(0, 80)}…` : shown}, not a chain id`
+            detail: `eth_chainId answered ${shown.length > maxQuoted ? `${head(shown, maxQuoted)}…` : shown}, not a chain id`
           })
         })
       )

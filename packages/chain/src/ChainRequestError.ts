@@ -18,16 +18,25 @@ export class Timeout extends Schema.TaggedClass<Timeout>("@chainjobs/chain/Chain
   millis: Schema.Number
 }) {}
 
-/** The endpoint answered 429 Too Many Requests, or a JSON-RPC error saying its request budget is spent. Transient; the endpoint pauses for `retryAfterMillis`. */
+/**
+ * The endpoint answered 429 Too Many Requests, or a JSON-RPC error saying its request budget is spent. Transient; the
+ * endpoint pauses for `retryAfterMillis`. `detail` is what the provider said (its JSON-RPC error's message or the
+ * answer's text, on one line, bounded, without the endpoint's key), when it said anything.
+ */
 export class RateLimited extends Schema.TaggedClass<RateLimited>("@chainjobs/chain/ChainRequestError/RateLimited")("RateLimited", {
   endpoint: Schema.String,
-  retryAfterMillis: Schema.Number
+  retryAfterMillis: Schema.Number,
+  detail: Schema.optional(Schema.String)
 }) {}
 
-/** The endpoint answered with an HTTP error status. Transient when 408 or 5xx. */
+/**
+ * The endpoint answered with an HTTP error status. Transient when 408 or 5xx. `detail` is what the answer's body
+ * said (its start, on one line, without the endpoint's key), when it said anything.
+ */
 export class HttpStatus extends Schema.TaggedClass<HttpStatus>("@chainjobs/chain/ChainRequestError/HttpStatus")("HttpStatus", {
   endpoint: Schema.String,
-  status: Schema.Number
+  status: Schema.Number,
+  detail: Schema.optional(Schema.String)
 }) {}
 
 /** The connection failed or was dropped. Transient. */
@@ -108,14 +117,17 @@ export const ChainRequestErrorReason = Schema.Union([
 /** Why a request failed. */
 export type ChainRequestErrorReason = typeof ChainRequestErrorReason.Type
 
+/** `: detail`, or nothing when there is none. */
+const saying = (detail: string | undefined) => detail === undefined ? "" : `: ${detail}`
+
 const describe = (reason: ChainRequestErrorReason): string => {
   switch (reason._tag) {
     case "Timeout":
       return `${reason.endpoint}: no answer within ${reason.millis} ms`
     case "RateLimited":
-      return `${reason.endpoint}: rate limited (429), retry after ${reason.retryAfterMillis} ms`
+      return `${reason.endpoint}: rate limited, retry after ${reason.retryAfterMillis} ms${saying(reason.detail)}`
     case "HttpStatus":
-      return `${reason.endpoint}: HTTP ${reason.status}`
+      return `${reason.endpoint}: HTTP ${reason.status}${saying(reason.detail)}`
     case "Network":
     case "InvalidResponse":
       return `${reason.endpoint}: ${reason.detail}`

@@ -36,3 +36,27 @@ export const labels = (urls: ReadonlyArray<string>): ReadonlyArray<string> => {
   const plain = urls.map(label)
   return plain.map((shown, index) => plain.indexOf(shown) === plain.lastIndexOf(shown) ? shown : `${shown} #${index + 1}`)
 }
+
+/** The shortest credential (userinfo, query value, header value) hidden in a provider's text: shorter ones are words. */
+export const minHiddenChars = 6
+
+/**
+ * `text` (what a provider said) with every part of the endpoint's URL and headers that can hold its key shown as
+ * `…`: the URL whole; its userinfo, its query and the query's values, each header's value, of `minHiddenChars` or
+ * more; its path segments and the words of a header's value (`Bearer <token>`) as long as a key (more than
+ * `maxShownSegment` characters: shorter ones, `v3` or `eth`, are words of the text too). A provider may echo them.
+ */
+export const redact = (text: string, url: string, headers: Readonly<Record<string, string>> = {}): string => {
+  const credentials = [url, ...Object.values(headers)]
+  const long: Array<string> = []
+  if (URL.canParse(url)) {
+    const parsed = new URL(url)
+    credentials.push(parsed.username, parsed.password, parsed.search.slice(1), ...parsed.searchParams.values())
+    long.push(...parsed.pathname.split("/"))
+  }
+  for (const value of Object.values(headers)) long.push(...value.split(/\s+/))
+  const secrets = credentials.filter((part) => part.length >= minHiddenChars)
+    .concat(long.filter((part) => part.length > maxShownSegment))
+    .sort((a, b) => b.length - a.length)
+  return secrets.reduce((shown, secret) => shown.split(secret).join("…"), text)
+}

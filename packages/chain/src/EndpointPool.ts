@@ -135,6 +135,10 @@ export const make = Effect.fn("EndpointPool.make")(function*(
 
   const fail = (reason: ChainRequestError["reason"]) => Effect.fail(new ChainRequestError({ reason }))
 
+  /** What the provider said, without what can hold the endpoint's key (a provider may echo it). */
+  const hide = (text: string) => EndpointLabel.redact(text, config.url, config.headers)
+  const saying = (detail: string | undefined) => detail === undefined ? {} : { detail }
+
   // A token is taken only when one is there: a request that must wait sleeps and tries again, so a request
   // interrupted while it waits (a timeout, a sibling's failure) has reserved nothing the next ones must wait for.
   // The requests of this process take their turns in order, so a batch that needs many tokens is not passed over
@@ -207,15 +211,20 @@ export const make = Effect.fn("EndpointPool.make")(function*(
       // run before the pool's own and still count it in use)
       const answer = yield* Effect.scoped(Effect.flatMap(borrow, (connection) =>
         post(connection, JsonRpc.encode(calls, firstId)))).pipe(Effect.ensuring(report))
-      const rateLimited = Effect.fnUntraced(function*(retryAfterMillis: number) {
+      const rateLimited = Effect.fnUntraced(function*(retryAfterMillis: number, detail: string | undefined) {
         pausedUntil = (yield* Clock.currentTimeMillis) + retryAfterMillis
-        return yield* fail(new RateLimited({ endpoint, retryAfterMillis }))
+        return yield* fail(new RateLimited({ endpoint, retryAfterMillis, ...saying(detail) }))
       })
-      if (answer.status === 429) return yield* rateLimited(answer.retryAfterMillis ?? pauseMillis)
-      if (answer.status === 408 || answer.status >= 500) return yield* fail(new HttpStatus({ endpoint, status: answer.status }))
+      const status = () => new HttpStatus({ endpoint, status: answer.status, ...saying(JsonRpc.said(answer.body, hide)) })
+      if (answer.status === 429) return yield* rateLimited(answer.retryAfterMillis ?? pauseMillis, JsonRpc.said(answer.body, hide))
+      if (answer.status === 408 || answer.status >= 500) return yield* fail(status())
       // a rate limit told as a JSON-RPC error is a 429 too (not the node's verdict on the request)
       const results = JsonRpc.decode(endpoint, answer.body, calls.length, firstId).pipe(
-        Effect.catchIf(JsonRpc.isRateLimitAnswer, () => rateLimited(answer.retryAfterMillis ?? pauseMillis)),
+        Effect.catchIf(JsonRpc.isRateLimitAnswer, (error) =>
+          rateLimited(
+            answer.retryAfterMillis ?? pauseMillis,
+            error.reason._tag === "JsonRpc" ? JsonRpc.shown(error.reason.detail, hide) : undefined
+          )),
         Effect.mapError(JsonRpc.missingBlock)
       )
       if (answer.status < 300) return yield* results
@@ -224,7 +233,7 @@ export const make = Effect.fn("EndpointPool.make")(function*(
       const decoded = yield* Effect.result(results)
       return yield* Result.isFailure(decoded) && decoded.failure.reason._tag !== "InvalidResponse"
         ? Effect.fail(decoded.failure)
-        : fail(new HttpStatus({ endpoint, status: answer.status }))
+        : fail(status())
     }).pipe(Effect.tapError(() => countFailure))
 
   // The identity: asked once (the first caller forks the question into the endpoint's scope, so that a caller

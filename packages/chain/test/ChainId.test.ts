@@ -7,7 +7,7 @@
  * answer to the question is a provider failure naming what the node said.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Schema } from "effect"
 import * as ChainConfig from "../src/ChainConfig.ts"
 import * as ChainId from "../src/ChainId.ts"
 import { isTransient } from "../src/ChainRequestError.ts"
@@ -50,6 +50,39 @@ describe("ChainId", () => {
       assert.strictEqual((yield* refusal("x".repeat(78))).message, `e: eth_chainId answered ${eighty}, not a chain id`)
       const longer = JSON.stringify("x".repeat(79))
       assert.strictEqual((yield* refusal("x".repeat(79))).message, `e: eth_chainId answered ${longer.slice(0, 80)}…, not a chain id`)
+    }))
+
+  it.effect("the quote is cut at a character's boundary: an emoji across the 80th character is left out whole", () =>
+    Effect.gen(function*() {
+      // the JSON text is a quote, 78 x and the emoji's two halves at its 80th and 81st characters
+      const { message } = yield* refusal(`${"x".repeat(78)}😀`)
+      assert.strictEqual(message, `e: eth_chainId answered "${"x".repeat(78)}…, not a chain id`)
+      assert.isTrue(message.isWellFormed())
+    }))
+
+  it.effect.prop(
+    "any answer that is no chain id is quoted as well-formed text of at most 80 characters and an ellipsis",
+    { answer: Schema.Union([Schema.String, Schema.Array(Schema.String), Schema.Record(Schema.String, Schema.String)]) },
+    ({ answer }) =>
+      Effect.gen(function*() {
+        if (ChainId.parse(answer) !== undefined) return
+        const { message } = yield* refusal(answer)
+        assert.isTrue(message.isWellFormed(), message)
+        const quote = message.slice("e: eth_chainId answered ".length, -", not a chain id".length)
+        assert.isAtMost(quote.length, 81, quote)
+      })
+  )
+
+  it.effect("an answer nested too deep to write as JSON is a provider failure, not a defect", () =>
+    Effect.gen(function*() {
+      let list: unknown = []
+      for (let depth = 0; depth < 100_000; depth++) list = [list]
+      const deep = yield* refusal(list)
+      assert.deepStrictEqual({ ...deep.reason }, {
+        _tag: "InvalidResponse",
+        endpoint: "e",
+        detail: "eth_chainId answered a list nested too deep to quote, not a chain id"
+      })
     }))
 
   it.live("an error answer to the question is a transient provider failure naming what the node said; the endpoint is not used", () =>

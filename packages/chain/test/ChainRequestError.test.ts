@@ -24,7 +24,9 @@ const endpoint = "https://rpc.example"
 /** Each reason, the message of its error, and whether it is retried. */
 const cases = [
   [new Timeout({ endpoint, millis: 500 }), `${endpoint}: no answer within 500 ms`, true],
-  [new RateLimited({ endpoint, retryAfterMillis: 1200 }), `${endpoint}: rate limited (429), retry after 1200 ms`, true],
+  [new RateLimited({ endpoint, retryAfterMillis: 1200 }), `${endpoint}: rate limited, retry after 1200 ms`, true],
+  [new RateLimited({ endpoint, retryAfterMillis: 0, detail: "credits limited to 6000/sec" }), `${endpoint}: rate limited, retry after 0 ms: credits limited to 6000/sec`, true],
+  [new HttpStatus({ endpoint, status: 503, detail: "no healthy upstream" }), `${endpoint}: HTTP 503: no healthy upstream`, true],
   [new HttpStatus({ endpoint, status: 502 }), `${endpoint}: HTTP 502`, true],
   [new HttpStatus({ endpoint, status: 500 }), `${endpoint}: HTTP 500`, true],
   [new HttpStatus({ endpoint, status: 499 }), `${endpoint}: HTTP 499`, false],

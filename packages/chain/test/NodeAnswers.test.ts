@@ -112,16 +112,17 @@ describe("a node's answers", () => {
       assert.deepInclude(error.reason, { _tag: "JsonRpc", code: 0, detail: JSON.stringify({ code: "E42", message: { text: "no" } }) })
     }))
 
-  // a 408 or 5xx is the endpoint's trouble even when its body is a JSON-RPC error; a 4xx carrying one is the node's verdict
+  // a 408 or 5xx is the endpoint's trouble even when its body is a JSON-RPC error; a 4xx carrying one is the node's verdict;
+  // an HttpStatus says what the body said (a JSON-RPC error's message, a text)
   const statuses = [
-    { status: 408, body: ScriptedNode.error(1, -32000, "request timed out"), retried: true, reason: "HttpStatus" },
-    { status: 500, body: ScriptedNode.error(1, -32603, "internal error"), retried: true, reason: "HttpStatus" },
-    { status: 503, body: "unavailable", retried: true, reason: "HttpStatus" },
-    { status: 404, body: "not found", retried: false, reason: "HttpStatus" },
-    { status: 403, body: "{\"message\":\"forbidden\"}", retried: false, reason: "HttpStatus" },
-    { status: 400, body: ScriptedNode.error(1, -32602, "invalid params"), retried: false, reason: "JsonRpc" }
+    { status: 408, body: ScriptedNode.error(1, -32000, "request timed out"), retried: true, reason: "HttpStatus", said: "request timed out" },
+    { status: 500, body: ScriptedNode.error(1, -32603, "internal error"), retried: true, reason: "HttpStatus", said: "internal error" },
+    { status: 503, body: "unavailable", retried: true, reason: "HttpStatus", said: "unavailable" },
+    { status: 404, body: "not found", retried: false, reason: "HttpStatus", said: "not found" },
+    { status: 403, body: "{\"message\":\"forbidden\"}", retried: false, reason: "HttpStatus", said: "{\"message\":\"forbidden\"}" },
+    { status: 400, body: ScriptedNode.error(1, -32602, "invalid params"), retried: false, reason: "JsonRpc", said: "" }
   ] as const
-  for (const { body, reason, retried, status } of statuses) {
+  for (const { body, reason, retried, said, status } of statuses) {
     it.live(`HTTP ${status} ${retried ? "is retried" : "is final"}, as ${reason}`, () =>
       Effect.gen(function*() {
         const node = yield* ScriptedNode.make((calls) => ({
@@ -130,7 +131,7 @@ describe("a node's answers", () => {
         }))
         const error = yield* Effect.flip((yield* clientOf(node.url, 2)).request("eth_blockNumber"))
         assert.strictEqual(error.reason._tag, reason)
-        assert.strictEqual(error.message, reason === "HttpStatus" ? `${node.url}: HTTP ${status}` : `${node.url}: JSON-RPC error -32602: invalid params`)
+        assert.strictEqual(error.message, reason === "HttpStatus" ? `${node.url}: HTTP ${status}: ${said}` : `${node.url}: JSON-RPC error -32602: invalid params`)
         assert.strictEqual(node.requests(), retried ? 3 : 1)
       }))
   }
@@ -156,7 +157,7 @@ describe("a node's answers", () => {
     Effect.gen(function*() {
       const { error, pausedFor, url } = yield* pauseAfter({ "retry-after": "7" })
       assert.deepInclude(error.reason, { retryAfterMillis: 7000 })
-      assert.strictEqual(error.message, `${url}: rate limited (429), retry after 7000 ms`)
+      assert.strictEqual(error.message, `${url}: rate limited, retry after 7000 ms: slow down`)
       assert.isTrue(pausedFor > 5000 && pausedFor <= 7000, `paused for ${pausedFor} ms`)
     }))
 
@@ -220,7 +221,7 @@ describe("a node's answers", () => {
       const retryAfter = error.reason._tag === "Unavailable" ? error.reason.retryAfterMillis : 0
       assert.isTrue(retryAfter > 3_500_000 && retryAfter <= 3_600_000, `retry after ${retryAfter} ms`)
       // it names the failure that opened the last circuit, as the endpoint reported it
-      assert.strictEqual(error.message, `dev: every endpoint's circuit is open, retry after ${retryAfter} ms; the last failure: ${second.url}: HTTP 503`)
+      assert.strictEqual(error.message, `dev: every endpoint's circuit is open, retry after ${retryAfter} ms; the last failure: ${second.url}: HTTP 503: 1`)
       assert.deepStrictEqual([first.requests(), second.requests()], [1, 1])
     }))
 })

@@ -20,12 +20,16 @@ export interface Call {
   readonly params: ReadonlyArray<unknown>
 }
 
-/** What the endpoint sends back: a status (default 200), headers, and a body (an object is sent as JSON); or nothing ever (`stall`). */
+/**
+ * What the endpoint sends back: a status (default 200), headers, and a body (a string or bytes as they are, anything
+ * else as JSON); or nothing ever (`stall`); or the body and then never the answer's end (`endless`).
+ */
 export interface Answer {
   readonly status?: number | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
   readonly body: unknown
   readonly stall?: boolean | undefined
+  readonly endless?: boolean | undefined
 }
 
 /** Scripts the answer to one request: its calls (one, or a batch) and whether it was a batch. */
@@ -75,8 +79,10 @@ export const make = (script: Script, options: Options = {}) =>
           batches.push(Array.isArray(parsed))
           const answer = script(calls, Array.isArray(parsed))
           if (answer.stall === true) return
-          const body = typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body)
-          response.writeHead(answer.status ?? 200, { "content-type": "application/json", ...answer.headers }).end(body)
+          const body = typeof answer.body === "string" || Buffer.isBuffer(answer.body) ? answer.body : JSON.stringify(answer.body)
+          response.writeHead(answer.status ?? 200, { "content-type": "application/json", ...answer.headers })
+          if (answer.endless === true) response.write(body)
+          else response.end(body)
         })
       })
       server.listen(0, "127.0.0.1", () => {

@@ -46,6 +46,16 @@ const retryAfter = (header: string | undefined): number | undefined => {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }
 
+/** The most bytes of an error answer's body kept (`headOnly`): enough for any provider's message, never a whole page. */
+export const maxErrorBodyBytes = 4096
+
+/**
+ * Whether the body of an answer with this status is only shown, never read as JSON-RPC (a 408, a 429, a 5xx): of
+ * it, at most `maxErrorBodyBytes` are read, and the connection is dropped once they are in — a huge body is never
+ * stored, a slow one never waited for past them (and never past the request's own timeout).
+ */
+export const headOnly = (status: number): boolean => status === 408 || status === 429 || status >= 500
+
 /**
  * POSTs a JSON body; fails with the transport's error message. A request
  * written on a kept-alive socket that the endpoint closed at the same moment
@@ -76,16 +86,31 @@ const postOnce = (connection: HttpConnection, body: string, mayResend: boolean):
       answered = true
       // kept now: by the answer's end the socket may be back in the agent, detached from the answer
       const socket = response.socket
+      const status = response.statusCode ?? 0
+      const limit = headOnly(status) ? maxErrorBodyBytes : Number.POSITIVE_INFINITY
       const chunks: Array<Buffer> = []
-      response.on("data", (chunk: Buffer) => chunks.push(chunk))
-      response.on("error", (error) => resume(Effect.fail(error.message)))
+      let size = 0
+      const answer = () =>
+        resume(Effect.succeed({
+          status,
+          retryAfterMillis: retryAfter(response.headers["retry-after"]),
+          body: Buffer.concat(chunks).subarray(0, limit).toString("utf8")
+        }))
+      response.on("data", (chunk: Buffer) => {
+        if (size >= limit) return
+        chunks.push(chunk)
+        size += chunk.length
+        if (size < limit) return
+        answer()
+        // the rest is not read: the connection goes, its socket with it
+        response.destroy()
+      })
+      response.on("error", (error) => {
+        if (size < limit) resume(Effect.fail(error.message))
+      })
       response.on("end", () => {
         if (socket !== null) answeredOn.add(socket)
-        resume(Effect.succeed({
-          status: response.statusCode ?? 0,
-          retryAfterMillis: retryAfter(response.headers["retry-after"]),
-          body: Buffer.concat(chunks).toString("utf8")
-        }))
+        answer()
       })
     })
     request.on("error", (error: NodeJS.ErrnoException) =>

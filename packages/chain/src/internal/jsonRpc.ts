@@ -38,7 +38,7 @@ export const maxDataChars = 16384
  * The first `max` characters of `text`, or one fewer where the `max`th is the first half of a character written as
  * two (an emoji): the half alone is no text, and would be stored as U+FFFD.
  */
-const head = (text: string, max: number): string => {
+export const head = (text: string, max: number): string => {
   const code = text.charCodeAt(max - 1)
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max)
 }
@@ -48,6 +48,35 @@ const bounded = (text: string, max: number): string => {
   if (text.length <= max) return text
   const kept = head(text, max)
   return `${kept}… (${text.length - kept.length} more characters)`
+}
+
+/** The most characters of what a provider said in an error answer (a 429, a 5xx) that its error keeps. */
+export const maxSaidChars = 300
+
+/**
+ * `text` on one line (runs of white space, control characters and U+FFFD — which bytes that are no UTF-8 decode to,
+ * and lone halves of a character written as two, escaped in JSON, become — as one space), at most `maxSaidChars` of it (`bounded`); undefined when nothing is left. `hide` runs on the whole
+ * text first, so that what it hides is never cut in two by the bound.
+ */
+export const shown = (text: string, hide: (text: string) => string = (text) => text): string | undefined => {
+  const line = hide(text).toWellFormed().replace(/[\s\u0000-\u001f\u007f-\u009f\ufffd]+/g, " ").trim()
+  return line === "" ? undefined : bounded(line, maxSaidChars)
+}
+
+/**
+ * What a provider said in the body of an error answer: its JSON-RPC error's message when the body is one, the text
+ * of an HTML page without its tags, the body's text otherwise (plain text, binary) — as `shown`.
+ */
+export const said = (body: string, hide?: (text: string) => string): string | undefined => {
+  let text = body
+  try {
+    const parsed: unknown = JSON.parse(body)
+    const answer: unknown = Array.isArray(parsed) ? parsed[0] : parsed
+    if (isAnswer(answer) && isAnswer(answer.error) && typeof answer.error.message === "string") text = answer.error.message
+  } catch {
+    if (/^\s*</.test(body)) text = body.replace(/<[^>]*>/g, " ")
+  }
+  return shown(text, hide)
 }
 
 /** `data` as it is (none included), or, past `maxDataChars` of JSON (a text's own length), the start of it and how much more there was. */

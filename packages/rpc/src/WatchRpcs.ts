@@ -16,7 +16,7 @@
  */
 import { Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
-import { BalanceCache, WatchAccess, WatchError, Watchers, WatchStore } from "@chainjobs/watch"
+import { BalanceAge, BalanceCache, WatchAccess, WatchError, Watchers, WatchStore } from "@chainjobs/watch"
 import { Authentication } from "./Auth.ts"
 import { lenient } from "./internal/lenient.ts"
 import { RequestValidation } from "./TaskRpcs.ts"
@@ -34,8 +34,8 @@ export const BalanceRequest = Schema.Struct({
   chain: Schema.String,
   account: Schema.String,
   asset: Schema.String,
-  /** Read the chain when the cached amount is older than this many milliseconds. */
-  maxAgeMillis: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** Read the chain when the cached amount is older than this many milliseconds (whole, 0 to `BalanceAge.maxAgeMillisLimit`). */
+  maxAgeMillis: Schema.optional(BalanceAge.MaxAgeMillis),
   /** Read the chain whatever the cached amount's age (before a critical operation). */
   verify: Schema.optional(Schema.Boolean)
 })
@@ -46,8 +46,8 @@ export type BalanceRequest = typeof BalanceRequest.Type
 export const AllBalancesRequest = Schema.Struct({
   chain: Schema.String,
   account: Schema.String,
-  /** List from the chain when the listing is older than this many milliseconds. */
-  maxAgeMillis: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** List from the chain when the listing is older than this many milliseconds (whole, 0 to `BalanceAge.maxAgeMillisLimit`). */
+  maxAgeMillis: Schema.optional(BalanceAge.MaxAgeMillis),
   /** List from the chain whatever the listing's age. */
   verify: Schema.optional(Schema.Boolean)
 })

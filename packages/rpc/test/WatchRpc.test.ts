@@ -325,6 +325,8 @@ layer(server, { excludeTestServices: true, timeout: "120 seconds" })("WatchRpcs 
           ["RemoveWatcher", { name: null }],
           ["ReadBalance", { chain: "dev", account: 5, asset: "native" }],
           ["ReadBalance", { chain: "dev", account: "0x00", asset: "native", maxAgeMillis: -1 }],
+          ["ReadBalance", { chain: "dev", account: "0x00", asset: "native", maxAgeMillis: 1.5 }],
+          ["ReadAllBalances", { chain: "dev", account: "0x00", maxAgeMillis: 365 * 24 * 3_600_000 + 1 }],
           ["ReadAllBalances", { chain: "dev" }],
           ["ListBalances", { limit: "ten" }]
         ]
@@ -335,6 +337,9 @@ layer(server, { excludeTestServices: true, timeout: "120 seconds" })("WatchRpcs 
           const socket = yield* overWebsocket(line(tag, payload))
           assert.deepInclude(errorOf(socket.answers), { _tag: "MalformedRequest", problem: "payload", rpc: tag })
         }
+        // a number JSON reads as Infinity is no age limit either ("any age" is no maxAgeMillis at all): its frame is refused
+        const infinite = line("ReadBalance", { chain: "dev", account: "0x00", asset: "native", maxAgeMillis: 7 }).replace(`"maxAgeMillis":7`, `"maxAgeMillis":1e400`)
+        assert.deepInclude((yield* post(infinite)).lines[0], { _tag: "MalformedRequest", problem: "frame" })
         assert.deepStrictEqual(yield* snapshot, before)
       }), 60_000)
 

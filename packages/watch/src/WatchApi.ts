@@ -16,6 +16,7 @@
  */
 import { Effect, Layer, Schema } from "effect"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
+import { maxAgeMillisExpected, MaxAgeMillisFromString } from "./BalanceAge.ts"
 import { Balance, BalanceCache, BalancePage } from "./BalanceCache.ts"
 import { WatchForbidden } from "./WatchAccess.ts"
 import type { WatchError } from "./WatchError.ts"
@@ -60,6 +61,15 @@ const answer = <A, R>(effect: Effect.Effect<A, WatchError, R>) =>
 
 const Name = { name: Schema.String }
 
+/**
+ * A balance read's `maxAgeMillis` as the query gives it (`MaxAgeMillisFromString`), or `InvalidWatchRequest` naming
+ * the field and what it must be (the value itself, of any length, is not quoted).
+ */
+const maxAgeOf = (text: string | undefined) =>
+  text === undefined ? Effect.succeed(undefined) : Schema.decodeUnknownEffect(MaxAgeMillisFromString)(text).pipe(
+    Effect.mapError(() => new InvalidWatchRequest({ message: `maxAgeMillis must be ${maxAgeMillisExpected}, in decimal digits` }))
+  )
+
 /** The watch endpoints, under `/api/watch`. */
 export class WatchGroup extends HttpApiGroup.make("watch")
   .add(
@@ -100,24 +110,24 @@ export class WatchGroup extends HttpApiGroup.make("watch")
     HttpApiEndpoint.get("accountBalances", "/balances/:chain/:account", {
       params: { chain: Schema.String, account: Schema.String },
       query: {
-        maxAgeMillis: Schema.optional(Schema.NumberFromString.check(Schema.isGreaterThanOrEqualTo(0))),
+        maxAgeMillis: Schema.optional(Schema.String),
         verify: Schema.optional(Schema.Literals(["true", "false"]))
       },
       success: Schema.Array(Balance),
       error: errors
     }).annotate(
       OpenApi.Description,
-      "Every asset of an account (native first): cached, or listed from the chain when never listed, made stale by the account's activity, older than `maxAgeMillis`, or `verify=true`."
+      "Every asset of an account (native first): cached, or listed from the chain when never listed, made stale by the account's activity, older than `maxAgeMillis` (whole milliseconds, 0 to a year, in decimal digits; anything else is 400 InvalidWatchRequest), or `verify=true`."
     ),
     HttpApiEndpoint.get("balance", "/balances/:chain/:account/:asset", {
       params: { chain: Schema.String, account: Schema.String, asset: Schema.String },
       query: {
-        maxAgeMillis: Schema.optional(Schema.NumberFromString.check(Schema.isGreaterThanOrEqualTo(0))),
+        maxAgeMillis: Schema.optional(Schema.String),
         verify: Schema.optional(Schema.Literals(["true", "false"]))
       },
       success: Balance,
       error: errors
-    }).annotate(OpenApi.Description, "A balance: cached with its age, or read from the chain when older than `maxAgeMillis` or `verify=true`.")
+    }).annotate(OpenApi.Description, "A balance: cached with its age, or read from the chain when older than `maxAgeMillis` (whole milliseconds, 0 to a year, in decimal digits; anything else is 400 InvalidWatchRequest) or `verify=true`.")
   )
   .prefix("/api/watch")
   .annotateMerge(OpenApi.annotations({ title: "Watch", description: "Chain watchers and cached balances." }))
@@ -145,15 +155,11 @@ export const layerHandlers = HttpApiBuilder.group(WatchApi, "watch", Effect.fnUn
       )),
     remove: ({ params }) => answer(watchers.remove(params.name)),
     balance: ({ params, query }) =>
-      answer(balances.read(params.chain, params.account, params.asset, {
-        maxAgeMillis: query.maxAgeMillis,
-        verify: query.verify === "true"
-      })),
+      Effect.flatMap(maxAgeOf(query.maxAgeMillis), (maxAgeMillis) =>
+        answer(balances.read(params.chain, params.account, params.asset, { maxAgeMillis, verify: query.verify === "true" }))),
     accountBalances: ({ params, query }) =>
-      answer(balances.readAll(params.chain, params.account, {
-        maxAgeMillis: query.maxAgeMillis,
-        verify: query.verify === "true"
-      })),
+      Effect.flatMap(maxAgeOf(query.maxAgeMillis), (maxAgeMillis) =>
+        answer(balances.readAll(params.chain, params.account, { maxAgeMillis, verify: query.verify === "true" }))),
     balances: ({ query }) =>
       answer(balances.list({
         chain: query.chain,

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+export * as BalanceAge from "./BalanceAge.ts"
 export * as BalanceCache from "./BalanceCache.ts"
 export * as BalanceFront from "./BalanceFront.ts"
 export * as BalanceUpkeep from "./BalanceUpkeep.ts"

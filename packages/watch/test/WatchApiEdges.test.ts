@@ -7,6 +7,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
+import * as BalanceAge from "../src/BalanceAge.ts"
 import * as BalanceCache from "../src/BalanceCache.ts"
 import * as Watchers from "../src/Watchers.ts"
 import { address, numbered, Record } from "./fixtures.ts"
@@ -163,4 +164,43 @@ layer(served, { excludeTestServices: true, timeout: 120_000 })("WatchApi edges",
       }),
     60_000
   )
+
+  it.effect.prop(
+    "a balance read's maxAgeMillis that is not a whole number of milliseconds from 0 to the limit in decimal digits is 400 naming it, and reads nothing",
+    {
+      written: Schema.Literals(["1e400", "-0", "1e-7", "NaN", "Infinity", "-Infinity", "0x10", "", " 5", "5 ", "1.0", "+1", "1_000", "-1"]),
+      over: Schema.Int.check(Schema.isBetween({ minimum: BalanceAge.maxAgeMillisLimit + 1, maximum: Number.MAX_SAFE_INTEGER })),
+      digits: Schema.Int.check(Schema.isBetween({ minimum: 17, maximum: 400 })),
+      below: Schema.Int.check(Schema.isBetween({ minimum: Number.MIN_SAFE_INTEGER, maximum: -1 }))
+    },
+    ({ below, digits, over, written }) =>
+      Effect.gen(function*() {
+        const account = address(8)
+        for (const value of [written, String(over), "9".repeat(digits), String(below), `${over % 1000}.5`]) {
+          for (const path of [`/api/watch/balances/dev/${account}/native`, `/api/watch/balances/dev/${account}`]) {
+            const answer = yield* call("GET", `${path}?maxAgeMillis=${encodeURIComponent(value)}`)
+            assert.deepStrictEqual(
+              [answer.status, answer.body?._tag, answer.body?.message],
+              [400, "InvalidWatchRequest", `maxAgeMillis must be ${BalanceAge.maxAgeMillisExpected}, in decimal digits`],
+              `${path} maxAgeMillis=${JSON.stringify(value)}`
+            )
+          }
+        }
+        const cache = yield* BalanceCache.BalanceCache
+        assert.deepStrictEqual((yield* cache.list({ chain: "dev", account })).balances, [])
+        return true
+      }),
+    { timeout: 60_000, arbitrary: { runs: 20 } }
+  )
+
+  it.effect("a balance read's maxAgeMillis at the limit (a year) is answered; one past it is refused", () =>
+    Effect.gen(function*() {
+      const account = address(9)
+      const at = yield* call("GET", `/api/watch/balances/dev/${account}/native?maxAgeMillis=${BalanceAge.maxAgeMillisLimit}`)
+      assert.deepStrictEqual([at.status, at.body.account], [200, account])
+      const cached = yield* call("GET", `/api/watch/balances/dev/${account}?maxAgeMillis=0${BalanceAge.maxAgeMillisLimit}`)
+      assert.strictEqual(cached.status, 200)
+      const past = yield* call("GET", `/api/watch/balances/dev/${account}/native?maxAgeMillis=${BalanceAge.maxAgeMillisLimit + 1}`)
+      assert.strictEqual(past.status, 400)
+    }), 60_000)
 })

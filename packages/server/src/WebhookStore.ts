@@ -156,25 +156,39 @@ export const insert = (row: { readonly id: string; readonly taskId: string; read
       })
     }`)
 
-/** Makes the waiting webhooks of a finished task due now, with its final record; how many. */
+/**
+ * Makes the webhooks of a finished task due now, with its final record; how many. Those waiting, and those given up
+ * without an attempt (`abandon`): a task that is recorded and finishes after all (its submission slower than the
+ * wait `abandon` was called after) still has its webhook delivered.
+ */
 export const markDue = (taskId: string, body: string, now: number) =>
   withSql("markDue", (sql) =>
     Effect.map(
       sql<Row>`UPDATE ${sql(webhooksTable)} SET state = 'due', body = ${body}, next_attempt_at = ${now}
-        WHERE task_id = ${taskId} AND state = 'waiting' RETURNING id`,
+        WHERE task_id = ${taskId} AND (state = 'waiting' OR (state = 'failed' AND attempts = 0)) RETURNING id`,
       (rows) => rows.length
     ))
 
-/** Gives up the waiting webhooks of a task that no longer exists (deleted before it was seen to finish). */
+/**
+ * Gives up the waiting webhooks of a task that does not exist: deleted before it was seen to finish, or never
+ * recorded (its submission failed after the webhook was registered). Failed without an attempt, nothing is sent.
+ */
 export const abandon = (taskId: string) =>
   withSql("abandon", (sql) => sql`UPDATE ${sql(webhooksTable)} SET state = 'failed' WHERE task_id = ${taskId} AND state = 'waiting'`)
 
-/** The ids of the tasks whose webhooks wait for them to finish. */
-export const waitingTasks = withSql("waitingTasks", (sql) =>
-  Effect.map(
-    sql<Row>`SELECT DISTINCT task_id FROM ${sql(webhooksTable)} WHERE state = 'waiting'`,
-    (rows) => rows.map((row) => row.task_id as string)
-  ))
+/**
+ * The ids of the tasks whose webhooks wait for them to finish; with `created`, only those of webhooks registered
+ * after `created.after` and at or before `created.upTo` (epoch milliseconds).
+ */
+export const waitingTasks = (created?: { readonly after: number; readonly upTo: number }) =>
+  withSql("waitingTasks", (sql) =>
+    Effect.map(
+      created === undefined
+        ? sql<Row>`SELECT DISTINCT task_id FROM ${sql(webhooksTable)} WHERE state = 'waiting'`
+        : sql<Row>`SELECT DISTINCT task_id FROM ${sql(webhooksTable)} WHERE state = 'waiting'
+          AND created_at > ${created.after} AND created_at <= ${created.upTo}`,
+      (rows) => rows.map((row) => row.task_id as string)
+    ))
 
 /** The due webhooks whose next attempt is due by `now`, soonest first, at most `limit`. */
 export const due = (now: number, limit: number) =>

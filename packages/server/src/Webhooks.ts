@@ -15,6 +15,13 @@
  * deliveries it interrupted. Delivery is at least once: a receiver that
  * acknowledged a `Chainjobs-Delivery` id ignores it when it comes again.
  *
+ * A webhook is usually registered before its task is recorded (under the id
+ * the task gets), so one may wait for a task that never comes (its
+ * submission failed): nothing is sent for it. The start's sweep, and the
+ * dispatcher once such a webhook has waited `orphanWaitMillis`, give up
+ * the waiting webhooks of tasks that do not exist; one whose task is
+ * recorded and finishes after all is delivered all the same.
+ *
  * @since 0.1.0
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Queue, Redacted, Stream } from "effect"
@@ -56,8 +63,10 @@ export const defaults: WebhookSettings = {
 export class Webhooks extends Context.Service<Webhooks, {
   /** The URL to call, or the typed refusal of a URL the service will not call. */
   check(url: string): Effect.Effect<URL, WebhookTarget.WebhookRefused>
-  /** Registers a webhook of a submitted task; returns the delivery's id. */
+  /** Registers a webhook of a task, submitted or about to be under this id; returns the delivery's id. */
   register(taskId: string, url: URL): Effect.Effect<string, TaskError.TaskStoreError>
+  /** Gives up the waiting webhooks of a task whose submission failed: nothing is sent for them. */
+  abandon(taskId: string): Effect.Effect<void, TaskError.TaskStoreError>
   /** A task's webhooks, with their state and attempts. */
   deliveries(taskId: string): Effect.Effect<ReadonlyArray<WebhookStore.Delivery>, TaskError.TaskStoreError>
 }>()("@chainjobs/server/Webhooks") {}
@@ -71,6 +80,11 @@ const batchSize = 32
 const concurrency = 8
 /** The longest the dispatcher sleeps without looking at the table (another process may have written to it). */
 const idleLookMillis = 30_000
+/**
+ * How long a webhook waits for its task to be recorded before the dispatcher looks whether the task exists, and gives
+ * the webhook up if not: far longer than a submission takes between registering its webhook and recording its task.
+ */
+export const orphanWaitMillis = 60_000
 /** How long past an attempt's time limit a taken webhook stays with its taker before another dispatcher may take it. */
 const claimMarginMillis = 30_000
 
@@ -123,14 +137,20 @@ export const layer = (
         }
       ).pipe(Effect.forkScoped({ startImmediately: true }))
 
+      /** Makes the webhooks of a finished task due, and gives up those of a task that does not exist. */
+      const settle = (taskId: string) =>
+        tasks.get(taskId).pipe(
+          Effect.flatMap((info) => TaskInfo.isTerminal(info.status) ? finished(info) : Effect.void),
+          Effect.catchTag("TaskNotFound", () => db(WebhookStore.abandon(taskId)))
+        )
+
+      /** Webhooks registered up to this time have been settled; those after it are looked at once they are old. */
+      let settledUpTo = (yield* Clock.currentTimeMillis) - orphanWaitMillis
       const sweep = Effect.gen(function*() {
-        for (const taskId of yield* db(WebhookStore.waitingTasks)) {
+        for (const taskId of yield* db(WebhookStore.waitingTasks())) {
           // Followed before it is looked at: a finish in between is recorded by one or the other (twice is once).
           if (!signing) followed.add(taskId)
-          yield* tasks.get(taskId).pipe(
-            Effect.flatMap((info) => TaskInfo.isTerminal(info.status) ? finished(info) : Effect.void),
-            Effect.catchTag("TaskNotFound", () => db(WebhookStore.abandon(taskId)))
-          )
+          yield* settle(taskId)
         }
       })
       yield* sweep
@@ -212,8 +232,20 @@ export const layer = (
           taken.delete(webhook.id)
         })
 
+      /**
+       * Settles the waiting webhooks that have reached `orphanWaitMillis` since the last look (each once): one whose
+       * submission failed after registering it, or whose process died in between, is given up, not kept for ever.
+       */
+      const settleOld = Effect.gen(function*() {
+        const upTo = (yield* Clock.currentTimeMillis) - orphanWaitMillis
+        if (upTo - settledUpTo < 1000) return
+        for (const taskId of yield* db(WebhookStore.waitingTasks({ after: settledUpTo, upTo }))) yield* settle(taskId)
+        settledUpTo = upTo
+      })
+
       /** One round: what is due now, then a sleep until the next is due or a task finishes. */
       const round = Effect.gen(function*() {
+        yield* settleOld
         const batch = yield* db(WebhookStore.due(yield* Clock.currentTimeMillis, batchSize))
         const again = [...taken.values()].filter((held) => !batch.some((row) => row.id === held.id))
         yield* Effect.forEach([...again, ...batch], deliverClaimed, { concurrency, discard: true })
@@ -246,6 +278,7 @@ export const layer = (
             if (Option.isSome(info) && TaskInfo.isTerminal(info.value.status)) yield* finished(info.value)
             return id
           }),
+        abandon: (taskId) => db(WebhookStore.abandon(taskId)),
         deliveries: (taskId) => db(WebhookStore.ofTask(taskId))
       })
     })
@@ -260,6 +293,7 @@ export const layerSubmit: Layer.Layer<never, never, Webhooks> = Layer.effect(
   SubmitWebhooks.SubmitWebhooks,
   Webhooks.useSync((webhooks) => ({
     check: webhooks.check,
-    register: (taskId: string, url: URL) => Effect.asVoid(webhooks.register(taskId, url))
+    register: (taskId: string, url: URL) => Effect.asVoid(webhooks.register(taskId, url)),
+    abandon: webhooks.abandon
   }))
 )

@@ -49,7 +49,7 @@ const statements = (refusals: Refusals) => Effect.gen(function*() {
   yield* hook("w2", "t1", 50)
   yield* hook("w3", "t2", 10)
   yield* hook("w4", "t3", 10)
-  assert.deepStrictEqual([...(yield* WebhookStore.waitingTasks)].sort(), ["t1", "t2", "t3"])
+  assert.deepStrictEqual([...(yield* WebhookStore.waitingTasks())].sort(), ["t1", "t2", "t3"])
   assert.isTrue(Option.isNone(yield* WebhookStore.nextDue))
   assert.deepStrictEqual(yield* WebhookStore.due(1_000_000, 10), [])
 
@@ -58,11 +58,11 @@ const statements = (refusals: Refusals) => Effect.gen(function*() {
   assert.strictEqual(yield* WebhookStore.markDue("t1", `{"id":"t1","again":true}`, 5000), 0)
   assert.strictEqual(yield* WebhookStore.markDue("t2", `{"id":"t2"}`, 900), 1)
   assert.strictEqual(yield* WebhookStore.markDue("nobody", "{}", 900), 0)
-  assert.deepStrictEqual(yield* WebhookStore.waitingTasks, ["t3"])
+  assert.deepStrictEqual(yield* WebhookStore.waitingTasks(), ["t3"])
   // A deleted task's waiting webhook is given up; a due one is not.
   yield* WebhookStore.abandon("t3")
   yield* WebhookStore.abandon("t1")
-  assert.deepStrictEqual(yield* WebhookStore.waitingTasks, [])
+  assert.deepStrictEqual(yield* WebhookStore.waitingTasks(), [])
 
   assert.deepStrictEqual(yield* WebhookStore.nextDue, Option.some(900))
   assert.deepStrictEqual(yield* WebhookStore.due(899, 10), [])
@@ -137,7 +137,7 @@ const statements = (refusals: Refusals) => Effect.gen(function*() {
     hook("w9", "t9", 1),
     WebhookStore.markDue("t9", "{}", 1),
     WebhookStore.abandon("t9"),
-    WebhookStore.waitingTasks,
+    WebhookStore.waitingTasks(),
     WebhookStore.due(1, 1),
     WebhookStore.claim(w2, 1),
     WebhookStore.nextDue,

@@ -122,7 +122,7 @@ describe("webhooks", () => {
       assert.strictEqual(shown.id, delivery.headers[WebhookSignature.deliveryHeader])
       assert.strictEqual(shown.url, hook.url)
       assert.deepStrictEqual(shown.attempts.map((attempt: any) => [attempt.attempt, attempt.status, attempt.error]), [[1, 200, null]])
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 30_000)
 
   it.live("a receiver answering 500 gets the same delivery again, with backoff, until it answers 2xx", () =>
     Effect.gen(function*() {
@@ -141,7 +141,7 @@ describe("webhooks", () => {
       const [first, second, third] = shown.attempts.map((attempt: any) => attempt.at)
       assert.isAtLeast(second - first, 20)
       assert.isAtLeast(third - second, 40)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 30_000)
 
   it.live("after the last attempt the delivery fails for good", () =>
     Effect.gen(function*() {
@@ -151,7 +151,7 @@ describe("webhooks", () => {
       const [shown] = yield* deliveriesUntil(base, submitted.body.taskId, (deliveries) => deliveries[0]?.state === "failed")
       assert.deepStrictEqual(shown.attempts.map((attempt: any) => attempt.status), [500, 500])
       assert.isNull(shown.nextAttemptAt)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 30_000)
 
   const restart = (store: "SQLite" | "PostgreSQL") =>
     Effect.gen(function*() {
@@ -219,7 +219,7 @@ describe("webhooks", () => {
         assert.include(printed, "loopback, private or link-local")
       }
       assert.deepStrictEqual((yield* call(base, "GET", "/api/tasks")).body.items.map((item: any) => item.id), [id])
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 30_000)
 
   const badUrls: ReadonlyArray<readonly [string, string]> = [
     ["not a url", "invalid-url"],
@@ -245,7 +245,7 @@ describe("webhooks", () => {
       }
       const listed = yield* call(base, "GET", "/api/tasks")
       assert.deepStrictEqual(listed.body.items, [])
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 30_000)
 
   it.live("without a secret the service takes no webhooks", () =>
     Effect.gen(function*() {
@@ -254,5 +254,5 @@ describe("webhooks", () => {
       assert.strictEqual(reply.status, 400)
       assert.strictEqual(reply.body.reason, "not-configured")
       assert.deepStrictEqual((yield* call(base, "GET", "/api/tasks")).body.items, [])
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 30_000)
 })

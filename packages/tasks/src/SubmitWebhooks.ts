@@ -1,7 +1,9 @@
 /**
  * A submission's webhook, as the access rules (`TaskAccess`) see it: a URL
  * checked before anything is submitted, refused with `WebhookRefused`, and
- * registered for the task once it is recorded. The service that delivers
+ * registered for the task — before it is recorded, under the id it will have
+ * (given up with `abandon` when the submission then fails), or, for a task
+ * the submission may join, once it is recorded. The service that delivers
  * webhooks provides `SubmitWebhooks` (`@chainjobs/server`'s `Webhooks`);
  * without it every webhook is refused as `not-configured`, so that no
  * transport takes a webhook nobody will deliver.
@@ -47,14 +49,17 @@ export class WebhookRefused extends Schema.TaggedError<WebhookRefused>("@chainjo
 export interface SubmitWebhooksService {
   /** The URL to call (normalized), or why not. */
   check(url: string): Effect.Effect<URL, WebhookRefused>
-  /** Registers the webhook of a recorded task. */
+  /** Registers the webhook of a task, recorded or about to be under this id. */
   register(taskId: string, url: URL): Effect.Effect<void, TaskStoreError>
+  /** Gives up the webhooks registered for a task whose submission then failed: nothing is delivered for them. */
+  abandon(taskId: string): Effect.Effect<void, TaskStoreError>
 }
 
 /** The webhook service submissions use; by default none: every webhook is refused as `not-configured`. */
 export const SubmitWebhooks = Context.Reference<SubmitWebhooksService>("@chainjobs/tasks/SubmitWebhooks", {
   defaultValue: () => ({
     check: (url) => Effect.fail(new WebhookRefused({ url: url.slice(0, 2048), reason: "not-configured" })),
-    register: () => Effect.void
+    register: () => Effect.void,
+    abandon: () => Effect.void
   })
 })

@@ -23,8 +23,13 @@
  *   ends (its reader gone, dropped, interrupted). Task streams (`watch`) are
  *   not counted: each is visited only by its own task's changes.
  * - **Webhook.** A submission naming a `webhook` has it checked first
- *   (`SubmitWebhooks`: `WebhookRefused`, nothing submitted) and registered for
- *   the task (the one joined, with `onConflict: "join"`) once it is recorded.
+ *   (`SubmitWebhooks`: `WebhookRefused`, nothing submitted). For a kind
+ *   without an exclusive key it is registered before the task, under the id
+ *   chosen for it, so no task starts without its webhook: a registration
+ *   that fails leaves no task, and a submission that fails after it gives
+ *   the webhook up. A keyed kind's submission may join another task, so its
+ *   webhook is registered once the task is recorded (the one joined), and a
+ *   task it recorded is interrupted if that registration fails.
  *
  * Every refusal is a `TaskAccessError` (reasons `Unauthenticated`,
  * `Forbidden`, `QuotaExceeded`, `TooManyEventStreams`, `PayloadTooLarge`,
@@ -32,7 +37,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Metric, Result, Schema, type Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Metric, Result, Schema, type Scope, Stream } from "effect"
 import { canSee, CurrentPrincipal, type Principal } from "./Principal.ts"
 import * as PayloadLimit from "./PayloadLimit.ts"
 import * as Quota from "./Quota.ts"
@@ -41,7 +46,7 @@ import * as StreamSlots from "./StreamSlots.ts"
 import { Forbidden, QuotaExceeded, refuse, TooManyEventStreams, type TaskAccessError } from "./TaskAccessError.ts"
 import { InvalidPayload, SubmitRejected, TaskNotFound, type TaskStoreError, type UnknownTaskKind } from "./TaskError.ts"
 import * as TaskFeed from "./TaskFeed.ts"
-import { isTerminal, type TaskInfo } from "./TaskInfo.ts"
+import { isTerminal, makeId, type TaskInfo } from "./TaskInfo.ts"
 import type { Deleted } from "./TaskEvent.ts"
 import type { TaskStats } from "./TaskStats.ts"
 import type { OnConflict } from "./TaskPolicy.ts"
@@ -227,30 +232,40 @@ export const make = Effect.fnUntraced(function*(options: Settings.Given<TaskAcce
     yield* PayloadLimit.check(config.payloadLimit, request.payload)
     const webhook = request.webhook === undefined ? undefined : yield* webhooks.check(request.webhook)
     yield* takeToken(principal)
+    // Only a kind with an exclusive key can join a task, which may be another principal's.
+    const joins = yield* keyed(request.kind)
+    // A task with a webhook gets its id here: the call then knows the task it records from one it joins.
+    const chosen = webhook === undefined ? undefined : makeId(yield* Clock.currentTimeMillis)
+    // A kind that joins nothing records this call's own task: its webhook is registered first, under the id the task
+    // gets, so that a kind whose work has effects from its first moment never starts without it.
+    const first = chosen !== undefined && !joins
+    if (first) yield* webhooks.register(chosen, webhook!)
     const handle = yield* tasks.submitEncoded(request.kind, request.payload, {
       owner: principal.id,
       priority: request.priority,
       onConflict: request.onConflict as OnConflict | undefined,
       timeoutMillis: request.timeoutMillis,
       heartbeatTimeoutMillis: request.heartbeatTimeoutMillis,
-      retries: request.retries
+      retries: request.retries,
+      id: chosen
     }).pipe(
       Effect.catchTags({
         // An invalid submission does not use up the quota.
         InvalidPayload: (error) => Effect.andThen(quota.refund(principal.id), Effect.fail(error)),
         UnknownTaskKind: (error) => Effect.andThen(quota.refund(principal.id), Effect.fail(error)),
         SubmitRejected: (error) => hideHolder(principal, error)
-      })
+      }),
+      // No task is recorded under the chosen id: its webhook is given up (if that fails too, the webhook service
+      // gives it up once it has waited a while for a task that never came).
+      Effect.tapError(() => first ? Effect.ignore(webhooks.abandon(chosen)) : Effect.void)
     )
-    // Only a kind with an exclusive key can join a task, which may be another principal's.
-    const joins = yield* keyed(request.kind)
+    if (first) return { id: chosen }
     const id = joins ? yield* visibleHolder(principal, request.kind, handle.info) : handle.id
     if (webhook !== undefined) {
       yield* webhooks.register(id, webhook).pipe(
-        // The caller is told the submission failed and submits again: the task this call recorded (an unkeyed kind's
-        // always is its own) does not run on beside the next. A keyed kind's may be a task joined, which runs on; a
-        // submission again joins it, so it does not run twice.
-        Effect.tapError(() => joins ? Effect.void : Effect.ignore(tasks.interrupt(id)))
+        // The caller is told the submission failed and submits again: the task this call recorded does not run on
+        // beside the next. A task joined runs on; a submission again joins it, so it does not run twice.
+        Effect.tapError(() => id === chosen ? Effect.ignore(tasks.interrupt(id)) : Effect.void)
       )
     }
     return { id }

@@ -180,7 +180,8 @@ describe("TaskAccess", () => {
   const hooks: SubmitWebhooks.SubmitWebhooksService = {
     check: (url) =>
       url.startsWith("https://") ? Effect.succeed(new URL(url)) : Effect.fail(new SubmitWebhooks.WebhookRefused({ url, reason: "scheme" })),
-    register: (taskId, url) => Effect.sync(() => void registered.push([taskId, url.href]))
+    register: (taskId, url) => Effect.sync(() => void registered.push([taskId, url.href])),
+    abandon: () => Effect.void
   }
   it.effect("with one, the webhook is checked before anything is submitted and registered for the recorded task", () =>
     Effect.gen(function*() {

@@ -162,7 +162,8 @@ describe("TaskAccess: submissions and listing", () => {
     const registered: Array<string> = []
     const hooks: SubmitWebhooks.SubmitWebhooksService = {
       check: (url) => Effect.succeed(new URL(url)),
-      register: (taskId) => Effect.sync(() => void registered.push(taskId))
+      register: (taskId) => Effect.sync(() => void registered.push(taskId)),
+      abandon: () => Effect.void
     }
     return withAccess({}, () =>
       Effect.gen(function*() {

@@ -4,6 +4,7 @@
  * runner at a time (one `chainjobs.watch.loop` task in the cluster), live
  * transfers to the watched account are each processed exactly once, and when
  * the runner running the loop is killed the other restarts it and goes on.
+ * Either runner answers the watcher's lag as the loop saw it.
  * Skipped without `CHAINJOBS_TEST_PG_URL`.
  */
 import { assert, describe, layer } from "@effect/vitest"
@@ -11,7 +12,7 @@ import { Effect, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream, mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { createTestClient, createWalletClient, http, parseEther } from "viem"
+import { createPublicClient, createTestClient, createWalletClient, http, parseEther } from "viem"
 import { DevChain } from "@chainjobs/devchain"
 import { freePort } from "@chainjobs/tasks/test/ports"
 import { freshDatabase } from "./freshDatabase.ts"
@@ -107,6 +108,7 @@ describe.skipIf(pgUrl === undefined)("watchers in runner mode", () => {
         const runners = yield* Effect.all([runner(databaseUrl, chain.url), runner(databaseUrl, chain.url)], { concurrency: 2 })
         const wallet = createWalletClient({ transport: http(chain.url) })
         const tester = createTestClient({ transport: http(chain.url), mode: "hardhat" })
+        const reader = createPublicClient({ transport: http(chain.url) })
         const hashes: Array<string> = []
         const transfer = (from: number) =>
           Effect.gen(function*() {
@@ -139,6 +141,16 @@ describe.skipIf(pgUrl === undefined)("watchers in runner mode", () => {
 
         for (let i = 0; i < TRANSFERS; i++) yield* transfer(10 + i)
         yield* allProcessedOnce(runners)
+        // the lag is the loop's whichever runner answers, the one not running it too: the head the loop read last (the
+        // chain's, once no block comes), its reorganizations, its last error, when it wrote them
+        const chainHead = Number(yield* Effect.promise(() => reader.getBlockNumber()))
+        const lags = yield* eventually(
+          `the loop's lag at the chain's head ${chainHead}, alike from both runners`,
+          Effect.all(runners.map((r) => getJson(`${r.url}/api/watch/watchers/deposits/lag`))),
+          (answers) => answers.every((lag) => lag.head === chainHead && JSON.stringify(lag) === JSON.stringify(answers[0]))
+        )
+        assert.deepInclude(lags[0], { watcher: "deposits", reorgs: 0, lastError: null })
+        assert.isNumber(lags[0].observedAt)
         // the watcher's loop: one task running in the whole cluster
         const [loop] = yield* eventually("one loop running", loops(runners[0]!.url), (running) => running.length === 1)
         // the runner running the loop dies; the other restarts the loop and goes on, still once per item

@@ -5,6 +5,9 @@
  * - `chainjobs_watchers`: each watcher's definition, state (`active`,
  *   `paused`) and cursor — the last confirmed block and its hash, and where
  *   an interrupted scan of the next range stopped (`scan_state`: the range);
+ *   and what its loop saw last (`LoopState`: the head, the reorganizations
+ *   counted, the last tick's failure, when it wrote them), so that every
+ *   process sharing the tables answers a watcher's lag alike;
  * - `chainjobs_watch_scan`: what that scan saved, one row per entry (a
  *   query's cursor, a page's findings), so each step writes only what it
  *   moved or found, never the whole state again;
@@ -64,6 +67,18 @@ export interface ScanState {
   readonly from: number
   readonly to: number
   readonly parts: Readonly<Record<string, ReadonlyMap<string, unknown>>>
+}
+
+/** What a watcher's loop saw last, as stored: whichever process ran the tick that wrote it. */
+export interface LoopState {
+  /** The head the loop read last; null before its first read. */
+  readonly head: number | null
+  /** Reorganizations of unconfirmed blocks its loops have seen, wherever they ran. */
+  readonly reorgs: number
+  /** The failure of the last tick, if it failed. */
+  readonly lastError: string | null
+  /** When a tick last wrote this (milliseconds since the epoch); null before the first. */
+  readonly observedAt: number | null
 }
 
 /** A monitored account set, effective from `fromBlock` until the next set's. */
@@ -145,12 +160,23 @@ const addScanEntries = Effect.gen(function*() {
   )`)
 })
 
+/** What a watcher's loop saw last, written by whichever process runs it. */
+const addLoopState = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const int64 = sql.onDialectOrElse({ pg: () => "bigint", orElse: () => "INTEGER" })
+  yield* sql.unsafe(`ALTER TABLE ${watchersTable} ADD COLUMN head ${int64}`)
+  yield* sql.unsafe(`ALTER TABLE ${watchersTable} ADD COLUMN reorgs ${int64} NOT NULL DEFAULT 0`)
+  yield* sql.unsafe(`ALTER TABLE ${watchersTable} ADD COLUMN last_error text`)
+  yield* sql.unsafe(`ALTER TABLE ${watchersTable} ADD COLUMN observed_at ${int64}`)
+})
+
 /** Creates or upgrades the watch tables. */
 export const migrate: Effect.Effect<void, WatchError, SqlClient.SqlClient> = Migrator.make({})({
   loader: Migrator.fromRecord({
     "0001_create_watch": createTables,
     "0002_objects_scan_state": addObjectsAndScanState,
-    "0003_scan_entries": addScanEntries
+    "0003_scan_entries": addScanEntries,
+    "0004_loop_state": addLoopState
   }),
   table: "chainjobs_watch_migrations"
 }).pipe(Effect.asVoid, Effect.mapError(storeFailed("migrate")))
@@ -222,6 +248,37 @@ export const getWatcher = (name: string) =>
   withSql("getWatcher", (sql) =>
     PgText.unstorableKey(sql, name) ? Effect.succeedNone : Effect.map(sql<Row>`SELECT * FROM ${sql(watchersTable)} WHERE name = ${name}`, (rows) =>
       Option.map(Option.fromNullishOr(rows[0]), toWatcher)))
+
+/** What the watcher's loop saw last (`LoopState`); none for a watcher that does not exist. */
+export const loopState = (name: string) =>
+  withSql("loopState", (sql) =>
+    PgText.unstorableKey(sql, name) ? Effect.succeedNone : Effect.map(
+      sql<Row>`SELECT head, reorgs, last_error, observed_at FROM ${sql(watchersTable)} WHERE name = ${name}`,
+      (rows) =>
+        Option.map(Option.fromNullishOr(rows[0]), (row): LoopState => ({
+          head: row.head === null || row.head === undefined ? null : Number(row.head),
+          reorgs: Number(row.reorgs ?? 0),
+          lastError: (row.last_error as string | null | undefined) ?? null,
+          observedAt: row.observed_at === null || row.observed_at === undefined ? null : Number(row.observed_at)
+        }))
+    ))
+
+/**
+ * Writes what a tick of the watcher's loop saw: the head (null: unchanged), the
+ * reorganizations it counted since the last write (added to the stored count,
+ * so that a loop moved to another process goes on counting), the tick's
+ * failure (null when it succeeded) and the time. Nothing for a watcher removed.
+ */
+export const saveLoopState = (
+  name: string,
+  seen: { readonly head: number | null; readonly newReorgs: number; readonly lastError: string | null; readonly at: number }
+) =>
+  withSql("saveLoopState", (sql) =>
+    PgText.unstorableKey(sql, name) ? Effect.void : Effect.asVoid(
+      sql`UPDATE ${sql(watchersTable)} SET head = COALESCE(${seen.head}, head), reorgs = reorgs + ${seen.newReorgs},
+        last_error = ${seen.lastError === null ? null : PgText.storableText(seen.lastError)}, observed_at = ${seen.at}
+        WHERE name = ${name}`
+    ))
 
 /** Every watcher, by name. */
 export const listWatchers = withSql("listWatchers", (sql) =>

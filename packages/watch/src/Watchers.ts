@@ -44,8 +44,12 @@
  * the watcher is paused, so a watcher resumed anywhere is followed again.
  * `remove` stops the daemon this process declared, and its loop task with it;
  * a watcher removed elsewhere has its daemon stopped at the next read of the
- * tables; added again under its name, it gets a daemon of its own. Lag's
- * head, reorg count and last error are the loop's process's.
+ * tables; added again under its name, it gets a daemon of its own.
+ *
+ * Lag's head, reorg count and last error are what the loop saw, stored by
+ * each tick wherever the loop runs (`WatchStore.saveLoopState`), with the time
+ * it wrote them (`observedAt`): every process sharing the tables answers a
+ * watcher's lag alike, whichever runs its loop.
  *
  * @since 0.1.0
  */
@@ -115,10 +119,12 @@ export const Lag = Schema.Struct({
   confirmed: Schema.Int,
   /** The last block whose items are all processed (or failed). */
   processed: Schema.Int,
-  /** Reorganizations of unconfirmed blocks seen since start. */
+  /** Reorganizations of unconfirmed blocks the watcher's loops have seen, wherever they ran. */
   reorgs: Schema.Int,
   /** The failure of the last tick, if it failed. */
-  lastError: Schema.NullOr(Schema.String)
+  lastError: Schema.NullOr(Schema.String),
+  /** When the loop last wrote head, reorgs and lastError (milliseconds since the epoch), in whichever process it runs; null before its first tick. */
+  observedAt: Schema.NullOr(Schema.Int)
 })
 /** @see Lag */
 export type Lag = typeof Lag.Type
@@ -209,7 +215,7 @@ export const processedGauge = Metric.gauge("chainjobs_watch_processed_block", {
   description: "The last block whose items a watcher has all processed"
 })
 
-/** Per watcher, in memory: its loop's lock and what `lag` reports beside the stored cursors. */
+/** Per watcher, in memory: its loop's lock and what its ticks saw, until written (`WatchStore.saveLoopState`). */
 interface Running {
   readonly lock: Semaphore.Semaphore
   /** Held by the one submission pass of the watcher at a time. */
@@ -217,7 +223,8 @@ interface Running {
   /** A submission pass is running, or asked to run again once it ends. */
   kicked: "idle" | "running" | "again"
   head: number | null
-  reorgs: number
+  /** Reorganizations seen since the last write. */
+  newReorgs: number
   lastError: string | null
   /** The unconfirmed blocks seen last, by number. */
   tip: Map<number, BlockRef>
@@ -294,7 +301,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
         submitting: Semaphore.makeUnsafe(1),
         kicked: "idle",
         head: null,
-        reorgs: 0,
+        newReorgs: 0,
         lastError: null,
         tip: new Map()
       }
@@ -336,7 +343,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
         const previous = refs[index - 1]
         if (previous !== undefined && previous.hash !== ref.parentHash) reorganized = true
       }
-      if (reorganized) state.reorgs++
+      if (reorganized) state.newReorgs++
       state.tip = new Map(refs.map((ref) => [ref.number, ref]))
     })
 
@@ -420,7 +427,19 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
         ), { discard: true, concurrency: 8 })
     })
 
-  /** One tick: follow the head, record every confirmed range up to depth, submit, settle. */
+  /**
+   * Writes what the watcher's ticks saw for every process to read in `lag`; a failed write is a warning, its
+   * reorganizations kept for the next.
+   */
+  const saveSeen = (name: string) =>
+    Effect.gen(function*() {
+      const state = stateOf(name)
+      const newReorgs = state.newReorgs
+      yield* WatchStore.saveLoopState(name, { head: state.head, newReorgs, lastError: state.lastError, at: yield* Clock.currentTimeMillis })
+      state.newReorgs -= newReorgs
+    }).pipe(Effect.catch(warn(name)))
+
+  /** One tick: follow the head, record every confirmed range up to depth, submit, settle; then what it saw is written. */
   const tick = (name: string) =>
     Effect.gen(function*() {
       const state = stateOf(name)
@@ -477,6 +496,7 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
       state.lastError = null
     }).pipe(
       Effect.tapError((error) => Effect.sync(() => void (stateOf(name).lastError = error.message))),
+      Effect.ensuring(saveSeen(name)),
       stateOf(name).lock.withPermit
     )
 
@@ -669,14 +689,20 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
       Effect.gen(function*() {
         const watcher = yield* row(name)
         const processed = yield* WatchStore.processedBlock(watcher)
-        const state = stateOf(name)
+        const seen = Option.getOrElse(yield* WatchStore.loopState(name), (): WatchStore.LoopState => ({
+          head: null,
+          reorgs: 0,
+          lastError: null,
+          observedAt: null
+        }))
         return {
           watcher: name,
-          head: state.head,
+          head: seen.head,
           confirmed: watcher.confirmedBlock,
           processed,
-          reorgs: state.reorgs,
-          lastError: state.lastError
+          reorgs: seen.reorgs,
+          lastError: seen.lastError,
+          observedAt: seen.observedAt
         }
       }).pipe(Effect.provideContext(context)),
     items: (name) => Effect.andThen(row(name), WatchStore.items(name)).pipe(Effect.provideContext(context)),

@@ -192,7 +192,8 @@ layer(sharedRuntime(), { excludeTestServices: true, timeout: 120_000 })("Watcher
         confirmed: (yield* watchers.get("unregistered")).confirmedBlock,
         processed: (yield* watchers.get("unregistered")).confirmedBlock,
         reorgs: 0,
-        lastError: null
+        lastError: null,
+        observedAt: null
       })
       assert.isTrue(Exit.isSuccess(yield* Effect.exit(watchers.poll("unregistered"))))
       assert.strictEqual((yield* watchers.lag("unregistered")).lastError, null)

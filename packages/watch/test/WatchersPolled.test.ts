@@ -79,7 +79,7 @@ layer(polled, { excludeTestServices: true, timeout: 120_000 })("Watchers, tick b
         paused: true
       })
       const before = yield* watchers.lag("ranges")
-      assert.deepStrictEqual(before, { watcher: "ranges", head: null, confirmed: seeded.fromBlock - 1, processed: seeded.fromBlock - 1, reorgs: 0, lastError: null })
+      assert.deepStrictEqual(before, { watcher: "ranges", head: null, confirmed: seeded.fromBlock - 1, processed: seeded.fromBlock - 1, reorgs: 0, lastError: null, observedAt: null })
 
       // live activity between polls: each poll records what reached depth since the last, nothing twice
       for (let round = 0; round < 4; round++) {
@@ -117,7 +117,9 @@ layer(polled, { excludeTestServices: true, timeout: 120_000 })("Watchers, tick b
       // a poll after the items finished moves the processed cursor to the confirmed one; polling again changes nothing
       yield* watchers.poll("ranges")
       yield* watchers.poll("ranges")
-      assert.deepStrictEqual(yield* watchers.lag("ranges"), { watcher: "ranges", head, confirmed: last, processed: last, reorgs: 0, lastError: null })
+      const lag = yield* watchers.lag("ranges")
+      assert.deepStrictEqual({ ...lag, observedAt: null }, { watcher: "ranges", head, confirmed: last, processed: last, reorgs: 0, lastError: null, observedAt: null })
+      assert.isNotNull(lag.observedAt, "the polls wrote what they saw")
       assert.strictEqual((yield* watchers.get("ranges")).confirmedBlock, last)
       assert.deepStrictEqual(Array.from((yield* processedCounts("ranges")).values()).filter((count) => count !== 1), [])
       assert.strictEqual(yield* drained(Record.name), expected.length + tokenTransfers.length)

@@ -10,11 +10,13 @@
  * `eth_chainId`), every endpoint is asked it before its first call and again
  * once its circuit has opened; an endpoint of another network is passed over.
  * When every circuit is open, the error carries the failure that last opened
- * one: what the provider said, not only that the circuit is open.
+ * one: what the provider said, not only that the circuit is open. A request
+ * that finds circuits half-open, their probes under way, waits for a probe's
+ * verdict instead of failing at once (and spending a retry).
  *
  * @since 0.1.0
  */
-import { Cause, Duration, Effect, Exit, Result, Schedule, type Scope } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Result, Schedule, type Scope } from "effect"
 import { CircuitBreaker, type RateLimiter } from "effect/persistence"
 import type { ChainConfig } from "./ChainConfig.ts"
 import * as EndpointLabel from "./EndpointLabel.ts"
@@ -51,11 +53,23 @@ export type Requirements = Scope.Scope | RateLimiter.RateLimiter | CircuitBreake
  */
 const closeMarginMillis = 10
 
+/** How often a request waiting for a half-open circuit's probe reads the circuit's state. */
+const probePollMillis = 10
+
 const chunk = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const chunks: Array<ReadonlyArray<A>> = []
   for (let index = 0; index < items.length; index += size) chunks.push(items.slice(index, index + size))
   return chunks
 }
+
+/**
+ * What one pass over the endpoints came to, short of a failure: the calls' results, or only probes under way (and
+ * open circuits or another chain's endpoints) kept it from an endpoint — those endpoints, and the failure the pass
+ * ends with when none of their probes has its verdict in time.
+ */
+type Pass =
+  | { readonly _tag: "Answered"; readonly results: ReadonlyArray<unknown> }
+  | { readonly _tag: "Probing"; readonly probing: ReadonlyArray<EndpointPool.Endpoint>; readonly unavailable: ChainRequestError }
 
 /** Opens a network's client; its connections close when the scope closes. */
 export const make = Effect.fn("JsonRpcClient.make")(function*(
@@ -106,26 +120,65 @@ export const make = Effect.fn("JsonRpcClient.make")(function*(
     })
 
   /**
-   * One attempt: the endpoints in order, moving on after a transient failure, an open circuit, no free
-   * connection (`PoolExhausted` when no endpoint had one: it is not retried) or another chain's endpoint
-   * (`WrongChain` when every endpoint is one, or one and the others failed without a transient failure or open
-   * circuit: it is not retried).
+   * The longest a request waits for half-open circuits' probes: a probe asks at most the endpoint's identity and
+   * the calls, each within the request timeout.
+   */
+  const probeWaitMillis = 2 * Duration.toMillis(Duration.fromInputUnsafe(config.requestTimeout))
+
+  /** Whether a circuit is half-open with its probe under way (its store failing: not known to be). */
+  const probing = (endpoint: EndpointPool.Endpoint) =>
+    breaker.state(endpoint.url).pipe(
+      Effect.map((state) => state._tag === "HalfOpen" && state.probing),
+      Effect.orElseSucceed(() => false)
+    )
+
+  /**
+   * Waits, at most `millis`, until one of the endpoints' probes has its verdict (its circuit closed, open again, or
+   * its slot freed); whether one did.
+   */
+  const probeVerdict = (endpoints: ReadonlyArray<EndpointPool.Endpoint>, millis: number) =>
+    Effect.gen(function*() {
+      while ((yield* Effect.forEach(endpoints, probing)).every(Boolean)) yield* Effect.sleep(probePollMillis)
+      return true
+    }).pipe(Effect.timeoutOrElse({ duration: millis, orElse: () => Effect.succeed(false) }))
+
+  /**
+   * One attempt: the endpoints in order, moving on after a transient failure, an open circuit, a half-open one
+   * whose probe is under way, no free connection (`PoolExhausted` when no endpoint had one: it is not retried) or
+   * another chain's endpoint (`WrongChain` when every endpoint is one, or one and the others failed without a
+   * transient failure or open circuit: it is not retried). When nothing but probes under way kept it from an
+   * endpoint, it waits for a probe's verdict (at most `probeWaitMillis` in all) and goes through the endpoints
+   * again, instead of failing as `Unavailable` and spending a retry on a circuit about to close.
    */
   const attempt = (calls: ReadonlyArray<EndpointPool.Call>) =>
+    Effect.gen(function*() {
+      const deadline = (yield* Clock.currentTimeMillis) + probeWaitMillis
+      while (true) {
+        const pass = yield* attemptOnce(calls)
+        if (pass._tag === "Answered") return pass.results
+        const left = deadline - (yield* Clock.currentTimeMillis)
+        if (left <= 0 || !(yield* probeVerdict(pass.probing, left))) return yield* pass.unavailable
+      }
+    })
+
+  /** One pass over the endpoints (`attempt`'s): their results, the probes under way that kept it, or its failure. */
+  const attemptOnce = (calls: ReadonlyArray<EndpointPool.Call>): Effect.Effect<Pass, ChainRequestError> =>
     Effect.gen(function*() {
       let lastError: ChainRequestError | undefined
       let exhausted: ChainRequestError | undefined
       let wrong: ChainRequestError | undefined
       let retryAfterMillis = Number.POSITIVE_INFINITY
+      const probed: Array<EndpointPool.Endpoint> = []
       for (const endpoint of yield* preferred) {
         const result = yield* Effect.result(endpoint.send(calls).pipe(breaker.execute({ key: endpoint.url, classify })))
-        if (Result.isSuccess(result)) return result.success
+        if (Result.isSuccess(result)) return { _tag: "Answered", results: result.success } as const
         const error = result.failure
         if (error._tag === "CircuitBreakerError") {
           if (error.reason._tag === "CircuitOpen") {
             retryAfterMillis = Math.min(retryAfterMillis, Duration.toMillis(error.reason.retryAfter))
             yield* endpoint.unverify
           }
+          if (error.reason._tag === "CircuitHalfOpen") probed.push(endpoint)
           continue
         }
         if (error.reason._tag === "PoolExhausted") {
@@ -142,14 +195,16 @@ export const make = Effect.fn("JsonRpcClient.make")(function*(
       }
       if (lastError !== undefined) return yield* lastError
       if (exhausted !== undefined) return yield* exhausted
-      if (wrong !== undefined && !Number.isFinite(retryAfterMillis)) return yield* wrong
-      return yield* new ChainRequestError({
+      const unavailable = new ChainRequestError({
         reason: new Unavailable({
           chain: config.name,
           retryAfterMillis: Number.isFinite(retryAfterMillis) ? retryAfterMillis : 0,
           ...(lastOpening === undefined ? {} : { lastFailure: lastOpening })
         })
       })
+      if (probed.length > 0) return { _tag: "Probing", probing: probed, unavailable } as const
+      if (wrong !== undefined && !Number.isFinite(retryAfterMillis)) return yield* wrong
+      return yield* unavailable
     })
 
   // jittered exponential backoff, capped; when every circuit is open, wait at least until one may close

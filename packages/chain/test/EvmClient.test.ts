@@ -287,8 +287,9 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
       // a third of its answers fail, and three in a row open the circuit (whose probe may fail again): 30 retries keep
       // a run of failures that spends them all improbable (10 did not, once, on a loaded machine: HTTP 502); its stalls
       // (each held to the 500 ms request timeout) and backoffs take past vitest's 5 s there too. While a half-open
-      // circuit's probe stalls, the other batches fail as Unavailable at once: backoffs of up to 200 ms (not the
-      // default 50) keep them from spending their 30 retries within one stalled probe (at load 18 they did, once)
+      // circuit's probe stalls, the other batches wait for its verdict (they once failed as Unavailable at once and
+      // spent their 30 retries within one stalled probe, at load 17-18); backoffs of up to 200 ms (not the default 50)
+      // spread their retries after a probe fails
       const evm = yield* client(devChainConfig([faulty.url], { batchSize: 5, retry: { times: 30, max: "200 millis" } }))
       const numbers = range(seeded.fromBlock, seeded.toBlock)
       assert.deepStrictEqual(yield* evm.getBlocks(numbers), yield* direct.getBlocks(numbers))

@@ -144,7 +144,10 @@ describe("said, on hostile bodies", () => {
     assertShown(JsonRpc.said("a".repeat(5_000_000)))
     assertShown(JsonRpc.said(nested(100_000, "1")))
     assertShown(JsonRpc.said(JSON.stringify(ScriptedNode.error(1, -32005, nested(10_000, "{}")))))
-    for (let pad = 0; pad < 4; pad++) assertShown(JsonRpc.said(`${"x".repeat(JsonRpc.maxSaidChars - 2 + pad)}${"😀".repeat(4)}`))
+    // the first and last characters written as two halves (U+10000: D800 DC00; U+10FFFF: DBFF DFFF) and an emoji
+    for (const wide of ["\u{10000}", "\u{10FFFF}", "😀"]) {
+      for (let pad = 0; pad < 4; pad++) assertShown(JsonRpc.said(`${"x".repeat(JsonRpc.maxSaidChars - 2 + pad)}${wide.repeat(4)}`))
+    }
     assert.strictEqual(JsonRpc.said(" \u0000\r\n\t\ufffd "), undefined)
   })
 

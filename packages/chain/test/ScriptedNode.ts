@@ -22,7 +22,8 @@ export interface Call {
 
 /**
  * What the endpoint sends back: a status (default 200), headers, and a body (a string or bytes as they are, anything
- * else as JSON); or nothing ever (`stall`); or the body and then never the answer's end (`endless`).
+ * else as JSON); or nothing ever (`stall`); or the body and then never the answer's end (`endless`); or the answer
+ * only once `after` settles (a test holds it back until then).
  */
 export interface Answer {
   readonly status?: number | undefined
@@ -30,6 +31,7 @@ export interface Answer {
   readonly body: unknown
   readonly stall?: boolean | undefined
   readonly endless?: boolean | undefined
+  readonly after?: PromiseLike<unknown> | undefined
 }
 
 /** Scripts the answer to one request: its calls (one, or a batch) and whether it was a batch. */
@@ -80,9 +82,13 @@ export const make = (script: Script, options: Options = {}) =>
           const answer = script(calls, Array.isArray(parsed))
           if (answer.stall === true) return
           const body = typeof answer.body === "string" || Buffer.isBuffer(answer.body) ? answer.body : JSON.stringify(answer.body)
-          response.writeHead(answer.status ?? 200, { "content-type": "application/json", ...answer.headers })
-          if (answer.endless === true) response.write(body)
-          else response.end(body)
+          const send = () => {
+            response.writeHead(answer.status ?? 200, { "content-type": "application/json", ...answer.headers })
+            if (answer.endless === true) response.write(body)
+            else response.end(body)
+          }
+          if (answer.after === undefined) send()
+          else answer.after.then(send, send)
         })
       })
       server.listen(0, "127.0.0.1", () => {

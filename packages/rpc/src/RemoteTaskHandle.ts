@@ -23,7 +23,10 @@ export type StreamCallError = CallError | TooManyStreams
 /** What reading or controlling a task can fail with (another principal's task is not found, like a missing one). */
 export type AccessError = TaskError.TaskNotFound | TaskError.TaskStoreError | CallError
 
-/** What following a task can fail with: `AccessError`, or its connection's stream limit (`TooManyStreams`). */
+/**
+ * What following a task can fail with: `AccessError`, its connection's stream limit (`TooManyStreams`), or the
+ * principal's (`TaskAccessError` reason `TooManyTaskStreams`, a `CallError`).
+ */
 export type FollowError = TaskError.TaskNotFound | TaskError.TaskStoreError | StreamCallError
 
 /**

@@ -46,8 +46,11 @@ const ById = lenient(Schema.Struct({ id: Schema.String }))
 /** The errors of reading or controlling one task (another principal's task is not found, like a missing one). */
 export const TaskReadError = Schema.Union([TaskError.TaskNotFound, TaskError.TaskStoreError])
 
-/** The errors of `Watch`: a read's, or a connection holding as many streaming calls open as it may. */
-export const WatchError = Schema.Union([TaskError.TaskNotFound, TaskError.TaskStoreError, TooManyStreams])
+/**
+ * The errors of `Watch`: a read's, the principal holding as many task streams open as it may (`TaskAccessError`'s
+ * `TooManyTaskStreams`), or the connection as many streaming calls.
+ */
+export const WatchError = Schema.Union([TaskError.TaskNotFound, TaskError.TaskStoreError, TaskAccessError.TaskAccessError, TooManyStreams])
 
 /**
  * The errors of the all-tasks streams (`WatchAll`, `WatchChanges`): a reader dropped for falling behind, the

@@ -67,8 +67,9 @@ export const layerRest: Layer.Layer<Authorization, never, Principal.Principals> 
 )
 
 /**
- * The access facade with the service's quota, payload limit and limit of open all-tasks streams (`ServerConfig`
- * refuses a `maxEventStreams` that is not a whole number of at least 1 before this is built: no `InvalidSlotLimit`).
+ * The access facade with the service's quota, payload limit and limits of open all-tasks and task streams
+ * (`ServerConfig` refuses a `maxEventStreams` or `maxTaskStreams` that is not a whole number of at least 1 before
+ * this is built: no `InvalidSlotLimit`).
  */
 export const layerTaskAccess: Layer.Layer<TaskAccess.TaskAccess, never, ServerConfig | Tasks.Tasks> = Layer.unwrap(
   ServerConfig.useSync((settings) =>
@@ -77,7 +78,8 @@ export const layerTaskAccess: Layer.Layer<TaskAccess.TaskAccess, never, ServerCo
       submitWindow: "1 second",
       submitBurst: Option.getOrUndefined(settings.submitBurst),
       payloadLimit: { maxBytes: settings.maxPayloadBytes, maxDepth: settings.maxPayloadDepth },
-      maxEventStreams: settings.maxEventStreams
+      maxEventStreams: settings.maxEventStreams,
+      maxTaskStreams: settings.maxTaskStreams
     }).pipe(Layer.orDie))
 )
 

@@ -450,11 +450,13 @@ const serve = Command.make("serve", {
     eventBuffer: setting("event-buffer", "CHAINJOBS_EVENT_BUFFER", "Changes an all-tasks event subscriber may lag"),
     eventReplay: setting("event-replay", "CHAINJOBS_EVENT_REPLAY", "Changes kept for event streams to resume from"),
     maxEventStreams: setting("max-event-streams", "CHAINJOBS_MAX_EVENT_STREAMS", "All-tasks event streams a principal may hold open"),
+    maxTaskStreams: setting("max-task-streams", "CHAINJOBS_MAX_TASK_STREAMS", "Single-task streams a principal may hold open"),
     maxStreamsPerConnection: setting(
       "max-streams-per-connection",
       "CHAINJOBS_MAX_STREAMS_PER_CONNECTION",
       "Streaming RPC calls a connection may hold open"
     ),
+    maxOpenConnections: setting("max-open-connections", "CHAINJOBS_MAX_OPEN_CONNECTIONS", "Connections the HTTP server holds open at once"),
     logLevel: setting("log-level", "CHAINJOBS_LOG_LEVEL", "The least severe log lines written: trace, debug, info, warn, error, fatal, none"),
     shutdownGrace: setting("shutdown-grace", "CHAINJOBS_SHUTDOWN_GRACE", "Time running tasks get to finish on shutdown"),
     runner: setting("runner", "CHAINJOBS_RUNNER", "Run as one runner of a cluster on --database-url (true/false)"),

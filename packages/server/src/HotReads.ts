@@ -33,6 +33,12 @@
  * buffer (the latest wins, as the feed's own task streams), and always gets
  * the terminal record and the `end` event.
  *
+ * A stream holds one of its principal's task-stream slots (`TaskAccess`'s
+ * `taskStreams`, shared with RPC `Watch`) from before it follows the feed
+ * until its response closes, however it closes. A principal holding all of
+ * them goes on to the stack, which refuses it (429 `TooManyTaskStreams`)
+ * unless one was freed meanwhile.
+ *
  * @since 0.1.0
  */
 import { Cause, Context, Effect, Layer, Option, Scheduler } from "effect"
@@ -176,19 +182,25 @@ export const makeWith = (bodies: StatusBodies) =>
     }
 
     /**
-     * A stream now following the feed (`stop` ends that): kept until its response closes, and alive meanwhile. A
-     * response closed already (its client left while the feed started listening: its `close` is past) stops at once,
-     * else the feed would keep the listener, and the response with it, until the task ends.
+     * A stream now following the feed (`stop` ends that), holding a task-stream slot of `principal`: kept until its
+     * response closes, and alive meanwhile; the slot is given back with the feed's listener. A response closed
+     * already (its client left while the feed started listening: its `close` is past) stops at once, else the feed
+     * would keep the listener, and the response with it, until the task ends.
      */
     const opened = (
       response: Http.ServerResponse,
       writer: ReturnType<typeof streamTo>,
       stop: () => void,
+      principal: string,
       started: number
     ): void => {
-      if (response.destroyed) return stop()
+      const close = () => {
+        stop()
+        access.taskStreams.leave(principal)
+      }
+      if (response.destroyed) return close()
       response.on("drain", writer.resume)
-      response.once("close", stop)
+      response.once("close", close)
       SseKeepAlive.follow(response)
       HotRequest.timedNow(context, "GET", started, 200)
     }
@@ -216,8 +228,14 @@ export const makeWith = (bodies: StatusBodies) =>
           ? known
           : yield* Effect.provideService(access.get(hot.id), Principal.CurrentPrincipal, who.value)
         if (answered(request, response, hot.events, info, started, fromMemory)) return
+        // The principal's task streams all open: the stack answers (429 while they still are).
+        const principal = who.value.id
+        if (!access.taskStreams.enter(principal)) return next()
         const writer = streamTo(response)
-        opened(response, writer, yield* feed.listen(hot.id, writer, info), started)
+        const stop = yield* feed.listen(hot.id, writer, info).pipe(
+          Effect.onExit((exit) => exit._tag === "Success" ? Effect.void : Effect.sync(() => access.taskStreams.leave(principal)))
+        )
+        opened(response, writer, stop, principal, started)
       })
 
     /**
@@ -260,7 +278,9 @@ export const makeWith = (bodies: StatusBodies) =>
             run(Effect.catchCause(serve(request, response, next, hot, token, started), unserved(response, next)))
           // Opened inline, the record just read (and checked) is the one to follow; queued, the open reads it again in
           // its turn, and follows it only if the caller may see it still: by then the id may name another's task.
-          budget((inline) => openHeld(response, inline ? held : visible(who.value, peek?.(hot.id)), hot.id, started, throughEffects))
+          budget((inline) =>
+            openHeld(response, inline ? held : visible(who.value, peek?.(hot.id)), hot.id, who.value.id, started, throughEffects, next)
+          )
           return
         }
       }
@@ -271,22 +291,27 @@ export const makeWith = (bodies: StatusBodies) =>
      * Opens the stream of task `id` from `held`, its record as the supervisor
      * holds it now (the request's own read when opened inline; a queued open
      * reads it again when its turn comes, `undefined` if the caller may not
-     * see it), following the feed; a task no longer held (or not the
-     * caller's), or one the feed cannot follow now, goes `throughEffects`.
-     * Nothing for a client gone meanwhile.
+     * see it), following the feed in one of `principal`'s task-stream slots;
+     * a task no longer held (or not the caller's), or one the feed cannot
+     * follow now, goes `throughEffects`; a principal with no slot free goes
+     * on to the stack (`next`). Nothing for a client gone meanwhile.
      */
     const openHeld = (
       response: Http.ServerResponse,
       held: TaskInfo.TaskInfo | undefined,
       id: string,
+      principal: string,
       started: number,
-      throughEffects: () => void
+      throughEffects: () => void,
+      next: () => void
     ): void => {
       if (response.destroyed) return
       if (held !== undefined) {
+        if (!access.taskStreams.enter(principal)) return next()
         const writer = streamTo(response)
         const stop = feed.listenNow(id, writer, held)
-        if (stop !== undefined) return opened(response, writer, stop, started)
+        if (stop !== undefined) return opened(response, writer, stop, principal, started)
+        access.taskStreams.leave(principal)
       }
       throughEffects()
     }

@@ -8,7 +8,8 @@
  * Refusals of the access rules (`TaskAccess`) answer with their reason as
  * the body: 401 `Unauthenticated`, 403 `Forbidden`, 413 `PayloadTooLarge`,
  * 400 `PayloadTooDeep`, 429 `QuotaExceeded` (with a `Retry-After` header), 429
- * `TooManyEventStreams` (`/api/events` past the principal's open streams).
+ * `TooManyEventStreams` (`/api/events` past the principal's open streams), 429
+ * `TooManyTaskStreams` (`/api/tasks/{id}/events` past the principal's open task streams).
  *
  * Every endpoint under `/api` goes through `Authorization`; `/healthz` and
  * `/readyz` do not.
@@ -226,14 +227,15 @@ export class TasksGroup extends HttpApiGroup.make("tasks")
         "last-event-id": Schema.optional(Schema.String)
       },
       success: [EventStream, HttpApiSchema.NoContent],
-      error: storeErrors
+      error: [...storeErrors, TaskAccessError.TooManyTaskStreams]
     }).annotate(
       OpenApi.Description,
       "Server-sent events: the task's record (`message`, JSON `TaskInfo`, with an `id`) now and at changes, until it " +
         "finishes; then an event with the id `end` and no data, and the stream ends. Reconnecting with `Last-Event-ID: " +
         "end` answers 204, which stops an `EventSource`; with another id it sends the current record (records are whole " +
         "states, so nothing is lost). A slow reader gets the latest records, not every intermediate one. Idle streams " +
-        "get a `: keep-alive` comment."
+        "get a `: keep-alive` comment. A principal holding `--max-task-streams` task streams open (these and RPC " +
+        "`Watch` together) is refused another with 429 `TooManyTaskStreams` (`{principal, limit, open}`) until one ends."
     ).annotate(OpenApi.Summary, "Follow a task's changes"),
     HttpApiEndpoint.get("webhooks", "/tasks/:id/webhooks", { params: TaskId, success: Schema.Array(Delivery), error: storeErrors })
       .annotate(

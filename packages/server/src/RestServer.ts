@@ -15,7 +15,7 @@ import { ByteSize, Clock, Effect, Layer, Schema, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import { HttpIncomingMessage, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiScalar, OpenApi } from "effect/http-api"
-import { PayloadLimit, Principal, TaskAccess, TaskAccessError, TaskFeed, TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
+import { PayloadLimit, TaskAccess, TaskAccessError, TaskFeed, TaskInfo, TaskQuery, Tasks } from "@chainjobs/tasks"
 import { openApiDocument, RestApi, type SubmitAccepted, TaskFailed, type TaskList, TaskResult, TaskRunning, toRecord } from "./RestApi.ts"
 import { Webhooks } from "./Webhooks.ts"
 import * as KindExamples from "./KindExamples.ts"
@@ -206,22 +206,20 @@ export const layerTasks = HttpApiBuilder.group(RestApi, "tasks", Effect.fnUntrac
     get: ({ params }) => Effect.map(access.get(params.id), toRecord),
     result: ({ params }) => Effect.flatMap(access.get(params.id), resultOf),
     events: ({ headers, params }) =>
-      Effect.gen(function*() {
+      answerRefusal("TooManyTaskStreams")(Effect.gen(function*() {
         const info = yield* access.get(params.id)
         // A stream that ended reconnects with `end`: 204 tells the `EventSource` to stop.
         if (headers["last-event-id"] === endEventId && TaskInfo.isTerminal(info.status)) {
           return HttpServerResponse.empty({ status: 204 })
         }
-        const context = yield* Effect.context<Principal.CurrentPrincipal>()
+        // Admitted (one of the principal's `maxTaskStreams`, else 429 before any header is written) in the request's
+        // scope, which holds the slot until the response ends or its client goes.
+        const changes = yield* access.openWatchChanges(params.id)
         return yield* eventStream(Stream.concat(
-          access.watchChanges(params.id).pipe(
-            Stream.map((change) => change.sse),
-            Stream.orDie,
-            Stream.provideContext(context)
-          ),
+          changes.pipe(Stream.map((change) => change.sse), Stream.orDie),
           Stream.succeed(endEvent)
         ))
-      }),
+      })),
     webhooks: ({ params }) => Effect.andThen(access.get(params.id), webhooks.deliveries(params.id)),
     interrupt: ({ params }) => Effect.andThen(access.interrupt(params.id), Effect.map(access.get(params.id), toRecord)),
     delete: ({ params }) => access.delete(params.id),

@@ -40,6 +40,7 @@ import * as KindExamples from "./KindExamples.ts"
 import * as DemoTasks from "./DemoTasks.ts"
 import * as HeldRequests from "./HeldRequests.ts"
 import * as HotReads from "./HotReads.ts"
+import * as ConnectionCap from "./ConnectionCap.ts"
 import * as IdleClose from "./IdleClose.ts"
 import * as OpenBudget from "./OpenBudget.ts"
 import * as Metrics from "./Metrics.ts"
@@ -242,14 +243,18 @@ export const layerRoutesFor = (settings: ServerSettings, built: Context.Context<
  * event loop (`UpgradePacing`), and `acceptors` listening sockets share its
  * port once it listens (`Acceptors`: that many new connections accepted per
  * turn of the event loop, not one; it must then listen with
- * `Acceptors.listenOptions`), their errors going to `onAcceptorError`.
+ * `Acceptors.listenOptions`), their errors going to `onAcceptorError`, and
+ * at most `settings.maxOpenConnections` connections are open at once on all
+ * of them (`ConnectionCap`: one past it is closed as it is accepted, and
+ * reported to `onConnectionRefused`).
  */
 export const nodeServer = (
   settings: ServerSettings,
   front?: HotReads.Front["Service"],
   acceptors = 1,
   // Only the added sockets report here: with none, nothing does.
-  onAcceptorError: (error: Error) => void = () => {}
+  onAcceptorError: (error: Error) => void = () => {},
+  onConnectionRefused: () => void = () => {}
 ) => {
   const headersTimeout = Duration.toMillis(settings.headersTimeout)
   const requestTimeout = Math.max(headersTimeout, Duration.toMillis(settings.requestTimeout))
@@ -262,6 +267,7 @@ export const nodeServer = (
   HeldRequests.hold(server)
   if (front !== undefined) HotReads.install(server, front)
   UpgradePacing.pace(server)
+  ConnectionCap.cap(server, settings.maxOpenConnections, onConnectionRefused)
   return Acceptors.spread(Metrics.trackConnections(server), acceptors, listenBacklog, onAcceptorError)
 }
 
@@ -316,9 +322,12 @@ const build = Effect.fnUntraced(function*(settings: ServerSettings) {
   // The event streams a poll phase opens inline before the rest wait for a turn (`OpenBudget`).
   const openBudget = yield* OpenBudget.budgetConfig
   // An added socket's error (an accept refused under a flood): logged, and the socket keeps listening.
-  const runFork = Effect.runForkWith(yield* Effect.context<never>())
+  const context = yield* Effect.context<never>()
+  const runFork = Effect.runForkWith(context)
   const logAcceptorError = (error: Error) =>
     runFork(Effect.logWarning("a listening socket sharing the port failed (an accept: it keeps listening)", error))
+  // A connection closed past `maxOpenConnections`: counted where it happens, in the accept's callback.
+  const countRefused = () => ConnectionCap.refused.updateUnsafe(1, context)
   const tasksScope = yield* Scope.make()
   let logDrained: Effect.Effect<void> = Effect.void
   // The supervisor's shutdown, then the last lines of the task log (the outcomes the shutdown caused).
@@ -340,7 +349,7 @@ const build = Effect.fnUntraced(function*(settings: ServerSettings) {
   // refused first, as a single socket would be (`Acceptors.claim`).
   const nodeLayer = Layer.unwrap(Effect.as(
     Acceptors.claim(acceptors, settings.host, settings.port),
-    NodeHttpServer.layer(() => nodeServer(settings, front, acceptors, logAcceptorError), {
+    NodeHttpServer.layer(() => nodeServer(settings, front, acceptors, logAcceptorError, countRefused), {
       host: settings.host,
       port: settings.port,
       backlog: listenBacklog,

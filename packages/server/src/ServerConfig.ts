@@ -28,7 +28,9 @@
  * | `CHAINJOBS_EVENT_BUFFER` | `--event-buffer` | `1024` changes an all-tasks subscriber may lag before it is dropped |
  * | `CHAINJOBS_EVENT_REPLAY` | `--event-replay` | `8192` changes kept for `/api/events` to resume from |
  * | `CHAINJOBS_MAX_EVENT_STREAMS` | `--max-event-streams` | `1000` all-tasks streams (`/api/events`, RPC `WatchAll`, `WatchChanges`) one principal may hold open at once; past it 429 / `TooManyEventStreams` |
+ * | `CHAINJOBS_MAX_TASK_STREAMS` | `--max-task-streams` | `4096` single-task streams (RPC `Watch`, `/api/tasks/{id}/events`) one principal may hold open at once; past it 429 / `TooManyTaskStreams` |
  * | `CHAINJOBS_MAX_STREAMS_PER_CONNECTION` | `--max-streams-per-connection` | `1000` streaming RPC calls (`Watch`, `WatchAll`, `WatchChanges`) one connection may hold open at once; past it the call fails with `TooManyStreams` |
+ * | `CHAINJOBS_MAX_OPEN_CONNECTIONS` | `--max-open-connections` | `10000` connections the HTTP server holds open at once; past it a new connection is closed as it is accepted |
  * | `CHAINJOBS_WATCHERS` | `--watchers` | none: a JSON array of watchers (`Watchers.WatcherSpec`) declared at start |
  * | `CHAINJOBS_SCHEDULES` | `--schedules` | none: a JSON array of schedules and daemons (`ScheduleSettings`) declared and stored at start |
  * | `CHAINJOBS_WATCH_POLL_INTERVAL` | `--watch-poll-interval` | `1 second`: how often a watcher reads the head |
@@ -211,10 +213,20 @@ export interface ServerSettings {
    */
   readonly maxEventStreams: number
   /**
+   * Single-task streams (RPC `Watch`, `/api/tasks/{id}/events` together) one principal may hold open at once: each
+   * holds a subscriber of its task and a buffer; the one past it is refused (429 `TooManyTaskStreams`). Default: 4096.
+   */
+  readonly maxTaskStreams: number
+  /**
    * Streaming RPC calls (`Watch`, `WatchAll`, `WatchChanges`) one connection (a WebSocket, or one HTTP request's
    * batch) may hold open at once; the call past it fails alone with `TooManyStreams`. Default: 1000.
    */
   readonly maxStreamsPerConnection: number
+  /**
+   * Connections the HTTP server holds open at once, on every listening socket together; a connection accepted past
+   * it is closed at once, and those open are not touched (`ConnectionCap`). Default: 10000.
+   */
+  readonly maxOpenConnections: number
   /** Watchers declared at start, added when missing (they run on the chains; see `WatchService`). Default: none. */
   readonly watchers: ReadonlyArray<Watchers.WatcherSpec>
   /** How often a watcher reads the chain head. Default: 1 second. */
@@ -256,7 +268,9 @@ export const defaults: ServerSettings = {
   eventBuffer: 1024,
   eventReplay: 8192,
   maxEventStreams: 1000,
+  maxTaskStreams: 4096,
   maxStreamsPerConnection: 1000,
+  maxOpenConnections: 10_000,
   watchers: [],
   watchPollInterval: Duration.seconds(1),
   schedules: [],
@@ -311,8 +325,12 @@ export const config: Config.Config<ServerSettings> = Config.all({
   requestTimeout: Config.Duration("CHAINJOBS_REQUEST_TIMEOUT").pipe(Config.withDefault(defaults.requestTimeout)),
   eventBuffer: Config.schema(PositiveInt, "CHAINJOBS_EVENT_BUFFER").pipe(Config.withDefault(defaults.eventBuffer)),
   maxEventStreams: Config.schema(PositiveInt, "CHAINJOBS_MAX_EVENT_STREAMS").pipe(Config.withDefault(defaults.maxEventStreams)),
+  maxTaskStreams: Config.schema(PositiveInt, "CHAINJOBS_MAX_TASK_STREAMS").pipe(Config.withDefault(defaults.maxTaskStreams)),
   maxStreamsPerConnection: Config.schema(PositiveInt, "CHAINJOBS_MAX_STREAMS_PER_CONNECTION").pipe(
     Config.withDefault(defaults.maxStreamsPerConnection)
+  ),
+  maxOpenConnections: Config.schema(PositiveInt, "CHAINJOBS_MAX_OPEN_CONNECTIONS").pipe(
+    Config.withDefault(defaults.maxOpenConnections)
   ),
   eventReplay: Config.schema(PositiveInt, "CHAINJOBS_EVENT_REPLAY").pipe(Config.withDefault(defaults.eventReplay)),
   watchers: Config.schema(Schema.fromJsonString(Schema.Array(Watchers.WatcherSpec)), "CHAINJOBS_WATCHERS").pipe(

@@ -7,8 +7,10 @@
  * other streams are not touched. Admission is a counter, not a scan; a holder
  * with no slot taken has no entry.
  *
- * Used by the access rules (`TaskAccess`: all-tasks streams per principal) and
- * by the RPC server (streaming calls per connection).
+ * Used by the access rules (`TaskAccess`: all-tasks streams and task streams
+ * per principal) and by the RPC server (streaming calls per connection). A
+ * caller with no scope to hold a slot in (a stream written straight on a
+ * socket) takes it with `enter` and gives it back with `leave` itself.
  *
  * @since 0.1.0
  */
@@ -51,6 +53,13 @@ export interface StreamSlots<K, E> {
   readonly limit: number
   /** Takes one of `holder`'s slots until the current scope closes, or fails with the refusal when it holds `limit`. */
   take(holder: K): Effect.Effect<void, E, Scope.Scope>
+  /**
+   * Takes one of `holder`'s slots now, held until `leave`: false (nothing taken, nothing counted) when it holds
+   * `limit`, for a caller that then asks again through `take` to be refused.
+   */
+  enter(holder: K): boolean
+  /** Gives back one slot `holder` took with `enter`: once for each `enter` that returned true. */
+  leave(holder: K): void
   /** The slots `holder` holds now. */
   held(holder: K): number
   /** The holders holding at least one slot now. */
@@ -78,22 +87,28 @@ export const make = <K, E>(options: Options<K, E>): Effect.Effect<StreamSlots<K,
     }
     const open = new Map<K, number>()
     const counted = Metric.withAttributes(refused, { limit: options.name })
+    const enter = (holder: K): boolean => {
+      const held = open.get(holder) ?? 0
+      if (held >= limit) return false
+      open.set(holder, held + 1)
+      return true
+    }
+    const leave = (holder: K): void => {
+      const held = open.get(holder)! - 1
+      if (held === 0) open.delete(holder)
+      else open.set(holder, held)
+    }
     const acquire = (holder: K) =>
-      Effect.suspend(() => {
-        const held = open.get(holder) ?? 0
-        if (held >= limit) return Effect.andThen(Metric.update(counted, 1), Effect.fail(options.refuse(holder, held)))
-        open.set(holder, held + 1)
-        return Effect.void
-      })
-    const release = (holder: K) =>
-      Effect.sync(() => {
-        const held = open.get(holder)! - 1
-        if (held === 0) open.delete(holder)
-        else open.set(holder, held)
-      })
+      Effect.suspend(() =>
+        enter(holder)
+          ? Effect.void
+          : Effect.andThen(Metric.update(counted, 1), Effect.fail(options.refuse(holder, open.get(holder)!)))
+      )
     return Effect.succeed<StreamSlots<K, E>>({
       limit,
-      take: (holder) => Effect.acquireRelease(acquire(holder), () => release(holder)),
+      take: (holder) => Effect.acquireRelease(acquire(holder), () => Effect.sync(() => leave(holder))),
+      enter,
+      leave,
       held: (holder) => open.get(holder) ?? 0,
       holders: () => open.size
     })

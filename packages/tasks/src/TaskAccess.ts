@@ -32,8 +32,8 @@
  *   task it recorded is interrupted if that registration fails.
  *
  * Every refusal is a `TaskAccessError` (reasons `Unauthenticated`,
- * `Forbidden`, `QuotaExceeded`, `TooManyEventStreams`, `PayloadTooLarge`,
- * `PayloadTooDeep`) raised before anything is recorded.
+ * `Forbidden`, `QuotaExceeded`, `TooManyEventStreams`, `TooManyTaskStreams`,
+ * `PayloadTooLarge`, `PayloadTooDeep`) raised before anything is recorded.
  *
  * @since 0.1.0
  */
@@ -43,7 +43,14 @@ import * as PayloadLimit from "./PayloadLimit.ts"
 import * as Quota from "./Quota.ts"
 import * as Settings from "./Settings.ts"
 import * as StreamSlots from "./StreamSlots.ts"
-import { Forbidden, QuotaExceeded, refuse, TooManyEventStreams, type TaskAccessError } from "./TaskAccessError.ts"
+import {
+  Forbidden,
+  QuotaExceeded,
+  refuse,
+  type TaskAccessError,
+  TooManyEventStreams,
+  TooManyTaskStreams
+} from "./TaskAccessError.ts"
 import { InvalidPayload, SubmitRejected, TaskNotFound, type TaskStoreError, type UnknownTaskKind } from "./TaskError.ts"
 import * as TaskFeed from "./TaskFeed.ts"
 import { isTerminal, makeId, type TaskInfo } from "./TaskInfo.ts"
@@ -74,6 +81,11 @@ export interface TaskAccessConfig {
    * together; a whole number of at least 1. Default: 1000.
    */
   readonly maxEventStreams: number
+  /**
+   * The most single-task streams (`watch`, `watchChanges`) one principal may hold open at once, on every transport
+   * together; a whole number of at least 1. Default: 4096.
+   */
+  readonly maxTaskStreams: number
 }
 
 /** The defaults of `TaskAccessConfig`. */
@@ -82,7 +94,8 @@ export const defaults: TaskAccessConfig = {
   submitWindow: "1 second",
   submitBurst: undefined,
   payloadLimit: PayloadLimit.defaults,
-  maxEventStreams: 1000
+  maxEventStreams: 1000,
+  maxTaskStreams: 4096
 }
 
 /** A submission: a kind's name, the payload encoded with its Schema, and submission options. */
@@ -120,6 +133,9 @@ export type SubmitError =
 /** Errors of reading or controlling one task: a foreign task is not found, like a missing one. */
 export type TaskError = TaskNotFound | TaskStoreError
 
+/** Errors of following one task: a read's, or the principal holding `maxTaskStreams` task streams open. */
+export type WatchError = TaskError | TaskAccessError
+
 /** Submissions refused for exceeding the quota, by principal. */
 export const quotaExceeded = Metric.counter("chainjobs_submissions_rate_limited_total", {
   description: "Submissions refused because the principal exceeded its quota",
@@ -136,10 +152,27 @@ export class TaskAccess extends Context.Service<TaskAccess, {
   get(id: string): Effect.Effect<TaskInfo, TaskError, CurrentPrincipal>
   /** Waits until a task has finished and returns its final record. */
   awaitInfo(id: string): Effect.Effect<TaskInfo, TaskError, CurrentPrincipal>
-  /** A task's record at once, then at every change (a slow reader skips to the latest); ends after a terminal status. */
-  watch(id: string): Stream.Stream<TaskInfo, TaskError, CurrentPrincipal>
+  /**
+   * A task's record at once, then at every change (a slow reader skips to the latest); ends after a terminal status.
+   * Refused with `TooManyTaskStreams` when it would be more than `maxTaskStreams` of the principal's open at once.
+   */
+  watch(id: string): Stream.Stream<TaskInfo, WatchError, CurrentPrincipal>
   /** `watch` as the feed's changes, each with its encoded frame. */
-  watchChanges(id: string): Stream.Stream<TaskFeed.Change, TaskError, CurrentPrincipal>
+  watchChanges(id: string): Stream.Stream<TaskFeed.Change, WatchError, CurrentPrincipal>
+  /**
+   * `watchChanges` admitted now, in the current scope, which holds its slot until it closes: for a transport that
+   * answers a refusal before it starts the stream (REST's 429). The stream returned must be run within that scope.
+   */
+  openWatchChanges(id: string): Effect.Effect<
+    Stream.Stream<TaskFeed.Change, TaskError>,
+    WatchError,
+    CurrentPrincipal | Scope.Scope
+  >
+  /**
+   * Each principal's open task streams, by principal id, under `maxTaskStreams`: a transport that writes a task's
+   * stream straight on its socket, with no scope, takes its slot here (`enter`, `leave`) as `watch` takes its own.
+   */
+  readonly taskStreams: StreamSlots.StreamSlots<string, TaskAccessError>
   /** Lists records, newest first: the caller's own, or (admins) any owner's. */
   list(query: TaskQuery): Effect.Effect<TaskPage, TaskStoreError | TaskAccessError, CurrentPrincipal>
   /** Counts the records a query matches, by status, among those `list` would show the caller. */
@@ -177,8 +210,8 @@ const notFound = (id: string) => new TaskNotFound({ id })
 
 /**
  * The access rules over the `Tasks` of the context, with the given settings over the defaults (one omitted or
- * `undefined` keeps its default); fails with `InvalidSlotLimit` when `maxEventStreams` is not a whole number of at
- * least 1.
+ * `undefined` keeps its default); fails with `InvalidSlotLimit` when `maxEventStreams` or `maxTaskStreams` is not a
+ * whole number of at least 1.
  */
 export const make = Effect.fnUntraced(function*(options: Settings.Given<TaskAccessConfig> = {}) {
   const config = Settings.withDefaults(defaults, options)
@@ -191,6 +224,13 @@ export const make = Effect.fnUntraced(function*(options: Settings.Given<TaskAcce
     name: "event-streams-per-principal",
     limit: config.maxEventStreams,
     refuse: (principal: string, open) => refuse(new TooManyEventStreams({ principal, limit: config.maxEventStreams, open }))
+  })
+  /** Each principal's open task streams, by principal id. */
+  const taskStreams = yield* StreamSlots.make({
+    setting: "maxTaskStreams",
+    name: "task-streams-per-principal",
+    limit: config.maxTaskStreams,
+    refuse: (principal: string, open) => refuse(new TooManyTaskStreams({ principal, limit: config.maxTaskStreams, open }))
   })
   const quota = (yield* Quota.Maker)({
     limit: config.submitLimit,
@@ -283,7 +323,12 @@ export const make = Effect.fnUntraced(function*(options: Settings.Given<TaskAcce
       return keyedKinds.get(name) ?? true
     })
 
-  const watchChanges = (id: string) => Stream.unwrap(Effect.map(visible(id), (info) => feed.watch(id, info)))
+  // A task the caller may not see is not found before any slot is taken: the refusal names only the caller's count.
+  const openWatchChanges = (id: string) =>
+    CurrentPrincipal.use((principal) =>
+      Effect.flatMap(visible(id), (info) => Effect.as(taskStreams.take(principal.id), feed.watch(id, info))))
+  // Run, the stream's own scope holds the slot: it is given back as the stream ends, however it ends.
+  const watchChanges = (id: string) => Stream.unwrap(openWatchChanges(id))
 
   const openChanges = (after?: string) =>
     CurrentPrincipal.use((principal) =>
@@ -314,6 +359,8 @@ export const make = Effect.fnUntraced(function*(options: Settings.Given<TaskAcce
     awaitInfo: (id) => Effect.flatMap(visible(id), settled),
     watch: (id) => Stream.map(watchChanges(id), (change) => change.info),
     watchChanges,
+    openWatchChanges,
+    taskStreams,
     list: (query) => Effect.flatMap(listable(query), tasks.list),
     count: (query) => Effect.flatMap(listable(query), tasks.count),
     interrupt: (id) => Effect.andThen(visible(id), tasks.interrupt(id)),

@@ -2,8 +2,8 @@
  * The one error of the access rules (`TaskAccess`): `TaskAccessError`, whose
  * `reason` says which rule refused the request. Every reason is final for the
  * same request and credentials except `QuotaExceeded`, which passes after
- * `retryAfterMillis`, and `TooManyEventStreams`, which passes once one of the
- * principal's streams has ended. A refusal changes nothing: it is raised before a task
+ * `retryAfterMillis`, and `TooManyEventStreams` and `TooManyTaskStreams`, which
+ * pass once one of the principal's streams of that sort has ended. A refusal changes nothing: it is raised before a task
  * is touched.
  *
  * Each reason carries the HTTP status it stands for (`httpApiStatus`), so a
@@ -76,6 +76,23 @@ export class TooManyEventStreams extends Schema.Error<TooManyEventStreams>("@cha
   }
 }
 
+/**
+ * The principal holds as many single-task streams open as it may (RPC `Watch`, a handle's events,
+ * `/api/tasks/{id}/events` together): another is refused until one of them ends. Its other streams are not touched.
+ */
+export class TooManyTaskStreams extends Schema.Error<TooManyTaskStreams>("@chainjobs/tasks/TaskAccessError/TooManyTaskStreams")({
+  _tag: Schema.tag("TooManyTaskStreams"),
+  principal: Schema.String,
+  /** The most single-task streams one principal may hold open at once. */
+  limit: Schema.Number,
+  /** The principal's task streams open when this one was refused. */
+  open: Schema.Number
+}, { httpApiStatus: 429 }) {
+  override get message(): string {
+    return `principal "${this.principal}" has ${this.open} task streams open and may hold at most ${this.limit}; close one before opening another`
+  }
+}
+
 /** The payload (or request body) is larger than accepted. Do not retry it unchanged. */
 export class PayloadTooLarge extends Schema.Error<PayloadTooLarge>("@chainjobs/tasks/TaskAccessError/PayloadTooLarge")({
   _tag: Schema.tag("PayloadTooLarge"),
@@ -103,7 +120,15 @@ export class PayloadTooDeep extends Schema.Error<PayloadTooDeep>("@chainjobs/tas
 }
 
 /** Why a request was refused. */
-export const TaskAccessErrorReason = Schema.Union([Unauthenticated, Forbidden, QuotaExceeded, TooManyEventStreams, PayloadTooLarge, PayloadTooDeep])
+export const TaskAccessErrorReason = Schema.Union([
+  Unauthenticated,
+  Forbidden,
+  QuotaExceeded,
+  TooManyEventStreams,
+  TooManyTaskStreams,
+  PayloadTooLarge,
+  PayloadTooDeep
+])
 
 /** Why a request was refused. */
 export type TaskAccessErrorReason = typeof TaskAccessErrorReason.Type

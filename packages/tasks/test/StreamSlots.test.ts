@@ -1,9 +1,11 @@
 /**
  * `StreamSlots`, the counted slots behind `TaskAccess`' `maxEventStreams` and
- * the RPC server's `maxStreamsPerConnection`, on its own: any interleaving of
- * takes and releases by several holders admits a take exactly while its
- * holder holds fewer than the limit, never lets one hold more, counts each
- * refusal in `refused`, and ends with no holder once every slot is given back;
+ * `maxTaskStreams` and the RPC server's `maxStreamsPerConnection`, on its
+ * own: any interleaving of takes (in a scope, or `enter`ed and `leave`n) and
+ * releases by several holders admits a take exactly while its holder holds
+ * fewer than the limit, never lets one hold more, counts each refusal of
+ * `take` in `refused` (an `enter` turned away counts none), and ends with no
+ * holder once every slot is given back;
  * a limit that is not a whole number of at least 1 is refused at construction.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -29,8 +31,11 @@ describe("StreamSlots", () => {
       limit: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 4 })),
       steps: Schema.Array(Schema.Struct({
         who: Schema.Literals(["a", "b", "c"]),
-        /** `take` a slot; `release` one of the holder's (the `pick`th, modulo how many it holds). */
-        op: Schema.Literals(["take", "take", "release"]),
+        /**
+         * `take` a slot in a scope, or `enter` one; `release` one of the holder's (the `pick`th, modulo how many it
+         * holds: its scope closed, or the one entered left).
+         */
+        op: Schema.Literals(["take", "take", "enter", "release"]),
         pick: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 7 }))
       })).check(Schema.isMaxLength(40))
     },
@@ -43,20 +48,24 @@ describe("StreamSlots", () => {
           limit,
           refuse: (holder: string, open) => new Refused({ holder, open })
         })
-        const held: Record<string, Array<Scope.Closeable>> = { a: [], b: [], c: [] }
+        /** Each holder's slots, as the effect that gives one back. */
+        const held: Record<string, Array<Effect.Effect<void>>> = { a: [], b: [], c: [] }
         let refusals = 0
         for (const { op, pick, who } of steps) {
           const mine = held[who]
           if (op === "release") {
             if (mine.length === 0) continue
-            const [scope] = mine.splice(pick % mine.length, 1)
-            yield* Scope.close(scope, Exit.void)
+            const [release] = mine.splice(pick % mine.length, 1)
+            yield* release
+          } else if (op === "enter") {
+            assert.strictEqual(slots.enter(who), mine.length < limit, `${who} holds ${mine.length} of ${limit}`)
+            if (mine.length < limit) mine.push(Effect.sync(() => slots.leave(who)))
           } else {
             const scope = yield* Scope.make()
             const exit = yield* Effect.exit(Scope.provide(slots.take(who), scope))
             if (mine.length < limit) {
               assert.isTrue(Exit.isSuccess(exit), `${who} holds ${mine.length} of ${limit}: admitted`)
-              mine.push(scope)
+              mine.push(Scope.close(scope, Exit.void))
             } else {
               assert.deepStrictEqual(exit, Exit.fail(new Refused({ holder: who, open: limit })))
               refusals++
@@ -70,7 +79,7 @@ describe("StreamSlots", () => {
           assert.strictEqual(slots.holders(), Object.values(held).filter((scopes) => scopes.length > 0).length)
         }
         assert.strictEqual(yield* refusedCount(name), refusals)
-        for (const scope of [...held.a, ...held.b, ...held.c]) yield* Scope.close(scope, Exit.void)
+        for (const release of [...held.a, ...held.b, ...held.c]) yield* release
         assert.strictEqual(slots.holders(), 0)
         assert.strictEqual(slots.held("a") + slots.held("b") + slots.held("c"), 0)
       }),

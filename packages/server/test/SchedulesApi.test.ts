@@ -61,6 +61,14 @@ describe("stored schedules over REST", () => {
         body: { kind: "demo-fail", payload: { steps: 1, delayMillis: 0 }, trigger: { _tag: "Cron", cron: "sometimes" } }
       })
       assert.deepInclude({ status: badCron.status, tag: badCron.body._tag, reason: badCron.body.reason }, { status: 400, tag: "InvalidSchedule", reason: "cron" })
+      // A cron naming only dates no month has parses, but would never run: refused as well, saying why.
+      for (const cron of ["0 0 0 30 2 *", "0 0 31 4 *", "0 0 31 2,4,6,9,11 *"]) {
+        const never = yield* request("PUT", "/api/schedules/x", {
+          body: { kind: "demo-fail", payload: { steps: 1, delayMillis: 0 }, trigger: { _tag: "Cron", cron } }
+        })
+        assert.deepInclude({ status: never.status, tag: never.body._tag, reason: never.body.reason }, { status: 400, tag: "InvalidSchedule", reason: "cron" }, cron)
+        assert.include(never.body.detail, "names no date that exists", cron)
+      }
       const unknown = yield* request("PUT", "/api/schedules/x", { body: { kind: "nope", trigger: { _tag: "Daemon" } } })
       assert.deepStrictEqual([unknown.status, unknown.body._tag], [404, "UnknownTaskKind"])
       const badPayload = yield* request("PUT", "/api/schedules/x", {
@@ -68,6 +76,13 @@ describe("stored schedules over REST", () => {
       })
       assert.deepStrictEqual([badPayload.status, badPayload.body._tag], [400, "InvalidPayload"])
       assert.deepStrictEqual((yield* request("GET", "/api/schedules")).body, [])
+      // February 29th and the 31st exist: stored.
+      for (const cron of ["0 0 12 29 2 *", "0 0 31 * *"]) {
+        const leap = yield* request("PUT", "/api/schedules/rare", {
+          body: { kind: "demo-fail", payload: { steps: 1, delayMillis: 0 }, trigger: { _tag: "Cron", cron } }
+        })
+        assert.strictEqual(leap.status, 200, cron)
+      }
     })), 30_000)
   it.live("with auth on, a principal who is no admin is refused every schedule route with 403 Forbidden, and nothing changes", () =>
     Effect.scoped(Effect.flatMap(

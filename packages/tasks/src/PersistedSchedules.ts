@@ -69,12 +69,32 @@ const maxNameLength = 200
 /** How a daemon is restarted when its task fails: after 1 s, doubling, at most a minute apart. */
 const daemonRestart = Schedule.min([Schedule.exponential("1 second"), Schedule.spaced("1 minute")])
 
-/** Why a trigger stands for no schedule, if it does not: a cron that does not parse, an interval that is not a positive whole number. */
+/**
+ * Whether a parsed cron names a time that exists: one naming only dates no month has (`0 0 30 2 *`, the 31st of a
+ * 30-day month) parses, but finding its next time throws, and its schedule would stop without ever running. A cron
+ * has no year, so one that fires at all fires within a few years of any date (February 29th within 8).
+ */
+const fires = (cron: Cron.Cron): boolean => {
+  try {
+    Cron.next(cron, new Date(0))
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Why a trigger stands for no schedule, if it does not: a cron that does not parse or names no date that exists, an
+ * interval that is not a positive whole number.
+ */
 const invalidTrigger = (name: string, trigger: Trigger): InvalidSchedule | undefined => {
   switch (trigger._tag) {
     case "Cron": {
       const parsed = Cron.parse(trigger.cron)
-      return Result.isSuccess(parsed) ? undefined : new InvalidSchedule({ name, reason: "cron", detail: parsed.failure.message })
+      if (Result.isFailure(parsed)) return new InvalidSchedule({ name, reason: "cron", detail: parsed.failure.message })
+      return fires(parsed.success)
+        ? undefined
+        : new InvalidSchedule({ name, reason: "cron", detail: "it names no date that exists (such as February 30th), so it would never run" })
     }
     case "Interval":
       return Number.isSafeInteger(trigger.millis) && trigger.millis >= 1
@@ -103,7 +123,7 @@ const controlCharacter = /\p{Cc}/u
 /**
  * Why a declaration cannot run whatever the kinds registered, if it cannot: a
  * blank or overlong name or one holding a control character, a cron that does
- * not parse, an interval that is not a positive whole number of milliseconds.
+ * not parse or never fires (no such date), an interval that is not a positive whole number of milliseconds.
  * Configuration checks with it before anything starts; `declare` checks it
  * too, on every store alike.
  */

@@ -92,13 +92,21 @@ describe("persisted schedules", () => {
             yield* refused({ name: "c", kind: "sleep", payload: { seconds: 1 }, trigger: { _tag: "Cron", cron: "every day" } }),
             yield* refused({ name: "k", kind: "nope", payload: {}, trigger: { _tag: "Interval", millis: 1000 } }),
             yield* refused({ name: "p", kind: "sleep", payload: { seconds: "one" }, trigger: { _tag: "Interval", millis: 1000 } }),
-            yield* refused({ name: "  ", kind: "sleep", payload: { seconds: 1 }, trigger: { _tag: "Interval", millis: 1000 } })
+            yield* refused({ name: "  ", kind: "sleep", payload: { seconds: 1 }, trigger: { _tag: "Interval", millis: 1000 } }),
+            // parses, but no month has a 30th of February: it would never run
+            yield* refused({ name: "never", kind: "sleep", payload: { seconds: 1 }, trigger: { _tag: "Cron", cron: "0 0 30 2 *" } })
           ]
         }))
       assert.match(refusals[0], /schedule "c": invalid cron/)
       assert.match(refusals[1], /no task kind "nope"/)
       assert.match(refusals[2], /invalid payload for task kind "sleep": seconds/)
       assert.match(refusals[3], /invalid name/)
+      assert.strictEqual(refusals[4], `schedule "never": invalid cron: it names no date that exists (such as February 30th), so it would never run`)
       assert.deepStrictEqual(yield* store.list, [])
+      // February 29th exists (in leap years): declared.
+      yield* inProcess(store, () =>
+        Effect.flatMap(PersistedSchedules.PersistedSchedules, (schedules) =>
+          schedules.declare({ name: "leap", kind: "sleep", payload: { seconds: 1 }, trigger: { _tag: "Cron", cron: "0 12 29 2 *" } })))
+      assert.deepStrictEqual((yield* store.list).map((stored) => stored.name), ["leap"])
     }))
 })

@@ -18,14 +18,18 @@ import { untilTurn } from "./eventLoopTurns.ts"
 /** The bearer tokens of the two principals. */
 export const tokens = { alice: "alice-token", bob: "bob-token" }
 
-/** Tasks over `store` with the demo kinds, their feed, and the service's access rules for alice and bob. */
-export const services = (store: Layer.Layer<TaskStore.TaskStore>) =>
+/**
+ * Tasks over `store` with the demo kinds, their feed, and the service's access rules for alice and bob, with the
+ * `settings` given (e.g. `maxTaskStreams`).
+ */
+export const services = (store: Layer.Layer<TaskStore.TaskStore>, settings: Partial<ServerConfig.ServerSettings> = {}) =>
   Layer.mergeAll(Access.layer, TaskFeed.layer()).pipe(
     Layer.provideMerge(DemoTasks.layer),
     Layer.provideMerge(Tasks.layer({ shutdownGracePeriod: 0 })),
     Layer.provide(store),
     Layer.provide(ServerConfig.layerTest({
-      authTokens: { alice: Redacted.make(tokens.alice), bob: Redacted.make(tokens.bob) }
+      authTokens: { alice: Redacted.make(tokens.alice), bob: Redacted.make(tokens.bob) },
+      ...settings
     }))
   )
 

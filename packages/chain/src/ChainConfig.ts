@@ -58,7 +58,11 @@ export interface BreakerConfig {
   readonly openDuration: Duration.Input
 }
 
-/** `eth_getLogs` block ranges: they halve when a node rejects a range as too large, and double after a query of the whole range succeeds. */
+/**
+ * `eth_getLogs` block ranges: they halve when a node rejects a range as too large, and double after a query of the
+ * whole range succeeds — up to below the smallest range rejected, which is tried again only after a run of whole
+ * ranges accepted (`EvmClient.ceilingRetryAfter`).
+ */
 export interface LogRangeConfig {
   /** The first range tried, in blocks. Default: 2000. */
   readonly initial: number

@@ -112,6 +112,9 @@ export const getLinkedBlocks = (
     }
   )
 
+/** How many whole `eth_getLogs` ranges in a row are accepted below the smallest rejected before it is tried again. */
+export const ceilingRetryAfter = 4
+
 /** Opens a chain's client; its connections close when the scope closes. */
 export const make = Effect.fn("EvmClient.make")(function*(
   config: ChainConfig
@@ -146,6 +149,12 @@ export const make = Effect.fn("EvmClient.make")(function*(
   // a range of 0 blocks would never advance
   const minRange = Math.max(1, config.logRange.min)
   let range = Math.max(minRange, config.logRange.initial)
+  // A provider's limit is fixed, mostly: the smallest range rejected (since one as large was last accepted) is not
+  // grown to again at once — doubling after every accepted range would have every other query rejected, each
+  // counting against the provider's budget — but only after `ceilingRetryAfter` whole ranges in a row were accepted
+  // below it, so that a limit raised since is found again.
+  let ceiling = Number.POSITIVE_INFINITY
+  let acceptedBelow = 0
   const getLogs = (filter: LogFilter) =>
     Effect.gen(function*() {
       const logs: Array<Log> = []
@@ -162,11 +171,20 @@ export const make = Effect.fn("EvmClient.make")(function*(
         if (result._tag === "Failure") {
           if (!isRangeTooLarge(result.failure) || size <= minRange) return yield* result.failure
           range = Math.max(minRange, Math.floor(size / 2))
+          ceiling = Math.min(ceiling, size)
+          acceptedBelow = 0
           continue
         }
         for (const log of result.success as ReadonlyArray<RpcLog>) logs.push(formatLog(log))
         // only a query of the whole range shows that the node accepts it; a shorter one (the filter's end) proves nothing
-        if (to - from + 1 === size) range = Math.min(config.logRange.max, size * 2)
+        if (to - from + 1 === size) {
+          if (size >= ceiling) ceiling = Number.POSITIVE_INFINITY
+          const grown = Math.min(config.logRange.max, size * 2)
+          if (grown < ceiling || ++acceptedBelow >= ceilingRetryAfter) {
+            range = grown
+            acceptedBelow = 0
+          }
+        }
         from = to + 1
       }
       return logs as ReadonlyArray<Log>

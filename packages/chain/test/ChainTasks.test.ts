@@ -253,7 +253,7 @@ layer(seededChain(), { excludeTestServices: true, timeout: 120_000 })("ChainTask
       )
       assert.isAbove(covered.length, 0)
       assert.deepStrictEqual(summary.counts, { Transfer: covered.length })
-    }))
+    }), 60_000) // two service starts, a shutdown and a resumed sync: past vitest's 5 s at load 19, once
   it.effect("a validating scan refuses a provider that claims another sender; an unvalidating one reports the forgery", () =>
     Effect.gen(function*() {
       const seeded = yield* Seeded

@@ -100,6 +100,23 @@ layer(seededChain({ rounds: 20 }), { excludeTestServices: true, timeout: 120_000
       assert.isAtMost(proxy.counts.rangeRejected, Math.ceil((seeded.toBlock + 1) / 16))
     }))
 
+  it.effect("against a fixed range limit, tries the range rejected again only after a run of accepted ones", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const seeded = yield* Seeded
+      const proxy = yield* FaultProxy.make(chain.url, { maxLogRange: 8 })
+      const direct = yield* client(devChainConfig([chain.url]))
+      const evm = yield* client(devChainConfig([proxy.url], { logRange: { initial: 8, max: 1024 } }))
+      const filter = { topics: [transferTopic], fromBlock: 0, toBlock: seeded.toBlock }
+      assert.deepStrictEqual(yield* evm.getLogs(filter), yield* direct.getLogs(filter))
+      // doubling after every accepted range had every other query rejected (one per chunk of 8); now one in
+      // `ceilingRetryAfter` + 1 at most, and the first
+      const chunks = Math.ceil((seeded.toBlock + 1) / 8)
+      assert.isAbove(proxy.counts.rangeRejected, 0)
+      assert.isAtMost(proxy.counts.rangeRejected, Math.ceil(chunks / (EvmClient.ceilingRetryAfter + 1)) + 1, `of ${chunks} chunks`)
+      assert.isAtMost(yield* evm.logRange, 16)
+    }))
+
   it.effect("treats a JSON-RPC error that says the request budget is spent as a 429, not as a range too large", () =>
     Effect.gen(function*() {
       const chain = yield* DevChain.DevChain

@@ -51,12 +51,15 @@
  * `npm run bench -- queues`; `node bench/queues.ts --rounds 3` runs every
  * system three times, round after round (so a load that comes and goes on a
  * shared machine falls on all of them), and reports each one's median round;
+ * `--turn-budget <ms>` runs chainjobs' systems on the service's scheduler
+ * (`TurnScheduler`, as `chainjobs serve` does, with that budget per turn)
+ * instead of Effect's own, the library's as an application embeds it;
  * `node bench/queues.ts <system>` runs one system and prints its figures as
  * JSON.
  */
 import { Task, Tasks } from "@chainjobs/tasks"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Redacted, Schema } from "effect"
+import { Effect, Layer, Redacted, Scheduler, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -64,6 +67,7 @@ import { createServer } from "node:net"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import * as TurnScheduler from "../packages/server/src/TurnScheduler.ts"
 import * as SqlTaskStore from "../packages/store-sql/src/SqlTaskStore.ts"
 import { fmt, type LatencyFigures, latencyFigures, table } from "./_measure.ts"
 import { measureServerCpu } from "./_pgServerCpu.ts"
@@ -114,6 +118,18 @@ const option = (name: string): string | undefined => {
 }
 
 const pgUrl = (): string | undefined => option("--pg") ?? process.env.CHAINJOBS_TEST_PG_URL
+
+/** `--turn-budget <ms>`: chainjobs' systems on a `TurnScheduler` of that budget; unset, on Effect's own scheduler. */
+const turnBudget = (): number | undefined => {
+  const value = option("--turn-budget")
+  return value === undefined ? undefined : Number(value)
+}
+
+/** Runs `effect` on the scheduler `--turn-budget` names (Effect's own when unset). */
+const onScheduler = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  const budget = turnBudget()
+  return budget === undefined ? effect : Effect.provideService(effect, Scheduler.Scheduler, TurnScheduler.make(budget))
+}
 
 /**
  * Starts measuring the PostgreSQL server's processor time for the bench
@@ -224,6 +240,7 @@ const chainjobs = (store: "sqlite" | "pg", mode: "submit" | "batch" | "lone", ba
       Layer.provideMerge(storeLayer)
     )),
     Effect.ensuring(cleanup),
+    onScheduler,
     Effect.runPromise
   )
 }
@@ -427,7 +444,8 @@ const main = async () => {
   }
   console.log(
     `${fmt(TASKS)} no-op jobs enqueued, processed and completed, each system in its own process, median of ${option("--rounds") ?? 1} ` +
-      `round(s) (node ${process.version}, load average ${loadavg()[0].toFixed(1)})`
+      `round(s) (node ${process.version}, load average ${loadavg()[0].toFixed(1)}; chainjobs on ` +
+      `${turnBudget() === undefined ? "Effect's own scheduler" : `a TurnScheduler of ${turnBudget()} ms a turn`})`
   )
   if (pgUrl() === undefined) console.log("PostgreSQL systems skipped: set CHAINJOBS_TEST_PG_URL to a database URL (or pass --pg <url>)")
   const rounds = Number(option("--rounds") ?? 1)

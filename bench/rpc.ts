@@ -21,7 +21,11 @@
  * the one before (the server's memory store keeps every record: a major
  * collection's place among short runs was one cause of figures 30% apart).
  *
- * `node bench/rpc.ts server [notrace]` is the server half: it prints
+ * `--turn-budget <ms>` runs the server half on the service's scheduler
+ * (`TurnScheduler`, as `chainjobs serve` does, with that budget per turn)
+ * instead of Effect's own.
+ *
+ * `node bench/rpc.ts server [notrace] [budget=<ms>]` is the server half: it prints
  * `listening <port>`, answers a `cpu` line on stdin with `cpu <microseconds>
  * <gc milliseconds>` of processor time and collection time spent, a `gc`
  * line with `gc` once it collected, and stops when its stdin closes.
@@ -33,10 +37,11 @@ import { PerformanceObserver } from "node:perf_hooks"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, Exit, Layer, Schema, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Scheduler, Schema, Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { Task, TaskAccess, TaskStore, Tasks } from "@chainjobs/tasks"
 import { Auth, TaskRpcClient, TaskRpcServer } from "@chainjobs/rpc"
+import * as TurnScheduler from "../packages/server/src/TurnScheduler.ts"
 import { fmt, medianRate, perSecond, table } from "./_measure.ts"
 
 const CLIENTS = 50
@@ -66,6 +71,12 @@ const tokenOf = (client: number) => `bench-token-${client}`
 const tokens = Object.fromEntries(Array.from({ length: CLIENTS }, (_, c) => [tokenOf(c), { principal: `client-${c}` }]))
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+/** `--turn-budget <ms>`: the server half on a `TurnScheduler` of that budget; unset, on Effect's own scheduler. */
+const turnBudget = (() => {
+  const flag = process.argv.indexOf("--turn-budget")
+  return flag >= 0 ? process.argv[flag + 1] : undefined
+})()
 
 /** The server half, run in the child process. */
 const serve = (disableTracing: boolean) => Effect.gen(function*() {
@@ -107,7 +118,13 @@ interface ServerHalf {
 /** Starts the server half in a child process. */
 const startServer = (disableTracing: boolean) =>
   new Promise<ServerHalf>((resolve, reject) => {
-    const args = ["--expose-gc", fileURLToPath(import.meta.url), "server", ...(disableTracing ? ["notrace"] : [])]
+    const args = [
+      "--expose-gc",
+      fileURLToPath(import.meta.url),
+      "server",
+      ...(disableTracing ? ["notrace"] : []),
+      ...(turnBudget === undefined ? [] : [`budget=${turnBudget}`])
+    ]
     const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] })
     child.once("error", reject)
     const lines = createInterface({ input: child.stdout })
@@ -244,7 +261,8 @@ const main = async () => {
   console.log(
     `throughput: ${fmt(TASKS)} no-op tasks submitted and awaited by ${CLIENTS} callers, ${IN_FLIGHT} in flight each, ` +
       `median (lowest–highest) of ${RUNS} runs after ${WARMUPS}, each after a full collection in both processes ` +
-      `(node ${process.version}, load average ${loadBefore} → ${fmt(loadavg()[0], 1)})`
+      `(node ${process.version}, load average ${loadBefore} → ${fmt(loadavg()[0], 1)}; the server on ` +
+      `${turnBudget === undefined ? "Effect's own scheduler" : `a TurnScheduler of ${turnBudget} ms a turn`})`
   )
   // Processor time per 1,000 tasks is steadier than tasks/s on a machine shared with other work.
   const remoteRow = (label: string, figures: Awaited<ReturnType<typeof measured>>) => [
@@ -271,7 +289,11 @@ const main = async () => {
 }
 
 if (process.argv[2] === "server") {
-  Effect.runFork(serve(process.argv[3] === "notrace"))
+  const budget = process.argv.find((arg) => arg.startsWith("budget="))?.slice("budget=".length)
+  const served = serve(process.argv.includes("notrace"))
+  Effect.runFork(
+    budget === undefined ? served : Effect.provideService(served, Scheduler.Scheduler, TurnScheduler.make(Number(budget)))
+  )
 } else {
   main().catch((error) => {
     console.error(error)

@@ -27,10 +27,11 @@ import { Config, Context, Schema } from "effect"
 import type { Scheduler } from "effect"
 
 /**
- * Inline stream opens per poll phase (ms), unless the service is told otherwise: half the turn budget
- * (`TurnScheduler.defaultBudgetMillis`). Against 0 (every open inline) in two pairs of 60-s runs of the full load mix
- * on a loaded machine, the status p99 over every new-connection read fell 570 → 441 and 743 → 360 ms, the task
- * streams' lag p99 did not grow (packages/server/README.md).
+ * Inline stream opens per poll phase (ms), unless the service is told otherwise. Against 0 (every open inline) in
+ * two pairs of 60-s runs of the full load mix on a loaded machine, with a turn budget of 8 ms, the status p99 over
+ * every new-connection read fell 570 → 441 and 743 → 360 ms, the task streams' lag p99 did not grow. With the turn
+ * budget at 2 ms, 1 ms (half the turn, the ratio 4 had to 8) did no better in two pairs of 120-s runs: 180 and 385
+ * ms against 221 and 160 (packages/server/README.md).
  */
 export const defaultBudgetMillis = 4
 

@@ -19,8 +19,14 @@
  */
 import type * as Http from "node:http"
 
-/** Upgrades let through per turn of the event loop: about the turn budget (8 ms) of their work at 1–2 ms each. */
-export const defaultPerTurn = 8
+/**
+ * Upgrades let through per turn of the event loop: about the turn budget's (`TurnScheduler.defaultBudgetMillis`, 2
+ * ms) worth of their work at 1–2 ms each. Against 8 a turn, in two pairs of 30-s runs of the full load mix on a
+ * loaded machine, the first interval's (the clients' connection storm's) status p99 on new connections was 341 and
+ * 448 ms against 374 and 572, and the WebSocket watchers' lag p50 68 and 63 ms against 231 and 220
+ * (packages/server/README.md).
+ */
+export const defaultPerTurn = 2
 
 /** What `pace` reports: upgrades waiting now. */
 export interface Paced {

@@ -52,6 +52,24 @@ describe("UpgradePacing", () => {
     expect(perTurn(seen).length).toBeGreaterThanOrEqual(5)
   })
 
+  it("by default lets 2 upgrades through per turn: 10 that arrive together are handled 2 a turn, in their order", async () => {
+    const server = createServer()
+    const clock = turns()
+    const seen: Array<number> = []
+    const order: Array<number> = []
+    server.on("upgrade", (request: { n: number }) => {
+      seen.push(clock.turn())
+      order.push(request.n)
+    })
+    const paced = UpgradePacing.pace(server)
+    for (let n = 0; n < 10; n++) server.emit("upgrade", { n }, {}, Buffer.alloc(0))
+    expect(paced.waiting()).toBe(8)
+    while (paced.waiting() > 0) await new Promise((resolve) => setImmediate(resolve))
+    clock.stop()
+    expect(order).toEqual(Array.from({ length: 10 }, (_, n) => n))
+    expect(perTurn(seen)).toEqual([2, 2, 2, 2, 2])
+  })
+
   it("upgrades every one of 48 real connections that ask at once", async () => {
     const server = createServer()
     const clock = turns()

@@ -30,16 +30,25 @@ const perTurn = (seen: ReadonlyArray<number>) => {
   return [...counts.values()]
 }
 
+/**
+ * A server whose upgrade listener notes each upgrade's number (`{ n }`, the request) in `order` and the turn it
+ * came in (`clock`'s count) in `seen`.
+ */
+const numberedUpgrades = () => {
+  const server = createServer()
+  const clock = turns()
+  const seen: Array<number> = []
+  const order: Array<number> = []
+  server.on("upgrade", (request: { n: number }) => {
+    seen.push(clock.turn())
+    order.push(request.n)
+  })
+  return { clock, order, seen, server }
+}
+
 describe("UpgradePacing", () => {
   it("lets at most perTurn upgrades through per turn, every one in its order, and drops a socket closed while waiting", async () => {
-    const server = createServer()
-    const clock = turns()
-    const seen: Array<number> = []
-    const order: Array<number> = []
-    server.on("upgrade", (request: { n: number }) => {
-      seen.push(clock.turn())
-      order.push(request.n)
-    })
+    const { clock, order, seen, server } = numberedUpgrades()
     const paced = UpgradePacing.pace(server, 8)
     // 40 upgrades in one read of the loop, as clients connecting together arrive; the 30th's client has gone.
     for (let n = 0; n < 40; n++) server.emit("upgrade", { n }, { destroyed: n === 30 }, Buffer.alloc(0))
@@ -53,14 +62,7 @@ describe("UpgradePacing", () => {
   })
 
   it("by default lets 2 upgrades through per turn: 10 that arrive together are handled 2 a turn, in their order", async () => {
-    const server = createServer()
-    const clock = turns()
-    const seen: Array<number> = []
-    const order: Array<number> = []
-    server.on("upgrade", (request: { n: number }) => {
-      seen.push(clock.turn())
-      order.push(request.n)
-    })
+    const { clock, order, seen, server } = numberedUpgrades()
     const paced = UpgradePacing.pace(server)
     for (let n = 0; n < 10; n++) server.emit("upgrade", { n }, {}, Buffer.alloc(0))
     expect(paced.waiting()).toBe(8)

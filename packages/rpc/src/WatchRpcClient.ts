@@ -19,7 +19,7 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
 import { RpcClient, type RpcClientError, RpcSerialization } from "effect/rpc"
-import type { BalanceCache, WatchAccess, WatchError, Watchers, WatchStore } from "@chainjobs/watch"
+import type { BalanceCache, ItemPage, WatchAccess, WatchError, Watchers } from "@chainjobs/watch"
 import * as Auth from "./Auth.ts"
 import * as CoalescedWriter from "./internal/coalescedWriter.ts"
 import type { CallError } from "./RemoteTaskHandle.ts"
@@ -42,8 +42,8 @@ export class WatchRpcClient extends Context.Service<WatchRpcClient, {
   get(name: string): Effect.Effect<Watchers.WatcherInfo, ReadError>
   /** How far behind a watcher is. */
   lag(name: string): Effect.Effect<Watchers.Lag, ReadError>
-  /** Every item a watcher detected, with its processing outcome. */
-  items(name: string): Effect.Effect<ReadonlyArray<WatchStore.ItemRow>, ReadError>
+  /** The items a watcher detected, with their processing outcome, a page at a time (pass a page's `next` as `cursor`). */
+  items(name: string, query?: ItemPage.ItemQuery): Effect.Effect<ItemPage.ItemPage, ReadError>
   /** Adds a watcher (admins only). */
   add(spec: Watchers.WatcherSpec): Effect.Effect<Watchers.WatcherInfo, ChangeError>
   /** Pauses a watcher (admins only). */
@@ -77,7 +77,7 @@ export const make = (rpc: RawClient): WatchRpcClient["Service"] =>
     list: rpc.ListWatchers(),
     get: (name) => rpc.GetWatcher({ name }),
     lag: (name) => rpc.WatcherLag({ name }),
-    items: (name) => rpc.WatcherItems({ name }),
+    items: (name, query = {}) => rpc.WatcherItems(defined({ name, cursor: query.cursor, limit: query.limit })),
     add: (spec) => rpc.AddWatcher(defined(spec)),
     pause: (name) => rpc.PauseWatcher({ name }),
     resume: (name) => rpc.ResumeWatcher({ name }),

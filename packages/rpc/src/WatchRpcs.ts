@@ -16,7 +16,7 @@
  */
 import { Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
-import { BalanceAge, BalanceCache, WatchAccess, WatchError, Watchers, WatchStore } from "@chainjobs/watch"
+import { BalanceAge, BalanceCache, ItemPage, WatchAccess, WatchError, Watchers } from "@chainjobs/watch"
 import { Authentication } from "./Auth.ts"
 import { lenient } from "./internal/lenient.ts"
 import { RequestValidation } from "./TaskRpcs.ts"
@@ -28,6 +28,9 @@ export const ReadError = WatchError.WatchError
 export const ChangeError = Schema.Union([WatchError.WatchError, WatchAccess.WatchForbidden])
 
 const ByName = lenient(Schema.Struct({ name: Schema.String }))
+
+/** What `WatcherItems` asks: a watcher's name, where the previous page ended (its `next`) and how many items at most. */
+const ItemsRequest = lenient(Schema.Struct({ name: Schema.String, ...ItemPage.ItemQuery.fields }))
 
 /** What `ReadBalance` asks: the balance of `account` in `asset` (`native` or a token) on `chain`. */
 export const BalanceRequest = Schema.Struct({
@@ -69,8 +72,8 @@ export class WatchRpcs extends RpcGroup.make(
   Rpc.make("GetWatcher", { payload: ByName, success: Watchers.WatcherInfo, error: ReadError }),
   /** How far behind a watcher is: the head it saw last, its confirmed and processed cursors. */
   Rpc.make("WatcherLag", { payload: ByName, success: Watchers.Lag, error: ReadError }),
-  /** Every item a watcher detected, in chain order, with its processing outcome. */
-  Rpc.make("WatcherItems", { payload: ByName, success: Schema.Array(WatchStore.ItemRow), error: ReadError }),
+  /** The items a watcher detected, in chain order, with their processing outcome, a page at a time (`ItemPage`). */
+  Rpc.make("WatcherItems", { payload: ItemsRequest, success: ItemPage.ItemPage, error: ReadError }),
   /** Adds a watcher (started unless `paused`). */
   Rpc.make("AddWatcher", { payload: lenient(Watchers.WatcherSpec), success: Watchers.WatcherInfo, error: ChangeError }),
   /** Pauses a watcher's loop. */

@@ -156,7 +156,7 @@ layer(server, { excludeTestServices: true, timeout: "120 seconds" })("WatchRpcs 
             const info = yield* watch.get(name)
             assert.deepInclude(info, { name, chain: "dev", processor: Noted.name, confirmations: 1, startBlock: 0, status: "active" })
             assert.deepStrictEqual(info.accountSets.map((set) => [set.fromBlock, set.accounts]), [[0, [watched]]])
-            const items = yield* until(watch.items(name), (rows) => rows.length > 0, `an item of ${name}`)
+            const items = yield* until(Effect.map(watch.items(name), (page) => page.items), (rows) => rows.length > 0, `an item of ${name}`)
             assert.strictEqual(items.length, 1)
             assert.deepInclude(items[0]!.item, { watcher: name, chain: "dev", kind: "native", transaction: hash, to: watched, amount: "42" })
             const lag = yield* until(watch.lag(name), (lag) => lag.processed >= items[0]!.item.block, `${name}'s lag`)

@@ -42,7 +42,7 @@ describe("Sui networks in the service", () => {
         node.addCheckpoint([{ sender: bob, changes: [{ owner: bob, coinType: sui, amount: -7n }, { owner: alice, coinType: sui, amount: 7n }] }])
         node.addCheckpoint([])
         const items = yield* eventually(
-          Effect.map(request("GET", "/api/watch/watchers/sui-deposits/items"), (reply) => (reply.body ?? []) as Array<any>),
+          Effect.map(request("GET", "/api/watch/watchers/sui-deposits/items"), (reply) => (reply.body?.items ?? []) as Array<any>),
           (items) => items.filter((item) => item.status === "processed").length >= 2
         )
         const processed = items.filter((item) => item.status === "processed")

@@ -123,13 +123,13 @@ describe.skipIf(pgUrl === undefined)("watchers in runner mode", () => {
             yield* Effect.promise(() => tester.mine({ blocks: 2 }))
             const items = yield* eventually(
               `every transfer processed (${hashes.length})`,
-              getJson(`${live[0]!.url}/api/watch/watchers/deposits/items`),
+              Effect.map(getJson(`${live[0]!.url}/api/watch/watchers/deposits/items`), (page) => page.items),
               (items: Array<any>) => items.filter((item) => item.status === "processed").length >= hashes.length
             )
             assert.deepStrictEqual(items.map((item) => item.item.transaction).sort(), [...hashes].sort())
             assert.isTrue(items.every((item) => item.status === "processed"))
             for (const other of live.slice(1)) {
-              assert.deepStrictEqual((yield* getJson(`${other.url}/api/watch/watchers/deposits/items`)).map((item: any) => item.id), items.map((item) => item.id))
+              assert.deepStrictEqual((yield* getJson(`${other.url}/api/watch/watchers/deposits/items`)).items.map((item: any) => item.id), items.map((item) => item.id))
             }
             const processing = yield* getJson(`${live[live.length - 1]!.url}/api/tasks?kind=chainjobs.watch.record&limit=100`)
             assert.strictEqual(processing.items.length, hashes.length)

@@ -20,7 +20,7 @@ describe("WatchService", () => {
     it.effect("a watcher declared by configuration processes the dev activity, each item once", () =>
       Effect.gen(function*() {
         const items = yield* eventually(
-          Effect.map(request("GET", "/api/watch/watchers/dev-activity/items", { token: alice }), (reply) => reply.body as Array<any>),
+          Effect.map(request("GET", "/api/watch/watchers/dev-activity/items", { token: alice }), (reply) => reply.body.items as Array<any>),
           (items) => items.filter((item) => item.status === "processed").length >= 5
         )
         const ids = items.map((item) => item.id)

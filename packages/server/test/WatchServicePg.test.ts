@@ -107,7 +107,7 @@ describe.skipIf(pgUrl === undefined)("WatchService on PostgreSQL", () => {
     it.effect("the declared watcher processes the dev activity once, its items and cursor rows of PostgreSQL", () =>
       Effect.gen(function*() {
         const processed = yield* request("GET", "/api/watch/watchers/dev-activity/items", { token: alice }).pipe(
-          Effect.map((reply) => (reply.body as Array<any>).filter((item) => item.status === "processed")),
+          Effect.map((reply) => (reply.body.items as Array<any>).filter((item) => item.status === "processed")),
           Effect.flatMap((items) => items.length >= 5 ? Effect.succeed(items) : Effect.fail("not yet" as const)),
           Effect.retry(Schedule.spaced("200 millis"))
         )

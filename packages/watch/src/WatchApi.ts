@@ -1,7 +1,7 @@
 /**
  * Watchers and balances over HTTP, as a schema-first `HttpApi` under
  * `/api/watch`: list, add, read, pause, resume, change the accounts of and
- * remove watchers, read their lag and their item audit, and read balances
+ * remove watchers, read their lag and their item audit (a page at a time), and read balances
  * (cached, or from the chain with `maxAgeMillis` or `verify=true`) and list
  * the cached ones a page at a time. A
  * `WatchError` answers by its reason: `UnknownWatcher` 404, `Invalid` 400
@@ -18,9 +18,9 @@ import { Effect, Layer, Schema } from "effect"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { maxAgeMillisExpected, MaxAgeMillisFromString } from "./BalanceAge.ts"
 import { Balance, BalanceCache, BalancePage } from "./BalanceCache.ts"
+import { defaultLimit, ItemPage, maxLimit } from "./ItemPage.ts"
 import { WatchForbidden } from "./WatchAccess.ts"
 import type { WatchError } from "./WatchError.ts"
-import { ItemRow } from "./WatchStore.ts"
 import { Lag, WatcherInfo, Watchers, WatcherSpec } from "./Watchers.ts"
 
 /** No watcher of that name exists. */
@@ -82,7 +82,15 @@ export class WatchGroup extends HttpApiGroup.make("watch")
     HttpApiEndpoint.get("get", "/watchers/:name", { params: Name, success: WatcherInfo, error: errors }),
     HttpApiEndpoint.get("lag", "/watchers/:name/lag", { params: Name, success: Lag, error: errors })
       .annotate(OpenApi.Description, "The head seen last, the confirmed and the processed cursor."),
-    HttpApiEndpoint.get("items", "/watchers/:name/items", { params: Name, success: Schema.Array(ItemRow), error: errors })
+    HttpApiEndpoint.get("items", "/watchers/:name/items", {
+      params: Name,
+      query: { cursor: Schema.optional(Schema.String), limit: Schema.optional(Schema.NumberFromString) },
+      success: ItemPage,
+      error: errors
+    }).annotate(
+      OpenApi.Description,
+      `The audit of the watcher's items in chain order, a page at a time: pass \`next\` as \`cursor\` for the page after; \`limit\` 1–${maxLimit} (default ${defaultLimit}).`
+    )
       .annotate(OpenApi.Description, "Every item the watcher detected, in chain order, with its processing outcome."),
     HttpApiEndpoint.post("pause", "/watchers/:name/pause", { params: Name, success: HttpApiSchema.NoContent, error: errors }),
     HttpApiEndpoint.post("resume", "/watchers/:name/resume", { params: Name, success: HttpApiSchema.NoContent, error: errors }),
@@ -145,7 +153,7 @@ export const layerHandlers = HttpApiBuilder.group(WatchApi, "watch", Effect.fnUn
     add: ({ payload }) => answer(watchers.add(payload)),
     get: ({ params }) => answer(watchers.get(params.name)),
     lag: ({ params }) => answer(watchers.lag(params.name)),
-    items: ({ params }) => answer(watchers.items(params.name)),
+    items: ({ params, query }) => answer(watchers.itemPage(params.name, { cursor: query.cursor, limit: query.limit })),
     pause: ({ params }) => answer(watchers.pause(params.name)),
     resume: ({ params }) => answer(watchers.resume(params.name)),
     accounts: ({ params, payload }) =>

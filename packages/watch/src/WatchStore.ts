@@ -462,6 +462,19 @@ export const items = (name: string) =>
     Effect.map(sql<Row>`SELECT * FROM ${sql(itemsTable)} WHERE watcher = ${name} ORDER BY block, item_id`, (rows) =>
       rows.map(toItem)))
 
+/** At most `limit` of a watcher's items in chain order, after the item at `after` (from the first without it). */
+export const itemsAfter = (name: string, after: { readonly block: number; readonly id: string } | undefined, limit: number) =>
+  withSql("itemsAfter", (sql) =>
+    Effect.map(
+      sql<Row>`SELECT * FROM ${sql(itemsTable)} WHERE ${
+        sql.and([
+          sql`watcher = ${name}`,
+          ...(after === undefined ? [] : [sql`(block > ${after.block} OR (block = ${after.block} AND item_id > ${after.id}))`])
+        ])
+      } ORDER BY block, item_id LIMIT ${limit}`,
+      (rows) => rows.map(toItem)
+    ))
+
 /** One item of a watcher, if recorded. */
 export const getItem = (name: string, id: string) =>
   withSql("getItem", (sql) =>

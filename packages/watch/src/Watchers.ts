@@ -58,6 +58,7 @@ import { Clock, Context, Duration, Effect, FiberMap, Layer, Metric, Option, Queu
 import type { SqlClient } from "effect/sql"
 import { BalanceCache } from "./BalanceCache.ts"
 import { type BlockRef, type ChainAdapter, ChainAdapters, type Detected, type ScanProgress } from "./ChainAdapter.ts"
+import * as ItemPage from "./ItemPage.ts"
 import { DeepReorg, Invalid, UnknownWatcher, WatchError } from "./WatchError.ts"
 import * as WatchItem from "./WatchItem.ts"
 import * as WatchStore from "./WatchStore.ts"
@@ -195,8 +196,10 @@ export class Watchers extends Context.Service<Watchers, {
   ): Effect.Effect<number, WatchError>
   /** Head, confirmed and processed cursor of a watcher. */
   lag(name: string): Effect.Effect<Lag, WatchError>
-  /** The audit of a watcher's items, in chain order. */
+  /** The audit of a watcher's items, in chain order, whole (for a program of its own; remote readers get `itemPage`). */
   items(name: string): Effect.Effect<ReadonlyArray<WatchStore.ItemRow>, WatchError>
+  /** A page of the audit of a watcher's items (`ItemPage`); `Invalid` for a limit out of range or a cursor it did not give. */
+  itemPage(name: string, query?: ItemPage.ItemQuery): Effect.Effect<ItemPage.ItemPage, WatchError>
   /** Runs one tick of a watcher now (its loop keeps running): catches up to the head's confirmation depth and submits. */
   poll(name: string): Effect.Effect<void, WatchError>
 }>()("@chainjobs/watch/Watchers") {}
@@ -706,6 +709,16 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
         }
       }).pipe(Effect.provideContext(context)),
     items: (name) => Effect.andThen(row(name), WatchStore.items(name)).pipe(Effect.provideContext(context)),
+    itemPage: (name, query = {}) =>
+      Effect.gen(function*() {
+        const refused = ItemPage.refusal(query)
+        if (refused !== undefined) return yield* invalid(name, refused)
+        yield* row(name)
+        const limit = query.limit ?? ItemPage.defaultLimit
+        const rows = yield* WatchStore.itemsAfter(name, query.cursor === undefined ? undefined : ItemPage.after(query.cursor), limit + 1)
+        const items = rows.slice(0, limit)
+        return rows.length > limit ? { items, next: ItemPage.cursorAfter(items[items.length - 1]!) } : { items }
+      }).pipe(Effect.provideContext(context)),
     poll: (name) => tick(name).pipe(Effect.provideContext(context))
   })
 

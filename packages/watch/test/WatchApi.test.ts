@@ -20,7 +20,7 @@ layer(served, { excludeTestServices: true, timeout: 120_000 })("WatchApi over HT
       const hash = yield* act.sendRaw(yield* act.sign(4, address(3), 7n))
       const head = yield* act.head
       yield* eventually(Effect.map(call("GET", "/api/watch/watchers/api/lag"), (lag) => lag.body.processed >= head))
-      const items = (yield* call("GET", "/api/watch/watchers/api/items")).body
+      const items = (yield* call("GET", "/api/watch/watchers/api/items")).body.items
       assert.deepStrictEqual(items.map((row: any) => [row.id, row.status, row.item.amount]), [[`dev:${hash}`, "processed", "7"]])
 
       const changed = yield* call("PUT", "/api/watch/watchers/api/accounts", { accounts: [address(5)], fromBlock: head + 10 })

@@ -54,6 +54,25 @@ describe("EndpointLabel.label", () => {
   )
 })
 
+describe("EndpointLabel.redact", () => {
+  it("hides the URL, its userinfo, query values and long path segments, and header values, in what a provider said", () => {
+    const url = "https://user1:secret@node.example/v3/9aa3d95b3bc440fa88ea12eaa4456161/eth?apikey=abc123&n=1"
+    const headers = { authorization: "Bearer Zx4_kq9Yb2-Lm8Tr0Pq3Ws7Va1Nc5De", "x-api-key": "k-1234" }
+    const text = `${url} user1 secret 9aa3d95b3bc440fa88ea12eaa4456161 abc123 Zx4_kq9Yb2-Lm8Tr0Pq3Ws7Va1Nc5De k-1234 ` +
+      "apikey=abc123&n=1 Bearer v3 eth n=1 1"
+    assert.strictEqual(EndpointLabel.redact(text, url, headers), "… user1 … … … … … … Bearer v3 eth n=1 1")
+    // credentials of 6 characters are hidden, of 5 not (words); path segments of 16 are, of 15 not
+    assert.strictEqual(EndpointLabel.redact("abcdef abcde", "https://abcdef:abcde@h/"), "… abcde")
+    assert.strictEqual(
+      EndpointLabel.redact("abcdefghijklmnop abcdefghijklmno", "https://h/abcdefghijklmnop/abcdefghijklmno"),
+      "… abcdefghijklmno"
+    )
+    // a string that is no URL is hidden whole; a text without any of them is as it was
+    assert.strictEqual(EndpointLabel.redact("at not-a-url-key!", "not-a-url-key!"), "at …")
+    assert.strictEqual(EndpointLabel.redact("over rate limit", url, headers), "over rate limit")
+  })
+})
+
 describe("EndpointLabel.labels", () => {
   it("numbers only the labels two endpoints share, by their place in the list", () => {
     assert.deepStrictEqual(

@@ -25,7 +25,16 @@ import type { EndpointConfig } from "./ChainConfig.ts"
 import * as EndpointLabel from "./EndpointLabel.ts"
 import * as HttpConnection from "./internal/httpConnection.ts"
 import * as JsonRpc from "./internal/jsonRpc.ts"
-import { ChainRequestError, HttpStatus, InvalidResponse, Network, PoolExhausted, RateLimited, Timeout } from "./ChainRequestError.ts"
+import {
+  ChainRequestError,
+  HttpStatus,
+  InvalidResponse,
+  JsonRpc as JsonRpcError,
+  Network,
+  PoolExhausted,
+  RateLimited,
+  Timeout
+} from "./ChainRequestError.ts"
 
 /** A snapshot of an endpoint's pool. */
 export interface EndpointStats {
@@ -138,6 +147,11 @@ export const make = Effect.fn("EndpointPool.make")(function*(
   /** What the provider said, without what can hold the endpoint's key (a provider may echo it). */
   const hide = (text: string) => EndpointLabel.redact(text, config.url, config.headers)
   const saying = (detail: string | undefined) => detail === undefined ? {} : { detail }
+  /** A node's JSON-RPC error with its message hidden of the endpoint's key (`hide`); other errors as they are. */
+  const hidden = (error: ChainRequestError) =>
+    error.reason._tag === "JsonRpc"
+      ? new ChainRequestError({ reason: new JsonRpcError({ ...error.reason, detail: hide(error.reason.detail) }) })
+      : error
 
   // A token is taken only when one is there: a request that must wait sleeps and tries again, so a request
   // interrupted while it waits (a timeout, a sibling's failure) has reserved nothing the next ones must wait for.
@@ -220,6 +234,7 @@ export const make = Effect.fn("EndpointPool.make")(function*(
       if (answer.status === 408 || answer.status >= 500) return yield* fail(status())
       // a rate limit told as a JSON-RPC error is a 429 too (not the node's verdict on the request)
       const results = JsonRpc.decode(endpoint, answer.body, calls.length, firstId).pipe(
+        Effect.mapError(hidden),
         Effect.catchIf(JsonRpc.isRateLimitAnswer, (error) =>
           rateLimited(
             answer.retryAfterMillis ?? pauseMillis,

@@ -100,6 +100,17 @@ describe("a provider's refusal, as the error tells it", () => {
       assert.notInclude(JSON.stringify(error) + error.message, key)
     }))
 
+  it.live("a node's JSON-RPC error echoing the endpoint's key is shown without it", () =>
+    Effect.gen(function*() {
+      const key = "9aa3d95b3bc440fa88ea12eaa4456161"
+      const { error, url } = yield* failureOf(
+        (call) => ({ body: ScriptedNode.error(call.id, -32000, `project ID ${key} is not allowed to call eth_blockNumber`) }),
+        `/v3/${key}`
+      )
+      assert.deepInclude(error.reason, { _tag: "JsonRpc", endpoint: `${url}/v3/…`, detail: "project ID … is not allowed to call eth_blockNumber" })
+      assert.notInclude(JSON.stringify(error) + error.message, key)
+    }))
+
   it.live("an error status whose body never ends is not waited for once its head is in; only the head is kept", () =>
     Effect.gen(function*() {
       // the request's own timeout is far (20 s): the answer comes once the head is read, not at the timeout

@@ -24,8 +24,8 @@ describe("TurnScheduler's order", () => {
   })
 
   it("a task scheduled while the fiber's tasks run waits for the next run", async () => {
-    // A budget no two tasks spend: only the order is read (the default 8 ms was spent by the first task of a loaded,
-    // instrumented run, which left the second for the next turn).
+    // A budget no two tasks spend: only the order is read (the default budget, 8 ms then, was spent by the first task
+    // of a loaded, instrumented run, which left the second for the next turn).
     const dispatcher = TurnScheduler.make(60_000).makeDispatcher()
     const ran: Array<string> = []
     dispatcher.scheduleTask(() => {

@@ -36,10 +36,19 @@ const submit = (token: string, blocks: number, delayMillis: number) =>
     (reply) => reply.body.taskId as string
   )
 
+/** How long a stream's first record or answer may take before the test fails, naming what never came. */
+const boundMillis = 20_000
+
+/** `promise`, or a failure naming `what` never came within `boundMillis`. */
+const within = <A>(what: string, promise: () => Promise<A>) =>
+  Effect.promise(promise).pipe(
+    Effect.timeoutOrElse({ duration: boundMillis, orElse: () => Effect.die(new Error(`${what} never came within ${boundMillis} ms`)) })
+  )
+
 /** A task's event stream opened as `token`'s principal: open once its first record has come, or its refusal. */
 const follow = (token: string, id: string) =>
   Effect.flatMap(baseUrl, (base) =>
-    Effect.promise(async () => {
+    within(`the answer to ${token}'s stream of ${id} (or its first record)`, async () => {
       const feed = await openEvents(`${base}/api/tasks/${id}/events`, { headers: { authorization: `Bearer ${token}` } })
       if (feed.status === 200) await feed.until((event) => event?.id === id)
       return feed
@@ -64,12 +73,15 @@ const rpcAs = (token: string) =>
       (context) => Context.get(context, TaskRpcClient.TaskRpcClient)
     ))
 
-/** `Watch` of task `id` running in a fiber of the scope, once its first record has come. */
+/** `Watch` of task `id` running in a fiber of the scope, once its first record has come; its refusal, if refused. */
 const watching = (client: TaskRpcClient.TaskRpcClient["Service"], id: string) =>
   Effect.gen(function*() {
     const first = yield* Deferred.make<void>()
     const fiber = yield* Effect.forkScoped(Stream.runDrain(Stream.tap(client.handle(DemoScan, id).events, () => Deferred.succeed(first, undefined))))
-    yield* Deferred.await(first)
+    // The first record, or the call's refusal (the fiber failing) at once.
+    yield* Effect.raceFirst(Deferred.await(first), Fiber.join(fiber)).pipe(
+      Effect.timeoutOrElse({ duration: boundMillis, orElse: () => Effect.die(new Error(`the first record of Watch(${id}) never came`)) })
+    )
     return fiber
   })
 
@@ -109,14 +121,14 @@ layer(testServer(settings), { excludeTestServices: true })("task streams with ma
       // The open streams flow on: the task's next record reaches them.
       const seen = Math.max(...[first, second].map((feed) => feed.received.at(-1)?.progress ?? 0))
       const later = (event: any) => event?.id === running && event.progress > seen
-      yield* Effect.promise(() => Promise.all([first.until(later), second.until(later)]))
+      yield* within("a later record on the open streams", () => Promise.all([first.until(later), second.until(later)]))
       // A client gone (SSE), a call stopped (RPC): each gives its slot back, and tara opens up to the limit again.
       first.close()
       const again = yield* followOnceFreed("tara-token", running)
       yield* Fiber.interrupt(watch)
       const rewatch = yield* Effect.gen(function*() {
         for (let attempt = 0; attempt < 200; attempt++) {
-          const exit = yield* Effect.exit(watching(client, running).pipe(Effect.timeout("5 seconds")))
+          const exit = yield* Effect.exit(watching(client, running))
           if (Exit.isSuccess(exit)) return exit.value
           yield* Effect.sleep("20 millis")
         }
@@ -133,7 +145,7 @@ layer(testServer(settings), { excludeTestServices: true })("task streams with ma
       for (let round = 0; round < 5; round++) {
         const id = yield* submit("tara-token", 2, 10)
         const feed: EventFeed = yield* followOnceFreed("tara-token", id)
-        yield* Effect.promise(() => feed.ended)
+        yield* within(`the end of the stream of ${id}`, () => feed.ended)
         assert.strictEqual(feed.received.at(-1)?.status, "completed")
       }
     }), 60_000)

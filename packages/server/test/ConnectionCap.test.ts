@@ -20,6 +20,10 @@ interface Raw {
   readonly closed: Promise<void>
 }
 
+/** `effect`, or a failure naming `what` never came within 20 s. */
+const within = (what: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.timeoutOrElse(effect, { duration: "20 seconds", orElse: () => Effect.die(new Error(`${what} never came within 20 s`)) })
+
 /** Opens a raw connection to the server under test, once connected. */
 const connect = Effect.flatMap(baseUrl, (base) =>
   Effect.callback<Raw>((resume) => {
@@ -34,7 +38,7 @@ const connect = Effect.flatMap(baseUrl, (base) =>
     socket.on("error", () => {})
     const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()))
     socket.once("connect", () => resume(Effect.succeed({ socket, received: () => text, closed })))
-  }))
+  })).pipe(within("a TCP connection to the server"))
 
 /** Sends `GET path` on a kept-alive connection and waits for the whole answer: its status and body. */
 const ask = (raw: Raw, path: string) =>
@@ -53,7 +57,7 @@ const ask = (raw: Raw, path: string) =>
     raw.socket.on("data", check)
     raw.closed.then(() => resume(Effect.fail(new Error(`the connection closed before answering ${path}`))))
     raw.socket.write(`GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`)
-  })
+  }).pipe(within(`the answer to GET ${path}`))
 
 /** The refused connections `/metrics` shows, asked on `raw`. */
 const refusedOn = (raw: Raw) =>
@@ -70,9 +74,7 @@ layer(testServer({ maxOpenConnections: 3 }), { excludeTestServices: true })("the
       const refusedBefore = yield* refusedOn(open[0]!)
       const fourth = yield* connect
       fourth.socket.write("GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
-      yield* Effect.promise(() => fourth.closed).pipe(
-        Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error("the fourth connection was never closed")) })
-      )
+      yield* Effect.promise(() => fourth.closed).pipe(within("the close of the fourth connection"))
       assert.strictEqual(fourth.received(), "", "not a byte of answer")
       // The three open are untouched.
       for (const raw of open) assert.strictEqual((yield* ask(raw, "/healthz")).status, 200)

@@ -82,7 +82,7 @@ layer(testServer({ maxOpenConnections: 3 }), { excludeTestServices: true })("the
       // One closed makes room: a new connection is served once the server has seen it go.
       open[0]!.socket.destroy()
       let served = false
-      for (let attempt = 0; attempt < 200 && !served; attempt++) {
+      for (let attempt = 0; attempt < 1000 && !served; attempt++) {
         const next = yield* connect
         const answer = yield* Effect.exit(ask(next, "/healthz"))
         served = Exit.isSuccess(answer) && answer.value.status === 200

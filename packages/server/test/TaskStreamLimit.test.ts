@@ -57,7 +57,7 @@ const follow = (token: string, id: string) =>
 /** A task stream of `token`'s opened again and again until one is admitted (the server sees a client go a little later). */
 const followOnceFreed = (token: string, id: string) =>
   Effect.gen(function*() {
-    for (let attempt = 0; attempt < 200; attempt++) {
+    for (let attempt = 0; attempt < 1000; attempt++) {
       const feed = yield* follow(token, id)
       if (feed.status === 200) return feed
       yield* Effect.sleep("20 millis")
@@ -127,7 +127,7 @@ layer(testServer(settings), { excludeTestServices: true })("task streams with ma
       const again = yield* followOnceFreed("tara-token", running)
       yield* Fiber.interrupt(watch)
       const rewatch = yield* Effect.gen(function*() {
-        for (let attempt = 0; attempt < 200; attempt++) {
+        for (let attempt = 0; attempt < 1000; attempt++) {
           const exit = yield* Effect.exit(watching(client, running))
           if (Exit.isSuccess(exit)) return exit.value
           yield* Effect.sleep("20 millis")

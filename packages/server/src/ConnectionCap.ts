@@ -22,30 +22,23 @@ export const refused = Metric.counter("chainjobs_connections_refused_total", {
   incremental: true
 })
 
-/** The open connections of each server `cap` was applied to (for tests and figures). */
-const counts = new WeakMap<Net.Server, { open: number }>()
-
-/** The connections `server` holds open now under its cap (0 for a server `cap` was not applied to). */
-export const openOn = (server: Net.Server): number => counts.get(server)?.open ?? 0
-
 /**
  * Holds `server` to `limit` open connections (a whole number of at least 1): a connection handed to it while it holds
  * `limit` is destroyed at once and reported to `onRefused`; the others go on to its listeners. Returns the server.
  */
 export const cap = <S extends Net.Server>(server: S, limit: number, onRefused: () => void = () => {}): S => {
-  const count = { open: 0 }
-  counts.set(server, count)
+  let open = 0
   const emit = server.emit as (this: Net.Server, event: string | symbol, ...args: Array<any>) => boolean
   server.emit = function(this: Net.Server, event: string | symbol, ...args: Array<any>): boolean {
     if (event !== "connection") return emit.call(this, event, ...args)
     const socket = args[0] as Net.Socket
-    if (count.open >= limit) {
+    if (open >= limit) {
       socket.destroy()
       onRefused()
       return true
     }
-    count.open++
-    socket.once("close", () => count.open--)
+    open++
+    socket.once("close", () => open--)
     return emit.call(this, event, ...args)
   } as S["emit"]
   return server

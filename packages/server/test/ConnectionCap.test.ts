@@ -7,7 +7,7 @@
  * refused (`chainjobs_connections_refused_total`). Also the setting's
  * hostile values, refused at start naming the variable.
  */
-import { assert, describe, it, layer } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Schema } from "effect"
 import * as Net from "node:net"
 import * as ServerConfig from "../src/ServerConfig.ts"
@@ -66,8 +66,9 @@ const refusedOn = (raw: Raw) =>
     return line === null ? 0 : Number(line[1])
   })
 
-layer(testServer({ maxOpenConnections: 3 }), { excludeTestServices: true })("the HTTP server with maxOpenConnections 3", (it) => {
-  it.effect("a fourth connection is closed at once unanswered, the three open are served on, and one closed makes room", () =>
+describe("the HTTP server with maxOpenConnections 3", () => {
+  // The service is built in the test itself (not in a suite's layer): each check is the test's own.
+  it.live("a fourth connection is closed at once unanswered, the three open are served on, and one closed makes room", () =>
     Effect.gen(function*() {
       const open = [yield* connect, yield* connect, yield* connect]
       for (const raw of open) assert.strictEqual((yield* ask(raw, "/healthz")).status, 200)
@@ -91,7 +92,7 @@ layer(testServer({ maxOpenConnections: 3 }), { excludeTestServices: true })("the
       }
       assert.isTrue(served, "no new connection was served after one of the three closed")
       for (const raw of open) raw.socket.destroy()
-    }), 60_000)
+    }).pipe(Effect.provide(testServer({ maxOpenConnections: 3 }))), 60_000)
 })
 
 const loadFrom = (env: Record<string, string>) =>

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Ref, Schema } from "effect"
+import { Cron, Effect, Layer, Ref, Result, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as PersistedSchedules from "../src/PersistedSchedules.ts"
 import * as ScheduleStore from "../src/ScheduleStore.ts"
@@ -97,7 +97,10 @@ describe("persisted schedules", () => {
             yield* refused({ name: "never", kind: "sleep", payload: { seconds: 1 }, trigger: { _tag: "Cron", cron: "0 0 30 2 *" } })
           ]
         }))
-      assert.match(refusals[0], /schedule "c": invalid cron/)
+      // a cron that does not parse is refused with the parser's own words, not as one naming no date
+      const unparsed = Cron.parse("every day")
+      assert.isTrue(Result.isFailure(unparsed))
+      assert.strictEqual(refusals[0], `schedule "c": invalid cron: ${Result.isFailure(unparsed) ? unparsed.failure.message : ""}`)
       assert.match(refusals[1], /no task kind "nope"/)
       assert.match(refusals[2], /invalid payload for task kind "sleep": seconds/)
       assert.match(refusals[3], /invalid name/)

@@ -29,7 +29,8 @@ export const refused = Metric.counter("chainjobs_connections_refused_total", {
 export const cap = <S extends Net.Server>(server: S, limit: number, onRefused: () => void = () => {}): S => {
   let open = 0
   const emit = server.emit as (this: Net.Server, event: string | symbol, ...args: Array<any>) => boolean
-  server.emit = function(this: Net.Server, event: string | symbol, ...args: Array<any>): boolean {
+  // A declared function, not one inside the type assertion: the mutation tool leaves a function in an `as` untouched.
+  function capped(this: Net.Server, event: string | symbol, ...args: Array<any>): boolean {
     if (event !== "connection") return emit.call(this, event, ...args)
     const socket = args[0] as Net.Socket
     if (open >= limit) {
@@ -40,6 +41,7 @@ export const cap = <S extends Net.Server>(server: S, limit: number, onRefused: (
     open++
     socket.once("close", () => open--)
     return emit.call(this, event, ...args)
-  } as S["emit"]
+  }
+  server.emit = capped as S["emit"]
   return server
 }

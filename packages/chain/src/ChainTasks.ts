@@ -52,6 +52,16 @@ const EventSignatures = Schema.Array(Schema.String).check(Schema.makeFilter((sig
   }
 }))
 
+/**
+ * Refuses a range whose last block comes before its first (`fromBlock` and `toBlock` swapped): it names no block, so
+ * the task would complete having read nothing. A range given by one end only is left to the task (the head decides).
+ */
+const rangeInOrder = Schema.makeFilter((payload: { readonly fromBlock?: number | undefined; readonly toBlock?: number | undefined }) =>
+  payload.fromBlock === undefined || payload.toBlock === undefined || payload.toBlock >= payload.fromBlock
+    ? undefined
+    : { path: ["toBlock"], issue: `toBlock ${payload.toBlock} is before fromBlock ${payload.fromBlock}: the range names no block` }
+)
+
 /** Whether a chain kind's failure is a transient provider failure (a block that failed validation is not). */
 const isTransientFailure = (error: ChainRequestError | BlockValidationError): boolean =>
   error._tag === "ChainRequestError" && isTransient(error)
@@ -156,7 +166,7 @@ export const FetchBlocks = Task.define("chain/fetch-blocks", {
      * so lower `checkpointItems` for blocks with many transactions.
      */
     includeTransactions: Schema.optional(Schema.Boolean)
-  }),
+  }).check(rangeInOrder),
   success: Schema.Struct({ fromBlock: Schema.Int, toBlock: Schema.Int, blocks: Schema.Array(BlockSummary) }),
   error: ChainRequestError,
   /** The last block read and the blocks read up to it. */
@@ -223,7 +233,7 @@ export const ScanAddresses = Task.define("chain/scan-addresses", {
      * the chain does not hold. A few milliseconds a transaction. Default: false.
      */
     validate: Schema.optional(Schema.Boolean)
-  }),
+  }).check(rangeInOrder),
   success: ScanResult,
   error: Schema.Union([ChainRequestError, BlockValidationError]),
   /** The last block scanned and the activity found up to it. */
@@ -310,7 +320,7 @@ export const SyncEvents = Task.define("chain/sync-events", {
     pageSize: Schema.optional(PositiveInt.check(Schema.isLessThanOrEqualTo(10_000))),
     /** Only the logs after this one (a previous page's `nextCursor`): the sync reads from its block on. */
     after: Schema.optional(DecodedEvent.Cursor)
-  }),
+  }).check(rangeInOrder),
   success: SyncSummary,
   error: ChainRequestError,
   /** The last block synced and the counts up to it. */

@@ -6,7 +6,8 @@
  * page's first block, its processing time; event signatures that are none
  * refused at submission; a broadcast on every default; a block validated
  * with its receipts against a provider that drops logs, and processed
- * without reading them; a block request naming both a number and a block.
+ * without reading them; a block request naming both a number and a block;
+ * a range whose last block comes before its first.
  */
 import { assert, layer } from "@effect/vitest"
 import { TaskStore, Tasks } from "@chainjobs/tasks"
@@ -207,5 +208,29 @@ layer(seededChain({ rounds: 3 }), { excludeTestServices: true, timeout: "60 seco
         assert.strictEqual(refused._tag, "InvalidPayload")
         assert.include(refused.message, "exactly one of them")
       }
+    }))
+
+  it.effect("a range whose toBlock comes before its fromBlock is refused at submission naming both; nothing is recorded", () =>
+    Effect.gen(function*() {
+      const chain = yield* DevChain.DevChain
+      const seeded = yield* Seeded
+      const { store, tasks } = yield* kindsOn(chain.url)
+      const swapped = { chain: "dev", fromBlock: 100, toBlock: 50 }
+      const refusals = [
+        yield* Effect.flip(tasks.submit(ChainTasks.FetchBlocks, swapped)),
+        yield* Effect.flip(tasks.submit(ChainTasks.ScanAddresses, { ...swapped, addresses: [seeded.token] })),
+        yield* Effect.flip(tasks.submit(ChainTasks.SyncEvents, { ...swapped, address: seeded.token, events: [transfer] }))
+      ]
+      for (const refused of refusals) {
+        assert.strictEqual(refused._tag, "InvalidPayload")
+        assert.include(refused.message, "toBlock 50 is before fromBlock 100")
+        assert.include(refused.message, "toBlock")
+      }
+      assert.deepStrictEqual((yield* store.list({})).items, [])
+      // one block (toBlock = fromBlock) is a range; so is an open end
+      const one = yield* tasks.run(ChainTasks.FetchBlocks, { chain: "dev", fromBlock: 1, toBlock: 1 })
+      assert.deepStrictEqual(one.blocks.map((block) => block.number), [1])
+      const synced = yield* tasks.run(ChainTasks.SyncEvents, { chain: "dev", address: seeded.token, events: [transfer], fromBlock: 1 })
+      assert.strictEqual(synced.fromBlock, 1)
     }))
 })

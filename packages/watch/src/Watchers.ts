@@ -452,6 +452,8 @@ export const make = Effect.fnUntraced(function*(options: Partial<WatchersConfig>
       state.head = head
       const target = head - watcher.confirmations
       yield* followTip(state, adapter, Math.max(target, watcher.confirmedBlock), head)
+      // a catch-up may take long: the head it goes to is written before it, for `lag` to show meanwhile
+      if (watcher.confirmedBlock < target) yield* saveSeen(name)
       while (watcher.confirmedBlock < target) {
         const from = watcher.confirmedBlock + 1
         // an interrupted scan of this range resumes where it stopped (its range kept, though the head moved on)

@@ -7,30 +7,12 @@
  * principal's streams never count against another's.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Metric, Schema, Scope, Stream } from "effect"
-import { CurrentPrincipal, type Principal } from "../src/Principal.ts"
+import { Effect, Exit, Fiber, Layer, Metric, Scope, Stream } from "effect"
+import { CurrentPrincipal } from "../src/Principal.ts"
 import * as TaskAccess from "../src/TaskAccess.ts"
 import * as StreamSlots from "../src/StreamSlots.ts"
-import * as TaskAccessError from "../src/TaskAccessError.ts"
 import { AddLive, supervisor } from "./fixtures.ts"
-
-const principals: Record<string, Principal> = { alice: { id: "alice", admin: false }, bob: { id: "bob", admin: false } }
-
-/**
- * The refusal an opening failed with, as a plain object (what a transport would encode); its message, the error's
- * and its reason's alike, is checked to say the same as its fields.
- */
-const reasonOf = (exit: Exit.Exit<unknown, unknown>) => {
-  const failure = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
-  assert.isDefined(failure, "expected a refusal")
-  const error = (failure as { readonly error: TaskAccessError.TaskAccessError }).error
-  assert.instanceOf(error, TaskAccessError.TaskAccessError)
-  const reason = error.reason as TaskAccessError.TooManyEventStreams
-  const says = `principal "${reason.principal}" has ${reason.open} all-tasks event streams open and may hold at most ${reason.limit}; close one before opening another`
-  assert.strictEqual(reason.message, says)
-  assert.strictEqual(error.message, says)
-  return JSON.parse(JSON.stringify(reason))
-}
+import { as, play, principals, reasonOf, stepFields } from "./slotSteps.ts"
 
 /** How many all-tasks streams were refused so far, as `/metrics` counts them (`StreamSlots.refused`, this limit's name). */
 const refusedCount = Effect.map(
@@ -41,40 +23,17 @@ const refusedCount = Effect.map(
 describe("TaskAccess: open all-tasks streams per principal", () => {
   it.effect.prop(
     "any sequence of openings and endings admits a stream exactly while its principal holds fewer than maxEventStreams",
-    {
-      limit: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 4 })),
-      steps: Schema.Array(Schema.Struct({
-        who: Schema.Literals(["alice", "bob"]),
-        /** `open` a stream; `end` one of the principal's (the `pick`th, modulo how many it holds). */
-        op: Schema.Literals(["open", "open", "end"]),
-        pick: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 7 }))
-      })).check(Schema.isMaxLength(24))
-    },
+    stepFields,
     ({ limit, steps }) =>
       Effect.gen(function*() {
         const access = yield* TaskAccess.TaskAccess
-        const open: Record<string, Array<Scope.Closeable>> = { alice: [], bob: [] }
-        for (const { op, pick, who } of steps) {
-          const held = open[who]
-          if (op === "end") {
-            if (held.length === 0) continue
-            const [scope] = held.splice(pick % held.length, 1)
-            yield* Scope.close(scope, Exit.void)
-            continue
-          }
-          const scope = yield* Scope.make()
-          const exit = yield* Effect.exit(
-            access.openChanges().pipe(Effect.provideService(CurrentPrincipal, principals[who]), Scope.provide(scope))
-          )
-          if (held.length < limit) {
-            assert.isTrue(Exit.isSuccess(exit), `${who} holds ${held.length} of ${limit}: admitted`)
-            held.push(scope)
-          } else {
-            assert.deepStrictEqual(reasonOf(exit), { _tag: "TooManyEventStreams", principal: who, limit, open: held.length })
-            yield* Scope.close(scope, Exit.void)
-          }
-        }
-        for (const scope of [...open.alice, ...open.bob]) yield* Scope.close(scope, Exit.void)
+        yield* play({
+          limit,
+          steps,
+          open: (who) => as(who)(access.openChanges()),
+          refusal: "TooManyEventStreams",
+          streams: "all-tasks event streams"
+        })
       }).pipe(Effect.provide(TaskAccess.layer({ maxEventStreams: limit }).pipe(Layer.provideMerge(supervisor(AddLive))))),
     { timeout: 60_000, arbitrary: { runs: 40 } }
   )
@@ -91,7 +50,7 @@ describe("TaskAccess: open all-tasks streams per principal", () => {
       yield* Scope.close(first, Exit.void)
       // One of two slots is free again: the third is admitted, the fourth refused with the second and third open.
       assert.isTrue(Exit.isSuccess(yield* opening(third)))
-      assert.deepStrictEqual(reasonOf(yield* opening(fourth)), { _tag: "TooManyEventStreams", principal: "alice", limit: 2, open: 2 })
+      assert.deepStrictEqual(reasonOf(yield* opening(fourth), "all-tasks event streams"), { _tag: "TooManyEventStreams", principal: "alice", limit: 2, open: 2 })
       assert.strictEqual(yield* refusedCount, refusedBefore + 1, "the refusal counted under event-streams-per-principal")
       for (const scope of [second, third, fourth]) yield* Scope.close(scope, Exit.void)
     }).pipe(Effect.provide(TaskAccess.layer({ maxEventStreams: 2 }).pipe(Layer.provideMerge(supervisor(AddLive))))))
@@ -109,7 +68,7 @@ describe("TaskAccess: open all-tasks streams per principal", () => {
         yield* Effect.yieldNow
         refused = yield* opening()
       }
-      assert.deepStrictEqual(reasonOf(refused), { _tag: "TooManyEventStreams", principal: "alice", limit: 1, open: 1 })
+      assert.deepStrictEqual(reasonOf(refused, "all-tasks event streams"), { _tag: "TooManyEventStreams", principal: "alice", limit: 1, open: 1 })
       // …until it is interrupted; a stream taken only in part (`take`) ends and frees it too.
       yield* Fiber.interrupt(running)
       assert.isTrue(Exit.isSuccess(yield* opening()))

@@ -7,34 +7,12 @@
  * its slot at once; the all-tasks streams are counted apart.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Metric, Schema, Scope, Stream } from "effect"
-import { CurrentPrincipal, type Principal } from "../src/Principal.ts"
+import { Effect, Exit, Fiber, Layer, Metric, Scope, Stream } from "effect"
 import * as TaskAccess from "../src/TaskAccess.ts"
 import * as StreamSlots from "../src/StreamSlots.ts"
-import * as TaskAccessError from "../src/TaskAccessError.ts"
 import { TaskNotFound } from "../src/TaskError.ts"
 import { AddLive, gateLive, settle, supervisor } from "./fixtures.ts"
-
-const principals: Record<string, Principal> = { alice: { id: "alice", admin: false }, bob: { id: "bob", admin: false } }
-
-/** Runs `effect` as principal `who`. */
-const as = (who: string) => Effect.provideService(CurrentPrincipal, principals[who]!)
-
-/**
- * The refusal an opening failed with, as a plain object (what a transport would encode); its message, the error's
- * and its reason's alike, is checked to say the same as its fields.
- */
-const reasonOf = (exit: Exit.Exit<unknown, unknown>) => {
-  const failure = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
-  assert.isDefined(failure, "expected a refusal")
-  const error = (failure as { readonly error: TaskAccessError.TaskAccessError }).error
-  assert.instanceOf(error, TaskAccessError.TaskAccessError)
-  const reason = error.reason as TaskAccessError.TooManyTaskStreams
-  const says = `principal "${reason.principal}" has ${reason.open} task streams open and may hold at most ${reason.limit}; close one before opening another`
-  assert.strictEqual(reason.message, says)
-  assert.strictEqual(error.message, says)
-  return JSON.parse(JSON.stringify(reason))
-}
+import { as, play, reasonOf, stepFields } from "./slotSteps.ts"
 
 /** How many task streams were refused so far, as `/metrics` counts them (`StreamSlots.refused`, this limit's name). */
 const refusedCount = Effect.map(
@@ -49,40 +27,19 @@ const taskOf = (access: TaskAccess.TaskAccess["Service"], who: string) =>
 describe("TaskAccess: open task streams per principal", () => {
   it.effect.prop(
     "any sequence of openings and endings admits a task stream exactly while its principal holds fewer than maxTaskStreams",
-    {
-      limit: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 4 })),
-      steps: Schema.Array(Schema.Struct({
-        who: Schema.Literals(["alice", "bob"]),
-        /** `open` a task stream; `end` one of the principal's (the `pick`th, modulo how many it holds). */
-        op: Schema.Literals(["open", "open", "end"]),
-        pick: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 7 }))
-      })).check(Schema.isMaxLength(24))
-    },
+    stepFields,
     ({ limit, steps }) =>
       Effect.gen(function*() {
         const access = yield* TaskAccess.TaskAccess
         const tasks: Record<string, string> = { alice: yield* taskOf(access, "alice"), bob: yield* taskOf(access, "bob") }
-        const open: Record<string, Array<Scope.Closeable>> = { alice: [], bob: [] }
-        for (const { op, pick, who } of steps) {
-          const held = open[who]!
-          if (op === "end") {
-            if (held.length === 0) continue
-            const [scope] = held.splice(pick % held.length, 1)
-            yield* Scope.close(scope!, Exit.void)
-            continue
-          }
-          const scope = yield* Scope.make()
-          const exit = yield* Effect.exit(as(who)(access.openWatchChanges(tasks[who]!)).pipe(Scope.provide(scope)))
-          if (held.length < limit) {
-            assert.isTrue(Exit.isSuccess(exit), `${who} holds ${held.length} of ${limit}: admitted`)
-            held.push(scope)
-          } else {
-            assert.deepStrictEqual(reasonOf(exit), { _tag: "TooManyTaskStreams", principal: who, limit, open: held.length })
-            yield* Scope.close(scope, Exit.void)
-          }
-          assert.strictEqual(access.taskStreams.held(who), held.length)
-        }
-        for (const scope of [...open.alice!, ...open.bob!]) yield* Scope.close(scope, Exit.void)
+        yield* play({
+          limit,
+          steps,
+          open: (who) => as(who)(access.openWatchChanges(tasks[who]!)),
+          refusal: "TooManyTaskStreams",
+          streams: "task streams",
+          after: (who, held) => assert.strictEqual(access.taskStreams.held(who), held)
+        })
         assert.strictEqual(access.taskStreams.holders(), 0, "every slot given back")
       }).pipe(Effect.provide(TaskAccess.layer({ maxTaskStreams: limit }).pipe(Layer.provideMerge(supervisor(AddLive))))),
     { timeout: 60_000, arbitrary: { runs: 40 } }
@@ -98,7 +55,7 @@ describe("TaskAccess: open task streams per principal", () => {
       assert.isTrue(Exit.isSuccess(yield* Effect.exit(as("alice")(access.openWatchChanges(mine)).pipe(Scope.provide(first)))))
       assert.isTrue(Exit.isSuccess(yield* Effect.exit(as("alice")(access.openWatchChanges(mine)).pipe(Scope.provide(second)))))
       const refused = yield* Effect.exit(as("alice")(Stream.runCollect(access.watch(mine))))
-      assert.deepStrictEqual(reasonOf(refused), { _tag: "TooManyTaskStreams", principal: "alice", limit: 2, open: 2 })
+      assert.deepStrictEqual(reasonOf(refused, "task streams"), { _tag: "TooManyTaskStreams", principal: "alice", limit: 2, open: 2 })
       assert.strictEqual(yield* refusedCount, refusedBefore + 1, "the refusal counted under task-streams-per-principal")
       // Bob's task is not alice's to follow: not found, whatever she holds.
       const foreign = yield* Effect.exit(as("alice")(Stream.runCollect(access.watch(bobs))))
@@ -124,7 +81,7 @@ describe("TaskAccess: open task streams per principal", () => {
       yield* settle
       assert.strictEqual(access.taskStreams.held("alice"), 1, "a running watch holds its slot")
       assert.deepStrictEqual(
-        reasonOf(yield* Effect.exit(as("alice")(Stream.runDrain(access.watch(id))))),
+        reasonOf(yield* Effect.exit(as("alice")(Stream.runDrain(access.watch(id)))), "task streams"),
         { _tag: "TooManyTaskStreams", principal: "alice", limit: 1, open: 1 }
       )
       yield* Fiber.interrupt(running)
